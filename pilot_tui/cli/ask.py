@@ -1,0 +1,54 @@
+"""Ask the core's setup questions with questionary, in a plain terminal (works over SSH)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pilot_tui.questions import QUESTIONS, Question, apply_answer, check_answer
+
+
+def ask_all(draft: str, given: dict[str, str]) -> str | None:
+    """Ask every question that applies and was not answered by a flag; None if cancelled."""
+    answers: dict[str, Any] = dict(given)
+    for key, answer in given.items():
+        question = next(q for q in QUESTIONS if q.key == key)
+        draft = apply_answer(draft, question, answer)
+    for question in QUESTIONS:
+        if question.key in given or not question.when(answers):
+            continue
+        answer = _ask(question, draft, _default(question, draft))
+        if answer is None:  # Ctrl+C or Ctrl+D
+            return None
+        answers[question.key] = answer
+        if answer.strip():
+            draft = apply_answer(draft, question, answer)
+    return draft
+
+
+def _default(question: Question, draft: str) -> str:
+    if question.default:
+        return question.default
+    if question.key == "project.name":
+        import tomllib
+
+        return str(tomllib.loads(draft).get("project", {}).get("name", ""))
+    return ""
+
+
+def _ask(question: Question, draft: str, default: str) -> str | None:
+    import questionary
+
+    def validate(text: str) -> bool | str:
+        return check_answer(draft, question, text) or True
+
+    if question.kind == "select" and len(question.choices) <= 8:
+        prompt = questionary.select(question.prompt, choices=list(question.choices),
+                                    default=default or None, instruction=question.help or None)
+    elif question.kind == "select":
+        prompt = questionary.autocomplete(question.prompt, choices=list(question.choices),
+                                          default=default, validate=validate,
+                                          match_middle=True)
+    else:
+        prompt = questionary.text(question.prompt, default=default, validate=validate,
+                                  instruction=question.help or None)
+    return prompt.ask()

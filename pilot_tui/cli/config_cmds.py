@@ -1,0 +1,183 @@
+"""`pilot-tui config ...`: validate, show, schema, reference, path, get, set, unset."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from pilot_tui.config.document import (
+    ConfigChanged,
+    ConfigRefused,
+    ProjectFile,
+    parse_value,
+)
+from pilot_tui.config.keys import KeyError_
+from pilot_tui.config.problems import Report
+from pilot_tui.project import ProjectNotFound, find_project
+
+
+def error(message: str) -> None:
+    sys.stderr.write(f"pilot-tui: error: {message}\n")
+
+
+def print_report(report: Report, *, header: str | None = None) -> None:
+    """Problems go to stderr for humans; errors first by line, warnings too."""
+    if header:
+        sys.stderr.write(header + "\n")
+    for line in report.lines():
+        sys.stderr.write(line + "\n")
+    errors, warnings = len(report.errors), len(report.warnings)
+    if errors or warnings:
+        sys.stderr.write(f"{errors} error{'s' * (errors != 1)}, "
+                         f"{warnings} warning{'s' * (warnings != 1)}\n")
+
+
+def load(ns: argparse.Namespace) -> ProjectFile | None:
+    try:
+        project = find_project(getattr(ns, "project", None))
+        return ProjectFile.load(project.file)
+    except ProjectNotFound as exc:
+        error(str(exc))
+    except (OSError, UnicodeDecodeError) as exc:
+        error(f"cannot read the project file: {exc}")
+    return None
+
+
+def validate(ns: argparse.Namespace) -> int:
+    pf = load(ns)
+    if pf is None:
+        return EXIT_INVALID
+    report = pf.check().report
+    if ns.json:
+        print(report.to_json())
+    else:
+        print_report(report)
+        if report.ok:
+            print(f"{pf.display}: valid")
+    return EXIT_OK if report.ok else EXIT_INVALID
+
+
+def _effective(ns: argparse.Namespace) -> tuple[ProjectFile | None, dict[str, Any] | None]:
+    pf = load(ns)
+    if pf is None:
+        return None, None
+    try:
+        return pf, pf.effective()
+    except ConfigRefused as exc:
+        print_report(exc.report, header=f"{pf.display} is not valid; fix it first:")
+        return pf, None
+
+
+def show(ns: argparse.Namespace) -> int:
+    _, data = _effective(ns)
+    if data is None:
+        return EXIT_INVALID
+    if ns.json:
+        print(json.dumps(data, indent=2))
+    else:
+        import tomlkit
+
+        sys.stdout.write(tomlkit.dumps(data))
+    return EXIT_OK
+
+
+def schema(ns: argparse.Namespace) -> int:
+    from pilot_tui.config.jsonschema import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+    return EXIT_OK
+
+
+def reference(ns: argparse.Namespace) -> int:
+    from pilot_tui.config.reference import markdown_reference
+
+    sys.stdout.write(markdown_reference())
+    return EXIT_OK
+
+
+def path(ns: argparse.Namespace) -> int:
+    try:
+        print(find_project(getattr(ns, "project", None)).file)
+    except ProjectNotFound as exc:
+        error(str(exc))
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def get(ns: argparse.Namespace) -> int:
+    pf = load(ns)
+    if pf is None:
+        return EXIT_INVALID
+    try:
+        value = pf.get(ns.key)
+    except ConfigRefused as exc:
+        print_report(exc.report, header=f"{pf.display} is not valid; fix it first:")
+        return EXIT_INVALID
+    except KeyError_ as exc:
+        error(str(exc))
+        return EXIT_INVALID
+    if ns.json:
+        print(json.dumps(value, indent=2))
+    elif isinstance(value, dict):
+        import tomlkit
+
+        sys.stdout.write(tomlkit.dumps(value))
+    elif isinstance(value, str):
+        print(value)
+    else:
+        import tomlkit
+
+        print(tomlkit.item(value).as_string())
+    return EXIT_OK
+
+
+def _write(pf: ProjectFile, new_text: str, what: str) -> int:
+    try:
+        checked = pf.save(new_text)
+    except ConfigRefused as exc:
+        print_report(exc.report, header=f"refused: {what} would leave {pf.display} invalid; "
+                                        "the file is unchanged:")
+        return EXIT_INVALID
+    except ConfigChanged as exc:
+        error(str(exc))
+        return EXIT_FAILED
+    except OSError as exc:
+        error(f"could not write {pf.display}: {exc}; the file is unchanged")
+        return EXIT_FAILED
+    for line in checked.report.lines():  # warnings only: errors were refused above
+        sys.stderr.write(line + "\n")
+    print(f"{pf.display}: {what}")
+    return EXIT_OK
+
+
+def set_(ns: argparse.Namespace) -> int:
+    pf = load(ns)
+    if pf is None:
+        return EXIT_INVALID
+    try:
+        value = parse_value(ns.value)
+        new_text = pf.with_value(ns.key, value)
+    except KeyError_ as exc:
+        error(str(exc))
+        return EXIT_INVALID
+    except Exception as exc:  # tomlkit refuses some shapes (e.g. a table into an array)
+        if type(exc).__module__.startswith("tomlkit"):
+            error(f"cannot set {ns.key}: {exc}")
+            return EXIT_INVALID
+        raise
+    return _write(pf, new_text, f"set {ns.key}")
+
+
+def unset(ns: argparse.Namespace) -> int:
+    pf = load(ns)
+    if pf is None:
+        return EXIT_INVALID
+    try:
+        new_text = pf.without_key(ns.key)
+    except KeyError_ as exc:
+        error(str(exc))
+        return EXIT_INVALID
+    return _write(pf, new_text, f"removed {ns.key}")

@@ -1,0 +1,79 @@
+"""`pilot-tui init`: write a commented starter pilot.toml, optionally asking the questions."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from pilot_tui.cli.config_cmds import error, print_report
+from pilot_tui.cli.main import EXIT_INVALID, EXIT_OK
+from pilot_tui.config.keys import KeyError_
+from pilot_tui.config.starter import project_name_from, starter_text
+from pilot_tui.config.validate import check_text
+from pilot_tui.fsutil import atomic_write
+from pilot_tui.project import Project, ignore_state_dir, project_file_for
+from pilot_tui.questions import QUESTIONS, Question, apply_answer, check_answer
+
+
+def run(ns: argparse.Namespace) -> int:
+    target = project_file_for(getattr(ns, "project", None))
+    if target.exists() and not ns.force:
+        error(f"{target} already exists; use --force to replace it (your file is unchanged)")
+        return EXIT_INVALID
+    if not target.parent.is_dir():
+        error(f"{target.parent} is not a directory")
+        return EXIT_INVALID
+
+    given = {q.key: _flag_answer(q, getattr(ns, q.dest)) for q in QUESTIONS
+             if getattr(ns, q.dest) is not None}
+    draft = starter_text(project_name_from(target.parent.name))
+    if ns.plain:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            flags = " ".join(f"{q.flag} {q.key.split('.')[-1].upper()}" for q in QUESTIONS[:4])
+            error("init --plain asks questions and needs an interactive terminal. Without one, "
+                  f"answer with flags instead, e.g. `pilot-tui init {flags}` "
+                  "(all flags: `pilot-tui init --help`)")
+            return EXIT_INVALID
+        from pilot_tui.cli.ask import ask_all
+
+        draft = ask_all(draft, given)
+        if draft is None:
+            sys.stderr.write("pilot-tui: init cancelled; nothing was written\n")
+            return EXIT_INVALID
+    else:
+        answered: dict[str, Any] = {}
+        for q in QUESTIONS:
+            if q.key not in given:
+                continue
+            problem = check_answer(draft, q, given[q.key])
+            if problem:
+                error(f"{q.flag}: {problem}")
+                return EXIT_INVALID
+            draft = apply_answer(draft, q, given[q.key])
+            answered[q.key] = given[q.key]
+
+    report = check_text(draft, str(target), target.parent).report
+    if not report.ok:  # answers can conflict (e.g. a cloud-run app without a GCP project)
+        print_report(report, header="the answers do not make a valid pilot.toml; nothing "
+                                    "was written:")
+        return EXIT_INVALID
+    try:
+        atomic_write(target, draft)
+    except (OSError, KeyError_) as exc:
+        error(f"could not write {target}: {exc}")
+        return EXIT_INVALID
+    project = Project(target)
+    project.ensure_state_dir()
+    ignored = ignore_state_dir(project.root)
+    print(f"created {target}")
+    print(f"created {project.state_dir}/ (0700) for machine state"
+          + ("; added it to .gitignore" if ignored else ""))
+    print("next: `pilot-tui` opens the guided setup; `pilot-tui config validate` checks the file")
+    return EXIT_OK
+
+
+def _flag_answer(question: Question, value: Any) -> str:
+    if isinstance(value, list):  # --allowed-cidr given several times
+        return ",".join(value)
+    return str(value)

@@ -1,0 +1,54 @@
+"""`pilot-tui`: the headless CLI, and the door to the Textual app.
+
+With no subcommand it opens the app; every subcommand works without it, for scripts and CI.
+Exit codes: 0 success, 1 an operation failed, 2 bad input (invalid pilot.toml, unknown key,
+usage), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from pilot_tui import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args in (["--version"], ["-V"]):  # the hot path: answer before importing anything
+        sys.stdout.write(f"pilot-tui {__version__}\n")
+        return EXIT_OK
+    from pilot_tui.cli.parser import build_parser
+
+    parser = build_parser()
+    ns = parser.parse_args(args)
+    try:
+        if ns.command is None:
+            return run_app(ns.project)
+        return int(ns.handler(ns))
+    except KeyboardInterrupt:
+        sys.stderr.write("\npilot-tui: interrupted; nothing was left half-written\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `pilot-tui config show | head`
+        return EXIT_OK
+
+
+def run_app(project: str | None) -> int:
+    """Open the Textual app (the only place the core reaches into the UI)."""
+    if not sys.stdout.isatty() or not sys.stdin.isatty():
+        sys.stderr.write(
+            "pilot-tui: error: the app needs an interactive terminal; for scripts use the "
+            "subcommands (see `pilot-tui --help`)\n"
+        )
+        return EXIT_INVALID
+    from pilot_tui.screens.app import create_app
+
+    app = create_app(project)
+    app.run()
+    return app.return_code or EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""The argument parser: every command, flag and help text of `pilot-tui`.
+
+Handlers are imported only when their command runs, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from pilot_tui import __version__
+from pilot_tui.questions import QUESTIONS
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _lazy(module: str, name: str) -> Handler:
+    def run(ns: argparse.Namespace) -> int:
+        import importlib
+
+        return int(getattr(importlib.import_module(module), name)(ns))
+
+    return run
+
+
+def _project_option(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    parser.add_argument(
+        "--project", "-p", metavar="PATH",
+        default=None if top else argparse.SUPPRESS,
+        help="pilot.toml, or the directory holding it (default: $PILOT_PROJECT, else the "
+             "current directory and its parents)",
+    )
+
+
+def _sub(parent: Any, name: str, help_text: str, handler: Handler | None,
+         description: str | None = None) -> argparse.ArgumentParser:
+    parser = parent.add_parser(
+        name, help=help_text, description=description or help_text,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _project_option(parser, top=False)
+    if handler is not None:
+        parser.set_defaults(handler=handler)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pilot-tui",
+        description="Pilot: your own platform-as-a-service on your own AWS or GCP account.\n"
+                    "Run without a command to open the guided app.",
+        epilog="Exit codes: 0 ok, 1 an operation failed, 2 invalid input, 130 interrupted.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", "-V", action="version", version=f"pilot-tui {__version__}")
+    _project_option(parser, top=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+
+    init = _sub(commands, "init", "create a commented starter pilot.toml",
+                _lazy("pilot_tui.cli.init_cmd", "run"),
+                "Create a commented starter pilot.toml here (or at --project) and the .pilot/\n"
+                "state directory, and add .pilot/ to .gitignore. Asks nothing unless --plain.\n"
+                "Answer the setup questions with flags, or interactively with --plain.")
+    init.add_argument("--force", action="store_true", help="overwrite an existing pilot.toml")
+    init.add_argument("--plain", action="store_true",
+                      help="ask the setup questions in this terminal (works over SSH)")
+    for q in QUESTIONS:
+        kwargs: dict[str, Any] = {"dest": q.dest, "metavar": q.key.split(".")[-1].upper(),
+                                  "help": f"answer: {q.prompt}"}
+        if q.kind == "list":
+            kwargs["action"] = "append"
+        if q.kind == "select" and len(q.choices) <= 6:
+            kwargs["choices"] = q.choices
+        init.add_argument(q.flag, **kwargs)
+
+    config = _sub(commands, "config", "check, show and change pilot.toml", None,
+                  "Check, show and change pilot.toml. Changes keep your comments and layout,\n"
+                  "are validated first and written atomically.")
+    cfg = config.add_subparsers(dest="config_command", metavar="ACTION", title="actions",
+                                required=True)
+    mod = "pilot_tui.cli.config_cmds"
+    validate = _sub(cfg, "validate", "check pilot.toml; list every problem",
+                    _lazy(mod, "validate"),
+                    "Check pilot.toml and list every problem, one per line:\n"
+                    "  FILE:LINE:COL: dotted.key: what is wrong (did you mean ...?)\n"
+                    "Exit 0 when valid (warnings allowed), 2 when not.")
+    validate.add_argument("--json", action="store_true", help="print the problems as JSON")
+    show = _sub(cfg, "show", "print the effective configuration, defaults included",
+                _lazy(mod, "show"))
+    show.add_argument("--json", action="store_true", help="print JSON instead of TOML")
+    _sub(cfg, "schema", "print the JSON Schema of pilot.toml (for editors)", _lazy(mod, "schema"))
+    _sub(cfg, "reference", "print the Markdown reference of every key", _lazy(mod, "reference"))
+    _sub(cfg, "path", "print where pilot.toml is", _lazy(mod, "path"))
+    get = _sub(cfg, "get", "print one value (defaults included)", _lazy(mod, "get"),
+               "Print the effective value of a dotted key, e.g. aws.region,\n"
+               "apps.api.target.kind or apps[0].name. Strings print bare; tables as TOML.")
+    get.add_argument("key", metavar="KEY")
+    get.add_argument("--json", action="store_true", help="print the value as JSON")
+    set_ = _sub(cfg, "set", "change one value, keeping everything else as written",
+                _lazy(mod, "set_"),
+                "Set a dotted key to a value. VALUE is read as TOML: '\"eu-west-1\"', 8080,\n"
+                "true, '[\"203.0.113.7/32\"]', '{ kind = \"static\" }'; text that is not TOML\n"
+                "is taken as a string. The result is validated before anything is written.")
+    set_.add_argument("key", metavar="KEY")
+    set_.add_argument("value", metavar="VALUE")
+    unset = _sub(cfg, "unset", "remove one key (its default applies again)", _lazy(mod, "unset"))
+    unset.add_argument("key", metavar="KEY")
+    return parser

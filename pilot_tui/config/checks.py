@@ -1,0 +1,176 @@
+"""Checks that look across keys: regions per cloud, CIDRs, apps, builds vs targets, secrets."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from pathlib import Path as FsPath
+from typing import Any
+
+from pilot_tui.config import regions, secrets
+from pilot_tui.config.locate import Path
+from pilot_tui.config.problems import Problem, did_you_mean
+from pilot_tui.config.schema import AWS_TARGETS, GCP_TARGETS, STATIC_TARGETS, PilotConfig
+
+# Fields that hold a name or a path: nothing long and random belongs in them.
+NAME_OR_PATH_FIELDS = {
+    ("project", "name"), ("aws", "profile"), ("gcp", "project"), ("gcp", "credentials"),
+    ("state", "bucket"), ("server", "host"),
+}  # fmt: skip
+
+
+def semantic_checks(cfg: PilotConfig, data: dict[str, Any], base_dir: FsPath | None) -> \
+        Iterator[Problem]:
+    """Everything a per-key type check cannot see."""
+    yield from _regions(cfg, data)
+    yield from _server(cfg, data)
+    yield from _apps(cfg, data, base_dir)
+    yield from _secret_values(data)
+    creds = cfg.gcp.credentials
+    if creds and base_dir is not None and not secrets.classify_value(creds, name_or_path=True):
+        key_file = _resolve(creds, base_dir)
+        if not key_file.is_file():
+            yield Problem(("gcp", "credentials"), f"no file at {key_file}", severity="warning")
+
+
+def _resolve(path: str, base_dir: FsPath) -> FsPath:
+    expanded = FsPath(path).expanduser()
+    return expanded if expanded.is_absolute() else base_dir / expanded
+
+
+def _regions(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
+    for cloud, region in (("aws", cfg.aws.region), ("gcp", cfg.gcp.region)):
+        if "region" not in data.get(cloud, {}) or not isinstance(region, str):
+            continue
+        known = regions.REGIONS[cloud]
+        if region in known:
+            continue
+        name = regions.CLOUD_NAMES[cloud]
+        article = "an" if name[0] in "AEIOU" else "a"
+        belongs = regions.region_cloud(region)
+        hint = did_you_mean(region, known) or f' (e.g. "{known[0]}")'
+        if belongs and belongs != cloud:
+            other = regions.CLOUD_NAMES[belongs]
+            other_article = "an" if other[0] in "AEIOU" else "a"
+            yield Problem((cloud, "region"), f'"{region}" is {other_article} {other} region, not '
+                          f"{article} {name} region; put it under [{belongs}] region{hint}")
+        elif belongs == cloud:
+            yield Problem((cloud, "region"), f'"{region}" is not a known {name} region'
+                          f"{hint}; Pilot will try it as written", severity="warning")
+        else:
+            yield Problem((cloud, "region"), f'"{region}" is not {article} {name} region{hint}')
+
+
+def _server(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
+    server = cfg.server
+    raw = data.get("server", {})
+    if server.size and server.home in regions.SIZE_SHAPES and "size" in raw:
+        looks = regions.size_cloud(server.size)
+        if looks != server.home:
+            example = regions.SIZE_EXAMPLES[server.home]
+            yield Problem(("server", "size"), f'"{server.size}" is not a machine type on '
+                          f'{regions.CLOUD_NAMES[server.home]} (e.g. "{example}")')
+    for i, cidr in enumerate(server.allowed_cidrs):
+        yield from _cidr(cidr, ("server", "allowed_cidrs", i))
+    if server.home == "host" and not server.host:
+        yield Problem(("server", "home"), 'home = "host" needs server.host, the Docker host '
+                      'to use (e.g. host = "ssh://deploy@build.example.com")')
+    if server.host:
+        scheme = server.host.split("://", 1)[0] if "://" in server.host else ""
+        if scheme in ("tcp", "http"):
+            yield Problem(("server", "host"), "plain-TCP Docker is never used: anyone who "
+                          "reaches the port owns the machine; use ssh://user@host, or set "
+                          'docker_access = "mtls" with tcps://host:2376')
+        elif scheme not in ("ssh", "unix", "tcps"):
+            yield Problem(("server", "host"), f'"{server.host}" is not a Docker host address: '
+                          "use ssh://user@host[:port] or unix:///path/to/docker.sock")
+        if server.home != "host":
+            yield Problem(("server", "host"), f'is ignored while home = "{server.home}"',
+                          severity="warning")
+
+
+def _cidr(text: str, path: Path) -> Iterator[Problem]:
+    try:
+        net = ipaddress.ip_network(text, strict=True)
+    except ValueError:
+        try:
+            loose = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            yield Problem(path, f'"{text}" is not a CIDR (write an address and prefix, '
+                          'e.g. "203.0.113.7/32")')
+            return
+        yield Problem(path, f'"{text}" has host bits set (did you mean "{loose}"?)')
+        return
+    if "/" not in text:
+        yield Problem(path, f'"{text}" has no prefix length (did you mean "{net}"?)')
+    elif net.prefixlen == 0:
+        yield Problem(path, f'"{text}" lets the whole internet reach SSH and Docker; list '
+                      "your own addresses instead", severity="warning")
+
+
+def _apps(cfg: PilotConfig, data: dict[str, Any], base_dir: FsPath | None) -> Iterator[Problem]:
+    raw_apps = data.get("apps", [])
+    if not isinstance(raw_apps, list):
+        return
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(raw_apps):
+        if not isinstance(raw, dict):
+            continue
+        name = raw.get("name")
+        if isinstance(name, str):
+            if name in seen:
+                yield Problem(("apps", i, "name"), f'app "{name}" is defined twice (first as '
+                              f"app number {seen[name] + 1}); app names must be unique")
+            else:
+                seen[name] = i
+    for i, app in enumerate(cfg.apps):
+        if i >= len(raw_apps):
+            break
+        raw = raw_apps[i] if isinstance(raw_apps[i], dict) else {}
+        target, build = app.target.kind, app.build.kind
+        if target in STATIC_TARGETS and build not in ("static", "auto") and "build" in raw:
+            yield Problem(("apps", i, "build", "kind"), f'target "{target}" serves files, so '
+                          f'build.kind must be "static" (or "auto"), not "{build}"')
+        if target not in STATIC_TARGETS and build == "static" and "target" in raw:
+            yield Problem(("apps", i, "target", "kind"), f'build "static" makes files, which '
+                          f'"{target}" cannot run; use "s3-cloudfront" or "gcs-cdn"')
+        if target in GCP_TARGETS and not cfg.gcp.project:
+            yield Problem(("apps", i, "target", "kind"), f'"{target}" deploys to Google Cloud, '
+                          "but gcp.project is not set")
+        if target in AWS_TARGETS and cfg.server.home == "gcp" and "aws" not in data:
+            yield Problem(("apps", i, "target", "kind"), f'"{target}" deploys to AWS; add an '
+                          "[aws] table with the profile and region to use", severity="warning")
+        for name in sorted(set(app.env) & set(app.secrets)):
+            yield Problem(("apps", i, "env", name), f'"{name}" is listed in secrets too; keep '
+                          "it only under secrets")
+        if base_dir is not None and "path" in raw and not (base_dir / app.path).is_dir():
+            yield Problem(("apps", i, "path"), f'no directory "{app.path}" beside pilot.toml',
+                          severity="warning")
+
+
+def _secret_values(data: dict[str, Any]) -> Iterator[Problem]:
+    """Value-level secret checks the line scan cannot make (it needs to know the field)."""
+    for section, key in sorted(NAME_OR_PATH_FIELDS):
+        value = data.get(section, {}).get(key) if isinstance(data.get(section), dict) else None
+        if isinstance(value, str):
+            yield from _secret(value, (section, key), name_or_path=True)
+    apps = data.get("apps")
+    for i, app in enumerate(apps if isinstance(apps, list) else []):
+        if not isinstance(app, dict):
+            continue
+        env = app.get("env")
+        for name, value in (env.items() if isinstance(env, dict) else ()):
+            if isinstance(value, str):
+                yield from _secret(value, ("apps", i, "env", name), name_or_path=False)
+        names = app.get("secrets")
+        for j, value in enumerate(names if isinstance(names, list) else []):
+            if isinstance(value, str):
+                yield from _secret(value, ("apps", i, "secrets", j), name_or_path=True)
+
+
+def _secret(value: str, path: Path, *, name_or_path: bool) -> Iterator[Problem]:
+    found = secrets.classify_value(value, name_or_path=name_or_path)
+    # Patterns the line scan finds anywhere are reported by it; only add the field-aware ones.
+    if found and found[0] in ("an AWS secret access key", "a URL with a password in it"):
+        what, advice = found
+        yield Problem(path, f"this looks like {what}; secrets never go in pilot.toml: {advice}")

@@ -1,0 +1,196 @@
+"""Read and change pilot.toml without losing a byte of what the user wrote.
+
+Reading uses tomllib (through :mod:`pilot_tui.config.validate`); writing uses tomlkit, key by
+key, so comments, blank lines, key order, alignment and quoting style stay as they were and
+only the changed value moves. Every change is validated before it is written, and written
+atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+from typing import Any
+
+from pilot_tui.config.keys import KeyError_, lookup, parse_key, resolve_apps
+from pilot_tui.config.locate import Path
+from pilot_tui.config.problems import Report
+from pilot_tui.config.validate import Checked, check_text
+from pilot_tui.fsutil import atomic_write
+
+
+class ConfigRefused(Exception):
+    """A change was refused because the result would be invalid; the file is untouched."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__("; ".join(report.lines()))
+        self.report = report
+
+
+class ConfigChanged(Exception):
+    """The file changed on disk since it was read; writing now would lose those edits."""
+
+
+@dataclass
+class ProjectFile:
+    """One pilot.toml: its text as read, and where it lives."""
+
+    path: FsPath
+    text: str
+
+    @classmethod
+    def load(cls, path: FsPath) -> ProjectFile:
+        return cls(path, path.read_text(encoding="utf-8"))
+
+    @property
+    def display(self) -> str:
+        """The path as shown in messages (relative to the working directory when inside it)."""
+        try:
+            return str(self.path.resolve().relative_to(FsPath.cwd()))
+        except ValueError:
+            return str(self.path)
+
+    def check(self, text: str | None = None) -> Checked:
+        return check_text(self.text if text is None else text, self.display, self.path.parent)
+
+    # -- reading -------------------------------------------------------------------
+    def effective(self) -> dict[str, Any]:
+        """The whole configuration with defaults filled in (requires a valid file)."""
+        checked = self.check()
+        if checked.config is None:
+            raise ConfigRefused(checked.report)
+        return _plain(dataclasses.asdict(checked.config))
+
+    def get(self, key: str) -> Any:
+        """The effective value of a dotted key (defaults included)."""
+        checked = self.check()
+        if checked.config is None:
+            raise ConfigRefused(checked.report)
+        path = resolve_apps(parse_key(key), checked.data or {})
+        return lookup(_plain(dataclasses.asdict(checked.config)), path)
+
+    # -- writing -------------------------------------------------------------------
+    def with_value(self, key: str, value: Any) -> str:
+        """The file text with ``key`` set to ``value``; nothing else changes."""
+        return set_in_text(self.text, key, value)
+
+    def without_key(self, key: str) -> str:
+        """The file text with ``key`` removed."""
+        try:
+            return remove_from_text(self.text, key)
+        except KeyError_ as exc:
+            raise KeyError_(f"{exc} in {self.display}") from None
+
+    def save(self, new_text: str) -> Checked:
+        """Validate ``new_text`` and write it atomically, or raise and leave the file alone."""
+        checked = self.check(new_text)
+        if not checked.report.ok:
+            raise ConfigRefused(checked.report)
+        on_disk = self.path.read_bytes() if self.path.exists() else b""
+        if _digest(on_disk) != _digest(self.text.encode("utf-8")):
+            raise ConfigChanged(
+                f"{self.display} changed on disk after it was read; nothing was written "
+                "(run the command again to apply your change to the new contents)"
+            )
+        atomic_write(self.path, new_text)
+        self.text = new_text
+        return checked
+
+
+def set_in_text(text: str, key: str, value: Any) -> str:
+    """``text`` with ``key`` set to ``value``; comments, order and layout are kept."""
+    import tomlkit
+
+    doc = tomlkit.parse(text)
+    path = resolve_apps(parse_key(key), doc.unwrap())
+    parent = _container(doc, path[:-1], create=True)
+    last = path[-1]
+    if isinstance(last, int):
+        if not isinstance(parent, list) or last > len(parent):
+            raise KeyError_(f"{key}: there is no item {last} to set")
+        if last == len(parent):
+            parent.append(value)
+        else:
+            parent[last] = _styled(parent[last], value)
+    else:
+        old = parent.get(last) if hasattr(parent, "get") else None
+        parent[last] = _styled(old, value)
+    return doc.as_string()
+
+
+def remove_from_text(text: str, key: str) -> str:
+    """``text`` without ``key``."""
+    import tomlkit
+
+    doc = tomlkit.parse(text)
+    path = resolve_apps(parse_key(key), doc.unwrap())
+    parent = _container(doc, path[:-1], create=False)
+    try:
+        del parent[path[-1]]
+    except (KeyError, IndexError):
+        raise KeyError_(f"{key}: not set") from None
+    return doc.as_string()
+
+
+def parse_value(text: str) -> Any:
+    """A value typed on the command line, read as TOML (``'"eu-west-1"'``, ``8080``,
+    ``["a", "b"]``, ``{ kind = "static" }``). Text that is not TOML is taken as a string, so
+    ``eu-west-1`` works unquoted."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    try:
+        return tomlkit.parse(f"v = {text}")["v"]
+    except TOMLKitError:
+        if "\n" in text:
+            raise KeyError_("a value on the command line cannot span lines") from None
+        return text
+
+
+def _container(doc: Any, path: Path, *, create: bool) -> Any:
+    import tomlkit
+
+    node = doc
+    for n, part in enumerate(path):
+        shown = ".".join(str(p) for p in path[: n + 1])
+        if isinstance(part, int):
+            if not isinstance(node, list) or part >= len(node):
+                raise KeyError_(f"{shown}: there is no item {part} here")
+            node = node[part]
+            continue
+        if part not in node:
+            if not create:
+                raise KeyError_(f"{shown}: not set")
+            # A missing top-level table becomes a [table]; anything deeper an inline table.
+            node[part] = tomlkit.table() if node is doc else tomlkit.inline_table()
+        node = node[part]
+        if not hasattr(node, "get"):
+            raise KeyError_(f"{shown} is a value, not a table")
+    return node
+
+
+def _styled(old: Any, value: Any) -> Any:
+    """Keep a string's quoting style (literal 'x' stays literal) when replacing it."""
+    import tomlkit
+    from tomlkit.items import String, StringType
+
+    if isinstance(value, str) and not isinstance(value, String) and isinstance(old, String):
+        literal = old.type in (StringType.SLL, StringType.MLL)
+        if literal and "'" not in value and "\n" not in value:
+            return tomlkit.string(value, literal=True)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """Drop unset (None) keys: TOML has no null, and ``show`` prints what applies."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,78 @@
+"""Dotted keys as people type them: ``aws.region``, ``apps.api.env.LOG_LEVEL``, ``apps[0].name``.
+
+An app can be named by its ``name`` (``apps.api``) or by its position (``apps[0]``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pilot_tui.config.locate import Path
+from pilot_tui.config.problems import did_you_mean, quote_list
+
+_TOKEN = re.compile(r'\s*(?:"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|([A-Za-z0-9_-]+)|\[(\d+)\])\s*')
+
+
+class KeyError_(ValueError):
+    """A dotted key that cannot be parsed or does not resolve; the message says why."""
+
+
+def parse_key(key: str) -> list[str | int]:
+    """Split a dotted key into parts; ``[n]`` becomes an int."""
+    parts: list[str | int] = []
+    pos = 0
+    expect_part = True
+    while pos < len(key):
+        if not expect_part:
+            if key[pos] == ".":
+                pos += 1
+                expect_part = True
+                continue
+            if key[pos] != "[":
+                raise KeyError_(f'cannot read key "{key}" at "{key[pos:]}"')
+        match = _TOKEN.match(key, pos)
+        if not match or match.end() == pos:
+            raise KeyError_(f'cannot read key "{key}" at "{key[pos:]}"')
+        basic, literal, bare, index = match.groups()
+        if index is not None:
+            parts.append(int(index))
+        else:
+            parts.append(basic if basic is not None else literal if literal is not None else bare)
+        pos = match.end()
+        expect_part = False
+    if expect_part or not parts:
+        raise KeyError_(f'"{key}" is not a key; write it like aws.region or apps.api.target.kind')
+    return parts
+
+
+def resolve_apps(parts: list[str | int], data: dict[str, Any]) -> Path:
+    """Replace an app name after ``apps`` with its index in the file."""
+    if len(parts) >= 2 and parts[0] == "apps" and isinstance(parts[1], str):
+        apps = data.get("apps", [])
+        names = [a.get("name") for a in apps if isinstance(a, dict)] if isinstance(apps, list) \
+            else []
+        if parts[1] not in names:
+            known = [n for n in names if isinstance(n, str)]
+            listing = f"; apps: {quote_list(known)}" if known else "; there are no apps yet"
+            raise KeyError_(f'no app named "{parts[1]}"{did_you_mean(parts[1], known)}{listing}')
+        return ("apps", names.index(parts[1]), *parts[2:])
+    return tuple(parts)
+
+
+def lookup(data: Any, path: Path) -> Any:
+    """The value at ``path``; KeyError_ names the first part that is missing."""
+    node = data
+    for n, part in enumerate(path):
+        shown = ".".join(str(p) for p in path[: n + 1])
+        if isinstance(part, int):
+            if not isinstance(node, list) or part >= len(node):
+                raise KeyError_(f"{shown}: there is no item {part} here")
+            node = node[part]
+        else:
+            if not isinstance(node, dict):
+                raise KeyError_(f"{shown}: the value above it is not a table")
+            if part not in node:
+                raise KeyError_(f'{shown}: no such key{did_you_mean(part, node)}')
+            node = node[part]
+    return node

@@ -1,0 +1,310 @@
+"""The pilot.toml schema: typed settings with their documentation.
+
+This module is the single source of truth for the project file. The validator
+(:mod:`pilot_tui.config.validate`), the JSON Schema (``pilot-tui config schema``) and the
+Markdown reference (``docs/pilot-toml.md``) are all generated from these dataclasses, so a
+key documented here is a key that is checked, and vice versa.
+
+Each field's ``metadata`` carries ``doc`` (one sentence a user can act on) and optionally
+``pattern`` (a regex the string must match, with ``pattern_hint`` saying it in words),
+``minimum``/``maximum`` for numbers and ``example``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+NAME_PATTERN = r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$|^[a-z]$"
+NAME_HINT = "lowercase letters, digits and hyphens, starting with a letter, at most 40 characters"
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+ENV_NAME_HINT = "an environment variable name: letters, digits and _, not starting with a digit"
+
+Home = Literal["sandbox", "aws", "gcp", "host"]
+StateBackend = Literal["local", "s3", "gcs"]
+DockerAccess = Literal["ssh", "mtls"]
+Engine = Literal["pilot", "waypoint"]
+
+
+def setting(default: Any = None, doc: str = "", **meta: Any) -> Any:
+    """A dataclass field with documentation; mutable defaults are copied per instance."""
+    meta["doc"] = doc
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    if isinstance(default, type):  # a nested table: default is its class
+        return field(default_factory=default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def required(doc: str, **meta: Any) -> Any:
+    """A field the user must write."""
+    meta["doc"] = doc
+    meta["required"] = True
+    return field(default=None, metadata=meta)
+
+
+@dataclass
+class ProjectSettings:
+    """Who this platform belongs to. The name prefixes every cloud resource Pilot creates."""
+
+    name: str = required(
+        "Project name, used to name and tag cloud resources.",
+        pattern=NAME_PATTERN,
+        pattern_hint=NAME_HINT,
+        example="acme",
+    )
+
+
+@dataclass
+class AwsSettings:
+    """Amazon Web Services: which credentials and region Pilot uses. Never keys themselves."""
+
+    profile: str | None = setting(
+        None,
+        "Name of an AWS profile in ~/.aws/config or ~/.aws/credentials (SSO profiles work). "
+        "Unset: the default credential chain (AWS_PROFILE, environment variables, SSO).",
+        example="acme",
+    )
+    region: str = setting("us-east-1", "AWS region for the Pilot Server and AWS targets.")
+
+
+@dataclass
+class GcpSettings:
+    """Google Cloud: the project, a key-file path and the region. Never the key itself."""
+
+    project: str | None = setting(
+        None,
+        "Google Cloud project id.",
+        pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$",
+        pattern_hint="a project id: 6-30 lowercase letters, digits and hyphens",
+        example="acme-prod",
+    )
+    credentials: str | None = setting(
+        None,
+        "Path to a service-account JSON key file (~ is expanded). "
+        "Unset: Application Default Credentials or GOOGLE_APPLICATION_CREDENTIALS.",
+        example="~/keys/acme-pilot.json",
+    )
+    region: str = setting(
+        "us-central1", "Google Cloud region for the Pilot Server and GCP targets."
+    )
+
+
+@dataclass
+class ServerSettings:
+    """The Pilot Server: where it runs, how big it is and who may reach it."""
+
+    home: Home = setting(
+        "sandbox",
+        "Where the Pilot Server runs: `aws` or `gcp` (Pilot provisions it with Terraform), "
+        "`host` (an existing Docker host you name in `server.host`) or `sandbox` "
+        "(local emulators; no cloud account needed).",
+    )
+    size: str | None = setting(
+        None,
+        "Machine type. Unset: t3.small on AWS, e2-small on GCP.",
+        example="t3.small",
+    )
+    allowed_cidrs: list[str] = setting(
+        [],
+        "Networks allowed to reach the server's SSH and Docker ports, as CIDRs. "
+        "Empty: your own public address (/32), found when you plan.",
+        example=["203.0.113.7/32"],
+    )
+    docker_access: DockerAccess = setting(
+        "ssh",
+        "How Pilot reaches the server's Docker engine: `ssh` or `mtls` (mutual TLS on 2376). "
+        "Plain TCP is never offered.",
+    )
+    engine: Engine = setting(
+        "pilot",
+        "Deploy engine: `pilot` (built in) or `waypoint` (needs the waypoint binary).",
+    )
+    host: str | None = setting(
+        None,
+        "With home = \"host\": the Docker host, as ssh://user@host[:port] or unix:///path.",
+        example="ssh://deploy@build.example.com",
+    )
+
+
+@dataclass
+class StateSettings:
+    """Where Terraform state and release history are kept."""
+
+    backend: StateBackend = setting(
+        "local",
+        "`local` (under .pilot/ beside pilot.toml), `s3` or `gcs` (a versioned bucket Pilot "
+        "creates, so teammates share state).",
+    )
+    bucket: str | None = setting(
+        None,
+        "State bucket name for s3/gcs. Unset: pilot-state-<project.name>.",
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        pattern_hint="a bucket name: 3-63 lowercase letters, digits, dots and hyphens",
+    )
+
+
+# ---- builds: how an app becomes something to run -------------------------------------
+
+
+@dataclass
+class AutoBuild:
+    """Detect the stack (Dockerfile, Node, Python, Go, static site) and build accordingly."""
+
+    kind: Literal["auto"] = setting("auto", "Build kind.")
+
+
+@dataclass
+class DockerfileBuild:
+    """Build the image from a Dockerfile."""
+
+    kind: Literal["dockerfile"] = setting("dockerfile", "Build kind.")
+    dockerfile: str = setting("Dockerfile", "Path of the Dockerfile, relative to the app path.")
+    args: dict[str, str] = setting({}, "Build arguments (--build-arg). Not for secrets.")
+
+
+@dataclass
+class StaticBuild:
+    """Run a command in a builder container and publish its output directory."""
+
+    kind: Literal["static"] = setting("static", "Build kind.")
+    command: str | None = setting(
+        None, "Build command. Unset: publish the app path as it is.", example="npm run build"
+    )
+    output: str = setting("dist", "Directory the command produces, relative to the app path.")
+    image: str = setting("node:20-slim", "Builder image the command runs in.")
+
+
+@dataclass
+class BuildpacksBuild:
+    """Cloud Native Buildpacks (needs the `pack` binary on the machine that deploys)."""
+
+    kind: Literal["buildpacks"] = setting("buildpacks", "Build kind.")
+    builder: str = setting("paketobuildpacks/builder-jammy-base", "Buildpacks builder image.")
+
+
+Build = AutoBuild | DockerfileBuild | StaticBuild | BuildpacksBuild
+
+# ---- targets: where an app runs -------------------------------------------------------
+
+
+@dataclass
+class ServerTarget:
+    """Run the app as a container on the Pilot Server, behind its reverse proxy."""
+
+    kind: Literal["server"] = setting("server", "Target kind.")
+    port: int = setting(8080, "Port the app listens on inside its container.", minimum=1,
+                        maximum=65535)
+    health_path: str = setting("/", "HTTP path that answers 2xx when the app is healthy.")
+    health_timeout: int = setting(
+        30, "Seconds a new release has to become healthy before it is rolled back.", minimum=1,
+        maximum=3600,
+    )
+    domain: str | None = setting(None, "Domain name the proxy serves the app on.")
+
+
+@dataclass
+class CloudRunTarget:
+    """Google Cloud Run: one revision per release."""
+
+    kind: Literal["cloud-run"] = setting("cloud-run", "Target kind.")
+    memory: str = setting("512Mi", "Memory limit, e.g. 256Mi or 1Gi.",
+                          pattern=r"^[0-9]+(Mi|Gi)$", pattern_hint="a size like 512Mi or 1Gi")
+    cpu: int = setting(1, "vCPUs per instance.", minimum=1, maximum=8)
+    port: int = setting(8080, "Port the container listens on.", minimum=1, maximum=65535)
+    min_instances: int = setting(0, "Instances kept warm.", minimum=0, maximum=100)
+    max_instances: int = setting(10, "Upper bound on instances.", minimum=1, maximum=1000)
+
+
+@dataclass
+class LambdaTarget:
+    """AWS Lambda from a container image; a function URL is the app's URL."""
+
+    kind: Literal["lambda"] = setting("lambda", "Target kind.")
+    memory: int = setting(512, "Memory in MB.", minimum=128, maximum=10240)
+    timeout: int = setting(30, "Seconds per invocation.", minimum=1, maximum=900)
+
+
+@dataclass
+class EcsTarget:
+    """AWS ECS on Fargate: a task definition and a service."""
+
+    kind: Literal["ecs"] = setting("ecs", "Target kind.")
+    cpu: int = setting(256, "CPU units (1024 = 1 vCPU).", minimum=256, maximum=16384)
+    memory: int = setting(512, "Memory in MB.", minimum=512, maximum=122880)
+    port: int = setting(8080, "Port the container listens on.", minimum=1, maximum=65535)
+    desired_count: int = setting(1, "Tasks to keep running.", minimum=0, maximum=100)
+
+
+@dataclass
+class S3CloudFrontTarget:
+    """A static site in a private S3 bucket served by CloudFront."""
+
+    kind: Literal["s3-cloudfront"] = setting("s3-cloudfront", "Target kind.")
+    domain: str | None = setting(None, "Custom domain (a certificate is requested for it).")
+    index: str = setting("index.html", "Index document.")
+
+
+@dataclass
+class GcsCdnTarget:
+    """A static site in a GCS bucket behind Cloud CDN."""
+
+    kind: Literal["gcs-cdn"] = setting("gcs-cdn", "Target kind.")
+    domain: str | None = setting(None, "Custom domain (a managed certificate is created).")
+    index: str = setting("index.html", "Index document.")
+
+
+Target = (
+    ServerTarget | CloudRunTarget | LambdaTarget | EcsTarget | S3CloudFrontTarget | GcsCdnTarget
+)
+STATIC_TARGETS = frozenset({"s3-cloudfront", "gcs-cdn"})
+GCP_TARGETS = frozenset({"cloud-run", "gcs-cdn"})
+AWS_TARGETS = frozenset({"lambda", "ecs", "s3-cloudfront"})
+
+
+@dataclass
+class AppSettings:
+    """One app: its source, how it is built, where it runs, its configuration."""
+
+    name: str = required(
+        "App name, unique in this file; used in URLs and resource names.",
+        pattern=NAME_PATTERN,
+        pattern_hint=NAME_HINT,
+        example="api",
+    )
+    path: str = setting(".", "Source directory, relative to pilot.toml.")
+    build: Build = setting(AutoBuild, "How the app is built; `kind` picks the builder.")
+    target: Target = setting(ServerTarget, "Where the app runs; `kind` picks the target.")
+    env: dict[str, str] = setting(
+        {}, "Plain environment variables. Secrets do not belong here: list them in `secrets`.",
+        key_pattern=ENV_NAME_PATTERN, key_pattern_hint=ENV_NAME_HINT,
+    )
+    secrets: list[str] = setting(
+        [],
+        "Names of secret environment variables. Values are read at deploy time from the "
+        "environment or .pilot/secrets (0600), never from this file.",
+        item_pattern=ENV_NAME_PATTERN,
+        item_pattern_hint=ENV_NAME_HINT,
+        example=["DATABASE_URL"],
+    )
+
+
+@dataclass
+class PilotConfig:
+    """The whole pilot.toml."""
+
+    project: ProjectSettings = setting(ProjectSettings, "The project.")
+    aws: AwsSettings = setting(AwsSettings, "Amazon Web Services.")
+    gcp: GcpSettings = setting(GcpSettings, "Google Cloud.")
+    server: ServerSettings = setting(ServerSettings, "The Pilot Server.")
+    state: StateSettings = setting(StateSettings, "Where state is kept.")
+    apps: list[AppSettings] = setting([], "The apps, one [[apps]] table each.")
+
+    def app(self, name: str) -> AppSettings | None:
+        """The app called ``name``, if any."""
+        return next((app for app in self.apps if app.name == name), None)
+
+
+def default_size(home: str) -> str | None:
+    """The machine type used when ``server.size`` is unset."""
+    return {"aws": "t3.small", "gcp": "e2-small"}.get(home)

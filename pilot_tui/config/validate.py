@@ -1,0 +1,185 @@
+"""Validate a pilot.toml text: syntax, schema, cross-key checks and pasted secrets.
+
+``check_text`` is the one entry point; the CLI, the TUI's settings editor and the writer all
+call it, so the same rules and the same messages apply everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+from typing import Any
+
+from pilot_tui.config import secrets
+from pilot_tui.config.checks import semantic_checks
+from pilot_tui.config.locate import Path, Pos, locate, nearest
+from pilot_tui.config.problems import Problem, Report
+from pilot_tui.config.schema import NAME_PATTERN, PilotConfig
+from pilot_tui.config.walk import Walker
+
+_AT = re.compile(r"^(?P<msg>.*?)\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)$", re.S)
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?")
+_PAIR = re.compile(r"^\s*([A-Za-z0-9_.\"' -]+?)\s*=\s*(.*)$")
+_FRIENDLIER = (
+    (re.compile(r"Cannot declare \('?(.*?)'?,?\) twice"), r"table [\1] is declared twice; "
+     "merge the two"),
+    (re.compile(r"Cannot overwrite a value"), "this key is already set above; keep one"),
+    (re.compile(r"Invalid value"), "invalid value"),
+    (re.compile(r"Invalid statement"), "invalid statement"),
+)
+
+
+@dataclass
+class Checked:
+    """The outcome of validating one text: the report and, when valid, typed settings."""
+
+    report: Report
+    data: dict[str, Any] | None
+    config: PilotConfig | None
+
+
+def check_text(text: str, file: str = "pilot.toml", base_dir: FsPath | None = None) -> Checked:
+    """Validate ``text``; ``file`` names it in messages, ``base_dir`` resolves relative paths."""
+    report = Report(file)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        report.problems.append(_syntax_problem(text, str(exc)))
+        report.problems.extend(_secret_lines(text, None, None))
+        report.problems.sort(key=lambda p: (p.line, p.col))
+        return Checked(report, None, None)
+
+    walker = Walker(PilotConfig)
+    config = walker.table(data, PilotConfig, ())
+    problems = list(walker.problems)
+    problems.extend(semantic_checks(config, data, base_dir))
+    found = locate(text)
+    placed = [_place(p, found, data) for p in problems]
+    placed.extend(_secret_lines(text, found, data))
+    report.problems = sorted(_dedupe(placed), key=lambda p: (p.line, p.col))
+    return Checked(report, data, config if report.ok else None)
+
+
+def check_file(path: FsPath, *, display: str | None = None) -> Checked:
+    """Validate the file at ``path`` (it must exist)."""
+    text = path.read_text(encoding="utf-8")
+    return check_text(text, display or str(path), path.parent)
+
+
+# -- placing problems in the text ---------------------------------------------------------
+
+
+def dotted(path: Path, data: dict[str, Any] | None) -> str:
+    """A path as people read it: ``apps.api.target.kind``, or ``apps[2]`` without a name."""
+    out = ""
+    node: Any = data
+    for i, part in enumerate(path):
+        if isinstance(part, int):
+            name = _app_label(node, part) if path[:i] == ("apps",) else None
+            out += f".{name}" if name else f"[{part}]"
+        else:
+            shown = part if _BARE_KEY.match(part) else f'"{part}"'
+            out += f".{shown}" if out else shown
+        node = _child(node, part)
+    return out or "(file)"
+
+
+def _app_label(apps: Any, index: int) -> str | None:
+    if not isinstance(apps, list) or index >= len(apps) or not isinstance(apps[index], dict):
+        return None
+    name = apps[index].get("name")
+    if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
+        return None
+    names = [a.get("name") for a in apps if isinstance(a, dict)]
+    return name if names.count(name) == 1 else None
+
+
+def _child(node: Any, part: str | int) -> Any:
+    if isinstance(part, int):
+        return node[part] if isinstance(node, list) and part < len(node) else None
+    return node.get(part) if isinstance(node, dict) else None
+
+
+def _place(problem: Problem, found: dict[Path, Pos], data: dict[str, Any]) -> Problem:
+    pos = nearest(found, problem.path)
+    if pos is None:
+        line, col = 1, 1
+    elif problem.at == "key" or problem.path not in found:
+        line, col = pos.line, pos.col
+    else:
+        line, col = pos.value_line, pos.value_col
+    return problem.placed(line, col, dotted(problem.path, data))
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen, out = set(), []
+    for p in problems:
+        marker = (p.line, p.col, p.message)
+        if marker not in seen:
+            seen.add(marker)
+            out.append(p)
+    return out
+
+
+def _syntax_problem(text: str, message: str) -> Problem:
+    match = _AT.match(message)
+    line, col = (int(match["line"]), int(match["col"])) if match else (1, 1)
+    msg = match["msg"] if match else message
+    for pattern, replacement in _FRIENDLIER:
+        msg = pattern.sub(replacement, msg)
+    lines = text.splitlines()
+    current = lines[line - 1] if 0 < line <= len(lines) else ""
+    pair = _PAIR.match(current)
+    if pair:
+        value = pair[2].split("#", 1)[0].strip()
+        if re.fullmatch(r"[A-Za-z][\w.:/@-]*", value) and value not in ("true", "false"):
+            msg += f' (strings need quotes: {pair[1].strip()} = "{value}")'
+    key = _context_key(lines, line)
+    return Problem((), f"TOML syntax error: {msg}", line=line, col=col, key=key)
+
+
+def _context_key(lines: list[str], line: int) -> str:
+    """Best guess at the dotted key on ``line`` from the text alone (for broken files)."""
+    table = ""
+    for text in lines[: max(line - 1, 0)]:
+        header = _HEADER.match(text)
+        if header and not text.lstrip().startswith("#"):
+            table = header[1].replace(" ", "").replace('"', "")
+    current = lines[line - 1] if 0 < line <= len(lines) else ""
+    header = _HEADER.match(current)
+    if header:
+        return header[1].strip()
+    pair = _PAIR.match(current)
+    if pair and not current.lstrip().startswith("#"):
+        key = pair[1].strip().replace('"', "").replace("'", "")
+        return f"{table}.{key}" if table else key
+    return table or "(file)"
+
+
+def _secret_lines(text: str, found: dict[Path, Pos] | None,
+                  data: dict[str, Any] | None) -> list[Problem]:
+    out = []
+    lines = text.splitlines()
+    for hit in secrets.scan_text(text):
+        comment = lines[hit.line - 1].lstrip().startswith("#")
+        key = _key_at_line(found, data, hit.line, comment) if found is not None else None
+        if key is None:
+            key = _context_key(lines, hit.line)
+        where = " in a comment" if comment else ""
+        out.append(Problem((), f"this looks like {hit.what}{where}; secrets never go in "
+                           f"pilot.toml: {hit.advice}", line=hit.line, col=hit.col, key=key))
+    return out
+
+
+def _key_at_line(found: dict[Path, Pos], data: dict[str, Any] | None, line: int,
+                 comment: bool) -> str | None:
+    before = [(pos.line, len(path), path) for path, pos in found.items() if pos.line <= line]
+    if not before:
+        return None
+    _, _, path = max(before, key=lambda t: (t[0], t[1]))
+    if comment:
+        path = path[:2] if path and path[0] == "apps" else path[:1]
+    return dotted(path, data)

@@ -1,0 +1,92 @@
+"""Where the project is: finding pilot.toml and the .pilot/ state directory beside it.
+
+``pilot.toml`` is intent (hand-editable); ``.pilot/`` holds what machines produce
+(Terraform workspaces, outputs, release history, keys, logs), is created 0700, and is kept
+out of git.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pilot_tui.fsutil import atomic_write, ensure_private_dir
+
+PROJECT_FILE = "pilot.toml"
+STATE_DIR = ".pilot"
+ENV_VAR = "PILOT_PROJECT"
+STATE_SUBDIRS = ("terraform", "outputs", "releases", "keys", "logs")
+
+
+class ProjectNotFound(Exception):
+    """No pilot.toml where one was looked for; the message says where and what to do."""
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project: its pilot.toml and its .pilot/ directory."""
+
+    file: Path
+
+    @property
+    def root(self) -> Path:
+        return self.file.parent
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    def ensure_state_dir(self) -> Path:
+        """Create .pilot/ (0700) and its subdirectories."""
+        ensure_private_dir(self.state_dir)
+        for sub in STATE_SUBDIRS:
+            ensure_private_dir(self.state_dir / sub)
+        return self.state_dir
+
+
+def project_file_for(explicit: str | None = None, cwd: Path | None = None,
+                     env: dict[str, str] | None = None) -> Path:
+    """Where pilot.toml is (or would be): ``--project``, then $PILOT_PROJECT, then the current
+    directory. Either may name the file or the directory holding it."""
+    env = os.environ if env is None else env
+    given = explicit or env.get(ENV_VAR)
+    base = cwd or Path.cwd()
+    if given:
+        path = (base / Path(given).expanduser()).absolute()
+        return path / PROJECT_FILE if path.is_dir() or not path.suffix else path
+    return base.absolute() / PROJECT_FILE
+
+
+def find_project(explicit: str | None = None, cwd: Path | None = None,
+                 env: dict[str, str] | None = None) -> Project:
+    """The existing project, searching parent directories when none was named."""
+    env = os.environ if env is None else env
+    named = explicit or env.get(ENV_VAR)
+    candidate = project_file_for(explicit, cwd, env)
+    if candidate.is_file():
+        return Project(candidate)
+    if named:
+        source = "--project" if explicit else f"${ENV_VAR}"
+        raise ProjectNotFound(f"{candidate} does not exist (from {source}); "
+                              "create it with `pilot-tui init` or fix the path")
+    for parent in candidate.parent.parents:
+        if (parent / PROJECT_FILE).is_file():
+            return Project(parent / PROJECT_FILE)
+    raise ProjectNotFound(
+        f"no {PROJECT_FILE} in {candidate.parent} or its parents; create one with "
+        "`pilot-tui init`, or point to one with --project PATH or $PILOT_PROJECT"
+    )
+
+
+def ignore_state_dir(root: Path) -> bool:
+    """Add .pilot/ to root/.gitignore; True when the file was changed."""
+    gitignore = root / ".gitignore"
+    existing = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
+    entries = {line.strip() for line in existing.splitlines()}
+    if entries & {STATE_DIR, f"{STATE_DIR}/", f"/{STATE_DIR}", f"/{STATE_DIR}/"}:
+        return False
+    prefix = "" if not existing or existing.endswith("\n") else "\n"
+    block = f"{prefix}# Pilot's machine state: Terraform state, keys, logs. Never commit it.\n"
+    atomic_write(gitignore, f"{existing}{block}{STATE_DIR}/\n")
+    return True

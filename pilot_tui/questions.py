@@ -1,0 +1,102 @@
+"""The setup questions, defined once for every front end.
+
+`pilot-tui init --plain` asks them with questionary; the TUI's wizard asks the same ones;
+`pilot-tui init --FLAG VALUE` answers them without asking. Answers are checked with the very
+rules `config validate` uses, by applying them to a draft and validating the draft.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pilot_tui.config.document import set_in_text
+from pilot_tui.config.keys import parse_key
+from pilot_tui.config.regions import AWS_REGIONS, GCP_REGIONS
+from pilot_tui.config.validate import check_text
+
+Answers = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Question:
+    """One setup question; its answer is written to ``key`` in pilot.toml."""
+
+    key: str
+    prompt: str
+    kind: Literal["text", "select", "list"] = "text"
+    choices: tuple[str, ...] = ()
+    default: str = ""
+    help: str = ""
+    optional: bool = False
+    when: Callable[[Answers], bool] = field(default=lambda answers: True)
+
+    @property
+    def flag(self) -> str:
+        """The `pilot-tui init` flag that answers this question."""
+        return "--" + FLAG_NAMES.get(self.key, self.key.replace(".", "-").replace("_", "-"))
+
+    @property
+    def dest(self) -> str:
+        return self.flag[2:].replace("-", "_")
+
+
+def _home_is(*homes: str) -> Callable[[Answers], bool]:
+    return lambda answers: answers.get("server.home", "sandbox") in homes
+
+
+FLAG_NAMES = {"project.name": "name", "server.home": "home", "server.host": "host",
+              "server.allowed_cidrs": "allowed-cidr"}
+
+QUESTIONS: tuple[Question, ...] = (
+    Question("project.name", "Project name", help="Names and tags every cloud resource."),
+    Question("server.home", "Where should the Pilot Server run?", "select",
+             ("sandbox", "aws", "gcp", "host"), "sandbox",
+             help="sandbox runs locally with no cloud account; host uses a Docker host you have"),
+    Question("aws.profile", "AWS profile name (blank: the default credential chain)",
+             optional=True, when=_home_is("aws"),
+             help="A profile from ~/.aws/config or ~/.aws/credentials; never the keys."),
+    Question("aws.region", "AWS region", "select", AWS_REGIONS, "us-east-1",
+             when=_home_is("aws")),
+    Question("gcp.project", "Google Cloud project id", when=_home_is("gcp")),
+    Question("gcp.credentials", "Path to a service-account key file (blank: ADC)",
+             optional=True, when=_home_is("gcp"),
+             help="The file's path; the key itself never goes in pilot.toml."),
+    Question("gcp.region", "Google Cloud region", "select", GCP_REGIONS, "us-central1",
+             when=_home_is("gcp")),
+    Question("server.host", "Docker host (ssh://user@host or unix:///path)",
+             when=_home_is("host")),
+    Question("server.allowed_cidrs", "Who may reach the server? CIDRs, comma separated "
+             "(blank: your own address)", "list", optional=True, when=_home_is("aws", "gcp")),
+    Question("state.backend", "Where should Terraform state live?", "select",
+             ("local", "s3", "gcs"), "local", when=_home_is("aws", "gcp")),
+)
+
+
+def to_value(question: Question, answer: str) -> Any:
+    """The TOML value for a typed answer (lists are comma separated)."""
+    if question.kind == "list":
+        return [part.strip() for part in answer.split(",") if part.strip()]
+    return answer.strip()
+
+
+def apply_answer(draft: str, question: Question, answer: str) -> str:
+    """The draft text with the answer written to its key (comments kept)."""
+    return set_in_text(draft, question.key, to_value(question, answer))
+
+
+def check_answer(draft: str, question: Question, answer: str) -> str | None:
+    """None when the answer is acceptable, else the message `config validate` would print."""
+    if not answer.strip():
+        return None if question.optional else "an answer is needed"
+    try:
+        text = apply_answer(draft, question, answer)
+    except ValueError as exc:
+        return str(exc)
+    prefix = tuple(parse_key(question.key))
+    for problem in check_text(text).report.errors:
+        if problem.path[: len(prefix)] == prefix or problem.key.startswith(question.key):
+            return problem.message
+    return None
+

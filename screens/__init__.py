@@ -1,0 +1,1 @@
+"""The Textual app (installed as ``pilot_tui.screens``). Only this package imports Textual."""

@@ -1,0 +1,36 @@
+"""The Pilot app and its factory, shared by the CLI and the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+
+from pilot_tui import __version__
+from pilot_tui.screens.welcome import WelcomeScreen
+
+
+class PilotApp(App[int]):
+    """Pilot's guided setup. Screens call the core; the core never touches widgets."""
+
+    CSS_PATH = Path(__file__).with_name("pilot.tcss")
+    TITLE = "Pilot"
+    SUB_TITLE = f"v{__version__}"
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+
+    def __init__(self, project: str | None = None) -> None:
+        super().__init__()
+        self.project_arg = project
+
+    def on_mount(self) -> None:
+        self.push_screen(WelcomeScreen(self.project_arg))
+
+    async def action_quit(self) -> None:
+        self.exit(0)
+
+
+def create_app(project: str | None = None) -> PilotApp:
+    """Build the app for ``project`` (a pilot.toml or its directory; None: search as the CLI
+    does)."""
+    return PilotApp(project)

@@ -1,0 +1,106 @@
+"""Welcome: what Pilot will do, where the project file is, and the next step."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from pilot_tui.config.document import ProjectFile
+from pilot_tui.project import ProjectNotFound, find_project, project_file_for
+
+STEPS = (
+    ("Credentials", "find and check your AWS or Google Cloud credentials"),
+    ("Server", "choose where the Pilot Server runs: AWS, GCP, a Docker host or a local sandbox"),
+    ("Plan & apply", "review the Terraform plan, then watch it build your server"),
+    ("Apps", "describe each app: source, build, target, env vars, secret names"),
+    ("Deploy", "build, push, deploy and release, with live logs and rollback"),
+)
+
+
+class WelcomeScreen(Screen[None]):
+    """The first screen: the plan of the journey and this project's state."""
+
+    BINDINGS = [
+        Binding("r", "reload", "Reload pilot.toml"),
+        Binding("i", "init", "Create pilot.toml", show=False),
+    ]
+
+    def __init__(self, project_arg: str | None) -> None:
+        super().__init__()
+        self.project_arg = project_arg
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="welcome"):
+            yield Static("Welcome to Pilot", id="title")
+            yield Static(
+                "Your own platform-as-a-service, on your own cloud account: no platform fee, "
+                "no lock-in. Every choice is saved in pilot.toml, which you can also edit by "
+                "hand.",
+                id="intro",
+            )
+            steps = "\n".join(f"  {n}. [b]{name}[/b] — {what}"
+                              for n, (name, what) in enumerate(STEPS, 1))
+            yield Static(steps, id="steps")
+            yield Static(id="project-status")
+            yield Static(id="next-step")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        status = self.query_one("#project-status", Static)
+        next_step = self.query_one("#next-step", Static)
+        self.missing = False
+        try:
+            project = find_project(self.project_arg)
+        except ProjectNotFound as exc:
+            self.missing = True
+            status.update(f"[b]Project file[/b]\n  {exc}")
+            next_step.update("[b]Next:[/b] press [reverse] i [/reverse] to create a commented "
+                             "pilot.toml here (or run `pilot-tui init`)")
+            self.refresh_bindings()
+            return
+        pf = ProjectFile.load(project.file)
+        report = pf.check().report
+        lines = [f"[b]Project file[/b]\n  {project.file}"]
+        if report.ok:
+            warn = f", {len(report.warnings)} warning(s)" if report.warnings else ""
+            lines.append(f"  [green]valid[/green]{warn}")
+            next_step.update("[b]Next:[/b] credentials and server setup arrive in the next "
+                             "release; meanwhile `pilot-tui config` checks and edits the file.")
+        else:
+            lines.append(f"  [red]{len(report.errors)} problem(s)[/red]:")
+            lines += [f"  {line}" for line in report.lines()[:8]]
+            next_step.update("[b]Next:[/b] fix pilot.toml (`pilot-tui config validate` lists "
+                             "every problem), then press [reverse] r [/reverse] to reload.")
+        status.update("\n".join(lines))
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "init":
+            return getattr(self, "missing", False)
+        return True
+
+    def action_reload(self) -> None:
+        self.refresh_status()
+
+    def action_init(self) -> None:
+        from pilot_tui.config.starter import project_name_from, starter_text
+        from pilot_tui.fsutil import atomic_write
+        from pilot_tui.project import Project, ignore_state_dir
+
+        target = project_file_for(self.project_arg)
+        if target.exists():
+            self.notify(f"{target} already exists", severity="warning")
+            return
+        atomic_write(target, starter_text(project_name_from(target.parent.name)))
+        project = Project(target)
+        project.ensure_state_dir()
+        ignore_state_dir(project.root)
+        self.notify(f"created {target}")
+        self.refresh_status()

@@ -166,7 +166,7 @@ def _container(doc: Any, path: Path, *, create: bool) -> Any:
             # A missing top-level table becomes a [table]; anything deeper an inline table.
             node[part] = tomlkit.table() if node is doc else tomlkit.inline_table()
         node = node[part]
-        if not hasattr(node, "get"):
+        if not isinstance(node, dict | list):
             raise KeyError_(f"{shown} is a value, not a table")
     return node
 

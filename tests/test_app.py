@@ -1,0 +1,83 @@
+"""The Textual app, driven headless with App.run_test (the same factory the CLI uses)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+
+import pytest
+from textual.widgets import Static
+
+from pilot_tui.screens.app import create_app
+from pilot_tui.screens.welcome import WelcomeScreen
+from tests.conftest import PILOT
+
+
+def _text(app, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def test_welcome_screen_shows_project_and_quits_with_ctrl_q(project):
+    app = create_app(str(project))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, WelcomeScreen)
+        status = _text(app, "#project-status")
+        assert str(project) in status and "valid" in status
+        await pilot.press("ctrl+q")
+    assert app.return_code == 0
+
+
+async def test_welcome_lists_problems_of_a_broken_file(tmp_path):
+    broken = tmp_path / "pilot.toml"
+    broken.write_text('[server]\nhome = "awss"\n')
+    app = create_app(str(broken))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        status = _text(app, "#project-status")
+        assert "problem" in status and 'did you mean "aws"' in status
+        # Fix the file outside the app, reload with `r`.
+        broken.write_text('[project]\nname = "fixed"\n')
+        await pilot.press("r")
+        await pilot.pause()
+        assert "valid" in _text(app, "#project-status")
+
+
+async def test_no_project_offers_to_create_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PILOT_PROJECT", raising=False)
+    app = create_app(None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "no pilot.toml" in _text(app, "#project-status")
+        await pilot.press("i")
+        await pilot.pause()
+        assert (tmp_path / "pilot.toml").is_file()
+        assert "valid" in _text(app, "#project-status")
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by .ci/run")
+def test_in_a_real_terminal_ctrl_q_exits_zero(project):
+    session = f"pilot-test-{time.monotonic_ns()}"
+    marker = project.parent / "exit-code"
+    cmd = f"cd {project.parent} && {PILOT}; echo $? > {marker}"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", cmd],
+                   check=True)
+    try:
+        screen = ""
+        for _ in range(100):
+            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
+                                    capture_output=True, text=True).stdout
+            if "Welcome to Pilot" in screen:
+                break
+            time.sleep(0.1)
+        assert "Welcome to Pilot" in screen and "valid" in screen
+        subprocess.run(["tmux", "send-keys", "-t", session, "C-q"], check=True)
+        for _ in range(100):
+            if marker.exists() and marker.read_text().strip():
+                break
+            time.sleep(0.1)
+        assert marker.read_text().strip() == "0"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)

@@ -45,9 +45,16 @@ def _ask(question: Question, draft: str, default: str) -> str | None:
         prompt = questionary.select(question.prompt, choices=list(question.choices),
                                     default=default or None, instruction=question.help or None)
     elif question.kind == "select":
-        prompt = questionary.autocomplete(question.prompt, choices=list(question.choices),
-                                          default=default, validate=validate,
-                                          match_middle=True)
+        # Long lists: type to filter; Enter on an empty line takes the default.
+        def validate_or_default(text: str) -> bool | str:
+            return validate(text or default)
+
+        prompt = questionary.autocomplete(
+            f"{question.prompt} (type to search; Enter for {default})",
+            choices=list(question.choices), validate=validate_or_default, match_middle=True,
+        )
+        answer = prompt.ask()
+        return answer or default if answer is not None else None
     else:
         prompt = questionary.text(question.prompt, default=default, validate=validate,
                                   instruction=question.help or None)

@@ -8,6 +8,7 @@ out of git.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +47,7 @@ class Project:
 
 
 def project_file_for(explicit: str | None = None, cwd: Path | None = None,
-                     env: dict[str, str] | None = None) -> Path:
+                     env: Mapping[str, str] | None = None) -> Path:
     """Where pilot.toml is (or would be): ``--project``, then $PILOT_PROJECT, then the current
     directory. Either may name the file or the directory holding it."""
     env = os.environ if env is None else env
@@ -59,7 +60,7 @@ def project_file_for(explicit: str | None = None, cwd: Path | None = None,
 
 
 def find_project(explicit: str | None = None, cwd: Path | None = None,
-                 env: dict[str, str] | None = None) -> Project:
+                 env: Mapping[str, str] | None = None) -> Project:
     """The existing project, searching parent directories when none was named."""
     env = os.environ if env is None else env
     named = explicit or env.get(ENV_VAR)

@@ -163,6 +163,10 @@ def test_unset_restores_default(cli, project):
 def test_show_toml_and_json_include_defaults(cli, project):
     shown = tomllib.loads(cli("config", "show").out)
     assert shown["server"]["engine"] == "pilot"
+    assert "apps" not in shown
+    # What `show` prints is itself a valid project file.
+    (project.parent / "shown.toml").write_text(cli("config", "show").out)
+    assert cli("config", "validate", "--project", "shown.toml").code == 0
     as_json = json.loads(cli("config", "show", "--json").out)
     assert as_json["state"]["backend"] == "local"
     assert as_json["apps"] == []

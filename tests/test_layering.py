@@ -51,6 +51,12 @@ def test_ruff_is_clean():
     assert result.returncode == 0, result.stdout
 
 
+def test_mypy_is_clean():
+    result = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stdout
+
+
 def test_screens_and_terraform_install_as_pilot_tui_subpackages():
     import pilot_tui.screens
     import pilot_tui.terraform

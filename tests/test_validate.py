@@ -49,3 +49,20 @@ def test_question_answers_use_the_validator_messages():
     name = next(q for q in QUESTIONS if q.key == "project.name")
     assert "lowercase" in (check_answer(draft, name, "Acme Co") or "")
     assert check_answer(draft, name, "") == "an answer is needed"
+
+
+def test_edit_guard_refuses_an_edit_that_disturbs_other_lines():
+    import pytest
+
+    from pilot_tui.config.document import _check_edit
+    from pilot_tui.config.keys import KeyError_
+
+    old = '[server]\nhome = "aws"\n# keep me\n'
+    fine = '[server]\nhome = "gcp"\n# keep me\n'
+    _check_edit(old, fine, "server.home", ("server", "home"), "gcp")
+    glued = '[server]\nhome = "gcp"# keep me\n'  # same data, but the comment line is gone
+    with pytest.raises(KeyError_, match="nothing was written"):
+        _check_edit(old, glued, "server.home", ("server", "home"), "gcp")
+    other_value = '[server]\nhome = "gcp"\nengine = "waypoint"\n# keep me\n'
+    with pytest.raises(KeyError_):
+        _check_edit(old, other_value, "server.home", ("server", "home"), "gcp")

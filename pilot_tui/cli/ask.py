@@ -16,9 +16,10 @@ def ask_all(draft: str, given: dict[str, str]) -> str | None:
     for question in QUESTIONS:
         if question.key in given or not question.when(answers):
             continue
-        answer = _ask(question, draft, _default(question, draft))
-        if answer is None:  # Ctrl+C or Ctrl+D
+        asked = _ask(question, draft, _default(question, draft))
+        if asked is None:  # Ctrl+C or Ctrl+D
             return None
+        answer = asked
         answers[question.key] = answer
         if answer.strip():
             draft = apply_answer(draft, question, answer)

@@ -80,6 +80,8 @@ def show(ns: argparse.Namespace) -> int:
     else:
         import tomlkit
 
+        if not data.get("apps"):  # `apps = []` would print above every table
+            data.pop("apps", None)
         sys.stdout.write(tomlkit.dumps(data))
     return EXIT_OK
 

@@ -37,10 +37,11 @@ def run(ns: argparse.Namespace) -> int:
             return EXIT_INVALID
         from pilot_tui.cli.ask import ask_all
 
-        draft = ask_all(draft, given)
-        if draft is None:
+        asked = ask_all(draft, given)
+        if asked is None:
             sys.stderr.write("pilot-tui: init cancelled; nothing was written\n")
             return EXIT_INVALID
+        draft = asked
     else:
         answered: dict[str, Any] = {}
         for q in QUESTIONS:

@@ -53,7 +53,8 @@ def _regions(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
             other = regions.CLOUD_NAMES[belongs]
             other_article = "an" if other[0] in "AEIOU" else "a"
             yield Problem((cloud, "region"), f'"{region}" is {other_article} {other} region, not '
-                          f"{article} {name} region; put it under [{belongs}] region{hint}")
+                          f"{article} {name} region: move it to [{belongs}] region and pick "
+                          f'{article} {name} region here (e.g. "{known[0]}")')
         elif belongs == cloud:
             yield Problem((cloud, "region"), f'"{region}" is not a known {name} region'
                           f"{hint}; Pilot will try it as written", severity="warning")
@@ -162,6 +163,10 @@ def _secret_values(data: dict[str, Any]) -> Iterator[Problem]:
         for name, value in (env.items() if isinstance(env, dict) else ()):
             if isinstance(value, str):
                 yield from _secret(value, ("apps", i, "env", name), name_or_path=False)
+                if value and secrets.SECRET_ENV_NAME.search(name):
+                    yield Problem(("apps", i, "env", name), f'"{name}" is named like a secret; '
+                                  f"if it is one: {secrets.WHERE_APP_SECRETS}",
+                                  severity="warning", at="key")
         names = app.get("secrets")
         for j, value in enumerate(names if isinstance(names, list) else []):
             if isinstance(value, str):
@@ -173,4 +178,6 @@ def _secret(value: str, path: Path, *, name_or_path: bool) -> Iterator[Problem]:
     # Patterns the line scan finds anywhere are reported by it; only add the field-aware ones.
     if found and found[0] in ("an AWS secret access key", "a URL with a password in it"):
         what, advice = found
+        if "env" in path:  # a value an app needs at run time: it belongs under secrets
+            advice = secrets.WHERE_APP_SECRETS
         yield Problem(path, f"this looks like {what}; secrets never go in pilot.toml: {advice}")

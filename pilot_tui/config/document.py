@@ -117,7 +117,9 @@ def set_in_text(text: str, key: str, value: Any) -> str:
     else:
         old = parent.get(last) if hasattr(parent, "get") else None
         parent[last] = _styled(old, value)
-    return doc.as_string()
+    new_text = doc.as_string()
+    _check_edit(text, new_text, key, path, value)
+    return new_text
 
 
 def remove_from_text(text: str, key: str) -> str:
@@ -131,7 +133,41 @@ def remove_from_text(text: str, key: str) -> str:
         del parent[path[-1]]
     except (KeyError, IndexError):
         raise KeyError_(f"{key}: not set") from None
-    return doc.as_string()
+    new_text = doc.as_string()
+    _check_edit(text, new_text, key, path, _REMOVED)
+    return new_text
+
+
+_REMOVED = object()
+
+
+def _check_edit(old_text: str, new_text: str, key: str, path: Path, value: Any) -> None:
+    """Refuse an edit that changed more than ``key``: the data must differ only there, and
+    every comment line must survive as its own line. A guard against layout surprises in the
+    TOML writer; the user's file is never written when it trips."""
+    import copy
+    import tomllib
+
+    expected = copy.deepcopy(tomllib.loads(old_text))
+    node: Any = expected
+    for part in path[:-1]:
+        node = node[part] if isinstance(part, int) else node.setdefault(part, {})
+    plain = value.unwrap() if hasattr(value, "unwrap") else value
+    if value is _REMOVED:
+        del node[path[-1]]
+    elif isinstance(path[-1], int) and path[-1] == len(node):
+        node.append(plain)
+    else:
+        node[path[-1]] = plain
+    try:
+        ok = tomllib.loads(new_text) == expected
+    except tomllib.TOMLDecodeError:
+        ok = False
+    new_lines = {line.strip() for line in new_text.splitlines()}
+    comments = [line.strip() for line in old_text.splitlines() if line.strip().startswith("#")]
+    if not ok or any(c not in new_lines for c in comments):
+        raise KeyError_(f"{key}: Pilot could not make this change without disturbing other "
+                        "lines of the file; nothing was written. Please edit it by hand.")
 
 
 def parse_value(text: str) -> Any:

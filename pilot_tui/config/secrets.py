@@ -15,6 +15,9 @@ ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA|AGPA|ANPA)[A-Z0-9]{16}\b")
 PEM_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 JSON_KEY = re.compile(r"""["']?private_key(_id)?["']?\s*[:=]|"type"\s*:\s*"service_account""")
 SECRET_KEY = re.compile(r"^[A-Za-z0-9/+]{40}$")
+SECRET_ENV_NAME = re.compile(
+    r"(^|_)(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|API_KEY|ACCESS_KEY|SECRET_KEY)(_|$)"
+    r"|(^|_)KEY$", re.IGNORECASE)
 URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:([^/\s@]+)@", re.IGNORECASE)
 
 WHERE_AWS_KEYS = (
@@ -66,7 +69,10 @@ def classify_value(value: str, *, name_or_path: bool) -> tuple[str, str] | None:
         return "a PEM private key", "keep private keys in files (0600) outside pilot.toml"
     if value.lstrip().startswith("{") and JSON_KEY.search(value):
         return "the body of a Google service-account key", WHERE_GCP_KEYS
-    if name_or_path and SECRET_KEY.match(value) and _looks_random(value):
+    # Env values are free text, but a 40-character mixed-case key with / or + is one too.
+    if SECRET_KEY.match(value) and _looks_random(value) and (
+        name_or_path or "/" in value or "+" in value
+    ):
         return "an AWS secret access key", WHERE_AWS_KEYS
     if URL_PASSWORD.match(value):
         return "a URL with a password in it", WHERE_APP_SECRETS

@@ -85,7 +85,7 @@ def shape_of(hint: Any) -> Shape:
         return Shape("list", item=shape_of(args[0]))
     if origin is dict:
         return Shape("dict", item=shape_of(args[1]))
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return Shape("table", table=hint)
     if hint in (str, int, float, bool):
         return Shape(hint.__name__)

@@ -131,14 +131,57 @@ def _syntax_problem(text: str, message: str) -> Problem:
     for pattern, replacement in _FRIENDLIER:
         msg = pattern.sub(replacement, msg)
     lines = text.splitlines()
+    if msg.startswith("Unclosed"):  # point at the bracket that was never closed
+        line, col = _unclosed_opener(text, line, col)
     current = lines[line - 1] if 0 < line <= len(lines) else ""
+    indent = len(current) - len(current.lstrip()) + 1
     pair = _PAIR.match(current)
-    if pair:
+    if "declared twice" in msg or "already set" in msg:
+        col = indent  # the header or key itself, not the end of the line
+    elif pair:
         value = pair[2].split("#", 1)[0].strip()
         if re.fullmatch(r"[A-Za-z][\w.:/@-]*", value) and value not in ("true", "false"):
             msg += f' (strings need quotes: {pair[1].strip()} = "{value}")'
+        elif "\\" in value and value.startswith('"') and re.search(r"escape|hex|Unescaped", msg):
+            col = current.index(pair[2]) + 1
+            msg += (" (a backslash starts an escape in \"double quotes\": write Windows paths "
+                    "in 'single quotes' or with forward slashes)")
     key = _context_key(lines, line)
     return Problem((), f"TOML syntax error: {msg}", line=line, col=col, key=key)
+
+
+def _unclosed_opener(text: str, line: int, col: int) -> tuple[int, int]:
+    """Where the innermost bracket still open at (line, col) was opened."""
+    lines = text.splitlines(keepends=True)
+    end = sum(len(x) for x in lines[: line - 1]) + col - 1
+    stack: list[int] = []
+    i, quote = 0, ""
+    while i < min(end, len(text)):
+        ch = text[i]
+        if quote:
+            if ch == "\\" and quote == '"':
+                i += 1
+            elif text.startswith(quote, i):
+                i += len(quote) - 1
+                quote = ""
+        elif ch == "#":
+            while i < len(text) and text[i] != "\n":
+                i += 1
+        elif ch in "\"'":
+            quote = ch * 3 if text.startswith(ch * 3, i) else ch
+            i += len(quote) - 1
+        elif ch in "[{":
+            stack.append(i)
+        elif ch in "]}" and stack:
+            stack.pop()
+        elif ch == "\n" and quote in ('"', "'"):
+            quote = ""
+        i += 1
+    if not stack:
+        return line, col
+    at = stack[-1]
+    opener_line = text.count("\n", 0, at) + 1
+    return opener_line, at - (text.rfind("\n", 0, at) + 1) + 1
 
 
 def _context_key(lines: list[str], line: int) -> str:
@@ -161,16 +204,24 @@ def _context_key(lines: list[str], line: int) -> str:
 
 def _secret_lines(text: str, found: dict[Path, Pos] | None,
                   data: dict[str, Any] | None) -> list[Problem]:
-    out = []
+    out, seen = [], set()
     lines = text.splitlines()
     for hit in secrets.scan_text(text):
         comment = lines[hit.line - 1].lstrip().startswith("#")
         key = _key_at_line(found, data, hit.line, comment) if found is not None else None
         if key is None:
             key = _context_key(lines, hit.line)
+        if (key, hit.what) in seen:  # one pasted key spans several lines: report it once
+            continue
+        seen.add((key, hit.what))
+        col = hit.col
+        if found is not None and not comment:  # point at the value, as other checks do
+            starts = [pos.value_col for pos in found.values()
+                      if pos.value_line == hit.line and pos.value_col <= hit.col]
+            col = max(starts, default=hit.col)
         where = " in a comment" if comment else ""
         out.append(Problem((), f"this looks like {hit.what}{where}; secrets never go in "
-                           f"pilot.toml: {hit.advice}", line=hit.line, col=hit.col, key=key))
+                           f"pilot.toml: {hit.advice}", line=hit.line, col=col, key=key))
     return out
 
 

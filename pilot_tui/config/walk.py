@@ -30,7 +30,7 @@ class Walker:
     def table(self, data: Any, cls: type, path: Path) -> Any:
         """Build a ``cls`` instance from a TOML table; invalid keys keep their defaults."""
         if not isinstance(data, dict):
-            self.error(path, f"expected a table, got {toml_type_name(data)}")
+            self.error(path, _got("a table", data))
             return cls()
         known = field_map(cls)
         values: dict[str, Any] = {}
@@ -44,8 +44,7 @@ class Walker:
                 values[key] = built
         for name, info in known.items():
             if info.required and name not in data:
-                example = info.meta.get("example", "...")
-                self.error(path, f'missing required key "{name}" (add: {name} = "{example}")',
+                self.error(path, f'missing required key "{name}" (add a line: {name} = "...")',
                            at="key")
         return cls(**values)
 
@@ -81,8 +80,7 @@ class Walker:
             return self.dict_(value, shape, path, meta)
         if kind == "choice":
             if not isinstance(value, str):
-                self.error(path, f"expected one of {quote_list(shape.choices)}, got "
-                           f"{toml_type_name(value)} {_show(value)}")
+                self.error(path, _got(f"one of {quote_list(shape.choices)}", value))
                 return _MISSING
             if value not in shape.choices:
                 self.error(path, f'"{value}" is not one of {quote_list(shape.choices)}'
@@ -105,8 +103,7 @@ class Walker:
                 hint = f' (strings need quotes: "{_show(value)}")'
             elif want == "int" and isinstance(value, str) and value.strip().isdigit():
                 hint = f" (write the number without quotes: {value.strip()})"
-            self.error(path, f"expected {_article(describe(shape))}, got {toml_type_name(value)} "
-                       f"{_show(value)}{hint}")
+            self.error(path, _got(_article(describe(shape)), value) + hint)
             return _MISSING
         if want == "str" and not self.pattern_ok(value, path, meta.get("pattern"),
                                                   meta.get("pattern_hint")):
@@ -129,8 +126,7 @@ class Walker:
             item = describe(shape.item) if shape.item else "value"
             hint = f" (write [{_show(value)}])" if shape.item and shape.item.kind == "str" \
                 and isinstance(value, str) else ""
-            self.error(path, f"expected an array of {item}s, got {toml_type_name(value)} "
-                       f"{_show(value)}{hint}")
+            self.error(path, _got(f"an array of {item}s", value) + hint)
             return _MISSING
         out = []
         for i, item in enumerate(value):
@@ -146,7 +142,8 @@ class Walker:
 
     def dict_(self, value: Any, shape: Shape, path: Path, meta: dict[str, Any]) -> Any:
         if not isinstance(value, dict):
-            self.error(path, f"expected a table, got {toml_type_name(value)} {_show(value)}")
+            example = f"{path[-1]} = {{ NAME = \"value\" }}"
+            self.error(path, _got("a table", value) + f" (write it like {example})")
             return _MISSING
         out = {}
         for key, item in value.items():
@@ -170,8 +167,7 @@ class Walker:
         variants = dict(shape.variants)
         default_cls = shape.variants[0][1]
         if not isinstance(value, dict):
-            self.error(path, f"expected a table like {{ kind = \"{shape.variants[0][0]}\" }}, "
-                       f"got {toml_type_name(value)} {_show(value)}")
+            self.error(path, _got(f"a table like {{ kind = \"{shape.variants[0][0]}\" }}", value))
             return _MISSING
         kind = value.get("kind", shape.variants[0][0])
         if not isinstance(kind, str) or kind not in variants:
@@ -207,3 +203,8 @@ def _show(value: Any) -> str:
 
 def _article(noun: str) -> str:
     return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
+
+
+def _got(expected: str, value: Any) -> str:
+    shown = _show(value)
+    return f"expected {expected}, got {toml_type_name(value)}" + (f" {shown}" if shown else "")

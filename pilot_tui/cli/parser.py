@@ -106,4 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
     set_.add_argument("value", metavar="VALUE")
     unset = _sub(cfg, "unset", "remove one key (its default applies again)", _lazy(mod, "unset"))
     unset.add_argument("key", metavar="KEY")
+    server = _sub(commands, "server", "provision the Pilot Server with Terraform", None,
+                  "Provision, inspect and remove the Pilot Server. Terraform runs with -json;\n"
+                  "its full output is logged under .pilot/logs/. Ctrl+C stops Terraform\n"
+                  "gracefully (state saved); a second Ctrl+C forces it.")
+    srv = server.add_subparsers(dest="server_command", metavar="ACTION", title="actions",
+                                required=True)
+    mod = "pilot_tui.cli.server_cmds"
+    p = _sub(srv, "plan", "show what would be created or changed", _lazy(mod, "plan"))
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p = _sub(srv, "up", "plan, confirm, then create or update the server", _lazy(mod, "up"))
+    p.add_argument("--yes", "-y", action="store_true", help="apply without asking")
+    p = _sub(srv, "status", "show the server's address, resources and sandbox",
+             _lazy(mod, "status"))
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = _sub(srv, "destroy", "list everything that will be removed, then remove it",
+             _lazy(mod, "destroy"))
+    p.add_argument("--yes", "-y", action="store_true", help="destroy without asking")
     return parser

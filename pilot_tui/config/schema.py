@@ -144,6 +144,24 @@ class StateSettings:
     )
 
 
+@dataclass
+class TerraformSettings:
+    """Which Terraform runs, and whose templates it renders."""
+
+    binary: str | None = setting(
+        None,
+        "Terraform or OpenTofu executable (a name on PATH or a path). Unset: $PILOT_TERRAFORM, "
+        "else `tofu`, else `terraform` on PATH, else the one bundled with pilot-tui[sandbox].",
+        example="tofu",
+    )
+    templates: str | None = setting(
+        None,
+        "Directory of your own copy of the server templates, relative to pilot.toml "
+        "(`pilot-tui server eject` sets it). Unset: the templates shipped with Pilot.",
+        example="infra",
+    )
+
+
 # ---- builds: how an app becomes something to run -------------------------------------
 
 
@@ -298,6 +316,7 @@ class PilotConfig:
     gcp: GcpSettings = setting(GcpSettings, "Google Cloud.")
     server: ServerSettings = setting(ServerSettings, "The Pilot Server.")
     state: StateSettings = setting(StateSettings, "Where state is kept.")
+    terraform: TerraformSettings = setting(TerraformSettings, "Terraform itself.")
     apps: list[AppSettings] = setting([], "The apps, one [[apps]] table each.")
 
     def app(self, name: str) -> AppSettings | None:

@@ -1,0 +1,319 @@
+"""`pilot-tui server plan|up|status|destroy`: provision the Pilot Server from the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from pilot_tui.cli.config_cmds import error, load, print_report
+from pilot_tui.cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
+from pilot_tui.project import Project
+from pilot_tui.runner import Interrupt, RunnerError
+from pilot_tui.sandbox import SandboxError
+from pilot_tui.server import Note, Plan, RunResult, Server, ServerError, Stage
+from pilot_tui.tf.events import (
+    ApplyComplete,
+    ApplyErrored,
+    ApplyStart,
+    Diagnostic,
+    Event,
+    PlannedChange,
+)
+from pilot_tui.tf.toolchain import ToolchainError
+from pilot_tui.tf.workspace import WorkspaceError
+
+T = TypeVar("T")
+VERBS = {"create": "creating", "update": "updating", "delete": "destroying",
+         "replace": "replacing", "read": "reading"}
+DONE = {"create": "created", "update": "updated", "delete": "destroyed", "replace": "replaced",
+        "read": "read"}
+SYMBOLS = {"create": "+", "update": "~", "delete": "-", "replace": "-/+", "read": "<="}
+
+
+def err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+class Progress:
+    """Prints events as progress lines on stderr: `[3/9] aws_vpc.pilot: created (2s)`."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.total = 0
+        self.done = 0
+        self.planned = 0
+        self.quiet = quiet
+
+    def __call__(self, event: Event | Stage | Note) -> None:
+        if isinstance(event, Stage):
+            self.done = 0
+            if not self.quiet:
+                err(f"==> {event.name}: {event.detail}" if event.detail else f"==> {event.name}")
+        elif isinstance(event, Note):
+            if event.level != "info":
+                err(f"{event.level}: {event.text}")
+            elif not self.quiet:
+                err(f"    {event.text}")
+        elif isinstance(event, PlannedChange):
+            self.planned += 1
+        elif isinstance(event, ApplyStart) and not self.quiet:
+            err(f"[{self.done}/{self.total}] {event.address}: "
+                f"{VERBS.get(event.action, event.action)}...")
+        elif isinstance(event, ApplyComplete):
+            self.done += 1
+            if not self.quiet:
+                err(f"[{self.done}/{self.total}] {event.address}: "
+                    f"{DONE.get(event.action, event.action)} ({event.elapsed}s)")
+        elif isinstance(event, ApplyErrored):
+            err(f"[{self.done}/{self.total}] {event.address}: FAILED after {event.elapsed}s")
+        elif isinstance(event, Diagnostic):
+            print_diagnostic(event)
+
+
+def print_diagnostic(d: Diagnostic) -> None:
+    where = f" ({d.address})" if d.address else ""
+    err(f"{d.severity}: {d.summary}{where}")
+    if d.location():
+        err(f"  on {d.location()}")
+    for line in d.detail.splitlines():
+        err(f"  {line}")
+
+
+def _run(make: Callable[[], Awaitable[T]], interrupt: Interrupt) -> T:
+    """Run async work with Ctrl+C forwarded gracefully to Terraform."""
+
+    def on_sigint() -> None:
+        interrupt.request()
+        if interrupt.count == 1:
+            err("\ninterrupt: stopping gracefully; Terraform finishes what is in flight and "
+                "saves its state (Ctrl+C again to force it to stop now)")
+        else:
+            err("\ninterrupt: forcing Terraform to stop now; run `pilot-tui server up` "
+                "afterwards to converge")
+
+    async def main() -> T:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, on_sigint)
+        return await make()
+
+    return asyncio.run(main())
+
+
+def _server(ns: argparse.Namespace, progress: Progress, interrupt: Interrupt) -> Server | None:
+    pf = load(ns)
+    if pf is None:
+        return None
+    checked = pf.check()
+    if checked.config is None:
+        print_report(checked.report, header=f"{pf.display} is not valid; fix it first:")
+        return None
+    return Server(Project(pf.path), checked.config, progress, interrupt)
+
+
+def _table(plan: Plan) -> str:
+    if not plan.changes:
+        return "No changes: the Pilot Server matches pilot.toml."
+    width = max(len(c.address) for c in plan.changes)
+    rows = [f"  {SYMBOLS.get(c.action, '?'):>3} {c.address:<{width}}  {c.action:<8} {c.details}"
+            .rstrip() for c in plan.changes]
+    counts = {a: sum(c.action == a for c in plan.changes) for a in SYMBOLS}
+    total = (f"{counts['create']} to add, {counts['update']} to change, "
+             f"{counts['delete'] + counts['replace']} to destroy"
+             + (f" ({counts['replace']} replaced)" if counts["replace"] else ""))
+    return "\n".join([*rows, "", f"Plan: {total}."])
+
+
+def _plan_json(plan: Plan, server: Server) -> str:
+    return json.dumps({
+        "home": server.home,
+        "destroy": plan.destroy,
+        "changes": [{"address": c.address, "type": c.resource_type, "action": c.action,
+                     "details": c.details} for c in plan.changes],
+        "summary": None if plan.summary is None else {
+            "add": plan.summary.add, "change": plan.summary.change,
+            "remove": plan.summary.remove},
+        "warnings": plan.warnings,
+    }, indent=2)
+
+
+def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def wrapped(ns: argparse.Namespace) -> int:
+        try:
+            return fn(ns)
+        except (ServerError, ToolchainError, WorkspaceError, RunnerError, SandboxError) as exc:
+            error(str(exc))
+            return EXIT_FAILED
+
+    wrapped.__doc__ = fn.__doc__
+    return wrapped
+
+
+def _make_plan(server: Server, destroy: bool, interrupt: Interrupt) -> tuple[Plan, RunResult]:
+    return _run(lambda: server.plan(destroy=destroy), interrupt)
+
+
+def _show_plan(plan: Plan, out: Callable[[str], Any]) -> None:
+    out(_table(plan))
+    for warning in plan.warnings:
+        out(f"WARNING: {warning}")
+
+
+@_guard
+def plan(ns: argparse.Namespace) -> int:
+    interrupt = Interrupt()
+    server = _server(ns, Progress(quiet=ns.json), interrupt)
+    if server is None:
+        return EXIT_INVALID
+    result_plan, result = _make_plan(server, False, interrupt)
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    if result.code != 0:
+        err(f"plan failed; full log: {result.log}")
+        return EXIT_FAILED
+    if ns.json:
+        print(_plan_json(result_plan, server))
+    else:
+        _show_plan(result_plan, print)
+    return EXIT_OK
+
+
+def _confirm(question: str, yes: bool) -> bool | None:
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        error("this needs confirmation; run it in a terminal or pass --yes")
+        return None
+    try:
+        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def _apply(server: Server, the_plan: Plan, progress: Progress, interrupt: Interrupt,
+           verb: str) -> int:
+    progress.total = the_plan.total
+    result = _run(lambda: server.apply(the_plan), interrupt)
+    if result.interrupted:
+        err(f"{verb} interrupted after {progress.done}/{progress.total} changes; Terraform saved "
+            f"its state. Run `pilot-tui server {'destroy' if the_plan.destroy else 'up'}` to "
+            "finish.")
+        return EXIT_INTERRUPTED
+    if result.code != 0:
+        failed = ", ".join(result.errored) or "(see the errors above)"
+        err(f"{verb} failed at: {failed}")
+        err(f"{len(result.completed)} change(s) were made before the failure; Terraform's state "
+            "records them, so fixing the cause and running the command again resumes.")
+        err(f"full log: {result.log}")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+@_guard
+def up(ns: argparse.Namespace) -> int:
+    interrupt = Interrupt()
+    progress = Progress()
+    server = _server(ns, progress, interrupt)
+    if server is None:
+        return EXIT_INVALID
+    the_plan, result = _make_plan(server, False, interrupt)
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    if result.code != 0:
+        err(f"plan failed; full log: {result.log}")
+        return EXIT_FAILED
+    _show_plan(the_plan, print)
+    if the_plan.changes:
+        answer = _confirm(f"Apply these {the_plan.total} changes?", ns.yes)
+        if answer is None:
+            return EXIT_INVALID
+        if not answer:
+            err("nothing was changed")
+            return EXIT_OK
+        code = _apply(server, the_plan, progress, interrupt, "apply")
+        if code != EXIT_OK:
+            return code
+    else:
+        _run(server.save_outputs, interrupt)
+    outputs = server.saved_outputs()
+    print("\nThe Pilot Server is up.")
+    for key in ("public_ip", "docker_host", "instance_id"):
+        if key in outputs:
+            print(f"  {key:12} {outputs[key]}")
+    print("Next: describe your apps in pilot.toml ([[apps]]), then deploy them.")
+    return EXIT_OK
+
+
+@_guard
+def destroy(ns: argparse.Namespace) -> int:
+    interrupt = Interrupt()
+    progress = Progress()
+    server = _server(ns, progress, interrupt)
+    if server is None:
+        return EXIT_INVALID
+    the_plan, result = _make_plan(server, True, interrupt)
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    if result.code != 0:
+        err(f"planning the destroy failed; full log: {result.log}")
+        return EXIT_FAILED
+    if the_plan.changes:
+        print("This removes:")
+        _show_plan(the_plan, print)
+        answer = _confirm(f"Destroy these {the_plan.total} resources?", ns.yes)
+        if answer is None:
+            return EXIT_INVALID
+        if not answer:
+            err("nothing was removed")
+            return EXIT_OK
+        code = _apply(server, the_plan, progress, interrupt, "destroy")
+        if code != EXIT_OK:
+            return code
+    else:
+        print("Nothing to destroy.")
+    if server.home == "sandbox":
+        from pilot_tui.sandbox import Sandbox
+
+        stopped = Sandbox(server.project.state_dir).stop()
+        if stopped:
+            print(f"Stopped the sandbox emulators ({', '.join(stopped)}).")
+    print("The Pilot Server is gone.")
+    return EXIT_OK
+
+
+@_guard
+def status(ns: argparse.Namespace) -> int:
+    interrupt = Interrupt()
+    server = _server(ns, Progress(quiet=True), interrupt)
+    if server is None:
+        return EXIT_INVALID
+    info: dict[str, Any] = {"home": server.home, "outputs": server.saved_outputs()}
+    if server.home == "sandbox":
+        from pilot_tui.sandbox import Sandbox
+
+        running = Sandbox(server.project.state_dir).running()
+        info["sandbox"] = {n: {"pid": e.pid, "url": e.url} for n, e in running.items()}
+    resources: list[str] = []
+    if server.workdir.exists() and server.home != "host":
+        resources = _run(server.state_resources, interrupt)
+    info["resources"] = resources
+    info["up"] = bool(resources) and (server.home != "sandbox" or "aws" in info["sandbox"])
+    if ns.json:
+        print(json.dumps(info, indent=2))
+        return EXIT_OK
+    print(f"home: {server.home}")
+    print(f"server: {'up' if info['up'] else 'not provisioned'} "
+          f"({len(resources)} resources in state)")
+    for key, value in info["outputs"].items():
+        print(f"  {key:18} {value}")
+    if server.home == "sandbox":
+        if info["sandbox"]:
+            for name, emu in info["sandbox"].items():
+                print(f"  sandbox {name:10} {emu['url']} (pid {emu['pid']})")
+        elif resources:
+            print("  the sandbox emulators are not running: its resources are gone; "
+                  "`pilot-tui server up` creates them again")
+    return EXIT_OK

@@ -1,0 +1,210 @@
+"""The one place Pilot starts child processes.
+
+Commands are plain data (:class:`Command`), built by pure functions elsewhere and run here:
+``stream`` runs one asynchronously, handing each output line to a callback as it arrives;
+``capture`` runs a short one to completion; ``spawn_daemon`` starts a background server
+(the sandbox emulators) and returns its pid so it can be stopped by pid.
+
+Children run in their own session, so a Ctrl+C at the terminal reaches Pilot only; Pilot
+then forwards it: the first interrupt sends SIGINT (Terraform stops gracefully, saves state
+and releases its lock), the second sends SIGINT again (Terraform's own "stop now"), and a
+child that still has not exited ``kill_after`` seconds later is killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Stream = Literal["stdout", "stderr"]
+LINE_LIMIT = 64 * 1024 * 1024  # `terraform show -json` prints the whole plan on one line
+
+
+class RunnerError(Exception):
+    """A command could not be started (missing binary, bad directory, ...)."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command as data: what to run, where, with which environment."""
+
+    argv: tuple[str, ...]
+    cwd: Path | None = None
+    env: Mapping[str, str] | None = None  # the complete environment; None inherits ours
+    timeout: float | None = None  # only for capture()
+
+    def __str__(self) -> str:
+        return " ".join(self.argv)
+
+
+@dataclass(frozen=True)
+class Line:
+    stream: Stream
+    text: str
+
+
+@dataclass
+class Completed:
+    returncode: int
+    stdout: str = ""
+    stderr: str = ""
+
+
+@dataclass
+class Interrupt:
+    """Cancellation for a running command; ``request()`` may be called from any thread."""
+
+    kill_after: float = 20.0
+    count: int = 0
+    _event: asyncio.Event | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    listeners: list[Callable[[int], None]] = field(default_factory=list)
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._event = asyncio.Event()
+
+    def request(self) -> None:
+        if self._loop is None or self._event is None:
+            self.count += 1
+            return
+        self._loop.call_soon_threadsafe(self._bump)
+
+    def _bump(self) -> None:
+        self.count += 1
+        assert self._event is not None
+        self._event.set()
+        for listener in self.listeners:
+            listener(self.count)
+
+
+async def stream(command: Command, on_line: Callable[[Line], None],
+                 interrupt: Interrupt | None = None) -> int:
+    """Run ``command``, calling ``on_line`` for every stdout/stderr line; the exit code."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *command.argv, cwd=command.cwd, env=None if command.env is None else dict(command.env),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, start_new_session=True, limit=LINE_LIMIT,
+        )
+    except OSError as exc:
+        raise RunnerError(f"cannot start {command.argv[0]}: {exc.strerror or exc}") from exc
+
+    async def pump(reader: asyncio.StreamReader | None, name: Stream) -> None:
+        assert reader is not None
+        while True:
+            raw = await reader.readline()
+            if not raw:
+                return
+            on_line(Line(name, raw.decode("utf-8", "replace").rstrip("\r\n")))
+
+    pumps = asyncio.gather(pump(proc.stdout, "stdout"), pump(proc.stderr, "stderr"))
+    watcher = asyncio.ensure_future(_forward_interrupts(proc, interrupt)) if interrupt else None
+    try:
+        await pumps
+        return await proc.wait()
+    except asyncio.CancelledError:
+        # The caller was cancelled (a Textual worker, say): stop the child the same way.
+        await _stop(proc, kill_after=interrupt.kill_after if interrupt else 20.0)
+        raise
+    finally:
+        if watcher:
+            watcher.cancel()
+
+
+async def _forward_interrupts(proc: asyncio.subprocess.Process, interrupt: Interrupt) -> None:
+    interrupt.bind(asyncio.get_running_loop())
+    sent = 0
+    assert interrupt._event is not None
+    if interrupt.count:  # interrupted before the child even started
+        interrupt._event.set()
+    while proc.returncode is None:
+        await interrupt._event.wait()
+        interrupt._event.clear()
+        while sent < min(interrupt.count, 2):
+            sent += 1
+            _signal(proc.pid, signal.SIGINT)
+            if sent == 2:
+                asyncio.get_running_loop().call_later(
+                    interrupt.kill_after, _signal, proc.pid, signal.SIGKILL)
+
+
+async def _stop(proc: asyncio.subprocess.Process, kill_after: float) -> None:
+    if proc.returncode is not None:
+        return
+    _signal(proc.pid, signal.SIGINT)
+    try:
+        await asyncio.wait_for(proc.wait(), kill_after)
+    except TimeoutError:
+        _signal(proc.pid, signal.SIGKILL)
+        await proc.wait()
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def capture(command: Command) -> Completed:
+    """Run a short command to completion and return its output."""
+    try:
+        done = subprocess.run(list(command.argv), cwd=command.cwd, env=command.env,
+                              capture_output=True, text=True, timeout=command.timeout,
+                              stdin=subprocess.DEVNULL, check=False)
+    except FileNotFoundError as exc:
+        raise RunnerError(f"{command.argv[0]}: not found") from exc
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RunnerError(str(exc)) from exc
+    return Completed(done.returncode, done.stdout, done.stderr)
+
+
+def spawn_daemon(command: Command, log: Path) -> int:
+    """Start a long-running server detached from the terminal; its pid."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        try:
+            proc = subprocess.Popen(list(command.argv), cwd=command.cwd, env=command.env,
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                    start_new_session=True)
+        except OSError as exc:
+            raise RunnerError(f"cannot start {command.argv[0]}: {exc}") from exc
+    return proc.pid
+
+
+def stop_pid(pid: int, timeout: float = 5.0) -> bool:
+    """SIGTERM a process we started, then SIGKILL; True when it is gone."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.05)
+    _signal(pid, signal.SIGKILL)
+    return not pid_alive(pid)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)  # reap our own children
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

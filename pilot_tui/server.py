@@ -1,0 +1,282 @@
+"""Provision the Pilot Server: render, init, plan, apply, destroy, outputs.
+
+UI-free: progress goes to an ``on_event`` callback as typed events (Terraform's own events
+from :mod:`pilot_tui.tf.events`, plus :class:`Stage` and :class:`Note`), which the CLI prints
+and the TUI will draw. Every Terraform run is also logged in full under .pilot/logs/.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pilot_tui import redact
+from pilot_tui.config.schema import PilotConfig, default_size
+from pilot_tui.fsutil import atomic_write, ensure_private_dir
+from pilot_tui.keys import server_key
+from pilot_tui.project import Project
+from pilot_tui.runner import Command, Interrupt, Line, stream
+from pilot_tui.tf import commands
+from pilot_tui.tf.events import (
+    ApplyComplete,
+    ApplyErrored,
+    ChangeSummary,
+    Diagnostic,
+    Event,
+    PlannedChange,
+    parse_line,
+)
+from pilot_tui.tf.plan import ResourceChange, summarize_plan
+from pilot_tui.tf.toolchain import Terraform, resolve
+from pilot_tui.tf.workspace import render, template_source
+
+OUTPUTS_FILE = "server.json"
+
+
+class ServerError(Exception):
+    """Provisioning cannot go on; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A step of the work starting: init, plan, apply, destroy, ..."""
+
+    name: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the user should read (not an error)."""
+
+    text: str
+    level: str = "info"
+
+
+OnEvent = Callable[[Event | Stage | Note], None]
+
+
+@dataclass
+class RunResult:
+    """What one Terraform run produced."""
+
+    code: int
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    errored: list[str] = field(default_factory=list)
+    completed: list[str] = field(default_factory=list)
+    summary: ChangeSummary | None = None
+    log: Path | None = None
+    interrupted: bool = False
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+
+@dataclass
+class Plan:
+    """A saved plan, reviewed before it is applied."""
+
+    changes: list[ResourceChange]
+    summary: ChangeSummary | None
+    warnings: list[str]
+    destroy: bool = False
+
+    @property
+    def total(self) -> int:
+        return sum(1 for c in self.changes if c.action != "read")
+
+
+class Server:
+    """The Pilot Server of one project."""
+
+    def __init__(self, project: Project, config: PilotConfig, on_event: OnEvent,
+                 interrupt: Interrupt | None = None) -> None:
+        self.project = project
+        self.config = config
+        self.on_event = on_event
+        self.interrupt = interrupt or Interrupt()
+        self.home = config.server.home
+        self._tf: Terraform | None = None
+
+    # -- preparation -----------------------------------------------------------------
+    @property
+    def workdir(self) -> Path:
+        return self.project.state_dir / "terraform" / self.home
+
+    @property
+    def outputs_file(self) -> Path:
+        return self.project.state_dir / "outputs" / OUTPUTS_FILE
+
+    def terraform(self) -> Terraform:
+        if self._tf is None:
+            self._tf = resolve(self.config.terraform.binary, sandbox=self.home == "sandbox")
+            self.on_event(Note(f"using {self._tf.describe()}"))
+        return self._tf
+
+    def prepare(self) -> Path:
+        """Sandbox emulators, SSH key, rendered templates; the working directory."""
+        if self.home == "host":
+            raise ServerError('home = "host" uses your own Docker host (server.host): there '
+                              "is no server to provision")
+        self.project.ensure_state_dir()
+        override = None
+        if self.home == "sandbox":
+            from pilot_tui.sandbox import Sandbox, provider_override
+
+            sandbox = Sandbox(self.project.state_dir)
+            if len(sandbox.running()) < 2:
+                self.on_event(Stage("sandbox", "starting the local AWS API and GCS emulator"))
+            emulators, started = sandbox.ensure()
+            if started and (self.workdir / "terraform.tfstate").exists():
+                self.on_event(Note("the sandbox emulators were restarted, so resources from an "
+                                   "earlier run are gone; Terraform will create them again",
+                                   "warning"))
+            override = provider_override(emulators["aws"].url)
+        _, public_key = server_key(self.project.state_dir / "keys",
+                                   f"pilot-{self.config.project.name}")
+        source = template_source(self.home, self.project.root, self.config.terraform.templates)
+        render(source, self.workdir, self.variables(public_key), override)
+        return self.workdir
+
+    def variables(self, public_key: str) -> dict[str, Any]:
+        cfg = self.config
+        cloud = "aws" if self.home in ("aws", "sandbox") else "gcp"
+        values: dict[str, Any] = {
+            "project": cfg.project.name,
+            "allowed_cidrs": self.allowed_cidrs(),
+            "ssh_public_key": public_key,
+            "docker_access": cfg.server.docker_access,
+            "engine": cfg.server.engine,
+            "instance_type" if cloud == "aws" else "machine_type":
+                cfg.server.size or default_size(cloud),
+        }
+        if cloud == "aws":
+            values["region"] = cfg.aws.region
+            values["aws_profile"] = cfg.aws.profile if self.home == "aws" else None
+            if self.home == "sandbox":
+                values["ubuntu_release"] = "16.04"  # the Canonical image the local API knows
+        else:
+            values.update(region=cfg.gcp.region, gcp_project=cfg.gcp.project)
+        return values
+
+    def allowed_cidrs(self) -> list[str]:
+        cidrs = list(self.config.server.allowed_cidrs)
+        if cidrs:
+            return cidrs
+        if self.home == "sandbox":
+            return ["127.0.0.1/32"]
+        from pilot_tui.netinfo import public_address
+
+        address = public_address()
+        if address is None:
+            raise ServerError("server.allowed_cidrs is empty and your public address could not "
+                              "be found; set it: pilot-tui config set server.allowed_cidrs "
+                              "'[\"YOUR.IP.ADDRESS/32\"]'")
+        self.on_event(Note(f"allowing your address {address}/32 (set server.allowed_cidrs "
+                           "to choose)"))
+        return [f"{address}/32"]
+
+    # -- terraform runs --------------------------------------------------------------
+    async def run(self, command: Command, verb: str) -> RunResult:
+        """Run one Terraform command, streaming events; the full log goes to .pilot/logs."""
+        logs = ensure_private_dir(self.project.state_dir / "logs")
+        log_path = logs / f"terraform-{time.strftime('%Y%m%d-%H%M%S')}-{verb}.log"
+        result = RunResult(0, log=log_path)
+        with log_path.open("w", encoding="utf-8") as log:
+            log_path.chmod(0o600)
+            log.write(f"$ {redact.text(str(command))}\n")
+
+            def on_line(line: Line) -> None:
+                log.write(redact.text(line.text) + "\n")
+                event = parse_line(line.text)
+                if event is None:
+                    return
+                if isinstance(event, Diagnostic):
+                    result.diagnostics.append(event)
+                elif isinstance(event, ApplyErrored):
+                    result.errored.append(event.address)
+                elif isinstance(event, ApplyComplete):
+                    result.completed.append(event.address)
+                elif isinstance(event, ChangeSummary):
+                    result.summary = event
+                self.on_event(event)
+
+            result.code = await stream(command, on_line, self.interrupt)
+        result.interrupted = self.interrupt.count > 0
+        return result
+
+    async def init(self) -> None:
+        tf = self.terraform()
+        self.on_event(Stage("init", "preparing Terraform and its providers"))
+        result = await self.run(commands.init(tf, self.workdir), "init")
+        if result.code != 0:
+            tail = "".join(result.log.read_text().splitlines(True)[-15:]) if result.log else ""
+            raise ServerError(f"terraform init failed (log: {result.log}):\n{tail}")
+
+    async def plan(self, *, destroy: bool = False) -> tuple[Plan, RunResult]:
+        self.prepare()
+        await self.init()
+        tf = self.terraform()
+        self.on_event(Stage("plan", "working out what to destroy" if destroy else
+                            "working out what to create or change"))
+        result = await self.run(commands.plan(tf, self.workdir, destroy=destroy), "plan")
+        if result.code != 0:
+            return Plan([], None, [], destroy), result
+        shown = await self._capture(commands.show_plan(tf, self.workdir))
+        changes, warnings = summarize_plan(json.loads(shown))
+        return Plan(changes, result.summary, warnings, destroy), result
+
+    async def apply(self, plan: Plan) -> RunResult:
+        tf = self.terraform()
+        self.on_event(Stage("destroy" if plan.destroy else "apply",
+                            f"{plan.total} resource change(s)"))
+        result = await self.run(commands.apply(tf, self.workdir), "destroy" if plan.destroy
+                                else "apply")
+        if plan.destroy and result.code == 0:
+            self.outputs_file.unlink(missing_ok=True)
+        else:
+            await self.save_outputs()
+        return result
+
+    async def save_outputs(self) -> dict[str, Any]:
+        raw = json.loads(await self._capture(commands.output(self.terraform(), self.workdir))
+                         or "{}")
+        values = {k: v.get("value") for k, v in raw.items()}
+        if values:
+            record = {"home": self.home, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                      "outputs": values}
+            atomic_write(self.outputs_file, json.dumps(record, indent=2) + "\n", mode=0o600)
+        return values
+
+    def saved_outputs(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads(self.outputs_file.read_text()).get("outputs", {}))
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    async def state_resources(self) -> list[str]:
+        """Addresses of the resources in Terraform state (empty before the first apply)."""
+        if not (self.workdir / "terraform.tfstate").exists():
+            return []
+        shown = json.loads(await self._capture(commands.show_state(self.terraform(),
+                                                                   self.workdir)) or "{}")
+        module = (shown.get("values") or {}).get("root_module") or {}
+        return [r["address"] for r in module.get("resources", []) if r.get("mode") == "managed"]
+
+    async def _capture(self, command: Command) -> str:
+        out: list[str] = []
+        err: list[str] = []
+        code = await stream(command, lambda line: (out if line.stream == "stdout" else err)
+                            .append(line.text), self.interrupt)
+        if code != 0:
+            raise ServerError(f"{command.argv[1]} failed: {' '.join(err)[-500:]}")
+        return "\n".join(out)
+
+
+def planned_addresses(events: list[Event]) -> list[str]:
+    return [e.address for e in events if isinstance(e, PlannedChange)]

@@ -1,0 +1,76 @@
+"""Render a Terraform working directory under .pilot/terraform/<home>/.
+
+The templates (Pilot's, or the project's own after `server eject`) are copied in, Pilot's
+inputs are written as `pilot.auto.tfvars.json`, and the sandbox adds a provider override.
+Terraform's own files there (.terraform/, state, lock file) are left alone.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pilot_tui.fsutil import atomic_write, ensure_private_dir
+
+TEMPLATE_SUFFIXES = (".tf", ".tpl", ".yaml", ".sh")
+TFVARS = "pilot.auto.tfvars.json"
+OVERRIDE = "pilot_sandbox_override.tf"
+GENERATED = (TFVARS, OVERRIDE)
+TEMPLATE_FOR_HOME = {"aws": "aws", "sandbox": "aws", "gcp": "gcp"}
+
+
+class WorkspaceError(Exception):
+    """The templates cannot be found or rendered."""
+
+
+def shipped_templates(name: str) -> Path:
+    """The template folder shipped inside the package (pilot_tui.terraform)."""
+    root = resources.files("pilot_tui.terraform") / name
+    path = Path(str(root))
+    if not path.is_dir():
+        raise WorkspaceError(f"Pilot's {name} templates are missing from {path}")
+    return path
+
+
+def template_source(home: str, project_root: Path, ejected: str | None) -> Path:
+    if ejected:
+        path = (project_root / ejected).resolve()
+        if not path.is_dir():
+            raise WorkspaceError(f"terraform.templates = {ejected!r}, but {path} is not a "
+                                 "directory; restore it or unset the key to use Pilot's own")
+        return path
+    name = TEMPLATE_FOR_HOME.get(home)
+    if name is None:
+        raise WorkspaceError(f'home = "{home}" has no Terraform to run')
+    return shipped_templates(name)
+
+
+def render(source: Path, workdir: Path, variables: dict[str, Any],
+           override: str | None = None) -> Path:
+    """Copy templates and write inputs into ``workdir``; returns it."""
+    ensure_private_dir(workdir)
+    wanted = {p.name: p for p in sorted(source.iterdir())
+              if p.is_file() and p.suffix in TEMPLATE_SUFFIXES}
+    for stale in workdir.iterdir():  # a template removed upstream must not linger
+        if stale.is_file() and stale.suffix in TEMPLATE_SUFFIXES and \
+                stale.name not in wanted and stale.name not in GENERATED:
+            stale.unlink()
+    for name, path in wanted.items():
+        text = path.read_bytes()
+        target = workdir / name
+        if not target.exists() or target.read_bytes() != text:
+            atomic_write(target, text, mode=0o600)
+    atomic_write(workdir / TFVARS, json.dumps(_drop_none(variables), indent=2) + "\n",
+                 mode=0o600)
+    override_path = workdir / OVERRIDE
+    if override:
+        atomic_write(override_path, override, mode=0o600)
+    else:
+        override_path.unlink(missing_ok=True)
+    return workdir
+
+
+def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}

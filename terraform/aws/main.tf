@@ -1,0 +1,129 @@
+locals {
+  name = "pilot-${var.project}"
+  tags = {
+    "pilot:project" = var.project
+    "managed-by"    = "pilot-tui"
+  }
+  # Only SSH, plus Docker's TLS port with mtls and Waypoint's ports with that engine.
+  # Plain-TCP Docker (2375) is never opened.
+  ports = concat(
+    [{ port = 22, what = "SSH" }],
+    var.docker_access == "mtls" ? [{ port = 2376, what = "Docker over mutual TLS" }] : [],
+    var.engine == "waypoint" ? [
+      { port = 9701, what = "Waypoint UI/API" },
+      { port = 9702, what = "Waypoint runners" },
+    ] : [],
+  )
+}
+
+data "aws_availability_zones" "available" {
+  state = "available"
+}
+
+data "aws_ami" "ubuntu" {
+  most_recent = true
+  owners      = ["099720109477"] # Canonical
+
+  filter {
+    name   = "name"
+    values = ["ubuntu/images/hvm-ssd*/ubuntu-*-${var.ubuntu_release}-amd64-server-*"]
+  }
+
+  filter {
+    name   = "architecture"
+    values = ["x86_64"]
+  }
+}
+
+resource "aws_vpc" "pilot" {
+  cidr_block           = var.vpc_cidr
+  enable_dns_support   = true
+  enable_dns_hostnames = true
+  tags                 = { Name = local.name }
+}
+
+resource "aws_internet_gateway" "pilot" {
+  vpc_id = aws_vpc.pilot.id
+  tags   = { Name = local.name }
+}
+
+resource "aws_subnet" "public" {
+  vpc_id                  = aws_vpc.pilot.id
+  cidr_block              = cidrsubnet(var.vpc_cidr, 8, 1)
+  availability_zone       = data.aws_availability_zones.available.names[0]
+  map_public_ip_on_launch = true
+  tags                    = { Name = "${local.name}-public" }
+}
+
+resource "aws_route_table" "public" {
+  vpc_id = aws_vpc.pilot.id
+  tags   = { Name = "${local.name}-public" }
+}
+
+resource "aws_route" "internet" {
+  route_table_id         = aws_route_table.public.id
+  destination_cidr_block = "0.0.0.0/0"
+  gateway_id             = aws_internet_gateway.pilot.id
+}
+
+resource "aws_route_table_association" "public" {
+  subnet_id      = aws_subnet.public.id
+  route_table_id = aws_route_table.public.id
+}
+
+resource "aws_security_group" "server" {
+  name        = "${local.name}-server"
+  description = "Pilot Server: SSH and Docker access from allowed networks only"
+  vpc_id      = aws_vpc.pilot.id
+
+  dynamic "ingress" {
+    for_each = local.ports
+    content {
+      description = ingress.value.what
+      from_port   = ingress.value.port
+      to_port     = ingress.value.port
+      protocol    = "tcp"
+      cidr_blocks = var.allowed_cidrs
+    }
+  }
+
+  egress {
+    description = "Outbound: package mirrors, registries, cloud APIs"
+    from_port   = 0
+    to_port     = 0
+    protocol    = "-1"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+
+  tags = { Name = "${local.name}-server" }
+}
+
+resource "aws_key_pair" "pilot" {
+  key_name   = "${local.name}-server"
+  public_key = var.ssh_public_key
+}
+
+resource "aws_instance" "server" {
+  ami                    = data.aws_ami.ubuntu.id
+  instance_type          = var.instance_type
+  subnet_id              = aws_subnet.public.id
+  vpc_security_group_ids = [aws_security_group.server.id]
+  key_name               = aws_key_pair.pilot.key_name
+  user_data = templatefile("${path.module}/cloud-init.yaml.tpl", {
+    docker_access = var.docker_access
+    engine        = var.engine
+  })
+
+  metadata_options {
+    http_endpoint = "enabled"
+    http_tokens   = "required" # IMDSv2 only
+  }
+
+  root_block_device {
+    volume_size = 30
+    volume_type = "gp3"
+    encrypted   = true
+  }
+
+  tags = { Name = "${local.name}-server" }
+}

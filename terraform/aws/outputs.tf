@@ -1,0 +1,37 @@
+output "public_ip" {
+  # The instance's own public address: an Elastic IP would need `vpc = true` on aws 3.x,
+  # an argument current releases have removed.
+  description = "The Pilot Server's public address."
+  value       = aws_instance.server.public_ip
+}
+
+output "instance_id" {
+  value = aws_instance.server.id
+}
+
+output "vpc_id" {
+  value = aws_vpc.pilot.id
+}
+
+output "security_group_id" {
+  value = aws_security_group.server.id
+}
+
+output "ami_id" {
+  value = data.aws_ami.ubuntu.id
+}
+
+output "ssh_user" {
+  value = "ubuntu"
+}
+
+output "docker_host" {
+  description = "How Pilot reaches the server's Docker engine."
+  value = (var.docker_access == "mtls"
+    ? "tcp://${aws_instance.server.public_ip}:2376"
+  : "ssh://ubuntu@${aws_instance.server.public_ip}")
+}
+
+output "open_ports" {
+  value = [for p in local.ports : p.port]
+}

@@ -12,7 +12,7 @@ def public_address(timeout: float = 3.0) -> str | None:
     """Our public IPv4/IPv6 address as seen from outside, or None when it cannot be found."""
     for url in CHECK_URLS:
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+            with urllib.request.urlopen(url, timeout=timeout) as response:
                 text = response.read(64).decode().strip()
             return str(ipaddress.ip_address(text))
         except (OSError, ValueError):

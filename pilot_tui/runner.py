@@ -5,10 +5,11 @@ Commands are plain data (:class:`Command`), built by pure functions elsewhere an
 ``capture`` runs a short one to completion; ``spawn_daemon`` starts a background server
 (the sandbox emulators) and returns its pid so it can be stopped by pid.
 
-Children run in their own session, so a Ctrl+C at the terminal reaches Pilot only; Pilot
-then forwards it: the first interrupt sends SIGINT (Terraform stops gracefully, saves state
-and releases its lock), the second sends SIGINT again (Terraform's own "stop now"), and a
-child that still has not exited ``kill_after`` seconds later is killed.
+Children run in their own session (and process group), so a Ctrl+C at the terminal reaches
+Pilot only; Pilot then forwards it to the child's group: the first interrupt sends SIGINT
+(Terraform stops gracefully, saves state and releases its lock), the second sends SIGINT
+again (Terraform's own "stop now"), and a child that still has not exited ``kill_after``
+seconds later is killed.
 """
 
 from __future__ import annotations
@@ -149,8 +150,10 @@ async def _stop(proc: asyncio.subprocess.Process, kill_after: float) -> None:
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
+    """Signal the child's whole process group, as a terminal's Ctrl+C would: Terraform 1.0
+    runs its real work in a re-executed child (panicwrap) that only the group reaches."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
 
 
 def capture(command: Command) -> Completed:

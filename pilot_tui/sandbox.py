@@ -10,6 +10,7 @@ if they were stopped, the sandbox's resources are gone and Pilot says so.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 import time
@@ -22,7 +23,7 @@ from pilot_tui.runner import Command, pid_alive, spawn_daemon, stop_pid
 
 STATE_FILE = "sandbox.json"
 ACCESS_KEY = "sandbox"  # moto accepts any credentials; these are not secrets
-SECRET_KEY = "sandbox"  # noqa: S105 - a fixed placeholder for the local emulator
+SECRET_KEY = "sandbox"
 # Endpoint names valid in hashicorp/aws 3.39 and in current releases alike.
 AWS_SERVICES = ("ec2", "sts", "iam", "s3", "dynamodb")
 
@@ -47,8 +48,10 @@ class Emulator:
 
 
 def moto_command(port: int) -> Command:
+    # Reject instance types EC2 does not have, as the real API does.
+    env = {**os.environ, "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true"}
     return Command((sys.executable, "-m", "pilot_tui.sandbox_aws", "-H", "127.0.0.1", "-p",
-                    str(port)))
+                    str(port)), env=env)
 
 
 def gcs_command(port: int) -> Command:
@@ -124,7 +127,7 @@ def _wait_ready(emulator: Emulator, log: Path, timeout: float = 30.0) -> None:
         if not pid_alive(emulator.pid):
             break
         try:
-            with urllib.request.urlopen(emulator.url + path, timeout=1):  # noqa: S310 - loopback
+            with urllib.request.urlopen(emulator.url + path, timeout=1):
                 return
         except OSError:
             time.sleep(0.1)

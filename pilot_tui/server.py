@@ -132,7 +132,7 @@ class Server:
             if len(sandbox.running()) < 2:
                 self.on_event(Stage("sandbox", "starting the local AWS API and GCS emulator"))
             emulators, started = sandbox.ensure()
-            if started and (self.workdir / "terraform.tfstate").exists():
+            if started and self._state_has_resources():
                 self.on_event(Note("the sandbox emulators were restarted, so resources from an "
                                    "earlier run are gone; Terraform will create them again",
                                    "warning"))
@@ -142,6 +142,13 @@ class Server:
         source = template_source(self.home, self.project.root, self.config.terraform.templates)
         render(source, self.workdir, self.variables(public_key), override)
         return self.workdir
+
+    def _state_has_resources(self) -> bool:
+        try:
+            state = json.loads((self.workdir / "terraform.tfstate").read_text())
+        except (FileNotFoundError, ValueError):
+            return False
+        return bool(state.get("resources"))
 
     def variables(self, public_key: str) -> dict[str, Any]:
         cfg = self.config
@@ -239,7 +246,7 @@ class Server:
                                 else "apply")
         if plan.destroy and result.code == 0:
             self.outputs_file.unlink(missing_ok=True)
-        else:
+        elif result.code == 0:
             await self.save_outputs()
         return result
 
@@ -271,8 +278,9 @@ class Server:
     async def _capture(self, command: Command) -> str:
         out: list[str] = []
         err: list[str] = []
+        # Short reads (show, output): not tied to the run's Ctrl+C, which may already be spent.
         code = await stream(command, lambda line: (out if line.stream == "stdout" else err)
-                            .append(line.text), self.interrupt)
+                            .append(line.text))
         if code != 0:
             raise ServerError(f"{command.argv[1]} failed: {' '.join(err)[-500:]}")
         return "\n".join(out)

@@ -87,9 +87,13 @@ def print_diagnostic(d: Diagnostic) -> None:
 def _run(make: Callable[[], Awaitable[T]], interrupt: Interrupt) -> T:
     """Run async work with Ctrl+C forwarded gracefully to Terraform."""
 
+    presses = 0
+
     def on_sigint() -> None:
+        nonlocal presses
+        presses += 1
         interrupt.request()
-        if interrupt.count == 1:
+        if presses == 1:
             err("\ninterrupt: stopping gracefully; Terraform finishes what is in flight and "
                 "saves its state (Ctrl+C again to force it to stop now)")
         else:

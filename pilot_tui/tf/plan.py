@@ -81,9 +81,9 @@ def _world_open(address: str, rtype: str, after: dict[str, Any]) -> list[str]:
     elif rtype == "aws_security_group_rule" and after.get("type") == "ingress":
         if any(_is_world(c) for c in after.get("cidr_blocks") or []):
             out.append(f"{address} opens port {after.get('from_port')} to the WHOLE INTERNET")
-    elif rtype == "google_compute_firewall" and after.get("direction", "INGRESS") == "INGRESS":
-        if any(_is_world(c) for c in after.get("source_ranges") or []):
-            out.append(f"{address} lets the WHOLE INTERNET reach its ports")
+    elif (rtype == "google_compute_firewall" and after.get("direction", "INGRESS") == "INGRESS"
+          and any(_is_world(c) for c in after.get("source_ranges") or [])):
+        out.append(f"{address} lets the WHOLE INTERNET reach its ports")
     return out
 
 

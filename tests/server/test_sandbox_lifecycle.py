@@ -1,0 +1,86 @@
+"""The real aws template, planned and applied by the real Terraform binary and aws provider
+against the sandbox's local AWS API (moto), through the real `pilot-tui` CLI."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+from pilot_tui.runner import pid_alive
+from tests.conftest import run_pilot
+from tests.server.conftest import ec2, sandbox_state
+
+EXPECTED = {
+    "aws_vpc.pilot", "aws_subnet.public", "aws_internet_gateway.pilot", "aws_route_table.public",
+    "aws_route.internet", "aws_route_table_association.public", "aws_security_group.server",
+    "aws_key_pair.pilot", "aws_instance.server",
+}
+
+
+def test_plan_apply_reapply_destroy(sandbox_project):
+    project = sandbox_project
+    plan = run_pilot("server", "plan", "--json", cwd=project)
+    assert plan.returncode == 0, plan.stderr
+    planned = json.loads(plan.stdout)
+    assert {c["address"] for c in planned["changes"]} == EXPECTED
+    assert {c["action"] for c in planned["changes"]} == {"create"}
+    assert planned["warnings"] == []
+
+    up = run_pilot("server", "up", "--yes", cwd=project)
+    assert up.returncode == 0, up.stderr
+    assert "[9/9]" in up.stderr and "The Pilot Server is up." in up.stdout
+
+    outputs = json.loads((project / ".pilot/outputs/server.json").read_text())["outputs"]
+    assert outputs["instance_id"].startswith("i-")
+    assert outputs["docker_host"] == f"ssh://ubuntu@{outputs['public_ip']}"
+    assert outputs["open_ports"] == [22]
+    key = project / ".pilot/keys/server_ed25519"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert "pilot.toml" not in outputs and "public_ip" not in (project / "pilot.toml").read_text()
+
+    client = ec2(project)
+    (reservation,) = client.describe_instances(InstanceIds=[outputs["instance_id"]])[
+        "Reservations"]
+    instance = reservation["Instances"][0]
+    assert instance["InstanceType"] == "t3.small"
+    assert instance["KeyName"] == "pilot-acme-server"
+    group = client.describe_security_groups(GroupIds=[outputs["security_group_id"]])[
+        "SecurityGroups"][0]
+    ingress = group["IpPermissions"]
+    assert [(r["FromPort"], r["ToPort"]) for r in ingress] == [(22, 22)]
+    cidrs = [ip["CidrIp"] for r in ingress for ip in r["IpRanges"]]
+    assert cidrs == ["127.0.0.1/32"]  # the sandbox default; never the whole internet
+    assert all(not r.get("Ipv6Ranges") for r in ingress)
+
+    again = run_pilot("server", "plan", "--json", cwd=project)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["changes"] == []  # converged: nothing to do
+
+    status = run_pilot("server", "status", "--json", cwd=project)
+    info = json.loads(status.stdout)
+    assert info["up"] is True and set(info["resources"]) == EXPECTED
+
+    pids = [e["pid"] for e in sandbox_state(project).values()]
+    down = run_pilot("server", "destroy", "--yes", cwd=project)
+    assert down.returncode == 0, down.stderr
+    assert "This removes:" in down.stdout and "aws_instance.server" in down.stdout
+    assert "Stopped the sandbox emulators" in down.stdout
+    assert not any(pid_alive(pid) for pid in pids)
+    assert not (project / ".pilot/outputs/server.json").exists()
+    status = json.loads(run_pilot("server", "status", "--json", cwd=project).stdout)
+    assert status["up"] is False and status["resources"] == []
+
+
+def test_failed_apply_names_the_resource_and_the_diagnostic(sandbox_project):
+    project = sandbox_project
+    assert run_pilot("config", "set", "server.size", "t3.bogus", cwd=project).returncode == 0
+    up = run_pilot("server", "up", "--yes", cwd=project)
+    assert up.returncode == 1
+    assert "aws_instance.server: FAILED" in up.stderr
+    assert "error:" in up.stderr and "t3.bogus" in up.stderr
+    assert "apply failed at: aws_instance.server" in up.stderr
+    assert "resumes" in up.stderr
+    # Fix the size: the next run creates only what is missing.
+    assert run_pilot("config", "set", "server.size", "t3.micro", cwd=project).returncode == 0
+    plan = json.loads(run_pilot("server", "plan", "--json", cwd=project).stdout)
+    assert [c["address"] for c in plan["changes"]] == ["aws_instance.server"]

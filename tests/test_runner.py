@@ -1,0 +1,102 @@
+"""The one runner, with real child processes: streaming, exit codes, Ctrl+C forwarding to
+the whole process group, escalation, and cancellation that reaches the child."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+
+import pytest
+
+from pilot_tui.runner import Command, Interrupt, RunnerError, capture, pid_alive, stream
+
+# A child that reports SIGINT, and runs a grandchild (as Terraform 1.0's panicwrap does)
+# that reports it too: both must hear the interrupt.
+GRANDCHILD = (
+    "import signal, sys, time\n"
+    "def bye(*_):\n"
+    "    print('grandchild got SIGINT', flush=True)\n"
+    "    sys.exit(0)\n"
+    "signal.signal(signal.SIGINT, bye)\n"
+    "print('grandchild ready', flush=True)\n"
+    "time.sleep(60)\n"
+)
+FAMILY = (
+    "import signal, subprocess, sys, time\n"
+    "def bye(*_):\n"
+    "    print('parent got SIGINT', flush=True)\n"
+    "    sys.exit(7)\n"
+    "signal.signal(signal.SIGINT, bye)\n"
+    f"kid = subprocess.Popen([sys.executable, '-c', {GRANDCHILD!r}])\n"
+    "print('ready', flush=True)\n"
+    "kid.wait()\n"
+    "time.sleep(60)\n"
+)
+
+STUBBORN = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n" \
+           "print('ready', flush=True)\ntime.sleep(60)\n"
+
+
+def py(code: str) -> Command:
+    return Command((sys.executable, "-c", code))
+
+
+async def test_streams_lines_from_both_streams_and_returns_the_exit_code():
+    lines = []
+    code = await stream(py("import sys\nprint('a')\nprint('b', file=sys.stderr)\nsys.exit(3)"),
+                        lines.append)
+    assert code == 3
+    assert {(l.stream, l.text) for l in lines} == {("stdout", "a"), ("stderr", "b")}
+
+
+async def test_interrupt_reaches_child_and_grandchild():
+    interrupt = Interrupt()
+    seen = []
+
+    def on_line(line):
+        seen.append(line.text)
+        if line.text == "grandchild ready" or (line.text == "ready" and
+                                                 "grandchild ready" in seen):
+            interrupt.request()
+
+    code = await asyncio.wait_for(stream(py(FAMILY), on_line, interrupt), 30)
+    assert "grandchild got SIGINT" in seen and "parent got SIGINT" in seen
+    assert code == 7
+
+
+async def test_second_interrupt_kills_a_child_that_ignores_sigint():
+    interrupt = Interrupt(kill_after=0.5)
+    started = time.monotonic()
+
+    def on_line(line):
+        if line.text == "ready":
+            interrupt.request()
+            interrupt.request()
+
+    code = await asyncio.wait_for(stream(py(STUBBORN), on_line, interrupt), 30)
+    assert code == -9  # SIGKILL, after the grace period
+    assert time.monotonic() - started < 20
+
+
+async def test_cancelling_the_caller_stops_the_child():
+    pids = []
+
+    async def run():
+        await stream(py("import os, time\nprint(os.getpid(), flush=True)\ntime.sleep(60)"),
+                     lambda line: pids.append(int(line.text)))
+
+    task = asyncio.create_task(run())
+    while not pids:
+        await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not pid_alive(pids[0])
+
+
+async def test_missing_binary_is_a_clear_error():
+    with pytest.raises(RunnerError, match="cannot start"):
+        await stream(Command(("/nonexistent/terraform", "version")), print)
+    with pytest.raises(RunnerError, match="not found"):
+        capture(Command(("/nonexistent/terraform", "version")))

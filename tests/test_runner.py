@@ -47,7 +47,7 @@ async def test_streams_lines_from_both_streams_and_returns_the_exit_code():
     code = await stream(py("import sys\nprint('a')\nprint('b', file=sys.stderr)\nsys.exit(3)"),
                         lines.append)
     assert code == 3
-    assert {(l.stream, l.text) for l in lines} == {("stdout", "a"), ("stderr", "b")}
+    assert {(line.stream, line.text) for line in lines} == {("stdout", "a"), ("stderr", "b")}
 
 
 async def test_interrupt_reaches_child_and_grandchild():

@@ -169,6 +169,18 @@ def capture(command: Command) -> Completed:
     return Completed(done.returncode, done.stdout, done.stderr)
 
 
+def exec_replace(command: Command) -> None:
+    """Replace this process with ``command`` (an interactive `ssh`); returns only on error."""
+    import shutil
+
+    binary = shutil.which(command.argv[0])
+    if binary is None:
+        raise RunnerError(f"{command.argv[0]}: not found")
+    if command.cwd is not None:
+        os.chdir(command.cwd)
+    os.execve(binary, list(command.argv), dict(command.env or os.environ))
+
+
 def spawn_daemon(command: Command, log: Path) -> int:
     """Start a long-running server detached from the terminal; its pid."""
     log.parent.mkdir(parents=True, exist_ok=True)

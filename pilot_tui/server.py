@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pilot_tui import redact
+from pilot_tui.backends import Backend
 from pilot_tui.config.schema import PilotConfig, default_size
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 from pilot_tui.keys import server_key
@@ -32,9 +33,10 @@ from pilot_tui.tf.events import (
 )
 from pilot_tui.tf.plan import ResourceChange, summarize_plan
 from pilot_tui.tf.toolchain import Terraform, resolve
-from pilot_tui.tf.workspace import render, template_source
+from pilot_tui.tf.workspace import render, template_sources
 
 OUTPUTS_FILE = "server.json"
+BACKEND_FILE = "pilot_backend.tf"
 
 
 class ServerError(Exception):
@@ -102,6 +104,9 @@ class Server:
         self.interrupt = interrupt or Interrupt()
         self.home = config.server.home
         self._tf: Terraform | None = None
+        self.backend: Backend = Backend("local")
+        self._aws_url: str | None = None
+        self._gcs_url: str | None = None
 
     # -- preparation -----------------------------------------------------------------
     @property
@@ -137,11 +142,69 @@ class Server:
                                    "earlier run are gone; Terraform will create them again",
                                    "warning"))
             override = provider_override(emulators["aws"].url)
+            self._aws_url = emulators["aws"].url
+            self._gcs_url = emulators["gcs"].url
         _, public_key = server_key(self.project.state_dir / "keys",
                                    f"pilot-{self.config.project.name}")
-        source = template_source(self.home, self.project.root, self.config.terraform.templates)
-        render(source, self.workdir, self.variables(public_key), override)
+        sources = template_sources(self.home, self.project.root,
+                                   self.config.terraform.templates)
+        render(sources, self.workdir, self.variables(public_key), override)
+        self.backend = self.ensure_backend()
+        block = self.backend.terraform_block()
+        backend_file = self.workdir / BACKEND_FILE
+        if block:
+            atomic_write(backend_file, block, mode=0o600)
+        else:
+            backend_file.unlink(missing_ok=True)
         return self.workdir
+
+    def ensure_backend(self) -> Backend:
+        """Create (idempotently) the remote state bucket pilot.toml asks for."""
+        from pilot_tui import backends
+
+        cfg = self.config
+        kind = cfg.state.backend
+        if kind == "local":
+            return Backend("local")
+        bucket = backends.bucket_name(cfg)
+        if kind == "s3":
+            import boto3
+
+            if self._aws_url:
+                from pilot_tui.sandbox import ACCESS_KEY, SECRET_KEY
+
+                session = boto3.Session(aws_access_key_id=ACCESS_KEY,
+                                        aws_secret_access_key=SECRET_KEY,
+                                        region_name=cfg.aws.region)
+            else:
+                session = boto3.Session(profile_name=cfg.aws.profile, region_name=cfg.aws.region)
+            s3 = session.client("s3", endpoint_url=self._aws_url)
+            dynamodb = session.client("dynamodb", endpoint_url=self._aws_url)
+            table = backends.lock_table(cfg)
+            for done in backends.ensure_s3(s3, dynamodb, bucket, table, cfg.aws.region):
+                self.on_event(Note(done))
+            return backends.s3_backend(bucket, table, cfg.aws.region, self._aws_url)
+        from google.cloud import storage
+
+        if self.home == "sandbox":
+            from google.auth.credentials import AnonymousCredentials
+
+            client = storage.Client(project="sandbox", credentials=AnonymousCredentials(),
+                                    client_options={"api_endpoint": self._gcs_url})
+        elif cfg.gcp.credentials:
+            key = (self.project.root / Path(cfg.gcp.credentials).expanduser()).resolve()
+            client = storage.Client.from_service_account_json(str(key),
+                                                              project=cfg.gcp.project)
+        else:
+            client = storage.Client(project=cfg.gcp.project)
+        for done in backends.ensure_gcs(client, bucket, cfg.gcp.region.upper()):
+            self.on_event(Note(done))
+        if self.home == "sandbox":
+            self.on_event(Note(f"created gs://{bucket} in the GCS emulator; Terraform's gcs "
+                               "backend cannot reach an emulator, so sandbox state stays local",
+                               "warning"))
+            return Backend("local")
+        return backends.gcs_backend(bucket)
 
     def _state_has_resources(self) -> bool:
         try:
@@ -168,7 +231,10 @@ class Server:
             if self.home == "sandbox":
                 values["ubuntu_release"] = "16.04"  # the Canonical image the local API knows
         else:
-            values.update(region=cfg.gcp.region, gcp_project=cfg.gcp.project)
+            creds = cfg.gcp.credentials
+            values.update(region=cfg.gcp.region, gcp_project=cfg.gcp.project,
+                          credentials_file=str((self.project.root / Path(creds).expanduser())
+                                               .resolve()) if creds else None)
         return values
 
     def allowed_cidrs(self) -> list[str]:
@@ -220,7 +286,7 @@ class Server:
     async def init(self) -> None:
         tf = self.terraform()
         self.on_event(Stage("init", "preparing Terraform and its providers"))
-        result = await self.run(commands.init(tf, self.workdir), "init")
+        result = await self.run(commands.init(tf, self.workdir, self.backend.config), "init")
         if result.code != 0:
             tail = "".join(result.log.read_text().splitlines(True)[-15:]) if result.log else ""
             raise ServerError(f"terraform init failed (log: {result.log}):\n{tail}")

@@ -123,4 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = _sub(srv, "destroy", "list everything that will be removed, then remove it",
              _lazy(mod, "destroy"))
     p.add_argument("--yes", "-y", action="store_true", help="destroy without asking")
+    tools = "pilot_tui.cli.server_tools"
+    p = _sub(srv, "eject", "copy the Terraform templates into the project; you own them",
+             _lazy(tools, "eject"),
+             "Copy the server's Terraform templates into the project (default: infra/) and\n"
+             "record it as terraform.templates in pilot.toml; Pilot renders your copy from\n"
+             "then on.")
+    p.add_argument("--to", default="infra", metavar="DIR",
+                   help="folder for the templates, relative to pilot.toml (default: infra)")
+    p = _sub(srv, "ssh", "open an SSH session on the Pilot Server (with Pilot's key)",
+             _lazy(tools, "ssh"))
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND",
+                   help="a command to run instead of a shell")
     return parser

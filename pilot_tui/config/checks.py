@@ -73,6 +73,9 @@ def _server(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
                           f'{regions.CLOUD_NAMES[server.home]} (e.g. "{example}")')
     for i, cidr in enumerate(server.allowed_cidrs):
         yield from _cidr(cidr, ("server", "allowed_cidrs", i))
+    if server.home == "gcp" and not cfg.gcp.project:
+        yield Problem(("server", "home"), 'home = "gcp" needs gcp.project, the Google Cloud '
+                      "project to create the server in")
     if server.home == "host" and not server.host:
         yield Problem(("server", "home"), 'home = "host" needs server.host, the Docker host '
                       'to use (e.g. host = "ssh://deploy@build.example.com")')

@@ -15,7 +15,8 @@ def _cmd(tf: Terraform, workdir: Path, *args: str) -> Command:
 
 
 def init(tf: Terraform, workdir: Path, backend_config: dict[str, str] | None = None) -> Command:
-    args = ["init", "-input=false", "-no-color"]
+    # -migrate-state -force-copy: switching [state] backend moves existing state along.
+    args = ["init", "-input=false", "-no-color", "-migrate-state", "-force-copy"]
     for key, value in sorted((backend_config or {}).items()):
         args.append(f"-backend-config={key}={value}")
     return _cmd(tf, workdir, *args)

@@ -17,7 +17,7 @@ from pilot_tui.fsutil import atomic_write, ensure_private_dir
 TEMPLATE_SUFFIXES = (".tf", ".tpl", ".yaml", ".sh")
 TFVARS = "pilot.auto.tfvars.json"
 OVERRIDE = "pilot_sandbox_override.tf"
-GENERATED = (TFVARS, OVERRIDE)
+GENERATED = (TFVARS, OVERRIDE, "pilot_backend.tf")
 TEMPLATE_FOR_HOME = {"aws": "aws", "sandbox": "aws", "gcp": "gcp"}
 
 
@@ -34,25 +34,30 @@ def shipped_templates(name: str) -> Path:
     return path
 
 
-def template_source(home: str, project_root: Path, ejected: str | None) -> Path:
+def template_sources(home: str, project_root: Path, ejected: str | None) -> list[Path]:
+    """Folders whose files make up the templates, later ones winning on a name clash."""
     if ejected:
         path = (project_root / ejected).resolve()
         if not path.is_dir():
             raise WorkspaceError(f"terraform.templates = {ejected!r}, but {path} is not a "
                                  "directory; restore it or unset the key to use Pilot's own")
-        return path
+        return [path]
     name = TEMPLATE_FOR_HOME.get(home)
     if name is None:
         raise WorkspaceError(f'home = "{home}" has no Terraform to run')
-    return shipped_templates(name)
+    return [shipped_templates("common"), shipped_templates(name)]
 
 
-def render(source: Path, workdir: Path, variables: dict[str, Any],
+def template_files(sources: list[Path]) -> dict[str, Path]:
+    return {p.name: p for source in sources for p in sorted(source.iterdir())
+            if p.is_file() and p.suffix in TEMPLATE_SUFFIXES}
+
+
+def render(sources: list[Path], workdir: Path, variables: dict[str, Any],
            override: str | None = None) -> Path:
     """Copy templates and write inputs into ``workdir``; returns it."""
     ensure_private_dir(workdir)
-    wanted = {p.name: p for p in sorted(source.iterdir())
-              if p.is_file() and p.suffix in TEMPLATE_SUFFIXES}
+    wanted = template_files(sources)
     for stale in workdir.iterdir():  # a template removed upstream must not linger
         if stale.is_file() and stale.suffix in TEMPLATE_SUFFIXES and \
                 stale.name not in wanted and stale.name not in GENERATED:

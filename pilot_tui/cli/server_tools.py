@@ -1,0 +1,100 @@
+"""`pilot-tui server eject` and `pilot-tui server ssh`."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from pilot_tui.cli.config_cmds import error, load, print_report
+from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from pilot_tui.config.document import ConfigRefused
+from pilot_tui.keys import KEY_NAME
+from pilot_tui.runner import Command, RunnerError, exec_replace
+from pilot_tui.tf.workspace import WorkspaceError, template_files, template_sources
+
+
+def eject(ns: argparse.Namespace) -> int:
+    pf = load(ns)
+    if pf is None:
+        return EXIT_INVALID
+    checked = pf.check()
+    if checked.config is None:
+        print_report(checked.report, header=f"{pf.display} is not valid; fix it first:")
+        return EXIT_INVALID
+    cfg = checked.config
+    if cfg.terraform.templates:
+        error(f"already ejected to {cfg.terraform.templates!r} (terraform.templates); "
+              "Pilot renders from there")
+        return EXIT_INVALID
+    root = pf.path.parent
+    target = root / ns.to
+    if target.exists() and any(target.iterdir()):
+        error(f"{target} exists and is not empty; choose another folder with --to")
+        return EXIT_INVALID
+    home = "aws" if cfg.server.home == "sandbox" else cfg.server.home
+    try:
+        files = template_files(template_sources(home, root, None))
+    except WorkspaceError as exc:
+        error(str(exc))
+        return EXIT_INVALID
+    target.mkdir(parents=True, exist_ok=True)
+    for name, path in files.items():
+        shutil.copy2(path, target / name)
+    try:
+        pf.save(pf.with_value("terraform.templates", ns.to))
+    except ConfigRefused as exc:  # pragma: no cover - a relative path is always valid
+        shutil.rmtree(target)
+        print_report(exc.report)
+        return EXIT_FAILED
+    print(f"copied the {home} templates to {target}/ ({len(files)} files)")
+    print(f'set terraform.templates = "{ns.to}" in {pf.display}: Pilot now renders your copy.')
+    print("They are yours: edit, commit and review them; Pilot still supplies the variables "
+          "(pilot.auto.tfvars.json) and, in the sandbox, the provider override.")
+    return EXIT_OK
+
+
+def ssh_command(host: str, user: str, key: Path, known_hosts: Path,
+                extra: list[str]) -> Command:
+    """The ssh invocation for the Pilot Server (data, so it can be checked in tests)."""
+    return Command((
+        "ssh", "-i", str(key), "-o", "IdentitiesOnly=yes",
+        "-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=accept-new",
+        f"{user}@{host}", *extra,
+    ))
+
+
+def ssh(ns: argparse.Namespace) -> int:
+    pf = load(ns)
+    if pf is None:
+        return EXIT_INVALID
+    from pilot_tui.project import Project
+    from pilot_tui.server import OUTPUTS_FILE
+
+    project = Project(pf.path)
+    import json
+
+    try:
+        saved = json.loads((project.state_dir / "outputs" / OUTPUTS_FILE).read_text())
+    except (FileNotFoundError, ValueError):
+        error("no Pilot Server is recorded for this project; create it with `pilot-tui server "
+              "up`")
+        return EXIT_FAILED
+    if saved.get("home") == "sandbox":
+        error("the sandbox's server is simulated by a local AWS API: there is no machine to "
+              "SSH into. Provision on AWS or GCP (server.home) for a real one.")
+        return EXIT_FAILED
+    outputs = saved.get("outputs", {})
+    keys = project.state_dir / "keys"
+    extra = ns.command[1:] if ns.command[:1] == ["--"] else ns.command
+    command = ssh_command(outputs["public_ip"], outputs.get("ssh_user", "ubuntu"),
+                          keys / KEY_NAME, keys / "known_hosts", extra)
+    try:
+        exec_replace(command)
+    except RunnerError as exc:
+        error(f"{exc}; install an OpenSSH client")
+        return EXIT_FAILED
+    return EXIT_OK  # pragma: no cover - exec does not return
+
+
+

@@ -1,0 +1,104 @@
+locals {
+  name = "pilot-${var.project}"
+  labels = {
+    "pilot-project" = var.project
+    "managed-by"    = "pilot-tui"
+  }
+  # Only SSH, plus Docker's TLS port with mtls and Waypoint's ports with that engine.
+  # Plain-TCP Docker (2375) is never opened.
+  ports = concat(
+    ["22"],
+    var.docker_access == "mtls" ? ["2376"] : [],
+    var.engine == "waypoint" ? ["9701", "9702"] : [],
+  )
+  zone = "${var.region}-b"
+  # What the server itself may do: write its logs and metrics, pull images. Nothing else.
+  server_roles = [
+    "roles/logging.logWriter",
+    "roles/monitoring.metricWriter",
+    "roles/artifactregistry.reader",
+  ]
+}
+
+resource "google_compute_network" "pilot" {
+  name                    = local.name
+  auto_create_subnetworks = false
+}
+
+resource "google_compute_subnetwork" "pilot" {
+  name          = "${local.name}-subnet"
+  network       = google_compute_network.pilot.id
+  region        = var.region
+  ip_cidr_range = var.subnet_cidr
+}
+
+resource "google_compute_firewall" "server" {
+  name          = "${local.name}-server"
+  network       = google_compute_network.pilot.name
+  direction     = "INGRESS"
+  source_ranges = var.allowed_cidrs
+  target_tags   = ["pilot-server"]
+
+  allow {
+    protocol = "tcp"
+    ports    = local.ports
+  }
+}
+
+resource "google_service_account" "server" {
+  # account_id: 6-30 characters, so long project names are shortened.
+  account_id   = "${trimsuffix(substr(local.name, 0, 25), "-")}-srv"
+  display_name = "Pilot Server ${var.project}"
+}
+
+resource "google_project_iam_member" "server" {
+  for_each = toset(local.server_roles)
+  project  = var.gcp_project
+  role     = each.value
+  member   = "serviceAccount:${google_service_account.server.email}"
+}
+
+resource "google_compute_address" "server" {
+  name   = "${local.name}-server"
+  region = var.region
+}
+
+resource "google_compute_instance" "server" {
+  name         = "${local.name}-server"
+  machine_type = var.machine_type
+  zone         = local.zone
+  tags         = ["pilot-server"]
+  labels       = local.labels
+
+  boot_disk {
+    initialize_params {
+      image = "ubuntu-os-cloud/ubuntu-2404-lts-amd64"
+      size  = 30
+    }
+  }
+
+  network_interface {
+    subnetwork = google_compute_subnetwork.pilot.id
+    access_config {
+      nat_ip = google_compute_address.server.address
+    }
+  }
+
+  metadata = {
+    ssh-keys               = "ubuntu:${var.ssh_public_key}"
+    block-project-ssh-keys = "true"
+    user-data = templatefile("${path.module}/cloud-init.yaml.tpl", {
+      docker_access = var.docker_access
+      engine        = var.engine
+    })
+  }
+
+  service_account {
+    email  = google_service_account.server.email
+    scopes = ["cloud-platform"] # access is limited by the roles above, not by scopes
+  }
+
+  shielded_instance_config {
+    enable_secure_boot = true
+  }
+}

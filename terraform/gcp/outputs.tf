@@ -1,0 +1,31 @@
+output "public_ip" {
+  description = "The Pilot Server's public address (a reserved static address)."
+  value       = google_compute_address.server.address
+}
+
+output "instance_id" {
+  value = google_compute_instance.server.instance_id
+}
+
+output "network" {
+  value = google_compute_network.pilot.name
+}
+
+output "service_account" {
+  value = google_service_account.server.email
+}
+
+output "ssh_user" {
+  value = "ubuntu"
+}
+
+output "docker_host" {
+  description = "How Pilot reaches the server's Docker engine."
+  value = (var.docker_access == "mtls"
+    ? "tcp://${google_compute_address.server.address}:2376"
+  : "ssh://ubuntu@${google_compute_address.server.address}")
+}
+
+output "open_ports" {
+  value = [for p in local.ports : tonumber(p)]
+}

@@ -156,12 +156,13 @@ def _signal(pid: int, sig: signal.Signals) -> None:
         os.killpg(pid, sig)
 
 
-def capture(command: Command) -> Completed:
+def capture(command: Command, stdin: str | None = None) -> Completed:
     """Run a short command to completion and return its output."""
     try:
         done = subprocess.run(list(command.argv), cwd=command.cwd, env=command.env,
                               capture_output=True, text=True, timeout=command.timeout,
-                              stdin=subprocess.DEVNULL, check=False)
+                              input=stdin, stdin=None if stdin is not None else
+                              subprocess.DEVNULL, check=False)
     except FileNotFoundError as exc:
         raise RunnerError(f"{command.argv[0]}: not found") from exc
     except (OSError, subprocess.TimeoutExpired) as exc:

@@ -283,13 +283,30 @@ class Server:
         result.interrupted = self.interrupt.count > 0
         return result
 
+    def _init_fingerprint(self, tf: Terraform) -> str:
+        """What `init` depends on: Terraform's version, the .tf files, the backend."""
+        import hashlib
+
+        digest = hashlib.sha256(f"{tf.path} {tf.version}\n".encode())
+        for path in sorted(self.workdir.glob("*.tf")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        digest.update(json.dumps(self.backend.config, sort_keys=True).encode())
+        return digest.hexdigest()
+
     async def init(self) -> None:
+        """`terraform init`, skipped when nothing it depends on has changed since the last
+        successful one (it costs a second or more on every command otherwise)."""
         tf = self.terraform()
+        stamp = self.workdir / ".terraform" / "pilot-init"
+        fingerprint = self._init_fingerprint(tf)
+        if stamp.exists() and stamp.read_text() == fingerprint:
+            return
         self.on_event(Stage("init", "preparing Terraform and its providers"))
         result = await self.run(commands.init(tf, self.workdir, self.backend.config), "init")
         if result.code != 0:
             tail = "".join(result.log.read_text().splitlines(True)[-15:]) if result.log else ""
             raise ServerError(f"terraform init failed (log: {result.log}):\n{tail}")
+        atomic_write(stamp, fingerprint)
 
     async def plan(self, *, destroy: bool = False) -> tuple[Plan, RunResult]:
         self.prepare()

@@ -106,3 +106,28 @@ def test_no_template_opens_docker_plain_tcp_or_the_world_inbound(home):
         for match in re.finditer(r"0\.0\.0\.0/0", text):
             context = text[max(0, match.start() - 300):match.start()]
             assert "egress" in context or "aws_route" in context, context
+
+
+@pytest.mark.parametrize("access", ["ssh", "mtls"])
+@pytest.mark.parametrize("engine", ["pilot", "waypoint"])
+def test_cloud_init_renders_to_valid_yaml_for_every_choice(terraform, tmp_path, access, engine):
+    import yaml
+
+    shutil.copy(TEMPLATES / "common" / "cloud-init.yaml.tpl", tmp_path)
+    expr = (f'templatefile("cloud-init.yaml.tpl", '
+            f'{{docker_access = "{access}", engine = "{engine}"}})')
+    result = capture(Command((terraform.path, "console"), cwd=tmp_path, env=terraform.env),
+                     stdin=expr)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout.strip().removeprefix("<<EOT").removesuffix("EOT").strip() + "\n"
+    assert text.startswith("#cloud-config")
+    doc = yaml.safe_load(text)
+    assert "docker.io" in doc["packages"]
+    commands = "\n".join(doc["runcmd"])
+    units = "\n".join(f["content"] for f in doc.get("write_files", []))
+    assert "2375" not in commands + units
+    if access == "mtls":
+        assert "-H tcp://0.0.0.0:2376 --tlsverify" in units and "--tlscacert=" in units
+    else:
+        assert "tcp://" not in units + commands and "systemctl enable --now docker" in commands
+    assert ("waypoint install -platform=docker" in commands) == (engine == "waypoint")

@@ -1,0 +1,125 @@
+"""Mutual-TLS material for the Pilot Server's Docker engine (`docker_access = "mtls"`).
+
+Generated locally with `cryptography`: a private CA, a server certificate for the server's
+address, and a client certificate for this machine. Everything lives in .pilot/keys/tls/
+(keys 0600, the directory 0700); only the server's half is ever copied to the server. Docker
+then listens on 2376 with --tlsverify: no client without a certificate from this CA gets in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from pilot_tui.fsutil import atomic_write, ensure_private_dir
+
+VALID_DAYS = 825  # the longest lifetime clients still accept for a server certificate
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """Paths of the TLS material, in Docker's file naming."""
+
+    directory: Path
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.directory / "ca.pem"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.directory / "ca-key.pem"
+
+    @property
+    def server_cert(self) -> Path:
+        return self.directory / "server-cert.pem"
+
+    @property
+    def server_key(self) -> Path:
+        return self.directory / "server-key.pem"
+
+    @property
+    def client_cert(self) -> Path:
+        return self.directory / "cert.pem"
+
+    @property
+    def client_key(self) -> Path:
+        return self.directory / "key.pem"
+
+
+def ensure_tls(directory: Path, project: str, server_names: list[str]) -> TlsFiles:
+    """Create the CA (once) and certificates for ``server_names`` (IPs or DNS names)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    files = TlsFiles(ensure_private_dir(directory))
+    now = dt.datetime.now(dt.UTC)
+
+    def write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+        atomic_write(path, key.private_bytes(serialization.Encoding.PEM,
+                                             serialization.PrivateFormat.PKCS8,
+                                             serialization.NoEncryption()), mode=0o600)
+
+    def load_key(path: Path) -> ec.EllipticCurvePrivateKey:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return key
+
+    if files.ca_cert.exists() and files.ca_key.exists():
+        ca_key = load_key(files.ca_key)
+        ca_cert = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
+    else:
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"pilot-{project} CA")])
+        ca_cert = (
+            x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+            .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=VALID_DAYS * 4))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
+                                         crl_sign=True, content_commitment=False,
+                                         key_encipherment=False, data_encipherment=False,
+                                         key_agreement=False, encipher_only=False,
+                                         decipher_only=False), critical=True)
+            .sign(ca_key, hashes.SHA256())
+        )
+        write_key(files.ca_key, ca_key)
+        atomic_write(files.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM),
+                     mode=0o644)
+
+    def issue(common_name: str, usage: x509.ObjectIdentifier, sans: list[x509.GeneralName],
+              cert_path: Path, key_path: Path) -> None:
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+            .issuer_name(ca_cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=VALID_DAYS))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        )
+        if sans:
+            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        cert = builder.sign(ca_key, hashes.SHA256())
+        write_key(key_path, key)
+        atomic_write(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+
+    sans: list[x509.GeneralName] = []
+    for host in server_names:
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            sans.append(x509.DNSName(host))
+    issue(f"pilot-{project} docker", ExtendedKeyUsageOID.SERVER_AUTH, sans,
+          files.server_cert, files.server_key)
+    if not (files.client_cert.exists() and files.client_key.exists()):
+        issue(f"pilot-{project} client", ExtendedKeyUsageOID.CLIENT_AUTH, [],
+              files.client_cert, files.client_key)
+    return files

@@ -8,7 +8,9 @@ again finds what exists and fixes settings that drifted. `"local"` keeps state i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pilot_tui.config.schema import PilotConfig
@@ -124,3 +126,48 @@ def ensure_gcs(client: Any, bucket: str, location: str) -> list[str]:
 
 def gcs_backend(bucket: str) -> Backend:
     return Backend("gcs", {"bucket": bucket, "prefix": "pilot/server"})
+
+
+def prepare_backend(cfg: PilotConfig, home: str, root: Path, note: Callable[..., None],
+                    aws_url: str | None = None, gcs_url: str | None = None) -> Backend:
+    """Create (idempotently) the state bucket ``cfg`` asks for; the backend to init with.
+    In the sandbox, ``aws_url``/``gcs_url`` are the local emulators."""
+    kind = cfg.state.backend
+    if kind == "local":
+        return Backend("local")
+    bucket = bucket_name(cfg)
+    if kind == "s3":
+        import boto3
+
+        if aws_url:
+            from pilot_tui.sandbox import ACCESS_KEY, SECRET_KEY
+
+            session = boto3.Session(aws_access_key_id=ACCESS_KEY,
+                                    aws_secret_access_key=SECRET_KEY, region_name=cfg.aws.region)
+        else:
+            session = boto3.Session(profile_name=cfg.aws.profile, region_name=cfg.aws.region)
+        table = lock_table(cfg)
+        for done in ensure_s3(session.client("s3", endpoint_url=aws_url),
+                              session.client("dynamodb", endpoint_url=aws_url),
+                              bucket, table, cfg.aws.region):
+            note(done)
+        return s3_backend(bucket, table, cfg.aws.region, aws_url)
+    from google.cloud import storage
+
+    if home == "sandbox":
+        from google.auth.credentials import AnonymousCredentials
+
+        client = storage.Client(project="sandbox", credentials=AnonymousCredentials(),
+                                client_options={"api_endpoint": gcs_url})
+    elif cfg.gcp.credentials:
+        key = (root / Path(cfg.gcp.credentials).expanduser()).resolve()
+        client = storage.Client.from_service_account_json(str(key), project=cfg.gcp.project)
+    else:
+        client = storage.Client(project=cfg.gcp.project)
+    for done in ensure_gcs(client, bucket, cfg.gcp.region.upper()):
+        note(done)
+    if home == "sandbox":
+        note(f"created gs://{bucket} in the GCS emulator; Terraform's gcs backend cannot reach "
+             "an emulator, so sandbox state stays local", "warning")
+        return Backend("local")
+    return gcs_backend(bucket)

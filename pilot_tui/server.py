@@ -43,6 +43,10 @@ class ServerError(Exception):
     """Provisioning cannot go on; the message says why and what to do."""
 
 
+class NeedsAllowedCidrs(ServerError):
+    """server.allowed_cidrs is empty and the operator's address could not be found."""
+
+
 @dataclass(frozen=True)
 class Stage:
     """A step of the work starting: init, plan, apply, destroy, ..."""
@@ -160,51 +164,11 @@ class Server:
 
     def ensure_backend(self) -> Backend:
         """Create (idempotently) the remote state bucket pilot.toml asks for."""
-        from pilot_tui import backends
+        from pilot_tui.backends import prepare_backend
 
-        cfg = self.config
-        kind = cfg.state.backend
-        if kind == "local":
-            return Backend("local")
-        bucket = backends.bucket_name(cfg)
-        if kind == "s3":
-            import boto3
-
-            if self._aws_url:
-                from pilot_tui.sandbox import ACCESS_KEY, SECRET_KEY
-
-                session = boto3.Session(aws_access_key_id=ACCESS_KEY,
-                                        aws_secret_access_key=SECRET_KEY,
-                                        region_name=cfg.aws.region)
-            else:
-                session = boto3.Session(profile_name=cfg.aws.profile, region_name=cfg.aws.region)
-            s3 = session.client("s3", endpoint_url=self._aws_url)
-            dynamodb = session.client("dynamodb", endpoint_url=self._aws_url)
-            table = backends.lock_table(cfg)
-            for done in backends.ensure_s3(s3, dynamodb, bucket, table, cfg.aws.region):
-                self.on_event(Note(done))
-            return backends.s3_backend(bucket, table, cfg.aws.region, self._aws_url)
-        from google.cloud import storage
-
-        if self.home == "sandbox":
-            from google.auth.credentials import AnonymousCredentials
-
-            client = storage.Client(project="sandbox", credentials=AnonymousCredentials(),
-                                    client_options={"api_endpoint": self._gcs_url})
-        elif cfg.gcp.credentials:
-            key = (self.project.root / Path(cfg.gcp.credentials).expanduser()).resolve()
-            client = storage.Client.from_service_account_json(str(key),
-                                                              project=cfg.gcp.project)
-        else:
-            client = storage.Client(project=cfg.gcp.project)
-        for done in backends.ensure_gcs(client, bucket, cfg.gcp.region.upper()):
-            self.on_event(Note(done))
-        if self.home == "sandbox":
-            self.on_event(Note(f"created gs://{bucket} in the GCS emulator; Terraform's gcs "
-                               "backend cannot reach an emulator, so sandbox state stays local",
-                               "warning"))
-            return Backend("local")
-        return backends.gcs_backend(bucket)
+        return prepare_backend(self.config, self.home, self.project.root,
+                               lambda text, level="info": self.on_event(Note(text, level)),
+                               self._aws_url, self._gcs_url)
 
     def _state_has_resources(self) -> bool:
         try:
@@ -247,9 +211,9 @@ class Server:
 
         address = public_address()
         if address is None:
-            raise ServerError("server.allowed_cidrs is empty and your public address could not "
-                              "be found; set it: pilot-tui config set server.allowed_cidrs "
-                              "'[\"YOUR.IP.ADDRESS/32\"]'")
+            raise NeedsAllowedCidrs(
+                "server.allowed_cidrs is empty and your public address could not be found; "
+                "set it: pilot-tui config set server.allowed_cidrs '[\"YOUR.IP.ADDRESS/32\"]'")
         self.on_event(Note(f"allowing your address {address}/32 (set server.allowed_cidrs "
                            "to choose)"))
         return [f"{address}/32"]

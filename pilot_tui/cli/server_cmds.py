@@ -12,10 +12,11 @@ from typing import Any, TypeVar
 
 from pilot_tui.cli.config_cmds import error, load, print_report
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
+from pilot_tui.config.schema import PilotConfig
 from pilot_tui.project import Project
 from pilot_tui.runner import Interrupt, RunnerError
 from pilot_tui.sandbox import SandboxError
-from pilot_tui.server import Note, Plan, RunResult, Server, ServerError, Stage
+from pilot_tui.server import NeedsAllowedCidrs, Note, Plan, RunResult, Server, ServerError, Stage
 from pilot_tui.tf.events import (
     ApplyComplete,
     ApplyErrored,
@@ -157,7 +158,38 @@ def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namesp
 
 
 def _make_plan(server: Server, destroy: bool, interrupt: Interrupt) -> tuple[Plan, RunResult]:
-    return _run(lambda: server.plan(destroy=destroy), interrupt)
+    while True:
+        try:
+            return _run(lambda: server.plan(destroy=destroy), interrupt)
+        except NeedsAllowedCidrs:
+            if not sys.stdin.isatty():
+                raise
+            server.config = _ask_allowed_cidrs(server)
+
+
+def _ask_allowed_cidrs(server: Server) -> PilotConfig:
+    """Ask who may reach the server, with the validator's own messages, and save the answer
+    to pilot.toml (comments kept)."""
+    from pilot_tui.config.document import ProjectFile
+    from pilot_tui.questions import QUESTIONS, apply_answer, check_answer
+
+    question = next(q for q in QUESTIONS if q.key == "server.allowed_cidrs")
+    pf = ProjectFile.load(server.project.file)
+    err("Your public address could not be found. Which networks may reach the server's SSH "
+        "and Docker ports?")
+    while True:
+        try:
+            answer = input("CIDRs, comma separated (e.g. 203.0.113.7/32): ").strip()
+        except EOFError:
+            raise KeyboardInterrupt from None
+        problem = check_answer(pf.text, question, answer) if answer else "an answer is needed"
+        if problem:
+            err(f"  {problem}")
+            continue
+        checked = pf.save(apply_answer(pf.text, question, answer))
+        err(f"saved server.allowed_cidrs in {pf.display}")
+        assert checked.config is not None
+        return checked.config
 
 
 def _show_plan(plan: Plan, out: Callable[[str], Any]) -> None:
@@ -211,6 +243,8 @@ def _apply(server: Server, the_plan: Plan, progress: Progress, interrupt: Interr
         err(f"{verb} failed at: {failed}")
         err(f"{len(result.completed)} change(s) were made before the failure; Terraform's state "
             "records them, so fixing the cause and running the command again resumes.")
+        existing = _run(server.state_resources, Interrupt())
+        err(f"what exists now ({len(existing)}): " + (", ".join(existing) or "nothing"))
         err(f"full log: {result.log}")
         return EXIT_FAILED
     return EXIT_OK

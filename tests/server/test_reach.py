@@ -1,0 +1,51 @@
+"""Who may reach the server: asked when it cannot be found, warned about when it is the world."""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+
+import pexpect
+
+from tests.conftest import PILOT, run_pilot
+
+
+def test_asks_for_allowed_cidrs_when_the_address_cannot_be_found(tmp_path):
+    # No network here: the public-address lookup fails, as it would behind some proxies.
+    assert run_pilot("init", "--name", "acme", "--home", "aws", cwd=tmp_path).returncode == 0
+    env = {k: v for k, v in os.environ.items() if k != "PILOT_PROJECT"}
+    child = pexpect.spawn(PILOT, ["server", "plan"], cwd=str(tmp_path), env=env,
+                          encoding="utf-8", timeout=60, dimensions=(40, 120))
+    try:
+        child.expect("CIDRs, comma separated")
+        child.sendline("10.0.0.1/8")
+        child.expect('did you mean "10.0.0.0/8"')
+        child.sendline("203.0.113.7/32")
+        child.expect("saved server.allowed_cidrs")
+        child.expect(pexpect.EOF, timeout=120)  # planning against real AWS fails here
+    finally:
+        child.close()
+    text = (tmp_path / "pilot.toml").read_text()
+    assert tomllib.loads(text)["server"]["allowed_cidrs"] == ["203.0.113.7/32"]
+    assert "# who may reach SSH and Docker" in text  # the starter's comment is kept
+
+
+def test_without_a_terminal_it_says_how_to_set_them(tmp_path):
+    assert run_pilot("init", "--name", "acme", "--home", "aws", cwd=tmp_path).returncode == 0
+    result = run_pilot("server", "plan", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "pilot-tui config set server.allowed_cidrs" in result.stderr
+
+
+def test_a_world_open_port_is_warned_about_loudly(sandbox_project):
+    project = sandbox_project
+    assert run_pilot("config", "set", "server.allowed_cidrs", '["0.0.0.0/0"]',
+                     cwd=project).returncode == 0
+    plan = run_pilot("server", "plan", cwd=project)
+    assert plan.returncode == 0, plan.stderr
+    assert "WARNING: aws_security_group.server opens port 22 (SSH) to the WHOLE INTERNET" in \
+        plan.stdout
+    as_json = json.loads(run_pilot("server", "plan", "--json", cwd=project).stdout)
+    assert as_json["warnings"] == [
+        "aws_security_group.server opens port 22 (SSH) to the WHOLE INTERNET"]

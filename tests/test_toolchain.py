@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -53,7 +54,7 @@ def test_the_sandbox_uses_the_bundled_terraform_and_provider_mirror(monkeypatch)
     monkeypatch.delenv("PILOT_TERRAFORM", raising=False)
     tf = resolve(None, sandbox=True)
     assert tf.path == bundled_binary() and tf.version == "1.0.3"
-    config = open(tf.env["TF_CLI_CONFIG_FILE"]).read()
+    config = Path(tf.env["TF_CLI_CONFIG_FILE"]).read_text()
     assert "filesystem_mirror" in config and tf.env["CHECKPOINT_DISABLE"] == "1"
 
 

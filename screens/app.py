@@ -19,9 +19,12 @@ class PilotApp(App[int]):
     SUB_TITLE = f"v{__version__}"
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
 
-    def __init__(self, project: str | None = None) -> None:
+    def __init__(self, project: str | None = None, *, sandbox: bool = False) -> None:
         super().__init__()
         self.project_arg = project
+        self.sandbox = sandbox
+        if sandbox:
+            self.sub_title = f"v{__version__} · sandbox (no cloud account)"
 
     def on_mount(self) -> None:
         self.push_screen(WelcomeScreen(self.project_arg))
@@ -30,7 +33,7 @@ class PilotApp(App[int]):
         self.exit(0)
 
 
-def create_app(project: str | None = None) -> PilotApp:
+def create_app(project: str | None = None, *, sandbox: bool = False) -> PilotApp:
     """Build the app for ``project`` (a pilot.toml or its directory; None: search as the CLI
-    does)."""
-    return PilotApp(project)
+    does); ``sandbox`` uses the local sandbox whatever server.home says."""
+    return PilotApp(project, sandbox=sandbox)

@@ -26,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ns = parser.parse_args(args)
     try:
         if ns.command is None:
-            return run_app(ns.project)
+            return run_app(ns.project, sandbox=ns.sandbox)
         return int(ns.handler(ns))
     except KeyboardInterrupt:
         sys.stderr.write("\npilot-tui: interrupted; nothing was left half-written\n")
@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
-def run_app(project: str | None) -> int:
+def run_app(project: str | None, *, sandbox: bool = False) -> int:
     """Open the Textual app (the only place the core reaches into the UI)."""
     if not sys.stdout.isatty() or not sys.stdin.isatty():
         sys.stderr.write(
@@ -45,7 +45,7 @@ def run_app(project: str | None) -> int:
         return EXIT_INVALID
     from pilot_tui.screens.app import create_app
 
-    app = create_app(project)
+    app = create_app(project, sandbox=sandbox)
     app.run()
     return app.return_code or EXIT_OK
 

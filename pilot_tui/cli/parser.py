@@ -26,6 +26,10 @@ def _lazy(module: str, name: str) -> Handler:
 
 def _project_option(parser: argparse.ArgumentParser, *, top: bool) -> None:
     parser.add_argument(
+        "--sandbox", action="store_true", default=False if top else argparse.SUPPRESS,
+        help="use the local sandbox (no cloud account) whatever server.home says",
+    )
+    parser.add_argument(
         "--project", "-p", metavar="PATH",
         default=None if top else argparse.SUPPRESS,
         help="pilot.toml, or the directory holding it (default: $PILOT_PROJECT, else the "

@@ -116,7 +116,14 @@ def _server(ns: argparse.Namespace, progress: Progress, interrupt: Interrupt) ->
     if checked.config is None:
         print_report(checked.report, header=f"{pf.display} is not valid; fix it first:")
         return None
-    return Server(Project(pf.path), checked.config, progress, interrupt)
+    config = checked.config
+    home = config.server.home
+    if getattr(ns, "sandbox", False) and home != "sandbox":
+        import dataclasses
+
+        config.server = dataclasses.replace(config.server, home="sandbox")
+        progress(Note(f'--sandbox: using the local sandbox instead of home = "{home}"'))
+    return Server(Project(pf.path), config, progress, interrupt)
 
 
 def _table(plan: Plan) -> str:

@@ -49,3 +49,20 @@ def test_a_world_open_port_is_warned_about_loudly(sandbox_project):
     as_json = json.loads(run_pilot("server", "plan", "--json", cwd=project).stdout)
     assert as_json["warnings"] == [
         "aws_security_group.server opens port 22 (SSH) to the WHOLE INTERNET"]
+
+
+def test_sandbox_flag_overrides_the_home_for_one_command(tmp_path):
+    from tests.server.conftest import sandbox_state
+
+    assert run_pilot("init", "--name", "acme", "--home", "aws", cwd=tmp_path).returncode == 0
+    try:
+        plan = run_pilot("--sandbox", "server", "plan", "--json", cwd=tmp_path)
+        assert plan.returncode == 0, plan.stderr
+        assert len(json.loads(plan.stdout)["changes"]) == 9
+        assert (tmp_path / ".pilot/terraform/sandbox").is_dir()
+        assert 'home = "aws"' in (tmp_path / "pilot.toml").read_text()  # nothing written
+    finally:
+        from pilot_tui.runner import stop_pid
+
+        for emulator in sandbox_state(tmp_path).values():
+            stop_pid(emulator["pid"])

@@ -34,6 +34,7 @@ from pilot_tui.tf.events import (
 from pilot_tui.tf.plan import ResourceChange, summarize_plan
 from pilot_tui.tf.toolchain import Terraform, resolve
 from pilot_tui.tf.workspace import render, template_sources
+from pilot_tui.tls import ensure_tls
 
 OUTPUTS_FILE = "server.json"
 BACKEND_FILE = "pilot_backend.tf"
@@ -294,8 +295,44 @@ class Server:
         if plan.destroy and result.code == 0:
             self.outputs_file.unlink(missing_ok=True)
         elif result.code == 0:
-            await self.save_outputs()
+            outputs = await self.save_outputs()
+            await self.deliver_tls(outputs)
         return result
+
+    async def deliver_tls(self, outputs: dict[str, Any], attempts: int = 30,
+                          delay: float = 10.0) -> None:
+        """With docker_access = "mtls": make the certificates for the server's address and
+        copy the server's half over SSH (on stdin), then restart Docker with --tlsverify."""
+        if self.config.server.docker_access != "mtls" or "public_ip" not in outputs:
+            return
+        import asyncio
+
+        from pilot_tui.keys import KEY_NAME
+        from pilot_tui.remote import ssh_run
+        from pilot_tui.runner import capture
+        from pilot_tui.tls import install_script, server_bundle
+
+        keys = self.project.state_dir / "keys"
+        files = ensure_tls(keys / "tls", self.config.project.name, [outputs["public_ip"]])
+        if self.home == "sandbox":
+            self.on_event(Note(f"Docker TLS certificates are in {files.directory}; the sandbox "
+                               "has no machine to install them on"))
+            return
+        self.on_event(Stage("tls", "installing Docker's TLS certificate on the server"))
+        command = ssh_run(outputs["public_ip"], outputs.get("ssh_user", "ubuntu"),
+                          keys / KEY_NAME, keys / "known_hosts", install_script())
+        bundle = server_bundle(files)
+        for attempt in range(1, attempts + 1):
+            done = await asyncio.to_thread(capture, command, bundle)
+            if done.returncode == 0:
+                self.on_event(Note("Docker now accepts only this project's client "
+                                   f"certificate on {outputs['public_ip']}:2376"))
+                return
+            if attempt < attempts:  # the machine may still be booting
+                await asyncio.sleep(delay)
+        raise ServerError(f"could not install the TLS certificate over SSH: "
+                          f"{redact.text(done.stderr.strip())[-300:]}; run `pilot-tui server "
+                          "up` again once the server accepts SSH")
 
     async def save_outputs(self) -> dict[str, Any]:
         raw = json.loads(await self._capture(commands.output(self.terraform(), self.workdir))

@@ -123,3 +123,40 @@ def ensure_tls(directory: Path, project: str, server_names: list[str]) -> TlsFil
         issue(f"pilot-{project} client", ExtendedKeyUsageOID.CLIENT_AUTH, [],
               files.client_cert, files.client_key)
     return files
+
+
+REMOTE_DIR = "/etc/docker/pilot-tls"
+
+
+def server_bundle(files: TlsFiles) -> str:
+    """The server's half (CA certificate, server certificate and key) as base64 of a tar
+    whose key member is 0600: sent over SSH on stdin, never on a command line."""
+    import base64
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path, mode in ((files.ca_cert, 0o644), (files.server_cert, 0o644),
+                           (files.server_key, 0o600)):
+            data = path.read_bytes()
+            info = tarfile.TarInfo(path.name)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def install_script(remote_dir: str = REMOTE_DIR, *, sudo: bool = True,
+                   restart: bool = True) -> str:
+    """The shell run on the server: wait for cloud-init, unpack the bundle, restart Docker."""
+    s = "sudo " if sudo else ""
+    steps = [
+        "set -e",
+        "if command -v cloud-init >/dev/null; then " + s + "cloud-init status --wait >/dev/null"
+        " || true; fi",
+        f"{s}install -d -m 0700 {remote_dir}",
+        f"base64 -d | {s}tar -x -f - -C {remote_dir} --no-same-owner",
+    ]
+    if restart:
+        steps.append(f"{s}systemctl restart docker")
+    return "; ".join(steps)

@@ -139,4 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
              _lazy(tools, "ssh"))
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND",
                    help="a command to run instead of a shell")
+    sandbox = _sub(commands, "sandbox", "the local emulators behind server.home = \"sandbox\"",
+                   None, "The sandbox's local AWS API and GCS emulator run in the background\n"
+                   "between commands (their state lives in memory). `server destroy` stops them.")
+    sbx = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION", title="actions",
+                                 required=True)
+    p = _sub(sbx, "status", "show whether the emulators run, and where",
+             _lazy("pilot_tui.cli.sandbox_cmds", "status"))
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _sub(sbx, "stop", "stop the emulators (the sandbox's resources go with them)",
+         _lazy("pilot_tui.cli.sandbox_cmds", "stop"))
     return parser

@@ -61,6 +61,13 @@ def test_sandbox_flag_overrides_the_home_for_one_command(tmp_path):
         assert len(json.loads(plan.stdout)["changes"]) == 9
         assert (tmp_path / ".pilot/terraform/sandbox").is_dir()
         assert 'home = "aws"' in (tmp_path / "pilot.toml").read_text()  # nothing written
+        running = json.loads(run_pilot("sandbox", "status", "--json", cwd=tmp_path).stdout)
+        assert set(running) == {"aws", "gcs"}
+        stopped = run_pilot("sandbox", "stop", cwd=tmp_path)
+        assert stopped.returncode == 0 and "stopped: aws, gcs" in stopped.stdout
+        from pilot_tui.runner import pid_alive
+
+        assert not any(pid_alive(e["pid"]) for e in running.values())
     finally:
         from pilot_tui.runner import stop_pid
 

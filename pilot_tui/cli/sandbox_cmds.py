@@ -1,0 +1,46 @@
+"""`pilot-tui sandbox status|stop`: the local emulators of this project."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from pilot_tui.cli.config_cmds import error
+from pilot_tui.cli.main import EXIT_INVALID, EXIT_OK
+from pilot_tui.project import ProjectNotFound, find_project
+from pilot_tui.sandbox import Sandbox
+
+
+def _sandbox(ns: argparse.Namespace) -> Sandbox | None:
+    try:
+        return Sandbox(find_project(getattr(ns, "project", None)).state_dir)
+    except ProjectNotFound as exc:
+        error(str(exc))
+        return None
+
+
+def status(ns: argparse.Namespace) -> int:
+    sandbox = _sandbox(ns)
+    if sandbox is None:
+        return EXIT_INVALID
+    running = sandbox.running()
+    if ns.json:
+        print(json.dumps({n: {"pid": e.pid, "port": e.port, "url": e.url}
+                          for n, e in running.items()}, indent=2))
+    elif not running:
+        print("the sandbox emulators are not running (`pilot-tui server up` starts them)")
+    for name, emulator in running.items() if not ns.json else ():
+        print(f"{name:4} {emulator.url}  pid {emulator.pid}")
+    return EXIT_OK
+
+
+def stop(ns: argparse.Namespace) -> int:
+    sandbox = _sandbox(ns)
+    if sandbox is None:
+        return EXIT_INVALID
+    stopped = sandbox.stop()
+    print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+    if stopped:
+        print("the sandbox's resources lived in memory and are gone; `pilot-tui server up` "
+              "creates them again")
+    return EXIT_OK

@@ -171,6 +171,10 @@ class Server:
                                lambda text, level="info": self.on_event(Note(text, level)),
                                self._aws_url, self._gcs_url)
 
+    def _prepare_all(self) -> None:
+        self.prepare()
+        self.terraform()
+
     def _state_has_resources(self) -> bool:
         try:
             state = json.loads((self.workdir / "terraform.tfstate").read_text())
@@ -274,7 +278,11 @@ class Server:
         atomic_write(stamp, fingerprint)
 
     async def plan(self, *, destroy: bool = False) -> tuple[Plan, RunResult]:
-        self.prepare()
+        import asyncio
+
+        # Starting emulators, unpacking the provider and rendering block: keep them off the
+        # event loop (the TUI's stays responsive; events then arrive from that thread).
+        await asyncio.to_thread(self._prepare_all)
         await self.init()
         tf = self.terraform()
         self.on_event(Stage("plan", "working out what to destroy" if destroy else

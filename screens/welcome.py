@@ -24,6 +24,7 @@ class WelcomeScreen(Screen[None]):
     """The first screen: the plan of the journey and this project's state."""
 
     BINDINGS = [
+        Binding("s", "server", "Server"),
         Binding("r", "reload", "Reload pilot.toml"),
         Binding("i", "init", "Create pilot.toml", show=False),
     ]
@@ -56,6 +57,8 @@ class WelcomeScreen(Screen[None]):
         status = self.query_one("#project-status", Static)
         next_step = self.query_one("#next-step", Static)
         self.missing = False
+        self.config = None
+        self.project_file = None
         try:
             project = find_project(self.project_arg)
         except ProjectNotFound as exc:
@@ -66,13 +69,16 @@ class WelcomeScreen(Screen[None]):
             self.refresh_bindings()
             return
         pf = ProjectFile.load(project.file)
-        report = pf.check().report
+        checked = pf.check()
+        report = checked.report
+        self.config = checked.config
+        self.project_file = project.file
         lines = [f"[b]Project file[/b]\n  {project.file}"]
         if report.ok:
             warn = f", {len(report.warnings)} warning(s)" if report.warnings else ""
             lines.append(f"  [green]valid[/green]{warn}")
-            next_step.update("[b]Next:[/b] credentials and server setup arrive in the next "
-                             "release; meanwhile `pilot-tui config` checks and edits the file.")
+            next_step.update("[b]Next:[/b] press [reverse] s [/reverse] to plan and create the "
+                             "Pilot Server (the sandbox needs no cloud account).")
         else:
             lines.append(f"  [red]{len(report.errors)} problem(s)[/red]:")
             lines += [f"  {line}" for line in report.lines()[:8]]
@@ -84,7 +90,22 @@ class WelcomeScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "init":
             return getattr(self, "missing", False)
+        if action == "server":
+            return getattr(self, "config", None) is not None
         return True
+
+    def action_server(self) -> None:
+        import dataclasses
+
+        from pilot_tui.project import Project
+        from pilot_tui.screens.server import ServerScreen
+
+        config = self.config
+        if config is None or self.project_file is None:
+            return
+        if getattr(self.app, "sandbox", False) and config.server.home != "sandbox":
+            config.server = dataclasses.replace(config.server, home="sandbox")
+        self.app.push_screen(ServerScreen(Project(self.project_file), config))
 
     def action_reload(self) -> None:
         self.refresh_status()

@@ -1,0 +1,259 @@
+"""Server: plan review and live apply of the Pilot Server, driving the core's `Server`.
+
+Terraform runs in a named worker; its events arrive through one handler that updates the
+plan table, the progress bar, the live resource list and a capped log pane. Cancel sends
+Terraform a graceful interrupt (after confirmation), exactly as Ctrl+C does in the CLI.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, DataTable, Footer, Header, Label, Log, ProgressBar, Static
+from textual.worker import Worker, WorkerState
+
+from pilot_tui import redact
+from pilot_tui.config.schema import PilotConfig
+from pilot_tui.project import Project
+from pilot_tui.runner import Interrupt
+from pilot_tui.server import Note, Plan, RunResult, Server, ServerError, Stage
+from pilot_tui.tf.events import ApplyComplete, ApplyErrored, ApplyStart, Diagnostic, LogLine
+
+LOG_LINES = 5000
+STATE_LABELS = {"pending": "·", "running": "⟳ working", "done": "✓ done", "failed": "✗ failed"}
+
+
+class ConfirmCancel(ModalScreen[bool]):
+    """Ask before interrupting Terraform."""
+
+    BINDINGS = [Binding("escape", "dismiss(False)", "Keep going")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Label("Stop Terraform? It finishes the resources in flight, saves its state "
+                        "and releases its lock; running Apply again resumes.")
+            with Horizontal():
+                yield Button("Stop gracefully", variant="error", id="stop")
+                yield Button("Keep going", variant="primary", id="keep")
+
+    @on(Button.Pressed)
+    def answer(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "stop")
+
+
+class ServerScreen(Screen[None]):
+    """Plan, review and apply (or destroy) the Pilot Server."""
+
+    BINDINGS = [
+        Binding("p", "plan", "Plan"),
+        Binding("a", "apply", "Apply"),
+        Binding("d", "plan_destroy", "Destroy"),
+        Binding("escape", "cancel_or_back", "Cancel / Back"),
+    ]
+
+    def __init__(self, project: Project, config: PilotConfig) -> None:
+        super().__init__()
+        self.project = project
+        self.config = config
+        self.interrupt = Interrupt()
+        self.server = Server(project, config, self._on_core_event, self.interrupt)
+        self.plan: Plan | None = None
+        self.rows: dict[str, str] = {}
+        self.done = 0
+        self.started = 0.0
+        self._pending: list[str] = []
+        self._ui_thread = threading.get_ident()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="server"):
+            home = self.config.server.home
+            region = self.config.gcp.region if home == "gcp" else self.config.aws.region
+            yield Static(f"[b]Pilot Server[/b] · home [b]{home}[/b] · {region}",
+                         id="server-title")
+            yield Static(id="error", classes="hidden")
+            yield Static("Press [b]p[/b] to plan: Terraform works out what to create, and you "
+                         "review it before anything is changed.", id="summary")
+            yield DataTable(id="resources", cursor_type="row", zebra_stripes=True)
+            with Horizontal(id="progress-row"):
+                yield ProgressBar(id="progress", show_eta=False)
+                yield Static("", id="elapsed")
+            yield Log(id="log", max_lines=LOG_LINES)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#resources", DataTable)
+        for column in ("resource", "action", "details"):
+            table.add_column(column, key=column)
+        table.add_column("state", key="state", width=10)
+        self.set_interval(0.1, self._flush_log)
+        self.set_interval(1.0, self._tick)
+
+    # -- events from the core (possibly from a worker thread) ----------------------------
+    def _on_core_event(self, event: object) -> None:
+        if threading.get_ident() != self._ui_thread:
+            self.app.call_from_thread(self._handle, event)
+        else:
+            self._handle(event)
+
+    def _handle(self, event: object) -> None:
+        if isinstance(event, Stage):
+            self._log(f"==> {event.name}: {event.detail}")
+        elif isinstance(event, Note):
+            self._log(f"{event.level}: {event.text}" if event.level != "info" else event.text)
+        elif isinstance(event, ApplyStart):
+            self._set_state(event.address, "running")
+        elif isinstance(event, ApplyComplete):
+            self.done += 1
+            self._set_state(event.address, "done")
+            self.query_one("#progress", ProgressBar).update(progress=self.done)
+        elif isinstance(event, ApplyErrored):
+            self._set_state(event.address, "failed")
+        elif isinstance(event, Diagnostic):
+            self._log(f"{event.severity}: {event.summary} {event.detail}".strip())
+            if event.severity == "error":
+                where = f" ({event.address})" if event.address else ""
+                self._pin_error(f"{event.summary}{where}\n{event.detail}".strip())
+        elif isinstance(event, LogLine) and event.message:
+            self._log(event.message)
+
+    def _log(self, line: str) -> None:
+        self._pending.append(redact.text(line))
+
+    def _flush_log(self) -> None:
+        if self._pending:  # one batched write per tick keeps a busy stream cheap
+            lines, self._pending = self._pending, []
+            self.query_one("#log", Log).write_lines(lines)
+
+    def _tick(self) -> None:
+        if self.started:
+            elapsed = int(time.monotonic() - self.started)
+            self.query_one("#elapsed", Static).update(f"{elapsed // 60}:{elapsed % 60:02d}")
+
+    def _set_state(self, address: str, state: str) -> None:
+        if address in self.rows:
+            table = self.query_one("#resources", DataTable)
+            table.update_cell(address, "state", STATE_LABELS[state])
+
+    def _pin_error(self, text: str) -> None:
+        error = self.query_one("#error", Static)
+        error.update(f"[b]Apply failed[/b]: {text}\nFix the cause and press [b]a[/b] after a "
+                     "new plan: Terraform resumes from what exists.")
+        error.remove_class("hidden")
+
+    # -- actions --------------------------------------------------------------------------
+    def _busy(self) -> bool:
+        return any(w.group == "terraform" and w.is_running for w in self.workers)
+
+    def action_plan(self) -> None:
+        if not self._busy():
+            self.run_plan(destroy=False)
+
+    def action_plan_destroy(self) -> None:
+        if not self._busy():
+            self.run_plan(destroy=True)
+
+    def action_apply(self) -> None:
+        if self._busy() or self.plan is None:
+            if self.plan is None:
+                self.notify("Plan first (p), then review, then apply.")
+            return
+        if not self.plan.changes:
+            self.notify("Nothing to apply: the server matches pilot.toml.")
+            return
+        self.run_apply(self.plan)
+
+    def action_cancel_or_back(self) -> None:
+        if not self._busy():
+            self.app.pop_screen()
+            return
+
+        def decided(stop: bool | None) -> None:
+            if stop:
+                self.interrupt.request()
+                self._log("interrupt: stopping gracefully; Terraform saves its state")
+
+        self.app.push_screen(ConfirmCancel(), decided)
+
+    @work(exclusive=True, group="terraform", name="terraform plan")
+    async def run_plan(self, destroy: bool) -> tuple[Plan, RunResult]:
+        self.interrupt = self.server.interrupt = Interrupt()
+        self.query_one("#error", Static).add_class("hidden")
+        self.query_one("#summary", Static).update("Planning…")
+        self.started = time.monotonic()
+        return await self.server.plan(destroy=destroy)
+
+    @work(exclusive=True, group="terraform", name="terraform apply")
+    async def run_apply(self, plan: Plan) -> RunResult:
+        self.interrupt = self.server.interrupt = Interrupt()
+        self.done = 0
+        self.started = time.monotonic()
+        progress = self.query_one("#progress", ProgressBar)
+        progress.update(total=plan.total, progress=0)
+        self.query_one("#summary", Static).update(
+            f"{'Destroying' if plan.destroy else 'Applying'} {plan.total} change(s)… "
+            "(Esc to cancel)")
+        return await self.server.apply(plan)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place worker outcomes reach the screen."""
+        worker = event.worker
+        if worker.group != "terraform":
+            return
+        if event.state == WorkerState.ERROR:
+            error = worker.error
+            message = str(error) if isinstance(error, ServerError | OSError) else repr(error)
+            self._pin_error(message)
+            self.query_one("#summary", Static).update("Stopped by an error (see above).")
+        elif event.state == WorkerState.SUCCESS and worker.name == "terraform plan":
+            plan, result = worker.result  # type: ignore[misc]
+            self._show_plan(plan, result)
+        elif event.state == WorkerState.SUCCESS and worker.name == "terraform apply":
+            self._show_result(worker.result)  # type: ignore[arg-type]
+        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            self.started = 0.0
+
+    def _show_plan(self, plan: Plan, result: RunResult) -> None:
+        table = self.query_one("#resources", DataTable)
+        table.clear()
+        self.rows = {}
+        if result.code != 0:
+            self.plan = None
+            self.query_one("#summary", Static).update(f"Planning failed; log: {result.log}")
+            return
+        self.plan = plan
+        for change in plan.changes:
+            table.add_row(change.address, change.action, change.details, STATE_LABELS["pending"],
+                          key=change.address)
+            self.rows[change.address] = "pending"
+        lines = []
+        if not plan.changes:
+            lines.append("No changes: the Pilot Server matches pilot.toml.")
+        else:
+            verb = "destroy" if plan.destroy else "apply"
+            lines.append(f"[b]{plan.total}[/b] change(s) to review. Press [b]a[/b] to {verb}, "
+                         "Esc to go back.")
+        lines += [f"[red b]WARNING: {w}[/]" for w in plan.warnings]
+        self.query_one("#summary", Static).update("\n".join(lines))
+
+    def _show_result(self, result: RunResult) -> None:
+        summary = self.query_one("#summary", Static)
+        if result.interrupted:
+            summary.update(f"Stopped after {self.done} change(s); state is saved. Plan and "
+                           "apply again to finish.")
+        elif result.code != 0:
+            summary.update(f"Failed at {', '.join(result.errored) or 'a step'}; "
+                           f"{len(result.completed)} change(s) made. Log: {result.log}")
+        else:
+            outputs = self.server.saved_outputs()
+            shown = "  ".join(f"{k}: [b]{outputs[k]}[/b]" for k in ("public_ip", "docker_host")
+                              if k in outputs)
+            summary.update(f"[green b]Done.[/] {shown}\nNext: describe your apps in "
+                           "pilot.toml ([[apps]]), then deploy them.")
+        self.plan = None

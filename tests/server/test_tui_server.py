@@ -1,0 +1,74 @@
+"""The Server screen, driven headless with App.run_test: a real plan and apply in the
+sandbox stream into the table, progress bar and log; Cancel stops Terraform gracefully."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from textual.widgets import DataTable, Log, ProgressBar, Static
+
+from pilot_tui.screens.app import create_app
+from pilot_tui.screens.server import ServerScreen
+
+
+async def wait_for(pilot, condition, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause(0.2)
+
+
+def text(screen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+async def test_plan_review_then_live_apply(sandbox_project):
+    app = create_app(str(sandbox_project))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        screen = app.screen
+        assert isinstance(screen, ServerScreen)
+        table = screen.query_one("#resources", DataTable)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: table.row_count == 9 and "to review" in
+                       text(screen, "#summary"))
+        assert "WARNING" not in text(screen, "#summary")
+        assert str(table.get_cell("aws_vpc.pilot", "action")) == "create"
+        await pilot.press("a")
+        await wait_for(pilot, lambda: "Done." in text(screen, "#summary"))
+        progress = screen.query_one("#progress", ProgressBar)
+        assert (progress.progress, progress.total) == (9, 9)
+        states = {str(table.get_cell(row.value, "state")) for row in table.rows}
+        assert states == {"✓ done"}
+        log_text = "\n".join(screen.query_one("#log", Log).lines)
+        assert "==> apply" in log_text
+        outputs = json.loads((sandbox_project / ".pilot/outputs/server.json").read_text())
+        assert outputs["outputs"]["public_ip"] in text(screen, "#summary")
+        await pilot.press("escape")  # back to the welcome screen
+        assert not isinstance(app.screen, ServerScreen)
+
+
+async def test_cancel_mid_apply_stops_gracefully(sandbox_project):
+    app = create_app(str(sandbox_project))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        screen = app.screen
+        table = screen.query_one("#resources", DataTable)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: table.row_count == 9 and "to review" in
+                       text(screen, "#summary"))
+        await pilot.press("a")
+        await wait_for(pilot, lambda: any(str(table.get_cell(r.value, "state")) == "✓ done"
+                                          for r in table.rows))
+        await pilot.press("escape")  # asks first
+        await pilot.pause()
+        await pilot.click("#stop")
+        await wait_for(pilot, lambda: "Stopped after" in text(screen, "#summary"))
+    workdir = sandbox_project / ".pilot/terraform/sandbox"
+    state = json.loads((workdir / "terraform.tfstate").read_text())
+    created = [r["type"] for r in state["resources"] if r["mode"] == "managed" and r["instances"]]
+    assert 0 < len(created) < 9 and "aws_instance" not in created
+    assert not (workdir / ".terraform.tfstate.lock.info").exists()

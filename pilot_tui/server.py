@@ -112,6 +112,7 @@ class Server:
         self.backend: Backend = Backend("local")
         self._aws_url: str | None = None
         self._gcs_url: str | None = None
+        self.started_sandbox = False  # True when this process started the emulators
 
     # -- preparation -----------------------------------------------------------------
     @property
@@ -142,6 +143,7 @@ class Server:
             if len(sandbox.running()) < 2:
                 self.on_event(Stage("sandbox", "starting the local AWS API and GCS emulator"))
             emulators, started = sandbox.ensure()
+            self.started_sandbox = self.started_sandbox or started
             if started and self._state_has_resources():
                 self.on_event(Note("the sandbox emulators were restarted, so resources from an "
                                    "earlier run are gone; Terraform will create them again",

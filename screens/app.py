@@ -23,6 +23,8 @@ class PilotApp(App[int]):
         super().__init__()
         self.project_arg = project
         self.sandbox = sandbox
+        # Sandboxes whose emulators this app started: stopped by pid when the app exits.
+        self.started_sandboxes: set[Path] = set()
         if sandbox:
             self.sub_title = f"v{__version__} · sandbox (no cloud account)"
 
@@ -31,6 +33,12 @@ class PilotApp(App[int]):
 
     async def action_quit(self) -> None:
         self.exit(0)
+
+    def on_unmount(self) -> None:
+        from pilot_tui.sandbox import Sandbox
+
+        for state_dir in self.started_sandboxes:
+            Sandbox(state_dir).stop()
 
 
 def create_app(project: str | None = None, *, sandbox: bool = False) -> PilotApp:

@@ -218,6 +218,8 @@ class ServerScreen(Screen[None]):
             self._show_result(worker.result)  # type: ignore[arg-type]
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             self.started = 0.0
+            if self.server.started_sandbox:
+                self.app.started_sandboxes.add(self.project.state_dir)  # type: ignore[attr-defined]
 
     def _show_plan(self, plan: Plan, result: RunResult) -> None:
         table = self.query_one("#resources", DataTable)

@@ -72,3 +72,21 @@ async def test_cancel_mid_apply_stops_gracefully(sandbox_project):
     created = [r["type"] for r in state["resources"] if r["mode"] == "managed" and r["instances"]]
     assert 0 < len(created) < 9 and "aws_instance" not in created
     assert not (workdir / ".terraform.tfstate.lock.info").exists()
+
+
+async def test_emulators_the_app_started_are_stopped_when_it_exits(sandbox_project):
+    from pilot_tui.runner import pid_alive
+    from tests.server.conftest import sandbox_state
+
+    app = create_app(str(sandbox_project))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        screen = app.screen
+        table = screen.query_one("#resources", DataTable)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: table.row_count == 9)
+        pids = [e["pid"] for e in sandbox_state(sandbox_project).values()]
+        assert pids and all(pid_alive(p) for p in pids)
+        await pilot.press("ctrl+q")
+    assert not any(pid_alive(p) for p in pids)

@@ -77,12 +77,13 @@ def _remove_stale_temps(path: Path) -> None:
     """Delete temp files left by writers that were killed mid-write (their pid is gone)."""
     for tmp in path.parent.glob(f".{path.name}.*{TEMP_SUFFIX}"):
         pid_text = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
-        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+        if pid_text.isdigit() and not pid_exists(int(pid_text)):
             with contextlib.suppress(OSError):
                 tmp.unlink()
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_exists(pid: int) -> bool:
+    """Whether a process with this pid exists (ours or not)."""
     if pid == os.getpid():
         return True
     try:

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from pilot_tui.fsutil import pid_exists
+
 Stream = Literal["stdout", "stderr"]
 LINE_LIMIT = 64 * 1024 * 1024  # `terraform show -json` prints the whole plan on one line
 
@@ -211,16 +213,11 @@ def stop_pid(pid: int, timeout: float = 5.0) -> bool:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a child of ours that exited is reaped, so it counts as gone)."""
     try:
-        waited, _ = os.waitpid(pid, os.WNOHANG)  # reap our own children
+        waited, _ = os.waitpid(pid, os.WNOHANG)
         if waited == pid:
             return False
     except ChildProcessError:
         pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_exists(pid)

@@ -131,3 +131,10 @@ def test_cloud_init_renders_to_valid_yaml_for_every_choice(terraform, tmp_path, 
     else:
         assert "tcp://" not in units + commands and "systemctl enable --now docker" in commands
     assert ("waypoint install -platform=docker" in commands) == (engine == "waypoint")
+
+
+@pytest.mark.parametrize("home", ["aws", "gcp"])
+def test_shared_files_do_not_shadow_a_homes_own(home):
+    common = {p.name for p in (TEMPLATES / "common").iterdir()}
+    own = {p.name for p in (TEMPLATES / home).iterdir()}
+    assert common & own == set()

@@ -16,6 +16,7 @@ from pilot_tui.config.document import (
 )
 from pilot_tui.config.keys import KeyError_
 from pilot_tui.config.problems import Report
+from pilot_tui.config.schema import PilotConfig
 from pilot_tui.project import ProjectNotFound, find_project
 
 
@@ -44,6 +45,18 @@ def load(ns: argparse.Namespace) -> ProjectFile | None:
     except (OSError, UnicodeDecodeError) as exc:
         error(f"cannot read the project file: {exc}")
     return None
+
+
+def load_valid(ns: argparse.Namespace) -> tuple[ProjectFile, PilotConfig] | None:
+    """The project file and its typed settings, or None after printing why not."""
+    pf = load(ns)
+    if pf is None:
+        return None
+    checked = pf.check()
+    if checked.config is None:
+        print_report(checked.report, header=f"{pf.display} is not valid; fix it first:")
+        return None
+    return pf, checked.config
 
 
 def validate(ns: argparse.Namespace) -> int:

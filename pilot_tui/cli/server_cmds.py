@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from pilot_tui.cli.config_cmds import error, load, print_report
+from pilot_tui.cli.config_cmds import error, load_valid
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.project import Project
@@ -29,6 +29,7 @@ from pilot_tui.tf.toolchain import ToolchainError
 from pilot_tui.tf.workspace import WorkspaceError
 
 T = TypeVar("T")
+EXIT_CANCELLED = -1  # the user said no: nothing changed, exit 0
 VERBS = {"create": "creating", "update": "updating", "delete": "destroying",
          "replace": "replacing", "read": "reading"}
 DONE = {"create": "created", "update": "updated", "delete": "destroyed", "replace": "replaced",
@@ -109,14 +110,10 @@ def _run(make: Callable[[], Awaitable[T]], interrupt: Interrupt) -> T:
 
 
 def _server(ns: argparse.Namespace, progress: Progress, interrupt: Interrupt) -> Server | None:
-    pf = load(ns)
-    if pf is None:
+    loaded = load_valid(ns)
+    if loaded is None:
         return None
-    checked = pf.check()
-    if checked.config is None:
-        print_report(checked.report, header=f"{pf.display} is not valid; fix it first:")
-        return None
-    config = checked.config
+    pf, config = loaded
     home = config.server.home
     if getattr(ns, "sandbox", False) and home != "sandbox":
         import dataclasses
@@ -257,32 +254,43 @@ def _apply(server: Server, the_plan: Plan, progress: Progress, interrupt: Interr
     return EXIT_OK
 
 
-@_guard
-def up(ns: argparse.Namespace) -> int:
+def _plan_confirm_apply(ns: argparse.Namespace, destroy: bool) -> tuple[int, Server | None]:
+    """Plan, show, confirm and apply; (exit code, server), with EXIT_OK meaning "carry on"."""
     interrupt = Interrupt()
     progress = Progress()
     server = _server(ns, progress, interrupt)
     if server is None:
-        return EXIT_INVALID
-    the_plan, result = _make_plan(server, False, interrupt)
+        return EXIT_INVALID, None
+    the_plan, result = _make_plan(server, destroy, interrupt)
     if result.interrupted:
-        return EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED, server
     if result.code != 0:
-        err(f"plan failed; full log: {result.log}")
-        return EXIT_FAILED
+        err(f"{'planning the destroy' if destroy else 'plan'} failed; full log: {result.log}")
+        return EXIT_FAILED, server
+    if not the_plan.changes:
+        print("Nothing to destroy." if destroy else _table(the_plan))
+        if not destroy:
+            _run(server.save_outputs, interrupt)
+        return EXIT_OK, server
+    if destroy:
+        print("This removes:")
     _show_plan(the_plan, print)
-    if the_plan.changes:
-        answer = _confirm(f"Apply these {the_plan.total} changes?", ns.yes)
-        if answer is None:
-            return EXIT_INVALID
-        if not answer:
-            err("nothing was changed")
-            return EXIT_OK
-        code = _apply(server, the_plan, progress, interrupt, "apply")
-        if code != EXIT_OK:
-            return code
-    else:
-        _run(server.save_outputs, interrupt)
+    verb = "Destroy these {n} resources?" if destroy else "Apply these {n} changes?"
+    answer = _confirm(verb.format(n=the_plan.total), ns.yes)
+    if answer is None:
+        return EXIT_INVALID, server
+    if not answer:
+        err("nothing was changed")
+        return EXIT_CANCELLED, server
+    code = _apply(server, the_plan, progress, interrupt, "destroy" if destroy else "apply")
+    return code, server
+
+
+@_guard
+def up(ns: argparse.Namespace) -> int:
+    code, server = _plan_confirm_apply(ns, destroy=False)
+    if code != EXIT_OK or server is None:
+        return EXIT_OK if code == EXIT_CANCELLED else code
     outputs = server.saved_outputs()
     print("\nThe Pilot Server is up.")
     for key in ("public_ip", "docker_host", "instance_id"):
@@ -294,31 +302,9 @@ def up(ns: argparse.Namespace) -> int:
 
 @_guard
 def destroy(ns: argparse.Namespace) -> int:
-    interrupt = Interrupt()
-    progress = Progress()
-    server = _server(ns, progress, interrupt)
-    if server is None:
-        return EXIT_INVALID
-    the_plan, result = _make_plan(server, True, interrupt)
-    if result.interrupted:
-        return EXIT_INTERRUPTED
-    if result.code != 0:
-        err(f"planning the destroy failed; full log: {result.log}")
-        return EXIT_FAILED
-    if the_plan.changes:
-        print("This removes:")
-        _show_plan(the_plan, print)
-        answer = _confirm(f"Destroy these {the_plan.total} resources?", ns.yes)
-        if answer is None:
-            return EXIT_INVALID
-        if not answer:
-            err("nothing was removed")
-            return EXIT_OK
-        code = _apply(server, the_plan, progress, interrupt, "destroy")
-        if code != EXIT_OK:
-            return code
-    else:
-        print("Nothing to destroy.")
+    code, server = _plan_confirm_apply(ns, destroy=True)
+    if code != EXIT_OK or server is None:
+        return EXIT_OK if code == EXIT_CANCELLED else code
     if server.home == "sandbox":
         from pilot_tui.sandbox import Sandbox
 

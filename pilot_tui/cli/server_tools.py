@@ -6,7 +6,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from pilot_tui.cli.config_cmds import error, load, print_report
+from pilot_tui.cli.config_cmds import error, load, load_valid, print_report
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from pilot_tui.config.document import ConfigRefused
 from pilot_tui.keys import KEY_NAME
@@ -15,14 +15,10 @@ from pilot_tui.tf.workspace import WorkspaceError, template_files, template_sour
 
 
 def eject(ns: argparse.Namespace) -> int:
-    pf = load(ns)
-    if pf is None:
+    loaded = load_valid(ns)
+    if loaded is None:
         return EXIT_INVALID
-    checked = pf.check()
-    if checked.config is None:
-        print_report(checked.report, header=f"{pf.display} is not valid; fix it first:")
-        return EXIT_INVALID
-    cfg = checked.config
+    pf, cfg = loaded
     if cfg.terraform.templates:
         error(f"already ejected to {cfg.terraform.templates!r} (terraform.templates); "
               "Pilot renders from there")

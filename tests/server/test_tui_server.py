@@ -23,17 +23,23 @@ def text(screen, selector: str) -> str:
     return str(screen.query_one(selector, Static).render())
 
 
+async def open_and_plan(app, pilot):
+    """Welcome -> Server screen -> plan; returns (screen, resource table) once reviewed."""
+    await pilot.pause()
+    await pilot.press("s")
+    screen = app.screen
+    assert isinstance(screen, ServerScreen)
+    table = screen.query_one("#resources", DataTable)
+    await pilot.press("p")
+    await wait_for(pilot, lambda: table.row_count == 9 and "to review" in
+                   text(screen, "#summary"))
+    return screen, table
+
+
 async def test_plan_review_then_live_apply(sandbox_project):
     app = create_app(str(sandbox_project))
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause()
-        await pilot.press("s")
-        screen = app.screen
-        assert isinstance(screen, ServerScreen)
-        table = screen.query_one("#resources", DataTable)
-        await pilot.press("p")
-        await wait_for(pilot, lambda: table.row_count == 9 and "to review" in
-                       text(screen, "#summary"))
+        screen, table = await open_and_plan(app, pilot)
         assert "WARNING" not in text(screen, "#summary")
         assert str(table.get_cell("aws_vpc.pilot", "action")) == "create"
         await pilot.press("a")
@@ -53,13 +59,7 @@ async def test_plan_review_then_live_apply(sandbox_project):
 async def test_cancel_mid_apply_stops_gracefully(sandbox_project):
     app = create_app(str(sandbox_project))
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
-        await pilot.press("s")
-        screen = app.screen
-        table = screen.query_one("#resources", DataTable)
-        await pilot.press("p")
-        await wait_for(pilot, lambda: table.row_count == 9 and "to review" in
-                       text(screen, "#summary"))
+        screen, table = await open_and_plan(app, pilot)
         await pilot.press("a")
         await wait_for(pilot, lambda: any(str(table.get_cell(r.value, "state")) == "✓ done"
                                           for r in table.rows))
@@ -80,12 +80,7 @@ async def test_emulators_the_app_started_are_stopped_when_it_exits(sandbox_proje
 
     app = create_app(str(sandbox_project))
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
-        await pilot.press("s")
-        screen = app.screen
-        table = screen.query_one("#resources", DataTable)
-        await pilot.press("p")
-        await wait_for(pilot, lambda: table.row_count == 9)
+        await open_and_plan(app, pilot)
         pids = [e["pid"] for e in sandbox_state(sandbox_project).values()]
         assert pids and all(pid_alive(p) for p in pids)
         await pilot.press("ctrl+q")

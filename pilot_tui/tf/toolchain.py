@@ -124,9 +124,17 @@ def provider_mirror() -> Path | None:
         for member in partial.iterdir():
             member.chmod(0o755)
         (partial / ".complete").touch()
+        if marker.exists():  # another Pilot process finished first
+            shutil.rmtree(partial, ignore_errors=True)
+            return mirror
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(target)
-        partial.rename(target)  # atomic: a half-unpacked provider is never used
+        try:
+            partial.rename(target)  # atomic: a half-unpacked provider is never used
+        except OSError:
+            shutil.rmtree(partial, ignore_errors=True)
+            if not marker.exists():
+                raise
     return mirror
 
 

@@ -172,6 +172,17 @@ def capture(command: Command, stdin: str | None = None) -> Completed:
     return Completed(done.returncode, done.stdout, done.stderr)
 
 
+def run_attached(command: Command) -> int:
+    """Run an interactive program on this terminal (an editor) and wait for it."""
+    try:
+        return subprocess.run(list(command.argv), cwd=command.cwd, env=command.env,
+                              check=False).returncode
+    except FileNotFoundError as exc:
+        raise RunnerError(f"{command.argv[0]}: not found") from exc
+    except OSError as exc:
+        raise RunnerError(str(exc)) from exc
+
+
 def exec_replace(command: Command) -> None:
     """Replace this process with ``command`` (an interactive `ssh`); returns only on error."""
     import shutil

@@ -25,6 +25,7 @@ class WelcomeScreen(Screen[None]):
 
     BINDINGS = [
         Binding("s", "server", "Server"),
+        Binding("e", "settings", "Edit pilot.toml"),
         Binding("r", "reload", "Reload pilot.toml"),
         Binding("i", "init", "Create pilot.toml", show=False),
     ]
@@ -82,8 +83,8 @@ class WelcomeScreen(Screen[None]):
         else:
             lines.append(f"  [red]{len(report.errors)} problem(s)[/red]:")
             lines += [f"  {line}" for line in report.lines()[:8]]
-            next_step.update("[b]Next:[/b] fix pilot.toml (`pilot-tui config validate` lists "
-                             "every problem), then press [reverse] r [/reverse] to reload.")
+            next_step.update("[b]Next:[/b] press [reverse] e [/reverse] to fix pilot.toml in "
+                             "the editor (every problem is listed there).")
         status.update("\n".join(lines))
         self.refresh_bindings()
 
@@ -92,7 +93,16 @@ class WelcomeScreen(Screen[None]):
             return getattr(self, "missing", False)
         if action == "server":
             return getattr(self, "config", None) is not None
+        if action == "settings":
+            return getattr(self, "project_file", None) is not None
         return True
+
+    def action_settings(self) -> None:
+        from pilot_tui.screens.settings import SettingsScreen
+
+        if self.project_file is not None:
+            self.app.push_screen(SettingsScreen(self.project_file),
+                                 lambda _: self.refresh_status())
 
     def action_server(self) -> None:
         import dataclasses

@@ -35,6 +35,8 @@ async def test_welcome_lists_problems_of_a_broken_file(tmp_path):
     app = create_app(str(broken))
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()
+        await pilot.press("escape")  # the editor opened first; the welcome screen lists them too
+        await pilot.pause()
         status = _text(app, "#project-status")
         assert "problem" in status and 'did you mean "aws"' in status
         # Fix the file outside the app, reload with `r`.
@@ -79,5 +81,47 @@ def test_in_a_real_terminal_ctrl_q_exits_zero(project):
                 break
             time.sleep(0.1)
         assert marker.read_text().strip() == "0"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by .ci/run")
+def test_open_in_editor_suspends_the_app_and_reloads(project):
+    editor = project.parent / "fake-editor"
+    # Stands in for vim/nano: appends a line to the file it is given, as a user would.
+    editor.write_text('#!/bin/sh\necho "# edited in my editor" >> "$1"\n')
+    editor.chmod(0o755)
+    session = f"pilot-edit-{time.monotonic_ns()}"
+    cmd = f"cd {project.parent} && EDITOR={editor} {PILOT}"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "110", "-y", "34", cmd],
+                   check=True)
+
+    def screen() -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
+                              capture_output=True, text=True).stdout
+
+    def wait_for(text: str) -> str:
+        for _ in range(100):
+            shown = screen()
+            if text in shown:
+                return shown
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} not on screen:\n{screen()}")
+
+    try:
+        wait_for("Welcome to Pilot")
+        subprocess.run(["tmux", "send-keys", "-t", session, "e"], check=True)
+        wait_for("ctrl+s saves")
+        time.sleep(0.5)  # let the editor take focus, as a person would glance at it first
+        subprocess.run(["tmux", "send-keys", "-t", session, "C-o"], check=True)
+        for _ in range(50):
+            if project.read_text().endswith("# edited in my editor\n"):
+                break
+            time.sleep(0.1)
+        assert project.read_text().endswith("# edited in my editor\n")
+        time.sleep(0.5)
+        for _ in range(4):  # scroll the reloaded text to its end
+            subprocess.run(["tmux", "send-keys", "-t", session, "NPage"], check=True)
+        wait_for("# edited in my editor")
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 
 from pilot_tui import __version__
 from pilot_tui.screens.welcome import WelcomeScreen
@@ -17,7 +19,10 @@ class PilotApp(App[int]):
     CSS_PATH = Path(__file__).with_name("pilot.tcss")
     TITLE = "Pilot"
     SUB_TITLE = f"v{__version__}"
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f1,question_mark", "help", "Help"),
+    ]
 
     def __init__(self, project: str | None = None, *, sandbox: bool = False) -> None:
         super().__init__()
@@ -38,6 +43,22 @@ class PilotApp(App[int]):
 
             self.push_screen(SettingsScreen(find_project(self.project_arg).file),
                              lambda _: welcome.refresh_status())
+
+    def action_help(self) -> None:
+        from pilot_tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Command-palette entries for the app's actions, beside Textual's own (theme...)."""
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help", "Keys and what each screen does", self.action_help)
+        for binding in screen.active_bindings.values():
+            b = binding.binding
+            if b.show and b.description and b.action not in ("quit", "help"):
+                yield SystemCommand(b.description, f"key: {b.key}",
+                                    lambda action=b.action: self.run_action(action, screen))
 
     async def action_quit(self) -> None:
         self.exit(0)

@@ -125,3 +125,26 @@ def test_open_in_editor_suspends_the_app_and_reloads(project):
         wait_for("# edited in my editor")
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+async def test_help_and_command_palette_entries(project):
+    from pilot_tui.screens.help import HelpScreen
+
+    app = create_app(str(project))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Help", "Server", "Edit pilot.toml", "Reload pilot.toml"} <= titles
+        assert any("theme" in t.lower() for t in titles)  # dark and light themes
+        server = next(c for c in app.get_system_commands(app.screen) if c.title == "Server")
+        app.call_later(server.callback)  # as the palette runs it
+        await pilot.pause()
+        from pilot_tui.screens.server import ServerScreen
+
+        assert isinstance(app.screen, ServerScreen)

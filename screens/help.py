@@ -1,0 +1,39 @@
+"""Help: what each screen does and its keys (F1 or ? anywhere)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+HELP = """\
+# Pilot — help
+
+Pilot sets up your own platform on your own cloud account. Everything you choose is saved in
+**pilot.toml**; machine state lives in **.pilot/**. Secrets never go in pilot.toml.
+
+| key | where | what |
+|---|---|---|
+| `s` | welcome | the Pilot Server: plan, review, apply, destroy |
+| `e` | welcome | edit pilot.toml (live validation; a broken file opens here at start) |
+| `r` | welcome | reload pilot.toml |
+| `i` | welcome | create a commented pilot.toml when there is none |
+| `p` / `a` / `d` | server | plan / apply the reviewed plan / plan a destroy |
+| `Esc` | server | cancel a running Terraform gracefully (asks first), or go back |
+| `ctrl+s` / `ctrl+o` | editor | save (only a valid file) / open in $EDITOR |
+| `ctrl+p` | anywhere | command palette: every action, the theme |
+| `F1` / `?` | anywhere | this help |
+| `ctrl+q` | anywhere | quit |
+
+Everything here is also a command: `pilot-tui --help`.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,f1,question_mark,q", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Markdown(HELP)

@@ -149,4 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     _sub(sbx, "stop", "stop the emulators (the sandbox's resources go with them)",
          _lazy("pilot_tui.cli.sandbox_cmds", "stop"))
+    p = _sub(commands, "credentials", "find cloud credentials and check them live",
+             _lazy("pilot_tui.cli.credentials_cmd", "run"),
+             "List the AWS profiles and Google credentials on this machine and check each\n"
+             "live (STS GetCallerIdentity; a Cloud Storage call on gcp.project). Exit 1 when\n"
+             "the ones pilot.toml uses fail. Names and paths only: keys are never shown.")
+    p.add_argument("--json", action="store_true", help="print JSON")
     return parser

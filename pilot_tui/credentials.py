@@ -1,0 +1,179 @@
+"""Find cloud credentials on this machine and check them live.
+
+AWS: environment variables, profiles in ~/.aws/credentials and ~/.aws/config (SSO ones
+marked), validated with STS GetCallerIdentity. Google: GOOGLE_APPLICATION_CREDENTIALS,
+gcloud's Application Default Credentials, and gcp.credentials from pilot.toml, validated with
+a google-cloud-storage call on the project. Only names and paths are ever shown; key material
+is never read into messages.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Found:
+    """A credential source: which cloud, what it is called, where it comes from."""
+
+    cloud: str  # aws | gcp
+    name: str  # a profile name, or a file path for Google
+    source: str
+    sso: bool = False
+
+
+@dataclass(frozen=True)
+class Checked:
+    ok: bool
+    message: str  # the identity when ok, else what is wrong and how to fix it
+    identity: str = ""
+
+
+def _aws_files(env: Mapping[str, str], home: Path) -> tuple[Path, Path]:
+    creds = Path(env.get("AWS_SHARED_CREDENTIALS_FILE", home / ".aws" / "credentials"))
+    config = Path(env.get("AWS_CONFIG_FILE", home / ".aws" / "config"))
+    return creds.expanduser(), config.expanduser()
+
+
+def find_aws(env: Mapping[str, str] | None = None, home: Path | None = None) -> list[Found]:
+    env = os.environ if env is None else env
+    home = home or Path.home()
+    found: list[Found] = []
+    if env.get("AWS_ACCESS_KEY_ID"):
+        found.append(Found("aws", "(environment)", "AWS_ACCESS_KEY_ID and friends"))
+    creds_file, config_file = _aws_files(env, home)
+    seen: set[str] = set()
+    for path, prefix in ((creds_file, ""), (config_file, "profile ")):
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(path)
+        except configparser.Error:
+            continue
+        for section in parser.sections():
+            name = section[len(prefix):] if section.startswith(prefix) else section
+            if prefix and not section.startswith(prefix) and section != "default":
+                continue  # [sso-session x] and friends are not profiles
+            sso = any(k.startswith("sso_") for k in parser[section])
+            if name not in seen:
+                seen.add(name)
+                found.append(Found("aws", name, str(path), sso))
+    return found
+
+
+def check_aws(profile: str | None, region: str, endpoint_url: str | None = None,
+              static: tuple[str, str] | None = None) -> Checked:
+    """STS GetCallerIdentity with ``profile`` (None: the default chain)."""
+    import boto3
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        NoCredentialsError,
+        ProfileNotFound,
+        SSOTokenLoadError,
+        TokenRetrievalError,
+    )
+
+    who = f'profile "{profile}"' if profile else "the default credentials"
+    try:
+        if static:
+            session = boto3.Session(aws_access_key_id=static[0], aws_secret_access_key=static[1],
+                                    region_name=region)
+        else:
+            session = boto3.Session(profile_name=profile, region_name=region)
+        ident = session.client("sts", endpoint_url=endpoint_url).get_caller_identity()
+    except ProfileNotFound:
+        return Checked(False, f"{who} does not exist; create it with `aws configure --profile "
+                       f"{profile}` or fix aws.profile")
+    except NoCredentialsError:
+        return Checked(False, f"no AWS credentials found for {who}; run `aws configure` or "
+                       "`aws sso login`")
+    except (SSOTokenLoadError, TokenRetrievalError):
+        return Checked(False, f"the SSO session of {who} has expired; run `aws sso login "
+                       f"--profile {profile}`")
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        hint = {"ExpiredToken": "the session token has expired; get a new one",
+                "InvalidClientTokenId": "the access key id is not valid (deleted or mistyped)",
+                "SignatureDoesNotMatch": "the secret access key does not match the key id"}
+        return Checked(False, f"{who}: {hint.get(code, exc.response['Error'].get('Message'))}")
+    except BotoCoreError as exc:
+        return Checked(False, f"{who}: cannot reach AWS ({exc})")
+    return Checked(True, f"account {ident['Account']}, {ident['Arn']}", ident["Arn"])
+
+
+def find_gcp(env: Mapping[str, str] | None = None, home: Path | None = None,
+             configured: Path | None = None) -> list[Found]:
+    env = os.environ if env is None else env
+    home = home or Path.home()
+    found: list[Found] = []
+    if configured is not None:
+        found.append(Found("gcp", str(configured), "gcp.credentials in pilot.toml"))
+    if env.get("GOOGLE_APPLICATION_CREDENTIALS"):
+        found.append(Found("gcp", env["GOOGLE_APPLICATION_CREDENTIALS"],
+                           "GOOGLE_APPLICATION_CREDENTIALS"))
+    adc = Path(env.get("CLOUDSDK_CONFIG", home / ".config" / "gcloud")) / \
+        "application_default_credentials.json"
+    if adc.is_file():
+        found.append(Found("gcp", str(adc), "gcloud auth application-default login"))
+    return found
+
+
+def key_file_problem(path: Path) -> str | None:
+    """What is wrong with a service-account key file, without echoing its contents."""
+    if not path.is_file():
+        return f"{path} does not exist"
+    try:
+        data: Any = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return f"{path} is not a JSON key file"
+    if not isinstance(data, dict) or data.get("type") not in ("service_account",
+                                                               "authorized_user"):
+        return f"{path} is not a Google service-account or user credentials file"
+    if data.get("type") == "service_account" and not data.get("private_key"):
+        return f"{path} has no private key"
+    return None
+
+
+def check_gcp(project: str | None, key_file: Path | None, *,
+              api_endpoint: str | None = None) -> Checked:
+    """A google-cloud-storage call on ``project`` (a local endpoint takes no credentials)."""
+    from google.api_core import exceptions as gexc
+    from google.auth import exceptions as aexc
+    from google.cloud import storage
+
+    if key_file is not None:
+        problem = key_file_problem(key_file)
+        if problem:
+            return Checked(False, problem)
+    try:
+        if api_endpoint:
+            from google.auth.credentials import AnonymousCredentials
+
+            client = storage.Client(project=project or "sandbox",
+                                    credentials=AnonymousCredentials(),
+                                    client_options={"api_endpoint": api_endpoint})
+        elif key_file is not None:
+            client = storage.Client.from_service_account_json(str(key_file), project=project)
+        else:
+            client = storage.Client(project=project)
+        list(client.list_buckets(max_results=1))
+    except aexc.DefaultCredentialsError:
+        return Checked(False, "no Google credentials found; run `gcloud auth "
+                       "application-default login` or set gcp.credentials to a key file")
+    except aexc.RefreshError as exc:
+        return Checked(False, f"the credentials could not get a token (expired, revoked or no "
+                       f"network): {str(exc)[:120]}")
+    except gexc.Forbidden:
+        return Checked(False, f"missing permission on project {project}: grant the account "
+                       "storage.buckets.list (e.g. roles/storage.admin)")
+    except gexc.NotFound:
+        return Checked(False, f"project {project} was not found; check gcp.project")
+    except (gexc.GoogleAPIError, OSError) as exc:
+        return Checked(False, f"cannot reach Google Cloud Storage: {str(exc)[:160]}")
+    return Checked(True, f"project {project or 'sandbox'}: storage reachable")

@@ -81,7 +81,7 @@ class ServerScreen(Screen[None]):
             yield Static("Press [b]p[/b] to plan: Terraform works out what to create, and you "
                          "review it before anything is changed.", id="summary")
             yield DataTable(id="resources", cursor_type="row", zebra_stripes=True)
-            with Horizontal(id="progress-row"):
+            with Horizontal(id="progress-row", classes="hidden"):
                 yield ProgressBar(id="progress", show_eta=False)
                 yield Static("", id="elapsed")
             yield Log(id="log", max_lines=LOG_LINES)
@@ -196,6 +196,7 @@ class ServerScreen(Screen[None]):
         self.started = time.monotonic()
         progress = self.query_one("#progress", ProgressBar)
         progress.update(total=plan.total, progress=0)
+        self.query_one("#progress-row").remove_class("hidden")
         self.query_one("#summary", Static).update(
             f"{'Destroying' if plan.destroy else 'Applying'} {plan.total} change(s)… "
             "(Esc to cancel)")

@@ -44,11 +44,11 @@ class WelcomeScreen(Screen[None]):
                 "hand.",
                 id="intro",
             )
-            steps = "\n".join(f"  {n}. [b]{name}[/b] — {what}"
-                              for n, (name, what) in enumerate(STEPS, 1))
-            yield Static(steps, id="steps")
             yield Static(id="project-status")
             yield Static(id="next-step")
+            steps = "\n".join(f"  {n}. [b]{name}[/b] — {what}"
+                              for n, (name, what) in enumerate(STEPS, 1))
+            yield Static(f"[b]The journey[/b]\n{steps}", id="steps")
         yield Footer()
 
     def on_mount(self) -> None:

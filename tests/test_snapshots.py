@@ -1,0 +1,60 @@
+"""Snapshots of every screen at 80x24 and 120x36 (pytest-textual-snapshot).
+
+Projects live at a fixed path so the screens render identically on every machine.
+Regenerate after a deliberate change: `bash .ci/test tests/test_snapshots.py --snapshot-update`
+and look at the SVGs (tests/__snapshots__/) before committing them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pilot_tui.config.starter import starter_text
+from pilot_tui.screens.app import create_app
+
+ROOT = Path("/tmp/pilot-snapshots")
+SIZES = [(80, 24), (120, 36)]
+
+
+def fresh(name: str, text: str | None) -> Path:
+    path = ROOT / name
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    if text is not None:
+        (path / "pilot.toml").write_text(text)
+    return path
+
+
+@pytest.fixture(params=SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def size(request):
+    return request.param
+
+
+def test_welcome(snap_compare, size):
+    project = fresh("acme", starter_text("acme"))
+    assert snap_compare(create_app(str(project)), terminal_size=size)
+
+
+def test_welcome_without_a_project(snap_compare, size, monkeypatch):
+    empty = fresh("empty", None)
+    monkeypatch.chdir(empty)
+    monkeypatch.delenv("PILOT_PROJECT", raising=False)
+    assert snap_compare(create_app(None), terminal_size=size)
+
+
+def test_settings_editor_with_problems(snap_compare, size):
+    project = fresh("broken", '# notes\n[server]\nhome = "awss"\nallowed_cidrs = ["10.0.0.1/8"]\n')
+    assert snap_compare(create_app(str(project)), terminal_size=size)
+
+
+def test_server_screen_before_planning(snap_compare, size):
+    project = fresh("acme", starter_text("acme"))
+    assert snap_compare(create_app(str(project)), press=["s"], terminal_size=size)
+
+
+def test_help(snap_compare, size):
+    project = fresh("acme", starter_text("acme"))
+    assert snap_compare(create_app(str(project)), press=["f1"], terminal_size=size)

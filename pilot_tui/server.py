@@ -236,8 +236,11 @@ class Server:
             log.write(f"$ {redact.text(str(command))}\n")
 
             def on_line(line: Line) -> None:
-                log.write(redact.text(line.text) + "\n")
-                event = parse_line(line.text)
+                # Redacted once, here: the log file and every event the UIs show get the
+                # masked text.
+                clean = redact.text(line.text)
+                log.write(clean + "\n")
+                event = parse_line(clean)
                 if event is None:
                     return
                 if isinstance(event, Diagnostic):

@@ -18,7 +18,6 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Header, Label, Log, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
-from pilot_tui import redact
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.project import Project
 from pilot_tui.runner import Interrupt
@@ -124,7 +123,7 @@ class ServerScreen(Screen[None]):
             self._log(event.message)
 
     def _log(self, line: str) -> None:
-        self._pending.append(redact.text(line))
+        self._pending.append(line)  # Terraform's text arrives already redacted by the core
 
     def _flush_log(self) -> None:
         if self._pending:  # one batched write per tick keeps a busy stream cheap

@@ -177,3 +177,54 @@ def check_gcp(project: str | None, key_file: Path | None, *,
     except (gexc.GoogleAPIError, OSError) as exc:
         return Checked(False, f"cannot reach Google Cloud Storage: {str(exc)[:160]}")
     return Checked(True, f"project {project or 'sandbox'}: storage reachable")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One credential in a report: found where, checked how, used by pilot.toml or not."""
+
+    cloud: str
+    name: str
+    source: str
+    ok: bool
+    configured: bool
+    message: str
+
+
+def credential_report(cfg: Any, home: str, project_root: Path) -> list[Row]:
+    """Everything found on this machine, each checked live; in the sandbox, the emulators
+    (started if needed) stand in for the clouds. Used by the CLI and the app alike."""
+    rows: list[Row] = []
+
+    def add(found: Found | tuple[str, str, str], result: Checked, configured: bool) -> None:
+        cloud, name, source = (found if isinstance(found, tuple) else
+                               (found.cloud, f"{found.name} (sso)" if found.sso else found.name,
+                                found.source))
+        rows.append(Row(cloud, name, source, result.ok, configured, result.message))
+
+    if home == "sandbox":
+        from pilot_tui.project import STATE_DIR
+        from pilot_tui.sandbox import ACCESS_KEY, SECRET_KEY, Sandbox
+
+        emulators, _ = Sandbox(project_root / STATE_DIR).ensure()
+        aws_url, gcs_url = emulators["aws"].url, emulators["gcs"].url
+        add(("aws", "sandbox", aws_url),
+            check_aws(None, cfg.aws.region, aws_url, (ACCESS_KEY, SECRET_KEY)), True)
+        add(("gcp", "sandbox", gcs_url), check_gcp("sandbox", None, api_endpoint=gcs_url), True)
+    for found in find_aws():
+        profile = None if found.name == "(environment)" else found.name
+        configured = home == "aws" and (found.name == (cfg.aws.profile or "default")
+                                        or (profile is None and not cfg.aws.profile))
+        add(found, check_aws(profile, cfg.aws.region), configured)
+    if home == "aws" and not any(r.configured for r in rows if r.cloud == "aws"):
+        add(("aws", cfg.aws.profile or "(default chain)", "pilot.toml"),
+            check_aws(cfg.aws.profile, cfg.aws.region), True)
+    key = (project_root / Path(cfg.gcp.credentials).expanduser()).resolve() \
+        if cfg.gcp.credentials else None
+    for found in find_gcp(configured=key):
+        configured = home == "gcp" and (key is None or Path(found.name) == key)
+        add(found, check_gcp(cfg.gcp.project, Path(found.name)), configured)
+    if home == "gcp" and not any(r.configured for r in rows if r.cloud == "gcp"):
+        add(("gcp", "(application default)", "pilot.toml"), check_gcp(cfg.gcp.project, None),
+            True)
+    return rows

@@ -24,6 +24,7 @@ class WelcomeScreen(Screen[None]):
     """The first screen: the plan of the journey and this project's state."""
 
     BINDINGS = [
+        Binding("c", "credentials", "Credentials"),
         Binding("s", "server", "Server"),
         Binding("e", "settings", "Edit pilot.toml"),
         Binding("r", "reload", "Reload pilot.toml"),
@@ -91,11 +92,17 @@ class WelcomeScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "init":
             return getattr(self, "missing", False)
-        if action == "server":
+        if action in ("server", "credentials"):
             return getattr(self, "config", None) is not None
         if action == "settings":
             return getattr(self, "project_file", None) is not None
         return True
+
+    def action_credentials(self) -> None:
+        from pilot_tui.screens.credentials import CredentialsScreen
+
+        if self.config is not None and self.project_file is not None:
+            self.app.push_screen(CredentialsScreen(self.project_file.parent, self.config))
 
     def action_settings(self) -> None:
         from pilot_tui.screens.settings import SettingsScreen

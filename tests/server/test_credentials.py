@@ -92,3 +92,40 @@ def test_cli_in_the_sandbox_passes(tmp_path):
         assert "ok   aws sandbox (used by pilot.toml)" in result.stdout
     finally:
         Sandbox(tmp_path / ".pilot").stop()
+
+
+async def test_credentials_screen_in_the_sandbox_and_with_a_failing_profile(aws_home,
+                                                                          monkeypatch):
+    from textual.widgets import DataTable, Static
+
+    from pilot_tui.runner import pid_alive
+    from pilot_tui.screens.app import create_app
+    from pilot_tui.screens.credentials import CredentialsScreen
+    from tests.server.conftest import sandbox_state
+
+    async def open_screen(project):
+        app = create_app(str(project))
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause()
+            await pilot.press("c")
+            screen = app.screen
+            assert isinstance(screen, CredentialsScreen)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            rows = screen.query_one("#found", DataTable).row_count
+            summary = str(screen.query_one("#credentials-summary", Static).render())
+        return rows, summary
+
+    sandbox = aws_home / "sandbox"
+    sandbox.mkdir()
+    assert run_pilot("init", cwd=sandbox).returncode == 0
+    rows, summary = await open_screen(sandbox)
+    assert rows >= 2 and "Ready." in summary
+    assert not any(pid_alive(e["pid"]) for e in sandbox_state(sandbox).values())
+
+    failing = aws_home / "aws"
+    failing.mkdir()
+    assert run_pilot("init", "--home", "aws", "--aws-profile", "sso-dev",
+                     cwd=failing).returncode == 0
+    rows, summary = await open_screen(failing)
+    assert "failed" in summary and "aws sso login --profile sso-dev" in summary

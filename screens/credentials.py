@@ -1,0 +1,89 @@
+"""Credentials: what this machine has for AWS and Google, each checked live in a worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, LoadingIndicator, Static
+from textual.worker import Worker, WorkerState
+
+from pilot_tui.config.schema import PilotConfig
+from pilot_tui.credentials import Row, credential_report
+
+
+class CredentialsScreen(Screen[None]):
+    """Found credentials, validated with STS / Cloud Storage; failures say how to fix them."""
+
+    BINDINGS = [Binding("r", "check", "Check again"), Binding("escape", "back", "Back")]
+
+    def __init__(self, root: Path, config: PilotConfig) -> None:
+        super().__init__()
+        self.root = root
+        self.config = config
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="credentials"):
+            yield Static(f"[b]Credentials[/b] · home [b]{self.config.server.home}[/b] · names "
+                         "and paths only; keys are never shown", id="credentials-title")
+            yield LoadingIndicator(id="checking")
+            yield DataTable(id="found", cursor_type="row", zebra_stripes=True)
+            yield Static(id="credentials-summary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#found", DataTable)
+        for column in ("", "cloud", "name", "source", "result"):
+            table.add_column(column, key=column or "mark")
+        self.action_check()
+
+    def action_check(self) -> None:
+        self.query_one("#checking").display = True
+        self.query_one("#credentials-summary", Static).update("Checking each one live…")
+        self.check_all()
+
+    @work(thread=True, exclusive=True, group="credentials", name="check credentials")
+    def check_all(self) -> list[Row]:
+        from pilot_tui.project import STATE_DIR
+        from pilot_tui.sandbox import Sandbox
+
+        state_dir = self.root / STATE_DIR
+        was_running = bool(Sandbox(state_dir).running())
+        rows = credential_report(self.config, self.config.server.home, self.root)
+        if self.config.server.home == "sandbox" and not was_running:
+            self.app.started_sandboxes.add(state_dir)  # type: ignore[attr-defined]
+        return rows
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "credentials" or not event.worker.is_finished:
+            return
+        self.query_one("#checking").display = False
+        summary = self.query_one("#credentials-summary", Static)
+        if event.state == WorkerState.ERROR:
+            summary.update(f"[red]Checking failed:[/] {event.worker.error}")
+            return
+        rows: list[Row] = event.worker.result or []
+        table = self.query_one("#found", DataTable)
+        table.clear()
+        for row in rows:
+            mark = "[green]✓[/]" if row.ok else "[red]✗[/]"
+            name = f"{row.name} [b](used)[/b]" if row.configured else row.name
+            table.add_row(mark, row.cloud, name, row.source, row.message)
+        failed = [r for r in rows if r.configured and not r.ok]
+        if not rows:
+            summary.update("Nothing found. Set up AWS (`aws configure`) or Google (`gcloud "
+                           "auth application-default login`), or use the sandbox: set "
+                           'server.home = "sandbox" (no cloud account needed).')
+        elif failed:
+            summary.update("[red b]The credentials pilot.toml uses failed:[/] "
+                           + "; ".join(f"{r.name}: {r.message}" for r in failed))
+        else:
+            summary.update("[green]Ready.[/] Next: the Pilot Server (Esc, then s).")
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -26,6 +26,7 @@ class WelcomeScreen(Screen[None]):
     BINDINGS = [
         Binding("c", "credentials", "Credentials"),
         Binding("s", "server", "Server"),
+        Binding("o", "server_settings", "Server settings"),
         Binding("e", "settings", "Edit pilot.toml"),
         Binding("r", "reload", "Reload pilot.toml"),
         Binding("i", "init", "Create pilot.toml", show=False),
@@ -92,7 +93,7 @@ class WelcomeScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "init":
             return getattr(self, "missing", False)
-        if action in ("server", "credentials"):
+        if action in ("server", "credentials", "server_settings"):
             return getattr(self, "config", None) is not None
         if action == "settings":
             return getattr(self, "project_file", None) is not None
@@ -103,6 +104,13 @@ class WelcomeScreen(Screen[None]):
 
         if self.config is not None and self.project_file is not None:
             self.app.push_screen(CredentialsScreen(self.project_file.parent, self.config))
+
+    def action_server_settings(self) -> None:
+        from pilot_tui.screens.server_form import ServerFormScreen
+
+        if self.config is not None and self.project_file is not None:
+            self.app.push_screen(ServerFormScreen(self.project_file),
+                                 lambda _: self.refresh_status())
 
     def action_settings(self) -> None:
         from pilot_tui.screens.settings import SettingsScreen

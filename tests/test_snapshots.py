@@ -58,3 +58,8 @@ def test_server_screen_before_planning(snap_compare, size):
 def test_help(snap_compare, size):
     project = fresh("acme", starter_text("acme"))
     assert snap_compare(create_app(str(project)), press=["f1"], terminal_size=size)
+
+
+def test_server_settings_form(snap_compare, size):
+    project = fresh("acme", starter_text("acme"))
+    assert snap_compare(create_app(str(project)), press=["o"], terminal_size=size)

@@ -1,0 +1,152 @@
+"""Server settings: where the Pilot Server runs, its size (with price), who may reach it.
+
+Every field is checked as you type with the rules and messages of `config validate` (the
+core's question definitions), and Save writes only the keys that changed, keeping comments.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Label, Select, Static
+
+from pilot_tui import prices
+from pilot_tui.config.document import ConfigChanged, ConfigRefused, ProjectFile
+from pilot_tui.config.regions import AWS_REGIONS, GCP_REGIONS
+from pilot_tui.config.schema import default_size
+from pilot_tui.questions import QUESTIONS, check_answer
+
+
+def _question(key: str):  # noqa: ANN202 - a Question
+    return next(q for q in QUESTIONS if q.key == key)
+
+
+class ServerFormScreen(Screen[None]):
+    BINDINGS = [Binding("ctrl+s", "save", "Save"), Binding("escape", "back", "Back")]
+
+    def __init__(self, path: Path, detected_cidr: str | None = None) -> None:
+        super().__init__()
+        self.path = path
+        self.pf = ProjectFile.load(path)
+        checked = self.pf.check()
+        assert checked.config is not None, "the form opens only on a valid pilot.toml"
+        self.config = checked.config
+        self.detected_cidr = detected_cidr
+
+    def compose(self) -> ComposeResult:
+        cfg = self.config.server
+        cloud = "gcp" if cfg.home == "gcp" else "aws"
+        yield Header()
+        with VerticalScroll(id="server-form"):
+            yield Static("[b]Pilot Server settings[/b] · saved to pilot.toml (comments kept)")
+            yield Label("Where it runs")
+            yield Select([(h, h) for h in ("sandbox", "aws", "gcp", "host")], value=cfg.home,
+                         allow_blank=False, id="home")
+            yield Label("Region")
+            yield Select(self._regions(cloud), value=self._region(cloud), allow_blank=False,
+                         id="region")
+            yield Label(f"Size (prices as of {prices.AS_OF}: {prices.SOURCE})")
+            yield Select(self._sizes(cloud), value=cfg.size or default_size(cloud) or "",
+                         allow_blank=False, id="size")
+            yield Label("Who may reach SSH and Docker (CIDRs, comma separated)")
+            cidrs = ", ".join(cfg.allowed_cidrs) or (self.detected_cidr or "")
+            yield Input(cidrs, placeholder="203.0.113.7/32 (empty: your own address)",
+                        id="allowed_cidrs")
+            yield Static(id="allowed_cidrs-problem", classes="problem")
+            yield Label("Docker access")
+            yield Select([("ssh (the socket stays local)", "ssh"),
+                          ("mtls (TLS client certificates on 2376)", "mtls")],
+                         value=cfg.docker_access, allow_blank=False, id="docker_access")
+            yield Label("Deploy engine")
+            yield Select([("pilot", "pilot"), ("waypoint", "waypoint")], value=cfg.engine,
+                         allow_blank=False, id="engine")
+            yield Static(id="form-status")
+        yield Footer()
+
+    def _regions(self, cloud: str) -> list[tuple[str, str]]:
+        return [(r, r) for r in (GCP_REGIONS if cloud == "gcp" else AWS_REGIONS)]
+
+    def _region(self, cloud: str) -> str:
+        return self.config.gcp.region if cloud == "gcp" else self.config.aws.region
+
+    def _sizes(self, cloud: str) -> list[tuple[str, str]]:
+        options = [(prices.label(cloud, s), s) for s, _ in prices.SIZES[cloud]]
+        current = self.config.server.size
+        if current and current not in dict(prices.SIZES[cloud]):
+            options.insert(0, (current, current))
+        return options
+
+    @on(Select.Changed, "#home")
+    def home_changed(self, event: Select.Changed) -> None:
+        cloud = "gcp" if event.value == "gcp" else "aws"
+        was = "gcp" if self.config.server.home == "gcp" else "aws"
+        if cloud == was and str(event.value) == self.config.server.home:
+            return  # the initial value, or back to where it was: keep what is set
+        region = self.query_one("#region", Select)
+        region.set_options(self._regions(cloud))
+        region.value = self._region(cloud)
+        size = self.query_one("#size", Select)
+        size.set_options(self._sizes(cloud))
+        size.value = default_size(cloud) or ""
+
+    @on(Input.Changed, "#allowed_cidrs")
+    def cidrs_changed(self, event: Input.Changed) -> None:
+        problem = check_answer(self.pf.text, _question("server.allowed_cidrs"), event.value)
+        self.query_one("#allowed_cidrs-problem", Static).update(
+            f"[red]{problem}[/]" if problem else "")
+
+    def _changes(self) -> list[tuple[str, object]]:
+        home = str(self.query_one("#home", Select).value)
+        cloud = "gcp" if home == "gcp" else "aws"
+        size = str(self.query_one("#size", Select).value)
+        cidr_text = self.query_one("#allowed_cidrs", Input).value
+        cidrs = [c.strip() for c in cidr_text.split(",") if c.strip()]
+        wanted: list[tuple[str, object]] = [
+            ("server.home", home),
+            (f"{cloud}.region", str(self.query_one("#region", Select).value)),
+            ("server.allowed_cidrs", cidrs),
+            ("server.docker_access", str(self.query_one("#docker_access", Select).value)),
+            ("server.engine", str(self.query_one("#engine", Select).value)),
+        ]
+        if size != (self.config.server.size or default_size(cloud)):
+            wanted.append(("server.size", size))
+        current = {
+            "server.home": self.config.server.home, "aws.region": self.config.aws.region,
+            "gcp.region": self.config.gcp.region,
+            "server.allowed_cidrs": self.config.server.allowed_cidrs,
+            "server.docker_access": self.config.server.docker_access,
+            "server.engine": self.config.server.engine,
+        }
+        return [(k, v) for k, v in wanted if current.get(k, object()) != v]
+
+    def action_save(self) -> None:
+        changes = self._changes()
+        if not changes:
+            self.notify("Nothing changed.")
+            return
+        text = self.pf.text
+        for key, value in changes:
+            text = ProjectFile(self.path, text).with_value(key, value)
+        try:
+            checked = self.pf.save(text)
+        except ConfigRefused as exc:
+            first = exc.report.errors[0]
+            self.query_one("#form-status", Static).update(
+                f"[red]Not saved:[/] {first.key}: {first.message}")
+            return
+        except ConfigChanged as exc:
+            self.query_one("#form-status", Static).update(f"[red]Not saved:[/] {exc}")
+            return
+        assert checked.config is not None
+        self.config = checked.config
+        keys = ", ".join(k for k, _ in changes)
+        self.query_one("#form-status", Static).update(f"[green]Saved[/] {keys}")
+        self.notify(f"Saved {keys}")
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,61 @@
+"""The Server settings form: validated as you type, saved key by key with comments kept."""
+
+from __future__ import annotations
+
+import tomllib
+
+from textual.widgets import Input, Select, Static
+
+from pilot_tui.screens.app import create_app
+from pilot_tui.screens.server_form import ServerFormScreen
+
+
+async def test_form_validates_cidrs_as_you_type_and_saves(project):
+    app = create_app(str(project))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("o")
+        screen = app.screen
+        assert isinstance(screen, ServerFormScreen)
+        sizes = [str(label) for label, _ in screen.query_one("#size", Select)._options]
+        assert any("t3.small" in s and "$15.18/month" in s for s in sizes)
+        cidrs = screen.query_one("#allowed_cidrs", Input)
+        cidrs.value = "10.0.0.1/8"
+        await pilot.pause()
+        problem = str(screen.query_one("#allowed_cidrs-problem", Static).render())
+        assert 'did you mean "10.0.0.0/8"' in problem  # the validator's own words
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "Not saved" in str(screen.query_one("#form-status", Static).render())
+        assert "10.0.0.1" not in project.read_text()
+
+        cidrs.value = "203.0.113.7/32"
+        screen.query_one("#home", Select).value = "aws"
+        await pilot.pause()
+        screen.query_one("#region", Select).value = "eu-west-1"
+        screen.query_one("#size", Select).value = "t3.medium"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    text = project.read_text()
+    data = tomllib.loads(text)
+    assert data["server"]["home"] == "aws" and data["aws"]["region"] == "eu-west-1"
+    assert data["server"]["size"] == "t3.medium"
+    assert data["server"]["allowed_cidrs"] == ["203.0.113.7/32"]
+    assert "# sandbox (local, no cloud account) | aws | gcp | host" in text  # comments kept
+
+
+async def test_switching_home_to_gcp_offers_gcp_regions_and_sizes(project):
+    app = create_app(str(project))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("o")
+        screen = app.screen
+        screen.query_one("#home", Select).value = "gcp"
+        await pilot.pause()
+        assert screen.query_one("#region", Select).value == "us-central1"
+        assert screen.query_one("#size", Select).value == "e2-small"
+        await pilot.press("ctrl+s")  # gcp needs gcp.project: refused with the reason
+        await pilot.pause()
+        status = str(screen.query_one("#form-status", Static).render())
+        assert "Not saved" in status and "gcp.project" in status

@@ -50,7 +50,7 @@ class ServerFormScreen(Screen[None]):
             yield Label("Region")
             yield Select(self._regions(cloud), value=self._region(cloud), allow_blank=False,
                          id="region")
-            yield Label(f"Size (prices as of {prices.AS_OF}: {prices.SOURCE})")
+            yield Label(f"Size (monthly list price as of {prices.AS_OF}; {prices.SOURCE})")
             yield Select(self._sizes(cloud), value=cfg.size or default_size(cloud) or "",
                          allow_blank=False, id="size")
             yield Label("Who may reach SSH and Docker (CIDRs, comma separated)")

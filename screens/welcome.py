@@ -27,6 +27,7 @@ class WelcomeScreen(Screen[None]):
         Binding("c", "credentials", "Credentials"),
         Binding("s", "server", "Server"),
         Binding("o", "server_settings", "Server settings"),
+        Binding("a", "apps", "Apps"),
         Binding("e", "settings", "Edit pilot.toml"),
         Binding("r", "reload", "Reload pilot.toml"),
         Binding("i", "init", "Create pilot.toml", show=False),
@@ -93,7 +94,7 @@ class WelcomeScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "init":
             return getattr(self, "missing", False)
-        if action in ("server", "credentials", "server_settings"):
+        if action in ("server", "credentials", "server_settings", "apps"):
             return getattr(self, "config", None) is not None
         if action == "settings":
             return getattr(self, "project_file", None) is not None
@@ -111,6 +112,12 @@ class WelcomeScreen(Screen[None]):
         if self.config is not None and self.project_file is not None:
             self.app.push_screen(ServerFormScreen(self.project_file),
                                  lambda _: self.refresh_status())
+
+    def action_apps(self) -> None:
+        from pilot_tui.screens.apps import AppsScreen
+
+        if self.project_file is not None and self.config is not None:
+            self.app.push_screen(AppsScreen(self.project_file), lambda _: self.refresh_status())
 
     def action_settings(self) -> None:
         from pilot_tui.screens.settings import SettingsScreen

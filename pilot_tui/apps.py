@@ -1,0 +1,104 @@
+"""Apps: detect how a source folder builds, and add an [[apps]] table to pilot.toml."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pilot_tui.config.starter import project_name_from
+
+
+@dataclass(frozen=True)
+class Detected:
+    """What a source folder looks like, and the build Pilot suggests for it."""
+
+    build: dict[str, Any]
+    reason: str
+    static: bool = False
+
+
+def detect(folder: Path) -> Detected:
+    """Dockerfile > Node (static site when it builds to files) > Python > Go > plain HTML."""
+    if (folder / "Dockerfile").is_file():
+        return Detected({"kind": "dockerfile"}, "a Dockerfile")
+    package = folder / "package.json"
+    if package.is_file():
+        try:
+            data = json.loads(package.read_text())
+        except (OSError, ValueError):
+            data = {}
+        scripts = data.get("scripts", {}) if isinstance(data, dict) else {}
+        deps = {**data.get("dependencies", {}), **data.get("devDependencies", {})} \
+            if isinstance(data, dict) else {}
+        if "build" in scripts and "start" not in scripts:
+            output = "build" if "react-scripts" in deps else "dist"
+            return Detected({"kind": "static", "command": "npm run build", "output": output},
+                            "package.json with a build script and no start script "
+                            "(a static site)", static=True)
+        return Detected({"kind": "auto"}, "package.json (a Node service)")
+    if any((folder / f).is_file() for f in ("requirements.txt", "pyproject.toml", "Pipfile")):
+        return Detected({"kind": "auto"}, "Python (requirements.txt / pyproject.toml)")
+    if (folder / "go.mod").is_file():
+        return Detected({"kind": "auto"}, "Go (go.mod)")
+    if (folder / "index.html").is_file():
+        return Detected({"kind": "static", "output": "."}, "index.html (a plain static site)",
+                        static=True)
+    return Detected({"kind": "auto"}, "nothing recognisable yet: Pilot detects at build time")
+
+
+def suggested_name(folder: Path, taken: set[str]) -> str:
+    base = project_name_from(folder.resolve().name)
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}-{n}", n + 1
+    return name
+
+
+def parse_env(text: str) -> dict[str, str]:
+    """`KEY=value, OTHER=x` as typed in a form (values may not contain commas)."""
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise ValueError(f'"{part}" is not KEY=value')
+        out[key.strip()] = value.strip()
+    return out
+
+
+def parse_names(text: str) -> list[str]:
+    return [n for n in re.split(r"[,\s]+", text) if n]
+
+
+def add_app(text: str, app: dict[str, Any]) -> str:
+    """``text`` with a new [[apps]] table at the end; everything already there is kept."""
+    import tomlkit
+
+    doc = tomlkit.parse(text)
+    table = tomlkit.table()
+    for key, value in app.items():
+        if isinstance(value, dict) and value:
+            # Written as people write them: { kind = "static", output = "dist" }
+            pairs = ", ".join(f"{_key(k)} = {tomlkit.item(v).as_string()}"
+                              for k, v in value.items())
+            table[key] = tomlkit.parse(f"v = {{ {pairs} }}")["v"]
+        elif value not in (None, [], {}):
+            table[key] = value
+    existed = "apps" in doc
+    if existed:
+        doc["apps"].append(table)
+    else:
+        aot = tomlkit.aot()
+        aot.append(table)
+        doc.append("apps", aot)
+    out = doc.as_string()
+    head, sep, tail = out.rpartition("[[apps]]")
+    if existed and head and not head.endswith("\n\n"):
+        out = head.rstrip("\n") + "\n\n" + sep + tail  # a blank line between apps
+    return out
+
+
+def _key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)

@@ -1,0 +1,161 @@
+"""Apps: the [[apps]] list, and a New-app form that detects how the source builds.
+
+Every field is checked against the whole file with the validator (`config validate`'s own
+messages) before anything is written; saving appends an [[apps]] table, comments kept.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Label, Select, Static
+
+from pilot_tui.apps import Detected, add_app, detect, parse_env, parse_names, suggested_name
+from pilot_tui.config.document import ConfigChanged, ConfigRefused, ProjectFile
+from pilot_tui.config.schema import STATIC_TARGETS
+
+TARGETS = {
+    "sandbox": ("server", "lambda", "ecs", "s3-cloudfront"),
+    "aws": ("server", "lambda", "ecs", "s3-cloudfront", "cloud-run", "gcs-cdn"),
+    "gcp": ("server", "cloud-run", "gcs-cdn", "lambda", "ecs", "s3-cloudfront"),
+    "host": ("server",),
+}
+
+
+class AppsScreen(Screen[None]):
+    BINDINGS = [Binding("n", "new_app", "New app"), Binding("escape", "back", "Back")]
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="apps"):
+            yield Static("[b]Apps[/b] · press [b]n[/b] to add one", id="apps-title")
+            yield DataTable(id="app-list", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#app-list", DataTable)
+        table.add_columns("name", "path", "build", "target", "env", "secrets")
+        self.refresh_list()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_list()
+
+    def refresh_list(self) -> None:
+        table = self.query_one("#app-list", DataTable)
+        table.clear()
+        config = ProjectFile.load(self.path).check().config
+        for app in config.apps if config else []:
+            table.add_row(app.name, app.path, app.build.kind, app.target.kind,
+                          ", ".join(app.env) or "—", ", ".join(app.secrets) or "—")
+
+    def action_new_app(self) -> None:
+        self.app.push_screen(NewAppScreen(self.path))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+
+class NewAppScreen(Screen[None]):
+    BINDINGS = [Binding("ctrl+s", "save", "Add app"), Binding("escape", "back", "Cancel")]
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.pf = ProjectFile.load(path)
+        config = self.pf.check().config
+        self.home = config.server.home if config else "sandbox"
+        self.taken = {a.name for a in config.apps} if config else set()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="new-app"):
+            yield Static("[b]New app[/b] · ctrl+s adds it to pilot.toml")
+            yield Label("Source folder (relative to pilot.toml)")
+            yield Input(".", id="source")
+            yield Static(id="detected")
+            yield Label("Name")
+            yield Input(suggested_name(self.path.parent, self.taken), id="name")
+            yield Label("Target")
+            yield Select([(t, t) for t in TARGETS[self.home]], value="server",
+                         allow_blank=False, id="target")
+            yield Label("Environment variables (KEY=value, comma separated; not secrets)")
+            yield Input("", placeholder="LOG_LEVEL=info", id="env")
+            yield Label("Secret names (values come from the environment at deploy time)")
+            yield Input("", placeholder="DATABASE_URL", id="secrets")
+            yield Static(id="new-app-problems")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.detected: Detected | None = None
+        self.source_changed()
+
+    @on(Input.Changed, "#source")
+    def source_changed(self) -> None:
+        folder = self.path.parent / self.query_one("#source", Input).value.strip()
+        if not folder.is_dir():
+            self.detected = None
+            self.query_one("#detected", Static).update(f"[red]no folder {folder}[/]")
+            return
+        self.detected = detect(folder)
+        build = ", ".join(f"{k} = {v!r}" for k, v in self.detected.build.items())
+        self.query_one("#detected", Static).update(
+            f"Detected {self.detected.reason} → build {{ {build} }}")
+        if self.detected.static and self.query_one("#target", Select).value not in STATIC_TARGETS:
+            static = [t for t in TARGETS[self.home] if t in STATIC_TARGETS]
+            if static:
+                self.query_one("#target", Select).value = static[0]
+        self.check()
+
+    @on(Input.Changed, "#name, #env, #secrets")
+    @on(Select.Changed, "#target")
+    def check(self) -> str | None:
+        """The new file text when valid, else None (problems shown under the form)."""
+        problems = self.query_one("#new-app-problems", Static)
+        try:
+            app = self.app_table()
+        except ValueError as exc:
+            problems.update(f"[red]{exc}[/]")
+            return None
+        text = add_app(self.pf.text, app)
+        report = self.pf.check(text).report
+        mine = [p for p in report.errors if p.key.startswith(("apps", "(file)"))]
+        problems.update("\n".join(f"[red]{p.key}: {p.message}[/]" for p in mine) or
+                        "[green]ready to add[/]")
+        return None if report.errors else text
+
+    def app_table(self) -> dict[str, object]:
+        source = self.query_one("#source", Input).value.strip() or "."
+        detected = getattr(self, "detected", None)
+        return {
+            "name": self.query_one("#name", Input).value.strip(),
+            "path": source,
+            "build": detected.build if detected is not None else {"kind": "auto"},
+            "target": {"kind": str(self.query_one("#target", Select).value)},
+            "env": parse_env(self.query_one("#env", Input).value),
+            "secrets": parse_names(self.query_one("#secrets", Input).value),
+        }
+
+    def action_save(self) -> None:
+        text = self.check()
+        if text is None:
+            self.notify("Fix the problems listed under the form first.", severity="error")
+            return
+        try:
+            self.pf.save(text)
+        except (ConfigRefused, ConfigChanged) as exc:
+            self.notify(f"Not saved: {exc}", severity="error")
+            return
+        self.notify(f"Added app {self.query_one('#name', Input).value.strip()}")
+        self.app.pop_screen()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,79 @@
+"""Adding apps: detection of the source, validation of the form, the [[apps]] table written."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+from textual.widgets import DataTable, Input, Select, Static
+
+from pilot_tui.apps import add_app, detect
+from pilot_tui.config.starter import starter_text
+from pilot_tui.config.validate import check_text
+from pilot_tui.screens.app import create_app
+from pilot_tui.screens.apps import AppsScreen, NewAppScreen
+
+
+def test_detection(tmp_path):
+    cases = {
+        "docker": ({"Dockerfile": "FROM busybox\n"}, "dockerfile"),
+        "site": ({"package.json": json.dumps({"scripts": {"build": "vite build"}})}, "static"),
+        "node": ({"package.json": json.dumps({"scripts": {"start": "node ."}})}, "auto"),
+        "py": ({"requirements.txt": "flask\n"}, "auto"),
+        "html": ({"index.html": "<h1>hi</h1>"}, "static"),
+    }
+    for name, (files, kind) in cases.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        for fname, content in files.items():
+            (folder / fname).write_text(content)
+        assert detect(folder).build["kind"] == kind, name
+    assert detect(tmp_path / "site").build == {"kind": "static", "command": "npm run build",
+                                               "output": "dist"}
+
+
+def test_add_app_keeps_the_file_and_validates():
+    text = add_app(starter_text("acme"), {"name": "api", "path": ".",
+                                          "build": {"kind": "dockerfile"},
+                                          "target": {"kind": "server"}, "secrets": ["DB_URL"]})
+    assert text.startswith(starter_text("acme").rstrip("\n"))  # nothing above moved
+    assert check_text(text).report.ok
+    assert tomllib.loads(text)["apps"][0]["secrets"] == ["DB_URL"]
+
+
+async def test_new_app_form_detects_validates_and_saves(project):
+    site = project.parent / "site"
+    site.mkdir()
+    (site / "package.json").write_text(json.dumps({"scripts": {"build": "vite build"}}))
+    app = create_app(str(project))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        assert isinstance(app.screen, AppsScreen)
+        await pilot.press("n")
+        form = app.screen
+        assert isinstance(form, NewAppScreen)
+        form.query_one("#source", Input).value = "site"
+        await pilot.pause()
+        assert "static site" in str(form.query_one("#detected", Static).render())
+        assert form.query_one("#target", Select).value == "s3-cloudfront"
+        form.query_one("#name", Input).value = "web"
+        form.query_one("#env", Input).value = "bad name=1"
+        await pilot.pause()
+        assert "not valid" in str(form.query_one("#new-app-problems", Static).render())
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, NewAppScreen)  # refused: still here
+        form.query_one("#env", Input).value = "LOG_LEVEL=info"
+        form.query_one("#secrets", Input).value = "API_TOKEN"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, AppsScreen)
+        assert app.screen.query_one("#app-list", DataTable).row_count == 1
+    data = tomllib.loads(project.read_text())
+    assert data["apps"] == [{"name": "web", "path": "site",
+                             "build": {"kind": "static", "command": "npm run build",
+                                       "output": "dist"},
+                             "target": {"kind": "s3-cloudfront"},
+                             "env": {"LOG_LEVEL": "info"}, "secrets": ["API_TOKEN"]}]

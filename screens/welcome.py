@@ -28,6 +28,7 @@ class WelcomeScreen(Screen[None]):
         Binding("s", "server", "Server"),
         Binding("o", "server_settings", "Server settings"),
         Binding("a", "apps", "Apps"),
+        Binding("l", "logs", "Logs"),
         Binding("e", "settings", "Edit pilot.toml"),
         Binding("r", "reload", "Reload pilot.toml"),
         Binding("i", "init", "Create pilot.toml", show=False),
@@ -96,7 +97,7 @@ class WelcomeScreen(Screen[None]):
             return getattr(self, "missing", False)
         if action in ("server", "credentials", "server_settings", "apps"):
             return getattr(self, "config", None) is not None
-        if action == "settings":
+        if action in ("settings", "logs"):
             return getattr(self, "project_file", None) is not None
         return True
 
@@ -118,6 +119,13 @@ class WelcomeScreen(Screen[None]):
 
         if self.project_file is not None and self.config is not None:
             self.app.push_screen(AppsScreen(self.project_file), lambda _: self.refresh_status())
+
+    def action_logs(self) -> None:
+        from pilot_tui.project import Project
+        from pilot_tui.screens.logs import LogsScreen
+
+        if self.project_file is not None:
+            self.app.push_screen(LogsScreen(Project(self.project_file).state_dir))
 
     def action_settings(self) -> None:
         from pilot_tui.screens.settings import SettingsScreen

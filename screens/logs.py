@@ -1,0 +1,168 @@
+"""Run logs: a tab per Terraform run (later: per app and deploy) from .pilot/logs/.
+
+The newest run is followed live while it grows; `/` searches, `n` finds the next match,
+`x` jumps to the next error. Logs on disk are already redacted by the core.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Log, Static, TabbedContent, TabPane
+
+MAX_RUNS = 12
+MAX_LINES = 20_000
+
+
+def run_logs(state_dir: Path) -> list[Path]:
+    """The newest run logs first (Terraform runs now; deploys once the engine lands)."""
+    logs = sorted((state_dir / "logs").glob("terraform-*.log"), reverse=True)
+    return logs[:MAX_RUNS]
+
+
+def tab_title(path: Path) -> str:
+    # terraform-20261125-142341-apply.log -> "apply 14:23:41"
+    parts = path.stem.split("-")
+    if len(parts) >= 4:
+        clock = f"{parts[2][:2]}:{parts[2][2:4]}:{parts[2][4:6]}"
+        return f"{parts[3]} {clock}"
+    return path.stem
+
+
+class LogsScreen(Screen[None]):
+    AUTO_FOCUS = "Log"  # not the (hidden) search box
+    BINDINGS = [
+        Binding("slash", "search", "Search"),
+        Binding("n", "next_match", "Next match"),
+        Binding("x", "next_error", "Next error"),
+        Binding("f", "toggle_follow", "Follow"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, state_dir: Path) -> None:
+        super().__init__()
+        self.state_dir = state_dir
+        self.files = run_logs(state_dir)
+        self.offsets: dict[str, int] = {}
+        self.partial: dict[str, str] = {}
+        self.query_text = ""
+        self.found_line: int | None = None
+        self.follow = True
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="logs"):
+            yield Static(id="logs-status")
+            yield Input(placeholder="search (Enter to find, Esc to close)", id="search",
+                        classes="hidden")
+            if not self.files:
+                yield Static("No runs yet: plan or apply the Pilot Server and its Terraform "
+                             "output appears here.", id="no-logs")
+            with TabbedContent(id="runs"):
+                for n, path in enumerate(self.files):
+                    with TabPane(tab_title(path), id=f"run-{n}"):
+                        yield Log(id=f"log-{n}", max_lines=MAX_LINES, highlight=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for n, path in enumerate(self.files):
+            self._read_more(n, path)
+        self.set_interval(1.0, self._tail_newest)
+        self._status()
+
+    def _read_more(self, n: int, path: Path) -> None:
+        key = str(path)
+        try:
+            with path.open(encoding="utf-8", errors="replace") as handle:
+                handle.seek(self.offsets.get(key, 0))
+                chunk = handle.read()
+                self.offsets[key] = handle.tell()
+        except OSError:
+            return
+        text = self.partial.pop(key, "") + chunk
+        complete, _, rest = text.rpartition("\n")
+        if rest:
+            self.partial[key] = rest  # a line still being written: wait for its end
+        if complete:
+            log = self.query_one(f"#log-{n}", Log)
+            log.auto_scroll = self.follow
+            log.write_lines(complete.split("\n"))
+
+    def _tail_newest(self) -> None:
+        if self.files:
+            self._read_more(0, self.files[0])
+
+    def _active_log(self) -> Log | None:
+        if not self.files:
+            return None
+        active = self.query_one("#runs", TabbedContent).active
+        return self.query_one(f"#log-{active.removeprefix('run-')}", Log) if active else None
+
+    def _status(self, extra: str = "") -> None:
+        follow = "following the newest run" if self.follow else "not following"
+        self.query_one("#logs-status", Static).update(
+            f"[b]Run logs[/b] · {len(self.files)} run(s) in {self.state_dir / 'logs'} · "
+            f"{follow}{' · ' + extra if extra else ''}")
+
+    def _find(self, needle: str, start_after: bool = True) -> None:
+        log = self._active_log()
+        if log is None or not needle:
+            return
+        lines = log.lines
+        here = self.found_line if self.found_line is not None else int(log.scroll_offset.y)
+        current = here + (1 if start_after else 0)
+        order = list(range(current, len(lines))) + list(range(0, current))
+        for index in order:
+            if needle.lower() in lines[index].lower():
+                self.found_line = index
+                self.follow = False
+                log.auto_scroll = False
+                log.scroll_to(y=index, animate=False)
+                self._status(f"line {index + 1}: {lines[index].strip()[:60]}")
+                return
+        self._status(f'"{needle}" not found')
+
+    def action_search(self) -> None:
+        search = self.query_one("#search", Input)
+        search.remove_class("hidden")
+        search.focus()
+
+    @on(Input.Submitted, "#search")
+    def search_submitted(self, event: Input.Submitted) -> None:
+        self.query_text = event.value
+        event.input.add_class("hidden")
+        self._focus_log()
+        self._find(self.query_text, start_after=False)
+
+    def _focus_log(self) -> None:
+        log = self._active_log()
+        if log is not None:
+            log.focus()
+
+    def action_next_match(self) -> None:
+        self._find(self.query_text)
+
+    def action_next_error(self) -> None:
+        self._find("error")
+
+    def action_toggle_follow(self) -> None:
+        self.follow = not self.follow
+        log = self._active_log()
+        if log is not None:
+            log.auto_scroll = self.follow
+            if self.follow:
+                log.scroll_end(animate=False)
+        self._status()
+
+    def action_back(self) -> None:
+        search = self.query_one("#search", Input)
+        if not search.has_class("hidden"):
+            search.add_class("hidden")
+            self._focus_log()
+            return
+        self.app.pop_screen()

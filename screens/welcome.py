@@ -24,13 +24,13 @@ class WelcomeScreen(Screen[None]):
     """The first screen: the plan of the journey and this project's state."""
 
     BINDINGS = [
-        Binding("c", "credentials", "Credentials"),
+        Binding("c", "credentials", "Creds"),
         Binding("s", "server", "Server"),
-        Binding("o", "server_settings", "Server settings"),
+        Binding("o", "server_settings", "Options"),
         Binding("a", "apps", "Apps"),
         Binding("l", "logs", "Logs"),
-        Binding("e", "settings", "Edit pilot.toml"),
-        Binding("r", "reload", "Reload pilot.toml"),
+        Binding("e", "settings", "Edit"),
+        Binding("r", "reload", "Reload pilot.toml", show=False),
         Binding("i", "init", "Create pilot.toml", show=False),
     ]
 
@@ -53,7 +53,7 @@ class WelcomeScreen(Screen[None]):
             steps = "\n".join(f"  {n}. [b]{name}[/b] — {what}"
                               for n, (name, what) in enumerate(STEPS, 1))
             yield Static(f"[b]The journey[/b]\n{steps}", id="steps")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.refresh_status()

@@ -140,7 +140,7 @@ async def test_help_and_command_palette_entries(project):
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         titles = {c.title for c in app.get_system_commands(app.screen)}
-        assert {"Help", "Server", "Edit pilot.toml", "Reload pilot.toml"} <= titles
+        assert {"Help", "Server", "Edit", "Creds", "Apps", "Logs"} <= titles
         assert any("theme" in t.lower() for t in titles)  # dark and light themes
         server = next(c for c in app.get_system_commands(app.screen) if c.title == "Server")
         app.call_later(server.callback)  # as the palette runs it

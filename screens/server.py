@@ -241,8 +241,24 @@ class ServerScreen(Screen[None]):
             verb = "destroy" if plan.destroy else "apply"
             lines.append(f"[b]{plan.total}[/b] change(s) to review. Press [b]a[/b] to {verb}, "
                          "Esc to go back.")
+            if not plan.destroy:
+                lines.append(self._cost())
         lines += [f"[red b]WARNING: {w}[/]" for w in plan.warnings]
         self.query_one("#summary", Static).update("\n".join(lines))
+
+    def _cost(self) -> str:
+        from pilot_tui import prices
+        from pilot_tui.config.schema import default_size
+
+        cloud = "gcp" if self.config.server.home == "gcp" else "aws"
+        size = self.config.server.size or default_size(cloud) or ""
+        price = prices.monthly(cloud, size)
+        where = " (the sandbox itself costs nothing)" if self.config.server.home == "sandbox" \
+            else ""
+        if price is None:
+            return f"Estimated cost: {size} is not in Pilot's price table{where}."
+        return (f"Estimated cost: ~${price:,.2f}/month for a {size} server{where} "
+                f"(list price as of {prices.AS_OF}).")
 
     def _show_result(self, result: RunResult) -> None:
         summary = self.query_one("#summary", Static)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -18,6 +20,18 @@ STEPS = (
     ("Apps", "describe each app: source, build, target, env vars, secret names"),
     ("Deploy", "build, push, deploy and release, with live logs and rollback"),
 )
+
+
+def saved_server(state_dir: Path) -> str | None:
+    """The provisioned server's address from .pilot/outputs, if there is one."""
+    import json
+
+    try:
+        saved = json.loads((state_dir / "outputs" / "server.json").read_text())
+    except (OSError, ValueError):
+        return None
+    outputs = saved.get("outputs", {})
+    return str(outputs.get("docker_host") or outputs.get("public_ip") or "") or None
 
 
 class WelcomeScreen(Screen[None]):
@@ -79,11 +93,23 @@ class WelcomeScreen(Screen[None]):
         self.config = checked.config
         self.project_file = project.file
         lines = [f"[b]Project file[/b]\n  {project.file}"]
-        if report.ok:
+        if report.ok and checked.config is not None:
             warn = f", {len(report.warnings)} warning(s)" if report.warnings else ""
             lines.append(f"  [green]valid[/green]{warn}")
-            next_step.update("[b]Next:[/b] press [reverse] s [/reverse] to plan and create the "
-                             "Pilot Server (the sandbox needs no cloud account).")
+            server = saved_server(project.state_dir)
+            apps = [a.name for a in checked.config.apps]
+            lines.append(f"[b]Server[/b] ({checked.config.server.home}): "
+                         + (f"[green]up[/green] at {server}" if server else "not provisioned"))
+            lines.append(f"[b]Apps[/b]: {', '.join(apps) if apps else 'none yet'}")
+            if not server:
+                next_step.update("[b]Next:[/b] press [reverse] s [/reverse] to plan and create "
+                                 "the Pilot Server (the sandbox needs no cloud account).")
+            elif not apps:
+                next_step.update("[b]Next:[/b] press [reverse] a [/reverse] to describe your "
+                                 "first app.")
+            else:
+                next_step.update("[b]Next:[/b] deploying apps arrives with the deploy engine; "
+                                 "[reverse] l [/reverse] shows the runs so far.")
         else:
             lines.append(f"  [red]{len(report.errors)} problem(s)[/red]:")
             lines += [f"  {line}" for line in report.lines()[:8]]

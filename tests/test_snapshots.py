@@ -63,3 +63,24 @@ def test_help(snap_compare, size):
 def test_server_settings_form(snap_compare, size):
     project = fresh("acme", starter_text("acme"))
     assert snap_compare(create_app(str(project)), press=["o"], terminal_size=size)
+
+
+def test_apps(snap_compare, size):
+    from pilot_tui.apps import add_app
+
+    text = add_app(starter_text("acme"), {"name": "api", "path": ".",
+                                          "build": {"kind": "dockerfile"},
+                                          "target": {"kind": "server"},
+                                          "env": {"LOG_LEVEL": "info"}, "secrets": ["DB_URL"]})
+    project = fresh("acme", text)
+    assert snap_compare(create_app(str(project)), press=["a"], terminal_size=size)
+
+
+def test_run_logs(snap_compare, size):
+    project = fresh("acme", starter_text("acme"))
+    logs = project / ".pilot" / "logs"
+    logs.mkdir(parents=True)
+    fixtures = Path(__file__).parent / "fixtures" / "tf"
+    shutil.copy(fixtures / "plan-create.jsonl", logs / "terraform-20261125-101500-plan.log")
+    shutil.copy(fixtures / "apply-failed.jsonl", logs / "terraform-20261125-101600-apply.log")
+    assert snap_compare(create_app(str(project)), press=["l"], terminal_size=size)

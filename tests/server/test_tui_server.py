@@ -85,3 +85,21 @@ async def test_emulators_the_app_started_are_stopped_when_it_exits(sandbox_proje
         assert pids and all(pid_alive(p) for p in pids)
         await pilot.press("ctrl+q")
     assert not any(pid_alive(p) for p in pids)
+
+
+async def test_a_failed_apply_is_pinned_with_the_resource_and_reason(sandbox_project):
+    from tests.conftest import run_pilot
+
+    assert run_pilot("config", "set", "server.size", "t3.bogus",
+                     cwd=sandbox_project).returncode == 0
+    app = create_app(str(sandbox_project))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen, table = await open_and_plan(app, pilot)
+        assert "t3.bogus is not in Pilot's price table" in text(screen, "#summary")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: "Failed at" in text(screen, "#summary"))
+        error = screen.query_one("#error", Static)
+        assert not error.has_class("hidden")
+        pinned = text(screen, "#error")
+        assert "aws_instance.server" in pinned and "t3.bogus" in pinned
+        assert str(table.get_cell("aws_instance.server", "state")) == "✗ failed"

@@ -21,7 +21,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -69,7 +69,6 @@ class Interrupt:
     count: int = 0
     _event: asyncio.Event | None = None
     _loop: asyncio.AbstractEventLoop | None = None
-    listeners: list[Callable[[int], None]] = field(default_factory=list)
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -85,8 +84,6 @@ class Interrupt:
         self.count += 1
         assert self._event is not None
         self._event.set()
-        for listener in self.listeners:
-            listener(self.count)
 
 
 async def stream(command: Command, on_line: Callable[[Line], None],

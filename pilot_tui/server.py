@@ -28,7 +28,6 @@ from pilot_tui.tf.events import (
     ChangeSummary,
     Diagnostic,
     Event,
-    PlannedChange,
     parse_line,
 )
 from pilot_tui.tf.plan import ResourceChange, summarize_plan
@@ -381,7 +380,3 @@ class Server:
         if code != 0:
             raise ServerError(f"{command.argv[1]} failed: {' '.join(err)[-500:]}")
         return "\n".join(out)
-
-
-def planned_addresses(events: list[Event]) -> list[str]:
-    return [e.address for e in events if isinstance(e, PlannedChange)]

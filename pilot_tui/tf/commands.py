@@ -44,7 +44,3 @@ def output(tf: Terraform, workdir: Path) -> Command:
 
 def show_state(tf: Terraform, workdir: Path) -> Command:
     return _cmd(tf, workdir, "show", "-json", "-no-color")
-
-
-def fmt_check(tf: Terraform, workdir: Path) -> Command:
-    return _cmd(tf, workdir, "fmt", "-check", "-recursive", "-no-color")

@@ -11,21 +11,22 @@ import pytest
 
 from pilot_tui.runner import Command, Interrupt, RunnerError, capture, pid_alive, stream
 
+# One os.write per line: both processes share the pipe, and a single small write is atomic.
 # A child that reports SIGINT, and runs a grandchild (as Terraform 1.0's panicwrap does)
 # that reports it too: both must hear the interrupt.
 GRANDCHILD = (
-    "import signal, sys, time\n"
+    "import os, signal, sys, time\n"
     "def bye(*_):\n"
-    "    print('grandchild got SIGINT', flush=True)\n"
+    "    os.write(1, b'grandchild got SIGINT\\n')\n"
     "    sys.exit(0)\n"
     "signal.signal(signal.SIGINT, bye)\n"
     "print('grandchild ready', flush=True)\n"
     "time.sleep(60)\n"
 )
 FAMILY = (
-    "import signal, subprocess, sys, time\n"
+    "import os, signal, subprocess, sys, time\n"
     "def bye(*_):\n"
-    "    print('parent got SIGINT', flush=True)\n"
+    "    os.write(1, b'parent got SIGINT\\n')\n"
     "    sys.exit(7)\n"
     "signal.signal(signal.SIGINT, bye)\n"
     f"kid = subprocess.Popen([sys.executable, '-c', {GRANDCHILD!r}])\n"

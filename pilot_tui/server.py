@@ -39,6 +39,16 @@ OUTPUTS_FILE = "server.json"
 BACKEND_FILE = "pilot_backend.tf"
 
 
+def saved_record(state_dir: Path) -> dict[str, Any]:
+    """What the last apply recorded in .pilot/outputs/server.json ({} when nothing):
+    ``home``, ``saved_at`` and ``outputs``."""
+    try:
+        record = json.loads((state_dir / "outputs" / OUTPUTS_FILE).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
 class ServerError(Exception):
     """Provisioning cannot go on; the message says why and what to do."""
 
@@ -357,10 +367,7 @@ class Server:
         return values
 
     def saved_outputs(self) -> dict[str, Any]:
-        try:
-            return dict(json.loads(self.outputs_file.read_text()).get("outputs", {}))
-        except (FileNotFoundError, ValueError):
-            return {}
+        return dict(saved_record(self.project.state_dir).get("outputs", {}))
 
     async def state_resources(self) -> list[str]:
         """Addresses of the resources in Terraform state (empty before the first apply)."""

@@ -24,13 +24,9 @@ STEPS = (
 
 def saved_server(state_dir: Path) -> str | None:
     """The provisioned server's address from .pilot/outputs, if there is one."""
-    import json
+    from pilot_tui.server import saved_record
 
-    try:
-        saved = json.loads((state_dir / "outputs" / "server.json").read_text())
-    except (OSError, ValueError):
-        return None
-    outputs = saved.get("outputs", {})
+    outputs = saved_record(state_dir).get("outputs", {})
     return str(outputs.get("docker_host") or outputs.get("public_ip") or "") or None
 
 

@@ -65,14 +65,11 @@ def ssh(ns: argparse.Namespace) -> int:
     if pf is None:
         return EXIT_INVALID
     from pilot_tui.project import Project
-    from pilot_tui.server import OUTPUTS_FILE
+    from pilot_tui.server import saved_record
 
     project = Project(pf.path)
-    import json
-
-    try:
-        saved = json.loads((project.state_dir / "outputs" / OUTPUTS_FILE).read_text())
-    except (FileNotFoundError, ValueError):
+    saved = saved_record(project.state_dir)
+    if not saved:
         error("no Pilot Server is recorded for this project; create it with `pilot-tui server "
               "up`")
         return EXIT_FAILED

@@ -80,6 +80,15 @@ def find_project(explicit: str | None = None, cwd: Path | None = None,
     )
 
 
+def create_project(target: Path, text: str) -> tuple[Project, bool]:
+    """Write pilot.toml (atomically), create .pilot/ (0700) and keep it out of git:
+    (the project, True when .gitignore was changed)."""
+    atomic_write(target, text)
+    project = Project(target)
+    project.ensure_state_dir()
+    return project, ignore_state_dir(project.root)
+
+
 def ignore_state_dir(root: Path) -> bool:
     """Add .pilot/ to root/.gitignore; True when the file was changed."""
     gitignore = root / ".gitignore"

@@ -174,16 +174,12 @@ class WelcomeScreen(Screen[None]):
 
     def action_init(self) -> None:
         from pilot_tui.config.starter import project_name_from, starter_text
-        from pilot_tui.fsutil import atomic_write
-        from pilot_tui.project import Project, ignore_state_dir
+        from pilot_tui.project import create_project
 
         target = project_file_for(self.project_arg)
         if target.exists():
             self.notify(f"{target} already exists", severity="warning")
             return
-        atomic_write(target, starter_text(project_name_from(target.parent.name)))
-        project = Project(target)
-        project.ensure_state_dir()
-        ignore_state_dir(project.root)
+        create_project(target, starter_text(project_name_from(target.parent.name)))
         self.notify(f"created {target}")
         self.refresh_status()

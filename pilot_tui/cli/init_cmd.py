@@ -8,11 +8,9 @@ from typing import Any
 
 from pilot_tui.cli.config_cmds import error, print_report
 from pilot_tui.cli.main import EXIT_INVALID, EXIT_OK
-from pilot_tui.config.keys import KeyError_
 from pilot_tui.config.starter import project_name_from, starter_text
 from pilot_tui.config.validate import check_text
-from pilot_tui.fsutil import atomic_write
-from pilot_tui.project import Project, ignore_state_dir, project_file_for
+from pilot_tui.project import create_project, project_file_for
 from pilot_tui.questions import QUESTIONS, Question, apply_answer, check_answer
 
 
@@ -60,13 +58,10 @@ def run(ns: argparse.Namespace) -> int:
                                     "was written:")
         return EXIT_INVALID
     try:
-        atomic_write(target, draft)
-    except (OSError, KeyError_) as exc:
+        project, ignored = create_project(target, draft)
+    except OSError as exc:
         error(f"could not write {target}: {exc}")
         return EXIT_INVALID
-    project = Project(target)
-    project.ensure_state_dir()
-    ignored = ignore_state_dir(project.root)
     print(f"created {target}")
     print(f"created {project.state_dir}/ (0700) for machine state"
           + ("; added it to .gitignore" if ignored else ""))

@@ -34,15 +34,7 @@ class PilotApp(App[int]):
             self.sub_title = f"v{__version__} · sandbox (no cloud account)"
 
     def on_mount(self) -> None:
-        welcome = WelcomeScreen(self.project_arg)
-        self.push_screen(welcome)
-        # A broken pilot.toml opens the editor with its problems instead of failing.
-        if welcome_has_broken_file(self.project_arg):
-            from pilot_tui.project import find_project
-            from pilot_tui.screens.settings import SettingsScreen
-
-            self.push_screen(SettingsScreen(find_project(self.project_arg).file),
-                             lambda _: welcome.refresh_status())
+        self.push_screen(WelcomeScreen(self.project_arg))
 
     def action_help(self) -> None:
         from pilot_tui.screens.help import HelpScreen
@@ -68,17 +60,6 @@ class PilotApp(App[int]):
 
         for state_dir in self.started_sandboxes:
             Sandbox(state_dir).stop()
-
-
-def welcome_has_broken_file(project_arg: str | None) -> bool:
-    from pilot_tui.config.document import ProjectFile
-    from pilot_tui.project import ProjectNotFound, find_project
-
-    try:
-        pf = ProjectFile.load(find_project(project_arg).file)
-    except (ProjectNotFound, OSError, UnicodeDecodeError):
-        return False
-    return not pf.check().report.ok
 
 
 def create_app(project: str | None = None, *, sandbox: bool = False) -> PilotApp:

@@ -67,6 +67,9 @@ class WelcomeScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.refresh_status()
+        if self.project_file is not None and self.config is None:
+            # A broken pilot.toml opens the editor with its problems instead of failing.
+            self.action_settings()
 
     def refresh_status(self) -> None:
         status = self.query_one("#project-status", Static)
@@ -83,7 +86,14 @@ class WelcomeScreen(Screen[None]):
                              "pilot.toml here (or run `pilot-tui init`)")
             self.refresh_bindings()
             return
-        pf = ProjectFile.load(project.file)
+        try:
+            pf = ProjectFile.load(project.file)
+        except (OSError, UnicodeDecodeError) as exc:
+            status.update(f"[b]Project file[/b]\n  [red]cannot read {project.file}: {exc}[/]")
+            next_step.update("[b]Next:[/b] fix the file's permissions or encoding (UTF-8), "
+                             "then press [reverse] r [/reverse].")
+            self.refresh_bindings()
+            return
         checked = pf.check()
         report = checked.report
         self.config = checked.config

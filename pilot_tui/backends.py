@@ -140,10 +140,9 @@ def prepare_backend(cfg: PilotConfig, home: str, root: Path, note: Callable[...,
         import boto3
 
         if aws_url:
-            from pilot_tui.sandbox import ACCESS_KEY, SECRET_KEY
+            from pilot_tui.sandbox import aws_session
 
-            session = boto3.Session(aws_access_key_id=ACCESS_KEY,
-                                    aws_secret_access_key=SECRET_KEY, region_name=cfg.aws.region)
+            session = aws_session(cfg.aws.region)
         else:
             session = boto3.Session(profile_name=cfg.aws.profile, region_name=cfg.aws.region)
         table = lock_table(cfg)
@@ -155,10 +154,10 @@ def prepare_backend(cfg: PilotConfig, home: str, root: Path, note: Callable[...,
     from google.cloud import storage
 
     if home == "sandbox":
-        from google.auth.credentials import AnonymousCredentials
+        from pilot_tui.sandbox import gcs_client
 
-        client = storage.Client(project="sandbox", credentials=AnonymousCredentials(),
-                                client_options={"api_endpoint": gcs_url})
+        assert gcs_url, "the sandbox's GCS emulator is started before its backend"
+        client = gcs_client(gcs_url)
     elif cfg.gcp.credentials:
         key = (root / Path(cfg.gcp.credentials).expanduser()).resolve()
         client = storage.Client.from_service_account_json(str(key), project=cfg.gcp.project)

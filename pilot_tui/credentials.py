@@ -67,8 +67,9 @@ def find_aws(env: Mapping[str, str] | None = None, home: Path | None = None) -> 
 
 
 def check_aws(profile: str | None, region: str, endpoint_url: str | None = None,
-              static: tuple[str, str] | None = None) -> Checked:
-    """STS GetCallerIdentity with ``profile`` (None: the default chain)."""
+              sandbox: bool = False) -> Checked:
+    """STS GetCallerIdentity with ``profile`` (None: the default chain; ``sandbox``: the
+    local AWS API's placeholder credentials)."""
     import boto3
     from botocore.exceptions import (
         BotoCoreError,
@@ -81,9 +82,10 @@ def check_aws(profile: str | None, region: str, endpoint_url: str | None = None,
 
     who = f'profile "{profile}"' if profile else "the default credentials"
     try:
-        if static:
-            session = boto3.Session(aws_access_key_id=static[0], aws_secret_access_key=static[1],
-                                    region_name=region)
+        if sandbox:
+            from pilot_tui.sandbox import aws_session
+
+            session = aws_session(region)
         else:
             session = boto3.Session(profile_name=profile, region_name=region)
         ident = session.client("sts", endpoint_url=endpoint_url).get_caller_identity()
@@ -153,11 +155,9 @@ def check_gcp(project: str | None, key_file: Path | None, *,
             return Checked(False, problem)
     try:
         if api_endpoint:
-            from google.auth.credentials import AnonymousCredentials
+            from pilot_tui.sandbox import gcs_client
 
-            client = storage.Client(project=project or "sandbox",
-                                    credentials=AnonymousCredentials(),
-                                    client_options={"api_endpoint": api_endpoint})
+            client = gcs_client(api_endpoint, project or "sandbox")
         elif key_file is not None:
             client = storage.Client.from_service_account_json(str(key_file), project=project)
         else:
@@ -204,12 +204,12 @@ def credential_report(cfg: Any, home: str, project_root: Path) -> list[Row]:
 
     if home == "sandbox":
         from pilot_tui.project import STATE_DIR
-        from pilot_tui.sandbox import ACCESS_KEY, SECRET_KEY, Sandbox
+        from pilot_tui.sandbox import Sandbox
 
         emulators, _ = Sandbox(project_root / STATE_DIR).ensure()
         aws_url, gcs_url = emulators["aws"].url, emulators["gcs"].url
         add(("aws", "sandbox", aws_url),
-            check_aws(None, cfg.aws.region, aws_url, (ACCESS_KEY, SECRET_KEY)), True)
+            check_aws(None, cfg.aws.region, aws_url, sandbox=True), True)
         add(("gcp", "sandbox", gcs_url), check_gcp("sandbox", None, api_endpoint=gcs_url), True)
     for found in find_aws():
         profile = None if found.name == "(environment)" else found.name

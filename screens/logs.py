@@ -1,11 +1,15 @@
 """Run logs: a tab per Terraform run (later: per app and deploy) from .pilot/logs/.
 
+The files keep Terraform's -json lines for machines; the viewer shows each as
+`[level] message`.
+
 The newest run is followed live while it grows; `/` searches, `n` finds the next match,
 `x` jumps to the next error. Logs on disk are already redacted by the core.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from textual import on
@@ -23,6 +27,19 @@ def run_logs(state_dir: Path) -> list[Path]:
     """The newest run logs first (Terraform runs now; deploys once the engine lands)."""
     logs = sorted((state_dir / "logs").glob("terraform-*.log"), reverse=True)
     return logs[:MAX_RUNS]
+
+
+def display_line(raw: str) -> str:
+    """Terraform's -json lines as a person reads them: `[level] message`."""
+    if raw.startswith("{"):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return raw
+        if isinstance(data, dict) and "@message" in data:
+            message = str(data["@message"]).strip().replace("\n", " ")
+            return f"[{data.get('@level', 'info')}] {message}"
+    return raw
 
 
 def tab_title(path: Path) -> str:
@@ -91,7 +108,7 @@ class LogsScreen(Screen[None]):
         if complete:
             log = self.query_one(f"#log-{n}", Log)
             log.auto_scroll = self.follow
-            log.write_lines(complete.split("\n"))
+            log.write_lines([display_line(line) for line in complete.split("\n")])
 
     def _tail_newest(self) -> None:
         if self.files:

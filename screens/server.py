@@ -253,11 +253,14 @@ class ServerScreen(Screen[None]):
         cloud = "gcp" if self.config.server.home == "gcp" else "aws"
         size = self.config.server.size or default_size(cloud) or ""
         price = prices.monthly(cloud, size)
-        where = " (the sandbox itself costs nothing)" if self.config.server.home == "sandbox" \
-            else ""
+        sandbox = self.config.server.home == "sandbox"
         if price is None:
-            return f"Estimated cost: {size} is not in Pilot's price table{where}."
-        return (f"Estimated cost: ~${price:,.2f}/month for a {size} server{where} "
+            where = " The sandbox itself costs nothing." if sandbox else ""
+            return f"Estimated cost: {size} is not in Pilot's price table.{where}"
+        if sandbox:
+            return (f"Estimated cost: nothing in the sandbox; on AWS a {size} server is "
+                    f"~${price:,.2f}/month (list price as of {prices.AS_OF}).")
+        return (f"Estimated cost: ~${price:,.2f}/month for a {size} server "
                 f"(list price as of {prices.AS_OF}).")
 
     def _show_result(self, result: RunResult) -> None:
@@ -272,6 +275,6 @@ class ServerScreen(Screen[None]):
             outputs = self.server.saved_outputs()
             shown = "  ".join(f"{k}: [b]{outputs[k]}[/b]" for k in ("public_ip", "docker_host")
                               if k in outputs)
-            summary.update(f"[green b]Done.[/] {shown}\nNext: describe your apps in "
-                           "pilot.toml ([[apps]]), then deploy them.")
+            summary.update(f"[green b]Done.[/] {shown}\nNext: Esc, then [b]a[/b] to describe "
+                           "your first app.")
         self.plan = None

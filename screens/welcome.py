@@ -41,7 +41,7 @@ class WelcomeScreen(Screen[None]):
         Binding("l", "logs", "Logs"),
         Binding("e", "settings", "Edit"),
         Binding("r", "reload", "Reload pilot.toml", show=False),
-        Binding("i", "init", "Create pilot.toml", show=False),
+        Binding("i", "init", "Create pilot.toml"),
     ]
 
     def __init__(self, project_arg: str | None) -> None:

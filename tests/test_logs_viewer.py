@@ -28,6 +28,7 @@ async def test_tabs_follow_search_and_errors(project):
         assert tabs.active == "run-0"  # the newest run first
         log = screen.query_one("#log-0", Log)
         assert log.line_count == len(failed.read_text().splitlines())
+        assert log.lines[0] == "[info] Terraform 1.0.3"  # -json lines shown as messages
 
         with failed.open("a") as handle:  # the run is still writing: followed live
             handle.write("a line written later\n")

@@ -17,7 +17,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Log, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
+
+from pilot_tui.screens.colorlog import ColorLog, colour_level
 
 MAX_RUNS = 12
 MAX_LINES = 20_000
@@ -30,7 +32,7 @@ def run_logs(state_dir: Path) -> list[Path]:
 
 
 def display_line(raw: str) -> str:
-    """Terraform's -json lines as a person reads them: `[level] message`."""
+    """Terraform's -json lines as a person reads them: `[level] message`, errors in red."""
     if raw.startswith("{"):
         try:
             data = json.loads(raw)
@@ -38,7 +40,8 @@ def display_line(raw: str) -> str:
             return raw
         if isinstance(data, dict) and "@message" in data:
             message = str(data["@message"]).strip().replace("\n", " ")
-            return f"[{data.get('@level', 'info')}] {message}"
+            level = str(data.get("@level", "info"))
+            return colour_level(level, f"[{level}] {message}")
     return raw
 
 
@@ -58,6 +61,7 @@ class LogsScreen(Screen[None]):
         Binding("n", "next_match", "Next match"),
         Binding("x", "next_error", "Next error"),
         Binding("f", "toggle_follow", "Follow"),
+        Binding("c", "copy", "Copy"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -83,7 +87,7 @@ class LogsScreen(Screen[None]):
             with TabbedContent(id="runs"):
                 for n, path in enumerate(self.files):
                     with TabPane(tab_title(path), id=f"run-{n}"):
-                        yield Log(id=f"log-{n}", max_lines=MAX_LINES, highlight=False)
+                        yield ColorLog(id=f"log-{n}", max_lines=MAX_LINES)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -106,7 +110,7 @@ class LogsScreen(Screen[None]):
         if rest:
             self.partial[key] = rest  # a line still being written: wait for its end
         if complete:
-            log = self.query_one(f"#log-{n}", Log)
+            log = self.query_one(f"#log-{n}", ColorLog)
             log.auto_scroll = self.follow
             log.write_lines([display_line(line) for line in complete.split("\n")])
 
@@ -114,11 +118,12 @@ class LogsScreen(Screen[None]):
         if self.files:
             self._read_more(0, self.files[0])
 
-    def _active_log(self) -> Log | None:
+    def _active_log(self) -> ColorLog | None:
         if not self.files:
             return None
         active = self.query_one("#runs", TabbedContent).active
-        return self.query_one(f"#log-{active.removeprefix('run-')}", Log) if active else None
+        return (self.query_one(f"#log-{active.removeprefix('run-')}", ColorLog)
+                if active else None)
 
     def _status(self, extra: str = "") -> None:
         follow = "following the newest run" if self.follow else "not following"
@@ -130,7 +135,7 @@ class LogsScreen(Screen[None]):
         log = self._active_log()
         if log is None or not needle:
             return
-        lines = log.lines
+        lines = log.plain_lines
         here = self.found_line if self.found_line is not None else int(log.scroll_offset.y)
         current = here + (1 if start_after else 0)
         order = list(range(current, len(lines))) + list(range(0, current))
@@ -166,6 +171,20 @@ class LogsScreen(Screen[None]):
 
     def action_next_error(self) -> None:
         self._find("error")
+
+    def action_copy(self) -> None:
+        """Copy the mouse selection, or else the line the last search found."""
+        log = self._active_log()
+        if log is None:
+            return
+        text = self.get_selected_text()
+        if not text and self.found_line is not None and self.found_line < log.line_count:
+            text = log.plain_lines[self.found_line]
+        if not text:
+            self.notify("Select text with the mouse, or find a line with /, then press c.")
+            return
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Copied {len(text.splitlines()) or 1} line(s).")
 
     def action_toggle_follow(self) -> None:
         self.follow = not self.follow

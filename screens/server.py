@@ -15,12 +15,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Header, Label, Log, ProgressBar, Static
+from textual.widgets import Button, DataTable, Footer, Header, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.project import Project
 from pilot_tui.runner import Interrupt
+from pilot_tui.screens.colorlog import ColorLog, colour_level
 from pilot_tui.server import Note, Plan, RunResult, Server, ServerError, Stage
 from pilot_tui.tf.events import ApplyComplete, ApplyErrored, ApplyStart, Diagnostic, LogLine
 
@@ -83,7 +84,7 @@ class ServerScreen(Screen[None]):
             with Horizontal(id="progress-row", classes="hidden"):
                 yield ProgressBar(id="progress", show_eta=False)
                 yield Static("", id="elapsed")
-            yield Log(id="log", max_lines=LOG_LINES)
+            yield ColorLog(id="log", max_lines=LOG_LINES)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -105,7 +106,8 @@ class ServerScreen(Screen[None]):
         if isinstance(event, Stage):
             self._log(f"==> {event.name}: {event.detail}")
         elif isinstance(event, Note):
-            self._log(f"{event.level}: {event.text}" if event.level != "info" else event.text)
+            self._log(colour_level(event.level, f"{event.level}: {event.text}")
+                      if event.level != "info" else event.text)
         elif isinstance(event, ApplyStart):
             self._set_state(event.address, "running")
         elif isinstance(event, ApplyComplete):
@@ -115,7 +117,8 @@ class ServerScreen(Screen[None]):
         elif isinstance(event, ApplyErrored):
             self._set_state(event.address, "failed")
         elif isinstance(event, Diagnostic):
-            self._log(f"{event.severity}: {event.summary} {event.detail}".strip())
+            self._log(colour_level(event.severity,
+                                   f"{event.severity}: {event.summary} {event.detail}".strip()))
             if event.severity == "error":
                 where = f" ({event.address})" if event.address else ""
                 self._pin_error(f"{event.summary}{where}\n{event.detail}".strip())
@@ -128,7 +131,7 @@ class ServerScreen(Screen[None]):
     def _flush_log(self) -> None:
         if self._pending:  # one batched write per tick keeps a busy stream cheap
             lines, self._pending = self._pending, []
-            self.query_one("#log", Log).write_lines(lines)
+            self.query_one("#log", ColorLog).write_lines(lines)
 
     def _tick(self) -> None:
         if self.started:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -29,14 +29,13 @@ def _question(key: str):  # noqa: ANN202 - a Question
 class ServerFormScreen(Screen[None]):
     BINDINGS = [Binding("ctrl+s", "save", "Save"), Binding("escape", "back", "Back")]
 
-    def __init__(self, path: Path, detected_cidr: str | None = None) -> None:
+    def __init__(self, path: Path) -> None:
         super().__init__()
         self.path = path
         self.pf = ProjectFile.load(path)
         checked = self.pf.check()
         assert checked.config is not None, "the form opens only on a valid pilot.toml"
         self.config = checked.config
-        self.detected_cidr = detected_cidr
 
     def compose(self) -> ComposeResult:
         cfg = self.config.server
@@ -54,10 +53,11 @@ class ServerFormScreen(Screen[None]):
             yield Select(self._sizes(cloud), value=cfg.size or default_size(cloud) or "",
                          allow_blank=False, id="size")
             yield Label("Who may reach SSH and Docker (CIDRs, comma separated)")
-            cidrs = ", ".join(cfg.allowed_cidrs) or (self.detected_cidr or "")
-            yield Input(cidrs, placeholder="203.0.113.7/32 (empty: your own address)",
+            yield Input(", ".join(cfg.allowed_cidrs),
+                        placeholder="203.0.113.7/32 (empty: your own address)",
                         id="allowed_cidrs")
             yield Static(id="allowed_cidrs-problem", classes="problem")
+            yield Static(id="allowed_cidrs-hint", classes="hint")
             yield Label("Docker access")
             yield Select([("ssh (the socket stays local)", "ssh"),
                           ("mtls (TLS client certificates on 2376)", "mtls")],
@@ -67,6 +67,33 @@ class ServerFormScreen(Screen[None]):
                          allow_blank=False, id="engine")
             yield Static(id="form-status")
         yield Footer()
+
+    def on_mount(self) -> None:
+        if not self.config.server.allowed_cidrs and self.config.server.home != "sandbox":
+            self.query_one("#allowed_cidrs-hint", Static).update("Looking up your address…")
+            self.find_address()
+
+    @work(thread=True, exclusive=True, group="address", name="find your public address")
+    def find_address(self) -> None:
+        from pilot_tui.netinfo import public_address
+
+        address = public_address()
+        self.app.call_from_thread(self._prefill, address)
+
+    def _prefill(self, address: str | None) -> None:
+        hint = self.query_one("#allowed_cidrs-hint", Static)
+        field = self.query_one("#allowed_cidrs", Input)
+        if address is None:
+            hint.update("Your public address could not be found: type the CIDRs that may "
+                        "reach the server.")
+            return
+        if field.value.strip():
+            hint.update("")
+            return  # the user typed while we looked: theirs wins
+        suffix = "/128" if ":" in address else "/32"
+        field.value = address + suffix
+        hint.update(f"Prefilled with your address as the internet sees it ({address}); "
+                    "saved only when you save.")
 
     def _regions(self, cloud: str) -> list[tuple[str, str]]:
         return [(r, r) for r in (GCP_REGIONS if cloud == "gcp" else AWS_REGIONS)]

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import tomllib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
 
 from textual.widgets import Input, Select, Static
 
+from pilot_tui import netinfo
 from pilot_tui.screens.app import create_app
 from pilot_tui.screens.server_form import ServerFormScreen
 
@@ -59,3 +65,63 @@ async def test_switching_home_to_gcp_offers_gcp_regions_and_sizes(project):
         await pilot.pause()
         status = str(screen.query_one("#form-status", Static).render())
         assert "Not saved" in status and "gcp.project" in status
+
+
+@pytest.fixture
+def address_service(monkeypatch):
+    """A real HTTP endpoint on 127.0.0.1 answering like checkip.amazonaws.com."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            body = b"203.0.113.7\n"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setattr(netinfo, "CHECK_URLS", (f"http://127.0.0.1:{server.server_port}/",))
+    yield
+    server.shutdown()
+    server.server_close()
+
+
+async def test_allowed_cidrs_prefilled_with_the_operators_address(project, cli, address_service):
+    assert cli("config", "set", "server.home", "aws").code == 0
+    app = create_app(str(project))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("o")
+        screen = app.screen
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.query_one("#allowed_cidrs", Input).value == "203.0.113.7/32"
+        hint = str(screen.query_one("#allowed_cidrs-hint", Static).render())
+        assert "203.0.113.7" in hint
+        assert "203.0.113.7" not in project.read_text()  # not saved until Save
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    assert tomllib.loads(project.read_text())["server"]["allowed_cidrs"] == ["203.0.113.7/32"]
+
+
+async def test_address_lookup_failing_says_so(project, cli, monkeypatch):
+    assert cli("config", "set", "server.home", "aws").code == 0
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setattr(netinfo, "CHECK_URLS", (f"http://127.0.0.1:{port}/",))
+    app = create_app(str(project))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("o")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        assert screen.query_one("#allowed_cidrs", Input).value == ""
+        hint = str(screen.query_one("#allowed_cidrs-hint", Static).render())
+        assert "could not be found" in hint

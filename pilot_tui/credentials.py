@@ -142,6 +142,9 @@ def key_file_problem(path: Path) -> str | None:
     return None
 
 
+CHECK_TIMEOUT = 10.0
+
+
 def check_gcp(project: str | None, key_file: Path | None, *,
               api_endpoint: str | None = None) -> Checked:
     """A google-cloud-storage call on ``project`` (a local endpoint takes no credentials)."""
@@ -162,7 +165,15 @@ def check_gcp(project: str | None, key_file: Path | None, *,
             client = storage.Client.from_service_account_json(str(key_file), project=project)
         else:
             client = storage.Client(project=project)
-        list(client.list_buckets(max_results=1))
+        # One attempt, not the library's two minutes of retries: a person is waiting.
+        list(client.list_buckets(max_results=1, timeout=CHECK_TIMEOUT, retry=None))
+    except ValueError as exc:  # a truncated or edited private key
+        where = key_file or "the application default credentials"
+        return Checked(False, f"{where}: the key cannot be read ({str(exc)[:60]}); "
+                       "download a new key for the service account")
+    except aexc.TransportError:
+        return Checked(False, "cannot reach Google to get a token (no network, or a proxy "
+                       "blocks oauth2.googleapis.com)")
     except aexc.DefaultCredentialsError:
         return Checked(False, "no Google credentials found; run `gcloud auth "
                        "application-default login` or set gcp.credentials to a key file")

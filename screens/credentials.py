@@ -19,11 +19,14 @@ from pilot_tui.credentials import Row, credential_report
 class CredentialsScreen(Screen[None]):
     """Found credentials, validated with STS / Cloud Storage; failures say how to fix them."""
 
-    BINDINGS = [Binding("r", "check", "Check again"), Binding("escape", "back", "Back")]
+    BINDINGS = [Binding("r", "check", "Check again"),
+                Binding("k", "pick_key", "Google key file"),
+                Binding("escape", "back", "Back")]
 
-    def __init__(self, root: Path, config: PilotConfig) -> None:
+    def __init__(self, project_file: Path, config: PilotConfig) -> None:
         super().__init__()
-        self.root = root
+        self.project_file = project_file
+        self.root = project_file.parent
         self.config = config
 
     def compose(self) -> ComposeResult:
@@ -84,6 +87,38 @@ class CredentialsScreen(Screen[None]):
                            + "; ".join(f"{r.name}: {r.message}" for r in failed))
         else:
             summary.update("[green]Ready.[/] Next: the Pilot Server (Esc, then s).")
+
+    def action_pick_key(self) -> None:
+        from pilot_tui.screens.key_picker import KeyPickerScreen
+
+        self.app.push_screen(KeyPickerScreen(Path.home()), self._use_key)
+
+    def _use_key(self, key: Path | None) -> None:
+        from pilot_tui.config.document import ConfigChanged, ConfigRefused, ProjectFile
+        from pilot_tui.screens.key_picker import config_path, loose_permissions
+
+        if key is None:
+            return
+        value = config_path(key, self.root)
+        pf = ProjectFile.load(self.project_file)
+        try:
+            checked = pf.save(pf.with_value("gcp.credentials", value))
+        except ConfigRefused as exc:
+            self.notify(f"Not saved: {exc.report.errors[0].message}", severity="error")
+            return
+        except ConfigChanged as exc:
+            self.notify(f"Not saved: {exc}", severity="error")
+            return
+        assert checked.config is not None
+        self.config = checked.config
+        self.notify(f"gcp.credentials = {value!r} saved to {self.project_file.name}")
+        if loose_permissions(key):
+            self.notify(f"{key} can be read by other users: chmod 600 {key}",
+                        severity="warning", timeout=10)
+        if key.is_relative_to(self.root.resolve()) and not value.startswith(".pilot/"):
+            self.notify("The key is inside the project folder: keep it out of git (move it "
+                        "under .pilot/, which is ignored).", severity="warning", timeout=10)
+        self.action_check()
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -137,7 +137,8 @@ class WelcomeScreen(Screen[None]):
         from pilot_tui.screens.credentials import CredentialsScreen
 
         if self.config is not None and self.project_file is not None:
-            self.app.push_screen(CredentialsScreen(self.project_file.parent, self.config))
+            self.app.push_screen(CredentialsScreen(self.project_file, self.config),
+                                 lambda _: self.refresh_status())
 
     def action_server_settings(self) -> None:
         from pilot_tui.screens.server_form import ServerFormScreen

@@ -8,7 +8,6 @@ import tomllib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from textual.widgets import Input, Select, Static
 
 from pilot_tui import netinfo
@@ -72,7 +71,7 @@ def address_service(monkeypatch):
     """A real HTTP endpoint on 127.0.0.1 answering like checkip.amazonaws.com."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             body = b"203.0.113.7\n"
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))

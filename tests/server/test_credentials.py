@@ -64,6 +64,14 @@ def test_google_checks(tmp_path, emulators):
     pasted.write_text('{"type": "external_account"}')
     assert "not a Google service-account" in (key_file_problem(pasted) or "")
     assert not check_gcp("acme", tmp_path / "missing.json").ok
+    truncated = tmp_path / "truncated.json"  # a key damaged in copy-paste
+    truncated.write_text(json.dumps({"type": "service_account", "private_key":
+                                     "-----BEGIN PRIVATE KEY-----\nxx\n-----END PRIVATE KEY-----\n",
+                                     "client_email": "a@b.iam.gserviceaccount.com",
+                                     "token_uri": "https://oauth2.googleapis.com/token"}))
+    damaged = check_gcp("acme-prod", truncated)
+    assert not damaged.ok and "the key cannot be read" in damaged.message
+    assert "BEGIN PRIVATE KEY" not in damaged.message
     found = find_gcp(env={"GOOGLE_APPLICATION_CREDENTIALS": str(pasted)}, home=tmp_path)
     assert [f.source for f in found] == ["GOOGLE_APPLICATION_CREDENTIALS"]
 

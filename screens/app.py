@@ -34,7 +34,18 @@ class PilotApp(App[int]):
             self.sub_title = f"v{__version__} · sandbox (no cloud account)"
 
     def on_mount(self) -> None:
+        from pilot_tui.screens.ui_state import saved_theme
+
+        theme = saved_theme()
+        if theme in self.available_themes:
+            self.theme = theme
+        self.watch(self, "theme", self._theme_changed, init=False)
         self.push_screen(WelcomeScreen(self.project_arg))
+
+    def _theme_changed(self, theme: str) -> None:
+        from pilot_tui.screens.ui_state import save_theme
+
+        save_theme(theme)  # the palette's theme choice holds for the next run
 
     def action_help(self) -> None:
         from pilot_tui.screens.help import HelpScreen

@@ -16,6 +16,12 @@ from pilot_tui.config.schema import PilotConfig
 from pilot_tui.credentials import Row, credential_report
 
 
+def _tilde(text: str) -> str:
+    """Paths under the home folder as ~/..., as people write them (and narrower)."""
+    home = str(Path.home())
+    return text.replace(home + "/", "~/") if home != "/" else text
+
+
 class CredentialsScreen(Screen[None]):
     """Found credentials, validated with STS / Cloud Storage; failures say how to fix them."""
 
@@ -75,7 +81,8 @@ class CredentialsScreen(Screen[None]):
         table.clear()
         for row in rows:
             mark = "[green]✓[/]" if row.ok else "[red]✗[/]"
-            name = f"{row.name} [b](used)[/b]" if row.configured else row.name
+            name = _tilde(row.name)
+            name = f"{name} [b](used)[/b]" if row.configured else name
             table.add_row(mark, row.cloud, name, row.source, row.message)
         failed = [r for r in rows if r.configured and not r.ok]
         if not rows:
@@ -84,7 +91,7 @@ class CredentialsScreen(Screen[None]):
                            'server.home = "sandbox" (no cloud account needed).')
         elif failed:
             summary.update("[red b]The credentials pilot.toml uses failed:[/] "
-                           + "; ".join(f"{r.name}: {r.message}" for r in failed))
+                           + "; ".join(_tilde(f"{r.name}: {r.message}") for r in failed))
         else:
             summary.update("[green]Ready.[/] Next: the Pilot Server (Esc, then s).")
 

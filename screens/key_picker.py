@@ -36,8 +36,8 @@ class KeyPickerScreen(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="key-picker"):
-            yield Label("[b]Google service-account key[/b] · pick a .json file or type its "
-                        "path, then Enter")
+            yield Label("[b]Google service-account key[/b] · pick a .json file, or type a "
+                        "path + Enter")
             yield Input(placeholder="~/keys/acme-pilot.json", id="key-path")
             yield Static(id="key-problem", classes="problem")
             yield JsonTree(self.start, id="key-tree")

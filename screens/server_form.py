@@ -69,8 +69,11 @@ class ServerFormScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        hint = self.query_one("#allowed_cidrs-hint", Static)
+        hint.display = False  # shown only while (and after) looking up the address
         if not self.config.server.allowed_cidrs and self.config.server.home != "sandbox":
-            self.query_one("#allowed_cidrs-hint", Static).update("Looking up your address…")
+            hint.display = True
+            hint.update("Looking up your address…")
             self.find_address()
 
     @work(thread=True, exclusive=True, group="address", name="find your public address")

@@ -70,6 +70,34 @@ class WelcomeScreen(Screen[None]):
         if self.project_file is not None and self.config is None:
             # A broken pilot.toml opens the editor with its problems instead of failing.
             self.action_settings()
+        elif self.project_file is not None:
+            self._resume()
+
+    def _state_dir(self) -> Path | None:
+        from pilot_tui.project import Project
+
+        return Project(self.project_file).state_dir if self.project_file else None
+
+    def _resume(self) -> None:
+        """Reopen the screen this project was left on last time."""
+        from pilot_tui.screens.ui_state import last_screen
+
+        state_dir = self._state_dir()
+        screen = last_screen(state_dir) if state_dir and state_dir.is_dir() else "home"
+        if screen != "home" and self.check_action(screen, ()):
+            getattr(self, f"action_{screen}")()
+            self.notify("Reopened where you left off; Esc goes back home.", timeout=4)
+
+    def _remember(self, screen: str) -> None:
+        from pilot_tui.screens.ui_state import remember_screen
+
+        state_dir = self._state_dir()
+        if state_dir is not None and state_dir.is_dir():
+            remember_screen(state_dir, screen)
+
+    def on_screen_resume(self) -> None:
+        if getattr(self, "project_file", None) is not None and self.app.screen is self:
+            self._remember("home")  # back home: the next run starts here too
 
     def refresh_status(self) -> None:
         status = self.query_one("#project-status", Static)
@@ -137,6 +165,7 @@ class WelcomeScreen(Screen[None]):
         from pilot_tui.screens.credentials import CredentialsScreen
 
         if self.config is not None and self.project_file is not None:
+            self._remember("credentials")
             self.app.push_screen(CredentialsScreen(self.project_file, self.config),
                                  lambda _: self.refresh_status())
 
@@ -144,6 +173,7 @@ class WelcomeScreen(Screen[None]):
         from pilot_tui.screens.server_form import ServerFormScreen
 
         if self.config is not None and self.project_file is not None:
+            self._remember("server_settings")
             self.app.push_screen(ServerFormScreen(self.project_file),
                                  lambda _: self.refresh_status())
 
@@ -151,6 +181,7 @@ class WelcomeScreen(Screen[None]):
         from pilot_tui.screens.apps import AppsScreen
 
         if self.project_file is not None and self.config is not None:
+            self._remember("apps")
             self.app.push_screen(AppsScreen(self.project_file), lambda _: self.refresh_status())
 
     def action_logs(self) -> None:
@@ -158,12 +189,14 @@ class WelcomeScreen(Screen[None]):
         from pilot_tui.screens.logs import LogsScreen
 
         if self.project_file is not None:
+            self._remember("logs")
             self.app.push_screen(LogsScreen(Project(self.project_file).state_dir))
 
     def action_settings(self) -> None:
         from pilot_tui.screens.settings import SettingsScreen
 
         if self.project_file is not None:
+            self._remember("settings")
             self.app.push_screen(SettingsScreen(self.project_file),
                                  lambda _: self.refresh_status())
 
@@ -178,6 +211,7 @@ class WelcomeScreen(Screen[None]):
             return
         if getattr(self.app, "sandbox", False) and config.server.home != "sandbox":
             config.server = dataclasses.replace(config.server, home="sandbox")
+        self._remember("server")
         self.app.push_screen(ServerScreen(Project(self.project_file), config))
 
     def action_reload(self) -> None:

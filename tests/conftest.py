@@ -16,6 +16,15 @@ from pilot_tui.cli.main import main
 PILOT = shutil.which("pilot-tui", path=str(Path(sys.executable).parent)) or "pilot-tui"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_user_config(tmp_path_factory):
+    """The app remembers the theme in the user's config dir: keep the tests' choices (and the
+    snapshots) away from the person running them."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+        yield
+
+
 @dataclass
 class Result:
     code: int

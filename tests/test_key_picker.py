@@ -86,7 +86,7 @@ async def test_typed_path_is_checked_saved_and_validated(gcp_project):
     text = project.read_text()
     assert tomllib.loads(text)["gcp"]["credentials"] == "~/keys/acme.json"
     assert "PRIVATE KEY" not in text
-    used = [r for r in rows if str(key) in r[2]]
+    used = [r for r in rows if "~/keys/acme.json" in r[2]]  # shown as the user writes it
     assert used and "(used)" in used[0][2]
     # Checked for real with google-auth: no network here, so the token request fails.
     assert "cannot reach Google to get a token" in used[0][4]

@@ -1,4 +1,4 @@
-"""Snapshots of every screen at 80x24 and 120x36 (pytest-textual-snapshot).
+"""Snapshots of every screen at 80x24, 120x36 and 200x60 (pytest-textual-snapshot).
 
 Projects live at a fixed path so the screens render identically on every machine.
 Regenerate after a deliberate change: `bash .ci/test tests/test_snapshots.py --snapshot-update`
@@ -16,7 +16,7 @@ from pilot_tui.config.starter import starter_text
 from pilot_tui.screens.app import create_app
 
 ROOT = Path("/tmp/pilot-snapshots")
-SIZES = [(80, 24), (120, 36)]
+SIZES = [(80, 24), (120, 36), (200, 60)]  # usable small, good large
 
 
 def fresh(name: str, text: str | None) -> Path:
@@ -84,3 +84,48 @@ def test_run_logs(snap_compare, size):
     shutil.copy(fixtures / "plan-create.jsonl", logs / "terraform-20261125-101500-plan.log")
     shutil.copy(fixtures / "apply-failed.jsonl", logs / "terraform-20261125-101600-apply.log")
     assert snap_compare(create_app(str(project)), press=["l"], terminal_size=size)
+
+
+@pytest.fixture
+def gcp_key_home(monkeypatch):
+    """A Google project with a service-account key at a fixed path and no AWS profiles; the
+    live check fails the same way every time (no network here: the token request fails)."""
+    from tests.test_key_picker import service_account_key
+
+    home = fresh("home", None)
+    (home / "keys").mkdir()
+    (home / "keys" / "acme.json").write_text(service_account_key())
+    (home / "keys" / "acme.json").chmod(0o600)
+    (home / "projects").mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(home / "gcloud"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "none"))
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE",
+                "GOOGLE_APPLICATION_CREDENTIALS"):
+        monkeypatch.delenv(var, raising=False)
+    text = starter_text("acme").replace('home = "sandbox"', 'home = "gcp"').replace(
+        "[gcp]", '[gcp]\nproject = "acme-prod"\ncredentials = "~/keys/acme.json"')
+    return fresh("acme", text)
+
+
+def test_credentials(snap_compare, size, gcp_key_home):
+    async def checked(pilot):
+        await pilot.press("c")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(create_app(str(gcp_key_home)), run_before=checked, terminal_size=size)
+
+
+def test_key_picker(snap_compare, size, gcp_key_home):
+    async def opened(pilot):
+        await pilot.press("c")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.press("k")
+        for _ in range(40):  # the tree lists the home folder in its own worker
+            await pilot.pause(0.05)
+            if len(pilot.app.screen.query_one("#key-tree").root.children) == 2:
+                break
+
+    assert snap_compare(create_app(str(gcp_key_home)), run_before=opened, terminal_size=size)

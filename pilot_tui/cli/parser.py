@@ -155,4 +155,68 @@ def build_parser() -> argparse.ArgumentParser:
              "live (STS GetCallerIdentity; a Cloud Storage call on gcp.project). Exit 1 when\n"
              "the ones pilot.toml uses fail. Names and paths only: keys are never shown.")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _deploy_commands(commands)
     return parser
+
+
+def _deploy_commands(commands: Any) -> None:
+    mod = "pilot_tui.cli.deploy_cmds"
+    p = _sub(commands, "deploy", "build, deploy and release apps on the Pilot Server",
+             _lazy(mod, "deploy"),
+             "Build each app on the deploy host's Docker engine (skipped when the source is\n"
+             "unchanged), start the new release beside the old one, and switch the proxy to\n"
+             "it once its health path answers 2xx. A release that never gets healthy is\n"
+             "removed and the previous one keeps serving. Secrets are read from the\n"
+             "environment or .pilot/secrets/APP.env at deploy time.")
+    p.add_argument("apps", nargs="*", metavar="APP", help="apps to deploy")
+    p.add_argument("--all", action="store_true", help="deploy every app in pilot.toml")
+    p.add_argument("--force", action="store_true",
+                   help="release again even when nothing changed")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="wait this long for a teammate's deploy of the same app to finish")
+    p.add_argument("--break-lock", action="store_true",
+                   help="remove a stale deploy lock first (asks; see --yes)")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    p.add_argument("--verbose", "-v", action="store_true", help="show the build's output")
+    p = _sub(commands, "releases", "list an app's releases, newest first",
+             _lazy(mod, "releases"))
+    p.add_argument("app", metavar="APP")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = _sub(commands, "rollback", "put a previous release back, without rebuilding",
+             _lazy(mod, "rollback"),
+             "Release a previous image of APP again (default: the newest good release before\n"
+             "the live one), with the same health gate as a deploy.")
+    p.add_argument("app", metavar="APP")
+    p.add_argument("release", nargs="?", metavar="RELEASE", help="e.g. v3")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="wait this long for a running deploy of APP to finish")
+    p = _sub(commands, "logs", "print an app's container logs", _lazy(mod, "logs"))
+    p.add_argument("app", metavar="APP")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
+    p.add_argument("--tail", type=int, default=200, metavar="N",
+                   help="lines of history to start with (default 200)")
+    p = _sub(commands, "status", "the proxy and each app: release, health, URL",
+             _lazy(mod, "status"))
+    p.add_argument("--json", action="store_true", help="print JSON")
+    secrets = _sub(commands, "secrets", "an app's secret values, kept in .pilot/ (0600)", None,
+                   "Secret values never go into pilot.toml: it lists their names in\n"
+                   "apps.secrets. Values come from the environment at deploy time, else from\n"
+                   ".pilot/secrets/APP.env, which these commands manage.")
+    sec = secrets.add_subparsers(dest="secrets_command", metavar="ACTION", title="actions",
+                                 required=True)
+    p = _sub(sec, "set", "store a value, read from stdin or typed without echo",
+             _lazy(mod, "secrets_set"))
+    p.add_argument("app", metavar="APP")
+    p.add_argument("name", metavar="NAME")
+    p = _sub(sec, "list", "which secrets APP needs, and where each value comes from",
+             _lazy(mod, "secrets_list"))
+    p.add_argument("app", metavar="APP")
+    app = _sub(commands, "app", "list and remove apps", None)
+    apps = app.add_subparsers(dest="app_command", metavar="ACTION", title="actions",
+                              required=True)
+    _sub(apps, "list", "each app with its build, target and live release",
+         _lazy(mod, "app_list"))
+    p = _sub(apps, "destroy", "stop an app and remove its containers and route",
+             _lazy(mod, "app_destroy"))
+    p.add_argument("app", metavar="APP")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask")

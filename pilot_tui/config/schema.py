@@ -122,8 +122,16 @@ class ServerSettings:
     )
     host: str | None = setting(
         None,
-        "With home = \"host\": the Docker host, as ssh://user@host[:port] or unix:///path.",
+        "With home = \"host\": the Docker host, as ssh://user@host[:port], unix:///path, or "
+        "tcp://host:2376 with client certificates in .pilot/keys/tls (plain TCP is refused).",
         example="ssh://deploy@build.example.com",
+    )
+    http_port: int = setting(
+        80,
+        "Port Pilot's reverse proxy serves the apps on (on 127.0.0.1 when the Docker host is "
+        "this machine).",
+        minimum=1,
+        maximum=65535,
     )
 
 

@@ -1,0 +1,312 @@
+"""`pilot-tui deploy|releases|rollback|logs|status|secrets|app`: the deploy engine from a
+terminal. Progress goes to stderr, results to stdout; exit 1 when a deploy fails."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import getpass
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from pilot_tui.cli.config_cmds import error, load_valid
+from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from pilot_tui.deploy import history, secrets
+from pilot_tui.deploy.events import Event, Output, describe
+from pilot_tui.project import Project
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+class Printer:
+    """Events as lines on stderr; build output indented, verbose only with --verbose."""
+
+    def __init__(self, verbose: bool) -> None:
+        self.verbose = verbose
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Output) and not self.verbose and event.stage == "build":
+            return
+        _err(describe(event))
+
+
+@contextlib.contextmanager
+def deployer(ns: argparse.Namespace, *, lock_wait: float = 0.0) -> Iterator[Any]:
+    """An engine for this project with an open connection to its Docker host, or raise
+    SystemExit with the reason."""
+    from pilot_tui.deploy.engine import Deployer
+    from pilot_tui.deploy.host import HostError, connect, target_for
+    from pilot_tui.server import saved_record
+
+    loaded = load_valid(ns)
+    if loaded is None:
+        raise SystemExit(EXIT_INVALID)
+    pf, config = loaded
+    project = Project(pf.path)
+    try:
+        target = target_for(config, project.state_dir, saved_record(project.state_dir))
+        with connect(target, project.state_dir / "run") as client:
+            yield Deployer(client, target, config, project.state_dir, project.root,
+                           Printer(getattr(ns, "verbose", False)), lock_wait=lock_wait)
+    except HostError as exc:
+        error(str(exc))
+        raise SystemExit(EXIT_FAILED) from exc
+
+
+def _fail(exc: Any) -> int:
+    error(f"{exc.stage}: {exc}")
+    if exc.logs:
+        _err("the new release's last lines:")
+        for line in exc.logs:
+            _err(f"  | {line}")
+    return EXIT_FAILED
+
+
+def deploy(ns: argparse.Namespace) -> int:
+    from pilot_tui.deploy.engine import DeployError
+    from pilot_tui.deploy.lock import break_lock
+
+    with deployer(ns, lock_wait=ns.wait) as engine:
+        names = [a.name for a in engine.config.apps] if ns.all else ns.apps
+        if not names:
+            error("name an app (pilot-tui deploy APP) or use --all; apps: "
+                  + (", ".join(a.name for a in engine.config.apps) or "none yet"))
+            return EXIT_INVALID
+        try:
+            for name in names:  # every name checked before anything is built
+                engine.app(name)
+        except DeployError as exc:
+            error(str(exc))
+            return EXIT_INVALID
+        if ns.break_lock:
+            for name in names:
+                if _confirm(f"Break the deploy lock of {name}? Only do this if no deploy is "
+                            "running.", ns.yes) and break_lock(engine.client, engine.project,
+                                                               name):
+                    _err(f"broke the lock of {name}")
+        failed = 0
+        for name in names:
+            try:
+                release = engine.deploy(name, force=ns.force)
+            except DeployError as exc:
+                failed += 1
+                _fail(exc)
+                continue
+            print(f"{name}\t{release.id}\t{release.url}")
+        return EXIT_FAILED if failed else EXIT_OK
+
+
+def _confirm(question: str, yes: bool) -> bool:
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        error(f"{question} Refusing without a terminal; add --yes")
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def rollback(ns: argparse.Namespace) -> int:
+    from pilot_tui.deploy.engine import DeployError
+
+    with deployer(ns, lock_wait=ns.wait) as engine:
+        try:
+            release = engine.rollback(ns.app, ns.release)
+        except DeployError as exc:
+            return _fail(exc)
+        print(f"{ns.app}\t{release.id}\t{release.note}\t{release.url}")
+        return EXIT_OK
+
+
+def releases(ns: argparse.Namespace) -> int:
+    loaded = load_valid(ns)
+    if loaded is None:
+        return EXIT_INVALID
+    pf, config = loaded
+    if config.app(ns.app) is None:
+        error(f"no app {ns.app!r} in {pf.display} (apps: "
+              f"{', '.join(a.name for a in config.apps) or 'none yet'})")
+        return EXIT_INVALID
+    try:
+        records = history.load(Project(pf.path).state_dir, ns.app)
+    except history.HistoryError as exc:
+        error(str(exc))
+        return EXIT_FAILED
+    if ns.json:
+        print(json.dumps([dataclasses.asdict(r) for r in records], indent=2))
+        return EXIT_OK
+    if not records:
+        print(f"{ns.app}: no releases yet (pilot-tui deploy {ns.app})")
+        return EXIT_OK
+    print(f"{'RELEASE':8} {'STATUS':10} {'CREATED':20} {'COMMIT':18} IMAGE / NOTE")
+    for r in reversed(records):
+        note = f"  ({r.note})" if r.note else ""
+        print(f"{r.id:8} {r.status:10} {r.created:20} {(r.commit or '-'):18} {r.image}{note}")
+    return EXIT_OK
+
+
+def logs(ns: argparse.Namespace) -> int:
+    from pilot_tui import redact
+    from pilot_tui.deploy import server_target
+    from pilot_tui.deploy.engine import DeployError
+
+    with deployer(ns) as engine:
+        try:
+            engine.app(ns.app)
+        except DeployError as exc:
+            error(str(exc))
+            return EXIT_INVALID
+        running = [c for c in server_target.app_containers(engine.client, engine.project, ns.app)
+                   if c.status == "running"]
+        if not running:
+            error(f"{ns.app} is not running; deploy it first (pilot-tui deploy {ns.app})")
+            return EXIT_FAILED
+        container = running[-1]
+        stream = container.logs(stream=True, follow=ns.follow, tail=ns.tail, timestamps=False)
+        pending = b""
+        for chunk in stream:
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for raw in lines:
+                print(redact.text(raw.decode(errors="replace")), flush=True)
+        if pending:
+            print(redact.text(pending.decode(errors="replace")))
+        return EXIT_OK
+
+
+def status(ns: argparse.Namespace) -> int:
+    from pilot_tui.deploy import server_target
+
+    with deployer(ns) as engine:
+        rows = []
+        proxy = None
+        with contextlib.suppress(Exception):
+            proxy = engine.client.containers.get(server_target.PROXY_NAME)
+        rows.append({"app": "(proxy)", "release": "-",
+                     "health": proxy.status if proxy else "not started",
+                     "url": f"{engine.target.address} · port {engine.config.server.http_port}"})
+        for app in engine.config.apps:
+            if app.target.kind != "server":
+                rows.append({"app": app.name, "release": "-", "health": "managed target",
+                             "url": "-"})
+                continue
+            live = history.live(history.load(engine.state_dir, app.name))
+            running = [c for c in server_target.app_containers(engine.client, engine.project,
+                                                               app.name)
+                       if c.status == "running"]
+            health = "not deployed"
+            if live is not None and running and proxy is not None and live.port:
+                ok, detail = server_target.http_check(proxy, live.port, app.target.health_path)
+                health = "healthy" if ok else f"unhealthy ({detail})"
+            elif live is not None:
+                health = "stopped"
+            rows.append({"app": app.name, "release": live.id if live else "-", "health": health,
+                         "url": engine.url(app) if live else "-"})
+        if ns.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            for row in rows:
+                print(f"{row['app']:16} {row['release']:8} {row['health']:24} {row['url']}")
+        return EXIT_OK
+
+
+def secrets_set(ns: argparse.Namespace) -> int:
+    loaded = load_valid(ns)
+    if loaded is None:
+        return EXIT_INVALID
+    pf, config = loaded
+    app = config.app(ns.app)
+    if app is None:
+        error(f"no app {ns.app!r} in {pf.display}")
+        return EXIT_INVALID
+    if sys.stdin.isatty():
+        value = getpass.getpass(f"{ns.name} for {ns.app} (not echoed): ")
+    else:
+        value = sys.stdin.read().rstrip("\n")
+    if not value:
+        error("empty value: nothing stored")
+        return EXIT_INVALID
+    try:
+        path = secrets.store(Project(pf.path).state_dir, ns.app, ns.name, value)
+    except secrets.SecretsError as exc:
+        error(str(exc))
+        return EXIT_INVALID
+    _err(f"stored {ns.name} for {ns.app} in {path} (0600)")
+    if ns.name not in app.secrets:
+        _err(f"note: apps.{ns.app}.secrets does not list {ns.name}; add it so deploys pass "
+             f"it: pilot-tui config set apps.{ns.app}.secrets "
+             f"'{json.dumps([*app.secrets, ns.name])}'")
+    return EXIT_OK
+
+
+def secrets_list(ns: argparse.Namespace) -> int:
+    loaded = load_valid(ns)
+    if loaded is None:
+        return EXIT_INVALID
+    pf, config = loaded
+    app = config.app(ns.app)
+    if app is None:
+        error(f"no app {ns.app!r} in {pf.display}")
+        return EXIT_INVALID
+    import os
+
+    try:
+        stored = secrets.read_file(secrets.secrets_file(Project(pf.path).state_dir, ns.app))
+    except secrets.SecretsError as exc:
+        error(str(exc))
+        return EXIT_FAILED
+    for name in sorted(set(app.secrets) | set(stored)):
+        where = "environment" if name in os.environ else (
+            "stored" if name in stored else "MISSING")
+        listed = "" if name in app.secrets else "  (not in apps.secrets: not passed)"
+        print(f"{name:24} {where}{listed}")
+    return EXIT_OK
+
+
+def app_list(ns: argparse.Namespace) -> int:
+    loaded = load_valid(ns)
+    if loaded is None:
+        return EXIT_INVALID
+    pf, config = loaded
+    state_dir = Project(pf.path).state_dir
+    for app in config.apps:
+        live = history.live(history.load(state_dir, app.name))
+        print(f"{app.name:16} {app.build.kind:11} {app.target.kind:14} "
+              f"{live.id if live else '-':6} {live.url if live else ''}")
+    if not config.apps:
+        _err("no apps yet: add one in the app (a) or with [[apps]] in pilot.toml")
+    return EXIT_OK
+
+
+def app_destroy(ns: argparse.Namespace) -> int:
+    from pilot_tui.deploy import server_target
+    from pilot_tui.deploy.engine import DeployError
+
+    with deployer(ns) as engine:
+        try:
+            app = engine.app(ns.app)
+        except DeployError as exc:
+            error(str(exc))
+            return EXIT_INVALID
+        if not _confirm(f"Stop and remove {ns.app}'s containers and route? (history is kept)",
+                        ns.yes):
+            return EXIT_OK
+        containers = server_target.app_containers(engine.client, engine.project, ns.app)
+        with contextlib.suppress(Exception):
+            proxy = engine.client.containers.get(server_target.PROXY_NAME)
+            server_target.unroute(proxy, engine.hosts(app))
+        for container in containers:
+            container.remove(force=True)
+        records = history.load(engine.state_dir, ns.app)
+        if records:
+            history.save(engine.state_dir, ns.app, [
+                r if r.status != history.LIVE else
+                dataclasses.replace(r, status=history.SUPERSEDED, note="app destroyed")
+                for r in records])
+        _err(f"removed {len(containers)} container(s) of {ns.app}")
+        return EXIT_OK

@@ -1,0 +1,164 @@
+"""Build an app's image on the deploy engine's Docker.
+
+The context is packed deterministically (sorted, zeroed times and owners, .dockerignore
+honoured) into a spooled temp file and streamed to the engine. Its sha256, with the build
+settings, names the image: `pilot/PROJECT-APP:HASH`. When the engine already has that tag the
+source is unchanged and the build is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from pilot_tui import redact
+from pilot_tui.deploy import dockerfiles
+
+GENERATED = ".pilot.Dockerfile"  # where a generated Dockerfile goes inside the context
+SPOOL = 32 * 1024 * 1024  # contexts up to 32 MB stay in memory
+
+
+class BuildError(Exception):
+    """The build failed; the message has the builder's own error."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What to build: the folder, which Dockerfile (or generated text), and build args."""
+
+    folder: Path
+    dockerfile: str  # path inside the context
+    generated: str | None = None  # Dockerfile text Pilot wrote, or None
+    args: tuple[tuple[str, str], ...] = ()
+    why: str = ""
+
+
+def recipe_for(app: Any, root: Path) -> Recipe:
+    """How ``app`` (an AppSettings) builds; names the problem when it cannot."""
+    folder = (root / app.path).resolve()
+    if not folder.is_dir():
+        raise BuildError(f"app {app.name!r}: source folder {folder} does not exist "
+                         f"(apps.{app.name}.path)")
+    kind = app.build.kind
+    if kind == "dockerfile":
+        if not (folder / app.build.dockerfile).is_file():
+            raise BuildError(f"app {app.name!r}: no {app.build.dockerfile} in {folder} "
+                             f"(apps.{app.name}.build.dockerfile)")
+        return Recipe(folder, app.build.dockerfile, None, tuple(sorted(app.build.args.items())),
+                      f"{app.build.dockerfile}")
+    if kind == "static":
+        if app.build.command:
+            raise BuildError(f"app {app.name!r}: static builds that run a command are not "
+                             "supported yet; run the build yourself, unset build.command and "
+                             "point build.output at the built files")
+        output = (folder / app.build.output).resolve()
+        if not output.is_dir():
+            raise BuildError(f"app {app.name!r}: {output} does not exist "
+                             f"(apps.{app.name}.build.output)")
+        return Recipe(output, GENERATED, dockerfiles.STATIC, (), f"static files in {output}")
+    if kind == "buildpacks":
+        import shutil
+
+        if shutil.which("pack") is None:
+            raise BuildError(f"app {app.name!r}: buildpacks need the `pack` binary "
+                             "(https://buildpacks.io/docs/tools/pack/); none is on PATH")
+        raise BuildError("buildpacks builds are not wired to the engine yet; use "
+                         "build.kind = \"auto\" or a Dockerfile")
+    # auto: a Dockerfile if there is one, else one Pilot writes.
+    if (folder / "Dockerfile").is_file():
+        return Recipe(folder, "Dockerfile", None, (), "Dockerfile (detected)")
+    made = dockerfiles.generated(folder)
+    if made is None:
+        raise BuildError(f"app {app.name!r}: cannot tell how to build {folder}: add a "
+                         "Dockerfile, or set apps.build.kind")
+    text, why = made
+    return Recipe(folder, GENERATED, text, (), f"generated Dockerfile ({why})")
+
+
+def _ignore_patterns(folder: Path) -> list[str]:
+    try:
+        lines = (folder / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def context_files(recipe: Recipe) -> list[str]:
+    """The files sent to the builder, relative and sorted; .dockerignore applies."""
+    from docker.utils.build import exclude_paths
+
+    dockerfile = None if recipe.generated else recipe.dockerfile
+    paths = exclude_paths(str(recipe.folder), _ignore_patterns(recipe.folder), dockerfile)
+    return sorted(p for p in paths if p != GENERATED)
+
+
+def pack(recipe: Recipe) -> tuple[IO[bytes], str]:
+    """The build context as a tar file object, and the content hash naming the image."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps({"dockerfile": recipe.dockerfile, "generated": recipe.generated,
+                              "args": recipe.args}).encode())
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115 - returned open
+    with tarfile.open(fileobj=spool, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name in context_files(recipe):
+            path = recipe.folder / name
+            info = tar.gettarinfo(str(path), arcname=name)
+            if info is None:
+                continue  # sockets and the like
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            digest.update(f"\0{name}\0{info.mode:o}\0{info.type!r}\0{info.linkname}".encode())
+            if info.isfile():
+                with path.open("rb") as handle:
+                    data = handle.read()
+                digest.update(data)
+                tar.addfile(info, io.BytesIO(data))
+            else:
+                tar.addfile(info)
+        if recipe.generated is not None:
+            raw = recipe.generated.encode()
+            info = tarfile.TarInfo(GENERATED)
+            info.size = len(raw)
+            tar.addfile(info, io.BytesIO(raw))
+    spool.seek(0)
+    return spool, digest.hexdigest()[:12]
+
+
+def image_tag(project: str, app: str, content_hash: str) -> str:
+    return f"pilot/{project}-{app}:{content_hash}".lower()
+
+
+def build(client: Any, recipe: Recipe, context: IO[bytes], tag: str,
+          line: Callable[[str], None]) -> str:
+    """Build ``tag`` from a packed context, streaming the builder's lines; the image id."""
+    with context:
+        stream = client.api.build(fileobj=context, custom_context=True, tag=tag, rm=True,
+                                  forcerm=True, decode=True, dockerfile=recipe.dockerfile,
+                                  buildargs=dict(recipe.args), labels={"pilot": "app"})
+        error = None
+        for chunk in stream:
+            if "stream" in chunk:
+                for text in str(chunk["stream"]).splitlines():
+                    if text.strip():
+                        line(redact.text(text))
+            elif "error" in chunk:
+                error = str(chunk.get("errorDetail", {}).get("message") or chunk["error"])
+                line(redact.text(error))
+    if error is not None:
+        raise BuildError(redact.text(error.strip()))
+    return str(client.images.get(tag).id)
+
+
+def existing_image(client: Any, tag: str) -> str | None:
+    """The image id when the engine already has ``tag`` (an unchanged source)."""
+    from docker.errors import ImageNotFound
+
+    try:
+        return str(client.images.get(tag).id)
+    except ImageNotFound:
+        return None

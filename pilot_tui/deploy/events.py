@@ -1,0 +1,89 @@
+"""What a deploy reports while it runs: typed stage events and streamed output lines.
+
+Waypoint's lifecycle: build -> push -> deploy -> release. The CLI prints these, the TUI's
+deploy viewer renders them, and the run log under .pilot/logs/ keeps them as JSON lines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+STAGES = ("build", "push", "deploy", "release")
+
+
+@dataclass(frozen=True)
+class StageStarted:
+    app: str
+    stage: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class StageFinished:
+    app: str
+    stage: str
+    detail: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class StageFailed:
+    app: str
+    stage: str
+    message: str
+    logs: tuple[str, ...] = ()  # the new container's last lines, when it is to blame
+
+
+@dataclass(frozen=True)
+class Output:
+    """One line from the build or a container, already redacted."""
+
+    app: str
+    stage: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Released:
+    app: str
+    release: str
+    url: str
+    seconds: float = 0.0
+
+
+Event = StageStarted | StageFinished | StageFailed | Output | Released
+Emit = Callable[[Event], None]
+
+
+@dataclass
+class Timer:
+    started: float = field(default_factory=time.monotonic)
+
+    def seconds(self) -> float:
+        return round(time.monotonic() - self.started, 2)
+
+
+def to_json(event: Event) -> str:
+    """One JSON line for the run log: the event's fields plus its type and a timestamp."""
+    data = dataclasses.asdict(event)
+    data["type"] = type(event).__name__
+    data["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return json.dumps(data)
+
+
+def describe(event: Event) -> str:
+    """How a person reads an event in a terminal or a log pane."""
+    if isinstance(event, StageStarted):
+        return f"==> {event.app}: {event.stage}{' · ' + event.detail if event.detail else ''}"
+    if isinstance(event, StageFinished):
+        detail = f": {event.detail}" if event.detail else ""
+        return f"    {event.stage} done in {event.seconds:.1f}s{detail}"
+    if isinstance(event, StageFailed):
+        return f"error: {event.app}: {event.stage} failed: {event.message}"
+    if isinstance(event, Released):
+        return f"==> {event.app}: release {event.release} is live at {event.url}"
+    return f"    {event.text}"

@@ -1,0 +1,106 @@
+"""Release history per app: .pilot/releases/APP.json, one record per deploy or rollback.
+
+Written atomically and only while the app's deploy lock is held, so concurrent deploys
+cannot interleave records. Secrets never reach a record: only the image, commit and names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pilot_tui.fsutil import atomic_write, ensure_private_dir
+
+LIVE, SUPERSEDED, FAILED, CANCELLED = "live", "superseded", "failed", "cancelled"
+
+
+class HistoryError(Exception):
+    """The history file cannot be read; the message names it."""
+
+
+@dataclass(frozen=True)
+class Release:
+    id: str  # v1, v2, ...
+    app: str
+    image: str  # the tag it was built as
+    image_id: str  # sha256:..., what a rollback runs
+    created: str  # ISO 8601, UTC
+    status: str
+    commit: str | None = None
+    port: int | None = None
+    url: str | None = None
+    note: str = ""  # "rollback to v3", the failure's reason
+
+
+def history_file(state_dir: Path, app: str) -> Path:
+    return state_dir / "releases" / f"{app}.json"
+
+
+def load(state_dir: Path, app: str) -> list[Release]:
+    path = history_file(state_dir, app)
+    try:
+        raw: Any = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        raise HistoryError(f"{path}: cannot read the release history ({exc})") from exc
+    fields = {f.name for f in dataclasses.fields(Release)}
+    try:
+        return [Release(**{k: v for k, v in item.items() if k in fields}) for item in raw]
+    except (TypeError, AttributeError) as exc:
+        raise HistoryError(f"{path}: not a release history ({exc})") from exc
+
+
+def save(state_dir: Path, app: str, releases: list[Release]) -> None:
+    path = history_file(state_dir, app)
+    ensure_private_dir(path.parent)
+    data = [dataclasses.asdict(r) for r in releases]
+    atomic_write(path, json.dumps(data, indent=2) + "\n", mode=0o600)
+
+
+def next_id(releases: list[Release]) -> str:
+    numbers = [int(r.id[1:]) for r in releases if r.id[1:].isdigit()]
+    return f"v{max(numbers, default=0) + 1}"
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def live(releases: list[Release]) -> Release | None:
+    return next((r for r in reversed(releases) if r.status == LIVE), None)
+
+
+def record(state_dir: Path, app: str, release: Release) -> list[Release]:
+    """Append ``release``; when it is live, the previous live one becomes superseded."""
+    releases = load(state_dir, app)
+    if release.status == LIVE:
+        releases = [dataclasses.replace(r, status=SUPERSEDED) if r.status == LIVE else r
+                    for r in releases]
+    releases.append(release)
+    save(state_dir, app, releases)
+    return releases
+
+
+def rollback_candidate(releases: list[Release], wanted: str | None) -> Release:
+    """The release to go back to: ``wanted``, else the newest good one before the live one."""
+    current = live(releases)
+    if wanted is not None:
+        found = next((r for r in releases if r.id == wanted), None)
+        if found is None:
+            ids = ", ".join(r.id for r in releases) or "none"
+            raise HistoryError(f"no release {wanted!r} (releases: {ids})")
+        if found.status in (FAILED, CANCELLED):
+            raise HistoryError(f"release {wanted} never went live ({found.status}); "
+                               "pick one that did")
+        return found
+    good = [r for r in releases if r.status in (LIVE, SUPERSEDED)]
+    if current is not None:
+        good = [r for r in good if r.id != current.id and r.image_id != current.image_id]
+    if not good:
+        raise HistoryError("no earlier release to roll back to")
+    return good[-1]

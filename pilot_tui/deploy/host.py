@@ -1,0 +1,173 @@
+"""Which Docker engine a deploy talks to, and how: SSH, mutual TLS, or a local socket.
+
+- `server.home = "aws" | "gcp"`: the provisioned server, from .pilot/outputs, over SSH (a
+  forwarded socket through `ssh -L`, host key pinned in .pilot/keys/known_hosts) or over
+  mutual TLS on 2376 with the certificates in .pilot/keys/tls.
+- `server.home = "host"`: `server.host` names it: ssh://user@host[:port], unix:///path, or
+  tcp://host:2376 when .pilot/keys/tls holds client certificates.
+- Plain TCP without TLS is refused: anyone who can reach it is root on the host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pilot_tui.keys import KEY_NAME
+from pilot_tui.remote import ssh_options
+from pilot_tui.runner import Command, RunnerError, spawn_daemon, stop_pid
+
+
+class HostError(Exception):
+    """The Docker engine cannot be named or reached; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class DockerTarget:
+    """How to reach one Docker engine. ``address`` is what people see (no secrets)."""
+
+    kind: str  # "unix" | "ssh" | "tls"
+    address: str
+    socket: Path | None = None  # unix
+    user: str | None = None  # ssh
+    host: str | None = None  # ssh, tls
+    port: int | None = None  # ssh, tls
+    key: Path | None = None  # ssh private key
+    known_hosts: Path | None = None
+    tls_dir: Path | None = None  # ca.pem, cert.pem, key.pem
+
+    @property
+    def local(self) -> bool:
+        """The engine runs on this machine: apps are served on 127.0.0.1 only."""
+        return self.kind == "unix"
+
+
+def parse_host(url: str, state_dir: Path) -> DockerTarget:
+    """A DockerTarget from a DOCKER_HOST-style URL; refuses plain TCP."""
+    parts = urllib.parse.urlsplit(url)
+    keys = state_dir / "keys"
+    if parts.scheme == "unix":
+        return DockerTarget("unix", url, socket=Path(parts.path))
+    if parts.scheme == "ssh":
+        if not parts.hostname:
+            raise HostError(f"{url}: no host name (expected ssh://user@host[:port])")
+        key = keys / KEY_NAME if (keys / KEY_NAME).exists() else None
+        return DockerTarget("ssh", url, user=parts.username or "root", host=parts.hostname,
+                            port=parts.port or 22, key=key, known_hosts=keys / "known_hosts")
+    if parts.scheme in ("tcp", "https"):
+        tls = keys / "tls"
+        if not parts.hostname:
+            raise HostError(f"{url}: no host name")
+        if not (tls / "cert.pem").exists():
+            raise HostError(
+                f"{url} is plain TCP: anyone who can reach that port controls the host as "
+                "root, so Pilot refuses it. Use ssh://user@host, or mutual TLS (server."
+                "docker_access = \"mtls\" creates the certificates in .pilot/keys/tls).")
+        return DockerTarget("tls", url, host=parts.hostname, port=parts.port or 2376,
+                            tls_dir=tls)
+    raise HostError(f"{url}: expected ssh://user@host, unix:///path or tcp://host:2376 (TLS)")
+
+
+def target_for(config: Any, state_dir: Path, saved: dict[str, Any]) -> DockerTarget:
+    """The engine this project deploys to (``saved`` is the server's record in .pilot)."""
+    home = config.server.home
+    if home == "host":
+        if not config.server.host:
+            raise HostError('server.home = "host" needs server.host, e.g. '
+                            '"ssh://deploy@build.example.com" or "unix:///var/run/docker.sock"')
+        return parse_host(config.server.host, state_dir)
+    if home == "sandbox":
+        raise HostError('the sandbox\'s server is simulated by a local AWS API and has no '
+                        'Docker engine. To deploy on this machine\'s Docker: pilot-tui config '
+                        'set server.home host && pilot-tui config set server.host '
+                        'unix:///var/run/docker.sock')
+    outputs = saved.get("outputs", {})
+    if not outputs.get("docker_host"):
+        raise HostError("no Pilot Server is recorded for this project: create it with "
+                        "`pilot-tui server up` (or the app's Server screen)")
+    return parse_host(str(outputs["docker_host"]), state_dir)
+
+
+def tunnel_command(target: DockerTarget, local: Path) -> Command:
+    """`ssh -N -L local.sock:/var/run/docker.sock`: the engine's socket, forwarded."""
+    assert target.host and target.user and target.known_hosts
+    options = list(ssh_options(target.key, target.known_hosts, target.port or 22)) \
+        if target.key else ["-p", str(target.port or 22), "-o", "BatchMode=yes", "-o",
+                            f"UserKnownHostsFile={target.known_hosts}", "-o",
+                            "StrictHostKeyChecking=accept-new"]
+    return Command(("ssh", *options, "-N", "-o", "ExitOnForwardFailure=yes",
+                    "-o", "StreamLocalBindUnlink=yes", "-o", "ServerAliveInterval=15",
+                    "-L", f"{local}:/var/run/docker.sock", f"{target.user}@{target.host}"))
+
+
+def _wait_socket(path: Path, pid: int, log: Path, timeout: float = 20.0) -> None:
+    from pilot_tui.runner import pid_alive
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as probe:
+                probe.connect(str(path))
+                return
+        if not pid_alive(pid):
+            tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+            raise HostError("ssh could not forward the Docker socket: "
+                            + (" / ".join(tail) or "it exited"))
+        time.sleep(0.05)
+    raise HostError(f"ssh did not forward the Docker socket within {timeout:.0f}s")
+
+
+@contextlib.contextmanager
+def connect(target: DockerTarget, runtime_dir: Path) -> Iterator[Any]:
+    """A docker SDK client for ``target``; an SSH tunnel lives exactly as long as it."""
+    import docker
+    from docker.errors import DockerException
+
+    tunnel_pid = None
+    try:
+        if target.kind == "unix":
+            url, tls = target.address, None
+        elif target.kind == "tls":
+            assert target.tls_dir is not None
+            d = target.tls_dir
+            tls = docker.tls.TLSConfig(client_cert=(str(d / "cert.pem"), str(d / "key.pem")),
+                                       ca_cert=str(d / "ca.pem"), verify=True)
+            url = f"https://{target.host}:{target.port}"
+        else:
+            runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            local = runtime_dir / f"docker-{target.host}.sock"
+            log = runtime_dir / "ssh-tunnel.log"
+            try:
+                tunnel_pid = spawn_daemon(tunnel_command(target, local), log)
+            except RunnerError as exc:
+                raise HostError(f"{exc}; install an OpenSSH client") from exc
+            _wait_socket(local, tunnel_pid, log)
+            url, tls = f"unix://{local}", None
+        client = docker.DockerClient(base_url=url, tls=tls, timeout=120)
+        try:
+            client.ping()
+        except (DockerException, OSError) as exc:
+            raise HostError(f"cannot reach the Docker engine at {target.address}: "
+                            f"{_reason(exc)}") from exc
+        try:
+            yield client
+        finally:
+            client.close()
+    finally:
+        if tunnel_pid is not None:
+            stop_pid(tunnel_pid)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc)
+    if "CERTIFICATE" in text.upper() or "SSL" in text.upper():
+        return "the TLS handshake failed (a certificate this server does not trust?)"
+    if "Connection refused" in text or "No such file" in text:
+        return "nothing answers there (is Docker running?)"
+    return text[:200]

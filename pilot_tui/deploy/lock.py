@@ -1,0 +1,98 @@
+"""A deploy lock per app, kept on the Docker engine itself so every teammate sees it.
+
+The lock is a created-but-never-started container named `pilot-lock-PROJECT-APP`: Docker
+refuses a second container with the same name, which makes taking the lock atomic on the
+engine whoever asks and however they connect. Its labels say who holds it and since when.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+
+class LockHeld(Exception):
+    """Someone else is deploying this app; the message says who and since when."""
+
+    def __init__(self, name: str, holder: str, since: str) -> None:
+        super().__init__(f"{name} is locked by {holder} since {since} (a deploy or rollback "
+                         "in progress). Wait for it, or if it is stale (its deploy was "
+                         "killed) break it with --break-lock.")
+        self.holder = holder
+        self.since = since
+
+
+@dataclass(frozen=True)
+class Lock:
+    name: str
+    container_id: str
+
+
+def lock_name(project: str, app: str) -> str:
+    return f"pilot-lock-{project}-{app}"
+
+
+def holder() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "someone"
+    return f"{user}@{socket.gethostname()} (pid {os.getpid()})"
+
+
+def acquire(client: Any, project: str, app: str, image: str, *, wait: float = 0.0) -> Lock:
+    """Take the lock, waiting up to ``wait`` seconds for a holder to finish."""
+    from docker.errors import APIError
+
+    name = lock_name(project, app)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            container = client.containers.create(
+                image, command=["true"], name=name, network_mode="none",
+                labels={"pilot.lock": app, "pilot.project": project,
+                        "pilot.lock.holder": holder(),
+                        "pilot.lock.since": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                          time.gmtime())})
+            return Lock(name, container.id)
+        except APIError as exc:
+            if exc.status_code != 409:
+                raise
+        if time.monotonic() >= deadline:
+            held_by, since = current(client, name)
+            raise LockHeld(name, held_by, since)
+        time.sleep(0.5)
+
+
+def current(client: Any, name: str) -> tuple[str, str]:
+    """(holder, since) of the lock ``name``, or ("nobody", "-") when it is free."""
+    from docker.errors import NotFound
+
+    try:
+        labels = client.containers.get(name).labels
+    except NotFound:
+        return "nobody", "-"
+    return labels.get("pilot.lock.holder", "unknown"), labels.get("pilot.lock.since", "?")
+
+
+def release(client: Any, lock: Lock) -> None:
+    from docker.errors import NotFound
+
+    with contextlib.suppress(NotFound):  # broken by a teammate: nothing to give back
+        client.containers.get(lock.container_id).remove(force=True)
+
+
+def break_lock(client: Any, project: str, app: str) -> bool:
+    """Remove a (stale) lock; True when there was one."""
+    from docker.errors import NotFound
+
+    try:
+        client.containers.get(lock_name(project, app)).remove(force=True)
+    except NotFound:
+        return False
+    return True

@@ -54,7 +54,8 @@ class Engine:
         return pid_alive(self.pid)
 
 
-def dockerd_command(root: Path, binary: str = "dockerd") -> Command:
+def dockerd_command(root: Path, binary: str = "dockerd",
+                    extra: tuple[str, ...] = ()) -> Command:
     """The argv of a dockerd that keeps everything (socket, images, state, pid) under ``root``.
 
     No bridge and no iptables: the host's network stays untouched; containers use
@@ -77,6 +78,7 @@ def dockerd_command(root: Path, binary: str = "dockerd") -> Command:
         "--iptables=false", "--ip6tables=false", "--bridge=none",
         "-H", f"unix://{root / 'docker.sock'}", "--data-root", str(root / "data"),
         "--exec-root", str(root / "exec"), "--pidfile", str(root / "dockerd.pid"),
+        *extra,
     ))
     # fmt: on
 
@@ -96,13 +98,20 @@ def ping(sock: Path, timeout: float = 2.0) -> bool:
     return reply.split(b"\r\n", 1)[0].split(b" ")[1:2] == [b"200"]
 
 
-def start(root: Path, timeout: float = 30) -> Engine:
-    """Start a dockerd under ``root`` (a short path) and wait until it answers."""
+def tls_listen(address: str, ca: Path, cert: Path, key: Path) -> tuple[str, ...]:
+    """dockerd flags for a mutual-TLS listener (clients need a certificate from ``ca``)."""
+    return ("--tlsverify", f"--tlscacert={ca}", f"--tlscert={cert}", f"--tlskey={key}",
+            "-H", f"tcp://{address}")
+
+
+def start(root: Path, timeout: float = 30, extra: tuple[str, ...] = ()) -> Engine:
+    """Start a dockerd under ``root`` (a short path) and wait until it answers; ``extra``
+    adds flags (e.g. tls_listen)."""
     binary = shutil.which("dockerd")
     if binary is None:
         raise DockerdError(f"dockerd not found on PATH: {INSTALL_HINT}")
     root = root.absolute()
-    command = dockerd_command(root, binary)
+    command = dockerd_command(root, binary, extra)
     if ping(root / "docker.sock"):  # our readiness check would believe the old engine
         raise DockerdError(f"an engine already answers on {root / 'docker.sock'}")
     root.mkdir(parents=True, exist_ok=True)

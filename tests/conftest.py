@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from pilot_tui.cli.main import main
+from pilot_tui.keys import server_key
+from pilot_tui.runner import stop_pid
 
 PILOT = shutil.which("pilot-tui", path=str(Path(sys.executable).parent)) or "pilot-tui"
 
@@ -64,3 +68,46 @@ def project(tmp_path, cli) -> Path:
     result = cli("init")
     assert result.code == 0, result.err
     return tmp_path / "pilot.toml"
+
+
+# A throwaway OpenSSH server on 127.0.0.1 (used by the TLS-delivery and Docker-over-SSH tests).
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def sshd(tmp_path):
+    if not Path(SSHD).exists():
+        pytest.skip("openssh-server is installed by .ci/setup")
+    keys = tmp_path / "keys"
+    private, public = server_key(keys, "pilot-test")
+    authorized = tmp_path / "authorized_keys"
+    authorized.write_text(public + "\n")
+    authorized.chmod(0o600)
+    host_key = tmp_path / "host_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)],
+                   check=True)
+    port = free_port()
+    config = tmp_path / "sshd_config"
+    config.write_text(
+        f"ListenAddress 127.0.0.1\nPort {port}\nHostKey {host_key}\n"
+        f"AuthorizedKeysFile {authorized}\nPidFile {tmp_path / 'sshd.pid'}\n"
+        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
+        "StrictModes no\nPermitRootLogin prohibit-password\n"
+    )
+    Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
+    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    yield {"port": port, "key": private, "known_hosts": keys / "known_hosts",
+           "user": subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()}
+    stop_pid(proc.pid)

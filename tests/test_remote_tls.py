@@ -3,60 +3,12 @@ started on 127.0.0.1 with a throwaway host key (stopped by pid afterwards)."""
 
 from __future__ import annotations
 
-import shutil
-import socket
 import stat
-import subprocess
-import time
-from pathlib import Path
-
-import pytest
 
 from pilot_tui.keys import server_key
 from pilot_tui.remote import ssh_run
-from pilot_tui.runner import capture, stop_pid
+from pilot_tui.runner import capture
 from pilot_tui.tls import ensure_tls, install_script, server_bundle
-
-SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def sshd(tmp_path):
-    if not Path(SSHD).exists():
-        pytest.skip("openssh-server is installed by .ci/setup")
-    keys = tmp_path / "keys"
-    private, public = server_key(keys, "pilot-test")
-    authorized = tmp_path / "authorized_keys"
-    authorized.write_text(public + "\n")
-    authorized.chmod(0o600)
-    host_key = tmp_path / "host_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)],
-                   check=True)
-    port = free_port()
-    config = tmp_path / "sshd_config"
-    config.write_text(
-        f"ListenAddress 127.0.0.1\nPort {port}\nHostKey {host_key}\n"
-        f"AuthorizedKeysFile {authorized}\nPidFile {tmp_path / 'sshd.pid'}\n"
-        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
-        "StrictModes no\nPermitRootLogin prohibit-password\n"
-    )
-    Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
-    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
-    yield {"port": port, "key": private, "known_hosts": keys / "known_hosts",
-           "user": subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()}
-    stop_pid(proc.pid)
 
 
 def test_tls_bundle_lands_on_the_server_with_private_modes(sshd, tmp_path):

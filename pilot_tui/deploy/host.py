@@ -3,8 +3,8 @@
 - `server.home = "aws" | "gcp"`: the provisioned server, from .pilot/outputs, over SSH (a
   forwarded socket through `ssh -L`, host key pinned in .pilot/keys/known_hosts) or over
   mutual TLS on 2376 with the certificates in .pilot/keys/tls.
-- `server.home = "host"`: `server.host` names it: ssh://user@host[:port], unix:///path, or
-  tcp://host:2376 when .pilot/keys/tls holds client certificates.
+- `server.home = "host"`: `server.host` names it: ssh://user@host[:port][/socket/path],
+  unix:///path, or tcp://host:2376 when .pilot/keys/tls holds client certificates.
 - Plain TCP without TLS is refused: anyone who can reach it is root on the host.
 """
 
@@ -22,6 +22,8 @@ from typing import Any
 from pilot_tui.keys import KEY_NAME
 from pilot_tui.remote import ssh_options
 from pilot_tui.runner import Command, RunnerError, spawn_daemon, stop_pid
+
+TLS_API_VERSION = "1.41"  # Docker 20.10; every later engine still accepts it
 
 
 class HostError(Exception):
@@ -41,6 +43,7 @@ class DockerTarget:
     key: Path | None = None  # ssh private key
     known_hosts: Path | None = None
     tls_dir: Path | None = None  # ca.pem, cert.pem, key.pem
+    remote_socket: str = "/var/run/docker.sock"  # ssh: the engine's socket on the host
 
     @property
     def local(self) -> bool:
@@ -59,7 +62,8 @@ def parse_host(url: str, state_dir: Path) -> DockerTarget:
             raise HostError(f"{url}: no host name (expected ssh://user@host[:port])")
         key = keys / KEY_NAME if (keys / KEY_NAME).exists() else None
         return DockerTarget("ssh", url, user=parts.username or "root", host=parts.hostname,
-                            port=parts.port or 22, key=key, known_hosts=keys / "known_hosts")
+                            port=parts.port or 22, key=key, known_hosts=keys / "known_hosts",
+                            remote_socket=parts.path or "/var/run/docker.sock")
     if parts.scheme in ("tcp", "https"):
         tls = keys / "tls"
         if not parts.hostname:
@@ -103,7 +107,7 @@ def tunnel_command(target: DockerTarget, local: Path) -> Command:
                             "StrictHostKeyChecking=accept-new"]
     return Command(("ssh", *options, "-N", "-o", "ExitOnForwardFailure=yes",
                     "-o", "StreamLocalBindUnlink=yes", "-o", "ServerAliveInterval=15",
-                    "-L", f"{local}:/var/run/docker.sock", f"{target.user}@{target.host}"))
+                    "-L", f"{local}:{target.remote_socket}", f"{target.user}@{target.host}"))
 
 
 def _wait_socket(path: Path, pid: int, log: Path, timeout: float = 20.0) -> None:
@@ -149,8 +153,16 @@ def connect(target: DockerTarget, runtime_dir: Path) -> Iterator[Any]:
                 raise HostError(f"{exc}; install an OpenSSH client") from exc
             _wait_socket(local, tunnel_pid, log)
             url, tls = f"unix://{local}", None
-        client = docker.DockerClient(base_url=url, tls=tls, timeout=120)
         try:
+            if tls is None:
+                client = docker.DockerClient(base_url=url, timeout=120)  # asks /version
+            else:
+                # requests would verify against $REQUESTS_CA_BUNDLE instead of our CA when
+                # that is set (common behind corporate proxies): turn the environment off
+                # before the first request, so the API version is fixed, not negotiated.
+                client = docker.DockerClient(base_url=url, tls=tls, timeout=120,
+                                             version=TLS_API_VERSION)
+                client.api.trust_env = False
             client.ping()
         except (DockerException, OSError) as exc:
             raise HostError(f"cannot reach the Docker engine at {target.address}: "

@@ -1,5 +1,6 @@
 """A private Docker engine for the deploy tests: one dockerd per session, under a short /tmp
-directory (Unix socket paths are limited), with the busybox base image imported."""
+directory (Unix socket paths are limited), with the busybox base image imported; on demand a
+Python base image (pilot/python:3) imported from the root filesystem .ci/setup builds."""
 
 from __future__ import annotations
 
@@ -20,6 +21,15 @@ def engine_unavailable() -> str | None:
     if os.geteuid() != 0:
         return "dockerd needs root"
     return None
+
+
+PYTHON_BASE = "pilot/python:3"
+
+
+def python_rootfs() -> Path:
+    """The Debian root filesystem with python3 that `bash .ci/setup --test` builds (debootstrap)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "pilot-ci" / "python3-rootfs.tar"
 
 
 def require_engine() -> None:
@@ -60,3 +70,32 @@ def docker_client(docker_engine):
     client = docker.DockerClient(base_url=docker_engine.url)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def python_base(docker_engine) -> str:
+    """A Python base image (Debian bookworm's python3), imported once per engine; its tag.
+    Skips when the root filesystem is missing; on CI (CI=true) fails instead."""
+    tarball = python_rootfs()
+    if not tarball.is_file():
+        reason = f"{tarball} is missing: bash .ci/setup --test builds it (root, debootstrap)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    import docker
+
+    client = docker.DockerClient(base_url=docker_engine.url, timeout=600)
+    try:
+        try:
+            client.images.get(PYTHON_BASE)
+        except docker.errors.ImageNotFound:
+            repository, _, tag = PYTHON_BASE.rpartition(":")
+            client.api.import_image(
+                src=str(tarball), repository=repository, tag=tag,
+                changes=["ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                         'CMD ["python3"]'],
+            )
+            client.images.get(PYTHON_BASE)  # the import's reply does not say if it worked
+    finally:
+        client.close()
+    return PYTHON_BASE

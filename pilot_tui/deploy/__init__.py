@@ -1,0 +1,1 @@
+"""The deploy engine: apps as containers on a Docker host, swapped with zero downtime."""

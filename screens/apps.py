@@ -28,7 +28,8 @@ TARGETS = {
 
 
 class AppsScreen(Screen[None]):
-    BINDINGS = [Binding("n", "new_app", "New app"), Binding("escape", "back", "Back")]
+    BINDINGS = [Binding("n", "new_app", "New app"), Binding("d", "deploy", "Deploy"),
+                Binding("r", "rollback", "Roll back"), Binding("escape", "back", "Back")]
 
     def __init__(self, path: Path) -> None:
         super().__init__()
@@ -37,25 +38,56 @@ class AppsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="apps"):
-            yield Static("[b]Apps[/b] · press [b]n[/b] to add one", id="apps-title")
+            yield Static("[b]Apps[/b] · [b]n[/b] adds one · [b]d[/b] deploys the selected app "
+                         "· [b]r[/b] rolls it back", id="apps-title")
             yield DataTable(id="app-list", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one("#app-list", DataTable)
-        table.add_columns("name", "path", "build", "target", "env", "secrets")
+        table.add_columns("name", "path", "build", "target", "env", "secrets", "live")
         self.refresh_list()
 
     def on_screen_resume(self) -> None:
         self.refresh_list()
 
     def refresh_list(self) -> None:
+        from pilot_tui.deploy import history
+        from pilot_tui.project import Project
+
         table = self.query_one("#app-list", DataTable)
         table.clear()
         config = ProjectFile.load(self.path).check().config
+        state_dir = Project(self.path).state_dir
         for app in config.apps if config else []:
+            try:
+                live = history.live(history.load(state_dir, app.name))
+            except history.HistoryError:
+                live = None
             table.add_row(app.name, app.path, app.build.kind, app.target.kind,
-                          ", ".join(app.env) or "—", ", ".join(app.secrets) or "—")
+                          ", ".join(app.env) or "—", ", ".join(app.secrets) or "—",
+                          f"{live.id} {live.url}" if live else "—", key=app.name)
+
+    def _selected(self) -> str | None:
+        table = self.query_one("#app-list", DataTable)
+        if table.row_count == 0:
+            self.notify("No apps yet: press n to add one.")
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def action_deploy(self) -> None:
+        from pilot_tui.screens.deploy import DeployScreen
+
+        name = self._selected()
+        if name is not None:
+            self.app.push_screen(DeployScreen(self.path, name))
+
+    def action_rollback(self) -> None:
+        from pilot_tui.screens.deploy import DeployScreen
+
+        name = self._selected()
+        if name is not None:
+            self.app.push_screen(DeployScreen(self.path, name, rollback=True))
 
     def action_new_app(self) -> None:
         self.app.push_screen(NewAppScreen(self.path))

@@ -1,7 +1,7 @@
-"""Run logs: a tab per Terraform run (later: per app and deploy) from .pilot/logs/.
+"""Run logs: a tab per Terraform run, deploy and rollback, from .pilot/logs/.
 
-The files keep Terraform's -json lines for machines; the viewer shows each as
-`[level] message`.
+The files keep JSON lines for machines (Terraform's -json, the deploy engine's events); the
+viewer shows each as a person reads it: `[level] message`, `==> api: build`.
 
 The newest run is followed live while it grows; `/` searches, `n` finds the next match,
 `x` jumps to the next error. Logs on disk are already redacted by the core.
@@ -22,12 +22,15 @@ from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPan
 from pilot_tui.screens.colorlog import ColorLog, colour_level
 
 MAX_RUNS = 12
+DEPLOY_EVENTS = ("StageStarted", "StageFinished", "StageFailed", "Output", "Released")
 MAX_LINES = 20_000
 
 
 def run_logs(state_dir: Path) -> list[Path]:
-    """The newest run logs first (Terraform runs now; deploys once the engine lands)."""
-    logs = sorted((state_dir / "logs").glob("terraform-*.log"), reverse=True)
+    """The newest run logs first: Terraform runs, deploys and rollbacks."""
+    logs = [p for p in (state_dir / "logs").glob("*.log")
+            if p.name.startswith(("terraform-", "deploy-", "rollback-"))]
+    logs.sort(key=lambda p: p.stem.split("-")[1:3], reverse=True)  # by date, time
     return logs[:MAX_RUNS]
 
 
@@ -38,6 +41,8 @@ def display_line(raw: str) -> str:
             data = json.loads(raw)
         except ValueError:
             return raw
+        if isinstance(data, dict) and data.get("type") in DEPLOY_EVENTS:
+            return deploy_line(data)
         if isinstance(data, dict) and "@message" in data:
             message = str(data["@message"]).strip().replace("\n", " ")
             level = str(data.get("@level", "info"))
@@ -45,12 +50,26 @@ def display_line(raw: str) -> str:
     return raw
 
 
+def deploy_line(data: dict[str, object]) -> str:
+    """A deploy event (its JSON line in the run log) as the CLI prints it."""
+    from pilot_tui.deploy import events
+
+    kind = getattr(events, str(data["type"]))
+    fields = {k: v for k, v in data.items() if k not in ("type", "time")}
+    if "logs" in fields:
+        fields["logs"] = tuple(fields["logs"])  # type: ignore[arg-type]
+    line = events.describe(kind(**fields))
+    return colour_level("error", line) if data["type"] == "StageFailed" else line
+
+
 def tab_title(path: Path) -> str:
-    # terraform-20261125-142341-apply.log -> "apply 14:23:41"
+    # terraform-20261125-142341-apply.log -> "apply 14:23:41";
+    # deploy-20261125-142341-api.log -> "deploy api 14:23:41"
     parts = path.stem.split("-")
     if len(parts) >= 4:
         clock = f"{parts[2][:2]}:{parts[2][2:4]}:{parts[2][4:6]}"
-        return f"{parts[3]} {clock}"
+        what = "-".join(parts[3:])
+        return f"{what} {clock}" if parts[0] == "terraform" else f"{parts[0]} {what} {clock}"
     return path.stem
 
 

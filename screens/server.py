@@ -33,11 +33,16 @@ class ConfirmCancel(ModalScreen[bool]):
     """Ask before interrupting Terraform."""
 
     BINDINGS = [Binding("escape", "dismiss(False)", "Keep going")]
+    TERRAFORM = ("Stop Terraform? It finishes the resources in flight, saves its state and "
+                 "releases its lock; running Apply again resumes.")
+
+    def __init__(self, question: str = TERRAFORM) -> None:
+        super().__init__()
+        self.question = question
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm"):
-            yield Label("Stop Terraform? It finishes the resources in flight, saves its state "
-                        "and releases its lock; running Apply again resumes.")
+            yield Label(self.question)
             with Horizontal():
                 yield Button("Stop gracefully", variant="error", id="stop")
                 yield Button("Keep going", variant="primary", id="keep")

@@ -30,6 +30,29 @@ def saved_server(state_dir: Path) -> str | None:
     return str(outputs.get("docker_host") or outputs.get("public_ip") or "") or None
 
 
+def app_rows(state_dir: Path, apps: list[str]) -> list[str]:
+    """One line per app: its live release and URL from the release history."""
+    from pilot_tui.deploy import history
+
+    rows = []
+    for name in apps:
+        try:
+            records = history.load(state_dir, name)
+        except history.HistoryError:
+            rows.append(f"{name}: [red]release history unreadable[/red]")
+            continue
+        live = history.live(records)
+        last = records[-1] if records else None
+        if live is not None:
+            row = f"{name}: [green]{live.id} live[/green] at {live.url}"
+        else:
+            row = f"{name}: not deployed"
+        if last is not None and last.status in (history.FAILED, history.CANCELLED):
+            row += f" · [red]last deploy {last.id} {last.status}[/red]"
+        rows.append(row)
+    return rows
+
+
 class WelcomeScreen(Screen[None]):
     """The first screen: the plan of the journey and this project's state."""
 
@@ -97,6 +120,7 @@ class WelcomeScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         if getattr(self, "project_file", None) is not None and self.app.screen is self:
+            self.refresh_status()  # back from a screen that may have changed things
             self._remember("home")  # back home: the next run starts here too
 
     def refresh_status(self) -> None:
@@ -132,9 +156,17 @@ class WelcomeScreen(Screen[None]):
             lines.append(f"  [green]valid[/green]{warn}")
             server = saved_server(project.state_dir)
             apps = [a.name for a in checked.config.apps]
-            lines.append(f"[b]Server[/b] ({checked.config.server.home}): "
-                         + (f"[green]up[/green] at {server}" if server else "not provisioned"))
-            lines.append(f"[b]Apps[/b]: {', '.join(apps) if apps else 'none yet'}")
+            home = checked.config.server.home
+            if home == "host":
+                where = f"your Docker host {checked.config.server.host or '(server.host unset)'}"
+                lines.append(f"[b]Server[/b] (host): {where}")
+                server = server or checked.config.server.host
+            else:
+                lines.append(f"[b]Server[/b] ({home}): "
+                             + (f"[green]up[/green] at {server}" if server
+                                else "not provisioned"))
+            lines.append("[b]Apps[/b]: " + ("none yet" if not apps else ""))
+            lines += [f"  {row}" for row in app_rows(project.state_dir, apps)]
             if not server:
                 next_step.update("[b]Next:[/b] press [reverse] s [/reverse] to plan and create "
                                  "the Pilot Server (the sandbox needs no cloud account).")
@@ -142,8 +174,9 @@ class WelcomeScreen(Screen[None]):
                 next_step.update("[b]Next:[/b] press [reverse] a [/reverse] to describe your "
                                  "first app.")
             else:
-                next_step.update("[b]Next:[/b] deploying apps arrives with the deploy engine; "
-                                 "[reverse] l [/reverse] shows the runs so far.")
+                next_step.update("[b]Next:[/b] press [reverse] a [/reverse], pick an app and "
+                                 "press [reverse] d [/reverse] to deploy it; "
+                                 "[reverse] l [/reverse] shows every run's log.")
         else:
             lines.append(f"  [red]{len(report.errors)} problem(s)[/red]:")
             lines += [f"  {line}" for line in report.lines()[:8]]

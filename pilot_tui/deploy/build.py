@@ -134,7 +134,7 @@ def image_tag(project: str, app: str, content_hash: str) -> str:
 
 
 def build(client: Any, recipe: Recipe, context: IO[bytes], tag: str,
-          line: Callable[[str], None]) -> str:
+          line: Callable[[str], None], cancelled: Callable[[], bool] = lambda: False) -> str:
     """Build ``tag`` from a packed context, streaming the builder's lines; the image id."""
     with context:
         stream = client.api.build(fileobj=context, custom_context=True, tag=tag, rm=True,
@@ -142,6 +142,10 @@ def build(client: Any, recipe: Recipe, context: IO[bytes], tag: str,
                                   buildargs=dict(recipe.args), labels={"pilot": "app"})
         error = None
         for chunk in stream:
+            if cancelled():
+                from pilot_tui.deploy.server_target import Cancelled
+
+                raise Cancelled("cancelled during the build")
             if "stream" in chunk:
                 for text in str(chunk["stream"]).splitlines():
                     if text.strip():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -54,6 +55,14 @@ class Deployer:
     emit: Emit
     lock_wait: float = 0.0
     drain: float = server_target.DRAIN_SECONDS
+    cancel: threading.Event | None = None  # set by the TUI's Cancel; checked between steps
+
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    def check_cancel(self) -> None:
+        if self.cancelled():
+            raise server_target.Cancelled("cancelled")
 
     @property
     def project(self) -> str:
@@ -107,6 +116,7 @@ class Deployer:
             held = self._lock(name, proxy)
             try:
                 image_id, tag = self._build(log, app)
+                self.check_cancel()
                 log.emit(StageStarted(name, "push"))
                 log.emit(StageFinished(name, "push", "built on the deploy host's engine: "
                                        "nothing to push"))
@@ -184,7 +194,7 @@ class Deployer:
             return existing, tag
         try:
             image_id = builder.build(self.client, recipe, context, tag,
-                                     log.line("build", app.name))
+                                     log.line("build", app.name), self.cancelled)
         except builder.BuildError as exc:
             log.emit(StageFailed(app.name, "build", str(exc)))
             raise DeployError("build", str(exc)) from exc
@@ -207,6 +217,7 @@ class Deployer:
             log.emit(StageFinished(name, "deploy", f"nothing changed: {current.id} is live"))
             log.emit(Released(name, current.id, current.url or self.url(app)))
             return current
+        self.check_cancel()
         release_id = history.next_id(releases)
         commit = commit if commit is not None else git_commit(self.root / app.path)
         base = history.Release(release_id, name, tag, image_id, history.now(), history.FAILED,
@@ -221,7 +232,8 @@ class Deployer:
                                             release=release_id, image=image_id, port=port,
                                             env=env, fingerprint=fingerprint)
             server_target.wait_healthy(container, proxy, port, app.target.health_path,
-                                       app.target.health_timeout, log.line("deploy", name))
+                                       app.target.health_timeout, log.line("deploy", name),
+                                       self.cancelled)
         except server_target.ReleaseError as exc:
             if container is not None:
                 container.remove(force=True)

@@ -39,6 +39,10 @@ class ReleaseError(Exception):
         self.logs = logs
 
 
+class Cancelled(Exception):
+    """The person asked to stop; what was started is cleaned up by the caller."""
+
+
 @dataclass(frozen=True)
 class ProxySpec:
     """Where the proxy listens and what it is built from."""
@@ -82,7 +86,8 @@ def ensure_proxy(client: Any, spec: ProxySpec, line: Callable[[str], None], *,
         container = client.containers.create(
             tag, name=PROXY_NAME, network_mode="host",
             restart_policy={"Name": "unless-stopped"},
-            command=["python3", proxy.PROGRAM_PATH, "--listen", spec.listen, "--routes", ROUTES],
+            command=["python3", "-u", proxy.PROGRAM_PATH, "--listen", spec.listen,
+                     "--routes", ROUTES],
             labels={"pilot.role": "proxy", "pilot.proxy.image": tag,
                     "pilot.proxy.listen": spec.listen})
     except APIError as exc:
@@ -200,12 +205,15 @@ def container_tail(container: Any, lines: int = LOG_TAIL) -> tuple[str, ...]:
 
 
 def wait_healthy(container: Any, proxy_container: Any, port: int, path: str, timeout: float,
-                 line: Callable[[str], None]) -> None:
+                 line: Callable[[str], None],
+                 cancelled: Callable[[], bool] = lambda: False) -> None:
     """Poll the health path until 2xx; raises ReleaseError with the logs when it never is."""
     deadline = time.monotonic() + timeout
     last = "no answer yet"
     reported = 0.0
     while time.monotonic() < deadline:
+        if cancelled():
+            raise Cancelled("cancelled while waiting for the new release to get healthy")
         container.reload()
         if container.status in ("exited", "dead"):
             code = container.attrs.get("State", {}).get("ExitCode")

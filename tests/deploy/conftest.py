@@ -4,14 +4,19 @@ Python base image (pilot/python:3) imported from the root filesystem .ci/setup b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from pilot_tui import dockerd
+from pilot_tui.apps import add_app
+from pilot_tui.config.document import ProjectFile
+from pilot_tui.sandbox import free_port
 
 
 def engine_unavailable() -> str | None:
@@ -99,3 +104,41 @@ def python_base(docker_engine) -> str:
     finally:
         client.close()
     return PYTHON_BASE
+
+
+HELLO = Path(__file__).parent.parent / "fixtures" / "apps" / "hello"
+SECRET = "tok-5f1e9c0a77d2-never-shown"
+
+
+@pytest.fixture
+def site(tmp_path, cli, docker_engine, python_base, monkeypatch):
+    """A project deploying the `hello` app to the private engine as its Docker host."""
+    monkeypatch.setenv("PILOT_PROXY_BASE", python_base)
+    monkeypatch.setenv("API_TOKEN", SECRET)
+    assert cli("init").code == 0
+    shutil.copytree(HELLO, tmp_path / "hello")
+    port = free_port()
+    pf = ProjectFile.load(tmp_path / "pilot.toml")
+    text = pf.with_value("server.home", "host")
+    text = ProjectFile(pf.path, text).with_value("server.host", docker_engine.url)
+    text = ProjectFile(pf.path, text).with_value("server.http_port", port)
+    text = add_app(text, {"name": "hello", "path": "hello", "build": {"kind": "dockerfile"},
+                          "target": {"kind": "server", "health_path": "/index.html",
+                                     "health_timeout": 10},
+                          "env": {"GREETING": "hi"}, "secrets": ["API_TOKEN"]})
+    pf.save(text)
+    yield tmp_path, port
+    import docker
+
+    client = docker.DockerClient(base_url=docker_engine.url)
+    for container in client.containers.list(all=True, filters={"label": "pilot.project"}):
+        container.remove(force=True)
+    with contextlib.suppress(docker.errors.NotFound):
+        client.containers.get("pilot-proxy").remove(force=True)
+    client.close()
+
+
+def get(port: int, host: str = "hello.localhost", path: str = "/index.html") -> str:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Host": host})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.read().decode().strip()

@@ -1,0 +1,170 @@
+"""Deploy (or roll back) one app and watch it: the four stages with their state and time, the
+build and container output streaming into a capped log pane, and the result: the app's URL,
+or the failure pinned at the top with the new release's last lines.
+
+The engine runs in a thread worker; its events come back through `call_from_thread`. Esc
+while it runs asks, then sets the engine's cancel flag: it stops at the next check and
+removes what it started, and the previous release keeps serving.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import Worker, WorkerState
+
+from pilot_tui.deploy.events import (
+    STAGES,
+    Output,
+    Released,
+    StageFailed,
+    StageFinished,
+    StageStarted,
+)
+from pilot_tui.screens.colorlog import ColorLog, colour_level
+
+LOG_LINES = 5000
+STATES = {"pending": "·", "running": "⟳ working", "done": "✓ done", "failed": "✗ failed"}
+
+
+class DeployScreen(Screen[None]):
+    BINDINGS = [Binding("escape", "cancel_or_back", "Cancel / Back")]
+
+    def __init__(self, project_file: Path, app: str, *, rollback: bool = False,
+                 release: str | None = None) -> None:
+        super().__init__()
+        self.project_file = project_file
+        self.app_name = app
+        self.rollback = rollback
+        self.release = release
+        self.cancel = threading.Event()
+        self.started = time.monotonic()
+        self._pending: list[str] = []
+        self.outcome: str | None = None
+
+    def compose(self) -> ComposeResult:
+        verb = "Rolling back" if self.rollback else "Deploying"
+        yield Header()
+        with Vertical(id="deploy"):
+            yield Static(f"[b]{verb} {self.app_name}[/b]", id="deploy-title")
+            yield Static(id="deploy-error", classes="hidden")
+            yield DataTable(id="stages", cursor_type="none", show_cursor=False)
+            yield Static("Connecting to the Docker host…", id="deploy-result")
+            yield ColorLog(id="deploy-log", max_lines=LOG_LINES)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#stages", DataTable)
+        table.add_column("stage", key="stage", width=9)
+        table.add_column("state", key="state", width=11)
+        table.add_column("time", key="time", width=7)
+        table.add_column("detail", key="detail")
+        for stage in STAGES:
+            table.add_row(stage, STATES["pending"], "", "", key=stage)
+        self.set_interval(0.1, self._flush)
+        self.run_engine()
+
+    @work(thread=True, exclusive=True, group="deploy", name="deploy", exit_on_error=False)
+    def run_engine(self) -> object:
+        from pilot_tui.config.document import ProjectFile
+        from pilot_tui.deploy.engine import Deployer
+        from pilot_tui.deploy.host import connect, target_for
+        from pilot_tui.project import Project
+        from pilot_tui.server import saved_record
+
+        config = ProjectFile.load(self.project_file).check().config
+        if config is None:
+            raise ValueError("pilot.toml is not valid; fix it in the editor first")
+        project = Project(self.project_file)
+        target = target_for(config, project.state_dir, saved_record(project.state_dir))
+        with connect(target, project.state_dir / "run") as client:
+            engine = Deployer(client, target, config, project.state_dir, project.root,
+                              self._from_engine, cancel=self.cancel)
+            if self.rollback:
+                return engine.rollback(self.app_name, self.release)
+            return engine.deploy(self.app_name)
+
+    def _from_engine(self, event: object) -> None:
+        self.app.call_from_thread(self._handle, event)
+
+    def _handle(self, event: object) -> None:
+        table = self.query_one("#stages", DataTable)
+        if isinstance(event, StageStarted):
+            table.update_cell(event.stage, "state", STATES["running"])
+            table.update_cell(event.stage, "detail", event.detail)
+            self._pending.append(f"==> {event.stage}{': ' + event.detail if event.detail else ''}")
+        elif isinstance(event, StageFinished):
+            table.update_cell(event.stage, "state", STATES["done"])
+            table.update_cell(event.stage, "time", f"{event.seconds:.1f}s")
+            table.update_cell(event.stage, "detail", event.detail)
+        elif isinstance(event, StageFailed):
+            table.update_cell(event.stage, "state", STATES["failed"])
+            self._pin(f"{event.stage} failed: {event.message}", event.logs)
+        elif isinstance(event, Output):
+            self._pending.append(event.text)
+        elif isinstance(event, Released):
+            self.outcome = event.url
+            self.query_one("#deploy-result", Static).update(
+                f"[green b]{event.release} is live[/] at [b]{event.url}[/b] · "
+                f"{event.seconds:.1f}s · Esc to go back")
+
+    def _pin(self, message: str, logs: tuple[str, ...] = ()) -> None:
+        pinned = self.query_one("#deploy-error", Static)
+        tail = "\n".join(f"  | {line}" for line in logs[-12:])
+        pinned.update(f"[b]{message}[/b]" + (f"\nThe new release's last lines:\n{tail}"
+                                             if tail else ""))
+        pinned.remove_class("hidden")
+        for line in logs:
+            self._pending.append(colour_level("error", line))
+
+    def _flush(self) -> None:
+        if self._pending:  # one batched write per tick
+            lines, self._pending = self._pending, []
+            self.query_one("#deploy-log", ColorLog).write_lines(lines)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "deploy" or not event.worker.is_finished:
+            return
+        result = self.query_one("#deploy-result", Static)
+        elapsed = time.monotonic() - self.started
+        if event.state == WorkerState.SUCCESS and self.outcome is None:
+            result.update(f"Done in {elapsed:.1f}s · Esc to go back")
+        elif event.state == WorkerState.ERROR:
+            from pilot_tui.deploy.server_target import Cancelled
+
+            error = event.worker.error
+            if isinstance(error, Cancelled):
+                result.update("[yellow]Cancelled[/]: nothing changed; the previous release "
+                              "keeps serving · Esc to go back")
+            else:
+                result.update("[red b]Not deployed[/] · the previous release (if any) keeps "
+                              "serving · Esc to go back")
+                if self.query_one("#deploy-error").has_class("hidden"):
+                    self._pin(str(error))
+
+    def _busy(self) -> bool:
+        return any(w.group == "deploy" and not w.is_finished for w in self.workers)
+
+    def action_cancel_or_back(self) -> None:
+        if not self._busy():
+            self.app.pop_screen()
+            return
+        from pilot_tui.screens.server import ConfirmCancel
+
+        def decided(stop: bool | None) -> None:
+            if stop:
+                self.cancel.set()
+                self._pending.append("cancelling: the new release is removed; the previous "
+                                     "one keeps serving")
+
+        self.app.push_screen(ConfirmCancel(f"Stop deploying {self.app_name}? What was started "
+                                           "is removed; the live release is not touched."),
+                             decided)

@@ -1,0 +1,111 @@
+"""Benchmark the deploy engine on a private Docker engine (root, dockerd and the CI's Python
+base tarball needed; `bash .ci/setup --test` provides them):
+
+- a full build + deploy of the sample app (tests/fixtures/apps/hello) from a cold cache;
+- a no-change redeploy (target < 2 s), through the real CLI as a user runs it;
+- requests failed while a changed release is swapped in under a client loop (target 0).
+
+Prints figures; asserts nothing.
+
+    .venv/bin/python tests/bench/deploy.py [--swaps 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from pilot_tui import dockerd
+from pilot_tui.sandbox import free_port
+
+HERE = Path(__file__).resolve().parent
+HELLO = HERE.parent / "fixtures" / "apps" / "hello"
+ROOTFS = Path.home() / ".cache" / "pilot-ci" / "python3-rootfs.tar"
+
+
+def pilot(*args: str, cwd: Path, env: dict[str, str]) -> float:
+    exe = shutil.which("pilot-tui", path=str(Path(sys.executable).parent))
+    start = time.perf_counter()
+    subprocess.run([str(exe), *args], cwd=cwd, env=env, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--swaps", type=int, default=3)
+    ns = parser.parse_args()
+    import os
+
+    import docker
+
+    root = Path(tempfile.mkdtemp(prefix="pb-", dir="/tmp"))
+    engine = dockerd.start(root)
+    try:
+        dockerd.import_base_image(engine)
+        client = docker.DockerClient(base_url=engine.url, timeout=600)
+        client.api.import_image(src=str(ROOTFS), repository="pilot/python", tag="3")
+        with tempfile.TemporaryDirectory() as tmp:
+            project = Path(tmp)
+            shutil.copytree(HELLO, project / "hello")
+            port = free_port()
+            env = {**os.environ, "PILOT_PROXY_BASE": "pilot/python:3", "API_TOKEN": "bench"}
+            pilot("init", "--name", "bench", cwd=project, env=env)
+            for key, value in (("server.home", "host"), ("server.host", engine.url),
+                               ("server.http_port", str(port))):
+                pilot("config", "set", key, value, cwd=project, env=env)
+            with (project / "pilot.toml").open("a") as handle:
+                handle.write('\n[[apps]]\nname = "hello"\npath = "hello"\nsecrets = '
+                             '["API_TOKEN"]\n[apps.build]\nkind = "dockerfile"\n'
+                             '[apps.target]\nkind = "server"\nhealth_path = "/index.html"\n')
+            first = pilot("deploy", "hello", cwd=project, env=env)
+            print(f"full build + deploy (proxy image built too): {first:.2f} s")
+            (project / "hello" / "www" / "index.html").write_text("changed\n")
+            second = pilot("deploy", "hello", cwd=project, env=env)
+            print(f"build + deploy of a change (proxy up): {second:.2f} s")
+            unchanged = [pilot("deploy", "hello", cwd=project, env=env) for _ in range(5)]
+            print(f"no-change redeploy, 5 runs: median {sorted(unchanged)[2]:.2f} s, "
+                  f"max {max(unchanged):.2f} s (target < 2 s)")
+
+            total = failed = 0
+            for n in range(ns.swaps):
+                stop = threading.Event()
+                counts = {"ok": 0, "failed": 0}
+
+                def loop(stop: threading.Event = stop, counts: dict[str, int] = counts) -> None:
+                    while not stop.is_set():
+                        request = urllib.request.Request(f"http://127.0.0.1:{port}/index.html",
+                                                         headers={"Host": "hello.localhost"})
+                        try:
+                            with urllib.request.urlopen(request, timeout=5) as response:
+                                response.read()
+                            counts["ok"] += 1
+                        except OSError:
+                            counts["failed"] += 1
+
+                clients = [threading.Thread(target=loop) for _ in range(4)]
+                for c in clients:
+                    c.start()
+                (project / "hello" / "www" / "index.html").write_text(f"swap {n}\n")
+                pilot("deploy", "hello", cwd=project, env=env)
+                stop.set()
+                for c in clients:
+                    c.join()
+                total += counts["ok"] + counts["failed"]
+                failed += counts["failed"]
+            print(f"swaps under 4 client loops: {ns.swaps} swaps, {total} requests, "
+                  f"{failed} failed (target 0)")
+        client.close()
+    finally:
+        dockerd.stop(engine)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -129,3 +129,19 @@ def test_key_picker(snap_compare, size, gcp_key_home):
                 break
 
     assert snap_compare(create_app(str(gcp_key_home)), run_before=opened, terminal_size=size)
+
+
+def test_deploy_screen_when_the_host_cannot_be_reached(snap_compare, size):
+    from pilot_tui.apps import add_app
+
+    text = add_app(starter_text("acme"), {"name": "api", "path": ".",
+                                          "build": {"kind": "dockerfile"},
+                                          "target": {"kind": "server"}})
+    project = fresh("acme", text)  # home = "sandbox": no Docker engine there, said plainly
+
+    async def deployed(pilot):
+        await pilot.press("a", "d")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(create_app(str(project)), run_before=deployed, terminal_size=size)

@@ -310,3 +310,51 @@ def app_destroy(ns: argparse.Namespace) -> int:
                 for r in records])
         _err(f"removed {len(containers)} container(s) of {ns.app}")
         return EXIT_OK
+
+
+def app_dockerfile(ns: argparse.Namespace) -> int:
+    """Show how APP builds; --eject writes a generated Dockerfile into its folder."""
+    from pilot_tui.config.document import ConfigRefused
+    from pilot_tui.deploy import build as builder
+    from pilot_tui.fsutil import atomic_write
+
+    loaded = load_valid(ns)
+    if loaded is None:
+        return EXIT_INVALID
+    pf, config = loaded
+    app = config.app(ns.app)
+    if app is None:
+        error(f"no app {ns.app!r} in {pf.display}")
+        return EXIT_INVALID
+    try:
+        recipe = builder.recipe_for(app, pf.path.parent)
+    except builder.BuildError as exc:
+        error(str(exc))
+        return EXIT_FAILED
+    if recipe.generated is None:
+        path = recipe.folder / recipe.dockerfile
+        if ns.eject:
+            error(f"{ns.app} already builds from its own {path}")
+            return EXIT_INVALID
+        sys.stdout.write(path.read_text(encoding="utf-8"))
+        return EXIT_OK
+    if not ns.eject:
+        _err(f"# {ns.app}: {recipe.why}; `--eject` writes it to {recipe.folder}/Dockerfile")
+        sys.stdout.write(recipe.generated)
+        return EXIT_OK
+    if recipe.builder is not None:
+        error(f"{ns.app} is a static site built by `{recipe.builder.command}`; its serving "
+              "Dockerfile only makes sense with the built files: nothing ejected")
+        return EXIT_INVALID
+    target = recipe.folder / "Dockerfile"
+    if target.exists():
+        error(f"{target} exists; not overwritten")
+        return EXIT_INVALID
+    try:
+        pf.save(pf.with_value(f"apps.{ns.app}.build", {"kind": "dockerfile"}))
+    except ConfigRefused as exc:
+        error(exc.report.errors[0].message)
+        return EXIT_FAILED
+    atomic_write(target, recipe.generated)
+    _err(f"wrote {target} and set apps.{ns.app}.build.kind = \"dockerfile\"; it is yours now")
+    return EXIT_OK

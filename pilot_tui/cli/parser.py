@@ -216,6 +216,13 @@ def _deploy_commands(commands: Any) -> None:
                               required=True)
     _sub(apps, "list", "each app with its build, target and live release",
          _lazy(mod, "app_list"))
+    p = _sub(apps, "dockerfile", "print the Dockerfile APP builds with (--eject: keep it)",
+             _lazy(mod, "app_dockerfile"),
+             "Print the Dockerfile APP builds with: its own, or the one Pilot generates for\n"
+             "build.kind = \"auto\" (Node, Python, Go, static site). --eject writes the\n"
+             "generated one into the app's folder and sets build.kind = \"dockerfile\".")
+    p.add_argument("app", metavar="APP")
+    p.add_argument("--eject", action="store_true", help="write it into the app's folder")
     p = _sub(apps, "destroy", "stop an app and remove its containers and route",
              _lazy(mod, "app_destroy"))
     p.add_argument("app", metavar="APP")

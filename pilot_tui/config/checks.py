@@ -135,9 +135,10 @@ def _apps(cfg: PilotConfig, data: dict[str, Any], base_dir: FsPath | None) -> It
         if target in STATIC_TARGETS and build not in ("static", "auto") and "build" in raw:
             yield Problem(("apps", i, "build", "kind"), f'target "{target}" serves files, so '
                           f'build.kind must be "static" (or "auto"), not "{build}"')
-        if target not in STATIC_TARGETS and build == "static" and "target" in raw:
+        # A static build serves its files from a small httpd image: fine on the Pilot Server.
+        if target not in STATIC_TARGETS | {"server"} and build == "static" and "target" in raw:
             yield Problem(("apps", i, "target", "kind"), f'build "static" makes files, which '
-                          f'"{target}" cannot run; use "s3-cloudfront" or "gcs-cdn"')
+                          f'"{target}" cannot run; use "server", "s3-cloudfront" or "gcs-cdn"')
         if target in GCP_TARGETS and not cfg.gcp.project:
             yield Problem(("apps", i, "target", "kind"), f'"{target}" deploys to Google Cloud, '
                           "but gcp.project is not set")

@@ -30,6 +30,16 @@ class BuildError(Exception):
 
 
 @dataclass(frozen=True)
+class Builder:
+    """A static site's build: ``command`` runs in ``image`` on the source at /src, and
+    ``output`` (relative to it) is what gets served."""
+
+    image: str
+    command: str
+    output: str
+
+
+@dataclass(frozen=True)
 class Recipe:
     """What to build: the folder, which Dockerfile (or generated text), and build args."""
 
@@ -38,6 +48,7 @@ class Recipe:
     generated: str | None = None  # Dockerfile text Pilot wrote, or None
     args: tuple[tuple[str, str], ...] = ()
     why: str = ""
+    builder: Builder | None = None  # run first; its output becomes the context
 
 
 def recipe_for(app: Any, root: Path) -> Recipe:
@@ -55,14 +66,16 @@ def recipe_for(app: Any, root: Path) -> Recipe:
                       f"{app.build.dockerfile}")
     if kind == "static":
         if app.build.command:
-            raise BuildError(f"app {app.name!r}: static builds that run a command are not "
-                             "supported yet; run the build yourself, unset build.command and "
-                             "point build.output at the built files")
+            builder = Builder(app.build.image, app.build.command, app.build.output)
+            return Recipe(folder, GENERATED, dockerfiles.static_dockerfile(), (),
+                          f"`{app.build.command}` in {app.build.image}, then serve "
+                          f"{app.build.output}/", builder)
         output = (folder / app.build.output).resolve()
         if not output.is_dir():
             raise BuildError(f"app {app.name!r}: {output} does not exist "
                              f"(apps.{app.name}.build.output)")
-        return Recipe(output, GENERATED, dockerfiles.STATIC, (), f"static files in {output}")
+        return Recipe(output, GENERATED, dockerfiles.static_dockerfile(), (),
+                      f"static files in {output}")
     if kind == "buildpacks":
         import shutil
 
@@ -103,12 +116,16 @@ def pack(recipe: Recipe) -> tuple[IO[bytes], str]:
     """The build context as a tar file object, and the content hash naming the image."""
     digest = hashlib.sha256()
     digest.update(json.dumps({"dockerfile": recipe.dockerfile, "generated": recipe.generated,
-                              "args": recipe.args}).encode())
+                              "args": recipe.args, "builder": recipe.builder and
+                              [recipe.builder.image, recipe.builder.command,
+                               recipe.builder.output]}).encode())
+    # A builder gets the source under src/ (put_archive needs an existing directory: /).
+    prefix = "src/" if recipe.builder else ""
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115 - returned open
     with tarfile.open(fileobj=spool, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name in context_files(recipe):
             path = recipe.folder / name
-            info = tar.gettarinfo(str(path), arcname=name)
+            info = tar.gettarinfo(str(path), arcname=prefix + name)
             if info is None:
                 continue  # sockets and the like
             info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
@@ -120,7 +137,7 @@ def pack(recipe: Recipe) -> tuple[IO[bytes], str]:
                 tar.addfile(info, io.BytesIO(data))
             else:
                 tar.addfile(info)
-        if recipe.generated is not None:
+        if recipe.generated is not None and recipe.builder is None:
             raw = recipe.generated.encode()
             info = tarfile.TarInfo(GENERATED)
             info.size = len(raw)
@@ -166,3 +183,73 @@ def existing_image(client: Any, tag: str) -> str | None:
         return str(client.images.get(tag).id)
     except ImageNotFound:
         return None
+
+
+def run_builder(client: Any, recipe: Recipe, source: IO[bytes], line: Callable[[str], None],
+                cancelled: Callable[[], bool] = lambda: False) -> IO[bytes]:
+    """Run a static site's build command in its builder image; the context that serves the
+    output (a generated Dockerfile plus the output's files)."""
+    from docker.errors import APIError, ImageNotFound, NotFound
+
+    assert recipe.builder is not None and recipe.generated is not None
+    spec = recipe.builder
+    try:
+        client.images.get(spec.image)
+    except ImageNotFound:
+        line(f"pulling the builder image {spec.image}")
+        try:
+            client.images.pull(spec.image)
+        except APIError as exc:
+            raise BuildError(f"cannot pull the builder image {spec.image}: "
+                             f"{exc.explanation or exc}") from exc
+    container = client.containers.create(spec.image, command=["sh", "-c", spec.command],
+                                         working_dir="/src", network_mode="host",
+                                         labels={"pilot": "builder"})
+    try:
+        with source:
+            container.put_archive("/", source.read())
+        container.start()
+        pending = b""
+        for chunk in container.logs(stream=True, follow=True):
+            if cancelled():
+                from pilot_tui.deploy.server_target import Cancelled
+
+                raise Cancelled("cancelled during the build")
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for raw in lines:
+                line(redact.text(raw.decode(errors="replace")))
+        if pending:
+            line(redact.text(pending.decode(errors="replace")))
+        code = container.wait().get("StatusCode")
+        if code != 0:
+            raise BuildError(f"`{spec.command}` exited with code {code} in {spec.image}")
+        try:
+            chunks, _ = container.get_archive(f"/src/{spec.output.strip('/')}/.")
+        except NotFound as exc:
+            raise BuildError(f"`{spec.command}` did not produce {spec.output}/ "
+                             "(build.output)") from exc
+        return _serving_context(b"".join(chunks), recipe.generated)
+    finally:
+        container.remove(force=True)
+
+
+def _serving_context(archive: bytes, dockerfile: str) -> IO[bytes]:
+    """The builder's output (a tar whose top folder is the output dir) re-rooted at the
+    context's top, plus the generated Dockerfile."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115 - returned open
+    with tarfile.open(fileobj=io.BytesIO(archive)) as given, \
+            tarfile.open(fileobj=spool, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for member in given.getmembers():
+            name = member.name.split("/", 1)[1] if "/" in member.name else ""
+            if not name or name == GENERATED:
+                continue
+            member.name = name
+            data = given.extractfile(member) if member.isfile() else None
+            tar.addfile(member, data)
+        raw = dockerfile.encode()
+        info = tarfile.TarInfo(GENERATED)
+        info.size = len(raw)
+        tar.addfile(info, io.BytesIO(raw))
+    spool.seek(0)
+    return spool

@@ -193,6 +193,9 @@ class Deployer:
                                    timer.seconds()))
             return existing, tag
         try:
+            if recipe.builder is not None:
+                context = builder.run_builder(self.client, recipe, context,
+                                              log.line("build", app.name), self.cancelled)
             image_id = builder.build(self.client, recipe, context, tag,
                                      log.line("build", app.name), self.cancelled)
         except builder.BuildError as exc:

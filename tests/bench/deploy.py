@@ -57,7 +57,7 @@ def main() -> None:
             port = free_port()
             env = {**os.environ, "PILOT_PROXY_BASE": "pilot/python:3", "API_TOKEN": "bench"}
             pilot("init", "--name", "bench", cwd=project, env=env)
-            for key, value in (("server.home", "host"), ("server.host", engine.url),
+            for key, value in (("server.host", engine.url), ("server.home", "host"),
                                ("server.http_port", str(port))):
                 pilot("config", "set", key, value, cwd=project, env=env)
             with (project / "pilot.toml").open("a") as handle:

@@ -111,23 +111,23 @@ SECRET = "tok-5f1e9c0a77d2-never-shown"
 
 
 @pytest.fixture
-def site(tmp_path, cli, docker_engine, python_base, monkeypatch):
-    """A project deploying the `hello` app to the private engine as its Docker host."""
+def engine_project(tmp_path, cli, docker_engine, python_base, monkeypatch):
+    """A project whose Docker host is the private engine; ``add(app)`` appends an [[apps]]
+    table. Yields (root, proxy port, add); removes every container it made afterwards."""
     monkeypatch.setenv("PILOT_PROXY_BASE", python_base)
-    monkeypatch.setenv("API_TOKEN", SECRET)
     assert cli("init").code == 0
-    shutil.copytree(HELLO, tmp_path / "hello")
     port = free_port()
     pf = ProjectFile.load(tmp_path / "pilot.toml")
     text = pf.with_value("server.home", "host")
     text = ProjectFile(pf.path, text).with_value("server.host", docker_engine.url)
     text = ProjectFile(pf.path, text).with_value("server.http_port", port)
-    text = add_app(text, {"name": "hello", "path": "hello", "build": {"kind": "dockerfile"},
-                          "target": {"kind": "server", "health_path": "/index.html",
-                                     "health_timeout": 10},
-                          "env": {"GREETING": "hi"}, "secrets": ["API_TOKEN"]})
     pf.save(text)
-    yield tmp_path, port
+
+    def add(app: dict[str, object]) -> None:
+        current = ProjectFile.load(tmp_path / "pilot.toml")
+        current.save(add_app(current.text, app))
+
+    yield tmp_path, port, add
     import docker
 
     client = docker.DockerClient(base_url=docker_engine.url)
@@ -136,6 +136,18 @@ def site(tmp_path, cli, docker_engine, python_base, monkeypatch):
     with contextlib.suppress(docker.errors.NotFound):
         client.containers.get("pilot-proxy").remove(force=True)
     client.close()
+
+
+@pytest.fixture
+def site(engine_project, monkeypatch):
+    """A project deploying the `hello` app to the private engine as its Docker host."""
+    root, port, add = engine_project
+    monkeypatch.setenv("API_TOKEN", SECRET)
+    shutil.copytree(HELLO, root / "hello")
+    add({"name": "hello", "path": "hello", "build": {"kind": "dockerfile"},
+         "target": {"kind": "server", "health_path": "/index.html", "health_timeout": 10},
+         "env": {"GREETING": "hi"}, "secrets": ["API_TOKEN"]})
+    return root, port
 
 
 def get(port: int, host: str = "hello.localhost", path: str = "/index.html") -> str:

@@ -15,16 +15,17 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Select, Static
 
-from pilot_tui.apps import Detected, add_app, detect, parse_env, parse_names, suggested_name
+from pilot_tui.app_questions import (
+    QUESTIONS,
+    TARGETS,
+    app_table,
+    check_app,
+    default_name,
+    detected_build,
+)
+from pilot_tui.apps import Detected
 from pilot_tui.config.document import ConfigChanged, ConfigRefused, ProjectFile
 from pilot_tui.config.schema import STATIC_TARGETS
-
-TARGETS = {
-    "sandbox": ("server", "lambda", "ecs", "s3-cloudfront"),
-    "aws": ("server", "lambda", "ecs", "s3-cloudfront", "cloud-run", "gcs-cdn"),
-    "gcp": ("server", "cloud-run", "gcs-cdn", "lambda", "ecs", "s3-cloudfront"),
-    "host": ("server",),
-}
 
 
 class AppsScreen(Screen[None]):
@@ -110,19 +111,19 @@ class NewAppScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(id="new-app"):
-            yield Static("[b]New app[/b] · ctrl+s adds it to pilot.toml")
-            yield Label("Source folder (relative to pilot.toml)")
-            yield Input(".", id="source")
-            yield Static(id="detected")
-            yield Label("Name")
-            yield Input(suggested_name(self.path.parent, self.taken), id="name")
-            yield Label("Target")
-            yield Select([(t, t) for t in TARGETS[self.home]], value="server",
-                         allow_blank=False, id="target")
-            yield Label("Environment variables (KEY=value, comma separated; not secrets)")
-            yield Input("", placeholder="LOG_LEVEL=info", id="env")
-            yield Label("Secret names (values come from the environment at deploy time)")
-            yield Input("", placeholder="DATABASE_URL", id="secrets")
+            yield Static("[b]New app[/b] · ctrl+s adds it to pilot.toml · the same questions "
+                         "as `pilot-tui app new`")
+            for question in QUESTIONS:
+                yield Label(question.prompt)
+                if question.field == "target":
+                    yield Select([(t, t) for t in TARGETS[self.home]], value="server",
+                                 allow_blank=False, id="target")
+                else:
+                    value = {"path": ".", "name": default_name(self.path.parent, ".",
+                                                               self.taken)}.get(question.field, "")
+                    yield Input(value, placeholder=question.placeholder, id=question.field)
+                if question.field == "path":
+                    yield Static(id="detected")
             yield Static(id="new-app-problems")
         yield Footer()
 
@@ -130,14 +131,14 @@ class NewAppScreen(Screen[None]):
         self.detected: Detected | None = None
         self.source_changed()
 
-    @on(Input.Changed, "#source")
+    @on(Input.Changed, "#path")
     def source_changed(self) -> None:
-        folder = self.path.parent / self.query_one("#source", Input).value.strip()
-        if not folder.is_dir():
-            self.detected = None
+        source = self.query_one("#path", Input).value
+        self.detected = detected_build(self.path.parent, source)
+        if self.detected is None:
+            folder = self.path.parent / source.strip()
             self.query_one("#detected", Static).update(f"[red]no folder {folder}[/]")
             return
-        self.detected = detect(folder)
         build = ", ".join(f"{k} = {v!r}" for k, v in self.detected.build.items())
         self.query_one("#detected", Static).update(
             f"Detected {self.detected.reason} → build {{ {build} }}")
@@ -157,24 +158,16 @@ class NewAppScreen(Screen[None]):
         except ValueError as exc:
             problems.update(f"[red]{exc}[/]")
             return None
-        text = add_app(self.pf.text, app)
-        report = self.pf.check(text).report
-        mine = [p for p in report.errors if p.key.startswith(("apps", "(file)"))]
-        problems.update("\n".join(f"[red]{p.key}: {p.message}[/]" for p in mine) or
+        text, mine = check_app(self.pf.text, app, self.path.parent)
+        problems.update("\n".join(f"[red]{key}: {message}[/]" for key, message in mine) or
                         "[green]ready to add[/]")
-        return None if report.errors else text
+        return text
 
     def app_table(self) -> dict[str, object]:
-        source = self.query_one("#source", Input).value.strip() or "."
-        detected = getattr(self, "detected", None)
-        return {
-            "name": self.query_one("#name", Input).value.strip(),
-            "path": source,
-            "build": detected.build if detected is not None else {"kind": "auto"},
-            "target": {"kind": str(self.query_one("#target", Select).value)},
-            "env": parse_env(self.query_one("#env", Input).value),
-            "secrets": parse_names(self.query_one("#secrets", Input).value),
-        }
+        answers = {q.field: self.query_one(f"#{q.field}", Input).value
+                   for q in QUESTIONS if q.field != "target"}
+        answers["target"] = str(self.query_one("#target", Select).value)
+        return app_table(answers, getattr(self, "detected", None))
 
     def action_save(self) -> None:
         text = self.check()

@@ -53,7 +53,7 @@ async def test_new_app_form_detects_validates_and_saves(project):
         await pilot.press("n")
         form = app.screen
         assert isinstance(form, NewAppScreen)
-        form.query_one("#source", Input).value = "site"
+        form.query_one("#path", Input).value = "site"
         await pilot.pause()
         assert "static site" in str(form.query_one("#detected", Static).render())
         assert form.query_one("#target", Select).value == "s3-cloudfront"

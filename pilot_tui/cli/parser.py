@@ -214,6 +214,20 @@ def _deploy_commands(commands: Any) -> None:
     app = _sub(commands, "app", "list and remove apps", None)
     apps = app.add_subparsers(dest="app_command", metavar="ACTION", title="actions",
                               required=True)
+    p = _sub(apps, "new", "add an app to pilot.toml (asks in a terminal; flags for scripts)",
+             _lazy("pilot_tui.cli.app_new", "run"),
+             "Add an [[apps]] table. In a terminal the New-app questions are asked (the same\n"
+             "as the app's form); flags answer them, and without a terminal the rest take\n"
+             "their defaults: the current folder, a name from it, the detected build and\n"
+             "the first target for server.home. Checked like `config validate` first.")
+    p.add_argument("--path", metavar="DIR", help="source folder, relative to pilot.toml")
+    p.add_argument("--name", metavar="NAME", help="app name")
+    p.add_argument("--target", metavar="KIND",
+                   help="server, lambda, ecs, s3-cloudfront, cloud-run or gcs-cdn")
+    p.add_argument("--env", metavar="K=V,...", help="plain environment variables")
+    p.add_argument("--secret", action="append", metavar="NAME",
+                   help="a secret's name (repeatable); values are never taken here")
+    p.add_argument("--yes", "-y", action="store_true", help="ask nothing; defaults for the rest")
     _sub(apps, "list", "each app with its build, target and live release",
          _lazy(mod, "app_list"))
     p = _sub(apps, "dockerfile", "print the Dockerfile APP builds with (--eject: keep it)",

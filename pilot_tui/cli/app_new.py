@@ -1,0 +1,116 @@
+"""`pilot-tui app new`: add an [[apps]] table by flags, or by the New-app questions asked
+with questionary when a terminal is attached (the TUI's form asks the very same ones)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from pilot_tui.app_questions import (
+    QUESTIONS,
+    TARGETS,
+    app_table,
+    check_app,
+    default_name,
+    detected_build,
+    problem_for,
+)
+from pilot_tui.cli.config_cmds import error, load_valid
+from pilot_tui.cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
+from pilot_tui.config.schema import STATIC_TARGETS
+
+
+def run(ns: argparse.Namespace) -> int:
+    from pilot_tui.config.document import ConfigChanged, ConfigRefused
+
+    loaded = load_valid(ns)
+    if loaded is None:
+        return EXIT_INVALID
+    pf, config = loaded
+    root = pf.path.parent
+    taken = {a.name for a in config.apps}
+    given: dict[str, str] = {k: v for k, v in {
+        "path": ns.path, "name": ns.name, "target": ns.target, "env": ns.env,
+        "secrets": ",".join(ns.secret or []) or None}.items() if v is not None}
+    ask = sys.stdin.isatty() and sys.stdout.isatty() and not ns.yes
+    answers = dict(given)
+    if ask:
+        asked = _ask(pf.text, root, config.server.home, taken, answers)
+        if asked is None:
+            error("cancelled; pilot.toml is unchanged")
+            return EXIT_INTERRUPTED
+        answers = asked
+    answers.setdefault("path", ".")
+    answers.setdefault("name", default_name(root, answers["path"], taken))
+    detected = detected_build(root, answers["path"])
+    answers.setdefault("target", _default_target(config.server.home, detected))
+    try:
+        table = app_table(answers, detected)
+    except ValueError as exc:
+        error(str(exc))
+        return EXIT_INVALID
+    text, problems = check_app(pf.text, table, root)
+    if text is None:
+        for key, message in problems:
+            error(f"{key}: {message}")
+        return EXIT_INVALID
+    try:
+        pf.save(text)
+    except (ConfigRefused, ConfigChanged) as exc:
+        error(f"not saved: {exc}")
+        return EXIT_FAILED
+    why = f" ({detected.reason})" if detected is not None else ""
+    sys.stderr.write(f"added app {table['name']}: build {table['build']['kind']}{why}, "
+                     f"target {table['target']['kind']}. Deploy it: pilot-tui deploy "
+                     f"{table['name']}\n")
+    return EXIT_OK
+
+
+def _default_target(home: str, detected: Any) -> str:
+    targets = TARGETS.get(home, ("server",))
+    if detected is not None and detected.static:
+        static = [t for t in targets if t in STATIC_TARGETS]
+        return static[0] if static else "server"
+    return targets[0]
+
+
+def _ask(text: str, root: Any, home: str, taken: set[str],
+         answers: dict[str, str]) -> dict[str, str] | None:
+    import questionary
+
+    def valid(field: str, value: str) -> bool | str:
+        trial = {**answers, field: value}
+        trial.setdefault("path", ".")
+        trial.setdefault("name", default_name(root, trial["path"], taken))
+        try:
+            table = app_table(trial, detected_build(root, trial["path"]))
+        except ValueError as exc:
+            return str(exc)
+        _, problems = check_app(text, table, root)
+        return problem_for(problems, field) or True
+
+    for question in QUESTIONS:
+        field = question.field
+        if field in answers:
+            continue
+        if field == "path":
+            reply = questionary.text(question.prompt, default=".", validate=lambda v: (
+                True if (root / (v.strip() or ".")).is_dir() else f"no folder {root / v}"),
+            ).ask()
+        elif field == "target":
+            detected = detected_build(root, answers.get("path", "."))
+            if detected is not None:
+                print(f"  detected {detected.reason}")
+            reply = questionary.select(question.prompt, choices=list(TARGETS.get(home,
+                                                                                 ("server",))),
+                                       default=_default_target(home, detected)).ask()
+        else:
+            default = default_name(root, answers.get("path", "."), taken) \
+                if field == "name" else ""
+            reply = questionary.text(question.prompt, default=default,
+                                     validate=lambda v, f=field: valid(f, v)).ask()
+        if reply is None:  # Ctrl+C / Ctrl+D
+            return None
+        answers[field] = reply
+    return answers

@@ -1,0 +1,58 @@
+"""`pilot-tui app new`: the New-app questions in a real pseudo-terminal (answered as a person
+would, bad answers refused in place), and by flags for scripts."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pexpect
+
+from tests.conftest import PILOT, run_pilot
+
+
+def test_app_new_asks_detects_and_validates(tmp_path):
+    assert run_pilot("init", cwd=tmp_path).returncode == 0
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "Dockerfile").write_text("FROM scratch\n")
+    child = pexpect.spawn(PILOT, ["app", "new"], cwd=str(tmp_path), encoding="utf-8",
+                          dimensions=(40, 120), timeout=20,
+                          env={"TERM": "xterm", "PATH": "/usr/bin:/bin"})
+    try:
+        child.expect("Source folder")
+        child.send("\x15api\r")
+        child.expect("Name")
+        child.send("\x15Bad_Name\r")  # refused in place, in the validator's words
+        child.expect("lowercase")
+        child.send("\x15api\r")
+        child.expect("detected a Dockerfile")
+        child.expect("Target")
+        child.send("\r")
+        child.expect("Environment variables")
+        child.send("LOG_LEVEL=info\r")
+        child.expect("Secret names")
+        child.send("DATABASE_URL\r")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0, child.before
+    app = tomllib.loads((tmp_path / "pilot.toml").read_text())["apps"][0]
+    assert app["name"] == "api" and app["path"] == "api"
+    assert app["build"] == {"kind": "dockerfile"} and app["target"] == {"kind": "server"}
+    assert app["env"] == {"LOG_LEVEL": "info"} and app["secrets"] == ["DATABASE_URL"]
+
+
+def test_app_new_by_flags_and_its_refusals(tmp_path):
+    assert run_pilot("init", cwd=tmp_path).returncode == 0
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("hi")
+    added = run_pilot("app", "new", "--path", "site", "--name", "docs", cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert "added app docs: build static (index.html" in added.stderr
+    app = tomllib.loads((tmp_path / "pilot.toml").read_text())["apps"][0]
+    assert app["target"] == {"kind": "s3-cloudfront"}  # a static site, in the sandbox
+    before = (tmp_path / "pilot.toml").read_text()
+    again = run_pilot("app", "new", "--path", "site", "--name", "docs", cwd=tmp_path)
+    assert again.returncode == 2 and "app \"docs\" is defined twice" in again.stderr
+    bad_env = run_pilot("app", "new", "--name", "web", "--env", "NOEQUALS", cwd=tmp_path)
+    assert bad_env.returncode == 2 and "NOEQUALS" in bad_env.stderr
+    assert (tmp_path / "pilot.toml").read_text() == before  # nothing written on refusal

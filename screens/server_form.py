@@ -46,7 +46,12 @@ class ServerFormScreen(Screen[None]):
             yield Label("Where it runs")
             yield Select([(h, h) for h in ("sandbox", "aws", "gcp", "host")], value=cfg.home,
                          allow_blank=False, id="home")
-            yield Label("Region")
+            yield Label("Docker host (ssh://user@host, unix:///path or tcps://host:2376)",
+                        id="host-label")
+            yield Input(cfg.host or "", placeholder="ssh://deploy@build.example.com",
+                        id="host")
+            yield Static(id="host-problem", classes="problem")
+            yield Label("Region", id="region-label")
             yield Select(self._regions(cloud), value=self._region(cloud), allow_blank=False,
                          id="region")
             yield Label(f"Size (monthly list price as of {prices.AS_OF}; {prices.SOURCE})")
@@ -68,7 +73,15 @@ class ServerFormScreen(Screen[None]):
             yield Static(id="form-status")
         yield Footer()
 
+    def _show_for_home(self, home: str) -> None:
+        """A Docker host is asked for only with home = "host"; regions only for clouds."""
+        for widget in ("#host-label", "#host", "#host-problem"):
+            self.query_one(widget).display = home == "host"
+        for widget in ("#region-label", "#region"):
+            self.query_one(widget).display = home != "host"
+
     def on_mount(self) -> None:
+        self._show_for_home(self.config.server.home)
         hint = self.query_one("#allowed_cidrs-hint", Static)
         hint.display = False  # shown only while (and after) looking up the address
         if not self.config.server.allowed_cidrs and self.config.server.home != "sandbox":
@@ -113,6 +126,7 @@ class ServerFormScreen(Screen[None]):
 
     @on(Select.Changed, "#home")
     def home_changed(self, event: Select.Changed) -> None:
+        self._show_for_home(str(event.value))
         cloud = "gcp" if event.value == "gcp" else "aws"
         was = "gcp" if self.config.server.home == "gcp" else "aws"
         if cloud == was and str(event.value) == self.config.server.home:
@@ -123,6 +137,12 @@ class ServerFormScreen(Screen[None]):
         size = self.query_one("#size", Select)
         size.set_options(self._sizes(cloud))
         size.value = default_size(cloud) or ""
+
+    @on(Input.Changed, "#host")
+    def host_changed(self, event: Input.Changed) -> None:
+        problem = check_answer(self.pf.text, _question("server.host"), event.value) \
+            if event.value.strip() else None
+        self.query_one("#host-problem", Static).update(f"[red]{problem}[/]" if problem else "")
 
     @on(Input.Changed, "#allowed_cidrs")
     def cidrs_changed(self, event: Input.Changed) -> None:
@@ -136,7 +156,9 @@ class ServerFormScreen(Screen[None]):
         size = str(self.query_one("#size", Select).value)
         cidr_text = self.query_one("#allowed_cidrs", Input).value
         cidrs = [c.strip() for c in cidr_text.split(",") if c.strip()]
+        host = self.query_one("#host", Input).value.strip()
         wanted: list[tuple[str, object]] = [
+            *([("server.host", host or None)] if host or self.config.server.host else []),
             ("server.home", home),
             (f"{cloud}.region", str(self.query_one("#region", Select).value)),
             ("server.allowed_cidrs", cidrs),
@@ -146,6 +168,7 @@ class ServerFormScreen(Screen[None]):
         if size != (self.config.server.size or default_size(cloud)):
             wanted.append(("server.size", size))
         current = {
+            "server.host": self.config.server.host,
             "server.home": self.config.server.home, "aws.region": self.config.aws.region,
             "gcp.region": self.config.gcp.region,
             "server.allowed_cidrs": self.config.server.allowed_cidrs,
@@ -161,7 +184,8 @@ class ServerFormScreen(Screen[None]):
             return
         text = self.pf.text
         for key, value in changes:
-            text = ProjectFile(self.path, text).with_value(key, value)
+            draft = ProjectFile(self.path, text)
+            text = draft.without_key(key) if value is None else draft.with_value(key, value)
         try:
             checked = self.pf.save(text)
         except ConfigRefused as exc:

@@ -124,3 +124,28 @@ async def test_address_lookup_failing_says_so(project, cli, monkeypatch):
         assert screen.query_one("#allowed_cidrs", Input).value == ""
         hint = str(screen.query_one("#allowed_cidrs-hint", Static).render())
         assert "could not be found" in hint
+
+
+async def test_home_host_asks_for_the_docker_host_and_checks_it(project):
+    app = create_app(str(project))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("o")
+        screen = app.screen
+        host = screen.query_one("#host", Input)
+        assert not host.display  # only for home = "host"
+        screen.query_one("#home", Select).value = "host"
+        await pilot.pause()
+        assert host.display and not screen.query_one("#region", Select).display
+        host.value = "tcp://10.0.0.5:2375"
+        await pilot.pause()
+        assert "plain-TCP Docker is never used" in str(
+            screen.query_one("#host-problem", Static).render())
+        host.value = "ssh://deploy@10.0.0.5"
+        await pilot.pause()
+        assert str(screen.query_one("#host-problem", Static).render()) == ""
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    data = tomllib.loads(project.read_text())
+    assert data["server"]["home"] == "host"
+    assert data["server"]["host"] == "ssh://deploy@10.0.0.5"

@@ -123,7 +123,7 @@ class ServerSettings:
     host: str | None = setting(
         None,
         "With home = \"host\": the Docker host, as ssh://user@host[:port], unix:///path, or "
-        "tcp://host:2376 with client certificates in .pilot/keys/tls (plain TCP is refused).",
+        "tcps://host:2376 with client certificates in .pilot/keys/tls (plain TCP is refused).",
         example="ssh://deploy@build.example.com",
     )
     http_port: int = setting(

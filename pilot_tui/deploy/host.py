@@ -4,7 +4,7 @@
   forwarded socket through `ssh -L`, host key pinned in .pilot/keys/known_hosts) or over
   mutual TLS on 2376 with the certificates in .pilot/keys/tls.
 - `server.home = "host"`: `server.host` names it: ssh://user@host[:port][/socket/path],
-  unix:///path, or tcp://host:2376 when .pilot/keys/tls holds client certificates.
+  unix:///path, or tcps://host:2376 when .pilot/keys/tls holds client certificates.
 - Plain TCP without TLS is refused: anyone who can reach it is root on the host.
 """
 
@@ -64,7 +64,7 @@ def parse_host(url: str, state_dir: Path) -> DockerTarget:
         return DockerTarget("ssh", url, user=parts.username or "root", host=parts.hostname,
                             port=parts.port or 22, key=key, known_hosts=keys / "known_hosts",
                             remote_socket=parts.path or "/var/run/docker.sock")
-    if parts.scheme in ("tcp", "https"):
+    if parts.scheme in ("tcps", "tcp", "https"):  # tcps:// in server.host; tcp:// in outputs
         tls = keys / "tls"
         if not parts.hostname:
             raise HostError(f"{url}: no host name")
@@ -75,7 +75,7 @@ def parse_host(url: str, state_dir: Path) -> DockerTarget:
                 "docker_access = \"mtls\" creates the certificates in .pilot/keys/tls).")
         return DockerTarget("tls", url, host=parts.hostname, port=parts.port or 2376,
                             tls_dir=tls)
-    raise HostError(f"{url}: expected ssh://user@host, unix:///path or tcp://host:2376 (TLS)")
+    raise HostError(f"{url}: expected ssh://user@host, unix:///path or tcps://host:2376 (TLS)")
 
 
 def target_for(config: Any, state_dir: Path, saved: dict[str, Any]) -> DockerTarget:

@@ -70,10 +70,12 @@ def test_docker_over_mutual_tls(tls_engine, tmp_path):
     state = tmp_path / ".pilot"
     (state / "keys").mkdir(parents=True)
     shutil.copytree(files.directory, state / "keys" / "tls")  # what provisioning leaves
-    target = parse_host(f"tcp://127.0.0.1:{port}", state)
-    assert target.kind == "tls"
-    with connect(target, state / "run") as client:
-        assert client.version()["ApiVersion"]
+    for url in (f"tcps://127.0.0.1:{port}",  # how server.host names it
+                f"tcp://127.0.0.1:{port}"):  # how the server's Terraform outputs name it
+        target = parse_host(url, state)
+        assert target.kind == "tls"
+        with connect(target, state / "run") as client:
+            assert client.version()["ApiVersion"]
 
 
 def test_mutual_tls_refuses_a_client_certificate_from_another_ca(tls_engine, tmp_path):

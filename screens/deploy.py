@@ -86,8 +86,16 @@ class DeployScreen(Screen[None]):
         project = Project(self.project_file)
         target = target_for(config, project.state_dir, saved_record(project.state_dir))
         with connect(target, project.state_dir / "run") as client:
+            from pilot_tui.deploy.shared_history import SharedHistoryError, shared_history
+
+            try:
+                shared = shared_history(config, project.state_dir, project.root)
+            except SharedHistoryError as exc:
+                shared = None
+                self.app.call_from_thread(self._pending.append,
+                                          f"warning: {exc}; the history stays local")
             engine = Deployer(client, target, config, project.state_dir, project.root,
-                              self._from_engine, cancel=self.cancel)
+                              self._from_engine, cancel=self.cancel, shared=shared)
             if self.rollback:
                 return engine.rollback(self.app_name, self.release)
             return engine.deploy(self.app_name)

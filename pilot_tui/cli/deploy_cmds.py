@@ -53,10 +53,22 @@ def deployer(ns: argparse.Namespace, *, lock_wait: float = 0.0) -> Iterator[Any]
         target = target_for(config, project.state_dir, saved_record(project.state_dir))
         with connect(target, project.state_dir / "run") as client:
             yield Deployer(client, target, config, project.state_dir, project.root,
-                           Printer(getattr(ns, "verbose", False)), lock_wait=lock_wait)
+                           Printer(getattr(ns, "verbose", False)), lock_wait=lock_wait,
+                           shared=_shared(config, project))
     except HostError as exc:
         error(str(exc))
         raise SystemExit(EXIT_FAILED) from exc
+
+
+def _shared(config: Any, project: Project) -> Any:
+    """The state bucket's copy of the release history, or None (said so when unreachable)."""
+    from pilot_tui.deploy.shared_history import SharedHistoryError, shared_history
+
+    try:
+        return shared_history(config, project.state_dir, project.root)
+    except SharedHistoryError as exc:
+        _err(f"warning: {exc}; the release history stays local this time")
+        return None
 
 
 def _fail(exc: Any) -> int:
@@ -132,8 +144,17 @@ def releases(ns: argparse.Namespace) -> int:
         error(f"no app {ns.app!r} in {pf.display} (apps: "
               f"{', '.join(a.name for a in config.apps) or 'none yet'})")
         return EXIT_INVALID
+    project = Project(pf.path)
+    shared = _shared(config, project)
+    if shared is not None:
+        from pilot_tui.deploy.shared_history import SharedHistoryError
+
+        try:
+            shared.pull(project.state_dir, ns.app)
+        except SharedHistoryError as exc:
+            _err(f"warning: {exc}; showing this machine's copy")
     try:
-        records = history.load(Project(pf.path).state_dir, ns.app)
+        records = history.load(project.state_dir, ns.app)
     except history.HistoryError as exc:
         error(str(exc))
         return EXIT_FAILED

@@ -30,6 +30,7 @@ from pilot_tui.deploy.events import (
     to_json,
 )
 from pilot_tui.deploy.host import DockerTarget
+from pilot_tui.deploy.shared_history import SharedHistory, SharedHistoryError
 from pilot_tui.fsutil import ensure_private_dir
 from pilot_tui.runner import Command, RunnerError, capture
 
@@ -56,6 +57,7 @@ class Deployer:
     lock_wait: float = 0.0
     drain: float = server_target.DRAIN_SECONDS
     cancel: threading.Event | None = None  # set by the TUI's Cancel; checked between steps
+    shared: SharedHistory | None = None  # the state bucket's copy of the history
 
     def cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()
@@ -126,24 +128,29 @@ class Deployer:
                 lock.release(self.client, held)
 
     def rollback(self, name: str, wanted: str | None = None) -> history.Release:
+        from docker.errors import ImageNotFound
+
         app = self.app(name)
         with _RunLog(self, name, "rollback") as log:
-            try:
-                target = history.rollback_candidate(history.load(self.state_dir, name), wanted)
-            except history.HistoryError as exc:
-                raise DeployError("release", str(exc)) from exc
-            from docker.errors import ImageNotFound
-
-            try:
-                self.client.images.get(target.image_id)
-            except ImageNotFound as exc:
-                raise DeployError("release", f"the image of {target.id} ({target.image}) is no "
-                                  "longer on the engine; redeploy that commit instead") from exc
             env = self._environment(app)
             proxy = server_target.ensure_proxy(self.client, self.proxy_spec(),
                                                log.line("deploy", name))
             held = self._lock(name, proxy)
             try:
+                self._pull(log, name)  # the newest shared history decides what "previous" is
+                try:
+                    target = history.rollback_candidate(history.load(self.state_dir, name),
+                                                        wanted)
+                except history.HistoryError as exc:
+                    log.emit(StageFailed(name, "release", str(exc)))
+                    raise DeployError("release", str(exc)) from exc
+                try:
+                    self.client.images.get(target.image_id)
+                except ImageNotFound as exc:
+                    message = (f"the image of {target.id} ({target.image}) is no longer on the "
+                               "engine; redeploy that commit instead")
+                    log.emit(StageFailed(name, "release", message))
+                    raise DeployError("release", message) from exc
                 log.emit(StageStarted(name, "build", f"skipped: rolling back to {target.id}"))
                 log.emit(StageFinished(name, "build", f"reusing {target.image}"))
                 return self._release(log, app, proxy, target.image_id, target.image, env,
@@ -151,6 +158,23 @@ class Deployer:
                                      commit=target.commit)
             finally:
                 lock.release(self.client, held)
+
+    def _pull(self, log: _RunLog, name: str) -> None:
+        """Take the bucket's history first: a teammate may have released since (we hold the
+        app's lock, so nobody writes it while we deploy)."""
+        if self.shared is not None:
+            try:
+                self.shared.pull(self.state_dir, name)
+            except SharedHistoryError as exc:
+                _shared_note(log, name, exc)
+
+    def _record(self, log: _RunLog, name: str, release: history.Release) -> None:
+        history.record(self.state_dir, name, release)
+        if self.shared is not None:
+            try:
+                self.shared.push(self.state_dir, name)
+            except SharedHistoryError as exc:
+                _shared_note(log, name, exc)
 
     def _lock(self, name: str, proxy: Any) -> lock.Lock:
         try:
@@ -208,6 +232,7 @@ class Deployer:
                  env: dict[str, str], *, force: bool, note: str,
                  commit: str | None = None) -> history.Release:
         name = app.name
+        self._pull(log, name)
         releases = history.load(self.state_dir, name)
         fingerprint = _fingerprint(image_id, env, app.target)
         running = [c for c in server_target.app_containers(self.client, self.project, name)
@@ -240,13 +265,13 @@ class Deployer:
         except server_target.ReleaseError as exc:
             if container is not None:
                 container.remove(force=True)
-            history.record(self.state_dir, name, replace(base, note=str(exc)))
+            self._record(log, name, replace(base, note=str(exc)))
             log.emit(StageFailed(name, "deploy", str(exc), exc.logs))
             raise DeployError("deploy", str(exc), exc.logs) from exc
         except BaseException:  # Ctrl+C or a lost connection: leave nothing half-made
             if container is not None:
                 container.remove(force=True)
-            history.record(self.state_dir, name, replace(base, status=history.CANCELLED))
+            self._record(log, name, replace(base, status=history.CANCELLED))
             raise
         log.emit(StageFinished(name, "deploy", f"healthy on port {port}", timer.seconds()))
         timer = Timer()
@@ -256,7 +281,7 @@ class Deployer:
             routes = lock.acquire(self.client, "proxy", "routes", proxy.image.id, wait=30)
         except lock.LockHeld as exc:
             container.remove(force=True)
-            history.record(self.state_dir, name, replace(base, note=str(exc)))
+            self._record(log, name, replace(base, note=str(exc)))
             log.emit(StageFailed(name, "release", str(exc)))
             raise DeployError("release", str(exc)) from exc
         try:
@@ -264,13 +289,17 @@ class Deployer:
         finally:
             lock.release(self.client, routes)
         live = replace(base, status=history.LIVE)
-        history.record(self.state_dir, name, live)
+        self._record(log, name, live)
         time.sleep(self.drain)  # requests already on the old release finish
         server_target.retire(server_target.app_containers(self.client, self.project, name),
                              keep=container.id)
         log.emit(StageFinished(name, "release", "previous release stopped", timer.seconds()))
         log.emit(Released(name, release_id, live.url or "", log.timer.seconds()))
         return live
+
+
+def _shared_note(log: _RunLog, name: str, exc: SharedHistoryError) -> None:
+    log.line("release", name)(f"warning: release history not shared: {exc}")
 
 
 def _fingerprint(image_id: str, env: dict[str, str], target: Any) -> str:

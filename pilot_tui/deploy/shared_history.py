@@ -1,0 +1,155 @@
+"""Release history shared through the remote state bucket, so teammates see one history.
+
+With `state.backend = "s3"` or `"gcs"`, each app's history is also kept as
+`pilot/releases/APP.json` in the state bucket. A deploy pulls it (under the app's deploy
+lock, so nobody else writes it meanwhile) before recording, and pushes it after. The local
+copy in .pilot/releases/ stays the working copy; when the bucket cannot be reached the
+deploy goes on and says the history was not shared.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pilot_tui.deploy import history
+
+PREFIX = "pilot/releases"
+
+
+class SharedHistoryError(Exception):
+    """The bucket could not be read or written; the message says which and why."""
+
+
+@dataclass
+class SharedHistory:
+    """One bucket's copy of the histories (``client`` is boto3 S3 or a GCS client)."""
+
+    kind: str  # "s3" | "gcs"
+    bucket: str
+    client: Any
+    create: Callable[[], object] | None = None  # makes the bucket when it does not exist
+
+    def key(self, app: str) -> str:
+        return f"{PREFIX}/{app}.json"
+
+    def pull(self, state_dir: Path, app: str) -> bool:
+        """Replace the local history with the bucket's when it has one; True if it did."""
+        raw = self._read(self.key(app))
+        if raw is None:
+            return False
+        try:
+            data = json.loads(raw)
+            records = [history.Release(**item) for item in data]
+        except (ValueError, TypeError) as exc:
+            raise SharedHistoryError(f"{self.where(app)} is not a release history: {exc}") \
+                from exc
+        history.save(state_dir, app, records)
+        return True
+
+    def push(self, state_dir: Path, app: str) -> None:
+        data = history.history_file(state_dir, app).read_bytes()
+        try:
+            self._write(self.key(app), data)
+        except SharedHistoryError:
+            if self.create is None:
+                raise
+            # With home = "host" no `server up` made the bucket: make it (idempotent), retry.
+            try:
+                self.create()
+            except Exception as exc:
+                raise SharedHistoryError(f"cannot create the state bucket {self.bucket}: "
+                                         f"{str(exc)[:160]}") from exc
+            self._write(self.key(app), data)
+
+    def where(self, app: str) -> str:
+        scheme = "s3" if self.kind == "s3" else "gs"
+        return f"{scheme}://{self.bucket}/{self.key(app)}"
+
+    def _read(self, key: str) -> bytes | None:
+        try:
+            if self.kind == "s3":
+                from botocore.exceptions import ClientError
+
+                try:
+                    return bytes(self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+                                 .read())
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                        return None
+                    raise
+            blob = self.client.bucket(self.bucket).get_blob(key)
+            return None if blob is None else bytes(blob.download_as_bytes())
+        except Exception as exc:  # botocore / google errors: reported, not fatal
+            raise SharedHistoryError(f"cannot read {self.kind}://{self.bucket}/{key}: "
+                                     f"{str(exc)[:160]}") from exc
+
+    def _write(self, key: str, data: bytes) -> None:
+        try:
+            if self.kind == "s3":
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=data,
+                                       ContentType="application/json")
+            else:
+                self.client.bucket(self.bucket).blob(key).upload_from_string(
+                    data, content_type="application/json")
+        except Exception as exc:
+            raise SharedHistoryError(f"cannot write {self.kind}://{self.bucket}/{key}: "
+                                     f"{str(exc)[:160]}") from exc
+
+
+def shared_history(config: Any, state_dir: Path, root: Path) -> SharedHistory | None:
+    """The bucket copy for this project, or None with local state; SharedHistoryError when
+    the client cannot even be made (a missing profile, unreadable key file)."""
+    try:
+        return _client_for(config, state_dir, root)
+    except SharedHistoryError:
+        raise
+    except Exception as exc:  # boto3 / google-auth setup errors
+        raise SharedHistoryError(f"cannot reach the {config.state.backend} state bucket: "
+                                 f"{str(exc)[:160]}") from exc
+
+
+def _client_for(config: Any, state_dir: Path, root: Path) -> SharedHistory | None:
+    from pilot_tui.backends import bucket_name, ensure_gcs, ensure_s3, lock_table
+
+    kind = config.state.backend
+    if kind == "local":
+        return None
+    bucket = bucket_name(config)
+    sandbox = config.server.home == "sandbox"
+    if kind == "s3":
+        import boto3
+
+        if sandbox:
+            from pilot_tui.sandbox import Sandbox, aws_session
+
+            emulator = Sandbox(state_dir).running().get("aws")
+            session = aws_session(config.aws.region)
+            endpoint = emulator.url if emulator else None
+        else:
+            session = boto3.Session(profile_name=config.aws.profile,
+                                    region_name=config.aws.region)
+            endpoint = None
+        s3 = session.client("s3", endpoint_url=endpoint)
+        return SharedHistory("s3", bucket, s3, lambda: ensure_s3(
+            s3, session.client("dynamodb", endpoint_url=endpoint), bucket, lock_table(config),
+            config.aws.region))
+    from google.cloud import storage
+
+    if sandbox:
+        from pilot_tui.sandbox import Sandbox, gcs_client
+
+        gcs = Sandbox(state_dir).running().get("gcs")
+        if gcs is None:
+            return None
+        client = gcs_client(gcs.url)
+    elif config.gcp.credentials:
+        key = (root / Path(config.gcp.credentials).expanduser()).resolve()
+        client = storage.Client.from_service_account_json(str(key), project=config.gcp.project)
+    else:
+        client = storage.Client(project=config.gcp.project)
+    return SharedHistory("gcs", bucket, client,
+                         lambda: ensure_gcs(client, bucket, config.gcp.region.upper()))

@@ -216,3 +216,65 @@ def test_the_cli_reports_events(site, cli):
     assert "==> hello: build" in result.err and "release v1 is live" in result.err
     assert result.out.strip().startswith("hello\tv1\thttp://hello.localhost:")
     assert "Step 1/" not in result.err  # the build output needs --verbose
+
+
+def test_a_stale_lock_is_named_and_can_be_broken(site, cli, docker_engine):
+    root, port = site
+    import docker
+
+    from pilot_tui.deploy import lock
+
+    client = docker.DockerClient(base_url=docker_engine.url)
+    try:  # a deploy that was killed: its lock container is still there
+        project = ProjectFile.load(root / "pilot.toml").check().config.project.name
+        stale = lock.acquire(client, project, "hello", "pilot/busybox:latest")
+        refused = cli("deploy", "hello")
+        assert refused.code == 1 and "locked by" in refused.err and "--break-lock" in refused.err
+        no_tty = cli("deploy", "hello", "--break-lock")  # asks first; no terminal: refuses
+        assert no_tty.code == 1 and "add --yes" in no_tty.err
+        broken = cli("deploy", "hello", "--break-lock", "--yes")
+        assert broken.code == 0, broken.err
+        assert "broke the lock of hello" in broken.err
+        assert get(port) == "hello v1"
+        with pytest.raises(docker.errors.NotFound):
+            client.containers.get(stale.container_id)
+    finally:
+        client.close()
+
+
+def test_logs_follow_streams_and_app_destroy_removes_everything(site, cli, docker_engine):
+    import subprocess
+    import sys
+
+    root, port = site
+    assert cli("deploy", "hello").code == 0
+    follow = subprocess.Popen([sys.executable, "-m", "pilot_tui", "logs", "hello", "--follow",
+                               "--tail", "0"], cwd=root, stdout=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(follow.stdout.readline, "")),
+                              daemon=True)
+    reader.start()
+    try:
+        time.sleep(1.5)
+        before = len(lines)
+        get(port)  # busybox httpd -v logs each request ("IP:PORT: response:200")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(
+                "response:200" in line for line in lines[before:]):
+            time.sleep(0.1)
+        assert any("response:200" in line for line in lines[before:]), lines
+    finally:
+        follow.terminate()
+        follow.wait(10)
+    destroyed = cli("app", "destroy", "hello", "--yes")
+    assert destroyed.code == 0, destroyed.err
+    import docker
+
+    client = docker.DockerClient(base_url=docker_engine.url)
+    assert client.containers.list(all=True, filters={"label": "pilot.app=hello"}) == []
+    client.close()
+    with pytest.raises(urllib.error.HTTPError) as gone:
+        get(port)
+    assert gone.value.code == 404  # the proxy no longer routes it
+    records = history.load(root / ".pilot", "hello")
+    assert records[-1].status == "superseded" and records[-1].note == "app destroyed"

@@ -162,7 +162,7 @@ class DeployScreen(Screen[None]):
         return any(w.group == "deploy" and not w.is_finished for w in self.workers)
 
     def action_cancel_or_back(self) -> None:
-        if not self._busy():
+        if not self._busy() or self.outcome is not None:  # released: only cleanup is left
             self.app.pop_screen()
             return
         from pilot_tui.screens.server import ConfirmCancel

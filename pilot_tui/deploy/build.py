@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from pilot_tui import redact
 from pilot_tui.deploy import dockerfiles
+from pilot_tui.runner import Command
 
 GENERATED = ".pilot.Dockerfile"  # where a generated Dockerfile goes inside the context
 SPOOL = 32 * 1024 * 1024  # contexts up to 32 MB stay in memory
@@ -49,6 +50,7 @@ class Recipe:
     args: tuple[tuple[str, str], ...] = ()
     why: str = ""
     builder: Builder | None = None  # run first; its output becomes the context
+    buildpacks: str | None = None  # a Cloud Native Buildpacks builder image: `pack` builds
 
 
 def recipe_for(app: Any, root: Path) -> Recipe:
@@ -82,8 +84,8 @@ def recipe_for(app: Any, root: Path) -> Recipe:
         if shutil.which("pack") is None:
             raise BuildError(f"app {app.name!r}: buildpacks need the `pack` binary "
                              "(https://buildpacks.io/docs/tools/pack/); none is on PATH")
-        raise BuildError("buildpacks builds are not wired to the engine yet; use "
-                         "build.kind = \"auto\" or a Dockerfile")
+        return Recipe(folder, "", None, (), f"buildpacks ({app.build.builder})",
+                      buildpacks=app.build.builder)
     # auto: a Dockerfile if there is one, else one Pilot writes.
     if (folder / "Dockerfile").is_file():
         return Recipe(folder, "Dockerfile", None, (), "Dockerfile (detected)")
@@ -116,7 +118,8 @@ def pack(recipe: Recipe) -> tuple[IO[bytes], str]:
     """The build context as a tar file object, and the content hash naming the image."""
     digest = hashlib.sha256()
     digest.update(json.dumps({"dockerfile": recipe.dockerfile, "generated": recipe.generated,
-                              "args": recipe.args, "builder": recipe.builder and
+                              "args": recipe.args, "buildpacks": recipe.buildpacks,
+                              "builder": recipe.builder and
                               [recipe.builder.image, recipe.builder.command,
                                recipe.builder.output]}).encode())
     # A builder gets the source under src/ (put_archive needs an existing directory: /).
@@ -253,3 +256,34 @@ def _serving_context(archive: bytes, dockerfile: str) -> IO[bytes]:
         tar.addfile(info, io.BytesIO(raw))
     spool.seek(0)
     return spool
+
+
+def pack_command(recipe: Recipe, tag: str, docker: dict[str, str],
+                 daemon_socket: str = "inherit") -> Command:
+    """`pack build` as data: the image lands on the deploy host's engine (DOCKER_HOST and
+    friends from host.docker_env); ``daemon_socket`` is that engine's socket as seen on the
+    host itself, which pack mounts into its lifecycle container ("inherit": DOCKER_HOST)."""
+    import os
+
+    assert recipe.buildpacks is not None
+    return Command(("pack", "build", tag, "--builder", recipe.buildpacks,
+                    "--path", str(recipe.folder), "--pull-policy", "if-not-present",
+                    "--docker-host", daemon_socket, "--label", "pilot=app"),
+                   env={**os.environ, **docker})
+
+
+def run_pack(client: Any, recipe: Recipe, tag: str, docker: dict[str, str],
+             daemon_socket: str, line: Callable[[str], None]) -> str:
+    """Build with `pack` through the one runner, streaming its lines; the image id."""
+    import asyncio
+
+    from pilot_tui.runner import RunnerError, stream
+
+    try:
+        code = asyncio.run(stream(pack_command(recipe, tag, docker, daemon_socket),
+                                  lambda out: line(redact.text(out.text))))
+    except RunnerError as exc:
+        raise BuildError(str(exc)) from exc
+    if code != 0:
+        raise BuildError(f"pack build exited with code {code}")
+    return str(client.images.get(tag).id)

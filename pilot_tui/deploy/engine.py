@@ -217,11 +217,21 @@ class Deployer:
                                    timer.seconds()))
             return existing, tag
         try:
-            if recipe.builder is not None:
-                context = builder.run_builder(self.client, recipe, context,
-                                              log.line("build", app.name), self.cancelled)
-            image_id = builder.build(self.client, recipe, context, tag,
-                                     log.line("build", app.name), self.cancelled)
+            if recipe.buildpacks is not None:
+                from pilot_tui.deploy.host import docker_env
+
+                context.close()
+                daemon = "inherit" if self.target.local else \
+                    f"unix://{self.target.remote_socket}"
+                image_id = builder.run_pack(self.client, recipe, tag,
+                                            docker_env(self.target, self.state_dir / "run"),
+                                            daemon, log.line("build", app.name))
+            else:
+                if recipe.builder is not None:
+                    context = builder.run_builder(self.client, recipe, context,
+                                                  log.line("build", app.name), self.cancelled)
+                image_id = builder.build(self.client, recipe, context, tag,
+                                         log.line("build", app.name), self.cancelled)
         except builder.BuildError as exc:
             log.emit(StageFailed(app.name, "build", str(exc)))
             raise DeployError("build", str(exc)) from exc

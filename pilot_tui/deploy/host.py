@@ -98,6 +98,22 @@ def target_for(config: Any, state_dir: Path, saved: dict[str, Any]) -> DockerTar
     return parse_host(str(outputs["docker_host"]), state_dir)
 
 
+def tunnel_socket(target: DockerTarget, runtime_dir: Path) -> Path:
+    return runtime_dir / f"docker-{target.host}.sock"
+
+
+def docker_env(target: DockerTarget, runtime_dir: Path) -> dict[str, str]:
+    """DOCKER_* variables that point a Docker CLI tool (`pack`) at the same engine, through
+    the same tunnel or certificates, while a connection is open."""
+    if target.kind == "unix":
+        return {"DOCKER_HOST": target.address}
+    if target.kind == "ssh":
+        return {"DOCKER_HOST": f"unix://{tunnel_socket(target, runtime_dir)}"}
+    assert target.tls_dir is not None
+    return {"DOCKER_HOST": f"tcp://{target.host}:{target.port}", "DOCKER_TLS_VERIFY": "1",
+            "DOCKER_CERT_PATH": str(target.tls_dir)}
+
+
 def tunnel_command(target: DockerTarget, local: Path) -> Command:
     """`ssh -N -L local.sock:/var/run/docker.sock`: the engine's socket, forwarded."""
     assert target.host and target.user and target.known_hosts
@@ -145,7 +161,7 @@ def connect(target: DockerTarget, runtime_dir: Path) -> Iterator[Any]:
             url = f"https://{target.host}:{target.port}"
         else:
             runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            local = runtime_dir / f"docker-{target.host}.sock"
+            local = tunnel_socket(target, runtime_dir)
             log = runtime_dir / "ssh-tunnel.log"
             try:
                 tunnel_pid = spawn_daemon(tunnel_command(target, local), log)

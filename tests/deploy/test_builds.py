@@ -104,3 +104,27 @@ def test_buildpacks_without_pack_says_so(engine_project, cli, monkeypatch):
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     result = cli("deploy", "svc")
     assert result.code == 1 and "buildpacks need the `pack` binary" in result.err
+
+
+def test_pack_is_pointed_at_the_deploy_hosts_engine_as_data(tmp_path):
+    # No `pack` binary exists here (none can be installed offline), so the command and the
+    # environment it would run with are checked as data.
+    from pilot_tui.deploy.build import Recipe, pack_command
+    from pilot_tui.deploy.host import docker_env, parse_host
+
+    state = tmp_path / ".pilot"
+    (state / "keys" / "tls").mkdir(parents=True)
+    (state / "keys" / "tls" / "cert.pem").write_text("x")
+    recipe = Recipe(tmp_path, "", buildpacks="paketobuildpacks/builder-jammy-base")
+    ssh = parse_host("ssh://deploy@203.0.113.9", state)
+    env = docker_env(ssh, state / "run")
+    assert env == {"DOCKER_HOST": f"unix://{state / 'run' / 'docker-203.0.113.9.sock'}"}
+    command = pack_command(recipe, "pilot/acme-api:abc", env, f"unix://{ssh.remote_socket}")
+    assert command.argv == ("pack", "build", "pilot/acme-api:abc", "--builder",
+                            "paketobuildpacks/builder-jammy-base", "--path", str(tmp_path),
+                            "--pull-policy", "if-not-present", "--docker-host",
+                            "unix:///var/run/docker.sock", "--label", "pilot=app")
+    assert command.env is not None and command.env["DOCKER_HOST"] == env["DOCKER_HOST"]
+    tls = docker_env(parse_host("tcps://203.0.113.9:2376", state), state / "run")
+    assert tls == {"DOCKER_HOST": "tcp://203.0.113.9:2376", "DOCKER_TLS_VERIFY": "1",
+                   "DOCKER_CERT_PATH": str(state / "keys" / "tls")}

@@ -202,6 +202,7 @@ class Server:
             "ssh_public_key": public_key,
             "docker_access": cfg.server.docker_access,
             "engine": cfg.server.engine,
+            "web_ports": [cfg.server.http_port],
             "instance_type" if cloud == "aws" else "machine_type":
                 cfg.server.size or default_size(cloud),
         }

@@ -1,4 +1,4 @@
-"""The Terraform templates: formatted, valid, and never open to the world.
+"""The Terraform templates: formatted, valid, and only the apps' web port open to the world.
 
 The aws template is validated by the real Terraform with the real hashicorp/aws provider
 (it is also applied against the sandbox in tests/server/). The google provider cannot be
@@ -69,9 +69,13 @@ def test_aws_template_validates_with_the_real_provider(terraform, tmp_path):
 
 def test_aws_ingress_comes_only_from_allowed_cidrs():
     group = resources("aws")[("aws_security_group", "server")]
-    (ingress,) = group["dynamic"]
-    content = ingress['"ingress"' if '"ingress"' in ingress else "ingress"]["content"][0]
+    admin, web = group["dynamic"]
+    content = admin['"ingress"' if '"ingress"' in admin else "ingress"]["content"][0]
     assert content["cidr_blocks"] == "${var.allowed_cidrs}"
+    # The apps' port (server.http_port) is the one meant for everyone.
+    web = web['"ingress"' if '"ingress"' in web else "ingress"]
+    assert web["for_each"] == "${var.web_ports}"
+    assert web["content"][0]["cidr_blocks"] == "${var.web_cidrs}"
     ports = locals_of("aws")["ports"]
     assert sorted(map(int, re.findall(r"port\s*=\s*(\d+)", ports))) == [22, 2376, 9701, 9702]
     assert "2376" in ports.split("mtls")[1].split(":")[0]  # 2376 only with docker_access mtls
@@ -81,6 +85,9 @@ def test_gcp_firewall_and_service_account_are_least_privilege():
     res = resources("gcp")
     firewall = res[("google_compute_firewall", "server")]
     assert firewall["source_ranges"] == "${var.allowed_cidrs}"
+    web = res[("google_compute_firewall", "web")]
+    assert web["source_ranges"] == "${var.web_cidrs}"
+    assert "var.web_ports" in web["allow"][0]["ports"]
     assert unquote(firewall["direction"]) == "INGRESS"
     assert firewall["allow"][0]["ports"] == "${local.ports}"
     ports = locals_of("gcp")["ports"]

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 WORLD = ("0.0.0.0/0", "::/0")
+# Web traffic to the apps is meant for everyone: not a warning. Anything else open to the
+# world is (SSH, Docker, databases...).
+PUBLIC_WEB_PORTS = frozenset({80, 443, 8080})
 # Attributes worth showing per resource type in the plan table.
 KEY_ATTRIBUTES = {
     "aws_instance": ("instance_type", "ami"),
@@ -75,15 +78,24 @@ def _world_open(address: str, rtype: str, after: dict[str, Any]) -> list[str]:
     if rtype == "aws_security_group":
         for rule in after.get("ingress") or []:
             cidrs = (rule.get("cidr_blocks") or []) + (rule.get("ipv6_cidr_blocks") or [])
+            if rule.get("from_port") in PUBLIC_WEB_PORTS and \
+                    rule.get("from_port") == rule.get("to_port"):
+                continue
             if any(_is_world(c) for c in cidrs):
                 out.append(f"{address} opens port {rule.get('from_port')} "
                            f"({rule.get('description') or 'tcp'}) to the WHOLE INTERNET")
     elif rtype == "aws_security_group_rule" and after.get("type") == "ingress":
+        if after.get("from_port") in PUBLIC_WEB_PORTS and \
+                after.get("from_port") == after.get("to_port"):
+            return out
         if any(_is_world(c) for c in after.get("cidr_blocks") or []):
             out.append(f"{address} opens port {after.get('from_port')} to the WHOLE INTERNET")
     elif (rtype == "google_compute_firewall" and after.get("direction", "INGRESS") == "INGRESS"
           and any(_is_world(c) for c in after.get("source_ranges") or [])):
-        out.append(f"{address} lets the WHOLE INTERNET reach its ports")
+        ports = {int(p) for allow in after.get("allow") or [] for p in allow.get("ports") or []
+                 if str(p).isdigit()}
+        if not ports or not ports <= PUBLIC_WEB_PORTS:
+            out.append(f"{address} lets the WHOLE INTERNET reach its ports")
     return out
 
 

@@ -73,7 +73,7 @@ resource "aws_route_table_association" "public" {
 
 resource "aws_security_group" "server" {
   name        = "${local.name}-server"
-  description = "Pilot Server: SSH and Docker access from allowed networks only"
+  description = "Pilot Server: SSH and Docker from allowed networks; the apps' web port"
   vpc_id      = aws_vpc.pilot.id
 
   dynamic "ingress" {
@@ -84,6 +84,18 @@ resource "aws_security_group" "server" {
       to_port     = ingress.value.port
       protocol    = "tcp"
       cidr_blocks = var.allowed_cidrs
+    }
+  }
+
+  # The apps, through Pilot's reverse proxy: meant for the public.
+  dynamic "ingress" {
+    for_each = var.web_ports
+    content {
+      description = "Apps via the Pilot proxy"
+      from_port   = ingress.value
+      to_port     = ingress.value
+      protocol    = "tcp"
+      cidr_blocks = var.web_cidrs
     }
   }
 

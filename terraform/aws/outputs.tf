@@ -35,3 +35,8 @@ output "docker_host" {
 output "open_ports" {
   value = [for p in local.ports : p.port]
 }
+
+output "web_ports" {
+  description = "Ports the apps are served on, open to web_cidrs."
+  value       = var.web_ports
+}

@@ -36,3 +36,15 @@ variable "engine" {
   type        = string
   default     = "pilot"
 }
+
+variable "web_ports" {
+  description = "Ports Pilot's proxy serves the apps on (server.http_port), open to web_cidrs."
+  type        = list(number)
+  default     = [80]
+}
+
+variable "web_cidrs" {
+  description = "Who may reach the apps: everyone by default, since they are web apps."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}

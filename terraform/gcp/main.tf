@@ -45,6 +45,20 @@ resource "google_compute_firewall" "server" {
   }
 }
 
+# The apps, through Pilot's reverse proxy: meant for the public.
+resource "google_compute_firewall" "web" {
+  name          = "${local.name}-web"
+  network       = google_compute_network.pilot.name
+  direction     = "INGRESS"
+  source_ranges = var.web_cidrs
+  target_tags   = ["pilot-server"]
+
+  allow {
+    protocol = "tcp"
+    ports    = [for p in var.web_ports : tostring(p)]
+  }
+}
+
 resource "google_service_account" "server" {
   # account_id: 6-30 characters, so long project names are shortened.
   account_id   = "${trimsuffix(substr(local.name, 0, 25), "-")}-srv"

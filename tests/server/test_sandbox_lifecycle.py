@@ -46,11 +46,12 @@ def test_plan_apply_reapply_destroy(sandbox_project):
     assert instance["KeyName"] == "pilot-acme-server"
     group = client.describe_security_groups(GroupIds=[outputs["security_group_id"]])[
         "SecurityGroups"][0]
-    ingress = group["IpPermissions"]
-    assert [(r["FromPort"], r["ToPort"]) for r in ingress] == [(22, 22)]
-    cidrs = [ip["CidrIp"] for r in ingress for ip in r["IpRanges"]]
-    assert cidrs == ["127.0.0.1/32"]  # the sandbox default; never the whole internet
-    assert all(not r.get("Ipv6Ranges") for r in ingress)
+    ingress = {r["FromPort"]: r for r in group["IpPermissions"]}
+    assert sorted(ingress) == [22, 80] and all(r["ToPort"] == p for p, r in ingress.items())
+    # SSH only from the allowed networks (the sandbox default); the apps' port for everyone.
+    assert [ip["CidrIp"] for ip in ingress[22]["IpRanges"]] == ["127.0.0.1/32"]
+    assert [ip["CidrIp"] for ip in ingress[80]["IpRanges"]] == ["0.0.0.0/0"]
+    assert all(not r.get("Ipv6Ranges") for r in ingress.values())
 
     again = run_pilot("server", "plan", "--json", cwd=project)
     assert again.returncode == 0, again.stderr

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
+from textual.worker import Worker, WorkerState
 
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.project import ProjectNotFound, find_project, project_file_for
@@ -82,6 +84,7 @@ class WelcomeScreen(Screen[None]):
                 id="intro",
             )
             yield Static(id="project-status")
+            yield Static(id="health", classes="hidden")  # shown once apps are live
             yield Static(id="next-step")
             steps = "\n".join(f"  {n}. [b]{name}[/b] — {what}"
                               for n, (name, what) in enumerate(STEPS, 1))
@@ -166,7 +169,10 @@ class WelcomeScreen(Screen[None]):
                              + (f"[green]up[/green] at {server}" if server
                                 else "not provisioned"))
             lines.append("[b]Apps[/b]: " + ("none yet" if not apps else ""))
-            lines += [f"  {row}" for row in app_rows(project.state_dir, apps)]
+            rows = app_rows(project.state_dir, apps)
+            lines += [f"  {row}" for row in rows]
+            if any(" live[/green]" in row for row in rows) and home != "sandbox":
+                self.check_health(project.file)
             if not server:
                 next_step.update("[b]Next:[/b] press [reverse] s [/reverse] to plan and create "
                                  "the Pilot Server (the sandbox needs no cloud account).")
@@ -184,6 +190,43 @@ class WelcomeScreen(Screen[None]):
                              "the editor (every problem is listed there).")
         status.update("\n".join(lines))
         self.refresh_bindings()
+
+    @work(thread=True, exclusive=True, group="health", name="check the apps' health",
+          exit_on_error=False)
+    def check_health(self, project_file: Path) -> str:
+        """Ask the Docker host how each live app is doing (the dashboard's health line)."""
+        from pilot_tui.deploy.engine import Deployer
+        from pilot_tui.deploy.host import connect, target_for
+        from pilot_tui.deploy.status import statuses
+        from pilot_tui.project import Project
+        from pilot_tui.server import saved_record
+
+        self.app.call_from_thread(self._health, "[dim]checking the apps' health…[/dim]")
+        config = ProjectFile.load(project_file).check().config
+        assert config is not None
+        project = Project(project_file)
+        target = target_for(config, project.state_dir, saved_record(project.state_dir))
+        with connect(target, project.state_dir / "run") as client:
+            engine = Deployer(client, target, config, project.state_dir, project.root,
+                              lambda _: None)
+            proxy, apps = statuses(engine)
+        marks = [f"{a.app} {'[green]✓' if a.ok else '[red]✗'} {a.health}[/]" for a in apps
+                 if a.release != "-"]
+        return f"[b]Health[/b] (proxy {proxy}): " + " · ".join(marks)
+
+    def _health(self, text: str) -> None:
+        health = self.query_one("#health", Static)
+        health.remove_class("hidden")
+        health.update(text)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "health" or not event.worker.is_finished:
+            return
+        if event.state == WorkerState.SUCCESS:
+            self._health(str(event.worker.result))
+        elif event.state == WorkerState.ERROR:
+            self._health(f"[b]Health[/b]: [red]cannot ask the Docker host:[/] "
+                         f"{event.worker.error}")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "init":

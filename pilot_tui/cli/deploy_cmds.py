@@ -201,39 +201,20 @@ def logs(ns: argparse.Namespace) -> int:
 
 
 def status(ns: argparse.Namespace) -> int:
-    from pilot_tui.deploy import server_target
+    from pilot_tui.deploy.status import statuses
 
     with deployer(ns) as engine:
-        rows = []
-        proxy = None
-        with contextlib.suppress(Exception):
-            proxy = engine.client.containers.get(server_target.PROXY_NAME)
-        rows.append({"app": "(proxy)", "release": "-",
-                     "health": proxy.status if proxy else "not started",
-                     "url": f"{engine.target.address} · port {engine.config.server.http_port}"})
-        for app in engine.config.apps:
-            if app.target.kind != "server":
-                rows.append({"app": app.name, "release": "-", "health": "managed target",
-                             "url": "-"})
-                continue
-            live = history.live(history.load(engine.state_dir, app.name))
-            running = [c for c in server_target.app_containers(engine.client, engine.project,
-                                                               app.name)
-                       if c.status == "running"]
-            health = "not deployed"
-            if live is not None and running and proxy is not None and live.port:
-                ok, detail = server_target.http_check(proxy, live.port, app.target.health_path)
-                health = "healthy" if ok else f"unhealthy ({detail})"
-            elif live is not None:
-                health = "stopped"
-            rows.append({"app": app.name, "release": live.id if live else "-", "health": health,
-                         "url": engine.url(app) if live else "-"})
+        proxy, apps = statuses(engine)
+        rows = [{"app": "(proxy)", "release": "-", "health": proxy,
+                 "url": f"{engine.target.address} · port {engine.config.server.http_port}"}]
+        rows += [{"app": a.app, "release": a.release, "health": a.health, "url": a.url}
+                 for a in apps]
         if ns.json:
             print(json.dumps(rows, indent=2))
         else:
             for row in rows:
                 print(f"{row['app']:16} {row['release']:8} {row['health']:24} {row['url']}")
-        return EXIT_OK
+        return EXIT_OK if all(a.ok for a in apps) else EXIT_FAILED
 
 
 def secrets_set(ns: argparse.Namespace) -> int:

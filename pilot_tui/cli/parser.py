@@ -196,7 +196,9 @@ def _deploy_commands(commands: Any) -> None:
     p.add_argument("--tail", type=int, default=200, metavar="N",
                    help="lines of history to start with (default 200)")
     p = _sub(commands, "status", "the proxy and each app: release, health, URL",
-             _lazy(mod, "status"))
+             _lazy(mod, "status"),
+             "Show the proxy and each app's live release, health (its health path asked on\n"
+             "the host) and URL. Exit 1 when a deployed app is unhealthy or stopped.")
     p.add_argument("--json", action="store_true", help="print JSON")
     secrets = _sub(commands, "secrets", "an app's secret values, kept in .pilot/ (0600)", None,
                    "Secret values never go into pilot.toml: it lists their names in\n"

@@ -84,6 +84,10 @@ async def test_deploy_from_the_apps_screen_then_a_failure_then_cancel(site):
         assert await until(pilot, lambda: "hello: v1 live at" in
                            text(app.screen, "#project-status"), seconds=5)
         assert "last deploy v3 cancelled" in text(app.screen, "#project-status")
+        # The dashboard asks the host how the live apps are doing, with today's settings:
+        # health_path is /missing now, which v1 does not serve.
+        assert await until(pilot, lambda: "hello ✗ unhealthy (404)" in
+                           text(app.screen, "#health"), seconds=20), text(app.screen, "#health")
 
         await pilot.press("l")  # every run has a tab in the log viewer
         logs = app.screen

@@ -1,0 +1,52 @@
+"""The platform at a glance: the proxy, and each app's live release, health and URL.
+
+One function for `pilot-tui status` and the app's home screen. Health is asked of the
+running container through the proxy container (see server_target.http_check)."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from pilot_tui.deploy import history, server_target
+
+
+@dataclass(frozen=True)
+class AppStatus:
+    app: str
+    release: str  # "-" when never deployed
+    health: str  # healthy | unhealthy (...) | stopped | not deployed | managed target
+    url: str
+
+    @property
+    def ok(self) -> bool:
+        return self.health in ("healthy", "not deployed", "managed target")
+
+
+def statuses(engine: Any) -> tuple[str, list[AppStatus]]:
+    """(the proxy's state, one AppStatus per app) for a Deployer with an open client."""
+    proxy = None
+    with contextlib.suppress(Exception):  # docker.errors.NotFound: not started yet
+        proxy = engine.client.containers.get(server_target.PROXY_NAME)
+    rows = []
+    for app in engine.config.apps:
+        if app.target.kind != "server":
+            rows.append(AppStatus(app.name, "-", "managed target", "-"))
+            continue
+        try:
+            live = history.live(history.load(engine.state_dir, app.name))
+        except history.HistoryError:
+            live = None
+        running = [c for c in server_target.app_containers(engine.client, engine.project,
+                                                           app.name) if c.status == "running"]
+        if live is None:
+            health = "not deployed"
+        elif not running or proxy is None or not live.port:
+            health = "stopped"
+        else:
+            ok, detail = server_target.http_check(proxy, live.port, app.target.health_path)
+            health = "healthy" if ok else f"unhealthy ({detail})"
+        rows.append(AppStatus(app.name, live.id if live else "-", health,
+                              engine.url(app) if live else "-"))
+    return (proxy.status if proxy is not None else "not started"), rows

@@ -145,3 +145,9 @@ def test_deploy_screen_when_the_host_cannot_be_reached(snap_compare, size):
         await pilot.pause()
 
     assert snap_compare(create_app(str(project)), run_before=deployed, terminal_size=size)
+
+
+def test_new_app_form(snap_compare, size):
+    project = fresh("acme", starter_text("acme"))
+    (project / "Dockerfile").write_text("FROM scratch\n")
+    assert snap_compare(create_app(str(project)), press=["a", "n"], terminal_size=size)

@@ -1,0 +1,137 @@
+"""Static sites against the local AWS API (moto: S3 + CloudFront) and the GCS emulator, with
+real boto3 / google-cloud-storage calls: private bucket, content types, unchanged files not
+uploaded again, invalidation of what changed, nothing left after destroy."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pilot_tui.deploy.gcs_site import GcsSite, cdn_requests
+from pilot_tui.deploy.s3_site import MANIFEST, S3Site
+from pilot_tui.deploy.site_files import plan, scan
+from pilot_tui.sandbox import Sandbox, aws_session, gcs_client
+
+
+@pytest.fixture(scope="module")
+def emulators(tmp_path_factory):
+    sandbox = Sandbox(tmp_path_factory.mktemp("emulators"))
+    running, _ = sandbox.ensure()
+    yield running
+    sandbox.stop()
+
+
+@pytest.fixture
+def site(tmp_path):
+    root = tmp_path / "dist"
+    (root / "assets").mkdir(parents=True)
+    (root / "index.html").write_text("<!doctype html><h1>hi</h1>")
+    (root / "assets" / "app.3f2a9c1d.js").write_text("console.log(1)")
+    (root / "assets" / "style.css").write_text("h1{color:red}")
+    (root / "logo.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    (root / "data.json").write_text("{}")
+    (root / "img.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (root / ".env").write_text("SECRET=1")  # hidden files are never published
+    return root
+
+
+def test_s3_cloudfront_site(emulators, site):
+    session = aws_session("eu-west-1")
+    url = emulators["aws"].url
+    s3, cloudfront = session.client("s3", endpoint_url=url), \
+        session.client("cloudfront", endpoint_url=url)
+    target = S3Site(s3, cloudfront, "pilot-acme-docs-site", "eu-west-1")
+    assert target.ensure_bucket() is True
+    assert target.ensure_bucket() is False  # idempotent
+    block = s3.get_public_access_block(Bucket=target.bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values())  # private: only CloudFront reads it
+
+    local = scan(site)
+    changes = plan(local, target.remote())
+    assert len(changes.upload) == 6 and changes.unchanged == 0
+    target.apply(changes, local)
+    types = {k: s3.head_object(Bucket=target.bucket, Key=k)["ContentType"]
+             for k in ("index.html", "assets/app.3f2a9c1d.js", "assets/style.css", "logo.svg",
+                       "data.json", "img.png")}
+    assert types == {"index.html": "text/html; charset=utf-8",
+                     "assets/app.3f2a9c1d.js": "text/javascript; charset=utf-8",
+                     "assets/style.css": "text/css; charset=utf-8",
+                     "logo.svg": "image/svg+xml; charset=utf-8",
+                     "data.json": "application/json; charset=utf-8", "img.png": "image/png"}
+    head = s3.head_object(Bucket=target.bucket, Key="assets/app.3f2a9c1d.js")
+    assert "immutable" in head["CacheControl"]
+    assert s3.head_object(Bucket=target.bucket, Key="index.html")["CacheControl"] == "no-cache"
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=target.bucket)["Contents"]}
+    assert ".env" not in keys and MANIFEST in keys
+
+    dist_id, domain = target.ensure_distribution()
+    assert domain.endswith(".cloudfront.net")
+    assert target.ensure_distribution()[0] == dist_id  # found again, not duplicated
+    config = cloudfront.get_distribution_config(Id=dist_id)["DistributionConfig"]
+    assert config["DefaultRootObject"] == "index.html"
+    assert config["Origins"]["Items"][0]["DomainName"].startswith(target.bucket + ".s3.")
+    # moto does not echo OriginAccessControlId back in the config: check the OAC itself.
+    oacs = cloudfront.list_origin_access_controls()["OriginAccessControlList"]["Items"]
+    assert [o["Name"] for o in oacs] == [f"{target.bucket}-oac"]
+    policy = json.loads(s3.get_bucket_policy(Bucket=target.bucket)["Policy"])
+    statement = policy["Statement"][0]
+    assert statement["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert statement["Condition"]["StringEquals"]["AWS:SourceArn"].endswith(dist_id)
+
+    again = plan(scan(site), target.remote())
+    assert again.upload == [] and again.delete == [] and again.bytes == 0  # nothing to send
+    assert target.invalidate(dist_id, again) is None
+
+    (site / "index.html").write_text("<!doctype html><h1>hello</h1>")
+    (site / "data.json").unlink()
+    local = scan(site)
+    changed = plan(local, target.remote())
+    assert [f.key for f in changed.upload] == ["index.html"] and changed.delete == ["data.json"]
+    target.apply(changed, local)
+    invalidation = target.invalidate(dist_id, changed)
+    made = cloudfront.get_invalidation(DistributionId=dist_id, Id=invalidation)["Invalidation"]
+    assert sorted(made["InvalidationBatch"]["Paths"]["Items"]) == ["/", "/data.json",
+                                                                    "/index.html"]
+
+    done = target.destroy()
+    assert any("deleted bucket" in d for d in done)
+    assert target.bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    listed = cloudfront.list_distributions()["DistributionList"].get("Items") or []
+    assert [d for d in listed if d["Comment"] == target.comment()] == []
+
+
+def test_gcs_site(emulators, site):
+    client = gcs_client(emulators["gcs"].url)
+    target = GcsSite(client, "pilot-acme-docs-site", "US")
+    assert target.ensure_bucket() is True and target.ensure_bucket() is False
+    local = scan(site)
+    first = plan(local, target.remote())
+    target.apply(first)
+    blobs = {b.name: b for b in client.list_blobs(target.bucket)}
+    assert set(blobs) == {f.key for f in local}
+    # The emulator keeps the type but drops "; charset=utf-8" (real GCS keeps it).
+    assert blobs["assets/app.3f2a9c1d.js"].content_type.startswith("text/javascript")
+    assert blobs["logo.svg"].content_type.startswith("image/svg+xml")
+    assert blobs["index.html"].cache_control == "no-cache"
+    again = plan(scan(site), target.remote())
+    assert again.upload == [] and again.bytes == 0  # an unchanged redeploy uploads nothing
+    (site / "logo.svg").unlink()
+    changed = plan(scan(site), target.remote())
+    assert changed.delete == ["logo.svg"] and changed.upload == []
+    target.apply(changed)
+    assert target.destroy() == [f"deleted gs://{target.bucket}"]
+
+
+def test_cloud_cdn_requests_as_data():
+    # Cloud CDN has no emulator here: the Compute API requests are checked as data.
+    plain = cdn_requests("acme-prod", "pilot-acme-docs", "pilot-acme-docs-site", None)
+    assert [c["method"] for c in plain] == [
+        "backendBuckets.insert", "urlMaps.insert", "globalAddresses.insert",
+        "targetHttpProxies.insert", "globalForwardingRules.insert"]
+    assert plain[0]["body"]["enableCdn"] is True
+    secure = cdn_requests("acme-prod", "pilot-acme-docs", "pilot-acme-docs-site",
+                          "docs.acme.example")
+    cert = next(c for c in secure if c["method"] == "sslCertificates.insert")
+    assert cert["body"]["managed"]["domains"] == ["docs.acme.example"]
+    assert secure[-1]["body"]["portRange"] == "443"

@@ -75,7 +75,7 @@ class DeployScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="deploy", name="deploy", exit_on_error=False)
     def run_engine(self) -> object:
         from pilot_tui.config.document import ProjectFile
-        from pilot_tui.deploy.engine import Deployer
+        from pilot_tui.deploy.engine import Deployer, needs_docker
         from pilot_tui.deploy.host import connect, target_for
         from pilot_tui.project import Project
         from pilot_tui.server import saved_record
@@ -84,6 +84,11 @@ class DeployScreen(Screen[None]):
         if config is None:
             raise ValueError("pilot.toml is not valid; fix it in the editor first")
         project = Project(self.project_file)
+        app = config.app(self.app_name)
+        if app is not None and not needs_docker(app) and not self.rollback:
+            # A static site on a managed target goes straight to its bucket.
+            return Deployer(None, None, config, project.state_dir, project.root,
+                            self._from_engine, cancel=self.cancel).deploy(self.app_name)
         target = target_for(config, project.state_dir, saved_record(project.state_dir))
         with connect(target, project.state_dir / "run") as client:
             from pilot_tui.deploy.shared_history import SharedHistoryError, shared_history

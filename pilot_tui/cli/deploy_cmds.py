@@ -37,10 +37,12 @@ class Printer:
 
 
 @contextlib.contextmanager
-def deployer(ns: argparse.Namespace, *, lock_wait: float = 0.0) -> Iterator[Any]:
-    """An engine for this project with an open connection to its Docker host, or raise
-    SystemExit with the reason."""
-    from pilot_tui.deploy.engine import Deployer
+def deployer(ns: argparse.Namespace, *, lock_wait: float = 0.0,
+             apps: list[str] | None = None) -> Iterator[Any]:
+    """An engine for this project with an open connection to its Docker host (not opened
+    when every app in ``apps`` is a static site on a managed target), or raise SystemExit
+    with the reason."""
+    from pilot_tui.deploy.engine import Deployer, needs_docker
     from pilot_tui.deploy.host import HostError, connect, target_for
     from pilot_tui.server import saved_record
 
@@ -49,12 +51,16 @@ def deployer(ns: argparse.Namespace, *, lock_wait: float = 0.0) -> Iterator[Any]
         raise SystemExit(EXIT_INVALID)
     pf, config = loaded
     project = Project(pf.path)
+    printer = Printer(getattr(ns, "verbose", False))
+    if apps is not None and not any(needs_docker(a) for a in config.apps if a.name in apps):
+        yield Deployer(None, None, config, project.state_dir, project.root, printer,
+                       lock_wait=lock_wait, shared=_shared(config, project))
+        return
     try:
         target = target_for(config, project.state_dir, saved_record(project.state_dir))
         with connect(target, project.state_dir / "run") as client:
-            yield Deployer(client, target, config, project.state_dir, project.root,
-                           Printer(getattr(ns, "verbose", False)), lock_wait=lock_wait,
-                           shared=_shared(config, project))
+            yield Deployer(client, target, config, project.state_dir, project.root, printer,
+                           lock_wait=lock_wait, shared=_shared(config, project))
     except HostError as exc:
         error(str(exc))
         raise SystemExit(EXIT_FAILED) from exc
@@ -84,8 +90,12 @@ def deploy(ns: argparse.Namespace) -> int:
     from pilot_tui.deploy.engine import DeployError
     from pilot_tui.deploy.lock import break_lock
 
-    with deployer(ns, lock_wait=ns.wait) as engine:
-        names = [a.name for a in engine.config.apps] if ns.all else ns.apps
+    loaded = load_valid(ns)
+    if loaded is None:
+        return EXIT_INVALID
+    wanted = [a.name for a in loaded[1].apps] if ns.all else ns.apps
+    with deployer(ns, lock_wait=ns.wait, apps=wanted) as engine:
+        names = wanted
         if not names:
             error("name an app (pilot-tui deploy APP) or use --all; apps: "
                   + (", ".join(a.name for a in engine.config.apps) or "none yet"))
@@ -96,7 +106,7 @@ def deploy(ns: argparse.Namespace) -> int:
         except DeployError as exc:
             error(str(exc))
             return EXIT_INVALID
-        if ns.break_lock:
+        if ns.break_lock and engine.client is not None:
             for name in names:
                 if _confirm(f"Break the deploy lock of {name}? Only do this if no deploy is "
                             "running.", ns.yes) and break_lock(engine.client, engine.project,
@@ -126,7 +136,7 @@ def _confirm(question: str, yes: bool) -> bool:
 def rollback(ns: argparse.Namespace) -> int:
     from pilot_tui.deploy.engine import DeployError
 
-    with deployer(ns, lock_wait=ns.wait) as engine:
+    with deployer(ns, lock_wait=ns.wait, apps=[ns.app]) as engine:
         try:
             release = engine.rollback(ns.app, ns.release)
         except DeployError as exc:
@@ -289,12 +299,14 @@ def app_destroy(ns: argparse.Namespace) -> int:
     from pilot_tui.deploy import server_target
     from pilot_tui.deploy.engine import DeployError
 
-    with deployer(ns) as engine:
+    with deployer(ns, apps=[ns.app]) as engine:
         try:
             app = engine.app(ns.app)
         except DeployError as exc:
             error(str(exc))
             return EXIT_INVALID
+        if engine.client is None:  # a static site on a managed target: its bucket and CDN
+            return _destroy_site(engine, app, ns.yes)
         if not _confirm(f"Stop and remove {ns.app}'s containers and route? (history is kept)",
                         ns.yes):
             return EXIT_OK
@@ -359,4 +371,21 @@ def app_dockerfile(ns: argparse.Namespace) -> int:
         return EXIT_FAILED
     atomic_write(target, recipe.generated)
     _err(f"wrote {target} and set apps.{ns.app}.build.kind = \"dockerfile\"; it is yours now")
+    return EXIT_OK
+
+
+def _destroy_site(engine: Any, app: Any, yes: bool) -> int:
+    from pilot_tui.deploy.sites import open_site
+
+    site = open_site(engine.config, engine.state_dir, engine.root, app)
+    if not _confirm(f"Delete {app.name}'s bucket {site.bucket} and everything in it, and its "
+                    "CDN? (history is kept)", yes):
+        return EXIT_OK
+    for done in site.destroy():
+        _err(done)
+    records = history.load(engine.state_dir, app.name)
+    if records:
+        history.save(engine.state_dir, app.name, [
+            dataclasses.replace(r, status=history.SUPERSEDED, note="app destroyed")
+            if r.status == history.LIVE else r for r in records])
     return EXIT_OK

@@ -34,6 +34,14 @@ from pilot_tui.deploy.shared_history import SharedHistory, SharedHistoryError
 from pilot_tui.fsutil import ensure_private_dir
 from pilot_tui.runner import Command, RunnerError, capture
 
+SITE_TARGETS = ("s3-cloudfront", "gcs-cdn")
+
+
+def needs_docker(app: Any) -> bool:
+    """Whether deploying ``app`` talks to the Docker host (static sites on managed targets
+    go straight to their bucket)."""
+    return app.target.kind not in SITE_TARGETS
+
 
 class DeployError(Exception):
     """A deploy or rollback failed in ``stage``; ``logs`` has the new release's last lines."""
@@ -48,8 +56,8 @@ class DeployError(Exception):
 class Deployer:
     """Everything one deploy needs; the client is an open docker SDK client."""
 
-    client: Any
-    target: DockerTarget
+    client: Any  # None when only static sites on managed targets are deployed
+    target: DockerTarget | None
     config: Any  # PilotConfig
     state_dir: Path
     root: Path
@@ -67,6 +75,13 @@ class Deployer:
             raise server_target.Cancelled("cancelled")
 
     @property
+    def docker(self) -> DockerTarget:
+        if self.target is None:
+            raise DeployError("deploy", "this deploy needs the Docker host, which was not "
+                              "opened")
+        return self.target
+
+    @property
     def project(self) -> str:
         return str(self.config.project.name)
 
@@ -74,7 +89,7 @@ class Deployer:
         import os
 
         base = os.environ.get("PILOT_PROXY_BASE") or server_target.proxy.PROXY_BASE_DEFAULT
-        bind = "127.0.0.1" if self.target.local else "0.0.0.0"
+        bind = "127.0.0.1" if self.docker.local else "0.0.0.0"
         return server_target.ProxySpec(bind, self.config.server.http_port, base)
 
     def app(self, name: str) -> Any:
@@ -82,18 +97,18 @@ class Deployer:
         if app is None:
             known = ", ".join(a.name for a in self.config.apps) or "none yet"
             raise DeployError("deploy", f"no app {name!r} in pilot.toml (apps: {known})")
-        if app.target.kind != "server":
-            raise DeployError("deploy", f"app {name!r} targets {app.target.kind}, which deploys "
-                              "through the managed-targets engine (not available yet)")
+        if app.target.kind not in ("server", *SITE_TARGETS):
+            raise DeployError("deploy", f"app {name!r} targets {app.target.kind}, which Pilot "
+                              "cannot deploy to yet (server, s3-cloudfront and gcs-cdn work)")
         return app
 
     # -- what people see ---------------------------------------------------------------
     def hosts(self, app: Any) -> list[str]:
         """Host names the proxy serves the app on."""
         names = [app.target.domain] if app.target.domain else []
-        if self.target.local:
+        if self.docker.local:
             names.append(f"{app.name}.localhost")
-        address = self.target.host
+        address = self.docker.host
         if address:
             try:
                 ipaddress.ip_address(address)
@@ -110,6 +125,11 @@ class Deployer:
     # -- the run -----------------------------------------------------------------------
     def deploy(self, name: str, *, force: bool = False) -> history.Release:
         app = self.app(name)
+        if app.target.kind in SITE_TARGETS:
+            from pilot_tui.deploy.site_deploy import deploy_site
+
+            with _RunLog(self, name, "deploy") as log:
+                return deploy_site(self, log, app)
         with _RunLog(self, name, "deploy") as log:
             env = self._environment(app)
             proxy = self._stage(log, name, "deploy", "preparing the proxy",
@@ -131,6 +151,9 @@ class Deployer:
         from docker.errors import ImageNotFound
 
         app = self.app(name)
+        if app.target.kind in SITE_TARGETS:
+            raise DeployError("release", f"rolling back a static site ({app.target.kind}) is "
+                              "not supported yet: check out the earlier commit and deploy it")
         with _RunLog(self, name, "rollback") as log:
             env = self._environment(app)
             proxy = server_target.ensure_proxy(self.client, self.proxy_spec(),
@@ -168,7 +191,7 @@ class Deployer:
             except SharedHistoryError as exc:
                 _shared_note(log, name, exc)
 
-    def _record(self, log: _RunLog, name: str, release: history.Release) -> None:
+    def record_release(self, log: _RunLog, name: str, release: history.Release) -> None:
         history.record(self.state_dir, name, release)
         if self.shared is not None:
             try:
@@ -221,10 +244,10 @@ class Deployer:
                 from pilot_tui.deploy.host import docker_env
 
                 context.close()
-                daemon = "inherit" if self.target.local else \
-                    f"unix://{self.target.remote_socket}"
+                daemon = "inherit" if self.docker.local else \
+                    f"unix://{self.docker.remote_socket}"
                 image_id = builder.run_pack(self.client, recipe, tag,
-                                            docker_env(self.target, self.state_dir / "run"),
+                                            docker_env(self.docker, self.state_dir / "run"),
                                             daemon, log.line("build", app.name))
             else:
                 if recipe.builder is not None:
@@ -275,13 +298,13 @@ class Deployer:
         except server_target.ReleaseError as exc:
             if container is not None:
                 container.remove(force=True)
-            self._record(log, name, replace(base, note=str(exc)))
+            self.record_release(log, name, replace(base, note=str(exc)))
             log.emit(StageFailed(name, "deploy", str(exc), exc.logs))
             raise DeployError("deploy", str(exc), exc.logs) from exc
         except BaseException:  # Ctrl+C or a lost connection: leave nothing half-made
             if container is not None:
                 container.remove(force=True)
-            self._record(log, name, replace(base, status=history.CANCELLED))
+            self.record_release(log, name, replace(base, status=history.CANCELLED))
             raise
         log.emit(StageFinished(name, "deploy", f"healthy on port {port}", timer.seconds()))
         timer = Timer()
@@ -291,7 +314,7 @@ class Deployer:
             routes = lock.acquire(self.client, "proxy", "routes", proxy.image.id, wait=30)
         except lock.LockHeld as exc:
             container.remove(force=True)
-            self._record(log, name, replace(base, note=str(exc)))
+            self.record_release(log, name, replace(base, note=str(exc)))
             log.emit(StageFailed(name, "release", str(exc)))
             raise DeployError("release", str(exc)) from exc
         try:
@@ -299,7 +322,7 @@ class Deployer:
         finally:
             lock.release(self.client, routes)
         live = replace(base, status=history.LIVE)
-        self._record(log, name, live)
+        self.record_release(log, name, live)
         time.sleep(self.drain)  # requests already on the old release finish
         server_target.retire(server_target.app_containers(self.client, self.project, name),
                              keep=container.id)

@@ -135,3 +135,30 @@ def test_cloud_cdn_requests_as_data():
     cert = next(c for c in secure if c["method"] == "sslCertificates.insert")
     assert cert["body"]["managed"]["domains"] == ["docs.acme.example"]
     assert secure[-1]["body"]["portRange"] == "443"
+
+
+def test_deploy_a_static_site_to_s3_cloudfront_from_the_cli_in_the_sandbox(tmp_path):
+    from tests.conftest import run_pilot
+
+    assert run_pilot("init", "--name", "acme", cwd=tmp_path).returncode == 0
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("<h1>docs</h1>")
+    (tmp_path / "site" / "app.js").write_text("console.log(1)")
+    try:
+        added = run_pilot("app", "new", "--path", "site", "--name", "docs", cwd=tmp_path)
+        assert added.returncode == 0 and "target s3-cloudfront" in added.stderr
+        first = run_pilot("deploy", "docs", cwd=tmp_path)
+        assert first.returncode == 0, first.stderr
+        name, release, url = first.stdout.strip().split("\t")
+        assert (name, release) == ("docs", "v1") and url.endswith(".cloudfront.net/")
+        assert "created s3://pilot-acme-docs-site (private)" in first.stderr
+        assert "2 uploaded" in first.stderr  # progress on stderr, the result on stdout
+        again = run_pilot("deploy", "docs", cwd=tmp_path)
+        assert again.returncode == 0 and "0 uploaded (0.0 kB), 0 deleted, 2 unchanged" in \
+            again.stderr and "nothing to invalidate" in again.stderr
+        rollback = run_pilot("rollback", "docs", cwd=tmp_path)
+        assert rollback.returncode == 1 and "not supported yet" in rollback.stderr
+        gone = run_pilot("app", "destroy", "docs", "--yes", cwd=tmp_path)
+        assert gone.returncode == 0 and "deleted bucket pilot-acme-docs-site" in gone.stderr
+    finally:
+        Sandbox(tmp_path / ".pilot").stop()

@@ -1,0 +1,92 @@
+"""The four stages for a static site on a managed target (see sites.py), reported through
+the engine's run log like a container deploy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pilot_tui.deploy import history
+from pilot_tui.deploy.events import Released, StageFailed, StageFinished, StageStarted, Timer
+from pilot_tui.deploy.s3_site import S3Site, SiteError
+from pilot_tui.deploy.site_files import plan as plan_changes
+from pilot_tui.deploy.site_files import scan
+from pilot_tui.deploy.sites import SiteConfigError, open_site, site_digest, site_folder
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
+
+
+def deploy_site(engine: Any, log: Any, app: Any) -> history.Release:
+    from pilot_tui.deploy.engine import DeployError
+
+    name = app.name
+    stage = "build"
+    timer = Timer()
+    try:
+        log.emit(StageStarted(name, "build", "collecting the site's files"))
+        folder = site_folder(app, engine.root)
+        files = scan(folder)
+        if not any(f.key == app.target.index for f in files):
+            raise SiteConfigError(f"app {name!r}: {folder} has no {app.target.index} "
+                                  f"(apps.{name}.target.index)")
+        log.emit(StageFinished(name, "build", f"{len(files)} files, "
+                               f"{_mb(sum(f.size for f in files))} from {folder}",
+                               timer.seconds()))
+        stage, timer = "push", Timer()
+        site = open_site(engine.config, engine.state_dir, engine.root, app)
+        where = f"s3://{site.bucket}" if isinstance(site, S3Site) else f"gs://{site.bucket}"
+        log.emit(StageStarted(name, "push", where))
+        if site.ensure_bucket():
+            log.line("push", name)(f"created {where} (private)")
+        changes = plan_changes(files, site.remote())
+        say = log.line("push", name)
+        step = max(1, len(changes.upload) // 10)
+
+        def progress(done: int, total: int) -> None:
+            if done % step == 0 or done == total:
+                say(f"uploaded {done}/{total}")
+
+        if isinstance(site, S3Site):
+            site.apply(changes, files, progress)
+        else:
+            site.apply(changes, progress)
+        log.emit(StageFinished(name, "push", f"{len(changes.upload)} uploaded "
+                               f"({_mb(changes.bytes)}), {len(changes.delete)} deleted, "
+                               f"{changes.unchanged} unchanged", timer.seconds()))
+        stage, timer = "deploy", Timer()
+        log.emit(StageStarted(name, "deploy"))
+        if isinstance(site, S3Site):
+            aliases = (app.target.domain,) if app.target.domain else ()
+            distribution, domain = site.ensure_distribution(app.target.index, aliases)
+            url = f"https://{app.target.domain or domain}/"
+            detail = f"CloudFront {distribution} ({domain})"
+            if app.target.domain:
+                say(f"point {app.target.domain} at {domain} (a CNAME at your DNS provider)")
+        else:
+            distribution = ""
+            url = f"https://storage.googleapis.com/{site.bucket}/{app.target.index}"
+            detail = "bucket ready; Cloud CDN in front of it is not automated yet"
+        log.emit(StageFinished(name, "deploy", detail, timer.seconds()))
+        stage, timer = "release", Timer()
+        log.emit(StageStarted(name, "release"))
+        invalidation = site.invalidate(distribution, changes) \
+            if isinstance(site, S3Site) else None
+        releases = history.load(engine.state_dir, name)
+        record = history.Release(history.next_id(releases), name, where, site_digest(files),
+                                 history.now(), history.LIVE, url=url,
+                                 note=f"{len(changes.upload)} file(s) changed")
+        engine.record_release(log, name, record)
+        log.emit(StageFinished(name, "release", f"invalidation {invalidation}"
+                               if invalidation else "nothing to invalidate", timer.seconds()))
+        log.emit(Released(name, record.id, url, log.timer.seconds()))
+        return record
+    except (SiteConfigError, SiteError) as exc:
+        log.emit(StageFailed(name, stage, str(exc)))
+        raise DeployError(stage, str(exc)) from exc
+    except DeployError:
+        raise
+    except Exception as exc:  # botocore / google errors: the cloud said no
+        message = f"{type(exc).__name__}: {str(exc)[:300]}"
+        log.emit(StageFailed(name, stage, message))
+        raise DeployError(stage, message) from exc

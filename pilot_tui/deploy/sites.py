@@ -1,0 +1,79 @@
+"""Deploying a static site to a managed target (S3 + CloudFront, GCS): which files, which
+bucket, and the four stages as for a container: build (collect the files), push (upload
+what changed, in parallel), deploy (the distribution), release (invalidate, record).
+
+The clients follow the project: the sandbox's emulators, or the profile / key file in
+pilot.toml, whatever cloud the Pilot Server itself is on (a GCP server can deploy to S3)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from pilot_tui.deploy.gcs_site import GcsSite
+from pilot_tui.deploy.s3_site import WORKERS, S3Site, bucket_for
+
+
+class SiteConfigError(Exception):
+    """The site cannot be deployed as configured; the message names the key."""
+
+
+def site_folder(app: Any, root: Path) -> Path:
+    """The folder whose files are published (a static build without a command)."""
+    folder = (root / app.path).resolve()
+    if app.build.kind == "static":
+        if app.build.command:
+            raise SiteConfigError(
+                f"app {app.name!r}: running build.command for {app.target.kind} needs a "
+                "Docker host for the builder, which managed targets do not use yet; build "
+                "first and point build.output at the result (unset build.command)")
+        folder = (folder / app.build.output).resolve()
+    if not folder.is_dir():
+        raise SiteConfigError(f"app {app.name!r}: {folder} does not exist "
+                              f"(apps.{app.name}.path / build.output)")
+    return folder
+
+
+def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | GcsSite:
+    bucket = bucket_for(config.project.name, app.name)
+    sandbox = config.server.home == "sandbox"
+    if app.target.kind == "s3-cloudfront":
+        import boto3
+        from botocore.config import Config
+
+        pool = Config(max_pool_connections=WORKERS + 4)  # one connection per upload worker
+        endpoint = None
+        if sandbox:
+            from pilot_tui.sandbox import Sandbox, aws_session
+
+            emulators, _ = Sandbox(state_dir).ensure()
+            session = aws_session(config.aws.region)
+            endpoint = emulators["aws"].url
+        else:
+            session = boto3.Session(profile_name=config.aws.profile,
+                                    region_name=config.aws.region)
+        return S3Site(session.client("s3", endpoint_url=endpoint, config=pool),
+                      session.client("cloudfront", endpoint_url=endpoint), bucket,
+                      config.aws.region)
+    if sandbox:
+        from pilot_tui.sandbox import Sandbox, gcs_client
+
+        emulators, _ = Sandbox(state_dir).ensure()
+        return GcsSite(gcs_client(emulators["gcs"].url), bucket, config.gcp.region.upper())
+    from google.cloud import storage
+
+    if config.gcp.credentials:
+        key = (root / Path(config.gcp.credentials).expanduser()).resolve()
+        client = storage.Client.from_service_account_json(str(key), project=config.gcp.project)
+    else:
+        client = storage.Client(project=config.gcp.project)
+    return GcsSite(client, bucket, config.gcp.region.upper())
+
+
+def site_digest(files: list[Any]) -> str:
+    """What the release published: one hash over every key and MD5."""
+    digest = hashlib.sha256()
+    for item in files:
+        digest.update(f"{item.key}\0{item.md5}\0{item.content_type}\n".encode())
+    return "sha256:" + digest.hexdigest()

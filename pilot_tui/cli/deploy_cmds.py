@@ -66,6 +66,20 @@ def deployer(ns: argparse.Namespace, *, lock_wait: float = 0.0,
         raise SystemExit(EXIT_FAILED) from exc
 
 
+def _load_app(ns: argparse.Namespace) -> tuple[Any, Any, Any] | None:
+    """(project file, config, the app named ns.app), or None after saying what is wrong."""
+    loaded = load_valid(ns)
+    if loaded is None:
+        return None
+    pf, config = loaded
+    app = config.app(ns.app)
+    if app is None:
+        error(f"no app {ns.app!r} in {pf.display} (apps: "
+              f"{', '.join(a.name for a in config.apps) or 'none yet'})")
+        return None
+    return pf, config, app
+
+
 def _shared(config: Any, project: Project) -> Any:
     """The state bucket's copy of the release history, or None (said so when unreachable)."""
     from pilot_tui.deploy.shared_history import SharedHistoryError, shared_history
@@ -146,14 +160,10 @@ def rollback(ns: argparse.Namespace) -> int:
 
 
 def releases(ns: argparse.Namespace) -> int:
-    loaded = load_valid(ns)
-    if loaded is None:
+    found = _load_app(ns)
+    if found is None:
         return EXIT_INVALID
-    pf, config = loaded
-    if config.app(ns.app) is None:
-        error(f"no app {ns.app!r} in {pf.display} (apps: "
-              f"{', '.join(a.name for a in config.apps) or 'none yet'})")
-        return EXIT_INVALID
+    pf, config, _ = found
     project = Project(pf.path)
     shared = _shared(config, project)
     if shared is not None:
@@ -228,14 +238,10 @@ def status(ns: argparse.Namespace) -> int:
 
 
 def secrets_set(ns: argparse.Namespace) -> int:
-    loaded = load_valid(ns)
-    if loaded is None:
+    found = _load_app(ns)
+    if found is None:
         return EXIT_INVALID
-    pf, config = loaded
-    app = config.app(ns.app)
-    if app is None:
-        error(f"no app {ns.app!r} in {pf.display}")
-        return EXIT_INVALID
+    pf, _, app = found
     if sys.stdin.isatty():
         value = getpass.getpass(f"{ns.name} for {ns.app} (not echoed): ")
     else:
@@ -257,14 +263,10 @@ def secrets_set(ns: argparse.Namespace) -> int:
 
 
 def secrets_list(ns: argparse.Namespace) -> int:
-    loaded = load_valid(ns)
-    if loaded is None:
+    found = _load_app(ns)
+    if found is None:
         return EXIT_INVALID
-    pf, config = loaded
-    app = config.app(ns.app)
-    if app is None:
-        error(f"no app {ns.app!r} in {pf.display}")
-        return EXIT_INVALID
+    pf, _, app = found
     import os
 
     try:
@@ -316,12 +318,7 @@ def app_destroy(ns: argparse.Namespace) -> int:
             server_target.unroute(proxy, engine.hosts(app))
         for container in containers:
             container.remove(force=True)
-        records = history.load(engine.state_dir, ns.app)
-        if records:
-            history.save(engine.state_dir, ns.app, [
-                r if r.status != history.LIVE else
-                dataclasses.replace(r, status=history.SUPERSEDED, note="app destroyed")
-                for r in records])
+        history.retire(engine.state_dir, ns.app, "app destroyed")
         _err(f"removed {len(containers)} container(s) of {ns.app}")
         return EXIT_OK
 
@@ -332,14 +329,10 @@ def app_dockerfile(ns: argparse.Namespace) -> int:
     from pilot_tui.deploy import build as builder
     from pilot_tui.fsutil import atomic_write
 
-    loaded = load_valid(ns)
-    if loaded is None:
+    found = _load_app(ns)
+    if found is None:
         return EXIT_INVALID
-    pf, config = loaded
-    app = config.app(ns.app)
-    if app is None:
-        error(f"no app {ns.app!r} in {pf.display}")
-        return EXIT_INVALID
+    pf, _, app = found
     try:
         recipe = builder.recipe_for(app, pf.path.parent)
     except builder.BuildError as exc:
@@ -383,9 +376,5 @@ def _destroy_site(engine: Any, app: Any, yes: bool) -> int:
         return EXIT_OK
     for done in site.destroy():
         _err(done)
-    records = history.load(engine.state_dir, app.name)
-    if records:
-        history.save(engine.state_dir, app.name, [
-            dataclasses.replace(r, status=history.SUPERSEDED, note="app destroyed")
-            if r.status == history.LIVE else r for r in records])
+    history.retire(engine.state_dir, app.name, "app destroyed")
     return EXIT_OK

@@ -86,6 +86,14 @@ def record(state_dir: Path, app: str, release: Release) -> list[Release]:
     return releases
 
 
+def retire(state_dir: Path, app: str, note: str) -> None:
+    """The live release is live no more (the app was destroyed); the history stays."""
+    releases = load(state_dir, app)
+    if any(r.status == LIVE for r in releases):
+        save(state_dir, app, [dataclasses.replace(r, status=SUPERSEDED, note=note)
+                              if r.status == LIVE else r for r in releases])
+
+
 def rollback_candidate(releases: list[Release], wanted: str | None) -> Release:
     """The release to go back to: ``wanted``, else the newest good one before the live one."""
     current = live(releases)

@@ -239,6 +239,18 @@ def _deploy_commands(commands: Any) -> None:
              "generated one into the app's folder and sets build.kind = \"dockerfile\".")
     p.add_argument("app", metavar="APP")
     p.add_argument("--eject", action="store_true", help="write it into the app's folder")
+    waypoint = _sub(commands, "waypoint", "waypoint.hcl for server.engine = \"waypoint\"", None)
+    wp = waypoint.add_subparsers(dest="waypoint_command", metavar="ACTION", title="actions",
+                                 required=True)
+    p = _sub(wp, "export", "write waypoint.hcl: build/registry/deploy/release per app",
+             _lazy(mod, "waypoint_export"),
+             "Write waypoint.hcl beside pilot.toml with a build, registry, deploy and release\n"
+             "stanza per app and target. A waypoint.hcl Pilot did not write is kept unless\n"
+             "--force. With server.engine = \"waypoint\", `pilot-tui deploy` runs `waypoint up`\n"
+             "with it when the waypoint binary is installed.")
+    p.add_argument("app", nargs="?", metavar="APP", help="only this app")
+    p.add_argument("--stdout", action="store_true", help="print instead of writing the file")
+    p.add_argument("--force", action="store_true", help="replace a hand-made waypoint.hcl")
     p = _sub(apps, "destroy", "stop an app and remove its containers and route",
              _lazy(mod, "app_destroy"))
     p.add_argument("app", metavar="APP")

@@ -28,6 +28,7 @@ from pilot_tui.deploy.events import (
     StageFailed,
     StageFinished,
     StageStarted,
+    describe,
 )
 from pilot_tui.screens.colorlog import ColorLog, colour_level
 
@@ -112,12 +113,13 @@ class DeployScreen(Screen[None]):
         table = self.query_one("#stages", DataTable)
         if isinstance(event, StageStarted):
             table.update_cell(event.stage, "state", STATES["running"])
-            table.update_cell(event.stage, "detail", event.detail)
-            self._pending.append(f"==> {event.stage}{': ' + event.detail if event.detail else ''}")
+            table.update_cell(event.stage, "detail", event.detail, update_width=True)
+            self._pending.append(describe(event))
         elif isinstance(event, StageFinished):
             table.update_cell(event.stage, "state", STATES["done"])
             table.update_cell(event.stage, "time", f"{event.seconds:.1f}s")
-            table.update_cell(event.stage, "detail", event.detail)
+            table.update_cell(event.stage, "detail", event.detail, update_width=True)
+            self._pending.append(describe(event))
         elif isinstance(event, StageFailed):
             table.update_cell(event.stage, "state", STATES["failed"])
             self._pin(f"{event.stage} failed: {event.message}", event.logs)
@@ -125,6 +127,7 @@ class DeployScreen(Screen[None]):
             self._pending.append(event.text)
         elif isinstance(event, Released):
             self.outcome = event.url
+            self._pending.append(describe(event))
             self.query_one("#deploy-result", Static).update(
                 f"[green b]{event.release} is live[/] at [b]{event.url}[/b] · "
                 f"{event.seconds:.1f}s · Esc to go back")

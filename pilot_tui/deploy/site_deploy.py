@@ -30,7 +30,7 @@ def deploy_site(engine: Any, log: Any, app: Any) -> history.Release:
         if not any(f.key == app.target.index for f in files):
             raise SiteConfigError(f"app {name!r}: {folder} has no {app.target.index} "
                                   f"(apps.{name}.target.index)")
-        log.emit(StageFinished(name, "build", f"{len(files)} files, "
+        log.emit(StageFinished(name, "build", f"{len(files)} file{'s' if len(files) != 1 else ''}, "
                                f"{_mb(sum(f.size for f in files))} from {folder}",
                                timer.seconds()))
         stage, timer = "push", Timer()

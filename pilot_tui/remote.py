@@ -25,3 +25,21 @@ def ssh_run(host: str, user: str, key: Path, known_hosts: Path, script: str,
 def _quote(script: str) -> str:
     # ssh joins its arguments into one remote command line; quote the script for the shell.
     return "'" + script.replace("'", "'\"'\"'") + "'"
+
+
+def pin_host_key(host: str, user: str, key: Path, known_hosts: Path, port: int = 22,
+                 attempts: int = 30, delay: float = 10.0) -> bool:
+    """Connect once right after provisioning so the server's host key is recorded in
+    ``known_hosts`` while we know the machine is the one just made (later connections are
+    then checked against it). Retries while the machine boots; False if it never answers."""
+    import time
+
+    from pilot_tui.runner import capture
+
+    command = ssh_run(host, user, key, known_hosts, "true", port)
+    for attempt in range(1, attempts + 1):
+        if capture(command).returncode == 0:
+            return True
+        if attempt < attempts:
+            time.sleep(delay)
+    return False

@@ -319,8 +319,27 @@ class Server:
             self.outputs_file.unlink(missing_ok=True)
         elif result.code == 0:
             outputs = await self.save_outputs()
+            await self.pin_host_key(outputs)
             await self.deliver_tls(outputs)
         return result
+
+    async def pin_host_key(self, outputs: dict[str, Any]) -> None:
+        """Record the new server's SSH host key now, while it is known to be ours."""
+        if self.home == "sandbox" or "public_ip" not in outputs:
+            return
+        import asyncio
+
+        from pilot_tui.keys import KEY_NAME
+        from pilot_tui.remote import pin_host_key
+
+        keys = self.project.state_dir / "keys"
+        self.on_event(Stage("host key", "recording the server's SSH host key"))
+        pinned = await asyncio.to_thread(pin_host_key, outputs["public_ip"],
+                                         outputs.get("ssh_user", "ubuntu"), keys / KEY_NAME,
+                                         keys / "known_hosts")
+        if not pinned:
+            self.on_event(Note("the server did not answer SSH yet; its host key will be "
+                               "recorded on the first connection", "warning"))
 
     async def deliver_tls(self, outputs: dict[str, Any], attempts: int = 30,
                           delay: float = 10.0) -> None:

@@ -40,3 +40,19 @@ def test_install_script_as_data():
     assert "base64 -d | sudo tar -x -f - -C /etc/docker/pilot-tls" in script
     assert script.endswith("sudo systemctl restart docker")
     assert "cloud-init status --wait" in script
+
+
+def test_the_host_key_is_pinned_right_after_provisioning(sshd, tmp_path):
+    from pilot_tui.remote import pin_host_key
+
+    known = tmp_path / "pinned_known_hosts"
+    assert pin_host_key("127.0.0.1", sshd["user"], sshd["key"], known, sshd["port"],
+                        attempts=3, delay=0.2)
+    assert " ssh-ed25519 " in known.read_text()
+    # A machine that never answers: False after the attempts, nothing recorded.
+    from pilot_tui.sandbox import free_port
+
+    silent = tmp_path / "silent_known_hosts"
+    assert not pin_host_key("127.0.0.1", sshd["user"], sshd["key"], silent, free_port(),
+                            attempts=2, delay=0.1)
+    assert not silent.exists() or silent.read_text() == ""

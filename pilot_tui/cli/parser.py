@@ -239,6 +239,30 @@ def _deploy_commands(commands: Any) -> None:
              "generated one into the app's folder and sets build.kind = \"dockerfile\".")
     p.add_argument("app", metavar="APP")
     p.add_argument("--eject", action="store_true", help="write it into the app's folder")
+    tm = "pilot_tui.cli.team_cmds"
+    team = _sub(commands, "team", "teammates on the Pilot Server, each with their own key",
+                None, "Share one Pilot Server: each teammate has their own SSH key on it,\n"
+                "added with `invite` and removed alone with `team remove`.")
+    tmc = team.add_subparsers(dest="team_command", metavar="ACTION", title="actions",
+                              required=True)
+    _sub(tmc, "request", "(teammate) print your public key to send to the server's owner",
+         _lazy(tm, "request"))
+    _sub(tmc, "list", "teammates whose keys are on the server", _lazy(tm, "list_"))
+    p = _sub(tmc, "remove", "remove one teammate's key from the server", _lazy(tm, "remove"))
+    p.add_argument("name", metavar="NAME")
+    p = _sub(commands, "invite", "authorise a teammate's key and write their invite file",
+             _lazy(tm, "invite"),
+             "Authorise a teammate's PUBLIC key (from `pilot-tui team request`) on the Pilot\n"
+             "Server, tagged with their name, and write an invite file for them: the server's\n"
+             "address and host keys and where state lives. It holds no secret.")
+    p.add_argument("name", metavar="NAME", help="the teammate, e.g. alice")
+    p.add_argument("--key", required=True, metavar="PUBLIC_KEY",
+                   help="their public key line (ssh-ed25519 AAAA...)")
+    p.add_argument("--output", "-o", metavar="FILE",
+                   help="invite file (default: pilot-invite-NAME.toml beside pilot.toml)")
+    p = _sub(commands, "join", "(teammate) use an invite: record the server, pin its host key",
+             _lazy(tm, "join_cmd"))
+    p.add_argument("invite", metavar="INVITE_FILE")
     waypoint = _sub(commands, "waypoint", "waypoint.hcl for server.engine = \"waypoint\"", None)
     wp = waypoint.add_subparsers(dest="waypoint_command", metavar="ACTION", title="actions",
                                  required=True)

@@ -1,0 +1,144 @@
+"""`pilot-tui team request|list|remove`, `pilot-tui invite`, `pilot-tui join`: share one
+Pilot Server, each teammate with their own SSH key (see pilot_tui.team)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from pilot_tui.cli.config_cmds import error, load_valid
+from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from pilot_tui.project import Project
+from pilot_tui.team import (
+    Server,
+    TeamError,
+    authorize_script,
+    check_key,
+    check_name,
+    invite_text,
+    join,
+    list_script,
+    on_server,
+    revoke_script,
+    server_from,
+)
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def request(ns: argparse.Namespace) -> int:
+    from pilot_tui.keys import server_key
+
+    loaded = load_valid(ns)
+    if loaded is None:
+        return EXIT_INVALID
+    pf, config = loaded
+    keys = Project(pf.path).state_dir / "keys"
+    _, public = server_key(keys, f"pilot-{config.project.name}")
+    print(public)
+    _err("send this line (your PUBLIC key) to whoever runs the Pilot Server; they run "
+         "`pilot-tui invite YOUR-NAME --key '<that line>'` and send you the invite file")
+    return EXIT_OK
+
+
+def _run_on_server(ns: argparse.Namespace, script: Callable[[Server], str]) -> tuple[int, str]:
+    from pilot_tui.runner import RunnerError, capture
+    from pilot_tui.server import saved_record
+
+    loaded = load_valid(ns)
+    if loaded is None:
+        return EXIT_INVALID, ""
+    pf, _ = loaded
+    state_dir = Project(pf.path).state_dir
+    try:
+        server = server_from(saved_record(state_dir))
+        done = capture(on_server(server, state_dir, script(server)))
+    except TeamError as exc:
+        error(str(exc))
+        return EXIT_FAILED, ""
+    except RunnerError as exc:
+        error(f"{exc}; install an OpenSSH client")
+        return EXIT_FAILED, ""
+    if done.returncode != 0:
+        error(f"on {server.host}: {done.stderr.strip()[-300:] or 'ssh failed'}")
+        return EXIT_FAILED, ""
+    return EXIT_OK, done.stdout
+
+
+def invite(ns: argparse.Namespace) -> int:
+    from pilot_tui.fsutil import atomic_write
+    from pilot_tui.server import saved_record
+
+    loaded = load_valid(ns)
+    if loaded is None:
+        return EXIT_INVALID
+    pf, config = loaded
+    try:
+        name, key = check_name(ns.name), check_key(ns.key)
+    except TeamError as exc:
+        error(str(exc))
+        return EXIT_INVALID
+    state_dir = Project(pf.path).state_dir
+    code, _ = _run_on_server(ns, lambda s: authorize_script(key, name, s.authorized_keys))
+    if code != EXIT_OK:
+        return code
+    known = state_dir / "keys" / "known_hosts"
+    text = invite_text(config, saved_record(state_dir), known.read_text() if known.exists()
+                       else "", name)
+    target = pf.path.parent / (ns.output or f"pilot-invite-{name}.toml")
+    atomic_write(target, text, mode=0o600)
+    _err(f"authorised {name}'s key on the server; send them {target} (it holds no secret) "
+         f"and have them run `pilot-tui join {target.name}`")
+    return EXIT_OK
+
+
+def join_cmd(ns: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pilot_tui.runner import capture
+
+    loaded = load_valid(ns)
+    if loaded is None:
+        return EXIT_INVALID
+    pf, config = loaded
+    state_dir = Project(pf.path).state_dir
+    try:
+        server = join(Path(ns.invite).read_text(encoding="utf-8"), config.project.name,
+                      state_dir)
+    except OSError as exc:
+        error(f"cannot read {ns.invite}: {exc.strerror}")
+        return EXIT_INVALID
+    except TeamError as exc:
+        error(str(exc))
+        return EXIT_INVALID
+    done = capture(on_server(server, state_dir, "true"))
+    if done.returncode != 0:
+        error(f"joined, but {server.host} does not accept your key yet: "
+              f"{done.stderr.strip()[-200:]}")
+        return EXIT_FAILED
+    _err(f"joined: {server.user}@{server.host} accepts your key; `pilot-tui status` and "
+         "`pilot-tui deploy` work from this checkout")
+    return EXIT_OK
+
+
+def remove(ns: argparse.Namespace) -> int:
+    try:
+        name = check_name(ns.name)
+    except TeamError as exc:
+        error(str(exc))
+        return EXIT_INVALID
+    code, _ = _run_on_server(ns, lambda s: revoke_script(name, s.authorized_keys))
+    if code == EXIT_OK:
+        _err(f"removed {name}'s key from the server; everyone else's access is unchanged")
+    return code
+
+
+def list_(ns: argparse.Namespace) -> int:
+    code, out = _run_on_server(ns, lambda s: list_script(s.authorized_keys))
+    if code == EXIT_OK:
+        names = [line.strip() for line in out.splitlines() if line.strip()]
+        print("\n".join(names) if names else "no teammates yet (pilot-tui invite NAME --key …)")
+    return code

@@ -39,7 +39,6 @@ def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | Gc
     bucket = bucket_for(config.project.name, app.name)
     sandbox = config.server.home == "sandbox"
     if app.target.kind == "s3-cloudfront":
-        import boto3
         from botocore.config import Config
 
         pool = Config(max_pool_connections=WORKERS + 4)  # one connection per upload worker
@@ -51,8 +50,9 @@ def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | Gc
             session = aws_session(config.aws.region)
             endpoint = emulators["aws"].url
         else:
-            session = boto3.Session(profile_name=config.aws.profile,
-                                    region_name=config.aws.region)
+            from pilot_tui.identity import aws_deploy_session
+
+            session = aws_deploy_session(config, state_dir)
         return S3Site(session.client("s3", endpoint_url=endpoint, config=pool),
                       session.client("cloudfront", endpoint_url=endpoint), bucket,
                       config.aws.region)

@@ -1,0 +1,78 @@
+"""The least-privilege deployer identity against the local AWS API (moto's IAM, real boto3):
+scoped policy, a key stored 0600 and never printed, rotation that leaves exactly one key,
+removal that leaves nothing. The GCP service account is checked as data (no emulator)."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+from pilot_tui.identity import aws_policy, gcp_deployer_requests
+from pilot_tui.sandbox import Sandbox, aws_session
+from tests.conftest import run_pilot
+
+
+def test_create_rotate_remove_in_the_sandbox(tmp_path):
+    assert run_pilot("init", "--name", "acme", cwd=tmp_path).returncode == 0
+    key_file = tmp_path / ".pilot" / "keys" / "aws-deployer.json"
+    try:
+        made = run_pilot("deployer", "create", cwd=tmp_path)
+        assert made.returncode == 0, made.stderr
+        assert made.stdout.strip().endswith(":user/pilot-acme-deployer")
+        stored = json.loads(key_file.read_text())
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        assert stored["secret_access_key"] not in made.stdout + made.stderr
+
+        emulators = Sandbox(tmp_path / ".pilot").running()
+        iam = aws_session("us-east-1").client("iam", endpoint_url=emulators["aws"].url)
+        policy = iam.get_user_policy(UserName="pilot-acme-deployer",
+                                     PolicyName="pilot-deploy")["PolicyDocument"]
+        policy = json.loads(policy) if isinstance(policy, str) else policy
+        buckets = next(s for s in policy["Statement"] if s["Sid"] == "SiteBuckets")
+        assert buckets["Resource"] == ["arn:aws:s3:::pilot-acme-*", "arn:aws:s3:::pilot-acme-*/*"]
+        assert not any(s["Action"] == "*" for s in policy["Statement"])
+
+        for _ in range(3):  # rotate: always exactly one key, the stored one
+            rotated = run_pilot("deployer", "rotate", cwd=tmp_path)
+            assert rotated.returncode == 0, rotated.stderr
+            keys = iam.list_access_keys(UserName="pilot-acme-deployer")["AccessKeyMetadata"]
+            now = json.loads(key_file.read_text())
+            assert [k["AccessKeyId"] for k in keys] == [now["access_key_id"]]
+            assert now["secret_access_key"] not in rotated.stdout + rotated.stderr
+
+        removed = run_pilot("deployer", "remove", cwd=tmp_path)
+        assert removed.returncode == 0, removed.stderr
+        users = [u["UserName"] for u in iam.list_users()["Users"]]
+        assert "pilot-acme-deployer" not in users and not key_file.exists()
+    finally:
+        Sandbox(tmp_path / ".pilot").stop()
+
+
+def test_policies_are_scoped_to_the_project():
+    policy = aws_policy("acme", "123456789012", "eu-west-1")
+    ecs = next(s for s in policy["Statement"] if s["Sid"] == "Services")
+    assert all("pilot-acme" in r for r in ecs["Resource"])
+    # GCP: no emulator here; the requests are checked as data.
+    calls = gcp_deployer_requests("acme", "acme-prod")
+    assert calls[0]["body"]["accountId"] == "pilot-acme-deployer"
+    roles = [c["body"]["role"] for c in calls[1:]]
+    assert roles and not {"roles/owner", "roles/editor"} & set(roles)
+
+
+def test_deploys_use_the_deployer_key_when_there_is_one(tmp_path):
+    from types import SimpleNamespace
+
+    from pilot_tui.identity import KEY_FILE, aws_deploy_session
+
+    config = SimpleNamespace(aws=SimpleNamespace(region="eu-west-1", profile=None))
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / KEY_FILE).write_text(json.dumps({"user": "pilot-acme-deployer",
+                                             "access_key_id": "AKIAIOSFODNN7DEPLOYR",
+                                             "secret_access_key": "s3cr3t/Deployer+Key0"}))
+    session = aws_deploy_session(config, tmp_path)
+    credentials = session.get_credentials()
+    assert credentials.access_key == "AKIAIOSFODNN7DEPLOYR"
+    from pilot_tui import redact
+
+    assert "s3cr3t/Deployer+Key0" not in redact.text("key s3cr3t/Deployer+Key0 leaked")

@@ -67,7 +67,7 @@ def authorize_script(key: str, name: str, path: str = AUTHORIZED) -> str:
     line = f"{key} {TAG}{name}"
     return (f'set -e; f="{path}"; mkdir -p "$(dirname "$f")"; chmod 700 "$(dirname "$f")"; '
             f'touch "$f"; chmod 600 "$f"; grep -v " {TAG}{name}$" "$f" > "$f.pilot" || true; '
-            f"echo '{line}' >> \"$f.pilot\"; mv \"$f.pilot\" \"$f\"")
+            f"echo '{line}' >> \"$f.pilot\"; chmod 600 \"$f.pilot\"; mv \"$f.pilot\" \"$f\"")
 
 
 def revoke_script(name: str, path: str = AUTHORIZED) -> str:

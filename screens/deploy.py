@@ -88,6 +88,11 @@ class DeployScreen(Screen[None]):
         app = config.app(self.app_name)
         if app is not None and not needs_docker(app) and not self.rollback:
             # A static site on a managed target goes straight to its bucket.
+            if config.server.home == "sandbox":
+                from pilot_tui.sandbox import Sandbox
+
+                if not Sandbox(project.state_dir).running():  # the app stops what it starts
+                    self.app.started_sandboxes.add(project.state_dir)  # type: ignore[attr-defined]
             return Deployer(None, None, config, project.state_dir, project.root,
                             self._from_engine, cancel=self.cancel).deploy(self.app_name)
         target = target_for(config, project.state_dir, saved_record(project.state_dir))

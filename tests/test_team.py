@@ -70,6 +70,7 @@ def test_invite_join_and_remove_one_teammate(tmp_path, sshd):
     again = run_pilot("invite", "bob", "--key", keys_of["bob"], cwd=owner)  # idempotent
     assert again.returncode == 0
     assert authorized.read_text().count("pilot-teammate:bob") == 1
+    assert oct(authorized.stat().st_mode & 0o777) == "0o600"
 
     removed = run_pilot("team", "remove", "bob", cwd=owner)
     assert removed.returncode == 0, removed.stderr

@@ -279,7 +279,7 @@ def _deploy_commands(commands: Any) -> None:
     wp = waypoint.add_subparsers(dest="waypoint_command", metavar="ACTION", title="actions",
                                  required=True)
     p = _sub(wp, "export", "write waypoint.hcl: build/registry/deploy/release per app",
-             _lazy(mod, "waypoint_export"),
+             _lazy("pilot_tui.cli.waypoint_cmds", "waypoint_export"),
              "Write waypoint.hcl beside pilot.toml with a build, registry, deploy and release\n"
              "stanza per app and target. A waypoint.hcl Pilot did not write is kept unless\n"
              "--force. With server.engine = \"waypoint\", `pilot-tui deploy` runs `waypoint up`\n"

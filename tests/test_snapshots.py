@@ -131,13 +131,16 @@ def test_key_picker(snap_compare, size, gcp_key_home):
     assert snap_compare(create_app(str(gcp_key_home)), run_before=opened, terminal_size=size)
 
 
-def test_deploy_screen_when_the_host_cannot_be_reached(snap_compare, size):
+def test_deploy_screen_when_the_host_cannot_be_reached(snap_compare, size, monkeypatch):
     from pilot_tui.apps import add_app
+
+    # The sandbox deploys on this machine's Docker: point it at a socket nothing serves.
+    monkeypatch.setenv("DOCKER_HOST", "unix:///tmp/pilot-snapshots/no-docker.sock")
 
     text = add_app(starter_text("acme"), {"name": "api", "path": ".",
                                           "build": {"kind": "dockerfile"},
                                           "target": {"kind": "server"}})
-    project = fresh("acme", text)  # home = "sandbox": no Docker engine there, said plainly
+    project = fresh("acme", text)  # home = "sandbox": no engine answers, said plainly
 
     async def deployed(pilot):
         await pilot.press("a", "d")

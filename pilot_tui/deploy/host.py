@@ -87,15 +87,29 @@ def target_for(config: Any, state_dir: Path, saved: dict[str, Any]) -> DockerTar
                             '"ssh://deploy@build.example.com" or "unix:///var/run/docker.sock"')
         return parse_host(config.server.host, state_dir)
     if home == "sandbox":
-        raise HostError('the sandbox\'s server is simulated by a local AWS API and has no '
-                        'Docker engine. To deploy on this machine\'s Docker: pilot-tui config '
-                        'set server.home host && pilot-tui config set server.host '
-                        'unix:///var/run/docker.sock')
+        return sandbox_engine()
     outputs = saved.get("outputs", {})
     if not outputs.get("docker_host"):
         raise HostError("no Pilot Server is recorded for this project: create it with "
                         "`pilot-tui server up` (or the app's Server screen)")
     return parse_host(str(outputs["docker_host"]), state_dir)
+
+
+def sandbox_engine(env: dict[str, str] | None = None) -> DockerTarget:
+    """In the sandbox, apps run on this machine's Docker: $DOCKER_HOST when it is a local
+    socket, else the usual /var/run/docker.sock, if an engine answers there."""
+    import os
+
+    from pilot_tui.dockerd import ping
+
+    env = dict(os.environ) if env is None else env
+    url = env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if url.startswith("unix://") and ping(Path(url.removeprefix("unix://"))):
+        return DockerTarget("unix", url, socket=Path(url.removeprefix("unix://")))
+    raise HostError(f"the sandbox deploys apps on this machine's Docker, and no engine answers "
+                    f"at {url}: start Docker (or point DOCKER_HOST at its socket), or deploy "
+                    'to another host: pilot-tui config set server.host ssh://user@host && '
+                    "pilot-tui config set server.home host")
 
 
 def tunnel_socket(target: DockerTarget, runtime_dir: Path) -> Path:

@@ -278,3 +278,15 @@ def test_logs_follow_streams_and_app_destroy_removes_everything(site, cli, docke
     assert gone.value.code == 404  # the proxy no longer routes it
     records = history.load(root / ".pilot", "hello")
     assert records[-1].status == "superseded" and records[-1].note == "app destroyed"
+
+
+def test_the_sandbox_deploys_on_this_machines_docker(site, cli, docker_engine, monkeypatch):
+    root, port = site
+    assert cli("config", "set", "server.home", "sandbox").code == 0
+    monkeypatch.setenv("DOCKER_HOST", docker_engine.url)  # this machine's engine
+    result = cli("deploy", "hello")
+    assert result.code == 0, result.err
+    assert get(port) == "hello v1"
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{root}/nothing.sock")
+    missing = cli("status")
+    assert missing.code == 1 and "no engine answers" in missing.err

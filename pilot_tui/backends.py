@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pilot_tui.config.schema import PilotConfig
+from pilot_tui.project import STATE_DIR
 
 STATE_KEY = "pilot/server.tfstate"
 
@@ -137,32 +138,32 @@ def prepare_backend(cfg: PilotConfig, home: str, root: Path, note: Callable[...,
         return Backend("local")
     bucket = bucket_name(cfg)
     if kind == "s3":
-        import boto3
 
         if aws_url:
             from pilot_tui.sandbox import aws_session
 
             session = aws_session(cfg.aws.region)
         else:
-            session = boto3.Session(profile_name=cfg.aws.profile, region_name=cfg.aws.region)
+            from pilot_tui.cloud_clients import aws_session as project_aws_session
+
+            made = project_aws_session(cfg, root / STATE_DIR, sandbox=False)
+            assert made is not None
+            session = made[0]
         table = lock_table(cfg)
         for done in ensure_s3(session.client("s3", endpoint_url=aws_url),
                               session.client("dynamodb", endpoint_url=aws_url),
                               bucket, table, cfg.aws.region):
             note(done)
         return s3_backend(bucket, table, cfg.aws.region, aws_url)
-    from google.cloud import storage
-
     if home == "sandbox":
         from pilot_tui.sandbox import gcs_client
 
         assert gcs_url, "the sandbox's GCS emulator is started before its backend"
         client = gcs_client(gcs_url)
-    elif cfg.gcp.credentials:
-        key = (root / Path(cfg.gcp.credentials).expanduser()).resolve()
-        client = storage.Client.from_service_account_json(str(key), project=cfg.gcp.project)
     else:
-        client = storage.Client(project=cfg.gcp.project)
+        from pilot_tui.cloud_clients import gcs_client as project_gcs_client
+
+        client = project_gcs_client(cfg, root / ".pilot", root, sandbox=False)
     for done in ensure_gcs(client, bucket, cfg.gcp.region.upper()):
         note(done)
     if home == "sandbox":

@@ -7,6 +7,7 @@ import argparse
 import sys
 from typing import Any
 
+from pilot_tui import cloud_clients
 from pilot_tui.cli.config_cmds import error, load_valid
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from pilot_tui.project import Project
@@ -20,17 +21,11 @@ def _deployer(ns: argparse.Namespace) -> tuple[Any, Project] | None:
         return None
     pf, config = loaded
     project = Project(pf.path)
-    if config.server.home == "sandbox" or getattr(ns, "sandbox", False):
-        from pilot_tui.sandbox import Sandbox, aws_session
-
-        emulators, _ = Sandbox(project.state_dir).ensure()
-        session, endpoint = aws_session(config.aws.region), emulators["aws"].url
-    else:
-        import boto3
-
-        session = boto3.Session(profile_name=config.aws.profile,
-                                region_name=config.aws.region)
-        endpoint = None
+    made = cloud_clients.aws_session(
+        config, project.state_dir,
+        sandbox=config.server.home == "sandbox" or getattr(ns, "sandbox", False))
+    assert made is not None  # the sandbox is started when needed
+    session, endpoint = made
     return AwsDeployer(session.client("iam", endpoint_url=endpoint),
                        session.client("sts", endpoint_url=endpoint), config.project.name,
                        config.aws.region), project

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pilot_tui import cloud_clients
 from pilot_tui.deploy import history
 
 PREFIX = "pilot/releases"
@@ -121,35 +122,17 @@ def _client_for(config: Any, state_dir: Path, root: Path) -> SharedHistory | Non
     bucket = bucket_name(config)
     sandbox = config.server.home == "sandbox"
     if kind == "s3":
-        import boto3
-
-        if sandbox:
-            from pilot_tui.sandbox import Sandbox, aws_session
-
-            emulator = Sandbox(state_dir).running().get("aws")
-            session = aws_session(config.aws.region)
-            endpoint = emulator.url if emulator else None
-        else:
-            session = boto3.Session(profile_name=config.aws.profile,
-                                    region_name=config.aws.region)
-            endpoint = None
+        # Not running sandbox emulators: nothing to share with (never the real AWS).
+        made = cloud_clients.aws_session(config, state_dir, sandbox=sandbox, start=False)
+        if made is None:
+            return None
+        session, endpoint = made
         s3 = session.client("s3", endpoint_url=endpoint)
         return SharedHistory("s3", bucket, s3, lambda: ensure_s3(
             s3, session.client("dynamodb", endpoint_url=endpoint), bucket, lock_table(config),
             config.aws.region))
-    from google.cloud import storage
-
-    if sandbox:
-        from pilot_tui.sandbox import Sandbox, gcs_client
-
-        gcs = Sandbox(state_dir).running().get("gcs")
-        if gcs is None:
-            return None
-        client = gcs_client(gcs.url)
-    elif config.gcp.credentials:
-        key = (root / Path(config.gcp.credentials).expanduser()).resolve()
-        client = storage.Client.from_service_account_json(str(key), project=config.gcp.project)
-    else:
-        client = storage.Client(project=config.gcp.project)
+    client = cloud_clients.gcs_client(config, state_dir, root, sandbox=sandbox, start=False)
+    if client is None:
+        return None
     return SharedHistory("gcs", bucket, client,
                          lambda: ensure_gcs(client, bucket, config.gcp.region.upper()))

@@ -11,6 +11,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from pilot_tui import cloud_clients
 from pilot_tui.deploy.gcs_site import GcsSite
 from pilot_tui.deploy.s3_site import WORKERS, S3Site, bucket_for
 
@@ -42,32 +43,18 @@ def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | Gc
         from botocore.config import Config
 
         pool = Config(max_pool_connections=WORKERS + 4)  # one connection per upload worker
-        endpoint = None
         if sandbox:
-            from pilot_tui.sandbox import Sandbox, aws_session
-
-            emulators, _ = Sandbox(state_dir).ensure()
-            session = aws_session(config.aws.region)
-            endpoint = emulators["aws"].url
+            made = cloud_clients.aws_session(config, state_dir, sandbox=True)
+            assert made is not None  # started above
+            session, endpoint = made
         else:
             from pilot_tui.identity import aws_deploy_session
 
-            session = aws_deploy_session(config, state_dir)
+            session, endpoint = aws_deploy_session(config, state_dir), None
         return S3Site(session.client("s3", endpoint_url=endpoint, config=pool),
                       session.client("cloudfront", endpoint_url=endpoint), bucket,
                       config.aws.region)
-    if sandbox:
-        from pilot_tui.sandbox import Sandbox, gcs_client
-
-        emulators, _ = Sandbox(state_dir).ensure()
-        return GcsSite(gcs_client(emulators["gcs"].url), bucket, config.gcp.region.upper())
-    from google.cloud import storage
-
-    if config.gcp.credentials:
-        key = (root / Path(config.gcp.credentials).expanduser()).resolve()
-        client = storage.Client.from_service_account_json(str(key), project=config.gcp.project)
-    else:
-        client = storage.Client(project=config.gcp.project)
+    client = cloud_clients.gcs_client(config, state_dir, root, sandbox=sandbox)
     return GcsSite(client, bucket, config.gcp.region.upper())
 
 

@@ -24,6 +24,25 @@ def error(message: str) -> None:
     sys.stderr.write(f"pilot-tui: error: {message}\n")
 
 
+def say(text: str) -> None:
+    """Progress and notes for people: stderr, so stdout stays the command's result."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def confirm(question: str, yes: bool) -> bool | None:
+    """True with --yes or a "y"; False for anything else; None without a terminal to ask."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        error(f"{question} This needs confirmation: run it in a terminal or add --yes")
+        return None
+    try:
+        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
 def print_report(report: Report, *, header: str | None = None) -> None:
     """Problems go to stderr for humans; errors first by line, warnings too."""
     if header:

@@ -12,16 +12,11 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from pilot_tui.cli.config_cmds import error, load_valid
+from pilot_tui.cli.config_cmds import confirm, error, load_valid, say
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from pilot_tui.deploy import history, secrets
 from pilot_tui.deploy.events import Event, Output, describe
 from pilot_tui.project import Project
-
-
-def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
 
 
 class Printer:
@@ -33,7 +28,7 @@ class Printer:
     def __call__(self, event: Event) -> None:
         if isinstance(event, Output) and not self.verbose and event.stage == "build":
             return
-        _err(describe(event))
+        say(describe(event))
 
 
 @contextlib.contextmanager
@@ -87,16 +82,16 @@ def _shared(config: Any, project: Project) -> Any:
     try:
         return shared_history(config, project.state_dir, project.root)
     except SharedHistoryError as exc:
-        _err(f"warning: {exc}; the release history stays local this time")
+        say(f"warning: {exc}; the release history stays local this time")
         return None
 
 
 def _fail(exc: Any) -> int:
     error(f"{exc.stage}: {exc}")
     if exc.logs:
-        _err("the new release's last lines:")
+        say("the new release's last lines:")
         for line in exc.logs:
-            _err(f"  | {line}")
+            say(f"  | {line}")
     return EXIT_FAILED
 
 
@@ -130,10 +125,10 @@ def deploy(ns: argparse.Namespace) -> int:
             return EXIT_INVALID
         if ns.break_lock and engine.client is not None:
             for name in names:
-                if _confirm(f"Break the deploy lock of {name}? Only do this if no deploy is "
-                            "running.", ns.yes) and break_lock(engine.client, engine.project,
+                if confirm(f"Break the deploy lock of {name}? Only do this if no deploy is "
+                           "running.", ns.yes) and break_lock(engine.client, engine.project,
                                                                name):
-                    _err(f"broke the lock of {name}")
+                    say(f"broke the lock of {name}")
         failed = 0
         for name in names:
             try:
@@ -144,15 +139,6 @@ def deploy(ns: argparse.Namespace) -> int:
                 continue
             print(f"{name}\t{release.id}\t{release.url}")
         return EXIT_FAILED if failed else EXIT_OK
-
-
-def _confirm(question: str, yes: bool) -> bool:
-    if yes:
-        return True
-    if not sys.stdin.isatty():
-        error(f"{question} Refusing without a terminal; add --yes")
-        return False
-    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
 def rollback(ns: argparse.Namespace) -> int:
@@ -180,7 +166,7 @@ def releases(ns: argparse.Namespace) -> int:
         try:
             shared.pull(project.state_dir, ns.app)
         except SharedHistoryError as exc:
-            _err(f"warning: {exc}; showing this machine's copy")
+            say(f"warning: {exc}; showing this machine's copy")
     try:
         records = history.load(project.state_dir, ns.app)
     except history.HistoryError as exc:
@@ -262,11 +248,11 @@ def secrets_set(ns: argparse.Namespace) -> int:
     except secrets.SecretsError as exc:
         error(str(exc))
         return EXIT_INVALID
-    _err(f"stored {ns.name} for {ns.app} in {path} (0600)")
+    say(f"stored {ns.name} for {ns.app} in {path} (0600)")
     if ns.name not in app.secrets:
-        _err(f"note: apps.{ns.app}.secrets does not list {ns.name}; add it so deploys pass "
-             f"it: pilot-tui config set apps.{ns.app}.secrets "
-             f"'{json.dumps([*app.secrets, ns.name])}'")
+        say(f"note: apps.{ns.app}.secrets does not list {ns.name}; add it so deploys pass "
+            f"it: pilot-tui config set apps.{ns.app}.secrets "
+            f"'{json.dumps([*app.secrets, ns.name])}'")
     return EXIT_OK
 
 
@@ -301,7 +287,7 @@ def app_list(ns: argparse.Namespace) -> int:
         print(f"{app.name:16} {app.build.kind:11} {app.target.kind:14} "
               f"{live.id if live else '-':6} {live.url if live else ''}")
     if not config.apps:
-        _err("no apps yet: add one in the app (a) or with [[apps]] in pilot.toml")
+        say("no apps yet: add one in the app (a) or with [[apps]] in pilot.toml")
     return EXIT_OK
 
 
@@ -317,8 +303,8 @@ def app_destroy(ns: argparse.Namespace) -> int:
             return EXIT_INVALID
         if engine.client is None:  # a static site on a managed target: its bucket and CDN
             return _destroy_site(engine, app, ns.yes)
-        if not _confirm(f"Stop and remove {ns.app}'s containers and route? (history is kept)",
-                        ns.yes):
+        if not confirm(f"Stop and remove {ns.app}'s containers and route? (history is kept)",
+                       ns.yes):
             return EXIT_OK
         containers = server_target.app_containers(engine.client, engine.project, ns.app)
         with contextlib.suppress(Exception):
@@ -327,7 +313,7 @@ def app_destroy(ns: argparse.Namespace) -> int:
         for container in containers:
             container.remove(force=True)
         history.retire(engine.state_dir, ns.app, "app destroyed")
-        _err(f"removed {len(containers)} container(s) of {ns.app}")
+        say(f"removed {len(containers)} container(s) of {ns.app}")
         return EXIT_OK
 
 
@@ -354,7 +340,7 @@ def app_dockerfile(ns: argparse.Namespace) -> int:
         sys.stdout.write(path.read_text(encoding="utf-8"))
         return EXIT_OK
     if not ns.eject:
-        _err(f"# {ns.app}: {recipe.why}; `--eject` writes it to {recipe.folder}/Dockerfile")
+        say(f"# {ns.app}: {recipe.why}; `--eject` writes it to {recipe.folder}/Dockerfile")
         sys.stdout.write(recipe.generated)
         return EXIT_OK
     if recipe.builder is not None:
@@ -371,7 +357,7 @@ def app_dockerfile(ns: argparse.Namespace) -> int:
         error(exc.report.errors[0].message)
         return EXIT_FAILED
     atomic_write(target, recipe.generated)
-    _err(f"wrote {target} and set apps.{ns.app}.build.kind = \"dockerfile\"; it is yours now")
+    say(f"wrote {target} and set apps.{ns.app}.build.kind = \"dockerfile\"; it is yours now")
     return EXIT_OK
 
 
@@ -379,10 +365,10 @@ def _destroy_site(engine: Any, app: Any, yes: bool) -> int:
     from pilot_tui.deploy.sites import open_site
 
     site = open_site(engine.config, engine.state_dir, engine.root, app)
-    if not _confirm(f"Delete {app.name}'s bucket {site.bucket} and everything in it, and its "
-                    "CDN? (history is kept)", yes):
+    if not confirm(f"Delete {app.name}'s bucket {site.bucket} and everything in it, and its "
+                   "CDN? (history is kept)", yes):
         return EXIT_OK
     for done in site.destroy():
-        _err(done)
+        say(done)
     history.retire(engine.state_dir, app.name, "app destroyed")
     return EXIT_OK

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from pilot_tui.cli.config_cmds import error, load_valid
+from pilot_tui.cli.config_cmds import confirm, error, load_valid, say
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.project import Project
@@ -37,11 +37,6 @@ DONE = {"create": "created", "update": "updated", "delete": "destroyed", "replac
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "replace": "-/+", "read": "<="}
 
 
-def err(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
-
-
 class Progress:
     """Prints events as progress lines on stderr: `[3/9] aws_vpc.pilot: created (2s)`."""
 
@@ -55,35 +50,35 @@ class Progress:
         if isinstance(event, Stage):
             self.done = 0
             if not self.quiet:
-                err(f"==> {event.name}: {event.detail}" if event.detail else f"==> {event.name}")
+                say(f"==> {event.name}: {event.detail}" if event.detail else f"==> {event.name}")
         elif isinstance(event, Note):
             if event.level != "info":
-                err(f"{event.level}: {event.text}")
+                say(f"{event.level}: {event.text}")
             elif not self.quiet:
-                err(f"    {event.text}")
+                say(f"    {event.text}")
         elif isinstance(event, PlannedChange):
             self.planned += 1
         elif isinstance(event, ApplyStart) and not self.quiet:
-            err(f"[{self.done}/{self.total}] {event.address}: "
+            say(f"[{self.done}/{self.total}] {event.address}: "
                 f"{VERBS.get(event.action, event.action)}...")
         elif isinstance(event, ApplyComplete):
             self.done += 1
             if not self.quiet:
-                err(f"[{self.done}/{self.total}] {event.address}: "
+                say(f"[{self.done}/{self.total}] {event.address}: "
                     f"{DONE.get(event.action, event.action)} ({event.elapsed}s)")
         elif isinstance(event, ApplyErrored):
-            err(f"[{self.done}/{self.total}] {event.address}: FAILED after {event.elapsed}s")
+            say(f"[{self.done}/{self.total}] {event.address}: FAILED after {event.elapsed}s")
         elif isinstance(event, Diagnostic):
             print_diagnostic(event)
 
 
 def print_diagnostic(d: Diagnostic) -> None:
     where = f" ({d.address})" if d.address else ""
-    err(f"{d.severity}: {d.summary}{where}")
+    say(f"{d.severity}: {d.summary}{where}")
     if d.location():
-        err(f"  on {d.location()}")
+        say(f"  on {d.location()}")
     for line in d.detail.splitlines():
-        err(f"  {line}")
+        say(f"  {line}")
 
 
 def _run(make: Callable[[], Awaitable[T]], interrupt: Interrupt) -> T:
@@ -96,10 +91,10 @@ def _run(make: Callable[[], Awaitable[T]], interrupt: Interrupt) -> T:
         presses += 1
         interrupt.request()
         if presses == 1:
-            err("\ninterrupt: stopping gracefully; Terraform finishes what is in flight and "
+            say("\ninterrupt: stopping gracefully; Terraform finishes what is in flight and "
                 "saves its state (Ctrl+C again to force it to stop now)")
         else:
-            err("\ninterrupt: forcing Terraform to stop now; run `pilot-tui server up` "
+            say("\ninterrupt: forcing Terraform to stop now; run `pilot-tui server up` "
                 "afterwards to converge")
 
     async def main() -> T:
@@ -179,7 +174,7 @@ def _ask_allowed_cidrs(server: Server) -> PilotConfig:
 
     question = next(q for q in QUESTIONS if q.key == "server.allowed_cidrs")
     pf = ProjectFile.load(server.project.file)
-    err("Your public address could not be found. Which networks may reach the server's SSH "
+    say("Your public address could not be found. Which networks may reach the server's SSH "
         "and Docker ports?")
     while True:
         try:
@@ -188,10 +183,10 @@ def _ask_allowed_cidrs(server: Server) -> PilotConfig:
             raise KeyboardInterrupt from None
         problem = check_answer(pf.text, question, answer) if answer else "an answer is needed"
         if problem:
-            err(f"  {problem}")
+            say(f"  {problem}")
             continue
         checked = pf.save(apply_answer(pf.text, question, answer))
-        err(f"saved server.allowed_cidrs in {pf.display}")
+        say(f"saved server.allowed_cidrs in {pf.display}")
         assert checked.config is not None
         return checked.config
 
@@ -212,7 +207,7 @@ def plan(ns: argparse.Namespace) -> int:
     if result.interrupted:
         return EXIT_INTERRUPTED
     if result.code != 0:
-        err(f"plan failed; full log: {result.log}")
+        say(f"plan failed; full log: {result.log}")
         return EXIT_FAILED
     if ns.json:
         print(_plan_json(result_plan, server))
@@ -221,35 +216,23 @@ def plan(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _confirm(question: str, yes: bool) -> bool | None:
-    if yes:
-        return True
-    if not sys.stdin.isatty():
-        error("this needs confirmation; run it in a terminal or pass --yes")
-        return None
-    try:
-        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
-    except EOFError:
-        return False
-
-
 def _apply(server: Server, the_plan: Plan, progress: Progress, interrupt: Interrupt,
            verb: str) -> int:
     progress.total = the_plan.total
     result = _run(lambda: server.apply(the_plan), interrupt)
     if result.interrupted:
-        err(f"{verb} interrupted after {progress.done}/{progress.total} changes; Terraform saved "
+        say(f"{verb} interrupted after {progress.done}/{progress.total} changes; Terraform saved "
             f"its state. Run `pilot-tui server {'destroy' if the_plan.destroy else 'up'}` to "
             "finish.")
         return EXIT_INTERRUPTED
     if result.code != 0:
         failed = ", ".join(result.errored) or "(see the errors above)"
-        err(f"{verb} failed at: {failed}")
-        err(f"{len(result.completed)} change(s) were made before the failure; Terraform's state "
+        say(f"{verb} failed at: {failed}")
+        say(f"{len(result.completed)} change(s) were made before the failure; Terraform's state "
             "records them, so fixing the cause and running the command again resumes.")
         existing = _run(server.state_resources, Interrupt())
-        err(f"what exists now ({len(existing)}): " + (", ".join(existing) or "nothing"))
-        err(f"full log: {result.log}")
+        say(f"what exists now ({len(existing)}): " + (", ".join(existing) or "nothing"))
+        say(f"full log: {result.log}")
         return EXIT_FAILED
     return EXIT_OK
 
@@ -265,7 +248,7 @@ def _plan_confirm_apply(ns: argparse.Namespace, destroy: bool) -> tuple[int, Ser
     if result.interrupted:
         return EXIT_INTERRUPTED, server
     if result.code != 0:
-        err(f"{'planning the destroy' if destroy else 'plan'} failed; full log: {result.log}")
+        say(f"{'planning the destroy' if destroy else 'plan'} failed; full log: {result.log}")
         return EXIT_FAILED, server
     if not the_plan.changes:
         print("Nothing to destroy." if destroy else _table(the_plan))
@@ -276,11 +259,11 @@ def _plan_confirm_apply(ns: argparse.Namespace, destroy: bool) -> tuple[int, Ser
         print("This removes:")
     _show_plan(the_plan, print)
     verb = "Destroy these {n} resources?" if destroy else "Apply these {n} changes?"
-    answer = _confirm(verb.format(n=the_plan.total), ns.yes)
+    answer = confirm(verb.format(n=the_plan.total), ns.yes)
     if answer is None:
         return EXIT_INVALID, server
     if not answer:
-        err("nothing was changed")
+        say("nothing was changed")
         return EXIT_CANCELLED, server
     code = _apply(server, the_plan, progress, interrupt, "destroy" if destroy else "apply")
     return code, server

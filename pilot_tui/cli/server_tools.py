@@ -90,4 +90,3 @@ def ssh(ns: argparse.Namespace) -> int:
     return EXIT_OK  # pragma: no cover - exec does not return
 
 
-

@@ -4,10 +4,9 @@ Pilot Server, each teammate with their own SSH key (see pilot_tui.team)."""
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 
-from pilot_tui.cli.config_cmds import error, load_valid
+from pilot_tui.cli.config_cmds import error, load_valid, say
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from pilot_tui.project import Project
 from pilot_tui.team import (
@@ -25,10 +24,6 @@ from pilot_tui.team import (
 )
 
 
-def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
-
-
 def request(ns: argparse.Namespace) -> int:
     from pilot_tui.keys import server_key
 
@@ -39,8 +34,8 @@ def request(ns: argparse.Namespace) -> int:
     keys = Project(pf.path).state_dir / "keys"
     _, public = server_key(keys, f"pilot-{config.project.name}")
     print(public)
-    _err("send this line (your PUBLIC key) to whoever runs the Pilot Server; they run "
-         "`pilot-tui invite YOUR-NAME --key '<that line>'` and send you the invite file")
+    say("send this line (your PUBLIC key) to whoever runs the Pilot Server; they run "
+        "`pilot-tui invite YOUR-NAME --key '<that line>'` and send you the invite file")
     return EXIT_OK
 
 
@@ -90,8 +85,8 @@ def invite(ns: argparse.Namespace) -> int:
                        else "", name)
     target = pf.path.parent / (ns.output or f"pilot-invite-{name}.toml")
     atomic_write(target, text, mode=0o600)
-    _err(f"authorised {name}'s key on the server; send them {target} (it holds no secret) "
-         f"and have them run `pilot-tui join {target.name}`")
+    say(f"authorised {name}'s key on the server; send them {target} (it holds no secret) "
+        f"and have them run `pilot-tui join {target.name}`")
     return EXIT_OK
 
 
@@ -119,8 +114,8 @@ def join_cmd(ns: argparse.Namespace) -> int:
         error(f"joined, but {server.host} does not accept your key yet: "
               f"{done.stderr.strip()[-200:]}")
         return EXIT_FAILED
-    _err(f"joined: {server.user}@{server.host} accepts your key; `pilot-tui status` and "
-         "`pilot-tui deploy` work from this checkout")
+    say(f"joined: {server.user}@{server.host} accepts your key; `pilot-tui status` and "
+        "`pilot-tui deploy` work from this checkout")
     return EXIT_OK
 
 
@@ -132,7 +127,7 @@ def remove(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     code, _ = _run_on_server(ns, lambda s: revoke_script(name, s.authorized_keys))
     if code == EXIT_OK:
-        _err(f"removed {name}'s key from the server; everyone else's access is unchanged")
+        say(f"removed {name}'s key from the server; everyone else's access is unchanged")
     return code
 
 

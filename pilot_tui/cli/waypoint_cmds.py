@@ -6,13 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from pilot_tui.cli.config_cmds import error, load_valid
+from pilot_tui.cli.config_cmds import error, load_valid, say
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
-
-
-def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
 
 
 def waypoint_export(ns: argparse.Namespace) -> int:
@@ -38,7 +33,7 @@ def waypoint_export(ns: argparse.Namespace) -> int:
               "--stdout prints instead)")
         return EXIT_INVALID
     atomic_write(target, text)
-    _err(f"wrote {target}")
+    say(f"wrote {target}")
     return EXIT_OK
 
 
@@ -64,10 +59,10 @@ def waypoint_up(engine_config: Any, root: Any, names: list[str]) -> int:
         atomic_write(hcl, waypoint_hcl(engine_config))
     failed = 0
     for name in names:
-        _err(f"==> {name}: waypoint up")
+        say(f"==> {name}: waypoint up")
         command = Command((binary, "up", f"-app={name}", "-plain"), cwd=root)
         try:
-            code = asyncio.run(stream(command, lambda line: _err(
+            code = asyncio.run(stream(command, lambda line: say(
                 f"    {redact.text(line.text)}")))
         except RunnerError as exc:
             error(str(exc))

@@ -76,37 +76,20 @@ class DeployScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="deploy", name="deploy", exit_on_error=False)
     def run_engine(self) -> object:
         from pilot_tui.config.document import ProjectFile
-        from pilot_tui.deploy.engine import Deployer, needs_docker
-        from pilot_tui.deploy.host import connect, target_for
+        from pilot_tui.deploy.session import open_deployer
         from pilot_tui.project import Project
-        from pilot_tui.server import saved_record
+        from pilot_tui.sandbox import Sandbox
 
         config = ProjectFile.load(self.project_file).check().config
         if config is None:
             raise ValueError("pilot.toml is not valid; fix it in the editor first")
-        project = Project(self.project_file)
-        app = config.app(self.app_name)
-        if app is not None and not needs_docker(app) and not self.rollback:
-            # A static site on a managed target goes straight to its bucket.
-            if config.server.home == "sandbox":
-                from pilot_tui.sandbox import Sandbox
-
-                if not Sandbox(project.state_dir).running():  # the app stops what it starts
-                    self.app.started_sandboxes.add(project.state_dir)  # type: ignore[attr-defined]
-            return Deployer(None, None, config, project.state_dir, project.root,
-                            self._from_engine, cancel=self.cancel).deploy(self.app_name)
-        target = target_for(config, project.state_dir, saved_record(project.state_dir))
-        with connect(target, project.state_dir / "run") as client:
-            from pilot_tui.deploy.shared_history import SharedHistoryError, shared_history
-
-            try:
-                shared = shared_history(config, project.state_dir, project.root)
-            except SharedHistoryError as exc:
-                shared = None
-                self.app.call_from_thread(self._pending.append,
-                                          f"warning: {exc}; the history stays local")
-            engine = Deployer(client, target, config, project.state_dir, project.root,
-                              self._from_engine, cancel=self.cancel, shared=shared)
+        state_dir = Project(self.project_file).state_dir
+        if config.server.home == "sandbox" and not Sandbox(state_dir).running():
+            self.app.started_sandboxes.add(state_dir)  # type: ignore[attr-defined]
+        with open_deployer(self.project_file, config, self._from_engine, apps=[self.app_name],
+                           warn=lambda text: self.app.call_from_thread(self._pending.append,
+                                                                       text),
+                           cancel=self.cancel) as engine:
             if self.rollback:
                 return engine.rollback(self.app_name, self.release)
             return engine.deploy(self.app_name)

@@ -195,20 +195,13 @@ class WelcomeScreen(Screen[None]):
           exit_on_error=False)
     def check_health(self, project_file: Path) -> str:
         """Ask the Docker host how each live app is doing (the dashboard's health line)."""
-        from pilot_tui.deploy.engine import Deployer
-        from pilot_tui.deploy.host import connect, target_for
+        from pilot_tui.deploy.session import open_deployer
         from pilot_tui.deploy.status import statuses
-        from pilot_tui.project import Project
-        from pilot_tui.server import saved_record
 
         self.app.call_from_thread(self._health, "[dim]checking the apps' health…[/dim]")
         config = ProjectFile.load(project_file).check().config
         assert config is not None
-        project = Project(project_file)
-        target = target_for(config, project.state_dir, saved_record(project.state_dir))
-        with connect(target, project.state_dir / "run") as client:
-            engine = Deployer(client, target, config, project.state_dir, project.root,
-                              lambda _: None)
+        with open_deployer(project_file, config, lambda _: None, share=False) as engine:
             proxy, apps = statuses(engine)
         marks = [f"{a.app} {'[green]✓' if a.ok else '[red]✗'} {a.health}[/]" for a in apps
                  if a.release != "-"]

@@ -32,30 +32,21 @@ class Printer:
 
 
 @contextlib.contextmanager
-def deployer(ns: argparse.Namespace, *, lock_wait: float = 0.0,
-             apps: list[str] | None = None) -> Iterator[Any]:
-    """An engine for this project with an open connection to its Docker host (not opened
-    when every app in ``apps`` is a static site on a managed target), or raise SystemExit
-    with the reason."""
-    from pilot_tui.deploy.engine import Deployer, needs_docker
-    from pilot_tui.deploy.host import HostError, connect, target_for
-    from pilot_tui.server import saved_record
+def deployer(ns: argparse.Namespace, *, lock_wait: float = 0.0, apps: list[str] | None = None,
+             share: bool = True, loaded: tuple[Any, Any] | None = None) -> Iterator[Any]:
+    """An engine for this project (see deploy.session.open_deployer), or raise SystemExit
+    with the reason. ``loaded`` is the (project file, config) the caller already read."""
+    from pilot_tui.deploy.host import HostError
+    from pilot_tui.deploy.session import open_deployer
 
-    loaded = load_valid(ns)
+    loaded = loaded or load_valid(ns)
     if loaded is None:
         raise SystemExit(EXIT_INVALID)
     pf, config = loaded
-    project = Project(pf.path)
-    printer = Printer(getattr(ns, "verbose", False))
-    if apps is not None and not any(needs_docker(a) for a in config.apps if a.name in apps):
-        yield Deployer(None, None, config, project.state_dir, project.root, printer,
-                       lock_wait=lock_wait, shared=_shared(config, project))
-        return
     try:
-        target = target_for(config, project.state_dir, saved_record(project.state_dir))
-        with connect(target, project.state_dir / "run") as client:
-            yield Deployer(client, target, config, project.state_dir, project.root, printer,
-                           lock_wait=lock_wait, shared=_shared(config, project))
+        with open_deployer(pf.path, config, Printer(getattr(ns, "verbose", False)),
+                           apps=apps, share=share, warn=say, lock_wait=lock_wait) as engine:
+            yield engine
     except HostError as exc:
         error(str(exc))
         raise SystemExit(EXIT_FAILED) from exc
@@ -111,7 +102,7 @@ def deploy(ns: argparse.Namespace) -> int:
         from pilot_tui.cli.waypoint_cmds import waypoint_up
 
         return waypoint_up(loaded[1], loaded[0].path.parent, wanted)
-    with deployer(ns, lock_wait=ns.wait, apps=wanted) as engine:
+    with deployer(ns, lock_wait=ns.wait, apps=wanted, loaded=loaded) as engine:
         names = wanted
         if not names:
             error("name an app (pilot-tui deploy APP) or use --all; apps: "
@@ -190,7 +181,7 @@ def logs(ns: argparse.Namespace) -> int:
     from pilot_tui.deploy import server_target
     from pilot_tui.deploy.engine import DeployError
 
-    with deployer(ns) as engine:
+    with deployer(ns, share=False) as engine:  # reads logs: no history to share
         try:
             engine.app(ns.app)
         except DeployError as exc:
@@ -217,7 +208,7 @@ def logs(ns: argparse.Namespace) -> int:
 def status(ns: argparse.Namespace) -> int:
     from pilot_tui.deploy.status import statuses
 
-    with deployer(ns) as engine:
+    with deployer(ns, share=False) as engine:
         proxy, apps = statuses(engine)
         rows = [{"app": "(proxy)", "release": "-", "health": proxy,
                  "url": f"{engine.target.address} · port {engine.config.server.http_port}"}]
@@ -295,7 +286,7 @@ def app_destroy(ns: argparse.Namespace) -> int:
     from pilot_tui.deploy import server_target
     from pilot_tui.deploy.engine import DeployError
 
-    with deployer(ns, apps=[ns.app]) as engine:
+    with deployer(ns, apps=[ns.app], share=False) as engine:
         try:
             app = engine.app(ns.app)
         except DeployError as exc:

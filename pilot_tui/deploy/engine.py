@@ -137,6 +137,7 @@ class Deployer:
                                     self.client, self.proxy_spec(), log.line("deploy", name)))
             held = self._lock(name, proxy)
             try:
+                self._pull(log, name)  # under the lock: a teammate may have released since
                 image_id, tag = self._build(log, app)
                 self.check_cancel()
                 log.emit(StageStarted(name, "push"))
@@ -264,8 +265,7 @@ class Deployer:
     def _release(self, log: _RunLog, app: Any, proxy: Any, image_id: str, tag: str,
                  env: dict[str, str], *, force: bool, note: str,
                  commit: str | None = None) -> history.Release:
-        name = app.name
-        self._pull(log, name)
+        name = app.name  # the caller holds the lock and has pulled the shared history
         releases = history.load(self.state_dir, name)
         fingerprint = _fingerprint(image_id, env, app.target)
         running = [c for c in server_target.app_containers(self.client, self.project, name)

@@ -1,0 +1,43 @@
+"""Opening a Deployer for a project: the one way the CLI, the deploy screen and the home
+screen's health check get an engine, so they connect, share history and skip Docker alike."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from pilot_tui.deploy.engine import Deployer, needs_docker
+from pilot_tui.deploy.events import Emit
+from pilot_tui.project import Project
+
+
+@contextlib.contextmanager
+def open_deployer(project_file: Path, config: Any, emit: Emit, *,
+                  apps: list[str] | None = None, share: bool = True,
+                  warn: Callable[[str], None] = lambda text: None,
+                  **options: Any) -> Iterator[Deployer]:
+    """A Deployer whose Docker host stays connected while it is used. The host is not opened
+    when every app in ``apps`` is a static site on a managed target. With ``share``, the
+    release history is also kept in the state bucket (``warn`` hears when it cannot be).
+    Raises host.HostError when the host cannot be named or reached."""
+    from pilot_tui.deploy.host import connect, target_for
+    from pilot_tui.deploy.shared_history import SharedHistoryError, shared_history
+    from pilot_tui.server import saved_record
+
+    project = Project(project_file)
+    shared = None
+    if share:
+        try:
+            shared = shared_history(config, project.state_dir, project.root)
+        except SharedHistoryError as exc:
+            warn(f"warning: {exc}; the release history stays local this time")
+    if apps is not None and not any(needs_docker(a) for a in config.apps if a.name in apps):
+        yield Deployer(None, None, config, project.state_dir, project.root, emit,
+                       shared=shared, **options)
+        return
+    target = target_for(config, project.state_dir, saved_record(project.state_dir))
+    with connect(target, project.state_dir / "run") as client:
+        yield Deployer(client, target, config, project.state_dir, project.root, emit,
+                       shared=shared, **options)

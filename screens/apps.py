@@ -61,10 +61,7 @@ class AppsScreen(Screen[None]):
         config = ProjectFile.load(self.path).check().config
         state_dir = Project(self.path).state_dir
         for app in config.apps if config else []:
-            try:
-                live = history.live(history.load(state_dir, app.name))
-            except history.HistoryError:
-                live = None
+            live = history.live_release(state_dir, app.name)
             table.add_row(app.name, app.path, app.build.kind, app.target.kind,
                           ", ".join(app.env) or "—", ", ".join(app.secrets) or "—",
                           f"{live.id} {live.url}" if live else "—", key=app.name)

@@ -187,8 +187,7 @@ def logs(ns: argparse.Namespace) -> int:
         except DeployError as exc:
             error(str(exc))
             return EXIT_INVALID
-        running = [c for c in server_target.app_containers(engine.client, engine.project, ns.app)
-                   if c.status == "running"]
+        running = server_target.running_containers(engine.client, engine.project, ns.app)
         if not running:
             error(f"{ns.app} is not running; deploy it first (pilot-tui deploy {ns.app})")
             return EXIT_FAILED
@@ -274,7 +273,7 @@ def app_list(ns: argparse.Namespace) -> int:
     pf, config = loaded
     state_dir = Project(pf.path).state_dir
     for app in config.apps:
-        live = history.live(history.load(state_dir, app.name))
+        live = history.live_release(state_dir, app.name)
         print(f"{app.name:16} {app.build.kind:11} {app.target.kind:14} "
               f"{live.id if live else '-':6} {live.url if live else ''}")
     if not config.apps:

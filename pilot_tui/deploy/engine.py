@@ -268,8 +268,7 @@ class Deployer:
         name = app.name  # the caller holds the lock and has pulled the shared history
         releases = history.load(self.state_dir, name)
         fingerprint = _fingerprint(image_id, env, app.target)
-        running = [c for c in server_target.app_containers(self.client, self.project, name)
-                   if c.status == "running"]
+        running = server_target.running_containers(self.client, self.project, name)
         current = history.live(releases)
         if not force and current is not None and any(
                 c.labels.get("pilot.fingerprint") == fingerprint

@@ -75,6 +75,15 @@ def live(releases: list[Release]) -> Release | None:
     return next((r for r in reversed(releases) if r.status == LIVE), None)
 
 
+def live_release(state_dir: Path, app: str) -> Release | None:
+    """The live release, or None; an unreadable history counts as none (screens that must
+    say it is unreadable call load themselves)."""
+    try:
+        return live(load(state_dir, app))
+    except HistoryError:
+        return None
+
+
 def record(state_dir: Path, app: str, release: Release) -> list[Release]:
     """Append ``release``; when it is live, the previous live one becomes superseded."""
     releases = load(state_dir, app)

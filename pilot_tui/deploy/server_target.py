@@ -171,6 +171,10 @@ def app_containers(client: Any, project: str, app: str) -> list[Any]:
         "label": [f"pilot.project={project}", f"pilot.app={app}"]})
 
 
+def running_containers(client: Any, project: str, app: str) -> list[Any]:
+    return [c for c in app_containers(client, project, app) if c.status == "running"]
+
+
 def pick_port(client: Any, proxy_container: Any) -> int:
     """The lowest port no Pilot container holds and nothing on the host listens on."""
     taken = {int(c.labels["pilot.port"]) for c in

@@ -34,12 +34,8 @@ def statuses(engine: Any) -> tuple[str, list[AppStatus]]:
         if app.target.kind != "server":
             rows.append(AppStatus(app.name, "-", "managed target", "-"))
             continue
-        try:
-            live = history.live(history.load(engine.state_dir, app.name))
-        except history.HistoryError:
-            live = None
-        running = [c for c in server_target.app_containers(engine.client, engine.project,
-                                                           app.name) if c.status == "running"]
+        live = history.live_release(engine.state_dir, app.name)
+        running = server_target.running_containers(engine.client, engine.project, app.name)
         if live is None:
             health = "not deployed"
         elif not running or proxy is None or not live.port:

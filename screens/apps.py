@@ -95,6 +95,7 @@ class AppsScreen(Screen[None]):
 
 
 class NewAppScreen(Screen[None]):
+    AUTO_FOCUS = "#path"  # typing goes into the first question, not the scroll container
     BINDINGS = [Binding("ctrl+s", "save", "Add app"), Binding("escape", "back", "Cancel")]
 
     def __init__(self, path: Path) -> None:

@@ -27,6 +27,7 @@ def _question(key: str):  # noqa: ANN202 - a Question
 
 
 class ServerFormScreen(Screen[None]):
+    AUTO_FOCUS = "#home"  # the first field, not the scroll container
     BINDINGS = [Binding("ctrl+s", "save", "Save"), Binding("escape", "back", "Back")]
 
     def __init__(self, path: Path) -> None:

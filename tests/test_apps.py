@@ -77,3 +77,13 @@ async def test_new_app_form_detects_validates_and_saves(project):
                                        "output": "dist"},
                              "target": {"kind": "s3-cloudfront"},
                              "env": {"LOG_LEVEL": "info"}, "secrets": ["API_TOKEN"]}]
+
+
+async def test_typing_goes_into_the_new_app_form_at_once(project):
+    app = create_app(str(project))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("a", "n")
+        await pilot.pause()
+        await pilot.press("ctrl+u", *"site")  # as a person types: no click first
+        assert app.screen.query_one("#path", Input).value == "site"

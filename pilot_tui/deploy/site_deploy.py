@@ -67,6 +67,10 @@ def deploy_site(engine: Any, log: Any, app: Any) -> history.Release:
             distribution = ""
             url = f"https://storage.googleapis.com/{site.bucket}/{app.target.index}"
             detail = "bucket ready; Cloud CDN in front of it is not automated yet"
+        if engine.config.server.home == "sandbox":
+            log.line("deploy", name)("the sandbox's cloud is simulated on this machine: the "
+                                     "files are in its local bucket and the URL shows where "
+                                     "a real deploy would serve them")
         log.emit(StageFinished(name, "deploy", detail, timer.seconds()))
         stage, timer = "release", Timer()
         log.emit(StageStarted(name, "release"))

@@ -153,6 +153,7 @@ def test_deploy_a_static_site_to_s3_cloudfront_from_the_cli_in_the_sandbox(tmp_p
         assert (name, release) == ("docs", "v1") and url.endswith(".cloudfront.net/")
         assert "created s3://pilot-acme-docs-site (private)" in first.stderr
         assert "2 uploaded" in first.stderr  # progress on stderr, the result on stdout
+        assert "the sandbox's cloud is simulated on this machine" in first.stderr
         again = run_pilot("deploy", "docs", cwd=tmp_path)
         assert again.returncode == 0 and "0 uploaded (0.0 kB), 0 deleted, 2 unchanged" in \
             again.stderr and "nothing to invalidate" in again.stderr

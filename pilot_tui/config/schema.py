@@ -260,6 +260,7 @@ class EcsTarget:
     memory: int = setting(512, "Memory in MB.", minimum=512, maximum=122880)
     port: int = setting(8080, "Port the container listens on.", minimum=1, maximum=65535)
     desired_count: int = setting(1, "Tasks to keep running.", minimum=0, maximum=100)
+    health_path: str = setting("/", "HTTP path the load balancer checks for a 2xx answer.")
 
 
 @dataclass

@@ -1,0 +1,123 @@
+"""Managed container targets (AWS Lambda, ECS on Fargate, Google Cloud Run): what the engine
+asks of each.
+
+The engine builds the image on the Docker host and pushes it to the target's registry
+(registry.py); a ManagedTarget then makes a new *revision* from it and moves traffic to it.
+Each release records the target's own name for that revision (a Lambda version, an ECS task
+definition ARN, a Cloud Run revision) so a rollback moves traffic back without a rebuild.
+
+UI-free, and the cloud libraries are imported only inside the target modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+Say = Callable[[str], None]
+CONTAINER_TARGETS = ("lambda", "ecs", "cloud-run")
+
+
+class TargetError(Exception):
+    """The cloud refused or the target is misconfigured; the message says what and where
+    (never a secret)."""
+
+
+@dataclass(frozen=True)
+class Revision:
+    ref: str  # the target's name for it: Lambda version "3", task definition ARN, revision
+    url: str  # where the app answers once traffic is on it
+    detail: str  # one line for the deploy log
+
+
+@dataclass(frozen=True)
+class TargetStatus:
+    health: str  # healthy | unhealthy (why) | not deployed | stopped
+    url: str  # "-" when not deployed
+    detail: str = ""  # e.g. "1/1 tasks running", "revision api-00003 serving 100%"
+
+    @property
+    def ok(self) -> bool:
+        return self.health in ("healthy", "not deployed")
+
+
+@dataclass(frozen=True)
+class LogLine:
+    timestamp: float  # seconds since the epoch
+    text: str
+    source: str = ""  # log stream / instance, when the cloud says
+
+
+class ManagedTarget(Protocol):
+    """One app on one managed platform. Methods block; the engine runs them in a worker."""
+
+    kind: str
+
+    def deploy(self, image: str, env: dict[str, str], release: str, say: Say) -> Revision:
+        """Create (first time) or update the app from ``image`` (a registry reference) with
+        ``env``; return the new revision once it serves traffic. ``release`` is Pilot's id
+        (v1, v2, ...) for tags and names."""
+        ...
+
+    def activate(self, ref: str, say: Say) -> Revision:
+        """Send all traffic to an earlier revision ``ref`` (a rollback)."""
+        ...
+
+    def status(self) -> TargetStatus: ...
+
+    def logs(self, *, since: float | None = None, limit: int = 200) -> Iterator[LogLine]:
+        """The app's recent log lines, oldest first (CloudWatch / Cloud Logging)."""
+        ...
+
+    def destroy(self, say: Say) -> list[str]:
+        """Remove everything the target made for this app; what was removed, one line each.
+        Idempotent: a second call finds nothing and says so."""
+        ...
+
+
+def resource_name(project: str, app: str) -> str:
+    """The name every cloud resource of an app carries (the deployer's policy allows only
+    resources named pilot-PROJECT-*)."""
+    return f"pilot-{project}-{app}"
+
+
+def open_target(config: Any, state_dir: Path, root: Path, app: Any) -> ManagedTarget:
+    """The target for ``app`` with clients for its cloud (sandbox emulators, the deployer's
+    key, or the profile / key file pilot.toml names)."""
+    kind = app.target.kind
+    if kind == "lambda":
+        from pilot_tui.deploy.lambda_target import open_lambda
+
+        return open_lambda(config, state_dir, root, app)
+    if kind == "ecs":
+        from pilot_tui.deploy.ecs_target import open_ecs
+
+        return open_ecs(config, state_dir, root, app)
+    if kind == "cloud-run":
+        from pilot_tui.deploy.cloudrun_target import open_cloud_run
+
+        return open_cloud_run(config, state_dir, root, app)
+    raise TargetError(f"app {app.name!r}: {kind} is not a managed container target")
+
+
+def aws_clients(config: Any, state_dir: Path) -> Callable[..., Any]:
+    """``make(service, **options)`` -> a boto3 client for deploys: the sandbox's emulator, else
+    the deployer's key (`pilot-tui deployer create`), else the profile in pilot.toml."""
+    from pilot_tui import cloud_clients
+
+    if config.server.home == "sandbox":
+        made = cloud_clients.aws_session(config, state_dir, sandbox=True)
+        if made is None:
+            raise TargetError("the sandbox's AWS emulator did not start")
+        session, endpoint = made
+    else:
+        from pilot_tui.identity import aws_deploy_session
+
+        session, endpoint = aws_deploy_session(config, state_dir), None
+
+    def make(service: str, **options: Any) -> Any:
+        return session.client(service, endpoint_url=endpoint, **options)
+
+    return make

@@ -49,8 +49,12 @@ class Emulator:
 
 
 def moto_command(port: int) -> Command:
-    # Reject instance types EC2 does not have, as the real API does.
-    env = {**os.environ, "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true"}
+    # Reject instance types EC2 does not have, and know AWS's managed IAM policies (Lambda's
+    # and ECS's execution roles attach them), as the real API does. Lambda functions run on
+    # this machine's Docker with host networking (no bridge needed) when one answers.
+    env = {"MOTO_DOCKER_NETWORK_MODE": "host", **os.environ,
+           "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true",
+           "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
     return Command((sys.executable, "-m", "pilot_tui.sandbox_aws", "-H", "127.0.0.1", "-p",
                     str(port)), env=env)
 

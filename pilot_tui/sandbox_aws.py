@@ -1,9 +1,14 @@
-"""The sandbox's local AWS API: moto's server, with one fidelity fix.
+"""The sandbox's local AWS API: moto's server, with three fidelity fixes.
 
-Terraform's aws provider launches an instance in a subnet by passing its security groups on
-the primary network interface. Real EC2 then reports those groups on the instance too; moto
-reports them only on the interface, so every plan would show a spurious change. This
-launcher fills the instance's groups from its primary interface, then runs moto unchanged.
+- Terraform's aws provider launches an instance in a subnet by passing its security groups
+  on the primary network interface. Real EC2 then reports those groups on the instance too;
+  moto reports them only on the interface, so every plan would show a spurious change. The
+  instance's groups are filled from its primary interface.
+- Lambda's Invoke reads its `Qualifier` query parameter as `qualifier`, so every invoke ran
+  $LATEST whatever version or alias was asked for (a rollback looked like it did nothing).
+- A published Lambda version is a copy made before its Docker client exists, so invoking a
+  version or alias failed with an AttributeError (HTTP 500).
+
 Used only by the sandbox (`python -m pilot_tui.sandbox_aws -H 127.0.0.1 -p PORT`).
 """
 
@@ -26,6 +31,24 @@ def patch_moto() -> None:
         return result
 
     Instance.prep_nics = prep_nics  # type: ignore[method-assign]
+    _patch_lambda()
+
+
+def _patch_lambda() -> None:
+    from moto.awslambda.responses import LambdaResponse
+    from moto.utilities.docker_utilities import DockerModel
+
+    DockerModel._DockerModel__docker_client = None  # type: ignore[attr-defined]
+    original = LambdaResponse._get_param
+
+    def get_param(self: Any, name: str, if_none: Any = None) -> Any:
+        value = original(self, name, if_none)
+        if name == "qualifier" and value is if_none:
+            value = original(self, "Qualifier", if_none) or self.querystring.get(
+                "Qualifier", [if_none])[0]
+        return value
+
+    LambdaResponse._get_param = get_param  # type: ignore[method-assign]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -244,11 +244,22 @@ class CloudRunTarget:
 
 @dataclass
 class LambdaTarget:
-    """AWS Lambda from a container image; a function URL is the app's URL."""
+    """AWS Lambda, from a container image or a zip; a function URL is the app's URL."""
 
     kind: Literal["lambda"] = setting("lambda", "Target kind.")
     memory: int = setting(512, "Memory in MB.", minimum=128, maximum=10240)
     timeout: int = setting(30, "Seconds per invocation.", minimum=1, maximum=900)
+    package: Literal["image", "zip"] = setting(
+        "image", "`image`: the app's container image, pushed to ECR, its web server on $PORT "
+        "reached through the Lambda Web Adapter. `zip`: the folder's files as a zip, for a "
+        "simple function with a handler.")
+    handler: str = setting("app.handler", "Handler of a zip function, module.function.",
+                           pattern=r"^[A-Za-z0-9_./-]+\.[A-Za-z0-9_]+$",
+                           pattern_hint="module.function, e.g. app.handler")
+    runtime: str = setting("python3.12", "Runtime of a zip function, e.g. python3.12, "
+                           "nodejs20.x.")
+    port: int = setting(8080, "Port the image's web server listens on ($PORT).", minimum=1,
+                        maximum=65535)
 
 
 @dataclass

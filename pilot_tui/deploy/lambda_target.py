@@ -1,0 +1,306 @@
+"""AWS Lambda: one function per app, one published *version* per release, and an alias
+`live` that a function URL serves. A rollback moves the alias back to an earlier version.
+
+Two packages: `zip` (the folder's files, for a simple function with a handler; no Docker
+needed) and `image` (the app's container image in ECR, its web server reached through the
+Lambda Web Adapter, see lambda_image.py). Concurrent deploys are refused by Lambda itself:
+every update names the RevisionId it read, so a teammate's change in between fails it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pilot_tui.deploy.managed import (
+    LogLine,
+    Revision,
+    Say,
+    TargetError,
+    TargetStatus,
+    aws_clients,
+    resource_name,
+)
+
+ALIAS = "live"
+BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+TRUST = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+    "Action": "sts:AssumeRole"}]}
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # zip's epoch: the same files make the same bytes
+
+
+def zip_folder(folder: Path) -> bytes:
+    """The folder's files as a deterministic zip (hidden files and __pycache__ left out)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            parts = path.relative_to(folder).parts
+            if not path.is_file() or any(p.startswith(".") or p == "__pycache__"
+                                         for p in parts):
+                continue
+            info = zipfile.ZipInfo("/".join(parts), ZIP_DATE)
+            info.external_attr = (0o755 if path.stat().st_mode & 0o111 else 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
+def code_sha256(data: bytes) -> str:
+    """What Lambda reports as CodeSha256 for a zip."""
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def _revision(revision: str | None) -> dict[str, str]:
+    """RevisionId=... when known: Lambda then refuses the call if the function changed since
+    it was read (a teammate deploying at the same time)."""
+    return {"RevisionId": revision} if revision else {}
+
+
+def _error(what: str, exc: Exception) -> TargetError:
+    error = getattr(exc, "response", {}).get("Error", {})
+    return TargetError(f"{what}: {error.get('Code', type(exc).__name__)}: "
+                       f"{error.get('Message', str(exc))[:300]}")
+
+
+@dataclass
+class LambdaFunction:
+    lam: Any  # boto3 clients
+    iam: Any
+    logs_client: Any
+    project: str
+    app: str
+    settings: Any  # LambdaTarget
+    kind: str = "lambda"
+
+    @property
+    def name(self) -> str:
+        return resource_name(self.project, self.app)[:64]
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/lambda/{self.name}"
+
+    def role_name(self) -> str:
+        return f"pilot-{self.project}-lambda"[:64]
+
+    # -- making it ---------------------------------------------------------------------
+    def ensure_role(self, say: Say) -> str:
+        """The execution role (only CloudWatch Logs), shared by the project's functions."""
+        try:
+            return str(self.iam.get_role(RoleName=self.role_name())["Role"]["Arn"])
+        except self.iam.exceptions.NoSuchEntityException:
+            pass
+        role = self.iam.create_role(RoleName=self.role_name(),
+                                    AssumeRolePolicyDocument=json.dumps(TRUST),
+                                    Tags=[{"Key": "pilot:project", "Value": self.project}])
+        self.iam.attach_role_policy(RoleName=self.role_name(), PolicyArn=BASIC_EXECUTION)
+        say(f"created execution role {self.role_name()}")
+        return str(role["Role"]["Arn"])
+
+    def current(self) -> dict[str, Any] | None:
+        """The function's configuration, or None when it does not exist yet."""
+        try:
+            return dict(self.lam.get_function(FunctionName=self.name)["Configuration"])
+        except self.lam.exceptions.ResourceNotFoundException:
+            return None
+
+    def live_version(self) -> dict[str, Any] | None:
+        """The configuration of the version the alias serves, or None."""
+        try:
+            return dict(self.lam.get_function_configuration(FunctionName=self.name,
+                                                            Qualifier=ALIAS))
+        except self.lam.exceptions.ResourceNotFoundException:
+            return None
+
+    def unchanged(self, code: dict[str, Any], env: dict[str, str]) -> str | None:
+        """The live version when it already runs exactly this code and environment."""
+        live = self.live_version()
+        if live is None:
+            return None
+        same_env = live.get("Environment", {}).get("Variables", {}) == env
+        if "ZipFile" in code:
+            same_code = live.get("CodeSha256") == code_sha256(code["ZipFile"])
+        else:  # an image reference by digest names its content
+            same_code = self.lam.get_function(FunctionName=self.name, Qualifier=ALIAS)[
+                "Code"].get("ImageUri") == code["ImageUri"]
+        return str(live["Version"]) if same_env and same_code else None
+
+    def deploy_code(self, code: dict[str, Any], env: dict[str, str], release: str,
+                    say: Say) -> Revision:
+        """Create or update the function with ``code`` ({"ZipFile": bytes} or
+        {"ImageUri": ref}), publish a version and point the alias and its URL at it."""
+        from botocore.exceptions import ClientError
+
+        try:
+            existing = self.current()
+            config = {"MemorySize": self.settings.memory, "Timeout": self.settings.timeout,
+                      "Environment": {"Variables": env}}
+            if existing is None:
+                self._create(code, config, say)
+            else:
+                self._update(existing, code, config, say)
+            version = self.lam.publish_version(
+                FunctionName=self.name, Description=f"pilot {release}",
+                **_revision(self._wait_ready()))["Version"]
+            say(f"published version {version}")
+            url = self._point_alias(str(version), say)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "PreconditionFailedException":
+                raise TargetError(f"function {self.name} was changed by someone else during "
+                                  "this deploy; deploy again") from exc
+            raise _error(f"function {self.name}", exc) from exc
+        return Revision(str(version), url, f"version {version} of {self.name}")
+
+    def _create(self, code: dict[str, Any], config: dict[str, Any], say: Say) -> None:
+        role = self.ensure_role(say)
+        args: dict[str, Any] = {"FunctionName": self.name, "Role": role, "Code": code,
+                                "Tags": {"pilot:project": self.project}, **config}
+        if "ZipFile" in code:
+            args.update(PackageType="Zip", Handler=self.settings.handler,
+                        Runtime=self.settings.runtime)
+        else:
+            args.update(PackageType="Image")
+        for attempt in range(10):  # a new role takes seconds to be assumable by Lambda
+            try:
+                self.lam.create_function(**args)
+                break
+            except self.lam.exceptions.InvalidParameterValueException as exc:
+                if "role" not in str(exc).lower() or attempt == 9:
+                    raise
+                time.sleep(3)
+        say(f"created function {self.name}")
+
+    def _update(self, existing: dict[str, Any], code: dict[str, Any],
+                config: dict[str, Any], say: Say) -> None:
+        wanted = "Zip" if "ZipFile" in code else "Image"
+        if existing.get("PackageType", "Zip") != wanted:
+            raise TargetError(f"function {self.name} is a {existing.get('PackageType')} "
+                              f"function and apps.{self.app}.target.package asks for "
+                              f"{wanted.lower()}: destroy the app first (pilot-tui app "
+                              f"destroy {self.app})")
+        revision = self._wait_ready()
+        if "ZipFile" in code:
+            config = {**config, "Handler": self.settings.handler,
+                      "Runtime": self.settings.runtime}
+        self.lam.update_function_configuration(FunctionName=self.name, **_revision(revision),
+                                               **config)
+        self.lam.update_function_code(FunctionName=self.name,
+                                      **_revision(self._wait_ready()), **code)
+        say(f"updated function {self.name}")
+
+    def _wait_ready(self, timeout: float = 300) -> str | None:
+        """Wait out an update in progress; the function's RevisionId once it is settled."""
+        deadline = time.monotonic() + timeout
+        while True:
+            config = self.lam.get_function_configuration(FunctionName=self.name)
+            status = config.get("LastUpdateStatus", "Successful")
+            if config.get("State", "Active") == "Failed" or status == "Failed":
+                raise TargetError(f"function {self.name} failed to update: "
+                                  f"{config.get('LastUpdateStatusReason') or config.get('StateReason')}")
+            if status == "Successful" and config.get("State", "Active") == "Active":
+                return config.get("RevisionId")  # (moto does not keep one)
+            if time.monotonic() > deadline:
+                raise TargetError(f"function {self.name} still updating after {timeout:.0f}s")
+            time.sleep(1)
+
+    def _point_alias(self, version: str, say: Say) -> str:
+        try:
+            alias = self.lam.get_alias(FunctionName=self.name, Name=ALIAS)
+            self.lam.update_alias(FunctionName=self.name, Name=ALIAS, FunctionVersion=version,
+                                  **_revision(alias.get("RevisionId")))
+        except self.lam.exceptions.ResourceNotFoundException:
+            self.lam.create_alias(FunctionName=self.name, Name=ALIAS, FunctionVersion=version)
+        say(f"alias {ALIAS} -> version {version}")
+        return self.ensure_url(say)
+
+    def ensure_url(self, say: Say) -> str:
+        """The public function URL of the alias (auth NONE: it is a web app)."""
+        try:
+            return str(self.lam.get_function_url_config(FunctionName=self.name,
+                                                        Qualifier=ALIAS)["FunctionUrl"])
+        except self.lam.exceptions.ResourceNotFoundException:
+            pass
+        url = self.lam.create_function_url_config(FunctionName=self.name, Qualifier=ALIAS,
+                                                  AuthType="NONE")["FunctionUrl"]
+        try:
+            self.lam.add_permission(FunctionName=self.name, Qualifier=ALIAS,
+                                    StatementId="pilot-public-url",
+                                    Action="lambda:InvokeFunctionUrl", Principal="*",
+                                    FunctionUrlAuthType="NONE")
+        except self.lam.exceptions.ResourceConflictException:
+            pass  # granted by an earlier deploy
+        say(f"function URL {url}")
+        return str(url)
+
+    # -- the contract ------------------------------------------------------------------
+    def deploy(self, image: str, env: dict[str, str], release: str, say: Say) -> Revision:
+        return self.deploy_code({"ImageUri": image}, env, release, say)
+
+    def activate(self, ref: str, say: Say) -> Revision:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.lam.get_function_configuration(FunctionName=self.name, Qualifier=ref)
+        except self.lam.exceptions.ResourceNotFoundException as exc:
+            raise TargetError(f"function {self.name} has no version {ref} any more") from exc
+        try:
+            url = self._point_alias(ref, say)
+        except ClientError as exc:
+            raise _error(f"function {self.name}", exc) from exc
+        return Revision(ref, url, f"version {ref} of {self.name}")
+
+    def status(self) -> TargetStatus:
+        live = self.live_version()
+        if live is None:
+            return TargetStatus("not deployed", "-")
+        url = self.ensure_url(lambda _: None)
+        state, update = live.get("State", "Active"), live.get("LastUpdateStatus", "Successful")
+        detail = f"version {live['Version']}, {live.get('PackageType', 'Zip').lower()}"
+        if state == "Active" and update == "Successful":
+            return TargetStatus("healthy", url, detail)
+        reason = live.get("StateReason") or live.get("LastUpdateStatusReason") or state
+        return TargetStatus(f"unhealthy ({reason})", url, detail)
+
+    def logs(self, *, since: float | None = None, limit: int = 200) -> Any:
+        args: dict[str, Any] = {"logGroupName": self.log_group, "limit": min(limit, 10000)}
+        if since is not None:
+            args["startTime"] = int(since * 1000)
+        try:
+            found = self.logs_client.filter_log_events(**args)
+        except self.logs_client.exceptions.ResourceNotFoundException:
+            return  # never invoked: no log group yet
+        for event in sorted(found.get("events", []), key=lambda e: e["timestamp"])[-limit:]:
+            yield LogLine(event["timestamp"] / 1000, str(event["message"]).rstrip("\n"),
+                          str(event.get("logStreamName", "")))
+
+    def destroy(self, say: Say) -> list[str]:
+        done = []
+        if self.current() is not None:
+            try:
+                self.lam.delete_function_url_config(FunctionName=self.name, Qualifier=ALIAS)
+            except self.lam.exceptions.ResourceNotFoundException:
+                pass
+            self.lam.delete_function(FunctionName=self.name)  # every version and alias
+            done.append(f"deleted function {self.name}")
+        try:
+            self.logs_client.delete_log_group(logGroupName=self.log_group)
+            done.append(f"deleted log group {self.log_group}")
+        except self.logs_client.exceptions.ResourceNotFoundException:
+            pass
+        for line in done:
+            say(line)
+        return done
+
+
+def open_lambda(config: Any, state_dir: Path, root: Path, app: Any) -> LambdaFunction:
+    make = aws_clients(config, state_dir)
+    return LambdaFunction(make("lambda"), make("iam"), make("logs"), config.project.name,
+                          app.name, app.target)

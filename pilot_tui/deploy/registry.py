@@ -1,0 +1,109 @@
+"""Pushing an image from the Pilot Server's Docker to a managed target's registry.
+
+Pilot logs the engine in for each push only: the credentials travel with the push request
+(X-Registry-Auth), so nothing is left in the server's ~/.docker/config.json. ECR's token comes
+from ecr:GetAuthorizationToken (12 hours); Artifact Registry's from the Google credentials
+(artifact_registry.docker_login). Either works from a server on the other cloud: the token is
+fetched here, by whoever deploys, and handed to the engine.
+
+``PILOT_REGISTRY`` (host:port) replaces the registry host ECR names, for emulators: moto has
+ECR's API but no registry behind it, so tests push to a real `docker-registry` on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pilot_tui import redact
+
+REGISTRY_OVERRIDE = "PILOT_REGISTRY"
+
+
+class RegistryError(Exception):
+    """Login or push failed; the message names the registry and what it said."""
+
+
+@dataclass(frozen=True)
+class Registry:
+    host: str  # 123456789012.dkr.ecr.eu-west-1.amazonaws.com, europe-west1-docker.pkg.dev
+    repository: str  # the path after the host: pilot-acme-api, gcp-project/pilot-acme/api
+    username: str
+    password: str = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return f"{self.host}/{self.repository}"
+
+    def reference(self, tag: str) -> str:
+        return f"{self.name}:{tag}"
+
+
+def _host(found: str) -> str:
+    return os.environ.get(REGISTRY_OVERRIDE) or found.removeprefix("https://")
+
+
+def ecr_registry(ecr: Any, repository: str, project: str) -> Registry:
+    """The ECR repository ``repository`` (created, scanned on push, when missing) and a token
+    for it. ``ecr`` is a boto3 ECR client."""
+    from botocore.exceptions import ClientError
+
+    try:
+        try:
+            ecr.describe_repositories(repositoryNames=[repository])
+        except ecr.exceptions.RepositoryNotFoundException:
+            ecr.create_repository(repositoryName=repository,
+                                  imageScanningConfiguration={"scanOnPush": True},
+                                  tags=[{"Key": "pilot:project", "Value": project}])
+        data = ecr.get_authorization_token()["authorizationData"][0]
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise RegistryError(f"ECR repository {repository}: {error.get('Code')}: "
+                            f"{error.get('Message')}") from exc
+    user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+    redact.register([password, data["authorizationToken"]])
+    return Registry(_host(data["proxyEndpoint"]), repository, user, password)
+
+
+def delete_ecr_repository(ecr: Any, repository: str) -> bool:
+    """Delete the repository and its images; False when there was none."""
+    try:
+        ecr.delete_repository(repositoryName=repository, force=True)
+    except ecr.exceptions.RepositoryNotFoundException:
+        return False
+    return True
+
+
+def push(client: Any, image_id: str, registry: Registry, tag: str,
+         say: Callable[[str], None]) -> str:
+    """Tag ``image_id`` into the registry and push it; the pushed reference by digest
+    (host/repository@sha256:...), which is what targets should run."""
+    image = client.images.get(image_id)
+    image.tag(registry.name, tag)
+    auth = {"username": registry.username, "password": registry.password}
+    digest = ""
+    layers: dict[str, str] = {}
+    try:
+        for event in client.api.push(registry.name, tag, auth_config=auth, stream=True,
+                                     decode=True):
+            if "error" in event:
+                raise RegistryError(f"push to {registry.host}: "
+                                    f"{redact.text(str(event['error']))}")
+            status, layer = event.get("status", ""), event.get("id", "")
+            if layer and status in ("Pushed", "Layer already exists", "Mounted from"):
+                if layers.get(layer) != status:
+                    layers[layer] = status
+                    say(f"{layer}: {status.lower()}")
+            digest = event.get("aux", {}).get("Digest", digest)
+    except RegistryError:
+        raise
+    except Exception as exc:  # the engine could not reach the registry at all
+        raise RegistryError(f"push to {registry.host}: {redact.text(str(exc))}") from exc
+    finally:
+        client.api.remove_image(registry.reference(tag), noprune=True)  # the image stays
+    if not digest:
+        raise RegistryError(f"push to {registry.host} ended without a digest")
+    return f"{registry.name}@{digest}"

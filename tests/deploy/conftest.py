@@ -154,3 +154,49 @@ def get(port: int, host: str = "hello.localhost", path: str = "/index.html") -> 
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Host": host})
     with urllib.request.urlopen(request, timeout=5) as response:
         return response.read().decode().strip()
+
+
+@pytest.fixture
+def registry(tmp_path):
+    """``start(users) -> "127.0.0.1:PORT"``: a real Docker registry (Debian's docker-registry)
+    on 127.0.0.1 with htpasswd logins for ``users`` (name -> password); stopped by pid."""
+    import subprocess
+    import time
+
+    if shutil.which("docker-registry") is None or shutil.which("htpasswd") is None:
+        reason = "docker-registry / htpasswd missing (bash .ci/setup --test installs them)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(users: dict[str, str]) -> str:
+        port = free_port()
+        folder = tmp_path / f"registry-{port}"
+        folder.mkdir()
+        for index, (user, password) in enumerate(users.items()):
+            subprocess.run(["htpasswd", "-B", "-b" + ("" if index else "c"),
+                            str(folder / "htpasswd"), user, password], check=True,
+                           capture_output=True)
+        (folder / "config.yml").write_text(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+            f"    rootdirectory: {folder / 'data'}\n  delete:\n    enabled: true\n"
+            f"http:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: pilot-test\n"
+            f"    path: {folder / 'htpasswd'}\n")
+        log = (folder / "registry.log").open("wb")
+        started.append(subprocess.Popen(["docker-registry", "serve", str(folder / "config.yml")],
+                                        stdout=log, stderr=subprocess.STDOUT))
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
+            except urllib.error.HTTPError:
+                return f"127.0.0.1:{port}"  # 401: up, and asking for a login
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"the registry did not start: {(folder / 'registry.log').read_text()}")
+
+    yield start
+    for process in started:
+        process.terminate()
+        process.wait(timeout=10)

@@ -1,0 +1,80 @@
+"""Registry login and push from the Pilot Server's engine (the private dockerd) to a real
+Docker registry on 127.0.0.1 with a password login. The repository and the login token come
+from ECR's API (moto); moto has no registry behind it, so PILOT_REGISTRY points the push at
+the local one, whose login is the ECR token's user and password."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.request
+
+import pytest
+
+from pilot_tui import redact
+from pilot_tui.deploy.registry import (
+    Registry,
+    RegistryError,
+    delete_ecr_repository,
+    ecr_registry,
+    push,
+)
+from pilot_tui.sandbox import Sandbox, aws_session
+
+
+@pytest.fixture(scope="module")
+def ecr(tmp_path_factory):
+    sandbox = Sandbox(tmp_path_factory.mktemp("registry-emulators"))
+    running, _ = sandbox.ensure()
+    yield aws_session("eu-west-1").client("ecr", endpoint_url=running["aws"].url)
+    sandbox.stop()
+
+
+def tags(host: str, repository: str, user: str, password: str) -> list[str]:
+    request = urllib.request.Request(f"http://{host}/v2/{repository}/tags/list", headers={
+        "Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()})
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        return list(json.load(answer)["tags"])
+
+
+def ecr_login(ecr) -> tuple[str, str]:
+    token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    user, _, password = base64.b64decode(token).decode().partition(":")
+    return user, password
+
+
+def test_ecr_login_and_push(ecr, registry, docker_client, monkeypatch):
+    user, password = ecr_login(ecr)
+    host = registry({user: password})
+    monkeypatch.setenv("PILOT_REGISTRY", host)
+    found = ecr_registry(ecr, "pilot-acme-api", "acme")
+    assert (found.host, found.repository, found.username) == (host, "pilot-acme-api", user)
+    assert password not in repr(found) and redact.text(password) != password
+    described = ecr.describe_repositories(repositoryNames=["pilot-acme-api"])["repositories"]
+    assert described[0]["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert ecr_registry(ecr, "pilot-acme-api", "acme").host == host  # exists: reused
+
+    image = docker_client.images.get("pilot/busybox:latest")
+    said: list[str] = []
+    reference = push(docker_client, image.id, found, "v1-abc123", said.append)
+    assert reference.startswith(f"{host}/pilot-acme-api@sha256:")
+    assert tags(host, "pilot-acme-api", user, password) == ["v1-abc123"]
+    assert any("pushed" in line for line in said)
+    assert not any(t.startswith(host) for t in docker_client.images.get(image.id).tags)
+    # The same image again: the registry has its layers already.
+    said.clear()
+    assert push(docker_client, image.id, found, "v2-abc123", said.append) == reference
+    assert any("already exists" in line for line in said)
+    assert delete_ecr_repository(ecr, "pilot-acme-api") is True
+    assert delete_ecr_repository(ecr, "pilot-acme-api") is False
+
+
+def test_wrong_password_is_refused_without_showing_it(registry, docker_client):
+    host = registry({"AWS": "right-password-123"})
+    wrong = Registry(host, "pilot-acme-api", "AWS", "wrong-password-456")
+    image = docker_client.images.get("pilot/busybox:latest")
+    with pytest.raises(RegistryError) as caught:
+        push(docker_client, image.id, wrong, "v1", lambda _: None)
+    assert host in str(caught.value)
+    assert "wrong-password-456" not in str(caught.value)
+    assert not any(t.startswith(host) for t in docker_client.images.get(image.id).tags)

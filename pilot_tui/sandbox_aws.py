@@ -48,7 +48,7 @@ def _patch_lambda() -> None:
                 "Qualifier", [if_none])[0]
         return value
 
-    LambdaResponse._get_param = get_param  # type: ignore[method-assign]
+    LambdaResponse._get_param = get_param  # type: ignore[method-assign,assignment]
 
 
 def main(argv: list[str] | None = None) -> None:

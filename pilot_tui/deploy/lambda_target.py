@@ -10,6 +10,7 @@ every update names the RevisionId it read, so a teammate's change in between fai
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import json
@@ -203,8 +204,8 @@ class LambdaFunction:
             config = self.lam.get_function_configuration(FunctionName=self.name)
             status = config.get("LastUpdateStatus", "Successful")
             if config.get("State", "Active") == "Failed" or status == "Failed":
-                raise TargetError(f"function {self.name} failed to update: "
-                                  f"{config.get('LastUpdateStatusReason') or config.get('StateReason')}")
+                why = config.get("LastUpdateStatusReason") or config.get("StateReason")
+                raise TargetError(f"function {self.name} failed to update: {why}")
             if status == "Successful" and config.get("State", "Active") == "Active":
                 return config.get("RevisionId")  # (moto does not keep one)
             if time.monotonic() > deadline:
@@ -230,13 +231,12 @@ class LambdaFunction:
             pass
         url = self.lam.create_function_url_config(FunctionName=self.name, Qualifier=ALIAS,
                                                   AuthType="NONE")["FunctionUrl"]
-        try:
+        with contextlib.suppress(self.lam.exceptions.ResourceConflictException):
+            # (a conflict: granted by an earlier deploy)
             self.lam.add_permission(FunctionName=self.name, Qualifier=ALIAS,
                                     StatementId="pilot-public-url",
                                     Action="lambda:InvokeFunctionUrl", Principal="*",
                                     FunctionUrlAuthType="NONE")
-        except self.lam.exceptions.ResourceConflictException:
-            pass  # granted by an earlier deploy
         say(f"function URL {url}")
         return str(url)
 
@@ -284,10 +284,8 @@ class LambdaFunction:
     def destroy(self, say: Say) -> list[str]:
         done = []
         if self.current() is not None:
-            try:
+            with contextlib.suppress(self.lam.exceptions.ResourceNotFoundException):
                 self.lam.delete_function_url_config(FunctionName=self.name, Qualifier=ALIAS)
-            except self.lam.exceptions.ResourceNotFoundException:
-                pass
             self.lam.delete_function(FunctionName=self.name)  # every version and alias
             done.append(f"deleted function {self.name}")
         try:

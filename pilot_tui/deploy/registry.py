@@ -93,10 +93,10 @@ def push(client: Any, image_id: str, registry: Registry, tag: str,
                 raise RegistryError(f"push to {registry.host}: "
                                     f"{redact.text(str(event['error']))}")
             status, layer = event.get("status", ""), event.get("id", "")
-            if layer and status in ("Pushed", "Layer already exists", "Mounted from"):
-                if layers.get(layer) != status:
-                    layers[layer] = status
-                    say(f"{layer}: {status.lower()}")
+            if layer and status in ("Pushed", "Layer already exists", "Mounted from") \
+                    and layers.get(layer) != status:
+                layers[layer] = status
+                say(f"{layer}: {status.lower()}")
             digest = event.get("aux", {}).get("Digest", digest)
     except RegistryError:
         raise

@@ -68,8 +68,8 @@ def test_zip_is_deterministic(tmp_path):
     first = zip_folder(tmp_path / "fn")
     os.utime(tmp_path / "fn" / "app.py", (0, 0))
     assert zip_folder(tmp_path / "fn") == first
-    import zipfile
     import io
+    import zipfile
 
     assert zipfile.ZipFile(io.BytesIO(first)).namelist() == ["app.py"]
 

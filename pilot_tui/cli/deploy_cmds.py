@@ -180,8 +180,17 @@ def logs(ns: argparse.Namespace) -> int:
     from pilot_tui import redact
     from pilot_tui.deploy import server_target
     from pilot_tui.deploy.engine import DeployError
+    from pilot_tui.deploy.managed import CONTAINER_TARGETS
 
-    with deployer(ns, share=False) as engine:  # reads logs: no history to share
+    found = _load_app(ns)
+    if found is None:
+        return EXIT_INVALID
+    pf, config, app = found
+    if app.target.kind in CONTAINER_TARGETS:  # the cloud's logs: no Docker host needed
+        from pilot_tui.cli.managed_cmds import print_logs
+
+        return print_logs(Project(pf.path), config, app, tail=ns.tail, follow=ns.follow)
+    with deployer(ns, share=False, loaded=(pf, config)) as engine:
         try:
             engine.app(ns.app)
         except DeployError as exc:
@@ -207,10 +216,15 @@ def logs(ns: argparse.Namespace) -> int:
 def status(ns: argparse.Namespace) -> int:
     from pilot_tui.deploy.status import statuses
 
-    with deployer(ns, share=False) as engine:
+    loaded = load_valid(ns)
+    if loaded is None:
+        return EXIT_INVALID
+    served = [a.name for a in loaded[1].apps if a.target.kind == "server"]
+    with deployer(ns, share=False, apps=served, loaded=loaded) as engine:
         proxy, apps = statuses(engine)
-        rows = [{"app": "(proxy)", "release": "-", "health": proxy,
-                 "url": f"{engine.target.address} · port {engine.config.server.http_port}"}]
+        rows = [] if engine.target is None else [{
+            "app": "(proxy)", "release": "-", "health": proxy,
+            "url": f"{engine.target.address} · port {engine.config.server.http_port}"}]
         rows += [{"app": a.app, "release": a.release, "health": a.health, "url": a.url}
                  for a in apps]
         if ns.json:
@@ -284,8 +298,17 @@ def app_list(ns: argparse.Namespace) -> int:
 def app_destroy(ns: argparse.Namespace) -> int:
     from pilot_tui.deploy import server_target
     from pilot_tui.deploy.engine import DeployError
+    from pilot_tui.deploy.managed import CONTAINER_TARGETS
 
-    with deployer(ns, apps=[ns.app], share=False) as engine:
+    found = _load_app(ns)
+    if found is None:
+        return EXIT_INVALID
+    pf, config, app = found
+    if app.target.kind in CONTAINER_TARGETS:  # its cloud resources: no Docker host needed
+        from pilot_tui.cli import managed_cmds
+
+        return managed_cmds.destroy(Project(pf.path), config, app, ns.yes)
+    with deployer(ns, apps=[ns.app], share=False, loaded=(pf, config)) as engine:
         try:
             app = engine.app(ns.app)
         except DeployError as exc:

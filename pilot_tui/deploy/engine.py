@@ -30,6 +30,7 @@ from pilot_tui.deploy.events import (
     to_json,
 )
 from pilot_tui.deploy.host import DockerTarget
+from pilot_tui.deploy.managed import CONTAINER_TARGETS
 from pilot_tui.deploy.shared_history import SharedHistory, SharedHistoryError
 from pilot_tui.fsutil import ensure_private_dir
 from pilot_tui.runner import Command, RunnerError, capture
@@ -39,8 +40,10 @@ SITE_TARGETS = ("s3-cloudfront", "gcs-cdn")
 
 def needs_docker(app: Any) -> bool:
     """Whether deploying ``app`` talks to the Docker host (static sites on managed targets
-    go straight to their bucket)."""
-    return app.target.kind not in SITE_TARGETS
+    go straight to their bucket, and a zip Lambda to the function)."""
+    from pilot_tui.deploy.managed_deploy import is_zip_lambda
+
+    return app.target.kind not in SITE_TARGETS and not is_zip_lambda(app)
 
 
 class DeployError(Exception):
@@ -97,9 +100,6 @@ class Deployer:
         if app is None:
             known = ", ".join(a.name for a in self.config.apps) or "none yet"
             raise DeployError("deploy", f"no app {name!r} in pilot.toml (apps: {known})")
-        if app.target.kind not in ("server", *SITE_TARGETS):
-            raise DeployError("deploy", f"app {name!r} targets {app.target.kind}, which Pilot "
-                              "cannot deploy to yet (server, s3-cloudfront and gcs-cdn work)")
         return app
 
     # -- what people see ---------------------------------------------------------------
@@ -130,6 +130,11 @@ class Deployer:
 
             with _RunLog(self, name, "deploy") as log:
                 return deploy_site(self, log, app)
+        if app.target.kind in CONTAINER_TARGETS:
+            from pilot_tui.deploy.managed_deploy import deploy_managed
+
+            with _RunLog(self, name, "deploy") as log:
+                return deploy_managed(self, log, app, force=force)
         with _RunLog(self, name, "deploy") as log:
             env = self._environment(app)
             proxy = self._stage(log, name, "deploy", "preparing the proxy",
@@ -155,6 +160,11 @@ class Deployer:
         if app.target.kind in SITE_TARGETS:
             raise DeployError("release", f"rolling back a static site ({app.target.kind}) is "
                               "not supported yet: check out the earlier commit and deploy it")
+        if app.target.kind in CONTAINER_TARGETS:
+            from pilot_tui.deploy.managed_deploy import rollback_managed
+
+            with _RunLog(self, name, "rollback") as log:
+                return rollback_managed(self, log, app, wanted)
         with _RunLog(self, name, "rollback") as log:
             env = self._environment(app)
             proxy = server_target.ensure_proxy(self.client, self.proxy_spec(),

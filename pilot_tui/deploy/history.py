@@ -34,6 +34,7 @@ class Release:
     port: int | None = None
     url: str | None = None
     note: str = ""  # "rollback to v3", the failure's reason
+    revision: str | None = None  # a managed target's own name for it (Lambda version, ...)
 
 
 def history_file(state_dir: Path, app: str) -> Path:

@@ -121,3 +121,13 @@ def aws_clients(config: Any, state_dir: Path) -> Callable[..., Any]:
         return session.client(service, endpoint_url=endpoint, **options)
 
     return make
+
+
+def target_status(config: Any, state_dir: Path, root: Path, app: Any) -> TargetStatus:
+    """The app's state on its cloud; an unreachable cloud is 'unknown (why)', not a crash."""
+    try:
+        return open_target(config, state_dir, root, app).status()
+    except TargetError as exc:
+        return TargetStatus(f"unknown ({exc})", "-")
+    except Exception as exc:  # botocore / google.auth: no credentials, no network
+        return TargetStatus(f"unknown ({type(exc).__name__}: {str(exc)[:120]})", "-")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pilot_tui.deploy import history, server_target
+from pilot_tui.deploy.managed import CONTAINER_TARGETS, target_status
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,12 @@ def statuses(engine: Any) -> tuple[str, list[AppStatus]]:
         proxy = engine.client.containers.get(server_target.PROXY_NAME)
     rows = []
     for app in engine.config.apps:
+        if app.target.kind in CONTAINER_TARGETS:  # asked of the cloud
+            live = history.live_release(engine.state_dir, app.name)
+            state = target_status(engine.config, engine.state_dir, engine.root, app)
+            rows.append(AppStatus(app.name, live.id if live else "-", state.health,
+                                  state.url))
+            continue
         if app.target.kind != "server":
             rows.append(AppStatus(app.name, "-", "managed target", "-"))
             continue

@@ -200,3 +200,27 @@ def registry(tmp_path):
     for process in started:
         process.terminate()
         process.wait(timeout=10)
+
+
+LAMBDA_FIXTURES = Path(__file__).parent.parent / "fixtures" / "lambda"
+LAMBDA_RUNTIME = "pilot/lambda-python:3.12"
+
+
+@pytest.fixture(scope="session")
+def lambda_runtime(docker_engine, python_base):
+    """What moto needs to run Lambda functions on the private engine, as environment
+    variables for the process that starts it: the runtime image is a stand-in built here
+    (tests/fixtures/lambda/runtime), since the public ones cannot be pulled."""
+    import docker
+
+    client = docker.DockerClient(base_url=docker_engine.url, timeout=300)
+    try:
+        client.images.build(path=str(LAMBDA_FIXTURES / "runtime"), tag=LAMBDA_RUNTIME, rm=True,
+                            buildargs={"BASE": python_base})
+        client.images.get("pilot/busybox:latest").tag("busybox", "latest")  # moto's copier
+        yield {"DOCKER_HOST": docker_engine.url, "MOTO_DOCKER_LAMBDA_IMAGE": LAMBDA_RUNTIME,
+               "MOTO_DOCKER_NETWORK_MODE": "host"}
+        for volume in client.volumes.list():  # moto's volumes of function code
+            volume.remove(force=True)
+    finally:
+        client.close()

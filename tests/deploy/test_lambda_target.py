@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -18,30 +17,17 @@ import pytest
 from pilot_tui.deploy.lambda_target import ALIAS, LambdaFunction, code_sha256, zip_folder
 from pilot_tui.deploy.managed import TargetError
 from pilot_tui.sandbox import Sandbox, aws_session
-
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "lambda"
-RUNTIME = "pilot/lambda-python:3.12"
+from tests.deploy.conftest import LAMBDA_FIXTURES as FIXTURES
 
 
 @pytest.fixture(scope="module")
-def lambda_cloud(docker_engine, python_base, tmp_path_factory):
+def lambda_cloud(lambda_runtime, tmp_path_factory):
     """moto with Docker-backed invoke on the private engine; yields the emulator's URL."""
-    import docker
-
-    client = docker.DockerClient(base_url=docker_engine.url, timeout=300)
-    client.images.build(path=str(FIXTURES / "runtime"), tag=RUNTIME, rm=True,
-                        buildargs={"BASE": python_base})
-    client.images.get("pilot/busybox:latest").tag("busybox", "latest")  # moto's code copier
-    env = {"DOCKER_HOST": docker_engine.url, "MOTO_DOCKER_LAMBDA_IMAGE": RUNTIME,
-           "MOTO_DOCKER_NETWORK_MODE": "host"}
     sandbox = Sandbox(tmp_path_factory.mktemp("lambda-emulators"))
-    with mock.patch.dict(os.environ, env):
+    with mock.patch.dict(os.environ, lambda_runtime):
         running, _ = sandbox.ensure()
     yield running["aws"].url
     sandbox.stop()
-    for volume in client.volumes.list():  # moto's code volumes
-        volume.remove(force=True)
-    client.close()
 
 
 class Settings:

@@ -1,0 +1,73 @@
+"""`logs`, `status` and `app destroy` for apps on managed targets (Lambda, ECS, Cloud Run):
+the cloud's own logs (CloudWatch, Cloud Logging) and state, through deploy.managed."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pilot_tui.cli.config_cmds import confirm, error, say
+from pilot_tui.cli.main import EXIT_FAILED, EXIT_OK
+from pilot_tui.deploy import history
+from pilot_tui.deploy.managed import TargetError, open_target
+from pilot_tui.project import Project
+
+POLL_SECONDS = 2.0
+
+
+def _target(project: Project, config: Any, app: Any) -> Any:
+    return open_target(config, project.state_dir, project.root, app)
+
+
+def print_logs(project: Project, config: Any, app: Any, *, tail: int, follow: bool) -> int:
+    """The app's recent log lines from its cloud; with ``follow``, new ones until Ctrl+C."""
+    from pilot_tui import redact
+
+    try:
+        target = _target(project, config, app)
+        seen: set[tuple[float, str, str]] = set()
+        since: float | None = None
+        first = True
+        while True:
+            lines = list(target.logs(since=since, limit=tail))
+            for line in lines:
+                key = (line.timestamp, line.source, line.text)
+                if key in seen:
+                    continue  # the window overlaps the last poll by design
+                seen.add(key)
+                stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(line.timestamp))
+                print(f"{stamp} {redact.text(line.text)}", flush=True)
+            if first and not lines:
+                say(f"{app.name}: no log lines yet on {app.target.kind}")
+            first = False
+            if not follow:
+                return EXIT_OK
+            if lines:
+                since = max(line.timestamp for line in lines)
+            time.sleep(POLL_SECONDS)
+    except TargetError as exc:
+        error(f"{app.name}: {exc}")
+        return EXIT_FAILED
+
+
+def destroy(project: Project, config: Any, app: Any, yes: bool) -> int:
+    from pilot_tui.deploy.managed import aws_clients, resource_name
+    from pilot_tui.deploy.registry import delete_ecr_repository
+
+    where = {"lambda": "function, its URL and logs", "ecs": "service, load balancer and logs",
+             "cloud-run": "Cloud Run service"}[app.target.kind]
+    if not confirm(f"Delete {app.name}'s {where} on {app.target.kind}? (history is kept)",
+                   yes):
+        return EXIT_OK
+    try:
+        _target(project, config, app).destroy(say)
+        if app.target.kind in ("ecs", "lambda"):  # the images Pilot pushed for it
+            ecr = aws_clients(config, project.state_dir)("ecr")
+            repository = resource_name(config.project.name, app.name)
+            if delete_ecr_repository(ecr, repository):
+                say(f"deleted ECR repository {repository}")
+    except TargetError as exc:
+        error(f"{app.name}: {exc}")
+        return EXIT_FAILED
+    history.retire(project.state_dir, app.name, "app destroyed")
+    return EXIT_OK

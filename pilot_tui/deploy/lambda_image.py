@@ -1,0 +1,50 @@
+"""Lambda from the app's own container image: the image Pilot built for any target, plus
+AWS's Lambda Web Adapter as an extension, so the same web server on $PORT answers Lambda's
+function-URL events (https://github.com/awslabs/aws-lambda-web-adapter). No code changes.
+
+``PILOT_LAMBDA_ADAPTER`` names a local copy of the adapter image, for hosts that cannot pull
+from public.ecr.aws (and these tests)."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pilot_tui.deploy import build as builder
+
+ADAPTER_DEFAULT = "public.ecr.aws/awsguru/aws-lambda-adapter:0.8.4"
+
+
+def adapter_image() -> str:
+    return os.environ.get("PILOT_LAMBDA_ADAPTER") or ADAPTER_DEFAULT
+
+
+def wrapper_dockerfile(app_image: str, adapter: str, port: int, health_path: str = "/") -> str:
+    """The app's image with the adapter in /opt/extensions (Lambda starts extensions
+    there); the adapter waits for the health path, then forwards each event to $PORT."""
+    return (f"FROM {adapter} AS adapter\n"
+            f"FROM {app_image}\n"
+            "COPY --from=adapter /lambda-adapter /opt/extensions/lambda-adapter\n"
+            f"ENV PORT={port} AWS_LWA_PORT={port} "
+            f"AWS_LWA_READINESS_CHECK_PATH={health_path}\n")
+
+
+def wrap(client: Any, app_image: str, port: int, tag: str, line: Callable[[str], None],
+         cancelled: Callable[[], bool] = lambda: False) -> str:
+    """Build ``tag``: ``app_image`` with the adapter; its image id (reused when built)."""
+    existing = builder.existing_image(client, tag)
+    if existing is not None:
+        return existing
+    text = wrapper_dockerfile(app_image, adapter_image(), port).encode()
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(text)
+        tar.addfile(info, io.BytesIO(text))
+    context.seek(0)
+    recipe = builder.Recipe(Path(), "Dockerfile", why="the Lambda Web Adapter")
+    return builder.build(client, recipe, context, tag, line, cancelled)

@@ -30,7 +30,8 @@ from pilot_tui.config.schema import STATIC_TARGETS
 
 class AppsScreen(Screen[None]):
     BINDINGS = [Binding("n", "new_app", "New app"), Binding("d", "deploy", "Deploy"),
-                Binding("r", "rollback", "Roll back"), Binding("escape", "back", "Back")]
+                Binding("r", "rollback", "Roll back"), Binding("l", "logs", "Logs"),
+                Binding("escape", "back", "Back")]
 
     def __init__(self, path: Path) -> None:
         super().__init__()
@@ -40,7 +41,8 @@ class AppsScreen(Screen[None]):
         yield Header()
         with Vertical(id="apps"):
             yield Static("[b]Apps[/b] · [b]n[/b] adds one · [b]d[/b] deploys the selected app "
-                         "· [b]r[/b] rolls it back", id="apps-title")
+                         "· [b]r[/b] rolls it back · [b]l[/b] follows its logs",
+                         id="apps-title")
             yield DataTable(id="app-list", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -86,6 +88,13 @@ class AppsScreen(Screen[None]):
         name = self._selected()
         if name is not None:
             self.app.push_screen(DeployScreen(self.path, name, rollback=True))
+
+    def action_logs(self) -> None:
+        from pilot_tui.screens.app_logs import AppLogsScreen
+
+        name = self._selected()
+        if name is not None:
+            self.app.push_screen(AppLogsScreen(self.path, name))
 
     def action_new_app(self) -> None:
         self.app.push_screen(NewAppScreen(self.path))

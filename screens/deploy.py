@@ -37,7 +37,8 @@ STATES = {"pending": "·", "running": "⟳ working", "done": "✓ done", "failed
 
 
 class DeployScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "cancel_or_back", "Cancel / Back")]
+    BINDINGS = [Binding("escape", "cancel_or_back", "Cancel / Back"),
+                Binding("l", "app_logs", "App logs")]
 
     def __init__(self, project_file: Path, app: str, *, rollback: bool = False,
                  release: str | None = None) -> None:
@@ -118,7 +119,7 @@ class DeployScreen(Screen[None]):
             self._pending.append(describe(event))
             self.query_one("#deploy-result", Static).update(
                 f"[green b]{event.release} is live[/] at [b]{event.url}[/b] · "
-                f"{event.seconds:.1f}s · Esc to go back")
+                f"{event.seconds:.1f}s · [b]l[/b] follows its logs · Esc to go back")
 
     def _pin(self, message: str, logs: tuple[str, ...] = ()) -> None:
         pinned = self.query_one("#deploy-error", Static)
@@ -153,6 +154,11 @@ class DeployScreen(Screen[None]):
                               "serving · Esc to go back")
                 if self.query_one("#deploy-error").has_class("hidden"):
                     self._pin(str(error))
+
+    def action_app_logs(self) -> None:
+        from pilot_tui.screens.app_logs import AppLogsScreen
+
+        self.app.push_screen(AppLogsScreen(self.project_file, self.app_name))
 
     def _busy(self) -> bool:
         return any(w.group == "deploy" and not w.is_finished for w in self.workers)

@@ -106,3 +106,43 @@ def test_unknown_app_and_missing_folder(fn_project, cli):
     failed = cli("deploy", "fn")
     assert failed.code == 1
     assert "build" in failed.err and "does not exist (apps.fn.path)" in failed.err
+
+
+async def test_deploy_then_follow_cloudwatch_logs_in_the_app(fn_project):
+    """From the Apps screen: `d` deploys the function, `l` in the deploy viewer follows its
+    CloudWatch logs, and a new invocation's line arrives in the pane while it is open."""
+    from textual.widgets import Static
+
+    from pilot_tui.screens.app import create_app
+    from pilot_tui.screens.app_logs import AppLogsScreen
+    from pilot_tui.screens.apps import AppsScreen
+    from pilot_tui.screens.colorlog import ColorLog
+    from pilot_tui.screens.deploy import DeployScreen
+    from tests.deploy.test_tui_deploy import text, until
+
+    root = fn_project
+    app = create_app(str(root / "pilot.toml"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        assert isinstance(app.screen, AppsScreen)
+        await pilot.press("d")
+        deploy = app.screen
+        assert isinstance(deploy, DeployScreen)
+        assert await until(pilot, lambda: "is live" in text(deploy, "#deploy-result"))
+        assert "lambda-url" in text(deploy, "#deploy-result")
+        invoke(root, "/first")
+        await pilot.press("l")
+        logs = app.screen
+        assert isinstance(logs, AppLogsScreen)
+        pane = logs.query_one("#app-logs-log", ColorLog)
+        assert await until(pilot, lambda: any("hello_fn saw /first" in line
+                                               for line in pane.plain_lines))
+        assert "CloudWatch Logs" in str(logs.query_one("#app-logs-state", Static).render())
+        invoke(root, "/second")  # arrives at the next poll, the pane still open
+        assert await until(pilot, lambda: any("hello_fn saw /second" in line
+                                               for line in pane.plain_lines))
+        assert sum("hello_fn saw /first" in line for line in pane.plain_lines) == 1
+        await pilot.press("escape")
+        assert isinstance(app.screen, DeployScreen)
+        assert logs.stop.is_set()

@@ -1,0 +1,56 @@
+"""An app's own log lines, wherever it runs: its container on the Pilot Server (`docker
+logs`) or its managed target's cloud (CloudWatch for Lambda and ECS, Cloud Logging for Cloud
+Run). The TUI's app-log pane polls this; every line is redacted before it is returned."""
+
+from __future__ import annotations
+
+import calendar
+import time
+from pathlib import Path
+from typing import Any
+
+from pilot_tui import redact
+from pilot_tui.deploy import server_target
+from pilot_tui.deploy.managed import CONTAINER_TARGETS, LogLine, open_target
+
+
+class NoLogs(Exception):
+    """This app has no log lines to show (a static site); the message says why."""
+
+
+def _parse_docker(raw: str) -> LogLine:
+    """'2026-11-25T20:11:17.123456789Z text' (docker logs --timestamps) -> LogLine."""
+    stamp, _, text = raw.partition(" ")
+    try:
+        seconds = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
+        fraction = float("0." + stamp[20:].rstrip("Z")) if len(stamp) > 20 else 0.0
+    except ValueError:
+        return LogLine(time.time(), raw, "container")
+    return LogLine(seconds + fraction, text, "container")
+
+
+def container_lines(client: Any, project: str, app: str, *, since: float | None,
+                    limit: int) -> list[LogLine]:
+    running = server_target.running_containers(client, project, app)
+    if not running:
+        return []
+    raw = running[-1].logs(timestamps=True, tail=limit,
+                           since=int(since) if since is not None else None)
+    return [_parse_docker(line) for line in raw.decode(errors="replace").splitlines() if line]
+
+
+def poll(config: Any, state_dir: Path, root: Path, app: Any, *, since: float | None = None,
+         limit: int = 200, client: Any = None) -> list[LogLine]:
+    """The app's lines after ``since`` (all recent ones when None), oldest first. ``client``
+    is the Docker host's, needed only for apps on the Pilot Server."""
+    kind = app.target.kind
+    if kind in CONTAINER_TARGETS:
+        lines = list(open_target(config, state_dir, root, app).logs(since=since, limit=limit))
+    elif kind == "server":
+        if client is None:
+            raise NoLogs(f"{app.name} runs on the Pilot Server: its Docker host is needed")
+        lines = container_lines(client, config.project.name, app.name, since=since,
+                                limit=limit)
+    else:
+        raise NoLogs(f"{app.name} is a static site on {kind}: it has no app logs")
+    return [LogLine(line.timestamp, redact.text(line.text), line.source) for line in lines]

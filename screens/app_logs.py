@@ -1,0 +1,106 @@
+"""An app's own logs, followed live: its container on the Pilot Server, or CloudWatch /
+Cloud Logging for apps on managed targets (deploy.app_logs). Opened with `l` from the Apps
+screen and the deploy viewer.
+
+A thread worker polls every two seconds and hands new lines to the pane in one batch; the
+worker stops when the screen closes (its stop flag), so no poll outlives the screen.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+from textual.worker import Worker, WorkerState
+
+from pilot_tui.screens.colorlog import ColorLog
+
+POLL_SECONDS = 2.0
+LOG_LINES = 5000
+WHERE = {"server": "its container on the Pilot Server", "lambda": "CloudWatch Logs",
+         "ecs": "CloudWatch Logs", "cloud-run": "Cloud Logging"}
+
+
+class AppLogsScreen(Screen[None]):
+    BINDINGS = [Binding("escape", "back", "Back")]
+
+    def __init__(self, project_file: Path, app: str) -> None:
+        super().__init__()
+        self.project_file = project_file
+        self.app_name = app
+        self.stop = threading.Event()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="app-logs"):
+            yield Static(f"[b]Logs of {self.app_name}[/b]", id="app-logs-title")
+            yield Static("Asking for the logs…", id="app-logs-state")
+            yield ColorLog(id="app-logs-log", max_lines=LOG_LINES)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.follow()
+
+    def on_unmount(self) -> None:
+        self.stop.set()
+
+    @work(thread=True, exclusive=True, group="app-logs", exit_on_error=False)
+    def follow(self) -> None:
+        import contextlib
+
+        from pilot_tui.config.document import ProjectFile
+        from pilot_tui.deploy import app_logs
+        from pilot_tui.project import Project
+
+        config = ProjectFile.load(self.project_file).check().config
+        if config is None:
+            raise ValueError("pilot.toml is not valid; fix it in the editor first")
+        app = config.app(self.app_name)
+        if app is None:
+            raise ValueError(f"no app {self.app_name!r} in pilot.toml")
+        project = Project(self.project_file)
+        where = WHERE.get(app.target.kind, app.target.kind)
+        with contextlib.ExitStack() as stack:
+            client = None
+            if app.target.kind == "server":
+                from pilot_tui.deploy.session import open_deployer
+
+                engine = stack.enter_context(open_deployer(
+                    self.project_file, config, lambda event: None, apps=[app.name],
+                    share=False))
+                client = engine.client
+            since: float | None = None
+            seen: set[tuple[float, str]] = set()
+            while not self.stop.is_set():
+                lines = app_logs.poll(config, project.state_dir, project.root, app,
+                                      since=since, client=client)
+                fresh = [line for line in lines if (line.timestamp, line.text) not in seen]
+                seen.update((line.timestamp, line.text) for line in fresh)
+                if lines:
+                    since = max(line.timestamp for line in lines)
+                stamp = time.strftime("%H:%M:%S")
+                self.app.call_from_thread(self._show, [line.text for line in fresh],
+                                          f"Following {where} · checked {stamp} · "
+                                          f"{len(seen)} line(s) · Esc to go back")
+                self.stop.wait(POLL_SECONDS)
+
+    def _show(self, lines: list[str], state: str) -> None:
+        if lines:
+            self.query_one("#app-logs-log", ColorLog).write_lines(lines)
+        self.query_one("#app-logs-state", Static).update(state)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "app-logs" and event.state == WorkerState.ERROR:
+            self.query_one("#app-logs-state", Static).update(
+                f"[red b]No logs[/]: {event.worker.error} · Esc to go back")
+
+    def action_back(self) -> None:
+        self.stop.set()
+        self.app.pop_screen()

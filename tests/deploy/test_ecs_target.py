@@ -1,0 +1,334 @@
+"""The ECS-on-Fargate target against the sandbox's local AWS API (a real moto server), with
+real boto3 calls: cluster, role, log group, security groups, load balancer, task definition
+revisions, service, rollback, status, logs, and nothing left after destroy.
+
+What moto does not do, and so is not claimed here: it starts no containers (a service only
+*reports* running tasks: MOTO_ECS_SERVICE_RUNNING below), nothing writes to CloudWatch,
+the load balancer serves nothing, and a registered target is always "healthy"."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from pilot_tui.config.schema import EcsTarget
+from pilot_tui.deploy.ecs_target import EcsService, _aws, open_ecs, short_name
+from pilot_tui.deploy.managed import TargetError
+from pilot_tui.sandbox import Sandbox, aws_session
+
+REGION = "eu-west-1"
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory):
+    """(emulators, state dir): one moto server for the module. Its services report one
+    running task each (moto's own switch: it never starts a container)."""
+    state_dir = tmp_path_factory.mktemp("emulators")
+    sandbox = Sandbox(state_dir)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MOTO_ECS_SERVICE_RUNNING", "1")
+        running, _ = sandbox.ensure()
+    yield running, state_dir
+    sandbox.stop()
+
+
+class Aws:
+    """boto3 clients on the moto server, for checking what the target made."""
+
+    def __init__(self, url: str, region: str) -> None:
+        session = aws_session(region)
+        for service in ("ecs", "ec2", "elbv2", "iam", "logs"):
+            setattr(self, service, session.client(service, endpoint_url=url))
+
+
+def ecs_target(moto, project: str, app: str, region: str = REGION, **settings) -> EcsService:
+    aws = Aws(moto[0]["aws"].url, region)
+    return EcsService(aws.ecs, aws.ec2, aws.elbv2, aws.iam, aws.logs, project, app,
+                      EcsTarget(**settings), region, timeout=5, poll=0.05)
+
+
+def image(project: str, app: str, tag: str) -> str:
+    return f"123456789012.dkr.ecr.{REGION}.amazonaws.com/pilot-{project}-{app}:{tag}"
+
+
+def groups(aws: Aws, name: str) -> list[dict]:
+    return aws.ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": [name]}])["SecurityGroups"]
+
+
+def test_deploy_twice_then_roll_back(moto):
+    target = ecs_target(moto, "acme", "web", health_path="/healthz")
+    aws = Aws(moto[0]["aws"].url, REGION)
+    said: list[str] = []
+    first = target.deploy(image("acme", "web", "v1"), {"GREETING": "hi"}, "v1", said.append)
+    assert first.ref.endswith(":task-definition/pilot-acme-web:1")
+    assert first.url.startswith("http://pilot-acme-web-") and first.url.endswith(
+        f".{REGION}.elb.amazonaws.com/")
+    for line in ("created cluster pilot-acme", "created task execution role pilot-acme-ecs-exec",
+                 "created log group /pilot/acme/web (30 days)", "created load balancer "
+                 "pilot-acme-web", "created listener :80 on pilot-acme-web",
+                 "task definition pilot-acme-web:1", "created service pilot-acme-web in "
+                 "cluster pilot-acme", "waiting for 1 task(s) of pilot-acme-web:1 to be healthy"):
+        assert any(s.startswith(line) for s in said), (line, said)
+
+    role = aws.iam.get_role(RoleName="pilot-acme-ecs-exec")["Role"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "ecs-tasks.amazonaws.com"}
+    attached = aws.iam.list_attached_role_policies(RoleName="pilot-acme-ecs-exec")
+    assert [p["PolicyName"] for p in attached["AttachedPolicies"]] == [
+        "AmazonECSTaskExecutionRolePolicy"]
+    log_group = aws.logs.describe_log_groups(logGroupNamePrefix="/pilot/acme/web")["logGroups"]
+    assert [(g["logGroupName"], g["retentionInDays"]) for g in log_group] == [
+        ("/pilot/acme/web", 30)]
+    lb_group, task_group = groups(aws, "pilot-acme-web-lb")[0], \
+        groups(aws, "pilot-acme-web-tasks")[0]
+    assert [(r["FromPort"], r["IpRanges"]) for r in lb_group["IpPermissions"]] == [
+        (80, [{"CidrIp": "0.0.0.0/0"}])]
+    [rule] = task_group["IpPermissions"]  # only the app port, only from the load balancer
+    assert (rule["FromPort"], rule["ToPort"], rule["IpRanges"]) == (8080, 8080, [])
+    assert [g["GroupId"] for g in rule["UserIdGroupPairs"]] == [lb_group["GroupId"]]
+    [tg] = aws.elbv2.describe_target_groups(Names=["pilot-acme-web"])["TargetGroups"]
+    assert (tg["TargetType"], tg["Port"], tg["HealthCheckPath"]) == ("ip", 8080, "/healthz")
+    [balancer] = aws.elbv2.describe_load_balancers(Names=["pilot-acme-web"])["LoadBalancers"]
+    [listener] = aws.elbv2.describe_listeners(
+        LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
+    assert listener["Port"] == 80 and listener["DefaultActions"][0]["TargetGroupArn"] == \
+        tg["TargetGroupArn"]
+
+    definition = aws.ecs.describe_task_definition(taskDefinition=first.ref)["taskDefinition"]
+    assert (definition["requiresCompatibilities"], definition["networkMode"],
+            definition["cpu"], definition["memory"]) == (["FARGATE"], "awsvpc", "256", "512")
+    assert definition["executionRoleArn"] == role["Arn"]
+    [container] = definition["containerDefinitions"]
+    assert container["name"] == "web" and container["image"].endswith(":v1")
+    assert container["portMappings"][0]["containerPort"] == 8080
+    assert {e["name"]: e["value"] for e in container["environment"]} == {
+        "GREETING": "hi", "PORT": "8080"}
+    assert container["logConfiguration"] == {"logDriver": "awslogs", "options": {
+        "awslogs-group": "/pilot/acme/web", "awslogs-region": REGION,
+        "awslogs-stream-prefix": "v1"}}
+    [service] = aws.ecs.describe_services(cluster="pilot-acme",
+                                          services=["pilot-acme-web"])["services"]
+    assert service["launchType"] == "FARGATE" and service["desiredCount"] == 1
+    network = service["networkConfiguration"]["awsvpcConfiguration"]
+    assert network["assignPublicIp"] == "ENABLED" and len(network["subnets"]) >= 2
+    assert network["securityGroups"] == [task_group["GroupId"]]
+    assert service["loadBalancers"] == [{"targetGroupArn": tg["TargetGroupArn"],
+                                         "containerName": "web", "containerPort": 8080}]
+
+    said.clear()
+    target.settings.port = 9090  # a changed port moves the tasks' only rule with it
+    second = target.deploy(image("acme", "web", "v2"), {"GREETING": "hello"}, "v2",
+                           said.append)
+    assert second.ref.endswith("pilot-acme-web:2") and second.url == first.url
+    assert not [s for s in said if s.startswith("created")], said  # all found again
+    assert "updated service pilot-acme-web to pilot-acme-web:2" in said
+    [service] = aws.ecs.describe_services(cluster="pilot-acme",
+                                          services=["pilot-acme-web"])["services"]
+    assert service["taskDefinition"] == second.ref
+    [rule] = groups(aws, "pilot-acme-web-tasks")[0]["IpPermissions"]
+    assert (rule["FromPort"], rule["ToPort"]) == (9090, 9090)
+    listed = aws.ecs.list_task_definitions(familyPrefix="pilot-acme-web")["taskDefinitionArns"]
+    assert listed == [first.ref, second.ref]
+
+    said.clear()
+    back = target.activate(first.ref, said.append)
+    assert back.ref == first.ref and back.url == first.url
+    assert said[0] == "service pilot-acme-web now runs pilot-acme-web:1"
+    [service] = aws.ecs.describe_services(cluster="pilot-acme",
+                                          services=["pilot-acme-web"])["services"]
+    assert service["taskDefinition"] == first.ref
+    missing = first.ref.replace(":1", ":7")
+    with pytest.raises(TargetError, match=re.escape(f"task definition {missing} does not")):
+        target.activate(missing, said.append)
+    target.destroy(said.append)
+
+
+def test_status(moto):
+    aws = Aws(moto[0]["aws"].url, REGION)
+    target = ecs_target(moto, "beta", "web")
+    assert target.status().health == "not deployed" and target.status().url == "-"
+    revision = target.deploy(image("beta", "web", "v1"), {}, "v1", lambda line: None)
+    status = target.status()
+    assert (status.health, status.url, status.ok) == ("healthy", revision.url, True)
+    assert status.detail == "1/1 tasks running, task definition pilot-beta-web:1"
+    # ECS registers its tasks' addresses in the target group; moto's tasks have none, so a
+    # target is registered by hand. moto calls every registered target healthy.
+    [tg] = aws.elbv2.describe_target_groups(Names=["pilot-beta-web"])["TargetGroups"]
+    aws.elbv2.register_targets(TargetGroupArn=tg["TargetGroupArn"],
+                               Targets=[{"Id": "172.31.0.10", "Port": 8080}])
+    assert target.status().detail.endswith(", 1/1 load balancer targets healthy")
+
+    # Two tasks wanted, moto reports one running: the deploy times out, status says why.
+    busy = ecs_target(moto, "beta", "api", desired_count=2)
+    busy.timeout = 0.3
+    with pytest.raises(TargetError, match="timed out after 0s waiting for ECS service "
+                                          "pilot-beta-api to run pilot-beta-api:1"):
+        busy.deploy(image("beta", "api", "v1"), {}, "v1", lambda line: None)
+    status = busy.status()
+    assert status.health == "unhealthy (1/2 tasks running)" and not status.ok
+    assert status.detail == "1/2 tasks running, task definition pilot-beta-api:1, 1 pending"
+
+    idle = ecs_target(moto, "beta", "cron", desired_count=0)
+    said: list[str] = []
+    idle.deploy(image("beta", "cron", "v1"), {}, "v1", said.append)
+    assert "not waiting for tasks to start" in said and idle.status().health == "stopped"
+    for each in (target, busy, idle):
+        each.destroy(lambda line: None)
+
+
+def test_logs_oldest_first(moto):
+    aws = Aws(moto[0]["aws"].url, REGION)
+    target = ecs_target(moto, "gamma", "web")
+    assert list(target.logs()) == []  # no log group yet: nothing, not an error
+    target.deploy(image("gamma", "web", "v1"), {}, "v1", lambda line: None)
+    assert list(target.logs()) == []
+    # moto runs no tasks, so nothing writes to CloudWatch: the lines the awslogs driver
+    # would write (stream prefix/container/task id) are put here by hand.
+    now = int(time.time() * 1000)
+    for stream, events in (("v1/web/task-a", [(now - 3000, "booting"), (now - 1000, "ready")]),
+                           ("v1/web/task-b", [(now - 2000, "booting too\n")])):
+        aws.logs.create_log_stream(logGroupName="/pilot/gamma/web", logStreamName=stream)
+        aws.logs.put_log_events(logGroupName="/pilot/gamma/web", logStreamName=stream,
+                                logEvents=[{"timestamp": t, "message": m} for t, m in events])
+    lines = list(target.logs())
+    assert [(line.text, line.source) for line in lines] == [
+        ("booting", "v1/web/task-a"), ("booting too", "v1/web/task-b"),
+        ("ready", "v1/web/task-a")]
+    assert lines[0].timestamp == pytest.approx((now - 3000) / 1000)
+    assert [line.text for line in target.logs(limit=2)] == ["booting too", "ready"]
+    assert [line.text for line in target.logs(since=(now - 1500) / 1000)] == ["ready"]
+    target.destroy(lambda line: None)
+    assert list(target.logs()) == []
+
+
+def test_destroy_leaves_nothing_and_keeps_what_others_use(moto):
+    aws = Aws(moto[0]["aws"].url, REGION)
+    web, web2 = ecs_target(moto, "delta", "web"), ecs_target(moto, "delta", "web2")
+    for target in (web, web2):
+        for release in ("v1", "v2"):
+            target.deploy(image("delta", target.app, release), {}, release, lambda line: None)
+
+    said: list[str] = []
+    done = web.destroy(said.append)
+    assert [line.split(" (sg-")[0] for line in done] == [
+        "deleted service pilot-delta-web",
+        "deregistered task definitions pilot-delta-web:1, pilot-delta-web:2",
+        "deleted listener :80 of pilot-delta-web", "deleted load balancer pilot-delta-web",
+        "deleted target group pilot-delta-web", "deleted security group pilot-delta-web-tasks",
+        "deleted security group pilot-delta-web-lb", "deleted log group /pilot/delta/web"]
+    assert said[-1] == "kept cluster pilot-delta and role pilot-delta-ecs-exec: still used " \
+                       "by pilot-delta-web2"
+    # moto keeps a deleted service listed (as INACTIVE, like AWS does for a while).
+    services = aws.ecs.describe_services(cluster="pilot-delta", services=aws.ecs.list_services(
+        cluster="pilot-delta")["serviceArns"])["services"]
+    assert {s["serviceName"]: s["status"] for s in services} == {
+        "pilot-delta-web": "INACTIVE", "pilot-delta-web2": "ACTIVE"}
+    active = aws.ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"]
+    assert [a for a in active if "pilot-delta-web:" in a] == []
+    assert len([a for a in active if "pilot-delta-web2:" in a]) == 2  # same prefix, kept
+    balancers = [b["LoadBalancerName"] for b in
+                 aws.elbv2.describe_load_balancers()["LoadBalancers"]]
+    assert "pilot-delta-web" not in balancers and "pilot-delta-web2" in balancers
+    assert "pilot-delta-web" not in [t["TargetGroupName"] for t in
+                                     aws.elbv2.describe_target_groups()["TargetGroups"]]
+    assert groups(aws, "pilot-delta-web-lb") == groups(aws, "pilot-delta-web-tasks") == []
+    assert [g["logGroupName"] for g in aws.logs.describe_log_groups(
+        logGroupNamePrefix="/pilot/delta/")["logGroups"]] == ["/pilot/delta/web2"]
+
+    said.clear()
+    assert web.destroy(said.append) == []  # a second destroy finds nothing
+    assert said[-1] == "nothing left to remove for app web on ECS"
+
+    done = web2.destroy(lambda line: None)
+    assert done[-2:] == ["deleted cluster pilot-delta", "deleted role pilot-delta-ecs-exec"]
+    [cluster] = aws.ecs.describe_clusters(clusters=["pilot-delta"])["clusters"]
+    assert cluster["status"] == "INACTIVE"
+    with pytest.raises(aws.iam.exceptions.NoSuchEntityException):
+        aws.iam.get_role(RoleName="pilot-delta-ecs-exec")
+    assert web2.destroy(lambda line: None) == []
+
+
+def test_long_names_fit_the_load_balancer_limit(moto):
+    project, app = "a-very-long-project-name-for-acme", "the-customer-billing-api"
+    name = short_name(project, app)
+    assert len(name) == 32 and name.startswith("pilot-a-very-long-projec-")
+    assert short_name(project, app) == name  # stable across deploys
+    assert short_name(project, app + "2") != name  # and distinct
+    assert short_name("acme", "web") == "pilot-acme-web"
+    assert "--" not in short_name("acme", "a--b")  # AWS refuses double hyphens
+    target = ecs_target(moto, project, app, region="us-west-2")
+    revision = target.deploy(image(project, app, "v1"), {}, "v1", lambda line: None)
+    aws = Aws(moto[0]["aws"].url, "us-west-2")
+    assert [b["LoadBalancerName"] for b in aws.elbv2.describe_load_balancers()[
+        "LoadBalancers"]] == [name]
+    assert [t["TargetGroupName"] for t in aws.elbv2.describe_target_groups()[
+        "TargetGroups"]] == [name]
+    assert revision.ref.endswith(f"task-definition/pilot-{project}-{app}:1")  # 255 allowed
+    assert f"deleted load balancer {name}" in target.destroy(lambda line: None)
+
+
+def test_no_default_vpc_is_a_clear_error(moto):
+    region = "ap-southeast-2"
+    aws = Aws(moto[0]["aws"].url, region)
+    [vpc] = aws.ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+    for subnet in aws.ec2.describe_subnets(
+            Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Subnets"]:
+        aws.ec2.delete_subnet(SubnetId=subnet["SubnetId"])
+    aws.ec2.delete_vpc(VpcId=vpc["VpcId"])
+    target = ecs_target(moto, "acme", "web", region=region)
+    with pytest.raises(TargetError) as raised:
+        target.deploy(image("acme", "web", "v1"), {}, "v1", lambda line: None)
+    assert str(raised.value) == (
+        "app web: AWS region ap-southeast-2 has no default VPC, which ECS apps run in; create "
+        "it with `aws ec2 create-default-vpc --region ap-southeast-2` or set another "
+        "aws.region in pilot.toml")
+    target.destroy(lambda line: None)
+
+
+def test_aws_errors_become_target_errors(moto):
+    # AWS's answer: the resource and the error code, nothing of the request.
+    denied = ClientError({"Error": {"Code": "AccessDenied", "Message": "not allowed"}},
+                         "CreateLoadBalancer")
+    with pytest.raises(TargetError, match=r"^load balancer x: AWS answered AccessDenied: "
+                                          r"not allowed$"), _aws("load balancer x"):
+        raise denied
+    # No answer at all (botocore's own errors).
+    target = ecs_target(moto, "acme", "web")
+    target.ecs = aws_session(REGION).client("ecs", endpoint_url="http://127.0.0.1:9",
+                                            config=Config(retries={"total_max_attempts": 1}))
+    with pytest.raises(TargetError, match=r"^ECS service pilot-acme-web: "
+                                          r"EndpointConnectionError"):
+        target.status()
+    # A rollback to another app's revision is refused.
+    other = ecs_target(moto, "epsilon", "web")
+    other.deploy(image("epsilon", "web", "v1"), {}, "v1", lambda line: None)
+    with pytest.raises(TargetError, match="is not one of app api's"):
+        ecs_target(moto, "epsilon", "api").activate(
+            f"arn:aws:ecs:{REGION}:123456789012:task-definition/pilot-epsilon-web:1",
+            lambda line: None)
+    other.destroy(lambda line: None)
+
+
+def test_open_ecs_from_a_sandbox_config(moto, tmp_path):
+    from pilot_tui.config.validate import check_text
+
+    checked = check_text('[project]\nname = "zeta"\n\n[server]\nhome = "sandbox"\n\n'
+                         '[aws]\nregion = "eu-central-1"\n\n[[apps]]\nname = "api"\n'
+                         'target = { kind = "ecs", port = 3000, desired_count = 2 }\n',
+                         "pilot.toml", tmp_path)
+    assert checked.config is not None, checked.report.lines()
+    app = checked.config.app("api")
+    target = open_ecs(checked.config, moto[1], tmp_path, app)  # the module's running moto
+    assert (target.kind, target.project, target.app, target.region, target.wait) == (
+        "ecs", "zeta", "api", "eu-central-1", False)
+    said: list[str] = []
+    revision = target.deploy(image("zeta", "api", "v1"), {}, "v1", said.append)
+    assert said[-1] == "not waiting for tasks to start"  # moto never starts them
+    assert revision.ref.startswith("arn:aws:ecs:eu-central-1:")
+    assert target.status().detail.startswith("1/2 tasks running")
+    assert "deleted cluster pilot-zeta" in target.destroy(lambda line: None)

@@ -66,6 +66,15 @@ def destroy(project: Project, config: Any, app: Any, yes: bool) -> int:
             repository = resource_name(config.project.name, app.name)
             if delete_ecr_repository(ecr, repository):
                 say(f"deleted ECR repository {repository}")
+        elif app.target.kind == "cloud-run":
+            from pilot_tui.deploy.artifact_registry import delete_images
+            from pilot_tui.deploy.gcp_api import authorized_transport, key_path
+
+            transport = authorized_transport(key_path(config.gcp.credentials, project.root),
+                                             config.gcp.project)
+            if delete_images(transport, config.gcp.project, config.gcp.region,
+                             config.project.name, app.name):
+                say(f"deleted {app.name}'s images in Artifact Registry")
     except TargetError as exc:
         error(f"{app.name}: {exc}")
         return EXIT_FAILED

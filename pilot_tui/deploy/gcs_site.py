@@ -2,8 +2,8 @@
 access, uploads in parallel with the right content types and cache headers, unchanged files
 (same MD5, type and cache header, all in the listing) skipped, removed files deleted.
 
-Cloud CDN itself (backend bucket, URL map, proxy, managed certificate) has no emulator here;
-its requests are built as data in cdn_requests()."""
+Cloud CDN itself (backend bucket, URL map, proxy, managed certificate) has no emulator here:
+gcs_cdn.py builds its requests as data and sends them through a gcp_api.Transport."""
 
 from __future__ import annotations
 
@@ -13,7 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from pilot_tui.deploy import gcs_cdn
+from pilot_tui.deploy.gcs_cdn import dns_records
 from pilot_tui.deploy.site_files import Changes, Remote, SiteFile
+
+__all__ = ["GcsSite", "cdn_requests", "dns_records"]
 
 WORKERS = 16
 
@@ -23,6 +27,7 @@ class GcsSite:
     client: Any  # google.cloud.storage.Client
     bucket: str
     location: str
+    cdn: gcs_cdn.Cdn | None = None  # outside the sandbox: its CDN goes with it on destroy
 
     def ensure_bucket(self, index: str = "index.html") -> bool:
         from google.api_core.exceptions import NotFound
@@ -66,57 +71,28 @@ class GcsSite:
             bucket.blob(key).delete()
 
     def destroy(self) -> list[str]:
+        """The CDN first (its backend bucket refers to the bucket), then the bucket."""
         from google.api_core.exceptions import NotFound
 
+        done = self.cdn.destroy(lambda _: None) if self.cdn is not None else []
         try:
             bucket = self.client.get_bucket(self.bucket)
         except NotFound:
-            return []
+            return done
         for blob in self.client.list_blobs(self.bucket):
             blob.delete()
         bucket.delete()
-        return [f"deleted gs://{self.bucket}"]
+        return [*done, f"deleted gs://{self.bucket}"]
 
 
 def cdn_requests(project_id: str, name: str, bucket: str,
                  domain: str | None) -> list[dict[str, Any]]:
-    """The Compute Engine API calls that put Cloud CDN in front of ``bucket``, as data:
-    a backend bucket with CDN on, a URL map, an HTTP(S) proxy, a global address and a
-    forwarding rule; with a domain, a Google-managed certificate and the HTTPS proxy."""
-    base = f"projects/{project_id}/global"
-    calls: list[dict[str, Any]] = [
-        {"method": "backendBuckets.insert", "body": {
-            "name": f"{name}-backend", "bucketName": bucket, "enableCdn": True,
-            "cdnPolicy": {"cacheMode": "CACHE_ALL_STATIC", "defaultTtl": 3600}}},
-        {"method": "urlMaps.insert", "body": {
-            "name": f"{name}-urlmap",
-            "defaultService": f"{base}/backendBuckets/{name}-backend"}},
-        {"method": "globalAddresses.insert", "body": {"name": f"{name}-ip"}},
-    ]
-    if domain:
-        calls += [
-            {"method": "sslCertificates.insert", "body": {
-                "name": f"{name}-cert", "type": "MANAGED", "managed": {"domains": [domain]}}},
-            {"method": "targetHttpsProxies.insert", "body": {
-                "name": f"{name}-https", "urlMap": f"{base}/urlMaps/{name}-urlmap",
-                "sslCertificates": [f"{base}/sslCertificates/{name}-cert"]}},
-            {"method": "globalForwardingRules.insert", "body": {
-                "name": f"{name}-https-rule", "IPAddress": f"{base}/addresses/{name}-ip",
-                "portRange": "443", "target": f"{base}/targetHttpsProxies/{name}-https",
-                "loadBalancingScheme": "EXTERNAL_MANAGED"}},
-        ]
-    else:
-        calls += [
-            {"method": "targetHttpProxies.insert", "body": {
-                "name": f"{name}-http", "urlMap": f"{base}/urlMaps/{name}-urlmap"}},
-            {"method": "globalForwardingRules.insert", "body": {
-                "name": f"{name}-http-rule", "IPAddress": f"{base}/addresses/{name}-ip",
-                "portRange": "80", "target": f"{base}/targetHttpProxies/{name}-http",
-                "loadBalancingScheme": "EXTERNAL_MANAGED"}},
-        ]
-    return calls
-
-
-def dns_records(domain: str, address: str) -> list[str]:
-    """What the person must create at their DNS provider for ``domain``."""
-    return [f"{domain}. 300 IN A {address}"]
+    """gcs_cdn.insert_requests as {"method": "backendBuckets.insert", "body": ...}: an
+    older summary of the same calls, kept for its callers."""
+    renamed = {"addresses": "globalAddresses", "forwardingRules": "globalForwardingRules"}
+    out = []
+    for request in gcs_cdn.insert_requests(project_id, name, bucket, domain):
+        collection = request.url.rsplit("/", 1)[-1]
+        out.append({"method": f"{renamed.get(collection, collection)}.insert",
+                    "body": request.body})
+    return out

@@ -41,7 +41,7 @@ def registry_for(engine: Any, app: Any) -> Registry:
     if app.target.kind == "cloud-run":
         from pilot_tui.deploy import artifact_registry
 
-        return artifact_registry.registry_for(engine.config, engine.root, app)  # type: ignore[attr-defined]
+        return artifact_registry.registry_for(engine.config, engine.root, app)
     return ecr_registry(aws_clients(engine.config, engine.state_dir)("ecr"), name,
                         engine.project)
 

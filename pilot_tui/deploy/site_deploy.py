@@ -7,6 +7,8 @@ from typing import Any
 
 from pilot_tui.deploy import history
 from pilot_tui.deploy.events import Released, StageFailed, StageFinished, StageStarted, Timer
+from pilot_tui.deploy.gcs_site import GcsSite
+from pilot_tui.deploy.managed import TargetError
 from pilot_tui.deploy.s3_site import S3Site, SiteError
 from pilot_tui.deploy.site_files import plan as plan_changes
 from pilot_tui.deploy.site_files import scan
@@ -15,6 +17,17 @@ from pilot_tui.deploy.sites import SiteConfigError, open_site, site_digest, site
 
 def _mb(size: int) -> str:
     return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
+
+
+def _gcs_cdn(engine: Any, app: Any, site: GcsSite, say: Any) -> tuple[str, str, str]:
+    """Cloud CDN in front of the bucket (outside the sandbox): (url, detail, note with the
+    DNS record to create)."""
+    from pilot_tui.deploy.gcs_cdn import open_cdn
+
+    if site.cdn is None:  # sites.open_site gives it one outside the sandbox
+        site.cdn = open_cdn(engine.config, engine.root, app, site.bucket)
+    made = site.cdn.ensure(say)
+    return made.url, made.detail, "".join(f"; DNS: {r}" for r in made.dns)
 
 
 def deploy_site(engine: Any, log: Any, app: Any) -> history.Release:
@@ -56,6 +69,7 @@ def deploy_site(engine: Any, log: Any, app: Any) -> history.Release:
                                f"{changes.unchanged} unchanged", timer.seconds()))
         stage, timer = "deploy", Timer()
         log.emit(StageStarted(name, "deploy"))
+        dns_note = ""  # GCS behind Cloud CDN: the DNS record to create, kept in the release
         if isinstance(site, S3Site):
             aliases = (app.target.domain,) if app.target.domain else ()
             distribution, domain = site.ensure_distribution(app.target.index, aliases)
@@ -63,10 +77,13 @@ def deploy_site(engine: Any, log: Any, app: Any) -> history.Release:
             detail = f"CloudFront {distribution} ({domain})"
             if app.target.domain:
                 say(f"point {app.target.domain} at {domain} (a CNAME at your DNS provider)")
-        else:
+        elif engine.config.server.home == "sandbox":  # the GCS emulator only
             distribution = ""
             url = f"https://storage.googleapis.com/{site.bucket}/{app.target.index}"
-            detail = "bucket ready; Cloud CDN in front of it is not automated yet"
+            detail = "bucket ready; Cloud CDN is not simulated in the sandbox"
+        else:
+            distribution, (url, detail, dns_note) = "", _gcs_cdn(
+                engine, app, site, log.line("deploy", name))
         if engine.config.server.home == "sandbox":
             log.line("deploy", name)("the sandbox's cloud is simulated on this machine: the "
                                      "files are in its local bucket and the URL shows where "
@@ -74,18 +91,21 @@ def deploy_site(engine: Any, log: Any, app: Any) -> history.Release:
         log.emit(StageFinished(name, "deploy", detail, timer.seconds()))
         stage, timer = "release", Timer()
         log.emit(StageStarted(name, "release"))
-        invalidation = site.invalidate(distribution, changes) \
-            if isinstance(site, S3Site) else None
+        if isinstance(site, S3Site):
+            invalidation = site.invalidate(distribution, changes)
+        else:
+            invalidation = site.cdn.invalidate(len(changes.upload) + len(changes.delete)) \
+                if site.cdn is not None else None
         releases = history.load(engine.state_dir, name)
         record = history.Release(history.next_id(releases), name, where, site_digest(files),
                                  history.now(), history.LIVE, url=url,
-                                 note=f"{len(changes.upload)} file(s) changed")
+                                 note=f"{len(changes.upload)} file(s) changed{dns_note}")
         engine.record_release(log, name, record)
         log.emit(StageFinished(name, "release", f"invalidation {invalidation}"
                                if invalidation else "nothing to invalidate", timer.seconds()))
         log.emit(Released(name, record.id, url, log.timer.seconds()))
         return record
-    except (SiteConfigError, SiteError) as exc:
+    except (SiteConfigError, SiteError, TargetError) as exc:
         log.emit(StageFailed(name, stage, str(exc)))
         raise DeployError(stage, str(exc)) from exc
     except DeployError:

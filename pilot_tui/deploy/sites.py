@@ -55,7 +55,12 @@ def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | Gc
                       session.client("cloudfront", endpoint_url=endpoint), bucket,
                       config.aws.region)
     client = cloud_clients.gcs_client(config, state_dir, root, sandbox=sandbox)
-    return GcsSite(client, bucket, config.gcp.region.upper())
+    cdn = None
+    if not sandbox:  # the sandbox has no Compute emulator: the bucket alone
+        from pilot_tui.deploy.gcs_cdn import open_cdn
+
+        cdn = open_cdn(config, root, app, bucket)
+    return GcsSite(client, bucket, config.gcp.region.upper(), cdn)
 
 
 def site_digest(files: list[Any]) -> str:

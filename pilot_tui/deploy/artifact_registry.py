@@ -1,0 +1,119 @@
+"""Artifact Registry for Cloud Run images: one docker-format repository per Pilot project
+(pilot-PROJECT) in the region, one package per app. Requests as data (no emulator here);
+the engine pushes with a short-lived OAuth access token (docker_login)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pilot_tui import redact
+from pilot_tui.deploy.gcp_api import ApiRequest, Transport, exists_ok, gone_ok, wait_operation
+
+API = "https://artifactregistry.googleapis.com/v1/"
+USERNAME = "oauth2accesstoken"  # what Artifact Registry expects with an access token
+
+
+def repository_id(project: str) -> str:
+    return f"pilot-{project}"
+
+
+def registry_host(region: str) -> str:
+    return f"{region}-docker.pkg.dev"
+
+
+def image_path(region: str, gcp_project: str, project: str, app: str) -> str:
+    return f"{registry_host(region)}/{gcp_project}/{repository_id(project)}/{app}"
+
+
+def _repositories(gcp_project: str, region: str) -> str:
+    return f"{API}projects/{gcp_project}/locations/{region}/repositories"
+
+
+def get_repository_request(gcp_project: str, region: str, project: str) -> ApiRequest:
+    return ApiRequest("GET", f"{_repositories(gcp_project, region)}/{repository_id(project)}")
+
+
+def create_repository_request(gcp_project: str, region: str, project: str) -> ApiRequest:
+    return ApiRequest("POST", _repositories(gcp_project, region),
+                      body={"format": "DOCKER", "description": f"Pilot images of {project}",
+                            "labels": {"pilot-project": project}},
+                      params={"repositoryId": repository_id(project)})
+
+
+def delete_package_request(gcp_project: str, region: str, project: str,
+                           app: str) -> ApiRequest:
+    """The app's images (one package per app in the project's repository)."""
+    return ApiRequest("DELETE", f"{_repositories(gcp_project, region)}/"
+                                f"{repository_id(project)}/packages/{app}")
+
+
+def ensure_repository(transport: Transport, gcp_project: str, region: str,
+                      project: str) -> bool:
+    """Create the repository when missing; True when it was created. Read first: pushing
+    needs only artifactregistry.writer, creating needs more, so later deploys never ask
+    for the create permission. A concurrent create (409) is fine."""
+    if gone_ok(transport, get_repository_request(gcp_project, region, project)) is not None:
+        return False
+    operation = exists_ok(transport, create_repository_request(gcp_project, region, project))
+    if operation is None:
+        return False
+    wait_operation(transport, operation, api=API, timeout=300)
+    return True
+
+
+def delete_images(transport: Transport, gcp_project: str, region: str, project: str,
+                  app: str) -> bool:
+    """Delete the app's images; False when there were none."""
+    operation = gone_ok(transport, delete_package_request(gcp_project, region, project, app))
+    if operation is None:
+        return False
+    wait_operation(transport, operation, api=API, timeout=300)
+    return True
+
+
+def access_token(credentials: Any) -> str:
+    """A fresh OAuth access token from google-auth ``credentials`` (about an hour), masked
+    in every log from now on."""
+    from google.auth.transport.requests import Request
+
+    credentials.refresh(Request())
+    token = str(credentials.token)
+    redact.register([token])
+    return token
+
+
+def docker_login(credentials_path: str | None, root: Path,
+                 region: str) -> tuple[str, str, str]:
+    """(registry host, username, password) for a push to the region's Artifact Registry.
+    ``credentials_path`` is gcp.credentials as written in pilot.toml (relative to
+    ``root``); unset means Application Default Credentials."""
+    from pilot_tui.deploy.gcp_api import google_credentials, key_path
+
+    credentials = google_credentials(key_path(credentials_path, root))
+    return registry_host(region), USERNAME, access_token(credentials)
+
+
+def ensure_registry(transport: Transport, credentials_path: str | None, root: Path,
+                    gcp_project: str, region: str, project: str, app: str) -> Any:
+    """The ready-to-push registry.Registry for ``app``: the repository ensured, a token
+    fetched."""
+    from pilot_tui.deploy.registry import Registry
+
+    ensure_repository(transport, gcp_project, region, project)
+    host, user, token = docker_login(credentials_path, root, region)
+    return Registry(host, f"{gcp_project}/{repository_id(project)}/{app}", user, token)
+
+
+def registry_for(config: Any, root: Path, app: Any) -> Any:
+    """ensure_registry with pilot.toml's gcp settings (what managed_deploy calls)."""
+    from pilot_tui.deploy.gcp_api import authorized_transport, key_path
+    from pilot_tui.deploy.managed import TargetError
+
+    if not config.gcp.project:
+        raise TargetError(f"app {app.name!r}: Artifact Registry needs gcp.project in "
+                          "pilot.toml")
+    transport = authorized_transport(key_path(config.gcp.credentials, root),
+                                     config.gcp.project)
+    return ensure_registry(transport, config.gcp.credentials, root, config.gcp.project,
+                           config.gcp.region, config.project.name, app.name)

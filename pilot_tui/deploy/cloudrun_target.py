@@ -1,0 +1,321 @@
+"""Google Cloud Run (Admin API v2): one service per app, one revision per release named
+``{service}-{release}`` (pilot-acme-api-v3), so a rollback moves traffic back to a named
+revision without a rebuild.
+
+No Cloud Run emulator exists, so every call is built as data by the pure functions below
+and sent by a gcp_api.Transport (tests drive it with a recording fake)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pilot_tui.deploy.gcp_api import (
+    ApiError,
+    ApiRequest,
+    Transport,
+    gone_ok,
+    wait_operation,
+)
+from pilot_tui.deploy.managed import (
+    LogLine,
+    Revision,
+    Say,
+    TargetError,
+    TargetStatus,
+    resource_name,
+)
+
+API = "https://run.googleapis.com/v2/"
+LOGGING = "https://logging.googleapis.com/v2/entries:list"
+LATEST = "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
+PINNED = "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION"
+SUCCEEDED = "CONDITION_SUCCEEDED"
+# Cloud Run sets these itself and refuses a service that names them.
+RESERVED_ENV = frozenset({"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"})
+SERVICE_MAX = 49  # Cloud Run's limit on service names
+DEPLOY_TIMEOUT = 900
+
+
+# -- requests as data ------------------------------------------------------------------
+def service_url(gcp_project: str, region: str, service: str) -> str:
+    return f"{API}projects/{gcp_project}/locations/{region}/services/{service}"
+
+
+def revision_name(service: str, release: str) -> str:
+    """Cloud Run wants revision names prefixed with the service's name."""
+    return f"{service}-{release.lower()}"
+
+
+def service_body(image: str, env: dict[str, str], revision: str, settings: Any,
+                 labels: dict[str, str]) -> dict[str, Any]:
+    """The whole service as Pilot wants it: a template pinned to ``revision`` and all
+    traffic on the latest revision (the one this template makes)."""
+    return {
+        "labels": labels,
+        "template": {
+            "revision": revision,
+            "labels": labels,
+            "scaling": {"minInstanceCount": settings.min_instances,
+                        "maxInstanceCount": settings.max_instances},
+            "containers": [{
+                "image": image,
+                "env": [{"name": k, "value": v} for k, v in sorted(env.items())
+                        if k not in RESERVED_ENV],
+                "ports": [{"containerPort": settings.port}],
+                "resources": {"limits": {"cpu": str(settings.cpu),
+                                         "memory": settings.memory}},
+            }],
+        },
+        "traffic": [{"type": LATEST, "percent": 100}],
+    }
+
+
+def get_service_request(url: str) -> ApiRequest:
+    return ApiRequest("GET", url)
+
+
+def create_service_request(url: str, body: dict[str, Any]) -> ApiRequest:
+    parent, _, name = url.rpartition("/")
+    return ApiRequest("POST", parent, body=body, params={"serviceId": name})
+
+
+def patch_service_request(url: str, body: dict[str, Any]) -> ApiRequest:
+    return ApiRequest("PATCH", url, body=body)
+
+
+def traffic_request(url: str, revision: str) -> ApiRequest:
+    """All traffic to one named revision (a rollback); only the traffic field changes."""
+    return ApiRequest("PATCH", url, params={"updateMask": "traffic"},
+                      body={"traffic": [{"type": PINNED, "revision": revision,
+                                         "percent": 100}]})
+
+
+def get_revision_request(url: str, revision: str) -> ApiRequest:
+    return ApiRequest("GET", f"{url}/revisions/{revision}")
+
+
+def get_iam_policy_request(url: str) -> ApiRequest:
+    return ApiRequest("GET", f"{url}:getIamPolicy")
+
+
+def set_iam_policy_request(url: str, policy: dict[str, Any]) -> ApiRequest:
+    return ApiRequest("POST", f"{url}:setIamPolicy", body={"policy": policy})
+
+
+def with_public_invoker(policy: dict[str, Any]) -> dict[str, Any] | None:
+    """``policy`` plus allUsers as roles/run.invoker, or None when it already has it.
+    Pilot apps are public web apps (like a Lambda function URL with auth NONE): without
+    this binding Cloud Run answers 403 to every visitor. Other bindings are kept."""
+    bindings = [dict(b) for b in policy.get("bindings", [])]
+    for binding in bindings:
+        if binding.get("role") == "roles/run.invoker":
+            if "allUsers" in binding.get("members", []):
+                return None
+            binding["members"] = [*binding.get("members", []), "allUsers"]
+            break
+    else:
+        bindings.append({"role": "roles/run.invoker", "members": ["allUsers"]})
+    return {**policy, "bindings": bindings}
+
+
+def delete_service_request(url: str) -> ApiRequest:
+    return ApiRequest("DELETE", url)
+
+
+def rfc3339(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def log_request(gcp_project: str, service: str, since: float | None,
+                limit: int) -> ApiRequest:
+    """Cloud Logging entries of the service's revisions. With ``since`` oldest first from
+    there (a follow); without, newest first so ``limit`` keeps the most recent lines (the
+    caller reverses them)."""
+    query = f'resource.type="cloud_run_revision" AND resource.labels.service_name="{service}"'
+    if since is not None:
+        query += f' AND timestamp>="{rfc3339(since)}"'
+    return ApiRequest("POST", LOGGING, body={
+        "resourceNames": [f"projects/{gcp_project}"], "filter": query,
+        "orderBy": "timestamp asc" if since is not None else "timestamp desc",
+        "pageSize": max(1, min(limit, 1000))})
+
+
+# -- reading answers -------------------------------------------------------------------
+def parse_timestamp(value: str) -> float:
+    """RFC 3339 with up to nanoseconds (Cloud Logging) -> seconds since the epoch."""
+    stamp, _, fraction = value.rstrip("Z").partition(".")
+    seconds = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+    return seconds + (float(f"0.{fraction}") if fraction.isdigit() else 0.0)
+
+
+def log_line(entry: dict[str, Any]) -> LogLine:
+    if "textPayload" in entry:
+        text = str(entry["textPayload"])
+    elif "jsonPayload" in entry:
+        payload = entry["jsonPayload"]
+        text = str(payload.get("message") or json.dumps(payload, sort_keys=True))
+    elif "httpRequest" in entry:  # Cloud Run's request log
+        http = entry["httpRequest"]
+        text = f"{http.get('requestMethod', '')} {http.get('requestUrl', '')} " \
+               f"{http.get('status', '')}".strip()
+    else:
+        text = json.dumps(entry.get("protoPayload", {}), sort_keys=True)[:500]
+    source = entry.get("resource", {}).get("labels", {}).get("revision_name", "")
+    return LogLine(parse_timestamp(entry.get("timestamp", "1970-01-01T00:00:00Z")),
+                   text.rstrip("\n"), source)
+
+
+def serving(service: dict[str, Any]) -> list[tuple[str, int]]:
+    """(revision, percent) for each revision that gets traffic."""
+    out = []
+    for status in service.get("trafficStatuses", []):
+        revision = status.get("revision") or (
+            service.get("latestReadyRevision", "").rpartition("/")[2]
+            if status.get("type") == LATEST else "")
+        if status.get("percent", 0) > 0 and revision:
+            out.append((revision, int(status["percent"])))
+    return out
+
+
+def service_status(service: dict[str, Any]) -> TargetStatus:
+    url = service.get("uri") or "-"
+    shares = serving(service)
+    detail = ", ".join(f"revision {r} serving {p}%" for r, p in shares)
+    condition = service.get("terminalCondition", {})
+    if condition.get("state") == SUCCEEDED:
+        if shares:
+            return TargetStatus("healthy", url, detail)
+        reason = "no revision serves traffic"
+    else:
+        reason = condition.get("message") or condition.get("reason") or \
+            condition.get("state") or "not ready yet"
+    return TargetStatus(f"unhealthy ({reason})", url, detail)
+
+
+# -- the target ------------------------------------------------------------------------
+@dataclass
+class CloudRunService:
+    transport: Transport
+    gcp_project: str
+    region: str
+    project: str
+    app: str
+    settings: Any  # CloudRunTarget
+    kind: str = "cloud-run"
+    interval: float = 2.0  # seconds between polls of an operation
+
+    @property
+    def name(self) -> str:
+        return resource_name(self.project, self.app)[:SERVICE_MAX].rstrip("-")
+
+    @property
+    def url(self) -> str:
+        return service_url(self.gcp_project, self.region, self.name)
+
+    def labels(self) -> dict[str, str]:
+        return {"pilot-project": self.project, "pilot-app": self.app}
+
+    def current(self) -> dict[str, Any] | None:
+        return gone_ok(self.transport, get_service_request(self.url))
+
+    def _wait(self, operation: dict[str, Any]) -> dict[str, Any]:
+        return wait_operation(self.transport, operation, api=API, timeout=DEPLOY_TIMEOUT,
+                              interval=self.interval)
+
+    def _free_revision(self, release: str) -> str:
+        """``{service}-{release}``, or with -2, -3 ... when a failed attempt of the same
+        release already made that revision (Cloud Run never reuses a revision name)."""
+        base = revision_name(self.name, release)
+        for attempt in range(1, 10):
+            candidate = base if attempt == 1 else f"{base}-{attempt}"
+            if gone_ok(self.transport, get_revision_request(self.url, candidate)) is None:
+                return candidate
+        raise TargetError(f"service {self.name}: revisions {base} to {base}-9 all exist")
+
+    def ensure_public(self, say: Say) -> None:
+        policy = self.transport(get_iam_policy_request(self.url))
+        wanted = with_public_invoker(policy)
+        if wanted is None:
+            return
+        try:
+            self.transport(set_iam_policy_request(self.url, wanted))
+        except ApiError as exc:
+            raise TargetError(
+                f"could not make {self.name} public ({exc.api_message}): deploying needs "
+                "run.services.setIamPolicy (roles/run.admin) once, and an organisation "
+                "policy may forbid allUsers") from exc
+        say(f"allowed public access to {self.name} (allUsers may invoke it)")
+
+    def deploy(self, image: str, env: dict[str, str], release: str, say: Say) -> Revision:
+        existing = self.current()
+        revision = self._free_revision(release) if existing else \
+            revision_name(self.name, release)
+        dropped = sorted(RESERVED_ENV & env.keys())
+        if dropped:
+            say(f"not setting {', '.join(dropped)}: Cloud Run sets it itself")
+        body = service_body(image, env, revision, self.settings, self.labels())
+        if existing is None:
+            operation = self.transport(create_service_request(self.url, body))
+            say(f"creating Cloud Run service {self.name} in {self.region}")
+        else:
+            operation = self.transport(patch_service_request(self.url, body))
+            say(f"updating Cloud Run service {self.name}")
+        self._wait(operation)
+        self.ensure_public(say)
+        service = self.transport(get_service_request(self.url))
+        say(f"revision {revision} serving 100%")
+        return Revision(revision, str(service.get("uri", "")),
+                        f"revision {revision} of {self.name}")
+
+    def activate(self, ref: str, say: Say) -> Revision:
+        if gone_ok(self.transport, get_revision_request(self.url, ref)) is None:
+            raise TargetError(f"service {self.name} has no revision {ref} any more")
+        self._wait(self.transport(traffic_request(self.url, ref)))
+        service = self.transport(get_service_request(self.url))
+        say(f"revision {ref} serving 100%")
+        return Revision(ref, str(service.get("uri", "")), f"revision {ref} of {self.name}")
+
+    def status(self) -> TargetStatus:
+        service = self.current()
+        if service is None:
+            return TargetStatus("not deployed", "-")
+        return service_status(service)
+
+    def logs(self, *, since: float | None = None, limit: int = 200) -> Iterator[LogLine]:
+        found = self.transport(log_request(self.gcp_project, self.name, since, limit))
+        lines = [log_line(e) for e in found.get("entries", [])]
+        if since is None:
+            lines.reverse()  # asked newest first: the most recent ``limit`` lines
+        yield from (lines[-limit:] if since is None else lines[:limit])
+
+    def destroy(self, say: Say) -> list[str]:
+        operation = gone_ok(self.transport, delete_service_request(self.url))
+        if operation is None:
+            say(f"no Cloud Run service {self.name}: nothing to remove")
+            return []
+        self._wait(operation)
+        done = [f"deleted Cloud Run service {self.name} and its revisions"]
+        for line in done:
+            say(line)
+        return done
+
+
+def open_cloud_run(config: Any, state_dir: Path, root: Path, app: Any) -> CloudRunService:
+    """The app's service with a transport from gcp.credentials (relative to ``root``) or
+    Application Default Credentials."""
+    from pilot_tui.deploy.gcp_api import authorized_transport, key_path
+
+    if config.server.home == "sandbox":
+        raise TargetError(f"app {app.name!r}: Cloud Run has no emulator in the sandbox; "
+                          "deploy it from a project on Google Cloud (server.home)")
+    if not config.gcp.project:
+        raise TargetError(f"app {app.name!r}: Cloud Run needs gcp.project in pilot.toml")
+    transport = authorized_transport(key_path(config.gcp.credentials, root),
+                                     config.gcp.project)
+    return CloudRunService(transport, config.gcp.project, config.gcp.region,
+                           config.project.name, app.name, app.target)

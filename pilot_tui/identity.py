@@ -27,9 +27,18 @@ def user_name(project: str) -> str:
     return f"pilot-{project}-deployer"
 
 
+def role_names(project: str) -> dict[str, str]:
+    """The execution roles setup makes (an admin), which deploys may only pass on."""
+    return {"lambda": f"pilot-{project}-lambda"[:64], "ecs": f"pilot-{project}-ecs-exec"[:64]}
+
+
 def aws_policy(project: str, account: str, region: str) -> dict[str, Any]:
-    """Only what deploys need, only on resources named after the project."""
+    """Only what deploys need, only on resources named after the project where AWS lets a
+    policy name them. Roles are made at setup, not by deploys: a deployer that could create
+    roles or attach any policy to them could grant itself anything."""
     prefix = f"pilot-{project}-"
+    arn = f"{region}:{account}"
+    roles = [f"arn:aws:iam::{account}:role/{name}" for name in role_names(project).values()]
     return {"Version": "2012-10-17", "Statement": [
         {"Sid": "SiteBuckets", "Effect": "Allow",
          "Action": ["s3:CreateBucket", "s3:ListBucket", "s3:GetObject", "s3:PutObject",
@@ -50,21 +59,65 @@ def aws_policy(project: str, account: str, region: str) -> dict[str, Any]:
         {"Sid": "Images", "Effect": "Allow",
          "Action": ["ecr:BatchCheckLayerAvailability", "ecr:PutImage",
                     "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
-                    "ecr:CompleteLayerUpload", "ecr:CreateRepository",
-                    "ecr:DescribeRepositories", "ecr:BatchGetImage"],
-         "Resource": f"arn:aws:ecr:{region}:{account}:repository/{prefix}*"},
+                    "ecr:CompleteLayerUpload", "ecr:CreateRepository", "ecr:TagResource",
+                    "ecr:DescribeRepositories", "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer", "ecr:DeleteRepository"],
+         "Resource": f"arn:aws:ecr:{arn}:repository/{prefix}*"},
         {"Sid": "RegistryLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken",
          "Resource": "*"},
         {"Sid": "Functions", "Effect": "Allow", "Action": "lambda:*",
-         "Resource": f"arn:aws:lambda:{region}:{account}:function:{prefix}*"},
+         "Resource": [f"arn:aws:lambda:{arn}:function:{prefix}*",
+                      f"arn:aws:lambda:{arn}:function:{prefix}*:*"]},
         {"Sid": "Services", "Effect": "Allow", "Action": ["ecs:*"],
-         "Resource": [f"arn:aws:ecs:{region}:{account}:cluster/pilot-{project}",
-                      f"arn:aws:ecs:{region}:{account}:service/pilot-{project}/*",
-                      f"arn:aws:ecs:{region}:{account}:task-definition/{prefix}*"]},
+         "Resource": [f"arn:aws:ecs:{arn}:cluster/pilot-{project}",
+                      f"arn:aws:ecs:{arn}:service/pilot-{project}/*",
+                      f"arn:aws:ecs:{arn}:task-definition/{prefix}*:*"]},
+        {"Sid": "TaskDefinitions", "Effect": "Allow",  # these take no resource
+         "Action": ["ecs:RegisterTaskDefinition", "ecs:DeregisterTaskDefinition",
+                    "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions"],
+         "Resource": "*"},
+        {"Sid": "PassExecutionRoles", "Effect": "Allow",
+         "Action": ["iam:GetRole", "iam:PassRole", "iam:ListAttachedRolePolicies"],
+         "Resource": roles},
+        {"Sid": "OnlyTheExecutionPolicies", "Effect": "Allow",
+         "Action": "iam:AttachRolePolicy", "Resource": roles,
+         "Condition": {"ArnEquals": {"iam:PolicyARN": list(EXECUTION_POLICIES.values())}}},
+        {"Sid": "Networking", "Effect": "Allow",  # group ids are random; Pilot tags its own
+         "Action": ["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
+                    "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
+                    "ec2:RevokeSecurityGroupIngress", "ec2:DeleteSecurityGroup",
+                    "ec2:CreateTags", "elasticloadbalancing:Describe*"],
+         "Resource": "*"},
+        {"Sid": "LoadBalancers", "Effect": "Allow", "Action": "elasticloadbalancing:*",
+         "Resource": [f"arn:aws:elasticloadbalancing:{arn}:loadbalancer/app/pilot-*",
+                      f"arn:aws:elasticloadbalancing:{arn}:targetgroup/pilot-*",
+                      f"arn:aws:elasticloadbalancing:{arn}:listener/app/pilot-*"]},
         {"Sid": "Logs", "Effect": "Allow",
-         "Action": ["logs:CreateLogGroup", "logs:FilterLogEvents", "logs:GetLogEvents"],
-         "Resource": f"arn:aws:logs:{region}:{account}:log-group:/pilot/{project}/*"},
+         "Action": ["logs:CreateLogGroup", "logs:FilterLogEvents", "logs:GetLogEvents",
+                    "logs:PutRetentionPolicy", "logs:DeleteLogGroup", "logs:TagResource",
+                    "logs:TagLogGroup", "logs:DescribeLogGroups"],
+         "Resource": [f"arn:aws:logs:{arn}:log-group:/pilot/{project}/*",
+                      f"arn:aws:logs:{arn}:log-group:/aws/lambda/{prefix}*"]},
+        {"Sid": "Secrets", "Effect": "Allow",
+         "Action": ["ssm:PutParameter", "ssm:GetParameter", "ssm:GetParameters",
+                    "ssm:DeleteParameter", "ssm:DeleteParameters", "ssm:AddTagsToResource"],
+         "Resource": f"arn:aws:ssm:{arn}:parameter/pilot/{project}/*"},
     ]}
+
+
+EXECUTION_POLICIES = {
+    "lambda": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    "ecs": "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"}
+TRUSTED_SERVICE = {"lambda": "lambda.amazonaws.com", "ecs": "ecs-tasks.amazonaws.com"}
+
+
+def execution_secrets_policy(project: str, account: str, region: str) -> dict[str, Any]:
+    """ECS reads the app's secrets from Parameter Store when it starts a task."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ssm:GetParameters",
+         "Resource": f"arn:aws:ssm:{region}:{account}:parameter/pilot/{project}/*"},
+        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
+         "Condition": {"StringEquals": {"kms:ViaService": f"ssm.{region}.amazonaws.com"}}}]}
 
 
 @dataclass
@@ -86,7 +139,29 @@ class AwsDeployer:
         self.iam.put_user_policy(UserName=name, PolicyName="pilot-deploy",
                                  PolicyDocument=json.dumps(aws_policy(self.project, account,
                                                                       self.region)))
+        self.ensure_roles(account)
         return str(user["Arn"])
+
+    def ensure_roles(self, account: str) -> list[str]:
+        """The execution roles Lambda functions and ECS tasks run as (idempotent); the names
+        of those it created."""
+        made = []
+        for kind, role in role_names(self.project).items():
+            try:
+                self.iam.get_role(RoleName=role)
+            except self.iam.exceptions.NoSuchEntityException:
+                trust = {"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"Service": TRUSTED_SERVICE[kind]},
+                    "Action": "sts:AssumeRole"}]}
+                self.iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust),
+                                     Tags=[{"Key": "pilot:project", "Value": self.project}])
+                made.append(role)
+            self.iam.attach_role_policy(RoleName=role, PolicyArn=EXECUTION_POLICIES[kind])
+        self.iam.put_role_policy(
+            RoleName=role_names(self.project)["ecs"], PolicyName="pilot-secrets",
+            PolicyDocument=json.dumps(execution_secrets_policy(self.project, account,
+                                                               self.region)))
+        return made
 
     def rotate(self, keys_dir: Path) -> str:
         """A new access key, stored 0600, then every older key deleted; the new key's id.
@@ -107,12 +182,21 @@ class AwsDeployer:
         return str(made["AccessKeyId"])
 
     def remove(self, keys_dir: Path) -> None:
+        """The user, its keys, and the execution roles (deploys cannot run without them)."""
         name = user_name(self.project)
         for key in self.iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
             self.iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
         self.iam.delete_user_policy(UserName=name, PolicyName="pilot-deploy")
         self.iam.delete_user(UserName=name)
         (keys_dir / KEY_FILE).unlink(missing_ok=True)
+        for kind, role in role_names(self.project).items():
+            try:
+                self.iam.detach_role_policy(RoleName=role, PolicyArn=EXECUTION_POLICIES[kind])
+                for inline in self.iam.list_role_policies(RoleName=role)["PolicyNames"]:
+                    self.iam.delete_role_policy(RoleName=role, PolicyName=inline)
+                self.iam.delete_role(RoleName=role)
+            except self.iam.exceptions.NoSuchEntityException:
+                continue
 
 
 def gcp_deployer_requests(project: str, gcp_project: str) -> list[dict[str, Any]]:
@@ -145,3 +229,30 @@ def aws_deploy_session(config: Any, state_dir: Path) -> Any:
                              aws_secret_access_key=stored["secret_access_key"],
                              region_name=config.aws.region)
     return boto3.Session(profile_name=config.aws.profile, region_name=config.aws.region)
+
+
+def wants_aws_deployer(config: Any) -> bool:
+    """Whether setup should make the AWS deployer: the server is on AWS (or the sandbox's
+    simulated AWS), or an app is."""
+    from pilot_tui.config.schema import AWS_TARGETS
+
+    return config.server.home in ("aws", "sandbox") or any(a.target.kind in AWS_TARGETS
+                                                           for a in config.apps)
+
+
+def setup_aws_deployer(config: Any, state_dir: Path, *, sandbox: bool) -> tuple[str, str | None]:
+    """Run by setup with the admin's credentials: the deployer user, its policy and the
+    execution roles, and a key when none is stored yet. (ARN, new key id or None)."""
+    from pilot_tui import cloud_clients
+
+    made = cloud_clients.aws_session(config, state_dir, sandbox=sandbox)
+    if made is None:
+        raise IdentityError("the sandbox's AWS emulator is not running")
+    session, endpoint = made
+    deployer = AwsDeployer(session.client("iam", endpoint_url=endpoint),
+                           session.client("sts", endpoint_url=endpoint), config.project.name,
+                           config.aws.region)
+    arn = deployer.ensure()
+    keys = state_dir / "keys"
+    key_id = None if (keys / KEY_FILE).is_file() else deployer.rotate(keys)
+    return arn, key_id

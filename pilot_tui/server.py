@@ -321,7 +321,32 @@ class Server:
             outputs = await self.save_outputs()
             await self.pin_host_key(outputs)
             await self.deliver_tls(outputs)
+            await self.ensure_deployer()
         return result
+
+    async def ensure_deployer(self) -> None:
+        """Make the least-privilege identity deploys use (AWS), with the admin's credentials
+        that setup runs with. A failure is a warning: the server is up, and `pilot-tui
+        deployer create` can be run again."""
+        import asyncio
+
+        from pilot_tui import identity, redact
+
+        if not identity.wants_aws_deployer(self.config):
+            return
+        self.on_event(Stage("deployer", "the AWS identity deploys use (least privilege)"))
+        try:
+            arn, key = await asyncio.to_thread(identity.setup_aws_deployer, self.config,
+                                               self.project.state_dir,
+                                               sandbox=self.home == "sandbox")
+        except Exception as exc:  # IAM said no: not allowed to create users, ...
+            why = redact.text(str(exc))[:200]
+            self.on_event(Note(f"the deployer identity was not made ({why}); deploys use "
+                               "your own credentials until `pilot-tui deployer create` "
+                               "succeeds", "warning"))
+            return
+        stored = f"; its key is in .pilot/keys/{identity.KEY_FILE} (0600)" if key else ""
+        self.on_event(Note(f"deploys use {arn}{stored}"))
 
     async def pin_host_key(self, outputs: dict[str, Any]) -> None:
         """Record the new server's SSH host key now, while it is known to be ours."""

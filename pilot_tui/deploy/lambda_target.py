@@ -29,12 +29,9 @@ from pilot_tui.deploy.managed import (
     aws_clients,
     resource_name,
 )
+from pilot_tui.identity import EXECUTION_POLICIES, TRUSTED_SERVICE, role_names
 
 ALIAS = "live"
-BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-TRUST = {"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-    "Action": "sts:AssumeRole"}]}
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # zip's epoch: the same files make the same bytes
 
 
@@ -90,19 +87,25 @@ class LambdaFunction:
         return f"/aws/lambda/{self.name}"
 
     def role_name(self) -> str:
-        return f"pilot-{self.project}-lambda"[:64]
+        return role_names(self.project)["lambda"]
 
     # -- making it ---------------------------------------------------------------------
     def ensure_role(self, say: Say) -> str:
-        """The execution role (only CloudWatch Logs), shared by the project's functions."""
+        """The execution role (only CloudWatch Logs), shared by the project's functions.
+        Setup makes it (identity.AwsDeployer.ensure_roles); without setup, with your own
+        credentials, it is made here the same way."""
         try:
             return str(self.iam.get_role(RoleName=self.role_name())["Role"]["Arn"])
         except self.iam.exceptions.NoSuchEntityException:
             pass
+        trust = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": TRUSTED_SERVICE["lambda"]},
+            "Action": "sts:AssumeRole"}]}
         role = self.iam.create_role(RoleName=self.role_name(),
-                                    AssumeRolePolicyDocument=json.dumps(TRUST),
+                                    AssumeRolePolicyDocument=json.dumps(trust),
                                     Tags=[{"Key": "pilot:project", "Value": self.project}])
-        self.iam.attach_role_policy(RoleName=self.role_name(), PolicyArn=BASIC_EXECUTION)
+        self.iam.attach_role_policy(RoleName=self.role_name(),
+                                    PolicyArn=EXECUTION_POLICIES["lambda"])
         say(f"created execution role {self.role_name()}")
         return str(role["Role"]["Arn"])
 

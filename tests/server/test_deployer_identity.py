@@ -40,10 +40,25 @@ def test_create_rotate_remove_in_the_sandbox(tmp_path):
             assert [k["AccessKeyId"] for k in keys] == [now["access_key_id"]]
             assert now["secret_access_key"] not in rotated.stdout + rotated.stderr
 
+        # The execution roles deploys pass on, made here by the admin, each trusting only
+        # its service and holding only its AWS managed policy (+ ECS reading the secrets).
+        for role, service, managed in (
+                ("pilot-acme-lambda", "lambda.amazonaws.com", "AWSLambdaBasicExecutionRole"),
+                ("pilot-acme-ecs-exec", "ecs-tasks.amazonaws.com",
+                 "AmazonECSTaskExecutionRolePolicy")):
+            trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+            trust = json.loads(trust) if isinstance(trust, str) else trust
+            assert [s["Principal"] for s in trust["Statement"]] == [{"Service": service}]
+            attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+            assert [p["PolicyName"] for p in attached] == [managed]
+        assert iam.list_role_policies(RoleName="pilot-acme-ecs-exec")["PolicyNames"] == [
+            "pilot-secrets"]
+
         removed = run_pilot("deployer", "remove", cwd=tmp_path)
         assert removed.returncode == 0, removed.stderr
         users = [u["UserName"] for u in iam.list_users()["Users"]]
         assert "pilot-acme-deployer" not in users and not key_file.exists()
+        assert not [r for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("pilot-")]
     finally:
         Sandbox(tmp_path / ".pilot").stop()
 
@@ -52,6 +67,16 @@ def test_policies_are_scoped_to_the_project():
     policy = aws_policy("acme", "123456789012", "eu-west-1")
     ecs = next(s for s in policy["Statement"] if s["Sid"] == "Services")
     assert all("pilot-acme" in r for r in ecs["Resource"])
+    # Deploys pass the execution roles on but cannot make roles or attach other policies.
+    actions = {a for s in policy["Statement"] for a in (
+        s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert not {"iam:CreateRole", "iam:PutRolePolicy", "iam:CreateUser", "iam:*"} & actions
+    attach = next(s for s in policy["Statement"] if s["Sid"] == "OnlyTheExecutionPolicies")
+    assert set(attach["Condition"]["ArnEquals"]["iam:PolicyARN"]) == {
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+        "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"}
+    secrets = next(s for s in policy["Statement"] if s["Sid"] == "Secrets")
+    assert secrets["Resource"] == "arn:aws:ssm:eu-west-1:123456789012:parameter/pilot/acme/*"
     # GCP: no emulator here; the requests are checked as data.
     calls = gcp_deployer_requests("acme", "acme-prod")
     assert calls[0]["body"]["accountId"] == "pilot-acme-deployer"

@@ -8,7 +8,7 @@ import stat
 
 from pilot_tui.runner import pid_alive
 from tests.conftest import run_pilot
-from tests.server.conftest import ec2, sandbox_state
+from tests.server.conftest import ec2, iam_client, sandbox_state
 
 EXPECTED = {
     "aws_vpc.pilot", "aws_subnet.public", "aws_internet_gateway.pilot", "aws_route_table.public",
@@ -37,6 +37,16 @@ def test_plan_apply_reapply_destroy(sandbox_project):
     key = project / ".pilot/keys/server_ed25519"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert "pilot.toml" not in outputs and "public_ip" not in (project / "pilot.toml").read_text()
+
+    # Setup made the least-privilege deployer and stored its key, never shown.
+    deployer_key = project / ".pilot/keys/aws-deployer.json"
+    assert stat.S_IMODE(deployer_key.stat().st_mode) == 0o600
+    assert json.loads(deployer_key.read_text())["secret_access_key"] not in up.stdout + up.stderr
+    assert "deploys use arn:aws:iam::" in up.stderr and ":user/pilot-acme-deployer" in up.stderr
+    iam = iam_client(project)
+    assert iam.get_user(UserName="pilot-acme-deployer")["User"]["UserName"]
+    assert {r["RoleName"] for r in iam.list_roles()["Roles"]} >= {
+        "pilot-acme-lambda", "pilot-acme-ecs-exec"}
 
     client = ec2(project)
     (reservation,) = client.describe_instances(InstanceIds=[outputs["instance_id"]])[

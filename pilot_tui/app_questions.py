@@ -48,12 +48,16 @@ def default_name(root: Path, path: str, taken: set[str]) -> str:
 
 
 def app_table(answers: dict[str, str], detected: Detected | None) -> dict[str, Any]:
-    """The [[apps]] table for these answers; raises ValueError for unparsable env/secrets."""
+    """The [[apps]] table for these answers; raises ValueError for unparsable env/secrets.
+    A Lambda handler in the folder makes a Lambda target a zip function running it."""
+    target: dict[str, Any] = {"kind": answers.get("target") or "server"}
+    if target["kind"] == "lambda" and detected is not None and detected.handler:
+        target.update(package="zip", handler=detected.handler)
     return {
         "name": answers.get("name", "").strip(),
         "path": answers.get("path", "").strip() or ".",
         "build": detected.build if detected is not None else {"kind": "auto"},
-        "target": {"kind": answers.get("target") or "server"},
+        "target": target,
         "env": parse_env(answers.get("env", "")),
         "secrets": parse_names(answers.get("secrets", "")),
     }

@@ -18,6 +18,24 @@ class Detected:
     build: dict[str, Any]
     reason: str
     static: bool = False
+    handler: str | None = None  # module.function of a Lambda handler, when there is one
+
+
+HANDLER_MODULES = ("lambda_function", "handler", "app", "main")
+
+
+def lambda_handler(folder: Path) -> str | None:
+    """`module.function` of a Python Lambda handler (`def handler(event, ...)` or
+    `def lambda_handler(event, ...)`) at the top of the folder, if any."""
+    for module in HANDLER_MODULES:
+        try:
+            text = (folder / f"{module}.py").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for function in ("lambda_handler", "handler"):
+            if re.search(rf"^def {function}\(\s*event\b", text, re.MULTILINE):
+                return f"{module}.{function}"
+    return None
 
 
 def detect(folder: Path) -> Detected:
@@ -39,6 +57,10 @@ def detect(folder: Path) -> Detected:
                             "package.json with a build script and no start script "
                             "(a static site)", static=True)
         return Detected({"kind": "auto"}, "package.json (a Node service)")
+    handler = lambda_handler(folder)
+    if handler is not None:
+        return Detected({"kind": "auto"}, f"a Python Lambda handler ({handler})",
+                        handler=handler)
     if any((folder / f).is_file() for f in ("requirements.txt", "pyproject.toml", "Pipfile")):
         return Detected({"kind": "auto"}, "Python (requirements.txt / pyproject.toml)")
     if (folder / "go.mod").is_file():

@@ -77,7 +77,8 @@ def aws_policy(project: str, account: str, region: str) -> dict[str, Any]:
                     "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions"],
          "Resource": "*"},
         {"Sid": "PassExecutionRoles", "Effect": "Allow",
-         "Action": ["iam:GetRole", "iam:PassRole", "iam:ListAttachedRolePolicies"],
+         "Action": ["iam:GetRole", "iam:PassRole", "iam:ListAttachedRolePolicies",
+                    "iam:GetRolePolicy"],
          "Resource": roles},
         {"Sid": "OnlyTheExecutionPolicies", "Effect": "Allow",
          "Action": "iam:AttachRolePolicy", "Resource": roles,
@@ -100,7 +101,8 @@ def aws_policy(project: str, account: str, region: str) -> dict[str, Any]:
                       f"arn:aws:logs:{arn}:log-group:/aws/lambda/{prefix}*"]},
         {"Sid": "Secrets", "Effect": "Allow",
          "Action": ["ssm:PutParameter", "ssm:GetParameter", "ssm:GetParameters",
-                    "ssm:DeleteParameter", "ssm:DeleteParameters", "ssm:AddTagsToResource"],
+                    "ssm:DeleteParameter", "ssm:DeleteParameters", "ssm:AddTagsToResource",
+                    "ssm:GetParametersByPath"],
          "Resource": f"arn:aws:ssm:{arn}:parameter/pilot/{project}/*"},
     ]}
 
@@ -111,13 +113,14 @@ EXECUTION_POLICIES = {
 TRUSTED_SERVICE = {"lambda": "lambda.amazonaws.com", "ecs": "ecs-tasks.amazonaws.com"}
 
 
-def execution_secrets_policy(project: str, account: str, region: str) -> dict[str, Any]:
-    """ECS reads the app's secrets from Parameter Store when it starts a task."""
-    return {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "ssm:GetParameters",
-         "Resource": f"arn:aws:ssm:{region}:{account}:parameter/pilot/{project}/*"},
-        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
-         "Condition": {"StringEquals": {"kms:ViaService": f"ssm.{region}.amazonaws.com"}}}]}
+def execution_secrets_policy(project: str, account: str, region: str,
+                             partition: str = "aws") -> dict[str, Any]:
+    """ECS reads the app's secrets from Parameter Store when it starts a task. No
+    kms:Decrypt: the AWS-managed key aws/ssm already lets the account's principals decrypt
+    through SSM, and a grant on "*" would open customer-managed keys too."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "ssm:GetParameters",
+        "Resource": f"arn:{partition}:ssm:{region}:{account}:parameter/pilot/{project}/*"}]}
 
 
 @dataclass

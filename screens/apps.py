@@ -153,6 +153,8 @@ class NewAppScreen(Screen[None]):
             static = [t for t in TARGETS[self.home] if t in STATIC_TARGETS]
             if static:
                 self.query_one("#target", Select).value = static[0]
+        elif self.detected.handler and "lambda" in TARGETS[self.home]:
+            self.query_one("#target", Select).value = "lambda"  # a function, not a server
         self.check()
 
     @on(Input.Changed, "#name, #env, #secrets")

@@ -56,3 +56,24 @@ def test_app_new_by_flags_and_its_refusals(tmp_path):
     bad_env = run_pilot("app", "new", "--name", "web", "--env", "NOEQUALS", cwd=tmp_path)
     assert bad_env.returncode == 2 and "NOEQUALS" in bad_env.stderr
     assert (tmp_path / "pilot.toml").read_text() == before  # nothing written on refusal
+
+
+def test_a_lambda_handler_becomes_a_zip_function(tmp_path):
+    assert run_pilot("init", cwd=tmp_path).returncode == 0
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "lambda_function.py").write_text(
+        "def lambda_handler(event, context):\n    return {'statusCode': 200}\n")
+    added = run_pilot("app", "new", "--path", "fn", "--name", "fn", cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert "a Python Lambda handler (lambda_function.lambda_handler)" in added.stderr
+    app = tomllib.loads((tmp_path / "pilot.toml").read_text())["apps"][0]
+    assert app["target"] == {"kind": "lambda", "package": "zip",
+                             "handler": "lambda_function.lambda_handler"}
+    # A web server on the same target stays an image (the Lambda Web Adapter runs it).
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "Dockerfile").write_text("FROM scratch\n")
+    added = run_pilot("app", "new", "--path", "web", "--name", "web", "--target", "lambda",
+                      cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    web = tomllib.loads((tmp_path / "pilot.toml").read_text())["apps"][1]
+    assert web["target"] == {"kind": "lambda"}

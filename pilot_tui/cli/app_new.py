@@ -72,6 +72,8 @@ def _default_target(home: str, detected: Any) -> str:
     if detected is not None and detected.static:
         static = [t for t in targets if t in STATIC_TARGETS]
         return static[0] if static else "server"
+    if detected is not None and detected.handler and "lambda" in targets:
+        return "lambda"  # a handler is a function, not a web server
     return targets[0]
 
 

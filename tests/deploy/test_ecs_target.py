@@ -1,6 +1,6 @@
 """The ECS-on-Fargate target against the sandbox's local AWS API (a real moto server), with
 real boto3 calls: cluster, role, log group, security groups, load balancer, task definition
-revisions, service, rollback, status, logs, and nothing left after destroy.
+revisions, service, rollback, status, logs, secrets in SSM, and nothing left after destroy.
 
 What moto does not do, and so is not claimed here: it starts no containers (a service only
 *reports* running tasks: MOTO_ECS_SERVICE_RUNNING below), nothing writes to CloudWatch,
@@ -8,6 +8,7 @@ the load balancer serves nothing, and a registered target is always "healthy".""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -16,7 +17,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from pilot_tui.config.schema import EcsTarget
-from pilot_tui.deploy.ecs_target import EcsService, _aws, open_ecs, short_name
+from pilot_tui.deploy.ecs_network import _aws, short_name
+from pilot_tui.deploy.ecs_target import EcsService, open_ecs
 from pilot_tui.deploy.managed import TargetError
 from pilot_tui.sandbox import Sandbox, aws_session
 
@@ -41,14 +43,15 @@ class Aws:
 
     def __init__(self, url: str, region: str) -> None:
         session = aws_session(region)
-        for service in ("ecs", "ec2", "elbv2", "iam", "logs"):
+        for service in ("ecs", "ec2", "elbv2", "iam", "logs", "ssm"):
             setattr(self, service, session.client(service, endpoint_url=url))
 
 
-def ecs_target(moto, project: str, app: str, region: str = REGION, **settings) -> EcsService:
+def ecs_target(moto, project: str, app: str, region: str = REGION,
+               secret_names: tuple[str, ...] = (), **settings) -> EcsService:
     aws = Aws(moto[0]["aws"].url, region)
-    return EcsService(aws.ecs, aws.ec2, aws.elbv2, aws.iam, aws.logs, project, app,
-                      EcsTarget(**settings), region, timeout=5, poll=0.05)
+    return EcsService(aws.ecs, aws.ec2, aws.elbv2, aws.iam, aws.logs, aws.ssm, project, app,
+                      EcsTarget(**settings), region, secret_names, timeout=5, poll=0.05)
 
 
 def image(project: str, app: str, tag: str) -> str:
@@ -221,8 +224,7 @@ def test_destroy_leaves_nothing_and_keeps_what_others_use(moto):
         "deleted listener :80 of pilot-delta-web", "deleted load balancer pilot-delta-web",
         "deleted target group pilot-delta-web", "deleted security group pilot-delta-web-tasks",
         "deleted security group pilot-delta-web-lb", "deleted log group /pilot/delta/web"]
-    assert said[-1] == "kept cluster pilot-delta and role pilot-delta-ecs-exec: still used " \
-                       "by pilot-delta-web2"
+    assert said[-1] == "kept cluster pilot-delta: still used by pilot-delta-web2"
     # moto keeps a deleted service listed (as INACTIVE, like AWS does for a while).
     services = aws.ecs.describe_services(cluster="pilot-delta", services=aws.ecs.list_services(
         cluster="pilot-delta")["serviceArns"])["services"]
@@ -244,12 +246,14 @@ def test_destroy_leaves_nothing_and_keeps_what_others_use(moto):
     assert web.destroy(said.append) == []  # a second destroy finds nothing
     assert said[-1] == "nothing left to remove for app web on ECS"
 
-    done = web2.destroy(lambda line: None)
-    assert done[-2:] == ["deleted cluster pilot-delta", "deleted role pilot-delta-ecs-exec"]
+    said.clear()
+    done = web2.destroy(said.append)
+    assert done[-1] == "deleted cluster pilot-delta"
     [cluster] = aws.ecs.describe_clusters(clusters=["pilot-delta"])["clusters"]
     assert cluster["status"] == "INACTIVE"
-    with pytest.raises(aws.iam.exceptions.NoSuchEntityException):
-        aws.iam.get_role(RoleName="pilot-delta-ecs-exec")
+    # The execution role belongs to setup (`pilot-tui deployer remove` takes it away).
+    assert said[-1].startswith("kept role pilot-delta-ecs-exec: setup made it")
+    assert aws.iam.get_role(RoleName="pilot-delta-ecs-exec")["Role"]
     assert web2.destroy(lambda line: None) == []
 
 
@@ -332,3 +336,59 @@ def test_open_ecs_from_a_sandbox_config(moto, tmp_path):
     assert revision.ref.startswith("arn:aws:ecs:eu-central-1:")
     assert target.status().detail.startswith("1/2 tasks running")
     assert "deleted cluster pilot-zeta" in target.destroy(lambda line: None)
+
+
+def test_secrets_go_to_ssm_never_into_the_task_definition(moto):
+    aws = Aws(moto[0]["aws"].url, REGION)
+    secret, path = "postgres://app:s3cr3t-Value@db/app", "/pilot/theta/web/DATABASE_URL"
+    target = ecs_target(moto, "theta", "web", secret_names=("DATABASE_URL", "UNSET"))
+    said: list[str] = []
+    first = target.deploy(image("theta", "web", "v1"),
+                          {"GREETING": "hi", "DATABASE_URL": secret}, "v1", said.append)
+    assert f"stored secret DATABASE_URL in SSM parameter {path}" in said
+    assert not [line for line in said if secret in line]
+
+    described = aws.ecs.describe_task_definition(taskDefinition=first.ref)
+    assert secret not in json.dumps(described, default=str)
+    [container] = described["taskDefinition"]["containerDefinitions"]
+    assert {e["name"] for e in container["environment"]} == {"GREETING", "PORT"}
+    parameter = aws.ssm.get_parameter(Name=path, WithDecryption=True)["Parameter"]
+    assert container["secrets"] == [{"name": "DATABASE_URL", "valueFrom": parameter["ARN"]}]
+    assert (parameter["Type"], parameter["Value"], parameter["Version"]) == (
+        "SecureString", secret, 1)
+    tags = aws.ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=path)
+    assert tags["TagList"] == [{"Key": "pilot:project", "Value": "theta"}]
+    # ECS reads the parameter with the execution role: allowed for the project's path only.
+    policy = aws.iam.get_role_policy(RoleName="pilot-theta-ecs-exec",
+                                     PolicyName="pilot-secrets")
+    [statement] = policy["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "ssm:GetParameters"
+    assert statement["Resource"] == parameter["ARN"].replace("/web/DATABASE_URL", "/*")
+
+    said.clear()  # the same value again: not rewritten
+    target.deploy(image("theta", "web", "v2"), {"DATABASE_URL": secret}, "v2", said.append)
+    assert aws.ssm.get_parameter(Name=path)["Parameter"]["Version"] == 1
+    assert not [line for line in said if "secret" in line], said
+    target.deploy(image("theta", "web", "v3"), {"DATABASE_URL": secret + "2"}, "v3",
+                  said.append)
+    assert f"updated secret DATABASE_URL in SSM parameter {path}" in said
+    parameter = aws.ssm.get_parameter(Name=path, WithDecryption=True)["Parameter"]
+    assert (parameter["Value"], parameter["Version"]) == (secret + "2", 2)
+
+    # Should AWS echo a value in an error, the TargetError (and its traceback) hides it.
+    echoed = ClientError({"Error": {"Code": "ValidationException",
+                                    "Message": f"Value '{secret}' is too long"}}, "PutParameter")
+    with pytest.raises(TargetError) as raised, _aws(f"SSM parameter {path}", hide=secret):
+        raise echoed
+    assert str(raised.value) == f"SSM parameter {path}: AWS answered ValidationException: " \
+                                "Value '***' is too long"
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+    # Twelve parameters, one no longer listed in pilot.toml: destroy deletes all (10 a call).
+    for i in range(11):
+        aws.ssm.put_parameter(Name=f"/pilot/theta/web/OLD_{i}", Value="v", Type="SecureString")
+    done = target.destroy(lambda line: None)
+    assert any(line.startswith("deleted SSM parameters /pilot/theta/web/DATABASE_URL, "
+                               "/pilot/theta/web/OLD_0") for line in done), done
+    assert aws.ssm.get_parameters_by_path(Path="/pilot/theta/web")["Parameters"] == []
+    assert done[-1] == "deleted cluster pilot-theta"

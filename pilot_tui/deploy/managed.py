@@ -124,7 +124,15 @@ def aws_clients(config: Any, state_dir: Path) -> Callable[..., Any]:
 
 
 def target_status(config: Any, state_dir: Path, root: Path, app: Any) -> TargetStatus:
-    """The app's state on its cloud; an unreachable cloud is 'unknown (why)', not a crash."""
+    """The app's state on its cloud; an unreachable cloud is 'unknown (why)', not a crash.
+    In the sandbox, stopped emulators mean stopped apps (their state lived in memory): they
+    are not started just to be asked."""
+    if config.server.home == "sandbox":
+        from pilot_tui.sandbox import Sandbox
+
+        if not Sandbox(state_dir).running():
+            return TargetStatus("stopped (the sandbox's emulators are not running; deploy "
+                                "again)", "-")
     try:
         return open_target(config, state_dir, root, app).status()
     except TargetError as exc:

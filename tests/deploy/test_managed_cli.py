@@ -146,3 +146,15 @@ async def test_deploy_then_follow_cloudwatch_logs_in_the_app(fn_project):
         await pilot.press("escape")
         assert isinstance(app.screen, DeployScreen)
         assert logs.stop.is_set()
+
+
+def test_status_after_the_sandbox_stops(fn_project, cli):
+    """The sandbox's cloud lives in memory: once its emulators stop, the function is gone,
+    and status says so rather than starting them again to ask."""
+    assert cli("deploy", "fn").code == 0
+    Sandbox(fn_project / ".pilot").stop()
+    status = cli("status", "--json")
+    row = next(r for r in json.loads(status.out) if r["app"] == "fn")
+    assert row["release"] == "v1" and row["health"].startswith("stopped (the sandbox's")
+    assert status.code == 1
+    assert Sandbox(fn_project / ".pilot").running() == {}

@@ -33,7 +33,6 @@ from pilot_tui.tf.events import (
 from pilot_tui.tf.plan import ResourceChange, summarize_plan
 from pilot_tui.tf.toolchain import Terraform, resolve
 from pilot_tui.tf.workspace import render, template_sources
-from pilot_tui.tls import ensure_tls
 
 OUTPUTS_FILE = "server.json"
 BACKEND_FILE = "pilot_backend.tf"
@@ -319,87 +318,10 @@ class Server:
             self.outputs_file.unlink(missing_ok=True)
         elif result.code == 0:
             outputs = await self.save_outputs()
-            await self.pin_host_key(outputs)
-            await self.deliver_tls(outputs)
-            await self.ensure_deployer()
+            from pilot_tui.server_setup import after_apply
+
+            await after_apply(self, outputs)
         return result
-
-    async def ensure_deployer(self) -> None:
-        """Make the least-privilege identity deploys use (AWS), with the admin's credentials
-        that setup runs with. A failure is a warning: the server is up, and `pilot-tui
-        deployer create` can be run again."""
-        import asyncio
-
-        from pilot_tui import identity, redact
-
-        if not identity.wants_aws_deployer(self.config):
-            return
-        self.on_event(Stage("deployer", "the AWS identity deploys use (least privilege)"))
-        try:
-            arn, key = await asyncio.to_thread(identity.setup_aws_deployer, self.config,
-                                               self.project.state_dir,
-                                               sandbox=self.home == "sandbox")
-        except Exception as exc:  # IAM said no: not allowed to create users, ...
-            why = redact.text(str(exc))[:200]
-            self.on_event(Note(f"the deployer identity was not made ({why}); deploys use "
-                               "your own credentials until `pilot-tui deployer create` "
-                               "succeeds", "warning"))
-            return
-        stored = f"; its key is in .pilot/keys/{identity.KEY_FILE} (0600)" if key else ""
-        self.on_event(Note(f"deploys use {arn}{stored}"))
-
-    async def pin_host_key(self, outputs: dict[str, Any]) -> None:
-        """Record the new server's SSH host key now, while it is known to be ours."""
-        if self.home == "sandbox" or "public_ip" not in outputs:
-            return
-        import asyncio
-
-        from pilot_tui.keys import KEY_NAME
-        from pilot_tui.remote import pin_host_key
-
-        keys = self.project.state_dir / "keys"
-        self.on_event(Stage("host key", "recording the server's SSH host key"))
-        pinned = await asyncio.to_thread(pin_host_key, outputs["public_ip"],
-                                         outputs.get("ssh_user", "ubuntu"), keys / KEY_NAME,
-                                         keys / "known_hosts")
-        if not pinned:
-            self.on_event(Note("the server did not answer SSH yet; its host key will be "
-                               "recorded on the first connection", "warning"))
-
-    async def deliver_tls(self, outputs: dict[str, Any], attempts: int = 30,
-                          delay: float = 10.0) -> None:
-        """With docker_access = "mtls": make the certificates for the server's address and
-        copy the server's half over SSH (on stdin), then restart Docker with --tlsverify."""
-        if self.config.server.docker_access != "mtls" or "public_ip" not in outputs:
-            return
-        import asyncio
-
-        from pilot_tui.keys import KEY_NAME
-        from pilot_tui.remote import ssh_run
-        from pilot_tui.runner import capture
-        from pilot_tui.tls import install_script, server_bundle
-
-        keys = self.project.state_dir / "keys"
-        files = ensure_tls(keys / "tls", self.config.project.name, [outputs["public_ip"]])
-        if self.home == "sandbox":
-            self.on_event(Note(f"Docker TLS certificates are in {files.directory}; the sandbox "
-                               "has no machine to install them on"))
-            return
-        self.on_event(Stage("tls", "installing Docker's TLS certificate on the server"))
-        command = ssh_run(outputs["public_ip"], outputs.get("ssh_user", "ubuntu"),
-                          keys / KEY_NAME, keys / "known_hosts", install_script())
-        bundle = server_bundle(files)
-        for attempt in range(1, attempts + 1):
-            done = await asyncio.to_thread(capture, command, bundle)
-            if done.returncode == 0:
-                self.on_event(Note("Docker now accepts only this project's client "
-                                   f"certificate on {outputs['public_ip']}:2376"))
-                return
-            if attempt < attempts:  # the machine may still be booting
-                await asyncio.sleep(delay)
-        raise ServerError(f"could not install the TLS certificate over SSH: "
-                          f"{redact.text(done.stderr.strip())[-300:]}; run `pilot-tui server "
-                          "up` again once the server accepts SSH")
 
     async def save_outputs(self) -> dict[str, Any]:
         raw = json.loads(await self._capture(commands.output(self.terraform(), self.workdir))

@@ -1,0 +1,98 @@
+"""What setup does once Terraform has made the server: pin its SSH host key, install
+Docker's TLS certificate (docker_access = "mtls"), and make the least-privilege identity
+deploys use. Each step reports through the server's events like the Terraform run."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pilot_tui import redact
+from pilot_tui.server import Note, ServerError, Stage
+from pilot_tui.tls import ensure_tls
+
+if TYPE_CHECKING:
+    from pilot_tui.server import Server
+
+
+async def after_apply(server: Server, outputs: dict[str, Any]) -> None:
+    await pin_host_key(server, outputs)
+    await deliver_tls(server, outputs)
+    await ensure_deployer(server)
+
+
+async def ensure_deployer(server: Server) -> None:
+    """Make the least-privilege identity deploys use (AWS), with the admin's credentials
+    that setup runs with. A failure is a warning: the server is up, and `pilot-tui
+    deployer create` can be run again."""
+    import asyncio
+
+    from pilot_tui import identity
+
+    if not identity.wants_aws_deployer(server.config):
+        return
+    server.on_event(Stage("deployer", "the AWS identity deploys use (least privilege)"))
+    try:
+        arn, key = await asyncio.to_thread(identity.setup_aws_deployer, server.config,
+                                           server.project.state_dir,
+                                           sandbox=server.home == "sandbox")
+    except Exception as exc:  # IAM said no: not allowed to create users, ...
+        why = redact.text(str(exc))[:200]
+        server.on_event(Note(f"the deployer identity was not made ({why}); deploys use "
+                           "your own credentials until `pilot-tui deployer create` "
+                           "succeeds", "warning"))
+        return
+    stored = f"; its key is in .pilot/keys/{identity.KEY_FILE} (0600)" if key else ""
+    server.on_event(Note(f"deploys use {arn}{stored}"))
+
+async def pin_host_key(server: Server, outputs: dict[str, Any]) -> None:
+    """Record the new server's SSH host key now, while it is known to be ours."""
+    if server.home == "sandbox" or "public_ip" not in outputs:
+        return
+    import asyncio
+
+    from pilot_tui.keys import KEY_NAME
+    from pilot_tui.remote import pin_host_key
+
+    keys = server.project.state_dir / "keys"
+    server.on_event(Stage("host key", "recording the server's SSH host key"))
+    pinned = await asyncio.to_thread(pin_host_key, outputs["public_ip"],
+                                     outputs.get("ssh_user", "ubuntu"), keys / KEY_NAME,
+                                     keys / "known_hosts")
+    if not pinned:
+        server.on_event(Note("the server did not answer SSH yet; its host key will be "
+                           "recorded on the first connection", "warning"))
+
+async def deliver_tls(server: Server, outputs: dict[str, Any], attempts: int = 30,
+                      delay: float = 10.0) -> None:
+    """With docker_access = "mtls": make the certificates for the server's address and
+    copy the server's half over SSH (on stdin), then restart Docker with --tlsverify."""
+    if server.config.server.docker_access != "mtls" or "public_ip" not in outputs:
+        return
+    import asyncio
+
+    from pilot_tui.keys import KEY_NAME
+    from pilot_tui.remote import ssh_run
+    from pilot_tui.runner import capture
+    from pilot_tui.tls import install_script, server_bundle
+
+    keys = server.project.state_dir / "keys"
+    files = ensure_tls(keys / "tls", server.config.project.name, [outputs["public_ip"]])
+    if server.home == "sandbox":
+        server.on_event(Note(f"Docker TLS certificates are in {files.directory}; the sandbox "
+                           "has no machine to install them on"))
+        return
+    server.on_event(Stage("tls", "installing Docker's TLS certificate on the server"))
+    command = ssh_run(outputs["public_ip"], outputs.get("ssh_user", "ubuntu"),
+                      keys / KEY_NAME, keys / "known_hosts", install_script())
+    bundle = server_bundle(files)
+    for attempt in range(1, attempts + 1):
+        done = await asyncio.to_thread(capture, command, bundle)
+        if done.returncode == 0:
+            server.on_event(Note("Docker now accepts only this project's client "
+                               f"certificate on {outputs['public_ip']}:2376"))
+            return
+        if attempt < attempts:  # the machine may still be booting
+            await asyncio.sleep(delay)
+    raise ServerError(f"could not install the TLS certificate over SSH: "
+                      f"{redact.text(done.stderr.strip())[-300:]}; run `pilot-tui server "
+                      "up` again once the server accepts SSH")

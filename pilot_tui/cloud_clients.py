@@ -29,9 +29,10 @@ def aws_session(config: Any, state_dir: Path, *, sandbox: bool,
 
 
 def gcs_client(config: Any, state_dir: Path, root: Path, *, sandbox: bool,
-               start: bool = True) -> Any | None:
+               start: bool = True, key_file: str | None = None) -> Any | None:
     """A google-cloud-storage client: the emulator in the sandbox (None when it is not
-    running and not ``start``), else gcp.credentials' key file, else the default ones."""
+    running and not ``start``), else ``key_file`` (the deployer's, for deploys), else
+    gcp.credentials' key file, else the default ones."""
     if sandbox:
         from pilot_tui.sandbox import Sandbox
         from pilot_tui.sandbox import gcs_client as emulator_client
@@ -41,7 +42,7 @@ def gcs_client(config: Any, state_dir: Path, root: Path, *, sandbox: bool,
         return emulator_client(emulators["gcs"].url) if "gcs" in emulators else None
     from google.cloud import storage
 
-    if config.gcp.credentials:
-        key = (root / Path(config.gcp.credentials).expanduser()).resolve()
+    if key_file or config.gcp.credentials:
+        key = (root / Path(key_file or config.gcp.credentials).expanduser()).resolve()
         return storage.Client.from_service_account_json(str(key), project=config.gcp.project)
     return storage.Client(project=config.gcp.project)

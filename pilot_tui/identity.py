@@ -4,7 +4,7 @@ AWS: an IAM user `pilot-PROJECT-deployer` whose only policy allows the project's
 resources (buckets, distributions, ECR repositories, ECS cluster, Lambda functions named
 pilot-PROJECT-*). Its access key is written to .pilot/keys/aws-deployer.json (0600) and never
 printed; rotating makes a new key, stores it, then deletes the old one, so keys never pile up.
-GCP: the service account and its role bindings are built as data (no emulator here).
+GCP: the service account lives in identity_gcp.py.
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ def aws_policy(project: str, account: str, region: str) -> dict[str, Any]:
          "Action": ["s3:CreateBucket", "s3:ListBucket", "s3:GetObject", "s3:PutObject",
                     "s3:DeleteObject", "s3:PutBucketPolicy", "s3:GetBucketPolicy",
                     "s3:PutBucketPublicAccessBlock", "s3:PutEncryptionConfiguration",
-                    "s3:DeleteBucket"],
+                    "s3:DeleteBucket", "s3:PutBucketVersioning", "s3:GetObjectVersion",
+                    "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration",
+                    "s3:ListBucketVersions", "s3:DeleteObjectVersion"],
          "Resource": [f"arn:aws:s3:::{prefix}*", f"arn:aws:s3:::{prefix}*/*"]},
         {"Sid": "StateAndHistory", "Effect": "Allow",
          "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
@@ -200,21 +202,6 @@ class AwsDeployer:
                 self.iam.delete_role(RoleName=role)
             except self.iam.exceptions.NoSuchEntityException:
                 continue
-
-
-def gcp_deployer_requests(project: str, gcp_project: str) -> list[dict[str, Any]]:
-    """The IAM requests for a GCP deployer service account, as data (no emulator here):
-    the account, and roles limited to what deploys need."""
-    account = f"pilot-{project}-deployer"[:30].rstrip("-")
-    email = f"{account}@{gcp_project}.iam.gserviceaccount.com"
-    roles = ["roles/run.developer", "roles/artifactregistry.writer",
-             "roles/storage.objectAdmin", "roles/compute.loadBalancerAdmin",
-             "roles/iam.serviceAccountUser"]
-    return [{"method": "projects.serviceAccounts.create",
-             "body": {"accountId": account, "serviceAccount": {
-                 "displayName": f"Pilot deployer for {project}"}}}] + [
-        {"method": "projects.setIamPolicy.addBinding",
-         "body": {"role": role, "member": f"serviceAccount:{email}"}} for role in roles]
 
 
 def aws_deploy_session(config: Any, state_dir: Path) -> Any:

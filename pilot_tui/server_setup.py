@@ -21,28 +21,35 @@ async def after_apply(server: Server, outputs: dict[str, Any]) -> None:
 
 
 async def ensure_deployer(server: Server) -> None:
-    """Make the least-privilege identity deploys use (AWS), with the admin's credentials
-    that setup runs with. A failure is a warning: the server is up, and `pilot-tui
-    deployer create` can be run again."""
+    """Make the least-privilege identities deploys use (an AWS IAM user, a GCP service
+    account), with the admin's credentials setup runs with. A failure is a warning: the
+    server is up, and `pilot-tui deployer create --cloud CLOUD` can be run again."""
     import asyncio
 
-    from pilot_tui import identity
+    from pilot_tui import identity, identity_gcp
 
-    if not identity.wants_aws_deployer(server.config):
-        return
-    server.on_event(Stage("deployer", "the AWS identity deploys use (least privilege)"))
-    try:
-        arn, key = await asyncio.to_thread(identity.setup_aws_deployer, server.config,
-                                           server.project.state_dir,
-                                           sandbox=server.home == "sandbox")
-    except Exception as exc:  # IAM said no: not allowed to create users, ...
-        why = redact.text(str(exc))[:200]
-        server.on_event(Note(f"the deployer identity was not made ({why}); deploys use "
-                           "your own credentials until `pilot-tui deployer create` "
-                           "succeeds", "warning"))
-        return
-    stored = f"; its key is in .pilot/keys/{identity.KEY_FILE} (0600)" if key else ""
-    server.on_event(Note(f"deploys use {arn}{stored}"))
+    config, state_dir = server.config, server.project.state_dir
+    steps = []
+    if identity.wants_aws_deployer(config):
+        steps.append(("aws", identity.KEY_FILE, lambda: identity.setup_aws_deployer(
+            config, state_dir, sandbox=server.home == "sandbox")))
+    if identity_gcp.wants_gcp_deployer(config) and server.home != "sandbox":
+        steps.append(("gcp", identity_gcp.KEY_FILE, lambda: identity_gcp.setup_gcp_deployer(
+            config, server.project.root, state_dir)))
+    for cloud, key_file, make in steps:
+        server.on_event(Stage("deployer", f"the {cloud.upper()} identity deploys use "
+                                          "(least privilege)"))
+        try:
+            who, key = await asyncio.to_thread(make)
+        except Exception as exc:  # the cloud said no: not allowed to create users, ...
+            why = redact.text(str(exc))[:200]
+            server.on_event(Note(f"the {cloud.upper()} deployer was not made ({why}); deploys "
+                                 "use your own credentials until `pilot-tui deployer create "
+                                 f"--cloud {cloud}` succeeds", "warning"))
+            continue
+        stored = f"; its key is in .pilot/keys/{key_file} (0600)" if key else ""
+        server.on_event(Note(f"deploys use {who}{stored}"))
+
 
 async def pin_host_key(server: Server, outputs: dict[str, Any]) -> None:
     """Record the new server's SSH host key now, while it is known to be ours."""

@@ -13,14 +13,27 @@ from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from pilot_tui.project import Project
 
 
-def _deployer(ns: argparse.Namespace) -> tuple[Any, Project] | None:
-    from pilot_tui.identity import AwsDeployer
-
+def _deployer(ns: argparse.Namespace) -> tuple[Any, Any, Project] | None:
+    """(the cloud's deployer, the config, the project), or None after saying why."""
     loaded = load_valid(ns)
     if loaded is None:
         return None
     pf, config = loaded
     project = Project(pf.path)
+    if getattr(ns, "cloud", "aws") == "gcp":
+        from pilot_tui.deploy.gcp_api import authorized_transport, key_path
+        from pilot_tui.identity_gcp import GcpDeployer
+
+        if config.server.home == "sandbox" or not config.gcp.project:
+            error("the GCP deployer needs gcp.project and a real Google Cloud project (the "
+                  "sandbox has no IAM emulator)")
+            return None
+        transport = authorized_transport(key_path(config.gcp.credentials, project.root),
+                                         config.gcp.project)
+        return GcpDeployer(transport, config.project.name, config.gcp.project), config, \
+            project
+    from pilot_tui.identity import AwsDeployer
+
     made = cloud_clients.aws_session(
         config, project.state_dir,
         sandbox=config.server.home == "sandbox" or getattr(ns, "sandbox", False))
@@ -28,29 +41,31 @@ def _deployer(ns: argparse.Namespace) -> tuple[Any, Project] | None:
     session, endpoint = made
     return AwsDeployer(session.client("iam", endpoint_url=endpoint),
                        session.client("sts", endpoint_url=endpoint), config.project.name,
-                       config.aws.region), project
+                       config.aws.region), config, project
 
 
 def _run(ns: argparse.Namespace, action: str) -> int:
     found = _deployer(ns)
     if found is None:
         return EXIT_INVALID
-    deployer, project = found
+    deployer, _, project = found
     keys = project.state_dir / "keys"
+    key_file = "gcp-deployer.json" if getattr(ns, "cloud", "aws") == "gcp" \
+        else "aws-deployer.json"
     try:
         if action == "create":
-            arn = deployer.ensure()
+            who = deployer.ensure()
             key_id = deployer.rotate(keys)
-            print(arn)
-            sys.stderr.write(f"access key {key_id} stored in {keys / 'aws-deployer.json'} "
-                             "(0600); the secret is never shown\n")
+            print(who)
+            sys.stderr.write(f"key {key_id} stored in {keys / key_file} (0600); the secret "
+                             "is never shown\n")
         elif action == "rotate":
             key_id = deployer.rotate(keys)
-            sys.stderr.write(f"new access key {key_id} stored; the previous one is deleted\n")
+            sys.stderr.write(f"new key {key_id} stored; the previous one is deleted\n")
         else:
             deployer.remove(keys)
-            sys.stderr.write("removed the deployer user, its keys and the local key file\n")
-    except Exception as exc:  # botocore errors: the account said no
+            sys.stderr.write("removed the deployer, its keys and the local key file\n")
+    except Exception as exc:  # botocore / Google API errors: the account said no
         from pilot_tui import redact
 
         error(f"{action} failed: {redact.text(str(exc))[:300]}")

@@ -68,9 +68,9 @@ def destroy(project: Project, config: Any, app: Any, yes: bool) -> int:
                 say(f"deleted ECR repository {repository}")
         elif app.target.kind == "cloud-run":
             from pilot_tui.deploy.artifact_registry import delete_images
-            from pilot_tui.deploy.gcp_api import authorized_transport, key_path
+            from pilot_tui.deploy.gcp_api import authorized_transport, deploy_key
 
-            transport = authorized_transport(key_path(config.gcp.credentials, project.root),
+            transport = authorized_transport(deploy_key(config, project.root),
                                              config.gcp.project)
             if delete_images(transport, config.gcp.project, config.gcp.region,
                              config.project.name, app.name):

@@ -240,17 +240,19 @@ def _deploy_commands(commands: Any) -> None:
     p.add_argument("app", metavar="APP")
     p.add_argument("--eject", action="store_true", help="write it into the app's folder")
     im = "pilot_tui.cli.identity_cmds"
-    dep = _sub(commands, "deployer", "the least-privilege AWS identity deploys use", None,
-               "An IAM user allowed only this project's resources (buckets, distributions,\n"
-               "repositories, services and functions named pilot-PROJECT-*). Its access key\n"
-               "lives in .pilot/keys/aws-deployer.json (0600) and is never printed.")
+    dep = _sub(commands, "deployer", "the least-privilege identities deploys use", None,
+               "AWS: an IAM user allowed only this project's resources (named after it) and\n"
+               "the execution roles it passes on. GCP: a service account with deploy roles.\n"
+               "Setup makes them; their keys live in .pilot/keys/ (0600), never printed.")
     dpc = dep.add_subparsers(dest="deployer_command", metavar="ACTION", title="actions",
                              required=True)
-    _sub(dpc, "create", "create (or update) the user and store a fresh key",
-         _lazy(im, "create"))
-    _sub(dpc, "rotate", "store a new key, then delete the old one", _lazy(im, "rotate"))
-    _sub(dpc, "remove", "delete the user, its keys and the local key file",
-         _lazy(im, "remove"))
+    for action, help_text in (
+            ("create", "create (or update) the identity and store a fresh key"),
+            ("rotate", "store a new key, then delete the old one"),
+            ("remove", "delete the identity, its keys and the local key file")):
+        p = _sub(dpc, action, help_text, _lazy(im, action))
+        p.add_argument("--cloud", choices=("aws", "gcp"), default="aws",
+                       help="which cloud's deployer (default: aws)")
     tm = "pilot_tui.cli.team_cmds"
     team = _sub(commands, "team", "teammates on the Pilot Server, each with their own key",
                 None, "Share one Pilot Server: each teammate has their own SSH key on it,\n"

@@ -107,13 +107,13 @@ def ensure_registry(transport: Transport, credentials_path: str | None, root: Pa
 
 def registry_for(config: Any, root: Path, app: Any) -> Any:
     """ensure_registry with pilot.toml's gcp settings (what managed_deploy calls)."""
-    from pilot_tui.deploy.gcp_api import authorized_transport, key_path
+    from pilot_tui.deploy.gcp_api import authorized_transport, deploy_key
     from pilot_tui.deploy.managed import TargetError
 
     if not config.gcp.project:
         raise TargetError(f"app {app.name!r}: Artifact Registry needs gcp.project in "
                           "pilot.toml")
-    transport = authorized_transport(key_path(config.gcp.credentials, root),
-                                     config.gcp.project)
-    return ensure_registry(transport, config.gcp.credentials, root, config.gcp.project,
+    key = deploy_key(config, root)
+    transport = authorized_transport(key, config.gcp.project)
+    return ensure_registry(transport, key, root, config.gcp.project,
                            config.gcp.region, config.project.name, app.name)

@@ -308,14 +308,14 @@ class CloudRunService:
 def open_cloud_run(config: Any, state_dir: Path, root: Path, app: Any) -> CloudRunService:
     """The app's service with a transport from gcp.credentials (relative to ``root``) or
     Application Default Credentials."""
-    from pilot_tui.deploy.gcp_api import authorized_transport, key_path
+    from pilot_tui.deploy.gcp_api import authorized_transport, deploy_key
 
     if config.server.home == "sandbox":
         raise TargetError(f"app {app.name!r}: Cloud Run has no emulator in the sandbox; "
                           "deploy it from a project on Google Cloud (server.home)")
     if not config.gcp.project:
         raise TargetError(f"app {app.name!r}: Cloud Run needs gcp.project in pilot.toml")
-    transport = authorized_transport(key_path(config.gcp.credentials, root),
+    transport = authorized_transport(deploy_key(config, root),
                                      config.gcp.project)
     return CloudRunService(transport, config.gcp.project, config.gcp.region,
                            config.project.name, app.name, app.target)

@@ -40,10 +40,14 @@ SITE_TARGETS = ("s3-cloudfront", "gcs-cdn")
 
 def needs_docker(app: Any) -> bool:
     """Whether deploying ``app`` talks to the Docker host (static sites on managed targets
-    go straight to their bucket, and a zip Lambda to the function)."""
+    go straight to their bucket unless a build command must run first, and a zip Lambda
+    to the function)."""
     from pilot_tui.deploy.managed_deploy import is_zip_lambda
+    from pilot_tui.deploy.site_build import needs_builder
 
-    return app.target.kind not in SITE_TARGETS and not is_zip_lambda(app)
+    if app.target.kind in SITE_TARGETS:
+        return needs_builder(app)
+    return not is_zip_lambda(app)
 
 
 class DeployError(Exception):
@@ -158,8 +162,11 @@ class Deployer:
 
         app = self.app(name)
         if app.target.kind in SITE_TARGETS:
-            raise DeployError("release", f"rolling back a static site ({app.target.kind}) is "
-                              "not supported yet: check out the earlier commit and deploy it")
+            from pilot_tui.deploy.site_rollback import rollback_site
+
+            with _RunLog(self, name, "rollback") as log:
+                self._pull(log, name)  # the newest shared history decides what "previous" is
+                return rollback_site(self, log, app, wanted)
         if app.target.kind in CONTAINER_TARGETS:
             from pilot_tui.deploy.managed_deploy import rollback_managed
 

@@ -197,12 +197,12 @@ class Cdn:
 def open_cdn(config: Any, root: Path, app: Any, bucket: str) -> Cdn:
     """The app's CDN with a transport from gcp.credentials (relative to ``root``) or
     Application Default Credentials. Not for the sandbox: it has no Compute emulator."""
-    from pilot_tui.deploy.gcp_api import authorized_transport, key_path
+    from pilot_tui.deploy.gcp_api import authorized_transport, deploy_key
     from pilot_tui.deploy.managed import TargetError, resource_name
 
     if not config.gcp.project:
         raise TargetError(f"app {app.name!r}: Cloud CDN needs gcp.project in pilot.toml")
-    transport = authorized_transport(key_path(config.gcp.credentials, root),
+    transport = authorized_transport(deploy_key(config, root),
                                      config.gcp.project)
     return Cdn(transport, config.gcp.project, resource_name(config.project.name, app.name),
                bucket, getattr(app.target, "domain", None))

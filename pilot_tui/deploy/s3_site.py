@@ -2,22 +2,27 @@
 distribution may read (Origin Access Control), uploads in parallel with the right content
 types, unchanged files skipped, and a cache invalidation of what changed.
 
-The bucket keeps a manifest (`.pilot/manifest.json`: key -> md5, content type, cache control)
-so a redeploy compares the whole site with one listing and one small download.
+The bucket keeps a manifest (`.pilot/manifest.json`: key -> md5, content type, cache control,
+version id) so a redeploy compares the whole site with one listing and one small download.
+The bucket is versioned and keeps replaced files KEEP_DAYS days; each release's manifest is
+kept too (`.pilot/releases/v3.json`), so a rollback is server-side copies (site_rollback.py).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pilot_tui.deploy.site_files import Changes, Remote, SiteFile
 
 MANIFEST = ".pilot/manifest.json"
+RELEASES = ".pilot/releases/"  # one manifest per release, what a rollback restores
+KEEP_DAYS = 30  # replaced files (noncurrent versions) are restorable this long
+LIFECYCLE_RULE = "pilot-keep-replaced-files"
 WORKERS = 16
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # AWS managed cache policy
 
@@ -26,8 +31,43 @@ class SiteError(Exception):
     """The bucket or distribution could not be made or changed; the message says why."""
 
 
+class VersionGone(SiteError):
+    """A file's recorded version no longer exists (expired after KEEP_DAYS, or deleted)."""
+
+    def __init__(self, key: str, version: str) -> None:
+        super().__init__(f"{key}: version {version or '(none recorded)'} no longer exists")
+        self.key, self.version = key, version
+
+
+class Keyed(Protocol):
+    @property
+    def key(self) -> str: ...
+
+
+class Changed(Protocol):
+    """What invalidate needs: the keys written and the keys deleted (a Changes, or a
+    rollback's restore)."""
+
+    @property
+    def upload(self) -> Sequence[Keyed]: ...
+
+    @property
+    def delete(self) -> list[str]: ...
+
+
+Manifest = dict[str, list[str]]  # key -> [md5, content type, cache control, version id]
+
+
 def bucket_for(project: str, app: str) -> str:
     return f"pilot-{project}-{app}-site"[:63].rstrip("-")
+
+
+def release_key(release_id: str) -> str:
+    return f"{RELEASES}{release_id}.json"
+
+
+def _code(exc: Any) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 @dataclass
@@ -56,19 +96,65 @@ class S3Site:
             "RestrictPublicBuckets": True})
         self.s3.put_bucket_encryption(Bucket=self.bucket, ServerSideEncryptionConfiguration={
             "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+        self.s3.put_bucket_versioning(Bucket=self.bucket,
+                                      VersioningConfiguration={"Status": "Enabled"})
+        self._ensure_lifecycle()
         return created
+
+    def _ensure_lifecycle(self) -> None:
+        """Replaced files expire after KEEP_DAYS (so do delete markers left with nothing
+        behind them); other rules on the bucket are kept."""
+        from botocore.exceptions import ClientError
+
+        rule = {"ID": LIFECYCLE_RULE, "Status": "Enabled", "Filter": {"Prefix": ""},
+                "NoncurrentVersionExpiration": {"NoncurrentDays": KEEP_DAYS},
+                "Expiration": {"ExpiredObjectDeleteMarker": True}}
+        try:
+            rules = self.s3.get_bucket_lifecycle_configuration(Bucket=self.bucket)["Rules"]
+        except ClientError as exc:
+            if _code(exc) != "NoSuchLifecycleConfiguration":
+                raise
+            rules = []
+        if rule in rules:
+            return
+        others = [r for r in rules if r.get("ID") != LIFECYCLE_RULE]
+        self.s3.put_bucket_lifecycle_configuration(
+            Bucket=self.bucket, LifecycleConfiguration={"Rules": [*others, rule]})
+
+    def manifest(self, key: str = MANIFEST) -> Manifest | None:
+        """The manifest at ``key``; None when there is none (or it is not one)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if _code(exc) in ("NoSuchKey", "404"):
+                return None
+            raise
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def save_manifest(self, manifest: Manifest, key: str = MANIFEST) -> str:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(manifest).encode(),
+                           ContentType="application/json", CacheControl="no-store")
+        return key
+
+    def keep_release(self, release_id: str, manifest: Manifest) -> str:
+        """Keep the release's manifest for a later rollback; its key (the revision)."""
+        return self.save_manifest(manifest, release_key(release_id))
 
     def remote(self) -> dict[str, Remote]:
         listed: dict[str, str] = {}
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
             for item in page.get("Contents", []):
-                listed[item["Key"]] = str(item["ETag"]).strip('"')
-        listed.pop(MANIFEST, None)
-        manifest: dict[str, list[str]] = {}
+                if not item["Key"].startswith(".pilot/"):  # manifests: never site files
+                    listed[item["Key"]] = str(item["ETag"]).strip('"')
         try:
-            body = self.s3.get_object(Bucket=self.bucket, Key=MANIFEST)["Body"].read()
-            manifest = json.loads(body)
-        except Exception:  # no manifest yet (first deploy) or unreadable: compare by ETag
+            manifest = self.manifest() or {}
+        except Exception:  # unreadable: compare by ETag (everything is uploaded again)
             manifest = {}
         out = {}
         for key, etag in listed.items():
@@ -78,28 +164,99 @@ class S3Site:
 
     def apply(self, changes: Changes, local: list[SiteFile],
               progress: Callable[[int, int], None] = lambda done, total: None,
-              workers: int = WORKERS) -> None:
+              workers: int = WORKERS) -> Manifest:
         """Upload and delete in parallel, then write the manifest (last: a crash in between
-        only makes the next deploy upload a little more)."""
-        total = len(changes.upload)
-        done = 0
+        only makes the next deploy upload a little more); the manifest written."""
+        try:
+            previous = self.manifest() or {}
+        except Exception:  # as remote(): an unreadable manifest only costs version look-ups
+            previous = {}
 
-        def put(item: SiteFile) -> None:
-            self.s3.put_object(Bucket=self.bucket, Key=item.key, Body=item.local.read_bytes(),
-                               ContentType=item.content_type, CacheControl=item.cache_control,
-                               ContentMD5=item.md5_base64)
+        def put(item: SiteFile) -> tuple[str, str]:
+            made = self.s3.put_object(
+                Bucket=self.bucket, Key=item.key, Body=item.local.read_bytes(),
+                ContentType=item.content_type, CacheControl=item.cache_control,
+                ContentMD5=item.md5_base64)
+            return item.key, str(made.get("VersionId") or "null")
 
+        versions = dict(self._parallel(put, changes.upload, progress, workers))
+        self.delete(changes.delete)
+        versions.update(self.current_versions([f.key for f in local if f.key not in versions],
+                                              previous))
+        manifest = {f.key: [f.md5, f.content_type, f.cache_control, versions[f.key]]
+                    for f in local}
+        self.save_manifest(manifest)
+        return manifest
+
+    @staticmethod
+    def _parallel(work: Callable[[Any], tuple[str, str]], items: Sequence[Any],
+                  progress: Callable[[int, int], None], workers: int) -> list[tuple[str, str]]:
+        out = []
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for _ in pool.map(put, changes.upload):
-                done += 1
-                progress(done, total)
-        for start in range(0, len(changes.delete), 1000):
-            batch = changes.delete[start:start + 1000]
+            for result in pool.map(work, items):
+                out.append(result)
+                progress(len(out), len(items))
+        return out
+
+    def delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):
+            batch = keys[start:start + 1000]
             self.s3.delete_objects(Bucket=self.bucket, Delete={
                 "Objects": [{"Key": k} for k in batch], "Quiet": True})
-        manifest = {f.key: [f.md5, f.content_type, f.cache_control] for f in local}
-        self.s3.put_object(Bucket=self.bucket, Key=MANIFEST, Body=json.dumps(manifest).encode(),
-                           ContentType="application/json", CacheControl="no-store")
+
+    def current_versions(self, keys: list[str], manifest: Manifest) -> dict[str, str]:
+        """The version ids of files not written now: from the manifest, else (one written
+        before the bucket was versioned) from one listing of the bucket's versions."""
+        out = {k: manifest[k][3] for k in keys if len(manifest.get(k) or ()) > 3}
+        missing = [k for k in keys if not out.get(k)]
+        if missing:
+            latest: dict[str, str] = {}
+            for page in self.s3.get_paginator("list_object_versions").paginate(
+                    Bucket=self.bucket):
+                latest.update({v["Key"]: str(v["VersionId"]) for v in page.get("Versions", [])
+                               if v.get("IsLatest")})
+            out.update({k: latest.get(k, "null") for k in missing})
+        return out
+
+    def restore(self, entries: Manifest,
+                progress: Callable[[int, int], None] = lambda done, total: None,
+                workers: int = WORKERS) -> dict[str, str]:
+        """Make each key's content its recorded version again by server-side copies, in
+        parallel (nothing is uploaded); the new version ids. Every version is checked first,
+        so a VersionGone leaves the bucket as it was."""
+        from botocore.exceptions import ClientError
+
+        def version(key: str) -> str:
+            entry = entries[key]
+            return entry[3] if len(entry) > 3 else ""
+
+        def check(key: str) -> tuple[str, str]:
+            if not version(key):
+                raise VersionGone(key, "")
+            try:
+                self.s3.head_object(Bucket=self.bucket, Key=key, VersionId=version(key))
+            except ClientError as exc:
+                if _code(exc) in ("NoSuchVersion", "NoSuchKey", "404"):
+                    raise VersionGone(key, version(key)) from exc
+                raise
+            return key, version(key)
+
+        def copy(key: str) -> tuple[str, str]:
+            _, ctype, cache = entries[key][:3]
+            try:
+                made = self.s3.copy_object(
+                    Bucket=self.bucket, Key=key, ContentType=ctype, CacheControl=cache,
+                    CopySource={"Bucket": self.bucket, "Key": key, "VersionId": version(key)},
+                    MetadataDirective="REPLACE")
+            except ClientError as exc:  # expired between the check and the copy
+                if _code(exc) in ("NoSuchVersion", "NoSuchKey"):
+                    raise VersionGone(key, version(key)) from exc
+                raise
+            return key, str(made.get("VersionId") or "null")
+
+        keys = sorted(entries)
+        self._parallel(check, keys, lambda done, total: None, workers)
+        return dict(self._parallel(copy, keys, progress, workers))
 
     # -- the distribution ----------------------------------------------------------------
     def comment(self) -> str:
@@ -150,7 +307,7 @@ class S3Site:
             "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}}}]}
         self.s3.put_bucket_policy(Bucket=self.bucket, Policy=json.dumps(policy))
 
-    def invalidate(self, distribution_id: str, changes: Changes) -> str | None:
+    def invalidate(self, distribution_id: str, changes: Changed) -> str | None:
         """Ask CloudFront to drop what changed (everything past 15 paths); its id."""
         keys = [f.key for f in changes.upload] + changes.delete
         if not keys:
@@ -169,7 +326,7 @@ class S3Site:
         done, for the log (CloudFront needs minutes between the two on AWS)."""
         from botocore.exceptions import ClientError
 
-        done = []
+        done: list[str] = []
         found = self.find_distribution()
         if found is not None:
             current = self.cloudfront.get_distribution_config(Id=found["Id"])
@@ -187,11 +344,14 @@ class S3Site:
                 done.append(f"distribution {found['Id']} is still being disabled by "
                             "CloudFront (minutes); run the destroy again to delete it")
         try:
-            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
-                keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-                if keys:
-                    self.s3.delete_objects(Bucket=self.bucket,
-                                           Delete={"Objects": keys, "Quiet": True})
+            # A versioned bucket is empty only without every version and delete marker.
+            for page in self.s3.get_paginator("list_object_versions").paginate(
+                    Bucket=self.bucket):
+                gone = [{"Key": o["Key"], "VersionId": o["VersionId"]} for o in
+                        [*page.get("Versions", []), *page.get("DeleteMarkers", [])]]
+                for start in range(0, len(gone), 1000):
+                    self.s3.delete_objects(Bucket=self.bucket, Delete={
+                        "Objects": gone[start:start + 1000], "Quiet": True})
             self.s3.delete_bucket(Bucket=self.bucket)
             done.append(f"deleted bucket {self.bucket}")
         except ClientError as exc:

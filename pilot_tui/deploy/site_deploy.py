@@ -3,13 +3,18 @@ the engine's run log like a container deploy."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 from pilot_tui.deploy import history
+from pilot_tui.deploy.build import BuildError
 from pilot_tui.deploy.events import Released, StageFailed, StageFinished, StageStarted, Timer
 from pilot_tui.deploy.gcs_site import GcsSite
 from pilot_tui.deploy.managed import TargetError
 from pilot_tui.deploy.s3_site import S3Site, SiteError
+from pilot_tui.deploy.server_target import Cancelled
+from pilot_tui.deploy.site_build import build_output, needs_builder
 from pilot_tui.deploy.site_files import plan as plan_changes
 from pilot_tui.deploy.site_files import scan
 from pilot_tui.deploy.sites import SiteConfigError, open_site, site_digest, site_folder
@@ -36,9 +41,18 @@ def deploy_site(engine: Any, log: Any, app: Any) -> history.Release:
     name = app.name
     stage = "build"
     timer = Timer()
+    built: Path | None = None  # a build command's output, removed when done
     try:
-        log.emit(StageStarted(name, "build", "collecting the site's files"))
-        folder = site_folder(app, engine.root)
+        if needs_builder(app):
+            engine.docker  # noqa: B018 - raises DeployError when no Docker host was opened
+            log.emit(StageStarted(name, "build", f"`{app.build.command}` in "
+                                                 f"{app.build.image} on the Docker host"))
+            built = build_output(engine.client, app, engine.root, log.line("build", name),
+                                 engine.cancelled)
+            folder = built
+        else:
+            log.emit(StageStarted(name, "build", "collecting the site's files"))
+            folder = site_folder(app, engine.root)
         files = scan(folder)
         if not any(f.key == app.target.index for f in files):
             raise SiteConfigError(f"app {name!r}: {folder} has no {app.target.index} "
@@ -60,8 +74,9 @@ def deploy_site(engine: Any, log: Any, app: Any) -> history.Release:
             if done % step == 0 or done == total:
                 say(f"uploaded {done}/{total}")
 
+        manifest: dict[str, list[str]] = {}  # S3: kept per release for a rollback
         if isinstance(site, S3Site):
-            site.apply(changes, files, progress)
+            manifest = site.apply(changes, files, progress)
         else:
             site.apply(changes, progress)
         log.emit(StageFinished(name, "push", f"{len(changes.upload)} uploaded "
@@ -96,21 +111,28 @@ def deploy_site(engine: Any, log: Any, app: Any) -> history.Release:
         else:
             invalidation = site.cdn.invalidate(len(changes.upload) + len(changes.delete)) \
                 if site.cdn is not None else None
-        releases = history.load(engine.state_dir, name)
-        record = history.Release(history.next_id(releases), name, where, site_digest(files),
+        release_id = history.next_id(history.load(engine.state_dir, name))
+        revision = site.keep_release(release_id, manifest) if isinstance(site, S3Site) \
+            else None
+        record = history.Release(release_id, name, where, site_digest(files),
                                  history.now(), history.LIVE, url=url,
-                                 note=f"{len(changes.upload)} file(s) changed{dns_note}")
+                                 note=f"{len(changes.upload)} file(s) changed{dns_note}",
+                                 revision=revision)
         engine.record_release(log, name, record)
         log.emit(StageFinished(name, "release", f"invalidation {invalidation}"
                                if invalidation else "nothing to invalidate", timer.seconds()))
         log.emit(Released(name, record.id, url, log.timer.seconds()))
         return record
-    except (SiteConfigError, SiteError, TargetError) as exc:
+    except (SiteConfigError, SiteError, TargetError, BuildError) as exc:
         log.emit(StageFailed(name, stage, str(exc)))
         raise DeployError(stage, str(exc)) from exc
-    except DeployError:
+    except (DeployError, Cancelled):
         raise
     except Exception as exc:  # botocore / google errors: the cloud said no
         message = f"{type(exc).__name__}: {str(exc)[:300]}"
         log.emit(StageFailed(name, stage, message))
         raise DeployError(stage, message) from exc
+    finally:
+        if built is not None:
+            shutil.rmtree(built, ignore_errors=True)
+

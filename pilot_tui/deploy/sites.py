@@ -23,12 +23,7 @@ class SiteConfigError(Exception):
 def site_folder(app: Any, root: Path) -> Path:
     """The folder whose files are published (a static build without a command)."""
     folder = (root / app.path).resolve()
-    if app.build.kind == "static":
-        if app.build.command:
-            raise SiteConfigError(
-                f"app {app.name!r}: running build.command for {app.target.kind} needs a "
-                "Docker host for the builder, which managed targets do not use yet; build "
-                "first and point build.output at the result (unset build.command)")
+    if app.build.kind == "static":  # (with a command: site_build runs it first)
         folder = (folder / app.build.output).resolve()
     if not folder.is_dir():
         raise SiteConfigError(f"app {app.name!r}: {folder} does not exist "
@@ -54,7 +49,12 @@ def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | Gc
         return S3Site(session.client("s3", endpoint_url=endpoint, config=pool),
                       session.client("cloudfront", endpoint_url=endpoint), bucket,
                       config.aws.region)
-    client = cloud_clients.gcs_client(config, state_dir, root, sandbox=sandbox)
+    key = None
+    if not sandbox:
+        from pilot_tui.deploy.gcp_api import deploy_key
+
+        key = deploy_key(config, root)
+    client = cloud_clients.gcs_client(config, state_dir, root, sandbox=sandbox, key_file=key)
     cdn = None
     if not sandbox:  # the sandbox has no Compute emulator: the bucket alone
         from pilot_tui.deploy.gcs_cdn import open_cdn

@@ -9,6 +9,7 @@ import tomllib
 
 import pytest
 
+from pilot_tui.config.document import ProjectFile
 from pilot_tui.deploy import dockerfiles
 from tests.deploy.conftest import get
 
@@ -128,3 +129,46 @@ def test_pack_is_pointed_at_the_deploy_hosts_engine_as_data(tmp_path):
     tls = docker_env(parse_host("tcps://203.0.113.9:2376", state), state / "run")
     assert tls == {"DOCKER_HOST": "tcp://203.0.113.9:2376", "DOCKER_TLS_VERIFY": "1",
                    "DOCKER_CERT_PATH": str(state / "keys" / "tls")}
+
+
+def test_a_site_built_by_a_command_goes_to_its_bucket(engine_project, cli, tmp_path,
+                                                      monkeypatch):
+    """A static site with a build command on S3 + CloudFront: the command runs in its
+    builder on the Docker host (the private engine) and the output is uploaded (moto)."""
+    from pilot_tui.sandbox import Sandbox
+
+    root, _, add = engine_project
+    sandbox = Sandbox(tmp_path / "moto-state")
+    running, _ = sandbox.ensure()
+    for name, value in (("AWS_ENDPOINT_URL", running["aws"].url),
+                        ("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    try:
+        (root / "site").mkdir()
+        (root / "site" / "index.html").write_text("<h1>docs</h1>\n")
+        add({"name": "docs", "path": "site",
+             "build": {"kind": "static", "image": "pilot/busybox:latest", "output": "dist",
+                       "command": "echo compiling the site; mkdir -p dist/css && "
+                                  "cp index.html dist/ && echo 'h1{}' > dist/css/site.css"},
+             "target": {"kind": "s3-cloudfront"}})
+        first = cli("deploy", "docs", "--verbose")
+        assert first.code == 0, first.err
+        assert "\n    compiling the site\n" in first.err and "2 uploaded" in first.err
+        import boto3
+
+        s3 = boto3.client("s3", region_name="us-east-1")
+        bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"]
+                      if b["Name"].endswith("-docs-site"))
+        css = s3.get_object(Bucket=bucket, Key="css/site.css")
+        assert css["Body"].read() == b"h1{}\n" and css["ContentType"].startswith("text/css")
+        import tempfile
+        from pathlib import Path
+
+        assert not list(Path(tempfile.gettempdir()).glob("pilot-site-docs-*"))  # cleaned up
+        failing = ProjectFile.load(root / "pilot.toml")
+        failing.save(failing.with_value("apps.docs.build.command", "exit 4"))
+        broken = cli("deploy", "docs")
+        assert broken.code == 1 and "exited with code 4" in broken.err
+    finally:
+        sandbox.stop()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import stat
 
-from pilot_tui.identity import aws_policy, gcp_deployer_requests
+from pilot_tui.identity import aws_policy
 from pilot_tui.sandbox import Sandbox, aws_session
 from tests.conftest import run_pilot
 
@@ -77,11 +77,15 @@ def test_policies_are_scoped_to_the_project():
         "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"}
     secrets = next(s for s in policy["Statement"] if s["Sid"] == "Secrets")
     assert secrets["Resource"] == "arn:aws:ssm:eu-west-1:123456789012:parameter/pilot/acme/*"
-    # GCP: no emulator here; the requests are checked as data.
-    calls = gcp_deployer_requests("acme", "acme-prod")
-    assert calls[0]["body"]["accountId"] == "pilot-acme-deployer"
-    roles = [c["body"]["role"] for c in calls[1:]]
-    assert roles and not {"roles/owner", "roles/editor"} & set(roles)
+    # (GCP's service account: tests/test_identity_gcp.py, through a fake transport.)
+
+
+def test_the_gcp_deployer_is_refused_in_the_sandbox(tmp_path):
+    assert run_pilot("init", "--name", "acme", cwd=tmp_path).returncode == 0
+    refused = run_pilot("deployer", "create", "--cloud", "gcp", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "the GCP deployer needs gcp.project and a real Google Cloud project" in \
+        refused.stderr
 
 
 def test_deploys_use_the_deployer_key_when_there_is_one(tmp_path):

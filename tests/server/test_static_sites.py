@@ -157,8 +157,17 @@ def test_deploy_a_static_site_to_s3_cloudfront_from_the_cli_in_the_sandbox(tmp_p
         again = run_pilot("deploy", "docs", cwd=tmp_path)
         assert again.returncode == 0 and "0 uploaded (0.0 kB), 0 deleted, 2 unchanged" in \
             again.stderr and "nothing to invalidate" in again.stderr
+        (tmp_path / "site" / "app.js").write_text("console.log(2)")
+        changed = run_pilot("deploy", "docs", cwd=tmp_path)
+        assert changed.returncode == 0 and "1 uploaded" in changed.stderr
         rollback = run_pilot("rollback", "docs", cwd=tmp_path)
-        assert rollback.returncode == 1 and "not supported yet" in rollback.stderr
+        assert rollback.returncode == 0, rollback.stderr
+        # v2 (the unchanged redeploy of v1): copied back inside the bucket, not uploaded
+        assert "rollback to v2" in rollback.stdout
+        s3 = aws_session("us-east-1").client(
+            "s3", endpoint_url=Sandbox(tmp_path / ".pilot").running()["aws"].url)
+        body = s3.get_object(Bucket="pilot-acme-docs-site", Key="app.js")["Body"].read()
+        assert body == b"console.log(1)"
         gone = run_pilot("app", "destroy", "docs", "--yes", cwd=tmp_path)
         assert gone.returncode == 0 and "deleted bucket pilot-acme-docs-site" in gone.stderr
     finally:

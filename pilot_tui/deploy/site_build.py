@@ -1,0 +1,37 @@
+"""A static site whose files come from a build command (`npm run build`, ...) deployed to a
+bucket: the command runs in its builder image on the project's Docker host, as it does for
+the Pilot Server, and the output is unpacked here into a temporary folder to be uploaded."""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pilot_tui.deploy import build as builder
+
+
+def needs_builder(app: Any) -> bool:
+    return bool(app.build.kind == "static" and getattr(app.build, "command", None))
+
+
+def build_output(client: Any, app: Any, root: Path, line: Callable[[str], None],
+                 cancelled: Callable[[], bool] = lambda: False) -> Path:
+    """Run the build; a new temporary folder holding its output (the caller removes it)."""
+    recipe = builder.recipe_for(app, root)
+    context, _ = builder.pack(recipe)
+    served = builder.run_builder(client, recipe, context, line, cancelled)
+    folder = Path(tempfile.mkdtemp(prefix=f"pilot-site-{app.name}-"))
+    try:
+        with served, tarfile.open(fileobj=served) as archive:
+            members = [m for m in archive.getmembers() if m.name != builder.GENERATED]
+            # The data filter refuses absolute paths, links out of the folder and devices:
+            # the archive comes from a container that runs the project's own build command.
+            archive.extractall(folder, members=members, filter="data")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder

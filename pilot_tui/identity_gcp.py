@@ -1,0 +1,329 @@
+"""The GCP deployer: a service account `pilot-PROJECT-deployer` that deploys use instead
+of the admin's credentials, made at setup (with the admin's credentials), with key rotation.
+
+No IAM / Resource Manager emulator exists (only GCS has one), so every call is built as
+data by the pure functions below and sent through a gcp_api.Transport; tests drive it with
+a recording fake. The key goes to .pilot/keys/gcp-deployer.json (0600) and is never
+printed; rotating stores the new key before deleting the others, so exactly one exists."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pilot_tui import redact
+from pilot_tui.deploy.gcp_api import ApiError, ApiRequest, Transport, exists_ok, gone_ok
+from pilot_tui.deploy.managed import TargetError
+from pilot_tui.fsutil import atomic_write, ensure_private_dir
+from pilot_tui.identity import IdentityError
+
+IAM = "https://iam.googleapis.com/v1/"
+CRM = "https://cloudresourcemanager.googleapis.com/v1/"
+KEY_FILE = "gcp-deployer.json"
+# Project-level roles: a project policy cannot name resources that do not exist yet, and
+# Pilot's services, buckets and CDN pieces are made by deploys, after setup.
+DEPLOYER_ROLES = (
+    # run.developer cannot call setIamPolicy on a service, and the allUsers invoker binding
+    # can only be made once the service exists (at its first deploy; a project policy
+    # refuses allUsers). run.admin adds only that: IAM on Cloud Run resources.
+    "roles/run.admin",
+    # Pushing and deleting an app's images (destroy). Not artifactregistry.admin: setup
+    # makes the one repository with the admin's credentials, so deploys never create one.
+    "roles/artifactregistry.repoAdmin",
+    # Site buckets are created and deleted by deploys, and made publicly readable (bucket
+    # IAM): objectAdmin has neither buckets.create nor buckets.setIamPolicy. storage.admin
+    # is the smallest predefined role with both; it reaches every bucket of the project, so
+    # give Pilot its own GCP project. No condition on bucket names: creation is checked
+    # against the project, and an unmatched condition would break every first deploy.
+    "roles/storage.admin",
+    # Backend buckets, URL maps, addresses, certificates, proxies, forwarding rules.
+    "roles/compute.loadBalancerAdmin",
+    "roles/logging.viewer",  # `pilot-tui logs` for Cloud Run apps
+)
+# Granted on the Cloud Run runtime account only, not the project: project-wide it would let
+# the deployer act as (deploy code running as) any service account, the admin's included.
+ACT_AS = "roles/iam.serviceAccountUser"
+# What the admin running setup needs (named when Google answers 403).
+ADMIN_ROLES = ("roles/iam.serviceAccountAdmin, roles/iam.serviceAccountKeyAdmin and "
+               "roles/resourcemanager.projectIamAdmin")
+SET_ATTEMPTS = 6  # a new account takes seconds to be visible to setIamPolicy
+
+
+# -- requests as data ------------------------------------------------------------------
+def account_id(project: str) -> str:
+    return f"pilot-{project}-deployer"[:30].rstrip("-")  # IAM's limit is 30
+
+
+def account_email(project: str, gcp_project: str) -> str:
+    return f"{account_id(project)}@{gcp_project}.iam.gserviceaccount.com"
+
+
+def accounts_url(gcp_project: str) -> str:
+    return f"{IAM}projects/{gcp_project}/serviceAccounts"
+
+
+def account_url(gcp_project: str, email: str) -> str:
+    return f"{accounts_url(gcp_project)}/{email}"
+
+
+def project_url(gcp_project: str) -> str:
+    return f"{CRM}projects/{gcp_project}"
+
+
+def create_account_request(project: str, gcp_project: str) -> ApiRequest:
+    return ApiRequest("POST", accounts_url(gcp_project), body={
+        "accountId": account_id(project), "serviceAccount": {
+            "displayName": f"Pilot deployer for {project}",
+            "description": "Made by pilot-tui setup; used by deploys (least privilege)"}})
+
+
+def delete_account_request(gcp_project: str, email: str) -> ApiRequest:
+    return ApiRequest("DELETE", account_url(gcp_project, email))
+
+
+def create_key_request(gcp_project: str, email: str) -> ApiRequest:
+    return ApiRequest("POST", f"{account_url(gcp_project, email)}/keys",
+                      body={"privateKeyType": "TYPE_GOOGLE_CREDENTIALS_FILE"})
+
+
+def list_keys_request(gcp_project: str, email: str) -> ApiRequest:
+    return ApiRequest("GET", f"{account_url(gcp_project, email)}/keys",
+                      params={"keyTypes": "USER_MANAGED"})
+
+
+def delete_key_request(key_name: str) -> ApiRequest:
+    """``key_name`` as the API returns it: projects/P/serviceAccounts/E/keys/ID."""
+    return ApiRequest("DELETE", IAM + key_name)
+
+
+def get_project_request(gcp_project: str) -> ApiRequest:
+    return ApiRequest("GET", project_url(gcp_project))
+
+
+def get_policy_request(resource_url: str) -> ApiRequest:
+    """Version 3 so conditional bindings come back whole (a set of a version-1 read of a
+    policy with conditions would be refused)."""
+    return ApiRequest("POST", f"{resource_url}:getIamPolicy",
+                      body={"options": {"requestedPolicyVersion": 3}})
+
+
+def set_policy_request(resource_url: str, policy: dict[str, Any]) -> ApiRequest:
+    """``policy`` carries the etag read with it: a concurrent change makes this a 409."""
+    return ApiRequest("POST", f"{resource_url}:setIamPolicy", body={"policy": policy})
+
+
+def default_runtime_account(project_number: str) -> str:
+    """What Cloud Run services run as when they name no account (Pilot's do not)."""
+    return f"{project_number}-compute@developer.gserviceaccount.com"
+
+
+# -- policies --------------------------------------------------------------------------
+def with_member(policy: dict[str, Any], roles: Iterable[str],
+                member: str) -> dict[str, Any] | None:
+    """``policy`` with ``member`` in each of ``roles``, or None when it is already there.
+    Other bindings, conditional ones of the same role included, are kept as they are."""
+    bindings = [dict(b) for b in policy.get("bindings", [])]
+    changed = False
+    for role in roles:
+        plain = next((b for b in bindings if b.get("role") == role and "condition" not in b),
+                     None)
+        if plain is None:
+            bindings.append({"role": role, "members": [member]})
+        elif member not in plain.get("members", []):
+            plain["members"] = [*plain.get("members", []), member]
+        else:
+            continue
+        changed = True
+    return {**policy, "bindings": bindings} if changed else None
+
+
+def without_member(policy: dict[str, Any], member: str) -> dict[str, Any] | None:
+    """``policy`` with ``member`` gone from every binding (also as the deleted:...?uid=
+    form IAM gives it once the account is deleted), or None when it was in none."""
+    def gone(m: str) -> bool:
+        return m == member or m.startswith(f"deleted:{member}?uid=")
+
+    bindings, changed = [], False
+    for binding in policy.get("bindings", []):
+        members = [m for m in binding.get("members", []) if not gone(m)]
+        changed |= len(members) != len(binding.get("members", []))
+        if members:  # an empty binding is refused
+            bindings.append({**binding, "members": members})
+    return {**policy, "bindings": bindings} if changed else None
+
+
+@contextmanager
+def step(what: str, gcp_project: str, needs: str = ADMIN_ROLES) -> Iterator[None]:
+    """An API failure as an IdentityError naming the step (never a token or a key: the
+    token travels in a header, and ApiError's message is masked by redact)."""
+    try:
+        yield
+    except ApiError as exc:
+        hint = ""
+        if exc.status in (401, 403):
+            hint = f"; the credentials setup runs with need {needs} on {gcp_project}"
+        elif "key creation is not allowed" in exc.api_message.lower():
+            hint = "; the organization policy iam.disableServiceAccountKeyCreation forbids keys"
+        raise IdentityError(redact.text(f"{what}: HTTP {exc.status}: {exc.api_message}"
+                                        f"{hint}")) from exc
+    except TargetError as exc:  # network, credentials: no HTTP status
+        raise IdentityError(redact.text(f"{what}: {exc}")) from exc
+
+
+# -- the deployer ----------------------------------------------------------------------
+@dataclass
+class GcpDeployer:
+    transport: Transport
+    project: str
+    gcp_project: str
+    runtime_account: str | None = None  # None: the project's default compute account
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+
+    @property
+    def email(self) -> str:
+        return account_email(self.project, self.gcp_project)
+
+    @property
+    def member(self) -> str:
+        return f"serviceAccount:{self.email}"
+
+    def runtime(self) -> str:
+        if self.runtime_account is None:
+            found = self.transport(get_project_request(self.gcp_project))
+            self.runtime_account = default_runtime_account(str(found["projectNumber"]))
+        return self.runtime_account
+
+    def edit_policy(self, resource_url: str,
+                    change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> None:
+        """Read, change, write back with the etag read. A 409 (someone changed the policy
+        since) reads again, once; a 400 for an account IAM does not see yet waits."""
+        conflicts = 0
+        for attempt in range(SET_ATTEMPTS):
+            wanted = change(self.transport(get_policy_request(resource_url)))
+            if wanted is None:
+                return
+            try:
+                self.transport(set_policy_request(resource_url, wanted))
+                return
+            except ApiError as exc:
+                if exc.status == 409 and conflicts == 0:
+                    conflicts += 1
+                elif exc.status == 400 and "does not exist" in exc.api_message \
+                        and attempt < SET_ATTEMPTS - 1:
+                    self.sleep(2.0 * (attempt + 1))
+                else:
+                    raise
+
+    def ensure(self) -> str:
+        """The account (idempotent: 409 = it exists) and its bindings; its email."""
+        with step(f"create service account {self.email}", self.gcp_project):
+            exists_ok(self.transport, create_account_request(self.project, self.gcp_project))
+        with step(f"grant the deploy roles on project {self.gcp_project}", self.gcp_project):
+            self.edit_policy(project_url(self.gcp_project),
+                             lambda p: with_member(p, DEPLOYER_ROLES, self.member))
+        with step("let it act as the Cloud Run runtime account", self.gcp_project):
+            self.edit_policy(account_url("-", self.runtime()),
+                             lambda p: with_member(p, (ACT_AS,), self.member))
+        return self.email
+
+    def rotate(self, keys_dir: Path) -> str:
+        """A new key, stored 0600, then every other user-managed key deleted; its id."""
+        with step(f"create a key for {self.email}", self.gcp_project):
+            made = self.transport(create_key_request(self.gcp_project, self.email))
+        try:
+            data = base64.b64decode(made["privateKeyData"], validate=True)
+            private_key = str(json.loads(data)["private_key"])
+            key_id = str(made["name"]).rsplit("/", 1)[1]
+        except (KeyError, IndexError, TypeError, ValueError):
+            # from None: the undecodable answer may hold the key; it stays out of tracebacks
+            raise IdentityError(f"the key made for {self.email} was not a key file") from None
+        redact.register([private_key, json.dumps(private_key)[1:-1]])  # as text, as JSON
+        path = ensure_private_dir(keys_dir) / KEY_FILE
+        if path.exists():
+            path.chmod(0o600)  # atomic_write keeps an existing file's mode
+        atomic_write(path, data, mode=0o600)
+        with step(f"delete the older keys of {self.email}", self.gcp_project):
+            listed = self.transport(list_keys_request(self.gcp_project, self.email))
+            for key in listed.get("keys", []):  # stored first: a failure leaves a usable key
+                if str(key["name"]).rsplit("/", 1)[1] != key_id:
+                    gone_ok(self.transport, delete_key_request(key["name"]))
+        return key_id
+
+    def remove(self, keys_dir: Path) -> None:
+        """Its bindings (project and runtime account), the account (and so its keys), the
+        local key file. Bindings first: once the account is gone they only linger."""
+        def drop(policy: dict[str, Any]) -> dict[str, Any] | None:
+            return without_member(policy, self.member)
+
+        with step(f"remove the bindings of {self.email}", self.gcp_project):
+            self.edit_policy(project_url(self.gcp_project), drop)
+            try:
+                self.edit_policy(account_url("-", self.runtime()), drop)
+            except ApiError as exc:
+                if exc.status != 404:  # no runtime account: nothing bound on it
+                    raise
+        with step(f"delete service account {self.email}", self.gcp_project):
+            gone_ok(self.transport, delete_account_request(self.gcp_project, self.email))
+        (keys_dir / KEY_FILE).unlink(missing_ok=True)
+
+
+# -- what setup and deploys call -------------------------------------------------------
+def wants_gcp_deployer(config: Any) -> bool:
+    """The server is on GCP, or an app is."""
+    from pilot_tui.config.schema import GCP_TARGETS
+
+    return config.server.home == "gcp" or any(a.target.kind in GCP_TARGETS
+                                              for a in config.apps)
+
+
+def setup_gcp_deployer(config: Any, root: Path, state_dir: Path, *,
+                       transport: Transport | None = None) -> tuple[str, str | None]:
+    """Run by setup with the admin's credentials (gcp.credentials): the account, its
+    bindings, the Artifact Registry repository when an app runs on Cloud Run, and a key
+    when none is stored yet. (email, new key id or None)."""
+    from pilot_tui.deploy import artifact_registry
+    from pilot_tui.deploy.gcp_api import authorized_transport, key_path
+
+    if config.server.home == "sandbox":
+        raise IdentityError("the GCP deployer cannot be made in the sandbox: there is no IAM "
+                            "emulator; set server.home = \"gcp\" to make it on Google Cloud")
+    gcp_project = config.gcp.project
+    if not gcp_project:
+        raise IdentityError("the GCP deployer needs gcp.project in pilot.toml")
+    if transport is None:
+        with step("sign in with gcp.credentials", gcp_project):
+            transport = authorized_transport(key_path(config.gcp.credentials, root),
+                                             gcp_project)
+    deployer = GcpDeployer(transport, config.project.name, gcp_project)
+    email = deployer.ensure()
+    if any(a.target.kind == "cloud-run" for a in config.apps):
+        with step("create the Artifact Registry repository", gcp_project,
+                  needs="roles/artifactregistry.admin"):
+            artifact_registry.ensure_repository(transport, gcp_project, config.gcp.region,
+                                                config.project.name)
+    keys = state_dir / "keys"
+    key_id = None if (keys / KEY_FILE).is_file() else deployer.rotate(keys)
+    return email, key_id
+
+
+def deploy_credentials_path(config: Any, root: Path, state_dir: Path) -> str | None:
+    """The key file GCP deploys use: the deployer's when setup made one, else
+    gcp.credentials (None: Application Default Credentials). The deployer's private key is
+    registered with redact so it is masked should anything echo it."""
+    from pilot_tui.deploy.gcp_api import key_path
+
+    key = state_dir / "keys" / KEY_FILE
+    if not key.is_file():
+        return key_path(config.gcp.credentials, root)
+    try:
+        private_key = str(json.loads(key.read_text(encoding="utf-8"))["private_key"])
+        redact.register([private_key, json.dumps(private_key)[1:-1]])
+    except (OSError, KeyError, TypeError, ValueError):
+        pass  # google-auth reports an unreadable key file when it loads it
+    return str(key)

@@ -1,0 +1,304 @@
+"""The GCP deployer service account (pilot_tui.identity_gcp).
+
+No IAM / Resource Manager emulator exists here (only GCS has one), so requests are checked
+as data and GcpDeployer is driven through FakeIam, a recording fake transport that keeps
+accounts, keys and IAM policies (with etags) the way the APIs report them. It is a fake,
+not an emulator: it checks what Pilot asks for, not what Google would answer."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import stat
+from types import SimpleNamespace
+
+import pytest
+
+from pilot_tui import identity_gcp as ig
+from pilot_tui import redact
+from pilot_tui.deploy.gcp_api import ApiError, ApiRequest, session_transport
+from pilot_tui.identity import IdentityError
+
+GCP = "acme-prod"
+EMAIL = "pilot-acme-deployer@acme-prod.iam.gserviceaccount.com"
+MEMBER = f"serviceAccount:{EMAIL}"
+PROJECT = "https://cloudresourcemanager.googleapis.com/v1/projects/acme-prod"
+RUNTIME = "https://iam.googleapis.com/v1/projects/-/serviceAccounts/" \
+          "123456789012-compute@developer.gserviceaccount.com"
+ACCOUNTS = "https://iam.googleapis.com/v1/projects/acme-prod/serviceAccounts"
+REPO = "https://artifactregistry.googleapis.com/v1/projects/acme-prod/locations/" \
+       "europe-west1/repositories"
+OTHERS = [{"role": "roles/viewer", "members": ["user:ana@example.com"]},
+          {"role": "roles/run.admin", "members": ["user:ops@example.com"]},
+          {"role": "roles/storage.admin", "members": ["group:web@example.com"],
+           "condition": {"title": "web", "expression": "true"}}]
+
+
+def private_key(n: int) -> str:
+    return f"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC{n:04d}xyz\n" \
+           "-----END PRIVATE KEY-----\n"
+
+
+class FakeIam:
+    """IAM v1, Resource Manager v1 and Artifact Registry as a recording fake transport."""
+
+    def __init__(self) -> None:
+        self.calls: list[ApiRequest] = []
+        self.accounts: set[str] = set()
+        self.keys: dict[str, list[str]] = {}  # email -> key ids, oldest first
+        self.policies = {PROJECT: {"version": 3, "etag": "e0", "bindings": copy.deepcopy(OTHERS)},
+                         RUNTIME: {"etag": "r0"}}
+        self.made = 0
+        self.conflicts = 0  # setIamPolicy calls to answer 409 (someone changed the policy)
+        self.deny: tuple[str, str] | None = None  # (method, url part) answered 403
+        self.repository = False
+        self.unseen = 0  # setIamPolicy calls answered 400: the new account is not visible yet
+
+    def sets(self) -> list[ApiRequest]:
+        return [c for c in self.calls if c.url.endswith(":setIamPolicy")]
+
+    def __call__(self, request: ApiRequest) -> dict:
+        self.calls.append(request)
+        method, url = request.method, request.url
+        if self.deny and method == self.deny[0] and self.deny[1] in url:
+            raise ApiError(403, "Permission denied on resource", request)
+        if url.endswith(":getIamPolicy"):
+            assert request.body == {"options": {"requestedPolicyVersion": 3}}
+            return copy.deepcopy(self.policies[url.removesuffix(":getIamPolicy")])
+        if url.endswith(":setIamPolicy"):
+            resource, policy = url.removesuffix(":setIamPolicy"), request.body["policy"]
+            if self.unseen:
+                self.unseen -= 1
+                raise ApiError(400, f"Service account {EMAIL} does not exist.", request)
+            if self.conflicts:
+                self.conflicts -= 1
+                self.policies[resource]["etag"] += "x"
+            if policy.get("etag") != self.policies[resource]["etag"]:
+                raise ApiError(409, "There were concurrent policy changes", request)
+            self.policies[resource] = {**policy, "etag": policy["etag"] + "+"}
+            return self.policies[resource]
+        if url == PROJECT:
+            return {"projectId": GCP, "projectNumber": "123456789012"}
+        if url == ACCOUNTS and method == "POST":
+            email = f"{request.body['accountId']}@{GCP}.iam.gserviceaccount.com"
+            if email in self.accounts:
+                raise ApiError(409, "Service account already exists", request)
+            self.accounts.add(email)
+            return {"email": email}
+        email = url.removeprefix(ACCOUNTS + "/").split("/")[0]
+        if url.startswith(ACCOUNTS) and email not in self.accounts:
+            raise ApiError(404, "Service account not found", request)
+        if url == f"{ACCOUNTS}/{email}" and method == "DELETE":
+            self.accounts.discard(email)
+            self.keys.pop(email, None)
+            return {}
+        if url == f"{ACCOUNTS}/{email}/keys" and method == "POST":
+            assert request.body == {"privateKeyType": "TYPE_GOOGLE_CREDENTIALS_FILE"}
+            self.made += 1
+            key_id = f"k{self.made:040x}"
+            self.keys.setdefault(email, []).append(key_id)
+            data = json.dumps({"type": "service_account", "private_key_id": key_id,
+                               "private_key": private_key(self.made), "client_email": email})
+            return {"name": f"projects/{GCP}/serviceAccounts/{email}/keys/{key_id}",
+                    "privateKeyData": base64.b64encode(data.encode()).decode()}
+        if url == f"{ACCOUNTS}/{email}/keys" and method == "GET":
+            assert request.params == {"keyTypes": "USER_MANAGED"}
+            return {"keys": [{"name": f"projects/{GCP}/serviceAccounts/{email}/keys/{k}",
+                              "keyType": "USER_MANAGED"} for k in self.keys.get(email, [])]}
+        if "/keys/" in url and method == "DELETE":
+            self.keys[email].remove(url.rsplit("/", 1)[1])
+            return {}
+        if url == f"{REPO}/pilot-acme" and method == "GET":
+            if not self.repository:
+                raise ApiError(404, "not found", request)
+            return {"name": "pilot-acme"}
+        if url == REPO and method == "POST":
+            self.repository = True
+            return {"name": "operations/op-1", "done": True, "response": {}}
+        raise AssertionError(f"unexpected {method} {url}")
+
+
+def members(policy: dict) -> list[str]:
+    return [m for b in policy.get("bindings", []) for m in b["members"]]
+
+
+@pytest.fixture
+def fake() -> FakeIam:
+    return FakeIam()
+
+
+@pytest.fixture
+def deployer(fake) -> ig.GcpDeployer:
+    return ig.GcpDeployer(fake, "acme", GCP, sleep=lambda _: None)
+
+
+def config(home: str = "gcp", kinds: tuple[str, ...] = ("cloud-run",)) -> SimpleNamespace:
+    return SimpleNamespace(
+        server=SimpleNamespace(home=home), project=SimpleNamespace(name="acme"),
+        gcp=SimpleNamespace(project=GCP, region="europe-west1", credentials="keys/admin.json"),
+        apps=[SimpleNamespace(name=k, target=SimpleNamespace(kind=k)) for k in kinds])
+
+
+def test_requests_are_data():
+    assert ig.account_id("acme") == "pilot-acme-deployer"
+    # cut to IAM's 30 characters, and no trailing "-" left by the cut
+    assert ig.account_id("abcdefghij-klmnopqrstuv") == "pilot-abcdefghij-klmnopqrstuv"
+    assert len(ig.account_id("x" * 40)) == 30
+    create = ig.create_account_request("acme", GCP)
+    assert (create.method, create.url) == ("POST", ACCOUNTS)
+    assert create.body["accountId"] == "pilot-acme-deployer"
+    key = ig.create_key_request(GCP, EMAIL)
+    assert (key.method, key.url, key.body) == ("POST", f"{ACCOUNTS}/{EMAIL}/keys",
+                                               {"privateKeyType": "TYPE_GOOGLE_CREDENTIALS_FILE"})
+    assert ig.list_keys_request(GCP, EMAIL).params == {"keyTypes": "USER_MANAGED"}
+    assert ig.delete_key_request(f"projects/{GCP}/serviceAccounts/{EMAIL}/keys/k1").url == \
+        f"{ACCOUNTS}/{EMAIL}/keys/k1"
+    get = ig.get_policy_request(ig.project_url(GCP))
+    assert (get.method, get.url) == ("POST", f"{PROJECT}:getIamPolicy")
+    put = ig.set_policy_request(ig.project_url(GCP), {"etag": "e0", "bindings": []})
+    assert (put.url, put.body) == (f"{PROJECT}:setIamPolicy",
+                                   {"policy": {"etag": "e0", "bindings": []}})
+
+
+def test_roles_are_what_deploys_need_and_never_owner_or_editor():
+    roles = set(ig.DEPLOYER_ROLES)
+    assert not {"roles/owner", "roles/editor", "roles/iam.serviceAccountUser",
+                "roles/resourcemanager.projectIamAdmin", "roles/artifactregistry.admin"} & roles
+    assert {"roles/run.admin", "roles/compute.loadBalancerAdmin",
+            "roles/logging.viewer"} <= roles
+
+
+def test_ensure_is_idempotent_and_keeps_other_bindings_and_the_etag(fake, deployer):
+    assert deployer.ensure() == EMAIL
+    assert fake.sets()[0].body["policy"]["etag"] == "e0"  # written back with the etag read
+    assert deployer.ensure() == EMAIL  # 409 on create: it exists
+    assert len(fake.sets()) == 2  # the second run found the bindings there: no writes
+    policy = fake.policies[PROJECT]
+    assert policy["version"] == 3
+    for other in OTHERS:  # every other binding kept, the conditional one untouched
+        assert any(b["role"] == other["role"] and set(other["members"]) <= set(b["members"])
+                   and b.get("condition") == other.get("condition")
+                   for b in policy["bindings"])
+    granted = {b["role"] for b in policy["bindings"] if MEMBER in b["members"]}
+    assert granted == set(ig.DEPLOYER_ROLES)
+    assert not any(MEMBER in b["members"] for b in policy["bindings"] if "condition" in b)
+    assert fake.policies[RUNTIME]["bindings"] == [{"role": ig.ACT_AS, "members": [MEMBER]}]
+
+
+def test_a_concurrent_policy_change_is_read_again_once(fake, deployer):
+    fake.conflicts = 1
+    deployer.ensure()
+    assert MEMBER in members(fake.policies[PROJECT])
+    fake2 = FakeIam()
+    fake2.conflicts = 2
+    with pytest.raises(IdentityError, match=r"grant the deploy roles.*HTTP 409"):
+        ig.GcpDeployer(fake2, "acme", GCP).ensure()
+
+
+def test_setting_the_policy_waits_for_a_new_account_to_be_visible(fake):
+    waits: list[float] = []
+    fake.unseen = 2  # IAM is eventually consistent: a new account is unknown for seconds
+    ig.GcpDeployer(fake, "acme", GCP, sleep=waits.append).ensure()
+    assert waits == [2.0, 4.0] and MEMBER in members(fake.policies[PROJECT])
+
+
+def test_rotating_three_times_leaves_one_key_the_newest_stored_0600(fake, deployer, tmp_path):
+    deployer.ensure()
+    keys = tmp_path / "keys"
+    ids = [deployer.rotate(keys) for _ in range(3)]
+    assert len(set(ids)) == 3 and fake.keys[EMAIL] == [ids[-1]]
+    stored = json.loads((keys / ig.KEY_FILE).read_text())
+    assert stored["private_key_id"] == ids[-1] and stored["private_key"] == private_key(3)
+    assert stat.S_IMODE((keys / ig.KEY_FILE).stat().st_mode) == 0o600
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o700
+    for n in (1, 2, 3):
+        body = private_key(n).splitlines()[1]
+        assert body not in redact.text(f"leaked {private_key(n)} and {json.dumps(private_key(n))}")
+
+
+def test_the_new_key_is_stored_before_the_old_ones_go(fake, deployer, tmp_path):
+    deployer.ensure()
+    deployer.rotate(tmp_path)
+    fake.deny = ("GET", "/keys")
+    with pytest.raises(IdentityError, match="delete the older keys") as failed:
+        deployer.rotate(tmp_path)
+    assert len(fake.keys[EMAIL]) == 2  # nothing deleted, and the new key is usable
+    assert json.loads((tmp_path / ig.KEY_FILE).read_text())["private_key"] == private_key(2)
+    assert private_key(2).splitlines()[1] not in str(failed.value)
+
+
+def test_a_key_answer_that_is_no_key_file_never_shows_the_key(fake, deployer, tmp_path):
+    deployer.ensure()
+    secret = private_key(9)
+    fake_answer = {"name": "projects/p/serviceAccounts/e/keys/k9", "privateKeyData": secret}
+    deployer.transport = lambda r: fake_answer if r.method == "POST" else fake(r)
+    with pytest.raises(IdentityError, match="not a key file") as failed:
+        deployer.rotate(tmp_path)
+    assert secret.splitlines()[1] not in str(failed.value) and failed.value.__cause__ is None
+    assert not (tmp_path / ig.KEY_FILE).exists()
+
+
+def test_remove_leaves_no_binding_account_or_file(fake, deployer, tmp_path):
+    deployer.ensure()
+    deployer.rotate(tmp_path)
+    fake.policies[PROJECT]["bindings"].append(  # as IAM shows a deleted account's binding
+        {"role": "roles/logging.viewer", "members": [f"deleted:{MEMBER}?uid=123"]})
+    deployer.remove(tmp_path)
+    for policy in fake.policies.values():
+        assert not any(EMAIL in m for m in members(policy))
+        assert all(b["members"] for b in policy.get("bindings", []))
+    assert {b["role"] for b in fake.policies[PROJECT]["bindings"]} == \
+        {"roles/viewer", "roles/run.admin", "roles/storage.admin"}
+    assert not fake.accounts and not (tmp_path / ig.KEY_FILE).exists()
+    deployer.remove(tmp_path)  # again: nothing left, no error
+
+
+def test_a_403_names_the_step_and_never_the_token():
+    token = "ya29.a0AfB_deployerSetupTOKEN0123456789"
+
+    class Session:  # a requests-like session whose API answers 403 and echoes the token
+        credentials = SimpleNamespace(token=token)
+
+        def request(self, method, url, **_):
+            body = {"error": {"code": 403, "message": f"Permission 'iam.serviceAccounts."
+                                                      f"create' denied (Bearer {token})"}}
+            return SimpleNamespace(status_code=403, text=json.dumps(body))
+
+    deployer = ig.GcpDeployer(session_transport(Session(), GCP), "acme", GCP)
+    with pytest.raises(IdentityError) as failed:
+        deployer.ensure()
+    message = str(failed.value)
+    assert message.startswith(f"create service account {EMAIL}: HTTP 403: Permission")
+    assert "roles/iam.serviceAccountAdmin" in message and token not in message
+
+
+def test_setup_makes_the_account_repository_and_a_key_once(fake, tmp_path):
+    email, key_id = ig.setup_gcp_deployer(config(), tmp_path, tmp_path / ".pilot",
+                                          transport=fake)
+    assert email == EMAIL and key_id == fake.keys[EMAIL][0] and fake.repository
+    again = ig.setup_gcp_deployer(config(), tmp_path, tmp_path / ".pilot", transport=fake)
+    assert again == (EMAIL, None) and len(fake.keys[EMAIL]) == 1
+
+
+def test_setup_refuses_the_sandbox(fake, tmp_path):
+    with pytest.raises(IdentityError, match="no IAM emulator"):
+        ig.setup_gcp_deployer(config("sandbox"), tmp_path, tmp_path, transport=fake)
+    assert not fake.calls
+
+
+def test_deploys_use_the_deployer_key_when_there_is_one(tmp_path):
+    state = tmp_path / ".pilot"
+    assert ig.deploy_credentials_path(config(), tmp_path, state) == \
+        str((tmp_path / "keys/admin.json").resolve())
+    (state / "keys").mkdir(parents=True)
+    (state / "keys" / ig.KEY_FILE).write_text(json.dumps({"private_key": private_key(7)}))
+    assert ig.deploy_credentials_path(config(), tmp_path, state) == \
+        str(state / "keys" / ig.KEY_FILE)
+    assert private_key(7).splitlines()[1] not in redact.text(private_key(7).replace("\n", " "))
+
+
+def test_wants_the_deployer_for_a_gcp_server_or_gcp_apps():
+    assert ig.wants_gcp_deployer(config("gcp", ()))
+    assert ig.wants_gcp_deployer(config("aws", ("gcs-cdn",)))
+    assert not ig.wants_gcp_deployer(config("aws", ("lambda",)))

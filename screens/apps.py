@@ -136,12 +136,18 @@ class NewAppScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.detected: Detected | None = None
+        self.suggested = self.query_one("#name", Input).value
         self.source_changed()
 
     @on(Input.Changed, "#path")
     def source_changed(self) -> None:
         source = self.query_one("#path", Input).value
         self.detected = detected_build(self.path.parent, source)
+        name = self.query_one("#name", Input)
+        if self.detected is not None and name.value == getattr(self, "suggested", None):
+            # Still the suggestion (not typed by the person): follow the folder.
+            self.suggested = default_name(self.path.parent, source, self.taken)
+            name.value = self.suggested
         if self.detected is None:
             folder = self.path.parent / source.strip()
             self.query_one("#detected", Static).update(f"[red]no folder {folder}[/]")

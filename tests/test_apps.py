@@ -57,7 +57,12 @@ async def test_new_app_form_detects_validates_and_saves(project):
         await pilot.pause()
         assert "static site" in str(form.query_one("#detected", Static).render())
         assert form.query_one("#target", Select).value == "s3-cloudfront"
+        assert form.query_one("#name", Input).value == "site"  # the suggestion follows
         form.query_one("#name", Input).value = "web"
+        form.query_one("#path", Input).value = "./site"
+        await pilot.pause()
+        assert form.query_one("#name", Input).value == "web"  # typed: kept
+        form.query_one("#path", Input).value = "site"
         form.query_one("#env", Input).value = "bad name=1"
         await pilot.pause()
         assert "not valid" in str(form.query_one("#new-app-problems", Static).render())

@@ -28,6 +28,18 @@ def fresh(name: str, text: str | None) -> Path:
     return path
 
 
+def pressed(*keys: str):
+    """Press ``keys``, then let every worker finish: the picture must not depend on how
+    fast this machine is (a loaded CI machine caught screens mid-refresh)."""
+
+    async def run_before(pilot) -> None:
+        await pilot.press(*keys)
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    return run_before
+
+
 @pytest.fixture(params=SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def size(request):
     return request.param
@@ -52,17 +64,17 @@ def test_settings_editor_with_problems(snap_compare, size):
 
 def test_server_screen_before_planning(snap_compare, size):
     project = fresh("acme", starter_text("acme"))
-    assert snap_compare(create_app(str(project)), press=["s"], terminal_size=size)
+    assert snap_compare(create_app(str(project)), run_before=pressed("s"), terminal_size=size)
 
 
 def test_help(snap_compare, size):
     project = fresh("acme", starter_text("acme"))
-    assert snap_compare(create_app(str(project)), press=["f1"], terminal_size=size)
+    assert snap_compare(create_app(str(project)), run_before=pressed("f1"), terminal_size=size)
 
 
 def test_server_settings_form(snap_compare, size):
     project = fresh("acme", starter_text("acme"))
-    assert snap_compare(create_app(str(project)), press=["o"], terminal_size=size)
+    assert snap_compare(create_app(str(project)), run_before=pressed("o"), terminal_size=size)
 
 
 def test_apps(snap_compare, size):
@@ -73,7 +85,7 @@ def test_apps(snap_compare, size):
                                           "target": {"kind": "server"},
                                           "env": {"LOG_LEVEL": "info"}, "secrets": ["DB_URL"]})
     project = fresh("acme", text)
-    assert snap_compare(create_app(str(project)), press=["a"], terminal_size=size)
+    assert snap_compare(create_app(str(project)), run_before=pressed("a"), terminal_size=size)
 
 
 def test_run_logs(snap_compare, size):
@@ -83,7 +95,7 @@ def test_run_logs(snap_compare, size):
     fixtures = Path(__file__).parent / "fixtures" / "tf"
     shutil.copy(fixtures / "plan-create.jsonl", logs / "terraform-20261125-101500-plan.log")
     shutil.copy(fixtures / "apply-failed.jsonl", logs / "terraform-20261125-101600-apply.log")
-    assert snap_compare(create_app(str(project)), press=["l"], terminal_size=size)
+    assert snap_compare(create_app(str(project)), run_before=pressed("l"), terminal_size=size)
 
 
 @pytest.fixture
@@ -153,4 +165,4 @@ def test_deploy_screen_when_the_host_cannot_be_reached(snap_compare, size, monke
 def test_new_app_form(snap_compare, size):
     project = fresh("acme", starter_text("acme"))
     (project / "Dockerfile").write_text("FROM scratch\n")
-    assert snap_compare(create_app(str(project)), press=["a", "n"], terminal_size=size)
+    assert snap_compare(create_app(str(project)), run_before=pressed("a", "n"), terminal_size=size)

@@ -110,7 +110,7 @@ def test_every_target_becomes_waypoint_stanzas(tmp_path):
     assert plugin == "google-cloud-run" and run["capacity"][0]["memory"] == 1024
     assert run["auto_scaling"][0]["max"] == 5
     image = uses(apps["web"]["build"][0]["registry"])[1]["image"]
-    assert image == "us-central1-docker.pkg.dev/acme-prod/pilot/web"
+    assert image == "us-central1-docker.pkg.dev/acme-prod/pilot-acme/web"  # as Pilot pushes
     assert uses(apps["web"]["release"])[0] == "google-cloud-run"
 
     assert uses(apps["docs"]["build"]) == ("files", {"path": "dist"})
@@ -150,3 +150,15 @@ def test_deploy_with_the_waypoint_engine(tmp_path):
     assert (bin_dir / "waypoint.called").read_text().strip() == \
         f"waypoint up -app=api -plain in {root}"
     assert "app \"api\"" in (root / "waypoint.hcl").read_text()  # written for it first
+
+
+def test_a_zip_function_is_refused_by_name(tmp_path):
+    root = project(tmp_path)
+    text = (root / "pilot.toml").read_text()
+    (root / "pilot.toml").write_text(text + '\n[[apps]]\nname = "zipfn"\n[apps.target]\n'
+                                            'kind = "lambda"\npackage = "zip"\n')
+    refused = run_pilot("waypoint", "export", "--stdout", cwd=root)
+    assert refused.returncode == 2
+    assert "app 'zipfn': Waypoint's aws-lambda plugin deploys container images only" in \
+        refused.stderr and 'apps.zipfn.target.package = "image"' in refused.stderr
+    assert not (root / "waypoint.hcl").exists()

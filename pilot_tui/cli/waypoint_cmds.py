@@ -13,7 +13,7 @@ from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 def waypoint_export(ns: argparse.Namespace) -> int:
     """Write waypoint.hcl (or print it with --stdout); hand-made files are not overwritten."""
     from pilot_tui.fsutil import atomic_write
-    from pilot_tui.waypoint import HEADER, waypoint_hcl
+    from pilot_tui.waypoint import HEADER, WaypointError, waypoint_hcl
 
     loaded = load_valid(ns)
     if loaded is None:
@@ -22,7 +22,11 @@ def waypoint_export(ns: argparse.Namespace) -> int:
     if ns.app is not None and config.app(ns.app) is None:
         error(f"no app {ns.app!r} in {pf.display}")
         return EXIT_INVALID
-    text = waypoint_hcl(config, ns.app)
+    try:
+        text = waypoint_hcl(config, ns.app)
+    except WaypointError as exc:
+        error(str(exc))
+        return EXIT_INVALID
     if ns.stdout:
         sys.stdout.write(text)
         return EXIT_OK
@@ -45,7 +49,7 @@ def waypoint_up(engine_config: Any, root: Any, names: list[str]) -> int:
     from pilot_tui import redact
     from pilot_tui.fsutil import atomic_write
     from pilot_tui.runner import Command, RunnerError, stream
-    from pilot_tui.waypoint import HEADER, waypoint_hcl
+    from pilot_tui.waypoint import HEADER, WaypointError, waypoint_hcl
 
     binary = shutil.which("waypoint")
     if binary is None:
@@ -56,7 +60,11 @@ def waypoint_up(engine_config: Any, root: Any, names: list[str]) -> int:
         return EXIT_FAILED
     hcl = root / "waypoint.hcl"
     if not hcl.exists() or hcl.read_text(encoding="utf-8").startswith(HEADER):
-        atomic_write(hcl, waypoint_hcl(engine_config))
+        try:
+            atomic_write(hcl, waypoint_hcl(engine_config))
+        except WaypointError as exc:
+            error(str(exc))
+            return EXIT_INVALID
     failed = 0
     for name in names:
         say(f"==> {name}: waypoint up")

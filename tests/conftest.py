@@ -111,3 +111,27 @@ def sshd(tmp_path):
     yield {"port": port, "key": private, "known_hosts": keys / "known_hosts",
            "user": subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()}
     stop_pid(proc.pid)
+
+
+class RecordingLog:
+    """A deploy's run log for tests that drive one stage function directly: it keeps the
+    events and lines (the engine's run log writes them to a file and the screen)."""
+
+    def __init__(self) -> None:
+        from types import SimpleNamespace
+
+        self.events: list = []
+        self.lines: list[str] = []
+        self.timer = SimpleNamespace(seconds=lambda: 1.0)
+
+    def emit(self, event) -> None:
+        self.events.append(event)
+
+    def line(self, stage, app):
+        return self.lines.append
+
+    def finished(self, stage: str) -> str:
+        from pilot_tui.deploy.events import StageFinished
+
+        return next(e.detail for e in self.events
+                    if isinstance(e, StageFinished) and e.stage == stage)

@@ -16,6 +16,7 @@ from pilot_tui.deploy.gcp_api import ApiError, ApiRequest
 from pilot_tui.deploy.gcs_cdn import COMPUTE, Cdn, delete_requests, insert_requests
 from pilot_tui.deploy.gcs_site import GcsSite
 from pilot_tui.sandbox import Sandbox, gcs_client
+from tests.conftest import RecordingLog
 
 GLOBAL = f"{COMPUTE}/projects/acme-prod/global"
 IP = "34.120.7.8"
@@ -189,22 +190,6 @@ def gcs(tmp_path_factory):
     sandbox.stop()
 
 
-class Log:
-    """Collects the deploy's events and lines (the engine's run log writes them to a file
-    and the screen)."""
-
-    def __init__(self) -> None:
-        self.events: list = []
-        self.lines: list[str] = []
-        self.timer = SimpleNamespace(seconds=lambda: 1.0)
-
-    def emit(self, event) -> None:
-        self.events.append(event)
-
-    def line(self, stage, app):
-        return self.lines.append
-
-
 def deploy(tmp_path, monkeypatch, gcs, home: str, fake: FakeCompute | None):
     (tmp_path / "site").mkdir(exist_ok=True)
     (tmp_path / "site" / "index.html").write_text("<h1>docs</h1>")
@@ -224,7 +209,7 @@ def deploy(tmp_path, monkeypatch, gcs, home: str, fake: FakeCompute | None):
         monkeypatch.setattr(gcs_cdn, "open_cdn", lambda config, root, app, bucket: Cdn(
             fake, "acme-prod", f"pilot-{config.project.name}-docs", bucket,
             app.target.domain, interval=0))
-    log = Log()
+    log = RecordingLog()
     return site_deploy.deploy_site(engine, log, app), log
 
 

@@ -14,12 +14,13 @@ from botocore.exceptions import ClientError
 
 from pilot_tui.deploy import history, sites
 from pilot_tui.deploy.engine import DeployError
-from pilot_tui.deploy.events import StageFailed, StageFinished
+from pilot_tui.deploy.events import StageFailed
 from pilot_tui.deploy.s3_site import KEEP_DAYS, LIFECYCLE_RULE, MANIFEST, S3Site, bucket_for
 from pilot_tui.deploy.site_deploy import deploy_site
 from pilot_tui.deploy.site_files import plan, scan
 from pilot_tui.deploy.site_rollback import rollback_site
 from pilot_tui.sandbox import Sandbox, aws_session
+from tests.conftest import RecordingLog
 
 REGION = "eu-west-1"
 V1 = {"index.html": "<h1>docs</h1>", "app.js": "console.log(1)", "old.css": "h1{color:red}"}
@@ -32,26 +33,6 @@ def aws_url(tmp_path_factory):
     running, _ = sandbox.ensure()
     yield running["aws"].url
     sandbox.stop()
-
-
-class Log:
-    """Collects the run's events and lines (the engine's run log writes them to a file and
-    the screen)."""
-
-    def __init__(self) -> None:
-        self.events: list = []
-        self.lines: list[str] = []
-        self.timer = SimpleNamespace(seconds=lambda: 1.0)
-
-    def emit(self, event) -> None:
-        self.events.append(event)
-
-    def line(self, stage, app):
-        return self.lines.append
-
-    def finished(self, stage: str) -> str:
-        return next(e.detail for e in self.events
-                    if isinstance(e, StageFinished) and e.stage == stage)
 
 
 class Project:
@@ -85,10 +66,10 @@ class Project:
         self.folder.mkdir(exist_ok=True)
         for key, text in files.items():
             (self.folder / key).write_text(text)
-        return deploy_site(self.engine, Log(), self.app)
+        return deploy_site(self.engine, RecordingLog(), self.app)
 
-    def rollback(self, wanted: str | None = None) -> tuple[history.Release, Log]:
-        log = Log()
+    def rollback(self, wanted: str | None = None) -> tuple[history.Release, RecordingLog]:
+        log = RecordingLog()
         return rollback_site(self.engine, log, self.app, wanted), log
 
     def contents(self) -> dict[str, tuple[str, str, str]]:
@@ -106,7 +87,7 @@ class Project:
         body = self.s3.get_object(Bucket=self.bucket, Key=release.revision)["Body"].read()
         return dict(json.loads(body))
 
-    def invalidated(self, log: Log) -> list[str]:
+    def invalidated(self, log: RecordingLog) -> list[str]:
         invalidation = log.finished("release").removeprefix("invalidation ")
         distribution = self.site.find_distribution()
         assert distribution is not None
@@ -169,7 +150,7 @@ def test_an_expired_version_or_a_missing_manifest_fails_clearly_changing_nothing
     # What the lifecycle rule does after KEEP_DAYS: v1's old.css version is gone.
     project.s3.delete_object(Bucket=project.bucket, Key="old.css",
                              VersionId=project.kept(first)["old.css"][3])
-    log = Log()
+    log = RecordingLog()
     with pytest.raises(DeployError) as failed:
         rollback_site(project.engine, log, project.app, "v1")
     message = str(failed.value)
@@ -266,7 +247,7 @@ def test_destroy_deletes_every_version_and_delete_marker(tmp_path, monkeypatch, 
 def test_a_gcs_site_cannot_be_rolled_back_yet(tmp_path):
     app = SimpleNamespace(name="docs", target=SimpleNamespace(kind="gcs-cdn"))
     engine = SimpleNamespace(state_dir=tmp_path)
-    log = Log()
+    log = RecordingLog()
     with pytest.raises(DeployError) as failed:
         rollback_site(engine, log, app, None)
     assert failed.value.stage == "release"

@@ -272,7 +272,7 @@ class CloudRunService:
         return Revision(revision, str(service.get("uri", "")),
                         f"revision {revision} of {self.name}")
 
-    def activate(self, ref: str, say: Say) -> Revision:
+    def activate(self, ref: str, say: Say, *, wait: bool = True) -> Revision:
         if gone_ok(self.transport, get_revision_request(self.url, ref)) is None:
             raise TargetError(f"service {self.name} has no revision {ref} any more")
         self._wait(self.transport(traffic_request(self.url, ref)))

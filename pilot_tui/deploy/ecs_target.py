@@ -60,6 +60,7 @@ class EcsService:
     timeout: float = 900.0
     poll: float = 5.0
     kind: str = field(default="ecs", init=False)
+    cancelled: Callable[[], bool] = field(default=lambda: False, repr=False)
     # Names the deployer's policy allows: pilot-PROJECT-*, cluster pilot-PROJECT, /pilot/...
     name: str = field(init=False)  # service, task definition family
     cluster: str = field(init=False)
@@ -235,7 +236,14 @@ class EcsService:
         self._until(f"ECS service {self.name} to run {_short(arn)}", settled)
 
     def _until(self, what: str, check: Callable[[], bool]) -> None:
-        until(what, check, self.timeout, self.poll)  # read now: tests shorten the timeout
+        def checked() -> bool:
+            if self.cancelled():  # the person pressed Cancel: stop waiting now
+                from pilot_tui.deploy.server_target import Cancelled
+
+                raise Cancelled(f"cancelled while waiting for {what}")
+            return check()
+
+        until(what, checked, self.timeout, self.poll)  # read now: tests shorten the timeout
 
     def _revision(self, arn: str, dns: str | None) -> Revision:
         s = self.settings
@@ -244,7 +252,7 @@ class EcsService:
                                f"task(s) of {s.cpu} CPU units, {s.memory} MB")
 
     # -- rollback, status, logs ----------------------------------------------------------
-    def activate(self, ref: str, say: Say) -> Revision:
+    def activate(self, ref: str, say: Say, *, wait: bool = True) -> Revision:
         with _aws(f"task definition {ref}"):
             found = _unless(("ClientException", "InvalidParameterException"),
                             self.ecs.describe_task_definition, taskDefinition=ref)
@@ -259,7 +267,8 @@ class EcsService:
                                   f"{self.name} in cluster {self.cluster})")
             self.ecs.update_service(cluster=self.cluster, service=self.name, taskDefinition=ref)
             say(f"service {self.name} now runs {_short(ref)}")
-        self._settle(ref, say)
+        if wait:
+            self._settle(ref, say)
         with _aws(f"load balancer {self.balancer.short}"):
             return self._revision(ref, self.balancer.dns())
 

@@ -247,7 +247,7 @@ class LambdaFunction:
     def deploy(self, image: str, env: dict[str, str], release: str, say: Say) -> Revision:
         return self.deploy_code({"ImageUri": image}, env, release, say)
 
-    def activate(self, ref: str, say: Say) -> Revision:
+    def activate(self, ref: str, say: Say, *, wait: bool = True) -> Revision:
         from botocore.exceptions import ClientError
 
         try:

@@ -61,8 +61,9 @@ class ManagedTarget(Protocol):
         (v1, v2, ...) for tags and names."""
         ...
 
-    def activate(self, ref: str, say: Say) -> Revision:
-        """Send all traffic to an earlier revision ``ref`` (a rollback)."""
+    def activate(self, ref: str, say: Say, *, wait: bool = True) -> Revision:
+        """Send all traffic to an earlier revision ``ref`` (a rollback). Without ``wait``
+        return once asked, not once it serves (putting the live one back after a cancel)."""
         ...
 
     def status(self) -> TargetStatus: ...

@@ -81,13 +81,14 @@ def deploy_managed(engine: Any, log: Any, app: Any, *, force: bool = False) -> h
             if not force and current is not None and current.image_id == made_of:
                 return _unchanged(log, app, current)
             stage = "deploy"
-            release_id = history.next_id(history.load(engine.state_dir, name))
-            revision = _deploy(log, app, lambda say: target.deploy(reference, env, release_id,
-                                                                  say))
-            return _record(engine, log, app, history.Release(
-                release_id, name, reference, made_of, history.now(), history.LIVE,
-                commit=git_commit(engine.root / app.path), url=revision.url,
-                revision=revision.ref))
+            attempt = history.Release(
+                history.next_id(history.load(engine.state_dir, name)), name, reference,
+                made_of, history.now(), history.FAILED,
+                commit=git_commit(engine.root / app.path))
+            revision = _attempt(engine, log, app, target, attempt, current, lambda say:
+                                target.deploy(reference, env, attempt.id, say))
+            return _record(engine, log, app, replace(attempt, status=history.LIVE,
+                                                     url=revision.url, revision=revision.ref))
         finally:
             lock.release(engine.client, held)
     except (TargetError, RegistryError, _Failure) as exc:
@@ -148,11 +149,34 @@ def _deploy_zip(engine: Any, log: Any, app: Any, target: Any, env: dict[str, str
         return _unchanged(log, app, current)
     engine.check_cancel()
     release_id = history.next_id(history.load(engine.state_dir, name))
-    revision = _deploy(log, app, lambda say: target.deploy_code({"ZipFile": data}, env,
-                                                                release_id, say))
-    return _record(engine, log, app, history.Release(
-        release_id, name, f"zip:{sha}", made_of, history.now(), history.LIVE,
-        commit=git_commit(engine.root / app.path), url=revision.url, revision=revision.ref))
+    attempt = history.Release(release_id, name, f"zip:{sha}", made_of, history.now(),
+                              history.FAILED, commit=git_commit(engine.root / app.path))
+    revision = _attempt(engine, log, app, target, attempt, current, lambda say:
+                        target.deploy_code({"ZipFile": data}, env, release_id, say))
+    return _record(engine, log, app, replace(attempt, status=history.LIVE, url=revision.url,
+                                             revision=revision.ref))
+
+
+def _attempt(engine: Any, log: Any, app: Any, target: Any, attempt: history.Release,
+             current: history.Release | None, work: Any) -> Revision:
+    """Run the deploy stage; a failure or a cancel is recorded (as on the Pilot Server),
+    and a cancel sends traffic back to the live revision, so what was live stays live."""
+    from pilot_tui.deploy.server_target import Cancelled
+
+    if hasattr(target, "cancelled"):
+        target.cancelled = engine.cancelled  # long waits (ECS rollouts) stop on Cancel
+    try:
+        return _deploy(log, app, work)
+    except Cancelled:
+        engine.record_release(log, app.name, replace(attempt, status=history.CANCELLED))
+        if current is not None and current.revision:
+            if hasattr(target, "cancelled"):
+                target.cancelled = lambda: False  # putting it back must not be cancelled
+            target.activate(current.revision, log.line("deploy", app.name), wait=False)
+        raise
+    except TargetError as exc:
+        engine.record_release(log, app.name, replace(attempt, note=str(exc)[:300]))
+        raise
 
 
 def _with_adapter(engine: Any, log: Any, app: Any, tag: str) -> tuple[str, str]:

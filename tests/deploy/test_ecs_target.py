@@ -392,3 +392,61 @@ def test_secrets_go_to_ssm_never_into_the_task_definition(moto):
                                "/pilot/theta/web/OLD_0") for line in done), done
     assert aws.ssm.get_parameters_by_path(Path="/pilot/theta/web")["Parameters"] == []
     assert done[-1] == "deleted cluster pilot-theta"
+
+
+class SlowRollout:
+    """moto finishes every rollout at once, so this view of its ECS API reports no running
+    task (a stand-in for a rollout still in progress); every call still goes to moto."""
+
+    def __init__(self, ecs) -> None:
+        self.ecs = ecs
+
+    def __getattr__(self, name):
+        return getattr(self.ecs, name)
+
+    def describe_services(self, **args):
+        found = self.ecs.describe_services(**args)
+        for service in found["services"]:
+            service["runningCount"] = 0
+        return found
+
+
+def test_cancel_during_a_rollout_puts_the_live_revision_back(moto, tmp_path):
+    """Cancel while ECS rolls out a revision that never gets steady: the wait stops at once,
+    the service goes back to the live task definition, and the history records the attempt
+    as cancelled (the engine's own _attempt)."""
+    import threading
+    from types import SimpleNamespace
+
+    from pilot_tui.deploy import history
+    from pilot_tui.deploy.managed_deploy import _attempt
+    from pilot_tui.deploy.server_target import Cancelled
+    from tests.conftest import RecordingLog
+
+    target = ecs_target(moto, "kappa", "web")
+    live = target.deploy(image("kappa", "web", "v1"), {}, "v1", lambda line: None)
+    current = history.Release("v1", "web", "img", "x", history.now(), history.LIVE,
+                              revision=live.ref)
+    history.record(tmp_path, "web", current)
+    target.ecs = SlowRollout(target.ecs)
+    target.timeout = 60
+    stop = threading.Event()
+    engine = SimpleNamespace(
+        cancelled=stop.is_set, state_dir=tmp_path,
+        record_release=lambda log, name, release: history.record(tmp_path, name, release))
+    attempt = history.Release("v2", "web", "img2", "y", history.now(), history.FAILED)
+    threading.Timer(0.5, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        _attempt(engine, RecordingLog(), SimpleNamespace(name="web", target=target.settings),
+                 target, attempt,
+                 current, lambda say: target.deploy(image("kappa", "web", "v2"), {}, "v2",
+                                                    say))
+    assert time.monotonic() - started < 10  # not the 60 s timeout
+    aws = Aws(moto[0]["aws"].url, REGION)
+    [service] = aws.ecs.describe_services(cluster="pilot-kappa",
+                                          services=["pilot-kappa-web"])["services"]
+    assert service["taskDefinition"] == live.ref
+    assert [(r.id, r.status) for r in history.load(tmp_path, "web")] == [
+        ("v1", "live"), ("v2", "cancelled")]
+    target.destroy(lambda line: None)

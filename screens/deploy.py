@@ -59,7 +59,7 @@ class DeployScreen(Screen[None]):
             yield Static(f"[b]{verb} {self.app_name}[/b]", id="deploy-title")
             yield Static(id="deploy-error", classes="hidden")
             yield DataTable(id="stages", cursor_type="none", show_cursor=False)
-            yield Static("Connecting to the Docker host…", id="deploy-result")
+            yield Static("Starting…", id="deploy-result")
             yield ColorLog(id="deploy-log", max_lines=LOG_LINES)
         yield Footer()
 

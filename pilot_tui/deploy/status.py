@@ -38,8 +38,11 @@ def statuses(engine: Any) -> tuple[str, list[AppStatus]]:
             rows.append(AppStatus(app.name, live.id if live else "-", state.health,
                                   state.url))
             continue
-        if app.target.kind != "server":
-            rows.append(AppStatus(app.name, "-", "managed target", "-"))
+        if app.target.kind != "server":  # a static site: its bucket serves what was uploaded
+            live = history.live_release(engine.state_dir, app.name)
+            rows.append(AppStatus(app.name, live.id if live else "-",
+                                  "managed target" if live else "not deployed",
+                                  (live.url or "-") if live else "-"))
             continue
         live = history.live_release(engine.state_dir, app.name)
         running = server_target.running_containers(engine.client, engine.project, app.name)

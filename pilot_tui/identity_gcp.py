@@ -29,6 +29,9 @@ KEY_FILE = "gcp-deployer.json"
 # Project-level roles: a project policy cannot name resources that do not exist yet, and
 # Pilot's services, buckets and CDN pieces are made by deploys, after setup.
 DEPLOYER_ROLES = (
+    # App secrets live in Secret Manager, one secret per app and name, made at deploys
+    # (create, add versions, grant the runtime account access, delete on destroy).
+    "roles/secretmanager.admin",
     # run.developer cannot call setIamPolicy on a service, and the allUsers invoker binding
     # can only be made once the service exists (at its first deploy; a project policy
     # refuses allUsers). run.admin adds only that: IAM on Cloud Run resources.

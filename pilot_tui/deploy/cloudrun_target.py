@@ -8,12 +8,13 @@ and sent by a gcp_api.Transport (tests drive it with a recording fake)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.deploy.cloudrun_secrets import CloudRunSecrets, SecretRef, secret_env
 from pilot_tui.deploy.gcp_api import (
     ApiError,
     ApiRequest,
@@ -52,9 +53,12 @@ def revision_name(service: str, release: str) -> str:
 
 
 def service_body(image: str, env: dict[str, str], revision: str, settings: Any,
-                 labels: dict[str, str]) -> dict[str, Any]:
+                 labels: dict[str, str],
+                 secrets: Mapping[str, SecretRef] | None = None) -> dict[str, Any]:
     """The whole service as Pilot wants it: a template pinned to ``revision`` and all
-    traffic on the latest revision (the one this template makes)."""
+    traffic on the latest revision (the one this template makes). Names in ``secrets``
+    become Secret Manager references: their values never enter the service."""
+    refs = secrets or {}
     return {
         "labels": labels,
         "template": {
@@ -64,8 +68,8 @@ def service_body(image: str, env: dict[str, str], revision: str, settings: Any,
                         "maxInstanceCount": settings.max_instances},
             "containers": [{
                 "image": image,
-                "env": [{"name": k, "value": v} for k, v in sorted(env.items())
-                        if k not in RESERVED_ENV],
+                "env": [secret_env(k, refs[k]) if k in refs else {"name": k, "value": v}
+                        for k, v in sorted(env.items()) if k not in RESERVED_ENV],
                 "ports": [{"containerPort": settings.port}],
                 "resources": {"limits": {"cpu": str(settings.cpu),
                                          "memory": settings.memory}},
@@ -208,6 +212,12 @@ class CloudRunService:
     settings: Any  # CloudRunTarget
     kind: str = "cloud-run"
     interval: float = 2.0  # seconds between polls of an operation
+    secret_names: tuple[str, ...] = ()  # env vars kept in Secret Manager, not the service
+    secrets: CloudRunSecrets = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.secrets = CloudRunSecrets(self.transport, self.gcp_project, self.project,
+                                       self.app, self.secret_names)
 
     @property
     def name(self) -> str:
@@ -258,7 +268,10 @@ class CloudRunService:
         dropped = sorted(RESERVED_ENV & env.keys())
         if dropped:
             say(f"not setting {', '.join(dropped)}: Cloud Run sets it itself")
-        body = service_body(image, env, revision, self.settings, self.labels())
+        refs = self.secrets.store({k: v for k, v in env.items() if k not in RESERVED_ENV},
+                                  say)
+        body = service_body(image, env, revision, self.settings, self.labels(), refs)
+        self.secrets.grant(refs, body["template"].get("serviceAccount"), say)
         if existing is None:
             operation = self.transport(create_service_request(self.url, body))
             say(f"creating Cloud Run service {self.name} in {self.region}")
@@ -294,12 +307,16 @@ class CloudRunService:
         yield from (lines[-limit:] if since is None else lines[:limit])
 
     def destroy(self, say: Say) -> list[str]:
+        done = []
         operation = gone_ok(self.transport, delete_service_request(self.url))
-        if operation is None:
+        if operation is not None:
+            self._wait(operation)
+            done.append(f"deleted Cloud Run service {self.name} and its revisions")
+        # Only for apps with secrets: others must not need Secret Manager at all.
+        if self.secret_names:
+            done += self.secrets.destroy()
+        if not done:
             say(f"no Cloud Run service {self.name}: nothing to remove")
-            return []
-        self._wait(operation)
-        done = [f"deleted Cloud Run service {self.name} and its revisions"]
         for line in done:
             say(line)
         return done
@@ -318,4 +335,5 @@ def open_cloud_run(config: Any, state_dir: Path, root: Path, app: Any) -> CloudR
     transport = authorized_transport(deploy_key(config, root),
                                      config.gcp.project)
     return CloudRunService(transport, config.gcp.project, config.gcp.region,
-                           config.project.name, app.name, app.target)
+                           config.project.name, app.name, app.target,
+                           secret_names=tuple(app.secrets))

@@ -14,6 +14,7 @@ import shutil
 
 import pytest
 
+from pilot_tui.config.document import ProjectFile
 from pilot_tui.deploy.lambda_image import wrapper_dockerfile
 from pilot_tui.sandbox import Sandbox
 from tests.deploy.conftest import HELLO
@@ -97,3 +98,26 @@ def test_wrapper_dockerfile_as_text():
         "FROM adapter:1 AS adapter", "FROM pilot-acme-api:abc",
         "COPY --from=adapter /lambda-adapter /opt/extensions/lambda-adapter",
         "ENV PORT=8080 AWS_LWA_PORT=8080 AWS_LWA_READINESS_CHECK_PATH=/health"]
+
+
+def test_a_pilot_server_on_gcp_deploys_to_lambda(image_app, cli):
+    """The Pilot Server is on Google Cloud (its recorded Docker host: the private engine,
+    standing in for the GCP machine); the app goes to AWS Lambda. The ECR login is fetched
+    here with the AWS credentials and handed to the GCP server's engine for the push."""
+    import json as _json
+
+    root, host, lam = image_app
+    pf = ProjectFile.load(root / "pilot.toml")
+    engine_url = pf.check().config.server.host
+    text = ProjectFile(pf.path, pf.text).with_value("server.home", "gcp")
+    text = ProjectFile(pf.path, text).with_value("gcp.project", "acme-prod")
+    pf.save(text)
+    outputs = root / ".pilot" / "outputs"
+    outputs.mkdir(parents=True, exist_ok=True)
+    (outputs / "server.json").write_text(_json.dumps(
+        {"home": "gcp", "outputs": {"docker_host": engine_url}}))
+    deployed = cli("deploy", "hello")
+    assert deployed.code == 0, deployed.err
+    name = next(f["FunctionName"] for f in lam.list_functions()["Functions"])
+    image = lam.get_function(FunctionName=name, Qualifier="live")["Code"]["ImageUri"]
+    assert image.startswith(f"{host}/") and "@sha256:" in image

@@ -71,8 +71,8 @@ def test_in_a_real_terminal_ctrl_q_exits_zero(project):
         for _ in range(100):
             screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
                                     capture_output=True, text=True).stdout
-            if "Welcome to Pilot" in screen:
-                break
+            if "Welcome to Pilot" in screen and "valid" in screen:
+                break  # (the project's status is filled in just after the first paint)
             time.sleep(0.1)
         assert "Welcome to Pilot" in screen and "valid" in screen
         subprocess.run(["tmux", "send-keys", "-t", session, "C-q"], check=True)

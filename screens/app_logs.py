@@ -78,9 +78,15 @@ class AppLogsScreen(Screen[None]):
                 client = engine.client
             since: float | None = None
             seen: set[tuple[float, str]] = set()
+            first = True
             while not self.stop.is_set():
                 lines = app_logs.poll(config, project.state_dir, project.root, app,
                                       since=since, client=client)
+                if first and not lines:
+                    self.app.call_from_thread(self._show, [
+                        f"(no log lines yet in {where}: they appear here as the app runs)"],
+                        "")
+                first = False
                 fresh = [line for line in lines if (line.timestamp, line.text) not in seen]
                 seen.update((line.timestamp, line.text) for line in fresh)
                 if lines:
@@ -94,7 +100,8 @@ class AppLogsScreen(Screen[None]):
     def _show(self, lines: list[str], state: str) -> None:
         if lines:
             self.query_one("#app-logs-log", ColorLog).write_lines(lines)
-        self.query_one("#app-logs-state", Static).update(state)
+        if state:
+            self.query_one("#app-logs-state", Static).update(state)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "app-logs" and event.state == WorkerState.ERROR:

@@ -171,9 +171,12 @@ class WelcomeScreen(Screen[None]):
             lines.append("[b]Apps[/b]: " + ("none yet" if not apps else ""))
             rows = app_rows(project.state_dir, apps)
             lines += [f"  {row}" for row in rows]
-            if any(" live[/green]" in row for row in rows) and home != "sandbox":
+            live = any(" live[/green]" in row for row in rows)
+            on_server = any(a.target.kind == "server" for a in checked.config.apps)
+            # The sandbox's Docker may well not run: ask only when no app needs it.
+            if live and (home != "sandbox" or not on_server):
                 self.check_health(project.file)
-            if not server:
+            if not server and not (live and not on_server):  # managed apps need no server
                 next_step.update("[b]Next:[/b] press [reverse] s [/reverse] to plan and create "
                                  "the Pilot Server (the sandbox needs no cloud account).")
             elif not apps:
@@ -201,11 +204,14 @@ class WelcomeScreen(Screen[None]):
         self.app.call_from_thread(self._health, "[dim]checking the apps' health…[/dim]")
         config = ProjectFile.load(project_file).check().config
         assert config is not None
-        with open_deployer(project_file, config, lambda _: None, share=False) as engine:
+        served = [a.name for a in config.apps if a.target.kind == "server"]
+        with open_deployer(project_file, config, lambda _: None, apps=served,
+                           share=False) as engine:  # the Docker host only for its apps
             proxy, apps = statuses(engine)
         marks = [f"{a.app} {'[green]✓' if a.ok else '[red]✗'} {a.health}[/]" for a in apps
                  if a.release != "-"]
-        return f"[b]Health[/b] (proxy {proxy}): " + " · ".join(marks)
+        where = f" (proxy {proxy})" if served else ""
+        return f"[b]Health[/b]{where}: " + " · ".join(marks)
 
     def _health(self, text: str) -> None:
         health = self.query_one("#health", Static)

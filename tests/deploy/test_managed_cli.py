@@ -146,6 +146,13 @@ async def test_deploy_then_follow_cloudwatch_logs_in_the_app(fn_project):
         await pilot.press("escape")
         assert isinstance(app.screen, DeployScreen)
         assert logs.stop.is_set()
+        await pilot.press("escape", "escape")  # the deploy viewer, the Apps screen
+        home = app.screen
+        # The dashboard asks Lambda itself (no Docker host: the function is all there is),
+        # and no longer sends a person who has a live app off to create a server.
+        assert await until(pilot, lambda: "healthy" in text(home, "#health"))
+        assert "fn" in text(home, "#health") and "proxy" not in text(home, "#health")
+        assert "create the Pilot Server" not in text(home, "#next-step")
 
 
 def test_status_after_the_sandbox_stops(fn_project, cli):

@@ -63,9 +63,11 @@ def _revision(revision: str | None) -> dict[str, str]:
 
 
 def _error(what: str, exc: Exception) -> TargetError:
+    from pilot_tui import redact
+
     error = getattr(exc, "response", {}).get("Error", {})
-    return TargetError(f"{what}: {error.get('Code', type(exc).__name__)}: "
-                       f"{error.get('Message', str(exc))[:300]}")
+    message = redact.text(str(error.get("Message", str(exc))))[:300]  # it may echo a value
+    return TargetError(f"{what}: {error.get('Code', type(exc).__name__)}: {message}")
 
 
 @dataclass
@@ -264,7 +266,11 @@ class LambdaFunction:
         live = self.live_version()
         if live is None:
             return TargetStatus("not deployed", "-")
-        url = self.ensure_url(lambda _: None)
+        try:  # read only: asking for the status makes nothing
+            url = str(self.lam.get_function_url_config(FunctionName=self.name,
+                                                       Qualifier=ALIAS)["FunctionUrl"])
+        except self.lam.exceptions.ResourceNotFoundException:
+            url = "-"
         state, update = live.get("State", "Active"), live.get("LastUpdateStatus", "Successful")
         detail = f"version {live['Version']}, {live.get('PackageType', 'Zip').lower()}"
         if state == "Active" and update == "Successful":

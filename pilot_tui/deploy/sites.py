@@ -37,29 +37,19 @@ def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | Gc
     if app.target.kind == "s3-cloudfront":
         from botocore.config import Config
 
+        from pilot_tui.deploy.managed import aws_clients
+
+        make = aws_clients(config, state_dir)  # the emulator, the deployer, or the profile
         pool = Config(max_pool_connections=WORKERS + 4)  # one connection per upload worker
-        if sandbox:
-            made = cloud_clients.aws_session(config, state_dir, sandbox=True)
-            assert made is not None  # started above
-            session, endpoint = made
-        else:
-            from pilot_tui.identity import aws_deploy_session
-
-            session, endpoint = aws_deploy_session(config, state_dir), None
-        return S3Site(session.client("s3", endpoint_url=endpoint, config=pool),
-                      session.client("cloudfront", endpoint_url=endpoint), bucket,
-                      config.aws.region)
-    key = None
-    if not sandbox:
+        return S3Site(make("s3", config=pool), make("cloudfront"), bucket, config.aws.region)
+    key, cdn = None, None
+    if not sandbox:  # the deployer's key; the sandbox has no Compute emulator: no CDN
         from pilot_tui.deploy.gcp_api import deploy_key
-
-        key = deploy_key(config, root)
-    client = cloud_clients.gcs_client(config, state_dir, root, sandbox=sandbox, key_file=key)
-    cdn = None
-    if not sandbox:  # the sandbox has no Compute emulator: the bucket alone
         from pilot_tui.deploy.gcs_cdn import open_cdn
 
+        key = deploy_key(config, root)
         cdn = open_cdn(config, root, app, bucket)
+    client = cloud_clients.gcs_client(config, state_dir, root, sandbox=sandbox, key_file=key)
     return GcsSite(client, bucket, config.gcp.region.upper(), cdn)
 
 

@@ -115,6 +115,25 @@ EXECUTION_POLICIES = {
 TRUSTED_SERVICE = {"lambda": "lambda.amazonaws.com", "ecs": "ecs-tasks.amazonaws.com"}
 
 
+def ensure_execution_role(iam: Any, project: str, kind: str) -> tuple[str, bool]:
+    """The execution role ``kind`` ("lambda", "ecs") runs as, made when missing, with its
+    one AWS managed policy (attaching is idempotent): (its ARN, whether it was made now).
+    Setup makes it with the admin's credentials; a deploy with your own makes it the same
+    way when setup has not run."""
+    role, created = role_names(project)[kind], False
+    try:
+        found = iam.get_role(RoleName=role)
+    except iam.exceptions.NoSuchEntityException:
+        trust = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": TRUSTED_SERVICE[kind]},
+            "Action": "sts:AssumeRole"}]}
+        found = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust),
+                                Tags=[{"Key": "pilot:project", "Value": project}])
+        created = True
+    iam.attach_role_policy(RoleName=role, PolicyArn=EXECUTION_POLICIES[kind])
+    return str(found["Role"]["Arn"]), created
+
+
 def execution_secrets_policy(project: str, account: str, region: str,
                              partition: str = "aws") -> dict[str, Any]:
     """ECS reads the app's secrets from Parameter Store when it starts a task. No
@@ -150,18 +169,8 @@ class AwsDeployer:
     def ensure_roles(self, account: str) -> list[str]:
         """The execution roles Lambda functions and ECS tasks run as (idempotent); the names
         of those it created."""
-        made = []
-        for kind, role in role_names(self.project).items():
-            try:
-                self.iam.get_role(RoleName=role)
-            except self.iam.exceptions.NoSuchEntityException:
-                trust = {"Version": "2012-10-17", "Statement": [{
-                    "Effect": "Allow", "Principal": {"Service": TRUSTED_SERVICE[kind]},
-                    "Action": "sts:AssumeRole"}]}
-                self.iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust),
-                                     Tags=[{"Key": "pilot:project", "Value": self.project}])
-                made.append(role)
-            self.iam.attach_role_policy(RoleName=role, PolicyArn=EXECUTION_POLICIES[kind])
+        made = [role for kind, role in role_names(self.project).items()
+                if ensure_execution_role(self.iam, self.project, kind)[1]]
         self.iam.put_role_policy(
             RoleName=role_names(self.project)["ecs"], PolicyName="pilot-secrets",
             PolicyDocument=json.dumps(execution_secrets_policy(self.project, account,
@@ -230,18 +239,24 @@ def wants_aws_deployer(config: Any) -> bool:
                                                            for a in config.apps)
 
 
-def setup_aws_deployer(config: Any, state_dir: Path, *, sandbox: bool) -> tuple[str, str | None]:
-    """Run by setup with the admin's credentials: the deployer user, its policy and the
-    execution roles, and a key when none is stored yet. (ARN, new key id or None)."""
+def aws_deployer(config: Any, state_dir: Path, *, sandbox: bool) -> AwsDeployer:
+    """The project's deployer, managed with the admin's credentials (the profile in
+    pilot.toml, or the sandbox's emulator, started when needed)."""
     from pilot_tui import cloud_clients
 
     made = cloud_clients.aws_session(config, state_dir, sandbox=sandbox)
     if made is None:
         raise IdentityError("the sandbox's AWS emulator is not running")
     session, endpoint = made
-    deployer = AwsDeployer(session.client("iam", endpoint_url=endpoint),
-                           session.client("sts", endpoint_url=endpoint), config.project.name,
-                           config.aws.region)
+    return AwsDeployer(session.client("iam", endpoint_url=endpoint),
+                       session.client("sts", endpoint_url=endpoint), config.project.name,
+                       config.aws.region)
+
+
+def setup_aws_deployer(config: Any, state_dir: Path, *, sandbox: bool) -> tuple[str, str | None]:
+    """Run by setup with the admin's credentials: the deployer user, its policy and the
+    execution roles, and a key when none is stored yet. (ARN, new key id or None)."""
+    deployer = aws_deployer(config, state_dir, sandbox=sandbox)
     arn = deployer.ensure()
     keys = state_dir / "keys"
     key_id = None if (keys / KEY_FILE).is_file() else deployer.rotate(keys)

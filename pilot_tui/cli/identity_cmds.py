@@ -7,7 +7,6 @@ import argparse
 import sys
 from typing import Any
 
-from pilot_tui import cloud_clients
 from pilot_tui.cli.config_cmds import error, load_valid
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from pilot_tui.project import Project
@@ -32,16 +31,10 @@ def _deployer(ns: argparse.Namespace) -> tuple[Any, Any, Project] | None:
                                          config.gcp.project)
         return GcpDeployer(transport, config.project.name, config.gcp.project), config, \
             project
-    from pilot_tui.identity import AwsDeployer
+    from pilot_tui.identity import aws_deployer
 
-    made = cloud_clients.aws_session(
-        config, project.state_dir,
-        sandbox=config.server.home == "sandbox" or getattr(ns, "sandbox", False))
-    assert made is not None  # the sandbox is started when needed
-    session, endpoint = made
-    return AwsDeployer(session.client("iam", endpoint_url=endpoint),
-                       session.client("sts", endpoint_url=endpoint), config.project.name,
-                       config.aws.region), config, project
+    sandbox = config.server.home == "sandbox" or getattr(ns, "sandbox", False)
+    return aws_deployer(config, project.state_dir, sandbox=sandbox), config, project
 
 
 def _run(ns: argparse.Namespace, action: str) -> int:

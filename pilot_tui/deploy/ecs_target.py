@@ -28,13 +28,9 @@ from pilot_tui.deploy.managed import (
     aws_clients,
     resource_name,
 )
-from pilot_tui.identity import EXECUTION_POLICIES, TRUSTED_SERVICE, execution_secrets_policy
+from pilot_tui.identity import ensure_execution_role, execution_secrets_policy
 
-EXEC_POLICY = EXECUTION_POLICIES["ecs"]
 SECRETS_POLICY = "pilot-secrets"  # inline on the execution role: the parameters
-TRUST = {"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Principal": {"Service": TRUSTED_SERVICE["ecs"]},
-    "Action": "sts:AssumeRole"}]}
 LOG_RETENTION_DAYS = 30
 
 
@@ -103,15 +99,10 @@ class EcsService:
 
     def _ensure_role(self, say: Say) -> str:
         with _aws(f"IAM role {self.role}"):
-            role = _unless(("NoSuchEntity",), self.iam.get_role, RoleName=self.role)
-            if role is None:
-                role = self.iam.create_role(
-                    RoleName=self.role, AssumeRolePolicyDocument=json.dumps(TRUST),
-                    Description=f"Pilot: ECS pulls images and writes logs for {self.project}",
-                    Tags=[{"Key": "pilot:project", "Value": self.project}])
-                say(f"created task execution role {self.role}")
-            self.iam.attach_role_policy(RoleName=self.role, PolicyArn=EXEC_POLICY)  # idempotent
-            return str(role["Role"]["Arn"])
+            arn, created = ensure_execution_role(self.iam, self.project, "ecs")
+        if created:
+            say(f"created task execution role {self.role}")
+        return arn
 
     def _ensure_log_group(self, say: Say) -> None:
         # Create-and-tolerate rather than describe: the deployer may create, not list.

@@ -13,7 +13,6 @@ import base64
 import contextlib
 import hashlib
 import io
-import json
 import time
 import zipfile
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from pilot_tui.deploy.managed import (
     aws_clients,
     resource_name,
 )
-from pilot_tui.identity import EXECUTION_POLICIES, TRUSTED_SERVICE, role_names
+from pilot_tui.identity import ensure_execution_role, role_names
 
 ALIAS = "live"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # zip's epoch: the same files make the same bytes
@@ -93,23 +92,11 @@ class LambdaFunction:
 
     # -- making it ---------------------------------------------------------------------
     def ensure_role(self, say: Say) -> str:
-        """The execution role (only CloudWatch Logs), shared by the project's functions.
-        Setup makes it (identity.AwsDeployer.ensure_roles); without setup, with your own
-        credentials, it is made here the same way."""
-        try:
-            return str(self.iam.get_role(RoleName=self.role_name())["Role"]["Arn"])
-        except self.iam.exceptions.NoSuchEntityException:
-            pass
-        trust = {"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Service": TRUSTED_SERVICE["lambda"]},
-            "Action": "sts:AssumeRole"}]}
-        role = self.iam.create_role(RoleName=self.role_name(),
-                                    AssumeRolePolicyDocument=json.dumps(trust),
-                                    Tags=[{"Key": "pilot:project", "Value": self.project}])
-        self.iam.attach_role_policy(RoleName=self.role_name(),
-                                    PolicyArn=EXECUTION_POLICIES["lambda"])
-        say(f"created execution role {self.role_name()}")
-        return str(role["Role"]["Arn"])
+        """The execution role (only CloudWatch Logs), shared by the project's functions."""
+        arn, created = ensure_execution_role(self.iam, self.project, "lambda")
+        if created:
+            say(f"created execution role {self.role_name()}")
+        return arn
 
     def current(self) -> dict[str, Any] | None:
         """The function's configuration, or None when it does not exist yet."""

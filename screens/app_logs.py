@@ -76,25 +76,20 @@ class AppLogsScreen(Screen[None]):
                     self.project_file, config, lambda event: None, apps=[app.name],
                     share=False))
                 client = engine.client
-            since: float | None = None
-            seen: set[tuple[float, str]] = set()
+            logs = app_logs.Follower(config, project.state_dir, project.root, app,
+                                     client=client)
             first = True
             while not self.stop.is_set():
-                lines = app_logs.poll(config, project.state_dir, project.root, app,
-                                      since=since, client=client)
-                if first and not lines:
+                fresh = logs.poll()
+                if first and not fresh:
                     self.app.call_from_thread(self._show, [
                         f"(no log lines yet in {where}: they appear here as the app runs)"],
                         "")
                 first = False
-                fresh = [line for line in lines if (line.timestamp, line.text) not in seen]
-                seen.update((line.timestamp, line.text) for line in fresh)
-                if lines:
-                    since = max(line.timestamp for line in lines)
                 stamp = time.strftime("%H:%M:%S")
                 self.app.call_from_thread(self._show, [line.text for line in fresh],
                                           f"Following {where} · checked {stamp} · "
-                                          f"{len(seen)} line(s) · Esc to go back")
+                                          f"{len(logs.seen)} line(s) · Esc to go back")
                 self.stop.wait(POLL_SECONDS)
 
     def _show(self, lines: list[str], state: str) -> None:

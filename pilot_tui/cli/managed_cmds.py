@@ -21,29 +21,21 @@ def _target(project: Project, config: Any, app: Any) -> Any:
 
 def print_logs(project: Project, config: Any, app: Any, *, tail: int, follow: bool) -> int:
     """The app's recent log lines from its cloud; with ``follow``, new ones until Ctrl+C."""
-    from pilot_tui import redact
+    from pilot_tui.deploy.app_logs import Follower
 
     try:
-        target = _target(project, config, app)
-        seen: set[tuple[float, str, str]] = set()
-        since: float | None = None
+        logs = Follower(config, project.state_dir, project.root, app, limit=tail)
         first = True
         while True:
-            lines = list(target.logs(since=since, limit=tail))
+            lines = logs.poll()
             for line in lines:
-                key = (line.timestamp, line.source, line.text)
-                if key in seen:
-                    continue  # the window overlaps the last poll by design
-                seen.add(key)
                 stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(line.timestamp))
-                print(f"{stamp} {redact.text(line.text)}", flush=True)
+                print(f"{stamp} {line.text}", flush=True)  # redacted by the follower
             if first and not lines:
                 say(f"{app.name}: no log lines yet on {app.target.kind}")
             first = False
             if not follow:
                 return EXIT_OK
-            if lines:
-                since = max(line.timestamp for line in lines)
             time.sleep(POLL_SECONDS)
     except TargetError as exc:
         error(f"{app.name}: {exc}")

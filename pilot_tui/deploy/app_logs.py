@@ -54,3 +54,26 @@ def poll(config: Any, state_dir: Path, root: Path, app: Any, *, since: float | N
     else:
         raise NoLogs(f"{app.name} is a static site on {kind}: it has no app logs")
     return [LogLine(line.timestamp, redact.text(line.text), line.source) for line in lines]
+
+
+class Follower:
+    """Polls an app's logs again and again for `logs --follow` and the app's log pane; each
+    call returns only the lines not returned before (each poll starts at the newest line
+    seen, so the windows overlap by design)."""
+
+    def __init__(self, config: Any, state_dir: Path, root: Path, app: Any, *,
+                 limit: int = 200, client: Any = None) -> None:
+        self.config, self.state_dir, self.root, self.app = config, state_dir, root, app
+        self.limit, self.client = limit, client
+        self.since: float | None = None
+        self.seen: set[tuple[float, str, str]] = set()
+
+    def poll(self) -> list[LogLine]:
+        lines = poll(self.config, self.state_dir, self.root, self.app, since=self.since,
+                     limit=self.limit, client=self.client)
+        fresh = [line for line in lines
+                 if (line.timestamp, line.source, line.text) not in self.seen]
+        self.seen.update((line.timestamp, line.source, line.text) for line in fresh)
+        if lines:
+            self.since = max(line.timestamp for line in lines)
+        return fresh

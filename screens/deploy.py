@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
+from pilot_tui.config.schema import STATIC_TARGETS
 from pilot_tui.deploy.events import (
     STAGES,
     Output,
@@ -51,6 +52,7 @@ class DeployScreen(Screen[None]):
         self.started = time.monotonic()
         self._pending: list[str] = []
         self.outcome: str | None = None
+        self.has_logs = True  # the app writes logs of its own (a static site does not)
 
     def compose(self) -> ComposeResult:
         verb = "Rolling back" if self.rollback else "Deploying"
@@ -84,6 +86,8 @@ class DeployScreen(Screen[None]):
         config = ProjectFile.load(self.project_file).check().config
         if config is None:
             raise ValueError("pilot.toml is not valid; fix it in the editor first")
+        app = config.app(self.app_name)
+        self.has_logs = app is None or app.target.kind not in STATIC_TARGETS
         state_dir = Project(self.project_file).state_dir
         if config.server.home == "sandbox" and not Sandbox(state_dir).running():
             self.app.started_sandboxes.add(state_dir)  # type: ignore[attr-defined]
@@ -119,7 +123,9 @@ class DeployScreen(Screen[None]):
             self._pending.append(describe(event))
             self.query_one("#deploy-result", Static).update(
                 f"[green b]{event.release} is live[/] at [b]{event.url}[/b] · "
-                f"{event.seconds:.1f}s · [b]l[/b] follows its logs · Esc to go back")
+                f"{event.seconds:.1f}s · "
+                + ("[b]l[/b] follows its logs · " if self.has_logs else "")  # a site has none
+                + "Esc to go back")
 
     def _pin(self, message: str, logs: tuple[str, ...] = ()) -> None:
         pinned = self.query_one("#deploy-error", Static)

@@ -131,6 +131,7 @@ async def test_deploy_then_follow_cloudwatch_logs_in_the_app(fn_project):
         assert isinstance(deploy, DeployScreen)
         assert await until(pilot, lambda: "is live" in text(deploy, "#deploy-result"))
         assert "lambda-url" in text(deploy, "#deploy-result")
+        assert "l follows its logs" in text(deploy, "#deploy-result")
         invoke(root, "/first")
         await pilot.press("l")
         logs = app.screen

@@ -172,3 +172,30 @@ def test_deploy_a_static_site_to_s3_cloudfront_from_the_cli_in_the_sandbox(tmp_p
         assert gone.returncode == 0 and "deleted bucket pilot-acme-docs-site" in gone.stderr
     finally:
         Sandbox(tmp_path / ".pilot").stop()
+
+
+async def test_deploy_a_site_from_the_app_in_the_sandbox(tmp_path):
+    """From the Apps screen, as a person would: `d` uploads the site to the sandbox's S3 and
+    the result offers no app logs (a static site writes none)."""
+    from pilot_tui.screens.app import create_app
+    from pilot_tui.screens.deploy import DeployScreen
+    from tests.conftest import run_pilot
+    from tests.deploy.test_tui_deploy import text, until
+
+    assert run_pilot("init", "--name", "acme", cwd=tmp_path).returncode == 0
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("<h1>docs</h1>")
+    assert run_pilot("app", "new", "--path", "site", "--name", "docs",
+                     cwd=tmp_path).returncode == 0
+    app = create_app(str(tmp_path / "pilot.toml"))
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await pilot.press("a", "d")
+            screen = app.screen
+            assert isinstance(screen, DeployScreen)
+            assert await until(pilot, lambda: "is live" in text(screen, "#deploy-result"))
+            result = text(screen, "#deploy-result")
+            assert ".cloudfront.net/" in result and "follows its logs" not in result
+    finally:
+        Sandbox(tmp_path / ".pilot").stop()

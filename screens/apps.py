@@ -59,6 +59,7 @@ class AppsScreen(Screen[None]):
         from pilot_tui.project import Project
 
         table = self.query_one("#app-list", DataTable)
+        row = table.cursor_row  # coming back from a deploy: stay on that app
         table.clear()
         config = ProjectFile.load(self.path).check().config
         state_dir = Project(self.path).state_dir
@@ -67,6 +68,8 @@ class AppsScreen(Screen[None]):
             table.add_row(app.name, app.path, app.build.kind, app.target.kind,
                           ", ".join(app.env) or "—", ", ".join(app.secrets) or "—",
                           f"{live.id} {live.url}" if live else "—", key=app.name)
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1))
 
     def _selected(self) -> str | None:
         table = self.query_one("#app-list", DataTable)

@@ -177,25 +177,31 @@ def test_deploy_a_static_site_to_s3_cloudfront_from_the_cli_in_the_sandbox(tmp_p
 async def test_deploy_a_site_from_the_app_in_the_sandbox(tmp_path):
     """From the Apps screen, as a person would: `d` uploads the site to the sandbox's S3 and
     the result offers no app logs (a static site writes none)."""
+    from textual.widgets import DataTable
+
     from pilot_tui.screens.app import create_app
     from pilot_tui.screens.deploy import DeployScreen
     from tests.conftest import run_pilot
     from tests.deploy.test_tui_deploy import text, until
 
     assert run_pilot("init", "--name", "acme", cwd=tmp_path).returncode == 0
-    (tmp_path / "site").mkdir()
-    (tmp_path / "site" / "index.html").write_text("<h1>docs</h1>")
-    assert run_pilot("app", "new", "--path", "site", "--name", "docs",
-                     cwd=tmp_path).returncode == 0
+    for name in ("blog", "docs"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "index.html").write_text(f"<h1>{name}</h1>")
+        assert run_pilot("app", "new", "--path", name, "--name", name,
+                         cwd=tmp_path).returncode == 0
     app = create_app(str(tmp_path / "pilot.toml"))
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
-            await pilot.press("a", "d")
+            await pilot.press("a", "down", "d")
             screen = app.screen
-            assert isinstance(screen, DeployScreen)
+            assert isinstance(screen, DeployScreen) and screen.app_name == "docs"
             assert await until(pilot, lambda: "is live" in text(screen, "#deploy-result"))
             result = text(screen, "#deploy-result")
             assert ".cloudfront.net/" in result and "follows its logs" not in result
+            await pilot.press("escape")
+            apps = app.screen.query_one("#app-list", DataTable)
+            assert apps.cursor_row == 1  # back on docs, not the first app: r rolls it back
     finally:
         Sandbox(tmp_path / ".pilot").stop()

@@ -86,11 +86,28 @@ class AppsScreen(Screen[None]):
             self.app.push_screen(DeployScreen(self.path, name))
 
     def action_rollback(self) -> None:
+        """Ask first, offering the releases to go back to: a rollback changes what serves."""
+        from pilot_tui.deploy import history
+        from pilot_tui.project import Project
         from pilot_tui.screens.deploy import DeployScreen
+        from pilot_tui.screens.rollback import RollbackPicker
 
         name = self._selected()
-        if name is not None:
-            self.app.push_screen(DeployScreen(self.path, name, rollback=True))
+        if name is None:
+            return
+        try:
+            releases = history.load(Project(self.path).state_dir, name)
+            suggested = history.rollback_candidate(releases, None).id
+        except history.HistoryError as exc:
+            self.notify(f"Cannot roll back {name}: {exc}", severity="warning")
+            return
+
+        def chosen(release: str | None) -> None:
+            if release is not None:
+                self.app.push_screen(DeployScreen(self.path, name, rollback=True,
+                                                  release=release))
+
+        self.app.push_screen(RollbackPicker(name, releases, suggested), chosen)
 
     def action_logs(self) -> None:
         from pilot_tui.screens.app_logs import AppLogsScreen

@@ -92,3 +92,49 @@ async def test_typing_goes_into_the_new_app_form_at_once(project):
         await pilot.pause()
         await pilot.press("ctrl+u", *"site")  # as a person types: no click first
         assert app.screen.query_one("#path", Input).value == "site"
+
+
+async def test_rollback_key_asks_and_offers_the_releases(project):
+    """`r` on the Apps screen never rolls back at once (issue 11 item 32): it asks, offering
+    the releases that went live, with the one `pilot-tui rollback` would pick highlighted."""
+    from textual.widgets import OptionList
+
+    from pilot_tui.config.document import ProjectFile
+    from pilot_tui.deploy import history
+    from pilot_tui.screens.deploy import DeployScreen
+    from pilot_tui.screens.rollback import RollbackPicker
+
+    (project.parent / "web").mkdir()
+    (project.parent / "web" / "Dockerfile").write_text("FROM scratch\n")
+    pf = ProjectFile.load(project)
+    pf.save(add_app(pf.text, {"name": "web", "path": "web", "build": {"kind": "dockerfile"},
+                              "target": {"kind": "server"}}))
+    state = project.parent / ".pilot"
+
+    def release(number: int, status: str) -> history.Release:
+        return history.Release(f"v{number}", "web", f"pilot/acme-web:{number:012d}",
+                               f"sha256:{number}", f"2026-12-0{number}T10:00:00Z", status)
+
+    history.save(state, "web", [release(1, history.SUPERSEDED), release(2, history.SUPERSEDED),
+                                release(3, history.LIVE), release(4, history.FAILED)])
+    before = history.history_file(state, "web").read_text()
+    app = create_app(str(project))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        assert isinstance(app.screen, AppsScreen)
+        await pilot.press("r")
+        picker = app.screen
+        assert isinstance(picker, RollbackPicker)  # asked, not rolled back
+        options = picker.query_one(OptionList)
+        offered = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        assert offered == ["v2", "v1"]  # not the live v3, not the failed v4; newest first
+        assert offered[options.highlighted] == "v2"
+        await pilot.press("escape")  # cancelled: nothing happens
+        assert isinstance(app.screen, AppsScreen)
+        assert history.history_file(state, "web").read_text() == before
+
+        await pilot.press("r")
+        await pilot.press("down", "enter")  # pick v1 instead
+        assert isinstance(app.screen, DeployScreen)
+        assert app.screen.rollback and app.screen.release == "v1"

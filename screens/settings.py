@@ -28,21 +28,38 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class ConfirmReload(ModalScreen[bool]):
-    """The file changed on disk while there are unsaved edits: reload or keep editing?"""
+class Confirm(ModalScreen[bool]):
+    """A yes/no question about the unsaved edits; Esc (or the second button) answers no."""
 
+    QUESTION = ""
+    YES = ("", "")  # (label, id)
+    NO = ("", "")
     BINDINGS = [Binding("escape", "dismiss(False)", "Keep my edits")]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm"):
-            yield Label("pilot.toml changed on disk. Reload it and lose your unsaved edits?")
+            yield Label(self.QUESTION)
             with Horizontal():
-                yield Button("Reload", variant="warning", id="reload")
-                yield Button("Keep my edits", variant="primary", id="keep")
+                yield Button(self.YES[0], variant="warning", id=self.YES[1])
+                yield Button(self.NO[0], variant="primary", id=self.NO[1])
 
     @on(Button.Pressed)
     def answer(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "reload")
+        self.dismiss(event.button.id == self.YES[1])
+
+
+class ConfirmReload(Confirm):
+    """The file changed on disk while there are unsaved edits: reload or keep editing?"""
+
+    QUESTION = "pilot.toml changed on disk. Reload it and lose your unsaved edits?"
+    YES, NO = ("Reload", "reload"), ("Keep my edits", "keep")
+
+
+class ConfirmDiscard(Confirm):
+    """Leaving the editor with unsaved edits: throw them away, or go back to them?"""
+
+    QUESTION = "Discard your unsaved edits to pilot.toml? The file on disk stays as it was."
+    YES, NO = ("Discard", "discard"), ("Keep editing", "keep")
 
 
 class ProblemItem(ListItem):
@@ -188,8 +205,14 @@ class SettingsScreen(Screen[None]):
         self.notify(f"Reloaded {self.pf.display} after {Path(editor.split()[0]).name}")
 
     def action_back(self) -> None:
-        if self.dirty:
-            self.notify("Unsaved edits: ctrl+s to save (or fix the problems first).",
-                        severity="warning")
+        if not self.dirty:
+            self.app.pop_screen()
             return
-        self.app.pop_screen()
+
+        def decided(discard: bool | None) -> None:
+            if discard:
+                self.app.pop_screen()
+            else:
+                self.editor.focus()
+
+        self.app.push_screen(ConfirmDiscard(), decided)

@@ -8,6 +8,8 @@ with the codes removed, and rendering turns the codes into styles.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Self
 
 from rich.style import Style
 from rich.text import Text
@@ -46,7 +48,29 @@ def colour_level(level: str, line: str) -> str:
 
 
 class ColorLog(Log):
-    """Log with ANSI colours; widths, selection and search see plain text."""
+    """Log with ANSI colours; widths, selection and search see plain text.
+
+    It follows the newest line until the person scrolls up. Textual's Log decides that from
+    the scroll position at each write, so a pane that shrank while streaming (a table
+    growing above it) stopped following and kept showing its oldest lines.
+    """
+
+    _following = True
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._following = new_value >= self.max_scroll_y
+
+    def on_resize(self) -> None:
+        if self._following and self.auto_scroll:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def write_lines(self, lines: Iterable[str], scroll_end: bool | None = None) -> Self:
+        following = self._following and self.auto_scroll if scroll_end is None else scroll_end
+        super().write_lines(lines, scroll_end=False)
+        if following and not self.is_vertical_scrollbar_grabbed:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        return self
 
     @classmethod
     def _process_line(cls, line: str) -> str:

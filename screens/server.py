@@ -94,9 +94,12 @@ class ServerScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#resources", DataTable)
-        for column in ("resource", "action", "details"):
-            table.add_column(column, key=column)
+        # The state column comes before the details, which are the longest: at 80 columns
+        # the details run off the edge, never the state of an apply in progress.
+        table.add_column("resource", key="resource")
+        table.add_column("action", key="action")
         table.add_column("state", key="state", width=10)
+        table.add_column("details", key="details")
         self.set_interval(0.1, self._flush_log)
         self.set_interval(1.0, self._tick)
 
@@ -239,7 +242,7 @@ class ServerScreen(Screen[None]):
             return
         self.plan = plan
         for change in plan.changes:
-            table.add_row(change.address, change.action, change.details, STATE_LABELS["pending"],
+            table.add_row(change.address, change.action, STATE_LABELS["pending"], change.details,
                           key=change.address)
             self.rows[change.address] = "pending"
         lines = []

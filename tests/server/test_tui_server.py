@@ -103,3 +103,20 @@ async def test_a_failed_apply_is_pinned_with_the_resource_and_reason(sandbox_pro
         pinned = text(screen, "#error")
         assert "aws_instance.server" in pinned and "t3.bogus" in pinned
         assert str(table.get_cell("aws_instance.server", "state")) == "✗ failed"
+
+
+async def test_plan_at_80x24_shows_the_state_column_and_the_newest_log_lines(sandbox_project):
+    """Issue 11 item 27: at 80 columns the state column was off-screen (after the long
+    details), and the 3-line log pane under the plan showed its oldest lines."""
+    app = create_app(str(sandbox_project))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen, table = await open_and_plan(app, pilot)
+        await pilot.pause()
+        keys = [column.key.value for column in table.ordered_columns]
+        before = keys.index("state")
+        right = sum(c.get_render_width(table) for c in table.ordered_columns[:before + 1])
+        assert right <= table.scrollable_content_region.width, (keys, right)
+        log = screen.query_one("#log", Log)
+        last_visible = log.scroll_offset.y + log.scrollable_content_region.height - 1
+        assert log.line_count > log.scrollable_content_region.height  # it had to scroll
+        assert last_visible == log.line_count - 1

@@ -155,6 +155,8 @@ class NewAppScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # Focusing the first field scrolls it to the top, hiding the title and its label.
+        self.call_after_refresh(self.query_one("#new-app").scroll_home, animate=False)
         self.detected: Detected | None = None
         self.suggested = self.query_one("#name", Input).value
         self.source_changed()

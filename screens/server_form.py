@@ -83,6 +83,8 @@ class ServerFormScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._show_for_home(self.config.server.home)
+        # Focusing the first field scrolls it to the top, hiding the title and its label.
+        self.call_after_refresh(self.query_one("#server-form").scroll_home, animate=False)
         hint = self.query_one("#allowed_cidrs-hint", Static)
         hint.display = False  # shown only while (and after) looking up the address
         if not self.config.server.allowed_cidrs and self.config.server.home != "sandbox":

@@ -138,3 +138,24 @@ async def test_rollback_key_asks_and_offers_the_releases(project):
         await pilot.press("down", "enter")  # pick v1 instead
         assert isinstance(app.screen, DeployScreen)
         assert app.screen.rollback and app.screen.release == "v1"
+
+
+async def test_forms_open_at_their_first_label_at_80x24(project):
+    """Issue 11 item 27: the New-app form and the server form opened scrolled past their
+    title and first label (focusing the first field scrolled it to the top)."""
+    from textual.containers import VerticalScroll
+
+    from pilot_tui.screens.server_form import ServerFormScreen
+
+    app = create_app(str(project))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("a", "n")
+        await pilot.pause()
+        form = app.screen.query_one("#new-app", VerticalScroll)
+        assert form.scroll_offset.y == 0 and app.focused is app.screen.query_one("#path")
+        await pilot.press("escape", "escape", "o")
+        await pilot.pause()
+        assert isinstance(app.screen, ServerFormScreen)
+        form = app.screen.query_one("#server-form", VerticalScroll)
+        assert form.scroll_offset.y == 0 and app.focused is app.screen.query_one("#home")

@@ -17,10 +17,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 from textual.worker import Worker, WorkerState
 
 from pilot_tui.screens.colorlog import ColorLog
+from pilot_tui.screens.footer import PilotFooter
 
 POLL_SECONDS = 2.0
 LOG_LINES = 5000
@@ -43,7 +44,7 @@ class AppLogsScreen(Screen[None]):
             yield Static(f"[b]Logs of {self.app_name}[/b]", id="app-logs-title")
             yield Static("Asking for the logs…", id="app-logs-state")
             yield ColorLog(id="app-logs-log", max_lines=LOG_LINES)
-        yield Footer()
+        yield PilotFooter()
 
     def on_mount(self) -> None:
         self.follow()

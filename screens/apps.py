@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label, Select, Static
+from textual.widgets import DataTable, Header, Input, Label, Select, Static
 
 from pilot_tui.app_questions import (
     QUESTIONS,
@@ -26,6 +26,7 @@ from pilot_tui.app_questions import (
 from pilot_tui.apps import Detected
 from pilot_tui.config.document import ConfigChanged, ConfigRefused, ProjectFile
 from pilot_tui.config.schema import STATIC_TARGETS
+from pilot_tui.screens.footer import PilotFooter
 
 
 class AppsScreen(Screen[None]):
@@ -44,7 +45,7 @@ class AppsScreen(Screen[None]):
                          "· [b]r[/b] rolls it back · [b]l[/b] follows its logs",
                          id="apps-title")
             yield DataTable(id="app-list", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield PilotFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#app-list", DataTable)
@@ -152,7 +153,7 @@ class NewAppScreen(Screen[None]):
                 if question.field == "path":
                     yield Static(id="detected")
             yield Static(id="new-app-problems")
-        yield Footer()
+        yield PilotFooter()
 
     def on_mount(self) -> None:
         # Focusing the first field scrolls it to the top, hiding the title and its label.

@@ -9,11 +9,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, LoadingIndicator, Static
+from textual.widgets import DataTable, Header, LoadingIndicator, Static
 from textual.worker import Worker, WorkerState
 
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.credentials import Row, credential_report
+from pilot_tui.screens.footer import PilotFooter
 
 
 def _tilde(text: str) -> str:
@@ -43,7 +44,7 @@ class CredentialsScreen(Screen[None]):
             yield LoadingIndicator(id="checking")
             yield DataTable(id="found", cursor_type="row", zebra_stripes=True)
             yield Static(id="credentials-summary")
-        yield Footer()
+        yield PilotFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#found", DataTable)

@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.worker import Worker, WorkerState
 
 from pilot_tui.config.schema import STATIC_TARGETS
@@ -32,6 +32,7 @@ from pilot_tui.deploy.events import (
     describe,
 )
 from pilot_tui.screens.colorlog import ColorLog, colour_level
+from pilot_tui.screens.footer import PilotFooter
 
 LOG_LINES = 5000
 STATES = {"pending": "·", "running": "⟳ working", "done": "✓ done", "failed": "✗ failed"}
@@ -63,7 +64,7 @@ class DeployScreen(Screen[None]):
             yield DataTable(id="stages", cursor_type="none", show_cursor=False)
             yield Static("Starting…", id="deploy-result")
             yield ColorLog(id="deploy-log", max_lines=LOG_LINES)
-        yield Footer()
+        yield PilotFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#stages", DataTable)

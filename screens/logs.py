@@ -17,9 +17,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
+from textual.widgets import Header, Input, Static, TabbedContent, TabPane
 
 from pilot_tui.screens.colorlog import ColorLog, colour_level
+from pilot_tui.screens.footer import PilotFooter
 
 MAX_RUNS = 12
 DEPLOY_EVENTS = ("StageStarted", "StageFinished", "StageFailed", "Output", "Released")
@@ -107,7 +108,7 @@ class LogsScreen(Screen[None]):
                 for n, path in enumerate(self.files):
                     with TabPane(tab_title(path), id=f"run-{n}"):
                         yield ColorLog(id=f"log-{n}", max_lines=MAX_LINES)
-        yield Footer()
+        yield PilotFooter()
 
     def on_mount(self) -> None:
         for n, path in enumerate(self.files):

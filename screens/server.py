@@ -15,13 +15,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Header, Label, ProgressBar, Static
+from textual.widgets import Button, DataTable, Header, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.project import Project
 from pilot_tui.runner import Interrupt
 from pilot_tui.screens.colorlog import ColorLog, colour_level
+from pilot_tui.screens.footer import PilotFooter
 from pilot_tui.server import Note, Plan, RunResult, Server, ServerError, Stage
 from pilot_tui.tf.events import ApplyComplete, ApplyErrored, ApplyStart, Diagnostic, LogLine
 
@@ -90,7 +91,7 @@ class ServerScreen(Screen[None]):
                 yield ProgressBar(id="progress", show_eta=False)
                 yield Static("", id="elapsed")
             yield ColorLog(id="log", max_lines=LOG_LINES)
-        yield Footer()
+        yield PilotFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#resources", DataTable)

@@ -13,13 +13,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, Select, Static
+from textual.widgets import Header, Input, Label, Select, Static
 
 from pilot_tui import prices
 from pilot_tui.config.document import ConfigChanged, ConfigRefused, ProjectFile
 from pilot_tui.config.regions import AWS_REGIONS, GCP_REGIONS
 from pilot_tui.config.schema import default_size
 from pilot_tui.questions import QUESTIONS, check_answer
+from pilot_tui.screens.footer import PilotFooter
 
 
 def _question(key: str):  # noqa: ANN202 - a Question
@@ -72,7 +73,7 @@ class ServerFormScreen(Screen[None]):
             yield Select([("pilot", "pilot"), ("waypoint", "waypoint")], value=cfg.engine,
                          allow_blank=False, id="engine")
             yield Static(id="form-status")
-        yield Footer()
+        yield PilotFooter()
 
     def _show_for_home(self, home: str) -> None:
         """A Docker host is asked for only with home = "host"; regions only for clouds."""

@@ -18,10 +18,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Header, Label, ListItem, ListView, Static, TextArea
+from textual.widgets import Button, Header, Label, ListItem, ListView, Static, TextArea
 
 from pilot_tui.config.document import ConfigChanged, ConfigRefused, ProjectFile
 from pilot_tui.config.problems import Problem
+from pilot_tui.screens.footer import PilotFooter
 
 
 def _digest(data: bytes) -> str:
@@ -94,7 +95,7 @@ class SettingsScreen(Screen[None]):
             yield TextArea.code_editor(self.pf.text, language="toml", id="editor",
                                        soft_wrap=False)
             yield ListView(id="problems")
-        yield Footer()
+        yield PilotFooter()
 
     def on_mount(self) -> None:
         self.validate_now()

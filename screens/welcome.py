@@ -9,11 +9,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 from textual.worker import Worker, WorkerState
 
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.project import ProjectNotFound, find_project, project_file_for
+from pilot_tui.screens.footer import PilotFooter
 
 STEPS = (
     ("Credentials", "find and check your AWS or Google Cloud credentials"),
@@ -89,7 +90,7 @@ class WelcomeScreen(Screen[None]):
             steps = "\n".join(f"  {n}. [b]{name}[/b] — {what}"
                               for n, (name, what) in enumerate(STEPS, 1))
             yield Static(f"[b]The journey[/b]\n{steps}", id="steps")
-        yield Footer(compact=True)
+        yield PilotFooter(compact=True)
 
     def on_mount(self) -> None:
         self.refresh_status()

@@ -25,8 +25,6 @@ from pilot_tui.screens.footer import PilotFooter
 
 POLL_SECONDS = 2.0
 LOG_LINES = 5000
-WHERE = {"server": "its container on the Pilot Server", "lambda": "CloudWatch Logs",
-         "ecs": "CloudWatch Logs", "cloud-run": "Cloud Logging"}
 
 
 class AppLogsScreen(Screen[None]):
@@ -67,7 +65,7 @@ class AppLogsScreen(Screen[None]):
         if app is None:
             raise ValueError(f"no app {self.app_name!r} in pilot.toml")
         project = Project(self.project_file)
-        where = WHERE.get(app.target.kind, app.target.kind)
+        where = app_logs.source_name(config, app)
         with contextlib.ExitStack() as stack:
             client = None
             if app.target.kind == "server":

@@ -18,6 +18,25 @@ class NoLogs(Exception):
     """This app has no log lines to show (a static site); the message says why."""
 
 
+CLOUD_LOGS = {"lambda": "CloudWatch Logs", "ecs": "CloudWatch Logs",
+              "cloud-run": "Cloud Logging"}
+DOCKER_HOSTS = {"sandbox": "this machine's Docker", "host": "the Docker host"}
+
+
+def docker_host_name(config: Any) -> str:
+    """What runs apps of target "server", in a person's words: the sandbox uses this
+    machine's Docker and `home = "host"` a host of the team's, not a Pilot Server."""
+    return DOCKER_HOSTS.get(config.server.home, "the Pilot Server")
+
+
+def source_name(config: Any, app: Any) -> str:
+    """Where ``app``'s log lines come from, for the log pane and `logs`."""
+    kind = app.target.kind
+    if kind == "server":
+        return f"its container on {docker_host_name(config)}"
+    return CLOUD_LOGS.get(kind, kind)
+
+
 def _parse_docker(raw: str) -> LogLine:
     """'2026-11-25T20:11:17.123456789Z text' (docker logs --timestamps) -> LogLine."""
     stamp, _, text = raw.partition(" ")
@@ -48,7 +67,8 @@ def poll(config: Any, state_dir: Path, root: Path, app: Any, *, since: float | N
         lines = list(open_target(config, state_dir, root, app).logs(since=since, limit=limit))
     elif kind == "server":
         if client is None:
-            raise NoLogs(f"{app.name} runs on the Pilot Server: its Docker host is needed")
+            raise NoLogs(f"{app.name} runs on {docker_host_name(config)}: its Docker host "
+                         "is needed")
         lines = container_lines(client, config.project.name, app.name, since=since,
                                 limit=limit)
     else:

@@ -16,6 +16,7 @@ import json
 import re
 import time
 import tomllib
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,12 +90,35 @@ def on_server(server: Server, state_dir: Path, script: str) -> Command:
 
 def server_from(record: dict[str, Any]) -> Server:
     outputs = record.get("outputs", {})
+    if record.get("home") == "host":
+        return Server(str(outputs["public_ip"]), str(outputs.get("ssh_user", "root")),
+                      int(outputs.get("ssh_port", 22)))
     if record.get("home") == "sandbox" or "public_ip" not in outputs:
         raise TeamError("no Pilot Server to share: teammates join a server provisioned on AWS "
                         "or GCP (`pilot-tui server up`); the sandbox runs only on this machine")
     return Server(str(outputs["public_ip"]), str(outputs.get("ssh_user", "ubuntu")),
                   int(outputs.get("ssh_port", 22)),
                   str(outputs.get("authorized_keys", AUTHORIZED)))
+
+
+def host_record(config: Any) -> dict[str, Any]:
+    """A `home = "host"` project's Docker host as a server record: teammates reach it over
+    SSH like a provisioned server (their key in its user's authorized_keys)."""
+    url = config.server.host or ""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "ssh" or not parts.hostname:
+        raise TeamError(f"server.host is {url!r}: teammates share a Docker host over SSH, "
+                        'so it must be ssh://user@host (a unix:// socket is this machine '
+                        "only; a tcps:// host shares its client certificate, not keys)")
+    return {"home": "host", "outputs": {"public_ip": parts.hostname,
+                                        "ssh_user": parts.username or "root",
+                                        "ssh_port": parts.port or 22}}
+
+
+def team_record(config: Any, saved: dict[str, Any]) -> dict[str, Any]:
+    """The server teammates share: the provisioned one (``saved``, .pilot/outputs), or the
+    Docker host pilot.toml names."""
+    return host_record(config) if config.server.home == "host" else saved
 
 
 def invite_text(config: Any, record: dict[str, Any], known_hosts: str, name: str) -> str:
@@ -139,9 +163,10 @@ def join(text: str, project_name: str, state_dir: Path) -> Server:
     if not lines:
         raise TeamError("the invite has no host key, so the server could not be verified")
     ensure_private_dir(state_dir / "keys")
-    ensure_private_dir(state_dir / "outputs")
-    atomic_write(state_dir / "outputs" / "server.json", json.dumps(record, indent=2) + "\n",
-                 mode=0o600)
+    if record.get("home") != "host":  # a host is named in pilot.toml, not provisioned
+        ensure_private_dir(state_dir / "outputs")
+        atomic_write(state_dir / "outputs" / "server.json",
+                     json.dumps(record, indent=2) + "\n", mode=0o600)
     known = state_dir / "keys" / "known_hosts"
     existing = known.read_text().splitlines() if known.exists() else []
     atomic_write(known, "\n".join(dict.fromkeys(existing + lines)) + "\n", mode=0o600)

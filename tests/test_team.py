@@ -97,3 +97,28 @@ def test_bad_keys_names_and_invites_are_refused(tmp_path, sshd):
     assert wrong.returncode == 2 and "for project 'acme'" in wrong.stderr
     sandbox = run_pilot("invite", "bob", "--key", "ssh-ed25519 " + "A" * 68, cwd=owner)
     assert sandbox.returncode == 1 and "no Pilot Server to share" in sandbox.stderr
+
+
+def test_a_host_project_shares_its_docker_host_over_ssh(tmp_path):
+    """Issue 11 item 33: `invite` in a `home = "host"` project talked about the sandbox. A
+    host named ssh://user@host[:port] is shared like a provisioned server; a local socket
+    is refused in those words."""
+    from pilot_tui.config.document import ProjectFile
+    from pilot_tui.team import Server, server_from, team_record
+
+    root = tmp_path / "owner"
+    root.mkdir()
+    assert run_pilot("init", "--name", "acme", cwd=root).returncode == 0
+    pf = ProjectFile.load(root / "pilot.toml")
+    text = pf.with_value("server.home", "host")
+    pf.save(ProjectFile(pf.path, text).with_value("server.host", "unix:///var/run/docker.sock"))
+    key = "ssh-ed25519 " + "A" * 68
+    refused = run_pilot("invite", "bob", "--key", key, cwd=root)
+    assert refused.returncode == 1
+    assert "sandbox" not in refused.stderr and "ssh://user@host" in refused.stderr
+    assert not (root / "pilot-invite-bob.toml").exists()
+
+    pf = ProjectFile.load(root / "pilot.toml")
+    pf.save(pf.with_value("server.host", "ssh://deploy@build.example.com:2222"))
+    config = ProjectFile.load(root / "pilot.toml").check().config
+    assert server_from(team_record(config, {})) == Server("build.example.com", "deploy", 2222)

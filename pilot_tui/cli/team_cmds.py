@@ -21,6 +21,7 @@ from pilot_tui.team import (
     on_server,
     revoke_script,
     server_from,
+    team_record,
 )
 
 
@@ -46,10 +47,10 @@ def _run_on_server(ns: argparse.Namespace, script: Callable[[Server], str]) -> t
     loaded = load_valid(ns)
     if loaded is None:
         return EXIT_INVALID, ""
-    pf, _ = loaded
+    pf, config = loaded
     state_dir = Project(pf.path).state_dir
     try:
-        server = server_from(saved_record(state_dir))
+        server = server_from(team_record(config, saved_record(state_dir)))
         done = capture(on_server(server, state_dir, script(server)))
     except TeamError as exc:
         error(str(exc))
@@ -81,8 +82,8 @@ def invite(ns: argparse.Namespace) -> int:
     if code != EXIT_OK:
         return code
     known = state_dir / "keys" / "known_hosts"
-    text = invite_text(config, saved_record(state_dir), known.read_text() if known.exists()
-                       else "", name)
+    text = invite_text(config, team_record(config, saved_record(state_dir)),
+                       known.read_text() if known.exists() else "", name)
     target = pf.path.parent / (ns.output or f"pilot-invite-{name}.toml")
     atomic_write(target, text, mode=0o600)
     say(f"authorised {name}'s key on the server; send them {target} (it holds no secret) "

@@ -262,6 +262,7 @@ class GcpDeployer:
     project: str
     gcp_project: str
     runtime_account: str | None = None  # None: runtime_account_email (Pilot's own)
+    resources: Resources | None = None  # what ensure() makes and grants the deployer on
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
 
     @property
@@ -312,6 +313,8 @@ class GcpDeployer:
         with step("let it act as the Cloud Run runtime account", self.gcp_project):
             self.edit_policy(account_url("-", self.runtime()),
                              lambda p: with_member(p, (ACT_AS,), self.member))
+        if self.resources is not None:
+            self.grant_on(self.resources)
         return self.email
 
     def grant_on(self, resources: Resources) -> None:
@@ -429,9 +432,9 @@ def setup_gcp_deployer(config: Any, root: Path, state_dir: Path, *,
         with step("sign in with gcp.credentials", gcp_project):
             transport = authorized_transport(key_path(config.gcp.credentials, root),
                                              gcp_project)
-    deployer = GcpDeployer(transport, config.project.name, gcp_project)
+    deployer = GcpDeployer(transport, config.project.name, gcp_project,
+                           resources=resources_for(config))
     email = deployer.ensure()
-    deployer.grant_on(resources_for(config))
     keys = state_dir / "keys"
     key_id = None if (keys / KEY_FILE).is_file() else deployer.rotate(keys)
     return email, key_id

@@ -57,7 +57,7 @@ def aws_policy(project: str, account: str, region: str) -> dict[str, Any]:
                     "s3:PutBucketPublicAccessBlock", "s3:PutEncryptionConfiguration",
                     "s3:DeleteBucket", "s3:PutBucketVersioning", "s3:GetObjectVersion",
                     "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration",
-                    "s3:ListBucketVersions", "s3:DeleteObjectVersion"],
+                    "s3:ListBucketVersions", "s3:DeleteObjectVersion", "s3:PutBucketTagging"],
          "Resource": [f"arn:aws:s3:::{prefix}*", f"arn:aws:s3:::{prefix}*/*"]},
         {"Sid": "StateAndHistory", "Effect": "Allow",
          "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],

@@ -92,6 +92,8 @@ class S3Site:
             if self.region != "us-east-1":
                 args["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
             self.s3.create_bucket(**args)
+            self.s3.put_bucket_tagging(Bucket=self.bucket,
+                                       Tagging={"TagSet": project_tags(self.project)})
             created = True
         self.s3.put_public_access_block(Bucket=self.bucket, PublicAccessBlockConfiguration={
             "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,

@@ -172,6 +172,9 @@ def test_a_sites_distribution_is_tagged_and_every_call_is_permitted(aws_url):
     site = S3Site(rec.client("s3"), rec.client("cloudfront"), f"pilot-{PROJECT}-docs-site",
                   REGION, PROJECT)
     site.ensure_bucket()
+    s3 = aws_session(REGION).client("s3", endpoint_url=aws_url)
+    tagging = s3.get_bucket_tagging(Bucket=f"pilot-{PROJECT}-docs-site")["TagSet"]
+    assert {"Key": PROJECT_TAG, "Value": PROJECT} in tagging
     distribution, _ = site.ensure_distribution()
     arn = f"arn:aws:cloudfront::{ACCOUNT}:distribution/{distribution}"
     tags = rec.plain["cloudfront"].list_tags_for_resource(Resource=arn)["Tags"]["Items"]

@@ -1,8 +1,10 @@
 """Least-privilege deployer identities: what deploys uses instead of your admin credentials.
 
 AWS: an IAM user `pilot-PROJECT-deployer` whose only policy allows the project's own
-resources (buckets, distributions, ECR repositories, ECS cluster, Lambda functions named
-pilot-PROJECT-*). Its access key is written to .pilot/keys/aws-deployer.json (0600) and never
+resources: buckets, ECR repositories, the ECS cluster, Lambda functions named pilot-PROJECT-*;
+security groups, load balancers and CloudFront distributions carrying the project tag, which
+it may write only while creating them (tests/test_deployer_policy.py checks the policy with
+cloudsplaining). Its access key is written to .pilot/keys/aws-deployer.json (0600) and never
 printed; rotating makes a new key, stores it, then deletes the old one, so keys never pile up.
 GCP: the service account lives in identity_gcp.py.
 """
@@ -17,6 +19,15 @@ from typing import Any
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 
 KEY_FILE = "aws-deployer.json"
+# The tag every AWS resource Pilot makes carries (value: project.name). Where AWS cannot
+# scope a policy by name (security groups, distributions, load balancers), the deployer's
+# policy allows only resources with this tag, and writing it only while creating them.
+PROJECT_TAG = "pilot:project"
+
+
+def project_tags(project: str) -> list[dict[str, str]]:
+    """The tags of a resource Pilot makes, in the Key/Value form most AWS APIs take."""
+    return [{"Key": PROJECT_TAG, "Value": project}]
 
 
 class IdentityError(Exception):
@@ -46,18 +57,13 @@ def aws_policy(project: str, account: str, region: str) -> dict[str, Any]:
                     "s3:PutBucketPublicAccessBlock", "s3:PutEncryptionConfiguration",
                     "s3:DeleteBucket", "s3:PutBucketVersioning", "s3:GetObjectVersion",
                     "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration",
-                    "s3:ListBucketVersions", "s3:DeleteObjectVersion"],
+                    "s3:ListBucketVersions", "s3:DeleteObjectVersion", "s3:PutBucketTagging"],
          "Resource": [f"arn:aws:s3:::{prefix}*", f"arn:aws:s3:::{prefix}*/*"]},
         {"Sid": "StateAndHistory", "Effect": "Allow",
          "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
          "Resource": [f"arn:aws:s3:::pilot-state-{project}",
                       f"arn:aws:s3:::pilot-state-{project}/*"]},
-        {"Sid": "Cdn", "Effect": "Allow",
-         "Action": ["cloudfront:CreateDistribution", "cloudfront:GetDistribution",
-                    "cloudfront:GetDistributionConfig", "cloudfront:UpdateDistribution",
-                    "cloudfront:DeleteDistribution", "cloudfront:ListDistributions",
-                    "cloudfront:CreateInvalidation", "cloudfront:CreateOriginAccessControl"],
-         "Resource": "*"},  # CloudFront ids are random: no name to scope by
+        *cdn_statements(project, account),
         {"Sid": "Images", "Effect": "Allow",
          "Action": ["ecr:BatchCheckLayerAvailability", "ecr:PutImage",
                     "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
@@ -75,8 +81,8 @@ def aws_policy(project: str, account: str, region: str) -> dict[str, Any]:
                       f"arn:aws:ecs:{arn}:service/pilot-{project}/*",
                       f"arn:aws:ecs:{arn}:task-definition/{prefix}*:*"]},
         {"Sid": "TaskDefinitions", "Effect": "Allow",  # these take no resource
-         "Action": ["ecs:RegisterTaskDefinition", "ecs:DeregisterTaskDefinition",
-                    "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions"],
+         "Action": ["ecs:DeregisterTaskDefinition", "ecs:DescribeTaskDefinition",
+                    "ecs:ListTaskDefinitions"],
          "Resource": "*"},
         {"Sid": "PassExecutionRoles", "Effect": "Allow",
          "Action": ["iam:GetRole", "iam:PassRole", "iam:ListAttachedRolePolicies",
@@ -85,16 +91,7 @@ def aws_policy(project: str, account: str, region: str) -> dict[str, Any]:
         {"Sid": "OnlyTheExecutionPolicies", "Effect": "Allow",
          "Action": "iam:AttachRolePolicy", "Resource": roles,
          "Condition": {"ArnEquals": {"iam:PolicyARN": list(EXECUTION_POLICIES.values())}}},
-        {"Sid": "Networking", "Effect": "Allow",  # group ids are random; Pilot tags its own
-         "Action": ["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
-                    "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
-                    "ec2:RevokeSecurityGroupIngress", "ec2:DeleteSecurityGroup",
-                    "ec2:CreateTags", "elasticloadbalancing:Describe*"],
-         "Resource": "*"},
-        {"Sid": "LoadBalancers", "Effect": "Allow", "Action": "elasticloadbalancing:*",
-         "Resource": [f"arn:aws:elasticloadbalancing:{arn}:loadbalancer/app/pilot-*",
-                      f"arn:aws:elasticloadbalancing:{arn}:targetgroup/pilot-*",
-                      f"arn:aws:elasticloadbalancing:{arn}:listener/app/pilot-*"]},
+        *network_statements(project, arn),
         {"Sid": "Logs", "Effect": "Allow",
          "Action": ["logs:CreateLogGroup", "logs:FilterLogEvents", "logs:GetLogEvents",
                     "logs:PutRetentionPolicy", "logs:DeleteLogGroup", "logs:TagResource",
@@ -107,6 +104,91 @@ def aws_policy(project: str, account: str, region: str) -> dict[str, Any]:
                     "ssm:GetParametersByPath"],
          "Resource": f"arn:aws:ssm:{arn}:parameter/pilot/{project}/*"},
     ]}
+
+
+def _tagged(project: str) -> dict[str, dict[str, Any]]:
+    """The resource is this project's: it carries the project tag."""
+    return {"StringEquals": {f"aws:ResourceTag/{PROJECT_TAG}": project}}
+
+
+def _tagging(project: str) -> dict[str, dict[str, Any]]:
+    """A create (or its tagging) that writes the project tag and no other tag."""
+    return {"StringEquals": {f"aws:RequestTag/{PROJECT_TAG}": project},
+            "ForAllValues:StringEquals": {"aws:TagKeys": [PROJECT_TAG]}}
+
+
+def cdn_statements(project: str, account: str) -> list[dict[str, Any]]:
+    """CloudFront ids are random: distributions are told apart by the project tag, written
+    when one is made (create_distribution_with_tags) and never onto an existing one."""
+    distributions = f"arn:aws:cloudfront::{account}:distribution/*"
+    return [
+        {"Sid": "CdnRead", "Effect": "Allow",
+         "Action": ["cloudfront:ListDistributions", "cloudfront:GetDistribution",
+                    "cloudfront:GetDistributionConfig", "cloudfront:ListTagsForResource"],
+         "Resource": "*"},
+        # A signing setting, touching nothing that exists; AWS offers no way to scope it.
+        {"Sid": "CdnOriginAccess", "Effect": "Allow",
+         "Action": "cloudfront:CreateOriginAccessControl", "Resource": "*"},
+        {"Sid": "CdnCreateTagged", "Effect": "Allow",
+         "Action": ["cloudfront:CreateDistribution", "cloudfront:TagResource"],
+         "Resource": "*", "Condition": _tagging(project)},
+        {"Sid": "CdnOwnDistributions", "Effect": "Allow",
+         "Action": ["cloudfront:UpdateDistribution", "cloudfront:DeleteDistribution",
+                    "cloudfront:CreateInvalidation"],
+         "Resource": distributions, "Condition": _tagged(project)},
+        # CloudFront has no CreateAction key: the Allow above would let an existing
+        # distribution be tagged into the project (and then changed). Not one of ours: no.
+        {"Sid": "CdnNoRetagging", "Effect": "Deny",
+         "Action": ["cloudfront:TagResource", "cloudfront:UntagResource"],
+         "Resource": distributions,
+         "Condition": {"StringNotEquals": {f"aws:ResourceTag/{PROJECT_TAG}": project}}},
+    ]
+
+
+def network_statements(project: str, arn: str) -> list[dict[str, Any]]:
+    """An ECS app's security groups and load balancer (ecs_network.py). Group ids are
+    random and load balancer names may be shortened: both are told apart by the project
+    tag, which may be written only by the call creating them (ec2:CreateAction,
+    elasticloadbalancing:CreateAction), so nothing of anybody else's becomes the project's."""
+    groups, elb = f"arn:aws:ec2:{arn}:security-group/*", f"arn:aws:elasticloadbalancing:{arn}"
+    balancers = [f"{elb}:loadbalancer/app/*", f"{elb}:targetgroup/*", f"{elb}:listener/app/*"]
+    creates = ["CreateLoadBalancer", "CreateTargetGroup", "CreateListener"]
+    return [
+        {"Sid": "NetworkRead", "Effect": "Allow",
+         "Action": ["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
+                    "elasticloadbalancing:Describe*"],
+         "Resource": "*"},
+        {"Sid": "SecurityGroupCreate", "Effect": "Allow", "Action": "ec2:CreateSecurityGroup",
+         "Resource": groups, "Condition": _tagging(project)},
+        # CreateSecurityGroup is checked on the VPC too; a group changes nothing in it.
+        {"Sid": "SecurityGroupVpc", "Effect": "Allow", "Action": "ec2:CreateSecurityGroup",
+         "Resource": f"arn:aws:ec2:{arn}:vpc/*"},
+        {"Sid": "SecurityGroupTagOnCreate", "Effect": "Allow", "Action": "ec2:CreateTags",
+         "Resource": groups, "Condition": {**_tagging(project), "StringEquals": {
+             f"aws:RequestTag/{PROJECT_TAG}": project,
+             "ec2:CreateAction": "CreateSecurityGroup"}}},
+        {"Sid": "SecurityGroupsOwn", "Effect": "Allow",
+         "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress",
+                    "ec2:DeleteSecurityGroup"],
+         "Resource": groups, "Condition": _tagged(project)},
+        {"Sid": "LoadBalancerCreate", "Effect": "Allow",
+         "Action": ["elasticloadbalancing:CreateLoadBalancer",
+                    "elasticloadbalancing:CreateTargetGroup"],
+         "Resource": balancers, "Condition": _tagging(project)},
+        {"Sid": "LoadBalancerTagOnCreate", "Effect": "Allow",
+         "Action": "elasticloadbalancing:AddTags", "Resource": balancers,
+         "Condition": {**_tagging(project), "StringEquals": {
+             f"aws:RequestTag/{PROJECT_TAG}": project,
+             "elasticloadbalancing:CreateAction": creates}}},
+        {"Sid": "LoadBalancersOwn", "Effect": "Allow",  # CreateListener: on its balancer
+         "Action": ["elasticloadbalancing:CreateListener",
+                    "elasticloadbalancing:DeleteListener",
+                    "elasticloadbalancing:DeleteLoadBalancer",
+                    "elasticloadbalancing:DeleteTargetGroup",
+                    "elasticloadbalancing:ModifyTargetGroup",
+                    "elasticloadbalancing:ModifyTargetGroupAttributes"],
+         "Resource": balancers, "Condition": _tagged(project)},
+    ]
 
 
 EXECUTION_POLICIES = {
@@ -128,7 +210,7 @@ def ensure_execution_role(iam: Any, project: str, kind: str) -> tuple[str, bool]
             "Effect": "Allow", "Principal": {"Service": TRUSTED_SERVICE[kind]},
             "Action": "sts:AssumeRole"}]}
         found = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust),
-                                Tags=[{"Key": "pilot:project", "Value": project}])
+                                Tags=project_tags(project))
         created = True
     iam.attach_role_policy(RoleName=role, PolicyArn=EXECUTION_POLICIES[kind])
     return str(found["Role"]["Arn"]), created
@@ -157,8 +239,8 @@ class AwsDeployer:
         try:
             user = self.iam.get_user(UserName=name)["User"]
         except self.iam.exceptions.NoSuchEntityException:
-            user = self.iam.create_user(UserName=name, Tags=[
-                {"Key": "pilot:project", "Value": self.project}])["User"]
+            user = self.iam.create_user(UserName=name,
+                                        Tags=project_tags(self.project))["User"]
         account = self.sts.get_caller_identity()["Account"]
         self.iam.put_user_policy(UserName=name, PolicyName="pilot-deploy",
                                  PolicyDocument=json.dumps(aws_policy(self.project, account,

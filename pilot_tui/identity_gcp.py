@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pilot_tui import redact
 from pilot_tui.deploy.gcp_api import ApiError, ApiRequest, Transport, exists_ok, gone_ok
@@ -26,32 +26,34 @@ from pilot_tui.identity import IdentityError
 IAM = "https://iam.googleapis.com/v1/"
 CRM = "https://cloudresourcemanager.googleapis.com/v1/"
 KEY_FILE = "gcp-deployer.json"
-# Project-level roles: a project policy cannot name resources that do not exist yet, and
-# Pilot's services, buckets and CDN pieces are made by deploys, after setup.
+# Project-level roles, only for what setup cannot name: the rest is granted on each
+# resource (RESOURCE_ROLES), which setup makes from pilot.toml with the admin's credentials.
 DEPLOYER_ROLES = (
-    # App secrets live in Secret Manager, one secret per app and name, made at deploys
-    # (create, add versions, grant the runtime account access, delete on destroy).
-    "roles/secretmanager.admin",
-    # run.developer cannot call setIamPolicy on a service, and the allUsers invoker binding
-    # can only be made once the service exists (at its first deploy; a project policy
-    # refuses allUsers). run.admin adds only that: IAM on Cloud Run resources.
+    # Metadata only (no secret value): `app destroy` lists the app's secrets by label.
+    "roles/secretmanager.viewer",
+    # A Cloud Run service is made by its first deploy, so it cannot be named at setup;
+    # run.developer cannot call setIamPolicy on it for the allUsers invoker binding (a
+    # project policy refuses allUsers). run.admin adds only that: IAM on Cloud Run resources.
     "roles/run.admin",
-    # Pushing and deleting an app's images (destroy). Not artifactregistry.admin: setup
-    # makes the one repository with the admin's credentials, so deploys never create one.
-    "roles/artifactregistry.repoAdmin",
-    # Site buckets are created and deleted by deploys, and made publicly readable (bucket
-    # IAM): objectAdmin has neither buckets.create nor buckets.setIamPolicy. storage.admin
-    # is the smallest predefined role with both; it reaches every bucket of the project, so
-    # give Pilot its own GCP project. No condition on bucket names: creation is checked
-    # against the project, and an unmatched condition would break every first deploy.
-    "roles/storage.admin",
     # Backend buckets, URL maps, addresses, certificates, proxies, forwarding rules.
     "roles/compute.loadBalancerAdmin",
     "roles/logging.viewer",  # `pilot-tui logs` for Cloud Run apps
 )
+# On one resource each: the project's Artifact Registry repository (push, delete images),
+# each Cloud Run secret (add versions, let the runtime account read it, delete it), each
+# site bucket (upload, make it public through bucket IAM, delete it) and the state bucket
+# (release history). An app or secret added later needs setup again (`pilot-tui deployer
+# create --cloud gcp`): the deployer can create no bucket or secret of its own.
+RESOURCE_ROLES = {"repository": "roles/artifactregistry.repoAdmin",
+                  "secret": "roles/secretmanager.admin", "bucket": "roles/storage.admin",
+                  "state": "roles/storage.objectAdmin"}
+ACCESSOR = "roles/secretmanager.secretAccessor"
+STORAGE = "https://storage.googleapis.com/storage/v1"
 # Granted on the Cloud Run runtime account only, not the project: project-wide it would let
 # the deployer act as (deploy code running as) any service account, the admin's included.
 ACT_AS = "roles/iam.serviceAccountUser"
+NEEDS_SETUP = ("setup makes it with an admin's credentials: run `pilot-tui deployer create "
+               "--cloud gcp` (or `pilot-tui server up`) after adding an app or a secret")
 # What the admin running setup needs (named when Google answers 403).
 ADMIN_ROLES = ("roles/iam.serviceAccountAdmin, roles/iam.serviceAccountKeyAdmin and "
                "roles/resourcemanager.projectIamAdmin")
@@ -59,12 +61,18 @@ SET_ATTEMPTS = 6  # a new account takes seconds to be visible to setIamPolicy
 
 
 # -- requests as data ------------------------------------------------------------------
-def account_id(project: str) -> str:
-    return f"pilot-{project}-deployer"[:30].rstrip("-")  # IAM's limit is 30
+def account_id(project: str, role: str = "deployer") -> str:
+    return f"pilot-{project}-{role}"[:30].rstrip("-")  # IAM's limit is 30
 
 
-def account_email(project: str, gcp_project: str) -> str:
-    return f"{account_id(project)}@{gcp_project}.iam.gserviceaccount.com"
+def account_email(project: str, gcp_project: str, role: str = "deployer") -> str:
+    return f"{account_id(project, role)}@{gcp_project}.iam.gserviceaccount.com"
+
+
+def runtime_account_email(project: str, gcp_project: str) -> str:
+    """What the project's Cloud Run services run as: an account of their own with no role
+    but reading their secrets (the default compute account is an editor of the project)."""
+    return account_email(project, gcp_project, "run")
 
 
 def accounts_url(gcp_project: str) -> str:
@@ -79,11 +87,14 @@ def project_url(gcp_project: str) -> str:
     return f"{CRM}projects/{gcp_project}"
 
 
-def create_account_request(project: str, gcp_project: str) -> ApiRequest:
+def create_account_request(project: str, gcp_project: str,
+                           role: str = "deployer") -> ApiRequest:
+    what = {"deployer": ("Pilot deployer", "used by deploys (least privilege)"),
+            "run": ("Pilot Cloud Run apps", "what the Cloud Run apps run as")}[role]
     return ApiRequest("POST", accounts_url(gcp_project), body={
-        "accountId": account_id(project), "serviceAccount": {
-            "displayName": f"Pilot deployer for {project}",
-            "description": "Made by pilot-tui setup; used by deploys (least privilege)"}})
+        "accountId": account_id(project, role), "serviceAccount": {
+            "displayName": f"{what[0]} of {project}",
+            "description": f"Made by pilot-tui setup; {what[1]}"}})
 
 
 def delete_account_request(gcp_project: str, email: str) -> ApiRequest:
@@ -119,6 +130,71 @@ def get_policy_request(resource_url: str) -> ApiRequest:
 def set_policy_request(resource_url: str, policy: dict[str, Any]) -> ApiRequest:
     """``policy`` carries the etag read with it: a concurrent change makes this a 409."""
     return ApiRequest("POST", f"{resource_url}:setIamPolicy", body={"policy": policy})
+
+
+def get_resource_policy_request(resource_url: str) -> ApiRequest:
+    """Artifact Registry and Secret Manager read a policy with GET (v1)."""
+    return ApiRequest("GET", f"{resource_url}:getIamPolicy",
+                      params={"options.requestedPolicyVersion": 3})
+
+
+def get_bucket_policy_request(bucket_url: str) -> ApiRequest:
+    return ApiRequest("GET", f"{bucket_url}/iam", params={"optionsRequestedPolicyVersion": 3})
+
+
+def set_bucket_policy_request(bucket_url: str, policy: dict[str, Any]) -> ApiRequest:
+    return ApiRequest("PUT", f"{bucket_url}/iam", body=policy)
+
+
+class PolicyApi(NamedTuple):
+    """How one kind of resource reads and writes its IAM policy."""
+
+    get: Callable[[str], ApiRequest]
+    set: Callable[[str, dict[str, Any]], ApiRequest]
+
+
+IAM_POLICY = PolicyApi(get_policy_request, set_policy_request)  # projects, accounts
+RESOURCE_POLICY = PolicyApi(get_resource_policy_request, set_policy_request)
+BUCKET_POLICY = PolicyApi(get_bucket_policy_request, set_bucket_policy_request)
+
+
+def bucket_url(bucket: str) -> str:
+    return f"{STORAGE}/b/{bucket}"
+
+
+def create_bucket_request(gcp_project: str, bucket: str, location: str) -> ApiRequest:
+    """A site bucket as gcs_site.GcsSite makes it: uniform access, served as a website."""
+    return ApiRequest("POST", f"{STORAGE}/b", params={"project": gcp_project}, body={
+        "name": bucket, "location": location,
+        "iamConfiguration": {"uniformBucketLevelAccess": {"enabled": True}},
+        "website": {"mainPageSuffix": "index.html", "notFoundPage": "404.html"}})
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What deploys will use that setup can name now, from pilot.toml."""
+
+    region: str
+    repository: bool = False  # a Cloud Run app: the project's Artifact Registry repository
+    secrets: tuple[tuple[str, str], ...] = ()  # (app, Secret Manager id) of Cloud Run apps
+    buckets: tuple[str, ...] = ()  # GCS site buckets
+    state_bucket: str | None = None  # state.backend = "gcs": release history lives there
+
+
+def resources_for(config: Any) -> Resources:
+    from pilot_tui.backends import bucket_name
+    from pilot_tui.deploy.cloudrun_secrets import secret_id
+    from pilot_tui.deploy.s3_site import bucket_for
+
+    project, runs = config.project.name, [a for a in config.apps
+                                          if a.target.kind == "cloud-run"]
+    return Resources(
+        config.gcp.region, repository=bool(runs),
+        secrets=tuple((a.name, secret_id(project, a.name, n)) for a in runs
+                      for n in sorted(set(a.secrets))),
+        buckets=tuple(bucket_for(project, a.name) for a in config.apps
+                      if a.target.kind == "gcs-cdn"),
+        state_bucket=bucket_name(config) if config.state.backend == "gcs" else None)
 
 
 def default_runtime_account(project_number: str) -> str:
@@ -185,7 +261,8 @@ class GcpDeployer:
     transport: Transport
     project: str
     gcp_project: str
-    runtime_account: str | None = None  # None: the project's default compute account
+    runtime_account: str | None = None  # None: runtime_account_email (Pilot's own)
+    resources: Resources | None = None  # what ensure() makes and grants the deployer on
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
 
     @property
@@ -198,21 +275,21 @@ class GcpDeployer:
 
     def runtime(self) -> str:
         if self.runtime_account is None:
-            found = self.transport(get_project_request(self.gcp_project))
-            self.runtime_account = default_runtime_account(str(found["projectNumber"]))
+            self.runtime_account = runtime_account_email(self.project, self.gcp_project)
         return self.runtime_account
 
     def edit_policy(self, resource_url: str,
-                    change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> None:
+                    change: Callable[[dict[str, Any]], dict[str, Any] | None],
+                    api: PolicyApi = IAM_POLICY) -> None:
         """Read, change, write back with the etag read. A 409 (someone changed the policy
         since) reads again, once; a 400 for an account IAM does not see yet waits."""
         conflicts = 0
         for attempt in range(SET_ATTEMPTS):
-            wanted = change(self.transport(get_policy_request(resource_url)))
+            wanted = change(self.transport(api.get(resource_url)))
             if wanted is None:
                 return
             try:
-                self.transport(set_policy_request(resource_url, wanted))
+                self.transport(api.set(resource_url, wanted))
                 return
             except ApiError as exc:
                 if exc.status == 409 and conflicts == 0:
@@ -230,10 +307,59 @@ class GcpDeployer:
         with step(f"grant the deploy roles on project {self.gcp_project}", self.gcp_project):
             self.edit_policy(project_url(self.gcp_project),
                              lambda p: with_member(p, DEPLOYER_ROLES, self.member))
+        with step(f"create the Cloud Run runtime account {self.runtime()}", self.gcp_project):
+            exists_ok(self.transport, create_account_request(self.project, self.gcp_project,
+                                                             "run"))
         with step("let it act as the Cloud Run runtime account", self.gcp_project):
             self.edit_policy(account_url("-", self.runtime()),
                              lambda p: with_member(p, (ACT_AS,), self.member))
+        if self.resources is not None:
+            self.grant_on(self.resources)
         return self.email
+
+    def grant_on(self, resources: Resources) -> None:
+        """Make each resource setup can name (idempotent: 409 = it exists) and grant the
+        deployer its role on that resource alone; the runtime account reads the secrets."""
+        from pilot_tui.deploy import artifact_registry
+        from pilot_tui.deploy.cloudrun_secrets import create_secret_request, secret_url
+
+        def grant(role: str, *more: str) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+            def change(policy: dict[str, Any]) -> dict[str, Any] | None:
+                changed = None
+                for member, roles in ((self.member, (role,)),
+                                      *((m, (ACCESSOR,)) for m in more)):
+                    changed = with_member(changed or policy, roles, member) or changed
+                return changed
+            return change
+
+        gcp = self.gcp_project
+        if resources.repository:
+            with step("create the Artifact Registry repository", gcp,
+                      needs="roles/artifactregistry.admin"):
+                artifact_registry.ensure_repository(self.transport, gcp, resources.region,
+                                                    self.project)
+                self.edit_policy(artifact_registry.repository_url(
+                    gcp, resources.region, self.project), grant(RESOURCE_ROLES["repository"]),
+                    RESOURCE_POLICY)
+        runtime = f"serviceAccount:{self.runtime()}"
+        for app, secret in resources.secrets:
+            with step(f"create secret {secret} for app {app}", gcp,
+                      needs="roles/secretmanager.admin"):
+                exists_ok(self.transport, create_secret_request(
+                    gcp, secret, {"pilot-project": self.project, "pilot-app": app}))
+                self.edit_policy(secret_url(gcp, secret),
+                                 grant(RESOURCE_ROLES["secret"], runtime), RESOURCE_POLICY)
+        for bucket in resources.buckets:
+            with step(f"create bucket {bucket}", gcp, needs="roles/storage.admin"):
+                exists_ok(self.transport, create_bucket_request(gcp, bucket,
+                                                                resources.region.upper()))
+                self.edit_policy(bucket_url(bucket), grant(RESOURCE_ROLES["bucket"]),
+                                 BUCKET_POLICY)
+        if resources.state_bucket:
+            with step(f"grant the deployer the state bucket {resources.state_bucket}", gcp,
+                      needs="roles/storage.admin"):
+                self.edit_policy(bucket_url(resources.state_bucket),
+                                 grant(RESOURCE_ROLES["state"]), BUCKET_POLICY)
 
     def rotate(self, keys_dir: Path) -> str:
         """A new key, stored 0600, then every other user-managed key deleted; its id."""
@@ -260,7 +386,8 @@ class GcpDeployer:
 
     def remove(self, keys_dir: Path) -> None:
         """Its bindings (project and runtime account), the account (and so its keys), the
-        local key file. Bindings first: once the account is gone they only linger."""
+        Cloud Run runtime account setup made with it, the local key file. Bindings first:
+        once the account is gone they only linger."""
         def drop(policy: dict[str, Any]) -> dict[str, Any] | None:
             return without_member(policy, self.member)
 
@@ -273,6 +400,8 @@ class GcpDeployer:
                     raise
         with step(f"delete service account {self.email}", self.gcp_project):
             gone_ok(self.transport, delete_account_request(self.gcp_project, self.email))
+        with step(f"delete the Cloud Run runtime account {self.runtime()}", self.gcp_project):
+            gone_ok(self.transport, delete_account_request(self.gcp_project, self.runtime()))
         (keys_dir / KEY_FILE).unlink(missing_ok=True)
 
 
@@ -288,9 +417,9 @@ def wants_gcp_deployer(config: Any) -> bool:
 def setup_gcp_deployer(config: Any, root: Path, state_dir: Path, *,
                        transport: Transport | None = None) -> tuple[str, str | None]:
     """Run by setup with the admin's credentials (gcp.credentials): the account, its
-    bindings, the Artifact Registry repository when an app runs on Cloud Run, and a key
-    when none is stored yet. (email, new key id or None)."""
-    from pilot_tui.deploy import artifact_registry
+    bindings, the resources pilot.toml names (each with the deployer's grant on it: the
+    repository, the Cloud Run apps' secrets, the site buckets), the Cloud Run runtime
+    account, and a key when none is stored yet. (email, new key id or None)."""
     from pilot_tui.deploy.gcp_api import authorized_transport, key_path
 
     if config.server.home == "sandbox":
@@ -303,13 +432,9 @@ def setup_gcp_deployer(config: Any, root: Path, state_dir: Path, *,
         with step("sign in with gcp.credentials", gcp_project):
             transport = authorized_transport(key_path(config.gcp.credentials, root),
                                              gcp_project)
-    deployer = GcpDeployer(transport, config.project.name, gcp_project)
+    deployer = GcpDeployer(transport, config.project.name, gcp_project,
+                           resources=resources_for(config))
     email = deployer.ensure()
-    if any(a.target.kind == "cloud-run" for a in config.apps):
-        with step("create the Artifact Registry repository", gcp_project,
-                  needs="roles/artifactregistry.admin"):
-            artifact_registry.ensure_repository(transport, gcp_project, config.gcp.region,
-                                                config.project.name)
     keys = state_dir / "keys"
     key_id = None if (keys / KEY_FILE).is_file() else deployer.rotate(keys)
     return email, key_id

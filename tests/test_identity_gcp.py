@@ -24,11 +24,15 @@ GCP = "acme-prod"
 EMAIL = "pilot-acme-deployer@acme-prod.iam.gserviceaccount.com"
 MEMBER = f"serviceAccount:{EMAIL}"
 PROJECT = "https://cloudresourcemanager.googleapis.com/v1/projects/acme-prod"
-RUNTIME = "https://iam.googleapis.com/v1/projects/-/serviceAccounts/" \
-          "123456789012-compute@developer.gserviceaccount.com"
+RUN_EMAIL = "pilot-acme-run@acme-prod.iam.gserviceaccount.com"
+RUNTIME = f"https://iam.googleapis.com/v1/projects/-/serviceAccounts/{RUN_EMAIL}"
+DEFAULT_COMPUTE = "https://iam.googleapis.com/v1/projects/-/serviceAccounts/" \
+                  "123456789012-compute@developer.gserviceaccount.com"
 ACCOUNTS = "https://iam.googleapis.com/v1/projects/acme-prod/serviceAccounts"
 REPO = "https://artifactregistry.googleapis.com/v1/projects/acme-prod/locations/" \
        "europe-west1/repositories"
+SECRETS = "https://secretmanager.googleapis.com/v1/projects/acme-prod/secrets"
+STORAGE = "https://storage.googleapis.com/storage/v1/b"
 OTHERS = [{"role": "roles/viewer", "members": ["user:ana@example.com"]},
           {"role": "roles/run.admin", "members": ["user:ops@example.com"]},
           {"role": "roles/storage.admin", "members": ["group:web@example.com"],
@@ -48,11 +52,12 @@ class FakeIam:
         self.accounts: set[str] = set()
         self.keys: dict[str, list[str]] = {}  # email -> key ids, oldest first
         self.policies = {PROJECT: {"version": 3, "etag": "e0", "bindings": copy.deepcopy(OTHERS)},
-                         RUNTIME: {"etag": "r0"}}
+                         DEFAULT_COMPUTE: {"etag": "d0"}}
         self.made = 0
         self.conflicts = 0  # setIamPolicy calls to answer 409 (someone changed the policy)
         self.deny: tuple[str, str] | None = None  # (method, url part) answered 403
         self.repository = False
+        self.created: list[tuple[str, str, dict]] = []  # (secret | bucket, name, body)
         self.unseen = 0  # setIamPolicy calls answered 400: the new account is not visible yet
 
     def sets(self) -> list[ApiRequest]:
@@ -63,11 +68,14 @@ class FakeIam:
         method, url = request.method, request.url
         if self.deny and method == self.deny[0] and self.deny[1] in url:
             raise ApiError(403, "Permission denied on resource", request)
-        if url.endswith(":getIamPolicy"):
-            assert request.body == {"options": {"requestedPolicyVersion": 3}}
-            return copy.deepcopy(self.policies[url.removesuffix(":getIamPolicy")])
-        if url.endswith(":setIamPolicy"):
-            resource, policy = url.removesuffix(":setIamPolicy"), request.body["policy"]
+        if url.endswith(":getIamPolicy") or (url.endswith("/iam") and method == "GET"):
+            resource = url.removesuffix(":getIamPolicy").removesuffix("/iam")
+            if resource not in self.policies:
+                raise ApiError(404, "not found", request)
+            return copy.deepcopy(self.policies[resource])
+        if url.endswith(":setIamPolicy") or (url.endswith("/iam") and method == "PUT"):
+            resource = url.removesuffix(":setIamPolicy").removesuffix("/iam")
+            policy = request.body if method == "PUT" else request.body["policy"]
             if self.unseen:
                 self.unseen -= 1
                 raise ApiError(400, f"Service account {EMAIL} does not exist.", request)
@@ -85,7 +93,16 @@ class FakeIam:
             if email in self.accounts:
                 raise ApiError(409, "Service account already exists", request)
             self.accounts.add(email)
+            self.policies.setdefault(f"{ACCOUNTS.replace(GCP, '-')}/{email}", {"etag": "a0"})
             return {"email": email}
+        for collection, kind in ((SECRETS, "secret"), (STORAGE, "bucket")):
+            if url == collection and method == "POST":
+                name = (request.params or {}).get("secretId") or request.body["name"]
+                if f"{collection}/{name}" in self.policies:
+                    raise ApiError(409, f"{kind} already exists", request)
+                self.policies[f"{collection}/{name}"] = {"etag": "s0"}
+                self.created.append((kind, name, request.body))
+                return {"name": name}
         email = url.removeprefix(ACCOUNTS + "/").split("/")[0]
         if url.startswith(ACCOUNTS) and email not in self.accounts:
             raise ApiError(404, "Service account not found", request)
@@ -115,6 +132,7 @@ class FakeIam:
             return {"name": "pilot-acme"}
         if url == REPO and method == "POST":
             self.repository = True
+            self.policies[f"{REPO}/pilot-acme"] = {"etag": "p0"}
             return {"name": "operations/op-1", "done": True, "response": {}}
         raise AssertionError(f"unexpected {method} {url}")
 
@@ -133,11 +151,15 @@ def deployer(fake) -> ig.GcpDeployer:
     return ig.GcpDeployer(fake, "acme", GCP, sleep=lambda _: None)
 
 
-def config(home: str = "gcp", kinds: tuple[str, ...] = ("cloud-run",)) -> SimpleNamespace:
+def config(home: str = "gcp", kinds: tuple[str, ...] = ("cloud-run",),
+           backend: str = "local") -> SimpleNamespace:
     return SimpleNamespace(
         server=SimpleNamespace(home=home), project=SimpleNamespace(name="acme"),
         gcp=SimpleNamespace(project=GCP, region="europe-west1", credentials="keys/admin.json"),
-        apps=[SimpleNamespace(name=k, target=SimpleNamespace(kind=k)) for k in kinds])
+        state=SimpleNamespace(backend=backend, bucket=None),
+        apps=[SimpleNamespace(name=k.replace("-", ""), target=SimpleNamespace(kind=k),
+                              secrets=["DATABASE_URL"] if k == "cloud-run" else [])
+              for k in kinds])
 
 
 def test_requests_are_data():
@@ -302,3 +324,64 @@ def test_wants_the_deployer_for_a_gcp_server_or_gcp_apps():
     assert ig.wants_gcp_deployer(config("gcp", ()))
     assert ig.wants_gcp_deployer(config("aws", ("gcs-cdn",)))
     assert not ig.wants_gcp_deployer(config("aws", ("lambda",)))
+
+
+def test_setup_grants_on_the_resources_it_names_not_on_the_project(fake, tmp_path):
+    """Project-wide storage.admin / secretmanager.admin / repoAdmin reached every bucket,
+    secret and repository of the Google project: setup makes the ones pilot.toml names and
+    grants the deployer on each of them; Cloud Run runs as its own account."""
+    fake.policies[f"{STORAGE}/pilot-state-acme"] = {"etag": "b0"}  # server up made it
+    ig.setup_gcp_deployer(config(kinds=("cloud-run", "gcs-cdn"), backend="gcs"), tmp_path,
+                          tmp_path / ".pilot", transport=fake)
+
+    def roles_of(resource: str, member: str = MEMBER) -> set[str]:
+        return {b["role"] for b in fake.policies[resource].get("bindings", [])
+                if member in b["members"]}
+
+    on_project = roles_of(PROJECT)
+    assert not {r for r in on_project if r.startswith(("roles/storage.",
+                                                       "roles/artifactregistry."))}
+    assert "roles/secretmanager.admin" not in on_project
+    assert on_project == set(ig.DEPLOYER_ROLES)
+    secret = f"{SECRETS}/pilot-acme-cloudrun-database-url"
+    assert roles_of(f"{REPO}/pilot-acme") == {"roles/artifactregistry.repoAdmin"}
+    assert roles_of(secret) == {"roles/secretmanager.admin"}
+    assert roles_of(secret, f"serviceAccount:{RUN_EMAIL}") == {
+        "roles/secretmanager.secretAccessor"}
+    assert roles_of(f"{STORAGE}/pilot-acme-gcscdn-site") == {"roles/storage.admin"}
+    assert roles_of(f"{STORAGE}/pilot-state-acme") == {"roles/storage.objectAdmin"}
+    made = {(kind, name) for kind, name, _ in fake.created}
+    assert made >= {("secret", "pilot-acme-cloudrun-database-url"),
+                    ("bucket", "pilot-acme-gcscdn-site")}
+    bucket = next(body for kind, _, body in fake.created if kind == "bucket")
+    assert bucket["iamConfiguration"] == {"uniformBucketLevelAccess": {"enabled": True}}
+    # Cloud Run's runtime account is Pilot's own, the deployer may act as it alone, and the
+    # default compute account (an editor of the project) is left alone.
+    assert RUN_EMAIL in fake.accounts
+    assert roles_of(RUNTIME) == {ig.ACT_AS}
+    assert fake.policies[DEFAULT_COMPUTE] == {"etag": "d0"}
+    assert not [c for c in fake.calls if DEFAULT_COMPUTE in c.url]
+
+
+def test_a_site_bucket_setup_did_not_make_is_a_clear_error():
+    """The deployer holds storage.admin only on the buckets setup made. The GCS emulator
+    enforces no IAM, so a stand-in client answers as Cloud Storage does to it."""
+    from google.api_core.exceptions import Forbidden, NotFound
+    from google.cloud.storage import Bucket
+
+    from pilot_tui.deploy.gcs_site import GcsSite
+    from pilot_tui.deploy.s3_site import SiteError
+
+    class Client:
+        def get_bucket(self, name):
+            raise NotFound(f"bucket {name}")
+
+        def bucket(self, name):
+            return Bucket(client=None, name=name)
+
+        def create_bucket(self, bucket, location):
+            raise Forbidden("caller does not have storage.buckets.create access")
+
+    with pytest.raises(SiteError, match=r"bucket pilot-acme-web-site does not exist.*"
+                                        r"pilot-tui deployer create --cloud gcp"):
+        GcsSite(Client(), "pilot-acme-web-site", "EUROPE-WEST1").ensure_bucket()

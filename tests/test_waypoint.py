@@ -152,13 +152,81 @@ def test_deploy_with_the_waypoint_engine(tmp_path):
     assert "app \"api\"" in (root / "waypoint.hcl").read_text()  # written for it first
 
 
-def test_a_zip_function_is_refused_by_name(tmp_path):
+def test_a_zip_function_is_skipped_with_a_note_and_refused_alone(tmp_path):
+    """A zip Lambda used to make the whole export fail: now that app alone is left out, and
+    the note says why; asked for by name, there is nothing to export (exit 2)."""
     root = project(tmp_path)
     text = (root / "pilot.toml").read_text()
     (root / "pilot.toml").write_text(text + '\n[[apps]]\nname = "zipfn"\n[apps.target]\n'
                                             'kind = "lambda"\npackage = "zip"\n')
-    refused = run_pilot("waypoint", "export", "--stdout", cwd=root)
-    assert refused.returncode == 2
-    assert "app 'zipfn': Waypoint's aws-lambda plugin deploys container images only" in \
-        refused.stderr and 'apps.zipfn.target.package = "image"' in refused.stderr
-    assert not (root / "waypoint.hcl").exists()
+    exported = run_pilot("waypoint", "export", cwd=root)
+    assert exported.returncode == 0, exported.stderr
+    assert set(apps_of((root / "waypoint.hcl").read_text())) == {
+        "api", "fn", "jobs", "web", "docs", "www"}
+    note = "app 'zipfn' left out: Waypoint's aws-lambda plugin deploys container images only"
+    assert note in exported.stderr and 'apps.zipfn.target.package = "image"' in exported.stderr
+    alone = run_pilot("waypoint", "export", "zipfn", "--stdout", cwd=root)
+    assert alone.returncode == 2 and note in alone.stderr
+
+
+SETTINGS = '''
+[[apps]]
+name = "node"
+path = "node"
+env = { GREETING = "hi", LOG_LEVEL = "debug" }
+secrets = ["API_TOKEN"]
+target = { kind = "server", port = 8080 }
+
+[[apps]]
+name = "queue"
+path = "api"
+build = { kind = "dockerfile" }
+env = { MODE = "worker" }
+secrets = ["DB_URL"]
+target = { kind = "ecs" }
+
+[[apps]]
+name = "pages"
+path = "site"
+build = { kind = "static", command = "npm run build", output = "dist" }
+target = { kind = "server" }
+'''
+
+
+def test_env_secret_references_and_a_generated_dockerfile_are_exported(tmp_path):
+    root = project(tmp_path)
+    (root / "node").mkdir()
+    (root / "node" / "package.json").write_text('{"name": "node", "scripts": {"start": "x"}}')
+    (root / "api" / "Dockerfile").write_text("FROM scratch\n")
+    (root / "pilot.toml").write_text((root / "pilot.toml").read_text() + SETTINGS)
+    exported = run_pilot("waypoint", "export", cwd=root)
+    assert exported.returncode == 0, exported.stderr
+    text = (root / "waypoint.hcl").read_text()
+    apps = apps_of(text)
+
+    env = apps["node"]["config"][0]["env"]
+    assert (env["GREETING"], env["LOG_LEVEL"]) == ("hi", "debug")
+    # The Pilot Server's secrets live in .pilot/secrets: never in the file, a note says how
+    # Waypoint gets them (its own server-side config).
+    assert "API_TOKEN" not in env
+    assert "waypoint config set -app=node API_TOKEN=" in exported.stderr
+    # On ECS, Pilot keeps secrets in SSM Parameter Store: a dynamic reference, no value.
+    queue = apps["queue"]["config"][0]["env"]
+    assert queue["MODE"] == "worker"
+    assert "aws-ssm" in queue["DB_URL"] and "/pilot/acme/queue/DB_URL" in queue["DB_URL"]
+
+    # No Dockerfile in node/: the one Pilot generates is written beside waypoint.hcl and
+    # named in the build, not `use "docker" {}` (which would find none).
+    plugin, build = uses(apps["node"]["build"])
+    assert plugin == "docker" and build["dockerfile"] == \
+        "${path.project}/waypoint-node.Dockerfile"
+    written = (root / "waypoint-node.Dockerfile").read_text()
+    shown = run_pilot("app", "dockerfile", "node", cwd=root)
+    assert shown.returncode == 0 and shown.stdout in written
+    assert uses(apps["queue"]["build"])[1]["dockerfile"] == "Dockerfile"  # its own
+    # A static site on the server: served from its output folder, which Waypoint cannot
+    # build itself (the note says to run the command first).
+    assert uses(apps["pages"]["build"])[1] == {
+        "dockerfile": "${path.project}/waypoint-pages.Dockerfile",
+        "context": "${path.app}/dist"}
+    assert "app 'pages': run `npm run build` in site/ before `waypoint up`" in exported.stderr

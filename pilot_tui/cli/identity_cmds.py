@@ -21,7 +21,7 @@ def _deployer(ns: argparse.Namespace) -> tuple[Any, Any, Project] | None:
     project = Project(pf.path)
     if getattr(ns, "cloud", "aws") == "gcp":
         from pilot_tui.deploy.gcp_api import authorized_transport, key_path
-        from pilot_tui.identity_gcp import GcpDeployer
+        from pilot_tui.identity_gcp import GcpDeployer, resources_for
 
         if config.server.home == "sandbox" or not config.gcp.project:
             error("the GCP deployer needs gcp.project and a real Google Cloud project (the "
@@ -29,8 +29,8 @@ def _deployer(ns: argparse.Namespace) -> tuple[Any, Any, Project] | None:
             return None
         transport = authorized_transport(key_path(config.gcp.credentials, project.root),
                                          config.gcp.project)
-        return GcpDeployer(transport, config.project.name, config.gcp.project), config, \
-            project
+        return GcpDeployer(transport, config.project.name, config.gcp.project,
+                           resources=resources_for(config)), config, project
     from pilot_tui.identity import aws_deployer
 
     sandbox = config.server.home == "sandbox" or getattr(ns, "sandbox", False)

@@ -4,16 +4,43 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pilot_tui.cli.config_cmds import error, load_valid, say
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 
+if TYPE_CHECKING:
+    from pilot_tui.waypoint import Export
+
+
+def _hand_made(path: Path) -> bool:
+    from pilot_tui.waypoint import HEADER
+
+    return path.exists() and not path.read_text(encoding="utf-8").startswith(HEADER)
+
+
+def write_export(root: Path, made: Export, *, force: bool = False) -> list[Path] | None:
+    """waypoint.hcl and the files it names, beside pilot.toml, each written atomically; None
+    (nothing written, the reason said) when one of them was not written by Pilot."""
+    from pilot_tui.fsutil import atomic_write
+
+    files = {root / "waypoint.hcl": made.text} | {root / n: t for n, t in made.files.items()}
+    kept = [path for path in files if _hand_made(path)]
+    if kept and not force:
+        error(f"{', '.join(map(str, kept))} {'was' if len(kept) == 1 else 'were'} not "
+              "written by Pilot; not overwritten (--force replaces it, --stdout prints "
+              "waypoint.hcl instead)")
+        return None
+    for path, text in files.items():
+        atomic_write(path, text)
+    return list(files)
+
 
 def waypoint_export(ns: argparse.Namespace) -> int:
-    """Write waypoint.hcl (or print it with --stdout); hand-made files are not overwritten."""
-    from pilot_tui.fsutil import atomic_write
-    from pilot_tui.waypoint import HEADER, WaypointError, waypoint_hcl
+    """Write waypoint.hcl and the Dockerfiles it names (or print it with --stdout);
+    hand-made files are not overwritten. What was left out is said, one note a line."""
+    from pilot_tui.waypoint import WaypointError, export
 
     loaded = load_valid(ns)
     if loaded is None:
@@ -23,21 +50,19 @@ def waypoint_export(ns: argparse.Namespace) -> int:
         error(f"no app {ns.app!r} in {pf.display}")
         return EXIT_INVALID
     try:
-        text = waypoint_hcl(config, ns.app)
+        made = export(config, pf.path.parent, ns.app)
     except WaypointError as exc:
         error(str(exc))
         return EXIT_INVALID
+    for note in made.notes:
+        say(f"note: {note}")
     if ns.stdout:
-        sys.stdout.write(text)
+        sys.stdout.write(made.text)
         return EXIT_OK
-    target = pf.path.parent / "waypoint.hcl"
-    if target.exists() and not target.read_text(encoding="utf-8").startswith(HEADER) \
-            and not ns.force:
-        error(f"{target} was not written by Pilot; not overwritten (--force replaces it, "
-              "--stdout prints instead)")
+    written = write_export(pf.path.parent, made, force=ns.force)
+    if written is None:
         return EXIT_INVALID
-    atomic_write(target, text)
-    say(f"wrote {target}")
+    say(f"wrote {', '.join(map(str, written))}")
     return EXIT_OK
 
 
@@ -47,9 +72,8 @@ def waypoint_up(engine_config: Any, root: Any, names: list[str]) -> int:
     import shutil
 
     from pilot_tui import redact
-    from pilot_tui.fsutil import atomic_write
     from pilot_tui.runner import Command, RunnerError, stream
-    from pilot_tui.waypoint import HEADER, WaypointError, waypoint_hcl
+    from pilot_tui.waypoint import WaypointError, export
 
     binary = shutil.which("waypoint")
     if binary is None:
@@ -58,12 +82,15 @@ def waypoint_up(engine_config: Any, root: Any, names: list[str]) -> int:
               'writes waypoint.hcl for it; or set server.engine = "pilot" to use Pilot\'s '
               "own engine.")
         return EXIT_FAILED
-    hcl = root / "waypoint.hcl"
-    if not hcl.exists() or hcl.read_text(encoding="utf-8").startswith(HEADER):
+    if not _hand_made(root / "waypoint.hcl"):  # a hand-made one is the team's to keep
         try:
-            atomic_write(hcl, waypoint_hcl(engine_config))
+            made = export(engine_config, root)
         except WaypointError as exc:
             error(str(exc))
+            return EXIT_INVALID
+        for note in made.notes:
+            say(f"note: {note}")
+        if write_export(root, made) is None:
             return EXIT_INVALID
     failed = 0
     for name in names:

@@ -30,8 +30,12 @@ def _repositories(gcp_project: str, region: str) -> str:
     return f"{API}projects/{gcp_project}/locations/{region}/repositories"
 
 
+def repository_url(gcp_project: str, region: str, project: str) -> str:
+    return f"{_repositories(gcp_project, region)}/{repository_id(project)}"
+
+
 def get_repository_request(gcp_project: str, region: str, project: str) -> ApiRequest:
-    return ApiRequest("GET", f"{_repositories(gcp_project, region)}/{repository_id(project)}")
+    return ApiRequest("GET", repository_url(gcp_project, region, project))
 
 
 def create_repository_request(gcp_project: str, region: str, project: str) -> ApiRequest:

@@ -21,11 +21,10 @@ from typing import Any
 from pilot_tui import redact
 from pilot_tui.deploy.gcp_api import ApiError, ApiRequest, Transport, exists_ok, gone_ok
 from pilot_tui.deploy.managed import Say, TargetError
-from pilot_tui.identity_gcp import default_runtime_account, with_member
+from pilot_tui.identity_gcp import ACCESSOR, NEEDS_SETUP, default_runtime_account, with_member
 
 API = "https://secretmanager.googleapis.com/v1/"
 CRM = "https://cloudresourcemanager.googleapis.com/v1/"
-ACCESSOR = "roles/secretmanager.secretAccessor"
 SECRET_ID_MAX = 255  # Secret Manager's limit on secret ids
 
 
@@ -56,6 +55,11 @@ def create_secret_request(gcp_project: str, secret: str,
     """An empty secret (no version yet); Google picks where its copies live."""
     return ApiRequest("POST", secrets_url(gcp_project), params={"secretId": secret},
                       body={"replication": {"automatic": {}}, "labels": labels})
+
+
+def get_secret_request(gcp_project: str, secret: str) -> ApiRequest:
+    """The secret's metadata (never a value)."""
+    return ApiRequest("GET", secret_url(gcp_project, secret))
 
 
 def access_latest_request(gcp_project: str, secret: str) -> ApiRequest:
@@ -167,8 +171,19 @@ class CloudRunSecrets:
         return refs
 
     def _store_one(self, secret: str, value: str, say: Say, name: str) -> SecretRef:
-        created = exists_ok(self.transport, create_secret_request(
-            self.gcp_project, secret, self.labels())) is not None
+        # Read first: setup makes the secrets pilot.toml names and grants the deployer each
+        # one, but no create on the project (a create of an existing one answers 403 then).
+        created = False
+        if gone_ok(self.transport, get_secret_request(self.gcp_project, secret)) is None:
+            try:
+                created = exists_ok(self.transport, create_secret_request(
+                    self.gcp_project, secret, self.labels())) is not None
+            except ApiError as exc:
+                if exc.status != 403:
+                    raise
+                raise TargetError(f"secret {name}: Secret Manager {secret} does not exist "
+                                  f"and the deployer may not create it; {NEEDS_SETUP}") \
+                    from None
         latest = None if created else self._latest(secret)
         if latest is not None:
             old = payload_text(latest)

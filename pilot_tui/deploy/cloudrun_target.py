@@ -30,6 +30,7 @@ from pilot_tui.deploy.managed import (
     TargetStatus,
     resource_name,
 )
+from pilot_tui.identity_gcp import runtime_account_email
 
 API = "https://run.googleapis.com/v2/"
 LOGGING = "https://logging.googleapis.com/v2/entries:list"
@@ -54,16 +55,19 @@ def revision_name(service: str, release: str) -> str:
 
 def service_body(image: str, env: dict[str, str], revision: str, settings: Any,
                  labels: dict[str, str],
-                 secrets: Mapping[str, SecretRef] | None = None) -> dict[str, Any]:
+                 secrets: Mapping[str, SecretRef] | None = None,
+                 runtime_account: str | None = None) -> dict[str, Any]:
     """The whole service as Pilot wants it: a template pinned to ``revision`` and all
     traffic on the latest revision (the one this template makes). Names in ``secrets``
-    become Secret Manager references: their values never enter the service."""
+    become Secret Manager references: their values never enter the service. The revision
+    runs as ``runtime_account`` (None: the project's default compute account)."""
     refs = secrets or {}
     return {
         "labels": labels,
         "template": {
             "revision": revision,
             "labels": labels,
+            **({"serviceAccount": runtime_account} if runtime_account else {}),
             "scaling": {"minInstanceCount": settings.min_instances,
                         "maxInstanceCount": settings.max_instances},
             "containers": [{
@@ -270,7 +274,8 @@ class CloudRunService:
             say(f"not setting {', '.join(dropped)}: Cloud Run sets it itself")
         refs = self.secrets.store({k: v for k, v in env.items() if k not in RESERVED_ENV},
                                   say)
-        body = service_body(image, env, revision, self.settings, self.labels(), refs)
+        body = service_body(image, env, revision, self.settings, self.labels(), refs,
+                            runtime_account_email(self.project, self.gcp_project))
         self.secrets.grant(refs, body["template"].get("serviceAccount"), say)
         if existing is None:
             operation = self.transport(create_service_request(self.url, body))

@@ -4,6 +4,8 @@ the ECS target shares.
 
 Per app: security groups `pilot-PROJECT-APP-lb` (port 80 from anywhere) and `-tasks` (the app
 port from the load balancer only), and a load balancer + target group named short_name().
+Each is made carrying the project tag (identity.PROJECT_TAG): the deployer's policy lets it
+change only resources with that tag.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from pilot_tui.deploy.managed import Say, TargetError, resource_name
+from pilot_tui.identity import project_tags
 
 NAME_LIMIT = 32  # load balancer and target group names
 Wait = Callable[[str, Callable[[], bool]], None]  # until(what, check): poll, then time out
@@ -171,8 +174,8 @@ class Balancer:
             else:
                 group, rules = str(self.ec2.create_security_group(
                     GroupName=name, Description=f"Pilot {self.name}", VpcId=vpc,
-                    TagSpecifications=[{"ResourceType": "security-group", "Tags": [
-                        {"Key": "pilot:project", "Value": self.project}]}])["GroupId"]), []
+                    TagSpecifications=[{"ResourceType": "security-group",
+                                        "Tags": project_tags(self.project)}])["GroupId"]), []
                 say(f"created security group {name} ({group})")
             stale = [r for r in rules if _rule(r) != _rule(wanted)]
             if stale:
@@ -193,7 +196,7 @@ class Balancer:
                 balancer = self.elbv2.create_load_balancer(
                     Name=name, Subnets=subnets, SecurityGroups=[group], Type="application",
                     Scheme="internet-facing", IpAddressType="ipv4",
-                    Tags=[{"Key": "pilot:app", "Value": self.name}])["LoadBalancers"][0]
+                    Tags=project_tags(self.project))["LoadBalancers"][0]
                 say(f"created load balancer {name} ({balancer['DNSName']})")
         health = {"HealthCheckProtocol": "HTTP", "HealthCheckPath": health_path,
                   "Matcher": {"HttpCode": "200-299"}}
@@ -206,7 +209,7 @@ class Balancer:
             else:
                 target = str(self.elbv2.create_target_group(
                     Name=name, Protocol="HTTP", Port=port, VpcId=vpc, TargetType="ip",
-                    HealthCheckIntervalSeconds=15, **health,
+                    HealthCheckIntervalSeconds=15, Tags=project_tags(self.project), **health,
                 )["TargetGroups"][0]["TargetGroupArn"])
                 # 300s by default: every deploy would wait that long for the old tasks.
                 self.elbv2.modify_target_group_attributes(TargetGroupArn=target, Attributes=[
@@ -218,7 +221,8 @@ class Balancer:
             if not any(item["Port"] == 80 for item in listeners):
                 self.elbv2.create_listener(
                     LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=80,
-                    DefaultActions=[{"Type": "forward", "TargetGroupArn": target}])
+                    DefaultActions=[{"Type": "forward", "TargetGroupArn": target}],
+                    Tags=project_tags(self.project))
                 say(f"created listener :80 on {name}")
         return target, str(balancer["DNSName"])
 

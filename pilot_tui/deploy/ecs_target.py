@@ -28,7 +28,12 @@ from pilot_tui.deploy.managed import (
     aws_clients,
     resource_name,
 )
-from pilot_tui.identity import ensure_execution_role, execution_secrets_policy
+from pilot_tui.identity import (
+    PROJECT_TAG,
+    ensure_execution_role,
+    execution_secrets_policy,
+    project_tags,
+)
 
 SECRETS_POLICY = "pilot-secrets"  # inline on the execution role: the parameters
 LOG_RETENTION_DAYS = 30
@@ -90,7 +95,7 @@ class EcsService:
             if self._cluster_active():
                 return
             self.ecs.create_cluster(clusterName=self.cluster,
-                                    tags=[{"key": "pilot:project", "value": self.project}])
+                                    tags=[{"key": PROJECT_TAG, "value": self.project}])
         say(f"created cluster {self.cluster}")
 
     def _cluster_active(self) -> bool:  # a deleted cluster stays visible as INACTIVE
@@ -108,7 +113,7 @@ class EcsService:
         # Create-and-tolerate rather than describe: the deployer may create, not list.
         with _aws(f"log group {self.log_group}"):
             if _unless(("ResourceAlreadyExistsException",), self.logs_client.create_log_group,
-                       logGroupName=self.log_group, tags={"pilot:project": self.project}):
+                       logGroupName=self.log_group, tags={PROJECT_TAG: self.project}):
                 self.logs_client.put_retention_policy(logGroupName=self.log_group,
                                                       retentionInDays=LOG_RETENTION_DAYS)
                 say(f"created log group {self.log_group} ({LOG_RETENTION_DAYS} days)")
@@ -131,7 +136,7 @@ class EcsService:
                     continue
                 # AWS refuses Tags with Overwrite: a new parameter gets them, an update keeps them.
                 more = {"Overwrite": True} if found else {
-                    "Tags": [{"Key": "pilot:project", "Value": self.project}]}
+                    "Tags": project_tags(self.project)}
                 self.ssm.put_parameter(Name=path, Value=value, Type="SecureString", **more)
             say(f"{'updated' if found else 'stored'} secret {name} in SSM parameter {path}")
         # One policy for the project's parameters (the role is shared by its apps), made at
@@ -168,7 +173,8 @@ class EcsService:
                 family=self.name, requiresCompatibilities=["FARGATE"], networkMode="awsvpc",
                 cpu=str(self.settings.cpu), memory=str(self.settings.memory),
                 executionRoleArn=role, containerDefinitions=[container],
-                tags=[{"key": "pilot:release", "value": release}])
+                tags=[{"key": PROJECT_TAG, "value": self.project},
+                      {"key": "pilot:release", "value": release}])
         return str(made["taskDefinition"]["taskDefinitionArn"])
 
     def _ensure_service(self, arn: str, network: Network, say: Say) -> None:

@@ -15,7 +15,9 @@ from typing import Any
 
 from pilot_tui.deploy import gcs_cdn
 from pilot_tui.deploy.gcs_cdn import dns_records
+from pilot_tui.deploy.s3_site import SiteError
 from pilot_tui.deploy.site_files import Changes, Remote, SiteFile
+from pilot_tui.identity_gcp import NEEDS_SETUP
 
 __all__ = ["GcsSite", "cdn_requests", "dns_records"]
 
@@ -30,7 +32,7 @@ class GcsSite:
     cdn: gcs_cdn.Cdn | None = None  # outside the sandbox: its CDN goes with it on destroy
 
     def ensure_bucket(self, index: str = "index.html") -> bool:
-        from google.api_core.exceptions import NotFound
+        from google.api_core.exceptions import Forbidden, NotFound
 
         try:
             bucket = self.client.get_bucket(self.bucket)
@@ -39,7 +41,11 @@ class GcsSite:
             bucket = self.client.bucket(self.bucket)
             bucket.iam_configuration.uniform_bucket_level_access_enabled = True
             bucket.configure_website(main_page_suffix=index, not_found_page="404.html")
-            self.client.create_bucket(bucket, location=self.location)
+            try:
+                self.client.create_bucket(bucket, location=self.location)
+            except Forbidden:  # the deployer: granted on the buckets setup made, no other
+                raise SiteError(f"bucket {self.bucket} does not exist and these credentials "
+                                f"may not create it; {NEEDS_SETUP}") from None
             created = True
         return created
 

@@ -28,7 +28,7 @@ from pilot_tui.deploy.managed import (
     aws_clients,
     resource_name,
 )
-from pilot_tui.identity import ensure_execution_role, role_names
+from pilot_tui.identity import PROJECT_TAG, ensure_execution_role, role_names
 
 ALIAS = "live"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # zip's epoch: the same files make the same bytes
@@ -155,7 +155,7 @@ class LambdaFunction:
     def _create(self, code: dict[str, Any], config: dict[str, Any], say: Say) -> None:
         role = self.ensure_role(say)
         args: dict[str, Any] = {"FunctionName": self.name, "Role": role, "Code": code,
-                                "Tags": {"pilot:project": self.project}, **config}
+                                "Tags": {PROJECT_TAG: self.project}, **config}
         if "ZipFile" in code:
             args.update(PackageType="Zip", Handler=self.settings.handler,
                         Runtime=self.settings.runtime)

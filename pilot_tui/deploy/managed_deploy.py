@@ -14,13 +14,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import replace
 from typing import Any
 
 from pilot_tui.deploy import history, lock
 from pilot_tui.deploy.events import Released, StageFailed, StageFinished, StageStarted, Timer
 from pilot_tui.deploy.managed import ManagedTarget, Revision, TargetError, open_target
-from pilot_tui.deploy.registry import Registry, RegistryError, ecr_registry, push
+from pilot_tui.deploy.registry import (
+    REGISTRY_OVERRIDE,
+    Registry,
+    RegistryError,
+    ecr_registry,
+    push,
+)
 
 
 def is_zip_lambda(app: Any) -> bool:
@@ -46,6 +53,22 @@ def registry_for(engine: Any, app: Any) -> Registry:
                         engine.project)
 
 
+def refuse_unreachable_registry(config: Any, app: Any) -> None:
+    """In the sandbox, moto's ECR answers with a registry host that does not resolve, so an
+    image could be built but never pushed: say so before the build (as Cloud Run is refused
+    when its target opens), unless PILOT_REGISTRY names a local registry to push to."""
+    if config.server.home != "sandbox" or os.environ.get(REGISTRY_OVERRIDE) or \
+            app.target.kind not in ("ecs", "lambda") or is_zip_lambda(app):
+        return
+    raise TargetError(
+        f"app {app.name!r}: {app.target.kind} needs its image pushed to ECR, and the sandbox "
+        "has no container registry (its simulated ECR names a host that does not resolve): "
+        f"set {REGISTRY_OVERRIDE}=HOST:PORT to a registry on this machine (e.g. Debian's "
+        "docker-registry on 127.0.0.1:5000)"
+        + (", use target.package = \"zip\"" if app.target.kind == "lambda" else "")
+        + ", or deploy it from a project on AWS (server.home = \"aws\")")
+
+
 class _Failure(Exception):
     def __init__(self, stage: str, message: str) -> None:
         super().__init__(message)
@@ -63,6 +86,7 @@ def deploy_managed(engine: Any, log: Any, app: Any, *, force: bool = False) -> h
         target = open_target(engine.config, engine.state_dir, engine.root, app)
         if is_zip_lambda(app):
             return _deploy_zip(engine, log, app, target, env, force)
+        refuse_unreachable_registry(engine.config, app)
         image_id, tag = engine._build(log, app)  # raises DeployError itself
         if app.target.kind == "lambda":
             image_id, tag = _with_adapter(engine, log, app, tag)

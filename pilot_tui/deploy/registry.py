@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pilot_tui import redact
+from pilot_tui.identity import project_tags
 
 REGISTRY_OVERRIDE = "PILOT_REGISTRY"
 
@@ -57,7 +58,7 @@ def ecr_registry(ecr: Any, repository: str, project: str) -> Registry:
         except ecr.exceptions.RepositoryNotFoundException:
             ecr.create_repository(repositoryName=repository,
                                   imageScanningConfiguration={"scanOnPush": True},
-                                  tags=[{"Key": "pilot:project", "Value": project}])
+                                  tags=project_tags(project))
         data = ecr.get_authorization_token()["authorizationData"][0]
     except ClientError as exc:
         error = exc.response.get("Error", {})

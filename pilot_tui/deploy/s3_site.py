@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pilot_tui.deploy.site_files import Changes, Remote, SiteFile
+from pilot_tui.identity import project_tags
 
 MANIFEST = ".pilot/manifest.json"
 RELEASES = ".pilot/releases/"  # one manifest per release, what a rollback restores
@@ -76,6 +77,7 @@ class S3Site:
     cloudfront: Any
     bucket: str
     region: str
+    project: str  # the distribution's project tag: the deployer may change only those
 
     # -- the bucket ----------------------------------------------------------------------
     def ensure_bucket(self) -> bool:
@@ -90,6 +92,8 @@ class S3Site:
             if self.region != "us-east-1":
                 args["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
             self.s3.create_bucket(**args)
+            self.s3.put_bucket_tagging(Bucket=self.bucket,
+                                       Tagging={"TagSet": project_tags(self.project)})
             created = True
         self.s3.put_public_access_block(Bucket=self.bucket, PublicAccessBlockConfiguration={
             "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
@@ -293,7 +297,10 @@ class S3Site:
                 "PriceClass": "PriceClass_100",
                 "Aliases": {"Quantity": len(aliases), "Items": list(aliases)},
             }
-            created = self.cloudfront.create_distribution(DistributionConfig=config)
+            # Tagged while made: the deployer's policy lets it tag no existing distribution.
+            created = self.cloudfront.create_distribution_with_tags(DistributionConfigWithTags={
+                "DistributionConfig": config,
+                "Tags": {"Items": project_tags(self.project)}})
             found = created["Distribution"]
         assert found is not None
         self._policy(str(found["ARN"]))

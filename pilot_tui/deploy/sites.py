@@ -41,7 +41,8 @@ def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | Gc
 
         make = aws_clients(config, state_dir)  # the emulator, the deployer, or the profile
         pool = Config(max_pool_connections=WORKERS + 4)  # one connection per upload worker
-        return S3Site(make("s3", config=pool), make("cloudfront"), bucket, config.aws.region)
+        return S3Site(make("s3", config=pool), make("cloudfront"), bucket, config.aws.region,
+                      config.project.name)
     key, cdn = None, None
     if not sandbox:  # the deployer's key; the sandbox has no Compute emulator: no CDN
         from pilot_tui.deploy.gcp_api import deploy_key

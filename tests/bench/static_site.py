@@ -95,7 +95,7 @@ def main() -> None:
                 cf = session.client("cloudfront", endpoint_url=url)
                 results = {}
                 for workers in (1, 16):
-                    target = S3Site(s3, cf, f"bench-{workers}-{n}", "us-east-1")
+                    target = S3Site(s3, cf, f"bench-{workers}-{n}", "us-east-1", "bench")
                     target.ensure_bucket()
                     seconds, sent = timed_s3(target, site, workers)
                     results[workers] = seconds
@@ -105,7 +105,7 @@ def main() -> None:
                       "(target >= 4x)")
             s3 = session.client("s3", endpoint_url=direct, config=pool)
             cf = session.client("cloudfront", endpoint_url=direct)
-            again, sent = timed_s3(S3Site(s3, cf, "bench-16-0", "us-east-1"), site, 16)
+            again, sent = timed_s3(S3Site(s3, cf, "bench-16-0", "us-east-1", "bench"), site, 16)
             print(f"S3 unchanged redeploy: {sent} bytes uploaded in {again:.2f} s (target 0)")
 
             if ns.skip_gcs:

@@ -256,6 +256,15 @@ def test_first_deploy_creates_then_patches_with_the_next_revision(run, fake):
     assert not any(c.url.endswith(":setIamPolicy") for c in fake.calls)  # public already
 
 
+def test_services_run_as_pilots_own_runtime_account(run, fake):
+    """Not the default compute account (an editor of the whole project): setup makes
+    pilot-PROJECT-run, which may only read the app's secrets."""
+    run.deploy("img@sha256:1", {}, "v1", lambda _: None)
+    create = next(c for c in fake.calls if c.method == "POST" and c.body)
+    assert create.body["template"]["serviceAccount"] == \
+        "pilot-acme-run@acme-prod.iam.gserviceaccount.com"
+
+
 def test_a_failed_revision_is_a_target_error_and_its_name_is_not_reused(run, fake):
     run.deploy("img@sha256:1", {}, "v1", lambda _: None)
     with pytest.raises(TargetError, match="container failed to start"):

@@ -24,7 +24,8 @@ CRM = "https://cloudresourcemanager.googleapis.com/v1/projects/acme-prod"
 SECRET = "pilot-acme-api-db-url"
 VALUE = "correct-horse-battery-staple-42"
 NEW_VALUE = "tr0ub4dor-and-3-more-words"
-RUNTIME = "serviceAccount:123456-compute@developer.gserviceaccount.com"
+RUNTIME = "serviceAccount:pilot-acme-run@acme-prod.iam.gserviceaccount.com"  # Pilot's own
+DEFAULT_COMPUTE = "123456-compute@developer.gserviceaccount.com"
 
 
 class FakeSecretManager(FakeCloudRun):
@@ -96,6 +97,8 @@ class FakeSecretManager(FakeCloudRun):
         if method == "DELETE" and not action:
             del self.secrets[name]
             return {}
+        if method == "GET" and not action:
+            return {"name": f"projects/123456/secrets/{name}", "labels": secret["labels"]}
         raise AssertionError(f"unexpected {method} {url}")
 
 
@@ -156,7 +159,7 @@ def test_secret_manager_requests_as_data():
     assert cs.set_secret_policy_request("acme-prod", SECRET, {"etag": "e"}) == ApiRequest(
         "POST", f"{SM}/{SECRET}:setIamPolicy", body={"policy": {"etag": "e"}})
     assert cs.project_request("acme-prod") == ApiRequest("GET", CRM)
-    assert cs.default_runtime_account("123456") == RUNTIME.removeprefix("serviceAccount:")
+    assert cs.default_runtime_account("123456") == DEFAULT_COMPUTE
 
 
 def test_accessor_binding_keeps_other_bindings():
@@ -195,14 +198,14 @@ def test_answers_are_read():
 def test_first_deploy_stores_binds_and_references_version_1(run, fake):
     said: list[str] = []
     run.deploy("img@sha256:1", {"DB_URL": VALUE, "MODE": "prod"}, "v1", said.append)
-    assert fake.sm_calls() == [
-        "POST ", f"POST /{SECRET}:addVersion",  # created: no latest version to compare
+    assert fake.sm_calls() == [  # not there: created, no latest version to compare
+        f"GET /{SECRET}", "POST ", f"POST /{SECRET}:addVersion",
         f"GET /{SECRET}:getIamPolicy", f"POST /{SECRET}:setIamPolicy"]
     secret = fake.secrets[SECRET]
     assert secret["versions"] == [VALUE]
     assert secret["labels"] == {"pilot-project": "acme", "pilot-app": "api"}
     assert secret["policy"]["bindings"] == [{"role": cs.ACCESSOR, "members": [RUNTIME]}]
-    assert [c.url for c in fake.calls].count(CRM) == 1
+    assert CRM not in [c.url for c in fake.calls]  # the runtime account is named: no lookup
     # The binding comes before the service write: the revision reads the secret at start.
     (create,) = service_writes(fake)
     urls = [c.url for c in fake.calls]
@@ -220,8 +223,8 @@ def test_redeploy_with_the_same_value_adds_no_version(run, fake):
     fake.calls.clear()
     said: list[str] = []
     run.deploy("img@sha256:2", {"DB_URL": VALUE}, "v2", said.append)
-    assert fake.sm_calls() == ["POST ", f"GET /{SECRET}/versions/latest:access",
-                               f"GET /{SECRET}:getIamPolicy"]  # 409 exists; bound already
+    assert fake.sm_calls() == [f"GET /{SECRET}", f"GET /{SECRET}/versions/latest:access",
+                               f"GET /{SECRET}:getIamPolicy"]  # it exists; bound already
     assert fake.secrets[SECRET]["versions"] == [VALUE]
     assert container_env(service_writes(fake)[0])[0]["valueSource"]["secretKeyRef"] == {
         "secret": SECRET, "version": "1"}
@@ -307,3 +310,19 @@ def test_secrets_that_map_to_one_id_are_refused(fake):
     with pytest.raises(TargetError, match="distinct Secret Manager ids") as caught:
         store.store({"DB_URL": VALUE, "db_url": NEW_VALUE}, lambda _: None)
     assert VALUE not in str(caught.value) and fake.calls == []
+
+
+def test_a_secret_setup_made_is_used_without_the_create_permission(run, fake):
+    """The deployer may create no secret (setup makes each one pilot.toml names and grants
+    it on that secret): a deploy reads the secret first and creates only a missing one."""
+    fake.secrets[SECRET] = {"labels": {"pilot-project": "acme", "pilot-app": "api"},
+                            "versions": [], "disabled": False, "policy": {"etag": "e0"}}
+    fake.fail["/secrets"] = 403  # create (and list) on the project: not the deployer's
+    run.deploy("img@sha256:1", {"DB_URL": VALUE}, "v1", lambda _: None)
+    assert fake.secrets[SECRET]["versions"] == [VALUE]
+    with pytest.raises(TargetError) as caught:  # API_KEY: added after setup
+        run.deploy("img@sha256:2", {"DB_URL": VALUE, "API_KEY": NEW_VALUE}, "v2",
+                   lambda _: None)
+    message = str(caught.value)
+    assert "secret API_KEY" in message and "pilot-tui deployer create --cloud gcp" in message
+    assert NEW_VALUE not in message

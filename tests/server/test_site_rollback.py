@@ -57,7 +57,7 @@ class Project:
             config=config, root=tmp_path, state_dir=state_dir,
             record_release=lambda log, app, record: history.record(state_dir, app, record))
         self.bucket = bucket_for(name, "docs")
-        self.site = S3Site(self.s3, self.cloudfront, self.bucket, REGION)
+        self.site = S3Site(self.s3, self.cloudfront, self.bucket, REGION, name)
 
     def deploy(self, files: dict[str, str]) -> history.Release:
         if self.folder.exists():
@@ -212,7 +212,7 @@ def test_versioning_and_lifecycle_are_idempotent_and_keep_other_rules(aws_url):
     session = aws_session(REGION)
     s3 = session.client("s3", endpoint_url=aws_url)
     site = S3Site(s3, session.client("cloudfront", endpoint_url=aws_url), "pilot-rb5-site",
-                  REGION)
+                  REGION, "rb5")
     assert site.ensure_bucket() is True
     theirs = {"ID": "their-logs", "Status": "Enabled", "Filter": {"Prefix": "logs/"},
               "Expiration": {"Days": 7}}

@@ -41,7 +41,7 @@ def test_s3_cloudfront_site(emulators, site):
     url = emulators["aws"].url
     s3, cloudfront = session.client("s3", endpoint_url=url), \
         session.client("cloudfront", endpoint_url=url)
-    target = S3Site(s3, cloudfront, "pilot-acme-docs-site", "eu-west-1")
+    target = S3Site(s3, cloudfront, "pilot-acme-docs-site", "eu-west-1", "acme")
     assert target.ensure_bucket() is True
     assert target.ensure_bucket() is False  # idempotent
     block = s3.get_public_access_block(Bucket=target.bucket)["PublicAccessBlockConfiguration"]

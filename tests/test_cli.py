@@ -230,3 +230,37 @@ def test_write_keeps_permissions(cli, project):
     os.chmod(project, 0o640)
     assert cli("config", "set", "aws.region", "eu-west-1").code == 0
     assert stat.S_IMODE(project.stat().st_mode) == 0o640
+
+
+def test_set_in_a_crlf_file_keeps_crlf_and_comments(cli, project):
+    # A pilot.toml saved on Windows (or by a CRLF editor) could never be edited: the
+    # "changed on disk" guard compared the newline-normalised text with the raw bytes.
+    crlf = project.read_bytes().replace(b"\n", b"\r\n")
+    project.write_bytes(crlf)
+    comments = [line for line in crlf.split(b"\r\n") if line.lstrip().startswith(b"#")]
+    result = cli("config", "set", "aws.region", "eu-west-1")
+    assert result.code == 0, result.err
+    # A key tomlkit adds (a new table and key) gets the file's line ending too.
+    result = cli("config", "set", "gcp.region", "europe-west1")
+    assert result.code == 0, result.err
+    raw = project.read_bytes()
+    assert raw.count(b"\n") == raw.count(b"\r\n") > 0, "every line ends in CRLF"
+    assert all(comment in raw.split(b"\r\n") for comment in comments)
+    data = tomllib.loads(raw.decode())
+    assert data["aws"]["region"] == "eu-west-1" and data["gcp"]["region"] == "europe-west1"
+    assert cli("config", "unset", "gcp.region").code == 0
+    assert b"\r\n" in project.read_bytes() and b"\n" not in project.read_bytes().replace(
+        b"\r\n", b"")
+
+
+def test_set_through_a_symlink_updates_its_target(cli, project, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    target = shared / "pilot.toml"
+    project.rename(target)
+    project.symlink_to(target)
+    assert cli("config", "set", "aws.region", "eu-west-1").code == 0
+    assert project.is_symlink() and project.resolve() == target
+    assert tomllib.loads(target.read_text())["aws"]["region"] == "eu-west-1"
+    # The temp file was made beside the target (same filesystem), and none is left.
+    assert [p.name for p in shared.iterdir()] == ["pilot.toml"]

@@ -42,7 +42,9 @@ class ProjectFile:
 
     @classmethod
     def load(cls, path: FsPath) -> ProjectFile:
-        return cls(path, path.read_text(encoding="utf-8"))
+        # Decoded from the bytes, not read_text: its newline translation would turn CRLF
+        # into LF, and the text would then never match the file on disk (see save).
+        return cls(path, path.read_bytes().decode("utf-8"))
 
     @property
     def display(self) -> str:
@@ -94,9 +96,24 @@ class ProjectFile:
                 f"{self.display} changed on disk after it was read; nothing was written "
                 "(run the command again to apply your change to the new contents)"
             )
-        atomic_write(self.path, new_text)
+        new_text = with_newlines(new_text, newline_of(self.text))
+        # Through a symlink, replace the link's target (the temp file made in the target's
+        # directory), so the link stays a link instead of becoming a copy.
+        atomic_write(self.path.resolve(), new_text)
         self.text = new_text
         return checked
+
+
+def newline_of(text: str) -> str:
+    """The file's line ending, as its first line has it (LF for a one-line file)."""
+    first = text.find("\n")
+    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
+
+
+def with_newlines(text: str, newline: str) -> str:
+    """``text`` with every line ending made ``newline`` (tomlkit writes LF for what it adds)."""
+    lf = text.replace("\r\n", "\n")
+    return lf if newline == "\n" else lf.replace("\n", newline)
 
 
 def set_in_text(text: str, key: str, value: Any) -> str:

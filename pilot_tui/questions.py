@@ -100,3 +100,37 @@ def check_answer(draft: str, question: Question, answer: str) -> str | None:
             return problem.message
     return None
 
+
+def apply_answers(draft: str, answers: Answers) -> tuple[str, list[tuple[Question, str]]]:
+    """The draft with every answer applied, then validated once, with each problem paired
+    with the question it is about. Checking answer by answer would refuse `home = "gcp"`
+    before the gcp.project given beside it was applied."""
+    problems: list[tuple[Question, str]] = []
+    for question in QUESTIONS:
+        if question.key not in answers:
+            continue
+        answer = answers[question.key]
+        if not answer.strip():
+            if not question.optional:
+                problems.append((question, "an answer is needed"))
+            continue
+        try:
+            draft = apply_answer(draft, question, answer)
+        except ValueError as exc:
+            problems.append((question, str(exc)))
+    if problems:
+        return draft, problems
+    for problem in check_text(draft).report.errors:
+        for question in QUESTIONS:
+            prefix = tuple(parse_key(question.key))
+            if question.key in answers and (problem.path[: len(prefix)] == prefix
+                                            or problem.key.startswith(question.key)):
+                problems.append((question, problem.message + _missing(problem.message, answers)))
+                break
+    return draft, problems
+
+
+def _missing(message: str, answers: Answers) -> str:
+    """Name the flag that answers a key a message says is needed (`needs gcp.project`)."""
+    wanted = [q.flag for q in QUESTIONS if q.key not in answers and f"needs {q.key}" in message]
+    return f" (answer it with {', '.join(wanted)})" if wanted else ""

@@ -86,6 +86,46 @@ def test_init_answers_from_flags(cli, tmp_path):
     assert "# names and tags every cloud resource" in (tmp_path / "pilot.toml").read_text()
 
 
+@pytest.mark.parametrize("home", ["sandbox", "aws", "gcp", "host"])
+def test_init_sets_up_every_home_from_flags(cli, tmp_path, home):
+    # Each answer used to be validated before the later ones were applied, so `--home gcp`
+    # failed for want of the gcp.project that --gcp-project was about to give.
+    key_file = tmp_path / "pilot-sa.json"
+    key_file.write_text("{}")
+    flags = {
+        "sandbox": [],
+        "aws": ["--aws-profile", "acme", "--aws-region", "eu-west-1",
+                "--allowed-cidr", "203.0.113.7/32", "--state-backend", "s3"],
+        "gcp": ["--gcp-project", "acme-prod-123", "--gcp-region", "europe-west1",
+                "--gcp-credentials", str(key_file), "--state-backend", "gcs"],
+        "host": ["--host", "unix:///var/run/docker.sock"],
+    }[home]
+    result = cli("init", "--name", "x", "--home", home, *flags)
+    assert result.code == 0, result.err
+    data = tomllib.loads((tmp_path / "pilot.toml").read_text())
+    assert data["server"]["home"] == home
+    expected = {
+        "sandbox": {},
+        "aws": {"aws": {"profile": "acme", "region": "eu-west-1"}, "state": {"backend": "s3"}},
+        "gcp": {"gcp": {"project": "acme-prod-123", "region": "europe-west1",
+                        "credentials": str(key_file)}, "state": {"backend": "gcs"}},
+        "host": {"server": {"host": "unix:///var/run/docker.sock"}},
+    }[home]
+    for table, values in expected.items():
+        for key, value in values.items():
+            assert data[table][key] == value, f"{table}.{key}"
+    assert cli("config", "validate").code == 0
+
+
+def test_init_names_the_flag_a_home_still_needs(cli, tmp_path):
+    result = cli("init", "--name", "x", "--home", "gcp")
+    assert result.code == 2
+    assert "gcp.project" in result.err and "--gcp-project" in result.err
+    result = cli("init", "--name", "x", "--home", "host")
+    assert result.code == 2 and "--host" in result.err
+    assert not (tmp_path / "pilot.toml").exists()
+
+
 def test_init_rejects_bad_flag_answers_and_writes_nothing(cli, tmp_path):
     result = cli("init", "--aws-region", "us-central1")
     assert result.code == 2

@@ -11,7 +11,7 @@ from pilot_tui.cli.main import EXIT_INVALID, EXIT_OK
 from pilot_tui.config.starter import project_name_from, starter_text
 from pilot_tui.config.validate import check_text
 from pilot_tui.project import create_project, project_file_for
-from pilot_tui.questions import QUESTIONS, Question, apply_answer, check_answer
+from pilot_tui.questions import QUESTIONS, Question, apply_answers
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -41,16 +41,11 @@ def run(ns: argparse.Namespace) -> int:
             return EXIT_INVALID
         draft = asked
     else:
-        answered: dict[str, Any] = {}
-        for q in QUESTIONS:
-            if q.key not in given:
-                continue
-            problem = check_answer(draft, q, given[q.key])
-            if problem:
-                error(f"{q.flag}: {problem}")
-                return EXIT_INVALID
-            draft = apply_answer(draft, q, given[q.key])
-            answered[q.key] = given[q.key]
+        draft, problems = apply_answers(draft, given)
+        for question, problem in problems:
+            error(f"{question.flag}: {problem}")
+        if problems:
+            return EXIT_INVALID
 
     report = check_text(draft, str(target), target.parent).report
     if not report.ok:  # answers can conflict (e.g. a cloud-run app without a GCP project)

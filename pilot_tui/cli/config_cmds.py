@@ -75,7 +75,12 @@ def load_valid(ns: argparse.Namespace) -> tuple[ProjectFile, PilotConfig] | None
     if checked.config is None:
         print_report(checked.report, header=f"{pf.display} is not valid; fix it first:")
         return None
-    return pf, checked.config
+    config = checked.config
+    # `--sandbox`, read here once for every command that acts on the project.
+    if getattr(ns, "sandbox", False) and config.server.home != "sandbox":
+        say(f'--sandbox: using the local sandbox instead of home = "{config.server.home}"')
+        config = config.in_sandbox()
+    return pf, config
 
 
 def validate(ns: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import tomllib
 
 import pexpect
+import pytest
 
 from tests.conftest import PILOT, run_pilot
 
@@ -39,6 +40,24 @@ def test_app_new_asks_detects_and_validates(tmp_path):
     assert app["name"] == "api" and app["path"] == "api"
     assert app["build"] == {"kind": "dockerfile"} and app["target"] == {"kind": "server"}
     assert app["env"] == {"LOG_LEVEL": "info"} and app["secrets"] == ["DATABASE_URL"]
+
+
+@pytest.mark.parametrize(("key", "code"), [("\x03", 130), ("\x04", 2)])
+def test_app_new_cancelled_exits_like_init_and_writes_nothing(tmp_path, key, code):
+    # Ctrl+C is an interrupt (130); Ctrl+D ends the input unanswered (2; it was a traceback).
+    assert run_pilot("init", cwd=tmp_path).returncode == 0
+    before = (tmp_path / "pilot.toml").read_bytes()
+    child = pexpect.spawn(PILOT, ["app", "new"], cwd=str(tmp_path), encoding="utf-8",
+                          dimensions=(40, 120), timeout=20,
+                          env={"TERM": "xterm", "PATH": "/usr/bin:/bin"})
+    child.expect("Source folder")
+    child.send("\x15")  # an empty line: Ctrl+D ends the input only there
+    child.send(key)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == code, child.before
+    assert "Traceback" not in child.before and "pilot.toml is unchanged" in child.before
+    assert (tmp_path / "pilot.toml").read_bytes() == before
 
 
 def test_app_new_by_flags_and_its_refusals(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 
 import pexpect
+import pytest
 
 from tests.conftest import PILOT
 
@@ -47,13 +48,20 @@ def test_plain_init_asks_the_core_questions_and_validates_answers(tmp_path):
     assert (tmp_path / ".pilot").is_dir()
 
 
-def test_plain_init_cancelled_with_ctrl_c_writes_nothing(tmp_path):
+@pytest.mark.parametrize(("key", "code", "said"), [
+    ("\x03", 130, "interrupted"),  # Ctrl+C: the exit code of an interrupt, as README says
+    ("\x04", 2, "cancelled"),  # Ctrl+D: the input ended unanswered (it was a traceback)
+])
+def test_plain_init_cancelled_writes_nothing(tmp_path, key, code, said):
     child = pexpect.spawn(PILOT, ["init", "--plain"], cwd=str(tmp_path), encoding="utf-8",
                           dimensions=(40, 120), timeout=20,
                           env={"TERM": "xterm", "PATH": "/usr/bin:/bin"})
     child.expect("Project name")
-    child.sendcontrol("c")
+    child.send("\x15")  # an empty line: Ctrl+D ends the input only there
+    child.send(key)
     child.expect(pexpect.EOF)
     child.close()
-    assert child.exitstatus != 0
+    assert child.exitstatus == code, child.before
+    assert f"init {said}; nothing was written" in child.before
+    assert "Traceback" not in child.before
     assert not (tmp_path / "pilot.toml").exists()

@@ -36,8 +36,12 @@ def run(ns: argparse.Namespace) -> int:
     ask = sys.stdin.isatty() and sys.stdout.isatty() and not ns.yes
     answers = dict(given)
     if ask:
-        asked = _ask(pf.text, root, config.server.home, taken, answers)
-        if asked is None:
+        try:
+            asked = _ask(pf.text, root, config.server.home, taken, answers)
+        except EOFError:  # Ctrl+D: the input ended before every question was answered
+            error("cancelled; pilot.toml is unchanged")
+            return EXIT_INVALID
+        if asked is None:  # Ctrl+C
             error("cancelled; pilot.toml is unchanged")
             return EXIT_INTERRUPTED
         answers = asked
@@ -112,7 +116,7 @@ def _ask(text: str, root: Any, home: str, taken: set[str],
                 if field == "name" else ""
             reply = questionary.text(question.prompt, default=default,
                                      validate=lambda v, f=field: valid(f, v)).ask()
-        if reply is None:  # Ctrl+C / Ctrl+D
+        if reply is None:  # Ctrl+C
             return None
         answers[field] = reply
     return answers

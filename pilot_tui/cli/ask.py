@@ -8,7 +8,8 @@ from pilot_tui.questions import QUESTIONS, Question, apply_answer, check_answer
 
 
 def ask_all(draft: str, given: dict[str, str]) -> str | None:
-    """Ask every question that applies and was not answered by a flag; None if cancelled."""
+    """Ask every question that applies and was not answered by a flag; None when the input
+    ends (Ctrl+D). Ctrl+C raises KeyboardInterrupt, so the command exits as interrupted."""
     answers: dict[str, Any] = dict(given)
     for key, answer in given.items():
         question = next(q for q in QUESTIONS if q.key == key)
@@ -16,8 +17,9 @@ def ask_all(draft: str, given: dict[str, str]) -> str | None:
     for question in QUESTIONS:
         if question.key in given or not question.when(answers):
             continue
-        asked = _ask(question, draft, _default(question, draft))
-        if asked is None:  # Ctrl+C or Ctrl+D
+        try:
+            asked = _ask(question, draft, _default(question, draft))
+        except EOFError:  # Ctrl+D
             return None
         answer = asked
         answers[question.key] = answer
@@ -54,9 +56,9 @@ def _ask(question: Question, draft: str, default: str) -> str | None:
             f"{question.prompt} (type to search; Enter for {default})",
             choices=list(question.choices), validate=validate_or_default, match_middle=True,
         )
-        answer = prompt.ask()
+        answer = prompt.unsafe_ask()  # unsafe: Ctrl+C raises instead of returning None
         return answer or default if answer is not None else None
     else:
         prompt = questionary.text(question.prompt, default=default, validate=validate,
                                   instruction=question.help or None)
-    return prompt.ask()
+    return prompt.unsafe_ask()

@@ -43,6 +43,15 @@ def confirm(question: str, yes: bool) -> bool | None:
         return False
 
 
+def not_confirmed(answer: bool | None) -> int:
+    """The exit code of a command whose question was not answered yes: 2 (invalid usage)
+    when there was no terminal to ask and no --yes, 0 when the person said no."""
+    if answer is None:
+        return EXIT_INVALID
+    say("nothing was changed")
+    return EXIT_OK
+
+
 def print_report(report: Report, *, header: str | None = None) -> None:
     """Problems go to stderr for humans; errors first by line, warnings too."""
     if header:

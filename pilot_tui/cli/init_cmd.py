@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from pilot_tui.cli.config_cmds import error, print_report
-from pilot_tui.cli.main import EXIT_INVALID, EXIT_OK
+from pilot_tui.cli.main import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from pilot_tui.config.starter import project_name_from, starter_text
 from pilot_tui.config.validate import check_text
 from pilot_tui.project import create_project, project_file_for
@@ -35,9 +35,13 @@ def run(ns: argparse.Namespace) -> int:
             return EXIT_INVALID
         from pilot_tui.cli.ask import ask_all
 
-        asked = ask_all(draft, given)
-        if asked is None:
-            sys.stderr.write("pilot-tui: init cancelled; nothing was written\n")
+        try:
+            asked = ask_all(draft, given)
+        except KeyboardInterrupt:
+            sys.stderr.write("\npilot-tui: init interrupted; nothing was written\n")
+            return EXIT_INTERRUPTED
+        if asked is None:  # the input ended before every question was answered
+            sys.stderr.write("\npilot-tui: init cancelled; nothing was written\n")
             return EXIT_INVALID
         draft = asked
     else:

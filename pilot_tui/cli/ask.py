@@ -18,13 +18,14 @@ def ask_all(draft: str, given: dict[str, str]) -> str | None:
         if question.key in given or not question.when(answers):
             continue
         try:
-            asked = _ask(question, draft, _default(question, draft))
+            reply = _ask(question, draft, _default(question, draft))
         except EOFError:  # Ctrl+D
             return None
-        answer = asked
-        answers[question.key] = answer
-        if answer.strip():
-            draft = apply_answer(draft, question, answer)
+        if reply is None:
+            return None
+        answers[question.key] = reply
+        if reply.strip():
+            draft = apply_answer(draft, question, reply)
     return draft
 
 

@@ -304,3 +304,14 @@ def test_set_through_a_symlink_updates_its_target(cli, project, tmp_path):
     assert tomllib.loads(target.read_text())["aws"]["region"] == "eu-west-1"
     # The temp file was made beside the target (same filesystem), and none is left.
     assert [p.name for p in shared.iterdir()] == ["pilot.toml"]
+
+
+def test_set_a_new_key_in_a_padded_inline_table_keeps_its_padding(cli, project):
+    # tomlkit put the new key after the table's closing padding: `{ kind = "server", x = 8}`.
+    assert cli("config", "set", "apps", '[{ name = "api", path = "." }]').code == 0
+    text = project.read_text().replace('path = "." }', 'path = ".", target = { kind = "server" } }')
+    project.write_text(text)
+    assert cli("config", "set", "apps.api.target.health_timeout", "8").code == 0
+    assert 'target = { kind = "server", health_timeout = 8 }' in project.read_text()
+    assert cli("config", "set", "apps.api.target.port", "9000").code == 0
+    assert 'target = { kind = "server", health_timeout = 8, port = 9000 }' in project.read_text()

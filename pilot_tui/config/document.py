@@ -133,10 +133,30 @@ def set_in_text(text: str, key: str, value: Any) -> str:
             parent[last] = _styled(parent[last], value)
     else:
         old = parent.get(last) if hasattr(parent, "get") else None
+        padded = old is None and _padded(parent)
         parent[last] = _styled(old, value)
+        if padded:
+            _pad(parent)
     new_text = doc.as_string()
     _check_edit(text, new_text, key, path, value)
     return new_text
+
+
+def _padded(table: Any) -> bool:
+    """Whether ``table`` is an inline table written with a space before its ``}``."""
+    from tomlkit.items import InlineTable, Whitespace
+
+    if not isinstance(table, InlineTable) or not table.value.body:
+        return False
+    key, last = table.value.body[-1]
+    return key is None and isinstance(last, Whitespace) and last.s == " "
+
+
+def _pad(table: Any) -> None:
+    """Put the space back before ``}``: tomlkit adds a key after it (`{ a = 1, b = 2}`)."""
+    from tomlkit.items import Whitespace
+
+    table.append(None, Whitespace(" "))
 
 
 def remove_from_text(text: str, key: str) -> str:

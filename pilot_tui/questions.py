@@ -81,9 +81,10 @@ def to_value(question: Question, answer: str) -> Any:
     return answer.strip()
 
 
-def apply_answer(draft: str, question: Question, answer: str) -> str:
-    """The draft text with the answer written to its key (comments kept)."""
-    return set_in_text(draft, question.key, to_value(question, answer))
+def apply_answer(draft: str, question: Question, answer: str, *, starter: bool = False) -> str:
+    """The draft text with the answer written to its key (comments kept); ``starter``: the
+    draft is init's starter file, whose commented examples the answers fill in."""
+    return set_in_text(draft, question.key, to_value(question, answer), starter=starter)
 
 
 def check_answer(draft: str, question: Question, answer: str) -> str | None:
@@ -102,7 +103,8 @@ def check_answer(draft: str, question: Question, answer: str) -> str | None:
 
 
 def apply_answers(draft: str, answers: Answers) -> tuple[str, list[tuple[Question, str]]]:
-    """The draft with every answer applied, then validated once, with each problem paired
+    """init's starter draft with every answer applied (filling its commented examples), then
+    validated once, with each problem paired
     with the question it is about. Checking answer by answer would refuse `home = "gcp"`
     before the gcp.project given beside it was applied."""
     problems: list[tuple[Question, str]] = []
@@ -115,7 +117,7 @@ def apply_answers(draft: str, answers: Answers) -> tuple[str, list[tuple[Questio
                 problems.append((question, "an answer is needed"))
             continue
         try:
-            draft = apply_answer(draft, question, answer)
+            draft = apply_answer(draft, question, answer, starter=True)
         except ValueError as exc:
             problems.append((question, str(exc)))
     if problems:

@@ -13,7 +13,7 @@ def ask_all(draft: str, given: dict[str, str]) -> str | None:
     answers: dict[str, Any] = dict(given)
     for key, answer in given.items():
         question = next(q for q in QUESTIONS if q.key == key)
-        draft = apply_answer(draft, question, answer)
+        draft = apply_answer(draft, question, answer, starter=True)
     for question in QUESTIONS:
         if question.key in given or not question.when(answers):
             continue
@@ -25,7 +25,7 @@ def ask_all(draft: str, given: dict[str, str]) -> str | None:
             return None
         answers[question.key] = reply
         if reply.strip():
-            draft = apply_answer(draft, question, reply)
+            draft = apply_answer(draft, question, reply, starter=True)
     return draft
 
 

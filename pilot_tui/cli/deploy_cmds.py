@@ -353,7 +353,9 @@ def app_dockerfile(ns: argparse.Namespace) -> int:
         if ns.eject:
             error(f"{ns.app} already builds from its own {path}")
             return EXIT_INVALID
-        sys.stdout.write(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        # Ended by a newline, so the prompt or a next command's note starts its own line.
+        sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
         return EXIT_OK
     if not ns.eject:
         say(f"# {ns.app}: {recipe.why}; `--eject` writes it to {recipe.folder}/Dockerfile")

@@ -17,6 +17,7 @@ from pilot_tui.app_questions import (
     problem_for,
 )
 from pilot_tui.cli.config_cmds import error, load_valid
+from pilot_tui.cli.invocation import pilot_command
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from pilot_tui.config.schema import STATIC_TARGETS
 
@@ -66,7 +67,7 @@ def run(ns: argparse.Namespace) -> int:
         return EXIT_FAILED
     why = f" ({detected.reason})" if detected is not None else ""
     sys.stderr.write(f"added app {table['name']}: build {table['build']['kind']}{why}, "
-                     f"target {table['target']['kind']}. Deploy it: pilot-tui deploy "
+                     f"target {table['target']['kind']}. Deploy it: {pilot_command()} deploy "
                      f"{table['name']}\n")
     return EXIT_OK
 

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from pilot_tui.cli.config_cmds import error, print_report
+from pilot_tui.cli.invocation import pilot_command
 from pilot_tui.cli.main import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from pilot_tui.config.starter import project_name_from, starter_text
 from pilot_tui.config.validate import check_text
@@ -64,7 +65,8 @@ def run(ns: argparse.Namespace) -> int:
     print(f"created {target}")
     print(f"created {project.state_dir}/ (0700) for machine state"
           + ("; added it to .gitignore" if ignored else ""))
-    print("next: `pilot-tui` opens the guided setup; `pilot-tui config validate` checks the file")
+    pilot = pilot_command()
+    print(f"next: `{pilot}` opens the guided setup; `{pilot} config validate` checks the file")
     return EXIT_OK
 
 

@@ -81,9 +81,10 @@ def to_value(question: Question, answer: str) -> Any:
     return answer.strip()
 
 
-def apply_answer(draft: str, question: Question, answer: str) -> str:
-    """The draft text with the answer written to its key (comments kept)."""
-    return set_in_text(draft, question.key, to_value(question, answer))
+def apply_answer(draft: str, question: Question, answer: str, *, starter: bool = False) -> str:
+    """The draft text with the answer written to its key (comments kept); ``starter``: the
+    draft is init's starter file, whose commented examples the answers fill in."""
+    return set_in_text(draft, question.key, to_value(question, answer), starter=starter)
 
 
 def check_answer(draft: str, question: Question, answer: str) -> str | None:
@@ -100,3 +101,38 @@ def check_answer(draft: str, question: Question, answer: str) -> str | None:
             return problem.message
     return None
 
+
+def apply_answers(draft: str, answers: Answers) -> tuple[str, list[tuple[Question, str]]]:
+    """init's starter draft with every answer applied (filling its commented examples), then
+    validated once, with each problem paired
+    with the question it is about. Checking answer by answer would refuse `home = "gcp"`
+    before the gcp.project given beside it was applied."""
+    problems: list[tuple[Question, str]] = []
+    for question in QUESTIONS:
+        if question.key not in answers:
+            continue
+        answer = answers[question.key]
+        if not answer.strip():
+            if not question.optional:
+                problems.append((question, "an answer is needed"))
+            continue
+        try:
+            draft = apply_answer(draft, question, answer, starter=True)
+        except ValueError as exc:
+            problems.append((question, str(exc)))
+    if problems:
+        return draft, problems
+    for problem in check_text(draft).report.errors:
+        for question in QUESTIONS:
+            prefix = tuple(parse_key(question.key))
+            if question.key in answers and (problem.path[: len(prefix)] == prefix
+                                            or problem.key.startswith(question.key)):
+                problems.append((question, problem.message + _missing(problem.message, answers)))
+                break
+    return draft, problems
+
+
+def _missing(message: str, answers: Answers) -> str:
+    """Name the flag that answers a key a message says is needed (`needs gcp.project`)."""
+    wanted = [q.flag for q in QUESTIONS if q.key not in answers and f"needs {q.key}" in message]
+    return f" (answer it with {', '.join(wanted)})" if wanted else ""

@@ -277,16 +277,14 @@ class WelcomeScreen(Screen[None]):
                                  lambda _: self.refresh_status())
 
     def action_server(self) -> None:
-        import dataclasses
-
         from pilot_tui.project import Project
         from pilot_tui.screens.server import ServerScreen
 
         config = self.config
         if config is None or self.project_file is None:
             return
-        if getattr(self.app, "sandbox", False) and config.server.home != "sandbox":
-            config.server = dataclasses.replace(config.server, home="sandbox")
+        if getattr(self.app, "sandbox", False):
+            config = config.in_sandbox()
         self._remember("server")
         self.app.push_screen(ServerScreen(Project(self.project_file), config))
 

@@ -86,6 +86,46 @@ def test_init_answers_from_flags(cli, tmp_path):
     assert "# names and tags every cloud resource" in (tmp_path / "pilot.toml").read_text()
 
 
+@pytest.mark.parametrize("home", ["sandbox", "aws", "gcp", "host"])
+def test_init_sets_up_every_home_from_flags(cli, tmp_path, home):
+    # Each answer used to be validated before the later ones were applied, so `--home gcp`
+    # failed for want of the gcp.project that --gcp-project was about to give.
+    key_file = tmp_path / "pilot-sa.json"
+    key_file.write_text("{}")
+    flags = {
+        "sandbox": [],
+        "aws": ["--aws-profile", "acme", "--aws-region", "eu-west-1",
+                "--allowed-cidr", "203.0.113.7/32", "--state-backend", "s3"],
+        "gcp": ["--gcp-project", "acme-prod-123", "--gcp-region", "europe-west1",
+                "--gcp-credentials", str(key_file), "--state-backend", "gcs"],
+        "host": ["--host", "unix:///var/run/docker.sock"],
+    }[home]
+    result = cli("init", "--name", "x", "--home", home, *flags)
+    assert result.code == 0, result.err
+    data = tomllib.loads((tmp_path / "pilot.toml").read_text())
+    assert data["server"]["home"] == home
+    expected = {
+        "sandbox": {},
+        "aws": {"aws": {"profile": "acme", "region": "eu-west-1"}, "state": {"backend": "s3"}},
+        "gcp": {"gcp": {"project": "acme-prod-123", "region": "europe-west1",
+                        "credentials": str(key_file)}, "state": {"backend": "gcs"}},
+        "host": {"server": {"host": "unix:///var/run/docker.sock"}},
+    }[home]
+    for table, values in expected.items():
+        for key, value in values.items():
+            assert data[table][key] == value, f"{table}.{key}"
+    assert cli("config", "validate").code == 0
+
+
+def test_init_names_the_flag_a_home_still_needs(cli, tmp_path):
+    result = cli("init", "--name", "x", "--home", "gcp")
+    assert result.code == 2
+    assert "gcp.project" in result.err and "--gcp-project" in result.err
+    result = cli("init", "--name", "x", "--home", "host")
+    assert result.code == 2 and "--host" in result.err
+    assert not (tmp_path / "pilot.toml").exists()
+
+
 def test_init_rejects_bad_flag_answers_and_writes_nothing(cli, tmp_path):
     result = cli("init", "--aws-region", "us-central1")
     assert result.code == 2
@@ -230,3 +270,48 @@ def test_write_keeps_permissions(cli, project):
     os.chmod(project, 0o640)
     assert cli("config", "set", "aws.region", "eu-west-1").code == 0
     assert stat.S_IMODE(project.stat().st_mode) == 0o640
+
+
+def test_set_in_a_crlf_file_keeps_crlf_and_comments(cli, project):
+    # A pilot.toml saved on Windows (or by a CRLF editor) could never be edited: the
+    # "changed on disk" guard compared the newline-normalised text with the raw bytes.
+    crlf = project.read_bytes().replace(b"\n", b"\r\n")
+    project.write_bytes(crlf)
+    comments = [line for line in crlf.split(b"\r\n") if line.lstrip().startswith(b"#")]
+    result = cli("config", "set", "aws.region", "eu-west-1")
+    assert result.code == 0, result.err
+    # A key tomlkit adds (a new table and key) gets the file's line ending too.
+    result = cli("config", "set", "gcp.region", "europe-west1")
+    assert result.code == 0, result.err
+    raw = project.read_bytes()
+    assert raw.count(b"\n") == raw.count(b"\r\n") > 0, "every line ends in CRLF"
+    assert all(comment in raw.split(b"\r\n") for comment in comments)
+    data = tomllib.loads(raw.decode())
+    assert data["aws"]["region"] == "eu-west-1" and data["gcp"]["region"] == "europe-west1"
+    assert cli("config", "unset", "gcp.region").code == 0
+    assert b"\r\n" in project.read_bytes() and b"\n" not in project.read_bytes().replace(
+        b"\r\n", b"")
+
+
+def test_set_through_a_symlink_updates_its_target(cli, project, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    target = shared / "pilot.toml"
+    project.rename(target)
+    project.symlink_to(target)
+    assert cli("config", "set", "aws.region", "eu-west-1").code == 0
+    assert project.is_symlink() and project.resolve() == target
+    assert tomllib.loads(target.read_text())["aws"]["region"] == "eu-west-1"
+    # The temp file was made beside the target (same filesystem), and none is left.
+    assert [p.name for p in shared.iterdir()] == ["pilot.toml"]
+
+
+def test_set_a_new_key_in_a_padded_inline_table_keeps_its_padding(cli, project):
+    # tomlkit put the new key after the table's closing padding: `{ kind = "server", x = 8}`.
+    assert cli("config", "set", "apps", '[{ name = "api", path = "." }]').code == 0
+    text = project.read_text().replace('path = "." }', 'path = ".", target = { kind = "server" } }')
+    project.write_text(text)
+    assert cli("config", "set", "apps.api.target.health_timeout", "8").code == 0
+    assert 'target = { kind = "server", health_timeout = 8 }' in project.read_text()
+    assert cli("config", "set", "apps.api.target.port", "9000").code == 0
+    assert 'target = { kind = "server", health_timeout = 8, port = 9000 }' in project.read_text()

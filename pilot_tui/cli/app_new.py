@@ -17,6 +17,7 @@ from pilot_tui.app_questions import (
     problem_for,
 )
 from pilot_tui.cli.config_cmds import error, load_valid
+from pilot_tui.cli.invocation import pilot_command
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from pilot_tui.config.schema import STATIC_TARGETS
 
@@ -36,8 +37,12 @@ def run(ns: argparse.Namespace) -> int:
     ask = sys.stdin.isatty() and sys.stdout.isatty() and not ns.yes
     answers = dict(given)
     if ask:
-        asked = _ask(pf.text, root, config.server.home, taken, answers)
-        if asked is None:
+        try:
+            asked = _ask(pf.text, root, config.server.home, taken, answers)
+        except EOFError:  # Ctrl+D: the input ended before every question was answered
+            error("cancelled; pilot.toml is unchanged")
+            return EXIT_INVALID
+        if asked is None:  # Ctrl+C
             error("cancelled; pilot.toml is unchanged")
             return EXIT_INTERRUPTED
         answers = asked
@@ -62,7 +67,7 @@ def run(ns: argparse.Namespace) -> int:
         return EXIT_FAILED
     why = f" ({detected.reason})" if detected is not None else ""
     sys.stderr.write(f"added app {table['name']}: build {table['build']['kind']}{why}, "
-                     f"target {table['target']['kind']}. Deploy it: pilot-tui deploy "
+                     f"target {table['target']['kind']}. Deploy it: {pilot_command()} deploy "
                      f"{table['name']}\n")
     return EXIT_OK
 
@@ -112,7 +117,7 @@ def _ask(text: str, root: Any, home: str, taken: set[str],
                 if field == "name" else ""
             reply = questionary.text(question.prompt, default=default,
                                      validate=lambda v, f=field: valid(f, v)).ask()
-        if reply is None:  # Ctrl+C / Ctrl+D
+        if reply is None:  # Ctrl+C
             return None
         answers[field] = reply
     return answers

@@ -8,21 +8,24 @@ from pilot_tui.questions import QUESTIONS, Question, apply_answer, check_answer
 
 
 def ask_all(draft: str, given: dict[str, str]) -> str | None:
-    """Ask every question that applies and was not answered by a flag; None if cancelled."""
+    """Ask every question that applies and was not answered by a flag; None when the input
+    ends (Ctrl+D). Ctrl+C raises KeyboardInterrupt, so the command exits as interrupted."""
     answers: dict[str, Any] = dict(given)
     for key, answer in given.items():
         question = next(q for q in QUESTIONS if q.key == key)
-        draft = apply_answer(draft, question, answer)
+        draft = apply_answer(draft, question, answer, starter=True)
     for question in QUESTIONS:
         if question.key in given or not question.when(answers):
             continue
-        asked = _ask(question, draft, _default(question, draft))
-        if asked is None:  # Ctrl+C or Ctrl+D
+        try:
+            reply = _ask(question, draft, _default(question, draft))
+        except EOFError:  # Ctrl+D
             return None
-        answer = asked
-        answers[question.key] = answer
-        if answer.strip():
-            draft = apply_answer(draft, question, answer)
+        if reply is None:
+            return None
+        answers[question.key] = reply
+        if reply.strip():
+            draft = apply_answer(draft, question, reply, starter=True)
     return draft
 
 
@@ -54,9 +57,9 @@ def _ask(question: Question, draft: str, default: str) -> str | None:
             f"{question.prompt} (type to search; Enter for {default})",
             choices=list(question.choices), validate=validate_or_default, match_middle=True,
         )
-        answer = prompt.ask()
+        answer = prompt.unsafe_ask()  # unsafe: Ctrl+C raises instead of returning None
         return answer or default if answer is not None else None
     else:
         prompt = questionary.text(question.prompt, default=default, validate=validate,
                                   instruction=question.help or None)
-    return prompt.ask()
+    return prompt.unsafe_ask()

@@ -43,6 +43,15 @@ def confirm(question: str, yes: bool) -> bool | None:
         return False
 
 
+def not_confirmed(answer: bool | None) -> int:
+    """The exit code of a command whose question was not answered yes: 2 (invalid usage)
+    when there was no terminal to ask and no --yes, 0 when the person said no."""
+    if answer is None:
+        return EXIT_INVALID
+    say("nothing was changed")
+    return EXIT_OK
+
+
 def print_report(report: Report, *, header: str | None = None) -> None:
     """Problems go to stderr for humans; errors first by line, warnings too."""
     if header:
@@ -75,7 +84,12 @@ def load_valid(ns: argparse.Namespace) -> tuple[ProjectFile, PilotConfig] | None
     if checked.config is None:
         print_report(checked.report, header=f"{pf.display} is not valid; fix it first:")
         return None
-    return pf, checked.config
+    config = checked.config
+    # `--sandbox`, read here once for every command that acts on the project.
+    if getattr(ns, "sandbox", False) and config.server.home != "sandbox":
+        say(f'--sandbox: using the local sandbox instead of home = "{config.server.home}"')
+        config = config.in_sandbox()
+    return pf, config
 
 
 def validate(ns: argparse.Namespace) -> int:

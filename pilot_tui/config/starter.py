@@ -11,10 +11,11 @@ STARTER = """\
 # you give below, app secrets in the environment or .pilot/secrets at deploy time.
 
 [project]
-name = "{name}"               # names and tags every cloud resource Pilot creates
+{name_line}# names and tags every cloud resource Pilot creates
 
 [server]
 home = "sandbox"            # sandbox (local, no cloud account) | aws | gcp | host
+# host = "ssh://deploy@203.0.113.10"   # home = "host": the Docker host apps deploy to
 # size = "t3.small"         # default: t3.small on AWS, e2-small on GCP
 allowed_cidrs = []          # who may reach SSH and Docker; empty = your own address /32
 docker_access = "ssh"       # ssh | mtls (never plain TCP)
@@ -52,5 +53,9 @@ def project_name_from(directory_name: str) -> str:
     return name[:40].rstrip("-")
 
 
+COMMENT_COLUMN = 28  # where the starter's inline comments start
+
+
 def starter_text(name: str) -> str:
-    return STARTER.format(name=name)
+    name_line = f'name = "{name}"'
+    return STARTER.format(name_line=name_line.ljust(COMMENT_COLUMN - 1) + " ")

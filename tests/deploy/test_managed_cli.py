@@ -87,7 +87,8 @@ def test_zip_lambda_from_the_cli(fn_project, cli):
     assert SECRET not in (root / "pilot.toml").read_text()
 
     refused = cli("app", "destroy", "fn")  # no terminal, no --yes: nothing deleted
-    assert refused.code != 0 or "pilot-acme-fn" not in refused.err
+    assert refused.code == 2 and "add --yes" in refused.err
+    assert "pilot-acme-fn" not in refused.err
     gone = cli("app", "destroy", "fn", "--yes")
     assert gone.code == 0, gone.err
     assert "deleted function pilot-acme-fn" in gone.err

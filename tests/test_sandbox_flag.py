@@ -1,0 +1,58 @@
+"""`--sandbox` (before or after the command) runs every command against the local sandbox,
+whatever server.home says; pilot.toml itself is never changed by it."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+import pytest
+
+from pilot_tui.sandbox import Sandbox
+from tests.conftest import run_pilot
+
+NOTE = '--sandbox: using the local sandbox instead of home = "aws"'
+
+
+def test_deploy_and_status_of_a_site_go_to_the_sandbox(tmp_path):
+    # A project meant for AWS, tried out locally first: with --sandbox the site goes to the
+    # sandbox's S3 (moto) instead of the real account.
+    assert run_pilot("init", "--name", "acme", "--home", "aws", cwd=tmp_path).returncode == 0
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("<h1>docs</h1>")
+    before = (tmp_path / "pilot.toml").read_bytes()
+    try:
+        added = run_pilot("app", "new", "--path", "site", "--name", "docs", cwd=tmp_path)
+        assert added.returncode == 0 and "target s3-cloudfront" in added.stderr, added.stderr
+        before = (tmp_path / "pilot.toml").read_bytes()
+        deployed = run_pilot("deploy", "docs", "--sandbox", cwd=tmp_path)
+        assert deployed.returncode == 0, deployed.stderr
+        assert NOTE in deployed.stderr
+        assert "the sandbox's cloud is simulated on this machine" in deployed.stderr
+        running = Sandbox(tmp_path / ".pilot").running()
+        assert running and "aws" in running
+        status = run_pilot("--sandbox", "status", "--json", cwd=tmp_path)
+        assert status.returncode == 0, status.stderr
+        rows = {row["app"]: row for row in json.loads(status.stdout)}
+        assert rows["docs"]["release"] == "v1"
+        assert (tmp_path / "pilot.toml").read_bytes() == before  # intent untouched
+        assert tomllib.loads(before.decode())["server"]["home"] == "aws"
+    finally:
+        Sandbox(tmp_path / ".pilot").stop()
+
+
+@pytest.mark.parametrize("command", [["deploy", "web"], ["status"], ["logs", "web"]])
+def test_apps_on_the_server_use_the_sandbox_engine(cli, tmp_path, monkeypatch, command):
+    # Without --sandbox a home = "aws" project with no server says so; with it, the command
+    # looks for this machine's Docker, as the sandbox does (none answers at this path).
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    assert cli("init", "--name", "acme", "--home", "aws").code == 0
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "Dockerfile").write_text("FROM scratch\n")
+    assert cli("app", "new", "--path", "web", "--name", "web", "--target", "server").code == 0
+    plain = cli(*command)
+    assert plain.code == 1 and "no Pilot Server is recorded" in plain.err
+    sandboxed = cli(*command, "--sandbox")
+    assert sandboxed.code == 1, sandboxed.err
+    assert NOTE in sandboxed.err
+    assert f"no engine answers at unix://{tmp_path}/no-docker.sock" in sandboxed.err

@@ -112,10 +112,11 @@ async def test_the_line_being_edited_stays_in_view_as_problems_appear(project):
             return top <= editor.cursor_location[0] < top + rows
 
         while editor.cursor_location[0] < editor.scroll_offset.y + \
-                editor.scrollable_content_region.height - 1:
+                editor.scrollable_content_region.height - 2:
             await pilot.press("down")
         assert in_view() and "problem" not in status(screen)
-        await pilot.press("end", *" nonsense")  # a syntax error: the list appears below
+        # A new line on the last visible row, then a syntax error: the list appears below.
+        await pilot.press("end", "enter", *"nonsense")
         await pilot.pause()
         assert "problem" in status(screen)
         assert in_view(), (editor.cursor_location, editor.scroll_offset,

@@ -191,3 +191,22 @@ def test_repeats_are_collapsed_as_data():
         "b", "[the line above repeated 1 more time(s)]", "c"]
     assert server_target.collapse_repeats(["a", "b", "c"]) == ["a", "b", "c"]
     assert server_target.collapse_repeats([]) == []
+
+
+def test_a_restarting_or_restarted_container_is_never_trusted(docker_client):
+    """What the release gate asks of a container (server_target.trouble): one that the
+    engine keeps restarting is caught whether it is caught restarting or just up again."""
+    container = docker_client.containers.run(
+        "pilot/busybox:latest", ["sh", "-c", "sleep 0.2; exit 5"], detach=True,
+        restart_policy={"Name": "always"}, labels={"pilot.test": "restarts"})
+    try:
+        deadline = time.monotonic() + 20
+        while container.attrs.get("RestartCount", 0) < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            container.reload()
+        said = [server_target.trouble(container) for _ in range(10)]
+        assert all(said), said
+        for text in said:
+            assert "restarted" in text or ("restarting" in text and "exit code 5" in text)
+    finally:
+        container.remove(force=True)

@@ -55,7 +55,7 @@ class Cancelled(Exception):
 
 @dataclass(frozen=True)
 class ProxySpec:
-    """Where the proxy listens and what it is built from."""
+    """Where the proxy's port is published on the host and what it is built from."""
 
     bind: str = "0.0.0.0"
     port: int = 80

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import ipaddress
 import os
 import re
 import shutil
@@ -33,14 +34,58 @@ LONGEST_SOCKET = "exec/containerd/containerd-debug.sock"
 SHIM_SOCKETS = Path("/run/containerd/s")
 
 
+# Each engine gets a bridge of its own, made before dockerd starts (dockerd cannot create
+# docker0 in some sandboxes, but uses a bridge made for it): pilotbrN with 172.31.N.1/24, and
+# 172.30.N.0/24 as the pool its user-defined networks (Pilot's `pilot`) take subnets from.
+# N is claimed by `ip link add` itself (it fails when the name exists), so engines started
+# at once by several test sessions never share a bridge or a subnet.
+BRIDGE_PREFIX = "pilotbr"
+BRIDGE_SLOTS = range(1, 251)
+NETWORK_POOL_SIZE = 27  # 8 user-defined networks per engine
+
+
 class DockerdError(Exception):
     """The private engine could not be started, reached or given its base image."""
+
+
+@dataclass(frozen=True)
+class Bridge:
+    """A Linux bridge made for one engine: its default network and its networks' pool."""
+
+    slot: int
+
+    @property
+    def name(self) -> str:
+        return f"{BRIDGE_PREFIX}{self.slot}"
+
+    @property
+    def subnet(self) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network(f"172.31.{self.slot}.0/24")
+
+    @property
+    def pool(self) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network(f"172.30.{self.slot}.0/24")
+
+    def flags(self) -> tuple[str, ...]:
+        return (f"--bridge={self.name}", "--default-address-pool",
+                f"base={self.pool},size={NETWORK_POOL_SIZE}")
+
+    def create(self) -> tuple[Command, ...]:
+        """`ip` commands that make it (the first fails when another engine has the name)."""
+        gateway = f"{next(self.subnet.hosts())}/{self.subnet.prefixlen}"
+        return (Command(("ip", "link", "add", self.name, "type", "bridge"), timeout=10),
+                Command(("ip", "addr", "add", gateway, "dev", self.name), timeout=10),
+                Command(("ip", "link", "set", self.name, "up"), timeout=10))
+
+    def delete(self) -> Command:
+        return Command(("ip", "link", "delete", self.name, "type", "bridge"), timeout=10)
 
 
 @dataclass(frozen=True)
 class Engine:
     pid: int
     root: Path
+    bridge: Bridge | None = None
 
     @property
     def socket(self) -> Path:
@@ -54,14 +99,20 @@ class Engine:
         return pid_alive(self.pid)
 
 
-def dockerd_command(root: Path, binary: str = "dockerd",
-                    extra: tuple[str, ...] = ()) -> Command:
+def dockerd_command(root: Path, binary: str = "dockerd", extra: tuple[str, ...] = (),
+                    bridge: Bridge | None = None) -> Command:
     """The argv of a dockerd that keeps everything (socket, images, state, pid) under ``root``.
 
-    No bridge and no iptables: the host's network stays untouched; containers use
-    ``network_mode="host"``. No storage driver is pinned: dockerd picks overlay2 where the
-    root's filesystem supports it (ext4 /tmp here) and falls back to vfs by itself where not
-    (a root on overlayfs, inside a container), which a pinned driver would turn into a failure.
+    Its networks live on ``bridge`` (made by ``start``; without one, ``--bridge=none``:
+    containers can only use ``network_mode="host"``). No iptables: the host's firewall stays
+    untouched, and nothing needs it here: containers on one bridge reach each other, and a
+    published port (``-p 127.0.0.1:X:Y``) is served by dockerd's userland proxy, which
+    connects to the container's address through the bridge. Containers on a bridge just
+    cannot reach other networks (no NAT).
+
+    No storage driver is pinned: dockerd picks overlay2 where the root's filesystem supports
+    it (ext4 /tmp here) and falls back to vfs by itself where not (a root on overlayfs,
+    inside a container), which a pinned driver would turn into a failure.
     """
     root = root.absolute()
     if len(os.fsencode(root / LONGEST_SOCKET)) > SOCKET_MAX:
@@ -75,7 +126,8 @@ def dockerd_command(root: Path, binary: str = "dockerd",
     # fmt: off
     return Command((
         binary, f"--config-file={root / 'daemon.json'}",
-        "--iptables=false", "--ip6tables=false", "--bridge=none",
+        "--iptables=false", "--ip6tables=false",
+        *(bridge.flags() if bridge else ("--bridge=none",)),
         "-H", f"unix://{root / 'docker.sock'}", "--data-root", str(root / "data"),
         "--exec-root", str(root / "exec"), "--pidfile", str(root / "dockerd.pid"),
         *extra,
@@ -104,26 +156,33 @@ def tls_listen(address: str, ca: Path, cert: Path, key: Path) -> tuple[str, ...]
             "-H", f"tcp://{address}")
 
 
-def start(root: Path, timeout: float = 30, extra: tuple[str, ...] = ()) -> Engine:
+def start(root: Path, timeout: float = 30, extra: tuple[str, ...] = (),
+          bridged: bool = True) -> Engine:
     """Start a dockerd under ``root`` (a short path) and wait until it answers; ``extra``
-    adds flags (e.g. tls_listen)."""
+    adds flags (e.g. tls_listen). ``bridged``: on a bridge of its own (see Bridge), deleted
+    by ``stop``; else with no bridge at all (host networking only)."""
     binary = shutil.which("dockerd")
     if binary is None:
         raise DockerdError(f"dockerd not found on PATH: {INSTALL_HINT}")
     root = root.absolute()
-    command = dockerd_command(root, binary, extra)
+    dockerd_command(root, binary, extra)  # refuses a root too long before making anything
     if ping(root / "docker.sock"):  # our readiness check would believe the old engine
         raise DockerdError(f"an engine already answers on {root / 'docker.sock'}")
     root.mkdir(parents=True, exist_ok=True)
     (root / "daemon.json").write_text("{}\n")
     log = root / "dockerd.log"
+    bridge = make_bridge() if bridged else None
     try:
-        engine = Engine(spawn_daemon(command, log), root)
+        engine = Engine(spawn_daemon(dockerd_command(root, binary, extra, bridge), log), root,
+                        bridge)
     except RunnerError as exc:
+        if bridge is not None:
+            capture(bridge.delete())
         raise DockerdError(str(exc)) from exc
     deadline = time.monotonic() + timeout
     while not ping(engine.socket, timeout=1.0):
         if not engine.alive():
+            stop(engine)  # its bridge, and whatever it had started
             raise DockerdError(f"dockerd exited:\n{_tail(log)}")
         if time.monotonic() > deadline:
             stop(engine)
@@ -157,6 +216,57 @@ def stop(engine: Engine, timeout: float = 20) -> None:
             Path(SHIM_SOCKETS, hashlib.sha256(key.encode()).hexdigest()).unlink(missing_ok=True)
     for point in _mounts_under(engine.root.absolute()):
         capture(Command(("umount", "-l", point), timeout=10))
+    if engine.bridge is not None:
+        # dockerd leaves the bridges of its user-defined networks (br-ID) behind on exit:
+        # they are the interfaces with an address in its pool.
+        for name in _interfaces_in(engine.bridge.pool):
+            capture(Command(("ip", "link", "delete", name), timeout=10))
+        capture(engine.bridge.delete())
+
+
+def make_bridge() -> Bridge:
+    """Claim a free slot and make its bridge: the first whose name is free and whose subnets
+    no interface here uses."""
+    if shutil.which("ip") is None:
+        raise DockerdError("the `ip` command is missing: apt-get install iproute2")
+    used = _used_networks()
+    for slot in BRIDGE_SLOTS:
+        bridge = Bridge(slot)
+        if any(bridge.subnet.overlaps(n) or bridge.pool.overlaps(n) for n in used):
+            continue
+        add, *configure = bridge.create()
+        if capture(add).returncode != 0:  # another engine's (or a leftover): the next one
+            continue
+        for command in configure:
+            done = capture(command)
+            if done.returncode != 0:
+                capture(bridge.delete())
+                raise DockerdError(f"{command} failed: {done.stderr.strip()}")
+        return bridge
+    raise DockerdError(f"no free bridge left ({BRIDGE_PREFIX}1-{BRIDGE_SLOTS[-1]} all exist "
+                       f"or overlap this machine's networks); delete leftovers with "
+                       f"`ip link delete {BRIDGE_PREFIX}N`")
+
+
+def _addresses() -> list[tuple[str, ipaddress.IPv4Network]]:
+    """(interface, IPv4 network) of each address on this machine (`ip -4 -o addr`)."""
+    listed = capture(Command(("ip", "-4", "-o", "addr", "show"), timeout=10))
+    found = []
+    for line in listed.stdout.splitlines():
+        fields = line.split()
+        if "inet" in fields:
+            with contextlib.suppress(ValueError, IndexError):
+                network = ipaddress.IPv4Network(fields[fields.index("inet") + 1], strict=False)
+                found.append((fields[1], network))
+    return found
+
+
+def _used_networks() -> list[ipaddress.IPv4Network]:
+    return [network for _, network in _addresses()]
+
+
+def _interfaces_in(pool: ipaddress.IPv4Network) -> list[str]:
+    return sorted({name for name, network in _addresses() if network.subnet_of(pool)})
 
 
 def busybox_rootfs_tar(busybox: Path = Path("/bin/busybox")) -> bytes:

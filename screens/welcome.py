@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -33,8 +34,12 @@ def saved_server(state_dir: Path) -> str | None:
     return str(outputs.get("docker_host") or outputs.get("public_ip") or "") or None
 
 
-def app_rows(state_dir: Path, apps: list[str]) -> list[str]:
-    """One line per app: its live release and URL from the release history."""
+def app_rows(state_dir: Path, apps: list[str],
+             health: dict[str, str] | str | None = None) -> list[str]:
+    """One line per app: its live release and URL from the release history, and how that
+    release is doing: ``health`` maps each app to what `pilot-tui status` says of it (the
+    same function, status.statuses), or says why that is not known (yet). The history alone
+    never makes an app "live": its container may have stopped behind Pilot's back."""
     from pilot_tui.deploy import history
 
     rows = []
@@ -47,13 +52,30 @@ def app_rows(state_dir: Path, apps: list[str]) -> list[str]:
         live = history.live(records)
         last = records[-1] if records else None
         if live is not None:
-            row = f"{name}: [green]{live.id} live[/green] at {live.url}"
+            row = f"{name}: {live.id} {_health_mark(health, name)} at {live.url}"
         else:
             row = f"{name}: not deployed"
         if last is not None and last.status in (history.FAILED, history.CANCELLED):
             row += f" · [red]last deploy {last.id} {last.status}[/red]"
         rows.append(row)
     return rows
+
+
+def _health_mark(health: dict[str, str] | str | None, app: str) -> str:
+    if health is None:
+        return "[dim](checking its health…)[/dim]"
+    if isinstance(health, str):  # why it could not be asked
+        return f"[yellow]({health})[/yellow]"
+    said = health.get(app, "not checked")
+    if said in ("healthy", "managed target"):
+        return "[green]live[/green]"
+    return f"[red]{escape(said)}[/red]"
+
+
+def any_live(state_dir: Path, apps: list[str]) -> bool:
+    from pilot_tui.deploy import history
+
+    return any(history.live_release(state_dir, name) is not None for name in apps)
 
 
 class WelcomeScreen(Screen[None]):
@@ -73,6 +95,10 @@ class WelcomeScreen(Screen[None]):
     def __init__(self, project_arg: str | None) -> None:
         super().__init__()
         self.project_arg = project_arg
+        self._status_head: list[str] = []
+        self._apps_shown: tuple[Path, list[str]] | None = None
+        # What the last health check said of each app (None: not known yet; text: why not).
+        self.app_health: dict[str, str] | str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -128,7 +154,6 @@ class WelcomeScreen(Screen[None]):
             self._remember("home")  # back home: the next run starts here too
 
     def refresh_status(self) -> None:
-        status = self.query_one("#project-status", Static)
         next_step = self.query_one("#next-step", Static)
         self.missing = False
         self.config = None
@@ -137,7 +162,8 @@ class WelcomeScreen(Screen[None]):
             project = find_project(self.project_arg)
         except ProjectNotFound as exc:
             self.missing = True
-            status.update(f"[b]Project file[/b]\n  {exc}")
+            self._status_head, self._apps_shown = [f"[b]Project file[/b]\n  {exc}"], None
+            self._show_status()
             next_step.update("[b]Next:[/b] press [reverse] i [/reverse] to create a commented "
                              "pilot.toml here (or run `pilot-tui init`)")
             self.refresh_bindings()
@@ -145,7 +171,10 @@ class WelcomeScreen(Screen[None]):
         try:
             pf = ProjectFile.load(project.file)
         except (OSError, UnicodeDecodeError) as exc:
-            status.update(f"[b]Project file[/b]\n  [red]cannot read {project.file}: {exc}[/]")
+            self._status_head = [f"[b]Project file[/b]\n  [red]cannot read {project.file}: "
+                                 f"{exc}[/]"]
+            self._apps_shown = None
+            self._show_status()
             next_step.update("[b]Next:[/b] fix the file's permissions or encoding (UTF-8), "
                              "then press [reverse] r [/reverse].")
             self.refresh_bindings()
@@ -170,12 +199,13 @@ class WelcomeScreen(Screen[None]):
                              + (f"[green]up[/green] at {server}" if server
                                 else "not provisioned"))
             lines.append("[b]Apps[/b]: " + ("none yet" if not apps else ""))
-            rows = app_rows(project.state_dir, apps)
-            lines += [f"  {row}" for row in rows]
-            live = any(" live[/green]" in row for row in rows)
+            live = any_live(project.state_dir, apps)
             on_server = any(a.target.kind == "server" for a in checked.config.apps)
-            # The sandbox's Docker may well not run: ask only when no app needs it.
-            if live and (home != "sandbox" or not on_server):
+            # What the rows say of each live app comes from the health check, which also
+            # runs in the sandbox: an app is never called live on the history's word alone.
+            self._apps_shown = (project.state_dir, apps)
+            self.app_health = None if live else {}
+            if live:
                 self.check_health(project.file)
             if not server and not (live and not on_server):  # managed apps need no server
                 next_step.update("[b]Next:[/b] press [reverse] s [/reverse] to plan and create "
@@ -192,13 +222,24 @@ class WelcomeScreen(Screen[None]):
             lines += [f"  {line}" for line in report.lines()[:8]]
             next_step.update("[b]Next:[/b] press [reverse] e [/reverse] to fix pilot.toml in "
                              "the editor (every problem is listed there).")
-        status.update("\n".join(lines))
+            self._apps_shown = None
+        self._status_head = lines
+        self._show_status()
         self.refresh_bindings()
+
+    def _show_status(self) -> None:
+        """The project's lines, then one row per app with its health as last checked."""
+        lines = list(self._status_head)
+        if self._apps_shown is not None:
+            state_dir, apps = self._apps_shown
+            lines += [f"  {row}" for row in app_rows(state_dir, apps, self.app_health)]
+        self.query_one("#project-status", Static).update("\n".join(lines))
 
     @work(thread=True, exclusive=True, group="health", name="check the apps' health",
           exit_on_error=False)
-    def check_health(self, project_file: Path) -> str:
-        """Ask the Docker host how each live app is doing (the dashboard's health line)."""
+    def check_health(self, project_file: Path) -> tuple[str, dict[str, str]]:
+        """Ask how each live app is doing, as `pilot-tui status` does (status.statuses):
+        (the dashboard's health line, app -> health for the app rows)."""
         from pilot_tui.deploy.session import open_deployer
         from pilot_tui.deploy.status import statuses
 
@@ -212,7 +253,7 @@ class WelcomeScreen(Screen[None]):
         marks = [f"{a.app} {'[green]✓' if a.ok else '[red]✗'} {a.health}[/]" for a in apps
                  if a.release != "-"]
         where = f" (proxy {proxy})" if served else ""
-        return f"[b]Health[/b]{where}: " + " · ".join(marks)
+        return f"[b]Health[/b]{where}: " + " · ".join(marks), {a.app: a.health for a in apps}
 
     def _health(self, text: str) -> None:
         health = self.query_one("#health", Static)
@@ -222,11 +263,16 @@ class WelcomeScreen(Screen[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "health" or not event.worker.is_finished:
             return
-        if event.state == WorkerState.SUCCESS:
-            self._health(str(event.worker.result))
+        if event.state == WorkerState.SUCCESS and isinstance(event.worker.result, tuple):
+            line, self.app_health = event.worker.result
+            self._health(line)
         elif event.state == WorkerState.ERROR:
             self._health(f"[b]Health[/b]: [red]cannot ask the Docker host:[/] "
                          f"{event.worker.error}")
+            self.app_health = "health unknown: the Docker host did not answer"
+        else:
+            return
+        self._show_status()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "init":

@@ -219,8 +219,9 @@ class ServerTarget:
     """Run the app as a container on the Pilot Server, behind its reverse proxy."""
 
     kind: Literal["server"] = setting("server", "Target kind.")
-    port: int = setting(8080, "Port the app listens on inside its container.", minimum=1,
-                        maximum=65535)
+    port: int = setting(8080, "Port the app listens on inside its container ($PORT), on "
+                        "every address: the proxy reaches it over the host's private Docker "
+                        "network.", minimum=1, maximum=65535)
     health_path: str = setting("/", "HTTP path that answers 2xx when the app is healthy.")
     health_timeout: int = setting(
         30, "Seconds a new release has to become healthy before it is rolled back.", minimum=1,

@@ -71,6 +71,7 @@ class Deployer:
     emit: Emit
     lock_wait: float = 0.0
     drain: float = server_target.DRAIN_SECONDS
+    settle: float = server_target.SETTLE_SECONDS  # a healthy new release must stay up this long
     cancel: threading.Event | None = None  # set by the TUI's Cancel; checked between steps
     shared: SharedHistory | None = None  # the state bucket's copy of the history
 
@@ -302,15 +303,16 @@ class Deployer:
         timer = Timer()
         log.emit(StageStarted(name, "deploy", f"{release_id} from {tag}"))
         container = None
+        port = app.target.port
+        base = replace(base, port=port)
         try:
-            port = server_target.pick_port(self.client, proxy)
-            base = replace(base, port=port)
             container = server_target.start(self.client, project=self.project, app=name,
                                             release=release_id, image=image_id, port=port,
                                             env=env, fingerprint=fingerprint)
             server_target.wait_healthy(container, proxy, port, app.target.health_path,
                                        app.target.health_timeout, log.line("deploy", name),
-                                       self.cancelled)
+                                       self.cancelled, self.settle)
+            server_target.make_permanent(container)
         except server_target.ReleaseError as exc:
             if container is not None:
                 container.remove(force=True)
@@ -322,7 +324,8 @@ class Deployer:
                 container.remove(force=True)
             self.record_release(log, name, replace(base, status=history.CANCELLED))
             raise
-        log.emit(StageFinished(name, "deploy", f"healthy on port {port}", timer.seconds()))
+        log.emit(StageFinished(name, "deploy", f"healthy at {container.name}:{port}",
+                               timer.seconds()))
         timer = Timer()
         log.emit(StageStarted(name, "release", "switching the proxy"))
         # Routes are shared by every app (and project) on the host: one writer at a time.
@@ -334,7 +337,7 @@ class Deployer:
             log.emit(StageFailed(name, "release", str(exc)))
             raise DeployError("release", str(exc)) from exc
         try:
-            server_target.swap(proxy, self.hosts(app), port)
+            server_target.swap(proxy, self.hosts(app), server_target.upstream(container, port))
         finally:
             lock.release(self.client, routes)
         live = replace(base, status=history.LIVE)
@@ -353,8 +356,11 @@ def _shared_note(log: _RunLog, name: str, exc: SharedHistoryError) -> None:
 
 def _fingerprint(image_id: str, env: dict[str, str], target: Any) -> str:
     """What a running release is made of: a redeploy with the same one changes nothing."""
+    # The network is part of it: a release started before apps moved to the private
+    # network (host networking) is replaced by the next deploy, not kept as "unchanged".
     data = json.dumps({"image": image_id, "env": sorted(env.items()),
-                       "target": [target.health_path, target.health_timeout]})
+                       "target": [target.health_path, target.health_timeout, target.port],
+                       "network": server_target.NETWORK})
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 

@@ -65,7 +65,7 @@ def proxy_image_tag(base_image: str) -> str:
 
 
 def routes_json(routes: dict[str, str]) -> bytes:
-    """The routes file: ``{"routes": {host: "127.0.0.1:PORT"}}``, hosts sorted."""
+    """The routes file: ``{"routes": {host: "CONTAINER:PORT"}}``, hosts sorted."""
     document = {"routes": {host: routes[host] for host in sorted(routes)}}
     return (json.dumps(document, indent=2) + "\n").encode()
 

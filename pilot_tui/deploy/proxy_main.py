@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Pilot's reverse proxy: routes HTTP requests by their Host header to ``127.0.0.1:PORT``
-upstreams (the releases of each app, one port per release), and swaps routes on SIGHUP.
+"""Pilot's reverse proxy: routes HTTP requests by their Host header to ``HOST:PORT``
+upstreams (each app's live release, by container name on Pilot's private Docker network),
+and swaps routes on SIGHUP.
 
 This is a standalone program, not part of the pilot_tui library: it runs as PID 1 of the proxy
 container on the Docker host (image ``pilot/proxy:...``, see ``pilot_tui.deploy.proxy``), under

@@ -1,7 +1,8 @@
 """The platform at a glance: the proxy, and each app's live release, health and URL.
 
-One function for `pilot-tui status` and the app's home screen. Health is asked of the
-running container through the proxy container (see server_target.http_check)."""
+One function for `pilot-tui status` and the app's home screen. Health is asked of the live
+release's own container: its state on the engine, then its health path at its address on
+the private network, from inside the proxy container (see server_target.http_check)."""
 
 from __future__ import annotations
 
@@ -45,14 +46,30 @@ def statuses(engine: Any) -> tuple[str, list[AppStatus]]:
                                   (live.url or "-") if live else "-"))
             continue
         live = history.live_release(engine.state_dir, app.name)
-        running = server_target.running_containers(engine.client, engine.project, app.name)
-        if live is None:
-            health = "not deployed"
-        elif not running or proxy is None or not live.port:
-            health = "stopped"
-        else:
-            ok, detail = server_target.http_check(proxy, live.port, app.target.health_path)
-            health = "healthy" if ok else f"unhealthy ({detail})"
+        health = "not deployed" if live is None else _server_health(engine, proxy, app, live)
         rows.append(AppStatus(app.name, live.id if live else "-", health,
                               engine.url(app) if live else "-"))
     return (proxy.status if proxy is not None else "not started"), rows
+
+
+def _server_health(engine: Any, proxy: Any, app: Any, live: history.Release) -> str:
+    """The live release's own container: stopped, restarting, or what its health path says
+    (restarts of a running one are not held against it here: a reboot restarts them all)."""
+    containers = [c for c in server_target.app_containers(engine.client, engine.project, app.name)
+                  if c.labels.get("pilot.release") == live.id]
+    if not containers or proxy is None:
+        return "stopped"
+    container = containers[-1]
+    if container.status == "restarting":
+        code = container.attrs.get("State", {}).get("ExitCode")
+        return f"unhealthy (restarting, exit code {code})"
+    if container.status != "running":
+        return "stopped"
+    if proxy.status != "running":
+        return "unhealthy (the proxy is not running)"
+    where = server_target.address(container)
+    if where is None:
+        return "unhealthy (not on the private network: redeploy it)"
+    ok, detail = server_target.http_check(proxy, where, live.port or app.target.port,
+                                          app.target.health_path)
+    return "healthy" if ok else f"unhealthy ({detail})"

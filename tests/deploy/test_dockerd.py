@@ -34,6 +34,74 @@ def test_the_command_is_data():
     assert engine.url == "unix:///tmp/pd-x/docker.sock"
 
 
+def test_a_bridged_command_and_its_bridge_are_data():
+    bridge = dockerd.Bridge(7)
+    command = dockerd.dockerd_command(Path("/tmp/pd-x"), "/usr/sbin/dockerd", bridge=bridge)
+    assert command.argv[2:6] == (
+        "--iptables=false", "--ip6tables=false", "--bridge=pilotbr7",
+        "--default-address-pool")
+    assert command.argv[6] == "base=172.30.7.0/24,size=27"
+    assert [c.argv for c in bridge.create()] == [
+        ("ip", "link", "add", "pilotbr7", "type", "bridge"),
+        ("ip", "addr", "add", "172.31.7.1/24", "dev", "pilotbr7"),
+        ("ip", "link", "set", "pilotbr7", "up"),
+    ]
+    assert bridge.delete().argv == ("ip", "link", "delete", "pilotbr7", "type", "bridge")
+
+
+def interfaces() -> set[str]:
+    return set(os.listdir("/sys/class/net"))
+
+
+def test_bridged_engines_get_their_own_bridge_networks_dns_and_ports(own_root, tmp_path):
+    """Two engines at once (several test sessions may run here) on bridges of their own:
+    a user-defined network, a container reached by name from another, a port published on
+    127.0.0.1 (with iptables off: dockerd's userland proxy), and nothing left after stop."""
+    import docker
+
+    other_root = Path(str(own_root) + "b")
+    first = dockerd.start(own_root)
+    second = dockerd.start(other_root)
+    try:
+        assert first.bridge and second.bridge and first.bridge.slot != second.bridge.slot
+        assert {first.bridge.name, second.bridge.name} <= interfaces()
+        dockerd.import_base_image(first)
+        client = docker.DockerClient(base_url=first.url)
+        try:
+            network = client.networks.create("pilot", driver="bridge")
+            (pool,) = network.attrs["IPAM"]["Config"]
+            assert pool["Subnet"].startswith(f"172.30.{first.bridge.slot}.")
+            client.containers.run(
+                dockerd.BASE_IMAGE, ["sh", "-c", "echo by-name > /i; httpd -f -p 8080 -h /"],
+                name="app", network="pilot", detach=True)
+            port = free_port()
+            client.containers.run(
+                dockerd.BASE_IMAGE, ["sh", "-c", "echo published > /i; httpd -f -p 80 -h /"],
+                name="front", network="pilot", ports={"80/tcp": ("127.0.0.1", port)},
+                detach=True)
+            deadline = time.monotonic() + 10
+            while True:
+                answer = client.containers.get("front").exec_run(
+                    ["wget", "-qO-", "http://app:8080/i"])
+                if answer.exit_code == 0 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            assert answer.output == b"by-name\n"
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/i", timeout=5) as reply:
+                assert reply.read() == b"published\n"
+        finally:
+            client.close()
+    finally:
+        dockerd.stop(first)
+        dockerd.stop(second)
+        import shutil
+
+        shutil.rmtree(other_root, ignore_errors=True)
+    assert first.bridge.name not in interfaces() and second.bridge.name not in interfaces()
+    assert not [n for n, net in dockerd._addresses()
+                if net.subnet_of(first.bridge.pool) or net.subnet_of(second.bridge.pool)]
+
+
 def test_a_root_too_long_for_unix_sockets_is_refused():
     with pytest.raises(dockerd.DockerdError, match=r"too long.*short root"):
         dockerd.dockerd_command(Path("/tmp") / ("x" * 80))

@@ -4,6 +4,8 @@ new release's logs, Esc cancels with the live release untouched, and the runs sh
 
 from __future__ import annotations
 
+import json
+
 from textual.widgets import DataTable, Static
 
 from pilot_tui.config.document import ProjectFile
@@ -81,13 +83,13 @@ async def test_deploy_from_the_apps_screen_then_a_failure_then_cancel(site):
         assert get(port) == "hello v1"
         await pilot.press("escape", "escape")
         assert isinstance(app.screen, WelcomeScreen)
-        assert await until(pilot, lambda: "hello: v1 live at" in
-                           text(app.screen, "#project-status"), seconds=5)
-        assert "last deploy v3 cancelled" in text(app.screen, "#project-status")
         # The dashboard asks the host how the live apps are doing, with today's settings:
-        # health_path is /missing now, which v1 does not serve.
+        # health_path is /missing now, which v1 does not serve. The app's row says what
+        # `status` says, not "live" on the release history's word.
         assert await until(pilot, lambda: "hello ✗ unhealthy (404)" in
                            text(app.screen, "#health"), seconds=20), text(app.screen, "#health")
+        assert "hello: v1 unhealthy (404) at" in text(app.screen, "#project-status")
+        assert "last deploy v3 cancelled" in text(app.screen, "#project-status")
 
         await pilot.press("l")  # every run has a tab in the log viewer
         logs = app.screen
@@ -96,3 +98,31 @@ async def test_deploy_from_the_apps_screen_then_a_failure_then_cancel(site):
         assert sum(t.startswith("deploy hello") for t in titles) == 3
     statuses = [r.status for r in history.load(root / ".pilot", "hello")]
     assert statuses == ["live", "failed", "cancelled"]
+
+
+async def test_the_home_screen_reads_the_same_health_as_status(site, cli, docker_client):
+    """An app whose container was stopped behind Pilot's back is not called live."""
+    root, port = site
+    assert cli("deploy", "hello").code == 0
+    (container,) = docker_client.containers.list(filters={"label": "pilot.app=hello"})
+    container.stop(timeout=1)
+    status = cli("status", "--json")
+    assert status.code == 1
+    said = {row["app"]: row["health"] for row in json.loads(status.out)}
+    assert said["hello"] == "stopped"
+    app = create_app(str(root / "pilot.toml"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, WelcomeScreen)
+        assert "v1 live" not in text(app.screen, "#project-status")  # not before the check
+        assert await until(pilot, lambda: "hello ✗ stopped" in text(app.screen, "#health"),
+                           seconds=20), text(app.screen, "#health")
+        shown = text(app.screen, "#project-status")
+        assert "hello: v1 stopped at" in shown and "v1 live" not in shown
+
+        container.start()  # back (the proxy finds it by name): both say so
+        assert get(port) == "hello v1"
+        await pilot.press("r")
+        assert await until(pilot, lambda: "hello: v1 live at" in
+                           text(app.screen, "#project-status"), seconds=20)
+        assert "hello ✓ healthy" in text(app.screen, "#health")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Iterator
 from pathlib import Path as FsPath
 from typing import Any
@@ -10,7 +11,15 @@ from typing import Any
 from pilot_tui.config import regions, secrets
 from pilot_tui.config.locate import Path
 from pilot_tui.config.problems import Problem, did_you_mean
-from pilot_tui.config.schema import AWS_TARGETS, GCP_TARGETS, STATIC_TARGETS, PilotConfig
+from pilot_tui.config.schema import (
+    AWS_TARGETS,
+    GCP_TARGETS,
+    STATIC_TARGETS,
+    DockerfileBuild,
+    PilotConfig,
+    StaticBuild,
+)
+from pilot_tui.fsutil import is_within, real_path
 
 # Fields that hold a name or a path: nothing long and random belongs in them.
 NAME_OR_PATH_FIELDS = {
@@ -25,6 +34,7 @@ def semantic_checks(cfg: PilotConfig, data: dict[str, Any], base_dir: FsPath | N
     yield from _regions(cfg, data)
     yield from _server(cfg, data)
     yield from _apps(cfg, data, base_dir)
+    yield from _project_paths(cfg, base_dir)
     yield from _secret_values(data)
     creds = cfg.gcp.credentials
     if creds and base_dir is not None and not secrets.classify_value(creds, name_or_path=True):
@@ -151,6 +161,45 @@ def _apps(cfg: PilotConfig, data: dict[str, Any], base_dir: FsPath | None) -> It
         if base_dir is not None and "path" in raw and not (base_dir / app.path).is_dir():
             yield Problem(("apps", i, "path"), f'no directory "{app.path}" beside pilot.toml',
                           severity="warning")
+
+
+def _project_paths(cfg: PilotConfig, base_dir: FsPath | None) -> Iterator[Problem]:
+    """Paths Pilot reads files from must stay in the project: a cloned repository must not
+    make it publish, build or run what lies elsewhere on the machine (~/.aws, /etc...)."""
+    start = base_dir if base_dir is not None else FsPath()
+    if cfg.terraform.templates:
+        yield from _inside(cfg.terraform.templates, start, base_dir, ("terraform", "templates"))
+    for i, app in enumerate(cfg.apps):
+        problems = list(_inside(app.path, start, base_dir, ("apps", i, "path")))
+        yield from problems
+        if problems:
+            continue  # its Dockerfile and output are outside too; one message is enough
+        build = app.build
+        if isinstance(build, DockerfileBuild):
+            yield from _inside(build.dockerfile, start / app.path, base_dir,
+                               ("apps", i, "build", "dockerfile"))
+        elif isinstance(build, StaticBuild):
+            yield from _inside(build.output, start / app.path, base_dir,
+                               ("apps", i, "build", "output"))
+
+
+def _inside(value: str, start: FsPath, root: FsPath | None, path: Path) -> Iterator[Problem]:
+    """A problem when ``value`` (relative to ``start``) leads out of the project ``root``."""
+    rule = ("Pilot uses only files inside the project directory: move them beside pilot.toml "
+            "or name a folder that is")
+    target = start / value
+    if root is None:  # only the text to go by: `..` past the start is all that can be told
+        if not target.is_absolute() and FsPath(os.path.normpath(target)).parts[:1] == ("..",):
+            yield Problem(path, f'"{value}" is outside the project directory; {rule}')
+        return
+    real = real_path(target)
+    if real is None:
+        yield Problem(path, f'"{value}" cannot be followed (a symbolic link loop); {rule}')
+    elif not is_within(real, root):
+        by_link = FsPath(os.path.normpath(target.absolute())).is_relative_to(root.absolute())
+        how = " through a symbolic link" if by_link else ""
+        yield Problem(path, f'"{value}" is outside the project directory {root.absolute()}: '
+                      f"it leads{how} to {real}; {rule}")
 
 
 def _secret_values(data: dict[str, Any]) -> Iterator[Problem]:

@@ -164,8 +164,9 @@ class TerraformSettings:
     )
     templates: str | None = setting(
         None,
-        "Directory of your own copy of the server templates, relative to pilot.toml "
-        "(`pilot-tui server eject` sets it). Unset: the templates shipped with Pilot.",
+        "Directory of your own copy of the server templates, relative to pilot.toml and "
+        "inside the project directory (`pilot-tui server eject` sets it). Unset: the "
+        "templates shipped with Pilot.",
         example="infra",
     )
 
@@ -185,7 +186,8 @@ class DockerfileBuild:
     """Build the image from a Dockerfile."""
 
     kind: Literal["dockerfile"] = setting("dockerfile", "Build kind.")
-    dockerfile: str = setting("Dockerfile", "Path of the Dockerfile, relative to the app path.")
+    dockerfile: str = setting("Dockerfile", "Path of the Dockerfile, relative to the app path "
+                              "(inside the project directory).")
     args: dict[str, str] = setting({}, "Build arguments (--build-arg). Not for secrets.")
 
 
@@ -197,7 +199,8 @@ class StaticBuild:
     command: str | None = setting(
         None, "Build command. Unset: publish the app path as it is.", example="npm run build"
     )
-    output: str = setting("dist", "Directory the command produces, relative to the app path.")
+    output: str = setting("dist", "Directory the command produces, relative to the app path "
+                          "(inside the project directory).")
     image: str = setting("node:20-slim", "Builder image the command runs in.")
 
 
@@ -310,7 +313,8 @@ class AppSettings:
         pattern_hint=NAME_HINT,
         example="api",
     )
-    path: str = setting(".", "Source directory, relative to pilot.toml.")
+    path: str = setting(".", "Source directory, relative to pilot.toml; it must lie inside "
+                        "the project directory (symbolic links are followed).")
     build: Build = setting(AutoBuild, "How the app is built; `kind` picks the builder.")
     target: Target = setting(ServerTarget, "Where the app runs; `kind` picks the target.")
     env: dict[str, str] = setting(

@@ -77,3 +77,47 @@ def test_eject_refuses_a_folder_outside_the_project_and_copies_nothing(cli, proj
     assert "is outside the project directory" in result.err
     assert not (outside / "infra").exists()
     assert project.read_text() == before
+
+
+# -- terraform.binary: a cloned repository must not choose the program `server plan` runs --
+
+SCRIPT = "#!/bin/sh\ntouch '{marker}'\necho 'Terraform v1.0.3'\n"
+
+
+def _project_script(project_dir, marker):
+    script = project_dir / "tools" / "terraform"
+    script.parent.mkdir()
+    script.write_text(SCRIPT.format(marker=marker))
+    script.chmod(0o755)
+    return script
+
+
+@pytest.mark.parametrize("how", ["relative", "absolute", "dot-slash"])
+def test_server_plan_never_runs_a_terraform_binary_from_the_project(tmp_path, outside, how):
+    from tests.conftest import run_pilot
+
+    marker = outside / "ran"
+    script = _project_script(tmp_path, marker)
+    assert run_pilot("init", "--name", "acme", "--home", "aws", "--allowed-cidr",
+                     "203.0.113.7/32", cwd=tmp_path).returncode == 0
+    value = {"relative": "tools/terraform", "absolute": str(script),
+             "dot-slash": "./tools/terraform"}[how]
+    pilot_toml = tmp_path / "pilot.toml"
+    pilot_toml.write_text(pilot_toml.read_text().replace(
+        "[state]", f'[terraform]\nbinary = "{value}"\n\n[state]'))
+    result = run_pilot("server", "plan", cwd=tmp_path, env={"PILOT_TERRAFORM": ""})
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    line = next(n for n, text in enumerate(pilot_toml.read_text().splitlines(), 1)
+                if text.startswith("binary = "))
+    assert re.search(rf"^pilot\.toml:{line}:10: terraform\.binary: .*inside the project",
+                     result.stderr, re.M), result.stderr
+    assert "a name on PATH" in result.stderr  # the rule is named
+    assert not marker.exists()
+
+
+def test_a_name_on_path_or_an_absolute_path_outside_is_accepted(cli, project, outside):
+    text = project.read_text()
+    for value in ("tofu", str(outside / "terraform")):
+        project.write_text(text.replace("[state]", f'[terraform]\nbinary = "{value}"\n\n[state]'))
+        result = cli("config", "validate")
+        assert result.code == 0, result.err

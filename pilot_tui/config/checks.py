@@ -20,6 +20,7 @@ from pilot_tui.config.schema import (
     StaticBuild,
 )
 from pilot_tui.fsutil import is_within, real_path
+from pilot_tui.tf.toolchain import refused_binary
 
 # Fields that hold a name or a path: nothing long and random belongs in them.
 NAME_OR_PATH_FIELDS = {
@@ -35,6 +36,10 @@ def semantic_checks(cfg: PilotConfig, data: dict[str, Any], base_dir: FsPath | N
     yield from _server(cfg, data)
     yield from _apps(cfg, data, base_dir)
     yield from _project_paths(cfg, base_dir)
+    if cfg.terraform.binary:
+        refused = refused_binary(cfg.terraform.binary, base_dir)
+        if refused:
+            yield Problem(("terraform", "binary"), refused)
     yield from _secret_values(data)
     creds = cfg.gcp.credentials
     if creds and base_dir is not None and not secrets.classify_value(creds, name_or_path=True):

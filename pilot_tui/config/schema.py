@@ -158,8 +158,10 @@ class TerraformSettings:
 
     binary: str | None = setting(
         None,
-        "Terraform or OpenTofu executable (a name on PATH or a path). Unset: $PILOT_TERRAFORM, "
-        "else `tofu`, else `terraform` on PATH, else the one bundled with pilot-tui[sandbox].",
+        "Terraform or OpenTofu executable: a name on PATH or an absolute path outside the "
+        "project directory (never a program that comes with the repository). Unset: "
+        "$PILOT_TERRAFORM, else `tofu`, else `terraform` on PATH, else the one bundled with "
+        "pilot-tui[sandbox].",
         example="tofu",
     )
     templates: str | None = setting(

@@ -15,11 +15,11 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Select, Static
 
-from pilot_tui import prices
+from pilot_tui import exposure, prices
 from pilot_tui.config.document import ConfigChanged, ConfigRefused, ProjectFile
 from pilot_tui.config.regions import AWS_REGIONS, GCP_REGIONS
 from pilot_tui.config.schema import default_size
-from pilot_tui.questions import QUESTIONS, check_answer
+from pilot_tui.questions import QUESTIONS, check_answer, to_value
 
 
 def _question(key: str):  # noqa: ANN202 - a Question
@@ -147,9 +147,11 @@ class ServerFormScreen(Screen[None]):
 
     @on(Input.Changed, "#allowed_cidrs")
     def cidrs_changed(self, event: Input.Changed) -> None:
-        problem = check_answer(self.pf.text, _question("server.allowed_cidrs"), event.value)
+        question = _question("server.allowed_cidrs")
+        problem = check_answer(self.pf.text, question, event.value)
+        wide = None if problem else exposure.warning(to_value(question, event.value))
         self.query_one("#allowed_cidrs-problem", Static).update(
-            f"[red]{problem}[/]" if problem else "")
+            f"[red]{problem}[/]" if problem else f"[yellow]warning: {wide}[/]" if wide else "")
 
     def _changes(self) -> list[tuple[str, object]]:
         home = str(self.query_one("#home", Select).value)

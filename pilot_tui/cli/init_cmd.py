@@ -66,6 +66,8 @@ def run(ns: argparse.Namespace) -> int:
     print(f"created {project.state_dir}/ (0700) for machine state"
           + ("; added it to .gitignore" if ignored else ""))
     print("next: `pilot-tui` opens the guided setup; `pilot-tui config validate` checks the file")
+    if report.warnings:  # e.g. allowed CIDRs that let the whole internet in
+        print_report(report)
     return EXIT_OK
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path as FsPath
 from typing import Any
 
+from pilot_tui import exposure
 from pilot_tui.config import regions, secrets
 from pilot_tui.config.locate import Path
 from pilot_tui.config.problems import Problem, did_you_mean
@@ -88,6 +89,14 @@ def _server(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
                           f'{regions.CLOUD_NAMES[server.home]} (e.g. "{example}")')
     for i, cidr in enumerate(server.allowed_cidrs):
         yield from _cidr(cidr, ("server", "allowed_cidrs", i))
+    wide = exposure.warning(server.allowed_cidrs)
+    if wide:
+        yield Problem(("server", "allowed_cidrs"), wide, severity="warning")
+    admin = exposure.ADMIN_PORTS.get(server.http_port)
+    if admin:
+        yield Problem(("server", "http_port"), f"{server.http_port} is the port of {admin}; "
+                      "the web port is open to the whole internet, so this would open "
+                      f"{admin} to everyone: use 80, 443 or 8080")
     if server.home == "gcp" and not cfg.gcp.project:
         yield Problem(("server", "home"), 'home = "gcp" needs gcp.project, the Google Cloud '
                       "project to create the server in")
@@ -122,9 +131,6 @@ def _cidr(text: str, path: Path) -> Iterator[Problem]:
         return
     if "/" not in text:
         yield Problem(path, f'"{text}" has no prefix length (did you mean "{net}"?)')
-    elif net.prefixlen == 0:
-        yield Problem(path, f'"{text}" lets the whole internet reach SSH and Docker; list '
-                      "your own addresses instead", severity="warning")
 
 
 def _apps(cfg: PilotConfig, data: dict[str, Any], base_dir: FsPath | None) -> Iterator[Problem]:

@@ -108,7 +108,8 @@ class ServerSettings:
     allowed_cidrs: list[str] = setting(
         [],
         "Networks allowed to reach the server's SSH and Docker ports, as CIDRs. "
-        "Empty: your own public address (/32), found when you plan.",
+        "Empty: your own public address (/32), found when you plan. A set covering a large "
+        "share of the public internet (a /8 of IPv4, a /32 of IPv6, or more) is warned about.",
         example=["203.0.113.7/32"],
     )
     docker_access: DockerAccess = setting(
@@ -129,7 +130,7 @@ class ServerSettings:
     http_port: int = setting(
         80,
         "Port Pilot's reverse proxy serves the apps on (on 127.0.0.1 when the Docker host is "
-        "this machine).",
+        "this machine). Open to everyone, so never an admin port (22, 2375, 2376, 9701, 9702).",
         minimum=1,
         maximum=65535,
     )

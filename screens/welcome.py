@@ -8,12 +8,18 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
 from pilot_tui.config.document import ProjectFile
-from pilot_tui.project import ProjectNotFound, find_project, project_file_for
+from pilot_tui.project import (
+    ProjectFileUnusable,
+    ProjectNotFound,
+    find_project,
+    project_file_for,
+)
 
 STEPS = (
     ("Credentials", "find and check your AWS or Google Cloud credentials"),
@@ -134,6 +140,11 @@ class WelcomeScreen(Screen[None]):
         self.project_file = None
         try:
             project = find_project(self.project_arg)
+        except ProjectFileUnusable as exc:  # something is there: never offer to write over it
+            status.update(f"[b]Project file[/b]\n  [red]{escape(str(exc))}[/]")
+            next_step.update("[b]Next:[/b] fix that path, then press [reverse] r [/reverse].")
+            self.refresh_bindings()
+            return
         except ProjectNotFound as exc:
             self.missing = True
             status.update(f"[b]Project file[/b]\n  {exc}")

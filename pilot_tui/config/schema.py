@@ -19,6 +19,13 @@ NAME_PATTERN = r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$|^[a-z]$"
 NAME_HINT = "lowercase letters, digits and hyphens, starting with a letter, at most 40 characters"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 ENV_NAME_HINT = "an environment variable name: letters, digits and _, not starting with a digit"
+# The path alone: the check's host is always the app's own (a value like "@10.0.0.2:9/" would
+# otherwise move it), and a second "/" would make it a reference to another host.
+HEALTH_PATH_PATTERN = r"^/(?!/)[!-~]*$"
+HEALTH_PATH_HINT = "a path on the app itself, starting with a single /, e.g. /healthz (no spaces)"
+DOMAIN_PATTERN = (r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+                  r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+DOMAIN_HINT = "a domain name like app.example.com"
 
 Home = Literal["sandbox", "aws", "gcp", "host"]
 StateBackend = Literal["local", "s3", "gcs"]
@@ -200,7 +207,8 @@ class StaticBuild:
 
     kind: Literal["static"] = setting("static", "Build kind.")
     command: str | None = setting(
-        None, "Build command. Unset: publish the app path as it is.", example="npm run build"
+        None, "Build command (it may span lines). Unset: publish the app path as it is.",
+        example="npm run build", multiline=True,
     )
     output: str = setting("dist", "Directory the command produces, relative to the app path "
                           "(inside the project directory).")
@@ -227,12 +235,14 @@ class ServerTarget:
     kind: Literal["server"] = setting("server", "Target kind.")
     port: int = setting(8080, "Port the app listens on inside its container.", minimum=1,
                         maximum=65535)
-    health_path: str = setting("/", "HTTP path that answers 2xx when the app is healthy.")
+    health_path: str = setting("/", "HTTP path that answers 2xx when the app is healthy.",
+                               pattern=HEALTH_PATH_PATTERN, pattern_hint=HEALTH_PATH_HINT)
     health_timeout: int = setting(
         30, "Seconds a new release has to become healthy before it is rolled back.", minimum=1,
         maximum=3600,
     )
-    domain: str | None = setting(None, "Domain name the proxy serves the app on.")
+    domain: str | None = setting(None, "Domain name the proxy serves the app on.",
+                                 pattern=DOMAIN_PATTERN, pattern_hint=DOMAIN_HINT)
 
 
 @dataclass
@@ -277,7 +287,8 @@ class EcsTarget:
     memory: int = setting(512, "Memory in MB.", minimum=512, maximum=122880)
     port: int = setting(8080, "Port the container listens on.", minimum=1, maximum=65535)
     desired_count: int = setting(1, "Tasks to keep running.", minimum=0, maximum=100)
-    health_path: str = setting("/", "HTTP path the load balancer checks for a 2xx answer.")
+    health_path: str = setting("/", "HTTP path the load balancer checks for a 2xx answer.",
+                               pattern=HEALTH_PATH_PATTERN, pattern_hint=HEALTH_PATH_HINT)
 
 
 @dataclass
@@ -285,7 +296,8 @@ class S3CloudFrontTarget:
     """A static site in a private S3 bucket served by CloudFront."""
 
     kind: Literal["s3-cloudfront"] = setting("s3-cloudfront", "Target kind.")
-    domain: str | None = setting(None, "Custom domain (a certificate is requested for it).")
+    domain: str | None = setting(None, "Custom domain (a certificate is requested for it).",
+                                 pattern=DOMAIN_PATTERN, pattern_hint=DOMAIN_HINT)
     index: str = setting("index.html", "Index document.")
 
 
@@ -294,7 +306,8 @@ class GcsCdnTarget:
     """A static site in a GCS bucket behind Cloud CDN."""
 
     kind: Literal["gcs-cdn"] = setting("gcs-cdn", "Target kind.")
-    domain: str | None = setting(None, "Custom domain (a managed certificate is created).")
+    domain: str | None = setting(None, "Custom domain (a managed certificate is created).",
+                                 pattern=DOMAIN_PATTERN, pattern_hint=DOMAIN_HINT)
     index: str = setting("index.html", "Index document.")
 
 

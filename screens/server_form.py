@@ -12,6 +12,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Select, Static
 
@@ -151,7 +152,8 @@ class ServerFormScreen(Screen[None]):
         problem = check_answer(self.pf.text, question, event.value)
         wide = None if problem else exposure.warning(to_value(question, event.value))
         self.query_one("#allowed_cidrs-problem", Static).update(
-            f"[red]{problem}[/]" if problem else f"[yellow]warning: {wide}[/]" if wide else "")
+            f"[red]{escape(problem)}[/]" if problem
+            else f"[yellow]warning: {escape(wide)}[/]" if wide else "")
 
     def _changes(self) -> list[tuple[str, object]]:
         home = str(self.query_one("#home", Select).value)

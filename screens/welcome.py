@@ -199,7 +199,7 @@ class WelcomeScreen(Screen[None]):
                                  "[reverse] l [/reverse] shows every run's log.")
         else:
             lines.append(f"  [red]{len(report.errors)} problem(s)[/red]:")
-            lines += [f"  {line}" for line in report.lines()[:8]]
+            lines += [f"  {escape(line)}" for line in report.lines()[:8]]
             next_step.update("[b]Next:[/b] press [reverse] e [/reverse] to fix pilot.toml in "
                              "the editor (every problem is listed there).")
         status.update("\n".join(lines))

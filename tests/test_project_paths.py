@@ -121,3 +121,11 @@ def test_a_name_on_path_or_an_absolute_path_outside_is_accepted(cli, project, ou
         project.write_text(text.replace("[state]", f'[terraform]\nbinary = "{value}"\n\n[state]'))
         result = cli("config", "validate")
         assert result.code == 0, result.err
+
+
+def test_app_new_refuses_a_folder_outside_the_project(cli, project, outside):
+    before = project.read_text()
+    result = cli("app", "new", "--path", f"../{outside.name}", "--name", "web")
+    assert result.code == 2
+    assert "apps.web.path" in result.err and "outside the project directory" in result.err
+    assert project.read_text() == before

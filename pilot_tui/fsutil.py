@@ -53,6 +53,30 @@ def atomic_write(path: Path, data: str | bytes, *, mode: int | None = None) -> N
     _fsync_dir(directory)
 
 
+def real_path(path: Path) -> Path | None:
+    """Where ``path`` really is, every symbolic link and ``..`` followed (it need not exist);
+    None when a link loop makes that unknowable."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: Python 3.11's "Symlink loop"
+        return None
+
+
+def is_within(path: Path, root: Path) -> bool:
+    """Whether ``path`` really lies inside ``root`` (or is it): judged where the links lead,
+    not by the name, so a link pointing out of ``root`` is outside."""
+    real, real_root = real_path(path), real_path(root)
+    return real is not None and real_root is not None and real.is_relative_to(real_root)
+
+
+def file_kind(mode: int) -> str:
+    """What a ``st_mode`` describes, in words ("a directory", "a named pipe", ...)."""
+    kinds = ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a directory"),
+             (stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), "a special file")
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Create ``path`` (and parents) if needed and make it 0700: it holds keys and state."""
     path.mkdir(parents=True, exist_ok=True)

@@ -7,12 +7,14 @@ out of git.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pilot_tui.fsutil import atomic_write, ensure_private_dir
+from pilot_tui.fsutil import atomic_write, ensure_private_dir, file_kind
 
 PROJECT_FILE = "pilot.toml"
 STATE_DIR = ".pilot"
@@ -20,8 +22,16 @@ ENV_VAR = "PILOT_PROJECT"
 STATE_SUBDIRS = ("terraform", "outputs", "releases", "keys", "logs")
 
 
+# A pilot.toml is a few KB; a bigger "file" is a mistake (or /dev/zero), never read whole.
+MAX_PROJECT_FILE = 1 << 20
+
+
 class ProjectNotFound(Exception):
     """No pilot.toml where one was looked for; the message says where and what to do."""
+
+
+class ProjectFileUnusable(ProjectNotFound):
+    """Something is at the project file's path, but not a file Pilot can read as one."""
 
 
 @dataclass(frozen=True)
@@ -65,19 +75,43 @@ def find_project(explicit: str | None = None, cwd: Path | None = None,
     env = os.environ if env is None else env
     named = explicit or env.get(ENV_VAR)
     candidate = project_file_for(explicit, cwd, env)
-    if candidate.is_file():
+    if usable_project_file(candidate):
         return Project(candidate)
     if named:
         source = "--project" if explicit else f"${ENV_VAR}"
         raise ProjectNotFound(f"{candidate} does not exist (from {source}); "
                               "create it with `pilot-tui init` or fix the path")
     for parent in candidate.parent.parents:
-        if (parent / PROJECT_FILE).is_file():
+        if usable_project_file(parent / PROJECT_FILE):
             return Project(parent / PROJECT_FILE)
     raise ProjectNotFound(
         f"no {PROJECT_FILE} in {candidate.parent} or its parents; create one with "
         "`pilot-tui init`, or point to one with --project PATH or $PILOT_PROJECT"
     )
+
+
+def usable_project_file(path: Path) -> bool:
+    """True for a readable-sized regular file at ``path``, False when nothing is there;
+    ProjectFileUnusable when something else is (a directory, a pipe or device that would
+    hang a read, a link loop or a dangling link), so a parent's file is never used instead."""
+    fix = ("; Pilot's project file must be a regular file: remove or rename it, or point to "
+           "another with --project")
+    try:
+        info = path.stat()  # follows links
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise ProjectFileUnusable(f"{path} is a symbolic link to {path.readlink()}, "
+                                      f"which does not exist{fix}") from None
+        return False
+    except OSError as exc:
+        what = "a symbolic link loop" if exc.errno == errno.ELOOP else exc.strerror or str(exc)
+        raise ProjectFileUnusable(f"{path} cannot be opened ({what}){fix}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ProjectFileUnusable(f"{path} is {file_kind(info.st_mode)}, not a file{fix}")
+    if info.st_size > MAX_PROJECT_FILE:
+        raise ProjectFileUnusable(f"{path} is {info.st_size:,} bytes, too large for a "
+                                  f"pilot.toml (at most {MAX_PROJECT_FILE:,}){fix}")
+    return True
 
 
 def create_project(target: Path, text: str) -> tuple[Project, bool]:

@@ -133,7 +133,8 @@ class Server:
 
     def terraform(self) -> Terraform:
         if self._tf is None:
-            self._tf = resolve(self.config.terraform.binary, sandbox=self.home == "sandbox")
+            self._tf = resolve(self.config.terraform.binary, sandbox=self.home == "sandbox",
+                               project_root=self.project.root)
             self.on_event(Note(f"using {self._tf.describe()}"))
         return self._tf
 

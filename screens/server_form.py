@@ -12,14 +12,15 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Header, Input, Label, Select, Static
 
-from pilot_tui import prices
+from pilot_tui import exposure, prices
 from pilot_tui.config.document import ConfigChanged, ConfigRefused, ProjectFile
 from pilot_tui.config.regions import AWS_REGIONS, GCP_REGIONS
 from pilot_tui.config.schema import default_size
-from pilot_tui.questions import QUESTIONS, check_answer
+from pilot_tui.questions import QUESTIONS, check_answer, to_value
 from pilot_tui.screens.footer import PilotFooter
 
 
@@ -150,9 +151,12 @@ class ServerFormScreen(Screen[None]):
 
     @on(Input.Changed, "#allowed_cidrs")
     def cidrs_changed(self, event: Input.Changed) -> None:
-        problem = check_answer(self.pf.text, _question("server.allowed_cidrs"), event.value)
+        question = _question("server.allowed_cidrs")
+        problem = check_answer(self.pf.text, question, event.value)
+        wide = None if problem else exposure.warning(to_value(question, event.value))
         self.query_one("#allowed_cidrs-problem", Static).update(
-            f"[red]{problem}[/]" if problem else "")
+            f"[red]{escape(problem)}[/]" if problem
+            else f"[yellow]warning: {escape(wide)}[/]" if wide else "")
 
     def _changes(self) -> list[tuple[str, object]]:
         home = str(self.query_one("#home", Select).value)

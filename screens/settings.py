@@ -17,6 +17,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.markup import escape
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Header, Label, ListItem, ListView, Static, TextArea
 
@@ -66,8 +67,9 @@ class ConfirmDiscard(Confirm):
 class ProblemItem(ListItem):
     def __init__(self, problem: Problem) -> None:
         severity = "[yellow]warning[/]" if problem.severity == "warning" else "[red]error[/]"
-        super().__init__(Label(f"{problem.line}:{problem.col} {severity} [b]{problem.key}[/b]: "
-                               f"{problem.message}"))
+        # Messages name tables like [project]: text, not markup.
+        super().__init__(Label(f"{problem.line}:{problem.col} {severity} "
+                               f"[b]{escape(problem.key)}[/b]: {escape(problem.message)}"))
         self.problem = problem
 
 

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Header, Static
 from textual.worker import Worker, WorkerState
 
 from pilot_tui.config.document import ProjectFile
-from pilot_tui.project import ProjectNotFound, find_project, project_file_for
+from pilot_tui.project import (
+    ProjectFileUnusable,
+    ProjectNotFound,
+    find_project,
+    project_file_for,
+)
 from pilot_tui.screens.footer import PilotFooter
 
 STEPS = (
@@ -160,6 +165,13 @@ class WelcomeScreen(Screen[None]):
         self.project_file = None
         try:
             project = find_project(self.project_arg)
+        except ProjectFileUnusable as exc:  # something is there: never offer to write over it
+            self._status_head = [f"[b]Project file[/b]\n  [red]{escape(str(exc))}[/]"]
+            self._apps_shown = None
+            self._show_status()
+            next_step.update("[b]Next:[/b] fix that path, then press [reverse] r [/reverse].")
+            self.refresh_bindings()
+            return
         except ProjectNotFound as exc:
             self.missing = True
             self._status_head, self._apps_shown = [f"[b]Project file[/b]\n  {exc}"], None
@@ -219,7 +231,7 @@ class WelcomeScreen(Screen[None]):
                                  "[reverse] l [/reverse] shows every run's log.")
         else:
             lines.append(f"  [red]{len(report.errors)} problem(s)[/red]:")
-            lines += [f"  {line}" for line in report.lines()[:8]]
+            lines += [f"  {escape(line)}" for line in report.lines()[:8]]
             next_step.update("[b]Next:[/b] press [reverse] e [/reverse] to fix pilot.toml in "
                              "the editor (every problem is listed there).")
             self._apps_shown = None

@@ -9,7 +9,8 @@ from pilot_tui.screens.app import create_app
 from pilot_tui.screens.settings import ConfirmDiscard, ConfirmReload, SettingsScreen
 from pilot_tui.screens.welcome import WelcomeScreen
 
-BROKEN = '# my notes stay\n[server]\nhome = "awss"   # typo\n'
+# (ends with [project]: a file without one is an error of its own since issue 11, item 22)
+BROKEN = '# my notes stay\n[server]\nhome = "awss"   # typo\n[project]\nname = "acme"\n'
 
 
 def status(screen) -> str:
@@ -35,7 +36,8 @@ async def test_broken_file_at_startup_opens_the_editor_with_its_problems(tmp_pat
         assert len(problems) == 0 and "valid" in status(screen)
         await pilot.press("ctrl+s")
         await pilot.pause()
-        assert path.read_text() == '# my notes stay\n[server]\nhome = "aws"    # typo\n'
+        assert path.read_text() == ('# my notes stay\n[server]\nhome = "aws"    # typo\n'
+                                    '[project]\nname = "acme"\n')
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, WelcomeScreen)

@@ -69,3 +69,31 @@ def test_commands_are_data(tmp_path):
     init = commands.init(tf, tmp_path, {"bucket": "b", "key": "k"})
     assert init.argv[-2:] == ("-backend-config=bucket=b", "-backend-config=key=k")
     assert init.cwd == tmp_path and init.env == {"A": "1"}
+
+
+def test_a_configured_binary_inside_the_project_is_never_run(tmp_path, monkeypatch):
+    """Defence in depth behind the validator: handed terraform.binary pointing into the
+    project (directly, by a name PATH finds there, or by a link from outside), the toolchain
+    refuses before running anything."""
+    from pilot_tui.tf.toolchain import BinaryRefused
+
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    marker = tmp_path / "ran"
+    script = project / "tf-in-repo"
+    script.write_text(f"#!/bin/sh\ntouch '{marker}'\necho 'Terraform v1.0.3'\n")
+    script.chmod(0o755)
+    link = elsewhere / "terraform"
+    link.symlink_to(script)
+    monkeypatch.delenv("PILOT_TERRAFORM", raising=False)
+    monkeypatch.setenv("PATH", f"{project}{os.pathsep}{os.environ['PATH']}")
+    for configured in (str(script), "tf-in-repo", str(link)):
+        with pytest.raises(BinaryRefused, match="a name on PATH"):
+            resolve(configured, project_root=project)
+    with pytest.raises(BinaryRefused, match="relative path"):
+        resolve("./tf-in-repo", project_root=project)
+    assert not marker.exists()
+    # The same program is the user's to choose through $PILOT_TERRAFORM.
+    monkeypatch.setenv("PILOT_TERRAFORM", str(link))
+    assert find_binary("tofu", project_root=project) == str(link)

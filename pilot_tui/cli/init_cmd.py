@@ -67,6 +67,8 @@ def run(ns: argparse.Namespace) -> int:
           + ("; added it to .gitignore" if ignored else ""))
     pilot = pilot_command()
     print(f"next: `{pilot}` opens the guided setup; `{pilot} config validate` checks the file")
+    if report.warnings:  # e.g. allowed CIDRs that let the whole internet in
+        print_report(report)
     return EXIT_OK
 
 

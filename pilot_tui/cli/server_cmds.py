@@ -25,7 +25,7 @@ from pilot_tui.tf.events import (
     Event,
     PlannedChange,
 )
-from pilot_tui.tf.toolchain import ToolchainError
+from pilot_tui.tf.toolchain import BinaryRefused, ToolchainError
 from pilot_tui.tf.workspace import WorkspaceError
 
 T = TypeVar("T")
@@ -142,6 +142,9 @@ def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namesp
     def wrapped(ns: argparse.Namespace) -> int:
         try:
             return fn(ns)
+        except BinaryRefused as exc:  # terraform.binary is invalid input, not a failure
+            error(str(exc))
+            return EXIT_INVALID
         except (ServerError, ToolchainError, WorkspaceError, RunnerError, SandboxError) as exc:
             error(str(exc))
             return EXIT_FAILED

@@ -25,6 +25,11 @@ def eject(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     root = pf.path.parent
     target = root / ns.to
+    ejected = pf.with_value("terraform.templates", ns.to)
+    refused = [p for p in pf.check(ejected).report.errors if p.key == "terraform.templates"]
+    if refused:  # e.g. --to leads out of the project: nothing is copied
+        error(f"--to {ns.to}: {refused[0].message}")
+        return EXIT_INVALID
     if target.exists() and any(target.iterdir()):
         error(f"{target} exists and is not empty; choose another folder with --to")
         return EXIT_INVALID
@@ -38,8 +43,8 @@ def eject(ns: argparse.Namespace) -> int:
     for name, path in files.items():
         shutil.copy2(path, target / name)
     try:
-        pf.save(pf.with_value("terraform.templates", ns.to))
-    except ConfigRefused as exc:  # pragma: no cover - a relative path is always valid
+        pf.save(ejected)
+    except ConfigRefused as exc:  # pragma: no cover - checked above
         shutil.rmtree(target)
         print_report(exc.report)
         return EXIT_FAILED

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
+import stat
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path as FsPath
 from typing import Any
 
+from pilot_tui import exposure
 from pilot_tui.config import regions, secrets
 from pilot_tui.config.locate import Path
 from pilot_tui.config.problems import Problem, did_you_mean
-from pilot_tui.config.schema import AWS_TARGETS, GCP_TARGETS, STATIC_TARGETS, PilotConfig
+from pilot_tui.config.schema import (
+    AWS_TARGETS,
+    GCP_TARGETS,
+    STATIC_TARGETS,
+    DockerfileBuild,
+    PilotConfig,
+    StaticBuild,
+)
+from pilot_tui.fsutil import file_kind, is_within, real_path
+from pilot_tui.tf.toolchain import refused_binary
 
 # Fields that hold a name or a path: nothing long and random belongs in them.
 NAME_OR_PATH_FIELDS = {
@@ -22,15 +36,72 @@ NAME_OR_PATH_FIELDS = {
 def semantic_checks(cfg: PilotConfig, data: dict[str, Any], base_dir: FsPath | None) -> \
         Iterator[Problem]:
     """Everything a per-key type check cannot see."""
+    if "project" not in data:  # every default is fine, but nothing says whose project this is
+        what = "has no settings at all" if not data else "has no [project] table"
+        yield Problem((), f"the file {what}; it needs the project's name, which names and "
+                      'tags every cloud resource: add [project] with name = "..." (lowercase '
+                      "letters, digits and hyphens)", at="key")
     yield from _regions(cfg, data)
     yield from _server(cfg, data)
     yield from _apps(cfg, data, base_dir)
+    yield from _project_paths(cfg, base_dir)
+    if cfg.terraform.binary:
+        refused = refused_binary(cfg.terraform.binary, base_dir)
+        if refused:
+            yield Problem(("terraform", "binary"), refused)
     yield from _secret_values(data)
     creds = cfg.gcp.credentials
     if creds and base_dir is not None and not secrets.classify_value(creds, name_or_path=True):
-        key_file = _resolve(creds, base_dir)
-        if not key_file.is_file():
-            yield Problem(("gcp", "credentials"), f"no file at {key_file}", severity="warning")
+        for message in _key_file_doubts(creds, _resolve(creds, base_dir)):
+            yield Problem(("gcp", "credentials"), message, severity="warning")
+
+
+# Where no key file of the user's belongs: naming one is a typo or an attempt to read the system.
+SYSTEM_DIRS = tuple(FsPath(d) for d in (
+    "/etc", "/proc", "/sys", "/dev", "/boot", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/run",
+    "/var/lib", "/var/log", "/var/run",
+))
+KEY_FILE_LIMIT = 1 << 20  # a service-account key is ~2.3 KB; never read a device or a disk
+KEY_TYPES = ("service_account", "authorized_user", "external_account",
+             "impersonated_service_account")
+
+
+def _key_file_doubts(value: str, key_file: FsPath) -> Iterator[str]:
+    """Why ``key_file`` does not look like a Google credentials file (its content is never
+    shown: only whether it parses as one)."""
+    real = real_path(key_file)
+    if real is not None and any(real.is_relative_to(d) for d in SYSTEM_DIRS):
+        yield (f'"{value}" is a system path ({real}), not a place for your key file: keep '
+               "the service-account key in your home, readable only by you (e.g. "
+               "~/keys/pilot.json)")
+    try:
+        info = key_file.stat()  # follows links; a loop or a missing target raises
+    except FileNotFoundError:
+        yield f"no file at {key_file}"
+        return
+    except OSError as exc:
+        yield f"cannot use {key_file}: {exc.strerror or exc}"
+        return
+    if not stat.S_ISREG(info.st_mode):
+        yield (f"{key_file} is not a regular file ({file_kind(info.st_mode)}); it must be a "
+               "service-account JSON key file")
+        return
+    if info.st_size > KEY_FILE_LIMIT:
+        yield f"{key_file} is {info.st_size:,} bytes, far too large for a JSON key file"
+        return
+    try:
+        with key_file.open("rb") as handle:
+            body = handle.read(KEY_FILE_LIMIT + 1)
+    except OSError as exc:
+        yield f"cannot read {key_file}: {exc.strerror or exc}"
+        return
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict) or parsed.get("type") not in KEY_TYPES:
+        yield (f"{key_file} is not a JSON key file (a service-account key is JSON with "
+               '"type": "service_account"); download one from IAM > Service accounts > Keys')
 
 
 def _resolve(path: str, base_dir: FsPath) -> FsPath:
@@ -73,6 +144,14 @@ def _server(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
                           f'{regions.CLOUD_NAMES[server.home]} (e.g. "{example}")')
     for i, cidr in enumerate(server.allowed_cidrs):
         yield from _cidr(cidr, ("server", "allowed_cidrs", i))
+    wide = exposure.warning(server.allowed_cidrs)
+    if wide:
+        yield Problem(("server", "allowed_cidrs"), wide, severity="warning")
+    admin = exposure.ADMIN_PORTS.get(server.http_port)
+    if admin:
+        yield Problem(("server", "http_port"), f"{server.http_port} is the port of {admin}; "
+                      "the web port is open to the whole internet, so this would open "
+                      f"{admin} to everyone: use 80, 443 or 8080")
     if server.home == "gcp" and not cfg.gcp.project:
         yield Problem(("server", "home"), 'home = "gcp" needs gcp.project, the Google Cloud '
                       "project to create the server in")
@@ -88,9 +167,31 @@ def _server(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
         elif scheme not in ("ssh", "unix", "tcps"):
             yield Problem(("server", "host"), f'"{server.host}" is not a Docker host address: '
                           "use ssh://user@host[:port] or unix:///path/to/docker.sock")
+        else:
+            yield from _host_address(server.host, scheme)
         if server.home != "host":
             yield Problem(("server", "host"), f'is ignored while home = "{server.home}"',
                           severity="warning")
+
+
+def _host_address(url: str, scheme: str) -> Iterator[Problem]:
+    """The parts of an ssh:// or tcps:// address: a host, a numeric port, and nothing ssh
+    would read as one of its options (a user or host starting with "-")."""
+    if scheme == "unix":
+        return
+    parts = urllib.parse.urlsplit(url)
+    where = ("server", "host")
+    try:
+        parts.port  # noqa: B018 - parsing it is the check
+    except ValueError:
+        yield Problem(where, f'"{url}" has a port that is not a number from 1 to 65535')
+    example = "ssh://deploy@build.example.com" if scheme == "ssh" else "tcps://host:2376"
+    if not parts.hostname:
+        yield Problem(where, f'"{url}" names no host (e.g. {example})')
+    for what, part in (("user", parts.username), ("host", parts.hostname)):
+        if part and part.startswith("-"):
+            yield Problem(where, f'the {what} "{part}" starts with "-", which ssh would read '
+                          f"as an option, not a {what} name (e.g. {example})")
 
 
 def _cidr(text: str, path: Path) -> Iterator[Problem]:
@@ -107,9 +208,6 @@ def _cidr(text: str, path: Path) -> Iterator[Problem]:
         return
     if "/" not in text:
         yield Problem(path, f'"{text}" has no prefix length (did you mean "{net}"?)')
-    elif net.prefixlen == 0:
-        yield Problem(path, f'"{text}" lets the whole internet reach SSH and Docker; list '
-                      "your own addresses instead", severity="warning")
 
 
 def _apps(cfg: PilotConfig, data: dict[str, Any], base_dir: FsPath | None) -> Iterator[Problem]:
@@ -151,6 +249,45 @@ def _apps(cfg: PilotConfig, data: dict[str, Any], base_dir: FsPath | None) -> It
         if base_dir is not None and "path" in raw and not (base_dir / app.path).is_dir():
             yield Problem(("apps", i, "path"), f'no directory "{app.path}" beside pilot.toml',
                           severity="warning")
+
+
+def _project_paths(cfg: PilotConfig, base_dir: FsPath | None) -> Iterator[Problem]:
+    """Paths Pilot reads files from must stay in the project: a cloned repository must not
+    make it publish, build or run what lies elsewhere on the machine (~/.aws, /etc...)."""
+    start = base_dir if base_dir is not None else FsPath()
+    if cfg.terraform.templates:
+        yield from _inside(cfg.terraform.templates, start, base_dir, ("terraform", "templates"))
+    for i, app in enumerate(cfg.apps):
+        problems = list(_inside(app.path, start, base_dir, ("apps", i, "path")))
+        yield from problems
+        if problems:
+            continue  # its Dockerfile and output are outside too; one message is enough
+        build = app.build
+        if isinstance(build, DockerfileBuild):
+            yield from _inside(build.dockerfile, start / app.path, base_dir,
+                               ("apps", i, "build", "dockerfile"))
+        elif isinstance(build, StaticBuild):
+            yield from _inside(build.output, start / app.path, base_dir,
+                               ("apps", i, "build", "output"))
+
+
+def _inside(value: str, start: FsPath, root: FsPath | None, path: Path) -> Iterator[Problem]:
+    """A problem when ``value`` (relative to ``start``) leads out of the project ``root``."""
+    rule = ("Pilot uses only files inside the project directory: move them beside pilot.toml "
+            "or name a folder that is")
+    target = start / value
+    if root is None:  # only the text to go by: `..` past the start is all that can be told
+        if not target.is_absolute() and FsPath(os.path.normpath(target)).parts[:1] == ("..",):
+            yield Problem(path, f'"{value}" is outside the project directory; {rule}')
+        return
+    real = real_path(target)
+    if real is None:
+        yield Problem(path, f'"{value}" cannot be followed (a symbolic link loop); {rule}')
+    elif not is_within(real, root):
+        by_link = FsPath(os.path.normpath(target.absolute())).is_relative_to(root.absolute())
+        how = " through a symbolic link" if by_link else ""
+        yield Problem(path, f'"{value}" is outside the project directory {root.absolute()}: '
+                      f"it leads{how} to {real}; {rule}")
 
 
 def _secret_values(data: dict[str, Any]) -> Iterator[Problem]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -28,6 +29,12 @@ class Problem:
     line: int = 0
     col: int = 0
     key: str = ""  # the dotted key as shown to people, e.g. apps.api.target.kind
+
+    def __post_init__(self) -> None:
+        # Messages quote values from the file: a CR, LF or NUL in one must not break the
+        # one-problem-per-line output (or a terminal), so control characters are escaped.
+        object.__setattr__(self, "message", printable(self.message))
+        object.__setattr__(self, "key", printable(self.key))
 
     def placed(self, line: int, col: int, key: str) -> Problem:
         return replace(self, line=line, col=col, key=key)
@@ -78,6 +85,14 @@ class Report:
             },
             indent=2,
         )
+
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters written as escapes (\\r, \\n, \\x00)."""
+    return CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:

@@ -19,6 +19,13 @@ NAME_PATTERN = r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$|^[a-z]$"
 NAME_HINT = "lowercase letters, digits and hyphens, starting with a letter, at most 40 characters"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 ENV_NAME_HINT = "an environment variable name: letters, digits and _, not starting with a digit"
+# The path alone: the check's host is always the app's own (a value like "@10.0.0.2:9/" would
+# otherwise move it), and a second "/" would make it a reference to another host.
+HEALTH_PATH_PATTERN = r"^/(?!/)[!-~]*$"
+HEALTH_PATH_HINT = "a path on the app itself, starting with a single /, e.g. /healthz (no spaces)"
+DOMAIN_PATTERN = (r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+                  r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+DOMAIN_HINT = "a domain name like app.example.com"
 
 Home = Literal["sandbox", "aws", "gcp", "host"]
 StateBackend = Literal["local", "s3", "gcs"]
@@ -108,7 +115,8 @@ class ServerSettings:
     allowed_cidrs: list[str] = setting(
         [],
         "Networks allowed to reach the server's SSH and Docker ports, as CIDRs. "
-        "Empty: your own public address (/32), found when you plan.",
+        "Empty: your own public address (/32), found when you plan. A set covering a large "
+        "share of the public internet (a /8 of IPv4, a /32 of IPv6, or more) is warned about.",
         example=["203.0.113.7/32"],
     )
     docker_access: DockerAccess = setting(
@@ -129,7 +137,7 @@ class ServerSettings:
     http_port: int = setting(
         80,
         "Port Pilot's reverse proxy serves the apps on (on 127.0.0.1 when the Docker host is "
-        "this machine).",
+        "this machine). Open to everyone, so never an admin port (22, 2375, 2376, 9701, 9702).",
         minimum=1,
         maximum=65535,
     )
@@ -158,14 +166,17 @@ class TerraformSettings:
 
     binary: str | None = setting(
         None,
-        "Terraform or OpenTofu executable (a name on PATH or a path). Unset: $PILOT_TERRAFORM, "
-        "else `tofu`, else `terraform` on PATH, else the one bundled with pilot-tui[sandbox].",
+        "Terraform or OpenTofu executable: a name on PATH or an absolute path outside the "
+        "project directory (never a program that comes with the repository). Unset: "
+        "$PILOT_TERRAFORM, else `tofu`, else `terraform` on PATH, else the one bundled with "
+        "pilot-tui[sandbox].",
         example="tofu",
     )
     templates: str | None = setting(
         None,
-        "Directory of your own copy of the server templates, relative to pilot.toml "
-        "(`pilot-tui server eject` sets it). Unset: the templates shipped with Pilot.",
+        "Directory of your own copy of the server templates, relative to pilot.toml and "
+        "inside the project directory (`pilot-tui server eject` sets it). Unset: the "
+        "templates shipped with Pilot.",
         example="infra",
     )
 
@@ -185,7 +196,8 @@ class DockerfileBuild:
     """Build the image from a Dockerfile."""
 
     kind: Literal["dockerfile"] = setting("dockerfile", "Build kind.")
-    dockerfile: str = setting("Dockerfile", "Path of the Dockerfile, relative to the app path.")
+    dockerfile: str = setting("Dockerfile", "Path of the Dockerfile, relative to the app path "
+                              "(inside the project directory).")
     args: dict[str, str] = setting({}, "Build arguments (--build-arg). Not for secrets.")
 
 
@@ -195,9 +207,11 @@ class StaticBuild:
 
     kind: Literal["static"] = setting("static", "Build kind.")
     command: str | None = setting(
-        None, "Build command. Unset: publish the app path as it is.", example="npm run build"
+        None, "Build command (it may span lines). Unset: publish the app path as it is.",
+        example="npm run build", multiline=True,
     )
-    output: str = setting("dist", "Directory the command produces, relative to the app path.")
+    output: str = setting("dist", "Directory the command produces, relative to the app path "
+                          "(inside the project directory).")
     image: str = setting("node:20-slim", "Builder image the command runs in.")
 
 
@@ -222,12 +236,14 @@ class ServerTarget:
     port: int = setting(8080, "Port the app listens on inside its container ($PORT), on "
                         "every address: the proxy reaches it over the host's private Docker "
                         "network.", minimum=1, maximum=65535)
-    health_path: str = setting("/", "HTTP path that answers 2xx when the app is healthy.")
+    health_path: str = setting("/", "HTTP path that answers 2xx when the app is healthy.",
+                               pattern=HEALTH_PATH_PATTERN, pattern_hint=HEALTH_PATH_HINT)
     health_timeout: int = setting(
         30, "Seconds a new release has to become healthy before it is rolled back.", minimum=1,
         maximum=3600,
     )
-    domain: str | None = setting(None, "Domain name the proxy serves the app on.")
+    domain: str | None = setting(None, "Domain name the proxy serves the app on.",
+                                 pattern=DOMAIN_PATTERN, pattern_hint=DOMAIN_HINT)
 
 
 @dataclass
@@ -272,7 +288,8 @@ class EcsTarget:
     memory: int = setting(512, "Memory in MB.", minimum=512, maximum=122880)
     port: int = setting(8080, "Port the container listens on.", minimum=1, maximum=65535)
     desired_count: int = setting(1, "Tasks to keep running.", minimum=0, maximum=100)
-    health_path: str = setting("/", "HTTP path the load balancer checks for a 2xx answer.")
+    health_path: str = setting("/", "HTTP path the load balancer checks for a 2xx answer.",
+                               pattern=HEALTH_PATH_PATTERN, pattern_hint=HEALTH_PATH_HINT)
 
 
 @dataclass
@@ -280,7 +297,8 @@ class S3CloudFrontTarget:
     """A static site in a private S3 bucket served by CloudFront."""
 
     kind: Literal["s3-cloudfront"] = setting("s3-cloudfront", "Target kind.")
-    domain: str | None = setting(None, "Custom domain (a certificate is requested for it).")
+    domain: str | None = setting(None, "Custom domain (a certificate is requested for it).",
+                                 pattern=DOMAIN_PATTERN, pattern_hint=DOMAIN_HINT)
     index: str = setting("index.html", "Index document.")
 
 
@@ -289,7 +307,8 @@ class GcsCdnTarget:
     """A static site in a GCS bucket behind Cloud CDN."""
 
     kind: Literal["gcs-cdn"] = setting("gcs-cdn", "Target kind.")
-    domain: str | None = setting(None, "Custom domain (a managed certificate is created).")
+    domain: str | None = setting(None, "Custom domain (a managed certificate is created).",
+                                 pattern=DOMAIN_PATTERN, pattern_hint=DOMAIN_HINT)
     index: str = setting("index.html", "Index document.")
 
 
@@ -311,7 +330,8 @@ class AppSettings:
         pattern_hint=NAME_HINT,
         example="api",
     )
-    path: str = setting(".", "Source directory, relative to pilot.toml.")
+    path: str = setting(".", "Source directory, relative to pilot.toml; it must lie inside "
+                        "the project directory (symbolic links are followed).")
     build: Build = setting(AutoBuild, "How the app is built; `kind` picks the builder.")
     target: Target = setting(ServerTarget, "Where the app runs; `kind` picks the target.")
     env: dict[str, str] = setting(

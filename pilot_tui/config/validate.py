@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
@@ -19,6 +20,8 @@ from pilot_tui.config.problems import Problem, Report
 from pilot_tui.config.schema import NAME_PATTERN, PilotConfig
 from pilot_tui.config.walk import Walker
 
+# pilot.toml needs three levels at most ([[apps]] > target > a list); parsers recurse per level.
+MAX_NESTING = 32
 _AT = re.compile(r"^(?P<msg>.*?)\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)$", re.S)
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?")
@@ -44,6 +47,10 @@ class Checked:
 def check_text(text: str, file: str = "pilot.toml", base_dir: FsPath | None = None) -> Checked:
     """Validate ``text``; ``file`` names it in messages, ``base_dir`` resolves relative paths."""
     report = Report(file)
+    deep = _too_deep(text)
+    if deep is not None:
+        report.problems.append(deep)
+        return Checked(report, None, None)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -155,6 +162,33 @@ def _unclosed_opener(text: str, line: int, col: int) -> tuple[int, int]:
     lines = text.splitlines(keepends=True)
     end = sum(len(x) for x in lines[: line - 1]) + col - 1
     stack: list[int] = []
+    for i, ch in _brackets(text, end):
+        if ch in "[{":
+            stack.append(i)
+        elif stack:
+            stack.pop()
+    if not stack:
+        return line, col
+    return _line_col(text, stack[-1])
+
+
+def _too_deep(text: str) -> Problem | None:
+    """An error when arrays or inline tables nest deeper than any pilot.toml needs: parsers
+    (tomllib's too) recurse per level and would crash with a RecursionError instead."""
+    depth = 0
+    for i, ch in _brackets(text, len(text)):
+        depth = depth + 1 if ch in "[{" else max(depth - 1, 0)
+        if depth > MAX_NESTING:
+            line, col = _line_col(text, i)
+            return Problem((), f"arrays or inline tables are nested more than {MAX_NESTING} "
+                           "levels deep here; pilot.toml never needs more than a few",
+                           line=line, col=col, key=_context_key(text.splitlines(), line))
+    return None
+
+
+def _brackets(text: str, end: int) -> Iterator[tuple[int, str]]:
+    """Each bracket or brace before ``end`` that is TOML structure (not in a string or a
+    comment), with its index."""
     i, quote = 0, ""
     while i < min(end, len(text)):
         ch = text[i]
@@ -164,24 +198,21 @@ def _unclosed_opener(text: str, line: int, col: int) -> tuple[int, int]:
             elif text.startswith(quote, i):
                 i += len(quote) - 1
                 quote = ""
+            elif ch == "\n" and len(quote) == 1:  # an unclosed one-line string ends here
+                quote = ""
         elif ch == "#":
             while i < len(text) and text[i] != "\n":
                 i += 1
         elif ch in "\"'":
             quote = ch * 3 if text.startswith(ch * 3, i) else ch
             i += len(quote) - 1
-        elif ch in "[{":
-            stack.append(i)
-        elif ch in "]}" and stack:
-            stack.pop()
-        elif ch == "\n" and quote in ('"', "'"):
-            quote = ""
+        elif ch in "[{]}":
+            yield i, ch
         i += 1
-    if not stack:
-        return line, col
-    at = stack[-1]
-    opener_line = text.count("\n", 0, at) + 1
-    return opener_line, at - (text.rfind("\n", 0, at) + 1) + 1
+
+
+def _line_col(text: str, index: int) -> tuple[int, int]:
+    return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
 def _context_key(lines: list[str], line: int) -> str:

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from pilot_tui.config.locate import Path
-from pilot_tui.config.problems import Problem, did_you_mean, quote_list
+from pilot_tui.config.problems import CONTROL, Problem, did_you_mean, quote_list
 from pilot_tui.config.shapes import FieldInfo, Shape, describe, field_map, toml_type_name
 
 _MISSING = object()
@@ -67,9 +67,17 @@ class Walker:
         return " or ".join(spots[:2])
 
     # -- values ------------------------------------------------------------------
-    def value(self, value: Any, shape: Shape, path: Path, info: FieldInfo | None) -> Any:
+    def value(self, value: Any, shape: Shape, path: Path, info: FieldInfo | None,
+              *, free_text: bool = False) -> Any:
+        """``free_text``: a value the app receives as it is (env vars, build args), which
+        may span lines; every other string in pilot.toml is one line of text."""
         meta = info.meta if info else {}
         kind = shape.kind
+        if isinstance(value, str) and kind in ("str", "choice") and not free_text \
+                and not meta.get("multiline") and CONTROL.search(value):
+            self.error(path, f"{_quoted(value)} contains a control character "
+                       f"({_control_name(value)}); this value must be one line of plain text")
+            return _MISSING
         if kind == "table":
             return self.table(value, shape.table, path)  # type: ignore[arg-type]
         if kind == "tagged":
@@ -116,7 +124,8 @@ class Walker:
         return value
 
     def pattern_ok(self, value: str, path: Path, pattern: str | None, hint: str | None) -> bool:
-        if pattern and not re.match(pattern, value):
+        # fullmatch: with re.match, "$" also matches before a final newline ("acme\n").
+        if pattern and not re.fullmatch(pattern, value):
             self.error(path, f'"{value}" is not valid: use {hint or pattern}')
             return False
         return True
@@ -149,7 +158,7 @@ class Walker:
         for key, item in value.items():
             sub = (*path, key)
             key_pattern = meta.get("key_pattern")
-            if key_pattern and not re.match(key_pattern, key):
+            if key_pattern and not re.fullmatch(key_pattern, key):
                 self.error(sub, f'"{key}" is not valid: use {meta.get("key_pattern_hint")}',
                            at="key")
                 continue
@@ -158,7 +167,8 @@ class Walker:
                 item = "true" if item else "false"
             elif shape.item and shape.item.kind == "str" and isinstance(item, int | float):
                 item = str(item)
-            built = self.value(item, shape.item, sub, None)  # type: ignore[arg-type]
+            built = self.value(item, shape.item, sub, None,  # type: ignore[arg-type]
+                               free_text=True)
             if built is not _MISSING:
                 out[key] = built
         return out
@@ -189,6 +199,19 @@ class Walker:
                 self.error((*path, key), msg, at="key")
         known = {k: v for k, v in value.items() if k in fields}
         return self.table(known, cls, path)
+
+
+_CONTROL_NAMES = {"\r": "CR", "\n": "LF", "\t": "tab", "\x00": "NUL", "\x1b": "ESC"}
+
+
+def _control_name(value: str) -> str:
+    found = CONTROL.search(value)
+    char = found[0] if found else ""
+    return _CONTROL_NAMES.get(char, f"U+{ord(char):04X}")
+
+
+def _quoted(value: str) -> str:
+    return f'"{value}"' if len(value) <= 40 else f'"{value[:37]}..."'
 
 
 def _show(value: Any) -> str:

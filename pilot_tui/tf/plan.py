@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-WORLD = ("0.0.0.0/0", "::/0")
+from pilot_tui import exposure
+
 # Web traffic to the apps is meant for everyone: not a warning. Anything else open to the
 # world is (SSH, Docker, databases...).
 PUBLIC_WEB_PORTS = frozenset({80, 443, 8080})
@@ -81,26 +81,28 @@ def _world_open(address: str, rtype: str, after: dict[str, Any]) -> list[str]:
             if rule.get("from_port") in PUBLIC_WEB_PORTS and \
                     rule.get("from_port") == rule.get("to_port"):
                 continue
-            if any(_is_world(c) for c in cidrs):
+            scope = _wide(cidrs)
+            if scope:
                 out.append(f"{address} opens port {rule.get('from_port')} "
-                           f"({rule.get('description') or 'tcp'}) to the WHOLE INTERNET")
+                           f"({rule.get('description') or 'tcp'}) to {scope}")
     elif rtype == "aws_security_group_rule" and after.get("type") == "ingress":
         if after.get("from_port") in PUBLIC_WEB_PORTS and \
                 after.get("from_port") == after.get("to_port"):
             return out
-        if any(_is_world(c) for c in after.get("cidr_blocks") or []):
-            out.append(f"{address} opens port {after.get('from_port')} to the WHOLE INTERNET")
-    elif (rtype == "google_compute_firewall" and after.get("direction", "INGRESS") == "INGRESS"
-          and any(_is_world(c) for c in after.get("source_ranges") or [])):
+        scope = _wide((after.get("cidr_blocks") or []) + (after.get("ipv6_cidr_blocks") or []))
+        if scope:
+            out.append(f"{address} opens port {after.get('from_port')} to {scope}")
+    elif rtype == "google_compute_firewall" and after.get("direction", "INGRESS") == "INGRESS":
+        scope = _wide(after.get("source_ranges") or [])
         ports = {int(p) for allow in after.get("allow") or [] for p in allow.get("ports") or []
                  if str(p).isdigit()}
-        if not ports or not ports <= PUBLIC_WEB_PORTS:
-            out.append(f"{address} lets the WHOLE INTERNET reach its ports")
+        if scope and (not ports or not ports <= PUBLIC_WEB_PORTS):
+            out.append(f"{address} lets {scope} reach its ports")
     return out
 
 
-def _is_world(cidr: str) -> bool:
-    try:
-        return ipaddress.ip_network(cidr, strict=False).prefixlen == 0
-    except ValueError:
-        return cidr in WORLD
+def _wide(cidrs: list[str]) -> str | None:
+    """Who a rule's CIDRs let in, loudly, when that is a large share of the internet (the
+    same judgement `config validate` makes of server.allowed_cidrs)."""
+    judged = exposure.judge(cidrs)
+    return judged.scope(loud=True) if judged.wide else None

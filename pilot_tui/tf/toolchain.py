@@ -16,9 +16,10 @@ import importlib.util
 import os
 import re
 import shutil
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from pilot_tui.fsutil import is_within
 
 ENV_BINARY = "PILOT_TERRAFORM"
 ENV_CACHE = "PILOT_CACHE_DIR"
@@ -28,6 +29,31 @@ PROVIDER_HOST = "registry.terraform.io"
 
 class ToolchainError(Exception):
     """Terraform or a provider cannot be found; the message says how to get it."""
+
+
+class BinaryRefused(ToolchainError):
+    """terraform.binary names a program Pilot will not run (one that came with the project)."""
+
+
+# pilot.toml travels with the repository: a binary it names inside the project would be code
+# any clone could bring along, run by `server plan`.
+BINARY_RULE = ('terraform.binary must be a name on PATH (e.g. "tofu") or an absolute path '
+               "outside the project directory, since a program inside the project comes with "
+               "the repository and Pilot never runs code a clone brings along")
+
+
+def refused_binary(binary: str, project_root: Path | None) -> str | None:
+    """Why terraform.binary = ``binary`` may not run, or None. A bare name is looked up on
+    PATH (where it leads is checked again by :func:`find_binary`)."""
+    if "/" not in binary:
+        return None
+    path = Path(binary).expanduser()
+    if not path.is_absolute():
+        return (f'"{binary}" is a relative path, a program inside the project (or wherever '
+                f"Pilot is run); {BINARY_RULE}")
+    if project_root is not None and is_within(path, project_root):
+        return f'"{binary}" is inside the project directory {project_root}; {BINARY_RULE}'
+    return None
 
 
 @dataclass(frozen=True)
@@ -62,14 +88,25 @@ def bundled_binary() -> str | None:
     return str(candidate) if candidate.is_file() and os.access(candidate, os.X_OK) else None
 
 
-def find_binary(configured: str | None = None, *, prefer_bundled: bool = False) -> str:
-    """The binary to run, or ToolchainError with install advice."""
-    explicit = os.environ.get(ENV_BINARY) or configured
+def find_binary(configured: str | None = None, *, prefer_bundled: bool = False,
+                project_root: Path | None = None) -> str:
+    """The binary to run, or ToolchainError with install advice. ``configured`` is
+    terraform.binary from the project at ``project_root``: never a program inside it
+    (:data:`BINARY_RULE`); $PILOT_TERRAFORM is the user's own choice and wins."""
+    from_env = os.environ.get(ENV_BINARY)
+    if not from_env and configured:
+        refused = refused_binary(configured, project_root)
+        if refused:
+            raise BinaryRefused(refused)
+    explicit = from_env or (str(Path(configured).expanduser()) if configured else None)
     if explicit:
         found = shutil.which(explicit)
         if not found:
-            source = f"${ENV_BINARY}" if os.environ.get(ENV_BINARY) else "terraform.binary"
+            source = f"${ENV_BINARY}" if from_env else "terraform.binary"
             raise ToolchainError(f"{source} names {explicit!r}, which is not an executable")
+        if not from_env and project_root is not None and is_within(Path(found), project_root):
+            raise BinaryRefused(f"terraform.binary {configured!r} leads to {found}, inside the "
+                                f"project directory; {BINARY_RULE}")
         return found
     bundled = bundled_binary()
     if prefer_bundled and bundled:
@@ -119,6 +156,8 @@ def provider_mirror() -> Path | None:
         partial = target.with_name(f".linux_amd64.{os.getpid()}.partial")
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
+        import zipfile
+
         with zipfile.ZipFile(source) as archive:
             archive.extractall(partial)
         for member in partial.iterdir():
@@ -159,9 +198,10 @@ def cli_config(mirror: Path | None) -> Path:
     return path
 
 
-def resolve(configured: str | None = None, *, sandbox: bool = False) -> Terraform:
-    """Everything needed to run Terraform for this project."""
-    binary = find_binary(configured, prefer_bundled=sandbox)
+def resolve(configured: str | None = None, *, sandbox: bool = False,
+            project_root: Path | None = None) -> Terraform:
+    """Everything needed to run Terraform for the project at ``project_root``."""
+    binary = find_binary(configured, prefer_bundled=sandbox, project_root=project_root)
     env = dict(os.environ)
     env["CHECKPOINT_DISABLE"] = "1"  # no phoning home for version checks
     env["TF_IN_AUTOMATION"] = "1"

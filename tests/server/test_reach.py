@@ -7,6 +7,7 @@ import os
 import tomllib
 
 import pexpect
+import pytest
 
 from tests.conftest import PILOT, run_pilot
 
@@ -38,9 +39,11 @@ def test_without_a_terminal_it_says_how_to_set_them(tmp_path):
     assert "pilot-tui config set server.allowed_cidrs" in result.stderr
 
 
-def test_a_world_open_port_is_warned_about_loudly(sandbox_project):
+@pytest.mark.parametrize("cidrs", ['["0.0.0.0/0"]', '["0.0.0.0/1", "128.0.0.0/1"]'],
+                         ids=["zero-prefix", "two-halves"])
+def test_a_world_open_port_is_warned_about_loudly(sandbox_project, cidrs):
     project = sandbox_project
-    assert run_pilot("config", "set", "server.allowed_cidrs", '["0.0.0.0/0"]',
+    assert run_pilot("config", "set", "server.allowed_cidrs", cidrs,
                      cwd=project).returncode == 0
     plan = run_pilot("server", "plan", cwd=project)
     assert plan.returncode == 0, plan.stderr

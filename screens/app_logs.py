@@ -54,11 +54,11 @@ class AppLogsScreen(Screen[None]):
     def follow(self) -> None:
         import contextlib
 
-        from pilot_tui.config.document import ProjectFile
         from pilot_tui.deploy import app_logs
         from pilot_tui.project import Project
+        from pilot_tui.screens.project_config import effective_config
 
-        config = ProjectFile.load(self.project_file).check().config
+        config = effective_config(self.app, self.project_file)
         if config is None:
             raise ValueError("pilot.toml is not valid; fix it in the editor first")
         app = config.app(self.app_name)

@@ -79,12 +79,12 @@ class DeployScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="deploy", name="deploy", exit_on_error=False)
     def run_engine(self) -> object:
-        from pilot_tui.config.document import ProjectFile
         from pilot_tui.deploy.session import open_deployer
         from pilot_tui.project import Project
         from pilot_tui.sandbox import Sandbox
+        from pilot_tui.screens.project_config import effective_config
 
-        config = ProjectFile.load(self.project_file).check().config
+        config = effective_config(self.app, self.project_file)
         if config is None:
             raise ValueError("pilot.toml is not valid; fix it in the editor first")
         app = config.app(self.app_name)

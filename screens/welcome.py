@@ -21,6 +21,7 @@ from pilot_tui.project import (
     project_file_for,
 )
 from pilot_tui.screens.footer import PilotFooter
+from pilot_tui.screens.project_config import as_run, effective_config
 
 STEPS = (
     ("Credentials", "find and check your AWS or Google Cloud credentials"),
@@ -256,7 +257,7 @@ class WelcomeScreen(Screen[None]):
         from pilot_tui.deploy.status import statuses
 
         self.app.call_from_thread(self._health, "[dim]checking the apps' health…[/dim]")
-        config = ProjectFile.load(project_file).check().config
+        config = effective_config(self.app, project_file)
         assert config is not None
         served = [a.name for a in config.apps if a.target.kind == "server"]
         with open_deployer(project_file, config, lambda _: None, apps=served,
@@ -341,8 +342,7 @@ class WelcomeScreen(Screen[None]):
         config = self.config
         if config is None or self.project_file is None:
             return
-        if getattr(self.app, "sandbox", False):
-            config = config.in_sandbox()
+        config = as_run(self.app, config)
         self._remember("server")
         self.app.push_screen(ServerScreen(Project(self.project_file), config))
 

@@ -56,3 +56,33 @@ def test_apps_on_the_server_use_the_sandbox_engine(cli, tmp_path, monkeypatch, c
     assert sandboxed.code == 1, sandboxed.err
     assert NOTE in sandboxed.err
     assert f"no engine answers at unix://{tmp_path}/no-docker.sock" in sandboxed.err
+
+
+async def test_the_app_opened_with_sandbox_deploys_to_the_sandbox(tmp_path):
+    """The app's own screens honour --sandbox too (deploy, app logs, the dashboard's health),
+    not only the Server screen: a home = "aws" site deployed from the Apps screen goes to the
+    sandbox's S3 instead of failing for want of AWS credentials."""
+    from textual.widgets import Static
+
+    from pilot_tui.screens.app import create_app
+    from pilot_tui.screens.deploy import DeployScreen
+    from tests.deploy.test_tui_deploy import until
+
+    assert run_pilot("init", "--name", "acme", "--home", "aws", cwd=tmp_path).returncode == 0
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("<h1>docs</h1>")
+    assert run_pilot("app", "new", "--path", "site", "--name", "docs",
+                     cwd=tmp_path).returncode == 0
+    before = (tmp_path / "pilot.toml").read_bytes()
+    app = create_app(str(tmp_path / "pilot.toml"), sandbox=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("a", "d")
+        screen = app.screen
+        assert isinstance(screen, DeployScreen)
+        result = screen.query_one("#deploy-result", Static)
+        assert await until(pilot, lambda: "live" in str(result.render())
+                           or "Not deployed" in str(result.render()), seconds=120)
+        assert "is live" in str(result.render()), str(result.render())
+    assert (tmp_path / "pilot.toml").read_bytes() == before
+    assert not Sandbox(tmp_path / ".pilot").running()  # the app stopped what it started

@@ -1,7 +1,8 @@
 """Build an app's image on the deploy engine's Docker.
 
 The context is packed deterministically (sorted, zeroed times and owners, .dockerignore
-honoured) into a spooled temp file and streamed to the engine. Its sha256, with the build
+honoured; Pilot's state, keys, VCS folders and links out of the folder never, see
+shippable.py) into a spooled temp file and streamed to the engine. Its sha256, with the build
 settings, names the image: `pilot/PROJECT-APP:HASH`. When the engine already has that tag the
 source is unchanged and the build is skipped.
 """
@@ -14,12 +15,13 @@ import json
 import tarfile
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
 from pilot_tui import redact
 from pilot_tui.deploy import dockerfiles
+from pilot_tui.deploy.shippable import Collected, collect, private_paths
 from pilot_tui.runner import Command
 
 GENERATED = ".pilot.Dockerfile"  # where a generated Dockerfile goes inside the context
@@ -51,10 +53,17 @@ class Recipe:
     why: str = ""
     builder: Builder | None = None  # run first; its output becomes the context
     buildpacks: str | None = None  # a Cloud Native Buildpacks builder image: `pack` builds
+    private: frozenset[Path] = frozenset()  # never in the context (shippable.private_paths)
 
 
-def recipe_for(app: Any, root: Path) -> Recipe:
-    """How ``app`` (an AppSettings) builds; names the problem when it cannot."""
+def recipe_for(app: Any, root: Path, private: frozenset[Path] | None = None) -> Recipe:
+    """How ``app`` (an AppSettings) builds; names the problem when it cannot. ``private``:
+    the project's paths that never ship (default: its state directory)."""
+    recipe = _recipe(app, root)
+    return replace(recipe, private=private_paths(root) if private is None else private)
+
+
+def _recipe(app: Any, root: Path) -> Recipe:
     folder = (root / app.path).resolve()
     if not folder.is_dir():
         raise BuildError(f"app {app.name!r}: source folder {folder} does not exist "
@@ -105,17 +114,18 @@ def _ignore_patterns(folder: Path) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
-def context_files(recipe: Recipe) -> list[str]:
-    """The files sent to the builder, relative and sorted; .dockerignore applies."""
-    from docker.utils.build import exclude_paths
+def context_files(recipe: Recipe) -> Collected:
+    """What is sent to the builder (relative, sorted) and the links skipped; .dockerignore
+    applies (the Dockerfile always goes, as with docker), within shippable's rules."""
+    dockerfile = "Dockerfile" if recipe.generated else recipe.dockerfile
+    found = collect(recipe.folder, recipe.private,
+                    ignore=[*_ignore_patterns(recipe.folder), f"!{dockerfile}"])
+    return replace(found, paths=tuple(p for p in found.paths if p != GENERATED))
 
-    dockerfile = None if recipe.generated else recipe.dockerfile
-    paths = exclude_paths(str(recipe.folder), _ignore_patterns(recipe.folder), dockerfile)
-    return sorted(p for p in paths if p != GENERATED)
 
-
-def pack(recipe: Recipe) -> tuple[IO[bytes], str]:
-    """The build context as a tar file object, and the content hash naming the image."""
+def pack(recipe: Recipe, shipped: Collected | None = None) -> tuple[IO[bytes], str]:
+    """The build context as a tar file object, and the content hash naming the image.
+    ``shipped``: context_files(recipe), when the caller already has it."""
     digest = hashlib.sha256()
     digest.update(json.dumps({"dockerfile": recipe.dockerfile, "generated": recipe.generated,
                               "args": recipe.args, "buildpacks": recipe.buildpacks,
@@ -126,7 +136,7 @@ def pack(recipe: Recipe) -> tuple[IO[bytes], str]:
     prefix = "src/" if recipe.builder else ""
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115 - returned open
     with tarfile.open(fileobj=spool, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name in context_files(recipe):
+        for name in (shipped or context_files(recipe)).paths:
             path = recipe.folder / name
             info = tar.gettarinfo(str(path), arcname=prefix + name)
             if info is None:

@@ -32,6 +32,7 @@ from pilot_tui.deploy.events import (
 from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.deploy.managed import CONTAINER_TARGETS
 from pilot_tui.deploy.shared_history import SharedHistory, SharedHistoryError
+from pilot_tui.deploy.shippable import private_paths
 from pilot_tui.fsutil import ensure_private_dir
 from pilot_tui.runner import Command, RunnerError, capture
 
@@ -244,9 +245,12 @@ class Deployer:
     def _build(self, log: _RunLog, app: Any) -> tuple[str, str]:
         timer = Timer()
         try:
-            recipe = builder.recipe_for(app, self.root)
+            recipe = builder.recipe_for(app, self.root, private_paths(self.root, self.config))
             log.emit(StageStarted(app.name, "build", recipe.why))
-            context, content = builder.pack(recipe)
+            shipped = builder.context_files(recipe)
+            for skipped in shipped.skipped:
+                log.emit(Output(app.name, "build", skipped.message(), warning=True))
+            context, content = builder.pack(recipe, shipped)
         except builder.BuildError as exc:
             log.emit(StageFailed(app.name, "build", str(exc)))
             raise DeployError("build", str(exc)) from exc

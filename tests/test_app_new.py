@@ -77,3 +77,18 @@ def test_a_lambda_handler_becomes_a_zip_function(tmp_path):
     assert added.returncode == 0, added.stderr
     web = tomllib.loads((tmp_path / "pilot.toml").read_text())["apps"][1]
     assert web["target"] == {"kind": "lambda"}
+
+
+def test_a_server_py_beside_an_index_html_is_a_program_not_a_site(tmp_path):
+    # Issue 11 item 29: this folder was a static site, and busybox served /server.py.
+    assert run_pilot("init", cwd=tmp_path).returncode == 0
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "server.py").write_text("import http.server\n")
+    (tmp_path / "web" / "index.html").write_text("<h1>hi</h1>")
+    added = run_pilot("app", "new", "--path", "web", "--name", "web", "--yes", cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert "build auto (Python (server.py))" in added.stderr
+    app = tomllib.loads((tmp_path / "pilot.toml").read_text())["apps"][0]
+    assert app["build"] == {"kind": "auto"} and app["target"] == {"kind": "server"}
+    shown = run_pilot("app", "dockerfile", "web", cwd=tmp_path)
+    assert shown.returncode == 0 and 'CMD ["python", "server.py"]' in shown.stdout

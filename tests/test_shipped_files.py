@@ -140,3 +140,23 @@ def test_a_zip_lambda_never_follows_a_link_out(tmp_path):
     root = _links(tmp_path)
     names = zipfile.ZipFile(io.BytesIO(zip_folder(root / "web"))).namelist()
     assert names == ["Dockerfile", "alias.html", "index.html"]
+
+
+def test_a_static_site_never_publishes_program_sources(tmp_path):
+    # Issue 11 item 29: busybox served /server.py. A static site's files never include the
+    # sources of a language Pilot detects; each one left out is named.
+    from pilot_tui.deploy.site_files import publishable
+
+    site = tmp_path / "site"
+    _write(site, {"index.html": "x", "app.js": "x", "api/server.py": "SECRET_KEY = 'x'",
+                  "tools/main.go": "package main", "tools/go.mod": "module x",
+                  "requirements.txt": "flask", "Pipfile": "[packages]"})
+    assert [f.key for f in scan(site)] == ["app.js", "index.html"]
+    assert {s.path for s in publishable(site).skipped} == {
+        "api/server.py", "tools/main.go", "tools/go.mod", "requirements.txt", "Pipfile"}
+    assert any(s.message().startswith("warning: skipped api/server.py: python source: a "
+                                      "static site never publishes")
+               for s in publishable(site).skipped)
+    # Served from an image (build.kind = "static" on the Pilot Server): the same files.
+    recipe = build.recipe_for(_app("site", kind="static"), tmp_path)
+    assert _tar_names(recipe) == [build.GENERATED, "api", "app.js", "index.html", "tools"]

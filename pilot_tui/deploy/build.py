@@ -54,6 +54,7 @@ class Recipe:
     builder: Builder | None = None  # run first; its output becomes the context
     buildpacks: str | None = None  # a Cloud Native Buildpacks builder image: `pack` builds
     private: frozenset[Path] = frozenset()  # never in the context (shippable.private_paths)
+    serves_files: bool = False  # a static site served as is: no program sources in it
 
 
 def recipe_for(app: Any, root: Path, private: frozenset[Path] | None = None) -> Recipe:
@@ -86,7 +87,7 @@ def _recipe(app: Any, root: Path) -> Recipe:
             raise BuildError(f"app {app.name!r}: {output} does not exist "
                              f"(apps.{app.name}.build.output)")
         return Recipe(output, GENERATED, dockerfiles.static_dockerfile(), (),
-                      f"static files in {output}")
+                      f"static files in {output}", serves_files=True)
     if kind == "buildpacks":
         import shutil
 
@@ -103,7 +104,8 @@ def _recipe(app: Any, root: Path) -> Recipe:
         raise BuildError(f"app {app.name!r}: cannot tell how to build {folder}: add a "
                          "Dockerfile, or set apps.build.kind")
     text, why = made
-    return Recipe(folder, GENERATED, text, (), f"generated Dockerfile ({why})")
+    return Recipe(folder, GENERATED, text, (), f"generated Dockerfile ({why})",
+                  serves_files=text == dockerfiles.static_dockerfile())
 
 
 def _ignore_patterns(folder: Path) -> list[str]:
@@ -119,7 +121,8 @@ def context_files(recipe: Recipe) -> Collected:
     applies (the Dockerfile always goes, as with docker), within shippable's rules."""
     dockerfile = "Dockerfile" if recipe.generated else recipe.dockerfile
     found = collect(recipe.folder, recipe.private,
-                    ignore=[*_ignore_patterns(recipe.folder), f"!{dockerfile}"])
+                    ignore=[*_ignore_patterns(recipe.folder), f"!{dockerfile}"],
+                    programs=not recipe.serves_files)
     return replace(found, paths=tuple(p for p in found.paths if p != GENERATED))
 
 

@@ -6,6 +6,8 @@ Whatever .dockerignore says (a `!` re-include too), these never ship: a `.pilot/
 version-control folders, and the key file gcp.credentials names. A link that points out of
 the app folder (or at one of those) is never followed: it is skipped and reported, so a
 `ln -s ~/.aws/credentials site/x` cannot publish the file. Links that stay inside are kept.
+A static site also never publishes the sources of a program (``programs=False``): a
+server.py beside index.html stays private, and is named.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.apps import program_language
 from pilot_tui.project import STATE_DIR
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn"})
@@ -23,14 +26,13 @@ VCS_DIRS = frozenset({".git", ".hg", ".svn"})
 
 @dataclass(frozen=True)
 class Skipped:
-    """A link left out, and why."""
+    """A path left out that a person would expect to ship (a link, a source file), and why."""
 
     path: str  # relative to the app folder, with forward slashes
-    target: str  # where it points (as resolved), or what went wrong resolving it
     reason: str
 
     def message(self) -> str:
-        return f"warning: skipped {self.path}: a link to {self.target}, {self.reason}"
+        return f"warning: skipped {self.path}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -71,19 +73,21 @@ def _link_problem(link: Path, folder: Path, private: frozenset[Path]) -> Skipped
     try:
         target = link.resolve()
     except (OSError, RuntimeError) as exc:  # a loop
-        return Skipped(rel, str(link.readlink()), f"which cannot be resolved ({exc})")
+        return Skipped(rel, f"a link to {link.readlink()}, which cannot be resolved ({exc})")
     if target != folder and folder not in target.parents:
-        return Skipped(rel, str(target), "outside the app folder (links out are never "
-                                          "followed)")
+        return Skipped(rel, f"a link to {target}, outside the app folder (links out are "
+                            "never followed)")
     if _never(target, folder, private):
-        return Skipped(rel, str(target), "which never ships (Pilot's state, keys or VCS)")
+        return Skipped(rel, f"a link to {target}, which never ships (Pilot's state, keys or "
+                            "VCS)")
     return None
 
 
 def collect(folder: Path, private: Iterable[Path] = (), *, ignore: Sequence[str] = (),
-            hidden: bool = True) -> Collected:
+            hidden: bool = True, programs: bool = True) -> Collected:
     """Walk ``folder`` (never through a link); ``ignore`` holds .dockerignore patterns,
-    ``hidden=False`` leaves out every dot-file and dot-folder (sites, zips)."""
+    ``hidden=False`` leaves out every dot-file and dot-folder (sites, zips),
+    ``programs=False`` every program source (static sites: apps.program_language)."""
     folder = folder.resolve()
     never = frozenset(private)
     matcher = None
@@ -108,6 +112,14 @@ def collect(folder: Path, private: Iterable[Path] = (), *, ignore: Sequence[str]
             if (not hidden and entry.name.startswith(".")) or _never(path, folder, never):
                 continue
             ignored = matcher is not None and bool(matcher.matches(rel))
+            is_dir = entry.is_dir(follow_symlinks=False)  # a link never counts as a folder
+            language = None if programs or is_dir else program_language(entry.name)
+            if language is not None:
+                if not ignored:
+                    skipped.append(Skipped(rel, f"{language} source: a static site never "
+                                                "publishes a program's files (deploy the "
+                                                "program as its own app)"))
+                continue
             if entry.is_symlink():
                 if ignored:
                     continue
@@ -119,7 +131,7 @@ def collect(folder: Path, private: Iterable[Path] = (), *, ignore: Sequence[str]
                 continue
             if not ignored:
                 paths.append(rel)
-            if entry.is_dir(follow_symlinks=False) and (not ignored or reincluded_below(rel)):
+            if is_dir and (not ignored or reincluded_below(rel)):
                 visit(path, rel + "/")
 
     visit(folder, "")

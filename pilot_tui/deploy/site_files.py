@@ -61,8 +61,8 @@ def cache_control(name: str) -> str:
 
 def publishable(folder: Path, private: frozenset[Path] = frozenset()) -> Collected:
     """What of ``folder`` a site may publish: never a hidden file (.git, .DS_Store, .env),
-    Pilot's state or keys, or a link out of the folder (see shippable.py)."""
-    return collect(folder, private, hidden=False)
+    Pilot's state or keys, a link out of the folder, or a program's source (shippable.py)."""
+    return collect(folder, private, hidden=False, programs=False)
 
 
 def scan(folder: Path, shipped: Collected | None = None) -> list[SiteFile]:

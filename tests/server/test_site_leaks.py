@@ -67,6 +67,8 @@ def test_a_link_out_of_the_site_folder_is_skipped_and_named(sandbox_project, tmp
     os.symlink(outside / "credentials", site / "leak.txt")
     os.symlink(outside, site / "aws")  # a folder out of the project
     os.symlink("index.html", site / "home.html")  # inside the folder: published
+    (site / "admin").mkdir()
+    (site / "admin" / "server.py").write_text("SECRET_KEY = 'x'\n")  # item 29: a source
     added = run_pilot("app", "new", "--path", "site", "--name", "docs", "--target",
                       "s3-cloudfront", "--yes", cwd=project)
     assert added.returncode == 0, added.stderr
@@ -95,3 +97,5 @@ def test_a_link_out_of_the_site_folder_is_skipped_and_named(sandbox_project, tmp
     assert not [key for key, body in objects.items() if b"LEAKED" in body]
     assert f"warning: skipped leak.txt: a link to {outside / 'credentials'}" in deployed.stderr
     assert f"warning: skipped aws: a link to {outside}" in deployed.stderr
+    assert "admin/server.py" not in objects
+    assert "warning: skipped admin/server.py: python source" in deployed.stderr

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from pilot_tui import redact
-from pilot_tui.deploy import dockerfiles
+from pilot_tui.deploy import bases, dockerfiles
 from pilot_tui.deploy.shippable import Collected, collect, private_paths
 from pilot_tui.runner import Command
 
@@ -187,8 +187,19 @@ def build(client: Any, recipe: Recipe, context: IO[bytes], tag: str,
                 error = str(chunk.get("errorDetail", {}).get("message") or chunk["error"])
                 line(redact.text(error))
     if error is not None:
-        raise BuildError(redact.text(error.strip()))
+        raise BuildError(redact.text(_explained(client, recipe, error)))
     return str(client.images.get(tag).id)
+
+
+def _explained(client: Any, recipe: Recipe, error: str) -> str:
+    """The builder's error, naming the base image when it is one that could not be pulled."""
+    text = recipe.generated
+    if text is None:
+        try:
+            text = (recipe.folder / recipe.dockerfile).read_text(encoding="utf-8")
+        except OSError:
+            text = ""
+    return bases.unpulled(client, text, error) or error.strip()
 
 
 def existing_image(client: Any, tag: str) -> str | None:

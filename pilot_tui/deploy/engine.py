@@ -94,9 +94,9 @@ class Deployer:
         return str(self.config.project.name)
 
     def proxy_spec(self) -> server_target.ProxySpec:
-        import os
+        from pilot_tui.deploy.bases import PROXY
 
-        base = os.environ.get("PILOT_PROXY_BASE") or server_target.proxy.PROXY_BASE_DEFAULT
+        base = PROXY.image()
         bind = "127.0.0.1" if self.docker.local else "0.0.0.0"
         return server_target.ProxySpec(bind, self.config.server.http_port, base)
 
@@ -175,8 +175,9 @@ class Deployer:
                 return rollback_managed(self, log, app, wanted)
         with _RunLog(self, name, "rollback") as log:
             env = self._environment(app)
-            proxy = server_target.ensure_proxy(self.client, self.proxy_spec(),
-                                               log.line("deploy", name))
+            proxy = self._stage(log, name, "deploy", "preparing the proxy",
+                                lambda: server_target.ensure_proxy(
+                                    self.client, self.proxy_spec(), log.line("deploy", name)))
             held = self._lock(name, proxy)
             try:
                 self._pull(log, name)  # the newest shared history decides what "previous" is

@@ -160,3 +160,21 @@ def test_a_static_site_never_publishes_program_sources(tmp_path):
     # Served from an image (build.kind = "static" on the Pilot Server): the same files.
     recipe = build.recipe_for(_app("site", kind="static"), tmp_path)
     assert _tar_names(recipe) == [build.GENERATED, "api", "app.js", "index.html", "tools"]
+
+
+def test_buildpacks_get_the_same_files_as_a_zip_not_the_folder(tmp_path):
+    # `pack build --path FOLDER` would send the whole folder, .pilot/ included: pack gets a
+    # zip of what may ship instead. (No `pack` binary exists here: checked as data.)
+    from pilot_tui.deploy.shippable import private_paths
+
+    root = _project(tmp_path)
+    os.symlink(tmp_path / "outside-creds", root / "leak.txt")
+    recipe = build.Recipe(root, "", buildpacks="paketobuildpacks/builder-jammy-base",
+                          private=private_paths(root))
+    (tmp_path / "out").mkdir()
+    source = build.pack_source(recipe, build.context_files(recipe), tmp_path / "out")
+    assert zipfile.ZipFile(source).namelist() == [
+        ".dockerignore", "Dockerfile", "index.html", "pilot.toml", "tools/pilot.toml",
+        "vendor/lib/lib.js"]
+    command = build.pack_command(recipe, "pilot/acme-web:abc", {}, source=source)
+    assert command.argv[command.argv.index("--path") + 1] == str(source)

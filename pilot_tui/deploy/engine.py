@@ -271,7 +271,7 @@ class Deployer:
                     f"unix://{self.docker.remote_socket}"
                 image_id = builder.run_pack(self.client, recipe, tag,
                                             docker_env(self.docker, self.state_dir / "run"),
-                                            daemon, log.line("build", app.name))
+                                            daemon, log.line("build", app.name), shipped)
             else:
                 if recipe.builder is not None:
                     context = builder.run_builder(self.client, recipe, context,

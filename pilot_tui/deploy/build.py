@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from pilot_tui import redact
 from pilot_tui.deploy import bases, dockerfiles
-from pilot_tui.deploy.shippable import Collected, collect, private_paths
+from pilot_tui.deploy.shippable import Collected, collect, private_paths, program_source
 from pilot_tui.runner import Command
 
 GENERATED = ".pilot.Dockerfile"  # where a generated Dockerfile goes inside the context
@@ -213,9 +213,11 @@ def existing_image(client: Any, tag: str) -> str | None:
 
 
 def run_builder(client: Any, recipe: Recipe, source: IO[bytes], line: Callable[[str], None],
-                cancelled: Callable[[], bool] = lambda: False) -> IO[bytes]:
+                cancelled: Callable[[], bool] = lambda: False,
+                warn: Callable[[str], None] | None = None) -> IO[bytes]:
     """Run a static site's build command in its builder image; the context that serves the
-    output (a generated Dockerfile plus the output's files)."""
+    output (a generated Dockerfile plus the output's files, never a program's source:
+    ``warn`` hears each one left out)."""
     from docker.errors import APIError, ImageNotFound, NotFound
 
     assert recipe.builder is not None and recipe.generated is not None
@@ -256,20 +258,29 @@ def run_builder(client: Any, recipe: Recipe, source: IO[bytes], line: Callable[[
         except NotFound as exc:
             raise BuildError(f"`{spec.command}` did not produce {spec.output}/ "
                              "(build.output)") from exc
-        return _serving_context(b"".join(chunks), recipe.generated)
+        served, skipped = _serving_context(b"".join(chunks), recipe.generated)
+        for left_out in skipped:
+            (warn or line)(left_out)
+        return served
     finally:
         container.remove(force=True)
 
 
-def _serving_context(archive: bytes, dockerfile: str) -> IO[bytes]:
+def _serving_context(archive: bytes, dockerfile: str) -> tuple[IO[bytes], list[str]]:
     """The builder's output (a tar whose top folder is the output dir) re-rooted at the
-    context's top, plus the generated Dockerfile."""
+    context's top, plus the generated Dockerfile; and a warning per program source left
+    out (a static site serves files: shippable.program_source)."""
+    skipped: list[str] = []
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115 - returned open
     with tarfile.open(fileobj=io.BytesIO(archive)) as given, \
             tarfile.open(fileobj=spool, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for member in given.getmembers():
             name = member.name.split("/", 1)[1] if "/" in member.name else ""
             if not name or name == GENERATED:
+                continue
+            source = None if member.isdir() else program_source(name)
+            if source is not None:
+                skipped.append(source.message())
                 continue
             member.name = name
             data = given.extractfile(member) if member.isfile() else None
@@ -279,7 +290,7 @@ def _serving_context(archive: bytes, dockerfile: str) -> IO[bytes]:
         info.size = len(raw)
         tar.addfile(info, io.BytesIO(raw))
     spool.seek(0)
-    return spool
+    return spool, skipped
 
 
 def pack_source(recipe: Recipe, shipped: Collected, into: Path) -> Path:

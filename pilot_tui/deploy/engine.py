@@ -274,8 +274,10 @@ class Deployer:
                                             daemon, log.line("build", app.name), shipped)
             else:
                 if recipe.builder is not None:
-                    context = builder.run_builder(self.client, recipe, context,
-                                                  log.line("build", app.name), self.cancelled)
+                    context = builder.run_builder(
+                        self.client, recipe, context, log.line("build", app.name),
+                        self.cancelled, lambda text: log.emit(
+                            Output(app.name, "build", text, warning=True)))
                 image_id = builder.build(self.client, recipe, context, tag,
                                          log.line("build", app.name), self.cancelled)
         except builder.BuildError as exc:

@@ -44,6 +44,15 @@ class Collected:
     skipped: tuple[Skipped, ...] = ()
 
 
+def program_source(path: str) -> Skipped | None:
+    """``path`` left out of a static site when it is a program's file (apps.program_language)."""
+    language = program_language(path)
+    if language is None:
+        return None
+    return Skipped(path, f"{language} source: a static site never publishes a program's "
+                         "files (deploy the program as its own app)")
+
+
 def private_paths(root: Path, config: Any = None) -> frozenset[Path]:
     """Paths of this project that never ship: its state directory, and the service-account
     key gcp.credentials names (resolved like the clients do, relative to ``root``)."""
@@ -113,12 +122,10 @@ def collect(folder: Path, private: Iterable[Path] = (), *, ignore: Sequence[str]
                 continue
             ignored = matcher is not None and bool(matcher.matches(rel))
             is_dir = entry.is_dir(follow_symlinks=False)  # a link never counts as a folder
-            language = None if programs or is_dir else program_language(entry.name)
-            if language is not None:
+            source = None if programs or is_dir else program_source(rel)
+            if source is not None:
                 if not ignored:
-                    skipped.append(Skipped(rel, f"{language} source: a static site never "
-                                                "publishes a program's files (deploy the "
-                                                "program as its own app)"))
+                    skipped.append(source)
                 continue
             if entry.is_symlink():
                 if ignored:

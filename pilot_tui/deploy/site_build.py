@@ -29,7 +29,7 @@ def build_output(client: Any, app: Any, root: Path, line: Callable[[str], None],
     for skipped in shipped.skipped:
         (warn or line)(skipped.message())
     context, _ = builder.pack(recipe, shipped)
-    served = builder.run_builder(client, recipe, context, line, cancelled)
+    served = builder.run_builder(client, recipe, context, line, cancelled, warn)
     folder = Path(tempfile.mkdtemp(prefix=f"pilot-site-{app.name}-"))
     try:
         with served, tarfile.open(fileobj=served) as archive:

@@ -19,9 +19,31 @@ class Detected:
     reason: str
     static: bool = False
     handler: str | None = None  # module.function of a Lambda handler, when there is one
+    language: str | None = None  # "node" | "python" | "go": what build.kind = "auto" makes
+    main: str | None = None  # a Python service's entry file (python MAIN)
 
 
 HANDLER_MODULES = ("lambda_function", "handler", "app", "main")
+PYTHON_MAINS = ("app.py", "main.py", "server.py", "wsgi.py")
+PYTHON_FILES = ("requirements.txt", "pyproject.toml", "Pipfile", "Pipfile.lock", "setup.py",
+                "setup.cfg")
+GO_FILES = ("go.mod", "go.sum")
+NODE_FILES = ("package.json", "package-lock.json", "npm-shrinkwrap.json", "yarn.lock",
+              "pnpm-lock.yaml")
+
+
+def program_language(name: str) -> str | None:
+    """The language a file of that name is the source (or manifest) of, among those Pilot
+    builds; None for anything else. A static site never publishes such files."""
+    base = name.rsplit("/", 1)[-1]
+    if base.endswith((".py", ".pyc")) or base in PYTHON_FILES or \
+            (base.startswith("requirements") and base.endswith(".txt")):
+        return "python"
+    if base.endswith(".go") or base in GO_FILES:
+        return "go"
+    if base in NODE_FILES:
+        return "node"
+    return None
 
 
 def lambda_handler(folder: Path) -> str | None:
@@ -38,8 +60,18 @@ def lambda_handler(folder: Path) -> str | None:
     return None
 
 
+def _top_files(folder: Path) -> list[str]:
+    try:
+        return sorted(p.name for p in folder.iterdir() if p.is_file())
+    except OSError:
+        return []
+
+
 def detect(folder: Path) -> Detected:
-    """Dockerfile > Node (static site when it builds to files) > Python > Go > plain HTML."""
+    """The one detector (the New-app form, `app new` and build.kind = "auto" all use it):
+    Dockerfile > Node (a static site when it builds to files) > Python > Go > plain HTML.
+    Any program file at the top (a *.py, *.go, a Pipfile, ...) makes it a program, never a
+    static site: an index.html beside a server.py is the server's page, not the site."""
     if (folder / "Dockerfile").is_file():
         return Detected({"kind": "dockerfile"}, "a Dockerfile")
     package = folder / "package.json"
@@ -55,17 +87,23 @@ def detect(folder: Path) -> Detected:
             output = "build" if "react-scripts" in deps else "dist"
             return Detected({"kind": "static", "command": "npm run build", "output": output},
                             "package.json with a build script and no start script "
-                            "(a static site)", static=True)
-        return Detected({"kind": "auto"}, "package.json (a Node service)")
-    handler = lambda_handler(folder)
-    if handler is not None:
-        return Detected({"kind": "auto"}, f"a Python Lambda handler ({handler})",
-                        handler=handler)
-    if any((folder / f).is_file() for f in ("requirements.txt", "pyproject.toml", "Pipfile")):
-        return Detected({"kind": "auto"}, "Python (requirements.txt / pyproject.toml)")
-    if (folder / "go.mod").is_file():
-        return Detected({"kind": "auto"}, "Go (go.mod)")
-    if (folder / "index.html").is_file():
+                            "(a static site)", static=True, language="node")
+        return Detected({"kind": "auto"}, "package.json (a Node service)", language="node")
+    files = _top_files(folder)
+    languages = {program_language(name) for name in files}
+    if "python" in languages:
+        main = next((f for f in PYTHON_MAINS if f in files), None) or \
+            next((f for f in files if f.endswith(".py")), "app.py")
+        handler = lambda_handler(folder)
+        if handler is not None:
+            return Detected({"kind": "auto"}, f"a Python Lambda handler ({handler})",
+                            handler=handler, language="python", main=main)
+        shown = ", ".join(f for f in files if program_language(f) == "python")
+        return Detected({"kind": "auto"}, f"Python ({shown})", language="python", main=main)
+    if "go" in languages:
+        shown = ", ".join(f for f in files if program_language(f) == "go")
+        return Detected({"kind": "auto"}, f"Go ({shown})", language="go")
+    if "index.html" in files:
         return Detected({"kind": "static", "output": "."}, "index.html (a plain static site)",
                         static=True)
     return Detected({"kind": "auto"}, "nothing recognisable yet: Pilot detects at build time")

@@ -114,23 +114,38 @@ def usable_project_file(path: Path) -> bool:
     return True
 
 
-def create_project(target: Path, text: str) -> tuple[Project, bool]:
-    """Write pilot.toml (atomically), create .pilot/ (0700) and keep it out of git:
-    (the project, True when .gitignore was changed)."""
+def create_project(target: Path, text: str) -> tuple[Project, tuple[str, ...]]:
+    """Write pilot.toml (atomically), create .pilot/ (0700) and keep it out of git and of
+    images: (the project, the ignore files changed)."""
     atomic_write(target, text)
     project = Project(target)
     project.ensure_state_dir()
     return project, ignore_state_dir(project.root)
 
 
-def ignore_state_dir(root: Path) -> bool:
-    """Add .pilot/ to root/.gitignore; True when the file was changed."""
-    gitignore = root / ".gitignore"
-    existing = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
-    entries = {line.strip() for line in existing.splitlines()}
-    if entries & {STATE_DIR, f"{STATE_DIR}/", f"/{STATE_DIR}", f"/{STATE_DIR}/"}:
-        return False
-    prefix = "" if not existing or existing.endswith("\n") else "\n"
-    block = f"{prefix}# Pilot's machine state: Terraform state, keys, logs. Never commit it.\n"
-    atomic_write(gitignore, f"{existing}{block}{STATE_DIR}/\n")
-    return True
+# What each ignore file beside pilot.toml must list: (file, comment, entries).
+IGNORED = (
+    (".gitignore", "# Pilot's machine state: Terraform state, keys, logs. Never commit it.",
+     (f"{STATE_DIR}/",)),
+    # Pilot's packer leaves these out whatever the file says (deploy/shippable.py); the
+    # file keeps them out of a plain `docker build` of this folder too.
+    (".dockerignore", "# Pilot's machine state (keys, secrets, Terraform state) and version "
+     "control: never in an image.", (STATE_DIR, ".git", ".hg", ".svn")),
+)
+
+
+def ignore_state_dir(root: Path) -> tuple[str, ...]:
+    """Add what is missing of IGNORED to root/.gitignore and root/.dockerignore (keeping
+    what is there); the names of the files changed."""
+    changed = []
+    for name, comment, wanted in IGNORED:
+        path = root / name
+        existing = path.read_text(encoding="utf-8") if path.exists() else ""
+        present = {line.strip().strip("/") for line in existing.splitlines()}
+        missing = [entry for entry in wanted if entry.strip("/") not in present]
+        if not missing:
+            continue
+        prefix = "" if not existing or existing.endswith("\n") else "\n"
+        atomic_write(path, existing + prefix + comment + "\n" + "".join(f"{m}\n" for m in missing))
+        changed.append(name)
+    return tuple(changed)

@@ -159,3 +159,48 @@ async def test_forms_open_at_their_first_label_at_80x24(project):
         assert isinstance(app.screen, ServerFormScreen)
         form = app.screen.query_one("#server-form", VerticalScroll)
         assert form.scroll_offset.y == 0 and app.focused is app.screen.query_one("#home")
+
+
+# Issue 11 item 29: one detector for the New-app form / `app new` and the build, preferring a
+# program over a static site.
+PROGRAMS = {
+    "server.py and index.html": ({"server.py": "print('hi')", "index.html": "<h1>hi</h1>"},
+                                 "python"),
+    "Pipfile only": ({"Pipfile": "[packages]\n"}, "python"),
+    "requirements.txt": ({"requirements.txt": "flask\n"}, "python"),
+    "main.go and index.html": ({"main.go": "package main", "index.html": "x"}, "go"),
+    "go.mod": ({"go.mod": "module x\n"}, "go"),
+    "package.json and index.html": ({"package.json": "{}", "index.html": "x"}, "node"),
+}
+
+
+def test_a_program_wins_over_an_index_html_and_the_build_agrees(tmp_path):
+    from pilot_tui.deploy import dockerfiles
+
+    for name, (files, language) in PROGRAMS.items():
+        folder = tmp_path / name.replace(" ", "-")
+        folder.mkdir()
+        for fname, content in files.items():
+            (folder / fname).write_text(content)
+        found = detect(folder)
+        assert not found.static and found.build == {"kind": "auto"}, name
+        made = dockerfiles.generated(folder)  # what build.kind = "auto" then builds
+        assert made is not None, name
+        assert {"python": "FROM python", "go": "FROM golang",
+                "node": "FROM node"}[language] in made[0], name
+        assert found.language == language, name
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("x")
+    (site / "style.css").write_text("x")
+    assert detect(site).static and "busybox" in (dockerfiles.generated(site) or ("", ""))[0]
+
+
+def test_a_python_service_without_requirements_builds_from_the_generated_dockerfile(tmp_path):
+    from pilot_tui.deploy import dockerfiles
+
+    (tmp_path / "server.py").write_text("print('hi')")
+    text, _ = dockerfiles.generated(tmp_path) or ("", "")
+    assert 'CMD ["python", "server.py"]' in text
+    # No COPY of a pattern that may match nothing (Docker fails the build on it).
+    assert "COPY requirements*.txt" not in text

@@ -74,6 +74,21 @@ def test_init_writes_commented_valid_file_private_state_and_gitignore(cli, tmp_p
     assert (tmp_path / ".gitignore").read_text().count(".pilot/") == 1
 
 
+def test_init_writes_a_dockerignore_keeping_yours(cli, tmp_path):
+    # Issue 11 item 1: Pilot's state and VCS folders stay out of images built by hand too
+    # (Pilot's own packer leaves them out whatever the file says).
+    result = cli("init")
+    assert result.code == 0, result.err
+    assert "added it to .gitignore and .dockerignore" in result.out
+    lines = (tmp_path / ".dockerignore").read_text().splitlines()
+    assert {".pilot", ".git", ".hg", ".svn"} <= set(lines)
+    (tmp_path / ".dockerignore").write_text("node_modules\n/.pilot/\n.git")  # yours
+    assert cli("init", "--force").code == 0
+    lines = (tmp_path / ".dockerignore").read_text().splitlines()
+    assert lines[:3] == ["node_modules", "/.pilot/", ".git"]  # kept, nothing doubled
+    assert ".hg" in lines and ".svn" in lines and ".pilot" not in lines[3:]
+
+
 def test_init_answers_from_flags(cli, tmp_path):
     result = cli("init", "--name", "acme", "--home", "aws", "--aws-region", "eu-west-1",
                  "--allowed-cidr", "203.0.113.7/32", "--allowed-cidr", "198.51.100.0/24")

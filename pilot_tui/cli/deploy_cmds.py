@@ -26,7 +26,8 @@ class Printer:
         self.verbose = verbose
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, Output) and not self.verbose and event.stage == "build":
+        if isinstance(event, Output) and not self.verbose and event.stage == "build" \
+                and not event.warning:
             return
         say(describe(event))
 

@@ -64,7 +64,7 @@ def run(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     print(f"created {target}")
     print(f"created {project.state_dir}/ (0700) for machine state"
-          + ("; added it to .gitignore" if ignored else ""))
+          + (f"; added it to {' and '.join(ignored)}" if ignored else ""))
     pilot = pilot_command()
     print(f"next: `{pilot}` opens the guided setup; `{pilot} config validate` checks the file")
     if report.warnings:  # e.g. allowed CIDRs that let the whole internet in

@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     init = _sub(commands, "init", "create a commented starter pilot.toml",
                 _lazy("pilot_tui.cli.init_cmd", "run"),
                 "Create a commented starter pilot.toml here (or at --project) and the .pilot/\n"
-                "state directory, and add .pilot/ to .gitignore. Asks nothing unless --plain.\n"
+                "state directory, and add .pilot/ to .gitignore and .dockerignore. Asks\n"
+                "nothing unless --plain.\n"
                 "Answer the setup questions with flags, or interactively with --plain.")
     init.add_argument("--force", action="store_true", help="overwrite an existing pilot.toml")
     init.add_argument("--plain", action="store_true",

@@ -32,6 +32,7 @@ from pilot_tui.deploy.events import (
 from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.deploy.managed import CONTAINER_TARGETS
 from pilot_tui.deploy.shared_history import SharedHistory, SharedHistoryError
+from pilot_tui.deploy.shippable import private_paths
 from pilot_tui.fsutil import ensure_private_dir
 from pilot_tui.runner import Command, RunnerError, capture
 
@@ -94,9 +95,9 @@ class Deployer:
         return str(self.config.project.name)
 
     def proxy_spec(self) -> server_target.ProxySpec:
-        import os
+        from pilot_tui.deploy.bases import PROXY
 
-        base = os.environ.get("PILOT_PROXY_BASE") or server_target.proxy.PROXY_BASE_DEFAULT
+        base = PROXY.image()
         bind = "127.0.0.1" if self.docker.local else "0.0.0.0"
         return server_target.ProxySpec(bind, self.config.server.http_port, base)
 
@@ -175,8 +176,9 @@ class Deployer:
                 return rollback_managed(self, log, app, wanted)
         with _RunLog(self, name, "rollback") as log:
             env = self._environment(app)
-            proxy = server_target.ensure_proxy(self.client, self.proxy_spec(),
-                                               log.line("deploy", name))
+            proxy = self._stage(log, name, "deploy", "preparing the proxy",
+                                lambda: server_target.ensure_proxy(
+                                    self.client, self.proxy_spec(), log.line("deploy", name)))
             held = self._lock(name, proxy)
             try:
                 self._pull(log, name)  # the newest shared history decides what "previous" is
@@ -245,9 +247,12 @@ class Deployer:
     def _build(self, log: _RunLog, app: Any) -> tuple[str, str]:
         timer = Timer()
         try:
-            recipe = builder.recipe_for(app, self.root)
+            recipe = builder.recipe_for(app, self.root, private_paths(self.root, self.config))
             log.emit(StageStarted(app.name, "build", recipe.why))
-            context, content = builder.pack(recipe)
+            shipped = builder.context_files(recipe)
+            for skipped in shipped.skipped:
+                log.emit(Output(app.name, "build", skipped.message(), warning=True))
+            context, content = builder.pack(recipe, shipped)
         except builder.BuildError as exc:
             log.emit(StageFailed(app.name, "build", str(exc)))
             raise DeployError("build", str(exc)) from exc
@@ -267,11 +272,13 @@ class Deployer:
                     f"unix://{self.docker.remote_socket}"
                 image_id = builder.run_pack(self.client, recipe, tag,
                                             docker_env(self.docker, self.state_dir / "run"),
-                                            daemon, log.line("build", app.name))
+                                            daemon, log.line("build", app.name), shipped)
             else:
                 if recipe.builder is not None:
-                    context = builder.run_builder(self.client, recipe, context,
-                                                  log.line("build", app.name), self.cancelled)
+                    context = builder.run_builder(
+                        self.client, recipe, context, log.line("build", app.name),
+                        self.cancelled, lambda text: log.emit(
+                            Output(app.name, "build", text, warning=True)))
                 image_id = builder.build(self.client, recipe, context, tag,
                                          log.line("build", app.name), self.cancelled)
         except builder.BuildError as exc:

@@ -40,11 +40,13 @@ class StageFailed:
 
 @dataclass(frozen=True)
 class Output:
-    """One line from the build or a container, already redacted."""
+    """One line from the build or a container, already redacted; a ``warning`` is Pilot's
+    own note that something was left out (the CLI shows it even without --verbose)."""
 
     app: str
     stage: str
     text: str
+    warning: bool = False
 
 
 @dataclass(frozen=True)

@@ -8,19 +8,19 @@ from public.ecr.aws (and these tests)."""
 from __future__ import annotations
 
 import io
-import os
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.deploy import bases
 from pilot_tui.deploy import build as builder
 
-ADAPTER_DEFAULT = "public.ecr.aws/awsguru/aws-lambda-adapter:0.8.4"
+ADAPTER_DEFAULT = bases.LAMBDA_ADAPTER.default
 
 
 def adapter_image() -> str:
-    return os.environ.get("PILOT_LAMBDA_ADAPTER") or ADAPTER_DEFAULT
+    return bases.LAMBDA_ADAPTER.image()
 
 
 def wrapper_dockerfile(app_image: str, adapter: str, port: int, health_path: str = "/") -> str:
@@ -46,5 +46,5 @@ def wrap(client: Any, app_image: str, port: int, tag: str, line: Callable[[str],
         info.size = len(text)
         tar.addfile(info, io.BytesIO(text))
     context.seek(0)
-    recipe = builder.Recipe(Path(), "Dockerfile", why="the Lambda Web Adapter")
+    recipe = builder.Recipe(Path(), "Dockerfile", text.decode(), why="the Lambda Web Adapter")
     return builder.build(client, recipe, context, tag, line, cancelled)

@@ -28,22 +28,28 @@ from pilot_tui.deploy.managed import (
     aws_clients,
     resource_name,
 )
+from pilot_tui.deploy.shippable import Collected, collect
 from pilot_tui.identity import PROJECT_TAG, ensure_execution_role, role_names
 
 ALIAS = "live"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # zip's epoch: the same files make the same bytes
 
 
-def zip_folder(folder: Path) -> bytes:
-    """The folder's files as a deterministic zip (hidden files and __pycache__ left out)."""
+def zip_files(folder: Path, private: frozenset[Path] = frozenset()) -> Collected:
+    """What a zip of ``folder`` may hold (see shippable.py): hidden files never."""
+    return collect(folder, private, hidden=False)
+
+
+def zip_folder(folder: Path, shipped: Collected | None = None) -> bytes:
+    """The folder's files (``shipped``, default zip_files(folder)) as a deterministic zip,
+    __pycache__ left out."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(folder.rglob("*")):
-            parts = path.relative_to(folder).parts
-            if not path.is_file() or any(p.startswith(".") or p == "__pycache__"
-                                         for p in parts):
+        for name in (shipped or zip_files(folder)).paths:
+            path = folder / name
+            if not path.is_file() or "__pycache__" in name.split("/"):
                 continue
-            info = zipfile.ZipInfo("/".join(parts), ZIP_DATE)
+            info = zipfile.ZipInfo(name, ZIP_DATE)
             info.external_attr = (0o755 if path.stat().st_mode & 0o111 else 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, path.read_bytes())

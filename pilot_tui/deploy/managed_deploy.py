@@ -19,7 +19,14 @@ from dataclasses import replace
 from typing import Any
 
 from pilot_tui.deploy import history, lock
-from pilot_tui.deploy.events import Released, StageFailed, StageFinished, StageStarted, Timer
+from pilot_tui.deploy.events import (
+    Output,
+    Released,
+    StageFailed,
+    StageFinished,
+    StageStarted,
+    Timer,
+)
 from pilot_tui.deploy.managed import ManagedTarget, Revision, TargetError, open_target
 from pilot_tui.deploy.registry import (
     REGISTRY_OVERRIDE,
@@ -151,7 +158,8 @@ def _deploy_zip(engine: Any, log: Any, app: Any, target: Any, env: dict[str, str
                 force: bool) -> history.Release:
     """A zip Lambda: no Docker, no registry. Lambda's RevisionId guards concurrent deploys."""
     from pilot_tui.deploy.engine import git_commit
-    from pilot_tui.deploy.lambda_target import code_sha256, zip_folder
+    from pilot_tui.deploy.lambda_target import code_sha256, zip_files, zip_folder
+    from pilot_tui.deploy.shippable import private_paths
 
     name = app.name
     timer = Timer()
@@ -159,7 +167,10 @@ def _deploy_zip(engine: Any, log: Any, app: Any, target: Any, env: dict[str, str
     log.emit(StageStarted(name, "build", f"zipping {folder}"))
     if not folder.is_dir():
         raise _Failure("build", f"app {name!r}: {folder} does not exist (apps.{name}.path)")
-    data = zip_folder(folder)
+    shipped = zip_files(folder, private_paths(engine.root, engine.config))
+    for skipped in shipped.skipped:
+        log.emit(Output(name, "build", skipped.message(), warning=True))
+    data = zip_folder(folder, shipped)
     sha = code_sha256(data)
     log.emit(StageFinished(name, "build", f"{len(data) / 1e3:.1f} kB zip, sha256 {sha[:12]}",
                            timer.seconds()))

@@ -20,7 +20,9 @@ import tarfile
 import time
 from pathlib import Path
 
-PROXY_BASE_DEFAULT = "python:3.12-alpine"
+from pilot_tui.deploy.bases import PROXY
+
+PROXY_BASE_DEFAULT = PROXY.default  # PILOT_PROXY_BASE names a mirror's copy
 PROXY_REPOSITORY = "pilot/proxy"
 PROGRAM_PATH = "/pilot/proxy.py"  # inside the image
 ROUTES_DIR = "/etc/pilot"  # put_archive target; the file is ROUTES_DIR/routes.json

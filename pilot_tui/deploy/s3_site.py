@@ -6,6 +6,9 @@ The bucket keeps a manifest (`.pilot/manifest.json`: key -> md5, content type, c
 version id) so a redeploy compares the whole site with one listing and one small download.
 The bucket is versioned and keeps replaced files KEEP_DAYS days; each release's manifest is
 kept too (`.pilot/releases/v3.json`), so a rollback is server-side copies (site_rollback.py).
+Manifests stay in the bucket (teammates deploy and roll back from any checkout, whatever the
+state backend), but under a prefix the bucket policy denies to CloudFront: the distribution
+serves the site's files only, never the list of them with their versions.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from typing import Any, Protocol
 from pilot_tui.deploy.site_files import Changes, Remote, SiteFile
 from pilot_tui.identity import project_tags
 
-MANIFEST = ".pilot/manifest.json"
-RELEASES = ".pilot/releases/"  # one manifest per release, what a rollback restores
+PRIVATE = ".pilot/"  # Pilot's own keys in the bucket: never served (see _policy)
+MANIFEST = f"{PRIVATE}manifest.json"
+RELEASES = f"{PRIVATE}releases/"  # one manifest per release, what a rollback restores
 KEEP_DAYS = 30  # replaced files (noncurrent versions) are restorable this long
 LIFECYCLE_RULE = "pilot-keep-replaced-files"
 WORKERS = 16
@@ -154,7 +158,7 @@ class S3Site:
         listed: dict[str, str] = {}
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
             for item in page.get("Contents", []):
-                if not item["Key"].startswith(".pilot/"):  # manifests: never site files
+                if not item["Key"].startswith(PRIVATE):  # manifests: never site files
                     listed[item["Key"]] = str(item["ETag"]).strip('"')
         try:
             manifest = self.manifest() or {}
@@ -307,10 +311,15 @@ class S3Site:
         return str(found["Id"]), str(found["DomainName"])
 
     def _policy(self, distribution_arn: str) -> None:
+        """Only the distribution reads the bucket, and never Pilot's manifests: the Allow
+        names every object but those (NotResource; written on every deploy, so older
+        buckets get it too). Not an explicit Deny: moto ignores a Deny's principal and
+        would refuse Pilot its own manifests in the sandbox. The Allow stays narrow: one
+        action, one service principal, this distribution only."""
         policy = {"Version": "2012-10-17", "Statement": [{
-            "Sid": "CloudFrontReadsTheSite", "Effect": "Allow",
+            "Sid": "CloudFrontReadsTheSiteNotPilotsManifests", "Effect": "Allow",
             "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
-            "Resource": f"arn:aws:s3:::{self.bucket}/*",
+            "NotResource": f"arn:aws:s3:::{self.bucket}/{PRIVATE}*",
             "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}}}]}
         self.s3.put_bucket_policy(Bucket=self.bucket, Policy=json.dumps(policy))
 

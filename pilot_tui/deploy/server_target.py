@@ -88,6 +88,9 @@ def ensure_proxy(client: Any, spec: ProxySpec, line: Callable[[str], None], *,
                  _retried: bool = False) -> Any:
     """The running proxy container, built and (re)started when missing or outdated."""
     from docker.errors import APIError, ImageNotFound, NotFound
+    from docker.errors import BuildError as DockerBuildError
+
+    from pilot_tui.deploy.bases import unpulled
 
     ensure_network(client)
     tag = proxy.proxy_image_tag(spec.base)
@@ -95,8 +98,13 @@ def ensure_proxy(client: Any, spec: ProxySpec, line: Callable[[str], None], *,
         client.images.get(tag)
     except ImageNotFound:
         line(f"building the proxy image {tag} from {spec.base}")
-        client.images.build(fileobj=io.BytesIO(proxy.proxy_context(spec.base)),
-                            custom_context=True, tag=tag, rm=True, forcerm=True)
+        try:
+            client.images.build(fileobj=io.BytesIO(proxy.proxy_context(spec.base)),
+                                custom_context=True, tag=tag, rm=True, forcerm=True)
+        except DockerBuildError as exc:
+            raise ReleaseError(unpulled(client, proxy.dockerfile(spec.base), str(exc))
+                               or f"cannot build the proxy image from {spec.base}: {exc}") \
+                from exc
     wanted = {"pilot.role": "proxy", "pilot.proxy.image": tag,
               "pilot.proxy.listen": spec.listen, "pilot.proxy.network": NETWORK}
     routes: dict[str, str] = {}

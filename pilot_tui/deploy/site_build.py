@@ -19,11 +19,17 @@ def needs_builder(app: Any) -> bool:
 
 
 def build_output(client: Any, app: Any, root: Path, line: Callable[[str], None],
-                 cancelled: Callable[[], bool] = lambda: False) -> Path:
-    """Run the build; a new temporary folder holding its output (the caller removes it)."""
-    recipe = builder.recipe_for(app, root)
-    context, _ = builder.pack(recipe)
-    served = builder.run_builder(client, recipe, context, line, cancelled)
+                 cancelled: Callable[[], bool] = lambda: False,
+                 private: frozenset[Path] | None = None,
+                 warn: Callable[[str], None] | None = None) -> Path:
+    """Run the build; a new temporary folder holding its output (the caller removes it).
+    ``private`` never goes to the builder (shippable.py); ``warn`` hears the links skipped."""
+    recipe = builder.recipe_for(app, root, private)
+    shipped = builder.context_files(recipe)
+    for skipped in shipped.skipped:
+        (warn or line)(skipped.message())
+    context, _ = builder.pack(recipe, shipped)
+    served = builder.run_builder(client, recipe, context, line, cancelled, warn)
     folder = Path(tempfile.mkdtemp(prefix=f"pilot-site-{app.name}-"))
     try:
         with served, tarfile.open(fileobj=served) as archive:

@@ -9,14 +9,22 @@ from typing import Any
 
 from pilot_tui.deploy import history
 from pilot_tui.deploy.build import BuildError
-from pilot_tui.deploy.events import Released, StageFailed, StageFinished, StageStarted, Timer
+from pilot_tui.deploy.events import (
+    Output,
+    Released,
+    StageFailed,
+    StageFinished,
+    StageStarted,
+    Timer,
+)
 from pilot_tui.deploy.gcs_site import GcsSite
 from pilot_tui.deploy.managed import TargetError
 from pilot_tui.deploy.s3_site import S3Site, SiteError
 from pilot_tui.deploy.server_target import Cancelled
+from pilot_tui.deploy.shippable import private_paths
 from pilot_tui.deploy.site_build import build_output, needs_builder
 from pilot_tui.deploy.site_files import plan as plan_changes
-from pilot_tui.deploy.site_files import scan
+from pilot_tui.deploy.site_files import publishable, scan
 from pilot_tui.deploy.sites import SiteConfigError, open_site, site_digest, site_folder
 
 
@@ -42,18 +50,26 @@ def deploy_site(engine: Any, log: Any, app: Any) -> history.Release:
     stage = "build"
     timer = Timer()
     built: Path | None = None  # a build command's output, removed when done
+    private = private_paths(engine.root, engine.config)
+
+    def warn(text: str) -> None:
+        log.emit(Output(name, "build", text, warning=True))
+
     try:
         if needs_builder(app):
             engine.docker  # noqa: B018 - raises DeployError when no Docker host was opened
             log.emit(StageStarted(name, "build", f"`{app.build.command}` in "
                                                  f"{app.build.image} on the Docker host"))
             built = build_output(engine.client, app, engine.root, log.line("build", name),
-                                 engine.cancelled)
+                                 engine.cancelled, private, warn)
             folder = built
         else:
             log.emit(StageStarted(name, "build", "collecting the site's files"))
             folder = site_folder(app, engine.root)
-        files = scan(folder)
+        shipped = publishable(folder, private)
+        for skipped in shipped.skipped:
+            warn(skipped.message())
+        files = scan(folder, shipped)
         if not any(f.key == app.target.index for f in files):
             raise SiteConfigError(f"app {name!r}: {folder} has no {app.target.index} "
                                   f"(apps.{name}.target.index)")

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from pilot_tui.deploy.shippable import Collected, collect
+
 EXTRA_TYPES = {
     ".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
     ".json": "application/json", ".map": "application/json", ".svg": "image/svg+xml",
@@ -57,13 +59,19 @@ def cache_control(name: str) -> str:
     return "public, max-age=3600"
 
 
-def scan(folder: Path) -> list[SiteFile]:
-    """Every file under ``folder`` (hidden ones skipped), sorted by key."""
+def publishable(folder: Path, private: frozenset[Path] = frozenset()) -> Collected:
+    """What of ``folder`` a site may publish: never a hidden file (.git, .DS_Store, .env),
+    Pilot's state or keys, a link out of the folder, or a program's source (shippable.py)."""
+    return collect(folder, private, hidden=False, programs=False)
+
+
+def scan(folder: Path, shipped: Collected | None = None) -> list[SiteFile]:
+    """Every file ``shipped`` (default: publishable(folder)) under ``folder``, sorted by key."""
     files = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        key = path.relative_to(folder).as_posix()
-        if any(part.startswith(".") for part in key.split("/")):
-            continue  # .git, .DS_Store, .env: never published
+    for key in (shipped or publishable(folder)).paths:
+        path = folder / key
+        if not path.is_file():
+            continue  # folders, and links inside the folder to one or to nothing
         data = path.read_bytes()
         files.append(SiteFile(key, path, len(data), hashlib.md5(data).hexdigest(),
                               content_type(key), cache_control(key)))

@@ -172,3 +172,23 @@ def test_a_site_built_by_a_command_goes_to_its_bucket(engine_project, cli, tmp_p
         assert broken.code == 1 and "exited with code 4" in broken.err
     finally:
         sandbox.stop()
+
+
+def test_a_built_static_site_never_serves_program_sources(engine_project, cli, static_base):
+    # Issue 11 item 29: what a build command leaves in its output is served as files, so a
+    # program's source in it stays out, and is named.
+    root, port, add = engine_project
+    (root / "site").mkdir()
+    add({"name": "docs", "path": "site",
+         "build": {"kind": "static", "image": "pilot/busybox:latest", "output": "dist",
+                   "command": "mkdir -p dist && echo '<h1>docs</h1>' > dist/index.html && "
+                              "echo 'SECRET_KEY = 1' > dist/server.py"},
+         "target": {"kind": "server"}})
+    result = cli("deploy", "docs")
+    assert result.code == 0, result.err
+    assert get(port, "docs.localhost", "/") == "<h1>docs</h1>"
+    assert "warning: skipped server.py: python source" in result.err
+    import urllib.error
+
+    with pytest.raises(urllib.error.HTTPError):
+        get(port, "docs.localhost", "/server.py")

@@ -100,8 +100,10 @@ class AppLogsScreen(Screen[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "app-logs" and event.state == WorkerState.ERROR:
+            from pilot_tui import redact
+
             self.query_one("#app-logs-state", Static).update(
-                f"[red b]No logs[/]: {event.worker.error} · Esc to go back")
+                f"[red b]No logs[/]: {redact.text(str(event.worker.error))} · Esc to go back")
 
     def action_back(self) -> None:
         self.stop.set()

@@ -2,18 +2,23 @@
 
 Textual's `Log` is the fast, line-capped widget we want for 100k+ lines, but it shows escape
 codes as '�'. Lines are stored as written; widths, search and copied selections use the text
-with the codes removed, and rendering turns the codes into styles.
+with the codes removed, and rendering turns the codes into styles. Known secret values are
+masked on the way in (redact), whoever wrote the line.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Self
 
 from rich.style import Style
 from rich.text import Text
 from textual.selection import Selection
 from textual.strip import Strip
 from textual.widgets import Log
+
+from pilot_tui import redact
 
 # CSI sequences (colours, cursor moves), OSC (titles, hyperlinks), then stray C0 controls.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
@@ -46,7 +51,14 @@ def colour_level(level: str, line: str) -> str:
 
 
 class ColorLog(Log):
-    """Log with ANSI colours; widths, selection and search see plain text."""
+    """Log with ANSI colours; widths, selection and search see plain text. Every line shown
+    is masked by the project's secret values first (the app's one log pane)."""
+
+    def write(self, data: str, scroll_end: bool | None = None) -> Self:
+        return super().write(redact.values(data), scroll_end)
+
+    def write_lines(self, lines: Iterable[str], scroll_end: bool | None = None) -> Self:
+        return super().write_lines([redact.values(line) for line in lines], scroll_end)
 
     @classmethod
     def _process_line(cls, line: str) -> str:

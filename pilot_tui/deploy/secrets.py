@@ -2,7 +2,8 @@
 
 pilot.toml lists only the names (`secrets = ["DATABASE_URL"]`). Each value comes from the
 environment of the deploying process, else from .pilot/secrets/APP.env (NAME=value lines,
-mode 0600). Every value read is also handed to the redactor, so it is masked in logs.
+mode 0600). The redactor masks every stored value (redact.load_project) and every value read
+here, wherever it would be printed or logged.
 """
 
 from __future__ import annotations
@@ -37,6 +38,18 @@ def _parse(path: Path) -> dict[str, str]:
             raise SecretsError(f"{path}:{number}: expected NAME=value")
         values[name.strip()] = value
     return values
+
+
+def stored_values(state_dir: Path) -> list[str]:
+    """Every value stored for any app, for the redactor: read even from a file whose mode
+    `read_file` refuses (masking it is the point), skipping what cannot be read."""
+    found: list[str] = []
+    for path in sorted((state_dir / "secrets").glob("*.env")):
+        try:
+            found += _parse(path).values()
+        except (OSError, UnicodeDecodeError, SecretsError):
+            continue
+    return found
 
 
 def read_file(path: Path) -> dict[str, str]:

@@ -242,8 +242,12 @@ def secrets_set(ns: argparse.Namespace) -> int:
     pf, _, app = found
     if sys.stdin.isatty():
         value = getpass.getpass(f"{ns.name} for {ns.app} (not echoed): ")
-    else:
-        value = sys.stdin.read().rstrip("\n")
+    else:  # bytes as given (no newline translation); only the final newline is dropped
+        try:
+            value = sys.stdin.buffer.read().decode("utf-8").removesuffix("\n")
+        except UnicodeDecodeError as exc:
+            error(f"the value on stdin is not UTF-8 text (byte {exc.start}): nothing stored")
+            return EXIT_INVALID
     if not value:
         error("empty value: nothing stored")
         return EXIT_INVALID

@@ -78,18 +78,23 @@ class AppLogsScreen(Screen[None]):
                 client = engine.client
             logs = app_logs.Follower(config, project.state_dir, project.root, app,
                                      client=client)
-            first = True
+            first, earlier = True, ""
             while not self.stop.is_set():
                 fresh = logs.poll()
                 if first and not fresh:
                     self.app.call_from_thread(self._show, [
                         f"(no log lines yet in {where}: they appear here as the app runs)"],
                         "")
+                if first and len(fresh) >= logs.limit:  # the app logged more before
+                    earlier = (f" · older lines: pilot-tui logs {app.name} --tail N")
                 first = False
                 stamp = time.strftime("%H:%M:%S")
+                count = len(logs.seen)
+                shown = (f"showing the last {LOG_LINES:,} of {count:,} lines"
+                         if count > LOG_LINES else f"{count} line(s)")
                 self.app.call_from_thread(self._show, [line.text for line in fresh],
                                           f"Following {where} · checked {stamp} · "
-                                          f"{len(logs.seen)} line(s) · Esc to go back")
+                                          f"{shown}{earlier} · Esc to go back")
                 self.stop.wait(POLL_SECONDS)
 
     def _show(self, lines: list[str], state: str) -> None:

@@ -202,15 +202,24 @@ def logs(ns: argparse.Namespace) -> int:
             return EXIT_FAILED
         container = running[-1]
         stream = container.logs(stream=True, follow=ns.follow, tail=ns.tail, timestamps=False)
-        pending = b""
+        pending, printed = b"", 0
         for chunk in stream:
             pending += chunk
             *lines, pending = pending.split(b"\n")
             for raw in lines:
                 print(redact.text(raw.decode(errors="replace")), flush=True)
+            printed += len(lines)
         if pending:
             print(redact.text(pending.decode(errors="replace")))
+            printed += 1
+        if printed >= ns.tail > 0:
+            say(tail_note(ns.tail))
         return EXIT_OK
+
+
+def tail_note(tail: int) -> str:
+    """Said when `logs` printed as many lines as --tail allows: there may be older ones."""
+    return f"(the last {tail} line(s) shown; older ones with --tail N)"
 
 
 def status(ns: argparse.Namespace) -> int:

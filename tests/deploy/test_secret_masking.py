@@ -97,6 +97,9 @@ async def test_no_output_path_shows_a_secret_value(leaky, monkeypatch):
         time.sleep(0.2)
     shown["logs"] = printed.stdout + printed.stderr
     assert "with ••••••" in printed.stdout and "db ••••••" in printed.stdout, shown["logs"]
+    last = pilot(root, "logs", "hello", "--tail", "1")  # item 17: a cut is said, not silent
+    assert len(last.stdout.splitlines()) == 1 and "older ones with --tail N" in last.stderr
+    shown["logs --tail 1"] = last.stdout + last.stderr
     shown["logs --follow"] = follow(root, 3.0)
     assert "with ••••••" in shown["logs --follow"]
     for args in (("status", "--json"), ("releases", "hello", "--json"),

@@ -23,7 +23,8 @@ from textual.worker import Worker, WorkerState
 from pilot_tui.screens.colorlog import ColorLog
 
 POLL_SECONDS = 2.0
-LOG_LINES = 5000
+LOG_LINES = 5000  # the pane keeps the newest ones (and says so)
+FIRST_FETCH = 200  # lines asked for when the pane opens (older ones: `pilot-tui logs --tail`)
 WHERE = {"server": "its container on the Pilot Server", "lambda": "CloudWatch Logs",
          "ecs": "CloudWatch Logs", "cloud-run": "Cloud Logging"}
 
@@ -77,7 +78,7 @@ class AppLogsScreen(Screen[None]):
                     share=False))
                 client = engine.client
             logs = app_logs.Follower(config, project.state_dir, project.root, app,
-                                     client=client)
+                                     limit=FIRST_FETCH, client=client)
             first, earlier = True, ""
             while not self.stop.is_set():
                 fresh = logs.poll()
@@ -86,7 +87,7 @@ class AppLogsScreen(Screen[None]):
                         f"(no log lines yet in {where}: they appear here as the app runs)"],
                         "")
                 if first and len(fresh) >= logs.limit:  # the app logged more before
-                    earlier = (f" · older lines: pilot-tui logs {app.name} --tail N")
+                    earlier = f" · older lines: pilot-tui logs {app.name} --tail N"
                 first = False
                 stamp = time.strftime("%H:%M:%S")
                 count = len(logs.seen)

@@ -159,17 +159,19 @@ class LogsScreen(Screen[None]):
     def _read_more(self, n: int, path: Path) -> None:
         key = str(path)
         try:
-            with path.open(encoding="utf-8", errors="replace") as handle:
+            # Split at "\n" only, as search does (file_lines): the pane's line numbers are
+            # the file's.
+            with path.open(encoding="utf-8", errors="replace", newline="\n") as handle:
                 handle.seek(self.offsets.get(key, 0))
                 chunk = handle.read()
                 self.offsets[key] = handle.tell()
         except OSError:
             return
         text = self.partial.pop(key, "") + chunk
-        complete, _, rest = text.rpartition("\n")
+        complete, newline, rest = text.rpartition("\n")
         if rest:
             self.partial[key] = rest  # a line still being written: wait for its end
-        if complete:
+        if newline:  # complete lines (an empty one too: the pane must count it)
             log = self.query_one(f"#log-{n}", ColorLog)
             log.auto_scroll = self.follow
             lines = complete.split("\n")

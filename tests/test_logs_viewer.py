@@ -88,6 +88,7 @@ async def test_a_long_run_says_what_it_shows_and_search_reads_the_whole_file(pro
     lines[5] = "needle-early-only in the first lines"
     lines[10] = ""
     lines[20] = "a vertical\x0btab and a line\u2028separator"
+    lines[30] = "a carriage\rreturn"
     lines[total - 50] = "needle-late where the pane still shows it"
     lines[total - 9] = ""
     path = project.parent / ".pilot" / "logs" / "deploy-20261125-101700-api.log"
@@ -128,3 +129,14 @@ async def test_a_long_run_says_what_it_shows_and_search_reads_the_whole_file(pro
         assert screen.found_line == MAX_LINES - 8
         assert log.plain_lines[screen.found_line] == f"    step {total - 8}"
         assert f"line {total - 7}: " in str(screen.query_one("#logs-status", Static).render())
+
+        with path.open("a", encoding="utf-8") as handle:  # the run goes on: an empty line,
+            handle.write("\n")                             # on its own, then another
+        await pilot.pause(1.3)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write("needle-tail\n")
+        await pilot.pause(1.3)
+        await pilot.press("slash", *"needle-tail", "enter")
+        assert screen.found_line == MAX_LINES - 1
+        assert f"line {total + 2}: " in str(screen.query_one("#logs-status", Static).render())
+        assert "of 60,090 lines" in str(screen.query_one("#logs-status", Static).render())

@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -70,16 +71,24 @@ def pilot(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return run_pilot(*args, cwd=root, env={"DB_PASSWORD": EXPORTED})
 
 
-def follow(root: Path, seconds: float) -> str:
-    """`logs --follow` for a while, then Ctrl+C: everything it printed."""
+def follow(root: Path, until: str, seconds: float = 30) -> str:
+    """`logs --follow` until it printed ``until`` (or ``seconds`` passed), then Ctrl+C:
+    everything it printed."""
     env = {**os.environ, "DB_PASSWORD": EXPORTED}
     env.pop("PILOT_PROJECT", None)
     process = subprocess.Popen([PILOT, "logs", "hello", "--follow"], cwd=root, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(seconds)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")),
+                              daemon=True)
+    reader.start()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not any(until in line for line in lines):
+        time.sleep(0.1)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=20)
-    return out + err
+    process.wait(timeout=20)
+    reader.join(10)
+    return "".join(lines) + process.stderr.read()  # a few lines at most
 
 
 async def test_no_output_path_shows_a_secret_value(leaky, monkeypatch):
@@ -100,7 +109,7 @@ async def test_no_output_path_shows_a_secret_value(leaky, monkeypatch):
     last = pilot(root, "logs", "hello", "--tail", "1")  # item 17: a cut is said, not silent
     assert len(last.stdout.splitlines()) == 1 and "older ones with --tail N" in last.stderr
     shown["logs --tail 1"] = last.stdout + last.stderr
-    shown["logs --follow"] = follow(root, 3.0)
+    shown["logs --follow"] = follow(root, until="with ")
     assert "with ••••••" in shown["logs --follow"]
     for args in (("status", "--json"), ("releases", "hello", "--json"),
                  ("secrets", "list", "hello"), ("app", "list")):

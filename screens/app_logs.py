@@ -24,7 +24,8 @@ from pilot_tui.screens.colorlog import ColorLog
 from pilot_tui.screens.footer import PilotFooter
 
 POLL_SECONDS = 2.0
-LOG_LINES = 5000
+LOG_LINES = 5000  # the pane keeps the newest ones (and says so)
+FIRST_FETCH = 200  # lines asked for when the pane opens (older ones: `pilot-tui logs --tail`)
 
 
 class AppLogsScreen(Screen[None]):
@@ -76,19 +77,24 @@ class AppLogsScreen(Screen[None]):
                     share=False))
                 client = engine.client
             logs = app_logs.Follower(config, project.state_dir, project.root, app,
-                                     client=client)
-            first = True
+                                     limit=FIRST_FETCH, client=client)
+            first, earlier = True, ""
             while not self.stop.is_set():
                 fresh = logs.poll()
                 if first and not fresh:
                     self.app.call_from_thread(self._show, [
                         f"(no log lines yet in {where}: they appear here as the app runs)"],
                         "")
+                if first and len(fresh) >= logs.limit:  # the app logged more before
+                    earlier = f" · older lines: pilot-tui logs {app.name} --tail N"
                 first = False
                 stamp = time.strftime("%H:%M:%S")
+                count = len(logs.seen)
+                shown = (f"showing the last {LOG_LINES:,} of {count:,} lines"
+                         if count > LOG_LINES else f"{count} line(s)")
                 self.app.call_from_thread(self._show, [line.text for line in fresh],
                                           f"Following {where} · checked {stamp} · "
-                                          f"{len(logs.seen)} line(s) · Esc to go back")
+                                          f"{shown}{earlier} · Esc to go back")
                 self.stop.wait(POLL_SECONDS)
 
     def _show(self, lines: list[str], state: str) -> None:
@@ -99,8 +105,10 @@ class AppLogsScreen(Screen[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "app-logs" and event.state == WorkerState.ERROR:
+            from pilot_tui import redact
+
             self.query_one("#app-logs-state", Static).update(
-                f"[red b]No logs[/]: {event.worker.error} · Esc to go back")
+                f"[red b]No logs[/]: {redact.text(str(event.worker.error))} · Esc to go back")
 
     def action_back(self) -> None:
         self.stop.set()

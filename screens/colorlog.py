@@ -2,7 +2,8 @@
 
 Textual's `Log` is the fast, line-capped widget we want for 100k+ lines, but it shows escape
 codes as '�'. Lines are stored as written; widths, search and copied selections use the text
-with the codes removed, and rendering turns the codes into styles.
+with the codes removed, and rendering turns the codes into styles. Known secret values are
+masked on the way in (redact), whoever wrote the line.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from rich.text import Text
 from textual.selection import Selection
 from textual.strip import Strip
 from textual.widgets import Log
+
+from pilot_tui import redact
 
 # CSI sequences (colours, cursor moves), OSC (titles, hyperlinks), then stray C0 controls.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
@@ -48,7 +51,8 @@ def colour_level(level: str, line: str) -> str:
 
 
 class ColorLog(Log):
-    """Log with ANSI colours; widths, selection and search see plain text.
+    """Log with ANSI colours; widths, selection and search see plain text. Every line shown
+    is masked by the project's secret values first (the app's one log pane).
 
     It follows the newest line until the person scrolls up. Textual's Log decides that from
     the scroll position at each write, so a pane that shrank while streaming (a table
@@ -65,9 +69,12 @@ class ColorLog(Log):
         if self._following and self.auto_scroll:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
 
+    def write(self, data: str, scroll_end: bool | None = None) -> Self:
+        return super().write(redact.values(data), scroll_end)
+
     def write_lines(self, lines: Iterable[str], scroll_end: bool | None = None) -> Self:
         following = self._following and self.auto_scroll if scroll_end is None else scroll_end
-        super().write_lines(lines, scroll_end=False)
+        super().write_lines([redact.values(line) for line in lines], scroll_end=False)
         if following and not self.is_vertical_scrollbar_grabbed:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
         return self

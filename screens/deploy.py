@@ -129,6 +129,9 @@ class DeployScreen(Screen[None]):
                 + "Esc to go back")
 
     def _pin(self, message: str, logs: tuple[str, ...] = ()) -> None:
+        from pilot_tui import redact
+
+        message, logs = redact.text(message), tuple(redact.text(line) for line in logs)
         pinned = self.query_one("#deploy-error", Static)
         tail = "\n".join(f"  | {line}" for line in logs[-12:])
         pinned.update(f"[b]{message}[/b]" + (f"\nThe new release's last lines:\n{tail}"

@@ -5,11 +5,16 @@ viewer shows each as a person reads it: `[level] message`, `==> api: build`.
 
 The newest run is followed live while it grows; `/` searches, `n` finds the next match,
 `x` jumps to the next error. Logs on disk are already redacted by the core.
+
+A pane keeps the last MAX_LINES lines of its run (the status says "showing the last N of M
+lines" when a run is longer); each line of the file is one line of the pane, so search reads
+the whole file on disk and finds a match in the part no longer shown too.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from textual import on
@@ -19,7 +24,8 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Header, Input, Static, TabbedContent, TabPane
 
-from pilot_tui.screens.colorlog import ColorLog, colour_level
+from pilot_tui import redact
+from pilot_tui.screens.colorlog import ColorLog, colour_level, plain
 from pilot_tui.screens.footer import PilotFooter
 
 MAX_RUNS = 12
@@ -49,6 +55,38 @@ def display_line(raw: str) -> str:
             level = str(data.get("@level", "info"))
             return colour_level(level, f"[{level}] {message}")
     return raw
+
+
+def pane_line(raw: str) -> str:
+    """One line of the file as exactly one line of the pane (the Log widget would drop an
+    empty one and split one holding a line break: then the pane and the file would no
+    longer line up)."""
+    line = display_line(raw)
+    return " ".join(line.splitlines()) or " "
+
+
+def file_lines(path: Path) -> Iterator[str]:
+    """The complete lines of a run log on disk, as the pane shows them, without colours."""
+    try:
+        with path.open(encoding="utf-8", errors="replace", newline="\n") as handle:
+            for raw in handle:
+                if raw.endswith("\n"):
+                    yield plain(redact.values(pane_line(raw[:-1])))  # as the pane has it
+    except OSError:
+        return
+
+
+def find_in_file(path: Path, needle: str, start: int) -> tuple[int, str] | None:
+    """(index, text) of the first line at ``start`` or after that contains ``needle`` (any
+    case), else the first before it (the search wraps); None when no line does."""
+    needle = needle.lower()
+    first: tuple[int, str] | None = None
+    for index, line in enumerate(file_lines(path)):
+        if needle in line.lower():
+            if index >= start:
+                return index, line
+            first = first or (index, line)
+    return first
 
 
 def deploy_line(data: dict[str, object]) -> str:
@@ -91,9 +129,12 @@ class LogsScreen(Screen[None]):
         self.files = run_logs(state_dir)
         self.offsets: dict[str, int] = {}
         self.partial: dict[str, str] = {}
-        self.query_text = ""
-        self.found_line: int | None = None
+        self.totals: dict[int, int] = {}  # lines read from each run's file (the pane keeps
+        self.query_text = ""               # only the last MAX_LINES of them)
+        self.found_line: int | None = None  # the match's line in the pane, when shown there
+        self.found: tuple[int, int, str] | None = None  # (tab, line in the file, its text)
         self.follow = True
+        self.extra = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -119,55 +160,90 @@ class LogsScreen(Screen[None]):
     def _read_more(self, n: int, path: Path) -> None:
         key = str(path)
         try:
-            with path.open(encoding="utf-8", errors="replace") as handle:
+            # Split at "\n" only, as search does (file_lines): the pane's line numbers are
+            # the file's.
+            with path.open(encoding="utf-8", errors="replace", newline="\n") as handle:
                 handle.seek(self.offsets.get(key, 0))
                 chunk = handle.read()
                 self.offsets[key] = handle.tell()
         except OSError:
             return
         text = self.partial.pop(key, "") + chunk
-        complete, _, rest = text.rpartition("\n")
+        complete, newline, rest = text.rpartition("\n")
         if rest:
             self.partial[key] = rest  # a line still being written: wait for its end
-        if complete:
+        if newline:  # complete lines (an empty one too: the pane must count it)
             log = self.query_one(f"#log-{n}", ColorLog)
             log.auto_scroll = self.follow
-            log.write_lines([display_line(line) for line in complete.split("\n")])
+            lines = complete.split("\n")
+            self.totals[n] = self.totals.get(n, 0) + len(lines)
+            log.write_lines([pane_line(line) for line in lines])
+            if n == self._active():
+                self._status()  # the count of lines shown
 
     def _tail_newest(self) -> None:
         if self.files:
             self._read_more(0, self.files[0])
 
-    def _active_log(self) -> ColorLog | None:
+    def _active(self) -> int | None:
         if not self.files:
             return None
         active = self.query_one("#runs", TabbedContent).active
-        return (self.query_one(f"#log-{active.removeprefix('run-')}", ColorLog)
-                if active else None)
+        return int(active.removeprefix("run-")) if active else None
 
-    def _status(self, extra: str = "") -> None:
+    def _active_log(self) -> ColorLog | None:
+        n = self._active()
+        return None if n is None else self.query_one(f"#log-{n}", ColorLog)
+
+    def _dropped(self, n: int) -> int:
+        """How many of the run's first lines the pane no longer holds."""
+        return max(0, self.totals.get(n, 0) - len(self.query_one(f"#log-{n}", ColorLog).lines))
+
+    def _status(self, extra: str | None = None) -> None:
+        """The status line; ``extra`` (the last search's result) stays until replaced."""
+        self.extra = self.extra if extra is None else extra
+        extra = self.extra
         follow = "following the newest run" if self.follow else "not following"
+        n = self._active()
+        cut = ""
+        if n is not None and self._dropped(n):
+            shown = len(self.query_one(f"#log-{n}", ColorLog).lines)
+            cut = (f" · showing the last {shown:,} of {self.totals[n]:,} lines (search reads "
+                   "them all)")
         self.query_one("#logs-status", Static).update(
             f"[b]Run logs[/b] · {len(self.files)} run(s) in {self.state_dir / 'logs'} · "
-            f"{follow}{' · ' + extra if extra else ''}")
+            f"{follow}{cut}{' · ' + extra if extra else ''}")
+
+    @on(TabbedContent.TabActivated)
+    def tab_changed(self) -> None:
+        self.found_line, self.found = None, None
+        self._status("")
 
     def _find(self, needle: str, start_after: bool = True) -> None:
+        """Find ``needle`` in the whole file on disk, from the match before (or the top of
+        the pane) on; scroll to it when the pane holds it, else show it in the status."""
+        n = self._active()
         log = self._active_log()
-        if log is None or not needle:
+        if n is None or log is None or not needle:
             return
-        lines = log.plain_lines
-        here = self.found_line if self.found_line is not None else int(log.scroll_offset.y)
-        current = here + (1 if start_after else 0)
-        order = list(range(current, len(lines))) + list(range(0, current))
-        for index in order:
-            if needle.lower() in lines[index].lower():
-                self.found_line = index
-                self.follow = False
-                log.auto_scroll = False
-                log.scroll_to(y=index, animate=False)
-                self._status(f"line {index + 1}: {lines[index].strip()[:60]}")
-                return
-        self._status(f'"{needle}" not found')
+        dropped = self._dropped(n)
+        here = (self.found[1] if self.found is not None and self.found[0] == n
+                else dropped + int(log.scroll_offset.y))
+        match = find_in_file(self.files[n], needle, here + (1 if start_after else 0))
+        if match is None:
+            self._status(f'"{needle}" not found')
+            return
+        index, line = match
+        self.found = (n, index, line)
+        self.follow = False
+        log.auto_scroll = False
+        if index >= dropped:
+            self.found_line = index - dropped
+            log.scroll_to(y=self.found_line, animate=False)
+            self._status(f"line {index + 1}: {line.strip()[:60]}")
+        else:  # in the part the pane no longer holds: said here, `c` copies it
+            self.found_line = None
+            self._status(f"line {index + 1} (before the lines shown): {line.strip()[:60]}")
 
     def action_search(self) -> None:
         search = self.query_one("#search", Input)
@@ -198,8 +274,8 @@ class LogsScreen(Screen[None]):
         if log is None:
             return
         text = self.get_selected_text()
-        if not text and self.found_line is not None and self.found_line < log.line_count:
-            text = log.plain_lines[self.found_line]
+        if not text and self.found is not None:
+            text = self.found[2]
         if not text:
             self.notify("Select text with the mouse, or find a line with /, then press c.")
             return

@@ -72,3 +72,71 @@ def test_plain_and_styled_agree_on_text():
     text = styled(line)
     assert text.plain == plain(line)  # selection offsets and widths line up with what shows
     assert [(s.start, s.end) for s in text.spans] == [(0, 2)]
+
+
+async def test_a_long_run_says_what_it_shows_and_search_reads_the_whole_file(project):
+    """Issue 11 item 17: a 60,088-line deploy log. The pane keeps the last 20,000 lines and
+    says so; search finds text in the part it dropped (it said "not found") and lands on the
+    right line of the part it shows, even past empty lines and ones holding a line break."""
+    import json
+
+    from pilot_tui.screens.logs import MAX_LINES
+
+    total = 60_088
+    lines = [json.dumps({"app": "api", "stage": "build", "text": f"step {i}", "type": "Output",
+                         "time": "2026-11-25T10:17:00Z"}) for i in range(total)]
+    lines[5] = "needle-early-only in the first lines"
+    lines[10] = ""
+    lines[20] = "a vertical\x0btab and a line\u2028separator"
+    lines[30] = "a carriage\rreturn"
+    lines[total - 50] = "needle-late where the pane still shows it"
+    lines[total - 9] = ""
+    path = project.parent / ".pilot" / "logs" / "deploy-20261125-101700-api.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    app = create_app(str(project))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("l")
+        screen = app.screen
+        assert isinstance(screen, LogsScreen)
+        await pilot.pause()
+        log = screen.query_one("#log-0", ColorLog)
+        assert len(log.lines) == MAX_LINES == 20_000
+        status = str(screen.query_one("#logs-status", Static).render())
+        assert "showing the last 20,000 of 60,088 lines" in status, status
+        assert log.plain_lines[-1] == f"    step {total - 1}"
+
+        await pilot.press("slash", *"NEEDLE-EARLY", "enter")
+        status = str(screen.query_one("#logs-status", Static).render())
+        assert "not found" not in status and "line 6 " in status, status
+        assert "needle-early-only" in status
+        await pilot.press("c")
+        assert app.clipboard == "needle-early-only in the first lines"
+
+        assert screen.found_line is None  # not in the pane
+
+        await pilot.press("slash", *"needle-", "enter")  # from the match before: itself
+        assert "line 6 " in str(screen.query_one("#logs-status", Static).render())
+        await pilot.press("n")  # the next match is in the lines shown: scrolled to
+        assert screen.found_line == total - 50 - (total - MAX_LINES)
+        assert log.plain_lines[screen.found_line] == "needle-late where the pane still shows it"
+        assert f"line {total - 49}: " in str(screen.query_one("#logs-status", Static).render())
+        await pilot.press("n")  # and round again, to the top of the file
+        assert "line 6 " in str(screen.query_one("#logs-status", Static).render())
+
+        # After the empty line near the end, file and pane still line up.
+        await pilot.press("slash", *f"step {total - 8}", "enter")
+        assert screen.found_line == MAX_LINES - 8
+        assert log.plain_lines[screen.found_line] == f"    step {total - 8}"
+        assert f"line {total - 7}: " in str(screen.query_one("#logs-status", Static).render())
+
+        with path.open("a", encoding="utf-8") as handle:  # the run goes on: an empty line,
+            handle.write("\n")                             # on its own, then another
+        await pilot.pause(1.3)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write("needle-tail\n")
+        await pilot.pause(1.3)
+        await pilot.press("slash", *"needle-tail", "enter")
+        assert screen.found_line == MAX_LINES - 1
+        assert f"line {total + 2}: " in str(screen.query_one("#logs-status", Static).render())
+        assert "of 60,090 lines" in str(screen.query_one("#logs-status", Static).render())

@@ -17,7 +17,7 @@ from pilot_tui.config.document import (
 from pilot_tui.config.keys import KeyError_
 from pilot_tui.config.problems import Report
 from pilot_tui.config.schema import PilotConfig
-from pilot_tui.project import ProjectNotFound, find_project
+from pilot_tui.project import Project, ProjectNotFound, find_project
 
 
 def error(message: str) -> None:
@@ -84,7 +84,10 @@ def load_valid(ns: argparse.Namespace) -> tuple[ProjectFile, PilotConfig] | None
     if checked.config is None:
         print_report(checked.report, header=f"{pf.display} is not valid; fix it first:")
         return None
+    from pilot_tui import redact
+
     config = checked.config
+    redact.load_project(Project(pf.path).state_dir, config)
     # `--sandbox`, read here once for every command that acts on the project.
     if getattr(ns, "sandbox", False) and config.server.home != "sandbox":
         say(f'--sandbox: using the local sandbox instead of home = "{config.server.home}"')

@@ -205,15 +205,24 @@ def logs(ns: argparse.Namespace) -> int:
             return EXIT_FAILED
         container = running[-1]
         stream = container.logs(stream=True, follow=ns.follow, tail=ns.tail, timestamps=False)
-        pending = b""
+        pending, printed = b"", 0
         for chunk in stream:
             pending += chunk
             *lines, pending = pending.split(b"\n")
             for raw in lines:
                 print(redact.text(raw.decode(errors="replace")), flush=True)
+            printed += len(lines)
         if pending:
             print(redact.text(pending.decode(errors="replace")))
+            printed += 1
+        if printed >= ns.tail > 0:
+            say(tail_note(ns.tail))
         return EXIT_OK
+
+
+def tail_note(tail: int) -> str:
+    """Said when `logs` printed as many lines as --tail allows: there may be older ones."""
+    return f"(the last {tail} line(s) shown; older ones with --tail N)"
 
 
 def status(ns: argparse.Namespace) -> int:
@@ -245,8 +254,12 @@ def secrets_set(ns: argparse.Namespace) -> int:
     pf, _, app = found
     if sys.stdin.isatty():
         value = getpass.getpass(f"{ns.name} for {ns.app} (not echoed): ")
-    else:
-        value = sys.stdin.read().rstrip("\n")
+    else:  # bytes as given (no newline translation); only the final newline is dropped
+        try:
+            value = sys.stdin.buffer.read().decode("utf-8").removesuffix("\n")
+        except UnicodeDecodeError as exc:
+            error(f"the value on stdin is not UTF-8 text (byte {exc.start}): nothing stored")
+            return EXIT_INVALID
     if not value:
         error("empty value: nothing stored")
         return EXIT_INVALID

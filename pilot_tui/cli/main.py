@@ -30,7 +30,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if ns.command is None:
             return run_app(ns.project, sandbox=ns.sandbox)
-        return int(ns.handler(ns))
+        from pilot_tui.redact import masked_output
+
+        with masked_output():  # no secret value of the project is ever printed
+            return int(ns.handler(ns))
     except KeyboardInterrupt:
         sys.stderr.write("\npilot-tui: interrupted; nothing was left half-written\n")
         return EXIT_INTERRUPTED

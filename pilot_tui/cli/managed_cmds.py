@@ -33,6 +33,10 @@ def print_logs(project: Project, config: Any, app: Any, *, tail: int, follow: bo
                 print(f"{stamp} {line.text}", flush=True)  # redacted by the follower
             if first and not lines:
                 say(f"{app.name}: no log lines yet on {app.target.kind}")
+            if first and len(lines) >= tail > 0:
+                from pilot_tui.cli.deploy_cmds import tail_note
+
+                say(tail_note(tail))
             first = False
             if not follow:
                 return EXIT_OK

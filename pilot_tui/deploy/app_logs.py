@@ -1,6 +1,7 @@
 """An app's own log lines, wherever it runs: its container on the Pilot Server (`docker
 logs`) or its managed target's cloud (CloudWatch for Lambda and ECS, Cloud Logging for Cloud
-Run). The TUI's app-log pane polls this; every line is redacted before it is returned."""
+Run). The TUI's app-log pane polls this; every line is redacted before it is returned, by
+every secret value the project holds (not only those a deploy in this process read)."""
 
 from __future__ import annotations
 
@@ -84,6 +85,7 @@ class Follower:
     def __init__(self, config: Any, state_dir: Path, root: Path, app: Any, *,
                  limit: int = 200, client: Any = None) -> None:
         self.config, self.state_dir, self.root, self.app = config, state_dir, root, app
+        redact.load_project(state_dir, config)  # a fresh process masks what a deploy would
         self.limit, self.client = limit, client
         self.since: float | None = None
         self.seen: set[tuple[float, str, str]] = set()

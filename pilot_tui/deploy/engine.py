@@ -7,6 +7,7 @@ goes to .pilot/logs/deploy-TIME-APP.log as JSON lines.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import ipaddress
 import json
@@ -384,6 +385,18 @@ def git_commit(folder: Path) -> str | None:
     return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
+def _redacted(event: Any) -> Any:
+    """The event with its text masked (a failure's message may quote what the app printed)."""
+    changes: dict[str, object] = {}
+    for field in dataclasses.fields(event):
+        value = getattr(event, field.name)
+        if isinstance(value, str):
+            changes[field.name] = redact.text(value)
+        elif isinstance(value, tuple):
+            changes[field.name] = tuple(redact.text(str(item)) for item in value)
+    return dataclasses.replace(event, **changes)
+
+
 class _RunLog:
     """Emits events and keeps them, redacted, in .pilot/logs/VERB-TIME-APP.log."""
 
@@ -403,6 +416,7 @@ class _RunLog:
         self.handle.close()
 
     def emit(self, event: Any) -> None:
+        event = _redacted(event)  # what the log, the terminal and the screen all get
         self.handle.write(redact.text(to_json(event)) + "\n")
         self.handle.flush()
         self.deployer.emit(event)

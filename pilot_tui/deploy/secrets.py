@@ -1,16 +1,22 @@
 """Secret values for an app, read at deploy time and never written anywhere but .pilot/.
 
 pilot.toml lists only the names (`secrets = ["DATABASE_URL"]`). Each value comes from the
-environment of the deploying process, else from .pilot/secrets/APP.env (NAME=value lines,
-mode 0600). Every value read is also handed to the redactor, so it is masked in logs.
+environment of the deploying process, else from .pilot/secrets/APP.env (mode 0600): one
+`NAME=value` line each, the value as is when it is plain printable text, else as a JSON
+string (`NAME="a\\u000bb"`), so any text an environment variable can hold round-trips (tabs,
+vertical tabs, U+2028, newlines, quotes). Lines are split at newlines only. The redactor
+masks every stored value (redact.load_project) and every value read here, wherever it would
+be printed or logged.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from pilot_tui import redact
@@ -27,16 +33,49 @@ def secrets_file(state_dir: Path, app: str) -> Path:
     return state_dir / "secrets" / f"{app}.env"
 
 
-def _parse(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+def encode(name: str, value: str) -> str:
+    """One line of the file. Plain values stay readable; anything else (control or
+    line-breaking characters, surrounding spaces, a leading quote) is a JSON string, with
+    every non-ASCII character escaped so no reader can split the line."""
+    plain = value.isprintable() and value == value.strip() and not value.startswith('"')
+    return f"{name}={value if plain else json.dumps(value)}\n"
+
+
+def _entries(path: Path) -> Iterator[tuple[int, str, str] | int]:
+    """(line number, name, value) per entry, or the number of a line that is not one."""
+    text = path.read_bytes().decode("utf-8")  # no newline translation: "\r" may be a value's
+    for number, line in enumerate(text.split("\n"), 1):
+        line = line.removesuffix("\r")  # a file edited on Windows
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         name, sep, value = line.partition("=")
         if not sep or not NAME.match(name.strip()):
-            raise SecretsError(f"{path}:{number}: expected NAME=value")
-        values[name.strip()] = value
+            yield number
+            continue
+        if value.startswith('"'):  # a JSON string; before this format, a raw value
+            with contextlib.suppress(ValueError):  # that began with a quote: kept as is
+                decoded = json.loads(value)
+                value = decoded if isinstance(decoded, str) else value
+        yield number, name.strip(), value
+
+
+def _parse(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for entry in _entries(path):
+        if isinstance(entry, int):
+            raise SecretsError(f"{path}:{entry}: expected NAME=value")
+        values[entry[1]] = entry[2]
     return values
+
+
+def stored_values(state_dir: Path) -> list[str]:
+    """Every value stored for any app, for the redactor: read even from a file whose mode
+    `read_file` refuses, or with a broken line (masking them is the point)."""
+    found: list[str] = []
+    for path in sorted((state_dir / "secrets").glob("*.env")):
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            found += [entry[2] for entry in _entries(path) if not isinstance(entry, int)]
+    return found
 
 
 def read_file(path: Path) -> dict[str, str]:
@@ -79,13 +118,14 @@ def store(state_dir: Path, app: str, name: str, value: str) -> Path:
     """Save one secret into .pilot/secrets/APP.env (0600), keeping the others."""
     if not NAME.match(name):
         raise SecretsError(f"{name!r} is not an environment variable name")
-    if "\n" in value:
-        raise SecretsError("a secret value cannot span lines")
+    if "\0" in value:
+        raise SecretsError(f"the value of {name} contains a NUL character, which no "
+                           "environment variable can hold: nothing stored")
     path = secrets_file(state_dir, app)
     ensure_private_dir(path.parent)
     values = read_file(path)
     values[name] = value
-    atomic_write(path, "".join(f"{k}={v}\n" for k, v in values.items()), mode=0o600)
+    atomic_write(path, "".join(encode(k, v) for k, v in values.items()), mode=0o600)
     return path
 
 
@@ -94,5 +134,5 @@ def remove(state_dir: Path, app: str, name: str) -> bool:
     values = read_file(path)
     if values.pop(name, None) is None:
         return False
-    atomic_write(path, "".join(f"{k}={v}\n" for k, v in values.items()), mode=0o600)
+    atomic_write(path, "".join(encode(k, v) for k, v in values.items()), mode=0o600)
     return True

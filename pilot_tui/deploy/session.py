@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from pilot_tui import redact
 from pilot_tui.deploy.engine import Deployer, needs_docker
 from pilot_tui.deploy.events import Emit
 from pilot_tui.project import Project
@@ -27,6 +28,7 @@ def open_deployer(project_file: Path, config: Any, emit: Emit, *,
     from pilot_tui.server import saved_record
 
     project = Project(project_file)
+    redact.load_project(project.state_dir, config)  # secrets stored or exported since
     shared = None
     if share:
         try:

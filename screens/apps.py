@@ -27,6 +27,7 @@ from pilot_tui.apps import Detected
 from pilot_tui.config.document import ConfigChanged, ConfigRefused, ProjectFile
 from pilot_tui.config.schema import STATIC_TARGETS
 from pilot_tui.screens.footer import PilotFooter
+from pilot_tui.screens.text_input import TextInput
 
 
 class AppsScreen(Screen[None]):
@@ -149,7 +150,7 @@ class NewAppScreen(Screen[None]):
                 else:
                     value = {"path": ".", "name": default_name(self.path.parent, ".",
                                                                self.taken)}.get(question.field, "")
-                    yield Input(value, placeholder=question.placeholder, id=question.field)
+                    yield TextInput(value, placeholder=question.placeholder, id=question.field)
                 if question.field == "path":
                     yield Static(id="detected")
             yield Static(id="new-app-problems")

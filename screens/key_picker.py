@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Input, Label, Static
 
 from pilot_tui.credentials import key_file_problem
+from pilot_tui.screens.text_input import TextInput
 
 
 class JsonTree(DirectoryTree):
@@ -38,7 +39,7 @@ class KeyPickerScreen(ModalScreen[Path | None]):
         with Vertical(id="key-picker"):
             yield Label("[b]Google service-account key[/b] · pick a .json file, or type a "
                         "path + Enter")
-            yield Input(placeholder="~/keys/acme-pilot.json", id="key-path")
+            yield TextInput(placeholder="~/keys/acme-pilot.json", id="key-path")
             yield Static(id="key-problem", classes="problem")
             yield JsonTree(self.start, id="key-tree")
 

@@ -27,6 +27,7 @@ from textual.widgets import Header, Input, Static, TabbedContent, TabPane
 from pilot_tui import redact
 from pilot_tui.screens.colorlog import ColorLog, colour_level, plain
 from pilot_tui.screens.footer import PilotFooter
+from pilot_tui.screens.text_input import TextInput
 
 MAX_RUNS = 12
 DEPLOY_EVENTS = ("StageStarted", "StageFinished", "StageFailed", "Output", "Released")
@@ -140,7 +141,7 @@ class LogsScreen(Screen[None]):
         yield Header()
         with Vertical(id="logs"):
             yield Static(id="logs-status")
-            yield Input(placeholder="search (Enter to find, Esc to close)", id="search",
+            yield TextInput(placeholder="search (Enter to find, Esc to close)", id="search",
                         classes="hidden")
             if not self.files:
                 yield Static("No runs yet: plan or apply the Pilot Server and its Terraform "

@@ -22,6 +22,7 @@ from pilot_tui.config.regions import AWS_REGIONS, GCP_REGIONS
 from pilot_tui.config.schema import default_size
 from pilot_tui.questions import QUESTIONS, check_answer, to_value
 from pilot_tui.screens.footer import PilotFooter
+from pilot_tui.screens.text_input import TextInput
 
 
 def _question(key: str):  # noqa: ANN202 - a Question
@@ -51,7 +52,7 @@ class ServerFormScreen(Screen[None]):
                          allow_blank=False, id="home")
             yield Label("Docker host (ssh://user@host, unix:///path or tcps://host:2376)",
                         id="host-label")
-            yield Input(cfg.host or "", placeholder="ssh://deploy@build.example.com",
+            yield TextInput(cfg.host or "", placeholder="ssh://deploy@build.example.com",
                         id="host")
             yield Static(id="host-problem", classes="problem")
             yield Label("Region", id="region-label")
@@ -61,7 +62,7 @@ class ServerFormScreen(Screen[None]):
             yield Select(self._sizes(cloud), value=cfg.size or default_size(cloud) or "",
                          allow_blank=False, id="size")
             yield Label("Who may reach SSH and Docker (CIDRs, comma separated)")
-            yield Input(", ".join(cfg.allowed_cidrs),
+            yield TextInput(", ".join(cfg.allowed_cidrs),
                         placeholder="203.0.113.7/32 (empty: your own address)",
                         id="allowed_cidrs")
             yield Static(id="allowed_cidrs-problem", classes="problem")

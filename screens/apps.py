@@ -27,7 +27,7 @@ from pilot_tui.apps import Detected
 from pilot_tui.config.document import ConfigChanged, ConfigRefused, ProjectFile
 from pilot_tui.config.schema import STATIC_TARGETS
 from pilot_tui.screens.footer import PilotFooter
-from pilot_tui.screens.text_input import TextInput
+from pilot_tui.screens.ordered_keys import TextInput
 
 
 class AppsScreen(Screen[None]):

@@ -16,7 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Input, Label, Static
 
 from pilot_tui.credentials import key_file_problem
-from pilot_tui.screens.text_input import TextInput
+from pilot_tui.screens.ordered_keys import TextInput
 
 
 class JsonTree(DirectoryTree):

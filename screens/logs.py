@@ -27,7 +27,7 @@ from textual.widgets import Header, Input, Static, TabbedContent, TabPane
 from pilot_tui import redact
 from pilot_tui.screens.colorlog import ColorLog, colour_level, plain
 from pilot_tui.screens.footer import PilotFooter
-from pilot_tui.screens.text_input import TextInput
+from pilot_tui.screens.ordered_keys import TextInput
 
 MAX_RUNS = 12
 DEPLOY_EVENTS = ("StageStarted", "StageFinished", "StageFailed", "Output", "Released")

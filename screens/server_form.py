@@ -22,7 +22,7 @@ from pilot_tui.config.regions import AWS_REGIONS, GCP_REGIONS
 from pilot_tui.config.schema import default_size
 from pilot_tui.questions import QUESTIONS, check_answer, to_value
 from pilot_tui.screens.footer import PilotFooter
-from pilot_tui.screens.text_input import TextInput
+from pilot_tui.screens.ordered_keys import TextInput
 
 
 def _question(key: str):  # noqa: ANN202 - a Question

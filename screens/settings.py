@@ -24,6 +24,7 @@ from textual.widgets import Button, Header, Label, ListItem, ListView, Static, T
 from pilot_tui.config.document import ConfigChanged, ConfigRefused, ProjectFile
 from pilot_tui.config.problems import Problem
 from pilot_tui.screens.footer import PilotFooter
+from pilot_tui.screens.ordered_keys import TextEditor
 
 
 def _digest(data: bytes) -> str:
@@ -94,7 +95,7 @@ class SettingsScreen(Screen[None]):
         yield Header()
         with Vertical(id="settings"):
             yield Static(id="settings-status")
-            yield TextArea.code_editor(self.pf.text, language="toml", id="editor",
+            yield TextEditor.code_editor(self.pf.text, language="toml", id="editor",
                                        soft_wrap=False)
             yield ListView(id="problems")
         yield PilotFooter()

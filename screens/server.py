@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,9 +21,17 @@ from textual.worker import Worker, WorkerState
 
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.project import Project
-from pilot_tui.runner import Interrupt
+from pilot_tui.runner import KILL_AT, Interrupt
 from pilot_tui.screens.colorlog import ColorLog, colour_level
-from pilot_tui.server import Note, Plan, RunResult, Server, ServerError, Stage
+from pilot_tui.server import (
+    Note,
+    Plan,
+    RunResult,
+    Server,
+    ServerError,
+    Stage,
+    interrupt_message,
+)
 from pilot_tui.tf.events import ApplyComplete, ApplyErrored, ApplyStart, Diagnostic, LogLine
 
 LOG_LINES = 5000
@@ -36,16 +45,18 @@ class ConfirmCancel(ModalScreen[bool]):
     TERRAFORM = ("Stop Terraform? It finishes the resources in flight, saves its state and "
                  "releases its lock; running Apply again resumes.")
 
-    def __init__(self, question: str = TERRAFORM) -> None:
+    def __init__(self, question: str = TERRAFORM, stop: str = "Stop gracefully",
+                 keep: str = "Keep going") -> None:
         super().__init__()
         self.question = question
+        self.labels = (stop, keep)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm"):
             yield Label(self.question)
             with Horizontal():
-                yield Button("Stop gracefully", variant="error", id="stop")
-                yield Button("Keep going", variant="primary", id="keep")
+                yield Button(self.labels[0], variant="error", id="stop")
+                yield Button(self.labels[1], variant="primary", id="keep")
 
     @on(Button.Pressed)
     def answer(self, event: Button.Pressed) -> None:
@@ -181,12 +192,30 @@ class ServerScreen(Screen[None]):
             self.app.pop_screen()
             return
 
+        if self.interrupt.count:
+            # Already stopping: Terraform waits for the cloud calls in flight. Killing it
+            # may leave what they create outside its state, so say what and ask.
+            in_flight = self.server.in_flight()
+            self._log(interrupt_message(2, in_flight))
+            what = (f"{len(in_flight)} resource(s) in flight: {', '.join(in_flight)}"
+                    if in_flight else "Terraform to save its state")
+            self.app.push_screen(
+                ConfirmCancel(f"Waiting for {what}. Kill Terraform now? What it is creating "
+                              "may then exist outside its state.", "Kill Terraform",
+                              "Keep waiting"),
+                lambda kill: self._kill() if kill else None)
+            return
+
         def decided(stop: bool | None) -> None:
             if stop:
                 self.interrupt.request()
-                self._log("interrupt: stopping gracefully; Terraform saves its state")
+                self._log(interrupt_message(1, {}))
 
         self.app.push_screen(ConfirmCancel(), decided)
+
+    def _kill(self) -> None:
+        self.interrupt.kill()
+        self._log(interrupt_message(KILL_AT, {}))
 
     @work(exclusive=True, group="terraform", name="terraform plan")
     async def run_plan(self, destroy: bool) -> tuple[Plan, RunResult]:
@@ -273,7 +302,11 @@ class ServerScreen(Screen[None]):
 
     def _show_result(self, result: RunResult) -> None:
         summary = self.query_one("#summary", Static)
-        if result.interrupted:
+        if result.killed:
+            lines = "\n".join(escape(line) for line in self.server.after_kill(result))
+            summary.update(f"[b]Killed[/b] after {self.done} change(s): Terraform's state may "
+                           f"miss what it was doing.\n{lines}\nLog: {result.log}")
+        elif result.interrupted:
             summary.update(f"Stopped after {self.done} change(s); state is saved. Plan and "
                            "apply again to finish.")
         elif result.code != 0:

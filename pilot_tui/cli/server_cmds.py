@@ -16,7 +16,16 @@ from pilot_tui.config.schema import PilotConfig
 from pilot_tui.project import Project
 from pilot_tui.runner import Interrupt, RunnerError
 from pilot_tui.sandbox import SandboxError
-from pilot_tui.server import NeedsAllowedCidrs, Note, Plan, RunResult, Server, ServerError, Stage
+from pilot_tui.server import (
+    NeedsAllowedCidrs,
+    Note,
+    Plan,
+    RunResult,
+    Server,
+    ServerError,
+    Stage,
+    interrupt_message,
+)
 from pilot_tui.tf.events import (
     ApplyComplete,
     ApplyErrored,
@@ -81,8 +90,10 @@ def print_diagnostic(d: Diagnostic) -> None:
         say(f"  {line}")
 
 
-def _run(make: Callable[[], Awaitable[T]], interrupt: Interrupt) -> T:
-    """Run async work with Ctrl+C forwarded gracefully to Terraform."""
+def _run(make: Callable[[], Awaitable[T]], interrupt: Interrupt,
+         in_flight: Callable[[], dict[str, str]] = dict) -> T:
+    """Run async work with Ctrl+C forwarded to Terraform: the first stops it gracefully, the
+    second says what it waits for, the third kills it."""
 
     presses = 0
 
@@ -90,12 +101,7 @@ def _run(make: Callable[[], Awaitable[T]], interrupt: Interrupt) -> T:
         nonlocal presses
         presses += 1
         interrupt.request()
-        if presses == 1:
-            say("\ninterrupt: stopping gracefully; Terraform finishes what is in flight and "
-                "saves its state (Ctrl+C again to force it to stop now)")
-        else:
-            say("\ninterrupt: forcing Terraform to stop now; run `pilot-tui server up` "
-                "afterwards to converge")
+        say("\n" + interrupt_message(presses, in_flight()))
 
     async def main() -> T:
         asyncio.get_running_loop().add_signal_handler(signal.SIGINT, on_sigint)
@@ -219,7 +225,14 @@ def plan(ns: argparse.Namespace) -> int:
 def _apply(server: Server, the_plan: Plan, progress: Progress, interrupt: Interrupt,
            verb: str) -> int:
     progress.total = the_plan.total
-    result = _run(lambda: server.apply(the_plan), interrupt)
+    result = _run(lambda: server.apply(the_plan), interrupt, server.in_flight)
+    if result.killed:
+        say(f"{verb} stopped after {progress.done}/{progress.total} changes: Pilot killed "
+            "Terraform, so its state may miss what it was doing.")
+        for line in server.after_kill(result):
+            say(line)
+        say(f"full log: {result.log}")
+        return EXIT_INTERRUPTED
     if result.interrupted:
         say(f"{verb} interrupted after {progress.done}/{progress.total} changes; Terraform saved "
             f"its state. Run `pilot-tui server {'destroy' if the_plan.destroy else 'up'}` to "

@@ -103,3 +103,37 @@ async def test_a_failed_apply_is_pinned_with_the_resource_and_reason(sandbox_pro
         pinned = text(screen, "#error")
         assert "aws_instance.server" in pinned and "t3.bogus" in pinned
         assert str(table.get_cell("aws_instance.server", "state")) == "✗ failed"
+
+
+async def test_esc_twice_names_what_is_in_flight_and_a_kill_says_what_may_be_untracked(
+        sandbox_project):
+    """The app's Esc follows the CLI's Ctrl+C: the second asks before killing, naming the
+    resource in flight (its launch held by a proxy); after the kill the summary says what
+    may exist outside Terraform's state."""
+    from tests.server.test_interrupt import HeldLaunch
+
+    held = HeldLaunch(sandbox_project)
+    try:
+        app = create_app(str(sandbox_project))
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen, table = await open_and_plan(app, pilot)
+            await pilot.press("a")
+            await wait_for(pilot, lambda: str(table.get_cell("aws_instance.server", "state"))
+                           == "⟳ working")
+            await pilot.pause(1)
+            await pilot.press("escape")
+            await pilot.pause()
+            await pilot.click("#stop")  # stop gracefully: Terraform waits for the launch
+            await pilot.pause(1)
+            await pilot.press("escape")
+            await pilot.pause()
+            question = str(app.screen.query_one("Label", Static).render())
+            assert "1 resource(s) in flight: aws_instance.server" in question
+            await pilot.click("#stop")  # "Kill Terraform"
+            await wait_for(pilot, lambda: "Killed" in text(screen, "#summary"), timeout=30)
+            summary = text(screen, "#summary")
+            assert "aws_instance.server (creating)" in summary
+            assert "describe-instances" in summary
+    finally:
+        held.close()
+

@@ -101,6 +101,21 @@ class RunResult:
         return [d for d in self.diagnostics if d.severity == "error"]
 
 
+PROVIDER_DOWNLOAD_FAILED = ("Failed to query available provider packages",
+                            "Failed to install provider", "could not connect to registry")
+
+
+def init_advice(log: str) -> str:
+    """What to do about a failed `terraform init`, from what its log says."""
+    if any(sign in log for sign in PROVIDER_DOWNLOAD_FAILED):
+        return ("\nTerraform could not download its providers. Check this machine's network "
+                "(registry.terraform.io must be reachable, through $HTTPS_PROXY if you use "
+                "one), or install them from a provider mirror: `terraform providers mirror "
+                "DIR` on a connected machine, then a provider_installation { filesystem_mirror "
+                "{ path = \"DIR\" } } block in the CLI config file $TF_CLI_CONFIG_FILE names.")
+    return "\nFix what the log shows, then run the command again."
+
+
 def interrupt_message(presses: int, in_flight: dict[str, str]) -> str:
     """What an interrupt does, for the CLI's Ctrl+C and the app's Esc alike."""
     if presses <= 1:
@@ -327,8 +342,10 @@ class Server:
         self.on_event(Stage("init", "preparing Terraform and its providers"))
         result = await self.run(commands.init(tf, self.workdir, self.backend.config), "init")
         if result.code != 0:
-            tail = "".join(result.log.read_text().splitlines(True)[-15:]) if result.log else ""
-            raise ServerError(f"terraform init failed (log: {result.log}):\n{tail}")
+            text = result.log.read_text() if result.log else ""
+            tail = "".join(text.splitlines(True)[-15:])
+            raise ServerError(f"terraform init failed (log: {result.log}):\n{tail}"
+                              + init_advice(text))
         atomic_write(stamp, fingerprint)
 
     async def plan(self, *, destroy: bool = False) -> tuple[Plan, RunResult]:

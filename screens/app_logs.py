@@ -21,6 +21,7 @@ from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
 from pilot_tui.screens.colorlog import ColorLog
+from pilot_tui.screens.failures import worker_failure
 
 POLL_SECONDS = 2.0
 LOG_LINES = 5000
@@ -100,8 +101,11 @@ class AppLogsScreen(Screen[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "app-logs" and event.state == WorkerState.ERROR:
+            from pilot_tui.project import Project
+
+            failure = worker_failure(event.worker, Project(self.project_file).state_dir)
             self.query_one("#app-logs-state", Static).update(
-                f"[red b]No logs[/]: {event.worker.error} · Esc to go back")
+                f"[red b]No logs[/]: {failure} · Esc to go back")
 
     def action_back(self) -> None:
         self.stop.set()

@@ -23,12 +23,12 @@ from pilot_tui.config.schema import PilotConfig
 from pilot_tui.project import Project
 from pilot_tui.runner import KILL_AT, Interrupt
 from pilot_tui.screens.colorlog import ColorLog, colour_level
+from pilot_tui.screens.failures import worker_failure
 from pilot_tui.server import (
     Note,
     Plan,
     RunResult,
     Server,
-    ServerError,
     Stage,
     interrupt_message,
 )
@@ -160,9 +160,12 @@ class ServerScreen(Screen[None]):
             table.update_cell(address, "state", STATE_LABELS[state])
 
     def _pin_error(self, text: str) -> None:
+        self._pin(f"[b]Apply failed[/b]: {escape(text)}\nFix the cause and press [b]a[/b] "
+                  "after a new plan: Terraform resumes from what exists.")
+
+    def _pin(self, markup: str) -> None:
         error = self.query_one("#error", Static)
-        error.update(f"[b]Apply failed[/b]: {text}\nFix the cause and press [b]a[/b] after a "
-                     "new plan: Terraform resumes from what exists.")
+        error.update(markup)
         error.remove_class("hidden")
 
     # -- actions --------------------------------------------------------------------------
@@ -217,7 +220,7 @@ class ServerScreen(Screen[None]):
         self.interrupt.kill()
         self._log(interrupt_message(KILL_AT, {}))
 
-    @work(exclusive=True, group="terraform", name="terraform plan")
+    @work(exclusive=True, group="terraform", name="terraform plan", exit_on_error=False)
     async def run_plan(self, destroy: bool) -> tuple[Plan, RunResult]:
         self.interrupt = self.server.interrupt = Interrupt()
         self.query_one("#error", Static).add_class("hidden")
@@ -225,7 +228,7 @@ class ServerScreen(Screen[None]):
         self.started = time.monotonic()
         return await self.server.plan(destroy=destroy)
 
-    @work(exclusive=True, group="terraform", name="terraform apply")
+    @work(exclusive=True, group="terraform", name="terraform apply", exit_on_error=False)
     async def run_apply(self, plan: Plan) -> RunResult:
         self.interrupt = self.server.interrupt = Interrupt()
         self.done = 0
@@ -244,9 +247,7 @@ class ServerScreen(Screen[None]):
         if worker.group != "terraform":
             return
         if event.state == WorkerState.ERROR:
-            error = worker.error
-            message = str(error) if isinstance(error, ServerError | OSError) else repr(error)
-            self._pin_error(message)
+            self._pin(worker_failure(worker, self.project.state_dir))
             self.query_one("#summary", Static).update("Stopped by an error (see above).")
         elif event.state == WorkerState.SUCCESS and worker.name == "terraform plan":
             plan, result = worker.result  # type: ignore[misc]

@@ -14,6 +14,7 @@ from textual.worker import Worker, WorkerState
 
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.project import ProjectNotFound, find_project, project_file_for
+from pilot_tui.screens.failures import worker_failure
 
 STEPS = (
     ("Credentials", "find and check your AWS or Google Cloud credentials"),
@@ -225,7 +226,7 @@ class WelcomeScreen(Screen[None]):
             self._health(str(event.worker.result))
         elif event.state == WorkerState.ERROR:
             self._health(f"[b]Health[/b]: [red]cannot ask the Docker host:[/] "
-                         f"{event.worker.error}")
+                         f"{worker_failure(event.worker, self._state_dir())}")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "init":

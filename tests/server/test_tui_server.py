@@ -137,3 +137,33 @@ async def test_esc_twice_names_what_is_in_flight_and_a_kill_says_what_may_be_unt
     finally:
         held.close()
 
+
+async def test_a_failing_terraform_init_ends_in_the_error_panel_not_a_traceback(tmp_path):
+    """home = "gcp" offline: `terraform init` cannot fetch hashicorp/google (no real
+    provider exists here). The screen pins the error with the log path; the app runs on."""
+    from tests.conftest import run_pilot
+
+    project = tmp_path / "acme"
+    project.mkdir()
+    assert run_pilot("init", "--name", "acme", cwd=project).returncode == 0
+    for key, value in (("gcp.project", "acme-prod-123"), ("server.home", "gcp"),
+                       ("server.allowed_cidrs", '["203.0.113.7/32"]')):
+        done = run_pilot("config", "set", key, value, cwd=project)
+        assert done.returncode == 0, done.stderr
+    app = create_app(str(project))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        screen = app.screen
+        assert isinstance(screen, ServerScreen)
+        await pilot.press("p")
+        error = screen.query_one("#error", Static)
+        await wait_for(pilot, lambda: not error.has_class("hidden"), timeout=180)
+        pinned = text(screen, "#error")
+        assert "terraform init failed" in pinned
+        assert str(project / ".pilot/logs") in pinned.replace("\n", "")
+        assert "provider mirror" in pinned  # what to do, as the CLI says
+        await pilot.pause(0.5)
+        assert app.is_running and app.screen is screen
+        await pilot.press("escape")  # still usable: back to the welcome screen
+        assert not isinstance(app.screen, ServerScreen)

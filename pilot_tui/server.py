@@ -35,7 +35,7 @@ from pilot_tui.tf.events import (
 )
 from pilot_tui.tf.plan import ResourceChange, summarize_plan
 from pilot_tui.tf.toolchain import Terraform, resolve
-from pilot_tui.tf.workspace import render, template_sources
+from pilot_tui.tf.workspace import WorkspaceLock, render, template_sources
 
 OUTPUTS_FILE = "server.json"
 BACKEND_FILE = "pilot_backend.tf"
@@ -395,10 +395,16 @@ class Server:
     def saved_outputs(self) -> dict[str, Any]:
         return dict(saved_record(self.project.state_dir).get("outputs", {}))
 
+    def workspace_lock(self, command: str) -> WorkspaceLock:
+        """The lock one run holds on the working directory (see WorkspaceLock)."""
+        return WorkspaceLock(self.workdir, command)
+
     async def state_resources(self) -> list[str]:
-        """Addresses of the resources in Terraform state (empty before the first apply)."""
-        if not (self.workdir / "terraform.tfstate").exists():
-            return []
+        """Addresses of the resources in Terraform state (empty before the first apply),
+        read from wherever the state lives: a local file or the remote backend."""
+        if not (self.workdir / "terraform.tfstate").exists() and \
+                not (self.workdir / ".terraform").is_dir():
+            return []  # never initialised here: no state to read
         shown = json.loads(await self._capture(commands.show_state(self.terraform(),
                                                                    self.workdir)) or "{}")
         module = (shown.get("values") or {}).get("root_module") or {}

@@ -79,6 +79,9 @@ class ServerScreen(Screen[None]):
         self.config = config
         self.interrupt = Interrupt()
         self.server = Server(project, config, self._on_core_event, self.interrupt)
+        # Held from a plan until it is applied or dropped, so no other run replaces the
+        # plan file under review.
+        self.workspace = self.server.workspace_lock("pilot-tui (its Server screen)")
         self.plan: Plan | None = None
         self.rows: dict[str, str] = {}
         self.done = 0
@@ -102,6 +105,9 @@ class ServerScreen(Screen[None]):
                 yield Static("", id="elapsed")
             yield ColorLog(id="log", max_lines=LOG_LINES)
         yield Footer()
+
+    def on_unmount(self) -> None:
+        self.workspace.release()
 
     def on_mount(self) -> None:
         table = self.query_one("#resources", DataTable)
@@ -226,6 +232,7 @@ class ServerScreen(Screen[None]):
         self.query_one("#error", Static).add_class("hidden")
         self.query_one("#summary", Static).update("Planning…")
         self.started = time.monotonic()
+        self.workspace.acquire()
         return await self.server.plan(destroy=destroy)
 
     @work(exclusive=True, group="terraform", name="terraform apply", exit_on_error=False)
@@ -247,6 +254,7 @@ class ServerScreen(Screen[None]):
         if worker.group != "terraform":
             return
         if event.state == WorkerState.ERROR:
+            self.plan = None
             self._pin(worker_failure(worker, self.project.state_dir))
             self.query_one("#summary", Static).update("Stopped by an error (see above).")
         elif event.state == WorkerState.SUCCESS and worker.name == "terraform plan":
@@ -256,6 +264,9 @@ class ServerScreen(Screen[None]):
             self._show_result(worker.result)  # type: ignore[arg-type]
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             self.started = 0.0
+            if event.state == WorkerState.CANCELLED or self.plan is None or \
+                    not self.plan.changes:
+                self.workspace.release()  # nothing left to apply
             if self.server.started_sandbox:
                 self.app.started_sandboxes.add(self.project.state_dir)  # type: ignore[attr-defined]
 

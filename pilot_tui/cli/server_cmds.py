@@ -209,7 +209,8 @@ def plan(ns: argparse.Namespace) -> int:
     server = _server(ns, Progress(quiet=ns.json), interrupt)
     if server is None:
         return EXIT_INVALID
-    result_plan, result = _make_plan(server, False, interrupt)
+    with server.workspace_lock("pilot-tui server plan"):
+        result_plan, result = _make_plan(server, False, interrupt)
     if result.interrupted:
         return EXIT_INTERRUPTED
     if result.code != 0:
@@ -243,7 +244,11 @@ def _apply(server: Server, the_plan: Plan, progress: Progress, interrupt: Interr
         say(f"{verb} failed at: {failed}")
         say(f"{len(result.completed)} change(s) were made before the failure; Terraform's state "
             "records them, so fixing the cause and running the command again resumes.")
-        existing = _run(server.state_resources, Interrupt())
+        if any(d.summary == "Saved plan is stale" for d in result.errors):
+            say("the state changed after this plan was made (another `server up`, from "
+                "another checkout sharing the state?): run the command again to plan from "
+                "what exists now")
+        existing = _run(server.state_resources, Interrupt())  # the state, not the plan
         say(f"what exists now ({len(existing)}): " + (", ".join(existing) or "nothing"))
         say(f"full log: {result.log}")
         return EXIT_FAILED
@@ -257,29 +262,36 @@ def _plan_confirm_apply(ns: argparse.Namespace, destroy: bool) -> tuple[int, Ser
     server = _server(ns, progress, interrupt)
     if server is None:
         return EXIT_INVALID, None
+    # One run per working directory, from the plan to the end of the apply: the plan file
+    # the user reviews is the one applied.
+    with server.workspace_lock(f"pilot-tui server {'destroy' if destroy else 'up'}"):
+        return _review_and_apply(ns, server, progress, interrupt, destroy), server
+
+
+def _review_and_apply(ns: argparse.Namespace, server: Server, progress: Progress,
+                      interrupt: Interrupt, destroy: bool) -> int:
     the_plan, result = _make_plan(server, destroy, interrupt)
     if result.interrupted:
-        return EXIT_INTERRUPTED, server
+        return EXIT_INTERRUPTED
     if result.code != 0:
         say(f"{'planning the destroy' if destroy else 'plan'} failed; full log: {result.log}")
-        return EXIT_FAILED, server
+        return EXIT_FAILED
     if not the_plan.changes:
         print("Nothing to destroy." if destroy else _table(the_plan))
         if not destroy:
             _run(server.save_outputs, interrupt)
-        return EXIT_OK, server
+        return EXIT_OK
     if destroy:
         print("This removes:")
     _show_plan(the_plan, print)
     verb = "Destroy these {n} resources?" if destroy else "Apply these {n} changes?"
     answer = confirm(verb.format(n=the_plan.total), ns.yes)
     if answer is None:
-        return EXIT_INVALID, server
+        return EXIT_INVALID
     if not answer:
         say("nothing was changed")
-        return EXIT_CANCELLED, server
-    code = _apply(server, the_plan, progress, interrupt, "destroy" if destroy else "apply")
-    return code, server
+        return EXIT_CANCELLED
+    return _apply(server, the_plan, progress, interrupt, "destroy" if destroy else "apply")
 
 
 @_guard

@@ -167,3 +167,22 @@ async def test_a_failing_terraform_init_ends_in_the_error_panel_not_a_traceback(
         assert app.is_running and app.screen is screen
         await pilot.press("escape")  # still usable: back to the welcome screen
         assert not isinstance(app.screen, ServerScreen)
+
+
+async def test_a_plan_under_review_keeps_other_runs_out_of_the_workspace(sandbox_project):
+    """The Server screen holds the workspace from its plan until the plan is applied or
+    dropped: a `server plan` from a terminal meanwhile would replace the reviewed plan."""
+    import os
+
+    from tests.conftest import run_pilot
+
+    app = create_app(str(sandbox_project))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_and_plan(app, pilot)
+        meanwhile = run_pilot("server", "plan", cwd=sandbox_project)
+        assert meanwhile.returncode == 1, meanwhile.stderr
+        assert (f"another `pilot-tui (its Server screen)` is running (pid {os.getpid()})"
+                in meanwhile.stderr)
+        await pilot.press("escape")  # the plan is dropped with the screen
+    after = run_pilot("server", "plan", cwd=sandbox_project)
+    assert after.returncode == 0, after.stderr

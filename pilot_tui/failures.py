@@ -23,9 +23,11 @@ def record(state_dir: Path | None, what: str, error: BaseException) -> Path | No
     try:
         logs = ensure_private_dir(state_dir / "logs")
         slug = "".join(c if c.isalnum() else "-" for c in what.lower()).strip("-") or "work"
-        path = logs / f"failed-{time.strftime('%Y%m%d-%H%M%S')}-{slug}.log"
+        # One file per kind of work, holding its latest failure: a stable path to show.
+        path = logs / f"failed-{slug}.log"
         details = "".join(traceback.format_exception(error))
-        atomic_write(path, redact.text(f"{what} failed\n\n{details}"), mode=0o600)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        atomic_write(path, redact.text(f"{what} failed at {stamp}\n\n{details}"), mode=0o600)
     except OSError:
         return None
     return path

@@ -21,6 +21,7 @@ from pilot_tui.config.schema import PilotConfig, default_size
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 from pilot_tui.keys import server_key
 from pilot_tui.leftovers import Where, advice
+from pilot_tui.prices import Estimate, estimate
 from pilot_tui.project import Project
 from pilot_tui.runner import KILL_AT, Command, Interrupt, Line, stream
 from pilot_tui.tf import commands
@@ -394,6 +395,11 @@ class Server:
 
     def saved_outputs(self) -> dict[str, Any]:
         return dict(saved_record(self.project.state_dir).get("outputs", {}))
+
+    def estimate(self) -> Estimate:
+        """What this server costs a month (the dated price table's estimate)."""
+        size = self.config.server.size or default_size("gcp" if self.home == "gcp" else "aws")
+        return estimate(self.home, size or "")
 
     def workspace_lock(self, command: str) -> WorkspaceLock:
         """The lock one run holds on the working directory (see WorkspaceLock)."""

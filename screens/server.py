@@ -291,26 +291,9 @@ class ServerScreen(Screen[None]):
             lines.append(f"[b]{plan.total}[/b] change(s) to review. Press [b]a[/b] to {verb}, "
                          "Esc to go back.")
             if not plan.destroy:
-                lines.append(self._cost())
+                lines.append(escape(self.server.estimate().text()))
         lines += [f"[red b]WARNING: {w}[/]" for w in plan.warnings]
         self.query_one("#summary", Static).update("\n".join(lines))
-
-    def _cost(self) -> str:
-        from pilot_tui import prices
-        from pilot_tui.config.schema import default_size
-
-        cloud = "gcp" if self.config.server.home == "gcp" else "aws"
-        size = self.config.server.size or default_size(cloud) or ""
-        price = prices.monthly(cloud, size)
-        sandbox = self.config.server.home == "sandbox"
-        if price is None:
-            where = " The sandbox itself costs nothing." if sandbox else ""
-            return f"Estimated cost: {size} is not in Pilot's price table.{where}"
-        if sandbox:
-            return (f"Estimated cost: nothing in the sandbox; on AWS a {size} server is "
-                    f"~${price:,.2f}/month (list price as of {prices.AS_OF}).")
-        return (f"Estimated cost: ~${price:,.2f}/month for a {size} server "
-                f"(list price as of {prices.AS_OF}).")
 
     def _show_result(self, result: RunResult) -> None:
         summary = self.query_one("#summary", Static)

@@ -147,6 +147,7 @@ def _plan_json(plan: Plan, server: Server) -> str:
             "add": plan.summary.add, "change": plan.summary.change,
             "remove": plan.summary.remove},
         "warnings": plan.warnings,
+        "cost": None if plan.destroy else server.estimate().as_json(),
     }, indent=2)
 
 
@@ -197,8 +198,10 @@ def _ask_allowed_cidrs(server: Server) -> PilotConfig:
         return checked.config
 
 
-def _show_plan(plan: Plan, out: Callable[[str], Any]) -> None:
+def _show_plan(plan: Plan, server: Server, out: Callable[[str], Any]) -> None:
     out(_table(plan))
+    if not plan.destroy:
+        out(server.estimate().text())
     for warning in plan.warnings:
         out(f"WARNING: {warning}")
 
@@ -219,7 +222,7 @@ def plan(ns: argparse.Namespace) -> int:
     if ns.json:
         print(_plan_json(result_plan, server))
     else:
-        _show_plan(result_plan, print)
+        _show_plan(result_plan, server, print)
     return EXIT_OK
 
 
@@ -283,7 +286,7 @@ def _review_and_apply(ns: argparse.Namespace, server: Server, progress: Progress
         return EXIT_OK
     if destroy:
         print("This removes:")
-    _show_plan(the_plan, print)
+    _show_plan(the_plan, server, print)
     verb = "Destroy these {n} resources?" if destroy else "Apply these {n} changes?"
     answer = confirm(verb.format(n=the_plan.total), ns.yes)
     if answer is None:

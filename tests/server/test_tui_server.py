@@ -41,6 +41,8 @@ async def test_plan_review_then_live_apply(sandbox_project):
     async with app.run_test(size=(120, 36)) as pilot:
         screen, table = await open_and_plan(app, pilot)
         assert "WARNING" not in text(screen, "#summary")
+        # The same estimate as `server plan`: machine, disk and public IPv4 address.
+        assert "on AWS the same server is ~$21.23/month" in text(screen, "#summary")
         assert str(table.get_cell("aws_vpc.pilot", "action")) == "create"
         await pilot.press("a")
         await wait_for(pilot, lambda: "Done." in text(screen, "#summary"))

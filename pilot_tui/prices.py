@@ -1,13 +1,19 @@
-"""Monthly prices of the server sizes Pilot offers, from a dated table shipped with Pilot.
+"""What the Pilot Server costs a month, from a dated price table shipped with Pilot.
 
 On-demand Linux list prices, 730 hours a month, in us-east-1 (AWS) and us-central1 (GCP);
-other regions differ by a few percent. The screens say how old the table is.
+other regions differ by a few percent. The screens and `server plan` say how old the table
+is. :func:`estimate` is the one place the monthly figure is worked out: the machine plus
+what the templates attach to it (the root disk and the public IPv4 address), which together
+cost about 40% on top of a small machine.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 AS_OF = "2025-01"
 SOURCE = "list prices, on-demand Linux, us-east-1 / us-central1, 730 h/month"
+HOURS = 730
 
 SIZES: dict[str, tuple[tuple[str, float], ...]] = {
     "aws": (("t3.micro", 7.59), ("t3.small", 15.18), ("t3.medium", 30.37),
@@ -15,6 +21,13 @@ SIZES: dict[str, tuple[tuple[str, float], ...]] = {
     "gcp": (("e2-micro", 6.11), ("e2-small", 12.23), ("e2-medium", 24.46),
             ("e2-standard-2", 48.92), ("e2-standard-4", 97.83)),
 }
+# What terraform/aws and terraform/gcp give the server besides the machine (a test checks
+# the templates still say so).
+ROOT_DISK_GB = 30
+DISK = {"aws": ("gp3", 0.08), "gcp": ("pd-standard", 0.04)}  # type, $ per GB-month
+# AWS charges every public IPv4 address (since 2024-02); GCP an external IPv4 address in use
+# by a standard VM.
+PUBLIC_IPV4_HOURLY = {"aws": 0.005, "gcp": 0.005}
 
 
 def monthly(cloud: str, size: str) -> float | None:
@@ -25,3 +38,56 @@ def monthly(cloud: str, size: str) -> float | None:
 def label(cloud: str, size: str) -> str:
     price = monthly(cloud, size)
     return f"{size}  ~${price:,.2f}/month" if price is not None else size
+
+
+@dataclass(frozen=True)
+class Item:
+    what: str
+    monthly: float | None  # None: not in the table
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The monthly cost of one Pilot Server, item by item."""
+
+    cloud: str  # aws | gcp: the prices used (the sandbox runs the aws template)
+    size: str
+    items: tuple[Item, ...]
+    sandbox: bool = False
+
+    @property
+    def total(self) -> float | None:
+        """The sum, or None when an item is not in the table."""
+        if any(item.monthly is None for item in self.items):
+            return None
+        return round(sum(item.monthly or 0.0 for item in self.items), 2)
+
+    def text(self) -> str:
+        """One line for people."""
+        parts = " + ".join(f"{i.what} " + (f"${i.monthly:,.2f}" if i.monthly is not None
+                                           else "(not in Pilot's price table)")
+                           for i in self.items)
+        when = f"list prices as of {AS_OF}"
+        if self.total is None:
+            total = f"{self.size} is not in Pilot's price table; the rest: {parts}"
+        else:
+            total = f"~${self.total:,.2f}/month ({parts}; {when})"
+        if self.sandbox:
+            return (f"Estimated cost: nothing in the sandbox; on AWS the same server is "
+                    f"{total}.")
+        return f"Estimated cost: {total}."
+
+    def as_json(self) -> dict[str, object]:
+        return {"currency": "USD", "monthly": self.total, "as_of": AS_OF, "source": SOURCE,
+                "cloud": self.cloud, "size": self.size, "sandbox": self.sandbox,
+                "items": [{"what": i.what, "monthly": i.monthly} for i in self.items]}
+
+
+def estimate(home: str, size: str) -> Estimate:
+    """The monthly cost of a Pilot Server of ``size`` with home ``home``."""
+    cloud = "gcp" if home == "gcp" else "aws"
+    disk_type, per_gb = DISK[cloud]
+    items = (Item(size, monthly(cloud, size)),
+             Item(f"{ROOT_DISK_GB} GB {disk_type} disk", round(ROOT_DISK_GB * per_gb, 2)),
+             Item("public IPv4 address", round(PUBLIC_IPV4_HOURLY[cloud] * HOURS, 2)))
+    return Estimate(cloud, size, items, sandbox=home == "sandbox")

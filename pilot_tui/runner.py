@@ -7,9 +7,10 @@ Commands are plain data (:class:`Command`), built by pure functions elsewhere an
 
 Children run in their own session (and process group), so a Ctrl+C at the terminal reaches
 Pilot only; Pilot then forwards it to the child's group: the first interrupt sends SIGINT
-(Terraform stops gracefully, saves state and releases its lock), the second sends SIGINT
-again (Terraform's own "stop now"), and a child that still has not exited ``kill_after``
-seconds later is killed.
+(Terraform stops gracefully: it waits for the cloud calls in flight, saves state and
+releases its lock). The second is *not* forwarded: Terraform's own answer to a second SIGINT
+is to exit at once, forgetting resources whose creation is under way, so Pilot keeps waiting
+and the UI says for what. The third kills the child's group (:data:`KILL_AT`).
 """
 
 from __future__ import annotations
@@ -61,9 +62,14 @@ class Completed:
     stderr: str = ""
 
 
+KILL_AT = 3  # the interrupt that kills the child; the ones before it only ask
+
+
 @dataclass
 class Interrupt:
-    """Cancellation for a running command; ``request()`` may be called from any thread."""
+    """Cancellation for a running command; ``request()`` may be called from any thread.
+    ``count`` is how many interrupts were asked for: 1 stops gracefully, :data:`KILL_AT`
+    kills."""
 
     kill_after: float = 20.0
     count: int = 0
@@ -79,6 +85,11 @@ class Interrupt:
             self.count += 1
             return
         self._loop.call_soon_threadsafe(self._bump)
+
+    def kill(self) -> None:
+        """Skip the waiting: kill the child now (a UI's explicit "kill" choice)."""
+        for _ in range(max(KILL_AT - self.count, 0)):
+            self.request()
 
     def _bump(self) -> None:
         self.count += 1
@@ -129,12 +140,12 @@ async def _forward_interrupts(proc: asyncio.subprocess.Process, interrupt: Inter
     while proc.returncode is None:
         await interrupt._event.wait()
         interrupt._event.clear()
-        while sent < min(interrupt.count, 2):
-            sent += 1
+        if interrupt.count >= KILL_AT:
+            _signal(proc.pid, signal.SIGKILL)
+            return
+        if interrupt.count >= 1 and not sent:
+            sent = 1
             _signal(proc.pid, signal.SIGINT)
-            if sent == 2:
-                asyncio.get_running_loop().call_later(
-                    interrupt.kill_after, _signal, proc.pid, signal.SIGKILL)
 
 
 async def _stop(proc: asyncio.subprocess.Process, kill_after: float) -> None:

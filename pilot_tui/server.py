@@ -8,6 +8,7 @@ and the TUI will draw. Every Terraform run is also logged in full under .pilot/l
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,12 +20,15 @@ from pilot_tui.backends import Backend
 from pilot_tui.config.schema import PilotConfig, default_size
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 from pilot_tui.keys import server_key
+from pilot_tui.leftovers import Where, advice
+from pilot_tui.prices import Estimate, estimate
 from pilot_tui.project import Project
-from pilot_tui.runner import Command, Interrupt, Line, stream
+from pilot_tui.runner import KILL_AT, Command, Interrupt, Line, stream
 from pilot_tui.tf import commands
 from pilot_tui.tf.events import (
     ApplyComplete,
     ApplyErrored,
+    ApplyStart,
     ChangeSummary,
     Diagnostic,
     Event,
@@ -32,7 +36,7 @@ from pilot_tui.tf.events import (
 )
 from pilot_tui.tf.plan import ResourceChange, summarize_plan
 from pilot_tui.tf.toolchain import Terraform, resolve
-from pilot_tui.tf.workspace import render, template_sources
+from pilot_tui.tf.workspace import WorkspaceLock, render, template_sources
 
 OUTPUTS_FILE = "server.json"
 BACKEND_FILE = "pilot_backend.tf"
@@ -86,10 +90,47 @@ class RunResult:
     summary: ChangeSummary | None = None
     log: Path | None = None
     interrupted: bool = False
+    # address -> action of every resource Terraform started to change, and of those not
+    # finished (from its -json apply_start / apply_complete / apply_errored events).
+    started: dict[str, str] = field(default_factory=dict)
+    in_flight: dict[str, str] = field(default_factory=dict)
+    killed: bool = False  # Terraform was killed: its state may miss what it was doing
+    untracked: list[tuple[str, str]] = field(default_factory=list)  # after a kill
 
     @property
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.severity == "error"]
+
+
+PROVIDER_DOWNLOAD_FAILED = ("Failed to query available provider packages",
+                            "Failed to install provider", "could not connect to registry")
+
+
+def init_advice(log: str) -> str:
+    """What to do about a failed `terraform init`, from what its log says."""
+    if any(sign in log for sign in PROVIDER_DOWNLOAD_FAILED):
+        return ("\nTerraform could not download its providers. Check this machine's network "
+                "(registry.terraform.io must be reachable, through $HTTPS_PROXY if you use "
+                "one), or install them from a provider mirror: `terraform providers mirror "
+                "DIR` on a connected machine, then a provider_installation { filesystem_mirror "
+                "{ path = \"DIR\" } } block in the CLI config file $TF_CLI_CONFIG_FILE names.")
+    return "\nFix what the log shows, then run the command again."
+
+
+def interrupt_message(presses: int, in_flight: dict[str, str]) -> str:
+    """What an interrupt does, for the CLI's Ctrl+C and the app's Esc alike."""
+    if presses <= 1:
+        return ("interrupt: stopping gracefully; Terraform finishes what is in flight and saves "
+                "its state (press again to see what it waits for)")
+    if presses >= KILL_AT:
+        return "interrupt: killing Terraform now"
+    if not in_flight:
+        return ("interrupt: Terraform is saving its state and releasing its lock; Ctrl+C again "
+                "to kill it (its state may then miss what it just made)")
+    n = len(in_flight)
+    return (f"interrupt: waiting for {n} resource{'s' if n != 1 else ''} in flight: "
+            f"{', '.join(in_flight)}; Ctrl+C again to kill Terraform (may leave "
+            f"{'them' if n != 1 else 'it'} untracked, outside its state)")
 
 
 @dataclass
@@ -121,6 +162,7 @@ class Server:
         self._aws_url: str | None = None
         self._gcs_url: str | None = None
         self.started_sandbox = False  # True when this process started the emulators
+        self.current: RunResult | None = None  # the Terraform run under way
 
     # -- preparation -----------------------------------------------------------------
     @property
@@ -255,17 +297,31 @@ class Server:
                     return
                 if isinstance(event, Diagnostic):
                     result.diagnostics.append(event)
+                elif isinstance(event, ApplyStart):
+                    result.started[event.address] = event.action
+                    result.in_flight[event.address] = event.action
                 elif isinstance(event, ApplyErrored):
                     result.errored.append(event.address)
+                    result.in_flight.pop(event.address, None)
                 elif isinstance(event, ApplyComplete):
                     result.completed.append(event.address)
+                    result.in_flight.pop(event.address, None)
                 elif isinstance(event, ChangeSummary):
                     result.summary = event
                 self.on_event(event)
 
-            result.code = await stream(command, on_line, self.interrupt)
+            self.current = result
+            try:
+                result.code = await stream(command, on_line, self.interrupt)
+            finally:
+                self.current = None
         result.interrupted = self.interrupt.count > 0
+        result.killed = result.code == -signal.SIGKILL
         return result
+
+    def in_flight(self) -> dict[str, str]:
+        """The resources the running Terraform is changing right now (address -> action)."""
+        return dict(self.current.in_flight) if self.current else {}
 
     def _init_fingerprint(self, tf: Terraform) -> str:
         """What `init` depends on: Terraform's version, the .tf files, the backend."""
@@ -288,8 +344,10 @@ class Server:
         self.on_event(Stage("init", "preparing Terraform and its providers"))
         result = await self.run(commands.init(tf, self.workdir, self.backend.config), "init")
         if result.code != 0:
-            tail = "".join(result.log.read_text().splitlines(True)[-15:]) if result.log else ""
-            raise ServerError(f"terraform init failed (log: {result.log}):\n{tail}")
+            text = result.log.read_text() if result.log else ""
+            tail = "".join(text.splitlines(True)[-15:])
+            raise ServerError(f"terraform init failed (log: {result.log}):\n{tail}"
+                              + init_advice(text))
         atomic_write(stamp, fingerprint)
 
     async def plan(self, *, destroy: bool = False) -> tuple[Plan, RunResult]:
@@ -315,7 +373,9 @@ class Server:
                             f"{plan.total} resource change(s)"))
         result = await self.run(commands.apply(tf, self.workdir), "destroy" if plan.destroy
                                 else "apply")
-        if plan.destroy and result.code == 0:
+        if result.killed:
+            result.untracked = await self.untracked(result)
+        elif plan.destroy and result.code == 0:
             self.outputs_file.unlink(missing_ok=True)
         elif result.code == 0:
             outputs = await self.save_outputs()
@@ -337,14 +397,53 @@ class Server:
     def saved_outputs(self) -> dict[str, Any]:
         return dict(saved_record(self.project.state_dir).get("outputs", {}))
 
+    def estimate(self) -> Estimate:
+        """What this server costs a month (the dated price table's estimate)."""
+        size = self.config.server.size or default_size("gcp" if self.home == "gcp" else "aws")
+        return estimate(self.home, size or "")
+
+    def workspace_lock(self, command: str) -> WorkspaceLock:
+        """The lock one run holds on the working directory (see WorkspaceLock)."""
+        return WorkspaceLock(self.workdir, command)
+
     async def state_resources(self) -> list[str]:
-        """Addresses of the resources in Terraform state (empty before the first apply)."""
-        if not (self.workdir / "terraform.tfstate").exists():
-            return []
+        """Addresses of the resources in Terraform state (empty before the first apply),
+        read from wherever the state lives: a local file or the remote backend."""
+        if not (self.workdir / "terraform.tfstate").exists() and \
+                not (self.workdir / ".terraform").is_dir():
+            return []  # never initialised here: no state to read
         shown = json.loads(await self._capture(commands.show_state(self.terraform(),
                                                                    self.workdir)) or "{}")
         module = (shown.get("values") or {}).get("root_module") or {}
         return [r["address"] for r in module.get("resources", []) if r.get("mode") == "managed"]
+
+    def where(self) -> Where:
+        cfg = self.config
+        gcp = self.home == "gcp"
+        return Where(self.home, cfg.project.name, cfg.gcp.region if gcp else cfg.aws.region,
+                     self.workdir, aws_profile=cfg.aws.profile if self.home == "aws" else None,
+                     gcp_project=cfg.gcp.project if gcp else None, endpoint=self._aws_url)
+
+    def after_kill(self, result: RunResult) -> list[str]:
+        """What to tell the user once Terraform was killed: what may be untracked, how to
+        find it, and the state lock a remote backend may still hold."""
+        lines = advice(self.where(), result.untracked)
+        if self.backend.kind != "local":
+            lines.append(f"The {self.backend.kind} state lock may still be held: if the next "
+                         "run says \"Error acquiring the state lock\", run `terraform "
+                         f"-chdir={self.workdir} force-unlock LOCK_ID` with the ID it shows.")
+        return lines
+
+    async def untracked(self, result: RunResult) -> list[tuple[str, str]]:
+        """After Terraform was killed: the resources it started to create that its state
+        does not hold, so they may exist in the cloud unknown to it ((address, action))."""
+        created = [(a, act) for a, act in result.started.items()
+                   if act in ("create", "replace")]
+        try:
+            in_state = set(await self.state_resources())
+        except ServerError:
+            return created  # the state cannot be read: any of them may be untracked
+        return [(a, act) for a, act in created if a not in in_state]
 
     async def _capture(self, command: Command) -> str:
         out: list[str] = []

@@ -21,6 +21,7 @@ from textual.widgets import Header, Static
 from textual.worker import Worker, WorkerState
 
 from pilot_tui.screens.colorlog import ColorLog
+from pilot_tui.screens.failures import worker_failure
 from pilot_tui.screens.footer import PilotFooter
 
 POLL_SECONDS = 2.0
@@ -105,10 +106,11 @@ class AppLogsScreen(Screen[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "app-logs" and event.state == WorkerState.ERROR:
-            from pilot_tui import redact
+            from pilot_tui.project import Project
 
+            failure = worker_failure(event.worker, Project(self.project_file).state_dir)
             self.query_one("#app-logs-state", Static).update(
-                f"[red b]No logs[/]: {redact.text(str(event.worker.error))} · Esc to go back")
+                f"[red b]No logs[/]: {failure} · Esc to go back")
 
     def action_back(self) -> None:
         self.stop.set()

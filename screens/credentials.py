@@ -14,6 +14,7 @@ from textual.worker import Worker, WorkerState
 
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.credentials import Row, credential_report
+from pilot_tui.screens.failures import worker_failure
 from pilot_tui.screens.footer import PilotFooter
 
 
@@ -57,7 +58,8 @@ class CredentialsScreen(Screen[None]):
         self.query_one("#credentials-summary", Static).update("Checking each one live…")
         self.check_all()
 
-    @work(thread=True, exclusive=True, group="credentials", name="check credentials")
+    @work(thread=True, exclusive=True, group="credentials", name="check credentials",
+          exit_on_error=False)
     def check_all(self) -> list[Row]:
         from pilot_tui.project import STATE_DIR
         from pilot_tui.sandbox import Sandbox
@@ -75,7 +77,9 @@ class CredentialsScreen(Screen[None]):
         self.query_one("#checking").display = False
         summary = self.query_one("#credentials-summary", Static)
         if event.state == WorkerState.ERROR:
-            summary.update(f"[red]Checking failed:[/] {event.worker.error}")
+            from pilot_tui.project import STATE_DIR
+
+            summary.update(f"[red]{worker_failure(event.worker, self.root / STATE_DIR)}[/]")
             return
         rows: list[Row] = event.worker.result or []
         table = self.query_one("#found", DataTable)

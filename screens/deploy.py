@@ -32,6 +32,7 @@ from pilot_tui.deploy.events import (
     describe,
 )
 from pilot_tui.screens.colorlog import ColorLog, colour_level
+from pilot_tui.screens.failures import worker_failure
 from pilot_tui.screens.footer import PilotFooter
 
 LOG_LINES = 5000
@@ -163,7 +164,9 @@ class DeployScreen(Screen[None]):
                 result.update("[red b]Not deployed[/] · the previous release (if any) keeps "
                               "serving · Esc to go back")
                 if self.query_one("#deploy-error").has_class("hidden"):
-                    self._pin(str(error))
+                    from pilot_tui.project import Project
+
+                    self._pin(worker_failure(event.worker, Project(self.project_file).state_dir))
 
     def action_app_logs(self) -> None:
         from pilot_tui.screens.app_logs import AppLogsScreen

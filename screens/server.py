@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,10 +21,18 @@ from textual.worker import Worker, WorkerState
 
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.project import Project
-from pilot_tui.runner import Interrupt
+from pilot_tui.runner import KILL_AT, Interrupt
 from pilot_tui.screens.colorlog import ColorLog, colour_level
+from pilot_tui.screens.failures import worker_failure
 from pilot_tui.screens.footer import PilotFooter
-from pilot_tui.server import Note, Plan, RunResult, Server, ServerError, Stage
+from pilot_tui.server import (
+    Note,
+    Plan,
+    RunResult,
+    Server,
+    Stage,
+    interrupt_message,
+)
 from pilot_tui.tf.events import ApplyComplete, ApplyErrored, ApplyStart, Diagnostic, LogLine
 
 LOG_LINES = 5000
@@ -37,16 +46,18 @@ class ConfirmCancel(ModalScreen[bool]):
     TERRAFORM = ("Stop Terraform? It finishes the resources in flight, saves its state and "
                  "releases its lock; running Apply again resumes.")
 
-    def __init__(self, question: str = TERRAFORM) -> None:
+    def __init__(self, question: str = TERRAFORM, stop: str = "Stop gracefully",
+                 keep: str = "Keep going") -> None:
         super().__init__()
         self.question = question
+        self.labels = (stop, keep)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm"):
             yield Label(self.question)
             with Horizontal():
-                yield Button("Stop gracefully", variant="error", id="stop")
-                yield Button("Keep going", variant="primary", id="keep")
+                yield Button(self.labels[0], variant="error", id="stop")
+                yield Button(self.labels[1], variant="primary", id="keep")
 
     @on(Button.Pressed)
     def answer(self, event: Button.Pressed) -> None:
@@ -69,6 +80,9 @@ class ServerScreen(Screen[None]):
         self.config = config
         self.interrupt = Interrupt()
         self.server = Server(project, config, self._on_core_event, self.interrupt)
+        # Held from a plan until it is applied or dropped, so no other run replaces the
+        # plan file under review.
+        self.workspace = self.server.workspace_lock("pilot-tui (its Server screen)")
         self.plan: Plan | None = None
         self.rows: dict[str, str] = {}
         self.done = 0
@@ -92,6 +106,9 @@ class ServerScreen(Screen[None]):
                 yield Static("", id="elapsed")
             yield ColorLog(id="log", max_lines=LOG_LINES)
         yield PilotFooter()
+
+    def on_unmount(self) -> None:
+        self.workspace.release()
 
     def on_mount(self) -> None:
         table = self.query_one("#resources", DataTable)
@@ -153,9 +170,12 @@ class ServerScreen(Screen[None]):
             table.update_cell(address, "state", STATE_LABELS[state])
 
     def _pin_error(self, text: str) -> None:
+        self._pin(f"[b]Apply failed[/b]: {escape(text)}\nFix the cause and press [b]a[/b] "
+                  "after a new plan: Terraform resumes from what exists.")
+
+    def _pin(self, markup: str) -> None:
         error = self.query_one("#error", Static)
-        error.update(f"[b]Apply failed[/b]: {text}\nFix the cause and press [b]a[/b] after a "
-                     "new plan: Terraform resumes from what exists.")
+        error.update(markup)
         error.remove_class("hidden")
 
     # -- actions --------------------------------------------------------------------------
@@ -185,22 +205,41 @@ class ServerScreen(Screen[None]):
             self.app.pop_screen()
             return
 
+        if self.interrupt.count:
+            # Already stopping: Terraform waits for the cloud calls in flight. Killing it
+            # may leave what they create outside its state, so say what and ask.
+            in_flight = self.server.in_flight()
+            self._log(interrupt_message(2, in_flight))
+            what = (f"{len(in_flight)} resource(s) in flight: {', '.join(in_flight)}"
+                    if in_flight else "Terraform to save its state")
+            self.app.push_screen(
+                ConfirmCancel(f"Waiting for {what}. Kill Terraform now? What it is creating "
+                              "may then exist outside its state.", "Kill Terraform",
+                              "Keep waiting"),
+                lambda kill: self._kill() if kill else None)
+            return
+
         def decided(stop: bool | None) -> None:
             if stop:
                 self.interrupt.request()
-                self._log("interrupt: stopping gracefully; Terraform saves its state")
+                self._log(interrupt_message(1, {}))
 
         self.app.push_screen(ConfirmCancel(), decided)
 
-    @work(exclusive=True, group="terraform", name="terraform plan")
+    def _kill(self) -> None:
+        self.interrupt.kill()
+        self._log(interrupt_message(KILL_AT, {}))
+
+    @work(exclusive=True, group="terraform", name="terraform plan", exit_on_error=False)
     async def run_plan(self, destroy: bool) -> tuple[Plan, RunResult]:
         self.interrupt = self.server.interrupt = Interrupt()
         self.query_one("#error", Static).add_class("hidden")
         self.query_one("#summary", Static).update("Planning…")
         self.started = time.monotonic()
+        self.workspace.acquire()
         return await self.server.plan(destroy=destroy)
 
-    @work(exclusive=True, group="terraform", name="terraform apply")
+    @work(exclusive=True, group="terraform", name="terraform apply", exit_on_error=False)
     async def run_apply(self, plan: Plan) -> RunResult:
         self.interrupt = self.server.interrupt = Interrupt()
         self.done = 0
@@ -219,9 +258,8 @@ class ServerScreen(Screen[None]):
         if worker.group != "terraform":
             return
         if event.state == WorkerState.ERROR:
-            error = worker.error
-            message = str(error) if isinstance(error, ServerError | OSError) else repr(error)
-            self._pin_error(message)
+            self.plan = None
+            self._pin(worker_failure(worker, self.project.state_dir))
             self.query_one("#summary", Static).update("Stopped by an error (see above).")
         elif event.state == WorkerState.SUCCESS and worker.name == "terraform plan":
             plan, result = worker.result  # type: ignore[misc]
@@ -230,6 +268,9 @@ class ServerScreen(Screen[None]):
             self._show_result(worker.result)  # type: ignore[arg-type]
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             self.started = 0.0
+            if event.state == WorkerState.CANCELLED or self.plan is None or \
+                    not self.plan.changes:
+                self.workspace.release()  # nothing left to apply
             if self.server.started_sandbox:
                 self.app.started_sandboxes.add(self.project.state_dir)  # type: ignore[attr-defined]
 
@@ -254,30 +295,17 @@ class ServerScreen(Screen[None]):
             lines.append(f"[b]{plan.total}[/b] change(s) to review. Press [b]a[/b] to {verb}, "
                          "Esc to go back.")
             if not plan.destroy:
-                lines.append(self._cost())
+                lines.append(escape(self.server.estimate().text()))
         lines += [f"[red b]WARNING: {w}[/]" for w in plan.warnings]
         self.query_one("#summary", Static).update("\n".join(lines))
 
-    def _cost(self) -> str:
-        from pilot_tui import prices
-        from pilot_tui.config.schema import default_size
-
-        cloud = "gcp" if self.config.server.home == "gcp" else "aws"
-        size = self.config.server.size or default_size(cloud) or ""
-        price = prices.monthly(cloud, size)
-        sandbox = self.config.server.home == "sandbox"
-        if price is None:
-            where = " The sandbox itself costs nothing." if sandbox else ""
-            return f"Estimated cost: {size} is not in Pilot's price table.{where}"
-        if sandbox:
-            return (f"Estimated cost: nothing in the sandbox; on AWS a {size} server is "
-                    f"~${price:,.2f}/month (list price as of {prices.AS_OF}).")
-        return (f"Estimated cost: ~${price:,.2f}/month for a {size} server "
-                f"(list price as of {prices.AS_OF}).")
-
     def _show_result(self, result: RunResult) -> None:
         summary = self.query_one("#summary", Static)
-        if result.interrupted:
+        if result.killed:
+            lines = "\n".join(escape(line) for line in self.server.after_kill(result))
+            summary.update(f"[b]Killed[/b] after {self.done} change(s): Terraform's state may "
+                           f"miss what it was doing.\n{lines}\nLog: {result.log}")
+        elif result.interrupted:
             summary.update(f"Stopped after {self.done} change(s); state is saved. Plan and "
                            "apply again to finish.")
         elif result.code != 0:

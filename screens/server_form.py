@@ -15,12 +15,14 @@ from textual.containers import VerticalScroll
 from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Header, Input, Label, Select, Static
+from textual.worker import Worker, WorkerState
 
 from pilot_tui import exposure, prices
 from pilot_tui.config.document import ConfigChanged, ConfigRefused, ProjectFile
 from pilot_tui.config.regions import AWS_REGIONS, GCP_REGIONS
 from pilot_tui.config.schema import default_size
 from pilot_tui.questions import QUESTIONS, check_answer, to_value
+from pilot_tui.screens.failures import worker_failure
 from pilot_tui.screens.footer import PilotFooter
 from pilot_tui.screens.ordered_keys import TextInput
 
@@ -95,12 +97,21 @@ class ServerFormScreen(Screen[None]):
             hint.update("Looking up your address…")
             self.find_address()
 
-    @work(thread=True, exclusive=True, group="address", name="find your public address")
+    @work(thread=True, exclusive=True, group="address", name="find your public address",
+          exit_on_error=False)
     def find_address(self) -> None:
         from pilot_tui.netinfo import public_address
 
         address = public_address()
         self.app.call_from_thread(self._prefill, address)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "address" and event.state == WorkerState.ERROR:
+            from pilot_tui.project import Project
+
+            self.query_one("#allowed_cidrs-hint", Static).update(
+                worker_failure(event.worker, Project(self.path).state_dir)
+                + "\nType the CIDRs that may reach the server.")
 
     def _prefill(self, address: str | None) -> None:
         hint = self.query_one("#allowed_cidrs-hint", Static)

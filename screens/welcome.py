@@ -20,6 +20,7 @@ from pilot_tui.project import (
     find_project,
     project_file_for,
 )
+from pilot_tui.screens.failures import worker_failure
 from pilot_tui.screens.footer import PilotFooter
 from pilot_tui.screens.project_config import as_run, effective_config
 
@@ -284,7 +285,7 @@ class WelcomeScreen(Screen[None]):
             self._health(line)
         elif event.state == WorkerState.ERROR:
             self._health(f"[b]Health[/b]: [red]cannot ask the Docker host:[/] "
-                         f"{event.worker.error}")
+                         f"{worker_failure(event.worker, self._state_dir())}")
             self.app_health = "health unknown: the Docker host did not answer"
         else:
             return

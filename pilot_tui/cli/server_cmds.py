@@ -16,7 +16,16 @@ from pilot_tui.config.schema import PilotConfig
 from pilot_tui.project import Project
 from pilot_tui.runner import Interrupt, RunnerError
 from pilot_tui.sandbox import SandboxError
-from pilot_tui.server import NeedsAllowedCidrs, Note, Plan, RunResult, Server, ServerError, Stage
+from pilot_tui.server import (
+    NeedsAllowedCidrs,
+    Note,
+    Plan,
+    RunResult,
+    Server,
+    ServerError,
+    Stage,
+    interrupt_message,
+)
 from pilot_tui.tf.events import (
     ApplyComplete,
     ApplyErrored,
@@ -81,8 +90,10 @@ def print_diagnostic(d: Diagnostic) -> None:
         say(f"  {line}")
 
 
-def _run(make: Callable[[], Awaitable[T]], interrupt: Interrupt) -> T:
-    """Run async work with Ctrl+C forwarded gracefully to Terraform."""
+def _run(make: Callable[[], Awaitable[T]], interrupt: Interrupt,
+         in_flight: Callable[[], dict[str, str]] = dict) -> T:
+    """Run async work with Ctrl+C forwarded to Terraform: the first stops it gracefully, the
+    second says what it waits for, the third kills it."""
 
     presses = 0
 
@@ -90,12 +101,7 @@ def _run(make: Callable[[], Awaitable[T]], interrupt: Interrupt) -> T:
         nonlocal presses
         presses += 1
         interrupt.request()
-        if presses == 1:
-            say("\ninterrupt: stopping gracefully; Terraform finishes what is in flight and "
-                "saves its state (Ctrl+C again to force it to stop now)")
-        else:
-            say("\ninterrupt: forcing Terraform to stop now; run `pilot-tui server up` "
-                "afterwards to converge")
+        say("\n" + interrupt_message(presses, in_flight()))
 
     async def main() -> T:
         asyncio.get_running_loop().add_signal_handler(signal.SIGINT, on_sigint)
@@ -135,6 +141,7 @@ def _plan_json(plan: Plan, server: Server) -> str:
             "add": plan.summary.add, "change": plan.summary.change,
             "remove": plan.summary.remove},
         "warnings": plan.warnings,
+        "cost": None if plan.destroy else server.estimate().as_json(),
     }, indent=2)
 
 
@@ -188,8 +195,10 @@ def _ask_allowed_cidrs(server: Server) -> PilotConfig:
         return checked.config
 
 
-def _show_plan(plan: Plan, out: Callable[[str], Any]) -> None:
+def _show_plan(plan: Plan, server: Server, out: Callable[[str], Any]) -> None:
     out(_table(plan))
+    if not plan.destroy:
+        out(server.estimate().text())
     for warning in plan.warnings:
         out(f"WARNING: {warning}")
 
@@ -200,7 +209,8 @@ def plan(ns: argparse.Namespace) -> int:
     server = _server(ns, Progress(quiet=ns.json), interrupt)
     if server is None:
         return EXIT_INVALID
-    result_plan, result = _make_plan(server, False, interrupt)
+    with server.workspace_lock("pilot-tui server plan"):
+        result_plan, result = _make_plan(server, False, interrupt)
     if result.interrupted:
         return EXIT_INTERRUPTED
     if result.code != 0:
@@ -209,14 +219,21 @@ def plan(ns: argparse.Namespace) -> int:
     if ns.json:
         print(_plan_json(result_plan, server))
     else:
-        _show_plan(result_plan, print)
+        _show_plan(result_plan, server, print)
     return EXIT_OK
 
 
 def _apply(server: Server, the_plan: Plan, progress: Progress, interrupt: Interrupt,
            verb: str) -> int:
     progress.total = the_plan.total
-    result = _run(lambda: server.apply(the_plan), interrupt)
+    result = _run(lambda: server.apply(the_plan), interrupt, server.in_flight)
+    if result.killed:
+        say(f"{verb} stopped after {progress.done}/{progress.total} changes: Pilot killed "
+            "Terraform, so its state may miss what it was doing.")
+        for line in server.after_kill(result):
+            say(line)
+        say(f"full log: {result.log}")
+        return EXIT_INTERRUPTED
     if result.interrupted:
         say(f"{verb} interrupted after {progress.done}/{progress.total} changes; Terraform saved "
             f"its state. Run `pilot-tui server {'destroy' if the_plan.destroy else 'up'}` to "
@@ -227,7 +244,11 @@ def _apply(server: Server, the_plan: Plan, progress: Progress, interrupt: Interr
         say(f"{verb} failed at: {failed}")
         say(f"{len(result.completed)} change(s) were made before the failure; Terraform's state "
             "records them, so fixing the cause and running the command again resumes.")
-        existing = _run(server.state_resources, Interrupt())
+        if any(d.summary == "Saved plan is stale" for d in result.errors):
+            say("the state changed after this plan was made (another `server up`, from "
+                "another checkout sharing the state?): run the command again to plan from "
+                "what exists now")
+        existing = _run(server.state_resources, Interrupt())  # the state, not the plan
         say(f"what exists now ({len(existing)}): " + (", ".join(existing) or "nothing"))
         say(f"full log: {result.log}")
         return EXIT_FAILED
@@ -241,29 +262,36 @@ def _plan_confirm_apply(ns: argparse.Namespace, destroy: bool) -> tuple[int, Ser
     server = _server(ns, progress, interrupt)
     if server is None:
         return EXIT_INVALID, None
+    # One run per working directory, from the plan to the end of the apply: the plan file
+    # the user reviews is the one applied.
+    with server.workspace_lock(f"pilot-tui server {'destroy' if destroy else 'up'}"):
+        return _review_and_apply(ns, server, progress, interrupt, destroy), server
+
+
+def _review_and_apply(ns: argparse.Namespace, server: Server, progress: Progress,
+                      interrupt: Interrupt, destroy: bool) -> int:
     the_plan, result = _make_plan(server, destroy, interrupt)
     if result.interrupted:
-        return EXIT_INTERRUPTED, server
+        return EXIT_INTERRUPTED
     if result.code != 0:
         say(f"{'planning the destroy' if destroy else 'plan'} failed; full log: {result.log}")
-        return EXIT_FAILED, server
+        return EXIT_FAILED
     if not the_plan.changes:
         print("Nothing to destroy." if destroy else _table(the_plan))
         if not destroy:
             _run(server.save_outputs, interrupt)
-        return EXIT_OK, server
+        return EXIT_OK
     if destroy:
         print("This removes:")
-    _show_plan(the_plan, print)
+    _show_plan(the_plan, server, print)
     verb = "Destroy these {n} resources?" if destroy else "Apply these {n} changes?"
     answer = confirm(verb.format(n=the_plan.total), ns.yes)
     if answer is None:
-        return EXIT_INVALID, server
+        return EXIT_INVALID
     if not answer:
         say("nothing was changed")
-        return EXIT_CANCELLED, server
-    code = _apply(server, the_plan, progress, interrupt, "destroy" if destroy else "apply")
-    return code, server
+        return EXIT_CANCELLED
+    return _apply(server, the_plan, progress, interrupt, "destroy" if destroy else "apply")
 
 
 @_guard

@@ -7,7 +7,9 @@ Terraform's own files there (.terraform/, state, lock file) are left alone.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,11 +20,65 @@ TEMPLATE_SUFFIXES = (".tf", ".tpl", ".yaml", ".sh")
 TFVARS = "pilot.auto.tfvars.json"
 OVERRIDE = "pilot_sandbox_override.tf"
 GENERATED = (TFVARS, OVERRIDE, "pilot_backend.tf")
+LOCK_FILE = ".pilot-lock"
 TEMPLATE_FOR_HOME = {"aws": "aws", "sandbox": "aws", "gcp": "gcp"}
 
 
 class WorkspaceError(Exception):
     """The templates cannot be found or rendered."""
+
+
+class WorkspaceBusy(WorkspaceError):
+    """Another Pilot process is using this working directory."""
+
+
+class WorkspaceLock:
+    """An exclusive lock on one working directory, held while Pilot renders, plans and
+    applies there: two runs in one folder would overwrite each other's templates and plan
+    file (the first then fails with "Invalid plan file ... not a valid zip file").
+
+    An flock on ``LOCK_FILE``, so the operating system releases it when the holder exits,
+    however it exits; the file names the holder (pid and command) for the message.
+    """
+
+    def __init__(self, workdir: Path, command: str) -> None:
+        self.path = workdir / LOCK_FILE
+        self.command = command
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> None:
+        if self._fd is not None:
+            return
+        ensure_private_dir(self.path.parent)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid, _, command = os.read(fd, 256).decode("utf-8", "replace").strip().partition(" ")
+            os.close(fd)
+            raise WorkspaceBusy(
+                f"another `{command or 'pilot-tui server'}` is running (pid {pid or '?'}) in "
+                f"{self.path.parent}; wait for it to finish, then run this again") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()} {self.command}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> WorkspaceLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def shipped_templates(name: str) -> Path:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
+from pathlib import Path
 
+from pilot_tui.runner import stop_pid
 from tests.conftest import PILOT, run_pilot
 from tests.server.conftest import ec2
 
@@ -50,3 +53,128 @@ def test_sigint_during_apply_then_resume(sandbox_project):
     running = [i for r in client.describe_instances()["Reservations"] for i in r["Instances"]
                if i["State"]["Name"] != "terminated"]
     assert len(running) == 1
+
+
+class HeldLaunch:
+    """`server up` with RunInstances' answer held by a proxy (tests/server/slow_aws.py), so
+    the instance stays in flight while the test presses Ctrl+C; released on demand."""
+
+    def __init__(self, project):
+        import sys
+
+        from pilot_tui.sandbox import free_port
+        from tests.server.conftest import sandbox_state
+
+        self.project = project
+        planned = run_pilot("server", "plan", cwd=project)  # starts the sandbox emulators
+        assert planned.returncode == 0, planned.stderr
+        state_file = project / ".pilot/sandbox.json"
+        state = sandbox_state(project)
+        self.moto_pid = state["aws"]["pid"]
+        self.release = project.parent / "release-run-instances"
+        port = free_port()
+        self.proxy = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("slow_aws.py")),
+             str(state["aws"]["port"]), str(port), "RunInstances", str(self.release)])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        # Pilot now reaches the local AWS API through the proxy.
+        state["aws"].update(pid=self.proxy.pid, port=port)
+        state_file.write_text(json.dumps(state))
+        self.proc: subprocess.Popen[str] | None = None
+
+    def server_up(self) -> None:
+        env = {k: v for k, v in os.environ.items() if k != "PILOT_PROJECT"}
+        self.proc = subprocess.Popen([PILOT, "server", "up", "--yes"], cwd=self.project, env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self.reader = threading.Thread(
+            target=lambda: self.lines.extend(iter(self.proc.stderr.readline, "")))
+        self.reader.start()
+
+    def wait_for(self, text: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and text not in "".join(self.lines):
+            time.sleep(0.05)
+        assert text in "".join(self.lines), "".join(self.lines)
+
+    def ctrl_c(self, then: str) -> None:
+        self.proc.send_signal(signal.SIGINT)  # what the terminal sends on Ctrl+C
+        self.wait_for(then, timeout=10)
+
+    def finish(self) -> tuple[int, str]:
+        code = self.proc.wait(timeout=180)
+        self.reader.join()
+        return code, "".join(self.lines)
+
+    def close(self) -> None:
+        self.release.touch()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        stop_pid(self.proxy.pid)
+        stop_pid(self.moto_pid)
+
+
+def _instances(project) -> list[dict]:
+    client = ec2(project)
+    return [i for r in client.describe_instances()["Reservations"] for i in r["Instances"]
+            if i["State"]["Name"] != "terminated"]
+
+
+def _state_addresses(project) -> set[str]:
+    state = json.loads((project / ".pilot/terraform/sandbox/terraform.tfstate").read_text())
+    return {f"{r['type']}.{r['name']}" for r in state["resources"]
+            if r["mode"] == "managed" and r["instances"]}
+
+
+def test_second_ctrl_c_waits_for_the_resources_in_flight(sandbox_project):
+    held = HeldLaunch(sandbox_project)
+    try:
+        held.server_up()
+        held.wait_for("aws_instance.server: creating...")
+        time.sleep(1)  # the launch call is out, its answer held
+        held.ctrl_c("stopping gracefully")
+        held.ctrl_c("waiting for 1 resource in flight: aws_instance.server")
+        assert "Ctrl+C again to kill" in "".join(held.lines)
+        time.sleep(2)
+        assert held.proc.poll() is None, "Terraform must keep running on the second Ctrl+C"
+        held.release.touch()  # EC2 answers: Terraform records the instance and stops
+        code, stderr = held.finish()
+        instances = _instances(sandbox_project)
+    finally:
+        held.close()
+    assert code == 130, stderr
+    assert "Terraform saved its state" in stderr
+    assert "aws_instance.server" in _state_addresses(sandbox_project)
+    assert len(instances) == 1
+
+
+def test_third_ctrl_c_kills_and_names_what_may_be_untracked(sandbox_project):
+    held = HeldLaunch(sandbox_project)
+    try:
+        held.server_up()
+        held.wait_for("aws_instance.server: creating...")
+        time.sleep(1)
+        held.ctrl_c("stopping gracefully")
+        held.ctrl_c("waiting for 1 resource in flight")
+        held.proc.send_signal(signal.SIGINT)
+        code, stderr = held.finish()
+        held.release.touch()
+        time.sleep(1)
+        instances = _instances(sandbox_project)
+    finally:
+        held.close()
+    assert code == 130, stderr
+    assert "Terraform saved its state" not in stderr
+    assert "killed Terraform" in stderr
+    # The instance exists in EC2 but not in Terraform's state: the message names it and
+    # says how to find it by its tag.
+    assert "aws_instance.server" not in _state_addresses(sandbox_project)
+    assert len(instances) == 1
+    assert "may exist outside Terraform's state:" in stderr
+    assert "aws_instance.server (creating)" in stderr
+    assert "aws ec2 describe-instances --filters Name=tag:pilot:project,Values=acme" in stderr

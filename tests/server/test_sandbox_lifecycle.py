@@ -25,10 +25,17 @@ def test_plan_apply_reapply_destroy(sandbox_project):
     assert {c["address"] for c in planned["changes"]} == EXPECTED
     assert {c["action"] for c in planned["changes"]} == {"create"}
     assert planned["warnings"] == []
+    # The whole server's monthly cost: the machine, its 30 GB gp3 disk and its public IPv4.
+    assert planned["cost"]["monthly"] == 21.23 and planned["cost"]["sandbox"] is True
+    assert [i["what"] for i in planned["cost"]["items"]] == [
+        "t3.small", "30 GB gp3 disk", "public IPv4 address"]
 
     up = run_pilot("server", "up", "--yes", cwd=project)
     assert up.returncode == 0, up.stderr
     assert "[9/9]" in up.stderr and "The Pilot Server is up." in up.stdout
+    assert ("Estimated cost: nothing in the sandbox; on AWS the same server is ~$21.23/month "
+            "(t3.small $15.18 + 30 GB gp3 disk $2.40 + public IPv4 address $3.65; list prices "
+            "as of 2025-01).") in up.stdout  # below the plan table, as `server plan` prints
 
     outputs = json.loads((project / ".pilot/outputs/server.json").read_text())["outputs"]
     assert outputs["instance_id"].startswith("i-")

@@ -41,6 +41,8 @@ async def test_plan_review_then_live_apply(sandbox_project):
     async with app.run_test(size=(120, 36)) as pilot:
         screen, table = await open_and_plan(app, pilot)
         assert "WARNING" not in text(screen, "#summary")
+        # The same estimate as `server plan`: machine, disk and public IPv4 address.
+        assert "on AWS the same server is ~$21.23/month" in text(screen, "#summary")
         assert str(table.get_cell("aws_vpc.pilot", "action")) == "create"
         await pilot.press("a")
         await wait_for(pilot, lambda: "Done." in text(screen, "#summary"))
@@ -120,3 +122,86 @@ async def test_plan_at_80x24_shows_the_state_column_and_the_newest_log_lines(san
         last_visible = log.scroll_offset.y + log.scrollable_content_region.height - 1
         assert log.line_count > log.scrollable_content_region.height  # it had to scroll
         assert last_visible == log.line_count - 1
+
+
+async def test_esc_twice_names_what_is_in_flight_and_a_kill_says_what_may_be_untracked(
+        sandbox_project):
+    """The app's Esc follows the CLI's Ctrl+C: the second asks before killing, naming the
+    resource in flight (its launch held by a proxy); after the kill the summary says what
+    may exist outside Terraform's state."""
+    from tests.server.test_interrupt import HeldLaunch
+
+    held = HeldLaunch(sandbox_project)
+    try:
+        app = create_app(str(sandbox_project))
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen, table = await open_and_plan(app, pilot)
+            await pilot.press("a")
+            await wait_for(pilot, lambda: str(table.get_cell("aws_instance.server", "state"))
+                           == "⟳ working")
+            await pilot.pause(1)
+            await pilot.press("escape")
+            await pilot.pause()
+            await pilot.click("#stop")  # stop gracefully: Terraform waits for the launch
+            await pilot.pause(1)
+            await pilot.press("escape")
+            await pilot.pause()
+            question = str(app.screen.query_one("Label", Static).render())
+            assert "1 resource(s) in flight: aws_instance.server" in question
+            await pilot.click("#stop")  # "Kill Terraform"
+            await wait_for(pilot, lambda: "Killed" in text(screen, "#summary"), timeout=30)
+            summary = text(screen, "#summary")
+            assert "aws_instance.server (creating)" in summary
+            assert "describe-instances" in summary
+    finally:
+        held.close()
+
+
+async def test_a_failing_terraform_init_ends_in_the_error_panel_not_a_traceback(tmp_path):
+    """home = "gcp" offline: `terraform init` cannot fetch hashicorp/google (no real
+    provider exists here). The screen pins the error with the log path; the app runs on."""
+    from tests.conftest import run_pilot
+
+    project = tmp_path / "acme"
+    project.mkdir()
+    assert run_pilot("init", "--name", "acme", cwd=project).returncode == 0
+    for key, value in (("gcp.project", "acme-prod-123"), ("server.home", "gcp"),
+                       ("server.allowed_cidrs", '["203.0.113.7/32"]')):
+        done = run_pilot("config", "set", key, value, cwd=project)
+        assert done.returncode == 0, done.stderr
+    app = create_app(str(project))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        screen = app.screen
+        assert isinstance(screen, ServerScreen)
+        await pilot.press("p")
+        error = screen.query_one("#error", Static)
+        await wait_for(pilot, lambda: not error.has_class("hidden"), timeout=180)
+        pinned = text(screen, "#error")
+        assert "terraform init failed" in pinned
+        assert str(project / ".pilot/logs") in pinned.replace("\n", "")
+        assert "provider mirror" in pinned  # what to do, as the CLI says
+        await pilot.pause(0.5)
+        assert app.is_running and app.screen is screen
+        await pilot.press("escape")  # still usable: back to the welcome screen
+        assert not isinstance(app.screen, ServerScreen)
+
+
+async def test_a_plan_under_review_keeps_other_runs_out_of_the_workspace(sandbox_project):
+    """The Server screen holds the workspace from its plan until the plan is applied or
+    dropped: a `server plan` from a terminal meanwhile would replace the reviewed plan."""
+    import os
+
+    from tests.conftest import run_pilot
+
+    app = create_app(str(sandbox_project))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_and_plan(app, pilot)
+        meanwhile = run_pilot("server", "plan", cwd=sandbox_project)
+        assert meanwhile.returncode == 1, meanwhile.stderr
+        assert (f"another `pilot-tui (its Server screen)` is running (pid {os.getpid()})"
+                in meanwhile.stderr)
+        await pilot.press("escape")  # the plan is dropped with the screen
+    after = run_pilot("server", "plan", cwd=sandbox_project)
+    assert after.returncode == 0, after.stderr

@@ -198,18 +198,25 @@ class AwsDeployer:
     def remove(self, keys_dir: Path) -> None:
         """The user, its keys, and the execution roles (deploys cannot run without them)."""
         name = user_name(self.project)
-        for key in self.iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
-            self.iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
-        self.iam.delete_user_policy(UserName=name, PolicyName="pilot-deploy")
-        self.iam.delete_user(UserName=name)
+        gone = self.iam.exceptions.NoSuchEntityException
+        try:  # idempotent: a second run (or a half-made deployer) finds less and goes on
+            for key in self.iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
+                self.iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+            for inline in self.iam.list_user_policies(UserName=name)["PolicyNames"]:
+                self.iam.delete_user_policy(UserName=name, PolicyName=inline)
+            self.iam.delete_user(UserName=name)
+        except gone:
+            pass
         (keys_dir / KEY_FILE).unlink(missing_ok=True)
-        for kind, role in role_names(self.project).items():
+        for role in role_names(self.project).values():
             try:
-                self.iam.detach_role_policy(RoleName=role, PolicyArn=EXECUTION_POLICIES[kind])
+                for attached in self.iam.list_attached_role_policies(
+                        RoleName=role)["AttachedPolicies"]:
+                    self.iam.detach_role_policy(RoleName=role, PolicyArn=attached["PolicyArn"])
                 for inline in self.iam.list_role_policies(RoleName=role)["PolicyNames"]:
                     self.iam.delete_role_policy(RoleName=role, PolicyName=inline)
                 self.iam.delete_role(RoleName=role)
-            except self.iam.exceptions.NoSuchEntityException:
+            except gone:
                 continue
 
 

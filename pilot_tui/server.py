@@ -340,10 +340,18 @@ class Server:
         """Addresses of the resources in Terraform state (empty before the first apply)."""
         if not (self.workdir / "terraform.tfstate").exists():
             return []
+        return list(await self.state_ids())
+
+    async def state_ids(self) -> dict[str, str]:
+        """{address: the cloud's id} of the resources in Terraform state (after `plan`, so
+        a remote backend is initialised)."""
+        if not (self.workdir / "terraform.tfstate").exists() and self.backend.kind == "local":
+            return {}
         shown = json.loads(await self._capture(commands.show_state(self.terraform(),
                                                                    self.workdir)) or "{}")
         module = (shown.get("values") or {}).get("root_module") or {}
-        return [r["address"] for r in module.get("resources", []) if r.get("mode") == "managed"]
+        return {r["address"]: str((r.get("values") or {}).get("id", ""))
+                for r in module.get("resources", []) if r.get("mode") == "managed"}
 
     async def _capture(self, command: Command) -> str:
         out: list[str] = []

@@ -177,6 +177,15 @@ class AwsDeployer:
                                                                self.region)))
         return made
 
+    def has_key(self, key_id: str | None) -> bool:
+        """Whether IAM still holds the access key ``key_id`` for the deployer (an active
+        one): a stored key IAM no longer knows is useless and gets replaced."""
+        if not key_id:
+            return False
+        keys = self.iam.list_access_keys(UserName=user_name(self.project))["AccessKeyMetadata"]
+        return any(k["AccessKeyId"] == key_id and k.get("Status", "Active") == "Active"
+                   for k in keys)
+
     def rotate(self, keys_dir: Path) -> str:
         """A new access key, stored 0600, then every older key deleted; the new key's id.
         IAM allows two keys a user: the oldest goes first if two exist already."""
@@ -266,5 +275,15 @@ def setup_aws_deployer(config: Any, state_dir: Path, *, sandbox: bool) -> tuple[
     deployer = aws_deployer(config, state_dir, sandbox=sandbox)
     arn = deployer.ensure()
     keys = state_dir / "keys"
-    key_id = None if (keys / KEY_FILE).is_file() else deployer.rotate(keys)
+    key_id = None if deployer.has_key(stored_key_id(keys)) else deployer.rotate(keys)
     return arn, key_id
+
+
+def stored_key_id(keys_dir: Path) -> str | None:
+    """The access key id in .pilot/keys/aws-deployer.json (None: no readable file)."""
+    try:
+        stored = json.loads((keys_dir / KEY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    key_id = stored.get("access_key_id") if isinstance(stored, dict) else None
+    return str(key_id) if key_id else None

@@ -309,6 +309,11 @@ class Server:
         return Plan(changes, result.summary, warnings, destroy), result
 
     async def apply(self, plan: Plan) -> RunResult:
+        """Apply ``plan``, then run setup. A plan with no changes still runs setup: an
+        earlier `up` may have stopped before it (the deployer, host key, certificates)."""
+        if not plan.changes and not plan.destroy:
+            await self.setup()
+            return RunResult(0)
         tf = self.terraform()
         self.on_event(Stage("destroy" if plan.destroy else "apply",
                             f"{plan.total} resource change(s)"))
@@ -317,11 +322,14 @@ class Server:
         if plan.destroy and result.code == 0:
             self.outputs_file.unlink(missing_ok=True)
         elif result.code == 0:
-            outputs = await self.save_outputs()
-            from pilot_tui.server_setup import after_apply
-
-            await after_apply(self, outputs)
+            await self.setup()
         return result
+
+    async def setup(self) -> None:
+        """Record the outputs and run setup's steps, each of which checks its own part."""
+        from pilot_tui.server_setup import after_apply
+
+        await after_apply(self, await self.save_outputs())
 
     async def save_outputs(self) -> dict[str, Any]:
         raw = json.loads(await self._capture(commands.output(self.terraform(), self.workdir))

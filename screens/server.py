@@ -180,9 +180,8 @@ class ServerScreen(Screen[None]):
             else:
                 self.notify("Nothing to destroy.")
             return
-        if not self.plan.changes:
-            self.notify("Nothing to apply: the server matches pilot.toml.")
-            return
+        if not self.plan.changes:  # setup still checks its parts (the deployer, ...)
+            self.notify("The server matches pilot.toml; checking setup.")
         self.run_apply(self.plan)
 
     def action_cancel_or_back(self) -> None:

@@ -253,7 +253,7 @@ def _plan_confirm_apply(ns: argparse.Namespace, destroy: bool) -> tuple[int, Ser
     if not the_plan.changes:
         print("Nothing to destroy." if destroy else _table(the_plan))
         if not destroy:
-            _run(server.save_outputs, interrupt)
+            _run(lambda: server.apply(the_plan), interrupt)  # setup, which checks its parts
         return EXIT_OK, server
     if destroy:
         print("This removes:")

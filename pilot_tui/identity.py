@@ -255,14 +255,19 @@ def wants_aws_deployer(config: Any) -> bool:
                                                            for a in config.apps)
 
 
-def aws_deployer(config: Any, state_dir: Path, *, sandbox: bool) -> AwsDeployer:
+def aws_deployer(config: Any, state_dir: Path, *, sandbox: bool,
+                 start: bool = False) -> AwsDeployer:
     """The project's deployer, managed with the admin's credentials (the profile in
-    pilot.toml, or the sandbox's emulator, started when needed)."""
+    pilot.toml, or the sandbox's emulator: started only with ``start``, by a caller that
+    says so)."""
     from pilot_tui import cloud_clients
 
-    made = cloud_clients.aws_session(config, state_dir, sandbox=sandbox)
+    made = cloud_clients.aws_session(config, state_dir, sandbox=sandbox, start=start)
     if made is None:
-        raise IdentityError("the sandbox's AWS emulator is not running")
+        from pilot_tui.sandbox import STOPPED
+
+        raise IdentityError(f"{STOPPED}; `pilot-tui server up` starts them and makes the "
+                            "deployer")
     session, endpoint = made
     return AwsDeployer(session.client("iam", endpoint_url=endpoint),
                        session.client("sts", endpoint_url=endpoint), config.project.name,
@@ -272,7 +277,7 @@ def aws_deployer(config: Any, state_dir: Path, *, sandbox: bool) -> AwsDeployer:
 def setup_aws_deployer(config: Any, state_dir: Path, *, sandbox: bool) -> tuple[str, str | None]:
     """Run by setup with the admin's credentials: the deployer user, its policy and the
     execution roles, and a key when none is stored yet. (ARN, new key id or None)."""
-    deployer = aws_deployer(config, state_dir, sandbox=sandbox)
+    deployer = aws_deployer(config, state_dir, sandbox=sandbox, start=True)  # up started them
     arn = deployer.ensure()
     keys = state_dir / "keys"
     key_id = None if deployer.has_key(stored_key_id(keys)) else deployer.rotate(keys)

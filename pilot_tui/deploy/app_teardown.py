@@ -18,6 +18,12 @@ def destroy_app(config: Any, state_dir: Path, root: Path, app: Any, say: Say) ->
     """Remove what ``app``'s managed target made (idempotent); what was removed, one line
     each, also said through ``say``. Raises TargetError / SiteError when the cloud refuses."""
     kind = app.target.kind
+    if config.server.home == "sandbox" and kind != "server":
+        from pilot_tui.sandbox import STOPPED, Sandbox
+
+        if not Sandbox(state_dir).running():  # not started just to find nothing
+            say(f"{STOPPED}: nothing of {app.name} is left to remove")
+            return []
     if kind in SITE_TARGETS:
         from pilot_tui.deploy.sites import open_site
 

@@ -65,8 +65,8 @@ KIND_STEPS = {
     "IAM user": "deployer", "access key": "deployer", "IAM role": "deployer",
     "GCP service account": "deployer",
     "Terraform resource": "server", "EC2 instance": "server", "VPC": "server",
-    "subnet": "server", "internet gateway": "server", "security group": "server",
-    "key pair": "server",
+    "subnet": "server", "internet gateway": "server", "route table": "server",
+    "security group": "server", "key pair": "server",
     "state bucket": "state", "lock table": "state",
     "local record": "local",
 }
@@ -279,6 +279,9 @@ class Scan:
             self._add("subnet", subnet["SubnetId"], self._tag)
         for gateway in ec2.describe_internet_gateways(Filters=tagged)["InternetGateways"]:
             self._add("internet gateway", gateway["InternetGatewayId"], self._tag)
+        for table in ec2.describe_route_tables(Filters=tagged)["RouteTables"]:
+            if not any(a.get("Main") for a in table.get("Associations", [])):
+                self._add("route table", table["RouteTableId"], self._tag)
         for group in ec2.describe_security_groups(Filters=tagged)["SecurityGroups"]:
             name = group.get("GroupName", "")
             app = app_of(self.project, name.removesuffix("-lb").removesuffix("-tasks"))
@@ -501,6 +504,39 @@ class Teardown:
 
             self._try("the GCP deployer", remove_gcp, say)
 
+    # server ----------------------------------------------------------------------------
+    def remove_untracked(self, things: list[Thing], say: Say) -> None:
+        """The server's machine and network found by tag but not in Terraform's state (an
+        `up` stopped hard, a state lost): removed in dependency order, as Terraform would."""
+        if self.scan.aws is None or not things:
+            return
+        ec2 = self.scan.aws("ec2")
+        ids = {kind: [t.name.split(" ")[0] for t in things if t.kind == kind]
+               for kind in ("EC2 instance", "internet gateway", "subnet", "route table",
+                            "security group", "VPC", "key pair")}
+        names = {t.name.split(" ")[0]: t.name.split(" ")[-1] for t in things}
+        if ids["EC2 instance"]:
+            def terminate() -> None:
+                ec2.terminate_instances(InstanceIds=ids["EC2 instance"])
+                ec2.get_waiter("instance_terminated").wait(
+                    InstanceIds=ids["EC2 instance"], WaiterConfig={"Delay": 5,
+                                                                    "MaxAttempts": 120})
+                say(f"terminated {', '.join(ids['EC2 instance'])}")
+
+            self._try("EC2 instances", terminate, say)
+        calls: list[tuple[str, Callable[[], Any]]] = []
+        for gateway in ids["internet gateway"]:
+            calls.append((gateway, partial(_delete_gateway, ec2, gateway)))
+        calls += [(r, partial(_delete_route_table, ec2, r)) for r in ids["route table"]]
+        calls += [(s, partial(ec2.delete_subnet, SubnetId=s)) for s in ids["subnet"]]
+        calls += [(g, partial(ec2.delete_security_group, GroupId=g))
+                  for g in ids["security group"]]
+        calls += [(v, partial(ec2.delete_vpc, VpcId=v)) for v in ids["VPC"]]
+        calls += [(k, partial(ec2.delete_key_pair, KeyName=names[k])) for k in ids["key pair"]]
+        for name, call in calls:
+            if self._try(name, call, say):
+                say(f"deleted {name}")
+
     # state -----------------------------------------------------------------------------
     def remove_state(self, things: list[Thing], say: Say) -> None:
         from pilot_tui import backends
@@ -525,6 +561,21 @@ class Teardown:
 
 
 SWEPT = ("ECS cluster", "ECR repository", "log group", "SSM parameter")
+
+
+def _delete_route_table(ec2: Any, table: str) -> None:
+    found = ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"]
+    for association in found[0].get("Associations", []) if found else []:
+        if not association.get("Main"):
+            ec2.disassociate_route_table(AssociationId=association["RouteTableAssociationId"])
+    ec2.delete_route_table(RouteTableId=table)
+
+
+def _delete_gateway(ec2: Any, gateway: str) -> None:
+    found = ec2.describe_internet_gateways(InternetGatewayIds=[gateway])["InternetGateways"]
+    for attachment in found[0].get("Attachments", []) if found else []:
+        ec2.detach_internet_gateway(InternetGatewayId=gateway, VpcId=attachment["VpcId"])
+    ec2.delete_internet_gateway(InternetGatewayId=gateway)
 
 
 def _sweep_one(aws: Callable[[str], Any], thing: Thing, say: Say) -> None:
@@ -650,16 +701,22 @@ async def execute(teardown: Teardown, inv: Inventory, server: Any, plan: Any,
     steps = dict(inv.by_step())
     for step in STEPS:
         things = steps.get(step, [])
+        if server is not None and server.interrupt.count and things:  # Ctrl+C / Esc
+            teardown.failures.append(f"interrupted before {STEP_TITLES[step]}")
+            return False
         if step == "server":
-            if server is None or plan is None or not plan.changes:
+            if not things:
                 continue
             stage(step, STEP_TITLES[step])
-            result = await server.apply(plan)
-            if result.interrupted or result.code != 0:
-                why = "interrupted" if result.interrupted else \
-                    f"failed at {', '.join(result.errored) or 'a step'}"
-                teardown.failures.append(f"terraform destroy {why} (log: {result.log})")
-                return False
+            if server is not None and plan is not None and plan.changes:
+                result = await server.apply(plan)
+                if result.interrupted or result.code != 0:
+                    why = "interrupted" if result.interrupted else \
+                        f"failed at {', '.join(result.errored) or 'a step'}"
+                    teardown.failures.append(f"terraform destroy {why} (log: {result.log})")
+                    return False
+            await asyncio.to_thread(teardown.remove_untracked, [
+                t for t in things if t.kind != "Terraform resource"], say)
             continue
         if things:
             stage(step, STEP_TITLES[step])

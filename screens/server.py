@@ -243,7 +243,8 @@ class ServerScreen(Screen[None]):
         def stage(step: str, title: str) -> None:
             for key in current:
                 self._step_row(key, "done")
-            current[:] = [] if step == "server" else [_row_key(t) for t in steps[step]]
+            current[:] = [_row_key(t) for t in steps[step]  # Terraform's rows: its events
+                          if t.kind != "Terraform resource"]
             for key in current:
                 self._set_state(key, "running")
             self._on_core_event(Stage(step, title))

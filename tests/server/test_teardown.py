@@ -189,3 +189,81 @@ def test_keep_state_keeps_the_bucket_and_lock_table(made):
     assert json.loads(aws("s3").get_object(Bucket="pilot-state-acme",
                                            Key="pilot/server.tfstate")["Body"].read()) == {}
     assert aws("dynamodb").list_tables()["TableNames"] == ["pilot-state-acme-lock"]
+
+
+def test_a_server_terraform_lost_track_of_is_found_by_its_tag_and_removed(tmp_path, cli):
+    """As after an `up` killed mid-apply or a lost state: a tagged network and machine with
+    no Terraform state are listed (saying so) and removed in dependency order."""
+    assert cli("init", "--name", "acme").code == 0
+    config = ProjectFile.load(tmp_path / "pilot.toml").check().config
+    sandbox = Sandbox(tmp_path / ".pilot")
+    emulators, _ = sandbox.ensure()
+    try:
+        ec2 = aws_session("us-east-1").client("ec2", endpoint_url=emulators["aws"].url)
+        tags = [{"Key": "pilot:project", "Value": "acme"}]
+
+        def tagged(kind):
+            return [{"ResourceType": kind, "Tags": tags}]
+
+        vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16",
+                             TagSpecifications=tagged("vpc"))["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.1.0/24",
+                                   TagSpecifications=tagged("subnet"))["Subnet"]["SubnetId"]
+        gateway = ec2.create_internet_gateway(TagSpecifications=tagged("internet-gateway"))[
+            "InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc)
+        table = ec2.create_route_table(VpcId=vpc, TagSpecifications=tagged("route-table"))[
+            "RouteTable"]["RouteTableId"]
+        ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
+        group = ec2.create_security_group(GroupName="pilot-acme-server", Description="x",
+                                          VpcId=vpc, TagSpecifications=tagged(
+                                              "security-group"))["GroupId"]
+        ec2.create_key_pair(KeyName="pilot-acme-server")
+        image = ec2.describe_images()["Images"][0]["ImageId"]
+        instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1,
+                                     InstanceType="t3.small", SubnetId=subnet,
+                                     SecurityGroupIds=[group],
+                                     TagSpecifications=tagged("instance"))["Instances"][0][
+            "InstanceId"]
+
+        teardown = Teardown(config, tmp_path, make_scan(config, tmp_path))
+        found, _ = teardown.scan.run()
+        inv = inventory(found, [], {}, keep_state=False)
+        server = {t.name.split(" ")[0] for t in inv.remove if t.step == "server"}
+        assert {vpc, subnet, gateway, table, group, instance} <= server
+        assert all("not in Terraform state" in t.found for t in inv.remove
+                   if t.step == "server")
+        assert asyncio.run(execute(teardown, inv, None, None, lambda _: None,
+                                   lambda *_: None)), teardown.failures
+        assert asyncio.run(remaining(teardown, None)).remove == []
+        assert vpc not in {v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]}
+        assert ec2.describe_instances(InstanceIds=[instance])["Reservations"][0][
+            "Instances"][0]["State"]["Name"] == "terminated"
+        assert "pilot-acme-server" not in {k["KeyName"] for k in
+                                           ec2.describe_key_pairs()["KeyPairs"]}
+    finally:
+        sandbox.stop()
+
+
+def test_an_interrupt_stops_before_the_next_step(tmp_path, cli):
+    """Ctrl+C (or Esc in the app) during a destroy: the steps not begun are left alone, and
+    the destroy says it was interrupted."""
+    from pilot_tui.project import Project
+    from pilot_tui.runner import Interrupt
+    from pilot_tui.server import Server
+
+    assert cli("init", "--name", "acme").code == 0
+    config = ProjectFile.load(tmp_path / "pilot.toml").check().config
+    record = tmp_path / ".pilot" / "outputs" / "server.json"
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text("{}")
+    interrupt = Interrupt()
+    server = Server(Project(tmp_path / "pilot.toml"), config, lambda _: None, interrupt)
+    teardown = Teardown(config, tmp_path, make_scan(config, tmp_path))
+    inv = inventory(teardown.scan.run()[0], [], {}, keep_state=False)
+    assert [t.name for t in inv.remove] == [".pilot/outputs/server.json"]
+    interrupt.request()
+    assert not asyncio.run(execute(teardown, inv, server, None, lambda _: None,
+                                   lambda *_: None))
+    assert teardown.failures == ["interrupted before local records in .pilot/"]
+    assert record.exists()

@@ -139,7 +139,9 @@ class Scan:
     state_bucket: str | None = None
     lock_table: str | None = None
     gcs_state_bucket: str | None = None
+    apps: tuple[str, ...] = ()  # the apps pilot.toml names
     declared: list[Thing] = field(default_factory=list)  # from pilot.toml: no API to list
+    neighbours: set[str] = field(default_factory=set)  # projects named PROJECT-something
     notes: list[str] = field(default_factory=list)  # places that could not be opened
     found: list[Thing] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -150,9 +152,9 @@ class Scan:
         self.found = list(self.declared) if declared else []
         self.problems = list(self.notes)
         if self.aws is not None:
-            for reader in (self._s3, self._cloudfront, self._lambda, self._ecr, self._ecs,
-                           self._balancers, self._ec2, self._logs, self._ssm, self._iam,
-                           self._aws_state):
+            for reader in (self._neighbours, self._s3, self._cloudfront, self._lambda,
+                           self._ecr, self._ecs, self._balancers, self._ec2, self._logs,
+                           self._ssm, self._iam, self._aws_state):
                 self._read(reader)
         if self.gcs is not None:
             self._read(self._gcs)
@@ -172,7 +174,27 @@ class Scan:
             self.problems.append(f"could not list {what}: {redact.text(str(exc))[:200]}")
 
     def _add(self, kind: str, name: str, found: str, app: str = "", target: str = "") -> None:
+        if found != self._tag and app not in self.apps and any(
+                f"pilot-{other}-" in name or f"/pilot/{other}/" in name
+                for other in self.neighbours):
+            return  # pilot-acme-dev-web is project acme-dev's, not app dev-web of acme
         self.found.append(Thing(kind, name, found, app, target))
+
+    def _neighbours(self) -> None:
+        """Projects whose names start with this one's and a hyphen (acme-dev beside acme):
+        their pilot-acme-dev-* names match pilot-acme-* too. Known from their deployer
+        users, state buckets and tags."""
+        assert self.aws is not None
+        start = f"{self.project}-"
+        names = [u["UserName"].removeprefix("pilot-").removesuffix("-deployer")
+                 for page in self.aws("iam").get_paginator("list_users").paginate()
+                 for u in page["Users"] if u["UserName"].endswith("-deployer")]
+        names += [b["Name"].removeprefix("pilot-state-")
+                  for b in self.aws("s3").list_buckets().get("Buckets", [])
+                  if b["Name"].startswith("pilot-state-")]
+        names += [t["Value"] for t in self.aws("ec2").describe_tags(Filters=[
+            {"Name": "key", "Values": ["pilot:project"]}])["Tags"]]
+        self.neighbours = {n for n in names if n.startswith(start)}
 
     @property
     def _named(self) -> str:
@@ -634,7 +656,7 @@ def make_scan(config: Any, root: Path) -> Scan:
     state_dir = root / ".pilot"
     sandbox = config.server.home == "sandbox"
     project = config.project.name
-    scan = Scan(project, state_dir=state_dir)
+    scan = Scan(project, state_dir=state_dir, apps=tuple(app.name for app in config.apps))
     kinds = {app.target.kind for app in config.apps}
     if sandbox or config.server.home == "aws" or kinds & AWS_TARGETS or \
             (state_dir / "keys" / KEY_FILE).is_file():

@@ -117,6 +117,11 @@ def made(tmp_path, cli):
     # Another project's, with names that must not match: they stay.
     aws("s3").create_bucket(Bucket="pilot-acmex-web-site")
     aws("iam").create_user(UserName="someone-else")
+    # Project acme-dev's names start with pilot-acme- too: its deployer tells them apart.
+    aws("iam").create_user(UserName="pilot-acme-dev-deployer")
+    aws("s3").create_bucket(Bucket="pilot-acme-dev-web-site")
+    aws("ecr").create_repository(repositoryName="pilot-acme-dev-api")
+    aws("logs").create_log_group(logGroupName="/aws/lambda/pilot-acme-dev-fn")
     history.record(state_dir, "web", history.Release("v1", "web", "site", "sha256:1",
                                                      history.now(), history.LIVE))
     (state_dir / "outputs" / "server.json").write_text("{}")
@@ -145,7 +150,8 @@ def test_every_kind_is_found_then_removed(made):
             ("local record", ".pilot/keys/aws-deployer.json")} <= kinds
     assert any(t.kind == "CloudFront distribution" and t.app == "web" for t in inv.remove)
     assert any(t.kind == "access key" for t in inv.remove)
-    assert not any("acmex" in t.name or "someone-else" in t.name for t in inv.remove)
+    assert not any("acmex" in t.name or "someone-else" in t.name or "acme-dev" in t.name
+                   for t in inv.remove)
     assert all(t.found for t in inv.remove)  # each says how it was found
 
     said: list[str] = []
@@ -158,17 +164,21 @@ def test_every_kind_is_found_then_removed(made):
     assert left.remove == [] and left.problems == []
 
     # Asked of the emulators directly: nothing of acme's, the other project's untouched.
-    assert [b["Name"] for b in aws("s3").list_buckets()["Buckets"]] == ["pilot-acmex-web-site"]
+    assert sorted(b["Name"] for b in aws("s3").list_buckets()["Buckets"]) == [
+        "pilot-acme-dev-web-site", "pilot-acmex-web-site"]
     assert aws("lambda").list_functions()["Functions"] == []
-    assert aws("ecr").describe_repositories()["repositories"] == []
+    assert [r["repositoryName"] for r in aws("ecr").describe_repositories()[
+        "repositories"]] == ["pilot-acme-dev-api"]
     assert aws("cloudfront").list_distributions()["DistributionList"].get("Items", []) == []
     assert aws("ecs").describe_clusters(clusters=["pilot-acme"])["clusters"][0]["status"] \
         == "INACTIVE"
-    assert aws("logs").describe_log_groups()["logGroups"] == []
+    assert [g["logGroupName"] for g in aws("logs").describe_log_groups()["logGroups"]] == [
+        "/aws/lambda/pilot-acme-dev-fn"]
     assert aws("ssm").describe_parameters()["Parameters"] == []
     assert aws("dynamodb").list_tables()["TableNames"] == []
     iam = aws("iam")
-    assert [u["UserName"] for u in iam.list_users()["Users"]] == ["someone-else"]
+    assert sorted(u["UserName"] for u in iam.list_users()["Users"]) == [
+        "pilot-acme-dev-deployer", "someone-else"]
     assert not [r for r in iam.list_roles()["Roles"] if "pilot" in r["RoleName"]]
     assert list(gcs.list_buckets()) == []
     assert not (root / ".pilot/keys/aws-deployer.json").exists()

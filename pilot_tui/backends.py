@@ -84,6 +84,23 @@ def ensure_s3(client: Any, dynamodb: Any, bucket: str, table: str, region: str) 
     return done
 
 
+def remove_s3_bucket(client: Any, bucket: str) -> str:
+    """Empty the versioned state bucket (every version and delete marker) and delete it."""
+    for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        gone = [{"Key": o["Key"], "VersionId": o["VersionId"]}
+                for o in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]]
+        for start in range(0, len(gone), 1000):
+            client.delete_objects(Bucket=bucket, Delete={"Objects": gone[start:start + 1000],
+                                                         "Quiet": True})
+    client.delete_bucket(Bucket=bucket)
+    return f"deleted state bucket {bucket}"
+
+
+def remove_lock_table(dynamodb: Any, table: str) -> str:
+    dynamodb.delete_table(TableName=table)
+    return f"deleted lock table {table}"
+
+
 def s3_backend(bucket: str, table: str, region: str, sandbox_url: str | None = None) -> Backend:
     config = {"bucket": bucket, "key": STATE_KEY, "region": region, "encrypt": "true",
               "dynamodb_table": table}
@@ -171,3 +188,11 @@ def prepare_backend(cfg: PilotConfig, home: str, root: Path, note: Callable[...,
              "an emulator, so sandbox state stays local", "warning")
         return Backend("local")
     return gcs_backend(bucket)
+
+
+def remove_gcs(client: Any, bucket: str) -> str:
+    """Delete the GCS state bucket with every object version in it."""
+    for blob in client.list_blobs(bucket, versions=True):
+        blob.delete()
+    client.get_bucket(bucket).delete()
+    return f"deleted state bucket gs://{bucket}"

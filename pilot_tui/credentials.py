@@ -13,7 +13,7 @@ import configparser
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -217,11 +217,16 @@ def credential_report(cfg: Any, home: str, project_root: Path) -> list[Row]:
         from pilot_tui.project import STATE_DIR
         from pilot_tui.sandbox import Sandbox
 
-        emulators, _ = Sandbox(project_root / STATE_DIR).ensure()
+        emulators, started = Sandbox(project_root / STATE_DIR).ensure()
         aws_url, gcs_url = emulators["aws"].url, emulators["gcs"].url
-        add(("aws", "sandbox", aws_url),
-            check_aws(None, cfg.aws.region, aws_url, sandbox=True), True)
-        add(("gcp", "sandbox", gcs_url), check_gcp("sandbox", None, api_endpoint=gcs_url), True)
+        # Never silently: say the check started them (they hold nothing yet).
+        said = "; the sandbox's emulators were stopped: started them for this check " \
+            "(`pilot-tui sandbox stop` stops them)" if started else ""
+        for cloud, url, checked in (
+                ("aws", aws_url, check_aws(None, cfg.aws.region, aws_url, sandbox=True)),
+                ("gcp", gcs_url, check_gcp("sandbox", None, api_endpoint=gcs_url))):
+            add((cloud, "sandbox", url), replace(
+                checked, message=checked.message + said), True)
     for found in find_aws():
         profile = None if found.name == "(environment)" else found.name
         configured = home == "aws" and (found.name == (cfg.aws.profile or "default")

@@ -259,6 +259,15 @@ class AwsDeployer:
                                                                self.region)))
         return made
 
+    def has_key(self, key_id: str | None) -> bool:
+        """Whether IAM still holds the access key ``key_id`` for the deployer (an active
+        one): a stored key IAM no longer knows is useless and gets replaced."""
+        if not key_id:
+            return False
+        keys = self.iam.list_access_keys(UserName=user_name(self.project))["AccessKeyMetadata"]
+        return any(k["AccessKeyId"] == key_id and k.get("Status", "Active") == "Active"
+                   for k in keys)
+
     def rotate(self, keys_dir: Path) -> str:
         """A new access key, stored 0600, then every older key deleted; the new key's id.
         IAM allows two keys a user: the oldest goes first if two exist already."""
@@ -280,18 +289,25 @@ class AwsDeployer:
     def remove(self, keys_dir: Path) -> None:
         """The user, its keys, and the execution roles (deploys cannot run without them)."""
         name = user_name(self.project)
-        for key in self.iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
-            self.iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
-        self.iam.delete_user_policy(UserName=name, PolicyName="pilot-deploy")
-        self.iam.delete_user(UserName=name)
+        gone = self.iam.exceptions.NoSuchEntityException
+        try:  # idempotent: a second run (or a half-made deployer) finds less and goes on
+            for key in self.iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
+                self.iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+            for inline in self.iam.list_user_policies(UserName=name)["PolicyNames"]:
+                self.iam.delete_user_policy(UserName=name, PolicyName=inline)
+            self.iam.delete_user(UserName=name)
+        except gone:
+            pass
         (keys_dir / KEY_FILE).unlink(missing_ok=True)
-        for kind, role in role_names(self.project).items():
+        for role in role_names(self.project).values():
             try:
-                self.iam.detach_role_policy(RoleName=role, PolicyArn=EXECUTION_POLICIES[kind])
+                for attached in self.iam.list_attached_role_policies(
+                        RoleName=role)["AttachedPolicies"]:
+                    self.iam.detach_role_policy(RoleName=role, PolicyArn=attached["PolicyArn"])
                 for inline in self.iam.list_role_policies(RoleName=role)["PolicyNames"]:
                     self.iam.delete_role_policy(RoleName=role, PolicyName=inline)
                 self.iam.delete_role(RoleName=role)
-            except self.iam.exceptions.NoSuchEntityException:
+            except gone:
                 continue
 
 
@@ -321,14 +337,19 @@ def wants_aws_deployer(config: Any) -> bool:
                                                            for a in config.apps)
 
 
-def aws_deployer(config: Any, state_dir: Path, *, sandbox: bool) -> AwsDeployer:
+def aws_deployer(config: Any, state_dir: Path, *, sandbox: bool,
+                 start: bool = False) -> AwsDeployer:
     """The project's deployer, managed with the admin's credentials (the profile in
-    pilot.toml, or the sandbox's emulator, started when needed)."""
+    pilot.toml, or the sandbox's emulator: started only with ``start``, by a caller that
+    says so)."""
     from pilot_tui import cloud_clients
 
-    made = cloud_clients.aws_session(config, state_dir, sandbox=sandbox)
+    made = cloud_clients.aws_session(config, state_dir, sandbox=sandbox, start=start)
     if made is None:
-        raise IdentityError("the sandbox's AWS emulator is not running")
+        from pilot_tui.sandbox import STOPPED
+
+        raise IdentityError(f"{STOPPED}; `pilot-tui server up` starts them and makes the "
+                            "deployer")
     session, endpoint = made
     return AwsDeployer(session.client("iam", endpoint_url=endpoint),
                        session.client("sts", endpoint_url=endpoint), config.project.name,
@@ -338,8 +359,18 @@ def aws_deployer(config: Any, state_dir: Path, *, sandbox: bool) -> AwsDeployer:
 def setup_aws_deployer(config: Any, state_dir: Path, *, sandbox: bool) -> tuple[str, str | None]:
     """Run by setup with the admin's credentials: the deployer user, its policy and the
     execution roles, and a key when none is stored yet. (ARN, new key id or None)."""
-    deployer = aws_deployer(config, state_dir, sandbox=sandbox)
+    deployer = aws_deployer(config, state_dir, sandbox=sandbox, start=True)  # up started them
     arn = deployer.ensure()
     keys = state_dir / "keys"
-    key_id = None if (keys / KEY_FILE).is_file() else deployer.rotate(keys)
+    key_id = None if deployer.has_key(stored_key_id(keys)) else deployer.rotate(keys)
     return arn, key_id
+
+
+def stored_key_id(keys_dir: Path) -> str | None:
+    """The access key id in .pilot/keys/aws-deployer.json (None: no readable file)."""
+    try:
+        stored = json.loads((keys_dir / KEY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    key_id = stored.get("access_key_id") if isinstance(stored, dict) else None
+    return str(key_id) if key_id else None

@@ -15,6 +15,7 @@ import socket
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,20 @@ class Sandbox:
                 stopped.append(name)
         self.file.unlink(missing_ok=True)
         return stopped
+
+
+STOPPED = ("the sandbox's emulators are stopped, and what they held went with them (their "
+           "state lives in memory)")
+
+
+def start_for_deploy(state_dir: Path, say: Callable[[str], None]) -> None:
+    """A deploy is the one app command that starts stopped emulators (it makes what they
+    hold again), and it says so; everything else reports STOPPED and leaves them."""
+    box = Sandbox(state_dir)
+    if len(box.running()) < 2:
+        say("starting the sandbox's local AWS API and GCS emulator (they were stopped, so "
+            "this deploy makes the app's cloud resources again)")
+        box.ensure()
 
 
 def _wait_ready(emulator: Emulator, log: Path, timeout: float = 30.0) -> None:

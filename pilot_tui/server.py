@@ -368,6 +368,11 @@ class Server:
         return Plan(changes, result.summary, warnings, destroy), result
 
     async def apply(self, plan: Plan) -> RunResult:
+        """Apply ``plan``, then run setup. A plan with no changes still runs setup: an
+        earlier `up` may have stopped before it (the deployer, host key, certificates)."""
+        if not plan.changes and not plan.destroy:
+            await self.setup()
+            return RunResult(0)
         tf = self.terraform()
         self.on_event(Stage("destroy" if plan.destroy else "apply",
                             f"{plan.total} resource change(s)"))
@@ -378,11 +383,14 @@ class Server:
         elif plan.destroy and result.code == 0:
             self.outputs_file.unlink(missing_ok=True)
         elif result.code == 0:
-            outputs = await self.save_outputs()
-            from pilot_tui.server_setup import after_apply
-
-            await after_apply(self, outputs)
+            await self.setup()
         return result
+
+    async def setup(self) -> None:
+        """Record the outputs and run setup's steps, each of which checks its own part."""
+        from pilot_tui.server_setup import after_apply
+
+        await after_apply(self, await self.save_outputs())
 
     async def save_outputs(self) -> dict[str, Any]:
         raw = json.loads(await self._capture(commands.output(self.terraform(), self.workdir))
@@ -409,13 +417,19 @@ class Server:
     async def state_resources(self) -> list[str]:
         """Addresses of the resources in Terraform state (empty before the first apply),
         read from wherever the state lives: a local file or the remote backend."""
+        return list(await self.state_ids())
+
+    async def state_ids(self) -> dict[str, str]:
+        """{address: the cloud's id} of the resources in Terraform state, read from wherever
+        the state lives (empty when this workspace was never initialised)."""
         if not (self.workdir / "terraform.tfstate").exists() and \
                 not (self.workdir / ".terraform").is_dir():
-            return []  # never initialised here: no state to read
+            return {}  # never initialised here: no state to read
         shown = json.loads(await self._capture(commands.show_state(self.terraform(),
                                                                    self.workdir)) or "{}")
         module = (shown.get("values") or {}).get("root_module") or {}
-        return [r["address"] for r in module.get("resources", []) if r.get("mode") == "managed"]
+        return {r["address"]: str((r.get("values") or {}).get("id", ""))
+                for r in module.get("resources", []) if r.get("mode") == "managed"}
 
     def where(self) -> Where:
         cfg = self.config

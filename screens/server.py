@@ -33,6 +33,7 @@ from pilot_tui.server import (
     Stage,
     interrupt_message,
 )
+from pilot_tui.teardown import Inventory, Teardown, Thing
 from pilot_tui.tf.events import ApplyComplete, ApplyErrored, ApplyStart, Diagnostic, LogLine
 
 LOG_LINES = 5000
@@ -84,6 +85,8 @@ class ServerScreen(Screen[None]):
         # plan file under review.
         self.workspace = self.server.workspace_lock("pilot-tui (its Server screen)")
         self.plan: Plan | None = None
+        self.teardown: Teardown | None = None  # a destroy's list (the CLI shows the same)
+        self.inventory: Inventory | None = None
         self.rows: dict[str, str] = {}
         self.done = 0
         self.started = 0.0
@@ -195,9 +198,14 @@ class ServerScreen(Screen[None]):
             if self.plan is None:
                 self.notify("Plan first (p), then review, then apply.")
             return
-        if not self.plan.changes:
-            self.notify("Nothing to apply: the server matches pilot.toml.")
+        if self.plan.destroy and self.inventory is not None:
+            if self.inventory.remove:
+                self.run_teardown(self.plan, self.inventory)
+            else:
+                self.notify("Nothing to destroy.")
             return
+        if not self.plan.changes:  # setup still checks its parts (the deployer, ...)
+            self.notify("The server matches pilot.toml; checking setup.")
         self.run_apply(self.plan)
 
     def action_cancel_or_back(self) -> None:
@@ -237,7 +245,72 @@ class ServerScreen(Screen[None]):
         self.query_one("#summary", Static).update("Planning…")
         self.started = time.monotonic()
         self.workspace.acquire()
-        return await self.server.plan(destroy=destroy)
+        self.inventory = None
+        plan, result = await self.server.plan(destroy=destroy)
+        if destroy and result.code == 0:
+            self.inventory = await self._inventory(plan)
+        return plan, result
+
+    async def _inventory(self, plan: Plan) -> Inventory:
+        """Everything Pilot made for the project, as `server destroy` lists it."""
+        import asyncio
+
+        from pilot_tui.teardown import inventory, make_scan
+
+        ids = await self.server.state_ids()
+        self.teardown = Teardown(self.config, self.project.root,
+                                 await asyncio.to_thread(make_scan, self.config,
+                                                         self.project.root))
+        found, problems = await asyncio.to_thread(self.teardown.scan.run)
+        return inventory(found, [c.address for c in plan.changes if c.action != "read"], ids,
+                         keep_state=False, problems=problems)
+
+    @work(exclusive=True, group="terraform", name="teardown", exit_on_error=False)
+    async def run_teardown(self, plan: Plan, inv: Inventory) -> Inventory:
+        """Remove the listed things step by step (the rows follow), then scan again."""
+        import asyncio
+
+        from pilot_tui.teardown import execute, remaining
+
+        assert self.teardown is not None
+        self.interrupt = self.server.interrupt = Interrupt()
+        self.done = 0
+        self.started = time.monotonic()
+        self.query_one("#progress", ProgressBar).update(total=len(inv.remove), progress=0)
+        self.query_one("#progress-row").remove_class("hidden")
+        self.query_one("#summary", Static).update(f"Removing {len(inv.remove)} things… "
+                                                  "(Esc to cancel)")
+        steps = dict(inv.by_step())
+        current: list[str] = []
+
+        def stage(step: str, title: str) -> None:
+            for key in current:
+                self._step_row(key, "done")
+            current[:] = [_row_key(t) for t in steps[step]  # Terraform's rows: its events
+                          if t.kind != "Terraform resource"]
+            for key in current:
+                self._set_state(key, "running")
+            self._on_core_event(Stage(step, title))
+
+        await execute(self.teardown, inv, self.server, plan,
+                      lambda text: self._on_core_event(Note(text)), stage)
+        for key in current:
+            self._step_row(key, "done")
+        left = await remaining(self.teardown, self.server)
+        for thing in left.remove:
+            self._set_state(_row_key(thing), "failed")
+        if not left.remove and self.config.server.home == "sandbox":
+            from pilot_tui.sandbox import Sandbox
+
+            await asyncio.to_thread(Sandbox(self.project.state_dir).stop)
+        return left
+
+    def _step_row(self, key: str, state: str) -> None:
+        if self.rows.get(key) != state:
+            self.rows[key] = state
+            self._set_state(key, state)
+            self.done += 1
+            self.query_one("#progress", ProgressBar).update(progress=self.done)
 
     @work(exclusive=True, group="terraform", name="terraform apply", exit_on_error=False)
     async def run_apply(self, plan: Plan) -> RunResult:
@@ -266,6 +339,8 @@ class ServerScreen(Screen[None]):
             self._show_plan(plan, result)
         elif event.state == WorkerState.SUCCESS and worker.name == "terraform apply":
             self._show_result(worker.result)  # type: ignore[arg-type]
+        elif event.state == WorkerState.SUCCESS and worker.name == "teardown":
+            self._show_left(worker.result)  # type: ignore[arg-type]
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             self.started = 0.0
             if event.state == WorkerState.CANCELLED or self.plan is None or \
@@ -283,6 +358,9 @@ class ServerScreen(Screen[None]):
             self.query_one("#summary", Static).update(f"Planning failed; log: {result.log}")
             return
         self.plan = plan
+        if plan.destroy and self.inventory is not None:
+            self._show_inventory(self.inventory)
+            return
         for change in plan.changes:
             table.add_row(change.address, change.action, STATE_LABELS["pending"], change.details,
                           key=change.address)
@@ -298,6 +376,41 @@ class ServerScreen(Screen[None]):
                 lines.append(escape(self.server.estimate().text()))
         lines += [f"[red b]WARNING: {w}[/]" for w in plan.warnings]
         self.query_one("#summary", Static).update("\n".join(lines))
+
+    def _show_inventory(self, inv: Inventory) -> None:
+        """The destroy's list, the same the CLI prints: each thing, how it was found."""
+        from pilot_tui.teardown import STEP_TITLES
+
+        table = self.query_one("#resources", DataTable)
+        for step, things in inv.by_step():
+            for thing in things:
+                key = _row_key(thing)
+                what = thing.name if thing.kind == "Terraform resource" else \
+                    f"{thing.kind} {thing.name}"
+                found = f"app {thing.app}; {thing.found}" if thing.app else thing.found
+                table.add_row(what, f"remove ({step})", STATE_LABELS["pending"], found,
+                              key=key)
+                self.rows[key] = "pending"
+        if not inv.remove:
+            lines = ["Nothing to destroy."]
+        else:
+            steps = ", ".join(STEP_TITLES[step] for step, _ in inv.by_step())
+            lines = [f"[b]{len(inv.remove)}[/b] things Pilot made for this project to remove "
+                     f"({steps}). Press [b]a[/b] to destroy them all, Esc to go back."]
+        lines += [f"[yellow]warning: {p}; not listed[/]" for p in inv.problems]
+        self.query_one("#summary", Static).update("\n".join(lines))
+
+    def _show_left(self, left: Inventory) -> None:
+        summary = self.query_one("#summary", Static)
+        if left.remove:
+            names = ", ".join(t.describe() for t in left.remove[:5])
+            self._pin_error(f"{len(left.remove)} left after the destroy: {names}")
+            summary.update(f"What remains ({len(left.remove)}): see above and the log. "
+                           "Press d then a to try again.")
+        else:
+            summary.update("[green b]Done.[/] Everything Pilot made for this project is gone. "
+                           "What remains: nothing.")
+        self.plan = self.inventory = None
 
     def _show_result(self, result: RunResult) -> None:
         summary = self.query_one("#summary", Static)
@@ -318,3 +431,8 @@ class ServerScreen(Screen[None]):
             summary.update(f"[green b]Done.[/] {shown}\nNext: Esc, then [b]a[/b] to describe "
                            "your first app.")
         self.plan = None
+
+
+def _row_key(thing: Thing) -> str:
+    """A Terraform resource's row is its address (Terraform's events name it)."""
+    return thing.name if thing.kind == "Terraform resource" else f"{thing.kind} {thing.name}"

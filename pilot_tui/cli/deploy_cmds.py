@@ -394,14 +394,15 @@ def app_dockerfile(ns: argparse.Namespace) -> int:
 
 
 def _destroy_site(engine: Any, app: Any, yes: bool) -> int:
-    from pilot_tui.deploy.sites import open_site
+    from pilot_tui.deploy.app_teardown import destroy_app
+    from pilot_tui.deploy.s3_site import bucket_for
 
-    site = open_site(engine.config, engine.state_dir, engine.root, app)
-    answer = confirm(f"Delete {app.name}'s bucket {site.bucket} and everything in it, and its "
+    bucket = bucket_for(engine.config.project.name, app.name)
+    answer = confirm(f"Delete {app.name}'s bucket {bucket} and everything in it, and its "
                      "CDN? (history is kept)", yes)
     if not answer:
         return not_confirmed(answer)
-    for done in site.destroy():
-        say(done)
+    if not destroy_app(engine.config, engine.state_dir, engine.root, app, say):
+        say(f"nothing left to remove for {app.name}")
     history.retire(engine.state_dir, app.name, "app destroyed")
     return EXIT_OK

@@ -34,11 +34,26 @@ def _deployer(ns: argparse.Namespace) -> tuple[Any, Any, Project] | None:
     from pilot_tui.identity import aws_deployer
 
     sandbox = config.server.home == "sandbox"  # load_valid applied --sandbox
-    return aws_deployer(config, project.state_dir, sandbox=sandbox), config, project
+    # Only `create` starts stopped emulators (it makes what they hold), and says so.
+    start = getattr(ns, "deployer_action", "") == "create"
+    if sandbox and start:
+        from pilot_tui.sandbox import Sandbox
+
+        if len(Sandbox(project.state_dir).running()) < 2:
+            sys.stderr.write("starting the sandbox's local AWS API and GCS emulator\n")
+    return aws_deployer(config, project.state_dir, sandbox=sandbox, start=start), config, \
+        project
 
 
 def _run(ns: argparse.Namespace, action: str) -> int:
-    found = _deployer(ns)
+    from pilot_tui.identity import IdentityError
+
+    ns.deployer_action = action
+    try:
+        found = _deployer(ns)
+    except IdentityError as exc:  # the sandbox's emulators are stopped
+        error(str(exc))
+        return EXIT_FAILED
     if found is None:
         return EXIT_INVALID
     deployer, _, project = found

@@ -47,8 +47,7 @@ def print_logs(project: Project, config: Any, app: Any, *, tail: int, follow: bo
 
 
 def destroy(project: Project, config: Any, app: Any, yes: bool) -> int:
-    from pilot_tui.deploy.managed import aws_clients, resource_name
-    from pilot_tui.deploy.registry import delete_ecr_repository
+    from pilot_tui.deploy.app_teardown import destroy_app
 
     where = {"lambda": "function, its URL and logs", "ecs": "service, load balancer and logs",
              "cloud-run": "Cloud Run service"}[app.target.kind]
@@ -57,21 +56,7 @@ def destroy(project: Project, config: Any, app: Any, yes: bool) -> int:
     if not answer:
         return not_confirmed(answer)
     try:
-        _target(project, config, app).destroy(say)
-        if app.target.kind in ("ecs", "lambda"):  # the images Pilot pushed for it
-            ecr = aws_clients(config, project.state_dir)("ecr")
-            repository = resource_name(config.project.name, app.name)
-            if delete_ecr_repository(ecr, repository):
-                say(f"deleted ECR repository {repository}")
-        elif app.target.kind == "cloud-run":
-            from pilot_tui.deploy.artifact_registry import delete_images
-            from pilot_tui.deploy.gcp_api import authorized_transport, deploy_key
-
-            transport = authorized_transport(deploy_key(config, project.root),
-                                             config.gcp.project)
-            if delete_images(transport, config.gcp.project, config.gcp.region,
-                             config.project.name, app.name):
-                say(f"deleted {app.name}'s images in Artifact Registry")
+        destroy_app(config, project.state_dir, project.root, app, say)
     except TargetError as exc:
         error(f"{app.name}: {exc}")
         return EXIT_FAILED

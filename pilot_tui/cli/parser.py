@@ -128,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _sub(srv, "destroy", "list everything that will be removed, then remove it",
              _lazy(mod, "destroy"))
     p.add_argument("--yes", "-y", action="store_true", help="destroy without asking")
+    p.add_argument("--keep-state", action="store_true",
+                   help="keep the state bucket and lock table ([state] backend)")
     tools = "pilot_tui.cli.server_tools"
     p = _sub(srv, "eject", "copy the Terraform templates into the project; you own them",
              _lazy(tools, "eject"),

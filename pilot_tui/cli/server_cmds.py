@@ -279,7 +279,7 @@ def _review_and_apply(ns: argparse.Namespace, server: Server, progress: Progress
     if not the_plan.changes:
         print("Nothing to destroy." if destroy else _table(the_plan))
         if not destroy:
-            _run(server.save_outputs, interrupt)
+            _run(lambda: server.apply(the_plan), interrupt)  # setup, which checks its parts
         return EXIT_OK
     if destroy:
         print("This removes:")
@@ -310,17 +310,10 @@ def up(ns: argparse.Namespace) -> int:
 
 @_guard
 def destroy(ns: argparse.Namespace) -> int:
-    code, server = _plan_confirm_apply(ns, destroy=True)
-    if code != EXIT_OK or server is None:
-        return EXIT_OK if code == EXIT_CANCELLED else code
-    if server.home == "sandbox":
-        from pilot_tui.sandbox import Sandbox
+    """Everything Pilot made for the project, listed, confirmed once, removed in order."""
+    from pilot_tui.cli.teardown_cmd import destroy as teardown
 
-        stopped = Sandbox(server.project.state_dir).stop()
-        if stopped:
-            print(f"Stopped the sandbox emulators ({', '.join(stopped)}).")
-    print("The Pilot Server is gone.")
-    return EXIT_OK
+    return teardown(ns)
 
 
 @_guard

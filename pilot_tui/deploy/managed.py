@@ -108,10 +108,12 @@ def aws_clients(config: Any, state_dir: Path) -> Callable[..., Any]:
     the deployer's key (`pilot-tui deployer create`), else the profile in pilot.toml."""
     from pilot_tui import cloud_clients
 
-    if config.server.home == "sandbox":
-        made = cloud_clients.aws_session(config, state_dir, sandbox=True)
+    if config.server.home == "sandbox":  # never started here: a deploy starts them first
+        made = cloud_clients.aws_session(config, state_dir, sandbox=True, start=False)
         if made is None:
-            raise TargetError("the sandbox's AWS emulator did not start")
+            from pilot_tui.sandbox import STOPPED
+
+            raise TargetError(f"{STOPPED}; a deploy or `pilot-tui server up` starts them")
         session, endpoint = made
     else:
         from pilot_tui.identity import aws_deploy_session

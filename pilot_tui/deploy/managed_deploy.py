@@ -90,6 +90,13 @@ def deploy_managed(engine: Any, log: Any, app: Any, *, force: bool = False) -> h
     env = engine._environment(app)
     stage = "deploy"
     try:
+        if engine.config.server.home == "sandbox":
+            from pilot_tui.sandbox import SandboxError, start_for_deploy
+
+            try:
+                start_for_deploy(engine.state_dir, log.line("deploy", name))
+            except SandboxError as exc:
+                raise TargetError(str(exc)) from exc
         target = open_target(engine.config, engine.state_dir, engine.root, app)
         if is_zip_lambda(app):
             return _deploy_zip(engine, log, app, target, env, force)

@@ -77,6 +77,10 @@ def deploy_site(engine: Any, log: Any, app: Any) -> history.Release:
                                f"{_mb(sum(f.size for f in files))} from {folder}",
                                timer.seconds()))
         stage, timer = "push", Timer()
+        if engine.config.server.home == "sandbox":
+            from pilot_tui.sandbox import start_for_deploy
+
+            start_for_deploy(engine.state_dir, log.line("push", name))
         site = open_site(engine.config, engine.state_dir, engine.root, app)
         where = f"s3://{site.bucket}" if isinstance(site, S3Site) else f"gs://{site.bucket}"
         log.emit(StageStarted(name, "push", where))

@@ -50,7 +50,12 @@ def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | Gc
 
         key = deploy_key(config, root)
         cdn = open_cdn(config, root, app, bucket)
-    client = cloud_clients.gcs_client(config, state_dir, root, sandbox=sandbox, key_file=key)
+    client = cloud_clients.gcs_client(config, state_dir, root, sandbox=sandbox, key_file=key,
+                                      start=False)  # a deploy starts the emulators first
+    if client is None:
+        from pilot_tui.sandbox import STOPPED
+
+        raise SiteConfigError(f"{STOPPED}; a deploy or `pilot-tui server up` starts them")
     return GcsSite(client, bucket, config.gcp.region.upper(), cdn)
 
 

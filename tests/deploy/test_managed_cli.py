@@ -167,3 +167,6 @@ def test_status_after_the_sandbox_stops(fn_project, cli):
     assert row["release"] == "v1" and row["health"].startswith("stopped (the sandbox's")
     assert status.code == 1
     assert Sandbox(fn_project / ".pilot").running() == {}
+    logs = cli("logs", "fn")  # nor are they started to read logs that went with them
+    assert logs.code == 1 and "the sandbox's emulators are stopped" in logs.err
+    assert Sandbox(fn_project / ".pilot").running() == {}

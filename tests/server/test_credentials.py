@@ -98,6 +98,10 @@ def test_cli_in_the_sandbox_passes(tmp_path):
         result = run_pilot("credentials", cwd=tmp_path)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "ok   aws sandbox (used by pilot.toml)" in result.stdout
+        # It started the stopped emulators to check them, and says so (issue 11 item 31).
+        assert "emulators were stopped: started them for this check" in result.stdout
+        again = run_pilot("credentials", cwd=tmp_path)
+        assert "started them" not in again.stdout  # already running: nothing to say
     finally:
         Sandbox(tmp_path / ".pilot").stop()
 

@@ -105,3 +105,42 @@ def test_deploys_use_the_deployer_key_when_there_is_one(tmp_path):
     from pilot_tui import redact
 
     assert "s3cr3t/Deployer+Key0" not in redact.text("key s3cr3t/Deployer+Key0 leaked")
+
+
+def test_up_with_no_changes_still_checks_the_deployer(sandbox_project):
+    """Setup runs on every `up`, not only after Terraform changed something: a stored key
+    IAM no longer holds is replaced, and a deployer that is gone (an `up` stopped before
+    setup) is made again, though the plan says "No changes"."""
+    import boto3
+
+    from tests.server.conftest import iam_client, sandbox_state
+
+    project = sandbox_project
+    assert run_pilot("server", "up", "--yes", cwd=project).returncode == 0
+    key_file = project / ".pilot/keys/aws-deployer.json"
+    first = json.loads(key_file.read_text())["access_key_id"]
+    iam = iam_client(project)
+    iam.delete_access_key(UserName="pilot-acme-deployer", AccessKeyId=first)
+
+    again = run_pilot("server", "up", "--yes", cwd=project)
+    assert again.returncode == 0, again.stderr
+    assert "No changes" in again.stdout
+    stored = json.loads(key_file.read_text())
+    assert stored["access_key_id"] != first
+    assert [k["AccessKeyId"] for k in iam.list_access_keys(UserName="pilot-acme-deployer")[
+        "AccessKeyMetadata"]] == [stored["access_key_id"]]
+    sts = boto3.client("sts", region_name="us-east-1",
+                       endpoint_url=f"http://127.0.0.1:{sandbox_state(project)['aws']['port']}",
+                       aws_access_key_id=stored["access_key_id"],
+                       aws_secret_access_key=stored["secret_access_key"])
+    assert sts.get_caller_identity()["Arn"].endswith(":user/pilot-acme-deployer")
+
+    # As after an `up` interrupted before setup: no deployer, no roles, no key file.
+    assert run_pilot("deployer", "remove", cwd=project).returncode == 0
+    assert not key_file.exists()
+    third = run_pilot("server", "up", "--yes", cwd=project)
+    assert third.returncode == 0, third.stderr
+    assert "No changes" in third.stdout and "deploys use arn:aws:iam::" in third.stderr
+    assert key_file.exists()
+    assert {r["RoleName"] for r in iam.list_roles()["Roles"]} >= {
+        "pilot-acme-lambda", "pilot-acme-ecs-exec"}

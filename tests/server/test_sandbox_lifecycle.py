@@ -82,6 +82,8 @@ def test_plan_apply_reapply_destroy(sandbox_project):
     down = run_pilot("server", "destroy", "--yes", cwd=project)
     assert down.returncode == 0, down.stderr
     assert "This removes:" in down.stdout and "aws_instance.server" in down.stdout
+    assert "IAM user pilot-acme-deployer" in down.stdout  # what setup made goes too
+    assert "What remains: nothing." in down.stdout
     assert "Stopped the sandbox emulators" in down.stdout
     assert not any(pid_alive(pid) for pid in pids)
     assert not (project / ".pilot/outputs/server.json").exists()

@@ -205,3 +205,31 @@ async def test_a_plan_under_review_keeps_other_runs_out_of_the_workspace(sandbox
         await pilot.press("escape")  # the plan is dropped with the screen
     after = run_pilot("server", "plan", cwd=sandbox_project)
     assert after.returncode == 0, after.stderr
+
+
+async def test_destroy_shows_everything_pilot_made_then_removes_it(sandbox_project):
+    """`d` lists what `server destroy` lists (Terraform's resources, the deployer, local
+    records), `a` removes it all step by step; what remains afterwards is nothing."""
+    from tests.conftest import run_pilot
+
+    assert run_pilot("server", "up", "--yes", cwd=sandbox_project).returncode == 0
+    app = create_app(str(sandbox_project))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        screen = app.screen
+        table = screen.query_one("#resources", DataTable)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: "to remove" in text(screen, "#summary"))
+        keys = {row.value for row in table.rows}
+        assert {"aws_instance.server", "IAM user pilot-acme-deployer",
+                "IAM role pilot-acme-lambda", "IAM role pilot-acme-ecs-exec",
+                "local record .pilot/keys/aws-deployer.json",
+                "local record .pilot/outputs/server.json"} <= keys
+        assert any(k.startswith("access key ") for k in keys)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: "What remains" in text(screen, "#summary"))
+        assert "What remains: nothing." in text(screen, "#summary")
+        assert {str(table.get_cell(k, "state")) for k in keys} == {"✓ done"}
+    assert not (sandbox_project / ".pilot/keys/aws-deployer.json").exists()
+    assert not (sandbox_project / ".pilot/outputs/server.json").exists()

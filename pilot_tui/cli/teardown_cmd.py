@@ -1,0 +1,94 @@
+"""`pilot-tui server destroy`: list everything Pilot made for the project (pilot_tui.teardown),
+ask once, remove it in order, and say what remains."""
+
+from __future__ import annotations
+
+import argparse
+
+from pilot_tui.cli.config_cmds import confirm, say
+from pilot_tui.cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
+from pilot_tui.runner import Interrupt
+from pilot_tui.teardown import STEP_TITLES, Inventory, Teardown, execute, inventory, make_scan
+from pilot_tui.teardown import remaining as what_remains
+
+
+def show(inv: Inventory) -> None:
+    """The list people confirm: by step, each thing with how it was found."""
+    print("This removes:")
+    for step, things in inv.by_step():
+        print(f"  {STEP_TITLES[step]}:")
+        for thing in things:
+            print(f"    - {thing.describe()}")
+    if inv.keep:
+        print("Kept (--keep-state): " + ", ".join(f"{t.kind} {t.name}" for t in inv.keep))
+    for problem in inv.problems:
+        say(f"warning: {problem}; what is there was not listed")
+
+
+def destroy(ns: argparse.Namespace) -> int:
+    from pilot_tui.cli.server_cmds import Progress, _make_plan, _run, _server
+    from pilot_tui.server import Stage
+
+    interrupt = Interrupt()
+    progress = Progress()
+    server = _server(ns, progress, interrupt)
+    if server is None:
+        return EXIT_INVALID
+    the_plan, result = _make_plan(server, True, interrupt)
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    if result.code != 0:
+        say(f"planning the destroy failed; full log: {result.log}")
+        return EXIT_FAILED
+    ids = _run(server.state_ids, Interrupt())
+    teardown = Teardown(server.config, server.project.root,
+                        make_scan(server.config, server.project.root),
+                        keep_state=getattr(ns, "keep_state", False))
+    found, problems = teardown.scan.run()
+    inv = inventory(found, [c.address for c in the_plan.changes if c.action != "read"], ids,
+                    keep_state=teardown.keep_state, problems=problems)
+    if not inv.remove:
+        print("Nothing to destroy.")
+        if inv.keep:
+            print("Kept (--keep-state): " + ", ".join(f"{t.kind} {t.name}" for t in inv.keep))
+        _stop_sandbox(server)
+        return EXIT_OK
+    show(inv)
+    answer = confirm(f"Remove these {len(inv.remove)} things?", ns.yes)
+    if answer is None:
+        return EXIT_INVALID
+    if not answer:
+        say("nothing was changed")
+        return EXIT_OK
+    progress.total = the_plan.total
+    ok = _run(lambda: execute(teardown, inv, server, the_plan, lambda text: say(f"    {text}"),
+                              lambda step, title: progress(Stage(step, title))), interrupt)
+    left = _run(lambda: what_remains(teardown, server), Interrupt())
+    if left.remove:
+        print(f"What remains ({len(left.remove)}):")
+        for thing in left.remove:
+            print(f"  - {thing.describe()}")
+    else:
+        print("What remains: nothing" + (" (the state bucket and lock table are kept: "
+                                         "--keep-state)" if left.keep else "") + ".")
+    for problem in left.problems:
+        say(f"warning: {problem}")
+    if not ok or left.remove:
+        for failure in teardown.failures:
+            say(f"failed: {failure}")
+        say("run `pilot-tui server destroy` again to retry what is left")
+        return EXIT_INTERRUPTED if interrupt.count else EXIT_FAILED
+    _stop_sandbox(server)
+    print("The Pilot Server is gone.")
+    return EXIT_OK
+
+
+def _stop_sandbox(server: object) -> None:
+    from pilot_tui.sandbox import Sandbox
+    from pilot_tui.server import Server
+
+    assert isinstance(server, Server)
+    if server.home == "sandbox":
+        stopped = Sandbox(server.project.state_dir).stop()
+        if stopped:
+            print(f"Stopped the sandbox emulators ({', '.join(stopped)}).")

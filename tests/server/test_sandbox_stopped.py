@@ -1,0 +1,50 @@
+"""No command starts the sandbox's emulators silently. Once they are stopped, what they
+held is gone (their state lives in memory): `app destroy` and `logs` say so and leave them
+stopped; a deploy starts them again and says it does. Real moto and GCS emulator, real CLI."""
+
+from __future__ import annotations
+
+import pytest
+
+from pilot_tui.apps import add_app
+from pilot_tui.config.document import ProjectFile
+from pilot_tui.runner import pid_alive, stop_pid
+from pilot_tui.sandbox import Sandbox
+
+
+@pytest.fixture
+def site_project(tmp_path, cli):
+    assert cli("init", "--name", "acme").code == 0
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("<h1>hi</h1>")
+    pf = ProjectFile.load(tmp_path / "pilot.toml")
+    pf.save(add_app(pf.text, {"name": "site", "path": "site",
+                              "target": {"kind": "s3-cloudfront"}}))
+    yield tmp_path
+    for emulator in Sandbox(tmp_path / ".pilot").load().values():
+        if pid_alive(emulator.pid):
+            stop_pid(emulator.pid)
+
+
+def test_stopped_emulators_are_said_and_not_restarted(site_project, cli):
+    box = Sandbox(site_project / ".pilot")
+    assert cli("deploy", "site").code == 0
+    box.stop()
+
+    gone = cli("app", "destroy", "site", "--yes")
+    assert gone.code == 0, gone.err
+    assert "the sandbox's emulators are stopped" in gone.err
+    assert box.running() == {}
+
+    rotate = cli("deployer", "rotate")  # no deployer can be left: said, exit 1
+    assert rotate.code == 1 and "the sandbox's emulators are stopped" in rotate.err
+    assert box.running() == {}
+
+    logs = cli("releases", "site")
+    assert logs.code == 0 and "app destroyed" in logs.out  # the history says it went
+    assert box.running() == {}
+
+    again = cli("deploy", "site")
+    assert again.code == 0, again.err
+    assert "starting the sandbox's local AWS API and GCS emulator" in again.err
+    assert set(box.running()) == {"aws", "gcs"}

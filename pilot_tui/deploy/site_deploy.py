@@ -23,8 +23,8 @@ from pilot_tui.deploy.s3_site import S3Site, SiteError
 from pilot_tui.deploy.server_target import Cancelled
 from pilot_tui.deploy.shippable import private_paths
 from pilot_tui.deploy.site_build import build_output, needs_builder
+from pilot_tui.deploy.site_files import Changes, publishable, scan
 from pilot_tui.deploy.site_files import plan as plan_changes
-from pilot_tui.deploy.site_files import publishable, scan
 from pilot_tui.deploy.sites import SiteConfigError, open_site, site_digest, site_folder
 
 
@@ -43,7 +43,18 @@ def _gcs_cdn(engine: Any, app: Any, site: GcsSite, say: Any) -> tuple[str, str, 
     return made.url, made.detail, "".join(f"; DNS: {r}" for r in made.dns)
 
 
-def deploy_site(engine: Any, log: Any, app: Any) -> history.Release:
+def _unchanged(site: S3Site | GcsSite, changes: Changes, made_of: str,
+               live: history.Release | None) -> history.Release | None:
+    """The live release when this deploy would change nothing: the same files and settings
+    (its fingerprint), nothing to upload or delete, and (S3) its distribution still there."""
+    if live is None or live.image_id != made_of or changes.upload or changes.delete:
+        return None
+    if isinstance(site, S3Site) and site.find_distribution() is None:
+        return None
+    return live
+
+
+def deploy_site(engine: Any, log: Any, app: Any, *, force: bool = False) -> history.Release:
     from pilot_tui.deploy.engine import DeployError
 
     name = app.name
@@ -83,6 +94,10 @@ def deploy_site(engine: Any, log: Any, app: Any) -> history.Release:
         if site.ensure_bucket():
             log.line("push", name)(f"created {where} (private)")
         changes = plan_changes(files, site.remote())
+        made_of = site_digest(files, app.target)
+        current = _unchanged(site, changes, made_of,
+                             None if force else history.live(history.load(engine.state_dir,
+                                                                          name)))
         say = log.line("push", name)
         step = max(1, len(changes.upload) // 10)
 
@@ -91,13 +106,19 @@ def deploy_site(engine: Any, log: Any, app: Any) -> history.Release:
                 say(f"uploaded {done}/{total}")
 
         manifest: dict[str, list[str]] = {}  # S3: kept per release for a rollback
-        if isinstance(site, S3Site):
-            manifest = site.apply(changes, files, progress)
-        else:
-            site.apply(changes, progress)
+        if current is None:  # else nothing to write, not even the manifest
+            if isinstance(site, S3Site):
+                manifest = site.apply(changes, files, progress)
+            else:
+                site.apply(changes, progress)
         log.emit(StageFinished(name, "push", f"{len(changes.upload)} uploaded "
                                f"({_mb(changes.bytes)}), {len(changes.delete)} deleted, "
                                f"{changes.unchanged} unchanged", timer.seconds()))
+        if current is not None:  # as on the other targets: no new release
+            log.emit(StageStarted(name, "deploy"))
+            log.emit(StageFinished(name, "deploy", f"nothing changed: {current.id} is live"))
+            log.emit(Released(name, current.id, current.url or ""))
+            return current
         stage, timer = "deploy", Timer()
         log.emit(StageStarted(name, "deploy"))
         dns_note = ""  # GCS behind Cloud CDN: the DNS record to create, kept in the release
@@ -130,7 +151,7 @@ def deploy_site(engine: Any, log: Any, app: Any) -> history.Release:
         release_id = history.next_id(history.load(engine.state_dir, name))
         revision = site.keep_release(release_id, manifest) if isinstance(site, S3Site) \
             else None
-        record = history.Release(release_id, name, where, site_digest(files),
+        record = history.Release(release_id, name, where, made_of,
                                  history.now(), history.LIVE, url=url,
                                  note=f"{len(changes.upload)} file(s) changed{dns_note}",
                                  revision=revision)

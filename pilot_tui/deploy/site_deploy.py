@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.deploy import history
+from pilot_tui.deploy import addresses, history
 from pilot_tui.deploy.build import BuildError
 from pilot_tui.deploy.events import (
     Output,
@@ -89,10 +89,11 @@ def deploy_site(engine: Any, log: Any, app: Any, *, force: bool = False) -> hist
                                timer.seconds()))
         stage, timer = "push", Timer()
         site = open_site(engine.config, engine.state_dir, engine.root, app)
-        where = f"s3://{site.bucket}" if isinstance(site, S3Site) else f"gs://{site.bucket}"
-        log.emit(StageStarted(name, "push", where))
+        bucket_url = f"s3://{site.bucket}" if isinstance(site, S3Site) \
+            else f"gs://{site.bucket}"
+        log.emit(StageStarted(name, "push", bucket_url))
         if site.ensure_bucket():
-            log.line("push", name)(f"created {where} (private)")
+            log.line("push", name)(f"created {bucket_url} (private)")
         changes = plan_changes(files, site.remote())
         made_of = site_digest(files, app.target)
         current = _unchanged(site, changes, made_of,
@@ -117,7 +118,8 @@ def deploy_site(engine: Any, log: Any, app: Any, *, force: bool = False) -> hist
         if current is not None:  # as on the other targets: no new release
             log.emit(StageStarted(name, "deploy"))
             log.emit(StageFinished(name, "deploy", f"nothing changed: {current.id} is live"))
-            log.emit(Released(name, current.id, current.url or ""))
+            log.emit(Released(name, current.id, current.url or "",
+                              simulated=current.simulated_url or ""))
             return current
         stage, timer = "deploy", Timer()
         log.emit(StageStarted(name, "deploy"))
@@ -126,7 +128,8 @@ def deploy_site(engine: Any, log: Any, app: Any, *, force: bool = False) -> hist
             aliases = (app.target.domain,) if app.target.domain else ()
             distribution, domain = site.ensure_distribution(app.target.index, aliases)
             url = f"https://{app.target.domain or domain}/"
-            detail = f"CloudFront {distribution} ({domain})"
+            simulated = "simulated: " if engine.config.server.home == "sandbox" else ""
+            detail = f"CloudFront {distribution} ({simulated}{domain})"
             if app.target.domain:
                 say(f"point {app.target.domain} at {domain} (a CNAME at your DNS provider)")
         elif engine.config.server.home == "sandbox":  # the GCS emulator only
@@ -136,10 +139,12 @@ def deploy_site(engine: Any, log: Any, app: Any, *, force: bool = False) -> hist
         else:
             distribution, (url, detail, dns_note) = "", _gcs_cdn(
                 engine, app, site, log.line("deploy", name))
-        if engine.config.server.home == "sandbox":
-            log.line("deploy", name)("the sandbox's cloud is simulated on this machine: the "
-                                     "files are in its local bucket and the URL shows where "
-                                     "a real deploy would serve them")
+        where = addresses.for_app(engine.config, engine.state_dir, app, url)
+        if where.simulated:
+            log.line("deploy", name)(
+                "the sandbox's cloud is simulated on this machine: the site answers at "
+                f"{where.url or '(no emulator recorded)'} (its local bucket); "
+                f"{where.simulated} is simulated: nothing answers there")
         log.emit(StageFinished(name, "deploy", detail, timer.seconds()))
         stage, timer = "release", Timer()
         log.emit(StageStarted(name, "release"))
@@ -151,14 +156,14 @@ def deploy_site(engine: Any, log: Any, app: Any, *, force: bool = False) -> hist
         release_id = history.next_id(history.load(engine.state_dir, name))
         revision = site.keep_release(release_id, manifest) if isinstance(site, S3Site) \
             else None
-        record = history.Release(release_id, name, where, made_of,
-                                 history.now(), history.LIVE, url=url,
-                                 note=f"{len(changes.upload)} file(s) changed{dns_note}",
-                                 revision=revision)
+        record = addresses.placed(engine.config, engine.state_dir, app, history.Release(
+            release_id, name, bucket_url, made_of, history.now(), history.LIVE, url=url,
+            note=f"{len(changes.upload)} file(s) changed{dns_note}", revision=revision))
         engine.record_release(log, name, record)
         log.emit(StageFinished(name, "release", f"invalidation {invalidation}"
                                if invalidation else "nothing to invalidate", timer.seconds()))
-        log.emit(Released(name, record.id, url, log.timer.seconds()))
+        log.emit(Released(name, record.id, record.url or "", log.timer.seconds(),
+                          record.simulated_url or ""))
         return record
     except (SiteConfigError, SiteError, TargetError, BuildError) as exc:
         log.emit(StageFailed(name, stage, str(exc)))

@@ -150,7 +150,10 @@ def test_deploy_a_static_site_to_s3_cloudfront_from_the_cli_in_the_sandbox(tmp_p
         first = run_pilot("deploy", "docs", cwd=tmp_path)
         assert first.returncode == 0, first.stderr
         name, release, url = first.stdout.strip().split("\t")
-        assert (name, release) == ("docs", "v1") and url.endswith(".cloudfront.net/")
+        # The address that answers on this machine; the simulated CDN only on stderr.
+        assert (name, release) == ("docs", "v1") and url.endswith(
+            "/pilot-acme-docs-site/index.html") and url.startswith("http://127.0.0.1:")
+        assert ".cloudfront.net/)" in first.stderr and "(simulated: https://" in first.stderr
         assert "created s3://pilot-acme-docs-site (private)" in first.stderr
         assert "2 uploaded" in first.stderr  # progress on stderr, the result on stdout
         assert "the sandbox's cloud is simulated on this machine" in first.stderr

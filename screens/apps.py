@@ -58,6 +58,7 @@ class AppsScreen(Screen[None]):
 
     def refresh_list(self) -> None:
         from pilot_tui.deploy import history
+        from pilot_tui.deploy.addresses import of_release
         from pilot_tui.project import Project
 
         table = self.query_one("#app-list", DataTable)
@@ -69,7 +70,8 @@ class AppsScreen(Screen[None]):
             live = history.live_release(state_dir, app.name)
             table.add_row(app.name, app.path, app.build.kind, app.target.kind,
                           ", ".join(app.env) or "—", ", ".join(app.secrets) or "—",
-                          f"{live.id} {live.url}" if live else "—", key=app.name)
+                          f"{live.id} {of_release(live).text()}" if live else "—",
+                          key=app.name)
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))
 

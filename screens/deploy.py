@@ -17,6 +17,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 from textual.worker import Worker, WorkerState
@@ -123,8 +124,11 @@ class DeployScreen(Screen[None]):
         elif isinstance(event, Released):
             self.outcome = event.url
             self._pending.append(describe(event))
+            where = (f" at [b]{escape(event.url)}[/b]" if event.url else "") + (
+                f" [dim](simulated: {escape(event.simulated)})[/dim]" if event.simulated
+                else "")
             self.query_one("#deploy-result", Static).update(
-                f"[green b]{event.release} is live[/] at [b]{event.url}[/b] · "
+                f"[green b]{event.release} is live[/]{where} · "
                 f"{event.seconds:.1f}s · "
                 + ("[b]l[/b] follows its logs · " if self.has_logs else "")  # a site has none
                 + "Esc to go back")

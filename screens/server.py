@@ -426,8 +426,10 @@ class ServerScreen(Screen[None]):
                            f"{len(result.completed)} change(s) made. Log: {result.log}")
         else:
             outputs = self.server.saved_outputs()
-            shown = "  ".join(f"{k}: [b]{outputs[k]}[/b]" for k in ("public_ip", "docker_host")
-                              if k in outputs)
+            from pilot_tui.deploy.addresses import server_rows
+
+            shown = "  ".join(f"{k}: [b]{v}[/b]" for k, v in server_rows(
+                self.server.home, outputs, ("public_ip", "docker_host")))
             summary.update(f"[green b]Done.[/] {shown}\nNext: Esc, then [b]a[/b] to describe "
                            "your first app.")
         self.plan = None

@@ -34,11 +34,13 @@ STEPS = (
 
 
 def saved_server(state_dir: Path) -> str | None:
-    """The provisioned server's address from .pilot/outputs, if there is one."""
+    """The provisioned server from .pilot/outputs as shown (one the sandbox made: where
+    apps really run, and its simulated address), if there is one."""
+    from pilot_tui.deploy.addresses import server_summary
     from pilot_tui.server import saved_record
 
-    outputs = saved_record(state_dir).get("outputs", {})
-    return str(outputs.get("docker_host") or outputs.get("public_ip") or "") or None
+    record = saved_record(state_dir)
+    return server_summary(str(record.get("home", "")), record.get("outputs", {}))
 
 
 def app_rows(state_dir: Path, apps: list[str],
@@ -48,6 +50,7 @@ def app_rows(state_dir: Path, apps: list[str],
     same function, status.statuses), or says why that is not known (yet). The history alone
     never makes an app "live": its container may have stopped behind Pilot's back."""
     from pilot_tui.deploy import history
+    from pilot_tui.deploy.addresses import of_release
 
     rows = []
     for name in apps:
@@ -59,7 +62,8 @@ def app_rows(state_dir: Path, apps: list[str],
         live = history.live(records)
         last = records[-1] if records else None
         if live is not None:
-            row = f"{name}: {live.id} {_health_mark(health, name)} at {live.url}"
+            row = (f"{name}: {live.id} {_health_mark(health, name)}"
+                   f"{escape(of_release(live).at())}")
         else:
             row = f"{name}: not deployed"
         if last is not None and last.status in (history.FAILED, history.CANCELLED):
@@ -213,7 +217,7 @@ class WelcomeScreen(Screen[None]):
                 server = server or checked.config.server.host
             else:
                 lines.append(f"[b]Server[/b] ({home}): "
-                             + (f"[green]up[/green] at {server}" if server
+                             + (f"[green]up[/green] at {escape(server)}" if server
                                 else "not provisioned"))
             lines.append("[b]Apps[/b]: " + ("none yet" if not apps else ""))
             live = any_live(project.state_dir, apps)

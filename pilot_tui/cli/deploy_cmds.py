@@ -14,7 +14,7 @@ from typing import Any
 
 from pilot_tui.cli.config_cmds import confirm, error, load_valid, not_confirmed, say
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
-from pilot_tui.deploy import history, secrets
+from pilot_tui.deploy import addresses, history, secrets
 from pilot_tui.deploy.events import Event, Output, describe
 from pilot_tui.project import Project
 
@@ -131,7 +131,7 @@ def deploy(ns: argparse.Namespace) -> int:
                 failed += 1
                 _fail(exc)
                 continue
-            print(f"{name}\t{release.id}\t{release.url}")
+            print(f"{name}\t{release.id}\t{release.url or '-'}")  # what answers
         return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -143,7 +143,7 @@ def rollback(ns: argparse.Namespace) -> int:
             release = engine.rollback(ns.app, ns.release)
         except DeployError as exc:
             return _fail(exc)
-        print(f"{ns.app}\t{release.id}\t{release.note}\t{release.url}")
+        print(f"{ns.app}\t{release.id}\t{release.note}\t{release.url or '-'}")
         return EXIT_OK
 
 
@@ -226,7 +226,7 @@ def tail_note(tail: int) -> str:
 
 
 def status(ns: argparse.Namespace) -> int:
-    from pilot_tui.deploy.status import statuses
+    from pilot_tui.deploy.status import AppStatus, statuses
 
     loaded = load_valid(ns)
     if loaded is None:
@@ -234,16 +234,18 @@ def status(ns: argparse.Namespace) -> int:
     served = [a.name for a in loaded[1].apps if a.target.kind == "server"]
     with deployer(ns, share=False, apps=served, loaded=loaded) as engine:
         proxy, apps = statuses(engine)
-        rows = [] if engine.target is None else [{
-            "app": "(proxy)", "release": "-", "health": proxy,
-            "url": f"{engine.target.address} · port {engine.config.server.http_port}"}]
-        rows += [{"app": a.app, "release": a.release, "health": a.health, "url": a.url}
-                 for a in apps]
-        if ns.json:
-            print(json.dumps(rows, indent=2))
+        listed = [] if engine.target is None else [AppStatus(
+            "(proxy)", "-", proxy,
+            f"{engine.target.address} · port {engine.config.server.http_port}")]
+        listed += apps
+        if ns.json:  # url: what answers (here, in the sandbox); simulated_url: what the
+            # sandbox's cloud made up in its place, where nothing answers
+            print(json.dumps([{"app": a.app, "release": a.release, "health": a.health,
+                               "url": a.url, "simulated_url": a.simulated or None}
+                              for a in listed], indent=2))
         else:
-            for row in rows:
-                print(f"{row['app']:16} {row['release']:8} {row['health']:24} {row['url']}")
+            for a in listed:
+                print(f"{a.app:16} {a.release:8} {a.health:24} {a.where()}")
         return EXIT_OK if all(a.ok for a in apps) else EXIT_FAILED
 
 
@@ -305,7 +307,7 @@ def app_list(ns: argparse.Namespace) -> int:
     for app in config.apps:
         live = history.live_release(state_dir, app.name)
         print(f"{app.name:16} {app.build.kind:11} {app.target.kind:14} "
-              f"{live.id if live else '-':6} {live.url if live else ''}")
+              f"{live.id if live else '-':6} {addresses.of_release(live).text() if live else ''}")
     if not config.apps:
         say("no apps yet: add one in the app (a) or with [[apps]] in pilot.toml")
     return EXIT_OK

@@ -299,11 +299,13 @@ def up(ns: argparse.Namespace) -> int:
     code, server = _plan_confirm_apply(ns, destroy=False)
     if code != EXIT_OK or server is None:
         return EXIT_OK if code == EXIT_CANCELLED else code
+    from pilot_tui.deploy.addresses import server_rows
+
     outputs = server.saved_outputs()
     print("\nThe Pilot Server is up.")
-    for key in ("public_ip", "docker_host", "instance_id"):
-        if key in outputs:
-            print(f"  {key:12} {outputs[key]}")
+    for key, shown in server_rows(server.home, outputs,
+                                  ("public_ip", "docker_host", "instance_id")):
+        print(f"  {key:12} {shown}")
     print("Next: describe your apps in pilot.toml ([[apps]]), then deploy them.")
     return EXIT_OK
 
@@ -322,7 +324,11 @@ def status(ns: argparse.Namespace) -> int:
     server = _server(ns, Progress(quiet=True), interrupt)
     if server is None:
         return EXIT_INVALID
+    from pilot_tui.deploy.addresses import server_rows, simulated_outputs
+
     info: dict[str, Any] = {"home": server.home, "outputs": server.saved_outputs()}
+    # The outputs as Terraform gave them, and which of them nothing answers at (moto's).
+    info["simulated"] = simulated_outputs(server.home, info["outputs"])
     if server.home == "sandbox":
         from pilot_tui.sandbox import Sandbox
 
@@ -339,8 +345,8 @@ def status(ns: argparse.Namespace) -> int:
     print(f"home: {server.home}")
     print(f"server: {'up' if info['up'] else 'not provisioned'} "
           f"({len(resources)} resources in state)")
-    for key, value in info["outputs"].items():
-        print(f"  {key:18} {value}")
+    for key, shown in server_rows(server.home, info["outputs"]):
+        print(f"  {key:18} {shown}")
     if server.home == "sandbox":
         if info["sandbox"]:
             for name, emu in info["sandbox"].items():

@@ -136,7 +136,7 @@ class Deployer:
             from pilot_tui.deploy.site_deploy import deploy_site
 
             with _RunLog(self, name, "deploy") as log:
-                return deploy_site(self, log, app)
+                return deploy_site(self, log, app, force=force)
         if app.target.kind in CONTAINER_TARGETS:
             from pilot_tui.deploy.managed_deploy import deploy_managed
 

@@ -53,8 +53,9 @@ class Output:
 class Released:
     app: str
     release: str
-    url: str
+    url: str  # what answers; "" when nothing does (a Lambda in the sandbox)
     seconds: float = 0.0
+    simulated: str = ""  # the sandbox's made-up address (addresses.py)
 
 
 Event = StageStarted | StageFinished | StageFailed | Output | Released
@@ -87,5 +88,8 @@ def describe(event: Event) -> str:
     if isinstance(event, StageFailed):
         return f"error: {event.app}: {event.stage} failed: {event.message}"
     if isinstance(event, Released):
-        return f"==> {event.app}: release {event.release} is live at {event.url}"
+        from pilot_tui.deploy.addresses import Address
+
+        where = Address(event.url, event.simulated).at()
+        return f"==> {event.app}: release {event.release} is live{where}"
     return f"    {event.text}"

@@ -35,6 +35,9 @@ class Release:
     url: str | None = None
     note: str = ""  # "rollback to v3", the failure's reason
     revision: str | None = None  # a managed target's own name for it (Lambda version, ...)
+    # In the sandbox: the address its cloud made up (nothing answers there); ``url`` is then
+    # what answers on this machine, if anything (see addresses.py).
+    simulated_url: str | None = None
 
 
 def history_file(state_dir: Path, app: str) -> Path:

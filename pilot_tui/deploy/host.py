@@ -95,15 +95,20 @@ def target_for(config: Any, state_dir: Path, saved: dict[str, Any]) -> DockerTar
     return parse_host(str(outputs["docker_host"]), state_dir)
 
 
+def sandbox_docker_url(env: dict[str, str] | None = None) -> str:
+    """The engine the sandbox deploys apps to: $DOCKER_HOST, else the usual socket."""
+    import os
+
+    return (os.environ if env is None else env).get("DOCKER_HOST") or \
+        "unix:///var/run/docker.sock"
+
+
 def sandbox_engine(env: dict[str, str] | None = None) -> DockerTarget:
     """In the sandbox, apps run on this machine's Docker: $DOCKER_HOST when it is a local
     socket, else the usual /var/run/docker.sock, if an engine answers there."""
-    import os
-
     from pilot_tui.dockerd import ping
 
-    env = dict(os.environ) if env is None else env
-    url = env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    url = sandbox_docker_url(env)
     if url.startswith("unix://") and ping(Path(url.removeprefix("unix://"))):
         return DockerTarget("unix", url, socket=Path(url.removeprefix("unix://")))
     raise HostError(f"the sandbox deploys apps on this machine's Docker, and no engine answers "

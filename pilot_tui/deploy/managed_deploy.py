@@ -18,7 +18,7 @@ import os
 from dataclasses import replace
 from typing import Any
 
-from pilot_tui.deploy import history, lock
+from pilot_tui.deploy import addresses, history, lock
 from pilot_tui.deploy.events import (
     Output,
     Released,
@@ -249,21 +249,24 @@ def _unchanged(log: Any, app: Any, current: history.Release) -> history.Release:
     log.emit(StageStarted(app.name, "deploy"))
     log.emit(StageFinished(app.name, "deploy", f"nothing changed: {current.id} is live "
                            f"(revision {current.revision})"))
-    log.emit(Released(app.name, current.id, current.url or ""))
+    log.emit(Released(app.name, current.id, current.url or "",
+                      simulated=current.simulated_url or ""))
     return current
 
 
 def _record(engine: Any, log: Any, app: Any, release: history.Release) -> history.Release:
     timer = Timer()
     log.emit(StageStarted(app.name, "release"))
-    if engine.config.server.home == "sandbox":
+    release = addresses.placed(engine.config, engine.state_dir, app, release)
+    if release.simulated_url:
         log.line("release", app.name)(
-            "the sandbox's cloud is simulated on this machine: the URL shows where a real "
-            "deploy would answer")
+            f"the sandbox's cloud is simulated on this machine: {release.simulated_url} is "
+            "where a real deploy would answer; nothing answers there")
     engine.record_release(log, app.name, release)
     log.emit(StageFinished(app.name, "release", f"{release.id} is revision {release.revision}",
                            timer.seconds()))
-    log.emit(Released(app.name, release.id, release.url or "", log.timer.seconds()))
+    log.emit(Released(app.name, release.id, release.url or "", log.timer.seconds(),
+                      release.simulated_url or ""))
     return release
 
 

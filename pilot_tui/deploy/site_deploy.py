@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.deploy import history
+from pilot_tui.deploy import addresses, history
 from pilot_tui.deploy.build import BuildError
 from pilot_tui.deploy.events import (
     Output,
@@ -23,8 +23,8 @@ from pilot_tui.deploy.s3_site import S3Site, SiteError
 from pilot_tui.deploy.server_target import Cancelled
 from pilot_tui.deploy.shippable import private_paths
 from pilot_tui.deploy.site_build import build_output, needs_builder
+from pilot_tui.deploy.site_files import Changes, publishable, scan
 from pilot_tui.deploy.site_files import plan as plan_changes
-from pilot_tui.deploy.site_files import publishable, scan
 from pilot_tui.deploy.sites import SiteConfigError, open_site, site_digest, site_folder
 
 
@@ -43,7 +43,18 @@ def _gcs_cdn(engine: Any, app: Any, site: GcsSite, say: Any) -> tuple[str, str, 
     return made.url, made.detail, "".join(f"; DNS: {r}" for r in made.dns)
 
 
-def deploy_site(engine: Any, log: Any, app: Any) -> history.Release:
+def _unchanged(site: S3Site | GcsSite, changes: Changes, made_of: str,
+               live: history.Release | None) -> history.Release | None:
+    """The live release when this deploy would change nothing: the same files and settings
+    (its fingerprint), nothing to upload or delete, and (S3) its distribution still there."""
+    if live is None or live.image_id != made_of or changes.upload or changes.delete:
+        return None
+    if isinstance(site, S3Site) and site.find_distribution() is None:
+        return None
+    return live
+
+
+def deploy_site(engine: Any, log: Any, app: Any, *, force: bool = False) -> history.Release:
     from pilot_tui.deploy.engine import DeployError
 
     name = app.name
@@ -82,11 +93,16 @@ def deploy_site(engine: Any, log: Any, app: Any) -> history.Release:
 
             start_for_deploy(engine.state_dir, log.line("push", name))
         site = open_site(engine.config, engine.state_dir, engine.root, app)
-        where = f"s3://{site.bucket}" if isinstance(site, S3Site) else f"gs://{site.bucket}"
-        log.emit(StageStarted(name, "push", where))
+        bucket_url = f"s3://{site.bucket}" if isinstance(site, S3Site) \
+            else f"gs://{site.bucket}"
+        log.emit(StageStarted(name, "push", bucket_url))
         if site.ensure_bucket():
-            log.line("push", name)(f"created {where} (private)")
+            log.line("push", name)(f"created {bucket_url} (private)")
         changes = plan_changes(files, site.remote())
+        made_of = site_digest(files, app.target)
+        current = _unchanged(site, changes, made_of,
+                             None if force else history.live(history.load(engine.state_dir,
+                                                                          name)))
         say = log.line("push", name)
         step = max(1, len(changes.upload) // 10)
 
@@ -95,13 +111,20 @@ def deploy_site(engine: Any, log: Any, app: Any) -> history.Release:
                 say(f"uploaded {done}/{total}")
 
         manifest: dict[str, list[str]] = {}  # S3: kept per release for a rollback
-        if isinstance(site, S3Site):
-            manifest = site.apply(changes, files, progress)
-        else:
-            site.apply(changes, progress)
+        if current is None:  # else nothing to write, not even the manifest
+            if isinstance(site, S3Site):
+                manifest = site.apply(changes, files, progress)
+            else:
+                site.apply(changes, progress)
         log.emit(StageFinished(name, "push", f"{len(changes.upload)} uploaded "
                                f"({_mb(changes.bytes)}), {len(changes.delete)} deleted, "
                                f"{changes.unchanged} unchanged", timer.seconds()))
+        if current is not None:  # as on the other targets: no new release
+            log.emit(StageStarted(name, "deploy"))
+            log.emit(StageFinished(name, "deploy", f"nothing changed: {current.id} is live"))
+            log.emit(Released(name, current.id, current.url or "",
+                              simulated=current.simulated_url or ""))
+            return current
         stage, timer = "deploy", Timer()
         log.emit(StageStarted(name, "deploy"))
         dns_note = ""  # GCS behind Cloud CDN: the DNS record to create, kept in the release
@@ -109,7 +132,8 @@ def deploy_site(engine: Any, log: Any, app: Any) -> history.Release:
             aliases = (app.target.domain,) if app.target.domain else ()
             distribution, domain = site.ensure_distribution(app.target.index, aliases)
             url = f"https://{app.target.domain or domain}/"
-            detail = f"CloudFront {distribution} ({domain})"
+            simulated = "simulated: " if engine.config.server.home == "sandbox" else ""
+            detail = f"CloudFront {distribution} ({simulated}{domain})"
             if app.target.domain:
                 say(f"point {app.target.domain} at {domain} (a CNAME at your DNS provider)")
         elif engine.config.server.home == "sandbox":  # the GCS emulator only
@@ -119,10 +143,12 @@ def deploy_site(engine: Any, log: Any, app: Any) -> history.Release:
         else:
             distribution, (url, detail, dns_note) = "", _gcs_cdn(
                 engine, app, site, log.line("deploy", name))
-        if engine.config.server.home == "sandbox":
-            log.line("deploy", name)("the sandbox's cloud is simulated on this machine: the "
-                                     "files are in its local bucket and the URL shows where "
-                                     "a real deploy would serve them")
+        where = addresses.for_app(engine.config, engine.state_dir, app, url)
+        if where.simulated:
+            log.line("deploy", name)(
+                "the sandbox's cloud is simulated on this machine: the site answers at "
+                f"{where.url or '(no emulator recorded)'} (its local bucket); "
+                f"{where.simulated} is simulated: nothing answers there")
         log.emit(StageFinished(name, "deploy", detail, timer.seconds()))
         stage, timer = "release", Timer()
         log.emit(StageStarted(name, "release"))
@@ -134,14 +160,14 @@ def deploy_site(engine: Any, log: Any, app: Any) -> history.Release:
         release_id = history.next_id(history.load(engine.state_dir, name))
         revision = site.keep_release(release_id, manifest) if isinstance(site, S3Site) \
             else None
-        record = history.Release(release_id, name, where, site_digest(files),
-                                 history.now(), history.LIVE, url=url,
-                                 note=f"{len(changes.upload)} file(s) changed{dns_note}",
-                                 revision=revision)
+        record = addresses.placed(engine.config, engine.state_dir, app, history.Release(
+            release_id, name, bucket_url, made_of, history.now(), history.LIVE, url=url,
+            note=f"{len(changes.upload)} file(s) changed{dns_note}", revision=revision))
         engine.record_release(log, name, record)
         log.emit(StageFinished(name, "release", f"invalidation {invalidation}"
                                if invalidation else "nothing to invalidate", timer.seconds()))
-        log.emit(Released(name, record.id, url, log.timer.seconds()))
+        log.emit(Released(name, record.id, record.url or "", log.timer.seconds(),
+                          record.simulated_url or ""))
         return record
     except (SiteConfigError, SiteError, TargetError, BuildError) as exc:
         log.emit(StageFailed(name, stage, str(exc)))

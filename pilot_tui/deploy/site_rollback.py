@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from pilot_tui.deploy import history
+from pilot_tui.deploy import addresses, history
 from pilot_tui.deploy.events import Released, StageFailed, StageFinished, StageStarted, Timer
 from pilot_tui.deploy.managed import TargetError
 from pilot_tui.deploy.s3_site import KEEP_DAYS, S3Site, SiteError, VersionGone
@@ -107,13 +107,14 @@ def rollback_site(engine: Any, log: Any, app: Any, wanted: str | None) -> histor
         invalidation = site.invalidate(distribution, changes)
         release_id = history.next_id(history.load(engine.state_dir, name))
         # Kept like a deploy's, so rolling forward again (or back to this one) works.
-        record = dataclasses.replace(
+        record = addresses.placed(engine.config, engine.state_dir, app, dataclasses.replace(
             earlier, id=release_id, created=history.now(), status=history.LIVE, url=url,
-            note=f"rollback to {earlier.id}", revision=site.keep_release(release_id, manifest))
+            note=f"rollback to {earlier.id}", revision=site.keep_release(release_id, manifest)))
         engine.record_release(log, name, record)
         log.emit(StageFinished(name, "release", f"invalidation {invalidation}"
                                if invalidation else "nothing to invalidate", timer.seconds()))
-        log.emit(Released(name, record.id, url, log.timer.seconds()))
+        log.emit(Released(name, record.id, record.url or "", log.timer.seconds(),
+                          record.simulated_url or ""))
         return record
     except VersionGone as exc:
         assert earlier is not None

@@ -59,9 +59,11 @@ def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | Gc
     return GcsSite(client, bucket, config.gcp.region.upper(), cdn)
 
 
-def site_digest(files: list[Any]) -> str:
-    """What the release published: one hash over every key and MD5."""
+def site_digest(files: list[Any], target: Any) -> str:
+    """What the release published and how it is served: one hash over every key, MD5 and
+    type, and the target's settings (a redeploy with an equal one changes nothing)."""
     digest = hashlib.sha256()
     for item in files:
         digest.update(f"{item.key}\0{item.md5}\0{item.content_type}\n".encode())
+    digest.update(repr(target).encode())
     return "sha256:" + digest.hexdigest()

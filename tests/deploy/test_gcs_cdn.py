@@ -242,7 +242,12 @@ def test_deploy_in_the_sandbox_keeps_to_the_emulator(tmp_path, monkeypatch, gcs)
 
     monkeypatch.setattr(gcs_cdn, "open_cdn", no_cdn)
     record, log = deploy(tmp_path, monkeypatch, gcs, "sandbox", None)
-    assert record.url == "https://storage.googleapis.com/pilot-acmesan-docs-site/index.html"
+    # Where a real bucket would serve it, marked as simulated; this project records no
+    # emulator of its own (the fixture's is elsewhere), so no local address either (the
+    # CLI tests in tests/server/test_sandbox_addresses.py open the local one).
+    assert record.simulated_url == \
+        "https://storage.googleapis.com/pilot-acmesan-docs-site/index.html"
+    assert record.url is None
     assert record.note == "1 file(s) changed"
     finished = [e for e in log.events if getattr(e, "stage", "") == "deploy"]
     assert any("Cloud CDN is not simulated in the sandbox" in getattr(e, "detail", "")

@@ -150,26 +150,70 @@ def test_deploy_a_static_site_to_s3_cloudfront_from_the_cli_in_the_sandbox(tmp_p
         first = run_pilot("deploy", "docs", cwd=tmp_path)
         assert first.returncode == 0, first.stderr
         name, release, url = first.stdout.strip().split("\t")
-        assert (name, release) == ("docs", "v1") and url.endswith(".cloudfront.net/")
+        # The address that answers on this machine; the simulated CDN only on stderr.
+        assert (name, release) == ("docs", "v1") and url.endswith(
+            "/pilot-acme-docs-site/index.html") and url.startswith("http://127.0.0.1:")
+        assert ".cloudfront.net/)" in first.stderr and "(simulated: https://" in first.stderr
         assert "created s3://pilot-acme-docs-site (private)" in first.stderr
         assert "2 uploaded" in first.stderr  # progress on stderr, the result on stdout
         assert "the sandbox's cloud is simulated on this machine" in first.stderr
         again = run_pilot("deploy", "docs", cwd=tmp_path)
         assert again.returncode == 0 and "0 uploaded (0.0 kB), 0 deleted, 2 unchanged" in \
-            again.stderr and "nothing to invalidate" in again.stderr
+            again.stderr and "nothing changed: v1 is live" in again.stderr
         (tmp_path / "site" / "app.js").write_text("console.log(2)")
         changed = run_pilot("deploy", "docs", cwd=tmp_path)
         assert changed.returncode == 0 and "1 uploaded" in changed.stderr
         rollback = run_pilot("rollback", "docs", cwd=tmp_path)
         assert rollback.returncode == 0, rollback.stderr
-        # v2 (the unchanged redeploy of v1): copied back inside the bucket, not uploaded
-        assert "rollback to v2" in rollback.stdout
+        # v1 (the unchanged redeploy recorded no v2): copied back inside the bucket
+        assert "rollback to v1" in rollback.stdout
         s3 = aws_session("us-east-1").client(
             "s3", endpoint_url=Sandbox(tmp_path / ".pilot").running()["aws"].url)
         body = s3.get_object(Bucket="pilot-acme-docs-site", Key="app.js")["Body"].read()
         assert body == b"console.log(1)"
         gone = run_pilot("app", "destroy", "docs", "--yes", cwd=tmp_path)
         assert gone.returncode == 0 and "deleted bucket pilot-acme-docs-site" in gone.stderr
+    finally:
+        Sandbox(tmp_path / ".pilot").stop()
+
+
+def test_an_unchanged_site_redeploy_records_no_new_release(tmp_path):
+    """As on the other targets: nothing uploaded, nothing deleted, the same settings is no
+    new release (nor a new manifest in the bucket)."""
+    from tests.conftest import run_pilot
+
+    assert run_pilot("init", "--name", "acme", cwd=tmp_path).returncode == 0
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.html").write_text("<h1>docs</h1>")
+    assert run_pilot("app", "new", "--path", "docs", "--name", "docs",
+                     cwd=tmp_path).returncode == 0
+    try:
+        first = run_pilot("deploy", "docs", cwd=tmp_path)
+        assert first.returncode == 0, first.stderr
+        again = run_pilot("deploy", "docs", cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert "nothing changed: v1 is live" in again.stderr
+        assert again.stdout.strip().split("\t")[:2] == ["docs", "v1"]
+        released = run_pilot("releases", "docs", "--json", cwd=tmp_path)
+        assert [r["id"] for r in json.loads(released.stdout)] == ["v1"]
+        s3 = aws_session("us-east-1").client(
+            "s3", endpoint_url=Sandbox(tmp_path / ".pilot").running()["aws"].url)
+        versions = s3.list_object_versions(Bucket="pilot-acme-docs-site", Prefix=MANIFEST)
+        assert len(versions["Versions"]) == 1  # the manifest was not written again
+        # A changed file is a new release; --force releases the same files again; so does
+        # a changed setting with the same files.
+        (tmp_path / "docs" / "index.html").write_text("<h1>docs, changed</h1>")
+        changed = run_pilot("deploy", "docs", cwd=tmp_path)
+        assert changed.returncode == 0 and changed.stdout.split("\t")[1] == "v2"
+        forced = run_pilot("deploy", "docs", "--force", cwd=tmp_path)
+        assert forced.returncode == 0 and forced.stdout.split("\t")[1] == "v3"
+        released = run_pilot("releases", "docs", "--json", cwd=tmp_path)
+        assert run_pilot("config", "set", "apps.docs.target.domain", '"docs.example.com"',
+                         cwd=tmp_path).returncode == 0
+        renamed = run_pilot("deploy", "docs", cwd=tmp_path)
+        assert renamed.returncode == 0 and renamed.stdout.split("\t")[1] == "v4"
+        released = run_pilot("releases", "docs", "--json", cwd=tmp_path)
+        assert [r["id"] for r in json.loads(released.stdout)] == ["v1", "v2", "v3", "v4"]
     finally:
         Sandbox(tmp_path / ".pilot").stop()
 

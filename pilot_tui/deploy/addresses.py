@@ -1,0 +1,115 @@
+"""Where an app or the Pilot Server answers, as Pilot shows it: decided here, shown by every
+printer (the CLI, the home screen, the deploy result) the same way.
+
+In the sandbox the cloud is simulated on this machine (moto, the GCS emulator). The
+addresses those emulators make up — a CloudFront domain, a Lambda function URL, a load
+balancer's name, the server's public IP and its SSH address — exist in no DNS and on no
+network: they are shown as "simulated: …", never offered as links. Beside them Pilot shows
+what does answer here: a site's files on the local emulator, path-style (moto serves the
+bucket as the distribution would, under the bucket policy that lets the distribution read
+it), and apps on this machine's Docker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pilot_tui.deploy import history
+from pilot_tui.deploy.host import sandbox_docker_url
+
+# The server's outputs that are network addresses: made up by moto in the sandbox.
+SIMULATED_OUTPUTS = ("public_ip", "docker_host")
+SITE_EMULATORS = {"s3-cloudfront": "aws", "gcs-cdn": "gcs"}
+
+
+@dataclass(frozen=True)
+class Address:
+    """``url`` answers (on this machine, in the sandbox), "" when nothing does; ``simulated``
+    is what the sandbox's cloud made up in its place, "" outside the sandbox."""
+
+    url: str
+    simulated: str = ""
+
+    def text(self) -> str:
+        """One line: "URL", "URL (simulated: FAKE)" or "simulated: FAKE"; "-" for none."""
+        if not self.simulated:
+            return self.url or "-"
+        said = f"simulated: {self.simulated}"
+        return f"{self.url} ({said})" if self.url else said
+
+    def at(self) -> str:
+        """For "… is live" + this: " at URL (simulated: FAKE)", " (simulated: FAKE)", ""."""
+        return f" at {self.text()}" if self.url else \
+            f" ({self.text()})" if self.simulated else ""
+
+
+def for_app(config: Any, state_dir: Path, app: Any, cloud_url: str) -> Address:
+    """What to show for ``app`` deployed where its target says (``cloud_url``)."""
+    if config.server.home != "sandbox" or app.target.kind == "server" or not cloud_url:
+        return Address(cloud_url)  # a real cloud, or this machine's Docker in the sandbox
+    if app.target.kind in SITE_EMULATORS:
+        return Address(local_site_url(config, state_dir, app), cloud_url)
+    return Address("", cloud_url)  # Lambda, ECS: the emulator runs no endpoint for them
+
+
+def local_site_url(config: Any, state_dir: Path, app: Any) -> str:
+    """The site's index on the sandbox's emulator, path-style ("" with no emulator)."""
+    from pilot_tui.deploy.s3_site import bucket_for
+    from pilot_tui.sandbox import Sandbox
+
+    emulator = Sandbox(state_dir).load().get(SITE_EMULATORS[app.target.kind])
+    if emulator is None:
+        return ""
+    bucket = bucket_for(config.project.name, app.name)
+    return f"{emulator.url}/{bucket}/{urllib.parse.quote(app.target.index)}"
+
+
+def placed(config: Any, state_dir: Path, app: Any,
+           release: history.Release) -> history.Release:
+    """``release`` (its ``url`` as the target reported it) with the address shown for it:
+    ``url`` is what answers, ``simulated_url`` what the sandbox made up."""
+    where = for_app(config, state_dir, app, release.url or "")
+    return dataclasses.replace(release, url=where.url or None,
+                               simulated_url=where.simulated or None)
+
+
+def of_release(release: history.Release) -> Address:
+    return Address(release.url or "", release.simulated_url or "")
+
+
+# -- the Pilot Server ----------------------------------------------------------------------
+def server_output(home: str, key: str, value: object) -> str:
+    """One of the server's outputs as shown: its addresses are marked in the sandbox."""
+    text = str(value)
+    return f"simulated: {text}" if home == "sandbox" and key in SIMULATED_OUTPUTS else text
+
+
+def simulated_outputs(home: str, outputs: Mapping[str, object]) -> list[str]:
+    """The names of ``outputs`` that nothing answers at (for --json)."""
+    return [k for k in SIMULATED_OUTPUTS if k in outputs] if home == "sandbox" else []
+
+
+def server_rows(home: str, outputs: Mapping[str, object],
+                keys: Iterable[str] | None = None) -> list[tuple[str, str]]:
+    """(name, value as shown) for the server's outputs (``keys``, else all of them), then,
+    in the sandbox, where apps really run: this machine's Docker."""
+    rows = [(k, server_output(home, k, outputs[k]))
+            for k in (outputs if keys is None else keys) if k in outputs]
+    if home == "sandbox" and rows:
+        rows.append(("apps run on", f"this machine's Docker ({sandbox_docker_url()})"))
+    return rows
+
+
+def server_summary(home: str, outputs: Mapping[str, object]) -> str | None:
+    """The server in a few words for the home screen; None when none is recorded."""
+    found = outputs.get("docker_host") or outputs.get("public_ip")
+    if not found:
+        return None
+    if home != "sandbox":
+        return str(found)
+    return f"this machine's Docker ({sandbox_docker_url()}) · simulated: {found}"

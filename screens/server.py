@@ -430,8 +430,9 @@ class ServerScreen(Screen[None]):
 
             shown = "  ".join(f"{k}: [b]{v}[/b]" for k, v in server_rows(
                 self.server.home, outputs, ("public_ip", "docker_host")))
-            summary.update(f"[green b]Done.[/] {shown}\nNext: Esc, then [b]a[/b] to describe "
-                           "your first app.")
+            what = "pick an app and d to deploy it" if self.config.apps else \
+                "describe your first app"
+            summary.update(f"[green b]Done.[/] {shown}\nNext: Esc, then [b]a[/b] to {what}.")
         self.plan = None
 
 

@@ -170,6 +170,16 @@ def _diagnostic(m: dict[str, Any]) -> Event:
                       int(start.get("line", 0)), int(start.get("column", 0)), snippet)
 
 
+def _drift(m: dict[str, Any]) -> Event:
+    # Terraform's own words ("Drift detected (update)") sat next to "No changes" and read
+    # like a problem: say what it means. The plan that follows says whether anything is to do.
+    change = m.get("change") or {}
+    addr = (change.get("resource") or {}).get("addr", "")
+    return LogLine("info", f"{addr}: reads back differently from Terraform's state (changed "
+                           "outside Terraform, or by the cloud itself); state refreshed — the "
+                           "plan below says whether anything needs changing")
+
+
 def _outputs(m: dict[str, Any]) -> Event:
     raw = m.get("outputs") or {}
     return Outputs({k: (v or {}).get("value") for k, v in raw.items()})
@@ -187,6 +197,7 @@ _PARSERS = {
     "refresh_complete": _refresh_complete,
     "diagnostic": _diagnostic,
     "outputs": _outputs,
+    "resource_drift": _drift,
 }
 
 

@@ -231,6 +231,7 @@ async def test_destroy_shows_everything_pilot_made_then_removes_it(sandbox_proje
         await pilot.press("a")
         await wait_for(pilot, lambda: "What remains" in text(screen, "#summary"))
         assert "What remains: nothing." in text(screen, "#summary")
+        assert "first app" not in text(screen, "#summary")  # item 33: no hint to add apps
         assert {str(table.get_cell(k, "state")) for k in keys} == {"✓ done"}
     assert not (sandbox_project / ".pilot/keys/aws-deployer.json").exists()
     assert not (sandbox_project / ".pilot/outputs/server.json").exists()

@@ -434,6 +434,18 @@ def local_records(state_dir: Path) -> list[Thing]:
 
 
 # -- removing ------------------------------------------------------------------------------
+def sandbox_stand_in(home: str) -> str | None:
+    """Why a destroy run with --sandbox is refused for a project whose home is ``home``: the
+    sandbox and the real server share the checkout's records (.pilot/outputs, the deployer's
+    key file, the release history), which a sandbox teardown would delete."""
+    if home == "sandbox":
+        return None
+    return (f'destroying the sandbox is refused here: this project\'s home is "{home}", and a '
+            "sandbox teardown would delete this checkout's records of that server "
+            "(.pilot/outputs, the deployer's key file, the release history). Try the sandbox "
+            'in a copy of the project with server.home = "sandbox".')
+
+
 @dataclass
 class Teardown:
     """One destroy of one project: what to remove it with, and what failed."""
@@ -750,6 +762,16 @@ async def remaining(teardown: Teardown, server: Any) -> Inventory:
     """What a fresh scan still finds (and what Terraform's state still holds)."""
     import asyncio
 
+    from pilot_tui.server import ServerError
+
     found, problems = await asyncio.to_thread(teardown.scan.run, declared=False)
-    addresses = await server.state_resources() if server is not None else []
+    addresses: list[str] = []
+    # A remote state went with the state bucket (unless --keep-state): there is no state
+    # left to read, and the scan above finds by tag whatever Terraform would have held.
+    state_removed = not teardown.keep_state and teardown.config.state.backend != "local"
+    if server is not None and not state_removed:
+        try:
+            addresses = await server.state_resources()
+        except ServerError as exc:
+            problems = [*problems, f"Terraform's state could not be read ({exc})"]
     return inventory(found, addresses, {}, keep_state=teardown.keep_state, problems=problems)

@@ -25,6 +25,7 @@ from pilot_tui.runner import KILL_AT, Interrupt
 from pilot_tui.screens.colorlog import ColorLog, colour_level
 from pilot_tui.screens.failures import worker_failure
 from pilot_tui.screens.footer import PilotFooter
+from pilot_tui.screens.project_config import sandbox_forced
 from pilot_tui.server import (
     Note,
     Plan,
@@ -190,8 +191,18 @@ class ServerScreen(Screen[None]):
             self.run_plan(destroy=False)
 
     def action_plan_destroy(self) -> None:
-        if not self._busy():
-            self.run_plan(destroy=True)
+        if self._busy():
+            return
+        if sandbox_forced(self.app):  # --sandbox over a real home: their records are shared
+            from pilot_tui.config.document import ProjectFile
+            from pilot_tui.teardown import sandbox_stand_in
+
+            written = ProjectFile.load(self.project.file).check().config
+            refusal = sandbox_stand_in(written.server.home) if written else None
+            if refusal:
+                self._pin(f"[b]Not destroyed[/b]: {escape(refusal)}")
+                return
+        self.run_plan(destroy=True)
 
     def action_apply(self) -> None:
         if self._busy() or self.plan is None:

@@ -54,12 +54,12 @@ def cli(capsys, monkeypatch, tmp_path):
 
 
 def run_pilot(*args: str, cwd: Path, env: dict[str, str] | None = None,
-              input: str | None = None) -> subprocess.CompletedProcess[str]:
+              input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run the installed `pilot-tui` entry point as a user would."""
     full_env = {k: v for k, v in os.environ.items() if k != "PILOT_PROJECT"}
     full_env.update(env or {})
     return subprocess.run([PILOT, *args], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, input=input, timeout=60)
+                          text=True, input=input, timeout=timeout)
 
 
 @pytest.fixture

@@ -86,3 +86,30 @@ async def test_the_app_opened_with_sandbox_deploys_to_the_sandbox(tmp_path):
         assert "is live" in str(result.render()), str(result.render())
     assert (tmp_path / "pilot.toml").read_bytes() == before
     assert not Sandbox(tmp_path / ".pilot").running()  # the app stopped what it started
+
+
+async def test_the_app_with_sandbox_refuses_to_destroy_a_real_projects_records(tmp_path):
+    """`pilot-tui --sandbox`, Server screen, d: refused before anything is planned, since a
+    sandbox teardown would delete the real server's records in this checkout."""
+    from textual.widgets import Static
+
+    from pilot_tui.screens.app import create_app
+    from pilot_tui.screens.server import ServerScreen
+
+    assert run_pilot("init", "--name", "acme", "--home", "aws", cwd=tmp_path).returncode == 0
+    outputs = tmp_path / ".pilot" / "outputs" / "server.json"
+    outputs.parent.mkdir(parents=True, exist_ok=True)
+    outputs.write_text('{"home": "aws", "outputs": {"public_ip": "203.0.113.9"}}')
+    app = create_app(str(tmp_path / "pilot.toml"), sandbox=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        assert isinstance(app.screen, ServerScreen)
+        await pilot.press("d")
+        await pilot.pause()
+        error = app.screen.query_one("#error", Static)
+        assert not error.has_class("hidden")
+        assert "Not destroyed" in str(error.render()) and 'home is "aws"' in str(error.render())
+        assert not app.screen.workers  # nothing was planned
+    assert outputs.exists()
+    assert not Sandbox(tmp_path / ".pilot").running()

@@ -31,7 +31,8 @@ def say(text: str) -> None:
 
 
 def confirm(question: str, yes: bool) -> bool | None:
-    """True with --yes or a "y"; False for anything else; None without a terminal to ask."""
+    """True with --yes or a "y"; False for anything else; None without a terminal to ask
+    or when the input ends (Ctrl+D) before an answer."""
     if yes:
         return True
     if not sys.stdin.isatty():
@@ -40,7 +41,9 @@ def confirm(question: str, yes: bool) -> bool | None:
     try:
         return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
     except EOFError:
-        return False
+        print(file=sys.stderr)
+        error("no answer (the input ended); nothing was changed")
+        return None
 
 
 def not_confirmed(answer: bool | None) -> int:

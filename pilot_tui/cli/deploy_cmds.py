@@ -397,14 +397,21 @@ def app_dockerfile(ns: argparse.Namespace) -> int:
 
 def _destroy_site(engine: Any, app: Any, yes: bool) -> int:
     from pilot_tui.deploy.app_teardown import destroy_app
-    from pilot_tui.deploy.s3_site import bucket_for
+    from pilot_tui.deploy.managed import TargetError
+    from pilot_tui.deploy.s3_site import SiteError, bucket_for
+    from pilot_tui.deploy.sites import SiteConfigError
 
     bucket = bucket_for(engine.config.project.name, app.name)
     answer = confirm(f"Delete {app.name}'s bucket {bucket} and everything in it, and its "
                      "CDN? (history is kept)", yes)
     if not answer:
         return not_confirmed(answer)
-    if not destroy_app(engine.config, engine.state_dir, engine.root, app, say):
+    try:
+        removed = destroy_app(engine.config, engine.state_dir, engine.root, app, say)
+    except (SiteError, SiteConfigError, TargetError) as exc:
+        error(f"{app.name}: {exc}")
+        return EXIT_FAILED
+    if not removed:
         say(f"nothing left to remove for {app.name}")
     history.retire(engine.state_dir, app.name, "app destroyed")
     return EXIT_OK

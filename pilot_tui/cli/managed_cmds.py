@@ -55,9 +55,11 @@ def destroy(project: Project, config: Any, app: Any, yes: bool) -> int:
                      yes)
     if not answer:
         return not_confirmed(answer)
+    from pilot_tui.deploy.s3_site import SiteError
+
     try:
         destroy_app(config, project.state_dir, project.root, app, say)
-    except TargetError as exc:
+    except (TargetError, SiteError) as exc:
         error(f"{app.name}: {exc}")
         return EXIT_FAILED
     history.retire(project.state_dir, app.name, "app destroyed")

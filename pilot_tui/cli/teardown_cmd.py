@@ -4,12 +4,17 @@ ask once, remove it in order, and say what remains."""
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from pilot_tui.cli.config_cmds import confirm, say
+from pilot_tui.cli.config_cmds import confirm, error, say
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from pilot_tui.runner import Interrupt
 from pilot_tui.teardown import STEP_TITLES, Inventory, Teardown, execute, inventory, make_scan
 from pilot_tui.teardown import remaining as what_remains
+
+if TYPE_CHECKING:
+    from pilot_tui.cli.server_cmds import Progress
+    from pilot_tui.server import Server
 
 
 def show(inv: Inventory) -> None:
@@ -26,14 +31,45 @@ def show(inv: Inventory) -> None:
 
 
 def destroy(ns: argparse.Namespace) -> int:
-    from pilot_tui.cli.server_cmds import Progress, _make_plan, _run, _server
-    from pilot_tui.server import Stage
+    from pilot_tui.cli.server_cmds import _server
+
+    refused = sandbox_stand_in(ns)
+    if refused:
+        error(refused)
+        return EXIT_INVALID
+    from pilot_tui.cli.server_cmds import Progress
 
     interrupt = Interrupt()
     progress = Progress()
     server = _server(ns, progress, interrupt)
     if server is None:
         return EXIT_INVALID
+    # One run per working directory, as for `server up`: a concurrent run would replace the
+    # plan and templates this destroy works from.
+    with server.workspace_lock("pilot-tui server destroy"):
+        return _destroy(ns, server, progress, interrupt)
+
+
+def sandbox_stand_in(ns: argparse.Namespace) -> str | None:
+    """Why `server destroy --sandbox` is refused here (see teardown.sandbox_stand_in)."""
+    if not getattr(ns, "sandbox", False):
+        return None
+    from pilot_tui.config.document import ProjectFile
+    from pilot_tui.project import ProjectNotFound, find_project
+    from pilot_tui.teardown import sandbox_stand_in as refusal
+
+    try:
+        config = ProjectFile.load(find_project(ns.project).file).check().config
+    except (ProjectNotFound, OSError, ValueError):
+        return None  # _server reports what is wrong with the project file
+    return None if config is None else refusal(config.server.home)
+
+
+def _destroy(ns: argparse.Namespace, server: Server, progress: Progress,
+             interrupt: Interrupt) -> int:
+    from pilot_tui.cli.server_cmds import _make_plan, _run
+    from pilot_tui.server import Stage
+
     the_plan, result = _make_plan(server, True, interrupt)
     if result.interrupted:
         return EXIT_INTERRUPTED

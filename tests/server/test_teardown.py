@@ -277,3 +277,55 @@ def test_an_interrupt_stops_before_the_next_step(tmp_path, cli):
                                    lambda *_: None))
     assert teardown.failures == ["interrupted before local records in .pilot/"]
     assert record.exists()
+
+
+def test_destroy_with_remote_state_finishes_and_says_nothing_remains(sandbox_project):
+    """With state.backend = "s3" the state bucket goes last; reading Terraform's state from
+    it afterwards failed ("show failed"), so a destroy that had removed everything exited 1
+    and left the emulators running (found reviewing the change)."""
+    from pilot_tui.sandbox import Sandbox
+    from tests.conftest import run_pilot
+
+    done = run_pilot("config", "set", "state.backend", "s3", cwd=sandbox_project)
+    assert done.returncode == 0, done.stderr
+    up = run_pilot("server", "up", "--yes", cwd=sandbox_project, timeout=300)
+    assert up.returncode == 0, up.stderr
+    gone = run_pilot("server", "destroy", "--yes", cwd=sandbox_project, timeout=300)
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert "What remains: nothing." in gone.stdout
+    assert "state bucket pilot-state-acme" in gone.stdout  # listed, then removed
+    assert not Sandbox(sandbox_project / ".pilot").running()
+
+
+def test_destroy_is_refused_while_another_run_holds_the_workspace(sandbox_project):
+    from pilot_tui.tf.workspace import WorkspaceLock
+    from tests.conftest import run_pilot
+
+    workdir = sandbox_project / ".pilot" / "terraform" / "sandbox"
+    workdir.mkdir(parents=True, exist_ok=True)
+    lock = WorkspaceLock(workdir, "pilot-tui server up")
+    lock.acquire()
+    try:
+        refused = run_pilot("server", "destroy", "--yes", cwd=sandbox_project)
+    finally:
+        lock.release()
+    assert refused.returncode == 1, refused.stderr
+    assert "another `pilot-tui server up` is running" in refused.stderr
+
+
+def test_destroy_with_sandbox_keeps_a_real_projects_records(tmp_path):
+    """`server destroy --sandbox` in a home = "aws" project would delete the checkout's
+    records of the real server (outputs, the deployer's key file, release history)."""
+    from tests.conftest import run_pilot
+
+    assert run_pilot("init", "--name", "acme", "--home", "aws", cwd=tmp_path).returncode == 0
+    outputs = tmp_path / ".pilot" / "outputs" / "server.json"
+    outputs.parent.mkdir(parents=True, exist_ok=True)
+    outputs.write_text('{"home": "aws", "outputs": {"public_ip": "203.0.113.9"}}')
+    key = tmp_path / ".pilot" / "keys" / "aws-deployer.json"
+    key.parent.mkdir(parents=True, exist_ok=True)
+    key.write_text("{}")
+    refused = run_pilot("server", "destroy", "--sandbox", "--yes", cwd=tmp_path)
+    assert refused.returncode == 2, refused.stderr
+    assert 'home is "aws"' in refused.stderr
+    assert outputs.exists() and key.exists()

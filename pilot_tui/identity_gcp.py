@@ -116,10 +116,6 @@ def delete_key_request(key_name: str) -> ApiRequest:
     return ApiRequest("DELETE", IAM + key_name)
 
 
-def get_project_request(gcp_project: str) -> ApiRequest:
-    return ApiRequest("GET", project_url(gcp_project))
-
-
 def get_policy_request(resource_url: str) -> ApiRequest:
     """Version 3 so conditional bindings come back whole (a set of a version-1 read of a
     policy with conditions would be refused)."""

@@ -9,14 +9,10 @@ from typing import Any
 from pilot_tui.cli.config_cmds import confirm, error, not_confirmed, say
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_OK
 from pilot_tui.deploy import history
-from pilot_tui.deploy.managed import TargetError, open_target
+from pilot_tui.deploy.managed import TargetError
 from pilot_tui.project import Project
 
 POLL_SECONDS = 2.0
-
-
-def _target(project: Project, config: Any, app: Any) -> Any:
-    return open_target(config, project.state_dir, project.root, app)
 
 
 def print_logs(project: Project, config: Any, app: Any, *, tail: int, follow: bool) -> int:

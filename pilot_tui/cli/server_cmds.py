@@ -255,8 +255,9 @@ def _apply(server: Server, the_plan: Plan, progress: Progress, interrupt: Interr
     return EXIT_OK
 
 
-def _plan_confirm_apply(ns: argparse.Namespace, destroy: bool) -> tuple[int, Server | None]:
-    """Plan, show, confirm and apply; (exit code, server), with EXIT_OK meaning "carry on"."""
+def _plan_confirm_apply(ns: argparse.Namespace) -> tuple[int, Server | None]:
+    """Plan, show, confirm and apply `server up`; (exit code, server), with EXIT_OK meaning
+    "carry on". (`server destroy` is cli/teardown_cmd.py: it removes more than Terraform's.)"""
     interrupt = Interrupt()
     progress = Progress()
     server = _server(ns, progress, interrupt)
@@ -264,39 +265,35 @@ def _plan_confirm_apply(ns: argparse.Namespace, destroy: bool) -> tuple[int, Ser
         return EXIT_INVALID, None
     # One run per working directory, from the plan to the end of the apply: the plan file
     # the user reviews is the one applied.
-    with server.workspace_lock(f"pilot-tui server {'destroy' if destroy else 'up'}"):
-        return _review_and_apply(ns, server, progress, interrupt, destroy), server
+    with server.workspace_lock("pilot-tui server up"):
+        return _review_and_apply(ns, server, progress, interrupt), server
 
 
 def _review_and_apply(ns: argparse.Namespace, server: Server, progress: Progress,
-                      interrupt: Interrupt, destroy: bool) -> int:
-    the_plan, result = _make_plan(server, destroy, interrupt)
+                      interrupt: Interrupt) -> int:
+    the_plan, result = _make_plan(server, False, interrupt)
     if result.interrupted:
         return EXIT_INTERRUPTED
     if result.code != 0:
-        say(f"{'planning the destroy' if destroy else 'plan'} failed; full log: {result.log}")
+        say(f"plan failed; full log: {result.log}")
         return EXIT_FAILED
     if not the_plan.changes:
-        print("Nothing to destroy." if destroy else _table(the_plan))
-        if not destroy:
-            _run(lambda: server.apply(the_plan), interrupt)  # setup, which checks its parts
+        print(_table(the_plan))
+        _run(lambda: server.apply(the_plan), interrupt)  # setup, which checks its parts
         return EXIT_OK
-    if destroy:
-        print("This removes:")
     _show_plan(the_plan, server, print)
-    verb = "Destroy these {n} resources?" if destroy else "Apply these {n} changes?"
-    answer = confirm(verb.format(n=the_plan.total), ns.yes)
+    answer = confirm(f"Apply these {the_plan.total} changes?", ns.yes)
     if answer is None:
         return EXIT_INVALID
     if not answer:
         say("nothing was changed")
         return EXIT_CANCELLED
-    return _apply(server, the_plan, progress, interrupt, "destroy" if destroy else "apply")
+    return _apply(server, the_plan, progress, interrupt, "apply")
 
 
 @_guard
 def up(ns: argparse.Namespace) -> int:
-    code, server = _plan_confirm_apply(ns, destroy=False)
+    code, server = _plan_confirm_apply(ns)
     if code != EXIT_OK or server is None:
         return EXIT_OK if code == EXIT_CANCELLED else code
     from pilot_tui.deploy.addresses import server_rows

@@ -748,6 +748,9 @@ async def execute(teardown: Teardown, inv: Inventory, server: Any, plan: Any,
                     why = "interrupted" if result.interrupted else \
                         f"failed at {', '.join(result.errored) or 'a step'}"
                     teardown.failures.append(f"terraform destroy {why} (log: {result.log})")
+                    if result.killed:  # what may now exist outside its state, as for `up`
+                        for line in server.after_kill(result):
+                            say(line)
                     return False
             await asyncio.to_thread(teardown.remove_untracked, [
                 t for t in things if t.kind != "Terraform resource"], say)

@@ -98,7 +98,8 @@ def _destroy(ns: argparse.Namespace, server: Server, progress: Progress,
         return EXIT_OK
     progress.total = the_plan.total
     ok = _run(lambda: execute(teardown, inv, server, the_plan, lambda text: say(f"    {text}"),
-                              lambda step, title: progress(Stage(step, title))), interrupt)
+                              lambda step, title: progress(Stage(step, title))), interrupt,
+              server.in_flight)
     left = _run(lambda: what_remains(teardown, server), Interrupt())
     if left.remove:
         print(f"What remains ({len(left.remove)}):")

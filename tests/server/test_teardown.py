@@ -87,7 +87,7 @@ def made(tmp_path, cli):
     deployer = aws_deployer(config, state_dir, sandbox=True)  # user, policy, both roles
     deployer.ensure()
     deployer.rotate(state_dir / "keys")
-    site = S3Site(aws("s3"), aws("cloudfront"), "pilot-acme-web-site", "us-east-1")
+    site = S3Site(aws("s3"), aws("cloudfront"), "pilot-acme-web-site", "us-east-1", "acme")
     site.ensure_bucket()
     site.ensure_distribution()
     aws("s3").put_object(Bucket=site.bucket, Key="index.html", Body=b"v1")

@@ -4,6 +4,7 @@ ask once, remove it in order, and say what remains."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pilot_tui.cli.config_cmds import confirm, error, say
@@ -14,7 +15,8 @@ from pilot_tui.teardown import remaining as what_remains
 
 if TYPE_CHECKING:
     from pilot_tui.cli.server_cmds import Progress
-    from pilot_tui.server import Server
+    from pilot_tui.config.schema import PilotConfig
+    from pilot_tui.server import Plan, Server
 
 
 def show(inv: Inventory) -> None:
@@ -31,19 +33,24 @@ def show(inv: Inventory) -> None:
 
 
 def destroy(ns: argparse.Namespace) -> int:
-    from pilot_tui.cli.server_cmds import _server
+    from pilot_tui.cli.config_cmds import load_valid
+    from pilot_tui.cli.server_cmds import Progress
+    from pilot_tui.project import Project
+    from pilot_tui.server import Server
 
     refused = sandbox_stand_in(ns)
     if refused:
         error(refused)
         return EXIT_INVALID
-    from pilot_tui.cli.server_cmds import Progress
-
+    loaded = load_valid(ns)
+    if loaded is None:
+        return EXIT_INVALID
+    pf, config = loaded  # load_valid applied --sandbox
+    if config.server.home == "host":
+        return _destroy_on_host(ns, pf.path.parent, config)
     interrupt = Interrupt()
     progress = Progress()
-    server = _server(ns, progress, interrupt)
-    if server is None:
-        return EXIT_INVALID
+    server = Server(Project(pf.path), config, progress, interrupt)
     # One run per working directory, as for `server up`: a concurrent run would replace the
     # plan and templates this destroy works from.
     with server.workspace_lock("pilot-tui server destroy"):
@@ -68,7 +75,6 @@ def sandbox_stand_in(ns: argparse.Namespace) -> str | None:
 def _destroy(ns: argparse.Namespace, server: Server, progress: Progress,
              interrupt: Interrupt) -> int:
     from pilot_tui.cli.server_cmds import _make_plan, _run
-    from pilot_tui.server import Stage
 
     the_plan, result = _make_plan(server, True, interrupt)
     if result.interrupted:
@@ -83,6 +89,37 @@ def _destroy(ns: argparse.Namespace, server: Server, progress: Progress,
     found, problems = teardown.scan.run()
     inv = inventory(found, [c.address for c in the_plan.changes if c.action != "read"], ids,
                     keep_state=teardown.keep_state, problems=problems)
+    return _confirm_and_remove(ns, teardown, inv, server, the_plan, progress, interrupt)
+
+
+def _destroy_on_host(ns: argparse.Namespace, root: Path, config: PilotConfig) -> int:
+    """`home = "host"`: no server to provision, but the apps (and any managed ones), their
+    containers and the proxy on the team's Docker host, and the deployer, are Pilot's."""
+    from pilot_tui.cli.server_cmds import Progress
+    from pilot_tui.deploy.host import HostError, connect, target_for
+
+    state_dir = root / ".pilot"
+    try:
+        target = target_for(config, state_dir, {})
+        with connect(target, state_dir / "run") as client:
+            teardown = Teardown(config, root, make_scan(config, root),
+                                keep_state=getattr(ns, "keep_state", False))
+            teardown.scan.docker = client
+            found, problems = teardown.scan.run()
+            inv = inventory(found, [], {}, keep_state=teardown.keep_state, problems=problems)
+            return _confirm_and_remove(ns, teardown, inv, None, None, Progress(), Interrupt())
+    except HostError as exc:
+        error(f"{exc}; nothing was removed")
+        return EXIT_FAILED
+
+
+def _confirm_and_remove(ns: argparse.Namespace, teardown: Teardown, inv: Inventory,
+                        server: Server | None, the_plan: Plan | None, progress: Progress,
+                        interrupt: Interrupt) -> int:
+    """Show ``inv``, ask once, remove it in order and say what remains."""
+    from pilot_tui.cli.server_cmds import _run
+    from pilot_tui.server import Stage
+
     if not inv.remove:
         print("Nothing to destroy.")
         if inv.keep:
@@ -96,10 +133,10 @@ def _destroy(ns: argparse.Namespace, server: Server, progress: Progress,
     if not answer:
         say("nothing was changed")
         return EXIT_OK
-    progress.total = the_plan.total
+    progress.total = the_plan.total if the_plan is not None else 0
     ok = _run(lambda: execute(teardown, inv, server, the_plan, lambda text: say(f"    {text}"),
                               lambda step, title: progress(Stage(step, title))), interrupt,
-              server.in_flight)
+              server.in_flight if server is not None else dict)
     left = _run(lambda: what_remains(teardown, server), Interrupt())
     if left.remove:
         print(f"What remains ({len(left.remove)}):")
@@ -116,16 +153,15 @@ def _destroy(ns: argparse.Namespace, server: Server, progress: Progress,
         say("run `pilot-tui server destroy` again to retry what is left")
         return EXIT_INTERRUPTED if interrupt.count else EXIT_FAILED
     _stop_sandbox(server)
-    print("The Pilot Server is gone.")
+    print("Everything Pilot made for this project is gone." if server is None else
+          "The Pilot Server is gone.")
     return EXIT_OK
 
 
-def _stop_sandbox(server: object) -> None:
+def _stop_sandbox(server: Server | None) -> None:
     from pilot_tui.sandbox import Sandbox
-    from pilot_tui.server import Server
 
-    assert isinstance(server, Server)
-    if server.home == "sandbox":
+    if server is not None and server.home == "sandbox":
         stopped = Sandbox(server.project.state_dir).stop()
         if stopped:
             print(f"Stopped the sandbox emulators ({', '.join(stopped)}).")

@@ -1,0 +1,26 @@
+"""`server destroy` with `home = "host"` (the team's own Docker host; here the private
+engine): no server to provision, but the apps' containers and the proxy Pilot made there
+are listed, removed, and nothing of the project is left (it used to stop at "there is no
+server to provision", and only `app destroy`, app by app, removed anything)."""
+
+from __future__ import annotations
+
+import docker
+
+
+def test_server_destroy_on_a_host_removes_the_projects_containers(site, cli, docker_engine):
+    root, _port = site
+    assert cli("deploy", "hello").code == 0
+    client = docker.DockerClient(base_url=docker_engine.url)
+    try:
+        assert client.containers.list(all=True, filters={"label": "pilot.project"})
+        gone = cli("server", "destroy", "--yes")
+        assert gone.code == 0, gone.out + gone.err
+        assert "container pilot-proxy" in gone.out  # listed before it went
+        assert "What remains: nothing." in gone.out
+        assert client.containers.list(all=True, filters={"label": "pilot.project"}) == []
+        assert not [c for c in client.containers.list(all=True) if c.name == "pilot-proxy"]
+        status = cli("status", "--json")
+        assert '"v1"' not in status.out  # nothing is recorded live any more
+    finally:
+        client.close()

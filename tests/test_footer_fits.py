@@ -25,3 +25,6 @@ async def test_footers_fit_at_80_columns(project):
             shown = [key.description for key in app.screen.query(FooterKey)]
             assert "Help" in shown and "Quit" in shown, (keys, shown)
             assert cut_keys(app) == [], (keys, type(app.screen).__name__)
+        # The credentials screen starts the sandbox's emulators to check them: let it finish,
+        # so the app stops them as it exits (an exit mid-start left them running).
+        await app.workers.wait_for_complete()

@@ -241,15 +241,21 @@ def test_deploy_in_the_sandbox_keeps_to_the_emulator(tmp_path, monkeypatch, gcs)
         raise AssertionError("the sandbox has no Compute emulator: no CDN requests")
 
     monkeypatch.setattr(gcs_cdn, "open_cdn", no_cdn)
-    record, log = deploy(tmp_path, monkeypatch, gcs, "sandbox", None)
-    # Where a real bucket would serve it, marked as simulated; this project records no
-    # emulator of its own (the fixture's is elsewhere), so no local address either (the
-    # CLI tests in tests/server/test_sandbox_addresses.py open the local one).
-    assert record.simulated_url == \
-        "https://storage.googleapis.com/pilot-acmesan-docs-site/index.html"
-    assert record.url is None
-    assert record.note == "1 file(s) changed"
-    finished = [e for e in log.events if getattr(e, "stage", "") == "deploy"]
-    assert any("Cloud CDN is not simulated in the sandbox" in getattr(e, "detail", "")
-               for e in finished)
-    GcsSite(gcs, "pilot-acmesan-docs-site", "US").destroy()
+    try:
+        record, log = deploy(tmp_path, monkeypatch, gcs, "sandbox", None)
+        # A deploy starts the project's own emulators when they are stopped (item 31), and
+        # the release points at its GCS emulator, path-style; where a real bucket would serve
+        # it is marked as simulated. (The upload itself went to the fixture's emulator, to
+        # which the client is patched; tests/server/test_sandbox_addresses.py fetches the
+        # local address through the CLI.)
+        own = Sandbox(tmp_path / ".pilot").running()["gcs"]
+        assert record.url == f"{own.url}/pilot-acmesan-docs-site/index.html"
+        assert record.simulated_url == \
+            "https://storage.googleapis.com/pilot-acmesan-docs-site/index.html"
+        assert record.note == "1 file(s) changed"
+        finished = [e for e in log.events if getattr(e, "stage", "") == "deploy"]
+        assert any("Cloud CDN is not simulated in the sandbox" in getattr(e, "detail", "")
+                   for e in finished)
+        GcsSite(gcs, "pilot-acmesan-docs-site", "US").destroy()
+    finally:
+        Sandbox(tmp_path / ".pilot").stop()

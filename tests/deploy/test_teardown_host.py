@@ -9,7 +9,7 @@ import docker
 
 
 def test_server_destroy_on_a_host_removes_the_projects_containers(site, cli, docker_engine):
-    root, _port = site
+    assert site  # the project, its proxy port
     assert cli("deploy", "hello").code == 0
     client = docker.DockerClient(base_url=docker_engine.url)
     try:

@@ -761,6 +761,22 @@ async def execute(teardown: Teardown, inv: Inventory, server: Any, plan: Any,
     return not teardown.failures
 
 
+async def plan_teardown(server: Any, plan: Any, *,
+                        keep_state: bool) -> tuple[Teardown, Inventory]:
+    """What `server destroy` (the CLI, or `d` on the Server screen) lists for a Pilot
+    Server: Terraform's planned destroy plus everything the clouds hold for the project."""
+    import asyncio
+
+    ids = await server.state_ids()
+    root = server.project.root
+    teardown = Teardown(server.config, root,
+                        await asyncio.to_thread(make_scan, server.config, root),
+                        keep_state=keep_state)
+    found, problems = await asyncio.to_thread(teardown.scan.run)
+    return teardown, inventory(found, [c.address for c in plan.changes if c.action != "read"],
+                               ids, keep_state=keep_state, problems=problems)
+
+
 async def remaining(teardown: Teardown, server: Any) -> Inventory:
     """What a fresh scan still finds (and what Terraform's state still holds)."""
     import asyncio

@@ -258,23 +258,12 @@ class ServerScreen(Screen[None]):
         self.workspace.acquire()
         self.inventory = None
         plan, result = await self.server.plan(destroy=destroy)
-        if destroy and result.code == 0:
-            self.inventory = await self._inventory(plan)
+        if destroy and result.code == 0:  # what `server destroy` lists, found the same way
+            from pilot_tui.teardown import plan_teardown
+
+            self.teardown, self.inventory = await plan_teardown(self.server, plan,
+                                                                keep_state=False)
         return plan, result
-
-    async def _inventory(self, plan: Plan) -> Inventory:
-        """Everything Pilot made for the project, as `server destroy` lists it."""
-        import asyncio
-
-        from pilot_tui.teardown import inventory, make_scan
-
-        ids = await self.server.state_ids()
-        self.teardown = Teardown(self.config, self.project.root,
-                                 await asyncio.to_thread(make_scan, self.config,
-                                                         self.project.root))
-        found, problems = await asyncio.to_thread(self.teardown.scan.run)
-        return inventory(found, [c.address for c in plan.changes if c.action != "read"], ids,
-                         keep_state=False, problems=problems)
 
     @work(exclusive=True, group="terraform", name="teardown", exit_on_error=False)
     async def run_teardown(self, plan: Plan, inv: Inventory) -> Inventory:

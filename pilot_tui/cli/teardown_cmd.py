@@ -7,10 +7,18 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pilot_tui.cli.config_cmds import confirm, error, say
+from pilot_tui.cli.config_cmds import confirm, error, not_confirmed, say
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from pilot_tui.runner import Interrupt
-from pilot_tui.teardown import STEP_TITLES, Inventory, Teardown, execute, inventory, make_scan
+from pilot_tui.teardown import (
+    STEP_TITLES,
+    Inventory,
+    Teardown,
+    execute,
+    inventory,
+    make_scan,
+    plan_teardown,
+)
 from pilot_tui.teardown import remaining as what_remains
 
 if TYPE_CHECKING:
@@ -82,13 +90,8 @@ def _destroy(ns: argparse.Namespace, server: Server, progress: Progress,
     if result.code != 0:
         say(f"planning the destroy failed; full log: {result.log}")
         return EXIT_FAILED
-    ids = _run(server.state_ids, Interrupt())
-    teardown = Teardown(server.config, server.project.root,
-                        make_scan(server.config, server.project.root),
-                        keep_state=getattr(ns, "keep_state", False))
-    found, problems = teardown.scan.run()
-    inv = inventory(found, [c.address for c in the_plan.changes if c.action != "read"], ids,
-                    keep_state=teardown.keep_state, problems=problems)
+    teardown, inv = _run(lambda: plan_teardown(
+        server, the_plan, keep_state=getattr(ns, "keep_state", False)), Interrupt())
     return _confirm_and_remove(ns, teardown, inv, server, the_plan, progress, interrupt)
 
 
@@ -128,11 +131,8 @@ def _confirm_and_remove(ns: argparse.Namespace, teardown: Teardown, inv: Invento
         return EXIT_OK
     show(inv)
     answer = confirm(f"Remove these {len(inv.remove)} things?", ns.yes)
-    if answer is None:
-        return EXIT_INVALID
     if not answer:
-        say("nothing was changed")
-        return EXIT_OK
+        return not_confirmed(answer)
     progress.total = the_plan.total if the_plan is not None else 0
     ok = _run(lambda: execute(teardown, inv, server, the_plan, lambda text: say(f"    {text}"),
                               lambda step, title: progress(Stage(step, title))), interrupt,

@@ -31,10 +31,12 @@ QUESTIONS = (
     AppQuestion("path", "Source folder (relative to pilot.toml)", "."),
     AppQuestion("name", "Name"),
     AppQuestion("target", "Target"),
-    AppQuestion("env", "Environment variables (KEY=value, comma separated; not secrets)",
-                "LOG_LEVEL=info"),
-    AppQuestion("secrets", "Secret names (values come from the environment at deploy time)",
-                "DATABASE_URL"),
+    AppQuestion(
+        "env", "Environment variables (KEY=value, comma separated; not secrets)", "LOG_LEVEL=info"
+    ),
+    AppQuestion(
+        "secrets", "Secret names (values come from the environment at deploy time)", "DATABASE_URL"
+    ),
 )
 
 
@@ -63,8 +65,11 @@ def app_table(answers: dict[str, str], detected: Detected | None) -> dict[str, A
     }
 
 
-def check_app(text: str, table: dict[str, Any], base_dir: Path | None = None,
-              ) -> tuple[str | None, list[tuple[str, str]]]:
+def check_app(
+    text: str,
+    table: dict[str, Any],
+    base_dir: Path | None = None,
+) -> tuple[str | None, list[tuple[str, str]]]:
     """(pilot.toml with the app added, or None; the problems as (dotted key, message))."""
     new_text = add_app(text, table)
     report = check_text(new_text, "pilot.toml", base_dir).report

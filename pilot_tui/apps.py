@@ -25,19 +25,33 @@ class Detected:
 
 HANDLER_MODULES = ("lambda_function", "handler", "app", "main")
 PYTHON_MAINS = ("app.py", "main.py", "server.py", "wsgi.py")
-PYTHON_FILES = ("requirements.txt", "pyproject.toml", "Pipfile", "Pipfile.lock", "setup.py",
-                "setup.cfg")
+PYTHON_FILES = (
+    "requirements.txt",
+    "pyproject.toml",
+    "Pipfile",
+    "Pipfile.lock",
+    "setup.py",
+    "setup.cfg",
+)
 GO_FILES = ("go.mod", "go.sum")
-NODE_FILES = ("package.json", "package-lock.json", "npm-shrinkwrap.json", "yarn.lock",
-              "pnpm-lock.yaml")
+NODE_FILES = (
+    "package.json",
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+)
 
 
 def program_language(name: str) -> str | None:
     """The language a file of that name is the source (or manifest) of, among those Pilot
     builds; None for anything else. A static site never publishes such files."""
     base = name.rsplit("/", 1)[-1]
-    if base.endswith((".py", ".pyc")) or base in PYTHON_FILES or \
-            (base.startswith("requirements") and base.endswith(".txt")):
+    if (
+        base.endswith((".py", ".pyc"))
+        or base in PYTHON_FILES
+        or (base.startswith("requirements") and base.endswith(".txt"))
+    ):
         return "python"
     if base.endswith(".go") or base in GO_FILES:
         return "go"
@@ -81,31 +95,44 @@ def detect(folder: Path) -> Detected:
         except (OSError, ValueError):
             data = {}
         scripts = data.get("scripts", {}) if isinstance(data, dict) else {}
-        deps = {**data.get("dependencies", {}), **data.get("devDependencies", {})} \
-            if isinstance(data, dict) else {}
+        deps = (
+            {**data.get("dependencies", {}), **data.get("devDependencies", {})}
+            if isinstance(data, dict)
+            else {}
+        )
         if "build" in scripts and "start" not in scripts:
             output = "build" if "react-scripts" in deps else "dist"
-            return Detected({"kind": "static", "command": "npm run build", "output": output},
-                            "package.json with a build script and no start script "
-                            "(a static site)", static=True, language="node")
+            return Detected(
+                {"kind": "static", "command": "npm run build", "output": output},
+                "package.json with a build script and no start script (a static site)",
+                static=True,
+                language="node",
+            )
         return Detected({"kind": "auto"}, "package.json (a Node service)", language="node")
     files = _top_files(folder)
     languages = {program_language(name) for name in files}
     if "python" in languages:
-        main = next((f for f in PYTHON_MAINS if f in files), None) or \
-            next((f for f in files if f.endswith(".py")), "app.py")
+        main = next((f for f in PYTHON_MAINS if f in files), None) or next(
+            (f for f in files if f.endswith(".py")), "app.py"
+        )
         handler = lambda_handler(folder)
         if handler is not None:
-            return Detected({"kind": "auto"}, f"a Python Lambda handler ({handler})",
-                            handler=handler, language="python", main=main)
+            return Detected(
+                {"kind": "auto"},
+                f"a Python Lambda handler ({handler})",
+                handler=handler,
+                language="python",
+                main=main,
+            )
         shown = ", ".join(f for f in files if program_language(f) == "python")
         return Detected({"kind": "auto"}, f"Python ({shown})", language="python", main=main)
     if "go" in languages:
         shown = ", ".join(f for f in files if program_language(f) == "go")
         return Detected({"kind": "auto"}, f"Go ({shown})", language="go")
     if "index.html" in files:
-        return Detected({"kind": "static", "output": "."}, "index.html (a plain static site)",
-                        static=True)
+        return Detected(
+            {"kind": "static", "output": "."}, "index.html (a plain static site)", static=True
+        )
     return Detected({"kind": "auto"}, "nothing recognisable yet: Pilot detects at build time")
 
 
@@ -141,8 +168,9 @@ def add_app(text: str, app: dict[str, Any]) -> str:
     for key, value in app.items():
         if isinstance(value, dict) and value:
             # Written as people write them: { kind = "static", output = "dist" }
-            pairs = ", ".join(f"{_key(k)} = {tomlkit.item(v).as_string()}"
-                              for k, v in value.items())
+            pairs = ", ".join(
+                f"{_key(k)} = {tomlkit.item(v).as_string()}" for k, v in value.items()
+            )
             table[key] = tomlkit.parse(f"v = {{ {pairs} }}")["v"]
         elif value not in (None, [], {}):
             table[key] = value

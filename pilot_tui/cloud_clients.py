@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 
-def aws_session(config: Any, state_dir: Path, *, sandbox: bool,
-                start: bool = True) -> tuple[Any, str | None] | None:
+def aws_session(
+    config: Any, state_dir: Path, *, sandbox: bool, start: bool = True
+) -> tuple[Any, str | None] | None:
     """(boto3 session, endpoint URL or None). In the sandbox the emulators are started when
     ``start``, else None is returned when they are not running (nothing to talk to)."""
     if sandbox:
@@ -28,8 +29,15 @@ def aws_session(config: Any, state_dir: Path, *, sandbox: bool,
     return boto3.Session(profile_name=config.aws.profile, region_name=config.aws.region), None
 
 
-def gcs_client(config: Any, state_dir: Path, root: Path, *, sandbox: bool,
-               start: bool = True, key_file: str | None = None) -> Any | None:
+def gcs_client(
+    config: Any,
+    state_dir: Path,
+    root: Path,
+    *,
+    sandbox: bool,
+    start: bool = True,
+    key_file: str | None = None,
+) -> Any | None:
     """A google-cloud-storage client: the emulator in the sandbox (None when it is not
     running and not ``start``), else ``key_file`` (the deployer's, for deploys), else
     gcp.credentials' key file, else the default ones."""

@@ -56,7 +56,7 @@ def find_aws(env: Mapping[str, str] | None = None, home: Path | None = None) -> 
         except configparser.Error:
             continue
         for section in parser.sections():
-            name = section[len(prefix):] if section.startswith(prefix) else section
+            name = section[len(prefix) :] if section.startswith(prefix) else section
             if prefix and not section.startswith(prefix) and section != "default":
                 continue  # [sso-session x] and friends are not profiles
             sso = any(k.startswith("sso_") for k in parser[section])
@@ -66,8 +66,9 @@ def find_aws(env: Mapping[str, str] | None = None, home: Path | None = None) -> 
     return found
 
 
-def check_aws(profile: str | None, region: str, endpoint_url: str | None = None,
-              sandbox: bool = False) -> Checked:
+def check_aws(
+    profile: str | None, region: str, endpoint_url: str | None = None, sandbox: bool = False
+) -> Checked:
     """STS GetCallerIdentity with ``profile`` (None: the default chain; ``sandbox``: the
     local AWS API's placeholder credentials)."""
     import boto3
@@ -90,37 +91,48 @@ def check_aws(profile: str | None, region: str, endpoint_url: str | None = None,
             session = boto3.Session(profile_name=profile, region_name=region)
         ident = session.client("sts", endpoint_url=endpoint_url).get_caller_identity()
     except ProfileNotFound:
-        return Checked(False, f"{who} does not exist; create it with `aws configure --profile "
-                       f"{profile}` or fix aws.profile")
+        return Checked(
+            False,
+            f"{who} does not exist; create it with `aws configure --profile "
+            f"{profile}` or fix aws.profile",
+        )
     except NoCredentialsError:
-        return Checked(False, f"no AWS credentials found for {who}; run `aws configure` or "
-                       "`aws sso login`")
+        return Checked(
+            False, f"no AWS credentials found for {who}; run `aws configure` or `aws sso login`"
+        )
     except (SSOTokenLoadError, TokenRetrievalError):
-        return Checked(False, f"the SSO session of {who} has expired; run `aws sso login "
-                       f"--profile {profile}`")
+        return Checked(
+            False, f"the SSO session of {who} has expired; run `aws sso login --profile {profile}`"
+        )
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
-        hint = {"ExpiredToken": "the session token has expired; get a new one",
-                "InvalidClientTokenId": "the access key id is not valid (deleted or mistyped)",
-                "SignatureDoesNotMatch": "the secret access key does not match the key id"}
+        hint = {
+            "ExpiredToken": "the session token has expired; get a new one",
+            "InvalidClientTokenId": "the access key id is not valid (deleted or mistyped)",
+            "SignatureDoesNotMatch": "the secret access key does not match the key id",
+        }
         return Checked(False, f"{who}: {hint.get(code, exc.response['Error'].get('Message'))}")
     except BotoCoreError as exc:
         return Checked(False, f"{who}: cannot reach AWS ({exc})")
     return Checked(True, f"account {ident['Account']}, {ident['Arn']}", ident["Arn"])
 
 
-def find_gcp(env: Mapping[str, str] | None = None, home: Path | None = None,
-             configured: Path | None = None) -> list[Found]:
+def find_gcp(
+    env: Mapping[str, str] | None = None, home: Path | None = None, configured: Path | None = None
+) -> list[Found]:
     env = os.environ if env is None else env
     home = home or Path.home()
     found: list[Found] = []
     if configured is not None:
         found.append(Found("gcp", str(configured), "gcp.credentials in pilot.toml"))
     if env.get("GOOGLE_APPLICATION_CREDENTIALS"):
-        found.append(Found("gcp", env["GOOGLE_APPLICATION_CREDENTIALS"],
-                           "GOOGLE_APPLICATION_CREDENTIALS"))
-    adc = Path(env.get("CLOUDSDK_CONFIG", home / ".config" / "gcloud")) / \
-        "application_default_credentials.json"
+        found.append(
+            Found("gcp", env["GOOGLE_APPLICATION_CREDENTIALS"], "GOOGLE_APPLICATION_CREDENTIALS")
+        )
+    adc = (
+        Path(env.get("CLOUDSDK_CONFIG", home / ".config" / "gcloud"))
+        / "application_default_credentials.json"
+    )
     if adc.is_file():
         found.append(Found("gcp", str(adc), "gcloud auth application-default login"))
     return found
@@ -134,8 +146,7 @@ def key_file_problem(path: Path) -> str | None:
         data: Any = json.loads(path.read_text())
     except (OSError, ValueError):
         return f"{path} is not a JSON key file"
-    if not isinstance(data, dict) or data.get("type") not in ("service_account",
-                                                               "authorized_user"):
+    if not isinstance(data, dict) or data.get("type") not in ("service_account", "authorized_user"):
         return f"{path} is not a Google service-account or user credentials file"
     if data.get("type") == "service_account" and not data.get("private_key"):
         return f"{path} has no private key"
@@ -145,8 +156,9 @@ def key_file_problem(path: Path) -> str | None:
 CHECK_TIMEOUT = 10.0
 
 
-def check_gcp(project: str | None, key_file: Path | None, *,
-              api_endpoint: str | None = None) -> Checked:
+def check_gcp(
+    project: str | None, key_file: Path | None, *, api_endpoint: str | None = None
+) -> Checked:
     """A google-cloud-storage call on ``project`` (a local endpoint takes no credentials)."""
     from google.api_core import exceptions as gexc
     from google.auth import exceptions as aexc
@@ -169,20 +181,35 @@ def check_gcp(project: str | None, key_file: Path | None, *,
         list(client.list_buckets(max_results=1, timeout=CHECK_TIMEOUT, retry=None))
     except ValueError as exc:  # a truncated or edited private key
         where = key_file or "the application default credentials"
-        return Checked(False, f"{where}: the key cannot be read ({str(exc)[:60]}); "
-                       "download a new key for the service account")
+        return Checked(
+            False,
+            f"{where}: the key cannot be read ({str(exc)[:60]}); "
+            "download a new key for the service account",
+        )
     except aexc.TransportError:
-        return Checked(False, "cannot reach Google to get a token (no network, or a proxy "
-                       "blocks oauth2.googleapis.com)")
+        return Checked(
+            False,
+            "cannot reach Google to get a token (no network, or a proxy "
+            "blocks oauth2.googleapis.com)",
+        )
     except aexc.DefaultCredentialsError:
-        return Checked(False, "no Google credentials found; run `gcloud auth "
-                       "application-default login` or set gcp.credentials to a key file")
+        return Checked(
+            False,
+            "no Google credentials found; run `gcloud auth "
+            "application-default login` or set gcp.credentials to a key file",
+        )
     except aexc.RefreshError as exc:
-        return Checked(False, f"the credentials could not get a token (expired, revoked or no "
-                       f"network): {str(exc)[:120]}")
+        return Checked(
+            False,
+            f"the credentials could not get a token (expired, revoked or no "
+            f"network): {str(exc)[:120]}",
+        )
     except gexc.Forbidden:
-        return Checked(False, f"missing permission on project {project}: grant the account "
-                       "storage.buckets.list (e.g. roles/storage.admin)")
+        return Checked(
+            False,
+            f"missing permission on project {project}: grant the account "
+            "storage.buckets.list (e.g. roles/storage.admin)",
+        )
     except gexc.NotFound:
         return Checked(False, f"project {project} was not found; check gcp.project")
     except (gexc.GoogleAPIError, OSError) as exc:
@@ -208,9 +235,11 @@ def credential_report(cfg: Any, home: str, project_root: Path) -> list[Row]:
     rows: list[Row] = []
 
     def add(found: Found | tuple[str, str, str], result: Checked, configured: bool) -> None:
-        cloud, name, source = (found if isinstance(found, tuple) else
-                               (found.cloud, f"{found.name} (sso)" if found.sso else found.name,
-                                found.source))
+        cloud, name, source = (
+            found
+            if isinstance(found, tuple)
+            else (found.cloud, f"{found.name} (sso)" if found.sso else found.name, found.source)
+        )
         rows.append(Row(cloud, name, source, result.ok, configured, result.message))
 
     if home == "sandbox":
@@ -220,27 +249,38 @@ def credential_report(cfg: Any, home: str, project_root: Path) -> list[Row]:
         emulators, started = Sandbox(project_root / STATE_DIR).ensure()
         aws_url, gcs_url = emulators["aws"].url, emulators["gcs"].url
         # Never silently: say the check started them (they hold nothing yet).
-        said = "; the sandbox's emulators were stopped: started them for this check " \
-            "(`pilot-tui sandbox stop` stops them)" if started else ""
+        said = (
+            "; the sandbox's emulators were stopped: started them for this check "
+            "(`pilot-tui sandbox stop` stops them)"
+            if started
+            else ""
+        )
         for cloud, url, checked in (
-                ("aws", aws_url, check_aws(None, cfg.aws.region, aws_url, sandbox=True)),
-                ("gcp", gcs_url, check_gcp("sandbox", None, api_endpoint=gcs_url))):
-            add((cloud, "sandbox", url), replace(
-                checked, message=checked.message + said), True)
+            ("aws", aws_url, check_aws(None, cfg.aws.region, aws_url, sandbox=True)),
+            ("gcp", gcs_url, check_gcp("sandbox", None, api_endpoint=gcs_url)),
+        ):
+            add((cloud, "sandbox", url), replace(checked, message=checked.message + said), True)
     for found in find_aws():
         profile = None if found.name == "(environment)" else found.name
-        configured = home == "aws" and (found.name == (cfg.aws.profile or "default")
-                                        or (profile is None and not cfg.aws.profile))
+        configured = home == "aws" and (
+            found.name == (cfg.aws.profile or "default")
+            or (profile is None and not cfg.aws.profile)
+        )
         add(found, check_aws(profile, cfg.aws.region), configured)
     if home == "aws" and not any(r.configured for r in rows if r.cloud == "aws"):
-        add(("aws", cfg.aws.profile or "(default chain)", "pilot.toml"),
-            check_aws(cfg.aws.profile, cfg.aws.region), True)
-    key = (project_root / Path(cfg.gcp.credentials).expanduser()).resolve() \
-        if cfg.gcp.credentials else None
+        add(
+            ("aws", cfg.aws.profile or "(default chain)", "pilot.toml"),
+            check_aws(cfg.aws.profile, cfg.aws.region),
+            True,
+        )
+    key = (
+        (project_root / Path(cfg.gcp.credentials).expanduser()).resolve()
+        if cfg.gcp.credentials
+        else None
+    )
     for found in find_gcp(configured=key):
         configured = home == "gcp" and (key is None or Path(found.name) == key)
         add(found, check_gcp(cfg.gcp.project, Path(found.name)), configured)
     if home == "gcp" and not any(r.configured for r in rows if r.cloud == "gcp"):
-        add(("gcp", "(application default)", "pilot.toml"), check_gcp(cfg.gcp.project, None),
-            True)
+        add(("gcp", "(application default)", "pilot.toml"), check_gcp(cfg.gcp.project, None), True)
     return rows

@@ -67,15 +67,20 @@ class Bridge:
         return ipaddress.IPv4Network(f"172.30.{self.slot}.0/24")
 
     def flags(self) -> tuple[str, ...]:
-        return (f"--bridge={self.name}", "--default-address-pool",
-                f"base={self.pool},size={NETWORK_POOL_SIZE}")
+        return (
+            f"--bridge={self.name}",
+            "--default-address-pool",
+            f"base={self.pool},size={NETWORK_POOL_SIZE}",
+        )
 
     def create(self) -> tuple[Command, ...]:
         """`ip` commands that make it (the first fails when another engine has the name)."""
         gateway = f"{next(self.subnet.hosts())}/{self.subnet.prefixlen}"
-        return (Command(("ip", "link", "add", self.name, "type", "bridge"), timeout=10),
-                Command(("ip", "addr", "add", gateway, "dev", self.name), timeout=10),
-                Command(("ip", "link", "set", self.name, "up"), timeout=10))
+        return (
+            Command(("ip", "link", "add", self.name, "type", "bridge"), timeout=10),
+            Command(("ip", "addr", "add", gateway, "dev", self.name), timeout=10),
+            Command(("ip", "link", "set", self.name, "up"), timeout=10),
+        )
 
     def delete(self) -> Command:
         return Command(("ip", "link", "delete", self.name, "type", "bridge"), timeout=10)
@@ -99,8 +104,9 @@ class Engine:
         return pid_alive(self.pid)
 
 
-def dockerd_command(root: Path, binary: str = "dockerd", extra: tuple[str, ...] = (),
-                    bridge: Bridge | None = None) -> Command:
+def dockerd_command(
+    root: Path, binary: str = "dockerd", extra: tuple[str, ...] = (), bridge: Bridge | None = None
+) -> Command:
     """The argv of a dockerd that keeps everything (socket, images, state, pid) under ``root``.
 
     Its networks live on ``bridge`` (made by ``start``; without one, ``--bridge=none``:
@@ -152,12 +158,19 @@ def ping(sock: Path, timeout: float = 2.0) -> bool:
 
 def tls_listen(address: str, ca: Path, cert: Path, key: Path) -> tuple[str, ...]:
     """dockerd flags for a mutual-TLS listener (clients need a certificate from ``ca``)."""
-    return ("--tlsverify", f"--tlscacert={ca}", f"--tlscert={cert}", f"--tlskey={key}",
-            "-H", f"tcp://{address}")
+    return (
+        "--tlsverify",
+        f"--tlscacert={ca}",
+        f"--tlscert={cert}",
+        f"--tlskey={key}",
+        "-H",
+        f"tcp://{address}",
+    )
 
 
-def start(root: Path, timeout: float = 30, extra: tuple[str, ...] = (),
-          bridged: bool = True) -> Engine:
+def start(
+    root: Path, timeout: float = 30, extra: tuple[str, ...] = (), bridged: bool = True
+) -> Engine:
     """Start a dockerd under ``root`` (a short path) and wait until it answers; ``extra``
     adds flags (e.g. tls_listen). ``bridged``: on a bridge of its own (see Bridge), deleted
     by ``stop``; else with no bridge at all (host networking only)."""
@@ -173,8 +186,9 @@ def start(root: Path, timeout: float = 30, extra: tuple[str, ...] = (),
     log = root / "dockerd.log"
     bridge = make_bridge() if bridged else None
     try:
-        engine = Engine(spawn_daemon(dockerd_command(root, binary, extra, bridge), log), root,
-                        bridge)
+        engine = Engine(
+            spawn_daemon(dockerd_command(root, binary, extra, bridge), log), root, bridge
+        )
     except RunnerError as exc:
         if bridge is not None:
             capture(bridge.delete())
@@ -243,9 +257,11 @@ def make_bridge() -> Bridge:
                 capture(bridge.delete())
                 raise DockerdError(f"{command} failed: {done.stderr.strip()}")
         return bridge
-    raise DockerdError(f"no free bridge left ({BRIDGE_PREFIX}1-{BRIDGE_SLOTS[-1]} all exist "
-                       f"or overlap this machine's networks); delete leftovers with "
-                       f"`ip link delete {BRIDGE_PREFIX}N`")
+    raise DockerdError(
+        f"no free bridge left ({BRIDGE_PREFIX}1-{BRIDGE_SLOTS[-1]} all exist "
+        f"or overlap this machine's networks); delete leftovers with "
+        f"`ip link delete {BRIDGE_PREFIX}N`"
+    )
 
 
 def _addresses() -> list[tuple[str, ipaddress.IPv4Network]]:

@@ -24,11 +24,25 @@ ADMIN_PORTS = {
 }
 
 # Address space nobody on the internet comes from (RFC 6890 special-purpose blocks).
-_NOT_PUBLIC_V4 = tuple(ipaddress.IPv4Network(n) for n in (
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-    "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15",
-    "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
-))
+_NOT_PUBLIC_V4 = tuple(
+    ipaddress.IPv4Network(n)
+    for n in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+    )
+)
 # IPv6 hosts on the internet have global unicast addresses, all inside 2000::/3.
 _PUBLIC_V6 = ipaddress.IPv6Network("2000::/3")
 _PUBLIC_TOTAL = {
@@ -63,8 +77,11 @@ class Exposure:
         """Who gets in, in words: "the whole internet" or "50% of the IPv4 internet"."""
         if self.whole:
             return "the WHOLE INTERNET" if loud else "the whole internet"
-        parts = [f"{_percent(self.share(v))} of the IPv{v} internet"
-                 for v in (4, 6) if self.public.get(v, 0) >= WIDE[v]]
+        parts = [
+            f"{_percent(self.share(v))} of the IPv{v} internet"
+            for v in (4, 6)
+            if self.public.get(v, 0) >= WIDE[v]
+        ]
         text = " and ".join(parts)
         return text.upper().replace("IPV", "IPv") if loud else text
 
@@ -86,8 +103,10 @@ def judge(cidrs: Iterable[str]) -> Exposure:
             v6.append(net)
         if _public_in(net) and text.strip() not in culprits:
             culprits.append(text.strip())
-    public = {4: sum(map(_public_in, ipaddress.collapse_addresses(v4))),
-              6: sum(map(_public_in, ipaddress.collapse_addresses(v6)))}
+    public = {
+        4: sum(map(_public_in, ipaddress.collapse_addresses(v4))),
+        6: sum(map(_public_in, ipaddress.collapse_addresses(v6))),
+    }
     return Exposure(public, tuple(culprits))
 
 

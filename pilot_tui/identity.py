@@ -50,60 +50,149 @@ def aws_policy(project: str, account: str, region: str) -> dict[str, Any]:
     prefix = f"pilot-{project}-"
     arn = f"{region}:{account}"
     roles = [f"arn:aws:iam::{account}:role/{name}" for name in role_names(project).values()]
-    return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "SiteBuckets", "Effect": "Allow",
-         "Action": ["s3:CreateBucket", "s3:ListBucket", "s3:GetObject", "s3:PutObject",
-                    "s3:DeleteObject", "s3:PutBucketPolicy", "s3:GetBucketPolicy",
-                    "s3:PutBucketPublicAccessBlock", "s3:PutEncryptionConfiguration",
-                    "s3:DeleteBucket", "s3:PutBucketVersioning", "s3:GetObjectVersion",
-                    "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration",
-                    "s3:ListBucketVersions", "s3:DeleteObjectVersion", "s3:PutBucketTagging"],
-         "Resource": [f"arn:aws:s3:::{prefix}*", f"arn:aws:s3:::{prefix}*/*"]},
-        {"Sid": "StateAndHistory", "Effect": "Allow",
-         "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
-         "Resource": [f"arn:aws:s3:::pilot-state-{project}",
-                      f"arn:aws:s3:::pilot-state-{project}/*"]},
-        *cdn_statements(project, account),
-        {"Sid": "Images", "Effect": "Allow",
-         "Action": ["ecr:BatchCheckLayerAvailability", "ecr:PutImage",
-                    "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
-                    "ecr:CompleteLayerUpload", "ecr:CreateRepository", "ecr:TagResource",
-                    "ecr:DescribeRepositories", "ecr:BatchGetImage",
-                    "ecr:GetDownloadUrlForLayer", "ecr:DeleteRepository"],
-         "Resource": f"arn:aws:ecr:{arn}:repository/{prefix}*"},
-        {"Sid": "RegistryLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken",
-         "Resource": "*"},
-        {"Sid": "Functions", "Effect": "Allow", "Action": "lambda:*",
-         "Resource": [f"arn:aws:lambda:{arn}:function:{prefix}*",
-                      f"arn:aws:lambda:{arn}:function:{prefix}*:*"]},
-        {"Sid": "Services", "Effect": "Allow", "Action": ["ecs:*"],
-         "Resource": [f"arn:aws:ecs:{arn}:cluster/pilot-{project}",
-                      f"arn:aws:ecs:{arn}:service/pilot-{project}/*",
-                      f"arn:aws:ecs:{arn}:task-definition/{prefix}*:*"]},
-        {"Sid": "TaskDefinitions", "Effect": "Allow",  # these take no resource
-         "Action": ["ecs:DeregisterTaskDefinition", "ecs:DescribeTaskDefinition",
-                    "ecs:ListTaskDefinitions"],
-         "Resource": "*"},
-        {"Sid": "PassExecutionRoles", "Effect": "Allow",
-         "Action": ["iam:GetRole", "iam:PassRole", "iam:ListAttachedRolePolicies",
-                    "iam:GetRolePolicy"],
-         "Resource": roles},
-        {"Sid": "OnlyTheExecutionPolicies", "Effect": "Allow",
-         "Action": "iam:AttachRolePolicy", "Resource": roles,
-         "Condition": {"ArnEquals": {"iam:PolicyARN": list(EXECUTION_POLICIES.values())}}},
-        *network_statements(project, arn),
-        {"Sid": "Logs", "Effect": "Allow",
-         "Action": ["logs:CreateLogGroup", "logs:FilterLogEvents", "logs:GetLogEvents",
-                    "logs:PutRetentionPolicy", "logs:DeleteLogGroup", "logs:TagResource",
-                    "logs:TagLogGroup", "logs:DescribeLogGroups"],
-         "Resource": [f"arn:aws:logs:{arn}:log-group:/pilot/{project}/*",
-                      f"arn:aws:logs:{arn}:log-group:/aws/lambda/{prefix}*"]},
-        {"Sid": "Secrets", "Effect": "Allow",
-         "Action": ["ssm:PutParameter", "ssm:GetParameter", "ssm:GetParameters",
-                    "ssm:DeleteParameter", "ssm:DeleteParameters", "ssm:AddTagsToResource",
-                    "ssm:GetParametersByPath"],
-         "Resource": f"arn:aws:ssm:{arn}:parameter/pilot/{project}/*"},
-    ]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "SiteBuckets",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:CreateBucket",
+                    "s3:ListBucket",
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:PutBucketPolicy",
+                    "s3:GetBucketPolicy",
+                    "s3:PutBucketPublicAccessBlock",
+                    "s3:PutEncryptionConfiguration",
+                    "s3:DeleteBucket",
+                    "s3:PutBucketVersioning",
+                    "s3:GetObjectVersion",
+                    "s3:GetLifecycleConfiguration",
+                    "s3:PutLifecycleConfiguration",
+                    "s3:ListBucketVersions",
+                    "s3:DeleteObjectVersion",
+                    "s3:PutBucketTagging",
+                ],
+                "Resource": [f"arn:aws:s3:::{prefix}*", f"arn:aws:s3:::{prefix}*/*"],
+            },
+            {
+                "Sid": "StateAndHistory",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
+                "Resource": [
+                    f"arn:aws:s3:::pilot-state-{project}",
+                    f"arn:aws:s3:::pilot-state-{project}/*",
+                ],
+            },
+            *cdn_statements(project, account),
+            {
+                "Sid": "Images",
+                "Effect": "Allow",
+                "Action": [
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:PutImage",
+                    "ecr:InitiateLayerUpload",
+                    "ecr:UploadLayerPart",
+                    "ecr:CompleteLayerUpload",
+                    "ecr:CreateRepository",
+                    "ecr:TagResource",
+                    "ecr:DescribeRepositories",
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:DeleteRepository",
+                ],
+                "Resource": f"arn:aws:ecr:{arn}:repository/{prefix}*",
+            },
+            {
+                "Sid": "RegistryLogin",
+                "Effect": "Allow",
+                "Action": "ecr:GetAuthorizationToken",
+                "Resource": "*",
+            },
+            {
+                "Sid": "Functions",
+                "Effect": "Allow",
+                "Action": "lambda:*",
+                "Resource": [
+                    f"arn:aws:lambda:{arn}:function:{prefix}*",
+                    f"arn:aws:lambda:{arn}:function:{prefix}*:*",
+                ],
+            },
+            {
+                "Sid": "Services",
+                "Effect": "Allow",
+                "Action": ["ecs:*"],
+                "Resource": [
+                    f"arn:aws:ecs:{arn}:cluster/pilot-{project}",
+                    f"arn:aws:ecs:{arn}:service/pilot-{project}/*",
+                    f"arn:aws:ecs:{arn}:task-definition/{prefix}*:*",
+                ],
+            },
+            {
+                "Sid": "TaskDefinitions",
+                "Effect": "Allow",  # these take no resource
+                "Action": [
+                    "ecs:DeregisterTaskDefinition",
+                    "ecs:DescribeTaskDefinition",
+                    "ecs:ListTaskDefinitions",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Sid": "PassExecutionRoles",
+                "Effect": "Allow",
+                "Action": [
+                    "iam:GetRole",
+                    "iam:PassRole",
+                    "iam:ListAttachedRolePolicies",
+                    "iam:GetRolePolicy",
+                ],
+                "Resource": roles,
+            },
+            {
+                "Sid": "OnlyTheExecutionPolicies",
+                "Effect": "Allow",
+                "Action": "iam:AttachRolePolicy",
+                "Resource": roles,
+                "Condition": {"ArnEquals": {"iam:PolicyARN": list(EXECUTION_POLICIES.values())}},
+            },
+            *network_statements(project, arn),
+            {
+                "Sid": "Logs",
+                "Effect": "Allow",
+                "Action": [
+                    "logs:CreateLogGroup",
+                    "logs:FilterLogEvents",
+                    "logs:GetLogEvents",
+                    "logs:PutRetentionPolicy",
+                    "logs:DeleteLogGroup",
+                    "logs:TagResource",
+                    "logs:TagLogGroup",
+                    "logs:DescribeLogGroups",
+                ],
+                "Resource": [
+                    f"arn:aws:logs:{arn}:log-group:/pilot/{project}/*",
+                    f"arn:aws:logs:{arn}:log-group:/aws/lambda/{prefix}*",
+                ],
+            },
+            {
+                "Sid": "Secrets",
+                "Effect": "Allow",
+                "Action": [
+                    "ssm:PutParameter",
+                    "ssm:GetParameter",
+                    "ssm:GetParameters",
+                    "ssm:DeleteParameter",
+                    "ssm:DeleteParameters",
+                    "ssm:AddTagsToResource",
+                    "ssm:GetParametersByPath",
+                ],
+                "Resource": f"arn:aws:ssm:{arn}:parameter/pilot/{project}/*",
+            },
+        ],
+    }
 
 
 def _tagged(project: str) -> dict[str, dict[str, Any]]:
@@ -113,8 +202,10 @@ def _tagged(project: str) -> dict[str, dict[str, Any]]:
 
 def _tagging(project: str) -> dict[str, dict[str, Any]]:
     """A create (or its tagging) that writes the project tag and no other tag."""
-    return {"StringEquals": {f"aws:RequestTag/{PROJECT_TAG}": project},
-            "ForAllValues:StringEquals": {"aws:TagKeys": [PROJECT_TAG]}}
+    return {
+        "StringEquals": {f"aws:RequestTag/{PROJECT_TAG}": project},
+        "ForAllValues:StringEquals": {"aws:TagKeys": [PROJECT_TAG]},
+    }
 
 
 def cdn_statements(project: str, account: str) -> list[dict[str, Any]]:
@@ -122,26 +213,51 @@ def cdn_statements(project: str, account: str) -> list[dict[str, Any]]:
     when one is made (create_distribution_with_tags) and never onto an existing one."""
     distributions = f"arn:aws:cloudfront::{account}:distribution/*"
     return [
-        {"Sid": "CdnRead", "Effect": "Allow",
-         "Action": ["cloudfront:ListDistributions", "cloudfront:GetDistribution",
-                    "cloudfront:GetDistributionConfig", "cloudfront:ListTagsForResource"],
-         "Resource": "*"},
+        {
+            "Sid": "CdnRead",
+            "Effect": "Allow",
+            "Action": [
+                "cloudfront:ListDistributions",
+                "cloudfront:GetDistribution",
+                "cloudfront:GetDistributionConfig",
+                "cloudfront:ListTagsForResource",
+            ],
+            "Resource": "*",
+        },
         # A signing setting, touching nothing that exists; AWS offers no way to scope it.
-        {"Sid": "CdnOriginAccess", "Effect": "Allow",
-         "Action": "cloudfront:CreateOriginAccessControl", "Resource": "*"},
-        {"Sid": "CdnCreateTagged", "Effect": "Allow",
-         "Action": ["cloudfront:CreateDistribution", "cloudfront:TagResource"],
-         "Resource": "*", "Condition": _tagging(project)},
-        {"Sid": "CdnOwnDistributions", "Effect": "Allow",
-         "Action": ["cloudfront:UpdateDistribution", "cloudfront:DeleteDistribution",
-                    "cloudfront:CreateInvalidation"],
-         "Resource": distributions, "Condition": _tagged(project)},
+        {
+            "Sid": "CdnOriginAccess",
+            "Effect": "Allow",
+            "Action": "cloudfront:CreateOriginAccessControl",
+            "Resource": "*",
+        },
+        {
+            "Sid": "CdnCreateTagged",
+            "Effect": "Allow",
+            "Action": ["cloudfront:CreateDistribution", "cloudfront:TagResource"],
+            "Resource": "*",
+            "Condition": _tagging(project),
+        },
+        {
+            "Sid": "CdnOwnDistributions",
+            "Effect": "Allow",
+            "Action": [
+                "cloudfront:UpdateDistribution",
+                "cloudfront:DeleteDistribution",
+                "cloudfront:CreateInvalidation",
+            ],
+            "Resource": distributions,
+            "Condition": _tagged(project),
+        },
         # CloudFront has no CreateAction key: the Allow above would let an existing
         # distribution be tagged into the project (and then changed). Not one of ours: no.
-        {"Sid": "CdnNoRetagging", "Effect": "Deny",
-         "Action": ["cloudfront:TagResource", "cloudfront:UntagResource"],
-         "Resource": distributions,
-         "Condition": {"StringNotEquals": {f"aws:ResourceTag/{PROJECT_TAG}": project}}},
+        {
+            "Sid": "CdnNoRetagging",
+            "Effect": "Deny",
+            "Action": ["cloudfront:TagResource", "cloudfront:UntagResource"],
+            "Resource": distributions,
+            "Condition": {"StringNotEquals": {f"aws:ResourceTag/{PROJECT_TAG}": project}},
+        },
     ]
 
 
@@ -154,46 +270,99 @@ def network_statements(project: str, arn: str) -> list[dict[str, Any]]:
     balancers = [f"{elb}:loadbalancer/app/*", f"{elb}:targetgroup/*", f"{elb}:listener/app/*"]
     creates = ["CreateLoadBalancer", "CreateTargetGroup", "CreateListener"]
     return [
-        {"Sid": "NetworkRead", "Effect": "Allow",
-         "Action": ["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
-                    "elasticloadbalancing:Describe*"],
-         "Resource": "*"},
-        {"Sid": "SecurityGroupCreate", "Effect": "Allow", "Action": "ec2:CreateSecurityGroup",
-         "Resource": groups, "Condition": _tagging(project)},
+        {
+            "Sid": "NetworkRead",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:DescribeVpcs",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeSecurityGroups",
+                "elasticloadbalancing:Describe*",
+            ],
+            "Resource": "*",
+        },
+        {
+            "Sid": "SecurityGroupCreate",
+            "Effect": "Allow",
+            "Action": "ec2:CreateSecurityGroup",
+            "Resource": groups,
+            "Condition": _tagging(project),
+        },
         # CreateSecurityGroup is checked on the VPC too; a group changes nothing in it.
-        {"Sid": "SecurityGroupVpc", "Effect": "Allow", "Action": "ec2:CreateSecurityGroup",
-         "Resource": f"arn:aws:ec2:{arn}:vpc/*"},
-        {"Sid": "SecurityGroupTagOnCreate", "Effect": "Allow", "Action": "ec2:CreateTags",
-         "Resource": groups, "Condition": {**_tagging(project), "StringEquals": {
-             f"aws:RequestTag/{PROJECT_TAG}": project,
-             "ec2:CreateAction": "CreateSecurityGroup"}}},
-        {"Sid": "SecurityGroupsOwn", "Effect": "Allow",
-         "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress",
-                    "ec2:DeleteSecurityGroup"],
-         "Resource": groups, "Condition": _tagged(project)},
-        {"Sid": "LoadBalancerCreate", "Effect": "Allow",
-         "Action": ["elasticloadbalancing:CreateLoadBalancer",
-                    "elasticloadbalancing:CreateTargetGroup"],
-         "Resource": balancers, "Condition": _tagging(project)},
-        {"Sid": "LoadBalancerTagOnCreate", "Effect": "Allow",
-         "Action": "elasticloadbalancing:AddTags", "Resource": balancers,
-         "Condition": {**_tagging(project), "StringEquals": {
-             f"aws:RequestTag/{PROJECT_TAG}": project,
-             "elasticloadbalancing:CreateAction": creates}}},
-        {"Sid": "LoadBalancersOwn", "Effect": "Allow",  # CreateListener: on its balancer
-         "Action": ["elasticloadbalancing:CreateListener",
-                    "elasticloadbalancing:DeleteListener",
-                    "elasticloadbalancing:DeleteLoadBalancer",
-                    "elasticloadbalancing:DeleteTargetGroup",
-                    "elasticloadbalancing:ModifyTargetGroup",
-                    "elasticloadbalancing:ModifyTargetGroupAttributes"],
-         "Resource": balancers, "Condition": _tagged(project)},
+        {
+            "Sid": "SecurityGroupVpc",
+            "Effect": "Allow",
+            "Action": "ec2:CreateSecurityGroup",
+            "Resource": f"arn:aws:ec2:{arn}:vpc/*",
+        },
+        {
+            "Sid": "SecurityGroupTagOnCreate",
+            "Effect": "Allow",
+            "Action": "ec2:CreateTags",
+            "Resource": groups,
+            "Condition": {
+                **_tagging(project),
+                "StringEquals": {
+                    f"aws:RequestTag/{PROJECT_TAG}": project,
+                    "ec2:CreateAction": "CreateSecurityGroup",
+                },
+            },
+        },
+        {
+            "Sid": "SecurityGroupsOwn",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:AuthorizeSecurityGroupIngress",
+                "ec2:RevokeSecurityGroupIngress",
+                "ec2:DeleteSecurityGroup",
+            ],
+            "Resource": groups,
+            "Condition": _tagged(project),
+        },
+        {
+            "Sid": "LoadBalancerCreate",
+            "Effect": "Allow",
+            "Action": [
+                "elasticloadbalancing:CreateLoadBalancer",
+                "elasticloadbalancing:CreateTargetGroup",
+            ],
+            "Resource": balancers,
+            "Condition": _tagging(project),
+        },
+        {
+            "Sid": "LoadBalancerTagOnCreate",
+            "Effect": "Allow",
+            "Action": "elasticloadbalancing:AddTags",
+            "Resource": balancers,
+            "Condition": {
+                **_tagging(project),
+                "StringEquals": {
+                    f"aws:RequestTag/{PROJECT_TAG}": project,
+                    "elasticloadbalancing:CreateAction": creates,
+                },
+            },
+        },
+        {
+            "Sid": "LoadBalancersOwn",
+            "Effect": "Allow",  # CreateListener: on its balancer
+            "Action": [
+                "elasticloadbalancing:CreateListener",
+                "elasticloadbalancing:DeleteListener",
+                "elasticloadbalancing:DeleteLoadBalancer",
+                "elasticloadbalancing:DeleteTargetGroup",
+                "elasticloadbalancing:ModifyTargetGroup",
+                "elasticloadbalancing:ModifyTargetGroupAttributes",
+            ],
+            "Resource": balancers,
+            "Condition": _tagged(project),
+        },
     ]
 
 
 EXECUTION_POLICIES = {
     "lambda": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
-    "ecs": "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"}
+    "ecs": "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+}
 TRUSTED_SERVICE = {"lambda": "lambda.amazonaws.com", "ecs": "ecs-tasks.amazonaws.com"}
 
 
@@ -206,24 +375,40 @@ def ensure_execution_role(iam: Any, project: str, kind: str) -> tuple[str, bool]
     try:
         found = iam.get_role(RoleName=role)
     except iam.exceptions.NoSuchEntityException:
-        trust = {"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Service": TRUSTED_SERVICE[kind]},
-            "Action": "sts:AssumeRole"}]}
-        found = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust),
-                                Tags=project_tags(project))
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": TRUSTED_SERVICE[kind]},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        found = iam.create_role(
+            RoleName=role, AssumeRolePolicyDocument=json.dumps(trust), Tags=project_tags(project)
+        )
         created = True
     iam.attach_role_policy(RoleName=role, PolicyArn=EXECUTION_POLICIES[kind])
     return str(found["Role"]["Arn"]), created
 
 
-def execution_secrets_policy(project: str, account: str, region: str,
-                             partition: str = "aws") -> dict[str, Any]:
+def execution_secrets_policy(
+    project: str, account: str, region: str, partition: str = "aws"
+) -> dict[str, Any]:
     """ECS reads the app's secrets from Parameter Store when it starts a task. No
     kms:Decrypt: the AWS-managed key aws/ssm already lets the account's principals decrypt
     through SSM, and a grant on "*" would open customer-managed keys too."""
-    return {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": "ssm:GetParameters",
-        "Resource": f"arn:{partition}:ssm:{region}:{account}:parameter/pilot/{project}/*"}]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "ssm:GetParameters",
+                "Resource": f"arn:{partition}:ssm:{region}:{account}:parameter/pilot/{project}/*",
+            }
+        ],
+    }
 
 
 @dataclass
@@ -239,24 +424,29 @@ class AwsDeployer:
         try:
             user = self.iam.get_user(UserName=name)["User"]
         except self.iam.exceptions.NoSuchEntityException:
-            user = self.iam.create_user(UserName=name,
-                                        Tags=project_tags(self.project))["User"]
+            user = self.iam.create_user(UserName=name, Tags=project_tags(self.project))["User"]
         account = self.sts.get_caller_identity()["Account"]
-        self.iam.put_user_policy(UserName=name, PolicyName="pilot-deploy",
-                                 PolicyDocument=json.dumps(aws_policy(self.project, account,
-                                                                      self.region)))
+        self.iam.put_user_policy(
+            UserName=name,
+            PolicyName="pilot-deploy",
+            PolicyDocument=json.dumps(aws_policy(self.project, account, self.region)),
+        )
         self.ensure_roles(account)
         return str(user["Arn"])
 
     def ensure_roles(self, account: str) -> list[str]:
         """The execution roles Lambda functions and ECS tasks run as (idempotent); the names
         of those it created."""
-        made = [role for kind, role in role_names(self.project).items()
-                if ensure_execution_role(self.iam, self.project, kind)[1]]
+        made = [
+            role
+            for kind, role in role_names(self.project).items()
+            if ensure_execution_role(self.iam, self.project, kind)[1]
+        ]
         self.iam.put_role_policy(
-            RoleName=role_names(self.project)["ecs"], PolicyName="pilot-secrets",
-            PolicyDocument=json.dumps(execution_secrets_policy(self.project, account,
-                                                               self.region)))
+            RoleName=role_names(self.project)["ecs"],
+            PolicyName="pilot-secrets",
+            PolicyDocument=json.dumps(execution_secrets_policy(self.project, account, self.region)),
+        )
         return made
 
     def has_key(self, key_id: str | None) -> bool:
@@ -265,23 +455,35 @@ class AwsDeployer:
         if not key_id:
             return False
         keys = self.iam.list_access_keys(UserName=user_name(self.project))["AccessKeyMetadata"]
-        return any(k["AccessKeyId"] == key_id and k.get("Status", "Active") == "Active"
-                   for k in keys)
+        return any(
+            k["AccessKeyId"] == key_id and k.get("Status", "Active") == "Active" for k in keys
+        )
 
     def rotate(self, keys_dir: Path) -> str:
         """A new access key, stored 0600, then every older key deleted; the new key's id.
         IAM allows two keys a user: the oldest goes first if two exist already."""
         name = user_name(self.project)
-        existing = sorted(self.iam.list_access_keys(UserName=name)["AccessKeyMetadata"],
-                          key=lambda k: k["CreateDate"])
+        existing = sorted(
+            self.iam.list_access_keys(UserName=name)["AccessKeyMetadata"],
+            key=lambda k: k["CreateDate"],
+        )
         if len(existing) >= 2:
             self.iam.delete_access_key(UserName=name, AccessKeyId=existing[0]["AccessKeyId"])
             existing = existing[1:]
         made = self.iam.create_access_key(UserName=name)["AccessKey"]
         ensure_private_dir(keys_dir)
-        atomic_write(keys_dir / KEY_FILE, json.dumps({
-            "user": name, "access_key_id": made["AccessKeyId"],
-            "secret_access_key": made["SecretAccessKey"]}) + "\n", mode=0o600)
+        atomic_write(
+            keys_dir / KEY_FILE,
+            json.dumps(
+                {
+                    "user": name,
+                    "access_key_id": made["AccessKeyId"],
+                    "secret_access_key": made["SecretAccessKey"],
+                }
+            )
+            + "\n",
+            mode=0o600,
+        )
         for old in existing:  # stored first: a failure here leaves a usable key
             self.iam.delete_access_key(UserName=name, AccessKeyId=old["AccessKeyId"])
         return str(made["AccessKeyId"])
@@ -301,8 +503,9 @@ class AwsDeployer:
         (keys_dir / KEY_FILE).unlink(missing_ok=True)
         for role in role_names(self.project).values():
             try:
-                for attached in self.iam.list_attached_role_policies(
-                        RoleName=role)["AttachedPolicies"]:
+                for attached in self.iam.list_attached_role_policies(RoleName=role)[
+                    "AttachedPolicies"
+                ]:
                     self.iam.detach_role_policy(RoleName=role, PolicyArn=attached["PolicyArn"])
                 for inline in self.iam.list_role_policies(RoleName=role)["PolicyNames"]:
                     self.iam.delete_role_policy(RoleName=role, PolicyName=inline)
@@ -322,9 +525,11 @@ def aws_deploy_session(config: Any, state_dir: Path) -> Any:
 
         stored = json.loads(key_file.read_text(encoding="utf-8"))
         redact.register([stored["secret_access_key"]])
-        return boto3.Session(aws_access_key_id=stored["access_key_id"],
-                             aws_secret_access_key=stored["secret_access_key"],
-                             region_name=config.aws.region)
+        return boto3.Session(
+            aws_access_key_id=stored["access_key_id"],
+            aws_secret_access_key=stored["secret_access_key"],
+            region_name=config.aws.region,
+        )
     return boto3.Session(profile_name=config.aws.profile, region_name=config.aws.region)
 
 
@@ -333,12 +538,14 @@ def wants_aws_deployer(config: Any) -> bool:
     simulated AWS), or an app is."""
     from pilot_tui.config.schema import AWS_TARGETS
 
-    return config.server.home in ("aws", "sandbox") or any(a.target.kind in AWS_TARGETS
-                                                           for a in config.apps)
+    return config.server.home in ("aws", "sandbox") or any(
+        a.target.kind in AWS_TARGETS for a in config.apps
+    )
 
 
-def aws_deployer(config: Any, state_dir: Path, *, sandbox: bool,
-                 start: bool = False) -> AwsDeployer:
+def aws_deployer(
+    config: Any, state_dir: Path, *, sandbox: bool, start: bool = False
+) -> AwsDeployer:
     """The project's deployer, managed with the admin's credentials (the profile in
     pilot.toml, or the sandbox's emulator: started only with ``start``, by a caller that
     says so)."""
@@ -348,12 +555,14 @@ def aws_deployer(config: Any, state_dir: Path, *, sandbox: bool,
     if made is None:
         from pilot_tui.sandbox import STOPPED
 
-        raise IdentityError(f"{STOPPED}; `pilot-tui server up` starts them and makes the "
-                            "deployer")
+        raise IdentityError(f"{STOPPED}; `pilot-tui server up` starts them and makes the deployer")
     session, endpoint = made
-    return AwsDeployer(session.client("iam", endpoint_url=endpoint),
-                       session.client("sts", endpoint_url=endpoint), config.project.name,
-                       config.aws.region)
+    return AwsDeployer(
+        session.client("iam", endpoint_url=endpoint),
+        session.client("sts", endpoint_url=endpoint),
+        config.project.name,
+        config.aws.region,
+    )
 
 
 def setup_aws_deployer(config: Any, state_dir: Path, *, sandbox: bool) -> tuple[str, str | None]:

@@ -44,19 +44,26 @@ DEPLOYER_ROLES = (
 # site bucket (upload, make it public through bucket IAM, delete it) and the state bucket
 # (release history). An app or secret added later needs setup again (`pilot-tui deployer
 # create --cloud gcp`): the deployer can create no bucket or secret of its own.
-RESOURCE_ROLES = {"repository": "roles/artifactregistry.repoAdmin",
-                  "secret": "roles/secretmanager.admin", "bucket": "roles/storage.admin",
-                  "state": "roles/storage.objectAdmin"}
+RESOURCE_ROLES = {
+    "repository": "roles/artifactregistry.repoAdmin",
+    "secret": "roles/secretmanager.admin",
+    "bucket": "roles/storage.admin",
+    "state": "roles/storage.objectAdmin",
+}
 ACCESSOR = "roles/secretmanager.secretAccessor"
 STORAGE = "https://storage.googleapis.com/storage/v1"
 # Granted on the Cloud Run runtime account only, not the project: project-wide it would let
 # the deployer act as (deploy code running as) any service account, the admin's included.
 ACT_AS = "roles/iam.serviceAccountUser"
-NEEDS_SETUP = ("setup makes it with an admin's credentials: run `pilot-tui deployer create "
-               "--cloud gcp` (or `pilot-tui server up`) after adding an app or a secret")
+NEEDS_SETUP = (
+    "setup makes it with an admin's credentials: run `pilot-tui deployer create "
+    "--cloud gcp` (or `pilot-tui server up`) after adding an app or a secret"
+)
 # What the admin running setup needs (named when Google answers 403).
-ADMIN_ROLES = ("roles/iam.serviceAccountAdmin, roles/iam.serviceAccountKeyAdmin and "
-               "roles/resourcemanager.projectIamAdmin")
+ADMIN_ROLES = (
+    "roles/iam.serviceAccountAdmin, roles/iam.serviceAccountKeyAdmin and "
+    "roles/resourcemanager.projectIamAdmin"
+)
 SET_ATTEMPTS = 6  # a new account takes seconds to be visible to setIamPolicy
 
 
@@ -87,14 +94,22 @@ def project_url(gcp_project: str) -> str:
     return f"{CRM}projects/{gcp_project}"
 
 
-def create_account_request(project: str, gcp_project: str,
-                           role: str = "deployer") -> ApiRequest:
-    what = {"deployer": ("Pilot deployer", "used by deploys (least privilege)"),
-            "run": ("Pilot Cloud Run apps", "what the Cloud Run apps run as")}[role]
-    return ApiRequest("POST", accounts_url(gcp_project), body={
-        "accountId": account_id(project, role), "serviceAccount": {
-            "displayName": f"{what[0]} of {project}",
-            "description": f"Made by pilot-tui setup; {what[1]}"}})
+def create_account_request(project: str, gcp_project: str, role: str = "deployer") -> ApiRequest:
+    what = {
+        "deployer": ("Pilot deployer", "used by deploys (least privilege)"),
+        "run": ("Pilot Cloud Run apps", "what the Cloud Run apps run as"),
+    }[role]
+    return ApiRequest(
+        "POST",
+        accounts_url(gcp_project),
+        body={
+            "accountId": account_id(project, role),
+            "serviceAccount": {
+                "displayName": f"{what[0]} of {project}",
+                "description": f"Made by pilot-tui setup; {what[1]}",
+            },
+        },
+    )
 
 
 def delete_account_request(gcp_project: str, email: str) -> ApiRequest:
@@ -102,13 +117,17 @@ def delete_account_request(gcp_project: str, email: str) -> ApiRequest:
 
 
 def create_key_request(gcp_project: str, email: str) -> ApiRequest:
-    return ApiRequest("POST", f"{account_url(gcp_project, email)}/keys",
-                      body={"privateKeyType": "TYPE_GOOGLE_CREDENTIALS_FILE"})
+    return ApiRequest(
+        "POST",
+        f"{account_url(gcp_project, email)}/keys",
+        body={"privateKeyType": "TYPE_GOOGLE_CREDENTIALS_FILE"},
+    )
 
 
 def list_keys_request(gcp_project: str, email: str) -> ApiRequest:
-    return ApiRequest("GET", f"{account_url(gcp_project, email)}/keys",
-                      params={"keyTypes": "USER_MANAGED"})
+    return ApiRequest(
+        "GET", f"{account_url(gcp_project, email)}/keys", params={"keyTypes": "USER_MANAGED"}
+    )
 
 
 def delete_key_request(key_name: str) -> ApiRequest:
@@ -119,8 +138,9 @@ def delete_key_request(key_name: str) -> ApiRequest:
 def get_policy_request(resource_url: str) -> ApiRequest:
     """Version 3 so conditional bindings come back whole (a set of a version-1 read of a
     policy with conditions would be refused)."""
-    return ApiRequest("POST", f"{resource_url}:getIamPolicy",
-                      body={"options": {"requestedPolicyVersion": 3}})
+    return ApiRequest(
+        "POST", f"{resource_url}:getIamPolicy", body={"options": {"requestedPolicyVersion": 3}}
+    )
 
 
 def set_policy_request(resource_url: str, policy: dict[str, Any]) -> ApiRequest:
@@ -130,8 +150,9 @@ def set_policy_request(resource_url: str, policy: dict[str, Any]) -> ApiRequest:
 
 def get_resource_policy_request(resource_url: str) -> ApiRequest:
     """Artifact Registry and Secret Manager read a policy with GET (v1)."""
-    return ApiRequest("GET", f"{resource_url}:getIamPolicy",
-                      params={"options.requestedPolicyVersion": 3})
+    return ApiRequest(
+        "GET", f"{resource_url}:getIamPolicy", params={"options.requestedPolicyVersion": 3}
+    )
 
 
 def get_bucket_policy_request(bucket_url: str) -> ApiRequest:
@@ -160,10 +181,17 @@ def bucket_url(bucket: str) -> str:
 
 def create_bucket_request(gcp_project: str, bucket: str, location: str) -> ApiRequest:
     """A site bucket as gcs_site.GcsSite makes it: uniform access, served as a website."""
-    return ApiRequest("POST", f"{STORAGE}/b", params={"project": gcp_project}, body={
-        "name": bucket, "location": location,
-        "iamConfiguration": {"uniformBucketLevelAccess": {"enabled": True}},
-        "website": {"mainPageSuffix": "index.html", "notFoundPage": "404.html"}})
+    return ApiRequest(
+        "POST",
+        f"{STORAGE}/b",
+        params={"project": gcp_project},
+        body={
+            "name": bucket,
+            "location": location,
+            "iamConfiguration": {"uniformBucketLevelAccess": {"enabled": True}},
+            "website": {"mainPageSuffix": "index.html", "notFoundPage": "404.html"},
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -182,15 +210,18 @@ def resources_for(config: Any) -> Resources:
     from pilot_tui.deploy.cloudrun_secrets import secret_id
     from pilot_tui.deploy.s3_site import bucket_for
 
-    project, runs = config.project.name, [a for a in config.apps
-                                          if a.target.kind == "cloud-run"]
+    project, runs = config.project.name, [a for a in config.apps if a.target.kind == "cloud-run"]
     return Resources(
-        config.gcp.region, repository=bool(runs),
-        secrets=tuple((a.name, secret_id(project, a.name, n)) for a in runs
-                      for n in sorted(set(a.secrets))),
-        buckets=tuple(bucket_for(project, a.name) for a in config.apps
-                      if a.target.kind == "gcs-cdn"),
-        state_bucket=bucket_name(config) if config.state.backend == "gcs" else None)
+        config.gcp.region,
+        repository=bool(runs),
+        secrets=tuple(
+            (a.name, secret_id(project, a.name, n)) for a in runs for n in sorted(set(a.secrets))
+        ),
+        buckets=tuple(
+            bucket_for(project, a.name) for a in config.apps if a.target.kind == "gcs-cdn"
+        ),
+        state_bucket=bucket_name(config) if config.state.backend == "gcs" else None,
+    )
 
 
 def default_runtime_account(project_number: str) -> str:
@@ -199,15 +230,13 @@ def default_runtime_account(project_number: str) -> str:
 
 
 # -- policies --------------------------------------------------------------------------
-def with_member(policy: dict[str, Any], roles: Iterable[str],
-                member: str) -> dict[str, Any] | None:
+def with_member(policy: dict[str, Any], roles: Iterable[str], member: str) -> dict[str, Any] | None:
     """``policy`` with ``member`` in each of ``roles``, or None when it is already there.
     Other bindings, conditional ones of the same role included, are kept as they are."""
     bindings = [dict(b) for b in policy.get("bindings", [])]
     changed = False
     for role in roles:
-        plain = next((b for b in bindings if b.get("role") == role and "condition" not in b),
-                     None)
+        plain = next((b for b in bindings if b.get("role") == role and "condition" not in b), None)
         if plain is None:
             bindings.append({"role": role, "members": [member]})
         elif member not in plain.get("members", []):
@@ -221,6 +250,7 @@ def with_member(policy: dict[str, Any], roles: Iterable[str],
 def without_member(policy: dict[str, Any], member: str) -> dict[str, Any] | None:
     """``policy`` with ``member`` gone from every binding (also as the deleted:...?uid=
     form IAM gives it once the account is deleted), or None when it was in none."""
+
     def gone(m: str) -> bool:
         return m == member or m.startswith(f"deleted:{member}?uid=")
 
@@ -245,8 +275,9 @@ def step(what: str, gcp_project: str, needs: str = ADMIN_ROLES) -> Iterator[None
             hint = f"; the credentials setup runs with need {needs} on {gcp_project}"
         elif "key creation is not allowed" in exc.api_message.lower():
             hint = "; the organization policy iam.disableServiceAccountKeyCreation forbids keys"
-        raise IdentityError(redact.text(f"{what}: HTTP {exc.status}: {exc.api_message}"
-                                        f"{hint}")) from exc
+        raise IdentityError(
+            redact.text(f"{what}: HTTP {exc.status}: {exc.api_message}{hint}")
+        ) from exc
     except TargetError as exc:  # network, credentials: no HTTP status
         raise IdentityError(redact.text(f"{what}: {exc}")) from exc
 
@@ -274,9 +305,12 @@ class GcpDeployer:
             self.runtime_account = runtime_account_email(self.project, self.gcp_project)
         return self.runtime_account
 
-    def edit_policy(self, resource_url: str,
-                    change: Callable[[dict[str, Any]], dict[str, Any] | None],
-                    api: PolicyApi = IAM_POLICY) -> None:
+    def edit_policy(
+        self,
+        resource_url: str,
+        change: Callable[[dict[str, Any]], dict[str, Any] | None],
+        api: PolicyApi = IAM_POLICY,
+    ) -> None:
         """Read, change, write back with the etag read. A 409 (someone changed the policy
         since) reads again, once; a 400 for an account IAM does not see yet waits."""
         conflicts = 0
@@ -290,8 +324,11 @@ class GcpDeployer:
             except ApiError as exc:
                 if exc.status == 409 and conflicts == 0:
                     conflicts += 1
-                elif exc.status == 400 and "does not exist" in exc.api_message \
-                        and attempt < SET_ATTEMPTS - 1:
+                elif (
+                    exc.status == 400
+                    and "does not exist" in exc.api_message
+                    and attempt < SET_ATTEMPTS - 1
+                ):
                     self.sleep(2.0 * (attempt + 1))
                 else:
                     raise
@@ -301,14 +338,15 @@ class GcpDeployer:
         with step(f"create service account {self.email}", self.gcp_project):
             exists_ok(self.transport, create_account_request(self.project, self.gcp_project))
         with step(f"grant the deploy roles on project {self.gcp_project}", self.gcp_project):
-            self.edit_policy(project_url(self.gcp_project),
-                             lambda p: with_member(p, DEPLOYER_ROLES, self.member))
+            self.edit_policy(
+                project_url(self.gcp_project), lambda p: with_member(p, DEPLOYER_ROLES, self.member)
+            )
         with step(f"create the Cloud Run runtime account {self.runtime()}", self.gcp_project):
-            exists_ok(self.transport, create_account_request(self.project, self.gcp_project,
-                                                             "run"))
+            exists_ok(self.transport, create_account_request(self.project, self.gcp_project, "run"))
         with step("let it act as the Cloud Run runtime account", self.gcp_project):
-            self.edit_policy(account_url("-", self.runtime()),
-                             lambda p: with_member(p, (ACT_AS,), self.member))
+            self.edit_policy(
+                account_url("-", self.runtime()), lambda p: with_member(p, (ACT_AS,), self.member)
+            )
         if self.resources is not None:
             self.grant_on(self.resources)
         return self.email
@@ -322,40 +360,58 @@ class GcpDeployer:
         def grant(role: str, *more: str) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
             def change(policy: dict[str, Any]) -> dict[str, Any] | None:
                 changed = None
-                for member, roles in ((self.member, (role,)),
-                                      *((m, (ACCESSOR,)) for m in more)):
+                for member, roles in ((self.member, (role,)), *((m, (ACCESSOR,)) for m in more)):
                     changed = with_member(changed or policy, roles, member) or changed
                 return changed
+
             return change
 
         gcp = self.gcp_project
         if resources.repository:
-            with step("create the Artifact Registry repository", gcp,
-                      needs="roles/artifactregistry.admin"):
-                artifact_registry.ensure_repository(self.transport, gcp, resources.region,
-                                                    self.project)
-                self.edit_policy(artifact_registry.repository_url(
-                    gcp, resources.region, self.project), grant(RESOURCE_ROLES["repository"]),
-                    RESOURCE_POLICY)
+            with step(
+                "create the Artifact Registry repository", gcp, needs="roles/artifactregistry.admin"
+            ):
+                artifact_registry.ensure_repository(
+                    self.transport, gcp, resources.region, self.project
+                )
+                self.edit_policy(
+                    artifact_registry.repository_url(gcp, resources.region, self.project),
+                    grant(RESOURCE_ROLES["repository"]),
+                    RESOURCE_POLICY,
+                )
         runtime = f"serviceAccount:{self.runtime()}"
         for app, secret in resources.secrets:
-            with step(f"create secret {secret} for app {app}", gcp,
-                      needs="roles/secretmanager.admin"):
-                exists_ok(self.transport, create_secret_request(
-                    gcp, secret, {"pilot-project": self.project, "pilot-app": app}))
-                self.edit_policy(secret_url(gcp, secret),
-                                 grant(RESOURCE_ROLES["secret"], runtime), RESOURCE_POLICY)
+            with step(
+                f"create secret {secret} for app {app}", gcp, needs="roles/secretmanager.admin"
+            ):
+                exists_ok(
+                    self.transport,
+                    create_secret_request(
+                        gcp, secret, {"pilot-project": self.project, "pilot-app": app}
+                    ),
+                )
+                self.edit_policy(
+                    secret_url(gcp, secret),
+                    grant(RESOURCE_ROLES["secret"], runtime),
+                    RESOURCE_POLICY,
+                )
         for bucket in resources.buckets:
             with step(f"create bucket {bucket}", gcp, needs="roles/storage.admin"):
-                exists_ok(self.transport, create_bucket_request(gcp, bucket,
-                                                                resources.region.upper()))
-                self.edit_policy(bucket_url(bucket), grant(RESOURCE_ROLES["bucket"]),
-                                 BUCKET_POLICY)
+                exists_ok(
+                    self.transport, create_bucket_request(gcp, bucket, resources.region.upper())
+                )
+                self.edit_policy(bucket_url(bucket), grant(RESOURCE_ROLES["bucket"]), BUCKET_POLICY)
         if resources.state_bucket:
-            with step(f"grant the deployer the state bucket {resources.state_bucket}", gcp,
-                      needs="roles/storage.admin"):
-                self.edit_policy(bucket_url(resources.state_bucket),
-                                 grant(RESOURCE_ROLES["state"]), BUCKET_POLICY)
+            with step(
+                f"grant the deployer the state bucket {resources.state_bucket}",
+                gcp,
+                needs="roles/storage.admin",
+            ):
+                self.edit_policy(
+                    bucket_url(resources.state_bucket),
+                    grant(RESOURCE_ROLES["state"]),
+                    BUCKET_POLICY,
+                )
 
     def rotate(self, keys_dir: Path) -> str:
         """A new key, stored 0600, then every other user-managed key deleted; its id."""
@@ -384,6 +440,7 @@ class GcpDeployer:
         """Its bindings (project and runtime account), the account (and so its keys), the
         Cloud Run runtime account setup made with it, the local key file. Bindings first:
         once the account is gone they only linger."""
+
         def drop(policy: dict[str, Any]) -> dict[str, Any] | None:
             return without_member(policy, self.member)
 
@@ -406,12 +463,12 @@ def wants_gcp_deployer(config: Any) -> bool:
     """The server is on GCP, or an app is."""
     from pilot_tui.config.schema import GCP_TARGETS
 
-    return config.server.home == "gcp" or any(a.target.kind in GCP_TARGETS
-                                              for a in config.apps)
+    return config.server.home == "gcp" or any(a.target.kind in GCP_TARGETS for a in config.apps)
 
 
-def setup_gcp_deployer(config: Any, root: Path, state_dir: Path, *,
-                       transport: Transport | None = None) -> tuple[str, str | None]:
+def setup_gcp_deployer(
+    config: Any, root: Path, state_dir: Path, *, transport: Transport | None = None
+) -> tuple[str, str | None]:
     """Run by setup with the admin's credentials (gcp.credentials): the account, its
     bindings, the resources pilot.toml names (each with the deployer's grant on it: the
     repository, the Cloud Run apps' secrets, the site buckets), the Cloud Run runtime
@@ -419,17 +476,19 @@ def setup_gcp_deployer(config: Any, root: Path, state_dir: Path, *,
     from pilot_tui.deploy.gcp_api import authorized_transport, key_path
 
     if config.server.home == "sandbox":
-        raise IdentityError("the GCP deployer cannot be made in the sandbox: there is no IAM "
-                            "emulator; set server.home = \"gcp\" to make it on Google Cloud")
+        raise IdentityError(
+            "the GCP deployer cannot be made in the sandbox: there is no IAM "
+            'emulator; set server.home = "gcp" to make it on Google Cloud'
+        )
     gcp_project = config.gcp.project
     if not gcp_project:
         raise IdentityError("the GCP deployer needs gcp.project in pilot.toml")
     if transport is None:
         with step("sign in with gcp.credentials", gcp_project):
-            transport = authorized_transport(key_path(config.gcp.credentials, root),
-                                             gcp_project)
-    deployer = GcpDeployer(transport, config.project.name, gcp_project,
-                           resources=resources_for(config))
+            transport = authorized_transport(key_path(config.gcp.credentials, root), gcp_project)
+    deployer = GcpDeployer(
+        transport, config.project.name, gcp_project, resources=resources_for(config)
+    )
     email = deployer.ensure()
     keys = state_dir / "keys"
     key_id = None if (keys / KEY_FILE).is_file() else deployer.rotate(keys)

@@ -20,10 +20,16 @@ def server_key(keys_dir: Path, comment: str) -> tuple[Path, str]:
 
     ensure_private_dir(keys_dir)
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                            serialization.NoEncryption())
-    pub = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                        serialization.PublicFormat.OpenSSH).decode()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    pub = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
     line = f"{pub} {comment}"
     atomic_write(private, pem, mode=0o600)
     atomic_write(public, line + "\n", mode=0o644)

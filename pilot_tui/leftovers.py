@@ -52,16 +52,25 @@ def find_commands(where: Where, resource_types: list[str]) -> list[str]:
     for rtype in resource_types:
         if where.home == "gcp":
             listing = GCP_LISTINGS.get(rtype)
-            command = (f"gcloud {listing} --filter='name~^pilot-{where.project}'"
-                       + (f" --project {where.gcp_project}" if where.gcp_project else "")
-                       if listing else None)
+            command = (
+                f"gcloud {listing} --filter='name~^pilot-{where.project}'"
+                + (f" --project {where.gcp_project}" if where.gcp_project else "")
+                if listing
+                else None
+            )
         elif rtype == "aws_key_pair":
-            command = (f"aws ec2 describe-key-pairs --key-names pilot-{where.project}-server"
-                       + _aws_flags(where))
+            command = (
+                f"aws ec2 describe-key-pairs --key-names pilot-{where.project}-server"
+                + _aws_flags(where)
+            )
         else:
             listing = AWS_LISTINGS.get(rtype)
-            command = (f"aws ec2 {listing} --filters Name=tag:pilot:project,"
-                       f"Values={where.project}" + _aws_flags(where) if listing else None)
+            command = (
+                f"aws ec2 {listing} --filters Name=tag:pilot:project,"
+                f"Values={where.project}" + _aws_flags(where)
+                if listing
+                else None
+            )
         if command is None:
             command = _anything(where)
         if command not in commands:
@@ -80,25 +89,33 @@ def _aws_flags(where: Where) -> str:
 
 def _anything(where: Where) -> str:
     if where.home == "gcp":
-        return (f"gcloud asset search-all-resources --query='name:pilot-{where.project}'"
-                + (f" --scope=projects/{where.gcp_project}" if where.gcp_project else ""))
-    return ("aws resourcegroupstaggingapi get-resources --tag-filters "
-            f"Key=pilot:project,Values={where.project}" + _aws_flags(where))
+        return f"gcloud asset search-all-resources --query='name:pilot-{where.project}'" + (
+            f" --scope=projects/{where.gcp_project}" if where.gcp_project else ""
+        )
+    return (
+        "aws resourcegroupstaggingapi get-resources --tag-filters "
+        f"Key=pilot:project,Values={where.project}" + _aws_flags(where)
+    )
 
 
 def advice(where: Where, untracked: list[tuple[str, str]]) -> list[str]:
     """Lines telling the user what may be left outside Terraform's state and what to do."""
     if not untracked:
-        return ["Terraform's state holds every resource it started to create: nothing is "
-                "left outside it."]
+        return [
+            "Terraform's state holds every resource it started to create: nothing is "
+            "left outside it."
+        ]
     lines = ["These may exist outside Terraform's state:"]
-    lines += [f"  {address} ({'creating' if action == 'create' else 'replacing'})"
-              for address, action in untracked]
+    lines += [
+        f"  {address} ({'creating' if action == 'create' else 'replacing'})"
+        for address, action in untracked
+    ]
     lines.append("Find them (each is tagged or named for this project):")
     types = [address.split("[")[0].split(".")[-2] for address, _ in untracked]
     lines += [f"  {command}" for command in find_commands(where, types)]
-    lines += ["Then either delete each one, or adopt it so the next run does not make a "
-              "second one:",
-              f"  terraform -chdir={where.workdir} import ADDRESS ID",
-              "and run `pilot-tui server up` again."]
+    lines += [
+        "Then either delete each one, or adopt it so the next run does not make a second one:",
+        f"  terraform -chdir={where.workdir} import ADDRESS ID",
+        "and run `pilot-tui server up` again.",
+    ]
     return lines

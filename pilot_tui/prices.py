@@ -16,10 +16,20 @@ SOURCE = "list prices, on-demand Linux, us-east-1 / us-central1, 730 h/month"
 HOURS = 730
 
 SIZES: dict[str, tuple[tuple[str, float], ...]] = {
-    "aws": (("t3.micro", 7.59), ("t3.small", 15.18), ("t3.medium", 30.37),
-            ("t3.large", 60.74), ("m7i.large", 73.58)),
-    "gcp": (("e2-micro", 6.11), ("e2-small", 12.23), ("e2-medium", 24.46),
-            ("e2-standard-2", 48.92), ("e2-standard-4", 97.83)),
+    "aws": (
+        ("t3.micro", 7.59),
+        ("t3.small", 15.18),
+        ("t3.medium", 30.37),
+        ("t3.large", 60.74),
+        ("m7i.large", 73.58),
+    ),
+    "gcp": (
+        ("e2-micro", 6.11),
+        ("e2-small", 12.23),
+        ("e2-medium", 24.46),
+        ("e2-standard-2", 48.92),
+        ("e2-standard-4", 97.83),
+    ),
 }
 # What terraform/aws and terraform/gcp give the server besides the machine (a test checks
 # the templates still say so).
@@ -64,30 +74,40 @@ class Estimate:
 
     def text(self) -> str:
         """One line for people."""
-        parts = " + ".join(f"{i.what} " + (f"${i.monthly:,.2f}" if i.monthly is not None
-                                           else "(not in Pilot's price table)")
-                           for i in self.items)
+        parts = " + ".join(
+            f"{i.what} "
+            + (f"${i.monthly:,.2f}" if i.monthly is not None else "(not in Pilot's price table)")
+            for i in self.items
+        )
         when = f"list prices as of {AS_OF}"
         if self.total is None:
             total = f"{self.size} is not in Pilot's price table; the rest: {parts}"
         else:
             total = f"~${self.total:,.2f}/month ({parts}; {when})"
         if self.sandbox:
-            return (f"Estimated cost: nothing in the sandbox; on AWS the same server is "
-                    f"{total}.")
+            return f"Estimated cost: nothing in the sandbox; on AWS the same server is {total}."
         return f"Estimated cost: {total}."
 
     def as_json(self) -> dict[str, object]:
-        return {"currency": "USD", "monthly": self.total, "as_of": AS_OF, "source": SOURCE,
-                "cloud": self.cloud, "size": self.size, "sandbox": self.sandbox,
-                "items": [{"what": i.what, "monthly": i.monthly} for i in self.items]}
+        return {
+            "currency": "USD",
+            "monthly": self.total,
+            "as_of": AS_OF,
+            "source": SOURCE,
+            "cloud": self.cloud,
+            "size": self.size,
+            "sandbox": self.sandbox,
+            "items": [{"what": i.what, "monthly": i.monthly} for i in self.items],
+        }
 
 
 def estimate(home: str, size: str) -> Estimate:
     """The monthly cost of a Pilot Server of ``size`` with home ``home``."""
     cloud = "gcp" if home == "gcp" else "aws"
     disk_type, per_gb = DISK[cloud]
-    items = (Item(size, monthly(cloud, size)),
-             Item(f"{ROOT_DISK_GB} GB {disk_type} disk", round(ROOT_DISK_GB * per_gb, 2)),
-             Item("public IPv4 address", round(PUBLIC_IPV4_HOURLY[cloud] * HOURS, 2)))
+    items = (
+        Item(size, monthly(cloud, size)),
+        Item(f"{ROOT_DISK_GB} GB {disk_type} disk", round(ROOT_DISK_GB * per_gb, 2)),
+        Item("public IPv4 address", round(PUBLIC_IPV4_HOURLY[cloud] * HOURS, 2)),
+    )
     return Estimate(cloud, size, items, sandbox=home == "sandbox")

@@ -56,8 +56,9 @@ class Project:
         return self.state_dir
 
 
-def project_file_for(explicit: str | None = None, cwd: Path | None = None,
-                     env: Mapping[str, str] | None = None) -> Path:
+def project_file_for(
+    explicit: str | None = None, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> Path:
     """Where pilot.toml is (or would be): ``--project``, then $PILOT_PROJECT, then the current
     directory. Either may name the file or the directory holding it."""
     env = os.environ if env is None else env
@@ -69,8 +70,9 @@ def project_file_for(explicit: str | None = None, cwd: Path | None = None,
     return base.absolute() / PROJECT_FILE
 
 
-def find_project(explicit: str | None = None, cwd: Path | None = None,
-                 env: Mapping[str, str] | None = None) -> Project:
+def find_project(
+    explicit: str | None = None, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> Project:
     """The existing project, searching parent directories when none was named."""
     env = os.environ if env is None else env
     named = explicit or env.get(ENV_VAR)
@@ -79,8 +81,10 @@ def find_project(explicit: str | None = None, cwd: Path | None = None,
         return Project(candidate)
     if named:
         source = "--project" if explicit else f"${ENV_VAR}"
-        raise ProjectNotFound(f"{candidate} does not exist (from {source}); "
-                              "create it with `pilot-tui init` or fix the path")
+        raise ProjectNotFound(
+            f"{candidate} does not exist (from {source}); "
+            "create it with `pilot-tui init` or fix the path"
+        )
     for parent in candidate.parent.parents:
         if usable_project_file(parent / PROJECT_FILE):
             return Project(parent / PROJECT_FILE)
@@ -94,14 +98,17 @@ def usable_project_file(path: Path) -> bool:
     """True for a readable-sized regular file at ``path``, False when nothing is there;
     ProjectFileUnusable when something else is (a directory, a pipe or device that would
     hang a read, a link loop or a dangling link), so a parent's file is never used instead."""
-    fix = ("; Pilot's project file must be a regular file: remove or rename it, or point to "
-           "another with --project")
+    fix = (
+        "; Pilot's project file must be a regular file: remove or rename it, or point to "
+        "another with --project"
+    )
     try:
         info = path.stat()  # follows links
     except FileNotFoundError:
         if path.is_symlink():
-            raise ProjectFileUnusable(f"{path} is a symbolic link to {path.readlink()}, "
-                                      f"which does not exist{fix}") from None
+            raise ProjectFileUnusable(
+                f"{path} is a symbolic link to {path.readlink()}, which does not exist{fix}"
+            ) from None
         return False
     except OSError as exc:
         what = "a symbolic link loop" if exc.errno == errno.ELOOP else exc.strerror or str(exc)
@@ -109,8 +116,10 @@ def usable_project_file(path: Path) -> bool:
     if not stat.S_ISREG(info.st_mode):
         raise ProjectFileUnusable(f"{path} is {file_kind(info.st_mode)}, not a file{fix}")
     if info.st_size > MAX_PROJECT_FILE:
-        raise ProjectFileUnusable(f"{path} is {info.st_size:,} bytes, too large for a "
-                                  f"pilot.toml (at most {MAX_PROJECT_FILE:,}){fix}")
+        raise ProjectFileUnusable(
+            f"{path} is {info.st_size:,} bytes, too large for a "
+            f"pilot.toml (at most {MAX_PROJECT_FILE:,}){fix}"
+        )
     return True
 
 
@@ -125,12 +134,19 @@ def create_project(target: Path, text: str) -> tuple[Project, tuple[str, ...]]:
 
 # What each ignore file beside pilot.toml must list: (file, comment, entries).
 IGNORED = (
-    (".gitignore", "# Pilot's machine state: Terraform state, keys, logs. Never commit it.",
-     (f"{STATE_DIR}/",)),
+    (
+        ".gitignore",
+        "# Pilot's machine state: Terraform state, keys, logs. Never commit it.",
+        (f"{STATE_DIR}/",),
+    ),
     # Pilot's packer leaves these out whatever the file says (deploy/shippable.py); the
     # file keeps them out of a plain `docker build` of this folder too.
-    (".dockerignore", "# Pilot's machine state (keys, secrets, Terraform state) and version "
-     "control: never in an image.", (STATE_DIR, ".git", ".hg", ".svn")),
+    (
+        ".dockerignore",
+        "# Pilot's machine state (keys, secrets, Terraform state) and version "
+        "control: never in an image.",
+        (STATE_DIR, ".git", ".hg", ".svn"),
+    ),
 )
 
 

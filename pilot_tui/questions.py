@@ -46,31 +46,63 @@ def _home_is(*homes: str) -> Callable[[Answers], bool]:
     return lambda answers: answers.get("server.home", "sandbox") in homes
 
 
-FLAG_NAMES = {"project.name": "name", "server.home": "home", "server.host": "host",
-              "server.allowed_cidrs": "allowed-cidr"}
+FLAG_NAMES = {
+    "project.name": "name",
+    "server.home": "home",
+    "server.host": "host",
+    "server.allowed_cidrs": "allowed-cidr",
+}
 
 QUESTIONS: tuple[Question, ...] = (
     Question("project.name", "Project name", help="Names and tags every cloud resource."),
-    Question("server.home", "Where should the Pilot Server run?", "select",
-             ("sandbox", "aws", "gcp", "host"), "sandbox",
-             help="sandbox runs locally with no cloud account; host uses a Docker host you have"),
-    Question("aws.profile", "AWS profile name (blank: the default credential chain)",
-             optional=True, when=_home_is("aws"),
-             help="A profile from ~/.aws/config or ~/.aws/credentials; never the keys."),
-    Question("aws.region", "AWS region", "select", AWS_REGIONS, "us-east-1",
-             when=_home_is("aws")),
+    Question(
+        "server.home",
+        "Where should the Pilot Server run?",
+        "select",
+        ("sandbox", "aws", "gcp", "host"),
+        "sandbox",
+        help="sandbox runs locally with no cloud account; host uses a Docker host you have",
+    ),
+    Question(
+        "aws.profile",
+        "AWS profile name (blank: the default credential chain)",
+        optional=True,
+        when=_home_is("aws"),
+        help="A profile from ~/.aws/config or ~/.aws/credentials; never the keys.",
+    ),
+    Question("aws.region", "AWS region", "select", AWS_REGIONS, "us-east-1", when=_home_is("aws")),
     Question("gcp.project", "Google Cloud project id", when=_home_is("gcp")),
-    Question("gcp.credentials", "Path to a service-account key file (blank: ADC)",
-             optional=True, when=_home_is("gcp"),
-             help="The file's path; the key itself never goes in pilot.toml."),
-    Question("gcp.region", "Google Cloud region", "select", GCP_REGIONS, "us-central1",
-             when=_home_is("gcp")),
-    Question("server.host", "Docker host (ssh://user@host or unix:///path)",
-             when=_home_is("host")),
-    Question("server.allowed_cidrs", "Who may reach the server? CIDRs, comma separated "
-             "(blank: your own address)", "list", optional=True, when=_home_is("aws", "gcp")),
-    Question("state.backend", "Where should Terraform state live?", "select",
-             ("local", "s3", "gcs"), "local", when=_home_is("aws", "gcp")),
+    Question(
+        "gcp.credentials",
+        "Path to a service-account key file (blank: ADC)",
+        optional=True,
+        when=_home_is("gcp"),
+        help="The file's path; the key itself never goes in pilot.toml.",
+    ),
+    Question(
+        "gcp.region",
+        "Google Cloud region",
+        "select",
+        GCP_REGIONS,
+        "us-central1",
+        when=_home_is("gcp"),
+    ),
+    Question("server.host", "Docker host (ssh://user@host or unix:///path)", when=_home_is("host")),
+    Question(
+        "server.allowed_cidrs",
+        "Who may reach the server? CIDRs, comma separated (blank: your own address)",
+        "list",
+        optional=True,
+        when=_home_is("aws", "gcp"),
+    ),
+    Question(
+        "state.backend",
+        "Where should Terraform state live?",
+        "select",
+        ("local", "s3", "gcs"),
+        "local",
+        when=_home_is("aws", "gcp"),
+    ),
 )
 
 
@@ -125,8 +157,9 @@ def apply_answers(draft: str, answers: Answers) -> tuple[str, list[tuple[Questio
     for problem in check_text(draft).report.errors:
         for question in QUESTIONS:
             prefix = tuple(parse_key(question.key))
-            if question.key in answers and (problem.path[: len(prefix)] == prefix
-                                            or problem.key.startswith(question.key)):
+            if question.key in answers and (
+                problem.path[: len(prefix)] == prefix or problem.key.startswith(question.key)
+            ):
                 problems.append((question, problem.message + _missing(problem.message, answers)))
                 break
     return draft, problems

@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 
 _PATTERNS = (
     re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
-    re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)",
-               re.S),
+    re.compile(
+        r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)", re.S
+    ),
     re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"),
     re.compile(r"(?i)((?:password|passwd|secret|token|private_key)\"?\s*[:=]\s*\"?)[^\"\s,}]+"),
 )
@@ -102,8 +103,9 @@ def _mask_if_random(match: re.Match[str]) -> str:
     return MASK if classes == 3 or "/" in word or "+" in word else word
 
 
-def load_project(state_dir: Path, config: PilotConfig,
-                 env: Mapping[str, str] | None = None) -> None:
+def load_project(
+    state_dir: Path, config: PilotConfig, env: Mapping[str, str] | None = None
+) -> None:
     """Register every secret value this project holds: each stored in .pilot/secrets/ (all
     apps', listed or not), the environment's value of each secret name pilot.toml declares,
     and the private halves of Pilot's own keys in .pilot/keys/."""

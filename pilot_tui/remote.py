@@ -9,17 +9,31 @@ from pilot_tui.runner import Command
 
 def ssh_options(key: Path, known_hosts: Path, port: int = 22) -> tuple[str, ...]:
     return (
-        "-i", str(key), "-p", str(port), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-        "-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=accept-new",
-        "-o", "ConnectTimeout=10",
+        "-i",
+        str(key),
+        "-p",
+        str(port),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        f"UserKnownHostsFile={known_hosts}",
+        "-o",
+        "StrictHostKeyChecking=accept-new",
+        "-o",
+        "ConnectTimeout=10",
     )
 
 
-def ssh_run(host: str, user: str, key: Path, known_hosts: Path, script: str,
-            port: int = 22) -> Command:
+def ssh_run(
+    host: str, user: str, key: Path, known_hosts: Path, script: str, port: int = 22
+) -> Command:
     """Run ``script`` on the server with `sh -c`; its stdin is the command's input."""
-    return Command(("ssh", *ssh_options(key, known_hosts, port), f"{user}@{host}",
-                    "sh", "-c", _quote(script)), timeout=300)
+    return Command(
+        ("ssh", *ssh_options(key, known_hosts, port), f"{user}@{host}", "sh", "-c", _quote(script)),
+        timeout=300,
+    )
 
 
 def _quote(script: str) -> str:
@@ -27,8 +41,15 @@ def _quote(script: str) -> str:
     return "'" + script.replace("'", "'\"'\"'") + "'"
 
 
-def pin_host_key(host: str, user: str, key: Path, known_hosts: Path, port: int = 22,
-                 attempts: int = 30, delay: float = 10.0) -> bool:
+def pin_host_key(
+    host: str,
+    user: str,
+    key: Path,
+    known_hosts: Path,
+    port: int = 22,
+    attempts: int = 30,
+    delay: float = 10.0,
+) -> bool:
     """Connect once right after provisioning so the server's host key is recorded in
     ``known_hosts`` while we know the machine is the one just made (later connections are
     then checked against it). Retries while the machine boots; False if it never answers."""

@@ -97,14 +97,20 @@ class Interrupt:
         self._event.set()
 
 
-async def stream(command: Command, on_line: Callable[[Line], None],
-                 interrupt: Interrupt | None = None) -> int:
+async def stream(
+    command: Command, on_line: Callable[[Line], None], interrupt: Interrupt | None = None
+) -> int:
     """Run ``command``, calling ``on_line`` for every stdout/stderr line; the exit code."""
     try:
         proc = await asyncio.create_subprocess_exec(
-            *command.argv, cwd=command.cwd, env=None if command.env is None else dict(command.env),
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, start_new_session=True, limit=LINE_LIMIT,
+            *command.argv,
+            cwd=command.cwd,
+            env=None if command.env is None else dict(command.env),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+            limit=LINE_LIMIT,
         )
     except OSError as exc:
         raise RunnerError(f"cannot start {command.argv[0]}: {exc.strerror or exc}") from exc
@@ -169,10 +175,17 @@ def _signal(pid: int, sig: signal.Signals) -> None:
 def capture(command: Command, stdin: str | None = None) -> Completed:
     """Run a short command to completion and return its output."""
     try:
-        done = subprocess.run(list(command.argv), cwd=command.cwd, env=command.env,
-                              capture_output=True, text=True, timeout=command.timeout,
-                              input=stdin, stdin=None if stdin is not None else
-                              subprocess.DEVNULL, check=False)
+        done = subprocess.run(
+            list(command.argv),
+            cwd=command.cwd,
+            env=command.env,
+            capture_output=True,
+            text=True,
+            timeout=command.timeout,
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+            check=False,
+        )
     except FileNotFoundError as exc:
         raise RunnerError(f"{command.argv[0]}: not found") from exc
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -183,8 +196,9 @@ def capture(command: Command, stdin: str | None = None) -> Completed:
 def run_attached(command: Command) -> int:
     """Run an interactive program on this terminal (an editor) and wait for it."""
     try:
-        return subprocess.run(list(command.argv), cwd=command.cwd, env=command.env,
-                              check=False).returncode
+        return subprocess.run(
+            list(command.argv), cwd=command.cwd, env=command.env, check=False
+        ).returncode
     except FileNotFoundError as exc:
         raise RunnerError(f"{command.argv[0]}: not found") from exc
     except OSError as exc:
@@ -208,9 +222,15 @@ def spawn_daemon(command: Command, log: Path) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         try:
-            proc = subprocess.Popen(list(command.argv), cwd=command.cwd, env=command.env,
-                                    stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                list(command.argv),
+                cwd=command.cwd,
+                env=command.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+            )
         except OSError as exc:
             raise RunnerError(f"cannot start {command.argv[0]}: {exc}") from exc
     return proc.pid

@@ -53,16 +53,29 @@ def moto_command(port: int) -> Command:
     # Reject instance types EC2 does not have, and know AWS's managed IAM policies (Lambda's
     # and ECS's execution roles attach them), as the real API does. Lambda functions run on
     # this machine's Docker with host networking (no bridge needed) when one answers.
-    env = {"MOTO_DOCKER_NETWORK_MODE": "host", **os.environ,
-           "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true",
-           "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
-    return Command((sys.executable, "-m", "pilot_tui.sandbox_aws", "-H", "127.0.0.1", "-p",
-                    str(port)), env=env)
+    env = {
+        "MOTO_DOCKER_NETWORK_MODE": "host",
+        **os.environ,
+        "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true",
+        "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+    }
+    return Command(
+        (sys.executable, "-m", "pilot_tui.sandbox_aws", "-H", "127.0.0.1", "-p", str(port)), env=env
+    )
 
 
 def gcs_command(port: int) -> Command:
-    return Command((sys.executable, "-m", "gcp_storage_emulator", "start", "--host=127.0.0.1",
-                    f"--port={port}", "--in-memory"))
+    return Command(
+        (
+            sys.executable,
+            "-m",
+            "gcp_storage_emulator",
+            "start",
+            "--host=127.0.0.1",
+            f"--port={port}",
+            "--in-memory",
+        )
+    )
 
 
 def free_port() -> int:
@@ -92,8 +105,9 @@ class Sandbox:
         return {name: Emulator(**data) for name, data in raw.items()}
 
     def _save(self, emulators: dict[str, Emulator]) -> None:
-        atomic_write(self.file, json.dumps({n: asdict(e) for n, e in emulators.items()}),
-                     mode=0o600)
+        atomic_write(
+            self.file, json.dumps({n: asdict(e) for n, e in emulators.items()}), mode=0o600
+        )
 
     def running(self) -> dict[str, Emulator]:
         return {n: e for n, e in self.load().items() if e.alive()}
@@ -126,8 +140,10 @@ class Sandbox:
         return stopped
 
 
-STOPPED = ("the sandbox's emulators are stopped, and what they held went with them (their "
-           "state lives in memory)")
+STOPPED = (
+    "the sandbox's emulators are stopped, and what they held went with them (their "
+    "state lives in memory)"
+)
 
 
 def start_for_deploy(state_dir: Path, say: Callable[[str], None]) -> None:
@@ -135,8 +151,10 @@ def start_for_deploy(state_dir: Path, say: Callable[[str], None]) -> None:
     hold again), and it says so; everything else reports STOPPED and leaves them."""
     box = Sandbox(state_dir)
     if len(box.running()) < 2:
-        say("starting the sandbox's local AWS API and GCS emulator (they were stopped, so "
-            "this deploy makes the app's cloud resources again)")
+        say(
+            "starting the sandbox's local AWS API and GCS emulator (they were stopped, so "
+            "this deploy makes the app's cloud resources again)"
+        )
         box.ensure()
 
 
@@ -153,16 +171,18 @@ def _wait_ready(emulator: Emulator, log: Path, timeout: float = 30.0) -> None:
             time.sleep(0.1)
     stop_pid(emulator.pid)
     tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
-    raise SandboxError(f"the {emulator.name} emulator did not start within {timeout:.0f}s "
-                       f"(log: {log}):\n{tail}")
+    raise SandboxError(
+        f"the {emulator.name} emulator did not start within {timeout:.0f}s (log: {log}):\n{tail}"
+    )
 
 
 def aws_session(region: str) -> Any:
     """A boto3 session with the sandbox's placeholder credentials (moto accepts any)."""
     import boto3
 
-    return boto3.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
-                         region_name=region)
+    return boto3.Session(
+        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=region
+    )
 
 
 def gcs_client(url: str, project: str = "sandbox") -> Any:
@@ -170,8 +190,9 @@ def gcs_client(url: str, project: str = "sandbox") -> Any:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
 
-    return storage.Client(project=project, credentials=AnonymousCredentials(),
-                          client_options={"api_endpoint": url})
+    return storage.Client(
+        project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": url}
+    )
 
 
 def provider_override(aws_url: str) -> str:

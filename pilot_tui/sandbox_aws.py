@@ -44,8 +44,10 @@ def _patch_lambda() -> None:
     def get_param(self: Any, name: str, if_none: Any = None) -> Any:
         value = original(self, name, if_none)
         if name == "qualifier" and value is if_none:
-            value = original(self, "Qualifier", if_none) or self.querystring.get(
-                "Qualifier", [if_none])[0]
+            value = (
+                original(self, "Qualifier", if_none)
+                or self.querystring.get("Qualifier", [if_none])[0]
+            )
         return value
 
     LambdaResponse._get_param = get_param  # type: ignore[method-assign,assignment]

@@ -102,35 +102,46 @@ class RunResult:
         return [d for d in self.diagnostics if d.severity == "error"]
 
 
-PROVIDER_DOWNLOAD_FAILED = ("Failed to query available provider packages",
-                            "Failed to install provider", "could not connect to registry")
+PROVIDER_DOWNLOAD_FAILED = (
+    "Failed to query available provider packages",
+    "Failed to install provider",
+    "could not connect to registry",
+)
 
 
 def init_advice(log: str) -> str:
     """What to do about a failed `terraform init`, from what its log says."""
     if any(sign in log for sign in PROVIDER_DOWNLOAD_FAILED):
-        return ("\nTerraform could not download its providers. Check this machine's network "
-                "(registry.terraform.io must be reachable, through $HTTPS_PROXY if you use "
-                "one), or install them from a provider mirror: `terraform providers mirror "
-                "DIR` on a connected machine, then a provider_installation { filesystem_mirror "
-                "{ path = \"DIR\" } } block in the CLI config file $TF_CLI_CONFIG_FILE names.")
+        return (
+            "\nTerraform could not download its providers. Check this machine's network "
+            "(registry.terraform.io must be reachable, through $HTTPS_PROXY if you use "
+            "one), or install them from a provider mirror: `terraform providers mirror "
+            "DIR` on a connected machine, then a provider_installation { filesystem_mirror "
+            '{ path = "DIR" } } block in the CLI config file $TF_CLI_CONFIG_FILE names.'
+        )
     return "\nFix what the log shows, then run the command again."
 
 
 def interrupt_message(presses: int, in_flight: dict[str, str]) -> str:
     """What an interrupt does, for the CLI's Ctrl+C and the app's Esc alike."""
     if presses <= 1:
-        return ("interrupt: stopping gracefully; Terraform finishes what is in flight and saves "
-                "its state (press again to see what it waits for)")
+        return (
+            "interrupt: stopping gracefully; Terraform finishes what is in flight and saves "
+            "its state (press again to see what it waits for)"
+        )
     if presses >= KILL_AT:
         return "interrupt: killing Terraform now"
     if not in_flight:
-        return ("interrupt: Terraform is saving its state and releasing its lock; Ctrl+C again "
-                "to kill it (its state may then miss what it just made)")
+        return (
+            "interrupt: Terraform is saving its state and releasing its lock; Ctrl+C again "
+            "to kill it (its state may then miss what it just made)"
+        )
     n = len(in_flight)
-    return (f"interrupt: waiting for {n} resource{'s' if n != 1 else ''} in flight: "
-            f"{', '.join(in_flight)}; Ctrl+C again to kill Terraform (may leave "
-            f"{'them' if n != 1 else 'it'} untracked, outside its state)")
+    return (
+        f"interrupt: waiting for {n} resource{'s' if n != 1 else ''} in flight: "
+        f"{', '.join(in_flight)}; Ctrl+C again to kill Terraform (may leave "
+        f"{'them' if n != 1 else 'it'} untracked, outside its state)"
+    )
 
 
 @dataclass
@@ -150,8 +161,13 @@ class Plan:
 class Server:
     """The Pilot Server of one project."""
 
-    def __init__(self, project: Project, config: PilotConfig, on_event: OnEvent,
-                 interrupt: Interrupt | None = None) -> None:
+    def __init__(
+        self,
+        project: Project,
+        config: PilotConfig,
+        on_event: OnEvent,
+        interrupt: Interrupt | None = None,
+    ) -> None:
         self.project = project
         self.config = config
         self.on_event = on_event
@@ -175,16 +191,21 @@ class Server:
 
     def terraform(self) -> Terraform:
         if self._tf is None:
-            self._tf = resolve(self.config.terraform.binary, sandbox=self.home == "sandbox",
-                               project_root=self.project.root)
+            self._tf = resolve(
+                self.config.terraform.binary,
+                sandbox=self.home == "sandbox",
+                project_root=self.project.root,
+            )
             self.on_event(Note(f"using {self._tf.describe()}"))
         return self._tf
 
     def prepare(self) -> Path:
         """Sandbox emulators, SSH key, rendered templates; the working directory."""
         if self.home == "host":
-            raise ServerError('home = "host" uses your own Docker host (server.host): there '
-                              "is no server to provision")
+            raise ServerError(
+                'home = "host" uses your own Docker host (server.host): there '
+                "is no server to provision"
+            )
         self.project.ensure_state_dir()
         override = None
         if self.home == "sandbox":
@@ -196,16 +217,20 @@ class Server:
             emulators, started = sandbox.ensure()
             self.started_sandbox = self.started_sandbox or started
             if started and self._state_has_resources():
-                self.on_event(Note("the sandbox emulators were restarted, so resources from an "
-                                   "earlier run are gone; Terraform will create them again",
-                                   "warning"))
+                self.on_event(
+                    Note(
+                        "the sandbox emulators were restarted, so resources from an "
+                        "earlier run are gone; Terraform will create them again",
+                        "warning",
+                    )
+                )
             override = provider_override(emulators["aws"].url)
             self._aws_url = emulators["aws"].url
             self._gcs_url = emulators["gcs"].url
-        _, public_key = server_key(self.project.state_dir / "keys",
-                                   f"pilot-{self.config.project.name}")
-        sources = template_sources(self.home, self.project.root,
-                                   self.config.terraform.templates)
+        _, public_key = server_key(
+            self.project.state_dir / "keys", f"pilot-{self.config.project.name}"
+        )
+        sources = template_sources(self.home, self.project.root, self.config.terraform.templates)
         render(sources, self.workdir, self.variables(public_key), override)
         self.backend = self.ensure_backend()
         block = self.backend.terraform_block()
@@ -220,9 +245,14 @@ class Server:
         """Create (idempotently) the remote state bucket pilot.toml asks for."""
         from pilot_tui.backends import prepare_backend
 
-        return prepare_backend(self.config, self.home, self.project.root,
-                               lambda text, level="info": self.on_event(Note(text, level)),
-                               self._aws_url, self._gcs_url)
+        return prepare_backend(
+            self.config,
+            self.home,
+            self.project.root,
+            lambda text, level="info": self.on_event(Note(text, level)),
+            self._aws_url,
+            self._gcs_url,
+        )
 
     def _prepare_all(self) -> None:
         self.prepare()
@@ -245,8 +275,8 @@ class Server:
             "docker_access": cfg.server.docker_access,
             "engine": cfg.server.engine,
             "web_ports": [cfg.server.http_port],
-            "instance_type" if cloud == "aws" else "machine_type":
-                cfg.server.size or default_size(cloud),
+            "instance_type" if cloud == "aws" else "machine_type": cfg.server.size
+            or default_size(cloud),
         }
         if cloud == "aws":
             values["region"] = cfg.aws.region
@@ -255,9 +285,13 @@ class Server:
                 values["ubuntu_release"] = "16.04"  # the Canonical image the local API knows
         else:
             creds = cfg.gcp.credentials
-            values.update(region=cfg.gcp.region, gcp_project=cfg.gcp.project,
-                          credentials_file=str((self.project.root / Path(creds).expanduser())
-                                               .resolve()) if creds else None)
+            values.update(
+                region=cfg.gcp.region,
+                gcp_project=cfg.gcp.project,
+                credentials_file=str((self.project.root / Path(creds).expanduser()).resolve())
+                if creds
+                else None,
+            )
         return values
 
     def allowed_cidrs(self) -> list[str]:
@@ -272,9 +306,11 @@ class Server:
         if address is None:
             raise NeedsAllowedCidrs(
                 "server.allowed_cidrs is empty and your public address could not be found; "
-                "set it: pilot-tui config set server.allowed_cidrs '[\"YOUR.IP.ADDRESS/32\"]'")
-        self.on_event(Note(f"allowing your address {address}/32 (set server.allowed_cidrs "
-                           "to choose)"))
+                "set it: pilot-tui config set server.allowed_cidrs '[\"YOUR.IP.ADDRESS/32\"]'"
+            )
+        self.on_event(
+            Note(f"allowing your address {address}/32 (set server.allowed_cidrs to choose)")
+        )
         return [f"{address}/32"]
 
     # -- terraform runs --------------------------------------------------------------
@@ -346,8 +382,9 @@ class Server:
         if result.code != 0:
             text = result.log.read_text() if result.log else ""
             tail = "".join(text.splitlines(True)[-15:])
-            raise ServerError(f"terraform init failed (log: {result.log}):\n{tail}"
-                              + init_advice(text))
+            raise ServerError(
+                f"terraform init failed (log: {result.log}):\n{tail}" + init_advice(text)
+            )
         atomic_write(stamp, fingerprint)
 
     async def plan(self, *, destroy: bool = False) -> tuple[Plan, RunResult]:
@@ -358,8 +395,14 @@ class Server:
         await asyncio.to_thread(self._prepare_all)
         await self.init()
         tf = self.terraform()
-        self.on_event(Stage("plan", "working out what to destroy" if destroy else
-                            "working out what to create or change"))
+        self.on_event(
+            Stage(
+                "plan",
+                "working out what to destroy"
+                if destroy
+                else "working out what to create or change",
+            )
+        )
         result = await self.run(commands.plan(tf, self.workdir, destroy=destroy), "plan")
         if result.code != 0:
             return Plan([], None, [], destroy), result
@@ -374,10 +417,12 @@ class Server:
             await self.setup()
             return RunResult(0)
         tf = self.terraform()
-        self.on_event(Stage("destroy" if plan.destroy else "apply",
-                            f"{plan.total} resource change(s)"))
-        result = await self.run(commands.apply(tf, self.workdir), "destroy" if plan.destroy
-                                else "apply")
+        self.on_event(
+            Stage("destroy" if plan.destroy else "apply", f"{plan.total} resource change(s)")
+        )
+        result = await self.run(
+            commands.apply(tf, self.workdir), "destroy" if plan.destroy else "apply"
+        )
         if result.killed:
             result.untracked = await self.untracked(result)
         elif plan.destroy and result.code == 0:
@@ -393,12 +438,16 @@ class Server:
         await after_apply(self, await self.save_outputs())
 
     async def save_outputs(self) -> dict[str, Any]:
-        raw = json.loads(await self._capture(commands.output(self.terraform(), self.workdir))
-                         or "{}")
+        raw = json.loads(
+            await self._capture(commands.output(self.terraform(), self.workdir)) or "{}"
+        )
         values = {k: v.get("value") for k, v in raw.items()}
         if values:
-            record = {"home": self.home, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                      "outputs": values}
+            record = {
+                "home": self.home,
+                "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "outputs": values,
+            }
             atomic_write(self.outputs_file, json.dumps(record, indent=2) + "\n", mode=0o600)
         return values
 
@@ -422,37 +471,50 @@ class Server:
     async def state_ids(self) -> dict[str, str]:
         """{address: the cloud's id} of the resources in Terraform state, read from wherever
         the state lives (empty when this workspace was never initialised)."""
-        if not (self.workdir / "terraform.tfstate").exists() and \
-                not (self.workdir / ".terraform").is_dir():
+        if (
+            not (self.workdir / "terraform.tfstate").exists()
+            and not (self.workdir / ".terraform").is_dir()
+        ):
             return {}  # never initialised here: no state to read
-        shown = json.loads(await self._capture(commands.show_state(self.terraform(),
-                                                                   self.workdir)) or "{}")
+        shown = json.loads(
+            await self._capture(commands.show_state(self.terraform(), self.workdir)) or "{}"
+        )
         module = (shown.get("values") or {}).get("root_module") or {}
-        return {r["address"]: str((r.get("values") or {}).get("id", ""))
-                for r in module.get("resources", []) if r.get("mode") == "managed"}
+        return {
+            r["address"]: str((r.get("values") or {}).get("id", ""))
+            for r in module.get("resources", [])
+            if r.get("mode") == "managed"
+        }
 
     def where(self) -> Where:
         cfg = self.config
         gcp = self.home == "gcp"
-        return Where(self.home, cfg.project.name, cfg.gcp.region if gcp else cfg.aws.region,
-                     self.workdir, aws_profile=cfg.aws.profile if self.home == "aws" else None,
-                     gcp_project=cfg.gcp.project if gcp else None, endpoint=self._aws_url)
+        return Where(
+            self.home,
+            cfg.project.name,
+            cfg.gcp.region if gcp else cfg.aws.region,
+            self.workdir,
+            aws_profile=cfg.aws.profile if self.home == "aws" else None,
+            gcp_project=cfg.gcp.project if gcp else None,
+            endpoint=self._aws_url,
+        )
 
     def after_kill(self, result: RunResult) -> list[str]:
         """What to tell the user once Terraform was killed: what may be untracked, how to
         find it, and the state lock a remote backend may still hold."""
         lines = advice(self.where(), result.untracked)
         if self.backend.kind != "local":
-            lines.append(f"The {self.backend.kind} state lock may still be held: if the next "
-                         "run says \"Error acquiring the state lock\", run `terraform "
-                         f"-chdir={self.workdir} force-unlock LOCK_ID` with the ID it shows.")
+            lines.append(
+                f"The {self.backend.kind} state lock may still be held: if the next "
+                'run says "Error acquiring the state lock", run `terraform '
+                f"-chdir={self.workdir} force-unlock LOCK_ID` with the ID it shows."
+            )
         return lines
 
     async def untracked(self, result: RunResult) -> list[tuple[str, str]]:
         """After Terraform was killed: the resources it started to create that its state
         does not hold, so they may exist in the cloud unknown to it ((address, action))."""
-        created = [(a, act) for a, act in result.started.items()
-                   if act in ("create", "replace")]
+        created = [(a, act) for a, act in result.started.items() if act in ("create", "replace")]
         try:
             in_state = set(await self.state_resources())
         except ServerError:
@@ -463,8 +525,9 @@ class Server:
         out: list[str] = []
         err: list[str] = []
         # Short reads (show, output): not tied to the run's Ctrl+C, which may already be spent.
-        code = await stream(command, lambda line: (out if line.stream == "stdout" else err)
-                            .append(line.text))
+        code = await stream(
+            command, lambda line: (out if line.stream == "stdout" else err).append(line.text)
+        )
         if code != 0:
             raise ServerError(f"{command.argv[1]} failed: {' '.join(err)[-500:]}")
         return "\n".join(out)

@@ -31,21 +31,39 @@ async def ensure_deployer(server: Server) -> None:
     config, state_dir = server.config, server.project.state_dir
     steps = []
     if identity.wants_aws_deployer(config):
-        steps.append(("aws", identity.KEY_FILE, lambda: identity.setup_aws_deployer(
-            config, state_dir, sandbox=server.home == "sandbox")))
+        steps.append(
+            (
+                "aws",
+                identity.KEY_FILE,
+                lambda: identity.setup_aws_deployer(
+                    config, state_dir, sandbox=server.home == "sandbox"
+                ),
+            )
+        )
     if identity_gcp.wants_gcp_deployer(config) and server.home != "sandbox":
-        steps.append(("gcp", identity_gcp.KEY_FILE, lambda: identity_gcp.setup_gcp_deployer(
-            config, server.project.root, state_dir)))
+        steps.append(
+            (
+                "gcp",
+                identity_gcp.KEY_FILE,
+                lambda: identity_gcp.setup_gcp_deployer(config, server.project.root, state_dir),
+            )
+        )
     for cloud, key_file, make in steps:
-        server.on_event(Stage("deployer", f"the {cloud.upper()} identity deploys use "
-                                          "(least privilege)"))
+        server.on_event(
+            Stage("deployer", f"the {cloud.upper()} identity deploys use (least privilege)")
+        )
         try:
             who, key = await asyncio.to_thread(make)
         except Exception as exc:  # the cloud said no: not allowed to create users, ...
             why = redact.text(str(exc))[:200]
-            server.on_event(Note(f"the {cloud.upper()} deployer was not made ({why}); deploys "
-                                 "use your own credentials until `pilot-tui deployer create "
-                                 f"--cloud {cloud}` succeeds", "warning"))
+            server.on_event(
+                Note(
+                    f"the {cloud.upper()} deployer was not made ({why}); deploys "
+                    "use your own credentials until `pilot-tui deployer create "
+                    f"--cloud {cloud}` succeeds",
+                    "warning",
+                )
+            )
             continue
         stored = f"; its key is in .pilot/keys/{key_file} (0600)" if key else ""
         server.on_event(Note(f"deploys use {who}{stored}"))
@@ -62,15 +80,26 @@ async def pin_host_key(server: Server, outputs: dict[str, Any]) -> None:
 
     keys = server.project.state_dir / "keys"
     server.on_event(Stage("host key", "recording the server's SSH host key"))
-    pinned = await asyncio.to_thread(pin_host_key, outputs["public_ip"],
-                                     outputs.get("ssh_user", "ubuntu"), keys / KEY_NAME,
-                                     keys / "known_hosts")
+    pinned = await asyncio.to_thread(
+        pin_host_key,
+        outputs["public_ip"],
+        outputs.get("ssh_user", "ubuntu"),
+        keys / KEY_NAME,
+        keys / "known_hosts",
+    )
     if not pinned:
-        server.on_event(Note("the server did not answer SSH yet; its host key will be "
-                           "recorded on the first connection", "warning"))
+        server.on_event(
+            Note(
+                "the server did not answer SSH yet; its host key will be "
+                "recorded on the first connection",
+                "warning",
+            )
+        )
 
-async def deliver_tls(server: Server, outputs: dict[str, Any], attempts: int = 30,
-                      delay: float = 10.0) -> None:
+
+async def deliver_tls(
+    server: Server, outputs: dict[str, Any], attempts: int = 30, delay: float = 10.0
+) -> None:
     """With docker_access = "mtls": make the certificates for the server's address and
     copy the server's half over SSH (on stdin), then restart Docker with --tlsverify."""
     if server.config.server.docker_access != "mtls" or "public_ip" not in outputs:
@@ -85,21 +114,36 @@ async def deliver_tls(server: Server, outputs: dict[str, Any], attempts: int = 3
     keys = server.project.state_dir / "keys"
     files = ensure_tls(keys / "tls", server.config.project.name, [outputs["public_ip"]])
     if server.home == "sandbox":
-        server.on_event(Note(f"Docker TLS certificates are in {files.directory}; the sandbox "
-                           "has no machine to install them on"))
+        server.on_event(
+            Note(
+                f"Docker TLS certificates are in {files.directory}; the sandbox "
+                "has no machine to install them on"
+            )
+        )
         return
     server.on_event(Stage("tls", "installing Docker's TLS certificate on the server"))
-    command = ssh_run(outputs["public_ip"], outputs.get("ssh_user", "ubuntu"),
-                      keys / KEY_NAME, keys / "known_hosts", install_script())
+    command = ssh_run(
+        outputs["public_ip"],
+        outputs.get("ssh_user", "ubuntu"),
+        keys / KEY_NAME,
+        keys / "known_hosts",
+        install_script(),
+    )
     bundle = server_bundle(files)
     for attempt in range(1, attempts + 1):
         done = await asyncio.to_thread(capture, command, bundle)
         if done.returncode == 0:
-            server.on_event(Note("Docker now accepts only this project's client "
-                               f"certificate on {outputs['public_ip']}:2376"))
+            server.on_event(
+                Note(
+                    "Docker now accepts only this project's client "
+                    f"certificate on {outputs['public_ip']}:2376"
+                )
+            )
             return
         if attempt < attempts:  # the machine may still be booting
             await asyncio.sleep(delay)
-    raise ServerError(f"could not install the TLS certificate over SSH: "
-                      f"{redact.text(done.stderr.strip())[-300:]}; run `pilot-tui server "
-                      "up` again once the server accepts SSH")
+    raise ServerError(
+        f"could not install the TLS certificate over SSH: "
+        f"{redact.text(done.stderr.strip())[-300:]}; run `pilot-tui server "
+        "up` again once the server accepts SSH"
+    )

@@ -26,12 +26,14 @@ from pathlib import Path
 from typing import Any
 
 STEPS = ("apps", "containers", "deployer", "server", "state", "local")
-STEP_TITLES = {"apps": "apps (each target's own destroy)",
-               "containers": "containers on this machine's Docker",
-               "deployer": "the deployer identity",
-               "server": "the Pilot Server (Terraform)",
-               "state": "the state bucket and lock table",
-               "local": "local records in .pilot/"}
+STEP_TITLES = {
+    "apps": "apps (each target's own destroy)",
+    "containers": "containers on this machine's Docker",
+    "deployer": "the deployer identity",
+    "server": "the Pilot Server (Terraform)",
+    "state": "the state bucket and lock table",
+    "local": "local records in .pilot/",
+}
 Say = Callable[[str], None]
 
 
@@ -56,18 +58,35 @@ class Thing:
 
 
 KIND_STEPS = {
-    "S3 bucket": "apps", "CloudFront distribution": "apps", "Lambda function": "apps",
-    "ECR repository": "apps", "ECS cluster": "apps", "ECS service": "apps",
-    "ECS task definition": "apps", "load balancer": "apps", "target group": "apps",
-    "app security group": "apps", "log group": "apps", "SSM parameter": "apps",
-    "GCS bucket": "apps", "Cloud Run service": "apps",
+    "S3 bucket": "apps",
+    "CloudFront distribution": "apps",
+    "Lambda function": "apps",
+    "ECR repository": "apps",
+    "ECS cluster": "apps",
+    "ECS service": "apps",
+    "ECS task definition": "apps",
+    "load balancer": "apps",
+    "target group": "apps",
+    "app security group": "apps",
+    "log group": "apps",
+    "SSM parameter": "apps",
+    "GCS bucket": "apps",
+    "Cloud Run service": "apps",
     "container": "containers",
-    "IAM user": "deployer", "access key": "deployer", "IAM role": "deployer",
+    "IAM user": "deployer",
+    "access key": "deployer",
+    "IAM role": "deployer",
     "GCP service account": "deployer",
-    "Terraform resource": "server", "EC2 instance": "server", "VPC": "server",
-    "subnet": "server", "internet gateway": "server", "route table": "server",
-    "security group": "server", "key pair": "server",
-    "state bucket": "state", "lock table": "state",
+    "Terraform resource": "server",
+    "EC2 instance": "server",
+    "VPC": "server",
+    "subnet": "server",
+    "internet gateway": "server",
+    "route table": "server",
+    "security group": "server",
+    "key pair": "server",
+    "state bucket": "state",
+    "lock table": "state",
     "local record": "local",
 }
 
@@ -81,21 +100,33 @@ class Inventory:
     problems: list[str] = field(default_factory=list)  # what could not be listed, and why
 
     def by_step(self) -> list[tuple[str, list[Thing]]]:
-        return [(step, [t for t in self.remove if t.step == step]) for step in STEPS
-                if any(t.step == step for t in self.remove)]
+        return [
+            (step, [t for t in self.remove if t.step == step])
+            for step in STEPS
+            if any(t.step == step for t in self.remove)
+        ]
 
 
-def inventory(found: Iterable[Thing], planned: Iterable[str], state_ids: dict[str, str],
-              *, keep_state: bool, problems: Iterable[str] = ()) -> Inventory:
+def inventory(
+    found: Iterable[Thing],
+    planned: Iterable[str],
+    state_ids: dict[str, str],
+    *,
+    keep_state: bool,
+    problems: Iterable[str] = (),
+) -> Inventory:
     """The ordered list of what goes: ``found`` by a scan, ``planned`` the addresses of
     Terraform's destroy plan, ``state_ids`` {address: id} of its state (a resource found by
     its tag whose id Terraform holds is Terraform's to remove, listed once)."""
     terraform = [Thing("Terraform resource", address, "Terraform state") for address in planned]
     held = set(state_ids.values()) - {""}
     rest = [t for t in found if not (t.step == "server" and held & set(t.name.split()))]
-    rest = [t if t.step != "server" else
-            Thing(t.kind, t.name, f"{t.found}; not in Terraform state", t.app, t.target)
-            for t in rest]
+    rest = [
+        t
+        if t.step != "server"
+        else Thing(t.kind, t.name, f"{t.found}; not in Terraform state", t.app, t.target)
+        for t in rest
+    ]
     everything = _unique([*rest, *terraform])
     order = {step: index for index, step in enumerate(STEPS)}
     everything.sort(key=lambda t: (order[t.step], t.app, t.kind, t.name))
@@ -122,7 +153,7 @@ def app_of(project: str, name: str, suffix: str = "") -> str:
     """The app a ``pilot-PROJECT-APP[suffix]`` name belongs to ("" when none)."""
     if not name.startswith(prefix(project)):
         return ""
-    rest = name[len(prefix(project)):]
+    rest = name[len(prefix(project)) :]
     return rest[: -len(suffix)] if suffix and rest.endswith(suffix) else rest
 
 
@@ -152,9 +183,20 @@ class Scan:
         self.found = list(self.declared) if declared else []
         self.problems = list(self.notes)
         if self.aws is not None:
-            for reader in (self._neighbours, self._s3, self._cloudfront, self._lambda,
-                           self._ecr, self._ecs, self._balancers, self._ec2, self._logs,
-                           self._ssm, self._iam, self._aws_state):
+            for reader in (
+                self._neighbours,
+                self._s3,
+                self._cloudfront,
+                self._lambda,
+                self._ecr,
+                self._ecs,
+                self._balancers,
+                self._ec2,
+                self._logs,
+                self._ssm,
+                self._iam,
+                self._aws_state,
+            ):
                 self._read(reader)
         if self.gcs is not None:
             self._read(self._gcs)
@@ -174,9 +216,13 @@ class Scan:
             self.problems.append(f"could not list {what}: {redact.text(str(exc))[:200]}")
 
     def _add(self, kind: str, name: str, found: str, app: str = "", target: str = "") -> None:
-        if found != self._tag and app not in self.apps and any(
-                f"pilot-{other}-" in name or f"/pilot/{other}/" in name
-                for other in self.neighbours):
+        if (
+            found != self._tag
+            and app not in self.apps
+            and any(
+                f"pilot-{other}-" in name or f"/pilot/{other}/" in name for other in self.neighbours
+            )
+        ):
             return  # pilot-acme-dev-web is project acme-dev's, not app dev-web of acme
         self.found.append(Thing(kind, name, found, app, target))
 
@@ -186,14 +232,23 @@ class Scan:
         users, state buckets and tags."""
         assert self.aws is not None
         start = f"{self.project}-"
-        names = [u["UserName"].removeprefix("pilot-").removesuffix("-deployer")
-                 for page in self.aws("iam").get_paginator("list_users").paginate()
-                 for u in page["Users"] if u["UserName"].endswith("-deployer")]
-        names += [b["Name"].removeprefix("pilot-state-")
-                  for b in self.aws("s3").list_buckets().get("Buckets", [])
-                  if b["Name"].startswith("pilot-state-")]
-        names += [t["Value"] for t in self.aws("ec2").describe_tags(Filters=[
-            {"Name": "key", "Values": ["pilot:project"]}])["Tags"]]
+        names = [
+            u["UserName"].removeprefix("pilot-").removesuffix("-deployer")
+            for page in self.aws("iam").get_paginator("list_users").paginate()
+            for u in page["Users"]
+            if u["UserName"].endswith("-deployer")
+        ]
+        names += [
+            b["Name"].removeprefix("pilot-state-")
+            for b in self.aws("s3").list_buckets().get("Buckets", [])
+            if b["Name"].startswith("pilot-state-")
+        ]
+        names += [
+            t["Value"]
+            for t in self.aws("ec2").describe_tags(
+                Filters=[{"Name": "key", "Values": ["pilot:project"]}]
+            )["Tags"]
+        ]
         self.neighbours = {n for n in names if n.startswith(start)}
 
     @property
@@ -209,8 +264,13 @@ class Scan:
         for bucket in self.aws("s3").list_buckets().get("Buckets", []):
             name = bucket["Name"]
             if name.startswith(prefix(self.project)):
-                self._add("S3 bucket", name, self._named, app_of(self.project, name, "-site"),
-                          "s3-cloudfront")
+                self._add(
+                    "S3 bucket",
+                    name,
+                    self._named,
+                    app_of(self.project, name, "-site"),
+                    "s3-cloudfront",
+                )
 
     def _cloudfront(self) -> None:
         assert self.aws is not None
@@ -221,9 +281,13 @@ class Scan:
                 comment = str(item.get("Comment", ""))
                 if comment.startswith(marker):
                     bucket = comment.removeprefix("pilot ")
-                    self._add("CloudFront distribution", str(item["Id"]),
-                              f"comment {comment!r}", app_of(self.project, bucket, "-site"),
-                              "s3-cloudfront")
+                    self._add(
+                        "CloudFront distribution",
+                        str(item["Id"]),
+                        f"comment {comment!r}",
+                        app_of(self.project, bucket, "-site"),
+                        "s3-cloudfront",
+                    )
 
     def _lambda(self) -> None:
         assert self.aws is not None
@@ -231,8 +295,9 @@ class Scan:
             for fn in page.get("Functions", []):
                 name = fn["FunctionName"]
                 if name.startswith(prefix(self.project)):
-                    self._add("Lambda function", name, self._named,
-                              app_of(self.project, name), "lambda")
+                    self._add(
+                        "Lambda function", name, self._named, app_of(self.project, name), "lambda"
+                    )
 
     def _ecr(self) -> None:
         assert self.aws is not None
@@ -249,41 +314,61 @@ class Scan:
         clusters = ecs.describe_clusters(clusters=[cluster]).get("clusters", [])
         if any(c.get("status") == "ACTIVE" for c in clusters):
             self._add("ECS cluster", cluster, f"name {cluster}", target="ecs")
-            arns = [a for page in ecs.get_paginator("list_services").paginate(cluster=cluster)
-                    for a in page["serviceArns"]]
+            arns = [
+                a
+                for page in ecs.get_paginator("list_services").paginate(cluster=cluster)
+                for a in page["serviceArns"]
+            ]
             for start in range(0, len(arns), 10):
-                for service in ecs.describe_services(cluster=cluster, services=arns[
-                        start:start + 10])["services"]:
+                for service in ecs.describe_services(
+                    cluster=cluster, services=arns[start : start + 10]
+                )["services"]:
                     if service.get("status") != "INACTIVE":
                         name = service["serviceName"]
-                        self._add("ECS service", name, f"in cluster {cluster}",
-                                  app_of(self.project, name), "ecs")
+                        self._add(
+                            "ECS service",
+                            name,
+                            f"in cluster {cluster}",
+                            app_of(self.project, name),
+                            "ecs",
+                        )
         # Families from the active revisions themselves: a family whose revisions are all
         # deregistered is gone (moto lists it as ACTIVE still).
-        arns = [a for page in ecs.get_paginator("list_task_definitions").paginate(
-            status="ACTIVE") for a in page["taskDefinitionArns"]]
+        arns = [
+            a
+            for page in ecs.get_paginator("list_task_definitions").paginate(status="ACTIVE")
+            for a in page["taskDefinitionArns"]
+        ]
         families = {a.rsplit("/", 1)[-1].rsplit(":", 1)[0] for a in arns}
         for family in sorted(f for f in families if f.startswith(prefix(self.project))):
-            self._add("ECS task definition", family, self._named,
-                      app_of(self.project, family), "ecs")
+            self._add(
+                "ECS task definition", family, self._named, app_of(self.project, family), "ecs"
+            )
 
     def _balancers(self) -> None:
         assert self.aws is not None
         elbv2 = self.aws("elbv2")
-        balancers = [b for page in elbv2.get_paginator("describe_load_balancers").paginate()
-                     for b in page["LoadBalancers"]]
+        balancers = [
+            b
+            for page in elbv2.get_paginator("describe_load_balancers").paginate()
+            for b in page["LoadBalancers"]
+        ]
         tags = _elb_tags(elbv2, [b["LoadBalancerArn"] for b in balancers])
         for balancer in balancers:
             owner = tags.get(balancer["LoadBalancerArn"], {}).get("pilot:app", "")
             if owner.startswith(prefix(self.project)):
-                self._add("load balancer", balancer["LoadBalancerName"], f"tag pilot:app={owner}",
-                          app_of(self.project, owner), "ecs")
+                self._add(
+                    "load balancer",
+                    balancer["LoadBalancerName"],
+                    f"tag pilot:app={owner}",
+                    app_of(self.project, owner),
+                    "ecs",
+                )
         for page in elbv2.get_paginator("describe_target_groups").paginate():
             for group in page["TargetGroups"]:
                 name = group["TargetGroupName"]
                 if name.startswith(prefix(self.project)):
-                    self._add("target group", name, self._named, app_of(self.project, name),
-                              "ecs")
+                    self._add("target group", name, self._named, app_of(self.project, name), "ecs")
 
     def _ec2(self) -> None:
         """The server's machine and network (Terraform tags them all) and the ECS apps'
@@ -308,22 +393,27 @@ class Scan:
             name = group.get("GroupName", "")
             app = app_of(self.project, name.removesuffix("-lb").removesuffix("-tasks"))
             if app and name.endswith(("-lb", "-tasks")):
-                self._add("app security group", f"{group['GroupId']} {name}", self._tag, app,
-                          "ecs")
+                self._add("app security group", f"{group['GroupId']} {name}", self._tag, app, "ecs")
             else:
                 self._add("security group", f"{group['GroupId']} {name}", self._tag)
         for pair in ec2.describe_key_pairs().get("KeyPairs", []):
             if pair["KeyName"].startswith(prefix(self.project)):
-                self._add("key pair", f"{pair.get('KeyPairId', '')} {pair['KeyName']}".strip(),
-                          self._named)
+                self._add(
+                    "key pair",
+                    f"{pair.get('KeyPairId', '')} {pair['KeyName']}".strip(),
+                    self._named,
+                )
 
     def _logs(self) -> None:
         assert self.aws is not None
         logs = self.aws("logs")
-        for group_prefix, target in ((f"/aws/lambda/{prefix(self.project)}", "lambda"),
-                                     (f"/pilot/{self.project}/", "ecs")):
+        for group_prefix, target in (
+            (f"/aws/lambda/{prefix(self.project)}", "lambda"),
+            (f"/pilot/{self.project}/", "ecs"),
+        ):
             for page in logs.get_paginator("describe_log_groups").paginate(
-                    logGroupNamePrefix=group_prefix):
+                logGroupNamePrefix=group_prefix
+            ):
                 for group in page["logGroups"]:
                     name = group["logGroupName"]
                     app = name.removeprefix(group_prefix).split("/")[0]
@@ -332,8 +422,11 @@ class Scan:
     def _ssm(self) -> None:
         assert self.aws is not None
         path = f"/pilot/{self.project}"
-        for page in self.aws("ssm").get_paginator("get_parameters_by_path").paginate(
-                Path=path, Recursive=True):
+        for page in (
+            self.aws("ssm")
+            .get_paginator("get_parameters_by_path")
+            .paginate(Path=path, Recursive=True)
+        ):
             for parameter in page["Parameters"]:
                 name = parameter["Name"]
                 app = name.removeprefix(path + "/").split("/")[0]
@@ -348,8 +441,9 @@ class Scan:
                 if name.startswith(prefix(self.project)):
                     self._add("IAM user", name, self._named)
                     for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
-                        self._add("access key", f"{key['AccessKeyId']} of {name}",
-                                  f"a key of {name}")
+                        self._add(
+                            "access key", f"{key['AccessKeyId']} of {name}", f"a key of {name}"
+                        )
         for page in iam.get_paginator("list_roles").paginate():
             for role in page["Roles"]:
                 if role["RoleName"].startswith(prefix(self.project)):
@@ -374,41 +468,53 @@ class Scan:
 
     def _gcs(self) -> None:
         for bucket in self.gcs.list_buckets(prefix=prefix(self.project)):
-            self._add("GCS bucket", bucket.name, self._named,
-                      app_of(self.project, bucket.name, "-site"), "gcs-cdn")
+            self._add(
+                "GCS bucket",
+                bucket.name,
+                self._named,
+                app_of(self.project, bucket.name, "-site"),
+                "gcs-cdn",
+            )
         if self.gcs_state_bucket:
             from google.api_core.exceptions import NotFound
 
             with contextlib.suppress(NotFound):
                 self.gcs.get_bucket(self.gcs_state_bucket)
-                self._add("state bucket", f"gs://{self.gcs_state_bucket}",
-                          "[state] in pilot.toml")
+                self._add("state bucket", f"gs://{self.gcs_state_bucket}", "[state] in pilot.toml")
 
     def _containers(self) -> None:
-        mine = self.docker.containers.list(all=True, filters={
-            "label": f"pilot.project={self.project}"})
+        mine = self.docker.containers.list(
+            all=True, filters={"label": f"pilot.project={self.project}"}
+        )
         for container in mine:
             labels = container.labels
             what = "deploy lock" if "pilot.lock" in labels else "release"
-            self._add("container", container.name,
-                      f"label pilot.project={self.project} ({what})", labels.get("pilot.app",
-                                                                                 ""))
-        others = [c for c in self.docker.containers.list(all=True, filters={
-            "label": "pilot.project"}) if c.labels.get("pilot.project") != self.project]
+            self._add(
+                "container",
+                container.name,
+                f"label pilot.project={self.project} ({what})",
+                labels.get("pilot.app", ""),
+            )
+        others = [
+            c
+            for c in self.docker.containers.list(all=True, filters={"label": "pilot.project"})
+            if c.labels.get("pilot.project") != self.project
+        ]
         from pilot_tui.deploy.server_target import PROXY_NAME
 
         if not others:  # the proxy serves only this project's apps here: it goes too
             proxies = self.docker.containers.list(all=True, filters={"name": PROXY_NAME})
             for proxy in proxies:
                 if proxy.name == PROXY_NAME:
-                    self._add("container", proxy.name, "Pilot's proxy, serving no other "
-                              "project here")
+                    self._add(
+                        "container", proxy.name, "Pilot's proxy, serving no other project here"
+                    )
 
 
 def _elb_tags(elbv2: Any, arns: list[str]) -> dict[str, dict[str, str]]:
     tags: dict[str, dict[str, str]] = {}
     for start in range(0, len(arns), 20):  # describe_tags takes 20 at a time
-        for item in elbv2.describe_tags(ResourceArns=arns[start:start + 20])["TagDescriptions"]:
+        for item in elbv2.describe_tags(ResourceArns=arns[start : start + 20])["TagDescriptions"]:
             tags[item["ResourceArn"]] = {t["Key"]: t["Value"] for t in item.get("Tags", [])}
     return tags
 
@@ -423,11 +529,19 @@ def local_records(state_dir: Path) -> list[Thing]:
     found = []
     for path in sorted((state_dir / "releases").glob("*.json")):
         if history.live_release(state_dir, path.stem) is not None:
-            found.append(Thing("local record", str(path.relative_to(state_dir.parent)),
-                               "a live release recorded", path.stem))
-    for path, why in ((state_dir / "outputs" / OUTPUTS_FILE, "the server's outputs"),
-                      (state_dir / "keys" / KEY_FILE, "the AWS deployer's key"),
-                      (state_dir / "keys" / GCP_KEY_FILE, "the GCP deployer's key")):
+            found.append(
+                Thing(
+                    "local record",
+                    str(path.relative_to(state_dir.parent)),
+                    "a live release recorded",
+                    path.stem,
+                )
+            )
+    for path, why in (
+        (state_dir / "outputs" / OUTPUTS_FILE, "the server's outputs"),
+        (state_dir / "keys" / KEY_FILE, "the AWS deployer's key"),
+        (state_dir / "keys" / GCP_KEY_FILE, "the GCP deployer's key"),
+    ):
         if path.is_file():
             found.append(Thing("local record", str(path.relative_to(state_dir.parent)), why))
     return found
@@ -440,10 +554,12 @@ def sandbox_stand_in(home: str) -> str | None:
     key file, the release history), which a sandbox teardown would delete."""
     if home == "sandbox":
         return None
-    return (f'destroying the sandbox is refused here: this project\'s home is "{home}", and a '
-            "sandbox teardown would delete this checkout's records of that server "
-            "(.pilot/outputs, the deployer's key file, the release history). Try the sandbox "
-            'in a copy of the project with server.home = "sandbox".')
+    return (
+        f'destroying the sandbox is refused here: this project\'s home is "{home}", and a '
+        "sandbox teardown would delete this checkout's records of that server "
+        "(.pilot/outputs, the deployer's key file, the release history). Try the sandbox "
+        'in a copy of the project with server.home = "sandbox".'
+    )
 
 
 @dataclass
@@ -485,8 +601,11 @@ class Teardown:
             app = _app_settings(self.config, app_name, target)
             if app is None:
                 continue
-            self._try(f"app {app_name} on {target}", partial(
-                destroy_app, self.config, self.state_dir, self.root, app, say), say)
+            self._try(
+                f"app {app_name} on {target}",
+                partial(destroy_app, self.config, self.state_dir, self.root, app, say),
+                say,
+            )
         self._sweep([t for t in things if t.kind in SWEPT], say)
 
     def _sweep(self, things: list[Thing], say: Say) -> None:
@@ -507,6 +626,7 @@ class Teardown:
 
         proxies = [t for t in things if not t.found.startswith("label")]
         for thing in [*[t for t in things if t not in proxies], *proxies]:  # the proxy last
+
             def remove(thing: Thing = thing) -> None:
                 with contextlib.suppress(NotFound):
                     docker.containers.get(thing.name).remove(force=True)
@@ -520,20 +640,25 @@ class Teardown:
         if self.scan.aws is not None and any(t.kind != "GCP service account" for t in things):
             from pilot_tui.identity import AwsDeployer
 
-            deployer = AwsDeployer(self.scan.aws("iam"), self.scan.aws("sts"),
-                                   self.config.project.name, self.config.aws.region)
+            deployer = AwsDeployer(
+                self.scan.aws("iam"),
+                self.scan.aws("sts"),
+                self.config.project.name,
+                self.config.aws.region,
+            )
             if self._try("the AWS deployer", lambda: deployer.remove(keys), say):
-                say(f"removed the AWS deployer {deployer_name(self.config)}, its keys and "
-                    "roles")
+                say(f"removed the AWS deployer {deployer_name(self.config)}, its keys and roles")
         if any(t.kind == "GCP service account" for t in things):
             from pilot_tui.deploy.gcp_api import authorized_transport, key_path
             from pilot_tui.identity_gcp import GcpDeployer
 
             def remove_gcp() -> None:
-                transport = authorized_transport(key_path(self.config.gcp.credentials,
-                                                          self.root), self.config.gcp.project)
-                GcpDeployer(transport, self.config.project.name,
-                            self.config.gcp.project).remove(keys)
+                transport = authorized_transport(
+                    key_path(self.config.gcp.credentials, self.root), self.config.gcp.project
+                )
+                GcpDeployer(transport, self.config.project.name, self.config.gcp.project).remove(
+                    keys
+                )
                 say("removed the GCP deployer service account and its keys")
 
             self._try("the GCP deployer", remove_gcp, say)
@@ -545,16 +670,26 @@ class Teardown:
         if self.scan.aws is None or not things:
             return
         ec2 = self.scan.aws("ec2")
-        ids = {kind: [t.name.split(" ")[0] for t in things if t.kind == kind]
-               for kind in ("EC2 instance", "internet gateway", "subnet", "route table",
-                            "security group", "VPC", "key pair")}
+        ids = {
+            kind: [t.name.split(" ")[0] for t in things if t.kind == kind]
+            for kind in (
+                "EC2 instance",
+                "internet gateway",
+                "subnet",
+                "route table",
+                "security group",
+                "VPC",
+                "key pair",
+            )
+        }
         names = {t.name.split(" ")[0]: t.name.split(" ")[-1] for t in things}
         if ids["EC2 instance"]:
+
             def terminate() -> None:
                 ec2.terminate_instances(InstanceIds=ids["EC2 instance"])
                 ec2.get_waiter("instance_terminated").wait(
-                    InstanceIds=ids["EC2 instance"], WaiterConfig={"Delay": 5,
-                                                                    "MaxAttempts": 120})
+                    InstanceIds=ids["EC2 instance"], WaiterConfig={"Delay": 5, "MaxAttempts": 120}
+                )
                 say(f"terminated {', '.join(ids['EC2 instance'])}")
 
             self._try("EC2 instances", terminate, say)
@@ -563,8 +698,7 @@ class Teardown:
             calls.append((gateway, partial(_delete_gateway, ec2, gateway)))
         calls += [(r, partial(_delete_route_table, ec2, r)) for r in ids["route table"]]
         calls += [(s, partial(ec2.delete_subnet, SubnetId=s)) for s in ids["subnet"]]
-        calls += [(g, partial(ec2.delete_security_group, GroupId=g))
-                  for g in ids["security group"]]
+        calls += [(g, partial(ec2.delete_security_group, GroupId=g)) for g in ids["security group"]]
         calls += [(v, partial(ec2.delete_vpc, VpcId=v)) for v in ids["VPC"]]
         calls += [(k, partial(ec2.delete_key_pair, KeyName=names[k])) for k in ids["key pair"]]
         for name, call in calls:
@@ -577,6 +711,7 @@ class Teardown:
 
         aws, gcs = self.scan.aws, self.scan.gcs
         for thing in things:
+
             def remove(thing: Thing = thing) -> None:
                 if thing.kind == "lock table" and aws is not None:
                     say(backends.remove_lock_table(aws("dynamodb"), thing.name))
@@ -638,8 +773,13 @@ def deployer_name(config: Any) -> str:
     return user_name(config.project.name)
 
 
-TARGET_CLASSES = {"s3-cloudfront": "S3CloudFrontTarget", "gcs-cdn": "GcsCdnTarget",
-                  "lambda": "LambdaTarget", "ecs": "EcsTarget", "cloud-run": "CloudRunTarget"}
+TARGET_CLASSES = {
+    "s3-cloudfront": "S3CloudFrontTarget",
+    "gcs-cdn": "GcsCdnTarget",
+    "lambda": "LambdaTarget",
+    "ecs": "EcsTarget",
+    "cloud-run": "CloudRunTarget",
+}
 
 
 def _app_settings(config: Any, name: str, target: str) -> Any:
@@ -670,8 +810,12 @@ def make_scan(config: Any, root: Path) -> Scan:
     project = config.project.name
     scan = Scan(project, state_dir=state_dir, apps=tuple(app.name for app in config.apps))
     kinds = {app.target.kind for app in config.apps}
-    if sandbox or config.server.home == "aws" or kinds & AWS_TARGETS or \
-            (state_dir / "keys" / KEY_FILE).is_file():
+    if (
+        sandbox
+        or config.server.home == "aws"
+        or kinds & AWS_TARGETS
+        or (state_dir / "keys" / KEY_FILE).is_file()
+    ):
         try:
             made = cloud_clients.aws_session(config, state_dir, sandbox=sandbox, start=False)
         except Exception as exc:  # no such profile, ...
@@ -689,26 +833,42 @@ def make_scan(config: Any, root: Path) -> Scan:
             scan.aws = aws
     if sandbox or config.server.home == "gcp" or kinds & GCP_TARGETS:
         try:
-            scan.gcs = cloud_clients.gcs_client(config, state_dir, root, sandbox=sandbox,
-                                                start=False)
+            scan.gcs = cloud_clients.gcs_client(
+                config, state_dir, root, sandbox=sandbox, start=False
+            )
         except Exception as exc:  # no credentials
             scan.notes.append(f"Google Cloud Storage: {exc}")
     if sandbox:
         scan.docker = _local_docker()
     if config.state.backend == "s3":
-        scan.state_bucket, scan.lock_table = backends.bucket_name(config), \
-            backends.lock_table(config)
+        scan.state_bucket, scan.lock_table = (
+            backends.bucket_name(config),
+            backends.lock_table(config),
+        )
     elif config.state.backend == "gcs":
         scan.gcs_state_bucket = backends.bucket_name(config)
     if not sandbox:  # no emulator answers for these: pilot.toml says they may exist
         from pilot_tui.identity_gcp import wants_gcp_deployer
 
-        scan.declared = [Thing("Cloud Run service", resource_name(project, app.name),
-                               "pilot.toml", app.name, "cloud-run")
-                         for app in config.apps if app.target.kind == "cloud-run"]
+        scan.declared = [
+            Thing(
+                "Cloud Run service",
+                resource_name(project, app.name),
+                "pilot.toml",
+                app.name,
+                "cloud-run",
+            )
+            for app in config.apps
+            if app.target.kind == "cloud-run"
+        ]
         if wants_gcp_deployer(config):
-            scan.declared.append(Thing("GCP service account", f"pilot-{project}-deployer",
-                                       "pilot.toml (an app or the server on Google Cloud)"))
+            scan.declared.append(
+                Thing(
+                    "GCP service account",
+                    f"pilot-{project}-deployer",
+                    "pilot.toml (an app or the server on Google Cloud)",
+                )
+            )
     return scan
 
 
@@ -725,8 +885,14 @@ def _local_docker() -> Any:
     return docker.DockerClient(base_url=target.address, timeout=60)
 
 
-async def execute(teardown: Teardown, inv: Inventory, server: Any, plan: Any,
-                  say: Say, stage: Callable[[str, str], None]) -> bool:
+async def execute(
+    teardown: Teardown,
+    inv: Inventory,
+    server: Any,
+    plan: Any,
+    say: Say,
+    stage: Callable[[str, str], None],
+) -> bool:
     """Remove ``inv`` step by step (``server``/``plan``: the Pilot Server and its destroy
     plan, or None). Terraform failing stops before the state and the local records, which a
     second run needs; other failures are collected and the rest still goes."""
@@ -745,15 +911,21 @@ async def execute(teardown: Teardown, inv: Inventory, server: Any, plan: Any,
             if server is not None and plan is not None and plan.changes:
                 result = await server.apply(plan)
                 if result.interrupted or result.code != 0:
-                    why = "interrupted" if result.interrupted else \
-                        f"failed at {', '.join(result.errored) or 'a step'}"
+                    why = (
+                        "interrupted"
+                        if result.interrupted
+                        else f"failed at {', '.join(result.errored) or 'a step'}"
+                    )
                     teardown.failures.append(f"terraform destroy {why} (log: {result.log})")
                     if result.killed:  # what may now exist outside its state, as for `up`
                         for line in server.after_kill(result):
                             say(line)
                     return False
-            await asyncio.to_thread(teardown.remove_untracked, [
-                t for t in things if t.kind != "Terraform resource"], say)
+            await asyncio.to_thread(
+                teardown.remove_untracked,
+                [t for t in things if t.kind != "Terraform resource"],
+                say,
+            )
             continue
         if things:
             stage(step, STEP_TITLES[step])
@@ -761,20 +933,27 @@ async def execute(teardown: Teardown, inv: Inventory, server: Any, plan: Any,
     return not teardown.failures
 
 
-async def plan_teardown(server: Any, plan: Any, *,
-                        keep_state: bool) -> tuple[Teardown, Inventory]:
+async def plan_teardown(server: Any, plan: Any, *, keep_state: bool) -> tuple[Teardown, Inventory]:
     """What `server destroy` (the CLI, or `d` on the Server screen) lists for a Pilot
     Server: Terraform's planned destroy plus everything the clouds hold for the project."""
     import asyncio
 
     ids = await server.state_ids()
     root = server.project.root
-    teardown = Teardown(server.config, root,
-                        await asyncio.to_thread(make_scan, server.config, root),
-                        keep_state=keep_state)
+    teardown = Teardown(
+        server.config,
+        root,
+        await asyncio.to_thread(make_scan, server.config, root),
+        keep_state=keep_state,
+    )
     found, problems = await asyncio.to_thread(teardown.scan.run)
-    return teardown, inventory(found, [c.address for c in plan.changes if c.action != "read"],
-                               ids, keep_state=keep_state, problems=problems)
+    return teardown, inventory(
+        found,
+        [c.address for c in plan.changes if c.action != "read"],
+        ids,
+        keep_state=keep_state,
+        problems=problems,
+    )
 
 
 async def remaining(teardown: Teardown, server: Any) -> Inventory:

@@ -60,9 +60,15 @@ def ensure_tls(directory: Path, project: str, server_names: list[str]) -> TlsFil
     now = dt.datetime.now(dt.UTC)
 
     def write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-        atomic_write(path, key.private_bytes(serialization.Encoding.PEM,
-                                             serialization.PrivateFormat.PKCS8,
-                                             serialization.NoEncryption()), mode=0o600)
+        atomic_write(
+            path,
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+            mode=0o600,
+        )
 
     def load_key(path: Path) -> ec.EllipticCurvePrivateKey:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
@@ -76,29 +82,46 @@ def ensure_tls(directory: Path, project: str, server_names: list[str]) -> TlsFil
         ca_key = ec.generate_private_key(ec.SECP256R1())
         ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"pilot-{project} CA")])
         ca_cert = (
-            x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-            .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+            x509.CertificateBuilder()
+            .subject_name(ca_name)
+            .issuer_name(ca_name)
+            .public_key(ca_key.public_key())
+            .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=VALID_DAYS * 4))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
-                                         crl_sign=True, content_commitment=False,
-                                         key_encipherment=False, data_encipherment=False,
-                                         key_agreement=False, encipher_only=False,
-                                         decipher_only=False), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
             .sign(ca_key, hashes.SHA256())
         )
         write_key(files.ca_key, ca_key)
-        atomic_write(files.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM),
-                     mode=0o644)
+        atomic_write(files.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
 
-    def issue(common_name: str, usage: x509.ObjectIdentifier, sans: list[x509.GeneralName],
-              cert_path: Path, key_path: Path) -> None:
+    def issue(
+        common_name: str,
+        usage: x509.ObjectIdentifier,
+        sans: list[x509.GeneralName],
+        cert_path: Path,
+        key_path: Path,
+    ) -> None:
         key = ec.generate_private_key(ec.SECP256R1())
         builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-            .issuer_name(ca_cert.subject).public_key(key.public_key())
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=VALID_DAYS))
@@ -117,11 +140,21 @@ def ensure_tls(directory: Path, project: str, server_names: list[str]) -> TlsFil
             sans.append(x509.IPAddress(ipaddress.ip_address(host)))
         except ValueError:
             sans.append(x509.DNSName(host))
-    issue(f"pilot-{project} docker", ExtendedKeyUsageOID.SERVER_AUTH, sans,
-          files.server_cert, files.server_key)
+    issue(
+        f"pilot-{project} docker",
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        sans,
+        files.server_cert,
+        files.server_key,
+    )
     if not (files.client_cert.exists() and files.client_key.exists()):
-        issue(f"pilot-{project} client", ExtendedKeyUsageOID.CLIENT_AUTH, [],
-              files.client_cert, files.client_key)
+        issue(
+            f"pilot-{project} client",
+            ExtendedKeyUsageOID.CLIENT_AUTH,
+            [],
+            files.client_cert,
+            files.client_key,
+        )
     return files
 
 
@@ -137,8 +170,11 @@ def server_bundle(files: TlsFiles) -> str:
 
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path, mode in ((files.ca_cert, 0o644), (files.server_cert, 0o644),
-                           (files.server_key, 0o600)):
+        for path, mode in (
+            (files.ca_cert, 0o644),
+            (files.server_cert, 0o644),
+            (files.server_key, 0o600),
+        ):
             data = path.read_bytes()
             info = tarfile.TarInfo(path.name)
             info.size, info.mode = len(data), mode
@@ -146,8 +182,7 @@ def server_bundle(files: TlsFiles) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def install_script(remote_dir: str = REMOTE_DIR, *, sudo: bool = True,
-                   restart: bool = True) -> str:
+def install_script(remote_dir: str = REMOTE_DIR, *, sudo: bool = True, restart: bool = True) -> str:
     """The shell run on the server: wait for cloud-init, unpack the bundle, restart Docker."""
     s = "sudo " if sudo else ""
     steps = [

@@ -60,8 +60,11 @@ class PilotApp(App[int]):
         for binding in screen.active_bindings.values():
             b = binding.binding
             if b.show and b.description and b.action not in ("quit", "help"):
-                yield SystemCommand(b.description, f"key: {b.key}",
-                                    lambda action=b.action: self.run_action(action, screen))
+                yield SystemCommand(
+                    b.description,
+                    f"key: {b.key}",
+                    lambda action=b.action: self.run_action(action, screen),
+                )
 
     async def action_quit(self) -> None:
         self.exit(0)

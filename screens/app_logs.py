@@ -73,29 +73,39 @@ class AppLogsScreen(Screen[None]):
             if app.target.kind == "server":
                 from pilot_tui.deploy.session import open_deployer
 
-                engine = stack.enter_context(open_deployer(
-                    self.project_file, config, lambda event: None, apps=[app.name],
-                    share=False))
+                engine = stack.enter_context(
+                    open_deployer(
+                        self.project_file, config, lambda event: None, apps=[app.name], share=False
+                    )
+                )
                 client = engine.client
-            logs = app_logs.Follower(config, project.state_dir, project.root, app,
-                                     limit=FIRST_FETCH, client=client)
+            logs = app_logs.Follower(
+                config, project.state_dir, project.root, app, limit=FIRST_FETCH, client=client
+            )
             first, earlier = True, ""
             while not self.stop.is_set():
                 fresh = logs.poll()
                 if first and not fresh:
-                    self.app.call_from_thread(self._show, [
-                        f"(no log lines yet in {where}: they appear here as the app runs)"],
-                        "")
+                    self.app.call_from_thread(
+                        self._show,
+                        [f"(no log lines yet in {where}: they appear here as the app runs)"],
+                        "",
+                    )
                 if first and len(fresh) >= logs.limit:  # the app logged more before
                     earlier = f" · older lines: pilot-tui logs {app.name} --tail N"
                 first = False
                 stamp = time.strftime("%H:%M:%S")
                 count = len(logs.seen)
-                shown = (f"showing the last {LOG_LINES:,} of {count:,} lines"
-                         if count > LOG_LINES else f"{count} line(s)")
-                self.app.call_from_thread(self._show, [line.text for line in fresh],
-                                          f"Following {where} · checked {stamp} · "
-                                          f"{shown}{earlier} · Esc to go back")
+                shown = (
+                    f"showing the last {LOG_LINES:,} of {count:,} lines"
+                    if count > LOG_LINES
+                    else f"{count} line(s)"
+                )
+                self.app.call_from_thread(
+                    self._show,
+                    [line.text for line in fresh],
+                    f"Following {where} · checked {stamp} · {shown}{earlier} · Esc to go back",
+                )
                 self.stop.wait(POLL_SECONDS)
 
     def _show(self, lines: list[str], state: str) -> None:
@@ -110,7 +120,8 @@ class AppLogsScreen(Screen[None]):
 
             failure = worker_failure(event.worker, Project(self.project_file).state_dir)
             self.query_one("#app-logs-state", Static).update(
-                f"[red b]No logs[/]: {failure} · Esc to go back")
+                f"[red b]No logs[/]: {failure} · Esc to go back"
+            )
 
     def action_back(self) -> None:
         self.stop.set()

@@ -31,9 +31,13 @@ from pilot_tui.screens.ordered_keys import TextInput
 
 
 class AppsScreen(Screen[None]):
-    BINDINGS = [Binding("n", "new_app", "New app"), Binding("d", "deploy", "Deploy"),
-                Binding("r", "rollback", "Roll back"), Binding("l", "logs", "Logs"),
-                Binding("escape", "back", "Back")]
+    BINDINGS = [
+        Binding("n", "new_app", "New app"),
+        Binding("d", "deploy", "Deploy"),
+        Binding("r", "rollback", "Roll back"),
+        Binding("l", "logs", "Logs"),
+        Binding("escape", "back", "Back"),
+    ]
 
     def __init__(self, path: Path) -> None:
         super().__init__()
@@ -42,9 +46,11 @@ class AppsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="apps"):
-            yield Static("[b]Apps[/b] · [b]n[/b] adds one · [b]d[/b] deploys the selected app "
-                         "· [b]r[/b] rolls it back · [b]l[/b] follows its logs",
-                         id="apps-title")
+            yield Static(
+                "[b]Apps[/b] · [b]n[/b] adds one · [b]d[/b] deploys the selected app "
+                "· [b]r[/b] rolls it back · [b]l[/b] follows its logs",
+                id="apps-title",
+            )
             yield DataTable(id="app-list", cursor_type="row", zebra_stripes=True)
         yield PilotFooter()
 
@@ -68,10 +74,16 @@ class AppsScreen(Screen[None]):
         state_dir = Project(self.path).state_dir
         for app in config.apps if config else []:
             live = history.live_release(state_dir, app.name)
-            table.add_row(app.name, app.path, app.build.kind, app.target.kind,
-                          ", ".join(app.env) or "—", ", ".join(app.secrets) or "—",
-                          f"{live.id} {of_release(live).text()}" if live else "—",
-                          key=app.name)
+            table.add_row(
+                app.name,
+                app.path,
+                app.build.kind,
+                app.target.kind,
+                ", ".join(app.env) or "—",
+                ", ".join(app.secrets) or "—",
+                f"{live.id} {of_release(live).text()}" if live else "—",
+                key=app.name,
+            )
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))
 
@@ -108,8 +120,7 @@ class AppsScreen(Screen[None]):
 
         def chosen(release: str | None) -> None:
             if release is not None:
-                self.app.push_screen(DeployScreen(self.path, name, rollback=True,
-                                                  release=release))
+                self.app.push_screen(DeployScreen(self.path, name, rollback=True, release=release))
 
         self.app.push_screen(RollbackPicker(name, releases, suggested), chosen)
 
@@ -142,16 +153,24 @@ class NewAppScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(id="new-app"):
-            yield Static("[b]New app[/b] · ctrl+s adds it to pilot.toml · the same questions "
-                         "as `pilot-tui app new`")
+            yield Static(
+                "[b]New app[/b] · ctrl+s adds it to pilot.toml · the same questions "
+                "as `pilot-tui app new`"
+            )
             for question in QUESTIONS:
                 yield Label(question.prompt)
                 if question.field == "target":
-                    yield Select([(t, t) for t in TARGETS[self.home]], value="server",
-                                 allow_blank=False, id="target")
+                    yield Select(
+                        [(t, t) for t in TARGETS[self.home]],
+                        value="server",
+                        allow_blank=False,
+                        id="target",
+                    )
                 else:
-                    value = {"path": ".", "name": default_name(self.path.parent, ".",
-                                                               self.taken)}.get(question.field, "")
+                    value = {
+                        "path": ".",
+                        "name": default_name(self.path.parent, ".", self.taken),
+                    }.get(question.field, "")
                     yield TextInput(value, placeholder=question.placeholder, id=question.field)
                 if question.field == "path":
                     yield Static(id="detected")
@@ -180,7 +199,8 @@ class NewAppScreen(Screen[None]):
             return
         build = ", ".join(f"{k} = {v!r}" for k, v in self.detected.build.items())
         self.query_one("#detected", Static).update(
-            f"Detected {self.detected.reason} → build {{ {build} }}")
+            f"Detected {self.detected.reason} → build {{ {build} }}"
+        )
         if self.detected.static and self.query_one("#target", Select).value not in STATIC_TARGETS:
             static = [t for t in TARGETS[self.home] if t in STATIC_TARGETS]
             if static:
@@ -200,13 +220,18 @@ class NewAppScreen(Screen[None]):
             problems.update(f"[red]{exc}[/]")
             return None
         text, mine = check_app(self.pf.text, app, self.path.parent)
-        problems.update("\n".join(f"[red]{key}: {message}[/]" for key, message in mine) or
-                        "[green]ready to add[/]")
+        problems.update(
+            "\n".join(f"[red]{key}: {message}[/]" for key, message in mine)
+            or "[green]ready to add[/]"
+        )
         return text
 
     def app_table(self) -> dict[str, object]:
-        answers = {q.field: self.query_one(f"#{q.field}", Input).value
-                   for q in QUESTIONS if q.field != "target"}
+        answers = {
+            q.field: self.query_one(f"#{q.field}", Input).value
+            for q in QUESTIONS
+            if q.field != "target"
+        }
         answers["target"] = str(self.query_one("#target", Select).value)
         return app_table(answers, getattr(self, "detected", None))
 

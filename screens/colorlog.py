@@ -101,8 +101,7 @@ class ColorLog(Log):
             if span is not None:
                 start, end = span
                 end = len(text) if end == -1 else end
-                text.stylize(self.screen.get_component_rich_style("screen--selection"),
-                             start, end)
+                text.stylize(self.screen.get_component_rich_style("screen--selection"), start, end)
         strip = Strip(text.render(self.app.console), text.cell_len)
         self._render_line_cache[y] = strip
         return strip

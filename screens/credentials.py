@@ -27,9 +27,11 @@ def _tilde(text: str) -> str:
 class CredentialsScreen(Screen[None]):
     """Found credentials, validated with STS / Cloud Storage; failures say how to fix them."""
 
-    BINDINGS = [Binding("r", "check", "Check again"),
-                Binding("k", "pick_key", "Google key file"),
-                Binding("escape", "back", "Back")]
+    BINDINGS = [
+        Binding("r", "check", "Check again"),
+        Binding("k", "pick_key", "Google key file"),
+        Binding("escape", "back", "Back"),
+    ]
 
     def __init__(self, project_file: Path, config: PilotConfig) -> None:
         super().__init__()
@@ -40,8 +42,11 @@ class CredentialsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="credentials"):
-            yield Static(f"[b]Credentials[/b] · home [b]{self.config.server.home}[/b] · names "
-                         "and paths only; keys are never shown", id="credentials-title")
+            yield Static(
+                f"[b]Credentials[/b] · home [b]{self.config.server.home}[/b] · names "
+                "and paths only; keys are never shown",
+                id="credentials-title",
+            )
             yield LoadingIndicator(id="checking")
             yield DataTable(id="found", cursor_type="row", zebra_stripes=True)
             yield Static(id="credentials-summary")
@@ -58,8 +63,13 @@ class CredentialsScreen(Screen[None]):
         self.query_one("#credentials-summary", Static).update("Checking each one live…")
         self.check_all()
 
-    @work(thread=True, exclusive=True, group="credentials", name="check credentials",
-          exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="credentials",
+        name="check credentials",
+        exit_on_error=False,
+    )
     def check_all(self) -> list[Row]:
         from pilot_tui.project import STATE_DIR
         from pilot_tui.sandbox import Sandbox
@@ -91,12 +101,16 @@ class CredentialsScreen(Screen[None]):
             table.add_row(mark, row.cloud, name, row.source, row.message)
         failed = [r for r in rows if r.configured and not r.ok]
         if not rows:
-            summary.update("Nothing found. Set up AWS (`aws configure`) or Google (`gcloud "
-                           "auth application-default login`), or use the sandbox: set "
-                           'server.home = "sandbox" (no cloud account needed).')
+            summary.update(
+                "Nothing found. Set up AWS (`aws configure`) or Google (`gcloud "
+                "auth application-default login`), or use the sandbox: set "
+                'server.home = "sandbox" (no cloud account needed).'
+            )
         elif failed:
-            summary.update("[red b]The credentials pilot.toml uses failed:[/] "
-                           + "; ".join(_tilde(f"{r.name}: {r.message}") for r in failed))
+            summary.update(
+                "[red b]The credentials pilot.toml uses failed:[/] "
+                + "; ".join(_tilde(f"{r.name}: {r.message}") for r in failed)
+            )
         else:
             summary.update("[green]Ready.[/] Next: the Pilot Server (Esc, then s).")
 
@@ -125,11 +139,16 @@ class CredentialsScreen(Screen[None]):
         self.config = checked.config
         self.notify(f"gcp.credentials = {value!r} saved to {self.project_file.name}")
         if loose_permissions(key):
-            self.notify(f"{key} can be read by other users: chmod 600 {key}",
-                        severity="warning", timeout=10)
+            self.notify(
+                f"{key} can be read by other users: chmod 600 {key}", severity="warning", timeout=10
+            )
         if key.is_relative_to(self.root.resolve()) and not value.startswith(".pilot/"):
-            self.notify("The key is inside the project folder: keep it out of git (move it "
-                        "under .pilot/, which is ignored).", severity="warning", timeout=10)
+            self.notify(
+                "The key is inside the project folder: keep it out of git (move it "
+                "under .pilot/, which is ignored).",
+                severity="warning",
+                timeout=10,
+            )
         self.action_check()
 
     def action_back(self) -> None:

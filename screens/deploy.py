@@ -41,11 +41,14 @@ STATES = {"pending": "·", "running": "⟳ working", "done": "✓ done", "failed
 
 
 class DeployScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "cancel_or_back", "Cancel / Back"),
-                Binding("l", "app_logs", "App logs")]
+    BINDINGS = [
+        Binding("escape", "cancel_or_back", "Cancel / Back"),
+        Binding("l", "app_logs", "App logs"),
+    ]
 
-    def __init__(self, project_file: Path, app: str, *, rollback: bool = False,
-                 release: str | None = None) -> None:
+    def __init__(
+        self, project_file: Path, app: str, *, rollback: bool = False, release: str | None = None
+    ) -> None:
         super().__init__()
         self.project_file = project_file
         self.app_name = app
@@ -94,10 +97,14 @@ class DeployScreen(Screen[None]):
         state_dir = Project(self.project_file).state_dir
         if config.server.home == "sandbox" and not Sandbox(state_dir).running():
             self.app.started_sandboxes.add(state_dir)  # type: ignore[attr-defined]
-        with open_deployer(self.project_file, config, self._from_engine, apps=[self.app_name],
-                           warn=lambda text: self.app.call_from_thread(self._pending.append,
-                                                                       text),
-                           cancel=self.cancel) as engine:
+        with open_deployer(
+            self.project_file,
+            config,
+            self._from_engine,
+            apps=[self.app_name],
+            warn=lambda text: self.app.call_from_thread(self._pending.append, text),
+            cancel=self.cancel,
+        ) as engine:
             if self.rollback:
                 return engine.rollback(self.app_name, self.release)
             return engine.deploy(self.app_name)
@@ -125,13 +132,14 @@ class DeployScreen(Screen[None]):
             self.outcome = event.url
             self._pending.append(describe(event))
             where = (f" at [b]{escape(event.url)}[/b]" if event.url else "") + (
-                f" [dim](simulated: {escape(event.simulated)})[/dim]" if event.simulated
-                else "")
+                f" [dim](simulated: {escape(event.simulated)})[/dim]" if event.simulated else ""
+            )
             self.query_one("#deploy-result", Static).update(
                 f"[green b]{event.release} is live[/]{where} · "
                 f"{event.seconds:.1f}s · "
                 + ("[b]l[/b] follows its logs · " if self.has_logs else "")  # a site has none
-                + "Esc to go back")
+                + "Esc to go back"
+            )
 
     def _pin(self, message: str, logs: tuple[str, ...] = ()) -> None:
         from pilot_tui import redact
@@ -139,8 +147,9 @@ class DeployScreen(Screen[None]):
         message, logs = redact.text(message), tuple(redact.text(line) for line in logs)
         pinned = self.query_one("#deploy-error", Static)
         tail = "\n".join(f"  | {line}" for line in logs[-12:])
-        pinned.update(f"[b]{message}[/b]" + (f"\nThe new release's last lines:\n{tail}"
-                                             if tail else ""))
+        pinned.update(
+            f"[b]{message}[/b]" + (f"\nThe new release's last lines:\n{tail}" if tail else "")
+        )
         pinned.remove_class("hidden")
         for line in logs:
             self._pending.append(colour_level("error", line))
@@ -162,11 +171,15 @@ class DeployScreen(Screen[None]):
 
             error = event.worker.error
             if isinstance(error, Cancelled):
-                result.update("[yellow]Cancelled[/]: nothing changed; the previous release "
-                              "keeps serving · Esc to go back")
+                result.update(
+                    "[yellow]Cancelled[/]: nothing changed; the previous release "
+                    "keeps serving · Esc to go back"
+                )
             else:
-                result.update("[red b]Not deployed[/] · the previous release (if any) keeps "
-                              "serving · Esc to go back")
+                result.update(
+                    "[red b]Not deployed[/] · the previous release (if any) keeps "
+                    "serving · Esc to go back"
+                )
                 if self.query_one("#deploy-error").has_class("hidden"):
                     from pilot_tui.project import Project
 
@@ -189,9 +202,14 @@ class DeployScreen(Screen[None]):
         def decided(stop: bool | None) -> None:
             if stop:
                 self.cancel.set()
-                self._pending.append("cancelling: the new release is removed; the previous "
-                                     "one keeps serving")
+                self._pending.append(
+                    "cancelling: the new release is removed; the previous one keeps serving"
+                )
 
-        self.app.push_screen(ConfirmCancel(f"Stop deploying {self.app_name}? What was started "
-                                           "is removed; the live release is not touched."),
-                             decided)
+        self.app.push_screen(
+            ConfirmCancel(
+                f"Stop deploying {self.app_name}? What was started "
+                "is removed; the live release is not touched."
+            ),
+            decided,
+        )

@@ -37,8 +37,9 @@ class KeyPickerScreen(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="key-picker"):
-            yield Label("[b]Google service-account key[/b] · pick a .json file, or type a "
-                        "path + Enter")
+            yield Label(
+                "[b]Google service-account key[/b] · pick a .json file, or type a path + Enter"
+            )
             yield TextInput(placeholder="~/keys/acme-pilot.json", id="key-path")
             yield Static(id="key-problem", classes="problem")
             yield JsonTree(self.start, id="key-tree")

@@ -36,8 +36,11 @@ MAX_LINES = 20_000
 
 def run_logs(state_dir: Path) -> list[Path]:
     """The newest run logs first: Terraform runs, deploys and rollbacks."""
-    logs = [p for p in (state_dir / "logs").glob("*.log")
-            if p.name.startswith(("terraform-", "deploy-", "rollback-"))]
+    logs = [
+        p
+        for p in (state_dir / "logs").glob("*.log")
+        if p.name.startswith(("terraform-", "deploy-", "rollback-"))
+    ]
     logs.sort(key=lambda p: p.stem.split("-")[1:3], reverse=True)  # by date, time
     return logs[:MAX_RUNS]
 
@@ -131,7 +134,7 @@ class LogsScreen(Screen[None]):
         self.offsets: dict[str, int] = {}
         self.partial: dict[str, str] = {}
         self.totals: dict[int, int] = {}  # lines read from each run's file (the pane keeps
-        self.query_text = ""               # only the last MAX_LINES of them)
+        self.query_text = ""  # only the last MAX_LINES of them)
         self.found_line: int | None = None  # the match's line in the pane, when shown there
         self.found: tuple[int, int, str] | None = None  # (tab, line in the file, its text)
         self.follow = True
@@ -141,11 +144,15 @@ class LogsScreen(Screen[None]):
         yield Header()
         with Vertical(id="logs"):
             yield Static(id="logs-status")
-            yield TextInput(placeholder="search (Enter to find, Esc to close)", id="search",
-                        classes="hidden")
+            yield TextInput(
+                placeholder="search (Enter to find, Esc to close)", id="search", classes="hidden"
+            )
             if not self.files:
-                yield Static("No runs yet: plan or apply the Pilot Server and its Terraform "
-                             "output appears here.", id="no-logs")
+                yield Static(
+                    "No runs yet: plan or apply the Pilot Server and its Terraform "
+                    "output appears here.",
+                    id="no-logs",
+                )
             with TabbedContent(id="runs"):
                 for n, path in enumerate(self.files):
                     with TabPane(tab_title(path), id=f"run-{n}"):
@@ -209,11 +216,13 @@ class LogsScreen(Screen[None]):
         cut = ""
         if n is not None and self._dropped(n):
             shown = len(self.query_one(f"#log-{n}", ColorLog).lines)
-            cut = (f" · showing the last {shown:,} of {self.totals[n]:,} lines (search reads "
-                   "them all)")
+            cut = (
+                f" · showing the last {shown:,} of {self.totals[n]:,} lines (search reads them all)"
+            )
         self.query_one("#logs-status", Static).update(
             f"[b]Run logs[/b] · {len(self.files)} run(s) in {self.state_dir / 'logs'} · "
-            f"{follow}{cut}{' · ' + extra if extra else ''}")
+            f"{follow}{cut}{' · ' + extra if extra else ''}"
+        )
 
     @on(TabbedContent.TabActivated)
     def tab_changed(self) -> None:
@@ -228,8 +237,11 @@ class LogsScreen(Screen[None]):
         if n is None or log is None or not needle:
             return
         dropped = self._dropped(n)
-        here = (self.found[1] if self.found is not None and self.found[0] == n
-                else dropped + int(log.scroll_offset.y))
+        here = (
+            self.found[1]
+            if self.found is not None and self.found[0] == n
+            else dropped + int(log.scroll_offset.y)
+        )
         match = find_in_file(self.files[n], needle, here + (1 if start_after else 0))
         if match is None:
             self._status(f'"{needle}" not found')

@@ -21,8 +21,11 @@ from pilot_tui.deploy.history import CANCELLED, FAILED, Release, live
 def choices(releases: list[Release]) -> list[Release]:
     """Releases a rollback may go back to: they went live once and are not live now."""
     current = live(releases)
-    good = [r for r in releases if r.status not in (FAILED, CANCELLED)
-            and (current is None or r.id != current.id)]
+    good = [
+        r
+        for r in releases
+        if r.status not in (FAILED, CANCELLED) and (current is None or r.id != current.id)
+    ]
     return list(reversed(good))
 
 
@@ -45,10 +48,13 @@ class RollbackPicker(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="rollback-picker"):
-            yield Label(f"Roll [b]{self.app_name}[/b] back to which release? The one you "
-                        "pick starts serving again (no rebuild); Esc cancels.")
-            yield OptionList(*(Option(describe(r), id=r.id) for r in self.releases),
-                             id="rollback-releases")
+            yield Label(
+                f"Roll [b]{self.app_name}[/b] back to which release? The one you "
+                "pick starts serving again (no rebuild); Esc cancels."
+            )
+            yield OptionList(
+                *(Option(describe(r), id=r.id) for r in self.releases), id="rollback-releases"
+            )
             with Horizontal():
                 yield Button("Roll back", variant="warning", id="rollback-go")
                 yield Button("Cancel", variant="primary", id="rollback-cancel")

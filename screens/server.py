@@ -45,11 +45,14 @@ class ConfirmCancel(ModalScreen[bool]):
     """Ask before interrupting Terraform."""
 
     BINDINGS = [Binding("escape", "dismiss(False)", "Keep going")]
-    TERRAFORM = ("Stop Terraform? It finishes the resources in flight, saves its state and "
-                 "releases its lock; running Apply again resumes.")
+    TERRAFORM = (
+        "Stop Terraform? It finishes the resources in flight, saves its state and "
+        "releases its lock; running Apply again resumes."
+    )
 
-    def __init__(self, question: str = TERRAFORM, stop: str = "Stop gracefully",
-                 keep: str = "Keep going") -> None:
+    def __init__(
+        self, question: str = TERRAFORM, stop: str = "Stop gracefully", keep: str = "Keep going"
+    ) -> None:
         super().__init__()
         self.question = question
         self.labels = (stop, keep)
@@ -99,11 +102,13 @@ class ServerScreen(Screen[None]):
         with Vertical(id="server"):
             home = self.config.server.home
             region = self.config.gcp.region if home == "gcp" else self.config.aws.region
-            yield Static(f"[b]Pilot Server[/b] · home [b]{home}[/b] · {region}",
-                         id="server-title")
+            yield Static(f"[b]Pilot Server[/b] · home [b]{home}[/b] · {region}", id="server-title")
             yield Static(id="error", classes="hidden")
-            yield Static("Press [b]p[/b] to plan: Terraform works out what to create, and you "
-                         "review it before anything is changed.", id="summary")
+            yield Static(
+                "Press [b]p[/b] to plan: Terraform works out what to create, and you "
+                "review it before anything is changed.",
+                id="summary",
+            )
             yield DataTable(id="resources", cursor_type="row", zebra_stripes=True)
             with Horizontal(id="progress-row", classes="hidden"):
                 yield ProgressBar(id="progress", show_eta=False)
@@ -136,8 +141,11 @@ class ServerScreen(Screen[None]):
         if isinstance(event, Stage):
             self._log(f"==> {event.name}: {event.detail}")
         elif isinstance(event, Note):
-            self._log(colour_level(event.level, f"{event.level}: {event.text}")
-                      if event.level != "info" else event.text)
+            self._log(
+                colour_level(event.level, f"{event.level}: {event.text}")
+                if event.level != "info"
+                else event.text
+            )
         elif isinstance(event, ApplyStart):
             self._set_state(event.address, "running")
         elif isinstance(event, ApplyComplete):
@@ -147,8 +155,11 @@ class ServerScreen(Screen[None]):
         elif isinstance(event, ApplyErrored):
             self._set_state(event.address, "failed")
         elif isinstance(event, Diagnostic):
-            self._log(colour_level(event.severity,
-                                   f"{event.severity}: {event.summary} {event.detail}".strip()))
+            self._log(
+                colour_level(
+                    event.severity, f"{event.severity}: {event.summary} {event.detail}".strip()
+                )
+            )
             if event.severity == "error":
                 where = f" ({event.address})" if event.address else ""
                 self._pin_error(f"{event.summary}{where}\n{event.detail}".strip())
@@ -174,8 +185,10 @@ class ServerScreen(Screen[None]):
             table.update_cell(address, "state", STATE_LABELS[state])
 
     def _pin_error(self, text: str) -> None:
-        self._pin(f"[b]Apply failed[/b]: {escape(text)}\nFix the cause and press [b]a[/b] "
-                  "after a new plan: Terraform resumes from what exists.")
+        self._pin(
+            f"[b]Apply failed[/b]: {escape(text)}\nFix the cause and press [b]a[/b] "
+            "after a new plan: Terraform resumes from what exists."
+        )
 
     def _pin(self, markup: str) -> None:
         error = self.query_one("#error", Static)
@@ -229,13 +242,20 @@ class ServerScreen(Screen[None]):
             # may leave what they create outside its state, so say what and ask.
             in_flight = self.server.in_flight()
             self._log(interrupt_message(2, in_flight))
-            what = (f"{len(in_flight)} resource(s) in flight: {', '.join(in_flight)}"
-                    if in_flight else "Terraform to save its state")
+            what = (
+                f"{len(in_flight)} resource(s) in flight: {', '.join(in_flight)}"
+                if in_flight
+                else "Terraform to save its state"
+            )
             self.app.push_screen(
-                ConfirmCancel(f"Waiting for {what}. Kill Terraform now? What it is creating "
-                              "may then exist outside its state.", "Kill Terraform",
-                              "Keep waiting"),
-                lambda kill: self._kill() if kill else None)
+                ConfirmCancel(
+                    f"Waiting for {what}. Kill Terraform now? What it is creating "
+                    "may then exist outside its state.",
+                    "Kill Terraform",
+                    "Keep waiting",
+                ),
+                lambda kill: self._kill() if kill else None,
+            )
             return
 
         def decided(stop: bool | None) -> None:
@@ -261,8 +281,7 @@ class ServerScreen(Screen[None]):
         if destroy and result.code == 0:  # what `server destroy` lists, found the same way
             from pilot_tui.teardown import plan_teardown
 
-            self.teardown, self.inventory = await plan_teardown(self.server, plan,
-                                                                keep_state=False)
+            self.teardown, self.inventory = await plan_teardown(self.server, plan, keep_state=False)
         return plan, result
 
     @work(exclusive=True, group="terraform", name="teardown", exit_on_error=False)
@@ -278,22 +297,32 @@ class ServerScreen(Screen[None]):
         self.started = time.monotonic()
         self.query_one("#progress", ProgressBar).update(total=len(inv.remove), progress=0)
         self.query_one("#progress-row").remove_class("hidden")
-        self.query_one("#summary", Static).update(f"Removing {len(inv.remove)} things… "
-                                                  "(Esc to cancel)")
+        self.query_one("#summary", Static).update(
+            f"Removing {len(inv.remove)} things… (Esc to cancel)"
+        )
         steps = dict(inv.by_step())
         current: list[str] = []
 
         def stage(step: str, title: str) -> None:
             for key in current:
                 self._step_row(key, "done")
-            current[:] = [_row_key(t) for t in steps[step]  # Terraform's rows: its events
-                          if t.kind != "Terraform resource"]
+            current[:] = [
+                _row_key(t)
+                for t in steps[step]  # Terraform's rows: its events
+                if t.kind != "Terraform resource"
+            ]
             for key in current:
                 self._set_state(key, "running")
             self._on_core_event(Stage(step, title))
 
-        await execute(self.teardown, inv, self.server, plan,
-                      lambda text: self._on_core_event(Note(text)), stage)
+        await execute(
+            self.teardown,
+            inv,
+            self.server,
+            plan,
+            lambda text: self._on_core_event(Note(text)),
+            stage,
+        )
         for key in current:
             self._step_row(key, "done")
         left = await remaining(self.teardown, self.server)
@@ -322,7 +351,8 @@ class ServerScreen(Screen[None]):
         self.query_one("#progress-row").remove_class("hidden")
         self.query_one("#summary", Static).update(
             f"{'Destroying' if plan.destroy else 'Applying'} {plan.total} change(s)… "
-            "(Esc to cancel)")
+            "(Esc to cancel)"
+        )
         return await self.server.apply(plan)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -343,8 +373,7 @@ class ServerScreen(Screen[None]):
             self._show_left(worker.result)  # type: ignore[arg-type]
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             self.started = 0.0
-            if event.state == WorkerState.CANCELLED or self.plan is None or \
-                    not self.plan.changes:
+            if event.state == WorkerState.CANCELLED or self.plan is None or not self.plan.changes:
                 self.workspace.release()  # nothing left to apply
             if self.server.started_sandbox:
                 self.app.started_sandboxes.add(self.project.state_dir)  # type: ignore[attr-defined]
@@ -362,16 +391,23 @@ class ServerScreen(Screen[None]):
             self._show_inventory(self.inventory)
             return
         for change in plan.changes:
-            table.add_row(change.address, change.action, STATE_LABELS["pending"], change.details,
-                          key=change.address)
+            table.add_row(
+                change.address,
+                change.action,
+                STATE_LABELS["pending"],
+                change.details,
+                key=change.address,
+            )
             self.rows[change.address] = "pending"
         lines = []
         if not plan.changes:
             lines.append("No changes: the Pilot Server matches pilot.toml.")
         else:
             verb = "destroy" if plan.destroy else "apply"
-            lines.append(f"[b]{plan.total}[/b] change(s) to review. Press [b]a[/b] to {verb}, "
-                         "Esc to go back.")
+            lines.append(
+                f"[b]{plan.total}[/b] change(s) to review. Press [b]a[/b] to {verb}, "
+                "Esc to go back."
+            )
             if not plan.destroy:
                 lines.append(escape(self.server.estimate().text()))
         lines += [f"[red b]WARNING: {w}[/]" for w in plan.warnings]
@@ -385,18 +421,22 @@ class ServerScreen(Screen[None]):
         for step, things in inv.by_step():
             for thing in things:
                 key = _row_key(thing)
-                what = thing.name if thing.kind == "Terraform resource" else \
-                    f"{thing.kind} {thing.name}"
+                what = (
+                    thing.name
+                    if thing.kind == "Terraform resource"
+                    else f"{thing.kind} {thing.name}"
+                )
                 found = f"app {thing.app}; {thing.found}" if thing.app else thing.found
-                table.add_row(what, f"remove ({step})", STATE_LABELS["pending"], found,
-                              key=key)
+                table.add_row(what, f"remove ({step})", STATE_LABELS["pending"], found, key=key)
                 self.rows[key] = "pending"
         if not inv.remove:
             lines = ["Nothing to destroy."]
         else:
             steps = ", ".join(STEP_TITLES[step] for step, _ in inv.by_step())
-            lines = [f"[b]{len(inv.remove)}[/b] things Pilot made for this project to remove "
-                     f"({steps}). Press [b]a[/b] to destroy them all, Esc to go back."]
+            lines = [
+                f"[b]{len(inv.remove)}[/b] things Pilot made for this project to remove "
+                f"({steps}). Press [b]a[/b] to destroy them all, Esc to go back."
+            ]
         lines += [f"[yellow]warning: {p}; not listed[/]" for p in inv.problems]
         self.query_one("#summary", Static).update("\n".join(lines))
 
@@ -405,33 +445,46 @@ class ServerScreen(Screen[None]):
         if left.remove:
             names = ", ".join(t.describe() for t in left.remove[:5])
             self._pin_error(f"{len(left.remove)} left after the destroy: {names}")
-            summary.update(f"What remains ({len(left.remove)}): see above and the log. "
-                           "Press d then a to try again.")
+            summary.update(
+                f"What remains ({len(left.remove)}): see above and the log. "
+                "Press d then a to try again."
+            )
         else:
-            summary.update("[green b]Done.[/] Everything Pilot made for this project is gone. "
-                           "What remains: nothing.")
+            summary.update(
+                "[green b]Done.[/] Everything Pilot made for this project is gone. "
+                "What remains: nothing."
+            )
         self.plan = self.inventory = None
 
     def _show_result(self, result: RunResult) -> None:
         summary = self.query_one("#summary", Static)
         if result.killed:
             lines = "\n".join(escape(line) for line in self.server.after_kill(result))
-            summary.update(f"[b]Killed[/b] after {self.done} change(s): Terraform's state may "
-                           f"miss what it was doing.\n{lines}\nLog: {result.log}")
+            summary.update(
+                f"[b]Killed[/b] after {self.done} change(s): Terraform's state may "
+                f"miss what it was doing.\n{lines}\nLog: {result.log}"
+            )
         elif result.interrupted:
-            summary.update(f"Stopped after {self.done} change(s); state is saved. Plan and "
-                           "apply again to finish.")
+            summary.update(
+                f"Stopped after {self.done} change(s); state is saved. Plan and "
+                "apply again to finish."
+            )
         elif result.code != 0:
-            summary.update(f"Failed at {', '.join(result.errored) or 'a step'}; "
-                           f"{len(result.completed)} change(s) made. Log: {result.log}")
+            summary.update(
+                f"Failed at {', '.join(result.errored) or 'a step'}; "
+                f"{len(result.completed)} change(s) made. Log: {result.log}"
+            )
         else:
             outputs = self.server.saved_outputs()
             from pilot_tui.deploy.addresses import server_rows
 
-            shown = "  ".join(f"{k}: [b]{v}[/b]" for k, v in server_rows(
-                self.server.home, outputs, ("public_ip", "docker_host")))
-            what = "pick an app and d to deploy it" if self.config.apps else \
-                "describe your first app"
+            shown = "  ".join(
+                f"{k}: [b]{v}[/b]"
+                for k, v in server_rows(self.server.home, outputs, ("public_ip", "docker_host"))
+            )
+            what = (
+                "pick an app and d to deploy it" if self.config.apps else "describe your first app"
+            )
             summary.update(f"[green b]Done.[/] {shown}\nNext: Esc, then [b]a[/b] to {what}.")
         self.plan = None
 

@@ -50,32 +50,53 @@ class ServerFormScreen(Screen[None]):
         with VerticalScroll(id="server-form"):
             yield Static("[b]Pilot Server settings[/b] · saved to pilot.toml (comments kept)")
             yield Label("Where it runs")
-            yield Select([(h, h) for h in ("sandbox", "aws", "gcp", "host")], value=cfg.home,
-                         allow_blank=False, id="home")
-            yield Label("Docker host (ssh://user@host, unix:///path or tcps://host:2376)",
-                        id="host-label")
-            yield TextInput(cfg.host or "", placeholder="ssh://deploy@build.example.com",
-                        id="host")
+            yield Select(
+                [(h, h) for h in ("sandbox", "aws", "gcp", "host")],
+                value=cfg.home,
+                allow_blank=False,
+                id="home",
+            )
+            yield Label(
+                "Docker host (ssh://user@host, unix:///path or tcps://host:2376)", id="host-label"
+            )
+            yield TextInput(cfg.host or "", placeholder="ssh://deploy@build.example.com", id="host")
             yield Static(id="host-problem", classes="problem")
             yield Label("Region", id="region-label")
-            yield Select(self._regions(cloud), value=self._region(cloud), allow_blank=False,
-                         id="region")
+            yield Select(
+                self._regions(cloud), value=self._region(cloud), allow_blank=False, id="region"
+            )
             yield Label(f"Size (monthly list price as of {prices.AS_OF}; {prices.SOURCE})")
-            yield Select(self._sizes(cloud), value=cfg.size or default_size(cloud) or "",
-                         allow_blank=False, id="size")
+            yield Select(
+                self._sizes(cloud),
+                value=cfg.size or default_size(cloud) or "",
+                allow_blank=False,
+                id="size",
+            )
             yield Label("Who may reach SSH and Docker (CIDRs, comma separated)")
-            yield TextInput(", ".join(cfg.allowed_cidrs),
-                        placeholder="203.0.113.7/32 (empty: your own address)",
-                        id="allowed_cidrs")
+            yield TextInput(
+                ", ".join(cfg.allowed_cidrs),
+                placeholder="203.0.113.7/32 (empty: your own address)",
+                id="allowed_cidrs",
+            )
             yield Static(id="allowed_cidrs-problem", classes="problem")
             yield Static(id="allowed_cidrs-hint", classes="hint")
             yield Label("Docker access")
-            yield Select([("ssh (the socket stays local)", "ssh"),
-                          ("mtls (TLS client certificates on 2376)", "mtls")],
-                         value=cfg.docker_access, allow_blank=False, id="docker_access")
+            yield Select(
+                [
+                    ("ssh (the socket stays local)", "ssh"),
+                    ("mtls (TLS client certificates on 2376)", "mtls"),
+                ],
+                value=cfg.docker_access,
+                allow_blank=False,
+                id="docker_access",
+            )
             yield Label("Deploy engine")
-            yield Select([("pilot", "pilot"), ("waypoint", "waypoint")], value=cfg.engine,
-                         allow_blank=False, id="engine")
+            yield Select(
+                [("pilot", "pilot"), ("waypoint", "waypoint")],
+                value=cfg.engine,
+                allow_blank=False,
+                id="engine",
+            )
             yield Static(id="form-status")
         yield PilotFooter()
 
@@ -97,8 +118,13 @@ class ServerFormScreen(Screen[None]):
             hint.update("Looking up your address…")
             self.find_address()
 
-    @work(thread=True, exclusive=True, group="address", name="find your public address",
-          exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="address",
+        name="find your public address",
+        exit_on_error=False,
+    )
     def find_address(self) -> None:
         from pilot_tui.netinfo import public_address
 
@@ -111,22 +137,26 @@ class ServerFormScreen(Screen[None]):
 
             self.query_one("#allowed_cidrs-hint", Static).update(
                 worker_failure(event.worker, Project(self.path).state_dir)
-                + "\nType the CIDRs that may reach the server.")
+                + "\nType the CIDRs that may reach the server."
+            )
 
     def _prefill(self, address: str | None) -> None:
         hint = self.query_one("#allowed_cidrs-hint", Static)
         field = self.query_one("#allowed_cidrs", Input)
         if address is None:
-            hint.update("Your public address could not be found: type the CIDRs that may "
-                        "reach the server.")
+            hint.update(
+                "Your public address could not be found: type the CIDRs that may reach the server."
+            )
             return
         if field.value.strip():
             hint.update("")
             return  # the user typed while we looked: theirs wins
         suffix = "/128" if ":" in address else "/32"
         field.value = address + suffix
-        hint.update(f"Prefilled with your address as the internet sees it ({address}); "
-                    "saved only when you save.")
+        hint.update(
+            f"Prefilled with your address as the internet sees it ({address}); "
+            "saved only when you save."
+        )
 
     def _regions(self, cloud: str) -> list[tuple[str, str]]:
         return [(r, r) for r in (GCP_REGIONS if cloud == "gcp" else AWS_REGIONS)]
@@ -157,8 +187,11 @@ class ServerFormScreen(Screen[None]):
 
     @on(Input.Changed, "#host")
     def host_changed(self, event: Input.Changed) -> None:
-        problem = check_answer(self.pf.text, _question("server.host"), event.value) \
-            if event.value.strip() else None
+        problem = (
+            check_answer(self.pf.text, _question("server.host"), event.value)
+            if event.value.strip()
+            else None
+        )
         self.query_one("#host-problem", Static).update(f"[red]{problem}[/]" if problem else "")
 
     @on(Input.Changed, "#allowed_cidrs")
@@ -167,8 +200,12 @@ class ServerFormScreen(Screen[None]):
         problem = check_answer(self.pf.text, question, event.value)
         wide = None if problem else exposure.warning(to_value(question, event.value))
         self.query_one("#allowed_cidrs-problem", Static).update(
-            f"[red]{escape(problem)}[/]" if problem
-            else f"[yellow]warning: {escape(wide)}[/]" if wide else "")
+            f"[red]{escape(problem)}[/]"
+            if problem
+            else f"[yellow]warning: {escape(wide)}[/]"
+            if wide
+            else ""
+        )
 
     def _changes(self) -> list[tuple[str, object]]:
         home = str(self.query_one("#home", Select).value)
@@ -189,7 +226,8 @@ class ServerFormScreen(Screen[None]):
             wanted.append(("server.size", size))
         current = {
             "server.host": self.config.server.host,
-            "server.home": self.config.server.home, "aws.region": self.config.aws.region,
+            "server.home": self.config.server.home,
+            "aws.region": self.config.aws.region,
             "gcp.region": self.config.gcp.region,
             "server.allowed_cidrs": self.config.server.allowed_cidrs,
             "server.docker_access": self.config.server.docker_access,
@@ -211,7 +249,8 @@ class ServerFormScreen(Screen[None]):
         except ConfigRefused as exc:
             first = exc.report.errors[0]
             self.query_one("#form-status", Static).update(
-                f"[red]Not saved:[/] {first.key}: {first.message}")
+                f"[red]Not saved:[/] {first.key}: {first.message}"
+            )
             return
         except ConfigChanged as exc:
             self.query_one("#form-status", Static).update(f"[red]Not saved:[/] {exc}")

@@ -69,8 +69,12 @@ class ProblemItem(ListItem):
     def __init__(self, problem: Problem) -> None:
         severity = "[yellow]warning[/]" if problem.severity == "warning" else "[red]error[/]"
         # Messages name tables like [project]: text, not markup.
-        super().__init__(Label(f"{problem.line}:{problem.col} {severity} "
-                               f"[b]{escape(problem.key)}[/b]: {escape(problem.message)}"))
+        super().__init__(
+            Label(
+                f"{problem.line}:{problem.col} {severity} "
+                f"[b]{escape(problem.key)}[/b]: {escape(problem.message)}"
+            )
+        )
         self.problem = problem
 
 
@@ -95,8 +99,9 @@ class SettingsScreen(Screen[None]):
         yield Header()
         with Vertical(id="settings"):
             yield Static(id="settings-status")
-            yield TextEditor.code_editor(self.pf.text, language="toml", id="editor",
-                                       soft_wrap=False)
+            yield TextEditor.code_editor(
+                self.pf.text, language="toml", id="editor", soft_wrap=False
+            )
             yield ListView(id="problems")
         yield PilotFooter()
 
@@ -130,8 +135,8 @@ class SettingsScreen(Screen[None]):
         extra = f", {warnings} warning(s)" if warnings else ""
         edited = " · [b]unsaved edits[/b]" if self.dirty else ""
         self.query_one("#settings-status", Static).update(
-            f"[b]{self.pf.display}[/b] · {state}{extra}{edited} · "
-            "ctrl+s saves (only a valid file)")
+            f"[b]{self.pf.display}[/b] · {state}{extra}{edited} · ctrl+s saves (only a valid file)"
+        )
 
     @on(ListView.Selected, "#problems")
     def jump_to_problem(self, event: ListView.Selected) -> None:
@@ -146,12 +151,16 @@ class SettingsScreen(Screen[None]):
         try:
             self.pf.save(self.editor.text)
         except ConfigRefused as exc:
-            self.notify(f"Not saved: {len(exc.report.errors)} problem(s) to fix first "
-                        "(listed below the editor).", severity="error")
+            self.notify(
+                f"Not saved: {len(exc.report.errors)} problem(s) to fix first "
+                "(listed below the editor).",
+                severity="error",
+            )
             return
         except ConfigChanged:
-            self.notify("Not saved: pilot.toml changed on disk meanwhile; reload first.",
-                        severity="error")
+            self.notify(
+                "Not saved: pilot.toml changed on disk meanwhile; reload first.", severity="error"
+            )
             return
         except OSError as exc:
             self.notify(f"Not saved: {exc}", severity="error")
@@ -195,8 +204,10 @@ class SettingsScreen(Screen[None]):
         from pilot_tui.runner import Command, RunnerError, run_attached
 
         if self.dirty:
-            self.notify("Save or undo your edits first: the editor opens the file on disk.",
-                        severity="warning")
+            self.notify(
+                "Save or undo your edits first: the editor opens the file on disk.",
+                severity="warning",
+            )
             return
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
         try:

@@ -43,8 +43,9 @@ def saved_server(state_dir: Path) -> str | None:
     return server_summary(str(record.get("home", "")), record.get("outputs", {}))
 
 
-def app_rows(state_dir: Path, apps: list[str],
-             health: dict[str, str] | str | None = None) -> list[str]:
+def app_rows(
+    state_dir: Path, apps: list[str], health: dict[str, str] | str | None = None
+) -> list[str]:
     """One line per app: its live release and URL from the release history, and how that
     release is doing: ``health`` maps each app to what `pilot-tui status` says of it (the
     same function, status.statuses), or says why that is not known (yet). The history alone
@@ -62,8 +63,7 @@ def app_rows(state_dir: Path, apps: list[str],
         live = history.live(records)
         last = records[-1] if records else None
         if live is not None:
-            row = (f"{name}: {live.id} {_health_mark(health, name)}"
-                   f"{escape(of_release(live).at())}")
+            row = f"{name}: {live.id} {_health_mark(health, name)}{escape(of_release(live).at())}"
         else:
             row = f"{name}: not deployed"
         if last is not None and last.status in (history.FAILED, history.CANCELLED):
@@ -124,8 +124,9 @@ class WelcomeScreen(Screen[None]):
             yield Static(id="project-status")
             yield Static(id="health", classes="hidden")  # shown once apps are live
             yield Static(id="next-step")
-            steps = "\n".join(f"  {n}. [b]{name}[/b] — {what}"
-                              for n, (name, what) in enumerate(STEPS, 1))
+            steps = "\n".join(
+                f"  {n}. [b]{name}[/b] — {what}" for n, (name, what) in enumerate(STEPS, 1)
+            )
             yield Static(f"[b]The journey[/b]\n{steps}", id="steps")
         yield PilotFooter(compact=True)
 
@@ -182,19 +183,24 @@ class WelcomeScreen(Screen[None]):
             self.missing = True
             self._status_head, self._apps_shown = [f"[b]Project file[/b]\n  {exc}"], None
             self._show_status()
-            next_step.update("[b]Next:[/b] press [reverse] i [/reverse] to create a commented "
-                             "pilot.toml here (or run `pilot-tui init`)")
+            next_step.update(
+                "[b]Next:[/b] press [reverse] i [/reverse] to create a commented "
+                "pilot.toml here (or run `pilot-tui init`)"
+            )
             self.refresh_bindings()
             return
         try:
             pf = ProjectFile.load(project.file)
         except (OSError, UnicodeDecodeError) as exc:
-            self._status_head = [f"[b]Project file[/b]\n  [red]cannot read {project.file}: "
-                                 f"{exc}[/]"]
+            self._status_head = [
+                f"[b]Project file[/b]\n  [red]cannot read {project.file}: {exc}[/]"
+            ]
             self._apps_shown = None
             self._show_status()
-            next_step.update("[b]Next:[/b] fix the file's permissions or encoding (UTF-8), "
-                             "then press [reverse] r [/reverse].")
+            next_step.update(
+                "[b]Next:[/b] fix the file's permissions or encoding (UTF-8), "
+                "then press [reverse] r [/reverse]."
+            )
             self.refresh_bindings()
             return
         checked = pf.check()
@@ -216,9 +222,10 @@ class WelcomeScreen(Screen[None]):
                 lines.append(f"[b]Server[/b] (host): {where}")
                 server = server or checked.config.server.host
             else:
-                lines.append(f"[b]Server[/b] ({home}): "
-                             + (f"[green]up[/green] at {escape(server)}" if server
-                                else "not provisioned"))
+                lines.append(
+                    f"[b]Server[/b] ({home}): "
+                    + (f"[green]up[/green] at {escape(server)}" if server else "not provisioned")
+                )
             lines.append("[b]Apps[/b]: " + ("none yet" if not apps else ""))
             live = any_live(project.state_dir, apps)
             on_server = any(a.target.kind == "server" for a in checked.config.apps)
@@ -229,20 +236,27 @@ class WelcomeScreen(Screen[None]):
             if live:
                 self.check_health(project.file)
             if not server and not (live and not on_server):  # managed apps need no server
-                next_step.update("[b]Next:[/b] press [reverse] s [/reverse] to plan and create "
-                                 "the Pilot Server (the sandbox needs no cloud account).")
+                next_step.update(
+                    "[b]Next:[/b] press [reverse] s [/reverse] to plan and create "
+                    "the Pilot Server (the sandbox needs no cloud account)."
+                )
             elif not apps:
-                next_step.update("[b]Next:[/b] press [reverse] a [/reverse] to describe your "
-                                 "first app.")
+                next_step.update(
+                    "[b]Next:[/b] press [reverse] a [/reverse] to describe your first app."
+                )
             else:
-                next_step.update("[b]Next:[/b] press [reverse] a [/reverse], pick an app and "
-                                 "press [reverse] d [/reverse] to deploy it; "
-                                 "[reverse] l [/reverse] shows every run's log.")
+                next_step.update(
+                    "[b]Next:[/b] press [reverse] a [/reverse], pick an app and "
+                    "press [reverse] d [/reverse] to deploy it; "
+                    "[reverse] l [/reverse] shows every run's log."
+                )
         else:
             lines.append(f"  [red]{len(report.errors)} problem(s)[/red]:")
             lines += [f"  {escape(line)}" for line in report.lines()[:8]]
-            next_step.update("[b]Next:[/b] press [reverse] e [/reverse] to fix pilot.toml in "
-                             "the editor (every problem is listed there).")
+            next_step.update(
+                "[b]Next:[/b] press [reverse] e [/reverse] to fix pilot.toml in "
+                "the editor (every problem is listed there)."
+            )
             self._apps_shown = None
         self._status_head = lines
         self._show_status()
@@ -256,8 +270,13 @@ class WelcomeScreen(Screen[None]):
             lines += [f"  {row}" for row in app_rows(state_dir, apps, self.app_health)]
         self.query_one("#project-status", Static).update("\n".join(lines))
 
-    @work(thread=True, exclusive=True, group="health", name="check the apps' health",
-          exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="health",
+        name="check the apps' health",
+        exit_on_error=False,
+    )
     def check_health(self, project_file: Path) -> tuple[str, dict[str, str]]:
         """Ask how each live app is doing, as `pilot-tui status` does (status.statuses):
         (the dashboard's health line, app -> health for the app rows)."""
@@ -268,11 +287,15 @@ class WelcomeScreen(Screen[None]):
         config = effective_config(self.app, project_file)
         assert config is not None
         served = [a.name for a in config.apps if a.target.kind == "server"]
-        with open_deployer(project_file, config, lambda _: None, apps=served,
-                           share=False) as engine:  # the Docker host only for its apps
+        with open_deployer(
+            project_file, config, lambda _: None, apps=served, share=False
+        ) as engine:  # the Docker host only for its apps
             proxy, apps = statuses(engine)
-        marks = [f"{a.app} {'[green]✓' if a.ok else '[red]✗'} {a.health}[/]" for a in apps
-                 if a.release != "-"]
+        marks = [
+            f"{a.app} {'[green]✓' if a.ok else '[red]✗'} {a.health}[/]"
+            for a in apps
+            if a.release != "-"
+        ]
         where = f" (proxy {proxy})" if served else ""
         return f"[b]Health[/b]{where}: " + " · ".join(marks), {a.app: a.health for a in apps}
 
@@ -288,8 +311,10 @@ class WelcomeScreen(Screen[None]):
             line, self.app_health = event.worker.result
             self._health(line)
         elif event.state == WorkerState.ERROR:
-            self._health(f"[b]Health[/b]: [red]cannot ask the Docker host:[/] "
-                         f"{worker_failure(event.worker, self._state_dir())}")
+            self._health(
+                f"[b]Health[/b]: [red]cannot ask the Docker host:[/] "
+                f"{worker_failure(event.worker, self._state_dir())}"
+            )
             self.app_health = "health unknown: the Docker host did not answer"
         else:
             return
@@ -309,16 +334,18 @@ class WelcomeScreen(Screen[None]):
 
         if self.config is not None and self.project_file is not None:
             self._remember("credentials")
-            self.app.push_screen(CredentialsScreen(self.project_file, self.config),
-                                 lambda _: self.refresh_status())
+            self.app.push_screen(
+                CredentialsScreen(self.project_file, self.config), lambda _: self.refresh_status()
+            )
 
     def action_server_settings(self) -> None:
         from pilot_tui.screens.server_form import ServerFormScreen
 
         if self.config is not None and self.project_file is not None:
             self._remember("server_settings")
-            self.app.push_screen(ServerFormScreen(self.project_file),
-                                 lambda _: self.refresh_status())
+            self.app.push_screen(
+                ServerFormScreen(self.project_file), lambda _: self.refresh_status()
+            )
 
     def action_apps(self) -> None:
         from pilot_tui.screens.apps import AppsScreen
@@ -340,8 +367,7 @@ class WelcomeScreen(Screen[None]):
 
         if self.project_file is not None:
             self._remember("settings")
-            self.app.push_screen(SettingsScreen(self.project_file),
-                                 lambda _: self.refresh_status())
+            self.app.push_screen(SettingsScreen(self.project_file), lambda _: self.refresh_status())
 
     def action_server(self) -> None:
         from pilot_tui.project import Project

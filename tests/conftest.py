@@ -53,13 +53,25 @@ def cli(capsys, monkeypatch, tmp_path):
     return run
 
 
-def run_pilot(*args: str, cwd: Path, env: dict[str, str] | None = None,
-              input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_pilot(
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
     """Run the installed `pilot-tui` entry point as a user would."""
     full_env = {k: v for k, v in os.environ.items() if k != "PILOT_PROJECT"}
     full_env.update(env or {})
-    return subprocess.run([PILOT, *args], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, input=input, timeout=timeout)
+    return subprocess.run(
+        [PILOT, *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -90,8 +102,7 @@ def sshd(tmp_path):
     authorized.write_text(public + "\n")
     authorized.chmod(0o600)
     host_key = tmp_path / "host_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)],
-                   check=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True)
     port = free_port()
     config = tmp_path / "sshd_config"
     config.write_text(
@@ -108,8 +119,12 @@ def sshd(tmp_path):
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 break
         time.sleep(0.05)
-    yield {"port": port, "key": private, "known_hosts": keys / "known_hosts",
-           "user": subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()}
+    yield {
+        "port": port,
+        "key": private,
+        "known_hosts": keys / "known_hosts",
+        "user": subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip(),
+    }
     stop_pid(proc.pid)
 
 
@@ -133,5 +148,6 @@ class RecordingLog:
     def finished(self, stage: str) -> str:
         from pilot_tui.deploy.events import StageFinished
 
-        return next(e.detail for e in self.events
-                    if isinstance(e, StageFinished) and e.stage == stage)
+        return next(
+            e.detail for e in self.events if isinstance(e, StageFinished) and e.stage == stage
+        )

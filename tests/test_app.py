@@ -64,13 +64,15 @@ def test_in_a_real_terminal_ctrl_q_exits_zero(project):
     session = f"pilot-test-{time.monotonic_ns()}"
     marker = project.parent / "exit-code"
     cmd = f"cd {project.parent} && {PILOT}; echo $? > {marker}"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", cmd],
-                   check=True)
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", cmd], check=True
+    )
     try:
         screen = ""
         for _ in range(100):
-            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
-                                    capture_output=True, text=True).stdout
+            screen = subprocess.run(
+                ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+            ).stdout
             if "Welcome to Pilot" in screen and "valid" in screen:
                 break  # (the project's status is filled in just after the first paint)
             time.sleep(0.1)
@@ -93,12 +95,14 @@ def test_open_in_editor_suspends_the_app_and_reloads(project):
     editor.chmod(0o755)
     session = f"pilot-edit-{time.monotonic_ns()}"
     cmd = f"cd {project.parent} && EDITOR={editor} {PILOT}"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "110", "-y", "34", cmd],
-                   check=True)
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "110", "-y", "34", cmd], check=True
+    )
 
     def screen() -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
-                              capture_output=True, text=True).stdout
+        return subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+        ).stdout
 
     def wait_for(text: str) -> str:
         for _ in range(100):

@@ -15,9 +15,15 @@ def test_app_new_asks_detects_and_validates(tmp_path):
     assert run_pilot("init", cwd=tmp_path).returncode == 0
     (tmp_path / "api").mkdir()
     (tmp_path / "api" / "Dockerfile").write_text("FROM scratch\n")
-    child = pexpect.spawn(PILOT, ["app", "new"], cwd=str(tmp_path), encoding="utf-8",
-                          dimensions=(40, 120), timeout=20,
-                          env={"TERM": "xterm", "PATH": "/usr/bin:/bin"})
+    child = pexpect.spawn(
+        PILOT,
+        ["app", "new"],
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        dimensions=(40, 120),
+        timeout=20,
+        env={"TERM": "xterm", "PATH": "/usr/bin:/bin"},
+    )
     try:
         child.expect("Source folder")
         child.send("\x15api\r")
@@ -47,9 +53,15 @@ def test_app_new_cancelled_exits_like_init_and_writes_nothing(tmp_path, key, cod
     # Ctrl+C is an interrupt (130); Ctrl+D ends the input unanswered (2; it was a traceback).
     assert run_pilot("init", cwd=tmp_path).returncode == 0
     before = (tmp_path / "pilot.toml").read_bytes()
-    child = pexpect.spawn(PILOT, ["app", "new"], cwd=str(tmp_path), encoding="utf-8",
-                          dimensions=(40, 120), timeout=20,
-                          env={"TERM": "xterm", "PATH": "/usr/bin:/bin"})
+    child = pexpect.spawn(
+        PILOT,
+        ["app", "new"],
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        dimensions=(40, 120),
+        timeout=20,
+        env={"TERM": "xterm", "PATH": "/usr/bin:/bin"},
+    )
     child.expect("Source folder")
     child.send("\x15")  # an empty line: Ctrl+D ends the input only there
     child.send(key)
@@ -71,7 +83,7 @@ def test_app_new_by_flags_and_its_refusals(tmp_path):
     assert app["target"] == {"kind": "s3-cloudfront"}  # a static site, in the sandbox
     before = (tmp_path / "pilot.toml").read_text()
     again = run_pilot("app", "new", "--path", "site", "--name", "docs", cwd=tmp_path)
-    assert again.returncode == 2 and "app \"docs\" is defined twice" in again.stderr
+    assert again.returncode == 2 and 'app "docs" is defined twice' in again.stderr
     bad_env = run_pilot("app", "new", "--name", "web", "--env", "NOEQUALS", cwd=tmp_path)
     assert bad_env.returncode == 2 and "NOEQUALS" in bad_env.stderr
     assert (tmp_path / "pilot.toml").read_text() == before  # nothing written on refusal
@@ -81,18 +93,23 @@ def test_a_lambda_handler_becomes_a_zip_function(tmp_path):
     assert run_pilot("init", cwd=tmp_path).returncode == 0
     (tmp_path / "fn").mkdir()
     (tmp_path / "fn" / "lambda_function.py").write_text(
-        "def lambda_handler(event, context):\n    return {'statusCode': 200}\n")
+        "def lambda_handler(event, context):\n    return {'statusCode': 200}\n"
+    )
     added = run_pilot("app", "new", "--path", "fn", "--name", "fn", cwd=tmp_path)
     assert added.returncode == 0, added.stderr
     assert "a Python Lambda handler (lambda_function.lambda_handler)" in added.stderr
     app = tomllib.loads((tmp_path / "pilot.toml").read_text())["apps"][0]
-    assert app["target"] == {"kind": "lambda", "package": "zip",
-                             "handler": "lambda_function.lambda_handler"}
+    assert app["target"] == {
+        "kind": "lambda",
+        "package": "zip",
+        "handler": "lambda_function.lambda_handler",
+    }
     # A web server on the same target stays an image (the Lambda Web Adapter runs it).
     (tmp_path / "web").mkdir()
     (tmp_path / "web" / "Dockerfile").write_text("FROM scratch\n")
-    added = run_pilot("app", "new", "--path", "web", "--name", "web", "--target", "lambda",
-                      cwd=tmp_path)
+    added = run_pilot(
+        "app", "new", "--path", "web", "--name", "web", "--target", "lambda", cwd=tmp_path
+    )
     assert added.returncode == 0, added.stderr
     web = tomllib.loads((tmp_path / "pilot.toml").read_text())["apps"][1]
     assert web["target"] == {"kind": "lambda"}
@@ -107,8 +124,10 @@ def test_app_dockerfile_ends_its_output_with_a_newline(cli, tmp_path):
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "index.html").write_text("<h1>hi</h1>")
     for name in ("own", "site"):
-        assert cli("app", "new", "--path", name, "--name", name, "--target", "server",
-                   "--yes").code == 0
+        assert (
+            cli("app", "new", "--path", name, "--name", name, "--target", "server", "--yes").code
+            == 0
+        )
     own = cli("app", "dockerfile", "own")
     assert own.code == 0 and own.out == 'FROM busybox\nCMD ["true"]\n'
     site = cli("app", "dockerfile", "site")

@@ -28,14 +28,24 @@ def test_detection(tmp_path):
         for fname, content in files.items():
             (folder / fname).write_text(content)
         assert detect(folder).build["kind"] == kind, name
-    assert detect(tmp_path / "site").build == {"kind": "static", "command": "npm run build",
-                                               "output": "dist"}
+    assert detect(tmp_path / "site").build == {
+        "kind": "static",
+        "command": "npm run build",
+        "output": "dist",
+    }
 
 
 def test_add_app_keeps_the_file_and_validates():
-    text = add_app(starter_text("acme"), {"name": "api", "path": ".",
-                                          "build": {"kind": "dockerfile"},
-                                          "target": {"kind": "server"}, "secrets": ["DB_URL"]})
+    text = add_app(
+        starter_text("acme"),
+        {
+            "name": "api",
+            "path": ".",
+            "build": {"kind": "dockerfile"},
+            "target": {"kind": "server"},
+            "secrets": ["DB_URL"],
+        },
+    )
     assert text.startswith(starter_text("acme").rstrip("\n"))  # nothing above moved
     assert check_text(text).report.ok
     assert tomllib.loads(text)["apps"][0]["secrets"] == ["DB_URL"]
@@ -77,11 +87,16 @@ async def test_new_app_form_detects_validates_and_saves(project):
         assert isinstance(app.screen, AppsScreen)
         assert app.screen.query_one("#app-list", DataTable).row_count == 1
     data = tomllib.loads(project.read_text())
-    assert data["apps"] == [{"name": "web", "path": "site",
-                             "build": {"kind": "static", "command": "npm run build",
-                                       "output": "dist"},
-                             "target": {"kind": "s3-cloudfront"},
-                             "env": {"LOG_LEVEL": "info"}, "secrets": ["API_TOKEN"]}]
+    assert data["apps"] == [
+        {
+            "name": "web",
+            "path": "site",
+            "build": {"kind": "static", "command": "npm run build", "output": "dist"},
+            "target": {"kind": "s3-cloudfront"},
+            "env": {"LOG_LEVEL": "info"},
+            "secrets": ["API_TOKEN"],
+        }
+    ]
 
 
 async def test_typing_goes_into_the_new_app_form_at_once(project):
@@ -107,16 +122,39 @@ async def test_rollback_key_asks_and_offers_the_releases(project):
     (project.parent / "web").mkdir()
     (project.parent / "web" / "Dockerfile").write_text("FROM scratch\n")
     pf = ProjectFile.load(project)
-    pf.save(add_app(pf.text, {"name": "web", "path": "web", "build": {"kind": "dockerfile"},
-                              "target": {"kind": "server"}}))
+    pf.save(
+        add_app(
+            pf.text,
+            {
+                "name": "web",
+                "path": "web",
+                "build": {"kind": "dockerfile"},
+                "target": {"kind": "server"},
+            },
+        )
+    )
     state = project.parent / ".pilot"
 
     def release(number: int, status: str) -> history.Release:
-        return history.Release(f"v{number}", "web", f"pilot/acme-web:{number:012d}",
-                               f"sha256:{number}", f"2026-12-0{number}T10:00:00Z", status)
+        return history.Release(
+            f"v{number}",
+            "web",
+            f"pilot/acme-web:{number:012d}",
+            f"sha256:{number}",
+            f"2026-12-0{number}T10:00:00Z",
+            status,
+        )
 
-    history.save(state, "web", [release(1, history.SUPERSEDED), release(2, history.SUPERSEDED),
-                                release(3, history.LIVE), release(4, history.FAILED)])
+    history.save(
+        state,
+        "web",
+        [
+            release(1, history.SUPERSEDED),
+            release(2, history.SUPERSEDED),
+            release(3, history.LIVE),
+            release(4, history.FAILED),
+        ],
+    )
     before = history.history_file(state, "web").read_text()
     app = create_app(str(project))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -164,8 +202,10 @@ async def test_forms_open_at_their_first_label_at_80x24(project):
 # Issue 11 item 29: one detector for the New-app form / `app new` and the build, preferring a
 # program over a static site.
 PROGRAMS = {
-    "server.py and index.html": ({"server.py": "print('hi')", "index.html": "<h1>hi</h1>"},
-                                 "python"),
+    "server.py and index.html": (
+        {"server.py": "print('hi')", "index.html": "<h1>hi</h1>"},
+        "python",
+    ),
     "Pipfile only": ({"Pipfile": "[packages]\n"}, "python"),
     "requirements.txt": ({"requirements.txt": "flask\n"}, "python"),
     "main.go and index.html": ({"main.go": "package main", "index.html": "x"}, "go"),
@@ -186,8 +226,9 @@ def test_a_program_wins_over_an_index_html_and_the_build_agrees(tmp_path):
         assert not found.static and found.build == {"kind": "auto"}, name
         made = dockerfiles.generated(folder)  # what build.kind = "auto" then builds
         assert made is not None, name
-        assert {"python": "FROM python", "go": "FROM golang",
-                "node": "FROM node"}[language] in made[0], name
+        assert {"python": "FROM python", "go": "FROM golang", "node": "FROM node"}[
+            language
+        ] in made[0], name
         assert found.language == language, name
     site = tmp_path / "site"
     site.mkdir()

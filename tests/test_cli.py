@@ -90,8 +90,19 @@ def test_init_writes_a_dockerignore_keeping_yours(cli, tmp_path):
 
 
 def test_init_answers_from_flags(cli, tmp_path):
-    result = cli("init", "--name", "acme", "--home", "aws", "--aws-region", "eu-west-1",
-                 "--allowed-cidr", "203.0.113.7/32", "--allowed-cidr", "198.51.100.0/24")
+    result = cli(
+        "init",
+        "--name",
+        "acme",
+        "--home",
+        "aws",
+        "--aws-region",
+        "eu-west-1",
+        "--allowed-cidr",
+        "203.0.113.7/32",
+        "--allowed-cidr",
+        "198.51.100.0/24",
+    )
     assert result.code == 0, result.err
     data = tomllib.loads((tmp_path / "pilot.toml").read_text())
     assert data["project"]["name"] == "acme"
@@ -109,10 +120,26 @@ def test_init_sets_up_every_home_from_flags(cli, tmp_path, home):
     key_file.write_text("{}")
     flags = {
         "sandbox": [],
-        "aws": ["--aws-profile", "acme", "--aws-region", "eu-west-1",
-                "--allowed-cidr", "203.0.113.7/32", "--state-backend", "s3"],
-        "gcp": ["--gcp-project", "acme-prod-123", "--gcp-region", "europe-west1",
-                "--gcp-credentials", str(key_file), "--state-backend", "gcs"],
+        "aws": [
+            "--aws-profile",
+            "acme",
+            "--aws-region",
+            "eu-west-1",
+            "--allowed-cidr",
+            "203.0.113.7/32",
+            "--state-backend",
+            "s3",
+        ],
+        "gcp": [
+            "--gcp-project",
+            "acme-prod-123",
+            "--gcp-region",
+            "europe-west1",
+            "--gcp-credentials",
+            str(key_file),
+            "--state-backend",
+            "gcs",
+        ],
         "host": ["--host", "unix:///var/run/docker.sock"],
     }[home]
     result = cli("init", "--name", "x", "--home", home, *flags)
@@ -122,8 +149,14 @@ def test_init_sets_up_every_home_from_flags(cli, tmp_path, home):
     expected = {
         "sandbox": {},
         "aws": {"aws": {"profile": "acme", "region": "eu-west-1"}, "state": {"backend": "s3"}},
-        "gcp": {"gcp": {"project": "acme-prod-123", "region": "europe-west1",
-                        "credentials": str(key_file)}, "state": {"backend": "gcs"}},
+        "gcp": {
+            "gcp": {
+                "project": "acme-prod-123",
+                "region": "europe-west1",
+                "credentials": str(key_file),
+            },
+            "state": {"backend": "gcs"},
+        },
         "host": {"server": {"host": "unix:///var/run/docker.sock"}},
     }[home]
     for table, values in expected.items():
@@ -276,8 +309,7 @@ def test_missing_project_says_what_to_do(tmp_path):
     result = run_pilot("config", "validate", cwd=tmp_path)
     assert result.returncode == 2
     assert "pilot-tui init" in result.stderr and "--project" in result.stderr
-    result = run_pilot("config", "validate", "--project", str(tmp_path / "nope.toml"),
-                       cwd=tmp_path)
+    result = run_pilot("config", "validate", "--project", str(tmp_path / "nope.toml"), cwd=tmp_path)
     assert result.returncode == 2 and "nope.toml does not exist" in result.stderr
 
 
@@ -305,7 +337,8 @@ def test_set_in_a_crlf_file_keeps_crlf_and_comments(cli, project):
     assert data["aws"]["region"] == "eu-west-1" and data["gcp"]["region"] == "europe-west1"
     assert cli("config", "unset", "gcp.region").code == 0
     assert b"\r\n" in project.read_bytes() and b"\n" not in project.read_bytes().replace(
-        b"\r\n", b"")
+        b"\r\n", b""
+    )
 
 
 def test_set_through_a_symlink_updates_its_target(cli, project, tmp_path):

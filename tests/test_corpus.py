@@ -17,8 +17,9 @@ REPORT_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (?P<key>.+
 
 def _headers(path: Path, name: str) -> list[str]:
     prefix = f"# {name}: "
-    return [line[len(prefix):] for line in path.read_text().splitlines()
-            if line.startswith(prefix)]
+    return [
+        line[len(prefix) :] for line in path.read_text().splitlines() if line.startswith(prefix)
+    ]
 
 
 def test_corpus_sizes():
@@ -57,8 +58,11 @@ def test_bad_file_is_reported_precisely_and_left_alone(source, tmp_path, cli):
         where, rest = expectation.split(" ", 1)
         line, col = where.split(":")
         key, substring = rest.split(": ", 1)
-        hits = [m for m in reported
-                if (m["line"], m["col"], m["key"]) == (line, col, key) and substring in m["msg"]]
+        hits = [
+            m
+            for m in reported
+            if (m["line"], m["col"], m["key"]) == (line, col, key) and substring in m["msg"]
+        ]
         assert hits, f"{source.name}: expected {expectation!r}\ngot:\n{result.err}"
     assert source.read_bytes() == original
 
@@ -66,10 +70,15 @@ def test_bad_file_is_reported_precisely_and_left_alone(source, tmp_path, cli):
     copy = tmp_path / "pilot.toml"
     copy.write_bytes(original)
     mentioned = " ".join(expectations)
-    key, value = next((k, v) for k, v in (("server.engine", '"pilot"'),
-                                          ("state.backend", '"local"'),
-                                          ("gcp.region", '"us-east1"'))
-                      if k not in mentioned and k.split(".")[0] not in mentioned)
+    key, value = next(
+        (k, v)
+        for k, v in (
+            ("server.engine", '"pilot"'),
+            ("state.backend", '"local"'),
+            ("gcp.region", '"us-east1"'),
+        )
+        if k not in mentioned and k.split(".")[0] not in mentioned
+    )
     result = cli("config", "set", key, value)
     assert result.code == 2
     assert copy.read_bytes() == original

@@ -58,8 +58,12 @@ def test_sigkill_during_repeated_saves_never_tears_the_file(tmp_path):
 
 
 def _set_region(tmp_path, region):
-    return subprocess.Popen([PILOT, "config", "set", "aws.region", region], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [PILOT, "config", "set", "aws.region", region],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def test_sigkill_of_the_real_cli_during_config_set(tmp_path):

@@ -52,8 +52,7 @@ def expand(action: str) -> list[str]:
     from policy_sentry.querying.actions import get_actions_for_service
 
     service = action.split(":")[0]
-    return [a for a in get_actions_for_service(service) if fnmatchcase(a.lower(),
-                                                                        action.lower())]
+    return [a for a in get_actions_for_service(service) if fnmatchcase(a.lower(), action.lower())]
 
 
 def holds(operator: str, values: dict[str, Any], context: dict[str, Any]) -> bool:
@@ -61,8 +60,11 @@ def holds(operator: str, values: dict[str, Any], context: dict[str, Any]) -> boo
         wanted = as_list(wanted)
         found = context.get(key)
         if operator == "StringEquals":
-            if found is None or (found not in wanted if isinstance(found, str)
-                                 else not all(f in wanted for f in found)):
+            if found is None or (
+                found not in wanted
+                if isinstance(found, str)
+                else not all(f in wanted for f in found)
+            ):
                 return False
         elif operator == "ForAllValues:StringEquals":
             if found is not None and not all(f in wanted for f in as_list(found)):
@@ -78,26 +80,29 @@ def holds(operator: str, values: dict[str, Any], context: dict[str, Any]) -> boo
     return True
 
 
-def matches(statement: dict[str, Any], action: str, context: dict[str, Any],
-            resource: str | None) -> bool:
+def matches(
+    statement: dict[str, Any], action: str, context: dict[str, Any], resource: str | None
+) -> bool:
     if not any(fnmatchcase(action.lower(), a.lower()) for a in as_list(statement["Action"])):
         return False
-    if resource is not None and not any(fnmatchcase(resource, pattern)
-                                        for pattern in as_list(statement["Resource"])):
+    if resource is not None and not any(
+        fnmatchcase(resource, pattern) for pattern in as_list(statement["Resource"])
+    ):
         return False  # a request on "*" (a create) matches only a statement on "*"
-    return all(holds(op, values, context)
-               for op, values in statement.get("Condition", {}).items())
+    return all(holds(op, values, context) for op, values in statement.get("Condition", {}).items())
 
 
-def allows(document: dict[str, Any], action: str, context: dict[str, Any],
-           resource: str | None = None) -> bool:
+def allows(
+    document: dict[str, Any], action: str, context: dict[str, Any], resource: str | None = None
+) -> bool:
     """Some Allow statement naming ``action`` holds for ``context`` (and ``resource``, an
     ARN or "*", when given) and no Deny does."""
     statements = document["Statement"]
-    return any(s["Effect"] == "Allow" and matches(s, action, context, resource)
-               for s in statements) and \
-        not any(s["Effect"] == "Deny" and matches(s, action, context, resource)
-                for s in statements)
+    return any(
+        s["Effect"] == "Allow" and matches(s, action, context, resource) for s in statements
+    ) and not any(
+        s["Effect"] == "Deny" and matches(s, action, context, resource) for s in statements
+    )
 
 
 def own(project: str = "acme") -> dict[str, str]:
@@ -118,8 +123,11 @@ def test_cloudsplaining_finds_no_escalation_and_no_unrestricted_modification():
 def test_every_write_on_any_resource_is_held_by_a_condition():
     loose = set()
     for statement in policy()["Statement"]:
-        if statement["Effect"] != "Allow" or "Condition" in statement or \
-                "*" not in as_list(statement["Resource"]):
+        if (
+            statement["Effect"] != "Allow"
+            or "Condition" in statement
+            or "*" not in as_list(statement["Resource"])
+        ):
             continue
         for action in (a for pattern in as_list(statement["Action"]) for a in expand(pattern)):
             if access_levels(action) & {"Write", "Tagging", "Permissions management"}:
@@ -128,59 +136,78 @@ def test_every_write_on_any_resource_is_held_by_a_condition():
 
 
 def test_load_balancers_are_this_projects_only():
-    statements = [s for s in policy()["Statement"]
-                  if any(a.startswith("elasticloadbalancing:") and "Describe" not in a
-                         for a in as_list(s["Action"]))]
+    statements = [
+        s
+        for s in policy()["Statement"]
+        if any(
+            a.startswith("elasticloadbalancing:") and "Describe" not in a
+            for a in as_list(s["Action"])
+        )
+    ]
     assert statements
     for statement in statements:
         assert "Condition" in statement, statement
-        assert all(r.startswith(f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:")
-                   for r in as_list(statement["Resource"])), statement
+        assert all(
+            r.startswith(f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:")
+            for r in as_list(statement["Resource"])
+        ), statement
 
 
 def test_conditions_tell_this_projects_resources_from_others():
     document = policy()
     group = f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-0123456789abcdef0"
     elb = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}"
-    balancer, targets = f"{elb}:loadbalancer/app/pilot-acme-web/50dc6c495c0c9188", \
-        f"{elb}:targetgroup/pilot-acme-web/73e2d6bc24d8a067"
+    balancer, targets = (
+        f"{elb}:loadbalancer/app/pilot-acme-web/50dc6c495c0c9188",
+        f"{elb}:targetgroup/pilot-acme-web/73e2d6bc24d8a067",
+    )
     listener = f"{elb}:listener/app/pilot-acme-web/50dc6c495c0c9188/f2f7dc8efc522ab2"
     distribution = f"arn:aws:cloudfront::{ACCOUNT}:distribution/E2QWRUHEXAMPLE"
     for action, resource in (
-            ("ec2:AuthorizeSecurityGroupIngress", group),
-            ("ec2:RevokeSecurityGroupIngress", group), ("ec2:DeleteSecurityGroup", group),
-            ("cloudfront:UpdateDistribution", distribution),
-            ("cloudfront:DeleteDistribution", distribution),
-            ("cloudfront:CreateInvalidation", distribution),
-            ("elasticloadbalancing:DeleteLoadBalancer", balancer),
-            ("elasticloadbalancing:CreateListener", balancer),
-            ("elasticloadbalancing:ModifyTargetGroup", targets),
-            ("elasticloadbalancing:DeleteListener", listener)):
+        ("ec2:AuthorizeSecurityGroupIngress", group),
+        ("ec2:RevokeSecurityGroupIngress", group),
+        ("ec2:DeleteSecurityGroup", group),
+        ("cloudfront:UpdateDistribution", distribution),
+        ("cloudfront:DeleteDistribution", distribution),
+        ("cloudfront:CreateInvalidation", distribution),
+        ("elasticloadbalancing:DeleteLoadBalancer", balancer),
+        ("elasticloadbalancing:CreateListener", balancer),
+        ("elasticloadbalancing:ModifyTargetGroup", targets),
+        ("elasticloadbalancing:DeleteListener", listener),
+    ):
         assert allows(document, action, own(), resource), action
         assert not allows(document, action, {}, resource), action  # untagged: not ours
         assert not allows(document, action, own("other"), resource), action
     for action, resource in (
-            ("ec2:CreateSecurityGroup", group), ("cloudfront:CreateDistribution", "*"),
-            ("elasticloadbalancing:CreateLoadBalancer", balancer),
-            ("elasticloadbalancing:CreateTargetGroup", targets)):
+        ("ec2:CreateSecurityGroup", group),
+        ("cloudfront:CreateDistribution", "*"),
+        ("elasticloadbalancing:CreateLoadBalancer", balancer),
+        ("elasticloadbalancing:CreateTargetGroup", targets),
+    ):
         assert allows(document, action, created(), resource), action
         assert not allows(document, action, {}, resource), action  # untagged on creation
         assert not allows(document, action, created("other"), resource), action
-        assert not allows(document, action, {**created(), "aws:TagKeys": [PROJECT_TAG, "x"]},
-                          resource), action
+        assert not allows(
+            document, action, {**created(), "aws:TagKeys": [PROJECT_TAG, "x"]}, resource
+        ), action
     # Tags are written only while creating: an existing group, load balancer or distribution
     # cannot be tagged into the project (and so be changed).
-    assert allows(document, "ec2:CreateTags",
-                  {**created(), "ec2:CreateAction": "CreateSecurityGroup"})
+    assert allows(
+        document, "ec2:CreateTags", {**created(), "ec2:CreateAction": "CreateSecurityGroup"}
+    )
     assert not allows(document, "ec2:CreateTags", created())
-    assert allows(document, "elasticloadbalancing:AddTags",
-                  {**created(), "elasticloadbalancing:CreateAction": "CreateLoadBalancer"})
+    assert allows(
+        document,
+        "elasticloadbalancing:AddTags",
+        {**created(), "elasticloadbalancing:CreateAction": "CreateLoadBalancer"},
+    )
     assert not allows(document, "elasticloadbalancing:AddTags", created())
     # CloudFront has no CreateAction key: tagging while creating is checked on "*", and an
     # existing distribution (an ARN) may be tagged only when it is the project's already.
     assert allows(document, "cloudfront:TagResource", created(), "*")
     assert not allows(document, "cloudfront:TagResource", created("other"), "*")
     assert not allows(document, "cloudfront:TagResource", created(), distribution)
-    assert not allows(document, "cloudfront:TagResource", {**created(), **own("other")},
-                      distribution)
+    assert not allows(
+        document, "cloudfront:TagResource", {**created(), **own("other")}, distribution
+    )
     assert allows(document, "cloudfront:TagResource", {**created(), **own()}, distribution)

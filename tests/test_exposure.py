@@ -18,42 +18,59 @@ def _set(project, key_line: str) -> None:
     project.write_text(project.read_text().replace("allowed_cidrs = []", key_line))
 
 
-@pytest.mark.parametrize("cidrs, says", [
-    (HALVES, "the whole internet"),
-    ('["::/0"]', "the whole internet"),
-    ('["0.0.0.0/2", "64.0.0.0/3", "10.0.0.0/8"]', "% of the IPv4 internet"),
-    ('["2000::/4"]', "% of the IPv6 internet"),
-])
+@pytest.mark.parametrize(
+    "cidrs, says",
+    [
+        (HALVES, "the whole internet"),
+        ('["::/0"]', "the whole internet"),
+        ('["0.0.0.0/2", "64.0.0.0/3", "10.0.0.0/8"]', "% of the IPv4 internet"),
+        ('["2000::/4"]', "% of the IPv6 internet"),
+    ],
+)
 def test_a_set_covering_much_of_the_internet_is_warned_about(cli, project, cidrs, says):
     _set(project, f"allowed_cidrs = {cidrs}")
     result = cli("config", "validate")
     assert result.code == 0, result.err  # a warning: the choice stays the user's
-    line = next(n for n, text in enumerate(project.read_text().splitlines(), 1)
-                if text.startswith("allowed_cidrs"))
-    match = re.search(rf"^pilot\.toml:{line}:\d+: server\.allowed_cidrs: warning: (.*)$",
-                      result.err, re.M)
+    line = next(
+        n
+        for n, text in enumerate(project.read_text().splitlines(), 1)
+        if text.startswith("allowed_cidrs")
+    )
+    match = re.search(
+        rf"^pilot\.toml:{line}:\d+: server\.allowed_cidrs: warning: (.*)$", result.err, re.M
+    )
     assert match, result.err
     assert says in match[1] and "reach SSH and Docker" in match[1]
 
 
-@pytest.mark.parametrize("cidrs", ['["203.0.113.0/24", "198.51.100.7/32"]',
-                                   '["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]',
-                                   '["2001:db8::/48"]'])
+@pytest.mark.parametrize(
+    "cidrs",
+    [
+        '["203.0.113.0/24", "198.51.100.7/32"]',
+        '["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]',
+        '["2001:db8::/48"]',
+    ],
+)
 def test_own_and_private_networks_are_not_warned_about(cli, project, cidrs):
     _set(project, f"allowed_cidrs = {cidrs}")
     result = cli("config", "validate")
     assert result.code == 0 and "warning" not in result.err, result.err
 
 
-@pytest.mark.parametrize("port, what", [(22, "SSH"), (2375, "Docker"), (2376, "Docker"),
-                                        (9701, "Waypoint")])
+@pytest.mark.parametrize(
+    "port, what", [(22, "SSH"), (2375, "Docker"), (2376, "Docker"), (9701, "Waypoint")]
+)
 def test_the_web_port_may_not_be_an_admin_port(cli, project, port, what):
-    project.write_text(project.read_text().replace('engine = "pilot"',
-                                                   f'engine = "pilot"\nhttp_port = {port}'))
+    project.write_text(
+        project.read_text().replace('engine = "pilot"', f'engine = "pilot"\nhttp_port = {port}')
+    )
     result = cli("config", "validate")
     assert result.code == 2
-    line = next(n for n, text in enumerate(project.read_text().splitlines(), 1)
-                if text.startswith("http_port"))
+    line = next(
+        n
+        for n, text in enumerate(project.read_text().splitlines(), 1)
+        if text.startswith("http_port")
+    )
     match = re.search(rf"^pilot\.toml:{line}:13: server\.http_port: (.*)$", result.err, re.M)
     assert match, result.err
     assert what in match[1] and "whole internet" in match[1]
@@ -64,17 +81,31 @@ def test_init_warns_about_a_world_open_answer(cli, tmp_path, given):
     flags = [arg for cidr in given for arg in ("--allowed-cidr", cidr)]
     result = cli("init", "--name", "acme", "--home", "aws", *flags)
     assert result.code == 0, result.err
-    assert re.search(r"server\.allowed_cidrs: warning: .*the whole internet reach SSH and "
-                     r"Docker", result.err), result.err
+    assert re.search(
+        r"server\.allowed_cidrs: warning: .*the whole internet reach SSH and "
+        r"Docker",
+        result.err,
+    ), result.err
     assert (tmp_path / "pilot.toml").exists()
 
 
 def _security_group(cidrs: list[str], ipv6: list[str] | None = None) -> dict:
-    rule = {"from_port": 22, "to_port": 22, "description": "SSH", "cidr_blocks": cidrs,
-            "ipv6_cidr_blocks": ipv6 or []}
-    return {"resource_changes": [{
-        "address": "aws_security_group.server", "type": "aws_security_group",
-        "change": {"actions": ["create"], "after": {"ingress": [rule]}}}]}
+    rule = {
+        "from_port": 22,
+        "to_port": 22,
+        "description": "SSH",
+        "cidr_blocks": cidrs,
+        "ipv6_cidr_blocks": ipv6 or [],
+    }
+    return {
+        "resource_changes": [
+            {
+                "address": "aws_security_group.server",
+                "type": "aws_security_group",
+                "change": {"actions": ["create"], "after": {"ingress": [rule]}},
+            }
+        ]
+    }
 
 
 def test_the_plan_warns_about_a_set_that_covers_the_internet_too():

@@ -11,8 +11,11 @@ from pilot_tui.screens.app import create_app
 def cut_keys(app) -> list[str]:
     """Footer keys that do not fit on the screen, by their description."""
     width = app.screen.size.width
-    return [key.description for key in app.screen.query(FooterKey)
-            if key.region.right > width or key.region.width == 0]
+    return [
+        key.description
+        for key in app.screen.query(FooterKey)
+        if key.region.right > width or key.region.width == 0
+    ]
 
 
 async def test_footers_fit_at_80_columns(project):

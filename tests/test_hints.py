@@ -48,7 +48,15 @@ def test_hints_after_ci_pilot_name_the_launcher(tmp_path):
     script = (REPO / ".ci" / "pilot").read_text()
     assert "PILOT_LAUNCHER=" in script
     shown = subprocess.run(
-        ["bash", "-c", 'here=/src/my\\ pilot; eval "$(grep PILOT_LAUNCHER= .ci/pilot '
-         '| sed s/exec.*//)"; echo "$PILOT_LAUNCHER"'],
-        cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+        [
+            "bash",
+            "-c",
+            'here=/src/my\\ pilot; eval "$(grep PILOT_LAUNCHER= .ci/pilot '
+            '| sed s/exec.*//)"; echo "$PILOT_LAUNCHER"',
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert shown == "bash /src/my\\ pilot/.ci/pilot"

@@ -26,22 +26,33 @@ MEMBER = f"serviceAccount:{EMAIL}"
 PROJECT = "https://cloudresourcemanager.googleapis.com/v1/projects/acme-prod"
 RUN_EMAIL = "pilot-acme-run@acme-prod.iam.gserviceaccount.com"
 RUNTIME = f"https://iam.googleapis.com/v1/projects/-/serviceAccounts/{RUN_EMAIL}"
-DEFAULT_COMPUTE = "https://iam.googleapis.com/v1/projects/-/serviceAccounts/" \
-                  "123456789012-compute@developer.gserviceaccount.com"
+DEFAULT_COMPUTE = (
+    "https://iam.googleapis.com/v1/projects/-/serviceAccounts/"
+    "123456789012-compute@developer.gserviceaccount.com"
+)
 ACCOUNTS = "https://iam.googleapis.com/v1/projects/acme-prod/serviceAccounts"
-REPO = "https://artifactregistry.googleapis.com/v1/projects/acme-prod/locations/" \
-       "europe-west1/repositories"
+REPO = (
+    "https://artifactregistry.googleapis.com/v1/projects/acme-prod/locations/"
+    "europe-west1/repositories"
+)
 SECRETS = "https://secretmanager.googleapis.com/v1/projects/acme-prod/secrets"
 STORAGE = "https://storage.googleapis.com/storage/v1/b"
-OTHERS = [{"role": "roles/viewer", "members": ["user:ana@example.com"]},
-          {"role": "roles/run.admin", "members": ["user:ops@example.com"]},
-          {"role": "roles/storage.admin", "members": ["group:web@example.com"],
-           "condition": {"title": "web", "expression": "true"}}]
+OTHERS = [
+    {"role": "roles/viewer", "members": ["user:ana@example.com"]},
+    {"role": "roles/run.admin", "members": ["user:ops@example.com"]},
+    {
+        "role": "roles/storage.admin",
+        "members": ["group:web@example.com"],
+        "condition": {"title": "web", "expression": "true"},
+    },
+]
 
 
 def private_key(n: int) -> str:
-    return f"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC{n:04d}xyz\n" \
-           "-----END PRIVATE KEY-----\n"
+    return (
+        f"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC{n:04d}xyz\n"
+        "-----END PRIVATE KEY-----\n"
+    )
 
 
 class FakeIam:
@@ -51,8 +62,10 @@ class FakeIam:
         self.calls: list[ApiRequest] = []
         self.accounts: set[str] = set()
         self.keys: dict[str, list[str]] = {}  # email -> key ids, oldest first
-        self.policies = {PROJECT: {"version": 3, "etag": "e0", "bindings": copy.deepcopy(OTHERS)},
-                         DEFAULT_COMPUTE: {"etag": "d0"}}
+        self.policies = {
+            PROJECT: {"version": 3, "etag": "e0", "bindings": copy.deepcopy(OTHERS)},
+            DEFAULT_COMPUTE: {"etag": "d0"},
+        }
         self.made = 0
         self.conflicts = 0  # setIamPolicy calls to answer 409 (someone changed the policy)
         self.deny: tuple[str, str] | None = None  # (method, url part) answered 403
@@ -115,14 +128,29 @@ class FakeIam:
             self.made += 1
             key_id = f"k{self.made:040x}"
             self.keys.setdefault(email, []).append(key_id)
-            data = json.dumps({"type": "service_account", "private_key_id": key_id,
-                               "private_key": private_key(self.made), "client_email": email})
-            return {"name": f"projects/{GCP}/serviceAccounts/{email}/keys/{key_id}",
-                    "privateKeyData": base64.b64encode(data.encode()).decode()}
+            data = json.dumps(
+                {
+                    "type": "service_account",
+                    "private_key_id": key_id,
+                    "private_key": private_key(self.made),
+                    "client_email": email,
+                }
+            )
+            return {
+                "name": f"projects/{GCP}/serviceAccounts/{email}/keys/{key_id}",
+                "privateKeyData": base64.b64encode(data.encode()).decode(),
+            }
         if url == f"{ACCOUNTS}/{email}/keys" and method == "GET":
             assert request.params == {"keyTypes": "USER_MANAGED"}
-            return {"keys": [{"name": f"projects/{GCP}/serviceAccounts/{email}/keys/{k}",
-                              "keyType": "USER_MANAGED"} for k in self.keys.get(email, [])]}
+            return {
+                "keys": [
+                    {
+                        "name": f"projects/{GCP}/serviceAccounts/{email}/keys/{k}",
+                        "keyType": "USER_MANAGED",
+                    }
+                    for k in self.keys.get(email, [])
+                ]
+            }
         if "/keys/" in url and method == "DELETE":
             self.keys[email].remove(url.rsplit("/", 1)[1])
             return {}
@@ -151,15 +179,23 @@ def deployer(fake) -> ig.GcpDeployer:
     return ig.GcpDeployer(fake, "acme", GCP, sleep=lambda _: None)
 
 
-def config(home: str = "gcp", kinds: tuple[str, ...] = ("cloud-run",),
-           backend: str = "local") -> SimpleNamespace:
+def config(
+    home: str = "gcp", kinds: tuple[str, ...] = ("cloud-run",), backend: str = "local"
+) -> SimpleNamespace:
     return SimpleNamespace(
-        server=SimpleNamespace(home=home), project=SimpleNamespace(name="acme"),
+        server=SimpleNamespace(home=home),
+        project=SimpleNamespace(name="acme"),
         gcp=SimpleNamespace(project=GCP, region="europe-west1", credentials="keys/admin.json"),
         state=SimpleNamespace(backend=backend, bucket=None),
-        apps=[SimpleNamespace(name=k.replace("-", ""), target=SimpleNamespace(kind=k),
-                              secrets=["DATABASE_URL"] if k == "cloud-run" else [])
-              for k in kinds])
+        apps=[
+            SimpleNamespace(
+                name=k.replace("-", ""),
+                target=SimpleNamespace(kind=k),
+                secrets=["DATABASE_URL"] if k == "cloud-run" else [],
+            )
+            for k in kinds
+        ],
+    )
 
 
 def test_requests_are_data():
@@ -171,24 +207,38 @@ def test_requests_are_data():
     assert (create.method, create.url) == ("POST", ACCOUNTS)
     assert create.body["accountId"] == "pilot-acme-deployer"
     key = ig.create_key_request(GCP, EMAIL)
-    assert (key.method, key.url, key.body) == ("POST", f"{ACCOUNTS}/{EMAIL}/keys",
-                                               {"privateKeyType": "TYPE_GOOGLE_CREDENTIALS_FILE"})
+    assert (key.method, key.url, key.body) == (
+        "POST",
+        f"{ACCOUNTS}/{EMAIL}/keys",
+        {"privateKeyType": "TYPE_GOOGLE_CREDENTIALS_FILE"},
+    )
     assert ig.list_keys_request(GCP, EMAIL).params == {"keyTypes": "USER_MANAGED"}
-    assert ig.delete_key_request(f"projects/{GCP}/serviceAccounts/{EMAIL}/keys/k1").url == \
-        f"{ACCOUNTS}/{EMAIL}/keys/k1"
+    assert (
+        ig.delete_key_request(f"projects/{GCP}/serviceAccounts/{EMAIL}/keys/k1").url
+        == f"{ACCOUNTS}/{EMAIL}/keys/k1"
+    )
     get = ig.get_policy_request(ig.project_url(GCP))
     assert (get.method, get.url) == ("POST", f"{PROJECT}:getIamPolicy")
     put = ig.set_policy_request(ig.project_url(GCP), {"etag": "e0", "bindings": []})
-    assert (put.url, put.body) == (f"{PROJECT}:setIamPolicy",
-                                   {"policy": {"etag": "e0", "bindings": []}})
+    assert (put.url, put.body) == (
+        f"{PROJECT}:setIamPolicy",
+        {"policy": {"etag": "e0", "bindings": []}},
+    )
 
 
 def test_roles_are_what_deploys_need_and_never_owner_or_editor():
     roles = set(ig.DEPLOYER_ROLES)
-    assert not {"roles/owner", "roles/editor", "roles/iam.serviceAccountUser",
-                "roles/resourcemanager.projectIamAdmin", "roles/artifactregistry.admin"} & roles
-    assert {"roles/run.admin", "roles/compute.loadBalancerAdmin",
-            "roles/logging.viewer"} <= roles
+    assert (
+        not {
+            "roles/owner",
+            "roles/editor",
+            "roles/iam.serviceAccountUser",
+            "roles/resourcemanager.projectIamAdmin",
+            "roles/artifactregistry.admin",
+        }
+        & roles
+    )
+    assert {"roles/run.admin", "roles/compute.loadBalancerAdmin", "roles/logging.viewer"} <= roles
 
 
 def test_ensure_is_idempotent_and_keeps_other_bindings_and_the_etag(fake, deployer):
@@ -199,9 +249,12 @@ def test_ensure_is_idempotent_and_keeps_other_bindings_and_the_etag(fake, deploy
     policy = fake.policies[PROJECT]
     assert policy["version"] == 3
     for other in OTHERS:  # every other binding kept, the conditional one untouched
-        assert any(b["role"] == other["role"] and set(other["members"]) <= set(b["members"])
-                   and b.get("condition") == other.get("condition")
-                   for b in policy["bindings"])
+        assert any(
+            b["role"] == other["role"]
+            and set(other["members"]) <= set(b["members"])
+            and b.get("condition") == other.get("condition")
+            for b in policy["bindings"]
+        )
     granted = {b["role"] for b in policy["bindings"] if MEMBER in b["members"]}
     assert granted == set(ig.DEPLOYER_ROLES)
     assert not any(MEMBER in b["members"] for b in policy["bindings"] if "condition" in b)
@@ -265,13 +318,17 @@ def test_remove_leaves_no_binding_account_or_file(fake, deployer, tmp_path):
     deployer.ensure()
     deployer.rotate(tmp_path)
     fake.policies[PROJECT]["bindings"].append(  # as IAM shows a deleted account's binding
-        {"role": "roles/logging.viewer", "members": [f"deleted:{MEMBER}?uid=123"]})
+        {"role": "roles/logging.viewer", "members": [f"deleted:{MEMBER}?uid=123"]}
+    )
     deployer.remove(tmp_path)
     for policy in fake.policies.values():
         assert not any(EMAIL in m for m in members(policy))
         assert all(b["members"] for b in policy.get("bindings", []))
-    assert {b["role"] for b in fake.policies[PROJECT]["bindings"]} == \
-        {"roles/viewer", "roles/run.admin", "roles/storage.admin"}
+    assert {b["role"] for b in fake.policies[PROJECT]["bindings"]} == {
+        "roles/viewer",
+        "roles/run.admin",
+        "roles/storage.admin",
+    }
     assert not fake.accounts and not (tmp_path / ig.KEY_FILE).exists()
     deployer.remove(tmp_path)  # again: nothing left, no error
 
@@ -283,8 +340,12 @@ def test_a_403_names_the_step_and_never_the_token():
         credentials = SimpleNamespace(token=token)
 
         def request(self, method, url, **_):
-            body = {"error": {"code": 403, "message": f"Permission 'iam.serviceAccounts."
-                                                      f"create' denied (Bearer {token})"}}
+            body = {
+                "error": {
+                    "code": 403,
+                    "message": f"Permission 'iam.serviceAccounts.create' denied (Bearer {token})",
+                }
+            }
             return SimpleNamespace(status_code=403, text=json.dumps(body))
 
     deployer = ig.GcpDeployer(session_transport(Session(), GCP), "acme", GCP)
@@ -296,8 +357,7 @@ def test_a_403_names_the_step_and_never_the_token():
 
 
 def test_setup_makes_the_account_repository_and_a_key_once(fake, tmp_path):
-    email, key_id = ig.setup_gcp_deployer(config(), tmp_path, tmp_path / ".pilot",
-                                          transport=fake)
+    email, key_id = ig.setup_gcp_deployer(config(), tmp_path, tmp_path / ".pilot", transport=fake)
     assert email == EMAIL and key_id == fake.keys[EMAIL][0] and fake.repository
     again = ig.setup_gcp_deployer(config(), tmp_path, tmp_path / ".pilot", transport=fake)
     assert again == (EMAIL, None) and len(fake.keys[EMAIL]) == 1
@@ -311,12 +371,14 @@ def test_setup_refuses_the_sandbox(fake, tmp_path):
 
 def test_deploys_use_the_deployer_key_when_there_is_one(tmp_path):
     state = tmp_path / ".pilot"
-    assert ig.deploy_credentials_path(config(), tmp_path, state) == \
-        str((tmp_path / "keys/admin.json").resolve())
+    assert ig.deploy_credentials_path(config(), tmp_path, state) == str(
+        (tmp_path / "keys/admin.json").resolve()
+    )
     (state / "keys").mkdir(parents=True)
     (state / "keys" / ig.KEY_FILE).write_text(json.dumps({"private_key": private_key(7)}))
-    assert ig.deploy_credentials_path(config(), tmp_path, state) == \
-        str(state / "keys" / ig.KEY_FILE)
+    assert ig.deploy_credentials_path(config(), tmp_path, state) == str(
+        state / "keys" / ig.KEY_FILE
+    )
     assert private_key(7).splitlines()[1] not in redact.text(private_key(7).replace("\n", " "))
 
 
@@ -331,28 +393,35 @@ def test_setup_grants_on_the_resources_it_names_not_on_the_project(fake, tmp_pat
     secret and repository of the Google project: setup makes the ones pilot.toml names and
     grants the deployer on each of them; Cloud Run runs as its own account."""
     fake.policies[f"{STORAGE}/pilot-state-acme"] = {"etag": "b0"}  # server up made it
-    ig.setup_gcp_deployer(config(kinds=("cloud-run", "gcs-cdn"), backend="gcs"), tmp_path,
-                          tmp_path / ".pilot", transport=fake)
+    ig.setup_gcp_deployer(
+        config(kinds=("cloud-run", "gcs-cdn"), backend="gcs"),
+        tmp_path,
+        tmp_path / ".pilot",
+        transport=fake,
+    )
 
     def roles_of(resource: str, member: str = MEMBER) -> set[str]:
-        return {b["role"] for b in fake.policies[resource].get("bindings", [])
-                if member in b["members"]}
+        return {
+            b["role"] for b in fake.policies[resource].get("bindings", []) if member in b["members"]
+        }
 
     on_project = roles_of(PROJECT)
-    assert not {r for r in on_project if r.startswith(("roles/storage.",
-                                                       "roles/artifactregistry."))}
+    assert not {
+        r for r in on_project if r.startswith(("roles/storage.", "roles/artifactregistry."))
+    }
     assert "roles/secretmanager.admin" not in on_project
     assert on_project == set(ig.DEPLOYER_ROLES)
     secret = f"{SECRETS}/pilot-acme-cloudrun-database-url"
     assert roles_of(f"{REPO}/pilot-acme") == {"roles/artifactregistry.repoAdmin"}
     assert roles_of(secret) == {"roles/secretmanager.admin"}
-    assert roles_of(secret, f"serviceAccount:{RUN_EMAIL}") == {
-        "roles/secretmanager.secretAccessor"}
+    assert roles_of(secret, f"serviceAccount:{RUN_EMAIL}") == {"roles/secretmanager.secretAccessor"}
     assert roles_of(f"{STORAGE}/pilot-acme-gcscdn-site") == {"roles/storage.admin"}
     assert roles_of(f"{STORAGE}/pilot-state-acme") == {"roles/storage.objectAdmin"}
     made = {(kind, name) for kind, name, _ in fake.created}
-    assert made >= {("secret", "pilot-acme-cloudrun-database-url"),
-                    ("bucket", "pilot-acme-gcscdn-site")}
+    assert made >= {
+        ("secret", "pilot-acme-cloudrun-database-url"),
+        ("bucket", "pilot-acme-gcscdn-site"),
+    }
     bucket = next(body for kind, _, body in fake.created if kind == "bucket")
     assert bucket["iamConfiguration"] == {"uniformBucketLevelAccess": {"enabled": True}}
     # Cloud Run's runtime account is Pilot's own, the deployer may act as it alone, and the
@@ -382,6 +451,9 @@ def test_a_site_bucket_setup_did_not_make_is_a_clear_error():
         def create_bucket(self, bucket, location):
             raise Forbidden("caller does not have storage.buckets.create access")
 
-    with pytest.raises(SiteError, match=r"bucket pilot-acme-web-site does not exist.*"
-                                        r"pilot-tui deployer create --cloud gcp"):
+    with pytest.raises(
+        SiteError,
+        match=r"bucket pilot-acme-web-site does not exist.*"
+        r"pilot-tui deployer create --cloud gcp",
+    ):
         GcsSite(Client(), "pilot-acme-web-site", "EUROPE-WEST1").ensure_bucket()

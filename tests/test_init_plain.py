@@ -13,9 +13,15 @@ DOWN = "\x1b[B"
 
 
 def test_plain_init_asks_the_core_questions_and_validates_answers(tmp_path):
-    child = pexpect.spawn(PILOT, ["init", "--plain"], cwd=str(tmp_path), encoding="utf-8",
-                          dimensions=(40, 120), timeout=20,
-                          env={"TERM": "xterm", "PATH": "/usr/bin:/bin"})
+    child = pexpect.spawn(
+        PILOT,
+        ["init", "--plain"],
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        dimensions=(40, 120),
+        timeout=20,
+        env={"TERM": "xterm", "PATH": "/usr/bin:/bin"},
+    )
     try:
         child.expect("Project name")
         child.send("\x15")  # clear the suggested default (ctrl+u)
@@ -46,8 +52,15 @@ def test_plain_init_asks_the_core_questions_and_validates_answers(tmp_path):
     assert data["state"]["backend"] == "s3"
     assert "# names and tags every cloud resource" in text  # the starter's comments survive
     assert (tmp_path / ".pilot").is_dir()
-    assert_starter_layout(text, {"project.name": "acme", "server.home": "aws",
-                                 "aws.profile": "acme-prod", "state.backend": "s3"})
+    assert_starter_layout(
+        text,
+        {
+            "project.name": "acme",
+            "server.home": "aws",
+            "aws.profile": "acme-prod",
+            "state.backend": "s3",
+        },
+    )
     lines = text.splitlines()
     assert lines[lines.index("[aws]") + 1].startswith('profile = "acme-prod"')
 
@@ -60,8 +73,7 @@ def assert_starter_layout(text: str, answered: dict[str, str]) -> None:
     for dotted, value in answered.items():
         table, key = dotted.split(".")
         first = lines.index(f"[{table}]") + 1
-        last = next((n for n in range(first, len(lines)) if lines[n].startswith("[")),
-                    len(lines))
+        last = next((n for n in range(first, len(lines)) if lines[n].startswith("[")), len(lines))
         section = lines[first:last]
         (line,) = [n for n in section if n.startswith(f"{key} = ")]
         assert line.startswith(f'{key} = "{value}"'), line
@@ -76,27 +88,52 @@ COMMENT_COLUMN = 28
 def test_init_by_flags_fills_the_starter_lines(tmp_path):
     key_file = tmp_path / "sa.json"
     key_file.write_text("{}")
-    result = run_pilot("init", "--name", "acme-shop", "--home", "gcp", "--gcp-project",
-                       "acme-prod-123", "--gcp-credentials", str(key_file), cwd=tmp_path)
+    result = run_pilot(
+        "init",
+        "--name",
+        "acme-shop",
+        "--home",
+        "gcp",
+        "--gcp-project",
+        "acme-prod-123",
+        "--gcp-credentials",
+        str(key_file),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     text = (tmp_path / "pilot.toml").read_text()
-    assert_starter_layout(text, {"project.name": "acme-shop", "server.home": "gcp",
-                                 "gcp.project": "acme-prod-123",
-                                 "gcp.credentials": str(key_file)})
+    assert_starter_layout(
+        text,
+        {
+            "project.name": "acme-shop",
+            "server.home": "gcp",
+            "gcp.project": "acme-prod-123",
+            "gcp.credentials": str(key_file),
+        },
+    )
     lines = text.splitlines()
     gcp = lines.index("[gcp]")
     assert lines[gcp + 1].startswith('project = "acme-prod-123"')
     assert lines[gcp + 2].startswith("credentials = ") and "service-account key" in lines[gcp + 2]
 
 
-@pytest.mark.parametrize(("key", "code", "said"), [
-    ("\x03", 130, "interrupted"),  # Ctrl+C: the exit code of an interrupt, as README says
-    ("\x04", 2, "cancelled"),  # Ctrl+D: the input ended unanswered (it was a traceback)
-])
+@pytest.mark.parametrize(
+    ("key", "code", "said"),
+    [
+        ("\x03", 130, "interrupted"),  # Ctrl+C: the exit code of an interrupt, as README says
+        ("\x04", 2, "cancelled"),  # Ctrl+D: the input ended unanswered (it was a traceback)
+    ],
+)
 def test_plain_init_cancelled_writes_nothing(tmp_path, key, code, said):
-    child = pexpect.spawn(PILOT, ["init", "--plain"], cwd=str(tmp_path), encoding="utf-8",
-                          dimensions=(40, 120), timeout=20,
-                          env={"TERM": "xterm", "PATH": "/usr/bin:/bin"})
+    child = pexpect.spawn(
+        PILOT,
+        ["init", "--plain"],
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        dimensions=(40, 120),
+        timeout=20,
+        env={"TERM": "xterm", "PATH": "/usr/bin:/bin"},
+    )
     child.expect("Project name")
     child.send("\x15")  # an empty line: Ctrl+D ends the input only there
     child.send(key)

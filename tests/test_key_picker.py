@@ -18,12 +18,20 @@ from pilot_tui.screens.key_picker import KeyPickerScreen
 
 def service_account_key() -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    return json.dumps({"type": "service_account", "project_id": "acme-prod",
-                       "private_key_id": "k1", "private_key": pem,
-                       "client_email": "pilot@acme-prod.iam.gserviceaccount.com",
-                       "client_id": "1", "token_uri": "https://oauth2.googleapis.com/token"})
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return json.dumps(
+        {
+            "type": "service_account",
+            "project_id": "acme-prod",
+            "private_key_id": "k1",
+            "private_key": pem,
+            "client_email": "pilot@acme-prod.iam.gserviceaccount.com",
+            "client_id": "1",
+            "token_uri": "https://oauth2.googleapis.com/token",
+        }
+    )
 
 
 async def until(pilot, condition, tries: int = 100) -> bool:
@@ -107,12 +115,12 @@ async def test_browsing_the_tree_picks_a_key(gcp_project):
         tree = picker.query_one("#key-tree", DirectoryTree)
         tree.focus()
         # The tree loads folders in its own long-lived worker: wait for what it shows.
-        assert await until(pilot, lambda: [str(n.label) for n in tree.root.children]
-                           == ["keys"])
+        assert await until(pilot, lambda: [str(n.label) for n in tree.root.children] == ["keys"])
         await pilot.press("down", "enter")  # open keys/
         keys = tree.root.children[0]
-        assert await until(pilot, lambda: [str(n.label) for n in keys.children]
-                           == ["acme.json"])  # readme.txt is filtered out
+        assert await until(
+            pilot, lambda: [str(n.label) for n in keys.children] == ["acme.json"]
+        )  # readme.txt is filtered out
         await pilot.press("down", "enter")
         assert await until(pilot, lambda: isinstance(app.screen, CredentialsScreen))
         await until(pilot, lambda: not screen_busy(app))

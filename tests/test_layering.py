@@ -16,8 +16,9 @@ ROOT = Path(__file__).parent.parent
 def _core_modules() -> list[str]:
     names = ["pilot_tui"]
     for info in pkgutil.walk_packages(pilot_tui.__path__, "pilot_tui."):
-        if not info.name.startswith(("pilot_tui.screens", "pilot_tui.terraform",
-                                     "pilot_tui.__main__")):
+        if not info.name.startswith(
+            ("pilot_tui.screens", "pilot_tui.terraform", "pilot_tui.__main__")
+        ):
             names.append(info.name)
     return names
 
@@ -31,8 +32,9 @@ def test_core_modules_import_without_textual_in_a_fresh_interpreter():
         "    importlib.import_module(name)\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
     loaded = set(json.loads(out))
     for forbidden in ("textual", "rich", "pilot_tui.screens", "boto3", "google", "docker"):
         assert not any(m == forbidden or m.startswith(forbidden + ".") for m in loaded), forbidden
@@ -51,9 +53,18 @@ def test_ruff_is_clean():
     assert result.returncode == 0, result.stdout
 
 
+def test_ruff_format_is_clean():
+    ruff = Path(sys.executable).parent / "ruff"
+    result = subprocess.run(
+        [str(ruff), "format", "--check", "."], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout
+
+
 def test_mypy_is_clean():
-    result = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout
 
 

@@ -49,11 +49,11 @@ def test_positions_match_the_text():
 
     def value_at(path):
         pos = found[path]
-        return lines[pos.value_line - 1][pos.value_col - 1:]
+        return lines[pos.value_line - 1][pos.value_col - 1 :]
 
     def key_at(path):
         pos = found[path]
-        return lines[pos.line - 1][pos.col - 1:]
+        return lines[pos.line - 1][pos.col - 1 :]
 
     assert value_at(("project", "name")).startswith('"acme"')
     assert value_at(("server", "allowed_cidrs", 0)).startswith('"1.2.3.4/32"')

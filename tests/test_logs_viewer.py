@@ -83,8 +83,18 @@ async def test_a_long_run_says_what_it_shows_and_search_reads_the_whole_file(pro
     from pilot_tui.screens.logs import MAX_LINES
 
     total = 60_088
-    lines = [json.dumps({"app": "api", "stage": "build", "text": f"step {i}", "type": "Output",
-                         "time": "2026-11-25T10:17:00Z"}) for i in range(total)]
+    lines = [
+        json.dumps(
+            {
+                "app": "api",
+                "stage": "build",
+                "text": f"step {i}",
+                "type": "Output",
+                "time": "2026-11-25T10:17:00Z",
+            }
+        )
+        for i in range(total)
+    ]
     lines[5] = "needle-early-only in the first lines"
     lines[10] = ""
     lines[20] = "a vertical\x0btab and a line\u2028separator"
@@ -131,7 +141,7 @@ async def test_a_long_run_says_what_it_shows_and_search_reads_the_whole_file(pro
         assert f"line {total - 7}: " in str(screen.query_one("#logs-status", Static).render())
 
         with path.open("a", encoding="utf-8") as handle:  # the run goes on: an empty line,
-            handle.write("\n")                             # on its own, then another
+            handle.write("\n")  # on its own, then another
         await pilot.pause(1.3)
         with path.open("a", encoding="utf-8") as handle:
             handle.write("needle-tail\n")

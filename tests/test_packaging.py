@@ -20,18 +20,38 @@ def test_the_wheel_builds_without_deprecation_warnings(tmp_path):
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source / name)
     for name in ("pilot_tui", "screens", "terraform"):
-        shutil.copytree(REPO / name, source / name,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", ".terraform"))
+        shutil.copytree(
+            REPO / name,
+            source / name,
+            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", ".terraform"),
+        )
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "--disable-pip-version-check",
-         "-w", str(tmp_path / "dist"), str(source)],
-        capture_output=True, text=True, timeout=240)
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-v",
+            "--disable-pip-version-check",
+            "-w",
+            str(tmp_path / "dist"),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     output = built.stdout + built.stderr
     assert "deprecated" not in output.lower(), [
-        line for line in output.splitlines() if "deprecat" in line.lower()]
+        line for line in output.splitlines() if "deprecat" in line.lower()
+    ]
     (wheel,) = (tmp_path / "dist").glob("pilot_tui-*.whl")
     with zipfile.ZipFile(wheel) as archive:
-        metadata = next(archive.read(n).decode() for n in archive.namelist()
-                        if n.endswith(".dist-info/METADATA"))
+        metadata = next(
+            archive.read(n).decode()
+            for n in archive.namelist()
+            if n.endswith(".dist-info/METADATA")
+        )
     assert "License-Expression: MIT" in metadata.splitlines()

@@ -16,7 +16,10 @@ TEMPLATES = Path(__file__).resolve().parents[1] / "terraform"
 def test_aws_counts_the_disk_and_the_public_address():
     est = prices.estimate("aws", "t3.small")
     assert [(i.what, i.monthly) for i in est.items] == [
-        ("t3.small", 15.18), ("30 GB gp3 disk", 2.40), ("public IPv4 address", 3.65)]
+        ("t3.small", 15.18),
+        ("30 GB gp3 disk", 2.40),
+        ("public IPv4 address", 3.65),
+    ]
     assert est.total == 21.23
     # The machine alone understated the server by about 28%.
     assert 1 - 15.18 / est.total == pytest.approx(0.285, abs=0.005)
@@ -25,15 +28,19 @@ def test_aws_counts_the_disk_and_the_public_address():
 def test_gcp_counts_its_boot_disk_and_external_address():
     est = prices.estimate("gcp", "e2-small")
     assert [(i.what, i.monthly) for i in est.items] == [
-        ("e2-small", 12.23), ("30 GB pd-standard disk", 1.20), ("public IPv4 address", 3.65)]
+        ("e2-small", 12.23),
+        ("30 GB pd-standard disk", 1.20),
+        ("public IPv4 address", 3.65),
+    ]
     assert est.total == 17.08
 
 
 def test_sandbox_costs_nothing_but_says_what_aws_would():
     est = prices.estimate("sandbox", "t3.small")
     assert est.sandbox and est.cloud == "aws" and est.total == 21.23
-    assert est.text().startswith("Estimated cost: nothing in the sandbox; on AWS the same "
-                                 "server is ~$21.23/month")
+    assert est.text().startswith(
+        "Estimated cost: nothing in the sandbox; on AWS the same server is ~$21.23/month"
+    )
 
 
 def test_a_size_not_in_the_table_has_no_total_but_keeps_the_rest():
@@ -46,8 +53,7 @@ def test_a_size_not_in_the_table_has_no_total_but_keeps_the_rest():
 
 def test_the_templates_still_attach_what_the_estimate_counts():
     aws = (TEMPLATES / "aws" / "main.tf").read_text()
-    assert re.search(r"volume_size\s*=\s*30\b", aws) and re.search(r'volume_type\s*=\s*"gp3"',
-                                                                    aws)
+    assert re.search(r"volume_size\s*=\s*30\b", aws) and re.search(r'volume_type\s*=\s*"gp3"', aws)
     assert re.search(r"map_public_ip_on_launch\s*=\s*true", aws)  # a public IPv4 address
     gcp = (TEMPLATES / "gcp" / "main.tf").read_text()
     assert re.search(r"size\s*=\s*30\b", gcp) and "disk_type" not in gcp  # pd-standard

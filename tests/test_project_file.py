@@ -54,8 +54,7 @@ def test_an_unusable_pilot_toml_is_named_and_the_parents_file_is_not_used(nested
     for args in (("config", "validate"), ("config", "path"), ("status",)):
         result = run_pilot(*args, cwd=nested)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
-        assert f"{nested / 'pilot.toml'}" in result.stderr and says in result.stderr, \
-            result.stderr
+        assert f"{nested / 'pilot.toml'}" in result.stderr and says in result.stderr, result.stderr
         assert "parent" not in result.stdout and "no pilot.toml in" not in result.stderr
 
 

@@ -10,8 +10,11 @@ import re
 import pytest
 
 APP = '\n[[apps]]\nname = "site"\npath = "{path}"\ntarget = {{ kind = "s3-cloudfront" }}\n'
-WHERE = re.compile(r"^pilot\.toml:(\d+):(\d+): apps\.site\.path: .*outside the project "
-                   r"directory", re.M)
+WHERE = re.compile(
+    r"^pilot\.toml:(\d+):(\d+): apps\.site\.path: .*outside the project "
+    r"directory",
+    re.M,
+)
 
 
 @pytest.fixture
@@ -35,10 +38,18 @@ def test_a_symlinked_app_folder_pointing_out_is_refused(cli, project, outside):
     assert str(outside) in result.err  # says where it really leads
 
 
-@pytest.mark.parametrize("command", [("deploy", "site"), ("server", "plan"), ("app", "list"),
-                                     ("status",), ("logs", "site"), ("config", "show")])
-def test_every_command_that_loads_the_project_refuses_the_same_way(cli, project, outside,
-                                                                   command):
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("deploy", "site"),
+        ("server", "plan"),
+        ("app", "list"),
+        ("status",),
+        ("logs", "site"),
+        ("config", "show"),
+    ],
+)
+def test_every_command_that_loads_the_project_refuses_the_same_way(cli, project, outside, command):
     project.write_text(project.read_text() + APP.format(path=f"../{outside.name}"))
     result = cli(*command)
     assert result.code == 2, (result.out, result.err)
@@ -59,15 +70,18 @@ def test_an_absolute_path_outside_is_refused_and_inside_is_fine(cli, project, ou
 
 def test_static_output_and_templates_outside_are_refused(cli, project, outside):
     (project.parent / "infra").symlink_to(outside, target_is_directory=True)
-    project.write_text(project.read_text().replace(
-        "[state]", '[terraform]\ntemplates = "infra"\n\n[state]') + (
-        '\n[[apps]]\nname = "web"\nbuild = { kind = "static", output = "../../../dist" }\n'))
+    project.write_text(
+        project.read_text().replace("[state]", '[terraform]\ntemplates = "infra"\n\n[state]')
+        + ('\n[[apps]]\nname = "web"\nbuild = { kind = "static", output = "../../../dist" }\n')
+    )
     result = cli("config", "validate")
     assert result.code == 2
-    assert re.search(r"^pilot\.toml:\d+:\d+: terraform\.templates: .*outside the project",
-                     result.err, re.M), result.err
-    assert re.search(r"^pilot\.toml:\d+:\d+: apps\.web\.build\.output: .*outside the project",
-                     result.err, re.M), result.err
+    assert re.search(
+        r"^pilot\.toml:\d+:\d+: terraform\.templates: .*outside the project", result.err, re.M
+    ), result.err
+    assert re.search(
+        r"^pilot\.toml:\d+:\d+: apps\.web\.build\.output: .*outside the project", result.err, re.M
+    ), result.err
 
 
 def test_eject_refuses_a_folder_outside_the_project_and_copies_nothing(cli, project, outside):
@@ -98,19 +112,38 @@ def test_server_plan_never_runs_a_terraform_binary_from_the_project(tmp_path, ou
 
     marker = outside / "ran"
     script = _project_script(tmp_path, marker)
-    assert run_pilot("init", "--name", "acme", "--home", "aws", "--allowed-cidr",
-                     "203.0.113.7/32", cwd=tmp_path).returncode == 0
-    value = {"relative": "tools/terraform", "absolute": str(script),
-             "dot-slash": "./tools/terraform"}[how]
+    assert (
+        run_pilot(
+            "init",
+            "--name",
+            "acme",
+            "--home",
+            "aws",
+            "--allowed-cidr",
+            "203.0.113.7/32",
+            cwd=tmp_path,
+        ).returncode
+        == 0
+    )
+    value = {
+        "relative": "tools/terraform",
+        "absolute": str(script),
+        "dot-slash": "./tools/terraform",
+    }[how]
     pilot_toml = tmp_path / "pilot.toml"
-    pilot_toml.write_text(pilot_toml.read_text().replace(
-        "[state]", f'[terraform]\nbinary = "{value}"\n\n[state]'))
+    pilot_toml.write_text(
+        pilot_toml.read_text().replace("[state]", f'[terraform]\nbinary = "{value}"\n\n[state]')
+    )
     result = run_pilot("server", "plan", cwd=tmp_path, env={"PILOT_TERRAFORM": ""})
     assert result.returncode == 2, (result.stdout, result.stderr)
-    line = next(n for n, text in enumerate(pilot_toml.read_text().splitlines(), 1)
-                if text.startswith("binary = "))
-    assert re.search(rf"^pilot\.toml:{line}:10: terraform\.binary: .*inside the project",
-                     result.stderr, re.M), result.stderr
+    line = next(
+        n
+        for n, text in enumerate(pilot_toml.read_text().splitlines(), 1)
+        if text.startswith("binary = ")
+    )
+    assert re.search(
+        rf"^pilot\.toml:{line}:10: terraform\.binary: .*inside the project", result.stderr, re.M
+    ), result.stderr
     assert "a name on PATH" in result.stderr  # the rule is named
     assert not marker.exists()
 

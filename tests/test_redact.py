@@ -6,11 +6,18 @@ from pilot_tui.redact import MASK, text
 
 
 def test_secrets_are_masked_and_ordinary_text_is_not():
-    line = ('access AKIAIOSFODNN7EXAMPLE secret "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" '
-            "db postgres://app:hunter2@db.internal/app password=s3cret token: abc123")
+    line = (
+        'access AKIAIOSFODNN7EXAMPLE secret "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" '
+        "db postgres://app:hunter2@db.internal/app password=s3cret token: abc123"
+    )
     masked = text(line)
-    for secret in ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-                   "hunter2", "s3cret", "abc123"):
+    for secret in (
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "hunter2",
+        "s3cret",
+        "abc123",
+    ):
         assert secret not in masked
     assert masked.count(MASK) == 5
     assert "postgres://" in masked and "db.internal/app" in masked
@@ -36,32 +43,38 @@ def test_a_project_s_secret_values_are_masked_in_a_fresh_process(tmp_path, monke
     monkeypatch.setattr(redact, "REDACTOR", redact.Redactor())
     (tmp_path / "pilot.toml").write_text(
         '[project]\nname = "acme"\n\n[[apps]]\nname = "api"\npath = "."\n'
-        'secrets = ["DB_URL", "UNSET_ONE"]\n')
+        'secrets = ["DB_URL", "UNSET_ONE"]\n'
+    )
     state = tmp_path / ".pilot"
     secrets.store(state, "api", "API_KEY", "stored-api-value-1")
     secrets.store(state, "old", "GONE", 'gone "app" välue')  # an app no longer listed
     (state / "secrets" / "old.env").chmod(0o644)
     keys = state / "keys"
     keys.mkdir(mode=0o700)
-    (keys / "aws-deployer.json").write_text(json.dumps(
-        {"access_key_id": "AKIDEXAMPLE", "secret_access_key": "dep10yer-secret-key"}))
+    (keys / "aws-deployer.json").write_text(
+        json.dumps({"access_key_id": "AKIDEXAMPLE", "secret_access_key": "dep10yer-secret-key"})
+    )
     (keys / "server_ed25519").write_text(
         "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU\n"
-        "QyNTUxOQAAACBmZXhhbXBsZWtleQ\n-----END OPENSSH PRIVATE KEY-----\n")
+        "QyNTUxOQAAACBmZXhhbXBsZWtleQ\n-----END OPENSSH PRIVATE KEY-----\n"
+    )
     config = ProjectFile.load(tmp_path / "pilot.toml").check().config
     assert config is not None
 
-    redact.load_project(state, config,
-                        env={"DB_URL": "pg-from-env-77", "OTHER": "not-a-secret"})
-    line = ("stored-api-value-1 gone \"app\" välue pg-from-env-77 dep10yer-secret-key "
-            "b3BlbnNzaC1rZXktdjEAAAAABG5vbmU not-a-secret API_KEY DB_URL")
+    redact.load_project(state, config, env={"DB_URL": "pg-from-env-77", "OTHER": "not-a-secret"})
+    line = (
+        'stored-api-value-1 gone "app" välue pg-from-env-77 dep10yer-secret-key '
+        "b3BlbnNzaC1rZXktdjEAAAAABG5vbmU not-a-secret API_KEY DB_URL"
+    )
     assert redact.values(line) == " ".join([redact.MASK] * 5 + ["not-a-secret API_KEY DB_URL"])
     as_json = json.dumps({"text": line})  # a run log's JSON line escapes quotes and ü
     assert "gone" not in redact.values(as_json) and "pg-from" not in redact.values(as_json)
 
     # The CLI prints through the redactor: a value never reaches the terminal.
-    script = ("from pilot_tui import redact\nredact.register(['s3cret-printed'])\n"
-              "with redact.masked_output():\n    print('x s3cret-printed y')\n"
-              "    import sys; sys.stderr.write('s3cret-printed\\n')\n")
+    script = (
+        "from pilot_tui import redact\nredact.register(['s3cret-printed'])\n"
+        "with redact.masked_output():\n    print('x s3cret-printed y')\n"
+        "    import sys; sys.stderr.write('s3cret-printed\\n')\n"
+    )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert (done.stdout, done.stderr) == (f"x {redact.MASK} y\n", f"{redact.MASK}\n")

@@ -14,8 +14,14 @@ from pilot_tui.tls import ensure_tls, install_script, server_bundle
 def test_tls_bundle_lands_on_the_server_with_private_modes(sshd, tmp_path):
     files = ensure_tls(tmp_path / "tls", "acme", ["127.0.0.1"])
     remote = tmp_path / "remote" / "pilot-tls"
-    command = ssh_run("127.0.0.1", sshd["user"], sshd["key"], sshd["known_hosts"],
-                      install_script(str(remote), sudo=False, restart=False), sshd["port"])
+    command = ssh_run(
+        "127.0.0.1",
+        sshd["user"],
+        sshd["key"],
+        sshd["known_hosts"],
+        install_script(str(remote), sudo=False, restart=False),
+        sshd["port"],
+    )
     done = capture(command, stdin=server_bundle(files))
     assert done.returncode == 0, done.stderr
     assert (remote / "server-key.pem").read_bytes() == files.server_key.read_bytes()
@@ -28,8 +34,9 @@ def test_tls_bundle_lands_on_the_server_with_private_modes(sshd, tmp_path):
 
 def test_a_key_the_server_does_not_know_is_refused(sshd, tmp_path):
     stranger, _ = server_key(tmp_path / "stranger", "stranger")
-    command = ssh_run("127.0.0.1", sshd["user"], stranger, sshd["known_hosts"], "true",
-                      sshd["port"])
+    command = ssh_run(
+        "127.0.0.1", sshd["user"], stranger, sshd["known_hosts"], "true", sshd["port"]
+    )
     done = capture(command)
     assert done.returncode == 255 and "Permission denied" in done.stderr
 
@@ -46,13 +53,15 @@ def test_the_host_key_is_pinned_right_after_provisioning(sshd, tmp_path):
     from pilot_tui.remote import pin_host_key
 
     known = tmp_path / "pinned_known_hosts"
-    assert pin_host_key("127.0.0.1", sshd["user"], sshd["key"], known, sshd["port"],
-                        attempts=3, delay=0.2)
+    assert pin_host_key(
+        "127.0.0.1", sshd["user"], sshd["key"], known, sshd["port"], attempts=3, delay=0.2
+    )
     assert " ssh-ed25519 " in known.read_text()
     # A machine that never answers: False after the attempts, nothing recorded.
     from pilot_tui.sandbox import free_port
 
     silent = tmp_path / "silent_known_hosts"
-    assert not pin_host_key("127.0.0.1", sshd["user"], sshd["key"], silent, free_port(),
-                            attempts=2, delay=0.1)
+    assert not pin_host_key(
+        "127.0.0.1", sshd["user"], sshd["key"], silent, free_port(), attempts=2, delay=0.1
+    )
     assert not silent.exists() or silent.read_text() == ""

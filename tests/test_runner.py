@@ -34,8 +34,10 @@ FAMILY = (
     "time.sleep(60)\n"
 )
 
-STUBBORN = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n" \
-           "print('ready', flush=True)\ntime.sleep(60)\n"
+STUBBORN = (
+    "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+    "print('ready', flush=True)\ntime.sleep(60)\n"
+)
 
 
 def py(code: str) -> Command:
@@ -44,8 +46,9 @@ def py(code: str) -> Command:
 
 async def test_streams_lines_from_both_streams_and_returns_the_exit_code():
     lines = []
-    code = await stream(py("import sys\nprint('a')\nprint('b', file=sys.stderr)\nsys.exit(3)"),
-                        lines.append)
+    code = await stream(
+        py("import sys\nprint('a')\nprint('b', file=sys.stderr)\nsys.exit(3)"), lines.append
+    )
     assert code == 3
     assert {(line.stream, line.text) for line in lines} == {("stdout", "a"), ("stderr", "b")}
 
@@ -56,8 +59,7 @@ async def test_interrupt_reaches_child_and_grandchild():
 
     def on_line(line):
         seen.append(line.text)
-        if line.text == "grandchild ready" or (line.text == "ready" and
-                                                 "grandchild ready" in seen):
+        if line.text == "grandchild ready" or (line.text == "ready" and "grandchild ready" in seen):
             interrupt.request()
 
     code = await asyncio.wait_for(stream(py(FAMILY), on_line, interrupt), 30)
@@ -90,8 +92,10 @@ async def test_cancelling_the_caller_stops_the_child():
     pids = []
 
     async def run():
-        await stream(py("import os, time\nprint(os.getpid(), flush=True)\ntime.sleep(60)"),
-                     lambda line: pids.append(int(line.text)))
+        await stream(
+            py("import os, time\nprint(os.getpid(), flush=True)\ntime.sleep(60)"),
+            lambda line: pids.append(int(line.text)),
+        )
 
     task = asyncio.create_task(run())
     while not pids:

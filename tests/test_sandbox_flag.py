@@ -71,8 +71,7 @@ async def test_the_app_opened_with_sandbox_deploys_to_the_sandbox(tmp_path):
     assert run_pilot("init", "--name", "acme", "--home", "aws", cwd=tmp_path).returncode == 0
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "index.html").write_text("<h1>docs</h1>")
-    assert run_pilot("app", "new", "--path", "site", "--name", "docs",
-                     cwd=tmp_path).returncode == 0
+    assert run_pilot("app", "new", "--path", "site", "--name", "docs", cwd=tmp_path).returncode == 0
     before = (tmp_path / "pilot.toml").read_bytes()
     app = create_app(str(tmp_path / "pilot.toml"), sandbox=True)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -81,8 +80,11 @@ async def test_the_app_opened_with_sandbox_deploys_to_the_sandbox(tmp_path):
         screen = app.screen
         assert isinstance(screen, DeployScreen)
         result = screen.query_one("#deploy-result", Static)
-        assert await until(pilot, lambda: "live" in str(result.render())
-                           or "Not deployed" in str(result.render()), seconds=120)
+        assert await until(
+            pilot,
+            lambda: "live" in str(result.render()) or "Not deployed" in str(result.render()),
+            seconds=120,
+        )
         assert "is live" in str(result.render()), str(result.render())
     assert (tmp_path / "pilot.toml").read_bytes() == before
     assert not Sandbox(tmp_path / ".pilot").running()  # the app stopped what it started

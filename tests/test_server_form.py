@@ -140,7 +140,8 @@ async def test_home_host_asks_for_the_docker_host_and_checks_it(project):
         host.value = "tcp://10.0.0.5:2375"
         await pilot.pause()
         assert "plain-TCP Docker is never used" in str(
-            screen.query_one("#host-problem", Static).render())
+            screen.query_one("#host-problem", Static).render()
+        )
         host.value = "ssh://deploy@10.0.0.5"
         await pilot.pause()
         assert str(screen.query_one("#host-problem", Static).render()) == ""

@@ -36,8 +36,9 @@ async def test_broken_file_at_startup_opens_the_editor_with_its_problems(tmp_pat
         assert len(problems) == 0 and "valid" in status(screen)
         await pilot.press("ctrl+s")
         await pilot.pause()
-        assert path.read_text() == ('# my notes stay\n[server]\nhome = "aws"    # typo\n'
-                                    '[project]\nname = "acme"\n')
+        assert path.read_text() == (
+            '# my notes stay\n[server]\nhome = "aws"    # typo\n[project]\nname = "acme"\n'
+        )
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, WelcomeScreen)
@@ -78,8 +79,9 @@ async def test_outside_changes_reload_or_ask(project):
         screen = app.screen
         editor = screen.query_one("#editor", TextArea)
         # No edits: an outside change is simply reloaded.
-        project.write_text(project.read_text().replace('region = "us-east-1"',
-                                                       'region = "eu-west-1"'))
+        project.write_text(
+            project.read_text().replace('region = "us-east-1"', 'region = "eu-west-1"')
+        )
         screen.check_outside_change()
         await pilot.pause()
         assert 'region = "eu-west-1"' in editor.text
@@ -113,13 +115,18 @@ async def test_the_line_being_edited_stays_in_view_as_problems_appear(project):
             top, rows = editor.scroll_offset.y, editor.scrollable_content_region.height
             return top <= editor.cursor_location[0] < top + rows
 
-        while editor.cursor_location[0] < editor.scroll_offset.y + \
-                editor.scrollable_content_region.height - 2:
+        while (
+            editor.cursor_location[0]
+            < editor.scroll_offset.y + editor.scrollable_content_region.height - 2
+        ):
             await pilot.press("down")
         assert in_view() and "problem" not in status(screen)
         # A new line on the last visible row, then a syntax error: the list appears below.
         await pilot.press("end", "enter", *"nonsense")
         await pilot.pause()
         assert "problem" in status(screen)
-        assert in_view(), (editor.cursor_location, editor.scroll_offset,
-                           editor.scrollable_content_region)
+        assert in_view(), (
+            editor.cursor_location,
+            editor.scroll_offset,
+            editor.scrollable_content_region,
+        )

@@ -22,9 +22,13 @@ CREDENTIALS = "aws_secret_access_key = LEAKED-7c1f0e"
 
 
 def _app(path: str, kind: str = "dockerfile") -> SimpleNamespace:
-    return SimpleNamespace(name="web", path=path,
-                           build=SimpleNamespace(kind=kind, dockerfile="Dockerfile", args={},
-                                                 output=".", command=None))
+    return SimpleNamespace(
+        name="web",
+        path=path,
+        build=SimpleNamespace(
+            kind=kind, dockerfile="Dockerfile", args={}, output=".", command=None
+        ),
+    )
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
@@ -42,38 +46,58 @@ def _tar_names(recipe: build.Recipe) -> list[str]:
 def _project(tmp_path: Path) -> Path:
     """A project whose app sits at its root (`path = "."`), with everything that must stay."""
     root = tmp_path / "acme"
-    _write(root, {
-        "pilot.toml": '[project]\nname = "acme"\n',
-        "Dockerfile": "FROM scratch\nCOPY . /app\n",
-        "index.html": "<h1>hi</h1>",
-        ".pilot/keys/server_ed25519": "-----BEGIN OPENSSH PRIVATE KEY-----",
-        ".pilot/keys/aws-deployer.json": '{"secret": "x"}',
-        ".pilot/secrets/web.env": "API_TOKEN=tok-1",
-        ".pilot/terraform/sandbox/terraform.tfstate": "{}",
-        ".git/config": "[core]", ".git/HEAD": "ref: refs/heads/main",
-        ".hg/store/data": "x", ".svn/entries": "x",
-        "vendor/lib/.git": "gitdir: ../../.git/modules/lib",  # a submodule's .git file
-        "vendor/lib/lib.js": "export {}",
-        "tools/pilot.toml": '[project]\nname = "tools"\n',  # a nested project's own state
-        "tools/.pilot/keys/server_ed25519": "-----BEGIN OPENSSH PRIVATE KEY-----",
-        # A .dockerignore that re-includes everything it can: it must not matter.
-        ".dockerignore": "!.pilot\n!.pilot/**\n!.git\n!.git/**\n!.hg\n!.svn\n",
-    })
+    _write(
+        root,
+        {
+            "pilot.toml": '[project]\nname = "acme"\n',
+            "Dockerfile": "FROM scratch\nCOPY . /app\n",
+            "index.html": "<h1>hi</h1>",
+            ".pilot/keys/server_ed25519": "-----BEGIN OPENSSH PRIVATE KEY-----",
+            ".pilot/keys/aws-deployer.json": '{"secret": "x"}',
+            ".pilot/secrets/web.env": "API_TOKEN=tok-1",
+            ".pilot/terraform/sandbox/terraform.tfstate": "{}",
+            ".git/config": "[core]",
+            ".git/HEAD": "ref: refs/heads/main",
+            ".hg/store/data": "x",
+            ".svn/entries": "x",
+            "vendor/lib/.git": "gitdir: ../../.git/modules/lib",  # a submodule's .git file
+            "vendor/lib/lib.js": "export {}",
+            "tools/pilot.toml": '[project]\nname = "tools"\n',  # a nested project's own state
+            "tools/.pilot/keys/server_ed25519": "-----BEGIN OPENSSH PRIVATE KEY-----",
+            # A .dockerignore that re-includes everything it can: it must not matter.
+            ".dockerignore": "!.pilot\n!.pilot/**\n!.git\n!.git/**\n!.hg\n!.svn\n",
+        },
+    )
     return root
 
 
 def test_the_context_never_carries_state_vcs_or_keys_whatever_dockerignore_says(tmp_path):
     root = _project(tmp_path)
     names = _tar_names(build.recipe_for(_app("."), root))
-    assert names == [".dockerignore", "Dockerfile", "index.html", "pilot.toml", "tools",
-                     "tools/pilot.toml", "vendor", "vendor/lib", "vendor/lib/lib.js"]
+    assert names == [
+        ".dockerignore",
+        "Dockerfile",
+        "index.html",
+        "pilot.toml",
+        "tools",
+        "tools/pilot.toml",
+        "vendor",
+        "vendor/lib",
+        "vendor/lib/lib.js",
+    ]
 
 
 def test_dockerignore_still_applies_to_everything_else(tmp_path):
     root = _project(tmp_path)
-    _write(root, {"node_modules/a/index.js": "x", "node_modules/keep/README": "x",
-                  ".dockerignore": "node_modules\n!node_modules/keep/README\n*.md\n",
-                  "NOTES.md": "x"})
+    _write(
+        root,
+        {
+            "node_modules/a/index.js": "x",
+            "node_modules/keep/README": "x",
+            ".dockerignore": "node_modules\n!node_modules/keep/README\n*.md\n",
+            "NOTES.md": "x",
+        },
+    )
     names = _tar_names(build.recipe_for(_app("."), root))
     assert "node_modules/a/index.js" not in names and "NOTES.md" not in names
     assert "node_modules/keep/README" in names and "Dockerfile" in names
@@ -131,8 +155,7 @@ def test_a_site_scan_never_follows_a_link_out_or_publishes_state(tmp_path):
     keys = [f.key for f in scan(root / "web")]
     assert keys == ["Dockerfile", "alias.html", "index.html"]  # the link inside is served
     keys = [f.key for f in scan(root)]
-    assert not any(k.startswith(("web/leak", "web/more", ".pilot", "tools/.pilot"))
-                   for k in keys)
+    assert not any(k.startswith(("web/leak", "web/more", ".pilot", "tools/.pilot")) for k in keys)
     assert all(CREDENTIALS.encode() not in f.local.read_bytes() for f in scan(root))
 
 
@@ -148,15 +171,32 @@ def test_a_static_site_never_publishes_program_sources(tmp_path):
     from pilot_tui.deploy.site_files import publishable
 
     site = tmp_path / "site"
-    _write(site, {"index.html": "x", "app.js": "x", "api/server.py": "SECRET_KEY = 'x'",
-                  "tools/main.go": "package main", "tools/go.mod": "module x",
-                  "requirements.txt": "flask", "Pipfile": "[packages]"})
+    _write(
+        site,
+        {
+            "index.html": "x",
+            "app.js": "x",
+            "api/server.py": "SECRET_KEY = 'x'",
+            "tools/main.go": "package main",
+            "tools/go.mod": "module x",
+            "requirements.txt": "flask",
+            "Pipfile": "[packages]",
+        },
+    )
     assert [f.key for f in scan(site)] == ["app.js", "index.html"]
     assert {s.path for s in publishable(site).skipped} == {
-        "api/server.py", "tools/main.go", "tools/go.mod", "requirements.txt", "Pipfile"}
-    assert any(s.message().startswith("warning: skipped api/server.py: python source: a "
-                                      "static site never publishes")
-               for s in publishable(site).skipped)
+        "api/server.py",
+        "tools/main.go",
+        "tools/go.mod",
+        "requirements.txt",
+        "Pipfile",
+    }
+    assert any(
+        s.message().startswith(
+            "warning: skipped api/server.py: python source: a static site never publishes"
+        )
+        for s in publishable(site).skipped
+    )
     # Served from an image (build.kind = "static" on the Pilot Server): the same files.
     recipe = build.recipe_for(_app("site", kind="static"), tmp_path)
     assert _tar_names(recipe) == [build.GENERATED, "api", "app.js", "index.html", "tools"]
@@ -169,12 +209,18 @@ def test_buildpacks_get_the_same_files_as_a_zip_not_the_folder(tmp_path):
 
     root = _project(tmp_path)
     os.symlink(tmp_path / "outside-creds", root / "leak.txt")
-    recipe = build.Recipe(root, "", buildpacks="paketobuildpacks/builder-jammy-base",
-                          private=private_paths(root))
+    recipe = build.Recipe(
+        root, "", buildpacks="paketobuildpacks/builder-jammy-base", private=private_paths(root)
+    )
     (tmp_path / "out").mkdir()
     source = build.pack_source(recipe, build.context_files(recipe), tmp_path / "out")
     assert zipfile.ZipFile(source).namelist() == [
-        ".dockerignore", "Dockerfile", "index.html", "pilot.toml", "tools/pilot.toml",
-        "vendor/lib/lib.js"]
+        ".dockerignore",
+        "Dockerfile",
+        "index.html",
+        "pilot.toml",
+        "tools/pilot.toml",
+        "vendor/lib/lib.js",
+    ]
     command = build.pack_command(recipe, "pilot/acme-web:abc", {}, source=source)
     assert command.argv[command.argv.index("--path") + 1] == str(source)

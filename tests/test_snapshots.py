@@ -80,10 +80,17 @@ def test_server_settings_form(snap_compare, size):
 def test_apps(snap_compare, size):
     from pilot_tui.apps import add_app
 
-    text = add_app(starter_text("acme"), {"name": "api", "path": ".",
-                                          "build": {"kind": "dockerfile"},
-                                          "target": {"kind": "server"},
-                                          "env": {"LOG_LEVEL": "info"}, "secrets": ["DB_URL"]})
+    text = add_app(
+        starter_text("acme"),
+        {
+            "name": "api",
+            "path": ".",
+            "build": {"kind": "dockerfile"},
+            "target": {"kind": "server"},
+            "env": {"LOG_LEVEL": "info"},
+            "secrets": ["DB_URL"],
+        },
+    )
     project = fresh("acme", text)
     assert snap_compare(create_app(str(project)), run_before=pressed("a"), terminal_size=size)
 
@@ -113,11 +120,18 @@ def gcp_key_home(monkeypatch):
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(home / "gcloud"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "none"))
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE",
-                "GOOGLE_APPLICATION_CREDENTIALS"):
+    for var in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_PROFILE",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+    ):
         monkeypatch.delenv(var, raising=False)
-    text = starter_text("acme").replace('home = "sandbox"', 'home = "gcp"').replace(
-        "[gcp]", '[gcp]\nproject = "acme-prod"\ncredentials = "~/keys/acme.json"')
+    text = (
+        starter_text("acme")
+        .replace('home = "sandbox"', 'home = "gcp"')
+        .replace("[gcp]", '[gcp]\nproject = "acme-prod"\ncredentials = "~/keys/acme.json"')
+    )
     return fresh("acme", text)
 
 
@@ -149,9 +163,10 @@ def test_deploy_screen_when_the_host_cannot_be_reached(snap_compare, size, monke
     # The sandbox deploys on this machine's Docker: point it at a socket nothing serves.
     monkeypatch.setenv("DOCKER_HOST", "unix:///tmp/pilot-snapshots/no-docker.sock")
 
-    text = add_app(starter_text("acme"), {"name": "api", "path": ".",
-                                          "build": {"kind": "dockerfile"},
-                                          "target": {"kind": "server"}})
+    text = add_app(
+        starter_text("acme"),
+        {"name": "api", "path": ".", "build": {"kind": "dockerfile"}, "target": {"kind": "server"}},
+    )
     project = fresh("acme", text)  # home = "sandbox": no engine answers, said plainly
 
     async def deployed(pilot):

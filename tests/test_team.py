@@ -22,8 +22,11 @@ def checkout(base, who, sshd):
 
 def can_ssh(root, sshd) -> bool:
     keys = root / ".pilot" / "keys"
-    done = capture(ssh_run("127.0.0.1", sshd["user"], keys / KEY_NAME, keys / "known_hosts",
-                           "true", sshd["port"]))
+    done = capture(
+        ssh_run(
+            "127.0.0.1", sshd["user"], keys / KEY_NAME, keys / "known_hosts", "true", sshd["port"]
+        )
+    )
     return done.returncode == 0
 
 
@@ -34,9 +37,16 @@ def test_invite_join_and_remove_one_teammate(tmp_path, sshd):
     shutil.copy(sshd["key"], keys / KEY_NAME)  # what provisioning left: the owner's key
     (keys / KEY_NAME).chmod(0o600)
     authorized = sshd["key"].parent.parent / "authorized_keys"
-    record = {"home": "aws", "outputs": {
-        "public_ip": "127.0.0.1", "ssh_user": sshd["user"], "ssh_port": sshd["port"],
-        "authorized_keys": str(authorized), "docker_host": "ssh://x@127.0.0.1"}}
+    record = {
+        "home": "aws",
+        "outputs": {
+            "public_ip": "127.0.0.1",
+            "ssh_user": sshd["user"],
+            "ssh_port": sshd["port"],
+            "authorized_keys": str(authorized),
+            "docker_host": "ssh://x@127.0.0.1",
+        },
+    }
     (owner / ".pilot" / "outputs" / "server.json").write_text(json.dumps(record))
     assert can_ssh(owner, sshd)  # and its host key is pinned in the owner's known_hosts
 
@@ -88,11 +98,13 @@ def test_bad_keys_names_and_invites_are_refused(tmp_path, sshd):
     bad = run_pilot("invite", "Bob!", "--key", "ssh-ed25519 AAAA", cwd=owner)
     assert bad.returncode == 2 and "lowercase" in bad.stderr
     other = checkout(tmp_path, "other", sshd)
-    (other / "pilot.toml").write_text((other / "pilot.toml").read_text().replace(
-        'name = "acme"', 'name = "zeta"'))
+    (other / "pilot.toml").write_text(
+        (other / "pilot.toml").read_text().replace('name = "acme"', 'name = "zeta"')
+    )
     (other / "invite.toml").write_text(
         '[invite]\nproject = "acme"\nteammate = "x"\n[server]\nhost = "h"\nuser = "u"\n'
-        'record = "{}"\n[host_keys]\nlines = ["h ssh-ed25519 AAAA"]\n')
+        'record = "{}"\n[host_keys]\nlines = ["h ssh-ed25519 AAAA"]\n'
+    )
     wrong = run_pilot("join", "invite.toml", cwd=other)
     assert wrong.returncode == 2 and "for project 'acme'" in wrong.stderr
     sandbox = run_pilot("invite", "bob", "--key", "ssh-ed25519 " + "A" * 68, cwd=owner)

@@ -49,8 +49,12 @@ def terraform():
 
 
 def test_templates_are_terraform_fmt_clean(terraform):
-    result = capture(Command((terraform.path, "fmt", "-check", "-recursive", "-diff",
-                              str(TEMPLATES)), env=terraform.env))
+    result = capture(
+        Command(
+            (terraform.path, "fmt", "-check", "-recursive", "-diff", str(TEMPLATES)),
+            env=terraform.env,
+        )
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -59,11 +63,17 @@ def test_aws_template_validates_with_the_real_provider(terraform, tmp_path):
         for f in source.iterdir():
             if f.suffix in (".tf", ".tpl"):
                 shutil.copy(f, tmp_path / f.name)
-    init = capture(Command((terraform.path, "init", "-backend=false", "-input=false",
-                            "-no-color"), cwd=tmp_path, env=terraform.env))
+    init = capture(
+        Command(
+            (terraform.path, "init", "-backend=false", "-input=false", "-no-color"),
+            cwd=tmp_path,
+            env=terraform.env,
+        )
+    )
     assert init.returncode == 0, init.stdout + init.stderr
-    validate = capture(Command((terraform.path, "validate", "-no-color"), cwd=tmp_path,
-                               env=terraform.env))
+    validate = capture(
+        Command((terraform.path, "validate", "-no-color"), cwd=tmp_path, env=terraform.env)
+    )
     assert validate.returncode == 0, validate.stdout + validate.stderr
 
 
@@ -103,15 +113,19 @@ def test_gcp_firewall_and_service_account_are_least_privilege():
 
 @pytest.mark.parametrize("home", ["aws", "gcp", "common"])
 def test_no_template_opens_docker_plain_tcp_or_the_world_inbound(home):
-    text = "\n".join(line.split("#")[0] for p in (TEMPLATES / home).iterdir()
-                     if p.is_file() and p.suffix != ".md" for line in p.read_text().splitlines())
+    text = "\n".join(
+        line.split("#")[0]
+        for p in (TEMPLATES / home).iterdir()
+        if p.is_file() and p.suffix != ".md"
+        for line in p.read_text().splitlines()
+    )
     assert "2375" not in text
     if home == "gcp":
         assert "0.0.0.0/0" not in text
     if home == "aws":
         # 0.0.0.0/0 appears only as egress and as the internet route, never as ingress.
         for match in re.finditer(r"0\.0\.0\.0/0", text):
-            context = text[max(0, match.start() - 300):match.start()]
+            context = text[max(0, match.start() - 300) : match.start()]
             assert "egress" in context or "aws_route" in context, context
 
 
@@ -121,10 +135,12 @@ def test_cloud_init_renders_to_valid_yaml_for_every_choice(terraform, tmp_path, 
     import yaml
 
     shutil.copy(TEMPLATES / "common" / "cloud-init.yaml.tpl", tmp_path)
-    expr = (f'templatefile("cloud-init.yaml.tpl", '
-            f'{{docker_access = "{access}", engine = "{engine}"}})')
-    result = capture(Command((terraform.path, "console"), cwd=tmp_path, env=terraform.env),
-                     stdin=expr)
+    expr = (
+        f'templatefile("cloud-init.yaml.tpl", {{docker_access = "{access}", engine = "{engine}"}})'
+    )
+    result = capture(
+        Command((terraform.path, "console"), cwd=tmp_path, env=terraform.env), stdin=expr
+    )
     assert result.returncode == 0, result.stderr
     text = result.stdout.strip().removeprefix("<<EOT").removesuffix("EOT").strip() + "\n"
     assert text.startswith("#cloud-config")

@@ -76,17 +76,21 @@ def test_destroy_stream():
 def test_unknown_and_plain_lines_are_kept_as_log_lines():
     assert parse_line("") is None
     assert parse_line("Initializing provider plugins...") == LogLine(
-        "info", "Initializing provider plugins...")
+        "info", "Initializing provider plugins..."
+    )
     assert parse_line('{"type":"something_new","@level":"warn","@message":"hi"}') == LogLine(
-        "warn", "hi")
+        "warn", "hi"
+    )
     assert parse_line("{not json") == LogLine("info", "{not json")
 
 
 def test_drift_is_said_in_words_that_fit_no_changes():
     # Issue 11 item 33: "Drift detected" in the log next to "No changes" read like a problem.
-    line = ('{"@level":"info","@message":"aws_instance.server: Drift detected (update)",'
-            '"type":"resource_drift","change":{"resource":{"addr":"aws_instance.server"},'
-            '"action":"update"}}')
+    line = (
+        '{"@level":"info","@message":"aws_instance.server: Drift detected (update)",'
+        '"type":"resource_drift","change":{"resource":{"addr":"aws_instance.server"},'
+        '"action":"update"}}'
+    )
     event = parse_line(line)
     assert isinstance(event, LogLine)
     assert event.message.startswith("aws_instance.server: reads back differently")

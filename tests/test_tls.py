@@ -35,13 +35,15 @@ def serve_once(files, results):
 
 
 def attempt(port, files, cert=None, key=None) -> str:
-    """"served" when the server answered, "refused" when the handshake or read failed."""
+    """ "served" when the server answered, "refused" when the handshake or read failed."""
     ctx = ssl.create_default_context(cafile=str(files.ca_cert))
     if cert:
         ctx.load_cert_chain(cert, key)
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
-                ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+            ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
             return "served" if tls.recv(2) == b"ok" else "refused"
     except (ssl.SSLError, OSError):
         return "refused"

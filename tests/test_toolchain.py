@@ -63,8 +63,14 @@ def test_commands_are_data(tmp_path):
 
     tf = Terraform("/bin/terraform", "1.0.3", "terraform", {"A": "1"})
     assert commands.plan(tf, tmp_path, destroy=True).argv == (
-        "/bin/terraform", "plan", "-input=false", "-json", "-lock-timeout=60s",
-        "-out=pilot.tfplan", "-destroy")
+        "/bin/terraform",
+        "plan",
+        "-input=false",
+        "-json",
+        "-lock-timeout=60s",
+        "-out=pilot.tfplan",
+        "-destroy",
+    )
     assert commands.apply(tf, tmp_path).argv[-1] == "pilot.tfplan"
     init = commands.init(tf, tmp_path, {"bucket": "b", "key": "k"})
     assert init.argv[-2:] == ("-backend-config=bucket=b", "-backend-config=key=k")

@@ -13,19 +13,21 @@ from pilot_tui.questions import QUESTIONS, check_answer
 
 
 def test_all_problems_are_reported_at_once_in_file_order():
-    text = ('[server]\nhome = "awss"\ndocker_access = "tcp"\n[state]\nbackend = "s4"\n'
-            '[project]\nname = "acme"\n')
+    text = (
+        '[server]\nhome = "awss"\ndocker_access = "tcp"\n[state]\nbackend = "s4"\n'
+        '[project]\nname = "acme"\n'
+    )
     lines = check_text(text, "p.toml").report.lines()
-    assert [line.split(": ")[0] for line in lines] == ["p.toml:2:8", "p.toml:3:17",
-                                                       "p.toml:5:11"]
+    assert [line.split(": ")[0] for line in lines] == ["p.toml:2:8", "p.toml:3:17", "p.toml:5:11"]
 
 
 def test_warnings_alone_keep_the_file_valid(cli, project):
-    project.write_text(project.read_text().replace("allowed_cidrs = []",
-                                                   'allowed_cidrs = ["0.0.0.0/0"]'))
+    project.write_text(
+        project.read_text().replace("allowed_cidrs = []", 'allowed_cidrs = ["0.0.0.0/0"]')
+    )
     result = cli("config", "validate")
     assert result.code == 0
-    assert "warning: \"0.0.0.0/0\" lets the whole internet reach SSH and Docker" in result.err
+    assert 'warning: "0.0.0.0/0" lets the whole internet reach SSH and Docker' in result.err
 
 
 def test_validate_json(cli, project):
@@ -86,13 +88,15 @@ def _only(text: str, key: str):
 def test_a_deeply_nested_array_is_a_clear_error_not_a_crash(cli, project):
     depth = 5000  # deep enough to overflow any recursive parser
     text = project.read_text().replace(
-        'engine = "pilot"', 'engine = "pilot"\nx = ' + "[" * depth + "]" * depth)
+        'engine = "pilot"', 'engine = "pilot"\nx = ' + "[" * depth + "]" * depth
+    )
     project.write_text(text)
     result = cli("config", "validate")
     assert result.code == 2
     line = next(n for n, t in enumerate(text.splitlines(), 1) if t.startswith("x = [[["))
-    assert re.search(rf"^pilot\.toml:{line}:\d+: server\.x: .*nested more than \d+ levels",
-                     result.err, re.M), result.err[-2000:]
+    assert re.search(
+        rf"^pilot\.toml:{line}:\d+: server\.x: .*nested more than \d+ levels", result.err, re.M
+    ), result.err[-2000:]
     assert "Traceback" not in result.err and "RecursionError" not in result.err
 
 
@@ -119,12 +123,15 @@ def test_a_file_without_project_is_an_error_naming_it(text):
     assert 'name = "' in problem.message  # says what to write
 
 
-@pytest.mark.parametrize("value", ["@127.0.0.2:9/", "health", "//evil.example/x",
-                                   "/ok\r\nHost: evil", "/a b"])
+@pytest.mark.parametrize(
+    "value", ["@127.0.0.2:9/", "health", "//evil.example/x", "/ok\r\nHost: evil", "/a b"]
+)
 @pytest.mark.parametrize("kind", ["server", "ecs"])
 def test_health_path_must_be_a_path_on_the_app_itself(value, kind):
-    text = MINIMAL + (f'[[apps]]\nname = "api"\ntarget = {{ kind = "{kind}", health_path = '
-                      f"{json.dumps(value)} }}\n")
+    text = MINIMAL + (
+        f'[[apps]]\nname = "api"\ntarget = {{ kind = "{kind}", health_path = '
+        f"{json.dumps(value)} }}\n"
+    )
     if kind == "ecs":
         text = text.replace("[[apps]]", '[aws]\nregion = "us-east-1"\n\n[[apps]]')
     problems = _only(text, "apps.api.target.health_path")
@@ -137,13 +144,20 @@ def test_a_plain_health_path_with_a_query_is_fine():
     assert check_text(text).report.ok
 
 
-@pytest.mark.parametrize("table, key, value", [
-    ("[[apps]]\nname = \"api\"\n", "target", '{ kind = "server", domain = "a.example\\r\\nX: y" }'),
-    ("[[apps]]\nname = \"api\"\n", "target", '{ kind = "server", domain = "example.com\\n" }'),
-    ("[[apps]]\nname = \"web\"\n", "target", '{ kind = "s3-cloudfront", domain = "x y.com" }'),
-    ("[aws]\n", "profile", '"dev\\u0000prod"'),
-    ("[project]\n", "name", '"acme\\n"'),
-])
+@pytest.mark.parametrize(
+    "table, key, value",
+    [
+        (
+            '[[apps]]\nname = "api"\n',
+            "target",
+            '{ kind = "server", domain = "a.example\\r\\nX: y" }',
+        ),
+        ('[[apps]]\nname = "api"\n', "target", '{ kind = "server", domain = "example.com\\n" }'),
+        ('[[apps]]\nname = "web"\n', "target", '{ kind = "s3-cloudfront", domain = "x y.com" }'),
+        ("[aws]\n", "profile", '"dev\\u0000prod"'),
+        ("[project]\n", "name", '"acme\\n"'),
+    ],
+)
 def test_control_characters_and_malformed_domains_are_refused(table, key, value):
     text = (MINIMAL if "[project]" not in table else "") + f"{table}{key} = {value}\n"
     report = check_text(text, "pilot.toml").report
@@ -157,9 +171,15 @@ def test_a_good_domain_is_fine():
     assert check_text(text).report.ok
 
 
-@pytest.mark.parametrize("host", ["ssh://-oProxyCommand=touch${IFS}x@example.com",
-                                  "ssh://deploy@-oProxyCommand=x", "ssh://-x",
-                                  "ssh://deploy@"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "ssh://-oProxyCommand=touch${IFS}x@example.com",
+        "ssh://deploy@-oProxyCommand=x",
+        "ssh://-x",
+        "ssh://deploy@",
+    ],
+)
 def test_an_ssh_host_that_ssh_would_read_as_an_option_is_refused(host):
     text = MINIMAL + f'[server]\nhome = "host"\nhost = "{host}"\n'
     problems = _only(text, "server.host")
@@ -179,8 +199,11 @@ def test_gcp_credentials_that_are_not_a_key_file_are_warned_about(tmp_path):
 
     def problems(value: str) -> list[str]:
         text = MINIMAL + f'[gcp]\ncredentials = "{value}"\n'
-        return [p.message for p in check_text(text, base_dir=tmp_path).report.problems
-                if p.key == "gcp.credentials"]
+        return [
+            p.message
+            for p in check_text(text, base_dir=tmp_path).report.problems
+            if p.key == "gcp.credentials"
+        ]
 
     assert problems(str(key)) == []
     assert problems("key.json") == []

@@ -14,7 +14,7 @@ import hcl2
 from pilot_tui.config.document import ProjectFile
 from tests.conftest import run_pilot
 
-APPS = '''
+APPS = """
 [[apps]]
 name = "api"
 path = "api"
@@ -48,7 +48,7 @@ name = "www"
 path = "site"
 build = { kind = "static" }
 target = { kind = "gcs-cdn" }
-'''
+"""
 
 
 def project(tmp_path):
@@ -101,8 +101,10 @@ def test_every_target_becomes_waypoint_stanzas(tmp_path):
     assert uses(apps["fn"]["deploy"])[1]["memory"] == 1024
     assert uses(apps["fn"]["release"])[0] == "lambda-function-url"
 
-    assert uses(apps["jobs"]["build"]) == ("pack", {"builder":
-                                                    "paketobuildpacks/builder-jammy-base"})
+    assert uses(apps["jobs"]["build"]) == (
+        "pack",
+        {"builder": "paketobuildpacks/builder-jammy-base"},
+    )
     plugin, ecs = uses(apps["jobs"]["deploy"])
     assert plugin == "aws-ecs" and (ecs["cpu"], ecs["memory"], ecs["count"]) == (512, 1024, 2)
 
@@ -140,16 +142,19 @@ def test_deploy_with_the_waypoint_engine(tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     stub = bin_dir / "waypoint"
-    stub.write_text('#!/bin/sh\necho "waypoint $* in $(pwd)" > "$0.called"\n'
-                    'echo "» Deploying api..."\necho "✓ Deployment successfully rolled out!"\n')
+    stub.write_text(
+        '#!/bin/sh\necho "waypoint $* in $(pwd)" > "$0.called"\n'
+        'echo "» Deploying api..."\necho "✓ Deployment successfully rolled out!"\n'
+    )
     stub.chmod(stub.stat().st_mode | stat.S_IXUSR)
     env = {"PATH": f"{bin_dir}{os.pathsep}/usr/bin:/bin"}
     ran = run_pilot("deploy", "api", cwd=root, env=env)
     assert ran.returncode == 0, ran.stderr
     assert "Deployment successfully rolled out" in ran.stderr  # streamed through
-    assert (bin_dir / "waypoint.called").read_text().strip() == \
-        f"waypoint up -app=api -plain in {root}"
-    assert "app \"api\"" in (root / "waypoint.hcl").read_text()  # written for it first
+    assert (
+        bin_dir / "waypoint.called"
+    ).read_text().strip() == f"waypoint up -app=api -plain in {root}"
+    assert 'app "api"' in (root / "waypoint.hcl").read_text()  # written for it first
 
 
 def test_a_zip_function_is_skipped_with_a_note_and_refused_alone(tmp_path):
@@ -157,19 +162,26 @@ def test_a_zip_function_is_skipped_with_a_note_and_refused_alone(tmp_path):
     the note says why; asked for by name, there is nothing to export (exit 2)."""
     root = project(tmp_path)
     text = (root / "pilot.toml").read_text()
-    (root / "pilot.toml").write_text(text + '\n[[apps]]\nname = "zipfn"\n[apps.target]\n'
-                                            'kind = "lambda"\npackage = "zip"\n')
+    (root / "pilot.toml").write_text(
+        text + '\n[[apps]]\nname = "zipfn"\n[apps.target]\nkind = "lambda"\npackage = "zip"\n'
+    )
     exported = run_pilot("waypoint", "export", cwd=root)
     assert exported.returncode == 0, exported.stderr
     assert set(apps_of((root / "waypoint.hcl").read_text())) == {
-        "api", "fn", "jobs", "web", "docs", "www"}
+        "api",
+        "fn",
+        "jobs",
+        "web",
+        "docs",
+        "www",
+    }
     note = "app 'zipfn' left out: Waypoint's aws-lambda plugin deploys container images only"
     assert note in exported.stderr and 'apps.zipfn.target.package = "image"' in exported.stderr
     alone = run_pilot("waypoint", "export", "zipfn", "--stdout", cwd=root)
     assert alone.returncode == 2 and note in alone.stderr
 
 
-SETTINGS = '''
+SETTINGS = """
 [[apps]]
 name = "node"
 path = "node"
@@ -190,7 +202,7 @@ name = "pages"
 path = "site"
 build = { kind = "static", command = "npm run build", output = "dist" }
 target = { kind = "server" }
-'''
+"""
 
 
 def test_env_secret_references_and_a_generated_dockerfile_are_exported(tmp_path):
@@ -218,8 +230,7 @@ def test_env_secret_references_and_a_generated_dockerfile_are_exported(tmp_path)
     # No Dockerfile in node/: the one Pilot generates is written beside waypoint.hcl and
     # named in the build, not `use "docker" {}` (which would find none).
     plugin, build = uses(apps["node"]["build"])
-    assert plugin == "docker" and build["dockerfile"] == \
-        "${path.project}/waypoint-node.Dockerfile"
+    assert plugin == "docker" and build["dockerfile"] == "${path.project}/waypoint-node.Dockerfile"
     written = (root / "waypoint-node.Dockerfile").read_text()
     shown = run_pilot("app", "dockerfile", "node", cwd=root)
     assert shown.returncode == 0 and shown.stdout in written
@@ -228,5 +239,6 @@ def test_env_secret_references_and_a_generated_dockerfile_are_exported(tmp_path)
     # build itself (the note says to run the command first).
     assert uses(apps["pages"]["build"])[1] == {
         "dockerfile": "${path.project}/waypoint-pages.Dockerfile",
-        "context": "${path.app}/dist"}
+        "context": "${path.app}/dist",
+    }
     assert "app 'pages': run `npm run build` in site/ before `waypoint up`" in exported.stderr

@@ -31,9 +31,17 @@ def run(ns: argparse.Namespace) -> int:
     pf, config = loaded
     root = pf.path.parent
     taken = {a.name for a in config.apps}
-    given: dict[str, str] = {k: v for k, v in {
-        "path": ns.path, "name": ns.name, "target": ns.target, "env": ns.env,
-        "secrets": ",".join(ns.secret or []) or None}.items() if v is not None}
+    given: dict[str, str] = {
+        k: v
+        for k, v in {
+            "path": ns.path,
+            "name": ns.name,
+            "target": ns.target,
+            "env": ns.env,
+            "secrets": ",".join(ns.secret or []) or None,
+        }.items()
+        if v is not None
+    }
     ask = sys.stdin.isatty() and sys.stdout.isatty() and not ns.yes
     answers = dict(given)
     if ask:
@@ -66,9 +74,11 @@ def run(ns: argparse.Namespace) -> int:
         error(f"not saved: {exc}")
         return EXIT_FAILED
     why = f" ({detected.reason})" if detected is not None else ""
-    sys.stderr.write(f"added app {table['name']}: build {table['build']['kind']}{why}, "
-                     f"target {table['target']['kind']}. Deploy it: {pilot_command()} deploy "
-                     f"{table['name']}\n")
+    sys.stderr.write(
+        f"added app {table['name']}: build {table['build']['kind']}{why}, "
+        f"target {table['target']['kind']}. Deploy it: {pilot_command()} deploy "
+        f"{table['name']}\n"
+    )
     return EXIT_OK
 
 
@@ -82,8 +92,9 @@ def _default_target(home: str, detected: Any) -> str:
     return targets[0]
 
 
-def _ask(text: str, root: Any, home: str, taken: set[str],
-         answers: dict[str, str]) -> dict[str, str] | None:
+def _ask(
+    text: str, root: Any, home: str, taken: set[str], answers: dict[str, str]
+) -> dict[str, str] | None:
     import questionary
 
     def valid(field: str, value: str) -> bool | str:
@@ -102,21 +113,27 @@ def _ask(text: str, root: Any, home: str, taken: set[str],
         if field in answers:
             continue
         if field == "path":
-            reply = questionary.text(question.prompt, default=".", validate=lambda v: (
-                True if (root / (v.strip() or ".")).is_dir() else f"no folder {root / v}"),
+            reply = questionary.text(
+                question.prompt,
+                default=".",
+                validate=lambda v: (
+                    True if (root / (v.strip() or ".")).is_dir() else f"no folder {root / v}"
+                ),
             ).ask()
         elif field == "target":
             detected = detected_build(root, answers.get("path", "."))
             if detected is not None:
                 print(f"  detected {detected.reason}")
-            reply = questionary.select(question.prompt, choices=list(TARGETS.get(home,
-                                                                                 ("server",))),
-                                       default=_default_target(home, detected)).ask()
+            reply = questionary.select(
+                question.prompt,
+                choices=list(TARGETS.get(home, ("server",))),
+                default=_default_target(home, detected),
+            ).ask()
         else:
-            default = default_name(root, answers.get("path", "."), taken) \
-                if field == "name" else ""
-            reply = questionary.text(question.prompt, default=default,
-                                     validate=lambda v, f=field: valid(f, v)).ask()
+            default = default_name(root, answers.get("path", "."), taken) if field == "name" else ""
+            reply = questionary.text(
+                question.prompt, default=default, validate=lambda v, f=field: valid(f, v)
+            ).ask()
         if reply is None:  # Ctrl+C
             return None
         answers[field] = reply

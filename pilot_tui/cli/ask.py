@@ -46,8 +46,12 @@ def _ask(question: Question, draft: str, default: str) -> str | None:
         return check_answer(draft, question, text) or True
 
     if question.kind == "select" and len(question.choices) <= 8:
-        prompt = questionary.select(question.prompt, choices=list(question.choices),
-                                    default=default or None, instruction=question.help or None)
+        prompt = questionary.select(
+            question.prompt,
+            choices=list(question.choices),
+            default=default or None,
+            instruction=question.help or None,
+        )
     elif question.kind == "select":
         # Long lists: type to filter; Enter on an empty line takes the default.
         def validate_or_default(text: str) -> bool | str:
@@ -55,11 +59,14 @@ def _ask(question: Question, draft: str, default: str) -> str | None:
 
         prompt = questionary.autocomplete(
             f"{question.prompt} (type to search; Enter for {default})",
-            choices=list(question.choices), validate=validate_or_default, match_middle=True,
+            choices=list(question.choices),
+            validate=validate_or_default,
+            match_middle=True,
         )
         answer = prompt.unsafe_ask()  # unsafe: Ctrl+C raises instead of returning None
         return answer or default if answer is not None else None
     else:
-        prompt = questionary.text(question.prompt, default=default, validate=validate,
-                                  instruction=question.help or None)
+        prompt = questionary.text(
+            question.prompt, default=default, validate=validate, instruction=question.help or None
+        )
     return prompt.unsafe_ask()

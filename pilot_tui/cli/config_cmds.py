@@ -63,8 +63,9 @@ def print_report(report: Report, *, header: str | None = None) -> None:
         sys.stderr.write(line + "\n")
     errors, warnings = len(report.errors), len(report.warnings)
     if errors or warnings:
-        sys.stderr.write(f"{errors} error{'s' * (errors != 1)}, "
-                         f"{warnings} warning{'s' * (warnings != 1)}\n")
+        sys.stderr.write(
+            f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}\n"
+        )
 
 
 def load(ns: argparse.Namespace) -> ProjectFile | None:
@@ -192,8 +193,10 @@ def _write(pf: ProjectFile, new_text: str, what: str) -> int:
     try:
         checked = pf.save(new_text)
     except ConfigRefused as exc:
-        print_report(exc.report, header=f"refused: {what} would leave {pf.display} invalid; "
-                                        "the file is unchanged:")
+        print_report(
+            exc.report,
+            header=f"refused: {what} would leave {pf.display} invalid; the file is unchanged:",
+        )
         return EXIT_INVALID
     except ConfigChanged as exc:
         error(str(exc))

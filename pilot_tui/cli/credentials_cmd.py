@@ -23,9 +23,11 @@ def run(ns: argparse.Namespace) -> int:
         print(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
     else:
         if not rows:
-            print("No cloud credentials found. Set up AWS (`aws configure`) or Google "
-                  "(`gcloud auth application-default login`), or try the sandbox: "
-                  "`pilot-tui --sandbox credentials`.")
+            print(
+                "No cloud credentials found. Set up AWS (`aws configure`) or Google "
+                "(`gcloud auth application-default login`), or try the sandbox: "
+                "`pilot-tui --sandbox credentials`."
+            )
         for row in rows:
             mark = "ok  " if row.ok else "FAIL"
             used = " (used by pilot.toml)" if row.configured else ""

@@ -26,15 +26,25 @@ class Printer:
         self.verbose = verbose
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, Output) and not self.verbose and event.stage == "build" \
-                and not event.warning:
+        if (
+            isinstance(event, Output)
+            and not self.verbose
+            and event.stage == "build"
+            and not event.warning
+        ):
             return
         say(describe(event))
 
 
 @contextlib.contextmanager
-def deployer(ns: argparse.Namespace, *, lock_wait: float = 0.0, apps: list[str] | None = None,
-             share: bool = True, loaded: tuple[Any, Any] | None = None) -> Iterator[Any]:
+def deployer(
+    ns: argparse.Namespace,
+    *,
+    lock_wait: float = 0.0,
+    apps: list[str] | None = None,
+    share: bool = True,
+    loaded: tuple[Any, Any] | None = None,
+) -> Iterator[Any]:
     """An engine for this project (see deploy.session.open_deployer), or raise SystemExit
     with the reason. ``loaded`` is the (project file, config) the caller already read."""
     from pilot_tui.deploy.host import HostError
@@ -45,8 +55,15 @@ def deployer(ns: argparse.Namespace, *, lock_wait: float = 0.0, apps: list[str] 
         raise SystemExit(EXIT_INVALID)
     pf, config = loaded
     try:
-        with open_deployer(pf.path, config, Printer(getattr(ns, "verbose", False)),
-                           apps=apps, share=share, warn=say, lock_wait=lock_wait) as engine:
+        with open_deployer(
+            pf.path,
+            config,
+            Printer(getattr(ns, "verbose", False)),
+            apps=apps,
+            share=share,
+            warn=say,
+            lock_wait=lock_wait,
+        ) as engine:
             yield engine
     except HostError as exc:
         error(str(exc))
@@ -61,8 +78,10 @@ def _load_app(ns: argparse.Namespace) -> tuple[Any, Any, Any] | None:
     pf, config = loaded
     app = config.app(ns.app)
     if app is None:
-        error(f"no app {ns.app!r} in {pf.display} (apps: "
-              f"{', '.join(a.name for a in config.apps) or 'none yet'})")
+        error(
+            f"no app {ns.app!r} in {pf.display} (apps: "
+            f"{', '.join(a.name for a in config.apps) or 'none yet'})"
+        )
         return None
     return pf, config, app
 
@@ -106,8 +125,10 @@ def deploy(ns: argparse.Namespace) -> int:
     with deployer(ns, lock_wait=ns.wait, apps=wanted, loaded=loaded) as engine:
         names = wanted
         if not names:
-            error("name an app (pilot-tui deploy APP) or use --all; apps: "
-                  + (", ".join(a.name for a in engine.config.apps) or "none yet"))
+            error(
+                "name an app (pilot-tui deploy APP) or use --all; apps: "
+                + (", ".join(a.name for a in engine.config.apps) or "none yet")
+            )
             return EXIT_INVALID
         try:
             for name in names:  # every name checked before anything is built
@@ -117,8 +138,10 @@ def deploy(ns: argparse.Namespace) -> int:
             return EXIT_INVALID
         if ns.break_lock and engine.client is not None:
             for name in names:
-                answer = confirm(f"Break the deploy lock of {name}? Only do this if no deploy "
-                                 "is running.", ns.yes)
+                answer = confirm(
+                    f"Break the deploy lock of {name}? Only do this if no deploy is running.",
+                    ns.yes,
+                )
                 if answer is None:  # no terminal to ask: refuse before building anything
                     return EXIT_INVALID
                 if answer and break_lock(engine.client, engine.project, name):
@@ -234,15 +257,36 @@ def status(ns: argparse.Namespace) -> int:
     served = [a.name for a in loaded[1].apps if a.target.kind == "server"]
     with deployer(ns, share=False, apps=served, loaded=loaded) as engine:
         proxy, apps = statuses(engine)
-        listed = [] if engine.target is None else [AppStatus(
-            "(proxy)", "-", proxy,
-            f"{engine.target.address} · port {engine.config.server.http_port}")]
+        listed = (
+            []
+            if engine.target is None
+            else [
+                AppStatus(
+                    "(proxy)",
+                    "-",
+                    proxy,
+                    f"{engine.target.address} · port {engine.config.server.http_port}",
+                )
+            ]
+        )
         listed += apps
         if ns.json:  # url: what answers (here, in the sandbox); simulated_url: what the
             # sandbox's cloud made up in its place, where nothing answers
-            print(json.dumps([{"app": a.app, "release": a.release, "health": a.health,
-                               "url": a.url, "simulated_url": a.simulated or None}
-                              for a in listed], indent=2))
+            print(
+                json.dumps(
+                    [
+                        {
+                            "app": a.app,
+                            "release": a.release,
+                            "health": a.health,
+                            "url": a.url,
+                            "simulated_url": a.simulated or None,
+                        }
+                        for a in listed
+                    ],
+                    indent=2,
+                )
+            )
         else:
             for a in listed:
                 print(f"{a.app:16} {a.release:8} {a.health:24} {a.where()}")
@@ -272,9 +316,11 @@ def secrets_set(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     say(f"stored {ns.name} for {ns.app} in {path} (0600)")
     if ns.name not in app.secrets:
-        say(f"note: apps.{ns.app}.secrets does not list {ns.name}; add it so deploys pass "
+        say(
+            f"note: apps.{ns.app}.secrets does not list {ns.name}; add it so deploys pass "
             f"it: pilot-tui config set apps.{ns.app}.secrets "
-            f"'{json.dumps([*app.secrets, ns.name])}'")
+            f"'{json.dumps([*app.secrets, ns.name])}'"
+        )
     return EXIT_OK
 
 
@@ -291,8 +337,7 @@ def secrets_list(ns: argparse.Namespace) -> int:
         error(str(exc))
         return EXIT_FAILED
     for name in sorted(set(app.secrets) | set(stored)):
-        where = "environment" if name in os.environ else (
-            "stored" if name in stored else "MISSING")
+        where = "environment" if name in os.environ else ("stored" if name in stored else "MISSING")
         listed = "" if name in app.secrets else "  (not in apps.secrets: not passed)"
         print(f"{name:24} {where}{listed}")
     return EXIT_OK
@@ -306,8 +351,10 @@ def app_list(ns: argparse.Namespace) -> int:
     state_dir = Project(pf.path).state_dir
     for app in config.apps:
         live = history.live_release(state_dir, app.name)
-        print(f"{app.name:16} {app.build.kind:11} {app.target.kind:14} "
-              f"{live.id if live else '-':6} {addresses.of_release(live).text() if live else ''}")
+        print(
+            f"{app.name:16} {app.build.kind:11} {app.target.kind:14} "
+            f"{live.id if live else '-':6} {addresses.of_release(live).text() if live else ''}"
+        )
     if not config.apps:
         say("no apps yet: add one in the app (a) or with [[apps]] in pilot.toml")
     return EXIT_OK
@@ -334,8 +381,9 @@ def app_destroy(ns: argparse.Namespace) -> int:
             return EXIT_INVALID
         if engine.client is None:  # a static site on a managed target: its bucket and CDN
             return _destroy_site(engine, app, ns.yes)
-        answer = confirm(f"Stop and remove {ns.app}'s containers and route? (history is kept)",
-                         ns.yes)
+        answer = confirm(
+            f"Stop and remove {ns.app}'s containers and route? (history is kept)", ns.yes
+        )
         if not answer:
             return not_confirmed(answer)
         containers = server_target.app_containers(engine.client, engine.project, ns.app)
@@ -378,8 +426,10 @@ def app_dockerfile(ns: argparse.Namespace) -> int:
         sys.stdout.write(recipe.generated)
         return EXIT_OK
     if recipe.builder is not None:
-        error(f"{ns.app} is a static site built by `{recipe.builder.command}`; its serving "
-              "Dockerfile only makes sense with the built files: nothing ejected")
+        error(
+            f"{ns.app} is a static site built by `{recipe.builder.command}`; its serving "
+            "Dockerfile only makes sense with the built files: nothing ejected"
+        )
         return EXIT_INVALID
     target = recipe.folder / "Dockerfile"
     if target.exists():
@@ -391,7 +441,7 @@ def app_dockerfile(ns: argparse.Namespace) -> int:
         error(exc.report.errors[0].message)
         return EXIT_FAILED
     atomic_write(target, recipe.generated)
-    say(f"wrote {target} and set apps.{ns.app}.build.kind = \"dockerfile\"; it is yours now")
+    say(f'wrote {target} and set apps.{ns.app}.build.kind = "dockerfile"; it is yours now')
     return EXIT_OK
 
 
@@ -402,8 +452,10 @@ def _destroy_site(engine: Any, app: Any, yes: bool) -> int:
     from pilot_tui.deploy.sites import SiteConfigError
 
     bucket = bucket_for(engine.config.project.name, app.name)
-    answer = confirm(f"Delete {app.name}'s bucket {bucket} and everything in it, and its "
-                     "CDN? (history is kept)", yes)
+    answer = confirm(
+        f"Delete {app.name}'s bucket {bucket} and everything in it, and its CDN? (history is kept)",
+        yes,
+    )
     if not answer:
         return not_confirmed(answer)
     try:

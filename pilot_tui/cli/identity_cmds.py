@@ -24,13 +24,21 @@ def _deployer(ns: argparse.Namespace) -> tuple[Any, Any, Project] | None:
         from pilot_tui.identity_gcp import GcpDeployer, resources_for
 
         if config.server.home == "sandbox" or not config.gcp.project:
-            error("the GCP deployer needs gcp.project and a real Google Cloud project (the "
-                  "sandbox has no IAM emulator)")
+            error(
+                "the GCP deployer needs gcp.project and a real Google Cloud project (the "
+                "sandbox has no IAM emulator)"
+            )
             return None
-        transport = authorized_transport(key_path(config.gcp.credentials, project.root),
-                                         config.gcp.project)
-        return GcpDeployer(transport, config.project.name, config.gcp.project,
-                           resources=resources_for(config)), config, project
+        transport = authorized_transport(
+            key_path(config.gcp.credentials, project.root), config.gcp.project
+        )
+        return (
+            GcpDeployer(
+                transport, config.project.name, config.gcp.project, resources=resources_for(config)
+            ),
+            config,
+            project,
+        )
     from pilot_tui.identity import aws_deployer
 
     sandbox = config.server.home == "sandbox"  # load_valid applied --sandbox
@@ -41,8 +49,7 @@ def _deployer(ns: argparse.Namespace) -> tuple[Any, Any, Project] | None:
 
         if len(Sandbox(project.state_dir).running()) < 2:
             sys.stderr.write("starting the sandbox's local AWS API and GCS emulator\n")
-    return aws_deployer(config, project.state_dir, sandbox=sandbox, start=start), config, \
-        project
+    return aws_deployer(config, project.state_dir, sandbox=sandbox, start=start), config, project
 
 
 def _run(ns: argparse.Namespace, action: str) -> int:
@@ -58,15 +65,15 @@ def _run(ns: argparse.Namespace, action: str) -> int:
         return EXIT_INVALID
     deployer, _, project = found
     keys = project.state_dir / "keys"
-    key_file = "gcp-deployer.json" if getattr(ns, "cloud", "aws") == "gcp" \
-        else "aws-deployer.json"
+    key_file = "gcp-deployer.json" if getattr(ns, "cloud", "aws") == "gcp" else "aws-deployer.json"
     try:
         if action == "create":
             who = deployer.ensure()
             key_id = deployer.rotate(keys)
             print(who)
-            sys.stderr.write(f"key {key_id} stored in {keys / key_file} (0600); the secret "
-                             "is never shown\n")
+            sys.stderr.write(
+                f"key {key_id} stored in {keys / key_file} (0600); the secret is never shown\n"
+            )
         elif action == "rotate":
             key_id = deployer.rotate(keys)
             sys.stderr.write(f"new key {key_id} stored; the previous one is deleted\n")

@@ -24,15 +24,20 @@ def run(ns: argparse.Namespace) -> int:
         error(f"{target.parent} is not a directory")
         return EXIT_INVALID
 
-    given = {q.key: _flag_answer(q, getattr(ns, q.dest)) for q in QUESTIONS
-             if getattr(ns, q.dest) is not None}
+    given = {
+        q.key: _flag_answer(q, getattr(ns, q.dest))
+        for q in QUESTIONS
+        if getattr(ns, q.dest) is not None
+    }
     draft = starter_text(project_name_from(target.parent.name))
     if ns.plain:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             flags = " ".join(f"{q.flag} {q.key.split('.')[-1].upper()}" for q in QUESTIONS[:4])
-            error("init --plain asks questions and needs an interactive terminal. Without one, "
-                  f"answer with flags instead, e.g. `pilot-tui init {flags}` "
-                  "(all flags: `pilot-tui init --help`)")
+            error(
+                "init --plain asks questions and needs an interactive terminal. Without one, "
+                f"answer with flags instead, e.g. `pilot-tui init {flags}` "
+                "(all flags: `pilot-tui init --help`)"
+            )
             return EXIT_INVALID
         from pilot_tui.cli.ask import ask_all
 
@@ -54,8 +59,9 @@ def run(ns: argparse.Namespace) -> int:
 
     report = check_text(draft, str(target), target.parent).report
     if not report.ok:  # answers can conflict (e.g. a cloud-run app without a GCP project)
-        print_report(report, header="the answers do not make a valid pilot.toml; nothing "
-                                    "was written:")
+        print_report(
+            report, header="the answers do not make a valid pilot.toml; nothing was written:"
+        )
         return EXIT_INVALID
     try:
         project, ignored = create_project(target, draft)
@@ -63,8 +69,10 @@ def run(ns: argparse.Namespace) -> int:
         error(f"could not write {target}: {exc}")
         return EXIT_INVALID
     print(f"created {target}")
-    print(f"created {project.state_dir}/ (0700) for machine state"
-          + (f"; added it to {' and '.join(ignored)}" if ignored else ""))
+    print(
+        f"created {project.state_dir}/ (0700) for machine state"
+        + (f"; added it to {' and '.join(ignored)}" if ignored else "")
+    )
     pilot = pilot_command()
     print(f"next: `{pilot}` opens the guided setup; `{pilot} config validate` checks the file")
     if report.warnings:  # e.g. allowed CIDRs that let the whole internet in

@@ -45,10 +45,12 @@ def print_logs(project: Project, config: Any, app: Any, *, tail: int, follow: bo
 def destroy(project: Project, config: Any, app: Any, yes: bool) -> int:
     from pilot_tui.deploy.app_teardown import destroy_app
 
-    where = {"lambda": "function, its URL and logs", "ecs": "service, load balancer and logs",
-             "cloud-run": "Cloud Run service"}[app.target.kind]
-    answer = confirm(f"Delete {app.name}'s {where} on {app.target.kind}? (history is kept)",
-                     yes)
+    where = {
+        "lambda": "function, its URL and logs",
+        "ecs": "service, load balancer and logs",
+        "cloud-run": "Cloud Run service",
+    }[app.target.kind]
+    answer = confirm(f"Delete {app.name}'s {where} on {app.target.kind}? (history is kept)", yes)
     if not answer:
         return not_confirmed(answer)
     from pilot_tui.deploy.s3_site import SiteError

@@ -25,8 +25,12 @@ def status(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     running = sandbox.running()
     if ns.json:
-        print(json.dumps({n: {"pid": e.pid, "port": e.port, "url": e.url}
-                          for n, e in running.items()}, indent=2))
+        print(
+            json.dumps(
+                {n: {"pid": e.pid, "port": e.port, "url": e.url} for n, e in running.items()},
+                indent=2,
+            )
+        )
     elif not running:
         print("the sandbox emulators are not running (`pilot-tui server up` starts them)")
     for name, emulator in running.items() if not ns.json else ():
@@ -41,6 +45,8 @@ def stop(ns: argparse.Namespace) -> int:
     stopped = sandbox.stop()
     print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
     if stopped:
-        print("the sandbox's resources lived in memory and are gone; `pilot-tui server up` "
-              "creates them again")
+        print(
+            "the sandbox's resources lived in memory and are gone; `pilot-tui server up` "
+            "creates them again"
+        )
     return EXIT_OK

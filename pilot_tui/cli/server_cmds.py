@@ -34,15 +34,26 @@ from pilot_tui.tf.events import (
     Event,
     PlannedChange,
 )
+from pilot_tui.tf.plan import ResourceChange
 from pilot_tui.tf.toolchain import BinaryRefused, ToolchainError
 from pilot_tui.tf.workspace import WorkspaceError
 
 T = TypeVar("T")
 EXIT_CANCELLED = -1  # the user said no: nothing changed, exit 0
-VERBS = {"create": "creating", "update": "updating", "delete": "destroying",
-         "replace": "replacing", "read": "reading"}
-DONE = {"create": "created", "update": "updated", "delete": "destroyed", "replace": "replaced",
-        "read": "read"}
+VERBS = {
+    "create": "creating",
+    "update": "updating",
+    "delete": "destroying",
+    "replace": "replacing",
+    "read": "reading",
+}
+DONE = {
+    "create": "created",
+    "update": "updated",
+    "delete": "destroyed",
+    "replace": "replaced",
+    "read": "read",
+}
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "replace": "-/+", "read": "<="}
 
 
@@ -68,13 +79,17 @@ class Progress:
         elif isinstance(event, PlannedChange):
             self.planned += 1
         elif isinstance(event, ApplyStart) and not self.quiet:
-            say(f"[{self.done}/{self.total}] {event.address}: "
-                f"{VERBS.get(event.action, event.action)}...")
+            say(
+                f"[{self.done}/{self.total}] {event.address}: "
+                f"{VERBS.get(event.action, event.action)}..."
+            )
         elif isinstance(event, ApplyComplete):
             self.done += 1
             if not self.quiet:
-                say(f"[{self.done}/{self.total}] {event.address}: "
-                    f"{DONE.get(event.action, event.action)} ({event.elapsed}s)")
+                say(
+                    f"[{self.done}/{self.total}] {event.address}: "
+                    f"{DONE.get(event.action, event.action)} ({event.elapsed}s)"
+                )
         elif isinstance(event, ApplyErrored):
             say(f"[{self.done}/{self.total}] {event.address}: FAILED after {event.elapsed}s")
         elif isinstance(event, Diagnostic):
@@ -90,8 +105,11 @@ def print_diagnostic(d: Diagnostic) -> None:
         say(f"  {line}")
 
 
-def _run(make: Callable[[], Awaitable[T]], interrupt: Interrupt,
-         in_flight: Callable[[], dict[str, str]] = dict) -> T:
+def _run(
+    make: Callable[[], Awaitable[T]],
+    interrupt: Interrupt,
+    in_flight: Callable[[], dict[str, str]] = dict,
+) -> T:
     """Run async work with Ctrl+C forwarded to Terraform: the first stops it gracefully, the
     second says what it waits for, the third kills it."""
 
@@ -118,31 +136,51 @@ def _server(ns: argparse.Namespace, progress: Progress, interrupt: Interrupt) ->
     return Server(Project(pf.path), config, progress, interrupt)
 
 
+def _plan_row(change: ResourceChange, width: int) -> str:
+    symbol = SYMBOLS.get(change.action, "?")
+    return f"  {symbol:>3} {change.address:<{width}}  {change.action:<8} {change.details}".rstrip()
+
+
 def _table(plan: Plan) -> str:
     if not plan.changes:
         return "No changes: the Pilot Server matches pilot.toml."
     width = max(len(c.address) for c in plan.changes)
-    rows = [f"  {SYMBOLS.get(c.action, '?'):>3} {c.address:<{width}}  {c.action:<8} {c.details}"
-            .rstrip() for c in plan.changes]
+    rows = [_plan_row(c, width) for c in plan.changes]
     counts = {a: sum(c.action == a for c in plan.changes) for a in SYMBOLS}
-    total = (f"{counts['create']} to add, {counts['update']} to change, "
-             f"{counts['delete'] + counts['replace']} to destroy"
-             + (f" ({counts['replace']} replaced)" if counts["replace"] else ""))
+    total = (
+        f"{counts['create']} to add, {counts['update']} to change, "
+        f"{counts['delete'] + counts['replace']} to destroy"
+        + (f" ({counts['replace']} replaced)" if counts["replace"] else "")
+    )
     return "\n".join([*rows, "", f"Plan: {total}."])
 
 
 def _plan_json(plan: Plan, server: Server) -> str:
-    return json.dumps({
-        "home": server.home,
-        "destroy": plan.destroy,
-        "changes": [{"address": c.address, "type": c.resource_type, "action": c.action,
-                     "details": c.details} for c in plan.changes],
-        "summary": None if plan.summary is None else {
-            "add": plan.summary.add, "change": plan.summary.change,
-            "remove": plan.summary.remove},
-        "warnings": plan.warnings,
-        "cost": None if plan.destroy else server.estimate().as_json(),
-    }, indent=2)
+    return json.dumps(
+        {
+            "home": server.home,
+            "destroy": plan.destroy,
+            "changes": [
+                {
+                    "address": c.address,
+                    "type": c.resource_type,
+                    "action": c.action,
+                    "details": c.details,
+                }
+                for c in plan.changes
+            ],
+            "summary": None
+            if plan.summary is None
+            else {
+                "add": plan.summary.add,
+                "change": plan.summary.change,
+                "remove": plan.summary.remove,
+            },
+            "warnings": plan.warnings,
+            "cost": None if plan.destroy else server.estimate().as_json(),
+        },
+        indent=2,
+    )
 
 
 def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -178,8 +216,10 @@ def _ask_allowed_cidrs(server: Server) -> PilotConfig:
 
     question = next(q for q in QUESTIONS if q.key == "server.allowed_cidrs")
     pf = ProjectFile.load(server.project.file)
-    say("Your public address could not be found. Which networks may reach the server's SSH "
-        "and Docker ports?")
+    say(
+        "Your public address could not be found. Which networks may reach the server's SSH "
+        "and Docker ports?"
+    )
     while True:
         try:
             answer = input("CIDRs, comma separated (e.g. 203.0.113.7/32): ").strip()
@@ -223,31 +263,40 @@ def plan(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _apply(server: Server, the_plan: Plan, progress: Progress, interrupt: Interrupt,
-           verb: str) -> int:
+def _apply(
+    server: Server, the_plan: Plan, progress: Progress, interrupt: Interrupt, verb: str
+) -> int:
     progress.total = the_plan.total
     result = _run(lambda: server.apply(the_plan), interrupt, server.in_flight)
     if result.killed:
-        say(f"{verb} stopped after {progress.done}/{progress.total} changes: Pilot killed "
-            "Terraform, so its state may miss what it was doing.")
+        say(
+            f"{verb} stopped after {progress.done}/{progress.total} changes: Pilot killed "
+            "Terraform, so its state may miss what it was doing."
+        )
         for line in server.after_kill(result):
             say(line)
         say(f"full log: {result.log}")
         return EXIT_INTERRUPTED
     if result.interrupted:
-        say(f"{verb} interrupted after {progress.done}/{progress.total} changes; Terraform saved "
+        say(
+            f"{verb} interrupted after {progress.done}/{progress.total} changes; Terraform saved "
             f"its state. Run `pilot-tui server {'destroy' if the_plan.destroy else 'up'}` to "
-            "finish.")
+            "finish."
+        )
         return EXIT_INTERRUPTED
     if result.code != 0:
         failed = ", ".join(result.errored) or "(see the errors above)"
         say(f"{verb} failed at: {failed}")
-        say(f"{len(result.completed)} change(s) were made before the failure; Terraform's state "
-            "records them, so fixing the cause and running the command again resumes.")
+        say(
+            f"{len(result.completed)} change(s) were made before the failure; Terraform's state "
+            "records them, so fixing the cause and running the command again resumes."
+        )
         if any(d.summary == "Saved plan is stale" for d in result.errors):
-            say("the state changed after this plan was made (another `server up`, from "
+            say(
+                "the state changed after this plan was made (another `server up`, from "
                 "another checkout sharing the state?): run the command again to plan from "
-                "what exists now")
+                "what exists now"
+            )
         existing = _run(server.state_resources, Interrupt())  # the state, not the plan
         say(f"what exists now ({len(existing)}): " + (", ".join(existing) or "nothing"))
         say(f"full log: {result.log}")
@@ -269,8 +318,9 @@ def _plan_confirm_apply(ns: argparse.Namespace) -> tuple[int, Server | None]:
         return _review_and_apply(ns, server, progress, interrupt), server
 
 
-def _review_and_apply(ns: argparse.Namespace, server: Server, progress: Progress,
-                      interrupt: Interrupt) -> int:
+def _review_and_apply(
+    ns: argparse.Namespace, server: Server, progress: Progress, interrupt: Interrupt
+) -> int:
     the_plan, result = _make_plan(server, False, interrupt)
     if result.interrupted:
         return EXIT_INTERRUPTED
@@ -300,8 +350,9 @@ def up(ns: argparse.Namespace) -> int:
 
     outputs = server.saved_outputs()
     print("\nThe Pilot Server is up.")
-    for key, shown in server_rows(server.home, outputs,
-                                  ("public_ip", "docker_host", "instance_id")):
+    for key, shown in server_rows(
+        server.home, outputs, ("public_ip", "docker_host", "instance_id")
+    ):
         print(f"  {key:12} {shown}")
     print("Next: describe your apps in pilot.toml ([[apps]]), then deploy them.")
     return EXIT_OK
@@ -340,8 +391,9 @@ def status(ns: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2))
         return EXIT_OK
     print(f"home: {server.home}")
-    print(f"server: {'up' if info['up'] else 'not provisioned'} "
-          f"({len(resources)} resources in state)")
+    print(
+        f"server: {'up' if info['up'] else 'not provisioned'} ({len(resources)} resources in state)"
+    )
     for key, shown in server_rows(server.home, info["outputs"]):
         print(f"  {key:18} {shown}")
     if server.home == "sandbox":
@@ -349,6 +401,8 @@ def status(ns: argparse.Namespace) -> int:
             for name, emu in info["sandbox"].items():
                 print(f"  sandbox {name:10} {emu['url']} (pid {emu['pid']})")
         elif resources:
-            print("  the sandbox emulators are not running: its resources are gone; "
-                  "`pilot-tui server up` creates them again")
+            print(
+                "  the sandbox emulators are not running: its resources are gone; "
+                "`pilot-tui server up` creates them again"
+            )
     return EXIT_OK

@@ -20,8 +20,10 @@ def eject(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     pf, cfg = loaded
     if cfg.terraform.templates:
-        error(f"already ejected to {cfg.terraform.templates!r} (terraform.templates); "
-              "Pilot renders from there")
+        error(
+            f"already ejected to {cfg.terraform.templates!r} (terraform.templates); "
+            "Pilot renders from there"
+        )
         return EXIT_INVALID
     root = pf.path.parent
     target = root / ns.to
@@ -50,19 +52,30 @@ def eject(ns: argparse.Namespace) -> int:
         return EXIT_FAILED
     print(f"copied the {home} templates to {target}/ ({len(files)} files)")
     print(f'set terraform.templates = "{ns.to}" in {pf.display}: Pilot now renders your copy.')
-    print("They are yours: edit, commit and review them; Pilot still supplies the variables "
-          "(pilot.auto.tfvars.json) and, in the sandbox, the provider override.")
+    print(
+        "They are yours: edit, commit and review them; Pilot still supplies the variables "
+        "(pilot.auto.tfvars.json) and, in the sandbox, the provider override."
+    )
     return EXIT_OK
 
 
-def ssh_command(host: str, user: str, key: Path, known_hosts: Path,
-                extra: list[str]) -> Command:
+def ssh_command(host: str, user: str, key: Path, known_hosts: Path, extra: list[str]) -> Command:
     """The ssh invocation for the Pilot Server (data, so it can be checked in tests)."""
-    return Command((
-        "ssh", "-i", str(key), "-o", "IdentitiesOnly=yes",
-        "-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=accept-new",
-        f"{user}@{host}", *extra,
-    ))
+    return Command(
+        (
+            "ssh",
+            "-i",
+            str(key),
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            f"UserKnownHostsFile={known_hosts}",
+            "-o",
+            "StrictHostKeyChecking=accept-new",
+            f"{user}@{host}",
+            *extra,
+        )
+    )
 
 
 def ssh(ns: argparse.Namespace) -> int:
@@ -75,23 +88,27 @@ def ssh(ns: argparse.Namespace) -> int:
     project = Project(pf.path)
     saved = saved_record(project.state_dir)
     if not saved:
-        error("no Pilot Server is recorded for this project; create it with `pilot-tui server "
-              "up`")
+        error("no Pilot Server is recorded for this project; create it with `pilot-tui server up`")
         return EXIT_FAILED
     if saved.get("home") == "sandbox":
-        error("the sandbox's server is simulated by a local AWS API: there is no machine to "
-              "SSH into. Provision on AWS or GCP (server.home) for a real one.")
+        error(
+            "the sandbox's server is simulated by a local AWS API: there is no machine to "
+            "SSH into. Provision on AWS or GCP (server.home) for a real one."
+        )
         return EXIT_FAILED
     outputs = saved.get("outputs", {})
     keys = project.state_dir / "keys"
     extra = ns.command[1:] if ns.command[:1] == ["--"] else ns.command
-    command = ssh_command(outputs["public_ip"], outputs.get("ssh_user", "ubuntu"),
-                          keys / KEY_NAME, keys / "known_hosts", extra)
+    command = ssh_command(
+        outputs["public_ip"],
+        outputs.get("ssh_user", "ubuntu"),
+        keys / KEY_NAME,
+        keys / "known_hosts",
+        extra,
+    )
     try:
         exec_replace(command)
     except RunnerError as exc:
         error(f"{exc}; install an OpenSSH client")
         return EXIT_FAILED
     return EXIT_OK  # pragma: no cover - exec does not return
-
-

@@ -35,8 +35,10 @@ def request(ns: argparse.Namespace) -> int:
     keys = Project(pf.path).state_dir / "keys"
     _, public = server_key(keys, f"pilot-{config.project.name}")
     print(public)
-    say("send this line (your PUBLIC key) to whoever runs the Pilot Server; they run "
-        "`pilot-tui invite YOUR-NAME --key '<that line>'` and send you the invite file")
+    say(
+        "send this line (your PUBLIC key) to whoever runs the Pilot Server; they run "
+        "`pilot-tui invite YOUR-NAME --key '<that line>'` and send you the invite file"
+    )
     return EXIT_OK
 
 
@@ -82,12 +84,18 @@ def invite(ns: argparse.Namespace) -> int:
     if code != EXIT_OK:
         return code
     known = state_dir / "keys" / "known_hosts"
-    text = invite_text(config, team_record(config, saved_record(state_dir)),
-                       known.read_text() if known.exists() else "", name)
+    text = invite_text(
+        config,
+        team_record(config, saved_record(state_dir)),
+        known.read_text() if known.exists() else "",
+        name,
+    )
     target = pf.path.parent / (ns.output or f"pilot-invite-{name}.toml")
     atomic_write(target, text, mode=0o600)
-    say(f"authorised {name}'s key on the server; send them {target} (it holds no secret) "
-        f"and have them run `pilot-tui join {target.name}`")
+    say(
+        f"authorised {name}'s key on the server; send them {target} (it holds no secret) "
+        f"and have them run `pilot-tui join {target.name}`"
+    )
     return EXIT_OK
 
 
@@ -102,8 +110,7 @@ def join_cmd(ns: argparse.Namespace) -> int:
     pf, config = loaded
     state_dir = Project(pf.path).state_dir
     try:
-        server = join(Path(ns.invite).read_text(encoding="utf-8"), config.project.name,
-                      state_dir)
+        server = join(Path(ns.invite).read_text(encoding="utf-8"), config.project.name, state_dir)
     except OSError as exc:
         error(f"cannot read {ns.invite}: {exc.strerror}")
         return EXIT_INVALID
@@ -112,11 +119,14 @@ def join_cmd(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     done = capture(on_server(server, state_dir, "true"))
     if done.returncode != 0:
-        error(f"joined, but {server.host} does not accept your key yet: "
-              f"{done.stderr.strip()[-200:]}")
+        error(
+            f"joined, but {server.host} does not accept your key yet: {done.stderr.strip()[-200:]}"
+        )
         return EXIT_FAILED
-    say(f"joined: {server.user}@{server.host} accepts your key; `pilot-tui status` and "
-        "`pilot-tui deploy` work from this checkout")
+    say(
+        f"joined: {server.user}@{server.host} accepts your key; `pilot-tui status` and "
+        "`pilot-tui deploy` work from this checkout"
+    )
     return EXIT_OK
 
 

@@ -80,8 +80,9 @@ def sandbox_stand_in(ns: argparse.Namespace) -> str | None:
     return None if config is None else refusal(config.server.home)
 
 
-def _destroy(ns: argparse.Namespace, server: Server, progress: Progress,
-             interrupt: Interrupt) -> int:
+def _destroy(
+    ns: argparse.Namespace, server: Server, progress: Progress, interrupt: Interrupt
+) -> int:
     from pilot_tui.cli.server_cmds import _make_plan, _run
 
     the_plan, result = _make_plan(server, True, interrupt)
@@ -90,8 +91,10 @@ def _destroy(ns: argparse.Namespace, server: Server, progress: Progress,
     if result.code != 0:
         say(f"planning the destroy failed; full log: {result.log}")
         return EXIT_FAILED
-    teardown, inv = _run(lambda: plan_teardown(
-        server, the_plan, keep_state=getattr(ns, "keep_state", False)), Interrupt())
+    teardown, inv = _run(
+        lambda: plan_teardown(server, the_plan, keep_state=getattr(ns, "keep_state", False)),
+        Interrupt(),
+    )
     return _confirm_and_remove(ns, teardown, inv, server, the_plan, progress, interrupt)
 
 
@@ -105,8 +108,9 @@ def _destroy_on_host(ns: argparse.Namespace, root: Path, config: PilotConfig) ->
     try:
         target = target_for(config, state_dir, {})
         with connect(target, state_dir / "run") as client:
-            teardown = Teardown(config, root, make_scan(config, root),
-                                keep_state=getattr(ns, "keep_state", False))
+            teardown = Teardown(
+                config, root, make_scan(config, root), keep_state=getattr(ns, "keep_state", False)
+            )
             teardown.scan.docker = client
             found, problems = teardown.scan.run()
             inv = inventory(found, [], {}, keep_state=teardown.keep_state, problems=problems)
@@ -116,9 +120,15 @@ def _destroy_on_host(ns: argparse.Namespace, root: Path, config: PilotConfig) ->
         return EXIT_FAILED
 
 
-def _confirm_and_remove(ns: argparse.Namespace, teardown: Teardown, inv: Inventory,
-                        server: Server | None, the_plan: Plan | None, progress: Progress,
-                        interrupt: Interrupt) -> int:
+def _confirm_and_remove(
+    ns: argparse.Namespace,
+    teardown: Teardown,
+    inv: Inventory,
+    server: Server | None,
+    the_plan: Plan | None,
+    progress: Progress,
+    interrupt: Interrupt,
+) -> int:
     """Show ``inv``, ask once, remove it in order and say what remains."""
     from pilot_tui.cli.server_cmds import _run
     from pilot_tui.server import Stage
@@ -134,17 +144,29 @@ def _confirm_and_remove(ns: argparse.Namespace, teardown: Teardown, inv: Invento
     if not answer:
         return not_confirmed(answer)
     progress.total = the_plan.total if the_plan is not None else 0
-    ok = _run(lambda: execute(teardown, inv, server, the_plan, lambda text: say(f"    {text}"),
-                              lambda step, title: progress(Stage(step, title))), interrupt,
-              server.in_flight if server is not None else dict)
+    ok = _run(
+        lambda: execute(
+            teardown,
+            inv,
+            server,
+            the_plan,
+            lambda text: say(f"    {text}"),
+            lambda step, title: progress(Stage(step, title)),
+        ),
+        interrupt,
+        server.in_flight if server is not None else dict,
+    )
     left = _run(lambda: what_remains(teardown, server), Interrupt())
     if left.remove:
         print(f"What remains ({len(left.remove)}):")
         for thing in left.remove:
             print(f"  - {thing.describe()}")
     else:
-        print("What remains: nothing" + (" (the state bucket and lock table are kept: "
-                                         "--keep-state)" if left.keep else "") + ".")
+        print(
+            "What remains: nothing"
+            + (" (the state bucket and lock table are kept: --keep-state)" if left.keep else "")
+            + "."
+        )
     for problem in left.problems:
         say(f"warning: {problem}")
     if not ok or left.remove:
@@ -153,8 +175,11 @@ def _confirm_and_remove(ns: argparse.Namespace, teardown: Teardown, inv: Invento
         say("run `pilot-tui server destroy` again to retry what is left")
         return EXIT_INTERRUPTED if interrupt.count else EXIT_FAILED
     _stop_sandbox(server)
-    print("Everything Pilot made for this project is gone." if server is None else
-          "The Pilot Server is gone.")
+    print(
+        "Everything Pilot made for this project is gone."
+        if server is None
+        else "The Pilot Server is gone."
+    )
     return EXIT_OK
 
 

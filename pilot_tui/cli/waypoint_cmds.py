@@ -28,9 +28,11 @@ def write_export(root: Path, made: Export, *, force: bool = False) -> list[Path]
     files = {root / "waypoint.hcl": made.text} | {root / n: t for n, t in made.files.items()}
     kept = [path for path in files if _hand_made(path)]
     if kept and not force:
-        error(f"{', '.join(map(str, kept))} {'was' if len(kept) == 1 else 'were'} not "
-              "written by Pilot; not overwritten (--force replaces it, --stdout prints "
-              "waypoint.hcl instead)")
+        error(
+            f"{', '.join(map(str, kept))} {'was' if len(kept) == 1 else 'were'} not "
+            "written by Pilot; not overwritten (--force replaces it, --stdout prints "
+            "waypoint.hcl instead)"
+        )
         return None
     for path, text in files.items():
         atomic_write(path, text)
@@ -77,10 +79,12 @@ def waypoint_up(engine_config: Any, root: Any, names: list[str]) -> int:
 
     binary = shutil.which("waypoint")
     if binary is None:
-        error('server.engine = "waypoint" needs the waypoint binary, which is not on PATH '
-              "(https://developer.hashicorp.com/waypoint/install). `pilot-tui waypoint export` "
-              'writes waypoint.hcl for it; or set server.engine = "pilot" to use Pilot\'s '
-              "own engine.")
+        error(
+            'server.engine = "waypoint" needs the waypoint binary, which is not on PATH '
+            "(https://developer.hashicorp.com/waypoint/install). `pilot-tui waypoint export` "
+            'writes waypoint.hcl for it; or set server.engine = "pilot" to use Pilot\'s '
+            "own engine."
+        )
         return EXIT_FAILED
     if not _hand_made(root / "waypoint.hcl"):  # a hand-made one is the team's to keep
         try:
@@ -97,8 +101,7 @@ def waypoint_up(engine_config: Any, root: Any, names: list[str]) -> int:
         say(f"==> {name}: waypoint up")
         command = Command((binary, "up", f"-app={name}", "-plain"), cwd=root)
         try:
-            code = asyncio.run(stream(command, lambda line: say(
-                f"    {redact.text(line.text)}")))
+            code = asyncio.run(stream(command, lambda line: say(f"    {redact.text(line.text)}")))
         except RunnerError as exc:
             error(str(exc))
             return EXIT_FAILED

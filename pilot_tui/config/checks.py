@@ -33,14 +33,19 @@ NAME_OR_PATH_FIELDS = {
 }  # fmt: skip
 
 
-def semantic_checks(cfg: PilotConfig, data: dict[str, Any], base_dir: FsPath | None) -> \
-        Iterator[Problem]:
+def semantic_checks(
+    cfg: PilotConfig, data: dict[str, Any], base_dir: FsPath | None
+) -> Iterator[Problem]:
     """Everything a per-key type check cannot see."""
     if "project" not in data:  # every default is fine, but nothing says whose project this is
         what = "has no settings at all" if not data else "has no [project] table"
-        yield Problem((), f"the file {what}; it needs the project's name, which names and "
-                      'tags every cloud resource: add [project] with name = "..." (lowercase '
-                      "letters, digits and hyphens)", at="key")
+        yield Problem(
+            (),
+            f"the file {what}; it needs the project's name, which names and "
+            'tags every cloud resource: add [project] with name = "..." (lowercase '
+            "letters, digits and hyphens)",
+            at="key",
+        )
     yield from _regions(cfg, data)
     yield from _server(cfg, data)
     yield from _apps(cfg, data, base_dir)
@@ -57,13 +62,32 @@ def semantic_checks(cfg: PilotConfig, data: dict[str, Any], base_dir: FsPath | N
 
 
 # Where no key file of the user's belongs: naming one is a typo or an attempt to read the system.
-SYSTEM_DIRS = tuple(FsPath(d) for d in (
-    "/etc", "/proc", "/sys", "/dev", "/boot", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/run",
-    "/var/lib", "/var/log", "/var/run",
-))
+SYSTEM_DIRS = tuple(
+    FsPath(d)
+    for d in (
+        "/etc",
+        "/proc",
+        "/sys",
+        "/dev",
+        "/boot",
+        "/usr",
+        "/bin",
+        "/sbin",
+        "/lib",
+        "/lib64",
+        "/run",
+        "/var/lib",
+        "/var/log",
+        "/var/run",
+    )
+)
 KEY_FILE_LIMIT = 1 << 20  # a service-account key is ~2.3 KB; never read a device or a disk
-KEY_TYPES = ("service_account", "authorized_user", "external_account",
-             "impersonated_service_account")
+KEY_TYPES = (
+    "service_account",
+    "authorized_user",
+    "external_account",
+    "impersonated_service_account",
+)
 
 
 def _key_file_doubts(value: str, key_file: FsPath) -> Iterator[str]:
@@ -71,9 +95,11 @@ def _key_file_doubts(value: str, key_file: FsPath) -> Iterator[str]:
     shown: only whether it parses as one)."""
     real = real_path(key_file)
     if real is not None and any(real.is_relative_to(d) for d in SYSTEM_DIRS):
-        yield (f'"{value}" is a system path ({real}), not a place for your key file: keep '
-               "the service-account key in your home, readable only by you (e.g. "
-               "~/keys/pilot.json)")
+        yield (
+            f'"{value}" is a system path ({real}), not a place for your key file: keep '
+            "the service-account key in your home, readable only by you (e.g. "
+            "~/keys/pilot.json)"
+        )
     try:
         info = key_file.stat()  # follows links; a loop or a missing target raises
     except FileNotFoundError:
@@ -83,8 +109,10 @@ def _key_file_doubts(value: str, key_file: FsPath) -> Iterator[str]:
         yield f"cannot use {key_file}: {exc.strerror or exc}"
         return
     if not stat.S_ISREG(info.st_mode):
-        yield (f"{key_file} is not a regular file ({file_kind(info.st_mode)}); it must be a "
-               "service-account JSON key file")
+        yield (
+            f"{key_file} is not a regular file ({file_kind(info.st_mode)}); it must be a "
+            "service-account JSON key file"
+        )
         return
     if info.st_size > KEY_FILE_LIMIT:
         yield f"{key_file} is {info.st_size:,} bytes, far too large for a JSON key file"
@@ -100,8 +128,10 @@ def _key_file_doubts(value: str, key_file: FsPath) -> Iterator[str]:
     except ValueError:
         parsed = None
     if not isinstance(parsed, dict) or parsed.get("type") not in KEY_TYPES:
-        yield (f"{key_file} is not a JSON key file (a service-account key is JSON with "
-               '"type": "service_account"); download one from IAM > Service accounts > Keys')
+        yield (
+            f"{key_file} is not a JSON key file (a service-account key is JSON with "
+            '"type": "service_account"); download one from IAM > Service accounts > Keys'
+        )
 
 
 def _resolve(path: str, base_dir: FsPath) -> FsPath:
@@ -123,12 +153,18 @@ def _regions(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
         if belongs and belongs != cloud:
             other = regions.CLOUD_NAMES[belongs]
             other_article = "an" if other[0] in "AEIOU" else "a"
-            yield Problem((cloud, "region"), f'"{region}" is {other_article} {other} region, not '
-                          f"{article} {name} region: move it to [{belongs}] region and pick "
-                          f'{article} {name} region here (e.g. "{known[0]}")')
+            yield Problem(
+                (cloud, "region"),
+                f'"{region}" is {other_article} {other} region, not '
+                f"{article} {name} region: move it to [{belongs}] region and pick "
+                f'{article} {name} region here (e.g. "{known[0]}")',
+            )
         elif belongs == cloud:
-            yield Problem((cloud, "region"), f'"{region}" is not a known {name} region'
-                          f"{hint}; Pilot will try it as written", severity="warning")
+            yield Problem(
+                (cloud, "region"),
+                f'"{region}" is not a known {name} region{hint}; Pilot will try it as written',
+                severity="warning",
+            )
         else:
             yield Problem((cloud, "region"), f'"{region}" is not {article} {name} region{hint}')
 
@@ -140,8 +176,11 @@ def _server(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
         looks = regions.size_cloud(server.size)
         if looks != server.home:
             example = regions.SIZE_EXAMPLES[server.home]
-            yield Problem(("server", "size"), f'"{server.size}" is not a machine type on '
-                          f'{regions.CLOUD_NAMES[server.home]} (e.g. "{example}")')
+            yield Problem(
+                ("server", "size"),
+                f'"{server.size}" is not a machine type on '
+                f'{regions.CLOUD_NAMES[server.home]} (e.g. "{example}")',
+            )
     for i, cidr in enumerate(server.allowed_cidrs):
         yield from _cidr(cidr, ("server", "allowed_cidrs", i))
     wide = exposure.warning(server.allowed_cidrs)
@@ -149,29 +188,44 @@ def _server(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
         yield Problem(("server", "allowed_cidrs"), wide, severity="warning")
     admin = exposure.ADMIN_PORTS.get(server.http_port)
     if admin:
-        yield Problem(("server", "http_port"), f"{server.http_port} is the port of {admin}; "
-                      "the web port is open to the whole internet, so this would open "
-                      f"{admin} to everyone: use 80, 443 or 8080")
+        yield Problem(
+            ("server", "http_port"),
+            f"{server.http_port} is the port of {admin}; "
+            "the web port is open to the whole internet, so this would open "
+            f"{admin} to everyone: use 80, 443 or 8080",
+        )
     if server.home == "gcp" and not cfg.gcp.project:
-        yield Problem(("server", "home"), 'home = "gcp" needs gcp.project, the Google Cloud '
-                      "project to create the server in")
+        yield Problem(
+            ("server", "home"),
+            'home = "gcp" needs gcp.project, the Google Cloud project to create the server in',
+        )
     if server.home == "host" and not server.host:
-        yield Problem(("server", "home"), 'home = "host" needs server.host, the Docker host '
-                      'to use (e.g. host = "ssh://deploy@build.example.com")')
+        yield Problem(
+            ("server", "home"),
+            'home = "host" needs server.host, the Docker host '
+            'to use (e.g. host = "ssh://deploy@build.example.com")',
+        )
     if server.host:
         scheme = server.host.split("://", 1)[0] if "://" in server.host else ""
         if scheme in ("tcp", "http"):
-            yield Problem(("server", "host"), "plain-TCP Docker is never used: anyone who "
-                          "reaches the port owns the machine; use ssh://user@host, or set "
-                          'docker_access = "mtls" with tcps://host:2376')
+            yield Problem(
+                ("server", "host"),
+                "plain-TCP Docker is never used: anyone who "
+                "reaches the port owns the machine; use ssh://user@host, or set "
+                'docker_access = "mtls" with tcps://host:2376',
+            )
         elif scheme not in ("ssh", "unix", "tcps"):
-            yield Problem(("server", "host"), f'"{server.host}" is not a Docker host address: '
-                          "use ssh://user@host[:port] or unix:///path/to/docker.sock")
+            yield Problem(
+                ("server", "host"),
+                f'"{server.host}" is not a Docker host address: '
+                "use ssh://user@host[:port] or unix:///path/to/docker.sock",
+            )
         else:
             yield from _host_address(server.host, scheme)
         if server.home != "host":
-            yield Problem(("server", "host"), f'is ignored while home = "{server.home}"',
-                          severity="warning")
+            yield Problem(
+                ("server", "host"), f'is ignored while home = "{server.home}"', severity="warning"
+            )
 
 
 def _host_address(url: str, scheme: str) -> Iterator[Problem]:
@@ -190,8 +244,11 @@ def _host_address(url: str, scheme: str) -> Iterator[Problem]:
         yield Problem(where, f'"{url}" names no host (e.g. {example})')
     for what, part in (("user", parts.username), ("host", parts.hostname)):
         if part and part.startswith("-"):
-            yield Problem(where, f'the {what} "{part}" starts with "-", which ssh would read '
-                          f"as an option, not a {what} name (e.g. {example})")
+            yield Problem(
+                where,
+                f'the {what} "{part}" starts with "-", which ssh would read '
+                f"as an option, not a {what} name (e.g. {example})",
+            )
 
 
 def _cidr(text: str, path: Path) -> Iterator[Problem]:
@@ -201,8 +258,9 @@ def _cidr(text: str, path: Path) -> Iterator[Problem]:
         try:
             loose = ipaddress.ip_network(text, strict=False)
         except ValueError:
-            yield Problem(path, f'"{text}" is not a CIDR (write an address and prefix, '
-                          'e.g. "203.0.113.7/32")')
+            yield Problem(
+                path, f'"{text}" is not a CIDR (write an address and prefix, e.g. "203.0.113.7/32")'
+            )
             return
         yield Problem(path, f'"{text}" has host bits set (did you mean "{loose}"?)')
         return
@@ -221,8 +279,11 @@ def _apps(cfg: PilotConfig, data: dict[str, Any], base_dir: FsPath | None) -> It
         name = raw.get("name")
         if isinstance(name, str):
             if name in seen:
-                yield Problem(("apps", i, "name"), f'app "{name}" is defined twice (first as '
-                              f"app number {seen[name] + 1}); app names must be unique")
+                yield Problem(
+                    ("apps", i, "name"),
+                    f'app "{name}" is defined twice (first as '
+                    f"app number {seen[name] + 1}); app names must be unique",
+                )
             else:
                 seen[name] = i
     for i, app in enumerate(cfg.apps):
@@ -231,24 +292,40 @@ def _apps(cfg: PilotConfig, data: dict[str, Any], base_dir: FsPath | None) -> It
         raw = raw_apps[i] if isinstance(raw_apps[i], dict) else {}
         target, build = app.target.kind, app.build.kind
         if target in STATIC_TARGETS and build not in ("static", "auto") and "build" in raw:
-            yield Problem(("apps", i, "build", "kind"), f'target "{target}" serves files, so '
-                          f'build.kind must be "static" (or "auto"), not "{build}"')
+            yield Problem(
+                ("apps", i, "build", "kind"),
+                f'target "{target}" serves files, so '
+                f'build.kind must be "static" (or "auto"), not "{build}"',
+            )
         # A static build serves its files from a small httpd image: fine on the Pilot Server.
         if target not in STATIC_TARGETS | {"server"} and build == "static" and "target" in raw:
-            yield Problem(("apps", i, "target", "kind"), f'build "static" makes files, which '
-                          f'"{target}" cannot run; use "server", "s3-cloudfront" or "gcs-cdn"')
+            yield Problem(
+                ("apps", i, "target", "kind"),
+                f'build "static" makes files, which '
+                f'"{target}" cannot run; use "server", "s3-cloudfront" or "gcs-cdn"',
+            )
         if target in GCP_TARGETS and not cfg.gcp.project:
-            yield Problem(("apps", i, "target", "kind"), f'"{target}" deploys to Google Cloud, '
-                          "but gcp.project is not set")
+            yield Problem(
+                ("apps", i, "target", "kind"),
+                f'"{target}" deploys to Google Cloud, but gcp.project is not set',
+            )
         if target in AWS_TARGETS and cfg.server.home == "gcp" and "aws" not in data:
-            yield Problem(("apps", i, "target", "kind"), f'"{target}" deploys to AWS; add an '
-                          "[aws] table with the profile and region to use", severity="warning")
+            yield Problem(
+                ("apps", i, "target", "kind"),
+                f'"{target}" deploys to AWS; add an [aws] table with the profile and region to use',
+                severity="warning",
+            )
         for name in sorted(set(app.env) & set(app.secrets)):
-            yield Problem(("apps", i, "env", name), f'"{name}" is listed in secrets too; keep '
-                          "it only under secrets")
+            yield Problem(
+                ("apps", i, "env", name),
+                f'"{name}" is listed in secrets too; keep it only under secrets',
+            )
         if base_dir is not None and "path" in raw and not (base_dir / app.path).is_dir():
-            yield Problem(("apps", i, "path"), f'no directory "{app.path}" beside pilot.toml',
-                          severity="warning")
+            yield Problem(
+                ("apps", i, "path"),
+                f'no directory "{app.path}" beside pilot.toml',
+                severity="warning",
+            )
 
 
 def _project_paths(cfg: PilotConfig, base_dir: FsPath | None) -> Iterator[Problem]:
@@ -264,17 +341,21 @@ def _project_paths(cfg: PilotConfig, base_dir: FsPath | None) -> Iterator[Proble
             continue  # its Dockerfile and output are outside too; one message is enough
         build = app.build
         if isinstance(build, DockerfileBuild):
-            yield from _inside(build.dockerfile, start / app.path, base_dir,
-                               ("apps", i, "build", "dockerfile"))
+            yield from _inside(
+                build.dockerfile, start / app.path, base_dir, ("apps", i, "build", "dockerfile")
+            )
         elif isinstance(build, StaticBuild):
-            yield from _inside(build.output, start / app.path, base_dir,
-                               ("apps", i, "build", "output"))
+            yield from _inside(
+                build.output, start / app.path, base_dir, ("apps", i, "build", "output")
+            )
 
 
 def _inside(value: str, start: FsPath, root: FsPath | None, path: Path) -> Iterator[Problem]:
     """A problem when ``value`` (relative to ``start``) leads out of the project ``root``."""
-    rule = ("Pilot uses only files inside the project directory: move them beside pilot.toml "
-            "or name a folder that is")
+    rule = (
+        "Pilot uses only files inside the project directory: move them beside pilot.toml "
+        "or name a folder that is"
+    )
     target = start / value
     if root is None:  # only the text to go by: `..` past the start is all that can be told
         if not target.is_absolute() and FsPath(os.path.normpath(target)).parts[:1] == ("..",):
@@ -286,8 +367,11 @@ def _inside(value: str, start: FsPath, root: FsPath | None, path: Path) -> Itera
     elif not is_within(real, root):
         by_link = FsPath(os.path.normpath(target.absolute())).is_relative_to(root.absolute())
         how = " through a symbolic link" if by_link else ""
-        yield Problem(path, f'"{value}" is outside the project directory {root.absolute()}: '
-                      f"it leads{how} to {real}; {rule}")
+        yield Problem(
+            path,
+            f'"{value}" is outside the project directory {root.absolute()}: '
+            f"it leads{how} to {real}; {rule}",
+        )
 
 
 def _secret_values(data: dict[str, Any]) -> Iterator[Problem]:
@@ -301,13 +385,17 @@ def _secret_values(data: dict[str, Any]) -> Iterator[Problem]:
         if not isinstance(app, dict):
             continue
         env = app.get("env")
-        for name, value in (env.items() if isinstance(env, dict) else ()):
+        for name, value in env.items() if isinstance(env, dict) else ():
             if isinstance(value, str):
                 yield from _secret(value, ("apps", i, "env", name), name_or_path=False)
                 if value and secrets.SECRET_ENV_NAME.search(name):
-                    yield Problem(("apps", i, "env", name), f'"{name}" is named like a secret; '
-                                  f"if it is one: {secrets.WHERE_APP_SECRETS}",
-                                  severity="warning", at="key")
+                    yield Problem(
+                        ("apps", i, "env", name),
+                        f'"{name}" is named like a secret; '
+                        f"if it is one: {secrets.WHERE_APP_SECRETS}",
+                        severity="warning",
+                        at="key",
+                    )
         names = app.get("secrets")
         for j, value in enumerate(names if isinstance(names, list) else []):
             if isinstance(value, str):

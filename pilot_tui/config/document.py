@@ -191,10 +191,18 @@ def _align_comment(table: Any, key: str) -> None:
     if not isinstance(table, Table):
         return
     for name, item in table.value.body:
-        if name is not None and name.key == key and getattr(item, "trivia", None) is not None \
-                and item.trivia.comment:
-            code = (len(item.trivia.indent) + len(name.as_string()) + len(name.sep)
-                    + len(item.as_string()))
+        if (
+            name is not None
+            and name.key == key
+            and getattr(item, "trivia", None) is not None
+            and item.trivia.comment
+        ):
+            code = (
+                len(item.trivia.indent)
+                + len(name.as_string())
+                + len(name.sep)
+                + len(item.as_string())
+            )
             item.trivia.comment_ws = " " * max(1, COMMENT_COLUMN - code)
 
 
@@ -259,8 +267,10 @@ def _check_edit(old_text: str, new_text: str, key: str, path: Path, value: Any) 
     new_lines = {line.strip() for line in new_text.splitlines()}
     comments = [line.strip() for line in old_text.splitlines() if line.strip().startswith("#")]
     if not ok or any(c not in new_lines for c in comments):
-        raise KeyError_(f"{key}: Pilot could not make this change without disturbing other "
-                        "lines of the file; nothing was written. Please edit it by hand.")
+        raise KeyError_(
+            f"{key}: Pilot could not make this change without disturbing other "
+            "lines of the file; nothing was written. Please edit it by hand."
+        )
 
 
 def parse_value(text: str) -> Any:

@@ -14,12 +14,14 @@ from pilot_tui.config.shapes import FieldInfo, Shape, fields_of
 
 def json_schema() -> dict[str, Any]:
     schema = _table(PilotConfig)
-    schema.update({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"pilot-tui/{__version__}/pilot.schema.json",
-        "title": "pilot.toml",
-        "description": "Pilot project file.",
-    })
+    schema.update(
+        {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"pilot-tui/{__version__}/pilot.schema.json",
+            "title": "pilot.toml",
+            "description": "Pilot project file.",
+        }
+    )
     return schema
 
 
@@ -40,8 +42,10 @@ def _table(cls: type) -> dict[str, Any]:
 def _field(info: FieldInfo) -> dict[str, Any]:
     out = _shape(info.shape, info.meta)
     out["description"] = info.doc
-    if not info.required and info.default is not None and info.shape.kind not in (
-        "table", "tagged"
+    if (
+        not info.required
+        and info.default is not None
+        and info.shape.kind not in ("table", "tagged")
     ):
         out["default"] = info.default
     if "example" in info.meta:
@@ -73,13 +77,11 @@ def _shape(shape: Shape, meta: dict[str, Any]) -> dict[str, Any]:
             item["pattern"] = meta["item_pattern"]
         return {"type": "array", "items": item}
     if kind == "dict":
-        out: dict[str, Any] = {"type": "object",
-                               "additionalProperties": _shape(shape.item, {})}  # type: ignore[arg-type]
+        out: dict[str, Any] = {"type": "object", "additionalProperties": _shape(shape.item, {})}  # type: ignore[arg-type]
         if "key_pattern" in meta:
             out["propertyNames"] = {"pattern": meta["key_pattern"]}
         return out
-    out = {"type": {"str": "string", "int": "integer", "float": "number",
-                    "bool": "boolean"}[kind]}
+    out = {"type": {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}[kind]}
     if "pattern" in meta:
         out["pattern"] = meta["pattern"]
     if "minimum" in meta:

@@ -50,8 +50,9 @@ def resolve_apps(parts: list[str | int], data: dict[str, Any]) -> Path:
     """Replace an app name after ``apps`` with its index in the file."""
     if len(parts) >= 2 and parts[0] == "apps" and isinstance(parts[1], str):
         apps = data.get("apps", [])
-        names = [a.get("name") for a in apps if isinstance(a, dict)] if isinstance(apps, list) \
-            else []
+        names = (
+            [a.get("name") for a in apps if isinstance(a, dict)] if isinstance(apps, list) else []
+        )
         if parts[1] not in names:
             known = [n for n in names if isinstance(n, str)]
             listing = f"; apps: {quote_list(known)}" if known else "; there are no apps yet"
@@ -73,6 +74,6 @@ def lookup(data: Any, path: Path) -> Any:
             if not isinstance(node, dict):
                 raise KeyError_(f"{shown}: the value above it is not a table")
             if part not in node:
-                raise KeyError_(f'{shown}: no such key{did_you_mean(part, node)}')
+                raise KeyError_(f"{shown}: no such key{did_you_mean(part, node)}")
             node = node[part]
     return node

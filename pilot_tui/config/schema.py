@@ -23,8 +23,10 @@ ENV_NAME_HINT = "an environment variable name: letters, digits and _, not starti
 # otherwise move it), and a second "/" would make it a reference to another host.
 HEALTH_PATH_PATTERN = r"^/(?!/)[!-~]*$"
 HEALTH_PATH_HINT = "a path on the app itself, starting with a single /, e.g. /healthz (no spaces)"
-DOMAIN_PATTERN = (r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
-                  r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+DOMAIN_PATTERN = (
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+)
 DOMAIN_HINT = "a domain name like app.example.com"
 
 Home = Literal["sandbox", "aws", "gcp", "host"]
@@ -130,7 +132,7 @@ class ServerSettings:
     )
     host: str | None = setting(
         None,
-        "With home = \"host\": the Docker host, as ssh://user@host[:port], unix:///path, or "
+        'With home = "host": the Docker host, as ssh://user@host[:port], unix:///path, or '
         "tcps://host:2376 with client certificates in .pilot/keys/tls (plain TCP is refused).",
         example="ssh://deploy@build.example.com",
     )
@@ -196,8 +198,10 @@ class DockerfileBuild:
     """Build the image from a Dockerfile."""
 
     kind: Literal["dockerfile"] = setting("dockerfile", "Build kind.")
-    dockerfile: str = setting("Dockerfile", "Path of the Dockerfile, relative to the app path "
-                              "(inside the project directory).")
+    dockerfile: str = setting(
+        "Dockerfile",
+        "Path of the Dockerfile, relative to the app path (inside the project directory).",
+    )
     args: dict[str, str] = setting({}, "Build arguments (--build-arg). Not for secrets.")
 
 
@@ -207,11 +211,15 @@ class StaticBuild:
 
     kind: Literal["static"] = setting("static", "Build kind.")
     command: str | None = setting(
-        None, "Build command (it may span lines). Unset: publish the app path as it is.",
-        example="npm run build", multiline=True,
+        None,
+        "Build command (it may span lines). Unset: publish the app path as it is.",
+        example="npm run build",
+        multiline=True,
     )
-    output: str = setting("dist", "Directory the command produces, relative to the app path "
-                          "(inside the project directory).")
+    output: str = setting(
+        "dist",
+        "Directory the command produces, relative to the app path (inside the project directory).",
+    )
     image: str = setting("node:20-slim", "Builder image the command runs in.")
 
 
@@ -233,17 +241,32 @@ class ServerTarget:
     """Run the app as a container on the Pilot Server, behind its reverse proxy."""
 
     kind: Literal["server"] = setting("server", "Target kind.")
-    port: int = setting(8080, "Port the app listens on inside its container ($PORT), on "
-                        "every address: the proxy reaches it over the host's private Docker "
-                        "network.", minimum=1, maximum=65535)
-    health_path: str = setting("/", "HTTP path that answers 2xx when the app is healthy.",
-                               pattern=HEALTH_PATH_PATTERN, pattern_hint=HEALTH_PATH_HINT)
+    port: int = setting(
+        8080,
+        "Port the app listens on inside its container ($PORT), on "
+        "every address: the proxy reaches it over the host's private Docker "
+        "network.",
+        minimum=1,
+        maximum=65535,
+    )
+    health_path: str = setting(
+        "/",
+        "HTTP path that answers 2xx when the app is healthy.",
+        pattern=HEALTH_PATH_PATTERN,
+        pattern_hint=HEALTH_PATH_HINT,
+    )
     health_timeout: int = setting(
-        30, "Seconds a new release has to become healthy before it is rolled back.", minimum=1,
+        30,
+        "Seconds a new release has to become healthy before it is rolled back.",
+        minimum=1,
         maximum=3600,
     )
-    domain: str | None = setting(None, "Domain name the proxy serves the app on.",
-                                 pattern=DOMAIN_PATTERN, pattern_hint=DOMAIN_HINT)
+    domain: str | None = setting(
+        None,
+        "Domain name the proxy serves the app on.",
+        pattern=DOMAIN_PATTERN,
+        pattern_hint=DOMAIN_HINT,
+    )
 
 
 @dataclass
@@ -251,8 +274,12 @@ class CloudRunTarget:
     """Google Cloud Run: one revision per release."""
 
     kind: Literal["cloud-run"] = setting("cloud-run", "Target kind.")
-    memory: str = setting("512Mi", "Memory limit, e.g. 256Mi or 1Gi.",
-                          pattern=r"^[0-9]+(Mi|Gi)$", pattern_hint="a size like 512Mi or 1Gi")
+    memory: str = setting(
+        "512Mi",
+        "Memory limit, e.g. 256Mi or 1Gi.",
+        pattern=r"^[0-9]+(Mi|Gi)$",
+        pattern_hint="a size like 512Mi or 1Gi",
+    )
     cpu: int = setting(1, "vCPUs per instance.", minimum=1, maximum=8)
     port: int = setting(8080, "Port the container listens on.", minimum=1, maximum=65535)
     min_instances: int = setting(0, "Instances kept warm.", minimum=0, maximum=100)
@@ -267,16 +294,21 @@ class LambdaTarget:
     memory: int = setting(512, "Memory in MB.", minimum=128, maximum=10240)
     timeout: int = setting(30, "Seconds per invocation.", minimum=1, maximum=900)
     package: Literal["image", "zip"] = setting(
-        "image", "`image`: the app's container image, pushed to ECR, its web server on $PORT "
+        "image",
+        "`image`: the app's container image, pushed to ECR, its web server on $PORT "
         "reached through the Lambda Web Adapter. `zip`: the folder's files as a zip, for a "
-        "simple function with a handler.")
-    handler: str = setting("app.handler", "Handler of a zip function, module.function.",
-                           pattern=r"^[A-Za-z0-9_./-]+\.[A-Za-z0-9_]+$",
-                           pattern_hint="module.function, e.g. app.handler")
-    runtime: str = setting("python3.12", "Runtime of a zip function, e.g. python3.12, "
-                           "nodejs20.x.")
-    port: int = setting(8080, "Port the image's web server listens on ($PORT).", minimum=1,
-                        maximum=65535)
+        "simple function with a handler.",
+    )
+    handler: str = setting(
+        "app.handler",
+        "Handler of a zip function, module.function.",
+        pattern=r"^[A-Za-z0-9_./-]+\.[A-Za-z0-9_]+$",
+        pattern_hint="module.function, e.g. app.handler",
+    )
+    runtime: str = setting("python3.12", "Runtime of a zip function, e.g. python3.12, nodejs20.x.")
+    port: int = setting(
+        8080, "Port the image's web server listens on ($PORT).", minimum=1, maximum=65535
+    )
 
 
 @dataclass
@@ -288,8 +320,12 @@ class EcsTarget:
     memory: int = setting(512, "Memory in MB.", minimum=512, maximum=122880)
     port: int = setting(8080, "Port the container listens on.", minimum=1, maximum=65535)
     desired_count: int = setting(1, "Tasks to keep running.", minimum=0, maximum=100)
-    health_path: str = setting("/", "HTTP path the load balancer checks for a 2xx answer.",
-                               pattern=HEALTH_PATH_PATTERN, pattern_hint=HEALTH_PATH_HINT)
+    health_path: str = setting(
+        "/",
+        "HTTP path the load balancer checks for a 2xx answer.",
+        pattern=HEALTH_PATH_PATTERN,
+        pattern_hint=HEALTH_PATH_HINT,
+    )
 
 
 @dataclass
@@ -297,8 +333,12 @@ class S3CloudFrontTarget:
     """A static site in a private S3 bucket served by CloudFront."""
 
     kind: Literal["s3-cloudfront"] = setting("s3-cloudfront", "Target kind.")
-    domain: str | None = setting(None, "Custom domain (a certificate is requested for it).",
-                                 pattern=DOMAIN_PATTERN, pattern_hint=DOMAIN_HINT)
+    domain: str | None = setting(
+        None,
+        "Custom domain (a certificate is requested for it).",
+        pattern=DOMAIN_PATTERN,
+        pattern_hint=DOMAIN_HINT,
+    )
     index: str = setting("index.html", "Index document.")
 
 
@@ -307,8 +347,12 @@ class GcsCdnTarget:
     """A static site in a GCS bucket behind Cloud CDN."""
 
     kind: Literal["gcs-cdn"] = setting("gcs-cdn", "Target kind.")
-    domain: str | None = setting(None, "Custom domain (a managed certificate is created).",
-                                 pattern=DOMAIN_PATTERN, pattern_hint=DOMAIN_HINT)
+    domain: str | None = setting(
+        None,
+        "Custom domain (a managed certificate is created).",
+        pattern=DOMAIN_PATTERN,
+        pattern_hint=DOMAIN_HINT,
+    )
     index: str = setting("index.html", "Index document.")
 
 
@@ -330,13 +374,18 @@ class AppSettings:
         pattern_hint=NAME_HINT,
         example="api",
     )
-    path: str = setting(".", "Source directory, relative to pilot.toml; it must lie inside "
-                        "the project directory (symbolic links are followed).")
+    path: str = setting(
+        ".",
+        "Source directory, relative to pilot.toml; it must lie inside "
+        "the project directory (symbolic links are followed).",
+    )
     build: Build = setting(AutoBuild, "How the app is built; `kind` picks the builder.")
     target: Target = setting(ServerTarget, "Where the app runs; `kind` picks the target.")
     env: dict[str, str] = setting(
-        {}, "Plain environment variables. Secrets do not belong here: list them in `secrets`.",
-        key_pattern=ENV_NAME_PATTERN, key_pattern_hint=ENV_NAME_HINT,
+        {},
+        "Plain environment variables. Secrets do not belong here: list them in `secrets`.",
+        key_pattern=ENV_NAME_PATTERN,
+        key_pattern_hint=ENV_NAME_HINT,
     )
     secrets: list[str] = setting(
         [],

@@ -17,7 +17,9 @@ JSON_KEY = re.compile(r"""["']?private_key(_id)?["']?\s*[:=]|"type"\s*:\s*"servi
 SECRET_KEY = re.compile(r"^[A-Za-z0-9/+]{40}$")
 SECRET_ENV_NAME = re.compile(
     r"(^|_)(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|API_KEY|ACCESS_KEY|SECRET_KEY)(_|$)"
-    r"|(^|_)KEY$", re.IGNORECASE)
+    r"|(^|_)KEY$",
+    re.IGNORECASE,
+)
 URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:([^/\s@]+)@", re.IGNORECASE)
 
 WHERE_AWS_KEYS = (
@@ -50,8 +52,12 @@ def scan_text(text: str) -> list[SecretHit]:
     for n, line in enumerate(text.splitlines(), start=1):
         for pattern, what, advice in (
             (ACCESS_KEY_ID, "an AWS access key id", WHERE_AWS_KEYS),
-            (PEM_KEY, "a PEM private key", "keep private keys in files (0600) outside "
-             "pilot.toml; Pilot generates its own server keys under .pilot/"),
+            (
+                PEM_KEY,
+                "a PEM private key",
+                "keep private keys in files (0600) outside "
+                "pilot.toml; Pilot generates its own server keys under .pilot/",
+            ),
             (JSON_KEY, "the body of a Google service-account key", WHERE_GCP_KEYS),
         ):
             match = pattern.search(line)
@@ -70,8 +76,10 @@ def classify_value(value: str, *, name_or_path: bool) -> tuple[str, str] | None:
     if value.lstrip().startswith("{") and JSON_KEY.search(value):
         return "the body of a Google service-account key", WHERE_GCP_KEYS
     # Env values are free text, but a 40-character mixed-case key with / or + is one too.
-    if SECRET_KEY.match(value) and _looks_random(value) and (
-        name_or_path or "/" in value or "+" in value
+    if (
+        SECRET_KEY.match(value)
+        and _looks_random(value)
+        and (name_or_path or "/" in value or "+" in value)
     ):
         return "an AWS secret access key", WHERE_AWS_KEYS
     if URL_PASSWORD.match(value):
@@ -80,7 +88,5 @@ def classify_value(value: str, *, name_or_path: bool) -> tuple[str, str] | None:
 
 
 def _looks_random(value: str) -> bool:
-    classes = sum(
-        any(test(c) for c in value) for test in (str.islower, str.isupper, str.isdigit)
-    )
+    classes = sum(any(test(c) for c in value) for test in (str.islower, str.isupper, str.isdigit))
     return classes >= 3 or "/" in value or "+" in value

@@ -57,8 +57,9 @@ def fields_of(cls: type) -> tuple[FieldInfo, ...]:
         else:  # pragma: no cover - every schema field has a default
             default = None
         meta = dict(f.metadata)
-        out.append(FieldInfo(f.name, shape_of(hints[f.name]), default,
-                             bool(meta.get("required")), meta))
+        out.append(
+            FieldInfo(f.name, shape_of(hints[f.name]), default, bool(meta.get("required")), meta)
+        )
     return tuple(out)
 
 

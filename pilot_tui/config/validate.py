@@ -27,8 +27,11 @@ _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?")
 _PAIR = re.compile(r"^\s*([A-Za-z0-9_.\"' -]+?)\s*=\s*(.*)$")
 _FRIENDLIER = (
-    (re.compile(r"Cannot declare \('?(.*?)'?,?\) twice"), r"table [\1] is declared twice; "
-     "merge the two"),
+    (
+        re.compile(r"Cannot declare \('?(.*?)'?,?\) twice"),
+        r"table [\1] is declared twice; "
+        "merge the two",
+    ),
     (re.compile(r"Cannot overwrite a value"), "this key is already set above; keep one"),
     (re.compile(r"Invalid value"), "invalid value"),
     (re.compile(r"Invalid statement"), "invalid statement"),
@@ -151,8 +154,10 @@ def _syntax_problem(text: str, message: str) -> Problem:
             msg += f' (strings need quotes: {pair[1].strip()} = "{value}")'
         elif "\\" in value and value.startswith('"') and re.search(r"escape|hex|Unescaped", msg):
             col = current.index(pair[2]) + 1
-            msg += (" (a backslash starts an escape in \"double quotes\": write Windows paths "
-                    "in 'single quotes' or with forward slashes)")
+            msg += (
+                ' (a backslash starts an escape in "double quotes": write Windows paths '
+                "in 'single quotes' or with forward slashes)"
+            )
     key = _context_key(lines, line)
     return Problem((), f"TOML syntax error: {msg}", line=line, col=col, key=key)
 
@@ -180,9 +185,14 @@ def _too_deep(text: str) -> Problem | None:
         depth = depth + 1 if ch in "[{" else max(depth - 1, 0)
         if depth > MAX_NESTING:
             line, col = _line_col(text, i)
-            return Problem((), f"arrays or inline tables are nested more than {MAX_NESTING} "
-                           "levels deep here; pilot.toml never needs more than a few",
-                           line=line, col=col, key=_context_key(text.splitlines(), line))
+            return Problem(
+                (),
+                f"arrays or inline tables are nested more than {MAX_NESTING} "
+                "levels deep here; pilot.toml never needs more than a few",
+                line=line,
+                col=col,
+                key=_context_key(text.splitlines(), line),
+            )
     return None
 
 
@@ -233,8 +243,9 @@ def _context_key(lines: list[str], line: int) -> str:
     return table or "(file)"
 
 
-def _secret_lines(text: str, found: dict[Path, Pos] | None,
-                  data: dict[str, Any] | None) -> list[Problem]:
+def _secret_lines(
+    text: str, found: dict[Path, Pos] | None, data: dict[str, Any] | None
+) -> list[Problem]:
     out, seen = [], set()
     lines = text.splitlines()
     for hit in secrets.scan_text(text):
@@ -247,17 +258,28 @@ def _secret_lines(text: str, found: dict[Path, Pos] | None,
         seen.add((key, hit.what))
         col = hit.col
         if found is not None and not comment:  # point at the value, as other checks do
-            starts = [pos.value_col for pos in found.values()
-                      if pos.value_line == hit.line and pos.value_col <= hit.col]
+            starts = [
+                pos.value_col
+                for pos in found.values()
+                if pos.value_line == hit.line and pos.value_col <= hit.col
+            ]
             col = max(starts, default=hit.col)
         where = " in a comment" if comment else ""
-        out.append(Problem((), f"this looks like {hit.what}{where}; secrets never go in "
-                           f"pilot.toml: {hit.advice}", line=hit.line, col=col, key=key))
+        out.append(
+            Problem(
+                (),
+                f"this looks like {hit.what}{where}; secrets never go in pilot.toml: {hit.advice}",
+                line=hit.line,
+                col=col,
+                key=key,
+            )
+        )
     return out
 
 
-def _key_at_line(found: dict[Path, Pos], data: dict[str, Any] | None, line: int,
-                 comment: bool) -> str | None:
+def _key_at_line(
+    found: dict[Path, Pos], data: dict[str, Any] | None, line: int, comment: bool
+) -> str | None:
     before = [(pos.line, len(path), path) for path, pos in found.items() if pos.line <= line]
     if not before:
         return None

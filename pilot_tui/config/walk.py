@@ -44,8 +44,9 @@ class Walker:
                 values[key] = built
         for name, info in known.items():
             if info.required and name not in data:
-                self.error(path, f'missing required key "{name}" (add a line: {name} = "...")',
-                           at="key")
+                self.error(
+                    path, f'missing required key "{name}" (add a line: {name} = "...")', at="key"
+                )
         return cls(**values)
 
     def unknown_key_message(self, key: str, cls: type, path: Path) -> str:
@@ -67,16 +68,31 @@ class Walker:
         return " or ".join(spots[:2])
 
     # -- values ------------------------------------------------------------------
-    def value(self, value: Any, shape: Shape, path: Path, info: FieldInfo | None,
-              *, free_text: bool = False) -> Any:
+    def value(
+        self,
+        value: Any,
+        shape: Shape,
+        path: Path,
+        info: FieldInfo | None,
+        *,
+        free_text: bool = False,
+    ) -> Any:
         """``free_text``: a value the app receives as it is (env vars, build args), which
         may span lines; every other string in pilot.toml is one line of text."""
         meta = info.meta if info else {}
         kind = shape.kind
-        if isinstance(value, str) and kind in ("str", "choice") and not free_text \
-                and not meta.get("multiline") and CONTROL.search(value):
-            self.error(path, f"{_quoted(value)} contains a control character "
-                       f"({_control_name(value)}); this value must be one line of plain text")
+        if (
+            isinstance(value, str)
+            and kind in ("str", "choice")
+            and not free_text
+            and not meta.get("multiline")
+            and CONTROL.search(value)
+        ):
+            self.error(
+                path,
+                f"{_quoted(value)} contains a control character "
+                f"({_control_name(value)}); this value must be one line of plain text",
+            )
             return _MISSING
         if kind == "table":
             return self.table(value, shape.table, path)  # type: ignore[arg-type]
@@ -91,8 +107,11 @@ class Walker:
                 self.error(path, _got(f"one of {quote_list(shape.choices)}", value))
                 return _MISSING
             if value not in shape.choices:
-                self.error(path, f'"{value}" is not one of {quote_list(shape.choices)}'
-                           f"{did_you_mean(value, shape.choices)}")
+                self.error(
+                    path,
+                    f'"{value}" is not one of {quote_list(shape.choices)}'
+                    f"{did_you_mean(value, shape.choices)}",
+                )
                 return _MISSING
             return value
         return self.scalar(value, shape, path, meta)
@@ -113,8 +132,9 @@ class Walker:
                 hint = f" (write the number without quotes: {value.strip()})"
             self.error(path, _got(_article(describe(shape)), value) + hint)
             return _MISSING
-        if want == "str" and not self.pattern_ok(value, path, meta.get("pattern"),
-                                                  meta.get("pattern_hint")):
+        if want == "str" and not self.pattern_ok(
+            value, path, meta.get("pattern"), meta.get("pattern_hint")
+        ):
             return _MISSING
         if want in ("int", "float"):
             low, high = meta.get("minimum"), meta.get("maximum")
@@ -133,8 +153,11 @@ class Walker:
     def list_(self, value: Any, shape: Shape, path: Path, meta: dict[str, Any]) -> Any:
         if not isinstance(value, list):
             item = describe(shape.item) if shape.item else "value"
-            hint = f" (write [{_show(value)}])" if shape.item and shape.item.kind == "str" \
-                and isinstance(value, str) else ""
+            hint = (
+                f" (write [{_show(value)}])"
+                if shape.item and shape.item.kind == "str" and isinstance(value, str)
+                else ""
+            )
             self.error(path, _got(f"an array of {item}s", value) + hint)
             return _MISSING
         out = []
@@ -151,7 +174,7 @@ class Walker:
 
     def dict_(self, value: Any, shape: Shape, path: Path, meta: dict[str, Any]) -> Any:
         if not isinstance(value, dict):
-            example = f"{path[-1]} = {{ NAME = \"value\" }}"
+            example = f'{path[-1]} = {{ NAME = "value" }}'
             self.error(path, _got("a table", value) + f" (write it like {example})")
             return _MISSING
         out = {}
@@ -159,16 +182,22 @@ class Walker:
             sub = (*path, key)
             key_pattern = meta.get("key_pattern")
             if key_pattern and not re.fullmatch(key_pattern, key):
-                self.error(sub, f'"{key}" is not valid: use {meta.get("key_pattern_hint")}',
-                           at="key")
+                self.error(
+                    sub, f'"{key}" is not valid: use {meta.get("key_pattern_hint")}', at="key"
+                )
                 continue
             # Environment values are strings; numbers and booleans are accepted as written.
             if shape.item and shape.item.kind == "str" and isinstance(item, bool):
                 item = "true" if item else "false"
             elif shape.item and shape.item.kind == "str" and isinstance(item, int | float):
                 item = str(item)
-            built = self.value(item, shape.item, sub, None,  # type: ignore[arg-type]
-                               free_text=True)
+            built = self.value(
+                item,
+                shape.item,  # type: ignore[arg-type]
+                sub,
+                None,
+                free_text=True,
+            )
             if built is not _MISSING:
                 out[key] = built
         return out
@@ -177,7 +206,7 @@ class Walker:
         variants = dict(shape.variants)
         default_cls = shape.variants[0][1]
         if not isinstance(value, dict):
-            self.error(path, _got(f"a table like {{ kind = \"{shape.variants[0][0]}\" }}", value))
+            self.error(path, _got(f'a table like {{ kind = "{shape.variants[0][0]}" }}', value))
             return _MISSING
         kind = value.get("kind", shape.variants[0][0])
         if not isinstance(kind, str) or kind not in variants:
@@ -191,11 +220,15 @@ class Walker:
             if key not in fields:
                 others = [tag for tag, other in shape.variants if key in field_map(other)]
                 if others:
-                    msg = (f'"{key}" does not apply to kind = "{kind}" '
-                           f"(it is a key of {quote_list(others)})")
+                    msg = (
+                        f'"{key}" does not apply to kind = "{kind}" '
+                        f"(it is a key of {quote_list(others)})"
+                    )
                 else:
-                    msg = (f'unknown key "{key}" for kind = "{kind}"'
-                           f"{did_you_mean(key, fields)}; valid keys: {', '.join(fields)}")
+                    msg = (
+                        f'unknown key "{key}" for kind = "{kind}"'
+                        f"{did_you_mean(key, fields)}; valid keys: {', '.join(fields)}"
+                    )
                 self.error((*path, key), msg, at="key")
         known = {k: v for k, v in value.items() if k in fields}
         return self.table(known, cls, path)

@@ -44,8 +44,7 @@ class Address:
 
     def at(self) -> str:
         """For "… is live" + this: " at URL (simulated: FAKE)", " (simulated: FAKE)", ""."""
-        return f" at {self.text()}" if self.url else \
-            f" ({self.text()})" if self.simulated else ""
+        return f" at {self.text()}" if self.url else f" ({self.text()})" if self.simulated else ""
 
 
 def for_app(config: Any, state_dir: Path, app: Any, cloud_url: str) -> Address:
@@ -69,13 +68,13 @@ def local_site_url(config: Any, state_dir: Path, app: Any) -> str:
     return f"{emulator.url}/{bucket}/{urllib.parse.quote(app.target.index)}"
 
 
-def placed(config: Any, state_dir: Path, app: Any,
-           release: history.Release) -> history.Release:
+def placed(config: Any, state_dir: Path, app: Any, release: history.Release) -> history.Release:
     """``release`` (its ``url`` as the target reported it) with the address shown for it:
     ``url`` is what answers, ``simulated_url`` what the sandbox made up."""
     where = for_app(config, state_dir, app, release.url or "")
-    return dataclasses.replace(release, url=where.url or None,
-                               simulated_url=where.simulated or None)
+    return dataclasses.replace(
+        release, url=where.url or None, simulated_url=where.simulated or None
+    )
 
 
 def of_release(release: history.Release) -> Address:
@@ -94,12 +93,16 @@ def simulated_outputs(home: str, outputs: Mapping[str, object]) -> list[str]:
     return [k for k in SIMULATED_OUTPUTS if k in outputs] if home == "sandbox" else []
 
 
-def server_rows(home: str, outputs: Mapping[str, object],
-                keys: Iterable[str] | None = None) -> list[tuple[str, str]]:
+def server_rows(
+    home: str, outputs: Mapping[str, object], keys: Iterable[str] | None = None
+) -> list[tuple[str, str]]:
     """(name, value as shown) for the server's outputs (``keys``, else all of them), then,
     in the sandbox, where apps really run: this machine's Docker."""
-    rows = [(k, server_output(home, k, outputs[k]))
-            for k in (outputs if keys is None else keys) if k in outputs]
+    rows = [
+        (k, server_output(home, k, outputs[k]))
+        for k in (outputs if keys is None else keys)
+        if k in outputs
+    ]
     if home == "sandbox" and rows:
         rows.append(("apps run on", f"this machine's Docker ({sandbox_docker_url()})"))
     return rows

@@ -19,8 +19,7 @@ class NoLogs(Exception):
     """This app has no log lines to show (a static site); the message says why."""
 
 
-CLOUD_LOGS = {"lambda": "CloudWatch Logs", "ecs": "CloudWatch Logs",
-              "cloud-run": "Cloud Logging"}
+CLOUD_LOGS = {"lambda": "CloudWatch Logs", "ecs": "CloudWatch Logs", "cloud-run": "Cloud Logging"}
 DOCKER_HOSTS = {"sandbox": "this machine's Docker", "host": "the Docker host"}
 
 
@@ -49,18 +48,28 @@ def _parse_docker(raw: str) -> LogLine:
     return LogLine(seconds + fraction, text, "container")
 
 
-def container_lines(client: Any, project: str, app: str, *, since: float | None,
-                    limit: int) -> list[LogLine]:
+def container_lines(
+    client: Any, project: str, app: str, *, since: float | None, limit: int
+) -> list[LogLine]:
     running = server_target.running_containers(client, project, app)
     if not running:
         return []
-    raw = running[-1].logs(timestamps=True, tail=limit,
-                           since=int(since) if since is not None else None)
+    raw = running[-1].logs(
+        timestamps=True, tail=limit, since=int(since) if since is not None else None
+    )
     return [_parse_docker(line) for line in raw.decode(errors="replace").splitlines() if line]
 
 
-def poll(config: Any, state_dir: Path, root: Path, app: Any, *, since: float | None = None,
-         limit: int = 200, client: Any = None) -> list[LogLine]:
+def poll(
+    config: Any,
+    state_dir: Path,
+    root: Path,
+    app: Any,
+    *,
+    since: float | None = None,
+    limit: int = 200,
+    client: Any = None,
+) -> list[LogLine]:
     """The app's lines after ``since`` (all recent ones when None), oldest first. ``client``
     is the Docker host's, needed only for apps on the Pilot Server."""
     kind = app.target.kind
@@ -68,10 +77,10 @@ def poll(config: Any, state_dir: Path, root: Path, app: Any, *, since: float | N
         lines = list(open_target(config, state_dir, root, app).logs(since=since, limit=limit))
     elif kind == "server":
         if client is None:
-            raise NoLogs(f"{app.name} runs on {docker_host_name(config)}: its Docker host "
-                         "is needed")
-        lines = container_lines(client, config.project.name, app.name, since=since,
-                                limit=limit)
+            raise NoLogs(
+                f"{app.name} runs on {docker_host_name(config)}: its Docker host is needed"
+            )
+        lines = container_lines(client, config.project.name, app.name, since=since, limit=limit)
     else:
         raise NoLogs(f"{app.name} is a static site on {kind}: it has no app logs")
     return [LogLine(line.timestamp, redact.text(line.text), line.source) for line in lines]
@@ -82,8 +91,16 @@ class Follower:
     call returns only the lines not returned before (each poll starts at the newest line
     seen, so the windows overlap by design)."""
 
-    def __init__(self, config: Any, state_dir: Path, root: Path, app: Any, *,
-                 limit: int = 200, client: Any = None) -> None:
+    def __init__(
+        self,
+        config: Any,
+        state_dir: Path,
+        root: Path,
+        app: Any,
+        *,
+        limit: int = 200,
+        client: Any = None,
+    ) -> None:
         self.config, self.state_dir, self.root, self.app = config, state_dir, root, app
         redact.load_project(state_dir, config)  # a fresh process masks what a deploy would
         self.limit, self.client = limit, client
@@ -91,10 +108,18 @@ class Follower:
         self.seen: set[tuple[float, str, str]] = set()
 
     def poll(self) -> list[LogLine]:
-        lines = poll(self.config, self.state_dir, self.root, self.app, since=self.since,
-                     limit=self.limit, client=self.client)
-        fresh = [line for line in lines
-                 if (line.timestamp, line.source, line.text) not in self.seen]
+        lines = poll(
+            self.config,
+            self.state_dir,
+            self.root,
+            self.app,
+            since=self.since,
+            limit=self.limit,
+            client=self.client,
+        )
+        fresh = [
+            line for line in lines if (line.timestamp, line.source, line.text) not in self.seen
+        ]
         self.seen.update((line.timestamp, line.source, line.text) for line in fresh)
         if lines:
             self.since = max(line.timestamp for line in lines)

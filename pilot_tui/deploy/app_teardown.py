@@ -49,8 +49,9 @@ def destroy_app(config: Any, state_dir: Path, root: Path, app: Any, say: Say) ->
         from pilot_tui.deploy.gcp_api import authorized_transport, deploy_key
 
         transport = authorized_transport(deploy_key(config, root), config.gcp.project)
-        if delete_images(transport, config.gcp.project, config.gcp.region,
-                         config.project.name, app.name):
+        if delete_images(
+            transport, config.gcp.project, config.gcp.region, config.project.name, app.name
+        ):
             done.append(f"deleted {app.name}'s images in Artifact Registry")
             say(done[-1])
     return done

@@ -39,21 +39,26 @@ def get_repository_request(gcp_project: str, region: str, project: str) -> ApiRe
 
 
 def create_repository_request(gcp_project: str, region: str, project: str) -> ApiRequest:
-    return ApiRequest("POST", _repositories(gcp_project, region),
-                      body={"format": "DOCKER", "description": f"Pilot images of {project}",
-                            "labels": {"pilot-project": project}},
-                      params={"repositoryId": repository_id(project)})
+    return ApiRequest(
+        "POST",
+        _repositories(gcp_project, region),
+        body={
+            "format": "DOCKER",
+            "description": f"Pilot images of {project}",
+            "labels": {"pilot-project": project},
+        },
+        params={"repositoryId": repository_id(project)},
+    )
 
 
-def delete_package_request(gcp_project: str, region: str, project: str,
-                           app: str) -> ApiRequest:
+def delete_package_request(gcp_project: str, region: str, project: str, app: str) -> ApiRequest:
     """The app's images (one package per app in the project's repository)."""
-    return ApiRequest("DELETE", f"{_repositories(gcp_project, region)}/"
-                                f"{repository_id(project)}/packages/{app}")
+    return ApiRequest(
+        "DELETE", f"{_repositories(gcp_project, region)}/{repository_id(project)}/packages/{app}"
+    )
 
 
-def ensure_repository(transport: Transport, gcp_project: str, region: str,
-                      project: str) -> bool:
+def ensure_repository(transport: Transport, gcp_project: str, region: str, project: str) -> bool:
     """Create the repository when missing; True when it was created. Read first: pushing
     needs only artifactregistry.writer, creating needs more, so later deploys never ask
     for the create permission. A concurrent create (409) is fine."""
@@ -66,8 +71,9 @@ def ensure_repository(transport: Transport, gcp_project: str, region: str,
     return True
 
 
-def delete_images(transport: Transport, gcp_project: str, region: str, project: str,
-                  app: str) -> bool:
+def delete_images(
+    transport: Transport, gcp_project: str, region: str, project: str, app: str
+) -> bool:
     """Delete the app's images; False when there were none."""
     operation = gone_ok(transport, delete_package_request(gcp_project, region, project, app))
     if operation is None:
@@ -87,8 +93,7 @@ def access_token(credentials: Any) -> str:
     return token
 
 
-def docker_login(credentials_path: str | None, root: Path,
-                 region: str) -> tuple[str, str, str]:
+def docker_login(credentials_path: str | None, root: Path, region: str) -> tuple[str, str, str]:
     """(registry host, username, password) for a push to the region's Artifact Registry.
     ``credentials_path`` is gcp.credentials as written in pilot.toml (relative to
     ``root``); unset means Application Default Credentials."""
@@ -98,8 +103,15 @@ def docker_login(credentials_path: str | None, root: Path,
     return registry_host(region), USERNAME, access_token(credentials)
 
 
-def ensure_registry(transport: Transport, credentials_path: str | None, root: Path,
-                    gcp_project: str, region: str, project: str, app: str) -> Any:
+def ensure_registry(
+    transport: Transport,
+    credentials_path: str | None,
+    root: Path,
+    gcp_project: str,
+    region: str,
+    project: str,
+    app: str,
+) -> Any:
     """The ready-to-push registry.Registry for ``app``: the repository ensured, a token
     fetched."""
     from pilot_tui.deploy.registry import Registry
@@ -115,9 +127,9 @@ def registry_for(config: Any, root: Path, app: Any) -> Any:
     from pilot_tui.deploy.managed import TargetError
 
     if not config.gcp.project:
-        raise TargetError(f"app {app.name!r}: Artifact Registry needs gcp.project in "
-                          "pilot.toml")
+        raise TargetError(f"app {app.name!r}: Artifact Registry needs gcp.project in pilot.toml")
     key = deploy_key(config, root)
     transport = authorized_transport(key, config.gcp.project)
-    return ensure_registry(transport, key, root, config.gcp.project,
-                           config.gcp.region, config.project.name, app.name)
+    return ensure_registry(
+        transport, key, root, config.gcp.project, config.gcp.region, config.project.name, app.name
+    )

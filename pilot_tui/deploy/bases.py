@@ -24,11 +24,15 @@ STATIC = Base("PILOT_STATIC_BASE", "busybox:1.36", "static sites (httpd)")
 NODE = Base("PILOT_NODE_BASE", "node:20-slim", "Node services")
 PYTHON = Base("PILOT_PYTHON_BASE", "python:3.12-slim", "Python services")
 GO = Base("PILOT_GO_BASE", "golang:1.22", "Go builds")
-GO_RUNTIME = Base("PILOT_GO_RUNTIME_BASE", "gcr.io/distroless/static-debian12",
-                  "Go services' runtime")
+GO_RUNTIME = Base(
+    "PILOT_GO_RUNTIME_BASE", "gcr.io/distroless/static-debian12", "Go services' runtime"
+)
 PROXY = Base("PILOT_PROXY_BASE", "python:3.12-alpine", "Pilot's reverse proxy")
-LAMBDA_ADAPTER = Base("PILOT_LAMBDA_ADAPTER", "public.ecr.aws/awsguru/aws-lambda-adapter:0.8.4",
-                      "the Lambda Web Adapter")
+LAMBDA_ADAPTER = Base(
+    "PILOT_LAMBDA_ADAPTER",
+    "public.ecr.aws/awsguru/aws-lambda-adapter:0.8.4",
+    "the Lambda Web Adapter",
+)
 ALL = (STATIC, NODE, PYTHON, GO, GO_RUNTIME, PROXY, LAMBDA_ADAPTER)
 
 
@@ -53,10 +57,14 @@ def mirror_hint(image: str) -> str:
     """How to give the Docker host ``image`` without pulling it from its registry."""
     base = next((b for b in ALL if b.image() == image), None)
     if base is not None:
-        return (f"set {base.variable} to a copy the Docker host can pull (a registry mirror) "
-                f"or already has (`docker load`); it is the base of {base.used_for}")
-    return ("it is named in the app's Dockerfile: put a copy on the Docker host (`docker "
-            "load`), or change that FROM line to one it can pull")
+        return (
+            f"set {base.variable} to a copy the Docker host can pull (a registry mirror) "
+            f"or already has (`docker load`); it is the base of {base.used_for}"
+        )
+    return (
+        "it is named in the app's Dockerfile: put a copy on the Docker host (`docker "
+        "load`), or change that FROM line to one it can pull"
+    )
 
 
 def unpulled(client: Any, dockerfile: str, error: str) -> str | None:

@@ -67,45 +67,76 @@ def recipe_for(app: Any, root: Path, private: frozenset[Path] | None = None) -> 
 def _recipe(app: Any, root: Path) -> Recipe:
     folder = (root / app.path).resolve()
     if not folder.is_dir():
-        raise BuildError(f"app {app.name!r}: source folder {folder} does not exist "
-                         f"(apps.{app.name}.path)")
+        raise BuildError(
+            f"app {app.name!r}: source folder {folder} does not exist (apps.{app.name}.path)"
+        )
     kind = app.build.kind
     if kind == "dockerfile":
         if not (folder / app.build.dockerfile).is_file():
-            raise BuildError(f"app {app.name!r}: no {app.build.dockerfile} in {folder} "
-                             f"(apps.{app.name}.build.dockerfile)")
-        return Recipe(folder, app.build.dockerfile, None, tuple(sorted(app.build.args.items())),
-                      f"{app.build.dockerfile}")
+            raise BuildError(
+                f"app {app.name!r}: no {app.build.dockerfile} in {folder} "
+                f"(apps.{app.name}.build.dockerfile)"
+            )
+        return Recipe(
+            folder,
+            app.build.dockerfile,
+            None,
+            tuple(sorted(app.build.args.items())),
+            f"{app.build.dockerfile}",
+        )
     if kind == "static":
         if app.build.command:
             builder = Builder(app.build.image, app.build.command, app.build.output)
-            return Recipe(folder, GENERATED, dockerfiles.static_dockerfile(), (),
-                          f"`{app.build.command}` in {app.build.image}, then serve "
-                          f"{app.build.output}/", builder)
+            return Recipe(
+                folder,
+                GENERATED,
+                dockerfiles.static_dockerfile(),
+                (),
+                f"`{app.build.command}` in {app.build.image}, then serve {app.build.output}/",
+                builder,
+            )
         output = (folder / app.build.output).resolve()
         if not output.is_dir():
-            raise BuildError(f"app {app.name!r}: {output} does not exist "
-                             f"(apps.{app.name}.build.output)")
-        return Recipe(output, GENERATED, dockerfiles.static_dockerfile(), (),
-                      f"static files in {output}", serves_files=True)
+            raise BuildError(
+                f"app {app.name!r}: {output} does not exist (apps.{app.name}.build.output)"
+            )
+        return Recipe(
+            output,
+            GENERATED,
+            dockerfiles.static_dockerfile(),
+            (),
+            f"static files in {output}",
+            serves_files=True,
+        )
     if kind == "buildpacks":
         import shutil
 
         if shutil.which("pack") is None:
-            raise BuildError(f"app {app.name!r}: buildpacks need the `pack` binary "
-                             "(https://buildpacks.io/docs/tools/pack/); none is on PATH")
-        return Recipe(folder, "", None, (), f"buildpacks ({app.build.builder})",
-                      buildpacks=app.build.builder)
+            raise BuildError(
+                f"app {app.name!r}: buildpacks need the `pack` binary "
+                "(https://buildpacks.io/docs/tools/pack/); none is on PATH"
+            )
+        return Recipe(
+            folder, "", None, (), f"buildpacks ({app.build.builder})", buildpacks=app.build.builder
+        )
     # auto: a Dockerfile if there is one, else one Pilot writes.
     if (folder / "Dockerfile").is_file():
         return Recipe(folder, "Dockerfile", None, (), "Dockerfile (detected)")
     made = dockerfiles.generated(folder)
     if made is None:
-        raise BuildError(f"app {app.name!r}: cannot tell how to build {folder}: add a "
-                         "Dockerfile, or set apps.build.kind")
+        raise BuildError(
+            f"app {app.name!r}: cannot tell how to build {folder}: add a "
+            "Dockerfile, or set apps.build.kind"
+        )
     text, why = made
-    return Recipe(folder, GENERATED, text, (), f"generated Dockerfile ({why})",
-                  serves_files=text == dockerfiles.static_dockerfile())
+    return Recipe(
+        folder,
+        GENERATED,
+        text,
+        (),
+        f"generated Dockerfile ({why})",
+        serves_files=text == dockerfiles.static_dockerfile(),
+    )
 
 
 def _ignore_patterns(folder: Path) -> list[str]:
@@ -120,9 +151,12 @@ def context_files(recipe: Recipe) -> Collected:
     """What is sent to the builder (relative, sorted) and the links skipped; .dockerignore
     applies (the Dockerfile always goes, as with docker), within shippable's rules."""
     dockerfile = "Dockerfile" if recipe.generated else recipe.dockerfile
-    found = collect(recipe.folder, recipe.private,
-                    ignore=[*_ignore_patterns(recipe.folder), f"!{dockerfile}"],
-                    programs=not recipe.serves_files)
+    found = collect(
+        recipe.folder,
+        recipe.private,
+        ignore=[*_ignore_patterns(recipe.folder), f"!{dockerfile}"],
+        programs=not recipe.serves_files,
+    )
     return replace(found, paths=tuple(p for p in found.paths if p != GENERATED))
 
 
@@ -130,11 +164,18 @@ def pack(recipe: Recipe, shipped: Collected | None = None) -> tuple[IO[bytes], s
     """The build context as a tar file object, and the content hash naming the image.
     ``shipped``: context_files(recipe), when the caller already has it."""
     digest = hashlib.sha256()
-    digest.update(json.dumps({"dockerfile": recipe.dockerfile, "generated": recipe.generated,
-                              "args": recipe.args, "buildpacks": recipe.buildpacks,
-                              "builder": recipe.builder and
-                              [recipe.builder.image, recipe.builder.command,
-                               recipe.builder.output]}).encode())
+    digest.update(
+        json.dumps(
+            {
+                "dockerfile": recipe.dockerfile,
+                "generated": recipe.generated,
+                "args": recipe.args,
+                "buildpacks": recipe.buildpacks,
+                "builder": recipe.builder
+                and [recipe.builder.image, recipe.builder.command, recipe.builder.output],
+            }
+        ).encode()
+    )
     # A builder gets the source under src/ (put_archive needs an existing directory: /).
     prefix = "src/" if recipe.builder else ""
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115 - returned open
@@ -166,13 +207,27 @@ def image_tag(project: str, app: str, content_hash: str) -> str:
     return f"pilot/{project}-{app}:{content_hash}".lower()
 
 
-def build(client: Any, recipe: Recipe, context: IO[bytes], tag: str,
-          line: Callable[[str], None], cancelled: Callable[[], bool] = lambda: False) -> str:
+def build(
+    client: Any,
+    recipe: Recipe,
+    context: IO[bytes],
+    tag: str,
+    line: Callable[[str], None],
+    cancelled: Callable[[], bool] = lambda: False,
+) -> str:
     """Build ``tag`` from a packed context, streaming the builder's lines; the image id."""
     with context:
-        stream = client.api.build(fileobj=context, custom_context=True, tag=tag, rm=True,
-                                  forcerm=True, decode=True, dockerfile=recipe.dockerfile,
-                                  buildargs=dict(recipe.args), labels={"pilot": "app"})
+        stream = client.api.build(
+            fileobj=context,
+            custom_context=True,
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            decode=True,
+            dockerfile=recipe.dockerfile,
+            buildargs=dict(recipe.args),
+            labels={"pilot": "app"},
+        )
         error = None
         for chunk in stream:
             if cancelled():
@@ -212,9 +267,14 @@ def existing_image(client: Any, tag: str) -> str | None:
         return None
 
 
-def run_builder(client: Any, recipe: Recipe, source: IO[bytes], line: Callable[[str], None],
-                cancelled: Callable[[], bool] = lambda: False,
-                warn: Callable[[str], None] | None = None) -> IO[bytes]:
+def run_builder(
+    client: Any,
+    recipe: Recipe,
+    source: IO[bytes],
+    line: Callable[[str], None],
+    cancelled: Callable[[], bool] = lambda: False,
+    warn: Callable[[str], None] | None = None,
+) -> IO[bytes]:
     """Run a static site's build command in its builder image; the context that serves the
     output (a generated Dockerfile plus the output's files, never a program's source:
     ``warn`` hears each one left out)."""
@@ -229,11 +289,16 @@ def run_builder(client: Any, recipe: Recipe, source: IO[bytes], line: Callable[[
         try:
             client.images.pull(spec.image)
         except APIError as exc:
-            raise BuildError(f"cannot pull the builder image {spec.image}: "
-                             f"{exc.explanation or exc}") from exc
-    container = client.containers.create(spec.image, command=["sh", "-c", spec.command],
-                                         working_dir="/src", network_mode="host",
-                                         labels={"pilot": "builder"})
+            raise BuildError(
+                f"cannot pull the builder image {spec.image}: {exc.explanation or exc}"
+            ) from exc
+    container = client.containers.create(
+        spec.image,
+        command=["sh", "-c", spec.command],
+        working_dir="/src",
+        network_mode="host",
+        labels={"pilot": "builder"},
+    )
     try:
         with source:
             container.put_archive("/", source.read())
@@ -256,8 +321,9 @@ def run_builder(client: Any, recipe: Recipe, source: IO[bytes], line: Callable[[
         try:
             chunks, _ = container.get_archive(f"/src/{spec.output.strip('/')}/.")
         except NotFound as exc:
-            raise BuildError(f"`{spec.command}` did not produce {spec.output}/ "
-                             "(build.output)") from exc
+            raise BuildError(
+                f"`{spec.command}` did not produce {spec.output}/ (build.output)"
+            ) from exc
         served, skipped = _serving_context(b"".join(chunks), recipe.generated)
         for left_out in skipped:
             (warn or line)(left_out)
@@ -272,8 +338,10 @@ def _serving_context(archive: bytes, dockerfile: str) -> tuple[IO[bytes], list[s
     out (a static site serves files: shippable.program_source)."""
     skipped: list[str] = []
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115 - returned open
-    with tarfile.open(fileobj=io.BytesIO(archive)) as given, \
-            tarfile.open(fileobj=spool, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    with (
+        tarfile.open(fileobj=io.BytesIO(archive)) as given,
+        tarfile.open(fileobj=spool, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
         for member in given.getmembers():
             name = member.name.split("/", 1)[1] if "/" in member.name else ""
             if not name or name == GENERATED:
@@ -310,8 +378,13 @@ def pack_source(recipe: Recipe, shipped: Collected, into: Path) -> Path:
     return source
 
 
-def pack_command(recipe: Recipe, tag: str, docker: dict[str, str],
-                 daemon_socket: str = "inherit", source: Path | None = None) -> Command:
+def pack_command(
+    recipe: Recipe,
+    tag: str,
+    docker: dict[str, str],
+    daemon_socket: str = "inherit",
+    source: Path | None = None,
+) -> Command:
     """`pack build` as data: the image lands on the deploy host's engine (DOCKER_HOST and
     friends from host.docker_env); ``daemon_socket`` is that engine's socket as seen on the
     host itself, which pack mounts into its lifecycle container ("inherit": DOCKER_HOST);
@@ -319,15 +392,35 @@ def pack_command(recipe: Recipe, tag: str, docker: dict[str, str],
     import os
 
     assert recipe.buildpacks is not None
-    return Command(("pack", "build", tag, "--builder", recipe.buildpacks,
-                    "--path", str(source or recipe.folder), "--pull-policy", "if-not-present",
-                    "--docker-host", daemon_socket, "--label", "pilot=app"),
-                   env={**os.environ, **docker})
+    return Command(
+        (
+            "pack",
+            "build",
+            tag,
+            "--builder",
+            recipe.buildpacks,
+            "--path",
+            str(source or recipe.folder),
+            "--pull-policy",
+            "if-not-present",
+            "--docker-host",
+            daemon_socket,
+            "--label",
+            "pilot=app",
+        ),
+        env={**os.environ, **docker},
+    )
 
 
-def run_pack(client: Any, recipe: Recipe, tag: str, docker: dict[str, str],
-             daemon_socket: str, line: Callable[[str], None],
-             shipped: Collected | None = None) -> str:
+def run_pack(
+    client: Any,
+    recipe: Recipe,
+    tag: str,
+    docker: dict[str, str],
+    daemon_socket: str,
+    line: Callable[[str], None],
+    shipped: Collected | None = None,
+) -> str:
     """Build with `pack` through the one runner, streaming its lines; the image id."""
     import asyncio
 
@@ -336,8 +429,12 @@ def run_pack(client: Any, recipe: Recipe, tag: str, docker: dict[str, str],
     with tempfile.TemporaryDirectory(prefix="pilot-pack-") as folder:
         source = pack_source(recipe, shipped or context_files(recipe), Path(folder))
         try:
-            code = asyncio.run(stream(pack_command(recipe, tag, docker, daemon_socket, source),
-                                      lambda out: line(redact.text(out.text))))
+            code = asyncio.run(
+                stream(
+                    pack_command(recipe, tag, docker, daemon_socket, source),
+                    lambda out: line(redact.text(out.text)),
+                )
+            )
         except RunnerError as exc:
             raise BuildError(str(exc)) from exc
     if code != 0:

@@ -50,11 +50,14 @@ def secret_url(gcp_project: str, secret: str) -> str:
     return f"{secrets_url(gcp_project)}/{secret}"
 
 
-def create_secret_request(gcp_project: str, secret: str,
-                          labels: dict[str, str]) -> ApiRequest:
+def create_secret_request(gcp_project: str, secret: str, labels: dict[str, str]) -> ApiRequest:
     """An empty secret (no version yet); Google picks where its copies live."""
-    return ApiRequest("POST", secrets_url(gcp_project), params={"secretId": secret},
-                      body={"replication": {"automatic": {}}, "labels": labels})
+    return ApiRequest(
+        "POST",
+        secrets_url(gcp_project),
+        params={"secretId": secret},
+        body={"replication": {"automatic": {}}, "labels": labels},
+    )
 
 
 def get_secret_request(gcp_project: str, secret: str) -> ApiRequest:
@@ -69,14 +72,17 @@ def access_latest_request(gcp_project: str, secret: str) -> ApiRequest:
 def add_version_request(gcp_project: str, secret: str, value: str) -> ApiRequest:
     """The only request that carries a secret value."""
     data = base64.b64encode(value.encode()).decode()
-    return ApiRequest("POST", f"{secret_url(gcp_project, secret)}:addVersion",
-                      body={"payload": {"data": data}})
+    return ApiRequest(
+        "POST", f"{secret_url(gcp_project, secret)}:addVersion", body={"payload": {"data": data}}
+    )
 
 
-def list_secrets_request(gcp_project: str, project: str, app: str,
-                         page_token: str | None = None) -> ApiRequest:
+def list_secrets_request(
+    gcp_project: str, project: str, app: str, page_token: str | None = None
+) -> ApiRequest:
     params: dict[str, Any] = {
-        "filter": f"labels.pilot-project={project} AND labels.pilot-app={app}"}
+        "filter": f"labels.pilot-project={project} AND labels.pilot-app={app}"
+    }
     if page_token:
         params["pageToken"] = page_token
     return ApiRequest("GET", secrets_url(gcp_project), params=params)
@@ -90,10 +96,10 @@ def get_secret_policy_request(gcp_project: str, secret: str) -> ApiRequest:
     return ApiRequest("GET", f"{secret_url(gcp_project, secret)}:getIamPolicy")
 
 
-def set_secret_policy_request(gcp_project: str, secret: str,
-                              policy: dict[str, Any]) -> ApiRequest:
-    return ApiRequest("POST", f"{secret_url(gcp_project, secret)}:setIamPolicy",
-                      body={"policy": policy})
+def set_secret_policy_request(gcp_project: str, secret: str, policy: dict[str, Any]) -> ApiRequest:
+    return ApiRequest(
+        "POST", f"{secret_url(gcp_project, secret)}:setIamPolicy", body={"policy": policy}
+    )
 
 
 def project_request(gcp_project: str) -> ApiRequest:
@@ -108,8 +114,10 @@ def with_accessor(policy: dict[str, Any], member: str) -> dict[str, Any] | None:
 
 def secret_env(name: str, ref: SecretRef) -> dict[str, Any]:
     """A container env entry that Cloud Run fills from Secret Manager at start."""
-    return {"name": name, "valueSource": {"secretKeyRef": {"secret": ref.secret,
-                                                            "version": ref.version}}}
+    return {
+        "name": name,
+        "valueSource": {"secretKeyRef": {"secret": ref.secret, "version": ref.version}},
+    }
 
 
 def hide(value: str) -> None:
@@ -127,8 +135,7 @@ def version_number(answer: dict[str, Any]) -> str:
 def payload_text(answer: dict[str, Any]) -> str | None:
     """The value of an access answer; None when it is not text Pilot could have stored."""
     try:
-        return base64.b64decode(answer.get("payload", {}).get("data", ""),
-                                validate=True).decode()
+        return base64.b64decode(answer.get("payload", {}).get("data", ""), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
 
@@ -145,8 +152,12 @@ class CloudRunSecrets:
     def labels(self) -> dict[str, str]:
         return {"pilot-project": self.project, "pilot-app": self.app}
 
-    def _fail(self, exc: ApiError, what: str, needs: str = "roles/secretmanager.admin, "
-              "and the project the Secret Manager API enabled") -> TargetError:
+    def _fail(
+        self,
+        exc: ApiError,
+        what: str,
+        needs: str = "roles/secretmanager.admin, and the project the Secret Manager API enabled",
+    ) -> TargetError:
         """Named by secret, never by value (redact masks one an answer might echo)."""
         hint = f" (the deployer needs {needs})" if exc.status == 403 else ""
         return TargetError(f"{what}: HTTP {exc.status}: {redact.text(exc.api_message)}{hint}")
@@ -159,8 +170,10 @@ class CloudRunSecrets:
             hide(env[name])
         ids = {n: secret_id(self.project, self.app, n) for n in names}
         if len(set(ids.values())) < len(ids):
-            raise TargetError(f"app {self.app}: secrets {', '.join(names)} do not map to "
-                              "distinct Secret Manager ids (they differ only by case or _)")
+            raise TargetError(
+                f"app {self.app}: secrets {', '.join(names)} do not map to "
+                "distinct Secret Manager ids (they differ only by case or _)"
+            )
         refs = {}
         for name in names:
             secret = ids[name]
@@ -176,14 +189,20 @@ class CloudRunSecrets:
         created = False
         if gone_ok(self.transport, get_secret_request(self.gcp_project, secret)) is None:
             try:
-                created = exists_ok(self.transport, create_secret_request(
-                    self.gcp_project, secret, self.labels())) is not None
+                created = (
+                    exists_ok(
+                        self.transport,
+                        create_secret_request(self.gcp_project, secret, self.labels()),
+                    )
+                    is not None
+                )
             except ApiError as exc:
                 if exc.status != 403:
                     raise
-                raise TargetError(f"secret {name}: Secret Manager {secret} does not exist "
-                                  f"and the deployer may not create it; {NEEDS_SETUP}") \
-                    from None
+                raise TargetError(
+                    f"secret {name}: Secret Manager {secret} does not exist "
+                    f"and the deployer may not create it; {NEEDS_SETUP}"
+                ) from None
         latest = None if created else self._latest(secret)
         if latest is not None:
             old = payload_text(latest)
@@ -193,8 +212,10 @@ class CloudRunSecrets:
                 return SecretRef(secret, version_number(latest))
         added = self.transport(add_version_request(self.gcp_project, secret, value))
         ref = SecretRef(secret, version_number(added))
-        say(f"{'stored' if latest is None else 'updated'} secret {name} in Secret Manager "
-            f"{secret} (version {ref.version})")
+        say(
+            f"{'stored' if latest is None else 'updated'} secret {name} in Secret Manager "
+            f"{secret} (version {ref.version})"
+        )
         return ref
 
     def _latest(self, secret: str) -> dict[str, Any] | None:
@@ -207,8 +228,7 @@ class CloudRunSecrets:
                 return None
             raise
 
-    def grant(self, refs: dict[str, SecretRef], service_account: str | None,
-              say: Say) -> None:
+    def grant(self, refs: dict[str, SecretRef], service_account: str | None, say: Say) -> None:
         """Let the revision's runtime account read each secret, before the revision
         starts (it fails to start otherwise). One project lookup, only when needed."""
         if not refs:
@@ -218,23 +238,25 @@ class CloudRunSecrets:
             try:
                 found = self.transport(project_request(self.gcp_project))
             except ApiError as exc:
-                raise self._fail(exc, f"project {self.gcp_project} (its number names the "
-                                      "default Cloud Run runtime account)",
-                                 "resourcemanager.projects.get") from exc
+                raise self._fail(
+                    exc,
+                    f"project {self.gcp_project} (its number names the "
+                    "default Cloud Run runtime account)",
+                    "resourcemanager.projects.get",
+                ) from exc
             account = default_runtime_account(str(found["projectNumber"]))
         member = f"serviceAccount:{account}"
         for name, ref in sorted(refs.items()):
             try:
-                policy = self.transport(get_secret_policy_request(self.gcp_project,
-                                                                  ref.secret))
+                policy = self.transport(get_secret_policy_request(self.gcp_project, ref.secret))
                 wanted = with_accessor(policy, member)
                 if wanted is None:
                     continue
-                self.transport(set_secret_policy_request(self.gcp_project, ref.secret,
-                                                         wanted))
+                self.transport(set_secret_policy_request(self.gcp_project, ref.secret, wanted))
             except ApiError as exc:
-                raise self._fail(exc, f"secret {name}: letting {account} read "
-                                      f"{ref.secret}") from exc
+                raise self._fail(
+                    exc, f"secret {name}: letting {account} read {ref.secret}"
+                ) from exc
             say(f"allowed {account} to read secret {ref.secret}")
 
     def destroy(self) -> list[str]:
@@ -245,16 +267,20 @@ class CloudRunSecrets:
         token: str | None = None
         try:
             while True:
-                page = self.transport(list_secrets_request(self.gcp_project, self.project,
-                                                           self.app, token))
+                page = self.transport(
+                    list_secrets_request(self.gcp_project, self.project, self.app, token)
+                )
                 found += [s["name"].rpartition("/")[2] for s in page.get("secrets", [])]
                 token = page.get("nextPageToken")
                 if not token:
                     break
             # The prefix guards against a hand-made secret that copied Pilot's labels.
             ours = sorted(s for s in found if s.startswith(prefix))
-            deleted = [s for s in ours if gone_ok(
-                self.transport, delete_secret_request(self.gcp_project, s)) is not None]
+            deleted = [
+                s
+                for s in ours
+                if gone_ok(self.transport, delete_secret_request(self.gcp_project, s)) is not None
+            ]
         except ApiError as exc:
             raise self._fail(exc, f"Secret Manager secrets {prefix}*") from exc
         return [f"deleted Secret Manager secret {s}" for s in deleted]

@@ -53,10 +53,15 @@ def revision_name(service: str, release: str) -> str:
     return f"{service}-{release.lower()}"
 
 
-def service_body(image: str, env: dict[str, str], revision: str, settings: Any,
-                 labels: dict[str, str],
-                 secrets: Mapping[str, SecretRef] | None = None,
-                 runtime_account: str | None = None) -> dict[str, Any]:
+def service_body(
+    image: str,
+    env: dict[str, str],
+    revision: str,
+    settings: Any,
+    labels: dict[str, str],
+    secrets: Mapping[str, SecretRef] | None = None,
+    runtime_account: str | None = None,
+) -> dict[str, Any]:
     """The whole service as Pilot wants it: a template pinned to ``revision`` and all
     traffic on the latest revision (the one this template makes). Names in ``secrets``
     become Secret Manager references: their values never enter the service. The revision
@@ -68,16 +73,22 @@ def service_body(image: str, env: dict[str, str], revision: str, settings: Any,
             "revision": revision,
             "labels": labels,
             **({"serviceAccount": runtime_account} if runtime_account else {}),
-            "scaling": {"minInstanceCount": settings.min_instances,
-                        "maxInstanceCount": settings.max_instances},
-            "containers": [{
-                "image": image,
-                "env": [secret_env(k, refs[k]) if k in refs else {"name": k, "value": v}
-                        for k, v in sorted(env.items()) if k not in RESERVED_ENV],
-                "ports": [{"containerPort": settings.port}],
-                "resources": {"limits": {"cpu": str(settings.cpu),
-                                         "memory": settings.memory}},
-            }],
+            "scaling": {
+                "minInstanceCount": settings.min_instances,
+                "maxInstanceCount": settings.max_instances,
+            },
+            "containers": [
+                {
+                    "image": image,
+                    "env": [
+                        secret_env(k, refs[k]) if k in refs else {"name": k, "value": v}
+                        for k, v in sorted(env.items())
+                        if k not in RESERVED_ENV
+                    ],
+                    "ports": [{"containerPort": settings.port}],
+                    "resources": {"limits": {"cpu": str(settings.cpu), "memory": settings.memory}},
+                }
+            ],
         },
         "traffic": [{"type": LATEST, "percent": 100}],
     }
@@ -98,9 +109,12 @@ def patch_service_request(url: str, body: dict[str, Any]) -> ApiRequest:
 
 def traffic_request(url: str, revision: str) -> ApiRequest:
     """All traffic to one named revision (a rollback); only the traffic field changes."""
-    return ApiRequest("PATCH", url, params={"updateMask": "traffic"},
-                      body={"traffic": [{"type": PINNED, "revision": revision,
-                                         "percent": 100}]})
+    return ApiRequest(
+        "PATCH",
+        url,
+        params={"updateMask": "traffic"},
+        body={"traffic": [{"type": PINNED, "revision": revision, "percent": 100}]},
+    )
 
 
 def get_revision_request(url: str, revision: str) -> ApiRequest:
@@ -139,18 +153,23 @@ def rfc3339(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def log_request(gcp_project: str, service: str, since: float | None,
-                limit: int) -> ApiRequest:
+def log_request(gcp_project: str, service: str, since: float | None, limit: int) -> ApiRequest:
     """Cloud Logging entries of the service's revisions. With ``since`` oldest first from
     there (a follow); without, newest first so ``limit`` keeps the most recent lines (the
     caller reverses them)."""
     query = f'resource.type="cloud_run_revision" AND resource.labels.service_name="{service}"'
     if since is not None:
         query += f' AND timestamp>="{rfc3339(since)}"'
-    return ApiRequest("POST", LOGGING, body={
-        "resourceNames": [f"projects/{gcp_project}"], "filter": query,
-        "orderBy": "timestamp asc" if since is not None else "timestamp desc",
-        "pageSize": max(1, min(limit, 1000))})
+    return ApiRequest(
+        "POST",
+        LOGGING,
+        body={
+            "resourceNames": [f"projects/{gcp_project}"],
+            "filter": query,
+            "orderBy": "timestamp asc" if since is not None else "timestamp desc",
+            "pageSize": max(1, min(limit, 1000)),
+        },
+    )
 
 
 # -- reading answers -------------------------------------------------------------------
@@ -169,13 +188,16 @@ def log_line(entry: dict[str, Any]) -> LogLine:
         text = str(payload.get("message") or json.dumps(payload, sort_keys=True))
     elif "httpRequest" in entry:  # Cloud Run's request log
         http = entry["httpRequest"]
-        text = f"{http.get('requestMethod', '')} {http.get('requestUrl', '')} " \
-               f"{http.get('status', '')}".strip()
+        text = (
+            f"{http.get('requestMethod', '')} {http.get('requestUrl', '')} "
+            f"{http.get('status', '')}".strip()
+        )
     else:
         text = json.dumps(entry.get("protoPayload", {}), sort_keys=True)[:500]
     source = entry.get("resource", {}).get("labels", {}).get("revision_name", "")
-    return LogLine(parse_timestamp(entry.get("timestamp", "1970-01-01T00:00:00Z")),
-                   text.rstrip("\n"), source)
+    return LogLine(
+        parse_timestamp(entry.get("timestamp", "1970-01-01T00:00:00Z")), text.rstrip("\n"), source
+    )
 
 
 def serving(service: dict[str, Any]) -> list[tuple[str, int]]:
@@ -184,7 +206,9 @@ def serving(service: dict[str, Any]) -> list[tuple[str, int]]:
     for status in service.get("trafficStatuses", []):
         revision = status.get("revision") or (
             service.get("latestReadyRevision", "").rpartition("/")[2]
-            if status.get("type") == LATEST else "")
+            if status.get("type") == LATEST
+            else ""
+        )
         if status.get("percent", 0) > 0 and revision:
             out.append((revision, int(status["percent"])))
     return out
@@ -200,8 +224,12 @@ def service_status(service: dict[str, Any]) -> TargetStatus:
             return TargetStatus("healthy", url, detail)
         reason = "no revision serves traffic"
     else:
-        reason = condition.get("message") or condition.get("reason") or \
-            condition.get("state") or "not ready yet"
+        reason = (
+            condition.get("message")
+            or condition.get("reason")
+            or condition.get("state")
+            or "not ready yet"
+        )
     return TargetStatus(f"unhealthy ({reason})", url, detail)
 
 
@@ -220,8 +248,9 @@ class CloudRunService:
     secrets: CloudRunSecrets = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.secrets = CloudRunSecrets(self.transport, self.gcp_project, self.project,
-                                       self.app, self.secret_names)
+        self.secrets = CloudRunSecrets(
+            self.transport, self.gcp_project, self.project, self.app, self.secret_names
+        )
 
     @property
     def name(self) -> str:
@@ -238,8 +267,9 @@ class CloudRunService:
         return gone_ok(self.transport, get_service_request(self.url))
 
     def _wait(self, operation: dict[str, Any]) -> dict[str, Any]:
-        return wait_operation(self.transport, operation, api=API, timeout=DEPLOY_TIMEOUT,
-                              interval=self.interval)
+        return wait_operation(
+            self.transport, operation, api=API, timeout=DEPLOY_TIMEOUT, interval=self.interval
+        )
 
     def _free_revision(self, release: str) -> str:
         """``{service}-{release}``, or with -2, -3 ... when a failed attempt of the same
@@ -262,20 +292,26 @@ class CloudRunService:
             raise TargetError(
                 f"could not make {self.name} public ({exc.api_message}): deploying needs "
                 "run.services.setIamPolicy (roles/run.admin) once, and an organisation "
-                "policy may forbid allUsers") from exc
+                "policy may forbid allUsers"
+            ) from exc
         say(f"allowed public access to {self.name} (allUsers may invoke it)")
 
     def deploy(self, image: str, env: dict[str, str], release: str, say: Say) -> Revision:
         existing = self.current()
-        revision = self._free_revision(release) if existing else \
-            revision_name(self.name, release)
+        revision = self._free_revision(release) if existing else revision_name(self.name, release)
         dropped = sorted(RESERVED_ENV & env.keys())
         if dropped:
             say(f"not setting {', '.join(dropped)}: Cloud Run sets it itself")
-        refs = self.secrets.store({k: v for k, v in env.items() if k not in RESERVED_ENV},
-                                  say)
-        body = service_body(image, env, revision, self.settings, self.labels(), refs,
-                            runtime_account_email(self.project, self.gcp_project))
+        refs = self.secrets.store({k: v for k, v in env.items() if k not in RESERVED_ENV}, say)
+        body = service_body(
+            image,
+            env,
+            revision,
+            self.settings,
+            self.labels(),
+            refs,
+            runtime_account_email(self.project, self.gcp_project),
+        )
         self.secrets.grant(refs, body["template"].get("serviceAccount"), say)
         if existing is None:
             operation = self.transport(create_service_request(self.url, body))
@@ -287,8 +323,9 @@ class CloudRunService:
         self.ensure_public(say)
         service = self.transport(get_service_request(self.url))
         say(f"revision {revision} serving 100%")
-        return Revision(revision, str(service.get("uri", "")),
-                        f"revision {revision} of {self.name}")
+        return Revision(
+            revision, str(service.get("uri", "")), f"revision {revision} of {self.name}"
+        )
 
     def activate(self, ref: str, say: Say, *, wait: bool = True) -> Revision:
         if gone_ok(self.transport, get_revision_request(self.url, ref)) is None:
@@ -333,12 +370,19 @@ def open_cloud_run(config: Any, state_dir: Path, root: Path, app: Any) -> CloudR
     from pilot_tui.deploy.gcp_api import authorized_transport, deploy_key
 
     if config.server.home == "sandbox":
-        raise TargetError(f"app {app.name!r}: Cloud Run has no emulator in the sandbox; "
-                          "deploy it from a project on Google Cloud (server.home)")
+        raise TargetError(
+            f"app {app.name!r}: Cloud Run has no emulator in the sandbox; "
+            "deploy it from a project on Google Cloud (server.home)"
+        )
     if not config.gcp.project:
         raise TargetError(f"app {app.name!r}: Cloud Run needs gcp.project in pilot.toml")
-    transport = authorized_transport(deploy_key(config, root),
-                                     config.gcp.project)
-    return CloudRunService(transport, config.gcp.project, config.gcp.region,
-                           config.project.name, app.name, app.target,
-                           secret_names=tuple(app.secrets))
+    transport = authorized_transport(deploy_key(config, root), config.gcp.project)
+    return CloudRunService(
+        transport,
+        config.gcp.project,
+        config.gcp.region,
+        config.project.name,
+        app.name,
+        app.target,
+        secret_names=tuple(app.secrets),
+    )

@@ -75,8 +75,9 @@ def python_dockerfile(cmd: list[str]) -> str:
 
 
 def go_dockerfile(cmd: list[str]) -> str:
-    return GO.format(base=bases.GO.image(), runtime=bases.GO_RUNTIME.image(),
-                     cmd=_json(cmd or ["/app"]))
+    return GO.format(
+        base=bases.GO.image(), runtime=bases.GO_RUNTIME.image(), cmd=_json(cmd or ["/app"])
+    )
 
 
 def _json(cmd: list[str]) -> str:

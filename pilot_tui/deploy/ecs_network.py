@@ -33,7 +33,7 @@ def short_name(project: str, app: str) -> str:
     if len(full) <= NAME_LIMIT and "--" not in full:
         return full
     digest = hashlib.sha256(full.encode()).hexdigest()[:7]
-    return re.sub("-+", "-", full)[:NAME_LIMIT - 8].rstrip("-") + "-" + digest
+    return re.sub("-+", "-", full)[: NAME_LIMIT - 8].rstrip("-") + "-" + digest
 
 
 @contextmanager
@@ -48,8 +48,10 @@ def _aws(what: str, hide: str = "") -> Iterator[None]:
     except (ClientError, BotoCoreError) as exc:
         if isinstance(exc, ClientError):
             error = exc.response.get("Error", {})
-            message = f"{what}: AWS answered {error.get('Code', 'an error')}: " \
-                      f"{error.get('Message', '')}".rstrip(": ")
+            message = (
+                f"{what}: AWS answered {error.get('Code', 'an error')}: "
+                f"{error.get('Message', '')}".rstrip(": ")
+            )
         else:
             message = f"{what}: {type(exc).__name__}: {exc}"
         if hide:
@@ -80,9 +82,13 @@ def until(what: str, check: Callable[[], bool], timeout: float, poll: float) -> 
 
 def _rule(p: dict[str, Any]) -> tuple[Any, ...]:
     """An ingress rule, comparable whatever order or extra keys AWS answers with."""
-    return (p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"),
-            sorted(r["CidrIp"] for r in p.get("IpRanges", [])),
-            sorted(g["GroupId"] for g in p.get("UserIdGroupPairs", [])))
+    return (
+        p.get("IpProtocol"),
+        p.get("FromPort"),
+        p.get("ToPort"),
+        sorted(r["CidrIp"] for r in p.get("IpRanges", [])),
+        sorted(g["GroupId"] for g in p.get("UserIdGroupPairs", [])),
+    )
 
 
 class Network(NamedTuple):
@@ -106,33 +112,40 @@ class Balancer:
     short: str = field(init=False)  # load balancer and target group (32 characters)
 
     def __post_init__(self) -> None:
-        self.name, self.short = resource_name(self.project, self.app), \
-            short_name(self.project, self.app)
+        self.name, self.short = (
+            resource_name(self.project, self.app),
+            short_name(self.project, self.app),
+        )
 
     def ensure(self, port: int, health_path: str, say: Say) -> Network:
         """Create what is missing, bring rules and health check up to date."""
         vpc, subnets = self._network()
         lb_group = self._ensure_group(f"{self.name}-lb", vpc, 80, {"CidrIp": "0.0.0.0/0"}, say)
         # Tasks have public addresses (no NAT in the default VPC): only the LB may reach them.
-        task_group = self._ensure_group(f"{self.name}-tasks", vpc, port, {"GroupId": lb_group},
-                                        say)
+        task_group = self._ensure_group(f"{self.name}-tasks", vpc, port, {"GroupId": lb_group}, say)
         target, dns = self._ensure_balancer(vpc, subnets, lb_group, port, health_path, say)
         return Network(subnets, task_group, target, dns)
 
     def dns(self) -> str | None:
         """The load balancer's DNS name; None when there is none."""
-        found = _unless(("LoadBalancerNotFound",), self.elbv2.describe_load_balancers,
-                        Names=[self.short])
+        found = _unless(
+            ("LoadBalancerNotFound",), self.elbv2.describe_load_balancers, Names=[self.short]
+        )
         return str(found["LoadBalancers"][0]["DNSName"]) if found else None
 
     def targets(self, uses: list[dict[str, Any]]) -> tuple[int, int] | None:
         """(healthy, registered) targets of the target groups in a service's loadBalancers;
         None when none are registered (ECS registers running tasks; the sandbox runs none)."""
         for use in uses:
-            found = _unless(("TargetGroupNotFound",), self.elbv2.describe_target_health,
-                            TargetGroupArn=use["targetGroupArn"])
-            states = [t["TargetHealth"]["State"]
-                      for t in (found or {}).get("TargetHealthDescriptions", [])]
+            found = _unless(
+                ("TargetGroupNotFound",),
+                self.elbv2.describe_target_health,
+                TargetGroupArn=use["targetGroupArn"],
+            )
+            states = [
+                t["TargetHealth"]["State"]
+                for t in (found or {}).get("TargetHealthDescriptions", [])
+            ]
             if states:
                 return sum(s == "healthy" for s in states), len(states)
         return None
@@ -140,42 +153,64 @@ class Balancer:
     def _network(self) -> tuple[str, list[str]]:
         """The default VPC and one default subnet per availability zone."""
         with _aws(f"default VPC in {self.region}"):
-            vpcs = self.ec2.describe_vpcs(
-                Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+            vpcs = self.ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])[
+                "Vpcs"
+            ]
             if not vpcs:
                 raise TargetError(
                     f"app {self.app}: AWS region {self.region} has no default VPC, which ECS "
                     "apps run in; create it with `aws ec2 create-default-vpc --region "
-                    f"{self.region}` or set another aws.region in pilot.toml")
+                    f"{self.region}` or set another aws.region in pilot.toml"
+                )
             vpc = str(vpcs[0]["VpcId"])
-            subnets = self.ec2.describe_subnets(Filters=[
-                {"Name": "vpc-id", "Values": [vpc]},
-                {"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
+            subnets = self.ec2.describe_subnets(
+                Filters=[
+                    {"Name": "vpc-id", "Values": [vpc]},
+                    {"Name": "default-for-az", "Values": ["true"]},
+                ]
+            )["Subnets"]
         zones = {s["AvailabilityZone"]: str(s["SubnetId"]) for s in subnets}
         if len(zones) < 2:  # an application load balancer needs two zones
             raise TargetError(
                 f"app {self.app}: the default VPC {vpc} in {self.region} has default subnets in "
                 f"{len(zones)} availability zone(s), a load balancer needs 2; add one with "
-                "`aws ec2 create-default-subnet --availability-zone ZONE`")
+                "`aws ec2 create-default-subnet --availability-zone ZONE`"
+            )
         return vpc, [zones[z] for z in sorted(zones)]
 
-    def _ensure_group(self, name: str, vpc: str, port: int, source: dict[str, str],
-                      say: Say) -> str:
+    def _ensure_group(
+        self, name: str, vpc: str, port: int, source: dict[str, str], say: Say
+    ) -> str:
         """The security group ``name`` allowing exactly TCP ``port`` from ``source``; its id.
         Rules left from an earlier port are revoked."""
         wanted: dict[str, Any] = {"IpProtocol": "tcp", "FromPort": port, "ToPort": port}
         wanted["IpRanges" if "CidrIp" in source else "UserIdGroupPairs"] = [source]
         with _aws(f"security group {name}"):
-            found = self.ec2.describe_security_groups(Filters=[
-                {"Name": "group-name", "Values": [name]},
-                {"Name": "vpc-id", "Values": [vpc]}])["SecurityGroups"]
+            found = self.ec2.describe_security_groups(
+                Filters=[
+                    {"Name": "group-name", "Values": [name]},
+                    {"Name": "vpc-id", "Values": [vpc]},
+                ]
+            )["SecurityGroups"]
             if found:
                 group, rules = str(found[0]["GroupId"]), found[0].get("IpPermissions", [])
             else:
-                group, rules = str(self.ec2.create_security_group(
-                    GroupName=name, Description=f"Pilot {self.name}", VpcId=vpc,
-                    TagSpecifications=[{"ResourceType": "security-group",
-                                        "Tags": project_tags(self.project)}])["GroupId"]), []
+                group, rules = (
+                    str(
+                        self.ec2.create_security_group(
+                            GroupName=name,
+                            Description=f"Pilot {self.name}",
+                            VpcId=vpc,
+                            TagSpecifications=[
+                                {
+                                    "ResourceType": "security-group",
+                                    "Tags": project_tags(self.project),
+                                }
+                            ],
+                        )["GroupId"]
+                    ),
+                    [],
+                )
                 say(f"created security group {name} ({group})")
             stale = [r for r in rules if _rule(r) != _rule(wanted)]
             if stale:
@@ -184,45 +219,70 @@ class Balancer:
                 self.ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[wanted])
         return group
 
-    def _ensure_balancer(self, vpc: str, subnets: list[str], group: str, port: int,
-                         health_path: str, say: Say) -> tuple[str, str]:
+    def _ensure_balancer(
+        self, vpc: str, subnets: list[str], group: str, port: int, health_path: str, say: Say
+    ) -> tuple[str, str]:
         """(target group ARN, load balancer DNS name); a listener on :80 forwards to it."""
         name = self.short
         with _aws(f"load balancer {name}"):
-            found = _unless(("LoadBalancerNotFound",), self.elbv2.describe_load_balancers,
-                            Names=[name])
+            found = _unless(
+                ("LoadBalancerNotFound",), self.elbv2.describe_load_balancers, Names=[name]
+            )
             balancer = found["LoadBalancers"][0] if found else None
             if balancer is None:
                 balancer = self.elbv2.create_load_balancer(
-                    Name=name, Subnets=subnets, SecurityGroups=[group], Type="application",
-                    Scheme="internet-facing", IpAddressType="ipv4",
-                    Tags=project_tags(self.project))["LoadBalancers"][0]
+                    Name=name,
+                    Subnets=subnets,
+                    SecurityGroups=[group],
+                    Type="application",
+                    Scheme="internet-facing",
+                    IpAddressType="ipv4",
+                    Tags=project_tags(self.project),
+                )["LoadBalancers"][0]
                 say(f"created load balancer {name} ({balancer['DNSName']})")
-        health = {"HealthCheckProtocol": "HTTP", "HealthCheckPath": health_path,
-                  "Matcher": {"HttpCode": "200-299"}}
+        health = {
+            "HealthCheckProtocol": "HTTP",
+            "HealthCheckPath": health_path,
+            "Matcher": {"HttpCode": "200-299"},
+        }
         with _aws(f"target group {name}"):
-            found = _unless(("TargetGroupNotFound",), self.elbv2.describe_target_groups,
-                            Names=[name])
+            found = _unless(
+                ("TargetGroupNotFound",), self.elbv2.describe_target_groups, Names=[name]
+            )
             if found:
                 target = str(found["TargetGroups"][0]["TargetGroupArn"])
                 self.elbv2.modify_target_group(TargetGroupArn=target, **health)
             else:
-                target = str(self.elbv2.create_target_group(
-                    Name=name, Protocol="HTTP", Port=port, VpcId=vpc, TargetType="ip",
-                    HealthCheckIntervalSeconds=15, Tags=project_tags(self.project), **health,
-                )["TargetGroups"][0]["TargetGroupArn"])
+                target = str(
+                    self.elbv2.create_target_group(
+                        Name=name,
+                        Protocol="HTTP",
+                        Port=port,
+                        VpcId=vpc,
+                        TargetType="ip",
+                        HealthCheckIntervalSeconds=15,
+                        Tags=project_tags(self.project),
+                        **health,
+                    )["TargetGroups"][0]["TargetGroupArn"]
+                )
                 # 300s by default: every deploy would wait that long for the old tasks.
-                self.elbv2.modify_target_group_attributes(TargetGroupArn=target, Attributes=[
-                    {"Key": "deregistration_delay.timeout_seconds", "Value": "30"}])
+                self.elbv2.modify_target_group_attributes(
+                    TargetGroupArn=target,
+                    Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}],
+                )
                 say(f"created target group {name} (port {port}, health check {health_path})")
         with _aws(f"listener :80 of {name}"):
-            listeners = self.elbv2.describe_listeners(
-                LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
+            listeners = self.elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])[
+                "Listeners"
+            ]
             if not any(item["Port"] == 80 for item in listeners):
                 self.elbv2.create_listener(
-                    LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                    LoadBalancerArn=balancer["LoadBalancerArn"],
+                    Protocol="HTTP",
+                    Port=80,
                     DefaultActions=[{"Type": "forward", "TargetGroupArn": target}],
-                    Tags=project_tags(self.project))
+                    Tags=project_tags(self.project),
+                )
                 say(f"created listener :80 on {name}")
         return target, str(balancer["DNSName"])
 
@@ -232,22 +292,28 @@ class Balancer:
         for name in (f"{self.name}-tasks", f"{self.name}-lb"):  # tasks' refers to the LB's
             with _aws(f"security group {name}"):
                 for group in self.ec2.describe_security_groups(
-                        Filters=[{"Name": "group-name", "Values": [name]}])["SecurityGroups"]:
+                    Filters=[{"Name": "group-name", "Values": [name]}]
+                )["SecurityGroups"]:
                     # A deleted load balancer's network interfaces linger for a while.
-                    self.wait(f"security group {name} to be unused",
-                              partial(self._delete_group, group["GroupId"]))
+                    self.wait(
+                        f"security group {name} to be unused",
+                        partial(self._delete_group, group["GroupId"]),
+                    )
                     did(f"deleted security group {name} ({group['GroupId']})")
 
     def _delete_group(self, group: str) -> bool:
         """True once deleted; False while something still uses it."""
-        return _unless(("DependencyViolation",), self.ec2.delete_security_group,
-                       GroupId=group) is not None
+        return (
+            _unless(("DependencyViolation",), self.ec2.delete_security_group, GroupId=group)
+            is not None
+        )
 
     def _destroy_balancer(self, did: Say) -> None:
         name = self.short
         with _aws(f"load balancer {name}"):
-            found = _unless(("LoadBalancerNotFound",), self.elbv2.describe_load_balancers,
-                            Names=[name])
+            found = _unless(
+                ("LoadBalancerNotFound",), self.elbv2.describe_load_balancers, Names=[name]
+            )
             for balancer in (found or {}).get("LoadBalancers", []):
                 arn = balancer["LoadBalancerArn"]
                 for listener in self.elbv2.describe_listeners(LoadBalancerArn=arn)["Listeners"]:
@@ -257,8 +323,9 @@ class Balancer:
                 did(f"deleted load balancer {name}")
                 self.wait(f"load balancer {name} to go", lambda: self.dns() is None)
         with _aws(f"target group {name}"):
-            found = _unless(("TargetGroupNotFound",), self.elbv2.describe_target_groups,
-                            Names=[name])
+            found = _unless(
+                ("TargetGroupNotFound",), self.elbv2.describe_target_groups, Names=[name]
+            )
             for target in (found or {}).get("TargetGroups", []):
                 self.elbv2.delete_target_group(TargetGroupArn=target["TargetGroupArn"])
                 did(f"deleted target group {name}")

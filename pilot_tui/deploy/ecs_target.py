@@ -74,8 +74,9 @@ class EcsService:
         self.name = resource_name(self.project, self.app)
         self.cluster, self.role = f"pilot-{self.project}", f"pilot-{self.project}-ecs-exec"
         self.log_group = self.parameters = f"/pilot/{self.project}/{self.app}"
-        self.balancer = Balancer(self.ec2, self.elbv2, self.project, self.app, self.region,
-                                 self._until)
+        self.balancer = Balancer(
+            self.ec2, self.elbv2, self.project, self.app, self.region, self._until
+        )
 
     # -- deploy --------------------------------------------------------------------------
     def deploy(self, image: str, env: dict[str, str], release: str, say: Say) -> Revision:
@@ -94,8 +95,9 @@ class EcsService:
         with _aws(f"ECS cluster {self.cluster}"):
             if self._cluster_active():
                 return
-            self.ecs.create_cluster(clusterName=self.cluster,
-                                    tags=[{"key": PROJECT_TAG, "value": self.project}])
+            self.ecs.create_cluster(
+                clusterName=self.cluster, tags=[{"key": PROJECT_TAG, "value": self.project}]
+            )
         say(f"created cluster {self.cluster}")
 
     def _cluster_active(self) -> bool:  # a deleted cluster stays visible as INACTIVE
@@ -112,10 +114,15 @@ class EcsService:
     def _ensure_log_group(self, say: Say) -> None:
         # Create-and-tolerate rather than describe: the deployer may create, not list.
         with _aws(f"log group {self.log_group}"):
-            if _unless(("ResourceAlreadyExistsException",), self.logs_client.create_log_group,
-                       logGroupName=self.log_group, tags={PROJECT_TAG: self.project}):
-                self.logs_client.put_retention_policy(logGroupName=self.log_group,
-                                                      retentionInDays=LOG_RETENTION_DAYS)
+            if _unless(
+                ("ResourceAlreadyExistsException",),
+                self.logs_client.create_log_group,
+                logGroupName=self.log_group,
+                tags={PROJECT_TAG: self.project},
+            ):
+                self.logs_client.put_retention_policy(
+                    logGroupName=self.log_group, retentionInDays=LOG_RETENTION_DAYS
+                )
                 say(f"created log group {self.log_group} ({LOG_RETENTION_DAYS} days)")
 
     def _store_secrets(self, env: dict[str, str], role_arn: str, say: Say) -> dict[str, str]:
@@ -129,14 +136,16 @@ class EcsService:
         for name in names:
             path, value = f"{self.parameters}/{name}", env[name]
             with _aws(f"SSM parameter {path}", hide=value):
-                found = _unless(("ParameterNotFound",), self.ssm.get_parameter, Name=path,
-                                WithDecryption=True)
+                found = _unless(
+                    ("ParameterNotFound",), self.ssm.get_parameter, Name=path, WithDecryption=True
+                )
                 if found and (found["Parameter"]["Type"], found["Parameter"]["Value"]) == (
-                        "SecureString", value):
+                    "SecureString",
+                    value,
+                ):
                     continue
                 # AWS refuses Tags with Overwrite: a new parameter gets them, an update keeps them.
-                more = {"Overwrite": True} if found else {
-                    "Tags": project_tags(self.project)}
+                more = {"Overwrite": True} if found else {"Tags": project_tags(self.project)}
                 self.ssm.put_parameter(Name=path, Value=value, Type="SecureString", **more)
             say(f"{'updated' if found else 'stored'} secret {name} in SSM parameter {path}")
         # One policy for the project's parameters (the role is shared by its apps), made at
@@ -144,56 +153,93 @@ class EcsService:
         # the deployer may not change role policies.
         wanted = execution_secrets_policy(self.project, account, self.region, partition)
         with _aws(f"IAM role {self.role}"):
-            found_policy = _unless(("NoSuchEntity",), self.iam.get_role_policy,
-                                   RoleName=self.role, PolicyName=SECRETS_POLICY)
+            found_policy = _unless(
+                ("NoSuchEntity",),
+                self.iam.get_role_policy,
+                RoleName=self.role,
+                PolicyName=SECRETS_POLICY,
+            )
             document = found_policy and found_policy["PolicyDocument"]
             if isinstance(document, str):
                 document = json.loads(urllib.parse.unquote(document))
             if document != wanted:
-                self.iam.put_role_policy(RoleName=self.role, PolicyName=SECRETS_POLICY,
-                                         PolicyDocument=json.dumps(wanted))
+                self.iam.put_role_policy(
+                    RoleName=self.role, PolicyName=SECRETS_POLICY, PolicyDocument=json.dumps(wanted)
+                )
         return {name: f"{base}{self.parameters}/{name}" for name in names}
 
-    def _register(self, image: str, env: dict[str, str], secrets: dict[str, str], release: str,
-                  role: str) -> str:
+    def _register(
+        self, image: str, env: dict[str, str], secrets: dict[str, str], release: str, role: str
+    ) -> str:
         port = self.settings.port  # PORT: the app must listen where the LB sends
         environment = {k: v for k, v in env.items() if k not in secrets} | {"PORT": str(port)}
         container = {
-            "name": self.app, "image": image, "essential": True,
+            "name": self.app,
+            "image": image,
+            "essential": True,
             "portMappings": [{"containerPort": port, "protocol": "tcp"}],
             "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
             # ECS fetches these at task start: anyone may describe the definition, no value.
-            **({"secrets": [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())]}
-               if secrets else {}),
-            "logConfiguration": {"logDriver": "awslogs", "options": {
-                "awslogs-group": self.log_group, "awslogs-region": self.region,
-                "awslogs-stream-prefix": release}}}
+            **(
+                {"secrets": [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())]}
+                if secrets
+                else {}
+            ),
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": self.log_group,
+                    "awslogs-region": self.region,
+                    "awslogs-stream-prefix": release,
+                },
+            },
+        }
         with _aws(f"task definition {self.name}"):
             made = self.ecs.register_task_definition(
-                family=self.name, requiresCompatibilities=["FARGATE"], networkMode="awsvpc",
-                cpu=str(self.settings.cpu), memory=str(self.settings.memory),
-                executionRoleArn=role, containerDefinitions=[container],
-                tags=[{"key": PROJECT_TAG, "value": self.project},
-                      {"key": "pilot:release", "value": release}])
+                family=self.name,
+                requiresCompatibilities=["FARGATE"],
+                networkMode="awsvpc",
+                cpu=str(self.settings.cpu),
+                memory=str(self.settings.memory),
+                executionRoleArn=role,
+                containerDefinitions=[container],
+                tags=[
+                    {"key": PROJECT_TAG, "value": self.project},
+                    {"key": "pilot:release", "value": release},
+                ],
+            )
         return str(made["taskDefinition"]["taskDefinitionArn"])
 
     def _ensure_service(self, arn: str, network: Network, say: Say) -> None:
         common: dict[str, Any] = {
-            "taskDefinition": arn, "desiredCount": self.settings.desired_count,
+            "taskDefinition": arn,
+            "desiredCount": self.settings.desired_count,
             # The default VPC has no NAT: without a public address no image could be pulled.
-            "networkConfiguration": {"awsvpcConfiguration": {
-                "subnets": network.subnets, "securityGroups": [network.task_group],
-                "assignPublicIp": "ENABLED"}},
-            "loadBalancers": [{"targetGroupArn": network.target_group, "containerName": self.app,
-                               "containerPort": self.settings.port}],
+            "networkConfiguration": {
+                "awsvpcConfiguration": {
+                    "subnets": network.subnets,
+                    "securityGroups": [network.task_group],
+                    "assignPublicIp": "ENABLED",
+                }
+            },
+            "loadBalancers": [
+                {
+                    "targetGroupArn": network.target_group,
+                    "containerName": self.app,
+                    "containerPort": self.settings.port,
+                }
+            ],
             "healthCheckGracePeriodSeconds": 60,
             # A revision that never gets healthy fails the deploy; the previous one serves on.
             "deploymentConfiguration": {
-                "deploymentCircuitBreaker": {"enable": True, "rollback": True}}}
+                "deploymentCircuitBreaker": {"enable": True, "rollback": True}
+            },
+        }
         with _aws(f"ECS service {self.name}"):
             if self._service() is None:
-                self.ecs.create_service(cluster=self.cluster, serviceName=self.name,
-                                        launchType="FARGATE", **common)
+                self.ecs.create_service(
+                    cluster=self.cluster, serviceName=self.name, launchType="FARGATE", **common
+                )
                 say(f"created service {self.name} in cluster {self.cluster}")
             else:
                 self.ecs.update_service(cluster=self.cluster, service=self.name, **common)
@@ -201,8 +247,12 @@ class EcsService:
 
     def _service(self) -> dict[str, Any] | None:
         """The service unless missing or deleted (INACTIVE services stay visible a while)."""
-        found = _unless(("ClusterNotFoundException",), self.ecs.describe_services,
-                        cluster=self.cluster, services=[self.name])
+        found = _unless(
+            ("ClusterNotFoundException",),
+            self.ecs.describe_services,
+            cluster=self.cluster,
+            services=[self.name],
+        )
         services = (found or {}).get("services", [])
         return next((dict(s) for s in services if s.get("status") != "INACTIVE"), None)
 
@@ -219,16 +269,24 @@ class EcsService:
             if service is None:
                 raise TargetError(f"ECS service {self.name} disappeared during the deploy")
             deployments = service.get("deployments", [])
-            failed = [d for d in deployments
-                      if d.get("taskDefinition") == arn and d.get("rolloutState") == "FAILED"]
+            failed = [
+                d
+                for d in deployments
+                if d.get("taskDefinition") == arn and d.get("rolloutState") == "FAILED"
+            ]
             if failed or service.get("taskDefinition") != arn:  # rolled back, or replaced
                 why = failed[0].get("rolloutStateReason", "") if failed else "replaced"
-                raise TargetError(f"ECS service {self.name}: {_short(arn)} did not become "
-                                  f"healthy ({why}); the previous revision keeps serving")
+                raise TargetError(
+                    f"ECS service {self.name}: {_short(arn)} did not become "
+                    f"healthy ({why}); the previous revision keeps serving"
+                )
             primary: dict[str, Any] = next(
-                (d for d in deployments if d.get("status") == "PRIMARY"), {})
-            return bool(primary.get("rolloutState") == "COMPLETED"
-                        and service["runningCount"] >= service["desiredCount"])
+                (d for d in deployments if d.get("status") == "PRIMARY"), {}
+            )
+            return bool(
+                primary.get("rolloutState") == "COMPLETED"
+                and service["runningCount"] >= service["desiredCount"]
+            )
 
         self._until(f"ECS service {self.name} to run {_short(arn)}", settled)
 
@@ -244,24 +302,33 @@ class EcsService:
 
     def _revision(self, arn: str, dns: str | None) -> Revision:
         s = self.settings
-        return Revision(ref=arn, url=f"http://{dns}/" if dns else "-",
-                        detail=f"task definition {_short(arn)}: {s.desired_count} Fargate "
-                               f"task(s) of {s.cpu} CPU units, {s.memory} MB")
+        return Revision(
+            ref=arn,
+            url=f"http://{dns}/" if dns else "-",
+            detail=f"task definition {_short(arn)}: {s.desired_count} Fargate "
+            f"task(s) of {s.cpu} CPU units, {s.memory} MB",
+        )
 
     # -- rollback, status, logs ----------------------------------------------------------
     def activate(self, ref: str, say: Say, *, wait: bool = True) -> Revision:
         with _aws(f"task definition {ref}"):
-            found = _unless(("ClientException", "InvalidParameterException"),
-                            self.ecs.describe_task_definition, taskDefinition=ref)
+            found = _unless(
+                ("ClientException", "InvalidParameterException"),
+                self.ecs.describe_task_definition,
+                taskDefinition=ref,
+            )
         if found is None:
             raise TargetError(f"task definition {ref} does not exist (deregistered?)")
         if found["taskDefinition"]["family"] != self.name:
-            raise TargetError(f"task definition {ref} is not one of app {self.app}'s "
-                              f"(family {self.name})")
+            raise TargetError(
+                f"task definition {ref} is not one of app {self.app}'s (family {self.name})"
+            )
         with _aws(f"ECS service {self.name}"):
             if self._service() is None:
-                raise TargetError(f"app {self.app} is not deployed on ECS (no service "
-                                  f"{self.name} in cluster {self.cluster})")
+                raise TargetError(
+                    f"app {self.app} is not deployed on ECS (no service "
+                    f"{self.name} in cluster {self.cluster})"
+                )
             self.ecs.update_service(cluster=self.cluster, service=self.name, taskDefinition=ref)
             say(f"service {self.name} now runs {_short(ref)}")
         if wait:
@@ -278,16 +345,20 @@ class EcsService:
             targets = self.balancer.targets(service.get("loadBalancers", []))
         running, desired = service["runningCount"], service["desiredCount"]
         pending = service.get("pendingCount", 0)
-        detail = f"{running}/{desired} tasks running, task definition " \
-                 f"{_short(service['taskDefinition'])}{f', {pending} pending' if pending else ''}"
+        detail = (
+            f"{running}/{desired} tasks running, task definition "
+            f"{_short(service['taskDefinition'])}{f', {pending} pending' if pending else ''}"
+        )
         if targets is not None:  # only what the load balancer reports; none: no claim
             detail += f", {targets[0]}/{targets[1]} load balancer targets healthy"
         failed = [d for d in service.get("deployments", []) if d.get("rolloutState") == "FAILED"]
         if desired == 0:
             health = "stopped"
         elif failed:
-            health = f"unhealthy (deployment of {_short(failed[0].get('taskDefinition', '?'))}" \
-                     f" failed: {failed[0].get('rolloutStateReason', 'no reason given')})"
+            health = (
+                f"unhealthy (deployment of {_short(failed[0].get('taskDefinition', '?'))}"
+                f" failed: {failed[0].get('rolloutStateReason', 'no reason given')})"
+            )
         elif running < desired:
             health = f"unhealthy ({running}/{desired} tasks running)"
         elif targets is not None and targets[0] == 0:
@@ -316,8 +387,14 @@ class EcsService:
         with _aws(f"log group {self.log_group}"):
             try:
                 for page in self.logs_client.get_paginator("filter_log_events").paginate(**args):
-                    lines += [LogLine(e["timestamp"] / 1000, str(e["message"]).rstrip("\n"),
-                                      str(e.get("logStreamName", ""))) for e in page["events"]]
+                    lines += [
+                        LogLine(
+                            e["timestamp"] / 1000,
+                            str(e["message"]).rstrip("\n"),
+                            str(e.get("logStreamName", "")),
+                        )
+                        for e in page["events"]
+                    ]
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                     return None
@@ -336,25 +413,34 @@ class EcsService:
             service = self._service()
             if service is not None and service.get("status") == "ACTIVE":  # not DRAINING yet
                 if service.get("desiredCount"):
-                    self.ecs.update_service(cluster=self.cluster, service=self.name,
-                                            desiredCount=0)
+                    self.ecs.update_service(cluster=self.cluster, service=self.name, desiredCount=0)
                 self.ecs.delete_service(cluster=self.cluster, service=self.name, force=True)
                 did(f"deleted service {self.name}")
             # Draining tasks still hold the target group and the security groups.
             self._until(f"service {self.name} to drain", lambda: self._service() is None)
         with _aws(f"task definitions {self.name}"):
-            arns = [a for page in self.ecs.get_paginator("list_task_definitions").paginate(
-                        familyPrefix=self.name, status="ACTIVE")
-                    for a in page["taskDefinitionArns"]
-                    if _short(a).rsplit(":", 1)[0] == self.name]  # a prefix matches -api2 too
+            arns = [
+                a
+                for page in self.ecs.get_paginator("list_task_definitions").paginate(
+                    familyPrefix=self.name, status="ACTIVE"
+                )
+                for a in page["taskDefinitionArns"]
+                if _short(a).rsplit(":", 1)[0] == self.name
+            ]  # a prefix matches -api2 too
             for arn in arns:
                 self.ecs.deregister_task_definition(taskDefinition=arn)
             if arns:
                 did(f"deregistered task definitions {', '.join(_short(a) for a in arns)}")
         self.balancer.destroy(did)
         with _aws(f"log group {self.log_group}"):
-            if _unless(("ResourceNotFoundException",), self.logs_client.delete_log_group,
-                       logGroupName=self.log_group) is not None:
+            if (
+                _unless(
+                    ("ResourceNotFoundException",),
+                    self.logs_client.delete_log_group,
+                    logGroupName=self.log_group,
+                )
+                is not None
+            ):
                 did(f"deleted log group {self.log_group}")
         self._destroy_secrets(did)
         self._destroy_shared(did, say)
@@ -365,10 +451,15 @@ class EcsService:
     def _destroy_secrets(self, did: Say) -> None:
         """All the app's parameters, also of secrets no longer listed in pilot.toml."""
         with _aws(f"SSM parameters {self.parameters}/"):
-            names = [p["Name"] for page in self.ssm.get_paginator("get_parameters_by_path")
-                     .paginate(Path=self.parameters) for p in page["Parameters"]]
+            names = [
+                p["Name"]
+                for page in self.ssm.get_paginator("get_parameters_by_path").paginate(
+                    Path=self.parameters
+                )
+                for p in page["Parameters"]
+            ]
             for start in range(0, len(names), 10):  # delete_parameters takes 10 at a time
-                self.ssm.delete_parameters(Names=names[start:start + 10])
+                self.ssm.delete_parameters(Names=names[start : start + 10])
         if names:
             did(f"deleted SSM parameters {', '.join(sorted(names))}")
 
@@ -378,28 +469,47 @@ class EcsService:
         with _aws(f"ECS cluster {self.cluster}"):
             active, others = self._cluster_active(), []
             if active:
-                arns = [a for page in self.ecs.get_paginator("list_services").paginate(
-                    cluster=self.cluster) for a in page["serviceArns"]]
+                arns = [
+                    a
+                    for page in self.ecs.get_paginator("list_services").paginate(
+                        cluster=self.cluster
+                    )
+                    for a in page["serviceArns"]
+                ]
                 for start in range(0, len(arns), 10):  # describe takes 10 at a time
-                    others += [s["serviceName"] for s in self.ecs.describe_services(
-                        cluster=self.cluster, services=arns[start:start + 10])["services"]
-                        if s.get("status") != "INACTIVE" and s["serviceName"] != self.name]
+                    others += [
+                        s["serviceName"]
+                        for s in self.ecs.describe_services(
+                            cluster=self.cluster, services=arns[start : start + 10]
+                        )["services"]
+                        if s.get("status") != "INACTIVE" and s["serviceName"] != self.name
+                    ]
             if others:
-                say(f"kept cluster {self.cluster}: still used by "
-                    f"{', '.join(sorted(others))}")
+                say(f"kept cluster {self.cluster}: still used by {', '.join(sorted(others))}")
                 return
             if active:
                 self.ecs.delete_cluster(cluster=self.cluster)
                 did(f"deleted cluster {self.cluster}")
-        say(f"kept role {self.role}: setup made it, and `pilot-tui deployer remove` removes "
-            "it with the deployer")
+        say(
+            f"kept role {self.role}: setup made it, and `pilot-tui deployer remove` removes "
+            "it with the deployer"
+        )
 
 
 def open_ecs(config: Any, state_dir: Path, root: Path, app: Any) -> EcsService:
     """The ECS target of ``app`` with clients from aws_clients (sandbox, deployer, profile)."""
     make = aws_clients(config, state_dir)
     return EcsService(
-        ecs=make("ecs"), ec2=make("ec2"), elbv2=make("elbv2"), iam=make("iam"),
-        logs_client=make("logs"), ssm=make("ssm"), project=config.project.name, app=app.name,
-        settings=app.target, region=config.aws.region, secret_names=tuple(app.secrets),
-        wait=config.server.home != "sandbox")  # moto records services, never starts tasks
+        ecs=make("ecs"),
+        ec2=make("ec2"),
+        elbv2=make("elbv2"),
+        iam=make("iam"),
+        logs_client=make("logs"),
+        ssm=make("ssm"),
+        project=config.project.name,
+        app=app.name,
+        settings=app.target,
+        region=config.aws.region,
+        secret_names=tuple(app.secrets),
+        wait=config.server.home != "sandbox",
+    )  # moto records services, never starts tasks

@@ -87,8 +87,7 @@ class Deployer:
     @property
     def docker(self) -> DockerTarget:
         if self.target is None:
-            raise DeployError("deploy", "this deploy needs the Docker host, which was not "
-                              "opened")
+            raise DeployError("deploy", "this deploy needs the Docker host, which was not opened")
         return self.target
 
     @property
@@ -144,19 +143,27 @@ class Deployer:
                 return deploy_managed(self, log, app, force=force)
         with _RunLog(self, name, "deploy") as log:
             env = self._environment(app)
-            proxy = self._stage(log, name, "deploy", "preparing the proxy",
-                                lambda: server_target.ensure_proxy(
-                                    self.client, self.proxy_spec(), log.line("deploy", name)))
+            proxy = self._stage(
+                log,
+                name,
+                "deploy",
+                "preparing the proxy",
+                lambda: server_target.ensure_proxy(
+                    self.client, self.proxy_spec(), log.line("deploy", name)
+                ),
+            )
             held = self._lock(name, proxy)
             try:
                 self._pull(log, name)  # under the lock: a teammate may have released since
                 image_id, tag = self._build(log, app)
                 self.check_cancel()
                 log.emit(StageStarted(name, "push"))
-                log.emit(StageFinished(name, "push", "built on the deploy host's engine: "
-                                       "nothing to push"))
-                return self._release(log, app, proxy, image_id, tag, env, force=force,
-                                     note="")
+                log.emit(
+                    StageFinished(
+                        name, "push", "built on the deploy host's engine: nothing to push"
+                    )
+                )
+                return self._release(log, app, proxy, image_id, tag, env, force=force, note="")
             finally:
                 lock.release(self.client, held)
 
@@ -177,30 +184,45 @@ class Deployer:
                 return rollback_managed(self, log, app, wanted)
         with _RunLog(self, name, "rollback") as log:
             env = self._environment(app)
-            proxy = self._stage(log, name, "deploy", "preparing the proxy",
-                                lambda: server_target.ensure_proxy(
-                                    self.client, self.proxy_spec(), log.line("deploy", name)))
+            proxy = self._stage(
+                log,
+                name,
+                "deploy",
+                "preparing the proxy",
+                lambda: server_target.ensure_proxy(
+                    self.client, self.proxy_spec(), log.line("deploy", name)
+                ),
+            )
             held = self._lock(name, proxy)
             try:
                 self._pull(log, name)  # the newest shared history decides what "previous" is
                 try:
-                    target = history.rollback_candidate(history.load(self.state_dir, name),
-                                                        wanted)
+                    target = history.rollback_candidate(history.load(self.state_dir, name), wanted)
                 except history.HistoryError as exc:
                     log.emit(StageFailed(name, "release", str(exc)))
                     raise DeployError("release", str(exc)) from exc
                 try:
                     self.client.images.get(target.image_id)
                 except ImageNotFound as exc:
-                    message = (f"the image of {target.id} ({target.image}) is no longer on the "
-                               "engine; redeploy that commit instead")
+                    message = (
+                        f"the image of {target.id} ({target.image}) is no longer on the "
+                        "engine; redeploy that commit instead"
+                    )
                     log.emit(StageFailed(name, "release", message))
                     raise DeployError("release", message) from exc
                 log.emit(StageStarted(name, "build", f"skipped: rolling back to {target.id}"))
                 log.emit(StageFinished(name, "build", f"reusing {target.image}"))
-                return self._release(log, app, proxy, target.image_id, target.image, env,
-                                     force=True, note=f"rollback to {target.id}",
-                                     commit=target.commit)
+                return self._release(
+                    log,
+                    app,
+                    proxy,
+                    target.image_id,
+                    target.image,
+                    env,
+                    force=True,
+                    note=f"rollback to {target.id}",
+                    commit=target.commit,
+                )
             finally:
                 lock.release(self.client, held)
 
@@ -223,8 +245,9 @@ class Deployer:
 
     def _lock(self, name: str, proxy: Any) -> lock.Lock:
         try:
-            return lock.acquire(self.client, self.project, name, proxy.image.id,
-                                wait=self.lock_wait)
+            return lock.acquire(
+                self.client, self.project, name, proxy.image.id, wait=self.lock_wait
+            )
         except lock.LockHeld as exc:
             raise DeployError("lock", str(exc)) from exc
 
@@ -261,44 +284,73 @@ class Deployer:
         existing = builder.existing_image(self.client, tag)
         if existing is not None:
             context.close()
-            log.emit(StageFinished(app.name, "build", f"unchanged source: reusing {tag}",
-                                   timer.seconds()))
+            log.emit(
+                StageFinished(
+                    app.name, "build", f"unchanged source: reusing {tag}", timer.seconds()
+                )
+            )
             return existing, tag
         try:
             if recipe.buildpacks is not None:
                 from pilot_tui.deploy.host import docker_env
 
                 context.close()
-                daemon = "inherit" if self.docker.local else \
-                    f"unix://{self.docker.remote_socket}"
-                image_id = builder.run_pack(self.client, recipe, tag,
-                                            docker_env(self.docker, self.state_dir / "run"),
-                                            daemon, log.line("build", app.name), shipped)
+                daemon = "inherit" if self.docker.local else f"unix://{self.docker.remote_socket}"
+                image_id = builder.run_pack(
+                    self.client,
+                    recipe,
+                    tag,
+                    docker_env(self.docker, self.state_dir / "run"),
+                    daemon,
+                    log.line("build", app.name),
+                    shipped,
+                )
             else:
                 if recipe.builder is not None:
                     context = builder.run_builder(
-                        self.client, recipe, context, log.line("build", app.name),
-                        self.cancelled, lambda text: log.emit(
-                            Output(app.name, "build", text, warning=True)))
-                image_id = builder.build(self.client, recipe, context, tag,
-                                         log.line("build", app.name), self.cancelled)
+                        self.client,
+                        recipe,
+                        context,
+                        log.line("build", app.name),
+                        self.cancelled,
+                        lambda text: log.emit(Output(app.name, "build", text, warning=True)),
+                    )
+                image_id = builder.build(
+                    self.client, recipe, context, tag, log.line("build", app.name), self.cancelled
+                )
         except builder.BuildError as exc:
             log.emit(StageFailed(app.name, "build", str(exc)))
             raise DeployError("build", str(exc)) from exc
         log.emit(StageFinished(app.name, "build", tag, timer.seconds()))
         return image_id, tag
 
-    def _release(self, log: _RunLog, app: Any, proxy: Any, image_id: str, tag: str,
-                 env: dict[str, str], *, force: bool, note: str,
-                 commit: str | None = None) -> history.Release:
+    def _release(
+        self,
+        log: _RunLog,
+        app: Any,
+        proxy: Any,
+        image_id: str,
+        tag: str,
+        env: dict[str, str],
+        *,
+        force: bool,
+        note: str,
+        commit: str | None = None,
+    ) -> history.Release:
         name = app.name  # the caller holds the lock and has pulled the shared history
         releases = history.load(self.state_dir, name)
         fingerprint = _fingerprint(image_id, env, app.target)
         running = server_target.running_containers(self.client, self.project, name)
         current = history.live(releases)
-        if not force and current is not None and any(
+        if (
+            not force
+            and current is not None
+            and any(
                 c.labels.get("pilot.fingerprint") == fingerprint
-                and c.labels.get("pilot.release") == current.id for c in running):
+                and c.labels.get("pilot.release") == current.id
+                for c in running
+            )
+        ):
             log.emit(StageStarted(name, "deploy"))
             log.emit(StageFinished(name, "deploy", f"nothing changed: {current.id} is live"))
             log.emit(Released(name, current.id, current.url or self.url(app)))
@@ -306,20 +358,43 @@ class Deployer:
         self.check_cancel()
         release_id = history.next_id(releases)
         commit = commit if commit is not None else git_commit(self.root / app.path)
-        base = history.Release(release_id, name, tag, image_id, history.now(), history.FAILED,
-                               commit=commit, url=self.url(app), note=note)
+        base = history.Release(
+            release_id,
+            name,
+            tag,
+            image_id,
+            history.now(),
+            history.FAILED,
+            commit=commit,
+            url=self.url(app),
+            note=note,
+        )
         timer = Timer()
         log.emit(StageStarted(name, "deploy", f"{release_id} from {tag}"))
         container = None
         port = app.target.port
         base = replace(base, port=port)
         try:
-            container = server_target.start(self.client, project=self.project, app=name,
-                                            release=release_id, image=image_id, port=port,
-                                            env=env, fingerprint=fingerprint)
-            server_target.wait_healthy(container, proxy, port, app.target.health_path,
-                                       app.target.health_timeout, log.line("deploy", name),
-                                       self.cancelled, self.settle)
+            container = server_target.start(
+                self.client,
+                project=self.project,
+                app=name,
+                release=release_id,
+                image=image_id,
+                port=port,
+                env=env,
+                fingerprint=fingerprint,
+            )
+            server_target.wait_healthy(
+                container,
+                proxy,
+                port,
+                app.target.health_path,
+                app.target.health_timeout,
+                log.line("deploy", name),
+                self.cancelled,
+                self.settle,
+            )
             server_target.make_permanent(container)
         except server_target.ReleaseError as exc:
             if container is not None:
@@ -332,8 +407,9 @@ class Deployer:
                 container.remove(force=True)
             self.record_release(log, name, replace(base, status=history.CANCELLED))
             raise
-        log.emit(StageFinished(name, "deploy", f"healthy at {container.name}:{port}",
-                               timer.seconds()))
+        log.emit(
+            StageFinished(name, "deploy", f"healthy at {container.name}:{port}", timer.seconds())
+        )
         timer = Timer()
         log.emit(StageStarted(name, "release", "switching the proxy"))
         # Routes are shared by every app (and project) on the host: one writer at a time.
@@ -351,8 +427,9 @@ class Deployer:
         live = replace(base, status=history.LIVE)
         self.record_release(log, name, live)
         time.sleep(self.drain)  # requests already on the old release finish
-        server_target.retire(server_target.app_containers(self.client, self.project, name),
-                             keep=container.id)
+        server_target.retire(
+            server_target.app_containers(self.client, self.project, name), keep=container.id
+        )
         log.emit(StageFinished(name, "release", "previous release stopped", timer.seconds()))
         log.emit(Released(name, release_id, live.url or "", log.timer.seconds()))
         return live
@@ -366,17 +443,21 @@ def _fingerprint(image_id: str, env: dict[str, str], target: Any) -> str:
     """What a running release is made of: a redeploy with the same one changes nothing."""
     # The network is part of it: a release started before apps moved to the private
     # network (host networking) is replaced by the next deploy, not kept as "unchanged".
-    data = json.dumps({"image": image_id, "env": sorted(env.items()),
-                       "target": [target.health_path, target.health_timeout, target.port],
-                       "network": server_target.NETWORK})
+    data = json.dumps(
+        {
+            "image": image_id,
+            "env": sorted(env.items()),
+            "target": [target.health_path, target.health_timeout, target.port],
+            "network": server_target.NETWORK,
+        }
+    )
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
 def git_commit(folder: Path) -> str | None:
     """The source's git commit (with -dirty when it has uncommitted changes), if any."""
     try:
-        head = capture(Command(("git", "rev-parse", "--short=12", "HEAD"), cwd=folder,
-                               timeout=10))
+        head = capture(Command(("git", "rev-parse", "--short=12", "HEAD"), cwd=folder, timeout=10))
         if head.returncode != 0:
             return None
         dirty = capture(Command(("git", "status", "--porcelain"), cwd=folder, timeout=10))
@@ -424,4 +505,5 @@ class _RunLog:
     def line(self, stage: str, app: str) -> Any:
         def write(text: str) -> None:
             self.emit(Output(app, stage, redact.text(text)))
+
         return write

@@ -84,7 +84,8 @@ def google_credentials(credentials_path: str | None) -> Any:
     try:
         if credentials_path:
             return service_account.Credentials.from_service_account_file(
-                credentials_path, scopes=[SCOPE])
+                credentials_path, scopes=[SCOPE]
+            )
         found, _ = google.auth.default(scopes=[SCOPE])
         return found
     except (OSError, ValueError, DefaultCredentialsError) as exc:
@@ -99,14 +100,21 @@ def session_transport(session: Any, project: str) -> Transport:
 
     def send(request: ApiRequest) -> dict[str, Any]:
         try:
-            response = session.request(request.method, request.url, json=request.body,
-                                       params=request.params, timeout=TIMEOUT)
+            response = session.request(
+                request.method,
+                request.url,
+                json=request.body,
+                params=request.params,
+                timeout=TIMEOUT,
+            )
         except Exception as exc:  # network / token refresh: no HTTP status to report
             token = getattr(getattr(session, "credentials", None), "token", None)
             if token:
                 redact.register([token])
-            raise TargetError(f"{request.method} {request.url.split('?')[0]} "
-                              f"(project {project}): {redact.text(str(exc))[:300]}") from exc
+            raise TargetError(
+                f"{request.method} {request.url.split('?')[0]} "
+                f"(project {project}): {redact.text(str(exc))[:300]}"
+            ) from exc
         token = getattr(getattr(session, "credentials", None), "token", None)
         if token:
             redact.register([token])
@@ -144,10 +152,16 @@ def operation_done(operation: dict[str, Any]) -> bool:
     return bool(operation.get("done"))
 
 
-def wait_operation(transport: Transport, operation: dict[str, Any], *,
-                   api: str = "https://run.googleapis.com/v2/", timeout: float = 600,
-                   interval: float = 2.0, sleep: Callable[[float], None] = time.sleep,
-                   clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
+def wait_operation(
+    transport: Transport,
+    operation: dict[str, Any],
+    *,
+    api: str = "https://run.googleapis.com/v2/",
+    timeout: float = 600,
+    interval: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
     """Poll a long-running operation until it is done; its ``response`` (longrunning) or
     the final operation (Compute). ``api`` is the base a longrunning operation's name is
     relative to (Cloud Run, Artifact Registry). An operation error is a TargetError."""

@@ -26,9 +26,15 @@ COMPUTE = "https://www.googleapis.com/compute/v1"
 STORAGE = "https://storage.googleapis.com/storage/v1"
 TIMEOUT = 300
 # What each collection is called in the log.
-LABELS = {"backendBuckets": "backend bucket", "urlMaps": "URL map", "addresses": "address",
-          "sslCertificates": "managed certificate", "targetHttpsProxies": "HTTPS proxy",
-          "targetHttpProxies": "HTTP proxy", "forwardingRules": "forwarding rule"}
+LABELS = {
+    "backendBuckets": "backend bucket",
+    "urlMaps": "URL map",
+    "addresses": "address",
+    "sslCertificates": "managed certificate",
+    "targetHttpsProxies": "HTTPS proxy",
+    "targetHttpProxies": "HTTP proxy",
+    "forwardingRules": "forwarding rule",
+}
 
 
 def _global(gcp_project: str, collection: str, name: str = "") -> str:
@@ -36,9 +42,11 @@ def _global(gcp_project: str, collection: str, name: str = "") -> str:
     return f"{url}/{name}" if name else url
 
 
-def insert_requests(gcp_project: str, name: str, bucket: str,
-                    domain: str | None) -> list[ApiRequest]:
+def insert_requests(
+    gcp_project: str, name: str, bucket: str, domain: str | None
+) -> list[ApiRequest]:
     """The creates, in dependency order (each refers to the one before)."""
+
     def post(collection: str, body: dict[str, Any]) -> ApiRequest:
         return ApiRequest("POST", _global(gcp_project, collection), body=body)
 
@@ -46,34 +54,60 @@ def insert_requests(gcp_project: str, name: str, bucket: str,
         return _global(gcp_project, collection, f"{name}-{suffix}")
 
     calls = [
-        post("backendBuckets", {
-            "name": f"{name}-backend", "bucketName": bucket, "enableCdn": True,
-            # Honours the Cache-Control site_files sets (no-cache for HTML).
-            "cdnPolicy": {"cacheMode": "CACHE_ALL_STATIC", "defaultTtl": 3600}}),
-        post("urlMaps", {"name": f"{name}-urlmap",
-                         "defaultService": ref("backendBuckets", "backend")}),
+        post(
+            "backendBuckets",
+            {
+                "name": f"{name}-backend",
+                "bucketName": bucket,
+                "enableCdn": True,
+                # Honours the Cache-Control site_files sets (no-cache for HTML).
+                "cdnPolicy": {"cacheMode": "CACHE_ALL_STATIC", "defaultTtl": 3600},
+            },
+        ),
+        post(
+            "urlMaps",
+            {"name": f"{name}-urlmap", "defaultService": ref("backendBuckets", "backend")},
+        ),
         post("addresses", {"name": f"{name}-ip", "ipVersion": "IPV4"}),
     ]
     if domain:
         calls += [
-            post("sslCertificates", {"name": f"{name}-cert", "type": "MANAGED",
-                                     "managed": {"domains": [domain]}}),
-            post("targetHttpsProxies", {"name": f"{name}-https",
-                                        "urlMap": ref("urlMaps", "urlmap"),
-                                        "sslCertificates": [ref("sslCertificates", "cert")]}),
-            post("forwardingRules", {"name": f"{name}-https-rule",
-                                     "IPAddress": ref("addresses", "ip"), "portRange": "443",
-                                     "target": ref("targetHttpsProxies", "https"),
-                                     "loadBalancingScheme": "EXTERNAL_MANAGED"}),
+            post(
+                "sslCertificates",
+                {"name": f"{name}-cert", "type": "MANAGED", "managed": {"domains": [domain]}},
+            ),
+            post(
+                "targetHttpsProxies",
+                {
+                    "name": f"{name}-https",
+                    "urlMap": ref("urlMaps", "urlmap"),
+                    "sslCertificates": [ref("sslCertificates", "cert")],
+                },
+            ),
+            post(
+                "forwardingRules",
+                {
+                    "name": f"{name}-https-rule",
+                    "IPAddress": ref("addresses", "ip"),
+                    "portRange": "443",
+                    "target": ref("targetHttpsProxies", "https"),
+                    "loadBalancingScheme": "EXTERNAL_MANAGED",
+                },
+            ),
         ]
     else:  # a Google-managed certificate needs a domain: plain HTTP on the address
         calls += [
-            post("targetHttpProxies", {"name": f"{name}-http",
-                                       "urlMap": ref("urlMaps", "urlmap")}),
-            post("forwardingRules", {"name": f"{name}-http-rule",
-                                     "IPAddress": ref("addresses", "ip"), "portRange": "80",
-                                     "target": ref("targetHttpProxies", "http"),
-                                     "loadBalancingScheme": "EXTERNAL_MANAGED"}),
+            post("targetHttpProxies", {"name": f"{name}-http", "urlMap": ref("urlMaps", "urlmap")}),
+            post(
+                "forwardingRules",
+                {
+                    "name": f"{name}-http-rule",
+                    "IPAddress": ref("addresses", "ip"),
+                    "portRange": "80",
+                    "target": ref("targetHttpProxies", "http"),
+                    "loadBalancingScheme": "EXTERNAL_MANAGED",
+                },
+            ),
         ]
     return calls
 
@@ -81,10 +115,16 @@ def insert_requests(gcp_project: str, name: str, bucket: str,
 def delete_requests(gcp_project: str, name: str) -> list[ApiRequest]:
     """Everything insert_requests may have made, in reverse order; both the HTTP and the
     HTTPS variants, since the domain may have changed since (a missing one is a 404)."""
-    order = [("forwardingRules", "https-rule"), ("forwardingRules", "http-rule"),
-             ("targetHttpsProxies", "https"), ("targetHttpProxies", "http"),
-             ("sslCertificates", "cert"), ("addresses", "ip"), ("urlMaps", "urlmap"),
-             ("backendBuckets", "backend")]
+    order = [
+        ("forwardingRules", "https-rule"),
+        ("forwardingRules", "http-rule"),
+        ("targetHttpsProxies", "https"),
+        ("targetHttpProxies", "http"),
+        ("sslCertificates", "cert"),
+        ("addresses", "ip"),
+        ("urlMaps", "urlmap"),
+        ("backendBuckets", "backend"),
+    ]
     return [ApiRequest("DELETE", _global(gcp_project, c, f"{name}-{s}")) for c, s in order]
 
 
@@ -93,8 +133,11 @@ def address_request(gcp_project: str, name: str) -> ApiRequest:
 
 
 def invalidate_request(gcp_project: str, name: str, path: str = "/*") -> ApiRequest:
-    return ApiRequest("POST", _global(gcp_project, "urlMaps", f"{name}-urlmap") +
-                      "/invalidateCache", body={"path": path})
+    return ApiRequest(
+        "POST",
+        _global(gcp_project, "urlMaps", f"{name}-urlmap") + "/invalidateCache",
+        body={"path": path},
+    )
 
 
 def bucket_policy_request(bucket: str) -> ApiRequest:
@@ -135,8 +178,9 @@ class CdnResult:
 
     @property
     def detail(self) -> str:
-        return f"Cloud CDN on {self.address}" + (f"; DNS: {'; '.join(self.dns)}"
-                                                 if self.dns else "")
+        return f"Cloud CDN on {self.address}" + (
+            f"; DNS: {'; '.join(self.dns)}" if self.dns else ""
+        )
 
 
 @dataclass
@@ -170,8 +214,10 @@ class Cdn:
         dns = dns_records(self.domain, address)
         for record in dns:
             say(f"create this DNS record at your DNS provider: {record}")
-        say(f"the managed certificate for {self.domain} is issued once that record "
-            "resolves (up to an hour)")
+        say(
+            f"the managed certificate for {self.domain} is issued once that record "
+            "resolves (up to an hour)"
+        )
         return CdnResult(address, f"https://{self.domain}/", dns)
 
     def invalidate(self, paths: int) -> str | None:
@@ -202,7 +248,11 @@ def open_cdn(config: Any, root: Path, app: Any, bucket: str) -> Cdn:
 
     if not config.gcp.project:
         raise TargetError(f"app {app.name!r}: Cloud CDN needs gcp.project in pilot.toml")
-    transport = authorized_transport(deploy_key(config, root),
-                                     config.gcp.project)
-    return Cdn(transport, config.gcp.project, resource_name(config.project.name, app.name),
-               bucket, getattr(app.target, "domain", None))
+    transport = authorized_transport(deploy_key(config, root), config.gcp.project)
+    return Cdn(
+        transport,
+        config.gcp.project,
+        resource_name(config.project.name, app.name),
+        bucket,
+        getattr(app.target, "domain", None),
+    )

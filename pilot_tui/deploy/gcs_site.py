@@ -44,8 +44,10 @@ class GcsSite:
             try:
                 self.client.create_bucket(bucket, location=self.location)
             except Forbidden:  # the deployer: granted on the buckets setup made, no other
-                raise SiteError(f"bucket {self.bucket} does not exist and these credentials "
-                                f"may not create it; {NEEDS_SETUP}") from None
+                raise SiteError(
+                    f"bucket {self.bucket} does not exist and these credentials "
+                    f"may not create it; {NEEDS_SETUP}"
+                ) from None
             created = True
         return created
 
@@ -56,9 +58,12 @@ class GcsSite:
             out[blob.name] = Remote(md5, blob.content_type or "", blob.cache_control or "")
         return out
 
-    def apply(self, changes: Changes,
-              progress: Callable[[int, int], None] = lambda done, total: None,
-              workers: int = WORKERS) -> None:
+    def apply(
+        self,
+        changes: Changes,
+        progress: Callable[[int, int], None] = lambda done, total: None,
+        workers: int = WORKERS,
+    ) -> None:
         bucket = self.client.bucket(self.bucket)
         total = len(changes.upload)
         done = 0
@@ -91,14 +96,16 @@ class GcsSite:
         return [*done, f"deleted gs://{self.bucket}"]
 
 
-def cdn_requests(project_id: str, name: str, bucket: str,
-                 domain: str | None) -> list[dict[str, Any]]:
+def cdn_requests(
+    project_id: str, name: str, bucket: str, domain: str | None
+) -> list[dict[str, Any]]:
     """gcs_cdn.insert_requests as {"method": "backendBuckets.insert", "body": ...}: an
     older summary of the same calls, kept for its callers."""
     renamed = {"addresses": "globalAddresses", "forwardingRules": "globalForwardingRules"}
     out = []
     for request in gcs_cdn.insert_requests(project_id, name, bucket, domain):
         collection = request.url.rsplit("/", 1)[-1]
-        out.append({"method": f"{renamed.get(collection, collection)}.insert",
-                    "body": request.body})
+        out.append(
+            {"method": f"{renamed.get(collection, collection)}.insert", "body": request.body}
+        )
     return out

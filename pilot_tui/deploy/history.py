@@ -92,8 +92,9 @@ def record(state_dir: Path, app: str, release: Release) -> list[Release]:
     """Append ``release``; when it is live, the previous live one becomes superseded."""
     releases = load(state_dir, app)
     if release.status == LIVE:
-        releases = [dataclasses.replace(r, status=SUPERSEDED) if r.status == LIVE else r
-                    for r in releases]
+        releases = [
+            dataclasses.replace(r, status=SUPERSEDED) if r.status == LIVE else r for r in releases
+        ]
     releases.append(release)
     save(state_dir, app, releases)
     return releases
@@ -103,8 +104,14 @@ def retire(state_dir: Path, app: str, note: str) -> None:
     """The live release is live no more (the app was destroyed); the history stays."""
     releases = load(state_dir, app)
     if any(r.status == LIVE for r in releases):
-        save(state_dir, app, [dataclasses.replace(r, status=SUPERSEDED, note=note)
-                              if r.status == LIVE else r for r in releases])
+        save(
+            state_dir,
+            app,
+            [
+                dataclasses.replace(r, status=SUPERSEDED, note=note) if r.status == LIVE else r
+                for r in releases
+            ],
+        )
 
 
 def rollback_candidate(releases: list[Release], wanted: str | None) -> Release:
@@ -116,8 +123,9 @@ def rollback_candidate(releases: list[Release], wanted: str | None) -> Release:
             ids = ", ".join(r.id for r in releases) or "none"
             raise HistoryError(f"no release {wanted!r} (releases: {ids})")
         if found.status in (FAILED, CANCELLED):
-            raise HistoryError(f"release {wanted} never went live ({found.status}); "
-                               "pick one that did")
+            raise HistoryError(
+                f"release {wanted} never went live ({found.status}); pick one that did"
+            )
         return found
     good = [r for r in releases if r.status in (LIVE, SUPERSEDED)]
     if current is not None:

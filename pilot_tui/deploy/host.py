@@ -61,9 +61,16 @@ def parse_host(url: str, state_dir: Path) -> DockerTarget:
         if not parts.hostname:
             raise HostError(f"{url}: no host name (expected ssh://user@host[:port])")
         key = keys / KEY_NAME if (keys / KEY_NAME).exists() else None
-        return DockerTarget("ssh", url, user=parts.username or "root", host=parts.hostname,
-                            port=parts.port or 22, key=key, known_hosts=keys / "known_hosts",
-                            remote_socket=parts.path or "/var/run/docker.sock")
+        return DockerTarget(
+            "ssh",
+            url,
+            user=parts.username or "root",
+            host=parts.hostname,
+            port=parts.port or 22,
+            key=key,
+            known_hosts=keys / "known_hosts",
+            remote_socket=parts.path or "/var/run/docker.sock",
+        )
     if parts.scheme in ("tcps", "tcp", "https"):  # tcps:// in server.host; tcp:// in outputs
         tls = keys / "tls"
         if not parts.hostname:
@@ -72,9 +79,9 @@ def parse_host(url: str, state_dir: Path) -> DockerTarget:
             raise HostError(
                 f"{url} is plain TCP: anyone who can reach that port controls the host as "
                 "root, so Pilot refuses it. Use ssh://user@host, or mutual TLS (server."
-                "docker_access = \"mtls\" creates the certificates in .pilot/keys/tls).")
-        return DockerTarget("tls", url, host=parts.hostname, port=parts.port or 2376,
-                            tls_dir=tls)
+                'docker_access = "mtls" creates the certificates in .pilot/keys/tls).'
+            )
+        return DockerTarget("tls", url, host=parts.hostname, port=parts.port or 2376, tls_dir=tls)
     raise HostError(f"{url}: expected ssh://user@host, unix:///path or tcps://host:2376 (TLS)")
 
 
@@ -83,15 +90,19 @@ def target_for(config: Any, state_dir: Path, saved: dict[str, Any]) -> DockerTar
     home = config.server.home
     if home == "host":
         if not config.server.host:
-            raise HostError('server.home = "host" needs server.host, e.g. '
-                            '"ssh://deploy@build.example.com" or "unix:///var/run/docker.sock"')
+            raise HostError(
+                'server.home = "host" needs server.host, e.g. '
+                '"ssh://deploy@build.example.com" or "unix:///var/run/docker.sock"'
+            )
         return parse_host(config.server.host, state_dir)
     if home == "sandbox":
         return sandbox_engine()
     outputs = saved.get("outputs", {})
     if not outputs.get("docker_host"):
-        raise HostError("no Pilot Server is recorded for this project: create it with "
-                        "`pilot-tui server up` (or the app's Server screen)")
+        raise HostError(
+            "no Pilot Server is recorded for this project: create it with "
+            "`pilot-tui server up` (or the app's Server screen)"
+        )
     return parse_host(str(outputs["docker_host"]), state_dir)
 
 
@@ -99,8 +110,7 @@ def sandbox_docker_url(env: dict[str, str] | None = None) -> str:
     """The engine the sandbox deploys apps to: $DOCKER_HOST, else the usual socket."""
     import os
 
-    return (os.environ if env is None else env).get("DOCKER_HOST") or \
-        "unix:///var/run/docker.sock"
+    return (os.environ if env is None else env).get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
 def sandbox_engine(env: dict[str, str] | None = None) -> DockerTarget:
@@ -111,10 +121,12 @@ def sandbox_engine(env: dict[str, str] | None = None) -> DockerTarget:
     url = sandbox_docker_url(env)
     if url.startswith("unix://") and ping(Path(url.removeprefix("unix://"))):
         return DockerTarget("unix", url, socket=Path(url.removeprefix("unix://")))
-    raise HostError(f"the sandbox deploys apps on this machine's Docker, and no engine answers "
-                    f"at {url}: start Docker (or point DOCKER_HOST at its socket), or deploy "
-                    'to another host: pilot-tui config set server.host ssh://user@host && '
-                    "pilot-tui config set server.home host")
+    raise HostError(
+        f"the sandbox deploys apps on this machine's Docker, and no engine answers "
+        f"at {url}: start Docker (or point DOCKER_HOST at its socket), or deploy "
+        "to another host: pilot-tui config set server.host ssh://user@host && "
+        "pilot-tui config set server.home host"
+    )
 
 
 def tunnel_socket(target: DockerTarget, runtime_dir: Path) -> Path:
@@ -129,20 +141,46 @@ def docker_env(target: DockerTarget, runtime_dir: Path) -> dict[str, str]:
     if target.kind == "ssh":
         return {"DOCKER_HOST": f"unix://{tunnel_socket(target, runtime_dir)}"}
     assert target.tls_dir is not None
-    return {"DOCKER_HOST": f"tcp://{target.host}:{target.port}", "DOCKER_TLS_VERIFY": "1",
-            "DOCKER_CERT_PATH": str(target.tls_dir)}
+    return {
+        "DOCKER_HOST": f"tcp://{target.host}:{target.port}",
+        "DOCKER_TLS_VERIFY": "1",
+        "DOCKER_CERT_PATH": str(target.tls_dir),
+    }
 
 
 def tunnel_command(target: DockerTarget, local: Path) -> Command:
     """`ssh -N -L local.sock:/var/run/docker.sock`: the engine's socket, forwarded."""
     assert target.host and target.user and target.known_hosts
-    options = list(ssh_options(target.key, target.known_hosts, target.port or 22)) \
-        if target.key else ["-p", str(target.port or 22), "-o", "BatchMode=yes", "-o",
-                            f"UserKnownHostsFile={target.known_hosts}", "-o",
-                            "StrictHostKeyChecking=accept-new"]
-    return Command(("ssh", *options, "-N", "-o", "ExitOnForwardFailure=yes",
-                    "-o", "StreamLocalBindUnlink=yes", "-o", "ServerAliveInterval=15",
-                    "-L", f"{local}:{target.remote_socket}", f"{target.user}@{target.host}"))
+    options = (
+        list(ssh_options(target.key, target.known_hosts, target.port or 22))
+        if target.key
+        else [
+            "-p",
+            str(target.port or 22),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            f"UserKnownHostsFile={target.known_hosts}",
+            "-o",
+            "StrictHostKeyChecking=accept-new",
+        ]
+    )
+    return Command(
+        (
+            "ssh",
+            *options,
+            "-N",
+            "-o",
+            "ExitOnForwardFailure=yes",
+            "-o",
+            "StreamLocalBindUnlink=yes",
+            "-o",
+            "ServerAliveInterval=15",
+            "-L",
+            f"{local}:{target.remote_socket}",
+            f"{target.user}@{target.host}",
+        )
+    )
 
 
 def _wait_socket(path: Path, pid: int, log: Path, timeout: float = 20.0) -> None:
@@ -156,8 +194,9 @@ def _wait_socket(path: Path, pid: int, log: Path, timeout: float = 20.0) -> None
                 return
         if not pid_alive(pid):
             tail = log.read_text(errors="replace").strip().splitlines()[-3:]
-            raise HostError("ssh could not forward the Docker socket: "
-                            + (" / ".join(tail) or "it exited"))
+            raise HostError(
+                "ssh could not forward the Docker socket: " + (" / ".join(tail) or "it exited")
+            )
         time.sleep(0.05)
     raise HostError(f"ssh did not forward the Docker socket within {timeout:.0f}s")
 
@@ -175,8 +214,11 @@ def connect(target: DockerTarget, runtime_dir: Path) -> Iterator[Any]:
         elif target.kind == "tls":
             assert target.tls_dir is not None
             d = target.tls_dir
-            tls = docker.tls.TLSConfig(client_cert=(str(d / "cert.pem"), str(d / "key.pem")),
-                                       ca_cert=str(d / "ca.pem"), verify=True)
+            tls = docker.tls.TLSConfig(
+                client_cert=(str(d / "cert.pem"), str(d / "key.pem")),
+                ca_cert=str(d / "ca.pem"),
+                verify=True,
+            )
             url = f"https://{target.host}:{target.port}"
         else:
             runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -195,13 +237,15 @@ def connect(target: DockerTarget, runtime_dir: Path) -> Iterator[Any]:
                 # requests would verify against $REQUESTS_CA_BUNDLE instead of our CA when
                 # that is set (common behind corporate proxies): turn the environment off
                 # before the first request, so the API version is fixed, not negotiated.
-                client = docker.DockerClient(base_url=url, tls=tls, timeout=120,
-                                             version=TLS_API_VERSION)
+                client = docker.DockerClient(
+                    base_url=url, tls=tls, timeout=120, version=TLS_API_VERSION
+                )
                 client.api.trust_env = False
             client.ping()
         except (DockerException, OSError) as exc:
-            raise HostError(f"cannot reach the Docker engine at {target.address}: "
-                            f"{_reason(exc)}") from exc
+            raise HostError(
+                f"cannot reach the Docker engine at {target.address}: {_reason(exc)}"
+            ) from exc
         try:
             yield client
         finally:

@@ -26,15 +26,23 @@ def adapter_image() -> str:
 def wrapper_dockerfile(app_image: str, adapter: str, port: int, health_path: str = "/") -> str:
     """The app's image with the adapter in /opt/extensions (Lambda starts extensions
     there); the adapter waits for the health path, then forwards each event to $PORT."""
-    return (f"FROM {adapter} AS adapter\n"
-            f"FROM {app_image}\n"
-            "COPY --from=adapter /lambda-adapter /opt/extensions/lambda-adapter\n"
-            f"ENV PORT={port} AWS_LWA_PORT={port} "
-            f"AWS_LWA_READINESS_CHECK_PATH={health_path}\n")
+    return (
+        f"FROM {adapter} AS adapter\n"
+        f"FROM {app_image}\n"
+        "COPY --from=adapter /lambda-adapter /opt/extensions/lambda-adapter\n"
+        f"ENV PORT={port} AWS_LWA_PORT={port} "
+        f"AWS_LWA_READINESS_CHECK_PATH={health_path}\n"
+    )
 
 
-def wrap(client: Any, app_image: str, port: int, tag: str, line: Callable[[str], None],
-         cancelled: Callable[[], bool] = lambda: False) -> str:
+def wrap(
+    client: Any,
+    app_image: str,
+    port: int,
+    tag: str,
+    line: Callable[[str], None],
+    cancelled: Callable[[], bool] = lambda: False,
+) -> str:
     """Build ``tag``: ``app_image`` with the adapter; its image id (reused when built)."""
     existing = builder.existing_image(client, tag)
     if existing is not None:

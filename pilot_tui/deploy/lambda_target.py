@@ -114,8 +114,9 @@ class LambdaFunction:
     def live_version(self) -> dict[str, Any] | None:
         """The configuration of the version the alias serves, or None."""
         try:
-            return dict(self.lam.get_function_configuration(FunctionName=self.name,
-                                                            Qualifier=ALIAS))
+            return dict(
+                self.lam.get_function_configuration(FunctionName=self.name, Qualifier=ALIAS)
+            )
         except self.lam.exceptions.ResourceNotFoundException:
             return None
 
@@ -128,43 +129,61 @@ class LambdaFunction:
         if "ZipFile" in code:
             same_code = live.get("CodeSha256") == code_sha256(code["ZipFile"])
         else:  # an image reference by digest names its content
-            same_code = self.lam.get_function(FunctionName=self.name, Qualifier=ALIAS)[
-                "Code"].get("ImageUri") == code["ImageUri"]
+            same_code = (
+                self.lam.get_function(FunctionName=self.name, Qualifier=ALIAS)["Code"].get(
+                    "ImageUri"
+                )
+                == code["ImageUri"]
+            )
         return str(live["Version"]) if same_env and same_code else None
 
-    def deploy_code(self, code: dict[str, Any], env: dict[str, str], release: str,
-                    say: Say) -> Revision:
+    def deploy_code(
+        self, code: dict[str, Any], env: dict[str, str], release: str, say: Say
+    ) -> Revision:
         """Create or update the function with ``code`` ({"ZipFile": bytes} or
         {"ImageUri": ref}), publish a version and point the alias and its URL at it."""
         from botocore.exceptions import ClientError
 
         try:
             existing = self.current()
-            config = {"MemorySize": self.settings.memory, "Timeout": self.settings.timeout,
-                      "Environment": {"Variables": env}}
+            config = {
+                "MemorySize": self.settings.memory,
+                "Timeout": self.settings.timeout,
+                "Environment": {"Variables": env},
+            }
             if existing is None:
                 self._create(code, config, say)
             else:
                 self._update(existing, code, config, say)
             version = self.lam.publish_version(
-                FunctionName=self.name, Description=f"pilot {release}",
-                **_revision(self._wait_ready()))["Version"]
+                FunctionName=self.name,
+                Description=f"pilot {release}",
+                **_revision(self._wait_ready()),
+            )["Version"]
             say(f"published version {version}")
             url = self._point_alias(str(version), say)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "PreconditionFailedException":
-                raise TargetError(f"function {self.name} was changed by someone else during "
-                                  "this deploy; deploy again") from exc
+                raise TargetError(
+                    f"function {self.name} was changed by someone else during "
+                    "this deploy; deploy again"
+                ) from exc
             raise _error(f"function {self.name}", exc) from exc
         return Revision(str(version), url, f"version {version} of {self.name}")
 
     def _create(self, code: dict[str, Any], config: dict[str, Any], say: Say) -> None:
         role = self.ensure_role(say)
-        args: dict[str, Any] = {"FunctionName": self.name, "Role": role, "Code": code,
-                                "Tags": {PROJECT_TAG: self.project}, **config}
+        args: dict[str, Any] = {
+            "FunctionName": self.name,
+            "Role": role,
+            "Code": code,
+            "Tags": {PROJECT_TAG: self.project},
+            **config,
+        }
         if "ZipFile" in code:
-            args.update(PackageType="Zip", Handler=self.settings.handler,
-                        Runtime=self.settings.runtime)
+            args.update(
+                PackageType="Zip", Handler=self.settings.handler, Runtime=self.settings.runtime
+            )
         else:
             args.update(PackageType="Image")
         for attempt in range(10):  # a new role takes seconds to be assumable by Lambda
@@ -177,22 +196,26 @@ class LambdaFunction:
                 time.sleep(3)
         say(f"created function {self.name}")
 
-    def _update(self, existing: dict[str, Any], code: dict[str, Any],
-                config: dict[str, Any], say: Say) -> None:
+    def _update(
+        self, existing: dict[str, Any], code: dict[str, Any], config: dict[str, Any], say: Say
+    ) -> None:
         wanted = "Zip" if "ZipFile" in code else "Image"
         if existing.get("PackageType", "Zip") != wanted:
-            raise TargetError(f"function {self.name} is a {existing.get('PackageType')} "
-                              f"function and apps.{self.app}.target.package asks for "
-                              f"{wanted.lower()}: destroy the app first (pilot-tui app "
-                              f"destroy {self.app})")
+            raise TargetError(
+                f"function {self.name} is a {existing.get('PackageType')} "
+                f"function and apps.{self.app}.target.package asks for "
+                f"{wanted.lower()}: destroy the app first (pilot-tui app "
+                f"destroy {self.app})"
+            )
         revision = self._wait_ready()
         if "ZipFile" in code:
-            config = {**config, "Handler": self.settings.handler,
-                      "Runtime": self.settings.runtime}
-        self.lam.update_function_configuration(FunctionName=self.name, **_revision(revision),
-                                               **config)
-        self.lam.update_function_code(FunctionName=self.name,
-                                      **_revision(self._wait_ready()), **code)
+            config = {**config, "Handler": self.settings.handler, "Runtime": self.settings.runtime}
+        self.lam.update_function_configuration(
+            FunctionName=self.name, **_revision(revision), **config
+        )
+        self.lam.update_function_code(
+            FunctionName=self.name, **_revision(self._wait_ready()), **code
+        )
         say(f"updated function {self.name}")
 
     def _wait_ready(self, timeout: float = 300) -> str | None:
@@ -213,8 +236,12 @@ class LambdaFunction:
     def _point_alias(self, version: str, say: Say) -> str:
         try:
             alias = self.lam.get_alias(FunctionName=self.name, Name=ALIAS)
-            self.lam.update_alias(FunctionName=self.name, Name=ALIAS, FunctionVersion=version,
-                                  **_revision(alias.get("RevisionId")))
+            self.lam.update_alias(
+                FunctionName=self.name,
+                Name=ALIAS,
+                FunctionVersion=version,
+                **_revision(alias.get("RevisionId")),
+            )
         except self.lam.exceptions.ResourceNotFoundException:
             self.lam.create_alias(FunctionName=self.name, Name=ALIAS, FunctionVersion=version)
         say(f"alias {ALIAS} -> version {version}")
@@ -223,18 +250,26 @@ class LambdaFunction:
     def ensure_url(self, say: Say) -> str:
         """The public function URL of the alias (auth NONE: it is a web app)."""
         try:
-            return str(self.lam.get_function_url_config(FunctionName=self.name,
-                                                        Qualifier=ALIAS)["FunctionUrl"])
+            return str(
+                self.lam.get_function_url_config(FunctionName=self.name, Qualifier=ALIAS)[
+                    "FunctionUrl"
+                ]
+            )
         except self.lam.exceptions.ResourceNotFoundException:
             pass
-        url = self.lam.create_function_url_config(FunctionName=self.name, Qualifier=ALIAS,
-                                                  AuthType="NONE")["FunctionUrl"]
+        url = self.lam.create_function_url_config(
+            FunctionName=self.name, Qualifier=ALIAS, AuthType="NONE"
+        )["FunctionUrl"]
         with contextlib.suppress(self.lam.exceptions.ResourceConflictException):
             # (a conflict: granted by an earlier deploy)
-            self.lam.add_permission(FunctionName=self.name, Qualifier=ALIAS,
-                                    StatementId="pilot-public-url",
-                                    Action="lambda:InvokeFunctionUrl", Principal="*",
-                                    FunctionUrlAuthType="NONE")
+            self.lam.add_permission(
+                FunctionName=self.name,
+                Qualifier=ALIAS,
+                StatementId="pilot-public-url",
+                Action="lambda:InvokeFunctionUrl",
+                Principal="*",
+                FunctionUrlAuthType="NONE",
+            )
         say(f"function URL {url}")
         return str(url)
 
@@ -260,8 +295,11 @@ class LambdaFunction:
         if live is None:
             return TargetStatus("not deployed", "-")
         try:  # read only: asking for the status makes nothing
-            url = str(self.lam.get_function_url_config(FunctionName=self.name,
-                                                       Qualifier=ALIAS)["FunctionUrl"])
+            url = str(
+                self.lam.get_function_url_config(FunctionName=self.name, Qualifier=ALIAS)[
+                    "FunctionUrl"
+                ]
+            )
         except self.lam.exceptions.ResourceNotFoundException:
             url = "-"
         state, update = live.get("State", "Active"), live.get("LastUpdateStatus", "Successful")
@@ -280,8 +318,11 @@ class LambdaFunction:
         except self.logs_client.exceptions.ResourceNotFoundException:
             return  # never invoked: no log group yet
         for event in sorted(found.get("events", []), key=lambda e: e["timestamp"])[-limit:]:
-            yield LogLine(event["timestamp"] / 1000, str(event["message"]).rstrip("\n"),
-                          str(event.get("logStreamName", "")))
+            yield LogLine(
+                event["timestamp"] / 1000,
+                str(event["message"]).rstrip("\n"),
+                str(event.get("logStreamName", "")),
+            )
 
     def destroy(self, say: Say) -> list[str]:
         done = []
@@ -302,5 +343,6 @@ class LambdaFunction:
 
 def open_lambda(config: Any, state_dir: Path, root: Path, app: Any) -> LambdaFunction:
     make = aws_clients(config, state_dir)
-    return LambdaFunction(make("lambda"), make("iam"), make("logs"), config.project.name,
-                          app.name, app.target)
+    return LambdaFunction(
+        make("lambda"), make("iam"), make("logs"), config.project.name, app.name, app.target
+    )

@@ -20,9 +20,11 @@ class LockHeld(Exception):
     """Someone else is deploying this app; the message says who and since when."""
 
     def __init__(self, name: str, holder: str, since: str) -> None:
-        super().__init__(f"{name} is locked by {holder} since {since} (a deploy or rollback "
-                         "in progress). Wait for it, or if it is stale (its deploy was "
-                         "killed) break it with --break-lock.")
+        super().__init__(
+            f"{name} is locked by {holder} since {since} (a deploy or rollback "
+            "in progress). Wait for it, or if it is stale (its deploy was "
+            "killed) break it with --break-lock."
+        )
         self.holder = holder
         self.since = since
 
@@ -54,11 +56,17 @@ def acquire(client: Any, project: str, app: str, image: str, *, wait: float = 0.
     while True:
         try:
             container = client.containers.create(
-                image, command=["true"], name=name, network_mode="none",
-                labels={"pilot.lock": app, "pilot.project": project,
-                        "pilot.lock.holder": holder(),
-                        "pilot.lock.since": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                          time.gmtime())})
+                image,
+                command=["true"],
+                name=name,
+                network_mode="none",
+                labels={
+                    "pilot.lock": app,
+                    "pilot.project": project,
+                    "pilot.lock.holder": holder(),
+                    "pilot.lock.since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                },
+            )
             return Lock(name, container.id)
         except APIError as exc:
             if exc.status_code != 409:

@@ -134,8 +134,9 @@ def target_status(config: Any, state_dir: Path, root: Path, app: Any) -> TargetS
         from pilot_tui.sandbox import Sandbox
 
         if not Sandbox(state_dir).running():
-            return TargetStatus("stopped (the sandbox's emulators are not running; deploy "
-                                "again)", "-")
+            return TargetStatus(
+                "stopped (the sandbox's emulators are not running; deploy again)", "-"
+            )
     try:
         return open_target(config, state_dir, root, app).status()
     except TargetError as exc:

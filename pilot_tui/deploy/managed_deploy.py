@@ -56,24 +56,28 @@ def registry_for(engine: Any, app: Any) -> Registry:
         from pilot_tui.deploy import artifact_registry
 
         return artifact_registry.registry_for(engine.config, engine.root, app)
-    return ecr_registry(aws_clients(engine.config, engine.state_dir)("ecr"), name,
-                        engine.project)
+    return ecr_registry(aws_clients(engine.config, engine.state_dir)("ecr"), name, engine.project)
 
 
 def refuse_unreachable_registry(config: Any, app: Any) -> None:
     """In the sandbox, moto's ECR answers with a registry host that does not resolve, so an
     image could be built but never pushed: say so before the build (as Cloud Run is refused
     when its target opens), unless PILOT_REGISTRY names a local registry to push to."""
-    if config.server.home != "sandbox" or os.environ.get(REGISTRY_OVERRIDE) or \
-            app.target.kind not in ("ecs", "lambda") or is_zip_lambda(app):
+    if (
+        config.server.home != "sandbox"
+        or os.environ.get(REGISTRY_OVERRIDE)
+        or app.target.kind not in ("ecs", "lambda")
+        or is_zip_lambda(app)
+    ):
         return
     raise TargetError(
         f"app {app.name!r}: {app.target.kind} needs its image pushed to ECR, and the sandbox "
         "has no container registry (its simulated ECR names a host that does not resolve): "
         f"set {REGISTRY_OVERRIDE}=HOST:PORT to a registry on this machine (e.g. Debian's "
         "docker-registry on 127.0.0.1:5000)"
-        + (", use target.package = \"zip\"" if app.target.kind == "lambda" else "")
-        + ", or deploy it from a project on AWS (server.home = \"aws\")")
+        + (', use target.package = "zip"' if app.target.kind == "lambda" else "")
+        + ', or deploy it from a project on AWS (server.home = "aws")'
+    )
 
 
 class _Failure(Exception):
@@ -110,8 +114,9 @@ def deploy_managed(engine: Any, log: Any, app: Any, *, force: bool = False) -> h
             stage, timer = "push", Timer()
             log.emit(StageStarted(name, "push"))
             registry = registry_for(engine, app)
-            reference = push(engine.client, image_id, registry, tag.rpartition(":")[2],
-                             log.line("push", name))
+            reference = push(
+                engine.client, image_id, registry, tag.rpartition(":")[2], log.line("push", name)
+            )
             log.emit(StageFinished(name, "push", reference, timer.seconds()))
             engine.check_cancel()
             made_of = fingerprint(reference, env, app.target)
@@ -120,13 +125,29 @@ def deploy_managed(engine: Any, log: Any, app: Any, *, force: bool = False) -> h
                 return _unchanged(log, app, current)
             stage = "deploy"
             attempt = history.Release(
-                history.next_id(history.load(engine.state_dir, name)), name, reference,
-                made_of, history.now(), history.FAILED,
-                commit=git_commit(engine.root / app.path))
-            revision = _attempt(engine, log, app, target, attempt, current, lambda say:
-                                target.deploy(reference, env, attempt.id, say))
-            return _record(engine, log, app, replace(attempt, status=history.LIVE,
-                                                     url=revision.url, revision=revision.ref))
+                history.next_id(history.load(engine.state_dir, name)),
+                name,
+                reference,
+                made_of,
+                history.now(),
+                history.FAILED,
+                commit=git_commit(engine.root / app.path),
+            )
+            revision = _attempt(
+                engine,
+                log,
+                app,
+                target,
+                attempt,
+                current,
+                lambda say: target.deploy(reference, env, attempt.id, say),
+            )
+            return _record(
+                engine,
+                log,
+                app,
+                replace(attempt, status=history.LIVE, url=revision.url, revision=revision.ref),
+            )
         finally:
             lock.release(engine.client, held)
     except (TargetError, RegistryError, _Failure) as exc:
@@ -147,22 +168,35 @@ def rollback_managed(engine: Any, log: Any, app: Any, wanted: str | None) -> his
         releases = history.load(engine.state_dir, name)
         earlier = history.rollback_candidate(releases, wanted)
         if not earlier.revision:
-            raise history.HistoryError(f"{earlier.id} has no revision recorded on "
-                                       f"{app.target.kind}; redeploy that commit instead")
+            raise history.HistoryError(
+                f"{earlier.id} has no revision recorded on "
+                f"{app.target.kind}; redeploy that commit instead"
+            )
         target = open_target(engine.config, engine.state_dir, engine.root, app)
         log.emit(StageStarted(name, "build", f"skipped: rolling back to {earlier.id}"))
         log.emit(StageFinished(name, "build", f"reusing revision {earlier.revision}"))
         revision = _deploy(log, app, lambda say: target.activate(str(earlier.revision), say))
-        return _record(engine, log, app, replace(
-            earlier, id=history.next_id(releases), created=history.now(),
-            status=history.LIVE, url=revision.url, note=f"rollback to {earlier.id}"))
+        return _record(
+            engine,
+            log,
+            app,
+            replace(
+                earlier,
+                id=history.next_id(releases),
+                created=history.now(),
+                status=history.LIVE,
+                url=revision.url,
+                note=f"rollback to {earlier.id}",
+            ),
+        )
     except (TargetError, history.HistoryError) as exc:
         log.emit(StageFailed(name, "release", str(exc)))
         raise DeployError("release", str(exc)) from exc
 
 
-def _deploy_zip(engine: Any, log: Any, app: Any, target: Any, env: dict[str, str],
-                force: bool) -> history.Release:
+def _deploy_zip(
+    engine: Any, log: Any, app: Any, target: Any, env: dict[str, str], force: bool
+) -> history.Release:
     """A zip Lambda: no Docker, no registry. Lambda's RevisionId guards concurrent deploys."""
     from pilot_tui.deploy.engine import git_commit
     from pilot_tui.deploy.lambda_target import code_sha256, zip_files, zip_folder
@@ -179,28 +213,60 @@ def _deploy_zip(engine: Any, log: Any, app: Any, target: Any, env: dict[str, str
         log.emit(Output(name, "build", skipped.message(), warning=True))
     data = zip_folder(folder, shipped)
     sha = code_sha256(data)
-    log.emit(StageFinished(name, "build", f"{len(data) / 1e3:.1f} kB zip, sha256 {sha[:12]}",
-                           timer.seconds()))
+    log.emit(
+        StageFinished(
+            name, "build", f"{len(data) / 1e3:.1f} kB zip, sha256 {sha[:12]}", timer.seconds()
+        )
+    )
     engine._pull(log, name)
     log.emit(StageStarted(name, "push"))
     log.emit(StageFinished(name, "push", "the zip goes up with the function: no registry"))
     made_of = fingerprint(sha, env, app.target)
     current = history.live(history.load(engine.state_dir, name))
-    if not force and current is not None and current.image_id == made_of \
-            and target.unchanged({"ZipFile": data}, env) == current.revision:
+    if (
+        not force
+        and current is not None
+        and current.image_id == made_of
+        and target.unchanged({"ZipFile": data}, env) == current.revision
+    ):
         return _unchanged(log, app, current)
     engine.check_cancel()
     release_id = history.next_id(history.load(engine.state_dir, name))
-    attempt = history.Release(release_id, name, f"zip:{sha}", made_of, history.now(),
-                              history.FAILED, commit=git_commit(engine.root / app.path))
-    revision = _attempt(engine, log, app, target, attempt, current, lambda say:
-                        target.deploy_code({"ZipFile": data}, env, release_id, say))
-    return _record(engine, log, app, replace(attempt, status=history.LIVE, url=revision.url,
-                                             revision=revision.ref))
+    attempt = history.Release(
+        release_id,
+        name,
+        f"zip:{sha}",
+        made_of,
+        history.now(),
+        history.FAILED,
+        commit=git_commit(engine.root / app.path),
+    )
+    revision = _attempt(
+        engine,
+        log,
+        app,
+        target,
+        attempt,
+        current,
+        lambda say: target.deploy_code({"ZipFile": data}, env, release_id, say),
+    )
+    return _record(
+        engine,
+        log,
+        app,
+        replace(attempt, status=history.LIVE, url=revision.url, revision=revision.ref),
+    )
 
 
-def _attempt(engine: Any, log: Any, app: Any, target: Any, attempt: history.Release,
-             current: history.Release | None, work: Any) -> Revision:
+def _attempt(
+    engine: Any,
+    log: Any,
+    app: Any,
+    target: Any,
+    attempt: history.Release,
+    current: history.Release | None,
+    work: Any,
+) -> Revision:
     """Run the deploy stage; a failure or a cancel is recorded (as on the Pilot Server),
     and a cancel sends traffic back to the live revision, so what was live stays live."""
     from pilot_tui.deploy.server_target import Cancelled
@@ -226,8 +292,14 @@ def _with_adapter(engine: Any, log: Any, app: Any, tag: str) -> tuple[str, str]:
 
     wrapped = f"{tag}-lambda"
     try:
-        image_id = wrap(engine.client, tag, app.target.port, wrapped, log.line("build", app.name),
-                        engine.cancelled)
+        image_id = wrap(
+            engine.client,
+            tag,
+            app.target.port,
+            wrapped,
+            log.line("build", app.name),
+            engine.cancelled,
+        )
     except Exception as exc:  # BuildError, or the adapter image cannot be pulled
         raise _Failure("build", f"adding the Lambda Web Adapter: {exc}") from exc
     return image_id, wrapped
@@ -247,10 +319,16 @@ def _deploy(log: Any, app: Any, work: Any) -> Revision:
 
 def _unchanged(log: Any, app: Any, current: history.Release) -> history.Release:
     log.emit(StageStarted(app.name, "deploy"))
-    log.emit(StageFinished(app.name, "deploy", f"nothing changed: {current.id} is live "
-                           f"(revision {current.revision})"))
-    log.emit(Released(app.name, current.id, current.url or "",
-                      simulated=current.simulated_url or ""))
+    log.emit(
+        StageFinished(
+            app.name,
+            "deploy",
+            f"nothing changed: {current.id} is live (revision {current.revision})",
+        )
+    )
+    log.emit(
+        Released(app.name, current.id, current.url or "", simulated=current.simulated_url or "")
+    )
     return current
 
 
@@ -261,12 +339,23 @@ def _record(engine: Any, log: Any, app: Any, release: history.Release) -> histor
     if release.simulated_url:
         log.line("release", app.name)(
             f"the sandbox's cloud is simulated on this machine: {release.simulated_url} is "
-            "where a real deploy would answer; nothing answers there")
+            "where a real deploy would answer; nothing answers there"
+        )
     engine.record_release(log, app.name, release)
-    log.emit(StageFinished(app.name, "release", f"{release.id} is revision {release.revision}",
-                           timer.seconds()))
-    log.emit(Released(app.name, release.id, release.url or "", log.timer.seconds(),
-                      release.simulated_url or ""))
+    log.emit(
+        StageFinished(
+            app.name, "release", f"{release.id} is revision {release.revision}", timer.seconds()
+        )
+    )
+    log.emit(
+        Released(
+            app.name,
+            release.id,
+            release.url or "",
+            log.timer.seconds(),
+            release.simulated_url or "",
+        )
+    )
     return release
 
 

@@ -50,11 +50,13 @@ def dockerfile(base_image: str) -> str:
 def proxy_context(base_image: str) -> bytes:
     """An in-memory tar build context: a Dockerfile ``FROM base_image``, the program and an
     empty routes file."""
-    return _tar({
-        "Dockerfile": dockerfile(base_image).encode(),
-        "proxy_main.py": program(),
-        ROUTES_NAME: routes_json({}),
-    })
+    return _tar(
+        {
+            "Dockerfile": dockerfile(base_image).encode(),
+            "proxy_main.py": program(),
+            ROUTES_NAME: routes_json({}),
+        }
+    )
 
 
 def proxy_image_tag(base_image: str) -> str:

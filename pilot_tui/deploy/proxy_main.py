@@ -114,8 +114,10 @@ def parse_head(data: bytes) -> Head:
     """Parse a request head ending in CRLF CRLF. Bare CR or LF, NULs, folded lines and
     malformed fields are refused: what we forward must mean the same to the upstream."""
     head = data[:-4] if data.endswith(b"\r\n\r\n") else data
-    if b"\0" in head or head.count(b"\r") != head.count(b"\n") or head.count(b"\r\n") != head.count(
-        b"\n"
+    if (
+        b"\0" in head
+        or head.count(b"\r") != head.count(b"\n")
+        or head.count(b"\r\n") != head.count(b"\n")
     ):
         raise BadRequest("bad line endings")
     lines = head.split(b"\r\n")

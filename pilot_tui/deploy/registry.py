@@ -56,14 +56,17 @@ def ecr_registry(ecr: Any, repository: str, project: str) -> Registry:
         try:
             ecr.describe_repositories(repositoryNames=[repository])
         except ecr.exceptions.RepositoryNotFoundException:
-            ecr.create_repository(repositoryName=repository,
-                                  imageScanningConfiguration={"scanOnPush": True},
-                                  tags=project_tags(project))
+            ecr.create_repository(
+                repositoryName=repository,
+                imageScanningConfiguration={"scanOnPush": True},
+                tags=project_tags(project),
+            )
         data = ecr.get_authorization_token()["authorizationData"][0]
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        raise RegistryError(f"ECR repository {repository}: {error.get('Code')}: "
-                            f"{error.get('Message')}") from exc
+        raise RegistryError(
+            f"ECR repository {repository}: {error.get('Code')}: {error.get('Message')}"
+        ) from exc
     user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
     redact.register([password, data["authorizationToken"]])
     return Registry(_host(data["proxyEndpoint"]), repository, user, password)
@@ -78,8 +81,9 @@ def delete_ecr_repository(ecr: Any, repository: str) -> bool:
     return True
 
 
-def push(client: Any, image_id: str, registry: Registry, tag: str,
-         say: Callable[[str], None]) -> str:
+def push(
+    client: Any, image_id: str, registry: Registry, tag: str, say: Callable[[str], None]
+) -> str:
     """Tag ``image_id`` into the registry and push it; the pushed reference by digest
     (host/repository@sha256:...), which is what targets should run."""
     image = client.images.get(image_id)
@@ -88,14 +92,17 @@ def push(client: Any, image_id: str, registry: Registry, tag: str,
     digest = ""
     layers: dict[str, str] = {}
     try:
-        for event in client.api.push(registry.name, tag, auth_config=auth, stream=True,
-                                     decode=True):
+        for event in client.api.push(
+            registry.name, tag, auth_config=auth, stream=True, decode=True
+        ):
             if "error" in event:
-                raise RegistryError(f"push to {registry.host}: "
-                                    f"{redact.text(str(event['error']))}")
+                raise RegistryError(f"push to {registry.host}: {redact.text(str(event['error']))}")
             status, layer = event.get("status", ""), event.get("id", "")
-            if layer and status in ("Pushed", "Layer already exists", "Mounted from") \
-                    and layers.get(layer) != status:
+            if (
+                layer
+                and status in ("Pushed", "Layer already exists", "Mounted from")
+                and layers.get(layer) != status
+            ):
                 layers[layer] = status
                 say(f"{layer}: {status.lower()}")
             digest = event.get("aux", {}).get("Digest", digest)

@@ -96,16 +96,28 @@ class S3Site:
             if self.region != "us-east-1":
                 args["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
             self.s3.create_bucket(**args)
-            self.s3.put_bucket_tagging(Bucket=self.bucket,
-                                       Tagging={"TagSet": project_tags(self.project)})
+            self.s3.put_bucket_tagging(
+                Bucket=self.bucket, Tagging={"TagSet": project_tags(self.project)}
+            )
             created = True
-        self.s3.put_public_access_block(Bucket=self.bucket, PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True})
-        self.s3.put_bucket_encryption(Bucket=self.bucket, ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
-        self.s3.put_bucket_versioning(Bucket=self.bucket,
-                                      VersioningConfiguration={"Status": "Enabled"})
+        self.s3.put_public_access_block(
+            Bucket=self.bucket,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
+        self.s3.put_bucket_encryption(
+            Bucket=self.bucket,
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+        )
+        self.s3.put_bucket_versioning(
+            Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"}
+        )
         self._ensure_lifecycle()
         return created
 
@@ -114,9 +126,13 @@ class S3Site:
         behind them); other rules on the bucket are kept."""
         from botocore.exceptions import ClientError
 
-        rule = {"ID": LIFECYCLE_RULE, "Status": "Enabled", "Filter": {"Prefix": ""},
-                "NoncurrentVersionExpiration": {"NoncurrentDays": KEEP_DAYS},
-                "Expiration": {"ExpiredObjectDeleteMarker": True}}
+        rule = {
+            "ID": LIFECYCLE_RULE,
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": KEEP_DAYS},
+            "Expiration": {"ExpiredObjectDeleteMarker": True},
+        }
         try:
             rules = self.s3.get_bucket_lifecycle_configuration(Bucket=self.bucket)["Rules"]
         except ClientError as exc:
@@ -127,7 +143,8 @@ class S3Site:
             return
         others = [r for r in rules if r.get("ID") != LIFECYCLE_RULE]
         self.s3.put_bucket_lifecycle_configuration(
-            Bucket=self.bucket, LifecycleConfiguration={"Rules": [*others, rule]})
+            Bucket=self.bucket, LifecycleConfiguration={"Rules": [*others, rule]}
+        )
 
     def manifest(self, key: str = MANIFEST) -> Manifest | None:
         """The manifest at ``key``; None when there is none (or it is not one)."""
@@ -146,8 +163,13 @@ class S3Site:
         return data if isinstance(data, dict) else None
 
     def save_manifest(self, manifest: Manifest, key: str = MANIFEST) -> str:
-        self.s3.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(manifest).encode(),
-                           ContentType="application/json", CacheControl="no-store")
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=json.dumps(manifest).encode(),
+            ContentType="application/json",
+            CacheControl="no-store",
+        )
         return key
 
     def keep_release(self, release_id: str, manifest: Manifest) -> str:
@@ -170,9 +192,13 @@ class S3Site:
             out[key] = Remote(etag, ctype, cache) if md5 == etag else Remote(etag, "", "")
         return out
 
-    def apply(self, changes: Changes, local: list[SiteFile],
-              progress: Callable[[int, int], None] = lambda done, total: None,
-              workers: int = WORKERS) -> Manifest:
+    def apply(
+        self,
+        changes: Changes,
+        local: list[SiteFile],
+        progress: Callable[[int, int], None] = lambda done, total: None,
+        workers: int = WORKERS,
+    ) -> Manifest:
         """Upload and delete in parallel, then write the manifest (last: a crash in between
         only makes the next deploy upload a little more); the manifest written."""
         try:
@@ -182,23 +208,31 @@ class S3Site:
 
         def put(item: SiteFile) -> tuple[str, str]:
             made = self.s3.put_object(
-                Bucket=self.bucket, Key=item.key, Body=item.local.read_bytes(),
-                ContentType=item.content_type, CacheControl=item.cache_control,
-                ContentMD5=item.md5_base64)
+                Bucket=self.bucket,
+                Key=item.key,
+                Body=item.local.read_bytes(),
+                ContentType=item.content_type,
+                CacheControl=item.cache_control,
+                ContentMD5=item.md5_base64,
+            )
             return item.key, str(made.get("VersionId") or "null")
 
         versions = dict(self._parallel(put, changes.upload, progress, workers))
         self.delete(changes.delete)
-        versions.update(self.current_versions([f.key for f in local if f.key not in versions],
-                                              previous))
-        manifest = {f.key: [f.md5, f.content_type, f.cache_control, versions[f.key]]
-                    for f in local}
+        versions.update(
+            self.current_versions([f.key for f in local if f.key not in versions], previous)
+        )
+        manifest = {f.key: [f.md5, f.content_type, f.cache_control, versions[f.key]] for f in local}
         self.save_manifest(manifest)
         return manifest
 
     @staticmethod
-    def _parallel(work: Callable[[Any], tuple[str, str]], items: Sequence[Any],
-                  progress: Callable[[int, int], None], workers: int) -> list[tuple[str, str]]:
+    def _parallel(
+        work: Callable[[Any], tuple[str, str]],
+        items: Sequence[Any],
+        progress: Callable[[int, int], None],
+        workers: int,
+    ) -> list[tuple[str, str]]:
         out = []
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             for result in pool.map(work, items):
@@ -208,9 +242,10 @@ class S3Site:
 
     def delete(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):
-            batch = keys[start:start + 1000]
-            self.s3.delete_objects(Bucket=self.bucket, Delete={
-                "Objects": [{"Key": k} for k in batch], "Quiet": True})
+            batch = keys[start : start + 1000]
+            self.s3.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
+            )
 
     def current_versions(self, keys: list[str], manifest: Manifest) -> dict[str, str]:
         """The version ids of files not written now: from the manifest, else (one written
@@ -219,16 +254,23 @@ class S3Site:
         missing = [k for k in keys if not out.get(k)]
         if missing:
             latest: dict[str, str] = {}
-            for page in self.s3.get_paginator("list_object_versions").paginate(
-                    Bucket=self.bucket):
-                latest.update({v["Key"]: str(v["VersionId"]) for v in page.get("Versions", [])
-                               if v.get("IsLatest")})
+            for page in self.s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket):
+                latest.update(
+                    {
+                        v["Key"]: str(v["VersionId"])
+                        for v in page.get("Versions", [])
+                        if v.get("IsLatest")
+                    }
+                )
             out.update({k: latest.get(k, "null") for k in missing})
         return out
 
-    def restore(self, entries: Manifest,
-                progress: Callable[[int, int], None] = lambda done, total: None,
-                workers: int = WORKERS) -> dict[str, str]:
+    def restore(
+        self,
+        entries: Manifest,
+        progress: Callable[[int, int], None] = lambda done, total: None,
+        workers: int = WORKERS,
+    ) -> dict[str, str]:
         """Make each key's content its recorded version again by server-side copies, in
         parallel (nothing is uploaded); the new version ids. Every version is checked first,
         so a VersionGone leaves the bucket as it was."""
@@ -253,9 +295,13 @@ class S3Site:
             _, ctype, cache = entries[key][:3]
             try:
                 made = self.s3.copy_object(
-                    Bucket=self.bucket, Key=key, ContentType=ctype, CacheControl=cache,
+                    Bucket=self.bucket,
+                    Key=key,
+                    ContentType=ctype,
+                    CacheControl=cache,
                     CopySource={"Bucket": self.bucket, "Key": key, "VersionId": version(key)},
-                    MetadataDirective="REPLACE")
+                    MetadataDirective="REPLACE",
+                )
             except ClientError as exc:  # expired between the check and the copy
                 if _code(exc) in ("NoSuchVersion", "NoSuchKey"):
                     raise VersionGone(key, version(key)) from exc
@@ -277,34 +323,56 @@ class S3Site:
                     return dict(item)
         return None
 
-    def ensure_distribution(self, index: str = "index.html",
-                            aliases: tuple[str, ...] = ()) -> tuple[str, str]:
+    def ensure_distribution(
+        self, index: str = "index.html", aliases: tuple[str, ...] = ()
+    ) -> tuple[str, str]:
         """(distribution id, its domain name), created with an Origin Access Control and a
         bucket policy letting only that distribution read."""
         found = self.find_distribution()
         if found is None:
-            oac = self.cloudfront.create_origin_access_control(OriginAccessControlConfig={
-                "Name": f"{self.bucket}-oac"[:64], "Description": "Pilot: the site's bucket",
-                "SigningProtocol": "sigv4", "SigningBehavior": "always",
-                "OriginAccessControlOriginType": "s3"})["OriginAccessControl"]["Id"]
+            oac = self.cloudfront.create_origin_access_control(
+                OriginAccessControlConfig={
+                    "Name": f"{self.bucket}-oac"[:64],
+                    "Description": "Pilot: the site's bucket",
+                    "SigningProtocol": "sigv4",
+                    "SigningBehavior": "always",
+                    "OriginAccessControlOriginType": "s3",
+                }
+            )["OriginAccessControl"]["Id"]
             origin = f"{self.bucket}.s3.{self.region}.amazonaws.com"
             config: dict[str, Any] = {
                 "CallerReference": f"{self.bucket}-{time.time_ns()}",
-                "Comment": self.comment(), "Enabled": True, "DefaultRootObject": index,
-                "Origins": {"Quantity": 1, "Items": [{
-                    "Id": "site", "DomainName": origin, "OriginAccessControlId": oac,
-                    "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+                "Comment": self.comment(),
+                "Enabled": True,
+                "DefaultRootObject": index,
+                "Origins": {
+                    "Quantity": 1,
+                    "Items": [
+                        {
+                            "Id": "site",
+                            "DomainName": origin,
+                            "OriginAccessControlId": oac,
+                            "S3OriginConfig": {"OriginAccessIdentity": ""},
+                        }
+                    ],
+                },
                 "DefaultCacheBehavior": {
-                    "TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https",
-                    "CachePolicyId": CACHING_OPTIMIZED, "Compress": True,
-                    "AllowedMethods": {"Quantity": 2, "Items": ["GET", "HEAD"]}},
+                    "TargetOriginId": "site",
+                    "ViewerProtocolPolicy": "redirect-to-https",
+                    "CachePolicyId": CACHING_OPTIMIZED,
+                    "Compress": True,
+                    "AllowedMethods": {"Quantity": 2, "Items": ["GET", "HEAD"]},
+                },
                 "PriceClass": "PriceClass_100",
                 "Aliases": {"Quantity": len(aliases), "Items": list(aliases)},
             }
             # Tagged while made: the deployer's policy lets it tag no existing distribution.
-            created = self.cloudfront.create_distribution_with_tags(DistributionConfigWithTags={
-                "DistributionConfig": config,
-                "Tags": {"Items": project_tags(self.project)}})
+            created = self.cloudfront.create_distribution_with_tags(
+                DistributionConfigWithTags={
+                    "DistributionConfig": config,
+                    "Tags": {"Items": project_tags(self.project)},
+                }
+            )
             found = created["Distribution"]
         assert found is not None
         self._policy(str(found["ARN"]))
@@ -316,11 +384,19 @@ class S3Site:
         buckets get it too). Not an explicit Deny: moto ignores a Deny's principal and
         would refuse Pilot its own manifests in the sandbox. The Allow stays narrow: one
         action, one service principal, this distribution only."""
-        policy = {"Version": "2012-10-17", "Statement": [{
-            "Sid": "CloudFrontReadsTheSiteNotPilotsManifests", "Effect": "Allow",
-            "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
-            "NotResource": f"arn:aws:s3:::{self.bucket}/{PRIVATE}*",
-            "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}}}]}
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "CloudFrontReadsTheSiteNotPilotsManifests",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudfront.amazonaws.com"},
+                    "Action": "s3:GetObject",
+                    "NotResource": f"arn:aws:s3:::{self.bucket}/{PRIVATE}*",
+                    "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+                }
+            ],
+        }
         self.s3.put_bucket_policy(Bucket=self.bucket, Policy=json.dumps(policy))
 
     def invalidate(self, distribution_id: str, changes: Changed) -> str | None:
@@ -328,12 +404,18 @@ class S3Site:
         keys = [f.key for f in changes.upload] + changes.delete
         if not keys:
             return None
-        paths = ["/*"] if len(keys) > 15 else sorted({"/" + k for k in keys} |
-                                                     ({"/"} if "index.html" in keys else set()))
-        made = self.cloudfront.create_invalidation(DistributionId=distribution_id,
-                                                   InvalidationBatch={
-            "Paths": {"Quantity": len(paths), "Items": paths},
-            "CallerReference": f"pilot-{time.time_ns()}"})
+        paths = (
+            ["/*"]
+            if len(keys) > 15
+            else sorted({"/" + k for k in keys} | ({"/"} if "index.html" in keys else set()))
+        )
+        made = self.cloudfront.create_invalidation(
+            DistributionId=distribution_id,
+            InvalidationBatch={
+                "Paths": {"Quantity": len(paths), "Items": paths},
+                "CallerReference": f"pilot-{time.time_ns()}",
+            },
+        )
         return str(made["Invalidation"]["Id"])
 
     # -- removal -------------------------------------------------------------------------
@@ -350,24 +432,30 @@ class S3Site:
             if config.get("Enabled"):
                 config["Enabled"] = False
                 etag = self.cloudfront.update_distribution(
-                    Id=found["Id"], IfMatch=etag, DistributionConfig=config)["ETag"]
+                    Id=found["Id"], IfMatch=etag, DistributionConfig=config
+                )["ETag"]
                 done.append(f"disabled distribution {found['Id']}")
             state = self.cloudfront.get_distribution(Id=found["Id"])["Distribution"]["Status"]
             if state == "Deployed":
                 self.cloudfront.delete_distribution(Id=found["Id"], IfMatch=etag)
                 done.append(f"deleted distribution {found['Id']}")
             else:
-                done.append(f"distribution {found['Id']} is still being disabled by "
-                            "CloudFront (minutes); run the destroy again to delete it")
+                done.append(
+                    f"distribution {found['Id']} is still being disabled by "
+                    "CloudFront (minutes); run the destroy again to delete it"
+                )
         try:
             # A versioned bucket is empty only without every version and delete marker.
-            for page in self.s3.get_paginator("list_object_versions").paginate(
-                    Bucket=self.bucket):
-                gone = [{"Key": o["Key"], "VersionId": o["VersionId"]} for o in
-                        [*page.get("Versions", []), *page.get("DeleteMarkers", [])]]
+            for page in self.s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket):
+                gone = [
+                    {"Key": o["Key"], "VersionId": o["VersionId"]}
+                    for o in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+                ]
                 for start in range(0, len(gone), 1000):
-                    self.s3.delete_objects(Bucket=self.bucket, Delete={
-                        "Objects": gone[start:start + 1000], "Quiet": True})
+                    self.s3.delete_objects(
+                        Bucket=self.bucket,
+                        Delete={"Objects": gone[start : start + 1000], "Quiet": True},
+                    )
             self.s3.delete_bucket(Bucket=self.bucket)
             done.append(f"deleted bucket {self.bucket}")
         except ClientError as exc:

@@ -83,13 +83,13 @@ def read_file(path: Path) -> dict[str, str]:
         return {}
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        raise SecretsError(f"{path} can be read by other users (mode {mode:o}): "
-                           f"chmod 600 {path}")
+        raise SecretsError(f"{path} can be read by other users (mode {mode:o}): chmod 600 {path}")
     return _parse(path)
 
 
-def resolve(state_dir: Path, app: str, names: Iterable[str],
-            env: Mapping[str, str] | None = None) -> dict[str, str]:
+def resolve(
+    state_dir: Path, app: str, names: Iterable[str], env: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The value of each secret ``names``; all missing ones are named in one error."""
     env = os.environ if env is None else env
     names = list(names)
@@ -108,8 +108,10 @@ def resolve(state_dir: Path, app: str, names: Iterable[str],
             missing.append(name)
     if missing:
         listed = ", ".join(missing)
-        raise SecretsError(f"app {app!r} needs secret(s) {listed}: export them, or store them "
-                           f"with `pilot-tui secrets set {app} NAME` (kept in {path}, 0600)")
+        raise SecretsError(
+            f"app {app!r} needs secret(s) {listed}: export them, or store them "
+            f"with `pilot-tui secrets set {app} NAME` (kept in {path}, 0600)"
+        )
     redact.register(values.values())
     return values
 
@@ -119,8 +121,10 @@ def store(state_dir: Path, app: str, name: str, value: str) -> Path:
     if not NAME.match(name):
         raise SecretsError(f"{name!r} is not an environment variable name")
     if "\0" in value:
-        raise SecretsError(f"the value of {name} contains a NUL character, which no "
-                           "environment variable can hold: nothing stored")
+        raise SecretsError(
+            f"the value of {name} contains a NUL character, which no "
+            "environment variable can hold: nothing stored"
+        )
     path = secrets_file(state_dir, app)
     ensure_private_dir(path.parent)
     values = read_file(path)

@@ -77,15 +77,17 @@ def ensure_network(client: Any) -> None:
     except NotFound:
         pass
     try:
-        client.networks.create(NETWORK, driver="bridge", check_duplicate=True,
-                               labels={"pilot.role": "network"})
+        client.networks.create(
+            NETWORK, driver="bridge", check_duplicate=True, labels={"pilot.role": "network"}
+        )
     except APIError as exc:
         if exc.status_code != 409:
             raise
 
 
-def ensure_proxy(client: Any, spec: ProxySpec, line: Callable[[str], None], *,
-                 _retried: bool = False) -> Any:
+def ensure_proxy(
+    client: Any, spec: ProxySpec, line: Callable[[str], None], *, _retried: bool = False
+) -> Any:
     """The running proxy container, built and (re)started when missing or outdated."""
     from docker.errors import APIError, ImageNotFound, NotFound
     from docker.errors import BuildError as DockerBuildError
@@ -99,14 +101,24 @@ def ensure_proxy(client: Any, spec: ProxySpec, line: Callable[[str], None], *,
     except ImageNotFound:
         line(f"building the proxy image {tag} from {spec.base}")
         try:
-            client.images.build(fileobj=io.BytesIO(proxy.proxy_context(spec.base)),
-                                custom_context=True, tag=tag, rm=True, forcerm=True)
+            client.images.build(
+                fileobj=io.BytesIO(proxy.proxy_context(spec.base)),
+                custom_context=True,
+                tag=tag,
+                rm=True,
+                forcerm=True,
+            )
         except DockerBuildError as exc:
-            raise ReleaseError(unpulled(client, proxy.dockerfile(spec.base), str(exc))
-                               or f"cannot build the proxy image from {spec.base}: {exc}") \
-                from exc
-    wanted = {"pilot.role": "proxy", "pilot.proxy.image": tag,
-              "pilot.proxy.listen": spec.listen, "pilot.proxy.network": NETWORK}
+            raise ReleaseError(
+                unpulled(client, proxy.dockerfile(spec.base), str(exc))
+                or f"cannot build the proxy image from {spec.base}: {exc}"
+            ) from exc
+    wanted = {
+        "pilot.role": "proxy",
+        "pilot.proxy.image": tag,
+        "pilot.proxy.listen": spec.listen,
+        "pilot.proxy.network": NETWORK,
+    }
     routes: dict[str, str] = {}
     try:
         container = client.containers.get(PROXY_NAME)
@@ -117,22 +129,33 @@ def ensure_proxy(client: Any, spec: ProxySpec, line: Callable[[str], None], *,
             return container
         routes = read_routes(container)  # an upgrade keeps every app's route
         line("replacing the proxy (new version or address); apps keep their routes")
-        stranded = sorted(h for h, upstream in routes.items()
-                          if upstream.startswith("127.0.0.1:"))
+        stranded = sorted(h for h, upstream in routes.items() if upstream.startswith("127.0.0.1:"))
         if stranded:  # releases made before the private network: unreachable from it
-            line("these hosts were served from the host network and need a redeploy of "
-                 f"their app to be reachable again: {', '.join(stranded)}")
+            line(
+                "these hosts were served from the host network and need a redeploy of "
+                f"their app to be reachable again: {', '.join(stranded)}"
+            )
         container.remove(force=True)
     except NotFound:
         pass
     try:
         container = client.containers.create(
-            tag, name=PROXY_NAME, network=NETWORK,
+            tag,
+            name=PROXY_NAME,
+            network=NETWORK,
             ports={f"{PROXY_PORT}/tcp": (spec.bind, spec.port)},
             restart_policy={"Name": "unless-stopped"},
-            command=["python3", "-u", proxy.PROGRAM_PATH, "--listen", f"0.0.0.0:{PROXY_PORT}",
-                     "--routes", ROUTES],
-            labels=wanted)
+            command=[
+                "python3",
+                "-u",
+                proxy.PROGRAM_PATH,
+                "--listen",
+                f"0.0.0.0:{PROXY_PORT}",
+                "--routes",
+                ROUTES,
+            ],
+            labels=wanted,
+        )
     except APIError as exc:
         if exc.status_code != 409 or _retried:
             raise
@@ -151,8 +174,10 @@ def _start_proxy(container: Any, spec: ProxySpec) -> None:
     try:
         container.start()
     except APIError as exc:  # publishing the port failed: taken, or not an address here
-        raise ReleaseError(f"the proxy cannot listen on {spec.listen} (is the port taken?): "
-                           f"{exc.explanation or exc}") from exc
+        raise ReleaseError(
+            f"the proxy cannot listen on {spec.listen} (is the port taken?): "
+            f"{exc.explanation or exc}"
+        ) from exc
 
 
 def _wait_proxy(container: Any, spec: ProxySpec, timeout: float = 20.0) -> None:
@@ -236,16 +261,26 @@ def write_routes(proxy_container: Any, routes: dict[str, str]) -> None:
 
 
 def app_containers(client: Any, project: str, app: str) -> list[Any]:
-    return client.containers.list(all=True, filters={
-        "label": [f"pilot.project={project}", f"pilot.app={app}"]})
+    return client.containers.list(
+        all=True, filters={"label": [f"pilot.project={project}", f"pilot.app={app}"]}
+    )
 
 
 def running_containers(client: Any, project: str, app: str) -> list[Any]:
     return [c for c in app_containers(client, project, app) if c.status == "running"]
 
 
-def start(client: Any, *, project: str, app: str, release: str, image: str, port: int,
-          env: dict[str, str], fingerprint: str) -> Any:
+def start(
+    client: Any,
+    *,
+    project: str,
+    app: str,
+    release: str,
+    image: str,
+    port: int,
+    env: dict[str, str],
+    fingerprint: str,
+) -> Any:
     """Start a release on the private network, with no host port and no restart policy: a
     crash leaves it exited with its exit code and one run's logs, which fails the deploy at
     once. ``make_permanent`` gives it its restart policy once it is live."""
@@ -255,10 +290,19 @@ def start(client: Any, *, project: str, app: str, release: str, image: str, port
     with contextlib.suppress(NotFound):
         client.containers.get(name).remove(force=True)  # a leftover of a killed deploy
     return client.containers.run(
-        image, name=name, detach=True, network=NETWORK,
-        environment={**env, "PORT": str(port)}, restart_policy={"Name": "no"},
-        labels={"pilot.project": project, "pilot.app": app, "pilot.release": release,
-                "pilot.fingerprint": fingerprint})
+        image,
+        name=name,
+        detach=True,
+        network=NETWORK,
+        environment={**env, "PORT": str(port)},
+        restart_policy={"Name": "no"},
+        labels={
+            "pilot.project": project,
+            "pilot.app": app,
+            "pilot.release": release,
+            "pilot.fingerprint": fingerprint,
+        },
+    )
 
 
 def make_permanent(container: Any) -> None:
@@ -284,9 +328,9 @@ def collapse_repeats(lines: list[str], longest: int = 60) -> list[str]:
     i = 0
     while i < len(lines):
         for size in range(1, min(longest, (len(lines) - i) // 2) + 1):
-            block = lines[i:i + size]
+            block = lines[i : i + size]
             times = 1
-            while lines[i + times * size:i + (times + 1) * size] == block:
+            while lines[i + times * size : i + (times + 1) * size] == block:
                 times += 1
             if times > 1:
                 out += block
@@ -300,10 +344,16 @@ def collapse_repeats(lines: list[str], longest: int = 60) -> list[str]:
     return out
 
 
-def wait_healthy(container: Any, proxy_container: Any, port: int, path: str, timeout: float,
-                 line: Callable[[str], None],
-                 cancelled: Callable[[], bool] = lambda: False,
-                 settle: float = SETTLE_SECONDS) -> None:
+def wait_healthy(
+    container: Any,
+    proxy_container: Any,
+    port: int,
+    path: str,
+    timeout: float,
+    line: Callable[[str], None],
+    cancelled: Callable[[], bool] = lambda: False,
+    settle: float = SETTLE_SECONDS,
+) -> None:
     """Poll the new release's health path at its own address until 2xx, then make sure it
     is still running and unrestarted after ``settle`` seconds. Raises ReleaseError with its
     last lines when it never gets healthy, and at once when its container exits or
@@ -317,8 +367,10 @@ def wait_healthy(container: Any, proxy_container: Any, port: int, path: str, tim
         _fail_if_down(container)
         where = address(container)
         if where is None:
-            raise ReleaseError(f"the new release has no address on the {NETWORK} network",
-                               container_tail(container))
+            raise ReleaseError(
+                f"the new release has no address on the {NETWORK} network",
+                container_tail(container),
+            )
         ok, last = http_check(proxy_container, where, port, path)
         if ok:
             _fail_if_down(container)
@@ -330,19 +382,23 @@ def wait_healthy(container: Any, proxy_container: Any, port: int, path: str, tim
             _fail_if_down(container)
             return
         if time.monotonic() - reported > 5:
-            line(f"waiting for GET {path} on {container.name}:{port} to answer 2xx "
-                 f"(last: {last})")
+            line(f"waiting for GET {path} on {container.name}:{port} to answer 2xx (last: {last})")
             reported = time.monotonic()
         time.sleep(0.3)
-    raise ReleaseError(f"GET {path} did not answer 2xx within {timeout:.0f}s (last: {last}); "
-                       "the previous release keeps serving", container_tail(container))
+    raise ReleaseError(
+        f"GET {path} did not answer 2xx within {timeout:.0f}s (last: {last}); "
+        "the previous release keeps serving",
+        container_tail(container),
+    )
 
 
 def _fail_if_down(container: Any) -> None:
     problem = trouble(container)
     if problem is not None:
-        raise ReleaseError(f"the new release {problem} before it was live; the previous "
-                           "release keeps serving", container_tail(container))
+        raise ReleaseError(
+            f"the new release {problem} before it was live; the previous release keeps serving",
+            container_tail(container),
+        )
 
 
 def swap(proxy_container: Any, hosts: list[str], target: str) -> None:

@@ -15,10 +15,16 @@ from pilot_tui.project import Project
 
 
 @contextlib.contextmanager
-def open_deployer(project_file: Path, config: Any, emit: Emit, *,
-                  apps: list[str] | None = None, share: bool = True,
-                  warn: Callable[[str], None] = lambda text: None,
-                  **options: Any) -> Iterator[Deployer]:
+def open_deployer(
+    project_file: Path,
+    config: Any,
+    emit: Emit,
+    *,
+    apps: list[str] | None = None,
+    share: bool = True,
+    warn: Callable[[str], None] = lambda text: None,
+    **options: Any,
+) -> Iterator[Deployer]:
     """A Deployer whose Docker host stays connected while it is used. The host is not opened
     when every app in ``apps`` is a static site on a managed target. With ``share``, the
     release history is also kept in the state bucket (``warn`` hears when it cannot be).
@@ -36,10 +42,12 @@ def open_deployer(project_file: Path, config: Any, emit: Emit, *,
         except SharedHistoryError as exc:
             warn(f"warning: {exc}; the release history stays local this time")
     if apps is not None and not any(needs_docker(a) for a in config.apps if a.name in apps):
-        yield Deployer(None, None, config, project.state_dir, project.root, emit,
-                       shared=shared, **options)
+        yield Deployer(
+            None, None, config, project.state_dir, project.root, emit, shared=shared, **options
+        )
         return
     target = target_for(config, project.state_dir, saved_record(project.state_dir))
     with connect(target, project.state_dir / "run") as client:
-        yield Deployer(client, target, config, project.state_dir, project.root, emit,
-                       shared=shared, **options)
+        yield Deployer(
+            client, target, config, project.state_dir, project.root, emit, shared=shared, **options
+        )

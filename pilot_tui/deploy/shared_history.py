@@ -46,8 +46,7 @@ class SharedHistory:
             data = json.loads(raw)
             records = [history.Release(**item) for item in data]
         except (ValueError, TypeError) as exc:
-            raise SharedHistoryError(f"{self.where(app)} is not a release history: {exc}") \
-                from exc
+            raise SharedHistoryError(f"{self.where(app)} is not a release history: {exc}") from exc
         history.save(state_dir, app, records)
         return True
 
@@ -62,8 +61,9 @@ class SharedHistory:
             try:
                 self.create()
             except Exception as exc:
-                raise SharedHistoryError(f"cannot create the state bucket {self.bucket}: "
-                                         f"{str(exc)[:160]}") from exc
+                raise SharedHistoryError(
+                    f"cannot create the state bucket {self.bucket}: {str(exc)[:160]}"
+                ) from exc
             self._write(self.key(app), data)
 
     def where(self, app: str) -> str:
@@ -76,8 +76,7 @@ class SharedHistory:
                 from botocore.exceptions import ClientError
 
                 try:
-                    return bytes(self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
-                                 .read())
+                    return bytes(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
                 except ClientError as exc:
                     if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                         return None
@@ -85,20 +84,24 @@ class SharedHistory:
             blob = self.client.bucket(self.bucket).get_blob(key)
             return None if blob is None else bytes(blob.download_as_bytes())
         except Exception as exc:  # botocore / google errors: reported, not fatal
-            raise SharedHistoryError(f"cannot read {self.kind}://{self.bucket}/{key}: "
-                                     f"{str(exc)[:160]}") from exc
+            raise SharedHistoryError(
+                f"cannot read {self.kind}://{self.bucket}/{key}: {str(exc)[:160]}"
+            ) from exc
 
     def _write(self, key: str, data: bytes) -> None:
         try:
             if self.kind == "s3":
-                self.client.put_object(Bucket=self.bucket, Key=key, Body=data,
-                                       ContentType="application/json")
+                self.client.put_object(
+                    Bucket=self.bucket, Key=key, Body=data, ContentType="application/json"
+                )
             else:
                 self.client.bucket(self.bucket).blob(key).upload_from_string(
-                    data, content_type="application/json")
+                    data, content_type="application/json"
+                )
         except Exception as exc:
-            raise SharedHistoryError(f"cannot write {self.kind}://{self.bucket}/{key}: "
-                                     f"{str(exc)[:160]}") from exc
+            raise SharedHistoryError(
+                f"cannot write {self.kind}://{self.bucket}/{key}: {str(exc)[:160]}"
+            ) from exc
 
 
 def shared_history(config: Any, state_dir: Path, root: Path) -> SharedHistory | None:
@@ -109,8 +112,9 @@ def shared_history(config: Any, state_dir: Path, root: Path) -> SharedHistory | 
     except SharedHistoryError:
         raise
     except Exception as exc:  # boto3 / google-auth setup errors
-        raise SharedHistoryError(f"cannot reach the {config.state.backend} state bucket: "
-                                 f"{str(exc)[:160]}") from exc
+        raise SharedHistoryError(
+            f"cannot reach the {config.state.backend} state bucket: {str(exc)[:160]}"
+        ) from exc
 
 
 def _client_for(config: Any, state_dir: Path, root: Path) -> SharedHistory | None:
@@ -128,11 +132,21 @@ def _client_for(config: Any, state_dir: Path, root: Path) -> SharedHistory | Non
             return None
         session, endpoint = made
         s3 = session.client("s3", endpoint_url=endpoint)
-        return SharedHistory("s3", bucket, s3, lambda: ensure_s3(
-            s3, session.client("dynamodb", endpoint_url=endpoint), bucket, lock_table(config),
-            config.aws.region))
+        return SharedHistory(
+            "s3",
+            bucket,
+            s3,
+            lambda: ensure_s3(
+                s3,
+                session.client("dynamodb", endpoint_url=endpoint),
+                bucket,
+                lock_table(config),
+                config.aws.region,
+            ),
+        )
     client = cloud_clients.gcs_client(config, state_dir, root, sandbox=sandbox, start=False)
     if client is None:
         return None
-    return SharedHistory("gcs", bucket, client,
-                         lambda: ensure_gcs(client, bucket, config.gcp.region.upper()))
+    return SharedHistory(
+        "gcs", bucket, client, lambda: ensure_gcs(client, bucket, config.gcp.region.upper())
+    )

@@ -49,8 +49,11 @@ def program_source(path: str) -> Skipped | None:
     language = program_language(path)
     if language is None:
         return None
-    return Skipped(path, f"{language} source: a static site never publishes a program's "
-                         "files (deploy the program as its own app)")
+    return Skipped(
+        path,
+        f"{language} source: a static site never publishes a program's "
+        "files (deploy the program as its own app)",
+    )
 
 
 def private_paths(root: Path, config: Any = None) -> frozenset[Path]:
@@ -84,16 +87,22 @@ def _link_problem(link: Path, folder: Path, private: frozenset[Path]) -> Skipped
     except (OSError, RuntimeError) as exc:  # a loop
         return Skipped(rel, f"a link to {link.readlink()}, which cannot be resolved ({exc})")
     if target != folder and folder not in target.parents:
-        return Skipped(rel, f"a link to {target}, outside the app folder (links out are "
-                            "never followed)")
+        return Skipped(
+            rel, f"a link to {target}, outside the app folder (links out are never followed)"
+        )
     if _never(target, folder, private):
-        return Skipped(rel, f"a link to {target}, which never ships (Pilot's state, keys or "
-                            "VCS)")
+        return Skipped(rel, f"a link to {target}, which never ships (Pilot's state, keys or VCS)")
     return None
 
 
-def collect(folder: Path, private: Iterable[Path] = (), *, ignore: Sequence[str] = (),
-            hidden: bool = True, programs: bool = True) -> Collected:
+def collect(
+    folder: Path,
+    private: Iterable[Path] = (),
+    *,
+    ignore: Sequence[str] = (),
+    hidden: bool = True,
+    programs: bool = True,
+) -> Collected:
     """Walk ``folder`` (never through a link); ``ignore`` holds .dockerignore patterns,
     ``hidden=False`` leaves out every dot-file and dot-folder (sites, zips),
     ``programs=False`` every program source (static sites: apps.program_language)."""
@@ -110,7 +119,8 @@ def collect(folder: Path, private: Iterable[Path] = (), *, ignore: Sequence[str]
     def reincluded_below(rel: str) -> bool:
         # docker's rule: an ignored folder is still entered when a `!` pattern reaches in.
         return matcher is not None and any(
-            p.exclusion and p.cleaned_pattern.startswith(rel) for p in matcher.patterns)
+            p.exclusion and p.cleaned_pattern.startswith(rel) for p in matcher.patterns
+        )
 
     def visit(directory: Path, prefix: str) -> None:
         with os.scandir(directory) as entries:

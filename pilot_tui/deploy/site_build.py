@@ -18,10 +18,15 @@ def needs_builder(app: Any) -> bool:
     return bool(app.build.kind == "static" and getattr(app.build, "command", None))
 
 
-def build_output(client: Any, app: Any, root: Path, line: Callable[[str], None],
-                 cancelled: Callable[[], bool] = lambda: False,
-                 private: frozenset[Path] | None = None,
-                 warn: Callable[[str], None] | None = None) -> Path:
+def build_output(
+    client: Any,
+    app: Any,
+    root: Path,
+    line: Callable[[str], None],
+    cancelled: Callable[[], bool] = lambda: False,
+    private: frozenset[Path] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> Path:
     """Run the build; a new temporary folder holding its output (the caller removes it).
     ``private`` never goes to the builder (shippable.py); ``warn`` hears the links skipped."""
     recipe = builder.recipe_for(app, root, private)

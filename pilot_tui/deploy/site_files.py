@@ -18,15 +18,31 @@ from pathlib import Path
 from pilot_tui.deploy.shippable import Collected, collect
 
 EXTRA_TYPES = {
-    ".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
-    ".json": "application/json", ".map": "application/json", ".svg": "image/svg+xml",
-    ".wasm": "application/wasm", ".webmanifest": "application/manifest+json",
-    ".woff2": "font/woff2", ".woff": "font/woff", ".ico": "image/vnd.microsoft.icon",
-    ".txt": "text/plain", ".xml": "application/xml", ".webp": "image/webp",
-    ".avif": "image/avif", ".md": "text/markdown",
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".css": "text/css",
+    ".json": "application/json",
+    ".map": "application/json",
+    ".svg": "image/svg+xml",
+    ".wasm": "application/wasm",
+    ".webmanifest": "application/manifest+json",
+    ".woff2": "font/woff2",
+    ".woff": "font/woff",
+    ".ico": "image/vnd.microsoft.icon",
+    ".txt": "text/plain",
+    ".xml": "application/xml",
+    ".webp": "image/webp",
+    ".avif": "image/avif",
+    ".md": "text/markdown",
 }
-TEXT = ("text/", "application/json", "application/javascript", "application/xml",
-        "image/svg+xml", "application/manifest+json")
+TEXT = (
+    "text/",
+    "application/json",
+    "application/javascript",
+    "application/xml",
+    "image/svg+xml",
+    "application/manifest+json",
+)
 HASHED = re.compile(r"[.-][0-9a-f]{8,}\.[a-z0-9]+$")  # app.3f2a9c1d.js
 
 
@@ -46,8 +62,7 @@ class SiteFile:
 
 def content_type(name: str) -> str:
     suffix = Path(name).suffix.lower()
-    kind = EXTRA_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or \
-        "application/octet-stream"
+    kind = EXTRA_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
     return f"{kind}; charset=utf-8" if kind.startswith(TEXT) else kind
 
 
@@ -73,8 +88,16 @@ def scan(folder: Path, shipped: Collected | None = None) -> list[SiteFile]:
         if not path.is_file():
             continue  # folders, and links inside the folder to one or to nothing
         data = path.read_bytes()
-        files.append(SiteFile(key, path, len(data), hashlib.md5(data).hexdigest(),
-                              content_type(key), cache_control(key)))
+        files.append(
+            SiteFile(
+                key,
+                path,
+                len(data),
+                hashlib.md5(data).hexdigest(),
+                content_type(key),
+                cache_control(key),
+            )
+        )
     return files
 
 
@@ -104,9 +127,12 @@ def _base(content_type: str) -> str:
 
 def _same(file: SiteFile, remote: Remote | None) -> bool:
     # Types compare without parameters: some stores (the GCS emulator) drop "; charset=".
-    return remote is not None and remote.md5 == file.md5 and \
-        remote.cache_control == file.cache_control and \
-        _base(remote.content_type) == _base(file.content_type)
+    return (
+        remote is not None
+        and remote.md5 == file.md5
+        and remote.cache_control == file.cache_control
+        and _base(remote.content_type) == _base(file.content_type)
+    )
 
 
 def plan(local: list[SiteFile], remote: dict[str, Remote]) -> Changes:

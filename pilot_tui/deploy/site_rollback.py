@@ -42,9 +42,11 @@ def plan(kept: dict[str, list[str]], remote: dict[str, Remote]) -> Restore:
 
 
 def _gone(release: history.Release, exc: VersionGone) -> str:
-    return (f"{release.id} can no longer be restored: its copy of {exc.key} is gone (S3 keeps "
-            f"replaced files {KEEP_DAYS} days, then expires them); nothing was changed. "
-            f"Check out the commit {release.id} was deployed from and deploy it instead")
+    return (
+        f"{release.id} can no longer be restored: its copy of {exc.key} is gone (S3 keeps "
+        f"replaced files {KEEP_DAYS} days, then expires them); nothing was changed. "
+        f"Check out the commit {release.id} was deployed from and deploy it instead"
+    )
 
 
 def rollback_site(engine: Any, log: Any, app: Any, wanted: str | None) -> history.Release:
@@ -56,14 +58,18 @@ def rollback_site(engine: Any, log: Any, app: Any, wanted: str | None) -> histor
     earlier: history.Release | None = None
     try:
         if app.target.kind != "s3-cloudfront":
-            raise SiteError("rolling back a GCS site is not supported yet: check out the "
-                            "earlier commit and deploy it")
+            raise SiteError(
+                "rolling back a GCS site is not supported yet: check out the "
+                "earlier commit and deploy it"
+            )
         releases = history.load(engine.state_dir, name)
         earlier = history.rollback_candidate(releases, wanted)
         redeploy = f"check out the commit {earlier.id} was deployed from and deploy it"
         if not earlier.revision:
-            raise SiteError(f"{earlier.id} was deployed before Pilot kept each release's "
-                            f"files in the bucket: {redeploy}")
+            raise SiteError(
+                f"{earlier.id} was deployed before Pilot kept each release's "
+                f"files in the bucket: {redeploy}"
+            )
         stage = "build"
         log.emit(StageStarted(name, "build", f"skipped: rolling back to {earlier.id}"))
         log.emit(StageFinished(name, "build", f"reusing the files of {earlier.id}"))
@@ -74,8 +80,10 @@ def rollback_site(engine: Any, log: Any, app: Any, wanted: str | None) -> histor
         log.emit(StageStarted(name, "push", f"{where}, back to {earlier.id}"))
         kept = site.manifest(earlier.revision)
         if kept is None:
-            raise SiteError(f"the bucket has no record of {earlier.id}'s files "
-                            f"({where}/{earlier.revision}): {redeploy}")
+            raise SiteError(
+                f"the bucket has no record of {earlier.id}'s files "
+                f"({where}/{earlier.revision}): {redeploy}"
+            )
         current = site.manifest() or {}
         changes = plan(kept, site.remote())
         say = log.line("push", name)
@@ -88,33 +96,63 @@ def rollback_site(engine: Any, log: Any, app: Any, wanted: str | None) -> histor
         copied = site.restore({r.key: kept[r.key] for r in changes.upload}, progress)
         site.delete(changes.delete)
         # Unchanged files keep their current version: the one that stays restorable longest.
-        versions = {**site.current_versions([k for k in kept if k not in copied], current),
-                    **copied}
+        versions = {
+            **site.current_versions([k for k in kept if k not in copied], current),
+            **copied,
+        }
         manifest = {k: [*kept[k][:3], versions[k]] for k in kept}
         site.save_manifest(manifest)
-        log.emit(StageFinished(name, "push", f"{len(changes.upload)} restored from "
-                               f"{earlier.id} (copied in the bucket), {len(changes.delete)} "
-                               f"deleted, {changes.unchanged} unchanged", timer.seconds()))
+        log.emit(
+            StageFinished(
+                name,
+                "push",
+                f"{len(changes.upload)} restored from "
+                f"{earlier.id} (copied in the bucket), {len(changes.delete)} "
+                f"deleted, {changes.unchanged} unchanged",
+                timer.seconds(),
+            )
+        )
         stage, timer = "deploy", Timer()
         log.emit(StageStarted(name, "deploy"))
         aliases = (app.target.domain,) if app.target.domain else ()
         distribution, domain = site.ensure_distribution(app.target.index, aliases)
         url = f"https://{app.target.domain or domain}/"
-        log.emit(StageFinished(name, "deploy", f"CloudFront {distribution} ({domain})",
-                               timer.seconds()))
+        log.emit(
+            StageFinished(name, "deploy", f"CloudFront {distribution} ({domain})", timer.seconds())
+        )
         stage, timer = "release", Timer()
         log.emit(StageStarted(name, "release"))
         invalidation = site.invalidate(distribution, changes)
         release_id = history.next_id(history.load(engine.state_dir, name))
         # Kept like a deploy's, so rolling forward again (or back to this one) works.
-        record = addresses.placed(engine.config, engine.state_dir, app, dataclasses.replace(
-            earlier, id=release_id, created=history.now(), status=history.LIVE, url=url,
-            note=f"rollback to {earlier.id}", revision=site.keep_release(release_id, manifest)))
+        record = addresses.placed(
+            engine.config,
+            engine.state_dir,
+            app,
+            dataclasses.replace(
+                earlier,
+                id=release_id,
+                created=history.now(),
+                status=history.LIVE,
+                url=url,
+                note=f"rollback to {earlier.id}",
+                revision=site.keep_release(release_id, manifest),
+            ),
+        )
         engine.record_release(log, name, record)
-        log.emit(StageFinished(name, "release", f"invalidation {invalidation}"
-                               if invalidation else "nothing to invalidate", timer.seconds()))
-        log.emit(Released(name, record.id, record.url or "", log.timer.seconds(),
-                          record.simulated_url or ""))
+        log.emit(
+            StageFinished(
+                name,
+                "release",
+                f"invalidation {invalidation}" if invalidation else "nothing to invalidate",
+                timer.seconds(),
+            )
+        )
+        log.emit(
+            Released(
+                name, record.id, record.url or "", log.timer.seconds(), record.simulated_url or ""
+            )
+        )
         return record
     except VersionGone as exc:
         assert earlier is not None

@@ -26,8 +26,9 @@ def site_folder(app: Any, root: Path) -> Path:
     if app.build.kind == "static":  # (with a command: site_build runs it first)
         folder = (folder / app.build.output).resolve()
     if not folder.is_dir():
-        raise SiteConfigError(f"app {app.name!r}: {folder} does not exist "
-                              f"(apps.{app.name}.path / build.output)")
+        raise SiteConfigError(
+            f"app {app.name!r}: {folder} does not exist (apps.{app.name}.path / build.output)"
+        )
     return folder
 
 
@@ -41,8 +42,13 @@ def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | Gc
 
         make = aws_clients(config, state_dir)  # the emulator, the deployer, or the profile
         pool = Config(max_pool_connections=WORKERS + 4)  # one connection per upload worker
-        return S3Site(make("s3", config=pool), make("cloudfront"), bucket, config.aws.region,
-                      config.project.name)
+        return S3Site(
+            make("s3", config=pool),
+            make("cloudfront"),
+            bucket,
+            config.aws.region,
+            config.project.name,
+        )
     key, cdn = None, None
     if not sandbox:  # the deployer's key; the sandbox has no Compute emulator: no CDN
         from pilot_tui.deploy.gcp_api import deploy_key
@@ -50,8 +56,9 @@ def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | Gc
 
         key = deploy_key(config, root)
         cdn = open_cdn(config, root, app, bucket)
-    client = cloud_clients.gcs_client(config, state_dir, root, sandbox=sandbox, key_file=key,
-                                      start=False)  # a deploy starts the emulators first
+    client = cloud_clients.gcs_client(
+        config, state_dir, root, sandbox=sandbox, key_file=key, start=False
+    )  # a deploy starts the emulators first
     if client is None:
         from pilot_tui.sandbox import STOPPED
 

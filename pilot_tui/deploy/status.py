@@ -44,18 +44,27 @@ def statuses(engine: Any) -> tuple[str, list[AppStatus]]:
         if app.target.kind in CONTAINER_TARGETS:  # asked of the cloud
             live = history.live_release(engine.state_dir, app.name)
             state = target_status(engine.config, engine.state_dir, engine.root, app)
-            where = addresses.for_app(engine.config, engine.state_dir, app,
-                                      "" if state.url == "-" else state.url)
-            rows.append(AppStatus(app.name, live.id if live else "-", state.health,
-                                  where.url or "-", where.simulated))
+            where = addresses.for_app(
+                engine.config, engine.state_dir, app, "" if state.url == "-" else state.url
+            )
+            rows.append(
+                AppStatus(
+                    app.name,
+                    live.id if live else "-",
+                    state.health,
+                    where.url or "-",
+                    where.simulated,
+                )
+            )
             continue
         if app.target.kind != "server":  # a static site: its bucket serves what was uploaded
             rows.append(_site_status(engine, app))
             continue
         live = history.live_release(engine.state_dir, app.name)
         health = "not deployed" if live is None else _server_health(engine, proxy, app, live)
-        rows.append(AppStatus(app.name, live.id if live else "-", health,
-                              engine.url(app) if live else "-"))
+        rows.append(
+            AppStatus(app.name, live.id if live else "-", health, engine.url(app) if live else "-")
+        )
     return (proxy.status if proxy is not None else "not started"), rows
 
 
@@ -71,8 +80,13 @@ def _site_status(engine: Any, app: Any) -> AppStatus:
     from pilot_tui.sandbox import Sandbox
 
     if SITE_EMULATORS[app.target.kind] not in Sandbox(engine.state_dir).running():
-        return AppStatus(app.name, live.id, "stopped (the sandbox's emulators are not "
-                         "running; deploy again)", "-", where.simulated)
+        return AppStatus(
+            app.name,
+            live.id,
+            "stopped (the sandbox's emulators are not running; deploy again)",
+            "-",
+            where.simulated,
+        )
     return AppStatus(app.name, live.id, _answers(where.url), where.url or "-", where.simulated)
 
 
@@ -92,8 +106,11 @@ def _answers(url: str) -> str:
 def _server_health(engine: Any, proxy: Any, app: Any, live: history.Release) -> str:
     """The live release's own container: stopped, restarting, or what its health path says
     (restarts of a running one are not held against it here: a reboot restarts them all)."""
-    containers = [c for c in server_target.app_containers(engine.client, engine.project, app.name)
-                  if c.labels.get("pilot.release") == live.id]
+    containers = [
+        c
+        for c in server_target.app_containers(engine.client, engine.project, app.name)
+        if c.labels.get("pilot.release") == live.id
+    ]
     if not containers or proxy is None:
         return "stopped"
     container = containers[-1]
@@ -107,6 +124,7 @@ def _server_health(engine: Any, proxy: Any, app: Any, live: history.Release) -> 
     where = server_target.address(container)
     if where is None:
         return "unhealthy (not on the private network: redeploy it)"
-    ok, detail = server_target.http_check(proxy, where, live.port or app.target.port,
-                                          app.target.health_path)
+    ok, detail = server_target.http_check(
+        proxy, where, live.port or app.target.port, app.target.health_path
+    )
     return "healthy" if ok else f"unhealthy ({detail})"

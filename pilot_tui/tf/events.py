@@ -99,8 +99,18 @@ class LogLine:
 
 
 Event = (
-    Version | PlannedChange | ChangeSummary | ApplyStart | ApplyProgress | ApplyComplete
-    | ApplyErrored | RefreshStart | RefreshComplete | Diagnostic | Outputs | LogLine
+    Version
+    | PlannedChange
+    | ChangeSummary
+    | ApplyStart
+    | ApplyProgress
+    | ApplyComplete
+    | ApplyErrored
+    | RefreshStart
+    | RefreshComplete
+    | Diagnostic
+    | Outputs
+    | LogLine
 )
 
 
@@ -119,14 +129,19 @@ def _version(m: dict[str, Any]) -> Event:
 def _planned(m: dict[str, Any]) -> Event:
     change = m.get("change") or {}
     res = change.get("resource") or {}
-    return PlannedChange(res.get("addr", ""), change.get("action", ""),
-                         res.get("resource_type", ""), change.get("reason", ""))
+    return PlannedChange(
+        res.get("addr", ""),
+        change.get("action", ""),
+        res.get("resource_type", ""),
+        change.get("reason", ""),
+    )
 
 
 def _summary(m: dict[str, Any]) -> Event:
     c = m.get("changes") or {}
-    return ChangeSummary(c.get("add", 0), c.get("change", 0), c.get("remove", 0),
-                         c.get("operation", ""))
+    return ChangeSummary(
+        c.get("add", 0), c.get("change", 0), c.get("remove", 0), c.get("operation", "")
+    )
 
 
 def _apply_start(m: dict[str, Any]) -> Event:
@@ -136,20 +151,26 @@ def _apply_start(m: dict[str, Any]) -> Event:
 
 def _apply_progress(m: dict[str, Any]) -> Event:
     h = _hook(m)
-    return ApplyProgress(_resource(h).get("addr", ""), h.get("action", ""),
-                         int(h.get("elapsed_seconds", 0)))
+    return ApplyProgress(
+        _resource(h).get("addr", ""), h.get("action", ""), int(h.get("elapsed_seconds", 0))
+    )
 
 
 def _apply_complete(m: dict[str, Any]) -> Event:
     h = _hook(m)
-    return ApplyComplete(_resource(h).get("addr", ""), h.get("action", ""),
-                         int(h.get("elapsed_seconds", 0)), str(h.get("id_value", "") or ""))
+    return ApplyComplete(
+        _resource(h).get("addr", ""),
+        h.get("action", ""),
+        int(h.get("elapsed_seconds", 0)),
+        str(h.get("id_value", "") or ""),
+    )
 
 
 def _apply_errored(m: dict[str, Any]) -> Event:
     h = _hook(m)
-    return ApplyErrored(_resource(h).get("addr", ""), h.get("action", ""),
-                        int(h.get("elapsed_seconds", 0)))
+    return ApplyErrored(
+        _resource(h).get("addr", ""), h.get("action", ""), int(h.get("elapsed_seconds", 0))
+    )
 
 
 def _refresh_start(m: dict[str, Any]) -> Event:
@@ -165,9 +186,16 @@ def _diagnostic(m: dict[str, Any]) -> Event:
     rng = d.get("range") or {}
     start = rng.get("start") or {}
     snippet = (d.get("snippet") or {}).get("code", "")
-    return Diagnostic(d.get("severity", m.get("@level", "error")), d.get("summary", ""),
-                      d.get("detail", ""), d.get("address", ""), rng.get("filename", ""),
-                      int(start.get("line", 0)), int(start.get("column", 0)), snippet)
+    return Diagnostic(
+        d.get("severity", m.get("@level", "error")),
+        d.get("summary", ""),
+        d.get("detail", ""),
+        d.get("address", ""),
+        rng.get("filename", ""),
+        int(start.get("line", 0)),
+        int(start.get("column", 0)),
+        snippet,
+    )
 
 
 def _drift(m: dict[str, Any]) -> Event:
@@ -175,9 +203,12 @@ def _drift(m: dict[str, Any]) -> Event:
     # like a problem: say what it means. The plan that follows says whether anything is to do.
     change = m.get("change") or {}
     addr = (change.get("resource") or {}).get("addr", "")
-    return LogLine("info", f"{addr}: reads back differently from Terraform's state (changed "
-                           "outside Terraform, or by the cloud itself); state refreshed — the "
-                           "plan below says whether anything needs changing")
+    return LogLine(
+        "info",
+        f"{addr}: reads back differently from Terraform's state (changed "
+        "outside Terraform, or by the cloud itself); state refreshed — the "
+        "plan below says whether anything needs changing",
+    )
 
 
 def _outputs(m: dict[str, Any]) -> Event:

@@ -63,8 +63,7 @@ def _details(rtype: str, after: dict[str, Any], unknown: dict[str, Any]) -> str:
             parts.append(f"{key}={_short(after[key])}")
     if rtype == "aws_security_group":
         ports = sorted({r.get("from_port") for r in after.get("ingress") or []})
-        parts.append("ingress ports " + ",".join(str(p) for p in ports) if ports
-                     else "no ingress")
+        parts.append("ingress ports " + ",".join(str(p) for p in ports) if ports else "no ingress")
     return " ".join(parts)
 
 
@@ -78,24 +77,32 @@ def _world_open(address: str, rtype: str, after: dict[str, Any]) -> list[str]:
     if rtype == "aws_security_group":
         for rule in after.get("ingress") or []:
             cidrs = (rule.get("cidr_blocks") or []) + (rule.get("ipv6_cidr_blocks") or [])
-            if rule.get("from_port") in PUBLIC_WEB_PORTS and \
-                    rule.get("from_port") == rule.get("to_port"):
+            if rule.get("from_port") in PUBLIC_WEB_PORTS and rule.get("from_port") == rule.get(
+                "to_port"
+            ):
                 continue
             scope = _wide(cidrs)
             if scope:
-                out.append(f"{address} opens port {rule.get('from_port')} "
-                           f"({rule.get('description') or 'tcp'}) to {scope}")
+                out.append(
+                    f"{address} opens port {rule.get('from_port')} "
+                    f"({rule.get('description') or 'tcp'}) to {scope}"
+                )
     elif rtype == "aws_security_group_rule" and after.get("type") == "ingress":
-        if after.get("from_port") in PUBLIC_WEB_PORTS and \
-                after.get("from_port") == after.get("to_port"):
+        if after.get("from_port") in PUBLIC_WEB_PORTS and after.get("from_port") == after.get(
+            "to_port"
+        ):
             return out
         scope = _wide((after.get("cidr_blocks") or []) + (after.get("ipv6_cidr_blocks") or []))
         if scope:
             out.append(f"{address} opens port {after.get('from_port')} to {scope}")
     elif rtype == "google_compute_firewall" and after.get("direction", "INGRESS") == "INGRESS":
         scope = _wide(after.get("source_ranges") or [])
-        ports = {int(p) for allow in after.get("allow") or [] for p in allow.get("ports") or []
-                 if str(p).isdigit()}
+        ports = {
+            int(p)
+            for allow in after.get("allow") or []
+            for p in allow.get("ports") or []
+            if str(p).isdigit()
+        }
         if scope and (not ports or not ports <= PUBLIC_WEB_PORTS):
             out.append(f"{address} lets {scope} reach its ports")
     return out

@@ -37,9 +37,11 @@ class BinaryRefused(ToolchainError):
 
 # pilot.toml travels with the repository: a binary it names inside the project would be code
 # any clone could bring along, run by `server plan`.
-BINARY_RULE = ('terraform.binary must be a name on PATH (e.g. "tofu") or an absolute path '
-               "outside the project directory, since a program inside the project comes with "
-               "the repository and Pilot never runs code a clone brings along")
+BINARY_RULE = (
+    'terraform.binary must be a name on PATH (e.g. "tofu") or an absolute path '
+    "outside the project directory, since a program inside the project comes with "
+    "the repository and Pilot never runs code a clone brings along"
+)
 
 
 def refused_binary(binary: str, project_root: Path | None) -> str | None:
@@ -49,8 +51,10 @@ def refused_binary(binary: str, project_root: Path | None) -> str | None:
         return None
     path = Path(binary).expanduser()
     if not path.is_absolute():
-        return (f'"{binary}" is a relative path, a program inside the project (or wherever '
-                f"Pilot is run); {BINARY_RULE}")
+        return (
+            f'"{binary}" is a relative path, a program inside the project (or wherever '
+            f"Pilot is run); {BINARY_RULE}"
+        )
     if project_root is not None and is_within(path, project_root):
         return f'"{binary}" is inside the project directory {project_root}; {BINARY_RULE}'
     return None
@@ -88,8 +92,9 @@ def bundled_binary() -> str | None:
     return str(candidate) if candidate.is_file() and os.access(candidate, os.X_OK) else None
 
 
-def find_binary(configured: str | None = None, *, prefer_bundled: bool = False,
-                project_root: Path | None = None) -> str:
+def find_binary(
+    configured: str | None = None, *, prefer_bundled: bool = False, project_root: Path | None = None
+) -> str:
     """The binary to run, or ToolchainError with install advice. ``configured`` is
     terraform.binary from the project at ``project_root``: never a program inside it
     (:data:`BINARY_RULE`); $PILOT_TERRAFORM is the user's own choice and wins."""
@@ -105,8 +110,10 @@ def find_binary(configured: str | None = None, *, prefer_bundled: bool = False,
             source = f"${ENV_BINARY}" if from_env else "terraform.binary"
             raise ToolchainError(f"{source} names {explicit!r}, which is not an executable")
         if not from_env and project_root is not None and is_within(Path(found), project_root):
-            raise BinaryRefused(f"terraform.binary {configured!r} leads to {found}, inside the "
-                                f"project directory; {BINARY_RULE}")
+            raise BinaryRefused(
+                f"terraform.binary {configured!r} leads to {found}, inside the "
+                f"project directory; {BINARY_RULE}"
+            )
         return found
     bundled = bundled_binary()
     if prefer_bundled and bundled:
@@ -144,8 +151,10 @@ def provider_mirror() -> Path | None:
     spec = importlib.util.find_spec("cloudrail")
     if spec is None or not spec.submodule_search_locations:
         return None
-    source = Path(next(iter(spec.submodule_search_locations))) / "terraform_plugins" / (
-        f"terraform-provider-aws_{AWS_PROVIDER_VERSION}_linux_amd64.zip"
+    source = (
+        Path(next(iter(spec.submodule_search_locations)))
+        / "terraform_plugins"
+        / (f"terraform-provider-aws_{AWS_PROVIDER_VERSION}_linux_amd64.zip")
     )
     if not source.is_file():
         return None
@@ -183,9 +192,9 @@ def cli_config(mirror: Path | None) -> Path:
     if mirror:
         text = (
             "provider_installation {\n"
-            f"  filesystem_mirror {{\n    path    = \"{mirror}\"\n"
-            f"    include = [\"{PROVIDER_HOST}/hashicorp/*\"]\n  }}\n"
-            f"  direct {{\n    exclude = [\"{PROVIDER_HOST}/hashicorp/*\"]\n  }}\n"
+            f'  filesystem_mirror {{\n    path    = "{mirror}"\n'
+            f'    include = ["{PROVIDER_HOST}/hashicorp/*"]\n  }}\n'
+            f'  direct {{\n    exclude = ["{PROVIDER_HOST}/hashicorp/*"]\n  }}\n'
             "}\n"
         )
     else:
@@ -198,8 +207,9 @@ def cli_config(mirror: Path | None) -> Path:
     return path
 
 
-def resolve(configured: str | None = None, *, sandbox: bool = False,
-            project_root: Path | None = None) -> Terraform:
+def resolve(
+    configured: str | None = None, *, sandbox: bool = False, project_root: Path | None = None
+) -> Terraform:
     """Everything needed to run Terraform for the project at ``project_root``."""
     binary = find_binary(configured, prefer_bundled=sandbox, project_root=project_root)
     env = dict(os.environ)

@@ -62,7 +62,8 @@ class WorkspaceLock:
             os.close(fd)
             raise WorkspaceBusy(
                 f"another `{command or 'pilot-tui server'}` is running (pid {pid or '?'}) in "
-                f"{self.path.parent}; wait for it to finish, then run this again") from None
+                f"{self.path.parent}; wait for it to finish, then run this again"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()} {self.command}\n".encode())
         self._fd = fd
@@ -95,8 +96,10 @@ def template_sources(home: str, project_root: Path, ejected: str | None) -> list
     if ejected:
         path = (project_root / ejected).resolve()
         if not path.is_dir():
-            raise WorkspaceError(f"terraform.templates = {ejected!r}, but {path} is not a "
-                                 "directory; restore it or unset the key to use Pilot's own")
+            raise WorkspaceError(
+                f"terraform.templates = {ejected!r}, but {path} is not a "
+                "directory; restore it or unset the key to use Pilot's own"
+            )
         return [path]
     name = TEMPLATE_FOR_HOME.get(home)
     if name is None:
@@ -105,26 +108,34 @@ def template_sources(home: str, project_root: Path, ejected: str | None) -> list
 
 
 def template_files(sources: list[Path]) -> dict[str, Path]:
-    return {p.name: p for source in sources for p in sorted(source.iterdir())
-            if p.is_file() and p.suffix in TEMPLATE_SUFFIXES}
+    return {
+        p.name: p
+        for source in sources
+        for p in sorted(source.iterdir())
+        if p.is_file() and p.suffix in TEMPLATE_SUFFIXES
+    }
 
 
-def render(sources: list[Path], workdir: Path, variables: dict[str, Any],
-           override: str | None = None) -> Path:
+def render(
+    sources: list[Path], workdir: Path, variables: dict[str, Any], override: str | None = None
+) -> Path:
     """Copy templates and write inputs into ``workdir``; returns it."""
     ensure_private_dir(workdir)
     wanted = template_files(sources)
     for stale in workdir.iterdir():  # a template removed upstream must not linger
-        if stale.is_file() and stale.suffix in TEMPLATE_SUFFIXES and \
-                stale.name not in wanted and stale.name not in GENERATED:
+        if (
+            stale.is_file()
+            and stale.suffix in TEMPLATE_SUFFIXES
+            and stale.name not in wanted
+            and stale.name not in GENERATED
+        ):
             stale.unlink()
     for name, path in wanted.items():
         text = path.read_bytes()
         target = workdir / name
         if not target.exists() or target.read_bytes() != text:
             atomic_write(target, text, mode=0o600)
-    atomic_write(workdir / TFVARS, json.dumps(_drop_none(variables), indent=2) + "\n",
-                 mode=0o600)
+    atomic_write(workdir / TFVARS, json.dumps(_drop_none(variables), indent=2) + "\n", mode=0o600)
     override_path = workdir / OVERRIDE
     if override:
         atomic_write(override_path, override, mode=0o600)

@@ -57,21 +57,28 @@ def main() -> None:
             port = free_port()
             env = {**os.environ, "PILOT_PROXY_BASE": "pilot/python:3", "API_TOKEN": "bench"}
             pilot("init", "--name", "bench", cwd=project, env=env)
-            for key, value in (("server.host", engine.url), ("server.home", "host"),
-                               ("server.http_port", str(port))):
+            for key, value in (
+                ("server.host", engine.url),
+                ("server.home", "host"),
+                ("server.http_port", str(port)),
+            ):
                 pilot("config", "set", key, value, cwd=project, env=env)
             with (project / "pilot.toml").open("a") as handle:
-                handle.write('\n[[apps]]\nname = "hello"\npath = "hello"\nsecrets = '
-                             '["API_TOKEN"]\n[apps.build]\nkind = "dockerfile"\n'
-                             '[apps.target]\nkind = "server"\nhealth_path = "/index.html"\n')
+                handle.write(
+                    '\n[[apps]]\nname = "hello"\npath = "hello"\nsecrets = '
+                    '["API_TOKEN"]\n[apps.build]\nkind = "dockerfile"\n'
+                    '[apps.target]\nkind = "server"\nhealth_path = "/index.html"\n'
+                )
             first = pilot("deploy", "hello", cwd=project, env=env)
             print(f"full build + deploy (proxy image built too): {first:.2f} s")
             (project / "hello" / "www" / "index.html").write_text("changed\n")
             second = pilot("deploy", "hello", cwd=project, env=env)
             print(f"build + deploy of a change (proxy up): {second:.2f} s")
             unchanged = [pilot("deploy", "hello", cwd=project, env=env) for _ in range(5)]
-            print(f"no-change redeploy, 5 runs: median {sorted(unchanged)[2]:.2f} s, "
-                  f"max {max(unchanged):.2f} s (target < 2 s)")
+            print(
+                f"no-change redeploy, 5 runs: median {sorted(unchanged)[2]:.2f} s, "
+                f"max {max(unchanged):.2f} s (target < 2 s)"
+            )
 
             total = failed = 0
             for n in range(ns.swaps):
@@ -80,8 +87,10 @@ def main() -> None:
 
                 def loop(stop: threading.Event = stop, counts: dict[str, int] = counts) -> None:
                     while not stop.is_set():
-                        request = urllib.request.Request(f"http://127.0.0.1:{port}/index.html",
-                                                         headers={"Host": "hello.localhost"})
+                        request = urllib.request.Request(
+                            f"http://127.0.0.1:{port}/index.html",
+                            headers={"Host": "hello.localhost"},
+                        )
                         try:
                             with urllib.request.urlopen(request, timeout=5) as response:
                                 response.read()
@@ -99,8 +108,10 @@ def main() -> None:
                     c.join()
                 total += counts["ok"] + counts["failed"]
                 failed += counts["failed"]
-            print(f"swaps under 4 client loops: {ns.swaps} swaps, {total} requests, "
-                  f"{failed} failed (target 0)")
+            print(
+                f"swaps under 4 client loops: {ns.swaps} swaps, {total} requests, "
+                f"{failed} failed (target 0)"
+            )
         client.close()
     finally:
         dockerd.stop(engine)

@@ -46,9 +46,11 @@ def main() -> None:
         pilot("init", "--name", "bench", cwd=root)
         shutil.copytree(FUNCTION, root / "fn")
         with (root / "pilot.toml").open("a") as toml:
-            toml.write('\n[[apps]]\nname = "fn"\npath = "fn"\n[apps.target]\nkind = "lambda"\n'
-                       'package = "zip"\nmemory = 128\n[apps.env]\nGREETING = "hi"\n'
-                       '\n[[apps]]\nname = "svc"\npath = "fn"\n[apps.target]\nkind = "ecs"\n')
+            toml.write(
+                '\n[[apps]]\nname = "fn"\npath = "fn"\n[apps.target]\nkind = "lambda"\n'
+                'package = "zip"\nmemory = 128\n[apps.env]\nGREETING = "hi"\n'
+                '\n[[apps]]\nname = "svc"\npath = "fn"\n[apps.target]\nkind = "ecs"\n'
+            )
         from pilot_tui.sandbox import Sandbox
 
         Sandbox(root / ".pilot").ensure()  # the emulators' start-up is not the deploy's
@@ -58,9 +60,11 @@ def main() -> None:
         (root / "pilot.toml").write_text(text)
         changed = pilot("deploy", "fn", cwd=root)
         back = pilot("rollback", "fn", cwd=root)
-        print(f"zip Lambda: first deploy {first:.2f} s; no-change redeploy median "
-              f"{statistics.median(same):.2f} s (max {max(same):.2f} s, n={len(same)}); "
-              f"changed env {changed:.2f} s; rollback {back:.2f} s")
+        print(
+            f"zip Lambda: first deploy {first:.2f} s; no-change redeploy median "
+            f"{statistics.median(same):.2f} s (max {max(same):.2f} s, n={len(same)}); "
+            f"changed env {changed:.2f} s; rollback {back:.2f} s"
+        )
         # ECS needs an image pushed from a Docker host; time the target itself instead.
         from pilot_tui.config.document import ProjectFile
         from pilot_tui.deploy.ecs_target import open_ecs
@@ -68,8 +72,7 @@ def main() -> None:
 
         config = ProjectFile.load(root / "pilot.toml").check().config
         assert config is not None
-        service = open_ecs(config, Project(root / "pilot.toml").state_dir, root,
-                           config.app("svc"))
+        service = open_ecs(config, Project(root / "pilot.toml").state_dir, root, config.app("svc"))
         image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/pilot-bench-svc@sha256:" + "a" * 64
         start = time.perf_counter()
         made = service.deploy(image, {"GREETING": "hi"}, "v1", lambda line: None)
@@ -80,11 +83,20 @@ def main() -> None:
         start = time.perf_counter()
         service.activate(made.ref, lambda line: None)
         ecs_back = time.perf_counter() - start
-        print(f"ECS (the target's calls, no image push): first deploy {ecs_first:.2f} s; "
-              f"new revision {ecs_second:.2f} s; rollback {ecs_back:.2f} s")
+        print(
+            f"ECS (the target's calls, no image push): first deploy {ecs_first:.2f} s; "
+            f"new revision {ecs_second:.2f} s; rollback {ecs_back:.2f} s"
+        )
     finally:
-        subprocess.run([shutil.which("pilot-tui", path=str(Path(sys.executable).parent)) or
-                        "pilot-tui", "sandbox", "stop"], cwd=root, capture_output=True)
+        subprocess.run(
+            [
+                shutil.which("pilot-tui", path=str(Path(sys.executable).parent)) or "pilot-tui",
+                "sandbox",
+                "stop",
+            ],
+            cwd=root,
+            capture_output=True,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -31,22 +31,25 @@ def main() -> None:
     assert pilot, "install first: bash .ci/setup"
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp)
-        subprocess.run([pilot, "init", "--name", "bench"], cwd=project, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [pilot, "init", "--name", "bench"], cwd=project, check=True, capture_output=True
+        )
         subprocess.run([pilot, "server", "plan"], cwd=project, check=True, capture_output=True)
         try:
             pilot_s = timed([pilot, "server", "up", "--yes"], project)
-            subprocess.run([pilot, "server", "plan"], cwd=project, check=True,
-                           capture_output=True)
+            subprocess.run([pilot, "server", "plan"], cwd=project, check=True, capture_output=True)
             workdir = project / ".pilot" / "terraform" / "sandbox"
             tf = resolve(None, sandbox=True)
-            subprocess.run([tf.path, "destroy", "-auto-approve", "-input=false"], cwd=workdir,
-                           env=tf.env, check=True, capture_output=True)
-            plain_s = timed([tf.path, "apply", "-auto-approve", "-input=false"], workdir,
-                            tf.env)
+            subprocess.run(
+                [tf.path, "destroy", "-auto-approve", "-input=false"],
+                cwd=workdir,
+                env=tf.env,
+                check=True,
+                capture_output=True,
+            )
+            plain_s = timed([tf.path, "apply", "-auto-approve", "-input=false"], workdir, tf.env)
         finally:
-            subprocess.run([pilot, "server", "destroy", "--yes"], cwd=project,
-                           capture_output=True)
+            subprocess.run([pilot, "server", "destroy", "--yes"], cwd=project, capture_output=True)
         print(f"terraform {tf.version}, sandbox, 9 resources")
         print(f"pilot-tui server up --yes       {pilot_s:6.1f} s  (init + plan + show + apply)")
         print(f"terraform apply -auto-approve   {plain_s:6.1f} s")

@@ -34,8 +34,7 @@ def main() -> None:
     assert pilot, "install first: bash .ci/setup"
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
-        subprocess.run([pilot, "init", "--name", "bench"], cwd=cwd, check=True,
-                       capture_output=True)
+        subprocess.run([pilot, "init", "--name", "bench"], cwd=cwd, check=True, capture_output=True)
         rows = [
             ("python -c pass", [sys.executable, "-c", "pass"]),
             ("pilot-tui --version", [pilot, "--version"]),

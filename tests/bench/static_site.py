@@ -51,8 +51,9 @@ def latency_relay(target_port: int, delay: float) -> int:
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target_port)
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer),
-                             return_exceptions=True)
+        await asyncio.gather(
+            pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True
+        )
 
     async def serve() -> None:
         server = await asyncio.start_server(handle, "127.0.0.1", port)
@@ -89,8 +90,9 @@ def main() -> None:
             direct = running["aws"].url
             relayed = f"http://127.0.0.1:{latency_relay(running['aws'].port, 0.040)}"
             pool = Config(max_pool_connections=32)
-            for n, (label, url) in enumerate((("straight to moto", direct),
-                                              ("40 ms round trip", relayed))):
+            for n, (label, url) in enumerate(
+                (("straight to moto", direct), ("40 ms round trip", relayed))
+            ):
                 s3 = session.client("s3", endpoint_url=url, config=pool)
                 cf = session.client("cloudfront", endpoint_url=url)
                 results = {}
@@ -99,10 +101,13 @@ def main() -> None:
                     target.ensure_bucket()
                     seconds, sent = timed_s3(target, site, workers)
                     results[workers] = seconds
-                    print(f"S3 {label}, {ns.files} files ({sent / 1e6:.1f} MB), "
-                          f"{workers:2d} worker(s): {seconds:.2f} s")
-                print(f"S3 {label}: parallel speed-up {results[1] / results[16]:.1f}x "
-                      "(target >= 4x)")
+                    print(
+                        f"S3 {label}, {ns.files} files ({sent / 1e6:.1f} MB), "
+                        f"{workers:2d} worker(s): {seconds:.2f} s"
+                    )
+                print(
+                    f"S3 {label}: parallel speed-up {results[1] / results[16]:.1f}x (target >= 4x)"
+                )
             s3 = session.client("s3", endpoint_url=direct, config=pool)
             cf = session.client("cloudfront", endpoint_url=direct)
             again, sent = timed_s3(S3Site(s3, cf, "bench-16-0", "us-east-1", "bench"), site, 16)

@@ -29,11 +29,25 @@ def first_paint(project: Path, runs: int = 5) -> list[float]:
     for n in range(runs):
         session = f"bench-{n}-{time.monotonic_ns()}"
         start = time.perf_counter()
-        subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "36",
-                        f"cd {project} && {pilot}"], check=True)
+        subprocess.run(
+            [
+                "tmux",
+                "new-session",
+                "-d",
+                "-s",
+                session,
+                "-x",
+                "120",
+                "-y",
+                "36",
+                f"cd {project} && {pilot}",
+            ],
+            check=True,
+        )
         while True:
-            shown = subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
-                                   capture_output=True, text=True).stdout
+            shown = subprocess.run(
+                ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+            ).stdout
             if "Welcome to Pilot" in shown:
                 times.append(time.perf_counter() - start)
                 break
@@ -58,8 +72,10 @@ async def latency_and_rss(project: Path, lines: int, rss_lines: int) -> tuple[li
         def stream(count: int, paced: bool) -> None:  # lines arriving from a worker thread
             batch = 100
             for start in range(0, count, batch):
-                events = [LogLine("info", f"aws_instance.server: Still creating... [{i}s]")
-                          for i in range(start, min(start + batch, count))]
+                events = [
+                    LogLine("info", f"aws_instance.server: Still creating... [{i}s]")
+                    for i in range(start, min(start + batch, count))
+                ]
                 app.call_from_thread(lambda evs=events: [screen._handle(e) for e in evs])
                 if paced:  # 10,000 lines/s: far faster than Terraform ever writes
                     time.sleep(0.01)
@@ -103,14 +119,18 @@ def main() -> None:
         project = Path(tmp)
         (project / "pilot.toml").write_text(starter_text("bench"))
         paints = first_paint(project)
-        print(f"first painted screen (tmux, 5 runs): median {statistics.median(paints):.2f} s, "
-              f"max {max(paints):.2f} s")
+        print(
+            f"first painted screen (tmux, 5 runs): median {statistics.median(paints):.2f} s, "
+            f"max {max(paints):.2f} s"
+        )
         latencies, rss_kb = asyncio.run(latency_and_rss(project, args.lines, args.rss_lines))
         latencies.sort()
         p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-        print(f"UI-update latency while {args.lines:,} lines stream at 10k/s: "
-              f"{len(latencies)} probes, median {statistics.median(latencies) * 1000:.1f} ms, "
-              f"p99 {p99 * 1000:.1f} ms (plus at most one frame, 1/60 s, to repaint)")
+        print(
+            f"UI-update latency while {args.lines:,} lines stream at 10k/s: "
+            f"{len(latencies)} probes, median {statistics.median(latencies) * 1000:.1f} ms, "
+            f"p99 {p99 * 1000:.1f} ms (plus at most one frame, 1/60 s, to repaint)"
+        )
         print(f"peak RSS after streaming {args.rss_lines:,} more lines: {rss_kb / 1024:.0f} MB")
 
 

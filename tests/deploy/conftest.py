@@ -96,9 +96,13 @@ def python_base(docker_engine) -> str:
         except docker.errors.ImageNotFound:
             repository, _, tag = PYTHON_BASE.rpartition(":")
             client.api.import_image(
-                src=str(tarball), repository=repository, tag=tag,
-                changes=["ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                         'CMD ["python3"]'],
+                src=str(tarball),
+                repository=repository,
+                tag=tag,
+                changes=[
+                    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    'CMD ["python3"]',
+                ],
             )
             client.images.get(PYTHON_BASE)  # the import's reply does not say if it worked
     finally:
@@ -144,9 +148,16 @@ def site(engine_project, monkeypatch):
     root, port, add = engine_project
     monkeypatch.setenv("API_TOKEN", SECRET)
     shutil.copytree(HELLO, root / "hello")
-    add({"name": "hello", "path": "hello", "build": {"kind": "dockerfile"},
-         "target": {"kind": "server", "health_path": "/index.html", "health_timeout": 10},
-         "env": {"GREETING": "hi"}, "secrets": ["API_TOKEN"]})
+    add(
+        {
+            "name": "hello",
+            "path": "hello",
+            "build": {"kind": "dockerfile"},
+            "target": {"kind": "server", "health_path": "/index.html", "health_timeout": 10},
+            "env": {"GREETING": "hi"},
+            "secrets": ["API_TOKEN"],
+        }
+    )
     return root, port
 
 
@@ -175,17 +186,32 @@ def registry(tmp_path):
         folder = tmp_path / f"registry-{port}"
         folder.mkdir()
         for index, (user, password) in enumerate(users.items()):
-            subprocess.run(["htpasswd", "-B", "-b" + ("" if index else "c"),
-                            str(folder / "htpasswd"), user, password], check=True,
-                           capture_output=True)
+            subprocess.run(
+                [
+                    "htpasswd",
+                    "-B",
+                    "-b" + ("" if index else "c"),
+                    str(folder / "htpasswd"),
+                    user,
+                    password,
+                ],
+                check=True,
+                capture_output=True,
+            )
         (folder / "config.yml").write_text(
             "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
             f"    rootdirectory: {folder / 'data'}\n  delete:\n    enabled: true\n"
             f"http:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: pilot-test\n"
-            f"    path: {folder / 'htpasswd'}\n")
+            f"    path: {folder / 'htpasswd'}\n"
+        )
         log = (folder / "registry.log").open("wb")
-        started.append(subprocess.Popen(["docker-registry", "serve", str(folder / "config.yml")],
-                                        stdout=log, stderr=subprocess.STDOUT))
+        started.append(
+            subprocess.Popen(
+                ["docker-registry", "serve", str(folder / "config.yml")],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             try:
@@ -215,11 +241,18 @@ def lambda_runtime(docker_engine, python_base):
 
     client = docker.DockerClient(base_url=docker_engine.url, timeout=300)
     try:
-        client.images.build(path=str(LAMBDA_FIXTURES / "runtime"), tag=LAMBDA_RUNTIME, rm=True,
-                            buildargs={"BASE": python_base})
+        client.images.build(
+            path=str(LAMBDA_FIXTURES / "runtime"),
+            tag=LAMBDA_RUNTIME,
+            rm=True,
+            buildargs={"BASE": python_base},
+        )
         client.images.get("pilot/busybox:latest").tag("busybox", "latest")  # moto's copier
-        yield {"DOCKER_HOST": docker_engine.url, "MOTO_DOCKER_LAMBDA_IMAGE": LAMBDA_RUNTIME,
-               "MOTO_DOCKER_NETWORK_MODE": "host"}
+        yield {
+            "DOCKER_HOST": docker_engine.url,
+            "MOTO_DOCKER_LAMBDA_IMAGE": LAMBDA_RUNTIME,
+            "MOTO_DOCKER_NETWORK_MODE": "host",
+        }
         for volume in client.volumes.list():  # moto's volumes of function code
             volume.remove(force=True)
     finally:

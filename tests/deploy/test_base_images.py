@@ -7,8 +7,9 @@ from __future__ import annotations
 from pilot_tui.deploy import dockerfiles
 
 
-def test_an_app_base_that_cannot_be_pulled_is_named_with_its_variable(engine_project, cli,
-                                                                       monkeypatch):
+def test_an_app_base_that_cannot_be_pulled_is_named_with_its_variable(
+    engine_project, cli, monkeypatch
+):
     root, _, add = engine_project
     monkeypatch.delenv("PILOT_PYTHON_BASE", raising=False)
     (root / "web").mkdir()
@@ -24,8 +25,9 @@ def test_an_app_base_that_cannot_be_pulled_is_named_with_its_variable(engine_pro
     assert "FROM registry.internal/mirror/python:3.12-slim" in shown.out
 
 
-def test_the_proxy_base_that_cannot_be_pulled_is_named_with_its_variable(engine_project, cli,
-                                                                         monkeypatch):
+def test_the_proxy_base_that_cannot_be_pulled_is_named_with_its_variable(
+    engine_project, cli, monkeypatch
+):
     root, _, add = engine_project
     monkeypatch.delenv("PILOT_PROXY_BASE")  # the default, python:3.12-alpine, is not here
     monkeypatch.setenv("PILOT_STATIC_BASE", "pilot/busybox:latest")
@@ -39,13 +41,30 @@ def test_the_proxy_base_that_cannot_be_pulled_is_named_with_its_variable(engine_
 
 
 def test_every_generated_dockerfile_base_has_a_variable(monkeypatch):
-    for variable in ("PILOT_NODE_BASE", "PILOT_PYTHON_BASE", "PILOT_GO_BASE",
-                     "PILOT_GO_RUNTIME_BASE", "PILOT_STATIC_BASE"):
+    for variable in (
+        "PILOT_NODE_BASE",
+        "PILOT_PYTHON_BASE",
+        "PILOT_GO_BASE",
+        "PILOT_GO_RUNTIME_BASE",
+        "PILOT_STATIC_BASE",
+    ):
         monkeypatch.setenv(variable, f"mirror.test/{variable.lower()}:1")
-    texts = [dockerfiles.node_dockerfile([]), dockerfiles.python_dockerfile([]),
-             dockerfiles.go_dockerfile([]), dockerfiles.static_dockerfile()]
-    froms = sorted(line.split()[1] for text in texts for line in text.splitlines()
-                   if line.startswith("FROM "))
-    assert froms == sorted(f"mirror.test/{v.lower()}:1" for v in (
-        "PILOT_NODE_BASE", "PILOT_PYTHON_BASE", "PILOT_GO_BASE", "PILOT_GO_RUNTIME_BASE",
-        "PILOT_STATIC_BASE"))
+    texts = [
+        dockerfiles.node_dockerfile([]),
+        dockerfiles.python_dockerfile([]),
+        dockerfiles.go_dockerfile([]),
+        dockerfiles.static_dockerfile(),
+    ]
+    froms = sorted(
+        line.split()[1] for text in texts for line in text.splitlines() if line.startswith("FROM ")
+    )
+    assert froms == sorted(
+        f"mirror.test/{v.lower()}:1"
+        for v in (
+            "PILOT_NODE_BASE",
+            "PILOT_PYTHON_BASE",
+            "PILOT_GO_BASE",
+            "PILOT_GO_RUNTIME_BASE",
+            "PILOT_STATIC_BASE",
+        )
+    )

@@ -20,16 +20,24 @@ def static_base(monkeypatch):
     monkeypatch.setenv("PILOT_STATIC_BASE", "pilot/busybox:latest")
 
 
-def test_static_site_built_by_a_command_in_a_builder_container(engine_project, cli,
-                                                               static_base):
+def test_static_site_built_by_a_command_in_a_builder_container(engine_project, cli, static_base):
     root, port, add = engine_project
     (root / "site").mkdir()
     (root / "site" / "index.html").write_text("<h1>docs</h1>\n")
-    add({"name": "docs", "path": "site",
-         "build": {"kind": "static", "image": "pilot/busybox:latest", "output": "dist",
-                   "command": "echo compiling the site; mkdir -p dist && cp index.html dist/ "
-                              "&& echo built-in-builder > dist/version.txt"},
-         "target": {"kind": "server"}})
+    add(
+        {
+            "name": "docs",
+            "path": "site",
+            "build": {
+                "kind": "static",
+                "image": "pilot/busybox:latest",
+                "output": "dist",
+                "command": "echo compiling the site; mkdir -p dist && cp index.html dist/ "
+                "&& echo built-in-builder > dist/version.txt",
+            },
+            "target": {"kind": "server"},
+        }
+    )
     first = cli("deploy", "docs", "--verbose")
     assert first.code == 0, first.err
     assert "\n    compiling the site\n" in first.err  # the builder's output, streamed
@@ -43,18 +51,28 @@ def test_static_site_built_by_a_command_in_a_builder_container(engine_project, c
 def test_a_failing_build_command_names_itself(engine_project, cli, static_base):
     root, _, add = engine_project
     (root / "site").mkdir()
-    add({"name": "docs", "path": "site",
-         "build": {"kind": "static", "image": "pilot/busybox:latest", "output": "dist",
-                   "command": "echo compiling; exit 3"},
-         "target": {"kind": "server"}})
+    add(
+        {
+            "name": "docs",
+            "path": "site",
+            "build": {
+                "kind": "static",
+                "image": "pilot/busybox:latest",
+                "output": "dist",
+                "command": "echo compiling; exit 3",
+            },
+            "target": {"kind": "server"},
+        }
+    )
     result = cli("deploy", "docs", "--verbose")
     assert result.code == 1
     assert "exited with code 3" in result.err and "compiling" in result.err
     assert not (root / ".pilot" / "releases" / "docs.json").exists()  # no release made
 
 
-def test_auto_static_site_uses_a_generated_dockerfile_that_can_be_ejected(engine_project, cli,
-                                                                          static_base):
+def test_auto_static_site_uses_a_generated_dockerfile_that_can_be_ejected(
+    engine_project, cli, static_base
+):
     root, port, add = engine_project
     (root / "www").mkdir()
     (root / "www" / "index.html").write_text("plain site\n")
@@ -100,8 +118,14 @@ def test_buildpacks_without_pack_says_so(engine_project, cli, monkeypatch):
     # There is no `pack` binary here (none can be installed offline): the message is tested.
     root, _, add = engine_project
     (root / "svc").mkdir()
-    add({"name": "svc", "path": "svc", "build": {"kind": "buildpacks"},
-         "target": {"kind": "server"}})
+    add(
+        {
+            "name": "svc",
+            "path": "svc",
+            "build": {"kind": "buildpacks"},
+            "target": {"kind": "server"},
+        }
+    )
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     result = cli("deploy", "svc")
     assert result.code == 1 and "buildpacks need the `pack` binary" in result.err
@@ -121,18 +145,31 @@ def test_pack_is_pointed_at_the_deploy_hosts_engine_as_data(tmp_path):
     env = docker_env(ssh, state / "run")
     assert env == {"DOCKER_HOST": f"unix://{state / 'run' / 'docker-203.0.113.9.sock'}"}
     command = pack_command(recipe, "pilot/acme-api:abc", env, f"unix://{ssh.remote_socket}")
-    assert command.argv == ("pack", "build", "pilot/acme-api:abc", "--builder",
-                            "paketobuildpacks/builder-jammy-base", "--path", str(tmp_path),
-                            "--pull-policy", "if-not-present", "--docker-host",
-                            "unix:///var/run/docker.sock", "--label", "pilot=app")
+    assert command.argv == (
+        "pack",
+        "build",
+        "pilot/acme-api:abc",
+        "--builder",
+        "paketobuildpacks/builder-jammy-base",
+        "--path",
+        str(tmp_path),
+        "--pull-policy",
+        "if-not-present",
+        "--docker-host",
+        "unix:///var/run/docker.sock",
+        "--label",
+        "pilot=app",
+    )
     assert command.env is not None and command.env["DOCKER_HOST"] == env["DOCKER_HOST"]
     tls = docker_env(parse_host("tcps://203.0.113.9:2376", state), state / "run")
-    assert tls == {"DOCKER_HOST": "tcp://203.0.113.9:2376", "DOCKER_TLS_VERIFY": "1",
-                   "DOCKER_CERT_PATH": str(state / "keys" / "tls")}
+    assert tls == {
+        "DOCKER_HOST": "tcp://203.0.113.9:2376",
+        "DOCKER_TLS_VERIFY": "1",
+        "DOCKER_CERT_PATH": str(state / "keys" / "tls"),
+    }
 
 
-def test_a_site_built_by_a_command_goes_to_its_bucket(engine_project, cli, tmp_path,
-                                                      monkeypatch):
+def test_a_site_built_by_a_command_goes_to_its_bucket(engine_project, cli, tmp_path, monkeypatch):
     """A static site with a build command on S3 + CloudFront: the command runs in its
     builder on the Docker host (the private engine) and the output is uploaded (moto)."""
     from pilot_tui.sandbox import Sandbox
@@ -140,26 +177,39 @@ def test_a_site_built_by_a_command_goes_to_its_bucket(engine_project, cli, tmp_p
     root, _, add = engine_project
     sandbox = Sandbox(tmp_path / "moto-state")
     running, _ = sandbox.ensure()
-    for name, value in (("AWS_ENDPOINT_URL", running["aws"].url),
-                        ("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+    for name, value in (
+        ("AWS_ENDPOINT_URL", running["aws"].url),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     try:
         (root / "site").mkdir()
         (root / "site" / "index.html").write_text("<h1>docs</h1>\n")
-        add({"name": "docs", "path": "site",
-             "build": {"kind": "static", "image": "pilot/busybox:latest", "output": "dist",
-                       "command": "echo compiling the site; mkdir -p dist/css && "
-                                  "cp index.html dist/ && echo 'h1{}' > dist/css/site.css"},
-             "target": {"kind": "s3-cloudfront"}})
+        add(
+            {
+                "name": "docs",
+                "path": "site",
+                "build": {
+                    "kind": "static",
+                    "image": "pilot/busybox:latest",
+                    "output": "dist",
+                    "command": "echo compiling the site; mkdir -p dist/css && "
+                    "cp index.html dist/ && echo 'h1{}' > dist/css/site.css",
+                },
+                "target": {"kind": "s3-cloudfront"},
+            }
+        )
         first = cli("deploy", "docs", "--verbose")
         assert first.code == 0, first.err
         assert "\n    compiling the site\n" in first.err and "2 uploaded" in first.err
         import boto3
 
         s3 = boto3.client("s3", region_name="us-east-1")
-        bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"]
-                      if b["Name"].endswith("-docs-site"))
+        bucket = next(
+            b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].endswith("-docs-site")
+        )
         css = s3.get_object(Bucket=bucket, Key="css/site.css")
         assert css["Body"].read() == b"h1{}\n" and css["ContentType"].startswith("text/css")
         import tempfile
@@ -179,11 +229,20 @@ def test_a_built_static_site_never_serves_program_sources(engine_project, cli, s
     # program's source in it stays out, and is named.
     root, port, add = engine_project
     (root / "site").mkdir()
-    add({"name": "docs", "path": "site",
-         "build": {"kind": "static", "image": "pilot/busybox:latest", "output": "dist",
-                   "command": "mkdir -p dist && echo '<h1>docs</h1>' > dist/index.html && "
-                              "echo 'SECRET_KEY = 1' > dist/server.py"},
-         "target": {"kind": "server"}})
+    add(
+        {
+            "name": "docs",
+            "path": "site",
+            "build": {
+                "kind": "static",
+                "image": "pilot/busybox:latest",
+                "output": "dist",
+                "command": "mkdir -p dist && echo '<h1>docs</h1>' > dist/index.html && "
+                "echo 'SECRET_KEY = 1' > dist/server.py",
+            },
+            "target": {"kind": "server"},
+        }
+    )
     result = cli("deploy", "docs")
     assert result.code == 0, result.err
     assert get(port, "docs.localhost", "/") == "<h1>docs</h1>"

@@ -25,10 +25,11 @@ from pilot_tui.deploy.gcp_api import (
 )
 from pilot_tui.deploy.managed import TargetError
 
-SERVICE = "https://run.googleapis.com/v2/projects/acme-prod/locations/europe-west1/" \
-          "services/pilot-acme-api"
-SETTINGS = SimpleNamespace(memory="512Mi", cpu=1, port=8080, min_instances=0,
-                           max_instances=10)
+SERVICE = (
+    "https://run.googleapis.com/v2/projects/acme-prod/locations/europe-west1/"
+    "services/pilot-acme-api"
+)
+SETTINGS = SimpleNamespace(memory="512Mi", cpu=1, port=8080, min_instances=0, max_instances=10)
 TOKEN = "ya29.a0AfB_byCsecretTOKENvalue1234567890"
 
 
@@ -52,11 +53,12 @@ class FakeCloudRun:
         return [f"{c.method} {c.url.removeprefix(SERVICE) or '/'}" for c in self.calls]
 
     def _operation(self, error: str | None = None) -> dict:
-        op = {"name": "projects/acme-prod/locations/europe-west1/operations/op-1",
-              "done": False}
-        self.pending = {"name": op["name"], "done": True,
-                        **({"error": {"code": 9, "message": error}} if error else
-                           {"response": self.service})}
+        op = {"name": "projects/acme-prod/locations/europe-west1/operations/op-1", "done": False}
+        self.pending = {
+            "name": op["name"],
+            "done": True,
+            **({"error": {"code": 9, "message": error}} if error else {"response": self.service}),
+        }
         return op
 
     def _apply(self, body: dict) -> dict:
@@ -66,13 +68,21 @@ class FakeCloudRun:
         if template["containers"][0]["image"] == self.failing_image:
             assert self.service is not None
             self.service["terminalCondition"] = {
-                "state": "CONDITION_FAILED", "message": f"Revision '{revision}' is not ready"}
-            return self._operation(f"Revision '{revision}' is not ready and cannot serve "
-                                   "traffic. The container failed to start.")
-        self.service = {**(self.service or {}), **body, "uri": "https://pilot-acme-api-x.a.run.app",
-                        "latestReadyRevision": f"projects/acme-prod/.../revisions/{revision}",
-                        "terminalCondition": {"type": "Ready", "state": cr.SUCCEEDED},
-                        "trafficStatuses": [{"type": cr.LATEST, "percent": 100}]}
+                "state": "CONDITION_FAILED",
+                "message": f"Revision '{revision}' is not ready",
+            }
+            return self._operation(
+                f"Revision '{revision}' is not ready and cannot serve "
+                "traffic. The container failed to start."
+            )
+        self.service = {
+            **(self.service or {}),
+            **body,
+            "uri": "https://pilot-acme-api-x.a.run.app",
+            "latestReadyRevision": f"projects/acme-prod/.../revisions/{revision}",
+            "terminalCondition": {"type": "Ready", "state": cr.SUCCEEDED},
+            "trafficStatuses": [{"type": cr.LATEST, "percent": 100}],
+        }
         return self._operation()
 
     def __call__(self, request: ApiRequest) -> dict:
@@ -118,15 +128,20 @@ def fake() -> FakeCloudRun:
 
 @pytest.fixture
 def run(fake) -> cr.CloudRunService:
-    return cr.CloudRunService(fake, "acme-prod", "europe-west1", "acme", "api", SETTINGS,
-                              interval=0)
+    return cr.CloudRunService(
+        fake, "acme-prod", "europe-west1", "acme", "api", SETTINGS, interval=0
+    )
 
 
 # -- requests as data ------------------------------------------------------------------
 def test_service_body_pins_the_revision_and_sends_all_traffic_to_it():
-    body = cr.service_body("europe-west1-docker.pkg.dev/acme-prod/pilot-acme/api@sha256:ab",
-                           {"B": "2", "A": "1", "PORT": "9"}, "pilot-acme-api-v3", SETTINGS,
-                           {"pilot-project": "acme"})
+    body = cr.service_body(
+        "europe-west1-docker.pkg.dev/acme-prod/pilot-acme/api@sha256:ab",
+        {"B": "2", "A": "1", "PORT": "9"},
+        "pilot-acme-api-v3",
+        SETTINGS,
+        {"pilot-project": "acme"},
+    )
     template = body["template"]
     container = template["containers"][0]
     assert template["revision"] == "pilot-acme-api-v3"
@@ -145,26 +160,40 @@ def test_requests_for_create_patch_rollback_and_delete():
     assert cr.revision_name("pilot-acme-api", "v3") == "pilot-acme-api-v3"
     create = cr.create_service_request(url, {"x": 1})
     assert (create.method, create.url, create.params) == (
-        "POST", SERVICE.rpartition("/")[0], {"serviceId": "pilot-acme-api"})
+        "POST",
+        SERVICE.rpartition("/")[0],
+        {"serviceId": "pilot-acme-api"},
+    )
     assert cr.patch_service_request(url, {"x": 1}) == ApiRequest("PATCH", SERVICE, {"x": 1})
     rollback = cr.traffic_request(url, "pilot-acme-api-v2")
-    assert rollback == ApiRequest("PATCH", SERVICE, params={"updateMask": "traffic"}, body={
-        "traffic": [{"type": cr.PINNED, "revision": "pilot-acme-api-v2", "percent": 100}]})
+    assert rollback == ApiRequest(
+        "PATCH",
+        SERVICE,
+        params={"updateMask": "traffic"},
+        body={"traffic": [{"type": cr.PINNED, "revision": "pilot-acme-api-v2", "percent": 100}]},
+    )
     assert cr.delete_service_request(url) == ApiRequest("DELETE", SERVICE)
 
 
 def test_public_invoker_policy_keeps_other_bindings():
     request = cr.set_iam_policy_request(SERVICE, {"bindings": []})
     assert (request.method, request.url) == ("POST", SERVICE + ":setIamPolicy")
-    policy = {"etag": "e1", "bindings": [{"role": "roles/run.developer",
-                                          "members": ["user:a@acme.example"]}]}
+    policy = {
+        "etag": "e1",
+        "bindings": [{"role": "roles/run.developer", "members": ["user:a@acme.example"]}],
+    }
     wanted = cr.with_public_invoker(policy)
-    assert wanted == {"etag": "e1", "bindings": [
-        {"role": "roles/run.developer", "members": ["user:a@acme.example"]},
-        {"role": "roles/run.invoker", "members": ["allUsers"]}]}
+    assert wanted == {
+        "etag": "e1",
+        "bindings": [
+            {"role": "roles/run.developer", "members": ["user:a@acme.example"]},
+            {"role": "roles/run.invoker", "members": ["allUsers"]},
+        ],
+    }
     assert cr.with_public_invoker(wanted) is None  # already public: nothing to send
-    merged = cr.with_public_invoker({"bindings": [{"role": "roles/run.invoker",
-                                                   "members": ["user:b@acme.example"]}]})
+    merged = cr.with_public_invoker(
+        {"bindings": [{"role": "roles/run.invoker", "members": ["user:b@acme.example"]}]}
+    )
     assert merged["bindings"][0]["members"] == ["user:b@acme.example", "allUsers"]
 
 
@@ -174,25 +203,35 @@ def test_log_request_filters_on_the_service():
     assert recent.body == {
         "resourceNames": ["projects/acme-prod"],
         "filter": 'resource.type="cloud_run_revision" AND '
-                  'resource.labels.service_name="pilot-acme-api"',
-        "orderBy": "timestamp desc", "pageSize": 50}  # the newest 50, reversed by logs()
+        'resource.labels.service_name="pilot-acme-api"',
+        "orderBy": "timestamp desc",
+        "pageSize": 50,
+    }  # the newest 50, reversed by logs()
     follow = cr.log_request("acme-prod", "pilot-acme-api", 1714564800.5, 5000)
     assert follow.body["filter"].endswith(' AND timestamp>="2024-05-01T12:00:00.500000Z"')
     assert follow.body["orderBy"] == "timestamp asc" and follow.body["pageSize"] == 1000
 
 
 def test_artifact_registry_requests():
-    assert ar.image_path("europe-west1", "acme-prod", "acme", "api") == \
-        "europe-west1-docker.pkg.dev/acme-prod/pilot-acme/api"
+    assert (
+        ar.image_path("europe-west1", "acme-prod", "acme", "api")
+        == "europe-west1-docker.pkg.dev/acme-prod/pilot-acme/api"
+    )
     create = ar.create_repository_request("acme-prod", "europe-west1", "acme")
     assert create == ApiRequest(
-        "POST", "https://artifactregistry.googleapis.com/v1/projects/acme-prod/locations/"
-                "europe-west1/repositories",
-        body={"format": "DOCKER", "description": "Pilot images of acme",
-              "labels": {"pilot-project": "acme"}},
-        params={"repositoryId": "pilot-acme"})
-    assert ar.delete_package_request("acme-prod", "europe-west1", "acme", "api").url \
-        .endswith("/repositories/pilot-acme/packages/api")
+        "POST",
+        "https://artifactregistry.googleapis.com/v1/projects/acme-prod/locations/"
+        "europe-west1/repositories",
+        body={
+            "format": "DOCKER",
+            "description": "Pilot images of acme",
+            "labels": {"pilot-project": "acme"},
+        },
+        params={"repositoryId": "pilot-acme"},
+    )
+    assert ar.delete_package_request("acme-prod", "europe-west1", "acme", "api").url.endswith(
+        "/repositories/pilot-acme/packages/api"
+    )
 
 
 def test_ensure_repository_creates_once_and_accepts_a_concurrent_create():
@@ -211,8 +250,11 @@ def test_ensure_repository_creates_once_and_accepts_a_concurrent_create():
         if state["conflict"]:
             raise ApiError(409, "the repository already exists", request)
         state["exists"] = True
-        return {"name": "projects/acme-prod/locations/europe-west1/operations/op",
-                "done": True, "response": {}}
+        return {
+            "name": "projects/acme-prod/locations/europe-west1/operations/op",
+            "done": True,
+            "response": {},
+        }
 
     assert ar.ensure_repository(transport, "acme-prod", "europe-west1", "acme") is True
     assert [c.method for c in calls] == ["GET", "POST"]
@@ -239,10 +281,12 @@ def test_first_deploy_creates_then_patches_with_the_next_revision(run, fake):
     first = run.deploy("img@sha256:1", {"A": "1"}, "v1", said.append)
     assert first.ref == "pilot-acme-api-v1"
     assert first.url == "https://pilot-acme-api-x.a.run.app"
-    assert fake.methods()[:3] == ["GET /", "POST https://run.googleapis.com/v2/projects/"
-                                  "acme-prod/locations/europe-west1/services",
-                                  "GET https://run.googleapis.com/v2/projects/acme-prod/"
-                                  "locations/europe-west1/operations/op-1"]
+    assert fake.methods()[:3] == [
+        "GET /",
+        "POST https://run.googleapis.com/v2/projects/acme-prod/locations/europe-west1/services",
+        "GET https://run.googleapis.com/v2/projects/acme-prod/"
+        "locations/europe-west1/operations/op-1",
+    ]
     assert fake.policy["bindings"] == [{"role": "roles/run.invoker", "members": ["allUsers"]}]
     assert any("allUsers" in line for line in said)
 
@@ -261,8 +305,10 @@ def test_services_run_as_pilots_own_runtime_account(run, fake):
     pilot-PROJECT-run, which may only read the app's secrets."""
     run.deploy("img@sha256:1", {}, "v1", lambda _: None)
     create = next(c for c in fake.calls if c.method == "POST" and c.body)
-    assert create.body["template"]["serviceAccount"] == \
-        "pilot-acme-run@acme-prod.iam.gserviceaccount.com"
+    assert (
+        create.body["template"]["serviceAccount"]
+        == "pilot-acme-run@acme-prod.iam.gserviceaccount.com"
+    )
 
 
 def test_a_failed_revision_is_a_target_error_and_its_name_is_not_reused(run, fake):
@@ -304,10 +350,16 @@ def test_status_not_deployed_healthy_and_unhealthy(run, fake):
 def test_logs_are_parsed_oldest_first(run, fake):
     labels = {"labels": {"revision_name": "pilot-acme-api-v1"}}
     fake.entries = [  # asked newest first
-        {"timestamp": "2024-05-01T12:00:02.250000000Z", "resource": labels,
-         "httpRequest": {"requestMethod": "GET", "requestUrl": "https://x/hi", "status": 200}},
-        {"timestamp": "2024-05-01T12:00:01Z", "resource": labels,
-         "jsonPayload": {"message": "listening", "severity": "INFO"}},
+        {
+            "timestamp": "2024-05-01T12:00:02.250000000Z",
+            "resource": labels,
+            "httpRequest": {"requestMethod": "GET", "requestUrl": "https://x/hi", "status": 200},
+        },
+        {
+            "timestamp": "2024-05-01T12:00:01Z",
+            "resource": labels,
+            "jsonPayload": {"message": "listening", "severity": "INFO"},
+        },
         {"timestamp": "2024-05-01T12:00:00.5Z", "resource": labels, "textPayload": "boot\n"},
     ]
     lines = list(run.logs(limit=10))
@@ -320,8 +372,9 @@ def test_logs_are_parsed_oldest_first(run, fake):
 def test_destroy_is_idempotent(run, fake):
     run.deploy("img@sha256:1", {}, "v1", lambda _: None)
     said: list[str] = []
-    assert run.destroy(said.append) == ["deleted Cloud Run service pilot-acme-api and its "
-                                        "revisions"]
+    assert run.destroy(said.append) == [
+        "deleted Cloud Run service pilot-acme-api and its revisions"
+    ]
     assert run.destroy(said.append) == []
     assert said[-1] == "no Cloud Run service pilot-acme-api: nothing to remove"
     assert run.status().health == "not deployed"
@@ -344,12 +397,16 @@ class FakeSession:
 
 
 def test_an_api_error_names_status_and_message_never_the_token(fake):
-    denied = {"error": {"code": 403, "status": "PERMISSION_DENIED", "message":
-                        "Permission 'run.services.get' denied on resource (or it may not "
-                        f"exist). Request had token {TOKEN}"}}
+    denied = {
+        "error": {
+            "code": 403,
+            "status": "PERMISSION_DENIED",
+            "message": "Permission 'run.services.get' denied on resource (or it may not "
+            f"exist). Request had token {TOKEN}",
+        }
+    }
     transport = session_transport(FakeSession(403, denied), "acme-prod")
-    service = cr.CloudRunService(transport, "acme-prod", "europe-west1", "acme", "api",
-                                 SETTINGS)
+    service = cr.CloudRunService(transport, "acme-prod", "europe-west1", "acme", "api", SETTINGS)
     with pytest.raises(TargetError) as caught:
         service.status()
     message = str(caught.value)
@@ -365,8 +422,9 @@ def test_parse_response():
         parse_response(request, 502, "<html>Bad Gateway</html>")
     assert caught.value.status == 502 and "Bad Gateway" in str(caught.value)
     sent = FakeSession(200, {"ok": True})
-    assert session_transport(sent, "p")(ApiRequest("POST", SERVICE, {"a": 1}, {"b": 2})) == \
-        {"ok": True}
+    assert session_transport(sent, "p")(ApiRequest("POST", SERVICE, {"a": 1}, {"b": 2})) == {
+        "ok": True
+    }
     assert sent.sent == [("POST", SERVICE, {"a": 1}, {"b": 2})]
 
 
@@ -381,35 +439,47 @@ def test_authorized_transport_with_an_unreadable_key(tmp_path):
 
 def test_wait_operation_polls_until_done_and_times_out():
     polls: list[str] = []
-    answers = iter([{"name": "projects/p/operations/o", "done": False},
-                    {"name": "projects/p/operations/o", "done": True,
-                     "response": {"uri": "u"}}])
+    answers = iter(
+        [
+            {"name": "projects/p/operations/o", "done": False},
+            {"name": "projects/p/operations/o", "done": True, "response": {"uri": "u"}},
+        ]
+    )
 
     def transport(request: ApiRequest) -> dict:
         polls.append(request.url)
         return next(answers)
 
-    result = wait_operation(transport, {"name": "projects/p/operations/o"},
-                            sleep=lambda _: None)
+    result = wait_operation(transport, {"name": "projects/p/operations/o"}, sleep=lambda _: None)
     assert result == {"uri": "u"}
     assert polls == ["https://run.googleapis.com/v2/projects/p/operations/o"] * 2
     clock = iter([0.0, 5.0, 11.0])
     with pytest.raises(TargetError, match="still running after 10s"):
-        wait_operation(lambda r: {"name": "o"}, {"name": "o"}, timeout=10,
-                       sleep=lambda _: None, clock=lambda: next(clock))
-    compute = {"kind": "compute#operation", "name": "op", "status": "DONE",
-               "selfLink": "https://www.googleapis.com/compute/v1/x/op",
-               "error": {"errors": [{"code": "QUOTA", "message": "quota exceeded"}]}}
+        wait_operation(
+            lambda r: {"name": "o"},
+            {"name": "o"},
+            timeout=10,
+            sleep=lambda _: None,
+            clock=lambda: next(clock),
+        )
+    compute = {
+        "kind": "compute#operation",
+        "name": "op",
+        "status": "DONE",
+        "selfLink": "https://www.googleapis.com/compute/v1/x/op",
+        "error": {"errors": [{"code": "QUOTA", "message": "quota exceeded"}]},
+    }
     with pytest.raises(TargetError, match="quota exceeded"):
         wait_operation(lambda r: compute, compute)
 
 
 def test_open_cloud_run_refuses_the_sandbox_and_a_missing_project(tmp_path):
     app = SimpleNamespace(name="api", target=SETTINGS)
-    config = SimpleNamespace(server=SimpleNamespace(home="sandbox"),
-                             gcp=SimpleNamespace(project="acme-prod", credentials=None,
-                                                 region="europe-west1"),
-                             project=SimpleNamespace(name="acme"))
+    config = SimpleNamespace(
+        server=SimpleNamespace(home="sandbox"),
+        gcp=SimpleNamespace(project="acme-prod", credentials=None, region="europe-west1"),
+        project=SimpleNamespace(name="acme"),
+    )
     with pytest.raises(TargetError, match="no emulator"):
         cr.open_cloud_run(config, tmp_path, tmp_path, app)
     config.server.home, config.gcp.project = "gcp", None

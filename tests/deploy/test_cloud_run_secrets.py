@@ -39,8 +39,7 @@ class FakeSecretManager(FakeCloudRun):
         self.page_size = 1  # so listing pages
 
     def sm_calls(self) -> list[str]:
-        return [f"{c.method} {c.url.removeprefix(SM)}" for c in self.calls
-                if c.url.startswith(SM)]
+        return [f"{c.method} {c.url.removeprefix(SM)}" for c in self.calls if c.url.startswith(SM)]
 
     def __call__(self, request: ApiRequest) -> dict:
         url, method = request.url, request.method
@@ -59,19 +58,28 @@ class FakeSecretManager(FakeCloudRun):
             name = request.params["secretId"]
             if name in self.secrets:
                 raise ApiError(409, f"Secret [{name}] already exists.", request)
-            self.secrets[name] = {"labels": request.body["labels"], "versions": [],
-                                  "disabled": False, "policy": {"etag": "e0"}}
+            self.secrets[name] = {
+                "labels": request.body["labels"],
+                "versions": [],
+                "disabled": False,
+                "policy": {"etag": "e0"},
+            }
             return {"name": f"projects/123456/secrets/{name}"}
         if rest == "" and method == "GET":
-            wanted = dict(term.removeprefix("labels.").split("=")
-                          for term in request.params["filter"].split(" AND "))
-            names = sorted(n for n, s in self.secrets.items()
-                           if wanted.items() <= s["labels"].items())
+            wanted = dict(
+                term.removeprefix("labels.").split("=")
+                for term in request.params["filter"].split(" AND ")
+            )
+            names = sorted(
+                n for n, s in self.secrets.items() if wanted.items() <= s["labels"].items()
+            )
             start = int(request.params.get("pageToken", 0))
-            page = names[start:start + self.page_size]
+            page = names[start : start + self.page_size]
             more = start + self.page_size < len(names)
-            return {"secrets": [{"name": f"projects/123456/secrets/{n}"} for n in page],
-                    **({"nextPageToken": str(start + self.page_size)} if more else {})}
+            return {
+                "secrets": [{"name": f"projects/123456/secrets/{n}"} for n in page],
+                **({"nextPageToken": str(start + self.page_size)} if more else {}),
+            }
         name, _, action = rest.removeprefix("/").partition(":")
         name = name.removesuffix("/versions/latest")
         if name not in self.secrets:
@@ -109,8 +117,16 @@ def fake() -> FakeSecretManager:
 
 @pytest.fixture
 def run(fake) -> cr.CloudRunService:
-    return cr.CloudRunService(fake, "acme-prod", "europe-west1", "acme", "api", SETTINGS,
-                              interval=0, secret_names=("DB_URL", "API_KEY"))
+    return cr.CloudRunService(
+        fake,
+        "acme-prod",
+        "europe-west1",
+        "acme",
+        "api",
+        SETTINGS,
+        interval=0,
+        secret_names=("DB_URL", "API_KEY"),
+    )
 
 
 def container_env(request: ApiRequest) -> list[dict]:
@@ -119,12 +135,19 @@ def container_env(request: ApiRequest) -> list[dict]:
 
 
 def service_writes(fake: FakeSecretManager) -> list[ApiRequest]:
-    return [c for c in fake.calls if c.url.startswith(cr.API) and c.method in ("POST", "PATCH")
-            and c.body and "template" in c.body]
+    return [
+        c
+        for c in fake.calls
+        if c.url.startswith(cr.API)
+        and c.method in ("POST", "PATCH")
+        and c.body
+        and "template" in c.body
+    ]
 
 
-def assert_value_only_in_secret_manager(fake: FakeSecretManager, said: list[str],
-                                        *values: str) -> None:
+def assert_value_only_in_secret_manager(
+    fake: FakeSecretManager, said: list[str], *values: str
+) -> None:
     for call in fake.calls:
         text = json.dumps([call.url, call.params, call.body])
         carries = call.url.endswith(":addVersion")
@@ -143,47 +166,63 @@ def test_secret_ids_are_lower_case_dashed_and_bounded():
 
 def test_secret_manager_requests_as_data():
     create = cs.create_secret_request("acme-prod", SECRET, {"pilot-project": "acme"})
-    assert create == ApiRequest("POST", SM, params={"secretId": SECRET}, body={
-        "replication": {"automatic": {}}, "labels": {"pilot-project": "acme"}})
+    assert create == ApiRequest(
+        "POST",
+        SM,
+        params={"secretId": SECRET},
+        body={"replication": {"automatic": {}}, "labels": {"pilot-project": "acme"}},
+    )
     add = cs.add_version_request("acme-prod", SECRET, "s3cr3t-vålue")
     assert (add.method, add.url) == ("POST", f"{SM}/{SECRET}:addVersion")
     assert base64.b64decode(add.body["payload"]["data"]).decode() == "s3cr3t-vålue"
     assert cs.access_latest_request("acme-prod", SECRET) == ApiRequest(
-        "GET", f"{SM}/{SECRET}/versions/latest:access")
+        "GET", f"{SM}/{SECRET}/versions/latest:access"
+    )
     assert cs.list_secrets_request("acme-prod", "acme", "api", "t2") == ApiRequest(
-        "GET", SM, params={"filter": "labels.pilot-project=acme AND labels.pilot-app=api",
-                           "pageToken": "t2"})
-    assert cs.delete_secret_request("acme-prod", SECRET) == ApiRequest(
-        "DELETE", f"{SM}/{SECRET}")
+        "GET",
+        SM,
+        params={"filter": "labels.pilot-project=acme AND labels.pilot-app=api", "pageToken": "t2"},
+    )
+    assert cs.delete_secret_request("acme-prod", SECRET) == ApiRequest("DELETE", f"{SM}/{SECRET}")
     assert cs.get_secret_policy_request("acme-prod", SECRET).url == f"{SM}/{SECRET}:getIamPolicy"
     assert cs.set_secret_policy_request("acme-prod", SECRET, {"etag": "e"}) == ApiRequest(
-        "POST", f"{SM}/{SECRET}:setIamPolicy", body={"policy": {"etag": "e"}})
+        "POST", f"{SM}/{SECRET}:setIamPolicy", body={"policy": {"etag": "e"}}
+    )
     assert cs.project_request("acme-prod") == ApiRequest("GET", CRM)
     assert cs.default_runtime_account("123456") == DEFAULT_COMPUTE
 
 
 def test_accessor_binding_keeps_other_bindings():
-    conditional = {"role": cs.ACCESSOR, "members": ["user:x@acme.example"],
-                   "condition": {"expression": "request.time < timestamp('2030-01-01Z')"}}
-    policy = {"etag": "e1", "bindings": [{"role": "roles/secretmanager.admin",
-                                          "members": ["user:a@acme.example"]}, conditional]}
+    conditional = {
+        "role": cs.ACCESSOR,
+        "members": ["user:x@acme.example"],
+        "condition": {"expression": "request.time < timestamp('2030-01-01Z')"},
+    }
+    policy = {
+        "etag": "e1",
+        "bindings": [
+            {"role": "roles/secretmanager.admin", "members": ["user:a@acme.example"]},
+            conditional,
+        ],
+    }
     wanted = cs.with_accessor(policy, RUNTIME)
-    assert wanted == {"etag": "e1", "bindings": [*policy["bindings"],
-                                                 {"role": cs.ACCESSOR, "members": [RUNTIME]}]}
+    assert wanted == {
+        "etag": "e1",
+        "bindings": [*policy["bindings"], {"role": cs.ACCESSOR, "members": [RUNTIME]}],
+    }
     assert cs.with_accessor(wanted, RUNTIME) is None  # already there: nothing to send
-    merged = cs.with_accessor({"bindings": [{"role": cs.ACCESSOR, "members": ["user:b"]}]},
-                              RUNTIME)
+    merged = cs.with_accessor({"bindings": [{"role": cs.ACCESSOR, "members": ["user:b"]}]}, RUNTIME)
     assert merged["bindings"] == [{"role": cs.ACCESSOR, "members": ["user:b", RUNTIME]}]
 
 
 def test_service_body_references_secrets_and_keeps_plain_env():
     refs = {"DB_URL": cs.SecretRef(SECRET, "3")}
-    body = cr.service_body("img", {"DB_URL": VALUE, "MODE": "prod"}, "rev", SETTINGS, {},
-                           refs)
+    body = cr.service_body("img", {"DB_URL": VALUE, "MODE": "prod"}, "rev", SETTINGS, {}, refs)
     env = body["template"]["containers"][0]["env"]
-    assert env == [{"name": "DB_URL", "valueSource": {"secretKeyRef": {
-                       "secret": SECRET, "version": "3"}}},
-                   {"name": "MODE", "value": "prod"}]
+    assert env == [
+        {"name": "DB_URL", "valueSource": {"secretKeyRef": {"secret": SECRET, "version": "3"}}},
+        {"name": "MODE", "value": "prod"},
+    ]
     assert VALUE not in json.dumps(body)
 
 
@@ -199,8 +238,12 @@ def test_first_deploy_stores_binds_and_references_version_1(run, fake):
     said: list[str] = []
     run.deploy("img@sha256:1", {"DB_URL": VALUE, "MODE": "prod"}, "v1", said.append)
     assert fake.sm_calls() == [  # not there: created, no latest version to compare
-        f"GET /{SECRET}", "POST ", f"POST /{SECRET}:addVersion",
-        f"GET /{SECRET}:getIamPolicy", f"POST /{SECRET}:setIamPolicy"]
+        f"GET /{SECRET}",
+        "POST ",
+        f"POST /{SECRET}:addVersion",
+        f"GET /{SECRET}:getIamPolicy",
+        f"POST /{SECRET}:setIamPolicy",
+    ]
     secret = fake.secrets[SECRET]
     assert secret["versions"] == [VALUE]
     assert secret["labels"] == {"pilot-project": "acme", "pilot-app": "api"}
@@ -211,9 +254,9 @@ def test_first_deploy_stores_binds_and_references_version_1(run, fake):
     urls = [c.url for c in fake.calls]
     assert urls.index(f"{SM}/{SECRET}:setIamPolicy") < fake.calls.index(create)
     assert container_env(create) == [
-        {"name": "DB_URL", "valueSource": {"secretKeyRef": {"secret": SECRET,
-                                                             "version": "1"}}},
-        {"name": "MODE", "value": "prod"}]
+        {"name": "DB_URL", "valueSource": {"secretKeyRef": {"secret": SECRET, "version": "1"}}},
+        {"name": "MODE", "value": "prod"},
+    ]
     assert_value_only_in_secret_manager(fake, said, VALUE)
     assert f"stored secret DB_URL in Secret Manager {SECRET} (version 1)" in said
 
@@ -223,11 +266,16 @@ def test_redeploy_with_the_same_value_adds_no_version(run, fake):
     fake.calls.clear()
     said: list[str] = []
     run.deploy("img@sha256:2", {"DB_URL": VALUE}, "v2", said.append)
-    assert fake.sm_calls() == [f"GET /{SECRET}", f"GET /{SECRET}/versions/latest:access",
-                               f"GET /{SECRET}:getIamPolicy"]  # it exists; bound already
+    assert fake.sm_calls() == [
+        f"GET /{SECRET}",
+        f"GET /{SECRET}/versions/latest:access",
+        f"GET /{SECRET}:getIamPolicy",
+    ]  # it exists; bound already
     assert fake.secrets[SECRET]["versions"] == [VALUE]
     assert container_env(service_writes(fake)[0])[0]["valueSource"]["secretKeyRef"] == {
-        "secret": SECRET, "version": "1"}
+        "secret": SECRET,
+        "version": "1",
+    }
     assert_value_only_in_secret_manager(fake, said, VALUE)
 
 
@@ -243,24 +291,27 @@ def test_a_changed_value_adds_version_2_and_the_old_revision_keeps_1(run, fake):
     assert_value_only_in_secret_manager(fake, said, VALUE, NEW_VALUE)
     # A rollback moves traffic only: revision v1 still reads version 1.
     run.activate("pilot-acme-api-v1", lambda _: None)
-    assert [c for c in fake.calls if c.method == "PATCH"][-1].body == \
-        cr.traffic_request(cr.service_url("acme-prod", "europe-west1", "pilot-acme-api"),
-                           "pilot-acme-api-v1").body
+    assert [c for c in fake.calls if c.method == "PATCH"][-1].body == cr.traffic_request(
+        cr.service_url("acme-prod", "europe-west1", "pilot-acme-api"), "pilot-acme-api-v1"
+    ).body
 
 
 def test_a_disabled_latest_version_counts_as_different(run, fake):
     run.deploy("img@sha256:1", {"DB_URL": VALUE}, "v1", lambda _: None)
     fake.secrets[SECRET]["disabled"] = True  # access answers 400 FAILED_PRECONDITION
     run.deploy("img@sha256:2", {"DB_URL": VALUE}, "v2", lambda _: None)
-    assert container_env(service_writes(fake)[-1])[0]["valueSource"]["secretKeyRef"][
-        "version"] == "2"
+    assert (
+        container_env(service_writes(fake)[-1])[0]["valueSource"]["secretKeyRef"]["version"] == "2"
+    )
 
 
 def test_without_secret_values_nothing_reaches_secret_manager(run, fake):
     run.deploy("img@sha256:1", {"DB_URL": "", "MODE": "prod"}, "v1", lambda _: None)
     assert fake.sm_calls() == [] and CRM not in [c.url for c in fake.calls]
-    assert container_env(service_writes(fake)[0]) == [{"name": "DB_URL", "value": ""},
-                                                      {"name": "MODE", "value": "prod"}]
+    assert container_env(service_writes(fake)[0]) == [
+        {"name": "DB_URL", "value": ""},
+        {"name": "MODE", "value": "prod"},
+    ]
 
 
 def test_a_named_runtime_account_needs_no_project_lookup(fake):
@@ -268,23 +319,32 @@ def test_a_named_runtime_account_needs_no_project_lookup(fake):
     refs = store.store({"DB_URL": VALUE}, lambda _: None)
     store.grant(refs, "run-api@acme-prod.iam.gserviceaccount.com", lambda _: None)
     assert CRM not in [c.url for c in fake.calls]
-    assert fake.secrets[SECRET]["policy"]["bindings"] == [{"role": cs.ACCESSOR, "members": [
-        "serviceAccount:run-api@acme-prod.iam.gserviceaccount.com"]}]
+    assert fake.secrets[SECRET]["policy"]["bindings"] == [
+        {
+            "role": cs.ACCESSOR,
+            "members": ["serviceAccount:run-api@acme-prod.iam.gserviceaccount.com"],
+        }
+    ]
 
 
 def test_destroy_deletes_the_apps_secrets_only(run, fake):
-    run.deploy("img@sha256:1", {"DB_URL": VALUE, "API_KEY": NEW_VALUE}, "v1",
-               lambda _: None)
+    run.deploy("img@sha256:1", {"DB_URL": VALUE, "API_KEY": NEW_VALUE}, "v1", lambda _: None)
     fake.secrets["pilot-acme-api-old-name"] = {  # a secret no longer in pilot.toml
-        "labels": {"pilot-project": "acme", "pilot-app": "api"}, "versions": ["x"]}
+        "labels": {"pilot-project": "acme", "pilot-app": "api"},
+        "versions": ["x"],
+    }
     fake.secrets["pilot-acme-web-db-url"] = {  # another app's
-        "labels": {"pilot-project": "acme", "pilot-app": "web"}, "versions": ["y"]}
+        "labels": {"pilot-project": "acme", "pilot-app": "web"},
+        "versions": ["y"],
+    }
     said: list[str] = []
     done = run.destroy(said.append)
-    assert done == ["deleted Cloud Run service pilot-acme-api and its revisions",
-                    "deleted Secret Manager secret pilot-acme-api-api-key",
-                    "deleted Secret Manager secret pilot-acme-api-db-url",
-                    "deleted Secret Manager secret pilot-acme-api-old-name"]
+    assert done == [
+        "deleted Cloud Run service pilot-acme-api and its revisions",
+        "deleted Secret Manager secret pilot-acme-api-api-key",
+        "deleted Secret Manager secret pilot-acme-api-db-url",
+        "deleted Secret Manager secret pilot-acme-api-old-name",
+    ]
     assert list(fake.secrets) == ["pilot-acme-web-db-url"]
     assert_value_only_in_secret_manager(fake, said, VALUE, NEW_VALUE)
     assert run.destroy(said.append) == []  # idempotent
@@ -315,14 +375,17 @@ def test_secrets_that_map_to_one_id_are_refused(fake):
 def test_a_secret_setup_made_is_used_without_the_create_permission(run, fake):
     """The deployer may create no secret (setup makes each one pilot.toml names and grants
     it on that secret): a deploy reads the secret first and creates only a missing one."""
-    fake.secrets[SECRET] = {"labels": {"pilot-project": "acme", "pilot-app": "api"},
-                            "versions": [], "disabled": False, "policy": {"etag": "e0"}}
+    fake.secrets[SECRET] = {
+        "labels": {"pilot-project": "acme", "pilot-app": "api"},
+        "versions": [],
+        "disabled": False,
+        "policy": {"etag": "e0"},
+    }
     fake.fail["/secrets"] = 403  # create (and list) on the project: not the deployer's
     run.deploy("img@sha256:1", {"DB_URL": VALUE}, "v1", lambda _: None)
     assert fake.secrets[SECRET]["versions"] == [VALUE]
     with pytest.raises(TargetError) as caught:  # API_KEY: added after setup
-        run.deploy("img@sha256:2", {"DB_URL": VALUE, "API_KEY": NEW_VALUE}, "v2",
-                   lambda _: None)
+        run.deploy("img@sha256:2", {"DB_URL": VALUE, "API_KEY": NEW_VALUE}, "v2", lambda _: None)
     message = str(caught.value)
     assert "secret API_KEY" in message and "pilot-tui deployer create --cloud gcp" in message
     assert NEW_VALUE not in message

@@ -27,8 +27,7 @@ def _add(root: Path, app: dict[str, object]) -> None:
 
 def _on_engine(root: Path, url: str) -> None:
     pf = ProjectFile.load(root / "pilot.toml")
-    text = ProjectFile(pf.path, pf.with_value("server.home", "host")).with_value(
-        "server.host", url)
+    text = ProjectFile(pf.path, pf.with_value("server.home", "host")).with_value("server.host", url)
     pf.save(text)
 
 
@@ -67,16 +66,29 @@ def _app_destroy_a_site(root: Path, request: pytest.FixtureRequest) -> None:
     Sandbox(root / ".pilot").ensure()
     (root / "site").mkdir()
     (root / "site" / "index.html").write_text("<h1>hi</h1>")
-    _add(root, {"name": "docs", "path": "site", "build": {"kind": "static"},
-                "target": {"kind": "s3-cloudfront"}})
+    _add(
+        root,
+        {
+            "name": "docs",
+            "path": "site",
+            "build": {"kind": "static"},
+            "target": {"kind": "s3-cloudfront"},
+        },
+    )
     _refused(root, "app", "destroy", "docs")
 
 
 def _app_destroy_a_function(root: Path, request: pytest.FixtureRequest) -> None:
     (root / "fn").mkdir()
     (root / "fn" / "main.py").write_text("def handler(event, context):\n    return 1\n")
-    _add(root, {"name": "fn", "path": "fn",
-                "target": {"kind": "lambda", "package": "zip", "handler": "main.handler"}})
+    _add(
+        root,
+        {
+            "name": "fn",
+            "path": "fn",
+            "target": {"kind": "lambda", "package": "zip", "handler": "main.handler"},
+        },
+    )
     _refused(root, "app", "destroy", "fn")
 
 
@@ -120,11 +132,22 @@ def test_no_at_the_terminal_exits_0_and_ctrl_c_130(tmp_path, answer, code):
     assert run_pilot("init", "--name", "acme", cwd=tmp_path).returncode == 0
     (tmp_path / "fn").mkdir()
     (tmp_path / "fn" / "main.py").write_text("def handler(event, context):\n    return 1\n")
-    _add(tmp_path, {"name": "fn", "path": "fn",
-                    "target": {"kind": "lambda", "package": "zip", "handler": "main.handler"}})
-    child = pexpect.spawn(PILOT, ["app", "destroy", "fn"], cwd=str(tmp_path),
-                          encoding="utf-8", timeout=20, env={"TERM": "xterm",
-                                                             "PATH": "/usr/bin:/bin"})
+    _add(
+        tmp_path,
+        {
+            "name": "fn",
+            "path": "fn",
+            "target": {"kind": "lambda", "package": "zip", "handler": "main.handler"},
+        },
+    )
+    child = pexpect.spawn(
+        PILOT,
+        ["app", "destroy", "fn"],
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        timeout=20,
+        env={"TERM": "xterm", "PATH": "/usr/bin:/bin"},
+    )
     child.expect(r"\[y/N\]")
     child.send(answer)
     child.expect(pexpect.EOF)

@@ -41,8 +41,9 @@ class Recorder:
     def __init__(self, url: str) -> None:
         session = aws_session(REGION)
         self.session, self.url = session, url
-        self.plain = {name: session.client(name, endpoint_url=url)
-                      for name in ("ec2", "elbv2", "cloudfront")}
+        self.plain = {
+            name: session.client(name, endpoint_url=url) for name in ("ec2", "elbv2", "cloudfront")
+        }
         self.calls: list[tuple[str, dict[str, Any], str, str]] = []  # action, context, ...
 
     def client(self, name: str, **kwargs: Any) -> Any:
@@ -63,18 +64,31 @@ class Recorder:
         resource, tags = self._resource(service, operation, params)
         if PROJECT_TAG in tags:
             context[f"aws:ResourceTag/{PROJECT_TAG}"] = tags[PROJECT_TAG]
-        action = "cloudfront:CreateDistribution" if operation == "CreateDistributionWithTags" \
+        action = (
+            "cloudfront:CreateDistribution"
+            if operation == "CreateDistributionWithTags"
             else f"{service}:{operation}"
+        )
         self.calls.append((action, context, resource, operation))
         if request_tags is not None and operation.startswith("Create"):
             if service == "ec2":
-                self.calls.append(("ec2:CreateTags",
-                                   {**context, "ec2:CreateAction": operation}, resource,
-                                   operation))
+                self.calls.append(
+                    (
+                        "ec2:CreateTags",
+                        {**context, "ec2:CreateAction": operation},
+                        resource,
+                        operation,
+                    )
+                )
             elif service == ELB:
-                self.calls.append((f"{ELB}:AddTags",
-                                   {**context, f"{ELB}:CreateAction": operation}, resource,
-                                   operation))
+                self.calls.append(
+                    (
+                        f"{ELB}:AddTags",
+                        {**context, f"{ELB}:CreateAction": operation},
+                        resource,
+                        operation,
+                    )
+                )
             else:  # CloudFront: tag-on-create is checked on "*"
                 self.calls.append(("cloudfront:TagResource", context, "*", operation))
 
@@ -90,25 +104,34 @@ class Recorder:
             return None
         return {t["Key"]: t["Value"] for t in items}
 
-    def _resource(self, service: str, operation: str,
-                  params: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    def _resource(
+        self, service: str, operation: str, params: dict[str, Any]
+    ) -> tuple[str, dict[str, str]]:
         """(the ARN IAM checks, or "*"; the tags moto has on it now)."""
         elb = f"arn:aws:{ELB}:{REGION}:{ACCOUNT}"
         if service == "ec2":
             if operation == "CreateSecurityGroup":
                 return f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-new", {}
             if "GroupId" in params:
-                found = self.plain["ec2"].describe_security_groups(
-                    GroupIds=[params["GroupId"]])["SecurityGroups"][0]
-                return f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/{params['GroupId']}", \
-                    {t["Key"]: t["Value"] for t in found.get("Tags", [])}
+                found = self.plain["ec2"].describe_security_groups(GroupIds=[params["GroupId"]])[
+                    "SecurityGroups"
+                ][0]
+                return f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/{params['GroupId']}", {
+                    t["Key"]: t["Value"] for t in found.get("Tags", [])
+                }
         elif service == ELB:
             if operation == "CreateLoadBalancer":
                 return f"{elb}:loadbalancer/app/{params['Name']}/new", {}
             if operation == "CreateTargetGroup":
                 return f"{elb}:targetgroup/{params['Name']}/new", {}
-            arn = next((params[k] for k in ("LoadBalancerArn", "TargetGroupArn", "ListenerArn")
-                        if k in params and not operation.startswith("Describe")), None)
+            arn = next(
+                (
+                    params[k]
+                    for k in ("LoadBalancerArn", "TargetGroupArn", "ListenerArn")
+                    if k in params and not operation.startswith("Describe")
+                ),
+                None,
+            )
             if arn:
                 described = self.plain["elbv2"].describe_tags(ResourceArns=[arn])
                 tags = described["TagDescriptions"][0].get("Tags", [])
@@ -128,49 +151,89 @@ class Recorder:
 def test_an_ecs_apps_network_is_tagged_and_every_call_is_permitted(aws_url):
     rec = Recorder(aws_url)
     make = rec.client
-    target = EcsService(make("ecs"), make("ec2"), make("elbv2"), make("iam"), make("logs"),
-                        make("ssm"), PROJECT, "web", EcsTarget(), REGION, (), wait=False,
-                        timeout=5, poll=0.05)
-    target.deploy(f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/pilot-{PROJECT}-web:v1", {}, "v1",
-                  lambda _: None)
+    target = EcsService(
+        make("ecs"),
+        make("ec2"),
+        make("elbv2"),
+        make("iam"),
+        make("logs"),
+        make("ssm"),
+        PROJECT,
+        "web",
+        EcsTarget(),
+        REGION,
+        (),
+        wait=False,
+        timeout=5,
+        poll=0.05,
+    )
+    target.deploy(
+        f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/pilot-{PROJECT}-web:v1", {}, "v1", lambda _: None
+    )
     target.settings = EcsTarget(port=9000)  # a new port: stale rules revoked, new ones added
-    target.deploy(f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/pilot-{PROJECT}-web:v2", {}, "v2",
-                  lambda _: None)
+    target.deploy(
+        f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/pilot-{PROJECT}-web:v2", {}, "v2", lambda _: None
+    )
 
     # Everything made carries the project tag, as moto reports it.
     ec2, elbv2 = rec.plain["ec2"], rec.plain["elbv2"]
-    groups = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [
-        f"pilot-{PROJECT}-web-lb", f"pilot-{PROJECT}-web-tasks"]}])["SecurityGroups"]
+    groups = ec2.describe_security_groups(
+        Filters=[
+            {
+                "Name": "group-name",
+                "Values": [f"pilot-{PROJECT}-web-lb", f"pilot-{PROJECT}-web-tasks"],
+            }
+        ]
+    )["SecurityGroups"]
     assert len(groups) == 2
     for group in groups:
         assert {"Key": PROJECT_TAG, "Value": PROJECT} in group.get("Tags", []), group
     balancer = elbv2.describe_load_balancers(Names=[f"pilot-{PROJECT}-web"])["LoadBalancers"][0]
-    arns = [balancer["LoadBalancerArn"],
-            *[t["TargetGroupArn"] for t in elbv2.describe_target_groups(
-                Names=[f"pilot-{PROJECT}-web"])["TargetGroups"]],
-            *[x["ListenerArn"] for x in elbv2.describe_listeners(
-                LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]]]
+    arns = [
+        balancer["LoadBalancerArn"],
+        *[
+            t["TargetGroupArn"]
+            for t in elbv2.describe_target_groups(Names=[f"pilot-{PROJECT}-web"])["TargetGroups"]
+        ],
+        *[
+            x["ListenerArn"]
+            for x in elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])[
+                "Listeners"
+            ]
+        ],
+    ]
     assert len(arns) == 3
     for described in elbv2.describe_tags(ResourceArns=arns)["TagDescriptions"]:
         assert {"Key": PROJECT_TAG, "Value": PROJECT} in described["Tags"], described
     ecs = aws_session(REGION).client("ecs", endpoint_url=aws_url)
-    definition = ecs.describe_task_definition(taskDefinition=f"pilot-{PROJECT}-web",
-                                              include=["TAGS"])
+    definition = ecs.describe_task_definition(
+        taskDefinition=f"pilot-{PROJECT}-web", include=["TAGS"]
+    )
     assert {"key": PROJECT_TAG, "value": PROJECT} in definition["tags"]
 
     target.destroy(lambda _: None)
     operations = {c[3] for c in rec.calls}
-    assert {"CreateSecurityGroup", "AuthorizeSecurityGroupIngress",
-            "RevokeSecurityGroupIngress", "DeleteSecurityGroup", "CreateLoadBalancer",
-            "CreateTargetGroup", "CreateListener", "ModifyTargetGroup", "DeleteListener",
-            "DeleteLoadBalancer", "DeleteTargetGroup"} <= operations
+    assert {
+        "CreateSecurityGroup",
+        "AuthorizeSecurityGroupIngress",
+        "RevokeSecurityGroupIngress",
+        "DeleteSecurityGroup",
+        "CreateLoadBalancer",
+        "CreateTargetGroup",
+        "CreateListener",
+        "ModifyTargetGroup",
+        "DeleteListener",
+        "DeleteLoadBalancer",
+        "DeleteTargetGroup",
+    } <= operations
     assert rec.refused() == []
 
 
 def test_a_sites_distribution_is_tagged_and_every_call_is_permitted(aws_url):
     rec = Recorder(aws_url)
-    site = S3Site(rec.client("s3"), rec.client("cloudfront"), f"pilot-{PROJECT}-docs-site",
-                  REGION, PROJECT)
+    site = S3Site(
+        rec.client("s3"), rec.client("cloudfront"), f"pilot-{PROJECT}-docs-site", REGION, PROJECT
+    )
     site.ensure_bucket()
     s3 = aws_session(REGION).client("s3", endpoint_url=aws_url)
     tagging = s3.get_bucket_tagging(Bucket=f"pilot-{PROJECT}-docs-site")["TagSet"]
@@ -182,6 +245,10 @@ def test_a_sites_distribution_is_tagged_and_every_call_is_permitted(aws_url):
     assert site.ensure_distribution()[0] == distribution  # found again, not made twice
     site.invalidate(distribution, Changes(upload=[], delete=["old.html"], unchanged=0))
     site.destroy()
-    assert {"CreateDistributionWithTags", "CreateInvalidation", "UpdateDistribution",
-            "DeleteDistribution"} <= {c[3] for c in rec.calls}
+    assert {
+        "CreateDistributionWithTags",
+        "CreateInvalidation",
+        "UpdateDistribution",
+        "DeleteDistribution",
+    } <= {c[3] for c in rec.calls}
     assert rec.refused() == []

@@ -38,8 +38,11 @@ def test_a_bridged_command_and_its_bridge_are_data():
     bridge = dockerd.Bridge(7)
     command = dockerd.dockerd_command(Path("/tmp/pd-x"), "/usr/sbin/dockerd", bridge=bridge)
     assert command.argv[2:6] == (
-        "--iptables=false", "--ip6tables=false", "--bridge=pilotbr7",
-        "--default-address-pool")
+        "--iptables=false",
+        "--ip6tables=false",
+        "--bridge=pilotbr7",
+        "--default-address-pool",
+    )
     assert command.argv[6] == "base=172.30.7.0/24,size=27"
     assert [c.argv for c in bridge.create()] == [
         ("ip", "link", "add", "pilotbr7", "type", "bridge"),
@@ -72,17 +75,26 @@ def test_bridged_engines_get_their_own_bridge_networks_dns_and_ports(own_root, t
             (pool,) = network.attrs["IPAM"]["Config"]
             assert pool["Subnet"].startswith(f"172.30.{first.bridge.slot}.")
             client.containers.run(
-                dockerd.BASE_IMAGE, ["sh", "-c", "echo by-name > /i; httpd -f -p 8080 -h /"],
-                name="app", network="pilot", detach=True)
+                dockerd.BASE_IMAGE,
+                ["sh", "-c", "echo by-name > /i; httpd -f -p 8080 -h /"],
+                name="app",
+                network="pilot",
+                detach=True,
+            )
             port = free_port()
             client.containers.run(
-                dockerd.BASE_IMAGE, ["sh", "-c", "echo published > /i; httpd -f -p 80 -h /"],
-                name="front", network="pilot", ports={"80/tcp": ("127.0.0.1", port)},
-                detach=True)
+                dockerd.BASE_IMAGE,
+                ["sh", "-c", "echo published > /i; httpd -f -p 80 -h /"],
+                name="front",
+                network="pilot",
+                ports={"80/tcp": ("127.0.0.1", port)},
+                detach=True,
+            )
             deadline = time.monotonic() + 10
             while True:
                 answer = client.containers.get("front").exec_run(
-                    ["wget", "-qO-", "http://app:8080/i"])
+                    ["wget", "-qO-", "http://app:8080/i"]
+                )
                 if answer.exit_code == 0 or time.monotonic() > deadline:
                     break
                 time.sleep(0.1)
@@ -98,8 +110,11 @@ def test_bridged_engines_get_their_own_bridge_networks_dns_and_ports(own_root, t
 
         shutil.rmtree(other_root, ignore_errors=True)
     assert first.bridge.name not in interfaces() and second.bridge.name not in interfaces()
-    assert not [n for n, net in dockerd._addresses()
-                if net.subnet_of(first.bridge.pool) or net.subnet_of(second.bridge.pool)]
+    assert not [
+        n
+        for n, net in dockerd._addresses()
+        if net.subnet_of(first.bridge.pool) or net.subnet_of(second.bridge.pool)
+    ]
 
 
 def test_a_root_too_long_for_unix_sockets_is_refused():

@@ -30,8 +30,9 @@ def deployer(root: Path, events: list[object], **kwargs: object):
     target = target_for(config, project.state_dir, {})
     opened = connect(target, project.state_dir / "run")
     client = opened.__enter__()
-    engine = Deployer(client, target, config, project.state_dir, project.root, events.append,
-                      drain=0.5, **kwargs)  # type: ignore[arg-type]
+    engine = Deployer(
+        client, target, config, project.state_dir, project.root, events.append, drain=0.5, **kwargs
+    )  # type: ignore[arg-type]
     return engine, opened
 
 
@@ -113,7 +114,10 @@ def test_redeploy_under_load_fails_no_request_then_bad_health_keeps_serving_then
         assert [c.labels["pilot.release"] for c in running] == ["v2"]
         records = history.load(root / ".pilot", "hello")
         assert [(r.id, r.status) for r in records] == [
-            ("v1", "superseded"), ("v2", "live"), ("v3", "failed")]
+            ("v1", "superseded"),
+            ("v2", "live"),
+            ("v3", "failed"),
+        ]
 
         rolled = engine.rollback("hello")  # the newest good one before v2: v1
         assert rolled.note == "rollback to v1" and get(port) == "hello v1"
@@ -180,15 +184,19 @@ def test_secrets_reach_the_app_and_nothing_else(site, cli, capsys):
     status = cli("status")
     assert "healthy" in status.out
     everything = [result.out, result.err, logs.out, logs.err, releases.out, status.out]
-    everything += [p.read_text(errors="replace") for p in (root / ".pilot").rglob("*")
-                   if p.is_file() and p.suffix in (".log", ".json", ".toml", "")]
+    everything += [
+        p.read_text(errors="replace")
+        for p in (root / ".pilot").rglob("*")
+        if p.is_file() and p.suffix in (".log", ".json", ".toml", "")
+    ]
     everything.append((root / "pilot.toml").read_text())
     assert not [text for text in everything if SECRET in text]
     # The container does get it.
     import docker
 
-    client = docker.DockerClient(base_url=ProjectFile.load(root / "pilot.toml").check()
-                                 .config.server.host)
+    client = docker.DockerClient(
+        base_url=ProjectFile.load(root / "pilot.toml").check().config.server.host
+    )
     container = client.containers.list(filters={"label": "pilot.app=hello"})[0]
     assert f"API_TOKEN={SECRET}" in container.attrs["Config"]["Env"]
     client.close()
@@ -250,11 +258,16 @@ def test_logs_follow_streams_and_app_destroy_removes_everything(site, cli, docke
 
     root, port = site
     assert cli("deploy", "hello").code == 0
-    follow = subprocess.Popen([sys.executable, "-m", "pilot_tui", "logs", "hello", "--follow",
-                               "--tail", "0"], cwd=root, stdout=subprocess.PIPE, text=True)
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "pilot_tui", "logs", "hello", "--follow", "--tail", "0"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(follow.stdout.readline, "")),
-                              daemon=True)
+    reader = threading.Thread(
+        target=lambda: lines.extend(iter(follow.stdout.readline, "")), daemon=True
+    )
     reader.start()
     try:
         time.sleep(1.5)
@@ -262,7 +275,8 @@ def test_logs_follow_streams_and_app_destroy_removes_everything(site, cli, docke
         get(port)  # busybox httpd -v logs each request ("IP:PORT: response:200")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not any(
-                "response:200" in line for line in lines[before:]):
+            "response:200" in line for line in lines[before:]
+        ):
             time.sleep(0.1)
         assert any("response:200" in line for line in lines[before:]), lines
     finally:

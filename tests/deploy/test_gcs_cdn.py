@@ -30,19 +30,28 @@ class FakeCompute:
     def __init__(self) -> None:
         self.calls: list[ApiRequest] = []
         self.made: dict[str, dict] = {}
-        self.policy: dict = {"bindings": [{"role": "roles/storage.legacyBucketOwner",
-                                           "members": ["projectOwner:acme-prod"]}]}
+        self.policy: dict = {
+            "bindings": [
+                {"role": "roles/storage.legacyBucketOwner", "members": ["projectOwner:acme-prod"]}
+            ]
+        }
 
     def sent(self) -> list[str]:
         """Method and path of each call, operation polls left out."""
-        return [f"{c.method} {c.url.removeprefix(GLOBAL + '/')}" for c in self.calls
-                if "/operations/" not in c.url]
+        return [
+            f"{c.method} {c.url.removeprefix(GLOBAL + '/')}"
+            for c in self.calls
+            if "/operations/" not in c.url
+        ]
 
     @staticmethod
     def _operation(done: bool = False) -> dict:
-        return {"kind": "compute#operation", "name": "operation-1",
-                "status": "DONE" if done else "RUNNING",
-                "selfLink": f"{GLOBAL}/operations/operation-1"}
+        return {
+            "kind": "compute#operation",
+            "name": "operation-1",
+            "status": "DONE" if done else "RUNNING",
+            "selfLink": f"{GLOBAL}/operations/operation-1",
+        }
 
     def __call__(self, request: ApiRequest) -> dict:
         self.calls.append(request)
@@ -70,40 +79,55 @@ class FakeCompute:
 
 
 def cdn(fake: FakeCompute, domain: str | None = "docs.acme.example") -> Cdn:
-    return Cdn(fake, "acme-prod", "pilot-acme-docs", "pilot-acme-docs-site", domain,
-               interval=0)
+    return Cdn(fake, "acme-prod", "pilot-acme-docs", "pilot-acme-docs-site", domain, interval=0)
 
 
 # -- requests as data ------------------------------------------------------------------
 def test_insert_requests_in_order_with_a_managed_certificate_only_with_a_domain():
     plain = insert_requests("acme-prod", "pilot-acme-docs", "pilot-acme-docs-site", None)
     assert [(r.method, r.url.removeprefix(GLOBAL + "/")) for r in plain] == [
-        ("POST", "backendBuckets"), ("POST", "urlMaps"), ("POST", "addresses"),
-        ("POST", "targetHttpProxies"), ("POST", "forwardingRules")]
+        ("POST", "backendBuckets"),
+        ("POST", "urlMaps"),
+        ("POST", "addresses"),
+        ("POST", "targetHttpProxies"),
+        ("POST", "forwardingRules"),
+    ]
     backend = plain[0].body
     assert backend["bucketName"] == "pilot-acme-docs-site" and backend["enableCdn"] is True
     assert plain[1].body["defaultService"] == f"{GLOBAL}/backendBuckets/pilot-acme-docs-backend"
-    assert plain[-1].body == {"name": "pilot-acme-docs-http-rule",
-                              "IPAddress": f"{GLOBAL}/addresses/pilot-acme-docs-ip",
-                              "portRange": "80",
-                              "target": f"{GLOBAL}/targetHttpProxies/pilot-acme-docs-http",
-                              "loadBalancingScheme": "EXTERNAL_MANAGED"}
+    assert plain[-1].body == {
+        "name": "pilot-acme-docs-http-rule",
+        "IPAddress": f"{GLOBAL}/addresses/pilot-acme-docs-ip",
+        "portRange": "80",
+        "target": f"{GLOBAL}/targetHttpProxies/pilot-acme-docs-http",
+        "loadBalancingScheme": "EXTERNAL_MANAGED",
+    }
 
-    secure = insert_requests("acme-prod", "pilot-acme-docs", "pilot-acme-docs-site",
-                             "docs.acme.example")
+    secure = insert_requests(
+        "acme-prod", "pilot-acme-docs", "pilot-acme-docs-site", "docs.acme.example"
+    )
     assert [r.url.rsplit("/", 1)[1] for r in secure] == [
-        "backendBuckets", "urlMaps", "addresses", "sslCertificates", "targetHttpsProxies",
-        "forwardingRules"]
-    assert secure[3].body == {"name": "pilot-acme-docs-cert", "type": "MANAGED",
-                              "managed": {"domains": ["docs.acme.example"]}}
-    assert secure[4].body["sslCertificates"] == [
-        f"{GLOBAL}/sslCertificates/pilot-acme-docs-cert"]
+        "backendBuckets",
+        "urlMaps",
+        "addresses",
+        "sslCertificates",
+        "targetHttpsProxies",
+        "forwardingRules",
+    ]
+    assert secure[3].body == {
+        "name": "pilot-acme-docs-cert",
+        "type": "MANAGED",
+        "managed": {"domains": ["docs.acme.example"]},
+    }
+    assert secure[4].body["sslCertificates"] == [f"{GLOBAL}/sslCertificates/pilot-acme-docs-cert"]
     assert secure[-1].body["portRange"] == "443"
 
 
 def test_delete_requests_in_reverse_order():
-    assert [(r.method, r.url.removeprefix(GLOBAL + "/")) for r in
-            delete_requests("acme-prod", "pilot-acme-docs")] == [
+    assert [
+        (r.method, r.url.removeprefix(GLOBAL + "/"))
+        for r in delete_requests("acme-prod", "pilot-acme-docs")
+    ] == [
         ("DELETE", "forwardingRules/pilot-acme-docs-https-rule"),
         ("DELETE", "forwardingRules/pilot-acme-docs-http-rule"),
         ("DELETE", "targetHttpsProxies/pilot-acme-docs-https"),
@@ -111,17 +135,22 @@ def test_delete_requests_in_reverse_order():
         ("DELETE", "sslCertificates/pilot-acme-docs-cert"),
         ("DELETE", "addresses/pilot-acme-docs-ip"),
         ("DELETE", "urlMaps/pilot-acme-docs-urlmap"),
-        ("DELETE", "backendBuckets/pilot-acme-docs-backend")]
+        ("DELETE", "backendBuckets/pilot-acme-docs-backend"),
+    ]
 
 
 def test_public_read_and_dns_records():
-    assert gcs_cdn.with_public_read({"bindings": [{"role": "roles/storage.objectViewer",
-                                                   "members": ["allUsers"]}]}) is None
+    assert (
+        gcs_cdn.with_public_read(
+            {"bindings": [{"role": "roles/storage.objectViewer", "members": ["allUsers"]}]}
+        )
+        is None
+    )
     assert gcs_cdn.with_public_read({"etag": "e"}) == {
-        "etag": "e", "bindings": [{"role": "roles/storage.objectViewer",
-                                  "members": ["allUsers"]}]}
-    assert gcs_cdn.dns_records("docs.acme.example", IP) == [
-        f"docs.acme.example. 300 IN A {IP}"]
+        "etag": "e",
+        "bindings": [{"role": "roles/storage.objectViewer", "members": ["allUsers"]}],
+    }
+    assert gcs_cdn.dns_records("docs.acme.example", IP) == [f"docs.acme.example. 300 IN A {IP}"]
 
 
 # -- through the fake ------------------------------------------------------------------
@@ -131,15 +160,21 @@ def test_ensure_creates_in_order_shows_the_dns_record_and_is_idempotent():
     assert fake.sent() == [
         "GET https://storage.googleapis.com/storage/v1/b/pilot-acme-docs-site/iam",
         "PUT https://storage.googleapis.com/storage/v1/b/pilot-acme-docs-site/iam",
-        "POST backendBuckets", "POST urlMaps", "POST addresses", "POST sslCertificates",
-        "POST targetHttpsProxies", "POST forwardingRules", "GET addresses/pilot-acme-docs-ip"]
+        "POST backendBuckets",
+        "POST urlMaps",
+        "POST addresses",
+        "POST sslCertificates",
+        "POST targetHttpsProxies",
+        "POST forwardingRules",
+        "GET addresses/pilot-acme-docs-ip",
+    ]
     assert sum("/operations/" in c.url for c in fake.calls) == 6  # each create waited on
-    assert {"role": "roles/storage.objectViewer", "members": ["allUsers"]} in \
-        fake.policy["bindings"]
+    assert {"role": "roles/storage.objectViewer", "members": ["allUsers"]} in fake.policy[
+        "bindings"
+    ]
     assert made.address == IP and made.url == "https://docs.acme.example/"
     assert made.dns == [f"docs.acme.example. 300 IN A {IP}"]
-    assert f"create this DNS record at your DNS provider: docs.acme.example. 300 IN A {IP}" \
-        in said
+    assert f"create this DNS record at your DNS provider: docs.acme.example. 300 IN A {IP}" in said
     assert "created managed certificate pilot-acme-docs-cert" in said
 
     fake.calls.clear()
@@ -163,12 +198,18 @@ def test_destroy_in_reverse_and_idempotent():
     fake.calls.clear()
     said: list[str] = []
     done = cdn(fake).destroy(said.append)
-    assert done == said == [
-        "deleted forwarding rule pilot-acme-docs-https-rule",
-        "deleted HTTPS proxy pilot-acme-docs-https",
-        "deleted managed certificate pilot-acme-docs-cert",
-        "deleted address pilot-acme-docs-ip", "deleted URL map pilot-acme-docs-urlmap",
-        "deleted backend bucket pilot-acme-docs-backend"]
+    assert (
+        done
+        == said
+        == [
+            "deleted forwarding rule pilot-acme-docs-https-rule",
+            "deleted HTTPS proxy pilot-acme-docs-https",
+            "deleted managed certificate pilot-acme-docs-cert",
+            "deleted address pilot-acme-docs-ip",
+            "deleted URL map pilot-acme-docs-urlmap",
+            "deleted backend bucket pilot-acme-docs-backend",
+        ]
+    )
     assert fake.made == {}
     assert cdn(fake).destroy(lambda _: None) == []  # all 404: nothing left
 
@@ -193,22 +234,38 @@ def gcs(tmp_path_factory):
 def deploy(tmp_path, monkeypatch, gcs, home: str, fake: FakeCompute | None):
     (tmp_path / "site").mkdir(exist_ok=True)
     (tmp_path / "site" / "index.html").write_text("<h1>docs</h1>")
-    app = SimpleNamespace(name="docs", path="site",
-                          build=SimpleNamespace(kind="static", command=None, output="."),
-                          target=SimpleNamespace(kind="gcs-cdn", domain="docs.acme.example",
-                                                 index="index.html"))
-    config = SimpleNamespace(server=SimpleNamespace(home=home),
-                             project=SimpleNamespace(name=f"acme{home[:3]}"),
-                             gcp=SimpleNamespace(project="acme-prod", region="us-central1",
-                                                 credentials=None))
+    app = SimpleNamespace(
+        name="docs",
+        path="site",
+        build=SimpleNamespace(kind="static", command=None, output="."),
+        target=SimpleNamespace(kind="gcs-cdn", domain="docs.acme.example", index="index.html"),
+    )
+    config = SimpleNamespace(
+        server=SimpleNamespace(home=home),
+        project=SimpleNamespace(name=f"acme{home[:3]}"),
+        gcp=SimpleNamespace(project="acme-prod", region="us-central1", credentials=None),
+    )
     records: list = []
-    engine = SimpleNamespace(config=config, root=tmp_path, state_dir=tmp_path / ".pilot",
-                             record_release=lambda log, name, record: records.append(record))
+    engine = SimpleNamespace(
+        config=config,
+        root=tmp_path,
+        state_dir=tmp_path / ".pilot",
+        record_release=lambda log, name, record: records.append(record),
+    )
     monkeypatch.setattr(sites.cloud_clients, "gcs_client", lambda *a, **k: gcs)
     if fake is not None:
-        monkeypatch.setattr(gcs_cdn, "open_cdn", lambda config, root, app, bucket: Cdn(
-            fake, "acme-prod", f"pilot-{config.project.name}-docs", bucket,
-            app.target.domain, interval=0))
+        monkeypatch.setattr(
+            gcs_cdn,
+            "open_cdn",
+            lambda config, root, app, bucket: Cdn(
+                fake,
+                "acme-prod",
+                f"pilot-{config.project.name}-docs",
+                bucket,
+                app.target.domain,
+                interval=0,
+            ),
+        )
     log = RecordingLog()
     return site_deploy.deploy_site(engine, log, app), log
 
@@ -227,9 +284,12 @@ def test_deploy_outside_the_sandbox_puts_cloud_cdn_in_front(tmp_path, monkeypatc
 
     # destroy: the CDN first, in reverse, then the bucket (sites.open_site gives the site
     # its Cdn once wired; here it is given by hand).
-    site = GcsSite(gcs, "pilot-acmegcp-docs-site", "US",
-                   Cdn(fake, "acme-prod", "pilot-acmegcp-docs", "pilot-acmegcp-docs-site",
-                       interval=0))
+    site = GcsSite(
+        gcs,
+        "pilot-acmegcp-docs-site",
+        "US",
+        Cdn(fake, "acme-prod", "pilot-acmegcp-docs", "pilot-acmegcp-docs-site", interval=0),
+    )
     done = site.destroy()
     assert done[0] == "deleted forwarding rule pilot-acmegcp-docs-https-rule"
     assert done[-1] == "deleted gs://pilot-acmegcp-docs-site" and fake.made == {}
@@ -250,12 +310,16 @@ def test_deploy_in_the_sandbox_keeps_to_the_emulator(tmp_path, monkeypatch, gcs)
         # local address through the CLI.)
         own = Sandbox(tmp_path / ".pilot").running()["gcs"]
         assert record.url == f"{own.url}/pilot-acmesan-docs-site/index.html"
-        assert record.simulated_url == \
-            "https://storage.googleapis.com/pilot-acmesan-docs-site/index.html"
+        assert (
+            record.simulated_url
+            == "https://storage.googleapis.com/pilot-acmesan-docs-site/index.html"
+        )
         assert record.note == "1 file(s) changed"
         finished = [e for e in log.events if getattr(e, "stage", "") == "deploy"]
-        assert any("Cloud CDN is not simulated in the sandbox" in getattr(e, "detail", "")
-                   for e in finished)
+        assert any(
+            "Cloud CDN is not simulated in the sandbox" in getattr(e, "detail", "")
+            for e in finished
+        )
         GcsSite(gcs, "pilot-acmesan-docs-site", "US").destroy()
     finally:
         Sandbox(tmp_path / ".pilot").stop()

@@ -28,9 +28,13 @@ def image_app(engine_project, registry, docker_client, tmp_path, monkeypatch):
     sandbox = Sandbox(tmp_path / "moto-state")
     running, _ = sandbox.ensure()
     url = running["aws"].url
-    for name, value in (("AWS_ENDPOINT_URL", url), ("AWS_ACCESS_KEY_ID", "testing"),
-                        ("AWS_SECRET_ACCESS_KEY", "testing"), ("API_TOKEN", "unused"),
-                        ("PILOT_LAMBDA_ADAPTER", ADAPTER)):
+    for name, value in (
+        ("AWS_ENDPOINT_URL", url),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("API_TOKEN", "unused"),
+        ("PILOT_LAMBDA_ADAPTER", ADAPTER),
+    ):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     import boto3
@@ -43,12 +47,19 @@ def image_app(engine_project, registry, docker_client, tmp_path, monkeypatch):
     stand_in = tmp_path / "adapter"
     stand_in.mkdir()
     (stand_in / "lambda-adapter").write_text("#!/bin/sh\necho stand-in adapter\n")
-    (stand_in / "Dockerfile").write_text("FROM pilot/busybox:latest\n"
-                                         "COPY lambda-adapter /lambda-adapter\n")
+    (stand_in / "Dockerfile").write_text(
+        "FROM pilot/busybox:latest\nCOPY lambda-adapter /lambda-adapter\n"
+    )
     docker_client.images.build(path=str(stand_in), tag=ADAPTER, rm=True)
     shutil.copytree(HELLO, root / "hello")
-    add({"name": "hello", "path": "hello", "build": {"kind": "dockerfile"},
-         "target": {"kind": "lambda", "package": "image", "port": 9000}})
+    add(
+        {
+            "name": "hello",
+            "path": "hello",
+            "build": {"kind": "dockerfile"},
+            "target": {"kind": "lambda", "package": "image", "port": 9000},
+        }
+    )
     yield root, host, boto3.client("lambda", region_name="us-east-1")
     sandbox.stop()
 
@@ -66,8 +77,7 @@ def test_image_lambda_deploy_and_rollback(image_app, cli, docker_client):
     assert function["Configuration"]["PackageType"] == "Image"
     assert function["Code"]["ImageUri"] == image
     # The pushed image is the app's plus the adapter, listening on the target's port.
-    wrapped = [i for i in docker_client.images.list() if any(t.endswith("-lambda")
-                                                             for t in i.tags)]
+    wrapped = [i for i in docker_client.images.list() if any(t.endswith("-lambda") for t in i.tags)]
     assert wrapped, "the adapter image was not built"
     config = wrapped[0].attrs["Config"]
     assert "PORT=9000" in config["Env"] and "AWS_LWA_PORT=9000" in config["Env"]
@@ -88,16 +98,19 @@ def test_image_lambda_deploy_and_rollback(image_app, cli, docker_client):
     assert lam.list_functions()["Functions"] == []
     import boto3
 
-    assert boto3.client("ecr", region_name="us-east-1").describe_repositories()[
-        "repositories"] == []
+    assert (
+        boto3.client("ecr", region_name="us-east-1").describe_repositories()["repositories"] == []
+    )
 
 
 def test_wrapper_dockerfile_as_text():
     text = wrapper_dockerfile("pilot-acme-api:abc", "adapter:1", 8080, "/health")
     assert text.splitlines() == [
-        "FROM adapter:1 AS adapter", "FROM pilot-acme-api:abc",
+        "FROM adapter:1 AS adapter",
+        "FROM pilot-acme-api:abc",
         "COPY --from=adapter /lambda-adapter /opt/extensions/lambda-adapter",
-        "ENV PORT=8080 AWS_LWA_PORT=8080 AWS_LWA_READINESS_CHECK_PATH=/health"]
+        "ENV PORT=8080 AWS_LWA_PORT=8080 AWS_LWA_READINESS_CHECK_PATH=/health",
+    ]
 
 
 def test_a_pilot_server_on_gcp_deploys_to_lambda(image_app, cli):
@@ -114,8 +127,9 @@ def test_a_pilot_server_on_gcp_deploys_to_lambda(image_app, cli):
     pf.save(text)
     outputs = root / ".pilot" / "outputs"
     outputs.mkdir(parents=True, exist_ok=True)
-    (outputs / "server.json").write_text(_json.dumps(
-        {"home": "gcp", "outputs": {"docker_host": engine_url}}))
+    (outputs / "server.json").write_text(
+        _json.dumps({"home": "gcp", "outputs": {"docker_host": engine_url}})
+    )
     deployed = cli("deploy", "hello")
     assert deployed.code == 0, deployed.err
     name = next(f["FunctionName"] for f in lam.list_functions()["Functions"])

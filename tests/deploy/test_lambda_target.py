@@ -36,14 +36,20 @@ class Settings:
 
 def function(url: str, app: str = "hello") -> LambdaFunction:
     session = aws_session("eu-west-1")
-    return LambdaFunction(session.client("lambda", endpoint_url=url),
-                          session.client("iam", endpoint_url=url),
-                          session.client("logs", endpoint_url=url), "acme", app, Settings())
+    return LambdaFunction(
+        session.client("lambda", endpoint_url=url),
+        session.client("iam", endpoint_url=url),
+        session.client("logs", endpoint_url=url),
+        "acme",
+        app,
+        Settings(),
+    )
 
 
 def invoke(fn: LambdaFunction, path: str = "/hi") -> dict:
-    answer = fn.lam.invoke(FunctionName=fn.name, Qualifier=ALIAS,
-                           Payload=json.dumps({"rawPath": path}).encode())
+    answer = fn.lam.invoke(
+        FunctionName=fn.name, Qualifier=ALIAS, Payload=json.dumps({"rawPath": path}).encode()
+    )
     assert "FunctionError" not in answer, answer["Payload"].read()
     return json.loads(answer["Payload"].read())
 
@@ -91,11 +97,12 @@ def test_deploy_invoke_rollback_logs_destroy(lambda_cloud):
     lines = [line.text for line in fn.logs()]  # written by moto from the real run's output
     assert any("hello_fn saw /hi" in text for text in lines), lines
 
-    assert fn.destroy(said.append) == [f"deleted function {fn.name}",
-                                       f"deleted log group {fn.log_group}"]
+    assert fn.destroy(said.append) == [
+        f"deleted function {fn.name}",
+        f"deleted log group {fn.log_group}",
+    ]
     assert fn.lam.list_functions()["Functions"] == []
-    assert fn.logs_client.describe_log_groups(
-        logGroupNamePrefix=fn.log_group)["logGroups"] == []
+    assert fn.logs_client.describe_log_groups(logGroupNamePrefix=fn.log_group)["logGroups"] == []
     assert fn.destroy(said.append) == []  # nothing left: a second destroy does nothing
     assert fn.status().health == "not deployed"
 
@@ -104,8 +111,9 @@ def test_package_change_is_refused(lambda_cloud):
     fn = function(lambda_cloud, "switch")
     fn.deploy_code({"ZipFile": zip_folder(FIXTURES / "hello_fn")}, {}, "v1", lambda _: None)
     with pytest.raises(TargetError, match="destroy the app first"):
-        fn.deploy_code({"ImageUri": "127.0.0.1:5000/x@sha256:" + "0" * 64}, {}, "v2",
-                       lambda _: None)
+        fn.deploy_code(
+            {"ImageUri": "127.0.0.1:5000/x@sha256:" + "0" * 64}, {}, "v2", lambda _: None
+        )
     fn.destroy(lambda _: None)
 
 

@@ -15,13 +15,16 @@ from tests.deploy.test_tui_deploy import until
 
 def test_where_an_apps_logs_come_from(tmp_path):
     path = tmp_path / "pilot.toml"
-    expected = {"sandbox": "its container on this machine's Docker",
-                "host": "its container on the Docker host",
-                "aws": "its container on the Pilot Server"}
+    expected = {
+        "sandbox": "its container on this machine's Docker",
+        "host": "its container on the Docker host",
+        "aws": "its container on the Pilot Server",
+    }
     for home, words in expected.items():
         text = starter_text("acme") + (
             '\n[[apps]]\nname = "web"\npath = "."\ntarget = { kind = "server" }\n'
-            '\n[[apps]]\nname = "fn"\npath = "."\ntarget = { kind = "lambda" }\n')
+            '\n[[apps]]\nname = "fn"\npath = "."\ntarget = { kind = "lambda" }\n'
+        )
         pf = ProjectFile(path, text)
         text = pf.with_value("server.home", home)
         if home == "host":

@@ -26,9 +26,18 @@ def fn_project(tmp_path, cli, lambda_runtime, monkeypatch):
     pf = ProjectFile.load(tmp_path / "pilot.toml")
     from pilot_tui.apps import add_app
 
-    pf.save(add_app(pf.text, {"name": "fn", "path": "fn",
-                              "target": {"kind": "lambda", "package": "zip", "memory": 128},
-                              "env": {"GREETING": "hi"}, "secrets": ["API_TOKEN"]}))
+    pf.save(
+        add_app(
+            pf.text,
+            {
+                "name": "fn",
+                "path": "fn",
+                "target": {"kind": "lambda", "package": "zip", "memory": 128},
+                "env": {"GREETING": "hi"},
+                "secrets": ["API_TOKEN"],
+            },
+        )
+    )
     yield tmp_path
     for emulator in Sandbox(tmp_path / ".pilot").load().values():
         if pid_alive(emulator.pid):
@@ -38,8 +47,11 @@ def fn_project(tmp_path, cli, lambda_runtime, monkeypatch):
 def invoke(root, path: str = "/") -> dict:
     url = Sandbox(root / ".pilot").running()["aws"].url
     lam = aws_session("us-east-1").client("lambda", endpoint_url=url)
-    answer = lam.invoke(FunctionName="pilot-acme-fn", Qualifier="live",
-                        Payload=json.dumps({"rawPath": path}).encode())
+    answer = lam.invoke(
+        FunctionName="pilot-acme-fn",
+        Qualifier="live",
+        Payload=json.dumps({"rawPath": path}).encode(),
+    )
     return json.loads(json.loads(answer["Payload"].read())["body"])
 
 
@@ -72,8 +84,7 @@ def test_zip_lambda_from_the_cli(fn_project, cli):
     assert "rollback to v1" in back.out and invoke(root)["greeting"] == "hi"
     listed = cli("releases", "fn", "--json")
     revisions = [(r["id"], r["status"], r["revision"]) for r in json.loads(listed.out)]
-    assert revisions == [("v1", "superseded", "1"), ("v2", "superseded", "2"),
-                         ("v3", "live", "1")]
+    assert revisions == [("v1", "superseded", "1"), ("v2", "superseded", "2"), ("v3", "live", "1")]
 
     logs = cli("logs", "fn", "--tail", "50")
     assert logs.code == 0, logs.err
@@ -95,8 +106,10 @@ def test_zip_lambda_from_the_cli(fn_project, cli):
     assert gone.code == 0, gone.err
     assert "deleted function pilot-acme-fn" in gone.err
     url = Sandbox(root / ".pilot").running()["aws"].url
-    assert aws_session("us-east-1").client("lambda", endpoint_url=url).list_functions()[
-        "Functions"] == []
+    assert (
+        aws_session("us-east-1").client("lambda", endpoint_url=url).list_functions()["Functions"]
+        == []
+    )
     after = cli("status", "--json")
     row = next(r for r in json.loads(after.out) if r["app"] == "fn")
     assert row["health"] == "not deployed"
@@ -140,12 +153,14 @@ async def test_deploy_then_follow_cloudwatch_logs_in_the_app(fn_project):
         logs = app.screen
         assert isinstance(logs, AppLogsScreen)
         pane = logs.query_one("#app-logs-log", ColorLog)
-        assert await until(pilot, lambda: any("hello_fn saw /first" in line
-                                               for line in pane.plain_lines))
+        assert await until(
+            pilot, lambda: any("hello_fn saw /first" in line for line in pane.plain_lines)
+        )
         assert "CloudWatch Logs" in str(logs.query_one("#app-logs-state", Static).render())
         invoke(root, "/second")  # arrives at the next poll, the pane still open
-        assert await until(pilot, lambda: any("hello_fn saw /second" in line
-                                               for line in pane.plain_lines))
+        assert await until(
+            pilot, lambda: any("hello_fn saw /second" in line for line in pane.plain_lines)
+        )
         assert sum("hello_fn saw /first" in line for line in pane.plain_lines) == 1
         await pilot.press("escape")
         assert isinstance(app.screen, DeployScreen)

@@ -29,7 +29,8 @@ def _run(docker_engine, image: str, script: str) -> str:
 
 
 def test_an_app_at_the_project_root_ships_no_state_keys_vcs_or_outside_links(
-        engine_project, cli, docker_engine, tmp_path):
+    engine_project, cli, docker_engine, tmp_path
+):
     root, port, add = engine_project
     for item in HELLO.iterdir():  # the hello app, copied to the project's root
         (shutil.copytree if item.is_dir() else shutil.copy)(item, root / item.name)
@@ -53,9 +54,15 @@ def test_an_app_at_the_project_root_ships_no_state_keys_vcs_or_outside_links(
     outside.mkdir()
     (outside / "credentials").write_text(CREDENTIALS)
     os.symlink(outside / "credentials", root / "aws-credentials")
-    add({"name": "web", "path": ".", "build": {"kind": "dockerfile"},
-         "target": {"kind": "server", "health_path": "/index.html", "health_timeout": 10},
-         "secrets": ["API_TOKEN"]})
+    add(
+        {
+            "name": "web",
+            "path": ".",
+            "build": {"kind": "dockerfile"},
+            "target": {"kind": "server", "health_path": "/index.html", "health_timeout": 10},
+            "secrets": ["API_TOKEN"],
+        }
+    )
 
     result = cli("deploy", "web")
     assert result.code == 0, result.err
@@ -66,9 +73,7 @@ def test_an_app_at_the_project_root_ships_no_state_keys_vcs_or_outside_links(
     assert "/app/Dockerfile" in files and "/app/www/index.html" in files  # the app is there
     assert not [f for f in files if f.split("/")[2:3] in ([".pilot"], [".git"], [".hg"])]
     assert "/app/aws-credentials" not in files
-    found = _run(docker_engine, release["image"],
-                 f"grep -rl -e {TOKEN} -e LEAKED /app || true")
+    found = _run(docker_engine, release["image"], f"grep -rl -e {TOKEN} -e LEAKED /app || true")
     assert found == ""  # no file in the image holds the secret value or the credentials
     # The skipped link is named even without --verbose.
-    assert "warning: skipped aws-credentials: a link to " \
-           f"{outside / 'credentials'}" in result.err
+    assert f"warning: skipped aws-credentials: a link to {outside / 'credentials'}" in result.err

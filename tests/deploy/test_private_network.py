@@ -21,11 +21,15 @@ from tests.deploy.test_engine import deployer
 
 # A worker that keeps failing the same way, as gunicorn's master reports it: the same
 # traceback printed again and again, then the whole thing gives up with code 3.
-TRACEBACK = ("echo 'Traceback (most recent call last):'; echo '  File app.py, line 1'; "
-             "echo 'ImportError: no module named flask'")
-CRASHING = ("FROM pilot/busybox:latest\nCOPY www /www\n"
-            f'CMD ["sh", "-c", "echo booting; for i in 1 2 3 4 5 6 7 8; do {TRACEBACK}; done; '
-            'exit 3"]\n')
+TRACEBACK = (
+    "echo 'Traceback (most recent call last):'; echo '  File app.py, line 1'; "
+    "echo 'ImportError: no module named flask'"
+)
+CRASHING = (
+    "FROM pilot/busybox:latest\nCOPY www /www\n"
+    f'CMD ["sh", "-c", "echo booting; for i in 1 2 3 4 5 6 7 8; do {TRACEBACK}; done; '
+    'exit 3"]\n'
+)
 
 
 def set_value(root, key: str, value: object) -> None:
@@ -38,8 +42,10 @@ def releases(root) -> list[tuple[str, str]]:
 
 
 def running_releases(client) -> list[str]:
-    return [c.labels["pilot.release"]
-            for c in client.containers.list(filters={"label": "pilot.app=hello"})]
+    return [
+        c.labels["pilot.release"]
+        for c in client.containers.list(filters={"label": "pilot.app=hello"})
+    ]
 
 
 class HostListener:
@@ -68,7 +74,8 @@ class HostListener:
     def _run(self) -> None:
         while not self.stop.is_set():
             for container in self.client.containers.list(
-                    all=True, filters={"label": ["pilot.app=hello", "pilot.release=v2"]}):
+                all=True, filters={"label": ["pilot.app=hello", "pilot.release=v2"]}
+            ):
                 env = dict(e.split("=", 1) for e in container.attrs["Config"]["Env"])
                 self._serve(int(env["PORT"]))
                 return
@@ -152,7 +159,8 @@ def test_a_release_that_dies_while_it_settles_is_not_live(site):
         engine.deploy("hello")
         (root / "hello" / "Dockerfile").write_text(
             "FROM pilot/busybox:latest\nCOPY www /www\n"
-            'CMD ["sh", "-c", "httpd -p $PORT -h /www; sleep 2; echo giving up; exit 4"]\n')
+            'CMD ["sh", "-c", "httpd -p $PORT -h /www; sleep 2; echo giving up; exit 4"]\n'
+        )
         with pytest.raises(DeployError) as failed:
             engine.deploy("hello")
         assert "exited with code 4" in str(failed.value)
@@ -187,8 +195,14 @@ def test_apps_publish_no_host_port_and_live_on_the_private_network(site, docker_
 def test_repeats_are_collapsed_as_data():
     lines = ["a", "x", "y", "x", "y", "x", "y", "b", "b", "c"]
     assert server_target.collapse_repeats(lines) == [
-        "a", "x", "y", "[the 2 lines above repeated 2 more time(s)]",
-        "b", "[the line above repeated 1 more time(s)]", "c"]
+        "a",
+        "x",
+        "y",
+        "[the 2 lines above repeated 2 more time(s)]",
+        "b",
+        "[the line above repeated 1 more time(s)]",
+        "c",
+    ]
     assert server_target.collapse_repeats(["a", "b", "c"]) == ["a", "b", "c"]
     assert server_target.collapse_repeats([]) == []
 
@@ -197,8 +211,12 @@ def test_a_restarting_or_restarted_container_is_never_trusted(docker_client):
     """What the release gate asks of a container (server_target.trouble): one that the
     engine keeps restarting is caught whether it is caught restarting or just up again."""
     container = docker_client.containers.run(
-        "pilot/busybox:latest", ["sh", "-c", "sleep 0.2; exit 5"], detach=True,
-        restart_policy={"Name": "always"}, labels={"pilot.test": "restarts"})
+        "pilot/busybox:latest",
+        ["sh", "-c", "sleep 0.2; exit 5"],
+        detach=True,
+        restart_policy={"Name": "always"},
+        labels={"pilot.test": "restarts"},
+    )
     try:
         deadline = time.monotonic() + 20
         while container.attrs.get("RestartCount", 0) < 1 and time.monotonic() < deadline:

@@ -45,8 +45,14 @@ class Upstream:
             def _answer(self, extra: dict) -> None:
                 if self.path.startswith("/slow"):
                     time.sleep(1.0)
-                body = json.dumps({"name": outer.name, "path": self.path,
-                                   "headers": dict(self.headers.items()), **extra}).encode()
+                body = json.dumps(
+                    {
+                        "name": outer.name,
+                        "path": self.path,
+                        "headers": dict(self.headers.items()),
+                        **extra,
+                    }
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -84,8 +90,15 @@ def upstreams():
         upstream.stop()
 
 
-def get(port: int, host: str | None, path: str = "/", headers: dict | None = None,
-        method: str = "GET", body: bytes | None = None, timeout: float = 10):
+def get(
+    port: int,
+    host: str | None,
+    path: str = "/",
+    headers: dict | None = None,
+    method: str = "GET",
+    body: bytes | None = None,
+    timeout: float = 10,
+):
     """(status, body bytes, response headers) of one request through the proxy."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -135,8 +148,17 @@ class LocalProxy:
         self.out, self.err = tmp_path / "proxy.out", tmp_path / "proxy.err"
         with self.out.open("wb") as out, self.err.open("wb") as err:
             self.process = subprocess.Popen(
-                [sys.executable, str(PROGRAM), "--listen", f"127.0.0.1:{self.port}",
-                 "--routes", str(self.routes_path)], stdout=out, stderr=err)
+                [
+                    sys.executable,
+                    str(PROGRAM),
+                    "--listen",
+                    f"127.0.0.1:{self.port}",
+                    "--routes",
+                    str(self.routes_path),
+                ],
+                stdout=out,
+                stderr=err,
+            )
         wait_healthy(self.port, alive=lambda: self.process.poll() is None)
 
     def write_routes(self, routes: dict[str, str]) -> None:
@@ -215,9 +237,18 @@ def test_health_answers_whatever_the_host(local_proxy):
 
 
 def test_the_upstream_sees_forwarded_headers_and_connection_close(local_proxy):
-    status, body, _ = get(local_proxy.port, "a.example.com:80", "/", headers={
-        "Connection": "keep-alive", "Keep-Alive": "timeout=5", "X-Forwarded-For": "203.0.113.9",
-        "X-Forwarded-Proto": "https", "X-Custom": "kept"})
+    status, body, _ = get(
+        local_proxy.port,
+        "a.example.com:80",
+        "/",
+        headers={
+            "Connection": "keep-alive",
+            "Keep-Alive": "timeout=5",
+            "X-Forwarded-For": "203.0.113.9",
+            "X-Forwarded-Proto": "https",
+            "X-Custom": "kept",
+        },
+    )
     assert status == 200
     seen = json.loads(body)["headers"]
     assert seen["Connection"] == "close"
@@ -231,9 +262,17 @@ def test_the_upstream_sees_forwarded_headers_and_connection_close(local_proxy):
 
 
 def test_a_websocket_upgrade_keeps_its_headers(local_proxy):
-    _, body, _ = get(local_proxy.port, "a.example.com", "/ws", headers={
-        "Connection": "keep-alive, Upgrade", "Upgrade": "websocket",
-        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"})
+    _, body, _ = get(
+        local_proxy.port,
+        "a.example.com",
+        "/ws",
+        headers={
+            "Connection": "keep-alive, Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Version": "13",
+        },
+    )
     seen = json.loads(body)["headers"]
     assert seen["Connection"] == "Upgrade" and seen["Upgrade"] == "websocket"
     assert seen["Sec-WebSocket-Key"] == "dGhlIHNhbXBsZSBub25jZQ=="
@@ -253,8 +292,9 @@ def test_a_request_body_is_piped_through(local_proxy):
 def test_bad_heads_are_refused(local_proxy):
     assert raw(local_proxy.port, b"GET / HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 400 ")  # no Host
     assert raw(local_proxy.port, b"nonsense\r\n\r\n").startswith(b"HTTP/1.1 400 ")
-    assert raw(local_proxy.port, b"GET / HTTP/1.1\r\nHost: a.example.com\nX: y\r\n\r\n"
-               ).startswith(b"HTTP/1.1 400 ")  # a bare LF would smuggle a header
+    assert raw(local_proxy.port, b"GET / HTTP/1.1\r\nHost: a.example.com\nX: y\r\n\r\n").startswith(
+        b"HTTP/1.1 400 "
+    )  # a bare LF would smuggle a header
     big = b"GET / HTTP/1.1\r\nHost: a.example.com\r\nX-Big: " + b"x" * 70000 + b"\r\n\r\n"
     with socket.create_connection(("127.0.0.1", local_proxy.port), timeout=10) as s:
         with contextlib.suppress(ConnectionResetError, BrokenPipeError):
@@ -320,7 +360,8 @@ def test_a_bad_routes_file_keeps_the_old_table(local_proxy):
 def test_sigterm_lets_a_request_in_flight_finish_and_exits_0(local_proxy):
     answer: list = []
     thread = threading.Thread(
-        target=lambda: answer.append(get(local_proxy.port, "a.example.com", "/slow")))
+        target=lambda: answer.append(get(local_proxy.port, "a.example.com", "/slow"))
+    )
     thread.start()
     time.sleep(0.3)  # the request has reached the upstream, which takes a second
     os.kill(local_proxy.process.pid, signal.SIGTERM)
@@ -397,14 +438,27 @@ def test_the_proxy_container_routes_and_swaps(docker_client, python_base, upstre
     a, b = upstreams
     tag = proxy.proxy_image_tag(python_base)
     started = time.monotonic()
-    docker_client.images.build(fileobj=io.BytesIO(proxy.proxy_context(python_base)),
-                               custom_context=True, tag=tag, rm=True, forcerm=True)
+    docker_client.images.build(
+        fileobj=io.BytesIO(proxy.proxy_context(python_base)),
+        custom_context=True,
+        tag=tag,
+        rm=True,
+        forcerm=True,
+    )
     built = time.monotonic() - started
     port = free_port()
     container = docker_client.containers.create(
-        tag, network_mode="host",
-        command=["python3", "/pilot/proxy.py", "--listen", f"127.0.0.1:{port}",
-                 "--routes", "/etc/pilot/routes.json"])
+        tag,
+        network_mode="host",
+        command=[
+            "python3",
+            "/pilot/proxy.py",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--routes",
+            "/etc/pilot/routes.json",
+        ],
+    )
     try:
         container.put_archive("/etc/pilot", proxy.routes_tar({"a.example.com": a.address}))
         container.start()

@@ -31,8 +31,12 @@ def ecr(tmp_path_factory):
 
 
 def tags(host: str, repository: str, user: str, password: str) -> list[str]:
-    request = urllib.request.Request(f"http://{host}/v2/{repository}/tags/list", headers={
-        "Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()})
+    request = urllib.request.Request(
+        f"http://{host}/v2/{repository}/tags/list",
+        headers={
+            "Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        },
+    )
     with urllib.request.urlopen(request, timeout=5) as answer:
         return list(json.load(answer)["tags"])
 

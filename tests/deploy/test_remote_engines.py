@@ -43,8 +43,9 @@ def test_docker_over_ssh_forwards_the_engine_socket(sshd, docker_engine, tmp_pat
     assert " ssh-ed25519 " in (state / "keys" / "known_hosts").read_text()  # host key pinned
 
 
-def test_docker_over_ssh_with_a_key_the_host_does_not_know_is_refused(sshd, docker_engine,
-                                                                      tmp_path):
+def test_docker_over_ssh_with_a_key_the_host_does_not_know_is_refused(
+    sshd, docker_engine, tmp_path
+):
     state = tmp_path / ".pilot"
     server_key(state / "keys", "stranger")  # a key the sshd has never seen
     target = parse_host(ssh_url(sshd, docker_engine), state)
@@ -57,8 +58,12 @@ def tls_engine(own_root, tmp_path):
     """A private dockerd that also listens with mutual TLS on 127.0.0.1."""
     files = ensure_tls(tmp_path / "server-tls", "acme", ["127.0.0.1"])
     port = free_port()
-    engine = dockerd.start(own_root, extra=dockerd.tls_listen(
-        f"127.0.0.1:{port}", files.ca_cert, files.server_cert, files.server_key))
+    engine = dockerd.start(
+        own_root,
+        extra=dockerd.tls_listen(
+            f"127.0.0.1:{port}", files.ca_cert, files.server_cert, files.server_key
+        ),
+    )
     try:
         yield port, files
     finally:
@@ -70,8 +75,10 @@ def test_docker_over_mutual_tls(tls_engine, tmp_path):
     state = tmp_path / ".pilot"
     (state / "keys").mkdir(parents=True)
     shutil.copytree(files.directory, state / "keys" / "tls")  # what provisioning leaves
-    for url in (f"tcps://127.0.0.1:{port}",  # how server.host names it
-                f"tcp://127.0.0.1:{port}"):  # how the server's Terraform outputs name it
+    for url in (
+        f"tcps://127.0.0.1:{port}",  # how server.host names it
+        f"tcp://127.0.0.1:{port}",
+    ):  # how the server's Terraform outputs name it
         target = parse_host(url, state)
         assert target.kind == "tls"
         with connect(target, state / "run") as client:

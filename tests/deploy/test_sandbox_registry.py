@@ -28,13 +28,16 @@ def sandbox_project(tmp_path, cli, docker_engine, monkeypatch):
 
 
 @pytest.mark.parametrize("target", [{"kind": "ecs"}, {"kind": "lambda", "package": "image"}])
-def test_an_image_target_is_refused_before_the_build(sandbox_project, cli, docker_client,
-                                                     target):
+def test_an_image_target_is_refused_before_the_build(sandbox_project, cli, docker_client, target):
     from pilot_tui.apps import add_app
 
     pf = ProjectFile.load(sandbox_project / "pilot.toml")
-    pf.save(add_app(pf.text, {"name": "api", "path": "api", "build": {"kind": "dockerfile"},
-                              "target": target}))
+    pf.save(
+        add_app(
+            pf.text,
+            {"name": "api", "path": "api", "build": {"kind": "dockerfile"}, "target": target},
+        )
+    )
     before = {tag for image in docker_client.images.list() for tag in image.tags}
     refused = cli("deploy", "api")
     assert refused.code == 1, refused.err

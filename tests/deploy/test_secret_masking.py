@@ -45,8 +45,12 @@ def forms(value: str) -> set[str]:
 
 
 def leaks(where: str, output: str) -> list[str]:
-    return [f"{where}: {form!r}" for value in (STORED, EXPORTED) for form in forms(value)
-            if form in output]
+    return [
+        f"{where}: {form!r}"
+        for value in (STORED, EXPORTED)
+        for form in forms(value)
+        if form in output
+    ]
 
 
 @pytest.fixture
@@ -56,8 +60,9 @@ def leaky(site, monkeypatch):
     monkeypatch.delenv("API_TOKEN")  # stored in .pilot/secrets instead
     dockerfile = root / "hello" / "Dockerfile"
     original = dockerfile.read_text()
-    changed = original.replace("with token=$API_TOKEN;",
-                               "with $API_TOKEN; echo db $DB_PASSWORD >&2;")
+    changed = original.replace(
+        "with token=$API_TOKEN;", "with $API_TOKEN; echo db $DB_PASSWORD >&2;"
+    )
     assert changed != original, "the hello fixture's CMD changed: update this test"
     dockerfile.write_text(changed)
     pf = ProjectFile.load(root / "pilot.toml")
@@ -76,11 +81,18 @@ def follow(root: Path, until: str, seconds: float = 30) -> str:
     everything it printed."""
     env = {**os.environ, "DB_PASSWORD": EXPORTED}
     env.pop("PILOT_PROJECT", None)
-    process = subprocess.Popen([PILOT, "logs", "hello", "--follow"], cwd=root, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [PILOT, "logs", "hello", "--follow"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")),
-                              daemon=True)
+    reader = threading.Thread(
+        target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True
+    )
     reader.start()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and not any(until in line for line in lines):
@@ -111,8 +123,12 @@ async def test_no_output_path_shows_a_secret_value(leaky, monkeypatch):
     shown["logs --tail 1"] = last.stdout + last.stderr
     shown["logs --follow"] = follow(root, until="with ")
     assert "with ••••••" in shown["logs --follow"], shown["logs --follow"]
-    for args in (("status", "--json"), ("releases", "hello", "--json"),
-                 ("secrets", "list", "hello"), ("app", "list")):
+    for args in (
+        ("status", "--json"),
+        ("releases", "hello", "--json"),
+        ("secrets", "list", "hello"),
+        ("app", "list"),
+    ):
         result = pilot(root, *args)
         shown[" ".join(args)] = result.stdout + result.stderr
 
@@ -128,9 +144,11 @@ async def test_no_output_path_shows_a_secret_value(leaky, monkeypatch):
     for where, output in shown.items():
         found += leaks(where, output)
 
-    files = {str(path.relative_to(root)): path.read_bytes().decode("utf-8", "replace")
-             for path in sorted((root / ".pilot").rglob("*"))
-             if path.is_file() and path.parent.name != "secrets"}
+    files = {
+        str(path.relative_to(root)): path.read_bytes().decode("utf-8", "replace")
+        for path in sorted((root / ".pilot").rglob("*"))
+        if path.is_file() and path.parent.name != "secrets"
+    }
     masked = json.dumps("with " + redact.MASK)[1:-1]  # as the JSON lines hold it
     assert any(masked in body for name, body in files.items() if "deploy-" in name)
     for name, body in files.items():
@@ -158,10 +176,14 @@ async def test_no_output_path_shows_a_secret_value(leaky, monkeypatch):
         screen = app.screen
         assert isinstance(screen, DeployScreen)
         assert await until(pilot_, lambda: "Not deployed" in text(screen, "#deploy-result"))
-        viewer = ("\n".join(screen.query_one("#deploy-log", ColorLog).plain_lines)
-                  + text(screen, "#deploy-error") + text(screen, "#deploy-result"))
-        assert "with ••••••" in viewer and "response:404" in text(screen, "#deploy-error"), \
-            viewer  # the pinned error shows the last 12 of the lines the pane has
+        viewer = (
+            "\n".join(screen.query_one("#deploy-log", ColorLog).plain_lines)
+            + text(screen, "#deploy-error")
+            + text(screen, "#deploy-result")
+        )
+        assert "with ••••••" in viewer and "response:404" in text(screen, "#deploy-error"), (
+            viewer
+        )  # the pinned error shows the last 12 of the lines the pane has
         found += leaks("deploy viewer", viewer)
         await pilot_.press("escape", "escape")
 

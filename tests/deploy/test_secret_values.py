@@ -48,8 +48,9 @@ def test_any_value_round_trips_through_secrets_set(project):
 
     nul = run_pilot("secrets", "set", "hello", "NUL", cwd=root, input="a\0b")
     assert nul.returncode == 2 and "NUL" in nul.stderr and "nothing stored" in nul.stderr
-    latin1 = subprocess.run([PILOT, "secrets", "set", "hello", "BYTES"], cwd=root,
-                            input=b"caf\xe9", capture_output=True)
+    latin1 = subprocess.run(
+        [PILOT, "secrets", "set", "hello", "BYTES"], cwd=root, input=b"caf\xe9", capture_output=True
+    )
     assert latin1.returncode == 2 and b"not UTF-8" in latin1.stderr, latin1.stderr
     assert secrets.read_file(path) == VALUES
 

@@ -35,17 +35,24 @@ def checkout(base, name, engine_url, port):
     shutil.copytree(HELLO, root / "hello")
     pf = ProjectFile.load(root / "pilot.toml")
     text = pf.text
-    for key, value in (("server.host", engine_url), ("server.home", "host"),
-                       ("server.http_port", port), ("state.backend", "s3")):
+    for key, value in (
+        ("server.host", engine_url),
+        ("server.home", "host"),
+        ("server.http_port", port),
+        ("state.backend", "s3"),
+    ):
         text = ProjectFile(pf.path, text).with_value(key, value)
-    text += ('\n[[apps]]\nname = "hello"\npath = "hello"\n[apps.build]\nkind = "dockerfile"\n'
-             '[apps.target]\nkind = "server"\nhealth_path = "/index.html"\n')
+    text += (
+        '\n[[apps]]\nname = "hello"\npath = "hello"\n[apps.build]\nkind = "dockerfile"\n'
+        '[apps.target]\nkind = "server"\nhealth_path = "/index.html"\n'
+    )
     pf.save(text)
     return root
 
 
-def test_teammates_share_one_release_history(tmp_path, moto, docker_engine, python_base,
-                                             monkeypatch):
+def test_teammates_share_one_release_history(
+    tmp_path, moto, docker_engine, python_base, monkeypatch
+):
     monkeypatch.setenv("PILOT_PROXY_BASE", python_base)
     monkeypatch.setenv("API_TOKEN", "unused")
     port = free_port()
@@ -61,8 +68,7 @@ def test_teammates_share_one_release_history(tmp_path, moto, docker_engine, pyth
         assert get(port) == "hello from bob"
         listed = run_pilot("releases", "hello", "--json", cwd=alice)
         records = json.loads(listed.stdout)
-        assert [(r["id"], r["status"]) for r in records] == [("v1", "superseded"),
-                                                             ("v2", "live")]
+        assert [(r["id"], r["status"]) for r in records] == [("v1", "superseded"), ("v2", "live")]
         back = run_pilot("rollback", "hello", cwd=alice)  # alice rolls back bob's release
         assert back.returncode == 0, back.stderr
         assert get(port) == "hello v1"

@@ -28,31 +28,46 @@ def what_pilot_left(state_dir, project: str) -> dict[str, list[str]]:
 
     iam = aws("iam")
     users = [u["UserName"] for u in iam.list_users()["Users"]]
-    tagged = aws("resourcegroupstaggingapi").get_resources(TagFilters=[
-        {"Key": "pilot:project", "Values": [project]}])["ResourceTagMappingList"]
-    everything = [i for r in aws("ec2").describe_instances()["Reservations"]
-                  for i in r["Instances"]]
+    tagged = aws("resourcegroupstaggingapi").get_resources(
+        TagFilters=[{"Key": "pilot:project", "Values": [project]}]
+    )["ResourceTagMappingList"]
+    everything = [
+        i for r in aws("ec2").describe_instances()["Reservations"] for i in r["Instances"]
+    ]
     instances = [i["InstanceId"] for i in everything if i["State"]["Name"] != "terminated"]
     # EC2 keeps showing a terminated instance (and its tags) for a while: it is gone.
     terminated = {i["InstanceId"] for i in everything if i["State"]["Name"] == "terminated"}
     return {
-        "tagged": [r["ResourceARN"] for r in tagged
-                   if r["ResourceARN"].rsplit("/", 1)[-1] not in terminated],
+        "tagged": [
+            r["ResourceARN"]
+            for r in tagged
+            if r["ResourceARN"].rsplit("/", 1)[-1] not in terminated
+        ],
         "users": users,
-        "access keys": [k["AccessKeyId"] for u in users
-                        for k in iam.list_access_keys(UserName=u)["AccessKeyMetadata"]],
+        "access keys": [
+            k["AccessKeyId"]
+            for u in users
+            for k in iam.list_access_keys(UserName=u)["AccessKeyMetadata"]
+        ],
         "roles": [r["RoleName"] for r in iam.list_roles()["Roles"]],
         "buckets": [b["Name"] for b in aws("s3").list_buckets()["Buckets"]],
         "functions": [f["FunctionName"] for f in aws("lambda").list_functions()["Functions"]],
-        "distributions": [d["Id"] for d in aws("cloudfront").list_distributions()[
-            "DistributionList"].get("Items", []) or []],
-        "repositories": [r["repositoryName"] for r in
-                         aws("ecr").describe_repositories()["repositories"]],
-        "log groups": [g["logGroupName"] for g in aws("logs").describe_log_groups()[
-            "logGroups"]],
+        "distributions": [
+            d["Id"]
+            for d in aws("cloudfront").list_distributions()["DistributionList"].get("Items", [])
+            or []
+        ],
+        "repositories": [
+            r["repositoryName"] for r in aws("ecr").describe_repositories()["repositories"]
+        ],
+        "log groups": [g["logGroupName"] for g in aws("logs").describe_log_groups()["logGroups"]],
         "instances": instances,
-        "vpcs": [v["VpcId"] for v in aws("ec2").describe_vpcs(Filters=[
-            {"Name": "tag:pilot:project", "Values": [project]}])["Vpcs"]],
+        "vpcs": [
+            v["VpcId"]
+            for v in aws("ec2").describe_vpcs(
+                Filters=[{"Name": "tag:pilot:project", "Values": [project]}]
+            )["Vpcs"]
+        ],
         "gcs buckets": [b.name for b in gcs_client(emulators["gcs"].url).list_buckets()],
     }
 
@@ -73,12 +88,16 @@ def sandbox_apps(tmp_path, cli, docker_engine, python_base, lambda_runtime, monk
     pf = ProjectFile.load(tmp_path / "pilot.toml")
     port = free_port()
     text = pf.with_value("server.http_port", port)
-    for app in ({"name": "web", "path": "site", "target": {"kind": "s3-cloudfront"}},
-                {"name": "fn", "path": "fn",
-                 "target": {"kind": "lambda", "package": "zip", "memory": 128}},
-                {"name": "hello", "path": "hello", "build": {"kind": "dockerfile"},
-                 "target": {"kind": "server", "health_path": "/index.html",
-                            "health_timeout": 20}}):
+    for app in (
+        {"name": "web", "path": "site", "target": {"kind": "s3-cloudfront"}},
+        {"name": "fn", "path": "fn", "target": {"kind": "lambda", "package": "zip", "memory": 128}},
+        {
+            "name": "hello",
+            "path": "hello",
+            "build": {"kind": "dockerfile"},
+            "target": {"kind": "server", "health_path": "/index.html", "health_timeout": 20},
+        },
+    ):
         text = add_app(text, app)
     pf.save(text)
     yield tmp_path, port
@@ -119,15 +138,22 @@ def test_server_destroy_leaves_nothing(sandbox_apps, cli, docker_client, monkeyp
     monkeypatch.setattr(Sandbox, "stop", look_then_stop)
     down = cli("server", "destroy", "--yes")
     assert down.code == 0, down.err
-    for listed in ("pilot-acme-deployer", "pilot-acme-lambda", "pilot-acme-ecs-exec",
-                   "pilot-acme-web-site", "pilot-acme-fn", "aws_instance.server",
-                   "pilot-acme-hello-v1", "aws-deployer.json", "releases/web.json"):
+    for listed in (
+        "pilot-acme-deployer",
+        "pilot-acme-lambda",
+        "pilot-acme-ecs-exec",
+        "pilot-acme-web-site",
+        "pilot-acme-fn",
+        "aws_instance.server",
+        "pilot-acme-hello-v1",
+        "aws-deployer.json",
+        "releases/web.json",
+    ):
         assert listed in down.out, listed  # all of it was listed before it went
     assert "What remains: nothing." in down.out and "The Pilot Server is gone." in down.out
     left = seen["left"]
     assert {kind: names for kind, names in left.items() if names} == {}
-    assert docker_client.containers.list(all=True, filters={"label": "pilot.project=acme"}) \
-        == []
+    assert docker_client.containers.list(all=True, filters={"label": "pilot.project=acme"}) == []
     assert docker_client.containers.list(all=True, filters={"name": "pilot-proxy"}) == []
     with pytest.raises(OSError):  # nothing answers for the app any more (item 31)
         get(port, "hello.localhost", "/index.html")

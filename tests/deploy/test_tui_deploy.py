@@ -44,8 +44,7 @@ async def test_deploy_from_the_apps_screen_then_a_failure_then_cancel(site):
         assert await until(pilot, lambda: "is live" in text(screen, "#deploy-result"))
         assert f"http://hello.localhost:{port}/" in text(screen, "#deploy-result")
         table = screen.query_one("#stages", DataTable)
-        states = [str(table.get_cell(s, "state")) for s in ("build", "push", "deploy",
-                                                            "release")]
+        states = [str(table.get_cell(s, "state")) for s in ("build", "push", "deploy", "release")]
         assert states == ["✓ done"] * 4
         log = screen.query_one("#deploy-log", ColorLog)
         assert any(line.startswith("Step 1/") for line in log.plain_lines)  # build streamed
@@ -75,8 +74,13 @@ async def test_deploy_from_the_apps_screen_then_a_failure_then_cancel(site):
         (root / "hello" / "www" / "index.html").write_text("hello v3\n")
         await pilot.press("d")
         screen = app.screen
-        assert await until(pilot, lambda: "waiting for GET" in
-                           "\n".join(screen.query_one("#deploy-log", ColorLog).plain_lines))
+        assert await until(
+            pilot,
+            lambda: (
+                "waiting for GET"
+                in "\n".join(screen.query_one("#deploy-log", ColorLog).plain_lines)
+            ),
+        )
         await pilot.press("escape")  # asks first
         await pilot.click("#stop")
         assert await until(pilot, lambda: "Cancelled" in text(screen, "#deploy-result"))
@@ -86,8 +90,9 @@ async def test_deploy_from_the_apps_screen_then_a_failure_then_cancel(site):
         # The dashboard asks the host how the live apps are doing, with today's settings:
         # health_path is /missing now, which v1 does not serve. The app's row says what
         # `status` says, not "live" on the release history's word.
-        assert await until(pilot, lambda: "hello ✗ unhealthy (404)" in
-                           text(app.screen, "#health"), seconds=20), text(app.screen, "#health")
+        assert await until(
+            pilot, lambda: "hello ✗ unhealthy (404)" in text(app.screen, "#health"), seconds=20
+        ), text(app.screen, "#health")
         assert "hello: v1 unhealthy (404) at" in text(app.screen, "#project-status")
         assert "last deploy v3 cancelled" in text(app.screen, "#project-status")
 
@@ -115,14 +120,16 @@ async def test_the_home_screen_reads_the_same_health_as_status(site, cli, docker
         await pilot.pause()
         assert isinstance(app.screen, WelcomeScreen)
         assert "v1 live" not in text(app.screen, "#project-status")  # not before the check
-        assert await until(pilot, lambda: "hello ✗ stopped" in text(app.screen, "#health"),
-                           seconds=20), text(app.screen, "#health")
+        assert await until(
+            pilot, lambda: "hello ✗ stopped" in text(app.screen, "#health"), seconds=20
+        ), text(app.screen, "#health")
         shown = text(app.screen, "#project-status")
         assert "hello: v1 stopped at" in shown and "v1 live" not in shown
 
         container.start()  # back (the proxy finds it by name): both say so
         assert get(port) == "hello v1"
         await pilot.press("r")
-        assert await until(pilot, lambda: "hello: v1 live at" in
-                           text(app.screen, "#project-status"), seconds=20)
+        assert await until(
+            pilot, lambda: "hello: v1 live at" in text(app.screen, "#project-status"), seconds=20
+        )
         assert "hello ✓ healthy" in text(app.screen, "#health")

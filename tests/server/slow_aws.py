@@ -36,8 +36,12 @@ def serve(upstream: int, port: int, action: str, release: Path) -> None:
             for key, value in answer.getheaders():
                 if key.lower() not in HOP_BY_HOP | {"content-length"}:
                     self.send_header(key, value)
-            self.send_header("Content-Length", answer.getheader("Content-Length") or "0"
-                             if self.command == "HEAD" else str(len(payload)))
+            self.send_header(
+                "Content-Length",
+                answer.getheader("Content-Length") or "0"
+                if self.command == "HEAD"
+                else str(len(payload)),
+            )
             self.end_headers()
             # The caller may have been killed while it waited: the call still happened.
             with contextlib.suppress(BrokenPipeError):

@@ -25,8 +25,13 @@ def emulators(tmp_path):
 
 
 def aws(service, url):
-    return boto3.client(service, region_name="eu-west-1", endpoint_url=url,
-                        aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+    return boto3.client(
+        service,
+        region_name="eu-west-1",
+        endpoint_url=url,
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+    )
 
 
 def test_s3_backend_is_created_once_with_safe_settings(emulators):
@@ -34,15 +39,14 @@ def test_s3_backend_is_created_once_with_safe_settings(emulators):
     s3, ddb = aws("s3", url), aws("dynamodb", url)
     first = backends.ensure_s3(s3, ddb, "pilot-state-acme", "pilot-state-acme-lock", "eu-west-1")
     assert first == ["created bucket pilot-state-acme", "created lock table pilot-state-acme-lock"]
-    second = backends.ensure_s3(s3, ddb, "pilot-state-acme", "pilot-state-acme-lock",
-                                "eu-west-1")
+    second = backends.ensure_s3(s3, ddb, "pilot-state-acme", "pilot-state-acme-lock", "eu-west-1")
     assert second == []
     assert s3.get_bucket_versioning(Bucket="pilot-state-acme")["Status"] == "Enabled"
-    rule = s3.get_bucket_encryption(Bucket="pilot-state-acme")[
-        "ServerSideEncryptionConfiguration"]["Rules"][0]
+    rule = s3.get_bucket_encryption(Bucket="pilot-state-acme")["ServerSideEncryptionConfiguration"][
+        "Rules"
+    ][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
-    block = s3.get_public_access_block(Bucket="pilot-state-acme")[
-        "PublicAccessBlockConfiguration"]
+    block = s3.get_public_access_block(Bucket="pilot-state-acme")["PublicAccessBlockConfiguration"]
     assert all(block.values())
     table = ddb.describe_table(TableName="pilot-state-acme-lock")["Table"]
     assert table["KeySchema"] == [{"AttributeName": "LockID", "KeyType": "HASH"}]
@@ -50,8 +54,11 @@ def test_s3_backend_is_created_once_with_safe_settings(emulators):
 
 
 def test_gcs_backend_is_created_once_versioned_and_uniform(emulators):
-    client = storage.Client(project="sandbox", credentials=AnonymousCredentials(),
-                            client_options={"api_endpoint": emulators["gcs"].url})
+    client = storage.Client(
+        project="sandbox",
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": emulators["gcs"].url},
+    )
     first = backends.ensure_gcs(client, "pilot-state-acme", "US-CENTRAL1")
     # The emulator ignores settings given at creation, so the repair step applies them:
     # the same path that fixes a bucket someone changed by hand.

@@ -17,14 +17,18 @@ def aws_home(tmp_path, monkeypatch):
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(var, raising=False)
     creds, config = tmp_path / "credentials", tmp_path / "config"
-    creds.write_text("[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
-                     "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
-                     "[acme]\naws_access_key_id = AKIAI44QH8DHBEXAMPLE\n"
-                     "aws_secret_access_key = je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY\n")
-    config.write_text("[profile sso-dev]\nsso_session = corp\nsso_account_id = 111122223333\n"
-                      "sso_role_name = Dev\nregion = eu-west-1\n"
-                      "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\n"
-                      "sso_region = eu-west-1\n")
+    creds.write_text(
+        "[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+        "[acme]\naws_access_key_id = AKIAI44QH8DHBEXAMPLE\n"
+        "aws_secret_access_key = je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY\n"
+    )
+    config.write_text(
+        "[profile sso-dev]\nsso_session = corp\nsso_account_id = 111122223333\n"
+        "sso_role_name = Dev\nregion = eu-west-1\n"
+        "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\n"
+        "sso_region = eu-west-1\n"
+    )
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     monkeypatch.setenv("HOME", str(tmp_path))  # no real SSO token cache
@@ -65,10 +69,16 @@ def test_google_checks(tmp_path, emulators):
     assert "not a Google service-account" in (key_file_problem(pasted) or "")
     assert not check_gcp("acme", tmp_path / "missing.json").ok
     truncated = tmp_path / "truncated.json"  # a key damaged in copy-paste
-    truncated.write_text(json.dumps({"type": "service_account", "private_key":
-                                     "-----BEGIN PRIVATE KEY-----\nxx\n-----END PRIVATE KEY-----\n",
-                                     "client_email": "a@b.iam.gserviceaccount.com",
-                                     "token_uri": "https://oauth2.googleapis.com/token"}))
+    truncated.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "private_key": "-----BEGIN PRIVATE KEY-----\nxx\n-----END PRIVATE KEY-----\n",
+                "client_email": "a@b.iam.gserviceaccount.com",
+                "token_uri": "https://oauth2.googleapis.com/token",
+            }
+        )
+    )
     damaged = check_gcp("acme-prod", truncated)
     assert not damaged.ok and "the key cannot be read" in damaged.message
     assert "BEGIN PRIVATE KEY" not in damaged.message
@@ -79,10 +89,17 @@ def test_google_checks(tmp_path, emulators):
 def test_cli_exits_non_zero_when_the_configured_credentials_fail(aws_home):
     project = aws_home / "proj"
     project.mkdir()
-    env = {"AWS_SHARED_CREDENTIALS_FILE": str(aws_home / "credentials"),
-           "AWS_CONFIG_FILE": str(aws_home / "config"), "HOME": str(aws_home)}
-    assert run_pilot("init", "--home", "aws", "--aws-profile", "sso-dev", cwd=project,
-                     env=env).returncode == 0
+    env = {
+        "AWS_SHARED_CREDENTIALS_FILE": str(aws_home / "credentials"),
+        "AWS_CONFIG_FILE": str(aws_home / "config"),
+        "HOME": str(aws_home),
+    }
+    assert (
+        run_pilot(
+            "init", "--home", "aws", "--aws-profile", "sso-dev", cwd=project, env=env
+        ).returncode
+        == 0
+    )
     result = run_pilot("credentials", "--json", cwd=project, env=env)
     assert result.returncode == 1
     rows = json.loads(result.stdout)
@@ -106,8 +123,7 @@ def test_cli_in_the_sandbox_passes(tmp_path):
         Sandbox(tmp_path / ".pilot").stop()
 
 
-async def test_credentials_screen_in_the_sandbox_and_with_a_failing_profile(aws_home,
-                                                                          monkeypatch):
+async def test_credentials_screen_in_the_sandbox_and_with_a_failing_profile(aws_home, monkeypatch):
     from textual.widgets import DataTable, Static
 
     from pilot_tui.runner import pid_alive
@@ -137,7 +153,8 @@ async def test_credentials_screen_in_the_sandbox_and_with_a_failing_profile(aws_
 
     failing = aws_home / "aws"
     failing.mkdir()
-    assert run_pilot("init", "--home", "aws", "--aws-profile", "sso-dev",
-                     cwd=failing).returncode == 0
+    assert (
+        run_pilot("init", "--home", "aws", "--aws-profile", "sso-dev", cwd=failing).returncode == 0
+    )
     rows, summary = await open_screen(failing)
     assert "failed" in summary and "aws sso login --profile sso-dev" in summary

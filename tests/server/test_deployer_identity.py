@@ -25,8 +25,9 @@ def test_create_rotate_remove_in_the_sandbox(tmp_path):
 
         emulators = Sandbox(tmp_path / ".pilot").running()
         iam = aws_session("us-east-1").client("iam", endpoint_url=emulators["aws"].url)
-        policy = iam.get_user_policy(UserName="pilot-acme-deployer",
-                                     PolicyName="pilot-deploy")["PolicyDocument"]
+        policy = iam.get_user_policy(UserName="pilot-acme-deployer", PolicyName="pilot-deploy")[
+            "PolicyDocument"
+        ]
         policy = json.loads(policy) if isinstance(policy, str) else policy
         buckets = next(s for s in policy["Statement"] if s["Sid"] == "SiteBuckets")
         assert buckets["Resource"] == ["arn:aws:s3:::pilot-acme-*", "arn:aws:s3:::pilot-acme-*/*"]
@@ -43,16 +44,17 @@ def test_create_rotate_remove_in_the_sandbox(tmp_path):
         # The execution roles deploys pass on, made here by the admin, each trusting only
         # its service and holding only its AWS managed policy (+ ECS reading the secrets).
         for role, service, managed in (
-                ("pilot-acme-lambda", "lambda.amazonaws.com", "AWSLambdaBasicExecutionRole"),
-                ("pilot-acme-ecs-exec", "ecs-tasks.amazonaws.com",
-                 "AmazonECSTaskExecutionRolePolicy")):
+            ("pilot-acme-lambda", "lambda.amazonaws.com", "AWSLambdaBasicExecutionRole"),
+            ("pilot-acme-ecs-exec", "ecs-tasks.amazonaws.com", "AmazonECSTaskExecutionRolePolicy"),
+        ):
             trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
             trust = json.loads(trust) if isinstance(trust, str) else trust
             assert [s["Principal"] for s in trust["Statement"]] == [{"Service": service}]
             attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
             assert [p["PolicyName"] for p in attached] == [managed]
         assert iam.list_role_policies(RoleName="pilot-acme-ecs-exec")["PolicyNames"] == [
-            "pilot-secrets"]
+            "pilot-secrets"
+        ]
 
         removed = run_pilot("deployer", "remove", cwd=tmp_path)
         assert removed.returncode == 0, removed.stderr
@@ -68,13 +70,17 @@ def test_policies_are_scoped_to_the_project():
     ecs = next(s for s in policy["Statement"] if s["Sid"] == "Services")
     assert all("pilot-acme" in r for r in ecs["Resource"])
     # Deploys pass the execution roles on but cannot make roles or attach other policies.
-    actions = {a for s in policy["Statement"] for a in (
-        s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    actions = {
+        a
+        for s in policy["Statement"]
+        for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
     assert not {"iam:CreateRole", "iam:PutRolePolicy", "iam:CreateUser", "iam:*"} & actions
     attach = next(s for s in policy["Statement"] if s["Sid"] == "OnlyTheExecutionPolicies")
     assert set(attach["Condition"]["ArnEquals"]["iam:PolicyARN"]) == {
         "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
-        "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"}
+        "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+    }
     secrets = next(s for s in policy["Statement"] if s["Sid"] == "Secrets")
     assert secrets["Resource"] == "arn:aws:ssm:eu-west-1:123456789012:parameter/pilot/acme/*"
     # (GCP's service account: tests/test_identity_gcp.py, through a fake transport.)
@@ -84,8 +90,7 @@ def test_the_gcp_deployer_is_refused_in_the_sandbox(tmp_path):
     assert run_pilot("init", "--name", "acme", cwd=tmp_path).returncode == 0
     refused = run_pilot("deployer", "create", "--cloud", "gcp", cwd=tmp_path)
     assert refused.returncode == 2
-    assert "the GCP deployer needs gcp.project and a real Google Cloud project" in \
-        refused.stderr
+    assert "the GCP deployer needs gcp.project and a real Google Cloud project" in refused.stderr
 
 
 def test_deploys_use_the_deployer_key_when_there_is_one(tmp_path):
@@ -96,9 +101,15 @@ def test_deploys_use_the_deployer_key_when_there_is_one(tmp_path):
     config = SimpleNamespace(aws=SimpleNamespace(region="eu-west-1", profile=None))
     keys = tmp_path / "keys"
     keys.mkdir()
-    (keys / KEY_FILE).write_text(json.dumps({"user": "pilot-acme-deployer",
-                                             "access_key_id": "AKIAIOSFODNN7DEPLOYR",
-                                             "secret_access_key": "s3cr3t/Deployer+Key0"}))
+    (keys / KEY_FILE).write_text(
+        json.dumps(
+            {
+                "user": "pilot-acme-deployer",
+                "access_key_id": "AKIAIOSFODNN7DEPLOYR",
+                "secret_access_key": "s3cr3t/Deployer+Key0",
+            }
+        )
+    )
     session = aws_deploy_session(config, tmp_path)
     credentials = session.get_credentials()
     assert credentials.access_key == "AKIAIOSFODNN7DEPLOYR"
@@ -127,12 +138,17 @@ def test_up_with_no_changes_still_checks_the_deployer(sandbox_project):
     assert "No changes" in again.stdout
     stored = json.loads(key_file.read_text())
     assert stored["access_key_id"] != first
-    assert [k["AccessKeyId"] for k in iam.list_access_keys(UserName="pilot-acme-deployer")[
-        "AccessKeyMetadata"]] == [stored["access_key_id"]]
-    sts = boto3.client("sts", region_name="us-east-1",
-                       endpoint_url=f"http://127.0.0.1:{sandbox_state(project)['aws']['port']}",
-                       aws_access_key_id=stored["access_key_id"],
-                       aws_secret_access_key=stored["secret_access_key"])
+    assert [
+        k["AccessKeyId"]
+        for k in iam.list_access_keys(UserName="pilot-acme-deployer")["AccessKeyMetadata"]
+    ] == [stored["access_key_id"]]
+    sts = boto3.client(
+        "sts",
+        region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{sandbox_state(project)['aws']['port']}",
+        aws_access_key_id=stored["access_key_id"],
+        aws_secret_access_key=stored["secret_access_key"],
+    )
     assert sts.get_caller_identity()["Arn"].endswith(":user/pilot-acme-deployer")
 
     # As after an `up` interrupted before setup: no deployer, no roles, no key file.
@@ -143,4 +159,6 @@ def test_up_with_no_changes_still_checks_the_deployer(sandbox_project):
     assert "No changes" in third.stdout and "deploys use arn:aws:iam::" in third.stderr
     assert key_file.exists()
     assert {r["RoleName"] for r in iam.list_roles()["Roles"]} >= {
-        "pilot-acme-lambda", "pilot-acme-ecs-exec"}
+        "pilot-acme-lambda",
+        "pilot-acme-ecs-exec",
+    }

@@ -16,8 +16,13 @@ def test_eject_then_plan_renders_the_users_copy(sandbox_project):
     result = run_pilot("server", "eject", cwd=project)
     assert result.returncode == 0, result.stderr
     infra = project / "infra"
-    assert {p.name for p in infra.iterdir()} >= {"main.tf", "variables.tf", "outputs.tf",
-                                                 "versions.tf", "cloud-init.yaml.tpl"}
+    assert {p.name for p in infra.iterdir()} >= {
+        "main.tf",
+        "variables.tf",
+        "outputs.tf",
+        "versions.tf",
+        "cloud-init.yaml.tpl",
+    }
     after = (project / "pilot.toml").read_text()
     assert tomllib.loads(after)["terraform"]["templates"] == "infra"
     assert all(line in after.splitlines() for line in before.splitlines())  # comments kept
@@ -44,12 +49,26 @@ def test_eject_refuses_a_non_empty_folder(tmp_path):
 
 
 def test_ssh_command_is_built_as_data():
-    cmd = ssh_command("203.0.113.9", "ubuntu", Path("/p/.pilot/keys/server_ed25519"),
-                      Path("/p/.pilot/keys/known_hosts"), ["docker", "ps"])
+    cmd = ssh_command(
+        "203.0.113.9",
+        "ubuntu",
+        Path("/p/.pilot/keys/server_ed25519"),
+        Path("/p/.pilot/keys/known_hosts"),
+        ["docker", "ps"],
+    )
     assert cmd.argv == (
-        "ssh", "-i", "/p/.pilot/keys/server_ed25519", "-o", "IdentitiesOnly=yes",
-        "-o", "UserKnownHostsFile=/p/.pilot/keys/known_hosts",
-        "-o", "StrictHostKeyChecking=accept-new", "ubuntu@203.0.113.9", "docker", "ps",
+        "ssh",
+        "-i",
+        "/p/.pilot/keys/server_ed25519",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "UserKnownHostsFile=/p/.pilot/keys/known_hosts",
+        "-o",
+        "StrictHostKeyChecking=accept-new",
+        "ubuntu@203.0.113.9",
+        "docker",
+        "ps",
     )
 
 

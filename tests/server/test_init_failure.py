@@ -10,8 +10,11 @@ def gcp_project(tmp_path):
     project = tmp_path / "acme"
     project.mkdir()
     assert run_pilot("init", "--name", "acme", cwd=project).returncode == 0
-    for key, value in (("gcp.project", "acme-prod-123"), ("server.home", "gcp"),
-                       ("server.allowed_cidrs", '["203.0.113.7/32"]')):
+    for key, value in (
+        ("gcp.project", "acme-prod-123"),
+        ("server.home", "gcp"),
+        ("server.allowed_cidrs", '["203.0.113.7/32"]'),
+    ):
         done = run_pilot("config", "set", key, value, cwd=project)
         assert done.returncode == 0, done.stderr
     return project

@@ -20,8 +20,14 @@ from tests.server.conftest import ec2
 def test_sigint_during_apply_then_resume(sandbox_project):
     project = sandbox_project
     env = {k: v for k, v in os.environ.items() if k != "PILOT_PROJECT"}
-    proc = subprocess.Popen([PILOT, "server", "up", "--yes"], cwd=project, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [PILOT, "server", "up", "--yes"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")))
     reader.start()
@@ -50,8 +56,12 @@ def test_sigint_during_apply_then_resume(sandbox_project):
     client = ec2(project)
     vpcs = client.describe_vpcs(Filters=[{"Name": "tag:pilot:project", "Values": ["acme"]}])
     assert len(vpcs["Vpcs"]) == 1
-    running = [i for r in client.describe_instances()["Reservations"] for i in r["Instances"]
-               if i["State"]["Name"] != "terminated"]
+    running = [
+        i
+        for r in client.describe_instances()["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] != "terminated"
+    ]
     assert len(running) == 1
 
 
@@ -74,8 +84,15 @@ class HeldLaunch:
         self.release = project.parent / "release-run-instances"
         port = free_port()
         self.proxy = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("slow_aws.py")),
-             str(state["aws"]["port"]), str(port), "RunInstances", str(self.release)])
+            [
+                sys.executable,
+                str(Path(__file__).with_name("slow_aws.py")),
+                str(state["aws"]["port"]),
+                str(port),
+                "RunInstances",
+                str(self.release),
+            ]
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             with socket.socket() as s:
@@ -89,11 +106,18 @@ class HeldLaunch:
 
     def server_up(self) -> None:
         env = {k: v for k, v in os.environ.items() if k != "PILOT_PROJECT"}
-        self.proc = subprocess.Popen([PILOT, "server", "up", "--yes"], cwd=self.project, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [PILOT, "server", "up", "--yes"],
+            cwd=self.project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines: list[str] = []
         self.reader = threading.Thread(
-            target=lambda: self.lines.extend(iter(self.proc.stderr.readline, "")))
+            target=lambda: self.lines.extend(iter(self.proc.stderr.readline, ""))
+        )
         self.reader.start()
 
     def wait_for(self, text: str, timeout: float = 120) -> None:
@@ -121,14 +145,21 @@ class HeldLaunch:
 
 def _instances(project) -> list[dict]:
     client = ec2(project)
-    return [i for r in client.describe_instances()["Reservations"] for i in r["Instances"]
-            if i["State"]["Name"] != "terminated"]
+    return [
+        i
+        for r in client.describe_instances()["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] != "terminated"
+    ]
 
 
 def _state_addresses(project) -> set[str]:
     state = json.loads((project / ".pilot/terraform/sandbox/terraform.tfstate").read_text())
-    return {f"{r['type']}.{r['name']}" for r in state["resources"]
-            if r["mode"] == "managed" and r["instances"]}
+    return {
+        f"{r['type']}.{r['name']}"
+        for r in state["resources"]
+        if r["mode"] == "managed" and r["instances"]
+    }
 
 
 def test_second_ctrl_c_waits_for_the_resources_in_flight(sandbox_project):

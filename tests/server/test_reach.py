@@ -16,8 +16,15 @@ def test_asks_for_allowed_cidrs_when_the_address_cannot_be_found(tmp_path):
     # No network here: the public-address lookup fails, as it would behind some proxies.
     assert run_pilot("init", "--name", "acme", "--home", "aws", cwd=tmp_path).returncode == 0
     env = {k: v for k, v in os.environ.items() if k != "PILOT_PROJECT"}
-    child = pexpect.spawn(PILOT, ["server", "plan"], cwd=str(tmp_path), env=env,
-                          encoding="utf-8", timeout=60, dimensions=(40, 120))
+    child = pexpect.spawn(
+        PILOT,
+        ["server", "plan"],
+        cwd=str(tmp_path),
+        env=env,
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(40, 120),
+    )
     try:
         child.expect("CIDRs, comma separated")
         child.sendline("10.0.0.1/8")
@@ -39,19 +46,22 @@ def test_without_a_terminal_it_says_how_to_set_them(tmp_path):
     assert "pilot-tui config set server.allowed_cidrs" in result.stderr
 
 
-@pytest.mark.parametrize("cidrs", ['["0.0.0.0/0"]', '["0.0.0.0/1", "128.0.0.0/1"]'],
-                         ids=["zero-prefix", "two-halves"])
+@pytest.mark.parametrize(
+    "cidrs", ['["0.0.0.0/0"]', '["0.0.0.0/1", "128.0.0.0/1"]'], ids=["zero-prefix", "two-halves"]
+)
 def test_a_world_open_port_is_warned_about_loudly(sandbox_project, cidrs):
     project = sandbox_project
-    assert run_pilot("config", "set", "server.allowed_cidrs", cidrs,
-                     cwd=project).returncode == 0
+    assert run_pilot("config", "set", "server.allowed_cidrs", cidrs, cwd=project).returncode == 0
     plan = run_pilot("server", "plan", cwd=project)
     assert plan.returncode == 0, plan.stderr
-    assert "WARNING: aws_security_group.server opens port 22 (SSH) to the WHOLE INTERNET" in \
-        plan.stdout
+    assert (
+        "WARNING: aws_security_group.server opens port 22 (SSH) to the WHOLE INTERNET"
+        in plan.stdout
+    )
     as_json = json.loads(run_pilot("server", "plan", "--json", cwd=project).stdout)
     assert as_json["warnings"] == [
-        "aws_security_group.server opens port 22 (SSH) to the WHOLE INTERNET"]
+        "aws_security_group.server opens port 22 (SSH) to the WHOLE INTERNET"
+    ]
 
 
 def test_sandbox_flag_overrides_the_home_for_one_command(tmp_path):

@@ -26,13 +26,13 @@ def site_project(root, apps: dict[str, str]) -> None:
     """``apps``: name -> target kind, each a folder with its own index.html."""
     assert run_pilot("init", "--name", "acme", cwd=root).returncode == 0
     if "gcs-cdn" in apps.values():  # a GCP target needs a project, even in the sandbox
-        assert run_pilot("config", "set", "gcp.project", "acme-sandbox-123",
-                         cwd=root).returncode == 0
+        assert (
+            run_pilot("config", "set", "gcp.project", "acme-sandbox-123", cwd=root).returncode == 0
+        )
     for name, kind in apps.items():
         (root / name).mkdir()
         (root / name / "index.html").write_text(f"<h1>{name} here</h1>")
-        added = run_pilot("app", "new", "--path", name, "--name", name, "--target", kind,
-                          cwd=root)
+        added = run_pilot("app", "new", "--path", name, "--name", name, "--target", kind, cwd=root)
         assert added.returncode == 0, added.stderr
 
 
@@ -52,8 +52,10 @@ def test_a_sandbox_site_is_shown_where_it_answers_and_the_cdn_as_simulated(tmp_p
         running = Sandbox(tmp_path / ".pilot").running()
         assert urls["docs"].startswith(running["aws"].url + "/")
         assert urls["blog"].startswith(running["gcs"].url + "/")
-        assert f"is live at {urls['blog']} (simulated: https://storage.googleapis.com/" \
+        assert (
+            f"is live at {urls['blog']} (simulated: https://storage.googleapis.com/"
             in deployed.stderr
+        )
 
         status = run_pilot("status", "--json", cwd=tmp_path)
         assert status.returncode == 0, status.stdout + status.stderr
@@ -72,8 +74,9 @@ def test_a_sandbox_site_is_shown_where_it_answers_and_the_cdn_as_simulated(tmp_p
         assert listed.returncode == 0
         docs = next(line for line in listed.stdout.splitlines() if line.startswith("docs "))
         assert f"{urls['docs']} (simulated: {rows['docs']['simulated_url']})" in docs
-        assert ".cloudfront.net" not in docs.replace(f"simulated: {rows['docs']['simulated_url']}",
-                                                     "")
+        assert ".cloudfront.net" not in docs.replace(
+            f"simulated: {rows['docs']['simulated_url']}", ""
+        )
     finally:
         Sandbox(tmp_path / ".pilot").stop()
 
@@ -102,8 +105,14 @@ async def test_the_deploy_result_and_the_home_screen_show_the_local_site(tmp_pat
         await pilot.press("a", "d")
         screen = app.screen
         assert isinstance(screen, DeployScreen)
-        assert await until(pilot, lambda: "is live" in text(screen, "#deploy-result")
-                           or "Not deployed" in text(screen, "#deploy-result"), seconds=120)
+        assert await until(
+            pilot,
+            lambda: (
+                "is live" in text(screen, "#deploy-result")
+                or "Not deployed" in text(screen, "#deploy-result")
+            ),
+            seconds=120,
+        )
         result = " ".join(text(screen, "#deploy-result").split())
         found = LOCAL.search(result)
         assert found is not None, result
@@ -113,8 +122,9 @@ async def test_the_deploy_result_and_the_home_screen_show_the_local_site(tmp_pat
         home = app.screen
         assert isinstance(home, WelcomeScreen)
         assert await until(pilot, lambda: "live" in text(home, "#project-status"))
-        row = next(line for line in text(home, "#project-status").splitlines()
-                   if "docs: v1" in line)
+        row = next(
+            line for line in text(home, "#project-status").splitlines() if "docs: v1" in line
+        )
         assert f"at {found.group()} (simulated: https://" in row
         assert fetch(LOCAL.search(row).group()) == b"<h1>docs here</h1>"  # type: ignore[union-attr]
 
@@ -147,5 +157,7 @@ async def test_the_sandbox_server_s_addresses_are_marked_simulated(sandbox_proje
     async with app.run_test(size=(160, 40)) as pilot:
         await pilot.pause()
         shown = " ".join(text(app.screen, "#project-status").split())
-        assert f"Server (sandbox): up at this machine's Docker ({docker}) · simulated: " \
+        assert (
+            f"Server (sandbox): up at this machine's Docker ({docker}) · simulated: "
             f"ssh://ubuntu@{ip}" in shown
+        )

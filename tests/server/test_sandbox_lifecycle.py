@@ -11,9 +11,15 @@ from tests.conftest import run_pilot
 from tests.server.conftest import ec2, iam_client, sandbox_state
 
 EXPECTED = {
-    "aws_vpc.pilot", "aws_subnet.public", "aws_internet_gateway.pilot", "aws_route_table.public",
-    "aws_route.internet", "aws_route_table_association.public", "aws_security_group.server",
-    "aws_key_pair.pilot", "aws_instance.server",
+    "aws_vpc.pilot",
+    "aws_subnet.public",
+    "aws_internet_gateway.pilot",
+    "aws_route_table.public",
+    "aws_route.internet",
+    "aws_route_table_association.public",
+    "aws_security_group.server",
+    "aws_key_pair.pilot",
+    "aws_instance.server",
 }
 
 
@@ -28,14 +34,19 @@ def test_plan_apply_reapply_destroy(sandbox_project):
     # The whole server's monthly cost: the machine, its 30 GB gp3 disk and its public IPv4.
     assert planned["cost"]["monthly"] == 21.23 and planned["cost"]["sandbox"] is True
     assert [i["what"] for i in planned["cost"]["items"]] == [
-        "t3.small", "30 GB gp3 disk", "public IPv4 address"]
+        "t3.small",
+        "30 GB gp3 disk",
+        "public IPv4 address",
+    ]
 
     up = run_pilot("server", "up", "--yes", cwd=project)
     assert up.returncode == 0, up.stderr
     assert "[9/9]" in up.stderr and "The Pilot Server is up." in up.stdout
-    assert ("Estimated cost: nothing in the sandbox; on AWS the same server is ~$21.23/month "
-            "(t3.small $15.18 + 30 GB gp3 disk $2.40 + public IPv4 address $3.65; list prices "
-            "as of 2025-01).") in up.stdout  # below the plan table, as `server plan` prints
+    assert (
+        "Estimated cost: nothing in the sandbox; on AWS the same server is ~$21.23/month "
+        "(t3.small $15.18 + 30 GB gp3 disk $2.40 + public IPv4 address $3.65; list prices "
+        "as of 2025-01)."
+    ) in up.stdout  # below the plan table, as `server plan` prints
 
     outputs = json.loads((project / ".pilot/outputs/server.json").read_text())["outputs"]
     assert outputs["instance_id"].startswith("i-")
@@ -53,16 +64,18 @@ def test_plan_apply_reapply_destroy(sandbox_project):
     iam = iam_client(project)
     assert iam.get_user(UserName="pilot-acme-deployer")["User"]["UserName"]
     assert {r["RoleName"] for r in iam.list_roles()["Roles"]} >= {
-        "pilot-acme-lambda", "pilot-acme-ecs-exec"}
+        "pilot-acme-lambda",
+        "pilot-acme-ecs-exec",
+    }
 
     client = ec2(project)
-    (reservation,) = client.describe_instances(InstanceIds=[outputs["instance_id"]])[
-        "Reservations"]
+    (reservation,) = client.describe_instances(InstanceIds=[outputs["instance_id"]])["Reservations"]
     instance = reservation["Instances"][0]
     assert instance["InstanceType"] == "t3.small"
     assert instance["KeyName"] == "pilot-acme-server"
     group = client.describe_security_groups(GroupIds=[outputs["security_group_id"]])[
-        "SecurityGroups"][0]
+        "SecurityGroups"
+    ][0]
     ingress = {r["FromPort"]: r for r in group["IpPermissions"]}
     assert sorted(ingress) == [22, 80] and all(r["ToPort"] == p for p, r in ingress.items())
     # SSH only from the allowed networks (the sandbox default); the apps' port for everyone.

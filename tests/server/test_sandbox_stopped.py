@@ -18,8 +18,7 @@ def site_project(tmp_path, cli):
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "index.html").write_text("<h1>hi</h1>")
     pf = ProjectFile.load(tmp_path / "pilot.toml")
-    pf.save(add_app(pf.text, {"name": "site", "path": "site",
-                              "target": {"kind": "s3-cloudfront"}}))
+    pf.save(add_app(pf.text, {"name": "site", "path": "site", "target": {"kind": "s3-cloudfront"}}))
     yield tmp_path
     for emulator in Sandbox(tmp_path / ".pilot").load().values():
         if pid_alive(emulator.pid):

@@ -18,8 +18,13 @@ def _s3(project):
     import boto3
 
     port = sandbox_state(project)["aws"]["port"]
-    return boto3.client("s3", region_name="us-east-1", endpoint_url=f"http://127.0.0.1:{port}",
-                        aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+    return boto3.client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+    )
 
 
 def _cloudfront_may_read(policy: dict, bucket: str, key: str, distribution_arn: str) -> bool:
@@ -29,18 +34,21 @@ def _cloudfront_may_read(policy: dict, bucket: str, key: str, distribution_arn: 
     for statement in policy["Statement"]:
         if statement.get("Principal") != {"Service": "cloudfront.amazonaws.com"}:
             continue
-        actions = statement["Action"] if isinstance(statement["Action"], list) \
-            else [statement["Action"]]
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
         negated = "NotResource" in statement
         resources = statement["NotResource" if negated else "Resource"]
         resources = resources if isinstance(resources, list) else [resources]
         named = any(fnmatch.fnmatchcase(f"arn:aws:s3:::{bucket}/{key}", r) for r in resources)
         condition = statement.get("Condition", {})
         assert set(condition) <= {"StringEquals"}  # the only kind this evaluator knows
-        if not (any(fnmatch.fnmatchcase("s3:GetObject", a) for a in actions)
-                and named != negated
-                and condition.get("StringEquals", {}).get("AWS:SourceArn",
-                                                          distribution_arn) == distribution_arn):
+        if not (
+            any(fnmatch.fnmatchcase("s3:GetObject", a) for a in actions)
+            and named != negated
+            and condition.get("StringEquals", {}).get("AWS:SourceArn", distribution_arn)
+            == distribution_arn
+        ):
             continue
         if statement["Effect"] == "Deny":
             return False
@@ -52,8 +60,10 @@ def _bucket(project) -> dict[str, bytes]:
     """Every object of the site's bucket: key -> body."""
     s3 = _s3(project)
     bucket = "pilot-acme-docs-site"
-    return {item["Key"]: s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-            for item in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
+    return {
+        item["Key"]: s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+        for item in s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+    }
 
 
 def test_a_link_out_of_the_site_folder_is_skipped_and_named(sandbox_project, tmp_path):
@@ -69,8 +79,18 @@ def test_a_link_out_of_the_site_folder_is_skipped_and_named(sandbox_project, tmp
     os.symlink("index.html", site / "home.html")  # inside the folder: published
     (site / "admin").mkdir()
     (site / "admin" / "server.py").write_text("SECRET_KEY = 'x'\n")  # item 29: a source
-    added = run_pilot("app", "new", "--path", "site", "--name", "docs", "--target",
-                      "s3-cloudfront", "--yes", cwd=project)
+    added = run_pilot(
+        "app",
+        "new",
+        "--path",
+        "site",
+        "--name",
+        "docs",
+        "--target",
+        "s3-cloudfront",
+        "--yes",
+        cwd=project,
+    )
     assert added.returncode == 0, added.stderr
 
     deployed = run_pilot("deploy", "docs", cwd=project)
@@ -85,13 +105,21 @@ def test_a_link_out_of_the_site_folder_is_skipped_and_named(sandbox_project, tmp
     policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
     import boto3
 
-    cloudfront = boto3.client("cloudfront", region_name="us-east-1",
-                              endpoint_url=s3.meta.endpoint_url,
-                              aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
-    (distribution,) = [d for d in cloudfront.list_distributions()["DistributionList"]["Items"]
-                       if d["Comment"] == f"pilot {bucket}"]
-    served = {key for key in objects
-              if _cloudfront_may_read(policy, bucket, key, distribution["ARN"])}
+    cloudfront = boto3.client(
+        "cloudfront",
+        region_name="us-east-1",
+        endpoint_url=s3.meta.endpoint_url,
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+    )
+    (distribution,) = [
+        d
+        for d in cloudfront.list_distributions()["DistributionList"]["Items"]
+        if d["Comment"] == f"pilot {bucket}"
+    ]
+    served = {
+        key for key in objects if _cloudfront_may_read(policy, bucket, key, distribution["ARN"])
+    }
     assert served == {"index.html", "home.html"}
     assert {".pilot/manifest.json", ".pilot/releases/v1.json"} <= set(objects)  # kept
     assert not [key for key, body in objects.items() if b"LEAKED" in body]

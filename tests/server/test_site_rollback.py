@@ -40,22 +40,32 @@ class Project:
 
     def __init__(self, tmp_path: Path, monkeypatch, aws_url: str, name: str) -> None:
         session = aws_session(REGION)
-        monkeypatch.setattr(sites.cloud_clients, "aws_session",
-                            lambda config, state_dir, sandbox, start=True: (session, aws_url))
+        monkeypatch.setattr(
+            sites.cloud_clients,
+            "aws_session",
+            lambda config, state_dir, sandbox, start=True: (session, aws_url),
+        )
         self.s3 = session.client("s3", endpoint_url=aws_url)
         self.cloudfront = session.client("cloudfront", endpoint_url=aws_url)
         self.folder = tmp_path / "site"
         self.app = SimpleNamespace(
-            name="docs", path="site",
+            name="docs",
+            path="site",
             build=SimpleNamespace(kind="static", command=None, output="."),
-            target=SimpleNamespace(kind="s3-cloudfront", domain=None, index="index.html"))
-        config = SimpleNamespace(server=SimpleNamespace(home="sandbox"),
-                                 project=SimpleNamespace(name=name),
-                                 aws=SimpleNamespace(region=REGION, profile=None))
+            target=SimpleNamespace(kind="s3-cloudfront", domain=None, index="index.html"),
+        )
+        config = SimpleNamespace(
+            server=SimpleNamespace(home="sandbox"),
+            project=SimpleNamespace(name=name),
+            aws=SimpleNamespace(region=REGION, profile=None),
+        )
         state_dir = tmp_path / ".pilot"
         self.engine = SimpleNamespace(
-            config=config, root=tmp_path, state_dir=state_dir,
-            record_release=lambda log, app, record: history.record(state_dir, app, record))
+            config=config,
+            root=tmp_path,
+            state_dir=state_dir,
+            record_release=lambda log, app, record: history.record(state_dir, app, record),
+        )
         self.bucket = bucket_for(name, "docs")
         self.site = S3Site(self.s3, self.cloudfront, self.bucket, REGION, name)
 
@@ -78,8 +88,11 @@ class Project:
         for item in self.s3.list_objects_v2(Bucket=self.bucket).get("Contents", []):
             if not item["Key"].startswith(".pilot/"):
                 got = self.s3.get_object(Bucket=self.bucket, Key=item["Key"])
-                out[item["Key"]] = (got["Body"].read().decode(), got["ContentType"],
-                                    got["CacheControl"])
+                out[item["Key"]] = (
+                    got["Body"].read().decode(),
+                    got["ContentType"],
+                    got["CacheControl"],
+                )
         return out
 
     def kept(self, release: history.Release) -> dict[str, list[str]]:
@@ -91,8 +104,9 @@ class Project:
         invalidation = log.finished("release").removeprefix("invalidation ")
         distribution = self.site.find_distribution()
         assert distribution is not None
-        made = self.cloudfront.get_invalidation(DistributionId=distribution["Id"],
-                                                Id=invalidation)["Invalidation"]
+        made = self.cloudfront.get_invalidation(DistributionId=distribution["Id"], Id=invalidation)[
+            "Invalidation"
+        ]
         return sorted(made["InvalidationBatch"]["Paths"]["Items"])
 
 
@@ -113,13 +127,13 @@ def test_roll_back_then_forward_by_copies_in_the_bucket(tmp_path, monkeypatch, a
     assert back.image_id == first.image_id  # what a later rollback compares
     assert project.contents() == served_v1  # bytes, types and cache headers: new.txt gone
     assert log.finished("build") == "reusing the files of v1"
-    assert log.finished("push") == ("2 restored from v1 (copied in the bucket), 1 deleted, "
-                                    "1 unchanged")
+    assert log.finished("push") == (
+        "2 restored from v1 (copied in the bucket), 1 deleted, 1 unchanged"
+    )
     assert project.invalidated(log) == ["/app.js", "/new.txt", "/old.css"]
     restored = project.s3.head_object(Bucket=project.bucket, Key="app.js")
     assert restored["VersionId"] != kept["app.js"][3]  # a new version, copied from the old
-    current = json.loads(project.s3.get_object(Bucket=project.bucket, Key=MANIFEST)["Body"]
-                         .read())
+    current = json.loads(project.s3.get_object(Bucket=project.bucket, Key=MANIFEST)["Body"].read())
     assert current["app.js"] == [*kept["app.js"][:3], restored["VersionId"]]
     assert project.kept(back) == current  # kept for this release too
 
@@ -132,8 +146,12 @@ def test_roll_back_then_forward_by_copies_in_the_bucket(tmp_path, monkeypatch, a
     assert again.note == "rollback to v3" and project.contents() == served_v1
     releases = history.load(project.engine.state_dir, "docs")
     assert [(r.id, r.status) for r in releases] == [
-        ("v1", "superseded"), ("v2", "superseded"), ("v3", "superseded"),
-        ("v4", "superseded"), ("v5", "live")]
+        ("v1", "superseded"),
+        ("v2", "superseded"),
+        ("v3", "superseded"),
+        ("v4", "superseded"),
+        ("v5", "live"),
+    ]
 
     unchanged, log = project.rollback("v3")  # already its files: nothing copied
     assert log.finished("push").startswith("0 restored from v3")
@@ -142,14 +160,16 @@ def test_roll_back_then_forward_by_copies_in_the_bucket(tmp_path, monkeypatch, a
 
 
 def test_an_expired_version_or_a_missing_manifest_fails_clearly_changing_nothing(
-        tmp_path, monkeypatch, aws_url):
+    tmp_path, monkeypatch, aws_url
+):
     project = Project(tmp_path, monkeypatch, aws_url, "rb2")
     first = project.deploy(V1)
     project.deploy(V2)
     served_v2 = project.contents()
     # What the lifecycle rule does after KEEP_DAYS: v1's old.css version is gone.
-    project.s3.delete_object(Bucket=project.bucket, Key="old.css",
-                             VersionId=project.kept(first)["old.css"][3])
+    project.s3.delete_object(
+        Bucket=project.bucket, Key="old.css", VersionId=project.kept(first)["old.css"][3]
+    )
     log = RecordingLog()
     with pytest.raises(DeployError) as failed:
         rollback_site(project.engine, log, project.app, "v1")
@@ -163,9 +183,12 @@ def test_an_expired_version_or_a_missing_manifest_fails_clearly_changing_nothing
     assert [r.id for r in history.load(project.engine.state_dir, "docs")] == ["v1", "v2"]
 
     project.s3.delete_object(Bucket=project.bucket, Key=".pilot/releases/v1.json")
-    with pytest.raises(DeployError, match=r"the bucket has no record of v1's files \(s3://"
-                       r"pilot-rb2-docs-site/\.pilot/releases/v1\.json\): check out the "
-                       r"commit v1 was deployed from and deploy it"):
+    with pytest.raises(
+        DeployError,
+        match=r"the bucket has no record of v1's files \(s3://"
+        r"pilot-rb2-docs-site/\.pilot/releases/v1\.json\): check out the "
+        r"commit v1 was deployed from and deploy it",
+    ):
         project.rollback("v1")
 
     with pytest.raises(DeployError, match="no release 'v9'"):
@@ -175,16 +198,20 @@ def test_an_expired_version_or_a_missing_manifest_fails_clearly_changing_nothing
 def test_a_release_from_before_versioning_says_to_redeploy(tmp_path, monkeypatch, aws_url):
     project = Project(tmp_path, monkeypatch, aws_url, "rb3")
     first, second = project.deploy(V1), project.deploy(V2)
-    history.save(project.engine.state_dir, "docs", [
-        dataclasses.replace(first, revision=None, status=history.SUPERSEDED),
-        second])
-    with pytest.raises(DeployError, match="v1 was deployed before Pilot kept each release's "
-                                          "files in the bucket: check out the commit"):
+    history.save(
+        project.engine.state_dir,
+        "docs",
+        [dataclasses.replace(first, revision=None, status=history.SUPERSEDED), second],
+    )
+    with pytest.raises(
+        DeployError,
+        match="v1 was deployed before Pilot kept each release's "
+        "files in the bucket: check out the commit",
+    ):
         project.rollback()
 
 
-def test_an_old_unversioned_bucket_and_manifest_are_taken_over(tmp_path, monkeypatch,
-                                                               aws_url):
+def test_an_old_unversioned_bucket_and_manifest_are_taken_over(tmp_path, monkeypatch, aws_url):
     # A bucket made before versioning, its manifest without version ids (3 fields).
     project = Project(tmp_path, monkeypatch, aws_url, "rb4")
     s3, bucket = project.s3, project.bucket
@@ -194,10 +221,18 @@ def test_an_old_unversioned_bucket_and_manifest_are_taken_over(tmp_path, monkeyp
         (tmp_path / "site" / key).write_text(text)
     local = scan(tmp_path / "site")
     for f in local:
-        s3.put_object(Bucket=bucket, Key=f.key, Body=f.local.read_bytes(),
-                      ContentType=f.content_type, CacheControl=f.cache_control)
-    s3.put_object(Bucket=bucket, Key=MANIFEST, Body=json.dumps(
-        {f.key: [f.md5, f.content_type, f.cache_control] for f in local}).encode())
+        s3.put_object(
+            Bucket=bucket,
+            Key=f.key,
+            Body=f.local.read_bytes(),
+            ContentType=f.content_type,
+            CacheControl=f.cache_control,
+        )
+    s3.put_object(
+        Bucket=bucket,
+        Key=MANIFEST,
+        Body=json.dumps({f.key: [f.md5, f.content_type, f.cache_control] for f in local}).encode(),
+    )
     assert plan(local, project.site.remote()).upload == []  # still read as before
 
     project.deploy(V2)  # versions the bucket; unchanged index.html keeps its "null" version
@@ -205,20 +240,27 @@ def test_an_old_unversioned_bucket_and_manifest_are_taken_over(tmp_path, monkeyp
     assert current["index.html"][3] == "null" and current["app.js"][3] not in ("", "null")
     rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     assert [(r["ID"], r["NoncurrentVersionExpiration"]["NoncurrentDays"]) for r in rules] == [
-        (LIFECYCLE_RULE, KEEP_DAYS)]
+        (LIFECYCLE_RULE, KEEP_DAYS)
+    ]
 
 
 def test_versioning_and_lifecycle_are_idempotent_and_keep_other_rules(aws_url):
     session = aws_session(REGION)
     s3 = session.client("s3", endpoint_url=aws_url)
-    site = S3Site(s3, session.client("cloudfront", endpoint_url=aws_url), "pilot-rb5-site",
-                  REGION, "rb5")
+    site = S3Site(
+        s3, session.client("cloudfront", endpoint_url=aws_url), "pilot-rb5-site", REGION, "rb5"
+    )
     assert site.ensure_bucket() is True
-    theirs = {"ID": "their-logs", "Status": "Enabled", "Filter": {"Prefix": "logs/"},
-              "Expiration": {"Days": 7}}
+    theirs = {
+        "ID": "their-logs",
+        "Status": "Enabled",
+        "Filter": {"Prefix": "logs/"},
+        "Expiration": {"Days": 7},
+    }
     rules = s3.get_bucket_lifecycle_configuration(Bucket=site.bucket)["Rules"]
-    s3.put_bucket_lifecycle_configuration(Bucket=site.bucket,
-                                          LifecycleConfiguration={"Rules": [theirs, *rules]})
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=site.bucket, LifecycleConfiguration={"Rules": [theirs, *rules]}
+    )
     assert site.ensure_bucket() is False and site.ensure_bucket() is False
     assert s3.get_bucket_versioning(Bucket=site.bucket)["Status"] == "Enabled"
     rules = s3.get_bucket_lifecycle_configuration(Bucket=site.bucket)["Rules"]

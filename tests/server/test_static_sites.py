@@ -39,8 +39,10 @@ def site(tmp_path):
 def test_s3_cloudfront_site(emulators, site):
     session = aws_session("eu-west-1")
     url = emulators["aws"].url
-    s3, cloudfront = session.client("s3", endpoint_url=url), \
-        session.client("cloudfront", endpoint_url=url)
+    s3, cloudfront = (
+        session.client("s3", endpoint_url=url),
+        session.client("cloudfront", endpoint_url=url),
+    )
     target = S3Site(s3, cloudfront, "pilot-acme-docs-site", "eu-west-1", "acme")
     assert target.ensure_bucket() is True
     assert target.ensure_bucket() is False  # idempotent
@@ -51,14 +53,25 @@ def test_s3_cloudfront_site(emulators, site):
     changes = plan(local, target.remote())
     assert len(changes.upload) == 6 and changes.unchanged == 0
     target.apply(changes, local)
-    types = {k: s3.head_object(Bucket=target.bucket, Key=k)["ContentType"]
-             for k in ("index.html", "assets/app.3f2a9c1d.js", "assets/style.css", "logo.svg",
-                       "data.json", "img.png")}
-    assert types == {"index.html": "text/html; charset=utf-8",
-                     "assets/app.3f2a9c1d.js": "text/javascript; charset=utf-8",
-                     "assets/style.css": "text/css; charset=utf-8",
-                     "logo.svg": "image/svg+xml; charset=utf-8",
-                     "data.json": "application/json; charset=utf-8", "img.png": "image/png"}
+    types = {
+        k: s3.head_object(Bucket=target.bucket, Key=k)["ContentType"]
+        for k in (
+            "index.html",
+            "assets/app.3f2a9c1d.js",
+            "assets/style.css",
+            "logo.svg",
+            "data.json",
+            "img.png",
+        )
+    }
+    assert types == {
+        "index.html": "text/html; charset=utf-8",
+        "assets/app.3f2a9c1d.js": "text/javascript; charset=utf-8",
+        "assets/style.css": "text/css; charset=utf-8",
+        "logo.svg": "image/svg+xml; charset=utf-8",
+        "data.json": "application/json; charset=utf-8",
+        "img.png": "image/png",
+    }
     head = s3.head_object(Bucket=target.bucket, Key="assets/app.3f2a9c1d.js")
     assert "immutable" in head["CacheControl"]
     assert s3.head_object(Bucket=target.bucket, Key="index.html")["CacheControl"] == "no-cache"
@@ -91,8 +104,7 @@ def test_s3_cloudfront_site(emulators, site):
     target.apply(changed, local)
     invalidation = target.invalidate(dist_id, changed)
     made = cloudfront.get_invalidation(DistributionId=dist_id, Id=invalidation)["Invalidation"]
-    assert sorted(made["InvalidationBatch"]["Paths"]["Items"]) == ["/", "/data.json",
-                                                                    "/index.html"]
+    assert sorted(made["InvalidationBatch"]["Paths"]["Items"]) == ["/", "/data.json", "/index.html"]
 
     done = target.destroy()
     assert any("deleted bucket" in d for d in done)
@@ -127,11 +139,16 @@ def test_cloud_cdn_requests_as_data():
     # Cloud CDN has no emulator here: the Compute API requests are checked as data.
     plain = cdn_requests("acme-prod", "pilot-acme-docs", "pilot-acme-docs-site", None)
     assert [c["method"] for c in plain] == [
-        "backendBuckets.insert", "urlMaps.insert", "globalAddresses.insert",
-        "targetHttpProxies.insert", "globalForwardingRules.insert"]
+        "backendBuckets.insert",
+        "urlMaps.insert",
+        "globalAddresses.insert",
+        "targetHttpProxies.insert",
+        "globalForwardingRules.insert",
+    ]
     assert plain[0]["body"]["enableCdn"] is True
-    secure = cdn_requests("acme-prod", "pilot-acme-docs", "pilot-acme-docs-site",
-                          "docs.acme.example")
+    secure = cdn_requests(
+        "acme-prod", "pilot-acme-docs", "pilot-acme-docs-site", "docs.acme.example"
+    )
     cert = next(c for c in secure if c["method"] == "sslCertificates.insert")
     assert cert["body"]["managed"]["domains"] == ["docs.acme.example"]
     assert secure[-1]["body"]["portRange"] == "443"
@@ -151,15 +168,21 @@ def test_deploy_a_static_site_to_s3_cloudfront_from_the_cli_in_the_sandbox(tmp_p
         assert first.returncode == 0, first.stderr
         name, release, url = first.stdout.strip().split("\t")
         # The address that answers on this machine; the simulated CDN only on stderr.
-        assert (name, release) == ("docs", "v1") and url.endswith(
-            "/pilot-acme-docs-site/index.html") and url.startswith("http://127.0.0.1:")
+        assert (
+            (name, release) == ("docs", "v1")
+            and url.endswith("/pilot-acme-docs-site/index.html")
+            and url.startswith("http://127.0.0.1:")
+        )
         assert ".cloudfront.net/)" in first.stderr and "(simulated: https://" in first.stderr
         assert "created s3://pilot-acme-docs-site (private)" in first.stderr
         assert "2 uploaded" in first.stderr  # progress on stderr, the result on stdout
         assert "the sandbox's cloud is simulated on this machine" in first.stderr
         again = run_pilot("deploy", "docs", cwd=tmp_path)
-        assert again.returncode == 0 and "0 uploaded (0.0 kB), 0 deleted, 2 unchanged" in \
-            again.stderr and "nothing changed: v1 is live" in again.stderr
+        assert (
+            again.returncode == 0
+            and "0 uploaded (0.0 kB), 0 deleted, 2 unchanged" in again.stderr
+            and "nothing changed: v1 is live" in again.stderr
+        )
         (tmp_path / "site" / "app.js").write_text("console.log(2)")
         changed = run_pilot("deploy", "docs", cwd=tmp_path)
         assert changed.returncode == 0 and "1 uploaded" in changed.stderr
@@ -168,7 +191,8 @@ def test_deploy_a_static_site_to_s3_cloudfront_from_the_cli_in_the_sandbox(tmp_p
         # v1 (the unchanged redeploy recorded no v2): copied back inside the bucket
         assert "rollback to v1" in rollback.stdout
         s3 = aws_session("us-east-1").client(
-            "s3", endpoint_url=Sandbox(tmp_path / ".pilot").running()["aws"].url)
+            "s3", endpoint_url=Sandbox(tmp_path / ".pilot").running()["aws"].url
+        )
         body = s3.get_object(Bucket="pilot-acme-docs-site", Key="app.js")["Body"].read()
         assert body == b"console.log(1)"
         gone = run_pilot("app", "destroy", "docs", "--yes", cwd=tmp_path)
@@ -185,8 +209,7 @@ def test_an_unchanged_site_redeploy_records_no_new_release(tmp_path):
     assert run_pilot("init", "--name", "acme", cwd=tmp_path).returncode == 0
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "index.html").write_text("<h1>docs</h1>")
-    assert run_pilot("app", "new", "--path", "docs", "--name", "docs",
-                     cwd=tmp_path).returncode == 0
+    assert run_pilot("app", "new", "--path", "docs", "--name", "docs", cwd=tmp_path).returncode == 0
     try:
         first = run_pilot("deploy", "docs", cwd=tmp_path)
         assert first.returncode == 0, first.stderr
@@ -197,7 +220,8 @@ def test_an_unchanged_site_redeploy_records_no_new_release(tmp_path):
         released = run_pilot("releases", "docs", "--json", cwd=tmp_path)
         assert [r["id"] for r in json.loads(released.stdout)] == ["v1"]
         s3 = aws_session("us-east-1").client(
-            "s3", endpoint_url=Sandbox(tmp_path / ".pilot").running()["aws"].url)
+            "s3", endpoint_url=Sandbox(tmp_path / ".pilot").running()["aws"].url
+        )
         versions = s3.list_object_versions(Bucket="pilot-acme-docs-site", Prefix=MANIFEST)
         assert len(versions["Versions"]) == 1  # the manifest was not written again
         # A changed file is a new release; --force releases the same files again; so does
@@ -208,8 +232,12 @@ def test_an_unchanged_site_redeploy_records_no_new_release(tmp_path):
         forced = run_pilot("deploy", "docs", "--force", cwd=tmp_path)
         assert forced.returncode == 0 and forced.stdout.split("\t")[1] == "v3"
         released = run_pilot("releases", "docs", "--json", cwd=tmp_path)
-        assert run_pilot("config", "set", "apps.docs.target.domain", '"docs.example.com"',
-                         cwd=tmp_path).returncode == 0
+        assert (
+            run_pilot(
+                "config", "set", "apps.docs.target.domain", '"docs.example.com"', cwd=tmp_path
+            ).returncode
+            == 0
+        )
         renamed = run_pilot("deploy", "docs", cwd=tmp_path)
         assert renamed.returncode == 0 and renamed.stdout.split("\t")[1] == "v4"
         released = run_pilot("releases", "docs", "--json", cwd=tmp_path)
@@ -232,8 +260,7 @@ async def test_deploy_a_site_from_the_app_in_the_sandbox(tmp_path):
     for name in ("blog", "docs"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "index.html").write_text(f"<h1>{name}</h1>")
-        assert run_pilot("app", "new", "--path", name, "--name", name,
-                         cwd=tmp_path).returncode == 0
+        assert run_pilot("app", "new", "--path", name, "--name", name, cwd=tmp_path).returncode == 0
     app = create_app(str(tmp_path / "pilot.toml"))
     try:
         async with app.run_test(size=(120, 40)) as pilot:

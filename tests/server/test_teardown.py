@@ -62,16 +62,19 @@ def made(tmp_path, cli):
     assert cli("init", "--name", "acme").code == 0
     pf = ProjectFile.load(tmp_path / "pilot.toml")
     text = ProjectFile(pf.path, pf.with_value("state.backend", "s3")).with_value(
-        "gcp.project", "acme-sandbox")
+        "gcp.project", "acme-sandbox"
+    )
     from pilot_tui.apps import add_app
 
     for folder in ("site", "fn", "api"):
         (tmp_path / folder).mkdir()
 
-    for app in ({"name": "web", "path": "site", "target": {"kind": "s3-cloudfront"}},
-                {"name": "fn", "path": "fn", "target": {"kind": "lambda", "package": "zip"}},
-                {"name": "api", "path": "api", "target": {"kind": "ecs"}},
-                {"name": "docs", "path": "site", "target": {"kind": "gcs-cdn"}}):
+    for app in (
+        {"name": "web", "path": "site", "target": {"kind": "s3-cloudfront"}},
+        {"name": "fn", "path": "fn", "target": {"kind": "lambda", "package": "zip"}},
+        {"name": "api", "path": "api", "target": {"kind": "ecs"}},
+        {"name": "docs", "path": "site", "target": {"kind": "gcs-cdn"}},
+    ):
         text = add_app(text, app)
     checked = pf.save(text)
     config = checked.config
@@ -93,24 +96,35 @@ def made(tmp_path, cli):
     aws("s3").put_object(Bucket=site.bucket, Key="index.html", Body=b"v1")
     aws("s3").put_object(Bucket=site.bucket, Key="index.html", Body=b"v2")  # two versions
     role = aws("iam").get_role(RoleName="pilot-acme-lambda")["Role"]["Arn"]
-    aws("lambda").create_function(FunctionName="pilot-acme-fn", Runtime="python3.12",
-                                  Role=role, Handler="app.handler",
-                                  Code={"ZipFile": _zip()}, Tags={"pilot:project": "acme"})
+    aws("lambda").create_function(
+        FunctionName="pilot-acme-fn",
+        Runtime="python3.12",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": _zip()},
+        Tags={"pilot:project": "acme"},
+    )
     aws("logs").create_log_group(logGroupName="/aws/lambda/pilot-acme-fn")
     aws("logs").create_log_group(logGroupName="/aws/lambda/pilot-acme-gone")  # app removed
     aws("ecr").create_repository(repositoryName="pilot-acme-fn")
     aws("ecr").create_repository(repositoryName="pilot-acme-old")  # an app no longer listed
     ecs = aws("ecs")
     ecs.create_cluster(clusterName="pilot-acme")
-    ecs.register_task_definition(family="pilot-acme-api", containerDefinitions=[
-        {"name": "api", "image": "busybox", "memory": 512}])
-    ecs.create_service(cluster="pilot-acme", serviceName="pilot-acme-api",
-                       taskDefinition="pilot-acme-api", desiredCount=1)
+    ecs.register_task_definition(
+        family="pilot-acme-api",
+        containerDefinitions=[{"name": "api", "image": "busybox", "memory": 512}],
+    )
+    ecs.create_service(
+        cluster="pilot-acme",
+        serviceName="pilot-acme-api",
+        taskDefinition="pilot-acme-api",
+        desiredCount=1,
+    )
     aws("logs").create_log_group(logGroupName="/pilot/acme/api")
-    aws("ssm").put_parameter(Name="/pilot/acme/api/API_TOKEN", Value="s3cr3t",
-                             Type="SecureString")
-    backends.ensure_s3(aws("s3"), aws("dynamodb"), "pilot-state-acme", "pilot-state-acme-lock",
-                       "us-east-1")
+    aws("ssm").put_parameter(Name="/pilot/acme/api/API_TOKEN", Value="s3cr3t", Type="SecureString")
+    backends.ensure_s3(
+        aws("s3"), aws("dynamodb"), "pilot-state-acme", "pilot-state-acme-lock", "us-east-1"
+    )
     aws("s3").put_object(Bucket="pilot-state-acme", Key="pilot/server.tfstate", Body=b"{}")
     gcs = gcs_client(emulators["gcs"].url)
     gcs.create_bucket("pilot-acme-docs-site").blob("index.html").upload_from_string("hi")
@@ -122,8 +136,11 @@ def made(tmp_path, cli):
     aws("s3").create_bucket(Bucket="pilot-acme-dev-web-site")
     aws("ecr").create_repository(repositoryName="pilot-acme-dev-api")
     aws("logs").create_log_group(logGroupName="/aws/lambda/pilot-acme-dev-fn")
-    history.record(state_dir, "web", history.Release("v1", "web", "site", "sha256:1",
-                                                     history.now(), history.LIVE))
+    history.record(
+        state_dir,
+        "web",
+        history.Release("v1", "web", "site", "sha256:1", history.now(), history.LIVE),
+    )
     (state_dir / "outputs" / "server.json").write_text("{}")
     yield tmp_path, config, aws, gcs
     sandbox.stop()
@@ -136,49 +153,73 @@ def test_every_kind_is_found_then_removed(made):
     assert problems == []
     inv = inventory(found, [], {}, keep_state=False)
     kinds = {(t.kind, t.name.split(" ")[0]) for t in inv.remove}
-    assert {("S3 bucket", "pilot-acme-web-site"), ("Lambda function", "pilot-acme-fn"),
-            ("ECR repository", "pilot-acme-fn"), ("ECR repository", "pilot-acme-old"),
-            ("ECS cluster", "pilot-acme"), ("ECS service", "pilot-acme-api"),
-            ("ECS task definition", "pilot-acme-api"), ("log group", "/pilot/acme/api"),
-            ("log group", "/aws/lambda/pilot-acme-gone"),
-            ("SSM parameter", "/pilot/acme/api/API_TOKEN"),
-            ("GCS bucket", "pilot-acme-docs-site"), ("IAM user", "pilot-acme-deployer"),
-            ("IAM role", "pilot-acme-lambda"), ("IAM role", "pilot-acme-ecs-exec"),
-            ("state bucket", "pilot-state-acme"), ("lock table", "pilot-state-acme-lock"),
-            ("local record", ".pilot/releases/web.json"),
-            ("local record", ".pilot/outputs/server.json"),
-            ("local record", ".pilot/keys/aws-deployer.json")} <= kinds
+    assert {
+        ("S3 bucket", "pilot-acme-web-site"),
+        ("Lambda function", "pilot-acme-fn"),
+        ("ECR repository", "pilot-acme-fn"),
+        ("ECR repository", "pilot-acme-old"),
+        ("ECS cluster", "pilot-acme"),
+        ("ECS service", "pilot-acme-api"),
+        ("ECS task definition", "pilot-acme-api"),
+        ("log group", "/pilot/acme/api"),
+        ("log group", "/aws/lambda/pilot-acme-gone"),
+        ("SSM parameter", "/pilot/acme/api/API_TOKEN"),
+        ("GCS bucket", "pilot-acme-docs-site"),
+        ("IAM user", "pilot-acme-deployer"),
+        ("IAM role", "pilot-acme-lambda"),
+        ("IAM role", "pilot-acme-ecs-exec"),
+        ("state bucket", "pilot-state-acme"),
+        ("lock table", "pilot-state-acme-lock"),
+        ("local record", ".pilot/releases/web.json"),
+        ("local record", ".pilot/outputs/server.json"),
+        ("local record", ".pilot/keys/aws-deployer.json"),
+    } <= kinds
     assert any(t.kind == "CloudFront distribution" and t.app == "web" for t in inv.remove)
     assert any(t.kind == "access key" for t in inv.remove)
-    assert not any("acmex" in t.name or "someone-else" in t.name or "acme-dev" in t.name
-                   for t in inv.remove)
+    assert not any(
+        "acmex" in t.name or "someone-else" in t.name or "acme-dev" in t.name for t in inv.remove
+    )
     assert all(t.found for t in inv.remove)  # each says how it was found
 
     said: list[str] = []
-    ok = asyncio.run(execute(teardown, inv, None, None, said.append,
-                             lambda step, title: said.append(f"==> {step}")))
+    ok = asyncio.run(
+        execute(
+            teardown, inv, None, None, said.append, lambda step, title: said.append(f"==> {step}")
+        )
+    )
     assert ok, teardown.failures
-    assert said.index("==> apps") < said.index("==> deployer") < said.index("==> state") \
+    assert (
+        said.index("==> apps")
+        < said.index("==> deployer")
+        < said.index("==> state")
         < said.index("==> local")
+    )
     left = asyncio.run(remaining(teardown, None))
     assert left.remove == [] and left.problems == []
 
     # Asked of the emulators directly: nothing of acme's, the other project's untouched.
     assert sorted(b["Name"] for b in aws("s3").list_buckets()["Buckets"]) == [
-        "pilot-acme-dev-web-site", "pilot-acmex-web-site"]
+        "pilot-acme-dev-web-site",
+        "pilot-acmex-web-site",
+    ]
     assert aws("lambda").list_functions()["Functions"] == []
-    assert [r["repositoryName"] for r in aws("ecr").describe_repositories()[
-        "repositories"]] == ["pilot-acme-dev-api"]
+    assert [r["repositoryName"] for r in aws("ecr").describe_repositories()["repositories"]] == [
+        "pilot-acme-dev-api"
+    ]
     assert aws("cloudfront").list_distributions()["DistributionList"].get("Items", []) == []
-    assert aws("ecs").describe_clusters(clusters=["pilot-acme"])["clusters"][0]["status"] \
-        == "INACTIVE"
+    assert (
+        aws("ecs").describe_clusters(clusters=["pilot-acme"])["clusters"][0]["status"] == "INACTIVE"
+    )
     assert [g["logGroupName"] for g in aws("logs").describe_log_groups()["logGroups"]] == [
-        "/aws/lambda/pilot-acme-dev-fn"]
+        "/aws/lambda/pilot-acme-dev-fn"
+    ]
     assert aws("ssm").describe_parameters()["Parameters"] == []
     assert aws("dynamodb").list_tables()["TableNames"] == []
     iam = aws("iam")
     assert sorted(u["UserName"] for u in iam.list_users()["Users"]) == [
-        "pilot-acme-dev-deployer", "someone-else"]
+        "pilot-acme-dev-deployer",
+        "someone-else",
+    ]
     assert not [r for r in iam.list_roles()["Roles"] if "pilot" in r["RoleName"]]
     assert list(gcs.list_buckets()) == []
     assert not (root / ".pilot/keys/aws-deployer.json").exists()
@@ -191,13 +232,22 @@ def test_keep_state_keeps_the_bucket_and_lock_table(made):
     found, _ = teardown.scan.run()
     inv = inventory(found, [], {}, keep_state=True)
     assert {t.name for t in inv.keep} == {"pilot-state-acme", "pilot-state-acme-lock"}
-    assert asyncio.run(execute(teardown, inv, None, None, lambda _: None,
-                               lambda *_: None)), teardown.failures
+    assert asyncio.run(execute(teardown, inv, None, None, lambda _: None, lambda *_: None)), (
+        teardown.failures
+    )
     left = asyncio.run(remaining(teardown, None))
     assert left.remove == [] and {t.name for t in left.keep} == {
-        "pilot-state-acme", "pilot-state-acme-lock"}
-    assert json.loads(aws("s3").get_object(Bucket="pilot-state-acme",
-                                           Key="pilot/server.tfstate")["Body"].read()) == {}
+        "pilot-state-acme",
+        "pilot-state-acme-lock",
+    }
+    assert (
+        json.loads(
+            aws("s3")
+            .get_object(Bucket="pilot-state-acme", Key="pilot/server.tfstate")["Body"]
+            .read()
+        )
+        == {}
+    )
     assert aws("dynamodb").list_tables()["TableNames"] == ["pilot-state-acme-lock"]
 
 
@@ -215,42 +265,58 @@ def test_a_server_terraform_lost_track_of_is_found_by_its_tag_and_removed(tmp_pa
         def tagged(kind):
             return [{"ResourceType": kind, "Tags": tags}]
 
-        vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16",
-                             TagSpecifications=tagged("vpc"))["Vpc"]["VpcId"]
-        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.1.0/24",
-                                   TagSpecifications=tagged("subnet"))["Subnet"]["SubnetId"]
+        vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16", TagSpecifications=tagged("vpc"))["Vpc"][
+            "VpcId"
+        ]
+        subnet = ec2.create_subnet(
+            VpcId=vpc, CidrBlock="10.42.1.0/24", TagSpecifications=tagged("subnet")
+        )["Subnet"]["SubnetId"]
         gateway = ec2.create_internet_gateway(TagSpecifications=tagged("internet-gateway"))[
-            "InternetGateway"]["InternetGatewayId"]
+            "InternetGateway"
+        ]["InternetGatewayId"]
         ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc)
         table = ec2.create_route_table(VpcId=vpc, TagSpecifications=tagged("route-table"))[
-            "RouteTable"]["RouteTableId"]
+            "RouteTable"
+        ]["RouteTableId"]
         ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
-        group = ec2.create_security_group(GroupName="pilot-acme-server", Description="x",
-                                          VpcId=vpc, TagSpecifications=tagged(
-                                              "security-group"))["GroupId"]
+        group = ec2.create_security_group(
+            GroupName="pilot-acme-server",
+            Description="x",
+            VpcId=vpc,
+            TagSpecifications=tagged("security-group"),
+        )["GroupId"]
         ec2.create_key_pair(KeyName="pilot-acme-server")
         image = ec2.describe_images()["Images"][0]["ImageId"]
-        instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1,
-                                     InstanceType="t3.small", SubnetId=subnet,
-                                     SecurityGroupIds=[group],
-                                     TagSpecifications=tagged("instance"))["Instances"][0][
-            "InstanceId"]
+        instance = ec2.run_instances(
+            ImageId=image,
+            MinCount=1,
+            MaxCount=1,
+            InstanceType="t3.small",
+            SubnetId=subnet,
+            SecurityGroupIds=[group],
+            TagSpecifications=tagged("instance"),
+        )["Instances"][0]["InstanceId"]
 
         teardown = Teardown(config, tmp_path, make_scan(config, tmp_path))
         found, _ = teardown.scan.run()
         inv = inventory(found, [], {}, keep_state=False)
         server = {t.name.split(" ")[0] for t in inv.remove if t.step == "server"}
         assert {vpc, subnet, gateway, table, group, instance} <= server
-        assert all("not in Terraform state" in t.found for t in inv.remove
-                   if t.step == "server")
-        assert asyncio.run(execute(teardown, inv, None, None, lambda _: None,
-                                   lambda *_: None)), teardown.failures
+        assert all("not in Terraform state" in t.found for t in inv.remove if t.step == "server")
+        assert asyncio.run(execute(teardown, inv, None, None, lambda _: None, lambda *_: None)), (
+            teardown.failures
+        )
         assert asyncio.run(remaining(teardown, None)).remove == []
         assert vpc not in {v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]}
-        assert ec2.describe_instances(InstanceIds=[instance])["Reservations"][0][
-            "Instances"][0]["State"]["Name"] == "terminated"
-        assert "pilot-acme-server" not in {k["KeyName"] for k in
-                                           ec2.describe_key_pairs()["KeyPairs"]}
+        assert (
+            ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0][
+                "State"
+            ]["Name"]
+            == "terminated"
+        )
+        assert "pilot-acme-server" not in {
+            k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]
+        }
     finally:
         sandbox.stop()
 
@@ -273,8 +339,7 @@ def test_an_interrupt_stops_before_the_next_step(tmp_path, cli):
     inv = inventory(teardown.scan.run()[0], [], {}, keep_state=False)
     assert [t.name for t in inv.remove] == [".pilot/outputs/server.json"]
     interrupt.request()
-    assert not asyncio.run(execute(teardown, inv, server, None, lambda _: None,
-                                   lambda *_: None))
+    assert not asyncio.run(execute(teardown, inv, server, None, lambda _: None, lambda *_: None))
     assert teardown.failures == ["interrupted before local records in .pilot/"]
     assert record.exists()
 

@@ -18,12 +18,26 @@ from tests.server.conftest import sandbox_state
 def test_empty_folder_to_a_running_sandbox_server(tmp_path):
     session = f"pilot-walk-{time.monotonic_ns()}"
     marker = tmp_path / "exit-code"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "36",
-                    f"cd {tmp_path} && {PILOT} --sandbox; echo $? > {marker}"], check=True)
+    subprocess.run(
+        [
+            "tmux",
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-x",
+            "120",
+            "-y",
+            "36",
+            f"cd {tmp_path} && {PILOT} --sandbox; echo $? > {marker}",
+        ],
+        check=True,
+    )
 
     def screen() -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
-                              capture_output=True, text=True).stdout
+        return subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+        ).stdout
 
     def keys(*names: str) -> None:
         subprocess.run(["tmux", "send-keys", "-t", session, *names], check=True)

@@ -31,8 +31,7 @@ async def open_and_plan(app, pilot):
     assert isinstance(screen, ServerScreen)
     table = screen.query_one("#resources", DataTable)
     await pilot.press("p")
-    await wait_for(pilot, lambda: table.row_count == 9 and "to review" in
-                   text(screen, "#summary"))
+    await wait_for(pilot, lambda: table.row_count == 9 and "to review" in text(screen, "#summary"))
     return screen, table
 
 
@@ -64,8 +63,10 @@ async def test_cancel_mid_apply_stops_gracefully(sandbox_project):
     async with app.run_test(size=(100, 30)) as pilot:
         screen, table = await open_and_plan(app, pilot)
         await pilot.press("a")
-        await wait_for(pilot, lambda: any(str(table.get_cell(r.value, "state")) == "✓ done"
-                                          for r in table.rows))
+        await wait_for(
+            pilot,
+            lambda: any(str(table.get_cell(r.value, "state")) == "✓ done" for r in table.rows),
+        )
         await pilot.press("escape")  # asks first
         await pilot.pause()
         await pilot.click("#stop")
@@ -93,8 +94,9 @@ async def test_emulators_the_app_started_are_stopped_when_it_exits(sandbox_proje
 async def test_a_failed_apply_is_pinned_with_the_resource_and_reason(sandbox_project):
     from tests.conftest import run_pilot
 
-    assert run_pilot("config", "set", "server.size", "t3.bogus",
-                     cwd=sandbox_project).returncode == 0
+    assert (
+        run_pilot("config", "set", "server.size", "t3.bogus", cwd=sandbox_project).returncode == 0
+    )
     app = create_app(str(sandbox_project))
     async with app.run_test(size=(120, 36)) as pilot:
         screen, table = await open_and_plan(app, pilot)
@@ -117,7 +119,7 @@ async def test_plan_at_80x24_shows_the_state_column_and_the_newest_log_lines(san
         await pilot.pause()
         keys = [column.key.value for column in table.ordered_columns]
         before = keys.index("state")
-        right = sum(c.get_render_width(table) for c in table.ordered_columns[:before + 1])
+        right = sum(c.get_render_width(table) for c in table.ordered_columns[: before + 1])
         assert right <= table.scrollable_content_region.width, (keys, right)
         log = screen.query_one("#log", Log)
         last_visible = log.scroll_offset.y + log.scrollable_content_region.height - 1
@@ -126,7 +128,8 @@ async def test_plan_at_80x24_shows_the_state_column_and_the_newest_log_lines(san
 
 
 async def test_esc_twice_names_what_is_in_flight_and_a_kill_says_what_may_be_untracked(
-        sandbox_project):
+    sandbox_project,
+):
     """The app's Esc follows the CLI's Ctrl+C: the second asks before killing, naming the
     resource in flight (its launch held by a proxy); after the kill the summary says what
     may exist outside Terraform's state."""
@@ -138,8 +141,9 @@ async def test_esc_twice_names_what_is_in_flight_and_a_kill_says_what_may_be_unt
         async with app.run_test(size=(120, 40)) as pilot:
             screen, table = await open_and_plan(app, pilot)
             await pilot.press("a")
-            await wait_for(pilot, lambda: str(table.get_cell("aws_instance.server", "state"))
-                           == "⟳ working")
+            await wait_for(
+                pilot, lambda: str(table.get_cell("aws_instance.server", "state")) == "⟳ working"
+            )
             await pilot.pause(1)
             await pilot.press("escape")
             await pilot.pause()
@@ -166,8 +170,11 @@ async def test_a_failing_terraform_init_ends_in_the_error_panel_not_a_traceback(
     project = tmp_path / "acme"
     project.mkdir()
     assert run_pilot("init", "--name", "acme", cwd=project).returncode == 0
-    for key, value in (("gcp.project", "acme-prod-123"), ("server.home", "gcp"),
-                       ("server.allowed_cidrs", '["203.0.113.7/32"]')):
+    for key, value in (
+        ("gcp.project", "acme-prod-123"),
+        ("server.home", "gcp"),
+        ("server.allowed_cidrs", '["203.0.113.7/32"]'),
+    ):
         done = run_pilot("config", "set", key, value, cwd=project)
         assert done.returncode == 0, done.stderr
     app = create_app(str(project))
@@ -201,8 +208,10 @@ async def test_a_plan_under_review_keeps_other_runs_out_of_the_workspace(sandbox
         await open_and_plan(app, pilot)
         meanwhile = run_pilot("server", "plan", cwd=sandbox_project)
         assert meanwhile.returncode == 1, meanwhile.stderr
-        assert (f"another `pilot-tui (its Server screen)` is running (pid {os.getpid()})"
-                in meanwhile.stderr)
+        assert (
+            f"another `pilot-tui (its Server screen)` is running (pid {os.getpid()})"
+            in meanwhile.stderr
+        )
         await pilot.press("escape")  # the plan is dropped with the screen
     after = run_pilot("server", "plan", cwd=sandbox_project)
     assert after.returncode == 0, after.stderr
@@ -223,10 +232,14 @@ async def test_destroy_shows_everything_pilot_made_then_removes_it(sandbox_proje
         await pilot.press("d")
         await wait_for(pilot, lambda: "to remove" in text(screen, "#summary"))
         keys = {row.value for row in table.rows}
-        assert {"aws_instance.server", "IAM user pilot-acme-deployer",
-                "IAM role pilot-acme-lambda", "IAM role pilot-acme-ecs-exec",
-                "local record .pilot/keys/aws-deployer.json",
-                "local record .pilot/outputs/server.json"} <= keys
+        assert {
+            "aws_instance.server",
+            "IAM user pilot-acme-deployer",
+            "IAM role pilot-acme-lambda",
+            "IAM role pilot-acme-ecs-exec",
+            "local record .pilot/keys/aws-deployer.json",
+            "local record .pilot/outputs/server.json",
+        } <= keys
         assert any(k.startswith("access key ") for k in keys)
         await pilot.press("a")
         await wait_for(pilot, lambda: "What remains" in text(screen, "#summary"))

@@ -37,8 +37,9 @@ def test_a_second_run_in_the_same_folder_is_refused_while_the_first_applies(sand
 def pilot(*args: str, cwd) -> subprocess.CompletedProcess[str]:
     """run_pilot with room for a whole apply on a busy machine."""
     env = {k: v for k, v in os.environ.items() if k != "PILOT_PROJECT"}
-    return subprocess.run([PILOT, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [PILOT, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def _checkout(source, target):
@@ -63,19 +64,32 @@ def test_a_stale_plan_from_another_checkout_reports_what_the_state_holds(sandbox
     assert up.returncode == 0, up.stderr
     second = first.parent / "second"
     _checkout(first, second)
-    assert run_pilot("config", "set", "server.allowed_cidrs", '["127.0.0.2/32"]',
-                     cwd=second).returncode == 0
+    assert (
+        run_pilot(
+            "config", "set", "server.allowed_cidrs", '["127.0.0.2/32"]', cwd=second
+        ).returncode
+        == 0
+    )
 
     # The second checkout plans, and waits at "Apply these changes?" in a terminal...
     master, slave = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k != "PILOT_PROJECT"}
-    proc = subprocess.Popen([PILOT, "server", "up"], cwd=second, env=env, stdin=slave,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [PILOT, "server", "up"],
+        cwd=second,
+        env=env,
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     os.close(slave)
     out: list[str] = []
     err: list[str] = []
-    readers = [threading.Thread(target=_pump, args=(proc.stdout, out)),
-               threading.Thread(target=_pump, args=(proc.stderr, err))]
+    readers = [
+        threading.Thread(target=_pump, args=(proc.stdout, out)),
+        threading.Thread(target=_pump, args=(proc.stderr, err)),
+    ]
     for reader in readers:
         reader.start()
     deadline = time.monotonic() + 120
@@ -84,8 +98,12 @@ def test_a_stale_plan_from_another_checkout_reports_what_the_state_holds(sandbox
     try:
         assert "Apply these" in "".join(out), "".join(out) + "".join(err)
         # ...while the first checkout applies a change of its own to the shared state.
-        assert run_pilot("config", "set", "server.allowed_cidrs", '["127.0.0.3/32"]',
-                         cwd=first).returncode == 0
+        assert (
+            run_pilot(
+                "config", "set", "server.allowed_cidrs", '["127.0.0.3/32"]', cwd=first
+            ).returncode
+            == 0
+        )
         changed = pilot("server", "up", "--yes", cwd=first)
         assert changed.returncode == 0, changed.stderr
         os.write(master, b"y\n")

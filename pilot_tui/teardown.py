@@ -521,10 +521,10 @@ def _elb_tags(elbv2: Any, arns: list[str]) -> dict[str, dict[str, str]]:
 
 def local_records(state_dir: Path) -> list[Thing]:
     """Files in .pilot/ that say something is live or hold a deployer's key."""
+    from pilot_tui.cloud.identity_aws import KEY_FILE
+    from pilot_tui.cloud.identity_gcp import KEY_FILE as GCP_KEY_FILE
     from pilot_tui.deploy import history
-    from pilot_tui.identity import KEY_FILE
-    from pilot_tui.identity_gcp import KEY_FILE as GCP_KEY_FILE
-    from pilot_tui.server import OUTPUTS_FILE
+    from pilot_tui.provision.server import OUTPUTS_FILE
 
     found = []
     for path in sorted((state_dir / "releases").glob("*.json")):
@@ -638,7 +638,7 @@ class Teardown:
     def remove_deployer(self, things: list[Thing], say: Say) -> None:
         keys = self.state_dir / "keys"
         if self.scan.aws is not None and any(t.kind != "GCP service account" for t in things):
-            from pilot_tui.identity import AwsDeployer
+            from pilot_tui.cloud.identity_aws import AwsDeployer
 
             deployer = AwsDeployer(
                 self.scan.aws("iam"),
@@ -649,8 +649,8 @@ class Teardown:
             if self._try("the AWS deployer", lambda: deployer.remove(keys), say):
                 say(f"removed the AWS deployer {deployer_name(self.config)}, its keys and roles")
         if any(t.kind == "GCP service account" for t in things):
-            from pilot_tui.deploy.gcp_api import authorized_transport, key_path
-            from pilot_tui.identity_gcp import GcpDeployer
+            from pilot_tui.cloud.gcp_api import authorized_transport, key_path
+            from pilot_tui.cloud.identity_gcp import GcpDeployer
 
             def remove_gcp() -> None:
                 transport = authorized_transport(
@@ -707,7 +707,7 @@ class Teardown:
 
     # state -----------------------------------------------------------------------------
     def remove_state(self, things: list[Thing], say: Say) -> None:
-        from pilot_tui import backends
+        from pilot_tui.provision import backends
 
         aws, gcs = self.scan.aws, self.scan.gcs
         for thing in things:
@@ -768,7 +768,7 @@ def _sweep_one(aws: Callable[[str], Any], thing: Thing, say: Say) -> None:
 
 
 def deployer_name(config: Any) -> str:
-    from pilot_tui.identity import user_name
+    from pilot_tui.cloud.identity_aws import user_name
 
     return user_name(config.project.name)
 
@@ -800,10 +800,11 @@ def make_scan(config: Any, root: Path) -> Scan:
     """Where this project's things can be: the sandbox's emulators (never started here: when
     they are stopped, what they held is gone) or the profile / key file in pilot.toml, and
     this machine's Docker in the sandbox. What cannot be reached is a problem, said."""
-    from pilot_tui import backends, cloud_clients
+    from pilot_tui.cloud import clients as cloud_clients
+    from pilot_tui.cloud.identity_aws import KEY_FILE
     from pilot_tui.config.schema import AWS_TARGETS, GCP_TARGETS
     from pilot_tui.deploy.managed import resource_name
-    from pilot_tui.identity import KEY_FILE
+    from pilot_tui.provision import backends
 
     state_dir = root / ".pilot"
     sandbox = config.server.home == "sandbox"
@@ -848,7 +849,7 @@ def make_scan(config: Any, root: Path) -> Scan:
     elif config.state.backend == "gcs":
         scan.gcs_state_bucket = backends.bucket_name(config)
     if not sandbox:  # no emulator answers for these: pilot.toml says they may exist
-        from pilot_tui.identity_gcp import wants_gcp_deployer
+        from pilot_tui.cloud.identity_gcp import wants_gcp_deployer
 
         scan.declared = [
             Thing(
@@ -960,7 +961,7 @@ async def remaining(teardown: Teardown, server: Any) -> Inventory:
     """What a fresh scan still finds (and what Terraform's state still holds)."""
     import asyncio
 
-    from pilot_tui.server import ServerError
+    from pilot_tui.provision.server import ServerError
 
     found, problems = await asyncio.to_thread(teardown.scan.run, declared=False)
     addresses: list[str] = []

@@ -70,7 +70,7 @@ class PilotApp(App[int]):
         self.exit(0)
 
     def on_unmount(self) -> None:
-        from pilot_tui.sandbox import Sandbox
+        from pilot_tui.cloud.sandbox import Sandbox
 
         for state_dir in self.started_sandboxes:
             Sandbox(state_dir).stop()

@@ -12,8 +12,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, LoadingIndicator, Static
 from textual.worker import Worker, WorkerState
 
+from pilot_tui.cloud.credentials import Row, credential_report
 from pilot_tui.config.schema import PilotConfig
-from pilot_tui.credentials import Row, credential_report
 from pilot_tui.screens.failures import worker_failure
 from pilot_tui.screens.footer import PilotFooter
 
@@ -71,8 +71,8 @@ class CredentialsScreen(Screen[None]):
         exit_on_error=False,
     )
     def check_all(self) -> list[Row]:
+        from pilot_tui.cloud.sandbox import Sandbox
         from pilot_tui.project import STATE_DIR
-        from pilot_tui.sandbox import Sandbox
 
         state_dir = self.root / STATE_DIR
         was_running = bool(Sandbox(state_dir).running())

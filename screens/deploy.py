@@ -84,9 +84,9 @@ class DeployScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="deploy", name="deploy", exit_on_error=False)
     def run_engine(self) -> object:
+        from pilot_tui.cloud.sandbox import Sandbox
         from pilot_tui.deploy.session import open_deployer
         from pilot_tui.project import Project
-        from pilot_tui.sandbox import Sandbox
         from pilot_tui.screens.project_config import effective_config
 
         config = effective_config(self.app, self.project_file)

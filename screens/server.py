@@ -21,12 +21,7 @@ from textual.worker import Worker, WorkerState
 
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.project import Project
-from pilot_tui.runner import KILL_AT, Interrupt
-from pilot_tui.screens.colorlog import ColorLog, colour_level
-from pilot_tui.screens.failures import worker_failure
-from pilot_tui.screens.footer import PilotFooter
-from pilot_tui.screens.project_config import sandbox_forced
-from pilot_tui.server import (
+from pilot_tui.provision.server import (
     Note,
     Plan,
     RunResult,
@@ -34,8 +29,19 @@ from pilot_tui.server import (
     Stage,
     interrupt_message,
 )
+from pilot_tui.provision.tf.events import (
+    ApplyComplete,
+    ApplyErrored,
+    ApplyStart,
+    Diagnostic,
+    LogLine,
+)
+from pilot_tui.runner import KILL_AT, Interrupt
+from pilot_tui.screens.colorlog import ColorLog, colour_level
+from pilot_tui.screens.failures import worker_failure
+from pilot_tui.screens.footer import PilotFooter
+from pilot_tui.screens.project_config import sandbox_forced
 from pilot_tui.teardown import Inventory, Teardown, Thing
-from pilot_tui.tf.events import ApplyComplete, ApplyErrored, ApplyStart, Diagnostic, LogLine
 
 LOG_LINES = 5000
 STATE_LABELS = {"pending": "·", "running": "⟳ working", "done": "✓ done", "failed": "✗ failed"}
@@ -329,7 +335,7 @@ class ServerScreen(Screen[None]):
         for thing in left.remove:
             self._set_state(_row_key(thing), "failed")
         if not left.remove and self.config.server.home == "sandbox":
-            from pilot_tui.sandbox import Sandbox
+            from pilot_tui.cloud.sandbox import Sandbox
 
             await asyncio.to_thread(Sandbox(self.project.state_dir).stop)
         return left

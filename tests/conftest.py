@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pilot_tui.cli.main import main
-from pilot_tui.keys import server_key
+from pilot_tui.provision.keys import server_key
 from pilot_tui.runner import stop_pid
 
 PILOT = shutil.which("pilot-tui", path=str(Path(sys.executable).parent)) or "pilot-tui"

@@ -1,4 +1,4 @@
-"""The GCP deployer service account (pilot_tui.identity_gcp).
+"""The GCP deployer service account (pilot_tui.cloud.identity_gcp).
 
 No IAM / Resource Manager emulator exists here (only GCS has one), so requests are checked
 as data and GcpDeployer is driven through FakeIam, a recording fake transport that keeps
@@ -15,10 +15,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from pilot_tui import identity_gcp as ig
 from pilot_tui import redact
-from pilot_tui.deploy.gcp_api import ApiError, ApiRequest, session_transport
-from pilot_tui.identity import IdentityError
+from pilot_tui.cloud import identity_gcp as ig
+from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, session_transport
+from pilot_tui.cloud.identity_aws import IdentityError
 
 GCP = "acme-prod"
 EMAIL = "pilot-acme-deployer@acme-prod.iam.gserviceaccount.com"

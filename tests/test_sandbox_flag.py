@@ -8,7 +8,7 @@ import tomllib
 
 import pytest
 
-from pilot_tui.sandbox import Sandbox
+from pilot_tui.cloud.sandbox import Sandbox
 from tests.conftest import run_pilot
 
 NOTE = '--sandbox: using the local sandbox instead of home = "aws"'

@@ -20,8 +20,8 @@ def _deployer(ns: argparse.Namespace) -> tuple[Any, Any, Project] | None:
     pf, config = loaded
     project = Project(pf.path)
     if getattr(ns, "cloud", "aws") == "gcp":
-        from pilot_tui.deploy.gcp_api import authorized_transport, key_path
-        from pilot_tui.identity_gcp import GcpDeployer, resources_for
+        from pilot_tui.cloud.gcp_api import authorized_transport, key_path
+        from pilot_tui.cloud.identity_gcp import GcpDeployer, resources_for
 
         if config.server.home == "sandbox" or not config.gcp.project:
             error(
@@ -39,13 +39,13 @@ def _deployer(ns: argparse.Namespace) -> tuple[Any, Any, Project] | None:
             config,
             project,
         )
-    from pilot_tui.identity import aws_deployer
+    from pilot_tui.cloud.identity_aws import aws_deployer
 
     sandbox = config.server.home == "sandbox"  # load_valid applied --sandbox
     # Only `create` starts stopped emulators (it makes what they hold), and says so.
     start = getattr(ns, "deployer_action", "") == "create"
     if sandbox and start:
-        from pilot_tui.sandbox import Sandbox
+        from pilot_tui.cloud.sandbox import Sandbox
 
         if len(Sandbox(project.state_dir).running()) < 2:
             sys.stderr.write("starting the sandbox's local AWS API and GCS emulator\n")
@@ -53,7 +53,7 @@ def _deployer(ns: argparse.Namespace) -> tuple[Any, Any, Project] | None:
 
 
 def _run(ns: argparse.Namespace, action: str) -> int:
-    from pilot_tui.identity import IdentityError
+    from pilot_tui.cloud.identity_aws import IdentityError
 
     ns.deployer_action = action
     try:

@@ -7,8 +7,8 @@ import json
 
 from pilot_tui.cli.config_cmds import error
 from pilot_tui.cli.main import EXIT_INVALID, EXIT_OK
+from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.project import ProjectNotFound, find_project
-from pilot_tui.sandbox import Sandbox
 
 
 def _sandbox(ns: argparse.Namespace) -> Sandbox | None:

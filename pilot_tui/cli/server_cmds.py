@@ -12,11 +12,10 @@ from typing import Any, TypeVar
 
 from pilot_tui.cli.config_cmds import confirm, error, load_valid, say
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
+from pilot_tui.cloud.sandbox import SandboxError
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.project import Project
-from pilot_tui.runner import Interrupt, RunnerError
-from pilot_tui.sandbox import SandboxError
-from pilot_tui.server import (
+from pilot_tui.provision.server import (
     NeedsAllowedCidrs,
     Note,
     Plan,
@@ -26,7 +25,7 @@ from pilot_tui.server import (
     Stage,
     interrupt_message,
 )
-from pilot_tui.tf.events import (
+from pilot_tui.provision.tf.events import (
     ApplyComplete,
     ApplyErrored,
     ApplyStart,
@@ -34,9 +33,10 @@ from pilot_tui.tf.events import (
     Event,
     PlannedChange,
 )
-from pilot_tui.tf.plan import ResourceChange
-from pilot_tui.tf.toolchain import BinaryRefused, ToolchainError
-from pilot_tui.tf.workspace import WorkspaceError
+from pilot_tui.provision.tf.plan import ResourceChange
+from pilot_tui.provision.tf.toolchain import BinaryRefused, ToolchainError
+from pilot_tui.provision.tf.workspace import WorkspaceError
+from pilot_tui.runner import Interrupt, RunnerError
 
 T = TypeVar("T")
 EXIT_CANCELLED = -1  # the user said no: nothing changed, exit 0
@@ -378,7 +378,7 @@ def status(ns: argparse.Namespace) -> int:
     # The outputs as Terraform gave them, and which of them nothing answers at (moto's).
     info["simulated"] = simulated_outputs(server.home, info["outputs"])
     if server.home == "sandbox":
-        from pilot_tui.sandbox import Sandbox
+        from pilot_tui.cloud.sandbox import Sandbox
 
         running = Sandbox(server.project.state_dir).running()
         info["sandbox"] = {n: {"pid": e.pid, "url": e.url} for n, e in running.items()}

@@ -9,9 +9,9 @@ from pathlib import Path
 from pilot_tui.cli.config_cmds import error, load, load_valid, print_report
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from pilot_tui.config.document import ConfigRefused
-from pilot_tui.keys import KEY_NAME
+from pilot_tui.provision.keys import KEY_NAME
+from pilot_tui.provision.tf.workspace import WorkspaceError, template_files, template_sources
 from pilot_tui.runner import Command, RunnerError, exec_replace
-from pilot_tui.tf.workspace import WorkspaceError, template_files, template_sources
 
 
 def eject(ns: argparse.Namespace) -> int:
@@ -83,7 +83,7 @@ def ssh(ns: argparse.Namespace) -> int:
     if pf is None:
         return EXIT_INVALID
     from pilot_tui.project import Project
-    from pilot_tui.server import saved_record
+    from pilot_tui.provision.server import saved_record
 
     project = Project(pf.path)
     saved = saved_record(project.state_dir)

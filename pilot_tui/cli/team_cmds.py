@@ -1,5 +1,5 @@
 """`pilot-tui team request|list|remove`, `pilot-tui invite`, `pilot-tui join`: share one
-Pilot Server, each teammate with their own SSH key (see pilot_tui.team)."""
+Pilot Server, each teammate with their own SSH key (see pilot_tui.provision.team)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pilot_tui.cli.config_cmds import error, load_valid, say
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from pilot_tui.project import Project
-from pilot_tui.team import (
+from pilot_tui.provision.team import (
     Server,
     TeamError,
     authorize_script,
@@ -26,7 +26,7 @@ from pilot_tui.team import (
 
 
 def request(ns: argparse.Namespace) -> int:
-    from pilot_tui.keys import server_key
+    from pilot_tui.provision.keys import server_key
 
     loaded = load_valid(ns)
     if loaded is None:
@@ -43,8 +43,8 @@ def request(ns: argparse.Namespace) -> int:
 
 
 def _run_on_server(ns: argparse.Namespace, script: Callable[[Server], str]) -> tuple[int, str]:
+    from pilot_tui.provision.server import saved_record
     from pilot_tui.runner import RunnerError, capture
-    from pilot_tui.server import saved_record
 
     loaded = load_valid(ns)
     if loaded is None:
@@ -68,7 +68,7 @@ def _run_on_server(ns: argparse.Namespace, script: Callable[[Server], str]) -> t
 
 def invite(ns: argparse.Namespace) -> int:
     from pilot_tui.fsutil import atomic_write
-    from pilot_tui.server import saved_record
+    from pilot_tui.provision.server import saved_record
 
     loaded = load_valid(ns)
     if loaded is None:

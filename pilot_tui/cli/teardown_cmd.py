@@ -24,7 +24,7 @@ from pilot_tui.teardown import remaining as what_remains
 if TYPE_CHECKING:
     from pilot_tui.cli.server_cmds import Progress
     from pilot_tui.config.schema import PilotConfig
-    from pilot_tui.server import Plan, Server
+    from pilot_tui.provision.server import Plan, Server
 
 
 def show(inv: Inventory) -> None:
@@ -44,7 +44,7 @@ def destroy(ns: argparse.Namespace) -> int:
     from pilot_tui.cli.config_cmds import load_valid
     from pilot_tui.cli.server_cmds import Progress
     from pilot_tui.project import Project
-    from pilot_tui.server import Server
+    from pilot_tui.provision.server import Server
 
     refused = sandbox_stand_in(ns)
     if refused:
@@ -131,7 +131,7 @@ def _confirm_and_remove(
 ) -> int:
     """Show ``inv``, ask once, remove it in order and say what remains."""
     from pilot_tui.cli.server_cmds import _run
-    from pilot_tui.server import Stage
+    from pilot_tui.provision.server import Stage
 
     if not inv.remove:
         print("Nothing to destroy.")
@@ -184,7 +184,7 @@ def _confirm_and_remove(
 
 
 def _stop_sandbox(server: Server | None) -> None:
-    from pilot_tui.sandbox import Sandbox
+    from pilot_tui.cloud.sandbox import Sandbox
 
     if server is not None and server.home == "sandbox":
         stopped = Sandbox(server.project.state_dir).stop()

@@ -19,7 +19,7 @@ def destroy_app(config: Any, state_dir: Path, root: Path, app: Any, say: Say) ->
     each, also said through ``say``. Raises TargetError / SiteError when the cloud refuses."""
     kind = app.target.kind
     if config.server.home == "sandbox" and kind != "server":
-        from pilot_tui.sandbox import STOPPED, Sandbox
+        from pilot_tui.cloud.sandbox import STOPPED, Sandbox
 
         if not Sandbox(state_dir).running():  # not started just to find nothing
             say(f"{STOPPED}: nothing of {app.name} is left to remove")
@@ -45,8 +45,8 @@ def destroy_app(config: Any, state_dir: Path, root: Path, app: Any, say: Say) ->
             done.append(f"deleted ECR repository {repository}")
             say(done[-1])
     else:
+        from pilot_tui.cloud.gcp_api import authorized_transport, deploy_key
         from pilot_tui.deploy.artifact_registry import delete_images
-        from pilot_tui.deploy.gcp_api import authorized_transport, deploy_key
 
         transport = authorized_transport(deploy_key(config, root), config.gcp.project)
         if delete_images(

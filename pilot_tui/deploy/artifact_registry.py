@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pilot_tui import redact
-from pilot_tui.deploy.gcp_api import ApiRequest, Transport, exists_ok, gone_ok, wait_operation
+from pilot_tui.cloud.gcp_api import ApiRequest, Transport, exists_ok, gone_ok, wait_operation
 
 API = "https://artifactregistry.googleapis.com/v1/"
 USERNAME = "oauth2accesstoken"  # what Artifact Registry expects with an access token
@@ -97,7 +97,7 @@ def docker_login(credentials_path: str | None, root: Path, region: str) -> tuple
     """(registry host, username, password) for a push to the region's Artifact Registry.
     ``credentials_path`` is gcp.credentials as written in pilot.toml (relative to
     ``root``); unset means Application Default Credentials."""
-    from pilot_tui.deploy.gcp_api import google_credentials, key_path
+    from pilot_tui.cloud.gcp_api import google_credentials, key_path
 
     credentials = google_credentials(key_path(credentials_path, root))
     return registry_host(region), USERNAME, access_token(credentials)
@@ -123,7 +123,7 @@ def ensure_registry(
 
 def registry_for(config: Any, root: Path, app: Any) -> Any:
     """ensure_registry with pilot.toml's gcp settings (what managed_deploy calls)."""
-    from pilot_tui.deploy.gcp_api import authorized_transport, deploy_key
+    from pilot_tui.cloud.gcp_api import authorized_transport, deploy_key
     from pilot_tui.deploy.managed import TargetError
 
     if not config.gcp.project:

@@ -14,14 +14,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.deploy.cloudrun_secrets import CloudRunSecrets, SecretRef, secret_env
-from pilot_tui.deploy.gcp_api import (
+from pilot_tui.cloud.gcp_api import (
     ApiError,
     ApiRequest,
     Transport,
     gone_ok,
     wait_operation,
 )
+from pilot_tui.cloud.identity_gcp import runtime_account_email
+from pilot_tui.deploy.cloudrun_secrets import CloudRunSecrets, SecretRef, secret_env
 from pilot_tui.deploy.managed import (
     LogLine,
     Revision,
@@ -30,7 +31,6 @@ from pilot_tui.deploy.managed import (
     TargetStatus,
     resource_name,
 )
-from pilot_tui.identity_gcp import runtime_account_email
 
 API = "https://run.googleapis.com/v2/"
 LOGGING = "https://logging.googleapis.com/v2/entries:list"
@@ -367,7 +367,7 @@ class CloudRunService:
 def open_cloud_run(config: Any, state_dir: Path, root: Path, app: Any) -> CloudRunService:
     """The app's service with a transport from gcp.credentials (relative to ``root``) or
     Application Default Credentials."""
-    from pilot_tui.deploy.gcp_api import authorized_transport, deploy_key
+    from pilot_tui.cloud.gcp_api import authorized_transport, deploy_key
 
     if config.server.home == "sandbox":
         raise TargetError(

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NamedTuple
 
+from pilot_tui.cloud.identity_aws import project_tags
 from pilot_tui.deploy.managed import Say, TargetError, resource_name
-from pilot_tui.identity import project_tags
 
 NAME_LIMIT = 32  # load balancer and target group names
 Wait = Callable[[str, Callable[[], bool]], None]  # until(what, check): poll, then time out

@@ -18,6 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.cloud.identity_aws import (
+    PROJECT_TAG,
+    ensure_execution_role,
+    execution_secrets_policy,
+    project_tags,
+)
 from pilot_tui.deploy.ecs_network import Balancer, Network, _aws, _unless, until
 from pilot_tui.deploy.managed import (
     LogLine,
@@ -27,12 +33,6 @@ from pilot_tui.deploy.managed import (
     TargetStatus,
     aws_clients,
     resource_name,
-)
-from pilot_tui.identity import (
-    PROJECT_TAG,
-    ensure_execution_role,
-    execution_secrets_policy,
-    project_tags,
 )
 
 SECRETS_POLICY = "pilot-secrets"  # inline on the execution role: the parameters

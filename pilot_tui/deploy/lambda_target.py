@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.cloud.identity_aws import PROJECT_TAG, ensure_execution_role, role_names
 from pilot_tui.deploy.managed import (
     LogLine,
     Revision,
@@ -29,7 +30,6 @@ from pilot_tui.deploy.managed import (
     resource_name,
 )
 from pilot_tui.deploy.shippable import Collected, collect
-from pilot_tui.identity import PROJECT_TAG, ensure_execution_role, role_names
 
 ALIAS = "live"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # zip's epoch: the same files make the same bytes

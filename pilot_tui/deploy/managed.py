@@ -106,17 +106,17 @@ def open_target(config: Any, state_dir: Path, root: Path, app: Any) -> ManagedTa
 def aws_clients(config: Any, state_dir: Path) -> Callable[..., Any]:
     """``make(service, **options)`` -> a boto3 client for deploys: the sandbox's emulator, else
     the deployer's key (`pilot-tui deployer create`), else the profile in pilot.toml."""
-    from pilot_tui import cloud_clients
+    from pilot_tui.cloud import clients as cloud_clients
 
     if config.server.home == "sandbox":  # never started here: a deploy starts them first
         made = cloud_clients.aws_session(config, state_dir, sandbox=True, start=False)
         if made is None:
-            from pilot_tui.sandbox import STOPPED
+            from pilot_tui.cloud.sandbox import STOPPED
 
             raise TargetError(f"{STOPPED}; a deploy or `pilot-tui server up` starts them")
         session, endpoint = made
     else:
-        from pilot_tui.identity import aws_deploy_session
+        from pilot_tui.cloud.identity_aws import aws_deploy_session
 
         session, endpoint = aws_deploy_session(config, state_dir), None
 
@@ -131,7 +131,7 @@ def target_status(config: Any, state_dir: Path, root: Path, app: Any) -> TargetS
     In the sandbox, stopped emulators mean stopped apps (their state lived in memory): they
     are not started just to be asked."""
     if config.server.home == "sandbox":
-        from pilot_tui.sandbox import Sandbox
+        from pilot_tui.cloud.sandbox import Sandbox
 
         if not Sandbox(state_dir).running():
             return TargetStatus(

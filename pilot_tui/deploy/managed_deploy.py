@@ -95,7 +95,7 @@ def deploy_managed(engine: Any, log: Any, app: Any, *, force: bool = False) -> h
     stage = "deploy"
     try:
         if engine.config.server.home == "sandbox":
-            from pilot_tui.sandbox import SandboxError, start_for_deploy
+            from pilot_tui.cloud.sandbox import SandboxError, start_for_deploy
 
             try:
                 start_for_deploy(engine.state_dir, log.line("deploy", name))

@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pilot_tui.cloud.identity_aws import project_tags
 from pilot_tui.deploy.site_files import Changes, Remote, SiteFile
-from pilot_tui.identity import project_tags
 
 PRIVATE = ".pilot/"  # Pilot's own keys in the bucket: never served (see _policy)
 MANIFEST = f"{PRIVATE}manifest.json"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pilot_tui import cloud_clients
+from pilot_tui.cloud import clients as cloud_clients
 from pilot_tui.deploy import history
 
 PREFIX = "pilot/releases"
@@ -118,7 +118,7 @@ def shared_history(config: Any, state_dir: Path, root: Path) -> SharedHistory | 
 
 
 def _client_for(config: Any, state_dir: Path, root: Path) -> SharedHistory | None:
-    from pilot_tui.backends import bucket_name, ensure_gcs, ensure_s3, lock_table
+    from pilot_tui.provision.backends import bucket_name, ensure_gcs, ensure_s3, lock_table
 
     kind = config.state.backend
     if kind == "local":

@@ -107,7 +107,7 @@ def deploy_site(engine: Any, log: Any, app: Any, *, force: bool = False) -> hist
         )
         stage, timer = "push", Timer()
         if engine.config.server.home == "sandbox":
-            from pilot_tui.sandbox import start_for_deploy
+            from pilot_tui.cloud.sandbox import start_for_deploy
 
             start_for_deploy(engine.state_dir, log.line("push", name))
         site = open_site(engine.config, engine.state_dir, engine.root, app)

@@ -11,7 +11,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from pilot_tui import cloud_clients
+from pilot_tui.cloud import clients as cloud_clients
 from pilot_tui.deploy.gcs_site import GcsSite
 from pilot_tui.deploy.s3_site import WORKERS, S3Site, bucket_for
 
@@ -51,7 +51,7 @@ def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | Gc
         )
     key, cdn = None, None
     if not sandbox:  # the deployer's key; the sandbox has no Compute emulator: no CDN
-        from pilot_tui.deploy.gcp_api import deploy_key
+        from pilot_tui.cloud.gcp_api import deploy_key
         from pilot_tui.deploy.gcs_cdn import open_cdn
 
         key = deploy_key(config, root)
@@ -60,7 +60,7 @@ def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | Gc
         config, state_dir, root, sandbox=sandbox, key_file=key, start=False
     )  # a deploy starts the emulators first
     if client is None:
-        from pilot_tui.sandbox import STOPPED
+        from pilot_tui.cloud.sandbox import STOPPED
 
         raise SiteConfigError(f"{STOPPED}; a deploy or `pilot-tui server up` starts them")
     return GcsSite(client, bucket, config.gcp.region.upper(), cdn)

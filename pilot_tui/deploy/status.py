@@ -77,7 +77,7 @@ def _site_status(engine: Any, app: Any) -> AppStatus:
     where = addresses.of_release(live)
     if not where.simulated:
         return AppStatus(app.name, live.id, "managed target", where.url or "-")
-    from pilot_tui.sandbox import Sandbox
+    from pilot_tui.cloud.sandbox import Sandbox
 
     if SITE_EMULATORS[app.target.kind] not in Sandbox(engine.state_dir).running():
         return AppStatus(

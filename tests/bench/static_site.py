@@ -20,10 +20,10 @@ import threading
 import time
 from pathlib import Path
 
+from pilot_tui.cloud.sandbox import Sandbox, aws_session, gcs_client
 from pilot_tui.deploy.gcs_site import GcsSite
 from pilot_tui.deploy.s3_site import S3Site
 from pilot_tui.deploy.site_files import plan, scan
-from pilot_tui.sandbox import Sandbox, aws_session, gcs_client
 
 
 def make_site(root: Path, files: int) -> None:

@@ -13,9 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from pilot_tui import redact
-from pilot_tui.deploy import artifact_registry as ar
-from pilot_tui.deploy import cloudrun_target as cr
-from pilot_tui.deploy.gcp_api import (
+from pilot_tui.cloud.gcp_api import (
     ApiError,
     ApiRequest,
     authorized_transport,
@@ -23,6 +21,8 @@ from pilot_tui.deploy.gcp_api import (
     session_transport,
     wait_operation,
 )
+from pilot_tui.deploy import artifact_registry as ar
+from pilot_tui.deploy import cloudrun_target as cr
 from pilot_tui.deploy.managed import TargetError
 
 SERVICE = (

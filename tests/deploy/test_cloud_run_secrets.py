@@ -13,9 +13,9 @@ import json
 
 import pytest
 
+from pilot_tui.cloud.gcp_api import ApiError, ApiRequest
 from pilot_tui.deploy import cloudrun_secrets as cs
 from pilot_tui.deploy import cloudrun_target as cr
-from pilot_tui.deploy.gcp_api import ApiError, ApiRequest
 from pilot_tui.deploy.managed import TargetError
 from tests.deploy.test_cloud_run import SETTINGS, FakeCloudRun
 

@@ -13,9 +13,9 @@ import pexpect
 import pytest
 
 from pilot_tui.apps import add_app
+from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.runner import pid_alive, stop_pid
-from pilot_tui.sandbox import Sandbox
 from tests.conftest import PILOT, run_pilot
 from tests.server.conftest import sandbox_state
 

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
+from pilot_tui.cloud.identity_aws import PROJECT_TAG, aws_policy
+from pilot_tui.cloud.sandbox import Sandbox, aws_session
 from pilot_tui.config.schema import EcsTarget
 from pilot_tui.deploy.ecs_target import EcsService
 from pilot_tui.deploy.s3_site import S3Site
 from pilot_tui.deploy.site_files import Changes
-from pilot_tui.identity import PROJECT_TAG, aws_policy
-from pilot_tui.sandbox import Sandbox, aws_session
 from tests.test_deployer_policy import allows
 
 REGION, ACCOUNT, PROJECT = "eu-west-1", "123456789012", "tagme"

@@ -16,11 +16,11 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from pilot_tui.cloud.sandbox import Sandbox, aws_session
 from pilot_tui.config.schema import EcsTarget
 from pilot_tui.deploy.ecs_network import _aws, short_name
 from pilot_tui.deploy.ecs_target import EcsService, open_ecs
 from pilot_tui.deploy.managed import TargetError
-from pilot_tui.sandbox import Sandbox, aws_session
 
 REGION = "eu-west-1"
 

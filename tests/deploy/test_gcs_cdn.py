@@ -11,11 +11,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from pilot_tui.cloud.gcp_api import ApiError, ApiRequest
+from pilot_tui.cloud.sandbox import Sandbox, gcs_client
 from pilot_tui.deploy import gcs_cdn, site_deploy, sites
-from pilot_tui.deploy.gcp_api import ApiError, ApiRequest
 from pilot_tui.deploy.gcs_cdn import COMPUTE, Cdn, delete_requests, insert_requests
 from pilot_tui.deploy.gcs_site import GcsSite
-from pilot_tui.sandbox import Sandbox, gcs_client
 from tests.conftest import RecordingLog
 
 GLOBAL = f"{COMPUTE}/projects/acme-prod/global"

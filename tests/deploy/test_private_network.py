@@ -12,10 +12,10 @@ import time
 
 import pytest
 
+from pilot_tui.cloud.sandbox import free_port
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.deploy import history, server_target
 from pilot_tui.deploy.engine import DeployError
-from pilot_tui.sandbox import free_port
 from tests.deploy.conftest import get
 from tests.deploy.test_engine import deployer
 

@@ -12,6 +12,7 @@ import urllib.request
 import pytest
 
 from pilot_tui import redact
+from pilot_tui.cloud.sandbox import Sandbox, aws_session
 from pilot_tui.deploy.registry import (
     Registry,
     RegistryError,
@@ -19,7 +20,6 @@ from pilot_tui.deploy.registry import (
     ecr_registry,
     push,
 )
-from pilot_tui.sandbox import Sandbox, aws_session
 
 
 @pytest.fixture(scope="module")

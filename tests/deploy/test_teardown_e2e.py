@@ -11,9 +11,9 @@ import shutil
 
 import pytest
 
+from pilot_tui.cloud.sandbox import Sandbox, aws_session, gcs_client
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.runner import pid_alive, stop_pid
-from pilot_tui.sandbox import Sandbox, aws_session, gcs_client
 from tests.deploy.conftest import HELLO, LAMBDA_FIXTURES, get
 
 
@@ -79,7 +79,7 @@ def sandbox_apps(tmp_path, cli, docker_engine, python_base, lambda_runtime, monk
     monkeypatch.setenv("PILOT_PROXY_BASE", python_base)
     assert cli("init", "--name", "acme").code == 0
     from pilot_tui.apps import add_app
-    from pilot_tui.sandbox import free_port
+    from pilot_tui.cloud.sandbox import free_port
 
     shutil.copytree(HELLO, tmp_path / "hello")
     shutil.copytree(LAMBDA_FIXTURES / "hello_fn", tmp_path / "fn")

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from pilot_tui.credentials import check_aws, check_gcp, find_aws, find_gcp, key_file_problem
-from pilot_tui.sandbox import Sandbox, free_port
+from pilot_tui.cloud.credentials import check_aws, check_gcp, find_aws, find_gcp, key_file_problem
+from pilot_tui.cloud.sandbox import Sandbox, free_port
 from tests.conftest import run_pilot
 
 

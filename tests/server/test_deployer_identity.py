@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import stat
 
-from pilot_tui.identity import aws_policy
-from pilot_tui.sandbox import Sandbox, aws_session
+from pilot_tui.cloud.identity_aws import aws_policy
+from pilot_tui.cloud.sandbox import Sandbox, aws_session
 from tests.conftest import run_pilot
 
 
@@ -96,7 +96,7 @@ def test_the_gcp_deployer_is_refused_in_the_sandbox(tmp_path):
 def test_deploys_use_the_deployer_key_when_there_is_one(tmp_path):
     from types import SimpleNamespace
 
-    from pilot_tui.identity import KEY_FILE, aws_deploy_session
+    from pilot_tui.cloud.identity_aws import KEY_FILE, aws_deploy_session
 
     config = SimpleNamespace(aws=SimpleNamespace(region="eu-west-1", profile=None))
     keys = tmp_path / "keys"

@@ -72,7 +72,7 @@ class HeldLaunch:
     def __init__(self, project):
         import sys
 
-        from pilot_tui.sandbox import free_port
+        from pilot_tui.cloud.sandbox import free_port
         from tests.server.conftest import sandbox_state
 
         self.project = project

@@ -12,7 +12,7 @@ import os
 import re
 import urllib.request
 
-from pilot_tui.sandbox import Sandbox
+from pilot_tui.cloud.sandbox import Sandbox
 from tests.conftest import run_pilot
 
 

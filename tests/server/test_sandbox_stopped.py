@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from pilot_tui.apps import add_app
+from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.runner import pid_alive, stop_pid
-from pilot_tui.sandbox import Sandbox
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 from botocore.exceptions import ClientError
 
+from pilot_tui.cloud.sandbox import Sandbox, aws_session
 from pilot_tui.deploy import history, sites
 from pilot_tui.deploy.engine import DeployError
 from pilot_tui.deploy.events import StageFailed
@@ -19,7 +20,6 @@ from pilot_tui.deploy.s3_site import KEEP_DAYS, LIFECYCLE_RULE, MANIFEST, S3Site
 from pilot_tui.deploy.site_deploy import deploy_site
 from pilot_tui.deploy.site_files import plan, scan
 from pilot_tui.deploy.site_rollback import rollback_site
-from pilot_tui.sandbox import Sandbox, aws_session
 from tests.conftest import RecordingLog
 
 REGION = "eu-west-1"

@@ -8,10 +8,10 @@ import json
 
 import pytest
 
+from pilot_tui.cloud.sandbox import Sandbox, aws_session, gcs_client
 from pilot_tui.deploy.gcs_site import GcsSite, cdn_requests
 from pilot_tui.deploy.s3_site import MANIFEST, S3Site
 from pilot_tui.deploy.site_files import plan, scan
-from pilot_tui.sandbox import Sandbox, aws_session, gcs_client
 
 
 @pytest.fixture(scope="module")

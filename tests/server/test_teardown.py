@@ -12,12 +12,12 @@ import zipfile
 
 import pytest
 
-from pilot_tui import backends
+from pilot_tui.cloud.identity_aws import aws_deployer
+from pilot_tui.cloud.sandbox import Sandbox, aws_session, gcs_client
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.deploy import history
 from pilot_tui.deploy.s3_site import S3Site
-from pilot_tui.identity import aws_deployer
-from pilot_tui.sandbox import Sandbox, aws_session, gcs_client
+from pilot_tui.provision import backends
 from pilot_tui.teardown import Teardown, Thing, execute, inventory, make_scan, remaining
 
 
@@ -325,8 +325,8 @@ def test_an_interrupt_stops_before_the_next_step(tmp_path, cli):
     """Ctrl+C (or Esc in the app) during a destroy: the steps not begun are left alone, and
     the destroy says it was interrupted."""
     from pilot_tui.project import Project
+    from pilot_tui.provision.server import Server
     from pilot_tui.runner import Interrupt
-    from pilot_tui.server import Server
 
     assert cli("init", "--name", "acme").code == 0
     config = ProjectFile.load(tmp_path / "pilot.toml").check().config
@@ -348,7 +348,7 @@ def test_destroy_with_remote_state_finishes_and_says_nothing_remains(sandbox_pro
     """With state.backend = "s3" the state bucket goes last; reading Terraform's state from
     it afterwards failed ("show failed"), so a destroy that had removed everything exited 1
     and left the emulators running (found reviewing the change)."""
-    from pilot_tui.sandbox import Sandbox
+    from pilot_tui.cloud.sandbox import Sandbox
     from tests.conftest import run_pilot
 
     done = run_pilot("config", "set", "state.backend", "s3", cwd=sandbox_project)
@@ -363,7 +363,7 @@ def test_destroy_with_remote_state_finishes_and_says_nothing_remains(sandbox_pro
 
 
 def test_destroy_is_refused_while_another_run_holds_the_workspace(sandbox_project):
-    from pilot_tui.tf.workspace import WorkspaceLock
+    from pilot_tui.provision.tf.workspace import WorkspaceLock
     from tests.conftest import run_pilot
 
     workdir = sandbox_project / ".pilot" / "terraform" / "sandbox"

@@ -549,11 +549,11 @@ def aws_deployer(
     """The project's deployer, managed with the admin's credentials (the profile in
     pilot.toml, or the sandbox's emulator: started only with ``start``, by a caller that
     says so)."""
-    from pilot_tui import cloud_clients
+    from pilot_tui.cloud import clients as cloud_clients
 
     made = cloud_clients.aws_session(config, state_dir, sandbox=sandbox, start=start)
     if made is None:
-        from pilot_tui.sandbox import STOPPED
+        from pilot_tui.cloud.sandbox import STOPPED
 
         raise IdentityError(f"{STOPPED}; `pilot-tui server up` starts them and makes the deployer")
     session, endpoint = made

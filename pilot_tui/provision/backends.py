@@ -126,7 +126,7 @@ def s3_backend(bucket: str, table: str, region: str, sandbox_url: str | None = N
         "dynamodb_table": table,
     }
     if sandbox_url:  # Terraform 1.0's s3 backend settings for a local AWS API
-        from pilot_tui.sandbox import ACCESS_KEY, SECRET_KEY
+        from pilot_tui.cloud.sandbox import ACCESS_KEY, SECRET_KEY
 
         config.update(
             {
@@ -192,11 +192,11 @@ def prepare_backend(
     bucket = bucket_name(cfg)
     if kind == "s3":
         if aws_url:
-            from pilot_tui.sandbox import aws_session
+            from pilot_tui.cloud.sandbox import aws_session
 
             session = aws_session(cfg.aws.region)
         else:
-            from pilot_tui.cloud_clients import aws_session as project_aws_session
+            from pilot_tui.cloud.clients import aws_session as project_aws_session
 
             made = project_aws_session(cfg, root / STATE_DIR, sandbox=False)
             assert made is not None
@@ -212,12 +212,12 @@ def prepare_backend(
             note(done)
         return s3_backend(bucket, table, cfg.aws.region, aws_url)
     if home == "sandbox":
-        from pilot_tui.sandbox import gcs_client
+        from pilot_tui.cloud.sandbox import gcs_client
 
         assert gcs_url, "the sandbox's GCS emulator is started before its backend"
         client = gcs_client(gcs_url)
     else:
-        from pilot_tui.cloud_clients import gcs_client as project_gcs_client
+        from pilot_tui.cloud.clients import gcs_client as project_gcs_client
 
         client = project_gcs_client(cfg, root / ".pilot", root, sandbox=False)
     for done in ensure_gcs(client, bucket, cfg.gcp.region.upper()):

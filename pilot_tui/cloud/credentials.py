@@ -84,7 +84,7 @@ def check_aws(
     who = f'profile "{profile}"' if profile else "the default credentials"
     try:
         if sandbox:
-            from pilot_tui.sandbox import aws_session
+            from pilot_tui.cloud.sandbox import aws_session
 
             session = aws_session(region)
         else:
@@ -170,7 +170,7 @@ def check_gcp(
             return Checked(False, problem)
     try:
         if api_endpoint:
-            from pilot_tui.sandbox import gcs_client
+            from pilot_tui.cloud.sandbox import gcs_client
 
             client = gcs_client(api_endpoint, project or "sandbox")
         elif key_file is not None:
@@ -243,8 +243,8 @@ def credential_report(cfg: Any, home: str, project_root: Path) -> list[Row]:
         rows.append(Row(cloud, name, source, result.ok, configured, result.message))
 
     if home == "sandbox":
+        from pilot_tui.cloud.sandbox import Sandbox
         from pilot_tui.project import STATE_DIR
-        from pilot_tui.sandbox import Sandbox
 
         emulators, started = Sandbox(project_root / STATE_DIR).ensure()
         aws_url, gcs_url = emulators["aws"].url, emulators["gcs"].url

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
-from pilot_tui.keys import KEY_NAME
-from pilot_tui.remote import ssh_run
+from pilot_tui.provision.keys import KEY_NAME
+from pilot_tui.provision.remote import ssh_run
 from pilot_tui.runner import Command
 
 TAG = "pilot-teammate:"

@@ -60,7 +60,8 @@ def moto_command(port: int) -> Command:
         "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
     }
     return Command(
-        (sys.executable, "-m", "pilot_tui.sandbox_aws", "-H", "127.0.0.1", "-p", str(port)), env=env
+        (sys.executable, "-m", "pilot_tui.cloud.sandbox_aws", "-H", "127.0.0.1", "-p", str(port)),
+        env=env,
     )
 
 

@@ -16,8 +16,8 @@ def aws_session(
     """(boto3 session, endpoint URL or None). In the sandbox the emulators are started when
     ``start``, else None is returned when they are not running (nothing to talk to)."""
     if sandbox:
-        from pilot_tui.sandbox import Sandbox
-        from pilot_tui.sandbox import aws_session as emulator_session
+        from pilot_tui.cloud.sandbox import Sandbox
+        from pilot_tui.cloud.sandbox import aws_session as emulator_session
 
         box = Sandbox(state_dir)
         emulators = box.ensure()[0] if start else box.running()
@@ -42,8 +42,8 @@ def gcs_client(
     running and not ``start``), else ``key_file`` (the deployer's, for deploys), else
     gcp.credentials' key file, else the default ones."""
     if sandbox:
-        from pilot_tui.sandbox import Sandbox
-        from pilot_tui.sandbox import gcs_client as emulator_client
+        from pilot_tui.cloud.sandbox import Sandbox
+        from pilot_tui.cloud.sandbox import gcs_client as emulator_client
 
         box = Sandbox(state_dir)
         emulators = box.ensure()[0] if start else box.running()

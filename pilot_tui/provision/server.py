@@ -1,8 +1,8 @@
 """Provision the Pilot Server: render, init, plan, apply, destroy, outputs.
 
 UI-free: progress goes to an ``on_event`` callback as typed events (Terraform's own events
-from :mod:`pilot_tui.tf.events`, plus :class:`Stage` and :class:`Note`), which the CLI prints
-and the TUI will draw. Every Terraform run is also logged in full under .pilot/logs/.
+from :mod:`pilot_tui.provision.tf.events`, plus :class:`Stage` and :class:`Note`), which the
+CLI prints and the TUI will draw. Every Terraform run is also logged in full under .pilot/logs/.
 """
 
 from __future__ import annotations
@@ -16,16 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from pilot_tui import redact
-from pilot_tui.backends import Backend
 from pilot_tui.config.schema import PilotConfig, default_size
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
-from pilot_tui.keys import server_key
 from pilot_tui.leftovers import Where, advice
 from pilot_tui.prices import Estimate, estimate
 from pilot_tui.project import Project
-from pilot_tui.runner import KILL_AT, Command, Interrupt, Line, stream
-from pilot_tui.tf import commands
-from pilot_tui.tf.events import (
+from pilot_tui.provision.backends import Backend
+from pilot_tui.provision.keys import server_key
+from pilot_tui.provision.tf import commands
+from pilot_tui.provision.tf.events import (
     ApplyComplete,
     ApplyErrored,
     ApplyStart,
@@ -34,9 +33,10 @@ from pilot_tui.tf.events import (
     Event,
     parse_line,
 )
-from pilot_tui.tf.plan import ResourceChange, summarize_plan
-from pilot_tui.tf.toolchain import Terraform, resolve
-from pilot_tui.tf.workspace import WorkspaceLock, render, template_sources
+from pilot_tui.provision.tf.plan import ResourceChange, summarize_plan
+from pilot_tui.provision.tf.toolchain import Terraform, resolve
+from pilot_tui.provision.tf.workspace import WorkspaceLock, render, template_sources
+from pilot_tui.runner import KILL_AT, Command, Interrupt, Line, stream
 
 OUTPUTS_FILE = "server.json"
 BACKEND_FILE = "pilot_backend.tf"
@@ -209,7 +209,7 @@ class Server:
         self.project.ensure_state_dir()
         override = None
         if self.home == "sandbox":
-            from pilot_tui.sandbox import Sandbox, provider_override
+            from pilot_tui.cloud.sandbox import Sandbox, provider_override
 
             sandbox = Sandbox(self.project.state_dir)
             if len(sandbox.running()) < 2:
@@ -243,7 +243,7 @@ class Server:
 
     def ensure_backend(self) -> Backend:
         """Create (idempotently) the remote state bucket pilot.toml asks for."""
-        from pilot_tui.backends import prepare_backend
+        from pilot_tui.provision.backends import prepare_backend
 
         return prepare_backend(
             self.config,
@@ -433,7 +433,7 @@ class Server:
 
     async def setup(self) -> None:
         """Record the outputs and run setup's steps, each of which checks its own part."""
-        from pilot_tui.server_setup import after_apply
+        from pilot_tui.provision.server_setup import after_apply
 
         await after_apply(self, await self.save_outputs())
 

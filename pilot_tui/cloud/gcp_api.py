@@ -205,7 +205,7 @@ def gone_ok(transport: Transport, request: ApiRequest) -> dict[str, Any] | None:
 def deploy_key(config: Any, root: Path) -> str | None:
     """The key file deploys use: the deployer's, when setup made one, else gcp.credentials
     (None: Application Default Credentials)."""
-    from pilot_tui.identity_gcp import deploy_credentials_path
+    from pilot_tui.cloud.identity_gcp import deploy_credentials_path
     from pilot_tui.project import STATE_DIR
 
     return deploy_credentials_path(config, root, root / STATE_DIR)

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from pilot_tui import redact
-from pilot_tui.deploy.gcp_api import ApiError, ApiRequest, Transport, exists_ok, gone_ok
+from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, Transport, exists_ok, gone_ok
+from pilot_tui.cloud.identity_aws import IdentityError
 from pilot_tui.deploy.managed import TargetError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
-from pilot_tui.identity import IdentityError
 
 IAM = "https://iam.googleapis.com/v1/"
 CRM = "https://cloudresourcemanager.googleapis.com/v1/"
@@ -206,9 +206,9 @@ class Resources:
 
 
 def resources_for(config: Any) -> Resources:
-    from pilot_tui.backends import bucket_name
     from pilot_tui.deploy.cloudrun_secrets import secret_id
     from pilot_tui.deploy.s3_site import bucket_for
+    from pilot_tui.provision.backends import bucket_name
 
     project, runs = config.project.name, [a for a in config.apps if a.target.kind == "cloud-run"]
     return Resources(
@@ -473,7 +473,7 @@ def setup_gcp_deployer(
     bindings, the resources pilot.toml names (each with the deployer's grant on it: the
     repository, the Cloud Run apps' secrets, the site buckets), the Cloud Run runtime
     account, and a key when none is stored yet. (email, new key id or None)."""
-    from pilot_tui.deploy.gcp_api import authorized_transport, key_path
+    from pilot_tui.cloud.gcp_api import authorized_transport, key_path
 
     if config.server.home == "sandbox":
         raise IdentityError(
@@ -499,7 +499,7 @@ def deploy_credentials_path(config: Any, root: Path, state_dir: Path) -> str | N
     """The key file GCP deploys use: the deployer's when setup made one, else
     gcp.credentials (None: Application Default Credentials). The deployer's private key is
     registered with redact so it is masked should anything echo it."""
-    from pilot_tui.deploy.gcp_api import key_path
+    from pilot_tui.cloud.gcp_api import key_path
 
     key = state_dir / "keys" / KEY_FILE
     if not key.is_file():

@@ -46,14 +46,13 @@ def scan(path: Path) -> tuple[int, list[str], int, int]:
             params += [a for a in (args.vararg, args.kwarg) if a]
             any_params += sum(_annotation_is_any(a.annotation) for a in params)
             for inner in ast.walk(node):
-                if isinstance(inner, ast.ImportFrom) and (inner.module or "").startswith(
-                    "pilot_tui"
-                ):
-                    local_imports += 1
-                elif isinstance(inner, ast.Import) and any(
-                    a.name.startswith("pilot_tui") for a in inner.names
-                ):
-                    local_imports += 1
+                if isinstance(inner, ast.ImportFrom):
+                    names = [inner.module or ""]
+                elif isinstance(inner, ast.Import):
+                    names = [a.name for a in inner.names]
+                else:
+                    continue
+                local_imports += any(n.startswith("pilot_tui") for n in names)
     return len(text.splitlines()), long_functions, any_params, local_imports
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,8 @@ from pilot_tui.prices import Estimate, estimate
 from pilot_tui.project import Project
 from pilot_tui.provision.backends import Backend
 from pilot_tui.provision.keys import server_key
+from pilot_tui.provision.progress import NeedsAllowedCidrs, Note, OnEvent, ServerError, Stage
+from pilot_tui.provision.server_setup import after_apply
 from pilot_tui.provision.tf import commands
 from pilot_tui.provision.tf.events import (
     ApplyComplete,
@@ -30,7 +31,6 @@ from pilot_tui.provision.tf.events import (
     ApplyStart,
     ChangeSummary,
     Diagnostic,
-    Event,
     parse_line,
 )
 from pilot_tui.provision.tf.plan import ResourceChange, summarize_plan
@@ -50,33 +50,6 @@ def saved_record(state_dir: Path) -> dict[str, Any]:
     except (FileNotFoundError, ValueError):
         return {}
     return record if isinstance(record, dict) else {}
-
-
-class ServerError(Exception):
-    """Provisioning cannot go on; the message says why and what to do."""
-
-
-class NeedsAllowedCidrs(ServerError):
-    """server.allowed_cidrs is empty and the operator's address could not be found."""
-
-
-@dataclass(frozen=True)
-class Stage:
-    """A step of the work starting: init, plan, apply, destroy, ..."""
-
-    name: str
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class Note:
-    """Something the user should read (not an error)."""
-
-    text: str
-    level: str = "info"
-
-
-OnEvent = Callable[[Event | Stage | Note], None]
 
 
 @dataclass
@@ -433,8 +406,6 @@ class Server:
 
     async def setup(self) -> None:
         """Record the outputs and run setup's steps, each of which checks its own part."""
-        from pilot_tui.provision.server_setup import after_apply
-
         await after_apply(self, await self.save_outputs())
 
     async def save_outputs(self) -> dict[str, Any]:

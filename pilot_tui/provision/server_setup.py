@@ -4,14 +4,24 @@ deploys use. Each step reports through the server's events like the Terraform ru
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pilot_tui import redact
-from pilot_tui.provision.server import Note, ServerError, Stage
+from pilot_tui.config.schema import PilotConfig
+from pilot_tui.project import Project
+from pilot_tui.provision.progress import Note, OnEvent, ServerError, Stage
 from pilot_tui.provision.tls import ensure_tls
 
-if TYPE_CHECKING:
-    from pilot_tui.provision.server import Server
+
+class Server(Protocol):
+    """What setup's steps use of server.Server (which calls them after an apply)."""
+
+    project: Project
+    config: PilotConfig
+    on_event: OnEvent
+
+    @property
+    def home(self) -> str: ...
 
 
 async def after_apply(server: Server, outputs: dict[str, Any]) -> None:

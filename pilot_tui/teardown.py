@@ -25,6 +25,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.naming import PROJECT_TAG, deployer_user, parameter_path, prefix, project_resource
+
 STEPS = ("apps", "containers", "deployer", "server", "state", "local")
 STEP_TITLES = {
     "apps": "apps (each target's own destroy)",
@@ -145,10 +147,6 @@ def _unique(things: list[Thing]) -> list[Thing]:
 
 
 # -- names ---------------------------------------------------------------------------------
-def prefix(project: str) -> str:
-    return f"pilot-{project}-"
-
-
 def app_of(project: str, name: str, suffix: str = "") -> str:
     """The app a ``pilot-PROJECT-APP[suffix]`` name belongs to ("" when none)."""
     if not name.startswith(prefix(project)):
@@ -220,7 +218,8 @@ class Scan:
             found != self._tag
             and app not in self.apps
             and any(
-                f"pilot-{other}-" in name or f"/pilot/{other}/" in name for other in self.neighbours
+                prefix(other) in name or f"{parameter_path(other)}/" in name
+                for other in self.neighbours
             )
         ):
             return  # pilot-acme-dev-web is project acme-dev's, not app dev-web of acme
@@ -246,7 +245,7 @@ class Scan:
         names += [
             t["Value"]
             for t in self.aws("ec2").describe_tags(
-                Filters=[{"Name": "key", "Values": ["pilot:project"]}]
+                Filters=[{"Name": "key", "Values": [PROJECT_TAG]}]
             )["Tags"]
         ]
         self.neighbours = {n for n in names if n.startswith(start)}
@@ -310,7 +309,7 @@ class Scan:
     def _ecs(self) -> None:
         assert self.aws is not None
         ecs = self.aws("ecs")
-        cluster = f"pilot-{self.project}"
+        cluster = project_resource(self.project)
         clusters = ecs.describe_clusters(clusters=[cluster]).get("clusters", [])
         if any(c.get("status") == "ACTIVE" for c in clusters):
             self._add("ECS cluster", cluster, f"name {cluster}", target="ecs")
@@ -409,7 +408,7 @@ class Scan:
         logs = self.aws("logs")
         for group_prefix, target in (
             (f"/aws/lambda/{prefix(self.project)}", "lambda"),
-            (f"/pilot/{self.project}/", "ecs"),
+            (f"{parameter_path(self.project)}/", "ecs"),
         ):
             for page in logs.get_paginator("describe_log_groups").paginate(
                 logGroupNamePrefix=group_prefix
@@ -421,7 +420,7 @@ class Scan:
 
     def _ssm(self) -> None:
         assert self.aws is not None
-        path = f"/pilot/{self.project}"
+        path = parameter_path(self.project)
         for page in (
             self.aws("ssm")
             .get_paginator("get_parameters_by_path")
@@ -649,13 +648,11 @@ class Teardown:
             if self._try("the AWS deployer", lambda: deployer.remove(keys), say):
                 say(f"removed the AWS deployer {deployer_name(self.config)}, its keys and roles")
         if any(t.kind == "GCP service account" for t in things):
-            from pilot_tui.cloud.gcp_api import authorized_transport, key_path
+            from pilot_tui.cloud.clients import google_transport
             from pilot_tui.cloud.identity_gcp import GcpDeployer
 
             def remove_gcp() -> None:
-                transport = authorized_transport(
-                    key_path(self.config.gcp.credentials, self.root), self.config.gcp.project
-                )
+                transport = google_transport(self.config, self.root, role="admin")
                 GcpDeployer(transport, self.config.project.name, self.config.gcp.project).remove(
                     keys
                 )
@@ -768,9 +765,7 @@ def _sweep_one(aws: Callable[[str], Any], thing: Thing, say: Say) -> None:
 
 
 def deployer_name(config: Any) -> str:
-    from pilot_tui.cloud.identity_aws import user_name
-
-    return user_name(config.project.name)
+    return deployer_user(config.project.name)
 
 
 TARGET_CLASSES = {
@@ -800,10 +795,10 @@ def make_scan(config: Any, root: Path) -> Scan:
     """Where this project's things can be: the sandbox's emulators (never started here: when
     they are stopped, what they held is gone) or the profile / key file in pilot.toml, and
     this machine's Docker in the sandbox. What cannot be reached is a problem, said."""
-    from pilot_tui.cloud import clients as cloud_clients
+    from pilot_tui.cloud.clients import project_aws, project_gcs
     from pilot_tui.cloud.identity_aws import KEY_FILE
     from pilot_tui.config.schema import AWS_TARGETS, GCP_TARGETS
-    from pilot_tui.deploy.managed import resource_name
+    from pilot_tui.naming import resource_name
     from pilot_tui.provision import backends
 
     state_dir = root / ".pilot"
@@ -818,25 +813,22 @@ def make_scan(config: Any, root: Path) -> Scan:
         or (state_dir / "keys" / KEY_FILE).is_file()
     ):
         try:
-            made = cloud_clients.aws_session(config, state_dir, sandbox=sandbox, start=False)
+            made = project_aws(config, state_dir, sandbox=sandbox, start=False)
         except Exception as exc:  # no such profile, ...
             made = None
             scan.notes.append(f"AWS: {exc}")
         if made is not None:
-            session, endpoint = made
-            clients: dict[str, Any] = {}
+            made_aws, clients = made, dict[str, Any]()
 
             def aws(service: str) -> Any:
                 if service not in clients:
-                    clients[service] = session.client(service, endpoint_url=endpoint)
+                    clients[service] = made_aws.client(service)
                 return clients[service]
 
             scan.aws = aws
     if sandbox or config.server.home == "gcp" or kinds & GCP_TARGETS:
         try:
-            scan.gcs = cloud_clients.gcs_client(
-                config, state_dir, root, sandbox=sandbox, start=False
-            )
+            scan.gcs = project_gcs(config, state_dir, root, sandbox=sandbox, start=False)
         except Exception as exc:  # no credentials
             scan.notes.append(f"Google Cloud Storage: {exc}")
     if sandbox:
@@ -866,7 +858,7 @@ def make_scan(config: Any, root: Path) -> Scan:
             scan.declared.append(
                 Thing(
                     "GCP service account",
-                    f"pilot-{project}-deployer",
+                    deployer_user(project),
                     "pilot.toml (an app or the server on Google Cloud)",
                 )
             )

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.naming import resource_name
+
 
 class WaypointError(Exception):
     """An app Waypoint's plugins cannot deploy as configured; the message names the key."""
@@ -119,7 +121,7 @@ def _build(app: Any, project: str, config: Any, root: Path, out: Export) -> list
             lines = _use("docker", generated, "    ")
     lines += ["", "    registry {"]
     target = app.target.kind
-    repository = f"pilot-{project}-{app.name}"
+    repository = resource_name(project, app.name)
     if target in ("lambda", "ecs"):
         lines += _use(
             "aws-ecr",
@@ -141,7 +143,7 @@ def _build(app: Any, project: str, config: Any, root: Path, out: Export) -> list
 
 def _deploy_release(app: Any, project: str, config: Any) -> tuple[list[str], list[str]]:
     t = app.target
-    name = f"pilot-{project}-{app.name}"
+    name = resource_name(project, app.name)
     if t.kind == "server":
         return _use("docker", {"service_port": t.port}, "    "), []
     if t.kind == "lambda":

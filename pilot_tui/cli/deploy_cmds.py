@@ -448,10 +448,11 @@ def app_dockerfile(ns: argparse.Namespace) -> int:
 def _destroy_site(engine: Any, app: Any, yes: bool) -> int:
     from pilot_tui.deploy.app_teardown import destroy_app
     from pilot_tui.deploy.managed import TargetError
-    from pilot_tui.deploy.s3_site import SiteError, bucket_for
+    from pilot_tui.deploy.s3_site import SiteError
     from pilot_tui.deploy.sites import SiteConfigError
+    from pilot_tui.naming import site_bucket
 
-    bucket = bucket_for(engine.config.project.name, app.name)
+    bucket = site_bucket(engine.config.project.name, app.name)
     answer = confirm(
         f"Delete {app.name}'s bucket {bucket} and everything in it, and its CDN? (history is kept)",
         yes,

@@ -20,7 +20,7 @@ def _deployer(ns: argparse.Namespace) -> tuple[Any, Any, Project] | None:
     pf, config = loaded
     project = Project(pf.path)
     if getattr(ns, "cloud", "aws") == "gcp":
-        from pilot_tui.cloud.gcp_api import authorized_transport, key_path
+        from pilot_tui.cloud.clients import google_transport
         from pilot_tui.cloud.identity_gcp import GcpDeployer, resources_for
 
         if config.server.home == "sandbox" or not config.gcp.project:
@@ -29,9 +29,7 @@ def _deployer(ns: argparse.Namespace) -> tuple[Any, Any, Project] | None:
                 "sandbox has no IAM emulator)"
             )
             return None
-        transport = authorized_transport(
-            key_path(config.gcp.credentials, project.root), config.gcp.project
-        )
+        transport = google_transport(config, project.root, role="admin")
         return (
             GcpDeployer(
                 transport, config.project.name, config.gcp.project, resources=resources_for(config)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from pilot_tui.cli.config_cmds import error, load_valid, say
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from pilot_tui.naming import project_resource
 from pilot_tui.project import Project
 from pilot_tui.provision.team import (
     Server,
@@ -33,7 +34,7 @@ def request(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     pf, config = loaded
     keys = Project(pf.path).state_dir / "keys"
-    _, public = server_key(keys, f"pilot-{config.project.name}")
+    _, public = server_key(keys, project_resource(config.project.name))
     print(public)
     say(
         "send this line (your PUBLIC key) to whoever runs the Pilot Server; they run "

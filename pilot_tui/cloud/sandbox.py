@@ -18,7 +18,6 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from pilot_tui.fsutil import atomic_write
 from pilot_tui.runner import Command, pid_alive, spawn_daemon, stop_pid
@@ -174,25 +173,6 @@ def _wait_ready(emulator: Emulator, log: Path, timeout: float = 30.0) -> None:
     tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
     raise SandboxError(
         f"the {emulator.name} emulator did not start within {timeout:.0f}s (log: {log}):\n{tail}"
-    )
-
-
-def aws_session(region: str) -> Any:
-    """A boto3 session with the sandbox's placeholder credentials (moto accepts any)."""
-    import boto3
-
-    return boto3.Session(
-        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=region
-    )
-
-
-def gcs_client(url: str, project: str = "sandbox") -> Any:
-    """A google-cloud-storage client for the GCS emulator (it takes no credentials)."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    return storage.Client(
-        project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": url}
     )
 
 

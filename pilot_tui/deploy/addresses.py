@@ -59,12 +59,12 @@ def for_app(config: Any, state_dir: Path, app: Any, cloud_url: str) -> Address:
 def local_site_url(config: Any, state_dir: Path, app: Any) -> str:
     """The site's index on the sandbox's emulator, path-style ("" with no emulator)."""
     from pilot_tui.cloud.sandbox import Sandbox
-    from pilot_tui.deploy.s3_site import bucket_for
+    from pilot_tui.naming import site_bucket
 
     emulator = Sandbox(state_dir).load().get(SITE_EMULATORS[app.target.kind])
     if emulator is None:
         return ""
-    bucket = bucket_for(config.project.name, app.name)
+    bucket = site_bucket(config.project.name, app.name)
     return f"{emulator.url}/{bucket}/{urllib.parse.quote(app.target.index)}"
 
 

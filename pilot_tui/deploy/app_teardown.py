@@ -34,7 +34,8 @@ def destroy_app(config: Any, state_dir: Path, root: Path, app: Any, say: Say) ->
         return done
     if kind not in CONTAINER_TARGETS:
         return []
-    from pilot_tui.deploy.managed import aws_clients, open_target, resource_name
+    from pilot_tui.deploy.managed import aws_clients, open_target
+    from pilot_tui.naming import resource_name
 
     done = list(open_target(config, state_dir, root, app).destroy(say))
     if kind in ("ecs", "lambda"):  # the images Pilot pushed for it
@@ -45,10 +46,10 @@ def destroy_app(config: Any, state_dir: Path, root: Path, app: Any, say: Say) ->
             done.append(f"deleted ECR repository {repository}")
             say(done[-1])
     else:
-        from pilot_tui.cloud.gcp_api import authorized_transport, deploy_key
+        from pilot_tui.cloud.clients import google_transport
         from pilot_tui.deploy.artifact_registry import delete_images
 
-        transport = authorized_transport(deploy_key(config, root), config.gcp.project)
+        transport = google_transport(config, root)
         if delete_images(
             transport, config.gcp.project, config.gcp.region, config.project.name, app.name
         ):

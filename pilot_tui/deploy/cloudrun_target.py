@@ -29,8 +29,8 @@ from pilot_tui.deploy.managed import (
     Say,
     TargetError,
     TargetStatus,
-    resource_name,
 )
+from pilot_tui.naming import labels, resource_name
 
 API = "https://run.googleapis.com/v2/"
 LOGGING = "https://logging.googleapis.com/v2/entries:list"
@@ -261,7 +261,7 @@ class CloudRunService:
         return service_url(self.gcp_project, self.region, self.name)
 
     def labels(self) -> dict[str, str]:
-        return {"pilot-project": self.project, "pilot-app": self.app}
+        return labels(self.project, self.app)
 
     def current(self) -> dict[str, Any] | None:
         return gone_ok(self.transport, get_service_request(self.url))
@@ -367,7 +367,7 @@ class CloudRunService:
 def open_cloud_run(config: Any, state_dir: Path, root: Path, app: Any) -> CloudRunService:
     """The app's service with a transport from gcp.credentials (relative to ``root``) or
     Application Default Credentials."""
-    from pilot_tui.cloud.gcp_api import authorized_transport, deploy_key
+    from pilot_tui.cloud.clients import google_transport
 
     if config.server.home == "sandbox":
         raise TargetError(
@@ -376,7 +376,7 @@ def open_cloud_run(config: Any, state_dir: Path, root: Path, app: Any) -> CloudR
         )
     if not config.gcp.project:
         raise TargetError(f"app {app.name!r}: Cloud Run needs gcp.project in pilot.toml")
-    transport = authorized_transport(deploy_key(config, root), config.gcp.project)
+    transport = google_transport(config, root)
     return CloudRunService(
         transport,
         config.gcp.project,

@@ -4,7 +4,7 @@ the ECS target shares.
 
 Per app: security groups `pilot-PROJECT-APP-lb` (port 80 from anywhere) and `-tasks` (the app
 port from the load balancer only), and a load balancer + target group named short_name().
-Each is made carrying the project tag (identity.PROJECT_TAG): the deployer's policy lets it
+Each is made carrying the project tag (naming.PROJECT_TAG): the deployer's policy lets it
 change only resources with that tag.
 """
 
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NamedTuple
 
-from pilot_tui.cloud.identity_aws import project_tags
-from pilot_tui.deploy.managed import Say, TargetError, resource_name
+from pilot_tui.deploy.managed import Say, TargetError
+from pilot_tui.naming import project_tags, resource_name
 
 NAME_LIMIT = 32  # load balancer and target group names
 Wait = Callable[[str, Callable[[], bool]], None]  # until(what, check): poll, then time out

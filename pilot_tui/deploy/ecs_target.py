@@ -18,12 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.cloud.identity_aws import (
-    PROJECT_TAG,
-    ensure_execution_role,
-    execution_secrets_policy,
-    project_tags,
-)
+from pilot_tui.cloud.identity_aws import ensure_execution_role, execution_secrets_policy
 from pilot_tui.deploy.ecs_network import Balancer, Network, _aws, _unless, until
 from pilot_tui.deploy.managed import (
     LogLine,
@@ -32,6 +27,13 @@ from pilot_tui.deploy.managed import (
     TargetError,
     TargetStatus,
     aws_clients,
+)
+from pilot_tui.naming import (
+    PROJECT_TAG,
+    execution_roles,
+    parameter_path,
+    project_resource,
+    project_tags,
     resource_name,
 )
 
@@ -72,8 +74,9 @@ class EcsService:
 
     def __post_init__(self) -> None:
         self.name = resource_name(self.project, self.app)
-        self.cluster, self.role = f"pilot-{self.project}", f"pilot-{self.project}-ecs-exec"
-        self.log_group = self.parameters = f"/pilot/{self.project}/{self.app}"
+        self.cluster = project_resource(self.project)
+        self.role = execution_roles(self.project)["ecs"]
+        self.log_group = self.parameters = parameter_path(self.project, self.app)
         self.balancer = Balancer(
             self.ec2, self.elbv2, self.project, self.app, self.region, self._until
         )

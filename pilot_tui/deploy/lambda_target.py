@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.cloud.identity_aws import PROJECT_TAG, ensure_execution_role, role_names
+from pilot_tui.cloud.identity_aws import ensure_execution_role
 from pilot_tui.deploy.managed import (
     LogLine,
     Revision,
@@ -27,9 +27,9 @@ from pilot_tui.deploy.managed import (
     TargetError,
     TargetStatus,
     aws_clients,
-    resource_name,
 )
 from pilot_tui.deploy.shippable import Collected, collect
+from pilot_tui.naming import PROJECT_TAG, execution_roles, resource_name
 
 ALIAS = "live"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # zip's epoch: the same files make the same bytes
@@ -94,7 +94,7 @@ class LambdaFunction:
         return f"/aws/lambda/{self.name}"
 
     def role_name(self) -> str:
-        return role_names(self.project)["lambda"]
+        return execution_roles(self.project)["lambda"]
 
     # -- making it ---------------------------------------------------------------------
     def ensure_role(self, say: Say) -> str:

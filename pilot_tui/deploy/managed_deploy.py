@@ -49,7 +49,8 @@ def fingerprint(code: str, env: dict[str, str], target: Any) -> str:
 
 def registry_for(engine: Any, app: Any) -> Registry:
     """The app's repository on its target's registry, with a fresh login."""
-    from pilot_tui.deploy.managed import aws_clients, resource_name
+    from pilot_tui.deploy.managed import aws_clients
+    from pilot_tui.naming import resource_name
 
     name = resource_name(engine.project, app.name)
     if app.target.kind == "cloud-run":

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pilot_tui import redact
-from pilot_tui.cloud.identity_aws import project_tags
+from pilot_tui.naming import project_tags
 
 REGISTRY_OVERRIDE = "PILOT_REGISTRY"
 

@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pilot_tui.cloud.identity_aws import project_tags
 from pilot_tui.deploy.site_files import Changes, Remote, SiteFile
+from pilot_tui.naming import project_tags
 
 PRIVATE = ".pilot/"  # Pilot's own keys in the bucket: never served (see _policy)
 MANIFEST = f"{PRIVATE}manifest.json"
@@ -61,10 +61,6 @@ class Changed(Protocol):
 
 
 Manifest = dict[str, list[str]]  # key -> [md5, content type, cache control, version id]
-
-
-def bucket_for(project: str, app: str) -> str:
-    return f"pilot-{project}-{app}-site"[:63].rstrip("-")
 
 
 def release_key(release_id: str) -> str:

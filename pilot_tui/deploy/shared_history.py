@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.cloud import clients as cloud_clients
+from pilot_tui.cloud import clients
 from pilot_tui.deploy import history
 
 PREFIX = "pilot/releases"
@@ -127,24 +127,23 @@ def _client_for(config: Any, state_dir: Path, root: Path) -> SharedHistory | Non
     sandbox = config.server.home == "sandbox"
     if kind == "s3":
         # Not running sandbox emulators: nothing to share with (never the real AWS).
-        made = cloud_clients.aws_session(config, state_dir, sandbox=sandbox, start=False)
-        if made is None:
+        aws = clients.project_aws(config, state_dir, sandbox=sandbox, start=False)
+        if aws is None:
             return None
-        session, endpoint = made
-        s3 = session.client("s3", endpoint_url=endpoint)
+        s3 = aws.client("s3")
         return SharedHistory(
             "s3",
             bucket,
             s3,
             lambda: ensure_s3(
                 s3,
-                session.client("dynamodb", endpoint_url=endpoint),
+                aws.client("dynamodb"),
                 bucket,
                 lock_table(config),
                 config.aws.region,
             ),
         )
-    client = cloud_clients.gcs_client(config, state_dir, root, sandbox=sandbox, start=False)
+    client = clients.project_gcs(config, state_dir, root, sandbox=sandbox, start=False)
     if client is None:
         return None
     return SharedHistory(

@@ -11,9 +11,10 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.cloud import clients as cloud_clients
+from pilot_tui.cloud import clients
 from pilot_tui.deploy.gcs_site import GcsSite
-from pilot_tui.deploy.s3_site import WORKERS, S3Site, bucket_for
+from pilot_tui.deploy.s3_site import WORKERS, S3Site
+from pilot_tui.naming import site_bucket
 
 
 class SiteConfigError(Exception):
@@ -33,7 +34,7 @@ def site_folder(app: Any, root: Path) -> Path:
 
 
 def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | GcsSite:
-    bucket = bucket_for(config.project.name, app.name)
+    bucket = site_bucket(config.project.name, app.name)
     sandbox = config.server.home == "sandbox"
     if app.target.kind == "s3-cloudfront":
         from botocore.config import Config
@@ -49,15 +50,13 @@ def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | Gc
             config.aws.region,
             config.project.name,
         )
-    key, cdn = None, None
-    if not sandbox:  # the deployer's key; the sandbox has no Compute emulator: no CDN
-        from pilot_tui.cloud.gcp_api import deploy_key
+    cdn = None
+    if not sandbox:  # the sandbox has no Compute emulator: no CDN
         from pilot_tui.deploy.gcs_cdn import open_cdn
 
-        key = deploy_key(config, root)
         cdn = open_cdn(config, root, app, bucket)
-    client = cloud_clients.gcs_client(
-        config, state_dir, root, sandbox=sandbox, key_file=key, start=False
+    client = clients.project_gcs(
+        config, state_dir, root, sandbox=sandbox, start=False, role="deployer"
     )  # a deploy starts the emulators first
     if client is None:
         from pilot_tui.cloud.sandbox import STOPPED

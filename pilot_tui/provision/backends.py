@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pilot_tui import naming
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.project import STATE_DIR
 
@@ -41,11 +42,11 @@ class Backend:
 
 
 def bucket_name(cfg: PilotConfig) -> str:
-    return cfg.state.bucket or f"pilot-state-{cfg.project.name}"
+    return naming.state_bucket(cfg.project.name, cfg.state.bucket)
 
 
 def lock_table(cfg: PilotConfig) -> str:
-    return f"{bucket_name(cfg)}-lock"
+    return naming.lock_table(bucket_name(cfg))
 
 
 # -- S3 ------------------------------------------------------------------------------------
@@ -191,35 +192,30 @@ def prepare_backend(
         return Backend("local")
     bucket = bucket_name(cfg)
     if kind == "s3":
-        if aws_url:
-            from pilot_tui.cloud.sandbox import aws_session
+        from pilot_tui.cloud.clients import emulator_aws, profile_aws
 
-            session = aws_session(cfg.aws.region)
-        else:
-            from pilot_tui.cloud.clients import aws_session as project_aws_session
-
-            made = project_aws_session(cfg, root / STATE_DIR, sandbox=False)
-            assert made is not None
-            session = made[0]
+        aws = (
+            emulator_aws(cfg.aws.region, aws_url)
+            if aws_url
+            else profile_aws(cfg.aws.profile, cfg.aws.region)
+        )
         table = lock_table(cfg)
         for done in ensure_s3(
-            session.client("s3", endpoint_url=aws_url),
-            session.client("dynamodb", endpoint_url=aws_url),
+            aws.client("s3"),
+            aws.client("dynamodb"),
             bucket,
             table,
             cfg.aws.region,
         ):
             note(done)
         return s3_backend(bucket, table, cfg.aws.region, aws_url)
+    from pilot_tui.cloud.clients import emulator_gcs, project_gcs
+
     if home == "sandbox":
-        from pilot_tui.cloud.sandbox import gcs_client
-
         assert gcs_url, "the sandbox's GCS emulator is started before its backend"
-        client = gcs_client(gcs_url)
+        client = emulator_gcs(gcs_url)
     else:
-        from pilot_tui.cloud.clients import gcs_client as project_gcs_client
-
-        client = project_gcs_client(cfg, root / ".pilot", root, sandbox=False)
+        client = project_gcs(cfg, root / STATE_DIR, root, sandbox=False)
     for done in ensure_gcs(client, bucket, cfg.gcp.region.upper()):
         note(done)
     if home == "sandbox":

@@ -18,6 +18,7 @@ from pilot_tui import redact
 from pilot_tui.config.schema import PilotConfig, default_size
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 from pilot_tui.leftovers import Where, advice
+from pilot_tui.naming import project_resource
 from pilot_tui.prices import Estimate, estimate
 from pilot_tui.project import Project
 from pilot_tui.provision.backends import Backend
@@ -201,7 +202,7 @@ class Server:
             self._aws_url = emulators["aws"].url
             self._gcs_url = emulators["gcs"].url
         _, public_key = server_key(
-            self.project.state_dir / "keys", f"pilot-{self.config.project.name}"
+            self.project.state_dir / "keys", project_resource(self.config.project.name)
         )
         sources = template_sources(self.home, self.project.root, self.config.terraform.templates)
         render(sources, self.workdir, self.variables(public_key), override)

@@ -16,7 +16,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from pilot_tui.cloud.sandbox import Sandbox, aws_session
+from pilot_tui.cloud.clients import emulator_aws
+from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.schema import EcsTarget
 from pilot_tui.deploy.ecs_network import _aws, short_name
 from pilot_tui.deploy.ecs_target import EcsService, open_ecs
@@ -42,7 +43,7 @@ class Aws:
     """boto3 clients on the moto server, for checking what the target made."""
 
     def __init__(self, url: str, region: str) -> None:
-        session = aws_session(region)
+        session = emulator_aws(region).session
         for service in ("ecs", "ec2", "elbv2", "iam", "logs", "ssm"):
             setattr(self, service, session.client(service, endpoint_url=url))
 
@@ -384,7 +385,7 @@ def test_aws_errors_become_target_errors(moto):
         raise denied
     # No answer at all (botocore's own errors).
     target = ecs_target(moto, "acme", "web")
-    target.ecs = aws_session(REGION).client(
+    target.ecs = emulator_aws(REGION).session.client(
         "ecs", endpoint_url="http://127.0.0.1:9", config=Config(retries={"total_max_attempts": 1})
     )
     with pytest.raises(

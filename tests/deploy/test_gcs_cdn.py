@@ -11,8 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from pilot_tui.cloud.clients import emulator_gcs
 from pilot_tui.cloud.gcp_api import ApiError, ApiRequest
-from pilot_tui.cloud.sandbox import Sandbox, gcs_client
+from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.deploy import gcs_cdn, site_deploy, sites
 from pilot_tui.deploy.gcs_cdn import COMPUTE, Cdn, delete_requests, insert_requests
 from pilot_tui.deploy.gcs_site import GcsSite
@@ -227,7 +228,7 @@ def test_an_error_other_than_exists_is_raised():
 def gcs(tmp_path_factory):
     sandbox = Sandbox(tmp_path_factory.mktemp("gcs-emulator"))
     running, _ = sandbox.ensure()
-    yield gcs_client(running["gcs"].url)
+    yield emulator_gcs(running["gcs"].url)
     sandbox.stop()
 
 
@@ -252,7 +253,7 @@ def deploy(tmp_path, monkeypatch, gcs, home: str, fake: FakeCompute | None):
         state_dir=tmp_path / ".pilot",
         record_release=lambda log, name, record: records.append(record),
     )
-    monkeypatch.setattr(sites.cloud_clients, "gcs_client", lambda *a, **k: gcs)
+    monkeypatch.setattr(sites.clients, "project_gcs", lambda *a, **k: gcs)
     if fake is not None:
         monkeypatch.setattr(
             gcs_cdn,

@@ -11,7 +11,8 @@ import shutil
 
 import pytest
 
-from pilot_tui.cloud.sandbox import Sandbox, aws_session, gcs_client
+from pilot_tui.cloud.clients import emulator_aws, emulator_gcs
+from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.runner import pid_alive, stop_pid
 from tests.deploy.conftest import HELLO, LAMBDA_FIXTURES, get
@@ -21,7 +22,7 @@ def what_pilot_left(state_dir, project: str) -> dict[str, list[str]]:
     """Everything of ``project`` the emulators still hold, asked with plain boto3 /
     google-cloud-storage calls (not Pilot's own scan)."""
     emulators = Sandbox(state_dir).running()
-    session = aws_session("us-east-1")
+    session = emulator_aws("us-east-1").session
 
     def aws(service):
         return session.client(service, endpoint_url=emulators["aws"].url)
@@ -68,7 +69,7 @@ def what_pilot_left(state_dir, project: str) -> dict[str, list[str]]:
                 Filters=[{"Name": "tag:pilot:project", "Values": [project]}]
             )["Vpcs"]
         ],
-        "gcs buckets": [b.name for b in gcs_client(emulators["gcs"].url).list_buckets()],
+        "gcs buckets": [b.name for b in emulator_gcs(emulators["gcs"].url).list_buckets()],
     }
 
 

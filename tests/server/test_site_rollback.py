@@ -12,14 +12,16 @@ from types import SimpleNamespace
 import pytest
 from botocore.exceptions import ClientError
 
-from pilot_tui.cloud.sandbox import Sandbox, aws_session
+from pilot_tui.cloud.clients import Aws, emulator_aws
+from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.deploy import history, sites
 from pilot_tui.deploy.engine import DeployError
 from pilot_tui.deploy.events import StageFailed
-from pilot_tui.deploy.s3_site import KEEP_DAYS, LIFECYCLE_RULE, MANIFEST, S3Site, bucket_for
+from pilot_tui.deploy.s3_site import KEEP_DAYS, LIFECYCLE_RULE, MANIFEST, S3Site
 from pilot_tui.deploy.site_deploy import deploy_site
 from pilot_tui.deploy.site_files import plan, scan
 from pilot_tui.deploy.site_rollback import rollback_site
+from pilot_tui.naming import site_bucket
 from tests.conftest import RecordingLog
 
 REGION = "eu-west-1"
@@ -39,11 +41,11 @@ class Project:
     """An engine stand-in for one project in the sandbox, its app `docs` an S3 site."""
 
     def __init__(self, tmp_path: Path, monkeypatch, aws_url: str, name: str) -> None:
-        session = aws_session(REGION)
+        session = emulator_aws(REGION).session
         monkeypatch.setattr(
-            sites.cloud_clients,
-            "aws_session",
-            lambda config, state_dir, sandbox, start=True: (session, aws_url),
+            sites.clients,
+            "project_aws",
+            lambda config, state_dir, sandbox, start=True, role="admin": Aws(session, aws_url),
         )
         self.s3 = session.client("s3", endpoint_url=aws_url)
         self.cloudfront = session.client("cloudfront", endpoint_url=aws_url)
@@ -66,7 +68,7 @@ class Project:
             state_dir=state_dir,
             record_release=lambda log, app, record: history.record(state_dir, app, record),
         )
-        self.bucket = bucket_for(name, "docs")
+        self.bucket = site_bucket(name, "docs")
         self.site = S3Site(self.s3, self.cloudfront, self.bucket, REGION, name)
 
     def deploy(self, files: dict[str, str]) -> history.Release:
@@ -245,7 +247,7 @@ def test_an_old_unversioned_bucket_and_manifest_are_taken_over(tmp_path, monkeyp
 
 
 def test_versioning_and_lifecycle_are_idempotent_and_keep_other_rules(aws_url):
-    session = aws_session(REGION)
+    session = emulator_aws(REGION).session
     s3 = session.client("s3", endpoint_url=aws_url)
     site = S3Site(
         s3, session.client("cloudfront", endpoint_url=aws_url), "pilot-rb5-site", REGION, "rb5"

@@ -12,8 +12,9 @@ import zipfile
 
 import pytest
 
+from pilot_tui.cloud.clients import emulator_aws, emulator_gcs
 from pilot_tui.cloud.identity_aws import aws_deployer
-from pilot_tui.cloud.sandbox import Sandbox, aws_session, gcs_client
+from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.deploy import history
 from pilot_tui.deploy.s3_site import S3Site
@@ -82,7 +83,7 @@ def made(tmp_path, cli):
     sandbox = Sandbox(state_dir)
     emulators, _ = sandbox.ensure()
     url = emulators["aws"].url
-    session = aws_session("us-east-1")
+    session = emulator_aws("us-east-1").session
 
     def aws(service):
         return session.client(service, endpoint_url=url)
@@ -126,7 +127,7 @@ def made(tmp_path, cli):
         aws("s3"), aws("dynamodb"), "pilot-state-acme", "pilot-state-acme-lock", "us-east-1"
     )
     aws("s3").put_object(Bucket="pilot-state-acme", Key="pilot/server.tfstate", Body=b"{}")
-    gcs = gcs_client(emulators["gcs"].url)
+    gcs = emulator_gcs(emulators["gcs"].url)
     gcs.create_bucket("pilot-acme-docs-site").blob("index.html").upload_from_string("hi")
     # Another project's, with names that must not match: they stay.
     aws("s3").create_bucket(Bucket="pilot-acmex-web-site")
@@ -259,7 +260,7 @@ def test_a_server_terraform_lost_track_of_is_found_by_its_tag_and_removed(tmp_pa
     sandbox = Sandbox(tmp_path / ".pilot")
     emulators, _ = sandbox.ensure()
     try:
-        ec2 = aws_session("us-east-1").client("ec2", endpoint_url=emulators["aws"].url)
+        ec2 = emulator_aws("us-east-1").session.client("ec2", endpoint_url=emulators["aws"].url)
         tags = [{"Key": "pilot:project", "Value": "acme"}]
 
         def tagged(kind):

@@ -88,10 +88,10 @@ def load_valid(ns: argparse.Namespace) -> tuple[ProjectFile, PilotConfig] | None
     if checked.config is None:
         print_report(checked.report, header=f"{pf.display} is not valid; fix it first:")
         return None
-    from pilot_tui import redact
+    from pilot_tui.deploy import secrets
 
     config = checked.config
-    redact.load_project(Project(pf.path).state_dir, config)
+    secrets.register_project(Project(pf.path).state_dir, config)
     # `--sandbox`, read here once for every command that acts on the project.
     if getattr(ns, "sandbox", False) and config.server.home != "sandbox":
         say(f'--sandbox: using the local sandbox instead of home = "{config.server.home}"')

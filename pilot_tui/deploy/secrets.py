@@ -5,7 +5,7 @@ environment of the deploying process, else from .pilot/secrets/APP.env (mode 060
 `NAME=value` line each, the value as is when it is plain printable text, else as a JSON
 string (`NAME="a\\u000bb"`), so any text an environment variable can hold round-trips (tabs,
 vertical tabs, U+2028, newlines, quotes). Lines are split at newlines only. The redactor
-masks every stored value (redact.load_project) and every value read here, wherever it would
+masks every stored value (register_project) and every value read here, wherever it would
 be printed or logged.
 """
 
@@ -18,9 +18,13 @@ import re
 import stat
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pilot_tui import redact
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
+
+if TYPE_CHECKING:
+    from pilot_tui.config.schema import PilotConfig
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -76,6 +80,19 @@ def stored_values(state_dir: Path) -> list[str]:
         with contextlib.suppress(OSError, UnicodeDecodeError):
             found += [entry[2] for entry in _entries(path) if not isinstance(entry, int)]
     return found
+
+
+def register_project(
+    state_dir: Path, config: PilotConfig, env: Mapping[str, str] | None = None
+) -> None:
+    """Register with redact every secret value this project holds: each stored in
+    .pilot/secrets/ (all apps', listed or not), the environment's value of each secret name
+    pilot.toml declares, and the private halves of Pilot's own keys in .pilot/keys/."""
+    env = os.environ if env is None else env
+    names = {name for app in config.apps for name in app.secrets}
+    redact.register(stored_values(state_dir))
+    redact.register(env[name] for name in names if name in env)
+    redact.register(redact.key_values(state_dir / "keys"))
 
 
 def read_file(path: Path) -> dict[str, str]:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pilot_tui import redact
+from pilot_tui.deploy import secrets
 from pilot_tui.deploy.engine import Deployer, needs_docker
 from pilot_tui.deploy.events import Emit
 from pilot_tui.project import Project
@@ -34,7 +34,7 @@ def open_deployer(
     from pilot_tui.provision.server import saved_record
 
     project = Project(project_file)
-    redact.load_project(project.state_dir, config)  # secrets stored or exported since
+    secrets.register_project(project.state_dir, config)  # secrets stored or exported since
     shared = None
     if share:
         try:

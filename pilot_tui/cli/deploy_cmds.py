@@ -239,13 +239,10 @@ def logs(ns: argparse.Namespace) -> int:
             print(redact.text(pending.decode(errors="replace")))
             printed += 1
         if printed >= ns.tail > 0:
+            from pilot_tui.cli.managed_cmds import tail_note
+
             say(tail_note(ns.tail))
         return EXIT_OK
-
-
-def tail_note(tail: int) -> str:
-    """Said when `logs` printed as many lines as --tail allows: there may be older ones."""
-    return f"(the last {tail} line(s) shown; older ones with --tail N)"
 
 
 def status(ns: argparse.Namespace) -> int:

@@ -15,6 +15,11 @@ from pilot_tui.project import Project
 POLL_SECONDS = 2.0
 
 
+def tail_note(tail: int) -> str:
+    """Said when `logs` printed as many lines as --tail allows: there may be older ones."""
+    return f"(the last {tail} line(s) shown; older ones with --tail N)"
+
+
 def print_logs(project: Project, config: Any, app: Any, *, tail: int, follow: bool) -> int:
     """The app's recent log lines from its cloud; with ``follow``, new ones until Ctrl+C."""
     from pilot_tui.deploy.app_logs import Follower
@@ -30,8 +35,6 @@ def print_logs(project: Project, config: Any, app: Any, *, tail: int, follow: bo
             if first and not lines:
                 say(f"{app.name}: no log lines yet on {app.target.kind}")
             if first and len(lines) >= tail > 0:
-                from pilot_tui.cli.deploy_cmds import tail_note
-
                 say(tail_note(tail))
             first = False
             if not follow:

@@ -359,14 +359,6 @@ def up(ns: argparse.Namespace) -> int:
 
 
 @_guard
-def destroy(ns: argparse.Namespace) -> int:
-    """Everything Pilot made for the project, listed, confirmed once, removed in order."""
-    from pilot_tui.cli.teardown_cmd import destroy as teardown
-
-    return teardown(ns)
-
-
-@_guard
 def status(ns: argparse.Namespace) -> int:
     interrupt = Interrupt()
     server = _server(ns, Progress(quiet=True), interrupt)

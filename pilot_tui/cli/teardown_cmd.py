@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from pilot_tui.cli.config_cmds import confirm, error, not_confirmed, say
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
+from pilot_tui.cli.server_cmds import _guard
 from pilot_tui.runner import Interrupt
 from pilot_tui.teardown import (
     STEP_TITLES,
@@ -40,7 +41,9 @@ def show(inv: Inventory) -> None:
         say(f"warning: {problem}; what is there was not listed")
 
 
+@_guard
 def destroy(ns: argparse.Namespace) -> int:
+    """Everything Pilot made for the project, listed, confirmed once, removed in order."""
     from pilot_tui.cli.config_cmds import load_valid
     from pilot_tui.cli.server_cmds import Progress
     from pilot_tui.project import Project

@@ -25,6 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.cloud import aws_errors
 from pilot_tui.naming import PROJECT_TAG, deployer_user, parameter_path, prefix, project_resource
 
 STEPS = ("apps", "containers", "deployer", "server", "state", "local")
@@ -757,7 +758,7 @@ def _sweep_one(aws: Callable[[str], Any], thing: Thing, say: Say) -> None:
         else:
             aws("ssm").delete_parameter(Name=thing.name)
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
+        code = aws_errors.code(exc)
         if "NotFound" in code or code in ("ParameterNotFound", "ClusterNotFoundException"):
             return  # its target's destroy removed it already
         raise

@@ -46,11 +46,11 @@ def emulator_aws(region: str, endpoint: str | None = None) -> Aws:
     return Aws(session, endpoint)
 
 
-def profile_aws(profile: str | None, region: str) -> Aws:
+def profile_aws(profile: str | None, region: str, endpoint: str | None = None) -> Aws:
     """An AWS profile (None: the default chain): the admin's credentials."""
     import boto3
 
-    return Aws(boto3.Session(profile_name=profile, region_name=region))
+    return Aws(boto3.Session(profile_name=profile, region_name=region), endpoint)
 
 
 def deployer_aws(config: Any, state_dir: Path) -> Aws:

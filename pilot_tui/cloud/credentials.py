@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.cloud import aws_errors
 from pilot_tui.cloud.clients import emulator_aws, emulator_gcs, key_gcs, profile_aws
 
 
@@ -84,8 +85,12 @@ def check_aws(
 
     who = f'profile "{profile}"' if profile else "the default credentials"
     try:
-        aws = emulator_aws(region) if sandbox else profile_aws(profile, region)
-        ident = aws.session.client("sts", endpoint_url=endpoint_url).get_caller_identity()
+        aws = (
+            emulator_aws(region, endpoint_url)
+            if sandbox
+            else profile_aws(profile, region, endpoint_url)
+        )
+        ident = aws.client("sts").get_caller_identity()
     except ProfileNotFound:
         return Checked(
             False,
@@ -101,7 +106,7 @@ def check_aws(
             False, f"the SSO session of {who} has expired; run `aws sso login --profile {profile}`"
         )
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
+        code = aws_errors.code(exc)
         hint = {
             "ExpiredToken": "the session token has expired; get a new one",
             "InvalidClientTokenId": "the access key id is not valid (deleted or mistyped)",

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.cloud import aws_errors
 from pilot_tui.cloud.identity_aws import ensure_execution_role
 from pilot_tui.deploy.managed import (
     LogLine,
@@ -65,14 +66,6 @@ def _revision(revision: str | None) -> dict[str, str]:
     """RevisionId=... when known: Lambda then refuses the call if the function changed since
     it was read (a teammate deploying at the same time)."""
     return {"RevisionId": revision} if revision else {}
-
-
-def _error(what: str, exc: Exception) -> TargetError:
-    from pilot_tui import redact
-
-    error = getattr(exc, "response", {}).get("Error", {})
-    message = redact.text(str(error.get("Message", str(exc))))[:300]  # it may echo a value
-    return TargetError(f"{what}: {error.get('Code', type(exc).__name__)}: {message}")
 
 
 @dataclass
@@ -163,12 +156,12 @@ class LambdaFunction:
             say(f"published version {version}")
             url = self._point_alias(str(version), say)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "PreconditionFailedException":
+            if aws_errors.code(exc) == "PreconditionFailedException":
                 raise TargetError(
                     f"function {self.name} was changed by someone else during "
                     "this deploy; deploy again"
                 ) from exc
-            raise _error(f"function {self.name}", exc) from exc
+            raise aws_errors.converted(f"function {self.name}", exc) from exc
         return Revision(str(version), url, f"version {version} of {self.name}")
 
     def _create(self, code: dict[str, Any], config: dict[str, Any], say: Say) -> None:
@@ -287,7 +280,7 @@ class LambdaFunction:
         try:
             url = self._point_alias(ref, say)
         except ClientError as exc:
-            raise _error(f"function {self.name}", exc) from exc
+            raise aws_errors.converted(f"function {self.name}", exc) from exc
         return Revision(ref, url, f"version {ref} of {self.name}")
 
     def status(self) -> TargetStatus:

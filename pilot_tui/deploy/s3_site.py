@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pilot_tui.cloud.aws_errors import code
 from pilot_tui.deploy.site_files import Changes, Remote, SiteFile
 from pilot_tui.naming import project_tags
 
@@ -65,10 +66,6 @@ Manifest = dict[str, list[str]]  # key -> [md5, content type, cache control, ver
 
 def release_key(release_id: str) -> str:
     return f"{RELEASES}{release_id}.json"
-
-
-def _code(exc: Any) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 @dataclass
@@ -132,7 +129,7 @@ class S3Site:
         try:
             rules = self.s3.get_bucket_lifecycle_configuration(Bucket=self.bucket)["Rules"]
         except ClientError as exc:
-            if _code(exc) != "NoSuchLifecycleConfiguration":
+            if code(exc) != "NoSuchLifecycleConfiguration":
                 raise
             rules = []
         if rule in rules:
@@ -149,7 +146,7 @@ class S3Site:
         try:
             body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except ClientError as exc:
-            if _code(exc) in ("NoSuchKey", "404"):
+            if code(exc) in ("NoSuchKey", "404"):
                 return None
             raise
         try:
@@ -282,7 +279,7 @@ class S3Site:
             try:
                 self.s3.head_object(Bucket=self.bucket, Key=key, VersionId=version(key))
             except ClientError as exc:
-                if _code(exc) in ("NoSuchVersion", "NoSuchKey", "404"):
+                if code(exc) in ("NoSuchVersion", "NoSuchKey", "404"):
                     raise VersionGone(key, version(key)) from exc
                 raise
             return key, version(key)
@@ -299,7 +296,7 @@ class S3Site:
                     MetadataDirective="REPLACE",
                 )
             except ClientError as exc:  # expired between the check and the copy
-                if _code(exc) in ("NoSuchVersion", "NoSuchKey"):
+                if code(exc) in ("NoSuchVersion", "NoSuchKey"):
                     raise VersionGone(key, version(key)) from exc
                 raise
             return key, str(made.get("VersionId") or "null")
@@ -455,6 +452,6 @@ class S3Site:
             self.s3.delete_bucket(Bucket=self.bucket)
             done.append(f"deleted bucket {self.bucket}")
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("NoSuchBucket", "404"):
+            if code(exc) not in ("NoSuchBucket", "404"):
                 raise SiteError(f"cannot delete bucket {self.bucket}: {exc}") from exc
         return done

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.cloud import clients
+from pilot_tui.cloud import aws_errors, clients
 from pilot_tui.deploy import history
 
 PREFIX = "pilot/releases"
@@ -78,7 +78,7 @@ class SharedHistory:
                 try:
                     return bytes(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
                 except ClientError as exc:
-                    if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    if aws_errors.code(exc) in ("NoSuchKey", "404"):
                         return None
                     raise
             blob = self.client.bucket(self.bucket).get_blob(key)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pilot_tui import naming
+from pilot_tui.cloud import aws_errors
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.project import STATE_DIR
 
@@ -60,7 +61,7 @@ def ensure_s3(client: Any, dynamodb: Any, bucket: str, table: str, region: str) 
     try:
         client.head_bucket(Bucket=bucket)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+        if aws_errors.code(exc) not in ("404", "NoSuchBucket", "NotFound"):
             raise BackendError(f"cannot use bucket {bucket}: {exc}") from exc
         args: dict[str, Any] = {"Bucket": bucket}
         if region != "us-east-1":
@@ -86,7 +87,7 @@ def ensure_s3(client: Any, dynamodb: Any, bucket: str, table: str, region: str) 
     try:
         dynamodb.describe_table(TableName=table)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+        if aws_errors.code(exc) != "ResourceNotFoundException":
             raise BackendError(f"cannot use lock table {table}: {exc}") from exc
         dynamodb.create_table(
             TableName=table,

@@ -16,10 +16,11 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from pilot_tui.cloud.aws_errors import aws_call
 from pilot_tui.cloud.clients import emulator_aws
 from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.schema import EcsTarget
-from pilot_tui.deploy.ecs_network import _aws, short_name
+from pilot_tui.deploy.ecs_network import short_name
 from pilot_tui.deploy.ecs_target import EcsService, open_ecs
 from pilot_tui.deploy.managed import TargetError
 
@@ -380,7 +381,7 @@ def test_aws_errors_become_target_errors(moto):
             match=r"^load balancer x: AWS answered AccessDenied: "
             r"not allowed$",
         ),
-        _aws("load balancer x"),
+        aws_call("load balancer x"),
     ):
         raise denied
     # No answer at all (botocore's own errors).
@@ -477,7 +478,7 @@ def test_secrets_go_to_ssm_never_into_the_task_definition(moto):
         {"Error": {"Code": "ValidationException", "Message": f"Value '{secret}' is too long"}},
         "PutParameter",
     )
-    with pytest.raises(TargetError) as raised, _aws(f"SSM parameter {path}", hide=secret):
+    with pytest.raises(TargetError) as raised, aws_call(f"SSM parameter {path}", hide=secret):
         raise echoed
     assert (
         str(raised.value) == f"SSM parameter {path}: AWS answered ValidationException: "

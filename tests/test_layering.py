@@ -6,6 +6,7 @@ import json
 import pkgutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pilot_tui
@@ -40,11 +41,110 @@ def test_core_modules_import_without_textual_in_a_fresh_interpreter():
         assert not any(m == forbidden or m.startswith(forbidden + ".") for m in loaded), forbidden
 
 
-def test_import_linter_contract_is_kept():
+def test_import_linter_contracts_are_kept():
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"][
+        "contracts"
+    ]
     linter = Path(sys.executable).parent / "lint-imports"
     result = subprocess.run([str(linter)], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 kept, 0 broken" in result.stdout
+    assert f"{len(contracts)} kept, 0 broken" in result.stdout
+
+
+# Import cycles still to break, each a group of modules that import one another (through
+# function-local imports too). The list only shrinks: a group that is gone or smaller fails
+# the test below until it is removed or made smaller here.
+ALLOWED_CYCLES = {
+    # Circle (b): the families call back into the engine (_build, _pull, _environment,
+    # record_release). Owned by the Target contract slice (deploy/context.py).
+    frozenset(
+        {
+            "pilot_tui.deploy.engine",
+            "pilot_tui.deploy.managed_deploy",
+            "pilot_tui.deploy.site_deploy",
+            "pilot_tui.deploy.site_rollback",
+        }
+    ),
+    # managed.open_target imports each managed target, which imports managed's types back.
+    # Owned by the Target contract slice (targets/base.py and one registry table).
+    frozenset(
+        {
+            "pilot_tui.deploy.managed",
+            "pilot_tui.deploy.lambda_target",
+            "pilot_tui.deploy.ecs_target",
+            "pilot_tui.deploy.ecs_network",
+            "pilot_tui.deploy.cloudrun_target",
+            "pilot_tui.deploy.cloudrun_secrets",
+        }
+    ),
+}
+
+
+def import_cycles() -> set[frozenset[str]]:
+    """Strongly connected groups of pilot_tui modules in grimp's import graph, which holds
+    every import statement (function-local and TYPE_CHECKING ones included)."""
+    import grimp
+
+    graph = grimp.build_graph("pilot_tui", cache_dir=None)
+    edges = {m: graph.find_modules_directly_imported_by(m) for m in graph.modules}
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    groups: set[frozenset[str]] = set()
+    for root in sorted(edges):  # Tarjan's algorithm, iterative
+        if root in order:
+            continue
+        order[root] = low[root] = len(order)
+        stack.append(root)
+        work = [(root, iter(sorted(edges[root])))]
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is None:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == order[node]:
+                    group = set()
+                    while True:
+                        member = stack.pop()
+                        group.add(member)
+                        if member == node:
+                            break
+                    if len(group) > 1:
+                        groups.add(frozenset(group))
+            elif child not in order:
+                order[child] = low[child] = len(order)
+                stack.append(child)
+                work.append((child, iter(sorted(edges[child]))))
+            elif child in stack:
+                low[node] = min(low[node], order[child])
+    return groups
+
+
+def test_no_import_cycles_but_the_listed_ones():
+    found = import_cycles()
+    new = [sorted(group) for group in found - ALLOWED_CYCLES]
+    gone = [sorted(group) for group in ALLOWED_CYCLES - found]
+    assert not new, f"import cycles: {new}"
+    assert not gone, f"no longer cycles (or smaller): remove from ALLOWED_CYCLES: {gone}"
+
+
+def test_the_cycle_finder_sees_function_local_imports(tmp_path, monkeypatch):
+    package = tmp_path / "pilot_tui_cycle_probe"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from pilot_tui_cycle_probe import b\n")
+    (package / "b.py").write_text("def f():\n    from pilot_tui_cycle_probe import a\n")
+    (package / "c.py").write_text("from pilot_tui_cycle_probe import a\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import grimp
+
+    real = grimp.build_graph
+    monkeypatch.setattr(
+        grimp, "build_graph", lambda name, **kw: real("pilot_tui_cycle_probe", **kw)
+    )
+    assert import_cycles() == {frozenset({"pilot_tui_cycle_probe.a", "pilot_tui_cycle_probe.b"})}
 
 
 def test_ruff_is_clean():

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.errors import PilotError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 
 KEY_FILE = "aws-deployer.json"
@@ -30,8 +31,10 @@ def project_tags(project: str) -> list[dict[str, str]]:
     return [{"Key": PROJECT_TAG, "Value": project}]
 
 
-class IdentityError(Exception):
+class IdentityError(PilotError):
     """The identity could not be made or rotated; the message says why (never a key)."""
+
+    title = "Deployer identity failed"
 
 
 def user_name(project: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 from pilot_tui import redact
 from pilot_tui.backends import Backend
 from pilot_tui.config.schema import PilotConfig, default_size
+from pilot_tui.errors import PilotError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 from pilot_tui.keys import server_key
 from pilot_tui.leftovers import Where, advice
@@ -52,8 +53,10 @@ def saved_record(state_dir: Path) -> dict[str, Any]:
     return record if isinstance(record, dict) else {}
 
 
-class ServerError(Exception):
+class ServerError(PilotError):
     """Provisioning cannot go on; the message says why and what to do."""
+
+    title = "Server not provisioned"
 
 
 class NeedsAllowedCidrs(ServerError):

@@ -16,13 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from pilot_tui.errors import PilotError
+
 Say = Callable[[str], None]
 CONTAINER_TARGETS = ("lambda", "ecs", "cloud-run")
 
 
-class TargetError(Exception):
+class TargetError(PilotError):
     """The cloud refused or the target is misconfigured; the message says what and where
     (never a secret)."""
+
+    title = "The cloud target refused"
 
 
 @dataclass(frozen=True)

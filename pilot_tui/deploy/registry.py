@@ -19,13 +19,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pilot_tui import redact
+from pilot_tui.errors import PilotError
 from pilot_tui.identity import project_tags
 
 REGISTRY_OVERRIDE = "PILOT_REGISTRY"
 
 
-class RegistryError(Exception):
+class RegistryError(PilotError):
     """Login or push failed; the message names the registry and what it said."""
+
+    title = "Registry refused"
 
 
 @dataclass(frozen=True)

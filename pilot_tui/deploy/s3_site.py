@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pilot_tui.deploy.site_files import Changes, Remote, SiteFile
+from pilot_tui.errors import PilotError
 from pilot_tui.identity import project_tags
 
 PRIVATE = ".pilot/"  # Pilot's own keys in the bucket: never served (see _policy)
@@ -32,8 +33,10 @@ WORKERS = 16
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # AWS managed cache policy
 
 
-class SiteError(Exception):
+class SiteError(PilotError):
     """The bucket or distribution could not be made or changed; the message says why."""
+
+    title = "Site not changed"
 
 
 class VersionGone(SiteError):

@@ -14,10 +14,13 @@ from typing import Any
 from pilot_tui import cloud_clients
 from pilot_tui.deploy.gcs_site import GcsSite
 from pilot_tui.deploy.s3_site import WORKERS, S3Site, bucket_for
+from pilot_tui.errors import PilotError
 
 
-class SiteConfigError(Exception):
+class SiteConfigError(PilotError):
     """The site cannot be deployed as configured; the message names the key."""
+
+    title = "Site misconfigured"
 
 
 def site_folder(app: Any, root: Path) -> Path:

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.errors import PilotError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 
 TEMPLATE_SUFFIXES = (".tf", ".tpl", ".yaml", ".sh")
@@ -24,12 +25,16 @@ LOCK_FILE = ".pilot-lock"
 TEMPLATE_FOR_HOME = {"aws": "aws", "sandbox": "aws", "gcp": "gcp"}
 
 
-class WorkspaceError(Exception):
+class WorkspaceError(PilotError):
     """The templates cannot be found or rendered."""
+
+    title = "Templates unusable"
 
 
 class WorkspaceBusy(WorkspaceError):
     """Another Pilot process is using this working directory."""
+
+    title = "Working directory busy"
 
 
 class WorkspaceLock:

@@ -23,10 +23,11 @@ EXIT_INTERRUPTED = 130  # the person stopped it (Ctrl+C, Esc); 128 + SIGINT, as 
 class PilotError(Exception):
     """Something Pilot could not do, told so a person can act on it.
 
-    ``message`` says what went wrong and where (a file, a key, an app), never a secret;
-    ``str(error)`` is the message, as for any exception. ``hint`` is what to do next, when
-    there is something better than "fix the cause and run it again"; the CLI prints it on a
-    line of its own and the app under the message. ``exit_code`` is the CLI's exit status
+    ``message`` says what went wrong and where (a file, a key, an app), never a secret.
+    ``hint`` is what to do next, when there is something better than "fix the cause and run
+    it again". ``str(error)`` is both on one line ("message; hint"), which is how the CLI
+    prints it and how another error quoting this one keeps the hint; the app's panel shows
+    the hint on a line of its own under the message. ``exit_code`` is the CLI's exit status
     for it; a subclass sets its default and a raise may override it when the same error is
     bad input in one place and a failure in another. ``title`` is the few words the app's
     error panel leads with.
@@ -54,7 +55,7 @@ class PilotError(Exception):
             self.title = title
 
     def __str__(self) -> str:
-        return self.message
+        return f"{self.message}; {self.hint}" if self.hint else self.message
 
 
 @contextlib.contextmanager

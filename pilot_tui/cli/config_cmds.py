@@ -18,12 +18,10 @@ from pilot_tui.config.schema import PilotConfig
 from pilot_tui.project import Project, ProjectFileUnusable, find_project
 
 
-def error(message: str, hint: str | None = None) -> None:
-    """The one way the CLI reports an error: `pilot-tui: error: ...` on stderr, then the
-    hint (what to do next) on a line of its own."""
+def error(message: str) -> None:
+    """The one way the CLI reports an error: `pilot-tui: error: ...` on stderr (for a
+    PilotError, its message and hint: str(error))."""
     sys.stderr.write(f"pilot-tui: error: {message}\n")
-    if hint:
-        sys.stderr.write(f"hint: {hint}\n")
 
 
 def say(text: str) -> None:

@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             except PilotError as exc:  # every command's errors end here
                 from pilot_tui.cli.config_cmds import error
 
-                error(exc.message, exc.hint)
+                error(str(exc))  # its message and hint
                 return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("\npilot-tui: interrupted; nothing was left half-written\n")

@@ -67,7 +67,8 @@ class WorkspaceLock:
             os.close(fd)
             raise WorkspaceBusy(
                 f"another `{command or 'pilot-tui server'}` is running (pid {pid or '?'}) in "
-                f"{self.path.parent}; wait for it to finish, then run this again"
+                f"{self.path.parent}",
+                hint="wait for it to finish, then run this again",
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()} {self.command}\n".encode())

@@ -17,11 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.errors import EXIT_INVALID, PilotError
 from pilot_tui.naming import resource_name
 
 
-class WaypointError(Exception):
+class WaypointError(PilotError):
     """An app Waypoint's plugins cannot deploy as configured; the message names the key."""
+
+    exit_code = EXIT_INVALID
+    title = "Waypoint export refused"
 
 
 HEADER = (

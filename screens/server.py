@@ -38,7 +38,7 @@ from pilot_tui.provision.tf.events import (
 )
 from pilot_tui.runner import KILL_AT, Interrupt
 from pilot_tui.screens.colorlog import ColorLog, colour_level
-from pilot_tui.screens.failures import worker_failure
+from pilot_tui.screens.failures import ErrorPanel
 from pilot_tui.screens.footer import PilotFooter
 from pilot_tui.screens.project_config import sandbox_forced
 from pilot_tui.teardown import Inventory, Teardown, Thing
@@ -109,7 +109,7 @@ class ServerScreen(Screen[None]):
             home = self.config.server.home
             region = self.config.gcp.region if home == "gcp" else self.config.aws.region
             yield Static(f"[b]Pilot Server[/b] · home [b]{home}[/b] · {region}", id="server-title")
-            yield Static(id="error", classes="hidden")
+            yield ErrorPanel(id="error", classes="hidden")
             yield Static(
                 "Press [b]p[/b] to plan: Terraform works out what to create, and you "
                 "review it before anything is changed.",
@@ -197,9 +197,7 @@ class ServerScreen(Screen[None]):
         )
 
     def _pin(self, markup: str) -> None:
-        error = self.query_one("#error", Static)
-        error.update(markup)
-        error.remove_class("hidden")
+        self.query_one("#error", ErrorPanel).pin(markup)
 
     # -- actions --------------------------------------------------------------------------
     def _busy(self) -> bool:
@@ -278,7 +276,7 @@ class ServerScreen(Screen[None]):
     @work(exclusive=True, group="terraform", name="terraform plan", exit_on_error=False)
     async def run_plan(self, destroy: bool) -> tuple[Plan, RunResult]:
         self.interrupt = self.server.interrupt = Interrupt()
-        self.query_one("#error", Static).add_class("hidden")
+        self.query_one("#error", ErrorPanel).clear()
         self.query_one("#summary", Static).update("Planning…")
         self.started = time.monotonic()
         self.workspace.acquire()
@@ -368,7 +366,7 @@ class ServerScreen(Screen[None]):
             return
         if event.state == WorkerState.ERROR:
             self.plan = None
-            self._pin(worker_failure(worker, self.project.state_dir))
+            self.query_one("#error", ErrorPanel).pin_failure(worker, self.project.state_dir)
             self.query_one("#summary", Static).update("Stopped by an error (see above).")
         elif event.state == WorkerState.SUCCESS and worker.name == "terraform plan":
             plan, result = worker.result  # type: ignore[misc]

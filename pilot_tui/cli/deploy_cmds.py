@@ -16,6 +16,7 @@ from pilot_tui.cli.config_cmds import confirm, error, load_valid, not_confirmed,
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from pilot_tui.deploy import addresses, history, secrets
 from pilot_tui.deploy.events import Event, Output, describe
+from pilot_tui.errors import framed
 from pilot_tui.project import Project
 
 
@@ -46,28 +47,24 @@ def deployer(
     loaded: tuple[Any, Any] | None = None,
 ) -> Iterator[Any]:
     """An engine for this project (see deploy.session.open_deployer), or raise SystemExit
-    with the reason. ``loaded`` is the (project file, config) the caller already read."""
-    from pilot_tui.deploy.host import HostError
+    after saying why pilot.toml is unusable (a HostError, when the Docker engine cannot be
+    reached, goes up to main). ``loaded`` is the (project file, config) the caller read."""
     from pilot_tui.deploy.session import open_deployer
 
     loaded = loaded or load_valid(ns)
     if loaded is None:
         raise SystemExit(EXIT_INVALID)
     pf, config = loaded
-    try:
-        with open_deployer(
-            pf.path,
-            config,
-            Printer(getattr(ns, "verbose", False)),
-            apps=apps,
-            share=share,
-            warn=say,
-            lock_wait=lock_wait,
-        ) as engine:
-            yield engine
-    except HostError as exc:
-        error(str(exc))
-        raise SystemExit(EXIT_FAILED) from exc
+    with open_deployer(
+        pf.path,
+        config,
+        Printer(getattr(ns, "verbose", False)),
+        apps=apps,
+        share=share,
+        warn=say,
+        lock_wait=lock_wait,
+    ) as engine:
+        yield engine
 
 
 def _load_app(ns: argparse.Namespace) -> tuple[Any, Any, Any] | None:
@@ -130,12 +127,8 @@ def deploy(ns: argparse.Namespace) -> int:
                 + (", ".join(a.name for a in engine.config.apps) or "none yet")
             )
             return EXIT_INVALID
-        try:
-            for name in names:  # every name checked before anything is built
-                engine.app(name)
-        except DeployError as exc:
-            error(str(exc))
-            return EXIT_INVALID
+        for name in names:  # every name checked before anything is built (exit 2 if not)
+            engine.app(name)
         if ns.break_lock and engine.client is not None:
             for name in names:
                 answer = confirm(
@@ -184,11 +177,7 @@ def releases(ns: argparse.Namespace) -> int:
             shared.pull(project.state_dir, ns.app)
         except SharedHistoryError as exc:
             say(f"warning: {exc}; showing this machine's copy")
-    try:
-        records = history.load(project.state_dir, ns.app)
-    except history.HistoryError as exc:
-        error(str(exc))
-        return EXIT_FAILED
+    records = history.load(project.state_dir, ns.app)
     if ns.json:
         print(json.dumps([dataclasses.asdict(r) for r in records], indent=2))
         return EXIT_OK
@@ -205,7 +194,6 @@ def releases(ns: argparse.Namespace) -> int:
 def logs(ns: argparse.Namespace) -> int:
     from pilot_tui import redact
     from pilot_tui.deploy import server_target
-    from pilot_tui.deploy.engine import DeployError
     from pilot_tui.deploy.managed import CONTAINER_TARGETS
 
     found = _load_app(ns)
@@ -217,11 +205,7 @@ def logs(ns: argparse.Namespace) -> int:
 
         return print_logs(Project(pf.path), config, app, tail=ns.tail, follow=ns.follow)
     with deployer(ns, share=False, loaded=(pf, config)) as engine:
-        try:
-            engine.app(ns.app)
-        except DeployError as exc:
-            error(str(exc))
-            return EXIT_INVALID
+        engine.app(ns.app)
         running = server_target.running_containers(engine.client, engine.project, ns.app)
         if not running:
             error(f"{ns.app} is not running; deploy it first (pilot-tui deploy {ns.app})")
@@ -306,11 +290,7 @@ def secrets_set(ns: argparse.Namespace) -> int:
     if not value:
         error("empty value: nothing stored")
         return EXIT_INVALID
-    try:
-        path = secrets.store(Project(pf.path).state_dir, ns.app, ns.name, value)
-    except secrets.SecretsError as exc:
-        error(str(exc))
-        return EXIT_INVALID
+    path = secrets.store(Project(pf.path).state_dir, ns.app, ns.name, value)
     say(f"stored {ns.name} for {ns.app} in {path} (0600)")
     if ns.name not in app.secrets:
         say(
@@ -328,11 +308,7 @@ def secrets_list(ns: argparse.Namespace) -> int:
     pf, _, app = found
     import os
 
-    try:
-        stored = secrets.read_file(secrets.secrets_file(Project(pf.path).state_dir, ns.app))
-    except secrets.SecretsError as exc:
-        error(str(exc))
-        return EXIT_FAILED
+    stored = secrets.read_file(secrets.secrets_file(Project(pf.path).state_dir, ns.app))
     for name in sorted(set(app.secrets) | set(stored)):
         where = "environment" if name in os.environ else ("stored" if name in stored else "MISSING")
         listed = "" if name in app.secrets else "  (not in apps.secrets: not passed)"
@@ -359,7 +335,6 @@ def app_list(ns: argparse.Namespace) -> int:
 
 def app_destroy(ns: argparse.Namespace) -> int:
     from pilot_tui.deploy import server_target
-    from pilot_tui.deploy.engine import DeployError
     from pilot_tui.deploy.managed import CONTAINER_TARGETS
 
     found = _load_app(ns)
@@ -371,11 +346,7 @@ def app_destroy(ns: argparse.Namespace) -> int:
 
         return managed_cmds.destroy(Project(pf.path), config, app, ns.yes)
     with deployer(ns, apps=[ns.app], share=False, loaded=(pf, config)) as engine:
-        try:
-            app = engine.app(ns.app)
-        except DeployError as exc:
-            error(str(exc))
-            return EXIT_INVALID
+        app = engine.app(ns.app)
         if engine.client is None:  # a static site on a managed target: its bucket and CDN
             return _destroy_site(engine, app, ns.yes)
         answer = confirm(
@@ -404,11 +375,7 @@ def app_dockerfile(ns: argparse.Namespace) -> int:
     if found is None:
         return EXIT_INVALID
     pf, _, app = found
-    try:
-        recipe = builder.recipe_for(app, pf.path.parent)
-    except builder.BuildError as exc:
-        error(str(exc))
-        return EXIT_FAILED
+    recipe = builder.recipe_for(app, pf.path.parent)
     if recipe.generated is None:
         path = recipe.folder / recipe.dockerfile
         if ns.eject:
@@ -444,9 +411,6 @@ def app_dockerfile(ns: argparse.Namespace) -> int:
 
 def _destroy_site(engine: Any, app: Any, yes: bool) -> int:
     from pilot_tui.deploy.app_teardown import destroy_app
-    from pilot_tui.deploy.managed import TargetError
-    from pilot_tui.deploy.s3_site import SiteError
-    from pilot_tui.deploy.sites import SiteConfigError
     from pilot_tui.naming import site_bucket
 
     bucket = site_bucket(engine.config.project.name, app.name)
@@ -456,11 +420,8 @@ def _destroy_site(engine: Any, app: Any, yes: bool) -> int:
     )
     if not answer:
         return not_confirmed(answer)
-    try:
+    with framed(f"{app.name}: "):
         removed = destroy_app(engine.config, engine.state_dir, engine.root, app, say)
-    except (SiteError, SiteConfigError, TargetError) as exc:
-        error(f"{app.name}: {exc}")
-        return EXIT_FAILED
     if not removed:
         say(f"nothing left to remove for {app.name}")
     history.retire(engine.state_dir, app.name, "app destroyed")

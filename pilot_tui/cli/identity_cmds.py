@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from pilot_tui.cli.config_cmds import error, load_valid
-from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from pilot_tui.cli.main import EXIT_INVALID, EXIT_OK
 from pilot_tui.project import Project
 
 
@@ -54,11 +54,7 @@ def _run(ns: argparse.Namespace, action: str) -> int:
     from pilot_tui.cloud.identity_aws import IdentityError
 
     ns.deployer_action = action
-    try:
-        found = _deployer(ns)
-    except IdentityError as exc:  # the sandbox's emulators are stopped
-        error(str(exc))
-        return EXIT_FAILED
+    found = _deployer(ns)  # an IdentityError (the sandbox's emulators are stopped) goes to main
     if found is None:
         return EXIT_INVALID
     deployer, _, project = found
@@ -81,8 +77,7 @@ def _run(ns: argparse.Namespace, action: str) -> int:
     except Exception as exc:  # botocore / Google API errors: the account said no
         from pilot_tui import redact
 
-        error(f"{action} failed: {redact.text(str(exc))[:300]}")
-        return EXIT_FAILED
+        raise IdentityError(f"{action} failed: {redact.text(str(exc))[:300]}") from exc
     return EXIT_OK
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pilot_tui.cli.config_cmds import confirm, error, not_confirmed, say
-from pilot_tui.cli.main import EXIT_FAILED, EXIT_OK
+from pilot_tui.cli.config_cmds import confirm, not_confirmed, say
+from pilot_tui.cli.main import EXIT_OK
 from pilot_tui.deploy import history
-from pilot_tui.deploy.managed import TargetError
+from pilot_tui.errors import framed
 from pilot_tui.project import Project
 
 POLL_SECONDS = 2.0
@@ -24,7 +24,7 @@ def print_logs(project: Project, config: Any, app: Any, *, tail: int, follow: bo
     """The app's recent log lines from its cloud; with ``follow``, new ones until Ctrl+C."""
     from pilot_tui.deploy.app_logs import Follower
 
-    try:
+    with framed(f"{app.name}: "):
         logs = Follower(config, project.state_dir, project.root, app, limit=tail)
         first = True
         while True:
@@ -40,9 +40,6 @@ def print_logs(project: Project, config: Any, app: Any, *, tail: int, follow: bo
             if not follow:
                 return EXIT_OK
             time.sleep(POLL_SECONDS)
-    except TargetError as exc:
-        error(f"{app.name}: {exc}")
-        return EXIT_FAILED
 
 
 def destroy(project: Project, config: Any, app: Any, yes: bool) -> int:
@@ -56,12 +53,7 @@ def destroy(project: Project, config: Any, app: Any, yes: bool) -> int:
     answer = confirm(f"Delete {app.name}'s {where} on {app.target.kind}? (history is kept)", yes)
     if not answer:
         return not_confirmed(answer)
-    from pilot_tui.deploy.s3_site import SiteError
-
-    try:
+    with framed(f"{app.name}: "):
         destroy_app(config, project.state_dir, project.root, app, say)
-    except (TargetError, SiteError) as exc:
-        error(f"{app.name}: {exc}")
-        return EXIT_FAILED
     history.retire(project.state_dir, app.name, "app destroyed")
     return EXIT_OK

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from pilot_tui.cli.config_cmds import error, load_valid, say
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from pilot_tui.errors import framed
 from pilot_tui.naming import project_resource
 from pilot_tui.project import Project
 from pilot_tui.provision.team import (
@@ -45,22 +46,17 @@ def request(ns: argparse.Namespace) -> int:
 
 def _run_on_server(ns: argparse.Namespace, script: Callable[[Server], str]) -> tuple[int, str]:
     from pilot_tui.provision.server import saved_record
-    from pilot_tui.runner import RunnerError, capture
+    from pilot_tui.runner import capture
 
     loaded = load_valid(ns)
     if loaded is None:
         return EXIT_INVALID, ""
     pf, config = loaded
     state_dir = Project(pf.path).state_dir
-    try:
+    with framed(exit_code=EXIT_FAILED):  # no server to share: bad input only in an invite
         server = server_from(team_record(config, saved_record(state_dir)))
+    with framed(suffix="; install an OpenSSH client"):  # ssh is missing
         done = capture(on_server(server, state_dir, script(server)))
-    except TeamError as exc:
-        error(str(exc))
-        return EXIT_FAILED, ""
-    except RunnerError as exc:
-        error(f"{exc}; install an OpenSSH client")
-        return EXIT_FAILED, ""
     if done.returncode != 0:
         error(f"on {server.host}: {done.stderr.strip()[-300:] or 'ssh failed'}")
         return EXIT_FAILED, ""
@@ -75,11 +71,7 @@ def invite(ns: argparse.Namespace) -> int:
     if loaded is None:
         return EXIT_INVALID
     pf, config = loaded
-    try:
-        name, key = check_name(ns.name), check_key(ns.key)
-    except TeamError as exc:
-        error(str(exc))
-        return EXIT_INVALID
+    name, key = check_name(ns.name), check_key(ns.key)
     state_dir = Project(pf.path).state_dir
     code, _ = _run_on_server(ns, lambda s: authorize_script(key, name, s.authorized_keys))
     if code != EXIT_OK:
@@ -111,13 +103,10 @@ def join_cmd(ns: argparse.Namespace) -> int:
     pf, config = loaded
     state_dir = Project(pf.path).state_dir
     try:
-        server = join(Path(ns.invite).read_text(encoding="utf-8"), config.project.name, state_dir)
+        text = Path(ns.invite).read_text(encoding="utf-8")
     except OSError as exc:
-        error(f"cannot read {ns.invite}: {exc.strerror}")
-        return EXIT_INVALID
-    except TeamError as exc:
-        error(str(exc))
-        return EXIT_INVALID
+        raise TeamError(f"cannot read {ns.invite}: {exc.strerror}") from exc
+    server = join(text, config.project.name, state_dir)
     done = capture(on_server(server, state_dir, "true"))
     if done.returncode != 0:
         error(
@@ -132,11 +121,7 @@ def join_cmd(ns: argparse.Namespace) -> int:
 
 
 def remove(ns: argparse.Namespace) -> int:
-    try:
-        name = check_name(ns.name)
-    except TeamError as exc:
-        error(str(exc))
-        return EXIT_INVALID
+    name = check_name(ns.name)
     code, _ = _run_on_server(ns, lambda s: revoke_script(name, s.authorized_keys))
     if code == EXIT_OK:
         say(f"removed {name}'s key from the server; everyone else's access is unchanged")

@@ -4,12 +4,13 @@ ask once, remove it in order, and say what remains."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pilot_tui.cli.config_cmds import confirm, error, not_confirmed, say
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
-from pilot_tui.cli.server_cmds import _guard
+from pilot_tui.errors import framed
 from pilot_tui.runner import Interrupt
 from pilot_tui.teardown import (
     STEP_TITLES,
@@ -41,7 +42,6 @@ def show(inv: Inventory) -> None:
         say(f"warning: {problem}; what is there was not listed")
 
 
-@_guard
 def destroy(ns: argparse.Namespace) -> int:
     """Everything Pilot made for the project, listed, confirmed once, removed in order."""
     from pilot_tui.cli.config_cmds import load_valid
@@ -105,22 +105,21 @@ def _destroy_on_host(ns: argparse.Namespace, root: Path, config: PilotConfig) ->
     """`home = "host"`: no server to provision, but the apps (and any managed ones), their
     containers and the proxy on the team's Docker host, and the deployer, are Pilot's."""
     from pilot_tui.cli.server_cmds import Progress
-    from pilot_tui.deploy.host import HostError, connect, target_for
+    from pilot_tui.deploy.host import connect, target_for
 
     state_dir = root / ".pilot"
-    try:
-        target = target_for(config, state_dir, {})
-        with connect(target, state_dir / "run") as client:
+    with contextlib.ExitStack() as stack:
+        # The host cannot be reached (or scanned): said before anything is asked or removed.
+        with framed(suffix="; nothing was removed"):
+            target = target_for(config, state_dir, {})
+            client = stack.enter_context(connect(target, state_dir / "run"))
             teardown = Teardown(
                 config, root, make_scan(config, root), keep_state=getattr(ns, "keep_state", False)
             )
             teardown.scan.docker = client
             found, problems = teardown.scan.run()
             inv = inventory(found, [], {}, keep_state=teardown.keep_state, problems=problems)
-            return _confirm_and_remove(ns, teardown, inv, None, None, Progress(), Interrupt())
-    except HostError as exc:
-        error(f"{exc}; nothing was removed")
-        return EXIT_FAILED
+        return _confirm_and_remove(ns, teardown, inv, None, None, Progress(), Interrupt())
 
 
 def _confirm_and_remove(

@@ -6,7 +6,11 @@ error is, while the cloud wing imports no target."""
 
 from __future__ import annotations
 
+from pilot_tui.errors import PilotError
 
-class CloudError(Exception):
+
+class CloudError(PilotError):
     """The cloud refused or the target is misconfigured; the message says what and where
     (never a secret)."""
+
+    title = "The cloud target refused"

@@ -18,6 +18,7 @@ from typing import Any
 
 from pilot_tui.cloud.clients import AWS_KEY_FILE as KEY_FILE
 from pilot_tui.cloud.clients import project_aws
+from pilot_tui.errors import PilotError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 from pilot_tui.naming import (
     PROJECT_TAG,
@@ -31,8 +32,10 @@ from pilot_tui.naming import (
 )
 
 
-class IdentityError(Exception):
+class IdentityError(PilotError):
     """The identity could not be made or rotated; the message says why (never a key)."""
+
+    title = "Deployer identity failed"
 
 
 def aws_policy(project: str, account: str, region: str) -> dict[str, Any]:

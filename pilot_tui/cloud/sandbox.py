@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pilot_tui.errors import PilotError
 from pilot_tui.fsutil import atomic_write
 from pilot_tui.runner import Command, pid_alive, spawn_daemon, stop_pid
 
@@ -29,8 +30,10 @@ SECRET_KEY = "sandbox"
 AWS_SERVICES = ("ec2", "sts", "iam", "s3", "dynamodb")
 
 
-class SandboxError(Exception):
+class SandboxError(PilotError):
     """An emulator did not start; the message points at its log."""
+
+    title = "Sandbox emulator failed"
 
 
 @dataclass

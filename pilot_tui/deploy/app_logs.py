@@ -13,10 +13,13 @@ from typing import Any
 from pilot_tui import redact
 from pilot_tui.deploy import secrets, server_target
 from pilot_tui.deploy.managed import CONTAINER_TARGETS, LogLine, open_target
+from pilot_tui.errors import PilotError
 
 
-class NoLogs(Exception):
+class NoLogs(PilotError):
     """This app has no log lines to show (a static site); the message says why."""
+
+    title = "No logs"
 
 
 CLOUD_LOGS = {"lambda": "CloudWatch Logs", "ecs": "CloudWatch Logs", "cloud-run": "Cloud Logging"}

@@ -34,6 +34,7 @@ from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.deploy.managed import CONTAINER_TARGETS
 from pilot_tui.deploy.shared_history import SharedHistory, SharedHistoryError
 from pilot_tui.deploy.shippable import private_paths
+from pilot_tui.errors import EXIT_INVALID, PilotError
 from pilot_tui.fsutil import ensure_private_dir
 from pilot_tui.runner import Command, RunnerError, capture
 
@@ -52,11 +53,16 @@ def needs_docker(app: Any) -> bool:
     return not is_zip_lambda(app)
 
 
-class DeployError(Exception):
-    """A deploy or rollback failed in ``stage``; ``logs`` has the new release's last lines."""
+class DeployError(PilotError):
+    """A deploy or rollback failed in ``stage``; ``logs`` has the new release's last lines.
+    An app name that is not in pilot.toml is bad input (exit 2), not a failure."""
 
-    def __init__(self, stage: str, message: str, logs: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
+    title = "Not deployed"
+
+    def __init__(
+        self, stage: str, message: str, logs: tuple[str, ...] = (), *, exit_code: int | None = None
+    ) -> None:
+        super().__init__(message, exit_code=exit_code)
         self.stage = stage
         self.logs = logs
 
@@ -105,7 +111,9 @@ class Deployer:
         app = self.config.app(name)
         if app is None:
             known = ", ".join(a.name for a in self.config.apps) or "none yet"
-            raise DeployError("deploy", f"no app {name!r} in pilot.toml (apps: {known})")
+            raise DeployError(
+                "deploy", f"no app {name!r} in pilot.toml (apps: {known})", exit_code=EXIT_INVALID
+            )
         return app
 
     # -- what people see ---------------------------------------------------------------

@@ -35,6 +35,7 @@ from pilot_tui.deploy.registry import (
     ecr_registry,
     push,
 )
+from pilot_tui.errors import PilotError
 
 
 def is_zip_lambda(app: Any) -> bool:
@@ -81,7 +82,9 @@ def refuse_unreachable_registry(config: Any, app: Any) -> None:
     )
 
 
-class _Failure(Exception):
+class _Failure(PilotError):
+    title = "Not deployed"
+
     def __init__(self, stage: str, message: str) -> None:
         super().__init__(message)
         self.stage = stage

@@ -20,13 +20,16 @@ from typing import Any
 
 from pilot_tui import redact
 from pilot_tui.cloud.aws_errors import converted
+from pilot_tui.errors import PilotError
 from pilot_tui.naming import project_tags
 
 REGISTRY_OVERRIDE = "PILOT_REGISTRY"
 
 
-class RegistryError(Exception):
+class RegistryError(PilotError):
     """Login or push failed; the message names the registry and what it said."""
+
+    title = "Registry refused"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from pilot_tui.cloud.aws_errors import code
 from pilot_tui.deploy.site_files import Changes, Remote, SiteFile
+from pilot_tui.errors import PilotError
 from pilot_tui.naming import project_tags
 
 PRIVATE = ".pilot/"  # Pilot's own keys in the bucket: never served (see _policy)
@@ -33,8 +34,10 @@ WORKERS = 16
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # AWS managed cache policy
 
 
-class SiteError(Exception):
+class SiteError(PilotError):
     """The bucket or distribution could not be made or changed; the message says why."""
+
+    title = "Site not changed"
 
 
 class VersionGone(SiteError):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pilot_tui import redact
+from pilot_tui.errors import EXIT_INVALID, PilotError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 
 if TYPE_CHECKING:
@@ -29,8 +30,10 @@ if TYPE_CHECKING:
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class SecretsError(Exception):
+class SecretsError(PilotError):
     """A secret is missing, or its file is unsafe; the message says which and how to fix it."""
+
+    title = "Secret missing or unsafe"
 
 
 def secrets_file(state_dir: Path, app: str) -> Path:
@@ -136,11 +139,12 @@ def resolve(
 def store(state_dir: Path, app: str, name: str, value: str) -> Path:
     """Save one secret into .pilot/secrets/APP.env (0600), keeping the others."""
     if not NAME.match(name):
-        raise SecretsError(f"{name!r} is not an environment variable name")
+        raise SecretsError(f"{name!r} is not an environment variable name", exit_code=EXIT_INVALID)
     if "\0" in value:
         raise SecretsError(
             f"the value of {name} contains a NUL character, which no "
-            "environment variable can hold: nothing stored"
+            "environment variable can hold: nothing stored",
+            exit_code=EXIT_INVALID,
         )
     path = secrets_file(state_dir, app)
     ensure_private_dir(path.parent)

@@ -30,6 +30,7 @@ from typing import Any
 
 from pilot_tui import redact
 from pilot_tui.deploy import proxy
+from pilot_tui.errors import EXIT_INTERRUPTED, PilotError
 
 PROXY_NAME = "pilot-proxy"
 NETWORK = "pilot"  # the private network of every app and the proxy on a host
@@ -41,16 +42,21 @@ LOG_TAIL = 40
 LOG_READ = 400  # lines read to find the last LOG_TAIL once repeats are collapsed
 
 
-class ReleaseError(Exception):
+class ReleaseError(PilotError):
     """A release failed; ``logs`` holds the new container's last lines."""
+
+    title = "Release failed"
 
     def __init__(self, message: str, logs: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.logs = logs
 
 
-class Cancelled(Exception):
+class Cancelled(PilotError):
     """The person asked to stop; what was started is cleaned up by the caller."""
+
+    exit_code = EXIT_INTERRUPTED
+    title = "Cancelled"
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,15 @@ from typing import Any
 
 from pilot_tui.cloud import aws_errors, clients
 from pilot_tui.deploy import history
+from pilot_tui.errors import PilotError
 
 PREFIX = "pilot/releases"
 
 
-class SharedHistoryError(Exception):
+class SharedHistoryError(PilotError):
     """The bucket could not be read or written; the message says which and why."""
+
+    title = "Shared history unreachable"
 
 
 @dataclass

@@ -14,11 +14,14 @@ from typing import Any
 from pilot_tui.cloud import clients
 from pilot_tui.deploy.gcs_site import GcsSite
 from pilot_tui.deploy.s3_site import WORKERS, S3Site
+from pilot_tui.errors import PilotError
 from pilot_tui.naming import site_bucket
 
 
-class SiteConfigError(Exception):
+class SiteConfigError(PilotError):
     """The site cannot be deployed as configured; the message names the key."""
+
+    title = "Site misconfigured"
 
 
 def site_folder(app: Any, root: Path) -> Path:

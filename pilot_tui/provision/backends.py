@@ -16,13 +16,16 @@ from typing import Any
 from pilot_tui import naming
 from pilot_tui.cloud import aws_errors
 from pilot_tui.config.schema import PilotConfig
+from pilot_tui.errors import PilotError
 from pilot_tui.project import STATE_DIR
 
 STATE_KEY = "pilot/server.tfstate"
 
 
-class BackendError(Exception):
+class BackendError(PilotError):
     """The state bucket could not be created or reached."""
+
+    title = "State bucket unreachable"
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pilot_tui.errors import PilotError
 from pilot_tui.provision.tf.events import Event
 
 
-class ServerError(Exception):
+class ServerError(PilotError):
     """Provisioning cannot go on; the message says why and what to do."""
+
+    title = "Server not provisioned"
 
 
 class NeedsAllowedCidrs(ServerError):

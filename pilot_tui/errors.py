@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import Iterator
 
 # The CLI's exit codes (cli/main.py re-exports them): the contract scripts rely on.
+EXIT_OK = 0
 EXIT_FAILED = 1  # an operation failed: the cloud said no, a build broke, a file is unsafe
 EXIT_INVALID = 2  # invalid input: pilot.toml, a key, a name, a flag; nothing was done
 EXIT_INTERRUPTED = 130  # the person stopped it (Ctrl+C, Esc); 128 + SIGINT, as shells do

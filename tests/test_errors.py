@@ -92,7 +92,7 @@ def test_message_hint_and_exit_code():
 
 def test_framed_adds_what_the_caller_knows_and_passes_other_errors_through():
     from pilot_tui.deploy.managed import TargetError
-    from pilot_tui.team import TeamError
+    from pilot_tui.provision.team import TeamError
 
     with pytest.raises(TargetError) as caught, framed("web: ", " (retry later)"):
         raise TargetError("AccessDenied")
@@ -186,10 +186,10 @@ async def test_a_worker_error_is_pinned_with_its_title_message_and_hint(tmp_path
     a line of its own, and the app keeps running."""
     from textual.widgets import Static
 
+    from pilot_tui.provision.tf.workspace import WorkspaceLock
     from pilot_tui.screens.app import create_app
     from pilot_tui.screens.failures import ErrorPanel
     from pilot_tui.screens.server import ServerScreen
-    from pilot_tui.tf.workspace import WorkspaceLock
 
     assert run_pilot("init", "--name", "acme", "--home", "aws", cwd=tmp_path).returncode == 0
     app = create_app(str(tmp_path / "pilot.toml"))

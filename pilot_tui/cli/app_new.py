@@ -18,9 +18,8 @@ from pilot_tui.app_questions import (
 )
 from pilot_tui.cli.config_cmds import error, load_valid
 from pilot_tui.cli.invocation import pilot_command
-from pilot_tui.cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from pilot_tui.config.schema import STATIC_TARGETS
-from pilot_tui.errors import framed
+from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, framed
 
 
 def run(ns: argparse.Namespace) -> int:

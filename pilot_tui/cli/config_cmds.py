@@ -7,7 +7,6 @@ import json
 import sys
 from typing import Any
 
-from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from pilot_tui.config.document import (
     ConfigRefused,
     ProjectFile,
@@ -15,6 +14,7 @@ from pilot_tui.config.document import (
 )
 from pilot_tui.config.problems import Report
 from pilot_tui.config.schema import PilotConfig
+from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from pilot_tui.project import Project, ProjectFileUnusable, find_project
 
 

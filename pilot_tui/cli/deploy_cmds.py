@@ -13,10 +13,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from pilot_tui.cli.config_cmds import confirm, error, load_valid, not_confirmed, say
-from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from pilot_tui.deploy import addresses, history, secrets
 from pilot_tui.deploy.events import Event, Output, describe
-from pilot_tui.errors import framed
+from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, framed
 from pilot_tui.project import Project
 
 

@@ -17,9 +17,8 @@ import sys
 from collections.abc import Sequence
 
 from pilot_tui import __version__
-from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, PilotError
+from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, PilotError
 
-EXIT_OK = 0
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_INVALID", "EXIT_OK", "main", "run_app"]
 
 

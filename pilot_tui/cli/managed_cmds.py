@@ -7,9 +7,8 @@ import time
 from typing import Any
 
 from pilot_tui.cli.config_cmds import confirm, not_confirmed, say
-from pilot_tui.cli.main import EXIT_OK
 from pilot_tui.deploy import history
-from pilot_tui.errors import framed
+from pilot_tui.errors import EXIT_OK, framed
 from pilot_tui.project import Project
 
 POLL_SECONDS = 2.0

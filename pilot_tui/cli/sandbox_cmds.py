@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from pilot_tui.cli.main import EXIT_OK
 from pilot_tui.cloud.sandbox import Sandbox
+from pilot_tui.errors import EXIT_OK
 from pilot_tui.project import find_project
 
 

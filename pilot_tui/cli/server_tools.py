@@ -7,9 +7,8 @@ import shutil
 from pathlib import Path
 
 from pilot_tui.cli.config_cmds import error, load, load_valid, print_report
-from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from pilot_tui.config.document import ConfigRefused
-from pilot_tui.errors import framed
+from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, framed
 from pilot_tui.provision.keys import KEY_NAME
 from pilot_tui.provision.tf.workspace import template_files, template_sources
 from pilot_tui.runner import Command, exec_replace

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pilot_tui.cli.config_cmds import confirm, error, not_confirmed, say
-from pilot_tui.cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
-from pilot_tui.errors import framed
+from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, framed
 from pilot_tui.runner import Interrupt
 from pilot_tui.teardown import (
     STEP_TITLES,

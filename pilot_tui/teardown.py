@@ -916,7 +916,11 @@ async def execute(
                         if result.interrupted
                         else f"failed at {', '.join(result.errored) or 'a step'}"
                     )
-                    teardown.failures.append(f"terraform destroy {why} (log: {result.log})")
+                    teardown.failures.append(
+                        f"terraform destroy {why} after {len(result.completed)} of "
+                        f"{plan.total} change(s); what remains is listed above "
+                        f"(log: {result.log})"
+                    )
                     if result.killed:  # what may now exist outside its state, as for `up`
                         for line in server.after_kill(result):
                             say(line)
@@ -963,13 +967,15 @@ async def remaining(teardown: Teardown, server: Any) -> Inventory:
     from pilot_tui.server import ServerError
 
     found, problems = await asyncio.to_thread(teardown.scan.run, declared=False)
-    addresses: list[str] = []
+    ids: dict[str, str] = {}
     # A remote state went with the state bucket (unless --keep-state): there is no state
     # left to read, and the scan above finds by tag whatever Terraform would have held.
     state_removed = not teardown.keep_state and teardown.config.state.backend != "local"
     if server is not None and not state_removed:
         try:
-            addresses = await server.state_resources()
+            # With their ids: what the scan finds by tag that Terraform still holds is
+            # listed once, as Terraform's (not as "not in Terraform state").
+            ids = await server.state_ids()
         except ServerError as exc:
             problems = [*problems, f"Terraform's state could not be read ({exc})"]
-    return inventory(found, addresses, {}, keep_state=teardown.keep_state, problems=problems)
+    return inventory(found, list(ids), ids, keep_state=teardown.keep_state, problems=problems)

@@ -261,7 +261,7 @@ class ServerScreen(Screen[None]):
         def decided(stop: bool | None) -> None:
             if stop:
                 self.interrupt.request()
-                self._log(interrupt_message(1, {}))
+                self._log(interrupt_message(1, self.server.in_flight()))
 
         self.app.push_screen(ConfirmCancel(), decided)
 

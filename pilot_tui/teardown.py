@@ -25,6 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+UNOWNED_BUCKET = "S3 bucket, not provably Pilot's"
 STEPS = ("apps", "containers", "deployer", "server", "state", "local")
 STEP_TITLES = {
     "apps": "apps (each target's own destroy)",
@@ -59,6 +60,7 @@ class Thing:
 
 KIND_STEPS = {
     "S3 bucket": "apps",
+    UNOWNED_BUCKET: "apps",  # listed, never removed (Inventory.unowned)
     "CloudFront distribution": "apps",
     "Lambda function": "apps",
     "ECR repository": "apps",
@@ -98,6 +100,18 @@ class Inventory:
     remove: list[Thing]
     keep: list[Thing] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # what could not be listed, and why
+    # Named like the project's but with nothing to show Pilot made it (no tag, not the
+    # state bucket, not a site's): listed and left alone, never deleted on a name alone.
+    unowned: list[Thing] = field(default_factory=list)
+
+    def unowned_lines(self) -> list[str]:
+        """Each thing left alone, why, and how its owner can remove it."""
+        return [
+            f"Kept, not Pilot's to remove: S3 bucket {t.name} ({t.found}). If it is "
+            f"this project's, remove it yourself: aws s3 rb s3://{t.name} --force "
+            "(a versioned bucket needs every object version deleted first)"
+            for t in self.unowned
+        ]
 
     def by_step(self) -> list[tuple[str, list[Thing]]]:
         return [
@@ -131,7 +145,13 @@ def inventory(
     order = {step: index for index, step in enumerate(STEPS)}
     everything.sort(key=lambda t: (order[t.step], t.app, t.kind, t.name))
     keep = [t for t in everything if keep_state and t.step == "state"]
-    return Inventory([t for t in everything if t not in keep], keep, list(problems))
+    unowned = [t for t in everything if t.kind == UNOWNED_BUCKET]
+    return Inventory(
+        [t for t in everything if t not in keep and t not in unowned],
+        keep,
+        list(problems),
+        unowned,
+    )
 
 
 def _unique(things: list[Thing]) -> list[Thing]:
@@ -260,16 +280,31 @@ class Scan:
         return f"tag pilot:project={self.project}"
 
     def _s3(self) -> None:
+        """An app's site bucket (pilot-PROJECT-APP-site) goes with its target's destroy;
+        another pilot-PROJECT-* bucket goes only if it carries the project's tag (the
+        state bucket is _aws_state's); one with neither is listed and left alone."""
         assert self.aws is not None
-        for bucket in self.aws("s3").list_buckets().get("Buckets", []):
+        s3 = self.aws("s3")
+        for bucket in s3.list_buckets().get("Buckets", []):
             name = bucket["Name"]
-            if name.startswith(prefix(self.project)):
+            if not name.startswith(prefix(self.project)) or name == self.state_bucket:
+                continue
+            if name.endswith("-site"):
                 self._add(
                     "S3 bucket",
                     name,
                     self._named,
                     app_of(self.project, name, "-site"),
                     "s3-cloudfront",
+                )
+            elif _bucket_tags(s3, name).get("pilot:project") == self.project:
+                self._add("S3 bucket", name, self._tag)  # no target's: swept
+            else:
+                self._add(
+                    UNOWNED_BUCKET,
+                    name,
+                    f"{self._named}, but no pilot:project={self.project} tag, no app's "
+                    "site and not the state bucket in pilot.toml",
                 )
 
     def _cloudfront(self) -> None:
@@ -511,6 +546,18 @@ class Scan:
                     )
 
 
+def _bucket_tags(s3: Any, bucket: str) -> dict[str, str]:
+    from botocore.exceptions import ClientError
+
+    try:
+        tags = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchTagSet":
+            return {}
+        raise
+    return {t["Key"]: t["Value"] for t in tags}
+
+
 def _elb_tags(elbv2: Any, arns: list[str]) -> dict[str, dict[str, str]]:
     tags: dict[str, dict[str, str]] = {}
     for start in range(0, len(arns), 20):  # describe_tags takes 20 at a time
@@ -606,7 +653,10 @@ class Teardown:
                 partial(destroy_app, self.config, self.state_dir, self.root, app, say),
                 say,
             )
-        self._sweep([t for t in things if t.kind in SWEPT], say)
+        self._sweep(
+            [t for t in things if t.kind in SWEPT or (t.kind == "S3 bucket" and not t.target)],
+            say,
+        )
 
     def _sweep(self, things: list[Thing], say: Say) -> None:
         """Leftovers no target's destroy owns (a cluster with no service, a repository or a
@@ -757,11 +807,19 @@ def _sweep_one(aws: Callable[[str], Any], thing: Thing, say: Say) -> None:
             aws("ecr").delete_repository(repositoryName=thing.name, force=True)
         elif thing.kind == "log group":
             aws("logs").delete_log_group(logGroupName=thing.name)
+        elif thing.kind == "S3 bucket":  # tagged, no target's: every version, then it
+            from pilot_tui.backends import remove_s3_bucket
+
+            remove_s3_bucket(aws("s3"), thing.name)
         else:
             aws("ssm").delete_parameter(Name=thing.name)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
-        if "NotFound" in code or code in ("ParameterNotFound", "ClusterNotFoundException"):
+        if "NotFound" in code or code in (
+            "ParameterNotFound",
+            "ClusterNotFoundException",
+            "NoSuchBucket",
+        ):
             return  # its target's destroy removed it already
         raise
     say(f"deleted {thing.kind} {thing.name}")

@@ -437,6 +437,7 @@ class ServerScreen(Screen[None]):
                 f"[b]{len(inv.remove)}[/b] things Pilot made for this project to remove "
                 f"({steps}). Press [b]a[/b] to destroy them all, Esc to go back."
             ]
+        lines += [escape(line) for line in inv.unowned_lines()]
         lines += [f"[yellow]warning: {p}; not listed[/]" for p in inv.problems]
         self.query_one("#summary", Static).update("\n".join(lines))
 
@@ -448,6 +449,12 @@ class ServerScreen(Screen[None]):
             summary.update(
                 f"What remains ({len(left.remove)}): see above and the log. "
                 "Press d then a to try again."
+            )
+        elif left.unowned:  # never "nothing" while they are there
+            summary.update(
+                "[green b]Done.[/] Everything Pilot made for this project is gone. What "
+                f"remains: {len(left.unowned)} bucket(s) Pilot left alone.\n"
+                + "\n".join(escape(line) for line in left.unowned_lines())
             )
         else:
             summary.update(

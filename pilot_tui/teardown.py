@@ -104,6 +104,20 @@ class Inventory:
     # state bucket, not a site's): listed and left alone, never deleted on a name alone.
     unowned: list[Thing] = field(default_factory=list)
 
+    @property
+    def has_state(self) -> bool:
+        """A state bucket or lock table is listed: there is a keep-state choice to make."""
+        return any(t.step == "state" for t in [*self.remove, *self.keep])
+
+    def keeping_state(self, keep_state: bool) -> Inventory:
+        """The same list with the state bucket and lock table kept or removed: the choice
+        `server destroy --keep-state` makes, and the Server screen's confirmation."""
+        every = sorted([*self.remove, *self.keep], key=_order)
+        keep = [t for t in every if keep_state and t.step == "state"]
+        return Inventory(
+            [t for t in every if t not in keep], keep, list(self.problems), list(self.unowned)
+        )
+
     def unowned_lines(self) -> list[str]:
         """Each thing left alone, why, and how its owner can remove it."""
         return [
@@ -141,9 +155,7 @@ def inventory(
         else Thing(t.kind, t.name, f"{t.found}; not in Terraform state", t.app, t.target)
         for t in rest
     ]
-    everything = _unique([*rest, *terraform])
-    order = {step: index for index, step in enumerate(STEPS)}
-    everything.sort(key=lambda t: (order[t.step], t.app, t.kind, t.name))
+    everything = sorted(_unique([*rest, *terraform]), key=_order)
     keep = [t for t in everything if keep_state and t.step == "state"]
     unowned = [t for t in everything if t.kind == UNOWNED_BUCKET]
     return Inventory(
@@ -152,6 +164,10 @@ def inventory(
         list(problems),
         unowned,
     )
+
+
+def _order(thing: Thing) -> tuple[int, str, str, str]:
+    return (STEPS.index(thing.step), thing.app, thing.kind, thing.name)
 
 
 def _unique(things: list[Thing]) -> list[Thing]:

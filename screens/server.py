@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Header, Label, ProgressBar, Static
+from textual.widgets import Button, Checkbox, DataTable, Header, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 from pilot_tui.config.schema import PilotConfig
@@ -67,6 +67,38 @@ class ConfirmCancel(ModalScreen[bool]):
     @on(Button.Pressed)
     def answer(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "stop")
+
+
+class ConfirmDestroy(ModalScreen["bool | None"]):
+    """Before a destroy whose list holds the state bucket and lock table: keep them or not
+    (`server destroy --keep-state`; not kept by default, as in the CLI). Dismissed with the
+    choice, or None to go back."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Go back")]
+
+    def __init__(self, inv: Inventory) -> None:
+        super().__init__()
+        self.inv = inv
+
+    def compose(self) -> ComposeResult:
+        state = [t for t in [*self.inv.remove, *self.inv.keep] if t.step == "state"]
+        names = ", ".join(t.name for t in state)
+        with Vertical(id="confirm"):
+            yield Label(
+                f"Remove the {len(self.inv.remove) + len(self.inv.keep)} things listed? "
+                "This cannot be undone."
+            )
+            yield Checkbox(
+                f"Keep the state bucket and lock table ({names})", False, id="keep-state"
+            )
+            with Horizontal():
+                yield Button("Destroy", variant="error", id="destroy")
+                yield Button("Go back", variant="primary", id="back")
+
+    @on(Button.Pressed)
+    def answer(self, event: Button.Pressed) -> None:
+        keep = self.query_one("#keep-state", Checkbox).value
+        self.dismiss(keep if event.button.id == "destroy" else None)
 
 
 class ServerScreen(Screen[None]):
@@ -223,7 +255,9 @@ class ServerScreen(Screen[None]):
                 self.notify("Plan first (p), then review, then apply.")
             return
         if self.plan.destroy and self.inventory is not None:
-            if self.inventory.remove:
+            if self.inventory.has_state:  # keep the state bucket and lock table?
+                self.app.push_screen(ConfirmDestroy(self.inventory), self._destroy_keeping)
+            elif self.inventory.remove:
                 self.run_teardown(self.plan, self.inventory)
             else:
                 self.notify("Nothing to destroy.")
@@ -231,6 +265,23 @@ class ServerScreen(Screen[None]):
         if not self.plan.changes:  # setup still checks its parts (the deployer, ...)
             self.notify("The server matches pilot.toml; checking setup.")
         self.run_apply(self.plan)
+
+    def _destroy_keeping(self, keep_state: bool | None) -> None:
+        """The confirmation's answer: the same executor, with the state kept or not."""
+        if keep_state is None or self.plan is None or self.inventory is None:
+            return
+        assert self.teardown is not None
+        self.teardown.keep_state = keep_state
+        self.inventory = self.inventory.keeping_state(keep_state)
+        table = self.query_one("#resources", DataTable)
+        for thing in [*self.inventory.remove, *self.inventory.keep]:
+            if thing.step == "state":
+                kept = thing in self.inventory.keep
+                table.update_cell(_row_key(thing), "action", "keep" if kept else "remove (state)")
+                if kept:
+                    self.rows.pop(_row_key(thing), None)
+        if self.inventory.remove:
+            self.run_teardown(self.plan, self.inventory)
 
     def action_cancel_or_back(self) -> None:
         if not self._busy():
@@ -457,9 +508,12 @@ class ServerScreen(Screen[None]):
                 + "\n".join(escape(line) for line in left.unowned_lines())
             )
         else:
+            kept = ", ".join(f"{t.kind} {t.name}" for t in left.keep)
             summary.update(
                 "[green b]Done.[/] Everything Pilot made for this project is gone. "
-                "What remains: nothing."
+                "What remains: nothing"
+                + (f" (kept, as asked: {escape(kept)})" if kept else "")
+                + "."
             )
         self.plan = self.inventory = None
 

@@ -7,7 +7,8 @@ list of Things (kind, name, how it was found, the step that removes it). The CLI
 Server screen show that list, ask once, and ``execute`` removes it step by step:
 
 1. apps: each app's managed target's own destroy (sites, functions, services, images);
-2. containers: the apps' containers on this machine's Docker (the sandbox) and the proxy;
+2. containers: the apps' containers on this machine's Docker (the sandbox) and the proxy,
+   then the private `pilot` network they joined;
 3. deployer: the IAM user, its access keys and the execution roles setup made;
 4. server: Terraform destroys what its state holds;
 5. state: the state bucket and lock table (kept with ``keep_state``);
@@ -75,6 +76,7 @@ KIND_STEPS = {
     "GCS bucket": "apps",
     "Cloud Run service": "apps",
     "container": "containers",
+    "Docker network": "containers",
     "IAM user": "deployer",
     "access key": "deployer",
     "IAM role": "deployer",
@@ -560,6 +562,16 @@ class Scan:
                     self._add(
                         "container", proxy.name, "Pilot's proxy, serving no other project here"
                     )
+            # ... and so does the private network the apps and the proxy join.
+            from pilot_tui.deploy.server_target import NETWORK
+
+            for network in self.docker.networks.list(names=[NETWORK]):
+                if network.name == NETWORK:
+                    self._add(
+                        "Docker network",
+                        network.name,
+                        "Pilot's private app network, used by no other project here",
+                    )
 
 
 def _bucket_tags(s3: Any, bucket: str) -> dict[str, str]:
@@ -690,8 +702,9 @@ class Teardown:
             return
         from docker.errors import NotFound
 
-        proxies = [t for t in things if not t.found.startswith("label")]
-        for thing in [*[t for t in things if t not in proxies], *proxies]:  # the proxy last
+        containers = [t for t in things if t.kind == "container"]
+        proxies = [t for t in containers if not t.found.startswith("label")]
+        for thing in [*[t for t in containers if t not in proxies], *proxies]:  # the proxy last
 
             def remove(thing: Thing = thing) -> None:
                 with contextlib.suppress(NotFound):
@@ -699,6 +712,14 @@ class Teardown:
                     say(f"removed container {thing.name}")
 
             self._try(f"container {thing.name}", remove, say)
+        for thing in [t for t in things if t.kind == "Docker network"]:  # once it is empty
+
+            def remove_network(thing: Thing = thing) -> None:
+                with contextlib.suppress(NotFound):
+                    docker.networks.get(thing.name).remove()
+                    say(f"removed Docker network {thing.name}")
+
+            self._try(f"Docker network {thing.name}", remove_network, say)
 
     # deployer --------------------------------------------------------------------------
     def remove_deployer(self, things: list[Thing], say: Say) -> None:

@@ -328,12 +328,19 @@ class ServerScreen(Screen[None]):
         self.started = time.monotonic()
         self.workspace.acquire()
         self.inventory = None
+        self._record_sandbox()
         plan, result = await self.server.plan(destroy=destroy)
         if destroy and result.code == 0:  # what `server destroy` lists, found the same way
             from pilot_tui.teardown import plan_teardown
 
             self.teardown, self.inventory = await plan_teardown(self.server, plan, keep_state=False)
         return plan, result
+
+    def _record_sandbox(self) -> None:
+        """Before Terraform's run may start the sandbox's emulators: the app's exit stops
+        them even if it comes while they are starting."""
+        if self.server.home == "sandbox":
+            self.app.starting_sandbox(self.project.state_dir)  # type: ignore[attr-defined]
 
     @work(exclusive=True, group="terraform", name="teardown", exit_on_error=False)
     async def run_teardown(self, plan: Plan, inv: Inventory) -> Inventory:
@@ -400,6 +407,7 @@ class ServerScreen(Screen[None]):
         progress = self.query_one("#progress", ProgressBar)
         progress.update(total=plan.total, progress=0)
         self.query_one("#progress-row").remove_class("hidden")
+        self._record_sandbox()
         self.query_one("#summary", Static).update(
             f"{'Destroying' if plan.destroy else 'Applying'} {plan.total} change(s)… "
             "(Esc to cancel)"

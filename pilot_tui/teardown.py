@@ -7,7 +7,8 @@ list of Things (kind, name, how it was found, the step that removes it). The CLI
 Server screen show that list, ask once, and ``execute`` removes it step by step:
 
 1. apps: each app's managed target's own destroy (sites, functions, services, images);
-2. containers: the apps' containers on this machine's Docker (the sandbox) and the proxy;
+2. containers: the apps' containers on this machine's Docker (the sandbox) and the proxy,
+   then the private `pilot` network they joined;
 3. deployer: the IAM user, its access keys and the execution roles setup made;
 4. server: Terraform destroys what its state holds;
 5. state: the state bucket and lock table (kept with ``keep_state``);
@@ -28,6 +29,7 @@ from typing import Any
 from pilot_tui.cloud import aws_errors
 from pilot_tui.naming import PROJECT_TAG, deployer_user, parameter_path, prefix, project_resource
 
+UNOWNED_BUCKET = "S3 bucket, not provably Pilot's"
 STEPS = ("apps", "containers", "deployer", "server", "state", "local")
 STEP_TITLES = {
     "apps": "apps (each target's own destroy)",
@@ -62,6 +64,7 @@ class Thing:
 
 KIND_STEPS = {
     "S3 bucket": "apps",
+    UNOWNED_BUCKET: "apps",  # listed, never removed (Inventory.unowned)
     "CloudFront distribution": "apps",
     "Lambda function": "apps",
     "ECR repository": "apps",
@@ -76,6 +79,7 @@ KIND_STEPS = {
     "GCS bucket": "apps",
     "Cloud Run service": "apps",
     "container": "containers",
+    "Docker network": "containers",
     "IAM user": "deployer",
     "access key": "deployer",
     "IAM role": "deployer",
@@ -101,6 +105,32 @@ class Inventory:
     remove: list[Thing]
     keep: list[Thing] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # what could not be listed, and why
+    # Named like the project's but with nothing to show Pilot made it (no tag, not the
+    # state bucket, not a site's): listed and left alone, never deleted on a name alone.
+    unowned: list[Thing] = field(default_factory=list)
+
+    @property
+    def has_state(self) -> bool:
+        """A state bucket or lock table is listed: there is a keep-state choice to make."""
+        return any(t.step == "state" for t in [*self.remove, *self.keep])
+
+    def keeping_state(self, keep_state: bool) -> Inventory:
+        """The same list with the state bucket and lock table kept or removed: the choice
+        `server destroy --keep-state` makes, and the Server screen's confirmation."""
+        every = sorted([*self.remove, *self.keep], key=_order)
+        keep = [t for t in every if keep_state and t.step == "state"]
+        return Inventory(
+            [t for t in every if t not in keep], keep, list(self.problems), list(self.unowned)
+        )
+
+    def unowned_lines(self) -> list[str]:
+        """Each thing left alone, why, and how its owner can remove it."""
+        return [
+            f"Kept, not Pilot's to remove: S3 bucket {t.name} ({t.found}). If it is "
+            f"this project's, remove it yourself: aws s3 rb s3://{t.name} --force "
+            "(a versioned bucket needs every object version deleted first)"
+            for t in self.unowned
+        ]
 
     def by_step(self) -> list[tuple[str, list[Thing]]]:
         return [
@@ -130,11 +160,19 @@ def inventory(
         else Thing(t.kind, t.name, f"{t.found}; not in Terraform state", t.app, t.target)
         for t in rest
     ]
-    everything = _unique([*rest, *terraform])
-    order = {step: index for index, step in enumerate(STEPS)}
-    everything.sort(key=lambda t: (order[t.step], t.app, t.kind, t.name))
+    everything = sorted(_unique([*rest, *terraform]), key=_order)
     keep = [t for t in everything if keep_state and t.step == "state"]
-    return Inventory([t for t in everything if t not in keep], keep, list(problems))
+    unowned = [t for t in everything if t.kind == UNOWNED_BUCKET]
+    return Inventory(
+        [t for t in everything if t not in keep and t not in unowned],
+        keep,
+        list(problems),
+        unowned,
+    )
+
+
+def _order(thing: Thing) -> tuple[int, str, str, str]:
+    return (STEPS.index(thing.step), thing.app, thing.kind, thing.name)
 
 
 def _unique(things: list[Thing]) -> list[Thing]:
@@ -260,16 +298,31 @@ class Scan:
         return f"tag pilot:project={self.project}"
 
     def _s3(self) -> None:
+        """An app's site bucket (pilot-PROJECT-APP-site) goes with its target's destroy;
+        another pilot-PROJECT-* bucket goes only if it carries the project's tag (the
+        state bucket is _aws_state's); one with neither is listed and left alone."""
         assert self.aws is not None
-        for bucket in self.aws("s3").list_buckets().get("Buckets", []):
+        s3 = self.aws("s3")
+        for bucket in s3.list_buckets().get("Buckets", []):
             name = bucket["Name"]
-            if name.startswith(prefix(self.project)):
+            if not name.startswith(prefix(self.project)) or name == self.state_bucket:
+                continue
+            if name.endswith("-site"):
                 self._add(
                     "S3 bucket",
                     name,
                     self._named,
                     app_of(self.project, name, "-site"),
                     "s3-cloudfront",
+                )
+            elif _bucket_tags(s3, name).get("pilot:project") == self.project:
+                self._add("S3 bucket", name, self._tag)  # no target's: swept
+            else:
+                self._add(
+                    UNOWNED_BUCKET,
+                    name,
+                    f"{self._named}, but no pilot:project={self.project} tag, no app's "
+                    "site and not the state bucket in pilot.toml",
                 )
 
     def _cloudfront(self) -> None:
@@ -509,6 +562,28 @@ class Scan:
                     self._add(
                         "container", proxy.name, "Pilot's proxy, serving no other project here"
                     )
+            # ... and so does the private network the apps and the proxy join.
+            from pilot_tui.deploy.server_target import NETWORK
+
+            for network in self.docker.networks.list(names=[NETWORK]):
+                if network.name == NETWORK:
+                    self._add(
+                        "Docker network",
+                        network.name,
+                        "Pilot's private app network, used by no other project here",
+                    )
+
+
+def _bucket_tags(s3: Any, bucket: str) -> dict[str, str]:
+    from botocore.exceptions import ClientError
+
+    try:
+        tags = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchTagSet":
+            return {}
+        raise
+    return {t["Key"]: t["Value"] for t in tags}
 
 
 def _elb_tags(elbv2: Any, arns: list[str]) -> dict[str, dict[str, str]]:
@@ -606,7 +681,10 @@ class Teardown:
                 partial(destroy_app, self.config, self.state_dir, self.root, app, say),
                 say,
             )
-        self._sweep([t for t in things if t.kind in SWEPT], say)
+        self._sweep(
+            [t for t in things if t.kind in SWEPT or (t.kind == "S3 bucket" and not t.target)],
+            say,
+        )
 
     def _sweep(self, things: list[Thing], say: Say) -> None:
         """Leftovers no target's destroy owns (a cluster with no service, a repository or a
@@ -624,8 +702,9 @@ class Teardown:
             return
         from docker.errors import NotFound
 
-        proxies = [t for t in things if not t.found.startswith("label")]
-        for thing in [*[t for t in things if t not in proxies], *proxies]:  # the proxy last
+        containers = [t for t in things if t.kind == "container"]
+        proxies = [t for t in containers if not t.found.startswith("label")]
+        for thing in [*[t for t in containers if t not in proxies], *proxies]:  # the proxy last
 
             def remove(thing: Thing = thing) -> None:
                 with contextlib.suppress(NotFound):
@@ -633,6 +712,14 @@ class Teardown:
                     say(f"removed container {thing.name}")
 
             self._try(f"container {thing.name}", remove, say)
+        for thing in [t for t in things if t.kind == "Docker network"]:  # once it is empty
+
+            def remove_network(thing: Thing = thing) -> None:
+                with contextlib.suppress(NotFound):
+                    docker.networks.get(thing.name).remove()
+                    say(f"removed Docker network {thing.name}")
+
+            self._try(f"Docker network {thing.name}", remove_network, say)
 
     # deployer --------------------------------------------------------------------------
     def remove_deployer(self, things: list[Thing], say: Say) -> None:
@@ -755,11 +842,19 @@ def _sweep_one(aws: Callable[[str], Any], thing: Thing, say: Say) -> None:
             aws("ecr").delete_repository(repositoryName=thing.name, force=True)
         elif thing.kind == "log group":
             aws("logs").delete_log_group(logGroupName=thing.name)
+        elif thing.kind == "S3 bucket":  # tagged, no target's: every version, then it
+            from pilot_tui.provision.backends import remove_s3_bucket
+
+            remove_s3_bucket(aws("s3"), thing.name)
         else:
             aws("ssm").delete_parameter(Name=thing.name)
     except ClientError as exc:
         code = aws_errors.code(exc)
-        if "NotFound" in code or code in ("ParameterNotFound", "ClusterNotFoundException"):
+        if "NotFound" in code or code in (
+            "ParameterNotFound",
+            "ClusterNotFoundException",
+            "NoSuchBucket",
+        ):
             return  # its target's destroy removed it already
         raise
     say(f"deleted {thing.kind} {thing.name}")
@@ -910,7 +1005,11 @@ async def execute(
                         if result.interrupted
                         else f"failed at {', '.join(result.errored) or 'a step'}"
                     )
-                    teardown.failures.append(f"terraform destroy {why} (log: {result.log})")
+                    teardown.failures.append(
+                        f"terraform destroy {why} after {len(result.completed)} of "
+                        f"{plan.total} change(s); what remains is listed above "
+                        f"(log: {result.log})"
+                    )
                     if result.killed:  # what may now exist outside its state, as for `up`
                         for line in server.after_kill(result):
                             say(line)
@@ -957,13 +1056,15 @@ async def remaining(teardown: Teardown, server: Any) -> Inventory:
     from pilot_tui.provision.server import ServerError
 
     found, problems = await asyncio.to_thread(teardown.scan.run, declared=False)
-    addresses: list[str] = []
+    ids: dict[str, str] = {}
     # A remote state went with the state bucket (unless --keep-state): there is no state
     # left to read, and the scan above finds by tag whatever Terraform would have held.
     state_removed = not teardown.keep_state and teardown.config.state.backend != "local"
     if server is not None and not state_removed:
         try:
-            addresses = await server.state_resources()
+            # With their ids: what the scan finds by tag that Terraform still holds is
+            # listed once, as Terraform's (not as "not in Terraform state").
+            ids = await server.state_ids()
         except ServerError as exc:
             problems = [*problems, f"Terraform's state could not be read ({exc})"]
-    return inventory(found, addresses, {}, keep_state=teardown.keep_state, problems=problems)
+    return inventory(found, list(ids), ids, keep_state=teardown.keep_state, problems=problems)

@@ -71,14 +71,16 @@ class CredentialsScreen(Screen[None]):
         exit_on_error=False,
     )
     def check_all(self) -> list[Row]:
-        from pilot_tui.cloud.sandbox import Sandbox
         from pilot_tui.project import STATE_DIR
 
+        app = self.app  # the check may outlive the app's exit: keep hold of it
         state_dir = self.root / STATE_DIR
-        was_running = bool(Sandbox(state_dir).running())
+        sandbox = self.config.server.home == "sandbox"
+        if sandbox:  # recorded before the check starts them, so the exit stops them
+            app.starting_sandbox(state_dir)  # type: ignore[attr-defined]
         rows = credential_report(self.config, self.config.server.home, self.root)
-        if self.config.server.home == "sandbox" and not was_running:
-            self.app.started_sandboxes.add(state_dir)  # type: ignore[attr-defined]
+        if sandbox:
+            app.stop_if_shutting_down(state_dir)  # type: ignore[attr-defined]
         return rows
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -84,7 +84,6 @@ class DeployScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="deploy", name="deploy", exit_on_error=False)
     def run_engine(self) -> object:
-        from pilot_tui.cloud.sandbox import Sandbox
         from pilot_tui.deploy.session import open_deployer
         from pilot_tui.project import Project
         from pilot_tui.screens.project_config import effective_config
@@ -95,8 +94,8 @@ class DeployScreen(Screen[None]):
         app = config.app(self.app_name)
         self.has_logs = app is None or app.target.kind not in STATIC_TARGETS
         state_dir = Project(self.project_file).state_dir
-        if config.server.home == "sandbox" and not Sandbox(state_dir).running():
-            self.app.started_sandboxes.add(state_dir)  # type: ignore[attr-defined]
+        if config.server.home == "sandbox":  # recorded before a start: the exit stops it
+            self.app.starting_sandbox(state_dir)  # type: ignore[attr-defined]
         with open_deployer(
             self.project_file,
             config,

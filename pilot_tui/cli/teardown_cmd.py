@@ -37,6 +37,8 @@ def show(inv: Inventory) -> None:
             print(f"    - {thing.describe()}")
     if inv.keep:
         print("Kept (--keep-state): " + ", ".join(f"{t.kind} {t.name}" for t in inv.keep))
+    for line in inv.unowned_lines():
+        print(line)
     for problem in inv.problems:
         say(f"warning: {problem}; what is there was not listed")
 
@@ -138,6 +140,8 @@ def _confirm_and_remove(
         print("Nothing to destroy.")
         if inv.keep:
             print("Kept (--keep-state): " + ", ".join(f"{t.kind} {t.name}" for t in inv.keep))
+        for line in inv.unowned_lines():
+            print(line)
         _stop_sandbox(server)
         return EXIT_OK
     show(inv)
@@ -162,12 +166,16 @@ def _confirm_and_remove(
         print(f"What remains ({len(left.remove)}):")
         for thing in left.remove:
             print(f"  - {thing.describe()}")
+    elif left.unowned:  # never "nothing" while something named like the project's is there
+        print(f"What remains: {len(left.unowned)} bucket(s) Pilot left alone:")
     else:
         print(
             "What remains: nothing"
             + (" (the state bucket and lock table are kept: --keep-state)" if left.keep else "")
             + "."
         )
+    for line in left.unowned_lines():
+        print(f"  {line}")
     for problem in left.problems:
         say(f"warning: {problem}")
     if not ok or left.remove:

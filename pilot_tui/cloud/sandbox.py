@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -93,6 +94,12 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+# Held while emulators are being started in this process: the app's exit takes it to let
+# a start in progress finish, then stops what its workers started (screens/app.py), so no
+# emulator is left running half-way through a start.
+STARTING = threading.Lock()
+
+
 class Sandbox:
     """The emulators of one project."""
 
@@ -116,7 +123,12 @@ class Sandbox:
         return {n: e for n, e in self.load().items() if e.alive()}
 
     def ensure(self) -> tuple[dict[str, Emulator], bool]:
-        """Start whichever emulators are not running; (emulators, True if any was started)."""
+        """Start whichever emulators are not running; (emulators, True if any was started).
+        One start at a time in this process (STARTING)."""
+        with STARTING:
+            return self._ensure()
+
+    def _ensure(self) -> tuple[dict[str, Emulator], bool]:
         emulators = self.load()
         started = False
         for name, build in (("aws", moto_command), ("gcs", gcs_command)):

@@ -99,8 +99,14 @@ def init_advice(log: str) -> str:
 def interrupt_message(presses: int, in_flight: dict[str, str]) -> str:
     """What an interrupt does, for the CLI's Ctrl+C and the app's Esc alike."""
     if presses <= 1:
+        what = (
+            f"the {len(in_flight)} resource{'s' if len(in_flight) != 1 else ''} in flight "
+            f"({', '.join(in_flight)})"
+            if in_flight
+            else "what is in flight"
+        )
         return (
-            "interrupt: stopping gracefully; Terraform finishes what is in flight and saves "
+            f"interrupt: stopping gracefully; Terraform finishes {what} and saves "
             "its state (press again to see what it waits for)"
         )
     if presses >= KILL_AT:

@@ -395,3 +395,75 @@ def test_destroy_with_sandbox_keeps_a_real_projects_records(tmp_path):
     assert refused.returncode == 2, refused.stderr
     assert 'home is "aws"' in refused.stderr
     assert outputs.exists() and key.exists()
+
+
+def test_buckets_no_target_owns_are_removed_when_provably_pilots_else_kept_and_said(
+    tmp_path, cli, monkeypatch
+):
+    """pilot-acme-* buckets no app's target owns: a hand-set state bucket (removed as the
+    state bucket, all versions first), one carrying the project's tag (removed, versions
+    first) and a leftover site bucket (removed); one with neither is kept, listed with why
+    and how to remove it, and "What remains" never says "nothing" while it is there. The
+    neighbour project acme-dev's bucket is neither listed nor touched."""
+    assert cli("init", "--name", "acme").code == 0
+    pf = ProjectFile.load(tmp_path / "pilot.toml")
+    text = ProjectFile(pf.path, pf.with_value("state.backend", "s3")).with_value(
+        "state.bucket", "pilot-acme-tfstate"
+    )
+    pf.save(text)
+    sandbox = Sandbox(tmp_path / ".pilot")
+    emulators, _ = sandbox.ensure()
+    session = emulator_aws("us-east-1").session
+
+    def aws(service):
+        return session.client(service, endpoint_url=emulators["aws"].url)
+
+    s3 = aws("s3")
+    backends.ensure_s3(
+        s3, aws("dynamodb"), "pilot-acme-tfstate", "pilot-acme-tfstate-lock", "us-east-1"
+    )
+    s3.put_object(Bucket="pilot-acme-tfstate", Key="old", Body=b"1")
+    s3.put_object(Bucket="pilot-acme-tfstate", Key="old", Body=b"2")
+    s3.create_bucket(Bucket="pilot-acme-uploads")
+    s3.put_bucket_versioning(
+        Bucket="pilot-acme-uploads", VersioningConfiguration={"Status": "Enabled"}
+    )
+    s3.put_bucket_tagging(
+        Bucket="pilot-acme-uploads",
+        Tagging={"TagSet": [{"Key": "pilot:project", "Value": "acme"}]},
+    )
+    for body in (b"1", b"2"):
+        s3.put_object(Bucket="pilot-acme-uploads", Key="a.txt", Body=body)
+    s3.delete_object(Bucket="pilot-acme-uploads", Key="a.txt")  # a delete marker too
+    old = S3Site(s3, aws("cloudfront"), "pilot-acme-old-site", "us-east-1", "acme")
+    old.ensure_bucket()  # an app's site, the app since removed from pilot.toml
+    s3.put_object(Bucket="pilot-acme-old-site", Key="index.html", Body=b"v1")
+    s3.create_bucket(Bucket="pilot-acme-handmade")  # by someone, by hand: no tag
+    s3.put_object(Bucket="pilot-acme-handmade", Key="notes.txt", Body=b"mine")
+    aws("iam").create_user(UserName="pilot-acme-dev-deployer")  # the neighbour project
+    s3.create_bucket(Bucket="pilot-acme-dev-assets")
+
+    seen: dict[str, list[str]] = {}
+    stop = Sandbox.stop
+
+    def look_then_stop(self):  # the emulators' buckets die with them: look first
+        seen["buckets"] = sorted(b["Name"] for b in s3.list_buckets()["Buckets"])
+        return stop(self)
+
+    monkeypatch.setattr(Sandbox, "stop", look_then_stop)
+    try:
+        down = cli("server", "destroy", "--yes")
+    finally:
+        if "buckets" not in seen:
+            seen["buckets"] = sorted(b["Name"] for b in s3.list_buckets()["Buckets"])
+        stop(sandbox)
+    assert seen["buckets"] == ["pilot-acme-dev-assets", "pilot-acme-handmade"], down.out + down.err
+    assert down.code == 0, down.out + down.err
+    listed = down.out[: down.out.index("What remains")]
+    for name in ("pilot-acme-tfstate", "pilot-acme-uploads", "pilot-acme-old-site"):
+        assert name in listed, name
+    assert "pilot-acme-dev-assets" not in down.out
+    assert "What remains: nothing" not in down.out
+    assert "Kept, not Pilot's to remove: S3 bucket pilot-acme-handmade" in down.out
+    assert "no pilot:project=acme tag" in down.out
+    assert "aws s3 rb s3://pilot-acme-handmade --force" in down.out

@@ -16,6 +16,7 @@ import pytest
 from pilot_tui.cli.main import main
 from pilot_tui.keys import server_key
 from pilot_tui.runner import stop_pid
+from tests.markers import marker_guards, pytest_collection_modifyitems  # noqa: F401
 
 PILOT = shutil.which("pilot-tui", path=str(Path(sys.executable).parent)) or "pilot-tui"
 

@@ -12,6 +12,8 @@ drift from what it needs, and guards that fail a test using something its marker
 
 from __future__ import annotations
 
+import ast
+import functools
 import inspect
 import re
 import types
@@ -26,6 +28,7 @@ FIXTURE_MARKERS: dict[str, tuple[str, ...]] = {
     "own_root": ("docker", "slow"),  # a dockerd of the test's own
     "sandbox_project": ("terraform", "slow"),  # a sandbox project to provision
     "snap_compare": ("tui",),
+    "terraform": ("terraform",),  # tests/test_templates.py: terraform init, validate
 }
 
 # What in a test's source (or its module's helpers it calls) says it drives the app: headless,
@@ -59,6 +62,28 @@ def _names(code: types.CodeType) -> set[str]:
     return names
 
 
+@functools.cache
+def _definitions(filename: str) -> dict[int, str]:
+    """The source of each function defined in ``filename``, by its first line (the first
+    decorator's, as in ``co_firstlineno``): one parse per file, not one tokenize per test."""
+    try:
+        text = Path(filename).read_text()
+    except OSError:
+        return {}
+    lines = text.splitlines(keepends=True)
+    found: dict[int, str] = {}
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno:
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            found[first] = "".join(lines[first - 1 : node.end_lineno])
+    return found
+
+
+def _source(function: types.FunctionType) -> str | None:
+    code = function.__code__
+    return _definitions(code.co_filename).get(code.co_firstlineno)
+
+
 def _sources(function: types.FunctionType) -> list[str]:
     """The source of ``function`` and of its module's functions it calls, transitively (a
     test that drives the app through a helper of its module)."""
@@ -71,10 +96,10 @@ def _sources(function: types.FunctionType) -> list[str]:
         if current in seen or current.__module__ != function.__module__:
             continue
         seen.add(current)
-        try:
-            sources.append(inspect.getsource(current))
-        except (OSError, TypeError):
+        source = _source(current)
+        if source is None:
             continue
+        sources.append(source)
         called = (module.get(name) for name in _names(current.__code__))
         todo.extend(inspect.unwrap(f) for f in called if isinstance(f, types.FunctionType))
     return sources
@@ -86,6 +111,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         have = {mark.name for mark in item.iter_markers()}
         for name in sorted(markers_for(item) - have):
             item.add_marker(name)
+
+
+# The test being set up: a fixture it asks for in its body (request.getfixturevalue) is not in
+# its fixture closure, so the hook above cannot mark it; pytest_fixture_setup refuses it.
+_current: list[pytest.Item] = []
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _current[:] = [item]
+
+
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[object]) -> None:
+    needs = FIXTURE_MARKERS.get(fixturedef.argname, ())
+    missing = [name for name in needs if _current and not _current[0].get_closest_marker(name)]
+    if missing:
+        pytest.fail(
+            f"{_current[0].nodeid} uses the {fixturedef.argname} fixture: "
+            f"mark it {' and '.join(missing)}"
+        )
 
 
 def terraform_traces(folder: Path) -> list[Path]:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import pilot_tui
 
 ROOT = Path(__file__).parent.parent
@@ -61,6 +63,7 @@ def test_ruff_format_is_clean():
     assert result.returncode == 0, result.stdout
 
 
+@pytest.mark.slow
 def test_mypy_is_clean():
     result = subprocess.run(
         [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True

@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 import stat
 
+import pytest
+
 from pilot_tui.identity import aws_policy
 from pilot_tui.sandbox import Sandbox, aws_session
 from tests.conftest import run_pilot
 
 
+@pytest.mark.slow
 def test_create_rotate_remove_in_the_sandbox(tmp_path):
     assert run_pilot("init", "--name", "acme", cwd=tmp_path).returncode == 0
     key_file = tmp_path / ".pilot" / "keys" / "aws-deployer.json"

@@ -12,6 +12,8 @@ import os
 import re
 import urllib.request
 
+import pytest
+
 from pilot_tui.sandbox import Sandbox
 from tests.conftest import run_pilot
 
@@ -36,6 +38,7 @@ def site_project(root, apps: dict[str, str]) -> None:
         assert added.returncode == 0, added.stderr
 
 
+@pytest.mark.slow
 def test_a_sandbox_site_is_shown_where_it_answers_and_the_cdn_as_simulated(tmp_path):
     site_project(tmp_path, {"docs": "s3-cloudfront", "blog": "gcs-cdn"})
     try:

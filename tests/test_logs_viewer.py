@@ -17,6 +17,7 @@ from pilot_tui.screens.logs import LogsScreen
 FIXTURES = Path(__file__).parent / "fixtures" / "tf"
 
 
+@pytest.mark.slow
 async def test_tabs_follow_search_and_errors(project):
     logs = project.parent / ".pilot" / "logs"
     shutil.copy(FIXTURES / "plan-create.jsonl", logs / "terraform-20261125-101500-plan.log")

@@ -83,6 +83,7 @@ def groups(aws: Aws, name: str) -> list[dict]:
     ]
 
 
+@pytest.mark.slow
 def test_deploy_twice_then_roll_back(moto):
     target = ecs_target(moto, "acme", "web", health_path="/healthz")
     aws = Aws(moto[0]["aws"].url, REGION)
@@ -200,6 +201,7 @@ def test_deploy_twice_then_roll_back(moto):
     target.destroy(said.append)
 
 
+@pytest.mark.slow
 def test_status(moto):
     aws = Aws(moto[0]["aws"].url, REGION)
     target = ecs_target(moto, "beta", "web")
@@ -268,6 +270,7 @@ def test_logs_oldest_first(moto):
     assert list(target.logs()) == []
 
 
+@pytest.mark.slow
 def test_destroy_leaves_nothing_and_keeps_what_others_use(moto):
     aws = Aws(moto[0]["aws"].url, REGION)
     web, web2 = ecs_target(moto, "delta", "web"), ecs_target(moto, "delta", "web2")

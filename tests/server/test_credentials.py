@@ -124,6 +124,7 @@ def test_cli_in_the_sandbox_passes(tmp_path):
         Sandbox(tmp_path / ".pilot").stop()
 
 
+@pytest.mark.slow
 async def test_credentials_screen_in_the_sandbox_and_with_a_failing_profile(aws_home, monkeypatch):
     from textual.widgets import DataTable, Static
 

@@ -9,6 +9,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 import pilot_tui
 
 ROOT = Path(__file__).parent.parent
@@ -161,6 +163,7 @@ def test_ruff_format_is_clean():
     assert result.returncode == 0, result.stdout
 
 
+@pytest.mark.slow
 def test_mypy_is_clean():
     result = subprocess.run(
         [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from pilot_tui.provision.keys import KEY_NAME
 from pilot_tui.provision.remote import ssh_run
 from pilot_tui.runner import capture
@@ -30,6 +32,7 @@ def can_ssh(root, sshd) -> bool:
     return done.returncode == 0
 
 
+@pytest.mark.slow
 def test_invite_join_and_remove_one_teammate(tmp_path, sshd):
     owner = checkout(tmp_path, "owner", sshd)
     keys = owner / ".pilot" / "keys"

@@ -50,6 +50,7 @@ def test_nothing_found_gives_install_advice(tmp_path, monkeypatch):
     assert "OpenTofu" in str(info.value) and "pilot-tui[sandbox]" in str(info.value)
 
 
+@pytest.mark.terraform
 def test_the_sandbox_uses_the_bundled_terraform_and_provider_mirror(monkeypatch):
     monkeypatch.delenv("PILOT_TERRAFORM", raising=False)
     tf = resolve(None, sandbox=True)

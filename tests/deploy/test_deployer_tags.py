@@ -150,6 +150,7 @@ class Recorder:
         return [c for c in self.calls if not allows(policy, c[0], c[1], c[2])]
 
 
+@pytest.mark.slow
 def test_an_ecs_apps_network_is_tagged_and_every_call_is_permitted(aws_url):
     rec = Recorder(aws_url)
     make = rec.client

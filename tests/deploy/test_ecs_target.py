@@ -85,6 +85,7 @@ def groups(aws: Aws, name: str) -> list[dict]:
     ]
 
 
+@pytest.mark.slow
 def test_deploy_twice_then_roll_back(moto):
     target = ecs_target(moto, "acme", "web", health_path="/healthz")
     aws = Aws(moto[0]["aws"].url, REGION)
@@ -202,6 +203,7 @@ def test_deploy_twice_then_roll_back(moto):
     target.destroy(said.append)
 
 
+@pytest.mark.slow
 def test_status(moto):
     aws = Aws(moto[0]["aws"].url, REGION)
     target = ecs_target(moto, "beta", "web")
@@ -270,6 +272,7 @@ def test_logs_oldest_first(moto):
     assert list(target.logs()) == []
 
 
+@pytest.mark.slow
 def test_destroy_leaves_nothing_and_keeps_what_others_use(moto):
     aws = Aws(moto[0]["aws"].url, REGION)
     web, web2 = ecs_target(moto, "delta", "web"), ecs_target(moto, "delta", "web2")

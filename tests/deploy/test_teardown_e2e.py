@@ -115,6 +115,7 @@ def sandbox_apps(tmp_path, cli, docker_engine, python_base, lambda_runtime, monk
     client.close()
 
 
+@pytest.mark.terraform
 def test_server_destroy_leaves_nothing(sandbox_apps, cli, docker_client, monkeypatch):
     root, port = sandbox_apps
     up = cli("server", "up", "--yes")

@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 import stat
 
+import pytest
+
 from pilot_tui.cloud.clients import emulator_aws
 from pilot_tui.cloud.identity_aws import aws_policy
 from pilot_tui.cloud.sandbox import Sandbox
 from tests.conftest import run_pilot
 
 
+@pytest.mark.slow
 def test_create_rotate_remove_in_the_sandbox(tmp_path):
     assert run_pilot("init", "--name", "acme", cwd=tmp_path).returncode == 0
     key_file = tmp_path / ".pilot" / "keys" / "aws-deployer.json"

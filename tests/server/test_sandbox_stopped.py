@@ -25,6 +25,7 @@ def site_project(tmp_path, cli):
             stop_pid(emulator.pid)
 
 
+@pytest.mark.slow
 def test_stopped_emulators_are_said_and_not_restarted(site_project, cli):
     box = Sandbox(site_project / ".pilot")
     assert cli("deploy", "site").code == 0

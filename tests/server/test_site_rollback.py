@@ -112,6 +112,7 @@ class Project:
         return sorted(made["InvalidationBatch"]["Paths"]["Items"])
 
 
+@pytest.mark.slow
 def test_roll_back_then_forward_by_copies_in_the_bucket(tmp_path, monkeypatch, aws_url):
     project = Project(tmp_path, monkeypatch, aws_url, "rb1")
     first = project.deploy(V1)
@@ -213,6 +214,7 @@ def test_a_release_from_before_versioning_says_to_redeploy(tmp_path, monkeypatch
         project.rollback()
 
 
+@pytest.mark.slow
 def test_an_old_unversioned_bucket_and_manifest_are_taken_over(tmp_path, monkeypatch, aws_url):
     # A bucket made before versioning, its manifest without version ids (3 fields).
     project = Project(tmp_path, monkeypatch, aws_url, "rb4")
@@ -273,6 +275,7 @@ def test_versioning_and_lifecycle_are_idempotent_and_keep_other_rules(aws_url):
     site.destroy()
 
 
+@pytest.mark.slow
 def test_destroy_deletes_every_version_and_delete_marker(tmp_path, monkeypatch, aws_url):
     project = Project(tmp_path, monkeypatch, aws_url, "rb6")
     project.deploy(V1)

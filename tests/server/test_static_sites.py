@@ -37,6 +37,7 @@ def site(tmp_path):
     return root
 
 
+@pytest.mark.slow
 def test_s3_cloudfront_site(emulators, site):
     session = emulator_aws("eu-west-1").session
     url = emulators["aws"].url
@@ -155,6 +156,7 @@ def test_cloud_cdn_requests_as_data():
     assert secure[-1]["body"]["portRange"] == "443"
 
 
+@pytest.mark.slow
 def test_deploy_a_static_site_to_s3_cloudfront_from_the_cli_in_the_sandbox(tmp_path):
     from tests.conftest import run_pilot
 
@@ -202,6 +204,7 @@ def test_deploy_a_static_site_to_s3_cloudfront_from_the_cli_in_the_sandbox(tmp_p
         Sandbox(tmp_path / ".pilot").stop()
 
 
+@pytest.mark.slow
 def test_an_unchanged_site_redeploy_records_no_new_release(tmp_path):
     """As on the other targets: nothing uploaded, nothing deleted, the same settings is no
     new release (nor a new manifest in the bucket)."""
@@ -247,6 +250,7 @@ def test_an_unchanged_site_redeploy_records_no_new_release(tmp_path):
         Sandbox(tmp_path / ".pilot").stop()
 
 
+@pytest.mark.slow
 async def test_deploy_a_site_from_the_app_in_the_sandbox(tmp_path):
     """From the Apps screen, as a person would: `d` uploads the site to the sandbox's S3 and
     the result offers no app logs (a static site writes none)."""

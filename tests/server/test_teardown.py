@@ -147,6 +147,7 @@ def made(tmp_path, cli):
     sandbox.stop()
 
 
+@pytest.mark.slow
 def test_every_kind_is_found_then_removed(made):
     root, config, aws, gcs = made
     teardown = Teardown(config, root, make_scan(config, root))
@@ -227,6 +228,7 @@ def test_every_kind_is_found_then_removed(made):
     assert history.live_release(root / ".pilot", "web") is None
 
 
+@pytest.mark.slow
 def test_keep_state_keeps_the_bucket_and_lock_table(made):
     root, config, aws, _ = made
     teardown = Teardown(config, root, make_scan(config, root), keep_state=True)
@@ -252,6 +254,7 @@ def test_keep_state_keeps_the_bucket_and_lock_table(made):
     assert aws("dynamodb").list_tables()["TableNames"] == ["pilot-state-acme-lock"]
 
 
+@pytest.mark.slow
 def test_a_server_terraform_lost_track_of_is_found_by_its_tag_and_removed(tmp_path, cli):
     """As after an `up` killed mid-apply or a lost state: a tagged network and machine with
     no Terraform state are listed (saying so) and removed in dependency order."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 from textual.widgets import DataTable, Log, ProgressBar, Static
 
 from pilot_tui.screens.app import create_app
@@ -162,6 +163,8 @@ async def test_esc_twice_names_what_is_in_flight_and_a_kill_says_what_may_be_unt
         held.close()
 
 
+@pytest.mark.terraform
+@pytest.mark.slow
 async def test_a_failing_terraform_init_ends_in_the_error_panel_not_a_traceback(tmp_path):
     """home = "gcp" offline: `terraform init` cannot fetch hashicorp/google (no real
     provider exists here). The screen pins the error with the log path; the app runs on."""

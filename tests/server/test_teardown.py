@@ -400,6 +400,7 @@ def test_destroy_with_sandbox_keeps_a_real_projects_records(tmp_path):
     assert outputs.exists() and key.exists()
 
 
+@pytest.mark.terraform  # server destroy plans Terraform's destroy (the guard found .terraform)
 def test_buckets_no_target_owns_are_removed_when_provably_pilots_else_kept_and_said(
     tmp_path, cli, monkeypatch
 ):

@@ -11,8 +11,6 @@ import ast
 import sys
 from pathlib import Path
 
-import grimp
-
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("pilot_tui", "screens")
 LONG_MODULE = 400
@@ -57,56 +55,11 @@ def scan(path: Path) -> tuple[int, list[str], int, int]:
 
 
 def cycles() -> list[tuple[str, ...]]:
-    """Strongly connected groups of pilot_tui modules (function-local imports included)."""
+    """Import cycles among pilot_tui modules, found as the layering test finds them."""
     sys.path.insert(0, str(ROOT))
-    graph = grimp.build_graph("pilot_tui", cache_dir=None)
-    modules = sorted(graph.modules)
-    index = {m: i for i, m in enumerate(modules)}
-    edges = {m: graph.find_modules_directly_imported_by(m) for m in modules}
-    # Tarjan's algorithm, iterative so deep graphs do not hit the recursion limit.
-    order: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    groups: list[tuple[str, ...]] = []
-    for root in modules:
-        if root in order:
-            continue
-        work = [(root, iter(sorted(edges[root])))]
-        order[root] = low[root] = len(order)
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, children = work[-1]
-            advanced = False
-            for child in children:
-                if child not in index:
-                    continue
-                if child not in order:
-                    order[child] = low[child] = len(order)
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(sorted(edges[child]))))
-                    advanced = True
-                    break
-                if child in on_stack:
-                    low[node] = min(low[node], order[child])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == order[node]:
-                group = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    group.append(member)
-                    if member == node:
-                        break
-                if len(group) > 1:
-                    groups.append(tuple(sorted(group)))
-    return groups
+    from tests.test_layering import import_cycles
+
+    return sorted(tuple(sorted(group)) for group in import_cycles())
 
 
 def main() -> None:

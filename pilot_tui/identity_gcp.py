@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from pilot_tui import redact
 from pilot_tui.deploy.gcp_api import ApiError, ApiRequest, Transport, exists_ok, gone_ok
-from pilot_tui.deploy.managed import TargetError
+from pilot_tui.deploy.targets.managed import TargetError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 from pilot_tui.identity import IdentityError
 
@@ -207,8 +207,8 @@ class Resources:
 
 def resources_for(config: Any) -> Resources:
     from pilot_tui.backends import bucket_name
-    from pilot_tui.deploy.cloudrun_secrets import secret_id
-    from pilot_tui.deploy.s3_site import bucket_for
+    from pilot_tui.deploy.targets.cloud_run.secrets import secret_id
+    from pilot_tui.deploy.targets.s3_site.bucket import bucket_for
 
     project, runs = config.project.name, [a for a in config.apps if a.target.kind == "cloud-run"]
     return Resources(
@@ -355,7 +355,7 @@ class GcpDeployer:
         """Make each resource setup can name (idempotent: 409 = it exists) and grant the
         deployer its role on that resource alone; the runtime account reads the secrets."""
         from pilot_tui.deploy import artifact_registry
-        from pilot_tui.deploy.cloudrun_secrets import create_secret_request, secret_url
+        from pilot_tui.deploy.targets.cloud_run.secrets import create_secret_request, secret_url
 
         def grant(role: str, *more: str) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
             def change(policy: dict[str, Any]) -> dict[str, Any] | None:

@@ -500,7 +500,7 @@ class Scan:
             for c in self.docker.containers.list(all=True, filters={"label": "pilot.project"})
             if c.labels.get("pilot.project") != self.project
         ]
-        from pilot_tui.deploy.server_target import PROXY_NAME
+        from pilot_tui.deploy.targets.docker_host.containers import PROXY_NAME
 
         if not others:  # the proxy serves only this project's apps here: it goes too
             proxies = self.docker.containers.list(all=True, filters={"name": PROXY_NAME})
@@ -802,7 +802,7 @@ def make_scan(config: Any, root: Path) -> Scan:
     this machine's Docker in the sandbox. What cannot be reached is a problem, said."""
     from pilot_tui import backends, cloud_clients
     from pilot_tui.config.schema import AWS_TARGETS, GCP_TARGETS
-    from pilot_tui.deploy.managed import resource_name
+    from pilot_tui.deploy.targets.managed import resource_name
     from pilot_tui.identity import KEY_FILE
 
     state_dir = root / ".pilot"

@@ -167,7 +167,7 @@ class DeployScreen(Screen[None]):
         if event.state == WorkerState.SUCCESS and self.outcome is None:
             result.update(f"Done in {elapsed:.1f}s · Esc to go back")
         elif event.state == WorkerState.ERROR:
-            from pilot_tui.deploy.server_target import Cancelled
+            from pilot_tui.deploy.targets.docker_host.containers import Cancelled
 
             error = event.worker.error
             if isinstance(error, Cancelled):

@@ -204,9 +204,9 @@ def releases(ns: argparse.Namespace) -> int:
 
 def logs(ns: argparse.Namespace) -> int:
     from pilot_tui import redact
-    from pilot_tui.deploy import server_target
     from pilot_tui.deploy.engine import DeployError
-    from pilot_tui.deploy.managed import CONTAINER_TARGETS
+    from pilot_tui.deploy.targets.docker_host import containers as server_target
+    from pilot_tui.deploy.targets.managed import CONTAINER_TARGETS
 
     found = _load_app(ns)
     if found is None:
@@ -361,9 +361,9 @@ def app_list(ns: argparse.Namespace) -> int:
 
 
 def app_destroy(ns: argparse.Namespace) -> int:
-    from pilot_tui.deploy import server_target
     from pilot_tui.deploy.engine import DeployError
-    from pilot_tui.deploy.managed import CONTAINER_TARGETS
+    from pilot_tui.deploy.targets.docker_host import containers as server_target
+    from pilot_tui.deploy.targets.managed import CONTAINER_TARGETS
 
     found = _load_app(ns)
     if found is None:
@@ -447,9 +447,9 @@ def app_dockerfile(ns: argparse.Namespace) -> int:
 
 def _destroy_site(engine: Any, app: Any, yes: bool) -> int:
     from pilot_tui.deploy.app_teardown import destroy_app
-    from pilot_tui.deploy.managed import TargetError
-    from pilot_tui.deploy.s3_site import SiteError, bucket_for
-    from pilot_tui.deploy.sites import SiteConfigError
+    from pilot_tui.deploy.targets.managed import TargetError
+    from pilot_tui.deploy.targets.s3_site.bucket import SiteError, bucket_for
+    from pilot_tui.deploy.targets.sites import SiteConfigError
 
     bucket = bucket_for(engine.config.project.name, app.name)
     answer = confirm(

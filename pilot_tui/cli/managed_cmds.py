@@ -9,7 +9,7 @@ from typing import Any
 from pilot_tui.cli.config_cmds import confirm, error, not_confirmed, say
 from pilot_tui.cli.main import EXIT_FAILED, EXIT_OK
 from pilot_tui.deploy import history
-from pilot_tui.deploy.managed import TargetError
+from pilot_tui.deploy.targets.managed import TargetError
 from pilot_tui.project import Project
 
 POLL_SECONDS = 2.0
@@ -53,7 +53,7 @@ def destroy(project: Project, config: Any, app: Any, yes: bool) -> int:
     answer = confirm(f"Delete {app.name}'s {where} on {app.target.kind}? (history is kept)", yes)
     if not answer:
         return not_confirmed(answer)
-    from pilot_tui.deploy.s3_site import SiteError
+    from pilot_tui.deploy.targets.s3_site.bucket import SiteError
 
     try:
         destroy_app(config, project.state_dir, project.root, app, say)

@@ -58,7 +58,7 @@ def for_app(config: Any, state_dir: Path, app: Any, cloud_url: str) -> Address:
 
 def local_site_url(config: Any, state_dir: Path, app: Any) -> str:
     """The site's index on the sandbox's emulator, path-style ("" with no emulator)."""
-    from pilot_tui.deploy.s3_site import bucket_for
+    from pilot_tui.deploy.targets.s3_site.bucket import bucket_for
     from pilot_tui.sandbox import Sandbox
 
     emulator = Sandbox(state_dir).load().get(SITE_EMULATORS[app.target.kind])

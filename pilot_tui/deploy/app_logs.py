@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from pilot_tui import redact
-from pilot_tui.deploy import server_target
-from pilot_tui.deploy.managed import CONTAINER_TARGETS, LogLine, open_target
+from pilot_tui.deploy.targets.docker_host import containers as server_target
+from pilot_tui.deploy.targets.managed import CONTAINER_TARGETS, LogLine, open_target
 
 
 class NoLogs(Exception):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.deploy.managed import CONTAINER_TARGETS, Say
+from pilot_tui.deploy.targets.managed import CONTAINER_TARGETS, Say
 
 SITE_TARGETS = ("s3-cloudfront", "gcs-cdn")
 
@@ -25,7 +25,7 @@ def destroy_app(config: Any, state_dir: Path, root: Path, app: Any, say: Say) ->
             say(f"{STOPPED}: nothing of {app.name} is left to remove")
             return []
     if kind in SITE_TARGETS:
-        from pilot_tui.deploy.sites import open_site
+        from pilot_tui.deploy.targets.sites import open_site
 
         site = open_site(config, state_dir, root, app)
         done = site.destroy()
@@ -34,7 +34,7 @@ def destroy_app(config: Any, state_dir: Path, root: Path, app: Any, say: Say) ->
         return done
     if kind not in CONTAINER_TARGETS:
         return []
-    from pilot_tui.deploy.managed import aws_clients, open_target, resource_name
+    from pilot_tui.deploy.targets.managed import aws_clients, open_target, resource_name
 
     done = list(open_target(config, state_dir, root, app).destroy(say))
     if kind in ("ecs", "lambda"):  # the images Pilot pushed for it

@@ -19,7 +19,7 @@ from typing import Any
 
 from pilot_tui import redact
 from pilot_tui.deploy import build as builder
-from pilot_tui.deploy import history, lock, secrets, server_target
+from pilot_tui.deploy import history, lock, secrets
 from pilot_tui.deploy.events import (
     Emit,
     Output,
@@ -31,9 +31,10 @@ from pilot_tui.deploy.events import (
     to_json,
 )
 from pilot_tui.deploy.host import DockerTarget
-from pilot_tui.deploy.managed import CONTAINER_TARGETS
 from pilot_tui.deploy.shared_history import SharedHistory, SharedHistoryError
 from pilot_tui.deploy.shippable import private_paths
+from pilot_tui.deploy.targets.docker_host import containers as server_target
+from pilot_tui.deploy.targets.managed import CONTAINER_TARGETS
 from pilot_tui.fsutil import ensure_private_dir
 from pilot_tui.runner import Command, RunnerError, capture
 
@@ -44,8 +45,8 @@ def needs_docker(app: Any) -> bool:
     """Whether deploying ``app`` talks to the Docker host (static sites on managed targets
     go straight to their bucket unless a build command must run first, and a zip Lambda
     to the function)."""
-    from pilot_tui.deploy.managed_deploy import is_zip_lambda
     from pilot_tui.deploy.site_build import needs_builder
+    from pilot_tui.deploy.targets.managed_flow import is_zip_lambda
 
     if app.target.kind in SITE_TARGETS:
         return needs_builder(app)
@@ -132,12 +133,12 @@ class Deployer:
     def deploy(self, name: str, *, force: bool = False) -> history.Release:
         app = self.app(name)
         if app.target.kind in SITE_TARGETS:
-            from pilot_tui.deploy.site_deploy import deploy_site
+            from pilot_tui.deploy.targets.site_flow import deploy_site
 
             with _RunLog(self, name, "deploy") as log:
                 return deploy_site(self, log, app, force=force)
         if app.target.kind in CONTAINER_TARGETS:
-            from pilot_tui.deploy.managed_deploy import deploy_managed
+            from pilot_tui.deploy.targets.managed_flow import deploy_managed
 
             with _RunLog(self, name, "deploy") as log:
                 return deploy_managed(self, log, app, force=force)
@@ -172,13 +173,13 @@ class Deployer:
 
         app = self.app(name)
         if app.target.kind in SITE_TARGETS:
-            from pilot_tui.deploy.site_rollback import rollback_site
+            from pilot_tui.deploy.targets.s3_site.rollback import rollback_site
 
             with _RunLog(self, name, "rollback") as log:
                 self._pull(log, name)  # the newest shared history decides what "previous" is
                 return rollback_site(self, log, app, wanted)
         if app.target.kind in CONTAINER_TARGETS:
-            from pilot_tui.deploy.managed_deploy import rollback_managed
+            from pilot_tui.deploy.targets.managed_flow import rollback_managed
 
             with _RunLog(self, name, "rollback") as log:
                 return rollback_managed(self, log, app, wanted)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pilot_tui import redact
-from pilot_tui.deploy.managed import TargetError
+from pilot_tui.deploy.targets.managed import TargetError
 
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 TIMEOUT = 60  # seconds per HTTP request

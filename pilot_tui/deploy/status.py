@@ -13,9 +13,10 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from pilot_tui.deploy import addresses, history, server_target
+from pilot_tui.deploy import addresses, history
 from pilot_tui.deploy.addresses import SITE_EMULATORS
-from pilot_tui.deploy.managed import CONTAINER_TARGETS, target_status
+from pilot_tui.deploy.targets.docker_host import containers as server_target
+from pilot_tui.deploy.targets.managed import CONTAINER_TARGETS, target_status
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ import threading
 import time
 from pathlib import Path
 
-from pilot_tui.deploy.gcs_site import GcsSite
-from pilot_tui.deploy.s3_site import S3Site
 from pilot_tui.deploy.site_files import plan, scan
+from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite
+from pilot_tui.deploy.targets.s3_site.bucket import S3Site
 from pilot_tui.sandbox import Sandbox, aws_session, gcs_client
 
 

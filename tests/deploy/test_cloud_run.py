@@ -14,7 +14,6 @@ import pytest
 
 from pilot_tui import redact
 from pilot_tui.deploy import artifact_registry as ar
-from pilot_tui.deploy import cloudrun_target as cr
 from pilot_tui.deploy.gcp_api import (
     ApiError,
     ApiRequest,
@@ -23,7 +22,8 @@ from pilot_tui.deploy.gcp_api import (
     session_transport,
     wait_operation,
 )
-from pilot_tui.deploy.managed import TargetError
+from pilot_tui.deploy.targets.cloud_run import service as cr
+from pilot_tui.deploy.targets.managed import TargetError
 
 SERVICE = (
     "https://run.googleapis.com/v2/projects/acme-prod/locations/europe-west1/"

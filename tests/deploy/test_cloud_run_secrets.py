@@ -13,10 +13,10 @@ import json
 
 import pytest
 
-from pilot_tui.deploy import cloudrun_secrets as cs
-from pilot_tui.deploy import cloudrun_target as cr
 from pilot_tui.deploy.gcp_api import ApiError, ApiRequest
-from pilot_tui.deploy.managed import TargetError
+from pilot_tui.deploy.targets.cloud_run import secrets as cs
+from pilot_tui.deploy.targets.cloud_run import service as cr
+from pilot_tui.deploy.targets.managed import TargetError
 from tests.deploy.test_cloud_run import SETTINGS, FakeCloudRun
 
 SM = "https://secretmanager.googleapis.com/v1/projects/acme-prod/secrets"

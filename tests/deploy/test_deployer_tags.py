@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from pilot_tui.config.schema import EcsTarget
-from pilot_tui.deploy.ecs_target import EcsService
-from pilot_tui.deploy.s3_site import S3Site
 from pilot_tui.deploy.site_files import Changes
+from pilot_tui.deploy.targets.ecs.service import EcsService
+from pilot_tui.deploy.targets.s3_site.bucket import S3Site
 from pilot_tui.identity import PROJECT_TAG, aws_policy
 from pilot_tui.sandbox import Sandbox, aws_session
 from tests.test_deployer_policy import allows

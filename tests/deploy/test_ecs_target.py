@@ -17,9 +17,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from pilot_tui.config.schema import EcsTarget
-from pilot_tui.deploy.ecs_network import _aws, short_name
-from pilot_tui.deploy.ecs_target import EcsService, open_ecs
-from pilot_tui.deploy.managed import TargetError
+from pilot_tui.deploy.targets.ecs.network import _aws, short_name
+from pilot_tui.deploy.targets.ecs.service import EcsService, open_ecs
+from pilot_tui.deploy.targets.managed import TargetError
 from pilot_tui.sandbox import Sandbox, aws_session
 
 REGION = "eu-west-1"
@@ -523,8 +523,8 @@ def test_cancel_during_a_rollout_puts_the_live_revision_back(moto, tmp_path):
     from types import SimpleNamespace
 
     from pilot_tui.deploy import history
-    from pilot_tui.deploy.managed_deploy import _attempt
-    from pilot_tui.deploy.server_target import Cancelled
+    from pilot_tui.deploy.targets.docker_host.containers import Cancelled
+    from pilot_tui.deploy.targets.managed_flow import _attempt
     from tests.conftest import RecordingLog
 
     target = ecs_target(moto, "kappa", "web")

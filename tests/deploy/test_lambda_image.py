@@ -15,7 +15,7 @@ import shutil
 import pytest
 
 from pilot_tui.config.document import ProjectFile
-from pilot_tui.deploy.lambda_image import wrapper_dockerfile
+from pilot_tui.deploy.targets.lambda_.image import wrapper_dockerfile
 from pilot_tui.sandbox import Sandbox
 from tests.deploy.conftest import HELLO
 

@@ -14,8 +14,8 @@ from unittest import mock
 
 import pytest
 
-from pilot_tui.deploy.lambda_target import ALIAS, LambdaFunction, code_sha256, zip_folder
-from pilot_tui.deploy.managed import TargetError
+from pilot_tui.deploy.targets.lambda_.function import ALIAS, LambdaFunction, code_sha256, zip_folder
+from pilot_tui.deploy.targets.managed import TargetError
 from pilot_tui.sandbox import Sandbox, aws_session
 from tests.deploy.conftest import LAMBDA_FIXTURES as FIXTURES
 

@@ -12,13 +12,20 @@ from types import SimpleNamespace
 import pytest
 from botocore.exceptions import ClientError
 
-from pilot_tui.deploy import history, sites
+from pilot_tui.deploy import history
 from pilot_tui.deploy.engine import DeployError
 from pilot_tui.deploy.events import StageFailed
-from pilot_tui.deploy.s3_site import KEEP_DAYS, LIFECYCLE_RULE, MANIFEST, S3Site, bucket_for
-from pilot_tui.deploy.site_deploy import deploy_site
 from pilot_tui.deploy.site_files import plan, scan
-from pilot_tui.deploy.site_rollback import rollback_site
+from pilot_tui.deploy.targets import sites
+from pilot_tui.deploy.targets.s3_site.bucket import (
+    KEEP_DAYS,
+    LIFECYCLE_RULE,
+    MANIFEST,
+    S3Site,
+    bucket_for,
+)
+from pilot_tui.deploy.targets.s3_site.rollback import rollback_site
+from pilot_tui.deploy.targets.site_flow import deploy_site
 from pilot_tui.sandbox import Sandbox, aws_session
 from tests.conftest import RecordingLog
 

@@ -15,7 +15,7 @@ import pytest
 from pilot_tui import backends
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.deploy import history
-from pilot_tui.deploy.s3_site import S3Site
+from pilot_tui.deploy.targets.s3_site.bucket import S3Site
 from pilot_tui.identity import aws_deployer
 from pilot_tui.sandbox import Sandbox, aws_session, gcs_client
 from pilot_tui.teardown import Teardown, Thing, execute, inventory, make_scan, remaining

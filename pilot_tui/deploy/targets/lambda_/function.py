@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.deploy.managed import (
+from pilot_tui.deploy.shippable import Collected, collect
+from pilot_tui.deploy.targets.managed import (
     LogLine,
     Revision,
     Say,
@@ -28,7 +29,6 @@ from pilot_tui.deploy.managed import (
     aws_clients,
     resource_name,
 )
-from pilot_tui.deploy.shippable import Collected, collect
 from pilot_tui.identity import PROJECT_TAG, ensure_execution_role, role_names
 
 ALIAS = "live"

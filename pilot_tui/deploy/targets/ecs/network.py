@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NamedTuple
 
-from pilot_tui.deploy.managed import Say, TargetError, resource_name
+from pilot_tui.deploy.targets.managed import Say, TargetError, resource_name
 from pilot_tui.identity import project_tags
 
 NAME_LIMIT = 32  # load balancer and target group names

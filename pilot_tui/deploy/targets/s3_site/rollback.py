@@ -13,10 +13,10 @@ from typing import Any
 
 from pilot_tui.deploy import addresses, history
 from pilot_tui.deploy.events import Released, StageFailed, StageFinished, StageStarted, Timer
-from pilot_tui.deploy.managed import TargetError
-from pilot_tui.deploy.s3_site import KEEP_DAYS, S3Site, SiteError, VersionGone
 from pilot_tui.deploy.site_files import Remote
-from pilot_tui.deploy.sites import SiteConfigError, open_site
+from pilot_tui.deploy.targets.managed import TargetError
+from pilot_tui.deploy.targets.s3_site.bucket import KEEP_DAYS, S3Site, SiteError, VersionGone
+from pilot_tui.deploy.targets.sites import SiteConfigError, open_site
 
 
 @dataclass(frozen=True)

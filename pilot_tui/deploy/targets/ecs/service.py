@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.deploy.ecs_network import Balancer, Network, _aws, _unless, until
-from pilot_tui.deploy.managed import (
+from pilot_tui.deploy.targets.ecs.network import Balancer, Network, _aws, _unless, until
+from pilot_tui.deploy.targets.managed import (
     LogLine,
     Revision,
     Say,
@@ -293,7 +293,7 @@ class EcsService:
     def _until(self, what: str, check: Callable[[], bool]) -> None:
         def checked() -> bool:
             if self.cancelled():  # the person pressed Cancel: stop waiting now
-                from pilot_tui.deploy.server_target import Cancelled
+                from pilot_tui.deploy.targets.docker_host.containers import Cancelled
 
                 raise Cancelled(f"cancelled while waiting for {what}")
             return check()

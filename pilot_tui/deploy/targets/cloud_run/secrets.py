@@ -20,7 +20,7 @@ from typing import Any
 
 from pilot_tui import redact
 from pilot_tui.deploy.gcp_api import ApiError, ApiRequest, Transport, exists_ok, gone_ok
-from pilot_tui.deploy.managed import Say, TargetError
+from pilot_tui.deploy.targets.managed import Say, TargetError
 from pilot_tui.identity_gcp import ACCESSOR, NEEDS_SETUP, default_runtime_account, with_member
 
 API = "https://secretmanager.googleapis.com/v1/"

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from pilot_tui import cloud_clients
-from pilot_tui.deploy.gcs_site import GcsSite
-from pilot_tui.deploy.s3_site import WORKERS, S3Site, bucket_for
+from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite
+from pilot_tui.deploy.targets.s3_site.bucket import WORKERS, S3Site, bucket_for
 
 
 class SiteConfigError(Exception):
@@ -38,7 +38,7 @@ def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | Gc
     if app.target.kind == "s3-cloudfront":
         from botocore.config import Config
 
-        from pilot_tui.deploy.managed import aws_clients
+        from pilot_tui.deploy.targets.managed import aws_clients
 
         make = aws_clients(config, state_dir)  # the emulator, the deployer, or the profile
         pool = Config(max_pool_connections=WORKERS + 4)  # one connection per upload worker
@@ -52,7 +52,7 @@ def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | Gc
     key, cdn = None, None
     if not sandbox:  # the deployer's key; the sandbox has no Compute emulator: no CDN
         from pilot_tui.deploy.gcp_api import deploy_key
-        from pilot_tui.deploy.gcs_cdn import open_cdn
+        from pilot_tui.deploy.targets.gcs_site.cdn import open_cdn
 
         key = deploy_key(config, root)
         cdn = open_cdn(config, root, app, bucket)

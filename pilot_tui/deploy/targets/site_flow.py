@@ -17,15 +17,15 @@ from pilot_tui.deploy.events import (
     StageStarted,
     Timer,
 )
-from pilot_tui.deploy.gcs_site import GcsSite
-from pilot_tui.deploy.managed import TargetError
-from pilot_tui.deploy.s3_site import S3Site, SiteError
-from pilot_tui.deploy.server_target import Cancelled
 from pilot_tui.deploy.shippable import private_paths
 from pilot_tui.deploy.site_build import build_output, needs_builder
 from pilot_tui.deploy.site_files import Changes, publishable, scan
 from pilot_tui.deploy.site_files import plan as plan_changes
-from pilot_tui.deploy.sites import SiteConfigError, open_site, site_digest, site_folder
+from pilot_tui.deploy.targets.docker_host.containers import Cancelled
+from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite
+from pilot_tui.deploy.targets.managed import TargetError
+from pilot_tui.deploy.targets.s3_site.bucket import S3Site, SiteError
+from pilot_tui.deploy.targets.sites import SiteConfigError, open_site, site_digest, site_folder
 
 
 def _mb(size: int) -> str:
@@ -35,7 +35,7 @@ def _mb(size: int) -> str:
 def _gcs_cdn(engine: Any, app: Any, site: GcsSite, say: Any) -> tuple[str, str, str]:
     """Cloud CDN in front of the bucket (outside the sandbox): (url, detail, note with the
     DNS record to create)."""
-    from pilot_tui.deploy.gcs_cdn import open_cdn
+    from pilot_tui.deploy.targets.gcs_site.cdn import open_cdn
 
     if site.cdn is None:  # sites.open_site gives it one outside the sandbox
         site.cdn = open_cdn(engine.config, engine.root, app, site.bucket)

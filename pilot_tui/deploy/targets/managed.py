@@ -89,15 +89,15 @@ def open_target(config: Any, state_dir: Path, root: Path, app: Any) -> ManagedTa
     key, or the profile / key file pilot.toml names)."""
     kind = app.target.kind
     if kind == "lambda":
-        from pilot_tui.deploy.lambda_target import open_lambda
+        from pilot_tui.deploy.targets.lambda_.function import open_lambda
 
         return open_lambda(config, state_dir, root, app)
     if kind == "ecs":
-        from pilot_tui.deploy.ecs_target import open_ecs
+        from pilot_tui.deploy.targets.ecs.service import open_ecs
 
         return open_ecs(config, state_dir, root, app)
     if kind == "cloud-run":
-        from pilot_tui.deploy.cloudrun_target import open_cloud_run
+        from pilot_tui.deploy.targets.cloud_run.service import open_cloud_run
 
         return open_cloud_run(config, state_dir, root, app)
     raise TargetError(f"app {app.name!r}: {kind} is not a managed container target")

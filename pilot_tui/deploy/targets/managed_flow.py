@@ -27,7 +27,6 @@ from pilot_tui.deploy.events import (
     StageStarted,
     Timer,
 )
-from pilot_tui.deploy.managed import ManagedTarget, Revision, TargetError, open_target
 from pilot_tui.deploy.registry import (
     REGISTRY_OVERRIDE,
     Registry,
@@ -35,6 +34,7 @@ from pilot_tui.deploy.registry import (
     ecr_registry,
     push,
 )
+from pilot_tui.deploy.targets.managed import ManagedTarget, Revision, TargetError, open_target
 
 
 def is_zip_lambda(app: Any) -> bool:
@@ -49,7 +49,7 @@ def fingerprint(code: str, env: dict[str, str], target: Any) -> str:
 
 def registry_for(engine: Any, app: Any) -> Registry:
     """The app's repository on its target's registry, with a fresh login."""
-    from pilot_tui.deploy.managed import aws_clients, resource_name
+    from pilot_tui.deploy.targets.managed import aws_clients, resource_name
 
     name = resource_name(engine.project, app.name)
     if app.target.kind == "cloud-run":
@@ -199,8 +199,8 @@ def _deploy_zip(
 ) -> history.Release:
     """A zip Lambda: no Docker, no registry. Lambda's RevisionId guards concurrent deploys."""
     from pilot_tui.deploy.engine import git_commit
-    from pilot_tui.deploy.lambda_target import code_sha256, zip_files, zip_folder
     from pilot_tui.deploy.shippable import private_paths
+    from pilot_tui.deploy.targets.lambda_.function import code_sha256, zip_files, zip_folder
 
     name = app.name
     timer = Timer()
@@ -269,7 +269,7 @@ def _attempt(
 ) -> Revision:
     """Run the deploy stage; a failure or a cancel is recorded (as on the Pilot Server),
     and a cancel sends traffic back to the live revision, so what was live stays live."""
-    from pilot_tui.deploy.server_target import Cancelled
+    from pilot_tui.deploy.targets.docker_host.containers import Cancelled
 
     if hasattr(target, "cancelled"):
         target.cancelled = engine.cancelled  # long waits (ECS rollouts) stop on Cancel
@@ -288,7 +288,7 @@ def _attempt(
 
 
 def _with_adapter(engine: Any, log: Any, app: Any, tag: str) -> tuple[str, str]:
-    from pilot_tui.deploy.lambda_image import wrap
+    from pilot_tui.deploy.targets.lambda_.image import wrap
 
     wrapped = f"{tag}-lambda"
     try:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pilot_tui import redact
-from pilot_tui.deploy import proxy
+from pilot_tui.deploy.targets.docker_host import proxy
 
 PROXY_NAME = "pilot-proxy"
 NETWORK = "pilot"  # the private network of every app and the proxy on a host

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.deploy.cloudrun_secrets import CloudRunSecrets, SecretRef, secret_env
 from pilot_tui.deploy.gcp_api import (
     ApiError,
     ApiRequest,
@@ -22,7 +21,8 @@ from pilot_tui.deploy.gcp_api import (
     gone_ok,
     wait_operation,
 )
-from pilot_tui.deploy.managed import (
+from pilot_tui.deploy.targets.cloud_run.secrets import CloudRunSecrets, SecretRef, secret_env
+from pilot_tui.deploy.targets.managed import (
     LogLine,
     Revision,
     Say,

@@ -523,7 +523,7 @@ def test_cancel_during_a_rollout_puts_the_live_revision_back(moto, tmp_path):
     from types import SimpleNamespace
 
     from pilot_tui.deploy import history
-    from pilot_tui.deploy.targets.docker_host.containers import Cancelled
+    from pilot_tui.deploy.context import Cancelled, CancelToken
     from pilot_tui.deploy.targets.managed_flow import _attempt
     from tests.conftest import RecordingLog
 
@@ -535,9 +535,9 @@ def test_cancel_during_a_rollout_puts_the_live_revision_back(moto, tmp_path):
     history.record(tmp_path, "web", current)
     target.ecs = SlowRollout(target.ecs)
     target.timeout = 60
-    stop = threading.Event()
+    stop = CancelToken()  # the engine's one cancellation token
     engine = SimpleNamespace(
-        cancelled=stop.is_set,
+        cancel=stop,
         state_dir=tmp_path,
         record_release=lambda log, name, release: history.record(tmp_path, name, release),
     )

@@ -15,10 +15,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import replace
-from typing import Any
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 from pilot_tui.deploy import addresses, history, lock
+from pilot_tui.deploy.context import (
+    NEVER,
+    Cancelled,
+    Context,
+    DeployContext,
+    DeployError,
+    RunLog,
+    Say,
+    git_commit,
+)
 from pilot_tui.deploy.events import (
     Output,
     Released,
@@ -34,11 +46,15 @@ from pilot_tui.deploy.registry import (
     ecr_registry,
     push,
 )
-from pilot_tui.deploy.targets.managed import ManagedTarget, Revision, TargetError, open_target
-
-
-def is_zip_lambda(app: Any) -> bool:
-    return bool(app.target.kind == "lambda" and app.target.package == "zip")
+from pilot_tui.deploy.targets.base import AppStatus, LogLine, emulators_stopped
+from pilot_tui.deploy.targets.managed import (
+    ManagedTarget,
+    Revision,
+    TargetError,
+    TargetStatus,
+    aws_clients,
+    resource_name,
+)
 
 
 def fingerprint(code: str, env: dict[str, str], target: Any) -> str:
@@ -47,94 +63,63 @@ def fingerprint(code: str, env: dict[str, str], target: Any) -> str:
     return "sha256:" + hashlib.sha256(data.encode()).hexdigest()[:24]
 
 
-def registry_for(engine: Any, app: Any) -> Registry:
-    """The app's repository on its target's registry, with a fresh login."""
-    from pilot_tui.deploy.targets.managed import aws_clients, resource_name
+class StageError(Exception):
+    """A step of a managed deploy failed in ``stage`` (reported as that stage's failure)."""
 
-    name = resource_name(engine.project, app.name)
-    if app.target.kind == "cloud-run":
-        from pilot_tui.deploy import artifact_registry
-
-        return artifact_registry.registry_for(engine.config, engine.root, app)
-    return ecr_registry(aws_clients(engine.config, engine.state_dir)("ecr"), name, engine.project)
-
-
-def refuse_unreachable_registry(config: Any, app: Any) -> None:
-    """In the sandbox, moto's ECR answers with a registry host that does not resolve, so an
-    image could be built but never pushed: say so before the build (as Cloud Run is refused
-    when its target opens), unless PILOT_REGISTRY names a local registry to push to."""
-    if (
-        config.server.home != "sandbox"
-        or os.environ.get(REGISTRY_OVERRIDE)
-        or app.target.kind not in ("ecs", "lambda")
-        or is_zip_lambda(app)
-    ):
-        return
-    raise TargetError(
-        f"app {app.name!r}: {app.target.kind} needs its image pushed to ECR, and the sandbox "
-        "has no container registry (its simulated ECR names a host that does not resolve): "
-        f"set {REGISTRY_OVERRIDE}=HOST:PORT to a registry on this machine (e.g. Debian's "
-        "docker-registry on 127.0.0.1:5000)"
-        + (', use target.package = "zip"' if app.target.kind == "lambda" else "")
-        + ', or deploy it from a project on AWS (server.home = "aws")'
-    )
-
-
-class _Failure(Exception):
     def __init__(self, stage: str, message: str) -> None:
         super().__init__(message)
         self.stage = stage
 
 
-def deploy_managed(engine: Any, log: Any, app: Any, *, force: bool = False) -> history.Release:
-    """Build, push, deploy and release ``app``; raises engine.DeployError naming the stage."""
-    from pilot_tui.deploy.engine import DeployError, git_commit
-
+def deploy_managed(
+    kind: ManagedContainer, ctx: DeployContext, log: RunLog, *, force: bool = False
+) -> history.Release:
+    """Build, push, deploy and release the app; raises DeployError naming the stage."""
+    app = kind.app
     name = app.name
-    env = engine._environment(app)
+    env = ctx.environment(app)
     stage = "deploy"
     try:
-        if engine.config.server.home == "sandbox":
+        if ctx.config.server.home == "sandbox":
             from pilot_tui.sandbox import SandboxError, start_for_deploy
 
             try:
-                start_for_deploy(engine.state_dir, log.line("deploy", name))
+                start_for_deploy(ctx.state_dir, log.line("deploy", name))
             except SandboxError as exc:
                 raise TargetError(str(exc)) from exc
-        target = open_target(engine.config, engine.state_dir, engine.root, app)
-        if is_zip_lambda(app):
-            return _deploy_zip(engine, log, app, target, env, force)
-        refuse_unreachable_registry(engine.config, app)
-        image_id, tag = engine._build(log, app)  # raises DeployError itself
-        if app.target.kind == "lambda":
-            image_id, tag = _with_adapter(engine, log, app, tag)
-        held = _lock(engine, name, image_id)
+        target = kind.open(ctx)
+        if not kind.needs_docker():  # a zip Lambda: no image to build
+            return _deploy_zip(ctx, log, app, target, env, force)
+        kind.check_registry(ctx.config)
+        image_id, tag = ctx.build(log, app)  # raises DeployError itself
+        image_id, tag = kind.adapt_image(ctx, log, image_id, tag)
+        held = _lock(ctx, name, image_id)
         try:
-            engine._pull(log, name)  # a teammate may have released since
+            ctx.pull(log, name)  # a teammate may have released since
             stage, timer = "push", Timer()
             log.emit(StageStarted(name, "push"))
-            registry = registry_for(engine, app)
+            registry = kind.registry(ctx)
             reference = push(
-                engine.client, image_id, registry, tag.rpartition(":")[2], log.line("push", name)
+                ctx.client, image_id, registry, tag.rpartition(":")[2], log.line("push", name)
             )
             log.emit(StageFinished(name, "push", reference, timer.seconds()))
-            engine.check_cancel()
+            ctx.cancel.check()
             made_of = fingerprint(reference, env, app.target)
-            current = history.live(history.load(engine.state_dir, name))
+            current = history.live(history.load(ctx.state_dir, name))
             if not force and current is not None and current.image_id == made_of:
                 return _unchanged(log, app, current)
             stage = "deploy"
             attempt = history.Release(
-                history.next_id(history.load(engine.state_dir, name)),
+                history.next_id(history.load(ctx.state_dir, name)),
                 name,
                 reference,
                 made_of,
                 history.now(),
                 history.FAILED,
-                commit=git_commit(engine.root / app.path),
+                commit=git_commit(ctx.root / app.path),
             )
             revision = _attempt(
-                engine,
+                ctx,
                 log,
                 app,
                 target,
@@ -143,14 +128,14 @@ def deploy_managed(engine: Any, log: Any, app: Any, *, force: bool = False) -> h
                 lambda say: target.deploy(reference, env, attempt.id, say),
             )
             return _record(
-                engine,
+                ctx,
                 log,
                 app,
                 replace(attempt, status=history.LIVE, url=revision.url, revision=revision.ref),
             )
         finally:
-            lock.release(engine.client, held)
-    except (TargetError, RegistryError, _Failure) as exc:
+            lock.release(ctx.client, held)
+    except (TargetError, RegistryError, StageError) as exc:
         stage = getattr(exc, "stage", stage)
         log.emit(StageFailed(name, stage, str(exc)))
         raise DeployError(stage, str(exc)) from exc
@@ -158,26 +143,27 @@ def deploy_managed(engine: Any, log: Any, app: Any, *, force: bool = False) -> h
         raise DeployError("lock", str(exc)) from exc
 
 
-def rollback_managed(engine: Any, log: Any, app: Any, wanted: str | None) -> history.Release:
+def rollback_managed(
+    kind: ManagedContainer, ctx: DeployContext, log: RunLog, wanted: str | None
+) -> history.Release:
     """Move traffic back to an earlier release's revision: no build, no push."""
-    from pilot_tui.deploy.engine import DeployError
-
+    app = kind.app
     name = app.name
     try:
-        engine._pull(log, name)
-        releases = history.load(engine.state_dir, name)
+        ctx.pull(log, name)
+        releases = history.load(ctx.state_dir, name)
         earlier = history.rollback_candidate(releases, wanted)
         if not earlier.revision:
             raise history.HistoryError(
                 f"{earlier.id} has no revision recorded on "
                 f"{app.target.kind}; redeploy that commit instead"
             )
-        target = open_target(engine.config, engine.state_dir, engine.root, app)
+        target = kind.open(ctx)
         log.emit(StageStarted(name, "build", f"skipped: rolling back to {earlier.id}"))
         log.emit(StageFinished(name, "build", f"reusing revision {earlier.revision}"))
         revision = _deploy(log, app, lambda say: target.activate(str(earlier.revision), say))
         return _record(
-            engine,
+            ctx,
             log,
             app,
             replace(
@@ -195,20 +181,24 @@ def rollback_managed(engine: Any, log: Any, app: Any, wanted: str | None) -> his
 
 
 def _deploy_zip(
-    engine: Any, log: Any, app: Any, target: Any, env: dict[str, str], force: bool
+    ctx: DeployContext,
+    log: RunLog,
+    app: Any,
+    target: Any,  # lambda_.function.LambdaFunction
+    env: dict[str, str],
+    force: bool,
 ) -> history.Release:
     """A zip Lambda: no Docker, no registry. Lambda's RevisionId guards concurrent deploys."""
-    from pilot_tui.deploy.engine import git_commit
     from pilot_tui.deploy.shippable import private_paths
     from pilot_tui.deploy.targets.lambda_.function import code_sha256, zip_files, zip_folder
 
     name = app.name
     timer = Timer()
-    folder = (engine.root / app.path).resolve()
+    folder = (ctx.root / app.path).resolve()
     log.emit(StageStarted(name, "build", f"zipping {folder}"))
     if not folder.is_dir():
-        raise _Failure("build", f"app {name!r}: {folder} does not exist (apps.{name}.path)")
-    shipped = zip_files(folder, private_paths(engine.root, engine.config))
+        raise StageError("build", f"app {name!r}: {folder} does not exist (apps.{name}.path)")
+    shipped = zip_files(folder, private_paths(ctx.root, ctx.config))
     for skipped in shipped.skipped:
         log.emit(Output(name, "build", skipped.message(), warning=True))
     data = zip_folder(folder, shipped)
@@ -218,11 +208,11 @@ def _deploy_zip(
             name, "build", f"{len(data) / 1e3:.1f} kB zip, sha256 {sha[:12]}", timer.seconds()
         )
     )
-    engine._pull(log, name)
+    ctx.pull(log, name)
     log.emit(StageStarted(name, "push"))
     log.emit(StageFinished(name, "push", "the zip goes up with the function: no registry"))
     made_of = fingerprint(sha, env, app.target)
-    current = history.live(history.load(engine.state_dir, name))
+    current = history.live(history.load(ctx.state_dir, name))
     if (
         not force
         and current is not None
@@ -230,8 +220,8 @@ def _deploy_zip(
         and target.unchanged({"ZipFile": data}, env) == current.revision
     ):
         return _unchanged(log, app, current)
-    engine.check_cancel()
-    release_id = history.next_id(history.load(engine.state_dir, name))
+    ctx.cancel.check()
+    release_id = history.next_id(history.load(ctx.state_dir, name))
     attempt = history.Release(
         release_id,
         name,
@@ -239,10 +229,10 @@ def _deploy_zip(
         made_of,
         history.now(),
         history.FAILED,
-        commit=git_commit(engine.root / app.path),
+        commit=git_commit(ctx.root / app.path),
     )
     revision = _attempt(
-        engine,
+        ctx,
         log,
         app,
         target,
@@ -251,7 +241,7 @@ def _deploy_zip(
         lambda say: target.deploy_code({"ZipFile": data}, env, release_id, say),
     )
     return _record(
-        engine,
+        ctx,
         log,
         app,
         replace(attempt, status=history.LIVE, url=revision.url, revision=revision.ref),
@@ -259,57 +249,35 @@ def _deploy_zip(
 
 
 def _attempt(
-    engine: Any,
-    log: Any,
+    ctx: DeployContext,
+    log: RunLog,
     app: Any,
-    target: Any,
+    target: ManagedTarget,
     attempt: history.Release,
     current: history.Release | None,
-    work: Any,
+    work: Callable[[Say], Revision],
 ) -> Revision:
     """Run the deploy stage; a failure or a cancel is recorded (as on the Pilot Server),
     and a cancel sends traffic back to the live revision, so what was live stays live."""
-    from pilot_tui.deploy.targets.docker_host.containers import Cancelled
-
-    if hasattr(target, "cancelled"):
-        target.cancelled = engine.cancelled  # long waits (ECS rollouts) stop on Cancel
+    target.cancel = ctx.cancel  # long waits (ECS rollouts) stop on Cancel
     try:
         return _deploy(log, app, work)
     except Cancelled:
-        engine.record_release(log, app.name, replace(attempt, status=history.CANCELLED))
+        ctx.record_release(log, app.name, replace(attempt, status=history.CANCELLED))
         if current is not None and current.revision:
-            if hasattr(target, "cancelled"):
-                target.cancelled = lambda: False  # putting it back must not be cancelled
+            target.cancel = NEVER  # putting it back must not be cancelled
             target.activate(current.revision, log.line("deploy", app.name), wait=False)
         raise
     except TargetError as exc:
-        engine.record_release(log, app.name, replace(attempt, note=str(exc)[:300]))
+        ctx.record_release(log, app.name, replace(attempt, note=str(exc)[:300]))
         raise
 
 
-def _with_adapter(engine: Any, log: Any, app: Any, tag: str) -> tuple[str, str]:
-    from pilot_tui.deploy.targets.lambda_.image import wrap
-
-    wrapped = f"{tag}-lambda"
-    try:
-        image_id = wrap(
-            engine.client,
-            tag,
-            app.target.port,
-            wrapped,
-            log.line("build", app.name),
-            engine.cancelled,
-        )
-    except Exception as exc:  # BuildError, or the adapter image cannot be pulled
-        raise _Failure("build", f"adding the Lambda Web Adapter: {exc}") from exc
-    return image_id, wrapped
+def _lock(ctx: DeployContext, name: str, image_id: str) -> lock.Lock:
+    return lock.acquire(ctx.client, ctx.project, name, image_id, wait=ctx.lock_wait)
 
 
-def _lock(engine: Any, name: str, image_id: str) -> lock.Lock:
-    return lock.acquire(engine.client, engine.project, name, image_id, wait=engine.lock_wait)
-
-
-def _deploy(log: Any, app: Any, work: Any) -> Revision:
+def _deploy(log: RunLog, app: Any, work: Callable[[Say], Revision]) -> Revision:
     timer = Timer()
     log.emit(StageStarted(app.name, "deploy", app.target.kind))
     revision: Revision = work(log.line("deploy", app.name))
@@ -317,7 +285,7 @@ def _deploy(log: Any, app: Any, work: Any) -> Revision:
     return revision
 
 
-def _unchanged(log: Any, app: Any, current: history.Release) -> history.Release:
+def _unchanged(log: RunLog, app: Any, current: history.Release) -> history.Release:
     log.emit(StageStarted(app.name, "deploy"))
     log.emit(
         StageFinished(
@@ -332,16 +300,16 @@ def _unchanged(log: Any, app: Any, current: history.Release) -> history.Release:
     return current
 
 
-def _record(engine: Any, log: Any, app: Any, release: history.Release) -> history.Release:
+def _record(ctx: DeployContext, log: RunLog, app: Any, release: history.Release) -> history.Release:
     timer = Timer()
     log.emit(StageStarted(app.name, "release"))
-    release = addresses.placed(engine.config, engine.state_dir, app, release)
+    release = addresses.placed(ctx.config, ctx.state_dir, app, release)
     if release.simulated_url:
         log.line("release", app.name)(
             f"the sandbox's cloud is simulated on this machine: {release.simulated_url} is "
             "where a real deploy would answer; nothing answers there"
         )
-    engine.record_release(log, app.name, release)
+    ctx.record_release(log, app.name, release)
     log.emit(
         StageFinished(
             app.name, "release", f"{release.id} is revision {release.revision}", timer.seconds()
@@ -359,4 +327,127 @@ def _record(engine: Any, log: Any, app: Any, release: history.Release) -> histor
     return release
 
 
-__all__ = ["ManagedTarget", "deploy_managed", "is_zip_lambda", "rollback_managed"]
+def ecr_registry_for(ctx: Context, app: Any) -> Registry:
+    """The app's ECR repository (Lambda and ECS images), with a fresh login."""
+    name = resource_name(ctx.project, app.name)
+    return ecr_registry(aws_clients(ctx.config, ctx.state_dir)("ecr"), name, ctx.project)
+
+
+def refuse_unreachable_ecr(config: Any, app: Any, hint: str = "") -> None:
+    """In the sandbox, moto's ECR answers with a registry host that does not resolve, so an
+    image could be built but never pushed: say so before the build (as Cloud Run is refused
+    when its target opens), unless PILOT_REGISTRY names a local registry to push to."""
+    if config.server.home != "sandbox" or os.environ.get(REGISTRY_OVERRIDE):
+        return
+    raise TargetError(
+        f"app {app.name!r}: {app.target.kind} needs its image pushed to ECR, and the sandbox "
+        "has no container registry (its simulated ECR names a host that does not resolve): "
+        f"set {REGISTRY_OVERRIDE}=HOST:PORT to a registry on this machine (e.g. Debian's "
+        "docker-registry on 127.0.0.1:5000)"
+        + hint
+        + ', or deploy it from a project on AWS (server.home = "aws")'
+    )
+
+
+def delete_ecr_images(ctx: Context, app: Any) -> str | None:
+    """Delete the ECR repository Pilot pushed the app's images to; what was deleted."""
+    from pilot_tui.deploy.registry import delete_ecr_repository
+
+    repository = resource_name(ctx.project, app.name)
+    if delete_ecr_repository(aws_clients(ctx.config, ctx.state_dir)("ecr"), repository):
+        return f"deleted ECR repository {repository}"
+    return None
+
+
+def platform_status(kind: ManagedContainer, ctx: Context) -> TargetStatus:
+    """The app's state on its cloud; an unreachable cloud is 'unknown (why)', not a crash.
+    In the sandbox, stopped emulators mean stopped apps (their state lived in memory): they
+    are not started just to be asked."""
+    if ctx.config.server.home == "sandbox" and emulators_stopped(ctx):
+        return TargetStatus("stopped (the sandbox's emulators are not running; deploy again)", "-")
+    try:
+        return kind.open(ctx).status()
+    except TargetError as exc:
+        return TargetStatus(f"unknown ({exc})", "-")
+    except Exception as exc:  # botocore / google.auth: no credentials, no network
+        return TargetStatus(f"unknown ({type(exc).__name__}: {str(exc)[:120]})", "-")
+
+
+@dataclass
+class ManagedContainer(ABC):
+    """The Target contract for a managed container platform (Lambda, ECS, Cloud Run): the
+    flow above, shared; each kind's module says how to open its platform and where its
+    images go."""
+
+    kind: ClassVar[str]
+    on_docker_host: ClassVar[bool] = False
+    has_logs: ClassVar[bool] = True
+    logs_name: ClassVar[str]  # where its log lines come from, e.g. "CloudWatch Logs"
+    made: ClassVar[str]  # what `app destroy` removes, e.g. "function, its URL and logs"
+
+    app: Any  # AppSettings
+
+    @abstractmethod
+    def open(self, ctx: Context) -> ManagedTarget:
+        """The platform's side of the app, with clients for its cloud (sandbox emulators,
+        the deployer's key, or the profile / key file pilot.toml names)."""
+
+    @abstractmethod
+    def registry(self, ctx: Context) -> Registry:
+        """The app's repository on the platform's registry, with a fresh login."""
+
+    @abstractmethod
+    def delete_images(self, ctx: Context) -> str | None:
+        """Delete the images Pilot pushed for the app; what was deleted, if anything."""
+
+    def check_registry(self, config: Any) -> None:
+        """Refuse, before the build, a deploy whose image could never be pushed."""
+        return None
+
+    def adapt_image(
+        self, ctx: DeployContext, log: RunLog, image_id: str, tag: str
+    ) -> tuple[str, str]:
+        """The (image id, tag) to push, made from the app's built image."""
+        return image_id, tag
+
+    def needs_docker(self) -> bool:
+        return True
+
+    def deploy(self, ctx: DeployContext, log: RunLog, *, force: bool = False) -> history.Release:
+        return deploy_managed(self, ctx, log, force=force)
+
+    def rollback(self, ctx: DeployContext, log: RunLog, wanted: str | None) -> history.Release:
+        return rollback_managed(self, ctx, log, wanted)
+
+    def status(self, ctx: Context) -> AppStatus:
+        app = self.app
+        live = history.live_release(ctx.state_dir, app.name)
+        state = platform_status(self, ctx)
+        where = addresses.for_app(
+            ctx.config, ctx.state_dir, app, "" if state.url == "-" else state.url
+        )
+        return AppStatus(
+            app.name, live.id if live else "-", state.health, where.url or "-", where.simulated
+        )
+
+    def logs(self, ctx: Context, *, since: float | None, limit: int) -> list[LogLine]:
+        return list(self.open(ctx).logs(since=since, limit=limit))
+
+    def log_source(self, config: Any) -> str:
+        return self.logs_name
+
+    def destroy_question(self, config: Any) -> str:
+        return f"Delete {self.app.name}'s {self.made} on {self.kind}? (history is kept)"
+
+    def destroy(self, ctx: Context, say: Say) -> list[str]:
+        if ctx.config.server.home == "sandbox" and emulators_stopped(ctx):
+            from pilot_tui.sandbox import STOPPED
+
+            say(f"{STOPPED}: nothing of {self.app.name} is left to remove")  # not started
+            return []  # just to find nothing
+        done = list(self.open(ctx).destroy(say))
+        deleted = self.delete_images(ctx)
+        if deleted:
+            done.append(deleted)
+            say(deleted)
+        return done

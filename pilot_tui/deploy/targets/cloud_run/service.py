@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.deploy.context import CancelToken
 from pilot_tui.deploy.gcp_api import (
     ApiError,
     ApiRequest,
@@ -243,6 +244,7 @@ class CloudRunService:
     app: str
     settings: Any  # CloudRunTarget
     kind: str = "cloud-run"
+    cancel: CancelToken = field(default_factory=CancelToken, repr=False)  # the deploy's
     interval: float = 2.0  # seconds between polls of an operation
     secret_names: tuple[str, ...] = ()  # env vars kept in Secret Manager, not the service
     secrets: CloudRunSecrets = field(init=False, repr=False)

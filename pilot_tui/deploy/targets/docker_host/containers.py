@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pilot_tui import redact
+from pilot_tui.deploy.context import Cancelled
 from pilot_tui.deploy.targets.docker_host import proxy
 
 PROXY_NAME = "pilot-proxy"
@@ -47,10 +48,6 @@ class ReleaseError(Exception):
     def __init__(self, message: str, logs: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.logs = logs
-
-
-class Cancelled(Exception):
-    """The person asked to stop; what was started is cleaned up by the caller."""
 
 
 @dataclass(frozen=True)

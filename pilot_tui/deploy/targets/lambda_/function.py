@@ -15,10 +15,11 @@ import hashlib
 import io
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.deploy.context import CancelToken
 from pilot_tui.deploy.shippable import Collected, collect
 from pilot_tui.deploy.targets.managed import (
     LogLine,
@@ -84,6 +85,7 @@ class LambdaFunction:
     app: str
     settings: Any  # LambdaTarget
     kind: str = "lambda"
+    cancel: CancelToken = field(default_factory=CancelToken, repr=False)  # the deploy's
 
     @property
     def name(self) -> str:

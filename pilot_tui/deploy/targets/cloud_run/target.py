@@ -1,0 +1,40 @@
+"""Target kind "cloud-run": the app as a Google Cloud Run service, its images in Artifact
+Registry, its secrets in Secret Manager."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pilot_tui.deploy.context import Context
+from pilot_tui.deploy.registry import Registry
+from pilot_tui.deploy.targets.managed import ManagedTarget
+from pilot_tui.deploy.targets.managed_flow import ManagedContainer
+
+
+class CloudRun(ManagedContainer):
+    kind: ClassVar[str] = "cloud-run"
+    logs_name: ClassVar[str] = "Cloud Logging"
+    made: ClassVar[str] = "Cloud Run service"
+
+    def open(self, ctx: Context) -> ManagedTarget:
+        from pilot_tui.deploy.targets.cloud_run.service import open_cloud_run
+
+        return open_cloud_run(ctx.config, ctx.state_dir, ctx.root, self.app)
+
+    def registry(self, ctx: Context) -> Registry:
+        from pilot_tui.deploy import artifact_registry
+
+        registry: Registry = artifact_registry.registry_for(ctx.config, ctx.root, self.app)
+        return registry
+
+    def delete_images(self, ctx: Context) -> str | None:
+        from pilot_tui.deploy.artifact_registry import delete_images
+        from pilot_tui.deploy.gcp_api import authorized_transport, deploy_key
+
+        config, app = ctx.config, self.app
+        transport = authorized_transport(deploy_key(config, ctx.root), config.gcp.project)
+        if delete_images(
+            transport, config.gcp.project, config.gcp.region, config.project.name, app.name
+        ):
+            return f"deleted {app.name}'s images in Artifact Registry"
+        return None

@@ -203,6 +203,7 @@ def releases(ns: argparse.Namespace) -> int:
 
 
 def logs(ns: argparse.Namespace) -> int:
+    from pilot_tui.cli.logs_cmd import print_logs, tail_note
     from pilot_tui.deploy.targets import target_for
     from pilot_tui.deploy.targets.docker_host.target import stream_container
 
@@ -211,8 +212,6 @@ def logs(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     pf, config, app = found
     if not target_for(app).on_docker_host:  # the cloud's logs: no Docker host needed
-        from pilot_tui.cli.managed_cmds import print_logs
-
         return print_logs(Project(pf.path), config, app, tail=ns.tail, follow=ns.follow)
     with deployer(ns, share=False, apps=[ns.app], loaded=(pf, config)) as engine:
         lines = stream_container(
@@ -228,11 +227,6 @@ def logs(ns: argparse.Namespace) -> int:
         if printed >= ns.tail > 0:
             say(tail_note(ns.tail))
         return EXIT_OK
-
-
-def tail_note(tail: int) -> str:
-    """Said when `logs` printed as many lines as --tail allows: there may be older ones."""
-    return f"(the last {tail} line(s) shown; older ones with --tail N)"
 
 
 def status(ns: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ line (docs/adding-a-target.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from pilot_tui.deploy import addresses, history
@@ -44,6 +44,26 @@ class AppStatus:
     @property
     def ok(self) -> bool:
         return self.health in ("healthy", "not deployed", "managed target")
+
+
+@dataclass(frozen=True)
+class WaypointUse:
+    """One Waypoint plugin and its settings: a `use "PLUGIN" { ... }` block."""
+
+    plugin: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WaypointApp:
+    """How Waypoint's own plugins deploy an app of a kind (`server.engine = "waypoint"`)."""
+
+    deploy: WaypointUse
+    release: WaypointUse | None = None
+    registry: WaypointUse | None = None  # where its image goes
+    site: bool = False  # a static site: a static build is uploaded as its files
+    ssm_secrets: bool = False  # its secrets are in SSM Parameter Store, referenced by path
+    unsupported: str | None = None  # why Waypoint cannot deploy it as configured
 
 
 class Target(Protocol):
@@ -92,6 +112,10 @@ class Target(Protocol):
     def destroy(self, ctx: Context, say: Say) -> list[str]:
         """Remove what the target made for the app (idempotent; the history is kept); what
         was removed, one line each, also said through ``say``."""
+        ...
+
+    def waypoint(self, config: Any) -> WaypointApp:
+        """The app as Waypoint's plugins would deploy it (waypoint.py writes waypoint.hcl)."""
         ...
 
 

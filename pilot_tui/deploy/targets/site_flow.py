@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,13 @@ from pilot_tui.deploy.targets.base import AppStatus, LogLine, NoLogs, emulators_
 from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite
 from pilot_tui.deploy.targets.managed import TargetError
 from pilot_tui.deploy.targets.s3_site.bucket import S3Site, SiteError, bucket_for
-from pilot_tui.deploy.targets.sites import SiteConfigError, open_site, site_digest, site_folder
+from pilot_tui.deploy.targets.sites import (
+    SiteConfigError,
+    local_url,
+    open_site,
+    site_digest,
+    site_folder,
+)
 
 
 def _mb(size: int) -> str:
@@ -177,7 +184,8 @@ def deploy_site(
                 "",
                 _gcs_cdn(ctx, app, site, log.line("deploy", name)),
             )
-        where = addresses.for_app(ctx.config, ctx.state_dir, app, url)
+        local = local_url(ctx, app, site.emulator, site.bucket)
+        where = addresses.for_app(ctx.config, url, local)
         if where.simulated:
             log.line("deploy", name)(
                 "the sandbox's cloud is simulated on this machine: the site answers at "
@@ -199,8 +207,6 @@ def deploy_site(
         revision = site.keep_release(release_id, manifest) if isinstance(site, S3Site) else None
         record = addresses.placed(
             ctx.config,
-            ctx.state_dir,
-            app,
             history.Release(
                 release_id,
                 name,
@@ -212,6 +218,7 @@ def deploy_site(
                 note=f"{len(changes.upload)} file(s) changed{dns_note}",
                 revision=revision,
             ),
+            local,
         )
         ctx.record_release(log, name, record)
         log.emit(
@@ -248,6 +255,7 @@ class StaticSite:
     stages above, shared; each kind's module names itself (S3 + CloudFront, GCS + CDN)."""
 
     kind: ClassVar[str]
+    emulator: ClassVar[str]  # the sandbox emulator that holds its bucket
     on_docker_host: ClassVar[bool] = False
     has_logs: ClassVar[bool] = False
 
@@ -278,7 +286,7 @@ class StaticSite:
             return AppStatus(app.name, live.id, "managed target", where.url or "-")
         from pilot_tui.sandbox import Sandbox
 
-        if addresses.SITE_EMULATORS[self.kind] not in Sandbox(ctx.state_dir).running():
+        if self.emulator not in Sandbox(ctx.state_dir).running():
             return AppStatus(
                 app.name,
                 live.id,

@@ -8,10 +8,13 @@ pilot.toml, whatever cloud the Pilot Server itself is on (a GCP server can deplo
 from __future__ import annotations
 
 import hashlib
+import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pilot_tui import cloud_clients
+from pilot_tui.deploy.context import Context
 from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite
 from pilot_tui.deploy.targets.s3_site.bucket import WORKERS, S3Site, bucket_for
 
@@ -74,3 +77,17 @@ def site_digest(files: list[Any], target: Any) -> str:
         digest.update(f"{item.key}\0{item.md5}\0{item.content_type}\n".encode())
     digest.update(repr(target).encode())
     return "sha256:" + digest.hexdigest()
+
+
+def local_url(ctx: Context, app: Any, emulator: str, bucket: str) -> Callable[[], str]:
+    """Finds the site's index on the sandbox's ``emulator``, path-style ("" with none)."""
+
+    def find() -> str:
+        from pilot_tui.sandbox import Sandbox
+
+        found = Sandbox(ctx.state_dir).load().get(emulator)
+        if found is None:
+            return ""
+        return f"{found.url}/{bucket}/{urllib.parse.quote(app.target.index)}"
+
+    return find

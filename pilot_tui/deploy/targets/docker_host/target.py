@@ -14,8 +14,9 @@ from pilot_tui import redact
 from pilot_tui.deploy import history, lock
 from pilot_tui.deploy.context import Context, DeployContext, DeployError, RunLog, Say
 from pilot_tui.deploy.events import StageFailed, StageFinished, StageStarted
-from pilot_tui.deploy.targets.base import AppStatus, LogLine, NoLogs
+from pilot_tui.deploy.targets.base import AppStatus, LogLine, NoLogs, WaypointApp, WaypointUse
 from pilot_tui.deploy.targets.docker_host import containers, release
+from pilot_tui.deploy.targets.managed import resource_name
 
 DOCKER_HOSTS = {"sandbox": "this machine's Docker", "host": "the Docker host"}
 
@@ -70,6 +71,12 @@ def _lines(stream: Iterable[bytes]) -> Iterator[str]:
             yield redact.text(raw.decode(errors="replace"))
     if pending:
         yield redact.text(pending.decode(errors="replace"))
+
+
+def local_image(config: Any, app: Any) -> WaypointUse:
+    """Waypoint's registry stanza for an image kept on the Docker host that built it."""
+    image = resource_name(config.project.name, app.name)
+    return WaypointUse("docker", {"image": image, "tag": "latest", "local": True})
 
 
 @dataclass
@@ -145,7 +152,8 @@ class DockerHost:
         live = history.live_release(ctx.state_dir, app.name)
         if live is None:
             return AppStatus(app.name, "-", "not deployed", "-")
-        assert ctx.target is not None  # status opens the host for apps on it
+        if ctx.target is None:  # the caller opens the host for the apps on it
+            raise DeployError("deploy", "this status needs the Docker host, which was not opened")
         address = release.url(ctx.config, ctx.target, app)
         return AppStatus(app.name, live.id, self._health(ctx, live), address)
 
@@ -192,6 +200,12 @@ class DockerHost:
 
     def destroy_question(self, config: Any) -> str:
         return f"Stop and remove {self.app.name}'s containers and route? (history is kept)"
+
+    def waypoint(self, config: Any) -> WaypointApp:
+        return WaypointApp(
+            WaypointUse("docker", {"service_port": self.app.target.port}),
+            registry=local_image(config, self.app),
+        )
 
     def destroy(self, ctx: Context, say: Say) -> list[str]:
         """Its route on the proxy and its containers; nothing without an open Docker host

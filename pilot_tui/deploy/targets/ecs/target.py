@@ -6,13 +6,15 @@ from typing import Any, ClassVar
 
 from pilot_tui.deploy.context import Context
 from pilot_tui.deploy.registry import Registry
-from pilot_tui.deploy.targets.managed import ManagedTarget
-from pilot_tui.deploy.targets.managed_flow import (
+from pilot_tui.deploy.targets.base import WaypointApp, WaypointUse
+from pilot_tui.deploy.targets.container import (
     ManagedContainer,
     delete_ecr_images,
     ecr_registry_for,
     refuse_unreachable_ecr,
+    waypoint_ecr,
 )
+from pilot_tui.deploy.targets.managed import ManagedTarget
 
 
 class Ecs(ManagedContainer):
@@ -30,6 +32,21 @@ class Ecs(ManagedContainer):
 
     def delete_images(self, ctx: Context) -> str | None:
         return delete_ecr_images(ctx, self.app)
+
+    def waypoint(self, config: Any) -> WaypointApp:
+        t = self.app.target
+        settings = {
+            "region": config.aws.region,
+            "memory": t.memory,
+            "cpu": t.cpu,
+            "service_port": t.port,
+            "count": t.desired_count,
+        }
+        return WaypointApp(
+            WaypointUse("aws-ecs", settings),
+            registry=waypoint_ecr(config, self.app),
+            ssm_secrets=True,  # where Pilot keeps an ECS app's secrets
+        )
 
     def check_registry(self, config: Any) -> None:
         refuse_unreachable_ecr(config, self.app)

@@ -11,7 +11,7 @@ import base64
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from pilot_tui.deploy.site_files import Changes, Remote, SiteFile
 from pilot_tui.deploy.targets.gcs_site import cdn as gcs_cdn
@@ -26,6 +26,7 @@ WORKERS = 16
 
 @dataclass
 class GcsSite:
+    emulator: ClassVar[str] = "gcs"  # the sandbox emulator that holds it
     client: Any  # google.cloud.storage.Client
     bucket: str
     location: str

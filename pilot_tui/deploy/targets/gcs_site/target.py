@@ -3,10 +3,30 @@ in the sandbox, whose GCS emulator has no CDN)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from pilot_tui.deploy.targets.base import WaypointApp, WaypointUse
+from pilot_tui.deploy.targets.docker_host.target import local_image
+from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite
+from pilot_tui.deploy.targets.managed import resource_name
 from pilot_tui.deploy.targets.site_flow import StaticSite
 
 
 class GcsCdn(StaticSite):
     kind: ClassVar[str] = "gcs-cdn"
+    emulator: ClassVar[str] = GcsSite.emulator
+
+    def waypoint(self, config: Any) -> WaypointApp:
+        bucket = f"{resource_name(config.project.name, self.app.name)}-site"
+        sync = [
+            "gcloud",
+            "storage",
+            "rsync",
+            "--recursive",
+            "--delete-unmatched-destination-objects",
+            ".",
+            f"gs://{bucket}",
+        ]
+        # An image only if its build is not static (auto): kept where it was built.
+        registry = local_image(config, self.app)
+        return WaypointApp(WaypointUse("exec", {"command": sync}), registry=registry, site=True)

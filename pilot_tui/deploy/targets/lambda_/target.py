@@ -8,14 +8,16 @@ from typing import Any, ClassVar
 
 from pilot_tui.deploy.context import Context, DeployContext, RunLog
 from pilot_tui.deploy.registry import Registry
-from pilot_tui.deploy.targets.managed import ManagedTarget
-from pilot_tui.deploy.targets.managed_flow import (
+from pilot_tui.deploy.targets.base import WaypointApp, WaypointUse
+from pilot_tui.deploy.targets.container import (
     ManagedContainer,
-    StageError,
     delete_ecr_images,
     ecr_registry_for,
     refuse_unreachable_ecr,
+    waypoint_ecr,
 )
+from pilot_tui.deploy.targets.managed import ManagedTarget
+from pilot_tui.deploy.targets.managed_flow import StageError
 
 
 class Lambda(ManagedContainer):
@@ -39,6 +41,24 @@ class Lambda(ManagedContainer):
 
     def delete_images(self, ctx: Context) -> str | None:
         return delete_ecr_images(ctx, self.app)
+
+    def waypoint(self, config: Any) -> WaypointApp:
+        t = self.app.target
+        return WaypointApp(
+            WaypointUse(
+                "aws-lambda",
+                {"region": config.aws.region, "memory": t.memory, "timeout": t.timeout},
+            ),
+            release=WaypointUse("lambda-function-url"),
+            registry=waypoint_ecr(config, self.app),
+            unsupported=(
+                f"app {self.app.name!r} left out: Waypoint's aws-lambda plugin deploys "
+                f"container images only; set apps.{self.app.name}.target.package = "
+                '"image", or deploy it with server.engine = "pilot"'
+                if self.zipped()
+                else None
+            ),
+        )
 
     def check_registry(self, config: Any) -> None:
         refuse_unreachable_ecr(config, self.app, ', use target.package = "zip"')

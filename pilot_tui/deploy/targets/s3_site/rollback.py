@@ -17,7 +17,7 @@ from pilot_tui.deploy.events import Released, StageFailed, StageFinished, StageS
 from pilot_tui.deploy.site_files import Remote
 from pilot_tui.deploy.targets.managed import TargetError
 from pilot_tui.deploy.targets.s3_site.bucket import KEEP_DAYS, S3Site, SiteError, VersionGone
-from pilot_tui.deploy.targets.sites import SiteConfigError, open_site
+from pilot_tui.deploy.targets.sites import SiteConfigError, local_url, open_site
 
 
 @dataclass(frozen=True)
@@ -126,8 +126,6 @@ def rollback_site(ctx: DeployContext, log: RunLog, app: Any, wanted: str | None)
         # Kept like a deploy's, so rolling forward again (or back to this one) works.
         record = addresses.placed(
             ctx.config,
-            ctx.state_dir,
-            app,
             dataclasses.replace(
                 earlier,
                 id=release_id,
@@ -137,6 +135,7 @@ def rollback_site(ctx: DeployContext, log: RunLog, app: Any, wanted: str | None)
                 note=f"rollback to {earlier.id}",
                 revision=site.keep_release(release_id, manifest),
             ),
+            local_url(ctx, app, site.emulator, site.bucket),
         )
         ctx.record_release(log, name, record)
         log.emit(

@@ -1,5 +1,6 @@
-"""`logs` for apps that do not run on the Docker host: their cloud's own logs (CloudWatch,
-Cloud Logging), polled through their target (deploy.app_logs)."""
+"""`logs` of apps that do not run on the Docker host: their cloud's own logs (CloudWatch,
+Cloud Logging), polled through their target (deploy.app_logs); and the note both kinds of
+`logs` print when --tail cut older lines off."""
 
 from __future__ import annotations
 
@@ -29,8 +30,6 @@ def print_logs(project: Project, config: Any, app: Any, *, tail: int, follow: bo
             if first and not lines:
                 say(f"{app.name}: no log lines yet on {app.target.kind}")
             if first and len(lines) >= tail > 0:
-                from pilot_tui.cli.deploy_cmds import tail_note
-
                 say(tail_note(tail))
             first = False
             if not follow:
@@ -39,3 +38,8 @@ def print_logs(project: Project, config: Any, app: Any, *, tail: int, follow: bo
     except (TargetError, NoLogs) as exc:
         error(f"{app.name}: {exc}")
         return EXIT_FAILED
+
+
+def tail_note(tail: int) -> str:
+    """Said when `logs` printed as many lines as --tail allows: there may be older ones."""
+    return f"(the last {tail} line(s) shown; older ones with --tail N)"

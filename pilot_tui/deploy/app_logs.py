@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pilot_tui import redact
-from pilot_tui.deploy.context import Plain
+from pilot_tui.deploy.context import ProjectContext
 from pilot_tui.deploy.targets import target_for
 from pilot_tui.deploy.targets.base import LogLine, NoLogs
 from pilot_tui.deploy.targets.docker_host.target import docker_host_name
@@ -34,7 +34,7 @@ def poll(
 ) -> list[LogLine]:
     """The app's lines after ``since`` (all recent ones when None), oldest first. ``client``
     is the Docker host's, needed only for apps that run on it."""
-    context = Plain(config, state_dir, root, client)
+    context = ProjectContext(config, state_dir, root, client)
     lines = target_for(app).logs(context, since=since, limit=limit)
     return [LogLine(line.timestamp, redact.text(line.text), line.source) for line in lines]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.deploy.context import Plain, Say
+from pilot_tui.deploy.context import ProjectContext, Say
 from pilot_tui.deploy.targets import target_for
 
 
@@ -16,4 +16,4 @@ def destroy_app(config: Any, state_dir: Path, root: Path, app: Any, say: Say) ->
     said through ``say``. No Docker host is opened here: an app on one is left to `server
     destroy`'s containers step (`app destroy` gives its target the open host). Raises one
     of targets.failures() when the cloud refuses."""
-    return target_for(app).destroy(Plain(config, state_dir, root), say)
+    return target_for(app).destroy(ProjectContext(config, state_dir, root), say)

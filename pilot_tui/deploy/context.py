@@ -3,7 +3,8 @@
 The engine (engine.Deployer) is one DeployContext: the project (config, folders), the Docker
 host's client when one is open, one cancellation token, and the deploy-time services every
 kind shares (the app's environment, an image build, the shared release history). Day-two
-operations (status, logs, destroy) need only a Context, which Plain gives without an engine.
+operations (status, logs, destroy) need only a Context: ProjectContext is one without an
+engine.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ class DeployContext(Context, Protocol):
 
 
 @dataclass
-class Plain:
+class ProjectContext:
     """A Context without an engine: for status, logs and destroy from the CLI or a screen."""
 
     config: Any  # PilotConfig

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pilot_tui.errors import PilotError
 from pilot_tui.runner import Command, RunnerError, capture, pid_alive, spawn_daemon, stop_pid
 
 BASE_IMAGE = "pilot/busybox:latest"
@@ -44,8 +45,10 @@ BRIDGE_SLOTS = range(1, 251)
 NETWORK_POOL_SIZE = 27  # 8 user-defined networks per engine
 
 
-class DockerdError(Exception):
+class DockerdError(PilotError):
     """The private engine could not be started, reached or given its base image."""
+
+    title = "Private Docker engine failed"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import traceback
 from pathlib import Path
 
 from pilot_tui import redact
+from pilot_tui.errors import PilotError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 
 
@@ -33,9 +34,18 @@ def record(state_dir: Path | None, what: str, error: BaseException) -> Path | No
     return path
 
 
+def title(error: BaseException) -> str:
+    """The few words a panel leads with: a PilotError's own title, else the base's."""
+    return error.title if isinstance(error, PilotError) else PilotError.title
+
+
 def describe(state_dir: Path | None, what: str, error: BaseException) -> str:
-    """One message for a failed piece of work: what failed, why, and where the details are."""
-    message = str(error).strip() or type(error).__name__
+    """One message for a failed piece of work: what failed, why, what to do next (a
+    PilotError's hint, on its own line), and where the details are."""
+    if isinstance(error, PilotError):
+        message = error.message.strip() + (f"\n{error.hint}" if error.hint else "")
+    else:
+        message = str(error).strip()
     log = record(state_dir, what, error)
     where = f"\n(details: {log})" if log else ""
-    return redact.text(f"{what} failed: {message}") + where
+    return redact.text(f"{what} failed: {message or type(error).__name__}") + where

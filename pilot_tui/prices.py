@@ -46,8 +46,13 @@ def monthly(cloud: str, size: str) -> float | None:
 
 
 def label(cloud: str, size: str) -> str:
-    price = monthly(cloud, size)
-    return f"{size}  ~${price:,.2f}/month" if price is not None else size
+    """A size as the Server form lists it, with the same monthly figure `server plan` shows
+    (machine, disk and address: the machine alone understates it by about 40%)."""
+    total = estimate(cloud, size).total
+    return f"{size}  ~${total:,.2f}/month" if total is not None else size
+
+
+EXTRAS = f"machine + {ROOT_DISK_GB} GB disk + public IPv4"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pilot_tui.errors import EXIT_INVALID, PilotError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir, file_kind
 
 PROJECT_FILE = "pilot.toml"
@@ -26,8 +27,11 @@ STATE_SUBDIRS = ("terraform", "outputs", "releases", "keys", "logs")
 MAX_PROJECT_FILE = 1 << 20
 
 
-class ProjectNotFound(Exception):
+class ProjectNotFound(PilotError):
     """No pilot.toml where one was looked for; the message says where and what to do."""
+
+    exit_code = EXIT_INVALID
+    title = "No project file"
 
 
 class ProjectFileUnusable(ProjectNotFound):

@@ -2,8 +2,9 @@
 a terminal.
 
 By value: every secret value the project holds is masked wherever it appears. They are
-loaded once when the project is loaded (``load_project``: every app's .pilot/secrets/APP.env,
-the environment's value of each declared secret name, Pilot's own keys under .pilot/keys),
+loaded once when the project is loaded (deploy.secrets.register_project: every app's
+.pilot/secrets/APP.env, the environment's value of each declared secret name, Pilot's own
+keys under .pilot/keys, found by ``key_values``),
 so a fresh `pilot-tui logs` masks what a deploy would; values read later (a registry token, a
 deployer key) are added with ``register``. Each is also masked in the escaped form JSON lines
 give it. Names are never masked (`token=$APP_TOKEN` in a Dockerfile stays readable).
@@ -20,15 +21,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pilot_tui.config.schema import PilotConfig
+    pass
 
 _PATTERNS = (
     re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
@@ -103,22 +103,7 @@ def _mask_if_random(match: re.Match[str]) -> str:
     return MASK if classes == 3 or "/" in word or "+" in word else word
 
 
-def load_project(
-    state_dir: Path, config: PilotConfig, env: Mapping[str, str] | None = None
-) -> None:
-    """Register every secret value this project holds: each stored in .pilot/secrets/ (all
-    apps', listed or not), the environment's value of each secret name pilot.toml declares,
-    and the private halves of Pilot's own keys in .pilot/keys/."""
-    from pilot_tui.deploy.secrets import stored_values
-
-    env = os.environ if env is None else env
-    names = {name for app in config.apps for name in app.secrets}
-    register(stored_values(state_dir))
-    register(env[name] for name in names if name in env)
-    register(_key_values(state_dir / "keys"))
-
-
-def _key_values(keys: Path) -> list[str]:
+def key_values(keys: Path) -> list[str]:
     """The secret parts of Pilot's key files: PEM private keys' bodies, and the key fields
     of the deployers' JSON key files."""
     found: list[str] = []

@@ -26,14 +26,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from pilot_tui.errors import PilotError
 from pilot_tui.fsutil import pid_exists
 
 Stream = Literal["stdout", "stderr"]
 LINE_LIMIT = 64 * 1024 * 1024  # `terraform show -json` prints the whole plan on one line
 
 
-class RunnerError(Exception):
+class RunnerError(PilotError):
     """A command could not be started (missing binary, bad directory, ...)."""
+
+    title = "Command could not start"
 
 
 @dataclass(frozen=True)

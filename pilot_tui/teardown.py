@@ -7,7 +7,8 @@ list of Things (kind, name, how it was found, the step that removes it). The CLI
 Server screen show that list, ask once, and ``execute`` removes it step by step:
 
 1. apps: each app's managed target's own destroy (sites, functions, services, images);
-2. containers: the apps' containers on this machine's Docker (the sandbox) and the proxy;
+2. containers: the apps' containers on this machine's Docker (the sandbox) and the proxy,
+   then the private `pilot` network they joined;
 3. deployer: the IAM user, its access keys and the execution roles setup made;
 4. server: Terraform destroys what its state holds;
 5. state: the state bucket and lock table (kept with ``keep_state``);
@@ -25,6 +26,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.cloud import aws_errors
+from pilot_tui.naming import PROJECT_TAG, deployer_user, parameter_path, prefix, project_resource
+
+UNOWNED_BUCKET = "S3 bucket, not provably Pilot's"
 STEPS = ("apps", "containers", "deployer", "server", "state", "local")
 STEP_TITLES = {
     "apps": "apps (each target's own destroy)",
@@ -59,6 +64,7 @@ class Thing:
 
 KIND_STEPS = {
     "S3 bucket": "apps",
+    UNOWNED_BUCKET: "apps",  # listed, never removed (Inventory.unowned)
     "CloudFront distribution": "apps",
     "Lambda function": "apps",
     "ECR repository": "apps",
@@ -73,6 +79,7 @@ KIND_STEPS = {
     "GCS bucket": "apps",
     "Cloud Run service": "apps",
     "container": "containers",
+    "Docker network": "containers",
     "IAM user": "deployer",
     "access key": "deployer",
     "IAM role": "deployer",
@@ -98,6 +105,32 @@ class Inventory:
     remove: list[Thing]
     keep: list[Thing] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # what could not be listed, and why
+    # Named like the project's but with nothing to show Pilot made it (no tag, not the
+    # state bucket, not a site's): listed and left alone, never deleted on a name alone.
+    unowned: list[Thing] = field(default_factory=list)
+
+    @property
+    def has_state(self) -> bool:
+        """A state bucket or lock table is listed: there is a keep-state choice to make."""
+        return any(t.step == "state" for t in [*self.remove, *self.keep])
+
+    def keeping_state(self, keep_state: bool) -> Inventory:
+        """The same list with the state bucket and lock table kept or removed: the choice
+        `server destroy --keep-state` makes, and the Server screen's confirmation."""
+        every = sorted([*self.remove, *self.keep], key=_order)
+        keep = [t for t in every if keep_state and t.step == "state"]
+        return Inventory(
+            [t for t in every if t not in keep], keep, list(self.problems), list(self.unowned)
+        )
+
+    def unowned_lines(self) -> list[str]:
+        """Each thing left alone, why, and how its owner can remove it."""
+        return [
+            f"Kept, not Pilot's to remove: S3 bucket {t.name} ({t.found}). If it is "
+            f"this project's, remove it yourself: aws s3 rb s3://{t.name} --force "
+            "(a versioned bucket needs every object version deleted first)"
+            for t in self.unowned
+        ]
 
     def by_step(self) -> list[tuple[str, list[Thing]]]:
         return [
@@ -127,11 +160,19 @@ def inventory(
         else Thing(t.kind, t.name, f"{t.found}; not in Terraform state", t.app, t.target)
         for t in rest
     ]
-    everything = _unique([*rest, *terraform])
-    order = {step: index for index, step in enumerate(STEPS)}
-    everything.sort(key=lambda t: (order[t.step], t.app, t.kind, t.name))
+    everything = sorted(_unique([*rest, *terraform]), key=_order)
     keep = [t for t in everything if keep_state and t.step == "state"]
-    return Inventory([t for t in everything if t not in keep], keep, list(problems))
+    unowned = [t for t in everything if t.kind == UNOWNED_BUCKET]
+    return Inventory(
+        [t for t in everything if t not in keep and t not in unowned],
+        keep,
+        list(problems),
+        unowned,
+    )
+
+
+def _order(thing: Thing) -> tuple[int, str, str, str]:
+    return (STEPS.index(thing.step), thing.app, thing.kind, thing.name)
 
 
 def _unique(things: list[Thing]) -> list[Thing]:
@@ -145,10 +186,6 @@ def _unique(things: list[Thing]) -> list[Thing]:
 
 
 # -- names ---------------------------------------------------------------------------------
-def prefix(project: str) -> str:
-    return f"pilot-{project}-"
-
-
 def app_of(project: str, name: str, suffix: str = "") -> str:
     """The app a ``pilot-PROJECT-APP[suffix]`` name belongs to ("" when none)."""
     if not name.startswith(prefix(project)):
@@ -220,7 +257,8 @@ class Scan:
             found != self._tag
             and app not in self.apps
             and any(
-                f"pilot-{other}-" in name or f"/pilot/{other}/" in name for other in self.neighbours
+                prefix(other) in name or f"{parameter_path(other)}/" in name
+                for other in self.neighbours
             )
         ):
             return  # pilot-acme-dev-web is project acme-dev's, not app dev-web of acme
@@ -246,7 +284,7 @@ class Scan:
         names += [
             t["Value"]
             for t in self.aws("ec2").describe_tags(
-                Filters=[{"Name": "key", "Values": ["pilot:project"]}]
+                Filters=[{"Name": "key", "Values": [PROJECT_TAG]}]
             )["Tags"]
         ]
         self.neighbours = {n for n in names if n.startswith(start)}
@@ -260,16 +298,31 @@ class Scan:
         return f"tag pilot:project={self.project}"
 
     def _s3(self) -> None:
+        """An app's site bucket (pilot-PROJECT-APP-site) goes with its target's destroy;
+        another pilot-PROJECT-* bucket goes only if it carries the project's tag (the
+        state bucket is _aws_state's); one with neither is listed and left alone."""
         assert self.aws is not None
-        for bucket in self.aws("s3").list_buckets().get("Buckets", []):
+        s3 = self.aws("s3")
+        for bucket in s3.list_buckets().get("Buckets", []):
             name = bucket["Name"]
-            if name.startswith(prefix(self.project)):
+            if not name.startswith(prefix(self.project)) or name == self.state_bucket:
+                continue
+            if name.endswith("-site"):
                 self._add(
                     "S3 bucket",
                     name,
                     self._named,
                     app_of(self.project, name, "-site"),
                     "s3-cloudfront",
+                )
+            elif _bucket_tags(s3, name).get("pilot:project") == self.project:
+                self._add("S3 bucket", name, self._tag)  # no target's: swept
+            else:
+                self._add(
+                    UNOWNED_BUCKET,
+                    name,
+                    f"{self._named}, but no pilot:project={self.project} tag, no app's "
+                    "site and not the state bucket in pilot.toml",
                 )
 
     def _cloudfront(self) -> None:
@@ -310,7 +363,7 @@ class Scan:
     def _ecs(self) -> None:
         assert self.aws is not None
         ecs = self.aws("ecs")
-        cluster = f"pilot-{self.project}"
+        cluster = project_resource(self.project)
         clusters = ecs.describe_clusters(clusters=[cluster]).get("clusters", [])
         if any(c.get("status") == "ACTIVE" for c in clusters):
             self._add("ECS cluster", cluster, f"name {cluster}", target="ecs")
@@ -409,7 +462,7 @@ class Scan:
         logs = self.aws("logs")
         for group_prefix, target in (
             (f"/aws/lambda/{prefix(self.project)}", "lambda"),
-            (f"/pilot/{self.project}/", "ecs"),
+            (f"{parameter_path(self.project)}/", "ecs"),
         ):
             for page in logs.get_paginator("describe_log_groups").paginate(
                 logGroupNamePrefix=group_prefix
@@ -421,7 +474,7 @@ class Scan:
 
     def _ssm(self) -> None:
         assert self.aws is not None
-        path = f"/pilot/{self.project}"
+        path = parameter_path(self.project)
         for page in (
             self.aws("ssm")
             .get_paginator("get_parameters_by_path")
@@ -509,6 +562,28 @@ class Scan:
                     self._add(
                         "container", proxy.name, "Pilot's proxy, serving no other project here"
                     )
+            # ... and so does the private network the apps and the proxy join.
+            from pilot_tui.deploy.targets.docker_host.containers import NETWORK
+
+            for network in self.docker.networks.list(names=[NETWORK]):
+                if network.name == NETWORK:
+                    self._add(
+                        "Docker network",
+                        network.name,
+                        "Pilot's private app network, used by no other project here",
+                    )
+
+
+def _bucket_tags(s3: Any, bucket: str) -> dict[str, str]:
+    from botocore.exceptions import ClientError
+
+    try:
+        tags = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchTagSet":
+            return {}
+        raise
+    return {t["Key"]: t["Value"] for t in tags}
 
 
 def _elb_tags(elbv2: Any, arns: list[str]) -> dict[str, dict[str, str]]:
@@ -521,10 +596,10 @@ def _elb_tags(elbv2: Any, arns: list[str]) -> dict[str, dict[str, str]]:
 
 def local_records(state_dir: Path) -> list[Thing]:
     """Files in .pilot/ that say something is live or hold a deployer's key."""
+    from pilot_tui.cloud.identity_aws import KEY_FILE
+    from pilot_tui.cloud.identity_gcp import KEY_FILE as GCP_KEY_FILE
     from pilot_tui.deploy import history
-    from pilot_tui.identity import KEY_FILE
-    from pilot_tui.identity_gcp import KEY_FILE as GCP_KEY_FILE
-    from pilot_tui.server import OUTPUTS_FILE
+    from pilot_tui.provision.server import OUTPUTS_FILE
 
     found = []
     for path in sorted((state_dir / "releases").glob("*.json")):
@@ -606,7 +681,10 @@ class Teardown:
                 partial(destroy_app, self.config, self.state_dir, self.root, app, say),
                 say,
             )
-        self._sweep([t for t in things if t.kind in SWEPT], say)
+        self._sweep(
+            [t for t in things if t.kind in SWEPT or (t.kind == "S3 bucket" and not t.target)],
+            say,
+        )
 
     def _sweep(self, things: list[Thing], say: Say) -> None:
         """Leftovers no target's destroy owns (a cluster with no service, a repository or a
@@ -624,8 +702,9 @@ class Teardown:
             return
         from docker.errors import NotFound
 
-        proxies = [t for t in things if not t.found.startswith("label")]
-        for thing in [*[t for t in things if t not in proxies], *proxies]:  # the proxy last
+        containers = [t for t in things if t.kind == "container"]
+        proxies = [t for t in containers if not t.found.startswith("label")]
+        for thing in [*[t for t in containers if t not in proxies], *proxies]:  # the proxy last
 
             def remove(thing: Thing = thing) -> None:
                 with contextlib.suppress(NotFound):
@@ -633,12 +712,20 @@ class Teardown:
                     say(f"removed container {thing.name}")
 
             self._try(f"container {thing.name}", remove, say)
+        for thing in [t for t in things if t.kind == "Docker network"]:  # once it is empty
+
+            def remove_network(thing: Thing = thing) -> None:
+                with contextlib.suppress(NotFound):
+                    docker.networks.get(thing.name).remove()
+                    say(f"removed Docker network {thing.name}")
+
+            self._try(f"Docker network {thing.name}", remove_network, say)
 
     # deployer --------------------------------------------------------------------------
     def remove_deployer(self, things: list[Thing], say: Say) -> None:
         keys = self.state_dir / "keys"
         if self.scan.aws is not None and any(t.kind != "GCP service account" for t in things):
-            from pilot_tui.identity import AwsDeployer
+            from pilot_tui.cloud.identity_aws import AwsDeployer
 
             deployer = AwsDeployer(
                 self.scan.aws("iam"),
@@ -649,13 +736,11 @@ class Teardown:
             if self._try("the AWS deployer", lambda: deployer.remove(keys), say):
                 say(f"removed the AWS deployer {deployer_name(self.config)}, its keys and roles")
         if any(t.kind == "GCP service account" for t in things):
-            from pilot_tui.deploy.gcp_api import authorized_transport, key_path
-            from pilot_tui.identity_gcp import GcpDeployer
+            from pilot_tui.cloud.clients import google_transport
+            from pilot_tui.cloud.identity_gcp import GcpDeployer
 
             def remove_gcp() -> None:
-                transport = authorized_transport(
-                    key_path(self.config.gcp.credentials, self.root), self.config.gcp.project
-                )
+                transport = google_transport(self.config, self.root, role="admin")
                 GcpDeployer(transport, self.config.project.name, self.config.gcp.project).remove(
                     keys
                 )
@@ -707,7 +792,7 @@ class Teardown:
 
     # state -----------------------------------------------------------------------------
     def remove_state(self, things: list[Thing], say: Say) -> None:
-        from pilot_tui import backends
+        from pilot_tui.provision import backends
 
         aws, gcs = self.scan.aws, self.scan.gcs
         for thing in things:
@@ -757,20 +842,26 @@ def _sweep_one(aws: Callable[[str], Any], thing: Thing, say: Say) -> None:
             aws("ecr").delete_repository(repositoryName=thing.name, force=True)
         elif thing.kind == "log group":
             aws("logs").delete_log_group(logGroupName=thing.name)
+        elif thing.kind == "S3 bucket":  # tagged, no target's: every version, then it
+            from pilot_tui.provision.backends import remove_s3_bucket
+
+            remove_s3_bucket(aws("s3"), thing.name)
         else:
             aws("ssm").delete_parameter(Name=thing.name)
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if "NotFound" in code or code in ("ParameterNotFound", "ClusterNotFoundException"):
+        code = aws_errors.code(exc)
+        if "NotFound" in code or code in (
+            "ParameterNotFound",
+            "ClusterNotFoundException",
+            "NoSuchBucket",
+        ):
             return  # its target's destroy removed it already
         raise
     say(f"deleted {thing.kind} {thing.name}")
 
 
 def deployer_name(config: Any) -> str:
-    from pilot_tui.identity import user_name
-
-    return user_name(config.project.name)
+    return deployer_user(config.project.name)
 
 
 TARGET_CLASSES = {
@@ -800,10 +891,11 @@ def make_scan(config: Any, root: Path) -> Scan:
     """Where this project's things can be: the sandbox's emulators (never started here: when
     they are stopped, what they held is gone) or the profile / key file in pilot.toml, and
     this machine's Docker in the sandbox. What cannot be reached is a problem, said."""
-    from pilot_tui import backends, cloud_clients
+    from pilot_tui.cloud.clients import project_aws, project_gcs
+    from pilot_tui.cloud.identity_aws import KEY_FILE
     from pilot_tui.config.schema import AWS_TARGETS, GCP_TARGETS
-    from pilot_tui.deploy.targets.managed import resource_name
-    from pilot_tui.identity import KEY_FILE
+    from pilot_tui.naming import resource_name
+    from pilot_tui.provision import backends
 
     state_dir = root / ".pilot"
     sandbox = config.server.home == "sandbox"
@@ -817,25 +909,22 @@ def make_scan(config: Any, root: Path) -> Scan:
         or (state_dir / "keys" / KEY_FILE).is_file()
     ):
         try:
-            made = cloud_clients.aws_session(config, state_dir, sandbox=sandbox, start=False)
+            made = project_aws(config, state_dir, sandbox=sandbox, start=False)
         except Exception as exc:  # no such profile, ...
             made = None
             scan.notes.append(f"AWS: {exc}")
         if made is not None:
-            session, endpoint = made
-            clients: dict[str, Any] = {}
+            made_aws, clients = made, dict[str, Any]()
 
             def aws(service: str) -> Any:
                 if service not in clients:
-                    clients[service] = session.client(service, endpoint_url=endpoint)
+                    clients[service] = made_aws.client(service)
                 return clients[service]
 
             scan.aws = aws
     if sandbox or config.server.home == "gcp" or kinds & GCP_TARGETS:
         try:
-            scan.gcs = cloud_clients.gcs_client(
-                config, state_dir, root, sandbox=sandbox, start=False
-            )
+            scan.gcs = project_gcs(config, state_dir, root, sandbox=sandbox, start=False)
         except Exception as exc:  # no credentials
             scan.notes.append(f"Google Cloud Storage: {exc}")
     if sandbox:
@@ -848,7 +937,7 @@ def make_scan(config: Any, root: Path) -> Scan:
     elif config.state.backend == "gcs":
         scan.gcs_state_bucket = backends.bucket_name(config)
     if not sandbox:  # no emulator answers for these: pilot.toml says they may exist
-        from pilot_tui.identity_gcp import wants_gcp_deployer
+        from pilot_tui.cloud.identity_gcp import wants_gcp_deployer
 
         scan.declared = [
             Thing(
@@ -865,7 +954,7 @@ def make_scan(config: Any, root: Path) -> Scan:
             scan.declared.append(
                 Thing(
                     "GCP service account",
-                    f"pilot-{project}-deployer",
+                    deployer_user(project),
                     "pilot.toml (an app or the server on Google Cloud)",
                 )
             )
@@ -916,7 +1005,11 @@ async def execute(
                         if result.interrupted
                         else f"failed at {', '.join(result.errored) or 'a step'}"
                     )
-                    teardown.failures.append(f"terraform destroy {why} (log: {result.log})")
+                    teardown.failures.append(
+                        f"terraform destroy {why} after {len(result.completed)} of "
+                        f"{plan.total} change(s); what remains is listed above "
+                        f"(log: {result.log})"
+                    )
                     if result.killed:  # what may now exist outside its state, as for `up`
                         for line in server.after_kill(result):
                             say(line)
@@ -960,16 +1053,18 @@ async def remaining(teardown: Teardown, server: Any) -> Inventory:
     """What a fresh scan still finds (and what Terraform's state still holds)."""
     import asyncio
 
-    from pilot_tui.server import ServerError
+    from pilot_tui.provision.server import ServerError
 
     found, problems = await asyncio.to_thread(teardown.scan.run, declared=False)
-    addresses: list[str] = []
+    ids: dict[str, str] = {}
     # A remote state went with the state bucket (unless --keep-state): there is no state
     # left to read, and the scan above finds by tag whatever Terraform would have held.
     state_removed = not teardown.keep_state and teardown.config.state.backend != "local"
     if server is not None and not state_removed:
         try:
-            addresses = await server.state_resources()
+            # With their ids: what the scan finds by tag that Terraform still holds is
+            # listed once, as Terraform's (not as "not in Terraform state").
+            ids = await server.state_ids()
         except ServerError as exc:
             problems = [*problems, f"Terraform's state could not be read ({exc})"]
-    return inventory(found, addresses, {}, keep_state=teardown.keep_state, problems=problems)
+    return inventory(found, list(ids), ids, keep_state=teardown.keep_state, problems=problems)

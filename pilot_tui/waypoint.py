@@ -19,10 +19,14 @@ from typing import Any
 
 from pilot_tui.deploy.targets import target_for
 from pilot_tui.deploy.targets.base import WaypointApp, WaypointUse
+from pilot_tui.errors import EXIT_INVALID, PilotError
 
 
-class WaypointError(Exception):
+class WaypointError(PilotError):
     """An app Waypoint's plugins cannot deploy as configured; the message names the key."""
+
+    exit_code = EXIT_INVALID
+    title = "Waypoint export refused"
 
 
 HEADER = (

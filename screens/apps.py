@@ -24,8 +24,9 @@ from pilot_tui.app_questions import (
     detected_build,
 )
 from pilot_tui.apps import Detected
-from pilot_tui.config.document import ConfigChanged, ConfigRefused, ProjectFile
+from pilot_tui.config.document import ProjectFile
 from pilot_tui.config.schema import STATIC_TARGETS
+from pilot_tui.errors import PilotError
 from pilot_tui.screens.footer import PilotFooter
 from pilot_tui.screens.ordered_keys import TextInput
 
@@ -242,7 +243,7 @@ class NewAppScreen(Screen[None]):
             return
         try:
             self.pf.save(text)
-        except (ConfigRefused, ConfigChanged) as exc:
+        except PilotError as exc:  # refused, or pilot.toml changed meanwhile
             self.notify(f"Not saved: {exc}", severity="error")
             return
         self.notify(f"Added app {self.query_one('#name', Input).value.strip()}")

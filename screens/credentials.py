@@ -12,8 +12,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, LoadingIndicator, Static
 from textual.worker import Worker, WorkerState
 
+from pilot_tui.cloud.credentials import Row, credential_report
 from pilot_tui.config.schema import PilotConfig
-from pilot_tui.credentials import Row, credential_report
 from pilot_tui.screens.failures import worker_failure
 from pilot_tui.screens.footer import PilotFooter
 
@@ -72,13 +72,15 @@ class CredentialsScreen(Screen[None]):
     )
     def check_all(self) -> list[Row]:
         from pilot_tui.project import STATE_DIR
-        from pilot_tui.sandbox import Sandbox
 
+        app = self.app  # the check may outlive the app's exit: keep hold of it
         state_dir = self.root / STATE_DIR
-        was_running = bool(Sandbox(state_dir).running())
+        sandbox = self.config.server.home == "sandbox"
+        if sandbox:  # recorded before the check starts them, so the exit stops them
+            app.starting_sandbox(state_dir)  # type: ignore[attr-defined]
         rows = credential_report(self.config, self.config.server.home, self.root)
-        if self.config.server.home == "sandbox" and not was_running:
-            self.app.started_sandboxes.add(state_dir)  # type: ignore[attr-defined]
+        if sandbox:
+            app.stop_if_shutting_down(state_dir)  # type: ignore[attr-defined]
         return rows
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

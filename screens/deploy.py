@@ -33,7 +33,7 @@ from pilot_tui.deploy.events import (
 )
 from pilot_tui.deploy.targets import target_for
 from pilot_tui.screens.colorlog import ColorLog, colour_level
-from pilot_tui.screens.failures import worker_failure
+from pilot_tui.screens.failures import ErrorPanel
 from pilot_tui.screens.footer import PilotFooter
 
 LOG_LINES = 5000
@@ -65,7 +65,7 @@ class DeployScreen(Screen[None]):
         yield Header()
         with Vertical(id="deploy"):
             yield Static(f"[b]{verb} {self.app_name}[/b]", id="deploy-title")
-            yield Static(id="deploy-error", classes="hidden")
+            yield ErrorPanel(id="deploy-error", classes="hidden")
             yield DataTable(id="stages", cursor_type="none", show_cursor=False)
             yield Static("Starting…", id="deploy-result")
             yield ColorLog(id="deploy-log", max_lines=LOG_LINES)
@@ -86,7 +86,6 @@ class DeployScreen(Screen[None]):
     def run_engine(self) -> object:
         from pilot_tui.deploy.session import open_deployer
         from pilot_tui.project import Project
-        from pilot_tui.sandbox import Sandbox
         from pilot_tui.screens.project_config import effective_config
 
         config = effective_config(self.app, self.project_file)
@@ -95,8 +94,8 @@ class DeployScreen(Screen[None]):
         app = config.app(self.app_name)
         self.has_logs = app is None or target_for(app).has_logs
         state_dir = Project(self.project_file).state_dir
-        if config.server.home == "sandbox" and not Sandbox(state_dir).running():
-            self.app.started_sandboxes.add(state_dir)  # type: ignore[attr-defined]
+        if config.server.home == "sandbox":  # recorded before a start: the exit stops it
+            self.app.starting_sandbox(state_dir)  # type: ignore[attr-defined]
         with open_deployer(
             self.project_file,
             config,
@@ -145,12 +144,10 @@ class DeployScreen(Screen[None]):
         from pilot_tui import redact
 
         message, logs = redact.text(message), tuple(redact.text(line) for line in logs)
-        pinned = self.query_one("#deploy-error", Static)
         tail = "\n".join(f"  | {line}" for line in logs[-12:])
-        pinned.update(
+        self.query_one("#deploy-error", ErrorPanel).pin(
             f"[b]{message}[/b]" + (f"\nThe new release's last lines:\n{tail}" if tail else "")
         )
-        pinned.remove_class("hidden")
         for line in logs:
             self._pending.append(colour_level("error", line))
 
@@ -183,7 +180,9 @@ class DeployScreen(Screen[None]):
                 if self.query_one("#deploy-error").has_class("hidden"):
                     from pilot_tui.project import Project
 
-                    self._pin(worker_failure(event.worker, Project(self.project_file).state_dir))
+                    self.query_one("#deploy-error", ErrorPanel).pin_failure(
+                        event.worker, Project(self.project_file).state_dir
+                    )
 
     def action_app_logs(self) -> None:
         from pilot_tui.screens.app_logs import AppLogsScreen

@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Input, Label, Static
 
-from pilot_tui.credentials import key_file_problem
+from pilot_tui.cloud.credentials import key_file_problem
 from pilot_tui.screens.ordered_keys import TextInput
 
 

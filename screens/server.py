@@ -16,17 +16,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Header, Label, ProgressBar, Static
+from textual.widgets import Button, Checkbox, DataTable, Header, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.project import Project
-from pilot_tui.runner import KILL_AT, Interrupt
-from pilot_tui.screens.colorlog import ColorLog, colour_level
-from pilot_tui.screens.failures import worker_failure
-from pilot_tui.screens.footer import PilotFooter
-from pilot_tui.screens.project_config import sandbox_forced
-from pilot_tui.server import (
+from pilot_tui.provision.server import (
     Note,
     Plan,
     RunResult,
@@ -34,8 +29,19 @@ from pilot_tui.server import (
     Stage,
     interrupt_message,
 )
+from pilot_tui.provision.tf.events import (
+    ApplyComplete,
+    ApplyErrored,
+    ApplyStart,
+    Diagnostic,
+    LogLine,
+)
+from pilot_tui.runner import KILL_AT, Interrupt
+from pilot_tui.screens.colorlog import ColorLog, colour_level
+from pilot_tui.screens.failures import ErrorPanel
+from pilot_tui.screens.footer import PilotFooter
+from pilot_tui.screens.project_config import sandbox_forced
 from pilot_tui.teardown import Inventory, Teardown, Thing
-from pilot_tui.tf.events import ApplyComplete, ApplyErrored, ApplyStart, Diagnostic, LogLine
 
 LOG_LINES = 5000
 STATE_LABELS = {"pending": "·", "running": "⟳ working", "done": "✓ done", "failed": "✗ failed"}
@@ -67,6 +73,38 @@ class ConfirmCancel(ModalScreen[bool]):
     @on(Button.Pressed)
     def answer(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "stop")
+
+
+class ConfirmDestroy(ModalScreen["bool | None"]):
+    """Before a destroy whose list holds the state bucket and lock table: keep them or not
+    (`server destroy --keep-state`; not kept by default, as in the CLI). Dismissed with the
+    choice, or None to go back."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Go back")]
+
+    def __init__(self, inv: Inventory) -> None:
+        super().__init__()
+        self.inv = inv
+
+    def compose(self) -> ComposeResult:
+        state = [t for t in [*self.inv.remove, *self.inv.keep] if t.step == "state"]
+        names = ", ".join(t.name for t in state)
+        with Vertical(id="confirm"):
+            yield Label(
+                f"Remove the {len(self.inv.remove) + len(self.inv.keep)} things listed? "
+                "This cannot be undone."
+            )
+            yield Checkbox(
+                f"Keep the state bucket and lock table ({names})", False, id="keep-state"
+            )
+            with Horizontal():
+                yield Button("Destroy", variant="error", id="destroy")
+                yield Button("Go back", variant="primary", id="back")
+
+    @on(Button.Pressed)
+    def answer(self, event: Button.Pressed) -> None:
+        keep = self.query_one("#keep-state", Checkbox).value
+        self.dismiss(keep if event.button.id == "destroy" else None)
 
 
 class ServerScreen(Screen[None]):
@@ -103,7 +141,7 @@ class ServerScreen(Screen[None]):
             home = self.config.server.home
             region = self.config.gcp.region if home == "gcp" else self.config.aws.region
             yield Static(f"[b]Pilot Server[/b] · home [b]{home}[/b] · {region}", id="server-title")
-            yield Static(id="error", classes="hidden")
+            yield ErrorPanel(id="error", classes="hidden")
             yield Static(
                 "Press [b]p[/b] to plan: Terraform works out what to create, and you "
                 "review it before anything is changed.",
@@ -191,9 +229,7 @@ class ServerScreen(Screen[None]):
         )
 
     def _pin(self, markup: str) -> None:
-        error = self.query_one("#error", Static)
-        error.update(markup)
-        error.remove_class("hidden")
+        self.query_one("#error", ErrorPanel).pin(markup)
 
     # -- actions --------------------------------------------------------------------------
     def _busy(self) -> bool:
@@ -223,7 +259,9 @@ class ServerScreen(Screen[None]):
                 self.notify("Plan first (p), then review, then apply.")
             return
         if self.plan.destroy and self.inventory is not None:
-            if self.inventory.remove:
+            if self.inventory.has_state:  # keep the state bucket and lock table?
+                self.app.push_screen(ConfirmDestroy(self.inventory), self._destroy_keeping)
+            elif self.inventory.remove:
                 self.run_teardown(self.plan, self.inventory)
             else:
                 self.notify("Nothing to destroy.")
@@ -231,6 +269,23 @@ class ServerScreen(Screen[None]):
         if not self.plan.changes:  # setup still checks its parts (the deployer, ...)
             self.notify("The server matches pilot.toml; checking setup.")
         self.run_apply(self.plan)
+
+    def _destroy_keeping(self, keep_state: bool | None) -> None:
+        """The confirmation's answer: the same executor, with the state kept or not."""
+        if keep_state is None or self.plan is None or self.inventory is None:
+            return
+        assert self.teardown is not None
+        self.teardown.keep_state = keep_state
+        self.inventory = self.inventory.keeping_state(keep_state)
+        table = self.query_one("#resources", DataTable)
+        for thing in [*self.inventory.remove, *self.inventory.keep]:
+            if thing.step == "state":
+                kept = thing in self.inventory.keep
+                table.update_cell(_row_key(thing), "action", "keep" if kept else "remove (state)")
+                if kept:
+                    self.rows.pop(_row_key(thing), None)
+        if self.inventory.remove:
+            self.run_teardown(self.plan, self.inventory)
 
     def action_cancel_or_back(self) -> None:
         if not self._busy():
@@ -261,7 +316,7 @@ class ServerScreen(Screen[None]):
         def decided(stop: bool | None) -> None:
             if stop:
                 self.interrupt.request()
-                self._log(interrupt_message(1, {}))
+                self._log(interrupt_message(1, self.server.in_flight()))
 
         self.app.push_screen(ConfirmCancel(), decided)
 
@@ -272,17 +327,24 @@ class ServerScreen(Screen[None]):
     @work(exclusive=True, group="terraform", name="terraform plan", exit_on_error=False)
     async def run_plan(self, destroy: bool) -> tuple[Plan, RunResult]:
         self.interrupt = self.server.interrupt = Interrupt()
-        self.query_one("#error", Static).add_class("hidden")
+        self.query_one("#error", ErrorPanel).clear()
         self.query_one("#summary", Static).update("Planning…")
         self.started = time.monotonic()
         self.workspace.acquire()
         self.inventory = None
+        self._record_sandbox()
         plan, result = await self.server.plan(destroy=destroy)
         if destroy and result.code == 0:  # what `server destroy` lists, found the same way
             from pilot_tui.teardown import plan_teardown
 
             self.teardown, self.inventory = await plan_teardown(self.server, plan, keep_state=False)
         return plan, result
+
+    def _record_sandbox(self) -> None:
+        """Before Terraform's run may start the sandbox's emulators: the app's exit stops
+        them even if it comes while they are starting."""
+        if self.server.home == "sandbox":
+            self.app.starting_sandbox(self.project.state_dir)  # type: ignore[attr-defined]
 
     @work(exclusive=True, group="terraform", name="teardown", exit_on_error=False)
     async def run_teardown(self, plan: Plan, inv: Inventory) -> Inventory:
@@ -329,7 +391,7 @@ class ServerScreen(Screen[None]):
         for thing in left.remove:
             self._set_state(_row_key(thing), "failed")
         if not left.remove and self.config.server.home == "sandbox":
-            from pilot_tui.sandbox import Sandbox
+            from pilot_tui.cloud.sandbox import Sandbox
 
             await asyncio.to_thread(Sandbox(self.project.state_dir).stop)
         return left
@@ -349,6 +411,7 @@ class ServerScreen(Screen[None]):
         progress = self.query_one("#progress", ProgressBar)
         progress.update(total=plan.total, progress=0)
         self.query_one("#progress-row").remove_class("hidden")
+        self._record_sandbox()
         self.query_one("#summary", Static).update(
             f"{'Destroying' if plan.destroy else 'Applying'} {plan.total} change(s)… "
             "(Esc to cancel)"
@@ -362,7 +425,7 @@ class ServerScreen(Screen[None]):
             return
         if event.state == WorkerState.ERROR:
             self.plan = None
-            self._pin(worker_failure(worker, self.project.state_dir))
+            self.query_one("#error", ErrorPanel).pin_failure(worker, self.project.state_dir)
             self.query_one("#summary", Static).update("Stopped by an error (see above).")
         elif event.state == WorkerState.SUCCESS and worker.name == "terraform plan":
             plan, result = worker.result  # type: ignore[misc]
@@ -437,6 +500,7 @@ class ServerScreen(Screen[None]):
                 f"[b]{len(inv.remove)}[/b] things Pilot made for this project to remove "
                 f"({steps}). Press [b]a[/b] to destroy them all, Esc to go back."
             ]
+        lines += [escape(line) for line in inv.unowned_lines()]
         lines += [f"[yellow]warning: {p}; not listed[/]" for p in inv.problems]
         self.query_one("#summary", Static).update("\n".join(lines))
 
@@ -449,10 +513,19 @@ class ServerScreen(Screen[None]):
                 f"What remains ({len(left.remove)}): see above and the log. "
                 "Press d then a to try again."
             )
+        elif left.unowned:  # never "nothing" while they are there
+            summary.update(
+                "[green b]Done.[/] Everything Pilot made for this project is gone. What "
+                f"remains: {len(left.unowned)} bucket(s) Pilot left alone.\n"
+                + "\n".join(escape(line) for line in left.unowned_lines())
+            )
         else:
+            kept = ", ".join(f"{t.kind} {t.name}" for t in left.keep)
             summary.update(
                 "[green b]Done.[/] Everything Pilot made for this project is gone. "
-                "What remains: nothing."
+                "What remains: nothing"
+                + (f" (kept, as asked: {escape(kept)})" if kept else "")
+                + "."
             )
         self.plan = self.inventory = None
 

@@ -65,7 +65,7 @@ class ServerFormScreen(Screen[None]):
             yield Select(
                 self._regions(cloud), value=self._region(cloud), allow_blank=False, id="region"
             )
-            yield Label(f"Size (monthly list price as of {prices.AS_OF}; {prices.SOURCE})")
+            yield Label(f"Size (a month: {prices.EXTRAS}; {prices.SOURCE}, as of {prices.AS_OF})")
             yield Select(
                 self._sizes(cloud),
                 value=cfg.size or default_size(cloud) or "",

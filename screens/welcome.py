@@ -37,7 +37,7 @@ def saved_server(state_dir: Path) -> str | None:
     """The provisioned server from .pilot/outputs as shown (one the sandbox made: where
     apps really run, and its simulated address), if there is one."""
     from pilot_tui.deploy.addresses import server_summary
-    from pilot_tui.server import saved_record
+    from pilot_tui.provision.server import saved_record
 
     record = saved_record(state_dir)
     return server_summary(str(record.get("home", "")), record.get("outputs", {}))
@@ -209,9 +209,9 @@ class WelcomeScreen(Screen[None]):
         self.project_file = project.file
         lines = [f"[b]Project file[/b]\n  {project.file}"]
         if report.ok and checked.config is not None:
-            from pilot_tui import redact
+            from pilot_tui.deploy import secrets
 
-            redact.load_project(project.state_dir, checked.config)  # for every pane
+            secrets.register_project(project.state_dir, checked.config)  # for every pane
             warn = f", {len(report.warnings)} warning(s)" if report.warnings else ""
             lines.append(f"  [green]valid[/green]{warn}")
             server = saved_server(project.state_dir)

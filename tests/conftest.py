@@ -14,10 +14,16 @@ from pathlib import Path
 import pytest
 
 from pilot_tui.cli.main import main
-from pilot_tui.keys import server_key
+from pilot_tui.provision.keys import server_key
 from pilot_tui.runner import stop_pid
+from tests import markers
 
 PILOT = shutil.which("pilot-tui", path=str(Path(sys.executable).parent)) or "pilot-tui"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A plugin, not conftest hooks: a conftest's hooks do not see session-scoped fixtures.
+    config.pluginmanager.register(markers, "pilot-markers")
 
 
 @pytest.fixture(autouse=True, scope="session")

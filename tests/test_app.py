@@ -116,14 +116,14 @@ def test_open_in_editor_suspends_the_app_and_reloads(project):
         wait_for("Welcome to Pilot")
         subprocess.run(["tmux", "send-keys", "-t", session, "e"], check=True)
         wait_for("ctrl+s saves")
-        time.sleep(0.5)  # let the editor take focus, as a person would glance at it first
+        wait_for("Open in $EDITOR")  # the footer offers ctrl+o: the editor screen has the keys
         subprocess.run(["tmux", "send-keys", "-t", session, "C-o"], check=True)
         for _ in range(50):
             if project.read_text().endswith("# edited in my editor\n"):
                 break
             time.sleep(0.1)
         assert project.read_text().endswith("# edited in my editor\n")
-        time.sleep(0.5)
+        wait_for("Reloaded pilot.toml")  # the app is back, the text reloaded
         for _ in range(4):  # scroll the reloaded text to its end
             subprocess.run(["tmux", "send-keys", "-t", session, "NPage"], check=True)
         wait_for("# edited in my editor")

@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import PILOT, run_pilot
 
 
+@pytest.mark.slow
 def test_app_new_asks_detects_and_validates(tmp_path):
     assert run_pilot("init", cwd=tmp_path).returncode == 0
     (tmp_path / "api").mkdir()

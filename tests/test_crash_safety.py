@@ -9,6 +9,8 @@ import subprocess
 import time
 import tomllib
 
+import pytest
+
 from pilot_tui.config.document import ProjectFile, set_in_text
 from pilot_tui.config.starter import starter_text
 from tests.conftest import PILOT
@@ -33,6 +35,7 @@ def _writer_forever(path) -> None:
         os._exit(0)
 
 
+@pytest.mark.slow
 def test_sigkill_during_repeated_saves_never_tears_the_file(tmp_path):
     path = tmp_path / "pilot.toml"
     allowed = _contents(path)
@@ -66,6 +69,7 @@ def _set_region(tmp_path, region):
     )
 
 
+@pytest.mark.slow
 def test_sigkill_of_the_real_cli_during_config_set(tmp_path):
     path = tmp_path / "pilot.toml"
     path.write_text(set_in_text(starter_text("crash"), "aws.region", REGIONS[0]))

@@ -17,7 +17,8 @@ from cloudsplaining.scan.policy_document import PolicyDocument
 from cloudsplaining.shared.exclusions import Exclusions
 from policy_sentry.querying.actions import get_action_data
 
-from pilot_tui.identity import PROJECT_TAG, aws_policy
+from pilot_tui.cloud.identity_aws import aws_policy
+from pilot_tui.naming import PROJECT_TAG
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 # Writes AWS lets no policy scope (no resource type, no condition key), each with why it is

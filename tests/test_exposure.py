@@ -9,7 +9,7 @@ import re
 import pytest
 from textual.widgets import Input, Static
 
-from pilot_tui.tf.plan import summarize_plan
+from pilot_tui.provision.tf.plan import summarize_plan
 
 HALVES = '["0.0.0.0/1", "128.0.0.0/1"]'
 

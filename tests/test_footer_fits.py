@@ -3,6 +3,7 @@ the run logs lost ^q and f1)."""
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets._footer import FooterKey
 
 from pilot_tui.screens.app import create_app
@@ -18,6 +19,7 @@ def cut_keys(app) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 async def test_footers_fit_at_80_columns(project):
     app = create_app(str(project))
     async with app.run_test(size=(80, 24)) as pilot:

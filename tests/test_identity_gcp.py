@@ -1,4 +1,4 @@
-"""The GCP deployer service account (pilot_tui.identity_gcp).
+"""The GCP deployer service account (pilot_tui.cloud.identity_gcp).
 
 No IAM / Resource Manager emulator exists here (only GCS has one), so requests are checked
 as data and GcpDeployer is driven through FakeIam, a recording fake transport that keeps
@@ -15,10 +15,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from pilot_tui import identity_gcp as ig
-from pilot_tui import redact
-from pilot_tui.deploy.gcp_api import ApiError, ApiRequest, session_transport
-from pilot_tui.identity import IdentityError
+from pilot_tui import naming, redact
+from pilot_tui.cloud import clients
+from pilot_tui.cloud import identity_gcp as ig
+from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, session_transport
+from pilot_tui.cloud.identity_aws import IdentityError
 
 GCP = "acme-prod"
 EMAIL = "pilot-acme-deployer@acme-prod.iam.gserviceaccount.com"
@@ -199,10 +200,10 @@ def config(
 
 
 def test_requests_are_data():
-    assert ig.account_id("acme") == "pilot-acme-deployer"
+    assert naming.gcp_account_id("acme") == "pilot-acme-deployer"
     # cut to IAM's 30 characters, and no trailing "-" left by the cut
-    assert ig.account_id("abcdefghij-klmnopqrstuv") == "pilot-abcdefghij-klmnopqrstuv"
-    assert len(ig.account_id("x" * 40)) == 30
+    assert naming.gcp_account_id("abcdefghij-klmnopqrstuv") == "pilot-abcdefghij-klmnopqrstuv"
+    assert len(naming.gcp_account_id("x" * 40)) == 30
     create = ig.create_account_request("acme", GCP)
     assert (create.method, create.url) == ("POST", ACCOUNTS)
     assert create.body["accountId"] == "pilot-acme-deployer"
@@ -371,14 +372,12 @@ def test_setup_refuses_the_sandbox(fake, tmp_path):
 
 def test_deploys_use_the_deployer_key_when_there_is_one(tmp_path):
     state = tmp_path / ".pilot"
-    assert ig.deploy_credentials_path(config(), tmp_path, state) == str(
+    assert clients.gcp_deploy_key(config(), tmp_path, state) == str(
         (tmp_path / "keys/admin.json").resolve()
     )
     (state / "keys").mkdir(parents=True)
     (state / "keys" / ig.KEY_FILE).write_text(json.dumps({"private_key": private_key(7)}))
-    assert ig.deploy_credentials_path(config(), tmp_path, state) == str(
-        state / "keys" / ig.KEY_FILE
-    )
+    assert clients.gcp_deploy_key(config(), tmp_path, state) == str(state / "keys" / ig.KEY_FILE)
     assert private_key(7).splitlines()[1] not in redact.text(private_key(7).replace("\n", " "))
 
 

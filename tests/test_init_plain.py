@@ -12,6 +12,7 @@ from tests.conftest import PILOT, run_pilot
 DOWN = "\x1b[B"
 
 
+@pytest.mark.slow
 def test_plain_init_asks_the_core_questions_and_validates_answers(tmp_path):
     child = pexpect.spawn(
         PILOT,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from textual.geometry import Offset
 from textual.selection import Selection
 from textual.widgets import Static, TabbedContent
@@ -16,6 +17,7 @@ from pilot_tui.screens.logs import LogsScreen
 FIXTURES = Path(__file__).parent / "fixtures" / "tf"
 
 
+@pytest.mark.slow
 async def test_tabs_follow_search_and_errors(project):
     logs = project.parent / ".pilot" / "logs"
     shutil.copy(FIXTURES / "plan-create.jsonl", logs / "terraform-20261125-101500-plan.log")
@@ -74,6 +76,7 @@ def test_plain_and_styled_agree_on_text():
     assert [(s.start, s.end) for s in text.spans] == [(0, 2)]
 
 
+@pytest.mark.slow
 async def test_a_long_run_says_what_it_shows_and_search_reads_the_whole_file(project):
     """Issue 11 item 17: a 60,088-line deploy log. The pane keeps the last 20,000 lines and
     says so; search finds text in the part it dropped (it said "not found") and lands on the

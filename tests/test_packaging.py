@@ -10,9 +10,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).parent.parent
 
 
+@pytest.mark.slow
 def test_the_wheel_builds_without_deprecation_warnings(tmp_path):
     # A copy, so the build's build/ and *.egg-info stay out of the checkout.
     source = tmp_path / "src"

@@ -61,7 +61,9 @@ def test_a_project_s_secret_values_are_masked_in_a_fresh_process(tmp_path, monke
     config = ProjectFile.load(tmp_path / "pilot.toml").check().config
     assert config is not None
 
-    redact.load_project(state, config, env={"DB_URL": "pg-from-env-77", "OTHER": "not-a-secret"})
+    secrets.register_project(
+        state, config, env={"DB_URL": "pg-from-env-77", "OTHER": "not-a-secret"}
+    )
     line = (
         'stored-api-value-1 gone "app" välue pg-from-env-77 dep10yer-secret-key '
         "b3BlbnNzaC1rZXktdjEAAAAABG5vbmU not-a-secret API_KEY DB_URL"

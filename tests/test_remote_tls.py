@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import stat
 
-from pilot_tui.keys import server_key
-from pilot_tui.remote import ssh_run
+from pilot_tui.provision.keys import server_key
+from pilot_tui.provision.remote import ssh_run
+from pilot_tui.provision.tls import ensure_tls, install_script, server_bundle
 from pilot_tui.runner import capture
-from pilot_tui.tls import ensure_tls, install_script, server_bundle
 
 
 def test_tls_bundle_lands_on_the_server_with_private_modes(sshd, tmp_path):
@@ -50,7 +50,7 @@ def test_install_script_as_data():
 
 
 def test_the_host_key_is_pinned_right_after_provisioning(sshd, tmp_path):
-    from pilot_tui.remote import pin_host_key
+    from pilot_tui.provision.remote import pin_host_key
 
     known = tmp_path / "pinned_known_hosts"
     assert pin_host_key(
@@ -58,7 +58,7 @@ def test_the_host_key_is_pinned_right_after_provisioning(sshd, tmp_path):
     )
     assert " ssh-ed25519 " in known.read_text()
     # A machine that never answers: False after the attempts, nothing recorded.
-    from pilot_tui.sandbox import free_port
+    from pilot_tui.cloud.sandbox import free_port
 
     silent = tmp_path / "silent_known_hosts"
     assert not pin_host_key(

@@ -8,12 +8,13 @@ import tomllib
 
 import pytest
 
-from pilot_tui.sandbox import Sandbox
+from pilot_tui.cloud.sandbox import Sandbox
 from tests.conftest import run_pilot
 
 NOTE = '--sandbox: using the local sandbox instead of home = "aws"'
 
 
+@pytest.mark.slow
 def test_deploy_and_status_of_a_site_go_to_the_sandbox(tmp_path):
     # A project meant for AWS, tried out locally first: with --sandbox the site goes to the
     # sandbox's S3 (moto) instead of the real account.
@@ -58,6 +59,7 @@ def test_apps_on_the_server_use_the_sandbox_engine(cli, tmp_path, monkeypatch, c
     assert f"no engine answers at unix://{tmp_path}/no-docker.sock" in sandboxed.err
 
 
+@pytest.mark.slow
 async def test_the_app_opened_with_sandbox_deploys_to_the_sandbox(tmp_path):
     """The app's own screens honour --sandbox too (deploy, app logs, the dashboard's health),
     not only the Server screen: a home = "aws" site deployed from the Apps screen goes to the

@@ -23,7 +23,7 @@ async def test_form_validates_cidrs_as_you_type_and_saves(project):
         screen = app.screen
         assert isinstance(screen, ServerFormScreen)
         sizes = [str(label) for label, _ in screen.query_one("#size", Select)._options]
-        assert any("t3.small" in s and "$15.18/month" in s for s in sizes)
+        assert any("t3.small" in s and "$21.23/month" in s for s in sizes)  # as `server plan`
         cidrs = screen.query_one("#allowed_cidrs", Input)
         cidrs.value = "10.0.0.1/8"
         await pilot.pause()
@@ -150,3 +150,34 @@ async def test_home_host_asks_for_the_docker_host_and_checks_it(project):
     data = tomllib.loads(project.read_text())
     assert data["server"]["home"] == "host"
     assert data["server"]["host"] == "ssh://deploy@10.0.0.5"
+
+
+async def test_size_list_shows_the_same_monthly_estimate_as_server_plan(project):
+    """Each size in the list shows what `server plan` estimates for it (machine + root disk
+    + public IPv4, pilot_tui.prices.estimate), not the machine alone, and fits 80 columns."""
+    from textual.widgets._select import SelectCurrent
+
+    from pilot_tui import prices
+
+    app = create_app(str(project))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("o")
+        screen = app.screen
+        assert isinstance(screen, ServerFormScreen)
+        select = screen.query_one("#size", Select)
+        labels = {value: str(label) for label, value in select._options}
+        for size, _machine_only in prices.SIZES["aws"]:
+            total = prices.estimate("sandbox", size).total
+            assert total is not None
+            assert f"~${total:,.2f}/month" in labels[size], labels[size]
+        assert "$21.23/month" in labels["t3.small"]  # the figure `server plan` shows
+        current = select.query_one(SelectCurrent)
+        shown = str(current.query_one(Static).render())
+        assert f"~${prices.estimate('sandbox', str(select.value)).total:,.2f}/month" in shown
+        assert current.region.right <= 80
+        await pilot.click("#size")
+        await pilot.pause()
+        overlay = select.query_one("SelectOverlay")
+        assert overlay.region.right <= 80
+        assert any("$21.23/month" in str(o.prompt) for o in overlay._options)  # type: ignore[attr-defined]

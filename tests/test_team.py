@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import shutil
 
-from pilot_tui.keys import KEY_NAME
-from pilot_tui.remote import ssh_run
+import pytest
+
+from pilot_tui.provision.keys import KEY_NAME
+from pilot_tui.provision.remote import ssh_run
 from pilot_tui.runner import capture
 from tests.conftest import run_pilot
 
@@ -30,6 +32,7 @@ def can_ssh(root, sshd) -> bool:
     return done.returncode == 0
 
 
+@pytest.mark.slow
 def test_invite_join_and_remove_one_teammate(tmp_path, sshd):
     owner = checkout(tmp_path, "owner", sshd)
     keys = owner / ".pilot" / "keys"
@@ -116,7 +119,7 @@ def test_a_host_project_shares_its_docker_host_over_ssh(tmp_path):
     host named ssh://user@host[:port] is shared like a provisioned server; a local socket
     is refused in those words."""
     from pilot_tui.config.document import ProjectFile
-    from pilot_tui.team import Server, server_from, team_record
+    from pilot_tui.provision.team import Server, server_from, team_record
 
     root = tmp_path / "owner"
     root.mkdir()

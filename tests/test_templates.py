@@ -15,8 +15,8 @@ from pathlib import Path
 import hcl2
 import pytest
 
+from pilot_tui.provision.tf.toolchain import resolve
 from pilot_tui.runner import Command, capture
-from pilot_tui.tf.toolchain import resolve
 
 TEMPLATES = Path(__file__).parent.parent / "terraform"
 

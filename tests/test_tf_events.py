@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pilot_tui.tf.events import (
+from pilot_tui.provision.tf.events import (
     ApplyComplete,
     ApplyErrored,
     ApplyStart,

@@ -8,7 +8,7 @@ import stat
 import threading
 import time
 
-from pilot_tui.tls import ensure_tls
+from pilot_tui.provision.tls import ensure_tls
 
 
 def serve_once(files, results):

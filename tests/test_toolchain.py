@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pilot_tui.tf import commands
-from pilot_tui.tf.toolchain import ToolchainError, bundled_binary, find_binary, resolve
+from pilot_tui.provision.tf import commands
+from pilot_tui.provision.tf.toolchain import ToolchainError, bundled_binary, find_binary, resolve
 
 
 def fake_tofu(directory):
@@ -44,12 +44,13 @@ def test_pilot_terraform_and_the_config_key_override(tmp_path, monkeypatch):
 def test_nothing_found_gives_install_advice(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("PILOT_TERRAFORM", raising=False)
-    monkeypatch.setattr("pilot_tui.tf.toolchain.bundled_binary", lambda: None)
+    monkeypatch.setattr("pilot_tui.provision.tf.toolchain.bundled_binary", lambda: None)
     with pytest.raises(ToolchainError) as info:
         find_binary(None)
     assert "OpenTofu" in str(info.value) and "pilot-tui[sandbox]" in str(info.value)
 
 
+@pytest.mark.terraform
 def test_the_sandbox_uses_the_bundled_terraform_and_provider_mirror(monkeypatch):
     monkeypatch.delenv("PILOT_TERRAFORM", raising=False)
     tf = resolve(None, sandbox=True)
@@ -59,7 +60,7 @@ def test_the_sandbox_uses_the_bundled_terraform_and_provider_mirror(monkeypatch)
 
 
 def test_commands_are_data(tmp_path):
-    from pilot_tui.tf.toolchain import Terraform
+    from pilot_tui.provision.tf.toolchain import Terraform
 
     tf = Terraform("/bin/terraform", "1.0.3", "terraform", {"A": "1"})
     assert commands.plan(tf, tmp_path, destroy=True).argv == (
@@ -81,7 +82,7 @@ def test_a_configured_binary_inside_the_project_is_never_run(tmp_path, monkeypat
     """Defence in depth behind the validator: handed terraform.binary pointing into the
     project (directly, by a name PATH finds there, or by a link from outside), the toolchain
     refuses before running anything."""
-    from pilot_tui.tf.toolchain import BinaryRefused
+    from pilot_tui.provision.tf.toolchain import BinaryRefused
 
     project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
     project.mkdir()

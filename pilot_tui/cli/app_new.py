@@ -18,13 +18,11 @@ from pilot_tui.app_questions import (
 )
 from pilot_tui.cli.config_cmds import error, load_valid
 from pilot_tui.cli.invocation import pilot_command
-from pilot_tui.cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from pilot_tui.config.schema import STATIC_TARGETS
+from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, framed
 
 
 def run(ns: argparse.Namespace) -> int:
-    from pilot_tui.config.document import ConfigChanged, ConfigRefused
-
     loaded = load_valid(ns)
     if loaded is None:
         return EXIT_INVALID
@@ -68,11 +66,8 @@ def run(ns: argparse.Namespace) -> int:
         for key, message in problems:
             error(f"{key}: {message}")
         return EXIT_INVALID
-    try:
+    with framed("not saved: ", exit_code=EXIT_FAILED):  # refused, or changed meanwhile
         pf.save(text)
-    except (ConfigRefused, ConfigChanged) as exc:
-        error(f"not saved: {exc}")
-        return EXIT_FAILED
     why = f" ({detected.reason})" if detected is not None else ""
     sys.stderr.write(
         f"added app {table['name']}: build {table['build']['kind']}{why}, "

@@ -7,20 +7,20 @@ import json
 import sys
 from typing import Any
 
-from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from pilot_tui.config.document import (
-    ConfigChanged,
     ConfigRefused,
     ProjectFile,
     parse_value,
 )
-from pilot_tui.config.keys import KeyError_
 from pilot_tui.config.problems import Report
 from pilot_tui.config.schema import PilotConfig
-from pilot_tui.project import Project, ProjectNotFound, find_project
+from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from pilot_tui.project import Project, ProjectFileUnusable, find_project
 
 
 def error(message: str) -> None:
+    """The one way the CLI reports an error: `pilot-tui: error: ...` on stderr (for a
+    PilotError, its message and hint: str(error))."""
     sys.stderr.write(f"pilot-tui: error: {message}\n")
 
 
@@ -68,30 +68,26 @@ def print_report(report: Report, *, header: str | None = None) -> None:
         )
 
 
-def load(ns: argparse.Namespace) -> ProjectFile | None:
+def load(ns: argparse.Namespace) -> ProjectFile:
+    """The project file, or ProjectNotFound (exit 2) saying where it was looked for."""
     try:
         project = find_project(getattr(ns, "project", None))
         return ProjectFile.load(project.file)
-    except ProjectNotFound as exc:
-        error(str(exc))
     except (OSError, UnicodeDecodeError) as exc:
-        error(f"cannot read the project file: {exc}")
-    return None
+        raise ProjectFileUnusable(f"cannot read the project file: {exc}") from exc
 
 
 def load_valid(ns: argparse.Namespace) -> tuple[ProjectFile, PilotConfig] | None:
     """The project file and its typed settings, or None after printing why not."""
     pf = load(ns)
-    if pf is None:
-        return None
     checked = pf.check()
     if checked.config is None:
         print_report(checked.report, header=f"{pf.display} is not valid; fix it first:")
         return None
-    from pilot_tui import redact
+    from pilot_tui.deploy import secrets
 
     config = checked.config
-    redact.load_project(Project(pf.path).state_dir, config)
+    secrets.register_project(Project(pf.path).state_dir, config)
     # `--sandbox`, read here once for every command that acts on the project.
     if getattr(ns, "sandbox", False) and config.server.home != "sandbox":
         say(f'--sandbox: using the local sandbox instead of home = "{config.server.home}"')
@@ -101,8 +97,6 @@ def load_valid(ns: argparse.Namespace) -> tuple[ProjectFile, PilotConfig] | None
 
 def validate(ns: argparse.Namespace) -> int:
     pf = load(ns)
-    if pf is None:
-        return EXIT_INVALID
     report = pf.check().report
     if ns.json:
         print(report.to_json())
@@ -113,10 +107,8 @@ def validate(ns: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_INVALID
 
 
-def _effective(ns: argparse.Namespace) -> tuple[ProjectFile | None, dict[str, Any] | None]:
+def _effective(ns: argparse.Namespace) -> tuple[ProjectFile, dict[str, Any] | None]:
     pf = load(ns)
-    if pf is None:
-        return None, None
     try:
         return pf, pf.effective()
     except ConfigRefused as exc:
@@ -154,25 +146,16 @@ def reference(ns: argparse.Namespace) -> int:
 
 
 def path(ns: argparse.Namespace) -> int:
-    try:
-        print(find_project(getattr(ns, "project", None)).file)
-    except ProjectNotFound as exc:
-        error(str(exc))
-        return EXIT_INVALID
+    print(find_project(getattr(ns, "project", None)).file)
     return EXIT_OK
 
 
 def get(ns: argparse.Namespace) -> int:
     pf = load(ns)
-    if pf is None:
-        return EXIT_INVALID
     try:
-        value = pf.get(ns.key)
+        value = pf.get(ns.key)  # a KeyError_ (no such key) goes up to main: exit 2
     except ConfigRefused as exc:
         print_report(exc.report, header=f"{pf.display} is not valid; fix it first:")
-        return EXIT_INVALID
-    except KeyError_ as exc:
-        error(str(exc))
         return EXIT_INVALID
     if ns.json:
         print(json.dumps(value, indent=2))
@@ -198,9 +181,6 @@ def _write(pf: ProjectFile, new_text: str, what: str) -> int:
             header=f"refused: {what} would leave {pf.display} invalid; the file is unchanged:",
         )
         return EXIT_INVALID
-    except ConfigChanged as exc:
-        error(str(exc))
-        return EXIT_FAILED
     except OSError as exc:
         error(f"could not write {pf.display}: {exc}; the file is unchanged")
         return EXIT_FAILED
@@ -212,14 +192,9 @@ def _write(pf: ProjectFile, new_text: str, what: str) -> int:
 
 def set_(ns: argparse.Namespace) -> int:
     pf = load(ns)
-    if pf is None:
-        return EXIT_INVALID
     try:
         value = parse_value(ns.value)
         new_text = pf.with_value(ns.key, value)
-    except KeyError_ as exc:
-        error(str(exc))
-        return EXIT_INVALID
     except Exception as exc:  # tomlkit refuses some shapes (e.g. a table into an array)
         if type(exc).__module__.startswith("tomlkit"):
             error(f"cannot set {ns.key}: {exc}")
@@ -230,11 +205,5 @@ def set_(ns: argparse.Namespace) -> int:
 
 def unset(ns: argparse.Namespace) -> int:
     pf = load(ns)
-    if pf is None:
-        return EXIT_INVALID
-    try:
-        new_text = pf.without_key(ns.key)
-    except KeyError_ as exc:
-        error(str(exc))
-        return EXIT_INVALID
+    new_text = pf.without_key(ns.key)
     return _write(pf, new_text, f"removed {ns.key}")

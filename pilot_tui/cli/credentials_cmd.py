@@ -8,8 +8,8 @@ import dataclasses
 import json
 
 from pilot_tui.cli.config_cmds import load_valid
-from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
-from pilot_tui.credentials import credential_report
+from pilot_tui.cloud.credentials import credential_report
+from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 
 
 def run(ns: argparse.Namespace) -> int:

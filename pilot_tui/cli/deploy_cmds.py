@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from pilot_tui.cli.config_cmds import confirm, error, load_valid, not_confirmed, say
-from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from pilot_tui.deploy import addresses, history, secrets
 from pilot_tui.deploy.events import Event, Output, describe
+from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, framed
 from pilot_tui.project import Project
 
 
@@ -46,28 +46,24 @@ def deployer(
     loaded: tuple[Any, Any] | None = None,
 ) -> Iterator[Any]:
     """An engine for this project (see deploy.session.open_deployer), or raise SystemExit
-    with the reason. ``loaded`` is the (project file, config) the caller already read."""
-    from pilot_tui.deploy.host import HostError
+    after saying why pilot.toml is unusable (a HostError, when the Docker engine cannot be
+    reached, goes up to main). ``loaded`` is the (project file, config) the caller read."""
     from pilot_tui.deploy.session import open_deployer
 
     loaded = loaded or load_valid(ns)
     if loaded is None:
         raise SystemExit(EXIT_INVALID)
     pf, config = loaded
-    try:
-        with open_deployer(
-            pf.path,
-            config,
-            Printer(getattr(ns, "verbose", False)),
-            apps=apps,
-            share=share,
-            warn=say,
-            lock_wait=lock_wait,
-        ) as engine:
-            yield engine
-    except HostError as exc:
-        error(str(exc))
-        raise SystemExit(EXIT_FAILED) from exc
+    with open_deployer(
+        pf.path,
+        config,
+        Printer(getattr(ns, "verbose", False)),
+        apps=apps,
+        share=share,
+        warn=say,
+        lock_wait=lock_wait,
+    ) as engine:
+        yield engine
 
 
 def _load_app(ns: argparse.Namespace) -> tuple[Any, Any, Any] | None:
@@ -130,12 +126,8 @@ def deploy(ns: argparse.Namespace) -> int:
                 + (", ".join(a.name for a in engine.config.apps) or "none yet")
             )
             return EXIT_INVALID
-        try:
-            for name in names:  # every name checked before anything is built
-                engine.app(name)
-        except DeployError as exc:
-            error(str(exc))
-            return EXIT_INVALID
+        for name in names:  # every name checked before anything is built (exit 2 if not)
+            engine.app(name)
         if ns.break_lock and engine.client is not None:
             for name in names:
                 answer = confirm(
@@ -184,11 +176,7 @@ def releases(ns: argparse.Namespace) -> int:
             shared.pull(project.state_dir, ns.app)
         except SharedHistoryError as exc:
             say(f"warning: {exc}; showing this machine's copy")
-    try:
-        records = history.load(project.state_dir, ns.app)
-    except history.HistoryError as exc:
-        error(str(exc))
-        return EXIT_FAILED
+    records = history.load(project.state_dir, ns.app)
     if ns.json:
         print(json.dumps([dataclasses.asdict(r) for r in records], indent=2))
         return EXIT_OK
@@ -291,11 +279,7 @@ def secrets_set(ns: argparse.Namespace) -> int:
     if not value:
         error("empty value: nothing stored")
         return EXIT_INVALID
-    try:
-        path = secrets.store(Project(pf.path).state_dir, ns.app, ns.name, value)
-    except secrets.SecretsError as exc:
-        error(str(exc))
-        return EXIT_INVALID
+    path = secrets.store(Project(pf.path).state_dir, ns.app, ns.name, value)
     say(f"stored {ns.name} for {ns.app} in {path} (0600)")
     if ns.name not in app.secrets:
         say(
@@ -313,11 +297,7 @@ def secrets_list(ns: argparse.Namespace) -> int:
     pf, _, app = found
     import os
 
-    try:
-        stored = secrets.read_file(secrets.secrets_file(Project(pf.path).state_dir, ns.app))
-    except secrets.SecretsError as exc:
-        error(str(exc))
-        return EXIT_FAILED
+    stored = secrets.read_file(secrets.secrets_file(Project(pf.path).state_dir, ns.app))
     for name in sorted(set(app.secrets) | set(stored)):
         where = "environment" if name in os.environ else ("stored" if name in stored else "MISSING")
         listed = "" if name in app.secrets else "  (not in apps.secrets: not passed)"
@@ -343,7 +323,8 @@ def app_list(ns: argparse.Namespace) -> int:
 
 
 def app_destroy(ns: argparse.Namespace) -> int:
-    from pilot_tui.deploy.targets import failures, target_for
+    from pilot_tui.deploy.app_teardown import destroy
+    from pilot_tui.deploy.targets import target_for
 
     found = _load_app(ns)
     if found is None:
@@ -355,11 +336,8 @@ def app_destroy(ns: argparse.Namespace) -> int:
         answer = confirm(target.destroy_question(config), ns.yes)
         if not answer:
             return not_confirmed(answer)
-        try:
-            removed = target.destroy(engine, say)
-        except failures() as exc:
-            error(f"{app.name}: {exc}")
-            return EXIT_FAILED
+        with framed(f"{app.name}: "):
+            removed = destroy(target, engine, say)
         if not removed:
             say(f"nothing left to remove for {app.name}")
         history.retire(engine.state_dir, app.name, "app destroyed")
@@ -376,11 +354,7 @@ def app_dockerfile(ns: argparse.Namespace) -> int:
     if found is None:
         return EXIT_INVALID
     pf, _, app = found
-    try:
-        recipe = builder.recipe_for(app, pf.path.parent)
-    except builder.BuildError as exc:
-        error(str(exc))
-        return EXIT_FAILED
+    recipe = builder.recipe_for(app, pf.path.parent)
     if recipe.generated is None:
         path = recipe.folder / recipe.dockerfile
         if ns.eject:

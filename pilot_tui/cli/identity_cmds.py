@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from pilot_tui.cli.config_cmds import error, load_valid
-from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from pilot_tui.errors import EXIT_INVALID, EXIT_OK
 from pilot_tui.project import Project
 
 
@@ -20,8 +20,8 @@ def _deployer(ns: argparse.Namespace) -> tuple[Any, Any, Project] | None:
     pf, config = loaded
     project = Project(pf.path)
     if getattr(ns, "cloud", "aws") == "gcp":
-        from pilot_tui.deploy.gcp_api import authorized_transport, key_path
-        from pilot_tui.identity_gcp import GcpDeployer, resources_for
+        from pilot_tui.cloud.clients import google_transport
+        from pilot_tui.cloud.identity_gcp import GcpDeployer, resources_for
 
         if config.server.home == "sandbox" or not config.gcp.project:
             error(
@@ -29,9 +29,7 @@ def _deployer(ns: argparse.Namespace) -> tuple[Any, Any, Project] | None:
                 "sandbox has no IAM emulator)"
             )
             return None
-        transport = authorized_transport(
-            key_path(config.gcp.credentials, project.root), config.gcp.project
-        )
+        transport = google_transport(config, project.root, role="admin")
         return (
             GcpDeployer(
                 transport, config.project.name, config.gcp.project, resources=resources_for(config)
@@ -39,13 +37,13 @@ def _deployer(ns: argparse.Namespace) -> tuple[Any, Any, Project] | None:
             config,
             project,
         )
-    from pilot_tui.identity import aws_deployer
+    from pilot_tui.cloud.identity_aws import aws_deployer
 
     sandbox = config.server.home == "sandbox"  # load_valid applied --sandbox
     # Only `create` starts stopped emulators (it makes what they hold), and says so.
     start = getattr(ns, "deployer_action", "") == "create"
     if sandbox and start:
-        from pilot_tui.sandbox import Sandbox
+        from pilot_tui.cloud.sandbox import Sandbox
 
         if len(Sandbox(project.state_dir).running()) < 2:
             sys.stderr.write("starting the sandbox's local AWS API and GCS emulator\n")
@@ -53,14 +51,10 @@ def _deployer(ns: argparse.Namespace) -> tuple[Any, Any, Project] | None:
 
 
 def _run(ns: argparse.Namespace, action: str) -> int:
-    from pilot_tui.identity import IdentityError
+    from pilot_tui.cloud.identity_aws import IdentityError
 
     ns.deployer_action = action
-    try:
-        found = _deployer(ns)
-    except IdentityError as exc:  # the sandbox's emulators are stopped
-        error(str(exc))
-        return EXIT_FAILED
+    found = _deployer(ns)  # an IdentityError (the sandbox's emulators are stopped) goes to main
     if found is None:
         return EXIT_INVALID
     deployer, _, project = found
@@ -83,8 +77,7 @@ def _run(ns: argparse.Namespace, action: str) -> int:
     except Exception as exc:  # botocore / Google API errors: the account said no
         from pilot_tui import redact
 
-        error(f"{action} failed: {redact.text(str(exc))[:300]}")
-        return EXIT_FAILED
+        raise IdentityError(f"{action} failed: {redact.text(str(exc))[:300]}") from exc
     return EXIT_OK
 
 

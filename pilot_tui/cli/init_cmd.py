@@ -8,9 +8,9 @@ from typing import Any
 
 from pilot_tui.cli.config_cmds import error, print_report
 from pilot_tui.cli.invocation import pilot_command
-from pilot_tui.cli.main import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from pilot_tui.config.starter import project_name_from, starter_text
 from pilot_tui.config.validate import check_text
+from pilot_tui.errors import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from pilot_tui.project import create_project, project_file_for
 from pilot_tui.questions import QUESTIONS, Question, apply_answers
 

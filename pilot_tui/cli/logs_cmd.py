@@ -7,9 +7,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pilot_tui.cli.config_cmds import error, say
-from pilot_tui.cli.main import EXIT_FAILED, EXIT_OK
-from pilot_tui.deploy.targets.managed import TargetError
+from pilot_tui.cli.config_cmds import say
+from pilot_tui.errors import EXIT_OK, framed
 from pilot_tui.project import Project
 
 POLL_SECONDS = 2.0
@@ -17,9 +16,9 @@ POLL_SECONDS = 2.0
 
 def print_logs(project: Project, config: Any, app: Any, *, tail: int, follow: bool) -> int:
     """The app's recent log lines from its cloud; with ``follow``, new ones until Ctrl+C."""
-    from pilot_tui.deploy.app_logs import Follower, NoLogs
+    from pilot_tui.deploy.app_logs import Follower
 
-    try:
+    with framed(f"{app.name}: "):
         logs = Follower(config, project.state_dir, project.root, app, limit=tail)
         first = True
         while True:
@@ -35,9 +34,6 @@ def print_logs(project: Project, config: Any, app: Any, *, tail: int, follow: bo
             if not follow:
                 return EXIT_OK
             time.sleep(POLL_SECONDS)
-    except (TargetError, NoLogs) as exc:
-        error(f"{app.name}: {exc}")
-        return EXIT_FAILED
 
 
 def tail_note(tail: int) -> str:

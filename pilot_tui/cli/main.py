@@ -6,6 +6,9 @@ usage), 130 interrupted. A command that must ask first (server up/destroy, app d
 deploy --break-lock) with no terminal to ask and no --yes is a usage error: 2, nothing done.
 Answering no is not a failure: 0, "nothing was changed". Ctrl+C at a question is 130, and
 Ctrl+D (the input ended unanswered) is 2.
+
+A command raises what it cannot do as a PilotError (pilot_tui/errors.py): `main` catches it
+here, once, prints its message and hint and exits with its exit code.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import sys
 from collections.abc import Sequence
 
 from pilot_tui import __version__
+from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, PilotError
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_INVALID", "EXIT_OK", "main", "run_app"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,7 +37,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pilot_tui.redact import masked_output
 
         with masked_output():  # no secret value of the project is ever printed
-            return int(ns.handler(ns))
+            try:
+                return int(ns.handler(ns))
+            except PilotError as exc:  # every command's errors end here
+                from pilot_tui.cli.config_cmds import error
+
+                error(str(exc))  # its message and hint
+                return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("\npilot-tui: interrupted; nothing was left half-written\n")
         return EXIT_INTERRUPTED

@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
         srv,
         "destroy",
         "list everything that will be removed, then remove it",
-        _lazy(mod, "destroy"),
+        _lazy("pilot_tui.cli.teardown_cmd", "destroy"),
     )
     p.add_argument("--yes", "-y", action="store_true", help="destroy without asking")
     p.add_argument(

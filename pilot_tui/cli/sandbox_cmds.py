@@ -5,24 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 
-from pilot_tui.cli.config_cmds import error
-from pilot_tui.cli.main import EXIT_INVALID, EXIT_OK
-from pilot_tui.project import ProjectNotFound, find_project
-from pilot_tui.sandbox import Sandbox
+from pilot_tui.cloud.sandbox import Sandbox
+from pilot_tui.errors import EXIT_OK
+from pilot_tui.project import find_project
 
 
-def _sandbox(ns: argparse.Namespace) -> Sandbox | None:
-    try:
-        return Sandbox(find_project(getattr(ns, "project", None)).state_dir)
-    except ProjectNotFound as exc:
-        error(str(exc))
-        return None
+def _sandbox(ns: argparse.Namespace) -> Sandbox:
+    return Sandbox(find_project(getattr(ns, "project", None)).state_dir)
 
 
 def status(ns: argparse.Namespace) -> int:
     sandbox = _sandbox(ns)
-    if sandbox is None:
-        return EXIT_INVALID
     running = sandbox.running()
     if ns.json:
         print(
@@ -40,8 +33,6 @@ def status(ns: argparse.Namespace) -> int:
 
 def stop(ns: argparse.Namespace) -> int:
     sandbox = _sandbox(ns)
-    if sandbox is None:
-        return EXIT_INVALID
     stopped = sandbox.stop()
     print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
     if stopped:

@@ -10,23 +10,20 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from pilot_tui.cli.config_cmds import confirm, error, load_valid, say
-from pilot_tui.cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
+from pilot_tui.cli.config_cmds import confirm, load_valid, say
 from pilot_tui.config.schema import PilotConfig
+from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from pilot_tui.project import Project
-from pilot_tui.runner import Interrupt, RunnerError
-from pilot_tui.sandbox import SandboxError
-from pilot_tui.server import (
+from pilot_tui.provision.server import (
     NeedsAllowedCidrs,
     Note,
     Plan,
     RunResult,
     Server,
-    ServerError,
     Stage,
     interrupt_message,
 )
-from pilot_tui.tf.events import (
+from pilot_tui.provision.tf.events import (
     ApplyComplete,
     ApplyErrored,
     ApplyStart,
@@ -34,9 +31,8 @@ from pilot_tui.tf.events import (
     Event,
     PlannedChange,
 )
-from pilot_tui.tf.plan import ResourceChange
-from pilot_tui.tf.toolchain import BinaryRefused, ToolchainError
-from pilot_tui.tf.workspace import WorkspaceError
+from pilot_tui.provision.tf.plan import ResourceChange
+from pilot_tui.runner import Interrupt
 
 T = TypeVar("T")
 EXIT_CANCELLED = -1  # the user said no: nothing changed, exit 0
@@ -183,21 +179,6 @@ def _plan_json(plan: Plan, server: Server) -> str:
     )
 
 
-def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def wrapped(ns: argparse.Namespace) -> int:
-        try:
-            return fn(ns)
-        except BinaryRefused as exc:  # terraform.binary is invalid input, not a failure
-            error(str(exc))
-            return EXIT_INVALID
-        except (ServerError, ToolchainError, WorkspaceError, RunnerError, SandboxError) as exc:
-            error(str(exc))
-            return EXIT_FAILED
-
-    wrapped.__doc__ = fn.__doc__
-    return wrapped
-
-
 def _make_plan(server: Server, destroy: bool, interrupt: Interrupt) -> tuple[Plan, RunResult]:
     while True:
         try:
@@ -243,7 +224,6 @@ def _show_plan(plan: Plan, server: Server, out: Callable[[str], Any]) -> None:
         out(f"WARNING: {warning}")
 
 
-@_guard
 def plan(ns: argparse.Namespace) -> int:
     interrupt = Interrupt()
     server = _server(ns, Progress(quiet=ns.json), interrupt)
@@ -341,7 +321,6 @@ def _review_and_apply(
     return _apply(server, the_plan, progress, interrupt, "apply")
 
 
-@_guard
 def up(ns: argparse.Namespace) -> int:
     code, server = _plan_confirm_apply(ns)
     if code != EXIT_OK or server is None:
@@ -358,15 +337,6 @@ def up(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@_guard
-def destroy(ns: argparse.Namespace) -> int:
-    """Everything Pilot made for the project, listed, confirmed once, removed in order."""
-    from pilot_tui.cli.teardown_cmd import destroy as teardown
-
-    return teardown(ns)
-
-
-@_guard
 def status(ns: argparse.Namespace) -> int:
     interrupt = Interrupt()
     server = _server(ns, Progress(quiet=True), interrupt)
@@ -378,7 +348,7 @@ def status(ns: argparse.Namespace) -> int:
     # The outputs as Terraform gave them, and which of them nothing answers at (moto's).
     info["simulated"] = simulated_outputs(server.home, info["outputs"])
     if server.home == "sandbox":
-        from pilot_tui.sandbox import Sandbox
+        from pilot_tui.cloud.sandbox import Sandbox
 
         running = Sandbox(server.project.state_dir).running()
         info["sandbox"] = {n: {"pid": e.pid, "url": e.url} for n, e in running.items()}

@@ -7,11 +7,11 @@ import shutil
 from pathlib import Path
 
 from pilot_tui.cli.config_cmds import error, load, load_valid, print_report
-from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from pilot_tui.config.document import ConfigRefused
-from pilot_tui.keys import KEY_NAME
-from pilot_tui.runner import Command, RunnerError, exec_replace
-from pilot_tui.tf.workspace import WorkspaceError, template_files, template_sources
+from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, framed
+from pilot_tui.provision.keys import KEY_NAME
+from pilot_tui.provision.tf.workspace import template_files, template_sources
+from pilot_tui.runner import Command, exec_replace
 
 
 def eject(ns: argparse.Namespace) -> int:
@@ -36,11 +36,8 @@ def eject(ns: argparse.Namespace) -> int:
         error(f"{target} exists and is not empty; choose another folder with --to")
         return EXIT_INVALID
     home = "aws" if cfg.server.home == "sandbox" else cfg.server.home
-    try:
+    with framed(exit_code=EXIT_INVALID):  # no templates for this home: the config's
         files = template_files(template_sources(home, root, None))
-    except WorkspaceError as exc:
-        error(str(exc))
-        return EXIT_INVALID
     target.mkdir(parents=True, exist_ok=True)
     for name, path in files.items():
         shutil.copy2(path, target / name)
@@ -80,10 +77,8 @@ def ssh_command(host: str, user: str, key: Path, known_hosts: Path, extra: list[
 
 def ssh(ns: argparse.Namespace) -> int:
     pf = load(ns)
-    if pf is None:
-        return EXIT_INVALID
     from pilot_tui.project import Project
-    from pilot_tui.server import saved_record
+    from pilot_tui.provision.server import saved_record
 
     project = Project(pf.path)
     saved = saved_record(project.state_dir)
@@ -106,9 +101,6 @@ def ssh(ns: argparse.Namespace) -> int:
         keys / "known_hosts",
         extra,
     )
-    try:
+    with framed(suffix="; install an OpenSSH client"):
         exec_replace(command)
-    except RunnerError as exc:
-        error(f"{exc}; install an OpenSSH client")
-        return EXIT_FAILED
     return EXIT_OK  # pragma: no cover - exec does not return

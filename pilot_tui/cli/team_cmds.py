@@ -1,5 +1,5 @@
 """`pilot-tui team request|list|remove`, `pilot-tui invite`, `pilot-tui join`: share one
-Pilot Server, each teammate with their own SSH key (see pilot_tui.team)."""
+Pilot Server, each teammate with their own SSH key (see pilot_tui.provision.team)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import argparse
 from collections.abc import Callable
 
 from pilot_tui.cli.config_cmds import error, load_valid, say
-from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, framed
+from pilot_tui.naming import project_resource
 from pilot_tui.project import Project
-from pilot_tui.team import (
+from pilot_tui.provision.team import (
     Server,
     TeamError,
     authorize_script,
@@ -26,14 +27,14 @@ from pilot_tui.team import (
 
 
 def request(ns: argparse.Namespace) -> int:
-    from pilot_tui.keys import server_key
+    from pilot_tui.provision.keys import server_key
 
     loaded = load_valid(ns)
     if loaded is None:
         return EXIT_INVALID
     pf, config = loaded
     keys = Project(pf.path).state_dir / "keys"
-    _, public = server_key(keys, f"pilot-{config.project.name}")
+    _, public = server_key(keys, project_resource(config.project.name))
     print(public)
     say(
         "send this line (your PUBLIC key) to whoever runs the Pilot Server; they run "
@@ -43,23 +44,18 @@ def request(ns: argparse.Namespace) -> int:
 
 
 def _run_on_server(ns: argparse.Namespace, script: Callable[[Server], str]) -> tuple[int, str]:
-    from pilot_tui.runner import RunnerError, capture
-    from pilot_tui.server import saved_record
+    from pilot_tui.provision.server import saved_record
+    from pilot_tui.runner import capture
 
     loaded = load_valid(ns)
     if loaded is None:
         return EXIT_INVALID, ""
     pf, config = loaded
     state_dir = Project(pf.path).state_dir
-    try:
+    with framed(exit_code=EXIT_FAILED):  # no server to share: bad input only in an invite
         server = server_from(team_record(config, saved_record(state_dir)))
+    with framed(suffix="; install an OpenSSH client"):  # ssh is missing
         done = capture(on_server(server, state_dir, script(server)))
-    except TeamError as exc:
-        error(str(exc))
-        return EXIT_FAILED, ""
-    except RunnerError as exc:
-        error(f"{exc}; install an OpenSSH client")
-        return EXIT_FAILED, ""
     if done.returncode != 0:
         error(f"on {server.host}: {done.stderr.strip()[-300:] or 'ssh failed'}")
         return EXIT_FAILED, ""
@@ -68,17 +64,13 @@ def _run_on_server(ns: argparse.Namespace, script: Callable[[Server], str]) -> t
 
 def invite(ns: argparse.Namespace) -> int:
     from pilot_tui.fsutil import atomic_write
-    from pilot_tui.server import saved_record
+    from pilot_tui.provision.server import saved_record
 
     loaded = load_valid(ns)
     if loaded is None:
         return EXIT_INVALID
     pf, config = loaded
-    try:
-        name, key = check_name(ns.name), check_key(ns.key)
-    except TeamError as exc:
-        error(str(exc))
-        return EXIT_INVALID
+    name, key = check_name(ns.name), check_key(ns.key)
     state_dir = Project(pf.path).state_dir
     code, _ = _run_on_server(ns, lambda s: authorize_script(key, name, s.authorized_keys))
     if code != EXIT_OK:
@@ -110,13 +102,10 @@ def join_cmd(ns: argparse.Namespace) -> int:
     pf, config = loaded
     state_dir = Project(pf.path).state_dir
     try:
-        server = join(Path(ns.invite).read_text(encoding="utf-8"), config.project.name, state_dir)
+        text = Path(ns.invite).read_text(encoding="utf-8")
     except OSError as exc:
-        error(f"cannot read {ns.invite}: {exc.strerror}")
-        return EXIT_INVALID
-    except TeamError as exc:
-        error(str(exc))
-        return EXIT_INVALID
+        raise TeamError(f"cannot read {ns.invite}: {exc.strerror}") from exc
+    server = join(text, config.project.name, state_dir)
     done = capture(on_server(server, state_dir, "true"))
     if done.returncode != 0:
         error(
@@ -131,11 +120,7 @@ def join_cmd(ns: argparse.Namespace) -> int:
 
 
 def remove(ns: argparse.Namespace) -> int:
-    try:
-        name = check_name(ns.name)
-    except TeamError as exc:
-        error(str(exc))
-        return EXIT_INVALID
+    name = check_name(ns.name)
     code, _ = _run_on_server(ns, lambda s: revoke_script(name, s.authorized_keys))
     if code == EXIT_OK:
         say(f"removed {name}'s key from the server; everyone else's access is unchanged")

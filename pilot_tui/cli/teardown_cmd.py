@@ -4,11 +4,12 @@ ask once, remove it in order, and say what remains."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pilot_tui.cli.config_cmds import confirm, error, not_confirmed, say
-from pilot_tui.cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
+from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, framed
 from pilot_tui.runner import Interrupt
 from pilot_tui.teardown import (
     STEP_TITLES,
@@ -24,7 +25,7 @@ from pilot_tui.teardown import remaining as what_remains
 if TYPE_CHECKING:
     from pilot_tui.cli.server_cmds import Progress
     from pilot_tui.config.schema import PilotConfig
-    from pilot_tui.server import Plan, Server
+    from pilot_tui.provision.server import Plan, Server
 
 
 def show(inv: Inventory) -> None:
@@ -36,15 +37,18 @@ def show(inv: Inventory) -> None:
             print(f"    - {thing.describe()}")
     if inv.keep:
         print("Kept (--keep-state): " + ", ".join(f"{t.kind} {t.name}" for t in inv.keep))
+    for line in inv.unowned_lines():
+        print(line)
     for problem in inv.problems:
         say(f"warning: {problem}; what is there was not listed")
 
 
 def destroy(ns: argparse.Namespace) -> int:
+    """Everything Pilot made for the project, listed, confirmed once, removed in order."""
     from pilot_tui.cli.config_cmds import load_valid
     from pilot_tui.cli.server_cmds import Progress
     from pilot_tui.project import Project
-    from pilot_tui.server import Server
+    from pilot_tui.provision.server import Server
 
     refused = sandbox_stand_in(ns)
     if refused:
@@ -102,22 +106,21 @@ def _destroy_on_host(ns: argparse.Namespace, root: Path, config: PilotConfig) ->
     """`home = "host"`: no server to provision, but the apps (and any managed ones), their
     containers and the proxy on the team's Docker host, and the deployer, are Pilot's."""
     from pilot_tui.cli.server_cmds import Progress
-    from pilot_tui.deploy.host import HostError, connect, target_for
+    from pilot_tui.deploy.host import connect, target_for
 
     state_dir = root / ".pilot"
-    try:
-        target = target_for(config, state_dir, {})
-        with connect(target, state_dir / "run") as client:
+    with contextlib.ExitStack() as stack:
+        # The host cannot be reached (or scanned): said before anything is asked or removed.
+        with framed(suffix="; nothing was removed"):
+            target = target_for(config, state_dir, {})
+            client = stack.enter_context(connect(target, state_dir / "run"))
             teardown = Teardown(
                 config, root, make_scan(config, root), keep_state=getattr(ns, "keep_state", False)
             )
             teardown.scan.docker = client
             found, problems = teardown.scan.run()
             inv = inventory(found, [], {}, keep_state=teardown.keep_state, problems=problems)
-            return _confirm_and_remove(ns, teardown, inv, None, None, Progress(), Interrupt())
-    except HostError as exc:
-        error(f"{exc}; nothing was removed")
-        return EXIT_FAILED
+        return _confirm_and_remove(ns, teardown, inv, None, None, Progress(), Interrupt())
 
 
 def _confirm_and_remove(
@@ -131,12 +134,14 @@ def _confirm_and_remove(
 ) -> int:
     """Show ``inv``, ask once, remove it in order and say what remains."""
     from pilot_tui.cli.server_cmds import _run
-    from pilot_tui.server import Stage
+    from pilot_tui.provision.server import Stage
 
     if not inv.remove:
         print("Nothing to destroy.")
         if inv.keep:
             print("Kept (--keep-state): " + ", ".join(f"{t.kind} {t.name}" for t in inv.keep))
+        for line in inv.unowned_lines():
+            print(line)
         _stop_sandbox(server)
         return EXIT_OK
     show(inv)
@@ -161,12 +166,16 @@ def _confirm_and_remove(
         print(f"What remains ({len(left.remove)}):")
         for thing in left.remove:
             print(f"  - {thing.describe()}")
+    elif left.unowned:  # never "nothing" while something named like the project's is there
+        print(f"What remains: {len(left.unowned)} bucket(s) Pilot left alone:")
     else:
         print(
             "What remains: nothing"
             + (" (the state bucket and lock table are kept: --keep-state)" if left.keep else "")
             + "."
         )
+    for line in left.unowned_lines():
+        print(f"  {line}")
     for problem in left.problems:
         say(f"warning: {problem}")
     if not ok or left.remove:
@@ -184,7 +193,7 @@ def _confirm_and_remove(
 
 
 def _stop_sandbox(server: Server | None) -> None:
-    from pilot_tui.sandbox import Sandbox
+    from pilot_tui.cloud.sandbox import Sandbox
 
     if server is not None and server.home == "sandbox":
         stopped = Sandbox(server.project.state_dir).stop()

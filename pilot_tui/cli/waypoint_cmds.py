@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pilot_tui.cli.config_cmds import error, load_valid, say
-from pilot_tui.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 
 if TYPE_CHECKING:
     from pilot_tui.waypoint import Export
@@ -42,7 +42,7 @@ def write_export(root: Path, made: Export, *, force: bool = False) -> list[Path]
 def waypoint_export(ns: argparse.Namespace) -> int:
     """Write waypoint.hcl and the Dockerfiles it names (or print it with --stdout);
     hand-made files are not overwritten. What was left out is said, one note a line."""
-    from pilot_tui.waypoint import WaypointError, export
+    from pilot_tui.waypoint import export
 
     loaded = load_valid(ns)
     if loaded is None:
@@ -51,11 +51,7 @@ def waypoint_export(ns: argparse.Namespace) -> int:
     if ns.app is not None and config.app(ns.app) is None:
         error(f"no app {ns.app!r} in {pf.display}")
         return EXIT_INVALID
-    try:
-        made = export(config, pf.path.parent, ns.app)
-    except WaypointError as exc:
-        error(str(exc))
-        return EXIT_INVALID
+    made = export(config, pf.path.parent, ns.app)  # a WaypointError goes to main: exit 2
     for note in made.notes:
         say(f"note: {note}")
     if ns.stdout:
@@ -74,8 +70,8 @@ def waypoint_up(engine_config: Any, root: Any, names: list[str]) -> int:
     import shutil
 
     from pilot_tui import redact
-    from pilot_tui.runner import Command, RunnerError, stream
-    from pilot_tui.waypoint import WaypointError, export
+    from pilot_tui.runner import Command, stream
+    from pilot_tui.waypoint import export
 
     binary = shutil.which("waypoint")
     if binary is None:
@@ -87,11 +83,7 @@ def waypoint_up(engine_config: Any, root: Any, names: list[str]) -> int:
         )
         return EXIT_FAILED
     if not _hand_made(root / "waypoint.hcl"):  # a hand-made one is the team's to keep
-        try:
-            made = export(engine_config, root)
-        except WaypointError as exc:
-            error(str(exc))
-            return EXIT_INVALID
+        made = export(engine_config, root)
         for note in made.notes:
             say(f"note: {note}")
         if write_export(root, made) is None:
@@ -100,11 +92,7 @@ def waypoint_up(engine_config: Any, root: Any, names: list[str]) -> int:
     for name in names:
         say(f"==> {name}: waypoint up")
         command = Command((binary, "up", f"-app={name}", "-plain"), cwd=root)
-        try:
-            code = asyncio.run(stream(command, lambda line: say(f"    {redact.text(line.text)}")))
-        except RunnerError as exc:
-            error(str(exc))
-            return EXIT_FAILED
+        code = asyncio.run(stream(command, lambda line: say(f"    {redact.text(line.text)}")))
         if code != 0:
             error(f"{name}: waypoint up exited with code {code}")
             failed += 1

@@ -24,7 +24,7 @@ from pilot_tui.config.schema import (
     StaticBuild,
 )
 from pilot_tui.fsutil import file_kind, is_within, real_path
-from pilot_tui.tf.toolchain import refused_binary
+from pilot_tui.provision.tf.toolchain import refused_binary
 
 # Fields that hold a name or a path: nothing long and random belongs in them.
 NAME_OR_PATH_FIELDS = {

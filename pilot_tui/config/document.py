@@ -18,19 +18,25 @@ from pilot_tui.config.keys import KeyError_, lookup, parse_key, resolve_apps
 from pilot_tui.config.locate import Path
 from pilot_tui.config.problems import Report
 from pilot_tui.config.validate import Checked, check_text
+from pilot_tui.errors import EXIT_INVALID, PilotError
 from pilot_tui.fsutil import atomic_write
 
 
-class ConfigRefused(Exception):
+class ConfigRefused(PilotError):
     """A change was refused because the result would be invalid; the file is untouched."""
+
+    exit_code = EXIT_INVALID
+    title = "pilot.toml not changed"
 
     def __init__(self, report: Report) -> None:
         super().__init__("; ".join(report.lines()))
         self.report = report
 
 
-class ConfigChanged(Exception):
+class ConfigChanged(PilotError):
     """The file changed on disk since it was read; writing now would lose those edits."""
+
+    title = "pilot.toml changed on disk"
 
 
 @dataclass

@@ -10,12 +10,16 @@ from typing import Any
 
 from pilot_tui.config.locate import Path
 from pilot_tui.config.problems import did_you_mean, quote_list
+from pilot_tui.errors import EXIT_INVALID, PilotError
 
 _TOKEN = re.compile(r'\s*(?:"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|([A-Za-z0-9_-]+)|\[(\d+)\])\s*')
 
 
-class KeyError_(ValueError):
+class KeyError_(PilotError, ValueError):
     """A dotted key that cannot be parsed or does not resolve; the message says why."""
+
+    exit_code = EXIT_INVALID
+    title = "No such key"
 
 
 def parse_key(key: str) -> list[str | int]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pilot_tui import redact
+from pilot_tui.deploy import secrets
 from pilot_tui.deploy.context import ProjectContext
 from pilot_tui.deploy.targets import target_for
 from pilot_tui.deploy.targets.base import LogLine, NoLogs
@@ -55,7 +56,7 @@ class Follower:
         client: Any = None,
     ) -> None:
         self.config, self.state_dir, self.root, self.app = config, state_dir, root, app
-        redact.load_project(state_dir, config)  # a fresh process masks what a deploy would
+        secrets.register_project(state_dir, config)  # a fresh process masks what a deploy would
         self.limit, self.client = limit, client
         self.since: float | None = None
         self.seen: set[tuple[float, str, str]] = set()

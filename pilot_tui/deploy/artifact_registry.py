@@ -8,14 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from pilot_tui import redact
-from pilot_tui.deploy.gcp_api import ApiRequest, Transport, exists_ok, gone_ok, wait_operation
+from pilot_tui.cloud.gcp_api import ApiRequest, Transport, gone_ok, wait_operation
+from pilot_tui.cloud.gcp_resources import REGISTRY_API, ensure_repository, repositories_url
+from pilot_tui.naming import project_resource
 
-API = "https://artifactregistry.googleapis.com/v1/"
 USERNAME = "oauth2accesstoken"  # what Artifact Registry expects with an access token
-
-
-def repository_id(project: str) -> str:
-    return f"pilot-{project}"
 
 
 def registry_host(region: str) -> str:
@@ -23,52 +20,15 @@ def registry_host(region: str) -> str:
 
 
 def image_path(region: str, gcp_project: str, project: str, app: str) -> str:
-    return f"{registry_host(region)}/{gcp_project}/{repository_id(project)}/{app}"
-
-
-def _repositories(gcp_project: str, region: str) -> str:
-    return f"{API}projects/{gcp_project}/locations/{region}/repositories"
-
-
-def repository_url(gcp_project: str, region: str, project: str) -> str:
-    return f"{_repositories(gcp_project, region)}/{repository_id(project)}"
-
-
-def get_repository_request(gcp_project: str, region: str, project: str) -> ApiRequest:
-    return ApiRequest("GET", repository_url(gcp_project, region, project))
-
-
-def create_repository_request(gcp_project: str, region: str, project: str) -> ApiRequest:
-    return ApiRequest(
-        "POST",
-        _repositories(gcp_project, region),
-        body={
-            "format": "DOCKER",
-            "description": f"Pilot images of {project}",
-            "labels": {"pilot-project": project},
-        },
-        params={"repositoryId": repository_id(project)},
-    )
+    return f"{registry_host(region)}/{gcp_project}/{project_resource(project)}/{app}"
 
 
 def delete_package_request(gcp_project: str, region: str, project: str, app: str) -> ApiRequest:
     """The app's images (one package per app in the project's repository)."""
     return ApiRequest(
-        "DELETE", f"{_repositories(gcp_project, region)}/{repository_id(project)}/packages/{app}"
+        "DELETE",
+        f"{repositories_url(gcp_project, region)}/{project_resource(project)}/packages/{app}",
     )
-
-
-def ensure_repository(transport: Transport, gcp_project: str, region: str, project: str) -> bool:
-    """Create the repository when missing; True when it was created. Read first: pushing
-    needs only artifactregistry.writer, creating needs more, so later deploys never ask
-    for the create permission. A concurrent create (409) is fine."""
-    if gone_ok(transport, get_repository_request(gcp_project, region, project)) is not None:
-        return False
-    operation = exists_ok(transport, create_repository_request(gcp_project, region, project))
-    if operation is None:
-        return False
-    wait_operation(transport, operation, api=API, timeout=300)
-    return True
 
 
 def delete_images(
@@ -78,7 +38,7 @@ def delete_images(
     operation = gone_ok(transport, delete_package_request(gcp_project, region, project, app))
     if operation is None:
         return False
-    wait_operation(transport, operation, api=API, timeout=300)
+    wait_operation(transport, operation, api=REGISTRY_API, timeout=300)
     return True
 
 
@@ -97,7 +57,7 @@ def docker_login(credentials_path: str | None, root: Path, region: str) -> tuple
     """(registry host, username, password) for a push to the region's Artifact Registry.
     ``credentials_path`` is gcp.credentials as written in pilot.toml (relative to
     ``root``); unset means Application Default Credentials."""
-    from pilot_tui.deploy.gcp_api import google_credentials, key_path
+    from pilot_tui.cloud.gcp_api import google_credentials, key_path
 
     credentials = google_credentials(key_path(credentials_path, root))
     return registry_host(region), USERNAME, access_token(credentials)
@@ -118,18 +78,17 @@ def ensure_registry(
 
     ensure_repository(transport, gcp_project, region, project)
     host, user, token = docker_login(credentials_path, root, region)
-    return Registry(host, f"{gcp_project}/{repository_id(project)}/{app}", user, token)
+    return Registry(host, f"{gcp_project}/{project_resource(project)}/{app}", user, token)
 
 
 def registry_for(config: Any, root: Path, app: Any) -> Any:
     """ensure_registry with pilot.toml's gcp settings (what managed_deploy calls)."""
-    from pilot_tui.deploy.gcp_api import authorized_transport, deploy_key
+    from pilot_tui.cloud.clients import gcp_deploy_key, google_transport
     from pilot_tui.deploy.targets.managed import TargetError
 
     if not config.gcp.project:
         raise TargetError(f"app {app.name!r}: Artifact Registry needs gcp.project in pilot.toml")
-    key = deploy_key(config, root)
-    transport = authorized_transport(key, config.gcp.project)
+    key, transport = gcp_deploy_key(config, root), google_transport(config, root)
     return ensure_registry(
         transport, key, root, config.gcp.project, config.gcp.region, config.project.name, app.name
     )

@@ -22,14 +22,17 @@ from typing import IO, Any
 from pilot_tui import redact
 from pilot_tui.deploy import bases, dockerfiles
 from pilot_tui.deploy.shippable import Collected, collect, private_paths, program_source
+from pilot_tui.errors import PilotError
 from pilot_tui.runner import Command
 
 GENERATED = ".pilot.Dockerfile"  # where a generated Dockerfile goes inside the context
 SPOOL = 32 * 1024 * 1024  # contexts up to 32 MB stay in memory
 
 
-class BuildError(Exception):
+class BuildError(PilotError):
     """The build failed; the message has the builder's own error."""
+
+    title = "Build failed"
 
 
 @dataclass(frozen=True)

@@ -18,22 +18,31 @@ from typing import Any, Protocol
 from pilot_tui.deploy import history
 from pilot_tui.deploy.events import Event, Timer
 from pilot_tui.deploy.host import DockerTarget
+from pilot_tui.errors import EXIT_INTERRUPTED, PilotError
 from pilot_tui.runner import Command, RunnerError, capture
 
 Say = Callable[[str], None]
 
 
-class DeployError(Exception):
-    """A deploy or rollback failed in ``stage``; ``logs`` has the new release's last lines."""
+class DeployError(PilotError):
+    """A deploy or rollback failed in ``stage``; ``logs`` has the new release's last lines.
+    An app name that is not in pilot.toml is bad input (exit 2), not a failure."""
 
-    def __init__(self, stage: str, message: str, logs: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
+    title = "Not deployed"
+
+    def __init__(
+        self, stage: str, message: str, logs: tuple[str, ...] = (), *, exit_code: int | None = None
+    ) -> None:
+        super().__init__(message, exit_code=exit_code)
         self.stage = stage
         self.logs = logs
 
 
-class Cancelled(Exception):
+class Cancelled(PilotError):
     """The person asked to stop; what was started is cleaned up by the caller."""
+
+    exit_code = EXIT_INTERRUPTED
+    title = "Cancelled"
 
 
 class CancelToken:

@@ -39,6 +39,7 @@ from pilot_tui.deploy.shared_history import SharedHistory, SharedHistoryError
 from pilot_tui.deploy.shippable import private_paths
 from pilot_tui.deploy.targets import target_for
 from pilot_tui.deploy.targets.docker_host import containers
+from pilot_tui.errors import EXIT_INVALID
 from pilot_tui.fsutil import ensure_private_dir
 
 # Re-exported: what the CLI, the screens and the tests catch and call by these names.
@@ -83,7 +84,9 @@ class Deployer:
         app = self.config.app(name)
         if app is None:
             known = ", ".join(a.name for a in self.config.apps) or "none yet"
-            raise DeployError("deploy", f"no app {name!r} in pilot.toml (apps: {known})")
+            raise DeployError(
+                "deploy", f"no app {name!r} in pilot.toml (apps: {known})", exit_code=EXIT_INVALID
+            )
         return app
 
     # -- the run: the app's target does it, reporting through the run log ---------------

@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.errors import PilotError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 
 LIVE, SUPERSEDED, FAILED, CANCELLED = "live", "superseded", "failed", "cancelled"
 
 
-class HistoryError(Exception):
+class HistoryError(PilotError):
     """The history file cannot be read; the message names it."""
+
+    title = "Release history unreadable"
 
 
 @dataclass(frozen=True)

@@ -19,15 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.keys import KEY_NAME
-from pilot_tui.remote import ssh_options
+from pilot_tui.errors import PilotError
+from pilot_tui.provision.keys import KEY_NAME
+from pilot_tui.provision.remote import ssh_options
 from pilot_tui.runner import Command, RunnerError, spawn_daemon, stop_pid
 
 TLS_API_VERSION = "1.41"  # Docker 20.10; every later engine still accepts it
 
 
-class HostError(Exception):
+class HostError(PilotError):
     """The Docker engine cannot be named or reached; the message says why and what to do."""
+
+    title = "Docker host unreachable"
 
 
 @dataclass(frozen=True)

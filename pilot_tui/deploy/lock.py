@@ -15,9 +15,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from pilot_tui.errors import PilotError
 
-class LockHeld(Exception):
+
+class LockHeld(PilotError):
     """Someone else is deploying this app; the message says who and since when."""
+
+    title = "App is locked"
 
     def __init__(self, name: str, holder: str, since: str) -> None:
         super().__init__(

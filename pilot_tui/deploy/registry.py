@@ -19,13 +19,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pilot_tui import redact
-from pilot_tui.identity import project_tags
+from pilot_tui.cloud.aws_errors import converted
+from pilot_tui.errors import PilotError
+from pilot_tui.naming import project_tags
 
 REGISTRY_OVERRIDE = "PILOT_REGISTRY"
 
 
-class RegistryError(Exception):
+class RegistryError(PilotError):
     """Login or push failed; the message names the registry and what it said."""
+
+    title = "Registry refused"
 
 
 @dataclass(frozen=True)
@@ -63,10 +67,7 @@ def ecr_registry(ecr: Any, repository: str, project: str) -> Registry:
             )
         data = ecr.get_authorization_token()["authorizationData"][0]
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise RegistryError(
-            f"ECR repository {repository}: {error.get('Code')}: {error.get('Message')}"
-        ) from exc
+        raise converted(f"ECR repository {repository}", exc, error=RegistryError) from exc
     user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
     redact.register([password, data["authorizationToken"]])
     return Registry(_host(data["proxyEndpoint"]), repository, user, password)

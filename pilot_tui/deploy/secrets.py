@@ -5,7 +5,7 @@ environment of the deploying process, else from .pilot/secrets/APP.env (mode 060
 `NAME=value` line each, the value as is when it is plain printable text, else as a JSON
 string (`NAME="a\\u000bb"`), so any text an environment variable can hold round-trips (tabs,
 vertical tabs, U+2028, newlines, quotes). Lines are split at newlines only. The redactor
-masks every stored value (redact.load_project) and every value read here, wherever it would
+masks every stored value (register_project) and every value read here, wherever it would
 be printed or logged.
 """
 
@@ -18,15 +18,22 @@ import re
 import stat
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pilot_tui import redact
+from pilot_tui.errors import EXIT_INVALID, PilotError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
+
+if TYPE_CHECKING:
+    from pilot_tui.config.schema import PilotConfig
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class SecretsError(Exception):
+class SecretsError(PilotError):
     """A secret is missing, or its file is unsafe; the message says which and how to fix it."""
+
+    title = "Secret missing or unsafe"
 
 
 def secrets_file(state_dir: Path, app: str) -> Path:
@@ -78,6 +85,19 @@ def stored_values(state_dir: Path) -> list[str]:
     return found
 
 
+def register_project(
+    state_dir: Path, config: PilotConfig, env: Mapping[str, str] | None = None
+) -> None:
+    """Register with redact every secret value this project holds: each stored in
+    .pilot/secrets/ (all apps', listed or not), the environment's value of each secret name
+    pilot.toml declares, and the private halves of Pilot's own keys in .pilot/keys/."""
+    env = os.environ if env is None else env
+    names = {name for app in config.apps for name in app.secrets}
+    redact.register(stored_values(state_dir))
+    redact.register(env[name] for name in names if name in env)
+    redact.register(redact.key_values(state_dir / "keys"))
+
+
 def read_file(path: Path) -> dict[str, str]:
     if not path.exists():
         return {}
@@ -119,11 +139,12 @@ def resolve(
 def store(state_dir: Path, app: str, name: str, value: str) -> Path:
     """Save one secret into .pilot/secrets/APP.env (0600), keeping the others."""
     if not NAME.match(name):
-        raise SecretsError(f"{name!r} is not an environment variable name")
+        raise SecretsError(f"{name!r} is not an environment variable name", exit_code=EXIT_INVALID)
     if "\0" in value:
         raise SecretsError(
             f"the value of {name} contains a NUL character, which no "
-            "environment variable can hold: nothing stored"
+            "environment variable can hold: nothing stored",
+            exit_code=EXIT_INVALID,
         )
     path = secrets_file(state_dir, app)
     ensure_private_dir(path.parent)

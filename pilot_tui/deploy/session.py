@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pilot_tui import redact
+from pilot_tui.deploy import secrets
 from pilot_tui.deploy.engine import Deployer, needs_docker
 from pilot_tui.deploy.events import Emit
 from pilot_tui.project import Project
@@ -31,10 +31,10 @@ def open_deployer(
     Raises host.HostError when the host cannot be named or reached."""
     from pilot_tui.deploy.host import connect, target_for
     from pilot_tui.deploy.shared_history import SharedHistoryError, shared_history
-    from pilot_tui.server import saved_record
+    from pilot_tui.provision.server import saved_record
 
     project = Project(project_file)
-    redact.load_project(project.state_dir, config)  # secrets stored or exported since
+    secrets.register_project(project.state_dir, config)  # secrets stored or exported since
     shared = None
     if share:
         try:

@@ -15,14 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pilot_tui import cloud_clients
+from pilot_tui.cloud import aws_errors, clients
 from pilot_tui.deploy import history
+from pilot_tui.errors import PilotError
 
 PREFIX = "pilot/releases"
 
 
-class SharedHistoryError(Exception):
+class SharedHistoryError(PilotError):
     """The bucket could not be read or written; the message says which and why."""
+
+    title = "Shared history unreachable"
 
 
 @dataclass
@@ -78,7 +81,7 @@ class SharedHistory:
                 try:
                     return bytes(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
                 except ClientError as exc:
-                    if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    if aws_errors.code(exc) in ("NoSuchKey", "404"):
                         return None
                     raise
             blob = self.client.bucket(self.bucket).get_blob(key)
@@ -118,7 +121,7 @@ def shared_history(config: Any, state_dir: Path, root: Path) -> SharedHistory | 
 
 
 def _client_for(config: Any, state_dir: Path, root: Path) -> SharedHistory | None:
-    from pilot_tui.backends import bucket_name, ensure_gcs, ensure_s3, lock_table
+    from pilot_tui.provision.backends import bucket_name, ensure_gcs, ensure_s3, lock_table
 
     kind = config.state.backend
     if kind == "local":
@@ -127,24 +130,23 @@ def _client_for(config: Any, state_dir: Path, root: Path) -> SharedHistory | Non
     sandbox = config.server.home == "sandbox"
     if kind == "s3":
         # Not running sandbox emulators: nothing to share with (never the real AWS).
-        made = cloud_clients.aws_session(config, state_dir, sandbox=sandbox, start=False)
-        if made is None:
+        aws = clients.project_aws(config, state_dir, sandbox=sandbox, start=False)
+        if aws is None:
             return None
-        session, endpoint = made
-        s3 = session.client("s3", endpoint_url=endpoint)
+        s3 = aws.client("s3")
         return SharedHistory(
             "s3",
             bucket,
             s3,
             lambda: ensure_s3(
                 s3,
-                session.client("dynamodb", endpoint_url=endpoint),
+                aws.client("dynamodb"),
                 bucket,
                 lock_table(config),
                 config.aws.region,
             ),
         )
-    client = cloud_clients.gcs_client(config, state_dir, root, sandbox=sandbox, start=False)
+    client = clients.project_gcs(config, state_dir, root, sandbox=sandbox, start=False)
     if client is None:
         return None
     return SharedHistory(

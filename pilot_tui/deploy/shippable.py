@@ -62,7 +62,7 @@ def private_paths(root: Path, config: Any = None) -> frozenset[Path]:
     found = {(root / STATE_DIR).resolve()}
     credentials = getattr(getattr(config, "gcp", None), "credentials", None)
     if credentials:
-        from pilot_tui.deploy.gcp_api import key_path
+        from pilot_tui.cloud.gcp_api import key_path
 
         found.add(Path(str(key_path(credentials, root))))
     return frozenset(found)

@@ -23,7 +23,7 @@ import urllib.request
 from pathlib import Path
 
 from pilot_tui import dockerd
-from pilot_tui.sandbox import free_port
+from pilot_tui.cloud.sandbox import free_port
 
 HERE = Path(__file__).resolve().parent
 HELLO = HERE.parent / "fixtures" / "apps" / "hello"

@@ -1,7 +1,7 @@
 """Benchmark: Terraform -json events parsed per second.
 
 Builds a 200,000-line stream from streams captured from real runs (tests/fixtures/tf) and
-times pilot_tui.tf.events.parse_line over it. Prints figures; asserts nothing.
+times pilot_tui.provision.tf.events.parse_line over it. Prints figures; asserts nothing.
 
     .venv/bin/python tests/bench/events.py [--lines 200000]
 """
@@ -13,7 +13,7 @@ import itertools
 import time
 from pathlib import Path
 
-from pilot_tui.tf.events import parse_line
+from pilot_tui.provision.tf.events import parse_line
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "tf"
 

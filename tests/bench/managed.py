@@ -51,7 +51,7 @@ def main() -> None:
                 'package = "zip"\nmemory = 128\n[apps.env]\nGREETING = "hi"\n'
                 '\n[[apps]]\nname = "svc"\npath = "fn"\n[apps.target]\nkind = "ecs"\n'
             )
-        from pilot_tui.sandbox import Sandbox
+        from pilot_tui.cloud.sandbox import Sandbox
 
         Sandbox(root / ".pilot").ensure()  # the emulators' start-up is not the deploy's
         first = pilot("deploy", "fn", cwd=root)

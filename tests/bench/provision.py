@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pilot_tui.tf.toolchain import resolve
+from pilot_tui.provision.tf.toolchain import resolve
 
 
 def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:

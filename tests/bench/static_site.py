@@ -20,10 +20,11 @@ import threading
 import time
 from pathlib import Path
 
+from pilot_tui.cloud.clients import emulator_aws, emulator_gcs
+from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.deploy.site_files import plan, scan
 from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite
 from pilot_tui.deploy.targets.s3_site.bucket import S3Site
-from pilot_tui.sandbox import Sandbox, aws_session, gcs_client
 
 
 def make_site(root: Path, files: int) -> None:
@@ -86,7 +87,7 @@ def main() -> None:
         try:
             from botocore.config import Config
 
-            session = aws_session("us-east-1")
+            session = emulator_aws("us-east-1").session
             direct = running["aws"].url
             relayed = f"http://127.0.0.1:{latency_relay(running['aws'].port, 0.040)}"
             pool = Config(max_pool_connections=32)
@@ -115,7 +116,7 @@ def main() -> None:
 
             if ns.skip_gcs:
                 return
-            gcs = GcsSite(gcs_client(running["gcs"].url), "bench-gcs", "US")
+            gcs = GcsSite(emulator_gcs(running["gcs"].url), "bench-gcs", "US")
             gcs.ensure_bucket()
             for workers in (1, 16):
                 bucket = GcsSite(gcs.client, f"bench-gcs-{workers}", "US")

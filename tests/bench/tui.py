@@ -57,8 +57,8 @@ def first_paint(project: Path, runs: int = 5) -> list[float]:
 
 
 async def latency_and_rss(project: Path, lines: int, rss_lines: int) -> tuple[list[float], int]:
+    from pilot_tui.provision.tf.events import LogLine
     from pilot_tui.screens.app import create_app
-    from pilot_tui.tf.events import LogLine
 
     app = create_app(str(project))
     latencies: list[float] = []

@@ -15,8 +15,8 @@ import pytest
 
 from pilot_tui import dockerd
 from pilot_tui.apps import add_app
+from pilot_tui.cloud.sandbox import free_port
 from pilot_tui.config.document import ProjectFile
-from pilot_tui.sandbox import free_port
 
 
 def engine_unavailable() -> str | None:

@@ -172,7 +172,7 @@ def test_pack_is_pointed_at_the_deploy_hosts_engine_as_data(tmp_path):
 def test_a_site_built_by_a_command_goes_to_its_bucket(engine_project, cli, tmp_path, monkeypatch):
     """A static site with a build command on S3 + CloudFront: the command runs in its
     builder on the Docker host (the private engine) and the output is uploaded (moto)."""
-    from pilot_tui.sandbox import Sandbox
+    from pilot_tui.cloud.sandbox import Sandbox
 
     root, _, add = engine_project
     sandbox = Sandbox(tmp_path / "moto-state")

@@ -13,8 +13,8 @@ from types import SimpleNamespace
 import pytest
 
 from pilot_tui import redact
-from pilot_tui.deploy import artifact_registry as ar
-from pilot_tui.deploy.gcp_api import (
+from pilot_tui.cloud import gcp_resources
+from pilot_tui.cloud.gcp_api import (
     ApiError,
     ApiRequest,
     authorized_transport,
@@ -22,6 +22,7 @@ from pilot_tui.deploy.gcp_api import (
     session_transport,
     wait_operation,
 )
+from pilot_tui.deploy import artifact_registry as ar
 from pilot_tui.deploy.targets.cloud_run import service as cr
 from pilot_tui.deploy.targets.managed import TargetError
 
@@ -217,7 +218,7 @@ def test_artifact_registry_requests():
         ar.image_path("europe-west1", "acme-prod", "acme", "api")
         == "europe-west1-docker.pkg.dev/acme-prod/pilot-acme/api"
     )
-    create = ar.create_repository_request("acme-prod", "europe-west1", "acme")
+    create = gcp_resources.create_repository_request("acme-prod", "europe-west1", "acme")
     assert create == ApiRequest(
         "POST",
         "https://artifactregistry.googleapis.com/v1/projects/acme-prod/locations/"
@@ -256,12 +257,12 @@ def test_ensure_repository_creates_once_and_accepts_a_concurrent_create():
             "response": {},
         }
 
-    assert ar.ensure_repository(transport, "acme-prod", "europe-west1", "acme") is True
+    assert gcp_resources.ensure_repository(transport, "acme-prod", "europe-west1", "acme") is True
     assert [c.method for c in calls] == ["GET", "POST"]
-    assert ar.ensure_repository(transport, "acme-prod", "europe-west1", "acme") is False
+    assert gcp_resources.ensure_repository(transport, "acme-prod", "europe-west1", "acme") is False
     assert [c.method for c in calls] == ["GET", "POST", "GET"]  # read first: no create
     state.update(exists=False, conflict=True)  # a teammate created it in between
-    assert ar.ensure_repository(transport, "acme-prod", "europe-west1", "acme") is False
+    assert gcp_resources.ensure_repository(transport, "acme-prod", "europe-west1", "acme") is False
 
 
 def test_registry_token_is_masked_in_logs():

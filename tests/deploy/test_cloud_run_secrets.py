@@ -13,7 +13,9 @@ import json
 
 import pytest
 
-from pilot_tui.deploy.gcp_api import ApiError, ApiRequest
+from pilot_tui import naming
+from pilot_tui.cloud import gcp_resources
+from pilot_tui.cloud.gcp_api import ApiError, ApiRequest
 from pilot_tui.deploy.targets.cloud_run import secrets as cs
 from pilot_tui.deploy.targets.cloud_run import service as cr
 from pilot_tui.deploy.targets.managed import TargetError
@@ -159,13 +161,13 @@ def assert_value_only_in_secret_manager(
 
 # -- requests as data ------------------------------------------------------------------
 def test_secret_ids_are_lower_case_dashed_and_bounded():
-    assert cs.secret_id("acme", "api", "DB_URL") == SECRET
-    long = cs.secret_id("acme", "api", "X" * 300)
-    assert len(long) == cs.SECRET_ID_MAX and long.startswith("pilot-acme-api-xxx")
+    assert naming.secret_id("acme", "api", "DB_URL") == SECRET
+    long = naming.secret_id("acme", "api", "X" * 300)
+    assert len(long) == naming.SECRET_ID_MAX and long.startswith("pilot-acme-api-xxx")
 
 
 def test_secret_manager_requests_as_data():
-    create = cs.create_secret_request("acme-prod", SECRET, {"pilot-project": "acme"})
+    create = gcp_resources.create_secret_request("acme-prod", SECRET, {"pilot-project": "acme"})
     assert create == ApiRequest(
         "POST",
         SM,

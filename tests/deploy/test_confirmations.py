@@ -13,9 +13,9 @@ import pexpect
 import pytest
 
 from pilot_tui.apps import add_app
+from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.runner import pid_alive, stop_pid
-from pilot_tui.sandbox import Sandbox
 from tests.conftest import PILOT, run_pilot
 from tests.server.conftest import sandbox_state
 
@@ -112,7 +112,17 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(CASES))
+# What each case reaches for in its body (request.getfixturevalue, Terraform): its markers.
+NEEDS = {
+    "server up": (pytest.mark.terraform, pytest.mark.slow),
+    "server destroy": (pytest.mark.terraform, pytest.mark.slow),
+    "app destroy (Docker host)": (pytest.mark.docker, pytest.mark.slow),
+    "deploy --break-lock": (pytest.mark.docker, pytest.mark.slow),
+    "app destroy (static site)": (pytest.mark.slow,),  # starts the sandbox emulators
+}
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=NEEDS.get(c, ())) for c in CASES])
 def test_a_question_with_no_terminal_and_no_yes_exits_2(tmp_path, request, case):
     root = tmp_path / "acme"
     root.mkdir()

@@ -14,12 +14,14 @@ from typing import Any
 
 import pytest
 
+from pilot_tui.cloud.clients import emulator_aws
+from pilot_tui.cloud.identity_aws import aws_policy
+from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.schema import EcsTarget
 from pilot_tui.deploy.site_files import Changes
 from pilot_tui.deploy.targets.ecs.service import EcsService
 from pilot_tui.deploy.targets.s3_site.bucket import S3Site
-from pilot_tui.identity import PROJECT_TAG, aws_policy
-from pilot_tui.sandbox import Sandbox, aws_session
+from pilot_tui.naming import PROJECT_TAG
 from tests.test_deployer_policy import allows
 
 REGION, ACCOUNT, PROJECT = "eu-west-1", "123456789012", "tagme"
@@ -39,7 +41,7 @@ class Recorder:
     resource's tags read from moto (by an unhooked client) just before the call."""
 
     def __init__(self, url: str) -> None:
-        session = aws_session(REGION)
+        session = emulator_aws(REGION).session
         self.session, self.url = session, url
         self.plain = {
             name: session.client(name, endpoint_url=url) for name in ("ec2", "elbv2", "cloudfront")
@@ -148,6 +150,7 @@ class Recorder:
         return [c for c in self.calls if not allows(policy, c[0], c[1], c[2])]
 
 
+@pytest.mark.slow
 def test_an_ecs_apps_network_is_tagged_and_every_call_is_permitted(aws_url):
     rec = Recorder(aws_url)
     make = rec.client
@@ -205,7 +208,7 @@ def test_an_ecs_apps_network_is_tagged_and_every_call_is_permitted(aws_url):
     assert len(arns) == 3
     for described in elbv2.describe_tags(ResourceArns=arns)["TagDescriptions"]:
         assert {"Key": PROJECT_TAG, "Value": PROJECT} in described["Tags"], described
-    ecs = aws_session(REGION).client("ecs", endpoint_url=aws_url)
+    ecs = emulator_aws(REGION).session.client("ecs", endpoint_url=aws_url)
     definition = ecs.describe_task_definition(
         taskDefinition=f"pilot-{PROJECT}-web", include=["TAGS"]
     )
@@ -235,7 +238,7 @@ def test_a_sites_distribution_is_tagged_and_every_call_is_permitted(aws_url):
         rec.client("s3"), rec.client("cloudfront"), f"pilot-{PROJECT}-docs-site", REGION, PROJECT
     )
     site.ensure_bucket()
-    s3 = aws_session(REGION).client("s3", endpoint_url=aws_url)
+    s3 = emulator_aws(REGION).session.client("s3", endpoint_url=aws_url)
     tagging = s3.get_bucket_tagging(Bucket=f"pilot-{PROJECT}-docs-site")["TagSet"]
     assert {"Key": PROJECT_TAG, "Value": PROJECT} in tagging
     distribution, _ = site.ensure_distribution()

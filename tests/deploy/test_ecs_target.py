@@ -16,11 +16,13 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from pilot_tui.cloud.aws_errors import aws_call
+from pilot_tui.cloud.clients import emulator_aws
+from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.schema import EcsTarget
-from pilot_tui.deploy.targets.ecs.network import _aws, short_name
+from pilot_tui.deploy.targets.ecs.network import short_name
 from pilot_tui.deploy.targets.ecs.service import EcsService, open_ecs
 from pilot_tui.deploy.targets.managed import TargetError
-from pilot_tui.sandbox import Sandbox, aws_session
 
 REGION = "eu-west-1"
 
@@ -42,7 +44,7 @@ class Aws:
     """boto3 clients on the moto server, for checking what the target made."""
 
     def __init__(self, url: str, region: str) -> None:
-        session = aws_session(region)
+        session = emulator_aws(region).session
         for service in ("ecs", "ec2", "elbv2", "iam", "logs", "ssm"):
             setattr(self, service, session.client(service, endpoint_url=url))
 
@@ -83,6 +85,7 @@ def groups(aws: Aws, name: str) -> list[dict]:
     ]
 
 
+@pytest.mark.slow
 def test_deploy_twice_then_roll_back(moto):
     target = ecs_target(moto, "acme", "web", health_path="/healthz")
     aws = Aws(moto[0]["aws"].url, REGION)
@@ -200,6 +203,7 @@ def test_deploy_twice_then_roll_back(moto):
     target.destroy(said.append)
 
 
+@pytest.mark.slow
 def test_status(moto):
     aws = Aws(moto[0]["aws"].url, REGION)
     target = ecs_target(moto, "beta", "web")
@@ -268,6 +272,7 @@ def test_logs_oldest_first(moto):
     assert list(target.logs()) == []
 
 
+@pytest.mark.slow
 def test_destroy_leaves_nothing_and_keeps_what_others_use(moto):
     aws = Aws(moto[0]["aws"].url, REGION)
     web, web2 = ecs_target(moto, "delta", "web"), ecs_target(moto, "delta", "web2")
@@ -379,12 +384,12 @@ def test_aws_errors_become_target_errors(moto):
             match=r"^load balancer x: AWS answered AccessDenied: "
             r"not allowed$",
         ),
-        _aws("load balancer x"),
+        aws_call("load balancer x"),
     ):
         raise denied
     # No answer at all (botocore's own errors).
     target = ecs_target(moto, "acme", "web")
-    target.ecs = aws_session(REGION).client(
+    target.ecs = emulator_aws(REGION).session.client(
         "ecs", endpoint_url="http://127.0.0.1:9", config=Config(retries={"total_max_attempts": 1})
     )
     with pytest.raises(
@@ -476,7 +481,7 @@ def test_secrets_go_to_ssm_never_into_the_task_definition(moto):
         {"Error": {"Code": "ValidationException", "Message": f"Value '{secret}' is too long"}},
         "PutParameter",
     )
-    with pytest.raises(TargetError) as raised, _aws(f"SSM parameter {path}", hide=secret):
+    with pytest.raises(TargetError) as raised, aws_call(f"SSM parameter {path}", hide=secret):
         raise echoed
     assert (
         str(raised.value) == f"SSM parameter {path}: AWS answered ValidationException: "

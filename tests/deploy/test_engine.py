@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -19,6 +18,7 @@ from pilot_tui.deploy.events import StageFailed
 from pilot_tui.deploy.host import connect, parse_host
 from pilot_tui.project import Project
 from tests.deploy.conftest import SECRET, get
+from tests.polling import wait_until
 
 
 def deployer(root: Path, events: list[object], **kwargs: object):
@@ -84,9 +84,9 @@ def test_redeploy_under_load_fails_no_request_then_bad_health_keeps_serving_then
         loop = threading.Thread(target=client_loop)
         loop.start()
         try:
-            time.sleep(0.3)
+            wait_until(lambda: len(seen) >= 10, what="10 answers from v1 before the redeploy")
             v2 = engine.deploy("hello")
-            time.sleep(0.5)
+            wait_until(lambda: seen.count("hello v2") >= 10, what="10 answers from v2")
         finally:
             stop.set()
             loop.join()
@@ -270,14 +270,19 @@ def test_logs_follow_streams_and_app_destroy_removes_everything(site, cli, docke
     )
     reader.start()
     try:
-        time.sleep(1.5)
         before = len(lines)
-        get(port)  # busybox httpd -v logs each request ("IP:PORT: response:200")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not any(
-            "response:200" in line for line in lines[before:]
-        ):
-            time.sleep(0.1)
+
+        def request_streamed() -> bool:
+            get(port)  # busybox httpd -v logs each request ("IP:PORT: response:200")
+            return any("response:200" in line for line in lines[before:])
+
+        # Asks until `logs --follow` is attached and streams a request's line.
+        wait_until(
+            request_streamed,
+            what="a request's log line from logs --follow",
+            timeout=15,
+            interval=0.2,
+        )
         assert any("response:200" in line for line in lines[before:]), lines
     finally:
         follow.terminate()

@@ -11,13 +11,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from pilot_tui.deploy.gcp_api import ApiError, ApiRequest
+from pilot_tui.cloud.clients import emulator_gcs
+from pilot_tui.cloud.gcp_api import ApiError, ApiRequest
+from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.deploy.targets import site_flow as site_deploy
 from pilot_tui.deploy.targets import sites
 from pilot_tui.deploy.targets.gcs_site import cdn as gcs_cdn
 from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite
 from pilot_tui.deploy.targets.gcs_site.cdn import COMPUTE, Cdn, delete_requests, insert_requests
-from pilot_tui.sandbox import Sandbox, gcs_client
 from tests.conftest import RecordingLog
 
 GLOBAL = f"{COMPUTE}/projects/acme-prod/global"
@@ -229,7 +230,7 @@ def test_an_error_other_than_exists_is_raised():
 def gcs(tmp_path_factory):
     sandbox = Sandbox(tmp_path_factory.mktemp("gcs-emulator"))
     running, _ = sandbox.ensure()
-    yield gcs_client(running["gcs"].url)
+    yield emulator_gcs(running["gcs"].url)
     sandbox.stop()
 
 
@@ -254,7 +255,7 @@ def deploy(tmp_path, monkeypatch, gcs, home: str, fake: FakeCompute | None):
         state_dir=tmp_path / ".pilot",
         record_release=lambda log, name, record: records.append(record),
     )
-    monkeypatch.setattr(sites.cloud_clients, "gcs_client", lambda *a, **k: gcs)
+    monkeypatch.setattr(sites.clients, "project_gcs", lambda *a, **k: gcs)
     if fake is not None:
         monkeypatch.setattr(
             gcs_cdn,

@@ -14,9 +14,10 @@ from unittest import mock
 
 import pytest
 
+from pilot_tui.cloud.clients import emulator_aws
+from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.deploy.targets.lambda_.function import ALIAS, LambdaFunction, code_sha256, zip_folder
 from pilot_tui.deploy.targets.managed import TargetError
-from pilot_tui.sandbox import Sandbox, aws_session
 from tests.deploy.conftest import LAMBDA_FIXTURES as FIXTURES
 
 
@@ -35,7 +36,7 @@ class Settings:
 
 
 def function(url: str, app: str = "hello") -> LambdaFunction:
-    session = aws_session("eu-west-1")
+    session = emulator_aws("eu-west-1").session
     return LambdaFunction(
         session.client("lambda", endpoint_url=url),
         session.client("iam", endpoint_url=url),

@@ -10,9 +10,10 @@ import shutil
 
 import pytest
 
+from pilot_tui.cloud.clients import emulator_aws
+from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.runner import pid_alive, stop_pid
-from pilot_tui.sandbox import Sandbox, aws_session
 from tests.deploy.conftest import LAMBDA_FIXTURES, SECRET
 
 
@@ -46,7 +47,7 @@ def fn_project(tmp_path, cli, lambda_runtime, monkeypatch):
 
 def invoke(root, path: str = "/") -> dict:
     url = Sandbox(root / ".pilot").running()["aws"].url
-    lam = aws_session("us-east-1").client("lambda", endpoint_url=url)
+    lam = emulator_aws("us-east-1").session.client("lambda", endpoint_url=url)
     answer = lam.invoke(
         FunctionName="pilot-acme-fn",
         Qualifier="live",
@@ -107,7 +108,9 @@ def test_zip_lambda_from_the_cli(fn_project, cli):
     assert "deleted function pilot-acme-fn" in gone.err
     url = Sandbox(root / ".pilot").running()["aws"].url
     assert (
-        aws_session("us-east-1").client("lambda", endpoint_url=url).list_functions()["Functions"]
+        emulator_aws("us-east-1")
+        .session.client("lambda", endpoint_url=url)
+        .list_functions()["Functions"]
         == []
     )
     after = cli("status", "--json")

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from pilot_tui.deploy.targets.docker_host import proxy, proxy_main
+from tests.polling import wait_until
 
 PROGRAM = Path(proxy_main.__file__)
 
@@ -44,6 +45,7 @@ class Upstream:
         class Handler(BaseHTTPRequestHandler):
             def _answer(self, extra: dict) -> None:
                 if self.path.startswith("/slow"):
+                    outer.slow_arrived.set()
                     time.sleep(1.0)
                 body = json.dumps(
                     {
@@ -70,6 +72,7 @@ class Upstream:
                 pass
 
         self.name = name
+        self.slow_arrived = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
@@ -115,6 +118,15 @@ def get(
         return response.status, response.read(), dict(response.getheaders())
     finally:
         conn.close()
+
+
+def refuses(port: int) -> bool:
+    """Whether nothing accepts connections on 127.0.0.1:``port`` (any more)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError:
+        return True
+    return False
 
 
 def raw(port: int, data: bytes, timeout: float = 10) -> bytes:
@@ -330,8 +342,12 @@ def test_a_sighup_swap_under_load_loses_no_request_and_never_goes_back(local_pro
     thread = threading.Thread(target=client)
     started = time.monotonic()
     thread.start()
-    while len(results) + len(failures) < 100:
-        time.sleep(0.002)
+    wait_until(
+        lambda: len(results) + len(failures) >= 100,
+        what="100 answers before the swap",
+        timeout=60,
+        interval=0.002,
+    )
     local_proxy.swap({"a.example.com": b.address, "api.example.com": b.address})
     thread.join(timeout=120)
     elapsed = time.monotonic() - started
@@ -357,15 +373,16 @@ def test_a_bad_routes_file_keeps_the_old_table(local_proxy):
     assert json.loads(get(local_proxy.port, "api.example.com")[1])["name"] == "B"
 
 
-def test_sigterm_lets_a_request_in_flight_finish_and_exits_0(local_proxy):
+def test_sigterm_lets_a_request_in_flight_finish_and_exits_0(local_proxy, upstreams):
     answer: list = []
     thread = threading.Thread(
         target=lambda: answer.append(get(local_proxy.port, "a.example.com", "/slow"))
     )
     thread.start()
-    time.sleep(0.3)  # the request has reached the upstream, which takes a second
+    # The request has reached the upstream, which takes a second to answer.
+    wait_until(upstreams[0].slow_arrived.is_set, what="the /slow request to reach upstream A")
     os.kill(local_proxy.process.pid, signal.SIGTERM)
-    time.sleep(0.2)
+    wait_until(lambda: refuses(local_proxy.port), what="the proxy to stop accepting after SIGTERM")
     with pytest.raises(OSError):  # no longer accepting
         socket.create_connection(("127.0.0.1", local_proxy.port), timeout=2).close()
     assert local_proxy.process.wait(timeout=15) == 0
@@ -487,8 +504,12 @@ def test_the_proxy_container_routes_and_swaps(docker_client, python_base, upstre
 
         thread = threading.Thread(target=client)
         thread.start()
-        while len(names) + len(failures) < 50:
-            time.sleep(0.002)
+        wait_until(
+            lambda: len(names) + len(failures) >= 50,
+            what="50 answers before the swap",
+            timeout=60,
+            interval=0.002,
+        )
         container.put_archive("/etc/pilot", proxy.routes_tar({"a.example.com": b.address}))
         container.kill(signal="SIGHUP")
         thread.join(timeout=120)

@@ -12,6 +12,8 @@ import urllib.request
 import pytest
 
 from pilot_tui import redact
+from pilot_tui.cloud.clients import emulator_aws
+from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.deploy.registry import (
     Registry,
     RegistryError,
@@ -19,14 +21,13 @@ from pilot_tui.deploy.registry import (
     ecr_registry,
     push,
 )
-from pilot_tui.sandbox import Sandbox, aws_session
 
 
 @pytest.fixture(scope="module")
 def ecr(tmp_path_factory):
     sandbox = Sandbox(tmp_path_factory.mktemp("registry-emulators"))
     running, _ = sandbox.ensure()
-    yield aws_session("eu-west-1").client("ecr", endpoint_url=running["aws"].url)
+    yield emulator_aws("eu-west-1").session.client("ecr", endpoint_url=running["aws"].url)
     sandbox.stop()
 
 

@@ -9,9 +9,9 @@ import shutil
 
 import pytest
 
+from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.runner import pid_alive, stop_pid
-from pilot_tui.sandbox import Sandbox
 from tests.deploy.conftest import HELLO
 
 

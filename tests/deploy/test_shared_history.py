@@ -10,8 +10,8 @@ import shutil
 
 import pytest
 
+from pilot_tui.cloud.sandbox import Sandbox, free_port
 from pilot_tui.config.document import ProjectFile
-from pilot_tui.sandbox import Sandbox, free_port
 from tests.conftest import run_pilot
 from tests.deploy.conftest import HELLO, get
 

@@ -11,9 +11,10 @@ import shutil
 
 import pytest
 
+from pilot_tui.cloud.clients import emulator_aws, emulator_gcs
+from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.runner import pid_alive, stop_pid
-from pilot_tui.sandbox import Sandbox, aws_session, gcs_client
 from tests.deploy.conftest import HELLO, LAMBDA_FIXTURES, get
 
 
@@ -21,7 +22,7 @@ def what_pilot_left(state_dir, project: str) -> dict[str, list[str]]:
     """Everything of ``project`` the emulators still hold, asked with plain boto3 /
     google-cloud-storage calls (not Pilot's own scan)."""
     emulators = Sandbox(state_dir).running()
-    session = aws_session("us-east-1")
+    session = emulator_aws("us-east-1").session
 
     def aws(service):
         return session.client(service, endpoint_url=emulators["aws"].url)
@@ -68,7 +69,7 @@ def what_pilot_left(state_dir, project: str) -> dict[str, list[str]]:
                 Filters=[{"Name": "tag:pilot:project", "Values": [project]}]
             )["Vpcs"]
         ],
-        "gcs buckets": [b.name for b in gcs_client(emulators["gcs"].url).list_buckets()],
+        "gcs buckets": [b.name for b in emulator_gcs(emulators["gcs"].url).list_buckets()],
     }
 
 
@@ -79,7 +80,7 @@ def sandbox_apps(tmp_path, cli, docker_engine, python_base, lambda_runtime, monk
     monkeypatch.setenv("PILOT_PROXY_BASE", python_base)
     assert cli("init", "--name", "acme").code == 0
     from pilot_tui.apps import add_app
-    from pilot_tui.sandbox import free_port
+    from pilot_tui.cloud.sandbox import free_port
 
     shutil.copytree(HELLO, tmp_path / "hello")
     shutil.copytree(LAMBDA_FIXTURES / "hello_fn", tmp_path / "fn")
@@ -114,6 +115,7 @@ def sandbox_apps(tmp_path, cli, docker_engine, python_base, lambda_runtime, monk
     client.close()
 
 
+@pytest.mark.terraform
 def test_server_destroy_leaves_nothing(sandbox_apps, cli, docker_client, monkeypatch):
     root, port = sandbox_apps
     up = cli("server", "up", "--yes")

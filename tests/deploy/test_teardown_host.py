@@ -24,3 +24,29 @@ def test_server_destroy_on_a_host_removes_the_projects_containers(site, cli, doc
         assert '"v1"' not in status.out  # nothing is recorded live any more
     finally:
         client.close()
+
+
+def test_server_destroy_removes_the_private_app_network_after_the_containers(
+    site, cli, docker_engine
+):
+    """The `pilot` network the apps and the proxy join is Pilot's too: listed, removed once
+    the containers on it are gone, and looked for by the final "What remains" scan."""
+    from pilot_tui.deploy.targets.docker_host.containers import NETWORK
+
+    assert site
+    assert cli("deploy", "hello").code == 0
+    client = docker.DockerClient(base_url=docker_engine.url)
+    try:
+        assert client.networks.list(names=[NETWORK])  # the deploy made it
+        gone = cli("server", "destroy", "--yes")
+        assert gone.code == 0, gone.out + gone.err
+        listed = gone.out[: gone.out.index("What remains")]  # the list confirmed
+        assert f"Docker network {NETWORK}" in listed, gone.out
+        # After the containers: the proxy's removal is said before the network's.
+        assert gone.err.index("removed container pilot-proxy") < gone.err.index(
+            f"removed Docker network {NETWORK}"
+        ), gone.err
+        assert "What remains: nothing." in gone.out
+        assert [n.name for n in client.networks.list(names=[NETWORK])] == []
+    finally:
+        client.close()

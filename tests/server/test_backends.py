@@ -11,8 +11,8 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from pilot_tui import backends
-from pilot_tui.sandbox import Sandbox
+from pilot_tui.cloud.sandbox import Sandbox
+from pilot_tui.provision import backends
 from tests.conftest import run_pilot
 
 

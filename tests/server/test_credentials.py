@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from pilot_tui.credentials import check_aws, check_gcp, find_aws, find_gcp, key_file_problem
-from pilot_tui.sandbox import Sandbox, free_port
+from pilot_tui.cloud.credentials import check_aws, check_gcp, find_aws, find_gcp, key_file_problem
+from pilot_tui.cloud.sandbox import Sandbox, free_port
 from tests.conftest import run_pilot
 
 
@@ -109,6 +109,7 @@ def test_cli_exits_non_zero_when_the_configured_credentials_fail(aws_home):
     assert "EXAMPLEKEY" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_cli_in_the_sandbox_passes(tmp_path):
     assert run_pilot("init", cwd=tmp_path).returncode == 0
     try:
@@ -123,6 +124,7 @@ def test_cli_in_the_sandbox_passes(tmp_path):
         Sandbox(tmp_path / ".pilot").stop()
 
 
+@pytest.mark.slow
 async def test_credentials_screen_in_the_sandbox_and_with_a_failing_profile(aws_home, monkeypatch):
     from textual.widgets import DataTable, Static
 

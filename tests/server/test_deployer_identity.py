@@ -7,11 +7,15 @@ from __future__ import annotations
 import json
 import stat
 
-from pilot_tui.identity import aws_policy
-from pilot_tui.sandbox import Sandbox, aws_session
+import pytest
+
+from pilot_tui.cloud.clients import emulator_aws
+from pilot_tui.cloud.identity_aws import aws_policy
+from pilot_tui.cloud.sandbox import Sandbox
 from tests.conftest import run_pilot
 
 
+@pytest.mark.slow
 def test_create_rotate_remove_in_the_sandbox(tmp_path):
     assert run_pilot("init", "--name", "acme", cwd=tmp_path).returncode == 0
     key_file = tmp_path / ".pilot" / "keys" / "aws-deployer.json"
@@ -24,7 +28,7 @@ def test_create_rotate_remove_in_the_sandbox(tmp_path):
         assert stored["secret_access_key"] not in made.stdout + made.stderr
 
         emulators = Sandbox(tmp_path / ".pilot").running()
-        iam = aws_session("us-east-1").client("iam", endpoint_url=emulators["aws"].url)
+        iam = emulator_aws("us-east-1").session.client("iam", endpoint_url=emulators["aws"].url)
         policy = iam.get_user_policy(UserName="pilot-acme-deployer", PolicyName="pilot-deploy")[
             "PolicyDocument"
         ]
@@ -96,7 +100,8 @@ def test_the_gcp_deployer_is_refused_in_the_sandbox(tmp_path):
 def test_deploys_use_the_deployer_key_when_there_is_one(tmp_path):
     from types import SimpleNamespace
 
-    from pilot_tui.identity import KEY_FILE, aws_deploy_session
+    from pilot_tui.cloud.clients import deployer_aws
+    from pilot_tui.cloud.identity_aws import KEY_FILE
 
     config = SimpleNamespace(aws=SimpleNamespace(region="eu-west-1", profile=None))
     keys = tmp_path / "keys"
@@ -110,7 +115,7 @@ def test_deploys_use_the_deployer_key_when_there_is_one(tmp_path):
             }
         )
     )
-    session = aws_deploy_session(config, tmp_path)
+    session = deployer_aws(config, tmp_path).session
     credentials = session.get_credentials()
     assert credentials.access_key == "AKIAIOSFODNN7DEPLOYR"
     from pilot_tui import redact

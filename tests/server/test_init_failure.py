@@ -3,6 +3,8 @@ here, nor is any real copy of it obtainable offline): the CLI says what to do, e
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import run_pilot
 
 
@@ -20,6 +22,7 @@ def gcp_project(tmp_path):
     return project
 
 
+@pytest.mark.terraform
 def test_cli_says_what_to_do_when_init_cannot_fetch_providers(tmp_path):
     project = gcp_project(tmp_path)
     done = run_pilot("server", "plan", cwd=project)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -67,12 +68,13 @@ def test_sigint_during_apply_then_resume(sandbox_project):
 
 class HeldLaunch:
     """`server up` with RunInstances' answer held by a proxy (tests/server/slow_aws.py), so
-    the instance stays in flight while the test presses Ctrl+C; released on demand."""
+    the instance stays in flight while the test presses Ctrl+C; released on demand.
+    ``action``: another call's answer to hold instead (TerminateInstances for a destroy)."""
 
-    def __init__(self, project):
+    def __init__(self, project, action: str = "RunInstances"):
         import sys
 
-        from pilot_tui.sandbox import free_port
+        from pilot_tui.cloud.sandbox import free_port
         from tests.server.conftest import sandbox_state
 
         self.project = project
@@ -81,7 +83,7 @@ class HeldLaunch:
         state_file = project / ".pilot/sandbox.json"
         state = sandbox_state(project)
         self.moto_pid = state["aws"]["pid"]
-        self.release = project.parent / "release-run-instances"
+        self.release = project.parent / f"release-{action}"
         port = free_port()
         self.proxy = subprocess.Popen(
             [
@@ -89,7 +91,7 @@ class HeldLaunch:
                 str(Path(__file__).with_name("slow_aws.py")),
                 str(state["aws"]["port"]),
                 str(port),
-                "RunInstances",
+                action,
                 str(self.release),
             ]
         )
@@ -209,3 +211,54 @@ def test_third_ctrl_c_kills_and_names_what_may_be_untracked(sandbox_project):
     assert "may exist outside Terraform's state:" in stderr
     assert "aws_instance.server (creating)" in stderr
     assert "aws ec2 describe-instances --filters Name=tag:pilot:project,Values=acme" in stderr
+
+
+def test_ctrl_c_during_the_destroy_exits_130_and_names_what_may_remain(sandbox_project):
+    """Ctrl+C in a terminal (pexpect's pty: the signal reaches Pilot and Terraform) while
+    Terraform destroys the instance: exit 130, and the message names the resource that was
+    in flight and lists what may remain."""
+    import io
+
+    import pexpect
+
+    up = run_pilot("server", "up", "--yes", cwd=sandbox_project, timeout=300)
+    assert up.returncode == 0, up.stderr
+    held = HeldLaunch(sandbox_project, action="TerminateInstances")
+    out = io.StringIO()
+    try:
+        env = {k: v for k, v in os.environ.items() if k != "PILOT_PROJECT"}
+        child = pexpect.spawn(
+            PILOT,
+            ["server", "destroy", "--yes"],
+            cwd=str(sandbox_project),
+            env={**env, "TERM": "xterm", "COLUMNS": "200"},
+            encoding="utf-8",
+            timeout=120,
+            dimensions=(50, 200),
+        )
+        child.logfile_read = out
+        child.expect("aws_instance.server: destroying")
+        time.sleep(1)  # the terminate call is out, its answer held
+        child.sendintr()  # Ctrl+C
+        child.expect("stopping gracefully", timeout=10)
+        time.sleep(2)
+        held.release.touch()  # EC2 answers: Terraform records it and stops
+        child.expect(pexpect.EOF, timeout=180)
+        child.close()
+        vpcs = ec2(sandbox_project).describe_vpcs(
+            Filters=[{"Name": "tag:pilot:project", "Values": ["acme"]}]
+        )["Vpcs"]
+    finally:
+        held.close()
+    text = out.getvalue().replace("\r\n", "\n")
+    assert child.exitstatus == 130, text
+    assert "Traceback" not in text
+    # At the Ctrl+C: what Terraform was destroying, which it finishes before stopping.
+    pressed = next(line for line in text.splitlines() if "stopping gracefully" in line)
+    assert "in flight (" in pressed and "aws_instance.server" in pressed, pressed
+    # At the end: how far it got, and what may remain, each listed once as what holds it.
+    assert re.search(r"terraform destroy interrupted after \d+ of 9 change\(s\)", text), text
+    remains = text[text.index("What remains (") :]
+    assert "Terraform resource aws_vpc.pilot (Terraform state)" in remains
+    assert "not in Terraform state" not in remains, remains  # the state holds them
+    assert len(vpcs) == 1  # what the list says remains does remain

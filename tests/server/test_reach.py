@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import PILOT, run_pilot
 
 
+@pytest.mark.terraform
 def test_asks_for_allowed_cidrs_when_the_address_cannot_be_found(tmp_path):
     # No network here: the public-address lookup fails, as it would behind some proxies.
     assert run_pilot("init", "--name", "acme", "--home", "aws", cwd=tmp_path).returncode == 0
@@ -64,6 +65,8 @@ def test_a_world_open_port_is_warned_about_loudly(sandbox_project, cidrs):
     ]
 
 
+@pytest.mark.terraform
+@pytest.mark.slow
 def test_sandbox_flag_overrides_the_home_for_one_command(tmp_path):
     from tests.server.conftest import sandbox_state
 

@@ -12,7 +12,9 @@ import os
 import re
 import urllib.request
 
-from pilot_tui.sandbox import Sandbox
+import pytest
+
+from pilot_tui.cloud.sandbox import Sandbox
 from tests.conftest import run_pilot
 
 
@@ -36,6 +38,7 @@ def site_project(root, apps: dict[str, str]) -> None:
         assert added.returncode == 0, added.stderr
 
 
+@pytest.mark.slow
 def test_a_sandbox_site_is_shown_where_it_answers_and_the_cdn_as_simulated(tmp_path):
     site_project(tmp_path, {"docs": "s3-cloudfront", "blog": "gcs-cdn"})
     try:
@@ -90,6 +93,7 @@ def test_a_sandbox_site_is_shown_where_it_answers_and_the_cdn_as_simulated(tmp_p
 LOCAL = re.compile(r"http://127\.0\.0\.1:\d+/\S+/index\.html")
 
 
+@pytest.mark.slow
 async def test_the_deploy_result_and_the_home_screen_show_the_local_site(tmp_path):
     """In the app, as a person would: deploy a site from the Apps screen, read where it is
     live, open that address; back home, the app's row says the same."""

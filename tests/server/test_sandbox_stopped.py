@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from pilot_tui.apps import add_app
+from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.runner import pid_alive, stop_pid
-from pilot_tui.sandbox import Sandbox
 
 
 @pytest.fixture
@@ -25,6 +25,7 @@ def site_project(tmp_path, cli):
             stop_pid(emulator.pid)
 
 
+@pytest.mark.slow
 def test_stopped_emulators_are_said_and_not_restarted(site_project, cli):
     box = Sandbox(site_project / ".pilot")
     assert cli("deploy", "site").code == 0

@@ -12,21 +12,17 @@ from types import SimpleNamespace
 import pytest
 from botocore.exceptions import ClientError
 
+from pilot_tui.cloud.clients import Aws, emulator_aws
+from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.deploy import history
 from pilot_tui.deploy.engine import DeployError
 from pilot_tui.deploy.events import StageFailed
 from pilot_tui.deploy.site_files import plan, scan
 from pilot_tui.deploy.targets import sites
-from pilot_tui.deploy.targets.s3_site.bucket import (
-    KEEP_DAYS,
-    LIFECYCLE_RULE,
-    MANIFEST,
-    S3Site,
-    bucket_for,
-)
+from pilot_tui.deploy.targets.s3_site.bucket import KEEP_DAYS, LIFECYCLE_RULE, MANIFEST, S3Site
 from pilot_tui.deploy.targets.s3_site.rollback import rollback_site
 from pilot_tui.deploy.targets.site_flow import deploy_site
-from pilot_tui.sandbox import Sandbox, aws_session
+from pilot_tui.naming import site_bucket
 from tests.conftest import RecordingLog
 
 REGION = "eu-west-1"
@@ -46,11 +42,11 @@ class Project:
     """An engine stand-in for one project in the sandbox, its app `docs` an S3 site."""
 
     def __init__(self, tmp_path: Path, monkeypatch, aws_url: str, name: str) -> None:
-        session = aws_session(REGION)
+        session = emulator_aws(REGION).session
         monkeypatch.setattr(
-            sites.cloud_clients,
-            "aws_session",
-            lambda config, state_dir, sandbox, start=True: (session, aws_url),
+            sites.clients,
+            "project_aws",
+            lambda config, state_dir, sandbox, start=True, role="admin": Aws(session, aws_url),
         )
         self.s3 = session.client("s3", endpoint_url=aws_url)
         self.cloudfront = session.client("cloudfront", endpoint_url=aws_url)
@@ -73,7 +69,7 @@ class Project:
             state_dir=state_dir,
             record_release=lambda log, app, record: history.record(state_dir, app, record),
         )
-        self.bucket = bucket_for(name, "docs")
+        self.bucket = site_bucket(name, "docs")
         self.site = S3Site(self.s3, self.cloudfront, self.bucket, REGION, name)
 
     def deploy(self, files: dict[str, str]) -> history.Release:
@@ -117,6 +113,7 @@ class Project:
         return sorted(made["InvalidationBatch"]["Paths"]["Items"])
 
 
+@pytest.mark.slow
 def test_roll_back_then_forward_by_copies_in_the_bucket(tmp_path, monkeypatch, aws_url):
     project = Project(tmp_path, monkeypatch, aws_url, "rb1")
     first = project.deploy(V1)
@@ -218,6 +215,7 @@ def test_a_release_from_before_versioning_says_to_redeploy(tmp_path, monkeypatch
         project.rollback()
 
 
+@pytest.mark.slow
 def test_an_old_unversioned_bucket_and_manifest_are_taken_over(tmp_path, monkeypatch, aws_url):
     # A bucket made before versioning, its manifest without version ids (3 fields).
     project = Project(tmp_path, monkeypatch, aws_url, "rb4")
@@ -252,7 +250,7 @@ def test_an_old_unversioned_bucket_and_manifest_are_taken_over(tmp_path, monkeyp
 
 
 def test_versioning_and_lifecycle_are_idempotent_and_keep_other_rules(aws_url):
-    session = aws_session(REGION)
+    session = emulator_aws(REGION).session
     s3 = session.client("s3", endpoint_url=aws_url)
     site = S3Site(
         s3, session.client("cloudfront", endpoint_url=aws_url), "pilot-rb5-site", REGION, "rb5"
@@ -278,6 +276,7 @@ def test_versioning_and_lifecycle_are_idempotent_and_keep_other_rules(aws_url):
     site.destroy()
 
 
+@pytest.mark.slow
 def test_destroy_deletes_every_version_and_delete_marker(tmp_path, monkeypatch, aws_url):
     project = Project(tmp_path, monkeypatch, aws_url, "rb6")
     project.deploy(V1)

@@ -8,10 +8,11 @@ import json
 
 import pytest
 
+from pilot_tui.cloud.clients import emulator_aws, emulator_gcs
+from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.deploy.site_files import plan, scan
 from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite, cdn_requests
 from pilot_tui.deploy.targets.s3_site.bucket import MANIFEST, S3Site
-from pilot_tui.sandbox import Sandbox, aws_session, gcs_client
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +37,9 @@ def site(tmp_path):
     return root
 
 
+@pytest.mark.slow
 def test_s3_cloudfront_site(emulators, site):
-    session = aws_session("eu-west-1")
+    session = emulator_aws("eu-west-1").session
     url = emulators["aws"].url
     s3, cloudfront = (
         session.client("s3", endpoint_url=url),
@@ -114,7 +116,7 @@ def test_s3_cloudfront_site(emulators, site):
 
 
 def test_gcs_site(emulators, site):
-    client = gcs_client(emulators["gcs"].url)
+    client = emulator_gcs(emulators["gcs"].url)
     target = GcsSite(client, "pilot-acme-docs-site", "US")
     assert target.ensure_bucket() is True and target.ensure_bucket() is False
     local = scan(site)
@@ -154,6 +156,7 @@ def test_cloud_cdn_requests_as_data():
     assert secure[-1]["body"]["portRange"] == "443"
 
 
+@pytest.mark.slow
 def test_deploy_a_static_site_to_s3_cloudfront_from_the_cli_in_the_sandbox(tmp_path):
     from tests.conftest import run_pilot
 
@@ -190,7 +193,7 @@ def test_deploy_a_static_site_to_s3_cloudfront_from_the_cli_in_the_sandbox(tmp_p
         assert rollback.returncode == 0, rollback.stderr
         # v1 (the unchanged redeploy recorded no v2): copied back inside the bucket
         assert "rollback to v1" in rollback.stdout
-        s3 = aws_session("us-east-1").client(
+        s3 = emulator_aws("us-east-1").session.client(
             "s3", endpoint_url=Sandbox(tmp_path / ".pilot").running()["aws"].url
         )
         body = s3.get_object(Bucket="pilot-acme-docs-site", Key="app.js")["Body"].read()
@@ -201,6 +204,7 @@ def test_deploy_a_static_site_to_s3_cloudfront_from_the_cli_in_the_sandbox(tmp_p
         Sandbox(tmp_path / ".pilot").stop()
 
 
+@pytest.mark.slow
 def test_an_unchanged_site_redeploy_records_no_new_release(tmp_path):
     """As on the other targets: nothing uploaded, nothing deleted, the same settings is no
     new release (nor a new manifest in the bucket)."""
@@ -219,7 +223,7 @@ def test_an_unchanged_site_redeploy_records_no_new_release(tmp_path):
         assert again.stdout.strip().split("\t")[:2] == ["docs", "v1"]
         released = run_pilot("releases", "docs", "--json", cwd=tmp_path)
         assert [r["id"] for r in json.loads(released.stdout)] == ["v1"]
-        s3 = aws_session("us-east-1").client(
+        s3 = emulator_aws("us-east-1").session.client(
             "s3", endpoint_url=Sandbox(tmp_path / ".pilot").running()["aws"].url
         )
         versions = s3.list_object_versions(Bucket="pilot-acme-docs-site", Prefix=MANIFEST)
@@ -246,6 +250,7 @@ def test_an_unchanged_site_redeploy_records_no_new_release(tmp_path):
         Sandbox(tmp_path / ".pilot").stop()
 
 
+@pytest.mark.slow
 async def test_deploy_a_site_from_the_app_in_the_sandbox(tmp_path):
     """From the Apps screen, as a person would: `d` uploads the site to the sandbox's S3 and
     the result offers no app logs (a static site writes none)."""

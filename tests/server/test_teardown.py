@@ -12,12 +12,13 @@ import zipfile
 
 import pytest
 
-from pilot_tui import backends
+from pilot_tui.cloud.clients import emulator_aws, emulator_gcs
+from pilot_tui.cloud.identity_aws import aws_deployer
+from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.deploy import history
 from pilot_tui.deploy.targets.s3_site.bucket import S3Site
-from pilot_tui.identity import aws_deployer
-from pilot_tui.sandbox import Sandbox, aws_session, gcs_client
+from pilot_tui.provision import backends
 from pilot_tui.teardown import Teardown, Thing, execute, inventory, make_scan, remaining
 
 
@@ -82,7 +83,7 @@ def made(tmp_path, cli):
     sandbox = Sandbox(state_dir)
     emulators, _ = sandbox.ensure()
     url = emulators["aws"].url
-    session = aws_session("us-east-1")
+    session = emulator_aws("us-east-1").session
 
     def aws(service):
         return session.client(service, endpoint_url=url)
@@ -126,7 +127,7 @@ def made(tmp_path, cli):
         aws("s3"), aws("dynamodb"), "pilot-state-acme", "pilot-state-acme-lock", "us-east-1"
     )
     aws("s3").put_object(Bucket="pilot-state-acme", Key="pilot/server.tfstate", Body=b"{}")
-    gcs = gcs_client(emulators["gcs"].url)
+    gcs = emulator_gcs(emulators["gcs"].url)
     gcs.create_bucket("pilot-acme-docs-site").blob("index.html").upload_from_string("hi")
     # Another project's, with names that must not match: they stay.
     aws("s3").create_bucket(Bucket="pilot-acmex-web-site")
@@ -146,6 +147,7 @@ def made(tmp_path, cli):
     sandbox.stop()
 
 
+@pytest.mark.slow
 def test_every_kind_is_found_then_removed(made):
     root, config, aws, gcs = made
     teardown = Teardown(config, root, make_scan(config, root))
@@ -226,6 +228,7 @@ def test_every_kind_is_found_then_removed(made):
     assert history.live_release(root / ".pilot", "web") is None
 
 
+@pytest.mark.slow
 def test_keep_state_keeps_the_bucket_and_lock_table(made):
     root, config, aws, _ = made
     teardown = Teardown(config, root, make_scan(config, root), keep_state=True)
@@ -251,6 +254,7 @@ def test_keep_state_keeps_the_bucket_and_lock_table(made):
     assert aws("dynamodb").list_tables()["TableNames"] == ["pilot-state-acme-lock"]
 
 
+@pytest.mark.slow
 def test_a_server_terraform_lost_track_of_is_found_by_its_tag_and_removed(tmp_path, cli):
     """As after an `up` killed mid-apply or a lost state: a tagged network and machine with
     no Terraform state are listed (saying so) and removed in dependency order."""
@@ -259,7 +263,7 @@ def test_a_server_terraform_lost_track_of_is_found_by_its_tag_and_removed(tmp_pa
     sandbox = Sandbox(tmp_path / ".pilot")
     emulators, _ = sandbox.ensure()
     try:
-        ec2 = aws_session("us-east-1").client("ec2", endpoint_url=emulators["aws"].url)
+        ec2 = emulator_aws("us-east-1").session.client("ec2", endpoint_url=emulators["aws"].url)
         tags = [{"Key": "pilot:project", "Value": "acme"}]
 
         def tagged(kind):
@@ -325,8 +329,8 @@ def test_an_interrupt_stops_before_the_next_step(tmp_path, cli):
     """Ctrl+C (or Esc in the app) during a destroy: the steps not begun are left alone, and
     the destroy says it was interrupted."""
     from pilot_tui.project import Project
+    from pilot_tui.provision.server import Server
     from pilot_tui.runner import Interrupt
-    from pilot_tui.server import Server
 
     assert cli("init", "--name", "acme").code == 0
     config = ProjectFile.load(tmp_path / "pilot.toml").check().config
@@ -348,7 +352,7 @@ def test_destroy_with_remote_state_finishes_and_says_nothing_remains(sandbox_pro
     """With state.backend = "s3" the state bucket goes last; reading Terraform's state from
     it afterwards failed ("show failed"), so a destroy that had removed everything exited 1
     and left the emulators running (found reviewing the change)."""
-    from pilot_tui.sandbox import Sandbox
+    from pilot_tui.cloud.sandbox import Sandbox
     from tests.conftest import run_pilot
 
     done = run_pilot("config", "set", "state.backend", "s3", cwd=sandbox_project)
@@ -363,7 +367,7 @@ def test_destroy_with_remote_state_finishes_and_says_nothing_remains(sandbox_pro
 
 
 def test_destroy_is_refused_while_another_run_holds_the_workspace(sandbox_project):
-    from pilot_tui.tf.workspace import WorkspaceLock
+    from pilot_tui.provision.tf.workspace import WorkspaceLock
     from tests.conftest import run_pilot
 
     workdir = sandbox_project / ".pilot" / "terraform" / "sandbox"
@@ -394,3 +398,76 @@ def test_destroy_with_sandbox_keeps_a_real_projects_records(tmp_path):
     assert refused.returncode == 2, refused.stderr
     assert 'home is "aws"' in refused.stderr
     assert outputs.exists() and key.exists()
+
+
+@pytest.mark.terraform  # server destroy plans Terraform's destroy (the guard found .terraform)
+def test_buckets_no_target_owns_are_removed_when_provably_pilots_else_kept_and_said(
+    tmp_path, cli, monkeypatch
+):
+    """pilot-acme-* buckets no app's target owns: a hand-set state bucket (removed as the
+    state bucket, all versions first), one carrying the project's tag (removed, versions
+    first) and a leftover site bucket (removed); one with neither is kept, listed with why
+    and how to remove it, and "What remains" never says "nothing" while it is there. The
+    neighbour project acme-dev's bucket is neither listed nor touched."""
+    assert cli("init", "--name", "acme").code == 0
+    pf = ProjectFile.load(tmp_path / "pilot.toml")
+    text = ProjectFile(pf.path, pf.with_value("state.backend", "s3")).with_value(
+        "state.bucket", "pilot-acme-tfstate"
+    )
+    pf.save(text)
+    sandbox = Sandbox(tmp_path / ".pilot")
+    emulators, _ = sandbox.ensure()
+    session = emulator_aws("us-east-1").session
+
+    def aws(service):
+        return session.client(service, endpoint_url=emulators["aws"].url)
+
+    s3 = aws("s3")
+    backends.ensure_s3(
+        s3, aws("dynamodb"), "pilot-acme-tfstate", "pilot-acme-tfstate-lock", "us-east-1"
+    )
+    s3.put_object(Bucket="pilot-acme-tfstate", Key="old", Body=b"1")
+    s3.put_object(Bucket="pilot-acme-tfstate", Key="old", Body=b"2")
+    s3.create_bucket(Bucket="pilot-acme-uploads")
+    s3.put_bucket_versioning(
+        Bucket="pilot-acme-uploads", VersioningConfiguration={"Status": "Enabled"}
+    )
+    s3.put_bucket_tagging(
+        Bucket="pilot-acme-uploads",
+        Tagging={"TagSet": [{"Key": "pilot:project", "Value": "acme"}]},
+    )
+    for body in (b"1", b"2"):
+        s3.put_object(Bucket="pilot-acme-uploads", Key="a.txt", Body=body)
+    s3.delete_object(Bucket="pilot-acme-uploads", Key="a.txt")  # a delete marker too
+    old = S3Site(s3, aws("cloudfront"), "pilot-acme-old-site", "us-east-1", "acme")
+    old.ensure_bucket()  # an app's site, the app since removed from pilot.toml
+    s3.put_object(Bucket="pilot-acme-old-site", Key="index.html", Body=b"v1")
+    s3.create_bucket(Bucket="pilot-acme-handmade")  # by someone, by hand: no tag
+    s3.put_object(Bucket="pilot-acme-handmade", Key="notes.txt", Body=b"mine")
+    aws("iam").create_user(UserName="pilot-acme-dev-deployer")  # the neighbour project
+    s3.create_bucket(Bucket="pilot-acme-dev-assets")
+
+    seen: dict[str, list[str]] = {}
+    stop = Sandbox.stop
+
+    def look_then_stop(self):  # the emulators' buckets die with them: look first
+        seen["buckets"] = sorted(b["Name"] for b in s3.list_buckets()["Buckets"])
+        return stop(self)
+
+    monkeypatch.setattr(Sandbox, "stop", look_then_stop)
+    try:
+        down = cli("server", "destroy", "--yes")
+    finally:
+        if "buckets" not in seen:
+            seen["buckets"] = sorted(b["Name"] for b in s3.list_buckets()["Buckets"])
+        stop(sandbox)
+    assert seen["buckets"] == ["pilot-acme-dev-assets", "pilot-acme-handmade"], down.out + down.err
+    assert down.code == 0, down.out + down.err
+    listed = down.out[: down.out.index("What remains")]
+    for name in ("pilot-acme-tfstate", "pilot-acme-uploads", "pilot-acme-old-site"):
+        assert name in listed, name
+    assert "pilot-acme-dev-assets" not in down.out
+    assert "What remains: nothing" not in down.out
+    assert "Kept, not Pilot's to remove: S3 bucket pilot-acme-handmade" in down.out
+    assert "no pilot:project=acme tag" in down.out
+    assert "aws s3 rb s3://pilot-acme-handmade --force" in down.out

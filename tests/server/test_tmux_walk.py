@@ -14,6 +14,8 @@ from tests.conftest import PILOT
 from tests.server.conftest import sandbox_state
 
 
+@pytest.mark.terraform
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by .ci/run")
 def test_empty_folder_to_a_running_sandbox_server(tmp_path):
     session = f"pilot-walk-{time.monotonic_ns()}"

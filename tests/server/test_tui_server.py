@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 from textual.widgets import DataTable, Log, ProgressBar, Static
 
 from pilot_tui.screens.app import create_app
@@ -162,6 +163,8 @@ async def test_esc_twice_names_what_is_in_flight_and_a_kill_says_what_may_be_unt
         held.close()
 
 
+@pytest.mark.terraform
+@pytest.mark.slow
 async def test_a_failing_terraform_init_ends_in_the_error_panel_not_a_traceback(tmp_path):
     """home = "gcp" offline: `terraform init` cannot fetch hashicorp/google (no real
     provider exists here). The screen pins the error with the log path; the app runs on."""
@@ -248,3 +251,62 @@ async def test_destroy_shows_everything_pilot_made_then_removes_it(sandbox_proje
         assert {str(table.get_cell(k, "state")) for k in keys} == {"✓ done"}
     assert not (sandbox_project / ".pilot/keys/aws-deployer.json").exists()
     assert not (sandbox_project / ".pilot/outputs/server.json").exists()
+
+
+async def test_destroy_can_keep_the_state_bucket_and_lock_table(sandbox_project, monkeypatch):
+    """The Server screen's destroy asks, like `server destroy --keep-state`, whether to keep
+    the state bucket and lock table (not by default, as the CLI); kept, the same executor
+    leaves them in moto and says so."""
+    from textual.widgets import Checkbox
+
+    from pilot_tui.cloud.sandbox import Sandbox
+    from tests.conftest import run_pilot
+    from tests.deploy.test_teardown_e2e import what_pilot_left
+
+    done = run_pilot("config", "set", "state.backend", "s3", cwd=sandbox_project)
+    assert done.returncode == 0, done.stderr
+    up = run_pilot("server", "up", "--yes", cwd=sandbox_project, timeout=300)
+    assert up.returncode == 0, up.stderr
+    seen: dict[str, dict[str, list[str]]] = {}
+    stop = Sandbox.stop
+
+    def look_then_stop(self):  # the emulators' state dies with them: look first
+        seen["left"] = what_pilot_left(self.state_dir, "acme")
+        seen["tables"] = {"names": _tables(self.state_dir)}
+        return stop(self)
+
+    monkeypatch.setattr(Sandbox, "stop", look_then_stop)
+    app = create_app(str(sandbox_project))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        screen = app.screen
+        await pilot.press("d")
+        await wait_for(pilot, lambda: "to remove" in text(screen, "#summary"))
+        assert "state bucket pilot-state-acme" in {
+            row.value for row in screen.query_one("#resources", DataTable).rows
+        }
+        await pilot.press("a")
+        await wait_for(pilot, lambda: bool(app.screen.query("#keep-state")))
+        keep = app.screen.query_one("#keep-state", Checkbox)
+        assert keep.value is False  # the CLI's default: removed unless asked to keep
+        await pilot.click("#keep-state")
+        await pilot.pause()
+        assert keep.value is True
+        await pilot.click("#destroy")
+        await wait_for(pilot, lambda: "What remains" in text(screen, "#summary"))
+        summary = text(screen, "#summary")
+        assert "What remains: nothing" in summary and "kept" in summary, summary
+        assert "pilot-state-acme" in summary
+    assert "pilot-state-acme" in seen["left"]["buckets"]
+    assert "pilot-state-acme-lock" in seen["tables"]["names"]
+    assert seen["left"]["users"] == [] and seen["left"]["instances"] == []
+
+
+def _tables(state_dir) -> list[str]:
+    from pilot_tui.cloud.clients import emulator_aws
+    from pilot_tui.cloud.sandbox import Sandbox
+
+    url = Sandbox(state_dir).running()["aws"].url
+    dynamodb = emulator_aws("us-east-1").session.client("dynamodb", endpoint_url=url)
+    return dynamodb.list_tables()["TableNames"]

@@ -44,13 +44,3 @@ def on_docker_host(apps: Iterable[Any]) -> list[str]:
     """The names of the apps that run on the Docker host (status, logs and destroy of
     these need it open)."""
     return [app.name for app in apps if target_for(app).on_docker_host]
-
-
-def failures() -> tuple[type[Exception], ...]:
-    """What a target's status, logs and destroy raise when the cloud refuses or the app is
-    misconfigured (deploy and rollback raise DeployError)."""
-    from pilot_tui.deploy.targets.managed import TargetError
-    from pilot_tui.deploy.targets.s3_site.bucket import SiteError
-    from pilot_tui.deploy.targets.sites import SiteConfigError
-
-    return (TargetError, SiteError, SiteConfigError)

@@ -13,10 +13,13 @@ from typing import Any, ClassVar, Protocol
 
 from pilot_tui.deploy import addresses, history
 from pilot_tui.deploy.context import Context, DeployContext, RunLog, Say
+from pilot_tui.errors import PilotError
 
 
-class NoLogs(Exception):
+class NoLogs(PilotError):
     """This app has no log lines to show (a static site); the message says why."""
+
+    title = "No logs"
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,6 @@ class Target(Protocol):
 
 def emulators_stopped(ctx: Context) -> bool:
     """Whether the sandbox's emulators are down (a cloud target's state lived in them)."""
-    from pilot_tui.sandbox import Sandbox
+    from pilot_tui.cloud.sandbox import Sandbox
 
     return not Sandbox(ctx.state_dir).running()

@@ -25,9 +25,9 @@ from pilot_tui.deploy.targets.managed import (
     TargetError,
     TargetStatus,
     aws_clients,
-    resource_name,
 )
 from pilot_tui.deploy.targets.managed_flow import deploy_managed, rollback_managed
+from pilot_tui.naming import resource_name
 
 
 def ecr_registry_for(ctx: Context, app: Any) -> Registry:
@@ -154,7 +154,7 @@ class ManagedContainer(ABC):
 
     def destroy(self, ctx: Context, say: Say) -> list[str]:
         if ctx.config.server.home == "sandbox" and emulators_stopped(ctx):
-            from pilot_tui.sandbox import STOPPED
+            from pilot_tui.cloud.sandbox import STOPPED
 
             say(f"{STOPPED}: nothing of {self.app.name} is left to remove")  # not started
             return []  # just to find nothing

@@ -16,15 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from pilot_tui.cloud.errors import CloudError
 from pilot_tui.deploy.context import CancelToken
 from pilot_tui.deploy.targets.base import LogLine
 
 Say = Callable[[str], None]
 
 
-class TargetError(Exception):
-    """The cloud refused or the target is misconfigured; the message says what and where
-    (never a secret)."""
+# One class with the cloud wing's error: a refused cloud call (gcp_api.ApiError, the AWS
+# converter) is a TargetError wherever a target's errors are caught.
+TargetError = CloudError
 
 
 @dataclass(frozen=True)
@@ -74,30 +75,15 @@ class ManagedTarget(Protocol):
         ...
 
 
-def resource_name(project: str, app: str) -> str:
-    """The name every cloud resource of an app carries (the deployer's policy allows only
-    resources named pilot-PROJECT-*)."""
-    return f"pilot-{project}-{app}"
-
-
 def aws_clients(config: Any, state_dir: Path) -> Callable[..., Any]:
     """``make(service, **options)`` -> a boto3 client for deploys: the sandbox's emulator, else
     the deployer's key (`pilot-tui deployer create`), else the profile in pilot.toml."""
-    from pilot_tui import cloud_clients
+    from pilot_tui.cloud import clients
 
-    if config.server.home == "sandbox":  # never started here: a deploy starts them first
-        made = cloud_clients.aws_session(config, state_dir, sandbox=True, start=False)
-        if made is None:
-            from pilot_tui.sandbox import STOPPED
+    sandbox = config.server.home == "sandbox"  # never started here: a deploy starts them first
+    aws = clients.project_aws(config, state_dir, sandbox=sandbox, start=False, role="deployer")
+    if aws is None:
+        from pilot_tui.cloud.sandbox import STOPPED
 
-            raise TargetError(f"{STOPPED}; a deploy or `pilot-tui server up` starts them")
-        session, endpoint = made
-    else:
-        from pilot_tui.identity import aws_deploy_session
-
-        session, endpoint = aws_deploy_session(config, state_dir), None
-
-    def make(service: str, **options: Any) -> Any:
-        return session.client(service, endpoint_url=endpoint, **options)
-
-    return make
+        raise TargetError(f"{STOPPED}; a deploy or `pilot-tui server up` starts them")
+    return aws.client

@@ -47,6 +47,7 @@ from pilot_tui.deploy.targets.managed import (
     Revision,
     TargetError,
 )
+from pilot_tui.errors import PilotError
 
 
 class Platform(Protocol):
@@ -73,8 +74,10 @@ def fingerprint(code: str, env: dict[str, str], target: Any) -> str:
     return "sha256:" + hashlib.sha256(data.encode()).hexdigest()[:24]
 
 
-class StageError(Exception):
+class StageError(PilotError):
     """A step of a managed deploy failed in ``stage`` (reported as that stage's failure)."""
+
+    title = "Not deployed"
 
     def __init__(self, stage: str, message: str) -> None:
         super().__init__(message)
@@ -91,7 +94,7 @@ def deploy_managed(
     stage = "deploy"
     try:
         if ctx.config.server.home == "sandbox":
-            from pilot_tui.sandbox import SandboxError, start_for_deploy
+            from pilot_tui.cloud.sandbox import SandboxError, start_for_deploy
 
             try:
                 start_for_deploy(ctx.state_dir, log.line("deploy", name))

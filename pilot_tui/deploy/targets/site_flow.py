@@ -29,7 +29,7 @@ from pilot_tui.deploy.site_files import plan as plan_changes
 from pilot_tui.deploy.targets.base import AppStatus, LogLine, NoLogs, emulators_stopped
 from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite
 from pilot_tui.deploy.targets.managed import TargetError
-from pilot_tui.deploy.targets.s3_site.bucket import S3Site, SiteError, bucket_for
+from pilot_tui.deploy.targets.s3_site.bucket import S3Site, SiteError
 from pilot_tui.deploy.targets.sites import (
     SiteConfigError,
     local_url,
@@ -37,6 +37,7 @@ from pilot_tui.deploy.targets.sites import (
     site_digest,
     site_folder,
 )
+from pilot_tui.naming import site_bucket
 
 
 def _mb(size: int) -> str:
@@ -118,7 +119,7 @@ def deploy_site(
         )
         stage, timer = "push", Timer()
         if ctx.config.server.home == "sandbox":
-            from pilot_tui.sandbox import start_for_deploy
+            from pilot_tui.cloud.sandbox import start_for_deploy
 
             start_for_deploy(ctx.state_dir, log.line("push", name))
         site = open_site(ctx.config, ctx.state_dir, ctx.root, app)
@@ -284,7 +285,7 @@ class StaticSite:
         where = addresses.of_release(live)
         if not where.simulated:
             return AppStatus(app.name, live.id, "managed target", where.url or "-")
-        from pilot_tui.sandbox import Sandbox
+        from pilot_tui.cloud.sandbox import Sandbox
 
         if self.emulator not in Sandbox(ctx.state_dir).running():
             return AppStatus(
@@ -303,7 +304,7 @@ class StaticSite:
         return self.kind
 
     def destroy_question(self, config: Any) -> str:
-        bucket = bucket_for(config.project.name, self.app.name)
+        bucket = site_bucket(config.project.name, self.app.name)
         return (
             f"Delete {self.app.name}'s bucket {bucket} and everything in it, and its CDN? "
             "(history is kept)"
@@ -311,7 +312,7 @@ class StaticSite:
 
     def destroy(self, ctx: Context, say: Say) -> list[str]:
         if ctx.config.server.home == "sandbox" and emulators_stopped(ctx):
-            from pilot_tui.sandbox import STOPPED
+            from pilot_tui.cloud.sandbox import STOPPED
 
             say(f"{STOPPED}: nothing of {self.app.name} is left to remove")  # not started
             return []  # just to find nothing

@@ -13,14 +13,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pilot_tui import cloud_clients
+from pilot_tui.cloud import clients
 from pilot_tui.deploy.context import Context
 from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite
-from pilot_tui.deploy.targets.s3_site.bucket import WORKERS, S3Site, bucket_for
+from pilot_tui.deploy.targets.s3_site.bucket import WORKERS, S3Site
+from pilot_tui.errors import PilotError
+from pilot_tui.naming import site_bucket
 
 
-class SiteConfigError(Exception):
+class SiteConfigError(PilotError):
     """The site cannot be deployed as configured; the message names the key."""
+
+    title = "Site misconfigured"
 
 
 def site_folder(app: Any, root: Path) -> Path:
@@ -36,7 +40,7 @@ def site_folder(app: Any, root: Path) -> Path:
 
 
 def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | GcsSite:
-    bucket = bucket_for(config.project.name, app.name)
+    bucket = site_bucket(config.project.name, app.name)
     sandbox = config.server.home == "sandbox"
     if app.target.kind == "s3-cloudfront":
         from botocore.config import Config
@@ -52,18 +56,16 @@ def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | Gc
             config.aws.region,
             config.project.name,
         )
-    key, cdn = None, None
-    if not sandbox:  # the deployer's key; the sandbox has no Compute emulator: no CDN
-        from pilot_tui.deploy.gcp_api import deploy_key
+    cdn = None
+    if not sandbox:  # the sandbox has no Compute emulator: no CDN
         from pilot_tui.deploy.targets.gcs_site.cdn import open_cdn
 
-        key = deploy_key(config, root)
         cdn = open_cdn(config, root, app, bucket)
-    client = cloud_clients.gcs_client(
-        config, state_dir, root, sandbox=sandbox, key_file=key, start=False
+    client = clients.project_gcs(
+        config, state_dir, root, sandbox=sandbox, start=False, role="deployer"
     )  # a deploy starts the emulators first
     if client is None:
-        from pilot_tui.sandbox import STOPPED
+        from pilot_tui.cloud.sandbox import STOPPED
 
         raise SiteConfigError(f"{STOPPED}; a deploy or `pilot-tui server up` starts them")
     return GcsSite(client, bucket, config.gcp.region.upper(), cdn)
@@ -83,7 +85,7 @@ def local_url(ctx: Context, app: Any, emulator: str, bucket: str) -> Callable[[]
     """Finds the site's index on the sandbox's ``emulator``, path-style ("" with none)."""
 
     def find() -> str:
-        from pilot_tui.sandbox import Sandbox
+        from pilot_tui.cloud.sandbox import Sandbox
 
         found = Sandbox(ctx.state_dir).load().get(emulator)
         if found is None:

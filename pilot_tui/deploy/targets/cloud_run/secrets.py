@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pilot_tui import redact
-from pilot_tui.deploy.gcp_api import ApiError, ApiRequest, Transport, exists_ok, gone_ok
+from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, Transport, exists_ok, gone_ok
+from pilot_tui.cloud.gcp_resources import create_secret_request, secret_url, secrets_url
+from pilot_tui.cloud.identity_gcp import ACCESSOR, NEEDS_SETUP, default_runtime_account, with_member
 from pilot_tui.deploy.targets.managed import Say, TargetError
-from pilot_tui.identity_gcp import ACCESSOR, NEEDS_SETUP, default_runtime_account, with_member
+from pilot_tui.naming import APP_LABEL, PROJECT_LABEL, labels, secret_id
 
-API = "https://secretmanager.googleapis.com/v1/"
 CRM = "https://cloudresourcemanager.googleapis.com/v1/"
-SECRET_ID_MAX = 255  # Secret Manager's limit on secret ids
 
 
 @dataclass(frozen=True)
@@ -37,29 +37,6 @@ class SecretRef:
 
 
 # -- requests as data ------------------------------------------------------------------
-def secret_id(project: str, app: str, name: str) -> str:
-    """Ids allow letters, digits, - and _; lower case and - like Pilot's other names."""
-    return f"pilot-{project}-{app}-{name}".lower().replace("_", "-")[:SECRET_ID_MAX]
-
-
-def secrets_url(gcp_project: str) -> str:
-    return f"{API}projects/{gcp_project}/secrets"
-
-
-def secret_url(gcp_project: str, secret: str) -> str:
-    return f"{secrets_url(gcp_project)}/{secret}"
-
-
-def create_secret_request(gcp_project: str, secret: str, labels: dict[str, str]) -> ApiRequest:
-    """An empty secret (no version yet); Google picks where its copies live."""
-    return ApiRequest(
-        "POST",
-        secrets_url(gcp_project),
-        params={"secretId": secret},
-        body={"replication": {"automatic": {}}, "labels": labels},
-    )
-
-
 def get_secret_request(gcp_project: str, secret: str) -> ApiRequest:
     """The secret's metadata (never a value)."""
     return ApiRequest("GET", secret_url(gcp_project, secret))
@@ -81,7 +58,7 @@ def list_secrets_request(
     gcp_project: str, project: str, app: str, page_token: str | None = None
 ) -> ApiRequest:
     params: dict[str, Any] = {
-        "filter": f"labels.pilot-project={project} AND labels.pilot-app={app}"
+        "filter": f"labels.{PROJECT_LABEL}={project} AND labels.{APP_LABEL}={app}"
     }
     if page_token:
         params["pageToken"] = page_token
@@ -150,7 +127,7 @@ class CloudRunSecrets:
     names: tuple[str, ...] = ()  # env var names whose values are secret
 
     def labels(self) -> dict[str, str]:
-        return {"pilot-project": self.project, "pilot-app": self.app}
+        return labels(self.project, self.app)
 
     def _fail(
         self,

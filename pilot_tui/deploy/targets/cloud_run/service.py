@@ -14,14 +14,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.deploy.context import CancelToken
-from pilot_tui.deploy.gcp_api import (
+from pilot_tui.cloud.gcp_api import (
     ApiError,
     ApiRequest,
     Transport,
     gone_ok,
     wait_operation,
 )
+from pilot_tui.cloud.identity_gcp import runtime_account_email
+from pilot_tui.deploy.context import CancelToken
 from pilot_tui.deploy.targets.cloud_run.secrets import CloudRunSecrets, SecretRef, secret_env
 from pilot_tui.deploy.targets.managed import (
     LogLine,
@@ -29,9 +30,8 @@ from pilot_tui.deploy.targets.managed import (
     Say,
     TargetError,
     TargetStatus,
-    resource_name,
 )
-from pilot_tui.identity_gcp import runtime_account_email
+from pilot_tui.naming import labels, resource_name
 
 API = "https://run.googleapis.com/v2/"
 LOGGING = "https://logging.googleapis.com/v2/entries:list"
@@ -263,7 +263,7 @@ class CloudRunService:
         return service_url(self.gcp_project, self.region, self.name)
 
     def labels(self) -> dict[str, str]:
-        return {"pilot-project": self.project, "pilot-app": self.app}
+        return labels(self.project, self.app)
 
     def current(self) -> dict[str, Any] | None:
         return gone_ok(self.transport, get_service_request(self.url))
@@ -369,7 +369,7 @@ class CloudRunService:
 def open_cloud_run(config: Any, state_dir: Path, root: Path, app: Any) -> CloudRunService:
     """The app's service with a transport from gcp.credentials (relative to ``root``) or
     Application Default Credentials."""
-    from pilot_tui.deploy.gcp_api import authorized_transport, deploy_key
+    from pilot_tui.cloud.clients import google_transport
 
     if config.server.home == "sandbox":
         raise TargetError(
@@ -378,7 +378,7 @@ def open_cloud_run(config: Any, state_dir: Path, root: Path, app: Any) -> CloudR
         )
     if not config.gcp.project:
         raise TargetError(f"app {app.name!r}: Cloud Run needs gcp.project in pilot.toml")
-    transport = authorized_transport(deploy_key(config, root), config.gcp.project)
+    transport = google_transport(config, root)
     return CloudRunService(
         transport,
         config.gcp.project,

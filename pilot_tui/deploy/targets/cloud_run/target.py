@@ -55,11 +55,11 @@ class CloudRun(ManagedContainer):
         )
 
     def delete_images(self, ctx: Context) -> str | None:
+        from pilot_tui.cloud.clients import google_transport
         from pilot_tui.deploy.artifact_registry import delete_images
-        from pilot_tui.deploy.gcp_api import authorized_transport, deploy_key
 
         config, app = ctx.config, self.app
-        transport = authorized_transport(deploy_key(config, ctx.root), config.gcp.project)
+        transport = google_transport(config, ctx.root)
         if delete_images(
             transport, config.gcp.project, config.gcp.region, config.project.name, app.name
         ):

@@ -31,6 +31,7 @@ from typing import Any
 from pilot_tui import redact
 from pilot_tui.deploy.context import Cancelled
 from pilot_tui.deploy.targets.docker_host import proxy
+from pilot_tui.errors import PilotError
 
 PROXY_NAME = "pilot-proxy"
 NETWORK = "pilot"  # the private network of every app and the proxy on a host
@@ -42,8 +43,10 @@ LOG_TAIL = 40
 LOG_READ = 400  # lines read to find the last LOG_TAIL once repeats are collapsed
 
 
-class ReleaseError(Exception):
+class ReleaseError(PilotError):
     """A release failed; ``logs`` holds the new container's last lines."""
+
+    title = "Release failed"
 
     def __init__(self, message: str, logs: tuple[str, ...] = ()) -> None:
         super().__init__(message)

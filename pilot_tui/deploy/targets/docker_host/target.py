@@ -16,7 +16,7 @@ from pilot_tui.deploy.context import Context, DeployContext, DeployError, RunLog
 from pilot_tui.deploy.events import StageFailed, StageFinished, StageStarted
 from pilot_tui.deploy.targets.base import AppStatus, LogLine, NoLogs, WaypointApp, WaypointUse
 from pilot_tui.deploy.targets.docker_host import containers, release
-from pilot_tui.deploy.targets.managed import resource_name
+from pilot_tui.naming import resource_name
 
 DOCKER_HOSTS = {"sandbox": "this machine's Docker", "host": "the Docker host"}
 

@@ -1,10 +1,9 @@
 """The network around an ECS app: the region's default VPC, the app's two security groups and
-its application load balancer, target group and :80 listener. Also the AWS error helpers
-the ECS target shares.
+its application load balancer, target group and :80 listener.
 
 Per app: security groups `pilot-PROJECT-APP-lb` (port 80 from anywhere) and `-tasks` (the app
 port from the load balancer only), and a load balancer + target group named short_name().
-Each is made carrying the project tag (identity.PROJECT_TAG): the deployer's policy lets it
+Each is made carrying the project tag (naming.PROJECT_TAG): the deployer's policy lets it
 change only resources with that tag.
 """
 
@@ -13,14 +12,14 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NamedTuple
 
-from pilot_tui.deploy.targets.managed import Say, TargetError, resource_name
-from pilot_tui.identity import project_tags
+from pilot_tui.cloud.aws_errors import aws_call, unless
+from pilot_tui.deploy.targets.managed import Say, TargetError
+from pilot_tui.naming import project_tags, resource_name
 
 NAME_LIMIT = 32  # load balancer and target group names
 Wait = Callable[[str, Callable[[], bool]], None]  # until(what, check): poll, then time out
@@ -34,41 +33,6 @@ def short_name(project: str, app: str) -> str:
         return full
     digest = hashlib.sha256(full.encode()).hexdigest()[:7]
     return re.sub("-+", "-", full)[: NAME_LIMIT - 8].rstrip("-") + "-" + digest
-
-
-@contextmanager
-def _aws(what: str, hide: str = "") -> Iterator[None]:
-    """botocore's errors as TargetError naming ``what`` and AWS's error code (the message
-    never includes the request, so never credentials). ``hide``: a secret value the call
-    carried, blanked out of the message should AWS echo it, and the original not chained."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        yield
-    except (ClientError, BotoCoreError) as exc:
-        if isinstance(exc, ClientError):
-            error = exc.response.get("Error", {})
-            message = (
-                f"{what}: AWS answered {error.get('Code', 'an error')}: "
-                f"{error.get('Message', '')}".rstrip(": ")
-            )
-        else:
-            message = f"{what}: {type(exc).__name__}: {exc}"
-        if hide:
-            raise TargetError(message.replace(hide, "***")) from None
-        raise TargetError(message) from exc
-
-
-def _unless(codes: tuple[str, ...], call: Callable[..., Any], **args: Any) -> Any:
-    """call(**args), or None when AWS answers with one of ``codes`` (usually: not there)."""
-    from botocore.exceptions import ClientError
-
-    try:
-        return call(**args)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in codes:
-            return None
-        raise
 
 
 def until(what: str, check: Callable[[], bool], timeout: float, poll: float) -> None:
@@ -128,7 +92,7 @@ class Balancer:
 
     def dns(self) -> str | None:
         """The load balancer's DNS name; None when there is none."""
-        found = _unless(
+        found = unless(
             ("LoadBalancerNotFound",), self.elbv2.describe_load_balancers, Names=[self.short]
         )
         return str(found["LoadBalancers"][0]["DNSName"]) if found else None
@@ -137,7 +101,7 @@ class Balancer:
         """(healthy, registered) targets of the target groups in a service's loadBalancers;
         None when none are registered (ECS registers running tasks; the sandbox runs none)."""
         for use in uses:
-            found = _unless(
+            found = unless(
                 ("TargetGroupNotFound",),
                 self.elbv2.describe_target_health,
                 TargetGroupArn=use["targetGroupArn"],
@@ -152,7 +116,7 @@ class Balancer:
 
     def _network(self) -> tuple[str, list[str]]:
         """The default VPC and one default subnet per availability zone."""
-        with _aws(f"default VPC in {self.region}"):
+        with aws_call(f"default VPC in {self.region}"):
             vpcs = self.ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])[
                 "Vpcs"
             ]
@@ -185,7 +149,7 @@ class Balancer:
         Rules left from an earlier port are revoked."""
         wanted: dict[str, Any] = {"IpProtocol": "tcp", "FromPort": port, "ToPort": port}
         wanted["IpRanges" if "CidrIp" in source else "UserIdGroupPairs"] = [source]
-        with _aws(f"security group {name}"):
+        with aws_call(f"security group {name}"):
             found = self.ec2.describe_security_groups(
                 Filters=[
                     {"Name": "group-name", "Values": [name]},
@@ -224,8 +188,8 @@ class Balancer:
     ) -> tuple[str, str]:
         """(target group ARN, load balancer DNS name); a listener on :80 forwards to it."""
         name = self.short
-        with _aws(f"load balancer {name}"):
-            found = _unless(
+        with aws_call(f"load balancer {name}"):
+            found = unless(
                 ("LoadBalancerNotFound",), self.elbv2.describe_load_balancers, Names=[name]
             )
             balancer = found["LoadBalancers"][0] if found else None
@@ -245,8 +209,8 @@ class Balancer:
             "HealthCheckPath": health_path,
             "Matcher": {"HttpCode": "200-299"},
         }
-        with _aws(f"target group {name}"):
-            found = _unless(
+        with aws_call(f"target group {name}"):
+            found = unless(
                 ("TargetGroupNotFound",), self.elbv2.describe_target_groups, Names=[name]
             )
             if found:
@@ -271,7 +235,7 @@ class Balancer:
                     Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}],
                 )
                 say(f"created target group {name} (port {port}, health check {health_path})")
-        with _aws(f"listener :80 of {name}"):
+        with aws_call(f"listener :80 of {name}"):
             listeners = self.elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])[
                 "Listeners"
             ]
@@ -290,7 +254,7 @@ class Balancer:
     def destroy(self, did: Say) -> None:
         self._destroy_balancer(did)
         for name in (f"{self.name}-tasks", f"{self.name}-lb"):  # tasks' refers to the LB's
-            with _aws(f"security group {name}"):
+            with aws_call(f"security group {name}"):
                 for group in self.ec2.describe_security_groups(
                     Filters=[{"Name": "group-name", "Values": [name]}]
                 )["SecurityGroups"]:
@@ -304,14 +268,14 @@ class Balancer:
     def _delete_group(self, group: str) -> bool:
         """True once deleted; False while something still uses it."""
         return (
-            _unless(("DependencyViolation",), self.ec2.delete_security_group, GroupId=group)
+            unless(("DependencyViolation",), self.ec2.delete_security_group, GroupId=group)
             is not None
         )
 
     def _destroy_balancer(self, did: Say) -> None:
         name = self.short
-        with _aws(f"load balancer {name}"):
-            found = _unless(
+        with aws_call(f"load balancer {name}"):
+            found = unless(
                 ("LoadBalancerNotFound",), self.elbv2.describe_load_balancers, Names=[name]
             )
             for balancer in (found or {}).get("LoadBalancers", []):
@@ -322,8 +286,8 @@ class Balancer:
                 self.elbv2.delete_load_balancer(LoadBalancerArn=arn)
                 did(f"deleted load balancer {name}")
                 self.wait(f"load balancer {name} to go", lambda: self.dns() is None)
-        with _aws(f"target group {name}"):
-            found = _unless(
+        with aws_call(f"target group {name}"):
+            found = unless(
                 ("TargetGroupNotFound",), self.elbv2.describe_target_groups, Names=[name]
             )
             for target in (found or {}).get("TargetGroups", []):

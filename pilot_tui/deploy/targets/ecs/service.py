@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.cloud.aws_errors import aws_call, code, unless
+from pilot_tui.cloud.identity_aws import ensure_execution_role, execution_secrets_policy
 from pilot_tui.deploy.context import CancelToken
-from pilot_tui.deploy.targets.ecs.network import Balancer, Network, _aws, _unless, until
+from pilot_tui.deploy.targets.ecs.network import Balancer, Network, until
 from pilot_tui.deploy.targets.managed import (
     LogLine,
     Revision,
@@ -27,13 +29,14 @@ from pilot_tui.deploy.targets.managed import (
     TargetError,
     TargetStatus,
     aws_clients,
-    resource_name,
 )
-from pilot_tui.identity import (
+from pilot_tui.naming import (
     PROJECT_TAG,
-    ensure_execution_role,
-    execution_secrets_policy,
+    execution_roles,
+    parameter_path,
+    project_resource,
     project_tags,
+    resource_name,
 )
 
 SECRETS_POLICY = "pilot-secrets"  # inline on the execution role: the parameters
@@ -73,8 +76,9 @@ class EcsService:
 
     def __post_init__(self) -> None:
         self.name = resource_name(self.project, self.app)
-        self.cluster, self.role = f"pilot-{self.project}", f"pilot-{self.project}-ecs-exec"
-        self.log_group = self.parameters = f"/pilot/{self.project}/{self.app}"
+        self.cluster = project_resource(self.project)
+        self.role = execution_roles(self.project)["ecs"]
+        self.log_group = self.parameters = parameter_path(self.project, self.app)
         self.balancer = Balancer(
             self.ec2, self.elbv2, self.project, self.app, self.region, self._until
         )
@@ -93,7 +97,7 @@ class EcsService:
         return self._revision(arn, network.dns)
 
     def _ensure_cluster(self, say: Say) -> None:
-        with _aws(f"ECS cluster {self.cluster}"):
+        with aws_call(f"ECS cluster {self.cluster}"):
             if self._cluster_active():
                 return
             self.ecs.create_cluster(
@@ -106,7 +110,7 @@ class EcsService:
         return any(c.get("status") == "ACTIVE" for c in found)
 
     def _ensure_role(self, say: Say) -> str:
-        with _aws(f"IAM role {self.role}"):
+        with aws_call(f"IAM role {self.role}"):
             arn, created = ensure_execution_role(self.iam, self.project, "ecs")
         if created:
             say(f"created task execution role {self.role}")
@@ -114,8 +118,8 @@ class EcsService:
 
     def _ensure_log_group(self, say: Say) -> None:
         # Create-and-tolerate rather than describe: the deployer may create, not list.
-        with _aws(f"log group {self.log_group}"):
-            if _unless(
+        with aws_call(f"log group {self.log_group}"):
+            if unless(
                 ("ResourceAlreadyExistsException",),
                 self.logs_client.create_log_group,
                 logGroupName=self.log_group,
@@ -136,8 +140,8 @@ class EcsService:
         base = f"arn:{partition}:ssm:{self.region}:{account}:parameter"
         for name in names:
             path, value = f"{self.parameters}/{name}", env[name]
-            with _aws(f"SSM parameter {path}", hide=value):
-                found = _unless(
+            with aws_call(f"SSM parameter {path}", hide=value):
+                found = unless(
                     ("ParameterNotFound",), self.ssm.get_parameter, Name=path, WithDecryption=True
                 )
                 if found and (found["Parameter"]["Type"], found["Parameter"]["Value"]) == (
@@ -153,8 +157,8 @@ class EcsService:
         # setup (identity.AwsDeployer.ensure_roles); put here only when it is missing, since
         # the deployer may not change role policies.
         wanted = execution_secrets_policy(self.project, account, self.region, partition)
-        with _aws(f"IAM role {self.role}"):
-            found_policy = _unless(
+        with aws_call(f"IAM role {self.role}"):
+            found_policy = unless(
                 ("NoSuchEntity",),
                 self.iam.get_role_policy,
                 RoleName=self.role,
@@ -195,7 +199,7 @@ class EcsService:
                 },
             },
         }
-        with _aws(f"task definition {self.name}"):
+        with aws_call(f"task definition {self.name}"):
             made = self.ecs.register_task_definition(
                 family=self.name,
                 requiresCompatibilities=["FARGATE"],
@@ -236,7 +240,7 @@ class EcsService:
                 "deploymentCircuitBreaker": {"enable": True, "rollback": True}
             },
         }
-        with _aws(f"ECS service {self.name}"):
+        with aws_call(f"ECS service {self.name}"):
             if self._service() is None:
                 self.ecs.create_service(
                     cluster=self.cluster, serviceName=self.name, launchType="FARGATE", **common
@@ -248,7 +252,7 @@ class EcsService:
 
     def _service(self) -> dict[str, Any] | None:
         """The service unless missing or deleted (INACTIVE services stay visible a while)."""
-        found = _unless(
+        found = unless(
             ("ClusterNotFoundException",),
             self.ecs.describe_services,
             cluster=self.cluster,
@@ -265,7 +269,7 @@ class EcsService:
         say(f"waiting for {self.settings.desired_count} task(s) of {_short(arn)} to be healthy")
 
         def settled() -> bool:
-            with _aws(f"ECS service {self.name}"):
+            with aws_call(f"ECS service {self.name}"):
                 service = self._service()
             if service is None:
                 raise TargetError(f"ECS service {self.name} disappeared during the deploy")
@@ -309,8 +313,8 @@ class EcsService:
 
     # -- rollback, status, logs ----------------------------------------------------------
     def activate(self, ref: str, say: Say, *, wait: bool = True) -> Revision:
-        with _aws(f"task definition {ref}"):
-            found = _unless(
+        with aws_call(f"task definition {ref}"):
+            found = unless(
                 ("ClientException", "InvalidParameterException"),
                 self.ecs.describe_task_definition,
                 taskDefinition=ref,
@@ -321,7 +325,7 @@ class EcsService:
             raise TargetError(
                 f"task definition {ref} is not one of app {self.app}'s (family {self.name})"
             )
-        with _aws(f"ECS service {self.name}"):
+        with aws_call(f"ECS service {self.name}"):
             if self._service() is None:
                 raise TargetError(
                     f"app {self.app} is not deployed on ECS (no service "
@@ -331,11 +335,11 @@ class EcsService:
             say(f"service {self.name} now runs {_short(ref)}")
         if wait:
             self._settle(ref, say)
-        with _aws(f"load balancer {self.balancer.short}"):
+        with aws_call(f"load balancer {self.balancer.short}"):
             return self._revision(ref, self.balancer.dns())
 
     def status(self) -> TargetStatus:
-        with _aws(f"ECS service {self.name}"):
+        with aws_call(f"ECS service {self.name}"):
             service = self._service()
             if service is None:
                 return TargetStatus("not deployed", "-")
@@ -382,7 +386,7 @@ class EcsService:
         if start is not None:
             args["startTime"] = int(start * 1000)
         lines = []
-        with _aws(f"log group {self.log_group}"):
+        with aws_call(f"log group {self.log_group}"):
             try:
                 for page in self.logs_client.get_paginator("filter_log_events").paginate(**args):
                     lines += [
@@ -394,7 +398,7 @@ class EcsService:
                         for e in page["events"]
                     ]
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                if code(exc) == "ResourceNotFoundException":
                     return None
                 raise
         return sorted(lines, key=lambda line: line.timestamp)  # stable: stream order kept
@@ -407,7 +411,7 @@ class EcsService:
             done.append(line)
             say(line)
 
-        with _aws(f"ECS service {self.name}"):
+        with aws_call(f"ECS service {self.name}"):
             service = self._service()
             if service is not None and service.get("status") == "ACTIVE":  # not DRAINING yet
                 if service.get("desiredCount"):
@@ -416,7 +420,7 @@ class EcsService:
                 did(f"deleted service {self.name}")
             # Draining tasks still hold the target group and the security groups.
             self._until(f"service {self.name} to drain", lambda: self._service() is None)
-        with _aws(f"task definitions {self.name}"):
+        with aws_call(f"task definitions {self.name}"):
             arns = [
                 a
                 for page in self.ecs.get_paginator("list_task_definitions").paginate(
@@ -430,9 +434,9 @@ class EcsService:
             if arns:
                 did(f"deregistered task definitions {', '.join(_short(a) for a in arns)}")
         self.balancer.destroy(did)
-        with _aws(f"log group {self.log_group}"):
+        with aws_call(f"log group {self.log_group}"):
             if (
-                _unless(
+                unless(
                     ("ResourceNotFoundException",),
                     self.logs_client.delete_log_group,
                     logGroupName=self.log_group,
@@ -448,7 +452,7 @@ class EcsService:
 
     def _destroy_secrets(self, did: Say) -> None:
         """All the app's parameters, also of secrets no longer listed in pilot.toml."""
-        with _aws(f"SSM parameters {self.parameters}/"):
+        with aws_call(f"SSM parameters {self.parameters}/"):
             names = [
                 p["Name"]
                 for page in self.ssm.get_paginator("get_parameters_by_path").paginate(
@@ -464,7 +468,7 @@ class EcsService:
     def _destroy_shared(self, did: Say, say: Say) -> None:
         """The cluster goes with the project's last ECS service (the execution role stays:
         it belongs to setup)."""
-        with _aws(f"ECS cluster {self.cluster}"):
+        with aws_call(f"ECS cluster {self.cluster}"):
             active, others = self._cluster_active(), []
             if active:
                 arns = [

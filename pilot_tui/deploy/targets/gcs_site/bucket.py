@@ -13,11 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from pilot_tui.cloud.identity_gcp import NEEDS_SETUP
 from pilot_tui.deploy.site_files import Changes, Remote, SiteFile
 from pilot_tui.deploy.targets.gcs_site import cdn as gcs_cdn
 from pilot_tui.deploy.targets.gcs_site.cdn import dns_records
 from pilot_tui.deploy.targets.s3_site.bucket import SiteError
-from pilot_tui.identity_gcp import NEEDS_SETUP
 
 __all__ = ["GcsSite", "cdn_requests", "dns_records"]
 

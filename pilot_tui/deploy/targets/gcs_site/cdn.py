@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.deploy.gcp_api import (
+from pilot_tui.cloud.gcp_api import (
     ApiRequest,
     Transport,
     exists_ok,
@@ -243,12 +243,13 @@ class Cdn:
 def open_cdn(config: Any, root: Path, app: Any, bucket: str) -> Cdn:
     """The app's CDN with a transport from gcp.credentials (relative to ``root``) or
     Application Default Credentials. Not for the sandbox: it has no Compute emulator."""
-    from pilot_tui.deploy.gcp_api import authorized_transport, deploy_key
-    from pilot_tui.deploy.targets.managed import TargetError, resource_name
+    from pilot_tui.cloud.clients import google_transport
+    from pilot_tui.deploy.targets.managed import TargetError
+    from pilot_tui.naming import resource_name
 
     if not config.gcp.project:
         raise TargetError(f"app {app.name!r}: Cloud CDN needs gcp.project in pilot.toml")
-    transport = authorized_transport(deploy_key(config, root), config.gcp.project)
+    transport = google_transport(config, root)
     return Cdn(
         transport,
         config.gcp.project,

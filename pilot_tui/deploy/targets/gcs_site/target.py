@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 from pilot_tui.deploy.targets.base import WaypointApp, WaypointUse
 from pilot_tui.deploy.targets.docker_host.target import local_image
 from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite
-from pilot_tui.deploy.targets.managed import resource_name
 from pilot_tui.deploy.targets.site_flow import StaticSite
+from pilot_tui.naming import resource_name
 
 
 class GcsCdn(StaticSite):

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.cloud import aws_errors
+from pilot_tui.cloud.identity_aws import ensure_execution_role
 from pilot_tui.deploy.context import CancelToken
 from pilot_tui.deploy.shippable import Collected, collect
 from pilot_tui.deploy.targets.managed import (
@@ -28,9 +30,8 @@ from pilot_tui.deploy.targets.managed import (
     TargetError,
     TargetStatus,
     aws_clients,
-    resource_name,
 )
-from pilot_tui.identity import PROJECT_TAG, ensure_execution_role, role_names
+from pilot_tui.naming import PROJECT_TAG, execution_roles, resource_name
 
 ALIAS = "live"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # zip's epoch: the same files make the same bytes
@@ -68,14 +69,6 @@ def _revision(revision: str | None) -> dict[str, str]:
     return {"RevisionId": revision} if revision else {}
 
 
-def _error(what: str, exc: Exception) -> TargetError:
-    from pilot_tui import redact
-
-    error = getattr(exc, "response", {}).get("Error", {})
-    message = redact.text(str(error.get("Message", str(exc))))[:300]  # it may echo a value
-    return TargetError(f"{what}: {error.get('Code', type(exc).__name__)}: {message}")
-
-
 @dataclass
 class LambdaFunction:
     lam: Any  # boto3 clients
@@ -96,7 +89,7 @@ class LambdaFunction:
         return f"/aws/lambda/{self.name}"
 
     def role_name(self) -> str:
-        return role_names(self.project)["lambda"]
+        return execution_roles(self.project)["lambda"]
 
     # -- making it ---------------------------------------------------------------------
     def ensure_role(self, say: Say) -> str:
@@ -165,12 +158,12 @@ class LambdaFunction:
             say(f"published version {version}")
             url = self._point_alias(str(version), say)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "PreconditionFailedException":
+            if aws_errors.code(exc) == "PreconditionFailedException":
                 raise TargetError(
                     f"function {self.name} was changed by someone else during "
                     "this deploy; deploy again"
                 ) from exc
-            raise _error(f"function {self.name}", exc) from exc
+            raise aws_errors.converted(f"function {self.name}", exc) from exc
         return Revision(str(version), url, f"version {version} of {self.name}")
 
     def _create(self, code: dict[str, Any], config: dict[str, Any], say: Say) -> None:
@@ -289,7 +282,7 @@ class LambdaFunction:
         try:
             url = self._point_alias(ref, say)
         except ClientError as exc:
-            raise _error(f"function {self.name}", exc) from exc
+            raise aws_errors.converted(f"function {self.name}", exc) from exc
         return Revision(ref, url, f"version {ref} of {self.name}")
 
     def status(self) -> TargetStatus:

@@ -20,8 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from pilot_tui.cloud.aws_errors import code
 from pilot_tui.deploy.site_files import Changes, Remote, SiteFile
-from pilot_tui.identity import project_tags
+from pilot_tui.errors import PilotError
+from pilot_tui.naming import project_tags
 
 PRIVATE = ".pilot/"  # Pilot's own keys in the bucket: never served (see _policy)
 MANIFEST = f"{PRIVATE}manifest.json"
@@ -32,8 +34,10 @@ WORKERS = 16
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # AWS managed cache policy
 
 
-class SiteError(Exception):
+class SiteError(PilotError):
     """The bucket or distribution could not be made or changed; the message says why."""
+
+    title = "Site not changed"
 
 
 class VersionGone(SiteError):
@@ -63,16 +67,8 @@ class Changed(Protocol):
 Manifest = dict[str, list[str]]  # key -> [md5, content type, cache control, version id]
 
 
-def bucket_for(project: str, app: str) -> str:
-    return f"pilot-{project}-{app}-site"[:63].rstrip("-")
-
-
 def release_key(release_id: str) -> str:
     return f"{RELEASES}{release_id}.json"
-
-
-def _code(exc: Any) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 @dataclass
@@ -137,7 +133,7 @@ class S3Site:
         try:
             rules = self.s3.get_bucket_lifecycle_configuration(Bucket=self.bucket)["Rules"]
         except ClientError as exc:
-            if _code(exc) != "NoSuchLifecycleConfiguration":
+            if code(exc) != "NoSuchLifecycleConfiguration":
                 raise
             rules = []
         if rule in rules:
@@ -154,7 +150,7 @@ class S3Site:
         try:
             body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except ClientError as exc:
-            if _code(exc) in ("NoSuchKey", "404"):
+            if code(exc) in ("NoSuchKey", "404"):
                 return None
             raise
         try:
@@ -287,7 +283,7 @@ class S3Site:
             try:
                 self.s3.head_object(Bucket=self.bucket, Key=key, VersionId=version(key))
             except ClientError as exc:
-                if _code(exc) in ("NoSuchVersion", "NoSuchKey", "404"):
+                if code(exc) in ("NoSuchVersion", "NoSuchKey", "404"):
                     raise VersionGone(key, version(key)) from exc
                 raise
             return key, version(key)
@@ -304,7 +300,7 @@ class S3Site:
                     MetadataDirective="REPLACE",
                 )
             except ClientError as exc:  # expired between the check and the copy
-                if _code(exc) in ("NoSuchVersion", "NoSuchKey"):
+                if code(exc) in ("NoSuchVersion", "NoSuchKey"):
                     raise VersionGone(key, version(key)) from exc
                 raise
             return key, str(made.get("VersionId") or "null")
@@ -460,6 +456,6 @@ class S3Site:
             self.s3.delete_bucket(Bucket=self.bucket)
             done.append(f"deleted bucket {self.bucket}")
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("NoSuchBucket", "404"):
+            if code(exc) not in ("NoSuchBucket", "404"):
                 raise SiteError(f"cannot delete bucket {self.bucket}: {exc}") from exc
         return done

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.errors import EXIT_INVALID, PilotError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
-from pilot_tui.keys import KEY_NAME
-from pilot_tui.remote import ssh_run
+from pilot_tui.provision.keys import KEY_NAME
+from pilot_tui.provision.remote import ssh_run
 from pilot_tui.runner import Command
 
 TAG = "pilot-teammate:"
@@ -32,8 +33,11 @@ PUBLIC_KEY = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256) [A-Za-z0-9+
 AUTHORIZED = "$HOME/.ssh/authorized_keys"
 
 
-class TeamError(Exception):
+class TeamError(PilotError):
     """A bad name, key or invite; the message says which and what to do."""
+
+    exit_code = EXIT_INVALID
+    title = "Team change refused"
 
 
 @dataclass(frozen=True)

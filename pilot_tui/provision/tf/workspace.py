@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.errors import PilotError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 
 TEMPLATE_SUFFIXES = (".tf", ".tpl", ".yaml", ".sh")
@@ -24,12 +25,16 @@ LOCK_FILE = ".pilot-lock"
 TEMPLATE_FOR_HOME = {"aws": "aws", "sandbox": "aws", "gcp": "gcp"}
 
 
-class WorkspaceError(Exception):
+class WorkspaceError(PilotError):
     """The templates cannot be found or rendered."""
+
+    title = "Templates unusable"
 
 
 class WorkspaceBusy(WorkspaceError):
     """Another Pilot process is using this working directory."""
+
+    title = "Working directory busy"
 
 
 class WorkspaceLock:
@@ -62,7 +67,8 @@ class WorkspaceLock:
             os.close(fd)
             raise WorkspaceBusy(
                 f"another `{command or 'pilot-tui server'}` is running (pid {pid or '?'}) in "
-                f"{self.path.parent}; wait for it to finish, then run this again"
+                f"{self.path.parent}",
+                hint="wait for it to finish, then run this again",
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()} {self.command}\n".encode())

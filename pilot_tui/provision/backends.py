@@ -13,14 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pilot_tui import naming
+from pilot_tui.cloud import aws_errors
 from pilot_tui.config.schema import PilotConfig
+from pilot_tui.errors import PilotError
 from pilot_tui.project import STATE_DIR
 
 STATE_KEY = "pilot/server.tfstate"
 
 
-class BackendError(Exception):
+class BackendError(PilotError):
     """The state bucket could not be created or reached."""
+
+    title = "State bucket unreachable"
 
 
 @dataclass(frozen=True)
@@ -41,11 +46,11 @@ class Backend:
 
 
 def bucket_name(cfg: PilotConfig) -> str:
-    return cfg.state.bucket or f"pilot-state-{cfg.project.name}"
+    return naming.state_bucket(cfg.project.name, cfg.state.bucket)
 
 
 def lock_table(cfg: PilotConfig) -> str:
-    return f"{bucket_name(cfg)}-lock"
+    return naming.lock_table(bucket_name(cfg))
 
 
 # -- S3 ------------------------------------------------------------------------------------
@@ -59,7 +64,7 @@ def ensure_s3(client: Any, dynamodb: Any, bucket: str, table: str, region: str) 
     try:
         client.head_bucket(Bucket=bucket)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+        if aws_errors.code(exc) not in ("404", "NoSuchBucket", "NotFound"):
             raise BackendError(f"cannot use bucket {bucket}: {exc}") from exc
         args: dict[str, Any] = {"Bucket": bucket}
         if region != "us-east-1":
@@ -85,7 +90,7 @@ def ensure_s3(client: Any, dynamodb: Any, bucket: str, table: str, region: str) 
     try:
         dynamodb.describe_table(TableName=table)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+        if aws_errors.code(exc) != "ResourceNotFoundException":
             raise BackendError(f"cannot use lock table {table}: {exc}") from exc
         dynamodb.create_table(
             TableName=table,
@@ -126,7 +131,7 @@ def s3_backend(bucket: str, table: str, region: str, sandbox_url: str | None = N
         "dynamodb_table": table,
     }
     if sandbox_url:  # Terraform 1.0's s3 backend settings for a local AWS API
-        from pilot_tui.sandbox import ACCESS_KEY, SECRET_KEY
+        from pilot_tui.cloud.sandbox import ACCESS_KEY, SECRET_KEY
 
         config.update(
             {
@@ -191,35 +196,30 @@ def prepare_backend(
         return Backend("local")
     bucket = bucket_name(cfg)
     if kind == "s3":
-        if aws_url:
-            from pilot_tui.sandbox import aws_session
+        from pilot_tui.cloud.clients import emulator_aws, profile_aws
 
-            session = aws_session(cfg.aws.region)
-        else:
-            from pilot_tui.cloud_clients import aws_session as project_aws_session
-
-            made = project_aws_session(cfg, root / STATE_DIR, sandbox=False)
-            assert made is not None
-            session = made[0]
+        aws = (
+            emulator_aws(cfg.aws.region, aws_url)
+            if aws_url
+            else profile_aws(cfg.aws.profile, cfg.aws.region)
+        )
         table = lock_table(cfg)
         for done in ensure_s3(
-            session.client("s3", endpoint_url=aws_url),
-            session.client("dynamodb", endpoint_url=aws_url),
+            aws.client("s3"),
+            aws.client("dynamodb"),
             bucket,
             table,
             cfg.aws.region,
         ):
             note(done)
         return s3_backend(bucket, table, cfg.aws.region, aws_url)
+    from pilot_tui.cloud.clients import emulator_gcs, project_gcs
+
     if home == "sandbox":
-        from pilot_tui.sandbox import gcs_client
-
         assert gcs_url, "the sandbox's GCS emulator is started before its backend"
-        client = gcs_client(gcs_url)
+        client = emulator_gcs(gcs_url)
     else:
-        from pilot_tui.cloud_clients import gcs_client as project_gcs_client
-
-        client = project_gcs_client(cfg, root / ".pilot", root, sandbox=False)
+        client = project_gcs(cfg, root / STATE_DIR, root, sandbox=False)
     for done in ensure_gcs(client, bucket, cfg.gcp.region.upper()):
         note(done)
     if home == "sandbox":

@@ -19,6 +19,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from pilot_tui.errors import EXIT_INVALID, PilotError
 from pilot_tui.fsutil import is_within
 
 ENV_BINARY = "PILOT_TERRAFORM"
@@ -27,12 +28,17 @@ AWS_PROVIDER_VERSION = "3.39.0"
 PROVIDER_HOST = "registry.terraform.io"
 
 
-class ToolchainError(Exception):
+class ToolchainError(PilotError):
     """Terraform or a provider cannot be found; the message says how to get it."""
+
+    title = "Terraform unavailable"
 
 
 class BinaryRefused(ToolchainError):
     """terraform.binary names a program Pilot will not run (one that came with the project)."""
+
+    exit_code = EXIT_INVALID
+    title = "terraform.binary refused"
 
 
 # pilot.toml travels with the repository: a binary it names inside the project would be code

@@ -13,13 +13,14 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
+from pilot_tui.errors import PilotError
 from pilot_tui.fsutil import atomic_write
 from pilot_tui.runner import Command, pid_alive, spawn_daemon, stop_pid
 
@@ -30,8 +31,10 @@ SECRET_KEY = "sandbox"
 AWS_SERVICES = ("ec2", "sts", "iam", "s3", "dynamodb")
 
 
-class SandboxError(Exception):
+class SandboxError(PilotError):
     """An emulator did not start; the message points at its log."""
+
+    title = "Sandbox emulator failed"
 
 
 @dataclass
@@ -60,7 +63,8 @@ def moto_command(port: int) -> Command:
         "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
     }
     return Command(
-        (sys.executable, "-m", "pilot_tui.sandbox_aws", "-H", "127.0.0.1", "-p", str(port)), env=env
+        (sys.executable, "-m", "pilot_tui.cloud.sandbox_aws", "-H", "127.0.0.1", "-p", str(port)),
+        env=env,
     )
 
 
@@ -90,6 +94,12 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+# Held while emulators are being started in this process: the app's exit takes it to let
+# a start in progress finish, then stops what its workers started (screens/app.py), so no
+# emulator is left running half-way through a start.
+STARTING = threading.Lock()
+
+
 class Sandbox:
     """The emulators of one project."""
 
@@ -113,7 +123,12 @@ class Sandbox:
         return {n: e for n, e in self.load().items() if e.alive()}
 
     def ensure(self) -> tuple[dict[str, Emulator], bool]:
-        """Start whichever emulators are not running; (emulators, True if any was started)."""
+        """Start whichever emulators are not running; (emulators, True if any was started).
+        One start at a time in this process (STARTING)."""
+        with STARTING:
+            return self._ensure()
+
+    def _ensure(self) -> tuple[dict[str, Emulator], bool]:
         emulators = self.load()
         started = False
         for name, build in (("aws", moto_command), ("gcs", gcs_command)):
@@ -173,25 +188,6 @@ def _wait_ready(emulator: Emulator, log: Path, timeout: float = 30.0) -> None:
     tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
     raise SandboxError(
         f"the {emulator.name} emulator did not start within {timeout:.0f}s (log: {log}):\n{tail}"
-    )
-
-
-def aws_session(region: str) -> Any:
-    """A boto3 session with the sandbox's placeholder credentials (moto accepts any)."""
-    import boto3
-
-    return boto3.Session(
-        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=region
-    )
-
-
-def gcs_client(url: str, project: str = "sandbox") -> Any:
-    """A google-cloud-storage client for the GCS emulator (it takes no credentials)."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    return storage.Client(
-        project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": url}
     )
 
 

@@ -17,6 +17,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.cloud import aws_errors
+from pilot_tui.cloud.clients import emulator_aws, emulator_gcs, key_gcs, profile_aws
+
 
 @dataclass(frozen=True)
 class Found:
@@ -71,7 +74,6 @@ def check_aws(
 ) -> Checked:
     """STS GetCallerIdentity with ``profile`` (None: the default chain; ``sandbox``: the
     local AWS API's placeholder credentials)."""
-    import boto3
     from botocore.exceptions import (
         BotoCoreError,
         ClientError,
@@ -83,13 +85,12 @@ def check_aws(
 
     who = f'profile "{profile}"' if profile else "the default credentials"
     try:
-        if sandbox:
-            from pilot_tui.sandbox import aws_session
-
-            session = aws_session(region)
-        else:
-            session = boto3.Session(profile_name=profile, region_name=region)
-        ident = session.client("sts", endpoint_url=endpoint_url).get_caller_identity()
+        aws = (
+            emulator_aws(region, endpoint_url)
+            if sandbox
+            else profile_aws(profile, region, endpoint_url)
+        )
+        ident = aws.client("sts").get_caller_identity()
     except ProfileNotFound:
         return Checked(
             False,
@@ -105,7 +106,7 @@ def check_aws(
             False, f"the SSO session of {who} has expired; run `aws sso login --profile {profile}`"
         )
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
+        code = aws_errors.code(exc)
         hint = {
             "ExpiredToken": "the session token has expired; get a new one",
             "InvalidClientTokenId": "the access key id is not valid (deleted or mistyped)",
@@ -162,7 +163,6 @@ def check_gcp(
     """A google-cloud-storage call on ``project`` (a local endpoint takes no credentials)."""
     from google.api_core import exceptions as gexc
     from google.auth import exceptions as aexc
-    from google.cloud import storage
 
     if key_file is not None:
         problem = key_file_problem(key_file)
@@ -170,13 +170,9 @@ def check_gcp(
             return Checked(False, problem)
     try:
         if api_endpoint:
-            from pilot_tui.sandbox import gcs_client
-
-            client = gcs_client(api_endpoint, project or "sandbox")
-        elif key_file is not None:
-            client = storage.Client.from_service_account_json(str(key_file), project=project)
+            client = emulator_gcs(api_endpoint, project or "sandbox")
         else:
-            client = storage.Client(project=project)
+            client = key_gcs(project, key_file)
         # One attempt, not the library's two minutes of retries: a person is waiting.
         list(client.list_buckets(max_results=1, timeout=CHECK_TIMEOUT, retry=None))
     except ValueError as exc:  # a truncated or edited private key
@@ -243,8 +239,8 @@ def credential_report(cfg: Any, home: str, project_root: Path) -> list[Row]:
         rows.append(Row(cloud, name, source, result.ok, configured, result.message))
 
     if home == "sandbox":
+        from pilot_tui.cloud.sandbox import Sandbox
         from pilot_tui.project import STATE_DIR
-        from pilot_tui.sandbox import Sandbox
 
         emulators, started = Sandbox(project_root / STATE_DIR).ensure()
         aws_url, gcs_url = emulators["aws"].url, emulators["gcs"].url

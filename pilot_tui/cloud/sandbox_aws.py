@@ -9,7 +9,7 @@
 - A published Lambda version is a copy made before its Docker client exists, so invoking a
   version or alias failed with an AttributeError (HTTP 500).
 
-Used only by the sandbox (`python -m pilot_tui.sandbox_aws -H 127.0.0.1 -p PORT`).
+Used only by the sandbox (`python -m pilot_tui.cloud.sandbox_aws -H 127.0.0.1 -p PORT`).
 """
 
 from __future__ import annotations

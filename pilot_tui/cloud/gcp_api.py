@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pilot_tui import redact
-from pilot_tui.deploy.targets.managed import TargetError
+from pilot_tui.cloud.errors import CloudError
 
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 TIMEOUT = 60  # seconds per HTTP request
@@ -32,7 +32,7 @@ class ApiRequest:
 Transport = Callable[[ApiRequest], dict[str, Any]]
 
 
-class ApiError(TargetError):
+class ApiError(CloudError):
     """A non-2xx answer: ``status`` lets callers treat 404 / 409 as "gone" / "exists"."""
 
     def __init__(self, status: int, message: str, request: ApiRequest) -> None:
@@ -68,7 +68,7 @@ def parse_response(request: ApiRequest, status: int, text: str) -> dict[str, Any
 
 
 def key_path(credentials: str | None, root: Path) -> str | None:
-    """gcp.credentials resolved like cloud_clients.gcs_client does: relative to the project
+    """gcp.credentials resolved like clients.gcs_client does: relative to the project
     root, ~ expanded. None means Application Default Credentials."""
     if not credentials:
         return None
@@ -90,7 +90,7 @@ def google_credentials(credentials_path: str | None) -> Any:
         return found
     except (OSError, ValueError, DefaultCredentialsError) as exc:
         where = credentials_path or "Application Default Credentials"
-        raise TargetError(f"Google credentials ({where}): {exc}") from exc
+        raise CloudError(f"Google credentials ({where}): {exc}") from exc
 
 
 def session_transport(session: Any, project: str) -> Transport:
@@ -111,7 +111,7 @@ def session_transport(session: Any, project: str) -> Transport:
             token = getattr(getattr(session, "credentials", None), "token", None)
             if token:
                 redact.register([token])
-            raise TargetError(
+            raise CloudError(
                 f"{request.method} {request.url.split('?')[0]} "
                 f"(project {project}): {redact.text(str(exc))[:300]}"
             ) from exc
@@ -164,18 +164,18 @@ def wait_operation(
 ) -> dict[str, Any]:
     """Poll a long-running operation until it is done; its ``response`` (longrunning) or
     the final operation (Compute). ``api`` is the base a longrunning operation's name is
-    relative to (Cloud Run, Artifact Registry). An operation error is a TargetError."""
+    relative to (Cloud Run, Artifact Registry). An operation error is a CloudError."""
     deadline = clock() + timeout
     name = operation.get("name", "?")
     while not operation_done(operation):
         if clock() > deadline:
-            raise TargetError(f"operation {name} still running after {timeout:.0f}s")
+            raise CloudError(f"operation {name} still running after {timeout:.0f}s")
         sleep(interval)
         url = operation["selfLink"] if _compute_style(operation) else api + operation["name"]
         operation = transport(ApiRequest("GET", url))
     failed = _operation_error(operation)
     if failed:
-        raise TargetError(f"operation {name} failed: {redact.text(failed)}")
+        raise CloudError(f"operation {name} failed: {redact.text(failed)}")
     if _compute_style(operation):
         return operation
     return dict(operation.get("response") or {})
@@ -200,12 +200,3 @@ def gone_ok(transport: Transport, request: ApiRequest) -> dict[str, Any] | None:
         if exc.status == 404:
             return None
         raise
-
-
-def deploy_key(config: Any, root: Path) -> str | None:
-    """The key file deploys use: the deployer's, when setup made one, else gcp.credentials
-    (None: Application Default Credentials)."""
-    from pilot_tui.identity_gcp import deploy_credentials_path
-    from pilot_tui.project import STATE_DIR
-
-    return deploy_credentials_path(config, root, root / STATE_DIR)

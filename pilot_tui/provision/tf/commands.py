@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pilot_tui.provision.tf.toolchain import Terraform
 from pilot_tui.runner import Command
-from pilot_tui.tf.toolchain import Terraform
 
 PLAN_FILE = "pilot.tfplan"
 

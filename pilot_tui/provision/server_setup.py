@@ -4,14 +4,24 @@ deploys use. Each step reports through the server's events like the Terraform ru
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pilot_tui import redact
-from pilot_tui.server import Note, ServerError, Stage
-from pilot_tui.tls import ensure_tls
+from pilot_tui.config.schema import PilotConfig
+from pilot_tui.project import Project
+from pilot_tui.provision.progress import Note, OnEvent, ServerError, Stage
+from pilot_tui.provision.tls import ensure_tls
 
-if TYPE_CHECKING:
-    from pilot_tui.server import Server
+
+class Server(Protocol):
+    """What setup's steps use of server.Server (which calls them after an apply)."""
+
+    project: Project
+    config: PilotConfig
+    on_event: OnEvent
+
+    @property
+    def home(self) -> str: ...
 
 
 async def after_apply(server: Server, outputs: dict[str, Any]) -> None:
@@ -26,7 +36,8 @@ async def ensure_deployer(server: Server) -> None:
     server is up, and `pilot-tui deployer create --cloud CLOUD` can be run again."""
     import asyncio
 
-    from pilot_tui import identity, identity_gcp
+    from pilot_tui.cloud import identity_aws as identity
+    from pilot_tui.cloud import identity_gcp
 
     config, state_dir = server.config, server.project.state_dir
     steps = []
@@ -75,8 +86,8 @@ async def pin_host_key(server: Server, outputs: dict[str, Any]) -> None:
         return
     import asyncio
 
-    from pilot_tui.keys import KEY_NAME
-    from pilot_tui.remote import pin_host_key
+    from pilot_tui.provision.keys import KEY_NAME
+    from pilot_tui.provision.remote import pin_host_key
 
     keys = server.project.state_dir / "keys"
     server.on_event(Stage("host key", "recording the server's SSH host key"))
@@ -106,10 +117,10 @@ async def deliver_tls(
         return
     import asyncio
 
-    from pilot_tui.keys import KEY_NAME
-    from pilot_tui.remote import ssh_run
+    from pilot_tui.provision.keys import KEY_NAME
+    from pilot_tui.provision.remote import ssh_run
+    from pilot_tui.provision.tls import install_script, server_bundle
     from pilot_tui.runner import capture
-    from pilot_tui.tls import install_script, server_bundle
 
     keys = server.project.state_dir / "keys"
     files = ensure_tls(keys / "tls", server.config.project.name, [outputs["public_ip"]])

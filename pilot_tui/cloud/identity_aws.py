@@ -16,40 +16,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.cloud.clients import AWS_KEY_FILE as KEY_FILE
+from pilot_tui.cloud.clients import project_aws
+from pilot_tui.errors import PilotError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
+from pilot_tui.naming import (
+    PROJECT_TAG,
+    deployer_user,
+    execution_roles,
+    parameter_path,
+    prefix,
+    project_resource,
+    project_tags,
+    state_bucket,
+)
 
-KEY_FILE = "aws-deployer.json"
-# The tag every AWS resource Pilot makes carries (value: project.name). Where AWS cannot
-# scope a policy by name (security groups, distributions, load balancers), the deployer's
-# policy allows only resources with this tag, and writing it only while creating them.
-PROJECT_TAG = "pilot:project"
 
-
-def project_tags(project: str) -> list[dict[str, str]]:
-    """The tags of a resource Pilot makes, in the Key/Value form most AWS APIs take."""
-    return [{"Key": PROJECT_TAG, "Value": project}]
-
-
-class IdentityError(Exception):
+class IdentityError(PilotError):
     """The identity could not be made or rotated; the message says why (never a key)."""
 
-
-def user_name(project: str) -> str:
-    return f"pilot-{project}-deployer"
-
-
-def role_names(project: str) -> dict[str, str]:
-    """The execution roles setup makes (an admin), which deploys may only pass on."""
-    return {"lambda": f"pilot-{project}-lambda"[:64], "ecs": f"pilot-{project}-ecs-exec"[:64]}
+    title = "Deployer identity failed"
 
 
 def aws_policy(project: str, account: str, region: str) -> dict[str, Any]:
     """Only what deploys need, only on resources named after the project where AWS lets a
     policy name them. Roles are made at setup, not by deploys: a deployer that could create
     roles or attach any policy to them could grant itself anything."""
-    prefix = f"pilot-{project}-"
+    names, state = prefix(project), state_bucket(project)
     arn = f"{region}:{account}"
-    roles = [f"arn:aws:iam::{account}:role/{name}" for name in role_names(project).values()]
+    roles = [f"arn:aws:iam::{account}:role/{name}" for name in execution_roles(project).values()]
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -75,16 +70,13 @@ def aws_policy(project: str, account: str, region: str) -> dict[str, Any]:
                     "s3:DeleteObjectVersion",
                     "s3:PutBucketTagging",
                 ],
-                "Resource": [f"arn:aws:s3:::{prefix}*", f"arn:aws:s3:::{prefix}*/*"],
+                "Resource": [f"arn:aws:s3:::{names}*", f"arn:aws:s3:::{names}*/*"],
             },
             {
                 "Sid": "StateAndHistory",
                 "Effect": "Allow",
                 "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
-                "Resource": [
-                    f"arn:aws:s3:::pilot-state-{project}",
-                    f"arn:aws:s3:::pilot-state-{project}/*",
-                ],
+                "Resource": [f"arn:aws:s3:::{state}", f"arn:aws:s3:::{state}/*"],
             },
             *cdn_statements(project, account),
             {
@@ -103,7 +95,7 @@ def aws_policy(project: str, account: str, region: str) -> dict[str, Any]:
                     "ecr:GetDownloadUrlForLayer",
                     "ecr:DeleteRepository",
                 ],
-                "Resource": f"arn:aws:ecr:{arn}:repository/{prefix}*",
+                "Resource": f"arn:aws:ecr:{arn}:repository/{names}*",
             },
             {
                 "Sid": "RegistryLogin",
@@ -116,8 +108,8 @@ def aws_policy(project: str, account: str, region: str) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Action": "lambda:*",
                 "Resource": [
-                    f"arn:aws:lambda:{arn}:function:{prefix}*",
-                    f"arn:aws:lambda:{arn}:function:{prefix}*:*",
+                    f"arn:aws:lambda:{arn}:function:{names}*",
+                    f"arn:aws:lambda:{arn}:function:{names}*:*",
                 ],
             },
             {
@@ -125,9 +117,9 @@ def aws_policy(project: str, account: str, region: str) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Action": ["ecs:*"],
                 "Resource": [
-                    f"arn:aws:ecs:{arn}:cluster/pilot-{project}",
-                    f"arn:aws:ecs:{arn}:service/pilot-{project}/*",
-                    f"arn:aws:ecs:{arn}:task-definition/{prefix}*:*",
+                    f"arn:aws:ecs:{arn}:cluster/{project_resource(project)}",
+                    f"arn:aws:ecs:{arn}:service/{project_resource(project)}/*",
+                    f"arn:aws:ecs:{arn}:task-definition/{names}*:*",
                 ],
             },
             {
@@ -173,8 +165,8 @@ def aws_policy(project: str, account: str, region: str) -> dict[str, Any]:
                     "logs:DescribeLogGroups",
                 ],
                 "Resource": [
-                    f"arn:aws:logs:{arn}:log-group:/pilot/{project}/*",
-                    f"arn:aws:logs:{arn}:log-group:/aws/lambda/{prefix}*",
+                    f"arn:aws:logs:{arn}:log-group:{parameter_path(project)}/*",
+                    f"arn:aws:logs:{arn}:log-group:/aws/lambda/{names}*",
                 ],
             },
             {
@@ -189,7 +181,7 @@ def aws_policy(project: str, account: str, region: str) -> dict[str, Any]:
                     "ssm:AddTagsToResource",
                     "ssm:GetParametersByPath",
                 ],
-                "Resource": f"arn:aws:ssm:{arn}:parameter/pilot/{project}/*",
+                "Resource": f"arn:aws:ssm:{arn}:parameter{parameter_path(project)}/*",
             },
         ],
     }
@@ -371,7 +363,7 @@ def ensure_execution_role(iam: Any, project: str, kind: str) -> tuple[str, bool]
     one AWS managed policy (attaching is idempotent): (its ARN, whether it was made now).
     Setup makes it with the admin's credentials; a deploy with your own makes it the same
     way when setup has not run."""
-    role, created = role_names(project)[kind], False
+    role, created = execution_roles(project)[kind], False
     try:
         found = iam.get_role(RoleName=role)
     except iam.exceptions.NoSuchEntityException:
@@ -405,7 +397,9 @@ def execution_secrets_policy(
             {
                 "Effect": "Allow",
                 "Action": "ssm:GetParameters",
-                "Resource": f"arn:{partition}:ssm:{region}:{account}:parameter/pilot/{project}/*",
+                "Resource": (
+                    f"arn:{partition}:ssm:{region}:{account}:parameter{parameter_path(project)}/*"
+                ),
             }
         ],
     }
@@ -420,7 +414,7 @@ class AwsDeployer:
 
     def ensure(self) -> str:
         """Create the user (idempotent) and (re)apply its policy; its ARN."""
-        name = user_name(self.project)
+        name = deployer_user(self.project)
         try:
             user = self.iam.get_user(UserName=name)["User"]
         except self.iam.exceptions.NoSuchEntityException:
@@ -439,11 +433,11 @@ class AwsDeployer:
         of those it created."""
         made = [
             role
-            for kind, role in role_names(self.project).items()
+            for kind, role in execution_roles(self.project).items()
             if ensure_execution_role(self.iam, self.project, kind)[1]
         ]
         self.iam.put_role_policy(
-            RoleName=role_names(self.project)["ecs"],
+            RoleName=execution_roles(self.project)["ecs"],
             PolicyName="pilot-secrets",
             PolicyDocument=json.dumps(execution_secrets_policy(self.project, account, self.region)),
         )
@@ -454,7 +448,7 @@ class AwsDeployer:
         one): a stored key IAM no longer knows is useless and gets replaced."""
         if not key_id:
             return False
-        keys = self.iam.list_access_keys(UserName=user_name(self.project))["AccessKeyMetadata"]
+        keys = self.iam.list_access_keys(UserName=deployer_user(self.project))["AccessKeyMetadata"]
         return any(
             k["AccessKeyId"] == key_id and k.get("Status", "Active") == "Active" for k in keys
         )
@@ -462,7 +456,7 @@ class AwsDeployer:
     def rotate(self, keys_dir: Path) -> str:
         """A new access key, stored 0600, then every older key deleted; the new key's id.
         IAM allows two keys a user: the oldest goes first if two exist already."""
-        name = user_name(self.project)
+        name = deployer_user(self.project)
         existing = sorted(
             self.iam.list_access_keys(UserName=name)["AccessKeyMetadata"],
             key=lambda k: k["CreateDate"],
@@ -490,7 +484,7 @@ class AwsDeployer:
 
     def remove(self, keys_dir: Path) -> None:
         """The user, its keys, and the execution roles (deploys cannot run without them)."""
-        name = user_name(self.project)
+        name = deployer_user(self.project)
         gone = self.iam.exceptions.NoSuchEntityException
         try:  # idempotent: a second run (or a half-made deployer) finds less and goes on
             for key in self.iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
@@ -501,7 +495,7 @@ class AwsDeployer:
         except gone:
             pass
         (keys_dir / KEY_FILE).unlink(missing_ok=True)
-        for role in role_names(self.project).values():
+        for role in execution_roles(self.project).values():
             try:
                 for attached in self.iam.list_attached_role_policies(RoleName=role)[
                     "AttachedPolicies"
@@ -512,25 +506,6 @@ class AwsDeployer:
                 self.iam.delete_role(RoleName=role)
             except gone:
                 continue
-
-
-def aws_deploy_session(config: Any, state_dir: Path) -> Any:
-    """The boto3 session deploys use: the deployer's key when `pilot-tui deployer create`
-    made one, else the profile in pilot.toml (your own credentials)."""
-    import boto3
-
-    key_file = state_dir / "keys" / KEY_FILE
-    if key_file.is_file():
-        from pilot_tui import redact
-
-        stored = json.loads(key_file.read_text(encoding="utf-8"))
-        redact.register([stored["secret_access_key"]])
-        return boto3.Session(
-            aws_access_key_id=stored["access_key_id"],
-            aws_secret_access_key=stored["secret_access_key"],
-            region_name=config.aws.region,
-        )
-    return boto3.Session(profile_name=config.aws.profile, region_name=config.aws.region)
 
 
 def wants_aws_deployer(config: Any) -> bool:
@@ -549,17 +524,14 @@ def aws_deployer(
     """The project's deployer, managed with the admin's credentials (the profile in
     pilot.toml, or the sandbox's emulator: started only with ``start``, by a caller that
     says so)."""
-    from pilot_tui import cloud_clients
-
-    made = cloud_clients.aws_session(config, state_dir, sandbox=sandbox, start=start)
-    if made is None:
-        from pilot_tui.sandbox import STOPPED
+    aws = project_aws(config, state_dir, sandbox=sandbox, start=start)
+    if aws is None:
+        from pilot_tui.cloud.sandbox import STOPPED
 
         raise IdentityError(f"{STOPPED}; `pilot-tui server up` starts them and makes the deployer")
-    session, endpoint = made
     return AwsDeployer(
-        session.client("iam", endpoint_url=endpoint),
-        session.client("sts", endpoint_url=endpoint),
+        aws.client("iam"),
+        aws.client("sts"),
         config.project.name,
         config.aws.region,
     )

@@ -18,14 +18,22 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from pilot_tui import redact
-from pilot_tui.deploy.gcp_api import ApiError, ApiRequest, Transport, exists_ok, gone_ok
-from pilot_tui.deploy.targets.managed import TargetError
+from pilot_tui.cloud.clients import GCP_KEY_FILE as KEY_FILE
+from pilot_tui.cloud.clients import google_transport
+from pilot_tui.cloud.errors import CloudError
+from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, Transport, exists_ok, gone_ok
+from pilot_tui.cloud.gcp_resources import (
+    create_secret_request,
+    ensure_repository,
+    repository_url,
+    secret_url,
+)
+from pilot_tui.cloud.identity_aws import IdentityError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
-from pilot_tui.identity import IdentityError
+from pilot_tui.naming import gcp_account_id, labels, secret_id, site_bucket, state_bucket
 
 IAM = "https://iam.googleapis.com/v1/"
 CRM = "https://cloudresourcemanager.googleapis.com/v1/"
-KEY_FILE = "gcp-deployer.json"
 # Project-level roles, only for what setup cannot name: the rest is granted on each
 # resource (RESOURCE_ROLES), which setup makes from pilot.toml with the admin's credentials.
 DEPLOYER_ROLES = (
@@ -68,12 +76,8 @@ SET_ATTEMPTS = 6  # a new account takes seconds to be visible to setIamPolicy
 
 
 # -- requests as data ------------------------------------------------------------------
-def account_id(project: str, role: str = "deployer") -> str:
-    return f"pilot-{project}-{role}"[:30].rstrip("-")  # IAM's limit is 30
-
-
 def account_email(project: str, gcp_project: str, role: str = "deployer") -> str:
-    return f"{account_id(project, role)}@{gcp_project}.iam.gserviceaccount.com"
+    return f"{gcp_account_id(project, role)}@{gcp_project}.iam.gserviceaccount.com"
 
 
 def runtime_account_email(project: str, gcp_project: str) -> str:
@@ -103,7 +107,7 @@ def create_account_request(project: str, gcp_project: str, role: str = "deployer
         "POST",
         accounts_url(gcp_project),
         body={
-            "accountId": account_id(project, role),
+            "accountId": gcp_account_id(project, role),
             "serviceAccount": {
                 "displayName": f"{what[0]} of {project}",
                 "description": f"Made by pilot-tui setup; {what[1]}",
@@ -206,10 +210,6 @@ class Resources:
 
 
 def resources_for(config: Any) -> Resources:
-    from pilot_tui.backends import bucket_name
-    from pilot_tui.deploy.targets.cloud_run.secrets import secret_id
-    from pilot_tui.deploy.targets.s3_site.bucket import bucket_for
-
     project, runs = config.project.name, [a for a in config.apps if a.target.kind == "cloud-run"]
     return Resources(
         config.gcp.region,
@@ -218,9 +218,11 @@ def resources_for(config: Any) -> Resources:
             (a.name, secret_id(project, a.name, n)) for a in runs for n in sorted(set(a.secrets))
         ),
         buckets=tuple(
-            bucket_for(project, a.name) for a in config.apps if a.target.kind == "gcs-cdn"
+            site_bucket(project, a.name) for a in config.apps if a.target.kind == "gcs-cdn"
         ),
-        state_bucket=bucket_name(config) if config.state.backend == "gcs" else None,
+        state_bucket=state_bucket(project, config.state.bucket)
+        if config.state.backend == "gcs"
+        else None,
     )
 
 
@@ -278,7 +280,7 @@ def step(what: str, gcp_project: str, needs: str = ADMIN_ROLES) -> Iterator[None
         raise IdentityError(
             redact.text(f"{what}: HTTP {exc.status}: {exc.api_message}{hint}")
         ) from exc
-    except TargetError as exc:  # network, credentials: no HTTP status
+    except CloudError as exc:  # network, credentials: no HTTP status
         raise IdentityError(redact.text(f"{what}: {exc}")) from exc
 
 
@@ -354,8 +356,6 @@ class GcpDeployer:
     def grant_on(self, resources: Resources) -> None:
         """Make each resource setup can name (idempotent: 409 = it exists) and grant the
         deployer its role on that resource alone; the runtime account reads the secrets."""
-        from pilot_tui.deploy import artifact_registry
-        from pilot_tui.deploy.targets.cloud_run.secrets import create_secret_request, secret_url
 
         def grant(role: str, *more: str) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
             def change(policy: dict[str, Any]) -> dict[str, Any] | None:
@@ -371,11 +371,9 @@ class GcpDeployer:
             with step(
                 "create the Artifact Registry repository", gcp, needs="roles/artifactregistry.admin"
             ):
-                artifact_registry.ensure_repository(
-                    self.transport, gcp, resources.region, self.project
-                )
+                ensure_repository(self.transport, gcp, resources.region, self.project)
                 self.edit_policy(
-                    artifact_registry.repository_url(gcp, resources.region, self.project),
+                    repository_url(gcp, resources.region, self.project),
                     grant(RESOURCE_ROLES["repository"]),
                     RESOURCE_POLICY,
                 )
@@ -386,9 +384,7 @@ class GcpDeployer:
             ):
                 exists_ok(
                     self.transport,
-                    create_secret_request(
-                        gcp, secret, {"pilot-project": self.project, "pilot-app": app}
-                    ),
+                    create_secret_request(gcp, secret, labels(self.project, app)),
                 )
                 self.edit_policy(
                     secret_url(gcp, secret),
@@ -473,8 +469,6 @@ def setup_gcp_deployer(
     bindings, the resources pilot.toml names (each with the deployer's grant on it: the
     repository, the Cloud Run apps' secrets, the site buckets), the Cloud Run runtime
     account, and a key when none is stored yet. (email, new key id or None)."""
-    from pilot_tui.deploy.gcp_api import authorized_transport, key_path
-
     if config.server.home == "sandbox":
         raise IdentityError(
             "the GCP deployer cannot be made in the sandbox: there is no IAM "
@@ -485,7 +479,7 @@ def setup_gcp_deployer(
         raise IdentityError("the GCP deployer needs gcp.project in pilot.toml")
     if transport is None:
         with step("sign in with gcp.credentials", gcp_project):
-            transport = authorized_transport(key_path(config.gcp.credentials, root), gcp_project)
+            transport = google_transport(config, root, role="admin")
     deployer = GcpDeployer(
         transport, config.project.name, gcp_project, resources=resources_for(config)
     )
@@ -493,20 +487,3 @@ def setup_gcp_deployer(
     keys = state_dir / "keys"
     key_id = None if (keys / KEY_FILE).is_file() else deployer.rotate(keys)
     return email, key_id
-
-
-def deploy_credentials_path(config: Any, root: Path, state_dir: Path) -> str | None:
-    """The key file GCP deploys use: the deployer's when setup made one, else
-    gcp.credentials (None: Application Default Credentials). The deployer's private key is
-    registered with redact so it is masked should anything echo it."""
-    from pilot_tui.deploy.gcp_api import key_path
-
-    key = state_dir / "keys" / KEY_FILE
-    if not key.is_file():
-        return key_path(config.gcp.credentials, root)
-    try:
-        private_key = str(json.loads(key.read_text(encoding="utf-8"))["private_key"])
-        redact.register([private_key, json.dumps(private_key)[1:-1]])
-    except (OSError, KeyError, TypeError, ValueError):
-        pass  # google-auth reports an unreadable key file when it loads it
-    return str(key)

@@ -1,8 +1,8 @@
 """Provision the Pilot Server: render, init, plan, apply, destroy, outputs.
 
 UI-free: progress goes to an ``on_event`` callback as typed events (Terraform's own events
-from :mod:`pilot_tui.tf.events`, plus :class:`Stage` and :class:`Note`), which the CLI prints
-and the TUI will draw. Every Terraform run is also logged in full under .pilot/logs/.
+from :mod:`pilot_tui.provision.tf.events`, plus :class:`Stage` and :class:`Note`), which the
+CLI prints and the TUI will draw. Every Terraform run is also logged in full under .pilot/logs/.
 """
 
 from __future__ import annotations
@@ -10,33 +10,34 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pilot_tui import redact
-from pilot_tui.backends import Backend
 from pilot_tui.config.schema import PilotConfig, default_size
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
-from pilot_tui.keys import server_key
 from pilot_tui.leftovers import Where, advice
+from pilot_tui.naming import project_resource
 from pilot_tui.prices import Estimate, estimate
 from pilot_tui.project import Project
-from pilot_tui.runner import KILL_AT, Command, Interrupt, Line, stream
-from pilot_tui.tf import commands
-from pilot_tui.tf.events import (
+from pilot_tui.provision.backends import Backend
+from pilot_tui.provision.keys import server_key
+from pilot_tui.provision.progress import NeedsAllowedCidrs, Note, OnEvent, ServerError, Stage
+from pilot_tui.provision.server_setup import after_apply
+from pilot_tui.provision.tf import commands
+from pilot_tui.provision.tf.events import (
     ApplyComplete,
     ApplyErrored,
     ApplyStart,
     ChangeSummary,
     Diagnostic,
-    Event,
     parse_line,
 )
-from pilot_tui.tf.plan import ResourceChange, summarize_plan
-from pilot_tui.tf.toolchain import Terraform, resolve
-from pilot_tui.tf.workspace import WorkspaceLock, render, template_sources
+from pilot_tui.provision.tf.plan import ResourceChange, summarize_plan
+from pilot_tui.provision.tf.toolchain import Terraform, resolve
+from pilot_tui.provision.tf.workspace import WorkspaceLock, render, template_sources
+from pilot_tui.runner import KILL_AT, Command, Interrupt, Line, stream
 
 OUTPUTS_FILE = "server.json"
 BACKEND_FILE = "pilot_backend.tf"
@@ -50,33 +51,6 @@ def saved_record(state_dir: Path) -> dict[str, Any]:
     except (FileNotFoundError, ValueError):
         return {}
     return record if isinstance(record, dict) else {}
-
-
-class ServerError(Exception):
-    """Provisioning cannot go on; the message says why and what to do."""
-
-
-class NeedsAllowedCidrs(ServerError):
-    """server.allowed_cidrs is empty and the operator's address could not be found."""
-
-
-@dataclass(frozen=True)
-class Stage:
-    """A step of the work starting: init, plan, apply, destroy, ..."""
-
-    name: str
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class Note:
-    """Something the user should read (not an error)."""
-
-    text: str
-    level: str = "info"
-
-
-OnEvent = Callable[[Event | Stage | Note], None]
 
 
 @dataclass
@@ -125,8 +99,14 @@ def init_advice(log: str) -> str:
 def interrupt_message(presses: int, in_flight: dict[str, str]) -> str:
     """What an interrupt does, for the CLI's Ctrl+C and the app's Esc alike."""
     if presses <= 1:
+        what = (
+            f"the {len(in_flight)} resource{'s' if len(in_flight) != 1 else ''} in flight "
+            f"({', '.join(in_flight)})"
+            if in_flight
+            else "what is in flight"
+        )
         return (
-            "interrupt: stopping gracefully; Terraform finishes what is in flight and saves "
+            f"interrupt: stopping gracefully; Terraform finishes {what} and saves "
             "its state (press again to see what it waits for)"
         )
     if presses >= KILL_AT:
@@ -209,7 +189,7 @@ class Server:
         self.project.ensure_state_dir()
         override = None
         if self.home == "sandbox":
-            from pilot_tui.sandbox import Sandbox, provider_override
+            from pilot_tui.cloud.sandbox import Sandbox, provider_override
 
             sandbox = Sandbox(self.project.state_dir)
             if len(sandbox.running()) < 2:
@@ -228,7 +208,7 @@ class Server:
             self._aws_url = emulators["aws"].url
             self._gcs_url = emulators["gcs"].url
         _, public_key = server_key(
-            self.project.state_dir / "keys", f"pilot-{self.config.project.name}"
+            self.project.state_dir / "keys", project_resource(self.config.project.name)
         )
         sources = template_sources(self.home, self.project.root, self.config.terraform.templates)
         render(sources, self.workdir, self.variables(public_key), override)
@@ -243,7 +223,7 @@ class Server:
 
     def ensure_backend(self) -> Backend:
         """Create (idempotently) the remote state bucket pilot.toml asks for."""
-        from pilot_tui.backends import prepare_backend
+        from pilot_tui.provision.backends import prepare_backend
 
         return prepare_backend(
             self.config,
@@ -433,8 +413,6 @@ class Server:
 
     async def setup(self) -> None:
         """Record the outputs and run setup's steps, each of which checks its own part."""
-        from pilot_tui.server_setup import after_apply
-
         await after_apply(self, await self.save_outputs())
 
     async def save_outputs(self) -> dict[str, Any]:

@@ -1,0 +1,163 @@
+"""Every AWS and Google client Pilot makes, in one place: who they act as is decided here.
+
+- the sandbox's emulators (a local AWS API and GCS emulator, with placeholder credentials),
+- the deployer (the least-privilege key `pilot-tui deployer create` stored in .pilot/keys/),
+- or the admin: the profile / key file pilot.toml names (never keys themselves).
+
+Setup, credentials checks, the state bucket and `destroy` act as the admin; deploys act as
+the deployer when one was made. The libraries are imported only when a client is made."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pilot_tui import redact
+from pilot_tui.cloud.gcp_api import Transport, authorized_transport, key_path
+from pilot_tui.cloud.sandbox import ACCESS_KEY, SECRET_KEY, Sandbox
+
+Role = Literal["admin", "deployer"]
+# The deployers' keys in .pilot/keys/ (0600), written by identity_aws / identity_gcp.
+AWS_KEY_FILE = "aws-deployer.json"
+GCP_KEY_FILE = "gcp-deployer.json"
+
+
+@dataclass(frozen=True)
+class Aws:
+    """A boto3 session and where its clients go: the sandbox's local AWS API, or AWS (None)."""
+
+    session: Any  # boto3.Session
+    endpoint: str | None = None
+
+    def client(self, service: str, **options: Any) -> Any:
+        return self.session.client(service, endpoint_url=self.endpoint, **options)
+
+
+# -- AWS ---------------------------------------------------------------------------------
+def emulator_aws(region: str, endpoint: str | None = None) -> Aws:
+    """The sandbox's local AWS API, with its placeholder credentials (moto accepts any)."""
+    import boto3
+
+    session = boto3.Session(
+        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=region
+    )
+    return Aws(session, endpoint)
+
+
+def profile_aws(profile: str | None, region: str, endpoint: str | None = None) -> Aws:
+    """An AWS profile (None: the default chain): the admin's credentials."""
+    import boto3
+
+    return Aws(boto3.Session(profile_name=profile, region_name=region), endpoint)
+
+
+def deployer_aws(config: Any, state_dir: Path) -> Aws:
+    """What deploys use: the deployer's key when `pilot-tui deployer create` made one, else
+    the profile in pilot.toml (your own credentials)."""
+    key_file = state_dir / "keys" / AWS_KEY_FILE
+    if not key_file.is_file():
+        return profile_aws(config.aws.profile, config.aws.region)
+    import boto3
+
+    stored = json.loads(key_file.read_text(encoding="utf-8"))
+    redact.register([stored["secret_access_key"]])
+    return Aws(
+        boto3.Session(
+            aws_access_key_id=stored["access_key_id"],
+            aws_secret_access_key=stored["secret_access_key"],
+            region_name=config.aws.region,
+        )
+    )
+
+
+def project_aws(
+    config: Any, state_dir: Path, *, sandbox: bool, start: bool = True, role: Role = "admin"
+) -> Aws | None:
+    """The project's AWS: in the sandbox its emulator, started when ``start`` (else None
+    when it is not running: nothing to talk to); elsewhere the admin's profile or, for
+    ``role="deployer"``, the deployer's key."""
+    if sandbox:
+        box = Sandbox(state_dir)
+        emulators = box.ensure()[0] if start else box.running()
+        if "aws" not in emulators:
+            return None
+        return emulator_aws(config.aws.region, emulators["aws"].url)
+    if role == "deployer":
+        return deployer_aws(config, state_dir)
+    return profile_aws(config.aws.profile, config.aws.region)
+
+
+# -- Google Cloud Storage ----------------------------------------------------------------
+def emulator_gcs(url: str, project: str = "sandbox") -> Any:
+    """A google-cloud-storage client for the GCS emulator (it takes no credentials)."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    return storage.Client(
+        project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": url}
+    )
+
+
+def key_gcs(project: str | None, key_file: str | Path | None) -> Any:
+    """A google-cloud-storage client with a service-account key file, else the default
+    credentials (Application Default Credentials)."""
+    from google.cloud import storage
+
+    if key_file:
+        return storage.Client.from_service_account_json(str(key_file), project=project)
+    return storage.Client(project=project)
+
+
+def project_gcs(
+    config: Any,
+    state_dir: Path,
+    root: Path,
+    *,
+    sandbox: bool,
+    start: bool = True,
+    role: Role = "admin",
+) -> Any | None:
+    """The project's google-cloud-storage client: the emulator in the sandbox (None when it
+    is not running and not ``start``), else the deployer's key for ``role="deployer"``
+    when setup made one, else gcp.credentials' key file, else the default ones."""
+    if sandbox:
+        box = Sandbox(state_dir)
+        emulators = box.ensure()[0] if start else box.running()
+        return emulator_gcs(emulators["gcs"].url) if "gcs" in emulators else None
+    key = (
+        gcp_deploy_key(config, root, state_dir)
+        if role == "deployer"
+        else key_path(config.gcp.credentials, root)
+    )
+    return key_gcs(config.gcp.project, key)
+
+
+# -- Google APIs -------------------------------------------------------------------------
+def gcp_deploy_key(config: Any, root: Path, state_dir: Path | None = None) -> str | None:
+    """The key file GCP deploys use: the deployer's when setup made one, else
+    gcp.credentials (None: Application Default Credentials). The deployer's private key is
+    registered with redact so it is masked should anything echo it."""
+    from pilot_tui.project import STATE_DIR
+
+    key = (state_dir or root / STATE_DIR) / "keys" / GCP_KEY_FILE
+    if not key.is_file():
+        return key_path(config.gcp.credentials, root)
+    try:
+        private_key = str(json.loads(key.read_text(encoding="utf-8"))["private_key"])
+        redact.register([private_key, json.dumps(private_key)[1:-1]])
+    except (OSError, KeyError, TypeError, ValueError):
+        pass  # google-auth reports an unreadable key file when it loads it
+    return str(key)
+
+
+def google_transport(config: Any, root: Path, *, role: Role = "deployer") -> Transport:
+    """A gcp_api.Transport on gcp.project: as the deployer (its key when setup made one) or
+    the admin (gcp.credentials; unset: Application Default Credentials)."""
+    key = (
+        gcp_deploy_key(config, root)
+        if role == "deployer"
+        else key_path(config.gcp.credentials, root)
+    )
+    return authorized_transport(key, config.gcp.project)

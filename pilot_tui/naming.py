@@ -1,0 +1,88 @@
+"""The names and tags of what Pilot makes in a cloud account, in one place.
+
+Everything a project makes is named ``pilot-PROJECT`` or ``pilot-PROJECT-APP[-...]`` and,
+on AWS, tagged ``pilot:project = PROJECT``; on Google Cloud it is labelled. The deployer's
+least-privilege policies (cloud/identity_aws.py, cloud/identity_gcp.py) allow only these
+names and this tag, and `pilot-tui destroy` finds leftovers by them: a name changed here
+changes what the deployer may touch, so every maker and every policy reads them from here.
+"""
+
+from __future__ import annotations
+
+# The tag every AWS resource Pilot makes carries (value: project.name). Where AWS cannot
+# scope a policy by name (security groups, distributions, load balancers), the deployer's
+# policy allows only resources with this tag, and writing it only while creating them.
+PROJECT_TAG = "pilot:project"
+# Google Cloud labels (keys allow no ":"), on secrets and repositories.
+PROJECT_LABEL = "pilot-project"
+APP_LABEL = "pilot-app"
+
+SECRET_ID_MAX = 255  # Secret Manager's limit on secret ids
+GCP_ACCOUNT_MAX = 30  # IAM's limit on service account ids
+
+
+def project_tags(project: str) -> list[dict[str, str]]:
+    """The tags of a resource Pilot makes, in the Key/Value form most AWS APIs take."""
+    return [{"Key": PROJECT_TAG, "Value": project}]
+
+
+def labels(project: str, app: str | None = None) -> dict[str, str]:
+    """The Google Cloud labels of a resource of ``project`` (and of one app)."""
+    return {PROJECT_LABEL: project, **({APP_LABEL: app} if app is not None else {})}
+
+
+def project_resource(project: str) -> str:
+    """What the project has one of: its ECS cluster, Artifact Registry repository, SSH key."""
+    return f"pilot-{project}"
+
+
+def prefix(project: str) -> str:
+    """The start of every per-app name of ``project`` (what the deployer's policy allows)."""
+    return f"pilot-{project}-"
+
+
+def resource_name(project: str, app: str) -> str:
+    """The name every cloud resource of an app carries (the deployer's policy allows only
+    resources named pilot-PROJECT-*)."""
+    return f"pilot-{project}-{app}"
+
+
+def site_bucket(project: str, app: str) -> str:
+    """A static site's bucket (S3 and GCS allow 63 characters)."""
+    return f"{resource_name(project, app)}-site"[:63].rstrip("-")
+
+
+def secret_id(project: str, app: str, name: str) -> str:
+    """A Cloud Run app's secret in Secret Manager. Ids allow letters, digits, - and _;
+    lower case and - like Pilot's other names."""
+    return f"pilot-{project}-{app}-{name}".lower().replace("_", "-")[:SECRET_ID_MAX]
+
+
+def parameter_path(project: str, app: str | None = None) -> str:
+    """The Parameter Store path of an ECS app's secrets, also its CloudWatch log group."""
+    return f"/pilot/{project}" + (f"/{app}" if app is not None else "")
+
+
+def state_bucket(project: str, configured: str | None = None) -> str:
+    """The state bucket: the one [state] names, else pilot-state-PROJECT."""
+    return configured or f"pilot-state-{project}"
+
+
+def lock_table(bucket: str) -> str:
+    """The DynamoDB lock table beside an S3 state bucket."""
+    return f"{bucket}-lock"
+
+
+def deployer_user(project: str) -> str:
+    """The AWS deployer's IAM user."""
+    return f"pilot-{project}-deployer"
+
+
+def execution_roles(project: str) -> dict[str, str]:
+    """The execution roles setup makes (an admin), which deploys may only pass on."""
+    return {"lambda": f"pilot-{project}-lambda"[:64], "ecs": f"pilot-{project}-ecs-exec"[:64]}
+
+
+def gcp_account_id(project: str, role: str = "deployer") -> str:
+    """A Google service account Pilot makes: the deployer, or "run" (Cloud Run apps)."""
+    return f"pilot-{project}-{role}"[:GCP_ACCOUNT_MAX].rstrip("-")

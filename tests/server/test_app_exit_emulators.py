@@ -1,0 +1,52 @@
+"""The app's exit stops the sandbox emulators its workers started, even one a worker was
+still starting when the exit began (the credentials check starts moto, then the GCS
+emulator; quitting in between left them running)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from pilot_tui.runner import stop_pid
+from pilot_tui.screens.app import create_app
+
+
+def emulator_pids(project: Path) -> set[int]:
+    """Live processes writing to this project's emulator logs (spawn_daemon gives each its
+    log as stdout): found by pid, whatever .pilot/sandbox.json says."""
+    logs = str(project / ".pilot" / "logs" / "sandbox-")
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(entry / "fd" / "1").startswith(logs):
+                stat = (entry / "stat").read_text()
+                if stat.rsplit(")", 1)[1].split()[0] != "Z":  # a zombie is gone
+                    pids.add(int(entry.name))
+        except OSError:
+            continue  # exited meanwhile, or not ours to read
+    return pids
+
+
+async def test_exit_during_the_credentials_check_stops_the_emulators(sandbox_project):
+    state = sandbox_project / ".pilot" / "sandbox.json"
+    assert not state.exists()
+    app = create_app(str(sandbox_project))
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            await pilot.press("c")  # the credentials screen checks at once
+            deadline = time.monotonic() + 60
+            while not state.exists():  # moto is being started: the GCS emulator is next
+                assert time.monotonic() < deadline, "the check never started the emulators"
+                await pilot.pause(0.02)
+            await pilot.press("ctrl+q")
+        # Whatever the check was still doing has had time to finish starting.
+        time.sleep(3)
+        left = emulator_pids(sandbox_project)
+        assert left == set(), f"emulators still running after the app exited: {left}"
+    finally:
+        for pid in emulator_pids(sandbox_project):
+            stop_pid(pid)

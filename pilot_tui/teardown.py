@@ -553,7 +553,7 @@ class Scan:
             for c in self.docker.containers.list(all=True, filters={"label": "pilot.project"})
             if c.labels.get("pilot.project") != self.project
         ]
-        from pilot_tui.deploy.server_target import PROXY_NAME
+        from pilot_tui.deploy.targets.docker_host.containers import PROXY_NAME
 
         if not others:  # the proxy serves only this project's apps here: it goes too
             proxies = self.docker.containers.list(all=True, filters={"name": PROXY_NAME})
@@ -563,7 +563,7 @@ class Scan:
                         "container", proxy.name, "Pilot's proxy, serving no other project here"
                     )
             # ... and so does the private network the apps and the proxy join.
-            from pilot_tui.deploy.server_target import NETWORK
+            from pilot_tui.deploy.targets.docker_host.containers import NETWORK
 
             for network in self.docker.networks.list(names=[NETWORK]):
                 if network.name == NETWORK:

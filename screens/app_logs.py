@@ -57,6 +57,7 @@ class AppLogsScreen(Screen[None]):
         import contextlib
 
         from pilot_tui.deploy import app_logs
+        from pilot_tui.deploy.targets import target_for
         from pilot_tui.project import Project
         from pilot_tui.screens.project_config import effective_config
 
@@ -70,7 +71,7 @@ class AppLogsScreen(Screen[None]):
         where = app_logs.source_name(config, app)
         with contextlib.ExitStack() as stack:
             client = None
-            if app.target.kind == "server":
+            if target_for(app).on_docker_host:  # its container's logs, on the host
                 from pilot_tui.deploy.session import open_deployer
 
                 engine = stack.enter_context(

@@ -9,7 +9,6 @@ removes what it started, and the previous release keeps serving.
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 from textual.worker import Worker, WorkerState
 
-from pilot_tui.config.schema import STATIC_TARGETS
+from pilot_tui.deploy.context import CancelToken
 from pilot_tui.deploy.events import (
     STAGES,
     Output,
@@ -32,6 +31,7 @@ from pilot_tui.deploy.events import (
     StageStarted,
     describe,
 )
+from pilot_tui.deploy.targets import target_for
 from pilot_tui.screens.colorlog import ColorLog, colour_level
 from pilot_tui.screens.failures import ErrorPanel
 from pilot_tui.screens.footer import PilotFooter
@@ -54,7 +54,7 @@ class DeployScreen(Screen[None]):
         self.app_name = app
         self.rollback = rollback
         self.release = release
-        self.cancel = threading.Event()
+        self.cancel = CancelToken()
         self.started = time.monotonic()
         self._pending: list[str] = []
         self.outcome: str | None = None
@@ -92,7 +92,7 @@ class DeployScreen(Screen[None]):
         if config is None:
             raise ValueError("pilot.toml is not valid; fix it in the editor first")
         app = config.app(self.app_name)
-        self.has_logs = app is None or app.target.kind not in STATIC_TARGETS
+        self.has_logs = app is None or target_for(app).has_logs
         state_dir = Project(self.project_file).state_dir
         if config.server.home == "sandbox":  # recorded before a start: the exit stops it
             self.app.starting_sandbox(state_dir)  # type: ignore[attr-defined]
@@ -164,7 +164,7 @@ class DeployScreen(Screen[None]):
         if event.state == WorkerState.SUCCESS and self.outcome is None:
             result.update(f"Done in {elapsed:.1f}s · Esc to go back")
         elif event.state == WorkerState.ERROR:
-            from pilot_tui.deploy.server_target import Cancelled
+            from pilot_tui.deploy.context import Cancelled
 
             error = event.worker.error
             if isinstance(error, Cancelled):

@@ -228,7 +228,9 @@ class WelcomeScreen(Screen[None]):
                 )
             lines.append("[b]Apps[/b]: " + ("none yet" if not apps else ""))
             live = any_live(project.state_dir, apps)
-            on_server = any(a.target.kind == "server" for a in checked.config.apps)
+            from pilot_tui.deploy.targets import on_docker_host
+
+            on_server = bool(on_docker_host(checked.config.apps))
             # What the rows say of each live app comes from the health check, which also
             # runs in the sandbox: an app is never called live on the history's word alone.
             self._apps_shown = (project.state_dir, apps)
@@ -282,11 +284,12 @@ class WelcomeScreen(Screen[None]):
         (the dashboard's health line, app -> health for the app rows)."""
         from pilot_tui.deploy.session import open_deployer
         from pilot_tui.deploy.status import statuses
+        from pilot_tui.deploy.targets import on_docker_host
 
         self.app.call_from_thread(self._health, "[dim]checking the apps' health…[/dim]")
         config = effective_config(self.app, project_file)
         assert config is not None
-        served = [a.name for a in config.apps if a.target.kind == "server"]
+        served = on_docker_host(config.apps)
         with open_deployer(
             project_file, config, lambda _: None, apps=served, share=False
         ) as engine:  # the Docker host only for its apps

@@ -8,8 +8,8 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from pilot_tui import redact
 from pilot_tui.cloud import aws_errors
 from pilot_tui.cloud.errors import CloudError
-from pilot_tui.deploy.managed import TargetError
 from pilot_tui.deploy.registry import RegistryError
+from pilot_tui.deploy.targets.managed import TargetError
 
 
 def refused(code: str, message: str) -> ClientError:

@@ -17,7 +17,7 @@ from tests.conftest import run_pilot
 ROOT = Path(__file__).resolve().parents[1]
 # Not library code: a standalone stdlib-only program copied into the proxy's image, which
 # cannot import pilot_tui (see its docstring). Its one exception never leaves it.
-STANDALONE = {"pilot_tui.deploy.proxy_main.BadRequest"}
+STANDALONE = {"pilot_tui.deploy.targets.docker_host.proxy_main.BadRequest"}
 
 
 def _defined_exceptions() -> dict[str, type[BaseException]]:
@@ -48,7 +48,7 @@ def _defined_exceptions() -> dict[str, type[BaseException]]:
 def test_every_exception_class_pilot_defines_is_a_pilot_error():
     defined = _defined_exceptions()
     assert len(defined) >= 36  # the walk found them (36 today), so it cannot pass empty
-    assert "pilot_tui.deploy.engine.DeployError" in defined
+    assert "pilot_tui.deploy.context.DeployError" in defined
     strays = sorted(
         name
         for name, cls in defined.items()
@@ -91,7 +91,7 @@ def test_message_hint_and_exit_code():
 
 
 def test_framed_adds_what_the_caller_knows_and_passes_other_errors_through():
-    from pilot_tui.deploy.managed import TargetError
+    from pilot_tui.deploy.targets.managed import TargetError
     from pilot_tui.provision.team import TeamError
 
     with pytest.raises(TargetError) as caught, framed("web: ", " (retry later)"):

@@ -437,8 +437,8 @@ def test_a_site_bucket_setup_did_not_make_is_a_clear_error():
     from google.api_core.exceptions import Forbidden, NotFound
     from google.cloud.storage import Bucket
 
-    from pilot_tui.deploy.gcs_site import GcsSite
-    from pilot_tui.deploy.s3_site import SiteError
+    from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite
+    from pilot_tui.deploy.targets.s3_site.bucket import SiteError
 
     class Client:
         def get_bucket(self, name):

@@ -15,8 +15,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from pilot_tui.deploy import build
-from pilot_tui.deploy.lambda_target import zip_folder
 from pilot_tui.deploy.site_files import scan
+from pilot_tui.deploy.targets.lambda_.function import zip_folder
 
 CREDENTIALS = "aws_secret_access_key = LEAKED-7c1f0e"
 

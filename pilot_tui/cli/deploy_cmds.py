@@ -191,50 +191,40 @@ def releases(ns: argparse.Namespace) -> int:
 
 
 def logs(ns: argparse.Namespace) -> int:
-    from pilot_tui import redact
-    from pilot_tui.deploy import server_target
-    from pilot_tui.deploy.managed import CONTAINER_TARGETS
+    from pilot_tui.cli.logs_cmd import print_logs, tail_note
+    from pilot_tui.deploy.targets import target_for
+    from pilot_tui.deploy.targets.docker_host.target import stream_container
 
     found = _load_app(ns)
     if found is None:
         return EXIT_INVALID
     pf, config, app = found
-    if app.target.kind in CONTAINER_TARGETS:  # the cloud's logs: no Docker host needed
-        from pilot_tui.cli.managed_cmds import print_logs
-
+    if not target_for(app).on_docker_host:  # the cloud's logs: no Docker host needed
         return print_logs(Project(pf.path), config, app, tail=ns.tail, follow=ns.follow)
-    with deployer(ns, share=False, loaded=(pf, config)) as engine:
-        engine.app(ns.app)
-        running = server_target.running_containers(engine.client, engine.project, ns.app)
-        if not running:
+    with deployer(ns, share=False, apps=[ns.app], loaded=(pf, config)) as engine:
+        lines = stream_container(
+            engine.client, engine.project, ns.app, tail=ns.tail, follow=ns.follow
+        )
+        if lines is None:
             error(f"{ns.app} is not running; deploy it first (pilot-tui deploy {ns.app})")
             return EXIT_FAILED
-        container = running[-1]
-        stream = container.logs(stream=True, follow=ns.follow, tail=ns.tail, timestamps=False)
-        pending, printed = b"", 0
-        for chunk in stream:
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for raw in lines:
-                print(redact.text(raw.decode(errors="replace")), flush=True)
-            printed += len(lines)
-        if pending:
-            print(redact.text(pending.decode(errors="replace")))
+        printed = 0
+        for line in lines:
+            print(line, flush=True)
             printed += 1
         if printed >= ns.tail > 0:
-            from pilot_tui.cli.managed_cmds import tail_note
-
             say(tail_note(ns.tail))
         return EXIT_OK
 
 
 def status(ns: argparse.Namespace) -> int:
     from pilot_tui.deploy.status import AppStatus, statuses
+    from pilot_tui.deploy.targets import on_docker_host
 
     loaded = load_valid(ns)
     if loaded is None:
         return EXIT_INVALID
-    served = [a.name for a in loaded[1].apps if a.target.kind == "server"]
+    served = on_docker_host(loaded[1].apps)
     with deployer(ns, share=False, apps=served, loaded=loaded) as engine:
         proxy, apps = statuses(engine)
         listed = (
@@ -333,34 +323,24 @@ def app_list(ns: argparse.Namespace) -> int:
 
 
 def app_destroy(ns: argparse.Namespace) -> int:
-    from pilot_tui.deploy import server_target
-    from pilot_tui.deploy.managed import CONTAINER_TARGETS
+    from pilot_tui.deploy.app_teardown import destroy
+    from pilot_tui.deploy.targets import target_for
 
     found = _load_app(ns)
     if found is None:
         return EXIT_INVALID
     pf, config, app = found
-    if app.target.kind in CONTAINER_TARGETS:  # its cloud resources: no Docker host needed
-        from pilot_tui.cli import managed_cmds
-
-        return managed_cmds.destroy(Project(pf.path), config, app, ns.yes)
-    with deployer(ns, apps=[ns.app], share=False, loaded=(pf, config)) as engine:
-        app = engine.app(ns.app)
-        if engine.client is None:  # a static site on a managed target: its bucket and CDN
-            return _destroy_site(engine, app, ns.yes)
-        answer = confirm(
-            f"Stop and remove {ns.app}'s containers and route? (history is kept)", ns.yes
-        )
+    target = target_for(app)
+    on_host = [ns.app] if target.on_docker_host else []  # else no Docker host is opened
+    with deployer(ns, apps=on_host, share=False, loaded=(pf, config)) as engine:
+        answer = confirm(target.destroy_question(config), ns.yes)
         if not answer:
             return not_confirmed(answer)
-        containers = server_target.app_containers(engine.client, engine.project, ns.app)
-        with contextlib.suppress(Exception):
-            proxy = engine.client.containers.get(server_target.PROXY_NAME)
-            server_target.unroute(proxy, engine.hosts(app))
-        for container in containers:
-            container.remove(force=True)
-        history.retire(engine.state_dir, ns.app, "app destroyed")
-        say(f"removed {len(containers)} container(s) of {ns.app}")
+        with framed(f"{app.name}: "):
+            removed = destroy(target, engine, say)
+        if not removed:
+            say(f"nothing left to remove for {app.name}")
+        history.retire(engine.state_dir, app.name, "app destroyed")
         return EXIT_OK
 
 
@@ -405,23 +385,4 @@ def app_dockerfile(ns: argparse.Namespace) -> int:
         return EXIT_FAILED
     atomic_write(target, recipe.generated)
     say(f'wrote {target} and set apps.{ns.app}.build.kind = "dockerfile"; it is yours now')
-    return EXIT_OK
-
-
-def _destroy_site(engine: Any, app: Any, yes: bool) -> int:
-    from pilot_tui.deploy.app_teardown import destroy_app
-    from pilot_tui.naming import site_bucket
-
-    bucket = site_bucket(engine.config.project.name, app.name)
-    answer = confirm(
-        f"Delete {app.name}'s bucket {bucket} and everything in it, and its CDN? (history is kept)",
-        yes,
-    )
-    if not answer:
-        return not_confirmed(answer)
-    with framed(f"{app.name}: "):
-        removed = destroy_app(engine.config, engine.state_dir, engine.root, app, say)
-    if not removed:
-        say(f"nothing left to remove for {app.name}")
-    history.retire(engine.state_dir, app.name, "app destroyed")
     return EXIT_OK

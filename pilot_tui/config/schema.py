@@ -13,7 +13,7 @@ Each field's ``metadata`` carries ``doc`` (one sentence a user can act on) and o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$|^[a-z]$"
 NAME_HINT = "lowercase letters, digits and hyphens, starting with a letter, at most 40 characters"
@@ -359,6 +359,8 @@ class GcsCdnTarget:
 Target = (
     ServerTarget | CloudRunTarget | LambdaTarget | EcsTarget | S3CloudFrontTarget | GcsCdnTarget
 )
+# The one list of target kinds: each kind's `kind` default, in the union's order.
+TARGET_KINDS: tuple[str, ...] = tuple(kind().kind for kind in get_args(Target))
 STATIC_TARGETS = frozenset({"s3-cloudfront", "gcs-cdn"})
 GCP_TARGETS = frozenset({"cloud-run", "gcs-cdn"})
 AWS_TARGETS = frozenset({"lambda", "ecs", "s3-cloudfront"})

@@ -13,10 +13,8 @@ it), and apps on this machine's Docker.
 from __future__ import annotations
 
 import dataclasses
-import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pilot_tui.deploy import history
@@ -24,7 +22,6 @@ from pilot_tui.deploy.host import sandbox_docker_url
 
 # The server's outputs that are network addresses: made up by moto in the sandbox.
 SIMULATED_OUTPUTS = ("public_ip", "docker_host")
-SITE_EMULATORS = {"s3-cloudfront": "aws", "gcs-cdn": "gcs"}
 
 
 @dataclass(frozen=True)
@@ -47,31 +44,22 @@ class Address:
         return f" at {self.text()}" if self.url else f" ({self.text()})" if self.simulated else ""
 
 
-def for_app(config: Any, state_dir: Path, app: Any, cloud_url: str) -> Address:
-    """What to show for ``app`` deployed where its target says (``cloud_url``)."""
-    if config.server.home != "sandbox" or app.target.kind == "server" or not cloud_url:
-        return Address(cloud_url)  # a real cloud, or this machine's Docker in the sandbox
-    if app.target.kind in SITE_EMULATORS:
-        return Address(local_site_url(config, state_dir, app), cloud_url)
-    return Address("", cloud_url)  # Lambda, ECS: the emulator runs no endpoint for them
+def for_app(config: Any, cloud_url: str, local: Callable[[], str] | None = None) -> Address:
+    """What to show for an app of a managed target deployed where it says (``cloud_url``).
+    In the sandbox, ``local`` finds where the app answers on this machine (a static site's
+    bucket on its emulator); without one nothing does (Lambda, ECS: the emulator runs no
+    endpoint for them)."""
+    if config.server.home != "sandbox" or not cloud_url:
+        return Address(cloud_url)  # a real cloud
+    return Address(local() if local is not None else "", cloud_url)
 
 
-def local_site_url(config: Any, state_dir: Path, app: Any) -> str:
-    """The site's index on the sandbox's emulator, path-style ("" with no emulator)."""
-    from pilot_tui.cloud.sandbox import Sandbox
-    from pilot_tui.naming import site_bucket
-
-    emulator = Sandbox(state_dir).load().get(SITE_EMULATORS[app.target.kind])
-    if emulator is None:
-        return ""
-    bucket = site_bucket(config.project.name, app.name)
-    return f"{emulator.url}/{bucket}/{urllib.parse.quote(app.target.index)}"
-
-
-def placed(config: Any, state_dir: Path, app: Any, release: history.Release) -> history.Release:
+def placed(
+    config: Any, release: history.Release, local: Callable[[], str] | None = None
+) -> history.Release:
     """``release`` (its ``url`` as the target reported it) with the address shown for it:
     ``url`` is what answers, ``simulated_url`` what the sandbox made up."""
-    where = for_app(config, state_dir, app, release.url or "")
+    where = for_app(config, release.url or "", local)
     return dataclasses.replace(
         release, url=where.url or None, simulated_url=where.simulated or None
     )

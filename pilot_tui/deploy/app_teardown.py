@@ -1,33 +1,38 @@
-"""Removing one app's cloud resources, whatever its managed target: the one place `app
-destroy` and `server destroy` ask each target's own destroy (a site's bucket and CDN, a
-function, a service) and then the images Pilot pushed for it.
-
-Apps on a Docker host (target "server") are containers: see server_target.remove_app."""
+"""Removing one app's resources through its target's own destroy: the one place `app
+destroy` and `server destroy` ask it (a site's bucket and CDN, a function, a service, and
+the images Pilot pushed for it; an app on a Docker host, its containers and route)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.deploy.managed import CONTAINER_TARGETS, Say
-
-SITE_TARGETS = ("s3-cloudfront", "gcs-cdn")
+from pilot_tui.deploy.context import Context, ProjectContext, Say
+from pilot_tui.deploy.targets import target_for
+from pilot_tui.deploy.targets.base import Target
 
 
 def destroy_app(config: Any, state_dir: Path, root: Path, app: Any, say: Say) -> list[str]:
-    """Remove what ``app``'s managed target made (idempotent); what was removed, one line
-    each, also said through ``say``. Raises TargetError / SiteError when the cloud refuses
-    (a cloud library's own error becomes a TargetError naming the call refused)."""
-    from pilot_tui.deploy.managed import TargetError
+    """Remove what ``app``'s target made (idempotent); what was removed, one line each, also
+    said through ``say``. No Docker host is opened here: an app on one is left to `server
+    destroy`'s containers step (`app destroy` gives its target the open host). Raises a
+    PilotError when the cloud refuses (see destroy)."""
+    return destroy(target_for(app), ProjectContext(config, state_dir, root), say)
+
+
+def destroy(target: Target, ctx: Context, say: Say) -> list[str]:
+    """``target.destroy(ctx, say)``, a cloud library's own error turned into a TargetError
+    naming the call refused (`app destroy` and `server destroy` both come through here)."""
+    from pilot_tui.deploy.targets.managed import TargetError
 
     try:
-        return _destroy_app(config, state_dir, root, app, say)
+        return target.destroy(ctx, say)
     except Exception as exc:
         refusal = cloud_refusal(exc)
         if refusal is None:
             raise
         raise TargetError(
-            f"removing it from {app.target.kind} stopped: {refusal}; what was removed before "
+            f"removing it from {target.kind} stopped: {refusal}; what was removed before "
             "is said above, and running the destroy again retries the rest"
         ) from exc
 
@@ -62,45 +67,3 @@ def cloud_refusal(exc: BaseException) -> str | None:
     if isinstance(exc, GoogleAPIError):
         return redact.text(f"Google Cloud refused: {exc}")[:400]
     return None
-
-
-def _destroy_app(config: Any, state_dir: Path, root: Path, app: Any, say: Say) -> list[str]:
-    kind = app.target.kind
-    if config.server.home == "sandbox" and kind != "server":
-        from pilot_tui.cloud.sandbox import STOPPED, Sandbox
-
-        if not Sandbox(state_dir).running():  # not started just to find nothing
-            say(f"{STOPPED}: nothing of {app.name} is left to remove")
-            return []
-    if kind in SITE_TARGETS:
-        from pilot_tui.deploy.sites import open_site
-
-        site = open_site(config, state_dir, root, app)
-        done = site.destroy()
-        for line in done:
-            say(line)
-        return done
-    if kind not in CONTAINER_TARGETS:
-        return []
-    from pilot_tui.deploy.managed import aws_clients, open_target
-    from pilot_tui.naming import resource_name
-
-    done = list(open_target(config, state_dir, root, app).destroy(say))
-    if kind in ("ecs", "lambda"):  # the images Pilot pushed for it
-        from pilot_tui.deploy.registry import delete_ecr_repository
-
-        repository = resource_name(config.project.name, app.name)
-        if delete_ecr_repository(aws_clients(config, state_dir)("ecr"), repository):
-            done.append(f"deleted ECR repository {repository}")
-            say(done[-1])
-    else:
-        from pilot_tui.cloud.clients import google_transport
-        from pilot_tui.deploy.artifact_registry import delete_images
-
-        transport = google_transport(config, root)
-        if delete_images(
-            transport, config.gcp.project, config.gcp.region, config.project.name, app.name
-        ):
-            done.append(f"deleted {app.name}'s images in Artifact Registry")
-            say(done[-1])
-    return done

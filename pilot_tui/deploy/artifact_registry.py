@@ -84,7 +84,7 @@ def ensure_registry(
 def registry_for(config: Any, root: Path, app: Any) -> Any:
     """ensure_registry with pilot.toml's gcp settings (what managed_deploy calls)."""
     from pilot_tui.cloud.clients import gcp_deploy_key, google_transport
-    from pilot_tui.deploy.managed import TargetError
+    from pilot_tui.deploy.targets.managed import TargetError
 
     if not config.gcp.project:
         raise TargetError(f"app {app.name!r}: Artifact Registry needs gcp.project in pilot.toml")

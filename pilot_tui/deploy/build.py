@@ -234,7 +234,7 @@ def build(
         error = None
         for chunk in stream:
             if cancelled():
-                from pilot_tui.deploy.server_target import Cancelled
+                from pilot_tui.deploy.context import Cancelled
 
                 raise Cancelled("cancelled during the build")
             if "stream" in chunk:
@@ -309,7 +309,7 @@ def run_builder(
         pending = b""
         for chunk in container.logs(stream=True, follow=True):
             if cancelled():
-                from pilot_tui.deploy.server_target import Cancelled
+                from pilot_tui.deploy.context import Cancelled
 
                 raise Cancelled("cancelled during the build")
             pending += chunk

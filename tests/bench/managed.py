@@ -67,7 +67,7 @@ def main() -> None:
         )
         # ECS needs an image pushed from a Docker host; time the target itself instead.
         from pilot_tui.config.document import ProjectFile
-        from pilot_tui.deploy.ecs_target import open_ecs
+        from pilot_tui.deploy.targets.ecs.service import open_ecs
         from pilot_tui.project import Project
 
         config = ProjectFile.load(root / "pilot.toml").check().config

@@ -23,8 +23,8 @@ from pilot_tui.cloud.gcp_api import (
     wait_operation,
 )
 from pilot_tui.deploy import artifact_registry as ar
-from pilot_tui.deploy import cloudrun_target as cr
-from pilot_tui.deploy.managed import TargetError
+from pilot_tui.deploy.targets.cloud_run import service as cr
+from pilot_tui.deploy.targets.managed import TargetError
 
 SERVICE = (
     "https://run.googleapis.com/v2/projects/acme-prod/locations/europe-west1/"

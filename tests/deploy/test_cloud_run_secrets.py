@@ -16,9 +16,9 @@ import pytest
 from pilot_tui import naming
 from pilot_tui.cloud import gcp_resources
 from pilot_tui.cloud.gcp_api import ApiError, ApiRequest
-from pilot_tui.deploy import cloudrun_secrets as cs
-from pilot_tui.deploy import cloudrun_target as cr
-from pilot_tui.deploy.managed import TargetError
+from pilot_tui.deploy.targets.cloud_run import secrets as cs
+from pilot_tui.deploy.targets.cloud_run import service as cr
+from pilot_tui.deploy.targets.managed import TargetError
 from tests.deploy.test_cloud_run import SETTINGS, FakeCloudRun
 
 SM = "https://secretmanager.googleapis.com/v1/projects/acme-prod/secrets"

@@ -20,9 +20,9 @@ from pilot_tui.cloud.aws_errors import aws_call
 from pilot_tui.cloud.clients import emulator_aws
 from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.schema import EcsTarget
-from pilot_tui.deploy.ecs_network import short_name
-from pilot_tui.deploy.ecs_target import EcsService, open_ecs
-from pilot_tui.deploy.managed import TargetError
+from pilot_tui.deploy.targets.ecs.network import short_name
+from pilot_tui.deploy.targets.ecs.service import EcsService, open_ecs
+from pilot_tui.deploy.targets.managed import TargetError
 
 REGION = "eu-west-1"
 
@@ -528,8 +528,8 @@ def test_cancel_during_a_rollout_puts_the_live_revision_back(moto, tmp_path):
     from types import SimpleNamespace
 
     from pilot_tui.deploy import history
-    from pilot_tui.deploy.managed_deploy import _attempt
-    from pilot_tui.deploy.server_target import Cancelled
+    from pilot_tui.deploy.context import Cancelled, CancelToken
+    from pilot_tui.deploy.targets.managed_flow import _attempt
     from tests.conftest import RecordingLog
 
     target = ecs_target(moto, "kappa", "web")
@@ -540,9 +540,9 @@ def test_cancel_during_a_rollout_puts_the_live_revision_back(moto, tmp_path):
     history.record(tmp_path, "web", current)
     target.ecs = SlowRollout(target.ecs)
     target.timeout = 60
-    stop = threading.Event()
+    stop = CancelToken()  # the engine's one cancellation token
     engine = SimpleNamespace(
-        cancelled=stop.is_set,
+        cancel=stop,
         state_dir=tmp_path,
         record_release=lambda log, name, release: history.record(tmp_path, name, release),
     )

@@ -14,9 +14,11 @@ import pytest
 from pilot_tui.cloud.clients import emulator_gcs
 from pilot_tui.cloud.gcp_api import ApiError, ApiRequest
 from pilot_tui.cloud.sandbox import Sandbox
-from pilot_tui.deploy import gcs_cdn, site_deploy, sites
-from pilot_tui.deploy.gcs_cdn import COMPUTE, Cdn, delete_requests, insert_requests
-from pilot_tui.deploy.gcs_site import GcsSite
+from pilot_tui.deploy.targets import site_flow as site_deploy
+from pilot_tui.deploy.targets import sites
+from pilot_tui.deploy.targets.gcs_site import cdn as gcs_cdn
+from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite
+from pilot_tui.deploy.targets.gcs_site.cdn import COMPUTE, Cdn, delete_requests, insert_requests
 from tests.conftest import RecordingLog
 
 GLOBAL = f"{COMPUTE}/projects/acme-prod/global"

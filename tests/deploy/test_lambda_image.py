@@ -16,7 +16,7 @@ import pytest
 
 from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.document import ProjectFile
-from pilot_tui.deploy.lambda_image import wrapper_dockerfile
+from pilot_tui.deploy.targets.lambda_.image import wrapper_dockerfile
 from tests.deploy.conftest import HELLO
 
 ADAPTER = "pilot/lambda-adapter-standin:1"

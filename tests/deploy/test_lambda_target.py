@@ -16,8 +16,8 @@ import pytest
 
 from pilot_tui.cloud.clients import emulator_aws
 from pilot_tui.cloud.sandbox import Sandbox
-from pilot_tui.deploy.lambda_target import ALIAS, LambdaFunction, code_sha256, zip_folder
-from pilot_tui.deploy.managed import TargetError
+from pilot_tui.deploy.targets.lambda_.function import ALIAS, LambdaFunction, code_sha256, zip_folder
+from pilot_tui.deploy.targets.managed import TargetError
 from tests.deploy.conftest import LAMBDA_FIXTURES as FIXTURES
 
 

@@ -14,8 +14,9 @@ import pytest
 
 from pilot_tui.cloud.sandbox import free_port
 from pilot_tui.config.document import ProjectFile
-from pilot_tui.deploy import history, server_target
+from pilot_tui.deploy import history
 from pilot_tui.deploy.engine import DeployError
+from pilot_tui.deploy.targets.docker_host import containers as server_target
 from tests.deploy.conftest import get
 from tests.deploy.test_engine import deployer
 

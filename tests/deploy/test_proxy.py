@@ -1,4 +1,4 @@
-"""Pilot's reverse proxy (pilot_tui/deploy/proxy_main.py): first as a local process in front of
+"""Pilot's reverse proxy (targets/docker_host/proxy_main.py): first as a local process in front of
 two real upstream HTTP servers (routing by Host, 404/502/400, SIGHUP swaps under load, the
 headers the upstream sees, SIGTERM), then as a container built from the image recipe the
 engine uses, on the private Docker engine with a locally imported Python base image."""
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from pilot_tui.deploy import proxy, proxy_main
+from pilot_tui.deploy.targets.docker_host import proxy, proxy_main
 from tests.polling import wait_until
 
 PROGRAM = Path(proxy_main.__file__)

@@ -31,7 +31,7 @@ def test_server_destroy_removes_the_private_app_network_after_the_containers(
 ):
     """The `pilot` network the apps and the proxy join is Pilot's too: listed, removed once
     the containers on it are gone, and looked for by the final "What remains" scan."""
-    from pilot_tui.deploy.server_target import NETWORK
+    from pilot_tui.deploy.targets.docker_host.containers import NETWORK
 
     assert site
     assert cli("deploy", "hello").code == 0

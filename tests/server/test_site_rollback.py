@@ -14,13 +14,14 @@ from botocore.exceptions import ClientError
 
 from pilot_tui.cloud.clients import Aws, emulator_aws
 from pilot_tui.cloud.sandbox import Sandbox
-from pilot_tui.deploy import history, sites
+from pilot_tui.deploy import history
 from pilot_tui.deploy.engine import DeployError
 from pilot_tui.deploy.events import StageFailed
-from pilot_tui.deploy.s3_site import KEEP_DAYS, LIFECYCLE_RULE, MANIFEST, S3Site
-from pilot_tui.deploy.site_deploy import deploy_site
 from pilot_tui.deploy.site_files import plan, scan
-from pilot_tui.deploy.site_rollback import rollback_site
+from pilot_tui.deploy.targets import sites
+from pilot_tui.deploy.targets.s3_site.bucket import KEEP_DAYS, LIFECYCLE_RULE, MANIFEST, S3Site
+from pilot_tui.deploy.targets.s3_site.rollback import rollback_site
+from pilot_tui.deploy.targets.site_flow import deploy_site
 from pilot_tui.naming import site_bucket
 from tests.conftest import RecordingLog
 

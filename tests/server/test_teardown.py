@@ -17,7 +17,7 @@ from pilot_tui.cloud.identity_aws import aws_deployer
 from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.deploy import history
-from pilot_tui.deploy.s3_site import S3Site
+from pilot_tui.deploy.targets.s3_site.bucket import S3Site
 from pilot_tui.provision import backends
 from pilot_tui.teardown import Teardown, Thing, execute, inventory, make_scan, remaining
 

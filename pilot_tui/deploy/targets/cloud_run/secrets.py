@@ -22,7 +22,7 @@ from pilot_tui import redact
 from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, Transport, exists_ok, gone_ok
 from pilot_tui.cloud.gcp_resources import create_secret_request, secret_url, secrets_url
 from pilot_tui.cloud.identity_gcp import ACCESSOR, NEEDS_SETUP, default_runtime_account, with_member
-from pilot_tui.deploy.managed import Say, TargetError
+from pilot_tui.deploy.targets.managed import Say, TargetError
 from pilot_tui.naming import APP_LABEL, PROJECT_LABEL, labels, secret_id
 
 CRM = "https://cloudresourcemanager.googleapis.com/v1/"

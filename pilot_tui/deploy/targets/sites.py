@@ -8,12 +8,15 @@ pilot.toml, whatever cloud the Pilot Server itself is on (a GCP server can deplo
 from __future__ import annotations
 
 import hashlib
+import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pilot_tui.cloud import clients
-from pilot_tui.deploy.gcs_site import GcsSite
-from pilot_tui.deploy.s3_site import WORKERS, S3Site
+from pilot_tui.deploy.context import Context
+from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite
+from pilot_tui.deploy.targets.s3_site.bucket import WORKERS, S3Site
 from pilot_tui.errors import PilotError
 from pilot_tui.naming import site_bucket
 
@@ -42,7 +45,7 @@ def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | Gc
     if app.target.kind == "s3-cloudfront":
         from botocore.config import Config
 
-        from pilot_tui.deploy.managed import aws_clients
+        from pilot_tui.deploy.targets.managed import aws_clients
 
         make = aws_clients(config, state_dir)  # the emulator, the deployer, or the profile
         pool = Config(max_pool_connections=WORKERS + 4)  # one connection per upload worker
@@ -55,7 +58,7 @@ def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | Gc
         )
     cdn = None
     if not sandbox:  # the sandbox has no Compute emulator: no CDN
-        from pilot_tui.deploy.gcs_cdn import open_cdn
+        from pilot_tui.deploy.targets.gcs_site.cdn import open_cdn
 
         cdn = open_cdn(config, root, app, bucket)
     client = clients.project_gcs(
@@ -76,3 +79,17 @@ def site_digest(files: list[Any], target: Any) -> str:
         digest.update(f"{item.key}\0{item.md5}\0{item.content_type}\n".encode())
     digest.update(repr(target).encode())
     return "sha256:" + digest.hexdigest()
+
+
+def local_url(ctx: Context, app: Any, emulator: str, bucket: str) -> Callable[[], str]:
+    """Finds the site's index on the sandbox's ``emulator``, path-style ("" with none)."""
+
+    def find() -> str:
+        from pilot_tui.cloud.sandbox import Sandbox
+
+        found = Sandbox(ctx.state_dir).load().get(emulator)
+        if found is None:
+            return ""
+        return f"{found.url}/{bucket}/{urllib.parse.quote(app.target.index)}"
+
+    return find

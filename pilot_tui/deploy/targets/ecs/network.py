@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from pilot_tui.cloud.aws_errors import aws_call, unless
-from pilot_tui.deploy.managed import Say, TargetError
+from pilot_tui.deploy.targets.managed import Say, TargetError
 from pilot_tui.naming import project_tags, resource_name
 
 NAME_LIMIT = 32  # load balancer and target group names

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pilot_tui import redact
-from pilot_tui.deploy import proxy
-from pilot_tui.errors import EXIT_INTERRUPTED, PilotError
+from pilot_tui.deploy.context import Cancelled
+from pilot_tui.deploy.targets.docker_host import proxy
+from pilot_tui.errors import PilotError
 
 PROXY_NAME = "pilot-proxy"
 NETWORK = "pilot"  # the private network of every app and the proxy on a host
@@ -50,13 +51,6 @@ class ReleaseError(PilotError):
     def __init__(self, message: str, logs: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.logs = logs
-
-
-class Cancelled(PilotError):
-    """The person asked to stop; what was started is cleaned up by the caller."""
-
-    exit_code = EXIT_INTERRUPTED
-    title = "Cancelled"
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,15 @@ import hashlib
 import io
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pilot_tui.cloud import aws_errors
 from pilot_tui.cloud.identity_aws import ensure_execution_role
-from pilot_tui.deploy.managed import (
+from pilot_tui.deploy.context import CancelToken
+from pilot_tui.deploy.shippable import Collected, collect
+from pilot_tui.deploy.targets.managed import (
     LogLine,
     Revision,
     Say,
@@ -29,7 +31,6 @@ from pilot_tui.deploy.managed import (
     TargetStatus,
     aws_clients,
 )
-from pilot_tui.deploy.shippable import Collected, collect
 from pilot_tui.naming import PROJECT_TAG, execution_roles, resource_name
 
 ALIAS = "live"
@@ -77,6 +78,7 @@ class LambdaFunction:
     app: str
     settings: Any  # LambdaTarget
     kind: str = "lambda"
+    cancel: CancelToken = field(default_factory=CancelToken, repr=False)  # the deploy's
 
     @property
     def name(self) -> str:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from pilot_tui.cloud.aws_errors import code
 from pilot_tui.deploy.site_files import Changes, Remote, SiteFile
@@ -73,6 +73,7 @@ def release_key(release_id: str) -> str:
 
 @dataclass
 class S3Site:
+    emulator: ClassVar[str] = "aws"  # the sandbox emulator that holds it (moto)
     s3: Any
     cloudfront: Any
     bucket: str

@@ -22,8 +22,9 @@ from pilot_tui.cloud.gcp_api import (
     wait_operation,
 )
 from pilot_tui.cloud.identity_gcp import runtime_account_email
-from pilot_tui.deploy.cloudrun_secrets import CloudRunSecrets, SecretRef, secret_env
-from pilot_tui.deploy.managed import (
+from pilot_tui.deploy.context import CancelToken
+from pilot_tui.deploy.targets.cloud_run.secrets import CloudRunSecrets, SecretRef, secret_env
+from pilot_tui.deploy.targets.managed import (
     LogLine,
     Revision,
     Say,
@@ -243,6 +244,7 @@ class CloudRunService:
     app: str
     settings: Any  # CloudRunTarget
     kind: str = "cloud-run"
+    cancel: CancelToken = field(default_factory=CancelToken, repr=False)  # the deploy's
     interval: float = 2.0  # seconds between polls of an operation
     secret_names: tuple[str, ...] = ()  # env vars kept in Secret Manager, not the service
     secrets: CloudRunSecrets = field(init=False, repr=False)

@@ -20,7 +20,7 @@ from pilot_tui.cloud.gcp_api import (
     gone_ok,
     wait_operation,
 )
-from pilot_tui.deploy.managed import Say
+from pilot_tui.deploy.targets.managed import Say
 
 COMPUTE = "https://www.googleapis.com/compute/v1"
 STORAGE = "https://storage.googleapis.com/storage/v1"
@@ -244,7 +244,7 @@ def open_cdn(config: Any, root: Path, app: Any, bucket: str) -> Cdn:
     """The app's CDN with a transport from gcp.credentials (relative to ``root``) or
     Application Default Credentials. Not for the sandbox: it has no Compute emulator."""
     from pilot_tui.cloud.clients import google_transport
-    from pilot_tui.deploy.managed import TargetError
+    from pilot_tui.deploy.targets.managed import TargetError
     from pilot_tui.naming import resource_name
 
     if not config.gcp.project:

@@ -14,11 +14,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from pilot_tui.deploy import addresses, history, lock
+from pilot_tui.deploy.context import (
+    NEVER,
+    Cancelled,
+    Context,
+    DeployContext,
+    DeployError,
+    RunLog,
+    Say,
+    git_commit,
+)
 from pilot_tui.deploy.events import (
     Output,
     Released,
@@ -27,19 +37,35 @@ from pilot_tui.deploy.events import (
     StageStarted,
     Timer,
 )
-from pilot_tui.deploy.managed import ManagedTarget, Revision, TargetError, open_target
 from pilot_tui.deploy.registry import (
-    REGISTRY_OVERRIDE,
     Registry,
     RegistryError,
-    ecr_registry,
     push,
+)
+from pilot_tui.deploy.targets.managed import (
+    ManagedTarget,
+    Revision,
+    TargetError,
 )
 from pilot_tui.errors import PilotError
 
 
-def is_zip_lambda(app: Any) -> bool:
-    return bool(app.target.kind == "lambda" and app.target.package == "zip")
+class Platform(Protocol):
+    """What the flow asks of a managed container kind (container.ManagedContainer)."""
+
+    app: Any  # AppSettings
+
+    def open(self, ctx: Context) -> ManagedTarget: ...
+
+    def registry(self, ctx: Context) -> Registry: ...
+
+    def check_registry(self, config: Any) -> None: ...
+
+    def adapt_image(
+        self, ctx: DeployContext, log: RunLog, image_id: str, tag: str
+    ) -> tuple[str, str]: ...
+
+    def needs_docker(self) -> bool: ...
 
 
 def fingerprint(code: str, env: dict[str, str], target: Any) -> str:
@@ -48,41 +74,9 @@ def fingerprint(code: str, env: dict[str, str], target: Any) -> str:
     return "sha256:" + hashlib.sha256(data.encode()).hexdigest()[:24]
 
 
-def registry_for(engine: Any, app: Any) -> Registry:
-    """The app's repository on its target's registry, with a fresh login."""
-    from pilot_tui.deploy.managed import aws_clients
-    from pilot_tui.naming import resource_name
+class StageError(PilotError):
+    """A step of a managed deploy failed in ``stage`` (reported as that stage's failure)."""
 
-    name = resource_name(engine.project, app.name)
-    if app.target.kind == "cloud-run":
-        from pilot_tui.deploy import artifact_registry
-
-        return artifact_registry.registry_for(engine.config, engine.root, app)
-    return ecr_registry(aws_clients(engine.config, engine.state_dir)("ecr"), name, engine.project)
-
-
-def refuse_unreachable_registry(config: Any, app: Any) -> None:
-    """In the sandbox, moto's ECR answers with a registry host that does not resolve, so an
-    image could be built but never pushed: say so before the build (as Cloud Run is refused
-    when its target opens), unless PILOT_REGISTRY names a local registry to push to."""
-    if (
-        config.server.home != "sandbox"
-        or os.environ.get(REGISTRY_OVERRIDE)
-        or app.target.kind not in ("ecs", "lambda")
-        or is_zip_lambda(app)
-    ):
-        return
-    raise TargetError(
-        f"app {app.name!r}: {app.target.kind} needs its image pushed to ECR, and the sandbox "
-        "has no container registry (its simulated ECR names a host that does not resolve): "
-        f"set {REGISTRY_OVERRIDE}=HOST:PORT to a registry on this machine (e.g. Debian's "
-        "docker-registry on 127.0.0.1:5000)"
-        + (', use target.package = "zip"' if app.target.kind == "lambda" else "")
-        + ', or deploy it from a project on AWS (server.home = "aws")'
-    )
-
-
-class _Failure(PilotError):
     title = "Not deployed"
 
     def __init__(self, stage: str, message: str) -> None:
@@ -90,55 +84,55 @@ class _Failure(PilotError):
         self.stage = stage
 
 
-def deploy_managed(engine: Any, log: Any, app: Any, *, force: bool = False) -> history.Release:
-    """Build, push, deploy and release ``app``; raises engine.DeployError naming the stage."""
-    from pilot_tui.deploy.engine import DeployError, git_commit
-
+def deploy_managed(
+    kind: Platform, ctx: DeployContext, log: RunLog, *, force: bool = False
+) -> history.Release:
+    """Build, push, deploy and release the app; raises DeployError naming the stage."""
+    app = kind.app
     name = app.name
-    env = engine._environment(app)
+    env = ctx.environment(app)
     stage = "deploy"
     try:
-        if engine.config.server.home == "sandbox":
+        if ctx.config.server.home == "sandbox":
             from pilot_tui.cloud.sandbox import SandboxError, start_for_deploy
 
             try:
-                start_for_deploy(engine.state_dir, log.line("deploy", name))
+                start_for_deploy(ctx.state_dir, log.line("deploy", name))
             except SandboxError as exc:
                 raise TargetError(str(exc)) from exc
-        target = open_target(engine.config, engine.state_dir, engine.root, app)
-        if is_zip_lambda(app):
-            return _deploy_zip(engine, log, app, target, env, force)
-        refuse_unreachable_registry(engine.config, app)
-        image_id, tag = engine._build(log, app)  # raises DeployError itself
-        if app.target.kind == "lambda":
-            image_id, tag = _with_adapter(engine, log, app, tag)
-        held = _lock(engine, name, image_id)
+        target = kind.open(ctx)
+        if not kind.needs_docker():  # a zip Lambda: no image to build
+            return _deploy_zip(ctx, log, app, target, env, force)
+        kind.check_registry(ctx.config)
+        image_id, tag = ctx.build(log, app)  # raises DeployError itself
+        image_id, tag = kind.adapt_image(ctx, log, image_id, tag)
+        held = _lock(ctx, name, image_id)
         try:
-            engine._pull(log, name)  # a teammate may have released since
+            ctx.pull(log, name)  # a teammate may have released since
             stage, timer = "push", Timer()
             log.emit(StageStarted(name, "push"))
-            registry = registry_for(engine, app)
+            registry = kind.registry(ctx)
             reference = push(
-                engine.client, image_id, registry, tag.rpartition(":")[2], log.line("push", name)
+                ctx.client, image_id, registry, tag.rpartition(":")[2], log.line("push", name)
             )
             log.emit(StageFinished(name, "push", reference, timer.seconds()))
-            engine.check_cancel()
+            ctx.cancel.check()
             made_of = fingerprint(reference, env, app.target)
-            current = history.live(history.load(engine.state_dir, name))
+            current = history.live(history.load(ctx.state_dir, name))
             if not force and current is not None and current.image_id == made_of:
                 return _unchanged(log, app, current)
             stage = "deploy"
             attempt = history.Release(
-                history.next_id(history.load(engine.state_dir, name)),
+                history.next_id(history.load(ctx.state_dir, name)),
                 name,
                 reference,
                 made_of,
                 history.now(),
                 history.FAILED,
-                commit=git_commit(engine.root / app.path),
+                commit=git_commit(ctx.root / app.path),
             )
             revision = _attempt(
-                engine,
+                ctx,
                 log,
                 app,
                 target,
@@ -147,14 +141,14 @@ def deploy_managed(engine: Any, log: Any, app: Any, *, force: bool = False) -> h
                 lambda say: target.deploy(reference, env, attempt.id, say),
             )
             return _record(
-                engine,
+                ctx,
                 log,
                 app,
                 replace(attempt, status=history.LIVE, url=revision.url, revision=revision.ref),
             )
         finally:
-            lock.release(engine.client, held)
-    except (TargetError, RegistryError, _Failure) as exc:
+            lock.release(ctx.client, held)
+    except (TargetError, RegistryError, StageError) as exc:
         stage = getattr(exc, "stage", stage)
         log.emit(StageFailed(name, stage, str(exc)))
         raise DeployError(stage, str(exc)) from exc
@@ -162,26 +156,27 @@ def deploy_managed(engine: Any, log: Any, app: Any, *, force: bool = False) -> h
         raise DeployError("lock", str(exc)) from exc
 
 
-def rollback_managed(engine: Any, log: Any, app: Any, wanted: str | None) -> history.Release:
+def rollback_managed(
+    kind: Platform, ctx: DeployContext, log: RunLog, wanted: str | None
+) -> history.Release:
     """Move traffic back to an earlier release's revision: no build, no push."""
-    from pilot_tui.deploy.engine import DeployError
-
+    app = kind.app
     name = app.name
     try:
-        engine._pull(log, name)
-        releases = history.load(engine.state_dir, name)
+        ctx.pull(log, name)
+        releases = history.load(ctx.state_dir, name)
         earlier = history.rollback_candidate(releases, wanted)
         if not earlier.revision:
             raise history.HistoryError(
                 f"{earlier.id} has no revision recorded on "
                 f"{app.target.kind}; redeploy that commit instead"
             )
-        target = open_target(engine.config, engine.state_dir, engine.root, app)
+        target = kind.open(ctx)
         log.emit(StageStarted(name, "build", f"skipped: rolling back to {earlier.id}"))
         log.emit(StageFinished(name, "build", f"reusing revision {earlier.revision}"))
         revision = _deploy(log, app, lambda say: target.activate(str(earlier.revision), say))
         return _record(
-            engine,
+            ctx,
             log,
             app,
             replace(
@@ -199,20 +194,24 @@ def rollback_managed(engine: Any, log: Any, app: Any, wanted: str | None) -> his
 
 
 def _deploy_zip(
-    engine: Any, log: Any, app: Any, target: Any, env: dict[str, str], force: bool
+    ctx: DeployContext,
+    log: RunLog,
+    app: Any,
+    target: Any,  # lambda_.function.LambdaFunction
+    env: dict[str, str],
+    force: bool,
 ) -> history.Release:
     """A zip Lambda: no Docker, no registry. Lambda's RevisionId guards concurrent deploys."""
-    from pilot_tui.deploy.engine import git_commit
-    from pilot_tui.deploy.lambda_target import code_sha256, zip_files, zip_folder
     from pilot_tui.deploy.shippable import private_paths
+    from pilot_tui.deploy.targets.lambda_.function import code_sha256, zip_files, zip_folder
 
     name = app.name
     timer = Timer()
-    folder = (engine.root / app.path).resolve()
+    folder = (ctx.root / app.path).resolve()
     log.emit(StageStarted(name, "build", f"zipping {folder}"))
     if not folder.is_dir():
-        raise _Failure("build", f"app {name!r}: {folder} does not exist (apps.{name}.path)")
-    shipped = zip_files(folder, private_paths(engine.root, engine.config))
+        raise StageError("build", f"app {name!r}: {folder} does not exist (apps.{name}.path)")
+    shipped = zip_files(folder, private_paths(ctx.root, ctx.config))
     for skipped in shipped.skipped:
         log.emit(Output(name, "build", skipped.message(), warning=True))
     data = zip_folder(folder, shipped)
@@ -222,11 +221,11 @@ def _deploy_zip(
             name, "build", f"{len(data) / 1e3:.1f} kB zip, sha256 {sha[:12]}", timer.seconds()
         )
     )
-    engine._pull(log, name)
+    ctx.pull(log, name)
     log.emit(StageStarted(name, "push"))
     log.emit(StageFinished(name, "push", "the zip goes up with the function: no registry"))
     made_of = fingerprint(sha, env, app.target)
-    current = history.live(history.load(engine.state_dir, name))
+    current = history.live(history.load(ctx.state_dir, name))
     if (
         not force
         and current is not None
@@ -234,8 +233,8 @@ def _deploy_zip(
         and target.unchanged({"ZipFile": data}, env) == current.revision
     ):
         return _unchanged(log, app, current)
-    engine.check_cancel()
-    release_id = history.next_id(history.load(engine.state_dir, name))
+    ctx.cancel.check()
+    release_id = history.next_id(history.load(ctx.state_dir, name))
     attempt = history.Release(
         release_id,
         name,
@@ -243,10 +242,10 @@ def _deploy_zip(
         made_of,
         history.now(),
         history.FAILED,
-        commit=git_commit(engine.root / app.path),
+        commit=git_commit(ctx.root / app.path),
     )
     revision = _attempt(
-        engine,
+        ctx,
         log,
         app,
         target,
@@ -255,7 +254,7 @@ def _deploy_zip(
         lambda say: target.deploy_code({"ZipFile": data}, env, release_id, say),
     )
     return _record(
-        engine,
+        ctx,
         log,
         app,
         replace(attempt, status=history.LIVE, url=revision.url, revision=revision.ref),
@@ -263,57 +262,35 @@ def _deploy_zip(
 
 
 def _attempt(
-    engine: Any,
-    log: Any,
+    ctx: DeployContext,
+    log: RunLog,
     app: Any,
-    target: Any,
+    target: ManagedTarget,
     attempt: history.Release,
     current: history.Release | None,
-    work: Any,
+    work: Callable[[Say], Revision],
 ) -> Revision:
     """Run the deploy stage; a failure or a cancel is recorded (as on the Pilot Server),
     and a cancel sends traffic back to the live revision, so what was live stays live."""
-    from pilot_tui.deploy.server_target import Cancelled
-
-    if hasattr(target, "cancelled"):
-        target.cancelled = engine.cancelled  # long waits (ECS rollouts) stop on Cancel
+    target.cancel = ctx.cancel  # long waits (ECS rollouts) stop on Cancel
     try:
         return _deploy(log, app, work)
     except Cancelled:
-        engine.record_release(log, app.name, replace(attempt, status=history.CANCELLED))
+        ctx.record_release(log, app.name, replace(attempt, status=history.CANCELLED))
         if current is not None and current.revision:
-            if hasattr(target, "cancelled"):
-                target.cancelled = lambda: False  # putting it back must not be cancelled
+            target.cancel = NEVER  # putting it back must not be cancelled
             target.activate(current.revision, log.line("deploy", app.name), wait=False)
         raise
     except TargetError as exc:
-        engine.record_release(log, app.name, replace(attempt, note=str(exc)[:300]))
+        ctx.record_release(log, app.name, replace(attempt, note=str(exc)[:300]))
         raise
 
 
-def _with_adapter(engine: Any, log: Any, app: Any, tag: str) -> tuple[str, str]:
-    from pilot_tui.deploy.lambda_image import wrap
-
-    wrapped = f"{tag}-lambda"
-    try:
-        image_id = wrap(
-            engine.client,
-            tag,
-            app.target.port,
-            wrapped,
-            log.line("build", app.name),
-            engine.cancelled,
-        )
-    except Exception as exc:  # BuildError, or the adapter image cannot be pulled
-        raise _Failure("build", f"adding the Lambda Web Adapter: {exc}") from exc
-    return image_id, wrapped
+def _lock(ctx: DeployContext, name: str, image_id: str) -> lock.Lock:
+    return lock.acquire(ctx.client, ctx.project, name, image_id, wait=ctx.lock_wait)
 
 
-def _lock(engine: Any, name: str, image_id: str) -> lock.Lock:
-    return lock.acquire(engine.client, engine.project, name, image_id, wait=engine.lock_wait)
-
-
-def _deploy(log: Any, app: Any, work: Any) -> Revision:
+def _deploy(log: RunLog, app: Any, work: Callable[[Say], Revision]) -> Revision:
     timer = Timer()
     log.emit(StageStarted(app.name, "deploy", app.target.kind))
     revision: Revision = work(log.line("deploy", app.name))
@@ -321,7 +298,7 @@ def _deploy(log: Any, app: Any, work: Any) -> Revision:
     return revision
 
 
-def _unchanged(log: Any, app: Any, current: history.Release) -> history.Release:
+def _unchanged(log: RunLog, app: Any, current: history.Release) -> history.Release:
     log.emit(StageStarted(app.name, "deploy"))
     log.emit(
         StageFinished(
@@ -336,16 +313,16 @@ def _unchanged(log: Any, app: Any, current: history.Release) -> history.Release:
     return current
 
 
-def _record(engine: Any, log: Any, app: Any, release: history.Release) -> history.Release:
+def _record(ctx: DeployContext, log: RunLog, app: Any, release: history.Release) -> history.Release:
     timer = Timer()
     log.emit(StageStarted(app.name, "release"))
-    release = addresses.placed(engine.config, engine.state_dir, app, release)
+    release = addresses.placed(ctx.config, release)
     if release.simulated_url:
         log.line("release", app.name)(
             f"the sandbox's cloud is simulated on this machine: {release.simulated_url} is "
             "where a real deploy would answer; nothing answers there"
         )
-    engine.record_release(log, app.name, release)
+    ctx.record_release(log, app.name, release)
     log.emit(
         StageFinished(
             app.name, "release", f"{release.id} is revision {release.revision}", timer.seconds()
@@ -361,6 +338,3 @@ def _record(engine: Any, log: Any, app: Any, release: history.Release) -> histor
         )
     )
     return release
-
-
-__all__ = ["ManagedTarget", "deploy_managed", "is_zip_lambda", "rollback_managed"]

@@ -20,8 +20,9 @@ from typing import Any
 
 from pilot_tui.cloud.aws_errors import aws_call, code, unless
 from pilot_tui.cloud.identity_aws import ensure_execution_role, execution_secrets_policy
-from pilot_tui.deploy.ecs_network import Balancer, Network, until
-from pilot_tui.deploy.managed import (
+from pilot_tui.deploy.context import CancelToken
+from pilot_tui.deploy.targets.ecs.network import Balancer, Network, until
+from pilot_tui.deploy.targets.managed import (
     LogLine,
     Revision,
     Say,
@@ -64,7 +65,7 @@ class EcsService:
     timeout: float = 900.0
     poll: float = 5.0
     kind: str = field(default="ecs", init=False)
-    cancelled: Callable[[], bool] = field(default=lambda: False, repr=False)
+    cancel: CancelToken = field(default_factory=CancelToken, repr=False)  # stops long waits
     # Names the deployer's policy allows: pilot-PROJECT-*, cluster pilot-PROJECT, /pilot/...
     name: str = field(init=False)  # service, task definition family
     cluster: str = field(init=False)
@@ -296,10 +297,7 @@ class EcsService:
 
     def _until(self, what: str, check: Callable[[], bool]) -> None:
         def checked() -> bool:
-            if self.cancelled():  # the person pressed Cancel: stop waiting now
-                from pilot_tui.deploy.server_target import Cancelled
-
-                raise Cancelled(f"cancelled while waiting for {what}")
+            self.cancel.check(f"cancelled while waiting for {what}")  # stop waiting now
             return check()
 
         until(what, checked, self.timeout, self.poll)  # read now: tests shorten the timeout

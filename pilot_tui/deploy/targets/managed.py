@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pilot_tui.cloud.errors import CloudError
+from pilot_tui.deploy.context import CancelToken
+from pilot_tui.deploy.targets.base import LogLine
 
 Say = Callable[[str], None]
-CONTAINER_TARGETS = ("lambda", "ecs", "cloud-run")
 
 
 # One class with the cloud wing's error: a refused cloud call (gcp_api.ApiError, the AWS
@@ -45,17 +46,11 @@ class TargetStatus:
         return self.health in ("healthy", "not deployed")
 
 
-@dataclass(frozen=True)
-class LogLine:
-    timestamp: float  # seconds since the epoch
-    text: str
-    source: str = ""  # log stream / instance, when the cloud says
-
-
 class ManagedTarget(Protocol):
     """One app on one managed platform. Methods block; the engine runs them in a worker."""
 
     kind: str
+    cancel: CancelToken  # the deploy's Cancel: long waits (ECS rollouts) stop when it is set
 
     def deploy(self, image: str, env: dict[str, str], release: str, say: Say) -> Revision:
         """Create (first time) or update the app from ``image`` (a registry reference) with
@@ -80,25 +75,6 @@ class ManagedTarget(Protocol):
         ...
 
 
-def open_target(config: Any, state_dir: Path, root: Path, app: Any) -> ManagedTarget:
-    """The target for ``app`` with clients for its cloud (sandbox emulators, the deployer's
-    key, or the profile / key file pilot.toml names)."""
-    kind = app.target.kind
-    if kind == "lambda":
-        from pilot_tui.deploy.lambda_target import open_lambda
-
-        return open_lambda(config, state_dir, root, app)
-    if kind == "ecs":
-        from pilot_tui.deploy.ecs_target import open_ecs
-
-        return open_ecs(config, state_dir, root, app)
-    if kind == "cloud-run":
-        from pilot_tui.deploy.cloudrun_target import open_cloud_run
-
-        return open_cloud_run(config, state_dir, root, app)
-    raise TargetError(f"app {app.name!r}: {kind} is not a managed container target")
-
-
 def aws_clients(config: Any, state_dir: Path) -> Callable[..., Any]:
     """``make(service, **options)`` -> a boto3 client for deploys: the sandbox's emulator, else
     the deployer's key (`pilot-tui deployer create`), else the profile in pilot.toml."""
@@ -111,22 +87,3 @@ def aws_clients(config: Any, state_dir: Path) -> Callable[..., Any]:
 
         raise TargetError(f"{STOPPED}; a deploy or `pilot-tui server up` starts them")
     return aws.client
-
-
-def target_status(config: Any, state_dir: Path, root: Path, app: Any) -> TargetStatus:
-    """The app's state on its cloud; an unreachable cloud is 'unknown (why)', not a crash.
-    In the sandbox, stopped emulators mean stopped apps (their state lived in memory): they
-    are not started just to be asked."""
-    if config.server.home == "sandbox":
-        from pilot_tui.cloud.sandbox import Sandbox
-
-        if not Sandbox(state_dir).running():
-            return TargetStatus(
-                "stopped (the sandbox's emulators are not running; deploy again)", "-"
-            )
-    try:
-        return open_target(config, state_dir, root, app).status()
-    except TargetError as exc:
-        return TargetStatus(f"unknown ({exc})", "-")
-    except Exception as exc:  # botocore / google.auth: no credentials, no network
-        return TargetStatus(f"unknown ({type(exc).__name__}: {str(exc)[:120]})", "-")

@@ -11,13 +11,13 @@ import base64
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from pilot_tui.cloud.identity_gcp import NEEDS_SETUP
-from pilot_tui.deploy import gcs_cdn
-from pilot_tui.deploy.gcs_cdn import dns_records
-from pilot_tui.deploy.s3_site import SiteError
 from pilot_tui.deploy.site_files import Changes, Remote, SiteFile
+from pilot_tui.deploy.targets.gcs_site import cdn as gcs_cdn
+from pilot_tui.deploy.targets.gcs_site.cdn import dns_records
+from pilot_tui.deploy.targets.s3_site.bucket import SiteError
 
 __all__ = ["GcsSite", "cdn_requests", "dns_records"]
 
@@ -26,6 +26,7 @@ WORKERS = 16
 
 @dataclass
 class GcsSite:
+    emulator: ClassVar[str] = "gcs"  # the sandbox emulator that holds it
     client: Any  # google.cloud.storage.Client
     bucket: str
     location: str

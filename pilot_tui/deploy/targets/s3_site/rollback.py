@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pilot_tui.deploy import addresses, history
+from pilot_tui.deploy.context import DeployContext, DeployError, RunLog
 from pilot_tui.deploy.events import Released, StageFailed, StageFinished, StageStarted, Timer
-from pilot_tui.deploy.managed import TargetError
-from pilot_tui.deploy.s3_site import KEEP_DAYS, S3Site, SiteError, VersionGone
 from pilot_tui.deploy.site_files import Remote
-from pilot_tui.deploy.sites import SiteConfigError, open_site
+from pilot_tui.deploy.targets.managed import TargetError
+from pilot_tui.deploy.targets.s3_site.bucket import KEEP_DAYS, S3Site, SiteError, VersionGone
+from pilot_tui.deploy.targets.sites import SiteConfigError, local_url, open_site
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,7 @@ def _gone(release: history.Release, exc: VersionGone) -> str:
     )
 
 
-def rollback_site(engine: Any, log: Any, app: Any, wanted: str | None) -> history.Release:
-    from pilot_tui.deploy.engine import DeployError
-
+def rollback_site(ctx: DeployContext, log: RunLog, app: Any, wanted: str | None) -> history.Release:
     name = app.name
     stage = "release"
     timer = Timer()
@@ -62,7 +61,7 @@ def rollback_site(engine: Any, log: Any, app: Any, wanted: str | None) -> histor
                 "rolling back a GCS site is not supported yet: check out the "
                 "earlier commit and deploy it"
             )
-        releases = history.load(engine.state_dir, name)
+        releases = history.load(ctx.state_dir, name)
         earlier = history.rollback_candidate(releases, wanted)
         redeploy = f"check out the commit {earlier.id} was deployed from and deploy it"
         if not earlier.revision:
@@ -74,7 +73,7 @@ def rollback_site(engine: Any, log: Any, app: Any, wanted: str | None) -> histor
         log.emit(StageStarted(name, "build", f"skipped: rolling back to {earlier.id}"))
         log.emit(StageFinished(name, "build", f"reusing the files of {earlier.id}"))
         stage, timer = "push", Timer()
-        site = open_site(engine.config, engine.state_dir, engine.root, app)
+        site = open_site(ctx.config, ctx.state_dir, ctx.root, app)
         assert isinstance(site, S3Site)
         where = f"s3://{site.bucket}"
         log.emit(StageStarted(name, "push", f"{where}, back to {earlier.id}"))
@@ -123,12 +122,10 @@ def rollback_site(engine: Any, log: Any, app: Any, wanted: str | None) -> histor
         stage, timer = "release", Timer()
         log.emit(StageStarted(name, "release"))
         invalidation = site.invalidate(distribution, changes)
-        release_id = history.next_id(history.load(engine.state_dir, name))
+        release_id = history.next_id(history.load(ctx.state_dir, name))
         # Kept like a deploy's, so rolling forward again (or back to this one) works.
         record = addresses.placed(
-            engine.config,
-            engine.state_dir,
-            app,
+            ctx.config,
             dataclasses.replace(
                 earlier,
                 id=release_id,
@@ -138,8 +135,9 @@ def rollback_site(engine: Any, log: Any, app: Any, wanted: str | None) -> histor
                 note=f"rollback to {earlier.id}",
                 revision=site.keep_release(release_id, manifest),
             ),
+            local_url(ctx, app, site.emulator, site.bucket),
         )
-        engine.record_release(log, name, record)
+        ctx.record_release(log, name, record)
         log.emit(
             StageFinished(
                 name,

@@ -1,0 +1,151 @@
+"""What a deploy target gets from the engine, so no target imports the engine.
+
+The engine (engine.Deployer) is one DeployContext: the project (config, folders), the Docker
+host's client when one is open, one cancellation token, and the deploy-time services every
+kind shares (the app's environment, an image build, the shared release history). Day-two
+operations (status, logs, destroy) need only a Context: ProjectContext is one without an
+engine.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pilot_tui.deploy import history
+from pilot_tui.deploy.events import Event, Timer
+from pilot_tui.deploy.host import DockerTarget
+from pilot_tui.errors import EXIT_INTERRUPTED, PilotError
+from pilot_tui.runner import Command, RunnerError, capture
+
+Say = Callable[[str], None]
+
+
+class DeployError(PilotError):
+    """A deploy or rollback failed in ``stage``; ``logs`` has the new release's last lines.
+    An app name that is not in pilot.toml is bad input (exit 2), not a failure."""
+
+    title = "Not deployed"
+
+    def __init__(
+        self, stage: str, message: str, logs: tuple[str, ...] = (), *, exit_code: int | None = None
+    ) -> None:
+        super().__init__(message, exit_code=exit_code)
+        self.stage = stage
+        self.logs = logs
+
+
+class Cancelled(PilotError):
+    """The person asked to stop; what was started is cleaned up by the caller."""
+
+    exit_code = EXIT_INTERRUPTED
+    title = "Cancelled"
+
+
+class CancelToken:
+    """One deploy's Cancel: set by the TUI's Cancel (or anyone), checked between steps and
+    in long waits (a build, a health check, an ECS rollout). The one cancellation mechanism
+    of deploy/: targets, builds and waits all read this token."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def check(self, what: str = "cancelled") -> None:
+        """Raise Cancelled(``what``) once the token is set."""
+        if self._event.is_set():
+            raise Cancelled(what)
+
+
+NEVER = CancelToken()  # for work that must not be cancelled (putting the live release back)
+
+
+class RunLog(Protocol):
+    """One run's event sink: each event goes to the screen or terminal and the run log."""
+
+    timer: Timer
+
+    def emit(self, event: Event) -> None: ...
+
+    def line(self, stage: str, app: str) -> Say:
+        """A function that reports one output line of ``stage``."""
+        ...
+
+
+class Context(Protocol):
+    """What every target operation may use: the project, and the Docker host when open."""
+
+    config: Any  # PilotConfig
+    state_dir: Path
+    root: Path
+    client: Any  # the Docker host's SDK client; None when no host was opened
+    target: DockerTarget | None  # the Docker host itself (its address, local or not)
+    cancel: CancelToken
+
+    @property
+    def project(self) -> str: ...
+
+
+class DeployContext(Context, Protocol):
+    """What a deploy or a rollback also gets from the engine."""
+
+    lock_wait: float  # seconds to wait for the app's deploy lock
+    drain: float  # seconds the old release keeps serving after the switch
+    settle: float  # seconds a healthy new release must stay up
+
+    @property
+    def docker(self) -> DockerTarget:
+        """The Docker host; raises DeployError when this deploy did not open one."""
+        ...
+
+    def environment(self, app: Any) -> dict[str, str]:
+        """The app's env and its secrets' values; raises DeployError when one is missing."""
+        ...
+
+    def build(self, log: RunLog, app: Any) -> tuple[str, str]:
+        """(image id, tag) of the app's image on the Docker host; raises DeployError."""
+        ...
+
+    def pull(self, log: RunLog, name: str) -> None:
+        """Take the shared history first: a teammate may have released since."""
+        ...
+
+    def record_release(self, log: RunLog, name: str, release: history.Release) -> None:
+        """Keep ``release`` in the history (and the state bucket's copy)."""
+        ...
+
+
+@dataclass
+class ProjectContext:
+    """A Context without an engine: for status, logs and destroy from the CLI or a screen."""
+
+    config: Any  # PilotConfig
+    state_dir: Path
+    root: Path
+    client: Any = None
+    target: DockerTarget | None = None
+    cancel: CancelToken = field(default_factory=CancelToken)
+
+    @property
+    def project(self) -> str:
+        return str(self.config.project.name)
+
+
+def git_commit(folder: Path) -> str | None:
+    """The source's git commit (with -dirty when it has uncommitted changes), if any."""
+    try:
+        head = capture(Command(("git", "rev-parse", "--short=12", "HEAD"), cwd=folder, timeout=10))
+        if head.returncode != 0:
+            return None
+        dirty = capture(Command(("git", "status", "--porcelain"), cwd=folder, timeout=10))
+    except RunnerError:
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")

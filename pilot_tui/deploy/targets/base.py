@@ -1,0 +1,129 @@
+"""The Target contract: what every deploy target kind does for one app, and what it returns.
+
+The engine, `status`, `logs`, `app destroy`, `server destroy`, the CLI and the screens call
+these methods and never branch on the kind: the kind is looked up once, in the registry
+(targets/__init__.py). Adding a kind is one module implementing Target plus one registry
+line (docs/adding-a-target.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from pilot_tui.deploy import addresses, history
+from pilot_tui.deploy.context import Context, DeployContext, RunLog, Say
+from pilot_tui.errors import PilotError
+
+
+class NoLogs(PilotError):
+    """This app has no log lines to show (a static site); the message says why."""
+
+    title = "No logs"
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line of an app's own log, from wherever it runs."""
+
+    timestamp: float  # seconds since the epoch
+    text: str
+    source: str = ""  # container, log stream, instance, when the platform says
+
+
+@dataclass(frozen=True)
+class AppStatus:
+    """One app at a glance: its live release, its health and where it answers."""
+
+    app: str
+    release: str  # "-" when never deployed
+    health: str  # healthy | unhealthy (...) | stopped | not deployed | managed target
+    url: str  # what answers, "-" when nothing does
+    simulated: str = ""  # in the sandbox: the address its cloud made up (addresses.py)
+
+    def where(self) -> str:
+        return addresses.Address("" if self.url == "-" else self.url, self.simulated).text()
+
+    @property
+    def ok(self) -> bool:
+        return self.health in ("healthy", "not deployed", "managed target")
+
+
+@dataclass(frozen=True)
+class WaypointUse:
+    """One Waypoint plugin and its settings: a `use "PLUGIN" { ... }` block."""
+
+    plugin: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WaypointApp:
+    """How Waypoint's own plugins deploy an app of a kind (`server.engine = "waypoint"`)."""
+
+    deploy: WaypointUse
+    release: WaypointUse | None = None
+    registry: WaypointUse | None = None  # where its image goes
+    site: bool = False  # a static site: a static build is uploaded as its files
+    ssm_secrets: bool = False  # its secrets are in SSM Parameter Store, referenced by path
+    unsupported: str | None = None  # why Waypoint cannot deploy it as configured
+
+
+class Target(Protocol):
+    """One app on one kind of target. Methods block (the TUI runs them in a worker); failures
+    of deploy and rollback are DeployError naming the stage, and a Cancel is Cancelled."""
+
+    kind: ClassVar[str]  # the schema's target.kind this class serves
+    # Whether status, logs and destroy need the Docker host (apps that run on it).
+    on_docker_host: ClassVar[bool]
+    has_logs: ClassVar[bool]  # whether the app writes log lines of its own (a site does not)
+
+    app: Any  # AppSettings
+
+    def needs_docker(self) -> bool:
+        """Whether deploying the app talks to the Docker host (to build, or to run it)."""
+        ...
+
+    def deploy(self, ctx: DeployContext, log: RunLog, *, force: bool = False) -> history.Release:
+        """Build, push, deploy and release the app's current source; the release made (or
+        the live one, when nothing changed and not ``force``)."""
+        ...
+
+    def rollback(self, ctx: DeployContext, log: RunLog, wanted: str | None) -> history.Release:
+        """Put an earlier release (``wanted``, else the one before the live one) back live,
+        without a rebuild; the new release recording it."""
+        ...
+
+    def status(self, ctx: Context) -> AppStatus:
+        """The app's live release and health; an unreachable platform is a status, not a
+        crash."""
+        ...
+
+    def logs(self, ctx: Context, *, since: float | None, limit: int) -> list[LogLine]:
+        """The app's log lines after ``since`` (recent ones when None), oldest first, not yet
+        redacted; raises NoLogs when the kind has none."""
+        ...
+
+    def log_source(self, config: Any) -> str:
+        """Where the app's log lines come from, in a person's words."""
+        ...
+
+    def destroy_question(self, config: Any) -> str:
+        """What `app destroy` asks before removing the app."""
+        ...
+
+    def destroy(self, ctx: Context, say: Say) -> list[str]:
+        """Remove what the target made for the app (idempotent; the history is kept); what
+        was removed, one line each, also said through ``say``."""
+        ...
+
+    def waypoint(self, config: Any) -> WaypointApp:
+        """The app as Waypoint's plugins would deploy it (waypoint.py writes waypoint.hcl)."""
+        ...
+
+
+def emulators_stopped(ctx: Context) -> bool:
+    """Whether the sandbox's emulators are down (a cloud target's state lived in them)."""
+    from pilot_tui.cloud.sandbox import Sandbox
+
+    return not Sandbox(ctx.state_dir).running()

@@ -1,0 +1,1 @@
+"""Google Cloud Run: a service, its secrets in Secret Manager."""

@@ -1,0 +1,1 @@
+"""Apps as containers on a Docker host, behind Pilot's proxy."""

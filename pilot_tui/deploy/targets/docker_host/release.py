@@ -1,0 +1,205 @@
+"""A release on a Docker host: start the new container on the private network, wait until it
+is healthy (and stays so), switch the proxy's route to it, record it, retire the old one.
+
+A rollback is the same release from an earlier image that is still on the engine."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from pilot_tui.deploy import history, lock
+from pilot_tui.deploy.context import DeployContext, DeployError, RunLog, git_commit
+from pilot_tui.deploy.events import Released, StageFailed, StageFinished, StageStarted, Timer
+from pilot_tui.deploy.host import DockerTarget
+from pilot_tui.deploy.targets.docker_host import containers
+
+
+def hosts(config: Any, docker: DockerTarget, app: Any) -> list[str]:
+    """Host names the proxy serves the app on."""
+    names = [app.target.domain] if app.target.domain else []
+    if docker.local:
+        names.append(f"{app.name}.localhost")
+    address = docker.host
+    if address:
+        try:
+            ipaddress.ip_address(address)
+            names.append(f"{app.name}.{address}.sslip.io")  # DNS that needs no setup
+        except ValueError:
+            names.append(f"{app.name}.{address}")
+    return names
+
+
+def url(config: Any, docker: DockerTarget, app: Any) -> str:
+    port = config.server.http_port
+    suffix = "" if port == 80 else f":{port}"
+    return f"http://{hosts(config, docker, app)[0]}{suffix}/"
+
+
+def proxy_spec(config: Any, docker: DockerTarget) -> containers.ProxySpec:
+    from pilot_tui.deploy.bases import PROXY
+
+    bind = "127.0.0.1" if docker.local else "0.0.0.0"
+    return containers.ProxySpec(bind, config.server.http_port, PROXY.image())
+
+
+def fingerprint(image_id: str, env: dict[str, str], target: Any) -> str:
+    """What a running release is made of: a redeploy with the same one changes nothing."""
+    # The network is part of it: a release started before apps moved to the private
+    # network (host networking) is replaced by the next deploy, not kept as "unchanged".
+    data = json.dumps(
+        {
+            "image": image_id,
+            "env": sorted(env.items()),
+            "target": [target.health_path, target.health_timeout, target.port],
+            "network": containers.NETWORK,
+        }
+    )
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+def stage(log: RunLog, app: str, name: str, detail: str, work: Callable[[], Any]) -> Any:
+    """Run ``work`` as part of stage ``name``; a ReleaseError becomes a DeployError."""
+    timer = Timer()
+    try:
+        result = work()
+    except containers.ReleaseError as exc:
+        log.emit(StageFailed(app, name, str(exc), exc.logs))
+        raise DeployError(name, str(exc), exc.logs) from exc
+    log.line(name, app)(f"{detail}: done in {timer.seconds():.1f}s")
+    return result
+
+
+def ensure_proxy(ctx: DeployContext, log: RunLog, name: str) -> Any:
+    spec = proxy_spec(ctx.config, ctx.docker)
+    return stage(
+        log,
+        name,
+        "deploy",
+        "preparing the proxy",
+        lambda: containers.ensure_proxy(ctx.client, spec, log.line("deploy", name)),
+    )
+
+
+def take_lock(ctx: DeployContext, name: str, proxy: Any) -> lock.Lock:
+    try:
+        return lock.acquire(ctx.client, ctx.project, name, proxy.image.id, wait=ctx.lock_wait)
+    except lock.LockHeld as exc:
+        raise DeployError("lock", str(exc)) from exc
+
+
+def release(
+    ctx: DeployContext,
+    log: RunLog,
+    app: Any,
+    proxy: Any,
+    image_id: str,
+    tag: str,
+    env: dict[str, str],
+    *,
+    force: bool,
+    note: str,
+    commit: str | None = None,
+) -> history.Release:
+    """Start ``image_id`` as the app's next release and move traffic to it once healthy.
+    The caller holds the app's lock and has pulled the shared history."""
+    name = app.name
+    client, project, address = ctx.client, ctx.project, url(ctx.config, ctx.docker, app)
+    releases = history.load(ctx.state_dir, name)
+    made_of = fingerprint(image_id, env, app.target)
+    running = containers.running_containers(client, project, name)
+    current = history.live(releases)
+    if (
+        not force
+        and current is not None
+        and any(
+            c.labels.get("pilot.fingerprint") == made_of
+            and c.labels.get("pilot.release") == current.id
+            for c in running
+        )
+    ):
+        log.emit(StageStarted(name, "deploy"))
+        log.emit(StageFinished(name, "deploy", f"nothing changed: {current.id} is live"))
+        log.emit(Released(name, current.id, current.url or address))
+        return current
+    ctx.cancel.check()
+    release_id = history.next_id(releases)
+    commit = commit if commit is not None else git_commit(ctx.root / app.path)
+    port = app.target.port
+    base = history.Release(
+        release_id,
+        name,
+        tag,
+        image_id,
+        history.now(),
+        history.FAILED,
+        commit=commit,
+        url=address,
+        note=note,
+        port=port,
+    )
+    timer = Timer()
+    log.emit(StageStarted(name, "deploy", f"{release_id} from {tag}"))
+    container = None
+    try:
+        container = containers.start(
+            client,
+            project=project,
+            app=name,
+            release=release_id,
+            image=image_id,
+            port=port,
+            env=env,
+            fingerprint=made_of,
+        )
+        containers.wait_healthy(
+            container,
+            proxy,
+            port,
+            app.target.health_path,
+            app.target.health_timeout,
+            log.line("deploy", name),
+            ctx.cancel.is_set,
+            ctx.settle,
+        )
+        containers.make_permanent(container)
+    except containers.ReleaseError as exc:
+        if container is not None:
+            container.remove(force=True)
+        ctx.record_release(log, name, replace(base, note=str(exc)))
+        log.emit(StageFailed(name, "deploy", str(exc), exc.logs))
+        raise DeployError("deploy", str(exc), exc.logs) from exc
+    except BaseException:  # Ctrl+C or a lost connection: leave nothing half-made
+        if container is not None:
+            container.remove(force=True)
+        ctx.record_release(log, name, replace(base, status=history.CANCELLED))
+        raise
+    log.emit(StageFinished(name, "deploy", f"healthy at {container.name}:{port}", timer.seconds()))
+    timer = Timer()
+    log.emit(StageStarted(name, "release", "switching the proxy"))
+    # Routes are shared by every app (and project) on the host: one writer at a time.
+    try:
+        routes = lock.acquire(client, "proxy", "routes", proxy.image.id, wait=30)
+    except lock.LockHeld as exc:
+        container.remove(force=True)
+        ctx.record_release(log, name, replace(base, note=str(exc)))
+        log.emit(StageFailed(name, "release", str(exc)))
+        raise DeployError("release", str(exc)) from exc
+    try:
+        containers.swap(
+            proxy, hosts(ctx.config, ctx.docker, app), containers.upstream(container, port)
+        )
+    finally:
+        lock.release(client, routes)
+    live = replace(base, status=history.LIVE)
+    ctx.record_release(log, name, live)
+    time.sleep(ctx.drain)  # requests already on the old release finish
+    containers.retire(containers.app_containers(client, project, name), keep=container.id)
+    log.emit(StageFinished(name, "release", "previous release stopped", timer.seconds()))
+    log.emit(Released(name, release_id, live.url or "", log.timer.seconds()))
+    return live

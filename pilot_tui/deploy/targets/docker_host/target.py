@@ -1,0 +1,224 @@
+"""Target kind "server": the app as containers on a Docker host (the Pilot Server, a host of
+the team's, or this machine's Docker in the sandbox), behind Pilot's proxy."""
+
+from __future__ import annotations
+
+import calendar
+import contextlib
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pilot_tui import redact
+from pilot_tui.deploy import history, lock
+from pilot_tui.deploy.context import Context, DeployContext, DeployError, RunLog, Say
+from pilot_tui.deploy.events import StageFailed, StageFinished, StageStarted
+from pilot_tui.deploy.targets.base import AppStatus, LogLine, NoLogs, WaypointApp, WaypointUse
+from pilot_tui.deploy.targets.docker_host import containers, release
+from pilot_tui.naming import resource_name
+
+DOCKER_HOSTS = {"sandbox": "this machine's Docker", "host": "the Docker host"}
+
+
+def docker_host_name(config: Any) -> str:
+    """What runs apps of target "server", in a person's words: the sandbox uses this
+    machine's Docker and `home = "host"` a host of the team's, not a Pilot Server."""
+    return DOCKER_HOSTS.get(config.server.home, "the Pilot Server")
+
+
+def parse_docker_line(raw: str) -> LogLine:
+    """'2026-11-25T20:11:17.123456789Z text' (docker logs --timestamps) -> LogLine."""
+    stamp, _, text = raw.partition(" ")
+    try:
+        seconds = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
+        fraction = float("0." + stamp[20:].rstrip("Z")) if len(stamp) > 20 else 0.0
+    except ValueError:
+        return LogLine(time.time(), raw, "container")
+    return LogLine(seconds + fraction, text, "container")
+
+
+def container_lines(
+    client: Any, project: str, app: str, *, since: float | None, limit: int
+) -> list[LogLine]:
+    running = containers.running_containers(client, project, app)
+    if not running:
+        return []
+    raw = running[-1].logs(
+        timestamps=True, tail=limit, since=int(since) if since is not None else None
+    )
+    return [parse_docker_line(line) for line in raw.decode(errors="replace").splitlines() if line]
+
+
+def stream_container(
+    client: Any, project: str, app: str, *, tail: int, follow: bool
+) -> Iterator[str] | None:
+    """The app's live container's log lines as they come (`logs --follow`), redacted; None
+    when none runs."""
+    running = containers.running_containers(client, project, app)
+    if not running:
+        return None
+    stream = running[-1].logs(stream=True, follow=follow, tail=tail, timestamps=False)
+    return _lines(stream)
+
+
+def _lines(stream: Iterable[bytes]) -> Iterator[str]:
+    pending = b""
+    for chunk in stream:
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for raw in lines:
+            yield redact.text(raw.decode(errors="replace"))
+    if pending:
+        yield redact.text(pending.decode(errors="replace"))
+
+
+def local_image(config: Any, app: Any) -> WaypointUse:
+    """Waypoint's registry stanza for an image kept on the Docker host that built it."""
+    image = resource_name(config.project.name, app.name)
+    return WaypointUse("docker", {"image": image, "tag": "latest", "local": True})
+
+
+@dataclass
+class DockerHost:
+    kind: ClassVar[str] = "server"
+    on_docker_host: ClassVar[bool] = True
+    has_logs: ClassVar[bool] = True
+
+    app: Any
+
+    def needs_docker(self) -> bool:
+        return True
+
+    def deploy(self, ctx: DeployContext, log: RunLog, *, force: bool = False) -> history.Release:
+        app, name = self.app, self.app.name
+        env = ctx.environment(app)
+        proxy = release.ensure_proxy(ctx, log, name)
+        held = release.take_lock(ctx, name, proxy)
+        try:
+            ctx.pull(log, name)  # under the lock: a teammate may have released since
+            image_id, tag = ctx.build(log, app)
+            ctx.cancel.check()
+            log.emit(StageStarted(name, "push"))
+            log.emit(
+                StageFinished(name, "push", "built on the deploy host's engine: nothing to push")
+            )
+            return release.release(ctx, log, app, proxy, image_id, tag, env, force=force, note="")
+        finally:
+            lock.release(ctx.client, held)
+
+    def rollback(self, ctx: DeployContext, log: RunLog, wanted: str | None) -> history.Release:
+        from docker.errors import ImageNotFound
+
+        app, name = self.app, self.app.name
+        env = ctx.environment(app)
+        proxy = release.ensure_proxy(ctx, log, name)
+        held = release.take_lock(ctx, name, proxy)
+        try:
+            ctx.pull(log, name)  # the newest shared history decides what "previous" is
+            try:
+                target = history.rollback_candidate(history.load(ctx.state_dir, name), wanted)
+            except history.HistoryError as exc:
+                log.emit(StageFailed(name, "release", str(exc)))
+                raise DeployError("release", str(exc)) from exc
+            try:
+                ctx.client.images.get(target.image_id)
+            except ImageNotFound as exc:
+                message = (
+                    f"the image of {target.id} ({target.image}) is no longer on the "
+                    "engine; redeploy that commit instead"
+                )
+                log.emit(StageFailed(name, "release", message))
+                raise DeployError("release", message) from exc
+            log.emit(StageStarted(name, "build", f"skipped: rolling back to {target.id}"))
+            log.emit(StageFinished(name, "build", f"reusing {target.image}"))
+            return release.release(
+                ctx,
+                log,
+                app,
+                proxy,
+                target.image_id,
+                target.image,
+                env,
+                force=True,
+                note=f"rollback to {target.id}",
+                commit=target.commit,
+            )
+        finally:
+            lock.release(ctx.client, held)
+
+    def status(self, ctx: Context) -> AppStatus:
+        app = self.app
+        live = history.live_release(ctx.state_dir, app.name)
+        if live is None:
+            return AppStatus(app.name, "-", "not deployed", "-")
+        if ctx.target is None:  # the caller opens the host for the apps on it
+            raise DeployError("deploy", "this status needs the Docker host, which was not opened")
+        address = release.url(ctx.config, ctx.target, app)
+        return AppStatus(app.name, live.id, self._health(ctx, live), address)
+
+    def _health(self, ctx: Context, live: history.Release) -> str:
+        """The live release's own container: stopped, restarting, or what its health path
+        says (restarts of a running one are not held against it here: a reboot restarts
+        them all)."""
+        app = self.app
+        proxy = None
+        with contextlib.suppress(Exception):  # docker.errors.NotFound: not started yet
+            proxy = ctx.client.containers.get(containers.PROXY_NAME)
+        found = [
+            c
+            for c in containers.app_containers(ctx.client, ctx.project, app.name)
+            if c.labels.get("pilot.release") == live.id
+        ]
+        if not found or proxy is None:
+            return "stopped"
+        container = found[-1]
+        if container.status == "restarting":
+            code = container.attrs.get("State", {}).get("ExitCode")
+            return f"unhealthy (restarting, exit code {code})"
+        if container.status != "running":
+            return "stopped"
+        if proxy.status != "running":
+            return "unhealthy (the proxy is not running)"
+        where = containers.address(container)
+        if where is None:
+            return "unhealthy (not on the private network: redeploy it)"
+        ok, detail = containers.http_check(
+            proxy, where, live.port or app.target.port, app.target.health_path
+        )
+        return "healthy" if ok else f"unhealthy ({detail})"
+
+    def logs(self, ctx: Context, *, since: float | None, limit: int) -> list[LogLine]:
+        if ctx.client is None:
+            raise NoLogs(
+                f"{self.app.name} runs on {docker_host_name(ctx.config)}: its Docker host is needed"
+            )
+        return container_lines(ctx.client, ctx.project, self.app.name, since=since, limit=limit)
+
+    def log_source(self, config: Any) -> str:
+        return f"its container on {docker_host_name(config)}"
+
+    def destroy_question(self, config: Any) -> str:
+        return f"Stop and remove {self.app.name}'s containers and route? (history is kept)"
+
+    def waypoint(self, config: Any) -> WaypointApp:
+        return WaypointApp(
+            WaypointUse("docker", {"service_port": self.app.target.port}),
+            registry=local_image(config, self.app),
+        )
+
+    def destroy(self, ctx: Context, say: Say) -> list[str]:
+        """Its route on the proxy and its containers; nothing without an open Docker host
+        (`server destroy` removes the host's containers itself)."""
+        if ctx.client is None or ctx.target is None:
+            return []
+        app = self.app
+        found = containers.app_containers(ctx.client, ctx.project, app.name)
+        with contextlib.suppress(Exception):
+            proxy = ctx.client.containers.get(containers.PROXY_NAME)
+            containers.unroute(proxy, release.hosts(ctx.config, ctx.target, app))
+        for container in found:
+            container.remove(force=True)
+        done = f"removed {len(found)} container(s) of {app.name}"
+        say(done)
+        return [done]

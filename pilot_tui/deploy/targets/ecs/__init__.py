@@ -1,0 +1,1 @@
+"""ECS on Fargate: a service behind a load balancer."""

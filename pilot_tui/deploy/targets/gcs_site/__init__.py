@@ -1,0 +1,1 @@
+"""A static site in a GCS bucket behind Cloud CDN."""

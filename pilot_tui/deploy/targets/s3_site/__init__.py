@@ -1,0 +1,1 @@
+"""A static site in an S3 bucket behind CloudFront."""

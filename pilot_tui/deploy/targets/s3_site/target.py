@@ -1,0 +1,24 @@
+"""Target kind "s3-cloudfront": a static site in a private, versioned S3 bucket served by
+CloudFront; a rollback restores an earlier release's files inside the bucket."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pilot_tui.deploy.targets.base import WaypointApp, WaypointUse
+from pilot_tui.deploy.targets.docker_host.target import local_image
+from pilot_tui.deploy.targets.s3_site.bucket import S3Site
+from pilot_tui.deploy.targets.site_flow import StaticSite
+from pilot_tui.naming import resource_name
+
+
+class S3CloudFront(StaticSite):
+    kind: ClassVar[str] = "s3-cloudfront"
+    emulator: ClassVar[str] = S3Site.emulator
+
+    def waypoint(self, config: Any) -> WaypointApp:
+        bucket = f"{resource_name(config.project.name, self.app.name)}-site"
+        sync = ["aws", "s3", "sync", "--delete", ".", f"s3://{bucket}"]
+        # An image only if its build is not static (auto): kept where it was built.
+        registry = local_image(config, self.app)
+        return WaypointApp(WaypointUse("exec", {"command": sync}), registry=registry, site=True)

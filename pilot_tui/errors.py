@@ -73,3 +73,11 @@ def framed(prefix: str = "", suffix: str = "", *, exit_code: int | None = None) 
         if exit_code is not None:
             exc.exit_code = exit_code
         raise
+
+
+class Cancelled(PilotError):
+    """The person asked to stop (Ctrl+C, Esc, Cancel); what was started is cleaned up by the
+    caller."""
+
+    exit_code = EXIT_INTERRUPTED
+    title = "Cancelled"

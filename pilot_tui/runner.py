@@ -20,13 +20,14 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pilot_tui.errors import PilotError
+from pilot_tui.errors import Cancelled, PilotError
 from pilot_tui.fsutil import pid_exists
 
 Stream = Literal["stdout", "stderr"]
@@ -70,34 +71,44 @@ KILL_AT = 3  # the interrupt that kills the child; the ones before it only ask
 
 @dataclass
 class Interrupt:
-    """Cancellation for a running command; ``request()`` may be called from any thread.
-    ``count`` is how many interrupts were asked for: 1 stops gracefully, :data:`KILL_AT`
-    kills."""
+    """The one cancellation token: a person's Ctrl+C, Esc or Cancel, for a running command,
+    a deploy or a teardown. ``request()`` (``set()``) may be called from any thread; work
+    between steps asks ``is_set()`` or ``check()``, and a command started by :func:`stream`
+    with the token gets the signals below. ``count`` is how many interrupts were asked for:
+    1 stops gracefully, :data:`KILL_AT` kills."""
 
     kill_after: float = 20.0
     count: int = 0
     _event: asyncio.Event | None = None
     _loop: asyncio.AbstractEventLoop | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._event = asyncio.Event()
 
     def request(self) -> None:
-        if self._loop is None or self._event is None:
+        # Counted at once, so is_set() is true in every thread the moment this returns; a
+        # bound loop is woken to forward the signal to its child.
+        with self._lock:
             self.count += 1
-            return
-        self._loop.call_soon_threadsafe(self._bump)
+        if self._loop is not None and self._event is not None:
+            self._loop.call_soon_threadsafe(self._event.set)
+
+    set = request  # the name a deploy's Cancel button uses
+
+    def is_set(self) -> bool:
+        return self.count > 0
+
+    def check(self, what: str = "cancelled") -> None:
+        """Raise Cancelled(``what``) once an interrupt was asked for."""
+        if self.count:
+            raise Cancelled(what)
 
     def kill(self) -> None:
         """Skip the waiting: kill the child now (a UI's explicit "kill" choice)."""
         for _ in range(max(KILL_AT - self.count, 0)):
             self.request()
-
-    def _bump(self) -> None:
-        self.count += 1
-        assert self._event is not None
-        self._event.set()
 
 
 async def stream(

@@ -111,3 +111,30 @@ async def test_missing_binary_is_a_clear_error():
         await stream(Command(("/nonexistent/terraform", "version")), print)
     with pytest.raises(RunnerError, match="not found"):
         capture(Command(("/nonexistent/terraform", "version")))
+
+
+async def test_one_token_cancels_a_deploy_step_and_a_running_command():
+    """The deploy's CancelToken is runner.Interrupt: set from another thread (the TUI's
+    Cancel), it is seen at once by work between steps (check raises Cancelled, exit 130) and
+    reaches a child that a stream() is running with it."""
+    import threading
+
+    from pilot_tui.deploy.context import Cancelled, CancelToken
+    from pilot_tui.errors import EXIT_INTERRUPTED
+
+    token = CancelToken()
+    token.check()  # not set: nothing happens
+    started = []
+
+    def on_line(line):
+        if line.text == "ready":
+            started.append(True)
+            threading.Thread(target=token.set).start()
+
+    code = await asyncio.wait_for(stream(py(FAMILY), on_line, token), 30)
+    assert started and code == 7  # the child got SIGINT and exited its own way
+    assert token.is_set()
+    with pytest.raises(Cancelled) as raised:
+        token.check("cancelled during the build")
+    assert raised.value.exit_code == EXIT_INTERRUPTED
+    assert str(raised.value) == "cancelled during the build"

@@ -9,7 +9,6 @@ engine.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +17,22 @@ from typing import Any, Protocol
 from pilot_tui.deploy import history
 from pilot_tui.deploy.events import Event, Timer
 from pilot_tui.deploy.host import DockerTarget
-from pilot_tui.errors import EXIT_INTERRUPTED, PilotError
-from pilot_tui.runner import Command, RunnerError, capture
+from pilot_tui.errors import Cancelled, PilotError
+from pilot_tui.runner import Command, Interrupt, RunnerError, capture
+
+# Cancelled (errors.py) is re-exported: targets take it with the rest of their context.
+__all__ = [
+    "NEVER",
+    "CancelToken",
+    "Cancelled",
+    "Context",
+    "DeployContext",
+    "DeployError",
+    "ProjectContext",
+    "RunLog",
+    "Say",
+    "git_commit",
+]
 
 Say = Callable[[str], None]
 
@@ -38,32 +51,9 @@ class DeployError(PilotError):
         self.logs = logs
 
 
-class Cancelled(PilotError):
-    """The person asked to stop; what was started is cleaned up by the caller."""
-
-    exit_code = EXIT_INTERRUPTED
-    title = "Cancelled"
-
-
-class CancelToken:
-    """One deploy's Cancel: set by the TUI's Cancel (or anyone), checked between steps and
-    in long waits (a build, a health check, an ECS rollout). The one cancellation mechanism
-    of deploy/: targets, builds and waits all read this token."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def set(self) -> None:
-        self._event.set()
-
-    def is_set(self) -> bool:
-        return self._event.is_set()
-
-    def check(self, what: str = "cancelled") -> None:
-        """Raise Cancelled(``what``) once the token is set."""
-        if self._event.is_set():
-            raise Cancelled(what)
-
+# One deploy's Cancel is the one cancellation token (runner.Interrupt): set by the TUI's Cancel
+# or Ctrl+C, checked between steps and in long waits (a build, a health check, an ECS rollout).
+CancelToken = Interrupt
 
 NEVER = CancelToken()  # for work that must not be cancelled (putting the live release back)
 

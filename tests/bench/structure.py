@@ -1,5 +1,7 @@
 """Structure figures for issue 12's before/after: import cycles, long modules and functions,
-`Any` parameters, function-local imports of pilot_tui. Prints figures; asserts nothing.
+`Any` parameters, function-local imports of pilot_tui, branches on a deploy target's kind
+outside deploy/targets/ (and the schema that defines the kinds). Prints figures; asserts
+nothing.
 
     .venv/bin/python tests/bench/structure.py [--list]
 """
@@ -15,6 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("pilot_tui", "screens")
 LONG_MODULE = 400
 LONG_FUNCTION = 60
+TARGET_KINDS = frozenset({"server", "cloud-run", "lambda", "ecs", "s3-cloudfront", "gcs-cdn"})
+KIND_SETS = frozenset({"STATIC_TARGETS", "GCP_TARGETS", "AWS_TARGETS"})
+# Where branching on the kind is the job: the targets themselves and the schema's checks.
+KIND_HOMES = ("pilot_tui/deploy/targets/", "pilot_tui/config/")
 
 
 def sources() -> list[Path]:
@@ -54,6 +60,48 @@ def scan(path: Path) -> tuple[int, list[str], int, int]:
     return len(text.splitlines()), long_functions, any_params, local_imports
 
 
+def _names_a_kind(node: ast.expr) -> bool:
+    if isinstance(node, ast.Constant):
+        return node.value in TARGET_KINDS
+    if isinstance(node, ast.Name | ast.Attribute):
+        return (node.id if isinstance(node, ast.Name) else node.attr) in KIND_SETS
+    if isinstance(node, ast.Set | ast.Tuple | ast.List):
+        return any(_names_a_kind(e) for e in node.elts)
+    return False
+
+
+def kind_branches(path: Path, target_classes: frozenset[str]) -> list[str]:
+    """Lines that choose by a target's kind: a comparison with a kind's name or a set of
+    kinds, an isinstance of a target class, a dict keyed by kinds."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        hit = False
+        if isinstance(node, ast.Compare):
+            hit = any(_names_a_kind(e) for e in [node.left, *node.comparators])
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "isinstance":
+            hit = len(node.args) == 2 and bool(
+                {n.id for n in ast.walk(node.args[1]) if isinstance(n, ast.Name)} & target_classes
+            )
+        elif isinstance(node, ast.Dict):
+            hit = sum(k is not None and _names_a_kind(k) for k in node.keys) >= 2
+        if hit:
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def target_classes() -> frozenset[str]:
+    """The classes of deploy/ that are one kind's (or one family's) target."""
+    names = {"ServerTarget", "CloudRunTarget", "LambdaTarget", "EcsTarget"}
+    names |= {"S3CloudFrontTarget", "GcsCdnTarget"}
+    for path in (ROOT / "pilot_tui" / "deploy").rglob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ClassDef) and node.name.endswith(
+                ("Site", "Target", "Function", "Service", "Host", "Run", "Cdn", "CloudFront")
+            ):
+                names.add(node.name)
+    return frozenset(names - {"DockerTarget"})  # the Docker host's address, not a kind
+
+
 def cycles() -> list[tuple[str, ...]]:
     """Import cycles among pilot_tui modules, found as the layering test finds them."""
     sys.path.insert(0, str(ROOT))
@@ -70,7 +118,11 @@ def main() -> None:
     long_modules: list[str] = []
     long_functions: list[str] = []
     any_params = local_imports = 0
+    classes = target_classes()
+    branches: list[str] = []
     for path in files:
+        if not str(path.relative_to(ROOT)).startswith(KIND_HOMES):
+            branches += kind_branches(path, classes)
         lines, functions, anys, locals_ = scan(path)
         name = str(path.relative_to(ROOT))
         if lines > LONG_MODULE:
@@ -87,8 +139,10 @@ def main() -> None:
     print(f"functions > {LONG_FUNCTION} lines        {len(long_functions)}")
     print(f"parameters typed Any         {any_params}")
     print(f"function-local pilot_tui imports {local_imports}")
+    modules = len({b.rsplit(":", 1)[0] for b in branches})
+    print(f"kind branches outside targets {len(branches)} in {modules} modules")
     if ns.list:
-        print("\n".join(["", *long_modules, "", *long_functions]))
+        print("\n".join(["", *long_modules, "", *long_functions, "", *branches]))
 
 
 if __name__ == "__main__":

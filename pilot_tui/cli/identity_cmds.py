@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Any
 
-from pilot_tui.cli.config_cmds import error, load_valid
+from pilot_tui.cli.common import error, load_valid
 from pilot_tui.errors import EXIT_INVALID, EXIT_OK
 from pilot_tui.project import Project
 

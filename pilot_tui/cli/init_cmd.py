@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from pilot_tui.cli.config_cmds import error, print_report
+from pilot_tui.cli.common import error, print_report
 from pilot_tui.cli.invocation import pilot_command
 from pilot_tui.config.starter import project_name_from, starter_text
 from pilot_tui.config.validate import check_text

@@ -8,7 +8,7 @@ import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pilot_tui.cli.config_cmds import confirm, error, not_confirmed, say
+from pilot_tui.cli.common import confirm, error, not_confirmed, say
 from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, framed
 from pilot_tui.runner import Interrupt
 from pilot_tui.teardown import (
@@ -45,7 +45,7 @@ def show(inv: Inventory) -> None:
 
 def destroy(ns: argparse.Namespace) -> int:
     """Everything Pilot made for the project, listed, confirmed once, removed in order."""
-    from pilot_tui.cli.config_cmds import load_valid
+    from pilot_tui.cli.common import load_valid
     from pilot_tui.cli.server_cmds import Progress
     from pilot_tui.project import Project
     from pilot_tui.provision.server import Server

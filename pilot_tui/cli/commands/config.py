@@ -54,6 +54,11 @@ def register(commands: Commands) -> None:
     )
     get.add_argument("key", metavar="KEY")
     get.add_argument("--json", action="store_true", help="print the value as JSON")
+    _register_changes(cfg)
+
+
+def _register_changes(cfg: Commands) -> None:
+    """`config set` and `config unset`: the actions that write pilot.toml."""
     set_ = add_command(
         cfg,
         "set",

@@ -47,6 +47,11 @@ def register(commands: Commands) -> None:
         action="store_true",
         help="keep the state bucket and lock table ([state] backend)",
     )
+    _register_tools(srv)
+
+
+def _register_tools(srv: Commands) -> None:
+    """`server eject` and `server ssh`: the server's templates and shell, yours to use."""
     p = add_command(
         srv,
         "eject",

@@ -133,6 +133,8 @@ def _confirm_and_remove(
     interrupt: Interrupt,
 ) -> int:
     """Show ``inv``, ask once, remove it in order and say what remains."""
+    from pilot_tui.provision.server import Stage
+
     if not inv.remove:
         print("Nothing to destroy.")
         _show_left_alone(inv)
@@ -142,7 +144,19 @@ def _confirm_and_remove(
     answer = confirm(f"Remove these {len(inv.remove)} things?", ns.yes)
     if not answer:
         return not_confirmed(answer)
-    ok = _remove(teardown, inv, server, the_plan, progress, interrupt)
+    progress.total = the_plan.total if the_plan is not None else 0
+    ok = _run(
+        lambda: execute(
+            teardown,
+            inv,
+            server,
+            the_plan,
+            lambda text: say(f"    {text}"),
+            lambda step, title: progress(Stage(step, title)),
+        ),
+        interrupt,
+        server.in_flight if server is not None else dict,
+    )
     left = _run(lambda: what_remains(teardown, server), Interrupt())
     _show_remains(left)
     if not ok or left.remove:
@@ -157,33 +171,6 @@ def _confirm_and_remove(
         else "The Pilot Server is gone."
     )
     return EXIT_OK
-
-
-def _remove(
-    teardown: Teardown,
-    inv: Inventory,
-    server: Server | None,
-    the_plan: Plan | None,
-    progress: Progress,
-    interrupt: Interrupt,
-) -> bool:
-    """Remove ``inv`` step by step (pilot_tui.teardown.execute), each step and thing said;
-    False when a step failed or was interrupted."""
-    from pilot_tui.provision.server import Stage
-
-    progress.total = the_plan.total if the_plan is not None else 0
-    return _run(
-        lambda: execute(
-            teardown,
-            inv,
-            server,
-            the_plan,
-            lambda text: say(f"    {text}"),
-            lambda step, title: progress(Stage(step, title)),
-        ),
-        interrupt,
-        server.in_flight if server is not None else dict,
-    )
 
 
 def _show_remains(left: Inventory) -> None:

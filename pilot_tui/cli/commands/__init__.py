@@ -10,18 +10,25 @@ from __future__ import annotations
 import argparse
 import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 
 Handler = Callable[[argparse.Namespace], int]
 Commands = argparse._SubParsersAction  # what add_subparsers returns; argparse names it privately
 
 
-def lazy(module: str, name: str) -> Handler:
+@dataclass(frozen=True)
+class Lazy:
     """The handler ``module.name``, imported when its command runs."""
 
-    def run(ns: argparse.Namespace) -> int:
-        return int(getattr(importlib.import_module(module), name)(ns))
+    module: str
+    name: str
 
-    return run
+    def __call__(self, ns: argparse.Namespace) -> int:
+        return int(getattr(importlib.import_module(self.module), self.name)(ns))
+
+
+def lazy(module: str, name: str) -> Handler:
+    return Lazy(module, name)
 
 
 def project_option(parser: argparse.ArgumentParser, *, top: bool) -> None:

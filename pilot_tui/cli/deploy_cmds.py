@@ -8,13 +8,20 @@ import argparse
 import contextlib
 import dataclasses
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pilot_tui.cli.common import confirm, error, load_app, load_valid, print_json, say
 from pilot_tui.deploy import history
 from pilot_tui.deploy.events import Event, Output, describe
 from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from pilot_tui.project import Project
+
+if TYPE_CHECKING:
+    from pilot_tui.config.document import ProjectFile
+    from pilot_tui.config.schema import PilotConfig
+    from pilot_tui.deploy.context import DeployError
+    from pilot_tui.deploy.engine import Deployer
+    from pilot_tui.deploy.shared_history import SharedHistory
 
 
 class Printer:
@@ -41,8 +48,8 @@ def deployer(
     lock_wait: float = 0.0,
     apps: list[str] | None = None,
     share: bool = True,
-    loaded: tuple[Any, Any] | None = None,
-) -> Iterator[Any]:
+    loaded: tuple[ProjectFile, PilotConfig] | None = None,
+) -> Iterator[Deployer]:
     """An engine for this project (see deploy.session.open_deployer), or raise SystemExit
     after saying why pilot.toml is unusable (a HostError, when the Docker engine cannot be
     reached, goes up to main). ``loaded`` is the (project file, config) the caller read."""
@@ -64,7 +71,7 @@ def deployer(
         yield engine
 
 
-def _shared(config: Any, project: Project) -> Any:
+def _shared(config: PilotConfig, project: Project) -> SharedHistory | None:
     """The state bucket's copy of the release history, or None (said so when unreachable)."""
     from pilot_tui.deploy.shared_history import SharedHistoryError, shared_history
 
@@ -75,7 +82,7 @@ def _shared(config: Any, project: Project) -> Any:
         return None
 
 
-def _fail(exc: Any) -> int:
+def _fail(exc: DeployError) -> int:
     error(f"{exc.stage}: {exc}")
     if exc.logs:
         say("the new release's last lines:")

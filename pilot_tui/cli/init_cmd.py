@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from pilot_tui.cli.common import error, print_report
 from pilot_tui.cli.invocation import pilot_command
@@ -100,7 +99,7 @@ def _check_and_create(target: Path, draft: str) -> int:
     return EXIT_OK
 
 
-def _flag_answer(question: Question, value: Any) -> str:
+def _flag_answer(question: Question, value: str | list[str]) -> str:
     if isinstance(value, list):  # --allowed-cidr given several times
         return ",".join(value)
     return str(value)

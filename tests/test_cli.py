@@ -38,6 +38,44 @@ def test_help_on_every_command(cli):
         assert "--project" in result.out
 
 
+def _handlers(parser):
+    for action in parser._actions:
+        if action.__class__.__name__ == "_SubParsersAction":
+            for sub in action.choices.values():
+                if "handler" in sub._defaults:
+                    yield sub._defaults["handler"]
+                yield from _handlers(sub)
+
+
+def test_every_command_names_a_handler_that_exists():
+    # Each command group (cli/commands/) names its handlers by module and function, imported
+    # only when the command runs: a misspelt one would fail only then.
+    import importlib
+
+    handlers = list(_handlers(build_parser()))
+    assert len(handlers) >= 38  # every command of today has one
+    for handler in handlers:
+        assert callable(getattr(importlib.import_module(handler.module), handler.name)), handler
+
+
+def test_building_the_parser_imports_no_handler():
+    # `pilot-tui --help` (and a usage error) stays fast: no command's module, nor the engine
+    # or the Terraform runner behind them, is imported to build the parser.
+    import subprocess
+    import sys
+
+    modules = sorted({h.module for h in _handlers(build_parser())})
+    script = (
+        "import sys\n"
+        "from pilot_tui.cli.parser import build_parser\n"
+        "build_parser()\n"
+        f"print(sorted(set({modules!r} + ['pilot_tui.runner', 'pilot_tui.deploy.engine']) "
+        "& set(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_unknown_command_is_a_usage_error(cli):
     result = cli("deplyo")
     assert result.code == 2

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 
-from pilot_tui.cli.config_cmds import load_valid
+from pilot_tui.cli.common import load_valid, print_json
 from pilot_tui.cloud.credentials import credential_report
 from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 
@@ -20,7 +19,7 @@ def run(ns: argparse.Namespace) -> int:
     rows = credential_report(cfg, cfg.server.home, pf.path.parent)  # --sandbox applied
     failed_configured = any(r.configured and not r.ok for r in rows)
     if ns.json:
-        print(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
+        print_json([dataclasses.asdict(r) for r in rows])
     else:
         if not rows:
             print(

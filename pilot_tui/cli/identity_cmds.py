@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Any
 
-from pilot_tui.cli.config_cmds import error, load_valid
+from pilot_tui.cli.common import error, load_valid
 from pilot_tui.errors import EXIT_INVALID, EXIT_OK
 from pilot_tui.project import Project
 
@@ -51,6 +51,7 @@ def _deployer(ns: argparse.Namespace) -> tuple[Any, Any, Project] | None:
 
 
 def _run(ns: argparse.Namespace, action: str) -> int:
+    from pilot_tui.cloud.clients import AWS_KEY_FILE, GCP_KEY_FILE
     from pilot_tui.cloud.identity_aws import IdentityError
 
     ns.deployer_action = action
@@ -59,7 +60,7 @@ def _run(ns: argparse.Namespace, action: str) -> int:
         return EXIT_INVALID
     deployer, _, project = found
     keys = project.state_dir / "keys"
-    key_file = "gcp-deployer.json" if getattr(ns, "cloud", "aws") == "gcp" else "aws-deployer.json"
+    key_file = GCP_KEY_FILE if getattr(ns, "cloud", "aws") == "gcp" else AWS_KEY_FILE
     try:
         if action == "create":
             who = deployer.ensure()

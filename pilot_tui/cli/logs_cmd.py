@@ -1,14 +1,16 @@
-"""`logs` of apps that do not run on the Docker host: their cloud's own logs (CloudWatch,
-Cloud Logging), polled through their target (deploy.app_logs); and the note both kinds of
-`logs` print when --tail cut older lines off."""
+"""`pilot-tui logs`: an app's container logs streamed from the Docker host, or, for an app
+that does not run there, its cloud's own logs (CloudWatch, Cloud Logging) polled through its
+target (deploy.app_logs); and the note both print when --tail cut older lines off."""
 
 from __future__ import annotations
 
+import argparse
 import time
 from typing import Any
 
-from pilot_tui.cli.config_cmds import say
-from pilot_tui.errors import EXIT_OK, framed
+from pilot_tui.cli.common import error, load_app, say
+from pilot_tui.cli.deploy_cmds import deployer
+from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, framed
 from pilot_tui.project import Project
 
 POLL_SECONDS = 2.0
@@ -39,3 +41,29 @@ def print_logs(project: Project, config: Any, app: Any, *, tail: int, follow: bo
 def tail_note(tail: int) -> str:
     """Said when `logs` printed as many lines as --tail allows: there may be older ones."""
     return f"(the last {tail} line(s) shown; older ones with --tail N)"
+
+
+def logs(ns: argparse.Namespace) -> int:
+    from pilot_tui.deploy.targets import target_for
+    from pilot_tui.deploy.targets.docker_host.target import stream_container
+
+    found = load_app(ns)
+    if found is None:
+        return EXIT_INVALID
+    pf, config, app = found
+    if not target_for(app).on_docker_host:  # the cloud's logs: no Docker host needed
+        return print_logs(Project(pf.path), config, app, tail=ns.tail, follow=ns.follow)
+    with deployer(ns, share=False, apps=[ns.app], loaded=(pf, config)) as engine:
+        lines = stream_container(
+            engine.client, engine.project, ns.app, tail=ns.tail, follow=ns.follow
+        )
+        if lines is None:
+            error(f"{ns.app} is not running; deploy it first (pilot-tui deploy {ns.app})")
+            return EXIT_FAILED
+        printed = 0
+        for line in lines:
+            print(line, flush=True)
+            printed += 1
+        if printed >= ns.tail > 0:
+            say(tail_note(ns.tail))
+        return EXIT_OK

@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 return int(ns.handler(ns))
             except PilotError as exc:  # every command's errors end here
-                from pilot_tui.cli.config_cmds import error
+                from pilot_tui.cli.common import error
 
                 error(str(exc))  # its message and hint
                 return exc.exit_code

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from pilot_tui.cli.common import print_json
 from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.errors import EXIT_OK
 from pilot_tui.project import find_project
@@ -18,12 +18,7 @@ def status(ns: argparse.Namespace) -> int:
     sandbox = _sandbox(ns)
     running = sandbox.running()
     if ns.json:
-        print(
-            json.dumps(
-                {n: {"pid": e.pid, "port": e.port, "url": e.url} for n, e in running.items()},
-                indent=2,
-            )
-        )
+        print_json({n: {"pid": e.pid, "port": e.port, "url": e.url} for n, e in running.items()})
     elif not running:
         print("the sandbox emulators are not running (`pilot-tui server up` starts them)")
     for name, emulator in running.items() if not ns.json else ():

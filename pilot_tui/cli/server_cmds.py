@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from pilot_tui.cli.config_cmds import confirm, load_valid, say
+from pilot_tui.cli.common import confirm, load_valid, print_json, say
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from pilot_tui.project import Project
@@ -358,7 +358,7 @@ def status(ns: argparse.Namespace) -> int:
     info["resources"] = resources
     info["up"] = bool(resources) and (server.home != "sandbox" or "aws" in info["sandbox"])
     if ns.json:
-        print(json.dumps(info, indent=2))
+        print_json(info)
         return EXIT_OK
     print(f"home: {server.home}")
     print(

@@ -6,7 +6,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from pilot_tui.cli.config_cmds import error, load, load_valid, print_report
+from pilot_tui.cli.common import error, load, load_valid, print_report
 from pilot_tui.config.document import ConfigRefused
 from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, framed
 from pilot_tui.provision.keys import KEY_NAME

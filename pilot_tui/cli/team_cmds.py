@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from pilot_tui.cli.config_cmds import error, load_valid, say
+from pilot_tui.cli.common import error, load_valid, say
 from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, framed
 from pilot_tui.naming import project_resource
 from pilot_tui.project import Project

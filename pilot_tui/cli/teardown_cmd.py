@@ -8,7 +8,8 @@ import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pilot_tui.cli.config_cmds import confirm, error, not_confirmed, say
+from pilot_tui.cli.common import confirm, error, load_valid, not_confirmed, say
+from pilot_tui.cli.server_cmds import Progress, _make_plan, _run
 from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, framed
 from pilot_tui.runner import Interrupt
 from pilot_tui.teardown import (
@@ -23,7 +24,6 @@ from pilot_tui.teardown import (
 from pilot_tui.teardown import remaining as what_remains
 
 if TYPE_CHECKING:
-    from pilot_tui.cli.server_cmds import Progress
     from pilot_tui.config.schema import PilotConfig
     from pilot_tui.provision.server import Plan, Server
 
@@ -35,18 +35,21 @@ def show(inv: Inventory) -> None:
         print(f"  {STEP_TITLES[step]}:")
         for thing in things:
             print(f"    - {thing.describe()}")
-    if inv.keep:
-        print("Kept (--keep-state): " + ", ".join(f"{t.kind} {t.name}" for t in inv.keep))
-    for line in inv.unowned_lines():
-        print(line)
+    _show_left_alone(inv)
     for problem in inv.problems:
         say(f"warning: {problem}; what is there was not listed")
 
 
+def _show_left_alone(inv: Inventory) -> None:
+    """What is not removed: the state kept by --keep-state, buckets Pilot did not make."""
+    if inv.keep:
+        print("Kept (--keep-state): " + ", ".join(f"{t.kind} {t.name}" for t in inv.keep))
+    for line in inv.unowned_lines():
+        print(line)
+
+
 def destroy(ns: argparse.Namespace) -> int:
     """Everything Pilot made for the project, listed, confirmed once, removed in order."""
-    from pilot_tui.cli.config_cmds import load_valid
-    from pilot_tui.cli.server_cmds import Progress
     from pilot_tui.project import Project
     from pilot_tui.provision.server import Server
 
@@ -87,8 +90,6 @@ def sandbox_stand_in(ns: argparse.Namespace) -> str | None:
 def _destroy(
     ns: argparse.Namespace, server: Server, progress: Progress, interrupt: Interrupt
 ) -> int:
-    from pilot_tui.cli.server_cmds import _make_plan, _run
-
     the_plan, result = _make_plan(server, True, interrupt)
     if result.interrupted:
         return EXIT_INTERRUPTED
@@ -105,7 +106,6 @@ def _destroy(
 def _destroy_on_host(ns: argparse.Namespace, root: Path, config: PilotConfig) -> int:
     """`home = "host"`: no server to provision, but the apps (and any managed ones), their
     containers and the proxy on the team's Docker host, and the deployer, are Pilot's."""
-    from pilot_tui.cli.server_cmds import Progress
     from pilot_tui.deploy.host import connect, target_for
 
     state_dir = root / ".pilot"
@@ -133,15 +133,11 @@ def _confirm_and_remove(
     interrupt: Interrupt,
 ) -> int:
     """Show ``inv``, ask once, remove it in order and say what remains."""
-    from pilot_tui.cli.server_cmds import _run
     from pilot_tui.provision.server import Stage
 
     if not inv.remove:
         print("Nothing to destroy.")
-        if inv.keep:
-            print("Kept (--keep-state): " + ", ".join(f"{t.kind} {t.name}" for t in inv.keep))
-        for line in inv.unowned_lines():
-            print(line)
+        _show_left_alone(inv)
         _stop_sandbox(server)
         return EXIT_OK
     show(inv)
@@ -162,6 +158,23 @@ def _confirm_and_remove(
         server.in_flight if server is not None else dict,
     )
     left = _run(lambda: what_remains(teardown, server), Interrupt())
+    _show_remains(left)
+    if not ok or left.remove:
+        for failure in teardown.failures:
+            say(f"failed: {failure}")
+        say("run `pilot-tui server destroy` again to retry what is left")
+        return EXIT_INTERRUPTED if interrupt.count else EXIT_FAILED
+    _stop_sandbox(server)
+    print(
+        "Everything Pilot made for this project is gone."
+        if server is None
+        else "The Pilot Server is gone."
+    )
+    return EXIT_OK
+
+
+def _show_remains(left: Inventory) -> None:
+    """What a new scan found after the removal: never "nothing" while something is there."""
     if left.remove:
         print(f"What remains ({len(left.remove)}):")
         for thing in left.remove:
@@ -178,18 +191,6 @@ def _confirm_and_remove(
         print(f"  {line}")
     for problem in left.problems:
         say(f"warning: {problem}")
-    if not ok or left.remove:
-        for failure in teardown.failures:
-            say(f"failed: {failure}")
-        say("run `pilot-tui server destroy` again to retry what is left")
-        return EXIT_INTERRUPTED if interrupt.count else EXIT_FAILED
-    _stop_sandbox(server)
-    print(
-        "Everything Pilot made for this project is gone."
-        if server is None
-        else "The Pilot Server is gone."
-    )
-    return EXIT_OK
 
 
 def _stop_sandbox(server: Server | None) -> None:

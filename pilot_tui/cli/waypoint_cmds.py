@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pilot_tui.cli.config_cmds import error, load_valid, say
+from pilot_tui.cli.common import error, load_valid, say
 from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 
 if TYPE_CHECKING:

@@ -1,0 +1,81 @@
+"""`pilot-tui server plan|up|status|destroy|eject|ssh`: the Pilot Server."""
+
+from __future__ import annotations
+
+import argparse
+
+from pilot_tui.cli.commands import Commands, add_actions, add_command, lazy
+
+HANDLERS = "pilot_tui.cli.server_cmds"
+TEARDOWN = "pilot_tui.cli.teardown_cmd"
+TOOLS = "pilot_tui.cli.server_tools"
+
+
+def register(commands: Commands) -> None:
+    server = add_command(
+        commands,
+        "server",
+        "provision the Pilot Server with Terraform",
+        None,
+        "Provision, inspect and remove the Pilot Server. Terraform runs with -json;\n"
+        "its full output is logged under .pilot/logs/. Ctrl+C stops Terraform\n"
+        "gracefully (state saved); a second Ctrl+C forces it.",
+    )
+    srv = add_actions(server, "server_command")
+    p = add_command(srv, "plan", "show what would be created or changed", lazy(HANDLERS, "plan"))
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p = add_command(
+        srv, "up", "plan, confirm, then create or update the server", lazy(HANDLERS, "up")
+    )
+    p.add_argument("--yes", "-y", action="store_true", help="apply without asking")
+    p = add_command(
+        srv,
+        "status",
+        "show the server's address, resources and sandbox",
+        lazy(HANDLERS, "status"),
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = add_command(
+        srv,
+        "destroy",
+        "list everything that will be removed, then remove it",
+        lazy(TEARDOWN, "destroy"),
+    )
+    p.add_argument("--yes", "-y", action="store_true", help="destroy without asking")
+    p.add_argument(
+        "--keep-state",
+        action="store_true",
+        help="keep the state bucket and lock table ([state] backend)",
+    )
+    _register_tools(srv)
+
+
+def _register_tools(srv: Commands) -> None:
+    """`server eject` and `server ssh`: the server's templates and shell, yours to use."""
+    p = add_command(
+        srv,
+        "eject",
+        "copy the Terraform templates into the project; you own them",
+        lazy(TOOLS, "eject"),
+        "Copy the server's Terraform templates into the project (default: infra/) and\n"
+        "record it as terraform.templates in pilot.toml; Pilot renders your copy from\n"
+        "then on.",
+    )
+    p.add_argument(
+        "--to",
+        default="infra",
+        metavar="DIR",
+        help="folder for the templates, relative to pilot.toml (default: infra)",
+    )
+    p = add_command(
+        srv,
+        "ssh",
+        "open an SSH session on the Pilot Server (with Pilot's key)",
+        lazy(TOOLS, "ssh"),
+    )
+    p.add_argument(
+        "command",
+        nargs=argparse.REMAINDER,
+        metavar="-- COMMAND",
+        help="a command to run instead of a shell",
+    )

@@ -1,0 +1,55 @@
+"""`pilot-tui secrets set|list`: an app's secret values in .pilot/secrets/APP.env (0600);
+pilot.toml only names them."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+
+from pilot_tui.cli.common import error, load_app, say
+from pilot_tui.deploy import secrets
+from pilot_tui.errors import EXIT_INVALID, EXIT_OK
+from pilot_tui.project import Project
+
+
+def secrets_set(ns: argparse.Namespace) -> int:
+    found = load_app(ns)
+    if found is None:
+        return EXIT_INVALID
+    pf, _, app = found
+    if sys.stdin.isatty():
+        value = getpass.getpass(f"{ns.name} for {ns.app} (not echoed): ")
+    else:  # bytes as given (no newline translation); only the final newline is dropped
+        try:
+            value = sys.stdin.buffer.read().decode("utf-8").removesuffix("\n")
+        except UnicodeDecodeError as exc:
+            error(f"the value on stdin is not UTF-8 text (byte {exc.start}): nothing stored")
+            return EXIT_INVALID
+    if not value:
+        error("empty value: nothing stored")
+        return EXIT_INVALID
+    path = secrets.store(Project(pf.path).state_dir, ns.app, ns.name, value)
+    say(f"stored {ns.name} for {ns.app} in {path} (0600)")
+    if ns.name not in app.secrets:
+        say(
+            f"note: apps.{ns.app}.secrets does not list {ns.name}; add it so deploys pass "
+            f"it: pilot-tui config set apps.{ns.app}.secrets "
+            f"'{json.dumps([*app.secrets, ns.name])}'"
+        )
+    return EXIT_OK
+
+
+def secrets_list(ns: argparse.Namespace) -> int:
+    found = load_app(ns)
+    if found is None:
+        return EXIT_INVALID
+    pf, _, app = found
+    stored = secrets.read_file(secrets.secrets_file(Project(pf.path).state_dir, ns.app))
+    for name in sorted(set(app.secrets) | set(stored)):
+        where = "environment" if name in os.environ else ("stored" if name in stored else "MISSING")
+        listed = "" if name in app.secrets else "  (not in apps.secrets: not passed)"
+        print(f"{name:24} {where}{listed}")
+    return EXIT_OK

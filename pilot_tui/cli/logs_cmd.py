@@ -5,16 +5,18 @@ Cloud Logging), polled through their target (deploy.app_logs); and the note both
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from pilot_tui.cli.config_cmds import say
+from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.errors import EXIT_OK, framed
 from pilot_tui.project import Project
 
 POLL_SECONDS = 2.0
 
 
-def print_logs(project: Project, config: Any, app: Any, *, tail: int, follow: bool) -> int:
+def print_logs(
+    project: Project, config: PilotConfig, app: AppSettings, *, tail: int, follow: bool
+) -> int:
     """The app's recent log lines from its cloud; with ``follow``, new ones until Ctrl+C."""
     from pilot_tui.deploy.app_logs import Follower
 

@@ -37,7 +37,7 @@ class Aws:
     session: boto3.Session
     endpoint: str | None = None
 
-    def client(self, service: str, **options: Any) -> Any:
+    def client(self, service: str, **options: object) -> Any:
         # Any service by name: the stubs type only a literal one, so the caller names its type.
         make: Callable[..., Any] = self.session.client
         return make(service, endpoint_url=self.endpoint, **options)

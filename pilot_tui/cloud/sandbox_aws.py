@@ -41,7 +41,7 @@ def _patch_lambda() -> None:
     DockerModel._DockerModel__docker_client = None  # type: ignore[attr-defined]
     original = LambdaResponse._get_param
 
-    def get_param(self: LambdaResponse, name: str, if_none: Any = None) -> Any:
+    def get_param(self: LambdaResponse, name: str, if_none: object = None) -> Any:
         value = original(self, name, if_none)
         if name == "qualifier" and value is if_none:
             value = (

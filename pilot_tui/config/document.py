@@ -83,7 +83,7 @@ class ProjectFile:
         return lookup(_plain(dataclasses.asdict(checked.config)), path)
 
     # -- writing -------------------------------------------------------------------
-    def with_value(self, key: str, value: Any) -> str:
+    def with_value(self, key: str, value: object) -> str:
         """The file text with ``key`` set to ``value``; nothing else changes."""
         return set_in_text(self.text, key, value)
 
@@ -125,7 +125,7 @@ def with_newlines(text: str, newline: str) -> str:
     return lf if newline == "\n" else lf.replace("\n", newline)
 
 
-def set_in_text(text: str, key: str, value: Any, *, starter: bool = False) -> str:
+def set_in_text(text: str, key: str, value: object, *, starter: bool = False) -> str:
     """``text`` with ``key`` set to ``value``; comments, order and layout are kept.
 
     ``starter``: the text is laid out like Pilot's starter file (`init`): a commented-out

@@ -15,6 +15,7 @@ import hashlib
 import io
 import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -315,7 +316,7 @@ class LambdaFunction:
         reason = live.get("StateReason") or live.get("LastUpdateStatusReason") or state
         return TargetStatus(f"unhealthy ({reason})", url, detail)
 
-    def logs(self, *, since: float | None = None, limit: int = 200) -> Any:
+    def logs(self, *, since: float | None = None, limit: int = 200) -> Iterator[LogLine]:
         args: dict[str, Any] = {"logGroupName": self.log_group, "limit": min(limit, 10000)}
         if since is not None:
             args["startTime"] = int(since * 1000)

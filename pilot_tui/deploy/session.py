@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TypedDict, Unpack
 
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.deploy import secrets
@@ -14,9 +14,6 @@ from pilot_tui.deploy.context import CancelToken
 from pilot_tui.deploy.engine import Deployer, needs_docker
 from pilot_tui.deploy.events import Emit
 from pilot_tui.project import Project
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
 
 
 class DeployerOptions(TypedDict, total=False):

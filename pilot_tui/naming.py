@@ -9,6 +9,8 @@ changes what the deployer may touch, so every maker and every policy reads them 
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 # The tag every AWS resource Pilot makes carries (value: project.name). Where AWS cannot
 # scope a policy by name (security groups, distributions, load balancers), the deployer's
 # policy allows only resources with this tag, and writing it only while creating them.
@@ -21,7 +23,14 @@ SECRET_ID_MAX = 255  # Secret Manager's limit on secret ids
 GCP_ACCOUNT_MAX = 30  # IAM's limit on service account ids
 
 
-def project_tags(project: str) -> list[dict[str, str]]:
+class Tag(TypedDict):
+    """One AWS tag, in the Key/Value form (what the boto3 stubs call TagTypeDef)."""
+
+    Key: str
+    Value: str
+
+
+def project_tags(project: str) -> list[Tag]:
     """The tags of a resource Pilot makes, in the Key/Value form most AWS APIs take."""
     return [{"Key": PROJECT_TAG, "Value": project}]
 

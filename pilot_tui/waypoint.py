@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.config.schema import AppSettings, PilotConfig, StaticBuild
 from pilot_tui.deploy.targets import target_for
 from pilot_tui.deploy.targets.base import WaypointApp, WaypointUse
 from pilot_tui.errors import EXIT_INVALID, PilotError
@@ -49,7 +50,7 @@ def dockerfile_name(app: str) -> str:
     return f"waypoint-{app}.Dockerfile"
 
 
-def _value(value: Any) -> str:
+def _value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -76,7 +77,7 @@ def _use(plugin: str, settings: dict[str, Any], indent: str) -> list[str]:
     return lines
 
 
-def _generated(app: Any, root: Path, out: Export) -> dict[str, Any] | None:
+def _generated(app: AppSettings, root: Path, out: Export) -> dict[str, Any] | None:
     """The docker builder's settings for a Dockerfile Pilot generates (written beside
     waypoint.hcl, named from the project's root); None when Pilot would not generate one."""
     from pilot_tui.deploy import build as builder
@@ -90,13 +91,13 @@ def _generated(app: Any, root: Path, out: Export) -> dict[str, Any] | None:
     name = dockerfile_name(app.name)
     out.files[name] = HEADER + recipe.generated
     settings: dict[str, Any] = {"dockerfile": f"${{path.project}}/{name}"}
-    if app.build.kind == "static":  # served from its output folder, built or as it is
+    if isinstance(app.build, StaticBuild):  # served from its output folder, built or as it is
         settings["context"] = f"${{path.app}}/{app.build.output}"
     if recipe.builder is not None:
         out.notes.append(
             f"app {app.name!r}: run `{recipe.builder.command}` in {app.path}/ "
             "before `waypoint up`: Waypoint builds from its output "
-            f"{app.build.output}/"
+            f"{recipe.builder.output}/"
         )
     return settings
 
@@ -105,7 +106,7 @@ def _plugin(use: WaypointUse, indent: str) -> list[str]:
     return _use(use.plugin, use.settings, indent)
 
 
-def _build(app: Any, plan: WaypointApp, root: Path, out: Export) -> list[str]:
+def _build(app: AppSettings, plan: WaypointApp, root: Path, out: Export) -> list[str]:
     build = app.build
     if build.kind == "buildpacks":
         lines = _use("pack", {"builder": build.builder}, "    ")
@@ -135,7 +136,7 @@ def _build(app: Any, plan: WaypointApp, root: Path, out: Export) -> list[str]:
     return lines
 
 
-def _config(app: Any, plan: WaypointApp, project: str, out: Export) -> list[str]:
+def _config(app: AppSettings, plan: WaypointApp, project: str, out: Export) -> list[str]:
     """The app's env vars, and its secrets as references (never a value)."""
     entries = [f"      {json.dumps(k)} = {_value(v)}" for k, v in sorted(app.env.items())]
     secrets = sorted(set(app.secrets))
@@ -156,7 +157,7 @@ def _config(app: Any, plan: WaypointApp, project: str, out: Export) -> list[str]
     return ["", "  config {", "    env = {", *entries, "    }", "  }"]
 
 
-def export(config: Any, root: Path, only: str | None = None) -> Export:
+def export(config: PilotConfig, root: Path, only: str | None = None) -> Export:
     """waypoint.hcl for the apps (or the one named ``only``). A WaypointError when nothing
     can be exported."""
     project = config.project.name

@@ -21,13 +21,13 @@ from pilot_tui import exposure, prices
 from pilot_tui.config.document import ConfigChanged, ConfigRefused, ProjectFile
 from pilot_tui.config.regions import AWS_REGIONS, GCP_REGIONS
 from pilot_tui.config.schema import default_size
-from pilot_tui.questions import QUESTIONS, check_answer, to_value
+from pilot_tui.questions import QUESTIONS, Question, check_answer, to_value
 from pilot_tui.screens.failures import worker_failure
 from pilot_tui.screens.footer import PilotFooter
 from pilot_tui.screens.ordered_keys import TextInput
 
 
-def _question(key: str):  # noqa: ANN202 - a Question
+def _question(key: str) -> Question:
     return next(q for q in QUESTIONS if q.key == key)
 
 

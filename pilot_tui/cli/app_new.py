@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from pathlib import Path
 
 from pilot_tui.app_questions import (
     QUESTIONS,
@@ -16,6 +16,7 @@ from pilot_tui.app_questions import (
     detected_build,
     problem_for,
 )
+from pilot_tui.apps import Detected
 from pilot_tui.cli.common import error, load_valid
 from pilot_tui.cli.invocation import pilot_command
 from pilot_tui.config.schema import STATIC_TARGETS
@@ -77,7 +78,7 @@ def run(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _default_target(home: str, detected: Any) -> str:
+def _default_target(home: str, detected: Detected | None) -> str:
     targets = TARGETS.get(home, ("server",))
     if detected is not None and detected.static:
         static = [t for t in targets if t in STATIC_TARGETS]
@@ -88,7 +89,7 @@ def _default_target(home: str, detected: Any) -> str:
 
 
 def _ask(
-    text: str, root: Any, home: str, taken: set[str], answers: dict[str, str]
+    text: str, root: Path, home: str, taken: set[str], answers: dict[str, str]
 ) -> dict[str, str] | None:
     import questionary
 

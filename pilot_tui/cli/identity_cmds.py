@@ -5,14 +5,26 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Protocol
 
 from pilot_tui.cli.common import error, load_valid
+from pilot_tui.config.schema import PilotConfig
 from pilot_tui.errors import EXIT_INVALID, EXIT_OK
 from pilot_tui.project import Project
 
 
-def _deployer(ns: argparse.Namespace) -> tuple[Any, Any, Project] | None:
+class Deployer(Protocol):
+    """What these commands ask of either cloud's deployer (identity_aws, identity_gcp)."""
+
+    def ensure(self) -> str: ...
+
+    def rotate(self, keys_dir: Path) -> str: ...
+
+    def remove(self, keys_dir: Path) -> None: ...
+
+
+def _deployer(ns: argparse.Namespace) -> tuple[Deployer, PilotConfig, Project] | None:
     """(the cloud's deployer, the config, the project), or None after saying why."""
     loaded = load_valid(ns)
     if loaded is None:

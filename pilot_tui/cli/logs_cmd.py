@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
 
 from pilot_tui.cli.common import error, load_app, say
 from pilot_tui.cli.deploy_cmds import deployer
+from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, framed
 from pilot_tui.project import Project
 
 POLL_SECONDS = 2.0
 
 
-def print_logs(project: Project, config: Any, app: Any, *, tail: int, follow: bool) -> int:
+def print_logs(
+    project: Project, config: PilotConfig, app: AppSettings, *, tail: int, follow: bool
+) -> int:
     """The app's recent log lines from its cloud; with ``follow``, new ones until Ctrl+C."""
     from pilot_tui.deploy.app_logs import Follower
 

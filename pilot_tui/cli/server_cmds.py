@@ -216,7 +216,7 @@ def _ask_allowed_cidrs(server: Server) -> PilotConfig:
         return checked.config
 
 
-def _show_plan(plan: Plan, server: Server, out: Callable[[str], Any]) -> None:
+def _show_plan(plan: Plan, server: Server, out: Callable[[str], None]) -> None:
     out(_table(plan))
     if not plan.destroy:
         out(server.estimate().text())

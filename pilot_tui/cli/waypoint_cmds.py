@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pilot_tui.cli.common import error, load_valid, say
+from pilot_tui.config.schema import PilotConfig
 from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def waypoint_export(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def waypoint_up(engine_config: Any, root: Any, names: list[str]) -> int:
+def waypoint_up(engine_config: PilotConfig, root: Path, names: list[str]) -> int:
     """`deploy` with server.engine = "waypoint": `waypoint up` per app, streamed."""
     import asyncio
     import shutil

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TypeVar
 
 from pilot_tui import redact
 from pilot_tui.cloud.errors import CloudError
@@ -60,7 +60,10 @@ def aws_call(what: str, hide: str = "", error: type[Exception] = CloudError) -> 
         raise converted(what, exc, error=error) from exc
 
 
-def unless(codes: tuple[str, ...], call: Callable[..., Any], **args: Any) -> Any:
+Answer = TypeVar("Answer")
+
+
+def unless(codes: tuple[str, ...], call: Callable[..., Answer], **args: object) -> Answer | None:
     """call(**args), or None when AWS answers with one of ``codes`` (usually: not there)."""
     from botocore.exceptions import ClientError
 

@@ -10,13 +10,19 @@ the deployer when one was made. The libraries are imported only when a client is
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pilot_tui import redact
 from pilot_tui.cloud.gcp_api import Transport, authorized_transport, key_path
 from pilot_tui.cloud.sandbox import ACCESS_KEY, SECRET_KEY, Sandbox
+from pilot_tui.config.schema import PilotConfig
+
+if TYPE_CHECKING:
+    import boto3
+    from google.cloud import storage
 
 Role = Literal["admin", "deployer"]
 # The deployers' keys in .pilot/keys/ (0600), written by identity_aws / identity_gcp.
@@ -28,11 +34,13 @@ GCP_KEY_FILE = "gcp-deployer.json"
 class Aws:
     """A boto3 session and where its clients go: the sandbox's local AWS API, or AWS (None)."""
 
-    session: Any  # boto3.Session
+    session: boto3.Session
     endpoint: str | None = None
 
-    def client(self, service: str, **options: Any) -> Any:
-        return self.session.client(service, endpoint_url=self.endpoint, **options)
+    def client(self, service: str, **options: object) -> Any:
+        # Any service by name: the stubs type only a literal one, so the caller names its type.
+        make: Callable[..., Any] = self.session.client
+        return make(service, endpoint_url=self.endpoint, **options)
 
 
 # -- AWS ---------------------------------------------------------------------------------
@@ -53,7 +61,7 @@ def profile_aws(profile: str | None, region: str, endpoint: str | None = None) -
     return Aws(boto3.Session(profile_name=profile, region_name=region), endpoint)
 
 
-def deployer_aws(config: Any, state_dir: Path) -> Aws:
+def deployer_aws(config: PilotConfig, state_dir: Path) -> Aws:
     """What deploys use: the deployer's key when `pilot-tui deployer create` made one, else
     the profile in pilot.toml (your own credentials)."""
     key_file = state_dir / "keys" / AWS_KEY_FILE
@@ -73,7 +81,7 @@ def deployer_aws(config: Any, state_dir: Path) -> Aws:
 
 
 def project_aws(
-    config: Any, state_dir: Path, *, sandbox: bool, start: bool = True, role: Role = "admin"
+    config: PilotConfig, state_dir: Path, *, sandbox: bool, start: bool = True, role: Role = "admin"
 ) -> Aws | None:
     """The project's AWS: in the sandbox its emulator, started when ``start`` (else None
     when it is not running: nothing to talk to); elsewhere the admin's profile or, for
@@ -90,7 +98,7 @@ def project_aws(
 
 
 # -- Google Cloud Storage ----------------------------------------------------------------
-def emulator_gcs(url: str, project: str = "sandbox") -> Any:
+def emulator_gcs(url: str, project: str = "sandbox") -> storage.Client:
     """A google-cloud-storage client for the GCS emulator (it takes no credentials)."""
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
@@ -100,7 +108,7 @@ def emulator_gcs(url: str, project: str = "sandbox") -> Any:
     )
 
 
-def key_gcs(project: str | None, key_file: str | Path | None) -> Any:
+def key_gcs(project: str | None, key_file: str | Path | None) -> storage.Client:
     """A google-cloud-storage client with a service-account key file, else the default
     credentials (Application Default Credentials)."""
     from google.cloud import storage
@@ -111,14 +119,14 @@ def key_gcs(project: str | None, key_file: str | Path | None) -> Any:
 
 
 def project_gcs(
-    config: Any,
+    config: PilotConfig,
     state_dir: Path,
     root: Path,
     *,
     sandbox: bool,
     start: bool = True,
     role: Role = "admin",
-) -> Any | None:
+) -> storage.Client | None:
     """The project's google-cloud-storage client: the emulator in the sandbox (None when it
     is not running and not ``start``), else the deployer's key for ``role="deployer"``
     when setup made one, else gcp.credentials' key file, else the default ones."""
@@ -135,7 +143,7 @@ def project_gcs(
 
 
 # -- Google APIs -------------------------------------------------------------------------
-def gcp_deploy_key(config: Any, root: Path, state_dir: Path | None = None) -> str | None:
+def gcp_deploy_key(config: PilotConfig, root: Path, state_dir: Path | None = None) -> str | None:
     """The key file GCP deploys use: the deployer's when setup made one, else
     gcp.credentials (None: Application Default Credentials). The deployer's private key is
     registered with redact so it is masked should anything echo it."""
@@ -152,7 +160,7 @@ def gcp_deploy_key(config: Any, root: Path, state_dir: Path | None = None) -> st
     return str(key)
 
 
-def google_transport(config: Any, root: Path, *, role: Role = "deployer") -> Transport:
+def google_transport(config: PilotConfig, root: Path, *, role: Role = "deployer") -> Transport:
     """A gcp_api.Transport on gcp.project: as the deployer (its key when setup made one) or
     the admin (gcp.credentials; unset: Application Default Credentials)."""
     key = (

@@ -19,6 +19,7 @@ from typing import Any
 
 from pilot_tui.cloud import aws_errors
 from pilot_tui.cloud.clients import emulator_aws, emulator_gcs, key_gcs, profile_aws
+from pilot_tui.config.schema import PilotConfig
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,7 @@ class Row:
     message: str
 
 
-def credential_report(cfg: Any, home: str, project_root: Path) -> list[Row]:
+def credential_report(cfg: PilotConfig, home: str, project_root: Path) -> list[Row]:
     """Everything found on this machine, each checked live; in the sandbox, the emulators
     (started if needed) stand in for the clouds. Used by the CLI and the app alike."""
     rows: list[Row] = []

@@ -12,10 +12,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pilot_tui import redact
 from pilot_tui.cloud.errors import CloudError
+
+if TYPE_CHECKING:
+    import requests
+    from google.auth.credentials import Credentials
 
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 TIMEOUT = 60  # seconds per HTTP request
@@ -75,7 +79,7 @@ def key_path(credentials: str | None, root: Path) -> str | None:
     return str((root / Path(credentials).expanduser()).resolve())
 
 
-def google_credentials(credentials_path: str | None) -> Any:
+def google_credentials(credentials_path: str | None) -> Credentials:
     """Credentials with the cloud-platform scope: the key file, else the default ones."""
     import google.auth
     from google.auth.exceptions import DefaultCredentialsError
@@ -93,7 +97,7 @@ def google_credentials(credentials_path: str | None) -> Any:
         raise CloudError(f"Google credentials ({where}): {exc}") from exc
 
 
-def session_transport(session: Any, project: str) -> Transport:
+def session_transport(session: requests.Session, project: str | None) -> Transport:
     """A Transport over a requests-like session (an AuthorizedSession in production). The
     current access token is registered with redact, so it is masked should an answer ever
     echo it; it never reaches a message otherwise (it travels only in a header)."""
@@ -123,7 +127,7 @@ def session_transport(session: Any, project: str) -> Transport:
     return send
 
 
-def authorized_transport(credentials_path: str | None, project: str) -> Transport:
+def authorized_transport(credentials_path: str | None, project: str | None) -> Transport:
     """The real sender: google-auth credentials in an AuthorizedSession (tokens refreshed
     as needed). ``project`` names the GCP project in connection errors."""
     from google.auth.transport.requests import AuthorizedSession

@@ -23,7 +23,7 @@ def patch_moto() -> None:
 
     original = Instance.prep_nics
 
-    def prep_nics(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def prep_nics(self: Instance, *args: Any, **kwargs: Any) -> Any:
         result = original(self, *args, **kwargs)
         primary = getattr(self, "nics", {}).get(0)
         if not self.security_groups and primary is not None:
@@ -41,7 +41,7 @@ def _patch_lambda() -> None:
     DockerModel._DockerModel__docker_client = None  # type: ignore[attr-defined]
     original = LambdaResponse._get_param
 
-    def get_param(self: Any, name: str, if_none: Any = None) -> Any:
+    def get_param(self: LambdaResponse, name: str, if_none: object = None) -> Any:
         value = original(self, name, if_none)
         if name == "qualifier" and value is if_none:
             value = (

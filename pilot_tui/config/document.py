@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path as FsPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pilot_tui.config.keys import KeyError_, lookup, parse_key, resolve_apps
 from pilot_tui.config.locate import Path
@@ -20,6 +20,9 @@ from pilot_tui.config.problems import Report
 from pilot_tui.config.validate import Checked, check_text
 from pilot_tui.errors import EXIT_INVALID, PilotError
 from pilot_tui.fsutil import atomic_write
+
+if TYPE_CHECKING:
+    from tomlkit.items import InlineTable
 
 
 class ConfigRefused(PilotError):
@@ -80,7 +83,7 @@ class ProjectFile:
         return lookup(_plain(dataclasses.asdict(checked.config)), path)
 
     # -- writing -------------------------------------------------------------------
-    def with_value(self, key: str, value: Any) -> str:
+    def with_value(self, key: str, value: object) -> str:
         """The file text with ``key`` set to ``value``; nothing else changes."""
         return set_in_text(self.text, key, value)
 
@@ -122,7 +125,7 @@ def with_newlines(text: str, newline: str) -> str:
     return lf if newline == "\n" else lf.replace("\n", newline)
 
 
-def set_in_text(text: str, key: str, value: Any, *, starter: bool = False) -> str:
+def set_in_text(text: str, key: str, value: object, *, starter: bool = False) -> str:
     """``text`` with ``key`` set to ``value``; comments, order and layout are kept.
 
     ``starter``: the text is laid out like Pilot's starter file (`init`): a commented-out
@@ -187,7 +190,7 @@ def _uncomment_example(text: str, path: Path) -> str:
     return text
 
 
-def _align_comment(table: Any, key: str) -> None:
+def _align_comment(table: object, key: str) -> None:
     """Start the inline comment of ``key`` in the starter's comment column (one space after
     a longer value), as `init` writes it."""
     from tomlkit.items import Table
@@ -212,7 +215,7 @@ def _align_comment(table: Any, key: str) -> None:
             item.trivia.comment_ws = " " * max(1, COMMENT_COLUMN - code)
 
 
-def _padded(table: Any) -> bool:
+def _padded(table: object) -> bool:
     """Whether ``table`` is an inline table written with a space before its ``}``."""
     from tomlkit.items import InlineTable, Whitespace
 
@@ -222,7 +225,7 @@ def _padded(table: Any) -> bool:
     return key is None and isinstance(last, Whitespace) and last.s == " "
 
 
-def _pad(table: Any) -> None:
+def _pad(table: InlineTable) -> None:
     """Put the space back before ``}``: tomlkit adds a key after it (`{ a = 1, b = 2}`)."""
     from tomlkit.items import Whitespace
 
@@ -248,7 +251,7 @@ def remove_from_text(text: str, key: str) -> str:
 _REMOVED = object()
 
 
-def _check_edit(old_text: str, new_text: str, key: str, path: Path, value: Any) -> None:
+def _check_edit(old_text: str, new_text: str, key: str, path: Path, value: object) -> None:
     """Refuse an edit that changed more than ``key``: the data must differ only there, and
     every comment line must survive as its own line. A guard against layout surprises in the
     TOML writer; the user's file is never written when it trips."""
@@ -316,7 +319,7 @@ def _container(doc: Any, path: Path, *, create: bool) -> Any:
     return node
 
 
-def _styled(old: Any, value: Any) -> Any:
+def _styled(old: object, value: object) -> object:
     """Keep a string's quoting style (literal 'x' stays literal) when replacing it."""
     import tomlkit
     from tomlkit.items import String, StringType

@@ -5,6 +5,7 @@ Editors with TOML support (Taplo, Even Better TOML) use it for completion and ch
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pilot_tui import __version__
@@ -53,7 +54,7 @@ def _field(info: FieldInfo) -> dict[str, Any]:
     return out
 
 
-def _shape(shape: Shape, meta: dict[str, Any]) -> dict[str, Any]:
+def _shape(shape: Shape, meta: Mapping[str, object]) -> dict[str, Any]:
     kind = shape.kind
     if kind == "table":
         return _table(shape.table)  # type: ignore[arg-type]

@@ -65,7 +65,7 @@ def resolve_apps(parts: list[str | int], data: dict[str, Any]) -> Path:
     return tuple(parts)
 
 
-def lookup(data: Any, path: Path) -> Any:
+def lookup(data: object, path: Path) -> Any:
     """The value at ``path``; KeyError_ names the first part that is missing."""
     node = data
     for n, part in enumerate(path):

@@ -35,7 +35,7 @@ DockerAccess = Literal["ssh", "mtls"]
 Engine = Literal["pilot", "waypoint"]
 
 
-def setting(default: Any = None, doc: str = "", **meta: Any) -> Any:
+def setting(default: object = None, doc: str = "", **meta: object) -> Any:
     """A dataclass field with documentation; mutable defaults are copied per instance."""
     meta["doc"] = doc
     if isinstance(default, list | dict):
@@ -45,7 +45,7 @@ def setting(default: Any = None, doc: str = "", **meta: Any) -> Any:
     return field(default=default, metadata=meta)
 
 
-def required(doc: str, **meta: Any) -> Any:
+def required(doc: str, **meta: object) -> Any:
     """A field the user must write."""
     meta["doc"] = doc
     meta["required"] = True

@@ -97,7 +97,7 @@ def dotted(path: Path, data: dict[str, Any] | None) -> str:
     return out or "(file)"
 
 
-def _app_label(apps: Any, index: int) -> str | None:
+def _app_label(apps: object, index: int) -> str | None:
     if not isinstance(apps, list) or index >= len(apps) or not isinstance(apps[index], dict):
         return None
     name = apps[index].get("name")
@@ -107,7 +107,7 @@ def _app_label(apps: Any, index: int) -> str | None:
     return name if names.count(name) == 1 else None
 
 
-def _child(node: Any, part: str | int) -> Any:
+def _child(node: object, part: str | int) -> object:
     if isinstance(part, int):
         return node[part] if isinstance(node, list) and part < len(node) else None
     return node.get(part) if isinstance(node, dict) else None

@@ -247,7 +247,7 @@ def _quoted(value: str) -> str:
     return f'"{value}"' if len(value) <= 40 else f'"{value[:37]}..."'
 
 
-def _show(value: Any) -> str:
+def _show(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -261,6 +261,6 @@ def _article(noun: str) -> str:
     return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
 
 
-def _got(expected: str, value: Any) -> str:
+def _got(expected: str, value: object) -> str:
     shown = _show(value)
     return f"expected {expected}, got {toml_type_name(value)}" + (f" {shown}" if shown else "")

@@ -15,8 +15,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from pilot_tui.config.schema import PilotConfig
 from pilot_tui.deploy import history
 from pilot_tui.deploy.host import sandbox_docker_url
 
@@ -44,7 +44,7 @@ class Address:
         return f" at {self.text()}" if self.url else f" ({self.text()})" if self.simulated else ""
 
 
-def for_app(config: Any, cloud_url: str, local: Callable[[], str] | None = None) -> Address:
+def for_app(config: PilotConfig, cloud_url: str, local: Callable[[], str] | None = None) -> Address:
     """What to show for an app of a managed target deployed where it says (``cloud_url``).
     In the sandbox, ``local`` finds where the app answers on this machine (a static site's
     bucket on its emulator); without one nothing does (Lambda, ECS: the emulator runs no
@@ -55,7 +55,7 @@ def for_app(config: Any, cloud_url: str, local: Callable[[], str] | None = None)
 
 
 def placed(
-    config: Any, release: history.Release, local: Callable[[], str] | None = None
+    config: PilotConfig, release: history.Release, local: Callable[[], str] | None = None
 ) -> history.Release:
     """``release`` (its ``url`` as the target reported it) with the address shown for it:
     ``url`` is what answers, ``simulated_url`` what the sandbox made up."""

@@ -6,32 +6,36 @@ every secret value the project holds (not only those a deploy in this process re
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pilot_tui import redact
+from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy import secrets
 from pilot_tui.deploy.context import ProjectContext
 from pilot_tui.deploy.targets import target_for
 from pilot_tui.deploy.targets.base import LogLine, NoLogs
 from pilot_tui.deploy.targets.docker_host.target import docker_host_name
 
+if TYPE_CHECKING:
+    from docker import DockerClient
+
 __all__ = ["Follower", "LogLine", "NoLogs", "docker_host_name", "poll", "source_name"]
 
 
-def source_name(config: Any, app: Any) -> str:
+def source_name(config: PilotConfig, app: AppSettings) -> str:
     """Where ``app``'s log lines come from, for the log pane and `logs`."""
     return target_for(app).log_source(config)
 
 
 def poll(
-    config: Any,
+    config: PilotConfig,
     state_dir: Path,
     root: Path,
-    app: Any,
+    app: AppSettings,
     *,
     since: float | None = None,
     limit: int = 200,
-    client: Any = None,
+    client: DockerClient | None = None,
 ) -> list[LogLine]:
     """The app's lines after ``since`` (all recent ones when None), oldest first. ``client``
     is the Docker host's, needed only for apps that run on it."""
@@ -47,13 +51,13 @@ class Follower:
 
     def __init__(
         self,
-        config: Any,
+        config: PilotConfig,
         state_dir: Path,
         root: Path,
-        app: Any,
+        app: AppSettings,
         *,
         limit: int = 200,
-        client: Any = None,
+        client: DockerClient | None = None,
     ) -> None:
         self.config, self.state_dir, self.root, self.app = config, state_dir, root, app
         secrets.register_project(state_dir, config)  # a fresh process masks what a deploy would

@@ -5,12 +5,18 @@ the engine pushes with a short-lived OAuth access token (docker_login)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pilot_tui import redact
 from pilot_tui.cloud.gcp_api import ApiRequest, Transport, gone_ok, wait_operation
 from pilot_tui.cloud.gcp_resources import REGISTRY_API, ensure_repository, repositories_url
+from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.naming import project_resource
+
+if TYPE_CHECKING:
+    from google.auth.credentials import Credentials
+
+    from pilot_tui.deploy.registry import Registry
 
 USERNAME = "oauth2accesstoken"  # what Artifact Registry expects with an access token
 
@@ -42,7 +48,7 @@ def delete_images(
     return True
 
 
-def access_token(credentials: Any) -> str:
+def access_token(credentials: Credentials) -> str:
     """A fresh OAuth access token from google-auth ``credentials`` (about an hour), masked
     in every log from now on."""
     from google.auth.transport.requests import Request
@@ -71,7 +77,7 @@ def ensure_registry(
     region: str,
     project: str,
     app: str,
-) -> Any:
+) -> Registry:
     """The ready-to-push registry.Registry for ``app``: the repository ensured, a token
     fetched."""
     from pilot_tui.deploy.registry import Registry
@@ -81,7 +87,7 @@ def ensure_registry(
     return Registry(host, f"{gcp_project}/{project_resource(project)}/{app}", user, token)
 
 
-def registry_for(config: Any, root: Path, app: Any) -> Any:
+def registry_for(config: PilotConfig, root: Path, app: AppSettings) -> Registry:
     """ensure_registry with pilot.toml's gcp settings (what managed_deploy calls)."""
     from pilot_tui.cloud.clients import gcp_deploy_key, google_transport
     from pilot_tui.deploy.targets.managed import TargetError

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy import history
 from pilot_tui.deploy.events import Event, Timer
 from pilot_tui.deploy.host import DockerTarget
@@ -73,7 +74,7 @@ class RunLog(Protocol):
 class Context(Protocol):
     """What every target operation may use: the project, and the Docker host when open."""
 
-    config: Any  # PilotConfig
+    config: PilotConfig
     state_dir: Path
     root: Path
     client: Any  # the Docker host's SDK client; None when no host was opened
@@ -96,11 +97,11 @@ class DeployContext(Context, Protocol):
         """The Docker host; raises DeployError when this deploy did not open one."""
         ...
 
-    def environment(self, app: Any) -> dict[str, str]:
+    def environment(self, app: AppSettings) -> dict[str, str]:
         """The app's env and its secrets' values; raises DeployError when one is missing."""
         ...
 
-    def build(self, log: RunLog, app: Any) -> tuple[str, str]:
+    def build(self, log: RunLog, app: AppSettings) -> tuple[str, str]:
         """(image id, tag) of the app's image on the Docker host; raises DeployError."""
         ...
 
@@ -117,7 +118,7 @@ class DeployContext(Context, Protocol):
 class ProjectContext:
     """A Context without an engine: for status, logs and destroy from the CLI or a screen."""
 
-    config: Any  # PilotConfig
+    config: PilotConfig
     state_dir: Path
     root: Path
     client: Any = None

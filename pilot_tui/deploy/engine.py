@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pilot_tui import redact
+from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy import build as builder
 from pilot_tui.deploy import history, secrets
 from pilot_tui.deploy.context import (
@@ -46,7 +47,7 @@ from pilot_tui.fsutil import ensure_private_dir
 __all__ = ["Cancelled", "DeployError", "Deployer", "git_commit", "needs_docker"]
 
 
-def needs_docker(app: Any) -> bool:
+def needs_docker(app: AppSettings) -> bool:
     """Whether deploying ``app`` talks to the Docker host (static sites on managed targets
     go straight to their bucket unless a build command must run first, and a zip Lambda
     to the function)."""
@@ -60,7 +61,7 @@ class Deployer:
 
     client: Any  # None when only static sites on managed targets are deployed
     target: DockerTarget | None
-    config: Any  # PilotConfig
+    config: PilotConfig
     state_dir: Path
     root: Path
     emit: Emit
@@ -80,7 +81,7 @@ class Deployer:
     def project(self) -> str:
         return str(self.config.project.name)
 
-    def app(self, name: str) -> Any:
+    def app(self, name: str) -> AppSettings:
         app = self.config.app(name)
         if app is None:
             known = ", ".join(a.name for a in self.config.apps) or "none yet"
@@ -118,14 +119,14 @@ class Deployer:
             except SharedHistoryError as exc:
                 _shared_note(log, name, exc)
 
-    def environment(self, app: Any) -> dict[str, str]:
+    def environment(self, app: AppSettings) -> dict[str, str]:
         try:
             values = secrets.resolve(self.state_dir, app.name, app.secrets)
         except secrets.SecretsError as exc:
             raise DeployError("deploy", str(exc)) from exc
         return {**app.env, **values}
 
-    def build(self, log: RunLog, app: Any) -> tuple[str, str]:
+    def build(self, log: RunLog, app: AppSettings) -> tuple[str, str]:
         timer = Timer()
         try:
             recipe = builder.recipe_for(app, self.root, private_paths(self.root, self.config))
@@ -191,9 +192,9 @@ def _shared_note(log: RunLog, name: str, exc: SharedHistoryError) -> None:
     log.line("release", name)(f"warning: release history not shared: {exc}")
 
 
-def _redacted(event: Any) -> Any:
+def _redacted(event: Event) -> Event:
     """The event with its text masked (a failure's message may quote what the app printed)."""
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     for each in dataclasses.fields(event):
         value = getattr(event, each.name)
         if isinstance(value, str):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.config.schema import PilotConfig
 from pilot_tui.errors import PilotError
 from pilot_tui.provision.keys import KEY_NAME
 from pilot_tui.provision.remote import ssh_options
@@ -88,7 +89,7 @@ def parse_host(url: str, state_dir: Path) -> DockerTarget:
     raise HostError(f"{url}: expected ssh://user@host, unix:///path or tcps://host:2376 (TLS)")
 
 
-def target_for(config: Any, state_dir: Path, saved: dict[str, Any]) -> DockerTarget:
+def target_for(config: PilotConfig, state_dir: Path, saved: dict[str, Any]) -> DockerTarget:
     """The engine this project deploys to (``saved`` is the server's record in .pilot)."""
     home = config.server.home
     if home == "host":

@@ -13,9 +13,12 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pilot_tui.errors import PilotError
+
+if TYPE_CHECKING:
+    from docker import DockerClient
 
 
 class LockHeld(PilotError):
@@ -51,7 +54,7 @@ def holder() -> str:
     return f"{user}@{socket.gethostname()} (pid {os.getpid()})"
 
 
-def acquire(client: Any, project: str, app: str, image: str, *, wait: float = 0.0) -> Lock:
+def acquire(client: DockerClient, project: str, app: str, image: str, *, wait: float = 0.0) -> Lock:
     """Take the lock, waiting up to ``wait`` seconds for a holder to finish."""
     from docker.errors import APIError
 
@@ -71,7 +74,7 @@ def acquire(client: Any, project: str, app: str, image: str, *, wait: float = 0.
                     "pilot.lock.since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 },
             )
-            return Lock(name, container.id)
+            return Lock(name, str(container.id))  # a created container has its id
         except APIError as exc:
             if exc.status_code != 409:
                 raise
@@ -81,7 +84,7 @@ def acquire(client: Any, project: str, app: str, image: str, *, wait: float = 0.
         time.sleep(0.5)
 
 
-def current(client: Any, name: str) -> tuple[str, str]:
+def current(client: DockerClient, name: str) -> tuple[str, str]:
     """(holder, since) of the lock ``name``, or ("nobody", "-") when it is free."""
     from docker.errors import NotFound
 
@@ -92,14 +95,14 @@ def current(client: Any, name: str) -> tuple[str, str]:
     return labels.get("pilot.lock.holder", "unknown"), labels.get("pilot.lock.since", "?")
 
 
-def release(client: Any, lock: Lock) -> None:
+def release(client: DockerClient, lock: Lock) -> None:
     from docker.errors import NotFound
 
     with contextlib.suppress(NotFound):  # broken by a teammate: nothing to give back
         client.containers.get(lock.container_id).remove(force=True)
 
 
-def break_lock(client: Any, project: str, app: str) -> bool:
+def break_lock(client: DockerClient, project: str, app: str) -> bool:
     """Remove a (stale) lock; True when there was one."""
     from docker.errors import NotFound
 

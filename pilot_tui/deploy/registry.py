@@ -16,12 +16,16 @@ import base64
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pilot_tui import redact
 from pilot_tui.cloud.aws_errors import converted
 from pilot_tui.errors import PilotError
 from pilot_tui.naming import project_tags
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+    from mypy_boto3_ecr import ECRClient
 
 REGISTRY_OVERRIDE = "PILOT_REGISTRY"
 
@@ -51,7 +55,7 @@ def _host(found: str) -> str:
     return os.environ.get(REGISTRY_OVERRIDE) or found.removeprefix("https://")
 
 
-def ecr_registry(ecr: Any, repository: str, project: str) -> Registry:
+def ecr_registry(ecr: ECRClient, repository: str, project: str) -> Registry:
     """The ECR repository ``repository`` (created, scanned on push, when missing) and a token
     for it. ``ecr`` is a boto3 ECR client."""
     from botocore.exceptions import ClientError
@@ -73,7 +77,7 @@ def ecr_registry(ecr: Any, repository: str, project: str) -> Registry:
     return Registry(_host(data["proxyEndpoint"]), repository, user, password)
 
 
-def delete_ecr_repository(ecr: Any, repository: str) -> bool:
+def delete_ecr_repository(ecr: ECRClient, repository: str) -> bool:
     """Delete the repository and its images; False when there was none."""
     try:
         ecr.delete_repository(repositoryName=repository, force=True)
@@ -83,7 +87,7 @@ def delete_ecr_repository(ecr: Any, repository: str) -> bool:
 
 
 def push(
-    client: Any, image_id: str, registry: Registry, tag: str, say: Callable[[str], None]
+    client: DockerClient, image_id: str, registry: Registry, tag: str, say: Callable[[str], None]
 ) -> str:
     """Tag ``image_id`` into the registry and push it; the pushed reference by digest
     (host/repository@sha256:...), which is what targets should run."""

@@ -6,24 +6,35 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, Unpack
 
+from pilot_tui.config.schema import PilotConfig
 from pilot_tui.deploy import secrets
+from pilot_tui.deploy.context import CancelToken
 from pilot_tui.deploy.engine import Deployer, needs_docker
 from pilot_tui.deploy.events import Emit
 from pilot_tui.project import Project
 
 
+class DeployerOptions(TypedDict, total=False):
+    """What a caller may set on the Deployer (engine.Deployer's fields of the same names)."""
+
+    lock_wait: float
+    drain: float
+    settle: float
+    cancel: CancelToken
+
+
 @contextlib.contextmanager
 def open_deployer(
     project_file: Path,
-    config: Any,
+    config: PilotConfig,
     emit: Emit,
     *,
     apps: list[str] | None = None,
     share: bool = True,
     warn: Callable[[str], None] = lambda text: None,
-    **options: Any,
+    **options: Unpack[DeployerOptions],
 ) -> Iterator[Deployer]:
     """A Deployer whose Docker host stays connected while it is used. The host is not opened
     when every app in ``apps`` is a static site on a managed target. With ``share``, the

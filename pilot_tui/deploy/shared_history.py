@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pilot_tui.cloud import aws_errors, clients
+from pilot_tui.config.schema import PilotConfig
 from pilot_tui.deploy import history
 from pilot_tui.errors import PilotError
 
@@ -107,7 +108,7 @@ class SharedHistory:
             ) from exc
 
 
-def shared_history(config: Any, state_dir: Path, root: Path) -> SharedHistory | None:
+def shared_history(config: PilotConfig, state_dir: Path, root: Path) -> SharedHistory | None:
     """The bucket copy for this project, or None with local state; SharedHistoryError when
     the client cannot even be made (a missing profile, unreadable key file)."""
     try:
@@ -120,7 +121,7 @@ def shared_history(config: Any, state_dir: Path, root: Path) -> SharedHistory | 
         ) from exc
 
 
-def _client_for(config: Any, state_dir: Path, root: Path) -> SharedHistory | None:
+def _client_for(config: PilotConfig, state_dir: Path, root: Path) -> SharedHistory | None:
     from pilot_tui.provision.backends import bucket_name, ensure_gcs, ensure_s3, lock_table
 
     kind = config.state.backend

@@ -16,9 +16,9 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pilot_tui.apps import program_language
+from pilot_tui.config.schema import PilotConfig
 from pilot_tui.project import STATE_DIR
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn"})
@@ -56,7 +56,7 @@ def program_source(path: str) -> Skipped | None:
     )
 
 
-def private_paths(root: Path, config: Any = None) -> frozenset[Path]:
+def private_paths(root: Path, config: PilotConfig | None = None) -> frozenset[Path]:
     """Paths of this project that never ship: its state directory, and the service-account
     key gcp.credentials names (resolved like the clients do, relative to ``root``)."""
     found = {(root / STATE_DIR).resolve()}
@@ -130,7 +130,8 @@ def collect(
             path = Path(entry.path)
             if (not hidden and entry.name.startswith(".")) or _never(path, folder, never):
                 continue
-            ignored = matcher is not None and bool(matcher.matches(rel))
+            # docker matches str paths itself (its stub says PathLike, a Path would fail)
+            ignored = matcher is not None and bool(matcher.matches(rel))  # type: ignore[arg-type]
             is_dir = entry.is_dir(follow_symlinks=False)  # a link never counts as a folder
             source = None if programs or is_dir else program_source(rel)
             if source is not None:

@@ -11,13 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pilot_tui import naming
 from pilot_tui.cloud import aws_errors
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.errors import PilotError
 from pilot_tui.project import STATE_DIR
+
+if TYPE_CHECKING:
+    from google.cloud import storage
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 STATE_KEY = "pilot/server.tfstate"
 
@@ -56,7 +62,9 @@ def lock_table(cfg: PilotConfig) -> str:
 # -- S3 ------------------------------------------------------------------------------------
 
 
-def ensure_s3(client: Any, dynamodb: Any, bucket: str, table: str, region: str) -> list[str]:
+def ensure_s3(
+    client: S3Client, dynamodb: DynamoDBClient, bucket: str, table: str, region: str
+) -> list[str]:
     """Create or repair the S3 state bucket and lock table; what was done, for the log."""
     from botocore.exceptions import ClientError
 
@@ -102,10 +110,10 @@ def ensure_s3(client: Any, dynamodb: Any, bucket: str, table: str, region: str) 
     return done
 
 
-def remove_s3_bucket(client: Any, bucket: str) -> str:
+def remove_s3_bucket(client: S3Client, bucket: str) -> str:
     """Empty the versioned state bucket (every version and delete marker) and delete it."""
     for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket):
-        gone = [
+        gone: list[ObjectIdentifierTypeDef] = [
             {"Key": o["Key"], "VersionId": o["VersionId"]}
             for o in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
         ]
@@ -117,7 +125,7 @@ def remove_s3_bucket(client: Any, bucket: str) -> str:
     return f"deleted state bucket {bucket}"
 
 
-def remove_lock_table(dynamodb: Any, table: str) -> str:
+def remove_lock_table(dynamodb: DynamoDBClient, table: str) -> str:
     dynamodb.delete_table(TableName=table)
     return f"deleted lock table {table}"
 
@@ -153,7 +161,7 @@ def s3_backend(bucket: str, table: str, region: str, sandbox_url: str | None = N
 # -- GCS -----------------------------------------------------------------------------------
 
 
-def ensure_gcs(client: Any, bucket: str, location: str) -> list[str]:
+def ensure_gcs(client: storage.Client, bucket: str, location: str) -> list[str]:
     """Create or repair the GCS state bucket (versioned, uniform access)."""
     from google.api_core.exceptions import NotFound
 
@@ -232,7 +240,7 @@ def prepare_backend(
     return gcs_backend(bucket)
 
 
-def remove_gcs(client: Any, bucket: str) -> str:
+def remove_gcs(client: storage.Client, bucket: str) -> str:
     """Delete the GCS state bucket with every object version in it."""
     for blob in client.list_blobs(bucket, versions=True):
         blob.delete()

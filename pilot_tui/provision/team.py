@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.config.schema import PilotConfig
 from pilot_tui.errors import EXIT_INVALID, PilotError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 from pilot_tui.provision.keys import KEY_NAME
@@ -122,7 +123,7 @@ def server_from(record: dict[str, Any]) -> Server:
     )
 
 
-def host_record(config: Any) -> dict[str, Any]:
+def host_record(config: PilotConfig) -> dict[str, Any]:
     """A `home = "host"` project's Docker host as a server record: teammates reach it over
     SSH like a provisioned server (their key in its user's authorized_keys)."""
     url = config.server.host or ""
@@ -143,18 +144,18 @@ def host_record(config: Any) -> dict[str, Any]:
     }
 
 
-def team_record(config: Any, saved: dict[str, Any]) -> dict[str, Any]:
+def team_record(config: PilotConfig, saved: dict[str, Any]) -> dict[str, Any]:
     """The server teammates share: the provisioned one (``saved``, .pilot/outputs), or the
     Docker host pilot.toml names."""
     return host_record(config) if config.server.home == "host" else saved
 
 
-def invite_text(config: Any, record: dict[str, Any], known_hosts: str, name: str) -> str:
+def invite_text(config: PilotConfig, record: dict[str, Any], known_hosts: str, name: str) -> str:
     """The invite: TOML with the project, the server record and its host keys. No secrets."""
     server = server_from(record)
     host_keys = [line for line in known_hosts.splitlines() if line.strip()]
     state = {"backend": config.state.backend, "bucket": config.state.bucket or ""}
-    body = {
+    body: dict[str, dict[str, Any]] = {
         "invite": {
             "project": config.project.name,
             "teammate": name,

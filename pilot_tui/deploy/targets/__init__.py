@@ -7,13 +7,12 @@ lazily, so importing one kind's module does not import every cloud's."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
 
-from pilot_tui.config.schema import TARGET_KINDS
+from pilot_tui.config.schema import TARGET_KINDS, AppSettings
 from pilot_tui.deploy.targets.base import Target
 
 
-def registry() -> dict[str, Callable[[Any], Target]]:
+def registry() -> dict[str, Callable[[AppSettings], Target]]:
     """Each target kind -> the class that implements it."""
     from pilot_tui.deploy.targets.cloud_run.target import CloudRun
     from pilot_tui.deploy.targets.docker_host.target import DockerHost
@@ -22,7 +21,7 @@ def registry() -> dict[str, Callable[[Any], Target]]:
     from pilot_tui.deploy.targets.lambda_.target import Lambda
     from pilot_tui.deploy.targets.s3_site.target import S3CloudFront
 
-    table: dict[str, Callable[[Any], Target]] = {
+    table: dict[str, Callable[[AppSettings], Target]] = {
         DockerHost.kind: DockerHost,
         Lambda.kind: Lambda,
         Ecs.kind: Ecs,
@@ -34,13 +33,13 @@ def registry() -> dict[str, Callable[[Any], Target]]:
     return table
 
 
-def target_for(app: Any) -> Target:
+def target_for(app: AppSettings) -> Target:
     """The Target for ``app`` (an AppSettings), chosen by its target.kind: the one place
     anything looks at the kind."""
     return registry()[app.target.kind](app)
 
 
-def on_docker_host(apps: Iterable[Any]) -> list[str]:
+def on_docker_host(apps: Iterable[AppSettings]) -> list[str]:
     """The names of the apps that run on the Docker host (status, logs and destroy of
     these need it open)."""
     return [app.name for app in apps if target_for(app).on_docker_host]

@@ -9,11 +9,23 @@ line (docs/adding-a-target.md).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
+from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy import addresses, history
 from pilot_tui.deploy.context import Context, DeployContext, RunLog, Say
 from pilot_tui.errors import PilotError
+
+Settings = TypeVar("Settings")
+
+
+def target_settings(app: AppSettings, kind: type[Settings]) -> Settings:
+    """``app.target`` as the settings class of the kind serving it (the registry chose that
+    kind by target.kind, so only a wrong registry line fails here)."""
+    target = app.target
+    if not isinstance(target, kind):
+        raise TypeError(f"app {app.name!r}: target {target.kind!r} is not a {kind.__name__}")
+    return target
 
 
 class NoLogs(PilotError):
@@ -78,7 +90,7 @@ class Target(Protocol):
     on_docker_host: ClassVar[bool]
     has_logs: ClassVar[bool]  # whether the app writes log lines of its own (a site does not)
 
-    app: Any  # AppSettings
+    app: AppSettings
 
     def needs_docker(self) -> bool:
         """Whether deploying the app talks to the Docker host (to build, or to run it)."""
@@ -104,11 +116,11 @@ class Target(Protocol):
         redacted; raises NoLogs when the kind has none."""
         ...
 
-    def log_source(self, config: Any) -> str:
+    def log_source(self, config: PilotConfig) -> str:
         """Where the app's log lines come from, in a person's words."""
         ...
 
-    def destroy_question(self, config: Any) -> str:
+    def destroy_question(self, config: PilotConfig) -> str:
         """What `app destroy` asks before removing the app."""
         ...
 
@@ -117,7 +129,7 @@ class Target(Protocol):
         was removed, one line each, also said through ``say``."""
         ...
 
-    def waypoint(self, config: Any) -> WaypointApp:
+    def waypoint(self, config: PilotConfig) -> WaypointApp:
         """The app as Waypoint's plugins would deploy it (waypoint.py writes waypoint.hcl)."""
         ...
 

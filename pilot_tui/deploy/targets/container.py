@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy import addresses, history
 from pilot_tui.deploy.context import Context, DeployContext, RunLog, Say
 from pilot_tui.deploy.registry import REGISTRY_OVERRIDE, Registry, ecr_registry
@@ -30,13 +31,13 @@ from pilot_tui.deploy.targets.managed_flow import deploy_managed, rollback_manag
 from pilot_tui.naming import resource_name
 
 
-def ecr_registry_for(ctx: Context, app: Any) -> Registry:
+def ecr_registry_for(ctx: Context, app: AppSettings) -> Registry:
     """The app's ECR repository (Lambda and ECS images), with a fresh login."""
     name = resource_name(ctx.project, app.name)
     return ecr_registry(aws_clients(ctx.config, ctx.state_dir)("ecr"), name, ctx.project)
 
 
-def refuse_unreachable_ecr(config: Any, app: Any, hint: str = "") -> None:
+def refuse_unreachable_ecr(config: PilotConfig, app: AppSettings, hint: str = "") -> None:
     """In the sandbox, moto's ECR answers with a registry host that does not resolve, so an
     image could be built but never pushed: say so before the build (as Cloud Run is refused
     when its target opens), unless PILOT_REGISTRY names a local registry to push to."""
@@ -52,7 +53,7 @@ def refuse_unreachable_ecr(config: Any, app: Any, hint: str = "") -> None:
     )
 
 
-def delete_ecr_images(ctx: Context, app: Any) -> str | None:
+def delete_ecr_images(ctx: Context, app: AppSettings) -> str | None:
     """Delete the ECR repository Pilot pushed the app's images to; what was deleted."""
     from pilot_tui.deploy.registry import delete_ecr_repository
 
@@ -62,7 +63,7 @@ def delete_ecr_images(ctx: Context, app: Any) -> str | None:
     return None
 
 
-def waypoint_ecr(config: Any, app: Any) -> WaypointUse:
+def waypoint_ecr(config: PilotConfig, app: AppSettings) -> WaypointUse:
     """Waypoint's registry stanza for an image in the app's ECR repository."""
     repository = resource_name(config.project.name, app.name)
     return WaypointUse(
@@ -96,7 +97,7 @@ class ManagedContainer(ABC):
     logs_name: ClassVar[str]  # where its log lines come from, e.g. "CloudWatch Logs"
     made: ClassVar[str]  # what `app destroy` removes, e.g. "function, its URL and logs"
 
-    app: Any  # AppSettings
+    app: AppSettings
 
     @abstractmethod
     def open(self, ctx: Context) -> ManagedTarget:
@@ -112,10 +113,10 @@ class ManagedContainer(ABC):
         """Delete the images Pilot pushed for the app; what was deleted, if anything."""
 
     @abstractmethod
-    def waypoint(self, config: Any) -> WaypointApp:
+    def waypoint(self, config: PilotConfig) -> WaypointApp:
         """The app as Waypoint's plugins would deploy it (see base.Target.waypoint)."""
 
-    def check_registry(self, config: Any) -> None:
+    def check_registry(self, config: PilotConfig) -> None:
         """Refuse, before the build, a deploy whose image could never be pushed."""
         return None
 
@@ -146,10 +147,10 @@ class ManagedContainer(ABC):
     def logs(self, ctx: Context, *, since: float | None, limit: int) -> list[LogLine]:
         return list(self.open(ctx).logs(since=since, limit=limit))
 
-    def log_source(self, config: Any) -> str:
+    def log_source(self, config: PilotConfig) -> str:
         return self.logs_name
 
-    def destroy_question(self, config: Any) -> str:
+    def destroy_question(self, config: PilotConfig) -> str:
         return f"Delete {self.app.name}'s {self.made} on {self.kind}? (history is kept)"
 
     def destroy(self, ctx: Context, say: Say) -> list[str]:

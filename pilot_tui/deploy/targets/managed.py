@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pilot_tui.cloud.errors import CloudError
+from pilot_tui.config.schema import PilotConfig
 from pilot_tui.deploy.context import CancelToken
 from pilot_tui.deploy.targets.base import LogLine
 
@@ -75,7 +76,7 @@ class ManagedTarget(Protocol):
         ...
 
 
-def aws_clients(config: Any, state_dir: Path) -> Callable[..., Any]:
+def aws_clients(config: PilotConfig, state_dir: Path) -> Callable[..., Any]:
     """``make(service, **options)`` -> a boto3 client for deploys: the sandbox's emulator, else
     the deployer's key (`pilot-tui deployer create`), else the profile in pilot.toml."""
     from pilot_tui.cloud import clients

@@ -67,7 +67,7 @@ def _details(rtype: str, after: dict[str, Any], unknown: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def _short(value: Any) -> str:
+def _short(value: object) -> str:
     text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
     return text if len(text) <= 40 else text[:37] + "..."
 

@@ -22,7 +22,9 @@ from pilot_tui.cloud.gcp_api import (
     wait_operation,
 )
 from pilot_tui.cloud.identity_gcp import runtime_account_email
+from pilot_tui.config.schema import AppSettings, CloudRunTarget, PilotConfig
 from pilot_tui.deploy.context import CancelToken
+from pilot_tui.deploy.targets.base import target_settings
 from pilot_tui.deploy.targets.cloud_run.secrets import CloudRunSecrets, SecretRef, secret_env
 from pilot_tui.deploy.targets.managed import (
     LogLine,
@@ -58,7 +60,7 @@ def service_body(
     image: str,
     env: dict[str, str],
     revision: str,
-    settings: Any,
+    settings: CloudRunTarget,
     labels: dict[str, str],
     secrets: Mapping[str, SecretRef] | None = None,
     runtime_account: str | None = None,
@@ -242,7 +244,7 @@ class CloudRunService:
     region: str
     project: str
     app: str
-    settings: Any  # CloudRunTarget
+    settings: CloudRunTarget
     kind: str = "cloud-run"
     cancel: CancelToken = field(default_factory=CancelToken, repr=False)  # the deploy's
     interval: float = 2.0  # seconds between polls of an operation
@@ -366,7 +368,9 @@ class CloudRunService:
         return done
 
 
-def open_cloud_run(config: Any, state_dir: Path, root: Path, app: Any) -> CloudRunService:
+def open_cloud_run(
+    config: PilotConfig, state_dir: Path, root: Path, app: AppSettings
+) -> CloudRunService:
     """The app's service with a transport from gcp.credentials (relative to ``root``) or
     Application Default Credentials."""
     from pilot_tui.cloud.clients import google_transport
@@ -385,6 +389,6 @@ def open_cloud_run(config: Any, state_dir: Path, root: Path, app: Any) -> CloudR
         config.gcp.region,
         config.project.name,
         app.name,
-        app.target,
+        target_settings(app, CloudRunTarget),
         secret_names=tuple(app.secrets),
     )

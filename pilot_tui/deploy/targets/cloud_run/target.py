@@ -3,13 +3,14 @@ Registry, its secrets in Secret Manager."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from pilot_tui.config.schema import CloudRunTarget, PilotConfig
 from pilot_tui.deploy.context import Context
 from pilot_tui.deploy.registry import Registry
-from pilot_tui.deploy.targets.base import WaypointApp, WaypointUse
+from pilot_tui.deploy.targets.base import WaypointApp, WaypointUse, target_settings
 from pilot_tui.deploy.targets.container import ManagedContainer
-from pilot_tui.deploy.targets.managed import ManagedTarget
+from pilot_tui.deploy.targets.managed import ManagedTarget, TargetError
 
 
 class CloudRun(ManagedContainer):
@@ -28,10 +29,10 @@ class CloudRun(ManagedContainer):
         registry: Registry = artifact_registry.registry_for(ctx.config, ctx.root, self.app)
         return registry
 
-    def waypoint(self, config: Any) -> WaypointApp:
+    def waypoint(self, config: PilotConfig) -> WaypointApp:
         from pilot_tui.deploy.artifact_registry import image_path
 
-        t = self.app.target
+        t = target_settings(self.app, CloudRunTarget)
         memory = int(t.memory[:-2]) * (1024 if t.memory.endswith("Gi") else 1)
         image = image_path(
             config.gcp.region,
@@ -59,6 +60,8 @@ class CloudRun(ManagedContainer):
         from pilot_tui.deploy.artifact_registry import delete_images
 
         config, app = ctx.config, self.app
+        if not config.gcp.project:  # open() refused it before: the destroy never gets here
+            raise TargetError(f"app {app.name!r}: Cloud Run needs gcp.project in pilot.toml")
         transport = google_transport(config, ctx.root)
         if delete_images(
             transport, config.gcp.project, config.gcp.region, config.project.name, app.name

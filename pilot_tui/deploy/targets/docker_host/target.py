@@ -8,20 +8,31 @@ import contextlib
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pilot_tui import redact
+from pilot_tui.config.schema import AppSettings, PilotConfig, ServerTarget
 from pilot_tui.deploy import history, lock
 from pilot_tui.deploy.context import Context, DeployContext, DeployError, RunLog, Say
 from pilot_tui.deploy.events import StageFailed, StageFinished, StageStarted
-from pilot_tui.deploy.targets.base import AppStatus, LogLine, NoLogs, WaypointApp, WaypointUse
+from pilot_tui.deploy.targets.base import (
+    AppStatus,
+    LogLine,
+    NoLogs,
+    WaypointApp,
+    WaypointUse,
+    target_settings,
+)
 from pilot_tui.deploy.targets.docker_host import containers, release
 from pilot_tui.naming import resource_name
+
+if TYPE_CHECKING:
+    from docker import DockerClient
 
 DOCKER_HOSTS = {"sandbox": "this machine's Docker", "host": "the Docker host"}
 
 
-def docker_host_name(config: Any) -> str:
+def docker_host_name(config: PilotConfig) -> str:
     """What runs apps of target "server", in a person's words: the sandbox uses this
     machine's Docker and `home = "host"` a host of the team's, not a Pilot Server."""
     return DOCKER_HOSTS.get(config.server.home, "the Pilot Server")
@@ -39,7 +50,7 @@ def parse_docker_line(raw: str) -> LogLine:
 
 
 def container_lines(
-    client: Any, project: str, app: str, *, since: float | None, limit: int
+    client: DockerClient, project: str, app: str, *, since: float | None, limit: int
 ) -> list[LogLine]:
     running = containers.running_containers(client, project, app)
     if not running:
@@ -51,7 +62,7 @@ def container_lines(
 
 
 def stream_container(
-    client: Any, project: str, app: str, *, tail: int, follow: bool
+    client: DockerClient, project: str, app: str, *, tail: int, follow: bool
 ) -> Iterator[str] | None:
     """The app's live container's log lines as they come (`logs --follow`), redacted; None
     when none runs."""
@@ -73,7 +84,7 @@ def _lines(stream: Iterable[bytes]) -> Iterator[str]:
         yield redact.text(pending.decode(errors="replace"))
 
 
-def local_image(config: Any, app: Any) -> WaypointUse:
+def local_image(config: PilotConfig, app: AppSettings) -> WaypointUse:
     """Waypoint's registry stanza for an image kept on the Docker host that built it."""
     image = resource_name(config.project.name, app.name)
     return WaypointUse("docker", {"image": image, "tag": "latest", "local": True})
@@ -85,7 +96,7 @@ class DockerHost:
     on_docker_host: ClassVar[bool] = True
     has_logs: ClassVar[bool] = True
 
-    app: Any
+    app: AppSettings
 
     def needs_docker(self) -> bool:
         return True
@@ -183,8 +194,9 @@ class DockerHost:
         where = containers.address(container)
         if where is None:
             return "unhealthy (not on the private network: redeploy it)"
+        settings = target_settings(app, ServerTarget)
         ok, detail = containers.http_check(
-            proxy, where, live.port or app.target.port, app.target.health_path
+            proxy, where, live.port or settings.port, settings.health_path
         )
         return "healthy" if ok else f"unhealthy ({detail})"
 
@@ -195,15 +207,15 @@ class DockerHost:
             )
         return container_lines(ctx.client, ctx.project, self.app.name, since=since, limit=limit)
 
-    def log_source(self, config: Any) -> str:
+    def log_source(self, config: PilotConfig) -> str:
         return f"its container on {docker_host_name(config)}"
 
-    def destroy_question(self, config: Any) -> str:
+    def destroy_question(self, config: PilotConfig) -> str:
         return f"Stop and remove {self.app.name}'s containers and route? (history is kept)"
 
-    def waypoint(self, config: Any) -> WaypointApp:
+    def waypoint(self, config: PilotConfig) -> WaypointApp:
         return WaypointApp(
-            WaypointUse("docker", {"service_port": self.app.target.port}),
+            WaypointUse("docker", {"service_port": target_settings(self.app, ServerTarget).port}),
             registry=local_image(config, self.app),
         )
 

@@ -66,6 +66,8 @@ class Network(NamedTuple):
 class Balancer:
     """One app's security groups and load balancer in the default VPC."""
 
+    # boto3 clients, untyped here: the stubs' tag shapes differ by service (ELB and EC2 make
+    # Value optional), so naming.project_tags' one Key/Value form would not fit them all.
     ec2: Any
     elbv2: Any
     project: str

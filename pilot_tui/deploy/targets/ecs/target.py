@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from pilot_tui.config.schema import EcsTarget, PilotConfig
 from pilot_tui.deploy.context import Context
 from pilot_tui.deploy.registry import Registry
-from pilot_tui.deploy.targets.base import WaypointApp, WaypointUse
+from pilot_tui.deploy.targets.base import WaypointApp, WaypointUse, target_settings
 from pilot_tui.deploy.targets.container import (
     ManagedContainer,
     delete_ecr_images,
@@ -33,8 +34,8 @@ class Ecs(ManagedContainer):
     def delete_images(self, ctx: Context) -> str | None:
         return delete_ecr_images(ctx, self.app)
 
-    def waypoint(self, config: Any) -> WaypointApp:
-        t = self.app.target
+    def waypoint(self, config: PilotConfig) -> WaypointApp:
+        t = target_settings(self.app, EcsTarget)
         settings = {
             "region": config.aws.region,
             "memory": t.memory,
@@ -48,5 +49,5 @@ class Ecs(ManagedContainer):
             ssm_secrets=True,  # where Pilot keeps an ECS app's secrets
         )
 
-    def check_registry(self, config: Any) -> None:
+    def check_registry(self, config: PilotConfig) -> None:
         refuse_unreachable_ecr(config, self.app)

@@ -11,13 +11,16 @@ import base64
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pilot_tui.cloud.identity_gcp import NEEDS_SETUP
 from pilot_tui.deploy.site_files import Changes, Remote, SiteFile
 from pilot_tui.deploy.targets.gcs_site import cdn as gcs_cdn
 from pilot_tui.deploy.targets.gcs_site.cdn import dns_records
 from pilot_tui.deploy.targets.s3_site.bucket import SiteError
+
+if TYPE_CHECKING:
+    from google.cloud import storage
 
 __all__ = ["GcsSite", "cdn_requests", "dns_records"]
 
@@ -27,7 +30,7 @@ WORKERS = 16
 @dataclass
 class GcsSite:
     emulator: ClassVar[str] = "gcs"  # the sandbox emulator that holds it
-    client: Any  # google.cloud.storage.Client
+    client: storage.Client
     bucket: str
     location: str
     cdn: gcs_cdn.Cdn | None = None  # outside the sandbox: its CDN goes with it on destroy

@@ -20,6 +20,7 @@ from pilot_tui.cloud.gcp_api import (
     gone_ok,
     wait_operation,
 )
+from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy.targets.managed import Say
 
 COMPUTE = "https://www.googleapis.com/compute/v1"
@@ -240,7 +241,7 @@ class Cdn:
         return done
 
 
-def open_cdn(config: Any, root: Path, app: Any, bucket: str) -> Cdn:
+def open_cdn(config: PilotConfig, root: Path, app: AppSettings, bucket: str) -> Cdn:
     """The app's CDN with a transport from gcp.credentials (relative to ``root``) or
     Application Default Credentials. Not for the sandbox: it has no Compute emulator."""
     from pilot_tui.cloud.clients import google_transport

@@ -3,8 +3,9 @@ in the sandbox, whose GCS emulator has no CDN)."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from pilot_tui.config.schema import PilotConfig
 from pilot_tui.deploy.targets.base import WaypointApp, WaypointUse
 from pilot_tui.deploy.targets.docker_host.target import local_image
 from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite
@@ -16,7 +17,7 @@ class GcsCdn(StaticSite):
     kind: ClassVar[str] = "gcs-cdn"
     emulator: ClassVar[str] = GcsSite.emulator
 
-    def waypoint(self, config: Any) -> WaypointApp:
+    def waypoint(self, config: PilotConfig) -> WaypointApp:
         bucket = f"{resource_name(config.project.name, self.app.name)}-site"
         sync = [
             "gcloud",

@@ -15,14 +15,17 @@ import hashlib
 import io
 import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from pilot_tui.cloud import aws_errors
 from pilot_tui.cloud.identity_aws import ensure_execution_role
+from pilot_tui.config.schema import AppSettings, LambdaTarget, PilotConfig
 from pilot_tui.deploy.context import CancelToken
 from pilot_tui.deploy.shippable import Collected, collect
+from pilot_tui.deploy.targets.base import target_settings
 from pilot_tui.deploy.targets.managed import (
     LogLine,
     Revision,
@@ -32,6 +35,11 @@ from pilot_tui.deploy.targets.managed import (
     aws_clients,
 )
 from pilot_tui.naming import PROJECT_TAG, execution_roles, resource_name
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_logs import CloudWatchLogsClient
 
 ALIAS = "live"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # zip's epoch: the same files make the same bytes
@@ -63,7 +71,11 @@ def code_sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
-def _revision(revision: str | None) -> dict[str, str]:
+class _Revision(TypedDict, total=False):
+    RevisionId: str
+
+
+def _revision(revision: str | None) -> _Revision:
     """RevisionId=... when known: Lambda then refuses the call if the function changed since
     it was read (a teammate deploying at the same time)."""
     return {"RevisionId": revision} if revision else {}
@@ -71,12 +83,12 @@ def _revision(revision: str | None) -> dict[str, str]:
 
 @dataclass
 class LambdaFunction:
-    lam: Any  # boto3 clients
-    iam: Any
-    logs_client: Any
+    lam: LambdaClient
+    iam: IAMClient
+    logs_client: CloudWatchLogsClient
     project: str
     app: str
-    settings: Any  # LambdaTarget
+    settings: LambdaTarget
     kind: str = "lambda"
     cancel: CancelToken = field(default_factory=CancelToken, repr=False)  # the deploy's
 
@@ -304,7 +316,7 @@ class LambdaFunction:
         reason = live.get("StateReason") or live.get("LastUpdateStatusReason") or state
         return TargetStatus(f"unhealthy ({reason})", url, detail)
 
-    def logs(self, *, since: float | None = None, limit: int = 200) -> Any:
+    def logs(self, *, since: float | None = None, limit: int = 200) -> Iterator[LogLine]:
         args: dict[str, Any] = {"logGroupName": self.log_group, "limit": min(limit, 10000)}
         if since is not None:
             args["startTime"] = int(since * 1000)
@@ -336,8 +348,15 @@ class LambdaFunction:
         return done
 
 
-def open_lambda(config: Any, state_dir: Path, root: Path, app: Any) -> LambdaFunction:
+def open_lambda(
+    config: PilotConfig, state_dir: Path, root: Path, app: AppSettings
+) -> LambdaFunction:
     make = aws_clients(config, state_dir)
     return LambdaFunction(
-        make("lambda"), make("iam"), make("logs"), config.project.name, app.name, app.target
+        make("lambda"),
+        make("iam"),
+        make("logs"),
+        config.project.name,
+        app.name,
+        target_settings(app, LambdaTarget),
     )

@@ -11,10 +11,13 @@ import io
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pilot_tui.deploy import bases
 from pilot_tui.deploy import build as builder
+
+if TYPE_CHECKING:
+    from docker import DockerClient
 
 ADAPTER_DEFAULT = bases.LAMBDA_ADAPTER.default
 
@@ -36,7 +39,7 @@ def wrapper_dockerfile(app_image: str, adapter: str, port: int, health_path: str
 
 
 def wrap(
-    client: Any,
+    client: DockerClient,
     app_image: str,
     port: int,
     tag: str,

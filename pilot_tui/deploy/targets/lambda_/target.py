@@ -4,11 +4,12 @@ folder (no Docker, no registry)."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from pilot_tui.config.schema import LambdaTarget, PilotConfig
 from pilot_tui.deploy.context import Context, DeployContext, RunLog
 from pilot_tui.deploy.registry import Registry
-from pilot_tui.deploy.targets.base import WaypointApp, WaypointUse
+from pilot_tui.deploy.targets.base import WaypointApp, WaypointUse, target_settings
 from pilot_tui.deploy.targets.container import (
     ManagedContainer,
     delete_ecr_images,
@@ -26,7 +27,7 @@ class Lambda(ManagedContainer):
     made: ClassVar[str] = "function, its URL and logs"
 
     def zipped(self) -> bool:
-        return bool(self.app.target.package == "zip")
+        return bool(target_settings(self.app, LambdaTarget).package == "zip")
 
     def needs_docker(self) -> bool:
         return not self.zipped()
@@ -42,8 +43,8 @@ class Lambda(ManagedContainer):
     def delete_images(self, ctx: Context) -> str | None:
         return delete_ecr_images(ctx, self.app)
 
-    def waypoint(self, config: Any) -> WaypointApp:
-        t = self.app.target
+    def waypoint(self, config: PilotConfig) -> WaypointApp:
+        t = target_settings(self.app, LambdaTarget)
         return WaypointApp(
             WaypointUse(
                 "aws-lambda",
@@ -60,7 +61,7 @@ class Lambda(ManagedContainer):
             ),
         )
 
-    def check_registry(self, config: Any) -> None:
+    def check_registry(self, config: PilotConfig) -> None:
         refuse_unreachable_ecr(config, self.app, ', use target.package = "zip"')
 
     def adapt_image(
@@ -74,7 +75,7 @@ class Lambda(ManagedContainer):
             adapted = wrap(
                 ctx.client,
                 tag,
-                self.app.target.port,
+                target_settings(self.app, LambdaTarget).port,
                 wrapped,
                 log.line("build", self.app.name),
                 ctx.cancel.is_set,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
+from pilot_tui.config.schema import AppSettings
 from pilot_tui.deploy import addresses, history
 from pilot_tui.deploy.context import DeployContext, DeployError, RunLog
 from pilot_tui.deploy.events import Released, StageFailed, StageFinished, StageStarted, Timer
@@ -50,7 +50,9 @@ def _gone(release: history.Release, exc: VersionGone) -> str:
     )
 
 
-def rollback_site(ctx: DeployContext, log: RunLog, app: Any, wanted: str | None) -> history.Release:
+def rollback_site(
+    ctx: DeployContext, log: RunLog, app: AppSettings, wanted: str | None
+) -> history.Release:
     name = app.name
     stage = "release"
     timer = Timer()

@@ -3,8 +3,9 @@ CloudFront; a rollback restores an earlier release's files inside the bucket."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from pilot_tui.config.schema import PilotConfig
 from pilot_tui.deploy.targets.base import WaypointApp, WaypointUse
 from pilot_tui.deploy.targets.docker_host.target import local_image
 from pilot_tui.deploy.targets.s3_site.bucket import S3Site
@@ -16,7 +17,7 @@ class S3CloudFront(StaticSite):
     kind: ClassVar[str] = "s3-cloudfront"
     emulator: ClassVar[str] = S3Site.emulator
 
-    def waypoint(self, config: Any) -> WaypointApp:
+    def waypoint(self, config: PilotConfig) -> WaypointApp:
         bucket = f"{resource_name(config.project.name, self.app.name)}-site"
         sync = ["aws", "s3", "sync", "--delete", ".", f"s3://{bucket}"]
         # An image only if its build is not static (auto): kept where it was built.

@@ -9,6 +9,8 @@ changes what the deployer may touch, so every maker and every policy reads them 
 
 from __future__ import annotations
 
+from pilot_tui.config.schema import EcsTarget, LambdaTarget
+
 # The tag every AWS resource Pilot makes carries (value: project.name). Where AWS cannot
 # scope a policy by name (security groups, distributions, load balancers), the deployer's
 # policy allows only resources with this tag, and writing it only while creating them.
@@ -79,8 +81,12 @@ def deployer_user(project: str) -> str:
 
 
 def execution_roles(project: str) -> dict[str, str]:
-    """The execution roles setup makes (an admin), which deploys may only pass on."""
-    return {"lambda": f"pilot-{project}-lambda"[:64], "ecs": f"pilot-{project}-ecs-exec"[:64]}
+    """The execution roles setup makes (an admin), which deploys may only pass on, by the
+    target kind (the schema's) that runs as each."""
+    return {
+        LambdaTarget.kind: f"pilot-{project}-lambda"[:64],
+        EcsTarget.kind: f"pilot-{project}-ecs-exec"[:64],
+    }
 
 
 def gcp_account_id(project: str, role: str = "deployer") -> str:

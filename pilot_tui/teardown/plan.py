@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.config.schema import CloudRunTarget
 from pilot_tui.naming import deployer_user, resource_name
 from pilot_tui.teardown.remove import Teardown
 from pilot_tui.teardown.scan import Scan
@@ -102,10 +103,10 @@ def _declared(config: Any) -> list[Thing]:
             resource_name(project, app.name),
             "pilot.toml",
             app.name,
-            "cloud-run",
+            CloudRunTarget.kind,
         )
         for app in config.apps
-        if app.target.kind == "cloud-run"
+        if app.target.kind == CloudRunTarget.kind
     ]
     if wants_gcp_deployer(config):
         declared.append(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pilot_tui.cloud.clients import AWS_KEY_FILE, GCP_KEY_FILE
+from pilot_tui.config.schema import GcsCdnTarget
 from pilot_tui.naming import prefix
 from pilot_tui.teardown.finds import Finds, app_of
 from pilot_tui.teardown.scan_aws import AwsClients, AwsScan
@@ -65,7 +66,7 @@ class Scan(Finds):
                 bucket.name,
                 self.named,
                 app_of(self.project, bucket.name, "-site"),
-                "gcs-cdn",
+                GcsCdnTarget.kind,
             )
         if self.gcs_state_bucket:
             from google.api_core.exceptions import NotFound

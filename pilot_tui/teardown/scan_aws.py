@@ -9,10 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pilot_tui.cloud import aws_errors
+from pilot_tui.config.schema import EcsTarget, LambdaTarget, S3CloudFrontTarget
 from pilot_tui.naming import PROJECT_TAG, parameter_path, prefix, project_resource
 from pilot_tui.teardown.finds import Finds, app_of
 from pilot_tui.teardown.things import UNOWNED_BUCKET
 
+# The target kinds (the schema's) whose destroy removes what is found here.
+S3_SITE, LAMBDA, ECS = S3CloudFrontTarget.kind, LambdaTarget.kind, EcsTarget.kind
 AwsClients = Callable[[str], Any]  # service name -> a boto3 client (admin), made once per service
 
 
@@ -85,7 +88,7 @@ class AwsScan:
                     name,
                     self.finds.named,
                     app_of(self.project, name, "-site"),
-                    "s3-cloudfront",
+                    S3_SITE,
                 )
             elif _bucket_tags(s3, name).get("pilot:project") == self.project:
                 self.finds.add("S3 bucket", name, self.finds.tag)  # no target's: swept
@@ -110,7 +113,7 @@ class AwsScan:
                         str(item["Id"]),
                         f"comment {comment!r}",
                         app_of(self.project, bucket, "-site"),
-                        "s3-cloudfront",
+                        S3_SITE,
                     )
 
     def lambda_(self) -> None:
@@ -123,7 +126,7 @@ class AwsScan:
                         name,
                         self.finds.named,
                         app_of(self.project, name),
-                        "lambda",
+                        LAMBDA,
                     )
 
     def ecr(self) -> None:
@@ -140,7 +143,7 @@ class AwsScan:
         cluster = project_resource(self.project)
         clusters = ecs.describe_clusters(clusters=[cluster]).get("clusters", [])
         if any(c.get("status") == "ACTIVE" for c in clusters):
-            self.finds.add("ECS cluster", cluster, f"name {cluster}", target="ecs")
+            self.finds.add("ECS cluster", cluster, f"name {cluster}", target=ECS)
             arns = [
                 a
                 for page in ecs.get_paginator("list_services").paginate(cluster=cluster)
@@ -157,7 +160,7 @@ class AwsScan:
                             name,
                             f"in cluster {cluster}",
                             app_of(self.project, name),
-                            "ecs",
+                            ECS,
                         )
         # Families from the active revisions themselves: a family whose revisions are all
         # deregistered is gone (moto lists it as ACTIVE still).
@@ -169,7 +172,7 @@ class AwsScan:
         families = {a.rsplit("/", 1)[-1].rsplit(":", 1)[0] for a in arns}
         for family in sorted(f for f in families if f.startswith(prefix(self.project))):
             self.finds.add(
-                "ECS task definition", family, self.finds.named, app_of(self.project, family), "ecs"
+                "ECS task definition", family, self.finds.named, app_of(self.project, family), ECS
             )
 
     def balancers(self) -> None:
@@ -188,14 +191,14 @@ class AwsScan:
                     balancer["LoadBalancerName"],
                     f"tag pilot:app={owner}",
                     app_of(self.project, owner),
-                    "ecs",
+                    ECS,
                 )
         for page in elbv2.get_paginator("describe_target_groups").paginate():
             for group in page["TargetGroups"]:
                 name = group["TargetGroupName"]
                 if name.startswith(prefix(self.project)):
                     self.finds.add(
-                        "target group", name, self.finds.named, app_of(self.project, name), "ecs"
+                        "target group", name, self.finds.named, app_of(self.project, name), ECS
                     )
 
     def ec2(self) -> None:
@@ -221,7 +224,7 @@ class AwsScan:
             app = app_of(self.project, name.removesuffix("-lb").removesuffix("-tasks"))
             if app and name.endswith(("-lb", "-tasks")):
                 self.finds.add(
-                    "app security group", f"{group['GroupId']} {name}", self.finds.tag, app, "ecs"
+                    "app security group", f"{group['GroupId']} {name}", self.finds.tag, app, ECS
                 )
             else:
                 self.finds.add("security group", f"{group['GroupId']} {name}", self.finds.tag)
@@ -236,8 +239,8 @@ class AwsScan:
     def logs(self) -> None:
         logs = self.aws("logs")
         for group_prefix, target in (
-            (f"/aws/lambda/{prefix(self.project)}", "lambda"),
-            (f"{parameter_path(self.project)}/", "ecs"),
+            (f"/aws/lambda/{prefix(self.project)}", LAMBDA),
+            (f"{parameter_path(self.project)}/", ECS),
         ):
             for page in logs.get_paginator("describe_log_groups").paginate(
                 logGroupNamePrefix=group_prefix
@@ -257,7 +260,7 @@ class AwsScan:
             for parameter in page["Parameters"]:
                 name = parameter["Name"]
                 app = name.removeprefix(path + "/").split("/")[0]
-                self.finds.add("SSM parameter", name, f"path {path}/", app, "ecs")
+                self.finds.add("SSM parameter", name, f"path {path}/", app, ECS)
 
     def iam(self) -> None:
         iam = self.aws("iam")

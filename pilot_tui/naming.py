@@ -2,7 +2,7 @@
 
 Everything a project makes is named ``pilot-PROJECT`` or ``pilot-PROJECT-APP[-...]`` and,
 on AWS, tagged ``pilot:project = PROJECT``; on Google Cloud it is labelled. The deployer's
-least-privilege policies (cloud/identity_aws.py, cloud/identity_gcp.py) allow only these
+least-privilege policies (cloud/policy_aws.py, cloud/policy_gcp.py) allow only these
 names and this tag, and `pilot-tui destroy` finds leftovers by them: a name changed here
 changes what the deployer may touch, so every maker and every policy reads them from here.
 """

@@ -5,14 +5,17 @@ anything goes (``plan_teardown``), and what a fresh scan still finds after (``re
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pilot_tui.config.schema import CloudRunTarget
+from pilot_tui.config.schema import CloudRunTarget, PilotConfig
 from pilot_tui.naming import deployer_user, resource_name
 from pilot_tui.teardown.remove import Teardown
 from pilot_tui.teardown.scan import Scan
 from pilot_tui.teardown.scan_aws import AwsClients
 from pilot_tui.teardown.things import Inventory, Thing, inventory
+
+if TYPE_CHECKING:
+    from pilot_tui.provision.server import Plan, Server
 
 
 def sandbox_stand_in(home: str) -> str | None:
@@ -29,7 +32,7 @@ def sandbox_stand_in(home: str) -> str | None:
     )
 
 
-def make_scan(config: Any, root: Path) -> Scan:
+def make_scan(config: PilotConfig, root: Path) -> Scan:
     """Where this project's things can be: the sandbox's emulators (never started here: when
     they are stopped, what they held is gone) or the profile / key file in pilot.toml, and
     this machine's Docker in the sandbox. What cannot be reached is a problem, said."""
@@ -69,7 +72,7 @@ def _has_aws_key(state_dir: Path) -> bool:
     return (state_dir / "keys" / AWS_KEY_FILE).is_file()
 
 
-def _aws_clients(config: Any, state_dir: Path, notes: list[str]) -> AwsClients | None:
+def _aws_clients(config: PilotConfig, state_dir: Path, notes: list[str]) -> AwsClients | None:
     """The project's AWS (each service's client made once), or None with a note saying why."""
     from pilot_tui.cloud.clients import project_aws
 
@@ -91,7 +94,7 @@ def _aws_clients(config: Any, state_dir: Path, notes: list[str]) -> AwsClients |
     return aws
 
 
-def _declared(config: Any) -> list[Thing]:
+def _declared(config: PilotConfig) -> list[Thing]:
     """What pilot.toml says may exist where no emulator can list it: Cloud Run services and
     the GCP deployer."""
     from pilot_tui.cloud.identity_gcp import wants_gcp_deployer
@@ -132,7 +135,9 @@ def _local_docker() -> Any:
     return docker.DockerClient(base_url=target.address, timeout=60)
 
 
-async def plan_teardown(server: Any, plan: Any, *, keep_state: bool) -> tuple[Teardown, Inventory]:
+async def plan_teardown(
+    server: Server, plan: Plan, *, keep_state: bool
+) -> tuple[Teardown, Inventory]:
     """What `server destroy` (the CLI, or `d` on the Server screen) lists for a Pilot
     Server: Terraform's planned destroy plus everything the clouds hold for the project."""
     import asyncio
@@ -155,7 +160,7 @@ async def plan_teardown(server: Any, plan: Any, *, keep_state: bool) -> tuple[Te
     )
 
 
-async def remaining(teardown: Teardown, server: Any) -> Inventory:
+async def remaining(teardown: Teardown, server: Server | None) -> Inventory:
     """What a fresh scan still finds (and what Terraform's state still holds)."""
     import asyncio
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from pilot_tui import redact
 from pilot_tui.naming import deployer_user
@@ -16,12 +16,16 @@ from pilot_tui.teardown import aws_leftovers
 from pilot_tui.teardown.scan import Scan
 from pilot_tui.teardown.things import STEP_TITLES, STEPS, Inventory, Say, Thing
 
+if TYPE_CHECKING:
+    from pilot_tui.config.schema import AppSettings, PilotConfig
+    from pilot_tui.provision.server import Plan, Server
+
 
 @dataclass
 class Teardown:
     """One destroy of one project: what to remove it with, and what failed."""
 
-    config: Any  # PilotConfig
+    config: PilotConfig
     root: Path
     scan: Scan
     keep_state: bool = False
@@ -117,10 +121,12 @@ class Teardown:
             from pilot_tui.cloud.identity_gcp import GcpDeployer
 
             def remove_gcp() -> None:
+                gcp_project = self.config.gcp.project
+                # pilot.toml is refused with an app or the server on Google Cloud and no
+                # gcp.project, and only those declare the GCP deployer.
+                assert gcp_project, "a GCP deployer without gcp.project"
                 transport = google_transport(self.config, self.root, role="admin")
-                GcpDeployer(transport, self.config.project.name, self.config.gcp.project).remove(
-                    keys
-                )
+                GcpDeployer(transport, self.config.project.name, gcp_project).remove(keys)
                 say("removed the GCP deployer service account and its keys")
 
             self._try("the GCP deployer", remove_gcp, say)
@@ -164,7 +170,7 @@ class Teardown:
             say(f"removed {thing.name}")
 
 
-def _app_settings(config: Any, name: str, target: str) -> Any:
+def _app_settings(config: PilotConfig, name: str, target: str) -> AppSettings | None:
     """The app as pilot.toml has it when it still runs on ``target``; else an app of that
     name on that target with default settings (enough to find and remove what it left)."""
     from pilot_tui.config import schema
@@ -181,8 +187,8 @@ def _app_settings(config: Any, name: str, target: str) -> Any:
 async def execute(
     teardown: Teardown,
     inv: Inventory,
-    server: Any,
-    plan: Any,
+    server: Server | None,
+    plan: Plan | None,
     say: Say,
     stage: Callable[[str, str], None],
 ) -> bool:
@@ -211,7 +217,9 @@ async def execute(
     return not teardown.failures
 
 
-async def _terraform_destroy(teardown: Teardown, server: Any, plan: Any, say: Say) -> bool:
+async def _terraform_destroy(
+    teardown: Teardown, server: Server | None, plan: Plan | None, say: Say
+) -> bool:
     """Apply the server's destroy plan (when there is one); False when it failed or was
     interrupted, the failure recorded and what a kill may have left said."""
     if server is None or plan is None or not plan.changes:

@@ -2,7 +2,7 @@
 
 Everything a project makes is named ``pilot-PROJECT`` or ``pilot-PROJECT-APP[-...]`` and,
 on AWS, tagged ``pilot:project = PROJECT``; on Google Cloud it is labelled. The deployer's
-least-privilege policies (cloud/identity_aws.py, cloud/identity_gcp.py) allow only these
+least-privilege policies (cloud/policy_aws.py, cloud/policy_gcp.py) allow only these
 names and this tag, and `pilot-tui destroy` finds leftovers by them: a name changed here
 changes what the deployer may touch, so every maker and every policy reads them from here.
 """
@@ -10,6 +10,8 @@ changes what the deployer may touch, so every maker and every policy reads them 
 from __future__ import annotations
 
 from typing import TypedDict
+
+from pilot_tui.config.schema import EcsTarget, LambdaTarget
 
 # The tag every AWS resource Pilot makes carries (value: project.name). Where AWS cannot
 # scope a policy by name (security groups, distributions, load balancers), the deployer's
@@ -88,8 +90,12 @@ def deployer_user(project: str) -> str:
 
 
 def execution_roles(project: str) -> dict[str, str]:
-    """The execution roles setup makes (an admin), which deploys may only pass on."""
-    return {"lambda": f"pilot-{project}-lambda"[:64], "ecs": f"pilot-{project}-ecs-exec"[:64]}
+    """The execution roles setup makes (an admin), which deploys may only pass on, by the
+    target kind (the schema's) that runs as each."""
+    return {
+        LambdaTarget.kind: f"pilot-{project}-lambda"[:64],
+        EcsTarget.kind: f"pilot-{project}-ecs-exec"[:64],
+    }
 
 
 def gcp_account_id(project: str, role: str = "deployer") -> str:

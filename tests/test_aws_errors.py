@@ -55,3 +55,29 @@ def test_unless_turns_the_listed_codes_into_none():
     with pytest.raises(ClientError):
         aws_errors.unless(("NoSuchKey",), gone)
     assert aws_errors.unless((), lambda value: value, value=3) == 3
+
+
+def test_refusal_is_one_line_naming_the_call_and_aws_words_never_a_body():
+    assert aws_errors.refusal(refused("AccessDenied", "not you")) == (
+        "AWS refused PutObject (AccessDenied: not you)"
+    )
+    body = "<?xml version='1.0'?><Error><Code>Expired</Code><Message>old keys</Message></Error>"
+    unparsed = ClientError(
+        {"Error": {"Code": "403", "Message": body}, "ResponseMetadata": {"HTTPStatusCode": 403}},
+        "ListDistributions",
+    )
+    assert aws_errors.refusal(unparsed) == "AWS refused ListDistributions (403 Expired: old keys)"
+    bare = ClientError({"ResponseMetadata": {"HTTPStatusCode": 500}}, "GetFunction")
+    assert aws_errors.refusal(bare) == "AWS refused GetFunction (500)"
+    offline = EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
+    assert aws_errors.refusal(offline).startswith("AWS could not be asked: Could not connect")
+    assert aws_errors.refusal(ValueError("not AWS's")) is None
+
+
+def test_a_google_library_refusal_is_one_line_and_anything_else_none():
+    from google.api_core.exceptions import NotFound
+
+    from pilot_tui.cloud import gcp_api
+
+    assert gcp_api.library_refusal(NotFound("no bucket")) == "Google Cloud refused: 404 no bucket"
+    assert gcp_api.library_refusal(refused("AccessDenied", "no")) is None

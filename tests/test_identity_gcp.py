@@ -1,4 +1,5 @@
-"""The GCP deployer service account (pilot_tui.cloud.identity_gcp).
+"""The GCP deployer service account (pilot_tui.cloud.identity_gcp; its requests: gcp_iam,
+its roles: policy_gcp).
 
 No IAM / Resource Manager emulator exists here (only GCS has one), so requests are checked
 as data and GcpDeployer is driven through FakeIam, a recording fake transport that keeps
@@ -16,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 
 from pilot_tui import naming, redact
-from pilot_tui.cloud import clients
+from pilot_tui.cloud import clients, gcp_iam, policy_gcp
 from pilot_tui.cloud import identity_gcp as ig
 from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, session_transport
 from pilot_tui.cloud.identity_aws import IdentityError
@@ -204,23 +205,23 @@ def test_requests_are_data():
     # cut to IAM's 30 characters, and no trailing "-" left by the cut
     assert naming.gcp_account_id("abcdefghij-klmnopqrstuv") == "pilot-abcdefghij-klmnopqrstuv"
     assert len(naming.gcp_account_id("x" * 40)) == 30
-    create = ig.create_account_request("acme", GCP)
+    create = gcp_iam.create_account_request("acme", GCP)
     assert (create.method, create.url) == ("POST", ACCOUNTS)
     assert create.body["accountId"] == "pilot-acme-deployer"
-    key = ig.create_key_request(GCP, EMAIL)
+    key = gcp_iam.create_key_request(GCP, EMAIL)
     assert (key.method, key.url, key.body) == (
         "POST",
         f"{ACCOUNTS}/{EMAIL}/keys",
         {"privateKeyType": "TYPE_GOOGLE_CREDENTIALS_FILE"},
     )
-    assert ig.list_keys_request(GCP, EMAIL).params == {"keyTypes": "USER_MANAGED"}
+    assert gcp_iam.list_keys_request(GCP, EMAIL).params == {"keyTypes": "USER_MANAGED"}
     assert (
-        ig.delete_key_request(f"projects/{GCP}/serviceAccounts/{EMAIL}/keys/k1").url
+        gcp_iam.delete_key_request(f"projects/{GCP}/serviceAccounts/{EMAIL}/keys/k1").url
         == f"{ACCOUNTS}/{EMAIL}/keys/k1"
     )
-    get = ig.get_policy_request(ig.project_url(GCP))
+    get = gcp_iam.get_policy_request(gcp_iam.project_url(GCP))
     assert (get.method, get.url) == ("POST", f"{PROJECT}:getIamPolicy")
-    put = ig.set_policy_request(ig.project_url(GCP), {"etag": "e0", "bindings": []})
+    put = gcp_iam.set_policy_request(gcp_iam.project_url(GCP), {"etag": "e0", "bindings": []})
     assert (put.url, put.body) == (
         f"{PROJECT}:setIamPolicy",
         {"policy": {"etag": "e0", "bindings": []}},
@@ -228,7 +229,7 @@ def test_requests_are_data():
 
 
 def test_roles_are_what_deploys_need_and_never_owner_or_editor():
-    roles = set(ig.DEPLOYER_ROLES)
+    roles = set(policy_gcp.DEPLOYER_ROLES)
     assert (
         not {
             "roles/owner",
@@ -257,9 +258,9 @@ def test_ensure_is_idempotent_and_keeps_other_bindings_and_the_etag(fake, deploy
             for b in policy["bindings"]
         )
     granted = {b["role"] for b in policy["bindings"] if MEMBER in b["members"]}
-    assert granted == set(ig.DEPLOYER_ROLES)
+    assert granted == set(policy_gcp.DEPLOYER_ROLES)
     assert not any(MEMBER in b["members"] for b in policy["bindings"] if "condition" in b)
-    assert fake.policies[RUNTIME]["bindings"] == [{"role": ig.ACT_AS, "members": [MEMBER]}]
+    assert fake.policies[RUNTIME]["bindings"] == [{"role": policy_gcp.ACT_AS, "members": [MEMBER]}]
 
 
 def test_a_concurrent_policy_change_is_read_again_once(fake, deployer):
@@ -409,7 +410,7 @@ def test_setup_grants_on_the_resources_it_names_not_on_the_project(fake, tmp_pat
         r for r in on_project if r.startswith(("roles/storage.", "roles/artifactregistry."))
     }
     assert "roles/secretmanager.admin" not in on_project
-    assert on_project == set(ig.DEPLOYER_ROLES)
+    assert on_project == set(policy_gcp.DEPLOYER_ROLES)
     secret = f"{SECRETS}/pilot-acme-cloudrun-database-url"
     assert roles_of(f"{REPO}/pilot-acme") == {"roles/artifactregistry.repoAdmin"}
     assert roles_of(secret) == {"roles/secretmanager.admin"}
@@ -426,7 +427,7 @@ def test_setup_grants_on_the_resources_it_names_not_on_the_project(fake, tmp_pat
     # Cloud Run's runtime account is Pilot's own, the deployer may act as it alone, and the
     # default compute account (an editor of the project) is left alone.
     assert RUN_EMAIL in fake.accounts
-    assert roles_of(RUNTIME) == {ig.ACT_AS}
+    assert roles_of(RUNTIME) == {policy_gcp.ACT_AS}
     assert fake.policies[DEFAULT_COMPUTE] == {"etag": "d0"}
     assert not [c for c in fake.calls if DEFAULT_COMPUTE in c.url]
 

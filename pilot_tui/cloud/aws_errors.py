@@ -7,6 +7,7 @@ caught."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -15,6 +16,7 @@ from pilot_tui import redact
 from pilot_tui.cloud.errors import CloudError
 
 MESSAGE_MAX = 300  # of AWS's own message: enough to act on, never a whole echoed document
+REFUSAL_MAX = 400  # of a whole refusal line
 
 
 def code(exc: BaseException) -> str:
@@ -37,6 +39,26 @@ def message(what: str, exc: BaseException, hide: str = "") -> str:
     else:
         text = f"{what}: {type(exc).__name__}: {exc}"
     return redact.text(text.replace(hide, "***") if hide else text)
+
+
+def refusal(exc: BaseException) -> str | None:
+    """One line for a botocore error (None: not one): the call refused, AWS's own code and
+    words, never a response body."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
+        said_code = str(error.get("Code") or status or "no code")
+        said = str(error.get("Message") or "")
+        if said.lstrip().startswith("<"):  # an unparsed XML body: keep its own words
+            found = re.search(r"<Code>([^<]*)</Code>.*?<Message>([^<]*)</Message>", said, re.S)
+            said_code, said = (f"{said_code} {found[1]}", found[2]) if found else (said_code, "")
+        words = f": {said}" if said else ""
+        return redact.text(f"AWS refused {exc.operation_name} ({said_code}{words})")[:REFUSAL_MAX]
+    if isinstance(exc, BotoCoreError):
+        return redact.text(f"AWS could not be asked: {exc}")[:REFUSAL_MAX]
+    return None
 
 
 def converted(

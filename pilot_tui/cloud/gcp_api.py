@@ -71,6 +71,18 @@ def parse_response(request: ApiRequest, status: int, text: str) -> dict[str, Any
     return data if isinstance(data, dict) else {"items": data}
 
 
+def library_refusal(exc: BaseException) -> str | None:
+    """One line for a Google client library's error (google-cloud-storage's; None: not
+    one, or the library is not installed)."""
+    try:
+        from google.api_core.exceptions import GoogleAPIError
+    except ImportError:  # pragma: no cover - only with the gcp extra
+        return None
+    if isinstance(exc, GoogleAPIError):
+        return redact.text(f"Google Cloud refused: {exc}")[:400]
+    return None
+
+
 def key_path(credentials: str | None, root: Path) -> str | None:
     """gcp.credentials resolved like clients.gcs_client does: relative to the project
     root, ~ expanded. None means Application Default Credentials."""

@@ -3,9 +3,9 @@
 AWS: an IAM user `pilot-PROJECT-deployer` whose only policy allows the project's own
 resources: buckets, ECR repositories, the ECS cluster, Lambda functions named pilot-PROJECT-*;
 security groups, load balancers and CloudFront distributions carrying the project tag, which
-it may write only while creating them (tests/test_deployer_policy.py checks the policy with
-cloudsplaining). Its access key is written to .pilot/keys/aws-deployer.json (0600) and never
-printed; rotating makes a new key, stores it, then deletes the old one, so keys never pile up.
+it may write only while creating them (the policy: policy_aws.py). Its access key is
+written to .pilot/keys/aws-deployer.json (0600) and never printed; rotating makes a new key,
+stores it, then deletes the old one, so keys never pile up.
 GCP: the service account lives in identity_gcp.py.
 """
 
@@ -18,17 +18,14 @@ from typing import Any
 
 from pilot_tui.cloud.clients import AWS_KEY_FILE as KEY_FILE
 from pilot_tui.cloud.clients import project_aws
+from pilot_tui.cloud.policy_aws import EXECUTION_POLICIES, aws_policy, execution_secrets_policy
+from pilot_tui.config.schema import EcsTarget, LambdaTarget
 from pilot_tui.errors import PilotError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 from pilot_tui.naming import (
-    PROJECT_TAG,
     deployer_user,
     execution_roles,
-    parameter_path,
-    prefix,
-    project_resource,
     project_tags,
-    state_bucket,
 )
 
 
@@ -38,324 +35,11 @@ class IdentityError(PilotError):
     title = "Deployer identity failed"
 
 
-def aws_policy(project: str, account: str, region: str) -> dict[str, Any]:
-    """Only what deploys need, only on resources named after the project where AWS lets a
-    policy name them. Roles are made at setup, not by deploys: a deployer that could create
-    roles or attach any policy to them could grant itself anything."""
-    names, state = prefix(project), state_bucket(project)
-    arn = f"{region}:{account}"
-    roles = [f"arn:aws:iam::{account}:role/{name}" for name in execution_roles(project).values()]
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "SiteBuckets",
-                "Effect": "Allow",
-                "Action": [
-                    "s3:CreateBucket",
-                    "s3:ListBucket",
-                    "s3:GetObject",
-                    "s3:PutObject",
-                    "s3:DeleteObject",
-                    "s3:PutBucketPolicy",
-                    "s3:GetBucketPolicy",
-                    "s3:PutBucketPublicAccessBlock",
-                    "s3:PutEncryptionConfiguration",
-                    "s3:DeleteBucket",
-                    "s3:PutBucketVersioning",
-                    "s3:GetObjectVersion",
-                    "s3:GetLifecycleConfiguration",
-                    "s3:PutLifecycleConfiguration",
-                    "s3:ListBucketVersions",
-                    "s3:DeleteObjectVersion",
-                    "s3:PutBucketTagging",
-                ],
-                "Resource": [f"arn:aws:s3:::{names}*", f"arn:aws:s3:::{names}*/*"],
-            },
-            {
-                "Sid": "StateAndHistory",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
-                "Resource": [f"arn:aws:s3:::{state}", f"arn:aws:s3:::{state}/*"],
-            },
-            *cdn_statements(project, account),
-            {
-                "Sid": "Images",
-                "Effect": "Allow",
-                "Action": [
-                    "ecr:BatchCheckLayerAvailability",
-                    "ecr:PutImage",
-                    "ecr:InitiateLayerUpload",
-                    "ecr:UploadLayerPart",
-                    "ecr:CompleteLayerUpload",
-                    "ecr:CreateRepository",
-                    "ecr:TagResource",
-                    "ecr:DescribeRepositories",
-                    "ecr:BatchGetImage",
-                    "ecr:GetDownloadUrlForLayer",
-                    "ecr:DeleteRepository",
-                ],
-                "Resource": f"arn:aws:ecr:{arn}:repository/{names}*",
-            },
-            {
-                "Sid": "RegistryLogin",
-                "Effect": "Allow",
-                "Action": "ecr:GetAuthorizationToken",
-                "Resource": "*",
-            },
-            {
-                "Sid": "Functions",
-                "Effect": "Allow",
-                "Action": "lambda:*",
-                "Resource": [
-                    f"arn:aws:lambda:{arn}:function:{names}*",
-                    f"arn:aws:lambda:{arn}:function:{names}*:*",
-                ],
-            },
-            {
-                "Sid": "Services",
-                "Effect": "Allow",
-                "Action": ["ecs:*"],
-                "Resource": [
-                    f"arn:aws:ecs:{arn}:cluster/{project_resource(project)}",
-                    f"arn:aws:ecs:{arn}:service/{project_resource(project)}/*",
-                    f"arn:aws:ecs:{arn}:task-definition/{names}*:*",
-                ],
-            },
-            {
-                "Sid": "TaskDefinitions",
-                "Effect": "Allow",  # these take no resource
-                "Action": [
-                    "ecs:DeregisterTaskDefinition",
-                    "ecs:DescribeTaskDefinition",
-                    "ecs:ListTaskDefinitions",
-                ],
-                "Resource": "*",
-            },
-            {
-                "Sid": "PassExecutionRoles",
-                "Effect": "Allow",
-                "Action": [
-                    "iam:GetRole",
-                    "iam:PassRole",
-                    "iam:ListAttachedRolePolicies",
-                    "iam:GetRolePolicy",
-                ],
-                "Resource": roles,
-            },
-            {
-                "Sid": "OnlyTheExecutionPolicies",
-                "Effect": "Allow",
-                "Action": "iam:AttachRolePolicy",
-                "Resource": roles,
-                "Condition": {"ArnEquals": {"iam:PolicyARN": list(EXECUTION_POLICIES.values())}},
-            },
-            *network_statements(project, arn),
-            {
-                "Sid": "Logs",
-                "Effect": "Allow",
-                "Action": [
-                    "logs:CreateLogGroup",
-                    "logs:FilterLogEvents",
-                    "logs:GetLogEvents",
-                    "logs:PutRetentionPolicy",
-                    "logs:DeleteLogGroup",
-                    "logs:TagResource",
-                    "logs:TagLogGroup",
-                    "logs:DescribeLogGroups",
-                ],
-                "Resource": [
-                    f"arn:aws:logs:{arn}:log-group:{parameter_path(project)}/*",
-                    f"arn:aws:logs:{arn}:log-group:/aws/lambda/{names}*",
-                ],
-            },
-            {
-                "Sid": "Secrets",
-                "Effect": "Allow",
-                "Action": [
-                    "ssm:PutParameter",
-                    "ssm:GetParameter",
-                    "ssm:GetParameters",
-                    "ssm:DeleteParameter",
-                    "ssm:DeleteParameters",
-                    "ssm:AddTagsToResource",
-                    "ssm:GetParametersByPath",
-                ],
-                "Resource": f"arn:aws:ssm:{arn}:parameter{parameter_path(project)}/*",
-            },
-        ],
-    }
-
-
-def _tagged(project: str) -> dict[str, dict[str, Any]]:
-    """The resource is this project's: it carries the project tag."""
-    return {"StringEquals": {f"aws:ResourceTag/{PROJECT_TAG}": project}}
-
-
-def _tagging(project: str) -> dict[str, dict[str, Any]]:
-    """A create (or its tagging) that writes the project tag and no other tag."""
-    return {
-        "StringEquals": {f"aws:RequestTag/{PROJECT_TAG}": project},
-        "ForAllValues:StringEquals": {"aws:TagKeys": [PROJECT_TAG]},
-    }
-
-
-def cdn_statements(project: str, account: str) -> list[dict[str, Any]]:
-    """CloudFront ids are random: distributions are told apart by the project tag, written
-    when one is made (create_distribution_with_tags) and never onto an existing one."""
-    distributions = f"arn:aws:cloudfront::{account}:distribution/*"
-    return [
-        {
-            "Sid": "CdnRead",
-            "Effect": "Allow",
-            "Action": [
-                "cloudfront:ListDistributions",
-                "cloudfront:GetDistribution",
-                "cloudfront:GetDistributionConfig",
-                "cloudfront:ListTagsForResource",
-            ],
-            "Resource": "*",
-        },
-        # A signing setting, touching nothing that exists; AWS offers no way to scope it.
-        {
-            "Sid": "CdnOriginAccess",
-            "Effect": "Allow",
-            "Action": "cloudfront:CreateOriginAccessControl",
-            "Resource": "*",
-        },
-        {
-            "Sid": "CdnCreateTagged",
-            "Effect": "Allow",
-            "Action": ["cloudfront:CreateDistribution", "cloudfront:TagResource"],
-            "Resource": "*",
-            "Condition": _tagging(project),
-        },
-        {
-            "Sid": "CdnOwnDistributions",
-            "Effect": "Allow",
-            "Action": [
-                "cloudfront:UpdateDistribution",
-                "cloudfront:DeleteDistribution",
-                "cloudfront:CreateInvalidation",
-            ],
-            "Resource": distributions,
-            "Condition": _tagged(project),
-        },
-        # CloudFront has no CreateAction key: the Allow above would let an existing
-        # distribution be tagged into the project (and then changed). Not one of ours: no.
-        {
-            "Sid": "CdnNoRetagging",
-            "Effect": "Deny",
-            "Action": ["cloudfront:TagResource", "cloudfront:UntagResource"],
-            "Resource": distributions,
-            "Condition": {"StringNotEquals": {f"aws:ResourceTag/{PROJECT_TAG}": project}},
-        },
-    ]
-
-
-def network_statements(project: str, arn: str) -> list[dict[str, Any]]:
-    """An ECS app's security groups and load balancer (ecs_network.py). Group ids are
-    random and load balancer names may be shortened: both are told apart by the project
-    tag, which may be written only by the call creating them (ec2:CreateAction,
-    elasticloadbalancing:CreateAction), so nothing of anybody else's becomes the project's."""
-    groups, elb = f"arn:aws:ec2:{arn}:security-group/*", f"arn:aws:elasticloadbalancing:{arn}"
-    balancers = [f"{elb}:loadbalancer/app/*", f"{elb}:targetgroup/*", f"{elb}:listener/app/*"]
-    creates = ["CreateLoadBalancer", "CreateTargetGroup", "CreateListener"]
-    return [
-        {
-            "Sid": "NetworkRead",
-            "Effect": "Allow",
-            "Action": [
-                "ec2:DescribeVpcs",
-                "ec2:DescribeSubnets",
-                "ec2:DescribeSecurityGroups",
-                "elasticloadbalancing:Describe*",
-            ],
-            "Resource": "*",
-        },
-        {
-            "Sid": "SecurityGroupCreate",
-            "Effect": "Allow",
-            "Action": "ec2:CreateSecurityGroup",
-            "Resource": groups,
-            "Condition": _tagging(project),
-        },
-        # CreateSecurityGroup is checked on the VPC too; a group changes nothing in it.
-        {
-            "Sid": "SecurityGroupVpc",
-            "Effect": "Allow",
-            "Action": "ec2:CreateSecurityGroup",
-            "Resource": f"arn:aws:ec2:{arn}:vpc/*",
-        },
-        {
-            "Sid": "SecurityGroupTagOnCreate",
-            "Effect": "Allow",
-            "Action": "ec2:CreateTags",
-            "Resource": groups,
-            "Condition": {
-                **_tagging(project),
-                "StringEquals": {
-                    f"aws:RequestTag/{PROJECT_TAG}": project,
-                    "ec2:CreateAction": "CreateSecurityGroup",
-                },
-            },
-        },
-        {
-            "Sid": "SecurityGroupsOwn",
-            "Effect": "Allow",
-            "Action": [
-                "ec2:AuthorizeSecurityGroupIngress",
-                "ec2:RevokeSecurityGroupIngress",
-                "ec2:DeleteSecurityGroup",
-            ],
-            "Resource": groups,
-            "Condition": _tagged(project),
-        },
-        {
-            "Sid": "LoadBalancerCreate",
-            "Effect": "Allow",
-            "Action": [
-                "elasticloadbalancing:CreateLoadBalancer",
-                "elasticloadbalancing:CreateTargetGroup",
-            ],
-            "Resource": balancers,
-            "Condition": _tagging(project),
-        },
-        {
-            "Sid": "LoadBalancerTagOnCreate",
-            "Effect": "Allow",
-            "Action": "elasticloadbalancing:AddTags",
-            "Resource": balancers,
-            "Condition": {
-                **_tagging(project),
-                "StringEquals": {
-                    f"aws:RequestTag/{PROJECT_TAG}": project,
-                    "elasticloadbalancing:CreateAction": creates,
-                },
-            },
-        },
-        {
-            "Sid": "LoadBalancersOwn",
-            "Effect": "Allow",  # CreateListener: on its balancer
-            "Action": [
-                "elasticloadbalancing:CreateListener",
-                "elasticloadbalancing:DeleteListener",
-                "elasticloadbalancing:DeleteLoadBalancer",
-                "elasticloadbalancing:DeleteTargetGroup",
-                "elasticloadbalancing:ModifyTargetGroup",
-                "elasticloadbalancing:ModifyTargetGroupAttributes",
-            ],
-            "Resource": balancers,
-            "Condition": _tagged(project),
-        },
-    ]
-
-
-EXECUTION_POLICIES = {
-    "lambda": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
-    "ecs": "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+# The AWS service each execution role trusts (by the target kind running as it).
+TRUSTED_SERVICE = {
+    LambdaTarget.kind: "lambda.amazonaws.com",
+    EcsTarget.kind: "ecs-tasks.amazonaws.com",
 }
-TRUSTED_SERVICE = {"lambda": "lambda.amazonaws.com", "ecs": "ecs-tasks.amazonaws.com"}
 
 
 def ensure_execution_role(iam: Any, project: str, kind: str) -> tuple[str, bool]:
@@ -383,26 +67,6 @@ def ensure_execution_role(iam: Any, project: str, kind: str) -> tuple[str, bool]
         created = True
     iam.attach_role_policy(RoleName=role, PolicyArn=EXECUTION_POLICIES[kind])
     return str(found["Role"]["Arn"]), created
-
-
-def execution_secrets_policy(
-    project: str, account: str, region: str, partition: str = "aws"
-) -> dict[str, Any]:
-    """ECS reads the app's secrets from Parameter Store when it starts a task. No
-    kms:Decrypt: the AWS-managed key aws/ssm already lets the account's principals decrypt
-    through SSM, and a grant on "*" would open customer-managed keys too."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": "ssm:GetParameters",
-                "Resource": (
-                    f"arn:{partition}:ssm:{region}:{account}:parameter{parameter_path(project)}/*"
-                ),
-            }
-        ],
-    }
 
 
 @dataclass
@@ -437,7 +101,7 @@ class AwsDeployer:
             if ensure_execution_role(self.iam, self.project, kind)[1]
         ]
         self.iam.put_role_policy(
-            RoleName=execution_roles(self.project)["ecs"],
+            RoleName=execution_roles(self.project)[EcsTarget.kind],
             PolicyName="pilot-secrets",
             PolicyDocument=json.dumps(execution_secrets_policy(self.project, account, self.region)),
         )

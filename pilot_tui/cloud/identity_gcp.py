@@ -2,7 +2,8 @@
 of the admin's credentials, made at setup (with the admin's credentials), with key rotation.
 
 No IAM / Resource Manager emulator exists (only GCS has one), so every call is built as
-data by the pure functions below and sent through a gcp_api.Transport; tests drive it with
+data by pure functions (gcp_iam.py; what is granted where: policy_gcp.py) and sent
+through a gcp_api.Transport; tests drive it with
 a recording fake. The key goes to .pilot/keys/gcp-deployer.json (0600) and is never
 printed; rotating stores the new key before deleting the others, so exactly one exists."""
 
@@ -11,17 +12,39 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from pilot_tui import redact
 from pilot_tui.cloud.clients import GCP_KEY_FILE as KEY_FILE
 from pilot_tui.cloud.clients import google_transport
 from pilot_tui.cloud.errors import CloudError
-from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, Transport, exists_ok, gone_ok
+from pilot_tui.cloud.gcp_api import ApiError, Transport, exists_ok, gone_ok
+from pilot_tui.cloud.gcp_iam import (
+    BUCKET_POLICY,
+    IAM_POLICY,
+    RESOURCE_POLICY,
+    PolicyApi,
+    account_email,
+    account_url,
+    bucket_url,
+    create_account_request,
+    create_bucket_request,
+    create_key_request,
+    delete_account_request,
+    delete_key_request,
+    list_keys_request,
+    project_url,
+    runtime_account_email,
+    with_member,
+    without_member,
+)
+
+# Re-exported for the Cloud Run target, which reads what a service runs as from here.
+from pilot_tui.cloud.gcp_iam import default_runtime_account as default_runtime_account
 from pilot_tui.cloud.gcp_resources import (
     create_secret_request,
     ensure_repository,
@@ -29,40 +52,17 @@ from pilot_tui.cloud.gcp_resources import (
     secret_url,
 )
 from pilot_tui.cloud.identity_aws import IdentityError
-from pilot_tui.fsutil import atomic_write, ensure_private_dir
-from pilot_tui.naming import gcp_account_id, labels, secret_id, site_bucket, state_bucket
-
-IAM = "https://iam.googleapis.com/v1/"
-CRM = "https://cloudresourcemanager.googleapis.com/v1/"
-# Project-level roles, only for what setup cannot name: the rest is granted on each
-# resource (RESOURCE_ROLES), which setup makes from pilot.toml with the admin's credentials.
-DEPLOYER_ROLES = (
-    # Metadata only (no secret value): `app destroy` lists the app's secrets by label.
-    "roles/secretmanager.viewer",
-    # A Cloud Run service is made by its first deploy, so it cannot be named at setup;
-    # run.developer cannot call setIamPolicy on it for the allUsers invoker binding (a
-    # project policy refuses allUsers). run.admin adds only that: IAM on Cloud Run resources.
-    "roles/run.admin",
-    # Backend buckets, URL maps, addresses, certificates, proxies, forwarding rules.
-    "roles/compute.loadBalancerAdmin",
-    "roles/logging.viewer",  # `pilot-tui logs` for Cloud Run apps
+from pilot_tui.cloud.policy_gcp import (
+    ACCESSOR,
+    ACT_AS,
+    DEPLOYER_ROLES,
+    RESOURCE_ROLES,
+    Resources,
+    resources_for,
 )
-# On one resource each: the project's Artifact Registry repository (push, delete images),
-# each Cloud Run secret (add versions, let the runtime account read it, delete it), each
-# site bucket (upload, make it public through bucket IAM, delete it) and the state bucket
-# (release history). An app or secret added later needs setup again (`pilot-tui deployer
-# create --cloud gcp`): the deployer can create no bucket or secret of its own.
-RESOURCE_ROLES = {
-    "repository": "roles/artifactregistry.repoAdmin",
-    "secret": "roles/secretmanager.admin",
-    "bucket": "roles/storage.admin",
-    "state": "roles/storage.objectAdmin",
-}
-ACCESSOR = "roles/secretmanager.secretAccessor"
-STORAGE = "https://storage.googleapis.com/storage/v1"
-# Granted on the Cloud Run runtime account only, not the project: project-wide it would let
-# the deployer act as (deploy code running as) any service account, the admin's included.
-ACT_AS = "roles/iam.serviceAccountUser"
+from pilot_tui.fsutil import atomic_write, ensure_private_dir
+from pilot_tui.naming import labels
+
 NEEDS_SETUP = (
     "setup makes it with an admin's credentials: run `pilot-tui deployer create "
     "--cloud gcp` (or `pilot-tui server up`) after adding an app or a secret"
@@ -73,196 +73,6 @@ ADMIN_ROLES = (
     "roles/resourcemanager.projectIamAdmin"
 )
 SET_ATTEMPTS = 6  # a new account takes seconds to be visible to setIamPolicy
-
-
-# -- requests as data ------------------------------------------------------------------
-def account_email(project: str, gcp_project: str, role: str = "deployer") -> str:
-    return f"{gcp_account_id(project, role)}@{gcp_project}.iam.gserviceaccount.com"
-
-
-def runtime_account_email(project: str, gcp_project: str) -> str:
-    """What the project's Cloud Run services run as: an account of their own with no role
-    but reading their secrets (the default compute account is an editor of the project)."""
-    return account_email(project, gcp_project, "run")
-
-
-def accounts_url(gcp_project: str) -> str:
-    return f"{IAM}projects/{gcp_project}/serviceAccounts"
-
-
-def account_url(gcp_project: str, email: str) -> str:
-    return f"{accounts_url(gcp_project)}/{email}"
-
-
-def project_url(gcp_project: str) -> str:
-    return f"{CRM}projects/{gcp_project}"
-
-
-def create_account_request(project: str, gcp_project: str, role: str = "deployer") -> ApiRequest:
-    what = {
-        "deployer": ("Pilot deployer", "used by deploys (least privilege)"),
-        "run": ("Pilot Cloud Run apps", "what the Cloud Run apps run as"),
-    }[role]
-    return ApiRequest(
-        "POST",
-        accounts_url(gcp_project),
-        body={
-            "accountId": gcp_account_id(project, role),
-            "serviceAccount": {
-                "displayName": f"{what[0]} of {project}",
-                "description": f"Made by pilot-tui setup; {what[1]}",
-            },
-        },
-    )
-
-
-def delete_account_request(gcp_project: str, email: str) -> ApiRequest:
-    return ApiRequest("DELETE", account_url(gcp_project, email))
-
-
-def create_key_request(gcp_project: str, email: str) -> ApiRequest:
-    return ApiRequest(
-        "POST",
-        f"{account_url(gcp_project, email)}/keys",
-        body={"privateKeyType": "TYPE_GOOGLE_CREDENTIALS_FILE"},
-    )
-
-
-def list_keys_request(gcp_project: str, email: str) -> ApiRequest:
-    return ApiRequest(
-        "GET", f"{account_url(gcp_project, email)}/keys", params={"keyTypes": "USER_MANAGED"}
-    )
-
-
-def delete_key_request(key_name: str) -> ApiRequest:
-    """``key_name`` as the API returns it: projects/P/serviceAccounts/E/keys/ID."""
-    return ApiRequest("DELETE", IAM + key_name)
-
-
-def get_policy_request(resource_url: str) -> ApiRequest:
-    """Version 3 so conditional bindings come back whole (a set of a version-1 read of a
-    policy with conditions would be refused)."""
-    return ApiRequest(
-        "POST", f"{resource_url}:getIamPolicy", body={"options": {"requestedPolicyVersion": 3}}
-    )
-
-
-def set_policy_request(resource_url: str, policy: dict[str, Any]) -> ApiRequest:
-    """``policy`` carries the etag read with it: a concurrent change makes this a 409."""
-    return ApiRequest("POST", f"{resource_url}:setIamPolicy", body={"policy": policy})
-
-
-def get_resource_policy_request(resource_url: str) -> ApiRequest:
-    """Artifact Registry and Secret Manager read a policy with GET (v1)."""
-    return ApiRequest(
-        "GET", f"{resource_url}:getIamPolicy", params={"options.requestedPolicyVersion": 3}
-    )
-
-
-def get_bucket_policy_request(bucket_url: str) -> ApiRequest:
-    return ApiRequest("GET", f"{bucket_url}/iam", params={"optionsRequestedPolicyVersion": 3})
-
-
-def set_bucket_policy_request(bucket_url: str, policy: dict[str, Any]) -> ApiRequest:
-    return ApiRequest("PUT", f"{bucket_url}/iam", body=policy)
-
-
-class PolicyApi(NamedTuple):
-    """How one kind of resource reads and writes its IAM policy."""
-
-    get: Callable[[str], ApiRequest]
-    set: Callable[[str, dict[str, Any]], ApiRequest]
-
-
-IAM_POLICY = PolicyApi(get_policy_request, set_policy_request)  # projects, accounts
-RESOURCE_POLICY = PolicyApi(get_resource_policy_request, set_policy_request)
-BUCKET_POLICY = PolicyApi(get_bucket_policy_request, set_bucket_policy_request)
-
-
-def bucket_url(bucket: str) -> str:
-    return f"{STORAGE}/b/{bucket}"
-
-
-def create_bucket_request(gcp_project: str, bucket: str, location: str) -> ApiRequest:
-    """A site bucket as gcs_site.GcsSite makes it: uniform access, served as a website."""
-    return ApiRequest(
-        "POST",
-        f"{STORAGE}/b",
-        params={"project": gcp_project},
-        body={
-            "name": bucket,
-            "location": location,
-            "iamConfiguration": {"uniformBucketLevelAccess": {"enabled": True}},
-            "website": {"mainPageSuffix": "index.html", "notFoundPage": "404.html"},
-        },
-    )
-
-
-@dataclass(frozen=True)
-class Resources:
-    """What deploys will use that setup can name now, from pilot.toml."""
-
-    region: str
-    repository: bool = False  # a Cloud Run app: the project's Artifact Registry repository
-    secrets: tuple[tuple[str, str], ...] = ()  # (app, Secret Manager id) of Cloud Run apps
-    buckets: tuple[str, ...] = ()  # GCS site buckets
-    state_bucket: str | None = None  # state.backend = "gcs": release history lives there
-
-
-def resources_for(config: Any) -> Resources:
-    project, runs = config.project.name, [a for a in config.apps if a.target.kind == "cloud-run"]
-    return Resources(
-        config.gcp.region,
-        repository=bool(runs),
-        secrets=tuple(
-            (a.name, secret_id(project, a.name, n)) for a in runs for n in sorted(set(a.secrets))
-        ),
-        buckets=tuple(
-            site_bucket(project, a.name) for a in config.apps if a.target.kind == "gcs-cdn"
-        ),
-        state_bucket=state_bucket(project, config.state.bucket)
-        if config.state.backend == "gcs"
-        else None,
-    )
-
-
-def default_runtime_account(project_number: str) -> str:
-    """What Cloud Run services run as when they name no account (Pilot's do not)."""
-    return f"{project_number}-compute@developer.gserviceaccount.com"
-
-
-# -- policies --------------------------------------------------------------------------
-def with_member(policy: dict[str, Any], roles: Iterable[str], member: str) -> dict[str, Any] | None:
-    """``policy`` with ``member`` in each of ``roles``, or None when it is already there.
-    Other bindings, conditional ones of the same role included, are kept as they are."""
-    bindings = [dict(b) for b in policy.get("bindings", [])]
-    changed = False
-    for role in roles:
-        plain = next((b for b in bindings if b.get("role") == role and "condition" not in b), None)
-        if plain is None:
-            bindings.append({"role": role, "members": [member]})
-        elif member not in plain.get("members", []):
-            plain["members"] = [*plain.get("members", []), member]
-        else:
-            continue
-        changed = True
-    return {**policy, "bindings": bindings} if changed else None
-
-
-def without_member(policy: dict[str, Any], member: str) -> dict[str, Any] | None:
-    """``policy`` with ``member`` gone from every binding (also as the deleted:...?uid=
-    form IAM gives it once the account is deleted), or None when it was in none."""
-
-    def gone(m: str) -> bool:
-        return m == member or m.startswith(f"deleted:{member}?uid=")
-
-    bindings, changed = [], False
-    for binding in policy.get("bindings", []):
-        members = [m for m in binding.get("members", []) if not gone(m)]
-        changed |= len(members) != len(binding.get("members", []))
-        if members:  # an empty binding is refused
-            bindings.append({**binding, "members": members})
-    return {**policy, "bindings": bindings} if changed else None
 
 
 @contextmanager

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import signal
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +24,15 @@ from pilot_tui.provision.backends import Backend
 from pilot_tui.provision.keys import server_key
 from pilot_tui.provision.progress import NeedsAllowedCidrs, Note, OnEvent, ServerError, Stage
 from pilot_tui.provision.server_setup import after_apply
+from pilot_tui.provision.terraform_run import Plan, RunResult, init_advice
+from pilot_tui.provision.terraform_run import interrupt_message as interrupt_message  # for faces
 from pilot_tui.provision.tf import commands
-from pilot_tui.provision.tf.events import (
-    ApplyComplete,
-    ApplyErrored,
-    ApplyStart,
-    ChangeSummary,
-    Diagnostic,
-    parse_line,
-)
-from pilot_tui.provision.tf.plan import ResourceChange, summarize_plan
+from pilot_tui.provision.tf.events import parse_line
+from pilot_tui.provision.tf.plan import summarize_plan
 from pilot_tui.provision.tf.toolchain import Terraform, resolve
+from pilot_tui.provision.tf.variables import variables
 from pilot_tui.provision.tf.workspace import WorkspaceLock, render, template_sources
-from pilot_tui.runner import KILL_AT, Command, Interrupt, Line, stream
+from pilot_tui.runner import Command, Interrupt, Line, stream
 
 OUTPUTS_FILE = "server.json"
 BACKEND_FILE = "pilot_backend.tf"
@@ -51,91 +46,6 @@ def saved_record(state_dir: Path) -> dict[str, Any]:
     except (FileNotFoundError, ValueError):
         return {}
     return record if isinstance(record, dict) else {}
-
-
-@dataclass
-class RunResult:
-    """What one Terraform run produced."""
-
-    code: int
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    errored: list[str] = field(default_factory=list)
-    completed: list[str] = field(default_factory=list)
-    summary: ChangeSummary | None = None
-    log: Path | None = None
-    interrupted: bool = False
-    # address -> action of every resource Terraform started to change, and of those not
-    # finished (from its -json apply_start / apply_complete / apply_errored events).
-    started: dict[str, str] = field(default_factory=dict)
-    in_flight: dict[str, str] = field(default_factory=dict)
-    killed: bool = False  # Terraform was killed: its state may miss what it was doing
-    untracked: list[tuple[str, str]] = field(default_factory=list)  # after a kill
-
-    @property
-    def errors(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.severity == "error"]
-
-
-PROVIDER_DOWNLOAD_FAILED = (
-    "Failed to query available provider packages",
-    "Failed to install provider",
-    "could not connect to registry",
-)
-
-
-def init_advice(log: str) -> str:
-    """What to do about a failed `terraform init`, from what its log says."""
-    if any(sign in log for sign in PROVIDER_DOWNLOAD_FAILED):
-        return (
-            "\nTerraform could not download its providers. Check this machine's network "
-            "(registry.terraform.io must be reachable, through $HTTPS_PROXY if you use "
-            "one), or install them from a provider mirror: `terraform providers mirror "
-            "DIR` on a connected machine, then a provider_installation { filesystem_mirror "
-            '{ path = "DIR" } } block in the CLI config file $TF_CLI_CONFIG_FILE names.'
-        )
-    return "\nFix what the log shows, then run the command again."
-
-
-def interrupt_message(presses: int, in_flight: dict[str, str]) -> str:
-    """What an interrupt does, for the CLI's Ctrl+C and the app's Esc alike."""
-    if presses <= 1:
-        what = (
-            f"the {len(in_flight)} resource{'s' if len(in_flight) != 1 else ''} in flight "
-            f"({', '.join(in_flight)})"
-            if in_flight
-            else "what is in flight"
-        )
-        return (
-            f"interrupt: stopping gracefully; Terraform finishes {what} and saves "
-            "its state (press again to see what it waits for)"
-        )
-    if presses >= KILL_AT:
-        return "interrupt: killing Terraform now"
-    if not in_flight:
-        return (
-            "interrupt: Terraform is saving its state and releasing its lock; Ctrl+C again "
-            "to kill it (its state may then miss what it just made)"
-        )
-    n = len(in_flight)
-    return (
-        f"interrupt: waiting for {n} resource{'s' if n != 1 else ''} in flight: "
-        f"{', '.join(in_flight)}; Ctrl+C again to kill Terraform (may leave "
-        f"{'them' if n != 1 else 'it'} untracked, outside its state)"
-    )
-
-
-@dataclass
-class Plan:
-    """A saved plan, reviewed before it is applied."""
-
-    changes: list[ResourceChange]
-    summary: ChangeSummary | None
-    warnings: list[str]
-    destroy: bool = False
-
-    @property
-    def total(self) -> int:
-        return sum(1 for c in self.changes if c.action != "read")
 
 
 class Server:
@@ -211,7 +121,10 @@ class Server:
             self.project.state_dir / "keys", project_resource(self.config.project.name)
         )
         sources = template_sources(self.home, self.project.root, self.config.terraform.templates)
-        render(sources, self.workdir, self.variables(public_key), override)
+        values = variables(
+            self.config, self.home, self.project.root, public_key, self.allowed_cidrs()
+        )
+        render(sources, self.workdir, values, override)
         self.backend = self.ensure_backend()
         block = self.backend.terraform_block()
         backend_file = self.workdir / BACKEND_FILE
@@ -244,35 +157,6 @@ class Server:
         except (FileNotFoundError, ValueError):
             return False
         return bool(state.get("resources"))
-
-    def variables(self, public_key: str) -> dict[str, Any]:
-        cfg = self.config
-        cloud = "aws" if self.home in ("aws", "sandbox") else "gcp"
-        values: dict[str, Any] = {
-            "project": cfg.project.name,
-            "allowed_cidrs": self.allowed_cidrs(),
-            "ssh_public_key": public_key,
-            "docker_access": cfg.server.docker_access,
-            "engine": cfg.server.engine,
-            "web_ports": [cfg.server.http_port],
-            "instance_type" if cloud == "aws" else "machine_type": cfg.server.size
-            or default_size(cloud),
-        }
-        if cloud == "aws":
-            values["region"] = cfg.aws.region
-            values["aws_profile"] = cfg.aws.profile if self.home == "aws" else None
-            if self.home == "sandbox":
-                values["ubuntu_release"] = "16.04"  # the Canonical image the local API knows
-        else:
-            creds = cfg.gcp.credentials
-            values.update(
-                region=cfg.gcp.region,
-                gcp_project=cfg.gcp.project,
-                credentials_file=str((self.project.root / Path(creds).expanduser()).resolve())
-                if creds
-                else None,
-            )
-        return values
 
     def allowed_cidrs(self) -> list[str]:
         cidrs = list(self.config.server.allowed_cidrs)
@@ -311,19 +195,7 @@ class Server:
                 event = parse_line(clean)
                 if event is None:
                     return
-                if isinstance(event, Diagnostic):
-                    result.diagnostics.append(event)
-                elif isinstance(event, ApplyStart):
-                    result.started[event.address] = event.action
-                    result.in_flight[event.address] = event.action
-                elif isinstance(event, ApplyErrored):
-                    result.errored.append(event.address)
-                    result.in_flight.pop(event.address, None)
-                elif isinstance(event, ApplyComplete):
-                    result.completed.append(event.address)
-                    result.in_flight.pop(event.address, None)
-                elif isinstance(event, ChangeSummary):
-                    result.summary = event
+                result.record(event)
                 self.on_event(event)
 
             self.current = result

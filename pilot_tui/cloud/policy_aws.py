@@ -1,0 +1,274 @@
+"""The AWS deployer's least-privilege policy as data, one named builder per concept.
+
+Only what deploys need, only on resources named after the project where AWS lets a policy
+name them (naming.py); where it cannot (random ids: security groups, distributions, load
+balancers), only resources carrying the project tag, which may be written only by the call
+creating them (policy_aws_tagged.py). Roles are made at setup, not by deploys: a deployer
+that could create roles or attach any policy to them could grant itself anything.
+tests/test_deployer_policy.py checks the whole with cloudsplaining."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pilot_tui.cloud.policy_aws_tagged import Statement, cdn_statements, network_statements
+from pilot_tui.config.schema import EcsTarget, LambdaTarget
+from pilot_tui.naming import (
+    execution_roles,
+    parameter_path,
+    prefix,
+    project_resource,
+    state_bucket,
+)
+
+# The one AWS managed policy each execution role gets (by the target kind running as it).
+EXECUTION_POLICIES = {
+    LambdaTarget.kind: "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    EcsTarget.kind: "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose policy: the project, and the account and region its resources live in."""
+
+    project: str
+    account: str
+    region: str
+
+    @property
+    def names(self) -> str:
+        return prefix(self.project)
+
+    @property
+    def arn(self) -> str:
+        """The region:account part of a regional resource's ARN."""
+        return f"{self.region}:{self.account}"
+
+    @property
+    def roles(self) -> list[str]:
+        names = execution_roles(self.project).values()
+        return [f"arn:aws:iam::{self.account}:role/{name}" for name in names]
+
+
+def site_statements(scope: Scope) -> list[Statement]:
+    """A static site's buckets, and the state bucket's objects (the release history)."""
+    names, state = scope.names, state_bucket(scope.project)
+    return [
+        {
+            "Sid": "SiteBuckets",
+            "Effect": "Allow",
+            "Action": [
+                "s3:CreateBucket",
+                "s3:ListBucket",
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:DeleteObject",
+                "s3:PutBucketPolicy",
+                "s3:GetBucketPolicy",
+                "s3:PutBucketPublicAccessBlock",
+                "s3:PutEncryptionConfiguration",
+                "s3:DeleteBucket",
+                "s3:PutBucketVersioning",
+                "s3:GetObjectVersion",
+                "s3:GetLifecycleConfiguration",
+                "s3:PutLifecycleConfiguration",
+                "s3:ListBucketVersions",
+                "s3:DeleteObjectVersion",
+                "s3:PutBucketTagging",
+            ],
+            "Resource": [f"arn:aws:s3:::{names}*", f"arn:aws:s3:::{names}*/*"],
+        },
+        {
+            "Sid": "StateAndHistory",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
+            "Resource": [f"arn:aws:s3:::{state}", f"arn:aws:s3:::{state}/*"],
+        },
+    ]
+
+
+def image_statements(scope: Scope) -> list[Statement]:
+    """The apps' ECR repositories, and the registry login (which takes no resource)."""
+    return [
+        {
+            "Sid": "Images",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:PutImage",
+                "ecr:InitiateLayerUpload",
+                "ecr:UploadLayerPart",
+                "ecr:CompleteLayerUpload",
+                "ecr:CreateRepository",
+                "ecr:TagResource",
+                "ecr:DescribeRepositories",
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:DeleteRepository",
+            ],
+            "Resource": f"arn:aws:ecr:{scope.arn}:repository/{scope.names}*",
+        },
+        {
+            "Sid": "RegistryLogin",
+            "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken",
+            "Resource": "*",
+        },
+    ]
+
+
+def function_statements(scope: Scope) -> list[Statement]:
+    """The Lambda apps' functions (and their versions and aliases)."""
+    functions = f"arn:aws:lambda:{scope.arn}:function:{scope.names}*"
+    return [
+        {
+            "Sid": "Functions",
+            "Effect": "Allow",
+            "Action": "lambda:*",
+            "Resource": [functions, f"{functions}:*"],
+        },
+    ]
+
+
+def service_statements(scope: Scope) -> list[Statement]:
+    """The project's ECS cluster, its services and the apps' task definitions."""
+    cluster, arn = project_resource(scope.project), scope.arn
+    return [
+        {
+            "Sid": "Services",
+            "Effect": "Allow",
+            "Action": ["ecs:*"],
+            "Resource": [
+                f"arn:aws:ecs:{arn}:cluster/{cluster}",
+                f"arn:aws:ecs:{arn}:service/{cluster}/*",
+                f"arn:aws:ecs:{arn}:task-definition/{scope.names}*:*",
+            ],
+        },
+        {
+            "Sid": "TaskDefinitions",
+            "Effect": "Allow",  # these take no resource
+            "Action": [
+                "ecs:DeregisterTaskDefinition",
+                "ecs:DescribeTaskDefinition",
+                "ecs:ListTaskDefinitions",
+            ],
+            "Resource": "*",
+        },
+    ]
+
+
+def execution_role_statements(scope: Scope) -> list[Statement]:
+    """The execution roles setup made: passed on to functions and tasks, and given only
+    their own managed policy."""
+    return [
+        {
+            "Sid": "PassExecutionRoles",
+            "Effect": "Allow",
+            "Action": [
+                "iam:GetRole",
+                "iam:PassRole",
+                "iam:ListAttachedRolePolicies",
+                "iam:GetRolePolicy",
+            ],
+            "Resource": scope.roles,
+        },
+        {
+            "Sid": "OnlyTheExecutionPolicies",
+            "Effect": "Allow",
+            "Action": "iam:AttachRolePolicy",
+            "Resource": scope.roles,
+            "Condition": {"ArnEquals": {"iam:PolicyARN": list(EXECUTION_POLICIES.values())}},
+        },
+    ]
+
+
+def log_statements(scope: Scope) -> list[Statement]:
+    """The apps' CloudWatch log groups (ECS apps under their parameter path, functions
+    under /aws/lambda/)."""
+    arn = scope.arn
+    return [
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogGroup",
+                "logs:FilterLogEvents",
+                "logs:GetLogEvents",
+                "logs:PutRetentionPolicy",
+                "logs:DeleteLogGroup",
+                "logs:TagResource",
+                "logs:TagLogGroup",
+                "logs:DescribeLogGroups",
+            ],
+            "Resource": [
+                f"arn:aws:logs:{arn}:log-group:{parameter_path(scope.project)}/*",
+                f"arn:aws:logs:{arn}:log-group:/aws/lambda/{scope.names}*",
+            ],
+        },
+    ]
+
+
+def secret_statements(scope: Scope) -> list[Statement]:
+    """The ECS apps' secrets in Parameter Store."""
+    return [
+        {
+            "Sid": "Secrets",
+            "Effect": "Allow",
+            "Action": [
+                "ssm:PutParameter",
+                "ssm:GetParameter",
+                "ssm:GetParameters",
+                "ssm:DeleteParameter",
+                "ssm:DeleteParameters",
+                "ssm:AddTagsToResource",
+                "ssm:GetParametersByPath",
+            ],
+            "Resource": f"arn:aws:ssm:{scope.arn}:parameter{parameter_path(scope.project)}/*",
+        },
+    ]
+
+
+# The policy, in this order.
+STATEMENTS: tuple[Callable[[Scope], list[Statement]], ...] = (
+    site_statements,
+    lambda scope: cdn_statements(scope.project, scope.account),
+    image_statements,
+    function_statements,
+    service_statements,
+    execution_role_statements,
+    lambda scope: network_statements(scope.project, scope.arn),
+    log_statements,
+    secret_statements,
+)
+
+
+def aws_policy(project: str, account: str, region: str) -> dict[str, Any]:
+    """The deployer user's one policy."""
+    scope = Scope(project, account, region)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [statement for build in STATEMENTS for statement in build(scope)],
+    }
+
+
+def execution_secrets_policy(
+    project: str, account: str, region: str, partition: str = "aws"
+) -> dict[str, Any]:
+    """ECS reads the app's secrets from Parameter Store when it starts a task. No
+    kms:Decrypt: the AWS-managed key aws/ssm already lets the account's principals decrypt
+    through SSM, and a grant on "*" would open customer-managed keys too."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "ssm:GetParameters",
+                "Resource": (
+                    f"arn:{partition}:ssm:{region}:{account}:parameter{parameter_path(project)}/*"
+                ),
+            }
+        ],
+    }

@@ -1,0 +1,70 @@
+"""What the GCP deployer is granted, and where: a few project roles for what setup cannot
+name, and one role on each resource setup makes from pilot.toml (Resources)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pilot_tui.config.schema import CloudRunTarget, GcsCdnTarget
+from pilot_tui.naming import secret_id, site_bucket, state_bucket
+
+# Project-level roles, only for what setup cannot name: the rest is granted on each
+# resource (RESOURCE_ROLES), which setup makes from pilot.toml with the admin's credentials.
+DEPLOYER_ROLES = (
+    # Metadata only (no secret value): `app destroy` lists the app's secrets by label.
+    "roles/secretmanager.viewer",
+    # A Cloud Run service is made by its first deploy, so it cannot be named at setup;
+    # run.developer cannot call setIamPolicy on it for the allUsers invoker binding (a
+    # project policy refuses allUsers). run.admin adds only that: IAM on Cloud Run resources.
+    "roles/run.admin",
+    # Backend buckets, URL maps, addresses, certificates, proxies, forwarding rules.
+    "roles/compute.loadBalancerAdmin",
+    "roles/logging.viewer",  # `pilot-tui logs` for Cloud Run apps
+)
+# On one resource each: the project's Artifact Registry repository (push, delete images),
+# each Cloud Run secret (add versions, let the runtime account read it, delete it), each
+# site bucket (upload, make it public through bucket IAM, delete it) and the state bucket
+# (release history). An app or secret added later needs setup again (`pilot-tui deployer
+# create --cloud gcp`): the deployer can create no bucket or secret of its own.
+RESOURCE_ROLES = {
+    "repository": "roles/artifactregistry.repoAdmin",
+    "secret": "roles/secretmanager.admin",
+    "bucket": "roles/storage.admin",
+    "state": "roles/storage.objectAdmin",
+}
+ACCESSOR = "roles/secretmanager.secretAccessor"
+# Granted on the Cloud Run runtime account only, not the project: project-wide it would let
+# the deployer act as (deploy code running as) any service account, the admin's included.
+ACT_AS = "roles/iam.serviceAccountUser"
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What deploys will use that setup can name now, from pilot.toml."""
+
+    region: str
+    repository: bool = False  # a Cloud Run app: the project's Artifact Registry repository
+    secrets: tuple[tuple[str, str], ...] = ()  # (app, Secret Manager id) of Cloud Run apps
+    buckets: tuple[str, ...] = ()  # GCS site buckets
+    state_bucket: str | None = None  # state.backend = "gcs": release history lives there
+
+
+def resources_for(config: Any) -> Resources:
+    project, runs = (
+        config.project.name,
+        [a for a in config.apps if a.target.kind == CloudRunTarget.kind],
+    )
+    return Resources(
+        config.gcp.region,
+        repository=bool(runs),
+        secrets=tuple(
+            (a.name, secret_id(project, a.name, n)) for a in runs for n in sorted(set(a.secrets))
+        ),
+        buckets=tuple(
+            site_bucket(project, a.name) for a in config.apps if a.target.kind == GcsCdnTarget.kind
+        ),
+        state_bucket=state_bucket(project, config.state.bucket)
+        if config.state.backend == "gcs"
+        else None,
+    )

@@ -1,0 +1,38 @@
+"""The server templates' input variables, from pilot.toml and where the server lives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pilot_tui.config.schema import PilotConfig, default_size
+
+
+def variables(
+    config: PilotConfig, home: str, root: Path, public_key: str, allowed_cidrs: list[str]
+) -> dict[str, Any]:
+    """What terraform/HOME/ is rendered with (``root``: the project's, for relative paths)."""
+    cloud = "aws" if home in ("aws", "sandbox") else "gcp"
+    values: dict[str, Any] = {
+        "project": config.project.name,
+        "allowed_cidrs": allowed_cidrs,
+        "ssh_public_key": public_key,
+        "docker_access": config.server.docker_access,
+        "engine": config.server.engine,
+        "web_ports": [config.server.http_port],
+        "instance_type" if cloud == "aws" else "machine_type": config.server.size
+        or default_size(cloud),
+    }
+    if cloud == "aws":
+        values["region"] = config.aws.region
+        values["aws_profile"] = config.aws.profile if home == "aws" else None
+        if home == "sandbox":
+            values["ubuntu_release"] = "16.04"  # the Canonical image the local API knows
+    else:
+        creds = config.gcp.credentials
+        values.update(
+            region=config.gcp.region,
+            gcp_project=config.gcp.project,
+            credentials_file=str((root / Path(creds).expanduser()).resolve()) if creds else None,
+        )
+    return values

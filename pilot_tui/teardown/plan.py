@@ -1,0 +1,181 @@
+"""One destroy from start to end: where to look (``make_scan``), what is listed before
+anything goes (``plan_teardown``), and what a fresh scan still finds after (``remaining``).
+``sandbox_stand_in`` refuses a sandbox teardown in a project whose home is real."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pilot_tui.config.schema import CloudRunTarget, PilotConfig
+from pilot_tui.naming import deployer_user, resource_name
+from pilot_tui.teardown.remove import Teardown
+from pilot_tui.teardown.scan import Scan
+from pilot_tui.teardown.scan_aws import AwsClients
+from pilot_tui.teardown.things import Inventory, Thing, inventory
+
+if TYPE_CHECKING:
+    from pilot_tui.provision.server import Plan, Server
+
+
+def sandbox_stand_in(home: str) -> str | None:
+    """Why a destroy run with --sandbox is refused for a project whose home is ``home``: the
+    sandbox and the real server share the checkout's records (.pilot/outputs, the deployer's
+    key file, the release history), which a sandbox teardown would delete."""
+    if home == "sandbox":
+        return None
+    return (
+        f'destroying the sandbox is refused here: this project\'s home is "{home}", and a '
+        "sandbox teardown would delete this checkout's records of that server "
+        "(.pilot/outputs, the deployer's key file, the release history). Try the sandbox "
+        'in a copy of the project with server.home = "sandbox".'
+    )
+
+
+def make_scan(config: PilotConfig, root: Path) -> Scan:
+    """Where this project's things can be: the sandbox's emulators (never started here: when
+    they are stopped, what they held is gone) or the profile / key file in pilot.toml, and
+    this machine's Docker in the sandbox. What cannot be reached is a problem, said."""
+    from pilot_tui.config.schema import AWS_TARGETS, GCP_TARGETS
+    from pilot_tui.provision import backends
+
+    state_dir = root / ".pilot"
+    sandbox = config.server.home == "sandbox"
+    scan = Scan(config.project.name, state_dir=state_dir, apps=tuple(a.name for a in config.apps))
+    kinds = {app.target.kind for app in config.apps}
+    if sandbox or config.server.home == "aws" or kinds & AWS_TARGETS or _has_aws_key(state_dir):
+        scan.aws = _aws_clients(config, state_dir, scan.notes)
+    if sandbox or config.server.home == "gcp" or kinds & GCP_TARGETS:
+        from pilot_tui.cloud.clients import project_gcs
+
+        try:
+            scan.gcs = project_gcs(config, state_dir, root, sandbox=sandbox, start=False)
+        except Exception as exc:  # no credentials
+            scan.notes.append(f"Google Cloud Storage: {exc}")
+    if sandbox:
+        scan.docker = _local_docker()
+    if config.state.backend == "s3":
+        scan.state_bucket, scan.lock_table = (
+            backends.bucket_name(config),
+            backends.lock_table(config),
+        )
+    elif config.state.backend == "gcs":
+        scan.gcs_state_bucket = backends.bucket_name(config)
+    if not sandbox:  # no emulator answers for these: pilot.toml says they may exist
+        scan.declared = _declared(config)
+    return scan
+
+
+def _has_aws_key(state_dir: Path) -> bool:
+    from pilot_tui.cloud.clients import AWS_KEY_FILE
+
+    return (state_dir / "keys" / AWS_KEY_FILE).is_file()
+
+
+def _aws_clients(config: PilotConfig, state_dir: Path, notes: list[str]) -> AwsClients | None:
+    """The project's AWS (each service's client made once), or None with a note saying why."""
+    from pilot_tui.cloud.clients import project_aws
+
+    sandbox = config.server.home == "sandbox"
+    try:
+        made = project_aws(config, state_dir, sandbox=sandbox, start=False)
+    except Exception as exc:  # no such profile, ...
+        notes.append(f"AWS: {exc}")
+        return None
+    if made is None:  # the sandbox's emulator is not running: nothing to talk to
+        return None
+    clients: dict[str, Any] = {}
+
+    def aws(service: str) -> Any:
+        if service not in clients:
+            clients[service] = made.client(service)
+        return clients[service]
+
+    return aws
+
+
+def _declared(config: PilotConfig) -> list[Thing]:
+    """What pilot.toml says may exist where no emulator can list it: Cloud Run services and
+    the GCP deployer."""
+    from pilot_tui.cloud.identity_gcp import wants_gcp_deployer
+
+    project = config.project.name
+    declared = [
+        Thing(
+            "Cloud Run service",
+            resource_name(project, app.name),
+            "pilot.toml",
+            app.name,
+            CloudRunTarget.kind,
+        )
+        for app in config.apps
+        if app.target.kind == CloudRunTarget.kind
+    ]
+    if wants_gcp_deployer(config):
+        declared.append(
+            Thing(
+                "GCP service account",
+                deployer_user(project),
+                "pilot.toml (an app or the server on Google Cloud)",
+            )
+        )
+    return declared
+
+
+def _local_docker() -> Any:
+    """A client for this machine's Docker (where the sandbox runs apps), or None."""
+    from pilot_tui.deploy.host import HostError, sandbox_engine
+
+    try:
+        target = sandbox_engine()
+    except HostError:
+        return None  # no engine answers: no container of the project can be running
+    import docker
+
+    return docker.DockerClient(base_url=target.address, timeout=60)
+
+
+async def plan_teardown(
+    server: Server, plan: Plan, *, keep_state: bool
+) -> tuple[Teardown, Inventory]:
+    """What `server destroy` (the CLI, or `d` on the Server screen) lists for a Pilot
+    Server: Terraform's planned destroy plus everything the clouds hold for the project."""
+    import asyncio
+
+    ids = await server.state_ids()
+    root = server.project.root
+    teardown = Teardown(
+        server.config,
+        root,
+        await asyncio.to_thread(make_scan, server.config, root),
+        keep_state=keep_state,
+    )
+    found, problems = await asyncio.to_thread(teardown.scan.run)
+    return teardown, inventory(
+        found,
+        [c.address for c in plan.changes if c.action != "read"],
+        ids,
+        keep_state=keep_state,
+        problems=problems,
+    )
+
+
+async def remaining(teardown: Teardown, server: Server | None) -> Inventory:
+    """What a fresh scan still finds (and what Terraform's state still holds)."""
+    import asyncio
+
+    from pilot_tui.provision.server import ServerError
+
+    found, problems = await asyncio.to_thread(teardown.scan.run, declared=False)
+    ids: dict[str, str] = {}
+    # A remote state went with the state bucket (unless --keep-state): there is no state
+    # left to read, and the scan above finds by tag whatever Terraform would have held.
+    state_removed = not teardown.keep_state and teardown.config.state.backend != "local"
+    if server is not None and not state_removed:
+        try:
+            # With their ids: what the scan finds by tag that Terraform still holds is
+            # listed once, as Terraform's (not as "not in Terraform state").
+            ids = await server.state_ids()
+        except ServerError as exc:
+            problems = [*problems, f"Terraform's state could not be read ({exc})"]
+    return inventory(found, list(ids), ids, keep_state=teardown.keep_state, problems=problems)

@@ -1,0 +1,240 @@
+"""The destroy executor: a Teardown removes an Inventory step by step, in STEPS' order
+(apps, containers, deployer, server, state, local), collecting what failed."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, get_args
+
+from pilot_tui import redact
+from pilot_tui.naming import deployer_user
+from pilot_tui.teardown import aws_leftovers
+from pilot_tui.teardown.scan import Scan
+from pilot_tui.teardown.things import STEP_TITLES, STEPS, Inventory, Say, Thing
+
+if TYPE_CHECKING:
+    from pilot_tui.config.schema import AppSettings, PilotConfig
+    from pilot_tui.provision.server import Plan, Server
+
+
+@dataclass
+class Teardown:
+    """One destroy of one project: what to remove it with, and what failed."""
+
+    config: PilotConfig
+    root: Path
+    scan: Scan
+    keep_state: bool = False
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".pilot"
+
+    def _try(self, what: str, action: Callable[[], Any], say: Say) -> bool:
+        try:
+            action()
+        except Exception as exc:  # the cloud refused: say what, carry on with the rest
+            self.failures.append(f"{what}: {redact.text(str(exc))[:300]}")
+            say(f"FAILED: {self.failures[-1]}")
+            return False
+        return True
+
+    # apps ------------------------------------------------------------------------------
+    def remove_apps(self, things: list[Thing], say: Say) -> None:
+        """Each app through its target's own destroy; an app no longer in pilot.toml is
+        destroyed as the target its leftovers show; then what no target owns."""
+        from pilot_tui.deploy.app_teardown import destroy_app
+
+        wanted: dict[tuple[str, str], None] = {}
+        for thing in things:
+            if thing.app and thing.target:
+                wanted[(thing.app, thing.target)] = None
+        for app_name, target in wanted:
+            app = _app_settings(self.config, app_name, target)
+            if app is None:
+                continue
+            self._try(
+                f"app {app_name} on {target}",
+                partial(destroy_app, self.config, self.state_dir, self.root, app, say),
+                say,
+            )
+        self._sweep([t for t in things if aws_leftovers.swept(t)], say)
+
+    def _sweep(self, things: list[Thing], say: Say) -> None:
+        """Leftovers no target's destroy owns; each call is idempotent."""
+        if self.scan.aws is None:
+            return
+        aws = self.scan.aws
+        for thing in things:
+            self._try(
+                f"{thing.kind} {thing.name}", partial(aws_leftovers.sweep_one, aws, thing, say), say
+            )
+
+    # containers ------------------------------------------------------------------------
+    def remove_containers(self, things: list[Thing], say: Say) -> None:
+        docker = self.scan.docker
+        if docker is None:
+            return
+        from docker.errors import NotFound
+
+        containers = [t for t in things if t.kind == "container"]
+        proxies = [t for t in containers if not t.found.startswith("label")]
+        for thing in [*[t for t in containers if t not in proxies], *proxies]:  # the proxy last
+
+            def remove(thing: Thing = thing) -> None:
+                with contextlib.suppress(NotFound):
+                    docker.containers.get(thing.name).remove(force=True)
+                    say(f"removed container {thing.name}")
+
+            self._try(f"container {thing.name}", remove, say)
+        for thing in [t for t in things if t.kind == "Docker network"]:  # once it is empty
+
+            def remove_network(thing: Thing = thing) -> None:
+                with contextlib.suppress(NotFound):
+                    docker.networks.get(thing.name).remove()
+                    say(f"removed Docker network {thing.name}")
+
+            self._try(f"Docker network {thing.name}", remove_network, say)
+
+    # deployer --------------------------------------------------------------------------
+    def remove_deployer(self, things: list[Thing], say: Say) -> None:
+        keys = self.state_dir / "keys"
+        if self.scan.aws is not None and any(t.kind != "GCP service account" for t in things):
+            from pilot_tui.cloud.identity_aws import AwsDeployer
+
+            deployer = AwsDeployer(
+                self.scan.aws("iam"),
+                self.scan.aws("sts"),
+                self.config.project.name,
+                self.config.aws.region,
+            )
+            if self._try("the AWS deployer", lambda: deployer.remove(keys), say):
+                user = deployer_user(self.config.project.name)
+                say(f"removed the AWS deployer {user}, its keys and roles")
+        if any(t.kind == "GCP service account" for t in things):
+            from pilot_tui.cloud.clients import google_transport
+            from pilot_tui.cloud.identity_gcp import GcpDeployer
+
+            def remove_gcp() -> None:
+                gcp_project = self.config.gcp.project
+                # pilot.toml is refused with an app or the server on Google Cloud and no
+                # gcp.project, and only those declare the GCP deployer.
+                assert gcp_project, "a GCP deployer without gcp.project"
+                transport = google_transport(self.config, self.root, role="admin")
+                GcpDeployer(transport, self.config.project.name, gcp_project).remove(keys)
+                say("removed the GCP deployer service account and its keys")
+
+            self._try("the GCP deployer", remove_gcp, say)
+
+    # server ----------------------------------------------------------------------------
+    def remove_untracked(self, things: list[Thing], say: Say) -> None:
+        """The server's machine and network found by tag but not in Terraform's state (an
+        `up` stopped hard, a state lost): removed in dependency order, as Terraform would."""
+        if self.scan.aws is None or not things:
+            return
+        ec2 = self.scan.aws("ec2")
+        instances = [t.name.split(" ")[0] for t in things if t.kind == "EC2 instance"]
+        if instances:
+            terminate = partial(aws_leftovers.terminate_instances, ec2, instances, say)
+            self._try("EC2 instances", terminate, say)
+        for name, call in aws_leftovers.network_removals(ec2, things):
+            if self._try(name, call, say):
+                say(f"deleted {name}")
+
+    # state -----------------------------------------------------------------------------
+    def remove_state(self, things: list[Thing], say: Say) -> None:
+        from pilot_tui.provision import backends
+
+        aws, gcs = self.scan.aws, self.scan.gcs
+        for thing in things:
+
+            def remove(thing: Thing = thing) -> None:
+                if thing.kind == "lock table" and aws is not None:
+                    say(backends.remove_lock_table(aws("dynamodb"), thing.name))
+                elif thing.name.startswith("gs://") and gcs is not None:
+                    say(backends.remove_gcs(gcs, thing.name.removeprefix("gs://")))
+                elif aws is not None:  # an S3 state bucket was found through it
+                    say(backends.remove_s3_bucket(aws("s3"), thing.name))
+
+            self._try(thing.name, remove, say)
+
+    # local -----------------------------------------------------------------------------
+    def remove_local(self, things: list[Thing], say: Say) -> None:
+        for thing in things:
+            (self.root / thing.name).unlink(missing_ok=True)
+            say(f"removed {thing.name}")
+
+
+def _app_settings(config: PilotConfig, name: str, target: str) -> AppSettings | None:
+    """The app as pilot.toml has it when it still runs on ``target``; else an app of that
+    name on that target with default settings (enough to find and remove what it left)."""
+    from pilot_tui.config import schema
+
+    app = config.app(name)
+    if app is not None and app.target.kind == target:
+        return app
+    settings = {kind().kind: kind for kind in get_args(schema.Target)}
+    if target not in settings:
+        return None
+    return schema.AppSettings(name=name, target=settings[target]())
+
+
+async def execute(
+    teardown: Teardown,
+    inv: Inventory,
+    server: Server | None,
+    plan: Plan | None,
+    say: Say,
+    stage: Callable[[str, str], None],
+) -> bool:
+    """Remove ``inv`` step by step (``server``/``plan``: the Pilot Server and its destroy
+    plan, or None). Terraform failing stops before the state and the local records, which a
+    second run needs; other failures are collected and the rest still goes."""
+    import asyncio
+
+    steps = dict(inv.by_step())
+    for step in STEPS:
+        things = steps.get(step, [])
+        if server is not None and server.interrupt.count and things:  # Ctrl+C / Esc
+            teardown.failures.append(f"interrupted before {STEP_TITLES[step]}")
+            return False
+        if not things:
+            continue
+        stage(step, STEP_TITLES[step])
+        if step != "server":
+            await asyncio.to_thread(getattr(teardown, f"remove_{step}"), things, say)
+            continue
+        if not await _terraform_destroy(teardown, server, plan, say):
+            return False
+        await asyncio.to_thread(
+            teardown.remove_untracked, [t for t in things if t.kind != "Terraform resource"], say
+        )
+    return not teardown.failures
+
+
+async def _terraform_destroy(
+    teardown: Teardown, server: Server | None, plan: Plan | None, say: Say
+) -> bool:
+    """Apply the server's destroy plan (when there is one); False when it failed or was
+    interrupted, the failure recorded and what a kill may have left said."""
+    if server is None or plan is None or not plan.changes:
+        return True
+    result = await server.apply(plan)
+    if not result.interrupted and result.code == 0:
+        return True
+    failed = f"failed at {', '.join(result.errored) or 'a step'}"
+    why = "interrupted" if result.interrupted else failed
+    teardown.failures.append(
+        f"terraform destroy {why} after {len(result.completed)} of "
+        f"{plan.total} change(s); what remains is listed above "
+        f"(log: {result.log})"
+    )
+    if result.killed:  # what may now exist outside its state, as for `up`
+        for line in server.after_kill(result):
+            say(line)
+    return False

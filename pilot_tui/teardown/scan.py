@@ -1,0 +1,140 @@
+"""The scan: where a project's things can be (clients made once, each None when that place
+is not in use) and one look through them all: the AWS account (scan_aws), Google Cloud
+Storage, this machine's Docker (the sandbox) and the records in .pilot/."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pilot_tui.cloud.clients import AWS_KEY_FILE, GCP_KEY_FILE
+from pilot_tui.config.schema import GcsCdnTarget
+from pilot_tui.naming import prefix
+from pilot_tui.teardown.finds import Finds, app_of
+from pilot_tui.teardown.scan_aws import AwsClients, AwsScan
+from pilot_tui.teardown.things import Thing
+
+
+@dataclass
+class Scan(Finds):
+    """Where to look, and what one look found (``found``) and could not list (``problems``)."""
+
+    aws: AwsClients | None = None
+    gcs: Any = None  # a google-cloud-storage client
+    docker: Any = None  # a docker SDK client for this machine's engine (the sandbox)
+    state_dir: Path | None = None
+    state_bucket: str | None = None
+    lock_table: str | None = None
+    gcs_state_bucket: str | None = None
+    declared: list[Thing] = field(default_factory=list)  # from pilot.toml: no API to list
+    notes: list[str] = field(default_factory=list)  # places that could not be opened
+    problems: list[str] = field(default_factory=list)
+
+    def run(self, *, declared: bool = True) -> tuple[list[Thing], list[str]]:
+        """(what was found, what could not be listed). ``declared``: also what pilot.toml
+        says may exist where nothing can be listed (not when checking what remains)."""
+        self.found = list(self.declared) if declared else []
+        self.problems = list(self.notes)
+        if self.aws is not None:
+            account = AwsScan(self, self.aws, self.state_bucket, self.lock_table)
+            for reader in account.readers():
+                self._read(reader)
+        if self.gcs is not None:
+            self._read(self._gcs)
+        if self.docker is not None:
+            self._read(self._containers)
+        if self.state_dir is not None:
+            self.found += local_records(self.state_dir)
+        return self.found, self.problems
+
+    def _read(self, reader: Callable[[], None]) -> None:
+        try:
+            reader()
+        except Exception as exc:  # a service the account may not use, or cannot reach
+            from pilot_tui import redact
+
+            what = reader.__name__.strip("_")
+            self.problems.append(f"could not list {what}: {redact.text(str(exc))[:200]}")
+
+    def _gcs(self) -> None:
+        for bucket in self.gcs.list_buckets(prefix=prefix(self.project)):
+            self.add(
+                "GCS bucket",
+                bucket.name,
+                self.named,
+                app_of(self.project, bucket.name, "-site"),
+                GcsCdnTarget.kind,
+            )
+        if self.gcs_state_bucket:
+            from google.api_core.exceptions import NotFound
+
+            with contextlib.suppress(NotFound):
+                self.gcs.get_bucket(self.gcs_state_bucket)
+                self.add("state bucket", f"gs://{self.gcs_state_bucket}", "[state] in pilot.toml")
+
+    def _containers(self) -> None:
+        mine = self.docker.containers.list(
+            all=True, filters={"label": f"pilot.project={self.project}"}
+        )
+        for container in mine:
+            labels = container.labels
+            what = "deploy lock" if "pilot.lock" in labels else "release"
+            self.add(
+                "container",
+                container.name,
+                f"label pilot.project={self.project} ({what})",
+                labels.get("pilot.app", ""),
+            )
+        others = [
+            c
+            for c in self.docker.containers.list(all=True, filters={"label": "pilot.project"})
+            if c.labels.get("pilot.project") != self.project
+        ]
+        from pilot_tui.deploy.targets.docker_host.containers import PROXY_NAME
+
+        if not others:  # the proxy serves only this project's apps here: it goes too
+            proxies = self.docker.containers.list(all=True, filters={"name": PROXY_NAME})
+            for proxy in proxies:
+                if proxy.name == PROXY_NAME:
+                    self.add(
+                        "container", proxy.name, "Pilot's proxy, serving no other project here"
+                    )
+            # ... and so does the private network the apps and the proxy join.
+            from pilot_tui.deploy.targets.docker_host.containers import NETWORK
+
+            for network in self.docker.networks.list(names=[NETWORK]):
+                if network.name == NETWORK:
+                    self.add(
+                        "Docker network",
+                        network.name,
+                        "Pilot's private app network, used by no other project here",
+                    )
+
+
+def local_records(state_dir: Path) -> list[Thing]:
+    """Files in .pilot/ that say something is live or hold a deployer's key."""
+    from pilot_tui.deploy import history
+    from pilot_tui.provision.server import OUTPUTS_FILE
+
+    found = []
+    for path in sorted((state_dir / "releases").glob("*.json")):
+        if history.live_release(state_dir, path.stem) is not None:
+            found.append(
+                Thing(
+                    "local record",
+                    str(path.relative_to(state_dir.parent)),
+                    "a live release recorded",
+                    path.stem,
+                )
+            )
+    for path, why in (
+        (state_dir / "outputs" / OUTPUTS_FILE, "the server's outputs"),
+        (state_dir / "keys" / AWS_KEY_FILE, "the AWS deployer's key"),
+        (state_dir / "keys" / GCP_KEY_FILE, "the GCP deployer's key"),
+    ):
+        if path.is_file():
+            found.append(Thing("local record", str(path.relative_to(state_dir.parent)), why))
+    return found

@@ -1,0 +1,162 @@
+"""What a destroy lists: a Thing (one resource Pilot made, how it was found, the step that
+removes it), the steps in the order they run, and the Inventory a person confirms."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+UNOWNED_BUCKET = "S3 bucket, not provably Pilot's"
+STEPS = ("apps", "containers", "deployer", "server", "state", "local")
+STEP_TITLES = {
+    "apps": "apps (each target's own destroy)",
+    "containers": "containers on this machine's Docker",
+    "deployer": "the deployer identity",
+    "server": "the Pilot Server (Terraform)",
+    "state": "the state bucket and lock table",
+    "local": "local records in .pilot/",
+}
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Thing:
+    """One thing Pilot made: ``found`` says how it was found (a tag, a name, Terraform
+    state, a file); ``app``/``target`` name the app it belongs to, when one does."""
+
+    kind: str
+    name: str
+    found: str
+    app: str = ""
+    target: str = ""
+
+    @property
+    def step(self) -> str:
+        return KIND_STEPS[self.kind]
+
+    def describe(self) -> str:
+        owner = f"app {self.app}; " if self.app else ""
+        return f"{self.kind} {self.name} ({owner}{self.found})"
+
+
+KIND_STEPS = {
+    "S3 bucket": "apps",
+    UNOWNED_BUCKET: "apps",  # listed, never removed (Inventory.unowned)
+    "CloudFront distribution": "apps",
+    "Lambda function": "apps",
+    "ECR repository": "apps",
+    "ECS cluster": "apps",
+    "ECS service": "apps",
+    "ECS task definition": "apps",
+    "load balancer": "apps",
+    "target group": "apps",
+    "app security group": "apps",
+    "log group": "apps",
+    "SSM parameter": "apps",
+    "GCS bucket": "apps",
+    "Cloud Run service": "apps",
+    "container": "containers",
+    "Docker network": "containers",
+    "IAM user": "deployer",
+    "access key": "deployer",
+    "IAM role": "deployer",
+    "GCP service account": "deployer",
+    "Terraform resource": "server",
+    "EC2 instance": "server",
+    "VPC": "server",
+    "subnet": "server",
+    "internet gateway": "server",
+    "route table": "server",
+    "security group": "server",
+    "key pair": "server",
+    "state bucket": "state",
+    "lock table": "state",
+    "local record": "local",
+}
+
+
+@dataclass
+class Inventory:
+    """What a destroy removes, in order, and what it keeps (``--keep-state``)."""
+
+    remove: list[Thing]
+    keep: list[Thing] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what could not be listed, and why
+    # Named like the project's but with nothing to show Pilot made it (no tag, not the
+    # state bucket, not a site's): listed and left alone, never deleted on a name alone.
+    unowned: list[Thing] = field(default_factory=list)
+
+    @property
+    def has_state(self) -> bool:
+        """A state bucket or lock table is listed: there is a keep-state choice to make."""
+        return any(t.step == "state" for t in [*self.remove, *self.keep])
+
+    def keeping_state(self, keep_state: bool) -> Inventory:
+        """The same list with the state bucket and lock table kept or removed: the choice
+        `server destroy --keep-state` makes, and the Server screen's confirmation."""
+        every = sorted([*self.remove, *self.keep], key=_order)
+        keep = [t for t in every if keep_state and t.step == "state"]
+        return Inventory(
+            [t for t in every if t not in keep], keep, list(self.problems), list(self.unowned)
+        )
+
+    def unowned_lines(self) -> list[str]:
+        """Each thing left alone, why, and how its owner can remove it."""
+        return [
+            f"Kept, not Pilot's to remove: S3 bucket {t.name} ({t.found}). If it is "
+            f"this project's, remove it yourself: aws s3 rb s3://{t.name} --force "
+            "(a versioned bucket needs every object version deleted first)"
+            for t in self.unowned
+        ]
+
+    def by_step(self) -> list[tuple[str, list[Thing]]]:
+        return [
+            (step, [t for t in self.remove if t.step == step])
+            for step in STEPS
+            if any(t.step == step for t in self.remove)
+        ]
+
+
+def inventory(
+    found: Iterable[Thing],
+    planned: Iterable[str],
+    state_ids: dict[str, str],
+    *,
+    keep_state: bool,
+    problems: Iterable[str] = (),
+) -> Inventory:
+    """The ordered list of what goes: ``found`` by a scan, ``planned`` the addresses of
+    Terraform's destroy plan, ``state_ids`` {address: id} of its state (a resource found by
+    its tag whose id Terraform holds is Terraform's to remove, listed once)."""
+    terraform = [Thing("Terraform resource", address, "Terraform state") for address in planned]
+    held = set(state_ids.values()) - {""}
+    rest = [t for t in found if not (t.step == "server" and held & set(t.name.split()))]
+    rest = [
+        t
+        if t.step != "server"
+        else Thing(t.kind, t.name, f"{t.found}; not in Terraform state", t.app, t.target)
+        for t in rest
+    ]
+    everything = sorted(_unique([*rest, *terraform]), key=_order)
+    keep = [t for t in everything if keep_state and t.step == "state"]
+    unowned = [t for t in everything if t.kind == UNOWNED_BUCKET]
+    return Inventory(
+        [t for t in everything if t not in keep and t not in unowned],
+        keep,
+        list(problems),
+        unowned,
+    )
+
+
+def _order(thing: Thing) -> tuple[int, str, str, str]:
+    return (STEPS.index(thing.step), thing.app, thing.kind, thing.name)
+
+
+def _unique(things: list[Thing]) -> list[Thing]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for thing in things:
+        if (thing.kind, thing.name) not in seen:
+            seen.add((thing.kind, thing.name))
+            out.append(thing)
+    return out

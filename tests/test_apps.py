@@ -215,7 +215,7 @@ PROGRAMS = {
 
 
 def test_a_program_wins_over_an_index_html_and_the_build_agrees(tmp_path):
-    from pilot_tui.deploy import dockerfiles
+    from pilot_tui.deploy.build import dockerfiles
 
     for name, (files, language) in PROGRAMS.items():
         folder = tmp_path / name.replace(" ", "-")
@@ -238,7 +238,7 @@ def test_a_program_wins_over_an_index_html_and_the_build_agrees(tmp_path):
 
 
 def test_a_python_service_without_requirements_builds_from_the_generated_dockerfile(tmp_path):
-    from pilot_tui.deploy import dockerfiles
+    from pilot_tui.deploy.build import dockerfiles
 
     (tmp_path / "server.py").write_text("print('hi')")
     text, _ = dockerfiles.generated(tmp_path) or ("", "")

@@ -14,8 +14,8 @@ import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
-from pilot_tui.deploy import build
-from pilot_tui.deploy.site_files import scan
+from pilot_tui.deploy.build import recipe as build
+from pilot_tui.deploy.build.site_files import scan
 from pilot_tui.deploy.targets.lambda_.function import zip_folder
 
 CREDENTIALS = "aws_secret_access_key = LEAKED-7c1f0e"
@@ -140,7 +140,7 @@ def test_a_link_inside_the_folder_to_a_key_is_skipped_too(tmp_path):
 
 
 def test_the_gcp_key_file_named_in_pilot_toml_is_never_shipped(tmp_path):
-    from pilot_tui.deploy.shippable import private_paths
+    from pilot_tui.deploy.build.shippable import private_paths
 
     root = _project(tmp_path)
     _write(root, {"keys/acme-pilot.json": '{"private_key": "x"}', "keys/README": "x"})
@@ -168,7 +168,7 @@ def test_a_zip_lambda_never_follows_a_link_out(tmp_path):
 def test_a_static_site_never_publishes_program_sources(tmp_path):
     # Issue 11 item 29: busybox served /server.py. A static site's files never include the
     # sources of a language Pilot detects; each one left out is named.
-    from pilot_tui.deploy.site_files import publishable
+    from pilot_tui.deploy.build.site_files import publishable
 
     site = tmp_path / "site"
     _write(
@@ -205,7 +205,7 @@ def test_a_static_site_never_publishes_program_sources(tmp_path):
 def test_buildpacks_get_the_same_files_as_a_zip_not_the_folder(tmp_path):
     # `pack build --path FOLDER` would send the whole folder, .pilot/ included: pack gets a
     # zip of what may ship instead. (No `pack` binary exists here: checked as data.)
-    from pilot_tui.deploy.shippable import private_paths
+    from pilot_tui.deploy.build.shippable import private_paths
 
     root = _project(tmp_path)
     os.symlink(tmp_path / "outside-creds", root / "leak.txt")

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from pilot_tui import redact
-from pilot_tui.deploy import build as builder
 from pilot_tui.deploy import history, secrets
+from pilot_tui.deploy.build import recipe as builder
+from pilot_tui.deploy.build.shippable import private_paths
 from pilot_tui.deploy.context import (
     Cancelled,
     CancelToken,
@@ -36,7 +37,6 @@ from pilot_tui.deploy.events import (
 )
 from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.deploy.shared_history import SharedHistory, SharedHistoryError
-from pilot_tui.deploy.shippable import private_paths
 from pilot_tui.deploy.targets import target_for
 from pilot_tui.deploy.targets.docker_host import containers
 from pilot_tui.errors import EXIT_INVALID

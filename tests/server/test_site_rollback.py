@@ -15,9 +15,9 @@ from botocore.exceptions import ClientError
 from pilot_tui.cloud.clients import Aws, emulator_aws
 from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.deploy import history
+from pilot_tui.deploy.build.site_files import plan, scan
 from pilot_tui.deploy.engine import DeployError
 from pilot_tui.deploy.events import StageFailed
-from pilot_tui.deploy.site_files import plan, scan
 from pilot_tui.deploy.targets import sites
 from pilot_tui.deploy.targets.s3_site.bucket import KEEP_DAYS, LIFECYCLE_RULE, MANIFEST, S3Site
 from pilot_tui.deploy.targets.s3_site.rollback import rollback_site

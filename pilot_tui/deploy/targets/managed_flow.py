@@ -202,7 +202,7 @@ def _deploy_zip(
     force: bool,
 ) -> history.Release:
     """A zip Lambda: no Docker, no registry. Lambda's RevisionId guards concurrent deploys."""
-    from pilot_tui.deploy.shippable import private_paths
+    from pilot_tui.deploy.build.shippable import private_paths
     from pilot_tui.deploy.targets.lambda_.function import code_sha256, zip_files, zip_folder
 
     name = app.name

@@ -12,7 +12,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from pilot_tui.deploy import addresses, history
-from pilot_tui.deploy.build import BuildError
+from pilot_tui.deploy.build.recipe import BuildError
+from pilot_tui.deploy.build.shippable import private_paths
+from pilot_tui.deploy.build.site_build import build_output, needs_builder
+from pilot_tui.deploy.build.site_files import Changes, publishable, scan
+from pilot_tui.deploy.build.site_files import plan as plan_changes
 from pilot_tui.deploy.context import Cancelled, Context, DeployContext, DeployError, RunLog, Say
 from pilot_tui.deploy.events import (
     Output,
@@ -22,10 +26,6 @@ from pilot_tui.deploy.events import (
     StageStarted,
     Timer,
 )
-from pilot_tui.deploy.shippable import private_paths
-from pilot_tui.deploy.site_build import build_output, needs_builder
-from pilot_tui.deploy.site_files import Changes, publishable, scan
-from pilot_tui.deploy.site_files import plan as plan_changes
 from pilot_tui.deploy.targets.base import AppStatus, LogLine, NoLogs, emulators_stopped
 from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite
 from pilot_tui.deploy.targets.managed import TargetError

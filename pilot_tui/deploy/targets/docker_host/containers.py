@@ -92,7 +92,7 @@ def ensure_proxy(
     from docker.errors import APIError, ImageNotFound, NotFound
     from docker.errors import BuildError as DockerBuildError
 
-    from pilot_tui.deploy.bases import unpulled
+    from pilot_tui.deploy.build.bases import unpulled
 
     ensure_network(client)
     tag = proxy.proxy_image_tag(spec.base)

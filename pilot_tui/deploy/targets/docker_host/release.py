@@ -42,7 +42,7 @@ def url(config: Any, docker: DockerTarget, app: Any) -> str:
 
 
 def proxy_spec(config: Any, docker: DockerTarget) -> containers.ProxySpec:
-    from pilot_tui.deploy.bases import PROXY
+    from pilot_tui.deploy.build.bases import PROXY
 
     bind = "127.0.0.1" if docker.local else "0.0.0.0"
     return containers.ProxySpec(bind, config.server.http_port, PROXY.image())

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pilot_tui.cloud.identity_gcp import NEEDS_SETUP
-from pilot_tui.deploy.site_files import Changes, Remote, SiteFile
+from pilot_tui.deploy.build.site_files import Changes, Remote, SiteFile
 from pilot_tui.deploy.targets.gcs_site import cdn as gcs_cdn
 from pilot_tui.deploy.targets.gcs_site.cdn import dns_records
 from pilot_tui.deploy.targets.s3_site.bucket import SiteError

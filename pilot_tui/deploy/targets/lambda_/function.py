@@ -21,8 +21,8 @@ from typing import Any
 
 from pilot_tui.cloud import aws_errors
 from pilot_tui.cloud.identity_aws import ensure_execution_role
+from pilot_tui.deploy.build.shippable import Collected, collect
 from pilot_tui.deploy.context import CancelToken
-from pilot_tui.deploy.shippable import Collected, collect
 from pilot_tui.deploy.targets.managed import (
     LogLine,
     Revision,

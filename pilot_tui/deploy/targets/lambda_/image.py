@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.deploy import bases
-from pilot_tui.deploy import build as builder
+from pilot_tui.deploy.build import bases
+from pilot_tui.deploy.build import recipe as builder
 
 ADAPTER_DEFAULT = bases.LAMBDA_ADAPTER.default
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from pilot_tui.cloud.aws_errors import code
-from pilot_tui.deploy.site_files import Changes, Remote, SiteFile
+from pilot_tui.deploy.build.site_files import Changes, Remote, SiteFile
 from pilot_tui.errors import PilotError
 from pilot_tui.naming import project_tags
 

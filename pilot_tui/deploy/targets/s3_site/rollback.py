@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pilot_tui.deploy import addresses, history
+from pilot_tui.deploy.build.site_files import Remote
 from pilot_tui.deploy.context import DeployContext, DeployError, RunLog
 from pilot_tui.deploy.events import Released, StageFailed, StageFinished, StageStarted, Timer
-from pilot_tui.deploy.site_files import Remote
 from pilot_tui.deploy.targets.managed import TargetError
 from pilot_tui.deploy.targets.s3_site.bucket import KEEP_DAYS, S3Site, SiteError, VersionGone
 from pilot_tui.deploy.targets.sites import SiteConfigError, local_url, open_site

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from pilot_tui import redact
-from pilot_tui.deploy import bases, dockerfiles
-from pilot_tui.deploy.shippable import Collected, collect, private_paths, program_source
+from pilot_tui.deploy.build import bases, dockerfiles
+from pilot_tui.deploy.build.shippable import Collected, collect, private_paths, program_source
 from pilot_tui.errors import PilotError
 from pilot_tui.runner import Command
 

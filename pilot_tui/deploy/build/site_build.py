@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.deploy import build as builder
+from pilot_tui.deploy.build import recipe as builder
 
 
 def needs_builder(app: Any) -> bool:

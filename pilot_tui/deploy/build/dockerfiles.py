@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pilot_tui.deploy import bases
+from pilot_tui.deploy.build import bases
 
 
 def static_base() -> str:

@@ -134,7 +134,8 @@ def test_buildpacks_without_pack_says_so(engine_project, cli, monkeypatch):
 def test_pack_is_pointed_at_the_deploy_hosts_engine_as_data(tmp_path):
     # No `pack` binary exists here (none can be installed offline), so the command and the
     # environment it would run with are checked as data.
-    from pilot_tui.deploy.build.recipe import Recipe, pack_command
+    from pilot_tui.deploy.build.buildpacks import pack_command
+    from pilot_tui.deploy.build.recipe import Recipe
     from pilot_tui.deploy.host import docker_env, parse_host
 
     state = tmp_path / ".pilot"

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.deploy.build import bases
-from pilot_tui.deploy.build import recipe as builder
+from pilot_tui.deploy.build import bases, images
+from pilot_tui.deploy.build.recipe import Recipe
 
 ADAPTER_DEFAULT = bases.LAMBDA_ADAPTER.default
 
@@ -44,7 +44,7 @@ def wrap(
     cancelled: Callable[[], bool] = lambda: False,
 ) -> str:
     """Build ``tag``: ``app_image`` with the adapter; its image id (reused when built)."""
-    existing = builder.existing_image(client, tag)
+    existing = images.existing_image(client, tag)
     if existing is not None:
         return existing
     text = wrapper_dockerfile(app_image, adapter_image(), port).encode()
@@ -54,5 +54,5 @@ def wrap(
         info.size = len(text)
         tar.addfile(info, io.BytesIO(text))
     context.seek(0)
-    recipe = builder.Recipe(Path(), "Dockerfile", text.decode(), why="the Lambda Web Adapter")
-    return builder.build(client, recipe, context, tag, line, cancelled)
+    recipe = Recipe(Path(), "Dockerfile", text.decode(), why="the Lambda Web Adapter")
+    return images.build(client, recipe, context, tag, line, cancelled)

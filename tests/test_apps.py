@@ -7,9 +7,10 @@ import tomllib
 
 from textual.widgets import DataTable, Input, Select, Static
 
-from pilot_tui.apps import add_app, detect
+from pilot_tui.apps import add_app
 from pilot_tui.config.starter import starter_text
 from pilot_tui.config.validate import check_text
+from pilot_tui.deploy.build.stack import detect
 from pilot_tui.screens.app import create_app
 from pilot_tui.screens.apps import AppsScreen, NewAppScreen
 

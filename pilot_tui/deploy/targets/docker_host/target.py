@@ -15,7 +15,7 @@ from pilot_tui.deploy import history, lock
 from pilot_tui.deploy.context import Context, DeployContext, DeployError, RunLog, Say
 from pilot_tui.deploy.events import StageFailed, StageFinished, StageStarted
 from pilot_tui.deploy.targets.base import AppStatus, LogLine, NoLogs, WaypointApp, WaypointUse
-from pilot_tui.deploy.targets.docker_host import containers, release
+from pilot_tui.deploy.targets.docker_host import containers, proxy_container, release
 from pilot_tui.naming import resource_name
 
 DOCKER_HOSTS = {"sandbox": "this machine's Docker", "host": "the Docker host"}
@@ -216,7 +216,7 @@ class DockerHost:
         found = containers.app_containers(ctx.client, ctx.project, app.name)
         with contextlib.suppress(Exception):
             proxy = ctx.client.containers.get(containers.PROXY_NAME)
-            containers.unroute(proxy, release.hosts(ctx.config, ctx.target, app))
+            proxy_container.unroute(proxy, release.hosts(ctx.config, ctx.target, app))
         for container in found:
             container.remove(force=True)
         done = f"removed {len(found)} container(s) of {app.name}"

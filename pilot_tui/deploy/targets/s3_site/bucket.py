@@ -47,14 +47,9 @@ def release_key(release_id: str) -> str:
 
 @dataclass
 class S3Site(Distribution):
-    """The site's bucket (its CloudFront half: distribution.Distribution)."""
+    """The site's bucket (its fields and CloudFront half: distribution.Distribution)."""
 
     emulator: ClassVar[str] = "aws"  # the sandbox emulator that holds it (moto)
-    s3: Any
-    cloudfront: Any
-    bucket: str
-    region: str
-    project: str  # the distribution's project tag: the deployer may change only those
 
     # -- the bucket ----------------------------------------------------------------------
     def address(self) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pilot_tui.deploy.context import Context, RunLog
@@ -66,9 +67,10 @@ def distribution_config(
     }
 
 
+@dataclass
 class Distribution:
-    """The CloudFront methods of an S3Site (its fields: s3, cloudfront, bucket, region,
-    project)."""
+    """An S3 site's clients and names, and its CloudFront methods (S3Site adds the
+    bucket's)."""
 
     s3: Any
     cloudfront: Any

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.apps import Detected, add_app, detect, parse_env, parse_names, suggested_name
+from pilot_tui.apps import add_app, parse_env, parse_names, suggested_name
 from pilot_tui.config.validate import check_text
+from pilot_tui.deploy.build.stack import Detected, detect
 
 # Targets offered per server home, the natural ones first.
 TARGETS = {

@@ -80,7 +80,7 @@ def _use(plugin: str, settings: dict[str, Any], indent: str) -> list[str]:
 def _generated(app: AppSettings, root: Path, out: Export) -> dict[str, Any] | None:
     """The docker builder's settings for a Dockerfile Pilot generates (written beside
     waypoint.hcl, named from the project's root); None when Pilot would not generate one."""
-    from pilot_tui.deploy import build as builder
+    from pilot_tui.deploy.build import recipe as builder
 
     try:
         recipe = builder.recipe_for(app, root)

@@ -23,9 +23,9 @@ from pilot_tui.app_questions import (
     default_name,
     detected_build,
 )
-from pilot_tui.apps import Detected
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.config.schema import STATIC_TARGETS
+from pilot_tui.deploy.build.stack import Detected
 from pilot_tui.errors import PilotError
 from pilot_tui.screens.footer import PilotFooter
 from pilot_tui.screens.ordered_keys import TextInput

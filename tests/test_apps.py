@@ -7,9 +7,10 @@ import tomllib
 
 from textual.widgets import DataTable, Input, Select, Static
 
-from pilot_tui.apps import add_app, detect
+from pilot_tui.apps import add_app
 from pilot_tui.config.starter import starter_text
 from pilot_tui.config.validate import check_text
+from pilot_tui.deploy.build.stack import detect
 from pilot_tui.screens.app import create_app
 from pilot_tui.screens.apps import AppsScreen, NewAppScreen
 
@@ -215,7 +216,7 @@ PROGRAMS = {
 
 
 def test_a_program_wins_over_an_index_html_and_the_build_agrees(tmp_path):
-    from pilot_tui.deploy import dockerfiles
+    from pilot_tui.deploy.build import dockerfiles
 
     for name, (files, language) in PROGRAMS.items():
         folder = tmp_path / name.replace(" ", "-")
@@ -238,7 +239,7 @@ def test_a_program_wins_over_an_index_html_and_the_build_agrees(tmp_path):
 
 
 def test_a_python_service_without_requirements_builds_from_the_generated_dockerfile(tmp_path):
-    from pilot_tui.deploy import dockerfiles
+    from pilot_tui.deploy.build import dockerfiles
 
     (tmp_path / "server.py").write_text("print('hi')")
     text, _ = dockerfiles.generated(tmp_path) or ("", "")

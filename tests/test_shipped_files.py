@@ -14,8 +14,10 @@ import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
-from pilot_tui.deploy import build
-from pilot_tui.deploy.site_files import scan
+from pilot_tui.deploy.build.buildpacks import pack_command, pack_source
+from pilot_tui.deploy.build.packing import context_files, pack
+from pilot_tui.deploy.build.recipe import GENERATED, Recipe, recipe_for
+from pilot_tui.deploy.build.site_files import scan
 from pilot_tui.deploy.targets.lambda_.function import zip_folder
 
 CREDENTIALS = "aws_secret_access_key = LEAKED-7c1f0e"
@@ -37,8 +39,8 @@ def _write(root: Path, files: dict[str, str]) -> None:
         (root / name).write_text(text)
 
 
-def _tar_names(recipe: build.Recipe) -> list[str]:
-    context = build.pack(recipe)[0]
+def _tar_names(recipe: Recipe) -> list[str]:
+    context = pack(recipe)[0]
     with context, tarfile.open(fileobj=context) as tar:
         return sorted(tar.getnames())
 
@@ -73,7 +75,7 @@ def _project(tmp_path: Path) -> Path:
 
 def test_the_context_never_carries_state_vcs_or_keys_whatever_dockerignore_says(tmp_path):
     root = _project(tmp_path)
-    names = _tar_names(build.recipe_for(_app("."), root))
+    names = _tar_names(recipe_for(_app("."), root))
     assert names == [
         ".dockerignore",
         "Dockerfile",
@@ -98,7 +100,7 @@ def test_dockerignore_still_applies_to_everything_else(tmp_path):
             "NOTES.md": "x",
         },
     )
-    names = _tar_names(build.recipe_for(_app("."), root))
+    names = _tar_names(recipe_for(_app("."), root))
     assert "node_modules/a/index.js" not in names and "NOTES.md" not in names
     assert "node_modules/keep/README" in names and "Dockerfile" in names
     assert not any(n.startswith((".pilot", ".git", "tools/.pilot")) for n in names)
@@ -121,9 +123,9 @@ def _links(tmp_path: Path) -> Path:
 
 def test_the_context_skips_links_out_of_the_app_folder(tmp_path):
     root = _links(tmp_path)
-    recipe = build.recipe_for(_app("web"), root)
+    recipe = recipe_for(_app("web"), root)
     assert _tar_names(recipe) == ["Dockerfile", "alias.html", "dangling", "index.html"]
-    shipped = build.context_files(recipe)
+    shipped = context_files(recipe)
     assert [s.path for s in shipped.skipped] == ["leak.txt", "more", "up.toml"]
     message = shipped.skipped[0].message()
     assert "leak.txt" in message and str(tmp_path / "outside" / "credentials") in message
@@ -133,19 +135,19 @@ def test_a_link_inside_the_folder_to_a_key_is_skipped_too(tmp_path):
     root = _project(tmp_path)
     os.symlink(".pilot/keys/server_ed25519", root / "id_key")
     os.symlink(".git/config", root / "gitconfig")
-    recipe = build.recipe_for(_app("."), root)
+    recipe = recipe_for(_app("."), root)
     names = _tar_names(recipe)
     assert "id_key" not in names and "gitconfig" not in names
-    assert {s.path for s in build.context_files(recipe).skipped} == {"id_key", "gitconfig"}
+    assert {s.path for s in context_files(recipe).skipped} == {"id_key", "gitconfig"}
 
 
 def test_the_gcp_key_file_named_in_pilot_toml_is_never_shipped(tmp_path):
-    from pilot_tui.deploy.shippable import private_paths
+    from pilot_tui.deploy.build.shippable import private_paths
 
     root = _project(tmp_path)
     _write(root, {"keys/acme-pilot.json": '{"private_key": "x"}', "keys/README": "x"})
     config = SimpleNamespace(gcp=SimpleNamespace(credentials="keys/acme-pilot.json"))
-    recipe = build.recipe_for(_app("."), root, private_paths(root, config))
+    recipe = recipe_for(_app("."), root, private_paths(root, config))
     names = _tar_names(recipe)
     assert "keys/README" in names and "keys/acme-pilot.json" not in names
 
@@ -168,7 +170,7 @@ def test_a_zip_lambda_never_follows_a_link_out(tmp_path):
 def test_a_static_site_never_publishes_program_sources(tmp_path):
     # Issue 11 item 29: busybox served /server.py. A static site's files never include the
     # sources of a language Pilot detects; each one left out is named.
-    from pilot_tui.deploy.site_files import publishable
+    from pilot_tui.deploy.build.site_files import publishable
 
     site = tmp_path / "site"
     _write(
@@ -198,22 +200,22 @@ def test_a_static_site_never_publishes_program_sources(tmp_path):
         for s in publishable(site).skipped
     )
     # Served from an image (build.kind = "static" on the Pilot Server): the same files.
-    recipe = build.recipe_for(_app("site", kind="static"), tmp_path)
-    assert _tar_names(recipe) == [build.GENERATED, "api", "app.js", "index.html", "tools"]
+    recipe = recipe_for(_app("site", kind="static"), tmp_path)
+    assert _tar_names(recipe) == [GENERATED, "api", "app.js", "index.html", "tools"]
 
 
 def test_buildpacks_get_the_same_files_as_a_zip_not_the_folder(tmp_path):
     # `pack build --path FOLDER` would send the whole folder, .pilot/ included: pack gets a
     # zip of what may ship instead. (No `pack` binary exists here: checked as data.)
-    from pilot_tui.deploy.shippable import private_paths
+    from pilot_tui.deploy.build.shippable import private_paths
 
     root = _project(tmp_path)
     os.symlink(tmp_path / "outside-creds", root / "leak.txt")
-    recipe = build.Recipe(
+    recipe = Recipe(
         root, "", buildpacks="paketobuildpacks/builder-jammy-base", private=private_paths(root)
     )
     (tmp_path / "out").mkdir()
-    source = build.pack_source(recipe, build.context_files(recipe), tmp_path / "out")
+    source = pack_source(recipe, context_files(recipe), tmp_path / "out")
     assert zipfile.ZipFile(source).namelist() == [
         ".dockerignore",
         "Dockerfile",
@@ -222,5 +224,5 @@ def test_buildpacks_get_the_same_files_as_a_zip_not_the_folder(tmp_path):
         "tools/pilot.toml",
         "vendor/lib/lib.js",
     ]
-    command = build.pack_command(recipe, "pilot/acme-web:abc", {}, source=source)
+    command = pack_command(recipe, "pilot/acme-web:abc", {}, source=source)
     assert command.argv[command.argv.index("--path") + 1] == str(source)

@@ -54,7 +54,7 @@ def app_destroy(ns: argparse.Namespace) -> int:
 def app_dockerfile(ns: argparse.Namespace) -> int:
     """Show how APP builds; --eject writes a generated Dockerfile into its folder."""
     from pilot_tui.config.document import ConfigRefused
-    from pilot_tui.deploy import build as builder
+    from pilot_tui.deploy.build import recipe as builder
     from pilot_tui.fsutil import atomic_write
 
     found = load_app(ns)

@@ -16,10 +16,10 @@ from pilot_tui.app_questions import (
     detected_build,
     problem_for,
 )
-from pilot_tui.apps import Detected
 from pilot_tui.cli.common import error, load_valid
 from pilot_tui.cli.invocation import pilot_command
 from pilot_tui.config.schema import STATIC_TARGETS
+from pilot_tui.deploy.build.stack import Detected
 from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, framed
 
 

@@ -15,8 +15,10 @@ from typing import Any
 
 from pilot_tui import redact
 from pilot_tui.config.schema import AppSettings, PilotConfig
-from pilot_tui.deploy import build as builder
 from pilot_tui.deploy import history, secrets
+from pilot_tui.deploy.build import buildpacks, images, packing, site_builder
+from pilot_tui.deploy.build.recipe import BuildError, recipe_for
+from pilot_tui.deploy.build.shippable import private_paths
 from pilot_tui.deploy.context import (
     Cancelled,
     CancelToken,
@@ -37,7 +39,6 @@ from pilot_tui.deploy.events import (
 )
 from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.deploy.shared_history import SharedHistory, SharedHistoryError
-from pilot_tui.deploy.shippable import private_paths
 from pilot_tui.deploy.targets import target_for
 from pilot_tui.deploy.targets.docker_host import containers
 from pilot_tui.errors import EXIT_INVALID
@@ -129,17 +130,17 @@ class Deployer:
     def build(self, log: RunLog, app: AppSettings) -> tuple[str, str]:
         timer = Timer()
         try:
-            recipe = builder.recipe_for(app, self.root, private_paths(self.root, self.config))
+            recipe = recipe_for(app, self.root, private_paths(self.root, self.config))
             log.emit(StageStarted(app.name, "build", recipe.why))
-            shipped = builder.context_files(recipe)
+            shipped = packing.context_files(recipe)
             for skipped in shipped.skipped:
                 log.emit(Output(app.name, "build", skipped.message(), warning=True))
-            context, content = builder.pack(recipe, shipped)
-        except builder.BuildError as exc:
+            context, content = packing.pack(recipe, shipped)
+        except BuildError as exc:
             log.emit(StageFailed(app.name, "build", str(exc)))
             raise DeployError("build", str(exc)) from exc
-        tag = builder.image_tag(self.project, app.name, content)
-        existing = builder.existing_image(self.client, tag)
+        tag = packing.image_tag(self.project, app.name, content)
+        existing = images.existing_image(self.client, tag)
         if existing is not None:
             context.close()
             log.emit(
@@ -154,7 +155,7 @@ class Deployer:
 
                 context.close()
                 daemon = "inherit" if self.docker.local else f"unix://{self.docker.remote_socket}"
-                image_id = builder.run_pack(
+                image_id = buildpacks.run_pack(
                     self.client,
                     recipe,
                     tag,
@@ -165,7 +166,7 @@ class Deployer:
                 )
             else:
                 if recipe.builder is not None:
-                    context = builder.run_builder(
+                    context = site_builder.run_builder(
                         self.client,
                         recipe,
                         context,
@@ -173,7 +174,7 @@ class Deployer:
                         self.cancel.is_set,
                         lambda text: log.emit(Output(app.name, "build", text, warning=True)),
                     )
-                image_id = builder.build(
+                image_id = images.build(
                     self.client,
                     recipe,
                     context,
@@ -181,7 +182,7 @@ class Deployer:
                     log.line("build", app.name),
                     self.cancel.is_set,
                 )
-        except builder.BuildError as exc:
+        except BuildError as exc:
             log.emit(StageFailed(app.name, "build", str(exc)))
             raise DeployError("build", str(exc)) from exc
         log.emit(StageFinished(app.name, "build", tag, timer.seconds()))

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pilot_tui.cloud.clients import emulator_aws, emulator_gcs
 from pilot_tui.cloud.sandbox import Sandbox
-from pilot_tui.deploy.site_files import plan, scan
+from pilot_tui.deploy.build.site_files import plan, scan
 from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite
 from pilot_tui.deploy.targets.s3_site.bucket import S3Site
 

@@ -4,7 +4,7 @@ mirror's copy (issue 11, item 30)."""
 
 from __future__ import annotations
 
-from pilot_tui.deploy import dockerfiles
+from pilot_tui.deploy.build import dockerfiles
 
 
 def test_an_app_base_that_cannot_be_pulled_is_named_with_its_variable(

@@ -10,7 +10,7 @@ import tomllib
 import pytest
 
 from pilot_tui.config.document import ProjectFile
-from pilot_tui.deploy import dockerfiles
+from pilot_tui.deploy.build import dockerfiles
 from tests.deploy.conftest import get
 
 
@@ -114,6 +114,22 @@ def test_generated_dockerfiles_for_services_as_text(tmp_path):
     assert dockerfiles.generated(tmp_path) is None
 
 
+def test_the_one_detector_says_what_a_generated_dockerfile_runs(tmp_path):
+    # The Dockerfile is written from what stack.detect found (language, manifest, Procfile),
+    # not from a second look at the folder.
+    from pilot_tui.deploy.build.stack import detect
+
+    (tmp_path / "go.mod").write_text("module x\n")
+    (tmp_path / "Procfile").write_text("web: /app --port $PORT\n")
+    found = detect(tmp_path)
+    assert (found.language, found.manifest, found.web) == ("go", "go.mod", "/app --port $PORT")
+    text, why = dockerfiles.for_stack(found) or ("", "")
+    assert why == "go.mod: Go" and 'CMD ["sh", "-c", "exec /app --port $PORT"]' in text
+    (tmp_path / "go.mod").unlink()
+    (tmp_path / "main.go").write_text("package main\n")
+    assert dockerfiles.generated(tmp_path) == (text, "Go")
+
+
 def test_buildpacks_without_pack_says_so(engine_project, cli, monkeypatch):
     # There is no `pack` binary here (none can be installed offline): the message is tested.
     root, _, add = engine_project
@@ -134,7 +150,8 @@ def test_buildpacks_without_pack_says_so(engine_project, cli, monkeypatch):
 def test_pack_is_pointed_at_the_deploy_hosts_engine_as_data(tmp_path):
     # No `pack` binary exists here (none can be installed offline), so the command and the
     # environment it would run with are checked as data.
-    from pilot_tui.deploy.build import Recipe, pack_command
+    from pilot_tui.deploy.build.buildpacks import pack_command
+    from pilot_tui.deploy.build.recipe import Recipe
     from pilot_tui.deploy.host import docker_env, parse_host
 
     state = tmp_path / ".pilot"

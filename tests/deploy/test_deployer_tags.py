@@ -18,7 +18,7 @@ from pilot_tui.cloud.clients import emulator_aws
 from pilot_tui.cloud.identity_aws import aws_policy
 from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.schema import EcsTarget
-from pilot_tui.deploy.site_files import Changes
+from pilot_tui.deploy.build.site_files import Changes
 from pilot_tui.deploy.targets.ecs.service import EcsService
 from pilot_tui.deploy.targets.s3_site.bucket import S3Site
 from pilot_tui.naming import PROJECT_TAG

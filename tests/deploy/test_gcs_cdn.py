@@ -11,14 +11,14 @@ from types import SimpleNamespace
 
 import pytest
 
+from pilot_tui.cloud import clients
 from pilot_tui.cloud.clients import emulator_gcs
 from pilot_tui.cloud.gcp_api import ApiError, ApiRequest
 from pilot_tui.cloud.sandbox import Sandbox
-from pilot_tui.deploy.targets import site_flow as site_deploy
-from pilot_tui.deploy.targets import sites
 from pilot_tui.deploy.targets.gcs_site import cdn as gcs_cdn
 from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite
 from pilot_tui.deploy.targets.gcs_site.cdn import COMPUTE, Cdn, delete_requests, insert_requests
+from pilot_tui.deploy.targets.gcs_site.target import GcsCdn
 from tests.conftest import RecordingLog
 
 GLOBAL = f"{COMPUTE}/projects/acme-prod/global"
@@ -255,7 +255,7 @@ def deploy(tmp_path, monkeypatch, gcs, home: str, fake: FakeCompute | None):
         state_dir=tmp_path / ".pilot",
         record_release=lambda log, name, record: records.append(record),
     )
-    monkeypatch.setattr(sites.clients, "project_gcs", lambda *a, **k: gcs)
+    monkeypatch.setattr(clients, "project_gcs", lambda *a, **k: gcs)
     if fake is not None:
         monkeypatch.setattr(
             gcs_cdn,
@@ -270,7 +270,7 @@ def deploy(tmp_path, monkeypatch, gcs, home: str, fake: FakeCompute | None):
             ),
         )
     log = RecordingLog()
-    return site_deploy.deploy_site(engine, log, app), log
+    return GcsCdn(app).deploy(engine, log), log
 
 
 def test_deploy_outside_the_sandbox_puts_cloud_cdn_in_front(tmp_path, monkeypatch, gcs):
@@ -285,7 +285,7 @@ def test_deploy_outside_the_sandbox_puts_cloud_cdn_in_front(tmp_path, monkeypatc
     assert "POST forwardingRules" in fake.sent()
     assert fake.calls[-1].url.endswith("/urlMaps/pilot-acmegcp-docs-urlmap/invalidateCache")
 
-    # destroy: the CDN first, in reverse, then the bucket (sites.open_site gives the site
+    # destroy: the CDN first, in reverse, then the bucket (open_gcs_site gives the site
     # its Cdn once wired; here it is given by hand).
     site = GcsSite(
         gcs,

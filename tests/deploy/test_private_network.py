@@ -17,6 +17,7 @@ from pilot_tui.config.document import ProjectFile
 from pilot_tui.deploy import history
 from pilot_tui.deploy.engine import DeployError
 from pilot_tui.deploy.targets.docker_host import containers as server_target
+from pilot_tui.deploy.targets.docker_host import proxy_container
 from tests.deploy.conftest import get
 from tests.deploy.test_engine import deployer
 
@@ -187,7 +188,7 @@ def test_apps_publish_no_host_port_and_live_on_the_private_network(site, docker_
     proxy = docker_client.containers.get("pilot-proxy")
     assert list(proxy.attrs["NetworkSettings"]["Networks"]) == ["pilot"]
     assert proxy.ports == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
-    routes = server_target.read_routes(proxy)
+    routes = proxy_container.read_routes(proxy)
     assert routes == {"hello.localhost": f"{app.name}:8080"}  # by container name
     # Only the proxy reaches the app: nothing on the host listens on the app's port for it.
     assert get(port) == "hello v1"

@@ -12,16 +12,17 @@ from types import SimpleNamespace
 import pytest
 from botocore.exceptions import ClientError
 
+from pilot_tui.cloud import clients
 from pilot_tui.cloud.clients import Aws, emulator_aws
 from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.deploy import history
+from pilot_tui.deploy.build.site_files import plan, scan
 from pilot_tui.deploy.engine import DeployError
 from pilot_tui.deploy.events import StageFailed
-from pilot_tui.deploy.site_files import plan, scan
-from pilot_tui.deploy.targets import sites
+from pilot_tui.deploy.targets.gcs_site.target import GcsCdn
 from pilot_tui.deploy.targets.s3_site.bucket import KEEP_DAYS, LIFECYCLE_RULE, MANIFEST, S3Site
 from pilot_tui.deploy.targets.s3_site.rollback import rollback_site
-from pilot_tui.deploy.targets.site_flow import deploy_site
+from pilot_tui.deploy.targets.s3_site.target import S3CloudFront
 from pilot_tui.naming import site_bucket
 from tests.conftest import RecordingLog
 
@@ -44,7 +45,7 @@ class Project:
     def __init__(self, tmp_path: Path, monkeypatch, aws_url: str, name: str) -> None:
         session = emulator_aws(REGION).session
         monkeypatch.setattr(
-            sites.clients,
+            clients,
             "project_aws",
             lambda config, state_dir, sandbox, start=True, role="admin": Aws(session, aws_url),
         )
@@ -79,7 +80,7 @@ class Project:
         self.folder.mkdir(exist_ok=True)
         for key, text in files.items():
             (self.folder / key).write_text(text)
-        return deploy_site(self.engine, RecordingLog(), self.app)
+        return S3CloudFront(self.app).deploy(self.engine, RecordingLog())
 
     def rollback(self, wanted: str | None = None) -> tuple[history.Release, RecordingLog]:
         log = RecordingLog()
@@ -297,7 +298,7 @@ def test_a_gcs_site_cannot_be_rolled_back_yet(tmp_path):
     engine = SimpleNamespace(state_dir=tmp_path)
     log = RecordingLog()
     with pytest.raises(DeployError) as failed:
-        rollback_site(engine, log, app, None)
+        GcsCdn(app).rollback(engine, log, None)
     assert failed.value.stage == "release"
     assert str(failed.value).startswith("rolling back a GCS site is not supported yet: ")
     assert isinstance(log.events[-1], StageFailed)

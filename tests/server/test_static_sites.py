@@ -10,7 +10,7 @@ import pytest
 
 from pilot_tui.cloud.clients import emulator_aws, emulator_gcs
 from pilot_tui.cloud.sandbox import Sandbox
-from pilot_tui.deploy.site_files import plan, scan
+from pilot_tui.deploy.build.site_files import plan, scan
 from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite, cdn_requests
 from pilot_tui.deploy.targets.s3_site.bucket import MANIFEST, S3Site
 

@@ -93,14 +93,7 @@ def deploy_managed(
     env = ctx.environment(app)
     stage = "deploy"
     try:
-        if ctx.config.server.home == "sandbox":
-            from pilot_tui.cloud.sandbox import SandboxError, start_for_deploy
-
-            try:
-                start_for_deploy(ctx.state_dir, log.line("deploy", name))
-            except SandboxError as exc:
-                raise TargetError(str(exc)) from exc
-        target = kind.open(ctx)
+        target = _open(kind, ctx, log)
         if not kind.needs_docker():  # a zip Lambda: no image to build
             return _deploy_zip(ctx, log, app, target, env, force)
         kind.check_registry(ctx.config)
@@ -109,42 +102,20 @@ def deploy_managed(
         held = _lock(ctx, name, image_id)
         try:
             ctx.pull(log, name)  # a teammate may have released since
-            stage, timer = "push", Timer()
-            log.emit(StageStarted(name, "push"))
-            registry = kind.registry(ctx)
-            reference = push(
-                ctx.client, image_id, registry, tag.rpartition(":")[2], log.line("push", name)
-            )
-            log.emit(StageFinished(name, "push", reference, timer.seconds()))
+            stage = "push"
+            reference = _push(kind, ctx, log, image_id, tag)
             ctx.cancel.check()
             made_of = fingerprint(reference, env, app.target)
             current = history.live(history.load(ctx.state_dir, name))
             if not force and current is not None and current.image_id == made_of:
                 return _unchanged(log, app, current)
             stage = "deploy"
-            attempt = history.Release(
-                history.next_id(history.load(ctx.state_dir, name)),
-                name,
-                reference,
-                made_of,
-                history.now(),
-                history.FAILED,
-                commit=git_commit(ctx.root / app.path),
-            )
-            revision = _attempt(
+            return _release_new(
                 ctx,
                 log,
-                app,
-                target,
-                attempt,
-                current,
-                lambda say: target.deploy(reference, env, attempt.id, say),
-            )
-            return _record(
-                ctx,
-                log,
-                app,
-                replace(attempt, status=history.LIVE, url=revision.url, revision=revision.ref),
+                (app, target, current),
+                (reference, made_of),
+                lambda release_id, say: target.deploy(reference, env, release_id, say),
             )
         finally:
             lock.release(ctx.client, held)
@@ -154,6 +125,59 @@ def deploy_managed(
         raise DeployError(stage, str(exc)) from exc
     except lock.LockHeld as exc:
         raise DeployError("lock", str(exc)) from exc
+
+
+def _open(kind: Platform, ctx: DeployContext, log: RunLog) -> ManagedTarget:
+    """The kind's platform, the sandbox's emulators started first when they hold it."""
+    if ctx.config.server.home == "sandbox":
+        from pilot_tui.cloud.sandbox import SandboxError, start_for_deploy
+
+        try:
+            start_for_deploy(ctx.state_dir, log.line("deploy", kind.app.name))
+        except SandboxError as exc:
+            raise TargetError(str(exc)) from exc
+    return kind.open(ctx)
+
+
+def _push(kind: Platform, ctx: DeployContext, log: RunLog, image_id: str, tag: str) -> str:
+    """push: the image to the kind's registry; its reference there."""
+    name = kind.app.name
+    timer = Timer()
+    log.emit(StageStarted(name, "push"))
+    registry = kind.registry(ctx)
+    reference = push(ctx.client, image_id, registry, tag.rpartition(":")[2], log.line("push", name))
+    log.emit(StageFinished(name, "push", reference, timer.seconds()))
+    return reference
+
+
+def _release_new(
+    ctx: DeployContext,
+    log: RunLog,
+    where: tuple[Any, ManagedTarget, history.Release | None],
+    made: tuple[str, str],
+    work: Callable[[str, Say], Revision],
+) -> history.Release:
+    """deploy and release a new revision: ``where`` is (the app, its platform, the live
+    release), ``made`` (what it runs: the image or zip, its fingerprint); ``work`` makes the
+    revision (the release's id, a line sink)."""
+    app, target, current = where
+    image, made_of = made
+    attempt = history.Release(
+        history.next_id(history.load(ctx.state_dir, app.name)),
+        app.name,
+        image,
+        made_of,
+        history.now(),
+        history.FAILED,
+        commit=git_commit(ctx.root / app.path),
+    )
+    revision = _attempt(ctx, log, app, target, attempt, current, lambda say: work(attempt.id, say))
+    return _record(
+        ctx,
+        log,
+        app,
+        replace(attempt, status=history.LIVE, url=revision.url, revision=revision.ref),
+    )
 
 
 def rollback_managed(
@@ -202,7 +226,33 @@ def _deploy_zip(
     force: bool,
 ) -> history.Release:
     """A zip Lambda: no Docker, no registry. Lambda's RevisionId guards concurrent deploys."""
-    from pilot_tui.deploy.shippable import private_paths
+    data, sha = _zip(ctx, log, app)
+    name = app.name
+    ctx.pull(log, name)
+    log.emit(StageStarted(name, "push"))
+    log.emit(StageFinished(name, "push", "the zip goes up with the function: no registry"))
+    made_of = fingerprint(sha, env, app.target)
+    current = history.live(history.load(ctx.state_dir, name))
+    if (
+        not force
+        and current is not None
+        and current.image_id == made_of
+        and target.unchanged({"ZipFile": data}, env) == current.revision
+    ):
+        return _unchanged(log, app, current)
+    ctx.cancel.check()
+    return _release_new(
+        ctx,
+        log,
+        (app, target, current),
+        (f"zip:{sha}", made_of),
+        lambda release_id, say: target.deploy_code({"ZipFile": data}, env, release_id, say),
+    )
+
+
+def _zip(ctx: DeployContext, log: RunLog, app: Any) -> tuple[bytes, str]:
+    """build: the zip of the app's folder (what may ship of it); (its bytes, its sha256)."""
+    from pilot_tui.deploy.build.shippable import private_paths
     from pilot_tui.deploy.targets.lambda_.function import code_sha256, zip_files, zip_folder
 
     name = app.name
@@ -221,44 +271,7 @@ def _deploy_zip(
             name, "build", f"{len(data) / 1e3:.1f} kB zip, sha256 {sha[:12]}", timer.seconds()
         )
     )
-    ctx.pull(log, name)
-    log.emit(StageStarted(name, "push"))
-    log.emit(StageFinished(name, "push", "the zip goes up with the function: no registry"))
-    made_of = fingerprint(sha, env, app.target)
-    current = history.live(history.load(ctx.state_dir, name))
-    if (
-        not force
-        and current is not None
-        and current.image_id == made_of
-        and target.unchanged({"ZipFile": data}, env) == current.revision
-    ):
-        return _unchanged(log, app, current)
-    ctx.cancel.check()
-    release_id = history.next_id(history.load(ctx.state_dir, name))
-    attempt = history.Release(
-        release_id,
-        name,
-        f"zip:{sha}",
-        made_of,
-        history.now(),
-        history.FAILED,
-        commit=git_commit(ctx.root / app.path),
-    )
-    revision = _attempt(
-        ctx,
-        log,
-        app,
-        target,
-        attempt,
-        current,
-        lambda say: target.deploy_code({"ZipFile": data}, env, release_id, say),
-    )
-    return _record(
-        ctx,
-        log,
-        app,
-        replace(attempt, status=history.LIVE, url=revision.url, revision=revision.ref),
-    )
+    return data, sha
 
 
 def _attempt(

@@ -1,5 +1,7 @@
-"""The four stages for a static site on a managed target (see sites.py), reported through
-the engine's run log like a container deploy."""
+"""The four stages for a static site on a managed target, reported through the engine's run
+log like a container deploy: build (collect the files, or run the build command), push
+(upload what changed, in parallel), deploy (the CDN), release (invalidate, record). Each
+kind's StaticSite opens its Site (sites.py); nothing here asks which kind it is."""
 
 from __future__ import annotations
 
@@ -7,12 +9,17 @@ import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pilot_tui.deploy import addresses, history
-from pilot_tui.deploy.build import BuildError
+from pilot_tui.deploy.build.recipe import BuildError
+from pilot_tui.deploy.build.shippable import private_paths
+from pilot_tui.deploy.build.site_build import build_output, needs_builder
+from pilot_tui.deploy.build.site_files import Changes, SiteFile, publishable, scan
+from pilot_tui.deploy.build.site_files import plan as plan_changes
 from pilot_tui.deploy.context import Cancelled, Context, DeployContext, DeployError, RunLog, Say
 from pilot_tui.deploy.events import (
     Output,
@@ -22,18 +29,15 @@ from pilot_tui.deploy.events import (
     StageStarted,
     Timer,
 )
-from pilot_tui.deploy.shippable import private_paths
-from pilot_tui.deploy.site_build import build_output, needs_builder
-from pilot_tui.deploy.site_files import Changes, publishable, scan
-from pilot_tui.deploy.site_files import plan as plan_changes
 from pilot_tui.deploy.targets.base import AppStatus, LogLine, NoLogs, emulators_stopped
-from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite
 from pilot_tui.deploy.targets.managed import TargetError
-from pilot_tui.deploy.targets.s3_site.bucket import S3Site, SiteError
 from pilot_tui.deploy.targets.sites import (
+    Manifest,
+    Served,
+    Site,
     SiteConfigError,
+    SiteError,
     local_url,
-    open_site,
     site_digest,
     site_folder,
 )
@@ -44,42 +48,54 @@ def _mb(size: int) -> str:
     return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
 
 
-def _gcs_cdn(ctx: Context, app: Any, site: GcsSite, say: Say) -> tuple[str, str, str]:
-    """Cloud CDN in front of the bucket (outside the sandbox): (url, detail, note with the
-    DNS record to create)."""
-    from pilot_tui.deploy.targets.gcs_site.cdn import open_cdn
-
-    if site.cdn is None:  # sites.open_site gives it one outside the sandbox
-        site.cdn = open_cdn(ctx.config, ctx.root, app, site.bucket)
-    made = site.cdn.ensure(say)
-    return made.url, made.detail, "".join(f"; DNS: {r}" for r in made.dns)
-
-
-def _unchanged(
-    site: S3Site | GcsSite, changes: Changes, made_of: str, live: history.Release | None
-) -> history.Release | None:
-    """The live release when this deploy would change nothing: the same files and settings
-    (its fingerprint), nothing to upload or delete, and (S3) its distribution still there."""
-    if live is None or live.image_id != made_of or changes.upload or changes.delete:
-        return None
-    if isinstance(site, S3Site) and site.find_distribution() is None:
-        return None
-    return live
-
-
 def deploy_site(
-    ctx: DeployContext, log: RunLog, app: Any, *, force: bool = False
+    ctx: DeployContext, log: RunLog, app: Any, opener: Opener, *, force: bool = False
 ) -> history.Release:
-    name = app.name
-    stage = "build"
-    timer = Timer()
-    built: Path | None = None  # a build command's output, removed when done
-    private = private_paths(ctx.root, ctx.config)
-
-    def warn(text: str) -> None:
-        log.emit(Output(name, "build", text, warning=True))
-
+    """The four stages for ``app``'s site, its bucket and CDN opened by ``opener`` (the
+    kind's StaticSite.open_site); failures are a DeployError naming the stage."""
+    run = _SiteDeploy(ctx, log, app)
     try:
+        files, folder = run.collect()
+        return run.publish(files, folder, opener, force)
+    except (SiteConfigError, SiteError, TargetError, BuildError) as exc:
+        log.emit(StageFailed(app.name, run.stage, str(exc)))
+        raise DeployError(run.stage, str(exc)) from exc
+    except (DeployError, Cancelled):
+        raise
+    except Exception as exc:  # botocore / google errors: the cloud said no
+        message = f"{type(exc).__name__}: {str(exc)[:300]}"
+        log.emit(StageFailed(app.name, run.stage, message))
+        raise DeployError(run.stage, message) from exc
+    finally:
+        if run.built is not None:
+            shutil.rmtree(run.built, ignore_errors=True)
+
+
+Opener = Callable[[Context], Site]
+
+
+@dataclass
+class _SiteDeploy:
+    """One deploy of a site, stage by stage; ``stage`` is the one running (for failures)."""
+
+    ctx: DeployContext
+    log: RunLog
+    app: Any
+    stage: str = "build"
+    timer: Timer = field(default_factory=Timer)
+    built: Path | None = None  # a build command's output, removed when done
+
+    def _next(self, stage: str) -> None:
+        self.stage, self.timer = stage, Timer()
+
+    def _warn(self, text: str) -> None:
+        self.log.emit(Output(self.app.name, "build", text, warning=True))
+
+    def collect(self) -> tuple[list[SiteFile], Path]:
+        """build: run the build command (on the Docker host) or take the folder; the files
+        that may be published, the index among them."""
+        ctx, log, app, name = self.ctx, self.log, self.app, self.app.name
+        private = private_paths(ctx.root, ctx.config)
         if needs_builder(app):
             ctx.docker  # noqa: B018 - raises DeployError when no Docker host was opened
             log.emit(
@@ -87,77 +103,50 @@ def deploy_site(
                     name, "build", f"`{app.build.command}` in {app.build.image} on the Docker host"
                 )
             )
-            built = build_output(
+            self.built = build_output(
                 ctx.client,
                 app,
                 ctx.root,
                 log.line("build", name),
                 ctx.cancel.is_set,
                 private,
-                warn,
+                self._warn,
             )
-            folder = built
+            folder = self.built
         else:
             log.emit(StageStarted(name, "build", "collecting the site's files"))
             folder = site_folder(app, ctx.root)
         shipped = publishable(folder, private)
         for skipped in shipped.skipped:
-            warn(skipped.message())
+            self._warn(skipped.message())
         files = scan(folder, shipped)
         if not any(f.key == app.target.index for f in files):
             raise SiteConfigError(
                 f"app {name!r}: {folder} has no {app.target.index} (apps.{name}.target.index)"
             )
+        return files, folder
+
+    def publish(
+        self, files: list[SiteFile], folder: Path, opener: Opener, force: bool
+    ) -> history.Release:
+        """push, then (when anything changed) deploy and release."""
+        ctx, log, name = self.ctx, self.log, self.app.name
         log.emit(
             StageFinished(
                 name,
                 "build",
                 f"{len(files)} file{'s' if len(files) != 1 else ''}, "
                 f"{_mb(sum(f.size for f in files))} from {folder}",
-                timer.seconds(),
+                self.timer.seconds(),
             )
         )
-        stage, timer = "push", Timer()
+        self._next("push")
         if ctx.config.server.home == "sandbox":
             from pilot_tui.cloud.sandbox import start_for_deploy
 
             start_for_deploy(ctx.state_dir, log.line("push", name))
-        site = open_site(ctx.config, ctx.state_dir, ctx.root, app)
-        bucket_url = f"s3://{site.bucket}" if isinstance(site, S3Site) else f"gs://{site.bucket}"
-        log.emit(StageStarted(name, "push", bucket_url))
-        if site.ensure_bucket():
-            log.line("push", name)(f"created {bucket_url} (private)")
-        changes = plan_changes(files, site.remote())
-        made_of = site_digest(files, app.target)
-        current = _unchanged(
-            site,
-            changes,
-            made_of,
-            None if force else history.live(history.load(ctx.state_dir, name)),
-        )
-        say = log.line("push", name)
-        step = max(1, len(changes.upload) // 10)
-
-        def progress(done: int, total: int) -> None:
-            if done % step == 0 or done == total:
-                say(f"uploaded {done}/{total}")
-
-        manifest: dict[str, list[str]] = {}  # S3: kept per release for a rollback
-        if current is None:  # else nothing to write, not even the manifest
-            if isinstance(site, S3Site):
-                manifest = site.apply(changes, files, progress)
-            else:
-                site.apply(changes, progress)
-        log.emit(
-            StageFinished(
-                name,
-                "push",
-                f"{len(changes.upload)} uploaded "
-                f"({_mb(changes.bytes)}), {len(changes.delete)} deleted, "
-                f"{changes.unchanged} unchanged",
-                timer.seconds(),
-            )
-        )
+        site = opener(ctx)
+        changes, made_of, current, manifest = self.push(site, files, force)
         if current is not None:  # as on the other targets: no new release
             log.emit(StageStarted(name, "deploy"))
             log.emit(StageFinished(name, "deploy", f"nothing changed: {current.id} is live"))
@@ -165,59 +154,89 @@ def deploy_site(
                 Released(name, current.id, current.url or "", simulated=current.simulated_url or "")
             )
             return current
-        stage, timer = "deploy", Timer()
-        log.emit(StageStarted(name, "deploy"))
-        dns_note = ""  # GCS behind Cloud CDN: the DNS record to create, kept in the release
-        if isinstance(site, S3Site):
-            aliases = (app.target.domain,) if app.target.domain else ()
-            distribution, domain = site.ensure_distribution(app.target.index, aliases)
-            url = f"https://{app.target.domain or domain}/"
-            simulated = "simulated: " if ctx.config.server.home == "sandbox" else ""
-            detail = f"CloudFront {distribution} ({simulated}{domain})"
-            if app.target.domain:
-                say(f"point {app.target.domain} at {domain} (a CNAME at your DNS provider)")
-        elif ctx.config.server.home == "sandbox":  # the GCS emulator only
-            distribution = ""
-            url = f"https://storage.googleapis.com/{site.bucket}/{app.target.index}"
-            detail = "bucket ready; Cloud CDN is not simulated in the sandbox"
-        else:
-            distribution, (url, detail, dns_note) = (
-                "",
-                _gcs_cdn(ctx, app, site, log.line("deploy", name)),
+        served, local = self.serve(site)
+        return self.release(site, served, local, changes, made_of, manifest)
+
+    def push(
+        self, site: Site, files: list[SiteFile], force: bool
+    ) -> tuple[Changes, str, history.Release | None, Manifest]:
+        """Upload what changed; (the changes, the release's fingerprint, the live release
+        when nothing changed, the manifest kept for a rollback)."""
+        ctx, log, app, name = self.ctx, self.log, self.app, self.app.name
+        log.emit(StageStarted(name, "push", site.address()))
+        if site.ensure_bucket():
+            log.line("push", name)(f"created {site.address()} (private)")
+        changes = plan_changes(files, site.remote())
+        made_of = site_digest(files, app.target)
+        live = None if force else history.live(history.load(ctx.state_dir, name))
+        current = _unchanged(site, changes, made_of, live)
+        say = log.line("push", name)
+        step = max(1, len(changes.upload) // 10)
+
+        def progress(done: int, total: int) -> None:
+            if done % step == 0 or done == total:
+                say(f"uploaded {done}/{total}")
+
+        manifest: Manifest = {}
+        if current is None:  # else nothing to write, not even the manifest
+            manifest = site.publish(changes, files, progress)
+        log.emit(
+            StageFinished(
+                name,
+                "push",
+                f"{len(changes.upload)} uploaded "
+                f"({_mb(changes.bytes)}), {len(changes.delete)} deleted, "
+                f"{changes.unchanged} unchanged",
+                self.timer.seconds(),
             )
+        )
+        return changes, made_of, current, manifest
+
+    def serve(self, site: Site) -> tuple[Served, Callable[[], str]]:
+        """deploy: the CDN in front of the bucket; (where it is served, the local address
+        finder)."""
+        ctx, log, app, name = self.ctx, self.log, self.app, self.app.name
+        self._next("deploy")
+        log.emit(StageStarted(name, "deploy"))
+        served = site.serve(ctx, app, log)
         local = local_url(ctx, app, site.emulator, site.bucket)
-        where = addresses.for_app(ctx.config, url, local)
+        where = addresses.for_app(ctx.config, served.url, local)
         if where.simulated:
             log.line("deploy", name)(
                 "the sandbox's cloud is simulated on this machine: the site answers at "
                 f"{where.url or '(no emulator recorded)'} (its local bucket); "
                 f"{where.simulated} is simulated: nothing answers there"
             )
-        log.emit(StageFinished(name, "deploy", detail, timer.seconds()))
-        stage, timer = "release", Timer()
+        log.emit(StageFinished(name, "deploy", served.detail, self.timer.seconds()))
+        return served, local
+
+    def release(
+        self,
+        site: Site,
+        served: Served,
+        local: Callable[[], str],
+        changes: Changes,
+        made_of: str,
+        manifest: Manifest,
+    ) -> history.Release:
+        """release: invalidate what changed, keep the manifest, record the release."""
+        ctx, log, name = self.ctx, self.log, self.app.name
+        self._next("release")
         log.emit(StageStarted(name, "release"))
-        if isinstance(site, S3Site):
-            invalidation = site.invalidate(distribution, changes)
-        else:
-            invalidation = (
-                site.cdn.invalidate(len(changes.upload) + len(changes.delete))
-                if site.cdn is not None
-                else None
-            )
+        invalidation = site.invalidate(served.distribution, changes)
         release_id = history.next_id(history.load(ctx.state_dir, name))
-        revision = site.keep_release(release_id, manifest) if isinstance(site, S3Site) else None
         record = addresses.placed(
             ctx.config,
             history.Release(
                 release_id,
                 name,
-                bucket_url,
+                site.address(),
                 made_of,
                 history.now(),
                 history.LIVE,
-                url=url,
-                note=f"{len(changes.upload)} file(s) changed{dns_note}",
-                revision=revision,
+                url=served.url,
+                note=f"{len(changes.upload)} file(s) changed{served.dns_note}",
+                revision=site.keep_release(release_id, manifest),
             ),
             local,
         )
@@ -227,7 +246,7 @@ def deploy_site(
                 name,
                 "release",
                 f"invalidation {invalidation}" if invalidation else "nothing to invalidate",
-                timer.seconds(),
+                self.timer.seconds(),
             )
         )
         log.emit(
@@ -236,18 +255,18 @@ def deploy_site(
             )
         )
         return record
-    except (SiteConfigError, SiteError, TargetError, BuildError) as exc:
-        log.emit(StageFailed(name, stage, str(exc)))
-        raise DeployError(stage, str(exc)) from exc
-    except (DeployError, Cancelled):
-        raise
-    except Exception as exc:  # botocore / google errors: the cloud said no
-        message = f"{type(exc).__name__}: {str(exc)[:300]}"
-        log.emit(StageFailed(name, stage, message))
-        raise DeployError(stage, message) from exc
-    finally:
-        if built is not None:
-            shutil.rmtree(built, ignore_errors=True)
+
+
+def _unchanged(
+    site: Site, changes: Changes, made_of: str, live: history.Release | None
+) -> history.Release | None:
+    """The live release when this deploy would change nothing: the same files and settings
+    (its fingerprint), nothing to upload or delete, and its CDN still there."""
+    if live is None or live.image_id != made_of or changes.upload or changes.delete:
+        return None
+    if not site.serving():
+        return None
+    return live
 
 
 @dataclass
@@ -266,14 +285,15 @@ class StaticSite:
         """Only to run a build command first; the files go straight to the bucket."""
         return needs_builder(self.app)
 
+    def open_site(self, ctx: Context) -> Site:
+        """The app's bucket and CDN, with the project's clients."""
+        raise NotImplementedError
+
     def deploy(self, ctx: DeployContext, log: RunLog, *, force: bool = False) -> history.Release:
-        return deploy_site(ctx, log, self.app, force=force)
+        return deploy_site(ctx, log, self.app, self.open_site, force=force)
 
     def rollback(self, ctx: DeployContext, log: RunLog, wanted: str | None) -> history.Release:
-        from pilot_tui.deploy.targets.s3_site.rollback import rollback_site
-
-        ctx.pull(log, self.app.name)  # the newest shared history decides what "previous" is
-        return rollback_site(ctx, log, self.app, wanted)
+        raise NotImplementedError
 
     def status(self, ctx: Context) -> AppStatus:
         """A real bucket is served by its CDN (not asked); in the sandbox the site's local
@@ -316,7 +336,7 @@ class StaticSite:
 
             say(f"{STOPPED}: nothing of {self.app.name} is left to remove")  # not started
             return []  # just to find nothing
-        done = open_site(ctx.config, ctx.state_dir, ctx.root, self.app).destroy()
+        done = self.open_site(ctx).destroy()
         for line in done:
             say(line)
         return done

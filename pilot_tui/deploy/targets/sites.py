@@ -1,6 +1,6 @@
-"""Deploying a static site to a managed target (S3 + CloudFront, GCS): which files, which
-bucket, and the four stages as for a container: build (collect the files), push (upload
-what changed, in parallel), deploy (the distribution), release (invalidate, record).
+"""What static-site kinds share (S3 + CloudFront, GCS + CDN): which folder is published,
+the Site each kind opens (its bucket and CDN) for the four stages of site_flow.py, the
+release's fingerprint and its address on the sandbox.
 
 The clients follow the project: the sandbox's emulators, or the profile / key file in
 pilot.toml, whatever cloud the Pilot Server itself is on (a GCP server can deploy to S3)."""
@@ -11,20 +11,73 @@ import hashlib
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, NamedTuple, Protocol
 
-from pilot_tui.cloud import clients
-from pilot_tui.deploy.context import Context
-from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite
-from pilot_tui.deploy.targets.s3_site.bucket import WORKERS, S3Site
+from pilot_tui.deploy.build.site_files import Changes, Remote, SiteFile
+from pilot_tui.deploy.context import Context, RunLog
 from pilot_tui.errors import PilotError
-from pilot_tui.naming import site_bucket
+
+Manifest = dict[str, list[str]]  # key -> [md5, content type, cache control, version id]
 
 
 class SiteConfigError(PilotError):
     """The site cannot be deployed as configured; the message names the key."""
 
     title = "Site misconfigured"
+
+
+class SiteError(PilotError):
+    """The bucket or distribution could not be made or changed; the message says why."""
+
+    title = "Site not changed"
+
+
+class Served(NamedTuple):
+    """Where a deployed site is served from, as the deploy stage reports it."""
+
+    distribution: str  # what the release stage invalidates ("" when nothing)
+    url: str
+    detail: str
+    dns_note: str = ""  # a DNS record to create, kept in the release's note
+
+
+class Site(Protocol):
+    """A site's bucket and its CDN, as each kind opens them (`StaticSite.open_site`): what the
+    shared stages (site_flow.py) and `app destroy` ask, never which kind it is."""
+
+    emulator: ClassVar[str]  # the sandbox emulator that holds the bucket
+    bucket: str
+
+    def address(self) -> str:
+        """The bucket as its cloud's tools name it (s3://..., gs://...)."""
+        ...
+
+    def ensure_bucket(self) -> bool: ...
+    def remote(self) -> dict[str, Remote]: ...
+
+    def serving(self) -> bool:
+        """False when the CDN a live release was served from is gone (deploy again)."""
+        ...
+
+    def publish(
+        self, changes: Changes, files: list[SiteFile], progress: Callable[[int, int], None]
+    ) -> Manifest:
+        """Upload and delete; the manifest a rollback restores ({} when none is kept)."""
+        ...
+
+    def serve(self, ctx: Context, app: Any, log: RunLog) -> Served:
+        """Put (or find) the CDN in front of the bucket."""
+        ...
+
+    def invalidate(self, distribution_id: str, changes: Changes) -> str | None:
+        """Have the CDN drop what changed; the invalidation's id, or None."""
+        ...
+
+    def keep_release(self, release_id: str, manifest: Manifest) -> str | None:
+        """Keep the release's manifest for a rollback; its key (None: not kept)."""
+        ...
+
+    def destroy(self) -> list[str]: ...
 
 
 def site_folder(app: Any, root: Path) -> Path:
@@ -37,38 +90,6 @@ def site_folder(app: Any, root: Path) -> Path:
             f"app {app.name!r}: {folder} does not exist (apps.{app.name}.path / build.output)"
         )
     return folder
-
-
-def open_site(config: Any, state_dir: Path, root: Path, app: Any) -> S3Site | GcsSite:
-    bucket = site_bucket(config.project.name, app.name)
-    sandbox = config.server.home == "sandbox"
-    if app.target.kind == "s3-cloudfront":
-        from botocore.config import Config
-
-        from pilot_tui.deploy.targets.managed import aws_clients
-
-        make = aws_clients(config, state_dir)  # the emulator, the deployer, or the profile
-        pool = Config(max_pool_connections=WORKERS + 4)  # one connection per upload worker
-        return S3Site(
-            make("s3", config=pool),
-            make("cloudfront"),
-            bucket,
-            config.aws.region,
-            config.project.name,
-        )
-    cdn = None
-    if not sandbox:  # the sandbox has no Compute emulator: no CDN
-        from pilot_tui.deploy.targets.gcs_site.cdn import open_cdn
-
-        cdn = open_cdn(config, root, app, bucket)
-    client = clients.project_gcs(
-        config, state_dir, root, sandbox=sandbox, start=False, role="deployer"
-    )  # a deploy starts the emulators first
-    if client is None:
-        from pilot_tui.cloud.sandbox import STOPPED
-
-        raise SiteConfigError(f"{STOPPED}; a deploy or `pilot-tui server up` starts them")
-    return GcsSite(client, bucket, config.gcp.region.upper(), cdn)
 
 
 def site_digest(files: list[Any], target: Any) -> str:

@@ -20,7 +20,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from pilot_tui.deploy.bases import PROXY
+from pilot_tui.deploy.build.bases import PROXY
 
 PROXY_BASE_DEFAULT = PROXY.default  # PILOT_PROXY_BASE names a mirror's copy
 PROXY_REPOSITORY = "pilot/proxy"

@@ -17,7 +17,7 @@ from pilot_tui.deploy import history, lock
 from pilot_tui.deploy.context import DeployContext, DeployError, RunLog, git_commit
 from pilot_tui.deploy.events import Released, StageFailed, StageFinished, StageStarted, Timer
 from pilot_tui.deploy.host import DockerTarget
-from pilot_tui.deploy.targets.docker_host import containers
+from pilot_tui.deploy.targets.docker_host import containers, proxy_container
 
 
 def hosts(config: Any, docker: DockerTarget, app: Any) -> list[str]:
@@ -41,11 +41,11 @@ def url(config: Any, docker: DockerTarget, app: Any) -> str:
     return f"http://{hosts(config, docker, app)[0]}{suffix}/"
 
 
-def proxy_spec(config: Any, docker: DockerTarget) -> containers.ProxySpec:
-    from pilot_tui.deploy.bases import PROXY
+def proxy_spec(config: Any, docker: DockerTarget) -> proxy_container.ProxySpec:
+    from pilot_tui.deploy.build.bases import PROXY
 
     bind = "127.0.0.1" if docker.local else "0.0.0.0"
-    return containers.ProxySpec(bind, config.server.http_port, PROXY.image())
+    return proxy_container.ProxySpec(bind, config.server.http_port, PROXY.image())
 
 
 def fingerprint(image_id: str, env: dict[str, str], target: Any) -> str:
@@ -82,7 +82,7 @@ def ensure_proxy(ctx: DeployContext, log: RunLog, name: str) -> Any:
         name,
         "deploy",
         "preparing the proxy",
-        lambda: containers.ensure_proxy(ctx.client, spec, log.line("deploy", name)),
+        lambda: proxy_container.ensure_proxy(ctx.client, spec, log.line("deploy", name)),
     )
 
 
@@ -109,50 +109,69 @@ def release(
     """Start ``image_id`` as the app's next release and move traffic to it once healthy.
     The caller holds the app's lock and has pulled the shared history."""
     name = app.name
-    client, project, address = ctx.client, ctx.project, url(ctx.config, ctx.docker, app)
+    address = url(ctx.config, ctx.docker, app)
     releases = history.load(ctx.state_dir, name)
     made_of = fingerprint(image_id, env, app.target)
-    running = containers.running_containers(client, project, name)
-    current = history.live(releases)
-    if (
-        not force
-        and current is not None
-        and any(
-            c.labels.get("pilot.fingerprint") == made_of
-            and c.labels.get("pilot.release") == current.id
-            for c in running
-        )
-    ):
+    current = None if force else _unchanged(ctx, app, history.live(releases), made_of)
+    if current is not None:
         log.emit(StageStarted(name, "deploy"))
         log.emit(StageFinished(name, "deploy", f"nothing changed: {current.id} is live"))
         log.emit(Released(name, current.id, current.url or address))
         return current
     ctx.cancel.check()
-    release_id = history.next_id(releases)
-    commit = commit if commit is not None else git_commit(ctx.root / app.path)
-    port = app.target.port
     base = history.Release(
-        release_id,
+        history.next_id(releases),
         name,
         tag,
         image_id,
         history.now(),
         history.FAILED,
-        commit=commit,
+        commit=commit if commit is not None else git_commit(ctx.root / app.path),
         url=address,
         note=note,
-        port=port,
+        port=app.target.port,
     )
+    container = _start_healthy(ctx, log, app, proxy, base, env, made_of)
+    return _switch(ctx, log, app, proxy, container, base)
+
+
+def _unchanged(
+    ctx: DeployContext, app: Any, current: history.Release | None, made_of: str
+) -> history.Release | None:
+    """The live release when a container of it, made of the same, is running."""
+    if current is None:
+        return None
+    running = containers.running_containers(ctx.client, ctx.project, app.name)
+    if any(
+        c.labels.get("pilot.fingerprint") == made_of and c.labels.get("pilot.release") == current.id
+        for c in running
+    ):
+        return current
+    return None
+
+
+def _start_healthy(
+    ctx: DeployContext,
+    log: RunLog,
+    app: Any,
+    proxy: Any,
+    base: history.Release,
+    env: dict[str, str],
+    made_of: str,
+) -> Any:
+    """deploy: the new release's container, once healthy; a failed or cancelled one is
+    removed and recorded."""
+    name, port = app.name, app.target.port
     timer = Timer()
-    log.emit(StageStarted(name, "deploy", f"{release_id} from {tag}"))
+    log.emit(StageStarted(name, "deploy", f"{base.id} from {base.image}"))
     container = None
     try:
         container = containers.start(
-            client,
-            project=project,
+            ctx.client,
+            project=ctx.project,
             app=name,
-            release=release_id,
-            image=image_id,
+            release=base.id,
+            image=base.image_id,
             port=port,
             env=env,
             fingerprint=made_of,
@@ -180,6 +199,15 @@ def release(
         ctx.record_release(log, name, replace(base, status=history.CANCELLED))
         raise
     log.emit(StageFinished(name, "deploy", f"healthy at {container.name}:{port}", timer.seconds()))
+    return container
+
+
+def _switch(
+    ctx: DeployContext, log: RunLog, app: Any, proxy: Any, container: Any, base: history.Release
+) -> history.Release:
+    """release: route the app's hosts to the new container, record it live, retire the
+    previous one after the drain."""
+    name, client = app.name, ctx.client
     timer = Timer()
     log.emit(StageStarted(name, "release", "switching the proxy"))
     # Routes are shared by every app (and project) on the host: one writer at a time.
@@ -191,15 +219,17 @@ def release(
         log.emit(StageFailed(name, "release", str(exc)))
         raise DeployError("release", str(exc)) from exc
     try:
-        containers.swap(
-            proxy, hosts(ctx.config, ctx.docker, app), containers.upstream(container, port)
+        proxy_container.swap(
+            proxy,
+            hosts(ctx.config, ctx.docker, app),
+            containers.upstream(container, app.target.port),
         )
     finally:
         lock.release(client, routes)
     live = replace(base, status=history.LIVE)
     ctx.record_release(log, name, live)
     time.sleep(ctx.drain)  # requests already on the old release finish
-    containers.retire(containers.app_containers(client, project, name), keep=container.id)
+    containers.retire(containers.app_containers(client, ctx.project, name), keep=container.id)
     log.emit(StageFinished(name, "release", "previous release stopped", timer.seconds()))
-    log.emit(Released(name, release_id, live.url or "", log.timer.seconds()))
+    log.emit(Released(name, base.id, live.url or "", log.timer.seconds()))
     return live

@@ -23,7 +23,7 @@ from pilot_tui.deploy.targets.base import (
     WaypointUse,
     target_settings,
 )
-from pilot_tui.deploy.targets.docker_host import containers, release
+from pilot_tui.deploy.targets.docker_host import containers, proxy_container, release
 from pilot_tui.naming import resource_name
 
 if TYPE_CHECKING:
@@ -228,7 +228,7 @@ class DockerHost:
         found = containers.app_containers(ctx.client, ctx.project, app.name)
         with contextlib.suppress(Exception):
             proxy = ctx.client.containers.get(containers.PROXY_NAME)
-            containers.unroute(proxy, release.hosts(ctx.config, ctx.target, app))
+            proxy_container.unroute(proxy, release.hosts(ctx.config, ctx.target, app))
         for container in found:
             container.remove(force=True)
         done = f"removed {len(found)} container(s) of {app.name}"

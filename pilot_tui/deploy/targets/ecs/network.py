@@ -189,23 +189,34 @@ class Balancer:
         self, vpc: str, subnets: list[str], group: str, port: int, health_path: str, say: Say
     ) -> tuple[str, str]:
         """(target group ARN, load balancer DNS name); a listener on :80 forwards to it."""
+        balancer = self._load_balancer(subnets, group, say)
+        target = self._target_group(vpc, port, health_path, say)
+        self._listener(str(balancer["LoadBalancerArn"]), target, say)
+        return target, str(balancer["DNSName"])
+
+    def _load_balancer(self, subnets: list[str], group: str, say: Say) -> dict[str, Any]:
         name = self.short
         with aws_call(f"load balancer {name}"):
             found = unless(
                 ("LoadBalancerNotFound",), self.elbv2.describe_load_balancers, Names=[name]
             )
-            balancer = found["LoadBalancers"][0] if found else None
-            if balancer is None:
-                balancer = self.elbv2.create_load_balancer(
-                    Name=name,
-                    Subnets=subnets,
-                    SecurityGroups=[group],
-                    Type="application",
-                    Scheme="internet-facing",
-                    IpAddressType="ipv4",
-                    Tags=project_tags(self.project),
-                )["LoadBalancers"][0]
-                say(f"created load balancer {name} ({balancer['DNSName']})")
+            if found:
+                return dict(found["LoadBalancers"][0])
+            balancer = self.elbv2.create_load_balancer(
+                Name=name,
+                Subnets=subnets,
+                SecurityGroups=[group],
+                Type="application",
+                Scheme="internet-facing",
+                IpAddressType="ipv4",
+                Tags=project_tags(self.project),
+            )["LoadBalancers"][0]
+            say(f"created load balancer {name} ({balancer['DNSName']})")
+        return dict(balancer)
+
+    def _target_group(self, vpc: str, port: int, health_path: str, say: Say) -> str:
+        """The target group's ARN, its health check set to ``health_path``."""
+        name = self.short
         health = {
             "HealthCheckProtocol": "HTTP",
             "HealthCheckPath": health_path,
@@ -218,39 +229,41 @@ class Balancer:
             if found:
                 target = str(found["TargetGroups"][0]["TargetGroupArn"])
                 self.elbv2.modify_target_group(TargetGroupArn=target, **health)
-            else:
-                target = str(
-                    self.elbv2.create_target_group(
-                        Name=name,
-                        Protocol="HTTP",
-                        Port=port,
-                        VpcId=vpc,
-                        TargetType="ip",
-                        HealthCheckIntervalSeconds=15,
-                        Tags=project_tags(self.project),
-                        **health,
-                    )["TargetGroups"][0]["TargetGroupArn"]
-                )
-                # 300s by default: every deploy would wait that long for the old tasks.
-                self.elbv2.modify_target_group_attributes(
-                    TargetGroupArn=target,
-                    Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}],
-                )
-                say(f"created target group {name} (port {port}, health check {health_path})")
+                return target
+            target = str(
+                self.elbv2.create_target_group(
+                    Name=name,
+                    Protocol="HTTP",
+                    Port=port,
+                    VpcId=vpc,
+                    TargetType="ip",
+                    HealthCheckIntervalSeconds=15,
+                    Tags=project_tags(self.project),
+                    **health,
+                )["TargetGroups"][0]["TargetGroupArn"]
+            )
+            # 300s by default: every deploy would wait that long for the old tasks.
+            self.elbv2.modify_target_group_attributes(
+                TargetGroupArn=target,
+                Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}],
+            )
+            say(f"created target group {name} (port {port}, health check {health_path})")
+        return target
+
+    def _listener(self, balancer: str, target: str, say: Say) -> None:
+        """A listener on :80 forwarding to ``target``, unless the balancer has one."""
+        name = self.short
         with aws_call(f"listener :80 of {name}"):
-            listeners = self.elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])[
-                "Listeners"
-            ]
+            listeners = self.elbv2.describe_listeners(LoadBalancerArn=balancer)["Listeners"]
             if not any(item["Port"] == 80 for item in listeners):
                 self.elbv2.create_listener(
-                    LoadBalancerArn=balancer["LoadBalancerArn"],
+                    LoadBalancerArn=balancer,
                     Protocol="HTTP",
                     Port=80,
                     DefaultActions=[{"Type": "forward", "TargetGroupArn": target}],
                     Tags=project_tags(self.project),
                 )
                 say(f"created listener :80 on {name}")
-        return target, str(balancer["DNSName"])
 
     # -- removal (once the service's tasks are gone: they hold the target group and groups)
     def destroy(self, did: Say) -> None:

@@ -1,27 +1,29 @@
 """AWS ECS on Fargate: one service per app behind its own application load balancer, in the
-region's default VPC (no VPC of Pilot's own to pay for or to clean up; see ecs_network.py).
+region's default VPC (no VPC of Pilot's own to pay for or to clean up; see network.py).
 
 Shared by a project's ECS apps: the cluster `pilot-PROJECT` and the task execution role
 `pilot-PROJECT-ecs-exec` (removed with the last app). Per app: a log group, the network of
-ecs_network.Balancer, a task definition family, the service, and one SSM SecureString
-parameter per secret, `/pilot/PROJECT/APP/NAME`, which the task definition only refers to.
+network.Balancer, a task definition family, the service, and one SSM SecureString
+parameter per secret, `/pilot/PROJECT/APP/NAME`, which the task definition only refers to
+(parameters.py, task_definition.py); rollout.py reads what a service description says.
 A revision is a task definition ARN, so a rollback is one update_service.
 """
 
 from __future__ import annotations
 
-import json
-import time
-import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.cloud.aws_errors import aws_call, code, unless
-from pilot_tui.cloud.identity_aws import ensure_execution_role, execution_secrets_policy
+from pilot_tui.cloud.aws_errors import aws_call, unless
+from pilot_tui.cloud.identity_aws import ensure_execution_role
 from pilot_tui.deploy.context import CancelToken
+from pilot_tui.deploy.targets.ecs.logs import read_logs
 from pilot_tui.deploy.targets.ecs.network import Balancer, Network, until
+from pilot_tui.deploy.targets.ecs.parameters import SecretParameters
+from pilot_tui.deploy.targets.ecs.rollout import judged, rolled_out
+from pilot_tui.deploy.targets.ecs.task_definition import container, short
 from pilot_tui.deploy.targets.managed import (
     LogLine,
     Revision,
@@ -35,17 +37,10 @@ from pilot_tui.naming import (
     execution_roles,
     parameter_path,
     project_resource,
-    project_tags,
     resource_name,
 )
 
-SECRETS_POLICY = "pilot-secrets"  # inline on the execution role: the parameters
 LOG_RETENTION_DAYS = 30
-
-
-def _short(arn: str) -> str:
-    """family:revision of a task definition ARN."""
-    return arn.rsplit("/", 1)[-1]
 
 
 @dataclass
@@ -73,6 +68,7 @@ class EcsService:
     log_group: str = field(init=False)
     parameters: str = field(init=False)  # the SSM path of the app's secrets
     balancer: Balancer = field(init=False)
+    secrets: SecretParameters = field(init=False)
 
     def __post_init__(self) -> None:
         self.name = resource_name(self.project, self.app)
@@ -82,6 +78,9 @@ class EcsService:
         self.balancer = Balancer(
             self.ec2, self.elbv2, self.project, self.app, self.region, self._until
         )
+        self.secrets = SecretParameters(
+            self.ssm, self.iam, self.project, self.region, self.role, self.parameters
+        )
 
     # -- deploy --------------------------------------------------------------------------
     def deploy(self, image: str, env: dict[str, str], release: str, say: Say) -> Revision:
@@ -89,9 +88,9 @@ class EcsService:
         role_arn = self._ensure_role(say)
         self._ensure_log_group(say)
         network = self.balancer.ensure(self.settings.port, self.settings.health_path, say)
-        secrets = self._store_secrets(env, role_arn, say)
+        secrets = self.secrets.store(self.secret_names, env, role_arn, say)
         arn = self._register(image, env, secrets, release, role_arn)
-        say(f"task definition {_short(arn)}")
+        say(f"task definition {short(arn)}")
         self._ensure_service(arn, network, say)
         self._settle(arn, say)
         return self._revision(arn, network.dns)
@@ -130,75 +129,9 @@ class EcsService:
                 )
                 say(f"created log group {self.log_group} ({LOG_RETENTION_DAYS} days)")
 
-    def _store_secrets(self, env: dict[str, str], role_arn: str, say: Say) -> dict[str, str]:
-        """{NAME: parameter ARN}: each secret of ``env`` in a SecureString parameter, written
-        only when its value changed (a rewrite would add a parameter version every deploy)."""
-        names = sorted(n for n in set(self.secret_names) if env.get(n))  # SSM refuses ""
-        if not names:
-            return {}
-        partition, account = role_arn.split(":")[1], role_arn.split(":")[4]
-        base = f"arn:{partition}:ssm:{self.region}:{account}:parameter"
-        for name in names:
-            path, value = f"{self.parameters}/{name}", env[name]
-            with aws_call(f"SSM parameter {path}", hide=value):
-                found = unless(
-                    ("ParameterNotFound",), self.ssm.get_parameter, Name=path, WithDecryption=True
-                )
-                if found and (found["Parameter"]["Type"], found["Parameter"]["Value"]) == (
-                    "SecureString",
-                    value,
-                ):
-                    continue
-                # AWS refuses Tags with Overwrite: a new parameter gets them, an update keeps them.
-                more = {"Overwrite": True} if found else {"Tags": project_tags(self.project)}
-                self.ssm.put_parameter(Name=path, Value=value, Type="SecureString", **more)
-            say(f"{'updated' if found else 'stored'} secret {name} in SSM parameter {path}")
-        # One policy for the project's parameters (the role is shared by its apps), made at
-        # setup (identity.AwsDeployer.ensure_roles); put here only when it is missing, since
-        # the deployer may not change role policies.
-        wanted = execution_secrets_policy(self.project, account, self.region, partition)
-        with aws_call(f"IAM role {self.role}"):
-            found_policy = unless(
-                ("NoSuchEntity",),
-                self.iam.get_role_policy,
-                RoleName=self.role,
-                PolicyName=SECRETS_POLICY,
-            )
-            document = found_policy and found_policy["PolicyDocument"]
-            if isinstance(document, str):
-                document = json.loads(urllib.parse.unquote(document))
-            if document != wanted:
-                self.iam.put_role_policy(
-                    RoleName=self.role, PolicyName=SECRETS_POLICY, PolicyDocument=json.dumps(wanted)
-                )
-        return {name: f"{base}{self.parameters}/{name}" for name in names}
-
     def _register(
         self, image: str, env: dict[str, str], secrets: dict[str, str], release: str, role: str
     ) -> str:
-        port = self.settings.port  # PORT: the app must listen where the LB sends
-        environment = {k: v for k, v in env.items() if k not in secrets} | {"PORT": str(port)}
-        container = {
-            "name": self.app,
-            "image": image,
-            "essential": True,
-            "portMappings": [{"containerPort": port, "protocol": "tcp"}],
-            "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
-            # ECS fetches these at task start: anyone may describe the definition, no value.
-            **(
-                {"secrets": [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())]}
-                if secrets
-                else {}
-            ),
-            "logConfiguration": {
-                "logDriver": "awslogs",
-                "options": {
-                    "awslogs-group": self.log_group,
-                    "awslogs-region": self.region,
-                    "awslogs-stream-prefix": release,
-                },
-            },
-        }
         with aws_call(f"task definition {self.name}"):
             made = self.ecs.register_task_definition(
                 family=self.name,
@@ -207,7 +140,16 @@ class EcsService:
                 cpu=str(self.settings.cpu),
                 memory=str(self.settings.memory),
                 executionRoleArn=role,
-                containerDefinitions=[container],
+                containerDefinitions=[
+                    container(
+                        self.app,
+                        image,
+                        self.settings.port,
+                        env,
+                        secrets,
+                        (self.log_group, self.region, release),
+                    )
+                ],
                 tags=[
                     {"key": PROJECT_TAG, "value": self.project},
                     {"key": "pilot:release", "value": release},
@@ -248,7 +190,7 @@ class EcsService:
                 say(f"created service {self.name} in cluster {self.cluster}")
             else:
                 self.ecs.update_service(cluster=self.cluster, service=self.name, **common)
-                say(f"updated service {self.name} to {_short(arn)}")
+                say(f"updated service {self.name} to {short(arn)}")
 
     def _service(self) -> dict[str, Any] | None:
         """The service unless missing or deleted (INACTIVE services stay visible a while)."""
@@ -266,34 +208,16 @@ class EcsService:
         if not self.wait or self.settings.desired_count == 0:
             say("not waiting for tasks to start")
             return
-        say(f"waiting for {self.settings.desired_count} task(s) of {_short(arn)} to be healthy")
+        say(f"waiting for {self.settings.desired_count} task(s) of {short(arn)} to be healthy")
 
         def settled() -> bool:
             with aws_call(f"ECS service {self.name}"):
                 service = self._service()
             if service is None:
                 raise TargetError(f"ECS service {self.name} disappeared during the deploy")
-            deployments = service.get("deployments", [])
-            failed = [
-                d
-                for d in deployments
-                if d.get("taskDefinition") == arn and d.get("rolloutState") == "FAILED"
-            ]
-            if failed or service.get("taskDefinition") != arn:  # rolled back, or replaced
-                why = failed[0].get("rolloutStateReason", "") if failed else "replaced"
-                raise TargetError(
-                    f"ECS service {self.name}: {_short(arn)} did not become "
-                    f"healthy ({why}); the previous revision keeps serving"
-                )
-            primary: dict[str, Any] = next(
-                (d for d in deployments if d.get("status") == "PRIMARY"), {}
-            )
-            return bool(
-                primary.get("rolloutState") == "COMPLETED"
-                and service["runningCount"] >= service["desiredCount"]
-            )
+            return rolled_out(service, arn, self.name)
 
-        self._until(f"ECS service {self.name} to run {_short(arn)}", settled)
+        self._until(f"ECS service {self.name} to run {short(arn)}", settled)
 
     def _until(self, what: str, check: Callable[[], bool]) -> None:
         def checked() -> bool:
@@ -307,7 +231,7 @@ class EcsService:
         return Revision(
             ref=arn,
             url=f"http://{dns}/" if dns else "-",
-            detail=f"task definition {_short(arn)}: {s.desired_count} Fargate "
+            detail=f"task definition {short(arn)}: {s.desired_count} Fargate "
             f"task(s) of {s.cpu} CPU units, {s.memory} MB",
         )
 
@@ -332,7 +256,7 @@ class EcsService:
                     f"{self.name} in cluster {self.cluster})"
                 )
             self.ecs.update_service(cluster=self.cluster, service=self.name, taskDefinition=ref)
-            say(f"service {self.name} now runs {_short(ref)}")
+            say(f"service {self.name} now runs {short(ref)}")
         if wait:
             self._settle(ref, say)
         with aws_call(f"load balancer {self.balancer.short}"):
@@ -345,63 +269,11 @@ class EcsService:
                 return TargetStatus("not deployed", "-")
             dns = self.balancer.dns()
             targets = self.balancer.targets(service.get("loadBalancers", []))
-        running, desired = service["runningCount"], service["desiredCount"]
-        pending = service.get("pendingCount", 0)
-        detail = (
-            f"{running}/{desired} tasks running, task definition "
-            f"{_short(service['taskDefinition'])}{f', {pending} pending' if pending else ''}"
-        )
-        if targets is not None:  # only what the load balancer reports; none: no claim
-            detail += f", {targets[0]}/{targets[1]} load balancer targets healthy"
-        failed = [d for d in service.get("deployments", []) if d.get("rolloutState") == "FAILED"]
-        if desired == 0:
-            health = "stopped"
-        elif failed:
-            health = (
-                f"unhealthy (deployment of {_short(failed[0].get('taskDefinition', '?'))}"
-                f" failed: {failed[0].get('rolloutStateReason', 'no reason given')})"
-            )
-        elif running < desired:
-            health = f"unhealthy ({running}/{desired} tasks running)"
-        elif targets is not None and targets[0] == 0:
-            health = "unhealthy (no load balancer target passes the health check)"
-        else:
-            health = "healthy"
+        health, detail = judged(service, targets)
         return TargetStatus(health, f"http://{dns}/" if dns else "-", detail)
 
     def logs(self, *, since: float | None = None, limit: int = 200) -> Iterator[LogLine]:
-        # Without ``since``: the last hour, else day, else all that is kept, until enough.
-        now = time.time()
-        lines: list[LogLine] | None = []
-        for start in [since] if since is not None else [now - 3600, now - 86400, None]:
-            lines = self._read(start)
-            if lines is None or len(lines) >= limit:  # None: no log group (yet, or any more)
-                break
-        return iter(lines[-limit:] if lines and limit > 0 else [])
-
-    def _read(self, start: float | None) -> list[LogLine] | None:
-        from botocore.exceptions import ClientError
-
-        args: dict[str, Any] = {"logGroupName": self.log_group}
-        if start is not None:
-            args["startTime"] = int(start * 1000)
-        lines = []
-        with aws_call(f"log group {self.log_group}"):
-            try:
-                for page in self.logs_client.get_paginator("filter_log_events").paginate(**args):
-                    lines += [
-                        LogLine(
-                            e["timestamp"] / 1000,
-                            str(e["message"]).rstrip("\n"),
-                            str(e.get("logStreamName", "")),
-                        )
-                        for e in page["events"]
-                    ]
-            except ClientError as exc:
-                if code(exc) == "ResourceNotFoundException":
-                    return None
-                raise
-        return sorted(lines, key=lambda line: line.timestamp)  # stable: stream order kept
+        return iter(read_logs(self.logs_client, self.log_group, since, limit))
 
     # -- removal -------------------------------------------------------------------------
     def destroy(self, say: Say) -> list[str]:
@@ -420,19 +292,7 @@ class EcsService:
                 did(f"deleted service {self.name}")
             # Draining tasks still hold the target group and the security groups.
             self._until(f"service {self.name} to drain", lambda: self._service() is None)
-        with aws_call(f"task definitions {self.name}"):
-            arns = [
-                a
-                for page in self.ecs.get_paginator("list_task_definitions").paginate(
-                    familyPrefix=self.name, status="ACTIVE"
-                )
-                for a in page["taskDefinitionArns"]
-                if _short(a).rsplit(":", 1)[0] == self.name
-            ]  # a prefix matches -api2 too
-            for arn in arns:
-                self.ecs.deregister_task_definition(taskDefinition=arn)
-            if arns:
-                did(f"deregistered task definitions {', '.join(_short(a) for a in arns)}")
+        self._deregister_definitions(did)
         self.balancer.destroy(did)
         with aws_call(f"log group {self.log_group}"):
             if (
@@ -444,26 +304,26 @@ class EcsService:
                 is not None
             ):
                 did(f"deleted log group {self.log_group}")
-        self._destroy_secrets(did)
+        self.secrets.destroy(did)
         self._destroy_shared(did, say)
         if not done:
             say(f"nothing left to remove for app {self.app} on ECS")
         return done
 
-    def _destroy_secrets(self, did: Say) -> None:
-        """All the app's parameters, also of secrets no longer listed in pilot.toml."""
-        with aws_call(f"SSM parameters {self.parameters}/"):
-            names = [
-                p["Name"]
-                for page in self.ssm.get_paginator("get_parameters_by_path").paginate(
-                    Path=self.parameters
+    def _deregister_definitions(self, did: Say) -> None:
+        with aws_call(f"task definitions {self.name}"):
+            arns = [
+                a
+                for page in self.ecs.get_paginator("list_task_definitions").paginate(
+                    familyPrefix=self.name, status="ACTIVE"
                 )
-                for p in page["Parameters"]
-            ]
-            for start in range(0, len(names), 10):  # delete_parameters takes 10 at a time
-                self.ssm.delete_parameters(Names=names[start : start + 10])
-        if names:
-            did(f"deleted SSM parameters {', '.join(sorted(names))}")
+                for a in page["taskDefinitionArns"]
+                if short(a).rsplit(":", 1)[0] == self.name
+            ]  # a prefix matches -api2 too
+            for arn in arns:
+                self.ecs.deregister_task_definition(taskDefinition=arn)
+            if arns:
+                did(f"deregistered task definitions {', '.join(short(a) for a in arns)}")
 
     def _destroy_shared(self, did: Say, say: Say) -> None:
         """The cluster goes with the project's last ECS service (the execution role stays:

@@ -3,7 +3,7 @@ access, uploads in parallel with the right content types and cache headers, unch
 (same MD5, type and cache header, all in the listing) skipped, removed files deleted.
 
 Cloud CDN itself (backend bucket, URL map, proxy, managed certificate) has no emulator here:
-gcs_cdn.py builds its requests as data and sends them through a gcp_api.Transport."""
+cdn.py builds its requests as data and sends them through a gcp_api.Transport."""
 
 from __future__ import annotations
 
@@ -11,13 +11,17 @@ import base64
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pilot_tui.cloud import clients
 from pilot_tui.cloud.identity_gcp import NEEDS_SETUP
-from pilot_tui.deploy.site_files import Changes, Remote, SiteFile
+from pilot_tui.deploy.build.site_files import Changes, Remote, SiteFile
+from pilot_tui.deploy.context import Context, RunLog
 from pilot_tui.deploy.targets.gcs_site import cdn as gcs_cdn
 from pilot_tui.deploy.targets.gcs_site.cdn import dns_records
-from pilot_tui.deploy.targets.s3_site.bucket import SiteError
+from pilot_tui.deploy.targets.sites import Manifest, Served, SiteConfigError, SiteError
+from pilot_tui.naming import site_bucket
 
 if TYPE_CHECKING:
     from google.cloud import storage
@@ -34,6 +38,9 @@ class GcsSite:
     bucket: str
     location: str
     cdn: gcs_cdn.Cdn | None = None  # outside the sandbox: its CDN goes with it on destroy
+
+    def address(self) -> str:
+        return f"gs://{self.bucket}"
 
     def ensure_bucket(self, index: str = "index.html") -> bool:
         from google.api_core.exceptions import Forbidden, NotFound
@@ -85,6 +92,36 @@ class GcsSite:
         for key in changes.delete:
             bucket.blob(key).delete()
 
+    def serving(self) -> bool:
+        return True  # the CDN is asked again on every deploy (cdn.Cdn.ensure)
+
+    def publish(
+        self, changes: Changes, files: list[SiteFile], progress: Callable[[int, int], None]
+    ) -> Manifest:
+        """apply; no manifest is kept (a GCS site cannot be rolled back yet)."""
+        self.apply(changes, progress)
+        return {}
+
+    def serve(self, ctx: Context, app: Any, log: RunLog) -> Served:
+        """Cloud CDN in front of the bucket outside the sandbox (whose GCS emulator has no
+        CDN: the bucket alone), with the DNS record to create."""
+        if ctx.config.server.home == "sandbox":
+            url = f"https://storage.googleapis.com/{self.bucket}/{app.target.index}"
+            return Served("", url, "bucket ready; Cloud CDN is not simulated in the sandbox")
+        if self.cdn is None:  # open_gcs_site gives it one outside the sandbox
+            self.cdn = gcs_cdn.open_cdn(ctx.config, ctx.root, app, self.bucket)
+        made = self.cdn.ensure(log.line("deploy", app.name))
+        return Served("", made.url, made.detail, "".join(f"; DNS: {r}" for r in made.dns))
+
+    def invalidate(self, distribution_id: str, changes: Changes) -> str | None:
+        """Have Cloud CDN drop the cached site (none in the sandbox)."""
+        if self.cdn is None:
+            return None
+        return self.cdn.invalidate(len(changes.upload) + len(changes.delete))
+
+    def keep_release(self, release_id: str, manifest: Manifest) -> str | None:
+        return None  # no rollback yet: nothing to keep
+
     def destroy(self) -> list[str]:
         """The CDN first (its backend bucket refers to the bucket), then the bucket."""
         from google.api_core.exceptions import NotFound
@@ -98,6 +135,24 @@ class GcsSite:
             blob.delete()
         bucket.delete()
         return [*done, f"deleted gs://{self.bucket}"]
+
+
+def open_gcs_site(config: Any, state_dir: Path, root: Path, app: Any) -> GcsSite:
+    """The GCS site of ``app``: the bucket through the deployer's (or the emulator's)
+    client, and outside the sandbox its Cloud CDN."""
+    bucket = site_bucket(config.project.name, app.name)
+    sandbox = config.server.home == "sandbox"
+    cdn = None
+    if not sandbox:  # the sandbox has no Compute emulator: no CDN
+        cdn = gcs_cdn.open_cdn(config, root, app, bucket)
+    client = clients.project_gcs(
+        config, state_dir, root, sandbox=sandbox, start=False, role="deployer"
+    )  # a deploy starts the emulators first
+    if client is None:
+        from pilot_tui.cloud.sandbox import STOPPED
+
+        raise SiteConfigError(f"{STOPPED}; a deploy or `pilot-tui server up` starts them")
+    return GcsSite(client, bucket, config.gcp.region.upper(), cdn)
 
 
 def cdn_requests(

@@ -47,70 +47,92 @@ def insert_requests(
     gcp_project: str, name: str, bucket: str, domain: str | None
 ) -> list[ApiRequest]:
     """The creates, in dependency order (each refers to the one before)."""
+    made = _Inserts(gcp_project, name)
+    front = made.https(domain) if domain else made.http()
+    return made.backend(bucket) + front
 
-    def post(collection: str, body: dict[str, Any]) -> ApiRequest:
-        return ApiRequest("POST", _global(gcp_project, collection), body=body)
 
-    def ref(collection: str, suffix: str) -> str:
-        return _global(gcp_project, collection, f"{name}-{suffix}")
+@dataclass(frozen=True)
+class _Inserts:
+    """The creates of one site's CDN, named NAME-SUFFIX in GCP project ``gcp_project``."""
 
-    calls = [
-        post(
-            "backendBuckets",
-            {
-                "name": f"{name}-backend",
-                "bucketName": bucket,
-                "enableCdn": True,
-                # Honours the Cache-Control site_files sets (no-cache for HTML).
-                "cdnPolicy": {"cacheMode": "CACHE_ALL_STATIC", "defaultTtl": 3600},
-            },
-        ),
-        post(
-            "urlMaps",
-            {"name": f"{name}-urlmap", "defaultService": ref("backendBuckets", "backend")},
-        ),
-        post("addresses", {"name": f"{name}-ip", "ipVersion": "IPV4"}),
-    ]
-    if domain:
-        calls += [
-            post(
+    gcp_project: str
+    name: str
+
+    def post(self, collection: str, body: dict[str, Any]) -> ApiRequest:
+        return ApiRequest("POST", _global(self.gcp_project, collection), body=body)
+
+    def ref(self, collection: str, suffix: str) -> str:
+        return _global(self.gcp_project, collection, f"{self.name}-{suffix}")
+
+    def backend(self, bucket: str) -> list[ApiRequest]:
+        """The backend bucket, the URL map to it and the global address."""
+        name = self.name
+        return [
+            self.post(
+                "backendBuckets",
+                {
+                    "name": f"{name}-backend",
+                    "bucketName": bucket,
+                    "enableCdn": True,
+                    # Honours the Cache-Control site_files sets (no-cache for HTML).
+                    "cdnPolicy": {"cacheMode": "CACHE_ALL_STATIC", "defaultTtl": 3600},
+                },
+            ),
+            self.post(
+                "urlMaps",
+                {"name": f"{name}-urlmap", "defaultService": self.ref("backendBuckets", "backend")},
+            ),
+            self.post("addresses", {"name": f"{name}-ip", "ipVersion": "IPV4"}),
+        ]
+
+    def https(self, domain: str) -> list[ApiRequest]:
+        """A Google-managed certificate for ``domain`` and HTTPS on the address."""
+        name = self.name
+        return [
+            self.post(
                 "sslCertificates",
                 {"name": f"{name}-cert", "type": "MANAGED", "managed": {"domains": [domain]}},
             ),
-            post(
+            self.post(
                 "targetHttpsProxies",
                 {
                     "name": f"{name}-https",
-                    "urlMap": ref("urlMaps", "urlmap"),
-                    "sslCertificates": [ref("sslCertificates", "cert")],
+                    "urlMap": self.ref("urlMaps", "urlmap"),
+                    "sslCertificates": [self.ref("sslCertificates", "cert")],
                 },
             ),
-            post(
+            self.post(
                 "forwardingRules",
                 {
                     "name": f"{name}-https-rule",
-                    "IPAddress": ref("addresses", "ip"),
+                    "IPAddress": self.ref("addresses", "ip"),
                     "portRange": "443",
-                    "target": ref("targetHttpsProxies", "https"),
+                    "target": self.ref("targetHttpsProxies", "https"),
                     "loadBalancingScheme": "EXTERNAL_MANAGED",
                 },
             ),
         ]
-    else:  # a Google-managed certificate needs a domain: plain HTTP on the address
-        calls += [
-            post("targetHttpProxies", {"name": f"{name}-http", "urlMap": ref("urlMaps", "urlmap")}),
-            post(
+
+    def http(self) -> list[ApiRequest]:
+        """Plain HTTP on the address (a Google-managed certificate needs a domain)."""
+        name = self.name
+        return [
+            self.post(
+                "targetHttpProxies",
+                {"name": f"{name}-http", "urlMap": self.ref("urlMaps", "urlmap")},
+            ),
+            self.post(
                 "forwardingRules",
                 {
                     "name": f"{name}-http-rule",
-                    "IPAddress": ref("addresses", "ip"),
+                    "IPAddress": self.ref("addresses", "ip"),
                     "portRange": "80",
-                    "target": ref("targetHttpProxies", "http"),
+                    "target": self.ref("targetHttpProxies", "http"),
                     "loadBalancingScheme": "EXTERNAL_MANAGED",
                 },
             ),
         ]
-    return calls
 
 
 def delete_requests(gcp_project: str, name: str) -> list[ApiRequest]:

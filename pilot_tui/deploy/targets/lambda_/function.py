@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from pilot_tui.cloud import aws_errors
 from pilot_tui.cloud.identity_aws import ensure_execution_role
 from pilot_tui.config.schema import AppSettings, LambdaTarget, PilotConfig
+from pilot_tui.deploy.build.shippable import Collected, collect
 from pilot_tui.deploy.context import CancelToken
-from pilot_tui.deploy.shippable import Collected, collect
 from pilot_tui.deploy.targets.base import target_settings
 from pilot_tui.deploy.targets.managed import (
     LogLine,

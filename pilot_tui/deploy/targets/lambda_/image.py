@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pilot_tui.deploy import bases
-from pilot_tui.deploy import build as builder
+from pilot_tui.deploy.build import bases, images
+from pilot_tui.deploy.build.recipe import Recipe
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -47,7 +47,7 @@ def wrap(
     cancelled: Callable[[], bool] = lambda: False,
 ) -> str:
     """Build ``tag``: ``app_image`` with the adapter; its image id (reused when built)."""
-    existing = builder.existing_image(client, tag)
+    existing = images.existing_image(client, tag)
     if existing is not None:
         return existing
     text = wrapper_dockerfile(app_image, adapter_image(), port).encode()
@@ -57,5 +57,5 @@ def wrap(
         info.size = len(text)
         tar.addfile(info, io.BytesIO(text))
     context.seek(0)
-    recipe = builder.Recipe(Path(), "Dockerfile", text.decode(), why="the Lambda Web Adapter")
-    return builder.build(client, recipe, context, tag, line, cancelled)
+    recipe = Recipe(Path(), "Dockerfile", text.decode(), why="the Lambda Web Adapter")
+    return images.build(client, recipe, context, tag, line, cancelled)

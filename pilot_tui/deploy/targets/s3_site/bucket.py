@@ -5,7 +5,7 @@ types, unchanged files skipped, and a cache invalidation of what changed.
 The bucket keeps a manifest (`.pilot/manifest.json`: key -> md5, content type, cache control,
 version id) so a redeploy compares the whole site with one listing and one small download.
 The bucket is versioned and keeps replaced files KEEP_DAYS days; each release's manifest is
-kept too (`.pilot/releases/v3.json`), so a rollback is server-side copies (site_rollback.py).
+kept too (`.pilot/releases/v3.json`), so a rollback is server-side copies (rollback.py).
 Manifests stay in the bucket (teammates deploy and roll back from any checkout, whatever the
 state backend), but under a prefix the bucket policy denies to CloudFront: the distribution
 serves the site's files only, never the list of them with their versions.
@@ -14,30 +14,23 @@ serves the site's files only, never the list of them with their versions.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from pathlib import Path
+from typing import Any, ClassVar
 
 from pilot_tui.cloud.aws_errors import code
-from pilot_tui.deploy.site_files import Changes, Remote, SiteFile
-from pilot_tui.errors import PilotError
-from pilot_tui.naming import project_tags
+from pilot_tui.deploy.build.site_files import Changes, Remote, SiteFile
+from pilot_tui.deploy.targets.s3_site.distribution import PRIVATE, Distribution
+from pilot_tui.deploy.targets.sites import Manifest, SiteError
+from pilot_tui.naming import project_tags, site_bucket
 
-PRIVATE = ".pilot/"  # Pilot's own keys in the bucket: never served (see _policy)
 MANIFEST = f"{PRIVATE}manifest.json"
 RELEASES = f"{PRIVATE}releases/"  # one manifest per release, what a rollback restores
 KEEP_DAYS = 30  # replaced files (noncurrent versions) are restorable this long
 LIFECYCLE_RULE = "pilot-keep-replaced-files"
 WORKERS = 16
-CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # AWS managed cache policy
-
-
-class SiteError(PilotError):
-    """The bucket or distribution could not be made or changed; the message says why."""
-
-    title = "Site not changed"
 
 
 class VersionGone(SiteError):
@@ -48,39 +41,20 @@ class VersionGone(SiteError):
         self.key, self.version = key, version
 
 
-class Keyed(Protocol):
-    @property
-    def key(self) -> str: ...
-
-
-class Changed(Protocol):
-    """What invalidate needs: the keys written and the keys deleted (a Changes, or a
-    rollback's restore)."""
-
-    @property
-    def upload(self) -> Sequence[Keyed]: ...
-
-    @property
-    def delete(self) -> list[str]: ...
-
-
-Manifest = dict[str, list[str]]  # key -> [md5, content type, cache control, version id]
-
-
 def release_key(release_id: str) -> str:
     return f"{RELEASES}{release_id}.json"
 
 
 @dataclass
-class S3Site:
+class S3Site(Distribution):
+    """The site's bucket (its fields and CloudFront half: distribution.Distribution)."""
+
     emulator: ClassVar[str] = "aws"  # the sandbox emulator that holds it (moto)
-    s3: Any
-    cloudfront: Any
-    bucket: str
-    region: str
-    project: str  # the distribution's project tag: the deployer may change only those
 
     # -- the bucket ----------------------------------------------------------------------
+    def address(self) -> str:
+        return f"s3://{self.bucket}"
+
     def ensure_bucket(self) -> bool:
         """Create the private bucket if missing (idempotent); True when it was created."""
         from botocore.exceptions import ClientError
@@ -223,6 +197,12 @@ class S3Site:
         self.save_manifest(manifest)
         return manifest
 
+    def publish(
+        self, changes: Changes, files: list[SiteFile], progress: Callable[[int, int], None]
+    ) -> Manifest:
+        """apply: each release's manifest is kept, for a rollback."""
+        return self.apply(changes, files, progress)
+
     @staticmethod
     def _parallel(
         work: Callable[[Any], tuple[str, str]],
@@ -309,138 +289,18 @@ class S3Site:
         self._parallel(check, keys, lambda done, total: None, workers)
         return dict(self._parallel(copy, keys, progress, workers))
 
-    # -- the distribution ----------------------------------------------------------------
-    def comment(self) -> str:
-        return f"pilot {self.bucket}"
-
-    def find_distribution(self) -> dict[str, Any] | None:
-        for page in self.cloudfront.get_paginator("list_distributions").paginate():
-            for item in page.get("DistributionList", {}).get("Items", []) or []:
-                if item.get("Comment") == self.comment():
-                    return dict(item)
-        return None
-
-    def ensure_distribution(
-        self, index: str = "index.html", aliases: tuple[str, ...] = ()
-    ) -> tuple[str, str]:
-        """(distribution id, its domain name), created with an Origin Access Control and a
-        bucket policy letting only that distribution read."""
-        found = self.find_distribution()
-        if found is None:
-            oac = self.cloudfront.create_origin_access_control(
-                OriginAccessControlConfig={
-                    "Name": f"{self.bucket}-oac"[:64],
-                    "Description": "Pilot: the site's bucket",
-                    "SigningProtocol": "sigv4",
-                    "SigningBehavior": "always",
-                    "OriginAccessControlOriginType": "s3",
-                }
-            )["OriginAccessControl"]["Id"]
-            origin = f"{self.bucket}.s3.{self.region}.amazonaws.com"
-            config: dict[str, Any] = {
-                "CallerReference": f"{self.bucket}-{time.time_ns()}",
-                "Comment": self.comment(),
-                "Enabled": True,
-                "DefaultRootObject": index,
-                "Origins": {
-                    "Quantity": 1,
-                    "Items": [
-                        {
-                            "Id": "site",
-                            "DomainName": origin,
-                            "OriginAccessControlId": oac,
-                            "S3OriginConfig": {"OriginAccessIdentity": ""},
-                        }
-                    ],
-                },
-                "DefaultCacheBehavior": {
-                    "TargetOriginId": "site",
-                    "ViewerProtocolPolicy": "redirect-to-https",
-                    "CachePolicyId": CACHING_OPTIMIZED,
-                    "Compress": True,
-                    "AllowedMethods": {"Quantity": 2, "Items": ["GET", "HEAD"]},
-                },
-                "PriceClass": "PriceClass_100",
-                "Aliases": {"Quantity": len(aliases), "Items": list(aliases)},
-            }
-            # Tagged while made: the deployer's policy lets it tag no existing distribution.
-            created = self.cloudfront.create_distribution_with_tags(
-                DistributionConfigWithTags={
-                    "DistributionConfig": config,
-                    "Tags": {"Items": project_tags(self.project)},
-                }
-            )
-            found = created["Distribution"]
-        assert found is not None
-        self._policy(str(found["ARN"]))
-        return str(found["Id"]), str(found["DomainName"])
-
-    def _policy(self, distribution_arn: str) -> None:
-        """Only the distribution reads the bucket, and never Pilot's manifests: the Allow
-        names every object but those (NotResource; written on every deploy, so older
-        buckets get it too). Not an explicit Deny: moto ignores a Deny's principal and
-        would refuse Pilot its own manifests in the sandbox. The Allow stays narrow: one
-        action, one service principal, this distribution only."""
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "CloudFrontReadsTheSiteNotPilotsManifests",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "cloudfront.amazonaws.com"},
-                    "Action": "s3:GetObject",
-                    "NotResource": f"arn:aws:s3:::{self.bucket}/{PRIVATE}*",
-                    "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
-                }
-            ],
-        }
-        self.s3.put_bucket_policy(Bucket=self.bucket, Policy=json.dumps(policy))
-
-    def invalidate(self, distribution_id: str, changes: Changed) -> str | None:
-        """Ask CloudFront to drop what changed (everything past 15 paths); its id."""
-        keys = [f.key for f in changes.upload] + changes.delete
-        if not keys:
-            return None
-        paths = (
-            ["/*"]
-            if len(keys) > 15
-            else sorted({"/" + k for k in keys} | ({"/"} if "index.html" in keys else set()))
-        )
-        made = self.cloudfront.create_invalidation(
-            DistributionId=distribution_id,
-            InvalidationBatch={
-                "Paths": {"Quantity": len(paths), "Items": paths},
-                "CallerReference": f"pilot-{time.time_ns()}",
-            },
-        )
-        return str(made["Invalidation"]["Id"])
-
     # -- removal -------------------------------------------------------------------------
     def destroy(self) -> list[str]:
         """Empty and delete the bucket; disable, then delete, the distribution. What was
         done, for the log (CloudFront needs minutes between the two on AWS)."""
+        done: list[str] = []
+        self.destroy_distribution(done)
+        self._destroy_bucket(done)
+        return done
+
+    def _destroy_bucket(self, done: list[str]) -> None:
         from botocore.exceptions import ClientError
 
-        done: list[str] = []
-        found = self.find_distribution()
-        if found is not None:
-            current = self.cloudfront.get_distribution_config(Id=found["Id"])
-            config, etag = current["DistributionConfig"], current["ETag"]
-            if config.get("Enabled"):
-                config["Enabled"] = False
-                etag = self.cloudfront.update_distribution(
-                    Id=found["Id"], IfMatch=etag, DistributionConfig=config
-                )["ETag"]
-                done.append(f"disabled distribution {found['Id']}")
-            state = self.cloudfront.get_distribution(Id=found["Id"])["Distribution"]["Status"]
-            if state == "Deployed":
-                self.cloudfront.delete_distribution(Id=found["Id"], IfMatch=etag)
-                done.append(f"deleted distribution {found['Id']}")
-            else:
-                done.append(
-                    f"distribution {found['Id']} is still being disabled by "
-                    "CloudFront (minutes); run the destroy again to delete it"
-                )
         try:
             # A versioned bucket is empty only without every version and delete marker.
             for page in self.s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket):
@@ -458,4 +318,21 @@ class S3Site:
         except ClientError as exc:
             if code(exc) not in ("NoSuchBucket", "404"):
                 raise SiteError(f"cannot delete bucket {self.bucket}: {exc}") from exc
-        return done
+
+
+def open_s3_site(config: Any, state_dir: Path, app: Any) -> S3Site:
+    """The S3 site of ``app`` with clients from aws_clients (the emulator, the deployer, or
+    the profile)."""
+    from botocore.config import Config
+
+    from pilot_tui.deploy.targets.managed import aws_clients
+
+    make = aws_clients(config, state_dir)
+    pool = Config(max_pool_connections=WORKERS + 4)  # one connection per upload worker
+    return S3Site(
+        make("s3", config=pool),
+        make("cloudfront"),
+        site_bucket(config.project.name, app.name),
+        config.aws.region,
+        config.project.name,
+    )

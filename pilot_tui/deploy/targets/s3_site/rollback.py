@@ -8,16 +8,17 @@ is server-side copies of the files that differ from that release: no build, no u
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from pilot_tui.config.schema import AppSettings
 from pilot_tui.deploy import addresses, history
+from pilot_tui.deploy.build.site_files import Remote
 from pilot_tui.deploy.context import DeployContext, DeployError, RunLog
 from pilot_tui.deploy.events import Released, StageFailed, StageFinished, StageStarted, Timer
-from pilot_tui.deploy.site_files import Remote
 from pilot_tui.deploy.targets.managed import TargetError
-from pilot_tui.deploy.targets.s3_site.bucket import KEEP_DAYS, S3Site, SiteError, VersionGone
-from pilot_tui.deploy.targets.sites import SiteConfigError, local_url, open_site
+from pilot_tui.deploy.targets.s3_site.bucket import KEEP_DAYS, S3Site, VersionGone, open_s3_site
+from pilot_tui.deploy.targets.sites import Manifest, SiteConfigError, SiteError, local_url
 
 
 @dataclass(frozen=True)
@@ -53,41 +54,81 @@ def _gone(release: history.Release, exc: VersionGone) -> str:
 def rollback_site(
     ctx: DeployContext, log: RunLog, app: AppSettings, wanted: str | None
 ) -> history.Release:
-    name = app.name
-    stage = "release"
-    timer = Timer()
-    earlier: history.Release | None = None
+    """Put the files of release ``wanted`` (default: the one before the live one) back, as a
+    new release; failures are a DeployError naming the stage."""
+    run = _Rollback(ctx, log, app)
     try:
-        if app.target.kind != "s3-cloudfront":
-            raise SiteError(
-                "rolling back a GCS site is not supported yet: check out the "
-                "earlier commit and deploy it"
-            )
-        releases = history.load(ctx.state_dir, name)
-        earlier = history.rollback_candidate(releases, wanted)
-        redeploy = f"check out the commit {earlier.id} was deployed from and deploy it"
-        if not earlier.revision:
-            raise SiteError(
-                f"{earlier.id} was deployed before Pilot kept each release's "
-                f"files in the bucket: {redeploy}"
-            )
-        stage = "build"
-        log.emit(StageStarted(name, "build", f"skipped: rolling back to {earlier.id}"))
-        log.emit(StageFinished(name, "build", f"reusing the files of {earlier.id}"))
-        stage, timer = "push", Timer()
-        site = open_site(ctx.config, ctx.state_dir, ctx.root, app)
-        assert isinstance(site, S3Site)
-        where = f"s3://{site.bucket}"
-        log.emit(StageStarted(name, "push", f"{where}, back to {earlier.id}"))
-        kept = site.manifest(earlier.revision)
+        earlier = run.earlier = _restorable(ctx, app.name, wanted)
+        run.next("build")
+        log.emit(StageStarted(app.name, "build", f"skipped: rolling back to {earlier.id}"))
+        log.emit(StageFinished(app.name, "build", f"reusing the files of {earlier.id}"))
+        run.next("push")
+        site = open_s3_site(ctx.config, ctx.state_dir, app)
+        manifest, changes = run.restore(site, earlier)
+        run.next("deploy")
+        distribution, url = run.serve(site)
+        run.next("release")
+        return run.release(site, distribution, url, changes, manifest, earlier)
+    except VersionGone as exc:
+        assert run.earlier is not None
+        message = _gone(run.earlier, exc)
+        log.emit(StageFailed(app.name, run.stage, message))
+        raise DeployError(run.stage, message) from exc
+    except (SiteConfigError, SiteError, TargetError, history.HistoryError) as exc:
+        log.emit(StageFailed(app.name, run.stage, str(exc)))
+        raise DeployError(run.stage, str(exc)) from exc
+    except DeployError:
+        raise
+    except Exception as exc:  # botocore errors: the cloud said no
+        message = f"{type(exc).__name__}: {str(exc)[:300]}"
+        log.emit(StageFailed(app.name, run.stage, message))
+        raise DeployError(run.stage, message) from exc
+
+
+def _redeploy(release: history.Release) -> str:
+    return f"check out the commit {release.id} was deployed from and deploy it"
+
+
+def _restorable(ctx: DeployContext, name: str, wanted: str | None) -> history.Release:
+    """The release to go back to, if the bucket kept its files."""
+    earlier = history.rollback_candidate(history.load(ctx.state_dir, name), wanted)
+    if not earlier.revision:
+        raise SiteError(
+            f"{earlier.id} was deployed before Pilot kept each release's "
+            f"files in the bucket: {_redeploy(earlier)}"
+        )
+    return earlier
+
+
+@dataclass
+class _Rollback:
+    """One rollback, stage by stage; ``stage`` is the one running (for failures)."""
+
+    ctx: DeployContext
+    log: RunLog
+    app: Any
+    stage: str = "release"  # finding the release to go back to
+    timer: Timer = field(default_factory=Timer)
+    earlier: history.Release | None = None
+
+    def next(self, stage: str) -> None:
+        self.stage, self.timer = stage, Timer()
+
+    def restore(self, site: S3Site, earlier: history.Release) -> tuple[Manifest, Restore]:
+        """push: copy the release's versions of what differs, delete what it did not have;
+        the manifest now true of the bucket, and what changed."""
+        name = self.app.name
+        where = site.address()
+        self.log.emit(StageStarted(name, "push", f"{where}, back to {earlier.id}"))
+        kept = site.manifest(earlier.revision) if earlier.revision else None
         if kept is None:
             raise SiteError(
                 f"the bucket has no record of {earlier.id}'s files "
-                f"({where}/{earlier.revision}): {redeploy}"
+                f"({where}/{earlier.revision}): {_redeploy(earlier)}"
             )
         current = site.manifest() or {}
         changes = plan(kept, site.remote())
-        say = log.line("push", name)
+        say = self.log.line("push", name)
         step = max(1, len(changes.upload) // 10)
 
         def progress(done: int, total: int) -> None:
@@ -103,29 +144,46 @@ def rollback_site(
         }
         manifest = {k: [*kept[k][:3], versions[k]] for k in kept}
         site.save_manifest(manifest)
-        log.emit(
+        self.log.emit(
             StageFinished(
                 name,
                 "push",
                 f"{len(changes.upload)} restored from "
                 f"{earlier.id} (copied in the bucket), {len(changes.delete)} "
                 f"deleted, {changes.unchanged} unchanged",
-                timer.seconds(),
+                self.timer.seconds(),
             )
         )
-        stage, timer = "deploy", Timer()
-        log.emit(StageStarted(name, "deploy"))
+        return manifest, changes
+
+    def serve(self, site: S3Site) -> tuple[str, str]:
+        """deploy: the distribution (made again if it is gone); (its id, the site's URL)."""
+        app = self.app
+        self.log.emit(StageStarted(app.name, "deploy"))
         aliases = (app.target.domain,) if app.target.domain else ()
         distribution, domain = site.ensure_distribution(app.target.index, aliases)
-        url = f"https://{app.target.domain or domain}/"
-        log.emit(
-            StageFinished(name, "deploy", f"CloudFront {distribution} ({domain})", timer.seconds())
+        self.log.emit(
+            StageFinished(
+                app.name, "deploy", f"CloudFront {distribution} ({domain})", self.timer.seconds()
+            )
         )
-        stage, timer = "release", Timer()
+        return distribution, f"https://{app.target.domain or domain}/"
+
+    def release(
+        self,
+        site: S3Site,
+        distribution: str,
+        url: str,
+        changes: Restore,
+        manifest: Manifest,
+        earlier: history.Release,
+    ) -> history.Release:
+        """release: invalidate what changed; record the rollback as a new release, its
+        manifest kept like a deploy's (so rolling forward again, or back to it, works)."""
+        ctx, log, name = self.ctx, self.log, self.app.name
         log.emit(StageStarted(name, "release"))
         invalidation = site.invalidate(distribution, changes)
         release_id = history.next_id(history.load(ctx.state_dir, name))
-        # Kept like a deploy's, so rolling forward again (or back to this one) works.
         record = addresses.placed(
             ctx.config,
             dataclasses.replace(
@@ -137,7 +195,7 @@ def rollback_site(
                 note=f"rollback to {earlier.id}",
                 revision=site.keep_release(release_id, manifest),
             ),
-            local_url(ctx, app, site.emulator, site.bucket),
+            local_url(ctx, self.app, site.emulator, site.bucket),
         )
         ctx.record_release(log, name, record)
         log.emit(
@@ -145,7 +203,7 @@ def rollback_site(
                 name,
                 "release",
                 f"invalidation {invalidation}" if invalidation else "nothing to invalidate",
-                timer.seconds(),
+                self.timer.seconds(),
             )
         )
         log.emit(
@@ -154,17 +212,3 @@ def rollback_site(
             )
         )
         return record
-    except VersionGone as exc:
-        assert earlier is not None
-        message = _gone(earlier, exc)
-        log.emit(StageFailed(name, stage, message))
-        raise DeployError(stage, message) from exc
-    except (SiteConfigError, SiteError, TargetError, history.HistoryError) as exc:
-        log.emit(StageFailed(name, stage, str(exc)))
-        raise DeployError(stage, str(exc)) from exc
-    except DeployError:
-        raise
-    except Exception as exc:  # botocore errors: the cloud said no
-        message = f"{type(exc).__name__}: {str(exc)[:300]}"
-        log.emit(StageFailed(name, stage, message))
-        raise DeployError(stage, message) from exc

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pilot_tui.deploy import bases
+from pilot_tui.deploy.build import bases
+from pilot_tui.deploy.build.stack import Detected, detect
 
 
 def static_base() -> str:
@@ -86,37 +87,25 @@ def _json(cmd: list[str]) -> str:
     return json.dumps(cmd)
 
 
-def procfile_web(folder: Path) -> str | None:
-    """The `web:` command of a Procfile (Heroku's convention), if there is one."""
-    try:
-        lines = (folder / "Procfile").read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        name, sep, command = line.partition(":")
-        if sep and name.strip() == "web" and command.strip():
-            return command.strip()
-    return None
-
-
-def _cmd(folder: Path, default: list[str]) -> list[str]:
-    web = procfile_web(folder)
-    return ["sh", "-c", f"exec {web}"] if web else default
+def _cmd(found: Detected, default: list[str]) -> list[str]:
+    return ["sh", "-c", f"exec {found.web}"] if found.web else default
 
 
 def generated(folder: Path) -> tuple[str, str] | None:
     """(Dockerfile text, why) for a source folder without a Dockerfile, or None; what it is
-    comes from the one detector (apps.detect) the New-app form uses too."""
-    from pilot_tui.apps import detect
+    comes from the one detector (stack.detect) the New-app form uses too."""
+    return for_stack(detect(folder))
 
-    found = detect(folder)
+
+def for_stack(found: Detected) -> tuple[str, str] | None:
+    """(Dockerfile text, why) for what the detector found, or None when it builds nothing."""
     if found.language == "node":
-        return node_dockerfile(_cmd(folder, ["npm", "start"])), "package.json: Node"
+        return node_dockerfile(_cmd(found, ["npm", "start"])), "package.json: Node"
     if found.language == "python":
-        return python_dockerfile(_cmd(folder, ["python", found.main or "app.py"])), "Python"
+        return python_dockerfile(_cmd(found, ["python", found.main or "app.py"])), "Python"
     if found.language == "go":
-        why = "go.mod: Go" if (folder / "go.mod").is_file() else "Go"
-        return go_dockerfile(_cmd(folder, ["/app"])), why
+        why = "go.mod: Go" if found.manifest == "go.mod" else "Go"
+        return go_dockerfile(_cmd(found, ["/app"])), why
     if found.static:
         return static_dockerfile(), "index.html: a static site"
     return None

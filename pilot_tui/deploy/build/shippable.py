@@ -17,8 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pilot_tui.apps import program_language
 from pilot_tui.config.schema import PilotConfig
+from pilot_tui.deploy.build.stack import program_language
 from pilot_tui.project import STATE_DIR
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn"})
@@ -45,7 +45,7 @@ class Collected:
 
 
 def program_source(path: str) -> Skipped | None:
-    """``path`` left out of a static site when it is a program's file (apps.program_language)."""
+    """``path`` left out of a static site when it is a program's file (stack.program_language)."""
     language = program_language(path)
     if language is None:
         return None
@@ -105,7 +105,7 @@ def collect(
 ) -> Collected:
     """Walk ``folder`` (never through a link); ``ignore`` holds .dockerignore patterns,
     ``hidden=False`` leaves out every dot-file and dot-folder (sites, zips),
-    ``programs=False`` every program source (static sites: apps.program_language)."""
+    ``programs=False`` every program source (static sites: stack.program_language)."""
     folder = folder.resolve()
     never = frozenset(private)
     matcher = None

@@ -11,7 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.deploy import build as builder
+from pilot_tui.deploy.build.packing import context_files, pack
+from pilot_tui.deploy.build.recipe import GENERATED, recipe_for
+from pilot_tui.deploy.build.site_builder import run_builder
 
 
 def needs_builder(app: Any) -> bool:
@@ -29,16 +31,16 @@ def build_output(
 ) -> Path:
     """Run the build; a new temporary folder holding its output (the caller removes it).
     ``private`` never goes to the builder (shippable.py); ``warn`` hears the links skipped."""
-    recipe = builder.recipe_for(app, root, private)
-    shipped = builder.context_files(recipe)
+    recipe = recipe_for(app, root, private)
+    shipped = context_files(recipe)
     for skipped in shipped.skipped:
         (warn or line)(skipped.message())
-    context, _ = builder.pack(recipe, shipped)
-    served = builder.run_builder(client, recipe, context, line, cancelled, warn)
+    context, _ = pack(recipe, shipped)
+    served = run_builder(client, recipe, context, line, cancelled, warn)
     folder = Path(tempfile.mkdtemp(prefix=f"pilot-site-{app.name}-"))
     try:
         with served, tarfile.open(fileobj=served) as archive:
-            members = [m for m in archive.getmembers() if m.name != builder.GENERATED]
+            members = [m for m in archive.getmembers() if m.name != GENERATED]
             # The data filter refuses absolute paths, links out of the folder and devices:
             # the archive comes from a container that runs the project's own build command.
             archive.extractall(folder, members=members, filter="data")

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pilot_tui.deploy.shippable import Collected, collect
+from pilot_tui.deploy.build.shippable import Collected, collect
 
 EXTRA_TYPES = {
     ".js": "text/javascript",

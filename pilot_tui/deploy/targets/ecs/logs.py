@@ -1,0 +1,46 @@
+"""An ECS app's log lines, read back from its CloudWatch log group."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pilot_tui.cloud.aws_errors import aws_call, code
+from pilot_tui.deploy.targets.managed import LogLine
+
+
+def read_logs(client: Any, group: str, since: float | None, limit: int) -> list[LogLine]:
+    """The last ``limit`` lines, oldest first. Without ``since``: the last hour, else day,
+    else all that is kept, until enough."""
+    now = time.time()
+    lines: list[LogLine] | None = []
+    for start in [since] if since is not None else [now - 3600, now - 86400, None]:
+        lines = _read(client, group, start)
+        if lines is None or len(lines) >= limit:  # None: no log group (yet, or any more)
+            break
+    return lines[-limit:] if lines and limit > 0 else []
+
+
+def _read(client: Any, group: str, start: float | None) -> list[LogLine] | None:
+    from botocore.exceptions import ClientError
+
+    args: dict[str, Any] = {"logGroupName": group}
+    if start is not None:
+        args["startTime"] = int(start * 1000)
+    lines = []
+    with aws_call(f"log group {group}"):
+        try:
+            for page in client.get_paginator("filter_log_events").paginate(**args):
+                lines += [
+                    LogLine(
+                        e["timestamp"] / 1000,
+                        str(e["message"]).rstrip("\n"),
+                        str(e.get("logStreamName", "")),
+                    )
+                    for e in page["events"]
+                ]
+        except ClientError as exc:
+            if code(exc) == "ResourceNotFoundException":
+                return None
+            raise
+    return sorted(lines, key=lambda line: line.timestamp)  # stable: stream order kept

@@ -141,12 +141,9 @@ class DeployScreen(Screen[None]):
             )
 
     def _pin(self, message: str, logs: tuple[str, ...] = ()) -> None:
-        from pilot_tui import redact
-
-        message, logs = redact.text(message), tuple(redact.text(line) for line in logs)
         tail = "\n".join(f"  | {line}" for line in logs[-12:])
         self.query_one("#deploy-error", ErrorPanel).pin(
-            f"[b]{message}[/b]" + (f"\nThe new release's last lines:\n{tail}" if tail else "")
+            message, f"\nThe new release's last lines:\n{tail}" if tail else ""
         )
         for line in logs:
             self._pending.append(colour_level("error", line))

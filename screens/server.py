@@ -223,13 +223,12 @@ class ServerScreen(Screen[None]):
             table.update_cell(address, "state", STATE_LABELS[state])
 
     def _pin_error(self, text: str) -> None:
-        self._pin(
-            f"[b]Apply failed[/b]: {escape(text)}\nFix the cause and press [b]a[/b] "
-            "after a new plan: Terraform resumes from what exists."
+        self.query_one("#error", ErrorPanel).pin(
+            "Apply failed",
+            f": {text}",
+            then="\nFix the cause and press [b]a[/b] after a new plan: Terraform resumes "
+            "from what exists.",
         )
-
-    def _pin(self, markup: str) -> None:
-        self.query_one("#error", ErrorPanel).pin(markup)
 
     # -- actions --------------------------------------------------------------------------
     def _busy(self) -> bool:
@@ -249,7 +248,7 @@ class ServerScreen(Screen[None]):
             written = ProjectFile.load(self.project.file).check().config
             refusal = sandbox_stand_in(written.server.home) if written else None
             if refusal:
-                self._pin(f"[b]Not destroyed[/b]: {escape(refusal)}")
+                self.query_one("#error", ErrorPanel).pin("Not destroyed", f": {refusal}")
                 return
         self.run_plan(destroy=True)
 

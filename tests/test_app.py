@@ -152,3 +152,27 @@ async def test_help_and_command_palette_entries(project):
         from pilot_tui.screens.server import ServerScreen
 
         assert isinstance(app.screen, ServerScreen)
+
+
+async def test_a_failed_stage_is_pinned_as_written_even_with_brackets(tmp_path, cli):
+    """A StageFailed message is plain text from the core: a site folder named `docs[red]`
+    shows as written in the pinned panel, not restyled (or broken) as Rich markup."""
+    from pilot_tui.screens.deploy import DeployScreen
+
+    assert cli("init").code == 0
+    folder = tmp_path / "docs[red]"
+    folder.mkdir()
+    (folder / "index.html").write_text("<h1>docs</h1>")
+    assert cli("app", "new", "--path", "docs[red]", "--name", "docs").code == 0
+    (folder / "index.html").unlink()  # the build stage fails, naming the folder
+    app = create_app(str(tmp_path / "pilot.toml"))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("a", "d")
+        screen = app.screen
+        assert isinstance(screen, DeployScreen)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        pinned = _text(app, "#deploy-error")
+        assert f"build failed: app 'docs': {folder} has no index.html" in pinned, pinned
+        assert "Not deployed" in _text(app, "#deploy-result")

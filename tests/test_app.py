@@ -176,3 +176,28 @@ async def test_a_failed_stage_is_pinned_as_written_even_with_brackets(tmp_path, 
         pinned = _text(app, "#deploy-error")
         assert f"build failed: app 'docs': {folder} has no index.html" in pinned, pinned
         assert "Not deployed" in _text(app, "#deploy-result")
+
+
+def test_a_destroy_list_problem_is_shown_as_written():
+    """What could not be listed comes from the cloud's own error text: shown as written on
+    the Server screen, never read as markup (`[red]` lost, the rest restyled)."""
+    from textual.content import Content
+
+    from pilot_tui.screens.teardown_view import inventory_summary
+    from pilot_tui.teardown import Inventory
+
+    problem = "could not list buckets: [red]AccessDenied[/red] for [bold]"
+    shown = Content.from_markup(inventory_summary(Inventory([], problems=[problem]))).plain
+    assert f"warning: {problem}; not listed" in shown, shown
+
+
+def test_a_plan_warning_is_shown_as_written():
+    """A plan's warnings are Terraform's own text: shown as written on the Server screen."""
+    from textual.content import Content
+
+    from pilot_tui.provision.server import Plan
+    from pilot_tui.screens.server import plan_summary
+
+    warning = "Argument is deprecated: use [bold] tags[/i] instead"
+    shown = Content.from_markup(plan_summary(Plan([], None, [warning]), "")).plain
+    assert f"WARNING: {warning}" in shown, shown

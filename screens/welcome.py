@@ -195,7 +195,7 @@ class WelcomeScreen(Screen[None]):
         project, checked = loaded
         self.config = checked.config
         self.project_file = project.file
-        head = [f"[b]Project file[/b]\n  {project.file}"]
+        head = [f"[b]Project file[/b]\n  {escape(str(project.file))}"]
         if checked.report.ok and checked.config is not None:
             lines, next_step = self._project_state(project, checked.config, checked.report)
             self._show(head + lines, next_step)
@@ -222,7 +222,7 @@ class WelcomeScreen(Screen[None]):
         except ProjectNotFound as exc:
             self.missing = True
             self._show(
-                [f"[b]Project file[/b]\n  {exc}"],
+                [f"[b]Project file[/b]\n  {escape(str(exc))}"],
                 "[b]Next:[/b] press [reverse] i [/reverse] to create a commented "
                 "pilot.toml here (or run `pilot-tui init`)",
             )
@@ -231,7 +231,7 @@ class WelcomeScreen(Screen[None]):
             return project, ProjectFile.load(project.file).check()
         except (OSError, UnicodeDecodeError) as exc:
             self._show(
-                [f"[b]Project file[/b]\n  [red]cannot read {project.file}: {exc}[/]"],
+                [f"[b]Project file[/b]\n  [red]cannot read {escape(f'{project.file}: {exc}')}[/]"],
                 "[b]Next:[/b] fix the file's permissions or encoding (UTF-8), "
                 "then press [reverse] r [/reverse].",
             )

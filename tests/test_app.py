@@ -201,3 +201,26 @@ def test_a_plan_warning_is_shown_as_written():
     warning = "Argument is deprecated: use [bold] tags[/i] instead"
     shown = Content.from_markup(plan_summary(Plan([], None, [warning]), "")).plain
     assert f"WARNING: {warning}" in shown, shown
+
+
+async def test_the_home_screen_shows_a_project_path_as_written(tmp_path, monkeypatch):
+    """A project in a folder named `acme[red]`: its path shows as written on the home screen
+    (found or not), never read as markup."""
+    from pilot_tui.config.starter import starter_text
+
+    folder = tmp_path / "acme[red]"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv("PILOT_PROJECT", raising=False)
+    app = create_app(None)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        assert str(folder) in _text(app, "#project-status"), _text(app, "#project-status")
+        (folder / "pilot.toml").write_text(starter_text("acme"))
+        await pilot.press("r")
+        await pilot.pause()
+        assert str(folder / "pilot.toml") in _text(app, "#project-status")
+        (folder / "pilot.toml").write_bytes(b"\xff not UTF-8")
+        await pilot.press("r")
+        await pilot.pause()
+        assert f"cannot read {folder / 'pilot.toml'}" in _text(app, "#project-status")

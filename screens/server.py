@@ -41,11 +41,13 @@ from pilot_tui.screens.footer import PilotFooter
 from pilot_tui.screens.project_config import sandbox_forced
 from pilot_tui.screens.run_screen import LOG_LINES, ConfirmCancel, RunScreen
 from pilot_tui.screens.sandboxes import app_sandboxes
-from pilot_tui.screens.teardown_view import (
+from pilot_tui.screens.server_view import (
     ConfirmDestroy,
+    apply_summary,
     gone_summary,
     inventory_rows,
     inventory_summary,
+    plan_summary,
     row_key,
 )
 from pilot_tui.teardown import Inventory, Teardown
@@ -366,7 +368,9 @@ class ServerScreen(RunScreen):
         self.rows = {}
         if result.code != 0:
             self.plan = None
-            self.query_one("#summary", Static).update(f"Planning failed; log: {result.log}")
+            self.query_one("#summary", Static).update(
+                f"Planning failed; log: {escape(str(result.log))}"
+            )
             return
         self.plan = plan
         if plan.destroy and self.inventory is not None:
@@ -406,48 +410,14 @@ class ServerScreen(RunScreen):
         self.plan = self.inventory = None
 
     def _show_result(self, result: RunResult) -> None:
-        summary = self.query_one("#summary", Static)
-        if result.killed:
-            lines = "\n".join(escape(line) for line in self.server.after_kill(result))
-            summary.update(
-                f"[b]Killed[/b] after {self.done} change(s): Terraform's state may "
-                f"miss what it was doing.\n{lines}\nLog: {result.log}"
-            )
-        elif result.interrupted:
-            summary.update(
-                f"Stopped after {self.done} change(s); state is saved. Plan and "
-                "apply again to finish."
-            )
-        elif result.code != 0:
-            summary.update(
-                f"Failed at {', '.join(result.errored) or 'a step'}; "
-                f"{len(result.completed)} change(s) made. Log: {result.log}"
-            )
-        else:
-            outputs = self.server.saved_outputs()
-            from pilot_tui.deploy.addresses import server_rows
+        from pilot_tui.deploy.addresses import server_rows
 
-            shown = "  ".join(
-                f"{k}: [b]{v}[/b]"
-                for k, v in server_rows(self.server.home, outputs, ("public_ip", "docker_host"))
-            )
-            what = (
-                "pick an app and d to deploy it" if self.config.apps else "describe your first app"
-            )
-            summary.update(f"[green b]Done.[/] {shown}\nNext: Esc, then [b]a[/b] to {what}.")
+        def outputs() -> list[tuple[str, str]]:
+            saved = self.server.saved_outputs()
+            return server_rows(self.server.home, saved, ("public_ip", "docker_host"))
+
+        summary = apply_summary(
+            result, self.done, self.server.after_kill, outputs, bool(self.config.apps)
+        )
+        self.query_one("#summary", Static).update(summary)
         self.plan = None
-
-
-def plan_summary(plan: Plan, estimate: str) -> str:
-    """Markup: how many changes to review and what they cost (``estimate``), then the plan's
-    warnings, which are Terraform's own text: shown as written."""
-    if not plan.changes:
-        lines = ["No changes: the Pilot Server matches pilot.toml."]
-    else:
-        verb = "destroy" if plan.destroy else "apply"
-        lines = [
-            f"[b]{plan.total}[/b] change(s) to review. Press [b]a[/b] to {verb}, Esc to go back."
-        ]
-        if estimate:
-            lines.append(escape(estimate))
-    return "\n".join(lines + [f"[red b]WARNING: {escape(w)}[/]" for w in plan.warnings])

@@ -183,7 +183,7 @@ def test_a_destroy_list_problem_is_shown_as_written():
     the Server screen, never read as markup (`[red]` lost, the rest restyled)."""
     from textual.content import Content
 
-    from pilot_tui.screens.teardown_view import inventory_summary
+    from pilot_tui.screens.server_view import inventory_summary
     from pilot_tui.teardown import Inventory
 
     problem = "could not list buckets: [red]AccessDenied[/red] for [bold]"
@@ -196,7 +196,7 @@ def test_a_plan_warning_is_shown_as_written():
     from textual.content import Content
 
     from pilot_tui.provision.server import Plan
-    from pilot_tui.screens.server import plan_summary
+    from pilot_tui.screens.server_view import plan_summary
 
     warning = "Argument is deprecated: use [bold] tags[/i] instead"
     shown = Content.from_markup(plan_summary(Plan([], None, [warning]), "")).plain
@@ -224,3 +224,18 @@ async def test_the_home_screen_shows_a_project_path_as_written(tmp_path, monkeyp
         await pilot.press("r")
         await pilot.pause()
         assert f"cannot read {folder / 'pilot.toml'}" in _text(app, "#project-status")
+
+
+def test_an_apply_log_path_is_shown_as_written():
+    """The log's path lies in the project's folder, which may be named `acme[red]`."""
+    from pathlib import Path
+
+    from textual.content import Content
+
+    from pilot_tui.provision.server import RunResult
+    from pilot_tui.screens.server_view import apply_summary
+
+    log = Path("/projects/acme[red]/.pilot/logs/apply.log")
+    failed = RunResult(1, errored=["aws_instance.server"], log=log)
+    shown = Content.from_markup(apply_summary(failed, 0, lambda r: [], lambda: [], True)).plain
+    assert f"Failed at aws_instance.server; 0 change(s) made. Log: {log}" == shown

@@ -1,7 +1,12 @@
-"""How a destroy shows on the Server screen: the list of what goes (the same the CLI prints,
-each thing with how it was found), the question about the state bucket, and what remains."""
+"""What the Server screen says, made from the core's data (pure, so it is tested as data):
+a plan to review, how an apply ended, and for a destroy the list of what goes (the same the
+CLI prints, each thing with how it was found), the question about the state bucket, and what
+remains. Terraform's and the cloud's own text (warnings, problems, paths) is escaped here:
+shown as written, never read as markup."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from rich.markup import escape
 from textual import on
@@ -11,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Label
 
+from pilot_tui.provision.server import Plan, RunResult
 from pilot_tui.teardown import STEP_TITLES, Inventory, Thing
 
 
@@ -86,3 +92,44 @@ def gone_summary(left: Inventory) -> str:
         )
     kept = ", ".join(f"{t.kind} {t.name}" for t in left.keep)
     return f"{done} nothing" + (f" (kept, as asked: {escape(kept)})" if kept else "") + "."
+
+
+def plan_summary(plan: Plan, estimate: str) -> str:
+    """Markup: how many changes to review and what they cost (``estimate``), then the plan's
+    warnings."""
+    if not plan.changes:
+        lines = ["No changes: the Pilot Server matches pilot.toml."]
+    else:
+        verb = "destroy" if plan.destroy else "apply"
+        lines = [
+            f"[b]{plan.total}[/b] change(s) to review. Press [b]a[/b] to {verb}, Esc to go back."
+        ]
+        if estimate:
+            lines.append(escape(estimate))
+    return "\n".join(lines + [f"[red b]WARNING: {escape(w)}[/]" for w in plan.warnings])
+
+
+def apply_summary(
+    result: RunResult,
+    done: int,
+    after_kill: Callable[[RunResult], list[str]],
+    outputs: Callable[[], list[tuple[str, str]]],
+    has_apps: bool,
+) -> str:
+    """Markup: how an apply ended, after ``done`` changes. ``after_kill`` (what may be
+    untracked) and ``outputs`` (the server's address rows) are asked only when needed."""
+    log = escape(str(result.log))
+    if result.killed:
+        lines = "\n".join(escape(line) for line in after_kill(result))
+        return (
+            f"[b]Killed[/b] after {done} change(s): Terraform's state may "
+            f"miss what it was doing.\n{lines}\nLog: {log}"
+        )
+    if result.interrupted:
+        return f"Stopped after {done} change(s); state is saved. Plan and apply again to finish."
+    if result.code != 0:
+        failed = escape(", ".join(result.errored) or "a step")
+        return f"Failed at {failed}; {len(result.completed)} change(s) made. Log: {log}"
+    shown = "  ".join(f"{k}: [b]{escape(v)}[/b]" for k, v in outputs())
+    what = "pick an app and d to deploy it" if has_apps else "describe your first app"
+    return f"[green b]Done.[/] {shown}\nNext: Esc, then [b]a[/b] to {what}."

@@ -36,9 +36,7 @@ from pilot_tui.project import Project
 from pilot_tui.screens.colorlog import ColorLog, colour_level
 from pilot_tui.screens.failures import ErrorPanel
 from pilot_tui.screens.footer import PilotFooter
-from pilot_tui.screens.run_screen import LOG_LINES, ConfirmCancel, RunScreen
-
-STATES = {"pending": "·", "running": "⟳ working", "done": "✓ done", "failed": "✗ failed"}
+from pilot_tui.screens.run_screen import LOG_LINES, STATES, ConfirmCancel, RunScreen
 
 
 class DeployScreen(RunScreen):

@@ -31,6 +31,8 @@ from pilot_tui.screens.sandboxes import app_sandboxes
 
 LOG_LINES = 5000  # the log pane keeps the newest ones
 FLUSH_SECONDS = 0.1
+# A row's state in a run screen's table (a deploy's stages, Terraform's resources).
+STATES = {"pending": "·", "running": "⟳ working", "done": "✓ done", "failed": "✗ failed"}
 
 
 class ConfirmCancel(ModalScreen[bool]):

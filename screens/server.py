@@ -39,7 +39,7 @@ from pilot_tui.screens.colorlog import ColorLog, colour_level
 from pilot_tui.screens.failures import ErrorPanel
 from pilot_tui.screens.footer import PilotFooter
 from pilot_tui.screens.project_config import sandbox_forced
-from pilot_tui.screens.run_screen import LOG_LINES, ConfirmCancel, RunScreen
+from pilot_tui.screens.run_screen import LOG_LINES, STATES, ConfirmCancel, RunScreen
 from pilot_tui.screens.sandboxes import app_sandboxes
 from pilot_tui.screens.server_view import (
     ConfirmDestroy,
@@ -51,8 +51,6 @@ from pilot_tui.screens.server_view import (
     row_key,
 )
 from pilot_tui.teardown import Inventory, Teardown
-
-STATE_LABELS = {"pending": "·", "running": "⟳ working", "done": "✓ done", "failed": "✗ failed"}
 
 
 class ServerScreen(RunScreen):
@@ -153,7 +151,7 @@ class ServerScreen(RunScreen):
     def _set_state(self, address: str, state: str) -> None:
         if address in self.rows:
             table = self.query_one("#resources", DataTable)
-            table.update_cell(address, "state", STATE_LABELS[state])
+            table.update_cell(address, "state", STATES[state])
 
     def _pin_error(self, text: str) -> None:
         self.error_panel.pin(
@@ -380,7 +378,7 @@ class ServerScreen(RunScreen):
             table.add_row(
                 change.address,
                 change.action,
-                STATE_LABELS["pending"],
+                STATES["pending"],
                 change.details,
                 key=change.address,
             )
@@ -392,7 +390,7 @@ class ServerScreen(RunScreen):
         """The destroy's list, the same the CLI prints: each thing, how it was found."""
         table = self.query_one("#resources", DataTable)
         for key, what, action, found in inventory_rows(inv):
-            table.add_row(what, action, STATE_LABELS["pending"], found, key=key)
+            table.add_row(what, action, STATES["pending"], found, key=key)
             self.rows[key] = "pending"
         self.query_one("#summary", Static).update(inventory_summary(inv))
 

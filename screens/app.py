@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from pilot_tui import __version__
+from pilot_tui.screens.sandboxes import AppSandboxes
 from pilot_tui.screens.welcome import WelcomeScreen
 
 
@@ -28,10 +29,7 @@ class PilotApp(App[int]):
         super().__init__()
         self.project_arg = project
         self.sandbox = sandbox
-        # Sandboxes whose emulators this app's workers start: each recorded before the
-        # start (starting_sandbox), stopped by pid when the app exits.
-        self.started_sandboxes: set[Path] = set()
-        self.shutting_down = False  # set at exit: a worker stops what it starts after
+        self.sandboxes = AppSandboxes()  # the ones this run starts; stopped at its exit
         if sandbox:
             self.sub_title = f"v{__version__} · sandbox (no cloud account)"
 
@@ -71,30 +69,8 @@ class PilotApp(App[int]):
     async def action_quit(self) -> None:
         self.exit(0)
 
-    def starting_sandbox(self, state_dir: Path) -> bool:
-        """Before a worker may start ``state_dir``'s emulators: record them as this app's
-        unless they are running already (then they are someone else's). True if recorded."""
-        from pilot_tui.cloud.sandbox import Sandbox
-
-        if Sandbox(state_dir).running():
-            return False
-        self.started_sandboxes.add(state_dir)
-        return True
-
-    def stop_if_shutting_down(self, state_dir: Path) -> None:
-        """After a worker's start: the exit may have come first and stopped nothing yet."""
-        from pilot_tui.cloud.sandbox import Sandbox
-
-        if self.shutting_down and state_dir in self.started_sandboxes:
-            Sandbox(state_dir).stop()
-
     def on_unmount(self) -> None:
-        from pilot_tui.cloud.sandbox import STARTING, Sandbox
-
-        self.shutting_down = True
-        with STARTING:  # a start in progress finishes first, then goes with the rest
-            for state_dir in self.started_sandboxes:
-                Sandbox(state_dir).stop()
+        self.sandboxes.stop_all()
 
 
 def create_app(project: str | None = None, *, sandbox: bool = False) -> PilotApp:

@@ -16,6 +16,7 @@ from pilot_tui.cloud.credentials import Row, credential_report
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.screens.failures import worker_failure
 from pilot_tui.screens.footer import PilotFooter
+from pilot_tui.screens.sandboxes import app_sandboxes
 
 
 def _tilde(text: str) -> str:
@@ -77,10 +78,10 @@ class CredentialsScreen(Screen[None]):
         state_dir = self.root / STATE_DIR
         sandbox = self.config.server.home == "sandbox"
         if sandbox:  # recorded before the check starts them, so the exit stops them
-            app.starting_sandbox(state_dir)  # type: ignore[attr-defined]
+            app_sandboxes(app).starting(state_dir)
         rows = credential_report(self.config, self.config.server.home, self.root)
         if sandbox:
-            app.stop_if_shutting_down(state_dir)  # type: ignore[attr-defined]
+            app_sandboxes(app).stop_if_shutting_down(state_dir)
         return rows
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

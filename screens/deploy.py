@@ -2,7 +2,8 @@
 build and container output streaming into a capped log pane, and the result: the app's URL,
 or the failure pinned at the top with the new release's last lines.
 
-The engine runs in a thread worker; its events come back through `call_from_thread`. Esc
+The engine runs in a thread worker; its events come back through the run screen's event
+pump (screens/run_screen.py). Esc
 while it runs asks, then sets the engine's cancel flag: it stops at the next check and
 removes what it started, and the previous release keeps serving.
 """
@@ -17,11 +18,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.markup import escape
-from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
-from pilot_tui.deploy.context import CancelToken
+from pilot_tui.deploy.context import Cancelled, CancelToken
 from pilot_tui.deploy.events import (
     STAGES,
     Output,
@@ -32,15 +32,15 @@ from pilot_tui.deploy.events import (
     describe,
 )
 from pilot_tui.deploy.targets import target_for
+from pilot_tui.project import Project
 from pilot_tui.screens.colorlog import ColorLog, colour_level
 from pilot_tui.screens.failures import ErrorPanel
 from pilot_tui.screens.footer import PilotFooter
-
-LOG_LINES = 5000
-STATES = {"pending": "·", "running": "⟳ working", "done": "✓ done", "failed": "✗ failed"}
+from pilot_tui.screens.run_screen import LOG_LINES, STATES, ConfirmCancel, RunScreen
 
 
-class DeployScreen(Screen[None]):
+class DeployScreen(RunScreen):
+    WORKERS = "deploy"
     BINDINGS = [
         Binding("escape", "cancel_or_back", "Cancel / Back"),
         Binding("l", "app_logs", "App logs"),
@@ -49,14 +49,13 @@ class DeployScreen(Screen[None]):
     def __init__(
         self, project_file: Path, app: str, *, rollback: bool = False, release: str | None = None
     ) -> None:
-        super().__init__()
+        super().__init__(Project(project_file).state_dir)
         self.project_file = project_file
         self.app_name = app
         self.rollback = rollback
         self.release = release
         self.cancel = CancelToken()
         self.started = time.monotonic()
-        self._pending: list[str] = []
         self.outcome: str | None = None
         self.has_logs = True  # the app writes logs of its own (a static site does not)
 
@@ -79,13 +78,11 @@ class DeployScreen(Screen[None]):
         table.add_column("detail", key="detail")
         for stage in STAGES:
             table.add_row(stage, STATES["pending"], "", "", key=stage)
-        self.set_interval(0.1, self._flush)
         self.run_engine()
 
     @work(thread=True, exclusive=True, group="deploy", name="deploy", exit_on_error=False)
     def run_engine(self) -> object:
         from pilot_tui.deploy.session import open_deployer
-        from pilot_tui.project import Project
         from pilot_tui.screens.project_config import effective_config
 
         config = effective_config(self.app, self.project_file)
@@ -93,47 +90,45 @@ class DeployScreen(Screen[None]):
             raise ValueError("pilot.toml is not valid; fix it in the editor first")
         app = config.app(self.app_name)
         self.has_logs = app is None or target_for(app).has_logs
-        state_dir = Project(self.project_file).state_dir
         if config.server.home == "sandbox":  # recorded before a start: the exit stops it
-            self.app.starting_sandbox(state_dir)  # type: ignore[attr-defined]
+            self.record_sandbox(self.state_dir)
         with open_deployer(
             self.project_file,
             config,
-            self._from_engine,
+            self.core_event,
             apps=[self.app_name],
-            warn=lambda text: self.app.call_from_thread(self._pending.append, text),
+            warn=self.core_event,  # a line for the log
             cancel=self.cancel,
         ) as engine:
             if self.rollback:
                 return engine.rollback(self.app_name, self.release)
             return engine.deploy(self.app_name)
 
-    def _from_engine(self, event: object) -> None:
-        self.app.call_from_thread(self._handle, event)
-
-    def _handle(self, event: object) -> None:
+    def handle(self, event: object) -> None:
         table = self.query_one("#stages", DataTable)
-        if isinstance(event, StageStarted):
+        if isinstance(event, str):
+            self.log_line(event)
+        elif isinstance(event, StageStarted):
             table.update_cell(event.stage, "state", STATES["running"])
             table.update_cell(event.stage, "detail", event.detail, update_width=True)
-            self._pending.append(describe(event))
+            self.log_line(describe(event))
         elif isinstance(event, StageFinished):
             table.update_cell(event.stage, "state", STATES["done"])
             table.update_cell(event.stage, "time", f"{event.seconds:.1f}s")
             table.update_cell(event.stage, "detail", event.detail, update_width=True)
-            self._pending.append(describe(event))
+            self.log_line(describe(event))
         elif isinstance(event, StageFailed):
             table.update_cell(event.stage, "state", STATES["failed"])
             self._pin(f"{event.stage} failed: {event.message}", event.logs)
         elif isinstance(event, Output):
-            self._pending.append(event.text)
+            self.log_line(event.text)
         elif isinstance(event, Released):
             self.outcome = event.url
-            self._pending.append(describe(event))
+            self.log_line(describe(event))
             where = (f" at [b]{escape(event.url)}[/b]" if event.url else "") + (
                 f" [dim](simulated: {escape(event.simulated)})[/dim]" if event.simulated else ""
             )
-            self.query_one("#deploy-result", Static).update(
+            self._result(
                 f"[green b]{event.release} is live[/]{where} · "
                 f"{event.seconds:.1f}s · "
                 + ("[b]l[/b] follows its logs · " if self.has_logs else "")  # a site has none
@@ -141,74 +136,48 @@ class DeployScreen(Screen[None]):
             )
 
     def _pin(self, message: str, logs: tuple[str, ...] = ()) -> None:
-        from pilot_tui import redact
-
-        message, logs = redact.text(message), tuple(redact.text(line) for line in logs)
         tail = "\n".join(f"  | {line}" for line in logs[-12:])
-        self.query_one("#deploy-error", ErrorPanel).pin(
-            f"[b]{message}[/b]" + (f"\nThe new release's last lines:\n{tail}" if tail else "")
-        )
+        self.error_panel.pin(message, f"\nThe new release's last lines:\n{tail}" if tail else "")
         for line in logs:
-            self._pending.append(colour_level("error", line))
+            self.log_line(colour_level("error", line))
 
-    def _flush(self) -> None:
-        if self._pending:  # one batched write per tick
-            lines, self._pending = self._pending, []
-            self.query_one("#deploy-log", ColorLog).write_lines(lines)
+    def _result(self, markup: str) -> None:
+        self.query_one("#deploy-result", Static).update(markup)
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group != "deploy" or not event.worker.is_finished:
+    def succeeded(self, worker: Worker[object]) -> None:
+        if self.outcome is None:
+            self._result(f"Done in {time.monotonic() - self.started:.1f}s · Esc to go back")
+
+    def failed(self, worker: Worker[object]) -> None:
+        if isinstance(worker.error, Cancelled):
+            self._result(
+                "[yellow]Cancelled[/]: nothing changed; the previous release "
+                "keeps serving · Esc to go back"
+            )
             return
-        result = self.query_one("#deploy-result", Static)
-        elapsed = time.monotonic() - self.started
-        if event.state == WorkerState.SUCCESS and self.outcome is None:
-            result.update(f"Done in {elapsed:.1f}s · Esc to go back")
-        elif event.state == WorkerState.ERROR:
-            from pilot_tui.deploy.context import Cancelled
-
-            error = event.worker.error
-            if isinstance(error, Cancelled):
-                result.update(
-                    "[yellow]Cancelled[/]: nothing changed; the previous release "
-                    "keeps serving · Esc to go back"
-                )
-            else:
-                result.update(
-                    "[red b]Not deployed[/] · the previous release (if any) keeps "
-                    "serving · Esc to go back"
-                )
-                if self.query_one("#deploy-error").has_class("hidden"):
-                    from pilot_tui.project import Project
-
-                    self.query_one("#deploy-error", ErrorPanel).pin_failure(
-                        event.worker, Project(self.project_file).state_dir
-                    )
+        self._result(
+            "[red b]Not deployed[/] · the previous release (if any) keeps serving · Esc to go back"
+        )
+        if self.error_panel.has_class("hidden"):  # a failed stage pinned its own lines
+            super().failed(worker)
 
     def action_app_logs(self) -> None:
         from pilot_tui.screens.app_logs import AppLogsScreen
 
         self.app.push_screen(AppLogsScreen(self.project_file, self.app_name))
 
-    def _busy(self) -> bool:
-        return any(w.group == "deploy" and not w.is_finished for w in self.workers)
+    def cancellable(self) -> bool:
+        return self.busy() and self.outcome is None  # released: only cleanup is left
 
-    def action_cancel_or_back(self) -> None:
-        if not self._busy() or self.outcome is not None:  # released: only cleanup is left
-            self.app.pop_screen()
-            return
-        from pilot_tui.screens.server import ConfirmCancel
+    def ask_to_cancel(self) -> None:
+        def stop() -> None:
+            self.cancel.set()
+            self.log_line("cancelling: the new release is removed; the previous one keeps serving")
 
-        def decided(stop: bool | None) -> None:
-            if stop:
-                self.cancel.set()
-                self._pending.append(
-                    "cancelling: the new release is removed; the previous one keeps serving"
-                )
-
-        self.app.push_screen(
+        self.confirm(
             ConfirmCancel(
                 f"Stop deploying {self.app_name}? What was started "
                 "is removed; the live release is not touched."
             ),
-            decided,
+            stop,
         )

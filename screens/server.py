@@ -7,16 +7,14 @@ Terraform a graceful interrupt (after confirmation), exactly as Ctrl+C does in t
 
 from __future__ import annotations
 
-import threading
 import time
 
 from rich.markup import escape
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Checkbox, DataTable, Header, Label, ProgressBar, Static
+from textual.widgets import DataTable, Header, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 from pilot_tui.config.schema import PilotConfig
@@ -41,74 +39,24 @@ from pilot_tui.screens.colorlog import ColorLog, colour_level
 from pilot_tui.screens.failures import ErrorPanel
 from pilot_tui.screens.footer import PilotFooter
 from pilot_tui.screens.project_config import sandbox_forced
-from pilot_tui.teardown import Inventory, Teardown, Thing
-
-LOG_LINES = 5000
-STATE_LABELS = {"pending": "·", "running": "⟳ working", "done": "✓ done", "failed": "✗ failed"}
-
-
-class ConfirmCancel(ModalScreen[bool]):
-    """Ask before interrupting Terraform."""
-
-    BINDINGS = [Binding("escape", "dismiss(False)", "Keep going")]
-    TERRAFORM = (
-        "Stop Terraform? It finishes the resources in flight, saves its state and "
-        "releases its lock; running Apply again resumes."
-    )
-
-    def __init__(
-        self, question: str = TERRAFORM, stop: str = "Stop gracefully", keep: str = "Keep going"
-    ) -> None:
-        super().__init__()
-        self.question = question
-        self.labels = (stop, keep)
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="confirm"):
-            yield Label(self.question)
-            with Horizontal():
-                yield Button(self.labels[0], variant="error", id="stop")
-                yield Button(self.labels[1], variant="primary", id="keep")
-
-    @on(Button.Pressed)
-    def answer(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "stop")
+from pilot_tui.screens.run_screen import LOG_LINES, STATES, ConfirmCancel, RunScreen
+from pilot_tui.screens.sandboxes import app_sandboxes
+from pilot_tui.screens.server_view import (
+    ConfirmDestroy,
+    apply_summary,
+    gone_summary,
+    inventory_rows,
+    inventory_summary,
+    plan_summary,
+    row_key,
+)
+from pilot_tui.teardown import Inventory, Teardown
 
 
-class ConfirmDestroy(ModalScreen["bool | None"]):
-    """Before a destroy whose list holds the state bucket and lock table: keep them or not
-    (`server destroy --keep-state`; not kept by default, as in the CLI). Dismissed with the
-    choice, or None to go back."""
-
-    BINDINGS = [Binding("escape", "dismiss(None)", "Go back")]
-
-    def __init__(self, inv: Inventory) -> None:
-        super().__init__()
-        self.inv = inv
-
-    def compose(self) -> ComposeResult:
-        state = [t for t in [*self.inv.remove, *self.inv.keep] if t.step == "state"]
-        names = ", ".join(t.name for t in state)
-        with Vertical(id="confirm"):
-            yield Label(
-                f"Remove the {len(self.inv.remove) + len(self.inv.keep)} things listed? "
-                "This cannot be undone."
-            )
-            yield Checkbox(
-                f"Keep the state bucket and lock table ({names})", False, id="keep-state"
-            )
-            with Horizontal():
-                yield Button("Destroy", variant="error", id="destroy")
-                yield Button("Go back", variant="primary", id="back")
-
-    @on(Button.Pressed)
-    def answer(self, event: Button.Pressed) -> None:
-        keep = self.query_one("#keep-state", Checkbox).value
-        self.dismiss(keep if event.button.id == "destroy" else None)
-
-
-class ServerScreen(Screen[None]):
+class ServerScreen(RunScreen):
     """Plan, review and apply (or destroy) the Pilot Server."""
+
+    WORKERS = "terraform"
 
     BINDINGS = [
         Binding("p", "plan", "Plan"),
@@ -118,11 +66,11 @@ class ServerScreen(Screen[None]):
     ]
 
     def __init__(self, project: Project, config: PilotConfig) -> None:
-        super().__init__()
+        super().__init__(project.state_dir)
         self.project = project
         self.config = config
         self.interrupt = Interrupt()
-        self.server = Server(project, config, self._on_core_event, self.interrupt)
+        self.server = Server(project, config, self.core_event, self.interrupt)
         # Held from a plan until it is applied or dropped, so no other run replaces the
         # plan file under review.
         self.workspace = self.server.workspace_lock("pilot-tui (its Server screen)")
@@ -132,8 +80,6 @@ class ServerScreen(Screen[None]):
         self.rows: dict[str, str] = {}
         self.done = 0
         self.started = 0.0
-        self._pending: list[str] = []
-        self._ui_thread = threading.get_ident()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -165,21 +111,14 @@ class ServerScreen(Screen[None]):
         table.add_column("action", key="action")
         table.add_column("state", key="state", width=10)
         table.add_column("details", key="details")
-        self.set_interval(0.1, self._flush_log)
         self.set_interval(1.0, self._tick)
 
-    # -- events from the core (possibly from a worker thread) ----------------------------
-    def _on_core_event(self, event: object) -> None:
-        if threading.get_ident() != self._ui_thread:
-            self.app.call_from_thread(self._handle, event)
-        else:
-            self._handle(event)
-
-    def _handle(self, event: object) -> None:
+    # -- events from the core (RunScreen.core_event) --------------------------------------
+    def handle(self, event: object) -> None:
         if isinstance(event, Stage):
-            self._log(f"==> {event.name}: {event.detail}")
+            self.log_line(f"==> {event.name}: {event.detail}")
         elif isinstance(event, Note):
-            self._log(
+            self.log_line(
                 colour_level(event.level, f"{event.level}: {event.text}")
                 if event.level != "info"
                 else event.text
@@ -193,7 +132,7 @@ class ServerScreen(Screen[None]):
         elif isinstance(event, ApplyErrored):
             self._set_state(event.address, "failed")
         elif isinstance(event, Diagnostic):
-            self._log(
+            self.log_line(
                 colour_level(
                     event.severity, f"{event.severity}: {event.summary} {event.detail}".strip()
                 )
@@ -202,15 +141,7 @@ class ServerScreen(Screen[None]):
                 where = f" ({event.address})" if event.address else ""
                 self._pin_error(f"{event.summary}{where}\n{event.detail}".strip())
         elif isinstance(event, LogLine) and event.message:
-            self._log(event.message)
-
-    def _log(self, line: str) -> None:
-        self._pending.append(line)  # Terraform's text arrives already redacted by the core
-
-    def _flush_log(self) -> None:
-        if self._pending:  # one batched write per tick keeps a busy stream cheap
-            lines, self._pending = self._pending, []
-            self.query_one("#log", ColorLog).write_lines(lines)
+            self.log_line(event.message)
 
     def _tick(self) -> None:
         if self.started:
@@ -220,27 +151,23 @@ class ServerScreen(Screen[None]):
     def _set_state(self, address: str, state: str) -> None:
         if address in self.rows:
             table = self.query_one("#resources", DataTable)
-            table.update_cell(address, "state", STATE_LABELS[state])
+            table.update_cell(address, "state", STATES[state])
 
     def _pin_error(self, text: str) -> None:
-        self._pin(
-            f"[b]Apply failed[/b]: {escape(text)}\nFix the cause and press [b]a[/b] "
-            "after a new plan: Terraform resumes from what exists."
+        self.error_panel.pin(
+            "Apply failed",
+            f": {text}",
+            then="\nFix the cause and press [b]a[/b] after a new plan: Terraform resumes "
+            "from what exists.",
         )
 
-    def _pin(self, markup: str) -> None:
-        self.query_one("#error", ErrorPanel).pin(markup)
-
     # -- actions --------------------------------------------------------------------------
-    def _busy(self) -> bool:
-        return any(w.group == "terraform" and w.is_running for w in self.workers)
-
     def action_plan(self) -> None:
-        if not self._busy():
+        if not self.busy():
             self.run_plan(destroy=False)
 
     def action_plan_destroy(self) -> None:
-        if self._busy():
+        if self.busy():
             return
         if sandbox_forced(self.app):  # --sandbox over a real home: their records are shared
             from pilot_tui.config.document import ProjectFile
@@ -249,12 +176,12 @@ class ServerScreen(Screen[None]):
             written = ProjectFile.load(self.project.file).check().config
             refusal = sandbox_stand_in(written.server.home) if written else None
             if refusal:
-                self._pin(f"[b]Not destroyed[/b]: {escape(refusal)}")
+                self.error_panel.pin("Not destroyed", f": {refusal}")
                 return
         self.run_plan(destroy=True)
 
     def action_apply(self) -> None:
-        if self._busy() or self.plan is None:
+        if self.busy() or self.plan is None:
             if self.plan is None:
                 self.notify("Plan first (p), then review, then apply.")
             return
@@ -281,53 +208,48 @@ class ServerScreen(Screen[None]):
         for thing in [*self.inventory.remove, *self.inventory.keep]:
             if thing.step == "state":
                 kept = thing in self.inventory.keep
-                table.update_cell(_row_key(thing), "action", "keep" if kept else "remove (state)")
+                table.update_cell(row_key(thing), "action", "keep" if kept else "remove (state)")
                 if kept:
-                    self.rows.pop(_row_key(thing), None)
+                    self.rows.pop(row_key(thing), None)
         if self.inventory.remove:
             self.run_teardown(self.plan, self.inventory)
 
-    def action_cancel_or_back(self) -> None:
-        if not self._busy():
-            self.app.pop_screen()
-            return
-
+    def ask_to_cancel(self) -> None:
         if self.interrupt.count:
             # Already stopping: Terraform waits for the cloud calls in flight. Killing it
             # may leave what they create outside its state, so say what and ask.
             in_flight = self.server.in_flight()
-            self._log(interrupt_message(2, in_flight))
+            self.log_line(interrupt_message(2, in_flight))
             what = (
                 f"{len(in_flight)} resource(s) in flight: {', '.join(in_flight)}"
                 if in_flight
                 else "Terraform to save its state"
             )
-            self.app.push_screen(
+            self.confirm(
                 ConfirmCancel(
                     f"Waiting for {what}. Kill Terraform now? What it is creating "
                     "may then exist outside its state.",
                     "Kill Terraform",
                     "Keep waiting",
                 ),
-                lambda kill: self._kill() if kill else None,
+                self._kill,
             )
             return
 
-        def decided(stop: bool | None) -> None:
-            if stop:
-                self.interrupt.request()
-                self._log(interrupt_message(1, self.server.in_flight()))
+        def stop() -> None:
+            self.interrupt.request()
+            self.log_line(interrupt_message(1, self.server.in_flight()))
 
-        self.app.push_screen(ConfirmCancel(), decided)
+        self.confirm(ConfirmCancel(), stop)
 
     def _kill(self) -> None:
         self.interrupt.kill()
-        self._log(interrupt_message(KILL_AT, {}))
+        self.log_line(interrupt_message(KILL_AT, {}))
 
     @work(exclusive=True, group="terraform", name="terraform plan", exit_on_error=False)
     async def run_plan(self, destroy: bool) -> tuple[Plan, RunResult]:
         self.interrupt = self.server.interrupt = Interrupt()
-        self.query_one("#error", ErrorPanel).clear()
+        self.error_panel.clear()
         self.query_one("#summary", Static).update("Planning…")
         self.started = time.monotonic()
         self.workspace.acquire()
@@ -341,10 +263,8 @@ class ServerScreen(Screen[None]):
         return plan, result
 
     def _record_sandbox(self) -> None:
-        """Before Terraform's run may start the sandbox's emulators: the app's exit stops
-        them even if it comes while they are starting."""
         if self.server.home == "sandbox":
-            self.app.starting_sandbox(self.project.state_dir)  # type: ignore[attr-defined]
+            self.record_sandbox(self.state_dir)
 
     @work(exclusive=True, group="terraform", name="teardown", exit_on_error=False)
     async def run_teardown(self, plan: Plan, inv: Inventory) -> Inventory:
@@ -369,27 +289,27 @@ class ServerScreen(Screen[None]):
             for key in current:
                 self._step_row(key, "done")
             current[:] = [
-                _row_key(t)
+                row_key(t)
                 for t in steps[step]  # Terraform's rows: its events
                 if t.kind != "Terraform resource"
             ]
             for key in current:
                 self._set_state(key, "running")
-            self._on_core_event(Stage(step, title))
+            self.core_event(Stage(step, title))
 
         await execute(
             self.teardown,
             inv,
             self.server,
             plan,
-            lambda text: self._on_core_event(Note(text)),
+            lambda text: self.core_event(Note(text)),
             stage,
         )
         for key in current:
             self._step_row(key, "done")
         left = await remaining(self.teardown, self.server)
         for thing in left.remove:
-            self._set_state(_row_key(thing), "failed")
+            self._set_state(row_key(thing), "failed")
         if not left.remove and self.config.server.home == "sandbox":
             from pilot_tui.cloud.sandbox import Sandbox
 
@@ -418,28 +338,27 @@ class ServerScreen(Screen[None]):
         )
         return await self.server.apply(plan)
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The one place worker outcomes reach the screen."""
-        worker = event.worker
-        if worker.group != "terraform":
-            return
-        if event.state == WorkerState.ERROR:
-            self.plan = None
-            self.query_one("#error", ErrorPanel).pin_failure(worker, self.project.state_dir)
-            self.query_one("#summary", Static).update("Stopped by an error (see above).")
-        elif event.state == WorkerState.SUCCESS and worker.name == "terraform plan":
-            plan, result = worker.result  # type: ignore[misc]
+    def succeeded(self, worker: Worker[object]) -> None:
+        outcome = worker.result
+        if isinstance(outcome, RunResult):  # terraform apply
+            self._show_result(outcome)
+        elif isinstance(outcome, Inventory):  # teardown: what is left
+            self._show_left(outcome)
+        elif isinstance(outcome, tuple):  # terraform plan
+            plan, result = outcome
             self._show_plan(plan, result)
-        elif event.state == WorkerState.SUCCESS and worker.name == "terraform apply":
-            self._show_result(worker.result)  # type: ignore[arg-type]
-        elif event.state == WorkerState.SUCCESS and worker.name == "teardown":
-            self._show_left(worker.result)  # type: ignore[arg-type]
-        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
-            self.started = 0.0
-            if event.state == WorkerState.CANCELLED or self.plan is None or not self.plan.changes:
-                self.workspace.release()  # nothing left to apply
-            if self.server.started_sandbox:
-                self.app.started_sandboxes.add(self.project.state_dir)  # type: ignore[attr-defined]
+
+    def failed(self, worker: Worker[object]) -> None:
+        self.plan = None
+        super().failed(worker)
+        self.query_one("#summary", Static).update("Stopped by an error (see above).")
+
+    def finished(self, state: WorkerState) -> None:
+        self.started = 0.0
+        if state == WorkerState.CANCELLED or self.plan is None or not self.plan.changes:
+            self.workspace.release()  # nothing left to apply
+        if self.server.started_sandbox:
+            app_sandboxes(self.app).started(self.state_dir)
 
     def _show_plan(self, plan: Plan, result: RunResult) -> None:
         table = self.query_one("#resources", DataTable)
@@ -447,7 +366,9 @@ class ServerScreen(Screen[None]):
         self.rows = {}
         if result.code != 0:
             self.plan = None
-            self.query_one("#summary", Static).update(f"Planning failed; log: {result.log}")
+            self.query_one("#summary", Static).update(
+                f"Planning failed; log: {escape(str(result.log))}"
+            )
             return
         self.plan = plan
         if plan.destroy and self.inventory is not None:
@@ -457,52 +378,21 @@ class ServerScreen(Screen[None]):
             table.add_row(
                 change.address,
                 change.action,
-                STATE_LABELS["pending"],
+                STATES["pending"],
                 change.details,
                 key=change.address,
             )
             self.rows[change.address] = "pending"
-        lines = []
-        if not plan.changes:
-            lines.append("No changes: the Pilot Server matches pilot.toml.")
-        else:
-            verb = "destroy" if plan.destroy else "apply"
-            lines.append(
-                f"[b]{plan.total}[/b] change(s) to review. Press [b]a[/b] to {verb}, "
-                "Esc to go back."
-            )
-            if not plan.destroy:
-                lines.append(escape(self.server.estimate().text()))
-        lines += [f"[red b]WARNING: {w}[/]" for w in plan.warnings]
-        self.query_one("#summary", Static).update("\n".join(lines))
+        estimate = self.server.estimate().text() if plan.changes and not plan.destroy else ""
+        self.query_one("#summary", Static).update(plan_summary(plan, estimate))
 
     def _show_inventory(self, inv: Inventory) -> None:
         """The destroy's list, the same the CLI prints: each thing, how it was found."""
-        from pilot_tui.teardown import STEP_TITLES
-
         table = self.query_one("#resources", DataTable)
-        for step, things in inv.by_step():
-            for thing in things:
-                key = _row_key(thing)
-                what = (
-                    thing.name
-                    if thing.kind == "Terraform resource"
-                    else f"{thing.kind} {thing.name}"
-                )
-                found = f"app {thing.app}; {thing.found}" if thing.app else thing.found
-                table.add_row(what, f"remove ({step})", STATE_LABELS["pending"], found, key=key)
-                self.rows[key] = "pending"
-        if not inv.remove:
-            lines = ["Nothing to destroy."]
-        else:
-            steps = ", ".join(STEP_TITLES[step] for step, _ in inv.by_step())
-            lines = [
-                f"[b]{len(inv.remove)}[/b] things Pilot made for this project to remove "
-                f"({steps}). Press [b]a[/b] to destroy them all, Esc to go back."
-            ]
-        lines += [escape(line) for line in inv.unowned_lines()]
-        lines += [f"[yellow]warning: {p}; not listed[/]" for p in inv.problems]
-        self.query_one("#summary", Static).update("\n".join(lines))
+        for key, what, action, found in inventory_rows(inv):
+            table.add_row(what, action, STATES["pending"], found, key=key)
+            self.rows[key] = "pending"
+        self.query_one("#summary", Static).update(inventory_summary(inv))
 
     def _show_left(self, left: Inventory) -> None:
         summary = self.query_one("#summary", Static)
@@ -513,55 +403,19 @@ class ServerScreen(Screen[None]):
                 f"What remains ({len(left.remove)}): see above and the log. "
                 "Press d then a to try again."
             )
-        elif left.unowned:  # never "nothing" while they are there
-            summary.update(
-                "[green b]Done.[/] Everything Pilot made for this project is gone. What "
-                f"remains: {len(left.unowned)} bucket(s) Pilot left alone.\n"
-                + "\n".join(escape(line) for line in left.unowned_lines())
-            )
         else:
-            kept = ", ".join(f"{t.kind} {t.name}" for t in left.keep)
-            summary.update(
-                "[green b]Done.[/] Everything Pilot made for this project is gone. "
-                "What remains: nothing"
-                + (f" (kept, as asked: {escape(kept)})" if kept else "")
-                + "."
-            )
+            summary.update(gone_summary(left))
         self.plan = self.inventory = None
 
     def _show_result(self, result: RunResult) -> None:
-        summary = self.query_one("#summary", Static)
-        if result.killed:
-            lines = "\n".join(escape(line) for line in self.server.after_kill(result))
-            summary.update(
-                f"[b]Killed[/b] after {self.done} change(s): Terraform's state may "
-                f"miss what it was doing.\n{lines}\nLog: {result.log}"
-            )
-        elif result.interrupted:
-            summary.update(
-                f"Stopped after {self.done} change(s); state is saved. Plan and "
-                "apply again to finish."
-            )
-        elif result.code != 0:
-            summary.update(
-                f"Failed at {', '.join(result.errored) or 'a step'}; "
-                f"{len(result.completed)} change(s) made. Log: {result.log}"
-            )
-        else:
-            outputs = self.server.saved_outputs()
-            from pilot_tui.deploy.addresses import server_rows
+        from pilot_tui.deploy.addresses import server_rows
 
-            shown = "  ".join(
-                f"{k}: [b]{v}[/b]"
-                for k, v in server_rows(self.server.home, outputs, ("public_ip", "docker_host"))
-            )
-            what = (
-                "pick an app and d to deploy it" if self.config.apps else "describe your first app"
-            )
-            summary.update(f"[green b]Done.[/] {shown}\nNext: Esc, then [b]a[/b] to {what}.")
+        def outputs() -> list[tuple[str, str]]:
+            saved = self.server.saved_outputs()
+            return server_rows(self.server.home, saved, ("public_ip", "docker_host"))
+
+        summary = apply_summary(
+            result, self.done, self.server.after_kill, outputs, bool(self.config.apps)
+        )
+        self.query_one("#summary", Static).update(summary)
         self.plan = None
-
-
-def _row_key(thing: Thing) -> str:
-    """A Terraform resource's row is its address (Terraform's events name it)."""
-    return thing.name if thing.kind == "Terraform resource" else f"{thing.kind} {thing.name}"

@@ -14,7 +14,11 @@ from textual.widgets import Header, Static
 from textual.worker import Worker, WorkerState
 
 from pilot_tui.config.document import ProjectFile
+from pilot_tui.config.problems import Report
+from pilot_tui.config.schema import PilotConfig
+from pilot_tui.config.validate import Checked
 from pilot_tui.project import (
+    Project,
     ProjectFileUnusable,
     ProjectNotFound,
     find_project,
@@ -22,6 +26,7 @@ from pilot_tui.project import (
 )
 from pilot_tui.screens.failures import worker_failure
 from pilot_tui.screens.footer import PilotFooter
+from pilot_tui.screens.home_status import any_live, app_rows, next_step, saved_server
 from pilot_tui.screens.project_config import as_run, effective_config
 
 STEPS = (
@@ -31,62 +36,6 @@ STEPS = (
     ("Apps", "describe each app: source, build, target, env vars, secret names"),
     ("Deploy", "build, push, deploy and release, with live logs and rollback"),
 )
-
-
-def saved_server(state_dir: Path) -> str | None:
-    """The provisioned server from .pilot/outputs as shown (one the sandbox made: where
-    apps really run, and its simulated address), if there is one."""
-    from pilot_tui.deploy.addresses import server_summary
-    from pilot_tui.provision.server import saved_record
-
-    record = saved_record(state_dir)
-    return server_summary(str(record.get("home", "")), record.get("outputs", {}))
-
-
-def app_rows(
-    state_dir: Path, apps: list[str], health: dict[str, str] | str | None = None
-) -> list[str]:
-    """One line per app: its live release and URL from the release history, and how that
-    release is doing: ``health`` maps each app to what `pilot-tui status` says of it (the
-    same function, status.statuses), or says why that is not known (yet). The history alone
-    never makes an app "live": its container may have stopped behind Pilot's back."""
-    from pilot_tui.deploy import history
-    from pilot_tui.deploy.addresses import of_release
-
-    rows = []
-    for name in apps:
-        try:
-            records = history.load(state_dir, name)
-        except history.HistoryError:
-            rows.append(f"{name}: [red]release history unreadable[/red]")
-            continue
-        live = history.live(records)
-        last = records[-1] if records else None
-        if live is not None:
-            row = f"{name}: {live.id} {_health_mark(health, name)}{escape(of_release(live).at())}"
-        else:
-            row = f"{name}: not deployed"
-        if last is not None and last.status in (history.FAILED, history.CANCELLED):
-            row += f" · [red]last deploy {last.id} {last.status}[/red]"
-        rows.append(row)
-    return rows
-
-
-def _health_mark(health: dict[str, str] | str | None, app: str) -> str:
-    if health is None:
-        return "[dim](checking its health…)[/dim]"
-    if isinstance(health, str):  # why it could not be asked
-        return f"[yellow]({health})[/yellow]"
-    said = health.get(app, "not checked")
-    if said in ("healthy", "managed target"):
-        return "[green]live[/green]"
-    return f"[red]{escape(said)}[/red]"
-
-
-def any_live(state_dir: Path, apps: list[str]) -> bool:
-    from pilot_tui.deploy import history
-
-    return any(history.live_release(state_dir, name) is not None for name in apps)
 
 
 class WelcomeScreen(Screen[None]):
@@ -139,8 +88,6 @@ class WelcomeScreen(Screen[None]):
             self._resume()
 
     def _state_dir(self) -> Path | None:
-        from pilot_tui.project import Project
-
         return Project(self.project_file).state_dir if self.project_file else None
 
     def _resume(self) -> None:
@@ -166,102 +113,96 @@ class WelcomeScreen(Screen[None]):
             self._remember("home")  # back home: the next run starts here too
 
     def refresh_status(self) -> None:
-        next_step = self.query_one("#next-step", Static)
+        """Find and check the project file, then show its state and the next step."""
         self.missing = False
         self.config = None
         self.project_file = None
+        self._apps_shown = None
+        loaded = self._load_project()
+        if loaded is None:
+            return  # what is wrong with the file is shown
+        project, checked = loaded
+        self.config = checked.config
+        self.project_file = project.file
+        head = [f"[b]Project file[/b]\n  {escape(str(project.file))}"]
+        if checked.report.ok and checked.config is not None:
+            lines, next_step = self._project_state(project, checked.config, checked.report)
+            self._show(head + lines, next_step)
+        else:
+            problems = [f"  [red]{len(checked.report.errors)} problem(s)[/red]:"]
+            problems += [f"  {escape(line)}" for line in checked.report.lines()[:8]]
+            self._show(
+                head + problems,
+                "[b]Next:[/b] press [reverse] e [/reverse] to fix pilot.toml in "
+                "the editor (every problem is listed there).",
+            )
+
+    def _load_project(self) -> tuple[Project, Checked] | None:
+        """The project and its checked file; None (with the reason shown) when there is
+        none, or it cannot be read."""
         try:
             project = find_project(self.project_arg)
         except ProjectFileUnusable as exc:  # something is there: never offer to write over it
-            self._status_head = [f"[b]Project file[/b]\n  [red]{escape(str(exc))}[/]"]
-            self._apps_shown = None
-            self._show_status()
-            next_step.update("[b]Next:[/b] fix that path, then press [reverse] r [/reverse].")
-            self.refresh_bindings()
-            return
+            self._show(
+                [f"[b]Project file[/b]\n  [red]{escape(str(exc))}[/]"],
+                "[b]Next:[/b] fix that path, then press [reverse] r [/reverse].",
+            )
+            return None
         except ProjectNotFound as exc:
             self.missing = True
-            self._status_head, self._apps_shown = [f"[b]Project file[/b]\n  {exc}"], None
-            self._show_status()
-            next_step.update(
+            self._show(
+                [f"[b]Project file[/b]\n  {escape(str(exc))}"],
                 "[b]Next:[/b] press [reverse] i [/reverse] to create a commented "
-                "pilot.toml here (or run `pilot-tui init`)"
+                "pilot.toml here (or run `pilot-tui init`)",
             )
-            self.refresh_bindings()
-            return
+            return None
         try:
-            pf = ProjectFile.load(project.file)
+            return project, ProjectFile.load(project.file).check()
         except (OSError, UnicodeDecodeError) as exc:
-            self._status_head = [
-                f"[b]Project file[/b]\n  [red]cannot read {project.file}: {exc}[/]"
-            ]
-            self._apps_shown = None
-            self._show_status()
-            next_step.update(
+            self._show(
+                [f"[b]Project file[/b]\n  [red]cannot read {escape(f'{project.file}: {exc}')}[/]"],
                 "[b]Next:[/b] fix the file's permissions or encoding (UTF-8), "
-                "then press [reverse] r [/reverse]."
+                "then press [reverse] r [/reverse].",
             )
-            self.refresh_bindings()
-            return
-        checked = pf.check()
-        report = checked.report
-        self.config = checked.config
-        self.project_file = project.file
-        lines = [f"[b]Project file[/b]\n  {project.file}"]
-        if report.ok and checked.config is not None:
-            from pilot_tui.deploy import secrets
+            return None
 
-            secrets.register_project(project.state_dir, checked.config)  # for every pane
-            warn = f", {len(report.warnings)} warning(s)" if report.warnings else ""
-            lines.append(f"  [green]valid[/green]{warn}")
-            server = saved_server(project.state_dir)
-            apps = [a.name for a in checked.config.apps]
-            home = checked.config.server.home
-            if home == "host":
-                where = f"your Docker host {checked.config.server.host or '(server.host unset)'}"
-                lines.append(f"[b]Server[/b] (host): {where}")
-                server = server or checked.config.server.host
-            else:
-                lines.append(
-                    f"[b]Server[/b] ({home}): "
-                    + (f"[green]up[/green] at {escape(server)}" if server else "not provisioned")
-                )
-            lines.append("[b]Apps[/b]: " + ("none yet" if not apps else ""))
-            live = any_live(project.state_dir, apps)
-            from pilot_tui.deploy.targets import on_docker_host
+    def _project_state(
+        self, project: Project, config: PilotConfig, report: Report
+    ) -> tuple[list[str], str]:
+        """A valid project: its server and apps (the live ones' health asked for in a
+        worker), and the next step."""
+        from pilot_tui.deploy import secrets
+        from pilot_tui.deploy.targets import on_docker_host
 
-            on_server = bool(on_docker_host(checked.config.apps))
-            # What the rows say of each live app comes from the health check, which also
-            # runs in the sandbox: an app is never called live on the history's word alone.
-            self._apps_shown = (project.state_dir, apps)
-            self.app_health = None if live else {}
-            if live:
-                self.check_health(project.file)
-            if not server and not (live and not on_server):  # managed apps need no server
-                next_step.update(
-                    "[b]Next:[/b] press [reverse] s [/reverse] to plan and create "
-                    "the Pilot Server (the sandbox needs no cloud account)."
-                )
-            elif not apps:
-                next_step.update(
-                    "[b]Next:[/b] press [reverse] a [/reverse] to describe your first app."
-                )
-            else:
-                next_step.update(
-                    "[b]Next:[/b] press [reverse] a [/reverse], pick an app and "
-                    "press [reverse] d [/reverse] to deploy it; "
-                    "[reverse] l [/reverse] shows every run's log."
-                )
+        secrets.register_project(project.state_dir, config)  # for every pane
+        warn = f", {len(report.warnings)} warning(s)" if report.warnings else ""
+        lines = [f"  [green]valid[/green]{warn}"]
+        server = saved_server(project.state_dir)
+        if config.server.home == "host":
+            where = f"your Docker host {config.server.host or '(server.host unset)'}"
+            lines.append(f"[b]Server[/b] (host): {where}")
+            server = server or config.server.host
         else:
-            lines.append(f"  [red]{len(report.errors)} problem(s)[/red]:")
-            lines += [f"  {escape(line)}" for line in report.lines()[:8]]
-            next_step.update(
-                "[b]Next:[/b] press [reverse] e [/reverse] to fix pilot.toml in "
-                "the editor (every problem is listed there)."
+            lines.append(
+                f"[b]Server[/b] ({config.server.home}): "
+                + (f"[green]up[/green] at {escape(server)}" if server else "not provisioned")
             )
-            self._apps_shown = None
-        self._status_head = lines
+        apps = [a.name for a in config.apps]
+        lines.append("[b]Apps[/b]: " + ("none yet" if not apps else ""))
+        live = any_live(project.state_dir, apps)
+        # What the rows say of each live app comes from the health check, which also
+        # runs in the sandbox: an app is never called live on the history's word alone.
+        self._apps_shown = (project.state_dir, apps)
+        self.app_health = None if live else {}
+        if live:
+            self.check_health(project.file)
+        managed_live = live and not on_docker_host(config.apps)  # managed apps need no server
+        return lines, next_step(bool(server) or managed_live, bool(apps))
+
+    def _show(self, head: list[str], next_step: str) -> None:
+        self._status_head = head
         self._show_status()
+        self.query_one("#next-step", Static).update(next_step)
         self.refresh_bindings()
 
     def _show_status(self) -> None:
@@ -358,7 +299,6 @@ class WelcomeScreen(Screen[None]):
             self.app.push_screen(AppsScreen(self.project_file), lambda _: self.refresh_status())
 
     def action_logs(self) -> None:
-        from pilot_tui.project import Project
         from pilot_tui.screens.logs import LogsScreen
 
         if self.project_file is not None:
@@ -373,7 +313,6 @@ class WelcomeScreen(Screen[None]):
             self.app.push_screen(SettingsScreen(self.project_file), lambda _: self.refresh_status())
 
     def action_server(self) -> None:
-        from pilot_tui.project import Project
         from pilot_tui.screens.server import ServerScreen
 
         config = self.config

@@ -152,3 +152,90 @@ async def test_help_and_command_palette_entries(project):
         from pilot_tui.screens.server import ServerScreen
 
         assert isinstance(app.screen, ServerScreen)
+
+
+async def test_a_failed_stage_is_pinned_as_written_even_with_brackets(tmp_path, cli):
+    """A StageFailed message is plain text from the core: a site folder named `docs[red]`
+    shows as written in the pinned panel, not restyled (or broken) as Rich markup."""
+    from pilot_tui.screens.deploy import DeployScreen
+
+    assert cli("init").code == 0
+    folder = tmp_path / "docs[red]"
+    folder.mkdir()
+    (folder / "index.html").write_text("<h1>docs</h1>")
+    assert cli("app", "new", "--path", "docs[red]", "--name", "docs").code == 0
+    (folder / "index.html").unlink()  # the build stage fails, naming the folder
+    app = create_app(str(tmp_path / "pilot.toml"))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("a", "d")
+        screen = app.screen
+        assert isinstance(screen, DeployScreen)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        pinned = _text(app, "#deploy-error")
+        assert f"build failed: app 'docs': {folder} has no index.html" in pinned, pinned
+        assert "Not deployed" in _text(app, "#deploy-result")
+
+
+def test_a_destroy_list_problem_is_shown_as_written():
+    """What could not be listed comes from the cloud's own error text: shown as written on
+    the Server screen, never read as markup (`[red]` lost, the rest restyled)."""
+    from textual.content import Content
+
+    from pilot_tui.screens.server_view import inventory_summary
+    from pilot_tui.teardown import Inventory
+
+    problem = "could not list buckets: [red]AccessDenied[/red] for [bold]"
+    shown = Content.from_markup(inventory_summary(Inventory([], problems=[problem]))).plain
+    assert f"warning: {problem}; not listed" in shown, shown
+
+
+def test_a_plan_warning_is_shown_as_written():
+    """A plan's warnings are Terraform's own text: shown as written on the Server screen."""
+    from textual.content import Content
+
+    from pilot_tui.provision.server import Plan
+    from pilot_tui.screens.server_view import plan_summary
+
+    warning = "Argument is deprecated: use [bold] tags[/i] instead"
+    shown = Content.from_markup(plan_summary(Plan([], None, [warning]), "")).plain
+    assert f"WARNING: {warning}" in shown, shown
+
+
+async def test_the_home_screen_shows_a_project_path_as_written(tmp_path, monkeypatch):
+    """A project in a folder named `acme[red]`: its path shows as written on the home screen
+    (found or not), never read as markup."""
+    from pilot_tui.config.starter import starter_text
+
+    folder = tmp_path / "acme[red]"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv("PILOT_PROJECT", raising=False)
+    app = create_app(None)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        assert str(folder) in _text(app, "#project-status"), _text(app, "#project-status")
+        (folder / "pilot.toml").write_text(starter_text("acme"))
+        await pilot.press("r")
+        await pilot.pause()
+        assert str(folder / "pilot.toml") in _text(app, "#project-status")
+        (folder / "pilot.toml").write_bytes(b"\xff not UTF-8")
+        await pilot.press("r")
+        await pilot.pause()
+        assert f"cannot read {folder / 'pilot.toml'}" in _text(app, "#project-status")
+
+
+def test_an_apply_log_path_is_shown_as_written():
+    """The log's path lies in the project's folder, which may be named `acme[red]`."""
+    from pathlib import Path
+
+    from textual.content import Content
+
+    from pilot_tui.provision.server import RunResult
+    from pilot_tui.screens.server_view import apply_summary
+
+    log = Path("/projects/acme[red]/.pilot/logs/apply.log")
+    failed = RunResult(1, errored=["aws_instance.server"], log=log)
+    shown = Content.from_markup(apply_summary(failed, 0, lambda r: [], lambda: [], True)).plain
+    assert f"Failed at aws_instance.server; 0 change(s) made. Log: {log}" == shown

@@ -76,7 +76,7 @@ async def latency_and_rss(project: Path, lines: int, rss_lines: int) -> tuple[li
                     LogLine("info", f"aws_instance.server: Still creating... [{i}s]")
                     for i in range(start, min(start + batch, count))
                 ]
-                app.call_from_thread(lambda evs=events: [screen._handle(e) for e in evs])
+                app.call_from_thread(lambda evs=events: [screen.handle(e) for e in evs])
                 if paced:  # 10,000 lines/s: far faster than Terraform ever writes
                     time.sleep(0.01)
             done.set()

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from pilot_tui import dockerd
 from pilot_tui.apps import add_app
 from pilot_tui.cloud.sandbox import free_port
 from pilot_tui.config.document import ProjectFile
+from tests.support import dockerd
 
 
 def engine_unavailable() -> str | None:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pilot_tui import dockerd
 from pilot_tui.runner import pid_alive
+from tests.support import dockerd
 
 
 def free_port() -> int:

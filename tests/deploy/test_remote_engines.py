@@ -9,11 +9,11 @@ import subprocess
 
 import pytest
 
-from pilot_tui import dockerd
 from pilot_tui.cloud.sandbox import free_port
 from pilot_tui.deploy.host import HostError, connect, parse_host
 from pilot_tui.provision.keys import KEY_NAME, server_key
 from pilot_tui.provision.tls import ensure_tls
+from tests.support import dockerd
 
 
 def ssh_url(sshd, engine) -> str:

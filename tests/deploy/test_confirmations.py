@@ -43,14 +43,11 @@ def _server_up(root: Path, request: pytest.FixtureRequest) -> None:
 
 
 def _server_destroy(root: Path, request: pytest.FixtureRequest) -> None:
-    up = run_pilot("server", "up", "--yes", cwd=root)
-    assert up.returncode == 0, up.stderr
-    try:
-        _refused(root, "server", "destroy")
-        status = run_pilot("server", "status", "--json", cwd=root)
-        assert '"instance_id"' in status.stdout  # still there
-    finally:
-        run_pilot("server", "destroy", "--yes", cwd=root)
+    # A server that is up: the session's shared one (refusing changes nothing in it).
+    server, _ = request.getfixturevalue("provisioned_sandbox")
+    _refused(server, "server", "destroy")
+    status = run_pilot("server", "status", "--json", cwd=server)
+    assert '"instance_id"' in status.stdout  # still there
 
 
 def _app_destroy_on_a_docker_host(root: Path, request: pytest.FixtureRequest) -> None:

@@ -70,10 +70,15 @@ def test_gcs_backend_is_created_once_versioned_and_uniform(emulators):
     assert [b.name for b in client.list_buckets()] == ["pilot-state-acme"]
 
 
-def test_terraform_keeps_state_in_the_s3_bucket(sandbox_project):
+def test_terraform_keeps_state_in_the_s3_bucket_and_destroy_removes_it_last(sandbox_project):
+    """One apply for both halves (an apply is most of this test's time): the state lives in
+    the bucket; then `server destroy` finishes and says nothing remains. With state.backend =
+    "s3" the state bucket goes last; reading Terraform's state from it afterwards failed
+    ("show failed"), so a destroy that had removed everything exited 1 and left the
+    emulators running (found reviewing the change)."""
     project = sandbox_project
     assert run_pilot("config", "set", "state.backend", "s3", cwd=project).returncode == 0
-    up = run_pilot("server", "up", "--yes", cwd=project)
+    up = run_pilot("server", "up", "--yes", cwd=project, timeout=300)
     assert up.returncode == 0, up.stderr
     assert "created bucket pilot-state-acme" in up.stderr
     sandbox = json.loads((project / ".pilot/sandbox.json").read_text())
@@ -86,3 +91,9 @@ def test_terraform_keeps_state_in_the_s3_bucket(sandbox_project):
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["changes"] == []
     assert "created bucket" not in again.stderr
+
+    gone = run_pilot("server", "destroy", "--yes", cwd=project, timeout=300)
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert "What remains: nothing." in gone.stdout
+    assert "state bucket pilot-state-acme" in gone.stdout  # listed, then removed
+    assert not Sandbox(project / ".pilot").running()

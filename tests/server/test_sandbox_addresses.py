@@ -133,10 +133,10 @@ async def test_the_deploy_result_and_the_home_screen_show_the_local_site(tmp_pat
         assert fetch(LOCAL.search(row).group()) == b"<h1>docs here</h1>"  # type: ignore[union-attr]
 
 
-async def test_the_sandbox_server_s_addresses_are_marked_simulated(sandbox_project):
+async def test_the_sandbox_server_s_addresses_are_marked_simulated(provisioned_sandbox):
     """moto's instance has a public IP and an SSH address that nothing answers at: `server
     up`, `server status` (and --json) and the home screen say so, and where apps really run."""
-    up = run_pilot("server", "up", "--yes", cwd=sandbox_project)
+    sandbox_project, up = provisioned_sandbox  # `server up --yes`, shared: this test only reads
     assert up.returncode == 0, up.stderr
     outputs = json.loads((sandbox_project / ".pilot/outputs/server.json").read_text())["outputs"]
     ip = outputs["public_ip"]

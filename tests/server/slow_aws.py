@@ -3,7 +3,9 @@ response until a file appears, so a test can Ctrl+C Terraform while a resource i
 
 moto answers every call at once; real EC2 takes tens of seconds to launch an instance.
 The call reaches moto straight away (the resource exists, as it would in AWS); only the
-answer to Terraform is held. Run: python slow_aws.py UPSTREAM_PORT PORT ACTION RELEASE_FILE
+answer to Terraform is held, until RELEASE_FILE exists; HELD_FILE appears when an answer is
+being held (the call is out, and done in moto), so a test waits for that instead of a while.
+Run: python slow_aws.py UPSTREAM_PORT PORT ACTION RELEASE_FILE HELD_FILE
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 HOP_BY_HOP = {"connection", "transfer-encoding", "keep-alive"}
 
 
-def serve(upstream: int, port: int, action: str, release: Path) -> None:
+def serve(upstream: int, port: int, action: str, release: Path, held: Path) -> None:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -30,6 +32,7 @@ def serve(upstream: int, port: int, action: str, release: Path) -> None:
             answer = conn.getresponse()
             payload = answer.read()
             if f"Action={action}".encode() in body:
+                held.touch()
                 while not release.exists():
                     time.sleep(0.1)
             self.send_response(answer.status)
@@ -56,4 +59,4 @@ def serve(upstream: int, port: int, action: str, release: Path) -> None:
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], Path(sys.argv[4]))
+    serve(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], Path(sys.argv[4]), Path(sys.argv[5]))

@@ -11,10 +11,13 @@ import socket
 import subprocess
 import threading
 import time
-from pathlib import Path
+
+import pytest
 
 from pilot_tui.runner import stop_pid
 from tests.conftest import PILOT, run_pilot
+from tests.polling import wait_until
+from tests.server import slow_aws
 from tests.server.conftest import ec2
 
 
@@ -84,15 +87,17 @@ class HeldLaunch:
         state = sandbox_state(project)
         self.moto_pid = state["aws"]["pid"]
         self.release = project.parent / f"release-{action}"
+        self.held = project.parent / f"held-{action}"
         port = free_port()
         self.proxy = subprocess.Popen(
             [
                 sys.executable,
-                str(Path(__file__).with_name("slow_aws.py")),
+                slow_aws.__file__,
                 str(state["aws"]["port"]),
                 str(port),
                 action,
                 str(self.release),
+                str(self.held),
             ]
         )
         deadline = time.monotonic() + 10
@@ -127,6 +132,10 @@ class HeldLaunch:
         while time.monotonic() < deadline and text not in "".join(self.lines):
             time.sleep(0.05)
         assert text in "".join(self.lines), "".join(self.lines)
+
+    def wait_until_held(self) -> None:
+        """Until the held call is out (done in moto) and its answer is being held."""
+        wait_until(self.held.exists, what=f"the proxy to hold the answer to {self.held.name}")
 
     def ctrl_c(self, then: str) -> None:
         self.proc.send_signal(signal.SIGINT)  # what the terminal sends on Ctrl+C
@@ -169,12 +178,13 @@ def test_second_ctrl_c_waits_for_the_resources_in_flight(sandbox_project):
     try:
         held.server_up()
         held.wait_for("aws_instance.server: creating...")
-        time.sleep(1)  # the launch call is out, its answer held
+        held.wait_until_held()  # the launch call is out, its answer held
         held.ctrl_c("stopping gracefully")
         held.ctrl_c("waiting for 1 resource in flight: aws_instance.server")
         assert "Ctrl+C again to kill" in "".join(held.lines)
-        time.sleep(2)
-        assert held.proc.poll() is None, "Terraform must keep running on the second Ctrl+C"
+        # Something that must not happen has no moment to wait for: watch for 2 s.
+        with pytest.raises(subprocess.TimeoutExpired):  # Terraform keeps running
+            held.proc.wait(timeout=2)
         held.release.touch()  # EC2 answers: Terraform records the instance and stops
         code, stderr = held.finish()
         instances = _instances(sandbox_project)
@@ -191,14 +201,15 @@ def test_third_ctrl_c_kills_and_names_what_may_be_untracked(sandbox_project):
     try:
         held.server_up()
         held.wait_for("aws_instance.server: creating...")
-        time.sleep(1)
+        held.wait_until_held()
         held.ctrl_c("stopping gracefully")
         held.ctrl_c("waiting for 1 resource in flight")
         held.proc.send_signal(signal.SIGINT)
         code, stderr = held.finish()
         held.release.touch()
-        time.sleep(1)
-        instances = _instances(sandbox_project)
+        instances = wait_until(
+            lambda: _instances(sandbox_project), what="EC2 to list the launched instance"
+        )
     finally:
         held.close()
     assert code == 130, stderr
@@ -238,9 +249,11 @@ def test_ctrl_c_during_the_destroy_exits_130_and_names_what_may_remain(sandbox_p
         )
         child.logfile_read = out
         child.expect("aws_instance.server: destroying")
-        time.sleep(1)  # the terminate call is out, its answer held
+        held.wait_until_held()  # the terminate call is out, its answer held
         child.sendintr()  # Ctrl+C
         child.expect("stopping gracefully", timeout=10)
+        # A margin for Terraform to take the SIGINT Pilot forwards before EC2 answers: it says
+        # so only on its own output, which Pilot keeps for its log file (written buffered).
         time.sleep(2)
         held.release.touch()  # EC2 answers: Terraform records it and stops
         child.expect(pexpect.EOF, timeout=180)

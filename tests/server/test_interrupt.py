@@ -11,6 +11,7 @@ import socket
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -21,8 +22,14 @@ from tests.server import slow_aws
 from tests.server.conftest import ec2
 
 
-def test_sigint_during_apply_then_resume(sandbox_project):
-    project = sandbox_project
+def test_sigint_during_apply_then_resume_then_ctrl_c_during_the_destroy(sandbox_project):
+    """Two scenarios on one project: the resumed apply is the server the interrupted
+    destroy starts from (an apply is most of each one's time)."""
+    _sigint_during_apply_then_resume(sandbox_project)
+    _ctrl_c_during_the_destroy_exits_130_and_names_what_may_remain(sandbox_project)
+
+
+def _sigint_during_apply_then_resume(project: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "PILOT_PROJECT"}
     proc = subprocess.Popen(
         [PILOT, "server", "up", "--yes"],
@@ -52,7 +59,7 @@ def test_sigint_during_apply_then_resume(sandbox_project):
     assert state["resources"], "some resources were created before the interrupt"
     assert not (workdir / ".terraform.tfstate.lock.info").exists()  # lock released
 
-    resumed = run_pilot("server", "up", "--yes", cwd=project)
+    resumed = run_pilot("server", "up", "--yes", cwd=project, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     plan = json.loads(run_pilot("server", "plan", "--json", cwd=project).stdout)
     assert plan["changes"] == []
@@ -224,16 +231,14 @@ def test_third_ctrl_c_kills_and_names_what_may_be_untracked(sandbox_project):
     assert "aws ec2 describe-instances --filters Name=tag:pilot:project,Values=acme" in stderr
 
 
-def test_ctrl_c_during_the_destroy_exits_130_and_names_what_may_remain(sandbox_project):
+def _ctrl_c_during_the_destroy_exits_130_and_names_what_may_remain(sandbox_project: Path) -> None:
     """Ctrl+C in a terminal (pexpect's pty: the signal reaches Pilot and Terraform) while
-    Terraform destroys the instance: exit 130, and the message names the resource that was
-    in flight and lists what may remain."""
+    Terraform destroys the instance of a server that is up: exit 130, and the message names
+    the resource that was in flight and lists what may remain."""
     import io
 
     import pexpect
 
-    up = run_pilot("server", "up", "--yes", cwd=sandbox_project, timeout=300)
-    assert up.returncode == 0, up.stderr
     held = HeldLaunch(sandbox_project, action="TerminateInstances")
     out = io.StringIO()
     try:

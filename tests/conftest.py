@@ -18,6 +18,10 @@ from pilot_tui.provision.keys import server_key
 from pilot_tui.runner import pid_alive, stop_pid
 from tests import markers
 
+# Fixtures that were in the area folders' conftest files (tests/deploy/, ...):
+# plugins now, so they reach the tests in every tier.
+pytest_plugins = ["tests.support.deploy_fixtures", "tests.support.server_fixtures"]
+
 PILOT = shutil.which("pilot-tui", path=str(Path(sys.executable).parent)) or "pilot-tui"
 
 

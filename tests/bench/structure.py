@@ -57,7 +57,7 @@ def scan(path: Path) -> tuple[int, list[str], int, int]:
 def cycles() -> list[tuple[str, ...]]:
     """Import cycles among pilot_tui modules, found as the layering test finds them."""
     sys.path.insert(0, str(ROOT))
-    from tests.test_layering import import_cycles
+    from tests.unit.test_layering import import_cycles
 
     return sorted(tuple(sorted(group)) for group in import_cycles())
 

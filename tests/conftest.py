@@ -15,8 +15,12 @@ import pytest
 
 from pilot_tui.cli.main import main
 from pilot_tui.provision.keys import server_key
-from pilot_tui.runner import stop_pid
+from pilot_tui.runner import pid_alive, stop_pid
 from tests import markers
+
+# Fixtures that were in the area folders' conftest files (tests/deploy/, ...):
+# plugins now, so they reach the tests in every tier.
+pytest_plugins = ["tests.support.deploy_fixtures", "tests.support.server_fixtures"]
 
 PILOT = shutil.which("pilot-tui", path=str(Path(sys.executable).parent)) or "pilot-tui"
 
@@ -86,6 +90,26 @@ def project(tmp_path, cli) -> Path:
     result = cli("init")
     assert result.code == 0, result.err
     return tmp_path / "pilot.toml"
+
+
+@pytest.fixture(scope="session")
+def provisioned_sandbox(tmp_path_factory):
+    """A sandbox project after one `server up --yes`, and that run's result: shared by the
+    tests that only read what it made (one Terraform apply for all of them, not one each).
+    A test that changes the server or the project takes a sandbox_project of its own."""
+    from pilot_tui.cloud.sandbox import Sandbox
+
+    project = tmp_path_factory.mktemp("provisioned") / "acme"
+    project.mkdir()
+    assert run_pilot("init", "--name", "acme", cwd=project).returncode == 0
+    try:
+        up = run_pilot("server", "up", "--yes", cwd=project, timeout=300)
+        assert up.returncode == 0, up.stderr
+        yield project, up
+    finally:
+        for emulator in Sandbox(project / ".pilot").load().values():
+            if pid_alive(emulator.pid):
+                stop_pid(emulator.pid)
 
 
 # A throwaway OpenSSH server on 127.0.0.1 (used by the TLS-delivery and Docker-over-SSH tests).

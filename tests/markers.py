@@ -27,8 +27,9 @@ FIXTURE_MARKERS: dict[str, tuple[str, ...]] = {
     "docker_engine": ("docker", "slow"),  # the session's private dockerd, images built on it
     "own_root": ("docker", "slow"),  # a dockerd of the test's own
     "sandbox_project": ("terraform", "slow"),  # a sandbox project to provision
+    "provisioned_sandbox": ("terraform", "slow"),  # one `server up`, shared by readers
     "snap_compare": ("tui",),
-    "terraform": ("terraform",),  # tests/test_templates.py: terraform init, validate
+    "terraform": ("terraform",),  # tests/integration/test_templates.py: terraform init, validate
 }
 
 # What in a test's source (or its module's helpers it calls) says it drives the app: headless,

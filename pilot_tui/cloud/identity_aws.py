@@ -3,9 +3,10 @@
 AWS: an IAM user `pilot-PROJECT-deployer` whose only policy allows the project's own
 resources: buckets, ECR repositories, the ECS cluster, Lambda functions named pilot-PROJECT-*;
 security groups, load balancers and CloudFront distributions carrying the project tag, which
-it may write only while creating them (the policy: policy_aws.py). Its access key is
-written to .pilot/keys/aws-deployer.json (0600) and never printed; rotating makes a new key,
-stores it, then deletes the old one, so keys never pile up.
+it may write only while creating them (the policy: policy_aws.py; tests/unit/test_deployer_policy.py
+checks it with cloudsplaining). Its access key is written to .pilot/keys/aws-deployer.json (0600)
+and never printed; rotating makes a new key, stores it, then deletes the old one, so keys never
+pile up.
 GCP: the service account lives in identity_gcp.py.
 """
 

@@ -22,7 +22,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-from pilot_tui import dockerd
 from pilot_tui.cloud.sandbox import free_port
 
 HERE = Path(__file__).resolve().parent
@@ -44,6 +43,9 @@ def main() -> None:
     import os
 
     import docker
+
+    sys.path.insert(0, str(HERE.parent.parent))  # the checkout, for the tests' own helpers
+    from tests.support import dockerd
 
     root = Path(tempfile.mkdtemp(prefix="pb-", dir="/tmp"))
     engine = dockerd.start(root)

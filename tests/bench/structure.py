@@ -105,7 +105,7 @@ def target_classes() -> frozenset[str]:
 def cycles() -> list[tuple[str, ...]]:
     """Import cycles among pilot_tui modules, found as the layering test finds them."""
     sys.path.insert(0, str(ROOT))
-    from tests.test_layering import import_cycles
+    from tests.unit.test_layering import import_cycles
 
     return sorted(tuple(sorted(group)) for group in import_cycles())
 

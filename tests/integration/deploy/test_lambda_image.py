@@ -1,0 +1,137 @@
+"""An image Lambda through the whole engine: the app's image built on the project's Docker
+host (the private engine), the Lambda Web Adapter added, pushed with ECR's login to a real
+registry on 127.0.0.1, and the function created from the pushed digest (moto).
+
+Stand-ins, said so: the adapter image is a local one with a placeholder /lambda-adapter (the
+real one cannot be pulled here), and moto cannot invoke image functions, so the test checks
+what Lambda was given rather than calling it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+
+import pytest
+
+from pilot_tui.cloud.sandbox import Sandbox
+from pilot_tui.config.document import ProjectFile
+from pilot_tui.deploy.targets.lambda_.image import wrapper_dockerfile
+from tests.support.deploy_fixtures import HELLO
+
+ADAPTER = "pilot/lambda-adapter-standin:1"
+
+
+@pytest.fixture
+def image_app(engine_project, registry, docker_client, tmp_path, monkeypatch):
+    root, _, add = engine_project
+    sandbox = Sandbox(tmp_path / "moto-state")
+    running, _ = sandbox.ensure()
+    url = running["aws"].url
+    for name, value in (
+        ("AWS_ENDPOINT_URL", url),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("API_TOKEN", "unused"),
+        ("PILOT_LAMBDA_ADAPTER", ADAPTER),
+    ):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    import boto3
+
+    ecr = boto3.client("ecr", region_name="us-east-1")
+    token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    user, _, password = base64.b64decode(token).decode().partition(":")
+    host = registry({user: password})
+    monkeypatch.setenv("PILOT_REGISTRY", host)
+    stand_in = tmp_path / "adapter"
+    stand_in.mkdir()
+    (stand_in / "lambda-adapter").write_text("#!/bin/sh\necho stand-in adapter\n")
+    (stand_in / "Dockerfile").write_text(
+        "FROM pilot/busybox:latest\nCOPY lambda-adapter /lambda-adapter\n"
+    )
+    docker_client.images.build(path=str(stand_in), tag=ADAPTER, rm=True)
+    shutil.copytree(HELLO, root / "hello")
+    add(
+        {
+            "name": "hello",
+            "path": "hello",
+            "build": {"kind": "dockerfile"},
+            "target": {"kind": "lambda", "package": "image", "port": 9000},
+        }
+    )
+    yield root, host, boto3.client("lambda", region_name="us-east-1")
+    sandbox.stop()
+
+
+def test_image_lambda_deploy_and_rollback(image_app, cli, docker_client):
+    root, host, lam = image_app
+    first = cli("deploy", "hello")
+    assert first.code == 0, first.err
+    assert "push done" in first.err and "published version 1" in first.err
+    releases = json.loads(cli("releases", "hello", "--json").out)
+    image = releases[-1]["image"]
+    assert image.startswith(f"{host}/pilot-") and "-hello@sha256:" in image
+    name = next(f["FunctionName"] for f in lam.list_functions()["Functions"])
+    function = lam.get_function(FunctionName=name, Qualifier="live")
+    assert function["Configuration"]["PackageType"] == "Image"
+    assert function["Code"]["ImageUri"] == image
+    # The pushed image is the app's plus the adapter, listening on the target's port.
+    wrapped = [i for i in docker_client.images.list() if any(t.endswith("-lambda") for t in i.tags)]
+    assert wrapped, "the adapter image was not built"
+    config = wrapped[0].attrs["Config"]
+    assert "PORT=9000" in config["Env"] and "AWS_LWA_PORT=9000" in config["Env"]
+
+    again = cli("deploy", "hello")
+    assert again.code == 0 and "nothing changed: v1 is live" in again.err
+
+    (root / "hello" / "www" / "index.html").write_text("changed\n")
+    second = cli("deploy", "hello")
+    assert second.code == 0, second.err
+    assert lam.get_alias(FunctionName=name, Name="live")["FunctionVersion"] == "2"
+    back = cli("rollback", "hello")
+    assert back.code == 0, back.err
+    assert lam.get_alias(FunctionName=name, Name="live")["FunctionVersion"] == "1"
+
+    gone = cli("app", "destroy", "hello", "--yes")
+    assert gone.code == 0, gone.err
+    assert lam.list_functions()["Functions"] == []
+    import boto3
+
+    assert (
+        boto3.client("ecr", region_name="us-east-1").describe_repositories()["repositories"] == []
+    )
+
+
+def test_wrapper_dockerfile_as_text():
+    text = wrapper_dockerfile("pilot-acme-api:abc", "adapter:1", 8080, "/health")
+    assert text.splitlines() == [
+        "FROM adapter:1 AS adapter",
+        "FROM pilot-acme-api:abc",
+        "COPY --from=adapter /lambda-adapter /opt/extensions/lambda-adapter",
+        "ENV PORT=8080 AWS_LWA_PORT=8080 AWS_LWA_READINESS_CHECK_PATH=/health",
+    ]
+
+
+def test_a_pilot_server_on_gcp_deploys_to_lambda(image_app, cli):
+    """The Pilot Server is on Google Cloud (its recorded Docker host: the private engine,
+    standing in for the GCP machine); the app goes to AWS Lambda. The ECR login is fetched
+    here with the AWS credentials and handed to the GCP server's engine for the push."""
+    import json as _json
+
+    root, host, lam = image_app
+    pf = ProjectFile.load(root / "pilot.toml")
+    engine_url = pf.check().config.server.host
+    text = ProjectFile(pf.path, pf.text).with_value("server.home", "gcp")
+    text = ProjectFile(pf.path, text).with_value("gcp.project", "acme-prod")
+    pf.save(text)
+    outputs = root / ".pilot" / "outputs"
+    outputs.mkdir(parents=True, exist_ok=True)
+    (outputs / "server.json").write_text(
+        _json.dumps({"home": "gcp", "outputs": {"docker_host": engine_url}})
+    )
+    deployed = cli("deploy", "hello")
+    assert deployed.code == 0, deployed.err
+    name = next(f["FunctionName"] for f in lam.list_functions()["Functions"])
+    image = lam.get_function(FunctionName=name, Qualifier="live")["Code"]["ImageUri"]
+    assert image.startswith(f"{host}/") and "@sha256:" in image

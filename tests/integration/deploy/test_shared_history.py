@@ -1,0 +1,91 @@
+"""Two teammates (two checkouts of one project, each with its own .pilot/) deploy the same
+app on one Docker host with `state.backend = "s3"`: the release history travels through the
+bucket (the local AWS API, moto, reached by boto3 through AWS_ENDPOINT_URL), so each sees
+the other's releases and numbering continues."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from pilot_tui.cloud.sandbox import Sandbox, free_port
+from pilot_tui.config.document import ProjectFile
+from tests.conftest import run_pilot
+from tests.support.deploy_fixtures import HELLO, get
+
+
+@pytest.fixture
+def moto(tmp_path, monkeypatch):
+    sandbox = Sandbox(tmp_path / "moto-state")
+    running, _ = sandbox.ensure()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", running["aws"].url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    yield running["aws"].url
+    sandbox.stop()
+
+
+def checkout(base, name, engine_url, port):
+    root = base / name
+    root.mkdir()
+    assert run_pilot("init", "--name", "team", cwd=root).returncode == 0
+    shutil.copytree(HELLO, root / "hello")
+    pf = ProjectFile.load(root / "pilot.toml")
+    text = pf.text
+    for key, value in (
+        ("server.host", engine_url),
+        ("server.home", "host"),
+        ("server.http_port", port),
+        ("state.backend", "s3"),
+    ):
+        text = ProjectFile(pf.path, text).with_value(key, value)
+    text += (
+        '\n[[apps]]\nname = "hello"\npath = "hello"\n[apps.build]\nkind = "dockerfile"\n'
+        '[apps.target]\nkind = "server"\nhealth_path = "/index.html"\n'
+    )
+    pf.save(text)
+    return root
+
+
+def test_teammates_share_one_release_history(
+    tmp_path, moto, docker_engine, python_base, monkeypatch
+):
+    monkeypatch.setenv("PILOT_PROXY_BASE", python_base)
+    monkeypatch.setenv("API_TOKEN", "unused")
+    port = free_port()
+    alice = checkout(tmp_path, "alice", docker_engine.url, port)
+    bob = checkout(tmp_path, "bob", docker_engine.url, port)
+    try:
+        first = run_pilot("deploy", "hello", cwd=alice)
+        assert first.returncode == 0, first.stderr
+        (bob / "hello" / "www" / "index.html").write_text("hello from bob\n")
+        second = run_pilot("deploy", "hello", cwd=bob)
+        assert second.returncode == 0, second.stderr
+        assert "hello\tv2\t" in second.stdout  # numbering continues from alice's v1
+        assert get(port) == "hello from bob"
+        listed = run_pilot("releases", "hello", "--json", cwd=alice)
+        records = json.loads(listed.stdout)
+        assert [(r["id"], r["status"]) for r in records] == [("v1", "superseded"), ("v2", "live")]
+        back = run_pilot("rollback", "hello", cwd=alice)  # alice rolls back bob's release
+        assert back.returncode == 0, back.stderr
+        assert get(port) == "hello v1"
+        import boto3
+
+        s3 = boto3.client("s3", region_name="us-east-1")
+        body = s3.get_object(Bucket="pilot-state-team", Key="pilot/releases/hello.json")
+        shared = json.loads(body["Body"].read())
+        assert [r["id"] for r in shared] == ["v1", "v2", "v3"]
+        assert shared[-1]["note"] == "rollback to v1"
+    finally:
+        run_pilot("app", "destroy", "hello", "--yes", cwd=alice)
+        import docker
+
+        client = docker.DockerClient(base_url=docker_engine.url)
+        for container in client.containers.list(all=True, filters={"label": "pilot.project"}):
+            container.remove(force=True)
+        for container in client.containers.list(all=True, filters={"name": "pilot-proxy"}):
+            container.remove(force=True)
+        client.close()

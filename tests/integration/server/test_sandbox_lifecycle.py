@@ -1,0 +1,119 @@
+"""The real aws template, planned and applied by the real Terraform binary and aws provider
+against the sandbox's local AWS API (moto), through the real `pilot-tui` CLI."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+from pilot_tui.runner import pid_alive
+from tests.conftest import run_pilot
+from tests.support.server_fixtures import ec2, iam_client, sandbox_state
+
+EXPECTED = {
+    "aws_vpc.pilot",
+    "aws_subnet.public",
+    "aws_internet_gateway.pilot",
+    "aws_route_table.public",
+    "aws_route.internet",
+    "aws_route_table_association.public",
+    "aws_security_group.server",
+    "aws_key_pair.pilot",
+    "aws_instance.server",
+}
+
+
+def test_plan_apply_reapply_destroy(sandbox_project):
+    project = sandbox_project
+    plan = run_pilot("server", "plan", "--json", cwd=project)
+    assert plan.returncode == 0, plan.stderr
+    planned = json.loads(plan.stdout)
+    assert {c["address"] for c in planned["changes"]} == EXPECTED
+    assert {c["action"] for c in planned["changes"]} == {"create"}
+    assert planned["warnings"] == []
+    # The whole server's monthly cost: the machine, its 30 GB gp3 disk and its public IPv4.
+    assert planned["cost"]["monthly"] == 21.23 and planned["cost"]["sandbox"] is True
+    assert [i["what"] for i in planned["cost"]["items"]] == [
+        "t3.small",
+        "30 GB gp3 disk",
+        "public IPv4 address",
+    ]
+
+    up = run_pilot("server", "up", "--yes", cwd=project)
+    assert up.returncode == 0, up.stderr
+    assert "[9/9]" in up.stderr and "The Pilot Server is up." in up.stdout
+    assert (
+        "Estimated cost: nothing in the sandbox; on AWS the same server is ~$21.23/month "
+        "(t3.small $15.18 + 30 GB gp3 disk $2.40 + public IPv4 address $3.65; list prices "
+        "as of 2025-01)."
+    ) in up.stdout  # below the plan table, as `server plan` prints
+
+    outputs = json.loads((project / ".pilot/outputs/server.json").read_text())["outputs"]
+    assert outputs["instance_id"].startswith("i-")
+    assert outputs["docker_host"] == f"ssh://ubuntu@{outputs['public_ip']}"
+    assert outputs["open_ports"] == [22]
+    key = project / ".pilot/keys/server_ed25519"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert "pilot.toml" not in outputs and "public_ip" not in (project / "pilot.toml").read_text()
+
+    # Setup made the least-privilege deployer and stored its key, never shown.
+    deployer_key = project / ".pilot/keys/aws-deployer.json"
+    assert stat.S_IMODE(deployer_key.stat().st_mode) == 0o600
+    assert json.loads(deployer_key.read_text())["secret_access_key"] not in up.stdout + up.stderr
+    assert "deploys use arn:aws:iam::" in up.stderr and ":user/pilot-acme-deployer" in up.stderr
+    iam = iam_client(project)
+    assert iam.get_user(UserName="pilot-acme-deployer")["User"]["UserName"]
+    assert {r["RoleName"] for r in iam.list_roles()["Roles"]} >= {
+        "pilot-acme-lambda",
+        "pilot-acme-ecs-exec",
+    }
+
+    client = ec2(project)
+    (reservation,) = client.describe_instances(InstanceIds=[outputs["instance_id"]])["Reservations"]
+    instance = reservation["Instances"][0]
+    assert instance["InstanceType"] == "t3.small"
+    assert instance["KeyName"] == "pilot-acme-server"
+    group = client.describe_security_groups(GroupIds=[outputs["security_group_id"]])[
+        "SecurityGroups"
+    ][0]
+    ingress = {r["FromPort"]: r for r in group["IpPermissions"]}
+    assert sorted(ingress) == [22, 80] and all(r["ToPort"] == p for p, r in ingress.items())
+    # SSH only from the allowed networks (the sandbox default); the apps' port for everyone.
+    assert [ip["CidrIp"] for ip in ingress[22]["IpRanges"]] == ["127.0.0.1/32"]
+    assert [ip["CidrIp"] for ip in ingress[80]["IpRanges"]] == ["0.0.0.0/0"]
+    assert all(not r.get("Ipv6Ranges") for r in ingress.values())
+
+    again = run_pilot("server", "plan", "--json", cwd=project)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["changes"] == []  # converged: nothing to do
+
+    status = run_pilot("server", "status", "--json", cwd=project)
+    info = json.loads(status.stdout)
+    assert info["up"] is True and set(info["resources"]) == EXPECTED
+
+    pids = [e["pid"] for e in sandbox_state(project).values()]
+    down = run_pilot("server", "destroy", "--yes", cwd=project)
+    assert down.returncode == 0, down.stderr
+    assert "This removes:" in down.stdout and "aws_instance.server" in down.stdout
+    assert "IAM user pilot-acme-deployer" in down.stdout  # what setup made goes too
+    assert "What remains: nothing." in down.stdout
+    assert "Stopped the sandbox emulators" in down.stdout
+    assert not any(pid_alive(pid) for pid in pids)
+    assert not (project / ".pilot/outputs/server.json").exists()
+    status = json.loads(run_pilot("server", "status", "--json", cwd=project).stdout)
+    assert status["up"] is False and status["resources"] == []
+
+
+def test_failed_apply_names_the_resource_and_the_diagnostic(sandbox_project):
+    project = sandbox_project
+    assert run_pilot("config", "set", "server.size", "t3.bogus", cwd=project).returncode == 0
+    up = run_pilot("server", "up", "--yes", cwd=project)
+    assert up.returncode == 1
+    assert "aws_instance.server: FAILED" in up.stderr
+    assert "error:" in up.stderr and "t3.bogus" in up.stderr
+    assert "apply failed at: aws_instance.server" in up.stderr
+    assert "resumes" in up.stderr
+    # Fix the size: the next run creates only what is missing.
+    assert run_pilot("config", "set", "server.size", "t3.micro", cwd=project).returncode == 0
+    plan = json.loads(run_pilot("server", "plan", "--json", cwd=project).stdout)
+    assert [c["address"] for c in plan["changes"]] == ["aws_instance.server"]

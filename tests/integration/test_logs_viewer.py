@@ -1,0 +1,155 @@
+"""The run-log viewer: a tab per run from .pilot/logs, follow, search, next error, colours, copy."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from textual.geometry import Offset
+from textual.selection import Selection
+from textual.widgets import Static, TabbedContent
+
+from pilot_tui.screens.app import create_app
+from pilot_tui.screens.colorlog import ColorLog, plain, styled
+from pilot_tui.screens.logs import LogsScreen
+from tests.support.paths import TESTS
+
+FIXTURES = TESTS / "fixtures" / "tf"
+
+
+@pytest.mark.slow
+async def test_tabs_follow_search_and_errors(project):
+    logs = project.parent / ".pilot" / "logs"
+    shutil.copy(FIXTURES / "plan-create.jsonl", logs / "terraform-20261125-101500-plan.log")
+    failed = logs / "terraform-20261125-101600-apply.log"
+    shutil.copy(FIXTURES / "apply-failed.jsonl", failed)
+    app = create_app(str(project))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("l")
+        screen = app.screen
+        assert isinstance(screen, LogsScreen)
+        tabs = screen.query_one("#runs", TabbedContent)
+        assert tabs.active == "run-0"  # the newest run first
+        log = screen.query_one("#log-0", ColorLog)
+        assert log.line_count == len(failed.read_text().splitlines())
+        assert log.plain_lines[0] == "[info] Terraform 1.0.3"  # -json lines shown as messages
+
+        with failed.open("a") as handle:  # the run is still writing: followed live
+            handle.write("a line written later\n")
+        await pilot.pause(1.3)
+        assert log.plain_lines[-1] == "a line written later"
+
+        await pilot.press("x")  # next error
+        await pilot.pause()
+        status = str(screen.query_one("#logs-status", Static).render())
+        assert " · line " in status
+        first_error = screen.found_line
+        assert first_error is not None and "error" in log.plain_lines[first_error].lower()
+        # Errors keep the red a terminal gives them; the text itself has no escape codes.
+        error_line = next(line for line in log.lines if plain(line).startswith("[error]"))
+        colours = {str(s.style) for s in styled(error_line).spans}
+        assert colours == {"bold color(1)"}  # ANSI red, bold
+        await pilot.press("c")  # nothing selected: copies the line found
+        assert app.clipboard == log.plain_lines[first_error]
+        assert "\x1b" not in app.clipboard
+        await pilot.press("x")
+        assert screen.found_line != first_error  # the next one, not the same again
+        await pilot.press("slash")
+        await pilot.press(*"t3.bogus", "enter")
+        assert "t3.bogus" in log.plain_lines[screen.found_line]
+        # A mouse selection (set as a drag would) is what `c` copies, without colour codes.
+        screen.selections = {log: Selection(Offset(0, 0), Offset(6, 1))}
+        await pilot.pause()
+        await pilot.press("c")
+        first, second = plain(log.lines[0]), plain(log.lines[1])
+        assert app.clipboard == f"{first}\n{second[:6]}"
+        await pilot.press("escape")
+        assert not isinstance(app.screen, LogsScreen)
+
+
+def test_plain_and_styled_agree_on_text():
+    line = "\x1b[32mok\x1b[0m \x1b]8;;http://x\x07link\x1b]8;;\x07 \x1b[2Kdone\x07\ttab"
+    assert plain(line) == "ok link done    tab"
+    text = styled(line)
+    assert text.plain == plain(line)  # selection offsets and widths line up with what shows
+    assert [(s.start, s.end) for s in text.spans] == [(0, 2)]
+
+
+@pytest.mark.slow
+async def test_a_long_run_says_what_it_shows_and_search_reads_the_whole_file(project):
+    """Issue 11 item 17: a 60,088-line deploy log. The pane keeps the last 20,000 lines and
+    says so; search finds text in the part it dropped (it said "not found") and lands on the
+    right line of the part it shows, even past empty lines and ones holding a line break."""
+    import json
+
+    from pilot_tui.screens.logs import MAX_LINES
+
+    total = 60_088
+    lines = [
+        json.dumps(
+            {
+                "app": "api",
+                "stage": "build",
+                "text": f"step {i}",
+                "type": "Output",
+                "time": "2026-11-25T10:17:00Z",
+            }
+        )
+        for i in range(total)
+    ]
+    lines[5] = "needle-early-only in the first lines"
+    lines[10] = ""
+    lines[20] = "a vertical\x0btab and a line\u2028separator"
+    lines[30] = "a carriage\rreturn"
+    lines[total - 50] = "needle-late where the pane still shows it"
+    lines[total - 9] = ""
+    path = project.parent / ".pilot" / "logs" / "deploy-20261125-101700-api.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    app = create_app(str(project))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("l")
+        screen = app.screen
+        assert isinstance(screen, LogsScreen)
+        await pilot.pause()
+        log = screen.query_one("#log-0", ColorLog)
+        assert len(log.lines) == MAX_LINES == 20_000
+        status = str(screen.query_one("#logs-status", Static).render())
+        assert "showing the last 20,000 of 60,088 lines" in status, status
+        assert log.plain_lines[-1] == f"    step {total - 1}"
+
+        await pilot.press("slash", *"NEEDLE-EARLY", "enter")
+        status = str(screen.query_one("#logs-status", Static).render())
+        assert "not found" not in status and "line 6 " in status, status
+        assert "needle-early-only" in status
+        await pilot.press("c")
+        assert app.clipboard == "needle-early-only in the first lines"
+
+        assert screen.found_line is None  # not in the pane
+
+        await pilot.press("slash", *"needle-", "enter")  # from the match before: itself
+        assert "line 6 " in str(screen.query_one("#logs-status", Static).render())
+        await pilot.press("n")  # the next match is in the lines shown: scrolled to
+        assert screen.found_line == total - 50 - (total - MAX_LINES)
+        assert log.plain_lines[screen.found_line] == "needle-late where the pane still shows it"
+        assert f"line {total - 49}: " in str(screen.query_one("#logs-status", Static).render())
+        await pilot.press("n")  # and round again, to the top of the file
+        assert "line 6 " in str(screen.query_one("#logs-status", Static).render())
+
+        # After the empty line near the end, file and pane still line up.
+        await pilot.press("slash", *f"step {total - 8}", "enter")
+        assert screen.found_line == MAX_LINES - 8
+        assert log.plain_lines[screen.found_line] == f"    step {total - 8}"
+        assert f"line {total - 7}: " in str(screen.query_one("#logs-status", Static).render())
+
+        with path.open("a", encoding="utf-8") as handle:  # the run goes on: an empty line,
+            handle.write("\n")  # on its own, then another
+        await pilot.pause(1.3)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write("needle-tail\n")
+        await pilot.pause(1.3)
+        await pilot.press("slash", *"needle-tail", "enter")
+        assert screen.found_line == MAX_LINES - 1
+        assert f"line {total + 2}: " in str(screen.query_one("#logs-status", Static).render())
+        assert "of 60,090 lines" in str(screen.query_one("#logs-status", Static).render())

@@ -1,0 +1,260 @@
+"""A private Docker engine for the deploy tests: one dockerd per session, under a short /tmp
+directory (Unix socket paths are limited), with the busybox base image imported; on demand a
+Python base image (pilot/python:3) imported from the root filesystem .ci/setup builds."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from pilot_tui.apps import add_app
+from pilot_tui.cloud.sandbox import free_port
+from pilot_tui.config.document import ProjectFile
+from tests.support import dockerd
+from tests.support.paths import TESTS
+
+
+def engine_unavailable() -> str | None:
+    """Why no private engine can run here, or None."""
+    if shutil.which("dockerd") is None:
+        return "dockerd is not installed (bash .ci/setup --test installs docker.io)"
+    if os.geteuid() != 0:
+        return "dockerd needs root"
+    return None
+
+
+PYTHON_BASE = "pilot/python:3"
+
+
+def python_rootfs() -> Path:
+    """The Debian root filesystem with python3 that `bash .ci/setup --test` builds (debootstrap)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "pilot-ci" / "python3-rootfs.tar"
+
+
+def require_engine() -> None:
+    """Skip when no engine can run; on CI (CI=true) fail instead: CI must never silently skip."""
+    reason = engine_unavailable()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    require_engine()
+    root = Path(tempfile.mkdtemp(prefix="pd-", dir="/tmp"))
+    engine = dockerd.start(root)
+    try:
+        dockerd.import_base_image(engine)
+        yield engine
+    finally:
+        dockerd.stop(engine)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def own_root():
+    """A short directory for an engine of the test's own (the session's must keep running)."""
+    require_engine()
+    root = Path(tempfile.mkdtemp(prefix="pd-", dir="/tmp"))
+    yield root
+    shutil.rmtree(root)  # fails while anything is still mounted below it
+
+
+@pytest.fixture
+def docker_client(docker_engine):
+    import docker
+
+    client = docker.DockerClient(base_url=docker_engine.url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def python_base(docker_engine) -> str:
+    """A Python base image (Debian bookworm's python3), imported once per engine; its tag.
+    Skips when the root filesystem is missing; on CI (CI=true) fails instead."""
+    tarball = python_rootfs()
+    if not tarball.is_file():
+        reason = f"{tarball} is missing: bash .ci/setup --test builds it (root, debootstrap)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    import docker
+
+    client = docker.DockerClient(base_url=docker_engine.url, timeout=600)
+    try:
+        try:
+            client.images.get(PYTHON_BASE)
+        except docker.errors.ImageNotFound:
+            repository, _, tag = PYTHON_BASE.rpartition(":")
+            client.api.import_image(
+                src=str(tarball),
+                repository=repository,
+                tag=tag,
+                changes=[
+                    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    'CMD ["python3"]',
+                ],
+            )
+            client.images.get(PYTHON_BASE)  # the import's reply does not say if it worked
+    finally:
+        client.close()
+    return PYTHON_BASE
+
+
+HELLO = TESTS / "fixtures" / "apps" / "hello"
+SECRET = "tok-5f1e9c0a77d2-never-shown"
+
+
+@pytest.fixture
+def engine_project(tmp_path, cli, docker_engine, python_base, monkeypatch):
+    """A project whose Docker host is the private engine; ``add(app)`` appends an [[apps]]
+    table. Yields (root, proxy port, add); removes every container it made afterwards."""
+    monkeypatch.setenv("PILOT_PROXY_BASE", python_base)
+    assert cli("init").code == 0
+    port = free_port()
+    pf = ProjectFile.load(tmp_path / "pilot.toml")
+    text = pf.with_value("server.home", "host")
+    text = ProjectFile(pf.path, text).with_value("server.host", docker_engine.url)
+    text = ProjectFile(pf.path, text).with_value("server.http_port", port)
+    pf.save(text)
+
+    def add(app: dict[str, object]) -> None:
+        current = ProjectFile.load(tmp_path / "pilot.toml")
+        current.save(add_app(current.text, app))
+
+    yield tmp_path, port, add
+    import docker
+
+    client = docker.DockerClient(base_url=docker_engine.url)
+    for container in client.containers.list(all=True, filters={"label": "pilot.project"}):
+        container.remove(force=True)
+    with contextlib.suppress(docker.errors.NotFound):
+        client.containers.get("pilot-proxy").remove(force=True)
+    client.close()
+
+
+@pytest.fixture
+def site(engine_project, monkeypatch):
+    """A project deploying the `hello` app to the private engine as its Docker host."""
+    root, port, add = engine_project
+    monkeypatch.setenv("API_TOKEN", SECRET)
+    shutil.copytree(HELLO, root / "hello")
+    add(
+        {
+            "name": "hello",
+            "path": "hello",
+            "build": {"kind": "dockerfile"},
+            "target": {"kind": "server", "health_path": "/index.html", "health_timeout": 10},
+            "env": {"GREETING": "hi"},
+            "secrets": ["API_TOKEN"],
+        }
+    )
+    return root, port
+
+
+def get(port: int, host: str = "hello.localhost", path: str = "/index.html") -> str:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Host": host})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.read().decode().strip()
+
+
+@pytest.fixture
+def registry(tmp_path):
+    """``start(users) -> "127.0.0.1:PORT"``: a real Docker registry (Debian's docker-registry)
+    on 127.0.0.1 with htpasswd logins for ``users`` (name -> password); stopped by pid."""
+    import subprocess
+    import time
+
+    if shutil.which("docker-registry") is None or shutil.which("htpasswd") is None:
+        reason = "docker-registry / htpasswd missing (bash .ci/setup --test installs them)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(users: dict[str, str]) -> str:
+        port = free_port()
+        folder = tmp_path / f"registry-{port}"
+        folder.mkdir()
+        for index, (user, password) in enumerate(users.items()):
+            subprocess.run(
+                [
+                    "htpasswd",
+                    "-B",
+                    "-b" + ("" if index else "c"),
+                    str(folder / "htpasswd"),
+                    user,
+                    password,
+                ],
+                check=True,
+                capture_output=True,
+            )
+        (folder / "config.yml").write_text(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+            f"    rootdirectory: {folder / 'data'}\n  delete:\n    enabled: true\n"
+            f"http:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: pilot-test\n"
+            f"    path: {folder / 'htpasswd'}\n"
+        )
+        log = (folder / "registry.log").open("wb")
+        started.append(
+            subprocess.Popen(
+                ["docker-registry", "serve", str(folder / "config.yml")],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
+            except urllib.error.HTTPError:
+                return f"127.0.0.1:{port}"  # 401: up, and asking for a login
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"the registry did not start: {(folder / 'registry.log').read_text()}")
+
+    yield start
+    for process in started:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+LAMBDA_FIXTURES = TESTS / "fixtures" / "lambda"
+LAMBDA_RUNTIME = "pilot/lambda-python:3.12"
+
+
+@pytest.fixture(scope="session")
+def lambda_runtime(docker_engine, python_base):
+    """What moto needs to run Lambda functions on the private engine, as environment
+    variables for the process that starts it: the runtime image is a stand-in built here
+    (tests/fixtures/lambda/runtime), since the public ones cannot be pulled."""
+    import docker
+
+    client = docker.DockerClient(base_url=docker_engine.url, timeout=300)
+    try:
+        client.images.build(
+            path=str(LAMBDA_FIXTURES / "runtime"),
+            tag=LAMBDA_RUNTIME,
+            rm=True,
+            buildargs={"BASE": python_base},
+        )
+        client.images.get("pilot/busybox:latest").tag("busybox", "latest")  # moto's copier
+        yield {
+            "DOCKER_HOST": docker_engine.url,
+            "MOTO_DOCKER_LAMBDA_IMAGE": LAMBDA_RUNTIME,
+            "MOTO_DOCKER_NETWORK_MODE": "host",
+        }
+        for volume in client.volumes.list():  # moto's volumes of function code
+            volume.remove(force=True)
+    finally:
+        client.close()

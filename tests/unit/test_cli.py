@@ -1,0 +1,402 @@
+"""The CLI as a user meets it: help, version, init, config get/set/show/schema, discovery."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import tomllib
+
+import pytest
+
+from pilot_tui import __version__
+from pilot_tui.cli.parser import build_parser
+from tests.conftest import run_pilot
+from tests.support.paths import REPO
+
+
+def _all_commands(parser, prefix=()):
+    for action in parser._actions:
+        if action.__class__.__name__ == "_SubParsersAction":
+            for name, sub in action.choices.items():
+                yield (*prefix, name)
+                yield from _all_commands(sub, (*prefix, name))
+
+
+def test_version_from_installed_entry_point(tmp_path):
+    result = run_pilot("--version", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"pilot-tui {__version__}"
+
+
+def test_help_on_every_command(cli):
+    commands = list(_all_commands(build_parser()))
+    assert ("config", "set") in commands and ("init",) in commands
+    for command in [(), *commands]:
+        result = cli(*command, "--help")
+        assert result.code == 0, command
+        assert "usage: pilot-tui" in result.out
+        assert "--project" in result.out
+
+
+def _handlers(parser):
+    for action in parser._actions:
+        if action.__class__.__name__ == "_SubParsersAction":
+            for sub in action.choices.values():
+                if "handler" in sub._defaults:
+                    yield sub._defaults["handler"]
+                yield from _handlers(sub)
+
+
+def test_every_command_names_a_handler_that_exists():
+    # Each command group (cli/commands/) names its handlers by module and function, imported
+    # only when the command runs: a misspelt one would fail only then.
+    import importlib
+
+    handlers = list(_handlers(build_parser()))
+    assert len(handlers) >= 38  # every command of today has one
+    for handler in handlers:
+        assert callable(getattr(importlib.import_module(handler.module), handler.name)), handler
+
+
+def test_building_the_parser_imports_no_handler():
+    # `pilot-tui --help` (and a usage error) stays fast: no command's module, nor the engine
+    # or the Terraform runner behind them, is imported to build the parser.
+    import subprocess
+    import sys
+
+    modules = sorted({h.module for h in _handlers(build_parser())})
+    script = (
+        "import sys\n"
+        "from pilot_tui.cli.parser import build_parser\n"
+        "build_parser()\n"
+        f"print(sorted(set({modules!r} + ['pilot_tui.runner', 'pilot_tui.deploy.engine']) "
+        "& set(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_unknown_command_is_a_usage_error(cli):
+    result = cli("deplyo")
+    assert result.code == 2
+    assert "invalid choice" in result.err
+
+
+def test_app_refuses_without_a_terminal(tmp_path):
+    result = run_pilot(cwd=tmp_path)  # stdin/stdout are pipes here
+    assert result.returncode == 2
+    assert "interactive terminal" in result.stderr
+
+
+def test_init_writes_commented_valid_file_private_state_and_gitignore(cli, tmp_path):
+    (tmp_path / ".gitignore").write_text("node_modules/")  # no trailing newline
+    result = cli("init")
+    assert result.code == 0, result.err
+    text = (tmp_path / "pilot.toml").read_text()
+    assert text.startswith("# Pilot project file.")
+    data = tomllib.loads(text)
+    assert data["project"]["name"] == tmp_path.name.lower().replace("_", "-")[:40].rstrip("-")
+    assert cli("config", "validate").code == 0
+    state = tmp_path / ".pilot"
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    for sub in ("terraform", "outputs", "releases", "keys", "logs"):
+        assert stat.S_IMODE((state / sub).stat().st_mode) == 0o700
+    assert (tmp_path / ".gitignore").read_text().splitlines()[0] == "node_modules/"
+    assert ".pilot/" in (tmp_path / ".gitignore").read_text().splitlines()
+    # A second init adds nothing to .gitignore and refuses to overwrite.
+    before = (tmp_path / "pilot.toml").read_bytes()
+    again = cli("init")
+    assert again.code == 2 and "--force" in again.err
+    assert (tmp_path / "pilot.toml").read_bytes() == before
+    assert cli("init", "--force").code == 0
+    assert (tmp_path / ".gitignore").read_text().count(".pilot/") == 1
+
+
+def test_init_writes_a_dockerignore_keeping_yours(cli, tmp_path):
+    # Issue 11 item 1: Pilot's state and VCS folders stay out of images built by hand too
+    # (Pilot's own packer leaves them out whatever the file says).
+    result = cli("init")
+    assert result.code == 0, result.err
+    assert "added it to .gitignore and .dockerignore" in result.out
+    lines = (tmp_path / ".dockerignore").read_text().splitlines()
+    assert {".pilot", ".git", ".hg", ".svn"} <= set(lines)
+    (tmp_path / ".dockerignore").write_text("node_modules\n/.pilot/\n.git")  # yours
+    assert cli("init", "--force").code == 0
+    lines = (tmp_path / ".dockerignore").read_text().splitlines()
+    assert lines[:3] == ["node_modules", "/.pilot/", ".git"]  # kept, nothing doubled
+    assert ".hg" in lines and ".svn" in lines and ".pilot" not in lines[3:]
+
+
+def test_init_answers_from_flags(cli, tmp_path):
+    result = cli(
+        "init",
+        "--name",
+        "acme",
+        "--home",
+        "aws",
+        "--aws-region",
+        "eu-west-1",
+        "--allowed-cidr",
+        "203.0.113.7/32",
+        "--allowed-cidr",
+        "198.51.100.0/24",
+    )
+    assert result.code == 0, result.err
+    data = tomllib.loads((tmp_path / "pilot.toml").read_text())
+    assert data["project"]["name"] == "acme"
+    assert data["server"]["home"] == "aws"
+    assert data["aws"]["region"] == "eu-west-1"
+    assert data["server"]["allowed_cidrs"] == ["203.0.113.7/32", "198.51.100.0/24"]
+    assert "# names and tags every cloud resource" in (tmp_path / "pilot.toml").read_text()
+
+
+@pytest.mark.parametrize("home", ["sandbox", "aws", "gcp", "host"])
+def test_init_sets_up_every_home_from_flags(cli, tmp_path, home):
+    # Each answer used to be validated before the later ones were applied, so `--home gcp`
+    # failed for want of the gcp.project that --gcp-project was about to give.
+    key_file = tmp_path / "pilot-sa.json"
+    key_file.write_text("{}")
+    flags = {
+        "sandbox": [],
+        "aws": [
+            "--aws-profile",
+            "acme",
+            "--aws-region",
+            "eu-west-1",
+            "--allowed-cidr",
+            "203.0.113.7/32",
+            "--state-backend",
+            "s3",
+        ],
+        "gcp": [
+            "--gcp-project",
+            "acme-prod-123",
+            "--gcp-region",
+            "europe-west1",
+            "--gcp-credentials",
+            str(key_file),
+            "--state-backend",
+            "gcs",
+        ],
+        "host": ["--host", "unix:///var/run/docker.sock"],
+    }[home]
+    result = cli("init", "--name", "x", "--home", home, *flags)
+    assert result.code == 0, result.err
+    data = tomllib.loads((tmp_path / "pilot.toml").read_text())
+    assert data["server"]["home"] == home
+    expected = {
+        "sandbox": {},
+        "aws": {"aws": {"profile": "acme", "region": "eu-west-1"}, "state": {"backend": "s3"}},
+        "gcp": {
+            "gcp": {
+                "project": "acme-prod-123",
+                "region": "europe-west1",
+                "credentials": str(key_file),
+            },
+            "state": {"backend": "gcs"},
+        },
+        "host": {"server": {"host": "unix:///var/run/docker.sock"}},
+    }[home]
+    for table, values in expected.items():
+        for key, value in values.items():
+            assert data[table][key] == value, f"{table}.{key}"
+    assert cli("config", "validate").code == 0
+
+
+def test_init_names_the_flag_a_home_still_needs(cli, tmp_path):
+    result = cli("init", "--name", "x", "--home", "gcp")
+    assert result.code == 2
+    assert "gcp.project" in result.err and "--gcp-project" in result.err
+    result = cli("init", "--name", "x", "--home", "host")
+    assert result.code == 2 and "--host" in result.err
+    assert not (tmp_path / "pilot.toml").exists()
+
+
+def test_init_rejects_bad_flag_answers_and_writes_nothing(cli, tmp_path):
+    result = cli("init", "--aws-region", "us-central1")
+    assert result.code == 2
+    assert "--aws-region" in result.err and "GCP region" in result.err
+    assert not (tmp_path / "pilot.toml").exists()
+    result = cli("init", "--allowed-cidr", "10.0.0.1/8")
+    assert result.code == 2 and 'did you mean "10.0.0.0/8"' in result.err
+
+
+def test_init_plain_without_a_tty_names_the_flags(tmp_path):
+    result = run_pilot("init", "--plain", cwd=tmp_path, input="")
+    assert result.returncode == 2
+    assert "interactive terminal" in result.stderr
+    assert "--name" in result.stderr and "--home" in result.stderr
+    assert not (tmp_path / "pilot.toml").exists()
+
+
+def test_get_prints_effective_values(cli, project):
+    assert cli("config", "get", "aws.region").out == "us-east-1\n"
+    assert cli("config", "get", "server.docker_access").out == "ssh\n"
+    assert cli("config", "get", "server.allowed_cidrs").out == "[]\n"
+    assert json.loads(cli("config", "get", "server", "--json").out)["home"] == "sandbox"
+
+
+def test_get_unknown_key_and_app(cli, project):
+    result = cli("config", "get", "aws.regoin")
+    assert result.code == 2 and 'did you mean "region"' in result.err
+    result = cli("config", "get", "apps.web.path")
+    assert result.code == 2 and 'no app named "web"' in result.err
+
+
+def test_set_then_get_including_apps_by_name(cli, project):
+    assert cli("config", "set", "aws.region", '"eu-west-1"').code == 0
+    assert cli("config", "set", "server.allowed_cidrs", '["203.0.113.7/32"]').code == 0
+    assert cli("config", "set", "apps", '[{ name = "api", path = "." }]').code == 0
+    assert cli("config", "set", "apps.api.target", '{ kind = "server", port = 9000 }').code == 0
+    assert cli("config", "set", "apps.api.env.LOG_LEVEL", "debug").code == 0
+    assert cli("config", "get", "apps.api.target.port").out == "9000\n"
+    assert cli("config", "get", "apps[0].env.LOG_LEVEL").out == "debug\n"
+    data = tomllib.loads(project.read_text())
+    assert data["aws"]["region"] == "eu-west-1"
+    assert data["apps"][0]["target"] == {"kind": "server", "port": 9000}
+
+
+def test_set_bare_word_is_a_string_and_keeps_literal_quotes(cli, project):
+    project.write_text(project.read_text().replace('region = "us-east-1"', "region = 'us-east-1'"))
+    assert cli("config", "set", "aws.region", "eu-west-2").code == 0
+    assert "region = 'eu-west-2'" in project.read_text()
+
+
+def test_set_refuses_invalid_result_and_leaves_file_untouched(cli, project):
+    before = project.read_bytes()
+    for key, value, message in [
+        ("server.home", '"awss"', 'did you mean "aws"'),
+        ("server.allowed_cidrs", '["1.2.3.4/33"]', "not a CIDR"),
+        ("aws.profile", "AKIAIOSFODNN7EXAMPLE", "AWS access key id"),
+        ("server.hme", '"aws"', 'did you mean "home"'),
+        ("aws.region", '"europe-west1"', "is a GCP region"),
+    ]:
+        result = cli("config", "set", key, value)
+        assert result.code == 2, key
+        assert "the file is unchanged" in result.err
+        assert message in result.err, result.err
+        assert project.read_bytes() == before
+
+
+def test_unset_restores_default(cli, project):
+    assert cli("config", "set", "server.engine", '"waypoint"').code == 0
+    assert cli("config", "get", "server.engine").out == "waypoint\n"
+    assert cli("config", "unset", "server.engine").code == 0
+    assert cli("config", "get", "server.engine").out == "pilot\n"
+    assert cli("config", "unset", "server.engine").code == 2
+
+
+def test_show_toml_and_json_include_defaults(cli, project):
+    shown = tomllib.loads(cli("config", "show").out)
+    assert shown["server"]["engine"] == "pilot"
+    assert "apps" not in shown
+    # What `show` prints is itself a valid project file.
+    (project.parent / "shown.toml").write_text(cli("config", "show").out)
+    assert cli("config", "validate", "--project", "shown.toml").code == 0
+    as_json = json.loads(cli("config", "show", "--json").out)
+    assert as_json["state"]["backend"] == "local"
+    assert as_json["apps"] == []
+
+
+def test_schema_is_json_schema_that_accepts_the_starter(cli, project):
+    import jsonschema
+
+    schema = json.loads(cli("config", "schema").out)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    validator.validate(tomllib.loads(project.read_text()))
+    bad = {"server": {"home": "awss"}, "project": {"name": "x"}}
+    assert list(validator.iter_errors(bad))
+
+
+def test_reference_doc_is_generated_from_the_schema(cli):
+    doc = REPO / "docs" / "pilot-toml.md"
+    generated = cli("config", "reference").out
+    assert doc.read_text() == generated, "run: pilot-tui config reference > docs/pilot-toml.md"
+    keys = ("server.allowed_cidrs", "apps.target.memory", "state.backend", "gcp.credentials")
+    for key in keys:
+        assert f"`{key}`" in generated
+
+
+@pytest.mark.parametrize("how", ["flag", "flag-after", "env", "parent"])
+def test_project_discovery(tmp_path, how):
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    assert run_pilot("init", "--name", "found", cwd=proj).returncode == 0
+    sub = proj / "api" / "src"
+    sub.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    args, env, cwd = ["config", "get", "project.name"], {}, elsewhere
+    if how == "flag":
+        args = ["--project", str(proj), *args]
+    elif how == "flag-after":
+        args = [*args, "--project", str(proj / "pilot.toml")]
+    elif how == "env":
+        env = {"PILOT_PROJECT": str(proj)}
+    else:
+        cwd = sub
+    result = run_pilot(*args, cwd=cwd, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "found\n"
+
+
+def test_missing_project_says_what_to_do(tmp_path):
+    result = run_pilot("config", "validate", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "pilot-tui init" in result.stderr and "--project" in result.stderr
+    result = run_pilot("config", "validate", "--project", str(tmp_path / "nope.toml"), cwd=tmp_path)
+    assert result.returncode == 2 and "nope.toml does not exist" in result.stderr
+
+
+def test_write_keeps_permissions(cli, project):
+    os.chmod(project, 0o640)
+    assert cli("config", "set", "aws.region", "eu-west-1").code == 0
+    assert stat.S_IMODE(project.stat().st_mode) == 0o640
+
+
+def test_set_in_a_crlf_file_keeps_crlf_and_comments(cli, project):
+    # A pilot.toml saved on Windows (or by a CRLF editor) could never be edited: the
+    # "changed on disk" guard compared the newline-normalised text with the raw bytes.
+    crlf = project.read_bytes().replace(b"\n", b"\r\n")
+    project.write_bytes(crlf)
+    comments = [line for line in crlf.split(b"\r\n") if line.lstrip().startswith(b"#")]
+    result = cli("config", "set", "aws.region", "eu-west-1")
+    assert result.code == 0, result.err
+    # A key tomlkit adds (a new table and key) gets the file's line ending too.
+    result = cli("config", "set", "gcp.region", "europe-west1")
+    assert result.code == 0, result.err
+    raw = project.read_bytes()
+    assert raw.count(b"\n") == raw.count(b"\r\n") > 0, "every line ends in CRLF"
+    assert all(comment in raw.split(b"\r\n") for comment in comments)
+    data = tomllib.loads(raw.decode())
+    assert data["aws"]["region"] == "eu-west-1" and data["gcp"]["region"] == "europe-west1"
+    assert cli("config", "unset", "gcp.region").code == 0
+    assert b"\r\n" in project.read_bytes() and b"\n" not in project.read_bytes().replace(
+        b"\r\n", b""
+    )
+
+
+def test_set_through_a_symlink_updates_its_target(cli, project, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    target = shared / "pilot.toml"
+    project.rename(target)
+    project.symlink_to(target)
+    assert cli("config", "set", "aws.region", "eu-west-1").code == 0
+    assert project.is_symlink() and project.resolve() == target
+    assert tomllib.loads(target.read_text())["aws"]["region"] == "eu-west-1"
+    # The temp file was made beside the target (same filesystem), and none is left.
+    assert [p.name for p in shared.iterdir()] == ["pilot.toml"]
+
+
+def test_set_a_new_key_in_a_padded_inline_table_keeps_its_padding(cli, project):
+    # tomlkit put the new key after the table's closing padding: `{ kind = "server", x = 8}`.
+    assert cli("config", "set", "apps", '[{ name = "api", path = "." }]').code == 0
+    text = project.read_text().replace('path = "." }', 'path = ".", target = { kind = "server" } }')
+    project.write_text(text)
+    assert cli("config", "set", "apps.api.target.health_timeout", "8").code == 0
+    assert 'target = { kind = "server", health_timeout = 8 }' in project.read_text()
+    assert cli("config", "set", "apps.api.target.port", "9000").code == 0
+    assert 'target = { kind = "server", health_timeout = 8, port = 9000 }' in project.read_text()

@@ -1,0 +1,96 @@
+"""The -json event parser, on streams captured from real Terraform 1.0.3 runs against the
+sandbox (tests/fixtures/tf/*.jsonl)."""
+
+from __future__ import annotations
+
+from pilot_tui.provision.tf.events import (
+    ApplyComplete,
+    ApplyErrored,
+    ApplyStart,
+    ChangeSummary,
+    Diagnostic,
+    LogLine,
+    Outputs,
+    PlannedChange,
+    Version,
+    parse_line,
+)
+from tests.support.paths import TESTS
+
+FIXTURES = TESTS / "fixtures" / "tf"
+
+
+def events(name: str) -> list:
+    lines = (FIXTURES / name).read_text().splitlines()
+    return [e for e in map(parse_line, lines) if e is not None]
+
+
+def of(kind, evs):
+    return [e for e in evs if isinstance(e, kind)]
+
+
+def test_plan_stream():
+    evs = events("plan-create.jsonl")
+    assert of(Version, evs)[0].terraform == "1.0.3"
+    planned = of(PlannedChange, evs)
+    assert len(planned) == 9 and {p.action for p in planned} == {"create"}
+    assert "aws_instance.server" in {p.address for p in planned}
+    assert of(ChangeSummary, evs) == [ChangeSummary(9, 0, 0, "plan")]
+
+
+def test_apply_stream():
+    evs = events("apply-create.jsonl")
+    started = {e.address for e in of(ApplyStart, evs)}
+    done = of(ApplyComplete, evs)
+    assert {e.address for e in done} == started and len(done) == 9
+    instance = next(e for e in done if e.address == "aws_instance.server")
+    assert instance.action == "create" and instance.id_value.startswith("i-")
+    assert of(ChangeSummary, evs)[-1] == ChangeSummary(9, 0, 0, "apply")
+    outputs = of(Outputs, evs)[-1].values
+    assert outputs["ssh_user"] == "ubuntu" and outputs["open_ports"] == [22]
+
+
+def test_failed_apply_stream():
+    evs = events("apply-failed.jsonl")
+    assert [e.address for e in of(ApplyErrored, evs)] == ["aws_instance.server"]
+    (diag,) = [d for d in of(Diagnostic, evs) if d.severity == "error"]
+    assert "t3.bogus" in diag.summary + diag.detail
+    assert diag.address == "aws_instance.server"
+    assert diag.filename == "main.tf" and diag.line > 0
+
+
+def test_interrupted_apply_stream():
+    evs = events("apply-interrupted.jsonl")
+    assert any(d.summary == "execution halted" for d in of(Diagnostic, evs))
+    assert len(of(ApplyComplete, evs)) < 9
+
+
+def test_destroy_stream():
+    evs = events("destroy.jsonl")
+    assert {e.action for e in of(ApplyComplete, evs)} == {"delete"}
+    # Applying a saved destroy plan reports itself as an apply that removes everything.
+    assert of(ChangeSummary, evs)[-1] == ChangeSummary(0, 0, 9, "apply")
+
+
+def test_unknown_and_plain_lines_are_kept_as_log_lines():
+    assert parse_line("") is None
+    assert parse_line("Initializing provider plugins...") == LogLine(
+        "info", "Initializing provider plugins..."
+    )
+    assert parse_line('{"type":"something_new","@level":"warn","@message":"hi"}') == LogLine(
+        "warn", "hi"
+    )
+    assert parse_line("{not json") == LogLine("info", "{not json")
+
+
+def test_drift_is_said_in_words_that_fit_no_changes():
+    # Issue 11 item 33: "Drift detected" in the log next to "No changes" read like a problem.
+    line = (
+        '{"@level":"info","@message":"aws_instance.server: Drift detected (update)",'
+        '"type":"resource_drift","change":{"resource":{"addr":"aws_instance.server"},'
+        '"action":"update"}}'
+    )
+    event = parse_line(line)
+    assert isinstance(event, LogLine)
+    assert event.message.startswith("aws_instance.server: reads back differently")
+    assert "Drift detected" not in event.message

@@ -5,7 +5,7 @@ name them (naming.py); where it cannot (random ids: security groups, distributio
 balancers), only resources carrying the project tag, which may be written only by the call
 creating them (policy_aws_tagged.py). Roles are made at setup, not by deploys: a deployer
 that could create roles or attach any policy to them could grant itself anything.
-tests/test_deployer_policy.py checks the whole with cloudsplaining."""
+tests/unit/test_deployer_policy.py checks the whole with cloudsplaining."""
 
 from __future__ import annotations
 

@@ -38,6 +38,7 @@ from pilot_tui.deploy.targets.sites import (
     SiteConfigError,
     SiteError,
     local_url,
+    release_live,
     site_digest,
     site_folder,
 )
@@ -240,21 +241,7 @@ class _SiteDeploy:
             ),
             local,
         )
-        ctx.record_release(log, name, record)
-        log.emit(
-            StageFinished(
-                name,
-                "release",
-                f"invalidation {invalidation}" if invalidation else "nothing to invalidate",
-                self.timer.seconds(),
-            )
-        )
-        log.emit(
-            Released(
-                name, record.id, record.url or "", log.timer.seconds(), record.simulated_url or ""
-            )
-        )
-        return record
+        return release_live(ctx, log, name, record, invalidation, self.timer.seconds())
 
 
 def _unchanged(

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple, Protocol
 
+from pilot_tui.deploy import history
 from pilot_tui.deploy.build.site_files import Changes, Remote, SiteFile
-from pilot_tui.deploy.context import Context, RunLog
+from pilot_tui.deploy.context import Context, DeployContext, RunLog
+from pilot_tui.deploy.events import Released, StageFinished
 from pilot_tui.errors import PilotError
 
 Manifest = dict[str, list[str]]  # key -> [md5, content type, cache control, version id]
@@ -114,3 +116,21 @@ def local_url(ctx: Context, app: Any, emulator: str, bucket: str) -> Callable[[]
         return f"{found.url}/{bucket}/{urllib.parse.quote(app.target.index)}"
 
     return find
+
+
+def release_live(
+    ctx: DeployContext,
+    log: RunLog,
+    name: str,
+    record: history.Release,
+    invalidation: str | None,
+    seconds: float,
+) -> history.Release:
+    """Record a site's new release (a deploy's or a rollback's) and say it is live."""
+    ctx.record_release(log, name, record)
+    done = f"invalidation {invalidation}" if invalidation else "nothing to invalidate"
+    log.emit(StageFinished(name, "release", done, seconds))
+    log.emit(
+        Released(name, record.id, record.url or "", log.timer.seconds(), record.simulated_url or "")
+    )
+    return record

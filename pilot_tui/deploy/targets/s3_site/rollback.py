@@ -15,10 +15,16 @@ from pilot_tui.config.schema import AppSettings
 from pilot_tui.deploy import addresses, history
 from pilot_tui.deploy.build.site_files import Remote
 from pilot_tui.deploy.context import DeployContext, DeployError, RunLog
-from pilot_tui.deploy.events import Released, StageFailed, StageFinished, StageStarted, Timer
+from pilot_tui.deploy.events import StageFailed, StageFinished, StageStarted, Timer
 from pilot_tui.deploy.targets.managed import TargetError
 from pilot_tui.deploy.targets.s3_site.bucket import KEEP_DAYS, S3Site, VersionGone, open_s3_site
-from pilot_tui.deploy.targets.sites import Manifest, SiteConfigError, SiteError, local_url
+from pilot_tui.deploy.targets.sites import (
+    Manifest,
+    SiteConfigError,
+    SiteError,
+    local_url,
+    release_live,
+)
 
 
 @dataclass(frozen=True)
@@ -197,18 +203,4 @@ class _Rollback:
             ),
             local_url(ctx, self.app, site.emulator, site.bucket),
         )
-        ctx.record_release(log, name, record)
-        log.emit(
-            StageFinished(
-                name,
-                "release",
-                f"invalidation {invalidation}" if invalidation else "nothing to invalidate",
-                self.timer.seconds(),
-            )
-        )
-        log.emit(
-            Released(
-                name, record.id, record.url or "", log.timer.seconds(), record.simulated_url or ""
-            )
-        )
-        return record
+        return release_live(ctx, log, name, record, invalidation, self.timer.seconds())

@@ -101,7 +101,7 @@ def print_diagnostic(d: Diagnostic) -> None:
         say(f"  {line}")
 
 
-def _run(
+def run_terraform(
     make: Callable[[], Awaitable[T]],
     interrupt: Interrupt,
     in_flight: Callable[[], dict[str, str]] = dict,
@@ -179,10 +179,22 @@ def _plan_json(plan: Plan, server: Server) -> str:
     )
 
 
+def planned(server: Server, interrupt: Interrupt, *, destroy: bool = False) -> Plan | int:
+    """Terraform's plan (of a destroy, with ``destroy``), or the exit code after saying why
+    there is none: interrupted, or failed (with the full log's path)."""
+    the_plan, result = _make_plan(server, destroy, interrupt)
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    if result.code != 0:
+        say(f"{'planning the destroy' if destroy else 'plan'} failed; full log: {result.log}")
+        return EXIT_FAILED
+    return the_plan
+
+
 def _make_plan(server: Server, destroy: bool, interrupt: Interrupt) -> tuple[Plan, RunResult]:
     while True:
         try:
-            return _run(lambda: server.plan(destroy=destroy), interrupt)
+            return run_terraform(lambda: server.plan(destroy=destroy), interrupt)
         except NeedsAllowedCidrs:
             if not sys.stdin.isatty():
                 raise
@@ -230,12 +242,9 @@ def plan(ns: argparse.Namespace) -> int:
     if server is None:
         return EXIT_INVALID
     with server.workspace_lock("pilot-tui server plan"):
-        result_plan, result = _make_plan(server, False, interrupt)
-    if result.interrupted:
-        return EXIT_INTERRUPTED
-    if result.code != 0:
-        say(f"plan failed; full log: {result.log}")
-        return EXIT_FAILED
+        result_plan = planned(server, interrupt)
+    if isinstance(result_plan, int):
+        return result_plan
     if ns.json:
         print(_plan_json(result_plan, server))
     else:
@@ -247,7 +256,7 @@ def _apply(
     server: Server, the_plan: Plan, progress: Progress, interrupt: Interrupt, verb: str
 ) -> int:
     progress.total = the_plan.total
-    result = _run(lambda: server.apply(the_plan), interrupt, server.in_flight)
+    result = run_terraform(lambda: server.apply(the_plan), interrupt, server.in_flight)
     if result.killed:
         say(
             f"{verb} stopped after {progress.done}/{progress.total} changes: Pilot killed "
@@ -277,7 +286,7 @@ def _apply(
                 "another checkout sharing the state?): run the command again to plan from "
                 "what exists now"
             )
-        existing = _run(server.state_resources, Interrupt())  # the state, not the plan
+        existing = run_terraform(server.state_resources, Interrupt())  # the state, not the plan
         say(f"what exists now ({len(existing)}): " + (", ".join(existing) or "nothing"))
         say(f"full log: {result.log}")
         return EXIT_FAILED
@@ -301,15 +310,12 @@ def _plan_confirm_apply(ns: argparse.Namespace) -> tuple[int, Server | None]:
 def _review_and_apply(
     ns: argparse.Namespace, server: Server, progress: Progress, interrupt: Interrupt
 ) -> int:
-    the_plan, result = _make_plan(server, False, interrupt)
-    if result.interrupted:
-        return EXIT_INTERRUPTED
-    if result.code != 0:
-        say(f"plan failed; full log: {result.log}")
-        return EXIT_FAILED
+    the_plan = planned(server, interrupt)
+    if isinstance(the_plan, int):
+        return the_plan
     if not the_plan.changes:
         print(_table(the_plan))
-        _run(lambda: server.apply(the_plan), interrupt)  # setup, which checks its parts
+        run_terraform(lambda: server.apply(the_plan), interrupt)  # setup, which checks its parts
         return EXIT_OK
     _show_plan(the_plan, server, print)
     answer = confirm(f"Apply these {the_plan.total} changes?", ns.yes)
@@ -354,7 +360,7 @@ def status(ns: argparse.Namespace) -> int:
         info["sandbox"] = {n: {"pid": e.pid, "url": e.url} for n, e in running.items()}
     resources: list[str] = []
     if server.workdir.exists() and server.home != "host":
-        resources = _run(server.state_resources, interrupt)
+        resources = run_terraform(server.state_resources, interrupt)
     info["resources"] = resources
     info["up"] = bool(resources) and (server.home != "sandbox" or "aws" in info["sandbox"])
     if ns.json:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pilot_tui.cli.common import confirm, error, load_valid, not_confirmed, say
-from pilot_tui.cli.server_cmds import Progress, _make_plan, _run
+from pilot_tui.cli.server_cmds import Progress, planned, run_terraform
 from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, framed
 from pilot_tui.runner import Interrupt
 from pilot_tui.teardown import (
@@ -90,13 +90,10 @@ def sandbox_stand_in(ns: argparse.Namespace) -> str | None:
 def _destroy(
     ns: argparse.Namespace, server: Server, progress: Progress, interrupt: Interrupt
 ) -> int:
-    the_plan, result = _make_plan(server, True, interrupt)
-    if result.interrupted:
-        return EXIT_INTERRUPTED
-    if result.code != 0:
-        say(f"planning the destroy failed; full log: {result.log}")
-        return EXIT_FAILED
-    teardown, inv = _run(
+    the_plan = planned(server, interrupt, destroy=True)
+    if isinstance(the_plan, int):
+        return the_plan
+    teardown, inv = run_terraform(
         lambda: plan_teardown(server, the_plan, keep_state=getattr(ns, "keep_state", False)),
         Interrupt(),
     )
@@ -145,7 +142,7 @@ def _confirm_and_remove(
     if not answer:
         return not_confirmed(answer)
     progress.total = the_plan.total if the_plan is not None else 0
-    ok = _run(
+    ok = run_terraform(
         lambda: execute(
             teardown,
             inv,
@@ -157,7 +154,7 @@ def _confirm_and_remove(
         interrupt,
         server.in_flight if server is not None else dict,
     )
-    left = _run(lambda: what_remains(teardown, server), Interrupt())
+    left = run_terraform(lambda: what_remains(teardown, server), Interrupt())
     _show_remains(left)
     if not ok or left.remove:
         for failure in teardown.failures:

@@ -11,14 +11,7 @@ from typing import Any
 from pilot_tui.apps import add_app, parse_env, parse_names, suggested_name
 from pilot_tui.config.validate import check_text
 from pilot_tui.deploy.build.stack import Detected, detect
-
-# Targets offered per server home, the natural ones first.
-TARGETS = {
-    "sandbox": ("server", "lambda", "ecs", "s3-cloudfront"),
-    "aws": ("server", "lambda", "ecs", "s3-cloudfront", "cloud-run", "gcs-cdn"),
-    "gcp": ("server", "cloud-run", "gcs-cdn", "lambda", "ecs", "s3-cloudfront"),
-    "host": ("server",),
-}
+from pilot_tui.deploy.targets import new_target
 
 
 @dataclass(frozen=True)
@@ -52,15 +45,13 @@ def default_name(root: Path, path: str, taken: set[str]) -> str:
 
 def app_table(answers: dict[str, str], detected: Detected | None) -> dict[str, Any]:
     """The [[apps]] table for these answers; raises ValueError for unparsable env/secrets.
-    A Lambda handler in the folder makes a Lambda target a zip function running it."""
-    target: dict[str, Any] = {"kind": answers.get("target") or "server"}
-    if target["kind"] == "lambda" and detected is not None and detected.handler:
-        target.update(package="zip", handler=detected.handler)
+    A handler in the folder makes a target that runs handlers (Lambda) a zip function
+    running it."""
     return {
         "name": answers.get("name", "").strip(),
         "path": answers.get("path", "").strip() or ".",
         "build": detected.build if detected is not None else {"kind": "auto"},
-        "target": target,
+        "target": new_target(answers.get("target") or "server", detected),
         "env": parse_env(answers.get("env", "")),
         "secrets": parse_names(answers.get("secrets", "")),
     }

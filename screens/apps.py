@@ -17,15 +17,14 @@ from textual.widgets import DataTable, Header, Input, Label, Select, Static
 
 from pilot_tui.app_questions import (
     QUESTIONS,
-    TARGETS,
     app_table,
     check_app,
     default_name,
     detected_build,
 )
 from pilot_tui.config.document import ProjectFile
-from pilot_tui.config.schema import STATIC_TARGETS
 from pilot_tui.deploy.build.stack import Detected
+from pilot_tui.deploy.targets import kinds_for, suggested_kind
 from pilot_tui.errors import PilotError
 from pilot_tui.screens.footer import PilotFooter
 from pilot_tui.screens.ordered_keys import TextInput
@@ -162,7 +161,7 @@ class NewAppScreen(Screen[None]):
                 yield Label(question.prompt)
                 if question.field == "target":
                     yield Select(
-                        [(t, t) for t in TARGETS[self.home]],
+                        [(t, t) for t in kinds_for(self.home)],
                         value="server",
                         allow_blank=False,
                         id="target",
@@ -202,12 +201,8 @@ class NewAppScreen(Screen[None]):
         self.query_one("#detected", Static).update(
             f"Detected {self.detected.reason} → build {{ {build} }}"
         )
-        if self.detected.static and self.query_one("#target", Select).value not in STATIC_TARGETS:
-            static = [t for t in TARGETS[self.home] if t in STATIC_TARGETS]
-            if static:
-                self.query_one("#target", Select).value = static[0]
-        elif self.detected.handler and "lambda" in TARGETS[self.home]:
-            self.query_one("#target", Select).value = "lambda"  # a function, not a server
+        target = self.query_one("#target", Select)
+        target.value = suggested_kind(self.home, self.detected, str(target.value))
         self.check()
 
     @on(Input.Changed, "#name, #env, #secrets")

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from pilot_tui.app_questions import (
     QUESTIONS,
-    TARGETS,
     app_table,
     check_app,
     default_name,
@@ -18,8 +17,7 @@ from pilot_tui.app_questions import (
 )
 from pilot_tui.cli.common import error, load_valid
 from pilot_tui.cli.invocation import pilot_command
-from pilot_tui.config.schema import STATIC_TARGETS
-from pilot_tui.deploy.build.stack import Detected
+from pilot_tui.deploy.targets import kinds_for, suggested_kind
 from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, framed
 
 
@@ -56,7 +54,7 @@ def run(ns: argparse.Namespace) -> int:
     answers.setdefault("path", ".")
     answers.setdefault("name", default_name(root, answers["path"], taken))
     detected = detected_build(root, answers["path"])
-    answers.setdefault("target", _default_target(config.server.home, detected))
+    answers.setdefault("target", suggested_kind(config.server.home, detected))
     try:
         table = app_table(answers, detected)
     except ValueError as exc:
@@ -76,16 +74,6 @@ def run(ns: argparse.Namespace) -> int:
         f"{table['name']}\n"
     )
     return EXIT_OK
-
-
-def _default_target(home: str, detected: Detected | None) -> str:
-    targets = TARGETS.get(home, ("server",))
-    if detected is not None and detected.static:
-        static = [t for t in targets if t in STATIC_TARGETS]
-        return static[0] if static else "server"
-    if detected is not None and detected.handler and "lambda" in targets:
-        return "lambda"  # a handler is a function, not a web server
-    return targets[0]
 
 
 def _ask(
@@ -122,8 +110,8 @@ def _ask(
                 print(f"  detected {detected.reason}")
             reply = questionary.select(
                 question.prompt,
-                choices=list(TARGETS.get(home, ("server",))),
-                default=_default_target(home, detected),
+                choices=list(kinds_for(home)),
+                default=suggested_kind(home, detected),
             ).ask()
         else:
             default = default_name(root, answers.get("path", "."), taken) if field == "name" else ""

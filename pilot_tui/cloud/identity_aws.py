@@ -176,10 +176,8 @@ class AwsDeployer:
 def wants_aws_deployer(config: Any) -> bool:
     """Whether setup should make the AWS deployer: the server is on AWS (or the sandbox's
     simulated AWS), or an app is."""
-    from pilot_tui.config.schema import AWS_TARGETS
-
     return config.server.home in ("aws", "sandbox") or any(
-        a.target.kind in AWS_TARGETS for a in config.apps
+        a.target.cloud == "aws" for a in config.apps
     )
 
 

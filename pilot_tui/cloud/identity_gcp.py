@@ -267,9 +267,7 @@ class GcpDeployer:
 # -- what setup and deploys call -------------------------------------------------------
 def wants_gcp_deployer(config: Any) -> bool:
     """The server is on GCP, or an app is."""
-    from pilot_tui.config.schema import GCP_TARGETS
-
-    return config.server.home == "gcp" or any(a.target.kind in GCP_TARGETS for a in config.apps)
+    return config.server.home == "gcp" or any(a.target.cloud == "gcp" for a in config.apps)
 
 
 def setup_gcp_deployer(

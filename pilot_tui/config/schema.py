@@ -13,7 +13,7 @@ Each field's ``metadata`` carries ``doc`` (one sentence a user can act on) and o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$|^[a-z]$"
 NAME_HINT = "lowercase letters, digits and hyphens, starting with a letter, at most 40 characters"
@@ -234,12 +234,21 @@ class BuildpacksBuild:
 Build = AutoBuild | DockerfileBuild | StaticBuild | BuildpacksBuild
 
 # ---- targets: where an app runs -------------------------------------------------------
+# Each kind says whose account it runs in (`cloud`: None for the Docker host, wherever the
+# server is) and what it serves (`serves`): facts the config checks, the cloud wing (which
+# deployer a project needs) and the New-app suggestions (deploy.targets) read, never a kind.
+Cloud = Literal["aws", "gcp"]
+# "files": a static site's built files; "handler": a function called per request
+# (module.function); "web": a web server in a container, listening on $PORT.
+Serves = Literal["files", "handler", "web"]
 
 
 @dataclass
 class ServerTarget:
     """Run the app as a container on the Pilot Server, behind its reverse proxy."""
 
+    cloud: ClassVar[Cloud | None] = None
+    serves: ClassVar[frozenset[Serves]] = frozenset({"web"})
     kind: Literal["server"] = setting("server", "Target kind.")
     port: int = setting(
         8080,
@@ -273,6 +282,8 @@ class ServerTarget:
 class CloudRunTarget:
     """Google Cloud Run: one revision per release."""
 
+    cloud: ClassVar[Cloud | None] = "gcp"
+    serves: ClassVar[frozenset[Serves]] = frozenset({"web"})
     kind: Literal["cloud-run"] = setting("cloud-run", "Target kind.")
     memory: str = setting(
         "512Mi",
@@ -290,6 +301,8 @@ class CloudRunTarget:
 class LambdaTarget:
     """AWS Lambda, from a container image or a zip; a function URL is the app's URL."""
 
+    cloud: ClassVar[Cloud | None] = "aws"
+    serves: ClassVar[frozenset[Serves]] = frozenset({"handler", "web"})
     kind: Literal["lambda"] = setting("lambda", "Target kind.")
     memory: int = setting(512, "Memory in MB.", minimum=128, maximum=10240)
     timeout: int = setting(30, "Seconds per invocation.", minimum=1, maximum=900)
@@ -315,6 +328,8 @@ class LambdaTarget:
 class EcsTarget:
     """AWS ECS on Fargate: a task definition and a service."""
 
+    cloud: ClassVar[Cloud | None] = "aws"
+    serves: ClassVar[frozenset[Serves]] = frozenset({"web"})
     kind: Literal["ecs"] = setting("ecs", "Target kind.")
     cpu: int = setting(256, "CPU units (1024 = 1 vCPU).", minimum=256, maximum=16384)
     memory: int = setting(512, "Memory in MB.", minimum=512, maximum=122880)
@@ -332,6 +347,8 @@ class EcsTarget:
 class S3CloudFrontTarget:
     """A static site in a private S3 bucket served by CloudFront."""
 
+    cloud: ClassVar[Cloud | None] = "aws"
+    serves: ClassVar[frozenset[Serves]] = frozenset({"files"})
     kind: Literal["s3-cloudfront"] = setting("s3-cloudfront", "Target kind.")
     domain: str | None = setting(
         None,
@@ -346,6 +363,8 @@ class S3CloudFrontTarget:
 class GcsCdnTarget:
     """A static site in a GCS bucket behind Cloud CDN."""
 
+    cloud: ClassVar[Cloud | None] = "gcp"
+    serves: ClassVar[frozenset[Serves]] = frozenset({"files"})
     kind: Literal["gcs-cdn"] = setting("gcs-cdn", "Target kind.")
     domain: str | None = setting(
         None,
@@ -361,9 +380,9 @@ Target = (
 )
 # The one list of target kinds: each kind's `kind` default, in the union's order.
 TARGET_KINDS: tuple[str, ...] = tuple(kind().kind for kind in get_args(Target))
-STATIC_TARGETS = frozenset({"s3-cloudfront", "gcs-cdn"})
-GCP_TARGETS = frozenset({"cloud-run", "gcs-cdn"})
-AWS_TARGETS = frozenset({"lambda", "ecs", "s3-cloudfront"})
+STATIC_TARGETS = frozenset(k().kind for k in get_args(Target) if "files" in k.serves)
+GCP_TARGETS = frozenset(k().kind for k in get_args(Target) if k.cloud == "gcp")
+AWS_TARGETS = frozenset(k().kind for k in get_args(Target) if k.cloud == "aws")
 
 
 @dataclass

@@ -36,16 +36,15 @@ def make_scan(config: PilotConfig, root: Path) -> Scan:
     """Where this project's things can be: the sandbox's emulators (never started here: when
     they are stopped, what they held is gone) or the profile / key file in pilot.toml, and
     this machine's Docker in the sandbox. What cannot be reached is a problem, said."""
-    from pilot_tui.config.schema import AWS_TARGETS, GCP_TARGETS
     from pilot_tui.provision import backends
 
     state_dir = root / ".pilot"
     sandbox = config.server.home == "sandbox"
     scan = Scan(config.project.name, state_dir=state_dir, apps=tuple(a.name for a in config.apps))
-    kinds = {app.target.kind for app in config.apps}
-    if sandbox or config.server.home == "aws" or kinds & AWS_TARGETS or _has_aws_key(state_dir):
+    clouds = {app.target.cloud for app in config.apps}  # whose accounts the apps run in
+    if sandbox or config.server.home == "aws" or "aws" in clouds or _has_aws_key(state_dir):
         scan.aws = _aws_clients(config, state_dir, scan.notes)
-    if sandbox or config.server.home == "gcp" or kinds & GCP_TARGETS:
+    if sandbox or config.server.home == "gcp" or "gcp" in clouds:
         from pilot_tui.cloud.clients import project_gcs
 
         try:

@@ -19,6 +19,9 @@ LONG_MODULE = 400
 LONG_FUNCTION = 60
 TARGET_KINDS = frozenset({"server", "cloud-run", "lambda", "ecs", "s3-cloudfront", "gcs-cdn"})
 KIND_SETS = frozenset({"STATIC_TARGETS", "GCP_TARGETS", "AWS_TARGETS"})
+# Names whose values share a word with a kind without being one: teardown's "server" step,
+# the welcome screen's "server" action.
+NOT_KINDS = frozenset({"step", "action"})
 # Where branching on the kind is the job: the targets themselves and the schema's checks.
 KIND_HOMES = ("pilot_tui/deploy/targets/", "pilot_tui/config/")
 
@@ -70,6 +73,11 @@ def _names_a_kind(node: ast.expr) -> bool:
     return False
 
 
+def _name(node: ast.expr) -> str:
+    """A variable's or attribute's name (``step``, ``t.step``), else ""."""
+    return node.id if isinstance(node, ast.Name) else getattr(node, "attr", "")
+
+
 def kind_branches(path: Path, target_classes: frozenset[str]) -> list[str]:
     """Lines that choose by a target's kind: a comparison with a kind's name or a set of
     kinds, an isinstance of a target class, a dict keyed by kinds."""
@@ -77,7 +85,10 @@ def kind_branches(path: Path, target_classes: frozenset[str]) -> list[str]:
     for node in ast.walk(ast.parse(path.read_text())):
         hit = False
         if isinstance(node, ast.Compare):
-            hit = any(_names_a_kind(e) for e in [node.left, *node.comparators])
+            operands = [node.left, *node.comparators]
+            hit = any(_names_a_kind(e) for e in operands) and not any(
+                _name(e) in NOT_KINDS for e in operands
+            )
         elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "isinstance":
             hit = len(node.args) == 2 and bool(
                 {n.id for n in ast.walk(node.args[1]) if isinstance(n, ast.Name)} & target_classes

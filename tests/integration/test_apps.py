@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import tomllib
 
+import pytest
 from textual.widgets import DataTable, Input, Select, Static
 
 from pilot_tui.apps import add_app
 from pilot_tui.config.starter import starter_text
 from pilot_tui.config.validate import check_text
 from pilot_tui.deploy.build.stack import detect
+from pilot_tui.deploy.targets import kinds_for
 from pilot_tui.screens.app import create_app
 from pilot_tui.screens.apps import AppsScreen, NewAppScreen
 
@@ -98,6 +100,71 @@ async def test_new_app_form_detects_validates_and_saves(project):
             "secrets": ["API_TOKEN"],
         }
     ]
+
+
+# A folder of each sort of source, and the target each server home suggests for it: the
+# answers of the per-home target lists that `app new` and the form each kept until issue 12.
+SOURCES = {
+    "site": {"index.html": "<h1>hi</h1>"},
+    "fn": {"lambda_function.py": "def lambda_handler(event, context):\n    return {}\n"},
+    "web": {"Dockerfile": "FROM busybox\n"},
+}
+SUGGESTED = {
+    "sandbox": {"site": "s3-cloudfront", "fn": "lambda", "web": "server"},
+    "aws": {"site": "s3-cloudfront", "fn": "lambda", "web": "server"},
+    "gcp": {"site": "gcs-cdn", "fn": "lambda", "web": "server"},
+    "host": {"site": "server", "fn": "server", "web": "server"},
+}
+OFFERED = {
+    "sandbox": ("server", "lambda", "ecs", "s3-cloudfront"),
+    "aws": ("server", "lambda", "ecs", "s3-cloudfront", "cloud-run", "gcs-cdn"),
+    "gcp": ("server", "cloud-run", "gcs-cdn", "lambda", "ecs", "s3-cloudfront"),
+    "host": ("server",),
+}
+
+
+def project_at(home: str) -> str:
+    host = 'host = "ssh://deploy@build.example.com"\n' if home == "host" else ""
+    return (
+        f'[project]\nname = "acme"\n\n[server]\nhome = "{home}"\n{host}\n'
+        '[aws]\nregion = "us-east-1"\n\n[gcp]\nproject = "acme-prod"\nregion = "us-central1"\n'
+    )
+
+
+@pytest.mark.parametrize("home", SUGGESTED)
+async def test_app_new_and_the_form_suggest_the_same_targets(tmp_path, cli, home):
+    """`app new` and the New-app form each decided from their own per-home lists which
+    target suits a static site or a handler; both now ask deploy.targets, and agree."""
+    (tmp_path / "pilot.toml").write_text(project_at(home))
+    for name, files in SOURCES.items():
+        (tmp_path / name).mkdir()
+        for file, text in files.items():
+            (tmp_path / name / file).write_text(text)
+    assert kinds_for(home) == OFFERED[home]
+    picked = {}
+    app = create_app(str(tmp_path / "pilot.toml"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        for name in SOURCES:  # a fresh form each: a kind already picked is kept
+            app.push_screen(NewAppScreen(tmp_path / "pilot.toml"))
+            await pilot.pause()
+            app.screen.query_one("#path", Input).value = name
+            await pilot.pause()
+            picked[name] = app.screen.query_one("#target", Select).value
+            app.pop_screen()
+    assert picked == SUGGESTED[home]
+    for name in SOURCES:
+        added = cli("app", "new", "--path", name, "--name", name, "--yes")
+        assert added.code == 0, added.err
+    apps = tomllib.loads((tmp_path / "pilot.toml").read_text())["apps"]
+    assert {app["name"]: app["target"]["kind"] for app in apps} == SUGGESTED[home]
+    fn = next(app for app in apps if app["name"] == "fn")
+    if fn["target"]["kind"] == "lambda":  # the questions' table: a zip running the handler
+        assert fn["target"] == {
+            "kind": "lambda",
+            "package": "zip",
+            "handler": "lambda_function.lambda_handler",
+        }
 
 
 async def test_typing_goes_into_the_new_app_form_at_once(project):

@@ -13,6 +13,7 @@ import copy
 import json
 import stat
 from types import SimpleNamespace
+from typing import get_args
 
 import pytest
 
@@ -21,6 +22,7 @@ from pilot_tui.cloud import clients, gcp_iam, policy_gcp
 from pilot_tui.cloud import identity_gcp as ig
 from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, session_transport
 from pilot_tui.cloud.identity_aws import IdentityError
+from pilot_tui.config.schema import Target
 
 GCP = "acme-prod"
 EMAIL = "pilot-acme-deployer@acme-prod.iam.gserviceaccount.com"
@@ -192,7 +194,7 @@ def config(
         apps=[
             SimpleNamespace(
                 name=k.replace("-", ""),
-                target=SimpleNamespace(kind=k),
+                target=next(t() for t in get_args(Target) if t().kind == k),
                 secrets=["DATABASE_URL"] if k == "cloud-run" else [],
             )
             for k in kinds

@@ -7,9 +7,24 @@ lazily, so importing one kind's module does not import every cloud's."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, get_args
 
-from pilot_tui.config.schema import TARGET_KINDS, AppSettings
+from pilot_tui.config import schema
+from pilot_tui.config.schema import TARGET_KINDS, AppSettings, Cloud, Serves
 from pilot_tui.deploy.targets.base import Target
+
+if TYPE_CHECKING:
+    from pilot_tui.deploy.build.stack import Detected
+
+# The clouds whose kinds a server home offers for a new app, its own first, after the Docker
+# host. The sandbox simulates AWS whole (moto; Google's clouds only as storage), and a project
+# on a team's own Docker host ("host") deploys there.
+OFFERED_CLOUDS: dict[str, tuple[Cloud, ...]] = {
+    "sandbox": ("aws",),
+    "aws": ("aws", "gcp"),
+    "gcp": ("gcp", "aws"),
+    "host": (),
+}
 
 
 def registry() -> dict[str, Callable[[AppSettings], Target]]:
@@ -43,3 +58,50 @@ def on_docker_host(apps: Iterable[AppSettings]) -> list[str]:
     """The names of the apps that run on the Docker host (status, logs and destroy of
     these need it open)."""
     return [app.name for app in apps if target_for(app).on_docker_host]
+
+
+def _settings(kind: str) -> type[schema.Target] | None:
+    """The schema's settings class of ``kind`` (None for a kind the schema does not know)."""
+    return next((t for t in get_args(schema.Target) if t().kind == kind), None)
+
+
+def kinds_for(home: str) -> tuple[str, ...]:
+    """The target kinds offered to a new app on a server at ``home``, the natural ones first:
+    the Docker host, then the kinds of the home's own cloud, then the other cloud's."""
+    settings = [_settings(kind) for kind in TARGET_KINDS]
+    clouds: tuple[Cloud | None, ...] = (None, *OFFERED_CLOUDS.get(home, ()))
+    return tuple(s().kind for cloud in clouds for s in settings if s and s.cloud == cloud)
+
+
+def _wanted(detected: Detected | None) -> Serves | None:
+    """What a detected source asks to be served as, when it asks for anything particular."""
+    if detected is not None and detected.static:
+        return "files"
+    if detected is not None and detected.handler:
+        return "handler"  # a function, not a web server
+    return None
+
+
+def suggested_kind(home: str, detected: Detected | None, current: str | None = None) -> str:
+    """The target kind for a new app whose source is ``detected`` on a server at ``home``: a
+    static site goes to the first kind offered that serves files, a handler to one that runs
+    handlers, anything else to the first kind offered (the Docker host). ``current``, a kind
+    already chosen, is kept when it serves what was detected or nothing particular was (and
+    when no kind offered does)."""
+    offered = kinds_for(home)
+    wanted = _wanted(detected)
+    chosen = _settings(current) if current is not None else None
+    if current is not None and (wanted is None or (chosen and wanted in chosen.serves)):
+        return current
+    fits = [kind for kind in offered if wanted in getattr(_settings(kind), "serves", ())]
+    return fits[0] if fits else current or offered[0]
+
+
+def new_target(kind: str, detected: Detected | None) -> dict[str, str]:
+    """The [[apps]] target table for a new app of ``kind``: a kind that runs handlers, given
+    a source with a handler, is a zip function running it."""
+    table = {"kind": kind}
+    settings = _settings(kind)
+    if settings and "handler" in settings.serves and detected is not None and detected.handler:
+        table.update(package="zip", handler=detected.handler)
+    return table

@@ -8,6 +8,7 @@ line (docs/adding-a-target.md).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -114,6 +115,13 @@ class Target(Protocol):
     def logs(self, ctx: Context, *, since: float | None, limit: int) -> list[LogLine]:
         """The app's log lines after ``since`` (recent ones when None), oldest first, not yet
         redacted; raises NoLogs when the kind has none."""
+        ...
+
+    def stream(self, ctx: Context, say: Say, *, tail: int, follow: bool) -> Iterator[str]:
+        """The app's last ``tail`` log lines as `logs` prints them, redacted, then with
+        ``follow`` new ones as they come, until the caller stops reading; notes (no lines
+        yet, older ones cut off) through ``say``. Raises NoLogs when the kind has none, a
+        PilotError naming the app when nothing of it runs to read."""
         ...
 
     def log_source(self, config: PilotConfig) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -21,6 +22,7 @@ from pilot_tui.deploy.targets.base import (
     WaypointUse,
     emulators_stopped,
 )
+from pilot_tui.deploy.targets.log_follow import polled_stream
 from pilot_tui.deploy.targets.managed import (
     ManagedTarget,
     TargetError,
@@ -146,6 +148,9 @@ class ManagedContainer(ABC):
 
     def logs(self, ctx: Context, *, since: float | None, limit: int) -> list[LogLine]:
         return list(self.open(ctx).logs(since=since, limit=limit))
+
+    def stream(self, ctx: Context, say: Say, *, tail: int, follow: bool) -> Iterator[str]:
+        return polled_stream(self, ctx, say, tail=tail, follow=follow)
 
     def log_source(self, config: PilotConfig) -> str:
         return self.logs_name

@@ -9,7 +9,7 @@ import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -30,6 +30,7 @@ from pilot_tui.deploy.events import (
     Timer,
 )
 from pilot_tui.deploy.targets.base import AppStatus, LogLine, NoLogs, emulators_stopped
+from pilot_tui.deploy.targets.log_follow import polled_stream
 from pilot_tui.deploy.targets.managed import TargetError
 from pilot_tui.deploy.targets.sites import (
     Manifest,
@@ -306,6 +307,9 @@ class StaticSite:
 
     def logs(self, ctx: Context, *, since: float | None, limit: int) -> list[LogLine]:
         raise NoLogs(f"{self.app.name} is a static site on {self.kind}: it has no app logs")
+
+    def stream(self, ctx: Context, say: Say, *, tail: int, follow: bool) -> Iterator[str]:
+        return polled_stream(self, ctx, say, tail=tail, follow=follow)  # says it has none
 
     def log_source(self, config: Any) -> str:
         return self.kind

@@ -299,6 +299,11 @@ def test_logs_follow_streams_and_app_destroy_removes_everything(site, cli, docke
     assert gone.value.code == 404  # the proxy no longer routes it
     records = history.load(root / ".pilot", "hello")
     assert records[-1].status == "superseded" and records[-1].note == "app destroyed"
+    logs = cli("logs", "hello")  # nothing runs to read: said before any line, exit 1
+    assert logs.code == 1 and logs.out == ""
+    assert logs.err == (
+        "pilot-tui: error: hello is not running; deploy it first (pilot-tui deploy hello)\n"
+    )
 
 
 def test_the_sandbox_deploys_on_this_machines_docker(site, cli, docker_engine, monkeypatch):

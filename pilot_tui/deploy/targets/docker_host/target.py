@@ -24,6 +24,8 @@ from pilot_tui.deploy.targets.base import (
     target_settings,
 )
 from pilot_tui.deploy.targets.docker_host import containers, proxy_container, release
+from pilot_tui.deploy.targets.log_follow import tail_note
+from pilot_tui.errors import PilotError
 from pilot_tui.naming import resource_name
 
 if TYPE_CHECKING:
@@ -82,6 +84,16 @@ def _lines(stream: Iterable[bytes]) -> Iterator[str]:
             yield redact.text(raw.decode(errors="replace"))
     if pending:
         yield redact.text(pending.decode(errors="replace"))
+
+
+def _noting_the_tail(lines: Iterable[str], say: Say, tail: int) -> Iterator[str]:
+    """``lines``, then the note that older ones were cut off when --tail was reached."""
+    printed = 0
+    for line in lines:
+        yield line
+        printed += 1
+    if printed >= tail > 0:
+        say(tail_note(tail))
 
 
 def local_image(config: PilotConfig, app: AppSettings) -> WaypointUse:
@@ -200,12 +212,28 @@ class DockerHost:
         )
         return "healthy" if ok else f"unhealthy ({detail})"
 
-    def logs(self, ctx: Context, *, since: float | None, limit: int) -> list[LogLine]:
+    def _client(self, ctx: Context) -> DockerClient:
+        """The Docker host the app's logs are on; NoLogs when the caller did not open it."""
         if ctx.client is None:
             raise NoLogs(
                 f"{self.app.name} runs on {docker_host_name(ctx.config)}: its Docker host is needed"
             )
-        return container_lines(ctx.client, ctx.project, self.app.name, since=since, limit=limit)
+        return ctx.client
+
+    def logs(self, ctx: Context, *, since: float | None, limit: int) -> list[LogLine]:
+        client = self._client(ctx)
+        return container_lines(client, ctx.project, self.app.name, since=since, limit=limit)
+
+    def stream(self, ctx: Context, say: Say, *, tail: int, follow: bool) -> Iterator[str]:
+        """Docker's own stream of the live container's lines (raised at once when none
+        runs, before anything is printed)."""
+        name = self.app.name
+        lines = stream_container(self._client(ctx), ctx.project, name, tail=tail, follow=follow)
+        if lines is None:
+            raise PilotError(
+                f"{name} is not running", hint=f"deploy it first (pilot-tui deploy {name})"
+            )
+        return _noting_the_tail(lines, say, tail)
 
     def log_source(self, config: PilotConfig) -> str:
         return f"its container on {docker_host_name(config)}"

@@ -57,7 +57,7 @@ def logs(ns: argparse.Namespace) -> int:
         return print_logs(Project(pf.path), config, app, tail=ns.tail, follow=ns.follow)
     with deployer(ns, share=False, apps=[ns.app], loaded=(pf, config)) as engine:
         lines = stream_container(
-            engine.client, engine.project, ns.app, tail=ns.tail, follow=ns.follow
+            engine.docker_client, engine.project, ns.app, tail=ns.tail, follow=ns.follow
         )
         if lines is None:
             error(f"{ns.app} is not running; deploy it first (pilot-tui deploy {ns.app})")

@@ -118,7 +118,7 @@ def deploy_managed(
                 lambda release_id, say: target.deploy(reference, env, release_id, say),
             )
         finally:
-            lock.release(ctx.client, held)
+            lock.release(ctx.docker_client, held)
     except (TargetError, RegistryError, StageError) as exc:
         stage = getattr(exc, "stage", stage)
         log.emit(StageFailed(name, stage, str(exc)))
@@ -145,7 +145,9 @@ def _push(kind: Platform, ctx: DeployContext, log: RunLog, image_id: str, tag: s
     timer = Timer()
     log.emit(StageStarted(name, "push"))
     registry = kind.registry(ctx)
-    reference = push(ctx.client, image_id, registry, tag.rpartition(":")[2], log.line("push", name))
+    reference = push(
+        ctx.docker_client, image_id, registry, tag.rpartition(":")[2], log.line("push", name)
+    )
     log.emit(StageFinished(name, "push", reference, timer.seconds()))
     return reference
 
@@ -300,7 +302,7 @@ def _attempt(
 
 
 def _lock(ctx: DeployContext, name: str, image_id: str) -> lock.Lock:
-    return lock.acquire(ctx.client, ctx.project, name, image_id, wait=ctx.lock_wait)
+    return lock.acquire(ctx.docker_client, ctx.project, name, image_id, wait=ctx.lock_wait)
 
 
 def _deploy(log: RunLog, app: Any, work: Callable[[Say], Revision]) -> Revision:

@@ -104,7 +104,7 @@ class _SiteDeploy:
                 )
             )
             self.built = build_output(
-                ctx.client,
+                ctx.docker_client,
                 app,
                 ctx.root,
                 log.line("build", name),

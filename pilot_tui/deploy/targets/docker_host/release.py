@@ -82,13 +82,15 @@ def ensure_proxy(ctx: DeployContext, log: RunLog, name: str) -> Any:
         name,
         "deploy",
         "preparing the proxy",
-        lambda: proxy_container.ensure_proxy(ctx.client, spec, log.line("deploy", name)),
+        lambda: proxy_container.ensure_proxy(ctx.docker_client, spec, log.line("deploy", name)),
     )
 
 
 def take_lock(ctx: DeployContext, name: str, proxy: Any) -> lock.Lock:
     try:
-        return lock.acquire(ctx.client, ctx.project, name, proxy.image.id, wait=ctx.lock_wait)
+        return lock.acquire(
+            ctx.docker_client, ctx.project, name, proxy.image.id, wait=ctx.lock_wait
+        )
     except lock.LockHeld as exc:
         raise DeployError("lock", str(exc)) from exc
 
@@ -141,7 +143,7 @@ def _unchanged(
     """The live release when a container of it, made of the same, is running."""
     if current is None:
         return None
-    running = containers.running_containers(ctx.client, ctx.project, app.name)
+    running = containers.running_containers(ctx.docker_client, ctx.project, app.name)
     if any(
         c.labels.get("pilot.fingerprint") == made_of and c.labels.get("pilot.release") == current.id
         for c in running
@@ -167,7 +169,7 @@ def _start_healthy(
     container = None
     try:
         container = containers.start(
-            ctx.client,
+            ctx.docker_client,
             project=ctx.project,
             app=name,
             release=base.id,
@@ -207,7 +209,7 @@ def _switch(
 ) -> history.Release:
     """release: route the app's hosts to the new container, record it live, retire the
     previous one after the drain."""
-    name, client = app.name, ctx.client
+    name, client = app.name, ctx.docker_client
     timer = Timer()
     log.emit(StageStarted(name, "release", "switching the proxy"))
     # Routes are shared by every app (and project) on the host: one writer at a time.

@@ -18,6 +18,7 @@ from typing import Any
 
 from pilot_tui.cloud.aws_errors import aws_call, unless
 from pilot_tui.cloud.identity_aws import ensure_execution_role
+from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy.context import CancelToken
 from pilot_tui.deploy.targets.ecs.logs import read_logs
 from pilot_tui.deploy.targets.ecs.network import Balancer, Network, until
@@ -358,7 +359,7 @@ class EcsService:
         )
 
 
-def open_ecs(config: Any, state_dir: Path, root: Path, app: Any) -> EcsService:
+def open_ecs(config: PilotConfig, state_dir: Path, root: Path, app: AppSettings) -> EcsService:
     """The ECS target of ``app`` with clients from aws_clients (sandbox, deployer, profile)."""
     make = aws_clients(config, state_dir)
     return EcsService(

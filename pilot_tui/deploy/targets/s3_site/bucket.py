@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from pilot_tui.cloud.aws_errors import code
+from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy.build.site_files import Changes, Remote, SiteFile
 from pilot_tui.deploy.targets.s3_site.distribution import PRIVATE, Distribution
 from pilot_tui.deploy.targets.sites import Manifest, SiteError
@@ -320,7 +321,7 @@ class S3Site(Distribution):
                 raise SiteError(f"cannot delete bucket {self.bucket}: {exc}") from exc
 
 
-def open_s3_site(config: Any, state_dir: Path, app: Any) -> S3Site:
+def open_s3_site(config: PilotConfig, state_dir: Path, app: AppSettings) -> S3Site:
     """The S3 site of ``app`` with clients from aws_clients (the emulator, the deployer, or
     the profile)."""
     from botocore.config import Config

@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 from pilot_tui.config.schema import AppSettings, PilotConfig, ServerTarget
 from pilot_tui.deploy import history, lock
@@ -23,6 +23,9 @@ from pilot_tui.deploy.targets.docker_host import containers, proxy_container
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
+
+
+Result = TypeVar("Result")
 
 
 def hosts(config: PilotConfig, docker: DockerTarget, app: AppSettings) -> list[str]:
@@ -69,7 +72,7 @@ def fingerprint(image_id: str, env: dict[str, str], target: ServerTarget) -> str
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
-def stage(log: RunLog, app: str, name: str, detail: str, work: Callable[[], Any]) -> Any:
+def stage(log: RunLog, app: str, name: str, detail: str, work: Callable[[], Result]) -> Result:
     """Run ``work`` as part of stage ``name``; a ReleaseError becomes a DeployError."""
     timer = Timer()
     try:

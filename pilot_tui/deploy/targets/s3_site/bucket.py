@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pilot_tui.cloud.aws_errors import code
 from pilot_tui.config.schema import AppSettings, PilotConfig
@@ -32,6 +32,7 @@ RELEASES = f"{PRIVATE}releases/"  # one manifest per release, what a rollback re
 KEEP_DAYS = 30  # replaced files (noncurrent versions) are restorable this long
 LIFECYCLE_RULE = "pilot-keep-replaced-files"
 WORKERS = 16
+Item = TypeVar("Item")  # what _parallel hands to each call of its work
 
 
 class VersionGone(SiteError):
@@ -206,8 +207,8 @@ class S3Site(Distribution):
 
     @staticmethod
     def _parallel(
-        work: Callable[[Any], tuple[str, str]],
-        items: Sequence[Any],
+        work: Callable[[Item], tuple[str, str]],
+        items: Sequence[Item],
         progress: Callable[[int, int], None],
         workers: int,
     ) -> list[tuple[str, str]]:

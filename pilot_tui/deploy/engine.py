@@ -148,8 +148,7 @@ class Deployer:
         except BuildError as exc:
             log.emit(StageFailed(app.name, "build", str(exc)))
             raise DeployError("build", str(exc)) from exc
-        tag = packing.image_tag(self.project, app.name, content)
-        client = self.docker_client
+        client, tag = self.docker_client, packing.image_tag(self.project, app.name, content)
         existing = images.existing_image(client, tag)
         if existing is not None:
             context.close()

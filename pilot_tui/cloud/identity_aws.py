@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pilot_tui.cloud.clients import AWS_KEY_FILE as KEY_FILE
 from pilot_tui.cloud.clients import project_aws
 from pilot_tui.cloud.policy_aws import EXECUTION_POLICIES, aws_policy, execution_secrets_policy
-from pilot_tui.config.schema import EcsTarget, LambdaTarget
+from pilot_tui.config.schema import EcsTarget, LambdaTarget, PilotConfig
 from pilot_tui.errors import PilotError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 from pilot_tui.naming import (
@@ -28,6 +28,10 @@ from pilot_tui.naming import (
     execution_roles,
     project_tags,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_sts import STSClient
 
 
 class IdentityError(PilotError):
@@ -43,7 +47,7 @@ TRUSTED_SERVICE = {
 }
 
 
-def ensure_execution_role(iam: Any, project: str, kind: str) -> tuple[str, bool]:
+def ensure_execution_role(iam: IAMClient, project: str, kind: str) -> tuple[str, bool]:
     """The execution role ``kind`` ("lambda", "ecs") runs as, made when missing, with its
     one AWS managed policy (attaching is idempotent): (its ARN, whether it was made now).
     Setup makes it with the admin's credentials; a deploy with your own makes it the same
@@ -72,8 +76,8 @@ def ensure_execution_role(iam: Any, project: str, kind: str) -> tuple[str, bool]
 
 @dataclass
 class AwsDeployer:
-    iam: Any
-    sts: Any
+    iam: IAMClient
+    sts: STSClient
     project: str
     region: str
 
@@ -173,7 +177,7 @@ class AwsDeployer:
                 continue
 
 
-def wants_aws_deployer(config: Any) -> bool:
+def wants_aws_deployer(config: PilotConfig) -> bool:
     """Whether setup should make the AWS deployer: the server is on AWS (or the sandbox's
     simulated AWS), or an app is."""
     return config.server.home in ("aws", "sandbox") or any(
@@ -182,7 +186,7 @@ def wants_aws_deployer(config: Any) -> bool:
 
 
 def aws_deployer(
-    config: Any, state_dir: Path, *, sandbox: bool, start: bool = False
+    config: PilotConfig, state_dir: Path, *, sandbox: bool, start: bool = False
 ) -> AwsDeployer:
     """The project's deployer, managed with the admin's credentials (the profile in
     pilot.toml, or the sandbox's emulator: started only with ``start``, by a caller that
@@ -200,7 +204,9 @@ def aws_deployer(
     )
 
 
-def setup_aws_deployer(config: Any, state_dir: Path, *, sandbox: bool) -> tuple[str, str | None]:
+def setup_aws_deployer(
+    config: PilotConfig, state_dir: Path, *, sandbox: bool
+) -> tuple[str, str | None]:
     """Run by setup with the admin's credentials: the deployer user, its policy and the
     execution roles, and a key when none is stored yet. (ARN, new key id or None)."""
     deployer = aws_deployer(config, state_dir, sandbox=sandbox, start=True)  # up started them

@@ -60,6 +60,7 @@ from pilot_tui.cloud.policy_gcp import (
     Resources,
     resources_for,
 )
+from pilot_tui.config.schema import PilotConfig
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 from pilot_tui.naming import labels
 
@@ -265,13 +266,13 @@ class GcpDeployer:
 
 
 # -- what setup and deploys call -------------------------------------------------------
-def wants_gcp_deployer(config: Any) -> bool:
+def wants_gcp_deployer(config: PilotConfig) -> bool:
     """The server is on GCP, or an app is."""
     return config.server.home == "gcp" or any(a.target.cloud == "gcp" for a in config.apps)
 
 
 def setup_gcp_deployer(
-    config: Any, root: Path, state_dir: Path, *, transport: Transport | None = None
+    config: PilotConfig, root: Path, state_dir: Path, *, transport: Transport | None = None
 ) -> tuple[str, str | None]:
     """Run by setup with the admin's credentials (gcp.credentials): the account, its
     bindings, the resources pilot.toml names (each with the deployer's grant on it: the

@@ -4,9 +4,8 @@ name, and one role on each resource setup makes from pilot.toml (Resources)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from pilot_tui.config.schema import CloudRunTarget, GcsCdnTarget
+from pilot_tui.config.schema import CloudRunTarget, GcsCdnTarget, PilotConfig
 from pilot_tui.naming import secret_id, site_bucket, state_bucket
 
 # Project-level roles, only for what setup cannot name: the rest is granted on each
@@ -50,7 +49,7 @@ class Resources:
     state_bucket: str | None = None  # state.backend = "gcs": release history lives there
 
 
-def resources_for(config: Any) -> Resources:
+def resources_for(config: PilotConfig) -> Resources:
     project, runs = (
         config.project.name,
         [a for a in config.apps if a.target.kind == CloudRunTarget.kind],

@@ -5,15 +5,17 @@ the images Pilot pushed for it; an app on a Docker host, its containers and rout
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from pilot_tui.cloud import aws_errors, gcp_api
+from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy.context import Context, ProjectContext, Say
 from pilot_tui.deploy.targets import target_for
 from pilot_tui.deploy.targets.base import Target
 
 
-def destroy_app(config: Any, state_dir: Path, root: Path, app: Any, say: Say) -> list[str]:
+def destroy_app(
+    config: PilotConfig, state_dir: Path, root: Path, app: AppSettings, say: Say
+) -> list[str]:
     """Remove what ``app``'s target made (idempotent); what was removed, one line each, also
     said through ``say``. No Docker host is opened here: an app on one is left to `server
     destroy`'s containers step (`app destroy` gives its target the open host). Raises a

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy import history
@@ -20,6 +20,9 @@ from pilot_tui.deploy.events import Event, Timer
 from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.errors import Cancelled, PilotError
 from pilot_tui.runner import Command, Interrupt, RunnerError, capture
+
+if TYPE_CHECKING:
+    from docker import DockerClient
 
 # Cancelled (errors.py) is re-exported: targets take it with the rest of their context.
 __all__ = [
@@ -77,7 +80,7 @@ class Context(Protocol):
     config: PilotConfig
     state_dir: Path
     root: Path
-    client: Any  # the Docker host's SDK client; None when no host was opened
+    client: DockerClient | None  # the Docker host's SDK client; None when no host was opened
     target: DockerTarget | None  # the Docker host itself (its address, local or not)
     cancel: CancelToken
 
@@ -95,6 +98,11 @@ class DeployContext(Context, Protocol):
     @property
     def docker(self) -> DockerTarget:
         """The Docker host; raises DeployError when this deploy did not open one."""
+        ...
+
+    @property
+    def docker_client(self) -> DockerClient:
+        """The Docker host's SDK client; raises DeployError when this deploy did not open one."""
         ...
 
     def environment(self, app: AppSettings) -> dict[str, str]:
@@ -121,7 +129,7 @@ class ProjectContext:
     config: PilotConfig
     state_dir: Path
     root: Path
-    client: Any = None
+    client: DockerClient | None = None
     target: DockerTarget | None = None
     cancel: CancelToken = field(default_factory=CancelToken)
 

@@ -11,7 +11,7 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pilot_tui import redact
 from pilot_tui.config.schema import AppSettings, PilotConfig
@@ -44,6 +44,9 @@ from pilot_tui.deploy.targets.docker_host import containers
 from pilot_tui.errors import EXIT_INVALID
 from pilot_tui.fsutil import ensure_private_dir
 
+if TYPE_CHECKING:
+    from docker import DockerClient
+
 # Re-exported: what the CLI, the screens and the tests catch and call by these names.
 __all__ = ["Cancelled", "DeployError", "Deployer", "git_commit", "needs_docker"]
 
@@ -60,7 +63,7 @@ class Deployer:
     """Everything one deploy needs; the client is an open docker SDK client. It is the
     DeployContext (context.py) every target gets."""
 
-    client: Any  # None when only static sites on managed targets are deployed
+    client: DockerClient | None  # None when only static sites on managed targets are deployed
     target: DockerTarget | None
     config: PilotConfig
     state_dir: Path
@@ -77,6 +80,12 @@ class Deployer:
         if self.target is None:
             raise DeployError("deploy", "this deploy needs the Docker host, which was not opened")
         return self.target
+
+    @property
+    def docker_client(self) -> DockerClient:
+        if self.client is None:
+            raise DeployError("deploy", "this deploy needs the Docker host, which was not opened")
+        return self.client
 
     @property
     def project(self) -> str:
@@ -139,8 +148,8 @@ class Deployer:
         except BuildError as exc:
             log.emit(StageFailed(app.name, "build", str(exc)))
             raise DeployError("build", str(exc)) from exc
-        tag = packing.image_tag(self.project, app.name, content)
-        existing = images.existing_image(self.client, tag)
+        client, tag = self.docker_client, packing.image_tag(self.project, app.name, content)
+        existing = images.existing_image(client, tag)
         if existing is not None:
             context.close()
             log.emit(
@@ -156,7 +165,7 @@ class Deployer:
                 context.close()
                 daemon = "inherit" if self.docker.local else f"unix://{self.docker.remote_socket}"
                 image_id = buildpacks.run_pack(
-                    self.client,
+                    client,
                     recipe,
                     tag,
                     docker_env(self.docker, self.state_dir / "run"),
@@ -167,7 +176,7 @@ class Deployer:
             else:
                 if recipe.builder is not None:
                     context = site_builder.run_builder(
-                        self.client,
+                        client,
                         recipe,
                         context,
                         log.line("build", app.name),
@@ -175,7 +184,7 @@ class Deployer:
                         lambda text: log.emit(Output(app.name, "build", text, warning=True)),
                     )
                 image_id = images.build(
-                    self.client,
+                    client,
                     recipe,
                     context,
                     tag,

@@ -17,13 +17,16 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.errors import PilotError
 from pilot_tui.provision.keys import KEY_NAME
 from pilot_tui.provision.remote import ssh_options
 from pilot_tui.runner import Command, RunnerError, spawn_daemon, stop_pid
+
+if TYPE_CHECKING:
+    from docker import DockerClient
 
 TLS_API_VERSION = "1.41"  # Docker 20.10; every later engine still accepts it
 
@@ -206,7 +209,7 @@ def _wait_socket(path: Path, pid: int, log: Path, timeout: float = 20.0) -> None
 
 
 @contextlib.contextmanager
-def connect(target: DockerTarget, runtime_dir: Path) -> Iterator[Any]:
+def connect(target: DockerTarget, runtime_dir: Path) -> Iterator[DockerClient]:
     """A docker SDK client for ``target``; an SSH tunnel lives exactly as long as it."""
     import docker
     from docker.errors import DockerException

@@ -22,6 +22,7 @@ def statuses(engine: Context) -> tuple[str, list[AppStatus]]:
     Docker host open when some app runs on it."""
     proxy = None
     with contextlib.suppress(Exception):  # docker.errors.NotFound: not started yet
-        proxy = engine.client.containers.get(containers.PROXY_NAME)
+        if engine.client is not None:
+            proxy = engine.client.containers.get(containers.PROXY_NAME)
     rows = [target_for(app).status(engine) for app in engine.config.apps]
     return (proxy.status if proxy is not None else "not started"), rows

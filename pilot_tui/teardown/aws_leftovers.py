@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pilot_tui.cloud import aws_errors
 from pilot_tui.teardown.scan_aws import AwsClients
 from pilot_tui.teardown.things import Say, Thing
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
 
 def _remove_bucket(aws: AwsClients, name: str) -> None:
@@ -53,7 +56,7 @@ def sweep_one(aws: AwsClients, thing: Thing, say: Say) -> None:
 
 
 # -- the server's untracked machine and network --------------------------------------------
-def terminate_instances(ec2: Any, ids: list[str], say: Say) -> None:
+def terminate_instances(ec2: EC2Client, ids: list[str], say: Say) -> None:
     ec2.terminate_instances(InstanceIds=ids)
     ec2.get_waiter("instance_terminated").wait(
         InstanceIds=ids, WaiterConfig={"Delay": 5, "MaxAttempts": 120}
@@ -61,7 +64,7 @@ def terminate_instances(ec2: Any, ids: list[str], say: Say) -> None:
     say(f"terminated {', '.join(ids)}")
 
 
-def _delete_route_table(ec2: Any, table: str, _name: str) -> None:
+def _delete_route_table(ec2: EC2Client, table: str, _name: str) -> None:
     found = ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"]
     for association in found[0].get("Associations", []) if found else []:
         if not association.get("Main"):
@@ -69,7 +72,7 @@ def _delete_route_table(ec2: Any, table: str, _name: str) -> None:
     ec2.delete_route_table(RouteTableId=table)
 
 
-def _delete_gateway(ec2: Any, gateway: str, _name: str) -> None:
+def _delete_gateway(ec2: EC2Client, gateway: str, _name: str) -> None:
     found = ec2.describe_internet_gateways(InternetGatewayIds=[gateway])["InternetGateways"]
     for attachment in found[0].get("Attachments", []) if found else []:
         ec2.detach_internet_gateway(InternetGatewayId=gateway, VpcId=attachment["VpcId"])
@@ -78,7 +81,7 @@ def _delete_gateway(ec2: Any, gateway: str, _name: str) -> None:
 
 # After the instances, in dependency order as Terraform would: kind -> remove(ec2, id, name)
 # (a thing's name is "ID NAME", or the id alone).
-NETWORK_REMOVERS: tuple[tuple[str, Callable[[Any, str, str], object]], ...] = (
+NETWORK_REMOVERS: tuple[tuple[str, Callable[[EC2Client, str, str], object]], ...] = (
     ("internet gateway", _delete_gateway),
     ("route table", _delete_route_table),
     ("subnet", lambda ec2, id_, _name: ec2.delete_subnet(SubnetId=id_)),
@@ -88,7 +91,7 @@ NETWORK_REMOVERS: tuple[tuple[str, Callable[[Any, str, str], object]], ...] = (
 )
 
 
-def network_removals(ec2: Any, things: list[Thing]) -> list[tuple[str, Callable[[], object]]]:
+def network_removals(ec2: EC2Client, things: list[Thing]) -> list[tuple[str, Callable[[], object]]]:
     """(the id, the call removing it) for each untracked network thing, in order."""
     return [
         (words[0], partial(remove, ec2, words[0], words[-1]))

@@ -15,6 +15,8 @@ from pilot_tui.teardown.scan_aws import AwsClients
 from pilot_tui.teardown.things import Inventory, Thing, inventory
 
 if TYPE_CHECKING:
+    from docker import DockerClient
+
     from pilot_tui.provision.server import Plan, Server
 
 
@@ -121,7 +123,7 @@ def _declared(config: PilotConfig) -> list[Thing]:
     return declared
 
 
-def _local_docker() -> Any:
+def _local_docker() -> DockerClient | None:
     """A client for this machine's Docker (where the sandbox runs apps), or None."""
     from pilot_tui.deploy.host import HostError, sandbox_engine
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, get_args
 
 from pilot_tui import redact
 from pilot_tui.naming import deployer_user
@@ -35,7 +35,7 @@ class Teardown:
     def state_dir(self) -> Path:
         return self.root / ".pilot"
 
-    def _try(self, what: str, action: Callable[[], Any], say: Say) -> bool:
+    def _try(self, what: str, action: Callable[[], object], say: Say) -> bool:
         try:
             action()
         except Exception as exc:  # the cloud refused: say what, carry on with the rest

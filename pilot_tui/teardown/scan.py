@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pilot_tui.cloud.clients import AWS_KEY_FILE, GCP_KEY_FILE
 from pilot_tui.config.schema import GcsCdnTarget
@@ -17,6 +17,9 @@ from pilot_tui.teardown.finds import Finds, app_of
 from pilot_tui.teardown.scan_aws import AwsClients, AwsScan
 from pilot_tui.teardown.things import Thing
 
+if TYPE_CHECKING:
+    from docker import DockerClient
+
 
 @dataclass
 class Scan(Finds):
@@ -24,7 +27,7 @@ class Scan(Finds):
 
     aws: AwsClients | None = None
     gcs: Any = None  # a google-cloud-storage client
-    docker: Any = None  # a docker SDK client for this machine's engine (the sandbox)
+    docker: DockerClient | None = None  # a client for this machine's engine (the sandbox)
     state_dir: Path | None = None
     state_bucket: str | None = None
     lock_table: str | None = None
@@ -76,27 +79,27 @@ class Scan(Finds):
                 self.add("state bucket", f"gs://{self.gcs_state_bucket}", "[state] in pilot.toml")
 
     def _containers(self) -> None:
-        mine = self.docker.containers.list(
-            all=True, filters={"label": f"pilot.project={self.project}"}
-        )
+        docker = self.docker
+        assert docker is not None  # run() reads containers only with a client
+        mine = docker.containers.list(all=True, filters={"label": f"pilot.project={self.project}"})
         for container in mine:
             labels = container.labels
             what = "deploy lock" if "pilot.lock" in labels else "release"
             self.add(
                 "container",
-                container.name,
+                str(container.name),
                 f"label pilot.project={self.project} ({what})",
                 labels.get("pilot.app", ""),
             )
         others = [
             c
-            for c in self.docker.containers.list(all=True, filters={"label": "pilot.project"})
+            for c in docker.containers.list(all=True, filters={"label": "pilot.project"})
             if c.labels.get("pilot.project") != self.project
         ]
         from pilot_tui.deploy.targets.docker_host.containers import PROXY_NAME
 
         if not others:  # the proxy serves only this project's apps here: it goes too
-            proxies = self.docker.containers.list(all=True, filters={"name": PROXY_NAME})
+            proxies = docker.containers.list(all=True, filters={"name": PROXY_NAME})
             for proxy in proxies:
                 if proxy.name == PROXY_NAME:
                     self.add(
@@ -105,7 +108,7 @@ class Scan(Finds):
             # ... and so does the private network the apps and the proxy join.
             from pilot_tui.deploy.targets.docker_host.containers import NETWORK
 
-            for network in self.docker.networks.list(names=[NETWORK]):
+            for network in docker.networks.list(names=[NETWORK]):
                 if network.name == NETWORK:
                     self.add(
                         "Docker network",

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pilot_tui.cloud import aws_errors
 from pilot_tui.config.schema import EcsTarget, LambdaTarget, S3CloudFrontTarget
 from pilot_tui.naming import PROJECT_TAG, parameter_path, prefix, project_resource
 from pilot_tui.teardown.finds import Finds, app_of
 from pilot_tui.teardown.things import UNOWNED_BUCKET
+
+if TYPE_CHECKING:
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+    from mypy_boto3_s3 import S3Client
 
 # The target kinds (the schema's) whose destroy removes what is found here.
 S3_SITE, LAMBDA, ECS = S3CloudFrontTarget.kind, LambdaTarget.kind, EcsTarget.kind
@@ -295,7 +299,7 @@ class AwsScan:
                 pass
 
 
-def _bucket_tags(s3: Any, bucket: str) -> dict[str, str]:
+def _bucket_tags(s3: S3Client, bucket: str) -> dict[str, str]:
     from botocore.exceptions import ClientError
 
     try:
@@ -307,7 +311,7 @@ def _bucket_tags(s3: Any, bucket: str) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in tags}
 
 
-def _elb_tags(elbv2: Any, arns: list[str]) -> dict[str, dict[str, str]]:
+def _elb_tags(elbv2: ElasticLoadBalancingv2Client, arns: list[str]) -> dict[str, dict[str, str]]:
     tags: dict[str, dict[str, str]] = {}
     for start in range(0, len(arns), 20):  # describe_tags takes 20 at a time
         for item in elbv2.describe_tags(ResourceArns=arns[start : start + 20])["TagDescriptions"]:

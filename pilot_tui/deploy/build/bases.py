@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from docker import DockerClient
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ def mirror_hint(image: str) -> str:
     )
 
 
-def unpulled(client: Any, dockerfile: str, error: str) -> str | None:
+def unpulled(client: DockerClient, dockerfile: str, error: str) -> str | None:
     """When a build failed because a base image is not on the host (it could not be pulled):
     a message naming that image and how to name a mirror's copy; None otherwise."""
     from docker.errors import APIError, ImageNotFound

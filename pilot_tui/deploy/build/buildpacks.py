@@ -6,13 +6,16 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pilot_tui import redact
 from pilot_tui.deploy.build.packing import context_files
 from pilot_tui.deploy.build.recipe import BuildError, Recipe
 from pilot_tui.deploy.build.shippable import Collected
 from pilot_tui.runner import Command
+
+if TYPE_CHECKING:
+    from docker import DockerClient
 
 
 def pack_source(recipe: Recipe, shipped: Collected, into: Path) -> Path:
@@ -67,7 +70,7 @@ def pack_command(
 
 
 def run_pack(
-    client: Any,
+    client: DockerClient,
     recipe: Recipe,
     tag: str,
     docker: dict[str, str],

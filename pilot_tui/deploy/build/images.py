@@ -4,15 +4,18 @@ builder's lines (masked), and say which base image it could not pull when that i
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
 from pilot_tui import redact
 from pilot_tui.deploy.build import bases
 from pilot_tui.deploy.build.recipe import BuildError, Recipe
 
+if TYPE_CHECKING:
+    from docker import DockerClient
+
 
 def build(
-    client: Any,
+    client: DockerClient,
     recipe: Recipe,
     context: IO[bytes],
     tag: str,
@@ -50,7 +53,7 @@ def build(
     return str(client.images.get(tag).id)
 
 
-def _explained(client: Any, recipe: Recipe, error: str) -> str:
+def _explained(client: DockerClient, recipe: Recipe, error: str) -> str:
     """The builder's error, naming the base image when it is one that could not be pulled."""
     text = recipe.generated
     if text is None:
@@ -61,7 +64,7 @@ def _explained(client: Any, recipe: Recipe, error: str) -> str:
     return bases.unpulled(client, text, error) or error.strip()
 
 
-def existing_image(client: Any, tag: str) -> str | None:
+def existing_image(client: DockerClient, tag: str) -> str | None:
     """The image id when the engine already has ``tag`` (an unchanged source)."""
     from docker.errors import ImageNotFound
 

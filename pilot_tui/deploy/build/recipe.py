@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import cast
 
+from pilot_tui.config.schema import AppSettings, BuildpacksBuild, DockerfileBuild, StaticBuild
 from pilot_tui.deploy.build import dockerfiles
 from pilot_tui.deploy.build.shippable import private_paths
 from pilot_tui.errors import PilotError
@@ -52,7 +53,7 @@ class Recipe:
     serves_files: bool = False  # a static site served as is: no program sources in it
 
 
-def recipe_for(app: Any, root: Path, private: frozenset[Path] | None = None) -> Recipe:
+def recipe_for(app: AppSettings, root: Path, private: frozenset[Path] | None = None) -> Recipe:
     """How ``app`` (an AppSettings) builds; names the problem when it cannot. ``private``:
     the project's paths that never ship (default: its state directory)."""
     folder = (root / app.path).resolve()
@@ -64,33 +65,35 @@ def recipe_for(app: Any, root: Path, private: frozenset[Path] | None = None) -> 
     return replace(recipe, private=private_paths(root) if private is None else private)
 
 
-def _dockerfile(app: Any, folder: Path) -> Recipe:
-    if not (folder / app.build.dockerfile).is_file():
+def _dockerfile(app: AppSettings, folder: Path) -> Recipe:
+    build = cast(DockerfileBuild, app.build)  # _BY_KIND chose this function by build.kind
+    if not (folder / build.dockerfile).is_file():
         raise BuildError(
-            f"app {app.name!r}: no {app.build.dockerfile} in {folder} "
+            f"app {app.name!r}: no {build.dockerfile} in {folder} "
             f"(apps.{app.name}.build.dockerfile)"
         )
     return Recipe(
         folder,
-        app.build.dockerfile,
+        build.dockerfile,
         None,
-        tuple(sorted(app.build.args.items())),
-        f"{app.build.dockerfile}",
+        tuple(sorted(build.args.items())),
+        f"{build.dockerfile}",
     )
 
 
-def _static(app: Any, folder: Path) -> Recipe:
-    if app.build.command:
-        builder = Builder(app.build.image, app.build.command, app.build.output)
+def _static(app: AppSettings, folder: Path) -> Recipe:
+    build = cast(StaticBuild, app.build)  # _BY_KIND chose this function by build.kind
+    if build.command:
+        builder = Builder(build.image, build.command, build.output)
         return Recipe(
             folder,
             GENERATED,
             dockerfiles.static_dockerfile(),
             (),
-            f"`{app.build.command}` in {app.build.image}, then serve {app.build.output}/",
+            f"`{build.command}` in {build.image}, then serve {build.output}/",
             builder,
         )
-    output = (folder / app.build.output).resolve()
+    output = (folder / build.output).resolve()
     if not output.is_dir():
         raise BuildError(
             f"app {app.name!r}: {output} does not exist (apps.{app.name}.build.output)"
@@ -105,7 +108,8 @@ def _static(app: Any, folder: Path) -> Recipe:
     )
 
 
-def _buildpacks(app: Any, folder: Path) -> Recipe:
+def _buildpacks(app: AppSettings, folder: Path) -> Recipe:
+    build = cast(BuildpacksBuild, app.build)  # _BY_KIND chose this function by build.kind
     import shutil
 
     if shutil.which("pack") is None:
@@ -113,12 +117,10 @@ def _buildpacks(app: Any, folder: Path) -> Recipe:
             f"app {app.name!r}: buildpacks need the `pack` binary "
             "(https://buildpacks.io/docs/tools/pack/); none is on PATH"
         )
-    return Recipe(
-        folder, "", None, (), f"buildpacks ({app.build.builder})", buildpacks=app.build.builder
-    )
+    return Recipe(folder, "", None, (), f"buildpacks ({build.builder})", buildpacks=build.builder)
 
 
-def _auto(app: Any, folder: Path) -> Recipe:
+def _auto(app: AppSettings, folder: Path) -> Recipe:
     """A Dockerfile if there is one, else one Pilot writes."""
     if (folder / "Dockerfile").is_file():
         return Recipe(folder, "Dockerfile", None, (), "Dockerfile (detected)")
@@ -139,7 +141,7 @@ def _auto(app: Any, folder: Path) -> Recipe:
     )
 
 
-_BY_KIND: dict[str, Callable[[Any, Path], Recipe]] = {
+_BY_KIND: dict[str, Callable[[AppSettings, Path], Recipe]] = {
     "dockerfile": _dockerfile,
     "static": _static,
     "buildpacks": _buildpacks,

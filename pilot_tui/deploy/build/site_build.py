@@ -9,20 +9,24 @@ import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from pilot_tui.config.schema import AppSettings
 from pilot_tui.deploy.build.packing import context_files, pack
 from pilot_tui.deploy.build.recipe import GENERATED, recipe_for
 from pilot_tui.deploy.build.site_builder import run_builder
 
+if TYPE_CHECKING:
+    from docker import DockerClient
 
-def needs_builder(app: Any) -> bool:
+
+def needs_builder(app: AppSettings) -> bool:
     return bool(app.build.kind == "static" and getattr(app.build, "command", None))
 
 
 def build_output(
-    client: Any,
-    app: Any,
+    client: DockerClient,
+    app: AppSettings,
     root: Path,
     line: Callable[[str], None],
     cancelled: Callable[[], bool] = lambda: False,

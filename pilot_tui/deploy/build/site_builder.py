@@ -9,16 +9,20 @@ import io
 import tarfile
 import tempfile
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
 from pilot_tui import redact
 from pilot_tui.deploy.build.packing import SPOOL, add_dockerfile
 from pilot_tui.deploy.build.recipe import GENERATED, Builder, BuildError, Recipe
 from pilot_tui.deploy.build.shippable import program_source
 
+if TYPE_CHECKING:
+    from docker import DockerClient
+    from docker.models.containers import Container
+
 
 def run_builder(
-    client: Any,
+    client: DockerClient,
     recipe: Recipe,
     source: IO[bytes],
     line: Callable[[str], None],
@@ -54,7 +58,7 @@ def run_builder(
         container.remove(force=True)
 
 
-def _ensure_image(client: Any, image: str, line: Callable[[str], None]) -> None:
+def _ensure_image(client: DockerClient, image: str, line: Callable[[str], None]) -> None:
     """Pull the builder image unless the engine has it."""
     from docker.errors import APIError, ImageNotFound
 
@@ -70,7 +74,9 @@ def _ensure_image(client: Any, image: str, line: Callable[[str], None]) -> None:
             ) from exc
 
 
-def _follow(container: Any, line: Callable[[str], None], cancelled: Callable[[], bool]) -> None:
+def _follow(
+    container: Container, line: Callable[[str], None], cancelled: Callable[[], bool]
+) -> None:
     """Stream the build command's output line by line (masked) until it exits."""
     pending = b""
     for chunk in container.logs(stream=True, follow=True):
@@ -86,7 +92,7 @@ def _follow(container: Any, line: Callable[[str], None], cancelled: Callable[[],
         line(redact.text(pending.decode(errors="replace")))
 
 
-def _output(container: Any, spec: Builder) -> bytes:
+def _output(container: Container, spec: Builder) -> bytes:
     """The output folder as a tar (its top folder is the output dir)."""
     from docker.errors import NotFound
 

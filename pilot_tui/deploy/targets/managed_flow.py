@@ -16,8 +16,10 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
+from pilot_tui.config import schema
+from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy import addresses, history, lock
 from pilot_tui.deploy.context import (
     NEVER,
@@ -49,17 +51,20 @@ from pilot_tui.deploy.targets.managed import (
 )
 from pilot_tui.errors import PilotError
 
+if TYPE_CHECKING:
+    from pilot_tui.deploy.targets.lambda_.function import LambdaFunction
+
 
 class Platform(Protocol):
     """What the flow asks of a managed container kind (container.ManagedContainer)."""
 
-    app: Any  # AppSettings
+    app: AppSettings
 
     def open(self, ctx: Context) -> ManagedTarget: ...
 
     def registry(self, ctx: Context) -> Registry: ...
 
-    def check_registry(self, config: Any) -> None: ...
+    def check_registry(self, config: PilotConfig) -> None: ...
 
     def adapt_image(
         self, ctx: DeployContext, log: RunLog, image_id: str, tag: str
@@ -68,7 +73,7 @@ class Platform(Protocol):
     def needs_docker(self) -> bool: ...
 
 
-def fingerprint(code: str, env: dict[str, str], target: Any) -> str:
+def fingerprint(code: str, env: dict[str, str], target: schema.Target) -> str:
     """What a revision is made of (code, environment, settings): an equal one is a no-op."""
     data = json.dumps({"code": code, "env": sorted(env.items()), "target": repr(target)})
     return "sha256:" + hashlib.sha256(data.encode()).hexdigest()[:24]
@@ -95,7 +100,8 @@ def deploy_managed(
     try:
         target = _open(kind, ctx, log)
         if not kind.needs_docker():  # a zip Lambda: no image to build
-            return _deploy_zip(ctx, log, app, target, env, force)
+            # Only a zip Lambda needs no Docker: its platform is a LambdaFunction.
+            return _deploy_zip(ctx, log, app, cast("LambdaFunction", target), env, force)
         kind.check_registry(ctx.config)
         image_id, tag = ctx.build(log, app)  # raises DeployError itself
         image_id, tag = kind.adapt_image(ctx, log, image_id, tag)
@@ -118,7 +124,7 @@ def deploy_managed(
                 lambda release_id, say: target.deploy(reference, env, release_id, say),
             )
         finally:
-            lock.release(ctx.client, held)
+            lock.release(ctx.docker_client, held)
     except (TargetError, RegistryError, StageError) as exc:
         stage = getattr(exc, "stage", stage)
         log.emit(StageFailed(name, stage, str(exc)))
@@ -145,7 +151,9 @@ def _push(kind: Platform, ctx: DeployContext, log: RunLog, image_id: str, tag: s
     timer = Timer()
     log.emit(StageStarted(name, "push"))
     registry = kind.registry(ctx)
-    reference = push(ctx.client, image_id, registry, tag.rpartition(":")[2], log.line("push", name))
+    reference = push(
+        ctx.docker_client, image_id, registry, tag.rpartition(":")[2], log.line("push", name)
+    )
     log.emit(StageFinished(name, "push", reference, timer.seconds()))
     return reference
 
@@ -153,7 +161,7 @@ def _push(kind: Platform, ctx: DeployContext, log: RunLog, image_id: str, tag: s
 def _release_new(
     ctx: DeployContext,
     log: RunLog,
-    where: tuple[Any, ManagedTarget, history.Release | None],
+    where: tuple[AppSettings, ManagedTarget, history.Release | None],
     made: tuple[str, str],
     work: Callable[[str, Say], Revision],
 ) -> history.Release:
@@ -220,8 +228,8 @@ def rollback_managed(
 def _deploy_zip(
     ctx: DeployContext,
     log: RunLog,
-    app: Any,
-    target: Any,  # lambda_.function.LambdaFunction
+    app: AppSettings,
+    target: LambdaFunction,
     env: dict[str, str],
     force: bool,
 ) -> history.Release:
@@ -250,7 +258,7 @@ def _deploy_zip(
     )
 
 
-def _zip(ctx: DeployContext, log: RunLog, app: Any) -> tuple[bytes, str]:
+def _zip(ctx: DeployContext, log: RunLog, app: AppSettings) -> tuple[bytes, str]:
     """build: the zip of the app's folder (what may ship of it); (its bytes, its sha256)."""
     from pilot_tui.deploy.build.shippable import private_paths
     from pilot_tui.deploy.targets.lambda_.function import code_sha256, zip_files, zip_folder
@@ -277,7 +285,7 @@ def _zip(ctx: DeployContext, log: RunLog, app: Any) -> tuple[bytes, str]:
 def _attempt(
     ctx: DeployContext,
     log: RunLog,
-    app: Any,
+    app: AppSettings,
     target: ManagedTarget,
     attempt: history.Release,
     current: history.Release | None,
@@ -300,10 +308,10 @@ def _attempt(
 
 
 def _lock(ctx: DeployContext, name: str, image_id: str) -> lock.Lock:
-    return lock.acquire(ctx.client, ctx.project, name, image_id, wait=ctx.lock_wait)
+    return lock.acquire(ctx.docker_client, ctx.project, name, image_id, wait=ctx.lock_wait)
 
 
-def _deploy(log: RunLog, app: Any, work: Callable[[Say], Revision]) -> Revision:
+def _deploy(log: RunLog, app: AppSettings, work: Callable[[Say], Revision]) -> Revision:
     timer = Timer()
     log.emit(StageStarted(app.name, "deploy", app.target.kind))
     revision: Revision = work(log.line("deploy", app.name))
@@ -311,7 +319,7 @@ def _deploy(log: RunLog, app: Any, work: Callable[[Say], Revision]) -> Revision:
     return revision
 
 
-def _unchanged(log: RunLog, app: Any, current: history.Release) -> history.Release:
+def _unchanged(log: RunLog, app: AppSettings, current: history.Release) -> history.Release:
     log.emit(StageStarted(app.name, "deploy"))
     log.emit(
         StageFinished(
@@ -326,7 +334,9 @@ def _unchanged(log: RunLog, app: Any, current: history.Release) -> history.Relea
     return current
 
 
-def _record(ctx: DeployContext, log: RunLog, app: Any, release: history.Release) -> history.Release:
+def _record(
+    ctx: DeployContext, log: RunLog, app: AppSettings, release: history.Release
+) -> history.Release:
     timer = Timer()
     log.emit(StageStarted(app.name, "release"))
     release = addresses.placed(ctx.config, release)

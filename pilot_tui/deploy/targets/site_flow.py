@@ -12,8 +12,9 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar, cast
 
+from pilot_tui.config.schema import AppSettings, PilotConfig, StaticBuild
 from pilot_tui.deploy import addresses, history
 from pilot_tui.deploy.build.recipe import BuildError
 from pilot_tui.deploy.build.shippable import private_paths
@@ -42,6 +43,7 @@ from pilot_tui.deploy.targets.sites import (
     release_live,
     site_digest,
     site_folder,
+    site_settings,
 )
 from pilot_tui.naming import site_bucket
 
@@ -51,7 +53,7 @@ def _mb(size: int) -> str:
 
 
 def deploy_site(
-    ctx: DeployContext, log: RunLog, app: Any, opener: Opener, *, force: bool = False
+    ctx: DeployContext, log: RunLog, app: AppSettings, opener: Opener, *, force: bool = False
 ) -> history.Release:
     """The four stages for ``app``'s site, its bucket and CDN opened by ``opener`` (the
     kind's StaticSite.open_site); failures are a DeployError naming the stage."""
@@ -82,7 +84,7 @@ class _SiteDeploy:
 
     ctx: DeployContext
     log: RunLog
-    app: Any
+    app: AppSettings
     stage: str = "build"
     timer: Timer = field(default_factory=Timer)
     built: Path | None = None  # a build command's output, removed when done
@@ -100,13 +102,14 @@ class _SiteDeploy:
         private = private_paths(ctx.root, ctx.config)
         if needs_builder(app):
             ctx.docker  # noqa: B018 - raises DeployError when no Docker host was opened
+            build = cast(StaticBuild, app.build)  # needs_builder: a static build's command
             log.emit(
                 StageStarted(
-                    name, "build", f"`{app.build.command}` in {app.build.image} on the Docker host"
+                    name, "build", f"`{build.command}` in {build.image} on the Docker host"
                 )
             )
             self.built = build_output(
-                ctx.client,
+                ctx.docker_client,
                 app,
                 ctx.root,
                 log.line("build", name),
@@ -122,9 +125,10 @@ class _SiteDeploy:
         for skipped in shipped.skipped:
             self._warn(skipped.message())
         files = scan(folder, shipped)
-        if not any(f.key == app.target.index for f in files):
+        index = site_settings(app).index
+        if not any(f.key == index for f in files):
             raise SiteConfigError(
-                f"app {name!r}: {folder} has no {app.target.index} (apps.{name}.target.index)"
+                f"app {name!r}: {folder} has no {index} (apps.{name}.target.index)"
             )
         return files, folder
 
@@ -267,7 +271,7 @@ class StaticSite:
     on_docker_host: ClassVar[bool] = False
     has_logs: ClassVar[bool] = False
 
-    app: Any  # AppSettings
+    app: AppSettings
 
     def needs_docker(self) -> bool:
         """Only to run a build command first; the files go straight to the bucket."""
@@ -311,10 +315,10 @@ class StaticSite:
     def stream(self, ctx: Context, say: Say, *, tail: int, follow: bool) -> Iterator[str]:
         return polled_stream(self, ctx, say, tail=tail, follow=follow)  # says it has none
 
-    def log_source(self, config: Any) -> str:
+    def log_source(self, config: PilotConfig) -> str:
         return self.kind
 
-    def destroy_question(self, config: Any) -> str:
+    def destroy_question(self, config: PilotConfig) -> str:
         bucket = site_bucket(config.project.name, self.app.name)
         return (
             f"Delete {self.app.name}'s bucket {bucket} and everything in it, and its CDN? "

@@ -11,8 +11,10 @@ import hashlib
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple, Protocol
+from typing import ClassVar, NamedTuple, Protocol, cast
 
+from pilot_tui.config import schema
+from pilot_tui.config.schema import AppSettings, GcsCdnTarget, S3CloudFrontTarget
 from pilot_tui.deploy import history
 from pilot_tui.deploy.build.site_files import Changes, Remote, SiteFile
 from pilot_tui.deploy.context import Context, DeployContext, RunLog
@@ -67,7 +69,7 @@ class Site(Protocol):
         """Upload and delete; the manifest a rollback restores ({} when none is kept)."""
         ...
 
-    def serve(self, ctx: Context, app: Any, log: RunLog) -> Served:
+    def serve(self, ctx: Context, app: AppSettings, log: RunLog) -> Served:
         """Put (or find) the CDN in front of the bucket."""
         ...
 
@@ -82,7 +84,13 @@ class Site(Protocol):
     def destroy(self) -> list[str]: ...
 
 
-def site_folder(app: Any, root: Path) -> Path:
+def site_settings(app: AppSettings) -> S3CloudFrontTarget | GcsCdnTarget:
+    """``app.target`` as a site kind's settings (the registry chose the kind by it). Not
+    checked at run time: what the shared stages read (index, domain) is all they need."""
+    return cast(S3CloudFrontTarget | GcsCdnTarget, app.target)
+
+
+def site_folder(app: AppSettings, root: Path) -> Path:
     """The folder whose files are published (a static build without a command)."""
     folder = (root / app.path).resolve()
     if app.build.kind == "static":  # (with a command: site_build runs it first)
@@ -94,7 +102,7 @@ def site_folder(app: Any, root: Path) -> Path:
     return folder
 
 
-def site_digest(files: list[Any], target: Any) -> str:
+def site_digest(files: list[SiteFile], target: schema.Target) -> str:
     """What the release published and how it is served: one hash over every key, MD5 and
     type, and the target's settings (a redeploy with an equal one changes nothing)."""
     digest = hashlib.sha256()
@@ -104,7 +112,7 @@ def site_digest(files: list[Any], target: Any) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def local_url(ctx: Context, app: Any, emulator: str, bucket: str) -> Callable[[], str]:
+def local_url(ctx: Context, app: AppSettings, emulator: str, bucket: str) -> Callable[[], str]:
     """Finds the site's index on the sandbox's ``emulator``, path-style ("" with none)."""
 
     def find() -> str:
@@ -113,7 +121,7 @@ def local_url(ctx: Context, app: Any, emulator: str, bucket: str) -> Callable[[]
         found = Sandbox(ctx.state_dir).load().get(emulator)
         if found is None:
             return ""
-        return f"{found.url}/{bucket}/{urllib.parse.quote(app.target.index)}"
+        return f"{found.url}/{bucket}/{urllib.parse.quote(site_settings(app).index)}"
 
     return find
 

@@ -23,11 +23,15 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from pilot_tui import redact
 from pilot_tui.deploy.context import Cancelled
 from pilot_tui.errors import PilotError
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+    from docker.models.containers import Container
 
 PROXY_NAME = "pilot-proxy"
 NETWORK = "pilot"  # the private network of every app and the proxy on a host
@@ -47,7 +51,7 @@ class ReleaseError(PilotError):
         self.logs = logs
 
 
-def ensure_network(client: Any) -> None:
+def ensure_network(client: DockerClient) -> None:
     """Create the private network unless it exists (idempotent; safe against a teammate's
     deploy creating it at the same moment)."""
     from docker.errors import APIError, NotFound
@@ -79,26 +83,27 @@ except Exception as e:
 """
 
 
-def http_check(proxy_container: Any, host: str, port: int, path: str) -> tuple[bool, str]:
+def http_check(proxy_container: Container, host: str, port: int, path: str) -> tuple[bool, str]:
     """GET host:port+path from inside the proxy container, i.e. from the private network:
     (2xx/3xx?, what answered)."""
     result = proxy_container.exec_run(["python3", "-c", _CHECK, host, str(port), path])
-    return result.exit_code == 0, result.output.decode(errors="replace").strip()
+    output = cast(bytes, result.output)  # not streamed: one bytes
+    return result.exit_code == 0, output.decode(errors="replace").strip()
 
 
-def address(container: Any) -> str | None:
+def address(container: Container) -> str | None:
     """The container's own address on the private network (None: not on it)."""
     networks = container.attrs.get("NetworkSettings", {}).get("Networks") or {}
     return (networks.get(NETWORK) or {}).get("IPAddress") or None
 
 
-def upstream(container: Any, port: int) -> str:
+def upstream(container: Container, port: int) -> str:
     """How the proxy reaches a release: by container name, which survives the engine giving
     the container another address (a restart, a reboot)."""
     return f"{container.name}:{port}"
 
 
-def trouble(container: Any) -> str | None:
+def trouble(container: Container) -> str | None:
     """Why a release's container cannot be trusted to serve, from a fresh inspect: not
     running, restarting, or restarted since it started; None when none of these."""
     container.reload()
@@ -114,18 +119,18 @@ def trouble(container: Any) -> str | None:
     return None
 
 
-def app_containers(client: Any, project: str, app: str) -> list[Any]:
+def app_containers(client: DockerClient, project: str, app: str) -> list[Container]:
     return client.containers.list(
         all=True, filters={"label": [f"pilot.project={project}", f"pilot.app={app}"]}
     )
 
 
-def running_containers(client: Any, project: str, app: str) -> list[Any]:
+def running_containers(client: DockerClient, project: str, app: str) -> list[Container]:
     return [c for c in app_containers(client, project, app) if c.status == "running"]
 
 
 def start(
-    client: Any,
+    client: DockerClient,
     *,
     project: str,
     app: str,
@@ -134,7 +139,7 @@ def start(
     port: int,
     env: dict[str, str],
     fingerprint: str,
-) -> Any:
+) -> Container:
     """Start a release on the private network, with no host port and no restart policy: a
     crash leaves it exited with its exit code and one run's logs, which fails the deploy at
     once. ``make_permanent`` gives it its restart policy once it is live."""
@@ -143,7 +148,8 @@ def start(
 
     with contextlib.suppress(NotFound):
         client.containers.get(name).remove(force=True)  # a leftover of a killed deploy
-    return client.containers.run(
+    # The stubs' restart policy names lack "no" and "unless-stopped", which Docker takes.
+    return client.containers.run(  # type: ignore[call-overload]
         image,
         name=name,
         detach=True,
@@ -159,12 +165,12 @@ def start(
     )
 
 
-def make_permanent(container: Any) -> None:
+def make_permanent(container: Container) -> None:
     """The live release restarts with the engine (a reboot) and after a crash."""
-    container.update(restart_policy={"Name": "unless-stopped"})
+    container.update(restart_policy={"Name": "unless-stopped"})  # type: ignore[arg-type]
 
 
-def container_tail(container: Any, lines: int = LOG_TAIL) -> tuple[str, ...]:
+def container_tail(container: Container, lines: int = LOG_TAIL) -> tuple[str, ...]:
     try:
         raw = container.logs(tail=LOG_READ).decode(errors="replace")
     except Exception:  # the container may already be gone
@@ -199,8 +205,8 @@ def collapse_repeats(lines: list[str], longest: int = 60) -> list[str]:
 
 
 def wait_healthy(
-    container: Any,
-    proxy_container: Any,
+    container: Container,
+    proxy_container: Container,
     port: int,
     path: str,
     timeout: float,
@@ -246,7 +252,7 @@ def wait_healthy(
     )
 
 
-def _fail_if_down(container: Any) -> None:
+def _fail_if_down(container: Container) -> None:
     problem = trouble(container)
     if problem is not None:
         raise ReleaseError(
@@ -255,7 +261,7 @@ def _fail_if_down(container: Any) -> None:
         )
 
 
-def retire(containers: list[Any], keep: str) -> None:
+def retire(containers: list[Container], keep: str | None) -> None:
     """Stop and remove an app's other releases (after the drain)."""
     for container in containers:
         if container.id != keep:

@@ -12,7 +12,7 @@ import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pilot_tui.deploy.targets.docker_host import proxy
 from pilot_tui.deploy.targets.docker_host.containers import (
@@ -22,6 +22,10 @@ from pilot_tui.deploy.targets.docker_host.containers import (
     ensure_network,
     http_check,
 )
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+    from docker.models.containers import Container
 
 PROXY_PORT = 80  # where the proxy listens inside its container; published on http_port
 ROUTES = f"{proxy.ROUTES_DIR}/{proxy.ROUTES_NAME}"
@@ -41,8 +45,8 @@ class ProxySpec:
 
 
 def ensure_proxy(
-    client: Any, spec: ProxySpec, line: Callable[[str], None], *, _retried: bool = False
-) -> Any:
+    client: DockerClient, spec: ProxySpec, line: Callable[[str], None], *, _retried: bool = False
+) -> Container:
     """The running proxy container, built and (re)started when missing or outdated."""
     from docker.errors import APIError, NotFound
 
@@ -77,7 +81,7 @@ def ensure_proxy(
     return container
 
 
-def _ensure_image(client: Any, spec: ProxySpec, line: Callable[[str], None]) -> str:
+def _ensure_image(client: DockerClient, spec: ProxySpec, line: Callable[[str], None]) -> str:
     """The proxy image's tag, built from ``spec.base`` unless the host has it."""
     from docker.errors import BuildError as DockerBuildError
     from docker.errors import ImageNotFound
@@ -106,8 +110,8 @@ def _ensure_image(client: Any, spec: ProxySpec, line: Callable[[str], None]) -> 
 
 
 def _current(
-    client: Any, wanted: dict[str, str], line: Callable[[str], None]
-) -> tuple[Any, dict[str, str]]:
+    client: DockerClient, wanted: dict[str, str], line: Callable[[str], None]
+) -> tuple[Container | None, dict[str, str]]:
     """(the proxy container when it is the one wanted, else None; the routes a replaced
     one had, which its successor keeps)."""
     from docker.errors import NotFound
@@ -131,13 +135,13 @@ def _current(
     return None, routes
 
 
-def _create(client: Any, tag: str, spec: ProxySpec, labels: dict[str, str]) -> Any:
+def _create(client: DockerClient, tag: str, spec: ProxySpec, labels: dict[str, str]) -> Container:
     return client.containers.create(
         tag,
         name=PROXY_NAME,
         network=NETWORK,
         ports={f"{PROXY_PORT}/tcp": (spec.bind, spec.port)},
-        restart_policy={"Name": "unless-stopped"},
+        restart_policy={"Name": "unless-stopped"},  # type: ignore[arg-type]  # stubs lack it
         command=[
             "python3",
             "-u",
@@ -151,7 +155,7 @@ def _create(client: Any, tag: str, spec: ProxySpec, labels: dict[str, str]) -> A
     )
 
 
-def _start_proxy(container: Any, spec: ProxySpec) -> None:
+def _start_proxy(container: Container, spec: ProxySpec) -> None:
     from docker.errors import APIError
 
     try:
@@ -163,7 +167,7 @@ def _start_proxy(container: Any, spec: ProxySpec) -> None:
         ) from exc
 
 
-def _wait_proxy(container: Any, spec: ProxySpec, timeout: float = 20.0) -> None:
+def _wait_proxy(container: Container, spec: ProxySpec, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         ok, _ = http_check(container, "127.0.0.1", PROXY_PORT, "/_pilot/health")
@@ -177,7 +181,7 @@ def _wait_proxy(container: Any, spec: ProxySpec, timeout: float = 20.0) -> None:
     raise ReleaseError(f"the proxy did not start on {spec.listen}", tuple(tail.splitlines()))
 
 
-def read_routes(proxy_container: Any) -> dict[str, str]:
+def read_routes(proxy_container: Container) -> dict[str, str]:
     from docker.errors import NotFound
 
     try:
@@ -190,12 +194,12 @@ def read_routes(proxy_container: Any) -> dict[str, str]:
     return dict(data.get("routes", {}))
 
 
-def write_routes(proxy_container: Any, routes: dict[str, str]) -> None:
+def write_routes(proxy_container: Container, routes: dict[str, str]) -> None:
     proxy_container.put_archive(proxy.ROUTES_DIR, proxy.routes_tar(routes))
     proxy_container.kill(signal="SIGHUP")
 
 
-def swap(proxy_container: Any, hosts: list[str], target: str) -> None:
+def swap(proxy_container: Container, hosts: list[str], target: str) -> None:
     """Route ``hosts`` to ``target`` (an ``upstream``)."""
     routes = read_routes(proxy_container)
     for host in hosts:
@@ -203,7 +207,7 @@ def swap(proxy_container: Any, hosts: list[str], target: str) -> None:
     write_routes(proxy_container, routes)
 
 
-def unroute(proxy_container: Any, hosts: list[str]) -> None:
+def unroute(proxy_container: Container, hosts: list[str]) -> None:
     routes = read_routes(proxy_container)
     for host in hosts:
         routes.pop(host, None)

@@ -11,18 +11,27 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
+from pilot_tui.config.schema import AppSettings, PilotConfig, ServerTarget
 from pilot_tui.deploy import history, lock
 from pilot_tui.deploy.context import DeployContext, DeployError, RunLog, git_commit
 from pilot_tui.deploy.events import Released, StageFailed, StageFinished, StageStarted, Timer
 from pilot_tui.deploy.host import DockerTarget
+from pilot_tui.deploy.targets.base import target_settings
 from pilot_tui.deploy.targets.docker_host import containers, proxy_container
 
+if TYPE_CHECKING:
+    from docker.models.containers import Container
 
-def hosts(config: Any, docker: DockerTarget, app: Any) -> list[str]:
+
+Result = TypeVar("Result")
+
+
+def hosts(config: PilotConfig, docker: DockerTarget, app: AppSettings) -> list[str]:
     """Host names the proxy serves the app on."""
-    names = [app.target.domain] if app.target.domain else []
+    domain = target_settings(app, ServerTarget).domain
+    names = [domain] if domain else []
     if docker.local:
         names.append(f"{app.name}.localhost")
     address = docker.host
@@ -35,20 +44,20 @@ def hosts(config: Any, docker: DockerTarget, app: Any) -> list[str]:
     return names
 
 
-def url(config: Any, docker: DockerTarget, app: Any) -> str:
+def url(config: PilotConfig, docker: DockerTarget, app: AppSettings) -> str:
     port = config.server.http_port
     suffix = "" if port == 80 else f":{port}"
     return f"http://{hosts(config, docker, app)[0]}{suffix}/"
 
 
-def proxy_spec(config: Any, docker: DockerTarget) -> proxy_container.ProxySpec:
+def proxy_spec(config: PilotConfig, docker: DockerTarget) -> proxy_container.ProxySpec:
     from pilot_tui.deploy.build.bases import PROXY
 
     bind = "127.0.0.1" if docker.local else "0.0.0.0"
     return proxy_container.ProxySpec(bind, config.server.http_port, PROXY.image())
 
 
-def fingerprint(image_id: str, env: dict[str, str], target: Any) -> str:
+def fingerprint(image_id: str, env: dict[str, str], target: ServerTarget) -> str:
     """What a running release is made of: a redeploy with the same one changes nothing."""
     # The network is part of it: a release started before apps moved to the private
     # network (host networking) is replaced by the next deploy, not kept as "unchanged".
@@ -63,7 +72,7 @@ def fingerprint(image_id: str, env: dict[str, str], target: Any) -> str:
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
-def stage(log: RunLog, app: str, name: str, detail: str, work: Callable[[], Any]) -> Any:
+def stage(log: RunLog, app: str, name: str, detail: str, work: Callable[[], Result]) -> Result:
     """Run ``work`` as part of stage ``name``; a ReleaseError becomes a DeployError."""
     timer = Timer()
     try:
@@ -75,20 +84,30 @@ def stage(log: RunLog, app: str, name: str, detail: str, work: Callable[[], Any]
     return result
 
 
-def ensure_proxy(ctx: DeployContext, log: RunLog, name: str) -> Any:
+def ensure_proxy(ctx: DeployContext, log: RunLog, name: str) -> Container:
     spec = proxy_spec(ctx.config, ctx.docker)
     return stage(
         log,
         name,
         "deploy",
         "preparing the proxy",
-        lambda: proxy_container.ensure_proxy(ctx.client, spec, log.line("deploy", name)),
+        lambda: proxy_container.ensure_proxy(ctx.docker_client, spec, log.line("deploy", name)),
     )
 
 
-def take_lock(ctx: DeployContext, name: str, proxy: Any) -> lock.Lock:
+def running_image(container: Container) -> str:
+    """The id of the image ``container`` runs (the proxy's: ensure_proxy made sure of it)."""
+    image = container.image
+    if image is None or image.id is None:
+        raise DeployError("deploy", f"the image of {container.name} is no longer on the engine")
+    return image.id
+
+
+def take_lock(ctx: DeployContext, name: str, proxy: Container) -> lock.Lock:
     try:
-        return lock.acquire(ctx.client, ctx.project, name, proxy.image.id, wait=ctx.lock_wait)
+        return lock.acquire(
+            ctx.docker_client, ctx.project, name, running_image(proxy), wait=ctx.lock_wait
+        )
     except lock.LockHeld as exc:
         raise DeployError("lock", str(exc)) from exc
 
@@ -96,8 +115,8 @@ def take_lock(ctx: DeployContext, name: str, proxy: Any) -> lock.Lock:
 def release(
     ctx: DeployContext,
     log: RunLog,
-    app: Any,
-    proxy: Any,
+    app: AppSettings,
+    proxy: Container,
     image_id: str,
     tag: str,
     env: dict[str, str],
@@ -108,10 +127,10 @@ def release(
 ) -> history.Release:
     """Start ``image_id`` as the app's next release and move traffic to it once healthy.
     The caller holds the app's lock and has pulled the shared history."""
-    name = app.name
+    name, settings = app.name, target_settings(app, ServerTarget)
     address = url(ctx.config, ctx.docker, app)
     releases = history.load(ctx.state_dir, name)
-    made_of = fingerprint(image_id, env, app.target)
+    made_of = fingerprint(image_id, env, settings)
     current = None if force else _unchanged(ctx, app, history.live(releases), made_of)
     if current is not None:
         log.emit(StageStarted(name, "deploy"))
@@ -129,19 +148,19 @@ def release(
         commit=commit if commit is not None else git_commit(ctx.root / app.path),
         url=address,
         note=note,
-        port=app.target.port,
+        port=settings.port,
     )
     container = _start_healthy(ctx, log, app, proxy, base, env, made_of)
     return _switch(ctx, log, app, proxy, container, base)
 
 
 def _unchanged(
-    ctx: DeployContext, app: Any, current: history.Release | None, made_of: str
+    ctx: DeployContext, app: AppSettings, current: history.Release | None, made_of: str
 ) -> history.Release | None:
     """The live release when a container of it, made of the same, is running."""
     if current is None:
         return None
-    running = containers.running_containers(ctx.client, ctx.project, app.name)
+    running = containers.running_containers(ctx.docker_client, ctx.project, app.name)
     if any(
         c.labels.get("pilot.fingerprint") == made_of and c.labels.get("pilot.release") == current.id
         for c in running
@@ -153,21 +172,22 @@ def _unchanged(
 def _start_healthy(
     ctx: DeployContext,
     log: RunLog,
-    app: Any,
-    proxy: Any,
+    app: AppSettings,
+    proxy: Container,
     base: history.Release,
     env: dict[str, str],
     made_of: str,
-) -> Any:
+) -> Container:
     """deploy: the new release's container, once healthy; a failed or cancelled one is
     removed and recorded."""
-    name, port = app.name, app.target.port
+    settings = target_settings(app, ServerTarget)
+    name, port = app.name, settings.port
     timer = Timer()
     log.emit(StageStarted(name, "deploy", f"{base.id} from {base.image}"))
     container = None
     try:
         container = containers.start(
-            ctx.client,
+            ctx.docker_client,
             project=ctx.project,
             app=name,
             release=base.id,
@@ -180,8 +200,8 @@ def _start_healthy(
             container,
             proxy,
             port,
-            app.target.health_path,
-            app.target.health_timeout,
+            settings.health_path,
+            settings.health_timeout,
             log.line("deploy", name),
             ctx.cancel.is_set,
             ctx.settle,
@@ -203,16 +223,21 @@ def _start_healthy(
 
 
 def _switch(
-    ctx: DeployContext, log: RunLog, app: Any, proxy: Any, container: Any, base: history.Release
+    ctx: DeployContext,
+    log: RunLog,
+    app: AppSettings,
+    proxy: Container,
+    container: Container,
+    base: history.Release,
 ) -> history.Release:
     """release: route the app's hosts to the new container, record it live, retire the
     previous one after the drain."""
-    name, client = app.name, ctx.client
+    name, client = app.name, ctx.docker_client
     timer = Timer()
     log.emit(StageStarted(name, "release", "switching the proxy"))
     # Routes are shared by every app (and project) on the host: one writer at a time.
     try:
-        routes = lock.acquire(client, "proxy", "routes", proxy.image.id, wait=30)
+        routes = lock.acquire(client, "proxy", "routes", running_image(proxy), wait=30)
     except lock.LockHeld as exc:
         container.remove(force=True)
         ctx.record_release(log, name, replace(base, note=str(exc)))
@@ -222,7 +247,7 @@ def _switch(
         proxy_container.swap(
             proxy,
             hosts(ctx.config, ctx.docker, app),
-            containers.upstream(container, app.target.port),
+            containers.upstream(container, target_settings(app, ServerTarget).port),
         )
     finally:
         lock.release(client, routes)

@@ -128,7 +128,7 @@ class DockerHost:
             )
             return release.release(ctx, log, app, proxy, image_id, tag, env, force=force, note="")
         finally:
-            lock.release(ctx.client, held)
+            lock.release(ctx.docker_client, held)
 
     def rollback(self, ctx: DeployContext, log: RunLog, wanted: str | None) -> history.Release:
         from docker.errors import ImageNotFound
@@ -145,7 +145,7 @@ class DockerHost:
                 log.emit(StageFailed(name, "release", str(exc)))
                 raise DeployError("release", str(exc)) from exc
             try:
-                ctx.client.images.get(target.image_id)
+                ctx.docker_client.images.get(target.image_id)
             except ImageNotFound as exc:
                 message = (
                     f"the image of {target.id} ({target.image}) is no longer on the "
@@ -168,29 +168,29 @@ class DockerHost:
                 commit=target.commit,
             )
         finally:
-            lock.release(ctx.client, held)
+            lock.release(ctx.docker_client, held)
 
     def status(self, ctx: Context) -> AppStatus:
         app = self.app
         live = history.live_release(ctx.state_dir, app.name)
         if live is None:
             return AppStatus(app.name, "-", "not deployed", "-")
-        if ctx.target is None:  # the caller opens the host for the apps on it
+        if ctx.target is None or ctx.client is None:  # the caller opens the host for its apps
             raise DeployError("deploy", "this status needs the Docker host, which was not opened")
         address = release.url(ctx.config, ctx.target, app)
-        return AppStatus(app.name, live.id, self._health(ctx, live), address)
+        return AppStatus(app.name, live.id, self._health(ctx, ctx.client, live), address)
 
-    def _health(self, ctx: Context, live: history.Release) -> str:
+    def _health(self, ctx: Context, client: DockerClient, live: history.Release) -> str:
         """The live release's own container: stopped, restarting, or what its health path
         says (restarts of a running one are not held against it here: a reboot restarts
         them all)."""
         app = self.app
         proxy = None
         with contextlib.suppress(Exception):  # docker.errors.NotFound: not started yet
-            proxy = ctx.client.containers.get(containers.PROXY_NAME)
+            proxy = client.containers.get(containers.PROXY_NAME)
         found = [
             c
-            for c in containers.app_containers(ctx.client, ctx.project, app.name)
+            for c in containers.app_containers(client, ctx.project, app.name)
             if c.labels.get("pilot.release") == live.id
         ]
         if not found or proxy is None:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pilot_tui.cloud.aws_errors import aws_call, code
 from pilot_tui.deploy.targets.managed import LogLine
 
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
 
-def read_logs(client: Any, group: str, since: float | None, limit: int) -> list[LogLine]:
+
+def read_logs(
+    client: CloudWatchLogsClient, group: str, since: float | None, limit: int
+) -> list[LogLine]:
     """The last ``limit`` lines, oldest first. Without ``since``: the last hour, else day,
     else all that is kept, until enough."""
     now = time.time()
@@ -21,7 +26,7 @@ def read_logs(client: Any, group: str, since: float | None, limit: int) -> list[
     return lines[-limit:] if lines and limit > 0 else []
 
 
-def _read(client: Any, group: str, start: float | None) -> list[LogLine] | None:
+def _read(client: CloudWatchLogsClient, group: str, start: float | None) -> list[LogLine] | None:
     from botocore.exceptions import ClientError
 
     args: dict[str, Any] = {"logGroupName": group}

@@ -8,20 +8,24 @@ import json
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pilot_tui.cloud.aws_errors import aws_call, unless
 from pilot_tui.cloud.identity_aws import execution_secrets_policy
 from pilot_tui.deploy.targets.managed import Say
 from pilot_tui.naming import project_tags
 
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_ssm import SSMClient
+
 SECRETS_POLICY = "pilot-secrets"  # inline on the execution role: the parameters
 
 
 @dataclass
 class SecretParameters:
-    ssm: Any
-    iam: Any
+    ssm: SSMClient
+    iam: IAMClient
     project: str
     region: str
     role: str  # the project's task execution role (its name)

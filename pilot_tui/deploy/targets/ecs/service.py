@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pilot_tui.cloud.aws_errors import aws_call, unless
 from pilot_tui.cloud.identity_aws import ensure_execution_role
+from pilot_tui.config.schema import AppSettings, EcsTarget, PilotConfig
 from pilot_tui.deploy.context import CancelToken
+from pilot_tui.deploy.targets.base import target_settings
 from pilot_tui.deploy.targets.ecs.logs import read_logs
 from pilot_tui.deploy.targets.ecs.network import Balancer, Network, until
 from pilot_tui.deploy.targets.ecs.parameters import SecretParameters
@@ -40,20 +42,25 @@ from pilot_tui.naming import (
     resource_name,
 )
 
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_ssm import SSMClient
+
 LOG_RETENTION_DAYS = 30
 
 
 @dataclass
 class EcsService:
-    ecs: Any
-    ec2: Any
+    ecs: Any  # untyped: task_definition.container builds its definition as a plain dict
+    ec2: Any  # untyped like Balancer's (network.py): the stubs' tag shapes differ by service
     elbv2: Any
-    iam: Any
-    logs_client: Any
-    ssm: Any
+    iam: IAMClient
+    logs_client: CloudWatchLogsClient
+    ssm: SSMClient
     project: str
     app: str
-    settings: Any  # config.schema.EcsTarget
+    settings: EcsTarget
     region: str
     secret_names: tuple[str, ...] = ()  # env vars whose values go to SSM, not the definition
     wait: bool = True  # wait for tasks to run; off in the sandbox, where moto runs none
@@ -358,7 +365,7 @@ class EcsService:
         )
 
 
-def open_ecs(config: Any, state_dir: Path, root: Path, app: Any) -> EcsService:
+def open_ecs(config: PilotConfig, state_dir: Path, root: Path, app: AppSettings) -> EcsService:
     """The ECS target of ``app`` with clients from aws_clients (sandbox, deployer, profile)."""
     make = aws_clients(config, state_dir)
     return EcsService(
@@ -370,7 +377,7 @@ def open_ecs(config: Any, state_dir: Path, root: Path, app: Any) -> EcsService:
         ssm=make("ssm"),
         project=config.project.name,
         app=app.name,
-        settings=app.target,
+        settings=target_settings(app, EcsTarget),
         region=config.aws.region,
         secret_names=tuple(app.secrets),
         wait=config.server.home != "sandbox",

@@ -16,11 +16,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pilot_tui.cloud import clients
 from pilot_tui.cloud.identity_gcp import NEEDS_SETUP
+from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy.build.site_files import Changes, Remote, SiteFile
 from pilot_tui.deploy.context import Context, RunLog
 from pilot_tui.deploy.targets.gcs_site import cdn as gcs_cdn
 from pilot_tui.deploy.targets.gcs_site.cdn import dns_records
-from pilot_tui.deploy.targets.sites import Manifest, Served, SiteConfigError, SiteError
+from pilot_tui.deploy.targets.sites import (
+    Manifest,
+    Served,
+    SiteConfigError,
+    SiteError,
+    site_settings,
+)
 from pilot_tui.naming import site_bucket
 
 if TYPE_CHECKING:
@@ -102,11 +109,11 @@ class GcsSite:
         self.apply(changes, progress)
         return {}
 
-    def serve(self, ctx: Context, app: Any, log: RunLog) -> Served:
+    def serve(self, ctx: Context, app: AppSettings, log: RunLog) -> Served:
         """Cloud CDN in front of the bucket outside the sandbox (whose GCS emulator has no
         CDN: the bucket alone), with the DNS record to create."""
         if ctx.config.server.home == "sandbox":
-            url = f"https://storage.googleapis.com/{self.bucket}/{app.target.index}"
+            url = f"https://storage.googleapis.com/{self.bucket}/{site_settings(app).index}"
             return Served("", url, "bucket ready; Cloud CDN is not simulated in the sandbox")
         if self.cdn is None:  # open_gcs_site gives it one outside the sandbox
             self.cdn = gcs_cdn.open_cdn(ctx.config, ctx.root, app, self.bucket)
@@ -137,7 +144,7 @@ class GcsSite:
         return [*done, f"deleted gs://{self.bucket}"]
 
 
-def open_gcs_site(config: Any, state_dir: Path, root: Path, app: Any) -> GcsSite:
+def open_gcs_site(config: PilotConfig, state_dir: Path, root: Path, app: AppSettings) -> GcsSite:
     """The GCS site of ``app``: the bucket through the deployer's (or the emulator's)
     client, and outside the sandbox its Cloud CDN."""
     bucket = site_bucket(config.project.name, app.name)

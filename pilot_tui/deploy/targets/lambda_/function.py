@@ -71,6 +71,13 @@ def code_sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
+class Code(TypedDict, total=False):
+    """A function's code, as Lambda's Code / update_function_code take it: one of the two."""
+
+    ZipFile: bytes  # package "zip"
+    ImageUri: str  # package "image": a registry reference by digest
+
+
 class _Revision(TypedDict, total=False):
     RevisionId: str
 
@@ -127,7 +134,7 @@ class LambdaFunction:
         except self.lam.exceptions.ResourceNotFoundException:
             return None
 
-    def unchanged(self, code: dict[str, Any], env: dict[str, str]) -> str | None:
+    def unchanged(self, code: Code, env: dict[str, str]) -> str | None:
         """The live version when it already runs exactly this code and environment."""
         live = self.live_version()
         if live is None:
@@ -144,9 +151,7 @@ class LambdaFunction:
             )
         return str(live["Version"]) if same_env and same_code else None
 
-    def deploy_code(
-        self, code: dict[str, Any], env: dict[str, str], release: str, say: Say
-    ) -> Revision:
+    def deploy_code(self, code: Code, env: dict[str, str], release: str, say: Say) -> Revision:
         """Create or update the function with ``code`` ({"ZipFile": bytes} or
         {"ImageUri": ref}), publish a version and point the alias and its URL at it."""
         from botocore.exceptions import ClientError
@@ -178,7 +183,7 @@ class LambdaFunction:
             raise aws_errors.converted(f"function {self.name}", exc) from exc
         return Revision(str(version), url, f"version {version} of {self.name}")
 
-    def _create(self, code: dict[str, Any], config: dict[str, Any], say: Say) -> None:
+    def _create(self, code: Code, config: dict[str, Any], say: Say) -> None:
         role = self.ensure_role(say)
         args: dict[str, Any] = {
             "FunctionName": self.name,
@@ -204,7 +209,7 @@ class LambdaFunction:
         say(f"created function {self.name}")
 
     def _update(
-        self, existing: dict[str, Any], code: dict[str, Any], config: dict[str, Any], say: Say
+        self, existing: dict[str, Any], code: Code, config: dict[str, Any], say: Say
     ) -> None:
         wanted = "Zip" if "ZipFile" in code else "Image"
         if existing.get("PackageType", "Zip") != wanted:

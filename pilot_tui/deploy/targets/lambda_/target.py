@@ -73,7 +73,7 @@ class Lambda(ManagedContainer):
         wrapped = f"{tag}-lambda"
         try:
             adapted = wrap(
-                ctx.client,
+                ctx.docker_client,
                 tag,
                 target_settings(self.app, LambdaTarget).port,
                 wrapped,

@@ -18,9 +18,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pilot_tui.cloud.aws_errors import code
+from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy.build.site_files import Changes, Remote, SiteFile
 from pilot_tui.deploy.targets.s3_site.distribution import PRIVATE, Distribution
 from pilot_tui.deploy.targets.sites import Manifest, SiteError
@@ -31,6 +32,7 @@ RELEASES = f"{PRIVATE}releases/"  # one manifest per release, what a rollback re
 KEEP_DAYS = 30  # replaced files (noncurrent versions) are restorable this long
 LIFECYCLE_RULE = "pilot-keep-replaced-files"
 WORKERS = 16
+Item = TypeVar("Item")  # what _parallel hands to each call of its work
 
 
 class VersionGone(SiteError):
@@ -205,8 +207,8 @@ class S3Site(Distribution):
 
     @staticmethod
     def _parallel(
-        work: Callable[[Any], tuple[str, str]],
-        items: Sequence[Any],
+        work: Callable[[Item], tuple[str, str]],
+        items: Sequence[Item],
         progress: Callable[[int, int], None],
         workers: int,
     ) -> list[tuple[str, str]]:
@@ -320,7 +322,7 @@ class S3Site(Distribution):
                 raise SiteError(f"cannot delete bucket {self.bucket}: {exc}") from exc
 
 
-def open_s3_site(config: Any, state_dir: Path, app: Any) -> S3Site:
+def open_s3_site(config: PilotConfig, state_dir: Path, app: AppSettings) -> S3Site:
     """The S3 site of ``app`` with clients from aws_clients (the emulator, the deployer, or
     the profile)."""
     from botocore.config import Config

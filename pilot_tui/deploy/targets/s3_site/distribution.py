@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pilot_tui.config.schema import AppSettings
 from pilot_tui.deploy.context import Context, RunLog
-from pilot_tui.deploy.targets.sites import Served
+from pilot_tui.deploy.targets.sites import Served, site_settings
 from pilot_tui.naming import project_tags
 
 PRIVATE = ".pilot/"  # Pilot's own keys in the bucket: never served (see _policy)
@@ -81,17 +82,18 @@ class Distribution:
     def serving(self) -> bool:
         return self.find_distribution() is not None
 
-    def serve(self, ctx: Context, app: Any, log: RunLog) -> Served:
+    def serve(self, ctx: Context, app: AppSettings, log: RunLog) -> Served:
         """The distribution (made once) in front of the bucket, on the app's domain if any."""
-        aliases = (app.target.domain,) if app.target.domain else ()
-        distribution, domain = self.ensure_distribution(app.target.index, aliases)
+        settings = site_settings(app)
+        aliases = (settings.domain,) if settings.domain else ()
+        distribution, domain = self.ensure_distribution(settings.index, aliases)
         simulated = "simulated: " if ctx.config.server.home == "sandbox" else ""
-        if app.target.domain:
+        if settings.domain:
             say = log.line("push", app.name)  # (as it always was: the upload's line)
-            say(f"point {app.target.domain} at {domain} (a CNAME at your DNS provider)")
+            say(f"point {settings.domain} at {domain} (a CNAME at your DNS provider)")
         return Served(
             distribution,
-            f"https://{app.target.domain or domain}/",
+            f"https://{settings.domain or domain}/",
             f"CloudFront {distribution} ({simulated}{domain})",
         )
 

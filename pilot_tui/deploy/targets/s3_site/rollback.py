@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
 
 from pilot_tui.config.schema import AppSettings
 from pilot_tui.deploy import addresses, history
@@ -24,6 +23,7 @@ from pilot_tui.deploy.targets.sites import (
     SiteError,
     local_url,
     release_live,
+    site_settings,
 )
 
 
@@ -112,7 +112,7 @@ class _Rollback:
 
     ctx: DeployContext
     log: RunLog
-    app: Any
+    app: AppSettings
     stage: str = "release"  # finding the release to go back to
     timer: Timer = field(default_factory=Timer)
     earlier: history.Release | None = None
@@ -164,16 +164,16 @@ class _Rollback:
 
     def serve(self, site: S3Site) -> tuple[str, str]:
         """deploy: the distribution (made again if it is gone); (its id, the site's URL)."""
-        app = self.app
+        app, settings = self.app, site_settings(self.app)
         self.log.emit(StageStarted(app.name, "deploy"))
-        aliases = (app.target.domain,) if app.target.domain else ()
-        distribution, domain = site.ensure_distribution(app.target.index, aliases)
+        aliases = (settings.domain,) if settings.domain else ()
+        distribution, domain = site.ensure_distribution(settings.index, aliases)
         self.log.emit(
             StageFinished(
                 app.name, "deploy", f"CloudFront {distribution} ({domain})", self.timer.seconds()
             )
         )
-        return distribution, f"https://{app.target.domain or domain}/"
+        return distribution, f"https://{settings.domain or domain}/"
 
     def release(
         self,

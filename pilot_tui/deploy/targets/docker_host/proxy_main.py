@@ -4,7 +4,7 @@ upstreams (each app's live release, by container name on Pilot's private Docker 
 and swaps routes on SIGHUP.
 
 This is a standalone program, not part of the pilot_tui library: it runs as PID 1 of the proxy
-container on the Docker host (image ``pilot/proxy:...``, see ``docker_host/proxy.py``), under
+container on the Docker host (image ``pilot/proxy:...``, see ``pilot_tui.deploy.proxy``), under
 whatever Python the base image has. Standard library only, Python 3.9 or newer.
 
     python3 proxy.py --listen 0.0.0.0:80 --routes /etc/pilot/routes.json

@@ -87,13 +87,20 @@ class Interrupt:
         self._loop = loop
         self._event = asyncio.Event()
 
+    def unbind(self) -> None:
+        """The run is over: a later request is only counted (for the next check or run)."""
+        self._loop = self._event = None
+
     def request(self) -> None:
         # Counted at once, so is_set() is true in every thread the moment this returns; a
         # bound loop is woken to forward the signal to its child.
         with self._lock:
             self.count += 1
-        if self._loop is not None and self._event is not None:
-            self._loop.call_soon_threadsafe(self._event.set)
+        loop, event = self._loop, self._event
+        if loop is not None and event is not None:
+            # A run's loop may have ended (and closed) since: then the count is all there is.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(event.set)
 
     set = request  # the name a deploy's Cancel button uses
 
@@ -153,19 +160,23 @@ async def stream(
 
 async def _forward_interrupts(proc: asyncio.subprocess.Process, interrupt: Interrupt) -> None:
     interrupt.bind(asyncio.get_running_loop())
+    event = interrupt._event
+    assert event is not None
     sent = 0
-    assert interrupt._event is not None
-    if interrupt.count:  # interrupted before the child even started
-        interrupt._event.set()
-    while proc.returncode is None:
-        await interrupt._event.wait()
-        interrupt._event.clear()
-        if interrupt.count >= KILL_AT:
-            _signal(proc.pid, signal.SIGKILL)
-            return
-        if interrupt.count >= 1 and not sent:
-            sent = 1
-            _signal(proc.pid, signal.SIGINT)
+    try:
+        if interrupt.count:  # interrupted before the child even started
+            event.set()
+        while proc.returncode is None:
+            await event.wait()
+            event.clear()
+            if interrupt.count >= KILL_AT:
+                _signal(proc.pid, signal.SIGKILL)
+                return
+            if interrupt.count >= 1 and not sent:
+                sent = 1
+                _signal(proc.pid, signal.SIGINT)
+    finally:
+        interrupt.unbind()
 
 
 async def _stop(proc: asyncio.subprocess.Process, kill_after: float) -> None:

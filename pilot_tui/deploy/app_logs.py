@@ -30,7 +30,7 @@ def source_name(config: PilotConfig, app: AppSettings) -> str:
 
 class Follower(LogPoller):
     """Polls an app's logs again and again for the app's log pane; each call returns only
-    the lines not returned before (target.log_follow.LogPoller), with every secret value
+    the lines not returned before (targets.log_follow.LogPoller), with every secret value
     of the project masked."""
 
     def __init__(

@@ -59,7 +59,18 @@ class DeployError(PilotError):
 # or Ctrl+C, checked between steps and in long waits (a build, a health check, an ECS rollout).
 CancelToken = Interrupt
 
-NEVER = CancelToken()  # for work that must not be cancelled (putting the live release back)
+
+class _Never(Interrupt):
+    """The token of work that must not be cancelled (putting the live release back): shared,
+    so asking it to stop does nothing."""
+
+    def request(self) -> None:
+        pass
+
+    set = request
+
+
+NEVER: CancelToken = _Never()
 
 
 class RunLog(Protocol):

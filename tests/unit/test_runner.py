@@ -4,6 +4,7 @@ the whole process group, escalation, and cancellation that reaches the child."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 
 import pytest
@@ -138,3 +139,18 @@ async def test_one_token_cancels_a_deploy_step_and_a_running_command():
         token.check("cancelled during the build")
     assert raised.value.exit_code == EXIT_INTERRUPTED
     assert str(raised.value) == "cancelled during the build"
+
+
+def test_an_interrupt_after_its_run_ended_is_counted_not_a_crash():
+    """Ctrl+C between two Terraform runs (server destroy's app and deployer steps come after
+    its plan): the plan's loop is closed by then, and waking it raised 'Event loop is closed'
+    in the signal handler instead of saying what the interrupt does (found in review)."""
+    interrupt = Interrupt()
+    code = asyncio.run(stream(py("print('done')"), lambda line: None, interrupt))
+    assert code == 0
+    interrupt.request()  # the first loop is closed now
+    assert interrupt.count == 1 and interrupt.is_set()
+    # The next run still hears it: its child gets SIGINT as soon as it starts.
+    sleeper = py("import time; time.sleep(30)")
+    code = asyncio.run(asyncio.wait_for(stream(sleeper, lambda line: None, interrupt), 30))
+    assert code == -signal.SIGINT

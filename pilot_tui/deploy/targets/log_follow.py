@@ -12,8 +12,8 @@ from typing import ClassVar, Protocol
 from pilot_tui import redact
 from pilot_tui.config.schema import AppSettings
 from pilot_tui.deploy.context import Context, Say
-from pilot_tui.deploy.targets.base import LogLine
-from pilot_tui.errors import framed
+from pilot_tui.deploy.targets.base import LogLine, NoLogs
+from pilot_tui.errors import PilotError, framed
 
 POLL_SECONDS = 2.0
 
@@ -71,8 +71,7 @@ def polled_stream(
     logs = LogPoller(target, ctx, limit=tail)
     first = True
     while True:
-        with framed(f"{name}: "):
-            lines = logs.poll()
+        lines = _poll(logs, name)
         for line in lines:
             yield f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(line.timestamp))} {line.text}"
         if first and not lines:
@@ -83,3 +82,14 @@ def polled_stream(
         if not follow:
             return
         wait(POLL_SECONDS)
+
+
+def _poll(logs: LogPoller, name: str) -> list[LogLine]:
+    """The next lines; a refusal of the platform names the app (NoLogs names it already)."""
+    try:
+        return logs.poll()
+    except NoLogs:
+        raise
+    except PilotError:
+        with framed(f"{name}: "):
+            raise

@@ -119,6 +119,7 @@ def test_logs_of_a_static_site_say_it_has_none(tmp_path):
     result = run_pilot("logs", "docs", cwd=root, env={"DOCKER_HOST": "unix:///nonexistent"})
     assert result.returncode == 1, result.stderr
     assert "docs is a static site on s3-cloudfront: it has no app logs" in result.stderr
+    assert "docs: docs is" not in result.stderr  # named once (found in review)
 
 
 def test_destroying_a_built_static_site_asks_its_bucket_not_the_docker_host(tmp_path):

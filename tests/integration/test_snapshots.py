@@ -173,7 +173,13 @@ def test_deploy_screen_when_the_host_cannot_be_reached(snap_compare, size, monke
 
     async def deployed(pilot):
         await pilot.press("a", "d")
-        await pilot.app.workers.wait_for_complete()
+        # Until the screen has shown the failure: waiting on the workers raised the deploy
+        # worker's HostError (WorkerFailed) whenever the worker had started by then.
+        for _ in range(200):
+            await pilot.pause(0.05)
+            shown = pilot.app.screen.query("#deploy-result")
+            if shown and "Not deployed" in str(shown.first().render()):
+                break
         await pilot.pause()
 
     assert snap_compare(create_app(str(project)), run_before=deployed, terminal_size=size)

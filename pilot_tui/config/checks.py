@@ -186,13 +186,20 @@ def _server(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
     wide = exposure.warning(server.allowed_cidrs)
     if wide:
         yield Problem(("server", "allowed_cidrs"), wide, severity="warning")
-    admin = exposure.ADMIN_PORTS.get(server.http_port)
-    if admin:
+    for key in ("http_port", "https_port"):
+        port = getattr(server, key)
+        admin = exposure.ADMIN_PORTS.get(port)
+        if admin:
+            yield Problem(
+                ("server", key),
+                f"{port} is the port of {admin}; "
+                "the web ports are open to the whole internet, so this would open "
+                f"{admin} to everyone: use 80, 443 or 8080",
+            )
+    if server.tls_on and server.https_port == server.http_port:
         yield Problem(
-            ("server", "http_port"),
-            f"{server.http_port} is the port of {admin}; "
-            "the web port is open to the whole internet, so this would open "
-            f"{admin} to everyone: use 80, 443 or 8080",
+            ("server", "https_port"),
+            f"{server.https_port} is also http_port: HTTP and HTTPS need a port each (80 and 443)",
         )
     if server.home == "gcp" and not cfg.gcp.project:
         yield Problem(

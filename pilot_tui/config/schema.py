@@ -33,6 +33,7 @@ Home = Literal["sandbox", "aws", "gcp", "host"]
 StateBackend = Literal["local", "s3", "gcs"]
 DockerAccess = Literal["ssh", "mtls"]
 Engine = Literal["pilot", "waypoint"]
+TlsMode = Literal["auto", "off"]
 
 
 def setting(default: object = None, doc: str = "", **meta: object) -> Any:
@@ -143,6 +144,54 @@ class ServerSettings:
         minimum=1,
         maximum=65535,
     )
+    https_port: int = setting(
+        443,
+        "Port the edge (Caddy) serves HTTPS on when `tls` is on; opened to everyone beside "
+        "`http_port`. Certificates are validated over port 80, so keep http_port = 80 "
+        "on a public server.",
+        minimum=1,
+        maximum=65535,
+    )
+    tls: TlsMode | None = setting(
+        None,
+        "HTTPS for each app's `target.domain` and its APP.<ip>.sslip.io name: `auto` "
+        "(certificates from the ACME CA, obtained and renewed by the edge; HTTP redirects "
+        "to HTTPS) or `off` (plain HTTP). Names only this machine resolves "
+        "(APP.localhost) always stay plain. Unset: `auto` on aws, gcp and host; `off` in "
+        "the sandbox.",
+    )
+    acme_email: str | None = setting(
+        None,
+        "Contact address of the ACME account (Let's Encrypt writes there before a "
+        "certificate expires unrenewed).",
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        pattern_hint="an email address",
+        example="ops@example.com",
+    )
+    acme_ca: str = setting(
+        "production",
+        "ACME CA the certificates come from: `production` (Let's Encrypt), `staging` "
+        "(Let's Encrypt's staging CA: untrusted certificates, generous rate limits; try a "
+        "new domain there first) or the https:// URL of another ACME directory.",
+        pattern=r"^(production|staging|https://\S+)$",
+        pattern_hint='"production", "staging" or an https:// directory URL',
+    )
+    acme_ca_root: str | None = setting(
+        None,
+        "A PEM file, relative to pilot.toml and inside the project, holding the root that "
+        "signs a private ACME directory's own HTTPS certificate. Unset: the system's roots.",
+        example="certs/acme-root.pem",
+    )
+    hsts: bool = setting(
+        False,
+        "Send Strict-Transport-Security (one year) with every HTTPS response: browsers then "
+        "refuse plain HTTP for the name. Turn it on once HTTPS works for every app.",
+    )
+
+    @property
+    def tls_on(self) -> bool:
+        """Whether the edge serves HTTPS (``tls`` resolved for the home)."""
+        return (self.tls or ("off" if self.home == "sandbox" else "auto")) == "auto"
 
 
 @dataclass

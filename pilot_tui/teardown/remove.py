@@ -100,6 +100,14 @@ class Teardown:
                     say(f"removed Docker network {thing.name}")
 
             self._try(f"Docker network {thing.name}", remove_network, say)
+        for thing in [t for t in things if t.kind == "Docker volume"]:  # once unused
+
+            def remove_volume(thing: Thing = thing) -> None:
+                with contextlib.suppress(NotFound):
+                    docker.volumes.get(thing.name).remove(force=True)
+                    say(f"removed Docker volume {thing.name}")
+
+            self._try(f"Docker volume {thing.name}", remove_volume, say)
 
     # deployer --------------------------------------------------------------------------
     def remove_deployer(self, things: list[Thing], say: Say) -> None:

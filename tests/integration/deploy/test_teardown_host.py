@@ -50,3 +50,24 @@ def test_server_destroy_removes_the_private_app_network_after_the_containers(
         assert [n.name for n in client.networks.list(names=[NETWORK])] == []
     finally:
         client.close()
+
+
+def test_server_destroy_removes_the_edges_certificate_volume(site, cli, docker_engine):
+    """The edge keeps its certificates and ACME account in a named volume: Pilot's too,
+    listed and removed with the proxy (a volume left behind would hold an account key)."""
+    from pilot_tui.deploy.targets.docker_host.proxy import DATA_VOLUME
+
+    assert site
+    assert cli("deploy", "hello").code == 0
+    client = docker.DockerClient(base_url=docker_engine.url)
+    try:
+        assert [v.name for v in client.volumes.list(filters={"name": DATA_VOLUME})] == [DATA_VOLUME]
+        gone = cli("server", "destroy", "--yes")
+        assert gone.code == 0, gone.out + gone.err
+        listed = gone.out[: gone.out.index("What remains")]
+        assert f"Docker volume {DATA_VOLUME}" in listed, gone.out
+        assert f"removed Docker volume {DATA_VOLUME}" in gone.err, gone.err
+        assert "What remains: nothing." in gone.out
+        assert client.volumes.list(filters={"name": DATA_VOLUME}) == []
+    finally:
+        client.close()

@@ -1,5 +1,5 @@
-"""The `server` target: apps as containers on the Docker host, behind Pilot's proxy (the
-proxy's own container: proxy_container.py).
+"""The `server` target: apps as containers on the Docker host, behind Pilot's edge proxy,
+Caddy (its own container: proxy_container.py).
 
 Every container of Pilot's lives on one private Docker network per host (`pilot`, a
 user-defined bridge), and no app publishes a host port: only the proxy does, on
@@ -7,12 +7,12 @@ user-defined bridge), and no app publishes a host port: only the proxy does, on
 network, so the new one starts beside the old, and nothing else on the host can answer for
 it. It takes traffic only once its health path answers 2xx and its container is running and
 has never restarted, then still is after a short settle: then the proxy's routes (host ->
-container name:port) are rewritten and it is sent SIGHUP; new connections go to the new
-release at once, and the old one is stopped after a drain period. A new release whose
+container name:port) are rewritten and Caddy loads the config made of them; new requests go
+to the new release at once, and the old one is stopped after a drain period. A new release whose
 container exits or restarts fails at once, with its exit code and its last lines (repeats
 collapsed); if it never gets healthy, the old one keeps serving untouched either way.
 
-Health checks run inside the proxy container (it is on the network and has Python) against
+Health checks run inside the proxy container (it is on the network and has BusyBox's wget) against
 the new container's own address: Pilot itself often cannot reach that network (an engine
 over SSH or TLS, Docker Desktop's VM), and this works the same however Pilot reaches the
 engine: local socket, SSH or TLS.
@@ -38,6 +38,7 @@ NETWORK = "pilot"  # the private network of every app and the proxy on a host
 DRAIN_SECONDS = 2.0  # in-flight requests on the old release finish in this time
 SETTLE_SECONDS = 1.0  # a healthy new release must still be running, unrestarted, after this
 LOG_TAIL = 40
+CHECK_SECONDS = 3  # one health check waits this long for an answer
 LOG_READ = 400  # lines read to find the last LOG_TAIL once repeats are collapsed
 
 
@@ -70,25 +71,26 @@ def ensure_network(client: DockerClient) -> None:
             raise
 
 
-_CHECK = """
-import sys, urllib.request, urllib.error
-host, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-try:
-    r = urllib.request.urlopen("http://%s:%d%s" % (host, port, path), timeout=2)
-    print(r.status); sys.exit(0)
-except urllib.error.HTTPError as e:
-    print(e.code); sys.exit(1)
-except Exception as e:
-    print(type(e).__name__, e); sys.exit(1)
-"""
-
-
 def http_check(proxy_container: Container, host: str, port: int, path: str) -> tuple[bool, str]:
     """GET host:port+path from inside the proxy container, i.e. from the private network:
-    (2xx/3xx?, what answered)."""
-    result = proxy_container.exec_run(["python3", "-c", _CHECK, host, str(port), path])
-    output = cast(bytes, result.output)  # not streamed: one bytes
-    return result.exit_code == 0, output.decode(errors="replace").strip()
+    (2xx, after redirects?; the status code or the error). BusyBox's wget and timeout are in
+    the Caddy image (Alpine) and in any BusyBox-based one (wget's own -T crashes some
+    static BusyBox builds, hence timeout)."""
+    url = f"http://{host}:{port}{path}"
+    command = ["timeout", str(CHECK_SECONDS), "wget", "-S", "-O", "/dev/null", url]
+    result = proxy_container.exec_run(command)
+    output = cast(bytes, result.output).decode(errors="replace")  # not streamed: one bytes
+    lines = [ln.strip() for ln in output.splitlines()]
+    # "HTTP/1.1 404 Not Found" -> "404": the last answer's status, after any redirect
+    codes = [ln.split()[1] for ln in lines if ln.startswith("HTTP/") and len(ln.split()) > 1]
+    if result.exit_code == 0:
+        return True, codes[-1] if codes else "ok"
+    if codes:
+        return False, codes[-1]
+    if result.exit_code == 143:  # killed by timeout
+        return False, f"no answer within {CHECK_SECONDS}s"
+    errors = [ln.removeprefix("wget: ") for ln in lines if ln.startswith("wget: ")]
+    return False, (errors or [output.strip() or f"exit code {result.exit_code}"])[-1]
 
 
 def address(container: Container) -> str | None:

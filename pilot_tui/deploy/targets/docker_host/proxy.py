@@ -1,71 +1,28 @@
-"""Pilot's reverse proxy, as the engine handles it: the image's build context and the routes
-file it reads.
+"""The edge proxy as files: which Caddy image runs it and what Pilot writes into its
+container (the routes table, the Caddy config made from it, a private CA's root).
 
-The proxy itself is ``proxy_main.py`` beside this module: a standalone stdlib-only program
-that runs in a Python base image (``python:3.12-alpine`` by default; any image with a
-``python3`` 3.9+ on PATH will do, e.g. one imported from a debootstrapped root filesystem).
-The image's tag carries a digest of the base and of the program, so a changed program gets a
-new image and the engine replaces the old proxy container.
-
-No Docker SDK here: the caller passes the bytes to ``client.images.build`` and
-``container.put_archive``.
+No Docker SDK here: proxy_container.py passes the archive to ``container.put_archive``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import tarfile
 import time
-from pathlib import Path
 
-from pilot_tui.deploy.build.bases import PROXY
+from pilot_tui.deploy.targets.docker_host import caddy_config
 
-PROXY_BASE_DEFAULT = PROXY.default  # PILOT_PROXY_BASE names a mirror's copy
-PROXY_REPOSITORY = "pilot/proxy"
-PROGRAM_PATH = "/pilot/proxy.py"  # inside the image
-ROUTES_DIR = "/etc/pilot"  # put_archive target; the file is ROUTES_DIR/routes.json
-ROUTES_NAME = "routes.json"
-
-
-def program() -> bytes:
-    """The proxy program's source (proxy_main.py)."""
-    return Path(__file__).with_name("proxy_main.py").read_bytes()
-
-
-def dockerfile(base_image: str) -> str:
-    # The empty routes file also makes /etc/pilot, which put_archive needs to exist.
-    # Exec-form CMD: python3 is PID 1 and gets SIGHUP/SIGTERM itself (no shell in between).
-    # -u: unbuffered, so `docker logs` shows request lines as they happen.
-    return (
-        f"FROM {base_image}\n"
-        f"COPY proxy_main.py {PROGRAM_PATH}\n"
-        f"COPY {ROUTES_NAME} {ROUTES_DIR}/{ROUTES_NAME}\n"
-        'CMD ["python3", "-u", "/pilot/proxy.py", "--listen", "0.0.0.0:80",'
-        ' "--routes", "/etc/pilot/routes.json"]\n'
-    )
-
-
-def proxy_context(base_image: str) -> bytes:
-    """An in-memory tar build context: a Dockerfile ``FROM base_image``, the program and an
-    empty routes file."""
-    return _tar(
-        {
-            "Dockerfile": dockerfile(base_image).encode(),
-            "proxy_main.py": program(),
-            ROUTES_NAME: routes_json({}),
-        }
-    )
-
-
-def proxy_image_tag(base_image: str) -> str:
-    """``pilot/proxy:<12 hex>``: a digest of the base image name, the program and the
-    Dockerfile, so a changed program (or recipe) makes a new image."""
-    digest = hashlib.sha256()
-    for part in (base_image.encode(), program(), dockerfile(base_image).encode()):
-        digest.update(len(part).to_bytes(8, "big") + part)
-    return f"{PROXY_REPOSITORY}:{digest.hexdigest()[:12]}"
+CONFIG_DIR = "/etc/pilot"  # inside the proxy container
+ROUTES_NAME = "routes.json"  # {"routes": {host: "CONTAINER:PORT"}}; the old proxy's too
+CONFIG_NAME = "caddy.json"
+CA_ROOT_NAME = "acme-ca-root.pem"
+CONFIG_PATH = f"{CONFIG_DIR}/{CONFIG_NAME}"
+ROUTES_PATH = f"{CONFIG_DIR}/{ROUTES_NAME}"
+CA_ROOT_PATH = f"{CONFIG_DIR}/{CA_ROOT_NAME}"
+DATA_VOLUME = "pilot-proxy-data"  # certificates and the ACME account: kept across upgrades
+RUN = ["caddy", "run", "--config", CONFIG_PATH]
+RELOAD = ["caddy", "reload", "--config", CONFIG_PATH, "--address", caddy_config.ADMIN]
 
 
 def routes_json(routes: dict[str, str]) -> bytes:
@@ -74,17 +31,34 @@ def routes_json(routes: dict[str, str]) -> bytes:
     return (json.dumps(document, indent=2) + "\n").encode()
 
 
-def routes_tar(routes: dict[str, str]) -> bytes:
-    """A tar holding ``routes.json``, for ``container.put_archive("/etc/pilot", ...)``."""
-    return _tar({ROUTES_NAME: routes_json(routes)})
+def parse_routes(data: bytes) -> dict[str, str]:
+    return {str(k): str(v) for k, v in json.loads(data).get("routes", {}).items()}
 
 
-def _tar(files: dict[str, bytes]) -> bytes:
+def config_tar(
+    routes: dict[str, str], settings: caddy_config.EdgeSettings, ca_root: bytes | None
+) -> bytes:
+    """A tar of ``pilot/`` holding the routes, Caddy's config made from them and the CA
+    root, for ``container.put_archive("/etc", ...)`` (the folder need not exist)."""
+    config = caddy_config.build(routes, settings)
+    files = {
+        ROUTES_NAME: routes_json(routes),
+        CONFIG_NAME: (json.dumps(config, indent=1) + "\n").encode(),
+    }
+    if ca_root is not None:
+        files[CA_ROOT_NAME] = ca_root
+    return _tar("pilot", files)
+
+
+def _tar(folder: str, files: dict[str, bytes]) -> bytes:
     out = io.BytesIO()
     now = int(time.time())
     with tarfile.open(fileobj=out, mode="w") as tar:
+        info = tarfile.TarInfo(folder)
+        info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, now
+        tar.addfile(info)
         for name, data in files.items():
-            info = tarfile.TarInfo(name)
+            info = tarfile.TarInfo(f"{folder}/{name}")
             info.size, info.mode, info.mtime = len(data), 0o644, now
             tar.addfile(info, io.BytesIO(data))
     return out.getvalue()

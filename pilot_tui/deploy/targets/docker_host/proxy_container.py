@@ -1,20 +1,25 @@
-"""The proxy's container on a Docker host: built from proxy.py's context, made (or replaced
-when its image or address changed, keeping every app's route), started and waited for; and
-its routes file, rewritten on a release (then SIGHUP) or an app's removal.
+"""The edge's container on a Docker host: Caddy, made (or replaced when its image or ports
+changed, keeping every app's route), started and waited for; and its config, rewritten and
+reloaded through Caddy's admin API on a release or an app's removal.
+
+The admin API listens on the container's own loopback, so Pilot reaches it with ``docker
+exec … caddy reload``; only ports 80 and 443 are published. Certificates and the ACME
+account live in the ``pilot-proxy-data`` volume, so a new proxy container (an upgrade, a
+move to another port) never asks the CA again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import json
 import tarfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
-from pilot_tui.deploy.targets.docker_host import proxy
+from pilot_tui.deploy.build.bases import PROXY, mirror_hint
+from pilot_tui.deploy.targets.docker_host import caddy_config, proxy
 from pilot_tui.deploy.targets.docker_host.containers import (
     NETWORK,
     PROXY_NAME,
@@ -27,34 +32,42 @@ if TYPE_CHECKING:
     from docker import DockerClient
     from docker.models.containers import Container
 
-PROXY_PORT = 80  # where the proxy listens inside its container; published on http_port
-ROUTES = f"{proxy.ROUTES_DIR}/{proxy.ROUTES_NAME}"
+HTTP = 80  # where Caddy listens inside its container; published on spec.port
+HTTPS = 443  # published on spec.https_port when TLS is on
+EDGE = "caddy"  # the pilot.proxy.edge label: a proxy without it is the old Python one
 
 
 @dataclass(frozen=True)
 class ProxySpec:
-    """Where the proxy's port is published on the host and what it is built from."""
+    """Where the edge's ports are published on the host, which image runs it and how it
+    serves HTTPS."""
 
     bind: str = "0.0.0.0"
     port: int = 80
-    base: str = proxy.PROXY_BASE_DEFAULT
+    image: str = PROXY.default
+    https_port: int | None = None  # None: TLS off, nothing published for HTTPS
+    edge: caddy_config.EdgeSettings = field(default_factory=caddy_config.EdgeSettings)
+    ca_root: bytes | None = None  # a private ACME CA's root (server.acme_ca_root)
 
     @property
     def listen(self) -> str:
-        return f"{self.bind}:{self.port}"
+        ports = f"{self.port}" if self.https_port is None else f"{self.port},{self.https_port}"
+        return f"{self.bind}:{ports}"
 
 
 def ensure_proxy(
     client: DockerClient, spec: ProxySpec, line: Callable[[str], None], *, _retried: bool = False
 ) -> Container:
-    """The running proxy container, built and (re)started when missing or outdated."""
+    """The running edge container with ``spec``'s config, made or replaced when missing or
+    outdated."""
     from docker.errors import APIError, NotFound
 
     ensure_network(client)
-    tag = _ensure_image(client, spec, line)
+    _ensure_image(client, spec.image, line)
     wanted = {
         "pilot.role": "proxy",
-        "pilot.proxy.image": tag,
+        "pilot.proxy.edge": EDGE,
+        "pilot.proxy.image": spec.image,
         "pilot.proxy.listen": spec.listen,
         "pilot.proxy.network": NETWORK,
     }
@@ -64,49 +77,40 @@ def ensure_proxy(
             if current.status != "running":
                 _start_proxy(current, spec)
             _wait_proxy(current, spec)
+            apply(current, read_routes(current), spec)  # settings may have changed
             return current
         except NotFound:
             pass  # removed meanwhile: made again below
     try:
-        container = _create(client, tag, spec, wanted)
+        container = _create(client, spec, wanted)
     except APIError as exc:
         if exc.status_code != 409 or _retried:
             raise
         # A teammate's deploy (another app) created it a moment ago: use theirs.
         time.sleep(0.5)
         return ensure_proxy(client, spec, line, _retried=True)
-    container.put_archive(proxy.ROUTES_DIR, proxy.routes_tar(routes))
+    container.put_archive("/etc", proxy.config_tar(routes, spec.edge, spec.ca_root))
     _start_proxy(container, spec)
     _wait_proxy(container, spec)
     return container
 
 
-def _ensure_image(client: DockerClient, spec: ProxySpec, line: Callable[[str], None]) -> str:
-    """The proxy image's tag, built from ``spec.base`` unless the host has it."""
-    from docker.errors import BuildError as DockerBuildError
-    from docker.errors import ImageNotFound
+def _ensure_image(client: DockerClient, image: str, line: Callable[[str], None]) -> None:
+    from docker.errors import APIError, ImageNotFound
 
-    from pilot_tui.deploy.build.bases import unpulled
-
-    tag = proxy.proxy_image_tag(spec.base)
     try:
-        client.images.get(tag)
+        client.images.get(image)
+        return
     except ImageNotFound:
-        line(f"building the proxy image {tag} from {spec.base}")
-        try:
-            client.images.build(
-                fileobj=io.BytesIO(proxy.proxy_context(spec.base)),
-                custom_context=True,
-                tag=tag,
-                rm=True,
-                forcerm=True,
-            )
-        except DockerBuildError as exc:
-            raise ReleaseError(
-                unpulled(client, proxy.dockerfile(spec.base), str(exc))
-                or f"cannot build the proxy image from {spec.base}: {exc}"
-            ) from exc
-    return tag
+        pass
+    line(f"pulling the edge proxy's image {image}")
+    try:
+        client.images.pull(image)
+    except APIError as exc:
+        raise ReleaseError(
+            f"the Docker host cannot pull the proxy image {image} "
+            f"({exc.explanation or exc}): {mirror_hint(image)}"
+        ) from exc
 
 
 def _current(
@@ -123,7 +127,10 @@ def _current(
     if all(container.labels.get(k) == v for k, v in wanted.items()):
         return container, {}
     routes = read_routes(container)  # an upgrade keeps every app's route
-    line("replacing the proxy (new version or address); apps keep their routes")
+    if container.labels.get("pilot.proxy.edge") != EDGE:
+        line(f"moving {len(routes)} route(s) from Pilot's old proxy to Caddy")
+    else:
+        line("replacing the proxy (new image or ports); apps keep their routes")
     stranded = sorted(h for h, upstream in routes.items() if upstream.startswith("127.0.0.1:"))
     if stranded:  # releases made before the private network: unreachable from it
         line(
@@ -135,22 +142,19 @@ def _current(
     return None, routes
 
 
-def _create(client: DockerClient, tag: str, spec: ProxySpec, labels: dict[str, str]) -> Container:
+def _create(client: DockerClient, spec: ProxySpec, labels: dict[str, str]) -> Container:
+    ports: dict[str, tuple[str, int]] = {f"{HTTP}/tcp": (spec.bind, spec.port)}
+    if spec.https_port is not None:
+        ports[f"{HTTPS}/tcp"] = (spec.bind, spec.https_port)
     return client.containers.create(
-        tag,
+        spec.image,
         name=PROXY_NAME,
         network=NETWORK,
-        ports={f"{PROXY_PORT}/tcp": (spec.bind, spec.port)},
+        ports=ports,  # type: ignore[arg-type]  # stubs lack the (address, port) form
+        volumes={proxy.DATA_VOLUME: {"bind": caddy_config.DATA_DIR, "mode": "rw"}},
+        environment={"XDG_CONFIG_HOME": "/config", "XDG_DATA_HOME": caddy_config.DATA_DIR},
         restart_policy={"Name": "unless-stopped"},  # type: ignore[arg-type]  # stubs lack it
-        command=[
-            "python3",
-            "-u",
-            proxy.PROGRAM_PATH,
-            "--listen",
-            f"0.0.0.0:{PROXY_PORT}",
-            "--routes",
-            ROUTES,
-        ],
+        command=proxy.RUN,
         labels=labels,
     )
 
@@ -160,17 +164,16 @@ def _start_proxy(container: Container, spec: ProxySpec) -> None:
 
     try:
         container.start()
-    except APIError as exc:  # publishing the port failed: taken, or not an address here
+    except APIError as exc:  # publishing a port failed: taken, or not an address here
         raise ReleaseError(
-            f"the proxy cannot listen on {spec.listen} (is the port taken?): "
-            f"{exc.explanation or exc}"
+            f"the proxy cannot listen on {spec.listen} (is a port taken?): {exc.explanation or exc}"
         ) from exc
 
 
 def _wait_proxy(container: Container, spec: ProxySpec, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        ok, _ = http_check(container, "127.0.0.1", PROXY_PORT, "/_pilot/health")
+        ok, _ = http_check(container, "127.0.0.1", HTTP, caddy_config.HEALTH_PATH)
         if ok:
             return
         container.reload()
@@ -182,33 +185,52 @@ def _wait_proxy(container: Container, spec: ProxySpec, timeout: float = 20.0) ->
 
 
 def read_routes(proxy_container: Container) -> dict[str, str]:
+    """The routes table kept in the proxy container (the old Python proxy's file too)."""
     from docker.errors import NotFound
 
     try:
-        chunks, _ = proxy_container.get_archive(ROUTES)
+        chunks, _ = proxy_container.get_archive(proxy.ROUTES_PATH)
     except NotFound:
         return {}
     with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as tar:
         member = tar.extractfile(proxy.ROUTES_NAME)
-        data = json.loads(member.read()) if member else {}
-    return dict(data.get("routes", {}))
+        return proxy.parse_routes(member.read()) if member else {}
 
 
-def write_routes(proxy_container: Container, routes: dict[str, str]) -> None:
-    proxy_container.put_archive(proxy.ROUTES_DIR, proxy.routes_tar(routes))
-    proxy_container.kill(signal="SIGHUP")
+def apply(proxy_container: Container, routes: dict[str, str], spec: ProxySpec) -> None:
+    """Write ``routes`` and the config made of them into the container and have Caddy load
+    it: one atomic switch (requests in flight finish on the old config). When Caddy refuses
+    it, the files it runs on are put back."""
+    previous = _config_archive(proxy_container)
+    proxy_container.put_archive("/etc", proxy.config_tar(routes, spec.edge, spec.ca_root))
+    result = proxy_container.exec_run(proxy.RELOAD)
+    if result.exit_code != 0:
+        if previous is not None:
+            proxy_container.put_archive("/etc", previous)
+        output = cast(bytes, result.output).decode(errors="replace").strip()
+        raise ReleaseError("the proxy refused its new config", tuple(output.splitlines()[-10:]))
 
 
-def swap(proxy_container: Container, hosts: list[str], target: str) -> None:
+def _config_archive(proxy_container: Container) -> bytes | None:
+    from docker.errors import NotFound
+
+    try:
+        chunks, _ = proxy_container.get_archive(proxy.CONFIG_DIR)
+    except NotFound:
+        return None
+    return b"".join(chunks)
+
+
+def swap(proxy_container: Container, hosts: list[str], target: str, spec: ProxySpec) -> None:
     """Route ``hosts`` to ``target`` (an ``upstream``)."""
     routes = read_routes(proxy_container)
     for host in hosts:
         routes[host] = target
-    write_routes(proxy_container, routes)
+    apply(proxy_container, routes, spec)
 
 
-def unroute(proxy_container: Container, hosts: list[str]) -> None:
+def unroute(proxy_container: Container, hosts: list[str], spec: ProxySpec) -> None:
     routes = read_routes(proxy_container)
     for host in hosts:
         routes.pop(host, None)
-    write_routes(proxy_container, routes)
+    apply(proxy_container, routes, spec)

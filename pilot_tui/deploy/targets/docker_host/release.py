@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from pilot_tui.config.schema import AppSettings, PilotConfig, ServerTarget
@@ -19,7 +20,7 @@ from pilot_tui.deploy.context import DeployContext, DeployError, RunLog, git_com
 from pilot_tui.deploy.events import Released, StageFailed, StageFinished, StageStarted, Timer
 from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.deploy.targets.base import target_settings
-from pilot_tui.deploy.targets.docker_host import containers, proxy_container
+from pilot_tui.deploy.targets.docker_host import caddy_config, containers, proxy, proxy_container
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -45,16 +46,56 @@ def hosts(config: PilotConfig, docker: DockerTarget, app: AppSettings) -> list[s
 
 
 def url(config: PilotConfig, docker: DockerTarget, app: AppSettings) -> str:
-    port = config.server.http_port
-    suffix = "" if port == 80 else f":{port}"
-    return f"http://{hosts(config, docker, app)[0]}{suffix}/"
+    """The app's address: HTTPS when the edge has a certificate for its first name."""
+    first = hosts(config, docker, app)[0]
+    server = config.server
+    if server.tls_on and caddy_config.certifiable(first):
+        suffix = "" if server.https_port == 443 else f":{server.https_port}"
+        return f"https://{first}{suffix}/"
+    suffix = "" if server.http_port == 80 else f":{server.http_port}"
+    return f"http://{first}{suffix}/"
 
 
-def proxy_spec(config: PilotConfig, docker: DockerTarget) -> proxy_container.ProxySpec:
+def proxy_spec(config: PilotConfig, docker: DockerTarget, root: Path) -> proxy_container.ProxySpec:
+    """The edge as the project's server settings want it (``root``: the project, where
+    ``server.acme_ca_root`` is read from)."""
     from pilot_tui.deploy.build.bases import PROXY
 
+    server = config.server
     bind = "127.0.0.1" if docker.local else "0.0.0.0"
-    return proxy_container.ProxySpec(bind, config.server.http_port, PROXY.image())
+    ca_root = None
+    if server.tls_on and server.acme_ca_root:
+        ca_root = _ca_root(root, server.acme_ca_root)
+    edge = caddy_config.EdgeSettings(
+        tls=server.tls_on,
+        https_port=server.https_port,
+        acme_email=server.acme_email,
+        acme_ca=server.acme_ca,
+        acme_ca_root=proxy.CA_ROOT_PATH if ca_root is not None else None,
+        hsts=server.hsts,
+    )
+    https_port = server.https_port if server.tls_on else None
+    return proxy_container.ProxySpec(
+        bind, server.http_port, PROXY.image(), https_port, edge, ca_root
+    )
+
+
+def _ca_root(root: Path, given: str) -> bytes:
+    """server.acme_ca_root's bytes: a PEM file inside the project."""
+    path = (root / given).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise DeployError(
+            "deploy", f"server.acme_ca_root ({given}) leaves the project directory {root}"
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DeployError(
+            "deploy", f"server.acme_ca_root: cannot read {given}: {exc.strerror}"
+        ) from exc
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise DeployError("deploy", f"server.acme_ca_root: {given} holds no PEM certificate")
+    return data
 
 
 def fingerprint(image_id: str, env: dict[str, str], target: ServerTarget) -> str:
@@ -85,7 +126,7 @@ def stage(log: RunLog, app: str, name: str, detail: str, work: Callable[[], Resu
 
 
 def ensure_proxy(ctx: DeployContext, log: RunLog, name: str) -> Container:
-    spec = proxy_spec(ctx.config, ctx.docker)
+    spec = proxy_spec(ctx.config, ctx.docker, ctx.root)
     return stage(
         log,
         name,
@@ -131,7 +172,7 @@ def release(
     address = url(ctx.config, ctx.docker, app)
     releases = history.load(ctx.state_dir, name)
     made_of = fingerprint(image_id, env, settings)
-    current = None if force else _unchanged(ctx, app, history.live(releases), made_of)
+    current = None if force else _unchanged(ctx, app, proxy, history.live(releases), made_of)
     if current is not None:
         log.emit(StageStarted(name, "deploy"))
         log.emit(StageFinished(name, "deploy", f"nothing changed: {current.id} is live"))
@@ -155,18 +196,33 @@ def release(
 
 
 def _unchanged(
-    ctx: DeployContext, app: AppSettings, current: history.Release | None, made_of: str
+    ctx: DeployContext,
+    app: AppSettings,
+    proxy: Container,
+    current: history.Release | None,
+    made_of: str,
 ) -> history.Release | None:
-    """The live release when a container of it, made of the same, is running."""
+    """The live release when a container of it, made of the same, is running and the proxy
+    routes every one of the app's names to it (a new `target.domain`, or a proxy that lost
+    its routes, makes a new release)."""
     if current is None:
         return None
     running = containers.running_containers(ctx.docker_client, ctx.project, app.name)
-    if any(
-        c.labels.get("pilot.fingerprint") == made_of and c.labels.get("pilot.release") == current.id
+    same = [
+        c
         for c in running
-    ):
-        return current
-    return None
+        if c.labels.get("pilot.fingerprint") == made_of
+        and c.labels.get("pilot.release") == current.id
+    ]
+    if not same:
+        return None
+    routes = proxy_container.read_routes(proxy)
+    upstream = containers.upstream(
+        same[-1], current.port or target_settings(app, ServerTarget).port
+    )
+    if any(routes.get(host) != upstream for host in hosts(ctx.config, ctx.docker, app)):
+        return None
+    return current
 
 
 def _start_healthy(
@@ -248,7 +304,13 @@ def _switch(
             proxy,
             hosts(ctx.config, ctx.docker, app),
             containers.upstream(container, target_settings(app, ServerTarget).port),
+            proxy_spec(ctx.config, ctx.docker, ctx.root),
         )
+    except containers.ReleaseError as exc:
+        container.remove(force=True)
+        ctx.record_release(log, name, replace(base, note=str(exc)))
+        log.emit(StageFailed(name, "release", str(exc), exc.logs))
+        raise DeployError("release", str(exc), exc.logs) from exc
     finally:
         lock.release(client, routes)
     live = replace(base, status=history.LIVE)

@@ -256,7 +256,11 @@ class DockerHost:
         found = containers.app_containers(ctx.client, ctx.project, app.name)
         with contextlib.suppress(Exception):
             proxy = ctx.client.containers.get(containers.PROXY_NAME)
-            proxy_container.unroute(proxy, release.hosts(ctx.config, ctx.target, app))
+            proxy_container.unroute(
+                proxy,
+                release.hosts(ctx.config, ctx.target, app),
+                release.proxy_spec(ctx.config, ctx.target, ctx.root),
+            )
         for container in found:
             container.remove(force=True)
         done = f"removed {len(found)} container(s) of {app.name}"

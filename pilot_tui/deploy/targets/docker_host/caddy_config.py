@@ -1,0 +1,184 @@
+"""Caddy's JSON config for a Docker host's edge, built as data from the routes table and the
+server's TLS settings (no Docker, no I/O: tested as data, applied by proxy_container.py).
+
+Two servers:
+
+- ``http`` on :80: Pilot's health path (any host), a redirect to HTTPS for every host that has
+  a certificate, plain routes for the others (``APP.localhost`` in the sandbox, names with TLS
+  off), and a 404 that names nothing for any other host. ACME's HTTP-01 challenges are
+  answered here by Caddy itself before any route.
+- ``https`` on :443 (only when some host has TLS): those hosts, with certificates Caddy
+  obtains and renews from the ACME CA, optionally with HSTS; any other name gets no
+  certificate (the TLS handshake fails), so nothing is revealed either.
+
+Caddy's own automatic redirects are off: the :80 server ends in a catch-all 404, which
+would shadow the routes Caddy appends, so the redirects are written here, where a test can
+read them. Upstreams are containers on the private network, by name (``NAME:PORT``); an
+absolute-form request (``GET http://elsewhere/``) is matched by its own host like any other,
+so it can only reach an app's route, never another host: no open proxy.
+
+The admin API listens on the container's own loopback: nothing outside the container (not
+the host's published ports, not an app container on the network) can reach it; Pilot reaches
+it with ``docker exec … caddy reload``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+ADMIN = "localhost:2019"  # inside the proxy container's own network namespace only
+HEALTH_PATH = "/_pilot/health"
+DATA_DIR = "/data"  # the named volume: certificates and the ACME account survive upgrades
+ACME_DIRECTORIES = {
+    "production": "https://acme-v02.api.letsencrypt.org/directory",
+    "staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+}
+# A swap reloads Caddy's config: connections still open on the old config finish within
+# this time (a long download); a WebSocket of another app is not cut by a reload for
+# STREAM_CLOSE_DELAY (Caddy closes upgraded streams when the config that made them goes).
+GRACE_PERIOD = "30s"
+STREAM_CLOSE_DELAY = "8h"
+HSTS = "max-age=31536000"
+NOT_FOUND = "404 page not found\n"
+
+
+@dataclass(frozen=True)
+class EdgeSettings:
+    """What the server's settings decide about the edge."""
+
+    tls: bool = False  # server.tls, resolved ("auto" -> True where a name can get a cert)
+    https_port: int = 443  # the published port, for the redirect's location
+    acme_email: str | None = None
+    acme_ca: str = "production"  # "production", "staging" or a directory URL
+    acme_ca_root: str | None = None  # a PEM file inside the container trusted for the CA
+    hsts: bool = False
+
+
+def acme_directory(ca: str) -> str:
+    """The ACME directory URL of ``server.acme_ca``."""
+    return ACME_DIRECTORIES.get(ca, ca)
+
+
+def certifiable(host: str) -> bool:
+    """Whether a public CA can issue for ``host``: a dotted DNS name, not an IP address and
+    not a name only this machine resolves (``*.localhost``)."""
+    name = host.rstrip(".").lower()
+    try:
+        ipaddress.ip_address(name)
+        return False
+    except ValueError:
+        pass
+    return "." in name and not (name == "localhost" or name.endswith(".localhost"))
+
+
+def tls_hosts(routes: dict[str, str], settings: EdgeSettings) -> list[str]:
+    """The routed hosts served over HTTPS: every one a certificate can be had for, when
+    TLS is on."""
+    return sorted(h for h in routes if certifiable(h)) if settings.tls else []
+
+
+def build(routes: dict[str, str], settings: EdgeSettings) -> dict[str, Any]:
+    """Caddy's whole config: ``routes`` maps host -> ``CONTAINER:PORT``."""
+    https = tls_hosts(routes, settings)
+    plain = sorted(h for h in routes if h not in https)
+    servers: dict[str, Any] = {
+        "http": {
+            "listen": [":80"],
+            "routes": [
+                _health(),
+                *([_redirect(https, settings.https_port)] if https else []),
+                *(_proxy(host, routes[host]) for host in plain),
+                _not_found(),
+            ],
+            "logs": {},  # access logs: JSON lines on stdout
+        }
+    }
+    config: dict[str, Any] = {
+        "admin": {"listen": ADMIN},
+        "logging": _logging(),
+        "storage": {"module": "file_system", "root": f"{DATA_DIR}/caddy"},
+        "apps": {"http": {"grace_period": GRACE_PERIOD, "servers": servers}},
+    }
+    if https:
+        servers["https"] = {
+            "listen": [":443"],
+            "routes": [*(_proxy(h, routes[h], hsts=settings.hsts) for h in https), _not_found()],
+            "automatic_https": {"disable_redirects": True},
+            "logs": {},
+        }
+        config["apps"]["tls"] = {"automation": {"policies": [_policy(https, settings)]}}
+    return config
+
+
+def _health() -> dict[str, Any]:
+    return {
+        "match": [{"path": [HEALTH_PATH]}],
+        "handle": [{"handler": "static_response", "status_code": 200, "body": "ok\n"}],
+        "terminal": True,
+    }
+
+
+def _redirect(hosts: list[str], https_port: int) -> dict[str, Any]:
+    port = "" if https_port == 443 else f":{https_port}"
+    return {
+        "match": [{"host": hosts}],
+        "handle": [
+            {
+                "handler": "static_response",
+                "status_code": 308,
+                "headers": {
+                    "Location": [f"https://{{http.request.host}}{port}{{http.request.uri}}"]
+                },
+            }
+        ],
+        "terminal": True,
+    }
+
+
+def _proxy(host: str, upstream: str, *, hsts: bool = False) -> dict[str, Any]:
+    handlers: list[dict[str, Any]] = []
+    if hsts:
+        handlers.append(
+            {"handler": "headers", "response": {"set": {"Strict-Transport-Security": [HSTS]}}}
+        )
+    handlers.append(
+        {
+            "handler": "reverse_proxy",
+            "upstreams": [{"dial": upstream}],
+            "stream_close_delay": STREAM_CLOSE_DELAY,
+        }
+    )
+    return {"match": [{"host": [host]}], "handle": handlers, "terminal": True}
+
+
+def _not_found() -> dict[str, Any]:
+    return {
+        "handle": [{"handler": "static_response", "status_code": 404, "body": NOT_FOUND}],
+        "terminal": True,
+    }
+
+
+def _policy(hosts: list[str], settings: EdgeSettings) -> dict[str, Any]:
+    issuer: dict[str, Any] = {"module": "acme", "ca": acme_directory(settings.acme_ca)}
+    if settings.acme_email:
+        issuer["email"] = settings.acme_email
+    if settings.acme_ca_root:
+        issuer["trusted_roots_pem_files"] = [settings.acme_ca_root]
+    return {"subjects": hosts, "issuers": [issuer]}
+
+
+def _logging() -> dict[str, Any]:
+    """Access logs as JSON lines on stdout (``docker logs pilot-proxy``), Caddy's own lines
+    apart: request metrics and ``logs --access`` read the former."""
+    return {
+        "logs": {
+            "default": {"exclude": ["http.log.access"]},
+            "access": {
+                "writer": {"output": "stdout"},
+                "encoder": {"format": "json"},
+                "include": ["http.log.access"],
+            },
+        }
+    }

@@ -1,0 +1,180 @@
+"""Automatic HTTPS end to end, offline: Pilot deploys an app with `target.domain` to the
+private engine, the edge (Caddy) gets its certificate from Let's Encrypt's own test CA,
+Pebble, over a real ACME validation, and serves it; HTTP redirects; a restart or an upgrade
+(a new container) of the proxy reuses the certificate from its volume (Pebble's issuance
+count does not move); a certificate near its end (Pebble issues them for a minute) is
+renewed by the edge on its own. Caddy is free to pick the challenge (HTTP-01 on 80 or
+TLS-ALPN-01 on 443): Pebble validates both against the edge's address on the private
+network."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import shutil
+import ssl
+import time
+
+import pytest
+
+from pilot_tui.cloud.sandbox import free_port
+from pilot_tui.config.document import ProjectFile
+from pilot_tui.deploy.targets.docker_host.containers import NETWORK, PROXY_NAME
+from tests.polling import wait_until
+from tests.support import acme
+from tests.support.deploy_fixtures import HELLO
+
+DOMAIN = "app.example.test"
+VALIDITY = 60  # seconds: Caddy renews with a third of it left
+
+
+def _set(root, **values) -> None:
+    pf = ProjectFile.load(root / "pilot.toml")
+    text = pf.text
+    for key, value in values.items():
+        text = ProjectFile(pf.path, text).with_value(key, value)
+    pf.save(text)
+
+
+def _why(client, pebble: acme.Pebble) -> str:
+    """What Pebble issued and what the edge said about certificates: the story of a
+    failure."""
+    issued = [
+        line
+        for line in client.containers.get(pebble.container_id).logs().decode().splitlines()
+        if "Issued" in line
+    ]
+    edge = [
+        line
+        for line in client.containers.get(PROXY_NAME).logs().decode().splitlines()
+        if '"logger":"tls' in line or "acme" in line
+    ]
+    return "\n".join([time.strftime("now %H:%M:%S"), *issued, *edge[-30:]])
+
+
+def _expires(certificate: dict) -> float:
+    when = datetime.datetime.strptime(certificate["notAfter"], "%b %d %H:%M:%S %Y %Z")
+    return when.replace(tzinfo=datetime.UTC).timestamp()
+
+
+@pytest.fixture
+def pebble_site(engine_project, docker_client, python_base, monkeypatch):
+    reason = acme.available()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    import docker
+
+    root, http_port, add = engine_project
+    https_port = free_port()
+    certs = acme.ca_and_server_cert()
+    (root / "pebble-ca.pem").write_bytes(certs[0])
+    _set(
+        root,
+        **{
+            "server.tls": "auto",
+            "server.https_port": https_port,
+            "server.acme_ca": acme.DIRECTORY,
+            "server.acme_ca_root": "pebble-ca.pem",
+            "server.acme_email": "ops@example.test",
+        },
+    )
+    monkeypatch.setenv("API_TOKEN", "unused")
+    shutil.copytree(HELLO, root / "hello")
+    add(
+        {
+            "name": "hello",
+            "path": "hello",
+            "build": {"kind": "dockerfile"},
+            "target": {"kind": "server", "health_path": "/index.html", "health_timeout": 20},
+            "secrets": ["API_TOKEN"],
+        }
+    )
+    acme.build_image(docker_client, python_base)
+    with_pebble = []
+    yield root, http_port, https_port, certs, with_pebble
+    for pebble in with_pebble:
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.containers.get(pebble.container_id).remove(force=True)
+    # The proxy and its volume (the certificate and the ACME account Pebble forgets).
+    with contextlib.suppress(docker.errors.NotFound):
+        docker_client.containers.get(PROXY_NAME).remove(force=True)
+    with contextlib.suppress(docker.errors.NotFound):
+        docker_client.volumes.get("pilot-proxy-data").remove(force=True)
+
+
+def test_a_certificate_from_pebble_is_served_kept_across_restarts_and_renewed(
+    pebble_site, cli, docker_client, edge_image, monkeypatch
+):
+    root, http_port, https_port, certs, with_pebble = pebble_site
+    # The first deploy makes the edge (hello.localhost only: nothing to certify yet).
+    first = cli("deploy", "hello")
+    assert first.code == 0, first.err
+    edge = docker_client.containers.get(PROXY_NAME)
+    address = edge.attrs["NetworkSettings"]["Networks"][NETWORK]["IPAddress"]
+    pebble = acme.start(docker_client, NETWORK, address, free_port(), VALIDITY, certs)
+    with_pebble.append(pebble)
+
+    pf = ProjectFile.load(root / "pilot.toml")
+    text = pf.text.replace(
+        'target = { kind = "server", ', f'target = {{ kind = "server", domain = "{DOMAIN}", '
+    )
+    assert text != pf.text
+    pf.save(text)
+    second = cli("deploy", "hello")
+    assert second.code == 0, second.err
+    assert f"https://{DOMAIN}:{https_port}/" in second.out, second.out
+
+    roots = pebble.roots()
+
+    def served():
+        try:
+            return acme.https_get(https_port, DOMAIN, roots, "/index.html")
+        except (OSError, ssl.SSLError):
+            return None
+
+    certificate, status, body = wait_until(served, what="the certificate from Pebble", timeout=60)
+    assert status == 200 and body.decode().strip() == "hello v1", body
+    assert ("DNS", DOMAIN) in certificate["subjectAltName"]
+    assert acme.issued(docker_client, pebble) == 1
+    serial = certificate["serialNumber"]
+
+    # Plain HTTP redirects to the HTTPS name and port.
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
+    conn.request("GET", "/index.html?x=1", headers={"Host": DOMAIN})
+    redirect = conn.getresponse()
+    assert redirect.status == 308
+    assert redirect.getheader("Location") == f"https://{DOMAIN}:{https_port}/index.html?x=1"
+    conn.close()
+
+    # A restart reads the certificate from the volume: Pebble is not asked again.
+    docker_client.containers.get(PROXY_NAME).restart()
+    again = wait_until(served, what="HTTPS after the proxy restarted", timeout=30)
+    assert again[0]["serialNumber"] == serial, _why(docker_client, pebble)
+    assert acme.issued(docker_client, pebble) == 1, _why(docker_client, pebble)
+    # An upgrade (another image: a new container) keeps the volume, and so the certificate.
+    docker_client.images.get(edge_image).tag("pilot/caddy", "upgraded")
+    monkeypatch.setenv("PILOT_PROXY_IMAGE", "pilot/caddy:upgraded")
+    before = docker_client.containers.get(PROXY_NAME).id
+    upgraded = cli("deploy", "hello")
+    assert upgraded.code == 0, upgraded.err
+    assert docker_client.containers.get(PROXY_NAME).id != before
+    again = wait_until(served, what="HTTPS after the proxy was replaced", timeout=30)
+    assert again[0]["serialNumber"] == serial, _why(docker_client, pebble)
+    assert acme.issued(docker_client, pebble) == 1, _why(docker_client, pebble)
+    assert time.time() < _expires(certificate) - VALIDITY / 3, "too slow to tell a reuse"
+
+    # Near its end the certificate is renewed by the edge itself, no restart needed.
+    renewed = wait_until(
+        lambda: (got := served()) is not None and got[0]["serialNumber"] != serial and got,
+        what="a renewed certificate",
+        timeout=VALIDITY + 30,
+        interval=0.5,
+    )
+    assert renewed[1] == 200 and _expires(renewed[0]) > _expires(certificate)
+    # (Each renewed certificate is soon due again at a minute's validity: at least one more.)
+    assert acme.issued(docker_client, pebble) >= 2

@@ -1,0 +1,269 @@
+"""The edge proxy, Caddy, in its container on the private Docker engine (built from the
+static caddy binary on BusyBox, as caddy:2-alpine cannot be pulled here), in front of two
+real upstream containers on the private network: routing by host, the 404 for any other
+host, no open proxy, the admin API out of reach, swaps under keep-alive load, a refused
+config, a restart, and the move from Pilot's old Python proxy."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import socket
+import tarfile
+import time
+
+import pytest
+
+from pilot_tui.cloud.sandbox import free_port
+from pilot_tui.deploy.targets.docker_host import caddy_config, proxy, proxy_container
+from pilot_tui.deploy.targets.docker_host.containers import (
+    NETWORK,
+    PROXY_NAME,
+    ReleaseError,
+    ensure_network,
+)
+from pilot_tui.deploy.targets.docker_host.proxy_container import ProxySpec
+from tests.polling import wait_until
+from tests.support.load import KeepAliveLoad
+
+UPSTREAMS = {"A": "edge-test-a", "B": "edge-test-b"}
+
+
+@pytest.fixture(scope="module")
+def engine(docker_engine, edge_image):
+    """(client, spec, the two upstreams' addresses): upstream containers answering their
+    own letter, and the port the proxy is published on."""
+    import docker
+
+    client = docker.DockerClient(base_url=docker_engine.url)
+    ensure_network(client)
+    made = []
+    for letter, name in UPSTREAMS.items():
+        with contextlib.suppress(docker.errors.NotFound):
+            client.containers.get(name).remove(force=True)
+        made.append(
+            client.containers.run(
+                edge_image,
+                ["caddy", "respond", "--listen", ":8080", "--body", letter],
+                name=name,
+                network=NETWORK,
+                detach=True,
+            )
+        )
+    spec = ProxySpec("127.0.0.1", free_port(), edge_image)
+    yield client, spec, {letter: f"{name}:8080" for letter, name in UPSTREAMS.items()}
+    for container in made:
+        container.remove(force=True)
+    with contextlib.suppress(docker.errors.NotFound):
+        client.containers.get(PROXY_NAME).remove(force=True)
+    client.close()
+
+
+@pytest.fixture
+def edge(engine):
+    """A fresh proxy routing a.test to A (and nothing else), the module's upstreams."""
+    import docker
+
+    client, spec, upstream = engine
+    with contextlib.suppress(docker.errors.NotFound):
+        client.containers.get(PROXY_NAME).remove(force=True)
+    container = proxy_container.ensure_proxy(client, spec, lambda _: None)
+    proxy_container.swap(container, ["a.test"], upstream["A"], spec)
+    return container, spec, upstream
+
+
+def raw(port: int, request: bytes) -> bytes:
+    """One request's whole answer, as bytes, over a plain socket."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def get(port: int, host: str, path: str = "/") -> tuple[int, bytes]:
+    answer = raw(port, f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def test_routes_by_host_and_any_other_host_gets_a_404_that_names_nothing(edge):
+    container, spec, upstream = edge
+    proxy_container.swap(container, ["b.test"], upstream["B"], spec)
+    assert get(spec.port, "a.test") == (200, b"A")
+    assert get(spec.port, "A.TEST:80") == (200, b"A")  # case and port ignored
+    assert get(spec.port, "b.test") == (200, b"B")
+    status, body = get(spec.port, "unknown.test", "/secret")
+    assert status == 404 and body == caddy_config.NOT_FOUND.encode()
+    assert b"a.test" not in body and b"edge-test" not in body
+    assert get(spec.port, "whatever", caddy_config.HEALTH_PATH) == (200, b"ok\n")
+
+
+def test_an_absolute_form_or_connect_request_is_never_proxied_elsewhere(edge):
+    _, spec, _ = edge
+    # The absolute URI's host wins over the Host header (RFC 9112, 3.2.2): no route.
+    elsewhere = raw(
+        spec.port,
+        b"GET http://elsewhere.example/ HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n",
+    )
+    assert elsewhere.startswith(b"HTTP/1.1 404"), elsewhere[:80]
+    # Naming a routed host reaches that app, never the host in the Host header.
+    routed = raw(
+        spec.port,
+        b"GET http://a.test/ HTTP/1.1\r\nHost: elsewhere.example\r\nConnection: close\r\n\r\n",
+    )
+    assert routed.startswith(b"HTTP/1.1 200") and routed.endswith(b"A"), routed[-80:]
+    tunnel = raw(
+        spec.port,
+        b"CONNECT elsewhere.example:443 HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n",
+    )
+    assert not tunnel.startswith(b"HTTP/1.1 200"), tunnel[:80]
+
+
+def test_the_admin_api_is_out_of_reach_of_the_published_port_and_of_app_containers(engine, edge):
+    client, _, _ = engine
+    container, spec, _ = edge
+    # It is there, on the proxy container's own loopback (the check below could fail).
+    inside = container.exec_run(["wget", "-O", "-", "http://localhost:2019/config/"])
+    assert inside.exit_code == 0 and b'"admin"' in inside.output
+    # Through the published port, its paths are just unknown hosts' paths.
+    for host in ("localhost:2019", "localhost", "127.0.0.1"):
+        assert get(spec.port, host, "/config/")[0] == 404
+    loaded = raw(
+        spec.port,
+        b"POST /load HTTP/1.1\r\nHost: localhost:2019\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 2\r\nConnection: close\r\n\r\n{}",
+    )
+    assert loaded.startswith(b"HTTP/1.1 404"), loaded[:80]
+    # From an app's container on the private network, by name and by address: refused.
+    container.reload()
+    address = container.attrs["NetworkSettings"]["Networks"][NETWORK]["IPAddress"]
+    app = client.containers.get(UPSTREAMS["A"])
+    for where in (PROXY_NAME, address):
+        probe = app.exec_run(["timeout", "3", "wget", "-O", "-", f"http://{where}:2019/config/"])
+        assert probe.exit_code != 0, probe.output
+        assert b"refused" in probe.output, probe.output
+    assert get(spec.port, "a.test") == (200, b"A")  # and the config is what it was
+
+
+def test_swaps_under_keep_alive_load_fail_no_request(edge):
+    container, spec, upstream = edge
+    order = ["B", "A", "B"]
+    with KeepAliveLoad(spec.port, "a.test", clients=8) as load:
+        wait_until(lambda: load.count() >= 200, what="200 answers before the swaps", timeout=60)
+        for letter in order:
+            before = load.count()
+            proxy_container.swap(container, ["a.test"], upstream[letter], spec)
+            switched = time.monotonic()
+            wait_until(
+                lambda b=before, t=switched: load.count() >= b + 200 and time.monotonic() > t + 1,
+                what="200 more answers and a second",
+            )
+        # A release the proxy refuses (a CA root file that is not there) changes nothing.
+        refused = ProxySpec(
+            spec.bind,
+            spec.port,
+            spec.image,
+            edge=caddy_config.EdgeSettings(tls=True, acme_ca_root="/etc/pilot/missing.pem"),
+        )
+        with pytest.raises(ReleaseError, match="refused its new config"):
+            proxy_container.swap(container, ["shop.example.com"], upstream["A"], refused)
+        before = load.count()
+        wait_until(lambda: load.count() >= before + 200, what="200 answers after the refusal")
+    report = load.report
+    print(f"3 swaps and a refused config under 8 keep-alive clients: {report.summary()}")
+    assert not report.failures, report.failures[:5]
+    assert len(report.answers) >= 1000
+    assert report.bodies_after(switched + 0.5) == {b"B"}  # never back to the old release
+    assert proxy_container.read_routes(container) == {"a.test": upstream["B"]}
+
+
+def test_a_refused_config_leaves_the_running_one_and_its_files(edge):
+    container, spec, upstream = edge
+    before = proxy_container.read_routes(container)
+    bad = ProxySpec(
+        spec.bind,
+        spec.port,
+        spec.image,
+        edge=caddy_config.EdgeSettings(tls=True, acme_ca_root="/etc/pilot/missing.pem"),
+    )
+    with pytest.raises(ReleaseError) as caught:
+        proxy_container.swap(container, ["shop.example.com"], upstream["B"], bad)
+    assert any("missing.pem" in line for line in caught.value.logs), caught.value.logs
+    assert proxy_container.read_routes(container) == before
+    container.restart()  # it starts again on the files it ran on
+    wait_until(lambda: _answers(spec.port, "a.test") == (200, b"A"), what="A after a restart")
+
+
+def _answers(port: int, host: str) -> tuple[int, bytes] | None:
+    try:
+        return get(port, host)
+    except OSError:
+        return None
+
+
+def test_the_old_python_proxy_is_replaced_in_place_keeping_its_routes(engine):
+    import docker
+
+    client, spec, upstream = engine
+    with contextlib.suppress(docker.errors.NotFound):
+        client.containers.get(PROXY_NAME).remove(force=True)
+    # What a host running Pilot's old proxy has: its labels, and its routes file.
+    old = client.containers.create(
+        spec.image,
+        ["sleep", "3600"],
+        name=PROXY_NAME,
+        network=NETWORK,
+        labels={
+            "pilot.role": "proxy",
+            "pilot.proxy.image": "pilot/proxy:b3fb473e8762",
+            "pilot.proxy.listen": spec.listen,
+            "pilot.proxy.network": NETWORK,
+        },
+    )
+    routes = {"a.test": upstream["A"], "b.test": upstream["B"]}
+    old.put_archive("/etc", _folder("pilot", {"routes.json": proxy.routes_json(routes)}))
+    old.start()
+    said: list[str] = []
+    started = time.monotonic()
+    new = proxy_container.ensure_proxy(client, spec, said.append)
+    print(f"old proxy -> Caddy in {time.monotonic() - started:.2f} s")
+    assert said[0] == "moving 2 route(s) from Pilot's old proxy to Caddy"
+    assert new.id != old.id and new.labels["pilot.proxy.edge"] == "caddy"
+    assert get(spec.port, "a.test") == (200, b"A") and get(spec.port, "b.test") == (200, b"B")
+    again = proxy_container.ensure_proxy(client, spec, said.append)
+    assert again.id == new.id and len(said) == 1  # now current: kept as it is
+
+
+def test_the_proxy_keeps_its_data_in_a_named_volume_and_publishes_only_its_ports(edge):
+    container, spec, _ = edge
+    container.reload()
+    mounts = {m["Destination"]: m for m in container.attrs["Mounts"]}
+    assert mounts["/data"]["Type"] == "volume" and mounts["/data"]["Name"] == proxy.DATA_VOLUME
+    published = container.attrs["HostConfig"]["PortBindings"]
+    assert published == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(spec.port)}]}
+    config = json.loads(_read(container, proxy.CONFIG_PATH))
+    assert config["admin"] == {"listen": caddy_config.ADMIN}
+
+
+def _read(container, path: str) -> bytes:
+    chunks, _ = container.get_archive(path)
+    with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as tar:
+        member = tar.extractfile(path.rsplit("/", 1)[1])
+        assert member is not None
+        return member.read()
+
+
+def _folder(name: str, files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.type = tarfile.DIRTYPE
+        tar.addfile(info)
+        for file, data in files.items():
+            info = tarfile.TarInfo(f"{name}/{file}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()

@@ -99,7 +99,14 @@ def build(routes: dict[str, str], settings: EdgeSettings) -> dict[str, Any]:
         "admin": {"listen": ADMIN},
         "logging": _logging(),
         "storage": {"module": "file_system", "root": f"{DATA_DIR}/caddy"},
-        "apps": {"http": {"grace_period": GRACE_PERIOD, "servers": servers}},
+        "apps": {
+            "http": {
+                "grace_period": GRACE_PERIOD,
+                # Prometheus metrics per host, on the admin API's /metrics (inside only)
+                "metrics": {"per_host": True},
+                "servers": servers,
+            }
+        },
     }
     if https:
         servers["https"] = {

@@ -241,7 +241,11 @@ class WelcomeScreen(Screen[None]):
             if a.release != "-"
         ]
         where = f" (proxy {proxy})" if served else ""
-        return f"[b]Health[/b]{where}: " + " · ".join(marks), {a.app: a.health for a in apps}
+        # What the edge says of each app behind it: certificates and the last minutes'
+        # traffic (req/s, 5xx rate, p95), as `pilot-tui status` prints them.
+        edge = [f"\n[b]{escape(a.app)}[/b] " + escape(" · ".join(a.notes)) for a in apps if a.notes]
+        text = f"[b]Health[/b]{where}: " + " · ".join(marks) + "".join(edge)
+        return text, {a.app: a.health for a in apps}
 
     def _health(self, text: str) -> None:
         health = self.query_one("#health", Static)

@@ -1,6 +1,7 @@
 """`pilot-tui logs`: an app's log lines as its target streams them (its container's, from
-the Docker host, or its cloud's own logs, CloudWatch or Cloud Logging, polled); the Docker
-host is opened only for an app that runs on it."""
+the Docker host, or its cloud's own logs, CloudWatch or Cloud Logging, polled), or with
+--access its requests as the edge logged them; the Docker host is opened only for an app
+that runs on it."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ def logs(ns: argparse.Namespace) -> int:
     pf, config, app = found
     on_host = on_docker_host([app])  # else no Docker host is opened
     with deployer(ns, share=False, apps=on_host, loaded=(pf, config)) as engine:
-        for line in target_for(app).stream(engine, say, tail=ns.tail, follow=ns.follow):
+        target = target_for(app)
+        read = target.requests if ns.access else target.stream
+        for line in read(engine, say, tail=ns.tail, follow=ns.follow):
             print(line, flush=True)
     return EXIT_OK

@@ -43,6 +43,7 @@ def status(ns: argparse.Namespace) -> int:
                         "health": a.health,
                         "url": a.url,
                         "simulated_url": a.simulated or None,
+                        **({"edge": a.facts} if a.facts else {}),
                     }
                     for a in listed
                 ]
@@ -50,4 +51,6 @@ def status(ns: argparse.Namespace) -> int:
         else:
             for a in listed:
                 print(f"{a.app:16} {a.release:8} {a.health:24} {a.where()}")
+                for note in a.notes:
+                    print(f"{'':16} {note}")
         return EXIT_OK if all(a.ok for a in apps) else EXIT_FAILED

@@ -21,12 +21,20 @@ def register(commands: Commands) -> None:
         metavar="N",
         help="lines of history to start with (default 200)",
     )
+    p.add_argument(
+        "--access",
+        action="store_true",
+        help="the app's requests as the edge logged them (time, status, method, host and\n"
+        "path, duration, size; secret values masked) instead of its own lines",
+    )
     p = add_command(
         commands,
         "status",
         "the proxy and each app: release, health, URL",
         lazy("pilot_tui.cli.status_cmd", "status"),
         "Show the proxy and each app's live release, health (its health path asked on\n"
-        "the host) and URL. Exit 1 when a deployed app is unhealthy or stopped.",
+        "the host) and URL; for an app behind the edge also its certificates (issuer,\n"
+        "expiry, the last renewal error) and its traffic over 5 minutes (req/s, 5xx\n"
+        "rate, p95 latency). Exit 1 when a deployed app is unhealthy or stopped.",
     )
     p.add_argument("--json", action="store_true", help="print JSON")

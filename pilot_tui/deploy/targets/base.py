@@ -53,6 +53,10 @@ class AppStatus:
     health: str  # healthy | unhealthy (...) | stopped | not deployed | managed target
     url: str  # what answers, "-" when nothing does
     simulated: str = ""  # in the sandbox: the address its cloud made up (addresses.py)
+    # More a target can say, a line each (the edge: certificates, traffic), and the same
+    # as data for --json.
+    notes: tuple[str, ...] = ()
+    facts: dict[str, Any] = field(default_factory=dict)
 
     def where(self) -> str:
         return addresses.Address("" if self.url == "-" else self.url, self.simulated).text()
@@ -122,6 +126,12 @@ class Target(Protocol):
         ``follow`` new ones as they come, until the caller stops reading; notes (no lines
         yet, older ones cut off) through ``say``. Raises NoLogs when the kind has none, a
         PilotError naming the app when nothing of it runs to read."""
+        ...
+
+    def requests(self, ctx: Context, say: Say, *, tail: int, follow: bool) -> Iterator[str]:
+        """The app's requests as Pilot's edge logged them (time, status, method, host and
+        path, duration, size), redacted, like ``stream``. Raises NoLogs when the kind is not
+        behind Pilot's edge (its cloud logs its requests)."""
         ...
 
     def log_source(self, config: PilotConfig) -> str:

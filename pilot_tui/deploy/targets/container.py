@@ -18,6 +18,7 @@ from pilot_tui.deploy.registry import REGISTRY_OVERRIDE, Registry, ecr_registry
 from pilot_tui.deploy.targets.base import (
     AppStatus,
     LogLine,
+    NoLogs,
     WaypointApp,
     WaypointUse,
     emulators_stopped,
@@ -151,6 +152,12 @@ class ManagedContainer(ABC):
 
     def stream(self, ctx: Context, say: Say, *, tail: int, follow: bool) -> Iterator[str]:
         return polled_stream(self, ctx, say, tail=tail, follow=follow)
+
+    def requests(self, ctx: Context, say: Say, *, tail: int, follow: bool) -> Iterator[str]:
+        raise NoLogs(
+            f"{self.app.name} runs on {self.kind}, not behind Pilot's edge: its requests are "
+            f"in {self.logs_name}"
+        )
 
     def log_source(self, config: PilotConfig) -> str:
         return self.logs_name

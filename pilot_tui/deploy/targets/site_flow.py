@@ -315,6 +315,12 @@ class StaticSite:
     def stream(self, ctx: Context, say: Say, *, tail: int, follow: bool) -> Iterator[str]:
         return polled_stream(self, ctx, say, tail=tail, follow=follow)  # says it has none
 
+    def requests(self, ctx: Context, say: Say, *, tail: int, follow: bool) -> Iterator[str]:
+        raise NoLogs(
+            f"{self.app.name} is a static site on {self.kind}, not behind Pilot's edge: its "
+            "CDN logs its requests"
+        )
+
     def log_source(self, config: PilotConfig) -> str:
         return self.kind
 

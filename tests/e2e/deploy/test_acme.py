@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 import os
 import shutil
 import ssl
@@ -140,6 +141,14 @@ def test_a_certificate_from_pebble_is_served_kept_across_restarts_and_renewed(
     assert ("DNS", DOMAIN) in certificate["subjectAltName"]
     assert acme.issued(docker_client, pebble) == 1
     serial = certificate["serialNumber"]
+
+    # `status` shows the certificate the edge holds: Pebble's, and when it expires.
+    shown = cli("status", "--json")
+    row = next(r for r in json.loads(shown.out) if r["app"] == "hello")
+    [held] = row["edge"]["certificates"]
+    assert held["host"] == DOMAIN and held["issuer"].startswith("Pebble"), held
+    assert abs(held["expires"] - _expires(certificate)) < 1 and held["error"] is None
+    assert f"certificate {DOMAIN}: by Pebble" in cli("status").out
 
     # Plain HTTP redirects to the HTTPS name and port.
     import http.client

@@ -25,9 +25,7 @@ def test_a_domain_added_since_the_last_deploy_is_routed_by_the_next(site, cli):
     assert "nothing changed: v2 is live" in unchanged.err, unchanged.err
 
 
-def test_a_proxy_that_lost_its_routes_gets_them_back_from_the_next_deploy(
-    site, cli, docker_client
-):
+def test_a_proxy_that_lost_its_routes_gets_them_back_from_the_next_deploy(site, cli, docker_client):
     _, port = site
     assert cli("deploy", "hello").code == 0
     docker_client.containers.get("pilot-proxy").remove(force=True)

@@ -8,13 +8,14 @@ import contextlib
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pilot_tui import redact
 from pilot_tui.config.schema import AppSettings, PilotConfig, ServerTarget
 from pilot_tui.deploy import history, lock
 from pilot_tui.deploy.context import Context, DeployContext, DeployError, RunLog, Say
 from pilot_tui.deploy.events import StageFailed, StageFinished, StageStarted
+from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.deploy.targets.base import (
     AppStatus,
     LogLine,
@@ -23,7 +24,8 @@ from pilot_tui.deploy.targets.base import (
     WaypointUse,
     target_settings,
 )
-from pilot_tui.deploy.targets.docker_host import containers, proxy_container, release
+from pilot_tui.deploy.targets.docker_host import containers, edge_facts, proxy_container, release
+from pilot_tui.deploy.targets.docker_host.caddy_config import certifiable
 from pilot_tui.deploy.targets.log_follow import tail_note
 from pilot_tui.errors import PilotError
 from pilot_tui.naming import resource_name
@@ -178,7 +180,46 @@ class DockerHost:
         if ctx.target is None or ctx.client is None:  # the caller opens the host for its apps
             raise DeployError("deploy", "this status needs the Docker host, which was not opened")
         address = release.url(ctx.config, ctx.target, app)
-        return AppStatus(app.name, live.id, self._health(ctx, ctx.client, live), address)
+        health = self._health(ctx, ctx.client, live)
+        notes, facts = self._edge(ctx, ctx.client, ctx.target)
+        return AppStatus(app.name, live.id, health, address, notes=notes, facts=facts)
+
+    def _edge(
+        self, ctx: Context, client: DockerClient, docker: DockerTarget
+    ) -> tuple[tuple[str, ...], dict[str, Any]]:
+        """What the edge says of the app: its certificates and its traffic (as lines, and
+        as data)."""
+        from docker.errors import DockerException
+
+        try:
+            proxy = client.containers.get(containers.PROXY_NAME)
+            names = release.hosts(ctx.config, docker, self.app)
+            secure = {h for h in names if ctx.config.server.tls_on and certifiable(h)}
+            facts = edge_facts.read(proxy, {self.app.name: names}, secure)[self.app.name]
+        except DockerException:  # no proxy (yet), or it went meanwhile
+            return (), {}
+        now = time.time()
+        lines = [f"certificate {c.text(now)}" for c in facts.certificates]
+        lines.append(f"traffic {facts.traffic.text()}")
+        data: dict[str, Any] = {
+            "certificates": [
+                {
+                    "host": c.host,
+                    "issuer": c.issuer or None,
+                    "expires": c.expires,
+                    "error": c.error or None,
+                }
+                for c in facts.certificates
+            ],
+            "traffic": {
+                "window_seconds": facts.traffic.window,
+                "requests": facts.traffic.requests,
+                "requests_per_second": round(facts.traffic.per_second, 3),
+                "error_rate_5xx": round(facts.traffic.error_rate, 4),
+                "p95_ms": facts.traffic.p95_ms,
+            },
+        }
+        return tuple(lines), data
 
     def _health(self, ctx: Context, client: DockerClient, live: history.Release) -> str:
         """The live release's own container: stopped, restarting, or what its health path
@@ -234,6 +275,24 @@ class DockerHost:
                 f"{name} is not running", hint=f"deploy it first (pilot-tui deploy {name})"
             )
         return _noting_the_tail(lines, say, tail)
+
+    def requests(self, ctx: Context, say: Say, *, tail: int, follow: bool) -> Iterator[str]:
+        """The edge's access log lines for the app's names (``tail`` counts the edge's
+        lines, of every app)."""
+        client = self._client(ctx)
+        if ctx.target is None:
+            raise NoLogs(f"{self.app.name} runs on {docker_host_name(ctx.config)}: not opened")
+        from docker.errors import NotFound
+
+        try:
+            proxy = client.containers.get(containers.PROXY_NAME)
+        except NotFound:
+            raise PilotError(
+                f"the edge is not running on {docker_host_name(ctx.config)}",
+                hint=f"deploy an app first (pilot-tui deploy {self.app.name})",
+            ) from None
+        names = set(release.hosts(ctx.config, ctx.target, self.app))
+        return edge_facts.follow(proxy, names, tail=tail, follow=follow)
 
     def log_source(self, config: PilotConfig) -> str:
         return f"its container on {docker_host_name(config)}"

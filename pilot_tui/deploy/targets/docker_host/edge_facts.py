@@ -1,0 +1,240 @@
+"""What the edge knows about each app: its certificate (issuer, expiry, the last renewal
+error) and its traffic over the last minutes (requests per second, 5xx rate, p95 latency),
+read from the proxy container: the certificates in its data volume and its logs (access
+logs as JSON on stdout, Caddy's own messages on stderr; caddy_config.py sets that up).
+
+The parsers are pure functions of text, tested as data; ``read`` is the one place that
+asks the container.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import tarfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from pilot_tui import redact
+from pilot_tui.deploy.targets.docker_host.caddy_config import DATA_DIR
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container
+
+WINDOW = 300.0  # seconds of access logs the traffic figures cover
+LOG_LINES = 50_000  # at most this many access log lines read for them
+CERTIFICATES = f"{DATA_DIR}/caddy/certificates"
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """The certificate the edge holds for one name."""
+
+    host: str
+    issuer: str  # "" when none was obtained yet
+    expires: float | None  # epoch seconds
+    error: str  # the last obtain/renew error since the last success, "" when none
+
+    def text(self, now: float) -> str:
+        if not self.issuer:
+            return f"{self.host}: no certificate yet" + (f" ({self.error})" if self.error else "")
+        assert self.expires is not None
+        days = (self.expires - now) / 86400
+        until = datetime.fromtimestamp(self.expires, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        left = f"{days:.0f} d" if abs(days) >= 1 else f"{(self.expires - now) / 60:.0f} min"
+        said = f"{self.host}: by {self.issuer}, expires {until} (in {left})"
+        return said + (f"; last renewal failed: {self.error}" if self.error else "")
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """An app's requests through the edge over the last ``window`` seconds."""
+
+    window: float
+    requests: int
+    errors: int  # answered 5xx
+    p95_ms: float | None
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.window
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
+
+    def text(self) -> str:
+        minutes = f"{self.window / 60:.0f} min"
+        if not self.requests:
+            return f"no requests in {minutes}"
+        p95 = f", p95 {self.p95_ms:.0f} ms" if self.p95_ms is not None else ""
+        return (
+            f"{self.per_second:.2f} req/s, {self.error_rate:.1%} 5xx{p95} "
+            f"({self.requests} in {minutes})"
+        )
+
+
+@dataclass(frozen=True)
+class EdgeFacts:
+    certificates: tuple[Certificate, ...]
+    traffic: Traffic
+
+
+@dataclass(frozen=True)
+class Access:
+    """One access log line."""
+
+    at: float
+    host: str
+    method: str
+    uri: str
+    status: int
+    duration: float  # seconds
+    size: int
+
+    def text(self) -> str:
+        when = datetime.fromtimestamp(self.at, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return redact.text(
+            f"{when} {self.status} {self.method} {self.host}{self.uri} "
+            f"{self.duration * 1000:.1f} ms {self.size} B"
+        )
+
+
+def parse_access(line: str) -> Access | None:
+    """An access log line (Caddy's JSON), None for anything else."""
+    try:
+        entry = json.loads(line)
+        if entry.get("logger") != "http.log.access":
+            return None
+        request = entry["request"]
+        return Access(
+            float(entry["ts"]),
+            bare_host(str(request.get("host", ""))),
+            str(request.get("method", "")),
+            str(request.get("uri", "")),
+            int(entry["status"]),
+            float(entry.get("duration", 0.0)),
+            int(entry.get("size", 0)),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def bare_host(host: str) -> str:
+    """``Host`` without its port, lowercased (how the edge matches it)."""
+    host = host.lower().rstrip(".")
+    if host.startswith("["):  # [::1]:80
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def traffic(entries: Iterable[Access], hosts: set[str], now: float, window: float) -> Traffic:
+    """The requests to ``hosts`` answered in the ``window`` seconds before ``now``."""
+    durations: list[float] = []
+    errors = 0
+    for entry in entries:
+        if entry.host in hosts and now - window <= entry.at <= now:
+            durations.append(entry.duration)
+            errors += entry.status >= 500
+    return Traffic(window, len(durations), errors, _p95(durations))
+
+
+def _p95(durations: list[float]) -> float | None:
+    if not durations:
+        return None
+    ordered = sorted(durations)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)] * 1000
+
+
+def certificate_errors(lines: Iterable[str]) -> dict[str, str]:
+    """name -> the last error obtaining or renewing its certificate, from Caddy's own log
+    lines, forgotten when a later attempt succeeded."""
+    errors: dict[str, str] = {}
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict) or not str(entry.get("logger", "")).startswith("tls."):
+            continue
+        name = str(entry.get("identifier", "")).lower()
+        message = str(entry.get("msg", ""))
+        if not name:
+            continue
+        if entry.get("level") == "error" and "error" in entry:
+            errors[name] = redact.text(str(entry["error"]))[:300]
+        elif message in ("certificate obtained successfully", "certificate renewed successfully"):
+            errors.pop(name, None)
+    return errors
+
+
+def held_certificates(archive: bytes) -> dict[str, tuple[str, float]]:
+    """name -> (issuer, expiry) of each certificate in a tar of Caddy's certificates folder
+    (``ISSUER/NAME/NAME.crt``)."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    held: dict[str, tuple[str, float]] = {}
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        for member in tar.getmembers():
+            parts = member.name.split("/")
+            if not member.isfile() or len(parts) < 2 or parts[-1] != f"{parts[-2]}.crt":
+                continue
+            data = tar.extractfile(member)
+            if data is None:
+                continue
+            cert = x509.load_pem_x509_certificate(data.read())
+            names = cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+            issuer = str(names[0].value) if names else cert.issuer.rfc4514_string()
+            expires = cert.not_valid_after_utc.timestamp()
+            name = parts[-2].lower()
+            if name not in held or held[name][1] < expires:  # the newest of any issuer
+                held[name] = (issuer, expires)
+    return held
+
+
+def read(proxy: Container, apps: dict[str, list[str]], tls_hosts: set[str]) -> dict[str, EdgeFacts]:
+    """app -> what the edge knows of it: ``apps`` maps each app to its names, of which
+    ``tls_hosts`` are served over HTTPS."""
+    from docker.errors import NotFound
+
+    now = time.time()
+    try:
+        chunks, _ = proxy.get_archive(CERTIFICATES)
+        held = held_certificates(b"".join(chunks))
+    except NotFound:
+        held = {}
+    own = proxy.logs(stdout=False, stderr=True, tail=2000).decode(errors="replace")
+    errors = certificate_errors(own.splitlines())
+    raw = proxy.logs(stdout=True, stderr=False, since=int(now - WINDOW), tail=LOG_LINES)
+    entries = [a for a in map(parse_access, raw.decode(errors="replace").splitlines()) if a]
+    facts = {}
+    for app, names in apps.items():
+        certificates = tuple(
+            _certificate(h, held.get(h), errors.get(h, "")) for h in names if h in tls_hosts
+        )
+        facts[app] = EdgeFacts(certificates, traffic(entries, set(names), now, WINDOW))
+    return facts
+
+
+def _certificate(host: str, held: tuple[str, float] | None, error: str) -> Certificate:
+    if held is None:
+        return Certificate(host, "", None, error)
+    return Certificate(host, held[0], held[1], error)
+
+
+def follow(proxy: Container, hosts: set[str], *, tail: int, follow: bool) -> Iterator[str]:
+    """The access log lines of ``hosts`` as text, redacted, as they come."""
+    stream = proxy.logs(stdout=True, stderr=False, stream=True, follow=follow, tail=tail)
+    pending = b""
+    for chunk in stream:
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for raw in lines:
+            entry = parse_access(raw.decode(errors="replace"))
+            if entry is not None and entry.host in hosts:
+                yield entry.text()

@@ -6,12 +6,15 @@ config, a restart, and the move from Pilot's old Python proxy."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
+import os
 import socket
 import tarfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -267,3 +270,75 @@ def _folder(name: str, files: dict[str, bytes]) -> bytes:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return out.getvalue()
+
+
+WS_SERVER = Path(__file__).resolve().parents[2] / "fixtures" / "ws" / "server.py"
+
+
+class WebSocket:
+    """A WebSocket client over a plain socket through the edge (text frames, masked)."""
+
+    def __init__(self, port: int, host: str) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            f"GET /chat HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            byte = self.sock.recv(1)
+            assert byte, head
+            head += byte
+        assert head.startswith(b"HTTP/1.1 101"), head
+
+    def echo(self, text: str) -> str:
+        data, mask = text.encode(), os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+        self.sock.sendall(bytes([0x81, 0x80 | len(data)]) + mask + masked)
+        first = self._read(2)
+        return self._read(first[1] & 0x7F).decode()
+
+    def _read(self, size: int) -> bytes:
+        out = b""
+        while len(out) < size:
+            chunk = self.sock.recv(size - len(out))
+            if not chunk:
+                raise ConnectionError("the WebSocket was closed")
+            out += chunk
+        return out
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_websocket_to_one_app_outlives_a_swap_of_another(engine, edge, python_base):
+    """Every swap loads a new config; a WebSocket open to an app that did not change is
+    not cut by it (Caddy closes upgraded streams when their config goes, unless told to
+    wait: stream_close_delay)."""
+    client, _, _ = engine
+    container, spec, upstream = edge
+    ws = client.containers.create(
+        python_base,
+        ["python3", "-u", "/srv/server.py"],
+        name="edge-test-ws",
+        network=NETWORK,
+        environment={"PORT": "8080"},
+    )
+    try:
+        ws.put_archive("/", _folder("srv", {"server.py": WS_SERVER.read_bytes()}))
+        ws.start()
+        proxy_container.swap(container, ["ws.test"], "edge-test-ws:8080", spec)
+        wait_until(lambda: _answers(spec.port, "ws.test") == (200, b"ok\n"), what="the WS app")
+        socket_ = WebSocket(spec.port, "ws.test")
+        try:
+            assert socket_.echo("before") == "before"
+            for letter in ("B", "A", "B"):  # another app's releases
+                proxy_container.swap(container, ["a.test"], upstream[letter], spec)
+            assert get(spec.port, "a.test") == (200, b"B")
+            assert socket_.echo("after three swaps") == "after three swaps"
+        finally:
+            socket_.close()
+    finally:
+        ws.remove(force=True)

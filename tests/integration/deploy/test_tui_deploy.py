@@ -5,6 +5,7 @@ new release's logs, Esc cancels with the live release untouched, and the runs sh
 from __future__ import annotations
 
 import json
+import re
 
 from textual.widgets import DataTable, Static
 
@@ -95,6 +96,8 @@ async def test_deploy_from_the_apps_screen_then_a_failure_then_cancel(site):
         ), text(app.screen, "#health")
         assert "hello: v1 unhealthy (404) at" in text(app.screen, "#project-status")
         assert "last deploy v3 cancelled" in text(app.screen, "#project-status")
+        # Under it, what the edge says of the app: its traffic (the request above included).
+        assert re.search(r"hello traffic [\d.]+ req/s, [\d.]+% 5xx", text(app.screen, "#health"))
 
         await pilot.press("l")  # every run has a tab in the log viewer
         logs = app.screen

@@ -154,11 +154,11 @@ class ServerSettings:
     )
     tls: TlsMode | None = setting(
         None,
-        "HTTPS for each app's `target.domain` and its APP.<ip>.sslip.io name: `auto` "
-        "(certificates from the ACME CA, obtained and renewed by the edge; HTTP redirects "
-        "to HTTPS) or `off` (plain HTTP). Names only this machine resolves "
-        "(APP.localhost) always stay plain. Unset: `auto` on aws, gcp and host; `off` in "
-        "the sandbox.",
+        "HTTPS for the names of apps on a Docker host (`target.domain`, APP.<ip>.sslip.io, "
+        "APP.<server.host>): `auto` (certificates from the ACME CA, obtained and renewed "
+        "by the edge; HTTP redirects to HTTPS) or `off` (plain HTTP). Names only this "
+        "machine resolves (APP.localhost) and IP addresses always stay plain. Unset: "
+        "`auto` on aws, gcp and host; `off` in the sandbox.",
     )
     acme_email: str | None = setting(
         None,

@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import socket
 import tarfile
 import time
@@ -342,3 +343,26 @@ def test_a_websocket_to_one_app_outlives_a_swap_of_another(engine, edge, python_
             socket_.close()
     finally:
         ws.remove(force=True)
+
+
+def _loads(container) -> float:
+    """How many configs the edge's admin API has been sent (its own metrics, inside)."""
+    metrics = container.exec_run(["wget", "-q", "-O", "-", "http://localhost:2019/metrics"])
+    found = re.findall(
+        rb'caddy_admin_http_requests_total\{[^}]*path="/load"[^}]*\} ([\d.e+]+)', metrics.output
+    )
+    return sum(float(n) for n in found)
+
+
+def test_the_same_config_again_is_not_reloaded(engine, edge):
+    """A deploy that changes nothing for the edge does not reload it (a reload closes
+    every idle keep-alive connection, and costs a docker exec)."""
+    client, _, _ = engine
+    container, spec, upstream = edge
+    before = _loads(container)
+    assert before >= 1  # the swap in the fixture
+    again = proxy_container.ensure_proxy(client, spec, lambda _: None)
+    proxy_container.swap(again, ["a.test"], upstream["A"], spec)  # already so
+    assert again.id == container.id and _loads(container) == before
+    proxy_container.swap(again, ["a.test"], upstream["B"], spec)
+    assert _loads(container) == before + 1

@@ -50,6 +50,22 @@ def config_tar(
     return _tar("pilot", files)
 
 
+def same_files(archive: bytes, wanted: bytes) -> bool:
+    """Whether the container's folder (``archive``, from get_archive) holds exactly the
+    files of ``wanted`` (a config_tar), byte for byte."""
+    return _files(archive) == _files(wanted)
+
+
+def _files(archive: bytes) -> dict[str, bytes]:
+    found: dict[str, bytes] = {}
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        for member in tar.getmembers():
+            data = tar.extractfile(member) if member.isfile() else None
+            if data is not None:
+                found[member.name] = data.read()
+    return found
+
+
 def _tar(folder: str, files: dict[str, bytes]) -> bytes:
     out = io.BytesIO()
     now = int(time.time())

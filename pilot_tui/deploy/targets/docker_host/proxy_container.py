@@ -202,7 +202,10 @@ def apply(proxy_container: Container, routes: dict[str, str], spec: ProxySpec) -
     it: one atomic switch (requests in flight finish on the old config). When Caddy refuses
     it, the files it runs on are put back."""
     previous = _config_archive(proxy_container)
-    proxy_container.put_archive("/etc", proxy.config_tar(routes, spec.edge, spec.ca_root))
+    wanted = proxy.config_tar(routes, spec.edge, spec.ca_root)
+    if previous is not None and proxy.same_files(previous, wanted):
+        return  # what it runs: no reload (a reload closes idle keep-alive connections)
+    proxy_container.put_archive("/etc", wanted)
     result = proxy_container.exec_run(proxy.RELOAD)
     if result.exit_code != 0:
         if previous is not None:

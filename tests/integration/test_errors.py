@@ -16,9 +16,6 @@ from tests.conftest import run_pilot
 from tests.support.paths import REPO
 
 ROOT = REPO
-# Not library code: a standalone stdlib-only program copied into the proxy's image, which
-# cannot import pilot_tui (see its docstring). Its one exception never leaves it.
-STANDALONE: set[str] = set()
 
 
 def _defined_exceptions() -> dict[str, type[BaseException]]:
@@ -48,20 +45,17 @@ def _defined_exceptions() -> dict[str, type[BaseException]]:
 
 def test_every_exception_class_pilot_defines_is_a_pilot_error():
     defined = _defined_exceptions()
-    assert len(defined) >= 36  # the walk found them (36 today), so it cannot pass empty
+    # The walk found them (35 today, since the old proxy program and its BadRequest went),
+    # so it cannot pass empty.
+    assert len(defined) >= 35
     assert "pilot_tui.deploy.context.DeployError" in defined
-    strays = sorted(
-        name
-        for name, cls in defined.items()
-        if not issubclass(cls, PilotError) and name not in STANDALONE
-    )
+    strays = sorted(name for name, cls in defined.items() if not issubclass(cls, PilotError))
     assert strays == [], "subclass pilot_tui.errors.PilotError (or a family base of it)"
-    assert set(defined) >= STANDALONE  # the exemption names a class that still exists
 
 
 def test_each_error_has_an_exit_code_of_the_contract_and_its_own_title():
     for name, cls in _defined_exceptions().items():
-        if name in STANDALONE or cls is PilotError:
+        if cls is PilotError:
             continue
         assert issubclass(cls, PilotError)
         assert cls.exit_code in (EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED), name

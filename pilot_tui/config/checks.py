@@ -196,6 +196,14 @@ def _server(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
                 "the web ports are open to the whole internet, so this would open "
                 f"{admin} to everyone: use 80, 443 or 8080",
             )
+    if server.tls_on and server.http_port != 80 and server.https_port != 443:
+        yield Problem(
+            ("server", "https_port"),
+            "with TLS on, a CA validates a name on port 80 or 443 of the server: with "
+            f"http_port {server.http_port} and https_port {server.https_port} no "
+            "certificate can be obtained (unless another machine forwards those ports)",
+            severity="warning",
+        )
     if server.tls_on and server.https_port == server.http_port:
         yield Problem(
             ("server", "https_port"),
@@ -341,6 +349,8 @@ def _project_paths(cfg: PilotConfig, base_dir: FsPath | None) -> Iterator[Proble
     start = base_dir if base_dir is not None else FsPath()
     if cfg.terraform.templates:
         yield from _inside(cfg.terraform.templates, start, base_dir, ("terraform", "templates"))
+    if cfg.server.acme_ca_root:
+        yield from _ca_root(cfg.server.acme_ca_root, start, base_dir)
     for i, app in enumerate(cfg.apps):
         problems = list(_inside(app.path, start, base_dir, ("apps", i, "path")))
         yield from problems
@@ -355,6 +365,26 @@ def _project_paths(cfg: PilotConfig, base_dir: FsPath | None) -> Iterator[Proble
             yield from _inside(
                 build.output, start / app.path, base_dir, ("apps", i, "build", "output")
             )
+
+
+CA_ROOT_LIMIT = 1024 * 1024  # a root certificate is a few KB
+
+
+def _ca_root(value: str, start: FsPath, root: FsPath | None) -> Iterator[Problem]:
+    """server.acme_ca_root: inside the project, a regular file of at most 1 MB holding a PEM
+    certificate (it is copied into the edge's container)."""
+    where = ("server", "acme_ca_root")
+    outside = list(_inside(value, start, root, where))
+    if outside or root is None:
+        yield from outside
+        return
+    path = start / value
+    if not path.is_file():
+        yield Problem(where, f'"{value}" is not a file in the project')
+    elif path.stat().st_size > CA_ROOT_LIMIT:
+        yield Problem(where, f'"{value}" is larger than 1 MB: not a root certificate')
+    elif b"-----BEGIN CERTIFICATE-----" not in path.read_bytes():
+        yield Problem(where, f'"{value}" holds no PEM certificate (-----BEGIN CERTIFICATE-----)')
 
 
 def _inside(value: str, start: FsPath, root: FsPath | None, path: Path) -> Iterator[Problem]:

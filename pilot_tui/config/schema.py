@@ -162,8 +162,7 @@ class ServerSettings:
     )
     acme_email: str | None = setting(
         None,
-        "Contact address of the ACME account (Let's Encrypt writes there before a "
-        "certificate expires unrenewed).",
+        "Contact address of the ACME account, for the CA to reach you about it.",
         pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
         pattern_hint="an email address",
         example="ops@example.com",

@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import tarfile
+import threading
 import time
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from tests.polling import wait_until
 from tests.support.load import KeepAliveLoad
 
 UPSTREAMS = {"A": "edge-test-a", "B": "edge-test-b"}
+NOT_AN_APP = "pilot-edgetest-none-"  # the release prefix swaps are told: no upstream here has it
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +75,7 @@ def edge(engine):
     with contextlib.suppress(docker.errors.NotFound):
         client.containers.get(PROXY_NAME).remove(force=True)
     container = proxy_container.ensure_proxy(client, spec, lambda _: None)
-    proxy_container.swap(container, ["a.test"], upstream["A"], spec)
+    proxy_container.swap(container, ["a.test"], upstream["A"], spec, NOT_AN_APP)
     return container, spec, upstream
 
 
@@ -95,7 +97,7 @@ def get(port: int, host: str, path: str = "/") -> tuple[int, bytes]:
 
 def test_routes_by_host_and_any_other_host_gets_a_404_that_names_nothing(edge):
     container, spec, upstream = edge
-    proxy_container.swap(container, ["b.test"], upstream["B"], spec)
+    proxy_container.swap(container, ["b.test"], upstream["B"], spec, NOT_AN_APP)
     assert get(spec.port, "a.test") == (200, b"A")
     assert get(spec.port, "A.TEST:80") == (200, b"A")  # case and port ignored
     assert get(spec.port, "b.test") == (200, b"B")
@@ -159,7 +161,7 @@ def test_swaps_under_keep_alive_load_fail_no_request(edge):
         wait_until(lambda: load.count() >= 200, what="200 answers before the swaps", timeout=60)
         for letter in order:
             before = load.count()
-            proxy_container.swap(container, ["a.test"], upstream[letter], spec)
+            proxy_container.swap(container, ["a.test"], upstream[letter], spec, NOT_AN_APP)
             switched = time.monotonic()
             wait_until(
                 lambda b=before, t=switched: load.count() >= b + 200 and time.monotonic() > t + 1,
@@ -173,12 +175,15 @@ def test_swaps_under_keep_alive_load_fail_no_request(edge):
             edge=caddy_config.EdgeSettings(tls=True, acme_ca_root="/etc/pilot/missing.pem"),
         )
         with pytest.raises(ReleaseError, match="refused its new config"):
-            proxy_container.swap(container, ["shop.example.com"], upstream["A"], refused)
+            proxy_container.swap(
+                container, ["shop.example.com"], upstream["A"], refused, NOT_AN_APP
+            )
         before = load.count()
         wait_until(lambda: load.count() >= before + 200, what="200 answers after the refusal")
     report = load.report
     print(f"3 swaps and a refused config under 8 keep-alive clients: {report.summary()}")
     assert not report.failures, report.failures[:5]
+    assert report.retried <= 8 * 4  # at most one per client and config load
     assert len(report.answers) >= 1000
     assert report.bodies_after(switched + 0.5) == {b"B"}  # never back to the old release
     assert proxy_container.read_routes(container) == {"a.test": upstream["B"]}
@@ -194,7 +199,7 @@ def test_a_refused_config_leaves_the_running_one_and_its_files(edge):
         edge=caddy_config.EdgeSettings(tls=True, acme_ca_root="/etc/pilot/missing.pem"),
     )
     with pytest.raises(ReleaseError) as caught:
-        proxy_container.swap(container, ["shop.example.com"], upstream["B"], bad)
+        proxy_container.swap(container, ["shop.example.com"], upstream["B"], bad, NOT_AN_APP)
     assert any("missing.pem" in line for line in caught.value.logs), caught.value.logs
     assert proxy_container.read_routes(container) == before
     container.restart()  # it starts again on the files it ran on
@@ -204,7 +209,7 @@ def test_a_refused_config_leaves_the_running_one_and_its_files(edge):
 def _answers(port: int, host: str) -> tuple[int, bytes] | None:
     try:
         return get(port, host)
-    except OSError:
+    except (OSError, IndexError):  # refused, or closed before an answer (still starting)
         return None
 
 
@@ -214,12 +219,14 @@ def test_the_old_python_proxy_is_replaced_in_place_keeping_its_routes(engine):
     client, spec, upstream = engine
     with contextlib.suppress(docker.errors.NotFound):
         client.containers.get(PROXY_NAME).remove(force=True)
-    # What a host running Pilot's old proxy has: its labels, and its routes file.
+    # What a host running Pilot's old proxy has: its labels, its routes file, its port
+    # published (a stand-in answers "old" for every host there).
     old = client.containers.create(
         spec.image,
-        ["sleep", "3600"],
+        ["caddy", "respond", "--listen", ":80", "--body", "old"],
         name=PROXY_NAME,
         network=NETWORK,
+        ports={"80/tcp": ("127.0.0.1", spec.port)},
         labels={
             "pilot.role": "proxy",
             "pilot.proxy.image": "pilot/proxy:b3fb473e8762",
@@ -230,15 +237,53 @@ def test_the_old_python_proxy_is_replaced_in_place_keeping_its_routes(engine):
     routes = {"a.test": upstream["A"], "b.test": upstream["B"]}
     old.put_archive("/etc", _folder("pilot", {"routes.json": proxy.routes_json(routes)}))
     old.start()
+    wait_until(lambda: _answers(spec.port, "a.test") == (200, b"old"), what="the old proxy")
+    answered: list[tuple[float, bytes]] = []
+    stop = threading.Event()
+
+    def ask() -> None:
+        while not stop.is_set():
+            got = _answers(spec.port, "a.test")
+            if got is not None and got[0] == 200:
+                answered.append((time.monotonic(), got[1]))
+            time.sleep(0.01)
+
+    asking = threading.Thread(target=ask)
+    asking.start()
     said: list[str] = []
-    started = time.monotonic()
-    new = proxy_container.ensure_proxy(client, spec, said.append)
-    print(f"old proxy -> Caddy in {time.monotonic() - started:.2f} s")
+    try:
+        new = proxy_container.ensure_proxy(client, spec, said.append)
+        wait_until(lambda: answered and answered[-1][1] == b"A", what="A through Caddy")
+    finally:
+        stop.set()
+        asking.join()
+    last_old = max(t for t, body in answered if body == b"old")
+    first_new = min(t for t, body in answered if body == b"A")
+    print(f"old proxy -> Caddy: {first_new - last_old:.2f} s without an answer")
     assert said[0] == "moving 2 route(s) from Pilot's old proxy to Caddy"
     assert new.id != old.id and new.labels["pilot.proxy.edge"] == "caddy"
     assert get(spec.port, "a.test") == (200, b"A") and get(spec.port, "b.test") == (200, b"B")
+    assert [c.name for c in client.containers.list(all=True) if "proxy" in c.name] == [PROXY_NAME]
     again = proxy_container.ensure_proxy(client, spec, said.append)
     assert again.id == new.id and len(said) == 1  # now current: kept as it is
+
+
+def test_a_replacement_that_cannot_start_gives_way_to_the_edge_it_replaced(engine, edge):
+    """The new edge cannot publish its port (taken on the host): the one it was to replace
+    serves again, with its routes, and the error names the port."""
+    client, _, _ = engine
+    container, spec, _ = edge
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        moved = ProxySpec(spec.bind, taken.getsockname()[1], spec.image)
+        with pytest.raises(ReleaseError, match="cannot listen on"):
+            proxy_container.ensure_proxy(client, moved, lambda _: None)
+    back = client.containers.get(PROXY_NAME)
+    assert back.id == container.id
+    wait_until(lambda: _answers(spec.port, "a.test") == (200, b"A"), what="the old edge back")
+    names = [c.name for c in client.containers.list(all=True) if "proxy" in c.name]
+    assert names == [PROXY_NAME]
 
 
 def test_the_proxy_keeps_its_data_in_a_named_volume_and_publishes_only_its_ports(edge):
@@ -330,13 +375,13 @@ def test_a_websocket_to_one_app_outlives_a_swap_of_another(engine, edge, python_
     try:
         ws.put_archive("/", _folder("srv", {"server.py": WS_SERVER.read_bytes()}))
         ws.start()
-        proxy_container.swap(container, ["ws.test"], "edge-test-ws:8080", spec)
+        proxy_container.swap(container, ["ws.test"], "edge-test-ws:8080", spec, NOT_AN_APP)
         wait_until(lambda: _answers(spec.port, "ws.test") == (200, b"ok\n"), what="the WS app")
         socket_ = WebSocket(spec.port, "ws.test")
         try:
             assert socket_.echo("before") == "before"
             for letter in ("B", "A", "B"):  # another app's releases
-                proxy_container.swap(container, ["a.test"], upstream[letter], spec)
+                proxy_container.swap(container, ["a.test"], upstream[letter], spec, NOT_AN_APP)
             assert get(spec.port, "a.test") == (200, b"B")
             assert socket_.echo("after three swaps") == "after three swaps"
         finally:
@@ -362,7 +407,7 @@ def test_the_same_config_again_is_not_reloaded(engine, edge):
     before = _loads(container)
     assert before >= 1  # the swap in the fixture
     again = proxy_container.ensure_proxy(client, spec, lambda _: None)
-    proxy_container.swap(again, ["a.test"], upstream["A"], spec)  # already so
+    proxy_container.swap(again, ["a.test"], upstream["A"], spec, NOT_AN_APP)  # already so
     assert again.id == container.id and _loads(container) == before
-    proxy_container.swap(again, ["a.test"], upstream["B"], spec)
+    proxy_container.swap(again, ["a.test"], upstream["B"], spec, NOT_AN_APP)
     assert _loads(container) == before + 1

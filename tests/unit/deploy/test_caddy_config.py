@@ -8,7 +8,7 @@ from pilot_tui.deploy.targets.docker_host.caddy_config import EdgeSettings, buil
 
 ROUTES = {
     "api.localhost": "pilot-acme-api-v1:8080",
-    "api.203.0.113.7.sslip.io": "pilot-acme-api-v1:8080",
+    "api.34.120.5.9.sslip.io": "pilot-acme-api-v1:8080",
     "shop.example.com": "pilot-acme-shop-v4:3000",
 }
 
@@ -22,9 +22,22 @@ def _handlers(route: dict) -> list[str]:
 
 
 def test_names_a_public_ca_can_certify():
-    assert certifiable("shop.example.com") and certifiable("api.203.0.113.7.sslip.io")
-    assert certifiable("App.Example.Test.")
-    for name in ("api.localhost", "localhost", "203.0.113.7", "::1", "intranet"):
+    assert certifiable("shop.example.com") and certifiable("api.34.120.5.9.sslip.io")
+    assert certifiable("App.Example.Test.") and certifiable("api.34.120.5.9.nip.io")
+    for name in (
+        "api.localhost",
+        "localhost",
+        "34.120.5.9",
+        "::1",
+        "intranet",
+        "build.internal",
+        "printer.local",
+        "nas.home.arpa",
+        "api.10.0.0.5.sslip.io",  # a private address: no CA can reach it
+        "api.127.0.0.1.sslip.io",
+        "api.203.0.113.7.sslip.io",  # documentation range, not routed
+        "api.sslip.io",
+    ):
         assert not certifiable(name), name
 
 
@@ -44,7 +57,7 @@ def test_with_tls_off_every_host_is_plain_http_and_there_is_no_https_server():
 def test_with_tls_on_certifiable_hosts_are_served_over_https_and_redirected():
     config = build(ROUTES, EdgeSettings(tls=True, https_port=8443, acme_email="ops@acme.test"))
     http, https = (config["apps"]["http"]["servers"][n] for n in ("http", "https"))
-    secure = ["api.203.0.113.7.sslip.io", "shop.example.com"]
+    secure = ["api.34.120.5.9.sslip.io", "shop.example.com"]
     redirect = http["routes"][1]
     assert _hosts(redirect) == secure
     assert redirect["handle"][0]["status_code"] == 308
@@ -115,7 +128,13 @@ def test_the_admin_api_is_on_the_containers_loopback_and_access_logs_are_json():
     assert config["admin"] == {"listen": "localhost:2019"}
     assert config["storage"] == {"module": "file_system", "root": "/data/caddy"}
     access = config["logging"]["logs"]["access"]
-    assert access["encoder"] == {"format": "json"} and access["include"] == ["http.log.access"]
+    assert access["include"] == ["http.log.access"]
+    # Headers and query strings carry tokens: never logged.
+    encoder = access["encoder"]
+    assert encoder["format"] == "filter" and encoder["wrap"] == {"format": "json"}
+    fields = encoder["fields"]
+    assert fields["request>headers"] == fields["resp_headers"] == {"filter": "delete"}
+    assert fields["request>uri"] == {"filter": "regexp", "regexp": r"\?.*$", "value": ""}
     assert config["logging"]["logs"]["default"] == {"exclude": ["http.log.access"]}
     assert all(s["logs"] == {} for s in config["apps"]["http"]["servers"].values())
 

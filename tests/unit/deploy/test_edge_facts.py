@@ -5,16 +5,14 @@ error per name, and the certificates held."""
 from __future__ import annotations
 
 import datetime
-import io
 import json
-import tarfile
 
 from pilot_tui.deploy.targets.docker_host.edge_facts import (
     Certificate,
     Traffic,
     bare_host,
     certificate_errors,
-    held_certificates,
+    newest_certificate,
     parse_access,
     traffic,
 )
@@ -77,24 +75,33 @@ def test_traffic_counts_the_apps_names_in_the_window_with_its_5xx_and_p95():
 
 
 def test_the_last_certificate_error_is_kept_until_a_success():
-    def log(level: str, logger: str, name: str, msg: str, error: str | None = None) -> str:
-        entry = {"level": level, "logger": logger, "identifier": name, "msg": msg}
-        if error is not None:
-            entry["error"] = error
-        return json.dumps(entry)
-
+    # Lines as Caddy 2.11 writes them (seen in the edge's logs), shortened.
+    failed = (
+        '{"level":"error","ts":1796293919.37,"logger":"tls.obtain","msg":"could not get '
+        'certificate from issuer","identifier":"%s","issuer":"acme-v02","error":"%s"}'
+    )
+    obtained = (
+        '{"level":"info","ts":1796295243.35,"logger":"tls.obtain","msg":"certificate obtained '
+        'successfully","identifier":"%s","issuer":"pebble:14000-dir"}'
+    )
+    renewed = (
+        '{"level":"info","ts":1796294725.23,"logger":"tls.renew","msg":"certificate renewed '
+        'successfully","identifier":"%s","issuer":"pebble:14000-dir"}'
+    )
     lines = [
-        log("error", "tls.obtain", "a.test", "could not get certificate", "DNS problem: NXDOMAIN"),
-        log("error", "tls.obtain", "b.test", "could not get certificate", "first"),
+        failed % ("a.test", "DNS problem: NXDOMAIN looking up A for a.test"),
+        failed % ("b.test", "first"),
+        failed % ("c.test", "connection refused"),
         "plain text",
-        log("info", "tls.obtain", "a.test", "certificate obtained successfully"),
-        log("error", "tls.renew", "b.test", "will retry", "connection refused"),
-        log("error", "http.log", "c.test", "not about certificates", "x"),
+        obtained % "a.test",
+        renewed % "c.test",
+        failed % ("b.test", "rate limited"),
+        '{"level":"error","logger":"http.log","identifier":"d.test","error":"not tls"}',
     ]
-    assert certificate_errors(lines) == {"b.test": "connection refused"}
+    assert certificate_errors(lines) == {"b.test": "rate limited"}
 
 
-def _cert(name: str, issuer: str, days: int) -> bytes:
+def _cert(name: str, issuer: str, days: int, ca: bool = False) -> bytes:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -110,30 +117,29 @@ def _cert(name: str, issuer: str, days: int) -> bytes:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now)
         .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def test_the_newest_certificate_held_for_each_name():
-    files = {
-        "certificates/acme-v02/a.test/a.test.crt": _cert("a.test", "R11", 30),
-        "certificates/acme-v02/a.test/a.test.key": b"never read",
-        "certificates/acme-v02/a.test/a.test.json": b"{}",
-        "certificates/pebble-dir/a.test/a.test.crt": _cert("a.test", "Pebble CA", 60),
-        "certificates/pebble-dir/b.test/b.test.crt": _cert("b.test", "Pebble CA", 1),
-    }
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    held = held_certificates(out.getvalue())
-    assert set(held) == {"a.test", "b.test"}
-    assert held["a.test"][0] == "Pebble CA"  # 60 days beats 30
-    left = held["b.test"][1] - datetime.datetime.now(datetime.UTC).timestamp()
-    assert 86000 < left <= 86400
+def test_the_newest_leaf_among_the_names_crt_files():
+    # Two issuers' files for one name, concatenated; each a chain, leaf first.
+    pem = (
+        _cert("a.test", "R11", 30)
+        + _cert("R11", "ISRG Root X1", 900, ca=True)
+        + _cert("a.test", "Pebble Intermediate CA", 60)
+        + _cert("Pebble Intermediate CA", "Pebble Root CA", 3650, ca=True)
+    )
+    issuer, expires = newest_certificate(pem)
+    assert issuer == "Pebble Intermediate CA"  # 60 days beats 30; intermediates skipped
+    left = expires - datetime.datetime.now(datetime.UTC).timestamp()
+    assert 59 * 86400 < left <= 60 * 86400
+    assert newest_certificate(b"") is None
+    assert (
+        newest_certificate(b"-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n")
+        is None
+    )
 
 
 def test_a_certificate_in_words():
@@ -142,5 +148,7 @@ def test_a_certificate_in_words():
     assert said == "a.test: by Pebble CA, expires 2027-01-15 08:00 UTC (in 59 d)"
     soon = Certificate("a.test", "Pebble CA", expires, "rate limited").text(expires - 600)
     assert soon.endswith("(in 10 min); last renewal failed: rate limited")
+    gone = Certificate("a.test", "R11", expires, "").text(expires + 3 * 86400)
+    assert gone == "a.test: by R11, EXPIRED 2027-01-15 08:00 UTC (3 d ago)"
     none = Certificate("a.test", "", None, "DNS problem").text(expires)
     assert none == "a.test: no certificate yet (DNS problem)"

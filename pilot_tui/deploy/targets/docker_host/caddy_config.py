@@ -35,12 +35,14 @@ ACME_DIRECTORIES = {
     "production": "https://acme-v02.api.letsencrypt.org/directory",
     "staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
 }
-# A swap reloads Caddy's config: connections still open on the old config finish within
-# this time (a long download); a WebSocket of another app is not cut by a reload for
-# STREAM_CLOSE_DELAY (Caddy closes upgraded streams when the config that made them goes).
-GRACE_PERIOD = "30s"
+# A swap reloads Caddy's config: responses still streaming on the old config (a download,
+# server-sent events) finish within this time, then are cut; a WebSocket is not cut by a
+# reload for STREAM_CLOSE_DELAY (Caddy closes upgraded streams when the config that made
+# them goes). A reload itself does not wait for either.
+GRACE_PERIOD = "10m"
 STREAM_CLOSE_DELAY = "8h"
 HSTS = "max-age=31536000"
+QUERY = r"\?.*$"  # what the access logs leave out of a request's URI
 NOT_FOUND = "404 page not found\n"
 
 
@@ -61,16 +63,33 @@ def acme_directory(ca: str) -> str:
     return ACME_DIRECTORIES.get(ca, ca)
 
 
+# Names no public CA issues for: only this machine, or only a private network, resolves them.
+INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa")
+# DNS that answers with the address a name spells (app.203.0.113.7.sslip.io).
+ADDRESS_DNS = (".sslip.io", ".nip.io")
+
+
 def certifiable(host: str) -> bool:
-    """Whether a public CA can issue for ``host``: a dotted DNS name, not an IP address and
-    not a name only this machine resolves (``*.localhost``)."""
+    """Whether a public CA can issue for ``host``: a dotted DNS name, not an IP address, not
+    a name only this machine or a private network resolves (``*.localhost``, ``*.internal``,
+    an sslip.io name spelling a private address)."""
     name = host.rstrip(".").lower()
-    try:
-        ipaddress.ip_address(name)
+    if _address(name) is not None or "." not in name or name == "localhost":
         return False
+    if name.endswith(INTERNAL_SUFFIXES):
+        return False
+    for suffix in ADDRESS_DNS:
+        if name.endswith(suffix):
+            spelled = _address(".".join(name.removesuffix(suffix).split(".")[-4:]))
+            return spelled is not None and spelled.is_global
+    return True
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text)
     except ValueError:
-        pass
-    return "." in name and not (name == "localhost" or name.endswith(".localhost"))
+        return None
 
 
 def tls_hosts(routes: dict[str, str], settings: EdgeSettings) -> list[str]:
@@ -178,13 +197,24 @@ def _policy(hosts: list[str], settings: EdgeSettings) -> dict[str, Any]:
 
 def _logging() -> dict[str, Any]:
     """Access logs as JSON lines on stdout (``docker logs pilot-proxy``), Caddy's own lines
-    apart: request metrics and ``logs --access`` read the former."""
+    apart: request metrics and ``logs --access`` read the former. No request or response
+    headers and no query string are logged: they carry tokens and personal data (the path,
+    status, duration, size and host are what the figures need)."""
     return {
         "logs": {
             "default": {"exclude": ["http.log.access"]},
             "access": {
                 "writer": {"output": "stdout"},
-                "encoder": {"format": "json"},
+                "encoder": {
+                    "format": "filter",
+                    "wrap": {"format": "json"},
+                    "fields": {
+                        "request>headers": {"filter": "delete"},
+                        "request>tls": {"filter": "delete"},
+                        "resp_headers": {"filter": "delete"},
+                        "request>uri": {"filter": "regexp", "regexp": QUERY, "value": ""},
+                    },
+                },
                 "include": ["http.log.access"],
             },
         }

@@ -145,7 +145,7 @@ def start(
     """Start a release on the private network, with no host port and no restart policy: a
     crash leaves it exited with its exit code and one run's logs, which fails the deploy at
     once. ``make_permanent`` gives it its restart policy once it is live."""
-    name = f"pilot-{project}-{app}-{release}"
+    name = f"{release_prefix(project, app)}{release}"
     from docker.errors import NotFound
 
     with contextlib.suppress(NotFound):
@@ -268,3 +268,8 @@ def retire(containers: list[Container], keep: str | None) -> None:
     for container in containers:
         if container.id != keep:
             container.remove(force=True)
+
+
+def release_prefix(project: str, app: str) -> str:
+    """What the names of an app's release containers (and so its upstreams) start with."""
+    return f"pilot-{project}-{app}-"

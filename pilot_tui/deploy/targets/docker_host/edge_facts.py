@@ -9,20 +9,19 @@ asks the container.
 
 from __future__ import annotations
 
-import io
 import json
 import math
-import tarfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from pilot_tui import redact
 from pilot_tui.deploy.targets.docker_host.caddy_config import DATA_DIR
 
 if TYPE_CHECKING:
+    from cryptography.x509 import Certificate as Certificate_
     from docker.models.containers import Container
 
 WINDOW = 300.0  # seconds of access logs the traffic figures cover
@@ -43,10 +42,13 @@ class Certificate:
         if not self.issuer:
             return f"{self.host}: no certificate yet" + (f" ({self.error})" if self.error else "")
         assert self.expires is not None
-        days = (self.expires - now) / 86400
         until = datetime.fromtimestamp(self.expires, UTC).strftime("%Y-%m-%d %H:%M UTC")
-        left = f"{days:.0f} d" if abs(days) >= 1 else f"{(self.expires - now) / 60:.0f} min"
-        said = f"{self.host}: by {self.issuer}, expires {until} (in {left})"
+        left = abs(self.expires - now)
+        span = f"{left / 86400:.0f} d" if left >= 86400 else f"{left / 60:.0f} min"
+        if self.expires > now:
+            said = f"{self.host}: by {self.issuer}, expires {until} (in {span})"
+        else:
+            said = f"{self.host}: by {self.issuer}, EXPIRED {until} ({span} ago)"
         return said + (f"; last renewal failed: {self.error}" if self.error else "")
 
 
@@ -137,7 +139,7 @@ def traffic(entries: Iterable[Access], hosts: set[str], now: float, window: floa
     durations: list[float] = []
     errors = 0
     for entry in entries:
-        if entry.host in hosts and now - window <= entry.at <= now:
+        if entry.host in hosts and entry.at >= now - window:
             durations.append(entry.duration)
             errors += entry.status >= 500
     return Traffic(window, len(durations), errors, _p95(durations))
@@ -172,53 +174,101 @@ def certificate_errors(lines: Iterable[str]) -> dict[str, str]:
     return errors
 
 
-def held_certificates(archive: bytes) -> dict[str, tuple[str, float]]:
-    """name -> (issuer, expiry) of each certificate in a tar of Caddy's certificates folder
-    (``ISSUER/NAME/NAME.crt``)."""
+def newest_certificate(pem: bytes) -> tuple[str, float] | None:
+    """(issuer, expiry) of the certificate in ``pem`` (the .crt files Caddy keeps for one
+    name, one per issuer it used, concatenated; each a chain, leaf first) that expires
+    last; None when there is none."""
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
-    held: dict[str, tuple[str, float]] = {}
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        for member in tar.getmembers():
-            parts = member.name.split("/")
-            if not member.isfile() or len(parts) < 2 or parts[-1] != f"{parts[-2]}.crt":
-                continue
-            data = tar.extractfile(member)
-            if data is None:
-                continue
-            cert = x509.load_pem_x509_certificate(data.read())
-            names = cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
-            issuer = str(names[0].value) if names else cert.issuer.rfc4514_string()
-            expires = cert.not_valid_after_utc.timestamp()
-            name = parts[-2].lower()
-            if name not in held or held[name][1] < expires:  # the newest of any issuer
-                held[name] = (issuer, expires)
+    newest: tuple[str, float] | None = None
+    for block in pem.split(b"-----END CERTIFICATE-----"):
+        start = block.find(b"-----BEGIN CERTIFICATE-----")
+        if start < 0:
+            continue
+        try:
+            cert = x509.load_pem_x509_certificate(block[start:] + b"-----END CERTIFICATE-----\n")
+        except ValueError:
+            continue
+        if _is_ca(cert):
+            continue  # an intermediate of the chain
+        names = cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+        issuer = str(names[0].value) if names else cert.issuer.rfc4514_string()
+        expires = cert.not_valid_after_utc.timestamp()
+        if newest is None or newest[1] < expires:
+            newest = (issuer, expires)
+    return newest
+
+
+def _is_ca(cert: Certificate_) -> bool:
+    from cryptography import x509
+
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+@dataclass(frozen=True)
+class _Logs:
+    now: float  # when read, by the Docker host's clock
+    entries: list[Access]
+    errors: dict[str, str]
+    read_at: float  # time.monotonic() here
+
+
+_read: dict[str, _Logs] = {}  # proxy container id -> its logs, read at most every few seconds
+FRESH = 5.0
+
+
+def _logs(proxy: Container) -> _Logs:
+    """The edge's recent access entries and certificate errors, read once for every app a
+    status asks about (each read pulls minutes of logs, over SSH for a server)."""
+    cached = _read.get(str(proxy.id))
+    if cached is not None and time.monotonic() - cached.read_at < FRESH:
+        return cached
+    now = _host_time(proxy)
+    own = proxy.logs(stdout=False, stderr=True, tail=2000).decode(errors="replace")
+    raw = proxy.logs(stdout=True, stderr=False, since=int(now - WINDOW), tail=LOG_LINES)
+    entries = [a for a in map(parse_access, raw.decode(errors="replace").splitlines()) if a]
+    logs = _Logs(now, entries, certificate_errors(own.splitlines()), time.monotonic())
+    _read[str(proxy.id)] = logs
+    return logs
+
+
+def _host_time(proxy: Container) -> float:
+    """The Docker host's clock (the logs' timestamps are by it), else this machine's."""
+    try:
+        stamp = str(proxy.client.info().get("SystemTime", ""))  # type: ignore[union-attr]
+        return datetime.fromisoformat(stamp[:26].rstrip("Z") + "+00:00").timestamp()
+    except (ValueError, AttributeError):
+        return time.time()
+
+
+def certificates_of(proxy: Container, hosts: list[str]) -> dict[str, tuple[str, float]]:
+    """name -> (issuer, expiry) of the certificate the edge holds for each of ``hosts``:
+    only their .crt files are read from the container (never a key)."""
+    held = {}
+    for host in hosts:
+        # The name is an argument of the shell, never part of its script.
+        found = proxy.exec_run(
+            ["sh", "-c", f'cat {CERTIFICATES}/*/"$1"/"$1".crt 2>/dev/null', "sh", host]
+        )
+        newest = newest_certificate(cast(bytes, found.output))
+        if newest is not None:
+            held[host] = newest
     return held
 
 
-def read(proxy: Container, apps: dict[str, list[str]], tls_hosts: set[str]) -> dict[str, EdgeFacts]:
-    """app -> what the edge knows of it: ``apps`` maps each app to its names, of which
-    ``tls_hosts`` are served over HTTPS."""
-    from docker.errors import NotFound
-
-    now = time.time()
-    try:
-        chunks, _ = proxy.get_archive(CERTIFICATES)
-        held = held_certificates(b"".join(chunks))
-    except NotFound:
-        held = {}
-    own = proxy.logs(stdout=False, stderr=True, tail=2000).decode(errors="replace")
-    errors = certificate_errors(own.splitlines())
-    raw = proxy.logs(stdout=True, stderr=False, since=int(now - WINDOW), tail=LOG_LINES)
-    entries = [a for a in map(parse_access, raw.decode(errors="replace").splitlines()) if a]
-    facts = {}
-    for app, names in apps.items():
-        certificates = tuple(
-            _certificate(h, held.get(h), errors.get(h, "")) for h in names if h in tls_hosts
-        )
-        facts[app] = EdgeFacts(certificates, traffic(entries, set(names), now, WINDOW))
-    return facts
+def read(proxy: Container, names: list[str], tls_hosts: set[str]) -> EdgeFacts:
+    """What the edge knows of an app with these ``names``, of which ``tls_hosts`` are
+    served over HTTPS."""
+    logs = _logs(proxy)
+    secure = [h for h in names if h in tls_hosts]
+    held = certificates_of(proxy, secure)
+    certificates = tuple(_certificate(h, held.get(h), logs.errors.get(h, "")) for h in secure)
+    now = max([logs.now, *(e.at for e in logs.entries[-1:])])
+    return EdgeFacts(certificates, traffic(logs.entries, set(names), now, WINDOW))
 
 
 def _certificate(host: str, held: tuple[str, float] | None, error: str) -> Certificate:
@@ -227,7 +277,7 @@ def _certificate(host: str, held: tuple[str, float] | None, error: str) -> Certi
     return Certificate(host, held[0], held[1], error)
 
 
-def follow(proxy: Container, hosts: set[str], *, tail: int, follow: bool) -> Iterator[str]:
+def requests_to(proxy: Container, hosts: set[str], *, tail: int, follow: bool) -> Iterator[str]:
     """The access log lines of ``hosts`` as text, redacted, as they come."""
     stream = proxy.logs(stdout=True, stderr=False, stream=True, follow=follow, tail=tail)
     pending = b""

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import tarfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 HTTP = 80  # where Caddy listens inside its container; published on spec.port
 HTTPS = 443  # published on spec.https_port when TLS is on
 EDGE = "caddy"  # the pilot.proxy.edge label: a proxy without it is the old Python one
+SET_ASIDE = f"{PROXY_NAME}-old"  # a replaced edge, until its successor serves
 
 
 @dataclass(frozen=True)
@@ -55,15 +57,32 @@ class ProxySpec:
         return f"{self.bind}:{ports}"
 
 
-def ensure_proxy(
-    client: DockerClient, spec: ProxySpec, line: Callable[[str], None], *, _retried: bool = False
-) -> Container:
+def ensure_proxy(client: DockerClient, spec: ProxySpec, line: Callable[[str], None]) -> Container:
     """The running edge container with ``spec``'s config, made or replaced when missing or
-    outdated."""
-    from docker.errors import APIError, NotFound
-
+    outdated (under the routes lock: one writer of the edge at a time, whoever deploys)."""
     ensure_network(client)
     _ensure_image(client, spec.image, line)
+    with routes_lock(client, spec.image):
+        return _ensure_locked(client, spec, line)
+
+
+@contextlib.contextmanager
+def routes_lock(client: DockerClient, image: str) -> Iterator[None]:
+    """The edge's config is shared by every app (and project) on the host: one writer at a
+    time (a lock container made from ``image``, which the host has)."""
+    from pilot_tui.deploy import lock
+
+    try:
+        held = lock.acquire(client, "proxy", "routes", image, wait=30)
+    except lock.LockHeld as exc:
+        raise ReleaseError(str(exc)) from exc
+    try:
+        yield
+    finally:
+        lock.release(client, held)
+
+
+def _ensure_locked(client: DockerClient, spec: ProxySpec, line: Callable[[str], None]) -> Container:
     wanted = {
         "pilot.role": "proxy",
         "pilot.proxy.edge": EDGE,
@@ -71,28 +90,91 @@ def ensure_proxy(
         "pilot.proxy.listen": spec.listen,
         "pilot.proxy.network": NETWORK,
     }
-    current, routes = _current(client, wanted, line)
+    current = _existing(client)
+    if (
+        current is not None
+        and current.name == PROXY_NAME
+        and all(current.labels.get(k) == v for k, v in wanted.items())
+    ):
+        if current.status != "running":
+            _start_proxy(current, spec)
+        _wait_proxy(current, spec)
+        apply(current, read_routes(current), spec)  # settings may have changed
+        return current
+    routes = read_routes(current) if current is not None else {}
     if current is not None:
-        try:
-            if current.status != "running":
-                _start_proxy(current, spec)
-            _wait_proxy(current, spec)
-            apply(current, read_routes(current), spec)  # settings may have changed
-            return current
-        except NotFound:
-            pass  # removed meanwhile: made again below
+        _say_replacing(current, routes, line)
+        _set_aside(current)
     try:
         container = _create(client, spec, wanted)
-    except APIError as exc:
-        if exc.status_code != 409 or _retried:
+        try:
+            container.put_archive("/etc", proxy.config_tar(routes, spec.edge, spec.ca_root))
+            _start_proxy(container, spec)
+            _wait_proxy(container, spec)
+        except BaseException:
+            container.remove(force=True)
             raise
-        # A teammate's deploy (another app) created it a moment ago: use theirs.
-        time.sleep(0.5)
-        return ensure_proxy(client, spec, line, _retried=True)
-    container.put_archive("/etc", proxy.config_tar(routes, spec.edge, spec.ca_root))
-    _start_proxy(container, spec)
-    _wait_proxy(container, spec)
+    except BaseException:
+        if current is not None:  # the old edge serves again, as it was
+            _put_back(current)
+        raise
+    if current is not None:
+        _discard(client, current)
     return container
+
+
+def _existing(client: DockerClient) -> Container | None:
+    """The edge container; else one set aside by a replacement that was cut short (its
+    routes are the only copy)."""
+    from docker.errors import NotFound
+
+    for name in (PROXY_NAME, SET_ASIDE):
+        try:
+            return client.containers.get(name)
+        except NotFound:
+            continue
+    return None
+
+
+def _say_replacing(current: Container, routes: dict[str, str], line: Callable[[str], None]) -> None:
+    if current.labels.get("pilot.proxy.edge") != EDGE:
+        line(f"moving {len(routes)} route(s) from Pilot's old proxy to Caddy")
+    else:
+        line("replacing the proxy (new image or ports); apps keep their routes")
+    stranded = sorted(h for h, upstream in routes.items() if upstream.startswith("127.0.0.1:"))
+    if stranded:  # releases made before the private network: unreachable from it
+        line(
+            "these hosts were served from the host network and need a redeploy of "
+            f"their app to be reachable again: {', '.join(stranded)}"
+        )
+
+
+def _set_aside(current: Container) -> None:
+    """Stop the old edge (its ports are needed) and keep it, renamed, until its successor
+    serves: a successor that cannot start gives way to it again."""
+    current.stop(timeout=5)
+    if current.name != SET_ASIDE:
+        current.rename(SET_ASIDE)
+
+
+def _put_back(current: Container) -> None:
+    from docker.errors import DockerException
+
+    with contextlib.suppress(DockerException):
+        current.rename(PROXY_NAME)
+        current.start()
+
+
+def _discard(client: DockerClient, old: Container) -> None:
+    """Remove the replaced edge, and the image of Pilot's old proxy (built on the host)."""
+    from docker.errors import DockerException
+
+    image = old.labels.get("pilot.proxy.image", "")
+    with contextlib.suppress(DockerException):
+        old.remove(force=True)
+    if image.startswith("pilot/proxy:"):
+        with contextlib.suppress(DockerException):  # still used, or gone: left alone
+            client.images.remove(image)
 
 
 def _ensure_image(client: DockerClient, image: str, line: Callable[[str], None]) -> None:
@@ -113,36 +195,9 @@ def _ensure_image(client: DockerClient, image: str, line: Callable[[str], None])
         ) from exc
 
 
-def _current(
-    client: DockerClient, wanted: dict[str, str], line: Callable[[str], None]
-) -> tuple[Container | None, dict[str, str]]:
-    """(the proxy container when it is the one wanted, else None; the routes a replaced
-    one had, which its successor keeps)."""
-    from docker.errors import NotFound
-
-    try:
-        container = client.containers.get(PROXY_NAME)
-    except NotFound:
-        return None, {}
-    if all(container.labels.get(k) == v for k, v in wanted.items()):
-        return container, {}
-    routes = read_routes(container)  # an upgrade keeps every app's route
-    if container.labels.get("pilot.proxy.edge") != EDGE:
-        line(f"moving {len(routes)} route(s) from Pilot's old proxy to Caddy")
-    else:
-        line("replacing the proxy (new image or ports); apps keep their routes")
-    stranded = sorted(h for h, upstream in routes.items() if upstream.startswith("127.0.0.1:"))
-    if stranded:  # releases made before the private network: unreachable from it
-        line(
-            "these hosts were served from the host network and need a redeploy of "
-            f"their app to be reachable again: {', '.join(stranded)}"
-        )
-    with contextlib.suppress(NotFound):  # gone meanwhile: as good
-        container.remove(force=True)
-    return None, routes
-
-
 def _create(client: DockerClient, spec: ProxySpec, labels: dict[str, str]) -> Container:
+    from docker.types import LogConfig
+
     ports: dict[str, tuple[str, int]] = {f"{HTTP}/tcp": (spec.bind, spec.port)}
     if spec.https_port is not None:
         ports[f"{HTTPS}/tcp"] = (spec.bind, spec.https_port)
@@ -154,6 +209,8 @@ def _create(client: DockerClient, spec: ProxySpec, labels: dict[str, str]) -> Co
         volumes={proxy.DATA_VOLUME: {"bind": caddy_config.DATA_DIR, "mode": "rw"}},
         environment={"XDG_CONFIG_HOME": "/config", "XDG_DATA_HOME": caddy_config.DATA_DIR},
         restart_policy={"Name": "unless-stopped"},  # type: ignore[arg-type]  # stubs lack it
+        # One access log line per request: kept bounded whatever the host's default.
+        log_config=LogConfig(type="json-file", config={"max-size": "50m", "max-file": "3"}),
         command=proxy.RUN,
         labels=labels,
     )
@@ -203,7 +260,7 @@ def apply(proxy_container: Container, routes: dict[str, str], spec: ProxySpec) -
     it, the files it runs on are put back."""
     previous = _config_archive(proxy_container)
     wanted = proxy.config_tar(routes, spec.edge, spec.ca_root)
-    if previous is not None and proxy.same_files(previous, wanted):
+    if previous is not None and proxy.holds(previous, wanted):
         return  # what it runs: no reload (a reload closes idle keep-alive connections)
     proxy_container.put_archive("/etc", wanted)
     result = proxy_container.exec_run(proxy.RELOAD)
@@ -224,16 +281,27 @@ def _config_archive(proxy_container: Container) -> bytes | None:
     return b"".join(chunks)
 
 
-def swap(proxy_container: Container, hosts: list[str], target: str, spec: ProxySpec) -> None:
-    """Route ``hosts`` to ``target`` (an ``upstream``)."""
-    routes = read_routes(proxy_container)
-    for host in hosts:
-        routes[host] = target
-    apply(proxy_container, routes, spec)
+def swap(edge: Container, hosts: list[str], target: str, spec: ProxySpec, app_prefix: str) -> None:
+    """Route ``hosts`` to ``target`` (an ``upstream``), and drop the routes to the app's
+    releases (containers ``app_prefix`` + ``vN``) of names it no longer has (a changed
+    `target.domain`: else the edge keeps renewing a certificate for a name gone)."""
+    client = cast("DockerClient", edge.client)
+    own = re.compile(re.escape(app_prefix) + r"v\d+:\d+")
+    with routes_lock(client, spec.image):
+        routes = read_routes(edge)
+        for host, upstream in list(routes.items()):
+            if own.fullmatch(upstream) and host not in hosts:
+                del routes[host]
+        for host in hosts:
+            routes[host] = target
+        apply(edge, routes, spec)
 
 
-def unroute(proxy_container: Container, hosts: list[str], spec: ProxySpec) -> None:
-    routes = read_routes(proxy_container)
-    for host in hosts:
-        routes.pop(host, None)
-    apply(proxy_container, routes, spec)
+def unroute(edge: Container, hosts: list[str], spec: ProxySpec, app_prefix: str) -> None:
+    """Drop ``hosts`` and every other route to the app's releases (``app_prefix`` + vN)."""
+    client = cast("DockerClient", edge.client)
+    own = re.compile(re.escape(app_prefix) + r"v\d+:\d+")
+    with routes_lock(client, spec.image):
+        routes = read_routes(edge)
+        kept = {h: u for h, u in routes.items() if h not in hosts and not own.fullmatch(u)}
+        apply(edge, kept, spec)

@@ -46,7 +46,7 @@ def hosts(config: PilotConfig, docker: DockerTarget, app: AppSettings) -> list[s
 
 
 def url(config: PilotConfig, docker: DockerTarget, app: AppSettings) -> str:
-    """The app's address: HTTPS when the edge has a certificate for its first name."""
+    """The app's address: HTTPS when a certificate can be had for its first name."""
     first = hosts(config, docker, app)[0]
     server = config.server
     if server.tls_on and caddy_config.certifiable(first):
@@ -87,6 +87,8 @@ def _ca_root(root: Path, given: str) -> bytes:
         raise DeployError(
             "deploy", f"server.acme_ca_root ({given}) leaves the project directory {root}"
         )
+    if not path.is_file() or path.stat().st_size > 1024 * 1024:  # no FIFO, no huge file
+        raise DeployError("deploy", f"server.acme_ca_root: {given} is not a file of <= 1 MB")
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -125,7 +127,31 @@ def stage(log: RunLog, app: str, name: str, detail: str, work: Callable[[], Resu
     return result
 
 
+def https_open(config: PilotConfig, state_dir: Path) -> str | None:
+    """Why HTTPS cannot be served yet, or None: a Pilot Server provisioned before HTTPS
+    opens only the HTTP port in its firewall (its recorded web_ports), so every name
+    redirected to HTTPS would point at a closed port."""
+    from pilot_tui.provision.server import saved_record
+
+    server = config.server
+    if not server.tls_on or server.home not in ("aws", "gcp"):
+        return None
+    opened = saved_record(state_dir).get("outputs", {}).get("web_ports")
+    if not isinstance(opened, list) or server.https_port in [int(p) for p in opened]:
+        return None  # nothing recorded (the server is not Pilot's to know), or open
+    ports = ", ".join(str(p) for p in opened)
+    return (
+        f"HTTPS is on (server.tls) but the Pilot Server's firewall opens only port(s) {ports}: "
+        f"run `pilot-tui server up` to open {server.https_port}, or set server.tls = "
+        '"off"'
+    )
+
+
 def ensure_proxy(ctx: DeployContext, log: RunLog, name: str) -> Container:
+    closed = https_open(ctx.config, ctx.state_dir)
+    if closed is not None:
+        log.emit(StageFailed(name, "deploy", closed))
+        raise DeployError("deploy", closed)
     spec = proxy_spec(ctx.config, ctx.docker, ctx.root)
     return stage(
         log,
@@ -144,10 +170,10 @@ def running_image(container: Container) -> str:
     return image.id
 
 
-def take_lock(ctx: DeployContext, name: str, proxy: Container) -> lock.Lock:
+def take_lock(ctx: DeployContext, name: str, edge: Container) -> lock.Lock:
     try:
         return lock.acquire(
-            ctx.docker_client, ctx.project, name, running_image(proxy), wait=ctx.lock_wait
+            ctx.docker_client, ctx.project, name, running_image(edge), wait=ctx.lock_wait
         )
     except lock.LockHeld as exc:
         raise DeployError("lock", str(exc)) from exc
@@ -157,7 +183,7 @@ def release(
     ctx: DeployContext,
     log: RunLog,
     app: AppSettings,
-    proxy: Container,
+    edge: Container,
     image_id: str,
     tag: str,
     env: dict[str, str],
@@ -172,7 +198,7 @@ def release(
     address = url(ctx.config, ctx.docker, app)
     releases = history.load(ctx.state_dir, name)
     made_of = fingerprint(image_id, env, settings)
-    current = None if force else _unchanged(ctx, app, proxy, history.live(releases), made_of)
+    current = None if force else _unchanged(ctx, app, edge, history.live(releases), made_of)
     if current is not None:
         log.emit(StageStarted(name, "deploy"))
         log.emit(StageFinished(name, "deploy", f"nothing changed: {current.id} is live"))
@@ -191,19 +217,19 @@ def release(
         note=note,
         port=settings.port,
     )
-    container = _start_healthy(ctx, log, app, proxy, base, env, made_of)
-    return _switch(ctx, log, app, proxy, container, base)
+    container = _start_healthy(ctx, log, app, edge, base, env, made_of)
+    return _switch(ctx, log, app, edge, container, base)
 
 
 def _unchanged(
     ctx: DeployContext,
     app: AppSettings,
-    proxy: Container,
+    edge: Container,
     current: history.Release | None,
     made_of: str,
 ) -> history.Release | None:
-    """The live release when a container of it, made of the same, is running and the proxy
-    routes every one of the app's names to it (a new `target.domain`, or a proxy that lost
+    """The live release when a container of it, made of the same, is running and the edge
+    routes every one of the app's names to it (a new `target.domain`, or an edge that lost
     its routes, makes a new release)."""
     if current is None:
         return None
@@ -216,7 +242,7 @@ def _unchanged(
     ]
     if not same:
         return None
-    routes = proxy_container.read_routes(proxy)
+    routes = proxy_container.read_routes(edge)
     upstream = containers.upstream(
         same[-1], current.port or target_settings(app, ServerTarget).port
     )
@@ -229,7 +255,7 @@ def _start_healthy(
     ctx: DeployContext,
     log: RunLog,
     app: AppSettings,
-    proxy: Container,
+    edge: Container,
     base: history.Release,
     env: dict[str, str],
     made_of: str,
@@ -254,7 +280,7 @@ def _start_healthy(
         )
         containers.wait_healthy(
             container,
-            proxy,
+            edge,
             port,
             settings.health_path,
             settings.health_timeout,
@@ -282,37 +308,31 @@ def _switch(
     ctx: DeployContext,
     log: RunLog,
     app: AppSettings,
-    proxy: Container,
+    edge: Container,
     container: Container,
     base: history.Release,
 ) -> history.Release:
     """release: route the app's hosts to the new container, record it live, retire the
     previous one after the drain."""
+    from docker.errors import DockerException
+
     name, client = app.name, ctx.docker_client
     timer = Timer()
     log.emit(StageStarted(name, "release", "switching the proxy"))
-    # Routes are shared by every app (and project) on the host: one writer at a time.
-    try:
-        routes = lock.acquire(client, "proxy", "routes", running_image(proxy), wait=30)
-    except lock.LockHeld as exc:
-        container.remove(force=True)
-        ctx.record_release(log, name, replace(base, note=str(exc)))
-        log.emit(StageFailed(name, "release", str(exc)))
-        raise DeployError("release", str(exc)) from exc
     try:
         proxy_container.swap(
-            proxy,
+            edge,
             hosts(ctx.config, ctx.docker, app),
             containers.upstream(container, target_settings(app, ServerTarget).port),
             proxy_spec(ctx.config, ctx.docker, ctx.root),
+            containers.release_prefix(ctx.project, name),
         )
-    except containers.ReleaseError as exc:
+    except (containers.ReleaseError, DockerException) as exc:  # the edge refused, or went
+        logs = exc.logs if isinstance(exc, containers.ReleaseError) else ()
         container.remove(force=True)
         ctx.record_release(log, name, replace(base, note=str(exc)))
-        log.emit(StageFailed(name, "release", str(exc), exc.logs))
-        raise DeployError("release", str(exc), exc.logs) from exc
-    finally:
-        lock.release(client, routes)
+        log.emit(StageFailed(name, "release", str(exc), logs))
+        raise DeployError("release", str(exc), logs) from exc
     live = replace(base, status=history.LIVE)
     ctx.record_release(log, name, live)
     time.sleep(ctx.drain)  # requests already on the old release finish

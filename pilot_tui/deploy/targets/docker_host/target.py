@@ -195,8 +195,8 @@ class DockerHost:
             proxy = client.containers.get(containers.PROXY_NAME)
             names = release.hosts(ctx.config, docker, self.app)
             secure = {h for h in names if ctx.config.server.tls_on and certifiable(h)}
-            facts = edge_facts.read(proxy, {self.app.name: names}, secure)[self.app.name]
-        except DockerException:  # no proxy (yet), or it went meanwhile
+            facts = edge_facts.read(proxy, names, secure)
+        except (DockerException, ValueError):  # no proxy (yet), it went, or bad log text
             return (), {}
         now = time.time()
         lines = [f"certificate {c.text(now)}" for c in facts.certificates]
@@ -292,7 +292,7 @@ class DockerHost:
                 hint=f"deploy an app first (pilot-tui deploy {self.app.name})",
             ) from None
         names = set(release.hosts(ctx.config, ctx.target, self.app))
-        return edge_facts.follow(proxy, names, tail=tail, follow=follow)
+        return edge_facts.requests_to(proxy, names, tail=tail, follow=follow)
 
     def log_source(self, config: PilotConfig) -> str:
         return f"its container on {docker_host_name(config)}"
@@ -313,13 +313,19 @@ class DockerHost:
             return []
         app = self.app
         found = containers.app_containers(ctx.client, ctx.project, app.name)
-        with contextlib.suppress(Exception):
-            proxy = ctx.client.containers.get(containers.PROXY_NAME)
+        from docker.errors import DockerException, NotFound
+
+        try:
             proxy_container.unroute(
-                proxy,
+                ctx.client.containers.get(containers.PROXY_NAME),
                 release.hosts(ctx.config, ctx.target, app),
                 release.proxy_spec(ctx.config, ctx.target, ctx.root),
+                containers.release_prefix(ctx.project, app.name),
             )
+        except NotFound:
+            pass  # no edge: no route
+        except (PilotError, DockerException) as exc:  # its containers go all the same
+            say(f"warning: {app.name}'s routes could not be removed from the edge: {exc}")
         for container in found:
             container.remove(force=True)
         done = f"removed {len(found)} container(s) of {app.name}"

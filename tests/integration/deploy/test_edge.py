@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -411,3 +412,26 @@ def test_the_same_config_again_is_not_reloaded(engine, edge):
     assert again.id == container.id and _loads(container) == before
     proxy_container.swap(again, ["a.test"], upstream["B"], spec, NOT_AN_APP)
     assert _loads(container) == before + 1
+
+
+def test_another_projects_different_edge_settings_are_named_before_they_change(engine, edge):
+    """The edge is the host's, shared by its projects: a deploy that changes its settings
+    says whose it replaces (and the same project's own changes say nothing)."""
+    client, _, _ = engine
+    _, spec, _ = edge
+    said: list[str] = []
+    alpha = dataclasses.replace(spec, project="alpha")
+    proxy_container.ensure_proxy(client, alpha, said.append)
+    proxy_container.ensure_proxy(client, alpha, said.append)
+    assert said == []
+    beta = dataclasses.replace(
+        spec,
+        project="beta",
+        edge=caddy_config.EdgeSettings(tls=True, acme_ca="https://127.0.0.1:9/dir"),
+    )
+    proxy_container.ensure_proxy(client, beta, said.append)
+    assert said == [
+        "warning: the edge on this host runs project alpha's settings (tls off); this deploy "
+        "sets tls auto, https_port 443, acme_ca https://127.0.0.1:9/dir for every app on the host"
+    ]
+    proxy_container.ensure_proxy(client, spec, said.append)  # back as the module had it

@@ -17,6 +17,7 @@ CONFIG_DIR = "/etc/pilot"  # inside the proxy container
 ROUTES_NAME = "routes.json"  # {"routes": {host: "CONTAINER:PORT"}}; the old proxy's too
 CONFIG_NAME = "caddy.json"
 CA_ROOT_NAME = "acme-ca-root.pem"
+OWNER_NAME = "edge.json"  # which project's settings the edge runs with (a shared host)
 CONFIG_PATH = f"{CONFIG_DIR}/{CONFIG_NAME}"
 ROUTES_PATH = f"{CONFIG_DIR}/{ROUTES_NAME}"
 CA_ROOT_PATH = f"{CONFIG_DIR}/{CA_ROOT_NAME}"
@@ -36,18 +37,47 @@ def parse_routes(data: bytes) -> dict[str, str]:
 
 
 def config_tar(
-    routes: dict[str, str], settings: caddy_config.EdgeSettings, ca_root: bytes | None
+    routes: dict[str, str],
+    settings: caddy_config.EdgeSettings,
+    ca_root: bytes | None,
+    project: str = "",
 ) -> bytes:
-    """A tar of ``pilot/`` holding the routes, Caddy's config made from them and the CA
-    root, for ``container.put_archive("/etc", ...)`` (the folder need not exist)."""
+    """A tar of ``pilot/`` holding the routes, Caddy's config made from them, the CA root
+    and whose settings these are, for ``container.put_archive("/etc", ...)`` (the folder
+    need not exist)."""
     config = caddy_config.build(routes, settings)
     files = {
         ROUTES_NAME: routes_json(routes),
         CONFIG_NAME: (json.dumps(config, indent=1) + "\n").encode(),
+        OWNER_NAME: owner_json(project, settings),
     }
     if ca_root is not None:
         files[CA_ROOT_NAME] = ca_root
     return _tar("pilot", files)
+
+
+def owner_json(project: str, settings: caddy_config.EdgeSettings) -> bytes:
+    return (json.dumps({"project": project, "settings": settings_words(settings)}) + "\n").encode()
+
+
+def settings_words(settings: caddy_config.EdgeSettings) -> str:
+    """The edge settings a person compares: 'tls auto, https_port 443, acme_ca production'."""
+    if not settings.tls:
+        return "tls off"
+    words = f"tls auto, https_port {settings.https_port}, acme_ca {settings.acme_ca}"
+    return words + (", hsts" if settings.hsts else "")
+
+
+def owner(archive: bytes) -> tuple[str, str] | None:
+    """(project, settings in words) the edge's files were last written with, if said."""
+    data = _files(archive).get(f"pilot/{OWNER_NAME}")
+    if data is None:
+        return None
+    try:
+        said = json.loads(data)
+        return str(said["project"]), str(said["settings"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def holds(archive: bytes, wanted: bytes) -> bool:

@@ -50,6 +50,7 @@ class ProxySpec:
     https_port: int | None = None  # None: TLS off, nothing published for HTTPS
     edge: caddy_config.EdgeSettings = field(default_factory=caddy_config.EdgeSettings)
     ca_root: bytes | None = None  # a private ACME CA's root (server.acme_ca_root)
+    project: str = ""  # whose settings these are (the edge is shared by a host's projects)
 
     @property
     def listen(self) -> str:
@@ -99,6 +100,7 @@ def _ensure_locked(client: DockerClient, spec: ProxySpec, line: Callable[[str], 
         if current.status != "running":
             _start_proxy(current, spec)
         _wait_proxy(current, spec)
+        _warn_if_shared(current, spec, line)
         apply(current, read_routes(current), spec)  # settings may have changed
         return current
     routes = read_routes(current) if current is not None else {}
@@ -108,7 +110,9 @@ def _ensure_locked(client: DockerClient, spec: ProxySpec, line: Callable[[str], 
     try:
         container = _create(client, spec, wanted)
         try:
-            container.put_archive("/etc", proxy.config_tar(routes, spec.edge, spec.ca_root))
+            container.put_archive(
+                "/etc", proxy.config_tar(routes, spec.edge, spec.ca_root, spec.project)
+            )
             _start_proxy(container, spec)
             _wait_proxy(container, spec)
         except BaseException:
@@ -121,6 +125,19 @@ def _ensure_locked(client: DockerClient, spec: ProxySpec, line: Callable[[str], 
     if current is not None:
         _discard(client, current)
     return container
+
+
+def _warn_if_shared(current: Container, spec: ProxySpec, line: Callable[[str], None]) -> None:
+    """Say so when another project on this host set the edge up otherwise: its settings
+    are the host's, and this deploy changes them for every app on it."""
+    archive = _config_archive(current)
+    said = proxy.owner(archive) if archive is not None else None
+    ours = proxy.settings_words(spec.edge)
+    if said is not None and said[0] not in ("", spec.project) and said[1] != ours:
+        line(
+            f"warning: the edge on this host runs project {said[0]}'s settings ({said[1]}); "
+            f"this deploy sets {ours} for every app on the host"
+        )
 
 
 def _existing(client: DockerClient) -> Container | None:
@@ -259,7 +276,7 @@ def apply(proxy_container: Container, routes: dict[str, str], spec: ProxySpec) -
     it: one atomic switch (requests in flight finish on the old config). When Caddy refuses
     it, the files it runs on are put back."""
     previous = _config_archive(proxy_container)
-    wanted = proxy.config_tar(routes, spec.edge, spec.ca_root)
+    wanted = proxy.config_tar(routes, spec.edge, spec.ca_root, spec.project)
     if previous is not None and proxy.holds(previous, wanted):
         return  # what it runs: no reload (a reload closes idle keep-alive connections)
     proxy_container.put_archive("/etc", wanted)

@@ -76,7 +76,7 @@ def proxy_spec(config: PilotConfig, docker: DockerTarget, root: Path) -> proxy_c
     )
     https_port = server.https_port if server.tls_on else None
     return proxy_container.ProxySpec(
-        bind, server.http_port, PROXY.image(), https_port, edge, ca_root
+        bind, server.http_port, PROXY.image(), https_port, edge, ca_root, config.project.name
     )
 
 

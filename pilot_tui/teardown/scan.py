@@ -97,11 +97,12 @@ class Scan(Finds):
             if c.labels.get("pilot.project") != self.project
         ]
         from pilot_tui.deploy.targets.docker_host.containers import PROXY_NAME
+        from pilot_tui.deploy.targets.docker_host.proxy_container import SET_ASIDE
 
         if not others:  # the proxy serves only this project's apps here: it goes too
             proxies = docker.containers.list(all=True, filters={"name": PROXY_NAME})
             for proxy in proxies:
-                if proxy.name == PROXY_NAME:
+                if proxy.name in (PROXY_NAME, SET_ASIDE):  # and one a move left behind
                     self.add(
                         "container", proxy.name, "Pilot's proxy, serving no other project here"
                     )

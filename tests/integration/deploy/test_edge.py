@@ -435,3 +435,15 @@ def test_another_projects_different_edge_settings_are_named_before_they_change(e
         "sets tls auto, https_port 443, acme_ca https://127.0.0.1:9/dir for every app on the host"
     ]
     proxy_container.ensure_proxy(client, spec, said.append)  # back as the module had it
+
+
+def test_a_replaced_edge_left_behind_by_a_cut_short_move_is_removed(engine, edge):
+    """A move killed after its new edge started leaves the old one set aside: the next
+    deploy removes it (a later move would trip on its name)."""
+    import docker
+
+    client, spec, _ = engine
+    left = client.containers.create(spec.image, ["sleep", "60"], name="pilot-proxy-old")
+    proxy_container.ensure_proxy(client, spec, lambda _: None)
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get(left.id)

@@ -145,12 +145,14 @@ def _existing(client: DockerClient) -> Container | None:
     routes are the only copy)."""
     from docker.errors import NotFound
 
+    found = {}
     for name in (PROXY_NAME, SET_ASIDE):
-        try:
-            return client.containers.get(name)
-        except NotFound:
-            continue
-    return None
+        with contextlib.suppress(NotFound):
+            found[name] = client.containers.get(name)
+    if PROXY_NAME in found and SET_ASIDE in found:  # its successor serves: a leftover
+        with contextlib.suppress(NotFound):
+            found.pop(SET_ASIDE).remove(force=True)
+    return found.get(PROXY_NAME) or found.get(SET_ASIDE)
 
 
 def _say_replacing(current: Container, routes: dict[str, str], line: Callable[[str], None]) -> None:

@@ -14,6 +14,7 @@ from pilot_tui.deploy.targets.docker_host.edge_facts import (
     certificate_errors,
     newest_certificate,
     parse_access,
+    parse_system_time,
     traffic,
 )
 
@@ -152,3 +153,10 @@ def test_a_certificate_in_words():
     assert gone == "a.test: by R11, EXPIRED 2027-01-15 08:00 UTC (3 d ago)"
     none = Certificate("a.test", "", None, "DNS problem").text(expires)
     assert none == "a.test: no certificate yet (DNS problem)"
+
+
+def test_the_docker_hosts_clock_is_read_in_its_zone():
+    assert parse_system_time("2026-12-03T12:03:55.123456789Z") == 1796299435.123456
+    assert parse_system_time("2026-12-03T13:03:55.5+01:00") == 1796299435.5
+    assert parse_system_time("2026-12-03T12:03:55Z") == 1796299435.0
+    assert parse_system_time("yesterday") is None

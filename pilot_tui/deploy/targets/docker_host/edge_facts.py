@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -239,10 +240,19 @@ def _logs(proxy: Container) -> _Logs:
 def _host_time(proxy: Container) -> float:
     """The Docker host's clock (the logs' timestamps are by it), else this machine's."""
     try:
-        stamp = str(proxy.client.info().get("SystemTime", ""))  # type: ignore[union-attr]
-        return datetime.fromisoformat(stamp[:26].rstrip("Z") + "+00:00").timestamp()
-    except (ValueError, AttributeError):
-        return time.time()
+        said = parse_system_time(str(proxy.client.info().get("SystemTime", "")))  # type: ignore[union-attr]
+    except AttributeError:
+        said = None
+    return said if said is not None else time.time()
+
+
+def parse_system_time(stamp: str) -> float | None:
+    """Docker's SystemTime (RFC 3339 with nanoseconds, in the host's zone) as epoch seconds."""
+    found = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", stamp)
+    if found is None:
+        return None
+    zone = "+00:00" if found[3] == "Z" else found[3]
+    return datetime.fromisoformat(found[1] + (found[2] or "")[:7] + zone).timestamp()
 
 
 def certificates_of(proxy: Container, hosts: list[str]) -> dict[str, tuple[str, float]]:

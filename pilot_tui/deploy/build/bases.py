@@ -30,7 +30,7 @@ GO = Base("PILOT_GO_BASE", "golang:1.22", "Go builds")
 GO_RUNTIME = Base(
     "PILOT_GO_RUNTIME_BASE", "gcr.io/distroless/static-debian12", "Go services' runtime"
 )
-PROXY = Base("PILOT_PROXY_IMAGE", "caddy:2-alpine", "Pilot's edge proxy (Caddy 2.9 or newer)")
+PROXY = Base("PILOT_PROXY_IMAGE", "caddy:2-alpine", "Pilot's edge proxy (Caddy 2.7 or newer)")
 LAMBDA_ADAPTER = Base(
     "PILOT_LAMBDA_ADAPTER",
     "public.ecr.aws/awsguru/aws-lambda-adapter:0.8.4",

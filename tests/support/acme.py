@@ -21,6 +21,8 @@ import time
 import urllib.request
 from dataclasses import dataclass
 
+from pilot_tui.deploy.targets.docker_host.proxy import folder_tar
+
 NAME = "pebble"
 IMAGE = "pilot/pebble:test"
 DIRECTORY = f"https://{NAME}:14000/dir"
@@ -161,16 +163,7 @@ def start(
         "cert.pem": cert_pem,
         "key.pem": key_pem,
     }
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        folder = tarfile.TarInfo("pebble")
-        folder.type = tarfile.DIRTYPE
-        tar.addfile(folder)
-        for name, data in files.items():
-            info = tarfile.TarInfo(f"pebble/{name}")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    container.put_archive("/", out.getvalue())
+    container.put_archive("/", folder_tar("pebble", files))
     container.start()
     pebble = Pebble(container.id, management, ca_pem)
     deadline = time.monotonic() + 30

@@ -236,7 +236,7 @@ def test_the_old_python_proxy_is_replaced_in_place_keeping_its_routes(engine):
         },
     )
     routes = {"a.test": upstream["A"], "b.test": upstream["B"]}
-    old.put_archive("/etc", _folder("pilot", {"routes.json": proxy.routes_json(routes)}))
+    old.put_archive("/etc", proxy.folder_tar("pilot", {"routes.json": proxy.routes_json(routes)}))
     old.start()
     wait_until(lambda: _answers(spec.port, "a.test") == (200, b"old"), what="the old proxy")
     answered: list[tuple[float, bytes]] = []
@@ -306,19 +306,6 @@ def _read(container, path: str) -> bytes:
         return member.read()
 
 
-def _folder(name: str, files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        info = tarfile.TarInfo(name)
-        info.type = tarfile.DIRTYPE
-        tar.addfile(info)
-        for file, data in files.items():
-            info = tarfile.TarInfo(f"{name}/{file}")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
 WS_SERVER = Path(__file__).resolve().parents[2] / "fixtures" / "ws" / "server.py"
 
 
@@ -374,7 +361,7 @@ def test_a_websocket_to_one_app_outlives_a_swap_of_another(engine, edge, python_
         environment={"PORT": "8080"},
     )
     try:
-        ws.put_archive("/", _folder("srv", {"server.py": WS_SERVER.read_bytes()}))
+        ws.put_archive("/", proxy.folder_tar("srv", {"server.py": WS_SERVER.read_bytes()}))
         ws.start()
         proxy_container.swap(container, ["ws.test"], "edge-test-ws:8080", spec, NOT_AN_APP)
         wait_until(lambda: _answers(spec.port, "ws.test") == (200, b"ok\n"), what="the WS app")

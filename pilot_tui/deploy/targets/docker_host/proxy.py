@@ -53,7 +53,7 @@ def config_tar(
     }
     if ca_root is not None:
         files[CA_ROOT_NAME] = ca_root
-    return _tar("pilot", files)
+    return folder_tar("pilot", files)
 
 
 def owner_json(project: str, settings: caddy_config.EdgeSettings) -> bytes:
@@ -98,7 +98,9 @@ def _files(archive: bytes) -> dict[str, bytes]:
     return found
 
 
-def _tar(folder: str, files: dict[str, bytes]) -> bytes:
+def folder_tar(folder: str, files: dict[str, bytes]) -> bytes:
+    """A tar of ``folder/`` holding ``files`` (name -> bytes), for ``put_archive``: the
+    folder need not exist in the container."""
     out = io.BytesIO()
     now = int(time.time())
     with tarfile.open(fileobj=out, mode="w") as tar:

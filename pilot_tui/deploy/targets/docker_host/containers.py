@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, cast
 
 from pilot_tui import redact
@@ -273,3 +273,15 @@ def retire(containers: list[Container], keep: str | None) -> None:
 def release_prefix(project: str, app: str) -> str:
     """What the names of an app's release containers (and so its upstreams) start with."""
     return f"pilot-{project}-{app}-"
+
+
+def stream_lines(stream: Iterable[bytes]) -> Iterator[str]:
+    """A Docker log stream's chunks as whole lines (a chunk may end mid-line), decoded."""
+    pending = b""
+    for chunk in stream:
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for raw in lines:
+            yield raw.decode(errors="replace")
+    if pending:
+        yield pending.decode(errors="replace")

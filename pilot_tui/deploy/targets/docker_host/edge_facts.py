@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, cast
 
 from pilot_tui import redact
 from pilot_tui.deploy.targets.docker_host.caddy_config import DATA_DIR
+from pilot_tui.deploy.targets.docker_host.containers import stream_lines
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate as Certificate_
@@ -290,11 +291,7 @@ def _certificate(host: str, held: tuple[str, float] | None, error: str) -> Certi
 def requests_to(proxy: Container, hosts: set[str], *, tail: int, follow: bool) -> Iterator[str]:
     """The access log lines of ``hosts`` as text, redacted, as they come."""
     stream = proxy.logs(stdout=True, stderr=False, stream=True, follow=follow, tail=tail)
-    pending = b""
-    for chunk in stream:
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for raw in lines:
-            entry = parse_access(raw.decode(errors="replace"))
-            if entry is not None and entry.host in hosts:
-                yield entry.text()
+    for line in stream_lines(stream):
+        entry = parse_access(line)
+        if entry is not None and entry.host in hosts:
+            yield entry.text()

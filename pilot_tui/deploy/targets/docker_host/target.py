@@ -78,14 +78,7 @@ def stream_container(
 
 
 def _lines(stream: Iterable[bytes]) -> Iterator[str]:
-    pending = b""
-    for chunk in stream:
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for raw in lines:
-            yield redact.text(raw.decode(errors="replace"))
-    if pending:
-        yield redact.text(pending.decode(errors="replace"))
+    return (redact.text(line) for line in containers.stream_lines(stream))
 
 
 def _noting_the_tail(lines: Iterable[str], say: Say, tail: int) -> Iterator[str]:

@@ -129,8 +129,11 @@ def certificate(folder: Path) -> tuple[Path, Path]:
 def caddy_json(upstream: int, http: int, https: int, folder: Path, tls: bool) -> dict:
     """Pilot's config for one app, on local ports; with ``tls`` a loaded certificate in
     place of the ACME issuer."""
+    upstreams = folder / "upstreams"  # the host's upstream file, read on every request
+    upstreams.mkdir(exist_ok=True)
+    (upstreams / HOST).write_text(f"127.0.0.1:{upstream}\n")
     config = copy.deepcopy(
-        caddy_config.build({HOST: f"127.0.0.1:{upstream}"}, caddy_config.EdgeSettings(tls=tls))
+        caddy_config.build([HOST], caddy_config.EdgeSettings(tls=tls), str(upstreams))
     )
     config["admin"]["listen"] = f"localhost:{free_port()}"
     config["storage"]["root"] = str(folder / "data")

@@ -1,12 +1,13 @@
-"""A bounded pool of keep-alive HTTP clients through the edge, for swaps under load.
+"""A bounded pool of HTTP clients through the edge, for swaps under load.
 
 Each client keeps one connection open and sends the next GET as soon as the last answer is
-read, as a browser's or an API client's pool does. When a connection it reused is closed by
-the server before any byte of the answer (an idle keep-alive connection the edge closed as
-it loaded a new config), the GET is sent again once on a new connection: what browsers and
-HTTP libraries do for idempotent requests (RFC 9112, 9.3.1). Those retries are counted and
-reported apart; anything else (an error status, a reset mid-answer, a timeout, a second
-failure) is a failed request.
+read, as a browser's or an API client's pool does; or, with ``fresh=True``, opens a new
+connection for every GET, as a script or a health checker does (nothing is retried then).
+When a connection it reused is closed by the server before any byte of the answer (an idle
+keep-alive connection the edge closed as it loaded a new config), the GET is sent again once
+on a new connection: what browsers and HTTP libraries do for idempotent requests (RFC 9112,
+9.3.1). Those retries are counted and reported apart; anything else (an error status, a
+reset mid-answer, a timeout, a second failure) is a failed request.
 """
 
 from __future__ import annotations
@@ -44,8 +45,10 @@ class KeepAliveLoad:
     """``clients`` threads GETting ``path`` with ``Host: host`` through 127.0.0.1:``port``
     until ``stop()``."""
 
-    def __init__(self, port: int, host: str, clients: int = 8, path: str = "/") -> None:
-        self.port, self.host, self.path = port, host, path
+    def __init__(
+        self, port: int, host: str, clients: int = 8, path: str = "/", *, fresh: bool = False
+    ) -> None:
+        self.port, self.host, self.path, self.fresh = port, host, path, fresh
         self.report = Report()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -113,7 +116,7 @@ class KeepAliveLoad:
                     self.report.latencies.append(elapsed)
                 else:
                     self.report.failures.append(f"{response.status} {body[:80]!r}")
-            if response.will_close:
+            if response.will_close or self.fresh:
                 conn.close()
                 conn = None
         if conn is not None:

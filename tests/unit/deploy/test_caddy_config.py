@@ -51,7 +51,25 @@ def test_with_tls_off_every_host_is_plain_http_and_there_is_no_https_server():
     assert set(proxied) == set(ROUTES)
     for host, route in proxied.items():
         upstreams = route["handle"][-1]["upstreams"]
-        assert upstreams == [{"dial": ROUTES[host]}] and route["terminal"] is True
+        dial = f"{{file.{caddy_config.UPSTREAMS_DIR}/{host}}}"  # the host's file, per request
+        assert upstreams == [{"dial": dial}] and route["terminal"] is True
+
+
+def test_the_config_names_hosts_only_so_a_release_does_not_change_it():
+    moved = {host: "pilot-acme-api-v2:8080" for host in ROUTES}
+    for tls in (False, True):
+        assert build(moved, EdgeSettings(tls=tls)) == build(ROUTES, EdgeSettings(tls=tls))
+
+
+def test_a_host_that_is_no_file_name_is_refused():
+    for bad in ("../etc/passwd", "a/b", "Upper.example.com", "-x.example.com", "a b", ""):
+        try:
+            caddy_config.upstream_file(bad)
+        except ValueError as exc:
+            assert "not a host name" in str(exc)
+        else:
+            raise AssertionError(f"{bad!r} accepted")
+    assert caddy_config.upstream_file("api.1.2.3.4.sslip.io", "/u") == "/u/api.1.2.3.4.sslip.io"
 
 
 def test_with_tls_on_certifiable_hosts_are_served_over_https_and_redirected():

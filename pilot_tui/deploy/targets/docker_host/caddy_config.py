@@ -13,9 +13,16 @@ Two servers:
 
 Caddy's own automatic redirects are off: the :80 server ends in a catch-all 404, which
 would shadow the routes Caddy appends, so the redirects are written here, where a test can
-read them. Upstreams are containers on the private network, by name (``NAME:PORT``); an
-absolute-form request (``GET http://elsewhere/``) is matched by its own host like any other,
-so it can only reach an app's route, never another host: no open proxy.
+read them. An absolute-form request (``GET http://elsewhere/``) is matched by its own host
+like any other, so it can only reach an app's route, never another host: no open proxy.
+
+A host's upstream is not in the config: its route dials ``{file.UPSTREAMS_DIR/HOST}``, a
+file holding the live release's ``CONTAINER:PORT`` (on the private network), read by Caddy
+on every request. A release swap renames a new file over it, one atomic step, with no reload:
+a reload closes idle keep-alive connections and drops connections that arrive while the
+listeners change hands (``tests/integration/deploy/test_swap_under_load.py``). The config,
+and a reload, change only with the set of hosts or the TLS settings. ``{file.*}`` needs
+Caddy 2.8 or newer.
 
 The admin API listens on the container's own loopback: nothing outside the container (not
 the host's published ports, not an app container on the network) can reach it; Pilot reaches
@@ -25,20 +32,25 @@ it with ``docker exec … caddy reload``.
 from __future__ import annotations
 
 import ipaddress
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 ADMIN = "localhost:2019"  # inside the proxy container's own network namespace only
+CONFIG_DIR = "/etc/pilot"  # inside the proxy container: what Pilot writes
+UPSTREAMS_DIR = f"{CONFIG_DIR}/upstreams"  # one file per host: the live CONTAINER:PORT
+MIN_VERSION = (2, 8)  # the {file.*} placeholder
 HEALTH_PATH = "/_pilot/health"
 DATA_DIR = "/data"  # the named volume: certificates and the ACME account survive upgrades
 ACME_DIRECTORIES = {
     "production": "https://acme-v02.api.letsencrypt.org/directory",
     "staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
 }
-# A swap reloads Caddy's config: responses still streaming on the old config (a download,
-# server-sent events) finish within this time, then are cut; a WebSocket is not cut by a
-# reload for STREAM_CLOSE_DELAY (Caddy closes upgraded streams when the config that made
-# them goes). A reload itself does not wait for either.
+# A new host or new TLS settings reload Caddy's config (a swap does not): responses still
+# streaming on the old config (a download, server-sent events) finish within this time,
+# then are cut; a WebSocket is not cut by a reload for STREAM_CLOSE_DELAY (Caddy closes
+# upgraded streams when the config that made them goes). A reload waits for neither.
 GRACE_PERIOD = "10m"
 STREAM_CLOSE_DELAY = "8h"
 HSTS = "max-age=31536000"
@@ -92,23 +104,36 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
-def tls_hosts(routes: dict[str, str], settings: EdgeSettings) -> list[str]:
+HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?")
+
+
+def upstream_file(host: str, folder: str = UPSTREAMS_DIR) -> str:
+    """The file naming ``host``'s live upstream (a host is a file name: checked here)."""
+    if not HOST_NAME.fullmatch(host):
+        raise ValueError(f"not a host name the edge routes: {host!r}")
+    return f"{folder}/{host}"
+
+
+def tls_hosts(hosts: Collection[str], settings: EdgeSettings) -> list[str]:
     """The routed hosts served over HTTPS: every one a certificate can be had for, when
     TLS is on."""
-    return sorted(h for h in routes if certifiable(h)) if settings.tls else []
+    return sorted(h for h in hosts if certifiable(h)) if settings.tls else []
 
 
-def build(routes: dict[str, str], settings: EdgeSettings) -> dict[str, Any]:
-    """Caddy's whole config: ``routes`` maps host -> ``CONTAINER:PORT``."""
-    https = tls_hosts(routes, settings)
-    plain = sorted(h for h in routes if h not in https)
+def build(
+    hosts: Collection[str], settings: EdgeSettings, upstreams: str = UPSTREAMS_DIR
+) -> dict[str, Any]:
+    """Caddy's whole config for the routed ``hosts`` (each one's upstream is read from its
+    file under ``upstreams``, so the config does not change with a release)."""
+    https = tls_hosts(hosts, settings)
+    plain = sorted(h for h in hosts if h not in https)
     servers: dict[str, Any] = {
         "http": {
             "listen": [":80"],
             "routes": [
                 _health(),
                 *([_redirect(https, settings.https_port)] if https else []),
-                *(_proxy(host, routes[host]) for host in plain),
+                *(_proxy(host, upstreams) for host in plain),
                 _not_found(),
             ],
             "logs": {},  # access logs: JSON lines on stdout
@@ -126,7 +151,10 @@ def build(routes: dict[str, str], settings: EdgeSettings) -> dict[str, Any]:
     if https:
         servers["https"] = {
             "listen": [":443"],
-            "routes": [*(_proxy(h, routes[h], hsts=settings.hsts) for h in https), _not_found()],
+            "routes": [
+                *(_proxy(h, upstreams, hsts=settings.hsts) for h in https),
+                _not_found(),
+            ],
             "automatic_https": {"disable_redirects": True},
             "logs": {},
         }
@@ -159,7 +187,7 @@ def _redirect(hosts: list[str], https_port: int) -> dict[str, Any]:
     }
 
 
-def _proxy(host: str, upstream: str, *, hsts: bool = False) -> dict[str, Any]:
+def _proxy(host: str, upstreams: str, *, hsts: bool = False) -> dict[str, Any]:
     handlers: list[dict[str, Any]] = []
     if hsts:
         handlers.append(
@@ -168,7 +196,7 @@ def _proxy(host: str, upstream: str, *, hsts: bool = False) -> dict[str, Any]:
     handlers.append(
         {
             "handler": "reverse_proxy",
-            "upstreams": [{"dial": upstream}],
+            "upstreams": [{"dial": f"{{file.{upstream_file(host, upstreams)}}}"}],
             "stream_close_delay": STREAM_CLOSE_DELAY,
         }
     )

@@ -1,7 +1,9 @@
 """The edge proxy as files: which Caddy image runs it and what Pilot writes into its
-container (the routes table, the Caddy config made from it, a private CA's root).
+container (the routes table, the Caddy config made from it, each host's upstream file, a
+private CA's root), and the one command that switches them in.
 
-No Docker SDK here: proxy_container.py passes the archive to ``container.put_archive``.
+No Docker SDK here: proxy_container.py passes the archives to ``container.put_archive`` and
+runs the commands with ``exec_run``.
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ import io
 import json
 import tarfile
 import time
+from dataclasses import dataclass
 
 from pilot_tui.deploy.targets.docker_host import caddy_config
 
-CONFIG_DIR = "/etc/pilot"  # inside the proxy container
+CONFIG_DIR = caddy_config.CONFIG_DIR  # inside the proxy container
+UPSTREAMS = "upstreams"  # HOST -> the live CONTAINER:PORT, read by Caddy on every request
+STAGED = "upstreams.next"  # new upstream files, renamed over the live ones by SWITCH
 ROUTES_NAME = "routes.json"  # {"routes": {host: "CONTAINER:PORT"}}; the old proxy's too
 CONFIG_NAME = "caddy.json"
 CA_ROOT_NAME = "acme-ca-root.pem"
@@ -24,6 +29,29 @@ CA_ROOT_PATH = f"{CONFIG_DIR}/{CA_ROOT_NAME}"
 DATA_VOLUME = "pilot-proxy-data"  # certificates and the ACME account: kept across upgrades
 RUN = ["caddy", "run", "--config", CONFIG_PATH]
 RELOAD = ["caddy", "reload", "--config", CONFIG_PATH, "--address", caddy_config.ADMIN]
+VERSION = ["caddy", "version"]
+
+# Run in the edge's container as `sh -c SWITCH sh reload|keep STALE_HOST...`: staged upstream
+# files of new hosts go in first (the new config names them), then Caddy loads the config
+# when it changed (a refusal stops here, the staged files dropped, the live ones untouched),
+# then each staged file is renamed over its host's live one (rename(2): a request reads the
+# old or the new upstream, never a missing or half-written file), then the files of hosts
+# gone are removed.
+SWITCH = f"""set -e
+cd {CONFIG_DIR}
+mkdir -p {UPSTREAMS} {STAGED}
+for staged in {STAGED}/*; do
+  new="{UPSTREAMS}/${{staged##*/}}"
+  if [ -f "$staged" ] && [ ! -e "$new" ]; then mv -f "$staged" "$new"; fi
+done
+if [ "$1" = reload ] && ! {" ".join(RELOAD)}; then rm -rf {STAGED}; exit 1; fi
+shift
+for staged in {STAGED}/*; do
+  if [ -f "$staged" ]; then mv -f "$staged" {UPSTREAMS}/; fi
+done
+rm -rf {STAGED}
+for host in "$@"; do rm -f "{UPSTREAMS}/$host"; done
+"""
 
 
 def routes_json(routes: dict[str, str]) -> bytes:
@@ -36,16 +64,16 @@ def parse_routes(data: bytes) -> dict[str, str]:
     return {str(k): str(v) for k, v in json.loads(data).get("routes", {}).items()}
 
 
-def config_tar(
+def edge_files(
     routes: dict[str, str],
     settings: caddy_config.EdgeSettings,
     ca_root: bytes | None,
     project: str = "",
-) -> bytes:
-    """A tar of ``pilot/`` holding the routes, Caddy's config made from them, the CA root
-    and whose settings these are, for ``container.put_archive("/etc", ...)`` (the folder
-    need not exist)."""
-    config = caddy_config.build(routes, settings)
+) -> dict[str, bytes]:
+    """Every file the edge runs on, by its name under ``CONFIG_DIR``: the routes, Caddy's
+    config made from them, one upstream file per host, the CA root and whose settings
+    these are."""
+    config = caddy_config.build(list(routes), settings)
     files = {
         ROUTES_NAME: routes_json(routes),
         CONFIG_NAME: (json.dumps(config, indent=1) + "\n").encode(),
@@ -53,7 +81,68 @@ def config_tar(
     }
     if ca_root is not None:
         files[CA_ROOT_NAME] = ca_root
-    return folder_tar("pilot", files)
+    for host, upstream in routes.items():
+        caddy_config.upstream_file(host)  # a host that is no file name stops here
+        files[f"{UPSTREAMS}/{host}"] = (upstream + "\n").encode()
+    return files
+
+
+def config_tar(
+    routes: dict[str, str],
+    settings: caddy_config.EdgeSettings,
+    ca_root: bytes | None,
+    project: str = "",
+) -> bytes:
+    """A tar of ``pilot/`` holding every file the edge runs on, for a new edge container
+    (``container.put_archive("/etc", ...)`` before it starts; the folder need not exist)."""
+    return folder_tar("pilot", edge_files(routes, settings, ca_root, project))
+
+
+@dataclass(frozen=True)
+class Switch:
+    """How a running edge gets new files: ``archive`` goes to ``/etc`` (config files and
+    staged upstreams, never a live upstream file: put_archive replaces a file by removing
+    it first), then ``command`` runs in the container."""
+
+    archive: bytes
+    command: list[str]
+    reloads: bool  # whether Caddy loads a new config (only for new hosts or settings)
+
+
+def plan_switch(present: dict[str, bytes], wanted: dict[str, bytes]) -> Switch | None:
+    """The switch from the files the edge runs on (``present``, by name under CONFIG_DIR) to
+    ``wanted`` (edge_files), or None when it already runs them."""
+    live = f"{UPSTREAMS}/"
+    if all(present.get(name) == data for name, data in wanted.items()):
+        return None
+    files = {
+        (f"{STAGED}/{name.removeprefix(live)}" if name.startswith(live) else name): data
+        for name, data in wanted.items()
+        if not name.startswith(live) or present.get(name) != data
+    }
+    reloads = any(present.get(name) != wanted.get(name) for name in (CONFIG_NAME, CA_ROOT_NAME))
+    stale = sorted(
+        name.removeprefix(live) for name in present if name.startswith(live) and name not in wanted
+    )
+    command = ["sh", "-c", SWITCH, "sh", "reload" if reloads else "keep", *stale]
+    return Switch(folder_tar("pilot", files), command, reloads)
+
+
+def restore_tar(present: dict[str, bytes]) -> bytes:
+    """The edge's config files as they were (``present``), after a refused switch: the
+    live upstream files were not touched and are left alone; staged ones are dropped."""
+    kept = {n: d for n, d in present.items() if not n.startswith((f"{UPSTREAMS}/", f"{STAGED}/"))}
+    return folder_tar("pilot", kept)
+
+
+def caddy_version(output: str) -> tuple[int, int] | None:
+    """(major, minor) from ``caddy version`` ("v2.11.7 h1:..."), None when unreadable."""
+    words = output.strip().split()
+    parts = words[0].lstrip("v").split(".") if words else []
+    try:
+        return int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        return None
 
 
 def owner_json(project: str, settings: caddy_config.EdgeSettings) -> bytes:
@@ -68,9 +157,9 @@ def settings_words(settings: caddy_config.EdgeSettings) -> str:
     return words + (", hsts" if settings.hsts else "")
 
 
-def owner(archive: bytes) -> tuple[str, str] | None:
-    """(project, settings in words) the edge's files were last written with, if said."""
-    data = _files(archive).get(f"pilot/{OWNER_NAME}")
+def owner(files: dict[str, bytes]) -> tuple[str, str] | None:
+    """(project, settings in words) the edge's files (by name) were last written with."""
+    data = files.get(OWNER_NAME)
     if data is None:
         return None
     try:
@@ -80,33 +169,29 @@ def owner(archive: bytes) -> tuple[str, str] | None:
         return None
 
 
-def holds(archive: bytes, wanted: bytes) -> bool:
-    """Whether the container's folder (``archive``, from get_archive) holds the files of
-    ``wanted`` (a config_tar), byte for byte (a file no longer written, an old CA root, is
-    not read by the config and does not count)."""
-    present = _files(archive)
-    return all(present.get(name) == data for name, data in _files(wanted).items())
-
-
-def _files(archive: bytes) -> dict[str, bytes]:
+def folder_files(archive: bytes) -> dict[str, bytes]:
+    """The files of a folder's archive (from get_archive), by name under that folder."""
     found: dict[str, bytes] = {}
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         for member in tar.getmembers():
             data = tar.extractfile(member) if member.isfile() else None
             if data is not None:
-                found[member.name] = data.read()
+                found[member.name.partition("/")[2]] = data.read()
     return found
 
 
 def folder_tar(folder: str, files: dict[str, bytes]) -> bytes:
-    """A tar of ``folder/`` holding ``files`` (name -> bytes), for ``put_archive``: the
-    folder need not exist in the container."""
+    """A tar of ``folder/`` holding ``files`` (name -> bytes; a name may have one folder of
+    its own, ``upstreams/HOST``), for ``put_archive``: no folder need exist in the
+    container."""
     out = io.BytesIO()
     now = int(time.time())
+    folders = [folder, *sorted({f"{folder}/{n.split('/')[0]}" for n in files if "/" in n})]
     with tarfile.open(fileobj=out, mode="w") as tar:
-        info = tarfile.TarInfo(folder)
-        info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, now
-        tar.addfile(info)
+        for name in folders:
+            info = tarfile.TarInfo(name)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, now
+            tar.addfile(info)
         for name, data in files.items():
             info = tarfile.TarInfo(f"{folder}/{name}")
             info.size, info.mode, info.mtime = len(data), 0o644, now

@@ -1,6 +1,7 @@
 """The edge's container on a Docker host: Caddy, made (or replaced when its image or ports
-changed, keeping every app's route), started and waited for; and its config, rewritten and
-reloaded through Caddy's admin API on a release or an app's removal.
+changed, keeping every app's route), started and waited for; and its files, switched on a
+release or an app's removal: a release renames its hosts' upstream files (no reload), a new
+or removed host or new settings also reload Caddy's config through its admin API.
 
 The admin API listens on the container's own loopback, so Pilot reaches it with ``docker
 exec … caddy reload``; only ports 80 and 443 are published. Certificates and the ACME
@@ -115,6 +116,7 @@ def _ensure_locked(client: DockerClient, spec: ProxySpec, line: Callable[[str], 
             )
             _start_proxy(container, spec)
             _wait_proxy(container, spec)
+            _check_version(container, spec.image)
         except BaseException:
             container.remove(force=True)
             raise
@@ -130,8 +132,7 @@ def _ensure_locked(client: DockerClient, spec: ProxySpec, line: Callable[[str], 
 def _warn_if_shared(current: Container, spec: ProxySpec, line: Callable[[str], None]) -> None:
     """Say so when another project on this host set the edge up otherwise: its settings
     are the host's, and this deploy changes them for every app on it."""
-    archive = _config_archive(current)
-    said = proxy.owner(archive) if archive is not None else None
+    said = proxy.owner(_present_files(current))
     ours = proxy.settings_words(spec.edge)
     if said is not None and said[0] not in ("", spec.project) and said[1] != ours:
         line(
@@ -260,6 +261,21 @@ def _wait_proxy(container: Container, spec: ProxySpec, timeout: float = 20.0) ->
     raise ReleaseError(f"the proxy did not start on {spec.listen}", tuple(tail.splitlines()))
 
 
+def _check_version(container: Container, image: str) -> None:
+    """Refuse a Caddy without the ``{file.*}`` placeholder the routes read upstreams with
+    (it would answer 502 to every request)."""
+    result = container.exec_run(proxy.VERSION)
+    output = cast(bytes, result.output).decode(errors="replace")
+    found = proxy.caddy_version(output)
+    if found is None or found < caddy_config.MIN_VERSION:
+        need = ".".join(map(str, caddy_config.MIN_VERSION))
+        raise ReleaseError(
+            f"the edge needs Caddy {need} or newer; {image} runs "
+            f"{output.strip().split(' ')[0] or 'an unknown version'}: "
+            f"set PILOT_PROXY_IMAGE to a newer Caddy image"
+        )
+
+
 def read_routes(proxy_container: Container) -> dict[str, str]:
     """The routes table kept in the proxy container (the old Python proxy's file too)."""
     from docker.errors import NotFound
@@ -274,30 +290,31 @@ def read_routes(proxy_container: Container) -> dict[str, str]:
 
 
 def apply(proxy_container: Container, routes: dict[str, str], spec: ProxySpec) -> None:
-    """Write ``routes`` and the config made of them into the container and have Caddy load
-    it: one atomic switch (requests in flight finish on the old config). When Caddy refuses
-    it, the files it runs on are put back."""
-    previous = _config_archive(proxy_container)
-    wanted = proxy.config_tar(routes, spec.edge, spec.ca_root, spec.project)
-    if previous is not None and proxy.holds(previous, wanted):
-        return  # what it runs: no reload (a reload closes idle keep-alive connections)
-    proxy_container.put_archive("/etc", wanted)
-    result = proxy_container.exec_run(proxy.RELOAD)
+    """Have the edge serve ``routes``: each host's upstream file renamed over the old one
+    (requests in flight finish where they went), and Caddy's config loaded only when the
+    hosts or settings changed. When Caddy refuses it, the files it runs on are put back."""
+    present = _present_files(proxy_container)
+    wanted = proxy.edge_files(routes, spec.edge, spec.ca_root, spec.project)
+    switch = proxy.plan_switch(present, wanted)
+    if switch is None:
+        return  # what it runs already
+    proxy_container.put_archive("/etc", switch.archive)
+    result = proxy_container.exec_run(switch.command)
     if result.exit_code != 0:
-        if previous is not None:
-            proxy_container.put_archive("/etc", previous)
+        proxy_container.put_archive("/etc", proxy.restore_tar(present))
         output = cast(bytes, result.output).decode(errors="replace").strip()
         raise ReleaseError("the proxy refused its new config", tuple(output.splitlines()[-10:]))
 
 
-def _config_archive(proxy_container: Container) -> bytes | None:
+def _present_files(proxy_container: Container) -> dict[str, bytes]:
+    """The files the edge runs on, by name under CONFIG_DIR (none for a new container)."""
     from docker.errors import NotFound
 
     try:
         chunks, _ = proxy_container.get_archive(proxy.CONFIG_DIR)
     except NotFound:
-        return None
-    return b"".join(chunks)
+        return {}
+    return proxy.folder_files(b"".join(chunks))
 
 
 def swap(edge: Container, hosts: list[str], target: str, spec: ProxySpec, app_prefix: str) -> None:

@@ -126,9 +126,12 @@ def certificate(folder: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def caddy_json(upstream: int, http: int, https: int, folder: Path, tls: bool) -> dict:
+def caddy_json(
+    upstream: int, http: int, https: int, folder: Path, tls: bool, literal: bool = False
+) -> dict:
     """Pilot's config for one app, on local ports; with ``tls`` a loaded certificate in
-    place of the ACME issuer."""
+    place of the ACME issuer; with ``literal`` the upstream written in the config, as
+    before releases switched by file (what reading the host's upstream file costs)."""
     upstreams = folder / "upstreams"  # the host's upstream file, read on every request
     upstreams.mkdir(exist_ok=True)
     (upstreams / HOST).write_text(f"127.0.0.1:{upstream}\n")
@@ -141,6 +144,11 @@ def caddy_json(upstream: int, http: int, https: int, folder: Path, tls: bool) ->
     apps["http"]["http_port"], apps["http"]["https_port"] = http, https
     servers = apps["http"]["servers"]
     servers["http"]["listen"] = [f"127.0.0.1:{http}"]
+    if literal:
+        for route in servers["http"]["routes"]:
+            for handler in route["handle"]:
+                if handler["handler"] == "reverse_proxy":
+                    handler["upstreams"] = [{"dial": f"127.0.0.1:{upstream}"}]
     config["logging"]["logs"]["access"]["writer"] = {
         "output": "file",
         "filename": str(folder / "access.log"),
@@ -244,6 +252,16 @@ def main() -> int:
                 folder / "caddy-https.log",
             )
         )
+        literal = free_port()
+        (folder / "caddy-literal.json").write_text(
+            json.dumps(caddy_json(up, literal, free_port(), folder, False, literal=True))
+        )
+        started.append(
+            start(
+                [caddy, "run", "--config", str(folder / "caddy-literal.json")],
+                folder / "caddy-literal.log",
+            )
+        )
         plain, keep = free_port(), free_port()
         started.append(
             start(
@@ -262,6 +280,7 @@ def main() -> int:
             ("Pilot's old proxy", f"http://127.0.0.1:{old}/"),
             ("Caddy (Pilot's edge), HTTP", f"http://127.0.0.1:{caddy_http_port}/"),
             ("Caddy (Pilot's edge), HTTPS", f"https://127.0.0.1:{https}/"),
+            ("Caddy, upstream in the config", f"http://127.0.0.1:{literal}/"),
             ("nginx", f"http://127.0.0.1:{plain}/"),
             ("nginx, keep-alive upstream", f"http://127.0.0.1:{keep}/"),
         ]
@@ -303,7 +322,9 @@ def main() -> int:
             print(
                 f"{c} connections: edge/old proxy {than_old:.1f}x (goal >= 4x); "
                 f"edge/nginx keep-alive {e / figures[(nginx_ka, c)][0]:.0%} (goal >= 50%); "
-                f"HTTPS/HTTP through the edge {figures[(tls_label, c)][0] / e:.0%}"
+                f"HTTPS/HTTP through the edge {figures[(tls_label, c)][0] / e:.0%}; "
+                f"upstream file/upstream in config "
+                f"{e / figures[('Caddy, upstream in the config', c)][0]:.0%}"
             )
         print(
             f"edge p99 at 64 connections over HTTP: {figures[(edge, 64)][1]:.1f} ms (goal < 20 ms)"

@@ -324,6 +324,13 @@ class ServerTarget:
         pattern=DOMAIN_PATTERN,
         pattern_hint=DOMAIN_HINT,
     )
+    stop_timeout: int = setting(
+        30,
+        "Seconds the previous release has to finish its requests and exit after a new one "
+        "is live and it gets SIGTERM (the image's stop signal); then it is killed.",
+        minimum=0,
+        maximum=3600,
+    )
 
 
 @dataclass

@@ -157,6 +157,7 @@ def start(
         detach=True,
         network=NETWORK,
         environment={**env, "PORT": str(port)},
+        init=True,  # PID 1 forwards signals: an app without handlers still stops on SIGTERM
         restart_policy={"Name": "no"},
         labels={
             "pilot.project": project,
@@ -263,11 +264,20 @@ def _fail_if_down(container: Container) -> None:
         )
 
 
-def retire(containers: list[Container], keep: str | None) -> None:
-    """Stop and remove an app's other releases (after the drain)."""
+def retire(containers: list[Container], keep: str | None, stop_timeout: int = 0) -> None:
+    """Stop and remove an app's other releases (after the drain), as a platform does: the
+    image's stop signal (SIGTERM), through the container's init so that an app without a
+    handler exits at once and one with a handler finishes the requests it has, then
+    SIGKILL after ``stop_timeout`` seconds."""
+    from docker.errors import DockerException
+
     for container in containers:
-        if container.id != keep:
-            container.remove(force=True)
+        if container.id == keep:
+            continue
+        if container.status == "running":
+            with contextlib.suppress(DockerException):  # gone meanwhile: removed below
+                container.stop(timeout=stop_timeout)
+        container.remove(force=True)
 
 
 def release_prefix(project: str, app: str) -> str:

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, TypeVar
 from pilot_tui.config.schema import AppSettings, PilotConfig, ServerTarget
 from pilot_tui.deploy import history, lock
 from pilot_tui.deploy.context import DeployContext, DeployError, RunLog, git_commit
-from pilot_tui.deploy.events import Released, StageFailed, StageFinished, StageStarted, Timer
+from pilot_tui.deploy.events import (
+    Output,
+    Released,
+    StageFailed,
+    StageFinished,
+    StageStarted,
+    Timer,
+)
 from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.deploy.targets.base import target_settings
 from pilot_tui.deploy.targets.docker_host import caddy_config, containers, proxy, proxy_container
@@ -335,8 +342,14 @@ def _switch(
         raise DeployError("release", str(exc), logs) from exc
     live = replace(base, status=history.LIVE)
     ctx.record_release(log, name, live)
-    time.sleep(ctx.drain)  # requests already on the old release finish
-    containers.retire(containers.app_containers(client, ctx.project, name), keep=container.id)
+    time.sleep(ctx.drain)  # the edge's requests in flight to the old release arrive
+    stop_timeout = target_settings(app, ServerTarget).stop_timeout
+    log.emit(
+        Output(name, "release", f"stopping the previous release (up to {stop_timeout} s to finish)")
+    )
+    containers.retire(
+        containers.app_containers(client, ctx.project, name), container.id, stop_timeout
+    )
     log.emit(StageFinished(name, "release", "previous release stopped", timer.seconds()))
     log.emit(Released(name, base.id, live.url or "", log.timer.seconds()))
     return live

@@ -186,6 +186,19 @@ class ServerScreen(RunScreen):
                 self.notify("Plan first (p), then review, then apply.")
             return
         if self.plan.destroy and self.inventory is not None:
+            from pilot_tui.teardown import databases_at_stake
+
+            at_stake = databases_at_stake(self.inventory, self.server.config, server_goes=True)
+            if at_stake:  # never removed on a yes: each is named, in the CLI
+                flags = " ".join(f"--drop-database {name}" for name in at_stake)
+                self.notify(
+                    f"This destroys the data of database(s) {', '.join(at_stake)}. Remove "
+                    f"them first (pilot-tui db destroy NAME), or run pilot-tui server destroy "
+                    f"{flags} in a terminal.",
+                    severity="error",
+                    timeout=20,
+                )
+                return
             if self.inventory.has_state:  # keep the state bucket and lock table?
                 self.app.push_screen(ConfirmDestroy(self.inventory), self._destroy_keeping)
             elif self.inventory.remove:

@@ -20,7 +20,11 @@ from tests import markers
 
 # Fixtures that were in the area folders' conftest files (tests/deploy/, ...):
 # plugins now, so they reach the tests in every tier.
-pytest_plugins = ["tests.support.deploy_fixtures", "tests.support.server_fixtures"]
+pytest_plugins = [
+    "tests.support.deploy_fixtures",
+    "tests.support.server_fixtures",
+    "tests.support.databases",
+]
 
 PILOT = shutil.which("pilot-tui", path=str(Path(sys.executable).parent)) or "pilot-tui"
 

@@ -10,6 +10,7 @@ from pilot_tui.cli.commands import (
     app,
     config,
     credentials,
+    db,
     deploy,
     deployer,
     init,
@@ -32,6 +33,7 @@ GROUPS = (
     deploy,  # deploy, releases, rollback
     status,  # logs, status
     secrets,  # secrets set|list
+    db,  # db list|psql|destroy
     app,  # app new|list|dockerfile|destroy
     deployer,  # deployer create|rotate|remove
     team,  # team request|list|remove, invite, join

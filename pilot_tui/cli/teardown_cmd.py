@@ -16,6 +16,7 @@ from pilot_tui.teardown import (
     STEP_TITLES,
     Inventory,
     Teardown,
+    databases_at_stake,
     execute,
     inventory,
     make_scan,
@@ -87,6 +88,14 @@ def sandbox_stand_in(ns: argparse.Namespace) -> str | None:
     return None if config is None else refusal(config.server.home)
 
 
+def _unnamed_databases(
+    ns: argparse.Namespace, teardown: Teardown, inv: Inventory, server: Server | None
+) -> list[str]:
+    """Databases whose data this destroy removes that --drop-database does not name."""
+    at_stake = databases_at_stake(inv, teardown.config, server_goes=server is not None)
+    return sorted(set(at_stake) - set(getattr(ns, "drop_database", None) or []))
+
+
 def _destroy(
     ns: argparse.Namespace, server: Server, progress: Progress, interrupt: Interrupt
 ) -> int:
@@ -138,6 +147,15 @@ def _confirm_and_remove(
         _stop_sandbox(server)
         return EXIT_OK
     show(inv)
+    unnamed = _unnamed_databases(ns, teardown, inv, server)
+    if unnamed:
+        listed = ", ".join(unnamed)
+        flags = " ".join(f"--drop-database {name}" for name in unnamed)
+        error(
+            f"this destroys the data of database(s) {listed}: name each to go on ({flags}), "
+            "or remove them first with `pilot-tui db destroy NAME`; nothing was removed"
+        )
+        return EXIT_INVALID
     answer = confirm(f"Remove these {len(inv.remove)} things?", ns.yes)
     if not answer:
         return not_confirmed(answer)

@@ -49,6 +49,7 @@ def semantic_checks(
     yield from _regions(cfg, data)
     yield from _server(cfg, data)
     yield from _apps(cfg, data, base_dir)
+    yield from _databases(cfg, data)
     yield from _project_paths(cfg, base_dir)
     if cfg.terraform.binary:
         refused = refused_binary(cfg.terraform.binary, base_dir)
@@ -341,6 +342,56 @@ def _apps(cfg: PilotConfig, data: dict[str, Any], base_dir: FsPath | None) -> It
                 f'no directory "{app.path}" beside pilot.toml',
                 severity="warning",
             )
+
+
+def _databases(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
+    """Names unique; linked apps that exist and run on the Docker host (the only place the
+    database is reachable from); no app given one variable twice (by two databases, or by a
+    database and its own env or secrets)."""
+    raw_dbs = data.get("databases", [])
+    if not isinstance(raw_dbs, list) or len(raw_dbs) != len(cfg.databases):
+        return  # a shape problem, reported by the walker
+    apps = [app.name for app in cfg.apps]
+    first: dict[str, int] = {}
+    given: dict[tuple[str, str], str] = {}  # (app, variable) -> the database giving it
+    for i, db in enumerate(cfg.databases):
+        raw = raw_dbs[i] if isinstance(raw_dbs[i], dict) else {}
+        if "name" not in raw:
+            continue
+        if db.name in first:
+            yield Problem(
+                ("databases", i, "name"),
+                f'database "{db.name}" is defined twice (first as database number '
+                f"{first[db.name] + 1}); database names must be unique",
+            )
+        first.setdefault(db.name, i)
+        for j, name in enumerate(db.apps):
+            app = cfg.app(name)
+            if app is None:
+                yield Problem(
+                    ("databases", i, "apps", j),
+                    f'no app named "{name}" in this file{did_you_mean(name, apps)}',
+                )
+                continue
+            if app.target.kind != "server":
+                yield Problem(
+                    ("databases", i, "apps", j),
+                    f'app "{name}" runs on "{app.target.kind}", which cannot reach a database '
+                    'on the Docker host: link only apps of target kind "server"',
+                )
+            if (name, db.url_env) in given:
+                yield Problem(
+                    ("databases", i, "apps", j),
+                    f'app "{name}" already gets {db.url_env} from database '
+                    f'"{given[name, db.url_env]}"; set url_env to another name on one of them',
+                )
+            elif db.url_env in app.env or db.url_env in app.secrets:
+                yield Problem(
+                    ("databases", i, "apps", j),
+                    f'app "{name}" sets {db.url_env} itself (in env or secrets); remove it '
+                    f"there or set url_env to another name",
+                )
+            given.setdefault((name, db.url_env), db.name)
 
 
 def _project_paths(cfg: PilotConfig, base_dir: FsPath | None) -> Iterator[Problem]:

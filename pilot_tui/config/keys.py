@@ -51,18 +51,25 @@ def parse_key(key: str) -> list[str | int]:
 
 
 def resolve_apps(parts: list[str | int], data: dict[str, Any]) -> Path:
-    """Replace an app name after ``apps`` with its index in the file."""
-    if len(parts) >= 2 and parts[0] == "apps" and isinstance(parts[1], str):
-        apps = data.get("apps", [])
+    """Replace an app's (or a database's) name after ``apps`` (``databases``) with its index
+    in the file."""
+    if len(parts) >= 2 and parts[0] in NAMED_LISTS and isinstance(parts[1], str):
+        table, noun = parts[0], NAMED_LISTS[parts[0]]
+        entries = data.get(table, [])
         names = (
-            [a.get("name") for a in apps if isinstance(a, dict)] if isinstance(apps, list) else []
+            [a.get("name") for a in entries if isinstance(a, dict)]
+            if isinstance(entries, list)
+            else []
         )
         if parts[1] not in names:
             known = [n for n in names if isinstance(n, str)]
-            listing = f"; apps: {quote_list(known)}" if known else "; there are no apps yet"
-            raise KeyError_(f'no app named "{parts[1]}"{did_you_mean(parts[1], known)}{listing}')
-        return ("apps", names.index(parts[1]), *parts[2:])
+            listing = f"; {table}: {quote_list(known)}" if known else f"; there are no {table} yet"
+            raise KeyError_(f'no {noun} named "{parts[1]}"{did_you_mean(parts[1], known)}{listing}')
+        return (table, names.index(parts[1]), *parts[2:])
     return tuple(parts)
+
+
+NAMED_LISTS = {"apps": "app", "databases": "database"}  # [[tables]] whose entries have a name
 
 
 def lookup(data: object, path: Path) -> Any:

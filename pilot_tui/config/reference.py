@@ -26,7 +26,9 @@ def markdown_reference() -> str:
     parts = [HEADER]
     for top in fields_of(PilotConfig):
         shape = top.shape
-        if shape.kind == "list" and shape.item and shape.item.table:
+        if shape.kind == "list" and shape.item and shape.item.kind == "tagged":
+            parts.append(_listed_variants(top))
+        elif shape.kind == "list" and shape.item and shape.item.table:
             cls = shape.item.table
             parts.append(f"\n## `[[{top.name}]]`\n\n{(cls.__doc__ or '').strip()}\n")
             parts.append(_table_rows(cls, top.name))
@@ -55,6 +57,22 @@ def _variants(field: FieldInfo, prefix: str) -> str:
         out.append(f'\n#### `{field.name} = {{ kind = "{tag}" }}`\n\n{doc}\n')
         if len(fields_of(cls)) > 1:
             out.append(_table_rows(cls, f"{prefix}.{field.name}", skip=("kind",)))
+    return "".join(out)
+
+
+def _listed_variants(top: FieldInfo) -> str:
+    """``[[databases]]``: a list of tables whose ``kind`` picks the keys; a nested plain
+    table (``backup``) is listed once, after the kinds that share it."""
+    assert top.shape.item is not None
+    out = [f"\n## `[[{top.name}]]`\n\n{top.doc} `kind` picks the keys below.\n"]
+    nested: dict[str, type] = {}
+    for tag, cls in top.shape.item.variants:
+        out.append(f'\n### `kind = "{tag}"`\n\n{(cls.__doc__ or "").strip()}\n')
+        out.append(_table_rows(cls, top.name))
+        nested.update({f.name: f.shape.table for f in fields_of(cls) if f.shape.table})
+    for name, table in nested.items():
+        out.append(f"\n### `{top.name}.{name}`\n\n{(table.__doc__ or '').strip()}\n")
+        out.append(_table_rows(table, f"{top.name}.{name}"))
     return "".join(out)
 
 

@@ -473,6 +473,80 @@ class AppSettings:
     )
 
 
+MEMORY_PATTERN = r"^[1-9][0-9]*[mg]$"
+MEMORY_HINT = "megabytes or gigabytes, like 512m or 2g"
+
+
+@dataclass
+class PostgresDatabase:
+    """PostgreSQL, in a container on the Docker host beside the apps."""
+
+    kind: Literal["postgres"] = setting("postgres", "Database kind.")
+    name: str = required(
+        "Database name, unique in this file; names its container and its volume.",
+        pattern=NAME_PATTERN,
+        pattern_hint=NAME_HINT,
+        example="main",
+    )
+    version: int = setting(
+        16,
+        "Major version: 15, 16 or 17. A new minor version keeps the data; a new major "
+        "version is refused (dump, then restore into a new database).",
+        minimum=15,
+        maximum=17,
+    )
+    apps: list[str] = setting(
+        [],
+        "Apps that get its URL, as a secret in `url_env`.",
+        item_pattern=NAME_PATTERN,
+        item_pattern_hint=NAME_HINT,
+        example=["api"],
+    )
+    url_env: str = setting(
+        "DATABASE_URL",
+        "The variable the apps get its URL in (postgres://USER:PASSWORD@HOST:5432/NAME).",
+        pattern=ENV_NAME_PATTERN,
+        pattern_hint=ENV_NAME_HINT,
+    )
+    size: str = setting(
+        "512m", "Memory limit of its container.", pattern=MEMORY_PATTERN, pattern_hint=MEMORY_HINT
+    )
+
+
+@dataclass
+class RedisDatabase:
+    """Redis, in a container on the Docker host beside the apps."""
+
+    kind: Literal["redis"] = setting("redis", "Database kind.")
+    name: str = required(
+        "Database name, unique in this file; names its container and its volume.",
+        pattern=NAME_PATTERN,
+        pattern_hint=NAME_HINT,
+        example="cache",
+    )
+    version: int = setting(7, "Major version: 7.", minimum=7, maximum=7)
+    apps: list[str] = setting(
+        [],
+        "Apps that get its URL, as a secret in `url_env`.",
+        item_pattern=NAME_PATTERN,
+        item_pattern_hint=NAME_HINT,
+        example=["api"],
+    )
+    url_env: str = setting(
+        "REDIS_URL",
+        "The variable the apps get its URL in (redis://default:PASSWORD@HOST:6379/0).",
+        pattern=ENV_NAME_PATTERN,
+        pattern_hint=ENV_NAME_HINT,
+    )
+    size: str = setting(
+        "256m", "Memory limit of its container.", pattern=MEMORY_PATTERN, pattern_hint=MEMORY_HINT
+    )
+
+
+Database = PostgresDatabase | RedisDatabase
+DATABASE_KINDS: tuple[str, ...] = tuple(kind().kind for kind in get_args(Database))
+
+
 @dataclass
 class PilotConfig:
     """The whole pilot.toml."""
@@ -484,10 +558,17 @@ class PilotConfig:
     state: StateSettings = setting(StateSettings, "Where state is kept.")
     terraform: TerraformSettings = setting(TerraformSettings, "Terraform itself.")
     apps: list[AppSettings] = setting([], "The apps, one [[apps]] table each.")
+    databases: list[Database] = setting(
+        [], "Databases beside the apps, one [[databases]] table each."
+    )
 
     def app(self, name: str) -> AppSettings | None:
         """The app called ``name``, if any."""
         return next((app for app in self.apps if app.name == name), None)
+
+    def database(self, name: str) -> Database | None:
+        """The database called ``name``, if any."""
+        return next((db for db in self.databases if db.name == name), None)
 
     def in_sandbox(self) -> PilotConfig:
         """These settings with the server in the local sandbox, whatever server.home says

@@ -139,7 +139,8 @@ class Walker:
         if want in ("int", "float"):
             low, high = meta.get("minimum"), meta.get("maximum")
             if (low is not None and value < low) or (high is not None and value > high):
-                self.error(path, f"{value} is out of range: use {low} to {high}")
+                allowed = f"{low}" if low == high else f"{low} to {high}"
+                self.error(path, f"{value} is out of range: use {allowed}")
                 return _MISSING
         return value
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pilot_tui import redact
+from pilot_tui.data import passwords
 from pilot_tui.errors import EXIT_INVALID, PilotError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 
@@ -90,12 +91,14 @@ def register_project(
 ) -> None:
     """Register with redact every secret value this project holds: each stored in
     .pilot/secrets/ (all apps', listed or not), the environment's value of each secret name
-    pilot.toml declares, and the private halves of Pilot's own keys in .pilot/keys/."""
+    pilot.toml declares, the private halves of Pilot's own keys in .pilot/keys/ and the
+    databases' passwords in .pilot/databases/."""
     env = os.environ if env is None else env
     names = {name for app in config.apps for name in app.secrets}
     redact.register(stored_values(state_dir))
     redact.register(env[name] for name in names if name in env)
     redact.register(redact.key_values(state_dir / "keys"))
+    redact.register(passwords.stored_values(state_dir))  # the databases'
 
 
 def read_file(path: Path) -> dict[str, str]:

@@ -35,6 +35,7 @@ from pilot_tui.teardown.things import (
     UNOWNED_BUCKET,
     Inventory,
     Thing,
+    databases_at_stake,
     inventory,
 )
 
@@ -48,6 +49,7 @@ __all__ = [
     "Teardown",
     "Thing",
     "app_of",
+    "databases_at_stake",
     "execute",
     "inventory",
     "local_records",

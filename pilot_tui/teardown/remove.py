@@ -14,7 +14,7 @@ from pilot_tui import redact
 from pilot_tui.naming import deployer_user
 from pilot_tui.teardown import aws_leftovers
 from pilot_tui.teardown.scan import Scan
-from pilot_tui.teardown.things import STEP_TITLES, STEPS, Inventory, Say, Thing
+from pilot_tui.teardown.things import DATABASE_VOLUME, STEP_TITLES, STEPS, Inventory, Say, Thing
 
 if TYPE_CHECKING:
     from pilot_tui.config.schema import AppSettings, PilotConfig
@@ -100,7 +100,8 @@ class Teardown:
                     say(f"removed Docker network {thing.name}")
 
             self._try(f"Docker network {thing.name}", remove_network, say)
-        for thing in [t for t in things if t.kind == "Docker volume"]:  # once unused
+        volumes = [t for t in things if t.kind in ("Docker volume", DATABASE_VOLUME)]
+        for thing in volumes:  # once unused
 
             def remove_volume(thing: Thing = thing) -> None:
                 with contextlib.suppress(NotFound):

@@ -85,11 +85,23 @@ class Scan(Finds):
         for container in mine:
             labels = container.labels
             what = "deploy lock" if "pilot.lock" in labels else "release"
+            if labels.get("pilot.role") == "database":
+                what = f"database {labels.get('pilot.database', '?')}"
             self.add(
                 "container",
                 str(container.name),
                 f"label pilot.project={self.project} ({what})",
                 labels.get("pilot.app", ""),
+            )
+        from pilot_tui.teardown.things import DATABASE_VOLUME
+
+        wanted = [f"pilot.project={self.project}", "pilot.role=database"]
+        for volume in docker.volumes.list(filters={"label": wanted}):
+            database = (volume.attrs.get("Labels") or {}).get("pilot.database", "?")
+            self.add(
+                DATABASE_VOLUME,
+                str(volume.name),
+                f"database {database}'s data (label pilot.project={self.project})",
             )
         others = [
             c

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pilot_tui.config.schema import PilotConfig
 
 UNOWNED_BUCKET = "S3 bucket, not provably Pilot's"
+DATABASE_VOLUME = "database volume"  # a database's data: removed only when named
 STEPS = ("apps", "containers", "deployer", "server", "state", "local")
 STEP_TITLES = {
     "apps": "apps (each target's own destroy)",
@@ -58,6 +63,7 @@ KIND_STEPS = {
     "container": "containers",
     "Docker network": "containers",
     "Docker volume": "containers",
+    DATABASE_VOLUME: "containers",
     "IAM user": "deployer",
     "access key": "deployer",
     "IAM role": "deployer",
@@ -100,6 +106,11 @@ class Inventory:
         return Inventory(
             [t for t in every if t not in keep], keep, list(self.problems), list(self.unowned)
         )
+
+    def databases(self, project: str) -> list[str]:
+        """The names of the databases whose data this removes."""
+        prefix = f"pilot-db-{project}-"
+        return [t.name.removeprefix(prefix) for t in self.remove if t.kind == DATABASE_VOLUME]
 
     def unowned_lines(self) -> list[str]:
         """Each thing left alone, why, and how its owner can remove it."""
@@ -161,3 +172,13 @@ def _unique(things: list[Thing]) -> list[Thing]:
             seen.add((thing.kind, thing.name))
             out.append(thing)
     return out
+
+
+def databases_at_stake(inv: Inventory, config: PilotConfig, server_goes: bool) -> list[str]:
+    """The databases whose data a destroy removes: their volumes it found on the Docker
+    host, and, when the Pilot Server itself goes (aws, gcp: its disk goes with it), every
+    database pilot.toml puts on it. Each must be named before anything is removed."""
+    at_stake = set(inv.databases(config.project.name))
+    if server_goes and config.server.home in ("aws", "gcp"):
+        at_stake |= {db.name for db in config.databases}
+    return sorted(at_stake)

@@ -47,6 +47,13 @@ def register(commands: Commands) -> None:
         action="store_true",
         help="keep the state bucket and lock table ([state] backend)",
     )
+    p.add_argument(
+        "--drop-database",
+        action="append",
+        metavar="NAME",
+        help="remove database NAME's data too (needed for each database the destroy "
+        "reaches; --yes alone never removes a database)",
+    )
     _register_tools(srv)
 
 

@@ -71,6 +71,28 @@ def ensure_network(client: DockerClient) -> None:
             raise
 
 
+def ensure_image(client: DockerClient, image: str, line: Callable[[str], None], what: str) -> None:
+    """Pull ``image`` (``what``: "the proxy image") unless the host has it; one that
+    cannot be pulled names a mirror's variable."""
+    from docker.errors import APIError, ImageNotFound
+
+    from pilot_tui.deploy.build.bases import mirror_hint
+
+    try:
+        client.images.get(image)
+        return
+    except ImageNotFound:
+        pass
+    line(f"pulling {what} {image}")
+    try:
+        client.images.pull(image)
+    except APIError as exc:
+        raise ReleaseError(
+            f"the Docker host cannot pull {what} {image} "
+            f"({exc.explanation or exc}): {mirror_hint(image)}"
+        ) from exc
+
+
 def http_check(proxy_container: Container, host: str, port: int, path: str) -> tuple[bool, str]:
     """GET host:port+path from inside the proxy container, i.e. from the private network:
     (2xx, after redirects?; the status code or the error). BusyBox's wget and timeout are in

@@ -20,12 +20,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
-from pilot_tui.deploy.build.bases import PROXY, mirror_hint
+from pilot_tui.deploy.build.bases import PROXY
 from pilot_tui.deploy.targets.docker_host import caddy_config, proxy
 from pilot_tui.deploy.targets.docker_host.containers import (
     NETWORK,
     PROXY_NAME,
     ReleaseError,
+    ensure_image,
     ensure_network,
     http_check,
 )
@@ -63,7 +64,7 @@ def ensure_proxy(client: DockerClient, spec: ProxySpec, line: Callable[[str], No
     """The running edge container with ``spec``'s config, made or replaced when missing or
     outdated (under the routes lock: one writer of the edge at a time, whoever deploys)."""
     ensure_network(client)
-    _ensure_image(client, spec.image, line)
+    ensure_image(client, spec.image, line, "the proxy image")
     with routes_lock(client, spec.image):
         return _ensure_locked(client, spec, line)
 
@@ -195,24 +196,6 @@ def _discard(client: DockerClient, old: Container) -> None:
     if image.startswith("pilot/proxy:"):
         with contextlib.suppress(DockerException):  # still used, or gone: left alone
             client.images.remove(image)
-
-
-def _ensure_image(client: DockerClient, image: str, line: Callable[[str], None]) -> None:
-    from docker.errors import APIError, ImageNotFound
-
-    try:
-        client.images.get(image)
-        return
-    except ImageNotFound:
-        pass
-    line(f"pulling the edge proxy's image {image}")
-    try:
-        client.images.pull(image)
-    except APIError as exc:
-        raise ReleaseError(
-            f"the Docker host cannot pull the proxy image {image} "
-            f"({exc.explanation or exc}): {mirror_hint(image)}"
-        ) from exc
 
 
 def _create(client: DockerClient, spec: ProxySpec, labels: dict[str, str]) -> Container:

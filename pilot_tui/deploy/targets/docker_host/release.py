@@ -5,6 +5,7 @@ A rollback is the same release from an earlier image that is still on the engine
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import json
@@ -167,6 +168,31 @@ def ensure_proxy(ctx: DeployContext, log: RunLog, name: str) -> Container:
         "preparing the proxy",
         lambda: proxy_container.ensure_proxy(ctx.docker_client, spec, log.line("deploy", name)),
     )
+
+
+def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[str, str]:
+    """Each database the app is linked to running and taking connections; the variables
+    that carry their URLs (registered as secrets: masked wherever they would show)."""
+    from pilot_tui import redact
+    from pilot_tui.data import docker_db
+    from pilot_tui.data.kinds import kind_for
+
+    urls: dict[str, str] = {}
+    for settings in ctx.config.databases:
+        if app.name not in settings.apps:
+            continue
+        kind = kind_for(ctx.project, settings)
+        line = log.line("deploy", app.name)
+        password = stage(
+            log,
+            app.name,
+            "deploy",
+            f"{kind.what} ready",
+            functools.partial(docker_db.ensure, ctx.docker_client, kind, ctx.state_dir, line),
+        )
+        urls[settings.url_env] = kind.url(password)
+    redact.register(urls.values())
+    return urls
 
 
 def running_image(container: Container) -> str:

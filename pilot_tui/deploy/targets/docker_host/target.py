@@ -112,6 +112,7 @@ class DockerHost:
         app, name = self.app, self.app.name
         env = ctx.environment(app)
         proxy = release.ensure_proxy(ctx, log, name)
+        env.update(release.linked_databases(ctx, log, app))
         held = release.take_lock(ctx, name, proxy)
         try:
             ctx.pull(log, name)  # under the lock: a teammate may have released since
@@ -131,6 +132,7 @@ class DockerHost:
         app, name = self.app, self.app.name
         env = ctx.environment(app)
         proxy = release.ensure_proxy(ctx, log, name)
+        env.update(release.linked_databases(ctx, log, app))
         held = release.take_lock(ctx, name, proxy)
         try:
             ctx.pull(log, name)  # the newest shared history decides what "previous" is

@@ -1,0 +1,98 @@
+"""The databases' image on the tests' private dockerd: Debian's PostgreSQL 15 and Redis 7
+(built into a root filesystem by `.ci/setup --test`) with an entrypoint that stands in for
+the official postgres image's, whose contract Pilot relies on: on the first start in an
+empty PGDATA it makes a cluster whose superuser is POSTGRES_USER with POSTGRES_PASSWORD,
+creates POSTGRES_DB, and listens on every address with password authentication; any other
+command (`redis-server ...`) is run as given, as the official redis image does. The same
+image runs the tests' app that reads DATABASE_URL (it has psql and python3)."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+DATA_IMAGE = "pilot/data:1"
+DATA_ROOT_IMAGE = "pilot/data-root:1"
+
+ENTRYPOINT = r"""#!/bin/sh
+set -e
+if [ "${1:-postgres}" != postgres ]; then exec "$@"; fi
+bin=/usr/lib/postgresql/15/bin
+as_postgres="setpriv --reuid=postgres --regid=postgres --init-groups"
+: "${PGDATA:=/var/lib/postgresql/data}" "${POSTGRES_USER:=postgres}"
+: "${POSTGRES_DB:=$POSTGRES_USER}"
+mkdir -p "$PGDATA" /var/run/postgresql
+chown -R postgres:postgres "$PGDATA" /var/run/postgresql
+chmod 700 "$PGDATA"
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+    pwfile="$(mktemp)"
+    printf '%s' "$POSTGRES_PASSWORD" >"$pwfile"
+    chown postgres "$pwfile"
+    $as_postgres "$bin/initdb" -D "$PGDATA" -U "$POSTGRES_USER" --pwfile="$pwfile" \
+        --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+    rm -f "$pwfile"
+    echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
+    echo "listen_addresses = '*'" >>"$PGDATA/postgresql.conf"
+    if [ "$POSTGRES_DB" != postgres ]; then
+        $as_postgres "$bin/pg_ctl" -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
+        $as_postgres "$bin/psql" -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d postgres \
+            -c "CREATE DATABASE \"$POSTGRES_DB\"" >/dev/null
+        $as_postgres "$bin/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null
+    fi
+fi
+exec $as_postgres "$bin/postgres" -D "$PGDATA"
+"""
+
+
+def data_rootfs() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "pilot-ci" / "data-rootfs.tar"
+
+
+@pytest.fixture(scope="session")
+def data_image(docker_engine) -> str:
+    """The databases' image on the private engine, built once per engine; its name. Skips
+    when the root filesystem is missing; on CI (CI=true) fails instead."""
+    tarball = data_rootfs()
+    if not tarball.is_file():
+        reason = f"{tarball} is missing: bash .ci/setup --test builds it (root, apt)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    import docker
+
+    client = docker.DockerClient(base_url=docker_engine.url, timeout=600)
+    try:
+        try:
+            client.images.get(DATA_IMAGE)
+            return DATA_IMAGE
+        except docker.errors.ImageNotFound:
+            pass
+        repository, _, tag = DATA_ROOT_IMAGE.rpartition(":")
+        client.api.import_image(src=str(tarball), repository=repository, tag=tag)
+        context = io.BytesIO()
+        dockerfile = (
+            f"FROM {DATA_ROOT_IMAGE}\n"
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+            "COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh\n"
+            'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]\n'
+            'CMD ["postgres"]\n'
+        ).encode()
+        script = ENTRYPOINT.encode()
+        with tarfile.open(fileobj=context, mode="w") as tar:
+            for name, data, mode in (
+                ("Dockerfile", dockerfile, 0o644),
+                ("docker-entrypoint.sh", script, 0o755),
+            ):
+                info = tarfile.TarInfo(name)
+                info.size, info.mode = len(data), mode
+                tar.addfile(info, io.BytesIO(data))
+        context.seek(0)
+        client.images.build(fileobj=context, custom_context=True, tag=DATA_IMAGE, rm=True)
+        return DATA_IMAGE
+    finally:
+        client.close()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, cast
 
 from pilot_tui.cli.common import error, load_valid, print_json, say
@@ -30,7 +32,7 @@ def db_list(ns: argparse.Namespace) -> int:
             say("no databases yet: add a [[databases]] table to pilot.toml (docs/pilot-toml.md)")
         return EXIT_OK
     rows = []
-    with deployer(ns, share=False, loaded=(pf, config)) as engine:
+    with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
         for settings in config.databases:
             kind = kind_for(config.project.name, settings)
             found = docker_db.find(engine.docker_client, kind)
@@ -87,7 +89,7 @@ def db_psql(ns: argparse.Namespace) -> int:
     if not isinstance(kind, Postgres):
         error(f"{ns.name} is a {settings.kind} database: psql runs SQL in Postgres ones")
         return EXIT_INVALID
-    with deployer(ns, share=False, loaded=(pf, config)) as engine:
+    with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
         container = docker_db.find(engine.docker_client, kind).container
         if container is None or container.status != "running":
             error(f"{kind.what} is not running: deploy an app it lists to start it")
@@ -115,7 +117,7 @@ def db_destroy(ns: argparse.Namespace) -> int:
     what = f"the container of {kind.what}" if ns.keep_data else f"{kind.what} and all its data"
     if not _confirmed(ns, what):
         return EXIT_INVALID
-    with deployer(ns, share=False, loaded=(pf, config)) as engine:
+    with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
         removed = docker_db.remove(engine.docker_client, kind, data=not ns.keep_data)
     if not ns.keep_data:
         passwords.password_file(Project(pf.path).state_dir, settings.name).unlink(missing_ok=True)
@@ -126,6 +128,19 @@ def db_destroy(ns: argparse.Namespace) -> int:
         + (", on the data kept" if ns.keep_data else ", empty")
     )
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _engine_errors() -> Iterator[None]:
+    """A Docker engine error as a database error the CLI prints (never a traceback)."""
+    from docker.errors import DockerException
+
+    from pilot_tui.data.docker_db import DatabaseError
+
+    try:
+        yield
+    except DockerException as exc:
+        raise DatabaseError(f"the Docker host refused: {exc}") from exc
 
 
 def _confirmed(ns: argparse.Namespace, what: str) -> bool:

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from docker.models.containers import Container
 
 READY_SECONDS = 90.0  # a first start initialises the data folder (Postgres: ~2-10 s)
+STOP_SECONDS = 30  # a database stops cleanly (flushes, closes its clients) before a kill
+VERSION = "pilot.database.version"  # label of the container and of the volume
 
 
 class DatabaseError(ReleaseError):
@@ -45,6 +47,7 @@ class Found:
 
     container: Container | None
     volume: bool  # whether its data volume exists
+    volume_version: str | None = None  # the major version its data was made by
 
     @property
     def state(self) -> str:
@@ -54,17 +57,29 @@ class Found:
 
 
 def find(client: DockerClient, kind: Kind) -> Found:
+    """The database's container and volume; DatabaseError when either is another's (names
+    can meet: project "a" + database "b-c" and project "a-b" + database "c")."""
     from docker.errors import NotFound
 
     container = None
     with contextlib.suppress(NotFound):
         container = client.containers.get(kind.container)
-    try:
-        client.volumes.get(kind.volume)
-        volume = True
-    except NotFound:
-        volume = False
-    return Found(container, volume)
+    volume_labels: dict[str, str] | None = None
+    with contextlib.suppress(NotFound):
+        volume_labels = client.volumes.get(kind.volume).attrs.get("Labels") or {}
+    for what, labels in (
+        (f"container {kind.container}", container.labels if container is not None else None),
+        (f"volume {kind.volume}", volume_labels),
+    ):
+        if labels is not None and (
+            labels.get("pilot.project") != kind.project or labels.get("pilot.database") != kind.name
+        ):
+            owner = labels.get("pilot.project", "nobody Pilot knows")
+            raise DatabaseError(
+                f"{what} on the Docker host is not database {kind.name} of project "
+                f"{kind.project} (it is {owner}'s): rename the database in pilot.toml"
+            )
+    return Found(container, volume_labels is not None, (volume_labels or {}).get(VERSION))
 
 
 def password_for(kind: Kind, container: Container | None, state_dir: Path) -> str:
@@ -91,34 +106,67 @@ def ensure(client: DockerClient, kind: Kind, state_dir: Path, line: Callable[[st
 
 def _ensure(client: DockerClient, kind: Kind, state_dir: Path, line: Callable[[str], None]) -> str:
     found = find(client, kind)
+    _refuse_major_change(kind, found)
     container = found.container
-    if container is not None:
-        _refuse_major_change(kind, container)
     password = password_for(kind, container, state_dir)
     run = kind.run(password)
     ensure_network(client)
     ensure_image(client, run.image, line, f"the {kind.kind} image")
     if container is not None and _outdated(container, run, client):
         line(f"renewing {kind.what}'s container ({run.image}, memory {run.memory}); data kept")
-        container.remove(force=True)
+        _stop_and_remove(container)
         container = None
+    made_now = container is None
     if container is None:
         line(f"starting {kind.what} (volume {run.volume})")
         container = _create(client, run)
+        # A teammate's deploy may have made it first (a 409): its password is the one.
+        password = password_for(kind, container, state_dir)
     if container.status != "running":
         container.start()
     _wait_ready(container, kind, password)
+    if made_now and found.volume:
+        _keep_password(container, kind, password)  # the data kept its old one
     return password
 
 
-def _refuse_major_change(kind: Kind, container: Container) -> None:
-    running = container.labels.get("pilot.database.version")
+def _keep_password(container: Container, kind: Kind, password: str) -> None:
+    """Make ``password`` the data's: a container made anew on data made before (a kept
+    volume, a teammate without the password file) would else give the apps a password the
+    database refuses."""
+    change = kind.set_password(password)
+    if change is None:
+        return
+    command, environment = change
+    result = container.exec_run(command, environment=environment)
+    if result.exit_code != 0:
+        output = cast(bytes, result.output).decode(errors="replace").strip()
+        raise DatabaseError(
+            f"{kind.what} started on its kept data, but its password could not be set",
+            tuple(output.splitlines()[-5:]),
+        )
+
+
+def _stop_and_remove(container: Container) -> None:
+    """Stop cleanly (the database flushes and closes its clients), then remove."""
+    from docker.errors import DockerException
+
+    with contextlib.suppress(DockerException):  # gone already, or not running
+        container.stop(timeout=STOP_SECONDS)
+    container.remove(force=True)
+
+
+def _refuse_major_change(kind: Kind, found: Found) -> None:
+    """A new major version, before anything is touched: by the container's label, else by
+    the data's (a volume kept without its container)."""
+    labels = found.container.labels if found.container is not None else {}
+    running = labels.get(VERSION) or found.volume_version
     wanted = str(kind.settings.version)
     if running is not None and running != wanted:
         raise DatabaseError(
-            f"{kind.kind} database {kind.name} runs version {running}; pilot.toml says "
-            f"version = {wanted}, a new major version, whose data files need a dump and a "
-            f"restore: set version = {running} again, or make a new database with version "
+            f"{kind.kind} database {kind.name} holds data of version {running}; pilot.toml "
+            f"says version = {wanted}, a new major version, whose data files need a dump and "
+            f"a restore: set version = {running} again, or make a new database with version "
             f"{wanted} and move the data with pg_dump/pg_restore"
         )
 
@@ -169,7 +217,9 @@ def _wait_ready(container: Container, kind: Kind, password: str) -> None:
     deadline = time.monotonic() + READY_SECONDS
     output = ""
     while time.monotonic() < deadline:
-        result = container.exec_run(kind.ready(password))
+        result = container.exec_run(
+            kind.ready(password), environment=kind.ready_environment(password)
+        )
         output = cast(bytes, result.output).decode(errors="replace").strip()
         if result.exit_code == 0 and kind.ready_output in output:
             return
@@ -189,7 +239,7 @@ def remove(client: DockerClient, kind: Kind, *, data: bool) -> list[str]:
     found = find(client, kind)
     removed = []
     if found.container is not None:
-        found.container.remove(force=True)
+        _stop_and_remove(found.container)
         removed.append(f"container {kind.container}")
     if data and found.volume:
         with contextlib.suppress(NotFound):

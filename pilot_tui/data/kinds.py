@@ -101,8 +101,17 @@ class Kind(ABC):
         """Run in the container: prints ``ready_output`` once it takes connections over TCP
         (not just on its socket: the official images' first start initialises on one)."""
 
+    def ready_environment(self, password: str) -> dict[str, str]:
+        """The environment ``ready`` runs with (a password there, not on its command line)."""
+        return {}
+
     def password_of(self, environment: dict[str, str], command: list[str]) -> str | None:
         """The password a running container was made with (a teammate's deploy, say)."""
+        return None
+
+    def set_password(self, password: str) -> tuple[list[str], dict[str, str]] | None:
+        """(command, environment) that makes ``password`` the database's own, run in its
+        container: a new container on data made before (whose password the data keeps)."""
         return None
 
 
@@ -139,6 +148,17 @@ class Postgres(Kind):
     def password_of(self, environment: dict[str, str], command: list[str]) -> str | None:
         return environment.get("POSTGRES_PASSWORD")
 
+    def set_password(self, password: str) -> tuple[list[str], dict[str, str]] | None:
+        # Over the container's own socket (trusted there); the SQL is psql's, with the
+        # password a psql variable from the environment: never on a command line.
+        sql = "ALTER ROLE :\"role\" PASSWORD :'password';"
+        script = (
+            'printf "%s\\n" "$0" | psql -v ON_ERROR_STOP=1 -v role="$PILOT_ROLE" '
+            '-v password="$PILOT_PASSWORD" -U "$PILOT_ROLE" -d "$PILOT_DB"'
+        )
+        environment = {"PILOT_ROLE": self.user, "PILOT_PASSWORD": password, "PILOT_DB": self.name}
+        return ["sh", "-c", script, sql], environment
+
 
 class Redis(Kind):
     kind = "redis"
@@ -168,7 +188,10 @@ class Redis(Kind):
         ]
 
     def ready(self, password: str) -> list[str]:
-        return ["redis-cli", "-h", "127.0.0.1", "-a", password, "--no-auth-warning", "ping"]
+        return ["redis-cli", "-h", "127.0.0.1", "ping"]  # the password: ready_environment
+
+    def ready_environment(self, password: str) -> dict[str, str]:
+        return {"REDISCLI_AUTH": password}
 
     def password_of(self, environment: dict[str, str], command: list[str]) -> str | None:
         if "--requirepass" in command and command.index("--requirepass") + 1 < len(command):

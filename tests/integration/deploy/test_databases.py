@@ -132,7 +132,7 @@ def test_an_app_linked_to_postgres_and_redis_gets_their_urls_and_answers_from_th
     pf.save(pf.with_value("databases.main.version", 16))
     refused = cli("deploy", "api")
     assert refused.code != 0
-    assert "runs version 15" in refused.err and "dump" in refused.err, refused.err
+    assert "data of version 15" in refused.err and "dump" in refused.err, refused.err
     assert docker_client.containers.get(main.name).id == renewed.id
     assert _ask(port) == "hello from postgres"
 
@@ -185,6 +185,29 @@ def test_db_list_psql_destroy_and_server_destroy_name_each_database(
     assert cli("db", "psql", "cache", "-c", "select 1").code == 2
     unknown = cli("db", "destroy", "mian")
     assert unknown.code == 2 and 'did you mean "main"' in unknown.err
+
+    # Its container removed, its data kept, its password file lost (a teammate who never had
+    # it): the next deploy makes a new password the data's own.
+    made = "create table kept (x int); insert into kept values (7)"
+    assert cli("db", "psql", "main", "-c", made).code == 0
+    kept = cli("db", "destroy", "main", "--keep-data", "--confirm", "main")
+    assert kept.code == 0 and "removed container" in kept.err, kept.err
+    password_file = root / ".pilot" / "databases" / "main.password"
+    old_password = password_file.read_text().strip()
+    password_file.unlink()
+    assert cli("deploy", "hello").code == 0
+    new_password = password_file.read_text().strip()
+    assert new_password != old_password
+    main = docker_client.containers.get(f"pilot-db-{_project(root)}-main")
+    over_tcp = main.exec_run(
+        [
+            "psql",
+            f"postgres://main:{new_password}@127.0.0.1:5432/main",
+            "-Atc",
+            "select x from kept",
+        ]
+    )
+    assert over_tcp.output.strip() == b"7", over_tcp.output
 
     project = _project(root)
     volume = f"pilot-db-{project}-main"

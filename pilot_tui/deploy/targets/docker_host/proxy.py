@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import secrets
 import tarfile
 import time
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from pilot_tui.deploy.targets.docker_host import caddy_config
 
 CONFIG_DIR = caddy_config.CONFIG_DIR  # inside the proxy container
 UPSTREAMS = "upstreams"  # HOST -> the live CONTAINER:PORT, read by Caddy on every request
-STAGED = "upstreams.next"  # new upstream files, renamed over the live ones by SWITCH
+STAGED = "upstreams.next"  # + ".TOKEN": one switch's new upstream files, renamed in by SWITCH
 ROUTES_NAME = "routes.json"  # {"routes": {host: "CONTAINER:PORT"}}; the old proxy's too
 CONFIG_NAME = "caddy.json"
 CA_ROOT_NAME = "acme-ca-root.pem"
@@ -31,25 +32,30 @@ RUN = ["caddy", "run", "--config", CONFIG_PATH]
 RELOAD = ["caddy", "reload", "--config", CONFIG_PATH, "--address", caddy_config.ADMIN]
 VERSION = ["caddy", "version"]
 
-# Run in the edge's container as `sh -c SWITCH sh reload|keep STALE_HOST...`: staged upstream
-# files of new hosts go in first (the new config names them), then Caddy loads the config
-# when it changed (a refusal stops here, the staged files dropped, the live ones untouched),
-# then each staged file is renamed over its host's live one (rename(2): a request reads the
-# old or the new upstream, never a missing or half-written file), then the files of hosts
-# gone are removed.
+# Run in the edge's container as `sh -c SWITCH sh STAGED reload|keep STALE_HOST...`, STAGED
+# being this switch's own folder of new upstream files (never another switch's leftovers,
+# which are removed): those of new hosts go in first (the new config names them), then Caddy
+# loads the config when it changed (a refusal stops here, the live files untouched), then
+# each staged file is renamed over its host's live one (rename(2): a request reads the old or
+# the new upstream, never a missing or half-written file), then the files of hosts gone are
+# removed. STAGED is removed however the script ends.
 SWITCH = f"""set -e
 cd {CONFIG_DIR}
-mkdir -p {UPSTREAMS} {STAGED}
-for staged in {STAGED}/*; do
-  new="{UPSTREAMS}/${{staged##*/}}"
-  if [ -f "$staged" ] && [ ! -e "$new" ]; then mv -f "$staged" "$new"; fi
+staged="$1"
+trap 'rm -rf "$staged"' EXIT
+for other in {STAGED}.*; do
+  if [ -d "$other" ] && [ "$other" != "$staged" ]; then rm -rf "$other"; fi
 done
-if [ "$1" = reload ] && ! {" ".join(RELOAD)}; then rm -rf {STAGED}; exit 1; fi
-shift
-for staged in {STAGED}/*; do
-  if [ -f "$staged" ]; then mv -f "$staged" {UPSTREAMS}/; fi
+mkdir -p {UPSTREAMS} "$staged"
+for file in "$staged"/*; do
+  new="{UPSTREAMS}/${{file##*/}}"
+  if [ -f "$file" ] && [ ! -e "$new" ]; then mv -f "$file" "$new"; fi
 done
-rm -rf {STAGED}
+if [ "$2" = reload ]; then {" ".join(RELOAD)}; fi
+shift 2
+for file in "$staged"/*; do
+  if [ -f "$file" ]; then mv -f "$file" {UPSTREAMS}/; fi
+done
 for host in "$@"; do rm -f "{UPSTREAMS}/$host"; done
 """
 
@@ -73,6 +79,7 @@ def edge_files(
     """Every file the edge runs on, by its name under ``CONFIG_DIR``: the routes, Caddy's
     config made from them, one upstream file per host, the CA root and whose settings
     these are."""
+    routes = servable(routes)
     config = caddy_config.build(list(routes), settings)
     files = {
         ROUTES_NAME: routes_json(routes),
@@ -82,9 +89,17 @@ def edge_files(
     if ca_root is not None:
         files[CA_ROOT_NAME] = ca_root
     for host, upstream in routes.items():
-        caddy_config.upstream_file(host)  # a host that is no file name stops here
-        files[f"{UPSTREAMS}/{host}"] = (upstream + "\n").encode()
+        # No newline: Caddy before 2.9 keeps it in the dial address (a 502 for every request).
+        files[f"{UPSTREAMS}/{host}"] = upstream.encode()
     return files
+
+
+def servable(routes: dict[str, str]) -> dict[str, str]:
+    """The routes the edge can serve: hosts lowercased, and a host that is no DNS name (a
+    route an older Pilot wrote by hand, say) left out rather than blocking every deploy on
+    the host. Pilot's own deploys check their hosts before a switch (checked_hosts)."""
+    found = {host.lower(): upstream for host, upstream in routes.items()}
+    return {h: u for h, u in found.items() if caddy_config.HOST_NAME.fullmatch(h)}
 
 
 def config_tar(
@@ -115,8 +130,9 @@ def plan_switch(present: dict[str, bytes], wanted: dict[str, bytes]) -> Switch |
     live = f"{UPSTREAMS}/"
     if all(present.get(name) == data for name, data in wanted.items()):
         return None
+    staged = f"{STAGED}.{secrets.token_hex(4)}"
     files = {
-        (f"{STAGED}/{name.removeprefix(live)}" if name.startswith(live) else name): data
+        (f"{staged}/{name.removeprefix(live)}" if name.startswith(live) else name): data
         for name, data in wanted.items()
         if not name.startswith(live) or present.get(name) != data
     }
@@ -124,14 +140,25 @@ def plan_switch(present: dict[str, bytes], wanted: dict[str, bytes]) -> Switch |
     stale = sorted(
         name.removeprefix(live) for name in present if name.startswith(live) and name not in wanted
     )
-    command = ["sh", "-c", SWITCH, "sh", "reload" if reloads else "keep", *stale]
+    command = ["sh", "-c", SWITCH, "sh", staged, "reload" if reloads else "keep", *stale]
     return Switch(folder_tar("pilot", files), command, reloads)
+
+
+def served(present: dict[str, bytes]) -> dict[str, str]:
+    """The routes the edge really serves: those of the routes file whose upstream file says
+    the same (a lost or stale file is not served, whatever the routes file says)."""
+    routes = parse_routes(present.get(ROUTES_NAME, b"{}"))
+    return {
+        host: upstream
+        for host, upstream in routes.items()
+        if present.get(f"{UPSTREAMS}/{host}", b"").decode(errors="replace").strip() == upstream
+    }
 
 
 def restore_tar(present: dict[str, bytes]) -> bytes:
     """The edge's config files as they were (``present``), after a refused switch: the
     live upstream files were not touched and are left alone; staged ones are dropped."""
-    kept = {n: d for n, d in present.items() if not n.startswith((f"{UPSTREAMS}/", f"{STAGED}/"))}
+    kept = {n: d for n, d in present.items() if not n.startswith((f"{UPSTREAMS}/", STAGED))}
     return folder_tar("pilot", kept)
 
 

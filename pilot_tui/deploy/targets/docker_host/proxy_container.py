@@ -89,6 +89,9 @@ def _ensure_locked(client: DockerClient, spec: ProxySpec, line: Callable[[str], 
     wanted = {
         "pilot.role": "proxy",
         "pilot.proxy.edge": EDGE,
+        # Routes read upstream files: an edge made before (any Caddy) is made again, so its
+        # image's version is checked (2.8+) before it is given a config that needs it.
+        "pilot.proxy.upstreams": "files",
         "pilot.proxy.image": spec.image,
         "pilot.proxy.listen": spec.listen,
         "pilot.proxy.network": NETWORK,
@@ -161,7 +164,7 @@ def _say_replacing(current: Container, routes: dict[str, str], line: Callable[[s
     if current.labels.get("pilot.proxy.edge") != EDGE:
         line(f"moving {len(routes)} route(s) from Pilot's old proxy to Caddy")
     else:
-        line("replacing the proxy (new image or ports); apps keep their routes")
+        line("replacing the proxy (new image, ports or config layout); apps keep their routes")
     stranded = sorted(h for h, upstream in routes.items() if upstream.startswith("127.0.0.1:"))
     if stranded:  # releases made before the private network: unreachable from it
         line(
@@ -254,8 +257,8 @@ def _check_version(container: Container, image: str) -> None:
         need = ".".join(map(str, caddy_config.MIN_VERSION))
         raise ReleaseError(
             f"the edge needs Caddy {need} or newer; {image} runs "
-            f"{output.strip().split(' ')[0] or 'an unknown version'}: "
-            f"set PILOT_PROXY_IMAGE to a newer Caddy image"
+            f"{output.strip().split(' ')[0] or 'an unknown version'}: pull a newer one on the "
+            f"Docker host (docker pull {image}) or set PILOT_PROXY_IMAGE to a newer Caddy image"
         )
 
 
@@ -272,6 +275,11 @@ def read_routes(proxy_container: Container) -> dict[str, str]:
         return proxy.parse_routes(member.read()) if member else {}
 
 
+def served_routes(proxy_container: Container) -> dict[str, str]:
+    """host -> upstream the edge serves now: its routes file and upstream files agree."""
+    return proxy.served(_present_files(proxy_container))
+
+
 def apply(proxy_container: Container, routes: dict[str, str], spec: ProxySpec) -> None:
     """Have the edge serve ``routes``: each host's upstream file renamed over the old one
     (requests in flight finish where they went), and Caddy's config loaded only when the
@@ -281,8 +289,13 @@ def apply(proxy_container: Container, routes: dict[str, str], spec: ProxySpec) -
     switch = proxy.plan_switch(present, wanted)
     if switch is None:
         return  # what it runs already
-    proxy_container.put_archive("/etc", switch.archive)
-    result = proxy_container.exec_run(switch.command)
+    try:
+        proxy_container.put_archive("/etc", switch.archive)
+        result = proxy_container.exec_run(switch.command)
+    except BaseException:  # the engine went, Ctrl+C: the config files it runs on go back
+        with contextlib.suppress(Exception):
+            proxy_container.put_archive("/etc", proxy.restore_tar(present))
+        raise
     if result.exit_code != 0:
         proxy_container.put_archive("/etc", proxy.restore_tar(present))
         output = cast(bytes, result.output).decode(errors="replace").strip()

@@ -38,18 +38,19 @@ Result = TypeVar("Result")
 
 
 def hosts(config: PilotConfig, docker: DockerTarget, app: AppSettings) -> list[str]:
-    """Host names the proxy serves the app on."""
+    """Host names the proxy serves the app on (lowercase: DNS names are case-blind, and
+    each is the name of its upstream file at the edge)."""
     domain = target_settings(app, ServerTarget).domain
-    names = [domain] if domain else []
+    names = [domain.lower().rstrip(".")] if domain else []
     if docker.local:
         names.append(f"{app.name}.localhost")
     address = docker.host
     if address:
         try:
-            ipaddress.ip_address(address)
-            names.append(f"{app.name}.{address}.sslip.io")  # DNS that needs no setup
+            spelled = str(ipaddress.ip_address(address)).replace(":", "-")  # sslip.io's IPv6
+            names.append(f"{app.name}.{spelled}.sslip.io")  # DNS that needs no setup
         except ValueError:
-            names.append(f"{app.name}.{address}")
+            names.append(f"{app.name}.{address.lower()}")
     return names
 
 
@@ -263,7 +264,7 @@ def _unchanged(
 ) -> history.Release | None:
     """The live release when a container of it, made of the same, is running and the edge
     routes every one of the app's names to it (a new `target.domain`, or an edge that lost
-    its routes, makes a new release)."""
+    its routes or an upstream file, makes a new release)."""
     if current is None:
         return None
     running = containers.running_containers(ctx.docker_client, ctx.project, app.name)
@@ -275,7 +276,7 @@ def _unchanged(
     ]
     if not same:
         return None
-    routes = proxy_container.read_routes(edge)
+    routes = proxy_container.served_routes(edge)
     upstream = containers.upstream(
         same[-1], current.port or target_settings(app, ServerTarget).port
     )

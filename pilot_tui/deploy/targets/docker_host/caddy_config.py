@@ -197,6 +197,9 @@ def _proxy(host: str, upstreams: str, *, hsts: bool = False) -> dict[str, Any]:
         {
             "handler": "reverse_proxy",
             "upstreams": [{"dial": f"{{file.{upstream_file(host, upstreams)}}}"}],
+            # Caddy keeps 32 idle connections to an upstream by default: past 32 requests at
+            # once it would open and close a connection to the app for each further request.
+            "transport": {"protocol": "http", "keep_alive": {"max_idle_conns_per_host": 1024}},
             "stream_close_delay": STREAM_CLOSE_DELAY,
         }
     )

@@ -350,9 +350,9 @@ class WebSocket:
 
 
 def test_a_websocket_to_one_app_outlives_a_swap_of_another(engine, edge, python_base):
-    """Every swap loads a new config; a WebSocket open to an app that did not change is
-    not cut by it (Caddy closes upgraded streams when their config goes, unless told to
-    wait: stream_close_delay)."""
+    """Another app's first releases (new hosts) load new configs; a WebSocket open to an app
+    that did not change is not cut by them (Caddy closes upgraded streams when their config
+    goes, unless told to wait: stream_close_delay)."""
     client, _, _ = engine
     container, spec, upstream = edge
     ws = client.containers.create(
@@ -370,9 +370,12 @@ def test_a_websocket_to_one_app_outlives_a_swap_of_another(engine, edge, python_
         socket_ = WebSocket(spec.port, "ws.test")
         try:
             assert socket_.echo("before") == "before"
-            for letter in ("B", "A", "B"):  # another app's releases
-                proxy_container.swap(container, ["a.test"], upstream[letter], spec, NOT_AN_APP)
+            loads = _loads(container)
+            for n, letter in enumerate(("B", "A", "B")):  # another app's releases, new names
+                hosts = ["a.test", f"new{n}.test"]
+                proxy_container.swap(container, hosts, upstream[letter], spec, NOT_AN_APP)
             assert get(spec.port, "a.test") == (200, b"B")
+            assert _loads(container) == loads + 3  # each one a config load
             assert socket_.echo("after three swaps") == "after three swaps"
         finally:
             socket_.close()

@@ -232,6 +232,25 @@ def _wait_ready(container: Container, kind: Kind, password: str) -> None:
     raise DatabaseError(f"{kind.what} did not take connections ({answer})", tuple(tail))
 
 
+def health(client: DockerClient, kind: Kind) -> str:
+    """ "healthy" when it takes connections now; else what it is ("not deployed": no
+    container yet, as an app never deployed)."""
+    found = find(client, kind)
+    container = found.container
+    if container is None:
+        return "data only (no container)" if found.volume else "not deployed"
+    if container.status != "running":
+        return "stopped" if container.status in ("exited", "created") else str(container.status)
+    config = container.attrs.get("Config") or {}
+    env = dict(e.split("=", 1) for e in config.get("Env") or [] if "=" in e)
+    password = kind.password_of(env, list(config.get("Cmd") or [])) or ""
+    result = container.exec_run(kind.ready(password), environment=kind.ready_environment(password))
+    output = cast(bytes, result.output).decode(errors="replace")
+    if result.exit_code == 0 and kind.ready_output in output:
+        return "healthy"
+    return "unhealthy (not taking connections)"
+
+
 def remove(client: DockerClient, kind: Kind, *, data: bool) -> list[str]:
     """Remove the database's container and, with ``data``, its volume; what was removed."""
     from docker.errors import NotFound

@@ -7,6 +7,7 @@ memory limit renews the container and keeps the data; a new major version is ref
 
 from __future__ import annotations
 
+import json
 import shutil
 import stat
 import urllib.request
@@ -116,6 +117,11 @@ def test_an_app_linked_to_postgres_and_redis_gets_their_urls_and_answers_from_th
     assert pong.output.strip() == b"PONG", pong.output
     status = cli("status")
     assert password not in status.out + status.err
+    assert "(db main)" in status.out and "postgres 15" in status.out
+    listed = {a["app"]: a for a in json.loads(cli("status", "--json").out)}
+    assert listed["(db main)"]["health"] == "healthy", listed
+    cache_status = listed["(db cache)"]
+    assert (cache_status["health"], cache_status["release"]) == ("healthy", "redis 7")
 
     # A new memory limit: a new container on the same volume, the data kept.
     pf = ProjectFile.load(toml)
@@ -147,7 +153,6 @@ def test_db_list_psql_destroy_and_server_destroy_name_each_database(
     """`db list` says each database's state; `db psql -c` runs SQL in it with no port
     opened; `db destroy` and `server destroy` remove a database's data only when it is named
     (--yes alone never does), and then leave nothing of it."""
-    import json
 
     monkeypatch.setenv("PILOT_POSTGRES_IMAGE", data_image)
     monkeypatch.setenv("PILOT_REDIS_IMAGE", data_image)

@@ -232,8 +232,12 @@ class WelcomeScreen(Screen[None]):
         assert config is not None
         served = on_docker_host(config.apps)
         with open_deployer(
-            project_file, config, lambda _: None, apps=served, share=False
-        ) as engine:  # the Docker host only for its apps
+            project_file,
+            config,
+            lambda _: None,
+            apps=None if config.databases else served,
+            share=False,
+        ) as engine:  # the Docker host only for its apps and databases
             proxy, apps = statuses(engine)
         marks = [
             f"{a.app} {'[green]✓' if a.ok else '[red]✗'} {a.health}[/]"

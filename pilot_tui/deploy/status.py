@@ -1,4 +1,5 @@
-"""The platform at a glance: the proxy, and each app's live release, health and URL.
+"""The platform at a glance: the proxy, each app's live release, health and URL, and each
+database beside the apps ("(db NAME)": kind and version, healthy when it takes connections).
 
 One function for `pilot-tui status` and the app's home screen. Each app's target says how
 it is (targets/base.py Target.status): an app on the Docker host is asked at its live
@@ -25,4 +26,29 @@ def statuses(engine: Context) -> tuple[str, list[AppStatus]]:
         if engine.client is not None:
             proxy = engine.client.containers.get(containers.PROXY_NAME)
     rows = [target_for(app).status(engine) for app in engine.config.apps]
+    rows += database_statuses(engine)
     return (proxy.status if proxy is not None else "not started"), rows
+
+
+def database_statuses(engine: Context) -> list[AppStatus]:
+    """Each database, listed like an app (none when the Docker host was not opened: open it
+    whenever pilot.toml has databases)."""
+    from pilot_tui.data import docker_db
+    from pilot_tui.data.kinds import kind_for
+
+    if engine.client is None:
+        return []
+    found: list[AppStatus] = []
+    for settings in engine.config.databases:
+        kind = kind_for(engine.config.project.name, settings)
+        apps = ", ".join(settings.apps) or "no app"
+        found.append(
+            AppStatus(
+                f"(db {settings.name})",
+                f"{settings.kind} {settings.version}",
+                docker_db.health(engine.client, kind),
+                "-",
+                notes=(f"{kind.container} · {settings.url_env} for {apps}",),
+            )
+        )
+    return found

@@ -65,6 +65,7 @@ def config(folder: Path, port: int, admin: int, literal: str | None) -> dict:
     built["admin"]["listen"] = f"localhost:{admin}"
     built["storage"]["root"] = str(folder / "data")
     built["logging"]["logs"]["access"]["writer"] = {"output": "discard"}
+    built["apps"]["http"]["http_port"] = port  # else Caddy takes the port for HTTPS's
     servers = built["apps"]["http"]["servers"]
     servers["http"]["listen"] = [f"127.0.0.1:{port}"]
     if literal is not None:

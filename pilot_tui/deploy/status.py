@@ -33,6 +33,8 @@ def statuses(engine: Context) -> tuple[str, list[AppStatus]]:
 def database_statuses(engine: Context) -> list[AppStatus]:
     """Each database, listed like an app (none when the Docker host was not opened: open it
     whenever pilot.toml has databases)."""
+    from docker.errors import DockerException
+
     from pilot_tui.data import docker_db
     from pilot_tui.data.kinds import kind_for
 
@@ -42,11 +44,15 @@ def database_statuses(engine: Context) -> list[AppStatus]:
     for settings in engine.config.databases:
         kind = kind_for(engine.config.project.name, settings)
         apps = ", ".join(settings.apps) or "no app"
+        try:
+            health = docker_db.health(engine.client, kind)
+        except (docker_db.DatabaseError, DockerException) as exc:  # one row, not the status
+            health = f"unknown ({str(exc)[:120]})"
         found.append(
             AppStatus(
                 f"(db {settings.name})",
                 f"{settings.kind} {settings.version}",
-                docker_db.health(engine.client, kind),
+                health,
                 "-",
                 notes=(f"{kind.container} · {settings.url_env} for {apps}",),
             )

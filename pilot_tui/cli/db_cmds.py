@@ -1,4 +1,5 @@
-"""`pilot-tui db list|psql|destroy`: the databases of [[databases]] on the Docker host."""
+"""`pilot-tui db list|psql|backup|backups|drill|restore|destroy`: the databases of
+[[databases]] on the Docker host, and their backups."""
 
 from __future__ import annotations
 
@@ -6,15 +7,18 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import TYPE_CHECKING, cast
 
 from pilot_tui.cli.common import error, load_valid, print_json, say
 from pilot_tui.cli.deploy_cmds import deployer
-from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, PilotError
 
 if TYPE_CHECKING:
     from pilot_tui.config.document import ProjectFile
     from pilot_tui.config.schema import Database, PilotConfig
+    from pilot_tui.data.kinds import Kind
+    from pilot_tui.data.stores import BackupStore
 
 
 def db_list(ns: argparse.Namespace) -> int:
@@ -44,8 +48,9 @@ def db_list(ns: argparse.Namespace) -> int:
                     "apps": settings.apps,
                     "url_env": settings.url_env,
                     "state": found.state,
-                    "container": kind.container,
-                    "volume": kind.volume if found.volume else None,
+                    "container": found.kind.container,
+                    "volume": found.kind.volume if found.volume else None,
+                    "kept_volumes": list(found.kept),  # the data from before each restore
                 }
             )
     if ns.json:
@@ -135,29 +140,196 @@ def _engine_errors() -> Iterator[None]:
     """A Docker engine error as a database error the CLI prints (never a traceback)."""
     from docker.errors import DockerException
 
+    from pilot_tui.data.backups import BackupError
     from pilot_tui.data.docker_db import DatabaseError
 
     try:
         yield
     except DockerException as exc:
         raise DatabaseError(f"the Docker host refused: {exc}") from exc
+    except (BackupError, DatabaseError) as exc:
+        for line in exc.logs:  # the tool's own last words: why it failed
+            say(f"  | {line}")
+        raise
 
 
-def _confirmed(ns: argparse.Namespace, what: str) -> bool:
+def _confirmed(
+    ns: argparse.Namespace, what: str, verb: str = "removes", undone: str = "nothing removed"
+) -> bool:
     """The database's name typed at a prompt, or given with --confirm: never a bare --yes."""
     if ns.confirm is not None:
         if ns.confirm == ns.name:
             return True
-        error(f"--confirm {ns.confirm!r} is not the database's name ({ns.name}): nothing removed")
+        error(f"--confirm {ns.confirm!r} is not the database's name ({ns.name}): {undone}")
         return False
     if not sys.stdin.isatty():
-        error(f"removing {what} needs its name: add --confirm {ns.name}")
+        error(f"this {verb} {what}: it needs the database's name, add --confirm {ns.name}")
         return False
     try:
-        typed = input(f"This removes {what}. Type {ns.name} to go on: ").strip()
+        typed = input(f"This {verb} {what}. Type {ns.name} to go on: ").strip()
     except EOFError:
         typed = ""
     if typed != ns.name:
-        error("not confirmed: nothing removed")
+        error(f"not confirmed: {undone}")
         return False
     return True
+
+
+# -- backups ------------------------------------------------------------------------------
+def _backup_setup(
+    ns: argparse.Namespace,
+) -> tuple[ProjectFile, PilotConfig, Database, Kind, BackupStore] | None:
+    """(file, config, settings, kind, store) for a backup command on ``ns.name``, or None
+    when said why (an unknown database, a kind with no backups yet)."""
+    from pilot_tui.data.kinds import kind_for
+    from pilot_tui.data.stores import store_for
+    from pilot_tui.project import Project
+
+    found = _database(ns)
+    if found is None:
+        return None
+    pf, config, settings = found
+    kind = kind_for(config.project.name, settings)
+    if kind.dump_format is None:
+        error(f"{ns.name} is a {settings.kind} database: backups are offered for postgres ones")
+        return None
+    project = Project(pf.path)
+    return pf, config, settings, kind, store_for(config, project.state_dir, project.root)
+
+
+def db_backup(ns: argparse.Namespace) -> int:
+    from pilot_tui.config.schema import PostgresDatabase
+    from pilot_tui.data import backups
+
+    setup = _backup_setup(ns)
+    if setup is None:
+        return EXIT_INVALID
+    pf, config, settings, kind, store = setup
+    keep = settings.backup.keep if isinstance(settings, PostgresDatabase) else 1
+    with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
+        record, pruned = backups.take(engine.docker_client, kind, store, keep=keep, say=say)
+    if ns.json:
+        print_json({**asdict(record), "where": store.where(record.key), "pruned": pruned})
+        return EXIT_OK
+    print(
+        f"backup {record.id} of {settings.name}: {_mb(record.size)}, {len(record.tables)} "
+        f"tables, {record.rows:,} rows, in {record.seconds:.1f} s -> {store.where(record.key)}"
+    )
+    if pruned:
+        say(f"removed {len(pruned)} older backup(s) beyond keep = {keep}: {', '.join(pruned)}")
+    return EXIT_OK
+
+
+def db_backups(ns: argparse.Namespace) -> int:
+    from pilot_tui.data import backups
+
+    setup = _backup_setup(ns)
+    if setup is None:
+        return EXIT_INVALID
+    _, _, settings, _, store = setup
+    with _engine_errors():
+        records = backups.records(store, settings.name)
+        drills = backups.drills(store, settings.name)
+    good = next((d for d in reversed(drills) if d.ok), None)
+    if ns.json:
+        print_json(
+            {
+                "where": store.where(settings.name),
+                "backups": [asdict(r) for r in records],
+                "last_drill": asdict(drills[-1]) if drills else None,
+                "last_good_drill": asdict(good) if good else None,
+            }
+        )
+        return EXIT_OK
+    if not records:
+        say(f"no backups of {settings.name} yet: pilot-tui db backup {settings.name}")
+        return EXIT_OK
+    for r in records:
+        print(
+            f"{r.id:20} {_mb(r.size):>10} {len(r.tables):>4} tables {r.rows:>12,} rows "
+            f"{r.seconds:7.1f} s  sha256 {r.sha256[:12]}"
+        )
+    if drills:
+        last = drills[-1]
+        outcome = "passed" if last.ok else f"FAILED: {last.detail}"
+        say(f"last drill {last.at} on {last.backup}: {outcome}")
+    else:
+        say(f"never drilled: pilot-tui db drill {settings.name} proves a backup restores")
+    return EXIT_OK
+
+
+def db_drill(ns: argparse.Namespace) -> int:
+    from pilot_tui.data import restore
+
+    setup = _backup_setup(ns)
+    if setup is None:
+        return EXIT_INVALID
+    pf, config, _, kind, store = setup
+    with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
+        result = restore.drill(engine.docker_client, kind, store, ns.backup, say)
+    if ns.json:
+        print_json(asdict(result))
+    elif result.ok:
+        print(
+            f"drill passed: backup {result.backup} restored in {result.seconds:.1f} s, "
+            f"{result.detail}"
+        )
+    else:
+        error(f"drill FAILED on backup {result.backup}: {result.detail}")
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def db_restore(ns: argparse.Namespace) -> int:
+    from pilot_tui.data import backups, restore
+    from pilot_tui.deploy import history
+    from pilot_tui.project import Project
+
+    setup = _backup_setup(ns)
+    if setup is None:
+        return EXIT_INVALID
+    pf, config, settings, kind, store = setup
+    with _engine_errors():
+        record = backups.record_for(store, settings.name, ns.backup)
+    what = (
+        f"{kind.what}'s data with backup {record.id} ({record.created}); the linked apps "
+        "are redeployed onto it and the data of now is kept in its volume"
+    )
+    if not _confirmed(ns, what, verb="replaces", undone="nothing restored"):
+        return EXIT_INVALID
+    state_dir = Project(pf.path).state_dir
+    with deployer(ns, loaded=(pf, config)) as engine, _engine_errors():
+        client = engine.docker_client
+        done = restore.restore(client, kind, store, state_dir, record.id, say)
+        say(
+            f"{done.live.what} now runs on backup {record.id} as {done.live.container} "
+            f"({done.checked.tables} tables, {done.checked.rows:,} rows, as recorded)"
+        )
+        failed = []
+        for app in settings.apps:
+            live = history.live_release(state_dir, app)
+            if live is None:
+                continue  # never deployed: its first deploy links the restored data
+            say(f"redeploying {app} onto the restored data (relaunch of {live.id})")
+            try:
+                engine.rollback(app, live.id)
+            except PilotError as exc:
+                failed.append(app)
+                error(f"{app}: {exc}")
+        if failed:
+            error(
+                f"{', '.join(failed)} still use(s) the data from before the restore, whose "
+                f"container keeps running: deploy them again (pilot-tui deploy APP)"
+            )
+            return EXIT_FAILED
+        restore.retire(done.previous, say)
+    if done.kept_volume:
+        say(
+            f"the data from before the restore is kept in volume {done.kept_volume}: "
+            f"pilot-tui db destroy {settings.name} removes it with the rest"
+        )
+    print(f"restored {settings.name} from backup {record.id}")
+    return EXIT_OK
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"

@@ -478,6 +478,19 @@ MEMORY_HINT = "megabytes or gigabytes, like 512m or 2g"
 
 
 @dataclass
+class BackupSettings:
+    """Backups of a database: `pilot-tui db backup NAME` streams one to the state bucket
+    (S3, encrypted; GCS) under backups/NAME/, or to .pilot/backups/NAME/ with local state."""
+
+    keep: int = setting(
+        14,
+        "How many backups are kept: each new one removes the oldest beyond this number.",
+        minimum=1,
+        maximum=1000,
+    )
+
+
+@dataclass
 class PostgresDatabase:
     """PostgreSQL, in a container on the Docker host beside the apps."""
 
@@ -511,6 +524,7 @@ class PostgresDatabase:
     size: str = setting(
         "512m", "Memory limit of its container.", pattern=MEMORY_PATTERN, pattern_hint=MEMORY_HINT
     )
+    backup: BackupSettings = setting(BackupSettings, "Its backups (`pilot-tui db backup`).")
 
 
 @dataclass

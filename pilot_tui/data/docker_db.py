@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from pilot_tui.data import passwords
-from pilot_tui.data.kinds import DatabaseRun, Kind
+from pilot_tui.data.kinds import GENERATION, DatabaseRun, Kind
 from pilot_tui.deploy.targets.docker_host.containers import (
     NETWORK,
     ReleaseError,
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 READY_SECONDS = 90.0  # a first start initialises the data folder (Postgres: ~2-10 s)
 STOP_SECONDS = 30  # a database stops cleanly (flushes, closes its clients) before a kill
 VERSION = "pilot.database.version"  # label of the container and of the volume
+ROLE = "pilot.role=database"  # a live database's container or data (not a drill's, a check's)
 
 
 class DatabaseError(ReleaseError):
@@ -43,11 +44,14 @@ class DatabaseError(ReleaseError):
 
 @dataclass(frozen=True)
 class Found:
-    """A database as its host has it."""
+    """A database as its host has it: ``kind`` at the generation of the data it serves
+    (the newest restore's), ``kept`` the volumes of the data from before each restore."""
 
+    kind: Kind
     container: Container | None
     volume: bool  # whether its data volume exists
     volume_version: str | None = None  # the major version its data was made by
+    kept: tuple[str, ...] = ()
 
     @property
     def state(self) -> str:
@@ -56,11 +60,36 @@ class Found:
         return "data only (no container)" if self.volume else "not created"
 
 
+def owned(kind: Kind) -> list[str]:
+    """Label filters matching everything of this database (any generation, any role)."""
+    return [f"pilot.project={kind.project}", f"pilot.database={kind.name}"]
+
+
+def _generation(labels: dict[str, str] | None) -> int:
+    value = (labels or {}).get(GENERATION, "1")
+    return int(value) if value.isdigit() else 1
+
+
+def live_generation(client: DockerClient, kind: Kind) -> tuple[int, dict[str, int]]:
+    """The generation the database serves: its container's (the newest, when a restore is
+    switching), else its newest data volume's; and each of its data volumes' generation."""
+    containers = client.containers.list(all=True, filters={"label": [*owned(kind), ROLE]})
+    volumes = {
+        str(v.name): _generation(v.attrs.get("Labels"))
+        for v in client.volumes.list(filters={"label": [*owned(kind), ROLE]})
+    }
+    by_container = [_generation(c.labels) for c in containers]
+    live = max(by_container or list(volumes.values()) or [1])
+    return live, volumes
+
+
 def find(client: DockerClient, kind: Kind) -> Found:
-    """The database's container and volume; DatabaseError when either is another's (names
-    can meet: project "a" + database "b-c" and project "a-b" + database "c")."""
+    """The database's live container and volume; DatabaseError when either is another's
+    (names can meet: project "a" + database "b-c" and project "a-b" + database "c")."""
     from docker.errors import NotFound
 
+    generation, volumes = live_generation(client, kind)
+    kind = kind.at(generation)
     container = None
     with contextlib.suppress(NotFound):
         container = client.containers.get(kind.container)
@@ -79,7 +108,10 @@ def find(client: DockerClient, kind: Kind) -> Found:
                 f"{what} on the Docker host is not database {kind.name} of project "
                 f"{kind.project} (it is {owner}'s): rename the database in pilot.toml"
             )
-    return Found(container, volume_labels is not None, (volume_labels or {}).get(VERSION))
+    kept = tuple(name for name in volumes if name != kind.volume)
+    return Found(
+        kind, container, volume_labels is not None, (volume_labels or {}).get(VERSION), kept
+    )
 
 
 def password_for(kind: Kind, container: Container | None, state_dir: Path) -> str:
@@ -97,8 +129,11 @@ def _made_with(kind: Kind, container: Container) -> str | None:
     return kind.password_of(env, list(config.get("Cmd") or []))
 
 
-def ensure(client: DockerClient, kind: Kind, state_dir: Path, line: Callable[[str], None]) -> str:
-    """The database running and taking connections; returns its password."""
+def ensure(
+    client: DockerClient, kind: Kind, state_dir: Path, line: Callable[[str], None]
+) -> tuple[Kind, str]:
+    """The database running and taking connections; returns it at the generation it
+    serves (its URL names that generation's container) and its password."""
     from docker.errors import DockerException
 
     try:
@@ -107,8 +142,11 @@ def ensure(client: DockerClient, kind: Kind, state_dir: Path, line: Callable[[st
         raise DatabaseError(f"{kind.what}: the Docker host refused: {exc}") from exc
 
 
-def _ensure(client: DockerClient, kind: Kind, state_dir: Path, line: Callable[[str], None]) -> str:
+def _ensure(
+    client: DockerClient, kind: Kind, state_dir: Path, line: Callable[[str], None]
+) -> tuple[Kind, str]:
     found = find(client, kind)
+    kind = found.kind
     _refuse_major_change(kind, found)
     container = found.container
     password = password_for(kind, container, state_dir)
@@ -117,20 +155,20 @@ def _ensure(client: DockerClient, kind: Kind, state_dir: Path, line: Callable[[s
     ensure_image(client, run.image, line, f"the {kind.kind} image")
     if container is not None and _outdated(container, run, client):
         line(f"renewing {kind.what}'s container ({run.image}, memory {run.memory}); data kept")
-        _stop_and_remove(container)
+        stop_and_remove(container)
         container = None
     made_now = container is None
     if container is None:
         line(f"starting {kind.what} (volume {run.volume})")
-        container = _create(client, run)
+        container = create(client, run)
         # A teammate's deploy may have made it first (a 409): its password is the one.
         password = password_for(kind, container, state_dir)
     if container.status != "running":
         container.start()
-    _wait_ready(container, kind, password)
+    wait_ready(container, kind, password)
     if made_now and found.volume:
         _keep_password(container, kind, password)  # the data kept its old one
-    return password
+    return kind, password
 
 
 def _keep_password(container: Container, kind: Kind, password: str) -> None:
@@ -150,7 +188,7 @@ def _keep_password(container: Container, kind: Kind, password: str) -> None:
         )
 
 
-def _stop_and_remove(container: Container) -> None:
+def stop_and_remove(container: Container) -> None:
     """Stop cleanly (the database flushes and closes its clients), then remove."""
     from docker.errors import DockerException
 
@@ -187,7 +225,7 @@ def _bytes(size: str) -> int:
     return number * (1024 ** (2 if unit == "m" else 3))
 
 
-def _create(client: DockerClient, run: DatabaseRun) -> Container:
+def create(client: DockerClient, run: DatabaseRun) -> Container:
     from docker.errors import APIError
 
     client.volumes.create(run.volume, labels=run.labels)  # the same again: no error
@@ -216,7 +254,7 @@ def _create_container(client: DockerClient, run: DatabaseRun) -> Container:
     )
 
 
-def _wait_ready(container: Container, kind: Kind, password: str) -> None:
+def wait_ready(container: Container, kind: Kind, password: str) -> None:
     deadline = time.monotonic() + READY_SECONDS
     output = ""
     while time.monotonic() < deadline:
@@ -239,7 +277,7 @@ def health(client: DockerClient, kind: Kind) -> str:
     """ "healthy" when it takes connections now; else what it is ("not deployed": no
     container yet, as an app never deployed)."""
     found = find(client, kind)
-    container = found.container
+    container, kind = found.container, found.kind
     if container is None:
         return "data only (no container)" if found.volume else "not deployed"
     if container.status != "running":
@@ -253,16 +291,29 @@ def health(client: DockerClient, kind: Kind) -> str:
 
 
 def remove(client: DockerClient, kind: Kind, *, data: bool) -> list[str]:
-    """Remove the database's container and, with ``data``, its volume; what was removed."""
+    """Remove the database's containers and, with ``data``, its volumes (those kept from
+    before each restore too); what was removed."""
     from docker.errors import NotFound
 
-    found = find(client, kind)
+    find(client, kind)  # refuses another's
     removed = []
-    if found.container is not None:
-        _stop_and_remove(found.container)
-        removed.append(f"container {kind.container}")
-    if data and found.volume:
-        with contextlib.suppress(NotFound):
-            client.volumes.get(kind.volume).remove()
-            removed.append(f"volume {kind.volume}")
+    for container in client.containers.list(all=True, filters={"label": owned(kind)}):
+        stop_and_remove(container)
+        removed.append(f"container {container.name}")
+    if data:
+        for volume in client.volumes.list(filters={"label": owned(kind)}):
+            with contextlib.suppress(NotFound):
+                volume.remove()
+                removed.append(f"volume {volume.name}")
     return removed
+
+
+def remove_generation(client: DockerClient, kind: Kind) -> None:
+    """Remove ``kind``'s generation: its container and its volume (a restore that failed
+    after its data was checked: the generation before it still serves)."""
+    from docker.errors import NotFound
+
+    with contextlib.suppress(NotFound):
+        stop_and_remove(client.containers.get(kind.container))
+    with contextlib.suppress(NotFound):
+        client.volumes.get(kind.volume).remove(force=True)

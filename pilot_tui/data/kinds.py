@@ -32,6 +32,9 @@ class DatabaseRun:
     labels: dict[str, str] = field(default_factory=dict)
 
 
+GENERATION = "pilot.database.generation"  # label: which restore made the data (1: none)
+
+
 class Kind(ABC):
     """A kind of database, for one project's ``[[databases]]`` entry."""
 
@@ -41,8 +44,13 @@ class Kind(ABC):
     base: ClassVar[Base]
     ready_output: ClassVar[str]  # what ``ready`` prints once the database takes connections
 
-    def __init__(self, project: str, settings: Database) -> None:
-        self.project, self.settings = project, settings
+    def __init__(self, project: str, settings: Database, generation: int = 1) -> None:
+        self.project, self.settings, self.generation = project, settings, generation
+
+    def at(self, generation: int) -> Kind:
+        """The same database, its data of ``generation``: each restore makes a new one on
+        a fresh volume (the data before it is kept in the previous one)."""
+        return type(self)(self.project, self.settings, generation)
 
     @property
     def name(self) -> str:
@@ -50,7 +58,8 @@ class Kind(ABC):
 
     @property
     def container(self) -> str:
-        return f"pilot-db-{self.project}-{self.settings.name}"
+        base = f"pilot-db-{self.project}-{self.settings.name}"
+        return base if self.generation == 1 else f"{base}-g{self.generation}"
 
     @property
     def volume(self) -> str:
@@ -72,6 +81,7 @@ class Kind(ABC):
             "pilot.database": self.name,
             "pilot.database.kind": self.kind,
             "pilot.database.version": str(self.settings.version),
+            GENERATION: str(self.generation),
         }
 
     def run(self, password: str) -> DatabaseRun:
@@ -114,6 +124,24 @@ class Kind(ABC):
         container: a new container on data made before (whose password the data keeps)."""
         return None
 
+    # -- backups: commands run in the database's container (None: not offered yet) -----
+    dump_format: ClassVar[str | None] = None  # what a dump is, for people and the record
+    dump_extension: ClassVar[str] = "dump"
+
+    def dump(self) -> tuple[list[str], dict[str, str]] | None:
+        """(command, environment) writing a dump to stdout and, to stderr, one line
+        ``pilot-count<TAB>TABLE<TAB>ROWS`` per table, counted as the dump sees the data."""
+        return None
+
+    def restore(self, size: int) -> tuple[list[str], dict[str, str]]:
+        """(command, environment) reading a dump of ``size`` bytes from stdin into the
+        (new, empty) database; its exit status says whether it all went in."""
+        raise NotImplementedError(f"{self.kind} databases have no restore yet")
+
+    def count(self) -> tuple[list[str], dict[str, str]]:
+        """(command, environment) printing ``TABLE<TAB>ROWS`` per table."""
+        raise NotImplementedError(f"{self.kind} databases have no row counts")
+
 
 class Postgres(Kind):
     kind = "postgres"
@@ -148,6 +176,20 @@ class Postgres(Kind):
     def password_of(self, environment: dict[str, str], command: list[str]) -> str | None:
         return environment.get("POSTGRES_PASSWORD")
 
+    dump_format = "pg_dump -Fc"
+
+    def _on_socket(self) -> dict[str, str]:
+        return {"PILOT_ROLE": self.user, "PILOT_DB": self.name}
+
+    def dump(self) -> tuple[list[str], dict[str, str]] | None:
+        return ["sh", "-c", DUMP_SCRIPT], {**self._on_socket(), "PILOT_COUNT_SQL": COUNT_SQL}
+
+    def restore(self, size: int) -> tuple[list[str], dict[str, str]]:
+        return ["sh", "-c", RESTORE_SCRIPT], {**self._on_socket(), "PILOT_SIZE": str(size)}
+
+    def count(self) -> tuple[list[str], dict[str, str]]:
+        return ["sh", "-c", COUNT_SCRIPT], {**self._on_socket(), "PILOT_COUNT_SQL": COUNT_SQL}
+
     def set_password(self, password: str) -> tuple[list[str], dict[str, str]] | None:
         # Over the container's own socket (trusted there); the SQL is psql's, with the
         # password a psql variable from the environment: never on a command line.
@@ -158,6 +200,51 @@ class Postgres(Kind):
         )
         environment = {"PILOT_ROLE": self.user, "PILOT_PASSWORD": password, "PILOT_DB": self.name}
         return ["sh", "-c", script, sql], environment
+
+
+# Every user table's exact row count, in one query (query_to_xml runs each count inside it,
+# so a dump's snapshot covers them all).
+COUNT_SQL = """SELECT format('%I.%I', n.nspname, c.relname),
+ (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I',
+   n.nspname, c.relname), false, true, '')))[1]::text
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'information_schema'
+ AND n.nspname NOT LIKE 'pg\\_%'
+ORDER BY 1;"""
+
+# pg_dump in the snapshot of a transaction that counted the rows first: the counts are the
+# dump's exactly, however busy the database is. psql keeps that transaction open through
+# two fifos while pg_dump runs; the dump goes to stdout, the counts to stderr.
+DUMP_SCRIPT = r"""set -eu
+d=$(mktemp -d)
+trap 'rm -rf "$d"' EXIT
+mkfifo "$d/in" "$d/out"
+psql -X -q -At -F "$(printf '\t')" -v ON_ERROR_STOP=1 -U "$PILOT_ROLE" -d "$PILOT_DB" \
+  <"$d/in" >"$d/out" &
+exec 3>"$d/in" 4<"$d/out"
+printf '%s\n' 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;' \
+  'SELECT pg_export_snapshot();' >&3
+IFS= read -r snapshot <&4
+printf '%s\n' "$PILOT_COUNT_SQL" '\echo pilot-counts-end' >&3
+while IFS= read -r row <&4 && [ "$row" != pilot-counts-end ]; do
+  printf 'pilot-count\t%s\n' "$row" >&2
+done
+pg_dump --snapshot="$snapshot" -Fc -U "$PILOT_ROLE" -d "$PILOT_DB"
+printf '%s\n' 'COMMIT;' >&3
+exec 3>&-
+wait
+"""
+
+COUNT_SCRIPT = (
+    'psql -X -q -At -F "$(printf \'\\t\')" -v ON_ERROR_STOP=1 -U "$PILOT_ROLE" -d "$PILOT_DB" '
+    '-c "$PILOT_COUNT_SQL"'
+)
+
+# Exactly the dump's bytes (pg_restore needs no end of input: it ends with the data),
+# into the new database; the first error stops it.
+RESTORE_SCRIPT = (
+    'head -c "$PILOT_SIZE" | pg_restore --exit-on-error -U "$PILOT_ROLE" -d "$PILOT_DB"'
+)
 
 
 class Redis(Kind):

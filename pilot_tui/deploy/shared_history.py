@@ -108,11 +108,14 @@ class SharedHistory:
             ) from exc
 
 
-def shared_history(config: PilotConfig, state_dir: Path, root: Path) -> SharedHistory | None:
+def shared_history(
+    config: PilotConfig, state_dir: Path, root: Path, *, start: bool = False
+) -> SharedHistory | None:
     """The bucket copy for this project, or None with local state; SharedHistoryError when
-    the client cannot even be made (a missing profile, unreadable key file)."""
+    the client cannot even be made (a missing profile, unreadable key file). ``start``: in
+    the sandbox, start its emulators when they are not running (else None)."""
     try:
-        return _client_for(config, state_dir, root)
+        return _client_for(config, state_dir, root, start)
     except SharedHistoryError:
         raise
     except Exception as exc:  # boto3 / google-auth setup errors
@@ -121,7 +124,9 @@ def shared_history(config: PilotConfig, state_dir: Path, root: Path) -> SharedHi
         ) from exc
 
 
-def _client_for(config: PilotConfig, state_dir: Path, root: Path) -> SharedHistory | None:
+def _client_for(
+    config: PilotConfig, state_dir: Path, root: Path, start: bool
+) -> SharedHistory | None:
     from pilot_tui.provision.backends import bucket_name, ensure_gcs, ensure_s3, lock_table
 
     kind = config.state.backend
@@ -131,7 +136,7 @@ def _client_for(config: PilotConfig, state_dir: Path, root: Path) -> SharedHisto
     sandbox = config.server.home == "sandbox"
     if kind == "s3":
         # Not running sandbox emulators: nothing to share with (never the real AWS).
-        aws = clients.project_aws(config, state_dir, sandbox=sandbox, start=False)
+        aws = clients.project_aws(config, state_dir, sandbox=sandbox, start=start)
         if aws is None:
             return None
         s3 = aws.client("s3")
@@ -147,7 +152,7 @@ def _client_for(config: PilotConfig, state_dir: Path, root: Path) -> SharedHisto
                 config.aws.region,
             ),
         )
-    client = clients.project_gcs(config, state_dir, root, sandbox=sandbox, start=False)
+    client = clients.project_gcs(config, state_dir, root, sandbox=sandbox, start=start)
     if client is None:
         return None
     return SharedHistory(

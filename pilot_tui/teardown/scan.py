@@ -93,16 +93,12 @@ class Scan(Finds):
                 f"label pilot.project={self.project} ({what})",
                 labels.get("pilot.app", ""),
             )
-        from pilot_tui.teardown.things import DATABASE_VOLUME
+        from pilot_tui.teardown.things import DATABASE_VOLUME, database_data
 
         wanted = [f"pilot.project={self.project}", "pilot.role=database"]
         for volume in docker.volumes.list(filters={"label": wanted}):
             database = (volume.attrs.get("Labels") or {}).get("pilot.database", "?")
-            self.add(
-                DATABASE_VOLUME,
-                str(volume.name),
-                f"database {database}'s data (label pilot.project={self.project})",
-            )
+            self.add(DATABASE_VOLUME, str(volume.name), database_data(database, self.project))
         others = [
             c
             for c in docker.containers.list(all=True, filters={"label": "pilot.project"})

@@ -12,6 +12,19 @@ if TYPE_CHECKING:
 
 UNOWNED_BUCKET = "S3 bucket, not provably Pilot's"
 DATABASE_VOLUME = "database volume"  # a database's data: removed only when named
+
+
+def database_data(database: str, project: str) -> str:
+    """How a database volume was found: the ``found`` of its Thing."""
+    return f"database {database}'s data (label pilot.project={project})"
+
+
+def database_of(found: str) -> str | None:
+    """The database a database volume's ``found`` names (see database_data)."""
+    head = found.removeprefix("database ")
+    return head.split("'s data", 1)[0] if head != found and "'s data" in head else None
+
+
 STEPS = ("apps", "containers", "deployer", "server", "state", "local")
 STEP_TITLES = {
     "apps": "apps (each target's own destroy)",
@@ -108,9 +121,9 @@ class Inventory:
         )
 
     def databases(self, project: str) -> list[str]:
-        """The names of the databases whose data this removes."""
-        prefix = f"pilot-db-{project}-"
-        return [t.name.removeprefix(prefix) for t in self.remove if t.kind == DATABASE_VOLUME]
+        """The names of the databases whose data this removes (a volume per restore)."""
+        names = {database_of(t.found) for t in self.remove if t.kind == DATABASE_VOLUME}
+        return sorted(name for name in names if name)
 
     def unowned_lines(self) -> list[str]:
         """Each thing left alone, why, and how its owner can remove it."""

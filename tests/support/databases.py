@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import os
 import tarfile
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,61 @@ def data_image(docker_engine) -> str:
         return DATA_IMAGE
     finally:
         client.close()
+
+
+# The app the database tests deploy: it answers GET / with the first greeting in the table
+# "hello" of the database in DATABASE_URL (psql over the private network), or psql's error.
+READER_APP = """
+import os, signal, subprocess, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/healthz":
+            body = b"ok"
+        else:
+            query = "select greeting from hello order by 1 limit 1"
+            done = subprocess.run(
+                ["psql", os.environ["DATABASE_URL"], "-Atc", query], capture_output=True
+            )
+            body = done.stdout.strip() or done.stderr.strip()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+HTTPServer(("", int(os.environ["PORT"])), Handler).serve_forever()
+"""
+
+
+def add_reader_app(root: Path, add: Callable[[dict[str, object]], None], image: str) -> None:
+    """App "api" (READER_APP on ``image``) in the project at ``root``."""
+    app = root / "api"
+    app.mkdir()
+    (app / "server.py").write_text(READER_APP)
+    (app / "Dockerfile").write_text(
+        f"FROM {image}\nCOPY server.py /app/server.py\n"
+        'ENTRYPOINT []\nCMD ["python3", "-u", "/app/server.py"]\n'
+    )
+    add(
+        {
+            "name": "api",
+            "path": "api",
+            "build": {"kind": "dockerfile"},
+            "target": {"kind": "server", "port": 8000, "health_path": "/healthz"},
+        }
+    )
+
+
+def ask_app(port: int) -> str:
+    """What app "api" answers on GET /, through the edge on ``port``."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Host": "api.localhost"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.read().decode()
+
+
+def project_name(root: Path) -> str:
+    from pilot_tui.config.document import ProjectFile
+
+    return str(ProjectFile.load(root / "pilot.toml").get("project.name"))

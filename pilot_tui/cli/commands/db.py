@@ -1,4 +1,5 @@
-"""`pilot-tui db list|psql|destroy`: the databases of [[databases]], on the Docker host."""
+"""`pilot-tui db list|psql|backup|backups|drill|restore|destroy`: the databases of
+[[databases]], on the Docker host, and their backups."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ def register(commands: Commands) -> None:
         "Each [[databases]] entry runs in a container on the Docker host, on the apps'\n"
         "private network, with its data in a named volume; a deploy of an app it lists\n"
         "starts it and gives the app its URL. Its password is kept in\n"
-        ".pilot/databases/NAME.password (0600).",
+        ".pilot/databases/NAME.password (0600).\n\n"
+        "Backups go to the state bucket (S3, encrypted; GCS) under backups/NAME/, or to\n"
+        ".pilot/backups/NAME/ with local state: `db backup` takes one, `db drill` proves\n"
+        "one restores, `db restore` puts one back.",
     )
     actions = add_actions(db, "db_command")
     p = add_command(
@@ -38,10 +42,60 @@ def register(commands: Commands) -> None:
     )
     p = add_command(
         actions,
+        "backup",
+        "dump a database now into the backup store; the oldest beyond backup.keep go",
+        lazy(HANDLERS, "db_backup"),
+        "Streams pg_dump -Fc from the database's container to the store (nothing is\n"
+        "staged on the host's disk) and records its size, sha256 and every table's row\n"
+        "count, counted in the dump's own snapshot.",
+    )
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--json", action="store_true", help="print the backup's record as JSON")
+    p = add_command(
+        actions,
+        "backups",
+        "a database's backups, oldest first, and its last drill",
+        lazy(HANDLERS, "db_backups"),
+    )
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p = add_command(
+        actions,
+        "drill",
+        "restore a backup into a throwaway database, check it, remove it, record the result",
+        lazy(HANDLERS, "db_drill"),
+        "The check: the dump's size and sha256 against its record, pg_restore's exit\n"
+        "status, and every table's row count against the record's. Exits 1 when the\n"
+        "drill fails. The live database is never touched.",
+    )
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("backup", metavar="BACKUP", nargs="?", help="a backup's ID (default: newest)")
+    p.add_argument("--json", action="store_true", help="print the drill's result as JSON")
+    p = add_command(
+        actions,
+        "restore",
+        "put a backup back: into a fresh volume, checked, then the linked apps move to it",
+        lazy(HANDLERS, "db_restore"),
+        "The backup goes into the database's next volume (pilot-db-PROJECT-NAME-g2, -g3,\n"
+        "...) through a container with no network, and is checked as a drill checks. Only\n"
+        "then does it start, and each linked app is redeployed onto it (its live release\n"
+        "again, relaunched). A failed check leaves the current database serving, untouched.\n"
+        "The data from before the restore is kept in its volume.",
+    )
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("backup", metavar="BACKUP", nargs="?", help="a backup's ID (default: newest)")
+    p.add_argument(
+        "--confirm",
+        metavar="NAME",
+        help="the database's name again: the confirmation, without a terminal",
+    )
+    p = add_command(
+        actions,
         "destroy",
         "remove a database's container and, unless --keep-data, its data",
         lazy(HANDLERS, "db_destroy"),
-        "Removes the database's container and its volume (all its data), after you type\n"
+        "Removes the database's containers and volumes (all its data, those kept from\n"
+        "before each restore too), after you type\n"
         "its name (or give it with --confirm NAME where no terminal can ask). pilot.toml\n"
         "keeps its [[databases]] table: remove it there too, or the next deploy of an app\n"
         "it lists makes it again, empty.",

@@ -10,34 +10,11 @@ from __future__ import annotations
 import json
 import shutil
 import stat
-import urllib.request
 
 from pilot_tui.config.document import ProjectFile
 from tests.polling import wait_until
+from tests.support.databases import add_reader_app, ask_app, project_name
 from tests.support.deploy_fixtures import HELLO
-
-SERVER = """
-import os, signal, subprocess, sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
-
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        if self.path == "/healthz":
-            body = b"ok"
-        else:
-            query = "select greeting from hello order by 1 limit 1"
-            done = subprocess.run(
-                ["psql", os.environ["DATABASE_URL"], "-Atc", query], capture_output=True
-            )
-            body = done.stdout.strip() or done.stderr.strip()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-HTTPServer(("", int(os.environ["PORT"])), Handler).serve_forever()
-"""
 
 DATABASES = """
 [[databases]]
@@ -53,40 +30,20 @@ apps = ["api"]
 """
 
 
-def _ask(port: int) -> str:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Host": "api.localhost"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return response.read().decode()
-
-
 def test_an_app_linked_to_postgres_and_redis_gets_their_urls_and_answers_from_the_database(
     engine_project, cli, docker_client, data_image, monkeypatch
 ):
     monkeypatch.setenv("PILOT_POSTGRES_IMAGE", data_image)
     monkeypatch.setenv("PILOT_REDIS_IMAGE", data_image)
     root, port, add = engine_project
-    app = root / "api"
-    app.mkdir()
-    (app / "server.py").write_text(SERVER)
-    (app / "Dockerfile").write_text(
-        f"FROM {data_image}\nCOPY server.py /app/server.py\n"
-        'ENTRYPOINT []\nCMD ["python3", "-u", "/app/server.py"]\n'
-    )
-    add(
-        {
-            "name": "api",
-            "path": "api",
-            "build": {"kind": "dockerfile"},
-            "target": {"kind": "server", "port": 8000, "health_path": "/healthz"},
-        }
-    )
+    add_reader_app(root, add, data_image)
     toml = root / "pilot.toml"
     toml.write_text(toml.read_text() + DATABASES)
     deployed = cli("deploy", "api")
     assert deployed.code == 0, deployed.err
 
-    main = docker_client.containers.get("pilot-db-" + _project(root) + "-main")
-    cache = docker_client.containers.get("pilot-db-" + _project(root) + "-cache")
+    main = docker_client.containers.get("pilot-db-" + project_name(root) + "-main")
+    cache = docker_client.containers.get("pilot-db-" + project_name(root) + "-cache")
     for db in (main, cache):
         assert db.status == "running" and db.labels["pilot.role"] == "database"
         assert not db.attrs["HostConfig"]["PortBindings"]  # nothing published
@@ -106,7 +63,7 @@ def test_an_app_linked_to_postgres_and_redis_gets_their_urls_and_answers_from_th
         ]
     )  # fmt: skip
     assert made.exit_code == 0, made.output
-    assert _ask(port) == "hello from postgres"
+    assert ask_app(port) == "hello from postgres"
 
     (live,) = docker_client.containers.list(filters={"label": "pilot.app=api"})
     env = dict(e.split("=", 1) for e in live.attrs["Config"]["Env"])
@@ -131,7 +88,7 @@ def test_an_app_linked_to_postgres_and_redis_gets_their_urls_and_answers_from_th
     assert "renewing postgres 15 database main's container" in again.out + again.err
     renewed = docker_client.containers.get(main.name)
     assert renewed.id != main.id and renewed.attrs["HostConfig"]["Memory"] == 256 * 1024**2
-    wait_until(lambda: _ask(port) == "hello from postgres", what="the row after the renewal")
+    wait_until(lambda: ask_app(port) == "hello from postgres", what="the row after the renewal")
 
     # A new major version: refused before anything is touched.
     pf = ProjectFile.load(toml)
@@ -140,11 +97,7 @@ def test_an_app_linked_to_postgres_and_redis_gets_their_urls_and_answers_from_th
     assert refused.code != 0
     assert "data of version 15" in refused.err and "dump" in refused.err, refused.err
     assert docker_client.containers.get(main.name).id == renewed.id
-    assert _ask(port) == "hello from postgres"
-
-
-def _project(root) -> str:
-    return str(ProjectFile.load(root / "pilot.toml").get("project.name"))
+    assert ask_app(port) == "hello from postgres"
 
 
 def test_db_list_psql_destroy_and_server_destroy_name_each_database(
@@ -203,7 +156,7 @@ def test_db_list_psql_destroy_and_server_destroy_name_each_database(
     assert cli("deploy", "hello").code == 0
     new_password = password_file.read_text().strip()
     assert new_password != old_password
-    main = docker_client.containers.get(f"pilot-db-{_project(root)}-main")
+    main = docker_client.containers.get(f"pilot-db-{project_name(root)}-main")
     over_tcp = main.exec_run(
         [
             "psql",
@@ -214,7 +167,7 @@ def test_db_list_psql_destroy_and_server_destroy_name_each_database(
     )
     assert over_tcp.output.strip() == b"7", over_tcp.output
 
-    project = _project(root)
+    project = project_name(root)
     volume = f"pilot-db-{project}-main"
     refused = cli("db", "destroy", "main")  # no terminal here, no --confirm
     assert refused.code == 2 and "--confirm main" in refused.err

@@ -184,14 +184,14 @@ def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[
             continue
         kind = kind_for(ctx.project, settings)
         line = log.line("deploy", app.name)
-        password = stage(
+        live, password = stage(
             log,
             app.name,
             "deploy",
             f"{kind.what} ready",
             functools.partial(docker_db.ensure, ctx.docker_client, kind, ctx.state_dir, line),
         )
-        urls[settings.url_env] = kind.url(password)
+        urls[settings.url_env] = live.url(password)
     redact.register(urls.values())
     return urls
 

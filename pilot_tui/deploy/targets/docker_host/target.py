@@ -137,7 +137,9 @@ class DockerHost:
         try:
             ctx.pull(log, name)  # the newest shared history decides what "previous" is
             try:
-                target = history.rollback_candidate(history.load(ctx.state_dir, name), wanted)
+                releases = history.load(ctx.state_dir, name)
+                target = history.rollback_candidate(releases, wanted)
+                live = history.live(releases)
             except history.HistoryError as exc:
                 log.emit(StageFailed(name, "release", str(exc)))
                 raise DeployError("release", str(exc)) from exc
@@ -161,7 +163,13 @@ class DockerHost:
                 target.image,
                 env,
                 force=True,
-                note=f"rollback to {target.id}",
+                # The live release again: its image with today's settings (a database
+                # restored elsewhere, a rotated secret), not a step back.
+                note=(
+                    f"relaunch of {target.id}"
+                    if live is not None and live.id == target.id
+                    else f"rollback to {target.id}"
+                ),
                 commit=target.commit,
             )
         finally:

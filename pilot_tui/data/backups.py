@@ -1,0 +1,262 @@
+"""Backups of a database: a dump streamed from its container to the backup store, with a
+record beside it that says what a restore must find again.
+
+Store layout, per database ``NAME`` (``stores`` adds ``backups/`` in a bucket):
+
+- ``NAME/ID.dump``: the dump (Postgres: ``pg_dump -Fc``), written as it is made;
+- ``NAME/ID.json``: its record (size, sha256, seconds, each table's row count), written
+  last: a backup without its record never finished and is not listed;
+- ``NAME/drills.json``: the last drills' results.
+
+IDs are UTC times (``20261203T101500Z``): sorted by name, oldest first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from pilot_tui.data import execs
+from pilot_tui.data.stores import BackupStore, StoreError
+from pilot_tui.errors import PilotError
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+
+    from pilot_tui.data.kinds import Kind
+
+Say = Callable[[str], None]
+COUNT_PREFIX = "pilot-count\t"
+DRILLS_KEPT = 50
+
+
+class BackupError(PilotError):
+    """A backup could not be taken, found or read; ``logs`` holds the tool's last lines."""
+
+    title = "Backup problem"
+
+    def __init__(self, message: str, logs: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.logs = logs
+
+
+@dataclass(frozen=True)
+class BackupRecord:
+    """What a backup holds, written once its dump is complete."""
+
+    id: str
+    database: str
+    kind: str
+    version: int
+    format: str
+    key: str  # the dump, in the store
+    created: str  # ISO 8601, UTC
+    size: int
+    sha256: str
+    seconds: float
+    tables: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.tables.values())
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), indent=2, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> BackupRecord:
+        data = json.loads(raw)
+        data["tables"] = {str(k): int(v) for k, v in dict(data.get("tables", {})).items()}
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class DrillRecord:
+    """One drill: a backup restored into a throwaway database and checked."""
+
+    at: str
+    backup: str
+    ok: bool
+    seconds: float
+    detail: str
+
+
+def new_id(now: float | None = None) -> str:
+    moment = datetime.fromtimestamp(time.time() if now is None else now, UTC)
+    return moment.strftime("%Y%m%dT%H%M%SZ")
+
+
+def records(store: BackupStore, database: str) -> list[BackupRecord]:
+    """The database's finished backups, oldest first; an unreadable record is an error
+    naming it (never silently one backup fewer)."""
+    found = []
+    for key in store.keys(database):
+        if not key.endswith(".json") or key.endswith("/drills.json"):
+            continue
+        raw = store.read(key)
+        if raw is None:
+            continue  # removed meanwhile (a teammate's backup pruned it)
+        try:
+            found.append(BackupRecord.from_json(raw))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise BackupError(f"{store.where(key)} is not a backup record: {exc}") from exc
+    return sorted(found, key=lambda record: record.id)
+
+
+def record_for(store: BackupStore, database: str, wanted: str | None) -> BackupRecord:
+    """Backup ``wanted``, else the newest."""
+    known = records(store, database)
+    if not known:
+        raise BackupError(
+            f"database {database} has no backup in {store.where(database)}: take one with "
+            f"pilot-tui db backup {database}"
+        )
+    if wanted is None:
+        return known[-1]
+    for record in known:
+        if record.id == wanted:
+            return record
+    ids = ", ".join(r.id for r in known[-5:])
+    raise BackupError(f"database {database} has no backup {wanted!r} (newest: {ids})")
+
+
+def take(
+    client: DockerClient,
+    kind: Kind,
+    store: BackupStore,
+    *,
+    keep: int,
+    say: Say,
+    now: float | None = None,
+) -> tuple[BackupRecord, list[str]]:
+    """Dump the running database into the store; its record and the IDs ``keep`` pruned."""
+    from pilot_tui.data import docker_db
+
+    dump, dump_format = kind.dump(), kind.dump_format
+    if dump is None or dump_format is None:
+        raise BackupError(f"backups of {kind.kind} databases are not offered yet")
+    found = docker_db.find(client, kind)
+    kind, container = found.kind, found.container
+    if container is None or container.status != "running":
+        raise BackupError(
+            f"{kind.what} is not running ({found.state}): deploy an app it lists to start it"
+        )
+    backup_id = _free_id(store, kind.name, new_id(now))
+    key = f"{kind.name}/{backup_id}.{kind.dump_extension}"
+    say(f"dumping {kind.what} ({kind.dump_format}) to {store.where(key)}")
+    started = time.monotonic()
+    tables: dict[str, int] = {}
+
+    def on_error_line(line: str) -> None:
+        if line.startswith(COUNT_PREFIX):
+            table, _, rows = line[len(COUNT_PREFIX) :].rpartition("\t")
+            if rows.isdigit():
+                tables[table] = int(rows)
+                return
+        if line.strip():
+            say(f"  {line}")
+
+    command, environment = dump
+    streamed = execs.stream_out(client, container, command, environment, on_error_line)
+    digest, size = hashlib.sha256(), 0
+    with store.writer(key) as sink:
+        for chunk in _progress(streamed.chunks(), say):
+            digest.update(chunk)
+            sink.write(chunk)
+            size += len(chunk)
+        finished = streamed.finished
+        if finished is None or finished.exit_code != 0:
+            code = "?" if finished is None else finished.exit_code
+            tail = finished.tail() if finished is not None else ()
+            raise BackupError(f"the dump of {kind.what} failed (exit status {code})", tail)
+    record = BackupRecord(
+        id=backup_id,
+        database=kind.name,
+        kind=kind.kind,
+        version=int(kind.settings.version),
+        format=dump_format,
+        key=key,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        size=size,
+        sha256=digest.hexdigest(),
+        seconds=round(time.monotonic() - started, 3),
+        tables=dict(sorted(tables.items())),
+    )
+    store.write(f"{kind.name}/{backup_id}.json", record.to_json())
+    return record, prune(store, kind.name, keep)
+
+
+def _free_id(store: BackupStore, database: str, wanted: str) -> str:
+    """``wanted``, or with a suffix when a backup of this second exists already."""
+    taken = {key.rsplit("/", 1)[-1].split(".", 1)[0] for key in store.keys(database)}
+    candidate, n = wanted, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{wanted}-{n}"
+    return candidate
+
+
+def _progress(chunks: Iterator[bytes], say: Say, every: int = 64 << 20) -> Iterator[bytes]:
+    """The chunks, saying how far it got every ``every`` bytes."""
+    done, next_say = 0, every
+    for chunk in chunks:
+        yield chunk
+        done += len(chunk)
+        if done >= next_say:
+            say(f"  {done >> 20} MB")
+            next_say += every
+
+
+def prune(store: BackupStore, database: str, keep: int) -> list[str]:
+    """Remove the oldest backups beyond ``keep`` (the record first: a backup is either
+    listed and whole, or not listed); the IDs removed."""
+    known = records(store, database)
+    removed = []
+    for record in known[: max(0, len(known) - keep)]:
+        store.delete(f"{database}/{record.id}.json")
+        store.delete(record.key)
+        removed.append(record.id)
+    return removed
+
+
+def verified_chunks(store: BackupStore, record: BackupRecord) -> Iterator[bytes]:
+    """The dump's bytes from the store, checked against its record as they pass: a dump
+    of another size or checksum raises BackupError after its last byte."""
+    digest, size = hashlib.sha256(), 0
+    try:
+        for chunk in store.chunks(record.key):
+            digest.update(chunk)
+            size += len(chunk)
+            yield chunk
+    except StoreError as exc:
+        raise BackupError(f"cannot read backup {record.id}: {exc}") from exc
+    if size != record.size or digest.hexdigest() != record.sha256:
+        raise BackupError(
+            f"backup {record.id} is damaged: {store.where(record.key)} has {size} bytes "
+            f"(sha256 {digest.hexdigest()[:12]}), its record says {record.size} "
+            f"(sha256 {record.sha256[:12]})"
+        )
+
+
+def drills(store: BackupStore, database: str) -> list[DrillRecord]:
+    raw = store.read(f"{database}/drills.json")
+    if raw is None:
+        return []
+    with contextlib.suppress(ValueError, TypeError, KeyError):
+        return [DrillRecord(**item) for item in json.loads(raw)]
+    return []  # an unreadable drill log is only history: the next drill starts it again
+
+
+def record_drill(store: BackupStore, database: str, drill: DrillRecord) -> None:
+    kept = [*drills(store, database), drill][-DRILLS_KEPT:]
+    store.write(f"{database}/drills.json", json.dumps([asdict(d) for d in kept], indent=2).encode())
+
+
+def last_good_drill(store: BackupStore, database: str) -> DrillRecord | None:
+    return next((d for d in reversed(drills(store, database)) if d.ok), None)

@@ -1,0 +1,129 @@
+"""Commands run in a database's container through the Docker engine's exec API, with their
+output or input streamed: a dump flows from the container to the store a chunk at a time,
+a restore from the store into the container the same way. Nothing is staged on the host's
+disk, and no port is opened (the engine's connection is the only way in: local socket,
+the SSH tunnel's, or mutual TLS).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+    from docker.models.containers import Container
+
+
+@dataclass
+class Finished:
+    """How a command ended: its exit status and what it wrote to stderr (or, for a command
+    fed its input, everything it wrote)."""
+
+    exit_code: int
+    output: str
+
+    def tail(self, lines: int = 8) -> tuple[str, ...]:
+        return tuple(self.output.strip().splitlines()[-lines:])
+
+
+@dataclass
+class Streamed:
+    """A running command's stdout as chunks (``chunks()``), then ``finished``."""
+
+    client: DockerClient
+    exec_id: str
+    on_error_line: Callable[[str], None]
+    finished: Finished | None = None
+    _errors: list[bytes] = field(default_factory=list)
+
+    def chunks(self) -> Iterator[bytes]:
+        api = self.client.api
+        pending = b""
+        for out, err in api.exec_start(self.exec_id, stream=True, demux=True):
+            if err:
+                self._errors.append(err)
+                pending += err
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    self.on_error_line(line.decode(errors="replace"))
+            if out:
+                yield out
+        if pending:
+            self.on_error_line(pending.decode(errors="replace"))
+        code = api.exec_inspect(self.exec_id).get("ExitCode")
+        self.finished = Finished(
+            code if isinstance(code, int) else -1, b"".join(self._errors).decode(errors="replace")
+        )
+
+
+def stream_out(
+    client: DockerClient,
+    container: Container,
+    command: list[str],
+    environment: dict[str, str],
+    on_error_line: Callable[[str], None],
+) -> Streamed:
+    """Start ``command``; its stdout comes from ``chunks()``, each stderr line goes to
+    ``on_error_line`` as it comes."""
+    created = client.api.exec_create(
+        container.id, command, stdout=True, stderr=True, environment=environment
+    )
+    return Streamed(client, str(created["Id"]), on_error_line)
+
+
+def feed_in(
+    client: DockerClient,
+    container: Container,
+    command: list[str],
+    environment: dict[str, str],
+    chunks: Iterable[bytes],
+) -> Finished:
+    """Run ``command`` with ``chunks`` as its stdin; it must stop reading by itself once
+        it has all it needs (a proxied connection cannot always say "end of input"; where it
+    can, it is said once the chunks end)."""
+    from docker.utils.socket import frames_iter
+
+    api = client.api
+    created = api.exec_create(
+        container.id, command, stdin=True, stdout=True, stderr=True, environment=environment
+    )
+    exec_id = str(created["Id"])
+    connection = api.exec_start(exec_id, socket=True)
+    raw = cast(socket.socket, getattr(connection, "_sock", connection))
+    output: list[bytes] = []
+
+    def collect() -> None:  # its output, read while we write (no pipe fills up)
+        try:
+            for _stream, data in frames_iter(connection, tty=False):
+                output.append(data)
+        except OSError:
+            pass
+
+    reader = threading.Thread(target=collect, name="exec-output", daemon=True)
+    reader.start()
+    try:
+        for chunk in chunks:
+            try:
+                raw.sendall(chunk)
+            except OSError:  # the command stopped reading (an error): its output says why
+                break
+        with contextlib.suppress(OSError):  # end of input, where the connection can say so
+            raw.shutdown(socket.SHUT_WR)
+        reader.join()
+    finally:
+        connection.close()
+    code = api.exec_inspect(exec_id).get("ExitCode")
+    return Finished(code if isinstance(code, int) else -1, b"".join(output).decode("replace"))
+
+
+def run(container: Container, command: list[str], environment: dict[str, str]) -> Finished:
+    """A short command; its stdout (stderr appended) once it ends."""
+    result = container.exec_run(command, environment=environment, demux=True)
+    out, err = cast(tuple[bytes | None, bytes | None], result.output)
+    text = (out or b"").decode(errors="replace") + (err or b"").decode(errors="replace")
+    return Finished(int(result.exit_code or 0), text)

@@ -1,0 +1,238 @@
+"""Restores and drills: a backup goes into a fresh volume through a check container (no
+network, never the apps'), is verified, and only then serves.
+
+The check: the dump's size and sha256 against its record (read as it streams in), the
+restore tool's exit status, then every table's row count against the record's. Anything
+off removes the fresh volume and container; the live database is never touched.
+
+- ``drill``: the check on a throwaway volume, removed afterwards; the result is recorded
+  beside the backups (the dashboard shows the last good one).
+- ``restore``: the check on the database's next generation's volume (``pilot-db-P-N-g2``,
+  ``-g3``…), then that generation's container starts on the private network. The linked
+  apps move to it by a redeploy (the caller's); ``retire`` then stops the previous
+  generation's container and keeps its volume, the data from before the restore.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pilot_tui.data import backups, docker_db, execs, passwords
+from pilot_tui.data.backups import BackupError, BackupRecord, DrillRecord, Say
+from pilot_tui.data.kinds import Kind
+from pilot_tui.data.stores import BackupStore
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+    from docker.models.containers import Container
+
+CHECK_ROLE = "database-check"
+DRILL_ROLE = "database-drill"
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A backup restored and verified: how long it took and how many rows it holds."""
+
+    record: BackupRecord
+    seconds: float
+    tables: int
+    rows: int
+
+
+def check_into(
+    client: DockerClient,
+    kind: Kind,
+    volume: str,
+    volume_labels: dict[str, str],
+    password: str,
+    record: BackupRecord,
+    store: BackupStore,
+    say: Say,
+) -> Checked:
+    """Restore ``record`` into a new ``volume`` and verify it; the volume stays (a check
+    container on it is stopped and removed), or on any failure is removed too."""
+    from docker.errors import DockerException
+
+    if record.kind != kind.kind or record.version != kind.settings.version:
+        raise BackupError(
+            f"backup {record.id} is of {record.kind} {record.version}; {kind.name} is "
+            f"{kind.kind} {kind.settings.version} in pilot.toml"
+        )
+    from pilot_tui.deploy.targets.docker_host.containers import ensure_image
+
+    started = time.monotonic()
+    container: Container | None = None
+    try:
+        ensure_image(client, kind.image, say, f"the {kind.kind} image")
+        client.volumes.create(volume, labels=volume_labels)
+        container = _check_container(client, kind, volume, password)
+        container.start()
+        say(f"restoring backup {record.id} ({_mb(record.size)}) into volume {volume}")
+        docker_db.wait_ready(container, kind, password)
+        command, environment = kind.restore(record.size)
+        finished = execs.feed_in(
+            client, container, command, environment, backups.verified_chunks(store, record)
+        )
+        if finished.exit_code != 0:
+            raise BackupError(
+                f"the restore of backup {record.id} failed (exit status {finished.exit_code})",
+                finished.tail(),
+            )
+        say("restored; counting each table's rows")
+        counted = _counts(container, kind)
+        _compare(record, counted)
+        docker_db.stop_and_remove(container)  # cleanly: the data is whole on the volume
+        container = None
+    except BaseException as exc:
+        _remove(client, container, volume)
+        if isinstance(exc, DockerException):
+            raise BackupError(f"the Docker host refused: {exc}") from exc
+        raise
+    return Checked(record, time.monotonic() - started, len(counted), sum(counted.values()))
+
+
+def _check_container(client: DockerClient, kind: Kind, volume: str, password: str) -> Container:
+    """The database's image on ``volume``, with no network at all: nothing reaches it but
+    the engine's exec, and it reaches nothing."""
+    run = kind.run(password)
+    labels = {**run.labels, "pilot.role": CHECK_ROLE}
+    return client.containers.create(
+        run.image,
+        command=run.command,
+        name=f"{volume}-check",
+        network_mode="none",
+        environment=run.environment,
+        volumes={volume: {"bind": run.mount, "mode": "rw"}},
+        mem_limit=run.memory,
+        labels=labels,
+    )
+
+
+def _counts(container: Container, kind: Kind) -> dict[str, int]:
+    command, environment = kind.count()
+    finished = execs.run(container, command, environment)
+    if finished.exit_code != 0:
+        raise BackupError("the restored database's rows could not be counted", finished.tail())
+    counts = {}
+    for line in finished.output.splitlines():
+        table, _, rows = line.rpartition("\t")
+        if table and rows.isdigit():
+            counts[table] = int(rows)
+    return counts
+
+
+def _compare(record: BackupRecord, counted: dict[str, int]) -> None:
+    wrong = [
+        f"{table}: {counted.get(table, 'missing')} rows, the backup had {rows}"
+        for table, rows in record.tables.items()
+        if counted.get(table) != rows
+    ]
+    wrong += [f"{table}: not in the backup's record" for table in counted.keys() - record.tables]
+    if wrong:
+        raise BackupError(
+            f"backup {record.id} restored, but its tables differ from its record", tuple(wrong)
+        )
+
+
+def _remove(client: DockerClient, container: Container | None, volume: str) -> None:
+    from docker.errors import DockerException, NotFound
+
+    with contextlib.suppress(DockerException):
+        if container is not None:
+            container.remove(force=True)
+        with contextlib.suppress(NotFound):
+            client.volumes.get(volume).remove(force=True)
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+# -- drill --------------------------------------------------------------------------------
+def drill(
+    client: DockerClient,
+    kind: Kind,
+    store: BackupStore,
+    wanted: str | None,
+    say: Say,
+) -> DrillRecord:
+    """Restore a backup (the newest unless ``wanted``) into a throwaway volume, check it,
+    remove it, record the result; the result (a failed check is a result, not an error)."""
+    record = backups.record_for(store, kind.name, wanted)
+    volume = f"{kind.container}-drill"
+    labels = {**kind.labels(), "pilot.role": DRILL_ROLE}
+    started = time.monotonic()
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    _remove(client, None, volume)  # a drill cut short before
+    try:
+        checked = check_into(client, kind, volume, labels, passwords.new(), record, store, say)
+        result = DrillRecord(
+            at,
+            record.id,
+            True,
+            round(time.monotonic() - started, 3),
+            f"{checked.tables} tables, {checked.rows} rows, as recorded",
+        )
+    except BackupError as exc:
+        detail = "; ".join([str(exc), *exc.logs][:6])
+        result = DrillRecord(at, record.id, False, round(time.monotonic() - started, 3), detail)
+    finally:
+        _remove(client, None, volume)
+    backups.record_drill(store, kind.name, result)
+    return result
+
+
+# -- restore ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Restored:
+    """The database now served from ``live`` (its new generation); ``previous`` is the
+    container the apps used before, still running until ``retire``."""
+
+    live: Kind
+    password: str
+    checked: Checked
+    previous: Container | None
+    kept_volume: str | None
+
+
+def restore(
+    client: DockerClient,
+    kind: Kind,
+    store: BackupStore,
+    state_dir: Path,
+    wanted: str | None,
+    say: Say,
+) -> Restored:
+    """Restore a backup into the database's next generation and start it; the current
+    one keeps serving (and is never touched) unless all of it succeeds."""
+    record = backups.record_for(store, kind.name, wanted)
+    found = docker_db.find(client, kind)
+    current = found.kind
+    password = docker_db.password_for(current, found.container, state_dir)
+    _, volumes = docker_db.live_generation(client, kind)
+    new = kind.at(max(volumes.values(), default=0) + 1)
+    checked = check_into(client, new, new.volume, new.labels(), password, record, store, say)
+    say(f"backup {record.id} verified; starting {new.what} on it ({new.container})")
+    try:
+        container = docker_db.create(client, new.run(password))
+        container.start()
+        docker_db.wait_ready(container, new, password)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            docker_db.remove_generation(client, new)
+        raise
+    kept = current.volume if found.volume and current.volume != new.volume else None
+    return Restored(new, password, checked, found.container, kept)
+
+
+def retire(previous: Container | None, say: Say) -> None:
+    """Stop and remove the container the apps used before the restore (its volume stays)."""
+    if previous is not None:
+        say(f"stopping {previous.name}, which served the data before the restore")
+        docker_db.stop_and_remove(previous)

@@ -1,0 +1,260 @@
+"""Backups, drills and restores of a real PostgreSQL 15 (Debian's, in the image
+tests/support/databases.py builds) on the tests' private dockerd, through the CLI:
+
+- backup -> rows deleted -> restore: row counts and a table's checksum equal the backup's,
+  and the app linked to the database answers, through the edge, with the restored data;
+- a damaged backup makes `drill` fail and `restore` refuse, the live database untouched;
+- retention (`backup.keep`) deletes the oldest, in .pilot/backups and in moto's S3 (every
+  object version: the state bucket is versioned), and S3 objects are encrypted;
+- the GCS store (the GCS emulator) takes and drills a backup.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+
+import pytest
+
+from pilot_tui.config.document import ProjectFile
+from pilot_tui.data import backups, docker_db, restore
+from pilot_tui.data.kinds import kind_for
+from pilot_tui.data.stores import GcsStore, LocalStore
+from tests.polling import wait_until
+from tests.support.databases import add_reader_app, ask_app, project_name
+
+DATABASE = '\n[[databases]]\nname = "main"\nversion = 15\napps = ["api"]\n'
+
+# 2,000 rows over two tables, and the greeting the app answers with.
+SEED = """
+create table items (id serial primary key, name text not null, price numeric);
+insert into items (name, price) select 'item ' || g, g * 1.5 from generate_series(1, 1500) g;
+create table hello (greeting text);
+insert into hello values ('before the backup');
+create schema audit;
+create table audit.events (at timestamptz default now(), what text);
+insert into audit.events (what) select 'event ' || g from generate_series(1, 499) g;
+"""
+CHECKSUM = "select md5(string_agg(i::text, ',' order by id)) from items i"
+
+
+def _sql(cli, sql: str) -> str:
+    done = cli("db", "psql", "main", "-c", sql)
+    assert done.code == 0, done.err
+    return done.out
+
+
+def _scalar(cli, sql: str) -> str:
+    out = _sql(cli, sql).splitlines()
+    return out[2].strip()  # psql's table: header, rule, the value
+
+
+def test_backup_then_restore_brings_back_rows_checksum_and_the_apps_answer(
+    engine_project, cli, docker_client, data_image, monkeypatch
+):
+    monkeypatch.setenv("PILOT_POSTGRES_IMAGE", data_image)
+    root, port, add = engine_project
+    add_reader_app(root, add, data_image)
+    toml = root / "pilot.toml"
+    toml.write_text(toml.read_text() + DATABASE)
+    assert cli("deploy", "api").code == 0
+    _sql(cli, SEED)
+    checksum = _scalar(cli, CHECKSUM)
+    assert ask_app(port) == "before the backup"
+
+    taken = cli("db", "backup", "main", "--json")
+    assert taken.code == 0, taken.err
+    record = json.loads(taken.out)
+    assert record["tables"] == {"audit.events": 499, "public.hello": 1, "public.items": 1500}
+    assert record["format"] == "pg_dump -Fc" and record["size"] > 10_000
+    dump = root / ".pilot" / "backups" / record["key"]
+    assert dump.is_file() and dump.stat().st_size == record["size"]
+    assert stat.S_IMODE(dump.stat().st_mode) == 0o600
+    assert stat.S_IMODE(dump.parent.stat().st_mode) == 0o700
+    password = (root / ".pilot" / "databases" / "main.password").read_text().strip()
+    assert password not in taken.out + taken.err + dump.read_bytes().decode("latin-1")
+
+    # Writes after the backup: the restore undoes them.
+    _sql(cli, "delete from items where id > 10; update hello set greeting = 'after the backup'")
+    assert ask_app(port) == "after the backup"
+
+    drilled = cli("db", "drill", "main")
+    assert drilled.code == 0, drilled.err
+    assert "drill passed" in drilled.out and "2000 rows" in drilled.out
+    listed = json.loads(cli("db", "backups", "main", "--json").out)
+    assert [b["id"] for b in listed["backups"]] == [record["id"]]
+    assert listed["last_good_drill"]["backup"] == record["id"]
+    project = project_name(root)
+    leftovers = {"label": f"pilot.project={project}"}
+    names = {v.name for v in docker_client.volumes.list(filters=leftovers)}
+    assert names == {f"pilot-db-{project}-main"}  # the drill's volume is gone
+
+    old = docker_client.containers.get(f"pilot-db-{project}-main")
+    refused = cli("db", "restore", "main")  # no terminal, no --confirm: nothing done
+    assert refused.code == 2 and "--confirm main" in refused.err
+    restored = cli("db", "restore", "main", "--confirm", "main")
+    assert restored.code == 0, restored.err
+    assert "relaunch of" in restored.err
+    assert ask_app(port) == "before the backup"
+    assert _scalar(cli, "select count(*) from items") == "1500"
+    assert _scalar(cli, CHECKSUM) == checksum
+    new = docker_client.containers.get(f"pilot-db-{project}-main-g2")
+    assert new.status == "running" and list(new.attrs["NetworkSettings"]["Networks"]) == ["pilot"]
+    (app,) = docker_client.containers.list(filters={"label": "pilot.app=api"})
+    env = dict(e.split("=", 1) for e in app.attrs["Config"]["Env"])
+    assert env["DATABASE_URL"] == f"postgres://main:{password}@{new.name}:5432/main"
+    # The container of before is gone; its data is kept, with the writes after the backup.
+    assert old.id not in {c.id for c in docker_client.containers.list(all=True)}
+    names = {v.name for v in docker_client.volumes.list(filters=leftovers)}
+    assert names == {f"pilot-db-{project}-main", f"pilot-db-{project}-main-g2"}
+    assert f"kept in volume pilot-db-{project}-main" in restored.err
+    state = json.loads(cli("db", "list", "--json").out)[0]
+    assert (state["state"], state["container"]) == ("running", new.name)
+    history = json.loads(cli("releases", "api", "--json").out)
+    assert history[-1]["note"].startswith("relaunch of v1"), history
+
+    # A damaged backup: drill fails, restore refuses, the live database is untouched.
+    second = json.loads(cli("db", "backup", "main", "--json").out)
+    damaged = root / ".pilot" / "backups" / second["key"]
+    damaged.write_bytes(damaged.read_bytes()[: second["size"] // 2])
+    failed = cli("db", "drill", "main")
+    assert failed.code == 1 and "damaged" in failed.err, failed.err
+    listed = json.loads(cli("db", "backups", "main", "--json").out)
+    assert listed["last_drill"]["ok"] is False
+    assert listed["last_good_drill"]["backup"] == record["id"]
+    refused = cli("db", "restore", "main", "--confirm", "main")
+    assert refused.code == 1, refused.err
+    assert docker_client.containers.get(new.name).id == new.id
+    assert ask_app(port) == "before the backup"
+    names = {v.name for v in docker_client.volumes.list(filters=leftovers)}
+    assert len(names) == 2, names  # the failed restore's volume is gone
+
+    # Retention: keep = 2 keeps the two newest.
+    pf = ProjectFile.load(toml)
+    pf.save(pf.with_value("databases.main.backup.keep", 2))
+    third = cli("db", "backup", "main", "--json")
+    assert third.code == 0, third.err
+    assert json.loads(third.out)["pruned"] == [record["id"]]
+    files = sorted(p.name for p in (root / ".pilot" / "backups" / "main").iterdir())
+    third_id = json.loads(third.out)["id"]
+    kept = [f"{i}.{ext}" for i in (second["id"], third_id) for ext in ("dump", "json")]
+    assert files == sorted([*kept, "drills.json"])
+
+    # destroy removes every generation's data.
+    gone = cli("db", "destroy", "main", "--confirm", "main")
+    assert gone.code == 0, gone.err
+    assert not docker_client.volumes.list(filters=leftovers)
+
+
+@pytest.fixture
+def moto(tmp_path, monkeypatch):
+    from pilot_tui.cloud.sandbox import Sandbox
+
+    sandbox = Sandbox(tmp_path / "moto-state")
+    running, _ = sandbox.ensure()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", running["aws"].url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    yield running
+    sandbox.stop()
+
+
+def _running_database(root, docker_client, state_dir):
+    """Database main of the project at ``root`` started, as a deploy starts it."""
+    from pilot_tui.config.validate import check_file
+
+    config = check_file(root / "pilot.toml").config
+    assert config is not None
+    kind = kind_for(config.project.name, config.databases[0])
+    docker_db.ensure(docker_client, kind, state_dir, lambda _line: None)
+    return kind
+
+
+def test_backups_in_the_s3_state_bucket_are_encrypted_pruned_and_drilled(
+    engine_project, cli, docker_client, data_image, moto, monkeypatch
+):
+    import boto3
+
+    monkeypatch.setenv("PILOT_POSTGRES_IMAGE", data_image)
+    root, _, _ = engine_project
+    toml = root / "pilot.toml"
+    pf = ProjectFile.load(toml)
+    pf.save(pf.with_value("state.backend", "s3"))
+    toml.write_text(toml.read_text() + DATABASE.replace('apps = ["api"]\n', "backup.keep = 2\n"))
+    _running_database(root, docker_client, root / ".pilot")
+    _sql(cli, SEED)
+
+    ids = []
+    for _ in range(3):
+        taken = cli("db", "backup", "main", "--json")
+        assert taken.code == 0, taken.err
+        ids.append(json.loads(taken.out)["id"])
+    assert json.loads(taken.out)["pruned"] == [ids[0]]
+    assert json.loads(taken.out)["where"].startswith("s3://")
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    bucket = json.loads(taken.out)["where"].split("/")[2]
+    versions = s3.list_object_versions(Bucket=bucket, Prefix="backups/main/")
+    keys = sorted({v["Key"] for v in versions.get("Versions", [])})
+    assert keys == sorted(f"backups/main/{i}.{ext}" for i in ids[1:] for ext in ("dump", "json"))
+    assert not versions.get("DeleteMarkers")  # pruned for good, not hidden
+    head = s3.head_object(Bucket=bucket, Key=f"backups/main/{ids[2]}.dump")
+    assert head["ServerSideEncryption"] == "AES256"
+
+    drilled = cli("db", "drill", "main", "--json")
+    assert drilled.code == 0, drilled.err
+    assert json.loads(drilled.out)["ok"] is True
+
+    # A truncated dump in the bucket: the drill fails and says so.
+    body = s3.get_object(Bucket=bucket, Key=f"backups/main/{ids[2]}.dump")["Body"].read()
+    s3.put_object(Bucket=bucket, Key=f"backups/main/{ids[2]}.dump", Body=body[:-100])
+    failed = cli("db", "drill", "main", "--json")
+    assert failed.code == 1
+    result = json.loads(failed.out)
+    assert result["ok"] is False and "damaged" in result["detail"], result
+
+
+def test_a_backup_in_gcs_drills(engine_project, docker_client, data_image, monkeypatch, tmp_path):
+    """The GCS store against the GCS emulator: the same functions the CLI calls, with the
+    emulator's client (a sandbox project's GCS needs the Google provider's fakes)."""
+    from pilot_tui.cloud.clients import emulator_gcs
+    from pilot_tui.cloud.sandbox import Sandbox
+
+    monkeypatch.setenv("PILOT_POSTGRES_IMAGE", data_image)
+    root, _, _ = engine_project
+    toml = root / "pilot.toml"
+    toml.write_text(toml.read_text() + DATABASE.replace('apps = ["api"]\n', ""))
+    sandbox = Sandbox(tmp_path / "gcs-state")
+    running, _ = sandbox.ensure()
+    try:
+        client = emulator_gcs(running["gcs"].url)
+        client.create_bucket("pilot-backups-test")
+        store = GcsStore(client, "pilot-backups-test")
+        kind = _running_database(root, docker_client, root / ".pilot")
+        seeded = docker_client.containers.get(kind.container).exec_run(
+            ["psql", "-v", "ON_ERROR_STOP=1", "-U", "main", "-d", "main", "-c", SEED]
+        )
+        assert seeded.exit_code == 0, seeded.output
+        lines: list[str] = []
+        record, pruned = backups.take(docker_client, kind, store, keep=5, say=lines.append)
+        assert pruned == [] and record.rows == 2000
+        blob = client.bucket("pilot-backups-test").get_blob(f"backups/{record.key}")
+        assert blob is not None and blob.size == record.size
+        result = restore.drill(docker_client, kind, store, None, lines.append)
+        assert result.ok, result.detail
+        assert backups.last_good_drill(store, "main") == result
+        # Nothing of the drill is left on the engine.
+        wait_until(
+            lambda: not docker_client.volumes.list(filters={"label": "pilot.role=database-drill"}),
+            what="the drill's volume removed",
+        )
+    finally:
+        sandbox.stop()
+
+
+def test_local_store_keys_stay_inside_its_folder(tmp_path):
+    store = LocalStore(tmp_path / "backups")
+    with pytest.raises(Exception, match="leaves"):
+        store.write("../outside.json", b"{}")
+    assert not (tmp_path / "outside.json").exists()

@@ -257,6 +257,7 @@ def _create_container(client: DockerClient, run: DatabaseRun) -> Container:
 def wait_ready(container: Container, kind: Kind, password: str) -> None:
     deadline = time.monotonic() + READY_SECONDS
     output = ""
+    pause = 0.1  # a restore waits on this: a start takes ~1-2 s, a first start's initdb more
     while time.monotonic() < deadline:
         result = container.exec_run(
             kind.ready(password), environment=kind.ready_environment(password)
@@ -267,7 +268,8 @@ def wait_ready(container: Container, kind: Kind, password: str) -> None:
         container.reload()
         if container.status not in ("running", "created", "restarting"):
             break
-        time.sleep(0.5)
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.5)
     tail = container.logs(tail=20).decode(errors="replace").strip().splitlines()
     answer = output or "no answer"
     raise DatabaseError(f"{kind.what} did not take connections ({answer})", tuple(tail))

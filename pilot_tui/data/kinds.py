@@ -142,6 +142,11 @@ class Kind(ABC):
         """(command, environment) printing ``TABLE<TAB>ROWS`` per table."""
         raise NotImplementedError(f"{self.kind} databases have no row counts")
 
+    def restoring_command(self, password: str) -> list[str] | None:
+        """The command of the container a dump is restored in (settings for a bulk load
+        that stay durable); the same as ever by default."""
+        return self.command(password)
+
 
 class Postgres(Kind):
     kind = "postgres"
@@ -190,6 +195,22 @@ class Postgres(Kind):
     def count(self) -> tuple[list[str], dict[str, str]]:
         return ["sh", "-c", COUNT_SCRIPT], {**self._on_socket(), "PILOT_COUNT_SQL": COUNT_SQL}
 
+    def restoring_command(self, password: str) -> list[str] | None:
+        # A bulk load, still durable: with wal_level = minimal, tables made and filled in
+        # pg_restore's single transaction skip the WAL and are synced at commit; a quarter
+        # of the memory limit for the index builds; no autovacuum competing with the check
+        # that follows (the database that then serves runs with its usual settings).
+        memory_mb = int(self.settings.size[:-1]) * (1024 if self.settings.size[-1] == "g" else 1)
+        settings = {
+            "wal_level": "minimal",
+            "max_wal_senders": "0",
+            "maintenance_work_mem": f"{max(64, min(memory_mb // 4, 2048))}MB",
+            "synchronous_commit": "off",
+            "max_wal_size": "4GB",
+            "autovacuum": "off",
+        }
+        return ["postgres", *(f"-c{key}={value}" for key, value in settings.items())]
+
     def set_password(self, password: str) -> tuple[list[str], dict[str, str]] | None:
         # Over the container's own socket (trusted there); the SQL is psql's, with the
         # password a psql variable from the environment: never on a command line.
@@ -212,9 +233,10 @@ WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'information_schema'
  AND n.nspname NOT LIKE 'pg\\_%'
 ORDER BY 1;"""
 
-# pg_dump in the snapshot of a transaction that counted the rows first: the counts are the
-# dump's exactly, however busy the database is. psql keeps that transaction open through
-# two fifos while pg_dump runs; the dump goes to stdout, the counts to stderr.
+# pg_dump in the snapshot of a transaction that counts the rows meanwhile (on another core):
+# the counts are the dump's exactly, however busy the database is. psql keeps that
+# transaction open through two fifos until pg_dump ends; the dump goes to stdout, the
+# counts to stderr; pg_dump's exit status is the script's.
 DUMP_SCRIPT = r"""set -eu
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
@@ -225,11 +247,13 @@ exec 3>"$d/in" 4<"$d/out"
 printf '%s\n' 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;' \
   'SELECT pg_export_snapshot();' >&3
 IFS= read -r snapshot <&4
+pg_dump --snapshot="$snapshot" -Fc -U "$PILOT_ROLE" -d "$PILOT_DB" &
+dump=$!
 printf '%s\n' "$PILOT_COUNT_SQL" '\echo pilot-counts-end' >&3
 while IFS= read -r row <&4 && [ "$row" != pilot-counts-end ]; do
   printf 'pilot-count\t%s\n' "$row" >&2
 done
-pg_dump --snapshot="$snapshot" -Fc -U "$PILOT_ROLE" -d "$PILOT_DB"
+wait "$dump"
 printf '%s\n' 'COMMIT;' >&3
 exec 3>&-
 wait
@@ -241,9 +265,10 @@ COUNT_SCRIPT = (
 )
 
 # Exactly the dump's bytes (pg_restore needs no end of input: it ends with the data),
-# into the new database; the first error stops it.
+# into the new database, in one transaction: the first error stops it, and undoes it.
 RESTORE_SCRIPT = (
-    'head -c "$PILOT_SIZE" | pg_restore --exit-on-error -U "$PILOT_ROLE" -d "$PILOT_DB"'
+    'head -c "$PILOT_SIZE" | pg_restore --exit-on-error --single-transaction '
+    '-U "$PILOT_ROLE" -d "$PILOT_DB"'
 )
 
 

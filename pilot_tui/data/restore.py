@@ -73,8 +73,8 @@ def check_into(
         client.volumes.create(volume, labels=volume_labels)
         container = _check_container(client, kind, volume, password)
         container.start()
+        docker_db.wait_ready(container, kind, password)  # a first start: initdb
         say(f"restoring backup {record.id} ({_mb(record.size)}) into volume {volume}")
-        docker_db.wait_ready(container, kind, password)
         command, environment = kind.restore(record.size)
         finished = execs.feed_in(
             client, container, command, environment, backups.verified_chunks(store, record)
@@ -104,7 +104,7 @@ def _check_container(client: DockerClient, kind: Kind, volume: str, password: st
     labels = {**run.labels, "pilot.role": CHECK_ROLE}
     return client.containers.create(
         run.image,
-        command=run.command,
+        command=kind.restoring_command(password),
         name=f"{volume}-check",
         network_mode="none",
         environment=run.environment,

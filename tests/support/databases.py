@@ -17,12 +17,13 @@ from pathlib import Path
 
 import pytest
 
-DATA_IMAGE = "pilot/data:1"
+DATA_IMAGE = "pilot/data:2"  # a new tag when the entrypoint changes (engines keep images)
 DATA_ROOT_IMAGE = "pilot/data-root:1"
 
 ENTRYPOINT = r"""#!/bin/sh
 set -e
 if [ "${1:-postgres}" != postgres ]; then exec "$@"; fi
+[ "$#" -gt 0 ] && shift  # "postgres -c key=value ...": the settings go to postgres
 bin=/usr/lib/postgresql/15/bin
 as_postgres="setpriv --reuid=postgres --regid=postgres --init-groups"
 : "${PGDATA:=/var/lib/postgresql/data}" "${POSTGRES_USER:=postgres}"
@@ -46,7 +47,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
         $as_postgres "$bin/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null
     fi
 fi
-exec $as_postgres "$bin/postgres" -D "$PGDATA"
+exec $as_postgres "$bin/postgres" -D "$PGDATA" "$@"
 """
 
 
@@ -65,9 +66,16 @@ def data_image(docker_engine) -> str:
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
+    return build_data_image(docker_engine.url, tarball)
+
+
+def build_data_image(engine_url: str, tarball: Path | None = None) -> str:
+    """Import the databases' root filesystem into the engine at ``engine_url`` and build
+    the image on it (once: an engine that has it keeps it); its name."""
     import docker
 
-    client = docker.DockerClient(base_url=docker_engine.url, timeout=600)
+    tarball = tarball or data_rootfs()
+    client = docker.DockerClient(base_url=engine_url, timeout=600)
     try:
         try:
             client.images.get(DATA_IMAGE)

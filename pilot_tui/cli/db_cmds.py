@@ -15,6 +15,8 @@ from pilot_tui.cli.deploy_cmds import deployer
 from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, PilotError
 
 if TYPE_CHECKING:
+    from docker import DockerClient
+
     from pilot_tui.config.document import ProjectFile
     from pilot_tui.config.schema import Database, PilotConfig
     from pilot_tui.data.kinds import Kind
@@ -123,6 +125,12 @@ def db_destroy(ns: argparse.Namespace) -> int:
     if not _confirmed(ns, what):
         return EXIT_INVALID
     with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
+        if (
+            not ns.keep_data
+            and not ns.no_final_backup
+            and not _final_backup(engine.docker_client, pf, config, settings)
+        ):
+            return EXIT_FAILED
         removed = docker_db.remove(engine.docker_client, kind, data=not ns.keep_data)
     if not ns.keep_data:
         passwords.password_file(Project(pf.path).state_dir, settings.name).unlink(missing_ok=True)
@@ -133,6 +141,42 @@ def db_destroy(ns: argparse.Namespace) -> int:
         + (", on the data kept" if ns.keep_data else ", empty")
     )
     return EXIT_OK
+
+
+def _final_backup(
+    client: DockerClient, pf: ProjectFile, config: PilotConfig, settings: Database
+) -> bool:
+    """A last backup before the data goes; False (said why, nothing removed) when none
+    could be taken. A kind without backups yet, or data never made, needs none."""
+    from pilot_tui.config.schema import PostgresDatabase
+    from pilot_tui.data import backups, docker_db
+    from pilot_tui.data.kinds import kind_for
+    from pilot_tui.data.stores import store_for
+    from pilot_tui.project import Project
+
+    kind = kind_for(config.project.name, settings)
+    found = docker_db.find(client, kind)
+    if not found.volume:
+        return True  # nothing to keep
+    if kind.dump_format is None or not isinstance(settings, PostgresDatabase):
+        say(f"no final backup: backups of {settings.kind} databases are not offered yet")
+        return True
+    if found.container is None or found.container.status != "running":
+        error(
+            f"{kind.what} is not running ({found.state}), so its final backup cannot be "
+            "taken: deploy an app it lists to start it, or add --no-final-backup. Nothing "
+            "removed"
+        )
+        return False
+    project = Project(pf.path)
+    store = store_for(config, project.state_dir, project.root)
+    try:
+        record, _ = backups.take(client, kind, store, keep=settings.backup.keep, say=say)
+    except PilotError as exc:
+        error(f"the final backup failed, so nothing was removed: {exc}")
+        return False
+    say(f"final backup {record.id} kept at {store.where(record.key)}")
+    return True
 
 
 @contextlib.contextmanager

@@ -147,6 +147,8 @@ def take(
         raise BackupError(
             f"{kind.what} is not running ({found.state}): deploy an app it lists to start it"
         )
+    # Just started (a restart, a teammate's deploy): wait until it takes connections.
+    docker_db.wait_ready(container, kind, docker_db.made_with(kind, container) or "")
     backup_id = _free_id(store, kind.name, new_id(now))
     key = f"{kind.name}/{backup_id}.{kind.dump_extension}"
     say(f"dumping {kind.what} ({kind.dump_format}) to {store.where(key)}")

@@ -116,13 +116,13 @@ def find(client: DockerClient, kind: Kind) -> Found:
 
 def password_for(kind: Kind, container: Container | None, state_dir: Path) -> str:
     """The running container's password, else the one kept here, else a new one; kept here."""
-    value = _made_with(kind, container) if container is not None else None
+    value = made_with(kind, container) if container is not None else None
     value = value or passwords.stored(state_dir, kind.name) or passwords.new()
     passwords.keep(state_dir, kind.name, value)
     return value
 
 
-def _made_with(kind: Kind, container: Container) -> str | None:
+def made_with(kind: Kind, container: Container) -> str | None:
     """The password ``container`` was made with (its environment or command says it)."""
     config = container.attrs.get("Config") or {}
     env = dict(e.split("=", 1) for e in config.get("Env") or [] if "=" in e)
@@ -284,7 +284,7 @@ def health(client: DockerClient, kind: Kind) -> str:
         return "data only (no container)" if found.volume else "not deployed"
     if container.status != "running":
         return "stopped" if container.status in ("exited", "created") else str(container.status)
-    password = _made_with(kind, container) or ""
+    password = made_with(kind, container) or ""
     result = container.exec_run(kind.ready(password), environment=kind.ready_environment(password))
     output = cast(bytes, result.output).decode(errors="replace")
     if result.exit_code == 0 and kind.ready_output in output:

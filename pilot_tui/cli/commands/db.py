@@ -94,15 +94,22 @@ def register(commands: Commands) -> None:
         "destroy",
         "remove a database's container and, unless --keep-data, its data",
         lazy(HANDLERS, "db_destroy"),
-        "Removes the database's containers and volumes (all its data, those kept from\n"
-        "before each restore too), after you type\n"
-        "its name (or give it with --confirm NAME where no terminal can ask). pilot.toml\n"
+        "Removes the database's containers and volumes (all its data, and the data kept\n"
+        "from before each restore), after you type its name (or give it with --confirm\n"
+        "NAME where no terminal can ask). pilot.toml\n"
         "keeps its [[databases]] table: remove it there too, or the next deploy of an app\n"
-        "it lists makes it again, empty.",
+        "it lists makes it again, empty. A Postgres database's data is backed up once\n"
+        "more first (as `db backup` does), unless --no-final-backup; when that backup\n"
+        "cannot be taken, nothing is removed.",
     )
     p.add_argument("name", metavar="NAME")
     p.add_argument(
         "--keep-data", action="store_true", help="remove the container only; keep the volume"
+    )
+    p.add_argument(
+        "--no-final-backup",
+        action="store_true",
+        help="remove the data without taking a last backup of it first",
     )
     p.add_argument(
         "--confirm",

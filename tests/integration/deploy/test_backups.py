@@ -140,10 +140,19 @@ def test_backup_then_restore_brings_back_rows_checksum_and_the_apps_answer(
     kept = [f"{i}.{ext}" for i in (second["id"], third_id) for ext in ("dump", "json")]
     assert files == sorted([*kept, "drills.json"])
 
-    # destroy removes every generation's data.
+    # destroy takes a final backup, then removes every generation's data; a database that
+    # is not running cannot be backed up, so nothing is removed without --no-final-backup.
+    new.stop()
+    stopped = cli("db", "destroy", "main", "--confirm", "main")
+    assert stopped.code == 1 and "--no-final-backup" in stopped.err, stopped.err
+    assert len(docker_client.volumes.list(filters=leftovers)) == 2
+    new.start()
     gone = cli("db", "destroy", "main", "--confirm", "main")
     assert gone.code == 0, gone.err
+    assert "final backup" in gone.err
     assert not docker_client.volumes.list(filters=leftovers)
+    final = json.loads(cli("db", "backups", "main", "--json").out)["backups"][-1]
+    assert final["tables"]["public.items"] == 1500 and final["id"] != third_id
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 
 # Screens the welcome screen can reopen; "home" is the welcome screen itself.
-RESUMABLE = ("credentials", "server", "server_settings", "apps", "logs", "settings")
+RESUMABLE = ("credentials", "server", "server_settings", "apps", "data", "logs", "settings")
 
 
 def _read(path: Path) -> dict[str, Any]:

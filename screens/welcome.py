@@ -46,6 +46,7 @@ class WelcomeScreen(Screen[None]):
         Binding("s", "server", "Server"),
         Binding("o", "server_settings", "Options"),
         Binding("a", "apps", "Apps"),
+        Binding("d", "data", "Data"),
         Binding("l", "logs", "Logs"),
         Binding("e", "settings", "Edit"),
         Binding("r", "reload", "Reload pilot.toml", show=False),
@@ -275,7 +276,7 @@ class WelcomeScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "init":
             return getattr(self, "missing", False)
-        if action in ("server", "credentials", "server_settings", "apps"):
+        if action in ("server", "credentials", "server_settings", "apps", "data"):
             return getattr(self, "config", None) is not None
         if action in ("settings", "logs"):
             return getattr(self, "project_file", None) is not None
@@ -305,6 +306,13 @@ class WelcomeScreen(Screen[None]):
         if self.project_file is not None and self.config is not None:
             self._remember("apps")
             self.app.push_screen(AppsScreen(self.project_file), lambda _: self.refresh_status())
+
+    def action_data(self) -> None:
+        from pilot_tui.screens.data import DataScreen
+
+        if self.project_file is not None and self.config is not None:
+            self._remember("data")
+            self.app.push_screen(DataScreen(self.project_file), lambda _: self.refresh_status())
 
     def action_logs(self) -> None:
         from pilot_tui.screens.logs import LogsScreen

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
 
 def db_list(ns: argparse.Namespace) -> int:
-    from pilot_tui.data import docker_db
-    from pilot_tui.data.kinds import kind_for
+    from pilot_tui.data import overview
+    from pilot_tui.project import Project
 
     loaded = load_valid(ns)
     if loaded is None:
@@ -37,33 +37,18 @@ def db_list(ns: argparse.Namespace) -> int:
         else:
             say("no databases yet: add a [[databases]] table to pilot.toml (docs/pilot-toml.md)")
         return EXIT_OK
-    rows = []
+    store, problem = overview.open_store(config, Project(pf.path))
     with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
-        for settings in config.databases:
-            kind = kind_for(config.project.name, settings)
-            found = docker_db.find(engine.docker_client, kind)
-            rows.append(
-                {
-                    "name": settings.name,
-                    "kind": settings.kind,
-                    "version": settings.version,
-                    "apps": settings.apps,
-                    "url_env": settings.url_env,
-                    "state": found.state,
-                    "container": found.kind.container,
-                    "volume": found.kind.volume if found.volume else None,
-                    "kept_volumes": list(found.kept),  # the data from before each restore
-                }
-            )
+        rows = overview.rows(engine.docker_client, config, store, problem)
     if ns.json:
-        print_json(rows)
+        print_json([row.to_json() for row in rows])
         return EXIT_OK
     for row in rows:
-        apps = ", ".join(cast(list[str], row["apps"])) or "no app"
-        print(
-            f"{row['name']:16} {row['kind']} {row['version']:<3} {row['state']:24} "
-            f"{row['url_env']} -> {apps}"
-        )
+        s = row.settings
+        apps = ", ".join(s.apps) or "no app"
+        print(f"{s.name:16} {s.kind} {s.version:<3} {row.state:24} {s.url_env} -> {apps}")
+        if row.kind_backs_up:
+            print(f"{'':16} last backup: {row.backup_text()}; last drill: {row.drill_text()}")
     return EXIT_OK
 
 
@@ -325,8 +310,6 @@ def db_drill(ns: argparse.Namespace) -> int:
 
 def db_restore(ns: argparse.Namespace) -> int:
     from pilot_tui.data import backups, restore
-    from pilot_tui.deploy import history
-    from pilot_tui.project import Project
 
     setup = _backup_setup(ns)
     if setup is None:
@@ -340,37 +323,18 @@ def db_restore(ns: argparse.Namespace) -> int:
     )
     if not _confirmed(ns, what, verb="replaces", undone="nothing restored"):
         return EXIT_INVALID
-    state_dir = Project(pf.path).state_dir
     with deployer(ns, loaded=(pf, config)) as engine, _engine_errors():
-        client = engine.docker_client
-        done = restore.restore(client, kind, store, state_dir, record.id, say)
-        say(
-            f"{done.live.what} now runs on backup {record.id} as {done.live.container} "
-            f"({done.checked.tables} tables, {done.checked.rows:,} rows, as recorded)"
+        done = restore.restore_and_move(engine, kind, store, record.id, say)
+    for app, why in done.stuck.items():
+        error(f"{app}: {why}")
+    if done.stuck:
+        error(
+            f"{', '.join(done.stuck)} still use(s) the data from before the restore, whose "
+            "container keeps running: deploy them again (pilot-tui deploy APP)"
         )
-        failed = []
-        for app in settings.apps:
-            live = history.live_release(state_dir, app)
-            if live is None:
-                continue  # never deployed: its first deploy links the restored data
-            say(f"redeploying {app} onto the restored data (relaunch of {live.id})")
-            try:
-                engine.rollback(app, live.id)
-            except PilotError as exc:
-                failed.append(app)
-                error(f"{app}: {exc}")
-        if failed:
-            error(
-                f"{', '.join(failed)} still use(s) the data from before the restore, whose "
-                f"container keeps running: deploy them again (pilot-tui deploy APP)"
-            )
-            return EXIT_FAILED
-        restore.retire(done.previous, say)
-    if done.kept_volume:
-        say(
-            f"the data from before the restore is kept in volume {done.kept_volume}: "
-            f"pilot-tui db destroy {settings.name} removes it with the rest"
-        )
+        return EXIT_FAILED
+    if done.restored.kept_volume:
+        say(f"pilot-tui db destroy {settings.name} removes it with the rest")
     print(f"restored {settings.name} from backup {record.id}")
     return EXIT_OK
 

@@ -191,7 +191,12 @@ def take(
         tables=dict(sorted(tables.items())),
     )
     store.write(f"{kind.name}/{backup_id}.json", record.to_json())
-    return record, prune(store, kind.name, keep)
+    try:
+        pruned = prune(store, kind.name, keep)
+    except PilotError as exc:  # the backup is whole and kept: only the pruning failed
+        say(f"warning: backup {backup_id} is kept, but older ones were not pruned: {exc}")
+        pruned = []
+    return record, pruned
 
 
 def _free_id(store: BackupStore, database: str, wanted: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -55,9 +56,8 @@ class Streamed:
                 yield out
         if pending:
             self.on_error_line(pending.decode(errors="replace"))
-        code = api.exec_inspect(self.exec_id).get("ExitCode")
         self.finished = Finished(
-            code if isinstance(code, int) else -1, b"".join(self._errors).decode(errors="replace")
+            _exit_code(self.client, self.exec_id), b"".join(self._errors).decode(errors="replace")
         )
 
 
@@ -106,19 +106,30 @@ def feed_in(
 
     reader = threading.Thread(target=collect, name="exec-output", daemon=True)
     reader.start()
+    stopped_reading = False
     try:
         for chunk in chunks:
             try:
                 raw.sendall(chunk)
             except OSError:  # the command stopped reading (an error): its output says why
+                stopped_reading = True
                 break
-        with contextlib.suppress(OSError):  # end of input, where the connection can say so
-            raw.shutdown(socket.SHUT_WR)
-        reader.join()
+        if not isinstance(raw, ssl.SSLSocket):  # TLS: a half-close ends the session
+            with contextlib.suppress(OSError):  # end of input, where the connection can say so
+                raw.shutdown(socket.SHUT_WR)
+        reader.join()  # until the command ends (a restore's index builds may take long)
     finally:
         connection.close()
-    code = api.exec_inspect(exec_id).get("ExitCode")
-    return Finished(code if isinstance(code, int) else -1, b"".join(output).decode("replace"))
+    code = _exit_code(client, exec_id)
+    if stopped_reading and code == 0:
+        code = -1  # it ended before its input did: never a success
+    return Finished(code, b"".join(output).decode(errors="replace"))
+
+
+def _exit_code(client: DockerClient, exec_id: str) -> int:
+    """The command's exit status (-1 while it still runs or when the engine does not say)."""
+    code = client.api.exec_inspect(exec_id).get("ExitCode")
+    return code if isinstance(code, int) else -1
 
 
 def run(container: Container, command: list[str], environment: dict[str, str]) -> Finished:

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from docker import DockerClient
     from docker.models.containers import Container
 
+    from pilot_tui.deploy.engine import Deployer
+
 CHECK_ROLE = "database-check"
 DRILL_ROLE = "database-drill"
 
@@ -68,6 +70,7 @@ def check_into(
 
     started = time.monotonic()
     container: Container | None = None
+    _claim(client, kind, volume, volume_labels)  # before the try: never remove another's
     try:
         ensure_image(client, kind.image, say, f"the {kind.kind} image")
         client.volumes.create(volume, labels=volume_labels)
@@ -95,6 +98,47 @@ def check_into(
             raise BackupError(f"the Docker host refused: {exc}") from exc
         raise
     return Checked(record, time.monotonic() - started, len(counted), sum(counted.values()))
+
+
+def _claim(client: DockerClient, kind: Kind, volume: str, labels: dict[str, str]) -> None:
+    """Refuse a volume or check container of these names that exists already: another
+    database's (names can meet: database "main" and "main-g2"), or a run cut short that
+    left it (a drill clears its own first)."""
+    from docker.errors import NotFound
+
+    for what, get in (
+        (f"volume {volume}", lambda: client.volumes.get(volume).attrs.get("Labels")),
+        (f"container {volume}-check", lambda: client.containers.get(f"{volume}-check").labels),
+    ):
+        try:
+            found = get() or {}
+        except NotFound:
+            continue
+        owner = f"{found.get('pilot.project', '?')}/{found.get('pilot.database', '?')}"
+        raise BackupError(
+            f"{what} exists already on the Docker host ({owner}): a restore or drill of "
+            f"{kind.name} needs that name; remove it if it is a leftover, or rename the "
+            "database in pilot.toml if it is another's"
+        )
+
+
+def _clear_drill(client: DockerClient, kind: Kind, volume: str) -> None:
+    """Remove what a drill cut short left (its check container, then its volume), only
+    when the labels say it is this database's drill."""
+    from docker.errors import NotFound
+
+    mine = {"pilot.project": kind.project, "pilot.database": kind.name}
+    with contextlib.suppress(NotFound):
+        container = client.containers.get(f"{volume}-check")
+        if all(container.labels.get(k) == v for k, v in mine.items()):
+            container.remove(force=True)
+    with contextlib.suppress(NotFound):
+        found = client.volumes.get(volume)
+        labels = found.attrs.get("Labels") or {}
+        if labels.get("pilot.role") == DRILL_ROLE and all(
+            labels.get(k) == v for k, v in mine.items()
+        ):
+            found.remove(force=True)
 
 
 def _check_container(client: DockerClient, kind: Kind, volume: str, password: str) -> Container:
@@ -169,7 +213,7 @@ def drill(
     labels = {**kind.labels(), "pilot.role": DRILL_ROLE}
     started = time.monotonic()
     at = datetime.now(UTC).isoformat(timespec="seconds")
-    _remove(client, None, volume)  # a drill cut short before
+    _clear_drill(client, kind, volume)  # a drill cut short before
     try:
         checked = check_into(client, kind, volume, labels, passwords.new(), record, store, say)
         result = DrillRecord(
@@ -183,7 +227,7 @@ def drill(
         detail = "; ".join([str(exc), *exc.logs][:6])
         result = DrillRecord(at, record.id, False, round(time.monotonic() - started, 3), detail)
     finally:
-        _remove(client, None, volume)
+        _clear_drill(client, kind, volume)
     backups.record_drill(store, kind.name, result)
     return result
 
@@ -236,3 +280,69 @@ def retire(previous: Container | None, say: Say) -> None:
     if previous is not None:
         say(f"stopping {previous.name}, which served the data before the restore")
         docker_db.stop_and_remove(previous)
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A restore and the linked apps moved onto it (``stuck``: those whose redeploy failed,
+    still on the previous container, which then keeps running)."""
+
+    restored: Restored
+    moved: list[str]
+    stuck: dict[str, str]
+
+
+def restore_and_move(
+    engine: Deployer,
+    kind: Kind,
+    store: BackupStore,
+    wanted: str | None,
+    say: Say,
+) -> Moved:
+    """``restore``, then each deployed linked app redeployed onto it (its live release
+    relaunched), then the previous container retired once no app uses it."""
+    from pilot_tui.deploy import history
+    from pilot_tui.errors import PilotError
+
+    done = restore(engine.docker_client, kind, store, engine.state_dir, wanted, say)
+    record = done.checked.record
+    say(
+        f"{done.live.what} now runs on backup {record.id} as {done.live.container} "
+        f"({done.checked.tables} tables, {done.checked.rows:,} rows, as recorded)"
+    )
+    moved, stuck = [], {}
+    for app in kind.settings.apps:
+        if engine.shared is not None:  # a teammate's release is the live one, maybe
+            with contextlib.suppress(PilotError):
+                engine.shared.pull(engine.state_dir, app)
+        live = history.live_release(engine.state_dir, app)
+        if live is None:
+            continue  # never deployed: its first deploy links the restored data
+        say(f"redeploying {app} onto the restored data (relaunch of {live.id})")
+        try:
+            engine.rollback(app, live.id)
+            moved.append(app)
+        except PilotError as exc:
+            stuck[app] = str(exc)
+    previous = done.previous
+    if previous is not None:
+        users = _users_of(engine.docker_client, kind.project, str(previous.name))
+        stuck.update({app: "its container still uses the data from before" for app in users})
+    if not stuck:
+        retire(previous, say)
+        if done.kept_volume:
+            say(f"the data from before the restore is kept in volume {done.kept_volume}")
+    return Moved(done, moved, stuck)
+
+
+def _users_of(client: DockerClient, project: str, database_host: str) -> list[str]:
+    """The apps of ``project`` whose running containers reach ``database_host`` (its
+    name is in a URL of their environment): the previous database stays for them."""
+    users = set()
+    containers = client.containers.list(filters={"label": f"pilot.project={project}"})
+    for container in containers:
+        app = container.labels.get("pilot.app")
+        env = (container.attrs.get("Config") or {}).get("Env") or []
+        if app and any(f"@{database_host}:" in variable for variable in env):
+            users.add(app)
+    return sorted(users)

@@ -216,7 +216,13 @@ class S3Store(BackupStore):
                 if item["Key"] == self._key(key)
             ]
             if versions:
-                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": versions})
+                done = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": versions})
+                if done.get("Errors"):  # a batch answers 200 with per-key errors
+                    first = done["Errors"][0]
+                    raise StoreError(
+                        f"cannot delete {self.where(key)}: {first.get('Code')} "
+                        f"{first.get('Message', '')}".strip()
+                    )
 
     @contextlib.contextmanager
     def _errors(self, verb: str, key: str) -> Iterator[None]:
@@ -239,12 +245,25 @@ class _S3Upload:
 
     def write(self, data: bytes) -> int:
         self.buffer += data
-        while len(self.buffer) >= PART:
-            self._send(bytes(self.buffer[:PART]))
-            del self.buffer[:PART]
+        while len(self.buffer) >= self.part_size:
+            size = self.part_size
+            self._send(bytes(self.buffer[:size]))
+            del self.buffer[:size]
         return len(data)
 
+    @property
+    def part_size(self) -> int:
+        """8 MiB, 16 MiB after 1,000 parts, and so on: S3 takes at most 10,000 parts, so
+        a dump may reach ~430 GiB while memory holds one part."""
+        return PART * (1 + len(self.parts) // 1000)
+
     def _send(self, part: bytes) -> None:
+        try:
+            self._upload(part)
+        except Exception as exc:  # botocore's: the upload is aborted by the writer
+            raise StoreError(f"cannot write s3://{self.bucket}/{self.key}: {exc}") from exc
+
+    def _upload(self, part: bytes) -> None:
         if self.upload_id is None:
             started = self.client.create_multipart_upload(
                 Bucket=self.bucket, Key=self.key, ServerSideEncryption="AES256"
@@ -285,6 +304,19 @@ class _S3Upload:
                 )
 
 
+class _GcsSink:
+    """The blob writer, its errors said as StoreError's (it uploads as it is written)."""
+
+    def __init__(self, writer: Any) -> None:
+        self.writer = writer
+
+    def write(self, data: bytes) -> int:
+        try:
+            return int(self.writer.write(data))
+        except Exception as exc:  # google-api-core's, requests'
+            raise StoreError(f"cannot write to GCS: {str(exc)[:200]}") from exc
+
+
 class GcsStore(BackupStore):
     """The state bucket on Google Cloud Storage (encrypted at rest by Google)."""
 
@@ -305,11 +337,9 @@ class GcsStore(BackupStore):
     def writer(self, key: str) -> Iterator[Sink]:
         with self._errors("write", key):
             sink = self._blob(key).open("wb", chunk_size=PART, ignore_flush=True)
-        try:
-            yield sink
-        except BaseException:
-            # An unfinished resumable upload is never an object; GCS drops it in a week.
-            raise
+        # An error in the block leaves the resumable upload unfinished: never an object
+        # (GCS drops it within a week).
+        yield _GcsSink(sink)
         with self._errors("write", key):
             sink.close()
 

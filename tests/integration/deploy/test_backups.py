@@ -17,7 +17,7 @@ import stat
 import pytest
 
 from pilot_tui.config.document import ProjectFile
-from pilot_tui.data import backups, docker_db, restore
+from pilot_tui.data import backups, docker_db, execs, restore
 from pilot_tui.data.kinds import kind_for
 from pilot_tui.data.stores import GcsStore, LocalStore
 from tests.polling import wait_until
@@ -191,8 +191,15 @@ def test_backups_in_the_s3_state_bucket_are_encrypted_pruned_and_drilled(
     pf = ProjectFile.load(toml)
     pf.save(pf.with_value("state.backend", "s3"))
     toml.write_text(toml.read_text() + DATABASE.replace('apps = ["api"]\n', "backup.keep = 2\n"))
-    _running_database(root, docker_client, root / ".pilot")
+    kind = _running_database(root, docker_client, root / ".pilot")
     _sql(cli, SEED)
+
+    # A command fed its input that fails with output: its exit status and its words come
+    # back (the output was decoded with "replace" as its encoding: a LookupError).
+    db = docker_client.containers.get(kind.container)
+    script = "head -c 5 >/dev/null; echo 'could not restore: é' >&2; exit 3"
+    ended = execs.feed_in(docker_client, db, ["sh", "-c", script], {}, [b"hello"])
+    assert (ended.exit_code, ended.output.strip()) == (3, "could not restore: é")
 
     ids = []
     for _ in range(3):
@@ -267,3 +274,75 @@ def test_local_store_keys_stay_inside_its_folder(tmp_path):
     with pytest.raises(Exception, match="leaves"):
         store.write("../outside.json", b"{}")
     assert not (tmp_path / "outside.json").exists()
+
+
+async def test_the_data_screen_backs_up_drills_and_restores(
+    engine_project, cli, docker_client, data_image, monkeypatch
+):
+    """The app's Data screen (App.run_test, the real PostgreSQL): b backs the selected
+    database up, t drills it, r restores it once its name is typed; each streams its lines
+    and the list shows the last backup and drill."""
+    from textual.widgets import DataTable, Input, Static
+
+    from pilot_tui.screens.app import create_app
+    from pilot_tui.screens.colorlog import ColorLog
+    from pilot_tui.screens.data import ConfirmRestore, DataScreen
+    from tests.integration.deploy.test_tui_deploy import until
+
+    monkeypatch.setenv("PILOT_POSTGRES_IMAGE", data_image)
+    root, port, add = engine_project
+    add_reader_app(root, add, data_image)
+    toml = root / "pilot.toml"
+    cache = '\n[[databases]]\nname = "cache"\nkind = "redis"\n'
+    toml.write_text(toml.read_text() + DATABASE + cache)
+    monkeypatch.setenv("PILOT_REDIS_IMAGE", data_image)
+    assert cli("deploy", "api").code == 0
+    _sql(cli, SEED)
+
+    def shown(screen, selector: str) -> str:
+        return str(screen.query_one(selector, Static).render())
+
+    app = create_app(str(toml))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("d")
+        screen = app.screen
+        assert isinstance(screen, DataScreen)
+        table = screen.query_one("#db-list", DataTable)
+        assert await until(pilot, lambda: table.row_count == 2)
+        assert [str(c) for c in table.get_row("main")][:4] == [
+            "main", "postgres 15", "running", "never"
+        ]  # fmt: skip
+        assert str(table.get_row("cache")[3]) == "not offered yet"
+
+        await pilot.press("b")
+        assert await until(pilot, lambda: "backup 2" in shown(screen, "#data-result"))
+        assert await until(pilot, lambda: "2,000 rows (1 kept)" in str(table.get_row("main")[3]))
+        lines = screen.query_one("#data-log", ColorLog).plain_lines
+        assert any("dumping postgres 15 database main" in line for line in lines)
+
+        await pilot.press("t")
+        assert await until(pilot, lambda: "drill passed" in shown(screen, "#data-result"))
+        assert await until(pilot, lambda: str(table.get_row("main")[4]).startswith("passed"))
+
+        _sql(cli, "update hello set greeting = 'after the backup'")
+        assert ask_app(port) == "after the backup"
+        await pilot.press("r")
+        assert isinstance(app.screen, ConfirmRestore)
+        await pilot.press(*"mian")  # a typo: nothing happens on Enter
+        await pilot.press("enter")
+        assert isinstance(app.screen, ConfirmRestore)
+        app.screen.query_one(Input).value = "main"
+        await pilot.press("enter")
+        assert app.screen is screen
+        assert await until(pilot, lambda: "restored main" in shown(screen, "#data-result"), 120)
+        assert ask_app(port) == "before the backup"
+
+        # Redis: no backups yet, said so, nothing run.
+        table.move_cursor(row=1)
+        before = len(screen.query_one("#data-log", ColorLog).plain_lines)
+        await pilot.press("b")
+        await pilot.pause()
+        assert "restored main" in shown(screen, "#data-result")
+        assert len(screen.query_one("#data-log", ColorLog).plain_lines) == before
+        assert not screen.busy()

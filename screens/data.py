@@ -1,0 +1,284 @@
+"""Data: the [[databases]] with their state, last backup and last drill, and keys that back
+one up now (b), drill its newest backup (t) or restore it (r, after its name is typed).
+
+Each runs in a thread worker, as `pilot-tui db backup|drill|restore` would (the same core
+functions), its lines streaming into the log pane; the list is read in a worker too (the
+backup store may be a bucket), and read again after each run.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.markup import escape
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Header, Input, Label, Static
+from textual.worker import Worker, WorkerState
+
+from pilot_tui.data.overview import DatabaseRow
+from pilot_tui.project import Project
+from pilot_tui.screens.colorlog import ColorLog
+from pilot_tui.screens.failures import ErrorPanel, worker_failure
+from pilot_tui.screens.footer import PilotFooter
+from pilot_tui.screens.run_screen import LOG_LINES, RunScreen
+
+if TYPE_CHECKING:
+    from pilot_tui.config.schema import PilotConfig
+    from pilot_tui.deploy.engine import Deployer
+
+ACTIONS = {"backup": "Backing up", "drill": "Drilling", "restore": "Restoring"}
+
+
+class ConfirmRestore(ModalScreen[bool]):
+    """A restore replaces what the apps see: the database's name must be typed first."""
+
+    BINDINGS = [Binding("escape", "dismiss(False)", "Cancel")]
+
+    def __init__(self, name: str, backup: str) -> None:
+        super().__init__()
+        self.database, self.backup = name, backup
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Label(
+                f"Restore [b]{escape(self.database)}[/b] from backup {escape(self.backup)}? It "
+                "is checked in a fresh volume first; then the linked apps are redeployed onto "
+                "it, and the data of now is kept in its volume. Type the database's name:"
+            )
+            yield Input(placeholder=self.database, id="confirm-name")
+            with Horizontal():
+                yield Button("Restore", variant="warning", id="restore-go", disabled=True)
+                yield Button("Cancel", variant="primary", id="restore-cancel")
+
+    @on(Input.Changed)
+    def typed(self, event: Input.Changed) -> None:
+        self.query_one("#restore-go", Button).disabled = event.value.strip() != self.database
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        if event.value.strip() == self.database:
+            self.dismiss(True)
+
+    @on(Button.Pressed)
+    def answer(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "restore-go")
+
+
+class DataScreen(RunScreen):
+    WORKERS = "data"
+    BINDINGS = [
+        Binding("b", "backup", "Back up now"),
+        Binding("t", "drill", "Drill"),
+        Binding("r", "restore", "Restore"),
+        Binding("escape", "cancel_or_back", "Back"),
+    ]
+
+    def __init__(self, project_file: Path) -> None:
+        super().__init__(Project(project_file).state_dir)
+        self.project_file = project_file
+        self.rows: dict[str, DatabaseRow] = {}
+        self.acted = False  # a backup, drill or restore ran (its outcome is on show)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="data"):
+            yield Static(
+                "[b]Data[/b] · [b]b[/b] backs the selected database up now · [b]t[/b] drills "
+                "its newest backup (restores it into a throwaway database and checks it) · "
+                "[b]r[/b] restores it",
+                id="data-title",
+            )
+            yield ErrorPanel(id="data-error", classes="hidden")
+            yield DataTable(id="db-list", cursor_type="row", zebra_stripes=True)
+            yield Static("Reading the databases…", id="data-result")
+            yield ColorLog(id="data-log", max_lines=LOG_LINES)
+        yield PilotFooter()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#db-list", DataTable)
+        table.add_columns("name", "kind", "state", "last backup", "last drill")
+        self.load_rows()
+
+    # -- the list -------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="data-list", exit_on_error=False)
+    def load_rows(self) -> list[DatabaseRow]:
+        from pilot_tui.data import overview
+
+        config = self._config()
+        store, problem = overview.open_store(config, Project(self.project_file))
+        with self._engine(config) as engine:
+            return overview.rows(engine.docker_client, config, store, problem)
+
+    def _show_rows(self, rows: list[DatabaseRow]) -> None:
+        table = self.query_one("#db-list", DataTable)
+        row = table.cursor_row
+        table.clear()
+        self.rows = {r.settings.name: r for r in rows}
+        for r in rows:
+            s = r.settings
+            table.add_row(
+                s.name,
+                f"{s.kind} {s.version}",
+                r.state,
+                r.backup_text(),
+                r.drill_text() if r.kind_backs_up else "—",
+                key=s.name,
+            )
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1))
+        if not rows:
+            self._result("No databases yet: add a [[databases]] table to pilot.toml (e edits it).")
+        elif not self.acted:  # else the last run's outcome stays on show
+            self._result("Select a database; b, t or r acts on it.")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group == "data-list":
+            if event.state == WorkerState.SUCCESS and isinstance(worker.result, list):
+                self._show_rows(worker.result)
+            elif event.state == WorkerState.ERROR:
+                self.error_panel.pin_failure(worker, self.state_dir)
+                self._result("[red]Cannot read the databases[/] · Esc to go back")
+            return
+        super().on_worker_state_changed(event)
+
+    # -- the actions ------------------------------------------------------------------------
+    def action_backup(self) -> None:
+        self._start("backup")
+
+    def action_drill(self) -> None:
+        self._start("drill")
+
+    def action_restore(self) -> None:
+        name = self._selected()
+        if name is None or self._refused("restore", name):
+            return
+        newest = self.rows[name].last_backup
+        if newest is None:
+            self.notify(f"{name} has no backup to restore yet: press b first.", severity="warning")
+            return
+
+        def decided(go: bool | None) -> None:
+            if go:
+                self._run("restore", name)
+
+        self.app.push_screen(ConfirmRestore(name, newest.id), decided)
+
+    def _start(self, action: str) -> None:
+        name = self._selected()
+        if name is not None and not self._refused(action, name):
+            self._run(action, name)
+
+    def _refused(self, action: str, name: str) -> bool:
+        """Said why ``action`` cannot run on ``name`` now."""
+        if self.busy():
+            self.notify("Wait for the run in progress to finish.", severity="warning")
+            return True
+        if not self.rows[name].kind_backs_up:
+            kind = self.rows[name].settings.kind
+            self.notify(f"Backups of {kind} databases are not offered yet.", severity="warning")
+            return True
+        return False
+
+    def _selected(self) -> str | None:
+        table = self.query_one("#db-list", DataTable)
+        if table.row_count == 0:
+            self.notify("No databases yet: add a [[databases]] table to pilot.toml.")
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def _run(self, action: str, name: str) -> None:
+        self.acted = True
+        self.error_panel.clear()
+        self._result(f"{ACTIONS[action]} {escape(name)}…")
+        self.log_line(f"— {ACTIONS[action].lower()} {name}")
+        self.run_action(action, name)
+
+    @work(thread=True, exclusive=True, group="data", exit_on_error=False)
+    def run_action(self, action: str, name: str) -> str:
+        from pilot_tui.config.schema import PostgresDatabase
+        from pilot_tui.data import backups, restore
+        from pilot_tui.data.backups import BackupError
+        from pilot_tui.data.kinds import kind_for
+        from pilot_tui.data.stores import store_for
+
+        config = self._config()
+        settings = config.database(name)
+        if settings is None:
+            raise BackupError(f"no database {name!r} in pilot.toml any more")
+        kind = kind_for(config.project.name, settings)
+        project = Project(self.project_file)
+        store = store_for(config, project.state_dir, project.root)
+        say = self.core_event
+        # A restore redeploys the apps: with the shared release history, as a deploy.
+        with self._engine(config, share=action == "restore") as engine:
+            if action == "backup":
+                keep = settings.backup.keep if isinstance(settings, PostgresDatabase) else 1
+                record, pruned = backups.take(engine.docker_client, kind, store, keep=keep, say=say)
+                gone = f"; {len(pruned)} older removed (keep = {keep})" if pruned else ""
+                return f"backup {record.id}: {record.size / 1e6:.1f} MB, {record.rows:,} rows{gone}"
+            if action == "drill":
+                result = restore.drill(engine.docker_client, kind, store, None, say)
+                if not result.ok:
+                    raise BackupError(f"drill FAILED on backup {result.backup}: {result.detail}")
+                return f"drill passed on {result.backup}: {result.detail}"
+            done = restore.restore_and_move(engine, kind, store, None, say)
+            if done.stuck:
+                stuck = "; ".join(f"{app}: {why}" for app, why in done.stuck.items())
+                raise BackupError(
+                    f"restored, but these apps still use the data from before: {stuck}"
+                )
+            return f"restored {name} from backup {done.restored.checked.record.id}"
+
+    def _config(self) -> PilotConfig:
+        from pilot_tui.errors import PilotError
+        from pilot_tui.screens.project_config import effective_config
+
+        config = effective_config(self.app, self.project_file)
+        if config is None:
+            raise PilotError("pilot.toml is not valid: fix it in the editor (e) first")
+        if config.server.home == "sandbox":  # recorded before a start: the exit stops it
+            self.record_sandbox(self.state_dir)
+        return config
+
+    def _engine(
+        self, config: PilotConfig, *, share: bool = False
+    ) -> AbstractContextManager[Deployer]:
+        from pilot_tui.deploy.session import open_deployer
+
+        return open_deployer(
+            self.project_file, config, self.core_event, share=share, warn=self.core_event
+        )
+
+    def handle(self, event: object) -> None:
+        if isinstance(event, str):
+            self.log_line(event)
+
+    def succeeded(self, worker: Worker[object]) -> None:
+        self._result(f"[green b]{escape(str(worker.result))}[/]")
+
+    def failed(self, worker: Worker[object]) -> None:
+        super().failed(worker)
+        self._result(
+            f"[red b]Failed[/]: {escape(worker_failure(worker, self.state_dir))} · the live "
+            "database is untouched unless this says otherwise"
+        )
+
+    def finished(self, state: WorkerState) -> None:
+        self.load_rows()
+
+    def _result(self, markup: str) -> None:
+        self.query_one("#data-result", Static).update(markup)
+
+    def ask_to_cancel(self) -> None:
+        self.notify(
+            "A backup, drill or restore cannot be stopped halfway here; it ends on its own "
+            "(a failure leaves the live database as it was).",
+            severity="warning",
+        )

@@ -241,7 +241,7 @@ def db_backup(ns: argparse.Namespace) -> int:
         print_json({**asdict(record), "where": store.where(record.key), "pruned": pruned})
         return EXIT_OK
     print(
-        f"backup {record.id} of {settings.name}: {_mb(record.size)}, {len(record.tables)} "
+        f"backup {record.id} of {settings.name}: {backups.mb(record.size)}, {len(record.tables)} "
         f"tables, {record.rows:,} rows, in {record.seconds:.1f} s -> {store.where(record.key)}"
     )
     if pruned:
@@ -275,7 +275,7 @@ def db_backups(ns: argparse.Namespace) -> int:
         return EXIT_OK
     for r in records:
         print(
-            f"{r.id:20} {_mb(r.size):>10} {len(r.tables):>4} tables {r.rows:>12,} rows "
+            f"{r.id:20} {backups.mb(r.size):>10} {len(r.tables):>4} tables {r.rows:>12,} rows "
             f"{r.seconds:7.1f} s  sha256 {r.sha256[:12]}"
         )
     if drills:
@@ -337,7 +337,3 @@ def db_restore(ns: argparse.Namespace) -> int:
         say(f"pilot-tui db destroy {settings.name} removes it with the rest")
     print(f"restored {settings.name} from backup {record.id}")
     return EXIT_OK
-
-
-def _mb(size: int) -> str:
-    return f"{size / 1e6:.1f} MB"

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 Say = Callable[[str], None]
 COUNT_PREFIX = "pilot-count\t"
+ROLE_PREFIX = "pilot-role\t"
+SIZE_PREFIX = "pilot-size\t"
 DRILLS_KEPT = 50
 
 
@@ -61,6 +63,8 @@ class BackupRecord:
     sha256: str
     seconds: float
     tables: dict[str, int] = field(default_factory=dict)
+    database_bytes: int = 0  # its size on disk when dumped: the room a restore needs
+    roles: str = ""  # SQL making the roles its objects name (no passwords)
 
     @property
     def rows(self) -> int:
@@ -154,29 +158,46 @@ def take(
     say(f"dumping {kind.what} ({kind.dump_format}) to {store.where(key)}")
     started = time.monotonic()
     tables: dict[str, int] = {}
+    roles: list[str] = []
+    database_bytes = 0
 
     def on_error_line(line: str) -> None:
-        if line.startswith(COUNT_PREFIX):
-            table, _, rows = line[len(COUNT_PREFIX) :].rpartition("\t")
-            if rows.isdigit():
-                tables[table] = int(rows)
-                return
-        if line.strip():
+        nonlocal database_bytes
+        if line.startswith(ROLE_PREFIX):
+            roles.append(line[len(ROLE_PREFIX) :])
+            return
+        if line.startswith(SIZE_PREFIX) and line[len(SIZE_PREFIX) :].isdigit():
+            database_bytes = int(line[len(SIZE_PREFIX) :])
+            return
+        counted = parse_count(line.removeprefix(COUNT_PREFIX))
+        if line.startswith(COUNT_PREFIX) and counted is not None:
+            tables[counted[0]] = counted[1]
+        elif line.strip():
             say(f"  {line}")
 
     command, environment = dump
+    # Named, so a backup cut short (Ctrl+C, the store failing) stops its sessions too.
+    app_name = f"pilot-backup-{backup_id}"
+    environment = {**environment, "PGAPPNAME": app_name}
     streamed = execs.stream_out(client, container, command, environment, on_error_line)
     digest, size = hashlib.sha256(), 0
-    with store.writer(key) as sink:
-        for chunk in _progress(streamed.chunks(), say):
-            digest.update(chunk)
-            sink.write(chunk)
-            size += len(chunk)
-        finished = streamed.finished
-        if finished is None or finished.exit_code != 0:
-            code = "?" if finished is None else finished.exit_code
-            tail = finished.tail() if finished is not None else ()
-            raise BackupError(f"the dump of {kind.what} failed (exit status {code})", tail)
+    try:
+        with store.writer(key) as sink:
+            for chunk in _progress(streamed.chunks(), say):
+                digest.update(chunk)
+                sink.write(chunk)
+                size += len(chunk)
+            finished = streamed.finished
+            if finished is None or finished.exit_code != 0:
+                code = "?" if finished is None else finished.exit_code
+                tail = finished.tail() if finished is not None else ()
+                raise BackupError(f"the dump of {kind.what} failed (exit status {code})", tail)
+    except BaseException:
+        stop = kind.stop_sessions(app_name)
+        if stop is not None:
+            with contextlib.suppress(Exception):  # best effort: the error says what failed
+                execs.run(container, *stop)
+        raise
     record = BackupRecord(
         id=backup_id,
         database=kind.name,
@@ -189,6 +210,8 @@ def take(
         sha256=digest.hexdigest(),
         seconds=round(time.monotonic() - started, 3),
         tables=dict(sorted(tables.items())),
+        database_bytes=database_bytes,
+        roles="\n".join(roles).strip(),
     )
     store.write(f"{kind.name}/{backup_id}.json", record.to_json())
     try:
@@ -197,6 +220,16 @@ def take(
         say(f"warning: backup {backup_id} is kept, but older ones were not pruned: {exc}")
         pruned = []
     return record, pruned
+
+
+def parse_count(line: str) -> tuple[str, int] | None:
+    """``TABLE<TAB>ROWS`` as (table, rows), else None."""
+    table, _, rows = line.rpartition("\t")
+    return (table, int(rows)) if table and rows.isdigit() else None
+
+
+def mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
 
 
 def _free_id(store: BackupStore, database: str, wanted: str) -> str:

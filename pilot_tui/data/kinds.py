@@ -147,6 +147,19 @@ class Kind(ABC):
         that stay durable); the same as ever by default."""
         return self.command(password)
 
+    def make_roles(self, roles: str) -> tuple[list[str], dict[str, str]] | None:
+        """(command, environment) that makes the roles a dump's objects name, before it is
+        restored; None when the kind has none."""
+        return None
+
+    def stop_sessions(self, app_name: str) -> tuple[list[str], dict[str, str]] | None:
+        """(command, environment) ending the sessions a backup named ``app_name`` opened."""
+        return None
+
+    def free_space(self) -> list[str]:
+        """Prints the free space where the data lives (``df -Pk``'s table)."""
+        return ["df", "-Pk", self.mount]
+
 
 class Postgres(Kind):
     kind = "postgres"
@@ -195,6 +208,24 @@ class Postgres(Kind):
     def count(self) -> tuple[list[str], dict[str, str]]:
         return ["sh", "-c", COUNT_SCRIPT], {**self._on_socket(), "PILOT_COUNT_SQL": COUNT_SQL}
 
+    def stop_sessions(self, app_name: str) -> tuple[list[str], dict[str, str]] | None:
+        sql = (
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :'app'"
+        )
+        script = (
+            'printf "%s\\n" "$0" | psql -X -q -v app="$PILOT_APP" -U "$PILOT_ROLE" -d "$PILOT_DB"'
+        )
+        return ["sh", "-c", script, sql], {**self._on_socket(), "PILOT_APP": app_name}
+
+    def make_roles(self, roles: str) -> tuple[list[str], dict[str, str]] | None:
+        # Each role once: "already exists" (the owner, made by the image) is expected, and
+        # a role that could not be made shows as pg_restore's error on its first GRANT.
+        script = 'printf "%s\\n" "$PILOT_ROLES_SQL" | psql -X -q -U "$PILOT_ROLE" -d "$PILOT_DB"'
+        return ["sh", "-c", script + " >/dev/null 2>&1 || true"], {
+            **self._on_socket(),
+            "PILOT_ROLES_SQL": roles,
+        }
+
     def restoring_command(self, password: str) -> list[str] | None:
         # A bulk load, still durable: with wal_level = minimal, tables made and filled in
         # pg_restore's single transaction skip the WAL and are synced at commit; a quarter
@@ -236,7 +267,9 @@ ORDER BY 1;"""
 # pg_dump in the snapshot of a transaction that counts the rows meanwhile (on another core):
 # the counts are the dump's exactly, however busy the database is. psql keeps that
 # transaction open through two fifos until pg_dump ends; the dump goes to stdout, the
-# counts to stderr; pg_dump's exit status is the script's.
+# counts to stderr with the roles (no passwords: a restore's GRANTs need the roles) and the
+# database's size on disk (a restore checks the host has room); pg_dump's exit status is
+# the script's.
 DUMP_SCRIPT = r"""set -eu
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
@@ -249,6 +282,11 @@ printf '%s\n' 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;' \
 IFS= read -r snapshot <&4
 pg_dump --snapshot="$snapshot" -Fc -U "$PILOT_ROLE" -d "$PILOT_DB" &
 dump=$!
+roles=$(pg_dumpall --roles-only --no-role-passwords -U "$PILOT_ROLE")
+printf '%s\n' "$roles" | sed 's/^/pilot-role\t/' >&2
+printf '%s\n' 'SELECT pg_database_size(current_database());' >&3
+IFS= read -r size <&4
+printf 'pilot-size\t%s\n' "$size" >&2
 printf '%s\n' "$PILOT_COUNT_SQL" '\echo pilot-counts-end' >&3
 while IFS= read -r row <&4 && [ "$row" != pilot-counts-end ]; do
   printf 'pilot-count\t%s\n' "$row" >&2

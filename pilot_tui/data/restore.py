@@ -77,7 +77,11 @@ def check_into(
         container = _check_container(client, kind, volume, password)
         container.start()
         docker_db.wait_ready(container, kind, password)  # a first start: initdb
-        say(f"restoring backup {record.id} ({_mb(record.size)}) into volume {volume}")
+        _check_room(container, kind, record)
+        say(f"restoring backup {record.id} ({backups.mb(record.size)}) into volume {volume}")
+        roles = kind.make_roles(record.roles) if record.roles else None
+        if roles is not None:
+            execs.run(container, *roles)
         command, environment = kind.restore(record.size)
         finished = execs.feed_in(
             client, container, command, environment, backups.verified_chunks(store, record)
@@ -158,17 +162,31 @@ def _check_container(client: DockerClient, kind: Kind, volume: str, password: st
     )
 
 
+ROOM = 1.25  # a restore needs the data's size again, and some for its WAL and sorts
+
+
+def _check_room(container: Container, kind: Kind, record: BackupRecord) -> None:
+    """Refuse before the restore when the host's disk cannot hold the data: a full disk
+    would stop the live database too (it shares that disk)."""
+    needed = int(record.database_bytes * ROOM) or record.size * 10  # older records: a guess
+    table = execs.run(container, kind.free_space(), {})
+    rows = table.output.strip().splitlines()
+    fields = rows[-1].split() if table.exit_code == 0 and len(rows) >= 2 else []
+    if len(fields) >= 4 and fields[3].isdigit() and int(fields[3]) * 1024 < needed:
+        raise BackupError(
+            f"the Docker host has {backups.mb(int(fields[3]) * 1024)} free where restoring "
+            f"backup {record.id} needs about {backups.mb(needed)}: free some space first "
+            "(the live database was not touched)"
+        )
+
+
 def _counts(container: Container, kind: Kind) -> dict[str, int]:
     command, environment = kind.count()
     finished = execs.run(container, command, environment)
     if finished.exit_code != 0:
         raise BackupError("the restored database's rows could not be counted", finished.tail())
-    counts = {}
-    for line in finished.output.splitlines():
-        table, _, rows = line.rpartition("\t")
-        if table and rows.isdigit():
-            counts[table] = int(rows)
-    return counts
+    parsed = (backups.parse_count(line) for line in finished.output.splitlines())
+    return dict(counted for counted in parsed if counted is not None)
 
 
 def _compare(record: BackupRecord, counted: dict[str, int]) -> None:
@@ -192,10 +210,6 @@ def _remove(client: DockerClient, container: Container | None, volume: str) -> N
             container.remove(force=True)
         with contextlib.suppress(NotFound):
             client.volumes.get(volume).remove(force=True)
-
-
-def _mb(size: int) -> str:
-    return f"{size / 1e6:.1f} MB"
 
 
 # -- drill --------------------------------------------------------------------------------

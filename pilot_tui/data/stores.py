@@ -72,6 +72,17 @@ class BackupStore(ABC):
     def bucket_exists(self) -> bool:
         return True
 
+    @contextlib.contextmanager
+    def _errors(self, verb: str, key: str) -> Iterator[None]:
+        """The client library's errors (botocore's, google-api-core's, requests'...) as
+        StoreError, naming the object."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"cannot {verb} {self.where(key)}: {str(exc)[:200]}") from exc
+
 
 class LocalStore(BackupStore):
     """``.pilot/backups/`` on this machine: 0600 files in a 0700 folder."""
@@ -224,15 +235,6 @@ class S3Store(BackupStore):
                         f"{first.get('Message', '')}".strip()
                     )
 
-    @contextlib.contextmanager
-    def _errors(self, verb: str, key: str) -> Iterator[None]:
-        try:
-            yield
-        except StoreError:
-            raise
-        except Exception as exc:  # botocore's errors, whichever
-            raise StoreError(f"cannot {verb} {self.where(key)}: {str(exc)[:200]}") from exc
-
 
 class _S3Upload:
     """A multipart upload fed a chunk at a time: memory holds one part, never the dump."""
@@ -374,15 +376,6 @@ class GcsStore(BackupStore):
                         self.client.bucket(self.bucket).blob(
                             name, generation=blob.generation
                         ).delete()
-
-    @contextlib.contextmanager
-    def _errors(self, verb: str, key: str) -> Iterator[None]:
-        try:
-            yield
-        except StoreError:
-            raise
-        except Exception as exc:  # google-api-core's errors, requests', whichever
-            raise StoreError(f"cannot {verb} {self.where(key)}: {str(exc)[:200]}") from exc
 
 
 def store_for(config: PilotConfig, state_dir: Path, root: Path) -> BackupStore:

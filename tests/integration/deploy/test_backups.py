@@ -11,6 +11,7 @@ tests/support/databases.py builds) on the tests' private dockerd, through the CL
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import stat
 
@@ -34,6 +35,9 @@ insert into hello values ('before the backup');
 create schema audit;
 create table audit.events (at timestamptz default now(), what text);
 insert into audit.events (what) select 'event ' || g from generate_series(1, 499) g;
+create role reader nologin;
+grant usage on schema audit to reader;
+grant select on items, audit.events to reader;
 """
 CHECKSUM = "select md5(string_agg(i::text, ',' order by id)) from items i"
 
@@ -67,6 +71,8 @@ def test_backup_then_restore_brings_back_rows_checksum_and_the_apps_answer(
     record = json.loads(taken.out)
     assert record["tables"] == {"audit.events": 499, "public.hello": 1, "public.items": 1500}
     assert record["format"] == "pg_dump -Fc" and record["size"] > 10_000
+    assert record["database_bytes"] > record["size"]
+    assert "CREATE ROLE reader" in record["roles"] and "PASSWORD" not in record["roles"]
     dump = root / ".pilot" / "backups" / record["key"]
     assert dump.is_file() and dump.stat().st_size == record["size"]
     assert stat.S_IMODE(dump.stat().st_mode) == 0o600
@@ -259,6 +265,14 @@ def test_a_backup_in_gcs_drills(engine_project, docker_client, data_image, monke
         assert blob is not None and blob.size == record.size
         result = restore.drill(docker_client, kind, store, None, lines.append)
         assert result.ok, result.detail
+
+        # A host without room for the data: refused before anything is restored.
+        huge = dataclasses.replace(record, database_bytes=10**15)
+        with pytest.raises(backups.BackupError, match="free where restoring"):
+            restore.check_into(
+                docker_client, kind, "pilot-test-room", kind.labels(), "pw", huge, store, print
+            )
+        assert not docker_client.volumes.list(filters={"name": "pilot-test-room"})
         assert backups.last_good_drill(store, "main") == result
         # Nothing of the drill is left on the engine.
         wait_until(
@@ -340,6 +354,7 @@ async def test_the_data_screen_backs_up_drills_and_restores(
 
         # Redis: no backups yet, said so, nothing run.
         table.move_cursor(row=1)
+        await pilot.pause(0.5)  # the log pane's last batch of lines is written
         before = len(screen.query_one("#data-log", ColorLog).plain_lines)
         await pilot.press("b")
         await pilot.pause()

@@ -20,6 +20,7 @@ Pilot sets up your own platform on your own cloud account. Everything you choose
 | `o` | welcome | server options: home, region, size (with price), who may reach it |
 | `s` | welcome | the Pilot Server: plan, review, apply, destroy |
 | `a` | welcome | apps: the list, and `n` for a new one (detects how it builds) |
+| `d` | welcome | data: databases, last backup and drill; `b` back up, `t` drill, `r` restore |
 | `l` | welcome | run logs: a tab per run; `/` search, `n` next match, `x` next error, `f` follow |
 | `e` | welcome | edit pilot.toml (live validation; a broken file opens here at start) |
 | `r` | welcome | reload pilot.toml |

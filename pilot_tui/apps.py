@@ -35,11 +35,17 @@ def parse_names(text: str) -> list[str]:
 
 def add_app(text: str, app: dict[str, Any]) -> str:
     """``text`` with a new [[apps]] table at the end; everything already there is kept."""
+    return add_entry(text, "apps", app)
+
+
+def add_entry(text: str, array: str, entry: dict[str, Any]) -> str:
+    """``text`` with a new ``[[array]]`` table (an app, a database) at the end; everything
+    already there is kept, comments too."""
     import tomlkit
 
     doc = tomlkit.parse(text)
     table = tomlkit.table()
-    for key, value in app.items():
+    for key, value in entry.items():
         if isinstance(value, dict) and value:
             # Written as people write them: { kind = "static", output = "dist" }
             pairs = ", ".join(
@@ -48,18 +54,18 @@ def add_app(text: str, app: dict[str, Any]) -> str:
             table[key] = tomlkit.parse(f"v = {{ {pairs} }}")["v"]
         elif value not in (None, [], {}):
             table[key] = value
-    existed = "apps" in doc
+    existed = array in doc
     if existed:
-        doc["apps"].append(table)
+        doc[array].append(table)
     else:
         aot = tomlkit.aot()
         aot.append(table)
-        doc.append("apps", aot)
+        doc.append(array, aot)
     out = doc.as_string()
-    head, sep, tail = out.rpartition("[[apps]]")
+    head, sep, tail = out.rpartition(f"[[{array}]]")
     if existed and head and not head.endswith("\n\n"):
-        out = head.rstrip("\n") + "\n\n" + sep + tail  # a blank line between apps
-    return out
+        out = head.rstrip("\n") + "\n\n" + sep + tail  # a blank line between entries
+    return out if out.endswith("\n") else out + "\n"
 
 
 def _key(key: str) -> str:

@@ -337,3 +337,74 @@ def db_restore(ns: argparse.Namespace) -> int:
         say(f"pilot-tui db destroy {settings.name} removes it with the rest")
     print(f"restored {settings.name} from backup {record.id}")
     return EXIT_OK
+
+
+def db_new(ns: argparse.Namespace) -> int:
+    """Add a [[databases]] table to pilot.toml (checked with the whole file first; comments
+    kept; nothing written when anything is wrong)."""
+    from pilot_tui.apps import add_entry
+    from pilot_tui.config.validate import check_text
+
+    loaded = load_valid(ns)
+    if loaded is None:
+        return EXIT_INVALID
+    pf, _ = loaded
+    entry: dict[str, object] = {"name": ns.name, "kind": ns.kind}
+    if ns.version is not None:
+        entry["version"] = ns.version
+    entry["apps"] = ns.apps
+    if ns.size:
+        entry["size"] = ns.size
+    if ns.url_env:
+        entry["url_env"] = ns.url_env
+    if ns.keep is not None:
+        entry["backup"] = {"keep": ns.keep}
+    text = add_entry(pf.text, "databases", entry)
+    report = check_text(text, pf.display, pf.path.parent).report
+    if report.errors:
+        for problem in report.errors:
+            error(f"{problem.key}: {problem.message}")
+        error("pilot.toml is unchanged")
+        return EXIT_INVALID
+    pf.save(text)
+    what = f"{ns.kind} database {ns.name}" + (f" for {', '.join(ns.apps)}" if ns.apps else "")
+    say(f"added {what} to {pf.display}")
+    say(
+        "the next deploy of an app it lists starts it"
+        if ns.apps
+        else f"list the apps that use it: pilot-tui config set databases.{ns.name}.apps '[\"api\"]'"
+    )
+    return EXIT_OK
+
+
+def db_status(ns: argparse.Namespace) -> int:
+    """One database: its state and health now, where its data is, its backups and drills."""
+    from pilot_tui.data import docker_db, overview
+    from pilot_tui.data.kinds import kind_for
+    from pilot_tui.project import Project
+
+    found = _database(ns)
+    if found is None:
+        return EXIT_INVALID
+    pf, config, settings = found
+    store, problem = overview.open_store(config, Project(pf.path))
+    with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
+        client = engine.docker_client
+        only = next(
+            r for r in overview.rows(client, config, store, problem) if r.settings is settings
+        )
+        health = docker_db.health(client, kind_for(config.project.name, settings))
+    if ns.json:
+        print_json({**only.to_json(), "health": health})
+    else:
+        print(f"{settings.name}: {settings.kind} {settings.version}, {health}")
+        print(
+            f"  container {only.container} ({only.state}); data in {only.volume or 'no volume yet'}"
+        )
+        if only.kept_volumes:
+            print(f"  kept from before a restore: {', '.join(only.kept_volumes)}")
+        print(f"  apps: {', '.join(settings.apps) or 'none'} ({settings.url_env})")
+        if only.kind_backs_up:
+            print(f"  last backup: {only.backup_text()}")
+            print(f"  last drill: {only.drill_text()}")
+    return EXIT_OK if health == "healthy" else EXIT_FAILED

@@ -33,6 +33,8 @@ READY_SECONDS = 90.0  # a first start initialises the data folder (Postgres: ~2-
 STOP_SECONDS = 30  # a database stops cleanly (flushes, closes its clients) before a kill
 VERSION = "pilot.database.version"  # label of the container and of the volume
 ROLE = "pilot.role=database"  # a live database's container or data (not a drill's, a check's)
+CHECK_ROLE = "database-check"  # the container a restore's or drill's data is checked in
+CHECKING = f"pilot.role={CHECK_ROLE}"
 
 
 class DatabaseError(ReleaseError):
@@ -79,7 +81,14 @@ def live_generation(client: DockerClient, kind: Kind) -> tuple[int, dict[str, in
         for v in client.volumes.list(filters={"label": [*owned(kind), ROLE]})
     }
     by_container = [_generation(c.labels) for c in containers]
-    live = max(by_container or list(volumes.values()) or [1])
+    # Without a container, the newest data, but never a restore's still being checked (its
+    # check container is there: a deploy meanwhile, or a check cut short, must not use it).
+    checking = {
+        str(c.name).removesuffix("-check")
+        for c in client.containers.list(all=True, filters={"label": [*owned(kind), CHECKING]})
+    }
+    by_volume = [g for name, g in volumes.items() if name not in checking]
+    live = max(by_container or by_volume or [1])
     return live, volumes
 
 

@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
     from pilot_tui.deploy.engine import Deployer
 
-CHECK_ROLE = "database-check"
 DRILL_ROLE = "database-drill"
 
 
@@ -149,7 +148,7 @@ def _check_container(client: DockerClient, kind: Kind, volume: str, password: st
     """The database's image on ``volume``, with no network at all: nothing reaches it but
     the engine's exec, and it reaches nothing."""
     run = kind.run(password)
-    labels = {**run.labels, "pilot.role": CHECK_ROLE}
+    labels = {**run.labels, "pilot.role": docker_db.CHECK_ROLE}
     return client.containers.create(
         run.image,
         command=kind.restoring_command(password),

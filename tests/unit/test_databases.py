@@ -143,3 +143,28 @@ def test_passwords_are_kept_0600_and_registered_for_masking(tmp_path):
     assert passwords.stored(tmp_path, "main") == value
     assert passwords.stored_values(tmp_path) == [value]
     assert value not in redact.text(f"url postgres://main:{value}@db/main")
+
+
+def test_db_new_writes_a_checked_databases_table_and_keeps_comments(cli, tmp_path):
+    assert cli("init", "--name", "shop").code == 0
+    toml = tmp_path / "pilot.toml"
+    toml.write_text("# our shop\n" + toml.read_text())
+    before = toml.read_text()
+    for args, said in (
+        (("main", "--app", "api"), 'databases[0].apps[0]: no app named "api"'),
+        (("main", "--version", "14"), "databases[0].version: 14 is out of range"),
+        (("cache", "--kind", "redis", "--keep", "3"), '"backup" does not apply to kind = "redis"'),
+    ):
+        refused = cli("db", "new", *args)
+        assert refused.code == 2 and said in refused.err, refused.err
+        assert "pilot.toml is unchanged" in refused.err
+        assert toml.read_text() == before
+    added = cli("db", "new", "main", "--version", "16", "--keep", "7")
+    assert added.code == 0, added.err
+    text = toml.read_text()
+    assert text.startswith("# our shop\n") and text.endswith("\n")
+    assert '[[databases]]\nname = "main"\nkind = "postgres"\nversion = 16\n' in text
+    assert "backup = { keep = 7 }" in text
+    twice = cli("db", "new", "main")
+    assert twice.code == 2 and "defined twice" in twice.err
+    assert cli("config", "get", "databases.main.backup.keep").out.strip() == "7"

@@ -1,4 +1,4 @@
-"""`pilot-tui db list|psql|backup|backups|drill|restore|destroy`: the databases of
+"""`pilot-tui db new|list|status|psql|backup|backups|drill|restore|destroy`: the databases of
 [[databases]], on the Docker host, and their backups."""
 
 from __future__ import annotations
@@ -23,6 +23,33 @@ def register(commands: Commands) -> None:
         "one restores, `db restore` puts one back.",
     )
     actions = add_actions(db, "db_command")
+    p = add_command(
+        actions,
+        "new",
+        "add a database to pilot.toml ([[databases]]; checked first, comments kept)",
+        lazy(HANDLERS, "db_new"),
+        "Writes a [[databases]] table; the next deploy of an app it lists starts it. The\n"
+        "whole file is checked first: nothing is written when anything is wrong.",
+    )
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--kind", choices=("postgres", "redis"), default="postgres")
+    p.add_argument("--version", type=int, help="major version (postgres 15-17, redis 7)")
+    p.add_argument(
+        "--app", dest="apps", action="append", default=[], metavar="APP",
+        help="an app that gets its URL (repeat for more)",
+    )  # fmt: skip
+    p.add_argument("--size", help="memory limit of its container, like 512m or 2g")
+    p.add_argument("--url-env", help="the variable the apps get its URL in")
+    p.add_argument("--keep", type=int, help="how many backups are kept (postgres)")
+    p = add_command(
+        actions,
+        "status",
+        "one database: health now, its container and data, its last backup and drill",
+        lazy(HANDLERS, "db_status"),
+        "Exits 1 unless the database takes connections now.",
+    )
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--json", action="store_true", help="print it as JSON")
     p = add_command(
         actions,
         "list",

@@ -266,6 +266,23 @@ def test_a_backup_in_gcs_drills(engine_project, docker_client, data_image, monke
         result = restore.drill(docker_client, kind, store, None, lines.append)
         assert result.ok, result.detail
 
+        # A restore cut short while its data was checked (its check container left behind):
+        # with no database container, a deploy starts on the data before it, never on that.
+        docker_db.stop_and_remove(docker_client.containers.get(kind.container))
+        unchecked = kind.at(2)
+        docker_client.volumes.create(unchecked.volume, labels=unchecked.labels())
+        docker_client.containers.create(
+            data_image,
+            ["sleep", "1"],
+            name=f"{unchecked.volume}-check",
+            labels={**unchecked.labels(), "pilot.role": docker_db.CHECK_ROLE},
+        )
+        assert docker_db.find(docker_client, kind).kind.generation == 1
+        docker_client.containers.get(f"{unchecked.volume}-check").remove(force=True)
+        assert docker_db.find(docker_client, kind).kind.generation == 2  # checked: it is newest
+        docker_client.volumes.get(unchecked.volume).remove()
+        docker_db.ensure(docker_client, kind, root / ".pilot", lines.append)
+
         # A host without room for the data: refused before anything is restored.
         huge = dataclasses.replace(record, database_bytes=10**15)
         with pytest.raises(backups.BackupError, match="free where restoring"):

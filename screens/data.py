@@ -202,7 +202,6 @@ class DataScreen(RunScreen):
 
     @work(thread=True, exclusive=True, group="data", exit_on_error=False)
     def run_action(self, action: str, name: str) -> str:
-        from pilot_tui.config.schema import PostgresDatabase
         from pilot_tui.data import backups, restore
         from pilot_tui.data.backups import BackupError
         from pilot_tui.data.kinds import kind_for
@@ -219,7 +218,7 @@ class DataScreen(RunScreen):
         # A restore redeploys the apps: with the shared release history, as a deploy.
         with self._engine(config, share=action == "restore") as engine:
             if action == "backup":
-                keep = settings.backup.keep if isinstance(settings, PostgresDatabase) else 1
+                keep = settings.backup.keep
                 record, pruned = backups.take(engine.docker_client, kind, store, keep=keep, say=say)
                 gone = f"; {len(pruned)} older removed (keep = {keep})" if pruned else ""
                 return f"backup {record.id}: {record.size / 1e6:.1f} MB, {record.rows:,} rows{gone}"

@@ -133,7 +133,6 @@ def _final_backup(
 ) -> bool:
     """A last backup before the data goes; False (said why, nothing removed) when none
     could be taken. A kind without backups yet, or data never made, needs none."""
-    from pilot_tui.config.schema import PostgresDatabase
     from pilot_tui.data import backups, docker_db
     from pilot_tui.data.kinds import kind_for
     from pilot_tui.data.stores import store_for
@@ -143,7 +142,7 @@ def _final_backup(
     found = docker_db.find(client, kind)
     if not found.volume:
         return True  # nothing to keep
-    if kind.dump_format is None or not isinstance(settings, PostgresDatabase):
+    if kind.dump_format is None:
         say(f"no final backup: backups of {settings.kind} databases are not offered yet")
         return True
     if found.container is None or found.container.status != "running":
@@ -220,21 +219,20 @@ def _backup_setup(
     pf, config, settings = found
     kind = kind_for(config.project.name, settings)
     if kind.dump_format is None:
-        error(f"{ns.name} is a {settings.kind} database: backups are offered for postgres ones")
+        error(f"{ns.name} is a {settings.kind} database: its backups are not offered yet")
         return None
     project = Project(pf.path)
     return pf, config, settings, kind, store_for(config, project.state_dir, project.root)
 
 
 def db_backup(ns: argparse.Namespace) -> int:
-    from pilot_tui.config.schema import PostgresDatabase
     from pilot_tui.data import backups
 
     setup = _backup_setup(ns)
     if setup is None:
         return EXIT_INVALID
     pf, config, settings, kind, store = setup
-    keep = settings.backup.keep if isinstance(settings, PostgresDatabase) else 1
+    keep = settings.backup.keep
     with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
         record, pruned = backups.take(engine.docker_client, kind, store, keep=keep, say=say)
     if ns.json:

@@ -479,8 +479,9 @@ MEMORY_HINT = "megabytes or gigabytes, like 512m or 2g"
 
 @dataclass
 class BackupSettings:
-    """Backups of a database: `pilot-tui db backup NAME` streams one to the state bucket
-    (S3, encrypted; GCS) under backups/NAME/, or to .pilot/backups/NAME/ with local state."""
+    """Backups of a database: `pilot-tui db backup NAME` streams one (Postgres: pg_dump -Fc;
+    Redis: an RDB snapshot) to the state bucket (S3, encrypted; GCS) under backups/NAME/, or
+    to .pilot/backups/NAME/ with local state."""
 
     keep: int = setting(
         14,
@@ -555,6 +556,7 @@ class RedisDatabase:
     size: str = setting(
         "256m", "Memory limit of its container.", pattern=MEMORY_PATTERN, pattern_hint=MEMORY_HINT
     )
+    backup: BackupSettings = setting(BackupSettings, "Its backups (`pilot-tui db backup`).")
 
 
 Database = PostgresDatabase | RedisDatabase

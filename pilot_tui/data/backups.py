@@ -68,7 +68,8 @@ class BackupRecord:
 
     @property
     def rows(self) -> int:
-        return sum(self.tables.values())
+        """Rows (Postgres) or keys (Redis: its "expires" count is some of its keys)."""
+        return sum(n for table, n in self.tables.items() if table != "expires")
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), indent=2, sort_keys=True).encode()
@@ -142,8 +143,8 @@ def take(
     """Dump the running database into the store; its record and the IDs ``keep`` pruned."""
     from pilot_tui.data import docker_db
 
-    dump, dump_format = kind.dump(), kind.dump_format
-    if dump is None or dump_format is None:
+    dump_format = kind.dump_format
+    if dump_format is None:
         raise BackupError(f"backups of {kind.kind} databases are not offered yet")
     found = docker_db.find(client, kind)
     kind, container = found.kind, found.container
@@ -152,7 +153,11 @@ def take(
             f"{kind.what} is not running ({found.state}): deploy an app it lists to start it"
         )
     # Just started (a restart, a teammate's deploy): wait until it takes connections.
-    docker_db.wait_ready(container, kind, docker_db.made_with(kind, container) or "")
+    password = docker_db.made_with(kind, container) or ""
+    docker_db.wait_ready(container, kind, password)
+    dump = kind.dump(password)
+    if dump is None:
+        raise BackupError(f"backups of {kind.kind} databases are not offered yet")
     backup_id = _free_id(store, kind.name, new_id(now))
     key = f"{kind.name}/{backup_id}.{kind.dump_extension}"
     say(f"dumping {kind.what} ({kind.dump_format}) to {store.where(key)}")

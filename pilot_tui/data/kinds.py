@@ -128,17 +128,37 @@ class Kind(ABC):
     dump_format: ClassVar[str | None] = None  # what a dump is, for people and the record
     dump_extension: ClassVar[str] = "dump"
 
-    def dump(self) -> tuple[list[str], dict[str, str]] | None:
+    # A kind whose server reads its dump at start (Redis: an RDB file) is fed it before it
+    # starts; else (Postgres) it starts empty and the dump is restored into it.
+    loads_before_start: ClassVar[bool] = False
+
+    def dump(self, password: str) -> tuple[list[str], dict[str, str]] | None:
         """(command, environment) writing a dump to stdout and, to stderr, one line
         ``pilot-count<TAB>TABLE<TAB>ROWS`` per table, counted as the dump sees the data."""
         return None
+
+    def after_restore(self, password: str) -> tuple[list[str], dict[str, str]] | None:
+        """(command, environment) run once the restored database is up, before its check
+        (Redis: its append-only file made from the loaded data)."""
+        return None
+
+    def mismatches(self, recorded: dict[str, int], counted: dict[str, int]) -> list[str]:
+        """How the restored counts differ from the backup's record (nothing: they match)."""
+        wrong = [
+            f"{table}: {counted.get(table, 'missing')} rows, the backup had {rows}"
+            for table, rows in recorded.items()
+            if counted.get(table) != rows
+        ]
+        return wrong + [
+            f"{table}: not in the backup's record" for table in counted.keys() - recorded
+        ]
 
     def restore(self, size: int) -> tuple[list[str], dict[str, str]]:
         """(command, environment) reading a dump of ``size`` bytes from stdin into the
         (new, empty) database; its exit status says whether it all went in."""
         raise NotImplementedError(f"{self.kind} databases have no restore yet")
 
-    def count(self) -> tuple[list[str], dict[str, str]]:
+    def count(self, password: str) -> tuple[list[str], dict[str, str]]:
         """(command, environment) printing ``TABLE<TAB>ROWS`` per table."""
         raise NotImplementedError(f"{self.kind} databases have no row counts")
 
@@ -199,13 +219,13 @@ class Postgres(Kind):
     def _on_socket(self) -> dict[str, str]:
         return {"PILOT_ROLE": self.user, "PILOT_DB": self.name}
 
-    def dump(self) -> tuple[list[str], dict[str, str]] | None:
+    def dump(self, password: str) -> tuple[list[str], dict[str, str]] | None:
         return ["sh", "-c", DUMP_SCRIPT], {**self._on_socket(), "PILOT_COUNT_SQL": COUNT_SQL}
 
     def restore(self, size: int) -> tuple[list[str], dict[str, str]]:
         return ["sh", "-c", RESTORE_SCRIPT], {**self._on_socket(), "PILOT_SIZE": str(size)}
 
-    def count(self) -> tuple[list[str], dict[str, str]]:
+    def count(self, password: str) -> tuple[list[str], dict[str, str]]:
         return ["sh", "-c", COUNT_SCRIPT], {**self._on_socket(), "PILOT_COUNT_SQL": COUNT_SQL}
 
     def stop_sessions(self, app_name: str) -> tuple[list[str], dict[str, str]] | None:
@@ -310,6 +330,62 @@ RESTORE_SCRIPT = (
 )
 
 
+# Redis: a fresh RDB snapshot (BGSAVE, waited for), read once through one descriptor, so
+# the keys counted (redis-check-rdb, which also checks its checksum) are the file's own.
+REDIS_DUMP_SCRIPT = r"""set -eu
+field() { redis-cli INFO persistence | tr -d '
+' | sed -n "s/^$1:\(.*\)$//p"; }
+before=$(field rdb_saves)
+redis-cli BGSAVE SCHEDULE >/dev/null
+while [ "$(field rdb_bgsave_in_progress)" = 1 ] || {
+  [ "$(field rdb_saves)" = "$before" ] && [ "$(field rdb_last_bgsave_status)" = ok ]; }; do
+  sleep 0.1
+done
+if [ "$(field rdb_last_bgsave_status)" != ok ]; then
+  echo "redis could not write its snapshot (rdb_last_bgsave_status: err)" >&2
+  exit 1
+fi
+exec 5<"$PILOT_DIR/dump.rdb"
+stats=$(redis-check-rdb /proc/self/fd/5)
+keys=$(printf '%s
+' "$stats" | sed -n 's/^\[info\] \([0-9]*\) keys read$//p')
+expires=$(printf '%s
+' "$stats" | sed -n 's/^\[info\] \([0-9]*\) expires$//p')
+printf 'pilot-count	keys	%s
+pilot-count	expires	%s
+' "${keys:-0}" "${expires:-0}" >&2
+cat <&5
+"""
+
+# The RDB file in place (whole, then renamed), then the signal the waiting server starts on.
+REDIS_LOAD_SCRIPT = (
+    'head -c "$PILOT_SIZE" >"$PILOT_DIR/dump.rdb.partial" && '
+    '[ "$(wc -c <"$PILOT_DIR/dump.rdb.partial")" -eq "$PILOT_SIZE" ] && '
+    'mv "$PILOT_DIR/dump.rdb.partial" "$PILOT_DIR/dump.rdb" && touch "$PILOT_DIR/.pilot-loaded"'
+)
+
+# Append-only on, and its first file written from the loaded data, waited for.
+REDIS_AOF_SCRIPT = r"""set -eu
+field() { redis-cli INFO persistence | tr -d '
+' | sed -n "s/^$1:\(.*\)$//p"; }
+redis-cli CONFIG SET appendonly yes >/dev/null
+while [ "$(field aof_rewrite_in_progress)" = 1 ] || [ "$(field aof_rewrite_scheduled)" = 1 ]; do
+  sleep 0.1
+done
+[ "$(field aof_enabled)" = 1 ] && [ "$(field aof_last_bgrewrite_status)" = ok ]
+"""
+
+REDIS_COUNT_SCRIPT = r"""set -eu
+total=0
+for n in $(redis-cli INFO keyspace | tr -d '
+' | sed -n 's/^db[0-9]*:keys=\([0-9]*\),.*//p'); do
+  total=$((total + n))
+done
+printf 'keys	%s
+' "$total"
+"""
+
+
 class Redis(Kind):
     kind = "redis"
     port = 6379
@@ -342,6 +418,46 @@ class Redis(Kind):
 
     def ready_environment(self, password: str) -> dict[str, str]:
         return {"REDISCLI_AUTH": password}
+
+    dump_format = "redis BGSAVE (RDB)"
+    dump_extension = "rdb"
+    loads_before_start = True
+
+    def _authed(self, password: str) -> dict[str, str]:
+        return {"REDISCLI_AUTH": password, "PILOT_DIR": self.mount}
+
+    def dump(self, password: str) -> tuple[list[str], dict[str, str]] | None:
+        return ["sh", "-c", REDIS_DUMP_SCRIPT], self._authed(password)
+
+    def restore(self, size: int) -> tuple[list[str], dict[str, str]]:
+        return ["sh", "-c", REDIS_LOAD_SCRIPT], {"PILOT_SIZE": str(size), "PILOT_DIR": self.mount}
+
+    def restoring_command(self, password: str) -> list[str] | None:
+        # Started before its data is in place: it waits for the RDB file, then loads it.
+        # Append-only off: with it on and no AOF yet, Redis would start empty and ignore
+        # the RDB (after_restore turns it on, writing the AOF from the loaded data).
+        script = (
+            'while [ ! -e "$0/.pilot-loaded" ]; do sleep 0.1; done; rm -f "$0/.pilot-loaded"; '
+            'exec redis-server --requirepass "$1" --appendonly no --dir "$0"'
+        )
+        return ["sh", "-c", script, self.mount, password]
+
+    def after_restore(self, password: str) -> tuple[list[str], dict[str, str]] | None:
+        return ["sh", "-c", REDIS_AOF_SCRIPT], self._authed(password)
+
+    def count(self, password: str) -> tuple[list[str], dict[str, str]]:
+        return ["sh", "-c", REDIS_COUNT_SCRIPT], self._authed(password)
+
+    def mismatches(self, recorded: dict[str, int], counted: dict[str, int]) -> list[str]:
+        # Keys whose time to live ran out since the backup are dropped as the RDB loads.
+        keys, expires, now = (
+            recorded.get("keys", 0),
+            recorded.get("expires", 0),
+            counted.get("keys"),
+        )
+        if now is not None and keys - expires <= now <= keys:
+            return []
+        return [f"keys: {now}, the backup had {keys} ({expires} of them with a time to live)"]
 
     def password_of(self, environment: dict[str, str], command: list[str]) -> str | None:
         if "--requirepass" in command and command.index("--requirepass") + 1 < len(command):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from pilot_tui.data import backups, docker_db
 from pilot_tui.data.backups import BackupRecord, DrillRecord
-from pilot_tui.data.kinds import kind_for
+from pilot_tui.data.kinds import KINDS, kind_for
 from pilot_tui.errors import PilotError
 
 if TYPE_CHECKING:
@@ -70,14 +70,14 @@ class DatabaseRow:
 
     @property
     def kind_backs_up(self) -> bool:
-        return self.settings.kind == "postgres"
+        return KINDS[self.settings.kind].dump_format is not None
 
 
 def open_store(config: PilotConfig, project: Project) -> tuple[BackupStore | None, str | None]:
     """The backup store, or None and why it cannot be opened (a listing goes on without)."""
     from pilot_tui.data.stores import store_for
 
-    if not any(db.kind == "postgres" for db in config.databases):
+    if not any(KINDS[db.kind].dump_format is not None for db in config.databases):
         return None, None
     try:
         return store_for(config, project.state_dir, project.root), None

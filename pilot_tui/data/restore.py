@@ -75,7 +75,8 @@ def check_into(
         client.volumes.create(volume, labels=volume_labels)
         container = _check_container(client, kind, volume, password)
         container.start()
-        docker_db.wait_ready(container, kind, password)  # a first start: initdb
+        if not kind.loads_before_start:
+            docker_db.wait_ready(container, kind, password)  # a first start: initdb
         _check_room(container, kind, record)
         say(f"restoring backup {record.id} ({backups.mb(record.size)}) into volume {volume}")
         roles = kind.make_roles(record.roles) if record.roles else None
@@ -90,9 +91,23 @@ def check_into(
                 f"the restore of backup {record.id} failed (exit status {finished.exit_code})",
                 finished.tail(),
             )
-        say("restored; counting each table's rows")
-        counted = _counts(container, kind)
-        _compare(record, counted)
+        if kind.loads_before_start:
+            docker_db.wait_ready(container, kind, password)  # it loads the dump as it starts
+        after = kind.after_restore(password)
+        if after is not None:
+            done = execs.run(container, *after)
+            if done.exit_code != 0:
+                raise BackupError(
+                    f"{kind.what} restored, but could not be made durable", done.tail()
+                )
+        say("restored; counting what it holds")
+        counted = _counts(container, kind, password)
+        wrong = kind.mismatches(record.tables, counted)
+        if wrong:
+            raise BackupError(
+                f"backup {record.id} restored, but what it holds differs from its record",
+                tuple(wrong),
+            )
         docker_db.stop_and_remove(container)  # cleanly: the data is whole on the volume
         container = None
     except BaseException as exc:
@@ -179,26 +194,13 @@ def _check_room(container: Container, kind: Kind, record: BackupRecord) -> None:
         )
 
 
-def _counts(container: Container, kind: Kind) -> dict[str, int]:
-    command, environment = kind.count()
+def _counts(container: Container, kind: Kind, password: str) -> dict[str, int]:
+    command, environment = kind.count(password)
     finished = execs.run(container, command, environment)
     if finished.exit_code != 0:
         raise BackupError("the restored database's rows could not be counted", finished.tail())
     parsed = (backups.parse_count(line) for line in finished.output.splitlines())
     return dict(counted for counted in parsed if counted is not None)
-
-
-def _compare(record: BackupRecord, counted: dict[str, int]) -> None:
-    wrong = [
-        f"{table}: {counted.get(table, 'missing')} rows, the backup had {rows}"
-        for table, rows in record.tables.items()
-        if counted.get(table) != rows
-    ]
-    wrong += [f"{table}: not in the backup's record" for table in counted.keys() - record.tables]
-    if wrong:
-        raise BackupError(
-            f"backup {record.id} restored, but its tables differ from its record", tuple(wrong)
-        )
 
 
 def _remove(client: DockerClient, container: Container | None, volume: str) -> None:

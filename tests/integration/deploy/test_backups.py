@@ -176,7 +176,7 @@ def moto(tmp_path, monkeypatch):
 
 
 def _running_database(root, docker_client, state_dir):
-    """Database main of the project at ``root`` started, as a deploy starts it."""
+    """The first database of the project at ``root`` started, as a deploy starts it."""
     from pilot_tui.config.validate import check_file
 
     config = check_file(root / "pilot.toml").config
@@ -378,3 +378,55 @@ async def test_the_data_screen_backs_up_drills_and_restores(
         assert "restored main" in shown(screen, "#data-result")
         assert len(screen.query_one("#data-log", ColorLog).plain_lines) == before
         assert not screen.busy()
+
+
+def test_redis_backup_drill_and_restore_keep_every_key(
+    engine_project, cli, docker_client, data_image, monkeypatch
+):
+    """Redis 7 (Debian's): a backup is a fresh RDB snapshot (BGSAVE) whose keys
+    redis-check-rdb counts; a restore loads it with append-only off, then writes the AOF from
+    the loaded data, so the restored keys survive a restart (with append-only on and no AOF
+    yet, Redis would start empty)."""
+    monkeypatch.setenv("PILOT_REDIS_IMAGE", data_image)
+    root, _, _ = engine_project
+    toml = root / "pilot.toml"
+    toml.write_text(toml.read_text() + '\n[[databases]]\nname = "cache"\nkind = "redis"\n')
+    kind = _running_database(root, docker_client, root / ".pilot")
+    password = (root / ".pilot" / "databases" / "cache.password").read_text().strip()
+
+    def redis(*args: str, container: str = kind.container) -> str:
+        done = docker_client.containers.get(container).exec_run(
+            ["redis-cli", *args], environment={"REDISCLI_AUTH": password}
+        )
+        assert done.exit_code == 0, done.output
+        return done.output.decode().strip()
+
+    redis("set", "a", "1")
+    redis("set", "b", "2", "EX", "3600")
+    redis("-n", "1", "set", "c", "3")
+    taken = cli("db", "backup", "cache", "--json")
+    assert taken.code == 0, taken.err
+    record = json.loads(taken.out)
+    assert record["tables"] == {"expires": 1, "keys": 3}, record
+    assert record["format"] == "redis BGSAVE (RDB)" and record["key"].endswith(".rdb")
+    assert password not in taken.out + taken.err
+
+    redis("flushall")
+    drilled = cli("db", "drill", "cache")
+    assert drilled.code == 0, drilled.err
+    restored = cli("db", "restore", "cache", "--confirm", "cache")
+    assert restored.code == 0, restored.err
+    live = kind.at(2).container
+    assert (
+        redis("dbsize", container=live) == "2"
+        and redis("-n", "1", "get", "c", container=live) == "3"
+    )
+    assert redis("config", "get", "appendonly", container=live).split() == ["appendonly", "yes"]
+    docker_client.containers.get(live).restart()
+    docker_db.wait_ready(docker_client.containers.get(live), kind.at(2), password)
+    assert redis("get", "a", container=live) == "1"  # from the AOF, after a restart
+
+    dump = root / ".pilot" / "backups" / record["key"]
+    dump.write_bytes(dump.read_bytes()[:-9])
+    failed = cli("db", "drill", "cache", "--json")
+    assert failed.code == 1 and json.loads(failed.out)["ok"] is False

@@ -258,15 +258,26 @@ def _progress(chunks: Iterator[bytes], say: Say, every: int = 64 << 20) -> Itera
             next_say += every
 
 
-def prune(store: BackupStore, database: str, keep: int) -> list[str]:
+ORPHAN_SECONDS = 86_400  # a dump without its record this old never finished
+
+
+def prune(store: BackupStore, database: str, keep: int, now: float | None = None) -> list[str]:
     """Remove the oldest backups beyond ``keep`` (the record first: a backup is either
-    listed and whole, or not listed); the IDs removed."""
+    listed and whole, or not listed), and dumps a day old whose record was never written
+    (a backup that failed at its end); the IDs removed."""
     known = records(store, database)
     removed = []
     for record in known[: max(0, len(known) - keep)]:
         store.delete(f"{database}/{record.id}.json")
         store.delete(record.key)
         removed.append(record.id)
+    recorded = {record.key for record in known}
+    before = new_id((time.time() if now is None else now) - ORPHAN_SECONDS)
+    for key in store.keys(database):
+        name = key.rsplit("/", 1)[-1]
+        if name.endswith(".json") or key in recorded or name.split(".", 1)[0] >= before:
+            continue  # a record, a listed dump, or a backup that may still be running
+        store.delete(key)
     return removed
 
 

@@ -300,7 +300,7 @@ class _S3Upload:
 
     def abort(self) -> None:
         if self.upload_id is not None:
-            with contextlib.suppress(Exception):  # best effort: the bucket's lifecycle is next
+            with contextlib.suppress(Exception):  # else the state bucket's lifecycle, in a day
                 self.client.abort_multipart_upload(
                     Bucket=self.bucket, Key=self.key, UploadId=self.upload_id
                 )

@@ -95,6 +95,21 @@ def ensure_s3(
             "RestrictPublicBuckets": True,
         },
     )
+    # A backup's upload cut short (a lost connection, a killed laptop) leaves parts that are
+    # no object and would be stored, and billed, until aborted: S3 aborts them after a day.
+    client.put_bucket_lifecycle_configuration(
+        Bucket=bucket,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "pilot-abort-incomplete-uploads",
+                    "Filter": {"Prefix": ""},
+                    "Status": "Enabled",
+                    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                }
+            ]
+        },
+    )
     try:
         dynamodb.describe_table(TableName=table)
     except ClientError as exc:

@@ -71,6 +71,15 @@ def test_prune_keeps_the_newest_and_removes_record_and_dump(tmp_path):
     assert backups.prune(store, "main", keep=2) == ids[:1]
     assert store.keys("main") == sorted(f"main/{i}.{e}" for i in ids[1:] for e in ("dump", "json"))
 
+    # Dumps whose record was never written: removed once a day old, never sooner (a
+    # teammate's backup may still be running).
+    store.write("main/20261110T000000Z.dump", b"a backup that failed at its end")
+    store.write("main/20261203T235959Z.dump", b"a backup still running")
+    now = 1796342400.0  # 2026-12-04T00:00:00Z
+    assert backups.prune(store, "main", keep=2, now=now) == []
+    assert "main/20261110T000000Z.dump" not in store.keys("main")
+    assert "main/20261203T235959Z.dump" in store.keys("main")
+
 
 def test_a_local_write_that_fails_leaves_nothing_and_files_are_private(tmp_path):
     store = LocalStore(tmp_path / "backups")

@@ -48,6 +48,8 @@ def test_s3_backend_is_created_once_with_safe_settings(emulators):
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     block = s3.get_public_access_block(Bucket="pilot-state-acme")["PublicAccessBlockConfiguration"]
     assert all(block.values())
+    (lifecycle,) = s3.get_bucket_lifecycle_configuration(Bucket="pilot-state-acme")["Rules"]
+    assert lifecycle["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
     table = ddb.describe_table(TableName="pilot-state-acme-lock")["Table"]
     assert table["KeySchema"] == [{"AttributeName": "LockID", "KeyType": "HASH"}]
     assert len(s3.list_buckets()["Buckets"]) == 1

@@ -287,6 +287,17 @@ class ServerScreen(RunScreen):
         from pilot_tui.teardown import execute, remaining
 
         assert self.teardown is not None
+        from pilot_tui.errors import PilotError
+        from pilot_tui.teardown import backups_held
+
+        held = await asyncio.to_thread(backups_held, self.teardown, inv)
+        if held:  # never on a yes: the CLI's --drop-backups names them
+            raise PilotError(
+                f"The state bucket holds the backups of {', '.join(held)}: keep the state "
+                "(destroy again and choose to keep it), or run pilot-tui server destroy "
+                "--drop-backups in a terminal. Nothing was removed.",
+                title="Backups in the state bucket",
+            )
         self.interrupt = self.server.interrupt = Interrupt()
         self.done = 0
         self.started = time.monotonic()

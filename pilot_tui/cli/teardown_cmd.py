@@ -96,6 +96,16 @@ def _unnamed_databases(
     return sorted(set(at_stake) - set(getattr(ns, "drop_database", None) or []))
 
 
+def _backups_in_the_state_bucket(
+    ns: argparse.Namespace, teardown: Teardown, inv: Inventory
+) -> list[str]:
+    """The databases with backups in the state bucket this destroy removes, unless
+    --drop-backups said to remove them too."""
+    from pilot_tui.teardown import backups_held
+
+    return [] if getattr(ns, "drop_backups", False) else backups_held(teardown, inv)
+
+
 def _destroy(
     ns: argparse.Namespace, server: Server, progress: Progress, interrupt: Interrupt
 ) -> int:
@@ -154,6 +164,14 @@ def _confirm_and_remove(
         error(
             f"this destroys the data of database(s) {listed}: name each to go on ({flags}), "
             "or remove them first with `pilot-tui db destroy NAME`; nothing was removed"
+        )
+        return EXIT_INVALID
+    held = _backups_in_the_state_bucket(ns, teardown, inv)
+    if held:
+        error(
+            f"the state bucket this destroy removes holds the backups of {', '.join(held)}: "
+            "add --keep-state to keep them (and the bucket), or --drop-backups to remove "
+            "them too; nothing was removed"
         )
         return EXIT_INVALID
     answer = confirm(f"Remove these {len(inv.remove)} things?", ns.yes)

@@ -378,21 +378,23 @@ class GcsStore(BackupStore):
                         ).delete()
 
 
-def store_for(config: PilotConfig, state_dir: Path, root: Path) -> BackupStore:
-    """The project's backup store: its state bucket (made when missing, as the release
-    history's), else .pilot/backups."""
+def store_for(
+    config: PilotConfig, state_dir: Path, root: Path, *, start: bool = True, create: bool = True
+) -> BackupStore:
+    """The project's backup store: its state bucket (made when missing and ``create``, as
+    the release history's), else .pilot/backups. ``start``: the sandbox's emulators too."""
     from pilot_tui.deploy.shared_history import SharedHistoryError, shared_history
 
     if config.state.backend == "local":
         return LocalStore(state_dir / "backups")
     try:
-        shared = shared_history(config, state_dir, root, start=True)
+        shared = shared_history(config, state_dir, root, start=start)
     except SharedHistoryError as exc:
         raise StoreError(str(exc)) from exc
     if shared is None:
         raise StoreError(f"the {config.state.backend} state bucket cannot be reached")
     store = (S3Store if shared.kind == "s3" else GcsStore)(shared.client, shared.bucket)
-    if shared.create is not None and not store.bucket_exists():
+    if create and shared.create is not None and not store.bucket_exists():
         try:
             shared.create()  # with home = "host" no `server up` made it
         except Exception as exc:

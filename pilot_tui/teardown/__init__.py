@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from pilot_tui.teardown.finds import app_of
 from pilot_tui.teardown.plan import make_scan, plan_teardown, remaining, sandbox_stand_in
-from pilot_tui.teardown.remove import Teardown, execute
+from pilot_tui.teardown.remove import Teardown, backups_held, execute
 from pilot_tui.teardown.scan import Scan, local_records
 from pilot_tui.teardown.things import (
     KIND_STEPS,
@@ -49,6 +49,7 @@ __all__ = [
     "Teardown",
     "Thing",
     "app_of",
+    "backups_held",
     "databases_at_stake",
     "execute",
     "inventory",

@@ -247,3 +247,22 @@ async def _terraform_destroy(
         for line in server.after_kill(result):
             say(line)
     return False
+
+
+def backups_held(teardown: Teardown, inv: Inventory) -> list[str]:
+    """The databases whose backups are in the state bucket, when ``inv`` removes it (their
+    backups would go with it): each destroy face refuses then, unless told to remove them.
+    Only looks: never starts an emulator or makes the bucket; unreadable means none known."""
+    from pilot_tui.data.stores import store_for
+    from pilot_tui.errors import PilotError
+
+    goes = any(thing.kind == "state bucket" for thing in inv.remove)
+    if not goes or not teardown.config.databases:
+        return []
+    try:
+        store = store_for(
+            teardown.config, teardown.state_dir, teardown.root, start=False, create=False
+        )
+        return [db.name for db in teardown.config.databases if store.keys(db.name)]
+    except PilotError:
+        return []

@@ -54,6 +54,12 @@ def register(commands: Commands) -> None:
         help="remove database NAME's data too (needed for each database the destroy "
         "reaches; --yes alone never removes a database)",
     )
+    p.add_argument(
+        "--drop-backups",
+        action="store_true",
+        help="remove the state bucket even when it holds database backups (without this, "
+        "a destroy that would remove them stops and says so; --keep-state keeps them)",
+    )
     _register_tools(srv)
 
 

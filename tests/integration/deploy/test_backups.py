@@ -228,6 +228,18 @@ def test_backups_in_the_s3_state_bucket_are_encrypted_pruned_and_drilled(
     assert drilled.code == 0, drilled.err
     assert json.loads(drilled.out)["ok"] is True
 
+    # A destroy that removes the state bucket would take the backups with it: both faces
+    # ask this first (the CLI then wants --drop-backups or --keep-state; the app refuses).
+    from pilot_tui.config.validate import check_file
+    from pilot_tui.teardown import Inventory, Teardown, Thing, backups_held
+
+    config = check_file(toml).config
+    assert config is not None
+    teardown = Teardown(config, root, None)  # type: ignore[arg-type]  # (no scan: not used)
+    goes = Inventory([Thing("state bucket", bucket, "[state] in pilot.toml")], [])
+    assert backups_held(teardown, goes) == ["main"]
+    assert backups_held(teardown, Inventory([], [Thing("state bucket", bucket, "kept")])) == []
+
     # A truncated dump in the bucket: the drill fails and says so.
     body = s3.get_object(Bucket=bucket, Key=f"backups/main/{ids[2]}.dump")["Body"].read()
     s3.put_object(Bucket=bucket, Key=f"backups/main/{ids[2]}.dump", Body=body[:-100])

@@ -182,7 +182,8 @@ ROOM = 1.25  # a restore needs the data's size again, and some for its WAL and s
 def _check_room(container: Container, kind: Kind, record: BackupRecord) -> None:
     """Refuse before the restore when the host's disk cannot hold the data: a full disk
     would stop the live database too (it shares that disk)."""
-    needed = int(record.database_bytes * ROOM) or record.size * 10  # older records: a guess
+    # Without a recorded size (Redis: the RDB, then the AOF written from it), the dump thrice.
+    needed = int(record.database_bytes * ROOM) or record.size * 3
     table = execs.run(container, kind.free_space(), {})
     rows = table.output.strip().splitlines()
     fields = rows[-1].split() if table.exit_code == 0 and len(rows) >= 2 else []

@@ -333,8 +333,7 @@ RESTORE_SCRIPT = (
 # Redis: a fresh RDB snapshot (BGSAVE, waited for), read once through one descriptor, so
 # the keys counted (redis-check-rdb, which also checks its checksum) are the file's own.
 REDIS_DUMP_SCRIPT = r"""set -eu
-field() { redis-cli INFO persistence | tr -d '
-' | sed -n "s/^$1:\(.*\)$//p"; }
+field() { redis-cli INFO persistence | tr -d '\r' | sed -n "s/^$1:\(.*\)$/\1/p"; }
 before=$(field rdb_saves)
 redis-cli BGSAVE SCHEDULE >/dev/null
 while [ "$(field rdb_bgsave_in_progress)" = 1 ] || {
@@ -347,13 +346,9 @@ if [ "$(field rdb_last_bgsave_status)" != ok ]; then
 fi
 exec 5<"$PILOT_DIR/dump.rdb"
 stats=$(redis-check-rdb /proc/self/fd/5)
-keys=$(printf '%s
-' "$stats" | sed -n 's/^\[info\] \([0-9]*\) keys read$//p')
-expires=$(printf '%s
-' "$stats" | sed -n 's/^\[info\] \([0-9]*\) expires$//p')
-printf 'pilot-count	keys	%s
-pilot-count	expires	%s
-' "${keys:-0}" "${expires:-0}" >&2
+keys=$(printf '%s\n' "$stats" | sed -n 's/^\[info\] \([0-9]*\) keys read$/\1/p')
+expires=$(printf '%s\n' "$stats" | sed -n 's/^\[info\] \([0-9]*\) expires$/\1/p')
+printf 'pilot-count\tkeys\t%s\npilot-count\texpires\t%s\n' "${keys:-0}" "${expires:-0}" >&2
 cat <&5
 """
 
@@ -366,8 +361,7 @@ REDIS_LOAD_SCRIPT = (
 
 # Append-only on, and its first file written from the loaded data, waited for.
 REDIS_AOF_SCRIPT = r"""set -eu
-field() { redis-cli INFO persistence | tr -d '
-' | sed -n "s/^$1:\(.*\)$//p"; }
+field() { redis-cli INFO persistence | tr -d '\r' | sed -n "s/^$1:\(.*\)$/\1/p"; }
 redis-cli CONFIG SET appendonly yes >/dev/null
 while [ "$(field aof_rewrite_in_progress)" = 1 ] || [ "$(field aof_rewrite_scheduled)" = 1 ]; do
   sleep 0.1
@@ -377,12 +371,10 @@ done
 
 REDIS_COUNT_SCRIPT = r"""set -eu
 total=0
-for n in $(redis-cli INFO keyspace | tr -d '
-' | sed -n 's/^db[0-9]*:keys=\([0-9]*\),.*//p'); do
+for n in $(redis-cli INFO keyspace | tr -d '\r' | sed -n 's/^db[0-9]*:keys=\([0-9]*\),.*/\1/p'); do
   total=$((total + n))
 done
-printf 'keys	%s
-' "$total"
+printf 'keys\t%s\n' "$total"
 """
 
 

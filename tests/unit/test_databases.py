@@ -153,7 +153,7 @@ def test_db_new_writes_a_checked_databases_table_and_keeps_comments(cli, tmp_pat
     for args, said in (
         (("main", "--app", "api"), 'databases[0].apps[0]: no app named "api"'),
         (("main", "--version", "14"), "databases[0].version: 14 is out of range"),
-        (("cache", "--kind", "redis", "--keep", "3"), '"backup" does not apply to kind = "redis"'),
+        (("cache", "--kind", "redis", "--version", "6"), "databases[0].version: 6 is out of"),
     ):
         refused = cli("db", "new", *args)
         assert refused.code == 2 and said in refused.err, refused.err

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -259,6 +260,7 @@ def _progress(chunks: Iterator[bytes], say: Say, every: int = 64 << 20) -> Itera
 
 
 ORPHAN_SECONDS = 86_400  # a dump without its record this old never finished
+DUMP_NAME = re.compile(r"(\d{8}T\d{6}Z(?:-\d+)?)\.(?:dump|rdb)")
 
 
 def prune(store: BackupStore, database: str, keep: int, now: float | None = None) -> list[str]:
@@ -275,8 +277,9 @@ def prune(store: BackupStore, database: str, keep: int, now: float | None = None
     before = new_id((time.time() if now is None else now) - ORPHAN_SECONDS)
     for key in store.keys(database):
         name = key.rsplit("/", 1)[-1]
-        if name.endswith(".json") or key in recorded or name.split(".", 1)[0] >= before:
-            continue  # a record, a listed dump, or a backup that may still be running
+        dump = DUMP_NAME.fullmatch(name)
+        if dump is None or key in recorded or dump.group(1) >= before:
+            continue  # not a dump, a listed one, or a backup that may still be running
         store.delete(key)
     return removed
 

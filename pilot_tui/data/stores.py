@@ -69,6 +69,10 @@ class BackupStore(ABC):
     def delete(self, key: str) -> None:
         """Remove ``key``; no error when it is gone already."""
 
+    @abstractmethod
+    def folders(self) -> list[str]:
+        """The databases with anything in the store (a folder each), sorted."""
+
     def bucket_exists(self) -> bool:
         return True
 
@@ -148,6 +152,11 @@ class LocalStore(BackupStore):
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
+    def folders(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and any(p.iterdir()))
+
 
 class S3Store(BackupStore):
     """The state bucket on S3; every object encrypted at rest (SSE-S3)."""
@@ -157,6 +166,9 @@ class S3Store(BackupStore):
 
     def where(self, key: str = "") -> str:
         return f"s3://{self.bucket}/{PREFIX}/{key}"
+
+    def folders(self) -> list[str]:
+        return _s3_folders(self)
 
     def bucket_exists(self) -> bool:
         try:
@@ -234,6 +246,19 @@ class S3Store(BackupStore):
                         f"cannot delete {self.where(key)}: {first.get('Code')} "
                         f"{first.get('Message', '')}".strip()
                     )
+
+
+def _s3_folders(store: S3Store) -> list[str]:
+    found: set[str] = set()
+    with store._errors("list", ""):
+        pages = store.client.get_paginator("list_objects_v2").paginate(
+            Bucket=store.bucket, Prefix=f"{PREFIX}/", Delimiter="/"
+        )
+        for page in pages:
+            found |= {
+                p["Prefix"][len(PREFIX) + 1 :].strip("/") for p in page.get("CommonPrefixes", [])
+            }
+    return sorted(found)
 
 
 class _S3Upload:
@@ -327,6 +352,13 @@ class GcsStore(BackupStore):
 
     def where(self, key: str = "") -> str:
         return f"gs://{self.bucket}/{PREFIX}/{key}"
+
+    def folders(self) -> list[str]:
+        with self._errors("list", ""):
+            blobs = self.client.list_blobs(self.bucket, prefix=f"{PREFIX}/", delimiter="/")
+            for _ in blobs:  # the prefixes are known once the pages are read
+                pass
+            return sorted(p[len(PREFIX) + 1 :].strip("/") for p in blobs.prefixes)
 
     def bucket_exists(self) -> bool:
         with self._errors("find", ""):

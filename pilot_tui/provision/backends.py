@@ -62,11 +62,21 @@ def lock_table(cfg: PilotConfig) -> str:
 # -- S3 ------------------------------------------------------------------------------------
 
 
+ABORT_UPLOADS_RULE: dict[str, Any] = {
+    "ID": "pilot-abort-incomplete-uploads",
+    "Filter": {"Prefix": ""},
+    "Status": "Enabled",
+    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+}
+
+
 def ensure_s3(
     client: S3Client, dynamodb: DynamoDBClient, bucket: str, table: str, region: str
 ) -> list[str]:
     """Create or repair the S3 state bucket and lock table; what was done, for the log."""
     from botocore.exceptions import ClientError
+
+    from pilot_tui.cloud.s3_lifecycle import ensure_rule
 
     done = []
     try:
@@ -97,19 +107,17 @@ def ensure_s3(
     )
     # A backup's upload cut short (a lost connection, a killed laptop) leaves parts that are
     # no object and would be stored, and billed, until aborted: S3 aborts them after a day.
-    client.put_bucket_lifecycle_configuration(
-        Bucket=bucket,
-        LifecycleConfiguration={
-            "Rules": [
-                {
-                    "ID": "pilot-abort-incomplete-uploads",
-                    "Filter": {"Prefix": ""},
-                    "Status": "Enabled",
-                    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
-                }
-            ]
-        },
-    )
+    # Merged beside the team's own rules; a profile that may not set it is told, not failed.
+    try:
+        if ensure_rule(client, bucket, ABORT_UPLOADS_RULE):
+            done.append(f"bucket {bucket} aborts unfinished uploads after a day")
+    except ClientError as exc:
+        if aws_errors.code(exc) not in ("AccessDenied", "AccessDeniedException"):
+            raise
+        done.append(
+            f"warning: cannot set {bucket}'s lifecycle (AccessDenied): unfinished backup "
+            "uploads stay until aborted"
+        )
     try:
         dynamodb.describe_table(TableName=table)
     except ClientError as exc:

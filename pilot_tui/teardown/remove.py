@@ -250,19 +250,19 @@ async def _terraform_destroy(
 
 
 def backups_held(teardown: Teardown, inv: Inventory) -> list[str]:
-    """The databases whose backups are in the state bucket, when ``inv`` removes it (their
+    """The databases with backups in the state bucket, when ``inv`` removes it (their
     backups would go with it): each destroy face refuses then, unless told to remove them.
-    Only looks: never starts an emulator or makes the bucket; unreadable means none known."""
+    Only looks: never starts an emulator or makes the bucket. A bucket that cannot be read
+    is refused too (its backups cannot be known to be none)."""
     from pilot_tui.data.stores import store_for
     from pilot_tui.errors import PilotError
 
-    goes = any(thing.kind == "state bucket" for thing in inv.remove)
-    if not goes or not teardown.config.databases:
+    if not any(thing.kind == "state bucket" for thing in inv.remove):
         return []
     try:
         store = store_for(
             teardown.config, teardown.state_dir, teardown.root, start=False, create=False
         )
-        return [db.name for db in teardown.config.databases if store.keys(db.name)]
-    except PilotError:
-        return []
+        return store.folders()
+    except PilotError as exc:
+        return [f"(unknown: the bucket could not be read: {str(exc)[:120]})"]

@@ -40,7 +40,7 @@ def register(commands: Commands) -> None:
     )  # fmt: skip
     p.add_argument("--size", help="memory limit of its container, like 512m or 2g")
     p.add_argument("--url-env", help="the variable the apps get its URL in")
-    p.add_argument("--keep", type=int, help="how many backups are kept (postgres)")
+    p.add_argument("--keep", type=int, help="how many backups are kept")
     p = add_command(
         actions,
         "status",

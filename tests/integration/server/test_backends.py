@@ -38,9 +38,28 @@ def test_s3_backend_is_created_once_with_safe_settings(emulators):
     url = emulators["aws"].url
     s3, ddb = aws("s3", url), aws("dynamodb", url)
     first = backends.ensure_s3(s3, ddb, "pilot-state-acme", "pilot-state-acme-lock", "eu-west-1")
-    assert first == ["created bucket pilot-state-acme", "created lock table pilot-state-acme-lock"]
+    assert first == [
+        "created bucket pilot-state-acme",
+        "bucket pilot-state-acme aborts unfinished uploads after a day",
+        "created lock table pilot-state-acme-lock",
+    ]
+    # A rule of the team's own is kept beside Pilot's.
+    (pilots,) = s3.get_bucket_lifecycle_configuration(Bucket="pilot-state-acme")["Rules"]
+    theirs = {
+        "ID": "team-expire-old-versions",
+        "Filter": {"Prefix": ""},
+        "Status": "Enabled",
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+    }
+    s3.put_bucket_lifecycle_configuration(
+        Bucket="pilot-state-acme", LifecycleConfiguration={"Rules": [theirs]}
+    )
     second = backends.ensure_s3(s3, ddb, "pilot-state-acme", "pilot-state-acme-lock", "eu-west-1")
-    assert second == []
+    assert second == ["bucket pilot-state-acme aborts unfinished uploads after a day"]
+    rules = s3.get_bucket_lifecycle_configuration(Bucket="pilot-state-acme")["Rules"]
+    assert [r["ID"] for r in rules] == ["team-expire-old-versions", pilots["ID"]]
+    third = backends.ensure_s3(s3, ddb, "pilot-state-acme", "pilot-state-acme-lock", "eu-west-1")
+    assert third == []
     assert s3.get_bucket_versioning(Bucket="pilot-state-acme")["Status"] == "Enabled"
     rule = s3.get_bucket_encryption(Bucket="pilot-state-acme")["ServerSideEncryptionConfiguration"][
         "Rules"
@@ -48,8 +67,7 @@ def test_s3_backend_is_created_once_with_safe_settings(emulators):
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     block = s3.get_public_access_block(Bucket="pilot-state-acme")["PublicAccessBlockConfiguration"]
     assert all(block.values())
-    (lifecycle,) = s3.get_bucket_lifecycle_configuration(Bucket="pilot-state-acme")["Rules"]
-    assert lifecycle["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert pilots["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
     table = ddb.describe_table(TableName="pilot-state-acme-lock")["Table"]
     assert table["KeySchema"] == [{"AttributeName": "LockID", "KeyType": "HASH"}]
     assert len(s3.list_buckets()["Buckets"]) == 1

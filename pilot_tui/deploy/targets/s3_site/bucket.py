@@ -97,7 +97,7 @@ class S3Site(Distribution):
     def _ensure_lifecycle(self) -> None:
         """Replaced files expire after KEEP_DAYS (so do delete markers left with nothing
         behind them); other rules on the bucket are kept."""
-        from botocore.exceptions import ClientError
+        from pilot_tui.cloud.s3_lifecycle import ensure_rule
 
         rule = {
             "ID": LIFECYCLE_RULE,
@@ -106,18 +106,7 @@ class S3Site(Distribution):
             "NoncurrentVersionExpiration": {"NoncurrentDays": KEEP_DAYS},
             "Expiration": {"ExpiredObjectDeleteMarker": True},
         }
-        try:
-            rules = self.s3.get_bucket_lifecycle_configuration(Bucket=self.bucket)["Rules"]
-        except ClientError as exc:
-            if code(exc) != "NoSuchLifecycleConfiguration":
-                raise
-            rules = []
-        if rule in rules:
-            return
-        others = [r for r in rules if r.get("ID") != LIFECYCLE_RULE]
-        self.s3.put_bucket_lifecycle_configuration(
-            Bucket=self.bucket, LifecycleConfiguration={"Rules": [*others, rule]}
-        )
+        ensure_rule(self.s3, self.bucket, rule)
 
     def manifest(self, key: str = MANIFEST) -> Manifest | None:
         """The manifest at ``key``; None when there is none (or it is not one)."""

@@ -257,7 +257,7 @@ def db_backups(ns: argparse.Namespace) -> int:
     with _engine_errors():
         records = backups.records(store, settings.name)
         drills = backups.drills(store, settings.name)
-    good = next((d for d in reversed(drills) if d.ok), None)
+    good = backups.last_good(drills)
     if ns.json:
         print_json(
             {

@@ -317,5 +317,10 @@ def record_drill(store: BackupStore, database: str, drill: DrillRecord) -> None:
     store.write(f"{database}/drills.json", json.dumps([asdict(d) for d in kept], indent=2).encode())
 
 
+def last_good(drill_records: list[DrillRecord]) -> DrillRecord | None:
+    """The newest drill that passed, of ``drill_records`` (oldest first)."""
+    return next((d for d in reversed(drill_records) if d.ok), None)
+
+
 def last_good_drill(store: BackupStore, database: str) -> DrillRecord | None:
-    return next((d for d in reversed(drills(store, database)) if d.ok), None)
+    return last_good(drills(store, database))

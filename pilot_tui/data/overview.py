@@ -119,7 +119,7 @@ def _with_backups(row: DatabaseRow, store: BackupStore) -> DatabaseRow:
         drills = backups.drills(store, name)
     except PilotError as exc:
         return replace(row, problem=str(exc)[:160])
-    good = next((d for d in reversed(drills) if d.ok), None)
+    good = backups.last_good(drills)
     return replace(
         row,
         backups=len(known),

@@ -106,7 +106,13 @@ class DataScreen(RunScreen):
         self.load_rows()
 
     # -- the list -------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="data-list", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="data-list",
+        name="reading the databases",
+        exit_on_error=False,
+    )
     def load_rows(self) -> list[DatabaseRow]:
         from pilot_tui.data import overview
 
@@ -200,7 +206,7 @@ class DataScreen(RunScreen):
         self.log_line(f"— {ACTIONS[action].lower()} {name}")
         self.run_action(action, name)
 
-    @work(thread=True, exclusive=True, group="data", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="data", name="the run", exit_on_error=False)
     def run_action(self, action: str, name: str) -> str:
         from pilot_tui.data import backups, restore
         from pilot_tui.data.backups import BackupError

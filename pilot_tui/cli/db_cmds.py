@@ -233,6 +233,8 @@ def db_backup(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     pf, config, settings, kind, store = setup
     keep = settings.backup.keep
+    if ns.on_server:
+        return _backup_on_server(ns, pf, config, settings.name, store)
     with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
         record, pruned = backups.take(engine.docker_client, kind, store, keep=keep, say=say)
     if ns.json:
@@ -244,6 +246,59 @@ def db_backup(ns: argparse.Namespace) -> int:
     )
     if pruned:
         say(f"removed {len(pruned)} older backup(s) beyond keep = {keep}: {', '.join(pruned)}")
+    return EXIT_OK
+
+
+def _backup_on_server(
+    ns: argparse.Namespace, pf: ProjectFile, config: PilotConfig, name: str, store: BackupStore
+) -> int:
+    """A backup by the agent on the Docker host: its own code, credentials and network."""
+    from pilot_tui.data import backups, scheduling
+
+    if name not in scheduling.scheduled(config):
+        error(f'database {name} has backup.schedule = "off": the backup agent does not back it up')
+        return EXIT_INVALID
+    with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
+        code = scheduling.run_now(engine.docker_client, config.project.name, name, say)
+    if code != 0:
+        error(f"the backup agent's backup of {name} failed (its lines above say why)")
+        return EXIT_FAILED
+    record = backups.records(store, name)[-1]
+    if ns.json:
+        print_json({**asdict(record), "where": store.where(record.key), "by": "agent"})
+    return EXIT_OK
+
+
+def db_schedule(ns: argparse.Namespace) -> int:
+    """The backup agent started or brought up to date (or removed), and its schedules."""
+    from pilot_tui.data import scheduling
+
+    loaded = load_valid(ns)
+    if loaded is None:
+        return EXIT_INVALID
+    pf, config = loaded
+    with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
+        client = engine.docker_client
+        if ns.remove:
+            removed = scheduling.remove(client, config.project.name)
+            say("backup agent removed" if removed else "no backup agent was running")
+            return EXIT_OK
+        plan = scheduling.agent_plan(
+            config, engine.docker, engine.state_dir, scheduling.sandbox_s3(config, engine.state_dir)
+        )
+        if plan is None:
+            scheduling.remove(client, config.project.name)
+            say('no database has a backup schedule (all are "off"): no backup agent runs')
+            return EXIT_OK
+        changed = scheduling.install(client, plan, say)
+        schedules = scheduling.timetable(plan)
+    if ns.json:
+        print_json({"agent": plan.name, "changed": changed, "databases": schedules})
+        return EXIT_OK
+    if not changed:
+        say(f"backup agent {plan.name} is running and up to date")
+    for row in schedules:
+        print(f"{row['database']:16} {row['schedule']:14} keep {row['keep']:<4} next {row['next']}")
     return EXIT_OK
 
 

@@ -23,6 +23,7 @@ from pilot_tui.config.schema import (
     PilotConfig,
     StaticBuild,
 )
+from pilot_tui.data import schedule
 from pilot_tui.fsutil import file_kind, is_within, real_path
 from pilot_tui.provision.tf.toolchain import refused_binary
 
@@ -365,6 +366,10 @@ def _databases(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
                 f"{first[db.name] + 1}); database names must be unique",
             )
         first.setdefault(db.name, i)
+        try:
+            schedule.parse(db.backup.schedule)
+        except schedule.ScheduleError as exc:
+            yield Problem(("databases", i, "backup", "schedule"), str(exc))
         for j, name in enumerate(db.apps):
             app = cfg.app(name)
             if app is None:

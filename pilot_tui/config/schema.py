@@ -479,10 +479,17 @@ MEMORY_HINT = "megabytes or gigabytes, like 512m or 2g"
 
 @dataclass
 class BackupSettings:
-    """Backups of a database: `pilot-tui db backup NAME` streams one (Postgres: pg_dump -Fc;
-    Redis: an RDB snapshot) to the state bucket (S3, encrypted; GCS) under backups/NAME/, or
-    to .pilot/backups/NAME/ with local state."""
+    """Backups of a database, on a schedule (a small agent container on the Docker host) or
+    now with `pilot-tui db backup NAME`: each streams one (Postgres: pg_dump -Fc; Redis: an
+    RDB snapshot) to the state bucket (S3, encrypted; GCS) under backups/NAME/, or to
+    .pilot/backups/NAME/ with local state."""
 
+    schedule: str = setting(
+        "daily",
+        'When the backup agent on the Docker host takes one, without this machine: "daily" '
+        '(03:00 UTC), "hourly", "off", or a cron expression in UTC ("30 2 * * *").',
+        example="hourly",
+    )
     keep: int = setting(
         14,
         "How many backups are kept: each new one removes the oldest beyond this number.",

@@ -103,8 +103,8 @@ def records(store: BackupStore, database: str) -> list[BackupRecord]:
     naming it (never silently one backup fewer)."""
     found = []
     for key in store.keys(database):
-        if not key.endswith(".json") or key.endswith("/drills.json"):
-            continue
+        if RECORD_NAME.fullmatch(key.rsplit("/", 1)[-1]) is None:
+            continue  # a dump, drills.json, the agent's schedule.json
         raw = store.read(key)
         if raw is None:
             continue  # removed meanwhile (a teammate's backup pruned it)
@@ -132,6 +132,40 @@ def record_for(store: BackupStore, database: str, wanted: str | None) -> BackupR
     raise BackupError(f"database {database} has no backup {wanted!r} (newest: {ids})")
 
 
+@dataclass(frozen=True)
+class DumpPlan:
+    """How a database is dumped, as data: made here from its ``Kind``, and read by the
+    backup agent on the Docker host from its settings (which has no ``Kind``: its image
+    carries the standard library only)."""
+
+    database: str
+    kind: str
+    version: int
+    format: str
+    extension: str
+    command: list[str]
+    environment: dict[str, str]
+    # Ends the sessions of a backup cut short; its name comes in PILOT_APP.
+    stop_command: list[str] | None = None
+    stop_environment: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, kind: Kind) -> DumpPlan:
+        dump = kind.dump("") if kind.dump_format is not None else None
+        if dump is None or kind.dump_format is None:
+            raise BackupError(f"backups of {kind.kind} databases are not offered yet")
+        stop = kind.stop_sessions()
+        return cls(
+            kind.name,
+            kind.kind,
+            int(kind.settings.version),
+            kind.dump_format,
+            kind.dump_extension,
+            *dump,
+            *(stop if stop is not None else (None, {})),
+        )
+
+
 def take(
     client: DockerClient,
     kind: Kind,
@@ -144,9 +178,7 @@ def take(
     """Dump the running database into the store; its record and the IDs ``keep`` pruned."""
     from pilot_tui.data import docker_db
 
-    dump_format = kind.dump_format
-    if dump_format is None:
-        raise BackupError(f"backups of {kind.kind} databases are not offered yet")
+    plan = DumpPlan.of(kind)
     found = docker_db.find(client, kind)
     kind, container = found.kind, found.container
     if container is None or container.status != "running":
@@ -156,12 +188,25 @@ def take(
     # Just started (a restart, a teammate's deploy): wait until it takes connections.
     password = docker_db.made_with(kind, container) or ""
     docker_db.wait_ready(container, kind, password)
-    dump = kind.dump(password)
-    if dump is None:
-        raise BackupError(f"backups of {kind.kind} databases are not offered yet")
-    backup_id = _free_id(store, kind.name, new_id(now))
-    key = f"{kind.name}/{backup_id}.{kind.dump_extension}"
-    say(f"dumping {kind.what} ({kind.dump_format}) to {store.where(key)}")
+    return dump_into(client, str(container.id), plan, store, keep=keep, say=say, now=now)
+
+
+def dump_into(
+    client: execs.HasExecAPI,  # the docker SDK's client, or the backup agent's own
+    container_id: str,
+    plan: DumpPlan,
+    store: BackupStore,
+    *,
+    keep: int,
+    say: Say,
+    now: float | None = None,
+) -> tuple[BackupRecord, list[str]]:
+    """Stream ``plan``'s dump from the running container into the store, write its
+    record, prune beyond ``keep``: the backup, wherever it is started from."""
+    backup_id = _free_id(store, plan.database, new_id(now))
+    key = f"{plan.database}/{backup_id}.{plan.extension}"
+    what = f"{plan.kind} {plan.version} database {plan.database}"
+    say(f"dumping {what} ({plan.format}) to {store.where(key)}")
     started = time.monotonic()
     tables: dict[str, int] = {}
     roles: list[str] = []
@@ -181,11 +226,10 @@ def take(
         elif line.strip():
             say(f"  {line}")
 
-    command, environment = dump
     # Named, so a backup cut short (Ctrl+C, the store failing) stops its sessions too.
     app_name = f"pilot-backup-{backup_id}"
-    environment = {**environment, "PGAPPNAME": app_name}
-    streamed = execs.stream_out(client, container, command, environment, on_error_line)
+    environment = {**plan.environment, "PGAPPNAME": app_name}
+    streamed = execs.stream_out(client, container_id, plan.command, environment, on_error_line)
     digest, size = hashlib.sha256(), 0
     try:
         with store.writer(key) as sink:
@@ -197,19 +241,19 @@ def take(
             if finished is None or finished.exit_code != 0:
                 code = "?" if finished is None else finished.exit_code
                 tail = finished.tail() if finished is not None else ()
-                raise BackupError(f"the dump of {kind.what} failed (exit status {code})", tail)
+                raise BackupError(f"the dump of {what} failed (exit status {code})", tail)
     except BaseException:
-        stop = kind.stop_sessions(app_name)
-        if stop is not None:
+        if plan.stop_command is not None:
             with contextlib.suppress(Exception):  # best effort: the error says what failed
-                execs.run(container, *stop)
+                stop_environment = {**plan.stop_environment, "PILOT_APP": app_name}
+                execs.run_in(client, container_id, plan.stop_command, stop_environment)
         raise
     record = BackupRecord(
         id=backup_id,
-        database=kind.name,
-        kind=kind.kind,
-        version=int(kind.settings.version),
-        format=dump_format,
+        database=plan.database,
+        kind=plan.kind,
+        version=plan.version,
+        format=plan.format,
         key=key,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         size=size,
@@ -219,9 +263,9 @@ def take(
         database_bytes=database_bytes,
         roles="\n".join(roles).strip(),
     )
-    store.write(f"{kind.name}/{backup_id}.json", record.to_json())
+    store.write(f"{plan.database}/{backup_id}.json", record.to_json())
     try:
-        pruned = prune(store, kind.name, keep)
+        pruned = prune(store, plan.database, keep)
     except PilotError as exc:  # the backup is whole and kept: only the pruning failed
         say(f"warning: backup {backup_id} is kept, but older ones were not pruned: {exc}")
         pruned = []
@@ -261,6 +305,7 @@ def _progress(chunks: Iterator[bytes], say: Say, every: int = 64 << 20) -> Itera
 
 ORPHAN_SECONDS = 86_400  # a dump without its record this old never finished
 DUMP_NAME = re.compile(r"(\d{8}T\d{6}Z(?:-\d+)?)\.(?:dump|rdb)")
+RECORD_NAME = re.compile(r"\d{8}T\d{6}Z(?:-\d+)?\.json")
 
 
 def prune(store: BackupStore, database: str, keep: int, now: float | None = None) -> list[str]:

@@ -11,13 +11,39 @@ import contextlib
 import socket
 import ssl
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 if TYPE_CHECKING:
     from docker import DockerClient
     from docker.models.containers import Container
+
+
+class ExecAPI(Protocol):
+    """The engine calls a streamed command needs: the docker SDK's ``APIClient`` has them,
+    and so does the backup agent's own client (``pilot_tui.data.agent.engine``)."""
+
+    def exec_create(
+        self,
+        container: str,
+        cmd: list[str],
+        *,
+        stdout: bool = True,
+        stderr: bool = True,
+        environment: dict[str, str] | None = None,
+    ) -> Mapping[str, object]: ...
+
+    # Streamed with demux: (stdout, stderr) pairs; the SDK types it as a union of its
+    # several return shapes, which no narrower type here would match.
+    def exec_start(self, exec_id: str, *, stream: bool = False, demux: bool = False) -> Any: ...
+
+    def exec_inspect(self, exec_id: str) -> Mapping[str, object]: ...
+
+
+class HasExecAPI(Protocol):
+    @property
+    def api(self) -> ExecAPI: ...
 
 
 @dataclass
@@ -36,7 +62,7 @@ class Finished:
 class Streamed:
     """A running command's stdout as chunks (``chunks()``), then ``finished``."""
 
-    client: DockerClient
+    client: HasExecAPI
     exec_id: str
     on_error_line: Callable[[str], None]
     finished: Finished | None = None
@@ -62,8 +88,8 @@ class Streamed:
 
 
 def stream_out(
-    client: DockerClient,
-    container: Container,
+    client: HasExecAPI,
+    container_id: str,
     command: list[str],
     environment: dict[str, str],
     on_error_line: Callable[[str], None],
@@ -71,9 +97,20 @@ def stream_out(
     """Start ``command``; its stdout comes from ``chunks()``, each stderr line goes to
     ``on_error_line`` as it comes."""
     created = client.api.exec_create(
-        container.id, command, stdout=True, stderr=True, environment=environment
+        container_id, command, stdout=True, stderr=True, environment=environment
     )
     return Streamed(client, str(created["Id"]), on_error_line)
+
+
+def run_in(
+    client: HasExecAPI, container_id: str, command: list[str], environment: dict[str, str]
+) -> Finished:
+    """A short command, by the calls any ``HasExecAPI`` has; its output once it ends."""
+    output: list[str] = []
+    streamed = stream_out(client, container_id, command, environment, output.append)
+    out = b"".join(streamed.chunks()).decode(errors="replace")
+    code = streamed.finished.exit_code if streamed.finished is not None else -1
+    return Finished(code, out + "\n".join(output))
 
 
 def feed_in(
@@ -126,7 +163,7 @@ def feed_in(
     return Finished(code, b"".join(output).decode(errors="replace"))
 
 
-def _exit_code(client: DockerClient, exec_id: str) -> int:
+def _exit_code(client: HasExecAPI, exec_id: str) -> int:
     """The command's exit status (-1 while it still runs or when the engine does not say)."""
     code = client.api.exec_inspect(exec_id).get("ExitCode")
     return code if isinstance(code, int) else -1

@@ -172,8 +172,9 @@ class Kind(ABC):
         restored; None when the kind has none."""
         return None
 
-    def stop_sessions(self, app_name: str) -> tuple[list[str], dict[str, str]] | None:
-        """(command, environment) ending the sessions a backup named ``app_name`` opened."""
+    def stop_sessions(self) -> tuple[list[str], dict[str, str]] | None:
+        """(command, environment) ending the sessions a backup opened; the backup's
+        application name comes in the environment's PILOT_APP."""
         return None
 
     def free_space(self) -> list[str]:
@@ -228,14 +229,14 @@ class Postgres(Kind):
     def count(self, password: str) -> tuple[list[str], dict[str, str]]:
         return ["sh", "-c", COUNT_SCRIPT], {**self._on_socket(), "PILOT_COUNT_SQL": COUNT_SQL}
 
-    def stop_sessions(self, app_name: str) -> tuple[list[str], dict[str, str]] | None:
+    def stop_sessions(self) -> tuple[list[str], dict[str, str]] | None:
         sql = (
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :'app'"
         )
         script = (
             'printf "%s\\n" "$0" | psql -X -q -v app="$PILOT_APP" -U "$PILOT_ROLE" -d "$PILOT_DB"'
         )
-        return ["sh", "-c", script, sql], {**self._on_socket(), "PILOT_APP": app_name}
+        return ["sh", "-c", script, sql], self._on_socket()
 
     def make_roles(self, roles: str) -> tuple[list[str], dict[str, str]] | None:
         # Each role once: "already exists" (the owner, made by the image) is expected, and

@@ -128,6 +128,7 @@ def engine_project(tmp_path, cli, docker_engine, python_base, edge_image, monkey
     default to on); ``add(app)`` appends an [[apps]] table. Yields (root, proxy port, add);
     removes every container it made afterwards."""
     monkeypatch.setenv("PILOT_PROXY_IMAGE", edge_image)
+    monkeypatch.setenv("PILOT_PYTHON_BASE", python_base)  # the backup agent's base
     assert cli("init").code == 0
     port = free_port()
     pf = ProjectFile.load(tmp_path / "pilot.toml")
@@ -267,3 +268,18 @@ def lambda_runtime(docker_engine, python_base):
             volume.remove(force=True)
     finally:
         client.close()
+
+
+@pytest.fixture
+def moto(tmp_path, monkeypatch):
+    """The sandbox's local AWS API (moto) on 127.0.0.1, boto3 pointed at it; its URL."""
+    from pilot_tui.cloud.sandbox import Sandbox
+
+    sandbox = Sandbox(tmp_path / "moto-state")
+    running, _ = sandbox.ensure()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", running["aws"].url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    yield running["aws"].url
+    sandbox.stop()

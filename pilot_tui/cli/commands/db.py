@@ -78,6 +78,22 @@ def register(commands: Commands) -> None:
     )
     p.add_argument("name", metavar="NAME")
     p.add_argument("--json", action="store_true", help="print the backup's record as JSON")
+    p.add_argument(
+        "--on-server",
+        action="store_true",
+        help="have the backup agent on the Docker host take it (proves the schedule's path)",
+    )
+    p = add_command(
+        actions,
+        "schedule",
+        "start or update the backup agent on the Docker host, and show its schedules",
+        lazy(HANDLERS, "db_schedule"),
+        "The agent (container pilot-backups-PROJECT) backs up each database on its\n"
+        "backup.schedule, without this machine; deploys keep it up to date too.\n"
+        "--remove stops it (backups already taken stay).",
+    )
+    p.add_argument("--remove", action="store_true", help="stop and remove the backup agent")
+    p.add_argument("--json", action="store_true", help="print the schedules as JSON")
     p = add_command(
         actions,
         "backups",

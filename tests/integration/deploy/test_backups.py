@@ -161,20 +161,6 @@ def test_backup_then_restore_brings_back_rows_checksum_and_the_apps_answer(
     assert final["tables"]["public.items"] == 1500 and final["id"] != third_id
 
 
-@pytest.fixture
-def moto(tmp_path, monkeypatch):
-    from pilot_tui.cloud.sandbox import Sandbox
-
-    sandbox = Sandbox(tmp_path / "moto-state")
-    running, _ = sandbox.ensure()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", running["aws"].url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    yield running
-    sandbox.stop()
-
-
 def _running_database(root, docker_client, state_dir):
     """The first database of the project at ``root`` started, as a deploy starts it."""
     from pilot_tui.config.validate import check_file

@@ -8,24 +8,10 @@ from __future__ import annotations
 import json
 import shutil
 
-import pytest
-
-from pilot_tui.cloud.sandbox import Sandbox, free_port
+from pilot_tui.cloud.sandbox import free_port
 from pilot_tui.config.document import ProjectFile
 from tests.conftest import run_pilot
 from tests.support.deploy_fixtures import HELLO, get
-
-
-@pytest.fixture
-def moto(tmp_path, monkeypatch):
-    sandbox = Sandbox(tmp_path / "moto-state")
-    running, _ = sandbox.ensure()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", running["aws"].url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    yield running["aws"].url
-    sandbox.stop()
 
 
 def checkout(base, name, engine_url, port):

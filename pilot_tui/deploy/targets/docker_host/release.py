@@ -193,7 +193,29 @@ def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[
         )
         urls[settings.url_env] = live.url(password)
     redact.register(urls.values())
+    if urls:
+        backup_agent(ctx, log.line("deploy", app.name))
     return urls
+
+
+def backup_agent(ctx: DeployContext, line: Callable[[str], None]) -> None:
+    """The backup agent brought up to date with pilot.toml's schedules. A problem is a
+    warning: the release itself does not depend on it (``db schedule`` fails on it)."""
+    from docker.errors import DockerException
+
+    from pilot_tui.data import scheduling
+    from pilot_tui.errors import PilotError
+
+    try:
+        plan = scheduling.agent_plan(
+            ctx.config, ctx.docker, ctx.state_dir, scheduling.sandbox_s3(ctx.config, ctx.state_dir)
+        )
+        if plan is None:
+            scheduling.remove(ctx.docker_client, ctx.project)
+        else:
+            scheduling.install(ctx.docker_client, plan, line)
+    except (PilotError, DockerException, OSError) as exc:
+        line(f"warning: scheduled backups are not running: {str(exc)[:300]}")
 
 
 def running_image(container: Container) -> str:

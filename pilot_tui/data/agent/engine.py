@@ -1,0 +1,128 @@
+"""The Docker engine's API over its unix socket, with the standard library: the few calls a
+backup makes (find the database's container, run a command in it and stream its output),
+named as the docker SDK names them so ``execs`` takes either client."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import struct
+import urllib.parse
+from collections.abc import Iterator, Mapping
+
+API = "/v1.41"  # Docker 20.10 and newer
+HEADER = struct.Struct(">BxxxL")  # stream (1 stdout, 2 stderr), then the frame's size
+
+
+class EngineError(RuntimeError):
+    """The engine refused or could not be reached; the message says which call."""
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, socket_path: str, timeout: float | None) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = socket_path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self.socket_path)
+        self.sock = sock
+
+
+class Engine:
+    """A client of one engine; ``api`` is itself (the docker SDK's low-level calls)."""
+
+    def __init__(self, socket_path: str = "/var/run/docker.sock") -> None:
+        self.socket_path = socket_path
+
+    @property
+    def api(self) -> Engine:
+        return self
+
+    def _request(
+        self, method: str, path: str, body: object = None, timeout: float | None = 60
+    ) -> http.client.HTTPResponse:
+        connection = _UnixConnection(self.socket_path, timeout)
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        try:
+            connection.request(method, API + path, body=data, headers=headers)
+            response = connection.getresponse()
+        except OSError as exc:
+            connection.close()
+            raise EngineError(f"the Docker engine at {self.socket_path}: {exc}") from exc
+        if response.status >= 300:
+            detail = response.read()[:300].decode(errors="replace")
+            connection.close()
+            raise EngineError(f"{method} {path}: {response.status} {detail.strip()}")
+        return response
+
+    def _json(self, method: str, path: str, body: object = None) -> object:
+        response = self._request(method, path, body)
+        try:
+            return json.loads(response.read() or b"null")
+        finally:
+            response.close()
+
+    def containers(self, labels: list[str]) -> list[dict[str, object]]:
+        """Running containers carrying every one of ``labels`` (``key=value``)."""
+        query = urllib.parse.urlencode({"filters": json.dumps({"label": labels})})
+        found = self._json("GET", f"/containers/json?{query}")
+        return [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
+
+    def exec_create(
+        self,
+        container: str,
+        cmd: list[str],
+        *,
+        stdout: bool = True,
+        stderr: bool = True,
+        environment: dict[str, str] | None = None,
+    ) -> Mapping[str, object]:
+        body = {
+            "AttachStdout": stdout,
+            "AttachStderr": stderr,
+            "Cmd": cmd,
+            "Env": [f"{k}={v}" for k, v in (environment or {}).items()],
+        }
+        created = self._json("POST", f"/containers/{container}/exec", body)
+        if not isinstance(created, dict) or "Id" not in created:
+            raise EngineError(f"the engine made no exec in {container}: {created!r}")
+        return created
+
+    def exec_start(
+        self, exec_id: str, *, stream: bool = False, demux: bool = False
+    ) -> Iterator[tuple[bytes | None, bytes | None]]:
+        """The command's output as (stdout, stderr) frames, as they come (``stream`` and
+        ``demux`` are always so here; they are the SDK's names)."""
+        response = self._request(
+            "POST", f"/exec/{exec_id}/start", {"Detach": False, "Tty": False}, timeout=None
+        )
+        return _frames(response)
+
+    def exec_inspect(self, exec_id: str) -> Mapping[str, object]:
+        found = self._json("GET", f"/exec/{exec_id}/json")
+        return found if isinstance(found, dict) else {}
+
+
+def _frames(response: http.client.HTTPResponse) -> Iterator[tuple[bytes | None, bytes | None]]:
+    try:
+        while header := _exactly(response, HEADER.size):
+            kind, size = HEADER.unpack(header)
+            data = _exactly(response, size)
+            yield (data, None) if kind == 1 else (None, data)
+    finally:
+        response.close()
+
+
+def _exactly(response: http.client.HTTPResponse, size: int) -> bytes:
+    parts, left = [], size
+    while left:
+        part = response.read(left)
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)

@@ -1,0 +1,196 @@
+"""The agent's work: each database's backup when its schedule says, forever; or one now
+(``--now NAME``: what ``pilot-tui db backup NAME --on-server`` runs, to prove the
+schedule's path works). Each run's outcome goes to ``NAME/schedule.json`` in the store,
+where ``db status`` and the Data screen read it; a run missed while the host was down is
+taken once when the agent starts again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pilot_tui.data import schedule as schedules
+from pilot_tui.data.agent.engine import Engine, EngineError
+from pilot_tui.data.agent.s3 import AgentS3Store
+from pilot_tui.data.backups import DumpPlan, dump_into, mb
+from pilot_tui.data.stores import BackupStore, LocalStore
+from pilot_tui.errors import PilotError
+
+SETTINGS = "/pilot/agent.json"
+STATUS = "schedule.json"
+CATCH_UP = timedelta(days=7)  # a run missed longer ago than this is not taken late
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Job:
+    plan: DumpPlan
+    schedule: schedules.Schedule | None
+    keep: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    project: str
+    store: dict[str, str]
+    jobs: list[Job]
+
+
+def load(path: Path) -> Settings:
+    raw = json.loads(path.read_text())
+    jobs = [
+        Job(DumpPlan(**item["plan"]), schedules.parse(item["schedule"]), int(item["keep"]))
+        for item in raw["databases"]
+    ]
+    return Settings(str(raw["project"]), dict(raw["store"]), jobs)
+
+
+def store_from(spec: Mapping[str, str], environment: Mapping[str, str]) -> BackupStore:
+    if spec["kind"] == "s3":
+        return AgentS3Store(spec["bucket"], spec["region"], spec.get("endpoint"), environment)
+    if spec["kind"] == "local":
+        return LocalStore(Path(spec["root"]))
+    raise PilotError(f"the backup agent cannot write to a {spec['kind']} store")
+
+
+def live_container(engine: Engine, project: str, database: str) -> str:
+    """The running container serving ``database`` (the newest generation: a restore's)."""
+    found = engine.containers(
+        [f"pilot.project={project}", f"pilot.database={database}", "pilot.role=database"]
+    )
+
+    def generation(container: dict[str, object]) -> int:
+        labels = container.get("Labels")
+        value = labels.get("pilot.database.generation", "1") if isinstance(labels, dict) else "1"
+        return int(value) if str(value).isdigit() else 1
+
+    if not found:
+        raise PilotError(f"database {database} is not running on this Docker host")
+    return str(max(found, key=generation)["Id"])
+
+
+def run_one(
+    engine: Engine, store: BackupStore, project: str, job: Job, say: Say, now: float
+) -> bool:
+    """One backup; its outcome in the store's status file. True when it was taken."""
+    started = datetime.fromtimestamp(now, UTC)
+    name = job.plan.database
+    try:
+        container = live_container(engine, project, name)
+        record, pruned = dump_into(engine, container, job.plan, store, keep=job.keep, say=say)
+    except (PilotError, EngineError, OSError) as exc:
+        detail, ok = f"failed: {exc}", False
+        for line in getattr(exc, "logs", ()):
+            say(f"  {line}")
+    except Exception as exc:  # a bug: said in full in the agent's log, kept running
+        say(traceback.format_exc().rstrip())
+        detail, ok = f"failed: {type(exc).__name__}: {exc}", False
+    else:
+        detail, ok = f"backup {record.id}: {mb(record.size)}, {record.rows} rows", True
+        if pruned:
+            detail += f"; pruned {', '.join(pruned)}"
+    say(f"{name}: {detail}")
+    status = {
+        "at": started.isoformat(timespec="seconds"),
+        "ok": ok,
+        "detail": detail,
+        "schedule": job.schedule.text if job.schedule else schedules.OFF,
+        "next": job.schedule.next_after(started).isoformat() if job.schedule else None,
+    }
+    try:
+        store.write(f"{name}/{STATUS}", json.dumps(status, indent=2).encode())
+    except PilotError as exc:
+        say(f"{name}: cannot record the run's outcome: {exc}")
+    return ok
+
+
+def last_run(store: BackupStore, database: str, now: float) -> float:
+    """When the database's last scheduled run started (for runs missed while down); now
+    when there is none or it is too old to take late."""
+    try:
+        raw = store.read(f"{database}/{STATUS}")
+        at = datetime.fromisoformat(json.loads(raw or b"{}")["at"]).timestamp()
+    except (PilotError, ValueError, KeyError, TypeError):
+        return now
+    return at if now - at < CATCH_UP.total_seconds() else now
+
+
+def due(jobs: list[Job], last: dict[str, float], now: float) -> list[Job]:
+    """The jobs whose next run after their last one has come."""
+    return [
+        job
+        for job in jobs
+        if job.schedule is not None and _next(job.schedule, last[job.plan.database]) <= now
+    ]
+
+
+def next_wake(jobs: list[Job], last: dict[str, float]) -> float | None:
+    times = [_next(j.schedule, last[j.plan.database]) for j in jobs if j.schedule is not None]
+    return min(times) if times else None
+
+
+def _next(schedule: schedules.Schedule, after: float) -> float:
+    return schedule.next_after(datetime.fromtimestamp(after, UTC)).timestamp()
+
+
+def serve(
+    engine: Engine,
+    store: BackupStore,
+    settings: Settings,
+    say: Say,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Forever: sleep until the next run is due, take every backup that is."""
+    now = clock()
+    last = {job.plan.database: last_run(store, job.plan.database, now) for job in settings.jobs}
+    for job in settings.jobs:
+        when = "off" if job.schedule is None else job.schedule.text
+        say(f"{job.plan.database}: schedule {when}, keeping {job.keep}")
+    while True:
+        wake = next_wake(settings.jobs, last)
+        if wake is None:
+            say("no database has a schedule: nothing to do")
+            sleep(86_400)
+            continue
+        say(f"next run at {datetime.fromtimestamp(wake, UTC).isoformat(timespec='minutes')}")
+        while (left := wake - clock()) > 0:
+            sleep(min(left, 60))  # short naps: a host clock set forward is followed
+        now = clock()
+        for job in due(settings.jobs, last, now):
+            run_one(engine, store, settings.project, job, say, now)
+            last[job.plan.database] = now
+
+
+def main(argv: list[str]) -> int:
+    def say(line: str) -> None:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        print(f"{stamp} {line}", flush=True)
+
+    path = Path(os.environ.get("PILOT_AGENT_SETTINGS", SETTINGS))
+    try:
+        settings = load(path)
+        store = store_from(settings.store, os.environ)
+    except (OSError, ValueError, KeyError, TypeError, PilotError) as exc:
+        say(f"cannot read the agent's settings {path}: {exc}")
+        return 2
+    engine = Engine(os.environ.get("PILOT_DOCKER_SOCKET", "/var/run/docker.sock"))
+    if argv[:1] == ["--now"] and len(argv) == 2:
+        job = next((j for j in settings.jobs if j.plan.database == argv[1]), None)
+        if job is None:
+            say(f"the agent backs up no database named {argv[1]}")
+            return 2
+        return 0 if run_one(engine, store, settings.project, job, say, time.time()) else 1
+    if argv:
+        say("usage: python -m pilot_tui.data.agent [--now DATABASE]")
+        return 2
+    serve(engine, store, settings, say)
+    return 0

@@ -1,0 +1,395 @@
+"""The backup agent on the Docker host (``pilot_tui.data.agent``), made from pilot.toml:
+what it runs as data (``agent_plan``: pure, tested as data), then installed, shown and
+removed through the engine in one place each.
+
+One agent per project, container ``pilot-backups-PROJECT``: it backs up every database
+whose ``backup.schedule`` is not "off". Its image is the Python base (``PILOT_PYTHON_BASE``)
+plus the agent's modules, tagged by their content, so a new Pilot version brings a new
+image and an unchanged one is never rebuilt. Its settings (no password: dumps run over the
+database container's own socket) go into the container as a 0600 file before it starts;
+a label holds their hash, so a deploy changes the agent only when something changed.
+
+Where it writes, by the project's state:
+- S3: the state bucket, with the Pilot Server's instance role (``server.home = "aws"``;
+  terraform/aws grants it ``backups/*`` of that bucket only), or the sandbox's local S3;
+- local: ``.pilot/backups/`` when the engine is this machine's (a bind mount, written as
+  this user); a remote engine cannot reach this machine's disk, so that is refused;
+- GCS: not yet (said so): take backups with ``pilot-tui db backup`` from cron or CI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tarfile
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pilot_tui.data import schedule as schedules
+from pilot_tui.data.backups import BackupError, DumpPlan
+from pilot_tui.deploy.build.bases import PYTHON
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+    from docker.models.containers import Container
+
+    from pilot_tui.config.schema import PilotConfig
+    from pilot_tui.deploy.host import DockerTarget
+
+Say = Callable[[str], None]
+ROLE = "backup-agent"
+SETTINGS_HASH = "pilot.agent.settings"
+SETTINGS_PATH = "/pilot/agent.json"
+LOCAL_ROOT = "/backups"
+HOST_SOCKET = "/var/run/docker.sock"
+PACKAGE = Path(__file__).resolve().parents[1]  # pilot_tui/
+# The modules the agent runs (the standard library's aside): tests/unit import them alone.
+AGENT_MODULES = (
+    "__init__.py",
+    "errors.py",
+    "fsutil.py",
+    "data/__init__.py",
+    "data/backups.py",
+    "data/execs.py",
+    "data/stores.py",
+    "data/schedule.py",
+    "data/agent/__init__.py",
+    "data/agent/__main__.py",
+    "data/agent/engine.py",
+    "data/agent/run.py",
+    "data/agent/s3.py",
+)
+DOCKERFILE = """FROM {base}
+COPY pilot_tui /pilot/pilot_tui
+ENV PYTHONPATH=/pilot PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+CMD ["python3", "-m", "pilot_tui.data.agent"]
+"""
+
+
+class AgentUnavailable(BackupError):
+    """Scheduled backups cannot run for this project as it is set up; the message says
+    why and what to do."""
+
+    title = "Scheduled backups"
+
+
+@dataclass(frozen=True)
+class AgentPlan:
+    """The agent's container, as data."""
+
+    name: str
+    project: str
+    base: str
+    settings: dict[str, object]
+    environment: dict[str, str] = field(default_factory=dict)
+    binds: dict[str, str] = field(default_factory=dict)  # host path -> container path
+    network_mode: str = "bridge"
+    user: str | None = None
+    group_add: list[int] = field(default_factory=list)
+
+    @property
+    def settings_hash(self) -> str:
+        data = json.dumps([asdict(self), image_tag(self.base)], sort_keys=True).encode()
+        return hashlib.sha256(data).hexdigest()[:16]
+
+    @property
+    def image(self) -> str:
+        return image_tag(self.base)
+
+
+def container_name(project: str) -> str:
+    return f"pilot-backups-{project}"
+
+
+def scheduled(config: PilotConfig) -> list[str]:
+    """The databases with a schedule (not "off"), of kinds that have backups."""
+    from pilot_tui.data.kinds import kind_for
+
+    return [
+        db.name
+        for db in config.databases
+        if schedules.parse(db.backup.schedule) is not None
+        and kind_for(config.project.name, db).dump_format is not None
+    ]
+
+
+def agent_plan(
+    config: PilotConfig,
+    target: DockerTarget,
+    state_dir: Path,
+    s3_endpoint: str | None = None,
+) -> AgentPlan | None:
+    """What the agent runs for this project; None when no database has a schedule.
+    ``s3_endpoint``: the sandbox's local S3 API (None: AWS's). AgentUnavailable when the
+    project's state cannot be reached from the Docker host."""
+    from pilot_tui.data.kinds import kind_for
+    from pilot_tui.provision.backends import bucket_name
+
+    project = config.project.name
+    names = scheduled(config)
+    if not names:
+        return None
+    jobs = []
+    for db in config.databases:
+        if db.name in names:
+            plan = DumpPlan.of(kind_for(project, db))
+            jobs.append(
+                {"plan": asdict(plan), "schedule": db.backup.schedule, "keep": db.backup.keep}
+            )
+    socket = _engine_socket(target)
+    binds = {socket: HOST_SOCKET}
+    environment: dict[str, str] = {}
+    network, user, groups = "bridge", None, []
+    backend = config.state.backend
+    if backend == "local":
+        if target.kind != "unix":
+            raise AgentUnavailable(
+                f"scheduled backups of {', '.join(names)} need a state bucket: with local "
+                "state they are kept on this machine, which the Docker host at "
+                f"{target.address} cannot reach; set state.backend to s3 or gcs, or "
+                'set backup.schedule = "off" and run `pilot-tui db backup` from here'
+            )
+        root = state_dir / "backups"
+        binds[str(root)] = LOCAL_ROOT
+        store: dict[str, str] = {"kind": "local", "root": LOCAL_ROOT}
+        # Written as this user (the files stay readable here), with the socket's group.
+        user = f"{os.getuid()}:{os.getgid()}"
+        groups = [Path(socket).stat().st_gid]
+    elif backend == "s3":
+        store = {"kind": "s3", "bucket": bucket_name(config), "region": config.aws.region}
+        if config.server.home == "sandbox":
+            from pilot_tui.cloud.sandbox import ACCESS_KEY, SECRET_KEY
+
+            if s3_endpoint is None:
+                raise AgentUnavailable("the sandbox's local S3 API is not running")
+            store["endpoint"] = s3_endpoint
+            # moto's placeholders (it accepts any): no key of the team's leaves this machine.
+            environment = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+            if _loopback(s3_endpoint):
+                network = "host"  # only the host's own network reaches its 127.0.0.1
+        elif config.server.home != "aws":
+            raise AgentUnavailable(
+                f"scheduled backups to S3 use the Pilot Server's instance role, and this "
+                f'project\'s Docker host is not one (server.home = "{config.server.home}"); '
+                'set backup.schedule = "off" and run `pilot-tui db backup` from cron or CI'
+            )
+    else:
+        raise AgentUnavailable(
+            'scheduled backups to GCS are not built yet: set backup.schedule = "off" and '
+            "run `pilot-tui db backup` from cron or CI (it writes to the same bucket)"
+        )
+    settings: dict[str, object] = {"project": project, "store": store, "databases": jobs}
+    return AgentPlan(
+        container_name(project),
+        project,
+        PYTHON.image(),
+        settings,
+        environment,
+        binds,
+        network,
+        user,
+        groups,
+    )
+
+
+def image_tag(base: str) -> str:
+    digest = hashlib.sha256(base.encode())
+    for module in AGENT_MODULES:
+        digest.update(module.encode() + b"\0" + (PACKAGE / module).read_bytes())
+    return f"pilot-backup-agent:{digest.hexdigest()[:12]}"
+
+
+def build_context(base: str) -> bytes:
+    """The image's build context: its Dockerfile and the agent's modules."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        files = {"Dockerfile": DOCKERFILE.format(base=base).encode()}
+        files |= {f"pilot_tui/{m}": (PACKAGE / m).read_bytes() for m in AGENT_MODULES}
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def install(client: DockerClient, plan: AgentPlan, say: Say) -> bool:
+    """The agent running as ``plan`` says; True when it was (re)made, False when it ran
+    so already."""
+    from docker.errors import NotFound
+    from docker.types import LogConfig
+
+    try:
+        current = client.containers.get(plan.name)
+    except NotFound:
+        current = None
+    if (
+        current is not None
+        and current.labels.get(SETTINGS_HASH) == plan.settings_hash
+        and current.status == "running"
+    ):
+        return False
+    _ensure_image(client, plan, say)
+    if current is not None:
+        current.remove(force=True)
+    container = client.containers.create(
+        plan.image,
+        name=plan.name,
+        labels={
+            "pilot.project": plan.project,
+            "pilot.role": ROLE,
+            SETTINGS_HASH: plan.settings_hash,
+        },
+        environment=plan.environment,
+        volumes={host: {"bind": inside, "mode": "rw"} for host, inside in plan.binds.items()},
+        network_mode=plan.network_mode,
+        user=plan.user or "",
+        group_add=plan.group_add or None,
+        restart_policy={"Name": "unless-stopped"},  # type: ignore[arg-type]  # stubs lack it
+        mem_limit="128m",
+        log_config=LogConfig(type="json-file", config={"max-size": "1m", "max-file": "3"}),
+    )
+    container.put_archive("/", _settings_archive(plan))
+    container.start()
+    say(f"backup agent {plan.name} started: {_summary(plan)}")
+    return True
+
+
+def _ensure_image(client: DockerClient, plan: AgentPlan, say: Say) -> None:
+    from docker.errors import BuildError, ImageNotFound
+
+    from pilot_tui.deploy.build.bases import unpulled
+
+    try:
+        client.images.get(plan.image)
+        return
+    except ImageNotFound:
+        pass
+    say(f"building the backup agent's image {plan.image} from {plan.base}")
+    try:
+        client.images.build(
+            fileobj=io.BytesIO(build_context(plan.base)),
+            custom_context=True,
+            tag=plan.image,
+            rm=True,
+        )
+    except BuildError as exc:
+        dockerfile = DOCKERFILE.format(base=plan.base)
+        raise BackupError(
+            unpulled(client, dockerfile, str(exc)) or f"the backup agent's image: {exc}"
+        ) from exc
+
+
+def _settings_archive(plan: AgentPlan) -> bytes:
+    uid, gid = (int(n) for n in plan.user.split(":")) if plan.user else (0, 0)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        data = json.dumps(plan.settings, indent=2).encode()
+        info = tarfile.TarInfo(SETTINGS_PATH.lstrip("/"))
+        info.size, info.mode, info.uid, info.gid = len(data), 0o600, uid, gid
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _summary(plan: AgentPlan) -> str:
+    jobs = plan.settings["databases"]
+    assert isinstance(jobs, list)
+    store = plan.settings["store"]
+    assert isinstance(store, dict)
+    where = (
+        f"s3://{store['bucket']}/backups"
+        if store["kind"] == "s3"
+        else "the project's .pilot/backups"
+    )
+    each = ", ".join(f"{j['plan']['database']} {j['schedule']} (keep {j['keep']})" for j in jobs)
+    return f"{each}, to {where}"
+
+
+def timetable(plan: AgentPlan, now: datetime | None = None) -> list[dict[str, object]]:
+    """Each database the agent backs up: its schedule, keep and next run (UTC)."""
+    jobs = plan.settings["databases"]
+    assert isinstance(jobs, list)
+    moment = now or datetime.now(UTC)
+    rows: list[dict[str, object]] = []
+    for job in jobs:
+        parsed = schedules.parse(job["schedule"])
+        following = parsed.next_after(moment) if parsed is not None else None
+        rows.append(
+            {
+                "database": job["plan"]["database"],
+                "schedule": job["schedule"],
+                "keep": job["keep"],
+                "next": following.isoformat(timespec="minutes") if following else None,
+            }
+        )
+    return rows
+
+
+def find(client: DockerClient, project: str) -> Container | None:
+    from docker.errors import NotFound
+
+    try:
+        return client.containers.get(container_name(project))
+    except NotFound:
+        return None
+
+
+def remove(client: DockerClient, project: str) -> bool:
+    """The agent gone (its image stays: others' projects may share it); whether it was."""
+    container = find(client, project)
+    if container is None:
+        return False
+    container.remove(force=True)
+    return True
+
+
+def run_now(client: DockerClient, project: str, database: str, say: Say) -> int:
+    """One backup of ``database`` by the agent itself, now: its output said line by line;
+    the agent's exit status (0: taken)."""
+    container = find(client, project)
+    if container is None or container.status != "running":
+        raise BackupError(
+            f"no backup agent runs for project {project}: `pilot-tui db schedule` starts it"
+        )
+    exec_id = client.api.exec_create(
+        container.id, ["python3", "-m", "pilot_tui.data.agent", "--now", database]
+    )["Id"]
+    pending = b""
+    for chunk in client.api.exec_start(exec_id, stream=True):
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            say(line.decode(errors="replace"))
+    if pending:
+        say(pending.decode(errors="replace"))
+    code = client.api.exec_inspect(exec_id).get("ExitCode")
+    return code if isinstance(code, int) else 1
+
+
+def sandbox_s3(config: PilotConfig, state_dir: Path) -> str | None:
+    """The sandbox's local S3 API, for an agent writing to the sandbox's state bucket."""
+    if config.server.home != "sandbox" or config.state.backend != "s3":
+        return None
+    from pilot_tui.cloud.clients import project_aws
+
+    aws = project_aws(config, state_dir, sandbox=True)
+    return aws.endpoint if aws is not None else None
+
+
+def _engine_socket(target: DockerTarget) -> str:
+    """The engine's socket on its own host (mounted into the agent)."""
+    if target.kind == "unix" and target.socket is not None:
+        return str(target.socket)
+    if target.kind == "ssh":
+        return target.remote_socket
+    return HOST_SOCKET  # mutual TLS: the engine's usual socket beside its TCP port
+
+
+def _loopback(url: str) -> bool:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")

@@ -1,0 +1,156 @@
+"""The backup agent (pilot_tui.data.agent) on the tests' private dockerd, with a real
+PostgreSQL 15 (tests/support/databases.py's image): a deploy starts it, it backs up on its
+own schedule with nothing of this process involved, its backups drill like the CLI's, and
+it writes to moto's S3 with its own standard-library client (SigV4, multipart, SSE)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import stat
+
+import boto3
+
+from pilot_tui.config.validate import check_file
+from pilot_tui.data import backups, scheduling
+from pilot_tui.data.stores import LocalStore, S3Store
+from pilot_tui.deploy.host import parse_host
+from tests.polling import wait_until
+from tests.support.databases import add_reader_app, project_name
+
+SEED = """
+create table items (id serial primary key, name text not null);
+insert into items (name) select 'item ' || g from generate_series(1, 1200) g;
+create table hello (greeting text);
+insert into hello values ('hello from the agent');
+"""
+
+
+def _database(schedule: str, keep: int) -> str:
+    return (
+        '\n[[databases]]\nname = "main"\nversion = 15\napps = ["api"]\n'
+        f'backup = {{ schedule = "{schedule}", keep = {keep} }}\n'
+    )
+
+
+def test_a_deploy_starts_the_agent_which_backs_up_on_its_schedule_and_its_backups_drill(
+    engine_project, cli, docker_client, data_image, monkeypatch
+):
+    monkeypatch.setenv("PILOT_POSTGRES_IMAGE", data_image)
+    root, _, add = engine_project
+    add_reader_app(root, add, data_image)
+    toml = root / "pilot.toml"
+    toml.write_text(toml.read_text() + _database("* * * * *", 5))
+    deployed = cli("deploy", "api")
+    assert deployed.code == 0, deployed.err
+    assert "backup agent pilot-backups-" in deployed.out + deployed.err
+    assert cli("db", "psql", "main", "-c", SEED).code == 0
+
+    agent = docker_client.containers.get(f"pilot-backups-{project_name(root)}")
+    assert agent.status == "running"
+    host_config = agent.attrs["HostConfig"]
+    assert host_config["RestartPolicy"]["Name"] == "unless-stopped"
+    assert agent.attrs["Config"]["User"] == f"{os.getuid()}:{os.getgid()}"
+    assert not host_config.get("PortBindings")  # it serves nothing
+
+    # Now, by the agent itself: its engine client, its store, its settings.
+    now = cli("db", "backup", "main", "--on-server", "--json")
+    assert now.code == 0, now.err
+    record = json.loads(now.out)
+    assert record["by"] == "agent"
+    assert record["tables"] == {"public.hello": 1, "public.items": 1200}
+    dump = root / ".pilot" / "backups" / record["key"]
+    assert dump.stat().st_size == record["size"] and dump.stat().st_uid == os.getuid()
+    assert stat.S_IMODE(dump.stat().st_mode) == 0o600
+
+    drilled = cli("db", "drill", "main", record["id"], "--json")
+    assert drilled.code == 0, drilled.err
+    assert json.loads(drilled.out)["ok"] is True
+
+    # On its own: "* * * * *" takes the next one within the minute, nothing of ours running.
+    store = LocalStore(root / ".pilot" / "backups")
+    wait_until(
+        lambda: len(backups.records(store, "main")) >= 2,
+        timeout=90,
+        what="the agent's scheduled backup",
+    )
+    status = json.loads((root / ".pilot" / "backups" / "main" / "schedule.json").read_text())
+    assert status["ok"] is True and status["schedule"] == "* * * * *", status
+    logs = agent.logs().decode()
+    assert "main: schedule * * * * *, keeping 5" in logs and "next run at" in logs
+
+    # An unchanged deploy leaves the agent alone; "off" removes it.
+    again = cli("db", "schedule")
+    assert again.code == 0 and "up to date" in again.err + again.out
+    text = toml.read_text().replace('schedule = "* * * * *"', 'schedule = "off"')
+    toml.write_text(text)
+    off = cli("db", "schedule")
+    assert off.code == 0, off.err
+    assert not docker_client.containers.list(all=True, filters={"name": "pilot-backups-"})
+
+
+def test_the_agent_writes_to_s3_with_its_own_client_encrypted_and_pruned(
+    engine_project, cli, docker_client, docker_engine, data_image, moto, monkeypatch
+):
+    """moto stands in for S3; the agent's signatures are checked against botocore's in
+    tests/unit/test_backup_agent.py (moto does not verify them)."""
+    monkeypatch.setenv("PILOT_POSTGRES_IMAGE", data_image)
+    root, _, add = engine_project
+    add_reader_app(root, add, data_image)
+    toml = root / "pilot.toml"
+    toml.write_text(toml.read_text() + _database("daily", 2))
+    assert cli("deploy", "api").code == 0
+    assert cli("db", "psql", "main", "-c", SEED).code == 0
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    bucket = "pilot-agent-test-state"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    config = check_file(toml).config
+    assert config is not None
+    target = parse_host(docker_engine.url, root / ".pilot")
+    local = scheduling.agent_plan(config, target, root / ".pilot")
+    assert local is not None
+    # The plan a sandbox project with S3 state gets (agent_plan's own S3 branch is
+    # checked as data in tests/unit/test_backup_agent.py), pointed at this moto.
+    plan = dataclasses.replace(
+        local,
+        settings={
+            **local.settings,
+            "store": {"kind": "s3", "bucket": bucket, "region": "us-east-1", "endpoint": moto},
+        },
+        environment={"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
+        binds={k: v for k, v in local.binds.items() if v == scheduling.HOST_SOCKET},
+        network_mode="host",
+        user=None,
+        group_add=[],
+    )
+    assert scheduling.install(docker_client, plan, lambda _line: None) is True
+    lines: list[str] = []
+    for _ in range(3):
+        assert scheduling.run_now(docker_client, plan.project, "main", lines.append) == 0, lines
+
+    store = S3Store(s3, bucket)
+    kept = backups.records(store, "main")
+    assert len(kept) == 2 and kept[-1].tables == {"public.hello": 1, "public.items": 1200}
+    versions = s3.list_object_versions(Bucket=bucket, Prefix="backups/main/")
+    keys = {v["Key"] for v in versions.get("Versions", [])}
+    assert keys == {f"backups/{r.key}" for r in kept} | {
+        f"backups/main/{r.id}.json" for r in kept
+    } | {"backups/main/schedule.json"}
+    assert not versions.get("DeleteMarkers")  # pruned for good, every version
+    head = s3.head_object(Bucket=bucket, Key=f"backups/{kept[-1].key}")
+    assert head["ServerSideEncryption"] == "AES256"
+    assert head["ContentLength"] == kept[-1].size
+    body = s3.get_object(Bucket=bucket, Key=f"backups/{kept[-1].key}")["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == kept[-1].sha256
+
+    # No keys and no instance role here (no metadata service): the run fails, saying
+    # where it looked for credentials.
+    keyless = dataclasses.replace(plan, environment={})
+    scheduling.install(docker_client, keyless, lambda _line: None)
+    failed: list[str] = []
+    assert scheduling.run_now(docker_client, plan.project, "main", failed.append) == 1
+    assert any("no AWS credentials" in line and "IMDSv2" in line for line in failed), failed

@@ -115,12 +115,62 @@ resource "aws_key_pair" "pilot" {
   public_key = var.ssh_public_key
 }
 
+# The backup agent on the server (a container; see docs/databases.md) writes the databases'
+# backups under backups/ of the project's state bucket, with this role: nothing else of
+# the bucket (not the Terraform state), and no key stored on the server.
+resource "aws_iam_role" "server" {
+  count = var.state_bucket == null ? 0 : 1
+  name  = "${local.name}-server"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "ec2.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "server_backups" {
+  count = var.state_bucket == null ? 0 : 1
+  name  = "${local.name}-backups"
+  role  = aws_iam_role.server[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid    = "WriteAndPruneBackups"
+        Effect = "Allow"
+        Action = [
+          "s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion",
+          "s3:AbortMultipartUpload",
+        ]
+        Resource = "arn:aws:s3:::${var.state_bucket}/backups/*"
+      },
+      {
+        Sid       = "ListBackups"
+        Effect    = "Allow"
+        Action    = ["s3:ListBucket", "s3:ListBucketVersions"]
+        Resource  = "arn:aws:s3:::${var.state_bucket}"
+        Condition = { StringLike = { "s3:prefix" = ["backups/*"] } }
+      },
+    ]
+  })
+}
+
+resource "aws_iam_instance_profile" "server" {
+  count = var.state_bucket == null ? 0 : 1
+  name  = "${local.name}-server"
+  role  = aws_iam_role.server[0].name
+}
+
 resource "aws_instance" "server" {
   ami                    = data.aws_ami.ubuntu.id
   instance_type          = var.instance_type
   subnet_id              = aws_subnet.public.id
   vpc_security_group_ids = [aws_security_group.server.id]
   key_name               = aws_key_pair.pilot.key_name
+  iam_instance_profile   = var.state_bucket == null ? null : aws_iam_instance_profile.server[0].name
   user_data = templatefile("${path.module}/cloud-init.yaml.tpl", {
     docker_access = var.docker_access
     engine        = var.engine
@@ -129,6 +179,8 @@ resource "aws_instance" "server" {
   metadata_options {
     http_endpoint = "enabled"
     http_tokens   = "required" # IMDSv2 only
+    # The backup agent asks from a container: one hop more than the host itself.
+    http_put_response_hop_limit = 2
   }
 
   root_block_device {

@@ -26,3 +26,9 @@ variable "vpc_cidr" {
   type        = string
   default     = "10.42.0.0/16"
 }
+
+variable "state_bucket" {
+  description = "The project's S3 state bucket: the server's role may write its backups/ (null: no role)."
+  type        = string
+  default     = null
+}

@@ -161,3 +161,31 @@ def test_shared_files_do_not_shadow_a_homes_own(home):
     common = {p.name for p in (TEMPLATES / "common").iterdir()}
     own = {p.name for p in (TEMPLATES / home).iterdir()}
     assert common & own == set()
+
+
+def test_aws_server_role_may_touch_only_the_backups_of_its_state_bucket():
+    """The backup agent's instance role, read as text (its policy is a jsonencode
+    expression): object actions on backups/* of the state bucket, listing only with the
+    backups/ prefix, never a wildcard action or another resource; and only with S3 state."""
+    found = resources("aws")
+    role = found[("aws_iam_role", "server")]
+    assert "state_bucket == null ? 0 : 1" in str(role["count"])
+    policy = str(found[("aws_iam_role_policy", "server_backups")]["policy"])
+    arns = set(re.findall(r"arn:aws:s3:::[^'\"]+", policy))
+    assert arns == {
+        "arn:aws:s3:::${var.state_bucket}/backups/*",
+        "arn:aws:s3:::${var.state_bucket}",
+    }
+    actions = set(re.findall(r"s3:[A-Za-z*]+", policy)) - {"s3:prefix"}
+    assert actions == {
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:AbortMultipartUpload",
+        "s3:ListBucket",
+        "s3:ListBucketVersions",
+    }
+    assert "backups/*" in policy.split("ListBackups", 1)[1]  # the listing's prefix condition
+    instance = found[("aws_instance", "server")]
+    assert "aws_iam_instance_profile.server[0].name" in str(instance["iam_instance_profile"])

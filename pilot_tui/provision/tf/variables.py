@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from pilot_tui.config.schema import PilotConfig, default_size
+from pilot_tui.provision.backends import bucket_name
 
 
 def variables(
@@ -26,6 +27,8 @@ def variables(
     if cloud == "aws":
         values["region"] = config.aws.region
         values["aws_profile"] = config.aws.profile if home == "aws" else None
+        # The backup agent's role writes backups/ there (none with another state backend).
+        values["state_bucket"] = bucket_name(config) if config.state.backend == "s3" else None
         if home == "sandbox":
             values["ubuntu_release"] = "16.04"  # the Canonical image the local API knows
     else:

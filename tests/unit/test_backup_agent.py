@@ -1,0 +1,221 @@
+"""The backup agent's parts that need no engine: schedules (cron's rules, checked in
+pilot.toml with their place), when runs are due (missed runs taken once after downtime),
+SigV4 signatures equal to botocore's, the agent's modules importing with the standard
+library alone, and what the agent is made of for each kind of project, as data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pilot_tui.config.validate import check_text
+from pilot_tui.data import schedule, scheduling
+from pilot_tui.data.agent import run, s3
+from pilot_tui.data.backups import DumpPlan
+from pilot_tui.data.stores import LocalStore
+from pilot_tui.deploy.host import DockerTarget
+
+AT = datetime(2026, 12, 3, 21, 40, 30, tzinfo=UTC)  # a Thursday
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "second"),
+    [
+        ("daily", "2026-12-04T03:00", "2026-12-05T03:00"),
+        ("hourly", "2026-12-03T22:00", "2026-12-03T23:00"),
+        ("*/15 * * * *", "2026-12-03T21:45", "2026-12-03T22:00"),
+        ("5/20 1 * * *", "2026-12-04T01:05", "2026-12-04T01:25"),
+        ("0 9 * * mon-fri", "2026-12-04T09:00", "2026-12-07T09:00"),  # Fri, then Mon
+        ("0 0 * * 7", "2026-12-06T00:00", "2026-12-13T00:00"),  # 7 is Sunday, as 0
+        # Both day fields restricted: either admits (the 1st, 15th, or a Sunday).
+        ("0 0 1,15 * sun", "2026-12-06T00:00", "2026-12-13T00:00"),
+        ("30 2 29 feb *", "2028-02-29T02:30", "2032-02-29T02:30"),
+    ],
+)
+def test_schedules_run_when_cron_would(text, first, second):
+    parsed = schedule.parse(text)
+    assert parsed is not None
+    one = parsed.next_after(AT)
+    assert one.isoformat(timespec="minutes") == first + "+00:00"
+    assert parsed.next_after(one).isoformat(timespec="minutes") == second + "+00:00"
+
+
+def test_off_is_no_schedule():
+    assert schedule.parse("off") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("0 25 * * *", "'25' is not allowed in the hour field (0-23)"),
+        ("* * *", "five fields"),
+        ("0 0 31 2 *", "never runs"),
+        ("5-1 * * * *", "runs backwards"),
+        ("weekly", "is not daily, hourly, off or a cron expression"),
+    ],
+)
+def test_a_bad_schedule_is_named_at_its_place_in_pilot_toml(text, said):
+    toml = (
+        '[project]\nname = "acme"\n\n[[apps]]\nname = "api"\n\n'
+        f'[[databases]]\nname = "main"\napps = ["api"]\nbackup = {{ schedule = "{text}" }}\n'
+    )
+    problems = check_text(toml).report.problems
+    assert [(p.line, said in p.message) for p in problems] == [(10, True)], problems
+
+
+def _job(name: str, text: str) -> run.Job:
+    plan = DumpPlan(name, "postgres", 15, "pg_dump -Fc", "dump", ["true"], {})
+    return run.Job(plan, schedule.parse(text), 3)
+
+
+def test_runs_are_due_after_their_last_and_a_run_missed_while_down_is_taken_once(tmp_path):
+    hourly, daily = _job("main", "hourly"), _job("cache", "daily")
+    start = AT.timestamp()
+    last = {"main": start, "cache": start}
+    assert run.due([hourly, daily], last, start + 60) == []
+    at_ten = datetime(2026, 12, 3, 22, 0, tzinfo=UTC).timestamp()
+    assert run.next_wake([hourly, daily], last) == at_ten
+    assert run.due([hourly, daily], last, at_ten) == [hourly]
+
+    # The host was down over last night's 03:00: the agent's first look takes it late.
+    store = LocalStore(tmp_path)
+    store.write("cache/schedule.json", b'{"at": "2026-12-02T03:00:00+00:00"}')
+    now = datetime(2026, 12, 3, 9, 0, tzinfo=UTC).timestamp()
+    last = {"cache": run.last_run(store, "cache", now)}
+    assert run.due([daily], last, now) == [daily]
+    # Too long ago (or never): from now on, not late.
+    store.write("cache/schedule.json", b'{"at": "2026-10-01T03:00:00+00:00"}')
+    assert run.last_run(store, "cache", now) == now
+    assert run.last_run(store, "none", now) == now
+
+
+def test_signatures_equal_botocores(monkeypatch):
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    creds = s3.Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "tok/en=")
+    body = b"part of a dump"
+    payload = s3.hashlib.sha256(body).hexdigest()
+    query = {"partNumber": "2", "uploadId": "a b/c+d"}
+    host, path = "bucket.s3.eu-west-1.amazonaws.com", "/backups/main/20261203T101500Z.dump"
+    ours = s3.sign(
+        "PUT",
+        host,
+        path,
+        query,
+        {"x-amz-server-side-encryption": "AES256"},
+        payload,
+        creds,
+        "eu-west-1",
+        AT,
+    )
+    url = f"https://{host}{path}?partNumber=2&uploadId=a%20b%2Fc%2Bd"
+    request = AWSRequest(
+        "PUT",
+        url,
+        headers={"x-amz-server-side-encryption": "AES256", "X-Amz-Content-SHA256": payload},
+        data=body,
+    )
+    signer = S3SigV4Auth(
+        Credentials(creds.access_key, creds.secret_key, creds.token), "s3", "eu-west-1"
+    )
+    monkeypatch.setattr("botocore.auth.get_current_datetime", lambda: AT.replace(tzinfo=None))
+    signer.add_auth(request)
+    assert ours["authorization"] == request.headers["Authorization"]
+
+
+def test_the_agents_modules_import_with_the_standard_library_alone(tmp_path):
+    """What the image carries is all it has: copied alone, with site-packages off."""
+    for module in scheduling.AGENT_MODULES:
+        target = tmp_path / "pilot_tui" / module
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes((scheduling.PACKAGE / module).read_bytes())
+    code = f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import pilot_tui.data.agent.run"
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    usage = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            code + "; sys.exit(pilot_tui.data.agent.run.main(['-x']))",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PILOT_AGENT_SETTINGS": str(tmp_path / "none.json")},
+    )
+    assert usage.returncode == 2 and "cannot read the agent's settings" in usage.stdout
+
+
+BASE = '[project]\nname = "acme"\n\n[[apps]]\nname = "api"\n\n'
+DB = '[[databases]]\nname = "main"\napps = ["api"]\n'
+
+
+def _config(extra: str = "", db: str = DB):
+    config = check_text(BASE + extra + db).config
+    assert config is not None
+    return config
+
+
+def test_what_the_agent_is_made_of_for_each_kind_of_project(tmp_path):
+    sock = tmp_path / "docker.sock"
+    sock.write_text("")
+    local = DockerTarget("unix", f"unix://{sock}", socket=sock)
+    ssh = DockerTarget("ssh", "ssh://deploy@host", host="host", remote_socket="/run/docker.sock")
+
+    plan = scheduling.agent_plan(_config(), local, tmp_path / ".pilot")
+    assert plan is not None and plan.name == "pilot-backups-acme"
+    assert plan.binds == {
+        str(sock): "/var/run/docker.sock",
+        str(tmp_path / ".pilot/backups"): "/backups",
+    }
+    assert plan.settings["store"] == {"kind": "local", "root": "/backups"}
+    assert plan.environment == {} and plan.network_mode == "bridge"
+    [job] = plan.settings["databases"]  # type: ignore[misc]
+    assert (job["schedule"], job["keep"]) == ("daily", 14)
+    assert "PILOT_PASSWORD" not in str(job) and "POSTGRES_PASSWORD" not in str(job)
+
+    with pytest.raises(scheduling.AgentUnavailable, match="cannot reach"):
+        scheduling.agent_plan(_config(), ssh, tmp_path / ".pilot")
+
+    aws = '[server]\nhome = "aws"\n\n[state]\nbackend = "s3"\n\n'
+    on_aws = scheduling.agent_plan(_config(aws), ssh, tmp_path / ".pilot")
+    assert on_aws is not None
+    assert on_aws.binds == {"/run/docker.sock": "/var/run/docker.sock"}
+    assert on_aws.settings["store"]["kind"] == "s3"  # type: ignore[index]
+    assert "endpoint" not in on_aws.settings["store"]  # type: ignore[operator]
+    assert on_aws.environment == {}  # the instance role: no key leaves this machine
+
+    sandbox = '[server]\nhome = "sandbox"\n\n[state]\nbackend = "s3"\n\n'
+    in_sandbox = scheduling.agent_plan(_config(sandbox), local, tmp_path, "http://127.0.0.1:9")
+    assert in_sandbox is not None and in_sandbox.network_mode == "host"
+    assert in_sandbox.settings["store"]["endpoint"] == "http://127.0.0.1:9"  # type: ignore[index]
+
+    host_s3 = '[server]\nhome = "host"\nhost = "ssh://deploy@host"\n\n[state]\nbackend = "s3"\n\n'
+    with pytest.raises(scheduling.AgentUnavailable, match="instance role"):
+        scheduling.agent_plan(_config(host_s3), ssh, tmp_path)
+    gcs = '[server]\nhome = "gcp"\n\n[gcp]\nproject = "acme-1"\n\n[state]\nbackend = "gcs"\n\n'
+    with pytest.raises(scheduling.AgentUnavailable, match="GCS are not built yet"):
+        scheduling.agent_plan(_config(gcs), ssh, tmp_path)
+
+    off = DB + 'backup = { schedule = "off" }\n'
+    assert scheduling.agent_plan(_config(db=off), local, tmp_path) is None
+    # A changed schedule is a changed agent (a deploy replaces it); the same one is not.
+    hourly = scheduling.agent_plan(
+        _config(db=DB + 'backup = { schedule = "hourly" }\n'), local, tmp_path / ".pilot"
+    )
+    assert hourly is not None and hourly.settings_hash != plan.settings_hash
+    assert (
+        scheduling.agent_plan(_config(), local, tmp_path / ".pilot").settings_hash
+        == plan.settings_hash
+    )  # type: ignore[union-attr]
+    assert Path(scheduling.PACKAGE / "data" / "agent" / "run.py").is_file()

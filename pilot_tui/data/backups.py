@@ -150,8 +150,10 @@ class DumpPlan:
     stop_environment: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, kind: Kind) -> DumpPlan:
-        dump = kind.dump("") if kind.dump_format is not None else None
+    def of(cls, kind: Kind, password: str) -> DumpPlan:
+        """Postgres dumps over its container's own socket (no password); Redis's
+        ``redis-cli`` needs the password."""
+        dump = kind.dump(password) if kind.dump_format is not None else None
         if dump is None or kind.dump_format is None:
             raise BackupError(f"backups of {kind.kind} databases are not offered yet")
         stop = kind.stop_sessions()
@@ -178,7 +180,6 @@ def take(
     """Dump the running database into the store; its record and the IDs ``keep`` pruned."""
     from pilot_tui.data import docker_db
 
-    plan = DumpPlan.of(kind)
     found = docker_db.find(client, kind)
     kind, container = found.kind, found.container
     if container is None or container.status != "running":
@@ -188,6 +189,7 @@ def take(
     # Just started (a restart, a teammate's deploy): wait until it takes connections.
     password = docker_db.made_with(kind, container) or ""
     docker_db.wait_ready(container, kind, password)
+    plan = DumpPlan.of(kind, password)
     return dump_into(client, str(container.id), plan, store, keep=keep, say=say, now=now)
 
 

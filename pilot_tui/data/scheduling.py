@@ -5,8 +5,9 @@ removed through the engine in one place each.
 One agent per project, container ``pilot-backups-PROJECT``: it backs up every database
 whose ``backup.schedule`` is not "off". Its image is the Python base (``PILOT_PYTHON_BASE``)
 plus the agent's modules, tagged by their content, so a new Pilot version brings a new
-image and an unchanged one is never rebuilt. Its settings (no password: dumps run over the
-database container's own socket) go into the container as a 0600 file before it starts;
+image and an unchanged one is never rebuilt. Its settings go into the container as a 0600
+file before it starts (Postgres dumps run over the database container's own socket and
+need no password; a Redis database's is there, as in Redis's own command);
 a label holds their hash, so a deploy changes the agent only when something changed.
 
 Where it writes, by the project's state:
@@ -31,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pilot_tui.data import passwords
 from pilot_tui.data import schedule as schedules
 from pilot_tui.data.backups import BackupError, DumpPlan
 from pilot_tui.deploy.build.bases import PYTHON
@@ -138,7 +140,7 @@ def agent_plan(
     jobs = []
     for db in config.databases:
         if db.name in names:
-            plan = DumpPlan.of(kind_for(project, db))
+            plan = DumpPlan.of(kind_for(project, db), passwords.stored(state_dir, db.name) or "")
             jobs.append(
                 {"plan": asdict(plan), "schedule": db.backup.schedule, "keep": db.backup.keep}
             )

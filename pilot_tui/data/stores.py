@@ -261,14 +261,13 @@ def _s3_folders(store: S3Store) -> list[str]:
     return sorted(found)
 
 
-class _S3Upload:
-    """A multipart upload fed a chunk at a time: memory holds one part, never the dump."""
+class PartedUpload(ABC):
+    """A multipart upload fed a chunk at a time: memory holds one part, never the dump.
+    Its parts go by ``_upload`` (boto3's client, or the backup agent's own requests)."""
 
-    def __init__(self, client: Any, bucket: str, key: str) -> None:
-        self.client, self.bucket, self.key = client, bucket, key
+    def __init__(self) -> None:
         self.buffer = bytearray()
-        self.parts: list[dict[str, object]] = []
-        self.upload_id: str | None = None
+        self.etags: list[str] = []  # of the parts sent, in order
 
     def write(self, data: bytes) -> int:
         self.buffer += data
@@ -282,25 +281,39 @@ class _S3Upload:
     def part_size(self) -> int:
         """8 MiB, 16 MiB after 1,000 parts, and so on: S3 takes at most 10,000 parts, so
         a dump may reach ~430 GiB while memory holds one part."""
-        return PART * (1 + len(self.parts) // 1000)
+        return PART * (1 + len(self.etags) // 1000)
 
     def _send(self, part: bytes) -> None:
+        self.etags.append(self._upload(len(self.etags) + 1, part))
+
+    @abstractmethod
+    def _upload(self, number: int, part: bytes) -> str:
+        """Send part ``number`` (from 1); its ETag."""
+
+
+class _S3Upload(PartedUpload):
+    def __init__(self, client: Any, bucket: str, key: str) -> None:
+        super().__init__()
+        self.client, self.bucket, self.key = client, bucket, key
+        self.upload_id: str | None = None
+
+    def _upload(self, number: int, part: bytes) -> str:
         try:
-            self._upload(part)
+            if self.upload_id is None:
+                started = self.client.create_multipart_upload(
+                    Bucket=self.bucket, Key=self.key, ServerSideEncryption="AES256"
+                )
+                self.upload_id = started["UploadId"]
+            sent = self.client.upload_part(
+                Bucket=self.bucket,
+                Key=self.key,
+                UploadId=self.upload_id,
+                PartNumber=number,
+                Body=part,
+            )
         except Exception as exc:  # botocore's: the upload is aborted by the writer
             raise StoreError(f"cannot write s3://{self.bucket}/{self.key}: {exc}") from exc
-
-    def _upload(self, part: bytes) -> None:
-        if self.upload_id is None:
-            started = self.client.create_multipart_upload(
-                Bucket=self.bucket, Key=self.key, ServerSideEncryption="AES256"
-            )
-            self.upload_id = started["UploadId"]
-        number = len(self.parts) + 1
-        sent = self.client.upload_part(
-            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=part
-        )
-        self.parts.append({"PartNumber": number, "ETag": sent["ETag"]})
+        return str(sent["ETag"])
 
     def finish(self) -> None:
         try:
@@ -318,7 +331,11 @@ class _S3Upload:
                 Bucket=self.bucket,
                 Key=self.key,
                 UploadId=self.upload_id,
-                MultipartUpload={"Parts": self.parts},
+                MultipartUpload={
+                    "Parts": [
+                        {"PartNumber": n, "ETag": etag} for n, etag in enumerate(self.etags, 1)
+                    ]
+                },
             )
         except Exception as exc:
             raise StoreError(f"cannot write s3://{self.bucket}/{self.key}: {exc}") from exc

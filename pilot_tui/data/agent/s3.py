@@ -19,7 +19,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pilot_tui.data.stores import PART, PREFIX, READ_CHUNK, BackupStore, Sink, StoreError
+from pilot_tui.data.stores import (
+    PREFIX,
+    READ_CHUNK,
+    BackupStore,
+    PartedUpload,
+    Sink,
+    StoreError,
+)
 
 IMDS = "169.254.169.254"
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -281,30 +288,17 @@ class AgentS3Store(BackupStore):
                     self._call("DELETE", key, {"versionId": version})
 
 
-class _Upload:
-    """Parts of 8 MiB (growing after 1,000 parts, as the CLI's, to fit 10,000 parts)."""
+class _Upload(PartedUpload):
+    """The CLI's part sizes (stores.PartedUpload), sent with the agent's own requests."""
 
     def __init__(self, store: AgentS3Store, key: str, upload_id: str) -> None:
+        super().__init__()
         self.store, self.key, self.upload_id = store, key, upload_id
-        self.buffer = bytearray()
-        self.etags: list[str] = []
 
-    @property
-    def part_size(self) -> int:
-        return PART * (1 + len(self.etags) // 1000)
-
-    def write(self, data: bytes) -> int:
-        self.buffer += data
-        while len(self.buffer) >= self.part_size:
-            size = self.part_size
-            self._send(bytes(self.buffer[:size]))
-            del self.buffer[:size]
-        return len(data)
-
-    def _send(self, part: bytes) -> None:
-        query = {"partNumber": str(len(self.etags) + 1), "uploadId": self.upload_id}
+    def _upload(self, number: int, part: bytes) -> str:
+        query = {"partNumber": str(number), "uploadId": self.upload_id}
         _, _, headers = self.store._call("PUT", self.key, query, body=part)
-        self.etags.append(headers.get("etag", ""))
+        return headers.get("etag", "")
 
     def finish(self) -> None:
         if self.buffer or not self.etags:  # the last part (an empty dump: one empty part)

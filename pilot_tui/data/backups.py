@@ -153,7 +153,7 @@ class DumpPlan:
     def of(cls, kind: Kind, password: str) -> DumpPlan:
         """Postgres dumps over its container's own socket (no password); Redis's
         ``redis-cli`` needs the password."""
-        dump = kind.dump(password) if kind.dump_format is not None else None
+        dump = kind.dump(password)
         if dump is None or kind.dump_format is None:
             raise BackupError(f"backups of {kind.kind} databases are not offered yet")
         stop = kind.stop_sessions()

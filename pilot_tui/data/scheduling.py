@@ -88,6 +88,7 @@ class AgentPlan:
     name: str
     project: str
     base: str
+    image: str  # image_tag(base): the agent's modules read once per plan
     settings: dict[str, object]
     environment: dict[str, str] = field(default_factory=dict)
     binds: dict[str, str] = field(default_factory=dict)  # host path -> container path
@@ -97,12 +98,8 @@ class AgentPlan:
 
     @property
     def settings_hash(self) -> str:
-        data = json.dumps([asdict(self), image_tag(self.base)], sort_keys=True).encode()
+        data = json.dumps(asdict(self), sort_keys=True).encode()
         return hashlib.sha256(data).hexdigest()[:16]
-
-    @property
-    def image(self) -> str:
-        return image_tag(self.base)
 
 
 def container_name(project: str) -> str:
@@ -187,10 +184,12 @@ def agent_plan(
             "run `pilot-tui db backup` from cron or CI (it writes to the same bucket)"
         )
     settings: dict[str, object] = {"project": project, "store": store, "databases": jobs}
+    base = PYTHON.image()
     return AgentPlan(
         container_name(project),
         project,
-        PYTHON.image(),
+        base,
+        image_tag(base),
         settings,
         environment,
         binds,

@@ -69,7 +69,9 @@ def test_a_bad_schedule_is_named_at_its_place_in_pilot_toml(text, said):
 
 def _job(name: str, text: str) -> run.Job:
     plan = DumpPlan(name, "postgres", 15, "pg_dump -Fc", "dump", ["true"], {})
-    return run.Job(plan, schedule.parse(text), 3)
+    parsed = schedule.parse(text)
+    assert parsed is not None
+    return run.Job(plan, parsed, 3)
 
 
 def test_runs_are_due_after_their_last_and_a_run_missed_while_down_is_taken_once(tmp_path):

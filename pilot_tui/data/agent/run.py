@@ -33,7 +33,7 @@ Say = Callable[[str], None]
 @dataclass(frozen=True)
 class Job:
     plan: DumpPlan
-    schedule: schedules.Schedule | None
+    schedule: schedules.Schedule
     keep: int
 
 
@@ -45,10 +45,13 @@ class Settings:
 
 
 def load(path: Path) -> Settings:
+    """The agent's settings; a database scheduled "off" is none of its jobs (Pilot
+    writes none such: ``scheduling.agent_plan`` leaves them out)."""
     raw = json.loads(path.read_text())
     jobs = [
-        Job(DumpPlan(**item["plan"]), schedules.parse(item["schedule"]), int(item["keep"]))
+        Job(DumpPlan(**item["plan"]), schedule, int(item["keep"]))
         for item in raw["databases"]
+        if (schedule := schedules.parse(item["schedule"])) is not None
     ]
     return Settings(str(raw["project"]), dict(raw["store"]), jobs)
 
@@ -102,8 +105,8 @@ def run_one(
         "at": started.isoformat(timespec="seconds"),
         "ok": ok,
         "detail": detail,
-        "schedule": job.schedule.text if job.schedule else schedules.OFF,
-        "next": job.schedule.next_after(started).isoformat() if job.schedule else None,
+        "schedule": job.schedule.text,
+        "next": job.schedule.next_after(started).isoformat(),
     }
     try:
         store.write(f"{name}/{STATUS}", json.dumps(status, indent=2).encode())
@@ -125,15 +128,11 @@ def last_run(store: BackupStore, database: str, now: float) -> float:
 
 def due(jobs: list[Job], last: dict[str, float], now: float) -> list[Job]:
     """The jobs whose next run after their last one has come."""
-    return [
-        job
-        for job in jobs
-        if job.schedule is not None and _next(job.schedule, last[job.plan.database]) <= now
-    ]
+    return [job for job in jobs if _next(job.schedule, last[job.plan.database]) <= now]
 
 
 def next_wake(jobs: list[Job], last: dict[str, float]) -> float | None:
-    times = [_next(j.schedule, last[j.plan.database]) for j in jobs if j.schedule is not None]
+    times = [_next(j.schedule, last[j.plan.database]) for j in jobs]
     return min(times) if times else None
 
 
@@ -153,8 +152,7 @@ def serve(
     now = clock()
     last = {job.plan.database: last_run(store, job.plan.database, now) for job in settings.jobs}
     for job in settings.jobs:
-        when = "off" if job.schedule is None else job.schedule.text
-        say(f"{job.plan.database}: schedule {when}, keeping {job.keep}")
+        say(f"{job.plan.database}: schedule {job.schedule.text}, keeping {job.keep}")
     while True:
         wake = next_wake(settings.jobs, last)
         if wake is None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from pilot_tui.errors import EXIT_INVALID, PilotError
+
 NAMED = {"daily": "0 3 * * *", "hourly": "0 * * * *"}
 OFF = "off"
 # (name, lowest, highest) of each field, in order.
@@ -27,8 +29,11 @@ DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 SEARCH_DAYS = 366 * 5  # "30 2 29 2 *" next runs in a leap year; nothing admits fewer
 
 
-class ScheduleError(ValueError):
+class ScheduleError(PilotError):
     """A schedule that cannot be read; the message says which part and why."""
+
+    exit_code = EXIT_INVALID
+    title = "Backup schedule"
 
 
 @dataclass(frozen=True)

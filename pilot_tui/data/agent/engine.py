@@ -11,12 +11,16 @@ import struct
 import urllib.parse
 from collections.abc import Iterator, Mapping
 
+from pilot_tui.errors import PilotError
+
 API = "/v1.41"  # Docker 20.10 and newer
 HEADER = struct.Struct(">BxxxL")  # stream (1 stdout, 2 stderr), then the frame's size
 
 
-class EngineError(RuntimeError):
+class EngineError(PilotError):
     """The engine refused or could not be reached; the message says which call."""
+
+    title = "Docker engine problem"
 
 
 class _UnixConnection(http.client.HTTPConnection):

@@ -102,7 +102,7 @@ class DataScreen(RunScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#db-list", DataTable)
-        table.add_columns("name", "kind", "state", "last backup", "last drill")
+        table.add_columns("name", "kind", "state", "last backup", "last drill", "schedule")
         self.load_rows()
 
     # -- the list -------------------------------------------------------------------------
@@ -134,10 +134,18 @@ class DataScreen(RunScreen):
                 r.state,
                 r.backup_text(),
                 r.drill_text() if r.kind_backs_up else "—",
+                r.schedule_text(),
                 key=s.name,
             )
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))
+        # An action's outcome (a failure pinned) stays on show; else what the agent lacks.
+        unscheduled = [f"{r.settings.name}: {p}" for r in rows if (p := r.schedule_problem())]
+        if unscheduled and not self.acted:
+            lines = "\n" + "\n".join(unscheduled)
+            self.error_panel.pin("Scheduled backups are not being taken", lines)
+        elif not self.acted:
+            self.error_panel.clear()
         if not rows:
             self._result("No databases yet: add a [[databases]] table to pilot.toml (e edits it).")
         elif not self.acted:  # else the last run's outcome stays on show

@@ -49,6 +49,7 @@ def db_list(ns: argparse.Namespace) -> int:
         print(f"{s.name:16} {s.kind} {s.version:<3} {row.state:24} {s.url_env} -> {apps}")
         if row.kind_backs_up:
             print(f"{'':16} last backup: {row.backup_text()}; last drill: {row.drill_text()}")
+            print(f"{'':16} schedule: {row.schedule_text()}")
     return EXIT_OK
 
 
@@ -460,4 +461,5 @@ def db_status(ns: argparse.Namespace) -> int:
         if only.kind_backs_up:
             print(f"  last backup: {only.backup_text()}")
             print(f"  last drill: {only.drill_text()}")
+            print(f"  schedule: {only.schedule_text()}")
     return EXIT_OK if health == "healthy" else EXIT_FAILED

@@ -93,6 +93,37 @@ class DrillRecord:
     detail: str
 
 
+@dataclass(frozen=True)
+class ScheduledRun:
+    """The backup agent's last run for a database (``NAME/schedule.json``): written by the
+    agent after each run, read by it again after a restart (a missed run is taken late)
+    and by ``db list``, ``db status`` and the Data screen."""
+
+    at: str  # ISO 8601, UTC: when it started
+    ok: bool
+    detail: str  # the backup taken, or why none was
+    schedule: str
+    next: str  # ISO 8601, UTC
+
+
+SCHEDULED_RUN = "schedule.json"
+
+
+def scheduled_run(store: BackupStore, database: str) -> ScheduledRun | None:
+    """The agent's last run for ``database``; None when it has run none (or its record
+    cannot be read: the next run writes it again)."""
+    raw = store.read(f"{database}/{SCHEDULED_RUN}")
+    if raw is None:
+        return None
+    with contextlib.suppress(ValueError, TypeError, KeyError):
+        return ScheduledRun(**json.loads(raw))
+    return None
+
+
+def record_scheduled_run(store: BackupStore, database: str, run: ScheduledRun) -> None:
+    store.write(f"{database}/{SCHEDULED_RUN}", json.dumps(asdict(run), indent=2).encode())
+
+
 def new_id(now: float | None = None) -> str:
     moment = datetime.fromtimestamp(time.time() if now is None else now, UTC)
     return moment.strftime("%Y%m%dT%H%M%SZ")

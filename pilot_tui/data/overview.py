@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
-from pilot_tui.data import backups, docker_db
-from pilot_tui.data.backups import BackupRecord, DrillRecord
+from pilot_tui.data import backups, docker_db, schedule, scheduling
+from pilot_tui.data.backups import BackupRecord, DrillRecord, ScheduledRun
 from pilot_tui.data.kinds import KINDS, kind_for
 from pilot_tui.errors import PilotError
 
@@ -30,6 +30,8 @@ class DatabaseRow:
     last_backup: BackupRecord | None = None
     last_drill: DrillRecord | None = None
     last_good_drill: DrillRecord | None = None
+    last_scheduled: ScheduledRun | None = None  # the backup agent's last run
+    agent_running: bool = False  # whether the project's backup agent runs now
     problem: str | None = None
 
     def to_json(self) -> dict[str, object]:
@@ -48,6 +50,9 @@ class DatabaseRow:
             "last_backup": asdict(self.last_backup) if self.last_backup else None,
             "last_drill": asdict(self.last_drill) if self.last_drill else None,
             "last_good_drill": asdict(self.last_good_drill) if self.last_good_drill else None,
+            "schedule": self.settings.backup.schedule,
+            "agent_running": self.agent_running,
+            "last_scheduled": asdict(self.last_scheduled) if self.last_scheduled else None,
             "problem": self.problem,
         }
 
@@ -67,6 +72,33 @@ class DatabaseRow:
             return f"passed {last.at} ({last.backup})"
         since = f"; last passed {good.at}" if good else ""
         return f"FAILED {last.at} ({last.backup}){since}"
+
+    @property
+    def scheduled(self) -> bool:
+        """Whether the backup agent backs this database up (a kind with backups, and a
+        schedule that is not "off")."""
+        return self.kind_backs_up and schedule.parse(self.settings.backup.schedule) is not None
+
+    def schedule_problem(self) -> str | None:
+        """Why scheduled backups are not being taken (the agent is down, or its last run
+        failed); None when they are, or none are scheduled."""
+        if not self.scheduled:
+            return None
+        if not self.agent_running:
+            return "agent not running (pilot-tui db schedule starts it)"
+        last = self.last_scheduled
+        if last is not None and not last.ok:
+            return f"FAILED {last.at}: {last.detail.removeprefix('failed: ')}"
+        return None
+
+    def schedule_text(self) -> str:
+        if not self.scheduled:
+            return "off"
+        when, last = self.settings.backup.schedule, self.last_scheduled
+        problem = self.schedule_problem()
+        if problem is not None:
+            return f"{when} · {problem}"
+        return f"{when} · ran {last.at}" if last is not None else f"{when} · no run yet"
 
     @property
     def kind_backs_up(self) -> bool:
@@ -94,6 +126,8 @@ def rows(
     """One row per [[databases]] entry; with ``store``, its backups and drills too
     (``store_problem``: why there is no store, said in each row that would have used it)."""
     found_rows = []
+    agent = scheduling.find(client, config.project.name)
+    agent_running = agent is not None and agent.status == "running"
     for settings in config.databases:
         kind = kind_for(config.project.name, settings)
         found = docker_db.find(client, kind)
@@ -103,6 +137,7 @@ def rows(
             found.kind.container,
             found.kind.volume if found.volume else None,
             found.kept,
+            agent_running=agent_running,
         )
         if store is not None and row.kind_backs_up:
             row = _with_backups(row, store)
@@ -117,6 +152,7 @@ def _with_backups(row: DatabaseRow, store: BackupStore) -> DatabaseRow:
     try:
         known = backups.records(store, name)
         drills = backups.drills(store, name)
+        last_scheduled = backups.scheduled_run(store, name)
     except PilotError as exc:
         return replace(row, problem=str(exc)[:160])
     good = backups.last_good(drills)
@@ -126,4 +162,5 @@ def _with_backups(row: DatabaseRow, store: BackupStore) -> DatabaseRow:
         last_backup=known[-1] if known else None,
         last_drill=drills[-1] if drills else None,
         last_good_drill=good,
+        last_scheduled=last_scheduled,
     )

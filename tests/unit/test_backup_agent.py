@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 from pilot_tui.config.validate import check_text
 from pilot_tui.data import schedule, scheduling
 from pilot_tui.data.agent import run, s3
-from pilot_tui.data.backups import DumpPlan
+from pilot_tui.data.backups import DumpPlan, ScheduledRun, record_scheduled_run
 from pilot_tui.data.stores import LocalStore
 from pilot_tui.deploy.host import DockerTarget
 
@@ -74,6 +75,10 @@ def _job(name: str, text: str) -> run.Job:
     return run.Job(plan, parsed, 3)
 
 
+def _ran(at: str) -> ScheduledRun:
+    return ScheduledRun(at, True, "backup 1", "daily", at)
+
+
 def test_runs_are_due_after_their_last_and_a_run_missed_while_down_is_taken_once(tmp_path):
     hourly, daily = _job("main", "hourly"), _job("cache", "daily")
     start = AT.timestamp()
@@ -85,12 +90,12 @@ def test_runs_are_due_after_their_last_and_a_run_missed_while_down_is_taken_once
 
     # The host was down over last night's 03:00: the agent's first look takes it late.
     store = LocalStore(tmp_path)
-    store.write("cache/schedule.json", b'{"at": "2026-12-02T03:00:00+00:00"}')
+    record_scheduled_run(store, "cache", _ran("2026-12-02T03:00:00+00:00"))
     now = datetime(2026, 12, 3, 9, 0, tzinfo=UTC).timestamp()
     last = {"cache": run.last_run(store, "cache", now)}
     assert run.due([daily], last, now) == [daily]
     # Too long ago (or never): from now on, not late.
-    store.write("cache/schedule.json", b'{"at": "2026-10-01T03:00:00+00:00"}')
+    record_scheduled_run(store, "cache", _ran("2026-10-01T03:00:00+00:00"))
     assert run.last_run(store, "cache", now) == now
     assert run.last_run(store, "none", now) == now
 
@@ -221,3 +226,23 @@ def test_what_the_agent_is_made_of_for_each_kind_of_project(tmp_path):
         == plan.settings_hash
     )  # type: ignore[union-attr]
     assert Path(scheduling.PACKAGE / "data" / "agent" / "run.py").is_file()
+
+
+def test_the_schedule_column_says_how_the_last_run_went_or_why_none_comes():
+    from pilot_tui.data.overview import DatabaseRow
+
+    config = _config(db=DB + 'backup = { schedule = "hourly" }\n')
+    row = DatabaseRow(config.databases[0], "running", "c", "v", (), agent_running=True)
+    assert (row.schedule_text(), row.schedule_problem()) == ("hourly · no run yet", None)
+    ran = ScheduledRun("2026-12-03T22:00:00+00:00", True, "backup X", "hourly", "…")
+    assert replace(row, last_scheduled=ran).schedule_text() == (
+        "hourly · ran 2026-12-03T22:00:00+00:00"
+    )
+    failed = ScheduledRun("2026-12-03T23:00:00+00:00", False, "failed: disk full", "hourly", "…")
+    broken = replace(row, last_scheduled=failed)
+    assert broken.schedule_problem() == "FAILED 2026-12-03T23:00:00+00:00: disk full"
+    down = replace(row, agent_running=False)
+    assert down.schedule_problem() == "agent not running (pilot-tui db schedule starts it)"
+    off = _config(db=DB + 'backup = { schedule = "off" }\n').databases[0]
+    unscheduled = replace(row, settings=off, agent_running=False)
+    assert (unscheduled.schedule_text(), unscheduled.schedule_problem()) == ("off", None)

@@ -17,14 +17,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pilot_tui.data import schedule as schedules
-from pilot_tui.data.agent.engine import Engine, EngineError
+from pilot_tui.data.agent.engine import Engine
 from pilot_tui.data.agent.s3 import AgentS3Store
-from pilot_tui.data.backups import DumpPlan, dump_into, mb
+from pilot_tui.data.backups import (
+    DumpPlan,
+    ScheduledRun,
+    dump_into,
+    mb,
+    record_scheduled_run,
+    scheduled_run,
+)
 from pilot_tui.data.stores import BackupStore, LocalStore
 from pilot_tui.errors import PilotError
 
 SETTINGS = "/pilot/agent.json"
-STATUS = "schedule.json"
 CATCH_UP = timedelta(days=7)  # a run missed longer ago than this is not taken late
 
 Say = Callable[[str], None]
@@ -89,7 +95,7 @@ def run_one(
     try:
         container = live_container(engine, project, name)
         record, pruned = dump_into(engine, container, job.plan, store, keep=job.keep, say=say)
-    except (PilotError, EngineError, OSError) as exc:
+    except (PilotError, OSError) as exc:
         detail, ok = f"failed: {exc}", False
         for line in getattr(exc, "logs", ()):
             say(f"  {line}")
@@ -101,15 +107,15 @@ def run_one(
         if pruned:
             detail += f"; pruned {', '.join(pruned)}"
     say(f"{name}: {detail}")
-    status = {
-        "at": started.isoformat(timespec="seconds"),
-        "ok": ok,
-        "detail": detail,
-        "schedule": job.schedule.text,
-        "next": job.schedule.next_after(started).isoformat(),
-    }
+    outcome = ScheduledRun(
+        at=started.isoformat(timespec="seconds"),
+        ok=ok,
+        detail=detail,
+        schedule=job.schedule.text,
+        next=job.schedule.next_after(started).isoformat(),
+    )
     try:
-        store.write(f"{name}/{STATUS}", json.dumps(status, indent=2).encode())
+        record_scheduled_run(store, name, outcome)
     except PilotError as exc:
         say(f"{name}: cannot record the run's outcome: {exc}")
     return ok
@@ -119,9 +125,9 @@ def last_run(store: BackupStore, database: str, now: float) -> float:
     """When the database's last scheduled run started (for runs missed while down); now
     when there is none or it is too old to take late."""
     try:
-        raw = store.read(f"{database}/{STATUS}")
-        at = datetime.fromisoformat(json.loads(raw or b"{}")["at"]).timestamp()
-    except (PilotError, ValueError, KeyError, TypeError):
+        last = scheduled_run(store, database)
+        at = datetime.fromisoformat(last.at).timestamp() if last is not None else now
+    except (PilotError, ValueError):
         return now
     return at if now - at < CATCH_UP.total_seconds() else now
 

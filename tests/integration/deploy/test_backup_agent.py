@@ -80,6 +80,15 @@ def test_a_deploy_starts_the_agent_which_backs_up_on_its_schedule_and_its_backup
     assert status["ok"] is True and status["schedule"] == "* * * * *", status
     logs = agent.logs().decode()
     assert "main: schedule * * * * *, keeping 5" in logs and "next run at" in logs
+    shown = cli("db", "status", "main")
+    assert f"schedule: * * * * * · ran {status['at']}" in shown.out, shown.out
+
+    # A stopped agent is said (db list, db status, the Data screen); db schedule restarts it.
+    agent.stop()
+    listed = cli("db", "list")
+    assert "schedule: * * * * * · agent not running" in listed.out, listed.out
+    restarted = cli("db", "schedule")
+    assert restarted.code == 0 and "backup agent pilot-backups-" in restarted.err
 
     # An unchanged deploy leaves the agent alone; "off" removes it.
     again = cli("db", "schedule")

@@ -331,6 +331,10 @@ async def test_the_data_screen_backs_up_drills_and_restores(
     def shown(screen, selector: str) -> str:
         return str(screen.query_one(selector, Static).render())
 
+    # The deploy started the backup agent (schedule "daily" by default); stopped, it is
+    # pinned above the list: scheduled backups are not being taken.
+    docker_client.containers.get(f"pilot-backups-{project_name(root)}").stop()
+
     app = create_app(str(toml))
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.pause()
@@ -343,6 +347,18 @@ async def test_the_data_screen_backs_up_drills_and_restores(
             "main", "postgres 15", "running", "never"
         ]  # fmt: skip
         assert str(table.get_row("cache")[3]) == "never"
+        assert str(table.get_row("main")[5]).startswith("daily · agent not running")
+        assert await until(pilot, lambda: "not being taken" in shown(screen, "#data-error"))
+        assert "main: agent not running" in shown(screen, "#data-error")
+        assert "cache: agent not running" in shown(screen, "#data-error")
+        cli("db", "schedule")  # started again: the list says so, the pin goes
+        await pilot.press("escape")
+        await pilot.press("d")
+        screen = app.screen
+        table = screen.query_one("#db-list", DataTable)
+        assert await until(pilot, lambda: table.row_count == 2)
+        assert str(table.get_row("main")[5]) == "daily · no run yet"
+        assert screen.query_one("#data-error").has_class("hidden")
 
         await pilot.press("b")
         assert await until(pilot, lambda: "backup 2" in shown(screen, "#data-result"))

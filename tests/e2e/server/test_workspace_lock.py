@@ -118,6 +118,9 @@ def test_a_stale_plan_from_another_checkout_reports_what_the_state_holds(sandbox
     assert code == 1, stderr
     assert "Saved plan is stale" in stderr
     assert "run the command again to plan from what exists now" in stderr
-    assert "what exists now (9): " in stderr, stderr
+    # 9 of the network and server, and (S3 state) the backup agent's role, its policy and
+    # the instance profile that gives it to the server.
+    assert "what exists now (12): " in stderr, stderr
+    assert "aws_iam_role_policy.server_backups[0]" in stderr
     status = json.loads(run_pilot("server", "status", "--json", cwd=second).stdout)
-    assert len(status["resources"]) == 9
+    assert len(status["resources"]) == 12

@@ -36,6 +36,7 @@ from pilot_tui.data import passwords
 from pilot_tui.data import schedule as schedules
 from pilot_tui.data.backups import BackupError, DumpPlan
 from pilot_tui.deploy.build.bases import PYTHON
+from pilot_tui.fsutil import ensure_private_dir
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -155,6 +156,9 @@ def agent_plan(
                 'set backup.schedule = "off" and run `pilot-tui db backup` from here'
             )
         root = state_dir / "backups"
+        # Made here first (0700, ours): a folder the engine makes for a bind is root's,
+        # which an agent running as this user could not write to.
+        ensure_private_dir(root)
         binds[str(root)] = LOCAL_ROOT
         store: dict[str, str] = {"kind": "local", "root": LOCAL_ROOT}
         # Written as this user (the files stay readable here), with the socket's group.

@@ -186,6 +186,8 @@ def test_what_the_agent_is_made_of_for_each_kind_of_project(tmp_path):
         str(tmp_path / ".pilot/backups"): "/backups",
     }
     assert plan.settings["store"] == {"kind": "local", "root": "/backups"}
+    backups_dir = tmp_path / ".pilot" / "backups"  # ours before the engine would make it
+    assert backups_dir.is_dir() and backups_dir.stat().st_mode & 0o777 == 0o700
     assert plan.environment == {} and plan.network_mode == "bridge"
     [job] = plan.settings["databases"]  # type: ignore[misc]
     assert (job["schedule"], job["keep"]) == ("daily", 14)

@@ -40,6 +40,19 @@ DISK = {"aws": ("gp3", 0.08), "gcp": ("pd-standard", 0.04)}  # type, $ per GB-mo
 PUBLIC_IPV4_HOURLY = {"aws": 0.005, "gcp": 0.005}
 
 
+# RDS PostgreSQL, single-AZ, on-demand: $ per month; its gp3 storage per GB-month. Backups
+# up to the database's own size are free.
+RDS_CLASSES: dict[str, float] = {
+    "db.t4g.micro": 11.68,
+    "db.t4g.small": 23.36,
+    "db.t4g.medium": 47.45,
+    "db.t3.micro": 13.14,
+    "db.t3.small": 26.28,
+    "db.m7g.large": 122.64,
+}
+RDS_STORAGE_GB = 0.115
+
+
 def monthly(cloud: str, size: str) -> float | None:
     """The table's monthly price of ``size`` on ``cloud`` (None when not in the table)."""
     return dict(SIZES.get(cloud, ())).get(size)
@@ -86,7 +99,8 @@ class Estimate:
         )
         when = f"list prices as of {AS_OF}"
         if self.total is None:
-            total = f"{self.size} is not in Pilot's price table; the rest: {parts}"
+            unknown = " and ".join(i.what for i in self.items if i.monthly is None)
+            total = f"{unknown} is not in Pilot's price table; the rest: {parts}"
         else:
             total = f"~${self.total:,.2f}/month ({parts}; {when})"
         if self.sandbox:
@@ -106,8 +120,9 @@ class Estimate:
         }
 
 
-def estimate(home: str, size: str) -> Estimate:
-    """The monthly cost of a Pilot Server of ``size`` with home ``home``."""
+def estimate(home: str, size: str, databases: tuple[tuple[str, str, int], ...] = ()) -> Estimate:
+    """The monthly cost of a Pilot Server of ``size`` with home ``home``, and of its RDS
+    ``databases`` (name, instance class, storage GB)."""
     cloud = "gcp" if home == "gcp" else "aws"
     disk_type, per_gb = DISK[cloud]
     items = (
@@ -115,4 +130,9 @@ def estimate(home: str, size: str) -> Estimate:
         Item(f"{ROOT_DISK_GB} GB {disk_type} disk", round(ROOT_DISK_GB * per_gb, 2)),
         Item("public IPv4 address", round(PUBLIC_IPV4_HOURLY[cloud] * HOURS, 2)),
     )
+    for name, instance, storage in databases:
+        items += (
+            Item(f"RDS {name} {instance}", RDS_CLASSES.get(instance)),
+            Item(f"RDS {name} {storage} GB", round(storage * RDS_STORAGE_GB, 2)),
+        )
     return Estimate(cloud, size, items, sandbox=home == "sandbox")

@@ -117,9 +117,10 @@ class DataScreen(RunScreen):
         from pilot_tui.data import overview
 
         config = self._config()
-        store, problem = overview.open_store(config, Project(self.project_file))
+        project = Project(self.project_file)
+        store, problem = overview.open_store(config, project)
         with self._engine(config) as engine:
-            return overview.rows(engine.docker_client, config, store, problem)
+            return overview.rows(engine.docker_client, config, store, problem, project.state_dir)
 
     def _show_rows(self, rows: list[DatabaseRow]) -> None:
         table = self.query_one("#db-list", DataTable)
@@ -194,8 +195,15 @@ class DataScreen(RunScreen):
         if self.busy():
             self.notify("Wait for the run in progress to finish.", severity="warning")
             return True
-        if not self.rows[name].kind_backs_up:
-            kind = self.rows[name].settings.kind
+        row = self.rows[name]
+        if row.on_rds:
+            self.notify(
+                f"{name} is on RDS, which backs it up itself ({row.backup_text()}).",
+                severity="warning",
+            )
+            return True
+        if not row.kind_backs_up:
+            kind = row.settings.kind
             self.notify(f"Backups of {kind} databases are not offered yet.", severity="warning")
             return True
         return False

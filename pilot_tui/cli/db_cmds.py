@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pilot_tui.config.document import ProjectFile
     from pilot_tui.config.schema import Database, PilotConfig
     from pilot_tui.data.kinds import Kind
+    from pilot_tui.data.overview import DatabaseRow
     from pilot_tui.data.stores import BackupStore
 
 
@@ -37,9 +38,13 @@ def db_list(ns: argparse.Namespace) -> int:
         else:
             say("no databases yet: add a [[databases]] table to pilot.toml (docs/pilot-toml.md)")
         return EXIT_OK
-    store, problem = overview.open_store(config, Project(pf.path))
-    with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
-        rows = overview.rows(engine.docker_client, config, store, problem)
+    project = Project(pf.path)
+    store, problem = overview.open_store(config, project)
+    if not config.databases_on("docker"):  # all on RDS: no Docker host to ask
+        rows = overview.rows(None, config, store, problem, project.state_dir)
+    else:
+        with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
+            rows = overview.rows(engine.docker_client, config, store, problem, project.state_dir)
     if ns.json:
         print_json([row.to_json() for row in rows])
         return EXIT_OK
@@ -50,11 +55,16 @@ def db_list(ns: argparse.Namespace) -> int:
         if row.kind_backs_up:
             print(f"{'':16} last backup: {row.backup_text()}; last drill: {row.drill_text()}")
             print(f"{'':16} schedule: {row.schedule_text()}")
+        elif row.on_rds:
+            print(f"{'':16} backups: {row.backup_text()}")
     return EXIT_OK
 
 
-def _database(ns: argparse.Namespace) -> tuple[ProjectFile, PilotConfig, Database] | None:
-    """(project file, config, settings) of database ``ns.name``, or None when said why."""
+def _database(
+    ns: argparse.Namespace, *, rds_too: bool = False
+) -> tuple[ProjectFile, PilotConfig, Database] | None:
+    """(project file, config, settings) of database ``ns.name``, or None when said why
+    (an RDS database too, unless ``rds_too``: the command works on the Docker host's)."""
     from pilot_tui.config.problems import did_you_mean
 
     loaded = load_valid(ns)
@@ -66,6 +76,14 @@ def _database(ns: argparse.Namespace) -> tuple[ProjectFile, PilotConfig, Databas
         names = [db.name for db in config.databases]
         known = ", ".join(names) or "none yet"
         error(f"no database {ns.name!r} in pilot.toml{did_you_mean(ns.name, names)} ({known})")
+        return None
+    if settings.on == "rds" and not rds_too:
+        error(
+            f"{ns.name} is on RDS, which backs it up itself each day (kept "
+            f"{settings.backup.keep} days, with point-in-time recovery: restore in the RDS "
+            "console or `aws rds restore-db-instance-to-point-in-time`); this command works "
+            "on databases on the Docker host"
+        )
         return None
     return pf, config, settings
 
@@ -437,15 +455,20 @@ def db_status(ns: argparse.Namespace) -> int:
     from pilot_tui.data.kinds import kind_for
     from pilot_tui.project import Project
 
-    found = _database(ns)
+    found = _database(ns, rds_too=True)
     if found is None:
         return EXIT_INVALID
     pf, config, settings = found
+    state_dir = pf.path.parent / ".pilot"
+    if settings.on == "rds":
+        return _rds_status(ns, overview.rds_row(config, settings, state_dir))
     store, problem = overview.open_store(config, Project(pf.path))
     with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
         client = engine.docker_client
         only = next(
-            r for r in overview.rows(client, config, store, problem) if r.settings is settings
+            r
+            for r in overview.rows(client, config, store, problem, state_dir)
+            if r.settings is settings
         )
         health = docker_db.health(client, kind_for(config.project.name, settings))
     if ns.json:
@@ -463,3 +486,16 @@ def db_status(ns: argparse.Namespace) -> int:
             print(f"  last drill: {only.drill_text()}")
             print(f"  schedule: {only.schedule_text()}")
     return EXIT_OK if health == "healthy" else EXIT_FAILED
+
+
+def _rds_status(ns: argparse.Namespace, row: DatabaseRow) -> int:
+    """An RDS database as the server's last apply left it: made (its address) or not."""
+    settings = row.settings
+    made = row.state.startswith("on RDS")
+    if ns.json:
+        print_json(row.to_json())
+    else:
+        print(f"{settings.name}: {settings.kind} {settings.version}, {row.state}")
+        print(f"  RDS instance {row.container}; backups: {row.backup_text()}")
+        print(f"  apps: {', '.join(settings.apps) or 'none'} ({settings.url_env})")
+    return EXIT_OK if made else EXIT_FAILED

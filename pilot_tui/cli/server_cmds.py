@@ -335,10 +335,10 @@ def up(ns: argparse.Namespace) -> int:
 
     outputs = server.saved_outputs()
     print("\nThe Pilot Server is up.")
-    for key, shown in server_rows(
-        server.home, outputs, ("public_ip", "docker_host", "instance_id")
-    ):
-        print(f"  {key:12} {shown}")
+    rows = server_rows(server.home, outputs, ("public_ip", "docker_host", "instance_id"))
+    width = max((len(key) for key, _ in rows), default=0)
+    for key, shown in rows:
+        print(f"  {key:{width}}  {shown}")
     print("Next: describe your apps in pilot.toml ([[apps]]), then deploy them.")
     return EXIT_OK
 

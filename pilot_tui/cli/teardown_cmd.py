@@ -174,6 +174,8 @@ def _confirm_and_remove(
             "them too; nothing was removed"
         )
         return EXIT_INVALID
+    teardown.final_backup = not getattr(ns, "no_final_backup", False)
+    _say_final_snapshots(teardown, inv)
     answer = confirm(f"Remove these {len(inv.remove)} things?", ns.yes)
     if not answer:
         return not_confirmed(answer)
@@ -192,6 +194,12 @@ def _confirm_and_remove(
     )
     left = run_terraform(lambda: what_remains(teardown, server), Interrupt())
     _show_remains(left)
+    for snapshot in teardown.snapshots:
+        print(
+            f"Kept: RDS snapshot {snapshot} (the final backup; restore it with `aws rds "
+            f"restore-db-instance-from-db-snapshot`, delete it with `aws rds "
+            f"delete-db-snapshot --db-snapshot-identifier {snapshot}`)"
+        )
     if not ok or left.remove:
         for failure in teardown.failures:
             say(f"failed: {failure}")
@@ -204,6 +212,19 @@ def _confirm_and_remove(
         else "The Pilot Server is gone."
     )
     return EXIT_OK
+
+
+def _say_final_snapshots(teardown: Teardown, inv: Inventory) -> None:
+    """What happens to the RDS databases' data, before the question."""
+    if not any(t.kind == "RDS database" or "aws_db_instance." in t.name for t in inv.remove):
+        return
+    if teardown.final_backup:
+        print(
+            "Each RDS database gets a final snapshot first, kept after the destroy "
+            "(--no-final-backup skips it)."
+        )
+    else:
+        print("No final snapshot of the RDS databases (--no-final-backup): their data goes.")
 
 
 def _show_remains(left: Inventory) -> None:

@@ -28,7 +28,7 @@ STATE_FILE = "sandbox.json"
 ACCESS_KEY = "sandbox"  # moto accepts any credentials; these are not secrets
 SECRET_KEY = "sandbox"
 # Endpoint names valid in hashicorp/aws 3.39 and in current releases alike.
-AWS_SERVICES = ("ec2", "sts", "iam", "s3", "dynamodb")
+AWS_SERVICES = ("ec2", "sts", "iam", "s3", "dynamodb", "rds")
 
 
 class SandboxError(PilotError):

@@ -18,9 +18,11 @@ from pilot_tui.config.problems import Problem, did_you_mean
 from pilot_tui.config.schema import (
     AWS_TARGETS,
     GCP_TARGETS,
+    RDS_MAX_RETENTION_DAYS,
     STATIC_TARGETS,
     DockerfileBuild,
     PilotConfig,
+    PostgresDatabase,
     StaticBuild,
 )
 from pilot_tui.data import schedule
@@ -366,10 +368,13 @@ def _databases(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
                 f"{first[db.name] + 1}); database names must be unique",
             )
         first.setdefault(db.name, i)
-        try:
-            schedule.parse(db.backup.schedule)
-        except schedule.ScheduleError as exc:
-            yield Problem(("databases", i, "backup", "schedule"), str(exc))
+        if isinstance(db, PostgresDatabase) and db.on == "rds":
+            yield from _on_rds(cfg, db, i)
+        else:
+            try:
+                schedule.parse(db.backup.schedule)
+            except schedule.ScheduleError as exc:
+                yield Problem(("databases", i, "backup", "schedule"), str(exc))
         for j, name in enumerate(db.apps):
             app = cfg.app(name)
             if app is None:
@@ -397,6 +402,34 @@ def _databases(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
                     f"there or set url_env to another name",
                 )
             given.setdefault((name, db.url_env), db.name)
+
+
+def _on_rds(cfg: PilotConfig, db: PostgresDatabase, i: int) -> Iterator[Problem]:
+    """RDS lives in the Pilot Server's AWS network and backs itself up once a day."""
+    if cfg.server.home not in ("aws", "sandbox"):
+        yield Problem(
+            ("databases", i, "on"),
+            'on = "rds" puts the database in the network of the Pilot Server on AWS, but '
+            f'server.home is "{cfg.server.home}": use on = "docker", or a server on AWS',
+        )
+    if db.backup.schedule != "daily":
+        yield Problem(
+            ("databases", i, "backup", "schedule"),
+            f"RDS takes its own backups once a day (with point-in-time recovery): remove "
+            f'backup.schedule ("{db.backup.schedule}") or set it to "daily"',
+        )
+    if db.backup.keep > RDS_MAX_RETENTION_DAYS:
+        yield Problem(
+            ("databases", i, "backup", "keep"),
+            f"RDS keeps automated backups for at most {RDS_MAX_RETENTION_DAYS} days "
+            f"(backup.keep = {db.backup.keep})",
+        )
+    if db.managed.max_storage_gb < db.managed.storage_gb:
+        yield Problem(
+            ("databases", i, "managed", "max_storage_gb"),
+            f"max_storage_gb ({db.managed.max_storage_gb}) is below storage_gb "
+            f"({db.managed.storage_gb})",
+        )
 
 
 def _project_paths(cfg: PilotConfig, base_dir: FsPath | None) -> Iterator[Problem]:

@@ -498,11 +498,45 @@ class BackupSettings:
     )
 
 
+DatabaseHome = Literal["docker", "rds"]
+RDS_MAX_RETENTION_DAYS = 35  # RDS keeps automated backups for at most this many days
+
+
+@dataclass
+class ManagedDatabase:
+    """A managed database's machine (`on = "rds"`); ignored on the Docker host."""
+
+    instance: str = setting(
+        "db.t4g.micro",
+        "RDS instance class.",
+        pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$",
+        pattern_hint="an RDS instance class like db.t4g.micro or db.m7g.large",
+    )
+    storage_gb: int = setting(
+        20, "Storage allocated at first, in GB (encrypted, gp3).", minimum=20, maximum=65536
+    )
+    max_storage_gb: int = setting(
+        100,
+        "RDS grows the storage by itself up to this many GB.",
+        minimum=20,
+        maximum=65536,
+    )
+
+
 @dataclass
 class PostgresDatabase:
-    """PostgreSQL, in a container on the Docker host beside the apps."""
+    """PostgreSQL, in a container on the Docker host beside the apps, or on RDS."""
 
     kind: Literal["postgres"] = setting("postgres", "Database kind.")
+    on: DatabaseHome = setting(
+        "docker",
+        'Where it runs: "docker" (a container on the Docker host) or "rds" (Amazon RDS '
+        "in the Pilot Server's network, made by `pilot-tui server up`: encrypted, not "
+        "public, reachable from the server only, automated daily backups kept "
+        "`backup.keep` days, deletion protection).",
+        example="rds",
+    )
+    managed: ManagedDatabase = setting(ManagedDatabase, 'Its machine when `on = "rds"`.')
     name: str = required(
         "Database name, unique in this file; names its container and its volume.",
         pattern=NAME_PATTERN,
@@ -540,6 +574,9 @@ class RedisDatabase:
     """Redis, in a container on the Docker host beside the apps."""
 
     kind: Literal["redis"] = setting("redis", "Database kind.")
+    on: Literal["docker"] = setting(
+        "docker", 'Where it runs: "docker" (a container on the Docker host), the only choice.'
+    )
     name: str = required(
         "Database name, unique in this file; names its container and its volume.",
         pattern=NAME_PATTERN,
@@ -592,6 +629,11 @@ class PilotConfig:
     def database(self, name: str) -> Database | None:
         """The database called ``name``, if any."""
         return next((db for db in self.databases if db.name == name), None)
+
+    def databases_on(self, home: DatabaseHome) -> list[Database]:
+        """The databases that run there: "docker" (containers on the Docker host, backed up
+        by Pilot) or "rds"."""
+        return [db for db in self.databases if db.on == home]
 
     def in_sandbox(self) -> PilotConfig:
         """These settings with the server in the local sandbox, whatever server.home says

@@ -4,9 +4,10 @@ state on the Docker host and, from the backup store, its backups and last drills
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pilot_tui.data import backups, docker_db, schedule, scheduling
+from pilot_tui.data import backups, docker_db, rds, schedule, scheduling
 from pilot_tui.data.backups import BackupRecord, DrillRecord, ScheduledRun
 from pilot_tui.data.kinds import KINDS, kind_for
 from pilot_tui.errors import PilotError
@@ -50,13 +51,20 @@ class DatabaseRow:
             "last_backup": asdict(self.last_backup) if self.last_backup else None,
             "last_drill": asdict(self.last_drill) if self.last_drill else None,
             "last_good_drill": asdict(self.last_good_drill) if self.last_good_drill else None,
+            "on": s.on,
             "schedule": self.settings.backup.schedule,
             "agent_running": self.agent_running,
             "last_scheduled": asdict(self.last_scheduled) if self.last_scheduled else None,
             "problem": self.problem,
         }
 
+    @property
+    def on_rds(self) -> bool:
+        return self.settings.on == "rds"
+
     def backup_text(self) -> str:
+        if self.on_rds:
+            return f"by RDS each day, kept {self.settings.backup.keep} days"
         if self.problem:
             return f"unknown ({self.problem})"
         if self.last_backup is None:
@@ -92,6 +100,8 @@ class DatabaseRow:
         return None
 
     def schedule_text(self) -> str:
+        if self.on_rds:
+            return "daily · by RDS"
         if not self.scheduled:
             return "off"
         when, last = self.settings.backup.schedule, self.last_scheduled
@@ -102,14 +112,15 @@ class DatabaseRow:
 
     @property
     def kind_backs_up(self) -> bool:
-        return KINDS[self.settings.kind].dump_format is not None
+        """Whether Pilot itself backs it up (RDS backs up its own)."""
+        return not self.on_rds and KINDS[self.settings.kind].dump_format is not None
 
 
 def open_store(config: PilotConfig, project: Project) -> tuple[BackupStore | None, str | None]:
     """The backup store, or None and why it cannot be opened (a listing goes on without)."""
     from pilot_tui.data.stores import store_for
 
-    if not any(KINDS[db.kind].dump_format is not None for db in config.databases):
+    if not any(KINDS[db.kind].dump_format is not None for db in config.databases_on("docker")):
         return None, None
     try:
         return store_for(config, project.state_dir, project.root), None
@@ -118,18 +129,29 @@ def open_store(config: PilotConfig, project: Project) -> tuple[BackupStore | Non
 
 
 def rows(
-    client: DockerClient,
+    client: DockerClient | None,
     config: PilotConfig,
     store: BackupStore | None,
     store_problem: str | None = None,
+    state_dir: Path | None = None,
 ) -> list[DatabaseRow]:
     """One row per [[databases]] entry; with ``store``, its backups and drills too
-    (``store_problem``: why there is no store, said in each row that would have used it)."""
+    (``store_problem``: why there is no store, said in each row that would have used it).
+    ``state_dir``: where the server's outputs say which RDS databases exist. ``client``
+    may be None when every database is on RDS (no Docker host is needed)."""
     found_rows = []
-    agent = scheduling.find(client, config.project.name)
+    agent = scheduling.find(client, config.project.name) if client is not None else None
     agent_running = agent is not None and agent.status == "running"
     for settings in config.databases:
+        if settings.on == "rds":
+            found_rows.append(rds_row(config, settings, state_dir))
+            continue
         kind = kind_for(config.project.name, settings)
+        if client is None:
+            found_rows.append(
+                DatabaseRow(settings, "unknown (no Docker host)", kind.container, None, ())
+            )
+            continue
         found = docker_db.find(client, kind)
         row = DatabaseRow(
             settings,
@@ -145,6 +167,17 @@ def rows(
             row = replace(row, problem=store_problem)
         found_rows.append(row)
     return found_rows
+
+
+def rds_row(config: PilotConfig, settings: Database, state_dir: Path | None) -> DatabaseRow:
+    """An RDS database as the server's last apply left it (its address), or not made yet."""
+    from pilot_tui.provision.server import saved_record
+
+    outputs = (saved_record(state_dir).get("outputs") or {}) if state_dir is not None else {}
+    where = rds.address(outputs, settings.name)
+    state = f"on RDS at {where.host}" if where else "not made yet (pilot-tui server up)"
+    instance = rds.identifier(config.project.name, settings.name)
+    return DatabaseRow(settings, state, instance, None, ())
 
 
 def _with_backups(row: DatabaseRow, store: BackupStore) -> DatabaseRow:

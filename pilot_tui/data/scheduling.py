@@ -113,7 +113,7 @@ def scheduled(config: PilotConfig) -> list[str]:
 
     return [
         db.name
-        for db in config.databases
+        for db in config.databases_on("docker")
         if schedules.parse(db.backup.schedule) is not None
         and kind_for(config.project.name, db).dump_format is not None
     ]

@@ -89,8 +89,13 @@ def server_rows(
     rows = [
         (k, server_output(home, k, outputs[k]))
         for k in (outputs if keys is None else keys)
-        if k in outputs
+        if k in outputs and k != "databases"
     ]
+    made = outputs.get("databases")
+    for name, db in sorted(made.items()) if isinstance(made, dict) else ():
+        # Nothing answers at the sandbox's: the local AWS API only records the instance.
+        where = f"RDS {db.get('address')}:{db.get('port')} (from the server only)"
+        rows.append((f"database {name}", f"simulated: {where}" if home == "sandbox" else where))
     if home == "sandbox" and rows:
         rows.append(("apps run on", f"this machine's Docker ({sandbox_docker_url()})"))
     return rows

@@ -37,13 +37,26 @@ def database_statuses(engine: Context) -> list[AppStatus]:
 
     from pilot_tui.data import docker_db
     from pilot_tui.data.kinds import kind_for
+    from pilot_tui.data.overview import rds_row
 
     if engine.client is None:
         return []
     found: list[AppStatus] = []
     for settings in engine.config.databases:
-        kind = kind_for(engine.config.project.name, settings)
         apps = ", ".join(settings.apps) or "no app"
+        if settings.on == "rds":
+            row = rds_row(engine.config, settings, engine.state_dir)
+            found.append(
+                AppStatus(
+                    f"(db {settings.name})",
+                    f"{settings.kind} {settings.version}",
+                    row.state,
+                    "-",
+                    notes=(f"RDS {row.container} · {settings.url_env} for {apps}",),
+                )
+            )
+            continue
+        kind = kind_for(engine.config.project.name, settings)
         try:
             health = docker_db.health(engine.client, kind)
         except (docker_db.DatabaseError, DockerException) as exc:  # one row, not the status

@@ -15,6 +15,7 @@ from typing import Any
 
 from pilot_tui import redact
 from pilot_tui.config.schema import PilotConfig, default_size
+from pilot_tui.data import rds
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 from pilot_tui.leftovers import Where, advice
 from pilot_tui.naming import project_resource
@@ -46,6 +47,13 @@ def saved_record(state_dir: Path) -> dict[str, Any]:
     except (FileNotFoundError, ValueError):
         return {}
     return record if isinstance(record, dict) else {}
+
+
+def _cloud_id(resource_type: str, values: dict[str, object]) -> str:
+    """The name a scan of the cloud finds a resource by: its id, except an RDS instance's
+    identifier (its id is a resource id on aws 5.x)."""
+    key = "identifier" if resource_type == "aws_db_instance" else "id"
+    return str(values.get(key) or "")
 
 
 class Server:
@@ -124,7 +132,7 @@ class Server:
         values = variables(
             self.config, self.home, self.project.root, public_key, self.allowed_cidrs()
         )
-        render(sources, self.workdir, values, override)
+        render(sources, self.workdir, values, override, self.secret_inputs())
         self.backend = self.ensure_backend()
         block = self.backend.terraform_block()
         backend_file = self.workdir / BACKEND_FILE
@@ -133,6 +141,12 @@ class Server:
         else:
             backend_file.unlink(missing_ok=True)
         return self.workdir
+
+    def secret_inputs(self) -> dict[str, dict[str, str]]:
+        """Sensitive Terraform inputs: the RDS databases' passwords (masked in every log)."""
+        found = rds.terraform_passwords(self.config, self.project.state_dir)
+        redact.register(found.values())
+        return {"database_passwords": found} if found else {}
 
     def ensure_backend(self) -> Backend:
         """Create (idempotently) the remote state bucket pilot.toml asks for."""
@@ -307,7 +321,10 @@ class Server:
     def estimate(self) -> Estimate:
         """What this server costs a month (the dated price table's estimate)."""
         size = self.config.server.size or default_size("gcp" if self.home == "gcp" else "aws")
-        return estimate(self.home, size or "")
+        databases = tuple(
+            (db.name, db.managed.instance, db.managed.storage_gb) for db in rds.on_rds(self.config)
+        )
+        return estimate(self.home, size or "", databases)
 
     def workspace_lock(self, command: str) -> WorkspaceLock:
         """The lock one run holds on the working directory (see WorkspaceLock)."""
@@ -331,7 +348,7 @@ class Server:
         )
         module = (shown.get("values") or {}).get("root_module") or {}
         return {
-            r["address"]: str((r.get("values") or {}).get("id", ""))
+            r["address"]: _cloud_id(r.get("type", ""), r.get("values") or {})
             for r in module.get("resources", [])
             if r.get("mode") == "managed"
         }

@@ -15,6 +15,7 @@ from pilot_tui.teardown.things import Say, Thing
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_rds import RDSClient
 
 
 def _remove_bucket(aws: AwsClients, name: str) -> None:
@@ -100,3 +101,18 @@ def network_removals(ec2: EC2Client, things: list[Thing]) -> list[tuple[str, Cal
         if thing.kind == kind
         for words in [thing.name.split(" ")]
     ]
+
+
+def delete_databases(rds: RDSClient, identifiers: list[str], say: Say) -> None:
+    """RDS instances Terraform lost track of (their final snapshot taken and protection
+    lifted by the caller), each waited for until gone: their subnet group is next."""
+    for identifier in identifiers:
+        rds.delete_db_instance(
+            DBInstanceIdentifier=identifier, SkipFinalSnapshot=True, DeleteAutomatedBackups=True
+        )
+        say(f"deleting RDS database {identifier}")
+    for identifier in identifiers:
+        rds.get_waiter("db_instance_deleted").wait(
+            DBInstanceIdentifier=identifier, WaiterConfig={"Delay": 5, "MaxAttempts": 360}
+        )
+        say(f"deleted RDS database {identifier}")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -15,6 +16,9 @@ from pilot_tui.naming import deployer_user
 from pilot_tui.teardown import aws_leftovers
 from pilot_tui.teardown.scan import Scan
 from pilot_tui.teardown.things import DATABASE_VOLUME, STEP_TITLES, STEPS, Inventory, Say, Thing
+
+# The template's RDS instances: aws_db_instance.database["NAME"].
+DATABASE_ADDRESS = re.compile(r'aws_db_instance\.database\["([a-z0-9-]+)"\]')
 
 if TYPE_CHECKING:
     from pilot_tui.config.schema import AppSettings, PilotConfig
@@ -29,7 +33,9 @@ class Teardown:
     root: Path
     scan: Scan
     keep_state: bool = False
+    final_backup: bool = True  # a final snapshot of each RDS database before it goes
     failures: list[str] = field(default_factory=list)
+    snapshots: list[str] = field(default_factory=list)  # the final snapshots taken, kept
 
     @property
     def state_dir(self) -> Path:
@@ -141,11 +147,45 @@ class Teardown:
             self._try("the GCP deployer", remove_gcp, say)
 
     # server ----------------------------------------------------------------------------
+    def release_databases(self, names: list[str], say: Say) -> bool:
+        """RDS databases about to be deleted: a final snapshot each (unless not wanted), then
+        their deletion protection lifted. False (nothing deleted) when that failed."""
+        from pilot_tui.data import rds
+
+        if not names or self.scan.aws is None:
+            return True
+        client = self.scan.aws("rds")
+        project = self.config.project.name
+        try:
+            self.snapshots += rds.release_for_deletion(
+                client, project, names, say, final_snapshot=self.final_backup
+            )
+        except Exception as exc:  # RDS refused: nothing of the server may go after it
+            self.failures.append(f"RDS databases: {redact.text(str(exc))[:300]}")
+            say(f"FAILED: {self.failures[-1]}")
+            return False
+        return True
+
     def remove_untracked(self, things: list[Thing], say: Say) -> None:
         """The server's machine and network found by tag but not in Terraform's state (an
         `up` stopped hard, a state lost): removed in dependency order, as Terraform would."""
         if self.scan.aws is None or not things:
             return
+        databases = [t.name for t in things if t.kind == "RDS database"]
+        if databases:
+            mine = f"pilot-{self.config.project.name}-"
+            if not self.release_databases([d.removeprefix(mine) for d in databases], say):
+                return
+            delete = partial(aws_leftovers.delete_databases, self.scan.aws("rds"), databases, say)
+            if not self._try("RDS databases", delete, say):
+                return
+        for thing in things:
+            if thing.kind == "DB subnet group":
+                remove = partial(
+                    self.scan.aws("rds").delete_db_subnet_group, DBSubnetGroupName=thing.name
+                )
+                if self._try(f"DB subnet group {thing.name}", remove, say):
+                    say(f"deleted DB subnet group {thing.name}")
         ec2 = self.scan.aws("ec2")
         instances = [t.name.split(" ")[0] for t in things if t.kind == "EC2 instance"]
         if instances:
@@ -218,12 +258,27 @@ async def execute(
         if step != "server":
             await asyncio.to_thread(getattr(teardown, f"remove_{step}"), things, say)
             continue
+        doomed = _databases_destroyed(plan)
+        if not await asyncio.to_thread(teardown.release_databases, doomed, say):
+            return False
         if not await _terraform_destroy(teardown, server, plan, say):
             return False
         await asyncio.to_thread(
             teardown.remove_untracked, [t for t in things if t.kind != "Terraform resource"], say
         )
     return not teardown.failures
+
+
+def _databases_destroyed(plan: Plan | None) -> list[str]:
+    """The databases (pilot.toml names) whose RDS instance a destroy plan deletes."""
+    if plan is None:
+        return []
+    names = []
+    for change in plan.changes:
+        match = DATABASE_ADDRESS.fullmatch(change.address)
+        if match and change.action in ("delete", "replace"):
+            names.append(match.group(1))
+    return names
 
 
 async def _terraform_destroy(

@@ -47,6 +47,7 @@ class AwsScan:
             self.ecs,
             self.balancers,
             self.ec2,
+            self.rds,
             self.logs,
             self.ssm,
             self.iam,
@@ -239,6 +240,27 @@ class AwsScan:
                     f"{pair.get('KeyPairId', '')} {pair['KeyName']}".strip(),
                     self.finds.named,
                 )
+
+    def rds(self) -> None:
+        """The databases on RDS (tagged) and their subnet group (named). Final snapshots
+        are kept on purpose: not listed (`server destroy` names the ones it took)."""
+        rds = self.aws("rds")
+        for page in rds.get_paginator("describe_db_instances").paginate():
+            for db in page["DBInstances"]:
+                tags = {t["Key"]: t["Value"] for t in db.get("TagList", [])}
+                if tags.get(PROJECT_TAG) == self.project:
+                    self.finds.add("RDS database", db["DBInstanceIdentifier"], self.finds.tag)
+        for page in rds.get_paginator("describe_db_subnet_groups").paginate():
+            for group in page["DBSubnetGroups"]:
+                name = group["DBSubnetGroupName"]
+                if not name.startswith(prefix(self.project)):
+                    continue
+                listed = rds.list_tags_for_resource(ResourceName=group["DBSubnetGroupArn"])
+                owner = {t["Key"]: t["Value"] for t in listed["TagList"]}.get(PROJECT_TAG)
+                if owner is None:  # untagged: the name decides, unless a neighbour's
+                    self.finds.add("DB subnet group", name, self.finds.named)
+                elif owner == self.project:
+                    self.finds.add("DB subnet group", name, self.finds.tag)
 
     def logs(self) -> None:
         logs = self.aws("logs")

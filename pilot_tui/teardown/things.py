@@ -89,6 +89,8 @@ KIND_STEPS = {
     "route table": "server",
     "security group": "server",
     "key pair": "server",
+    "RDS database": "server",
+    "DB subnet group": "server",
     "state bucket": "state",
     "lock table": "state",
     "local record": "local",
@@ -194,4 +196,6 @@ def databases_at_stake(inv: Inventory, config: PilotConfig, server_goes: bool) -
     at_stake = set(inv.databases(config.project.name))
     if server_goes and config.server.home in ("aws", "gcp"):
         at_stake |= {db.name for db in config.databases}
+    if server_goes:  # RDS goes with the server's network (the sandbox's too)
+        at_stake |= {db.name for db in config.databases_on("rds")}
     return sorted(at_stake)

@@ -40,3 +40,14 @@ output "web_ports" {
   description = "Ports the apps are served on, open to web_cidrs."
   value       = var.web_ports
 }
+
+output "databases" {
+  description = "Each RDS database's address (reachable from the Pilot Server only)."
+  value = {
+    for name, db in aws_db_instance.database : name => {
+      identifier = db.identifier
+      address    = db.address
+      port       = db.port
+    }
+  }
+}

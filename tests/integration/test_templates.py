@@ -189,3 +189,36 @@ def test_aws_server_role_may_touch_only_the_backups_of_its_state_bucket():
     assert "backups/*" in policy.split("ListBackups", 1)[1]  # the listing's prefix condition
     instance = found[("aws_instance", "server")]
     assert "aws_iam_instance_profile.server[0].name" in str(instance["iam_instance_profile"])
+
+
+def test_aws_databases_are_private_encrypted_backed_up_and_protected():
+    """RDS as the template writes it: storage encrypted, never public, in subnets with no
+    route out, reachable on 5432 from the Pilot Server's security group and nothing else,
+    automated backups kept backup.keep days, deletion protection on."""
+    found = resources("aws")
+    db = found[("aws_db_instance", "database")]
+    assert db["for_each"] == "${var.databases}"
+    assert db["storage_encrypted"] is True and db["publicly_accessible"] is False
+    assert db["deletion_protection"] is True
+    assert db["backup_retention_period"] == "${each.value.backup_days}"
+    assert db["password"] == "${var.database_passwords[each.key]}"
+    assert db["vpc_security_group_ids"] == ["${aws_security_group.database[0].id}"]
+    assert db["db_subnet_group_name"] == "${aws_db_subnet_group.pilot[0].name}"
+    group = found[("aws_security_group", "database")]
+    (rule,) = group["ingress"]
+    assert (rule["from_port"], rule["to_port"]) == (5432, 5432)
+    assert rule["security_groups"] == ["${aws_security_group.server.id}"]
+    assert "cidr_blocks" not in rule and "ipv6_cidr_blocks" not in rule
+    assert "egress" not in group
+    # The databases' subnets are tied to no route table: the VPC's main one, local only.
+    associations = [
+        body for (rtype, _), body in found.items() if rtype == "aws_route_table_association"
+    ]
+    assert all("aws_subnet.public" in str(a["subnet_id"]) for a in associations)
+    subnet = found[("aws_subnet", "database")]
+    assert "map_public_ip_on_launch" not in subnet
+    # The password is sensitive, so Terraform never prints it.
+    variables = {}
+    for block in hcl2.load((TEMPLATES / "aws" / "databases.tf").open()).get("variable", []):
+        variables.update({unquote(name): body for name, body in block.items()})
+    assert variables["database_passwords"]["sensitive"] is True

@@ -55,6 +55,11 @@ def register(commands: Commands) -> None:
         "reaches; --yes alone never removes a database)",
     )
     p.add_argument(
+        "--no-final-backup",
+        action="store_true",
+        help="delete RDS databases without a final snapshot (by default one is taken and kept)",
+    )
+    p.add_argument(
         "--drop-backups",
         action="store_true",
         help="remove the state bucket even when it holds database backups (without this, "

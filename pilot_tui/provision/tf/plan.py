@@ -18,6 +18,7 @@ KEY_ATTRIBUTES = {
     "aws_security_group": ("name",),
     "aws_key_pair": ("key_name",),
     "aws_route": ("destination_cidr_block",),
+    "aws_db_instance": ("instance_class", "engine_version", "storage_encrypted"),
     "google_compute_instance": ("machine_type", "zone"),
     "google_compute_firewall": ("source_ranges",),
 }

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from pilot_tui.config.schema import PilotConfig, default_size
+from pilot_tui.data import rds
 from pilot_tui.provision.backends import bucket_name
 
 
@@ -29,6 +30,9 @@ def variables(
         values["aws_profile"] = config.aws.profile if home == "aws" else None
         # The backup agent's role writes backups/ there (none with another state backend).
         values["state_bucket"] = bucket_name(config) if config.state.backend == "s3" else None
+        # Only when there are some: an ejected template from before databases.tf has no
+        # such variable (its passwords go in a file of their own: see Server.prepare).
+        values["databases"] = rds.terraform_inputs(config) or None
         if home == "sandbox":
             values["ubuntu_release"] = "16.04"  # the Canonical image the local API knows
     else:

@@ -19,8 +19,9 @@ from pilot_tui.fsutil import atomic_write, ensure_private_dir
 
 TEMPLATE_SUFFIXES = (".tf", ".tpl", ".yaml", ".sh")
 TFVARS = "pilot.auto.tfvars.json"
+SECRET_TFVARS = "pilot.secrets.auto.tfvars.json"  # the databases' passwords: never copied out
 OVERRIDE = "pilot_sandbox_override.tf"
-GENERATED = (TFVARS, OVERRIDE, "pilot_backend.tf")
+GENERATED = (TFVARS, SECRET_TFVARS, OVERRIDE, "pilot_backend.tf")
 LOCK_FILE = ".pilot-lock"
 TEMPLATE_FOR_HOME = {"aws": "aws", "sandbox": "aws", "gcp": "gcp"}
 
@@ -123,9 +124,14 @@ def template_files(sources: list[Path]) -> dict[str, Path]:
 
 
 def render(
-    sources: list[Path], workdir: Path, variables: dict[str, Any], override: str | None = None
+    sources: list[Path],
+    workdir: Path,
+    variables: dict[str, Any],
+    override: str | None = None,
+    secrets: dict[str, Any] | None = None,
 ) -> Path:
-    """Copy templates and write inputs into ``workdir``; returns it."""
+    """Copy templates and write inputs into ``workdir``; returns it. ``secrets`` (sensitive
+    inputs) go in a file of their own, 0600 like the rest, removed when there are none."""
     ensure_private_dir(workdir)
     wanted = template_files(sources)
     for stale in workdir.iterdir():  # a template removed upstream must not linger
@@ -142,6 +148,11 @@ def render(
         if not target.exists() or target.read_bytes() != text:
             atomic_write(target, text, mode=0o600)
     atomic_write(workdir / TFVARS, json.dumps(_drop_none(variables), indent=2) + "\n", mode=0o600)
+    secret_path = workdir / SECRET_TFVARS
+    if secrets:
+        atomic_write(secret_path, json.dumps(secrets, indent=2) + "\n", mode=0o600)
+    else:
+        secret_path.unlink(missing_ok=True)
     override_path = workdir / OVERRIDE
     if override:
         atomic_write(override_path, override, mode=0o600)

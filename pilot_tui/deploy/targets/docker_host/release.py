@@ -175,13 +175,23 @@ def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[
     """Each database the app is linked to running and taking connections; the variables
     that carry their URLs (registered as secrets: masked wherever they would show)."""
     from pilot_tui import redact
-    from pilot_tui.data import docker_db
+    from pilot_tui.config.schema import PostgresDatabase
+    from pilot_tui.data import docker_db, rds
     from pilot_tui.data.kinds import kind_for
 
     urls: dict[str, str] = {}
+    on_docker = False
     for settings in ctx.config.databases:
         if app.name not in settings.apps:
             continue
+        if isinstance(settings, PostgresDatabase) and settings.on == "rds":
+            try:
+                urls[settings.url_env] = rds.linked_url(ctx.config, ctx.state_dir, settings)
+            except rds.RdsError as exc:
+                log.emit(StageFailed(app.name, "deploy", str(exc)))
+                raise DeployError("deploy", str(exc)) from exc
+            continue
+        on_docker = True
         kind = kind_for(ctx.project, settings)
         line = log.line("deploy", app.name)
         live, password = stage(
@@ -193,7 +203,7 @@ def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[
         )
         urls[settings.url_env] = live.url(password)
     redact.register(urls.values())
-    if urls:
+    if on_docker:  # RDS backs itself up
         backup_agent(ctx, log.line("deploy", app.name))
     return urls
 

@@ -125,14 +125,14 @@ def estimate(home: str, size: str, databases: tuple[tuple[str, str, int], ...] =
     ``databases`` (name, instance class, storage GB)."""
     cloud = "gcp" if home == "gcp" else "aws"
     disk_type, per_gb = DISK[cloud]
-    items = (
+    items = [
         Item(size, monthly(cloud, size)),
         Item(f"{ROOT_DISK_GB} GB {disk_type} disk", round(ROOT_DISK_GB * per_gb, 2)),
         Item("public IPv4 address", round(PUBLIC_IPV4_HOURLY[cloud] * HOURS, 2)),
-    )
+    ]
     for name, instance, storage in databases:
-        items += (
+        items += [
             Item(f"RDS {name} {instance}", RDS_CLASSES.get(instance)),
             Item(f"RDS {name} {storage} GB", round(storage * RDS_STORAGE_GB, 2)),
-        )
-    return Estimate(cloud, size, items, sandbox=home == "sandbox")
+        ]
+    return Estimate(cloud, size, tuple(items), sandbox=home == "sandbox")

@@ -93,11 +93,9 @@ def url(where: Address, password: str) -> str:
     return f"postgres://{USER}:{secret}@{where.host}:{where.port}/{DATABASE}?sslmode=require"
 
 
-def linked_url(config: PilotConfig, state_dir: Path, db: PostgresDatabase) -> str:
-    """The URL of ``db`` for its apps, or why there is none yet."""
-    from pilot_tui.provision.server import saved_record
-
-    outputs = saved_record(state_dir).get("outputs") or {}
+def linked_url(outputs: dict[str, object], state_dir: Path, db: PostgresDatabase) -> str:
+    """The URL of ``db`` for its apps (``outputs``: the server's last apply's), or why
+    there is none yet."""
     where = address(outputs, db.name)
     if where is None:
         raise RdsError(

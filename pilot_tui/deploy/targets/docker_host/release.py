@@ -178,6 +178,7 @@ def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[
     from pilot_tui.config.schema import PostgresDatabase
     from pilot_tui.data import docker_db, rds
     from pilot_tui.data.kinds import kind_for
+    from pilot_tui.provision.server import saved_record
 
     urls: dict[str, str] = {}
     on_docker = False
@@ -186,7 +187,8 @@ def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[
             continue
         if isinstance(settings, PostgresDatabase) and settings.on == "rds":
             try:
-                urls[settings.url_env] = rds.linked_url(ctx.config, ctx.state_dir, settings)
+                outputs = saved_record(ctx.state_dir).get("outputs") or {}
+                urls[settings.url_env] = rds.linked_url(outputs, ctx.state_dir, settings)
             except rds.RdsError as exc:
                 log.emit(StageFailed(app.name, "deploy", str(exc)))
                 raise DeployError("deploy", str(exc)) from exc

@@ -389,6 +389,8 @@ def db_restore(ns: argparse.Namespace) -> int:
     pf, config, settings, kind, store = setup
     with _engine_errors():
         record = backups.record_for(store, settings.name, ns.backup)
+    if ns.to is not None:
+        return _restore_copy(ns, pf, settings, kind, store, record.id)
     what = (
         f"{kind.what}'s data with backup {record.id} ({record.created}); the linked apps "
         "are redeployed onto it and the data of now is kept in its volume"
@@ -408,6 +410,74 @@ def db_restore(ns: argparse.Namespace) -> int:
     if done.restored.kept_volume:
         say(f"pilot-tui db destroy {settings.name} removes it with the rest")
     print(f"restored {settings.name} from backup {record.id}")
+    return EXIT_OK
+
+
+def _copy_entry(settings: Database, name: str) -> dict[str, object]:
+    """The [[databases]] table of a copy of ``settings``: same kind, version and size, no
+    app linked, no scheduled backups (it is there to be looked at, until you say more)."""
+    return {
+        "name": name,
+        "kind": settings.kind,
+        "version": settings.version,
+        "apps": [],
+        "size": settings.size,
+        "backup": {"schedule": "off"},
+    }
+
+
+def _restore_copy(
+    ns: argparse.Namespace,
+    pf: ProjectFile,
+    settings: Database,
+    kind: Kind,
+    store: BackupStore,
+    backup_id: str,
+) -> int:
+    """`db restore NAME [BACKUP] --to NEW`: the backup in a new database NEW, NAME untouched;
+    pilot.toml gets NEW's table once it serves (checked first, so nothing is made for a
+    name the file would refuse)."""
+    from pilot_tui.apps import add_entry
+    from pilot_tui.config.document import ProjectFile as Document
+    from pilot_tui.config.validate import check_text
+    from pilot_tui.data import restore
+    from pilot_tui.data.kinds import kind_for
+
+    def with_copy(current: Document) -> tuple[str, PilotConfig | None]:
+        text = add_entry(current.text, "databases", _copy_entry(settings, ns.to))
+        checked = check_text(text, current.display, current.path.parent)
+        for problem in checked.report.errors:
+            error(f"{problem.key}: {problem.message}")
+        return text, checked.config if not checked.report.errors else None
+
+    text, config = with_copy(pf)
+    copy = config.database(ns.to) if config is not None else None
+    if config is None or copy is None:
+        error(f"nothing restored: pilot.toml would refuse database {ns.to!r}")
+        return EXIT_INVALID
+    copy_kind = kind_for(config.project.name, copy)
+    with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
+        checked, _ = restore.restore_copy(
+            engine.docker_client, kind, copy_kind, store, engine.state_dir, backup_id, say
+        )
+    current = Document.load(pf.path)  # what the file holds now: a restore takes a while
+    text, config = with_copy(current)
+    if config is None:
+        error(
+            f"{copy_kind.what} runs, but pilot.toml could not take its table: add a "
+            f"[[databases]] table named {ns.to!r} yourself"
+        )
+        return EXIT_FAILED
+    current.save(text)
+    say(
+        f"{copy_kind.what} runs on backup {backup_id} ({checked.tables} tables, "
+        f"{checked.rows:,} rows, as recorded); {settings.name} was not touched"
+    )
+    say(
+        f"added [[databases]] {ns.to} to {pf.display}, with no app and scheduled backups off: "
+        f"pilot-tui config set databases.{ns.to}.apps '[\"api\"]' links one"
+    )
+    print(f"restored {settings.name} backup {backup_id} into {ns.to}")
     return EXIT_OK
 
 

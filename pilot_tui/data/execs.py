@@ -138,7 +138,7 @@ def feed_in(
         try:
             for _stream, data in frames_iter(connection, tty=False):
                 output.append(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: closed under it, when the chunks failed
             pass
 
     reader = threading.Thread(target=collect, name="exec-output", daemon=True)

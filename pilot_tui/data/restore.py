@@ -291,6 +291,40 @@ def restore(
     return Restored(new, password, checked, found.container, kept)
 
 
+def restore_copy(
+    client: DockerClient,
+    kind: Kind,
+    copy: Kind,
+    store: BackupStore,
+    state_dir: Path,
+    wanted: str | None,
+    say: Say,
+) -> tuple[Checked, str]:
+    """A backup of ``kind`` restored into a new database ``copy`` (its own container, volume
+    and password), checked as a drill checks, then started; ``kind`` is never touched.
+    Returns the check and the copy's password. A copy that exists already is refused."""
+    record = backups.record_for(store, kind.name, wanted)
+    found = docker_db.find(client, copy)
+    if found.container is not None or found.volume:
+        raise BackupError(
+            f"{copy.what} already exists on the Docker host ({found.state}): choose another "
+            f"name, or remove it first (pilot-tui db destroy {copy.name})"
+        )
+    password = passwords.stored(state_dir, copy.name) or passwords.new()
+    checked = check_into(client, copy, copy.volume, copy.labels(), password, record, store, say)
+    passwords.keep(state_dir, copy.name, password)
+    say(f"backup {record.id} verified; starting {copy.what} on it ({copy.container})")
+    try:
+        container = docker_db.create(client, copy.run(password))
+        container.start()
+        docker_db.wait_ready(container, copy, password)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            docker_db.remove_generation(client, copy)
+        raise
+    return checked, password
+
+
 def retire(previous: Container | None, say: Say) -> None:
     """Stop and remove the container the apps used before the restore (its volume stays)."""
     if previous is not None:

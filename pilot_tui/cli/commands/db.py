@@ -128,6 +128,12 @@ def register(commands: Commands) -> None:
     p.add_argument("name", metavar="NAME")
     p.add_argument("backup", metavar="BACKUP", nargs="?", help="a backup's ID (default: newest)")
     p.add_argument(
+        "--to",
+        metavar="NEW",
+        help="restore into a new database NEW beside NAME instead (checked the same way, "
+        "added to pilot.toml with no app linked); NAME and its apps are not touched",
+    )
+    p.add_argument(
         "--confirm",
         metavar="NAME",
         help="the database's name again: the confirmation, without a terminal",

@@ -135,6 +135,34 @@ def test_backup_then_restore_brings_back_rows_checksum_and_the_apps_answer(
     names = {v.name for v in docker_client.volumes.list(filters=leftovers)}
     assert len(names) == 2, names  # the failed restore's volume is gone
 
+    # --to NEW: the first backup in a new database beside main, which is not touched.
+    copied = cli("db", "restore", "main", record["id"], "--to", "copy")
+    assert copied.code == 0, copied.err
+    assert "as recorded" in copied.err and "main was not touched" in copied.err
+    copy = docker_client.containers.get(f"pilot-db-{project}-copy")
+    assert copy.status == "running" and list(copy.attrs["NetworkSettings"]["Networks"]) == ["pilot"]
+    assert not copy.attrs["HostConfig"]["PortBindings"]
+    query = ["psql", "-X", "-At", "-U", "copy", "-d", "copy", "-c"]
+    assert copy.exec_run([*query, "select count(*) from items"]).output.strip() == b"1500"
+    assert copy.exec_run([*query, CHECKSUM]).output.decode().strip() == checksum
+    assert docker_client.containers.get(new.name).id == new.id
+    assert ask_app(port) == "before the backup"
+    added = ProjectFile.load(toml).check().config
+    assert added is not None and (copied_db := added.database("copy")) is not None
+    assert (copied_db.apps, copied_db.backup.schedule, copied_db.version) == ([], "off", 15)
+    copy_password = root / ".pilot" / "databases" / "copy.password"
+    assert stat.S_IMODE(copy_password.stat().st_mode) == 0o600
+    assert copy_password.read_text().strip() not in copied.out + copied.err
+    again = cli("db", "restore", "main", "--to", "copy")
+    assert again.code == 2 and "defined twice" in again.err, again.err
+    damaged_copy = cli("db", "restore", "main", second["id"], "--to", "copy2")
+    assert damaged_copy.code == 1 and "damaged" in damaged_copy.err, damaged_copy.err
+    assert not docker_client.containers.list(all=True, filters={"name": f"{project}-copy2"})
+    assert f"pilot-db-{project}-copy2" not in {v.name for v in docker_client.volumes.list()}
+    assert "copy2" not in toml.read_text()
+    dropped = cli("db", "destroy", "copy", "--confirm", "copy", "--no-final-backup")
+    assert dropped.code == 0, dropped.err
+
     # Retention: keep = 2 keeps the two newest.
     pf = ProjectFile.load(toml)
     pf.save(pf.with_value("databases.main.backup.keep", 2))

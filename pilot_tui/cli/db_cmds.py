@@ -303,7 +303,10 @@ def db_schedule(ns: argparse.Namespace) -> int:
             say("backup agent removed" if removed else "no backup agent was running")
             return EXIT_OK
         plan = scheduling.agent_plan(
-            config, engine.docker, engine.state_dir, scheduling.sandbox_s3(config, engine.state_dir)
+            config,
+            engine.docker,
+            engine.state_dir,
+            scheduling.sandbox_store(config, engine.state_dir),
         )
         if plan is None:
             scheduling.remove(client, config.project.name)

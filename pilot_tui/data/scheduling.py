@@ -13,9 +13,10 @@ a label holds their hash, so a deploy changes the agent only when something chan
 Where it writes, by the project's state:
 - S3: the state bucket, with the Pilot Server's instance role (``server.home = "aws"``;
   terraform/aws grants it ``backups/*`` of that bucket only), or the sandbox's local S3;
+- GCS: the same with the server's service account (``server.home = "gcp"``; terraform/gcp
+  grants it ``backups/`` of that bucket only), or the sandbox's GCS emulator;
 - local: ``.pilot/backups/`` when the engine is this machine's (a bind mount, written as
   this user); a remote engine cannot reach this machine's disk, so that is refused;
-- GCS: not yet (said so): take backups with ``pilot-tui db backup`` from cron or CI.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ AGENT_MODULES = (
     "data/agent/__init__.py",
     "data/agent/__main__.py",
     "data/agent/engine.py",
+    "data/agent/gcs.py",
     "data/agent/run.py",
     "data/agent/s3.py",
 )
@@ -123,11 +125,11 @@ def agent_plan(
     config: PilotConfig,
     target: DockerTarget,
     state_dir: Path,
-    s3_endpoint: str | None = None,
+    sandbox_endpoint: str | None = None,
 ) -> AgentPlan | None:
     """What the agent runs for this project; None when no database has a schedule.
-    ``s3_endpoint``: the sandbox's local S3 API (None: AWS's). AgentUnavailable when the
-    project's state cannot be reached from the Docker host."""
+    ``sandbox_endpoint``: the sandbox's local S3 API or GCS emulator (None: the cloud's).
+    AgentUnavailable when the project's state cannot be reached from the Docker host."""
     from pilot_tui.data.kinds import kind_for
     from pilot_tui.provision.backends import bucket_name
 
@@ -164,29 +166,33 @@ def agent_plan(
         # Written as this user (the files stay readable here), with the socket's group.
         user = f"{os.getuid()}:{os.getgid()}"
         groups = [Path(socket).stat().st_gid]
-    elif backend == "s3":
-        store = {"kind": "s3", "bucket": bucket_name(config), "region": config.aws.region}
+    else:
+        # S3 with the Pilot Server's instance role, GCS with its service account: each
+        # granted backups/ of the state bucket by the server's template, no key stored.
+        cloud, identity, home = {
+            "s3": ("S3", "instance role", "aws"),
+            "gcs": ("GCS", "service account", "gcp"),
+        }[backend]
+        store = {"kind": backend, "bucket": bucket_name(config)}
+        if backend == "s3":
+            store["region"] = config.aws.region
         if config.server.home == "sandbox":
-            from pilot_tui.cloud.sandbox import ACCESS_KEY, SECRET_KEY
+            if sandbox_endpoint is None:
+                raise AgentUnavailable(f"the sandbox's local {cloud} API is not running")
+            store["endpoint"] = sandbox_endpoint
+            if backend == "s3":
+                from pilot_tui.cloud.sandbox import ACCESS_KEY, SECRET_KEY
 
-            if s3_endpoint is None:
-                raise AgentUnavailable("the sandbox's local S3 API is not running")
-            store["endpoint"] = s3_endpoint
-            # moto's placeholders (it accepts any): no key of the team's leaves this machine.
-            environment = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
-            if _loopback(s3_endpoint):
+                # moto's placeholders (it takes any): no key of the team's leaves here.
+                environment = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+            if _loopback(sandbox_endpoint):
                 network = "host"  # only the host's own network reaches its 127.0.0.1
-        elif config.server.home != "aws":
+        elif config.server.home != home:
             raise AgentUnavailable(
-                f"scheduled backups to S3 use the Pilot Server's instance role, and this "
+                f"scheduled backups to {cloud} use the Pilot Server's {identity}, and this "
                 f'project\'s Docker host is not one (server.home = "{config.server.home}"); '
                 'set backup.schedule = "off" and run `pilot-tui db backup` from cron or CI'
             )
-    else:
-        raise AgentUnavailable(
-            'scheduled backups to GCS are not built yet: set backup.schedule = "off" and '
-            "run `pilot-tui db backup` from cron or CI (it writes to the same bucket)"
-        )
     settings: dict[str, object] = {"project": project, "store": store, "databases": jobs}
     base = PYTHON.image()
     return AgentPlan(
@@ -376,14 +382,16 @@ def run_now(client: DockerClient, project: str, database: str, say: Say) -> int:
     return code if isinstance(code, int) else 1
 
 
-def sandbox_s3(config: PilotConfig, state_dir: Path) -> str | None:
-    """The sandbox's local S3 API, for an agent writing to the sandbox's state bucket."""
-    if config.server.home != "sandbox" or config.state.backend != "s3":
+def sandbox_store(config: PilotConfig, state_dir: Path) -> str | None:
+    """The sandbox's local S3 API or GCS emulator, for an agent writing to the sandbox's
+    state bucket (None outside the sandbox, or with local state)."""
+    if config.server.home != "sandbox" or config.state.backend == "local":
         return None
-    from pilot_tui.cloud.clients import project_aws
+    from pilot_tui.cloud.sandbox import Sandbox
 
-    aws = project_aws(config, state_dir, sandbox=True)
-    return aws.endpoint if aws is not None else None
+    running = Sandbox(state_dir).ensure()[0]
+    emulator = running.get("aws" if config.state.backend == "s3" else "gcs")
+    return emulator.url if emulator is not None else None
 
 
 def _engine_socket(target: DockerTarget) -> str:

@@ -72,6 +72,37 @@ resource "google_project_iam_member" "server" {
   member   = "serviceAccount:${google_service_account.server.email}"
 }
 
+# The backup agent on the server (a container; see docs/databases.md) writes the databases'
+# backups under backups/ of the project's state bucket with the server's service account:
+# object actions there only (an IAM condition on the object's name; the state bucket has
+# uniform access), listing the bucket's names, never the Terraform state's contents, and no
+# key stored on the server.
+resource "google_project_iam_custom_role" "backups" {
+  count   = var.state_bucket == null ? 0 : 1
+  project = var.gcp_project
+  role_id = "${replace(local.name, "-", "_")}_backups"
+  title   = "Pilot backups of ${var.project}"
+  permissions = [
+    "storage.objects.create",
+    "storage.objects.get",
+    "storage.objects.delete",
+    "storage.objects.list",
+  ]
+}
+
+resource "google_storage_bucket_iam_member" "server_backups" {
+  count  = var.state_bucket == null ? 0 : 1
+  bucket = var.state_bucket
+  role   = google_project_iam_custom_role.backups[0].id
+  member = "serviceAccount:${google_service_account.server.email}"
+
+  condition {
+    title       = "backups-only"
+    description = "Objects under backups/, and the bucket itself for listing"
+    expression  = "resource.name.startsWith(\"projects/_/buckets/${var.state_bucket}/objects/backups/\") || resource.name == \"projects/_/buckets/${var.state_bucket}\""
+  }
+}
+
 resource "google_compute_address" "server" {
   name   = "${local.name}-server"
   region = var.region

@@ -25,3 +25,9 @@ variable "subnet_cidr" {
   type        = string
   default     = "10.42.1.0/24"
 }
+
+variable "state_bucket" {
+  description = "The project's GCS state bucket: the server's service account may write its backups/ (null: no grant)."
+  type        = string
+  default     = null
+}

@@ -222,3 +222,29 @@ def test_aws_databases_are_private_encrypted_backed_up_and_protected():
     for block in hcl2.load((TEMPLATES / "aws" / "databases.tf").open()).get("variable", []):
         variables.update({unquote(name): body for name, body in block.items()})
     assert variables["database_passwords"]["sensitive"] is True
+
+
+def test_gcp_server_account_may_touch_only_the_backups_of_its_state_bucket():
+    """The backup agent's grant on GCP, as data (the Google provider cannot be had here): a
+    custom role of four object permissions, bound on the state bucket only, under a
+    condition that admits objects below backups/ and the bucket itself (for listing); and
+    only with GCS state."""
+    found = resources("gcp")
+    role = found[("google_project_iam_custom_role", "backups")]
+    assert "state_bucket == null ? 0 : 1" in str(role["count"])
+    assert sorted(map(unquote, role["permissions"])) == [
+        "storage.objects.create",
+        "storage.objects.delete",
+        "storage.objects.get",
+        "storage.objects.list",
+    ]
+    binding = found[("google_storage_bucket_iam_member", "server_backups")]
+    assert binding["bucket"] == "${var.state_bucket}"
+    assert binding["role"] == "${google_project_iam_custom_role.backups[0].id}"
+    assert unquote(binding["member"]) == "serviceAccount:${google_service_account.server.email}"
+    expression = binding["condition"][0]["expression"]
+    objects = (
+        'resource.name.startsWith(\\"projects/_/buckets/${var.state_bucket}/objects/backups/\\")'
+    )
+    bucket = 'resource.name == \\"projects/_/buckets/${var.state_bucket}\\"'
+    assert expression == f'"{objects} || {bucket}"'  # as written: a quoted HCL string

@@ -213,8 +213,18 @@ def test_what_the_agent_is_made_of_for_each_kind_of_project(tmp_path):
     with pytest.raises(scheduling.AgentUnavailable, match="instance role"):
         scheduling.agent_plan(_config(host_s3), ssh, tmp_path)
     gcs = '[server]\nhome = "gcp"\n\n[gcp]\nproject = "acme-1"\n\n[state]\nbackend = "gcs"\n\n'
-    with pytest.raises(scheduling.AgentUnavailable, match="GCS are not built yet"):
-        scheduling.agent_plan(_config(gcs), ssh, tmp_path)
+    on_gcp = scheduling.agent_plan(_config(gcs), ssh, tmp_path)
+    assert on_gcp is not None
+    assert on_gcp.settings["store"] == {"kind": "gcs", "bucket": "pilot-state-acme"}
+    assert on_gcp.environment == {}  # the server's service account: no key leaves here
+    gcs_sandbox = gcs.replace('home = "gcp"', 'home = "sandbox"')
+    emulated = scheduling.agent_plan(_config(gcs_sandbox), local, tmp_path, "http://127.0.0.1:8")
+    assert emulated is not None and emulated.network_mode == "host"
+    assert emulated.settings["store"]["endpoint"] == "http://127.0.0.1:8"  # type: ignore[index]
+    assert emulated.environment == {}
+    host_gcs = gcs.replace('home = "gcp"', 'home = "host"\nhost = "ssh://deploy@host"')
+    with pytest.raises(scheduling.AgentUnavailable, match="service account"):
+        scheduling.agent_plan(_config(host_gcs), ssh, tmp_path)
 
     off = DB + 'backup = { schedule = "off" }\n'
     assert scheduling.agent_plan(_config(db=off), local, tmp_path) is None
@@ -248,3 +258,19 @@ def test_the_schedule_column_says_how_the_last_run_went_or_why_none_comes():
     off = _config(db=DB + 'backup = { schedule = "off" }\n').databases[0]
     unscheduled = replace(row, settings=off, agent_running=False)
     assert (unscheduled.schedule_text(), unscheduled.schedule_problem()) == ("off", None)
+
+
+def test_the_server_templates_get_the_state_bucket_only_with_a_bucket_of_their_cloud(tmp_path):
+    """terraform/aws grants the instance role backups/ of an S3 state bucket, terraform/gcp
+    the service account backups/ of a GCS one; no bucket, no grant."""
+    from pilot_tui.provision.tf.variables import variables
+
+    def bucket_for(extra: str, home: str) -> object:
+        return variables(_config(extra), home, tmp_path, "k", ["127.0.0.1/32"]).get("state_bucket")
+
+    gcp = '[server]\nhome = "gcp"\n\n[gcp]\nproject = "acme-1"\n\n'
+    assert bucket_for(gcp + '[state]\nbackend = "gcs"\n\n', "gcp") == "pilot-state-acme"
+    assert bucket_for(gcp, "gcp") is None
+    aws = '[server]\nhome = "aws"\n\n'
+    assert bucket_for(aws + '[state]\nbackend = "s3"\n\n', "aws") == "pilot-state-acme"
+    assert bucket_for(aws, "aws") is None

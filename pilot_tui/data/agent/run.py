@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pilot_tui.data import schedule as schedules
 from pilot_tui.data.agent.engine import Engine
+from pilot_tui.data.agent.gcs import AgentGcsStore
 from pilot_tui.data.agent.s3 import AgentS3Store
 from pilot_tui.data.backups import (
     DumpPlan,
@@ -65,6 +66,8 @@ def load(path: Path) -> Settings:
 def store_from(spec: Mapping[str, str], environment: Mapping[str, str]) -> BackupStore:
     if spec["kind"] == "s3":
         return AgentS3Store(spec["bucket"], spec["region"], spec.get("endpoint"), environment)
+    if spec["kind"] == "gcs":
+        return AgentGcsStore(spec["bucket"], spec.get("endpoint"), environment)
     if spec["kind"] == "local":
         return LocalStore(Path(spec["root"]))
     raise PilotError(f"the backup agent cannot write to a {spec['kind']} store")

@@ -40,6 +40,8 @@ def variables(
         values.update(
             region=config.gcp.region,
             gcp_project=config.gcp.project,
+            # The backup agent's grant on backups/ (none with another state backend).
+            state_bucket=bucket_name(config) if config.state.backend == "gcs" else None,
             credentials_file=str((root / Path(creds).expanduser()).resolve()) if creds else None,
         )
     return values

@@ -220,7 +220,10 @@ def backup_agent(ctx: DeployContext, line: Callable[[str], None]) -> None:
 
     try:
         plan = scheduling.agent_plan(
-            ctx.config, ctx.docker, ctx.state_dir, scheduling.sandbox_s3(ctx.config, ctx.state_dir)
+            ctx.config,
+            ctx.docker,
+            ctx.state_dir,
+            scheduling.sandbox_store(ctx.config, ctx.state_dir),
         )
         if plan is None:
             scheduling.remove(ctx.docker_client, ctx.project)

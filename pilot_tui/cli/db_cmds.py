@@ -100,6 +100,10 @@ def db_psql(ns: argparse.Namespace) -> int:
     if not isinstance(kind, Postgres):
         error(f"{ns.name} is a {settings.kind} database: psql runs SQL in Postgres ones")
         return EXIT_INVALID
+    interactive = ns.sql is None
+    if interactive and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        error("no terminal to open psql in: give the SQL with -c")
+        return EXIT_INVALID
     with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
         container = docker_db.find(engine.docker_client, kind).container
         if container is None or container.status != "running":
@@ -107,6 +111,13 @@ def db_psql(ns: argparse.Namespace) -> int:
             return EXIT_FAILED
         # Inside its container, on its socket: no password, no port, nothing on the laptop.
         command = ["psql", "-v", "ON_ERROR_STOP=1", "-U", kind.user, "-d", kind.name]
+        if interactive:
+            from pilot_tui.cli.attach import attach
+
+            say(f"psql in {kind.what} ({kind.container}); \\q or Ctrl+D ends it")
+            shell = ["psql", "-U", kind.user, "-d", kind.name]
+            code = attach(engine.docker_client, str(container.id), shell, {})
+            return EXIT_OK if code == 0 else EXIT_FAILED
         result = container.exec_run([*command, "-c", ns.sql], demux=True)
     out, err = cast(tuple[bytes | None, bytes | None], result.output)
     sys.stdout.write((out or b"").decode(errors="replace"))

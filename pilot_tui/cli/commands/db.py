@@ -60,12 +60,17 @@ def register(commands: Commands) -> None:
     p = add_command(
         actions,
         "psql",
-        "run SQL in a Postgres database (through the Docker host's engine: no port opened)",
+        "psql in a Postgres database, or one SQL command (through the Docker host's "
+        "engine: no port opened)",
         lazy(HANDLERS, "db_psql"),
     )
     p.add_argument("name", metavar="NAME")
     p.add_argument(
-        "-c", "--command", dest="sql", metavar="SQL", required=True, help="the SQL to run"
+        "-c",
+        "--command",
+        dest="sql",
+        metavar="SQL",
+        help="the SQL to run (without it: an interactive psql on this terminal)",
     )
     p = add_command(
         actions,

@@ -143,7 +143,7 @@ def db_destroy(ns: argparse.Namespace) -> int:
         if (
             not ns.keep_data
             and not ns.no_final_backup
-            and not _final_backup(engine.docker_client, pf, config, settings)
+            and not final_backup(engine.docker_client, pf, config, settings)
         ):
             return EXIT_FAILED
         removed = docker_db.remove(engine.docker_client, kind, data=not ns.keep_data)
@@ -158,7 +158,7 @@ def db_destroy(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _final_backup(
+def final_backup(
     client: DockerClient, pf: ProjectFile, config: PilotConfig, settings: Database
 ) -> bool:
     """A last backup before the data goes; False (said why, nothing removed) when none

@@ -179,6 +179,8 @@ def _confirm_and_remove(
     answer = confirm(f"Remove these {len(inv.remove)} things?", ns.yes)
     if not answer:
         return not_confirmed(answer)
+    if not _final_backups(ns, teardown, inv, server):
+        return EXIT_FAILED
     progress.total = the_plan.total if the_plan is not None else 0
     ok = run_terraform(
         lambda: execute(
@@ -212,6 +214,36 @@ def _confirm_and_remove(
         else "The Pilot Server is gone."
     )
     return EXIT_OK
+
+
+def _final_backups(
+    ns: argparse.Namespace, teardown: Teardown, inv: Inventory, server: Server | None
+) -> bool:
+    """A last backup of each database on the Docker host whose data this destroy removes
+    (as `db destroy` takes one), before anything is removed: the host is still there. False
+    (said why, nothing removed) when one could not be taken. Not with --no-final-backup,
+    nor when the state bucket the backups would go to goes too (--drop-backups)."""
+    from pilot_tui.config.document import ProjectFile
+
+    config = teardown.config
+    doomed = set(databases_at_stake(inv, config, server_goes=server is not None))
+    names = [db.name for db in config.databases_on("docker") if db.name in doomed]
+    if not names or not teardown.final_backup:
+        return True
+    if any(t.kind == "state bucket" for t in inv.remove):
+        say(f"no final backup of {', '.join(names)}: the state bucket goes too (--drop-backups)")
+        return True
+    from pilot_tui.cli.db_cmds import final_backup
+    from pilot_tui.cli.deploy_cmds import deployer
+
+    pf = ProjectFile.load(teardown.root / "pilot.toml")
+    unreachable = "; nothing was removed (--no-final-backup goes on without them)"
+    with framed(suffix=unreachable), deployer(ns, share=False, loaded=(pf, config)) as engine:
+        client = engine.docker_client
+        for settings in [db for db in config.databases if db.name in names]:
+            if not final_backup(client, pf, config, settings):
+                return False
+    return True
 
 
 def _say_final_snapshots(teardown: Teardown, inv: Inventory) -> None:

@@ -57,7 +57,8 @@ def register(commands: Commands) -> None:
     p.add_argument(
         "--no-final-backup",
         action="store_true",
-        help="delete RDS databases without a final snapshot (by default one is taken and kept)",
+        help="remove the named databases without a final backup (by default each is backed "
+        "up first: a dump to the backup store, or an RDS snapshot, kept)",
     )
     p.add_argument(
         "--drop-backups",

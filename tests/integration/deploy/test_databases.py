@@ -179,9 +179,19 @@ def test_db_list_psql_destroy_and_server_destroy_name_each_database(
     assert not_named.code == 2, not_named.err
     assert "--drop-database main" in not_named.err and "nothing was removed" in not_named.err
     assert docker_client.containers.get(volume).status == "running"
+    # Named, it is backed up once more (as `db destroy` does), then removed; a database
+    # that is not running cannot be, so then nothing is removed without --no-final-backup.
+    main = docker_client.containers.get(volume)
+    main.stop()
+    stopped = cli("server", "destroy", "--yes", "--drop-database", "main")
+    assert stopped.code == 1 and "--no-final-backup" in stopped.err, stopped.err
+    assert docker_client.volumes.get(volume)
+    main.start()
     gone = cli("server", "destroy", "--yes", "--drop-database", "main")
     assert gone.code == 0, gone.err
-    assert f"database volume {volume}" in gone.out
+    assert f"database volume {volume}" in gone.out and "final backup" in gone.err
+    final = json.loads(cli("db", "backups", "main", "--json").out)["backups"][-1]
+    assert final["tables"]["public.kept"] == 1
     ours = {"label": f"pilot.project={project}"}
     assert not docker_client.volumes.list(filters=ours)
     assert not docker_client.containers.list(all=True, filters=ours)

@@ -119,6 +119,8 @@ class DataScreen(RunScreen):
         config = self._config()
         project = Project(self.project_file)
         store, problem = overview.open_store(config, project)
+        if not config.databases_on("docker"):  # all on RDS: no Docker host to ask
+            return overview.rows(None, config, store, problem, project.state_dir)
         with self._engine(config) as engine:
             return overview.rows(engine.docker_client, config, store, problem, project.state_dir)
 

@@ -89,4 +89,10 @@ resource "aws_db_instance" "database" {
   skip_final_snapshot = true
 
   tags = { Name = "${local.name}-${each.key}", "pilot:database" = each.key }
+
+  lifecycle {
+    # The password is set once: a teammate without .pilot/databases/NAME.password (whose
+    # server up made a new one) must not reset it under the apps that use it.
+    ignore_changes = [password]
+  }
 }

@@ -202,6 +202,7 @@ def test_aws_databases_are_private_encrypted_backed_up_and_protected():
     assert db["deletion_protection"] is True
     assert db["backup_retention_period"] == "${each.value.backup_days}"
     assert db["password"] == "${var.database_passwords[each.key]}"
+    assert db["lifecycle"][0]["ignore_changes"] == ["password"]  # set once, never reset
     assert db["vpc_security_group_ids"] == ["${aws_security_group.database[0].id}"]
     assert db["db_subnet_group_name"] == "${aws_db_subnet_group.pilot[0].name}"
     group = found[("aws_security_group", "database")]

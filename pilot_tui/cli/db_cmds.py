@@ -43,7 +43,7 @@ def db_list(ns: argparse.Namespace) -> int:
     if not config.databases_on("docker"):  # all on RDS: no Docker host to ask
         rows = overview.rows(None, config, store, problem, project.state_dir)
     else:
-        with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
+        with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
             rows = overview.rows(engine.docker_client, config, store, problem, project.state_dir)
     if ns.json:
         print_json([row.to_json() for row in rows])
@@ -104,7 +104,7 @@ def db_psql(ns: argparse.Namespace) -> int:
     if interactive and not (sys.stdin.isatty() and sys.stdout.isatty()):
         error("no terminal to open psql in: give the SQL with -c")
         return EXIT_INVALID
-    with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
+    with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
         container = docker_db.find(engine.docker_client, kind).container
         if container is None or container.status != "running":
             error(f"{kind.what} is not running: deploy an app it lists to start it")
@@ -139,7 +139,7 @@ def db_destroy(ns: argparse.Namespace) -> int:
     what = f"the container of {kind.what}" if ns.keep_data else f"{kind.what} and all its data"
     if not _confirmed(ns, what):
         return EXIT_INVALID
-    with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
+    with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
         if (
             not ns.keep_data
             and not ns.no_final_backup
@@ -194,7 +194,7 @@ def final_backup(
 
 
 @contextlib.contextmanager
-def _engine_errors() -> Iterator[None]:
+def engine_errors() -> Iterator[None]:
     """A Docker engine error as a database error the CLI prints (never a traceback)."""
     from docker.errors import DockerException
 
@@ -265,7 +265,7 @@ def db_backup(ns: argparse.Namespace) -> int:
     keep = settings.backup.keep
     if ns.on_server:
         return _backup_on_server(ns, pf, config, settings.name, store)
-    with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
+    with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
         record, pruned = backups.take(engine.docker_client, kind, store, keep=keep, say=say)
     if ns.json:
         print_json({**asdict(record), "where": store.where(record.key), "pruned": pruned})
@@ -288,7 +288,7 @@ def _backup_on_server(
     if name not in scheduling.scheduled(config):
         error(f'database {name} has backup.schedule = "off": the backup agent does not back it up')
         return EXIT_INVALID
-    with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
+    with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
         code = scheduling.run_now(engine.docker_client, config.project.name, name, say)
     if code != 0:
         error(f"the backup agent's backup of {name} failed (its lines above say why)")
@@ -307,7 +307,7 @@ def db_schedule(ns: argparse.Namespace) -> int:
     if loaded is None:
         return EXIT_INVALID
     pf, config = loaded
-    with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
+    with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
         client = engine.docker_client
         if ns.remove:
             removed = scheduling.remove(client, config.project.name)
@@ -342,7 +342,7 @@ def db_backups(ns: argparse.Namespace) -> int:
     if setup is None:
         return EXIT_INVALID
     _, _, settings, _, store = setup
-    with _engine_errors():
+    with engine_errors():
         records = backups.records(store, settings.name)
         drills = backups.drills(store, settings.name)
     good = backups.last_good(drills)
@@ -380,7 +380,7 @@ def db_drill(ns: argparse.Namespace) -> int:
     if setup is None:
         return EXIT_INVALID
     pf, config, _, kind, store = setup
-    with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
+    with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
         result = restore.drill(engine.docker_client, kind, store, ns.backup, say)
     if ns.json:
         print_json(asdict(result))
@@ -401,7 +401,7 @@ def db_restore(ns: argparse.Namespace) -> int:
     if setup is None:
         return EXIT_INVALID
     pf, config, settings, kind, store = setup
-    with _engine_errors():
+    with engine_errors():
         record = backups.record_for(store, settings.name, ns.backup)
     if ns.to is not None:
         return _restore_copy(ns, pf, settings, kind, store, record.id)
@@ -411,7 +411,7 @@ def db_restore(ns: argparse.Namespace) -> int:
     )
     if not _confirmed(ns, what, verb="replaces", undone="nothing restored"):
         return EXIT_INVALID
-    with deployer(ns, loaded=(pf, config)) as engine, _engine_errors():
+    with deployer(ns, loaded=(pf, config)) as engine, engine_errors():
         done = restore.restore_and_move(engine, kind, store, record.id, say)
     for app, why in done.stuck.items():
         error(f"{app}: {why}")
@@ -470,7 +470,7 @@ def _restore_copy(
         error(f"nothing restored: pilot.toml would refuse database {ns.to!r}")
         return EXIT_INVALID
     copy_kind = kind_for(config.project.name, copy)
-    with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
+    with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
         checked, _ = restore.restore_copy(
             engine.docker_client, kind, copy_kind, store, engine.state_dir, backup_id, say
         )
@@ -547,7 +547,7 @@ def db_status(ns: argparse.Namespace) -> int:
     if settings.on == "rds":
         return _rds_status(ns, overview.rds_row(config, settings, state_dir))
     store, problem = overview.open_store(config, Project(pf.path))
-    with deployer(ns, share=False, loaded=(pf, config)) as engine, _engine_errors():
+    with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
         client = engine.docker_client
         only = next(
             r

@@ -4,6 +4,7 @@ ask once, remove it in order, and say what remains."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +26,7 @@ from pilot_tui.teardown import (
 from pilot_tui.teardown import remaining as what_remains
 
 if TYPE_CHECKING:
-    from pilot_tui.config.schema import PilotConfig
+    from pilot_tui.config.schema import Database, PilotConfig
     from pilot_tui.provision.server import Plan, Server
 
 
@@ -179,8 +180,9 @@ def _confirm_and_remove(
     answer = confirm(f"Remove these {len(inv.remove)} things?", ns.yes)
     if not answer:
         return not_confirmed(answer)
-    if not _final_backups(ns, teardown, inv, server):
-        return EXIT_FAILED
+    code = _final_backups(ns, teardown, inv, server, interrupt)
+    if code is not None:
+        return code
     progress.total = the_plan.total if the_plan is not None else 0
     ok = run_terraform(
         lambda: execute(
@@ -217,33 +219,81 @@ def _confirm_and_remove(
 
 
 def _final_backups(
-    ns: argparse.Namespace, teardown: Teardown, inv: Inventory, server: Server | None
-) -> bool:
-    """A last backup of each database on the Docker host whose data this destroy removes
-    (as `db destroy` takes one), before anything is removed: the host is still there. False
-    (said why, nothing removed) when one could not be taken. Not with --no-final-backup,
-    nor when the state bucket the backups would go to goes too (--drop-backups)."""
-    from pilot_tui.config.document import ProjectFile
-
+    ns: argparse.Namespace,
+    teardown: Teardown,
+    inv: Inventory,
+    server: Server | None,
+    interrupt: Interrupt,
+) -> int | None:
+    """A last backup of each database whose data this destroy removes, before anything is
+    removed (the hosts are still there): a dump of each on the Docker host, as `db destroy`
+    takes one, and an RDS snapshot of each on RDS. An exit code (said why, nothing
+    removed) when one could not be taken; None to go on. Not with --no-final-backup."""
     config = teardown.config
     doomed = set(databases_at_stake(inv, config, server_goes=server is not None))
-    names = [db.name for db in config.databases_on("docker") if db.name in doomed]
-    if not names or not teardown.final_backup:
-        return True
-    if any(t.kind == "state bucket" for t in inv.remove):
-        say(f"no final backup of {', '.join(names)}: the state bucket goes too (--drop-backups)")
-        return True
-    from pilot_tui.cli.db_cmds import final_backup
-    from pilot_tui.cli.deploy_cmds import deployer
+    if not doomed or not teardown.final_backup:
+        return None
+    on_docker = [db for db in config.databases_on("docker") if db.name in doomed]
+    on_rds = sorted(
+        (set(inv.rds_databases(config.project.name)) | {d.name for d in config.databases_on("rds")})
+        & doomed
+    )
+    if on_docker:
+        code = _docker_final_backups(ns, teardown, inv, on_docker)
+        if code is not None:
+            return code
+    if on_rds and teardown.scan.aws is not None:
+        from pilot_tui.data import rds
 
+        client = teardown.scan.aws("rds")
+
+        async def snapshots() -> list[str]:
+            return await asyncio.to_thread(
+                rds.take_final_snapshots,
+                client,
+                config.project.name,
+                on_rds,
+                lambda text: say(f"    {text}"),
+                stopped=lambda: interrupt.count > 0,
+            )
+
+        try:
+            teardown.snapshots = run_terraform(snapshots, interrupt)
+        except rds.RdsError as exc:
+            error(f"{exc}; add --no-final-backup to go on without them")
+            return EXIT_INTERRUPTED if interrupt.count else EXIT_FAILED
+    return None
+
+
+def _docker_final_backups(
+    ns: argparse.Namespace, teardown: Teardown, inv: Inventory, databases: list[Database]
+) -> int | None:
+    from pilot_tui.cli.db_cmds import engine_errors, final_backup
+    from pilot_tui.cli.deploy_cmds import deployer
+    from pilot_tui.config.document import ProjectFile
+
+    names = ", ".join(db.name for db in databases)
+    if any(t.kind == "state bucket" for t in inv.remove):
+        if getattr(ns, "drop_backups", False):
+            say(f"no final backup of {names}: the state bucket goes too (--drop-backups)")
+            return None
+        error(
+            f"the final backups of {names} would go to the state bucket this destroy "
+            "removes: add --keep-state to keep it (and them), or --no-final-backup; "
+            "nothing was removed"
+        )
+        return EXIT_INVALID
     pf = ProjectFile.load(teardown.root / "pilot.toml")
     unreachable = "; nothing was removed (--no-final-backup goes on without them)"
-    with framed(suffix=unreachable), deployer(ns, share=False, loaded=(pf, config)) as engine:
-        client = engine.docker_client
-        for settings in [db for db in config.databases if db.name in names]:
-            if not final_backup(client, pf, config, settings):
-                return False
-    return True
+    with (
+        framed(suffix=unreachable),
+        deployer(ns, share=False, loaded=(pf, teardown.config)) as engine,
+        engine_errors(),
+    ):
+        for settings in databases:
+            if not final_backup(engine.docker_client, pf, teardown.config, settings):
+                return EXIT_FAILED
+    return None
 
 
 def _say_final_snapshots(teardown: Teardown, inv: Inventory) -> None:

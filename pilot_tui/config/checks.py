@@ -18,6 +18,7 @@ from pilot_tui.config.problems import Problem, did_you_mean
 from pilot_tui.config.schema import (
     AWS_TARGETS,
     GCP_TARGETS,
+    RDS_MAX_IDENTIFIER,
     RDS_MAX_RETENTION_DAYS,
     STATIC_TARGETS,
     DockerfileBuild,
@@ -406,6 +407,13 @@ def _databases(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
 
 def _on_rds(cfg: PilotConfig, db: PostgresDatabase, i: int) -> Iterator[Problem]:
     """RDS lives in the Pilot Server's AWS network and backs itself up once a day."""
+    instance = f"pilot-{cfg.project.name}-{db.name}"
+    if len(instance) > RDS_MAX_IDENTIFIER or "--" in instance:
+        yield Problem(
+            ("databases", i, "name"),
+            f"its RDS name would be {instance!r}: RDS takes at most {RDS_MAX_IDENTIFIER} "
+            "characters and no two hyphens in a row; choose a shorter name",
+        )
     if cfg.server.home not in ("aws", "sandbox"):
         yield Problem(
             ("databases", i, "on"),

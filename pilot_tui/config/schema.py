@@ -500,6 +500,7 @@ class BackupSettings:
 
 DatabaseHome = Literal["docker", "rds"]
 RDS_MAX_RETENTION_DAYS = 35  # RDS keeps automated backups for at most this many days
+RDS_MAX_IDENTIFIER = 63  # characters in an RDS instance's name (pilot-PROJECT-NAME)
 
 
 @dataclass
@@ -513,7 +514,7 @@ class ManagedDatabase:
         pattern_hint="an RDS instance class like db.t4g.micro or db.m7g.large",
     )
     storage_gb: int = setting(
-        20, "Storage allocated at first, in GB (encrypted, gp3).", minimum=20, maximum=65536
+        20, "Storage allocated at first, in GB (encrypted).", minimum=20, maximum=65536
     )
     max_storage_gb: int = setting(
         100,

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 USER = "pilot"
 DATABASE = "postgres"  # the one RDS always makes (`db_name` differs across provider versions)
+NOT_HERE = "not-on-this-machine"  # a stand-in for a password another machine holds
 SNAPSHOT_WAIT_SECONDS = 3600.0  # a large database's snapshot can take most of an hour
 
 
@@ -59,13 +60,20 @@ def terraform_inputs(config: PilotConfig) -> dict[str, dict[str, str | int]]:
     }
 
 
-def terraform_passwords(config: PilotConfig, state_dir: Path) -> dict[str, str]:
-    """The ``database_passwords`` variable: each one kept in .pilot/databases/, made the
-    first time (RDS takes it once: the template ignores later changes to it)."""
+def terraform_passwords(
+    config: PilotConfig, state_dir: Path, made: Callable[[str], bool]
+) -> dict[str, str]:
+    """The ``database_passwords`` variable: each one kept in .pilot/databases/, made for a
+    database RDS does not have yet (``made``: whether it has it). One RDS has whose
+    password is not on this machine gets a stand-in Terraform never sends (the template
+    ignores changes to it), and nothing is written: a deploy here then says to copy the
+    file, rather than hand the apps a password RDS does not know."""
     found = {}
     for db in on_rds(config):
         value = passwords.stored(state_dir, db.name)
-        if value is None:
+        if value is None and made(db.name):
+            value = NOT_HERE
+        elif value is None:
             value = passwords.new()
             passwords.keep(state_dir, db.name, value)
         found[db.name] = value
@@ -118,70 +126,92 @@ def final_snapshot_name(project: str, name: str, now: float | None = None) -> st
     return f"{identifier(project, name)}-final-{stamp}"
 
 
-def release_for_deletion(
+def take_final_snapshots(
     rds: RDSClient,
     project: str,
     names: list[str],
     say: Callable[[str], None],
     *,
-    final_snapshot: bool,
+    stopped: Callable[[], bool] = lambda: False,
     wait_seconds: float = SNAPSHOT_WAIT_SECONDS,
 ) -> list[str]:
-    """Before Terraform deletes the named databases: a final snapshot of each (unless not
-    wanted), waited for, then deletion protection lifted. Returns the snapshots' names.
-    A database RDS does not have (never made, or gone) is skipped."""
+    """A final snapshot of each named database RDS has, all started first, then waited
+    for (``stopped``: a person asked to stop). Returns their names; RdsError (nothing
+    deleted yet, nothing lifted) when one does not become available."""
     taken = []
     for name in names:
         instance_id = identifier(project, name)
-        try:
-            rds.describe_db_instances(DBInstanceIdentifier=instance_id)
-        except rds.exceptions.DBInstanceNotFoundFault:
+        if not exists(rds, instance_id):
             continue
-        if final_snapshot:
-            snapshot = final_snapshot_name(project, name)
-            say(f"taking final snapshot {snapshot} of RDS database {name}")
-            rds.create_db_snapshot(
-                DBSnapshotIdentifier=snapshot,
-                DBInstanceIdentifier=instance_id,
-                Tags=[
-                    {"Key": "pilot:project", "Value": project},
-                    {"Key": "pilot:database", "Value": name},
-                    {"Key": "pilot:final-snapshot", "Value": "true"},
-                ],
-            )
-            _wait_available(rds, snapshot, wait_seconds)
-            taken.append(snapshot)
+        snapshot = final_snapshot_name(project, name)
+        say(f"taking final snapshot {snapshot} of RDS database {name}")
+        rds.create_db_snapshot(
+            DBSnapshotIdentifier=snapshot,
+            DBInstanceIdentifier=instance_id,
+            Tags=[
+                {"Key": "pilot:project", "Value": project},
+                {"Key": "pilot:database", "Value": name},
+                {"Key": "pilot:final-snapshot", "Value": "true"},
+            ],
+        )
+        taken.append(snapshot)
+    deadline = time.monotonic() + wait_seconds
+    for snapshot in taken:
+        _wait_available(rds, snapshot, deadline, stopped)
+    return taken
+
+
+def lift_protection(
+    rds: RDSClient, project: str, names: list[str], say: Callable[[str], None]
+) -> list[str]:
+    """Deletion protection off for each named database RDS has (they were named, and their
+    final snapshots taken); the identifiers lifted, for ``protect_again`` on a failure."""
+    lifted = []
+    for name in names:
+        instance_id = identifier(project, name)
+        if not exists(rds, instance_id):
+            continue
         say(f"lifting deletion protection of RDS database {name}")
         rds.modify_db_instance(
             DBInstanceIdentifier=instance_id, DeletionProtection=False, ApplyImmediately=True
         )
-    return taken
+        lifted.append(instance_id)
+    return lifted
 
 
-def _wait_available(rds: RDSClient, snapshot: str, wait_seconds: float) -> None:
-    deadline = time.monotonic() + wait_seconds
+def protect_again(rds: RDSClient, identifiers: list[str], say: Callable[[str], None]) -> None:
+    """Deletion protection back on each instance that is still there (a destroy that
+    failed or was stopped after it was lifted)."""
+    for instance_id in identifiers:
+        if exists(rds, instance_id):
+            rds.modify_db_instance(
+                DBInstanceIdentifier=instance_id, DeletionProtection=True, ApplyImmediately=True
+            )
+            say(f"deletion protection of {instance_id} is on again")
+
+
+def exists(rds: RDSClient, instance_id: str) -> bool:
+    try:
+        rds.describe_db_instances(DBInstanceIdentifier=instance_id)
+    except rds.exceptions.DBInstanceNotFoundFault:
+        return False
+    return True
+
+
+def _wait_available(
+    rds: RDSClient, snapshot: str, deadline: float, stopped: Callable[[], bool]
+) -> None:
     status = "?"
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stopped():
         found = rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot)["DBSnapshots"]
         status = found[0].get("Status", "?") if found else "missing"
         if status == "available":
             return
         if status in ("failed", "missing"):
             break
-        time.sleep(5)
+        time.sleep(2)
+    why = "stopped while it was" if stopped() else "is"
     raise RdsError(
-        f"the final snapshot {snapshot} is {status}, not available: the database was "
-        "not deleted (its deletion protection is still on)"
+        f"the final snapshot {snapshot} {why} {status}, not available: no database was "
+        "deleted and their deletion protection is still on"
     )
-
-
-def final_snapshots(rds: RDSClient, project: str) -> list[str]:
-    """The final snapshots earlier destroys of this project kept (by tag)."""
-    kept = []
-    paginator = rds.get_paginator("describe_db_snapshots")
-    for page in paginator.paginate(SnapshotType="manual"):
-        for snap in page["DBSnapshots"]:
-            tags = {t["Key"]: t["Value"] for t in snap.get("TagList", [])}
-            if tags.get("pilot:project") == project and tags.get("pilot:final-snapshot"):
-                kept.append(snap["DBSnapshotIdentifier"])
-    return sorted(kept)

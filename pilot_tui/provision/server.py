@@ -144,9 +144,26 @@ class Server:
 
     def secret_inputs(self) -> dict[str, dict[str, str]]:
         """Sensitive Terraform inputs: the RDS databases' passwords (masked in every log)."""
-        found = rds.terraform_passwords(self.config, self.project.state_dir)
+        found = rds.terraform_passwords(self.config, self.project.state_dir, self._rds_has)
         redact.register(found.values())
         return {"database_passwords": found} if found else {}
+
+    def _rds_has(self, name: str) -> bool:
+        """Whether RDS has database ``name`` (asked only when its password is not here)."""
+        from pilot_tui.cloud.clients import emulator_aws, profile_aws
+
+        region = self.config.aws.region
+        try:
+            if self.home == "sandbox":
+                client = emulator_aws(region, self._aws_url).client("rds")
+            else:
+                client = profile_aws(self.config.aws.profile, region).client("rds")
+            return rds.exists(client, rds.identifier(self.config.project.name, name))
+        except Exception as exc:  # no credentials, no network: never guess a new password
+            raise rds.RdsError(
+                f"cannot tell whether RDS database {name} exists, and its password is not "
+                f"on this machine: {redact.text(str(exc))[:200]}"
+            ) from exc
 
     def ensure_backend(self) -> Backend:
         """Create (idempotently) the remote state bucket pilot.toml asks for."""

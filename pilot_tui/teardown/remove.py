@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -15,10 +14,15 @@ from pilot_tui import redact
 from pilot_tui.naming import deployer_user
 from pilot_tui.teardown import aws_leftovers
 from pilot_tui.teardown.scan import Scan
-from pilot_tui.teardown.things import DATABASE_VOLUME, STEP_TITLES, STEPS, Inventory, Say, Thing
-
-# The template's RDS instances: aws_db_instance.database["NAME"].
-DATABASE_ADDRESS = re.compile(r'aws_db_instance\.database\["([a-z0-9-]+)"\]')
+from pilot_tui.teardown.things import (
+    DATABASE_VOLUME,
+    RDS_ADDRESS,
+    STEP_TITLES,
+    STEPS,
+    Inventory,
+    Say,
+    Thing,
+)
 
 if TYPE_CHECKING:
     from pilot_tui.config.schema import AppSettings, PilotConfig
@@ -33,9 +37,9 @@ class Teardown:
     root: Path
     scan: Scan
     keep_state: bool = False
-    final_backup: bool = True  # a final snapshot of each RDS database before it goes
+    final_backup: bool = True  # a final backup of each database before its data goes
     failures: list[str] = field(default_factory=list)
-    snapshots: list[str] = field(default_factory=list)  # the final snapshots taken, kept
+    snapshots: list[str] = field(default_factory=list)  # RDS final snapshots taken, kept
 
     @property
     def state_dir(self) -> Path:
@@ -147,24 +151,36 @@ class Teardown:
             self._try("the GCP deployer", remove_gcp, say)
 
     # server ----------------------------------------------------------------------------
-    def release_databases(self, names: list[str], say: Say) -> bool:
-        """RDS databases about to be deleted: a final snapshot each (unless not wanted), then
-        their deletion protection lifted. False (nothing deleted) when that failed."""
+    def lift_protection(self, names: list[str], say: Say) -> list[str] | None:
+        """Deletion protection off for the RDS databases about to be deleted (named, their
+        final snapshots taken before anything was removed); the identifiers lifted, or None
+        (recorded, nothing deleted) when RDS refused."""
         from pilot_tui.data import rds
 
         if not names or self.scan.aws is None:
-            return True
+            return []
         client = self.scan.aws("rds")
-        project = self.config.project.name
+        lifted: list[str] = []
         try:
-            self.snapshots += rds.release_for_deletion(
-                client, project, names, say, final_snapshot=self.final_backup
-            )
+            for name in names:  # one by one: each lifted is known, to undo on a failure
+                lifted += rds.lift_protection(client, self.config.project.name, [name], say)
         except Exception as exc:  # RDS refused: nothing of the server may go after it
             self.failures.append(f"RDS databases: {redact.text(str(exc))[:300]}")
             say(f"FAILED: {self.failures[-1]}")
-            return False
-        return True
+            self.protect_again(lifted, say)
+            return None
+        return lifted
+
+    def protect_again(self, identifiers: list[str], say: Say) -> None:
+        """After a failure: protection back on the RDS databases still there."""
+        from pilot_tui.data import rds
+
+        if identifiers and self.scan.aws is not None:
+            self._try(
+                "deletion protection back on",
+                partial(rds.protect_again, self.scan.aws("rds"), identifiers, say),
+                say,
+            )
 
     def remove_untracked(self, things: list[Thing], say: Say) -> None:
         """The server's machine and network found by tag but not in Terraform's state (an
@@ -174,10 +190,12 @@ class Teardown:
         databases = [t.name for t in things if t.kind == "RDS database"]
         if databases:
             mine = f"pilot-{self.config.project.name}-"
-            if not self.release_databases([d.removeprefix(mine) for d in databases], say):
+            lifted = self.lift_protection([d.removeprefix(mine) for d in databases], say)
+            if lifted is None:
                 return
             delete = partial(aws_leftovers.delete_databases, self.scan.aws("rds"), databases, say)
             if not self._try("RDS databases", delete, say):
+                self.protect_again(lifted, say)
                 return
         for thing in things:
             if thing.kind == "DB subnet group":
@@ -258,10 +276,11 @@ async def execute(
         if step != "server":
             await asyncio.to_thread(getattr(teardown, f"remove_{step}"), things, say)
             continue
-        doomed = _databases_destroyed(plan)
-        if not await asyncio.to_thread(teardown.release_databases, doomed, say):
+        lifted = await asyncio.to_thread(teardown.lift_protection, _databases_destroyed(plan), say)
+        if lifted is None:
             return False
         if not await _terraform_destroy(teardown, server, plan, say):
+            await asyncio.to_thread(teardown.protect_again, lifted, say)
             return False
         await asyncio.to_thread(
             teardown.remove_untracked, [t for t in things if t.kind != "Terraform resource"], say
@@ -275,7 +294,7 @@ def _databases_destroyed(plan: Plan | None) -> list[str]:
         return []
     names = []
     for change in plan.changes:
-        match = DATABASE_ADDRESS.fullmatch(change.address)
+        match = RDS_ADDRESS.fullmatch(change.address)
         if match and change.action in ("delete", "replace"):
             names.append(match.group(1))
     return names

@@ -3,7 +3,8 @@
 # security group, automated daily backups, deletion protection. Nothing here without one.
 #
 # The template works from hashicorp/aws 3.39 through 5.x, so no `db_name` (4.0+; `name`
-# before, gone in 5.0): apps use the "postgres" database RDS always makes.
+# before, gone in 5.0): apps use the "postgres" database RDS always makes; and no
+# `storage_type = "gp3"`, which some 4.x releases refuse: RDS's default (gp2) is used.
 
 variable "databases" {
   description = "RDS databases by pilot.toml name (Pilot fills it from [[databases]] with on = \"rds\")."
@@ -72,7 +73,6 @@ resource "aws_db_instance" "database" {
   instance_class             = each.value.instance_class
   allocated_storage          = each.value.storage_gb
   max_allocated_storage      = each.value.max_storage_gb
-  storage_type               = "gp3"
   storage_encrypted          = true
   publicly_accessible        = false
   db_subnet_group_name       = aws_db_subnet_group.pilot[0].name
@@ -81,6 +81,9 @@ resource "aws_db_instance" "database" {
   password                   = var.database_passwords[each.key]
   backup_retention_period    = each.value.backup_days
   copy_tags_to_snapshot      = true
+  # A new instance class or storage size now, not in the next maintenance window (so
+  # `server plan` does not show the same change until then).
+  apply_immediately = true
   # `server destroy --drop-database NAME` lifts it (after a final snapshot) once you named
   # the database; anything else that tries to delete it is refused by RDS.
   deletion_protection = true

@@ -75,8 +75,8 @@ resource "google_project_iam_member" "server" {
 # The backup agent on the server (a container; see docs/databases.md) writes the databases'
 # backups under backups/ of the project's state bucket with the server's service account:
 # object actions there only (an IAM condition on the object's name; the state bucket has
-# uniform access), listing the bucket's names, never the Terraform state's contents, and no
-# key stored on the server.
+# uniform access), listing only under backups/ (the condition on the list's prefix), never
+# the Terraform state, and no key stored on the server.
 resource "google_project_iam_custom_role" "backups" {
   count   = var.state_bucket == null ? 0 : 1
   project = var.gcp_project
@@ -98,8 +98,8 @@ resource "google_storage_bucket_iam_member" "server_backups" {
 
   condition {
     title       = "backups-only"
-    description = "Objects under backups/, and the bucket itself for listing"
-    expression  = "resource.name.startsWith(\"projects/_/buckets/${var.state_bucket}/objects/backups/\") || resource.name == \"projects/_/buckets/${var.state_bucket}\""
+    description = "Objects under backups/, and listing under backups/ only"
+    expression  = "resource.name.startsWith(\"projects/_/buckets/${var.state_bucket}/objects/backups/\") || (resource.name == \"projects/_/buckets/${var.state_bucket}\" && api.getAttribute(\"storage.googleapis.com/objectListPrefix\", \"\").startsWith(\"backups/\"))"
   }
 }
 

@@ -228,8 +228,8 @@ def test_aws_databases_are_private_encrypted_backed_up_and_protected():
 def test_gcp_server_account_may_touch_only_the_backups_of_its_state_bucket():
     """The backup agent's grant on GCP, as data (the Google provider cannot be had here): a
     custom role of four object permissions, bound on the state bucket only, under a
-    condition that admits objects below backups/ and the bucket itself (for listing); and
-    only with GCS state."""
+    condition that admits objects below backups/ and listing with the backups/ prefix only;
+    and only with GCS state."""
     found = resources("gcp")
     role = found[("google_project_iam_custom_role", "backups")]
     assert "state_bucket == null ? 0 : 1" in str(role["count"])
@@ -247,5 +247,8 @@ def test_gcp_server_account_may_touch_only_the_backups_of_its_state_bucket():
     objects = (
         'resource.name.startsWith(\\"projects/_/buckets/${var.state_bucket}/objects/backups/\\")'
     )
-    bucket = 'resource.name == \\"projects/_/buckets/${var.state_bucket}\\"'
-    assert expression == f'"{objects} || {bucket}"'  # as written: a quoted HCL string
+    listing = (
+        'resource.name == \\"projects/_/buckets/${var.state_bucket}\\" && api.getAttribute('
+        '\\"storage.googleapis.com/objectListPrefix\\", \\"\\").startsWith(\\"backups/\\")'
+    )
+    assert expression == f'"{objects} || ({listing})"'  # as written: a quoted HCL string

@@ -74,6 +74,19 @@ def test_each_rds_mistake_is_named_at_its_place(home, extra, said):
     assert len(mine) == 1 and said in mine[0], problems
 
 
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [("a" * 40, "RDS takes at most 63 characters"), ("my--db", "no two hyphens in a row")],
+)
+def test_a_name_rds_would_refuse_is_named_at_its_place(name, said):
+    text = (
+        '[project]\nname = "acme-platform-production"\n\n[server]\nhome = "aws"\n\n'
+        f'[[databases]]\nname = "{name}"\non = "rds"\n'
+    )
+    problems = [f"{p.line}:{p.col} {p.message}" for p in check_text(text).report.problems]
+    assert len(problems) == 1 and problems[0].startswith("8:8 ") and said in problems[0], problems
+
+
 def test_redis_runs_only_on_the_docker_host():
     problems = _problems('[[databases]]\nname = "cache"\nkind = "redis"\non = "rds"\n')
     assert problems == ['13:6 "rds" is not one of "docker"'], problems
@@ -105,8 +118,13 @@ def test_the_url_needs_the_server_made_and_the_password_here(tmp_path):
     (tmp_path / "outputs" / "server.json").write_text(json.dumps(record))
     with pytest.raises(rds.RdsError, match=r"main\.password"):
         rds.linked_url(outputs(), tmp_path, db)
-    made = rds.terraform_passwords(config, tmp_path)
-    assert rds.terraform_passwords(config, tmp_path) == made  # made once, then kept
+    # RDS has it, and its password is not here: a stand-in, nothing written, and the
+    # deploy still says to copy the file.
+    assert rds.terraform_passwords(config, tmp_path, lambda _name: True) == {"main": rds.NOT_HERE}
+    with pytest.raises(rds.RdsError, match=r"main\.password"):
+        rds.linked_url(outputs(), tmp_path, db)
+    made = rds.terraform_passwords(config, tmp_path, lambda _name: False)
+    assert rds.terraform_passwords(config, tmp_path, lambda _name: True) == made  # kept
     assert rds.linked_url(outputs(), tmp_path, db).startswith(f"postgres://pilot:{made['main']}@h:")
 
 
@@ -117,7 +135,8 @@ def test_passwords_go_in_their_own_private_file_never_the_inputs(tmp_path):
     assert config is not None
     values = variables(config, "sandbox", tmp_path, "ssh-ed25519 AAAA", ["127.0.0.1/32"])
     assert values["databases"] == rds.terraform_inputs(config)
-    secrets = {"database_passwords": rds.terraform_passwords(config, tmp_path / ".pilot")}
+    made = rds.terraform_passwords(config, tmp_path / ".pilot", lambda _name: False)
+    secrets = {"database_passwords": made}
     work = tmp_path / "work"
     source = tmp_path / "templates"
     source.mkdir()

@@ -173,12 +173,16 @@ def test_rds_is_made_private_and_protected_linked_to_its_app_and_destroyed_with_
     assert "lifting deletion protection of RDS database main" in gone.err
 
 
-def test_a_protected_instance_is_snapshotted_released_and_one_terraform_lost_is_found(moto):
-    """Against moto directly: what the scan finds by tag and name (not a neighbour's), the
-    final snapshot (tagged, waited for) and lifted protection before a delete, and an
-    instance Terraform lost track of deleted after the same two steps."""
+def test_a_protected_instance_is_snapshotted_released_and_one_terraform_lost_is_found(
+    moto, tmp_path
+):
+    """Against moto directly: what the scan finds by tag and name (not a neighbour's); the
+    final snapshot (tagged, waited for); protection lifted, and put back when the delete
+    fails; an instance Terraform lost track of, and its subnet group, removed by the
+    destroy's executor after the same steps."""
+    from pilot_tui.config.validate import check_text
     from pilot_tui.data import rds
-    from pilot_tui.teardown import aws_leftovers
+    from pilot_tui.teardown import Scan, Teardown, Thing
     from pilot_tui.teardown.finds import Finds
     from pilot_tui.teardown.scan_aws import AwsScan
 
@@ -223,29 +227,40 @@ def test_a_protected_instance_is_snapshotted_released_and_one_terraform_lost_is_
     with pytest.raises(db.exceptions.ClientError, match="protect"):
         db.delete_db_instance(DBInstanceIdentifier="pilot-acme-main", SkipFinalSnapshot=True)
     said: list[str] = []
-    taken = rds.release_for_deletion(
-        db, "acme", ["main", "never-made"], said.append, final_snapshot=True
-    )
-    (snapshot,) = taken
+    (snapshot,) = rds.take_final_snapshots(db, "acme", ["main", "never-made"], said.append)
     assert snapshot.startswith("pilot-acme-main-final-")
     (made,) = db.describe_db_snapshots(DBSnapshotIdentifier=snapshot)["DBSnapshots"]
     assert made["Status"] == "available" and made["DBInstanceIdentifier"] == "pilot-acme-main"
     assert {"Key": "pilot:final-snapshot", "Value": "true"} in made["TagList"]
-    assert rds.final_snapshots(db, "acme") == [snapshot]
-    assert rds.final_snapshots(db, "acme-dev") == []
-    assert said == [
-        f"taking final snapshot {snapshot} of RDS database main",
-        "lifting deletion protection of RDS database main",
+    assert said == [f"taking final snapshot {snapshot} of RDS database main"]
+    # Stopped while waiting: said, and nothing lifted.
+    with pytest.raises(rds.RdsError, match="stopped while it was"):
+        rds.take_final_snapshots(db, "acme-dev", ["main"], said.append, stopped=lambda: True)
+
+    # A failed delete puts the protection back.
+    lifted = rds.lift_protection(db, "acme", ["main"], said.append)
+    assert lifted == ["pilot-acme-main"]
+    assert not db.describe_db_instances(DBInstanceIdentifier="pilot-acme-main")["DBInstances"][0][
+        "DeletionProtection"
     ]
-    aws_leftovers.delete_databases(db, ["pilot-acme-main"], said.append)
+    rds.protect_again(db, [*lifted, "pilot-acme-gone"], said.append)
+    (back,) = db.describe_db_instances(DBInstanceIdentifier="pilot-acme-main")["DBInstances"]
+    assert back["DeletionProtection"] is True
+
+    # Terraform lost track of it: the executor lifts, deletes, then the subnet group goes.
+    config = check_text('[project]\nname = "acme"\n').config
+    assert config is not None
+    teardown = Teardown(config, tmp_path, Scan("acme", aws=client))
+    teardown.remove_untracked(
+        [
+            Thing("RDS database", "pilot-acme-main", finds.tag),
+            Thing("DB subnet group", "pilot-acme-databases", finds.tag),
+        ],
+        said.append,
+    )
+    assert teardown.failures == []
     remaining = [d["DBInstanceIdentifier"] for d in db.describe_db_instances()["DBInstances"]]
     assert remaining == ["pilot-acme-dev-main"]  # the neighbour's is untouched
-    assert said[-1] == "deleted RDS database pilot-acme-main"
-
-    # --no-final-backup: protection lifted, no snapshot.
-    assert (
-        rds.release_for_deletion(db, "acme-dev", ["main"], said.append, final_snapshot=False) == []
-    )
-    (other,) = db.describe_db_instances(DBInstanceIdentifier="pilot-acme-dev-main")["DBInstances"]
-    assert other["DeletionProtection"] is False
-    assert rds.final_snapshots(db, "acme-dev") == []
+    groups = [g["DBSubnetGroupName"] for g in db.describe_db_subnet_groups()["DBSubnetGroups"]]
+    assert groups == ["pilot-acme-dev-databases"]
+    assert "deleted RDS database pilot-acme-main" in said

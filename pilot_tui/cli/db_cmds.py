@@ -110,15 +110,14 @@ def db_psql(ns: argparse.Namespace) -> int:
             error(f"{kind.what} is not running: deploy an app it lists to start it")
             return EXIT_FAILED
         # Inside its container, on its socket: no password, no port, nothing on the laptop.
-        command = ["psql", "-v", "ON_ERROR_STOP=1", "-U", kind.user, "-d", kind.name]
+        psql = ["psql", "-U", kind.user, "-d", kind.name]
         if interactive:
             from pilot_tui.cli.attach import attach
 
             say(f"psql in {kind.what} ({kind.container}); \\q or Ctrl+D ends it")
-            shell = ["psql", "-U", kind.user, "-d", kind.name]
-            code = attach(engine.docker_client, str(container.id), shell, {})
+            code = attach(engine.docker_client, str(container.id), psql, {})
             return EXIT_OK if code == 0 else EXIT_FAILED
-        result = container.exec_run([*command, "-c", ns.sql], demux=True)
+        result = container.exec_run([*psql, "-v", "ON_ERROR_STOP=1", "-c", ns.sql], demux=True)
     out, err = cast(tuple[bytes | None, bytes | None], result.output)
     sys.stdout.write((out or b"").decode(errors="replace"))
     if err:
@@ -543,10 +542,11 @@ def db_status(ns: argparse.Namespace) -> int:
     if found is None:
         return EXIT_INVALID
     pf, config, settings = found
-    state_dir = pf.path.parent / ".pilot"
+    project = Project(pf.path)
+    state_dir = project.state_dir
     if settings.on == "rds":
         return _rds_status(ns, overview.rds_row(config, settings, state_dir))
-    store, problem = overview.open_store(config, Project(pf.path))
+    store, problem = overview.open_store(config, project)
     with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
         client = engine.docker_client
         only = next(

@@ -171,9 +171,9 @@ def rows(
 
 def rds_row(config: PilotConfig, settings: Database, state_dir: Path | None) -> DatabaseRow:
     """An RDS database as the server's last apply left it (its address), or not made yet."""
-    from pilot_tui.provision.server import saved_record
+    from pilot_tui.provision.server import saved_outputs
 
-    outputs = (saved_record(state_dir).get("outputs") or {}) if state_dir is not None else {}
+    outputs = saved_outputs(state_dir) if state_dir is not None else {}
     where = rds.address(outputs, settings.name)
     state = f"on RDS at {where.host}" if where else "not made yet (pilot-tui server up)"
     instance = rds.identifier(config.project.name, settings.name)

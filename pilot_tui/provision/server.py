@@ -49,6 +49,12 @@ def saved_record(state_dir: Path) -> dict[str, Any]:
     return record if isinstance(record, dict) else {}
 
 
+def saved_outputs(state_dir: Path) -> dict[str, Any]:
+    """The outputs the last apply recorded ({} when none)."""
+    outputs = saved_record(state_dir).get("outputs")
+    return dict(outputs) if isinstance(outputs, dict) else {}
+
+
 def _cloud_id(resource_type: str, values: dict[str, object]) -> str:
     """The name a scan of the cloud finds a resource by: its id, except an RDS instance's
     identifier (its id is a resource id on aws 5.x)."""
@@ -333,7 +339,7 @@ class Server:
         return values
 
     def saved_outputs(self) -> dict[str, Any]:
-        return dict(saved_record(self.project.state_dir).get("outputs", {}))
+        return saved_outputs(self.project.state_dir)
 
     def estimate(self) -> Estimate:
         """What this server costs a month (the dated price table's estimate)."""

@@ -17,7 +17,7 @@ from pilot_tui.config.validate import check_text
 from pilot_tui.data import schedule, scheduling
 from pilot_tui.data.agent import run, s3
 from pilot_tui.data.backups import DumpPlan, ScheduledRun, record_scheduled_run
-from pilot_tui.data.stores import LocalStore
+from pilot_tui.data.stores import LocalStore, StoreError
 from pilot_tui.deploy.host import DockerTarget
 
 AT = datetime(2026, 12, 3, 21, 40, 30, tzinfo=UTC)  # a Thursday
@@ -274,3 +274,40 @@ def test_the_server_templates_get_the_state_bucket_only_with_a_bucket_of_their_c
     aws = '[server]\nhome = "aws"\n\n'
     assert bucket_for(aws + '[state]\nbackend = "s3"\n\n', "aws") == "pilot-state-acme"
     assert bucket_for(aws, "aws") is None
+
+
+def test_a_gcs_chunk_gcs_kept_only_part_of_is_sent_again_from_where_it_stopped():
+    """The resumable upload's protocol as data (no GCS here keeps less than it is sent: the
+    emulator always keeps all): a 308 whose Range ends inside the chunk makes the client
+    send the rest again, from there; one that keeps nothing new is an error."""
+    from pilot_tui.data.agent.gcs import _persisted, _Upload
+
+    class Store:
+        def __init__(self, kept: list[int]) -> None:
+            self.kept, self.sent = kept, []
+
+        def where(self, key: str = "") -> str:
+            return f"gs://b/backups/{key}"
+
+        def _call(self, method, target, body, headers, ok, what):
+            self.sent.append((headers["Content-Range"], len(body)))
+            kept = self.kept.pop(0)
+            if kept < 0:
+                return 200, b"", {}
+            return 308, b"", {"range": f"bytes=0-{kept - 1}"} if kept else {}
+
+    assert _persisted("bytes=0-262143") == 262144 and _persisted(None) == 0
+    part = 1024 * 1024
+    store = Store([part // 2, part, -1])  # half kept, then the rest, then the end
+    upload = _Upload(store, "main/1.dump", "https://session")  # type: ignore[arg-type]
+    upload._upload(1, b"x" * part)
+    upload.buffer += b"tail"
+    upload.finish()
+    assert store.sent == [
+        (f"bytes 0-{part - 1}/*", part),
+        (f"bytes {part // 2}-{part - 1}/*", part // 2),
+        (f"bytes {part}-{part + 3}/{part + 4}", 4),
+    ]
+    stuck = _Upload(Store([0, 0]), "main/2.dump", "https://session")  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="kept nothing"):
+        stuck._upload(1, b"x" * part)

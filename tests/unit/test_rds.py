@@ -103,10 +103,10 @@ def test_the_url_quotes_the_password_and_requires_tls():
 
 
 def test_the_url_needs_the_server_made_and_the_password_here(tmp_path):
-    from pilot_tui.provision.server import saved_record
+    from pilot_tui.provision.server import saved_outputs
 
     def outputs() -> dict[str, object]:
-        return saved_record(tmp_path).get("outputs") or {}
+        return saved_outputs(tmp_path)
 
     config = _checked('[[databases]]\nname = "main"\non = "rds"\n').config
     assert config is not None

@@ -13,7 +13,7 @@ import http.client
 import json
 import time
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pilot_tui.data.stores import PREFIX, READ_CHUNK, BackupStore, PartedUpload, Sink, StoreError
@@ -21,6 +21,8 @@ from pilot_tui.data.stores import PREFIX, READ_CHUNK, BackupStore, PartedUpload,
 METADATA = "169.254.169.254"  # metadata.google.internal, without needing its DNS name
 TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token"
 API = "https://storage.googleapis.com"
+# What a connection can raise on the way: the network's, and a reply cut short or garbled.
+NETWORK_ERRORS = (OSError, http.client.HTTPException)
 
 
 @dataclass(frozen=True)
@@ -52,14 +54,11 @@ def metadata_token() -> Token:
 class AgentGcsStore(BackupStore):
     """``backups/`` in the state bucket (encrypted at rest by Google, as the CLI's)."""
 
-    def __init__(
-        self, bucket: str, endpoint: str | None = None, environment: Mapping[str, str] | None = None
-    ) -> None:
+    def __init__(self, bucket: str, endpoint: str | None = None) -> None:
         self.bucket = bucket
         parsed = urllib.parse.urlsplit(endpoint or API)
         self.https, self.host = parsed.scheme == "https", parsed.netloc
         self.anonymous = endpoint is not None  # the emulator takes no credentials
-        self.environment = dict(environment or {})
         self._token: Token | None = None
 
     def where(self, key: str = "") -> str:
@@ -101,7 +100,7 @@ class AgentGcsStore(BackupStore):
         try:
             connection.request(method, target, body=body or None, headers=sent)
             return connection, connection.getresponse()
-        except OSError as exc:
+        except NETWORK_ERRORS as exc:
             connection.close()
             raise StoreError(f"cannot reach {self.where(what)}: {exc}") from exc
 
@@ -117,7 +116,7 @@ class AgentGcsStore(BackupStore):
         connection, response = self._open(method, target, body, headers, what)
         try:
             data = response.read()
-        except OSError as exc:
+        except NETWORK_ERRORS as exc:
             raise StoreError(f"cannot read {self.where(what)}: {exc}") from exc
         finally:
             connection.close()
@@ -154,7 +153,7 @@ class AgentGcsStore(BackupStore):
                 raise StoreError(f"cannot read {self.where(key)}: {response.status}")
             while chunk := response.read(READ_CHUNK):
                 yield chunk
-        except OSError as exc:
+        except NETWORK_ERRORS as exc:
             raise StoreError(f"cannot read {self.where(key)}: {exc}") from exc
         finally:
             connection.close()
@@ -179,7 +178,10 @@ class AgentGcsStore(BackupStore):
         while True:
             target = f"/storage/v1/b/{self.bucket}/o?" + urllib.parse.urlencode({**query, **token})
             _, data, _ = self._call("GET", target)
-            page = json.loads(data or b"{}")
+            try:
+                page = json.loads(data or b"{}")
+            except ValueError as exc:
+                raise StoreError(f"{self.where()}: GCS sent a listing that is not JSON") from exc
             yield page
             next_token = page.get("nextPageToken")
             if not next_token:
@@ -227,17 +229,31 @@ class _Upload(PartedUpload):
         self.sent = 0
 
     def _put(self, part: bytes, total: str) -> int:
-        end = f"{self.sent}-{self.sent + len(part) - 1}" if part else "*"
-        status, _, _ = self.store._call(
-            "PUT",
-            self.session,
-            part,
-            {"Content-Range": f"bytes {end}/{total}"},
-            ok=(200, 201, 308),
-            what=self.key,
-        )
-        self.sent += len(part)
-        return status
+        """Send ``part`` (at ``sent``), then what GCS says it did not keep of it (a 308's
+        Range says how much of the upload it holds); the last status."""
+        offset = 0
+        while True:
+            chunk = part[offset:]
+            start = self.sent + offset
+            end = f"{start}-{start + len(chunk) - 1}" if chunk else "*"
+            status, _, headers = self.store._call(
+                "PUT",
+                self.session,
+                chunk,
+                {"Content-Range": f"bytes {end}/{total}"},
+                ok=(200, 201, 308),
+                what=self.key,
+            )
+            if status != 308:
+                self.sent += len(part)
+                return status
+            kept = _persisted(headers.get("range")) - self.sent  # of this part
+            if kept >= len(part):
+                self.sent += len(part)
+                return status
+            if kept <= offset:
+                raise StoreError(f"{self.store.where(self.key)}: GCS kept nothing of a chunk")
+            offset = kept
 
     def _upload(self, number: int, part: bytes) -> str:
         if self._put(part, "*") != 308:
@@ -249,6 +265,14 @@ class _Upload(PartedUpload):
         self.buffer.clear()
         if self._put(last, str(self.sent + len(last))) not in (200, 201):
             raise StoreError(f"{self.store.where(self.key)}: GCS did not finish the upload")
+
+
+def _persisted(header: str | None) -> int:
+    """How many bytes of the upload GCS holds, from a 308's ``Range: bytes=0-N``."""
+    if not header or not header.startswith("bytes=0-"):
+        return 0
+    last = header.removeprefix("bytes=0-")
+    return int(last) + 1 if last.isdigit() else 0
 
 
 def _items(page: dict[str, object]) -> list[dict[str, object]]:

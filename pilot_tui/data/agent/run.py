@@ -67,7 +67,7 @@ def store_from(spec: Mapping[str, str], environment: Mapping[str, str]) -> Backu
     if spec["kind"] == "s3":
         return AgentS3Store(spec["bucket"], spec["region"], spec.get("endpoint"), environment)
     if spec["kind"] == "gcs":
-        return AgentGcsStore(spec["bucket"], spec.get("endpoint"), environment)
+        return AgentGcsStore(spec["bucket"], spec.get("endpoint"))
     if spec["kind"] == "local":
         return LocalStore(Path(spec["root"]))
     raise PilotError(f"the backup agent cannot write to a {spec['kind']} store")

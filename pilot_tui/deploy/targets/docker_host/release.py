@@ -140,12 +140,12 @@ def https_open(config: PilotConfig, state_dir: Path) -> str | None:
     """Why HTTPS cannot be served yet, or None: a Pilot Server provisioned before HTTPS
     opens only the HTTP port in its firewall (its recorded web_ports), so every name
     redirected to HTTPS would point at a closed port."""
-    from pilot_tui.provision.server import saved_record
+    from pilot_tui.provision.server import saved_outputs
 
     server = config.server
     if not server.tls_on or server.home not in ("aws", "gcp"):
         return None
-    opened = saved_record(state_dir).get("outputs", {}).get("web_ports")
+    opened = saved_outputs(state_dir).get("web_ports")
     if not isinstance(opened, list) or server.https_port in [int(p) for p in opened]:
         return None  # nothing recorded (the server is not Pilot's to know), or open
     ports = ", ".join(str(p) for p in opened)
@@ -178,7 +178,7 @@ def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[
     from pilot_tui.config.schema import PostgresDatabase
     from pilot_tui.data import docker_db, rds
     from pilot_tui.data.kinds import kind_for
-    from pilot_tui.provision.server import saved_record
+    from pilot_tui.provision.server import saved_outputs
 
     urls: dict[str, str] = {}
     on_docker = False
@@ -187,7 +187,7 @@ def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[
             continue
         if isinstance(settings, PostgresDatabase) and settings.on == "rds":
             try:
-                outputs = saved_record(ctx.state_dir).get("outputs") or {}
+                outputs = saved_outputs(ctx.state_dir)
                 urls[settings.url_env] = rds.linked_url(outputs, ctx.state_dir, settings)
             except rds.RdsError as exc:
                 log.emit(StageFailed(app.name, "deploy", str(exc)))

@@ -10,17 +10,20 @@ Figures, each the median of --runs:
   (image built, container created and started);
 - a backup by the agent (`db backup --on-server`'s path: its standard-library engine client
   and store, in its container) against the same backup from here (`backups.take`, the
-  docker SDK), of the same database of about --scale x 15 MB, into the same local store.
+  docker SDK), of the same database of about --scale x 15 MB, into the same store: the
+  local one, or with --store gcs the sandbox's GCS emulator (the agent's own JSON-API
+  client against google-cloud-storage's).
 
 The agent's base here is the tests' database image (it has Python 3.11); its layer is
 what Pilot copies in. Prints figures and the machine's load; asserts nothing.
 
-    .venv/bin/python tests/bench/backup_agent.py [--scale 10] [--runs 5]
+    .venv/bin/python tests/bench/backup_agent.py [--scale 10] [--runs 5] [--store gcs]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import statistics
@@ -48,14 +51,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=int, default=10, help="pgbench scale (~15 MB each)")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--store", choices=("local", "gcs"), default="local")
     ns = parser.parse_args()
     import docker
 
     sys.path.insert(0, str(HERE.parent.parent))  # the checkout, for the tests' own helpers
+    from pilot_tui.cloud.clients import emulator_gcs
+    from pilot_tui.cloud.sandbox import Sandbox
     from pilot_tui.config.validate import check_text
     from pilot_tui.data import backups, docker_db, execs, scheduling
     from pilot_tui.data.kinds import kind_for
-    from pilot_tui.data.stores import LocalStore
+    from pilot_tui.data.stores import BackupStore, GcsStore, LocalStore
     from pilot_tui.deploy.host import parse_host
     from tests.support import dockerd
     from tests.support.databases import build_data_image
@@ -64,6 +70,7 @@ def main() -> None:
     state = root / "state"
     engine = dockerd.start(root / "engine")
     client = docker.DockerClient(base_url=engine.url, timeout=900)
+    emulators = Sandbox(root / "emulators")
     med = statistics.median
     try:
         image = build_data_image(engine.url)
@@ -78,10 +85,28 @@ def main() -> None:
             raise SystemExit(made.output[-2000:])
         target = parse_host(engine.url, state)
 
+        store: BackupStore = LocalStore(state / "backups")
+        gcs_spec: dict[str, str] = {}
+        if ns.store == "gcs":
+            url = emulators.ensure()[0]["gcs"].url
+            emulator_gcs(url).create_bucket("pilot-bench-state")
+            store = GcsStore(emulator_gcs(url), "pilot-bench-state")
+            gcs_spec = {"kind": "gcs", "bucket": "pilot-bench-state", "endpoint": url}
+
         def plan() -> scheduling.AgentPlan:
             made = scheduling.agent_plan(config, target, state)
             assert made is not None
-            return made
+            if not gcs_spec:
+                return made
+            # What a sandbox project with GCS state gets (the unit tests check it as data).
+            return dataclasses.replace(
+                made,
+                settings={**made.settings, "store": gcs_spec},
+                binds={k: v for k, v in made.binds.items() if v == scheduling.HOST_SOCKET},
+                network_mode="host",
+                user=None,
+                group_add=[],
+            )
 
         cold, warm = [], []
         for _ in range(ns.runs):
@@ -102,7 +127,6 @@ def main() -> None:
         memory = agent.stats(stream=False)["memory_stats"].get("usage", 0)
         own = client.images.get(plan().image).attrs["Size"] - client.images.get(image).attrs["Size"]
 
-        store = LocalStore(state / "backups")
         by_agent, from_here = [], []
         for _ in range(ns.runs):
             started = time.perf_counter()
@@ -117,7 +141,7 @@ def main() -> None:
 
         print(
             f"database: pgbench -s {ns.scale}, dump {record.size / 1e6:.0f} MB, "
-            f"{record.rows:,} rows"
+            f"{record.rows:,} rows; store: {ns.store}"
         )
         print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}, 2 cores")
         print(
@@ -134,6 +158,7 @@ def main() -> None:
         )
     finally:
         client.close()
+        emulators.stop()
         dockerd.stop(engine)
         shutil.rmtree(root, ignore_errors=True)
 

@@ -312,11 +312,8 @@ def _summary(plan: AgentPlan) -> str:
     assert isinstance(jobs, list)
     store = plan.settings["store"]
     assert isinstance(store, dict)
-    where = (
-        f"s3://{store['bucket']}/backups"
-        if store["kind"] == "s3"
-        else "the project's .pilot/backups"
-    )
+    scheme = {"s3": "s3", "gcs": "gs"}.get(str(store["kind"]))
+    where = f"{scheme}://{store['bucket']}/backups" if scheme else "the project's .pilot/backups"
     each = ", ".join(f"{j['plan']['database']} {j['schedule']} (keep {j['keep']})" for j in jobs)
     return f"{each}, to {where}"
 

@@ -215,8 +215,9 @@ def test_the_agent_writes_to_gcs_with_its_own_client_and_prunes_every_generation
             user=None,
             group_add=[],
         )
-        assert scheduling.install(docker_client, plan, lambda _line: None) is True
         lines: list[str] = []
+        assert scheduling.install(docker_client, plan, lines.append) is True
+        assert f"gs://{bucket}/backups" in lines[-1], lines  # where it says it writes
         for _ in range(3):
             code = scheduling.run_now(docker_client, plan.project, "main", lines.append)
             assert code == 0, lines
@@ -275,3 +276,38 @@ def _kind(config):
     from pilot_tui.data.kinds import kind_for
 
     return kind_for(config.project.name, config.databases[0])
+
+
+def test_the_agent_backs_up_as_a_user_who_is_not_root(
+    engine_project, cli, docker_client, docker_engine, data_image, monkeypatch
+):
+    """This machine runs as root; a team's laptop does not. The agent as uid 4242 (its
+    own folder, the engine's socket by its group, as agent_plan gives them): the dump is
+    written, owned by that user and private, and drills."""
+    monkeypatch.setenv("PILOT_POSTGRES_IMAGE", data_image)
+    root, _, add = engine_project
+    add_reader_app(root, add, data_image)
+    toml = root / "pilot.toml"
+    toml.write_text(toml.read_text() + _database("daily", 3))
+    assert cli("deploy", "api").code == 0
+    assert cli("db", "psql", "main", "-c", SEED).code == 0
+    config = check_file(toml).config
+    assert config is not None
+    target = parse_host(docker_engine.url, root / ".pilot")
+    local = scheduling.agent_plan(config, target, root / ".pilot")
+    assert local is not None and local.group_add  # the socket's group
+    folder = root / ".pilot" / "backups"
+    for path in [folder, *folder.rglob("*")]:  # as a user who runs pilot-tui has it
+        os.chown(path, 4242, 4242)
+    plan = dataclasses.replace(local, user="4242:4242")
+    scheduling.install(docker_client, plan, lambda _line: None)
+    agent = docker_client.containers.get(plan.name)
+    assert agent.exec_run(["id", "-u"]).output.strip() == b"4242"
+    lines: list[str] = []
+    assert scheduling.run_now(docker_client, plan.project, "main", lines.append) == 0, lines
+    (record,) = backups.records(LocalStore(folder), "main")
+    dump = folder / record.key
+    assert dump.stat().st_uid == 4242 and stat.S_IMODE(dump.stat().st_mode) == 0o600
+    assert record.tables == {"public.hello": 1, "public.items": 1200}
+    drilled = cli("db", "drill", "main", "--json")
+    assert drilled.code == 0 and json.loads(drilled.out)["ok"] is True, drilled.err

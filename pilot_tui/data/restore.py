@@ -278,15 +278,7 @@ def restore(
     _, volumes = docker_db.live_generation(client, kind)
     new = kind.at(max(volumes.values(), default=0) + 1)
     checked = check_into(client, new, new.volume, new.labels(), password, record, store, say)
-    say(f"backup {record.id} verified; starting {new.what} on it ({new.container})")
-    try:
-        container = docker_db.create(client, new.run(password))
-        container.start()
-        docker_db.wait_ready(container, new, password)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            docker_db.remove_generation(client, new)
-        raise
+    _start_checked(client, new, password, record, say)
     kept = current.volume if found.volume and current.volume != new.volume else None
     return Restored(new, password, checked, found.container, kept)
 
@@ -313,16 +305,24 @@ def restore_copy(
     password = passwords.stored(state_dir, copy.name) or passwords.new()
     checked = check_into(client, copy, copy.volume, copy.labels(), password, record, store, say)
     passwords.keep(state_dir, copy.name, password)
-    say(f"backup {record.id} verified; starting {copy.what} on it ({copy.container})")
+    _start_checked(client, copy, password, record, say)
+    return checked, password
+
+
+def _start_checked(
+    client: DockerClient, kind: Kind, password: str, record: BackupRecord, say: Say
+) -> None:
+    """``kind``'s container started on the volume its backup was just checked into; on
+    any failure, that container and volume removed (what served before is untouched)."""
+    say(f"backup {record.id} verified; starting {kind.what} on it ({kind.container})")
     try:
-        container = docker_db.create(client, copy.run(password))
+        container = docker_db.create(client, kind.run(password))
         container.start()
-        docker_db.wait_ready(container, copy, password)
+        docker_db.wait_ready(container, kind, password)
     except BaseException:
         with contextlib.suppress(Exception):
-            docker_db.remove_generation(client, copy)
+            docker_db.remove_generation(client, kind)
         raise
-    return checked, password
 
 
 def retire(previous: Container | None, say: Say) -> None:

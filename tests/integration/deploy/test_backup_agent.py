@@ -130,17 +130,10 @@ def test_the_agent_writes_to_s3_with_its_own_client_encrypted_and_pruned(
     assert local is not None
     # The plan a sandbox project with S3 state gets (agent_plan's own S3 branch is
     # checked as data in tests/unit/test_backup_agent.py), pointed at this moto.
-    plan = dataclasses.replace(
+    plan = _pointed_at(
         local,
-        settings={
-            **local.settings,
-            "store": {"kind": "s3", "bucket": bucket, "region": "us-east-1", "endpoint": moto},
-        },
+        {"kind": "s3", "bucket": bucket, "region": "us-east-1", "endpoint": moto},
         environment={"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
-        binds={k: v for k, v in local.binds.items() if v == scheduling.HOST_SOCKET},
-        network_mode="host",
-        user=None,
-        group_add=[],
     )
     assert scheduling.install(docker_client, plan, lambda _line: None) is True
     lines: list[str] = []
@@ -204,17 +197,7 @@ def test_the_agent_writes_to_gcs_with_its_own_client_and_prunes_every_generation
         assert local is not None
         # The plan a sandbox project with GCS state gets (checked as data in
         # tests/unit/test_backup_agent.py), pointed at this emulator.
-        plan = dataclasses.replace(
-            local,
-            settings={
-                **local.settings,
-                "store": {"kind": "gcs", "bucket": bucket, "endpoint": running["gcs"].url},
-            },
-            binds={k: v for k, v in local.binds.items() if v == scheduling.HOST_SOCKET},
-            network_mode="host",
-            user=None,
-            group_add=[],
-        )
+        plan = _pointed_at(local, {"kind": "gcs", "bucket": bucket, "endpoint": running["gcs"].url})
         lines: list[str] = []
         assert scheduling.install(docker_client, plan, lines.append) is True
         assert f"gs://{bucket}/backups" in lines[-1], lines  # where it says it writes
@@ -270,6 +253,23 @@ def test_the_agent_writes_to_gcs_with_its_own_client_and_prunes_every_generation
         ), failed
     finally:
         sandbox.stop()
+
+
+def _pointed_at(
+    local: scheduling.AgentPlan, store: dict[str, str], environment: dict[str, str] | None = None
+) -> scheduling.AgentPlan:
+    """``local`` (a plan for local state) writing to ``store`` on this host's network, as a
+    sandbox project with that state gets it (agent_plan's branches are data in the unit
+    tests): no local folder bound, the engine's socket only."""
+    return dataclasses.replace(
+        local,
+        settings={**local.settings, "store": store},
+        environment=environment or {},
+        binds={k: v for k, v in local.binds.items() if v == scheduling.HOST_SOCKET},
+        network_mode="host",
+        user=None,
+        group_add=[],
+    )
 
 
 def _kind(config):

@@ -52,38 +52,12 @@ def running_releases(client) -> list[str]:
 
 class HostListener:
     """Another program on the Docker host that answers 200 to everything on 127.0.0.1:PORT,
-    where PORT is whatever the new release of `hello` is told to listen on ($PORT): the
-    port is known only once the container exists, so a thread waits for it."""
+    the port the app's releases are told to listen on ($PORT). It listens before the deploy
+    starts: a crashing release's container can be gone before anything could read its
+    $PORT from it (the test checks the live release's instead)."""
 
-    def __init__(self, client) -> None:
-        self.client = client
+    def __init__(self, port: int) -> None:
         self.hits = 0
-        self.server: http.server.HTTPServer | None = None
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> HostListener:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(10)
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            for container in self.client.containers.list(
-                all=True, filters={"label": ["pilot.app=hello", "pilot.release=v2"]}
-            ):
-                env = dict(e.split("=", 1) for e in container.attrs["Config"]["Env"])
-                self._serve(int(env["PORT"]))
-                return
-            time.sleep(0.05)
-
-    def _serve(self, port: int) -> None:
         listener = self
 
         class Answer(http.server.BaseHTTPRequestHandler):
@@ -97,7 +71,14 @@ class HostListener:
                 pass
 
         self.server = http.server.HTTPServer(("127.0.0.1", port), Answer)
+
+    def __enter__(self) -> HostListener:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def test_a_crash_looping_release_is_not_live_when_its_port_answers_on_the_host(site):
@@ -109,10 +90,13 @@ def test_a_crash_looping_release_is_not_live_when_its_port_answers_on_the_host(s
     engine, opened = deployer(root, [])
     try:
         assert engine.deploy("hello").id == "v1" and get(port) == "hello v1"
+        # The port every release of hello is told to listen on: the listener's.
+        (live,) = engine.client.containers.list(filters={"label": "pilot.app=hello"})
+        env = dict(e.split("=", 1) for e in live.attrs["Config"]["Env"])
+        assert env["PORT"] == str(app_port)
         (root / "hello" / "Dockerfile").write_text(CRASHING)
-        with HostListener(engine.client) as listener, pytest.raises(DeployError) as failed:
+        with HostListener(app_port) as listener, pytest.raises(DeployError) as failed:
             engine.deploy("hello")
-        assert listener.server is not None, "the listener never saw the new release"
         assert listener.hits == 0  # the health check never went to a host port
         assert "exited with code 3" in str(failed.value)
         assert releases(root) == [("v1", "live"), ("v2", "failed")]

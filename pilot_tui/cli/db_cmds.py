@@ -545,7 +545,8 @@ def db_status(ns: argparse.Namespace) -> int:
     project = Project(pf.path)
     state_dir = project.state_dir
     if settings.on == "rds":
-        return _rds_status(ns, overview.rds_row(config, settings, state_dir))
+        outputs = overview.server_outputs(config, state_dir)
+        return _rds_status(ns, overview.rds_row(config, settings, outputs))
     store, problem = overview.open_store(config, project)
     with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
         client = engine.docker_client

@@ -298,7 +298,7 @@ def _docker_final_backups(
 
 def _say_final_snapshots(teardown: Teardown, inv: Inventory) -> None:
     """What happens to the RDS databases' data, before the question."""
-    if not any(t.kind == "RDS database" or "aws_db_instance." in t.name for t in inv.remove):
+    if not inv.rds_databases(teardown.config.project.name):
         return
     if teardown.final_backup:
         print(

@@ -142,9 +142,10 @@ def rows(
     found_rows = []
     agent = scheduling.find(client, config.project.name) if client is not None else None
     agent_running = agent is not None and agent.status == "running"
+    outputs = server_outputs(config, state_dir)
     for settings in config.databases:
         if settings.on == "rds":
-            found_rows.append(rds_row(config, settings, state_dir))
+            found_rows.append(rds_row(config, settings, outputs))
             continue
         kind = kind_for(config.project.name, settings)
         if client is None:
@@ -169,11 +170,19 @@ def rows(
     return found_rows
 
 
-def rds_row(config: PilotConfig, settings: Database, state_dir: Path | None) -> DatabaseRow:
-    """An RDS database as the server's last apply left it (its address), or not made yet."""
+def server_outputs(config: PilotConfig, state_dir: Path | None) -> dict[str, object]:
+    """The server's last apply's outputs, read once for every RDS row (none to read when
+    no database is on RDS)."""
     from pilot_tui.provision.server import saved_outputs
 
-    outputs = saved_outputs(state_dir) if state_dir is not None else {}
+    if state_dir is None or not config.databases_on("rds"):
+        return {}
+    return saved_outputs(state_dir)
+
+
+def rds_row(config: PilotConfig, settings: Database, outputs: dict[str, object]) -> DatabaseRow:
+    """An RDS database as the server's last apply left it (``outputs``: its address), or
+    not made yet."""
     where = rds.address(outputs, settings.name)
     state = f"on RDS at {where.host}" if where else "not made yet (pilot-tui server up)"
     instance = rds.identifier(config.project.name, settings.name)

@@ -38,7 +38,7 @@ class RdsError(PilotError):
 
 def on_rds(config: PilotConfig) -> list[PostgresDatabase]:
     """The databases pilot.toml puts on RDS."""
-    return [db for db in config.databases if isinstance(db, PostgresDatabase) and db.on == "rds"]
+    return [db for db in config.databases_on("rds") if isinstance(db, PostgresDatabase)]
 
 
 def identifier(project: str, name: str) -> str:

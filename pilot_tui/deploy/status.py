@@ -37,15 +37,16 @@ def database_statuses(engine: Context) -> list[AppStatus]:
 
     from pilot_tui.data import docker_db
     from pilot_tui.data.kinds import kind_for
-    from pilot_tui.data.overview import rds_row
+    from pilot_tui.data.overview import rds_row, server_outputs
 
     if engine.client is None:
         return []
     found: list[AppStatus] = []
+    outputs = server_outputs(engine.config, engine.state_dir)
     for settings in engine.config.databases:
         apps = ", ".join(settings.apps) or "no app"
         if settings.on == "rds":
-            row = rds_row(engine.config, settings, engine.state_dir)
+            row = rds_row(engine.config, settings, outputs)
             found.append(
                 AppStatus(
                     f"(db {settings.name})",

@@ -51,6 +51,12 @@ RDS_CLASSES: dict[str, float] = {
     "db.m7g.large": 122.64,
 }
 RDS_STORAGE_GB = 0.115
+# Cloud SQL for PostgreSQL, Enterprise edition, zonal, us-central1: the shared-core tiers
+# by the month, a custom tier by its vCPUs and memory by the hour; SSD storage per GB-month.
+CLOUD_SQL_TIERS: dict[str, float] = {"db-f1-micro": 7.67, "db-g1-small": 25.55}
+CLOUD_SQL_VCPU_HOURLY = 0.0413
+CLOUD_SQL_GB_HOURLY = 0.007
+CLOUD_SQL_STORAGE_GB = 0.17
 
 
 def monthly(cloud: str, size: str) -> float | None:
@@ -120,9 +126,22 @@ class Estimate:
         }
 
 
+def cloud_sql_tier(tier: str) -> float | None:
+    """The monthly price of a Cloud SQL tier: the table's, or a custom one's
+    (db-custom-VCPUS-MEMORY_MB) from its parts; None when neither."""
+    if tier in CLOUD_SQL_TIERS:
+        return CLOUD_SQL_TIERS[tier]
+    parts = tier.split("-")
+    if len(parts) == 4 and parts[:2] == ["db", "custom"] and all(p.isdigit() for p in parts[2:]):
+        vcpus, memory_gb = int(parts[2]), int(parts[3]) / 1024
+        return round((vcpus * CLOUD_SQL_VCPU_HOURLY + memory_gb * CLOUD_SQL_GB_HOURLY) * HOURS, 2)
+    return None
+
+
 def estimate(home: str, size: str, databases: tuple[tuple[str, str, int], ...] = ()) -> Estimate:
-    """The monthly cost of a Pilot Server of ``size`` with home ``home``, and of its RDS
-    ``databases`` (name, instance class, storage GB)."""
+    """The monthly cost of a Pilot Server of ``size`` with home ``home``, and of its managed
+    ``databases`` (name, instance class or tier, storage GB): RDS beside a server on AWS,
+    Cloud SQL beside one on Google Cloud."""
     cloud = "gcp" if home == "gcp" else "aws"
     disk_type, per_gb = DISK[cloud]
     items = [
@@ -131,6 +150,12 @@ def estimate(home: str, size: str, databases: tuple[tuple[str, str, int], ...] =
         Item("public IPv4 address", round(PUBLIC_IPV4_HOURLY[cloud] * HOURS, 2)),
     ]
     for name, instance, storage in databases:
+        if cloud == "gcp":
+            items += [
+                Item(f"Cloud SQL {name} {instance}", cloud_sql_tier(instance)),
+                Item(f"Cloud SQL {name} {storage} GB", round(storage * CLOUD_SQL_STORAGE_GB, 2)),
+            ]
+            continue
         items += [
             Item(f"RDS {name} {instance}", RDS_CLASSES.get(instance)),
             Item(f"RDS {name} {storage} GB", round(storage * RDS_STORAGE_GB, 2)),

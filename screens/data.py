@@ -119,7 +119,7 @@ class DataScreen(RunScreen):
         config = self._config()
         project = Project(self.project_file)
         store, problem = overview.open_store(config, project)
-        if not config.databases_on("docker"):  # all on RDS: no Docker host to ask
+        if not config.databases_on("docker"):  # all managed: no Docker host to ask
             return overview.rows(None, config, store, problem, project.state_dir)
         with self._engine(config) as engine:
             return overview.rows(engine.docker_client, config, store, problem, project.state_dir)
@@ -198,9 +198,10 @@ class DataScreen(RunScreen):
             self.notify("Wait for the run in progress to finish.", severity="warning")
             return True
         row = self.rows[name]
-        if row.on_rds:
+        if row.service is not None:
             self.notify(
-                f"{name} is on RDS, which backs it up itself ({row.backup_text()}).",
+                f"{name} is on {row.service.title}, which backs it up itself "
+                f"({row.backup_text()}).",
                 severity="warning",
             )
             return True

@@ -40,7 +40,7 @@ def db_list(ns: argparse.Namespace) -> int:
         return EXIT_OK
     project = Project(pf.path)
     store, problem = overview.open_store(config, project)
-    if not config.databases_on("docker"):  # all on RDS: no Docker host to ask
+    if not config.databases_on("docker"):  # all managed: no Docker host to ask
         rows = overview.rows(None, config, store, problem, project.state_dir)
     else:
         with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
@@ -55,16 +55,16 @@ def db_list(ns: argparse.Namespace) -> int:
         if row.kind_backs_up:
             print(f"{'':16} last backup: {row.backup_text()}; last drill: {row.drill_text()}")
             print(f"{'':16} schedule: {row.schedule_text()}")
-        elif row.on_rds:
+        elif row.service is not None:
             print(f"{'':16} backups: {row.backup_text()}")
     return EXIT_OK
 
 
 def _database(
-    ns: argparse.Namespace, *, rds_too: bool = False
+    ns: argparse.Namespace, *, managed_too: bool = False
 ) -> tuple[ProjectFile, PilotConfig, Database] | None:
     """(project file, config, settings) of database ``ns.name``, or None when said why
-    (an RDS database too, unless ``rds_too``: the command works on the Docker host's)."""
+    (a managed one too, unless ``managed_too``: the command works on the Docker host's)."""
     from pilot_tui.config.problems import did_you_mean
 
     loaded = load_valid(ns)
@@ -77,12 +77,12 @@ def _database(
         known = ", ".join(names) or "none yet"
         error(f"no database {ns.name!r} in pilot.toml{did_you_mean(ns.name, names)} ({known})")
         return None
-    if settings.on == "rds" and not rds_too:
+    service = settings.service
+    if service is not None and not managed_too:
         error(
-            f"{ns.name} is on RDS, which backs it up itself each day (kept "
-            f"{settings.backup.keep} days, with point-in-time recovery: restore in the RDS "
-            "console or `aws rds restore-db-instance-to-point-in-time`); this command works "
-            "on databases on the Docker host"
+            f"{ns.name} is on {service.title}, which backs it up itself each day (kept "
+            f"{settings.backup.keep} days, with point-in-time recovery: restore "
+            f"{service.restore_hint}); this command works on databases on the Docker host"
         )
         return None
     return pf, config, settings
@@ -538,15 +538,15 @@ def db_status(ns: argparse.Namespace) -> int:
     from pilot_tui.data.kinds import kind_for
     from pilot_tui.project import Project
 
-    found = _database(ns, rds_too=True)
+    found = _database(ns, managed_too=True)
     if found is None:
         return EXIT_INVALID
     pf, config, settings = found
     project = Project(pf.path)
     state_dir = project.state_dir
-    if settings.on == "rds":
+    if settings.service is not None:
         outputs = overview.server_outputs(config, state_dir)
-        return _rds_status(ns, overview.rds_row(config, settings, outputs))
+        return _managed_status(ns, overview.managed_row(config, settings, outputs))
     store, problem = overview.open_store(config, project)
     with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
         client = engine.docker_client
@@ -573,14 +573,15 @@ def db_status(ns: argparse.Namespace) -> int:
     return EXIT_OK if health == "healthy" else EXIT_FAILED
 
 
-def _rds_status(ns: argparse.Namespace, row: DatabaseRow) -> int:
-    """An RDS database as the server's last apply left it: made (its address) or not."""
+def _managed_status(ns: argparse.Namespace, row: DatabaseRow) -> int:
+    """A managed database as the server's last apply left it: made (its address) or not."""
     settings = row.settings
-    made = row.state.startswith("on RDS")
+    title = row.service.title if row.service else "?"
+    made = row.state.startswith(f"on {title}")
     if ns.json:
         print_json(row.to_json())
     else:
         print(f"{settings.name}: {settings.kind} {settings.version}, {row.state}")
-        print(f"  RDS instance {row.container}; backups: {row.backup_text()}")
+        print(f"  {title} instance {row.container}; backups: {row.backup_text()}")
         print(f"  apps: {', '.join(settings.apps) or 'none'} ({settings.url_env})")
     return EXIT_OK if made else EXIT_FAILED

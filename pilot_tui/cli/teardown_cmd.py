@@ -176,7 +176,7 @@ def _confirm_and_remove(
         )
         return EXIT_INVALID
     teardown.final_backup = not getattr(ns, "no_final_backup", False)
-    _say_final_snapshots(teardown, inv)
+    _say_final_backups(teardown, inv)
     answer = confirm(f"Remove these {len(inv.remove)} things?", ns.yes)
     if not answer:
         return not_confirmed(answer)
@@ -198,12 +198,8 @@ def _confirm_and_remove(
     )
     left = run_terraform(lambda: what_remains(teardown, server), Interrupt())
     _show_remains(left)
-    for snapshot in teardown.snapshots:
-        print(
-            f"Kept: RDS snapshot {snapshot} (the final backup; restore it with `aws rds "
-            f"restore-db-instance-from-db-snapshot`, delete it with `aws rds "
-            f"delete-db-snapshot --db-snapshot-identifier {snapshot}`)"
-        )
+    for kept in teardown.final_kept:
+        print(f"Kept: {kept}")
     if not ok or left.remove:
         for failure in teardown.failures:
             say(f"failed: {failure}")
@@ -227,42 +223,83 @@ def _final_backups(
 ) -> int | None:
     """A last backup of each database whose data this destroy removes, before anything is
     removed (the hosts are still there): a dump of each on the Docker host, as `db destroy`
-    takes one, and an RDS snapshot of each on RDS. An exit code (said why, nothing
-    removed) when one could not be taken; None to go on. Not with --no-final-backup."""
+    takes one, and the managed service's own of each on RDS (a snapshot) or Cloud SQL (an
+    export to the state bucket). An exit code (said why, nothing removed) when one could
+    not be taken; None to go on. Not with --no-final-backup."""
     config = teardown.config
     doomed = set(databases_at_stake(inv, config, server_goes=server is not None))
     if not doomed or not teardown.final_backup:
         return None
     on_docker = [db for db in config.databases_on("docker") if db.name in doomed]
-    on_rds = sorted(
-        (set(inv.rds_databases(config.project.name)) | {d.name for d in config.databases_on("rds")})
+    on_managed = sorted(
+        (
+            set(inv.managed_databases(config.project.name))
+            | {d.name for d in config.managed_databases()}
+        )
         & doomed
     )
     if on_docker:
         code = _docker_final_backups(ns, teardown, inv, on_docker)
         if code is not None:
             return code
-    if on_rds and teardown.scan.aws is not None:
-        from pilot_tui.data import rds
-
-        client = teardown.scan.aws("rds")
-
-        async def snapshots() -> list[str]:
-            return await asyncio.to_thread(
-                rds.take_final_snapshots,
-                client,
-                config.project.name,
-                on_rds,
-                lambda text: say(f"    {text}"),
-                stopped=lambda: interrupt.count > 0,
-            )
-
-        try:
-            teardown.snapshots = run_terraform(snapshots, interrupt)
-        except rds.RdsError as exc:
-            error(f"{exc}; add --no-final-backup to go on without them")
-            return EXIT_INTERRUPTED if interrupt.count else EXIT_FAILED
+    if on_managed:
+        return _managed_final_backups(ns, teardown, inv, on_managed, interrupt)
     return None
+
+
+def _managed_final_backups(
+    ns: argparse.Namespace,
+    teardown: Teardown,
+    inv: Inventory,
+    names: list[str],
+    interrupt: Interrupt,
+) -> int | None:
+    from pilot_tui.data.managed import ManagedError
+
+    try:
+        databases = teardown.managed()
+    except Exception as exc:  # no credentials for the cloud's API
+        error(f"the managed databases cannot be reached ({str(exc)[:200]}); nothing was removed")
+        return EXIT_FAILED
+    if databases is None:
+        return None
+    if databases.final_to_state_bucket:
+        refused = _state_bucket_goes(ns, inv, ", ".join(names))
+        if refused is not None:
+            return None if refused == EXIT_OK else refused
+
+    async def take() -> list[str]:
+        assert databases is not None
+        return await asyncio.to_thread(
+            databases.final_backups,
+            names,
+            lambda text: say(f"    {text}"),
+            lambda: interrupt.count > 0,
+        )
+
+    try:
+        teardown.final_kept = run_terraform(take, interrupt)
+    except ManagedError as exc:
+        error(f"{exc}; add --no-final-backup to go on without them")
+        return EXIT_INTERRUPTED if interrupt.count else EXIT_FAILED
+    return None
+
+
+def _state_bucket_goes(ns: argparse.Namespace, inv: Inventory, names: str) -> int | None:
+    """When the final backups of ``names`` would go into a state bucket this destroy
+    removes: EXIT_OK to go on without them (--drop-backups), else EXIT_INVALID, said why.
+    None: the bucket stays."""
+    if not any(t.kind == "state bucket" for t in inv.remove):
+        return None
+    if getattr(ns, "drop_backups", False):
+        say(f"no final backup of {names}: the state bucket goes too (--drop-backups)")
+        return EXIT_OK
+    error(
+        f"the final backups of {names} would go to the state bucket this destroy "
+        "removes: add --keep-state to keep it (and them), or --no-final-backup; "
+        "nothing was removed"
+    )
+    return EXIT_INVALID
 
 
 def _docker_final_backups(
@@ -273,16 +310,9 @@ def _docker_final_backups(
     from pilot_tui.config.document import ProjectFile
 
     names = ", ".join(db.name for db in databases)
-    if any(t.kind == "state bucket" for t in inv.remove):
-        if getattr(ns, "drop_backups", False):
-            say(f"no final backup of {names}: the state bucket goes too (--drop-backups)")
-            return None
-        error(
-            f"the final backups of {names} would go to the state bucket this destroy "
-            "removes: add --keep-state to keep it (and them), or --no-final-backup; "
-            "nothing was removed"
-        )
-        return EXIT_INVALID
+    refused = _state_bucket_goes(ns, inv, names)
+    if refused is not None:
+        return None if refused == EXIT_OK else refused
     pf = ProjectFile.load(teardown.root / "pilot.toml")
     unreachable = "; nothing was removed (--no-final-backup goes on without them)"
     with (
@@ -296,17 +326,21 @@ def _docker_final_backups(
     return None
 
 
-def _say_final_snapshots(teardown: Teardown, inv: Inventory) -> None:
-    """What happens to the RDS databases' data, before the question."""
-    if not inv.rds_databases(teardown.config.project.name):
+def _say_final_backups(teardown: Teardown, inv: Inventory) -> None:
+    """What happens to the managed databases' data, before the question."""
+    from pilot_tui.data.managed import home_service
+
+    service = home_service(teardown.config.server.home)
+    if service is None or not inv.managed_databases(teardown.config.project.name):
         return
+    title = service.title
     if teardown.final_backup:
         print(
-            "Each RDS database gets a final snapshot first, kept after the destroy "
+            f"Each {title} database gets a final backup first, kept after the destroy "
             "(--no-final-backup skips it)."
         )
     else:
-        print("No final snapshot of the RDS databases (--no-final-backup): their data goes.")
+        print(f"No final backup of the {title} databases (--no-final-backup): their data goes.")
 
 
 def _show_remains(left: Inventory) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import stat
 import urllib.parse
 from collections.abc import Iterator
@@ -18,8 +19,6 @@ from pilot_tui.config.problems import Problem, did_you_mean
 from pilot_tui.config.schema import (
     AWS_TARGETS,
     GCP_TARGETS,
-    RDS_MAX_IDENTIFIER,
-    RDS_MAX_RETENTION_DAYS,
     STATIC_TARGETS,
     DockerfileBuild,
     PilotConfig,
@@ -369,8 +368,8 @@ def _databases(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
                 f"{first[db.name] + 1}); database names must be unique",
             )
         first.setdefault(db.name, i)
-        if isinstance(db, PostgresDatabase) and db.on == "rds":
-            yield from _on_rds(cfg, db, i)
+        if isinstance(db, PostgresDatabase) and db.service is not None:
+            yield from _managed(cfg, db, i)
         else:
             try:
                 schedule.parse(db.backup.schedule)
@@ -405,31 +404,43 @@ def _databases(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
             given.setdefault((name, db.url_env), db.name)
 
 
-def _on_rds(cfg: PilotConfig, db: PostgresDatabase, i: int) -> Iterator[Problem]:
-    """RDS lives in the Pilot Server's AWS network and backs itself up once a day."""
+def _managed(cfg: PilotConfig, db: PostgresDatabase, i: int) -> Iterator[Problem]:
+    """A managed database lives in the Pilot Server's network, in that cloud, and its
+    service backs it up once a day."""
+    service = db.service
+    assert service is not None  # called for managed databases only
+    title = service.title
     instance = f"pilot-{cfg.project.name}-{db.name}"
-    if len(instance) > RDS_MAX_IDENTIFIER or "--" in instance:
+    if len(instance) + service.name_suffix > service.max_identifier or "--" in instance:
         yield Problem(
             ("databases", i, "name"),
-            f"its RDS name would be {instance!r}: RDS takes at most {RDS_MAX_IDENTIFIER} "
-            "characters and no two hyphens in a row; choose a shorter name",
+            f"its {title} name would be {instance!r}"
+            + (f" and {service.name_suffix} more characters" if service.name_suffix else "")
+            + f": {title} takes at most {service.max_identifier} characters and no two "
+            "hyphens in a row; choose a shorter name",
         )
-    if cfg.server.home not in ("aws", "sandbox"):
+    if cfg.server.home not in service.homes:
         yield Problem(
             ("databases", i, "on"),
-            'on = "rds" puts the database in the network of the Pilot Server on AWS, but '
-            f'server.home is "{cfg.server.home}": use on = "docker", or a server on AWS',
+            f'on = "{service.on}" puts the database in the network of the Pilot Server on '
+            f'{service.cloud}, but server.home is "{cfg.server.home}": use on = "docker", '
+            f"or a server on {service.cloud}",
+        )
+    if db.managed.instance and not re.fullmatch(service.instance_pattern, db.managed.instance):
+        yield Problem(
+            ("databases", i, "managed", "instance"),
+            f"{db.managed.instance!r} is not a {title} machine: expected {service.instance_hint}",
         )
     if db.backup.schedule != "daily":
         yield Problem(
             ("databases", i, "backup", "schedule"),
-            f"RDS takes its own backups once a day (with point-in-time recovery): remove "
+            f"{title} takes its own backups once a day (with point-in-time recovery): remove "
             f'backup.schedule ("{db.backup.schedule}") or set it to "daily"',
         )
-    if db.backup.keep > RDS_MAX_RETENTION_DAYS:
+    if db.backup.keep > service.max_keep:
         yield Problem(
             ("databases", i, "backup", "keep"),
-            f"RDS keeps automated backups for at most {RDS_MAX_RETENTION_DAYS} days "
+            f"{title} keeps automated backups for at most {service.max_keep} days "
             f"(backup.keep = {db.backup.keep})",
         )
     if db.managed.max_storage_gb < db.managed.storage_gb:

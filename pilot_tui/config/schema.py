@@ -498,27 +498,82 @@ class BackupSettings:
     )
 
 
-DatabaseHome = Literal["docker", "rds"]
+DatabaseHome = Literal["docker", "rds", "cloud-sql"]
 RDS_MAX_RETENTION_DAYS = 35  # RDS keeps automated backups for at most this many days
 RDS_MAX_IDENTIFIER = 63  # characters in an RDS instance's name (pilot-PROJECT-NAME)
 
 
+@dataclass(frozen=True)
+class ManagedService:
+    """What pilot.toml's checks and Pilot's listings know of a managed database service
+    (`on = "rds"`, `on = "cloud-sql"`): facts, no client."""
+
+    on: str
+    title: str  # in a person's words: "RDS", "Cloud SQL"
+    homes: tuple[str, ...]  # the server homes whose network it joins
+    cloud: str  # whose account: "AWS", "Google Cloud"
+    default_instance: str  # the machine when `managed.instance` is empty
+    instance_pattern: str
+    instance_hint: str
+    max_keep: int  # automated backups kept, at most
+    max_identifier: int  # characters in its instance name
+    name_suffix: int  # characters the template adds after pilot-PROJECT-NAME
+    terraform_address: str  # a regular expression; group 1 is the pilot.toml name
+    restore_hint: str  # how its own backups are restored
+
+
+MANAGED_SERVICES: dict[str, ManagedService] = {
+    "rds": ManagedService(
+        on="rds",
+        title="RDS",
+        homes=("aws", "sandbox"),
+        cloud="AWS",
+        default_instance="db.t4g.micro",
+        instance_pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$",
+        instance_hint="an RDS instance class like db.t4g.micro or db.m7g.large",
+        max_keep=RDS_MAX_RETENTION_DAYS,
+        max_identifier=RDS_MAX_IDENTIFIER,
+        name_suffix=0,
+        terraform_address=r'aws_db_instance\.database\["([a-z0-9-]+)"\]',
+        restore_hint="in the RDS console or `aws rds restore-db-instance-to-point-in-time`",
+    ),
+    "cloud-sql": ManagedService(
+        on="cloud-sql",
+        title="Cloud SQL",
+        homes=("gcp",),
+        cloud="Google Cloud",
+        default_instance="db-g1-small",
+        instance_pattern=r"^db-(f1-micro|g1-small|custom-[0-9]+-[0-9]+|[a-z0-9]+-[a-z0-9-]+)$",
+        instance_hint="a Cloud SQL tier like db-g1-small or db-custom-2-7680",
+        max_keep=365,  # retained backups
+        # An instance name may not be used again for a week after its deletion, so the
+        # template adds 5 characters ("-" and 4 random hex) to pilot-PROJECT-NAME.
+        max_identifier=RDS_MAX_IDENTIFIER,
+        name_suffix=5,
+        terraform_address=r'google_sql_database_instance\.database\["([a-z0-9-]+)"\]',
+        restore_hint="in the Cloud SQL console or `gcloud sql backups restore`",
+    ),
+}
+
+
 @dataclass
 class ManagedDatabase:
-    """A managed database's machine (`on = "rds"`); ignored on the Docker host."""
+    """A managed database's machine (`on = "rds"` or `"cloud-sql"`); ignored on the
+    Docker host."""
 
     instance: str = setting(
-        "db.t4g.micro",
-        "RDS instance class.",
-        pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$",
-        pattern_hint="an RDS instance class like db.t4g.micro or db.m7g.large",
+        "",
+        "RDS instance class (db.t4g.micro when empty) or Cloud SQL tier (db-g1-small when empty).",
+        pattern=r"^(db\.[a-z0-9]+\.[a-z0-9]+|db-[a-z0-9-]+)?$",
+        pattern_hint="an RDS instance class like db.t4g.micro or a Cloud SQL tier like db-g1-small",
+        example="db.t4g.small",
     )
     storage_gb: int = setting(
         20, "Storage allocated at first, in GB (encrypted).", minimum=20, maximum=65536
     )
     max_storage_gb: int = setting(
         100,
-        "RDS grows the storage by itself up to this many GB.",
+        "The service grows the storage by itself up to this many GB.",
         minimum=20,
         maximum=65536,
     )
@@ -531,13 +586,16 @@ class PostgresDatabase:
     kind: Literal["postgres"] = setting("postgres", "Database kind.")
     on: DatabaseHome = setting(
         "docker",
-        'Where it runs: "docker" (a container on the Docker host) or "rds" (Amazon RDS '
-        "in the Pilot Server's network, made by `pilot-tui server up`: encrypted, not "
-        "public, reachable from the server only, automated daily backups kept "
-        "`backup.keep` days, deletion protection).",
+        'Where it runs: "docker" (a container on the Docker host), "rds" (Amazon RDS, '
+        'with a server on AWS) or "cloud-sql" (Google Cloud SQL, with a server on Google '
+        "Cloud). A managed one is made in the Pilot Server's network by `pilot-tui server "
+        "up`: encrypted, not public, reachable from the server only, automated daily "
+        "backups kept `backup.keep` days, deletion protection.",
         example="rds",
     )
-    managed: ManagedDatabase = setting(ManagedDatabase, 'Its machine when `on = "rds"`.')
+    managed: ManagedDatabase = setting(
+        ManagedDatabase, 'Its machine when `on = "rds"` or `"cloud-sql"`.'
+    )
     name: str = required(
         "Database name, unique in this file; names its container and its volume.",
         pattern=NAME_PATTERN,
@@ -568,6 +626,17 @@ class PostgresDatabase:
         "512m", "Memory limit of its container.", pattern=MEMORY_PATTERN, pattern_hint=MEMORY_HINT
     )
     backup: BackupSettings = setting(BackupSettings, "Its backups (`pilot-tui db backup`).")
+
+    @property
+    def service(self) -> ManagedService | None:
+        """The managed service it runs on (None: a container on the Docker host)."""
+        return MANAGED_SERVICES.get(self.on)
+
+    @property
+    def machine(self) -> str:
+        """Its instance class or tier: pilot.toml's, else its service's default."""
+        service = self.service
+        return self.managed.instance or (service.default_instance if service else "")
 
 
 @dataclass
@@ -603,6 +672,11 @@ class RedisDatabase:
     )
     backup: BackupSettings = setting(BackupSettings, "Its backups (`pilot-tui db backup`).")
 
+    @property
+    def service(self) -> ManagedService | None:
+        """No managed service runs Redis here: always the Docker host."""
+        return None
+
 
 Database = PostgresDatabase | RedisDatabase
 DATABASE_KINDS: tuple[str, ...] = tuple(kind().kind for kind in get_args(Database))
@@ -633,8 +707,12 @@ class PilotConfig:
 
     def databases_on(self, home: DatabaseHome) -> list[Database]:
         """The databases that run there: "docker" (containers on the Docker host, backed up
-        by Pilot) or "rds"."""
+        by Pilot), "rds" or "cloud-sql"."""
         return [db for db in self.databases if db.on == home]
+
+    def managed_databases(self) -> list[PostgresDatabase]:
+        """The databases a managed service runs (RDS, Cloud SQL), made with the server."""
+        return [db for db in self.databases if isinstance(db, PostgresDatabase) and db.service]
 
     def in_sandbox(self) -> PilotConfig:
         """These settings with the server in the local sandbox, whatever server.home says

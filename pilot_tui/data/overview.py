@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pilot_tui.data import backups, docker_db, rds, schedule, scheduling
+from pilot_tui.data import backups, docker_db, managed, schedule, scheduling
 from pilot_tui.data.backups import BackupRecord, DrillRecord, ScheduledRun
 from pilot_tui.data.kinds import KINDS, kind_for
 from pilot_tui.errors import PilotError
@@ -15,7 +15,7 @@ from pilot_tui.errors import PilotError
 if TYPE_CHECKING:
     from docker import DockerClient
 
-    from pilot_tui.config.schema import Database, PilotConfig
+    from pilot_tui.config.schema import Database, ManagedService, PilotConfig
     from pilot_tui.data.stores import BackupStore
     from pilot_tui.project import Project
 
@@ -59,12 +59,13 @@ class DatabaseRow:
         }
 
     @property
-    def on_rds(self) -> bool:
-        return self.settings.on == "rds"
+    def service(self) -> ManagedService | None:
+        """The managed service that runs it and backs it up (None: the Docker host)."""
+        return self.settings.service
 
     def backup_text(self) -> str:
-        if self.on_rds:
-            return f"by RDS each day, kept {self.settings.backup.keep} days"
+        if self.service is not None:
+            return f"by {self.service.title} each day, kept {self.settings.backup.keep} days"
         if self.problem:
             return f"unknown ({self.problem})"
         if self.last_backup is None:
@@ -100,8 +101,8 @@ class DatabaseRow:
         return None
 
     def schedule_text(self) -> str:
-        if self.on_rds:
-            return "daily · by RDS"
+        if self.service is not None:
+            return f"daily · by {self.service.title}"
         if not self.scheduled:
             return "off"
         when, last = self.settings.backup.schedule, self.last_scheduled
@@ -112,8 +113,8 @@ class DatabaseRow:
 
     @property
     def kind_backs_up(self) -> bool:
-        """Whether Pilot itself backs it up (RDS backs up its own)."""
-        return not self.on_rds and KINDS[self.settings.kind].dump_format is not None
+        """Whether Pilot itself backs it up (a managed service backs up its own)."""
+        return self.service is None and KINDS[self.settings.kind].dump_format is not None
 
 
 def open_store(config: PilotConfig, project: Project) -> tuple[BackupStore | None, str | None]:
@@ -144,8 +145,8 @@ def rows(
     agent_running = agent is not None and agent.status == "running"
     outputs = server_outputs(config, state_dir)
     for settings in config.databases:
-        if settings.on == "rds":
-            found_rows.append(rds_row(config, settings, outputs))
+        if settings.service is not None:
+            found_rows.append(managed_row(config, settings, outputs))
             continue
         kind = kind_for(config.project.name, settings)
         if client is None:
@@ -171,21 +172,25 @@ def rows(
 
 
 def server_outputs(config: PilotConfig, state_dir: Path | None) -> dict[str, object]:
-    """The server's last apply's outputs, read once for every RDS row (none to read when
-    no database is on RDS)."""
+    """The server's last apply's outputs, read once for every managed database's row
+    (none to read when no database is managed)."""
     from pilot_tui.provision.server import saved_outputs
 
-    if state_dir is None or not config.databases_on("rds"):
+    if state_dir is None or not config.managed_databases():
         return {}
     return saved_outputs(state_dir)
 
 
-def rds_row(config: PilotConfig, settings: Database, outputs: dict[str, object]) -> DatabaseRow:
-    """An RDS database as the server's last apply left it (``outputs``: its address), or
-    not made yet."""
-    where = rds.address(outputs, settings.name)
-    state = f"on RDS at {where.host}" if where else "not made yet (pilot-tui server up)"
-    instance = rds.identifier(config.project.name, settings.name)
+def managed_row(config: PilotConfig, settings: Database, outputs: dict[str, object]) -> DatabaseRow:
+    """A managed database as the server's last apply left it (``outputs``: its address and
+    instance name), or not made yet."""
+    title = settings.service
+    where = managed.address(outputs, settings.name)
+    on = f"on {title.title if title else '?'}"
+    state = f"{on} at {where.host}" if where else "not made yet (pilot-tui server up)"
+    instance = (where.instance if where else "") or managed.identifier(
+        config.project.name, settings.name
+    )
     return DatabaseRow(settings, state, instance, None, ())
 
 

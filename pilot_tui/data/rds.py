@@ -1,36 +1,27 @@
 """Databases with ``on = "rds"``: Amazon RDS PostgreSQL beside the Pilot Server.
 
-Terraform makes them with the server (terraform/aws/databases.tf); this module is what Pilot
-adds around that, as data where it can be: the Terraform inputs from pilot.toml, the master
-passwords (generated once, 0600 under .pilot/databases/, handed to Terraform in a 0600 file
-of their own, never in pilot.toml or the inputs file), the URL the linked apps get, and the
-two steps `server destroy --drop-database NAME` takes before Terraform deletes one: a final
-snapshot named with the time, then deletion protection lifted.
+What every managed service shares (passwords, URLs, the destroy's three steps) is in
+managed.py; this module is RDS's side of it: the Terraform inputs of
+terraform/aws/databases.tf, and ``RdsDatabases``, whose final backup is an RDS snapshot
+named with the time, kept after the destroy.
 """
 
 from __future__ import annotations
 
 import time
-import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pilot_tui.config.schema import PilotConfig, PostgresDatabase
-from pilot_tui.data import passwords
-from pilot_tui.errors import PilotError
+from pilot_tui.config.schema import MANAGED_SERVICES, PilotConfig, PostgresDatabase
+from pilot_tui.data.managed import ManagedDatabases, ManagedError, Say, identifier, utc_stamp
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
 
-USER = "pilot"
-DATABASE = "postgres"  # the one RDS always makes (`db_name` differs across provider versions)
-NOT_HERE = "not-on-this-machine"  # a stand-in for a password another machine holds
 SNAPSHOT_WAIT_SECONDS = 3600.0  # a large database's snapshot can take most of an hour
 
 
-class RdsError(PilotError):
+class RdsError(ManagedError):
     """An RDS database cannot be reached, snapshotted or released for deletion."""
 
     title = "RDS problem"
@@ -41,17 +32,12 @@ def on_rds(config: PilotConfig) -> list[PostgresDatabase]:
     return [db for db in config.databases_on("rds") if isinstance(db, PostgresDatabase)]
 
 
-def identifier(project: str, name: str) -> str:
-    """The instance's name in RDS (the template's ``${local.name}-${each.key}``)."""
-    return f"pilot-{project}-{name}"
-
-
 def terraform_inputs(config: PilotConfig) -> dict[str, dict[str, str | int]]:
     """The ``databases`` variable of terraform/aws/."""
     return {
         db.name: {
             "engine_version": str(db.version),
-            "instance_class": db.managed.instance,
+            "instance_class": db.machine,
             "storage_gb": db.managed.storage_gb,
             "max_storage_gb": db.managed.max_storage_gb,
             "backup_days": db.backup.keep,
@@ -60,70 +46,37 @@ def terraform_inputs(config: PilotConfig) -> dict[str, dict[str, str | int]]:
     }
 
 
-def terraform_passwords(
-    config: PilotConfig, state_dir: Path, made: Callable[[str], bool]
-) -> dict[str, str]:
-    """The ``database_passwords`` variable: each one kept in .pilot/databases/, made for a
-    database RDS does not have yet (``made``: whether it has it). One RDS has whose
-    password is not on this machine gets a stand-in Terraform never sends (the template
-    ignores changes to it), and nothing is written: a deploy here then says to copy the
-    file, rather than hand the apps a password RDS does not know."""
-    found = {}
-    for db in on_rds(config):
-        value = passwords.stored(state_dir, db.name)
-        if value is None and made(db.name):
-            value = NOT_HERE
-        elif value is None:
-            value = passwords.new()
-            passwords.keep(state_dir, db.name, value)
-        found[db.name] = value
-    return found
+class RdsDatabases(ManagedDatabases):
+    """The project's RDS databases, through an RDS client."""
 
+    service = MANAGED_SERVICES["rds"]
 
-@dataclass(frozen=True)
-class Address:
-    host: str
-    port: int
+    def __init__(self, client: RDSClient, project: str) -> None:
+        super().__init__(project)
+        self.client = client
 
+    def exists(self, name: str) -> bool:
+        return exists(self.client, identifier(self.project, name))
 
-def address(outputs: dict[str, object], name: str) -> Address | None:
-    """Where database ``name`` answers, from the server's saved Terraform outputs."""
-    made = outputs.get("databases")
-    entry = made.get(name) if isinstance(made, dict) else None
-    if not isinstance(entry, dict) or not entry.get("address"):
-        return None
-    return Address(str(entry["address"]), int(entry.get("port") or 5432))
+    def final_backups(self, names: list[str], say: Say, stopped: Callable[[], bool]) -> list[str]:
+        taken = take_final_snapshots(self.client, self.project, names, say, stopped=stopped)
+        return [
+            f"RDS snapshot {snapshot} (the final backup; restore it with `aws rds "
+            f"restore-db-instance-from-db-snapshot`, delete it with `aws rds "
+            f"delete-db-snapshot --db-snapshot-identifier {snapshot}`)"
+            for snapshot in taken
+        ]
 
+    def lift_protection(self, names: list[str], say: Say) -> list[str]:
+        return lift_protection(self.client, self.project, names, say)
 
-def url(where: Address, password: str) -> str:
-    """The URL the linked apps get: TLS required (RDS serves it; nothing else is sent)."""
-    secret = urllib.parse.quote(password, safe="")
-    return f"postgres://{USER}:{secret}@{where.host}:{where.port}/{DATABASE}?sslmode=require"
-
-
-def linked_url(outputs: dict[str, object], state_dir: Path, db: PostgresDatabase) -> str:
-    """The URL of ``db`` for its apps (``outputs``: the server's last apply's), or why
-    there is none yet."""
-    where = address(outputs, db.name)
-    if where is None:
-        raise RdsError(
-            f'database "{db.name}" is on RDS, and the Pilot Server\'s last apply did not make '
-            "it: run `pilot-tui server up` first"
-        )
-    password = passwords.stored(state_dir, db.name)
-    if password is None:
-        raise RdsError(
-            f'the password of RDS database "{db.name}" is not on this machine '
-            f"({passwords.password_file(state_dir, db.name)}): copy that file from the "
-            "teammate who first ran `pilot-tui server up` with it"
-        )
-    return url(where, password)
+    def protect_again(self, lifted: list[str], say: Say) -> None:
+        protect_again(self.client, lifted, say)
 
 
 def final_snapshot_name(project: str, name: str, now: float | None = None) -> str:
     """A name no earlier server of the project used: the database's, then the UTC time."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(time.time() if now is None else now))
-    return f"{identifier(project, name)}-final-{stamp}"
+    return f"{identifier(project, name)}-final-{utc_stamp(now)}"
 
 
 def take_final_snapshots(

@@ -94,7 +94,8 @@ def server_rows(
     made = outputs.get("databases")
     for name, db in sorted(made.items()) if isinstance(made, dict) else ():
         # Nothing answers at the sandbox's: the local AWS API only records the instance.
-        where = f"RDS {db.get('address')}:{db.get('port')} (from the server only)"
+        service = "Cloud SQL" if home == "gcp" else "RDS"
+        where = f"{service} {db.get('address')}:{db.get('port')} (from the server only)"
         rows.append((f"database {name}", f"simulated: {where}" if home == "sandbox" else where))
     if home == "sandbox" and rows:
         rows.append(("apps run on", f"this machine's Docker ({sandbox_docker_url()})"))

@@ -37,7 +37,7 @@ def database_statuses(engine: Context) -> list[AppStatus]:
 
     from pilot_tui.data import docker_db
     from pilot_tui.data.kinds import kind_for
-    from pilot_tui.data.overview import rds_row, server_outputs
+    from pilot_tui.data.overview import managed_row, server_outputs
 
     if engine.client is None:
         return []
@@ -45,15 +45,15 @@ def database_statuses(engine: Context) -> list[AppStatus]:
     outputs = server_outputs(engine.config, engine.state_dir)
     for settings in engine.config.databases:
         apps = ", ".join(settings.apps) or "no app"
-        if settings.on == "rds":
-            row = rds_row(engine.config, settings, outputs)
+        if row_service := settings.service:
+            row = managed_row(engine.config, settings, outputs)
             found.append(
                 AppStatus(
                     f"(db {settings.name})",
                     f"{settings.kind} {settings.version}",
                     row.state,
                     "-",
-                    notes=(f"RDS {row.container} · {settings.url_env} for {apps}",),
+                    notes=(f"{row_service.title} {row.container} · {settings.url_env} for {apps}",),
                 )
             )
             continue

@@ -15,7 +15,7 @@ from typing import Any
 
 from pilot_tui import redact
 from pilot_tui.config.schema import PilotConfig, default_size
-from pilot_tui.data import rds
+from pilot_tui.data import managed
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 from pilot_tui.leftovers import Where, advice
 from pilot_tui.naming import project_resource
@@ -149,26 +149,37 @@ class Server:
         return self.workdir
 
     def secret_inputs(self) -> dict[str, dict[str, str]]:
-        """Sensitive Terraform inputs: the RDS databases' passwords (masked in every log)."""
-        found = rds.terraform_passwords(self.config, self.project.state_dir, self._rds_has)
+        """Sensitive Terraform inputs: the managed databases' passwords (masked in every
+        log)."""
+        found = managed.terraform_passwords(self.config, self.project.state_dir, self._managed_has)
         redact.register(found.values())
         return {"database_passwords": found} if found else {}
 
-    def _rds_has(self, name: str) -> bool:
-        """Whether RDS has database ``name`` (asked only when its password is not here)."""
+    def _managed_has(self, name: str) -> bool:
+        """Whether the managed service has database ``name`` (asked only when its password
+        is not here)."""
         from pilot_tui.cloud.clients import emulator_aws, profile_aws
+        from pilot_tui.data.services import open_managed
 
         region = self.config.aws.region
+        config = self.config if self.home != "sandbox" else self.config.in_sandbox()
+        service = managed.home_service(self.home)
+        title = service.title if service else "the managed service"
         try:
-            if self.home == "sandbox":
-                client = emulator_aws(region, self._aws_url).client("rds")
-            else:
-                client = profile_aws(self.config.aws.profile, region).client("rds")
-            return rds.exists(client, rds.identifier(self.config.project.name, name))
+            aws = None
+            if service is not None and service.on == "rds":
+                made = (
+                    emulator_aws(region, self._aws_url)
+                    if self.home == "sandbox"
+                    else profile_aws(self.config.aws.profile, region)
+                )
+                aws = made.client
+            databases = open_managed(config, self.project.root, aws)
+            return databases is not None and databases.exists(name)
         except Exception as exc:  # no credentials, no network: never guess a new password
-            raise rds.RdsError(
-                f"cannot tell whether RDS database {name} exists, and its password is not "
-                f"on this machine: {redact.text(str(exc))[:200]}"
+            raise managed.ManagedError(
+                f"cannot tell whether {title} database {name} exists, and its password is "
+                f"not on this machine: {redact.text(str(exc))[:200]}"
             ) from exc
 
     def ensure_backend(self) -> Backend:
@@ -345,7 +356,7 @@ class Server:
         """What this server costs a month (the dated price table's estimate)."""
         size = self.config.server.size or default_size("gcp" if self.home == "gcp" else "aws")
         databases = tuple(
-            (db.name, db.managed.instance, db.managed.storage_gb) for db in rds.on_rds(self.config)
+            (db.name, db.machine, db.managed.storage_gb) for db in self.config.managed_databases()
         )
         return estimate(self.home, size or "", databases)
 

@@ -16,7 +16,6 @@ from pilot_tui.teardown import aws_leftovers
 from pilot_tui.teardown.scan import Scan
 from pilot_tui.teardown.things import (
     DATABASE_VOLUME,
-    RDS_ADDRESS,
     STEP_TITLES,
     STEPS,
     Inventory,
@@ -26,6 +25,7 @@ from pilot_tui.teardown.things import (
 
 if TYPE_CHECKING:
     from pilot_tui.config.schema import AppSettings, PilotConfig
+    from pilot_tui.data.managed import ManagedDatabases
     from pilot_tui.provision.server import Plan, Server
 
 
@@ -39,7 +39,9 @@ class Teardown:
     keep_state: bool = False
     final_backup: bool = True  # a final backup of each database before its data goes
     failures: list[str] = field(default_factory=list)
-    snapshots: list[str] = field(default_factory=list)  # RDS final snapshots taken, kept
+    # The managed databases' final backups taken, kept: a line each saying where.
+    final_kept: list[str] = field(default_factory=list)
+    _managed: ManagedDatabases | None = None
 
     @property
     def state_dir(self) -> Path:
@@ -151,34 +153,41 @@ class Teardown:
             self._try("the GCP deployer", remove_gcp, say)
 
     # server ----------------------------------------------------------------------------
-    def lift_protection(self, names: list[str], say: Say) -> list[str] | None:
-        """Deletion protection off for the RDS databases about to be deleted (named, their
-        final snapshots taken before anything was removed); the identifiers lifted, or None
-        (recorded, nothing deleted) when RDS refused."""
-        from pilot_tui.data import rds
+    def managed(self) -> ManagedDatabases | None:
+        """The managed databases of the server's home (RDS, Cloud SQL), opened once."""
+        from pilot_tui.data.services import open_managed
 
-        if not names or self.scan.aws is None:
+        if self._managed is None:
+            self._managed = open_managed(self.config, self.root, self.scan.aws)
+        return self._managed
+
+    def lift_protection(self, names: list[str], say: Say) -> list[str] | None:
+        """Deletion protection off for the managed databases about to be deleted (named,
+        their final backups taken before anything was removed); what was lifted, or None
+        (recorded, nothing deleted) when the service refused."""
+        if not names:
             return []
-        client = self.scan.aws("rds")
         lifted: list[str] = []
         try:
+            databases = self.managed()
+            if databases is None:
+                return []
             for name in names:  # one by one: each lifted is known, to undo on a failure
-                lifted += rds.lift_protection(client, self.config.project.name, [name], say)
-        except Exception as exc:  # RDS refused: nothing of the server may go after it
-            self.failures.append(f"RDS databases: {redact.text(str(exc))[:300]}")
+                lifted += databases.lift_protection([name], say)
+        except Exception as exc:  # refused: nothing of the server may go after it
+            self.failures.append(f"managed databases: {redact.text(str(exc))[:300]}")
             say(f"FAILED: {self.failures[-1]}")
             self.protect_again(lifted, say)
             return None
         return lifted
 
-    def protect_again(self, identifiers: list[str], say: Say) -> None:
-        """After a failure: protection back on the RDS databases still there."""
-        from pilot_tui.data import rds
-
-        if identifiers and self.scan.aws is not None:
+    def protect_again(self, lifted: list[str], say: Say) -> None:
+        """After a failure: protection back on the managed databases still there."""
+        databases = self.managed() if lifted else None
+        if databases is not None:
             self._try(
                 "deletion protection back on",
-                partial(rds.protect_again, self.scan.aws("rds"), identifiers, say),
+                partial(databases.protect_again, lifted, say),
                 say,
             )
 
@@ -289,15 +298,12 @@ async def execute(
 
 
 def _databases_destroyed(plan: Plan | None) -> list[str]:
-    """The databases (pilot.toml names) whose RDS instance a destroy plan deletes."""
+    """The databases (pilot.toml names) whose managed instance a destroy plan deletes."""
+    from pilot_tui.data.managed import names_in
+
     if plan is None:
         return []
-    names = []
-    for change in plan.changes:
-        match = RDS_ADDRESS.fullmatch(change.address)
-        if match and change.action in ("delete", "replace"):
-            names.append(match.group(1))
-    return names
+    return names_in(c.address for c in plan.changes if c.action in ("delete", "replace"))
 
 
 async def _terraform_destroy(

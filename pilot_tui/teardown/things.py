@@ -3,7 +3,6 @@ removes it), the steps in the order they run, and the Inventory a person confirm
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -12,8 +11,6 @@ if TYPE_CHECKING:
     from pilot_tui.config.schema import PilotConfig
 
 UNOWNED_BUCKET = "S3 bucket, not provably Pilot's"
-# The template's RDS instances: aws_db_instance.database["NAME"].
-RDS_ADDRESS = re.compile(r'aws_db_instance\.database\["([a-z0-9-]+)"\]')
 DATABASE_VOLUME = "database volume"  # a database's data: removed only when named
 
 
@@ -130,16 +127,16 @@ class Inventory:
         names = {database_of(t.found) for t in self.remove if t.kind == DATABASE_VOLUME}
         return sorted(name for name in names if name)
 
-    def rds_databases(self, project: str) -> list[str]:
-        """The names of the RDS databases this removes: Terraform's (its address names
-        them) and those found by their tag alone (their identifier does)."""
-        names = set()
+    def managed_databases(self, project: str) -> list[str]:
+        """The names of the managed databases (RDS, Cloud SQL) this removes: Terraform's
+        (its address names them) and those found by their tag alone (their identifier
+        does)."""
+        from pilot_tui.data.managed import names_in
+
+        terraform = [t.name for t in self.remove if t.kind == "Terraform resource"]
+        names = set(names_in(terraform))
         for thing in self.remove:
-            if thing.kind == "Terraform resource":
-                match = RDS_ADDRESS.fullmatch(thing.name)
-                if match:
-                    names.add(match.group(1))
-            elif thing.kind == "RDS database":
+            if thing.kind == "RDS database":
                 names.add(thing.name.removeprefix(f"pilot-{project}-"))
         return sorted(names)
 
@@ -212,7 +209,7 @@ def databases_at_stake(inv: Inventory, config: PilotConfig, server_goes: bool) -
     at_stake = set(inv.databases(config.project.name))
     if server_goes and config.server.home in ("aws", "gcp"):
         at_stake |= {db.name for db in config.databases}
-    if server_goes:  # RDS goes with the server's network (the sandbox's too)
-        at_stake |= {db.name for db in config.databases_on("rds")}
-    at_stake |= set(inv.rds_databases(config.project.name))  # in pilot.toml or not
+    if server_goes:  # RDS and Cloud SQL go with the server's network (the sandbox's too)
+        at_stake |= {db.name for db in config.managed_databases()}
+    at_stake |= set(inv.managed_databases(config.project.name))  # in pilot.toml or not
     return sorted(at_stake)

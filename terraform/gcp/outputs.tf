@@ -34,3 +34,11 @@ output "web_ports" {
   description = "Ports the apps are served on, open to web_cidrs."
   value       = var.web_ports
 }
+
+output "databases" {
+  description = "Each Cloud SQL database's private address, port and instance name."
+  value = {
+    for name, db in google_sql_database_instance.database :
+    name => { address = db.private_ip_address, port = 5432, instance = db.name }
+  }
+}

@@ -1,10 +1,16 @@
 terraform {
-  # Terraform >= 1.0 or OpenTofu, hashicorp/google 4.x through current releases.
+  # Terraform >= 1.0 or OpenTofu, hashicorp/google 5.12 through current releases (5.12
+  # added the service networking connection's deletion_policy, which Cloud SQL needs to
+  # be destroyed cleanly: see databases.tf).
   required_version = ">= 1.0"
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 4.0"
+      version = ">= 5.12"
+    }
+    random = {
+      source  = "hashicorp/random"
+      version = ">= 3.0"
     }
   }
 }

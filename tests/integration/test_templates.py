@@ -252,3 +252,53 @@ def test_gcp_server_account_may_touch_only_the_backups_of_its_state_bucket():
         '\\"storage.googleapis.com/objectListPrefix\\", \\"\\").startsWith(\\"backups/\\")'
     )
     assert expression == f'"{objects} || ({listing})"'  # as written: a quoted HCL string
+
+
+def test_gcp_databases_are_private_encrypted_backed_up_and_protected():
+    """Cloud SQL as the template writes it, as data (the Google provider cannot be had
+    here): no public address, on the server's own network through private services access,
+    TLS only, automated daily backups kept backup.keep and point-in-time recovery, Cloud
+    SQL's own deletion protection on (Pilot lifts it after a final export), the password
+    sensitive, set once and never reset, and the instance's account may write its final
+    export under backups/NAME/ of the state bucket and nowhere else."""
+    found = resources("gcp")
+    db = found[("google_sql_database_instance", "database")]
+    assert db["for_each"] == "${var.databases}"
+    assert "random_id.database[each.key].hex" in db["name"]  # a name free to reuse at once
+    settings = db["settings"][0]
+    assert settings["deletion_protection_enabled"] is True
+    assert settings["disk_autoresize"] is True
+    assert settings["disk_autoresize_limit"] == "${each.value.max_disk_gb}"
+    (ip,) = settings["ip_configuration"]
+    assert ip["ipv4_enabled"] is False and "authorized_networks" not in ip
+    assert ip["private_network"] == "${google_compute_network.pilot.id}"
+    assert unquote(ip["ssl_mode"]) == "ENCRYPTED_ONLY"
+    (backups,) = settings["backup_configuration"]
+    assert backups["enabled"] is True and backups["point_in_time_recovery_enabled"] is True
+    (kept,) = backups["backup_retention_settings"]
+    assert kept["retained_backups"] == "${each.value.backups_kept}"
+    assert "pilot-database" in str(settings["user_labels"])  # how Pilot finds it again
+    assert "local.labels" in str(settings["user_labels"])
+    peering = found[("google_compute_global_address", "databases")]
+    assert unquote(peering["purpose"]) == "VPC_PEERING"
+    assert peering["network"] == "${google_compute_network.pilot.id}"
+    user = found[("google_sql_user", "pilot")]
+    assert user["password"] == "${var.database_passwords[each.key]}"
+    assert user["lifecycle"][0]["ignore_changes"] == ["password"]
+    grant = found[("google_storage_bucket_iam_member", "database_exports")]
+    assert grant["bucket"] == "${var.state_bucket}"
+    assert "service_account_email_address" in grant["member"]
+    expression = grant["condition"][0]["expression"]
+    assert expression == (
+        '"resource.name.startsWith(\\"projects/_/buckets/${var.state_bucket}/objects/'
+        'backups/${each.key}/\\")"'
+    )
+    variables = {}
+    for block in hcl2.load((TEMPLATES / "gcp" / "databases.tf").open()).get("variable", []):
+        variables.update({unquote(name): body for name, body in block.items()})
+    assert variables["database_passwords"]["sensitive"] is True
+    outputs = {}
+    for block in hcl2.load((TEMPLATES / "gcp" / "outputs.tf").open()).get("output", []):
+        outputs.update({unquote(name): body for name, body in block.items()})
+    value = str(outputs["databases"]["value"])
+    assert "private_ip_address" in value and "instance" in value

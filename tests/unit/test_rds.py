@@ -11,7 +11,7 @@ import stat
 import pytest
 
 from pilot_tui.config.validate import check_text
-from pilot_tui.data import rds
+from pilot_tui.data import managed, rds
 from pilot_tui.prices import estimate
 from pilot_tui.provision.terraform_run import Plan
 from pilot_tui.provision.tf.plan import ResourceChange
@@ -35,7 +35,8 @@ def test_an_rds_database_with_its_defaults():
     config = _checked('[[databases]]\nname = "main"\non = "rds"\napps = ["api"]\n').config
     assert config is not None
     (db,) = rds.on_rds(config)
-    assert (db.managed.instance, db.managed.storage_gb, db.managed.max_storage_gb) == (
+    # An empty managed.instance is the service's default machine.
+    assert (db.machine, db.managed.storage_gb, db.managed.max_storage_gb) == (
         "db.t4g.micro",
         20,
         100,
@@ -93,13 +94,15 @@ def test_redis_runs_only_on_the_docker_host():
 
 
 def test_the_url_quotes_the_password_and_requires_tls():
-    where = rds.address({"databases": {"main": {"address": "db.example", "port": 5433}}}, "main")
-    assert where == rds.Address("db.example", 5433)
-    assert rds.url(where, "a/b@c") == (
+    where = managed.address(
+        {"databases": {"main": {"address": "db.example", "port": 5433}}}, "main"
+    )
+    assert where == managed.Address("db.example", 5433)
+    assert managed.url(where, "a/b@c") == (
         "postgres://pilot:a%2Fb%40c@db.example:5433/postgres?sslmode=require"
     )
-    assert rds.address({}, "main") is None
-    assert rds.address({"databases": {"main": {"address": ""}}}, "main") is None
+    assert managed.address({}, "main") is None
+    assert managed.address({"databases": {"main": {"address": ""}}}, "main") is None
 
 
 def test_the_url_needs_the_server_made_and_the_password_here(tmp_path):
@@ -111,21 +114,25 @@ def test_the_url_needs_the_server_made_and_the_password_here(tmp_path):
     config = _checked('[[databases]]\nname = "main"\non = "rds"\n').config
     assert config is not None
     (db,) = rds.on_rds(config)
-    with pytest.raises(rds.RdsError, match="run `pilot-tui server up` first"):
-        rds.linked_url(outputs(), tmp_path, db)
+    with pytest.raises(managed.ManagedError, match="run `pilot-tui server up` first"):
+        managed.linked_url(outputs(), tmp_path, db)
     (tmp_path / "outputs").mkdir()
     record = {"outputs": {"databases": {"main": {"address": "h", "port": 5432}}}}
     (tmp_path / "outputs" / "server.json").write_text(json.dumps(record))
-    with pytest.raises(rds.RdsError, match=r"main\.password"):
-        rds.linked_url(outputs(), tmp_path, db)
+    with pytest.raises(managed.ManagedError, match=r"main\.password"):
+        managed.linked_url(outputs(), tmp_path, db)
     # RDS has it, and its password is not here: a stand-in, nothing written, and the
     # deploy still says to copy the file.
-    assert rds.terraform_passwords(config, tmp_path, lambda _name: True) == {"main": rds.NOT_HERE}
-    with pytest.raises(rds.RdsError, match=r"main\.password"):
-        rds.linked_url(outputs(), tmp_path, db)
-    made = rds.terraform_passwords(config, tmp_path, lambda _name: False)
-    assert rds.terraform_passwords(config, tmp_path, lambda _name: True) == made  # kept
-    assert rds.linked_url(outputs(), tmp_path, db).startswith(f"postgres://pilot:{made['main']}@h:")
+    assert managed.terraform_passwords(config, tmp_path, lambda _name: True) == {
+        "main": managed.NOT_HERE
+    }
+    with pytest.raises(managed.ManagedError, match=r"main\.password"):
+        managed.linked_url(outputs(), tmp_path, db)
+    made = managed.terraform_passwords(config, tmp_path, lambda _name: False)
+    assert managed.terraform_passwords(config, tmp_path, lambda _name: True) == made  # kept
+    assert managed.linked_url(outputs(), tmp_path, db).startswith(
+        f"postgres://pilot:{made['main']}@h:"
+    )
 
 
 def test_passwords_go_in_their_own_private_file_never_the_inputs(tmp_path):
@@ -135,7 +142,7 @@ def test_passwords_go_in_their_own_private_file_never_the_inputs(tmp_path):
     assert config is not None
     values = variables(config, "sandbox", tmp_path, "ssh-ed25519 AAAA", ["127.0.0.1/32"])
     assert values["databases"] == rds.terraform_inputs(config)
-    made = rds.terraform_passwords(config, tmp_path / ".pilot", lambda _name: False)
+    made = managed.terraform_passwords(config, tmp_path / ".pilot", lambda _name: False)
     secrets = {"database_passwords": made}
     work = tmp_path / "work"
     source = tmp_path / "templates"

@@ -58,7 +58,8 @@ def register(commands: Commands) -> None:
         "--no-final-backup",
         action="store_true",
         help="remove the named databases without a final backup (by default each is backed "
-        "up first: a dump to the backup store, or an RDS snapshot, kept)",
+        "up first, kept: a dump to the backup store, an RDS snapshot, or a Cloud SQL export "
+        "to the state bucket)",
     )
     p.add_argument(
         "--drop-backups",

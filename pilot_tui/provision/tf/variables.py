@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from pilot_tui.config.schema import PilotConfig, default_size
-from pilot_tui.data import rds
+from pilot_tui.data import cloud_sql, rds
 from pilot_tui.provision.backends import bucket_name
 
 
@@ -42,6 +42,8 @@ def variables(
             gcp_project=config.gcp.project,
             # The backup agent's grant on backups/ (none with another state backend).
             state_bucket=bucket_name(config) if config.state.backend == "gcs" else None,
+            # Only when there are some, as on AWS.
+            databases=cloud_sql.terraform_inputs(config) or None,
             credentials_file=str((root / Path(creds).expanduser()).resolve()) if creds else None,
         )
     return values

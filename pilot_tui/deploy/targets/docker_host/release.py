@@ -176,7 +176,7 @@ def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[
     that carry their URLs (registered as secrets: masked wherever they would show)."""
     from pilot_tui import redact
     from pilot_tui.config.schema import PostgresDatabase
-    from pilot_tui.data import docker_db, rds
+    from pilot_tui.data import docker_db, managed
     from pilot_tui.data.kinds import kind_for
     from pilot_tui.provision.server import saved_outputs
 
@@ -185,11 +185,11 @@ def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[
     for settings in ctx.config.databases:
         if app.name not in settings.apps:
             continue
-        if isinstance(settings, PostgresDatabase) and settings.on == "rds":
+        if isinstance(settings, PostgresDatabase) and settings.service is not None:
             try:
                 outputs = saved_outputs(ctx.state_dir)
-                urls[settings.url_env] = rds.linked_url(outputs, ctx.state_dir, settings)
-            except rds.RdsError as exc:
+                urls[settings.url_env] = managed.linked_url(outputs, ctx.state_dir, settings)
+            except managed.ManagedError as exc:
                 log.emit(StageFailed(app.name, "deploy", str(exc)))
                 raise DeployError("deploy", str(exc)) from exc
             continue

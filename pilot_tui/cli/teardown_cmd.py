@@ -336,11 +336,14 @@ def _say_final_backups(teardown: Teardown, inv: Inventory) -> None:
     title = service.title
     if teardown.final_backup:
         print(
-            f"Each {title} database gets a final backup first, kept after the destroy "
+            f"Each {title} database gets {service.final_backup} first, kept after the destroy "
             "(--no-final-backup skips it)."
         )
     else:
-        print(f"No final backup of the {title} databases (--no-final-backup): their data goes.")
+        print(
+            f"No {service.final_backup.removeprefix('a ')} of the {title} databases "
+            "(--no-final-backup): their data goes."
+        )
 
 
 def _show_remains(left: Inventory) -> None:

@@ -520,6 +520,7 @@ class ManagedService:
     name_suffix: int  # characters the template adds after pilot-PROJECT-NAME
     terraform_address: str  # a regular expression; group 1 is the pilot.toml name
     restore_hint: str  # how its own backups are restored
+    final_backup: str  # what `server destroy` keeps of a database it deletes
 
 
 MANAGED_SERVICES: dict[str, ManagedService] = {
@@ -536,6 +537,7 @@ MANAGED_SERVICES: dict[str, ManagedService] = {
         name_suffix=0,
         terraform_address=r'aws_db_instance\.database\["([a-z0-9-]+)"\]',
         restore_hint="in the RDS console or `aws rds restore-db-instance-to-point-in-time`",
+        final_backup="a final snapshot",
     ),
     "cloud-sql": ManagedService(
         on="cloud-sql",
@@ -552,6 +554,7 @@ MANAGED_SERVICES: dict[str, ManagedService] = {
         name_suffix=5,
         terraform_address=r'google_sql_database_instance\.database\["([a-z0-9-]+)"\]',
         restore_hint="in the Cloud SQL console or `gcloud sql backups restore`",
+        final_backup="a final export to the state bucket",
     ),
 }
 

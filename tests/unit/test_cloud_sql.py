@@ -379,3 +379,19 @@ def test_db_commands_refuse_a_cloud_sql_database_and_list_it_without_docker(cli,
     (db,) = config.managed_databases()
     url = managed.linked_url({"databases": made}, tmp_path / ".pilot", db)
     assert url == "postgres://pilot:s3cret@10.20.0.3:5432/postgres?sslmode=require"
+
+
+def test_the_destroy_says_what_it_keeps_of_a_cloud_sql_database(tmp_path, capsys):
+    from pilot_tui.cli.teardown_cmd import _say_final_backups
+
+    doomed = Thing("Terraform resource", 'google_sql_database_instance.database["main"]', "state")
+    teardown = Teardown(_config(), tmp_path, Scan("acme"))
+    _say_final_backups(teardown, Inventory([doomed]))
+    assert "Each Cloud SQL database gets a final export to the state bucket first" in (
+        capsys.readouterr().out
+    )
+    teardown.final_backup = False
+    _say_final_backups(teardown, Inventory([doomed]))
+    assert "No final export to the state bucket of the Cloud SQL databases" in (
+        capsys.readouterr().out
+    )

@@ -25,7 +25,7 @@ from typing import Any
 
 from pilot_tui import redact
 from pilot_tui.cloud.errors import CloudError
-from pilot_tui.cloud.gcp_api import ApiRequest, Transport, operation_done
+from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, Transport, operation_done
 from pilot_tui.config.schema import MANAGED_SERVICES, PilotConfig, PostgresDatabase
 from pilot_tui.data.managed import DATABASE, ManagedDatabases, ManagedError, Say, utc_stamp
 
@@ -93,6 +93,10 @@ def protection_request(gcp_project: str, instance: str, *, on: bool) -> ApiReque
     )
 
 
+def delete_request(gcp_project: str, instance: str) -> ApiRequest:
+    return ApiRequest("DELETE", f"{API}projects/{gcp_project}/instances/{instance}")
+
+
 def final_export_uri(bucket: str, name: str, now: float | None = None) -> str:
     return f"gs://{bucket}/backups/{name}/final-{utc_stamp(now)}.sql.gz"
 
@@ -141,6 +145,20 @@ class CloudSqlDatabases(ManagedDatabases):
 
     def exists(self, name: str) -> bool:
         return name in self.instances()
+
+    def delete(self, instances: list[str], say: Say) -> None:
+        """Delete ``instances`` (their protection lifted) and wait until they are gone: the
+        ones Terraform lost track of (a state removed, an `up` stopped hard)."""
+        deadline = self.clock() + self.wait_seconds
+        for instance in instances:
+            try:
+                operation = self.transport(delete_request(self.gcp_project, instance))
+            except ApiError as exc:
+                if exc.status == 404:
+                    continue  # gone already
+                raise CloudSqlError(f"Cloud SQL: {exc}") from exc
+            self._wait(operation, deadline, lambda: False, f"deleting {instance}")
+            say(f"deleted Cloud SQL instance {instance}")
 
     def final_backups(self, names: list[str], say: Say, stopped: Callable[[], bool]) -> list[str]:
         have = self.instances()

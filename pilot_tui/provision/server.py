@@ -57,9 +57,9 @@ def saved_outputs(state_dir: Path) -> dict[str, Any]:
 
 def _cloud_id(resource_type: str, values: dict[str, object]) -> str:
     """The name a scan of the cloud finds a resource by: its id, except an RDS instance's
-    identifier (its id is a resource id on aws 5.x)."""
-    key = "identifier" if resource_type == "aws_db_instance" else "id"
-    return str(values.get(key) or "")
+    identifier (its id is a resource id on aws 5.x) and a Cloud SQL instance's name."""
+    key = {"aws_db_instance": "identifier", "google_sql_database_instance": "name"}
+    return str(values.get(key.get(resource_type, "id")) or "")
 
 
 class Server:

@@ -17,6 +17,7 @@ from pilot_tui.teardown.things import Inventory, Thing, inventory
 if TYPE_CHECKING:
     from docker import DockerClient
 
+    from pilot_tui.data.cloud_sql import CloudSqlDatabases
     from pilot_tui.provision.server import Plan, Server
 
 
@@ -53,6 +54,8 @@ def make_scan(config: PilotConfig, root: Path) -> Scan:
             scan.gcs = project_gcs(config, state_dir, root, sandbox=sandbox, start=False)
         except Exception as exc:  # no credentials
             scan.notes.append(f"Google Cloud Storage: {exc}")
+    if config.server.home == "gcp" and config.managed_databases():
+        scan.cloud_sql = _cloud_sql(config, root, scan.notes)
     if sandbox:
         scan.docker = _local_docker()
     if config.state.backend == "s3":
@@ -65,6 +68,19 @@ def make_scan(config: PilotConfig, root: Path) -> Scan:
     if not sandbox:  # no emulator answers for these: pilot.toml says they may exist
         scan.declared = _declared(config)
     return scan
+
+
+def _cloud_sql(config: PilotConfig, root: Path, notes: list[str]) -> CloudSqlDatabases | None:
+    """The project's Cloud SQL, through the admin's credentials, or None with a note."""
+    from pilot_tui.data.cloud_sql import CloudSqlDatabases
+    from pilot_tui.data.services import open_managed
+
+    try:
+        found = open_managed(config, root, None)
+    except Exception as exc:  # no credentials
+        notes.append(f"Cloud SQL: {exc}")
+        return None
+    return found if isinstance(found, CloudSqlDatabases) else None
 
 
 def _has_aws_key(state_dir: Path) -> bool:

@@ -15,6 +15,7 @@ from pilot_tui.naming import deployer_user
 from pilot_tui.teardown import aws_leftovers
 from pilot_tui.teardown.scan import Scan
 from pilot_tui.teardown.things import (
+    CLOUD_SQL_INSTANCE,
     DATABASE_VOLUME,
     STEP_TITLES,
     STEPS,
@@ -158,7 +159,9 @@ class Teardown:
         from pilot_tui.data.services import open_managed
 
         if self._managed is None:
-            self._managed = open_managed(self.config, self.root, self.scan.aws)
+            self._managed = self.scan.cloud_sql or open_managed(
+                self.config, self.root, self.scan.aws
+            )
         return self._managed
 
     def lift_protection(self, names: list[str], say: Say) -> list[str] | None:
@@ -194,6 +197,7 @@ class Teardown:
     def remove_untracked(self, things: list[Thing], say: Say) -> None:
         """The server's machine and network found by tag but not in Terraform's state (an
         `up` stopped hard, a state lost): removed in dependency order, as Terraform would."""
+        self._remove_lost_cloud_sql([t for t in things if t.kind == CLOUD_SQL_INSTANCE], say)
         if self.scan.aws is None or not things:
             return
         databases = [t.name for t in things if t.kind == "RDS database"]
@@ -221,6 +225,20 @@ class Teardown:
         for name, call in aws_leftovers.network_removals(ec2, things):
             if self._try(name, call, say):
                 say(f"deleted {name}")
+
+    def _remove_lost_cloud_sql(self, things: list[Thing], say: Say) -> None:
+        """Cloud SQL instances found by their labels, not in Terraform's state: protection
+        lifted (they were named), then deleted and waited for."""
+        cloud_sql = self.scan.cloud_sql
+        if cloud_sql is None or not things:
+            return
+        names = Inventory(things).managed_databases(self.config.project.name)
+        lifted = self.lift_protection(names, say)
+        if lifted is None:
+            return
+        instances = [t.name for t in things]
+        if not self._try("Cloud SQL instances", partial(cloud_sql.delete, instances, say), say):
+            self.protect_again(lifted, say)
 
     # state -----------------------------------------------------------------------------
     def remove_state(self, things: list[Thing], say: Say) -> None:

@@ -20,6 +20,8 @@ from pilot_tui.teardown.things import Thing
 if TYPE_CHECKING:
     from docker import DockerClient
 
+    from pilot_tui.data.cloud_sql import CloudSqlDatabases
+
 
 @dataclass
 class Scan(Finds):
@@ -27,6 +29,7 @@ class Scan(Finds):
 
     aws: AwsClients | None = None
     gcs: Any = None  # a google-cloud-storage client
+    cloud_sql: CloudSqlDatabases | None = None  # the project's Cloud SQL, by its labels
     docker: DockerClient | None = None  # a client for this machine's engine (the sandbox)
     state_dir: Path | None = None
     state_bucket: str | None = None
@@ -47,6 +50,8 @@ class Scan(Finds):
                 self._read(reader)
         if self.gcs is not None:
             self._read(self._gcs)
+        if self.cloud_sql is not None:
+            self._read(self._cloud_sql_instances)
         if self.docker is not None:
             self._read(self._containers)
         if self.state_dir is not None:
@@ -77,6 +82,13 @@ class Scan(Finds):
             with contextlib.suppress(NotFound):
                 self.gcs.get_bucket(self.gcs_state_bucket)
                 self.add("state bucket", f"gs://{self.gcs_state_bucket}", "[state] in pilot.toml")
+
+    def _cloud_sql_instances(self) -> None:
+        from pilot_tui.teardown.things import CLOUD_SQL_INSTANCE, cloud_sql_found
+
+        assert self.cloud_sql is not None  # run() reads them only with a client
+        for database, instance in sorted(self.cloud_sql.instances().items()):
+            self.add(CLOUD_SQL_INSTANCE, instance, cloud_sql_found(self.project, database))
 
     def _containers(self) -> None:
         docker = self.docker

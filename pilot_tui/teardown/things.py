@@ -12,6 +12,12 @@ if TYPE_CHECKING:
 
 UNOWNED_BUCKET = "S3 bucket, not provably Pilot's"
 DATABASE_VOLUME = "database volume"  # a database's data: removed only when named
+CLOUD_SQL_INSTANCE = "Cloud SQL instance"
+
+
+def cloud_sql_found(project: str, database: str) -> str:
+    """How a Cloud SQL instance was found: the ``found`` of its Thing (its labels)."""
+    return f"labels pilot-project={project}, pilot-database={database}"
 
 
 def database_data(database: str, project: str) -> str:
@@ -90,6 +96,7 @@ KIND_STEPS = {
     "security group": "server",
     "key pair": "server",
     "RDS database": "server",
+    CLOUD_SQL_INSTANCE: "server",
     "DB subnet group": "server",
     "state bucket": "state",
     "lock table": "state",
@@ -138,6 +145,8 @@ class Inventory:
         for thing in self.remove:
             if thing.kind == "RDS database":
                 names.add(thing.name.removeprefix(f"pilot-{project}-"))
+            elif thing.kind == CLOUD_SQL_INSTANCE:
+                names.add(thing.found.split("pilot-database=", 1)[-1].split(";")[0])
         return sorted(names)
 
     def unowned_lines(self) -> list[str]:

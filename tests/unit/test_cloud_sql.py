@@ -24,7 +24,7 @@ from pilot_tui.provision.tf.variables import variables
 from pilot_tui.runner import Interrupt
 from pilot_tui.teardown.remove import Teardown, _databases_destroyed
 from pilot_tui.teardown.scan import Scan
-from pilot_tui.teardown.things import Inventory, Thing, databases_at_stake
+from pilot_tui.teardown.things import Inventory, Thing, databases_at_stake, inventory
 
 HEAD = (
     '[project]\nname = "acme"\n\n[gcp]\nproject = "acme-prod"\n\n[state]\nbackend = "{backend}"'
@@ -90,6 +90,10 @@ class FakeCloudSql:
         if len(parts) == 5 and parts[4] == "export":
             assert request.body is not None
             self.exports.append((instance, request.body["exportContext"]["uri"]))
+        elif request.method == "DELETE":
+            if self.protected(instance):
+                raise ApiError(400, "The instance is protected from deletion.", request)
+            del self.instances[instance]
         elif request.method == "PATCH":
             assert request.body is not None
             on = request.body["settings"]["deletionProtectionEnabled"]
@@ -395,3 +399,49 @@ def test_the_destroy_says_what_it_keeps_of_a_cloud_sql_database(tmp_path, capsys
     assert "No final export to the state bucket of the Cloud SQL databases" in (
         capsys.readouterr().out
     )
+
+
+def test_an_instance_terraform_lost_is_found_by_its_labels_and_removed(tmp_path):
+    """The scan lists the project's instances by label: one Terraform holds is listed once,
+    as Terraform's; one it lost is listed as found by its labels, is at stake, and the
+    destroy lifts its protection and deletes it (a refused delete puts protection back)."""
+    api = FakeCloudSql(("main", "pilot-acme-main-1a2b"), ("old", "pilot-acme-old-77aa"))
+    scan = Scan("acme", cloud_sql=_databases(api))
+    found, problems = scan.run()
+    assert problems == []
+    held = {'google_sql_database_instance.database["main"]': "pilot-acme-main-1a2b"}
+    inv = inventory(found, list(held), held, keep_state=False)
+    (lost,) = [t for t in inv.remove if t.kind == "Cloud SQL instance"]
+    assert lost.name == "pilot-acme-old-77aa" and "not in Terraform state" in lost.found
+    assert "pilot-database=old" in lost.found
+    assert inv.managed_databases("acme") == ["main", "old"]
+    config = _config()
+    assert databases_at_stake(inv, config, server_goes=True) == ["main", "old"]
+    teardown = Teardown(config, tmp_path, scan)
+    api.refuse = None
+    real = api.__call__
+    refused = {"on": True}
+
+    def refuse_delete(request: ApiRequest) -> dict:
+        if request.method == "DELETE" and refused["on"]:
+            raise ApiError(403, "not allowed to delete", request)
+        return real(request)
+
+    scan.cloud_sql.transport = refuse_delete
+    said: list[str] = []
+    teardown.remove_untracked([lost], said.append)
+    assert "not allowed to delete" in teardown.failures[0]
+    assert api.protected("pilot-acme-old-77aa")  # put back after the refusal
+    refused["on"] = False
+    teardown.failures.clear()
+    teardown.remove_untracked([lost], said.append)
+    assert teardown.failures == [] and "pilot-acme-old-77aa" not in api.instances
+    assert said[-1] == "deleted Cloud SQL instance pilot-acme-old-77aa"
+    assert "pilot-acme-main-1a2b" in api.instances  # Terraform's to remove, not this step's
+
+
+def test_terraform_state_names_an_instance_as_the_scan_does():
+    from pilot_tui.provision.server import _cloud_id
+
+    values = {"id": "projects/acme-prod/instances/x", "name": "pilot-acme-main-1a2b"}
+    assert _cloud_id("google_sql_database_instance", values) == "pilot-acme-main-1a2b"

@@ -152,6 +152,8 @@ def rollback(ns: argparse.Namespace) -> int:
 
 
 def releases(ns: argparse.Namespace) -> int:
+    from pilot_tui.deploy.release_contents import changes
+
     found = load_app(ns)
     if found is None:
         return EXIT_INVALID
@@ -166,14 +168,23 @@ def releases(ns: argparse.Namespace) -> int:
         except SharedHistoryError as exc:
             say(f"warning: {exc}; showing this machine's copy")
     records = history.load(project.state_dir, ns.app)
+    # What each release changed from the one before it (image, env keys, secrets by name,
+    # the target's settings): never a value.
+    changed = [
+        changes(project.state_dir, records[i - 1] if i else None, r) for i, r in enumerate(records)
+    ]
     if ns.json:
-        print_json([dataclasses.asdict(r) for r in records])
+        print_json(
+            [{**dataclasses.asdict(r), "changes": c} for r, c in zip(records, changed, strict=True)]
+        )
         return EXIT_OK
     if not records:
         print(f"{ns.app}: no releases yet (pilot-tui deploy {ns.app})")
         return EXIT_OK
     print(f"{'RELEASE':8} {'STATUS':10} {'CREATED':20} {'COMMIT':18} IMAGE / NOTE")
-    for r in reversed(records):
+    for r, c in reversed(list(zip(records, changed, strict=True))):
         note = f"  ({r.note})" if r.note else ""
         print(f"{r.id:8} {r.status:10} {r.created:20} {(r.commit or '-'):18} {r.image}{note}")
+        for line in c:
+            print(f"{'':8} {line}")
     return EXIT_OK

@@ -1,7 +1,8 @@
 """Release history per app: .pilot/releases/APP.json, one record per deploy or rollback.
 
 Written atomically and only while the app's deploy lock is held, so concurrent deploys
-cannot interleave records. Secrets never reach a record: only the image, commit and names.
+cannot interleave records. Secrets never reach a record: only the image, commit, the app's
+settings from pilot.toml and the name of a version of its secrets.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ class Release:
     # In the sandbox: the address its cloud made up (nothing answers there); ``url`` is then
     # what answers on this machine, if anything (see addresses.py).
     simulated_url: str | None = None
+    # What it ran with besides its image (see release_contents.py): the app's [[apps]]
+    # table as deployed, and the name of the version of its secrets' values (never the
+    # values). None in a record made before releases kept them.
+    settings: dict[str, Any] | None = None
+    secrets_version: str | None = None
 
 
 def history_file(state_dir: Path, app: str) -> Path:
@@ -117,8 +123,19 @@ def retire(state_dir: Path, app: str, note: str) -> None:
         )
 
 
+def same_contents(a: Release, b: Release) -> bool:
+    """Whether two releases run the same: one image, the same settings and the same
+    secrets' version (a rollback to such a one would change nothing)."""
+    return (a.image_id, a.settings, a.secrets_version) == (
+        b.image_id,
+        b.settings,
+        b.secrets_version,
+    )
+
+
 def rollback_candidate(releases: list[Release], wanted: str | None) -> Release:
-    """The release to go back to: ``wanted``, else the newest good one before the live one."""
+    """The release to go back to: ``wanted``, else the newest good one before the live one
+    that differs from it (in its image, settings or secrets)."""
     current = live(releases)
     if wanted is not None:
         found = next((r for r in releases if r.id == wanted), None)
@@ -132,7 +149,7 @@ def rollback_candidate(releases: list[Release], wanted: str | None) -> Release:
         return found
     good = [r for r in releases if r.status in (LIVE, SUPERSEDED)]
     if current is not None:
-        good = [r for r in good if r.id != current.id and r.image_id != current.image_id]
+        good = [r for r in good if r.id != current.id and not same_contents(r, current)]
     if not good:
         raise HistoryError("no earlier release to roll back to")
     return good[-1]

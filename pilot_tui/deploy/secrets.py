@@ -78,9 +78,11 @@ def _parse(path: Path) -> dict[str, str]:
 
 def stored_values(state_dir: Path) -> list[str]:
     """Every value stored for any app, for the redactor: read even from a file whose mode
-    `read_file` refuses, or with a broken line (masking them is the point)."""
+    `read_file` refuses, or with a broken line (masking them is the point). The versions
+    releases ran with (secret_versions.py) too."""
     found: list[str] = []
-    for path in sorted((state_dir / "secrets").glob("*.env")):
+    folder = state_dir / "secrets"
+    for path in sorted([*folder.glob("*.env"), *folder.glob("versions/*/*.env")]):
         with contextlib.suppress(OSError, UnicodeDecodeError):
             found += [entry[2] for entry in _entries(path) if not isinstance(entry, int)]
     return found

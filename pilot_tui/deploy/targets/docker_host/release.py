@@ -262,9 +262,13 @@ def release(
     force: bool,
     note: str,
     commit: str | None = None,
+    secrets_version: str | None = None,
 ) -> history.Release:
-    """Start ``image_id`` as the app's next release and move traffic to it once healthy.
-    The caller holds the app's lock and has pulled the shared history."""
+    """Start ``image_id`` as the app's next release and move traffic to it once healthy,
+    recording ``app``'s settings and ``secrets_version`` with it (what ``env`` was made
+    of). The caller holds the app's lock and has pulled the shared history."""
+    from pilot_tui.deploy.release_contents import settings_record
+
     name, settings = app.name, target_settings(app, ServerTarget)
     address = url(ctx.config, ctx.docker, app)
     releases = history.load(ctx.state_dir, name)
@@ -287,6 +291,8 @@ def release(
         url=address,
         note=note,
         port=settings.port,
+        settings=settings_record(app),
+        secrets_version=secrets_version,
     )
     container = _start_healthy(ctx, log, app, edge, base, env, made_of)
     return _switch(ctx, log, app, edge, container, base)

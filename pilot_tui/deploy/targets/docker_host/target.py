@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pilot_tui import redact
 from pilot_tui.config.schema import AppSettings, PilotConfig, ServerTarget
-from pilot_tui.deploy import history, lock
+from pilot_tui.deploy import history, lock, release_contents, secret_versions
 from pilot_tui.deploy.context import Context, DeployContext, DeployError, RunLog, Say
 from pilot_tui.deploy.events import StageFailed, StageFinished, StageStarted
 from pilot_tui.deploy.host import DockerTarget
@@ -116,13 +116,28 @@ class DockerHost:
         held = release.take_lock(ctx, name, proxy)
         try:
             ctx.pull(log, name)  # under the lock: a teammate may have released since
+            # Under the lock too: two deploys must not both write the next version.
+            version = secret_versions.keep(
+                ctx.state_dir, name, {secret: env[secret] for secret in app.secrets}
+            )
             image_id, tag = ctx.build(log, app)
             ctx.cancel.check()
             log.emit(StageStarted(name, "push"))
             log.emit(
                 StageFinished(name, "push", "built on the deploy host's engine: nothing to push")
             )
-            return release.release(ctx, log, app, proxy, image_id, tag, env, force=force, note="")
+            return release.release(
+                ctx,
+                log,
+                app,
+                proxy,
+                image_id,
+                tag,
+                env,
+                force=force,
+                note="",
+                secrets_version=version,
+            )
         finally:
             lock.release(ctx.docker_client, held)
 
@@ -130,9 +145,7 @@ class DockerHost:
         from docker.errors import ImageNotFound
 
         app, name = self.app, self.app.name
-        env = ctx.environment(app)
         proxy = release.ensure_proxy(ctx, log, name)
-        env.update(release.linked_databases(ctx, log, app))
         held = release.take_lock(ctx, name, proxy)
         try:
             ctx.pull(log, name)  # the newest shared history decides what "previous" is
@@ -140,9 +153,23 @@ class DockerHost:
                 releases = history.load(ctx.state_dir, name)
                 target = history.rollback_candidate(releases, wanted)
                 live = history.live(releases)
+                restored = release_contents.restore(ctx.state_dir, target, app)
             except history.HistoryError as exc:
                 log.emit(StageFailed(name, "release", str(exc)))
                 raise DeployError("release", str(exc)) from exc
+            # The release's own settings and secrets; a record from before releases kept
+            # them runs with today's. Linked databases' URLs are always today's (a
+            # database restored since is where the data is).
+            if restored is None:
+                run_as, env = app, ctx.environment(app)
+                version = secret_versions.keep(
+                    ctx.state_dir, name, {secret: env[secret] for secret in app.secrets}
+                )
+                later = " with today's settings (its own were not recorded)"
+            else:
+                run_as, env = restored.app, {**restored.app.env, **restored.secrets}
+                version, later = target.secrets_version, ""
+            env.update(release.linked_databases(ctx, log, run_as))
             try:
                 ctx.docker_client.images.get(target.image_id)
             except ImageNotFound as exc:
@@ -157,20 +184,20 @@ class DockerHost:
             return release.release(
                 ctx,
                 log,
-                app,
+                run_as,
                 proxy,
                 target.image_id,
                 target.image,
                 env,
                 force=True,
-                # The live release again: its image with today's settings (a database
-                # restored elsewhere, a rotated secret), not a step back.
                 note=(
                     f"relaunch of {target.id}"
                     if live is not None and live.id == target.id
                     else f"rollback to {target.id}"
-                ),
+                )
+                + later,
                 commit=target.commit,
+                secrets_version=version,
             )
         finally:
             lock.release(ctx.docker_client, held)

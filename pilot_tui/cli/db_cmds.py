@@ -80,9 +80,10 @@ def _database(
     service = settings.service
     if service is not None and not managed_too:
         error(
-            f"{ns.name} is on {service.title}, which backs it up itself each day (kept "
-            f"{settings.backup.keep} days, with point-in-time recovery: restore "
-            f"{service.restore_hint}); this command works on databases on the Docker host"
+            f"{ns.name} is on {service.title}, which backs it up itself each day "
+            f"(kept {settings.backup.keep} {service.keep_unit}, with point-in-time "
+            f"recovery: restore {service.restore_hint}); this command works on databases "
+            "on the Docker host"
         )
         return None
     return pf, config, settings

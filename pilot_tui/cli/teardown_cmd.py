@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -176,11 +177,14 @@ def _confirm_and_remove(
         )
         return EXIT_INVALID
     teardown.final_backup = not getattr(ns, "no_final_backup", False)
-    _say_final_backups(teardown, inv)
+    finals = _final_plan(ns, teardown, inv, server)
+    if isinstance(finals, int):
+        return finals
+    _say_final_backups(teardown, inv, finals)
     answer = confirm(f"Remove these {len(inv.remove)} things?", ns.yes)
     if not answer:
         return not_confirmed(answer)
-    code = _final_backups(ns, teardown, inv, server, interrupt)
+    code = _final_backups(ns, teardown, finals, interrupt)
     if code is not None:
         return code
     progress.total = the_plan.total if the_plan is not None else 0
@@ -214,59 +218,91 @@ def _confirm_and_remove(
     return EXIT_OK
 
 
-def _final_backups(
-    ns: argparse.Namespace,
-    teardown: Teardown,
-    inv: Inventory,
-    server: Server | None,
-    interrupt: Interrupt,
-) -> int | None:
-    """A last backup of each database whose data this destroy removes, before anything is
-    removed (the hosts are still there): a dump of each on the Docker host, as `db destroy`
-    takes one, and the managed service's own of each on RDS (a snapshot) or Cloud SQL (an
-    export to the state bucket). An exit code (said why, nothing removed) when one could
-    not be taken; None to go on. Not with --no-final-backup."""
+@dataclass(frozen=True)
+class FinalBackups:
+    """Which databases a destroy backs up before anything is removed: those on the
+    Docker host (a dump, as `db destroy` takes) and the managed ones (the service's own
+    final backup), minus ``skipped`` (their backups would go into a state bucket the
+    destroy removes, with --drop-backups)."""
+
+    on_docker: tuple[str, ...] = ()
+    managed: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+
+
+def _final_plan(
+    ns: argparse.Namespace, teardown: Teardown, inv: Inventory, server: Server | None
+) -> FinalBackups | int:
+    """The final backups this destroy takes, decided before the question; an exit code
+    (said why) when one would go into the state bucket it removes, unless --drop-backups
+    (then it is skipped, and said) or --keep-state."""
+    from pilot_tui.data.managed import home_service
+
     config = teardown.config
     doomed = set(databases_at_stake(inv, config, server_goes=server is not None))
     if not doomed or not teardown.final_backup:
-        return None
-    on_docker = [db for db in config.databases_on("docker") if db.name in doomed]
-    on_managed = sorted(
+        return FinalBackups()
+    on_docker = [db.name for db in config.databases_on("docker") if db.name in doomed]
+    managed = sorted(
         (
             set(inv.managed_databases(config.project.name))
             | {d.name for d in config.managed_databases()}
         )
         & doomed
     )
-    if on_docker:
-        code = _docker_final_backups(ns, teardown, inv, on_docker)
+    service = home_service(config.server.home)
+    bucket_bound = on_docker + (managed if service and service.final_to_state_bucket else [])
+    skipped: list[str] = []
+    if bucket_bound and any(t.kind == "state bucket" for t in inv.remove):
+        names = ", ".join(bucket_bound)
+        if not getattr(ns, "drop_backups", False):
+            error(
+                f"the final backups of {names} would go to the state bucket this destroy "
+                "removes: add --keep-state to keep it (and them), or --no-final-backup; "
+                "nothing was removed"
+            )
+            return EXIT_INVALID
+        print(f"No final backup of {names}: the state bucket goes too (--drop-backups).")
+        skipped = bucket_bound
+    return FinalBackups(
+        tuple(n for n in on_docker if n not in skipped),
+        tuple(n for n in managed if n not in skipped),
+        tuple(skipped),
+    )
+
+
+def _final_backups(
+    ns: argparse.Namespace, teardown: Teardown, plan: FinalBackups, interrupt: Interrupt
+) -> int | None:
+    """The final backups ``plan`` names, before anything is removed (the hosts are still
+    there). An exit code (said why, nothing removed) when one could not be taken; None to
+    go on."""
+    if plan.on_docker:
+        databases = [db for db in teardown.config.databases if db.name in plan.on_docker]
+        code = _docker_final_backups(ns, teardown, databases)
         if code is not None:
             return code
-    if on_managed:
-        return _managed_final_backups(ns, teardown, inv, on_managed, interrupt)
+    if plan.managed:
+        return _managed_final_backups(teardown, list(plan.managed), interrupt)
     return None
 
 
 def _managed_final_backups(
-    ns: argparse.Namespace,
-    teardown: Teardown,
-    inv: Inventory,
-    names: list[str],
-    interrupt: Interrupt,
+    teardown: Teardown, names: list[str], interrupt: Interrupt
 ) -> int | None:
+    from pilot_tui import redact
     from pilot_tui.data.managed import ManagedError
 
     try:
         databases = teardown.managed()
     except Exception as exc:  # no credentials for the cloud's API
-        error(f"the managed databases cannot be reached ({str(exc)[:200]}); nothing was removed")
+        error(
+            f"the managed databases cannot be reached ({redact.text(str(exc))[:200]}); "
+            "nothing was removed"
+        )
         return EXIT_FAILED
     if databases is None:
         return None
-    if databases.final_to_state_bucket:
-        refused = _state_bucket_goes(ns, inv, ", ".join(names))
-        if refused is not None:
-            return None if refused == EXIT_OK else refused
 
     async def take() -> list[str]:
         assert databases is not None
@@ -285,34 +321,13 @@ def _managed_final_backups(
     return None
 
 
-def _state_bucket_goes(ns: argparse.Namespace, inv: Inventory, names: str) -> int | None:
-    """When the final backups of ``names`` would go into a state bucket this destroy
-    removes: EXIT_OK to go on without them (--drop-backups), else EXIT_INVALID, said why.
-    None: the bucket stays."""
-    if not any(t.kind == "state bucket" for t in inv.remove):
-        return None
-    if getattr(ns, "drop_backups", False):
-        say(f"no final backup of {names}: the state bucket goes too (--drop-backups)")
-        return EXIT_OK
-    error(
-        f"the final backups of {names} would go to the state bucket this destroy "
-        "removes: add --keep-state to keep it (and them), or --no-final-backup; "
-        "nothing was removed"
-    )
-    return EXIT_INVALID
-
-
 def _docker_final_backups(
-    ns: argparse.Namespace, teardown: Teardown, inv: Inventory, databases: list[Database]
+    ns: argparse.Namespace, teardown: Teardown, databases: list[Database]
 ) -> int | None:
     from pilot_tui.cli.db_cmds import engine_errors, final_backup
     from pilot_tui.cli.deploy_cmds import deployer
     from pilot_tui.config.document import ProjectFile
 
-    names = ", ".join(db.name for db in databases)
-    refused = _state_bucket_goes(ns, inv, names)
-    if refused is not None:
-        return None if refused == EXIT_OK else refused
     pf = ProjectFile.load(teardown.root / "pilot.toml")
     unreachable = "; nothing was removed (--no-final-backup goes on without them)"
     with (
@@ -326,20 +341,20 @@ def _docker_final_backups(
     return None
 
 
-def _say_final_backups(teardown: Teardown, inv: Inventory) -> None:
+def _say_final_backups(teardown: Teardown, inv: Inventory, finals: FinalBackups) -> None:
     """What happens to the managed databases' data, before the question."""
     from pilot_tui.data.managed import home_service
 
     service = home_service(teardown.config.server.home)
-    if service is None or not inv.managed_databases(teardown.config.project.name):
+    if service is None:
         return
     title = service.title
-    if teardown.final_backup:
+    if finals.managed:
         print(
             f"Each {title} database gets {service.final_backup} first, kept after the destroy "
             "(--no-final-backup skips it)."
         )
-    else:
+    elif not teardown.final_backup and inv.managed_databases(teardown.config.project.name):
         print(
             f"No {service.final_backup.removeprefix('a ')} of the {title} databases "
             "(--no-final-backup): their data goes."

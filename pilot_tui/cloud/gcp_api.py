@@ -177,13 +177,17 @@ def wait_operation(
     interval: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> dict[str, Any]:
     """Poll a long-running operation until it is done; its ``response`` (longrunning) or
-    the final operation (Compute). ``api`` is the base a longrunning operation's name is
-    relative to (Cloud Run, Artifact Registry). An operation error is a CloudError."""
+    the final operation (Compute, Cloud SQL). ``api`` is the base a longrunning
+    operation's name is relative to (Cloud Run, Artifact Registry). An operation error, a
+    timeout or ``stopped`` (a person asked to stop waiting) is a CloudError."""
     deadline = clock() + timeout
     name = operation.get("name", "?")
     while not operation_done(operation):
+        if stopped():
+            raise CloudError(f"stopped while operation {name} was still running")
         if clock() > deadline:
             raise CloudError(f"operation {name} still running after {timeout:.0f}s")
         sleep(interval)

@@ -440,8 +440,14 @@ def _managed(cfg: PilotConfig, db: PostgresDatabase, i: int) -> Iterator[Problem
     if db.backup.keep > service.max_keep:
         yield Problem(
             ("databases", i, "backup", "keep"),
-            f"{title} keeps automated backups for at most {service.max_keep} days "
-            f"(backup.keep = {db.backup.keep})",
+            f"{title} keeps automated backups for at most {service.max_keep} "
+            f"{service.keep_unit} (backup.keep = {db.backup.keep})",
+        )
+    elif db.backup.keep < service.min_keep:
+        yield Problem(
+            ("databases", i, "backup", "keep"),
+            f"{title} keeps at least {service.min_keep} automated backups, one more than "
+            f"the days of point-in-time recovery (backup.keep = {db.backup.keep})",
         )
     if db.managed.max_storage_gb < db.managed.storage_gb:
         yield Problem(

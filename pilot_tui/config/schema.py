@@ -501,6 +501,7 @@ class BackupSettings:
 DatabaseHome = Literal["docker", "rds", "cloud-sql"]
 RDS_MAX_RETENTION_DAYS = 35  # RDS keeps automated backups for at most this many days
 RDS_MAX_IDENTIFIER = 63  # characters in an RDS instance's name (pilot-PROJECT-NAME)
+CLOUD_SQL_MAX_IDENTIFIER = 63
 
 
 @dataclass(frozen=True)
@@ -521,6 +522,11 @@ class ManagedService:
     terraform_address: str  # a regular expression; group 1 is the pilot.toml name
     restore_hint: str  # how its own backups are restored
     final_backup: str  # what `server destroy` keeps of a database it deletes
+    # Whether that goes into the project's state bucket (a destroy that removes the bucket
+    # would remove it too: refused unless told).
+    final_to_state_bucket: bool
+    min_keep: int  # automated backups kept, at least
+    keep_unit: str  # what backup.keep counts: "days" of backups, or "backups"
 
 
 MANAGED_SERVICES: dict[str, ManagedService] = {
@@ -538,6 +544,9 @@ MANAGED_SERVICES: dict[str, ManagedService] = {
         terraform_address=r'aws_db_instance\.database\["([a-z0-9-]+)"\]',
         restore_hint="in the RDS console or `aws rds restore-db-instance-to-point-in-time`",
         final_backup="a final snapshot",
+        final_to_state_bucket=False,
+        min_keep=1,
+        keep_unit="days",
     ),
     "cloud-sql": ManagedService(
         on="cloud-sql",
@@ -545,16 +554,23 @@ MANAGED_SERVICES: dict[str, ManagedService] = {
         homes=("gcp",),
         cloud="Google Cloud",
         default_instance="db-g1-small",
-        instance_pattern=r"^db-(f1-micro|g1-small|custom-[0-9]+-[0-9]+|[a-z0-9]+-[a-z0-9-]+)$",
+        # Enterprise edition's tiers (the template's): shared-core, or custom CPUs/memory.
+        instance_pattern=r"^db-(f1-micro|g1-small|custom-[0-9]+-[0-9]+)$",
         instance_hint="a Cloud SQL tier like db-g1-small or db-custom-2-7680",
         max_keep=365,  # retained backups
         # An instance name may not be used again for a week after its deletion, so the
-        # template adds 5 characters ("-" and 4 random hex) to pilot-PROJECT-NAME.
-        max_identifier=RDS_MAX_IDENTIFIER,
+        # template adds 5 characters ("-" and 4 random hex) to pilot-PROJECT-NAME; names
+        # are kept to a DNS label's length, as RDS's are.
+        max_identifier=CLOUD_SQL_MAX_IDENTIFIER,
         name_suffix=5,
         terraform_address=r'google_sql_database_instance\.database\["([a-z0-9-]+)"\]',
         restore_hint="in the Cloud SQL console or `gcloud sql backups restore`",
         final_backup="a final export to the state bucket",
+        final_to_state_bucket=True,
+        # Cloud SQL wants more backups kept than days of transaction log (up to 7, for
+        # point-in-time recovery): at least 2, the log then kept keep - 1 days.
+        min_keep=2,
+        keep_unit="backups",
     ),
 }
 
@@ -584,7 +600,8 @@ class ManagedDatabase:
 
 @dataclass
 class PostgresDatabase:
-    """PostgreSQL, in a container on the Docker host beside the apps, or on RDS."""
+    """PostgreSQL, in a container on the Docker host beside the apps, or on a managed
+    service (RDS, Cloud SQL)."""
 
     kind: Literal["postgres"] = setting("postgres", "Database kind.")
     on: DatabaseHome = setting(

@@ -23,15 +23,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pilot_tui import redact
 from pilot_tui.cloud.errors import CloudError
-from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, Transport, operation_done
+from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, Transport, gone_ok, wait_operation
 from pilot_tui.config.schema import MANAGED_SERVICES, PilotConfig, PostgresDatabase
 from pilot_tui.data.managed import DATABASE, ManagedDatabases, ManagedError, Say, utc_stamp
 
 API = "https://sqladmin.googleapis.com/v1/"
 EXPORT_WAIT_SECONDS = 3600.0  # a large database's export can take most of an hour
+CHANGE_WAIT_SECONDS = 600.0  # a settings change (protection on or off), a delete
 POLL_SECONDS = 5.0
+# Google's words when an API is off in a project ("... has not been used in project P
+# before or it is disabled").
+NEVER_USED = "has not been used in project"
 
 
 class CloudSqlError(ManagedError):
@@ -97,8 +100,10 @@ def delete_request(gcp_project: str, instance: str) -> ApiRequest:
     return ApiRequest("DELETE", f"{API}projects/{gcp_project}/instances/{instance}")
 
 
-def final_export_uri(bucket: str, name: str, now: float | None = None) -> str:
-    return f"gs://{bucket}/backups/{name}/final-{utc_stamp(now)}.sql.gz"
+def final_export_uri(bucket: str, name: str, instance: str, now: float | None = None) -> str:
+    """Under backups/NAME/, where the instance's account may write; named by the time and
+    the instance (two may carry one database's name)."""
+    return f"gs://{bucket}/backups/{name}/final-{utc_stamp(now)}-{instance}.sql.gz"
 
 
 # -- the client ---------------------------------------------------------------------------
@@ -108,7 +113,6 @@ class CloudSqlDatabases(ManagedDatabases):
     nowhere of the team's own to put one)."""
 
     service = MANAGED_SERVICES["cloud-sql"]
-    final_to_state_bucket = True
 
     def __init__(
         self,
@@ -129,59 +133,67 @@ class CloudSqlDatabases(ManagedDatabases):
         self.clock = clock
         self.wait_seconds = wait_seconds
 
-    def instances(self) -> dict[str, str]:
-        """{pilot.toml name: instance name} of what Cloud SQL has for this project."""
-        found: dict[str, str] = {}
+    def instances(self) -> list[tuple[str, str]]:
+        """(pilot.toml name, instance name) of each instance Cloud SQL has for this project.
+        A database may have two: one Terraform lost track of, and the one it made again."""
+        found: list[tuple[str, str]] = []
         page: str | None = None
         while True:
-            answer = self._send(instances_request(self.gcp_project, self.project, page))
+            try:
+                answer = self.transport(instances_request(self.gcp_project, self.project, page))
+            except ApiError as exc:
+                if exc.status == 403 and NEVER_USED in exc.api_message:
+                    return []  # the Cloud SQL Admin API is off: no instance can exist
+                raise CloudSqlError(f"Cloud SQL: {exc}") from exc
+            except CloudError as exc:
+                raise CloudSqlError(f"Cloud SQL: {exc}") from exc
             for item in answer.get("items") or []:
                 labels = (item.get("settings") or {}).get("userLabels") or {}
                 if labels.get("pilot-project") == self.project and labels.get("pilot-database"):
-                    found[str(labels["pilot-database"])] = str(item["name"])
+                    found.append((str(labels["pilot-database"]), str(item["name"])))
             page = answer.get("nextPageToken")
             if not page:
-                return found
+                return sorted(found)
+
+    def _of(self, names: list[str]) -> list[tuple[str, str]]:
+        return [(name, instance) for name, instance in self.instances() if name in names]
 
     def exists(self, name: str) -> bool:
-        return name in self.instances()
+        return bool(self._of([name]))
 
     def delete(self, instances: list[str], say: Say) -> None:
         """Delete ``instances`` (their protection lifted) and wait until they are gone: the
         ones Terraform lost track of (a state removed, an `up` stopped hard)."""
-        deadline = self.clock() + self.wait_seconds
         for instance in instances:
-            try:
-                operation = self.transport(delete_request(self.gcp_project, instance))
-            except ApiError as exc:
-                if exc.status == 404:
-                    continue  # gone already
-                raise CloudSqlError(f"Cloud SQL: {exc}") from exc
-            self._wait(operation, deadline, lambda: False, f"deleting {instance}")
+            operation = self._send_gone_ok(delete_request(self.gcp_project, instance))
+            if operation is None:
+                continue  # gone already
+            self._wait(operation, CHANGE_WAIT_SECONDS, lambda: False, f"deleting {instance}")
             say(f"deleted Cloud SQL instance {instance}")
 
     def final_backups(self, names: list[str], say: Say, stopped: Callable[[], bool]) -> list[str]:
-        have = self.instances()
-        wanted = [name for name in names if name in have]
+        wanted = self._of(names)
         if not wanted:
             return []
         if self.bucket is None:
+            listed = ", ".join(sorted({name for name, _ in wanted}))
             raise CloudSqlError(
-                f"a final export of {', '.join(wanted)} needs the project's state bucket "
+                f"a final export of {listed} needs the project's state bucket "
                 '(state.backend = "gcs"), and this project keeps its state elsewhere: no '
                 "database was deleted"
             )
         started = []
-        for name in wanted:
-            uri = final_export_uri(self.bucket, name)
-            say(f"exporting Cloud SQL database {name} to {uri}")
-            operation = self._send(export_request(self.gcp_project, have[name], uri))
+        for name, instance in wanted:
+            uri = final_export_uri(self.bucket, name, instance)
+            say(f"exporting Cloud SQL database {name} ({instance}) to {uri}")
+            operation = self._send(export_request(self.gcp_project, instance, uri))
             started.append((name, uri, operation))
         deadline = self.clock() + self.wait_seconds
         kept = []
         for name, uri, operation in started:
             try:
-                self._wait(operation, deadline, stopped, f"the final export of {name} to {uri}")
+                left = max(deadline - self.clock(), 0.0)
+                self._wait(operation, left, stopped, f"the final export of {name} to {uri}")
             except CloudSqlError as exc:
                 raise CloudSqlError(
                     f"{exc}: no database was deleted and their deletion protection is still on"
@@ -194,23 +206,20 @@ class CloudSqlDatabases(ManagedDatabases):
         return kept
 
     def lift_protection(self, names: list[str], say: Say) -> list[str]:
-        have = self.instances()
         lifted = []
-        for name in names:
-            if name not in have:
-                continue
-            say(f"lifting deletion protection of Cloud SQL database {name}")
-            operation = self._send(protection_request(self.gcp_project, have[name], on=False))
-            self._wait(operation, self.clock() + 600, lambda: False, f"unprotecting {name}")
-            lifted.append(have[name])
+        for name, instance in self._of(names):
+            say(f"lifting deletion protection of Cloud SQL database {name} ({instance})")
+            operation = self._send(protection_request(self.gcp_project, instance, on=False))
+            self._wait(operation, CHANGE_WAIT_SECONDS, lambda: False, f"unprotecting {instance}")
+            lifted.append(instance)
         return lifted
 
     def protect_again(self, lifted: list[str], say: Say) -> None:
-        still = set(self.instances().values())
+        still = {instance for _, instance in self.instances()}
         for instance in lifted:
             if instance in still:
                 operation = self._send(protection_request(self.gcp_project, instance, on=True))
-                self._wait(operation, self.clock() + 600, lambda: False, f"protecting {instance}")
+                self._wait(operation, CHANGE_WAIT_SECONDS, lambda: False, f"protecting {instance}")
                 say(f"deletion protection of {instance} is on again")
 
     def _send(self, request: ApiRequest) -> dict[str, Any]:
@@ -219,20 +228,25 @@ class CloudSqlDatabases(ManagedDatabases):
         except CloudError as exc:
             raise CloudSqlError(f"Cloud SQL: {exc}") from exc
 
+    def _send_gone_ok(self, request: ApiRequest) -> dict[str, Any] | None:
+        try:
+            return gone_ok(self.transport, request)
+        except CloudError as exc:
+            raise CloudSqlError(f"Cloud SQL: {exc}") from exc
+
     def _wait(
-        self, operation: dict[str, Any], deadline: float, stopped: Callable[[], bool], what: str
+        self, operation: dict[str, Any], timeout: float, stopped: Callable[[], bool], what: str
     ) -> None:
         """Until Cloud SQL's operation (status PENDING, RUNNING, DONE; a selfLink) is done."""
-        while not operation_done(operation):
-            if stopped() or self.clock() > deadline:
-                why = "was stopped" if stopped() else "did not finish in time"
-                raise CloudSqlError(
-                    f"{what} {why} (operation {operation.get('name', '?')} is "
-                    f"{operation.get('status', '?')})"
-                )
-            self.sleep(POLL_SECONDS)
-            operation = self._send(ApiRequest("GET", str(operation["selfLink"])))
-        errors = (operation.get("error") or {}).get("errors") or []
-        if errors:
-            said = "; ".join(str(e.get("message") or e.get("code")) for e in errors)
-            raise CloudSqlError(f"{what} failed: {redact.text(said)[:300]}")
+        try:
+            wait_operation(
+                self.transport,
+                operation,
+                timeout=timeout,
+                interval=POLL_SECONDS,
+                sleep=self.sleep,
+                clock=self.clock,
+                stopped=stopped,
+            )
+        except CloudError as exc:
+            raise CloudSqlError(f"{what}: {exc}") from exc

@@ -131,9 +131,6 @@ class ManagedDatabases(ABC):
     """One service's databases of one project, through that cloud's API."""
 
     service: ManagedService
-    # Whether its final backups go into the project's state bucket (a destroy that removes
-    # the bucket would remove them too: refused unless told).
-    final_to_state_bucket = False
 
     def __init__(self, project: str) -> None:
         self.project = project

@@ -65,7 +65,8 @@ class DatabaseRow:
 
     def backup_text(self) -> str:
         if self.service is not None:
-            return f"by {self.service.title} each day, kept {self.settings.backup.keep} days"
+            service, keep = self.service, self.settings.backup.keep
+            return f"by {service.title} each day, kept {keep} {service.keep_unit}"
         if self.problem:
             return f"unknown ({self.problem})"
         if self.last_backup is None:
@@ -138,8 +139,8 @@ def rows(
 ) -> list[DatabaseRow]:
     """One row per [[databases]] entry; with ``store``, its backups and drills too
     (``store_problem``: why there is no store, said in each row that would have used it).
-    ``state_dir``: where the server's outputs say which RDS databases exist. ``client``
-    may be None when every database is on RDS (no Docker host is needed)."""
+    ``state_dir``: where the server's outputs say which managed databases exist.
+    ``client`` may be None when every database is managed (no Docker host is needed)."""
     found_rows = []
     agent = scheduling.find(client, config.project.name) if client is not None else None
     agent_running = agent is not None and agent.status == "running"

@@ -94,8 +94,11 @@ def server_rows(
     made = outputs.get("databases")
     for name, db in sorted(made.items()) if isinstance(made, dict) else ():
         # Nothing answers at the sandbox's: the local AWS API only records the instance.
-        service = "Cloud SQL" if home == "gcp" else "RDS"
-        where = f"{service} {db.get('address')}:{db.get('port')} (from the server only)"
+        from pilot_tui.data.managed import home_service
+
+        service = home_service(home)
+        title = service.title if service else "database"
+        where = f"{title} {db.get('address')}:{db.get('port')} (from the server only)"
         rows.append((f"database {name}", f"simulated: {where}" if home == "sandbox" else where))
     if home == "sandbox" and rows:
         rows.append(("apps run on", f"this machine's Docker ({sandbox_docker_url()})"))

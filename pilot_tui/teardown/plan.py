@@ -54,7 +54,7 @@ def make_scan(config: PilotConfig, root: Path) -> Scan:
             scan.gcs = project_gcs(config, state_dir, root, sandbox=sandbox, start=False)
         except Exception as exc:  # no credentials
             scan.notes.append(f"Google Cloud Storage: {exc}")
-    if config.server.home == "gcp" and config.managed_databases():
+    if config.server.home == "gcp":  # even with none in pilot.toml: one may be left
         scan.cloud_sql = _cloud_sql(config, root, scan.notes)
     if sandbox:
         scan.docker = _local_docker()

@@ -87,7 +87,7 @@ class Scan(Finds):
         from pilot_tui.teardown.things import CLOUD_SQL_INSTANCE, cloud_sql_found
 
         assert self.cloud_sql is not None  # run() reads them only with a client
-        for database, instance in sorted(self.cloud_sql.instances().items()):
+        for database, instance in self.cloud_sql.instances():
             self.add(CLOUD_SQL_INSTANCE, instance, cloud_sql_found(self.project, database))
 
     def _containers(self) -> None:

@@ -20,6 +20,11 @@ def cloud_sql_found(project: str, database: str) -> str:
     return f"labels pilot-project={project}, pilot-database={database}"
 
 
+def cloud_sql_database(found: str) -> str:
+    """The database a Cloud SQL instance's ``found`` names (see cloud_sql_found)."""
+    return found.split("pilot-database=", 1)[-1].split(";")[0]
+
+
 def database_data(database: str, project: str) -> str:
     """How a database volume was found: the ``found`` of its Thing."""
     return f"database {database}'s data (label pilot.project={project})"
@@ -146,7 +151,7 @@ class Inventory:
             if thing.kind == "RDS database":
                 names.add(thing.name.removeprefix(f"pilot-{project}-"))
             elif thing.kind == CLOUD_SQL_INSTANCE:
-                names.add(thing.found.split("pilot-database=", 1)[-1].split(";")[0])
+                names.add(cloud_sql_database(thing.found))
         return sorted(names)
 
     def unowned_lines(self) -> list[str]:

@@ -45,7 +45,6 @@ resource "google_compute_global_address" "databases" {
   address_type  = "INTERNAL"
   prefix_length = 20
   network       = google_compute_network.pilot.id
-  labels        = local.labels
 }
 
 resource "google_service_networking_connection" "databases" {
@@ -97,7 +96,8 @@ resource "google_sql_database_instance" "database" {
       enabled                        = true
       start_time                     = "03:00"
       point_in_time_recovery_enabled = true
-      transaction_log_retention_days = min(7, each.value.backups_kept)
+      # Cloud SQL wants more backups kept than days of log: pilot.toml keeps at least 2.
+      transaction_log_retention_days = min(7, each.value.backups_kept - 1)
       backup_retention_settings {
         retained_backups = each.value.backups_kept
         retention_unit   = "COUNT"

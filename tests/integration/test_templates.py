@@ -277,6 +277,8 @@ def test_gcp_databases_are_private_encrypted_backed_up_and_protected():
     assert backups["enabled"] is True and backups["point_in_time_recovery_enabled"] is True
     (kept,) = backups["backup_retention_settings"]
     assert kept["retained_backups"] == "${each.value.backups_kept}"
+    # Cloud SQL wants more backups kept than days of log (pilot.toml keeps at least 2)
+    assert backups["transaction_log_retention_days"] == "${min(7, each.value.backups_kept - 1)}"
     assert "pilot-database" in str(settings["user_labels"])  # how Pilot finds it again
     assert "local.labels" in str(settings["user_labels"])
     peering = found[("google_compute_global_address", "databases")]

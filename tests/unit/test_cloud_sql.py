@@ -78,7 +78,15 @@ class FakeCloudSql:
         parts = path.split("/")  # projects, P, instances[, NAME[, export]]
         assert parts[:3] == ["projects", "acme-prod", "instances"], path
         if len(parts) == 3:
-            names = sorted(self.instances)
+            # The filter as Cloud SQL reads it: settings.userLabels.KEY:VALUE.
+            key, _, value = str((request.params or {}).get("filter", "")).partition(":")
+            assert key.startswith("settings.userLabels."), key
+            label = key.removeprefix("settings.userLabels.")
+            names = sorted(
+                n
+                for n, item in self.instances.items()
+                if item["settings"].get("userLabels", {}).get(label) == value
+            )
             page = int((request.params or {}).get("pageToken") or 0)
             answer: dict = {"items": [self.instances[n] for n in names[page : page + 1]]}
             if page + 1 < len(names):
@@ -159,7 +167,8 @@ def test_a_cloud_sql_database_with_its_defaults():
             "Cloud SQL takes its own backups once a day",
             20,
         ),
-        ("gcp", "backup = { keep = 400 }", "at most 365 days", 20),
+        ("gcp", "backup = { keep = 400 }", "at most 365 backups", 20),
+        ("gcp", "backup = { keep = 1 }", "keeps at least 2 automated backups", 20),
     ],
 )
 def test_each_mistake_is_named_at_its_place(home, extra, said, line):
@@ -203,8 +212,8 @@ def test_the_requests_pilot_sends():
         "PATCH",
         {"settings": {"deletionProtectionEnabled": False}},
     )
-    assert cloud_sql.final_export_uri("pilot-state-acme", "main", 0) == (
-        "gs://pilot-state-acme/backups/main/final-19700101-000000.sql.gz"
+    assert cloud_sql.final_export_uri("pilot-state-acme", "main", "pilot-acme-main-1a2b", 0) == (
+        "gs://pilot-state-acme/backups/main/final-19700101-000000-pilot-acme-main-1a2b.sql.gz"
     )
 
 
@@ -212,9 +221,11 @@ def test_the_requests_pilot_sends():
 def test_instances_are_found_by_their_labels_across_pages():
     api = FakeCloudSql(("main", "pilot-acme-main-1a2b"), ("jobs", "pilot-acme-jobs-9f00"))
     api.instances["someone-else"] = {"name": "someone-else", "settings": {"userLabels": {}}}
+    other = {"pilot-project": "acme-dev", "pilot-database": "main"}  # a neighbour project
+    api.instances["pilot-acme-dev-main-0000"] = {"name": "x", "settings": {"userLabels": other}}
     found = _databases(api).instances()
-    assert found == {"main": "pilot-acme-main-1a2b", "jobs": "pilot-acme-jobs-9f00"}
-    assert sum(1 for r in api.sent if r.params and "pageToken" in r.params) == 2
+    assert found == [("jobs", "pilot-acme-jobs-9f00"), ("main", "pilot-acme-main-1a2b")]
+    assert sum(1 for r in api.sent if r.params and "pageToken" in r.params) == 1
     assert _databases(api).exists("main") and not _databases(api).exists("gone")
 
 
@@ -226,7 +237,7 @@ def test_the_final_backup_is_an_export_to_the_state_bucket_then_kept():
     assert instance == "pilot-acme-main-1a2b"
     assert uri.startswith("gs://pilot-state-acme/backups/main/final-") and uri.endswith(".sql.gz")
     assert len(kept) == 1 and uri in kept[0] and "gcloud sql import sql" in kept[0]
-    assert any(f"exporting Cloud SQL database main to {uri}" == line for line in said)
+    assert f"exporting Cloud SQL database main (pilot-acme-main-1a2b) to {uri}" in said
     # waited for: the operation was polled until DONE
     assert any(r.url.endswith("/operations/op-0") for r in api.sent)
     assert all(api.protected(i) for i in api.instances)  # nothing lifted by a backup
@@ -245,7 +256,7 @@ def test_a_failed_or_stopped_export_stops_the_destroy_with_protection_on():
     with pytest.raises(cloud_sql.CloudSqlError, match=r"export failed.*protection is still on"):
         _databases(api).final_backups(["main"], print, lambda: False)
     api.failing.clear()
-    with pytest.raises(cloud_sql.CloudSqlError, match="was stopped"):
+    with pytest.raises(cloud_sql.CloudSqlError, match="stopped while operation"):
         _databases(api).final_backups(["main"], print, lambda: True)
     assert api.protected("pilot-acme-main-1a2b")
 
@@ -290,23 +301,28 @@ def test_a_refusal_names_cloud_sql():
 
 
 def test_the_cli_refuses_to_remove_the_bucket_its_final_export_would_go_to(tmp_path, capsys):
-    from pilot_tui.cli.teardown_cmd import _managed_final_backups
+    """Decided before the question: refused while the bucket would go, skipped and said
+    with --drop-backups, taken and kept when the bucket stays."""
+    from pilot_tui.cli.teardown_cmd import FinalBackups, _final_backups, _final_plan
 
     api = FakeCloudSql(("main", "pilot-acme-main-1a2b"))
     teardown = Teardown(_config(), tmp_path, Scan("acme"))
     teardown._managed = _databases(api)
     bucket = Thing("state bucket", "gs://pilot-state-acme", "[state] in pilot.toml")
     ns = argparse.Namespace(drop_backups=False)
+    server_goes = object()  # any server: the destroy takes the Pilot Server down
     goes = Inventory([bucket])
-    assert _managed_final_backups(ns, teardown, goes, ["main"], Interrupt()) == EXIT_INVALID
+    assert _final_plan(ns, teardown, goes, server_goes) == EXIT_INVALID
     assert "--keep-state" in capsys.readouterr().err and api.exports == []
-    # --drop-backups: on without it; the bucket kept: the export is taken and kept
     ns.drop_backups = True
-    assert _managed_final_backups(ns, teardown, goes, ["main"], Interrupt()) is None
-    assert api.exports == [] and teardown.final_kept == []
-    kept = Inventory([], keep=[bucket])
+    skipped = _final_plan(ns, teardown, goes, server_goes)
+    assert skipped == FinalBackups(managed=(), skipped=("main",))
+    assert "No final backup of main: the state bucket goes too" in capsys.readouterr().out
+    assert _final_backups(ns, teardown, skipped, Interrupt()) is None and api.exports == []
     ns.drop_backups = False
-    assert _managed_final_backups(ns, teardown, kept, ["main"], Interrupt()) is None
+    planned = _final_plan(ns, teardown, Inventory([], keep=[bucket]), server_goes)
+    assert planned == FinalBackups(managed=("main",))
+    assert _final_backups(ns, teardown, planned, Interrupt()) is None
     assert len(api.exports) == 1 and api.exports[0][1] in teardown.final_kept[0]
 
 
@@ -370,7 +386,7 @@ def test_db_commands_refuse_a_cloud_sql_database_and_list_it_without_docker(cli,
     assert status.code == 0, status
     assert "on Cloud SQL at 10.20.0.3" in status.out
     assert "Cloud SQL instance pilot-acme-main-1a2b" in status.out
-    assert "by Cloud SQL each day, kept 14 days" in status.out
+    assert "by Cloud SQL each day, kept 14 backups" in status.out
     listed = cli("db", "list", "--json")
     assert listed.code == 0, listed
     (row,) = json.loads(listed.out)
@@ -386,16 +402,16 @@ def test_db_commands_refuse_a_cloud_sql_database_and_list_it_without_docker(cli,
 
 
 def test_the_destroy_says_what_it_keeps_of_a_cloud_sql_database(tmp_path, capsys):
-    from pilot_tui.cli.teardown_cmd import _say_final_backups
+    from pilot_tui.cli.teardown_cmd import FinalBackups, _say_final_backups
 
     doomed = Thing("Terraform resource", 'google_sql_database_instance.database["main"]', "state")
     teardown = Teardown(_config(), tmp_path, Scan("acme"))
-    _say_final_backups(teardown, Inventory([doomed]))
+    _say_final_backups(teardown, Inventory([doomed]), FinalBackups(managed=("main",)))
     assert "Each Cloud SQL database gets a final export to the state bucket first" in (
         capsys.readouterr().out
     )
     teardown.final_backup = False
-    _say_final_backups(teardown, Inventory([doomed]))
+    _say_final_backups(teardown, Inventory([doomed]), FinalBackups())
     assert "No final export to the state bucket of the Cloud SQL databases" in (
         capsys.readouterr().out
     )
@@ -445,3 +461,38 @@ def test_terraform_state_names_an_instance_as_the_scan_does():
 
     values = {"id": "projects/acme-prod/instances/x", "name": "pilot-acme-main-1a2b"}
     assert _cloud_id("google_sql_database_instance", values) == "pilot-acme-main-1a2b"
+
+
+def test_two_instances_of_one_database_are_both_backed_up_and_released():
+    """A state lost, then `up` again: the old instance and the new one carry one name.
+    Both get a final export and both are unprotected: neither is left protected or
+    unsaved behind Terraform's destroy."""
+    api = FakeCloudSql(("main", "pilot-acme-main-1a2b"), ("main", "pilot-acme-main-77aa"))
+    databases = _databases(api)
+    kept = databases.final_backups(["main"], print, lambda: False)
+    assert sorted(instance for instance, _ in api.exports) == [
+        "pilot-acme-main-1a2b",
+        "pilot-acme-main-77aa",
+    ]
+    assert len(kept) == 2 and len({uri for _, uri in api.exports}) == 2
+    assert databases.lift_protection(["main"], print) == [
+        "pilot-acme-main-1a2b",
+        "pilot-acme-main-77aa",
+    ]
+    assert not any(api.protected(i) for i in api.instances)
+
+
+def test_a_project_whose_cloud_sql_api_is_off_has_no_instance():
+    api = FakeCloudSql()
+
+    def off(request: ApiRequest) -> dict:
+        raise ApiError(
+            403,
+            "Cloud SQL Admin API has not been used in project acme-prod before or it is disabled.",
+            request,
+        )
+
+    assert cloud_sql.CloudSqlDatabases(off, "acme-prod", "acme", None).instances() == []
+    api.refuse = 403  # any other refusal is said
+    with pytest.raises(cloud_sql.CloudSqlError, match="does not have permission"):
+        _databases(api).instances()

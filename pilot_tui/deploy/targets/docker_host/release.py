@@ -205,7 +205,7 @@ def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[
         )
         urls[settings.url_env] = live.url(password)
     redact.register(urls.values())
-    if on_docker:  # RDS backs itself up
+    if on_docker:  # a managed database is backed up by its service
         backup_agent(ctx, log.line("deploy", app.name))
     return urls
 

@@ -49,6 +49,7 @@ def deployer(
     apps: list[str] | None = None,
     share: bool = True,
     loaded: tuple[ProjectFile, PilotConfig] | None = None,
+    watch: bool = True,
 ) -> Iterator[Deployer]:
     """An engine for this project (see deploy.session.open_deployer), or raise SystemExit
     after saying why pilot.toml is unusable (a HostError, when the Docker engine cannot be
@@ -67,6 +68,7 @@ def deployer(
         share=share,
         warn=say,
         lock_wait=lock_wait,
+        watch=watch,
     ) as engine:
         yield engine
 
@@ -107,7 +109,8 @@ def deploy(ns: argparse.Namespace) -> int:
         from pilot_tui.cli.waypoint_cmds import waypoint_up
 
         return waypoint_up(loaded[1], loaded[0].path.parent, wanted)
-    with deployer(ns, lock_wait=ns.wait, apps=wanted, loaded=loaded) as engine:
+    watch = not ns.no_watch
+    with deployer(ns, lock_wait=ns.wait, apps=wanted, loaded=loaded, watch=watch) as engine:
         names = wanted
         if not names:
             error(

@@ -331,6 +331,25 @@ class ServerTarget:
         minimum=0,
         maximum=3600,
     )
+    watch: int = setting(
+        60,
+        "Seconds Pilot watches a new release once it is live, the previous one kept running "
+        "meanwhile: if its container exits or restarts, its health check fails "
+        "`watch_failures` times in a row, or more than `watch_5xx_percent` of its requests "
+        "through the proxy answer 5xx, the previous release serves again, by itself. 0: "
+        "no watch (`deploy --no-watch` too).",
+        minimum=0,
+        maximum=3600,
+    )
+    watch_failures: int = setting(
+        3, "Health checks failed in a row that revert a watched release.", minimum=1, maximum=100
+    )
+    watch_5xx_percent: int = setting(
+        20,
+        "Share of a watched release's requests answering 5xx (once it has 10) that reverts it.",
+        minimum=1,
+        maximum=100,
+    )
 
 
 @dataclass

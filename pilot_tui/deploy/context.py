@@ -105,6 +105,7 @@ class DeployContext(Context, Protocol):
     lock_wait: float  # seconds to wait for the app's deploy lock
     drain: float  # seconds the old release keeps serving after the switch
     settle: float  # seconds a healthy new release must stay up
+    watch: bool  # whether a new live release is watched (and reverted when it goes bad)
 
     @property
     def docker(self) -> DockerTarget:

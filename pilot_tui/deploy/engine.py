@@ -72,6 +72,7 @@ class Deployer:
     lock_wait: float = 0.0
     drain: float = containers.DRAIN_SECONDS
     settle: float = containers.SETTLE_SECONDS  # a healthy new release must stay up this long
+    watch: bool = True  # watch a new live release (target.watch seconds); --no-watch: not
     cancel: CancelToken = field(default_factory=CancelToken)  # the TUI's Cancel sets it
     shared: SharedHistory | None = None  # the state bucket's copy of the history
 

@@ -18,6 +18,7 @@ from pilot_tui.errors import PilotError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 
 LIVE, SUPERSEDED, FAILED, CANCELLED = "live", "superseded", "failed", "cancelled"
+REVERTED = "reverted"  # went live, went bad while watched, and the previous one came back
 
 
 class HistoryError(PilotError):
@@ -98,13 +99,21 @@ def live_release(state_dir: Path, app: str) -> Release | None:
 
 
 def record(state_dir: Path, app: str, release: Release) -> list[Release]:
-    """Append ``release``; when it is live, the previous live one becomes superseded."""
+    """Append ``release`` (or put it in place of the record with its id); when it is live,
+    the previous live one becomes superseded."""
     releases = load(state_dir, app)
     if release.status == LIVE:
         releases = [
-            dataclasses.replace(r, status=SUPERSEDED) if r.status == LIVE else r for r in releases
+            dataclasses.replace(r, status=SUPERSEDED)
+            if r.status == LIVE and r.id != release.id
+            else r
+            for r in releases
         ]
-    releases.append(release)
+    ids = [r.id for r in releases]
+    if release.id in ids:
+        releases[ids.index(release.id)] = release
+    else:
+        releases.append(release)
     save(state_dir, app, releases)
     return releases
 

@@ -13,6 +13,7 @@ elsewhere is told the version is not here, and nothing is released.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -64,12 +65,23 @@ def keep(state_dir: Path, app: str, values: Mapping[str, str]) -> str | None:
         newest = f"s{numbers[-1]}"
         if read(state_dir, app, newest) == dict(values):
             return newest
-    version = f"s{(numbers[-1] if numbers else 0) + 1}"
-    path = version_file(state_dir, app, version)
-    ensure_private_dir(path.parent.parent)
-    ensure_private_dir(path.parent)
-    atomic_write(path, "".join(secrets.encode(k, v) for k, v in values.items()), mode=0o600)
-    return version
+    folder = versions_dir(state_dir, app)
+    ensure_private_dir(folder.parent)
+    ensure_private_dir(folder)
+    text = "".join(secrets.encode(k, v) for k, v in values.items())
+    number = numbers[-1] if numbers else 0
+    while True:  # written whole, then linked: a version another deploy took stays its own
+        number += 1
+        version = f"s{number}"
+        scratch = folder / f".{version}.{os.getpid()}.partial"
+        atomic_write(scratch, text, mode=0o600)
+        try:
+            os.link(scratch, version_file(state_dir, app, version))
+        except FileExistsError:
+            continue
+        finally:
+            scratch.unlink(missing_ok=True)
+        return version
 
 
 def changed_names(

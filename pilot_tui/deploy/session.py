@@ -23,6 +23,7 @@ class DeployerOptions(TypedDict, total=False):
     drain: float
     settle: float
     cancel: CancelToken
+    watch: bool
 
 
 @contextlib.contextmanager

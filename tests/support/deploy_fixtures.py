@@ -139,6 +139,11 @@ def engine_project(tmp_path, cli, docker_engine, python_base, edge_image, monkey
     pf.save(text)
 
     def add(app: dict[str, object]) -> None:
+        target = app.get("target")
+        if isinstance(target, dict) and target.get("kind") == "server":
+            # Watching a new release takes target.watch seconds (60 by default); the tests
+            # of the watch (test_watch.py) set it, the others do not wait for it.
+            app = {**app, "target": {"watch": 0, **target}}
         current = ProjectFile.load(tmp_path / "pilot.toml")
         current.save(add_app(current.text, app))
 

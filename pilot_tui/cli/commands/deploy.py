@@ -23,6 +23,13 @@ def register(commands: Commands) -> None:
     p.add_argument("--all", action="store_true", help="deploy every app in pilot.toml")
     p.add_argument("--force", action="store_true", help="release again even when nothing changed")
     p.add_argument(
+        "--no-watch",
+        action="store_true",
+        help="do not watch the new release once it is live (by default, on the Docker host, "
+        "it is watched target.watch seconds and reverted by itself when it goes bad; the "
+        "exit status is then non-zero)",
+    )
+    p.add_argument(
         "--wait",
         type=float,
         default=0.0,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from pilot_tui.config import schema
 from pilot_tui.config.schema import AppSettings, PilotConfig
-from pilot_tui.deploy import addresses, history, lock
+from pilot_tui.deploy import addresses, history, lock, secrets
 from pilot_tui.deploy.context import (
     NEVER,
     Cancelled,
@@ -168,8 +168,12 @@ def _release_new(
     """deploy and release a new revision: ``where`` is (the app, its platform, the live
     release), ``made`` (what it runs: the image or zip, its fingerprint); ``work`` makes the
     revision (the release's id, a line sink)."""
+    from pilot_tui.deploy import secret_versions
+    from pilot_tui.deploy.release_contents import settings_record
+
     app, target, current = where
     image, made_of = made
+    values = secrets.resolve(ctx.state_dir, app.name, app.secrets)
     attempt = history.Release(
         history.next_id(history.load(ctx.state_dir, app.name)),
         app.name,
@@ -178,6 +182,10 @@ def _release_new(
         history.now(),
         history.FAILED,
         commit=git_commit(ctx.root / app.path),
+        # What its revision was made with: the platform keeps the revision itself (a
+        # Lambda version, a Cloud Run revision), so a rollback to it runs them again.
+        settings=settings_record(app),
+        secrets_version=secret_versions.keep(ctx.state_dir, app.name, values),
     )
     revision = _attempt(ctx, log, app, target, attempt, current, lambda say: work(attempt.id, say))
     return _record(

@@ -30,6 +30,7 @@ from pilot_tui.deploy.events import (
     StageStarted,
     Timer,
 )
+from pilot_tui.deploy.release_contents import settings_record
 from pilot_tui.deploy.targets.base import AppStatus, LogLine, NoLogs, emulators_stopped
 from pilot_tui.deploy.targets.log_follow import polled_stream
 from pilot_tui.deploy.targets.managed import TargetError
@@ -243,6 +244,7 @@ class _SiteDeploy:
                 url=served.url,
                 note=f"{len(changes.upload)} file(s) changed{served.dns_note}",
                 revision=site.keep_release(release_id, manifest),
+                settings=settings_record(self.app),
             ),
             local,
         )

@@ -15,6 +15,7 @@ from pilot_tui.cloud import clients
 from pilot_tui.cloud.clients import emulator_gcs
 from pilot_tui.cloud.gcp_api import ApiError, ApiRequest
 from pilot_tui.cloud.sandbox import Sandbox
+from pilot_tui.config.schema import AppSettings, GcsCdnTarget, StaticBuild
 from pilot_tui.deploy.targets.gcs_site import cdn as gcs_cdn
 from pilot_tui.deploy.targets.gcs_site.bucket import GcsSite
 from pilot_tui.deploy.targets.gcs_site.cdn import COMPUTE, Cdn, delete_requests, insert_requests
@@ -237,11 +238,11 @@ def gcs(tmp_path_factory):
 def deploy(tmp_path, monkeypatch, gcs, home: str, fake: FakeCompute | None):
     (tmp_path / "site").mkdir(exist_ok=True)
     (tmp_path / "site" / "index.html").write_text("<h1>docs</h1>")
-    app = SimpleNamespace(
+    app = AppSettings(
         name="docs",
         path="site",
-        build=SimpleNamespace(kind="static", command=None, output="."),
-        target=SimpleNamespace(kind="gcs-cdn", domain="docs.acme.example", index="index.html"),
+        build=StaticBuild(command=None, output="."),
+        target=GcsCdnTarget(domain="docs.acme.example", index="index.html"),
     )
     config = SimpleNamespace(
         server=SimpleNamespace(home=home),

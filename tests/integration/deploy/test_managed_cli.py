@@ -190,3 +190,38 @@ def test_status_after_the_sandbox_stops(fn_project, cli):
     logs = cli("logs", "fn")  # nor are they started to read logs that went with them
     assert logs.code == 1 and "the sandbox's emulators are stopped" in logs.err
     assert Sandbox(fn_project / ".pilot").running() == {}
+
+
+def test_a_zip_lambda_rollback_restores_env_and_secret_versions(fn_project, cli, monkeypatch):
+    """Issue 15, item 1, on a zip Lambda: each release records its settings and the version
+    of its secrets; the rollback moves the alias to the version made with them (Lambda
+    keeps each version's environment), and `releases` names what changed, never a value."""
+    root = fn_project
+    rotated = "tok-rotated-91f0c3aa5e27-never-shown"
+    assert cli("deploy", "fn").code == 0
+    set_greeting(root, "hey")
+    monkeypatch.setenv("API_TOKEN", rotated)
+    changed = cli("deploy", "fn")
+    assert changed.code == 0, changed.err
+    url = Sandbox(root / ".pilot").running()["aws"].url
+    lam = emulator_aws("us-east-1").session.client("lambda", endpoint_url=url)
+
+    def live_env() -> dict:
+        config = lam.get_function_configuration(FunctionName="pilot-acme-fn", Qualifier="live")
+        return config["Environment"]["Variables"]
+
+    assert live_env() == {"GREETING": "hey", "API_TOKEN": rotated}
+    listed = cli("releases", "fn", "--json")
+    rows = {r["id"]: r for r in json.loads(listed.out)}
+    assert (rows["v1"]["secrets_version"], rows["v2"]["secrets_version"]) == ("s1", "s2")
+    assert rows["v2"]["changes"] == ["env changed: GREETING", "secrets changed: API_TOKEN"]
+    assert rows["v2"]["settings"]["target"]["kind"] == "lambda"
+
+    back = cli("rollback", "fn")
+    assert back.code == 0, back.err
+    assert live_env() == {"GREETING": "hi", "API_TOKEN": SECRET}
+    v3 = json.loads(cli("releases", "fn", "--json").out)[-1]
+    assert (v3["id"], v3["secrets_version"], v3["revision"]) == ("v3", "s1", "1")
+    assert v3["settings"] == rows["v1"]["settings"]
+    for result in (changed, listed, back):
+        assert SECRET not in result.out + result.err and rotated not in result.out + result.err

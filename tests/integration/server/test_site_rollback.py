@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from pilot_tui.cloud import clients
 from pilot_tui.cloud.clients import Aws, emulator_aws
 from pilot_tui.cloud.sandbox import Sandbox
+from pilot_tui.config.schema import AppSettings, S3CloudFrontTarget, StaticBuild
 from pilot_tui.deploy import history
 from pilot_tui.deploy.build.site_files import plan, scan
 from pilot_tui.deploy.engine import DeployError
@@ -52,11 +53,11 @@ class Project:
         self.s3 = session.client("s3", endpoint_url=aws_url)
         self.cloudfront = session.client("cloudfront", endpoint_url=aws_url)
         self.folder = tmp_path / "site"
-        self.app = SimpleNamespace(
+        self.app = AppSettings(
             name="docs",
             path="site",
-            build=SimpleNamespace(kind="static", command=None, output="."),
-            target=SimpleNamespace(kind="s3-cloudfront", domain=None, index="index.html"),
+            build=StaticBuild(command=None, output="."),
+            target=S3CloudFrontTarget(domain=None, index="index.html"),
         )
         config = SimpleNamespace(
             server=SimpleNamespace(home="sandbox"),

@@ -229,7 +229,7 @@ def _logs(proxy: Container) -> _Logs:
     cached = _read.get(str(proxy.id))
     if cached is not None and time.monotonic() - cached.read_at < FRESH:
         return cached
-    now = _host_time(proxy)
+    now = host_time(proxy)
     own = proxy.logs(stdout=False, stderr=True, tail=2000).decode(errors="replace")
     raw = proxy.logs(stdout=True, stderr=False, since=int(now - WINDOW), tail=LOG_LINES)
     entries = [a for a in map(parse_access, raw.decode(errors="replace").splitlines()) if a]
@@ -238,7 +238,7 @@ def _logs(proxy: Container) -> _Logs:
     return logs
 
 
-def _host_time(proxy: Container) -> float:
+def host_time(proxy: Container) -> float:
     """The Docker host's clock (the logs' timestamps are by it), else this machine's."""
     try:
         said = parse_system_time(str(proxy.client.info().get("SystemTime", "")))  # type: ignore[union-attr]

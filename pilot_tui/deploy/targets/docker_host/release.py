@@ -263,10 +263,12 @@ def release(
     note: str,
     commit: str | None = None,
     secrets_version: str | None = None,
+    watch: bool = False,
 ) -> history.Release:
     """Start ``image_id`` as the app's next release and move traffic to it once healthy,
     recording ``app``'s settings and ``secrets_version`` with it (what ``env`` was made
-    of). The caller holds the app's lock and has pulled the shared history."""
+    of); with ``watch``, watched once live (see _switch). The caller holds the app's lock
+    and has pulled the shared history."""
     from pilot_tui.deploy.release_contents import settings_record
 
     name, settings = app.name, target_settings(app, ServerTarget)
@@ -295,7 +297,7 @@ def release(
         secrets_version=secrets_version,
     )
     container = _start_healthy(ctx, log, app, edge, base, env, made_of)
-    return _switch(ctx, log, app, edge, container, base)
+    return _switch(ctx, log, app, edge, container, base, history.live(releases) if watch else None)
 
 
 def _unchanged(
@@ -388,9 +390,12 @@ def _switch(
     edge: Container,
     container: Container,
     base: history.Release,
+    watched_from: history.Release | None = None,
 ) -> history.Release:
     """release: route the app's hosts to the new container, record it live, retire the
-    previous one after the drain."""
+    previous one after the drain. With ``watched_from`` (the release that was live), the
+    new one is watched first (watch.py), that one's container kept running meanwhile, and
+    a bad new one is reverted: DeployError, once the previous serves again."""
     from docker.errors import DockerException
 
     name, client = app.name, ctx.docker_client
@@ -413,6 +418,11 @@ def _switch(
     live = replace(base, status=history.LIVE)
     ctx.record_release(log, name, live)
     time.sleep(ctx.drain)  # the edge's requests in flight to the old release arrive
+    previous = _previous(ctx, app, watched_from)
+    if watched_from is not None and previous is not None:
+        why = _watch(ctx, log, app, edge, container, watched_from)
+        if why is not None:
+            _revert(ctx, log, app, edge, (container, live), (previous, watched_from), why)
     stop_timeout = target_settings(app, ServerTarget).stop_timeout
     log.emit(
         Output(name, "release", f"stopping the previous release (up to {stop_timeout} s to finish)")
@@ -423,3 +433,84 @@ def _switch(
     log.emit(StageFinished(name, "release", "previous release stopped", timer.seconds()))
     log.emit(Released(name, base.id, live.url or "", log.timer.seconds()))
     return live
+
+
+def _previous(
+    ctx: DeployContext, app: AppSettings, before: history.Release | None
+) -> Container | None:
+    """The running container of ``before`` (the release that was live), when the new one
+    is to be watched (``target.watch`` > 0, the deploy watching) and there is one."""
+    if before is None or not ctx.watch or target_settings(app, ServerTarget).watch <= 0:
+        return None
+    running = containers.running_containers(ctx.docker_client, ctx.project, app.name)
+    return next((c for c in running if c.labels.get("pilot.release") == before.id), None)
+
+
+def _watch(
+    ctx: DeployContext,
+    log: RunLog,
+    app: AppSettings,
+    edge: Container,
+    container: Container,
+    before: history.Release,
+) -> str | None:
+    """Why the new release must go (watch.watch), or None."""
+    from pilot_tui.deploy.targets.docker_host import watch
+
+    settings = target_settings(app, ServerTarget)
+    line = log.line("release", app.name)
+    line(
+        f"watching the new release for {settings.watch} s ({before.id} kept running meanwhile; "
+        "Ctrl+C stops watching and keeps the new one)"
+    )
+    why = watch.watch(
+        container,
+        edge,
+        settings,
+        set(hosts(ctx.config, ctx.docker, app)),
+        line,
+        ctx.cancel.is_set,
+    )
+    if why is None:
+        line("watched: it stayed well")
+    return why
+
+
+def _revert(
+    ctx: DeployContext,
+    log: RunLog,
+    app: AppSettings,
+    edge: Container,
+    bad: tuple[Container, history.Release],
+    good: tuple[Container, history.Release],
+    why: str,
+) -> None:
+    """The previous release serves again, at once (its container kept running); the bad
+    one is recorded reverted, with why, and removed. Raises DeployError saying so."""
+    (bad_container, bad_release), (good_container, good_release) = bad, good
+    name = app.name
+    port = good_release.port or target_settings(app, ServerTarget).port
+    proxy_container.swap(
+        edge,
+        hosts(ctx.config, ctx.docker, app),
+        containers.upstream(good_container, port),
+        proxy_spec(ctx.config, ctx.docker, ctx.root),
+        containers.release_prefix(ctx.project, name),
+    )
+    tail = containers.container_tail(bad_container)
+    ctx.record_release(
+        log, name, replace(bad_release, status=history.REVERTED, note=f"reverted: {why}")
+    )
+    ctx.record_release(
+        log,
+        name,
+        replace(
+            good_release,
+            status=history.LIVE,
+            note=f"live again: {bad_release.id} was reverted by the watch",
+        ),
+    )
+    bad_container.remove(force=True)
+    message = f"{bad_release.id} was reverted: {why}; {good_release.id} serves again"
+    log.emit(StageFailed(name, "watch", message, tail))
+    raise DeployError("watch", message, tail)

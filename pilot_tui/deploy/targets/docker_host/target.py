@@ -137,6 +137,7 @@ class DockerHost:
                 force=force,
                 note="",
                 secrets_version=version,
+                watch=True,  # when the deploy watches (ctx.watch) and target.watch > 0
             )
         finally:
             lock.release(ctx.docker_client, held)

@@ -1,0 +1,114 @@
+"""Automatic revert (issue 15, item 2) on the Docker host, against the tests' private
+dockerd and the real edge: a release that starts, passes its health check, then
+crash-loops, or whose health check starts failing once it is live, is reverted within the
+watch window while a client keeps asking through the proxy; `deploy` exits non-zero, the
+previous release serves again, the history says why; `--no-watch` does not watch."""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.error
+
+from pilot_tui.config.document import ProjectFile
+from pilot_tui.deploy import history
+from tests.support.deploy_fixtures import get
+
+CRASHES_AFTER = 'CMD ["sh", "-c", "httpd -f -p $PORT -h /www & sleep 5; kill $!; exit 3"]\n'
+SICKENS_AFTER = (
+    'CMD ["sh", "-c", "httpd -f -p $PORT -h /www & sleep 5; rm /www/index.html; wait"]\n'
+)
+
+
+def _watched(root, seconds: int = 25) -> None:
+    pf = ProjectFile.load(root / "pilot.toml")
+    pf.save(pf.with_value("apps.hello.target.watch", seconds))
+
+
+def _release_v2(root, command: str) -> None:
+    dockerfile = root / "hello" / "Dockerfile"
+    lines = [ln for ln in dockerfile.read_text().splitlines(keepends=True) if ln[:3] != "CMD"]
+    dockerfile.write_text("".join(lines) + command)
+    (root / "hello" / "www" / "index.html").write_text("hello v2\n")
+
+
+class Client:
+    """Asks the app through the proxy, as fast as it answers, until stopped."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.seen: list[tuple[float, str]] = []
+        self.failed: list[tuple[float, str]] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop)
+
+    def loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.seen.append((time.monotonic(), get(self.port).strip()))
+            except (urllib.error.URLError, OSError) as exc:
+                self.failed.append((time.monotonic(), repr(exc)[:80]))
+                time.sleep(0.05)
+
+    def __enter__(self) -> Client:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def test_a_release_that_crash_loops_once_live_is_reverted(site, cli):
+    root, port = site
+    assert cli("deploy", "hello").code == 0
+    _watched(root)
+    _release_v2(root, CRASHES_AFTER)
+    with Client(port) as client:
+        started = time.monotonic()
+        deployed = cli("deploy", "hello")
+        took = time.monotonic() - started
+        time.sleep(1)
+    assert deployed.code != 0
+    assert "watch: v2 was reverted: its container" in deployed.err
+    assert "v1 serves again" in deployed.err
+    assert get(port).strip() == "hello v1"
+    v1, v2 = history.load(root / ".pilot", "hello")
+    assert (v1.status, v2.status) == (history.LIVE, history.REVERTED)
+    assert v2.note.startswith("reverted: its container") and "v2 was reverted" in v1.note
+    assert took < 25 + 15  # within the watch window, with the build and the start
+    answered = [text for _, text in client.seen]
+    assert "hello v2" in answered and answered[-1] == "hello v1"
+    # Requests fail only while v2 is down and not yet reverted: none before its first
+    # answer, none after v1's first answer again.
+    first_v2 = next(t for t, text in client.seen if text == "hello v2")
+    back = next(t for t, text in client.seen if t > first_v2 and text == "hello v1")
+    assert all(first_v2 < t < back for t, _ in client.failed), client.failed
+    print(f"crash window: {len(client.failed)} failed request(s), {back - first_v2:.1f} s")
+
+
+def test_a_release_whose_health_fails_once_live_is_reverted_and_no_watch_keeps_it(site, cli):
+    root, port = site
+    assert cli("deploy", "hello").code == 0
+    _watched(root)
+    _release_v2(root, SICKENS_AFTER)
+    deployed = cli("deploy", "hello")
+    assert deployed.code != 0
+    assert "its health check failed 3 times in a row (last: 404)" in deployed.err
+    assert get(port).strip() == "hello v1"
+    assert history.live(history.load(root / ".pilot", "hello")).id == "v1"
+
+    (root / "hello" / "www" / "index.html").write_text("hello v3\n")  # a new image again
+    kept = cli("deploy", "hello", "--no-watch")
+    assert kept.code == 0, kept.err
+    assert "watching" not in kept.err
+    records = history.load(root / ".pilot", "hello")
+    assert [(r.id, r.status) for r in records] == [
+        ("v1", "superseded"),
+        ("v2", "reverted"),
+        ("v3", "live"),
+    ]
+    # the default rollback skips the reverted release
+    back = cli("rollback", "hello")
+    assert back.code == 0, back.err
+    assert "rollback to v1" in back.out

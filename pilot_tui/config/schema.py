@@ -722,6 +722,23 @@ DATABASE_KINDS: tuple[str, ...] = tuple(kind().kind for kind in get_args(Databas
 
 
 @dataclass
+class NotifySettings:
+    """Where Pilot says what happened to a release: deployed, failed, reverted by the
+    watch, rolled back."""
+
+    webhook_env: str | None = setting(
+        None,
+        "Name of the environment variable holding a Slack-compatible incoming webhook URL "
+        "(the URL holds a token: it never goes in pilot.toml). Each deploy and rollback "
+        "POSTs JSON to it: `text` for Slack, and `event`, `project`, `app`, `release`, "
+        "`url`, `by` and `reason`. Unset: no notification.",
+        pattern=ENV_NAME_PATTERN,
+        pattern_hint=ENV_NAME_HINT,
+        example="PILOT_WEBHOOK_URL",
+    )
+
+
+@dataclass
 class PilotConfig:
     """The whole pilot.toml."""
 
@@ -735,6 +752,7 @@ class PilotConfig:
     databases: list[Database] = setting(
         [], "Databases beside the apps, one [[databases]] table each."
     )
+    notify: NotifySettings = setting(NotifySettings, "Notifications of releases.")
 
     def app(self, name: str) -> AppSettings | None:
         """The app called ``name``, if any."""

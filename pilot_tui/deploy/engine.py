@@ -8,6 +8,7 @@ goes to .pilot/logs/deploy-TIME-APP.log as JSON lines.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pilot_tui import redact
 from pilot_tui.config.schema import AppSettings, PilotConfig
-from pilot_tui.deploy import history, secrets
+from pilot_tui.deploy import history, notify, secrets
 from pilot_tui.deploy.build import buildpacks, images, packing, site_builder
 from pilot_tui.deploy.build.recipe import BuildError, recipe_for
 from pilot_tui.deploy.build.shippable import private_paths
@@ -105,12 +106,65 @@ class Deployer:
     def deploy(self, name: str, *, force: bool = False) -> history.Release:
         app = self.app(name)
         with _RunLog(self, name, "deploy") as log:
-            return target_for(app).deploy(self, log, force=force)
+            before = history.live_release(self.state_dir, name)
+            try:
+                release = target_for(app).deploy(self, log, force=force)
+            except DeployError as exc:
+                event = notify.REVERTED if exc.stage == "watch" else notify.FAILED
+                self._notify(log, name, event, str(exc))
+                raise
+            if before is None or release.id != before.id:  # "nothing changed" says nothing
+                self._notify(log, name, notify.DEPLOYED, "", release)
+            return release
 
     def rollback(self, name: str, wanted: str | None = None) -> history.Release:
         app = self.app(name)
         with _RunLog(self, name, "rollback") as log:
-            return target_for(app).rollback(self, log, wanted)
+            try:
+                release = target_for(app).rollback(self, log, wanted)
+            except DeployError as exc:
+                self._notify(log, name, notify.FAILED, f"rollback: {exc}")
+                raise
+            self._notify(log, name, notify.ROLLED_BACK, release.note, release)
+            return release
+
+    @functools.cached_property
+    def by(self) -> str:
+        """Who releases: recorded with every release this engine makes."""
+        return notify.who(self.root)
+
+    def _notify(
+        self,
+        log: RunLog,
+        name: str,
+        event: str,
+        reason: str,
+        release: history.Release | None = None,
+    ) -> None:
+        """Tell the webhook pilot.toml names, if any; a failure to is a warning only."""
+        variable = self.config.notify.webhook_env
+        if variable is None:
+            return
+        line = log.line("release", name)
+        url = notify.webhook(variable)
+        if url is None:
+            line(f"warning: no notification sent: ${variable} (notify.webhook_env) is not set")
+            return
+        if release is None:  # a failure: the record it left, if any
+            records = history.load(self.state_dir, name)
+            release = records[-1] if records else None
+        notice = notify.Notice(
+            event,
+            self.project,
+            name,
+            release.id if release else None,
+            release.url if release else None,
+            self.by,
+            reason,
+        )
+        problem = notify.send(url, notice)
+        if problem is not None:
+            line(f"warning: no notification sent: {problem}")
 
     # -- what every target gets (context.DeployContext) ----------------------------------
     def pull(self, log: RunLog, name: str) -> None:
@@ -123,6 +177,8 @@ class Deployer:
                 _shared_note(log, name, exc)
 
     def record_release(self, log: RunLog, name: str, release: history.Release) -> None:
+        if release.by is None:
+            release = dataclasses.replace(release, by=self.by)
         history.record(self.state_dir, name, release)
         if self.shared is not None:
             try:

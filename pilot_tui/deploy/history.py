@@ -48,6 +48,7 @@ class Release:
     # values). None in a record made before releases kept them.
     settings: dict[str, Any] | None = None
     secrets_version: str | None = None
+    by: str | None = None  # who released it: a person and their git identity, or a CI run
 
 
 def history_file(state_dir: Path, app: str) -> Path:

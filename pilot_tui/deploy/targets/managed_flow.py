@@ -226,6 +226,7 @@ def rollback_managed(
                 status=history.LIVE,
                 url=revision.url,
                 note=f"rollback to {earlier.id}",
+                by=None,  # who rolls back, not who made it
             ),
         )
     except (TargetError, history.HistoryError) as exc:

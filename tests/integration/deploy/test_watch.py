@@ -2,22 +2,57 @@
 dockerd and the real edge: a release that starts, passes its health check, then
 crash-loops, or whose health check starts failing once it is live, is reverted within the
 watch window while a client keeps asking through the proxy; `deploy` exits non-zero, the
-previous release serves again, the history says why; `--no-watch` does not watch."""
+previous release serves again, the history says why and who deployed; `--no-watch` does
+not watch. A local HTTP receiver stands for the team's webhook (issue 15, item 5) and gets
+each notification."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import urllib.error
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
 
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.deploy import history
-from tests.support.deploy_fixtures import get
+from tests.support.deploy_fixtures import SECRET, get
 
 CRASHES_AFTER = 'CMD ["sh", "-c", "httpd -f -p $PORT -h /www & sleep 5; kill $!; exit 3"]\n'
 SICKENS_AFTER = (
     'CMD ["sh", "-c", "httpd -f -p $PORT -h /www & sleep 5; rm /www/index.html; wait"]\n'
 )
+
+
+@pytest.fixture
+def webhook(monkeypatch):
+    """A webhook receiver on 127.0.0.1: the JSON bodies it was sent."""
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", 0))
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("PILOT_TEST_WEBHOOK", f"http://127.0.0.1:{server.server_address[1]}/hook")
+    yield received
+    server.shutdown()
+    server.server_close()
+
+
+def _notifying(root) -> None:
+    pf = ProjectFile.load(root / "pilot.toml")
+    pf.save(pf.with_value("notify.webhook_env", "PILOT_TEST_WEBHOOK"))
 
 
 def _watched(root, seconds: int = 25) -> None:
@@ -59,9 +94,17 @@ class Client:
         self.thread.join()
 
 
-def test_a_release_that_crash_loops_once_live_is_reverted(site, cli):
+def test_a_release_that_crash_loops_once_live_is_reverted(site, cli, webhook):
     root, port = site
+    _notifying(root)
     assert cli("deploy", "hello").code == 0
+    (deployed_v1,) = webhook
+    assert (deployed_v1["event"], deployed_v1["release"], deployed_v1["app"]) == (
+        "deployed",
+        "v1",
+        "hello",
+    )
+    assert deployed_v1["text"].startswith("[") and "v1 of hello deployed by " in deployed_v1["text"]
     _watched(root)
     _release_v2(root, CRASHES_AFTER)
     with Client(port) as client:
@@ -85,6 +128,12 @@ def test_a_release_that_crash_loops_once_live_is_reverted(site, cli):
     back = next(t for t, text in client.seen if t > first_v2 and text == "hello v1")
     assert all(first_v2 < t < back for t, _ in client.failed), client.failed
     print(f"crash window: {len(client.failed)} failed request(s), {back - first_v2:.1f} s")
+    # who deployed, in every record; the team heard of the revert, with why
+    assert v1.by and v1.by == v2.by == deployed_v1["by"]
+    reverted = webhook[-1]
+    assert (reverted["event"], reverted["release"]) == ("reverted", "v2")
+    assert reverted["reason"].startswith("v2 was reverted: its container")
+    assert SECRET not in json.dumps(webhook)
 
 
 def test_a_release_whose_health_fails_once_live_is_reverted_and_no_watch_keeps_it(site, cli):

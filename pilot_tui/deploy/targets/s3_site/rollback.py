@@ -200,6 +200,7 @@ class _Rollback:
                 url=url,
                 note=f"rollback to {earlier.id}",
                 revision=site.keep_release(release_id, manifest),
+                by=None,  # who rolls back, not who made it
             ),
             local_url(ctx, self.app, site.emulator, site.bucket),
         )

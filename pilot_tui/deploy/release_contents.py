@@ -96,7 +96,7 @@ def changes(state_dir: Path, before: Release | None, after: Release) -> list[str
     if before is None:
         return []
     said = []
-    if before.image_id != after.image_id:
+    if before.image != after.image:  # a managed target's image_id is a fingerprint
         said.append(f"image {before.image} -> {after.image}")
     old, new = before.settings, after.settings
     if old is not None and new is not None:

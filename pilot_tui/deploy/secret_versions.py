@@ -1,11 +1,13 @@
 """Versions of an app's secret values, so a release can name the ones it ran with and a
 rollback can run with them again.
 
-Each version is a file of its own, ``.pilot/secrets/versions/APP/sN.env`` (0600, in 0700
-folders, the format of .pilot/secrets/APP.env), written once and never changed. A deploy
-whose values equal the newest version's reuses that version, so an unchanged redeploy makes
-no new file. Release records hold only the version's name (``s3``), never a value or a
-digest of one (a digest of a short secret could be guessed offline).
+Each version is a file of its own, ``.pilot/secrets/versions/APP/sN-XXXXXX.env`` (0600,
+in 0700 folders, the format of .pilot/secrets/APP.env), written once and never changed. N
+counts this machine's versions; XXXXXX is random, so a teammate's ``s3`` (the shared
+history holds their releases too) is never taken for this machine's. A deploy whose values
+equal the newest version's reuses that version, so an unchanged redeploy makes no new file.
+Release records hold only the version's name (``s3-1f0c9a``), never a value or a digest of
+one (a digest of a short secret could be guessed offline).
 
 The versions stay on the machine that deployed: a teammate rolling back to a release made
 elsewhere is told the version is not here, and nothing is released.
@@ -17,12 +19,13 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from secrets import token_hex
 
 from pilot_tui import redact
 from pilot_tui.deploy import secrets
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 
-VERSION = re.compile(r"^s([0-9]+)$")
+VERSION = re.compile(r"^s([0-9]+)-[0-9a-f]{6}$")
 
 
 def versions_dir(state_dir: Path, app: str) -> Path:
@@ -33,13 +36,13 @@ def version_file(state_dir: Path, app: str, version: str) -> Path:
     return versions_dir(state_dir, app) / f"{version}.env"
 
 
-def _numbers(state_dir: Path, app: str) -> list[int]:
+def _numbers(state_dir: Path, app: str) -> list[tuple[int, str]]:
     folder = versions_dir(state_dir, app)
     found = []
     for path in folder.glob("s*.env") if folder.is_dir() else ():
         match = VERSION.fullmatch(path.stem)
         if match:
-            found.append(int(match.group(1)))
+            found.append((int(match.group(1)), path.stem))
     return sorted(found)
 
 
@@ -62,17 +65,17 @@ def keep(state_dir: Path, app: str, values: Mapping[str, str]) -> str | None:
         return None
     numbers = _numbers(state_dir, app)
     if numbers:
-        newest = f"s{numbers[-1]}"
+        newest = numbers[-1][1]
         if read(state_dir, app, newest) == dict(values):
             return newest
     folder = versions_dir(state_dir, app)
     ensure_private_dir(folder.parent)
     ensure_private_dir(folder)
     text = "".join(secrets.encode(k, v) for k, v in values.items())
-    number = numbers[-1] if numbers else 0
+    number = numbers[-1][0] if numbers else 0
     while True:  # written whole, then linked: a version another deploy took stays its own
         number += 1
-        version = f"s{number}"
+        version = f"s{number}-{token_hex(3)}"
         scratch = folder / f".{version}.{os.getpid()}.partial"
         atomic_write(scratch, text, mode=0o600)
         try:

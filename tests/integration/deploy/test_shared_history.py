@@ -32,6 +32,7 @@ def checkout(base, name, engine_url, port):
     text += (
         '\n[[apps]]\nname = "hello"\npath = "hello"\n[apps.build]\nkind = "dockerfile"\n'
         '[apps.target]\nkind = "server"\nhealth_path = "/index.html"\n'
+        "watch = 0\n"  # not the watch's test: deploys return once live
     )
     pf.save(text)
     return root

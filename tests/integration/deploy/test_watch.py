@@ -18,6 +18,7 @@ import pytest
 
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.deploy import history
+from tests.polling import wait_until
 from tests.support.deploy_fixtures import SECRET, get
 
 CRASHES_AFTER = 'CMD ["sh", "-c", "httpd -f -p $PORT -h /www & sleep 5; kill $!; exit 3"]\n'
@@ -111,7 +112,12 @@ def test_a_release_that_crash_loops_once_live_is_reverted(site, cli, webhook):
         started = time.monotonic()
         deployed = cli("deploy", "hello")
         took = time.monotonic() - started
-        time.sleep(1)
+        # until v1 answers the client again (a request in flight to the crashed release
+        # when it was reverted can take the edge's dial timeout to fail)
+        wait_until(
+            lambda: any(text == "hello v1" for t, text in client.seen if t > started + took),
+            what="v1 answering the client again",
+        )
     assert deployed.code != 0
     assert "watch: v2 was reverted: its container" in deployed.err
     assert "v1 serves again" in deployed.err

@@ -6,6 +6,7 @@ record)."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import stat
 
 import pytest
@@ -47,26 +48,29 @@ def _release(id_: str, image: str, app=None, version: str | None = None) -> Rele
 
 def test_a_version_is_kept_once_per_set_of_values(tmp_path):
     assert secret_versions.keep(tmp_path, "api", {}) is None  # no secrets: nothing to keep
-    assert secret_versions.keep(tmp_path, "api", {"TOKEN": "a"}) == "s1"
-    assert secret_versions.keep(tmp_path, "api", {"TOKEN": "a"}) == "s1"  # unchanged
-    assert secret_versions.keep(tmp_path, "api", {"TOKEN": "b\nc"}) == "s2"
-    assert secret_versions.read(tmp_path, "api", "s2") == {"TOKEN": "b\nc"}
-    assert secret_versions.read(tmp_path, "api", "s9") is None
+    s1 = secret_versions.keep(tmp_path, "api", {"TOKEN": "a"})
+    assert s1 is not None and re.fullmatch(r"s1-[0-9a-f]{6}", s1)
+    assert secret_versions.keep(tmp_path, "api", {"TOKEN": "a"}) == s1  # unchanged
+    s2 = secret_versions.keep(tmp_path, "api", {"TOKEN": "b\nc"})
+    assert s2 is not None and s2.startswith("s2-")
+    assert secret_versions.read(tmp_path, "api", s2) == {"TOKEN": "b\nc"}
+    # a teammate's s1 (from the shared history) is not this machine's s1
+    assert secret_versions.read(tmp_path, "api", "s1-000000") is None
     assert secret_versions.read(tmp_path, "api", "../../x") is None  # never a path
-    path = secret_versions.version_file(tmp_path, "api", "s1")
+    path = secret_versions.version_file(tmp_path, "api", s1)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert set(secrets.stored_values(tmp_path)) >= {"a", "b\nc"}  # masked everywhere
-    assert secret_versions.changed_names(tmp_path, "api", "s1", "s2") == ["TOKEN"]
-    assert secret_versions.changed_names(tmp_path, "api", None, "s1") == ["TOKEN"]
-    assert secret_versions.changed_names(tmp_path, "api", "s1", "s7") is None
+    assert secret_versions.changed_names(tmp_path, "api", s1, s2) == ["TOKEN"]
+    assert secret_versions.changed_names(tmp_path, "api", None, s1) == ["TOKEN"]
+    assert secret_versions.changed_names(tmp_path, "api", s1, "s7-abcdef") is None
 
 
 def test_what_changed_between_releases_names_keys_never_values(tmp_path):
-    secret_versions.keep(tmp_path, "api", {"TOKEN": "old-value"})
-    secret_versions.keep(tmp_path, "api", {"TOKEN": "new-value"})
-    before = _release("v1", "aaa", _app("hi", 8080), "s1")
-    after = _release("v2", "bbb", _app("hello", 8081), "s2")
+    s1 = secret_versions.keep(tmp_path, "api", {"TOKEN": "old-value"})
+    s2 = secret_versions.keep(tmp_path, "api", {"TOKEN": "new-value"})
+    before = _release("v1", "aaa", _app("hi", 8080), s1)
+    after = _release("v2", "bbb", _app("hello", 8081), s2)
     said = release_contents.changes(tmp_path, before, after)
     assert said == [
         "image pilot-acme-api:aaa -> pilot-acme-api:bbb",
@@ -76,7 +80,7 @@ def test_what_changed_between_releases_names_keys_never_values(tmp_path):
     ]
     assert not any("value" in line or "hello" in line for line in said)
     assert release_contents.changes(tmp_path, None, after) == []
-    gone = dataclasses.replace(after, secrets_version="s5")
+    gone = dataclasses.replace(after, secrets_version="s5-abcdef")
     assert (
         "(a version is not on this machine)" in release_contents.changes(tmp_path, before, gone)[-1]
     )
@@ -100,14 +104,14 @@ def test_a_rollback_picks_the_newest_release_that_differs_in_anything():
 
 def test_a_rollback_restores_or_refuses(tmp_path):
     app = _app()
-    secret_versions.keep(tmp_path, "api", {"TOKEN": "t1"})
-    target = _release("v1", "aaa", app, "s1")
+    s1 = secret_versions.keep(tmp_path, "api", {"TOKEN": "t1"})
+    target = _release("v1", "aaa", app, s1)
     restored = release_contents.restore(tmp_path, target, _app("changed since"))
     assert restored is not None
     assert restored.app == app and restored.secrets == {"TOKEN": "t1"}
     assert release_contents.restore(tmp_path, _release("v0", "aaa"), app) is None  # unrecorded
-    missing = _release("v2", "aaa", app, "s4")
-    with pytest.raises(HistoryError, match=r"\(version s4\) are not on this machine"):
+    missing = _release("v2", "aaa", app, "s4-abcdef")
+    with pytest.raises(HistoryError, match=r"\(version s4-abcdef\) are not on this machine"):
         release_contents.restore(tmp_path, missing, app)
     with pytest.raises(HistoryError, match="ran on target 'server' and the app is on 'ecs'"):
         release_contents.restore(tmp_path, target, _app(kind="ecs"))

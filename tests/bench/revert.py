@@ -1,11 +1,13 @@
 """Benchmark automatic revert on a private Docker engine (root and dockerd needed; `bash
 .ci/setup --test` provides them): the sample app (tests/fixtures/apps/hello) is deployed,
-then, --runs times, a release that passes its health check and crashes 2 s later is
+then, --runs times, a release that passes its health check and crashes 5 s later is
 deployed with the default watch settings while 4 clients ask through the edge. For each
 run: the time from the bad release's first answer (it went live) to the previous release's
-first answer again, the time from the first failed request to it, and the requests that
-failed meanwhile. Goal (issue 15): the previous release serving again < 15 s after the bad
-one went live, median of 5. Prints figures and the machine's load; asserts nothing.
+first answer after the bad one's last (the clients are 4 threads: an answer the old release
+gave just before the switch can be recorded just after it), the time from the first failed
+request to it, and the requests that failed meanwhile. Goal (issue 15): the previous
+release serving again < 15 s after the bad one went live, median of 5. Prints figures and
+the machine's load; asserts nothing.
 
     .venv/bin/python tests/bench/revert.py [--runs 5]
 """
@@ -13,6 +15,7 @@ one went live, median of 5. Prints figures and the machine's load; asserts nothi
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import shutil
 import statistics
@@ -26,7 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 HELLO = HERE.parent / "fixtures" / "apps" / "hello"
-CRASHES = 'CMD ["sh", "-c", "httpd -f -p $PORT -h /www & sleep 2; kill $!; exit 3"]\n'
+CRASHES = 'CMD ["sh", "-c", "httpd -f -p $PORT -h /www & sleep 5; kill $!; exit 3"]\n'
 
 
 def pilot(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -52,7 +55,7 @@ class Clients:
             try:
                 with urllib.request.urlopen(request, timeout=5) as response:
                     self.answers.append((time.monotonic(), response.read().decode().strip()))
-            except OSError:
+            except (OSError, http.client.HTTPException):  # refused, 502, cut short
                 self.failures.append(time.monotonic())
                 time.sleep(0.02)
 
@@ -112,14 +115,25 @@ def main() -> None:
                 (project / "hello" / "www" / "index.html").write_text(f"bad {n}\n")
                 with Clients(port) as clients:
                     result = pilot("deploy", "hello", cwd=project, env=env)
-                    time.sleep(1)
+                    done = time.monotonic()
+                    # until the previous release answers again: requests in flight to the
+                    # crashed one when it was reverted wait out the edge's dial timeout
+                    deadline = done + 15
+                    while time.monotonic() < deadline and not any(
+                        t > done and body == "good" for t, body in clients.answers[-50:]
+                    ):
+                        time.sleep(0.1)
                 if result.returncode == 0 or "was reverted" not in result.stderr:
                     print(f"run {n + 1}: not reverted?\n{result.stderr[-800:]}")
                     continue
                 bad = [t for t, body in clients.answers if body == f"bad {n}"]
-                back = [t for t, body in clients.answers if bad and t > bad[0] and body == "good"]
+                back = [t for t, body in clients.answers if bad and t > bad[-1] and body == "good"]
                 if not bad or not back:
-                    print(f"run {n + 1}: the bad release never answered, or good never came back")
+                    print(
+                        f"run {n + 1}: {len(bad)} answer(s) from the bad release, "
+                        f"{len(back)} from the previous one after them (it crashed before "
+                        "a client reached it, or the previous one never came back)"
+                    )
                     continue
                 window = [t for t in clients.failures if bad[0] <= t <= back[0]]
                 live_to_back.append(back[0] - bad[0])
@@ -137,7 +151,7 @@ def main() -> None:
                 print(
                     f"bad release live -> previous serving again: median "
                     f"{statistics.median(live_to_back):.1f} s over {len(live_to_back)} runs "
-                    "(goal < 15 s; the release is healthy for its first 2 s by design)"
+                    "(goal < 15 s; the release is healthy for its first 5 s by design)"
                 )
                 print(
                     f"first failed request -> previous serving again: median "

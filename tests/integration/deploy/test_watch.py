@@ -1,7 +1,8 @@
 """Automatic revert (issue 15, item 2) on the Docker host, against the tests' private
 dockerd and the real edge: a release that starts, passes its health check, then
-crash-loops, or whose health check starts failing once it is live, is reverted within the
-watch window while a client keeps asking through the proxy; `deploy` exits non-zero, the
+crash-loops, whose health check starts failing once it is live, or that answers its users
+5xx through the proxy while its health path says 200, is reverted within the watch window
+while a client keeps asking through the proxy; `deploy` exits non-zero, the
 previous release serves again, the history says why and who deployed; `--no-watch` does
 not watch. A local HTTP receiver stands for the team's webhook (issue 15, item 5) and gets
 each notification."""
@@ -12,6 +13,7 @@ import json
 import threading
 import time
 import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -167,3 +169,75 @@ def test_a_release_whose_health_fails_once_live_is_reverted_and_no_watch_keeps_i
     back = cli("rollback", "hello")
     assert back.code == 0, back.err
     assert "rollback to v1" in back.out
+
+
+FIVE_HUNDREDS = """import os
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        bad = os.environ.get("BAD") == "1" and self.path != "/healthz"
+        body = b"broken" if bad else b"fine"
+        self.send_response(500 if bad else 200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+ThreadingHTTPServer(("", int(os.environ["PORT"])), Handler).serve_forever()
+"""
+
+
+def test_a_release_that_answers_5xx_through_the_proxy_is_reverted(engine_project, cli, python_base):
+    """Healthy by its health path, failing its users: more than watch_5xx_percent of the
+    requests through the edge answer 500, and the previous release comes back."""
+    root, port, add = engine_project
+    (root / "api").mkdir()
+    (root / "api" / "server.py").write_text(FIVE_HUNDREDS)
+    (root / "api" / "Dockerfile").write_text(
+        f"FROM {python_base}\nCOPY server.py /app/server.py\n"
+        'ENTRYPOINT []\nCMD ["python3", "-u", "/app/server.py"]\n'
+    )
+    add(
+        {
+            "name": "api",
+            "path": "api",
+            "build": {"kind": "dockerfile"},
+            "target": {"kind": "server", "port": 8000, "health_path": "/healthz", "watch": 30},
+        }
+    )
+    assert cli("deploy", "api").code == 0
+    pf = ProjectFile.load(root / "pilot.toml")
+    pf.save(pf.with_value("apps.api.env", {"BAD": "1"}))  # a settings change: a new release
+    answers: list[int] = []
+    stop = threading.Event()
+
+    def users() -> None:
+        while not stop.is_set():
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/", headers={"Host": "api.localhost"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=5) as answer:
+                    answers.append(answer.status)
+            except urllib.error.HTTPError as exc:
+                answers.append(exc.code)
+            except OSError:
+                answers.append(0)
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=users)
+    thread.start()
+    try:
+        deployed = cli("deploy", "api")
+    finally:
+        stop.set()
+        thread.join()
+    assert deployed.code != 0
+    assert "v2 was reverted: " in deployed.err and "answered 5xx" in deployed.err
+    assert "the limit is 20%" in deployed.err
+    assert 500 in answers and answers[-1] == 200
+    v1, v2 = history.load(root / ".pilot", "api")
+    assert (v1.status, v2.status) == (history.LIVE, history.REVERTED)

@@ -8,6 +8,7 @@ import argparse
 from pilot_tui import __version__
 from pilot_tui.cli.commands import (
     app,
+    ci,
     config,
     credentials,
     db,
@@ -36,6 +37,7 @@ GROUPS = (
     db,  # db list|psql|destroy
     app,  # app new|list|dockerfile|destroy
     deployer,  # deployer create|rotate|remove
+    ci,  # ci github|remove
     team,  # team request|list|remove, invite, join
     waypoint,  # waypoint export
 )

@@ -62,8 +62,13 @@ def profile_aws(profile: str | None, region: str, endpoint: str | None = None) -
 
 
 def deployer_aws(config: PilotConfig, state_dir: Path) -> Aws:
-    """What deploys use: the deployer's key when `pilot-tui deployer create` made one, else
-    the profile in pilot.toml (your own credentials)."""
+    """What deploys use: in a GitHub Actions run set up by `pilot-tui ci github`, the
+    role's short-lived credentials; else the deployer's key when `pilot-tui deployer
+    create` made one; else the profile in pilot.toml (your own credentials)."""
+    from pilot_tui.cloud import oidc_exchange
+
+    if oidc_exchange.in_github_actions():
+        return Aws(oidc_exchange.assumed_session(config.aws.region))
     key_file = state_dir / "keys" / AWS_KEY_FILE
     if not key_file.is_file():
         return profile_aws(config.aws.profile, config.aws.region)

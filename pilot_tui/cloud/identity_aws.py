@@ -152,7 +152,9 @@ class AwsDeployer:
         return str(made["AccessKeyId"])
 
     def remove(self, keys_dir: Path) -> None:
-        """The user, its keys, and the execution roles (deploys cannot run without them)."""
+        """The user, its keys, the execution roles (deploys cannot run without them) and the
+        GitHub Actions role of `pilot-tui ci github` (with the OIDC provider, when no other
+        role of the account trusts it)."""
         name = deployer_user(self.project)
         gone = self.iam.exceptions.NoSuchEntityException
         try:  # idempotent: a second run (or a half-made deployer) finds less and goes on
@@ -175,6 +177,10 @@ class AwsDeployer:
                 self.iam.delete_role(RoleName=role)
             except gone:
                 continue
+        from pilot_tui.cloud.identity_github import GithubTrust
+
+        account = self.sts.get_caller_identity()["Account"]
+        GithubTrust(self.iam, self.project, account, self.region).remove()
 
 
 def wants_aws_deployer(config: PilotConfig) -> bool:

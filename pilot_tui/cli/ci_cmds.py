@@ -1,0 +1,99 @@
+"""`pilot-tui ci github|remove`: the IAM trust for keyless deploys from GitHub Actions and
+the workflow that uses it (cloud/github_oidc.py, cloud/identity_github.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pilot_tui.cli.common import error, load_valid
+from pilot_tui.config.schema import PilotConfig
+from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from pilot_tui.fsutil import atomic_write
+from pilot_tui.project import Project
+
+if TYPE_CHECKING:
+    from pilot_tui.cloud.identity_github import GithubTrust
+
+
+def _trust(config: PilotConfig, project: Project) -> GithubTrust:
+    """The project's GitHub trust, with the admin's credentials (the sandbox's local AWS
+    API in the sandbox, started when stopped)."""
+    from pilot_tui.cloud.clients import project_aws
+    from pilot_tui.cloud.identity_github import GithubTrust
+
+    sandbox = config.server.home == "sandbox"
+    aws = project_aws(config, project.state_dir, sandbox=sandbox, start=True)
+    assert aws is not None  # started above
+    account = aws.client("sts").get_caller_identity()["Account"]
+    return GithubTrust(aws.client("iam"), config.project.name, account, config.aws.region)
+
+
+def github(ns: argparse.Namespace) -> int:
+    from pilot_tui import redact
+    from pilot_tui.cloud import github_oidc
+
+    if not github_oidc.REPO.fullmatch(ns.repo):
+        error(f"--repo {ns.repo!r} is not OWNER/NAME (as in github.com/OWNER/NAME)")
+        return EXIT_INVALID
+    if not github_oidc.BRANCH.fullmatch(ns.branch) or "*" in ns.branch:
+        error(f"--branch {ns.branch!r} is not a branch name (no wildcards)")
+        return EXIT_INVALID
+    loaded = load_valid(ns)
+    if loaded is None:
+        return EXIT_INVALID
+    pf, config = loaded
+    if config.server.home not in ("aws", "sandbox"):
+        error(
+            f'keyless CI deploys are set up on AWS for now; server.home is "{config.server.home}"'
+        )
+        return EXIT_INVALID
+    project = Project(pf.path)
+    path = project.root / github_oidc.WORKFLOW
+    try:
+        trust = _trust(config, project)
+        arn = trust.ensure(ns.repo, ns.branch)
+    except Exception as exc:  # the account said no: nothing written
+        error(f"the IAM role could not be made: {redact.text(str(exc))[:300]}")
+        return EXIT_FAILED
+    text = github_oidc.workflow(ns.repo, ns.branch, arn, config.aws.region, ns.install)
+    if path.is_file() and path.read_text(encoding="utf-8") != text and not ns.force:
+        error(f"{path} exists and differs from Pilot's: add --force to replace it")
+        return EXIT_INVALID
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, text)
+    print(arn)
+    sys.stderr.write(
+        f"made the role {arn}: only {ns.repo}'s {ns.branch} and its pull requests may "
+        f"assume it, and it may do what the deployer may.\nwrote {_shown(path, project)}: "
+        "commit it; pushes to that branch deploy every app, with no stored key.\n"
+    )
+    return EXIT_OK
+
+
+def remove(ns: argparse.Namespace) -> int:
+    from pilot_tui import redact
+    from pilot_tui.cloud import github_oidc
+
+    loaded = load_valid(ns)
+    if loaded is None:
+        return EXIT_INVALID
+    pf, config = loaded
+    project = Project(pf.path)
+    try:
+        removed = _trust(config, project).remove()
+    except Exception as exc:
+        error(f"the IAM role could not be removed: {redact.text(str(exc))[:300]}")
+        return EXIT_FAILED
+    for line in removed or ["nothing to remove"]:
+        sys.stderr.write(f"{line}\n")
+    path = project.root / github_oidc.WORKFLOW
+    if path.is_file():
+        sys.stderr.write(f"{_shown(path, project)} is left for you to delete and commit\n")
+    return EXIT_OK
+
+
+def _shown(path: Path, project: Project) -> str:
+    return str(path.relative_to(project.root))

@@ -1,0 +1,98 @@
+"""The IAM side of keyless deploys from GitHub Actions (github_oidc.py holds the policy as
+data): the account's OIDC identity provider for GitHub's issuer, made once and shared by
+every project of the account, and the project's role, ``pilot-PROJECT-github``, that only
+the named repository's default branch and pull requests can assume, with the deployer's
+own policy (policy_aws.aws_policy: the project's resources, nothing more). Both tagged
+with the project; ``remove`` takes the role away, and the provider too when no other role
+of the account trusts it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pilot_tui.cloud import github_oidc
+from pilot_tui.cloud.policy_aws import aws_policy
+from pilot_tui.naming import project_tags
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+
+POLICY_NAME = "pilot-deploy"
+
+
+@dataclass
+class GithubTrust:
+    iam: IAMClient
+    project: str
+    account: str
+    region: str
+
+    @property
+    def role(self) -> str:
+        return github_oidc.role_name(self.project)
+
+    def ensure(self, repo: str, branch: str) -> str:
+        """The provider (when the account has none) and the role, its trust and policy set
+        to these (idempotent: a new repository or branch replaces the old); the role's ARN."""
+        provider = github_oidc.provider_arn(self.account)
+        try:
+            self.iam.get_open_id_connect_provider(OpenIDConnectProviderArn=provider)
+        except self.iam.exceptions.NoSuchEntityException:
+            self.iam.create_open_id_connect_provider(
+                Url=f"https://{github_oidc.ISSUER}",
+                ClientIDList=[github_oidc.AUDIENCE],
+                ThumbprintList=github_oidc.THUMBPRINTS,
+                Tags=project_tags(self.project),
+            )
+        trust = json.dumps(github_oidc.trust_policy(self.account, repo, branch))
+        try:
+            arn = self.iam.get_role(RoleName=self.role)["Role"]["Arn"]
+            self.iam.update_assume_role_policy(RoleName=self.role, PolicyDocument=trust)
+        except self.iam.exceptions.NoSuchEntityException:
+            arn = self.iam.create_role(
+                RoleName=self.role,
+                AssumeRolePolicyDocument=trust,
+                Description=f"Pilot deploys of {self.project} from GitHub Actions ({repo})",
+                MaxSessionDuration=3600,
+                Tags=project_tags(self.project),
+            )["Role"]["Arn"]
+        self.iam.put_role_policy(
+            RoleName=self.role,
+            PolicyName=POLICY_NAME,
+            PolicyDocument=json.dumps(aws_policy(self.project, self.account, self.region)),
+        )
+        return str(arn)
+
+    def remove(self) -> list[str]:
+        """The role, and the provider when no other role trusts it; what was removed."""
+        gone = self.iam.exceptions.NoSuchEntityException
+        removed = []
+        try:
+            for inline in self.iam.list_role_policies(RoleName=self.role)["PolicyNames"]:
+                self.iam.delete_role_policy(RoleName=self.role, PolicyName=inline)
+            self.iam.delete_role(RoleName=self.role)
+            removed.append(f"IAM role {self.role}")
+        except gone:
+            pass
+        provider = github_oidc.provider_arn(self.account)
+        if not self._trusted_elsewhere(provider):
+            try:
+                self.iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=provider)
+                removed.append(f"OIDC provider {github_oidc.ISSUER}")
+            except gone:
+                pass
+        return removed
+
+    def _trusted_elsewhere(self, provider: str) -> bool:
+        """Whether a role of the account other than ours trusts ``provider``."""
+        for page in self.iam.get_paginator("list_roles").paginate():
+            for role in page["Roles"]:
+                if role["RoleName"] == self.role:
+                    continue
+                document: object = role.get("AssumeRolePolicyDocument") or {}
+                text = document if isinstance(document, str) else json.dumps(document)
+                if provider in text:
+                    return True
+        return False

@@ -1,0 +1,97 @@
+"""Keyless CI deploys as data: the role's trust policy admits exactly this repository's
+branch and its pull requests, with GitHub's audience, and nothing else, checked by a small
+evaluator over sample token claims (moto does not evaluate trust conditions: a token for
+another repository is accepted there, so this is where they are proven); the workflow is a
+valid GitHub workflow (check-jsonschema's vendored schema)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pilot_tui.cloud import github_oidc
+
+ACCOUNT = "123456789012"
+ISSUER = "https://token.actions.githubusercontent.com"
+POLICY = github_oidc.trust_policy(ACCOUNT, "acme/shop", "main")
+
+
+def claims(sub: str, aud: str = "sts.amazonaws.com", iss: str = ISSUER) -> dict[str, str]:
+    return {"sub": sub, "aud": aud, "iss": iss}
+
+
+def test_the_trust_names_github_the_audience_and_exact_subjects():
+    (statement,) = POLICY["Statement"]
+    assert statement["Principal"] == {
+        "Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+    }
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    condition = statement["Condition"]
+    assert condition["StringEquals"] == {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com"
+    }
+    subjects = condition["StringLike"]["token.actions.githubusercontent.com:sub"]
+    assert subjects == ["repo:acme/shop:ref:refs/heads/main", "repo:acme/shop:pull_request"]
+    assert not any("*" in s or "?" in s for s in subjects)  # never a wildcard
+
+
+@pytest.mark.parametrize(
+    ("token", "admitted"),
+    [
+        (claims("repo:acme/shop:ref:refs/heads/main"), True),  # a push to main
+        (claims("repo:acme/shop:pull_request"), True),  # a pull request in the repository
+        (claims("repo:evil/shop:ref:refs/heads/main"), False),  # another repository
+        (claims("repo:acme/shop-fork:pull_request"), False),  # a look-alike name
+        (claims("repo:acme/shop:ref:refs/heads/feature"), False),  # another branch
+        (claims("repo:acme/shop:ref:refs/tags/v1"), False),  # a tag
+        (claims("repo:acme/shop:environment:production"), False),  # not named
+        (claims("repo:acme/shop:ref:refs/heads/main", aud="other"), False),  # wrong audience
+        (claims("repo:acme/shop:ref:refs/heads/main", iss="https://evil.test"), False),
+    ],
+)
+def test_the_evaluator_admits_exactly_this_repository(token, admitted):
+    assert github_oidc.admits(POLICY, token, ACCOUNT) is admitted
+
+
+def test_the_evaluator_is_not_fooled_by_a_wildcard_policy():
+    """The evaluator itself can say no and yes: a policy with a wildcard admits what ours
+    refuses (so the refusals above are the policy's, not a broken evaluator's)."""
+    loose = github_oidc.trust_policy(ACCOUNT, "acme/shop", "main")
+    loose["Statement"][0]["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"] = (
+        "repo:*"
+    )
+    assert github_oidc.admits(loose, claims("repo:evil/shop:ref:refs/heads/main"), ACCOUNT)
+    assert not github_oidc.admits(loose, claims("repo:evil/x", aud="x"), ACCOUNT)
+
+
+def test_the_workflow_deploys_on_a_push_with_an_oidc_token_only(tmp_path):
+    text = github_oidc.workflow(
+        "acme/shop", "main", "arn:aws:iam::1:role/pilot-acme-github", "eu-west-1", "pip install x"
+    )
+    data = yaml.safe_load(text)
+    assert data[True] == {"push": {"branches": ["main"]}}  # YAML 1.1 reads `on` as True
+    assert data["permissions"] == {"id-token": "write", "contents": "read"}
+    job = data["jobs"]["deploy"]
+    assert job["env"]["PILOT_AWS_ROLE_ARN"] == "arn:aws:iam::1:role/pilot-acme-github"
+    assert job["steps"][-1]["run"] == "pilot-tui deploy --all"
+    assert "AWS_ACCESS_KEY_ID" not in text and "secrets." not in text  # no stored key
+    check = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
+    assert check, "check-jsonschema is a test dependency (pyproject's test extra)"
+    path = tmp_path / "pilot.yml"
+    path.write_text(text)
+    result = subprocess.run(
+        [check, "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    path.write_text(text.replace("runs-on: ubuntu-latest", "runs-on: [[["))
+    broken = subprocess.run(
+        [check, "--builtin-schema", "vendor.github-workflows", str(path)], capture_output=True
+    )
+    assert broken.returncode != 0  # the check can fail

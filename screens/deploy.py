@@ -172,12 +172,15 @@ class DeployScreen(RunScreen):
     def ask_to_cancel(self) -> None:
         def stop() -> None:
             self.cancel.set()
-            self.log_line("cancelling: the new release is removed; the previous one keeps serving")
+            self.log_line(
+                "cancelling: a new release not yet live is removed (the previous one keeps "
+                "serving); one being watched stays live"
+            )
 
         self.confirm(
             ConfirmCancel(
-                f"Stop deploying {self.app_name}? What was started "
-                "is removed; the live release is not touched."
+                f"Stop deploying {self.app_name}? A new release not yet live is removed "
+                "and the live one is not touched; a new release being watched stays live."
             ),
             stop,
         )

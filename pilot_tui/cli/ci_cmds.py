@@ -54,14 +54,16 @@ def github(ns: argparse.Namespace) -> int:
     path = project.root / github_oidc.WORKFLOW
     try:
         trust = _trust(config, project)
-        arn = trust.ensure(ns.repo, ns.branch)
+        arn = trust.arn()
+        text = github_oidc.workflow(ns.repo, ns.branch, arn, config.aws.region, ns.install)
+        # Before the role changes: a refused file leaves the trust as the old one is.
+        if path.is_file() and path.read_text(encoding="utf-8") != text and not ns.force:
+            error(f"{path} exists and differs from Pilot's: add --force to replace it")
+            return EXIT_INVALID
+        trust.ensure(ns.repo, ns.branch)
     except Exception as exc:  # the account said no: nothing written
         error(f"the IAM role could not be made: {redact.text(str(exc))[:300]}")
         return EXIT_FAILED
-    text = github_oidc.workflow(ns.repo, ns.branch, arn, config.aws.region, ns.install)
-    if path.is_file() and path.read_text(encoding="utf-8") != text and not ns.force:
-        error(f"{path} exists and differs from Pilot's: add --force to replace it")
-        return EXIT_INVALID
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, text)
     print(arn)

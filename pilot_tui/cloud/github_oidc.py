@@ -12,6 +12,7 @@ OIDC token and exchanges it with STS for short-lived credentials of the role
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 from typing import Any
 
@@ -38,10 +39,10 @@ def provider_arn(account: str) -> str:
 
 
 def subjects(repo: str, branch: str) -> list[str]:
-    """The token subjects the role admits: pushes to ``branch`` of ``repo`` and its pull
-    requests (a fork's pull request runs without the id-token permission: GitHub gives it
-    no token to present). No wildcard: another branch, tag or repository is refused."""
-    return [f"repo:{repo}:ref:refs/heads/{branch}", f"repo:{repo}:pull_request"]
+    """The token subjects the role admits: runs on ``branch`` of ``repo``, exactly. Not
+    its pull requests (anyone who may open one, or a `pull_request_target` run with a
+    fork's code, would get the deployer's rights), another branch, a tag or repository."""
+    return [f"repo:{repo}:ref:refs/heads/{branch}"]
 
 
 def trust_policy(account: str, repo: str, branch: str) -> dict[str, Any]:
@@ -53,8 +54,10 @@ def trust_policy(account: str, repo: str, branch: str) -> dict[str, Any]:
                 "Principal": {"Federated": provider_arn(account)},
                 "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": {
-                    "StringEquals": {f"{ISSUER}:aud": AUDIENCE},
-                    "StringLike": {f"{ISSUER}:sub": subjects(repo, branch)},
+                    "StringEquals": {
+                        f"{ISSUER}:aud": AUDIENCE,
+                        f"{ISSUER}:sub": subjects(repo, branch),
+                    },
                 },
             }
         ],
@@ -128,6 +131,6 @@ jobs:
       - uses: actions/setup-python@v5
         with:
           python-version: "3.12"
-      - run: {install}
+      - run: {json.dumps(install)}
       - run: pilot-tui deploy --all
 """

@@ -33,6 +33,10 @@ class GithubTrust:
     def role(self) -> str:
         return github_oidc.role_name(self.project)
 
+    def arn(self) -> str:
+        """The role's ARN, made or not."""
+        return f"arn:aws:iam::{self.account}:role/{self.role}"
+
     def ensure(self, repo: str, branch: str) -> str:
         """The provider (when the account has none) and the role, its trust and policy set
         to these (idempotent: a new repository or branch replaces the old); the role's ARN."""
@@ -77,13 +81,21 @@ class GithubTrust:
         except gone:
             pass
         provider = github_oidc.provider_arn(self.account)
-        if not self._trusted_elsewhere(provider):
+        if self._pilots(provider) and not self._trusted_elsewhere(provider):
             try:
                 self.iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=provider)
                 removed.append(f"OIDC provider {github_oidc.ISSUER}")
             except gone:
                 pass
         return removed
+
+    def _pilots(self, provider: str) -> bool:
+        """Whether Pilot made the provider (its tag): one the account had before stays."""
+        try:
+            tags = self.iam.list_open_id_connect_provider_tags(OpenIDConnectProviderArn=provider)
+        except self.iam.exceptions.NoSuchEntityException:
+            return False
+        return any(tag["Key"] == "pilot:project" for tag in tags.get("Tags", []))
 
     def _trusted_elsewhere(self, provider: str) -> bool:
         """Whether a role of the account other than ours trusts ``provider``."""

@@ -37,6 +37,9 @@ def github_token(env: Mapping[str, str] | None = None, audience: str = AUDIENCE)
     """The run's OIDC token for ``audience`` (a JWT), from GitHub's token service."""
     env = os.environ if env is None else env
     url = env[REQUEST_URL]
+    where = urllib.parse.urlparse(url)
+    if where.scheme != "https" and where.hostname not in ("127.0.0.1", "localhost"):
+        raise CloudError(f"{REQUEST_URL} is not an https address: no token is asked for there")
     separator = "&" if urllib.parse.urlparse(url).query else "?"
     request = urllib.request.Request(
         f"{url}{separator}audience={urllib.parse.quote(audience)}",

@@ -107,11 +107,12 @@ class Deployer:
         app = self.app(name)
         with _RunLog(self, name, "deploy") as log:
             before = history.live_release(self.state_dir, name)
+            known = {r.id for r in _records(self.state_dir, name)}
             try:
                 release = target_for(app).deploy(self, log, force=force)
             except DeployError as exc:
                 event = notify.REVERTED if exc.stage == "watch" else notify.FAILED
-                self._notify(log, name, event, str(exc))
+                self._notify(log, name, event, str(exc), _made(self.state_dir, name, known))
                 raise
             if before is None or release.id != before.id:  # "nothing changed" says nothing
                 self._notify(log, name, notify.DEPLOYED, "", release)
@@ -123,7 +124,7 @@ class Deployer:
             try:
                 release = target_for(app).rollback(self, log, wanted)
             except DeployError as exc:
-                self._notify(log, name, notify.FAILED, f"rollback: {exc}")
+                self._notify(log, name, notify.FAILED, f"rollback: {exc}", None)
                 raise
             self._notify(log, name, notify.ROLLED_BACK, release.note, release)
             return release
@@ -139,7 +140,7 @@ class Deployer:
         name: str,
         event: str,
         reason: str,
-        release: history.Release | None = None,
+        release: history.Release | None,
     ) -> None:
         """Tell the webhook pilot.toml names, if any; a failure to is a warning only."""
         variable = self.config.notify.webhook_env
@@ -150,9 +151,6 @@ class Deployer:
         if url is None:
             line(f"warning: no notification sent: ${variable} (notify.webhook_env) is not set")
             return
-        if release is None:  # a failure: the record it left, if any
-            records = history.load(self.state_dir, name)
-            release = records[-1] if records else None
         notice = notify.Notice(
             event,
             self.project,
@@ -300,3 +298,17 @@ class _RunLog:
             self.emit(Output(app, stage, redact.text(text)))
 
         return write
+
+
+def _records(state_dir: Path, name: str) -> list[history.Release]:
+    try:
+        return history.load(state_dir, name)
+    except history.HistoryError:
+        return []
+
+
+def _made(state_dir: Path, name: str, known: set[str]) -> history.Release | None:
+    """The newest record a run made (not one of ``known``, those before it), if any: a
+    failed build or lock leaves none, and no earlier release is named for it."""
+    made = [r for r in _records(state_dir, name) if r.id not in known]
+    return made[-1] if made else None

@@ -136,6 +136,8 @@ def retire(state_dir: Path, app: str, note: str) -> None:
 def same_contents(a: Release, b: Release) -> bool:
     """Whether two releases run the same: one image, the same settings and the same
     secrets' version (a rollback to such a one would change nothing)."""
+    if a.settings is None or b.settings is None:  # a record from before settings were kept
+        return a.image_id == b.image_id
     return (a.image_id, a.settings, a.secrets_version) == (
         b.image_id,
         b.settings,

@@ -9,6 +9,7 @@ deploy goes on and says the history was not shared.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,7 +49,11 @@ class SharedHistory:
             return False
         try:
             data = json.loads(raw)
-            records = [history.Release(**item) for item in data]
+            known = {f.name for f in dataclasses.fields(history.Release)}
+            # a teammate's newer Pilot may record more: kept out, never a failed pull
+            records = [
+                history.Release(**{k: v for k, v in item.items() if k in known}) for item in data
+            ]
         except (ValueError, TypeError) as exc:
             raise SharedHistoryError(f"{self.where(app)} is not a release history: {exc}") from exc
         history.save(state_dir, app, records)
@@ -136,7 +141,11 @@ def _client_for(
     sandbox = config.server.home == "sandbox"
     if kind == "s3":
         # Not running sandbox emulators: nothing to share with (never the real AWS).
-        aws = clients.project_aws(config, state_dir, sandbox=sandbox, start=start)
+        from pilot_tui.cloud.oidc_exchange import in_github_actions
+
+        # In a keyless CI run only the role's credentials are there (no admin profile).
+        role: clients.Role = "deployer" if in_github_actions() else "admin"
+        aws = clients.project_aws(config, state_dir, sandbox=sandbox, start=start, role=role)
         if aws is None:
             return None
         s3 = aws.client("s3")

@@ -32,11 +32,11 @@ def test_the_trust_names_github_the_audience_and_exact_subjects():
     }
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     condition = statement["Condition"]
-    assert condition["StringEquals"] == {
-        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com"
-    }
-    subjects = condition["StringLike"]["token.actions.githubusercontent.com:sub"]
-    assert subjects == ["repo:acme/shop:ref:refs/heads/main", "repo:acme/shop:pull_request"]
+    assert list(condition) == ["StringEquals"]  # exact: no StringLike, so no pattern
+    equals = condition["StringEquals"]
+    assert equals["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+    subjects = equals["token.actions.githubusercontent.com:sub"]
+    assert subjects == ["repo:acme/shop:ref:refs/heads/main"]
     assert not any("*" in s or "?" in s for s in subjects)  # never a wildcard
 
 
@@ -44,7 +44,8 @@ def test_the_trust_names_github_the_audience_and_exact_subjects():
     ("token", "admitted"),
     [
         (claims("repo:acme/shop:ref:refs/heads/main"), True),  # a push to main
-        (claims("repo:acme/shop:pull_request"), True),  # a pull request in the repository
+        # a pull request: anyone who may open one would get the deployer's rights
+        (claims("repo:acme/shop:pull_request"), False),
         (claims("repo:evil/shop:ref:refs/heads/main"), False),  # another repository
         (claims("repo:acme/shop-fork:pull_request"), False),  # a look-alike name
         (claims("repo:acme/shop:ref:refs/heads/feature"), False),  # another branch
@@ -62,9 +63,9 @@ def test_the_evaluator_is_not_fooled_by_a_wildcard_policy():
     """The evaluator itself can say no and yes: a policy with a wildcard admits what ours
     refuses (so the refusals above are the policy's, not a broken evaluator's)."""
     loose = github_oidc.trust_policy(ACCOUNT, "acme/shop", "main")
-    loose["Statement"][0]["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"] = (
-        "repo:*"
-    )
+    condition = loose["Statement"][0]["Condition"]
+    del condition["StringEquals"]["token.actions.githubusercontent.com:sub"]
+    condition["StringLike"] = {"token.actions.githubusercontent.com:sub": "repo:*"}
     assert github_oidc.admits(loose, claims("repo:evil/shop:ref:refs/heads/main"), ACCOUNT)
     assert not github_oidc.admits(loose, claims("repo:evil/x", aud="x"), ACCOUNT)
 

@@ -111,6 +111,10 @@ def test_ci_github_makes_the_trust_writes_the_workflow_and_removes_them(
         kept = cli("ci", "github", "--repo", "acme/shop", "--branch", "release")
         assert kept.code != 0 and "--force" in kept.err
         assert workflow.read_text().endswith("# my own step\n")  # nothing lost
+        role = iam.get_role(RoleName="pilot-acme-github")["Role"]  # nor the trust changed
+        assert role["AssumeRolePolicyDocument"] == github_oidc.trust_policy(
+            account, "acme/shop", "main"
+        )
         bad = cli("ci", "github", "--repo", "not a repo")
         assert bad.code == 2 and "OWNER/NAME" in bad.err
 

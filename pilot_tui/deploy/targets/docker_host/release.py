@@ -472,7 +472,11 @@ def _watch(
         ctx.cancel.is_set,
     )
     if why is None:
-        line("watched: it stayed well")
+        line(
+            "stopped watching: the new release stays live"
+            if ctx.cancel.is_set()
+            else "watched: it stayed well"
+        )
     return why
 
 
@@ -487,16 +491,30 @@ def _revert(
 ) -> None:
     """The previous release serves again, at once (its container kept running); the bad
     one is recorded reverted, with why, and removed. Raises DeployError saying so."""
+    from docker.errors import DockerException
+
     (bad_container, bad_release), (good_container, good_release) = bad, good
     name = app.name
     port = good_release.port or target_settings(app, ServerTarget).port
-    proxy_container.swap(
-        edge,
-        hosts(ctx.config, ctx.docker, app),
-        containers.upstream(good_container, port),
-        proxy_spec(ctx.config, ctx.docker, ctx.root),
-        containers.release_prefix(ctx.project, name),
-    )
+    try:
+        down = containers.trouble(good_container)
+        if down is not None:
+            raise containers.ReleaseError(f"{good_release.id}'s container {down}")
+        proxy_container.swap(
+            edge,
+            hosts(ctx.config, ctx.docker, app),
+            containers.upstream(good_container, port),
+            proxy_spec(ctx.config, ctx.docker, ctx.root),
+            containers.release_prefix(ctx.project, name),
+        )
+    except (containers.ReleaseError, DockerException) as exc:
+        message = (
+            f"{bad_release.id} went bad ({why}), and {good_release.id} could not be put back "
+            f"({str(exc)[:200]}): {bad_release.id} is still live; try `pilot-tui rollback "
+            f"{name}`"
+        )
+        log.emit(StageFailed(name, "release", message))
+        raise DeployError("watch", message) from exc
     tail = containers.container_tail(bad_container)
     ctx.record_release(
         log, name, replace(bad_release, status=history.REVERTED, note=f"reverted: {why}")
@@ -512,5 +530,5 @@ def _revert(
     )
     bad_container.remove(force=True)
     message = f"{bad_release.id} was reverted: {why}; {good_release.id} serves again"
-    log.emit(StageFailed(name, "watch", message, tail))
+    log.emit(StageFailed(name, "release", message, tail))  # the stage the screens show
     raise DeployError("watch", message, tail)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import dataclasses
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -168,7 +169,16 @@ class DockerHost:
                 )
                 later = " with today's settings (its own were not recorded)"
             else:
-                run_as, env = restored.app, {**restored.app.env, **restored.secrets}
+                # Its settings, with today's domain: the names the app answers to are not
+                # the release's to take back.
+                run_as = dataclasses.replace(
+                    restored.app,
+                    target=dataclasses.replace(
+                        target_settings(restored.app, ServerTarget),
+                        domain=target_settings(app, ServerTarget).domain,
+                    ),
+                )
+                env = {**restored.app.env, **restored.secrets}
                 version, later = target.secrets_version, ""
             env.update(release.linked_databases(ctx, log, run_as))
             try:

@@ -136,3 +136,36 @@ async def test_the_home_screen_reads_the_same_health_as_status(site, cli, docker
             pilot, lambda: "hello: v1 live at" in text(app.screen, "#project-status"), seconds=20
         )
         assert "hello ✓ healthy" in text(app.screen, "#health")
+
+
+async def test_a_release_reverted_by_the_watch_is_pinned_and_the_app_stays(site):
+    """The watch's revert on the deploy screen: the failure is pinned with why, the
+    release stage shows it (the stage table has no row of its own for the watch: the app
+    once quit on it), and the previous release serves."""
+    root, port = site
+    app = create_app(str(root / "pilot.toml"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.press("d")
+        screen = app.screen
+        assert await until(pilot, lambda: "is live" in text(screen, "#deploy-result"))
+        await pilot.press("escape")
+        pf = ProjectFile.load(root / "pilot.toml")
+        pf.save(pf.with_value("apps.hello.target.watch", 20))
+        dockerfile = root / "hello" / "Dockerfile"
+        kept = [ln for ln in dockerfile.read_text().splitlines(keepends=True) if ln[:3] != "CMD"]
+        dockerfile.write_text(
+            "".join(kept) + 'CMD ["sh", "-c", "httpd -f -p $PORT -h /www & sleep 4; exit 3"]\n'
+        )
+        (root / "hello" / "www" / "index.html").write_text("hello v2\n")
+        await pilot.press("d")
+        screen = app.screen
+        assert await until(
+            pilot, lambda: "Not deployed" in text(screen, "#deploy-result"), seconds=90
+        )
+        assert "v2 was reverted: its container" in text(screen, "#deploy-error")
+        table = screen.query_one("#stages", DataTable)
+        assert "failed" in str(table.get_cell("release", "state"))
+        assert app.is_running and get(port) == "hello v1"
+        assert history.live(history.load(root / ".pilot", "hello")).id == "v1"

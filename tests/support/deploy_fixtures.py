@@ -143,7 +143,7 @@ def engine_project(tmp_path, cli, docker_engine, python_base, edge_image, monkey
         if isinstance(target, dict) and target.get("kind") == "server":
             # Watching a new release takes target.watch seconds (60 by default); the tests
             # of the watch (test_watch.py) set it, the others do not wait for it.
-            app = {**app, "target": {"watch": 0, **target}}
+            app = {**app, "target": {**target, "watch": target.get("watch", 0)}}
         current = ProjectFile.load(tmp_path / "pilot.toml")
         current.save(add_app(current.text, app))
 

@@ -106,8 +106,8 @@ class Deployer:
     def deploy(self, name: str, *, force: bool = False) -> history.Release:
         app = self.app(name)
         with _RunLog(self, name, "deploy") as log:
-            before = history.live_release(self.state_dir, name)
-            known = {r.id for r in _records(self.state_dir, name)}
+            records = _records(self.state_dir, name)
+            before, known = history.live(records), {r.id for r in records}
             try:
                 release = target_for(app).deploy(self, log, force=force)
             except DeployError as exc:

@@ -87,6 +87,11 @@ def keep(state_dir: Path, app: str, values: Mapping[str, str]) -> str | None:
         return version
 
 
+def keep_of(state_dir: Path, app: str, names: list[str], env: Mapping[str, str]) -> str | None:
+    """The version of the secrets ``names`` as ``env`` (a deploy's environment) holds them."""
+    return keep(state_dir, app, {name: env[name] for name in names})
+
+
 def changed_names(
     state_dir: Path, app: str, before: str | None, after: str | None
 ) -> list[str] | None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from pilot_tui.config import schema
 from pilot_tui.config.schema import AppSettings, PilotConfig
-from pilot_tui.deploy import addresses, history, lock, secrets
+from pilot_tui.deploy import addresses, history, lock
 from pilot_tui.deploy.context import (
     NEVER,
     Cancelled,
@@ -121,6 +121,7 @@ def deploy_managed(
                 log,
                 (app, target, current),
                 (reference, made_of),
+                env,
                 lambda release_id, say: target.deploy(reference, env, release_id, say),
             )
         finally:
@@ -163,17 +164,17 @@ def _release_new(
     log: RunLog,
     where: tuple[AppSettings, ManagedTarget, history.Release | None],
     made: tuple[str, str],
+    env: dict[str, str],
     work: Callable[[str, Say], Revision],
 ) -> history.Release:
     """deploy and release a new revision: ``where`` is (the app, its platform, the live
-    release), ``made`` (what it runs: the image or zip, its fingerprint); ``work`` makes the
-    revision (the release's id, a line sink)."""
+    release), ``made`` (what it runs: the image or zip, its fingerprint), ``env`` its
+    environment; ``work`` makes the revision (the release's id, a line sink)."""
     from pilot_tui.deploy import secret_versions
     from pilot_tui.deploy.release_contents import settings_record
 
     app, target, current = where
     image, made_of = made
-    values = secrets.resolve(ctx.state_dir, app.name, app.secrets)
     attempt = history.Release(
         history.next_id(history.load(ctx.state_dir, app.name)),
         app.name,
@@ -185,7 +186,7 @@ def _release_new(
         # What its revision was made with: the platform keeps the revision itself (a
         # Lambda version, a Cloud Run revision), so a rollback to it runs them again.
         settings=settings_record(app),
-        secrets_version=secret_versions.keep(ctx.state_dir, app.name, values),
+        secrets_version=secret_versions.keep_of(ctx.state_dir, app.name, app.secrets, env),
     )
     revision = _attempt(ctx, log, app, target, attempt, current, lambda say: work(attempt.id, say))
     return _record(
@@ -263,6 +264,7 @@ def _deploy_zip(
         log,
         (app, target, current),
         (f"zip:{sha}", made_of),
+        env,
         lambda release_id, say: target.deploy_code({"ZipFile": data}, env, release_id, say),
     )
 

@@ -402,13 +402,7 @@ def _switch(
     timer = Timer()
     log.emit(StageStarted(name, "release", "switching the proxy"))
     try:
-        proxy_container.swap(
-            edge,
-            hosts(ctx.config, ctx.docker, app),
-            containers.upstream(container, target_settings(app, ServerTarget).port),
-            proxy_spec(ctx.config, ctx.docker, ctx.root),
-            containers.release_prefix(ctx.project, name),
-        )
+        _route(ctx, app, edge, container, target_settings(app, ServerTarget).port)
     except (containers.ReleaseError, DockerException) as exc:  # the edge refused, or went
         logs = exc.logs if isinstance(exc, containers.ReleaseError) else ()
         container.remove(force=True)
@@ -433,6 +427,19 @@ def _switch(
     log.emit(StageFinished(name, "release", "previous release stopped", timer.seconds()))
     log.emit(Released(name, base.id, live.url or "", log.timer.seconds()))
     return live
+
+
+def _route(
+    ctx: DeployContext, app: AppSettings, edge: Container, container: Container, port: int
+) -> None:
+    """Every name of the app to ``container`` at the edge (a release, or a revert)."""
+    proxy_container.swap(
+        edge,
+        hosts(ctx.config, ctx.docker, app),
+        containers.upstream(container, port),
+        proxy_spec(ctx.config, ctx.docker, ctx.root),
+        containers.release_prefix(ctx.project, app.name),
+    )
 
 
 def _previous(
@@ -500,13 +507,7 @@ def _revert(
         down = containers.trouble(good_container)
         if down is not None:
             raise containers.ReleaseError(f"{good_release.id}'s container {down}")
-        proxy_container.swap(
-            edge,
-            hosts(ctx.config, ctx.docker, app),
-            containers.upstream(good_container, port),
-            proxy_spec(ctx.config, ctx.docker, ctx.root),
-            containers.release_prefix(ctx.project, name),
-        )
+        _route(ctx, app, edge, good_container, port)
     except (containers.ReleaseError, DockerException) as exc:
         message = (
             f"{bad_release.id} went bad ({why}), and {good_release.id} could not be put back "

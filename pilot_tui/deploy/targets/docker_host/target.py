@@ -118,9 +118,7 @@ class DockerHost:
         try:
             ctx.pull(log, name)  # under the lock: a teammate may have released since
             # Under the lock too: two deploys must not both write the next version.
-            version = secret_versions.keep(
-                ctx.state_dir, name, {secret: env[secret] for secret in app.secrets}
-            )
+            version = secret_versions.keep_of(ctx.state_dir, name, app.secrets, env)
             image_id, tag = ctx.build(log, app)
             ctx.cancel.check()
             log.emit(StageStarted(name, "push"))
@@ -164,9 +162,7 @@ class DockerHost:
             # database restored since is where the data is).
             if restored is None:
                 run_as, env = app, ctx.environment(app)
-                version = secret_versions.keep(
-                    ctx.state_dir, name, {secret: env[secret] for secret in app.secrets}
-                )
+                version = secret_versions.keep_of(ctx.state_dir, name, app.secrets, env)
                 later = " with today's settings (its own were not recorded)"
             else:
                 # Its settings, with today's domain: the names the app answers to are not

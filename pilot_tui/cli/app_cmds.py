@@ -44,6 +44,8 @@ def app_destroy(ns: argparse.Namespace) -> int:
         if not answer:
             return not_confirmed(answer)
         with framed(f"{app.name}: "):
+            for preview in target.previews(engine):  # a preview never outlives its app
+                engine.destroy_preview(app.name, preview.name, say)
             removed = destroy(target, engine, say)
         if not removed:
             say(f"nothing left to remove for {app.name}")

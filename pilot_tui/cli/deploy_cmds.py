@@ -109,6 +109,9 @@ def deploy(ns: argparse.Namespace) -> int:
         from pilot_tui.cli.waypoint_cmds import waypoint_up
 
         return waypoint_up(loaded[1], loaded[0].path.parent, wanted)
+    if ns.preview is not None and (len(wanted) != 1 or ns.all):
+        error("--preview deploys one app: pilot-tui deploy APP --preview NAME")
+        return EXIT_INVALID
     watch = not ns.no_watch
     with deployer(ns, lock_wait=ns.wait, apps=wanted, loaded=loaded, watch=watch) as engine:
         names = wanted
@@ -130,6 +133,14 @@ def deploy(ns: argparse.Namespace) -> int:
                     return EXIT_INVALID
                 if answer and break_lock(engine.client, engine.project, name):
                     say(f"broke the lock of {name}")
+        if ns.preview is not None:
+            try:
+                release = engine.deploy_preview(names[0], ns.preview)
+            except DeployError as exc:
+                _fail(exc)
+                return exc.exit_code
+            print(f"{release.app}\t{release.id}\t{release.url or '-'}")
+            return EXIT_OK
         failed = 0
         for name in names:
             try:

@@ -15,6 +15,7 @@ from pilot_tui.cli.commands import (
     deploy,
     deployer,
     init,
+    preview,
     project_option,
     sandbox,
     secrets,
@@ -32,6 +33,7 @@ GROUPS = (
     sandbox,  # sandbox status|stop
     credentials,  # credentials
     deploy,  # deploy, releases, rollback
+    preview,  # preview list|destroy|prune
     status,  # logs, status
     secrets,  # secrets set|list
     db,  # db list|psql|destroy

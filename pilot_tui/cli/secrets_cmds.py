@@ -31,8 +31,10 @@ def secrets_set(ns: argparse.Namespace) -> int:
     if not value:
         error("empty value: nothing stored")
         return EXIT_INVALID
-    path = secrets.store(Project(pf.path).state_dir, ns.app, ns.name, value)
-    say(f"stored {ns.name} for {ns.app} in {path} (0600)")
+    state_dir = Project(pf.path).state_dir
+    path = secrets.store(state_dir, ns.app, ns.name, value, preview=ns.preview)
+    whose = f"the previews of {ns.app}" if ns.preview else ns.app
+    say(f"stored {ns.name} for {whose} in {path} (0600)")
     if ns.name not in app.secrets:
         say(
             f"note: apps.{ns.app}.secrets does not list {ns.name}; add it so deploys pass "
@@ -47,9 +49,12 @@ def secrets_list(ns: argparse.Namespace) -> int:
     if found is None:
         return EXIT_INVALID
     pf, _, app = found
-    stored = secrets.read_file(secrets.secrets_file(Project(pf.path).state_dir, ns.app))
+    state_dir = Project(pf.path).state_dir
+    stored = secrets.read_file(secrets.secrets_file(state_dir, ns.app, preview=ns.preview))
     for name in sorted(set(app.secrets) | set(stored)):
-        where = "environment" if name in os.environ else ("stored" if name in stored else "MISSING")
+        # The previews' values come from their file only, never the environment.
+        from_env = name in os.environ and not ns.preview
+        where = "environment" if from_env else ("stored" if name in stored else "MISSING")
         listed = "" if name in app.secrets else "  (not in apps.secrets: not passed)"
         print(f"{name:24} {where}{listed}")
     return EXIT_OK

@@ -19,6 +19,7 @@ from pilot_tui.config.problems import Problem, did_you_mean
 from pilot_tui.config.schema import (
     AWS_TARGETS,
     GCP_TARGETS,
+    PREVIEW_SEPARATOR,
     STATIC_TARGETS,
     DockerfileBuild,
     PilotConfig,
@@ -296,6 +297,12 @@ def _apps(cfg: PilotConfig, data: dict[str, Any], base_dir: FsPath | None) -> It
         if not isinstance(raw, dict):
             continue
         name = raw.get("name")
+        if isinstance(name, str) and PREVIEW_SEPARATOR in name:
+            yield Problem(
+                ("apps", i, "name"),
+                f'app name "{name}" holds "{PREVIEW_SEPARATOR}", which names previews '
+                f"(APP{PREVIEW_SEPARATOR}NAME); use single hyphens",
+            )
         if isinstance(name, str):
             if name in seen:
                 yield Problem(

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.config.shapes import FieldInfo, describe, fields_of
 
@@ -35,6 +37,12 @@ def markdown_reference() -> str:
             for field in fields_of(cls):
                 if field.shape.kind == "tagged":
                     parts.append(_variants(field, top.name))
+            for field in fields_of(cls):  # a plain nested table (apps.previews)
+                table = field.shape.table
+                if field.shape.kind != "tagged" and table is not None:
+                    doc = inspect.cleandoc(table.__doc__ or "")
+                    parts.append(f"\n### `{top.name}.{field.name}`\n\n{doc}\n")
+                    parts.append(_table_rows(table, f"{top.name}.{field.name}"))
         elif shape.table:
             parts.append(f"\n## `[{top.name}]`\n\n{(shape.table.__doc__ or '').strip()}\n")
             parts.append(_table_rows(shape.table, top.name))

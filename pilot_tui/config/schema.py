@@ -452,6 +452,55 @@ class GcsCdnTarget:
 Target = (
     ServerTarget | CloudRunTarget | LambdaTarget | EcsTarget | S3CloudFrontTarget | GcsCdnTarget
 )
+DURATION_PATTERN = r"^[1-9][0-9]{0,4}[mhd]$"
+DURATION_HINT = 'a number of minutes, hours or days, like "30m", "72h" or "7d"'
+PREVIEW_SEPARATOR = "--"  # APP--NAME: a preview's name (app names may not hold it)
+
+
+@dataclass
+class PreviewSettings:
+    """Preview environments of the app (`pilot-tui deploy APP --preview NAME`): a copy
+    named APP--NAME, with its own releases, no database, and only the secrets in
+    .pilot/secrets/previews/APP.env (never the app's own). Apps on the Docker host only,
+    for now."""
+
+    max: int = setting(
+        3,
+        "How many previews of the app may run at once; one more is refused (expired ones "
+        "are removed first). 0: no previews.",
+        minimum=0,
+        maximum=20,
+    )
+    ttl: str = setting(
+        "72h",
+        "How long a preview lives after its last release; then `pilot-tui preview prune` "
+        "(and every preview deploy) removes it.",
+        pattern=DURATION_PATTERN,
+        pattern_hint=DURATION_HINT,
+    )
+    env: dict[str, str] = setting(
+        {},
+        "Environment variables set in previews over the app's `env` (like a test payment "
+        'key\'s name or DEBUG = "1").',
+        key_pattern=ENV_NAME_PATTERN,
+        key_pattern_hint=ENV_NAME_HINT,
+    )
+    domain: str | None = setting(
+        None,
+        "A domain whose names point at the Pilot Server (a wildcard DNS record *.DOMAIN): "
+        "previews then also answer at APP--NAME.DOMAIN, with HTTPS. Without it they answer "
+        "at APP--NAME.<server address>.sslip.io (and APP--NAME.localhost in the sandbox).",
+        pattern=DOMAIN_PATTERN,
+        pattern_hint=DOMAIN_HINT,
+        example="preview.example.com",
+    )
+
+    def ttl_seconds(self) -> int:
+        """``ttl`` in seconds."""
+        units = {"m": 60, "h": 3600, "d": 86400}
+        return int(self.ttl[:-1]) * units[self.ttl[-1]]
+
+
 # The one list of target kinds: each kind's `kind` default, in the union's order.
 TARGET_KINDS: tuple[str, ...] = tuple(kind().kind for kind in get_args(Target))
 STATIC_TARGETS = frozenset(k().kind for k in get_args(Target) if "files" in k.serves)
@@ -489,6 +538,9 @@ class AppSettings:
         item_pattern=ENV_NAME_PATTERN,
         item_pattern_hint=ENV_NAME_HINT,
         example=["DATABASE_URL"],
+    )
+    previews: PreviewSettings = setting(
+        PreviewSettings, "Its preview environments (`pilot-tui deploy APP --preview NAME`)."
     )
 
 

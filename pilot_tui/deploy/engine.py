@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pilot_tui import redact
 from pilot_tui.config.schema import AppSettings, PilotConfig
-from pilot_tui.deploy import history, notify, secrets
+from pilot_tui.deploy import history, notify, previews, secrets
 from pilot_tui.deploy.build import buildpacks, images, packing, site_builder
 from pilot_tui.deploy.build.recipe import BuildError, recipe_for
 from pilot_tui.deploy.build.shippable import private_paths
@@ -128,6 +128,97 @@ class Deployer:
                 raise
             self._notify(log, name, notify.ROLLED_BACK, release.note, release)
             return release
+
+    # -- previews: copies of an app from a branch (previews.py) --------------------------
+    def deploy_preview(
+        self, name: str, wanted: str, *, now: float | None = None
+    ) -> history.Release:
+        """Deploy the app's source as its preview ``wanted`` (a branch name, made a preview
+        name), after removing the app's expired previews; refused past ``previews.max``.
+        ``now``: the clock (seconds since the epoch), for the TTL."""
+        app = self.app(name)
+        target = target_for(app)
+        moment = time.time() if now is None else now
+        try:
+            made = previews.Preview(
+                app.name, previews.slug(app.name, wanted), moment + app.previews.ttl_seconds()
+            )
+            runs = target.preview(made)  # refused here by a kind that has none
+        except previews.PreviewError as exc:
+            raise DeployError("deploy", str(exc), exit_code=exc.exit_code) from exc
+        with _RunLog(self, made.full, "preview") as log:
+            say = log.line("deploy", made.full)
+            try:
+                self._remove_expired(app, moment, say)
+                previews.room_for(app, made.name, target.previews(self))
+            except previews.PreviewError as exc:
+                log.emit(StageFailed(made.full, "deploy", str(exc)))
+                raise DeployError("deploy", str(exc), exit_code=exc.exit_code) from exc
+            try:
+                release = runs.deploy(self, log, force=True)
+            except DeployError as exc:
+                self._notify(log, made.full, notify.FAILED, str(exc), None)
+                raise
+            self._notify(log, made.full, notify.PREVIEWED, "", release)
+            return release
+
+    def list_previews(self) -> list[previews.Preview]:
+        """Every preview of every app in pilot.toml, where its target runs it."""
+        return [p for app in self.config.apps for p in target_for(app).previews(self)]
+
+    def destroy_preview(self, name: str, wanted: str, say: Say) -> list[str]:
+        """Remove the app's preview ``wanted``: what runs it, its route, images, history
+        and secret versions; what was removed. PreviewError when there is no such one."""
+        app = self.app(name)
+        target = target_for(app)
+        preview_name = previews.slug(app.name, wanted)
+        found = {p.name: p for p in target.previews(self)}
+        preview = found.get(preview_name) or previews.Preview(app.name, preview_name, 0)
+        full = preview.full
+        if preview_name not in found and not history.history_file(self.state_dir, full).exists():
+            known = ", ".join(sorted(found)) or "none"
+            raise previews.PreviewError(
+                f"{app.name} has no preview {preview_name!r} (its previews: {known})"
+            )
+        done = target.preview(preview).destroy(self, say)
+        return done + self._forget(full, say)
+
+    def prune_previews(self, say: Say, *, now: float | None = None) -> list[previews.Preview]:
+        """Remove every preview whose TTL ran out; those removed."""
+        moment = time.time() if now is None else now
+        return [p for app in self.config.apps for p in self._remove_expired(app, moment, say)]
+
+    def _remove_expired(self, app: AppSettings, now: float, say: Say) -> list[previews.Preview]:
+        target = target_for(app)
+        expired = [p for p in target.previews(self) if p.expired(now)]
+        for preview in expired:
+            say(f"removing the preview {preview.full}: its TTL ({app.previews.ttl}) ran out")
+            target.preview(preview).destroy(self, say)
+            self._forget(preview.full, say)
+        return expired
+
+    def _forget(self, full: str, say: Say) -> list[str]:
+        """A preview's history (here and in the state bucket) and secret versions."""
+        import shutil
+
+        from pilot_tui.deploy import secret_versions
+
+        done = []
+        path = history.history_file(self.state_dir, full)
+        if path.exists():
+            path.unlink()
+            done.append(f"removed the release history of {full}")
+        versions = secret_versions.versions_dir(self.state_dir, full)
+        if versions.exists():
+            shutil.rmtree(versions)
+        if self.shared is not None:
+            try:
+                self.shared.forget(full)
+            except SharedHistoryError as exc:
+                done.append(f"warning: {exc}")
+        for line in done:
+            say(line)
+        return done
 
     @functools.cached_property
     def by(self) -> str:

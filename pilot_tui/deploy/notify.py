@@ -26,6 +26,7 @@ from pilot_tui import redact
 TIMEOUT = 5.0  # seconds: a slow webhook must not hold a deploy up
 
 DEPLOYED, FAILED, REVERTED, ROLLED_BACK = "deployed", "failed", "reverted", "rolled back"
+PREVIEWED = "deployed as a preview"
 
 
 def who(root: Path, env: Mapping[str, str] | None = None) -> str:
@@ -64,7 +65,7 @@ def _git(root: Path, key: str) -> str:
 
 @dataclass(frozen=True)
 class Notice:
-    event: str  # DEPLOYED, FAILED, REVERTED, ROLLED_BACK
+    event: str  # DEPLOYED, FAILED, REVERTED, ROLLED_BACK, PREVIEWED
     project: str
     app: str
     release: str | None
@@ -74,7 +75,9 @@ class Notice:
 
     def text(self) -> str:
         what = f"{self.release} of {self.app}" if self.release else self.app
-        where = f": {self.url}" if self.url and self.event in (DEPLOYED, ROLLED_BACK) else ""
+        where = (
+            f": {self.url}" if self.url and self.event in (DEPLOYED, ROLLED_BACK, PREVIEWED) else ""
+        )
         why = f": {self.reason}" if self.reason else ""
         return f"[{self.project}] {what} {self.event} by {self.by}{where}{why}"
 

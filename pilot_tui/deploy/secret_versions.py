@@ -88,8 +88,9 @@ def keep(state_dir: Path, app: str, values: Mapping[str, str]) -> str | None:
 
 
 def keep_of(state_dir: Path, app: str, names: list[str], env: Mapping[str, str]) -> str | None:
-    """The version of the secrets ``names`` as ``env`` (a deploy's environment) holds them."""
-    return keep(state_dir, app, {name: env[name] for name in names})
+    """The version of the secrets ``names`` as ``env`` (a deploy's environment) holds them
+    (a preview's may lack some: those are not part of it)."""
+    return keep(state_dir, app, {name: env[name] for name in names if name in env})
 
 
 def changed_names(

@@ -37,8 +37,9 @@ class SecretsError(PilotError):
     title = "Secret missing or unsafe"
 
 
-def secrets_file(state_dir: Path, app: str) -> Path:
-    return state_dir / "secrets" / f"{app}.env"
+def secrets_file(state_dir: Path, app: str, *, preview: bool = False) -> Path:
+    """The app's values, or (``preview``) the values its previews get instead."""
+    return state_dir / "secrets" / ("previews" if preview else "") / f"{app}.env"
 
 
 def encode(name: str, value: str) -> str:
@@ -82,7 +83,8 @@ def stored_values(state_dir: Path) -> list[str]:
     releases ran with (secret_versions.py) too."""
     found: list[str] = []
     folder = state_dir / "secrets"
-    for path in sorted([*folder.glob("*.env"), *folder.glob("versions/*/*.env")]):
+    kept = ["*.env", "previews/*.env", "versions/*/*.env"]
+    for path in sorted(path for pattern in kept for path in folder.glob(pattern)):
         with contextlib.suppress(OSError, UnicodeDecodeError):
             found += [entry[2] for entry in _entries(path) if not isinstance(entry, int)]
     return found
@@ -141,8 +143,9 @@ def resolve(
     return values
 
 
-def store(state_dir: Path, app: str, name: str, value: str) -> Path:
-    """Save one secret into .pilot/secrets/APP.env (0600), keeping the others."""
+def store(state_dir: Path, app: str, name: str, value: str, *, preview: bool = False) -> Path:
+    """Save one secret into .pilot/secrets/APP.env (0600), keeping the others (``preview``:
+    into the previews' file, secrets/previews/APP.env)."""
     if not NAME.match(name):
         raise SecretsError(f"{name!r} is not an environment variable name", exit_code=EXIT_INVALID)
     if "\0" in value:
@@ -151,7 +154,7 @@ def store(state_dir: Path, app: str, name: str, value: str) -> Path:
             "environment variable can hold: nothing stored",
             exit_code=EXIT_INVALID,
         )
-    path = secrets_file(state_dir, app)
+    path = secrets_file(state_dir, app, preview=preview)
     ensure_private_dir(path.parent)
     values = read_file(path)
     values[name] = value

@@ -75,6 +75,19 @@ class SharedHistory:
                 ) from exc
             self._write(self.key(app), data)
 
+    def forget(self, app: str) -> None:
+        """Remove the bucket's copy of ``app``'s history (a preview destroyed)."""
+        key = self.key(app)
+        try:
+            if self.kind == "s3":
+                self.client.delete_object(Bucket=self.bucket, Key=key)
+            else:
+                blob = self.client.bucket(self.bucket).get_blob(key)
+                if blob is not None:
+                    blob.delete()
+        except Exception as exc:  # botocore / google errors: reported, not fatal
+            raise SharedHistoryError(f"cannot remove {self.where(app)}: {str(exc)[:160]}") from exc
+
     def where(self, app: str) -> str:
         scheme = "s3" if self.kind == "s3" else "gs"
         return f"{scheme}://{self.bucket}/{self.key(app)}"

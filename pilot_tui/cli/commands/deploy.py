@@ -23,6 +23,13 @@ def register(commands: Commands) -> None:
     p.add_argument("--all", action="store_true", help="deploy every app in pilot.toml")
     p.add_argument("--force", action="store_true", help="release again even when nothing changed")
     p.add_argument(
+        "--preview",
+        metavar="NAME",
+        help="deploy APP as its preview NAME (usually a branch) at APP--NAME.<domain>, with "
+        "previews.env, only the previews' secrets and no database; it expires previews.ttl "
+        "after its last deploy (see `pilot-tui preview`)",
+    )
+    p.add_argument(
         "--no-watch",
         action="store_true",
         help="do not watch the new release once it is live (by default, on the Docker host, "

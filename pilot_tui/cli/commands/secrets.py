@@ -5,6 +5,9 @@ from __future__ import annotations
 from pilot_tui.cli.commands import Commands, add_actions, add_command, lazy
 
 HANDLERS = "pilot_tui.cli.secrets_cmds"
+PREVIEW_HELP = (
+    "the value APP's previews get (.pilot/secrets/previews/APP.env): they never get the app's own"
+)
 
 
 def register(commands: Commands) -> None:
@@ -15,7 +18,8 @@ def register(commands: Commands) -> None:
         None,
         "Secret values never go into pilot.toml: it lists their names in\n"
         "apps.secrets. Values come from the environment at deploy time, else from\n"
-        ".pilot/secrets/APP.env, which these commands manage.",
+        ".pilot/secrets/APP.env, which these commands manage. Previews (deploy\n"
+        "--preview) get only the values in .pilot/secrets/previews/APP.env (--preview).",
     )
     sec = add_actions(secrets, "secrets_command")
     p = add_command(
@@ -26,6 +30,7 @@ def register(commands: Commands) -> None:
     )
     p.add_argument("app", metavar="APP")
     p.add_argument("name", metavar="NAME")
+    p.add_argument("--preview", action="store_true", help=PREVIEW_HELP)
     p = add_command(
         sec,
         "list",
@@ -33,3 +38,4 @@ def register(commands: Commands) -> None:
         lazy(HANDLERS, "secrets_list"),
     )
     p.add_argument("app", metavar="APP")
+    p.add_argument("--preview", action="store_true", help=PREVIEW_HELP)

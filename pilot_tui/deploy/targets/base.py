@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy import addresses, history
 from pilot_tui.deploy.context import Context, DeployContext, RunLog, Say
+from pilot_tui.deploy.previews import Preview, PreviewError
 from pilot_tui.errors import PilotError
 
 Settings = TypeVar("Settings")
@@ -150,6 +151,35 @@ class Target(Protocol):
     def waypoint(self, config: PilotConfig) -> WaypointApp:
         """The app as Waypoint's plugins would deploy it (waypoint.py writes waypoint.hcl)."""
         ...
+
+    # Why the kind runs no previews (None: it does).
+    previews_refused: ClassVar[str | None]
+
+    def preview(self, preview: Preview) -> Target:
+        """The target that deploys, and destroys, ``preview`` of the app (the app as
+        previews.preview_app makes it); PreviewError saying why when the kind has none."""
+        ...
+
+    def previews(self, ctx: Context) -> list[Preview]:
+        """The app's previews where they run ([] for a kind that has none)."""
+        ...
+
+
+class NoPreviews:
+    """The preview part of the Target contract for a kind that runs none (yet)."""
+
+    kind: ClassVar[str]
+    previews_refused: ClassVar[str | None] = "previews run on the Docker host only, for now"
+    app: AppSettings
+
+    def preview(self, preview: Preview) -> Target:
+        raise PreviewError(
+            f"{self.app.name} runs on {self.kind}: {self.previews_refused}",
+            hint='previews run on the Docker host (target.kind = "server")',
+        )
+
+    def previews(self, ctx: Context) -> list[Preview]:
+        return []
 
 
 def emulators_stopped(ctx: Context) -> bool:

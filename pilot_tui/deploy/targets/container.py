@@ -19,6 +19,7 @@ from pilot_tui.deploy.targets.base import (
     AppStatus,
     LogLine,
     NoLogs,
+    NoPreviews,
     WaypointApp,
     WaypointUse,
     emulators_stopped,
@@ -89,7 +90,7 @@ def platform_status(kind: ManagedContainer, ctx: Context) -> TargetStatus:
 
 
 @dataclass
-class ManagedContainer(ABC):
+class ManagedContainer(NoPreviews, ABC):
     """The Target contract for a managed container platform (Lambda, ECS, Cloud Run): the
     flow above, shared; each kind's module says how to open its platform and where its
     images go."""

@@ -31,7 +31,13 @@ from pilot_tui.deploy.events import (
     Timer,
 )
 from pilot_tui.deploy.release_contents import settings_record
-from pilot_tui.deploy.targets.base import AppStatus, LogLine, NoLogs, emulators_stopped
+from pilot_tui.deploy.targets.base import (
+    AppStatus,
+    LogLine,
+    NoLogs,
+    NoPreviews,
+    emulators_stopped,
+)
 from pilot_tui.deploy.targets.log_follow import polled_stream
 from pilot_tui.deploy.targets.managed import TargetError
 from pilot_tui.deploy.targets.sites import (
@@ -264,7 +270,7 @@ def _unchanged(
 
 
 @dataclass
-class StaticSite:
+class StaticSite(NoPreviews):
     """The Target contract for a static site in a cloud bucket behind its CDN: the four
     stages above, shared; each kind's module names itself (S3 + CloudFront, GCS + CDN)."""
 

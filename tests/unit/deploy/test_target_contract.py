@@ -90,7 +90,8 @@ def test_each_kind_answers_as_the_commands_asked_before(tmp_path):
     }
     questions = {name: t.destroy_question(config) for name, t in targets.items()}
     assert questions == {
-        "api": "Stop and remove api's containers and route? (history is kept)",
+        "api": "Stop and remove api's containers and route, and its previews? "
+        "(its history is kept)",
         "fn": "Delete fn's function, its URL and logs on lambda? (history is kept)",
         "zipped": "Delete zipped's function, its URL and logs on lambda? (history is kept)",
         "jobs": "Delete jobs's service, load balancer and logs on ecs? (history is kept)",

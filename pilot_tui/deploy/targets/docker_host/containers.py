@@ -163,6 +163,7 @@ def start(
     port: int,
     env: dict[str, str],
     fingerprint: str,
+    labels: dict[str, str] | None = None,
 ) -> Container:
     """Start a release on the private network, with no host port and no restart policy: a
     crash leaves it exited with its exit code and one run's logs, which fails the deploy at
@@ -182,6 +183,7 @@ def start(
         init=True,  # PID 1 forwards signals: an app without handlers still stops on SIGTERM
         restart_policy={"Name": "no"},
         labels={
+            **(labels or {}),  # a preview's (previews.py): never over Pilot's own below
             "pilot.project": project,
             "pilot.app": app,
             "pilot.release": release,

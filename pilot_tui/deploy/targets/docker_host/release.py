@@ -264,11 +264,12 @@ def release(
     commit: str | None = None,
     secrets_version: str | None = None,
     watch: bool = False,
+    labels: dict[str, str] | None = None,
 ) -> history.Release:
     """Start ``image_id`` as the app's next release and move traffic to it once healthy,
     recording ``app``'s settings and ``secrets_version`` with it (what ``env`` was made
-    of); with ``watch``, watched once live (see _switch). The caller holds the app's lock
-    and has pulled the shared history."""
+    of); with ``watch``, watched once live (see _switch); ``labels`` go on its container
+    (a preview's). The caller holds the app's lock and has pulled the shared history."""
     from pilot_tui.deploy.release_contents import settings_record
 
     name, settings = app.name, target_settings(app, ServerTarget)
@@ -296,7 +297,7 @@ def release(
         settings=settings_record(app),
         secrets_version=secrets_version,
     )
-    container = _start_healthy(ctx, log, app, edge, base, env, made_of)
+    container = _start_healthy(ctx, log, app, edge, base, env, made_of, labels)
     return _switch(ctx, log, app, edge, container, base, history.live(releases) if watch else None)
 
 
@@ -338,6 +339,7 @@ def _start_healthy(
     base: history.Release,
     env: dict[str, str],
     made_of: str,
+    labels: dict[str, str] | None = None,
 ) -> Container:
     """deploy: the new release's container, once healthy; a failed or cancelled one is
     removed and recorded."""
@@ -356,6 +358,7 @@ def _start_healthy(
             port=port,
             env=env,
             fingerprint=made_of,
+            labels=labels,
         )
         containers.wait_healthy(
             container,

@@ -13,10 +13,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pilot_tui import redact
 from pilot_tui.config.schema import AppSettings, PilotConfig, ServerTarget
-from pilot_tui.deploy import history, lock, release_contents, secret_versions
+from pilot_tui.deploy import (
+    history,
+    lock,
+    previews,
+    release_contents,
+    secret_versions,
+    secrets,
+)
 from pilot_tui.deploy.context import Context, DeployContext, DeployError, RunLog, Say
 from pilot_tui.deploy.events import StageFailed, StageFinished, StageStarted
 from pilot_tui.deploy.host import DockerTarget
+from pilot_tui.deploy.previews import Preview
 from pilot_tui.deploy.targets.base import (
     AppStatus,
     LogLine,
@@ -25,7 +33,13 @@ from pilot_tui.deploy.targets.base import (
     WaypointUse,
     target_settings,
 )
-from pilot_tui.deploy.targets.docker_host import containers, edge_facts, proxy_container, release
+from pilot_tui.deploy.targets.docker_host import (
+    containers,
+    edge_facts,
+    preview_containers,
+    proxy_container,
+    release,
+)
 from pilot_tui.deploy.targets.docker_host.caddy_config import certifiable
 from pilot_tui.deploy.targets.log_follow import tail_note
 from pilot_tui.errors import PilotError
@@ -105,14 +119,40 @@ class DockerHost:
     has_logs: ClassVar[bool] = True
 
     app: AppSettings
+    previewing: Preview | None = None  # the app's preview this deploys (app is its copy)
+    previews_refused: ClassVar[str | None] = None
 
     def needs_docker(self) -> bool:
         return True
 
+    def preview(self, preview: Preview) -> DockerHost:
+        return DockerHost(previews.preview_app(self.app, preview.name), preview)
+
+    def previews(self, ctx: Context) -> list[Preview]:
+        if ctx.client is None or ctx.target is None:
+            raise DeployError("deploy", "the previews are on the Docker host, which was not opened")
+        return preview_containers.found(ctx.client, ctx.config, ctx.target, self.app)
+
+    def _environment(self, ctx: DeployContext, log: RunLog) -> dict[str, str]:
+        """The app's env and secrets; a preview's secrets from the previews' own file only."""
+        if self.previewing is None:
+            return ctx.environment(self.app)
+        owner = self.previewing.app
+        values, missing = previews.secret_values(ctx.state_dir, owner, self.app.secrets)
+        redact.register(values.values())
+        if missing:
+            log.line("deploy", self.app.name)(
+                f"warning: {', '.join(missing)} left unset in the preview, whose secrets "
+                f"come from {secrets.secrets_file(ctx.state_dir, owner, preview=True)} only "
+                f"(pilot-tui secrets set {owner} NAME --preview)"
+            )
+        return {**self.app.env, **values}
+
     def deploy(self, ctx: DeployContext, log: RunLog, *, force: bool = False) -> history.Release:
         app, name = self.app, self.app.name
-        env = ctx.environment(app)
+        env = self._environment(ctx, log)
         proxy = release.ensure_proxy(ctx, log, name)
+        # A preview's name is in no database's `apps`: it gets none of their URLs.
         env.update(release.linked_databases(ctx, log, app))
         held = release.take_lock(ctx, name, proxy)
         try:
@@ -133,10 +173,12 @@ class DockerHost:
                 image_id,
                 tag,
                 env,
-                force=force,
+                # A preview's every deploy is a release: its TTL starts again from it.
+                force=force or self.previewing is not None,
                 note="",
                 secrets_version=version,
                 watch=True,  # when the deploy watches (ctx.watch) and target.watch > 0
+                labels=self.previewing.labels() if self.previewing is not None else None,
             )
         finally:
             lock.release(ctx.docker_client, held)
@@ -335,7 +377,10 @@ class DockerHost:
         return f"its container on {docker_host_name(config)}"
 
     def destroy_question(self, config: PilotConfig) -> str:
-        return f"Stop and remove {self.app.name}'s containers and route? (history is kept)"
+        return (
+            f"Stop and remove {self.app.name}'s containers and route, and its previews? "
+            "(its history is kept)"
+        )
 
     def waypoint(self, config: PilotConfig) -> WaypointApp:
         return WaypointApp(
@@ -365,6 +410,9 @@ class DockerHost:
             say(f"warning: {app.name}'s routes could not be removed from the edge: {exc}")
         for container in found:
             container.remove(force=True)
-        done = f"removed {len(found)} container(s) of {app.name}"
-        say(done)
-        return [done]
+        done = [f"removed {len(found)} container(s) of {app.name}"]
+        if self.previewing is not None:  # its images are its own (tagged with its name)
+            done += preview_containers.remove_images(ctx.client, ctx.project, app.name)
+        for line in done:
+            say(line)
+        return done

@@ -20,6 +20,9 @@ from pilot_tui.deploy.targets.managed import ManagedTarget
 
 class Ecs(ManagedContainer):
     kind: ClassVar[str] = "ecs"
+    previews_refused: ClassVar[str | None] = (
+        "an ECS preview would be a service, tasks and a load balancer rule of its own; not offered"
+    )
     logs_name: ClassVar[str] = "CloudWatch Logs"
     made: ClassVar[str] = "service, load balancer and logs"
 

@@ -18,6 +18,9 @@ from pilot_tui.naming import resource_name
 
 class GcsCdn(StaticSite):
     kind: ClassVar[str] = "gcs-cdn"
+    previews_refused: ClassVar[str | None] = (
+        "a site's preview would be a bucket and a CDN backend of its own; not offered"
+    )
     emulator: ClassVar[str] = GcsSite.emulator
 
     def open_site(self, ctx: Context) -> GcsSite:

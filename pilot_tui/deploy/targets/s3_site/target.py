@@ -18,6 +18,9 @@ from pilot_tui.naming import resource_name
 
 class S3CloudFront(StaticSite):
     kind: ClassVar[str] = "s3-cloudfront"
+    previews_refused: ClassVar[str | None] = (
+        "a site's preview would be a bucket and a CloudFront distribution of its own; not offered"
+    )
     emulator: ClassVar[str] = S3Site.emulator
 
     def open_site(self, ctx: Context) -> S3Site:

@@ -1,0 +1,46 @@
+"""`pilot-tui preview list|destroy|prune`: the apps' preview environments."""
+
+from __future__ import annotations
+
+from pilot_tui.cli.commands import Commands, add_actions, add_command, lazy
+
+HANDLERS = "pilot_tui.cli.preview_cmds"
+
+
+def register(commands: Commands) -> None:
+    group = add_command(
+        commands,
+        "preview",
+        "preview environments: copies of an app from a branch",
+        None,
+        "`pilot-tui deploy APP --preview NAME` runs APP's source as APP--NAME beside the\n"
+        "app, at APP--NAME.<domain or the server's sslip.io name>. A preview gets\n"
+        "[apps.previews] env over the app's env, only the secrets in\n"
+        ".pilot/secrets/previews/APP.env (`secrets set APP NAME --preview`), and no\n"
+        "database. It expires previews.ttl after its last deploy; previews.max caps how\n"
+        "many an app has. Docker host apps only, for now.",
+    )
+    actions = add_actions(group, "preview_command")
+    p = add_command(
+        actions,
+        "list",
+        "every app's previews: release, address, when each expires",
+        lazy(HANDLERS, "preview_list"),
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = add_command(
+        actions,
+        "destroy",
+        "remove a preview: its containers, route, images and history",
+        lazy(HANDLERS, "preview_destroy"),
+    )
+    p.add_argument("app", metavar="APP")
+    p.add_argument("name", metavar="NAME", help="the preview's name (or its branch's)")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    p = add_command(
+        actions,
+        "prune",
+        "remove every preview whose TTL ran out",
+        lazy(HANDLERS, "preview_prune"),
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")

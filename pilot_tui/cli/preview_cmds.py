@@ -1,0 +1,108 @@
+"""`pilot-tui preview list|destroy|prune`: previews where their targets run them (the
+Docker host's containers say which exist and when each expires)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import UTC, datetime
+
+from pilot_tui.cli.common import confirm, error, load_valid, not_confirmed, print_json, say
+from pilot_tui.cli.deploy_cmds import deployer
+from pilot_tui.config.schema import PilotConfig
+from pilot_tui.deploy.previews import Preview, PreviewError
+from pilot_tui.errors import EXIT_INVALID, EXIT_OK
+
+
+def _with_previews(config: PilotConfig) -> list[str]:
+    """The apps whose target runs previews (only those need their host opened)."""
+    from pilot_tui.deploy.targets import target_for
+
+    return [app.name for app in config.apps if target_for(app).previews_refused is None]
+
+
+def _when(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _left(preview: Preview, now: float) -> str:
+    left = preview.expires - now
+    if left <= 0:
+        return "expired"
+    hours, minutes = divmod(int(left) // 60, 60)
+    return f"in {hours}h{minutes:02d}m" if hours else f"in {minutes}m"
+
+
+def _as_json(preview: Preview) -> dict[str, object]:
+    return {
+        "app": preview.app,
+        "name": preview.name,
+        "full_name": preview.full,
+        "release": preview.release or None,
+        "url": preview.url or None,
+        "state": preview.state or None,
+        "expires": datetime.fromtimestamp(preview.expires, UTC).isoformat(timespec="seconds"),
+    }
+
+
+def preview_list(ns: argparse.Namespace) -> int:
+    loaded = load_valid(ns)
+    if loaded is None:
+        return EXIT_INVALID
+    apps = _with_previews(loaded[1])
+    if not apps:
+        found: list[Preview] = []
+    else:
+        with deployer(ns, apps=apps, loaded=loaded, share=False) as engine:
+            found = engine.list_previews()
+    if ns.json:
+        print_json([_as_json(p) for p in found])
+        return EXIT_OK
+    if not found:
+        print("no previews (pilot-tui deploy APP --preview NAME makes one)")
+        return EXIT_OK
+    now = time.time()
+    print(f"{'PREVIEW':32} {'RELEASE':8} {'STATE':9} {'EXPIRES':28} URL")
+    for p in found:
+        expires = f"{_when(p.expires)} ({_left(p, now)})"
+        print(f"{p.full:32} {p.release or '-':8} {p.state or '-':9} {expires:28} {p.url or '-'}")
+    return EXIT_OK
+
+
+def preview_destroy(ns: argparse.Namespace) -> int:
+    loaded = load_valid(ns)
+    if loaded is None:
+        return EXIT_INVALID
+    if loaded[1].app(ns.app) is None:
+        known = ", ".join(a.name for a in loaded[1].apps) or "none yet"
+        error(f"no app {ns.app!r} in {loaded[0].display} (apps: {known})")
+        return EXIT_INVALID
+    answer = confirm(
+        f"Remove the preview {ns.name} of {ns.app}: its containers, route, images and history?",
+        ns.yes,
+    )
+    if not answer:
+        return not_confirmed(answer)
+    with deployer(ns, apps=[ns.app], loaded=loaded) as engine:
+        try:
+            engine.destroy_preview(ns.app, ns.name, say)
+        except PreviewError as exc:
+            error(str(exc))
+            return exc.exit_code
+    return EXIT_OK
+
+
+def preview_prune(ns: argparse.Namespace) -> int:
+    loaded = load_valid(ns)
+    if loaded is None:
+        return EXIT_INVALID
+    apps = _with_previews(loaded[1])
+    removed: list[Preview] = []
+    if apps:
+        with deployer(ns, apps=apps, loaded=loaded) as engine:
+            removed = engine.prune_previews(say)
+    if ns.json:
+        print_json([_as_json(p) for p in removed])
+    elif not removed:
+        say("no preview has expired")
+    return EXIT_OK

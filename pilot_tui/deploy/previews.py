@@ -1,0 +1,156 @@
+"""Preview environments: a copy of an app, deployed from a branch as APP--NAME, that lives
+until it is destroyed or its TTL runs out.
+
+UI-free and engine-free: names, the app a preview runs as, its secrets and the rules
+(``max``, ``ttl``). Each target kind that runs previews finds and removes its own (the
+Target contract's ``preview``/``previews``); the engine calls those.
+
+- A preview is the app with its name ``APP--NAME``, its env with ``previews.env`` over it,
+  no watch (nothing to revert to), and the domain ``APP--NAME.<previews.domain>`` if one.
+- Its secrets come from .pilot/secrets/previews/APP.env only: never the app's own file or
+  the deploying process's environment (in CI those are production's). A name missing
+  there is left unset, and said so.
+- It gets no database: the databases' ``apps`` name the app, never its previews.
+- It expires ``ttl`` after its last release; a preview deploy first removes the app's
+  expired ones, then refuses one more than ``max``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pilot_tui.config.schema import PREVIEW_SEPARATOR, AppSettings, ServerTarget
+from pilot_tui.errors import EXIT_INVALID, PilotError
+
+DNS_LABEL = 63  # APP--NAME is one label of a host name
+LONGEST = 30  # characters of a preview's name (a branch name is cut to this)
+
+# Labels on what a preview runs (containers): the server-side prune reads them too.
+PREVIEW_OF = "pilot.preview-of"
+PREVIEW = "pilot.preview"
+EXPIRES = "pilot.preview-expires"
+
+
+class PreviewError(PilotError):
+    """A preview cannot be made, found or removed; the message says which and why."""
+
+    title = "Preview problem"
+    exit_code = EXIT_INVALID  # a name, a limit, a kind that has none: nothing was done
+
+
+def slug(app: str, wanted: str) -> str:
+    """``wanted`` (usually a branch: "feature/Login_fix") as a preview name: lowercase
+    letters, digits and single hyphens ("feature-login-fix"), short enough that
+    APP--NAME is one DNS label. A name cut short keeps a hash of the whole, so two long
+    branches never share a preview."""
+    cleaned = re.sub(r"[^a-z0-9]+", "-", wanted.lower()).strip("-")
+    if not cleaned:
+        raise PreviewError(
+            f"preview name {wanted!r} holds no letter or digit",
+            hint="name it after its branch, like --preview feature-login",
+        )
+    room = min(LONGEST, DNS_LABEL - len(app) - len(PREVIEW_SEPARATOR))
+    if len(cleaned) > room:
+        digest = hashlib.sha256(wanted.encode()).hexdigest()[:6]
+        cleaned = f"{cleaned[: room - 7].rstrip('-')}-{digest}"
+    return cleaned
+
+
+def full_name(app: str, name: str) -> str:
+    """What the preview is called where the app is called by its name: APP--NAME."""
+    return f"{app}{PREVIEW_SEPARATOR}{name}"
+
+
+def split(full: str) -> tuple[str, str] | None:
+    """(app, name) of a preview's full name; None for an app's own name."""
+    app, sep, name = full.partition(PREVIEW_SEPARATOR)
+    return (app, name) if sep and app and name else None
+
+
+@dataclass(frozen=True)
+class Preview:
+    """One preview as its target knows it: whose, its name, when it expires (seconds
+    since the epoch), its live release and where it answers."""
+
+    app: str
+    name: str
+    expires: float
+    release: str = ""
+    url: str = ""
+    state: str = ""  # what runs it: "running", "exited", ...
+
+    @property
+    def full(self) -> str:
+        return full_name(self.app, self.name)
+
+    def labels(self) -> dict[str, str]:
+        return {PREVIEW_OF: self.app, PREVIEW: self.name, EXPIRES: str(int(self.expires))}
+
+    def expired(self, now: float) -> bool:
+        return self.expires <= now
+
+
+def from_labels(labels: dict[str, str]) -> Preview | None:
+    """The preview a resource's labels describe, if they describe one."""
+    app, name, expires = labels.get(PREVIEW_OF), labels.get(PREVIEW), labels.get(EXPIRES)
+    if not app or not name or not expires:
+        return None
+    try:
+        return Preview(app, name, float(expires))
+    except ValueError:
+        return None
+
+
+def preview_app(app: AppSettings, name: str) -> AppSettings:
+    """``app`` as its preview ``name`` runs: its own name, ``previews.env`` over the env,
+    the previews' domain, no watch."""
+    settings = app.previews
+    target = app.target
+    if isinstance(target, ServerTarget):
+        domain = f"{full_name(app.name, name)}.{settings.domain}" if settings.domain else None
+        target = dataclasses.replace(target, domain=domain, watch=0)
+    return dataclasses.replace(
+        app,
+        name=full_name(app.name, name),
+        env={**app.env, **settings.env},
+        target=target,
+    )
+
+
+def secret_values(state_dir: Path, app: str, names: list[str]) -> tuple[dict[str, str], list[str]]:
+    """(values, names missing) of the secrets ``names`` for the previews of ``app``, from
+    the previews' own file only: never the app's file nor this process's environment."""
+    from pilot_tui.deploy import secrets
+
+    path = secrets.secrets_file(state_dir, app, preview=True)
+    if not names or not path.exists():
+        return {}, list(names)
+    try:
+        stored = secrets.read_file(path)
+    except secrets.SecretsError as exc:
+        raise PreviewError(str(exc)) from exc
+    values = {name: stored[name] for name in names if name in stored}
+    return values, [name for name in names if name not in stored]
+
+
+def room_for(app: AppSettings, name: str, found: list[Preview]) -> None:
+    """Refuse a new preview ``name`` of ``app`` when ``found`` (its unexpired previews)
+    fill ``previews.max``; a preview that exists is redeployed, always."""
+    limit = app.previews.max
+    others = sorted({p.name for p in found if p.app == app.name and p.name != name})
+    if limit == 0:
+        raise PreviewError(
+            f"{app.name} has no previews: previews.max is 0 in pilot.toml",
+            hint=f"set [apps.previews] max = 3 under the app {app.name}",
+        )
+    if len(others) >= limit:
+        listed = ", ".join(others)
+        raise PreviewError(
+            f"{app.name} has {len(others)} previews already ({listed}), its most "
+            f"(previews.max = {limit})",
+            hint=f"remove one first: pilot-tui preview destroy {app.name} {others[0]}",
+        )

@@ -1,0 +1,60 @@
+"""An app's previews on a Docker host, found by their containers' labels (previews.py names
+them): the host is where they are, so a teammate's and CI's are listed alike."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from typing import TYPE_CHECKING
+
+from pilot_tui.config.schema import AppSettings, PilotConfig
+from pilot_tui.deploy import previews
+from pilot_tui.deploy.build.packing import image_tag
+from pilot_tui.deploy.host import DockerTarget
+from pilot_tui.deploy.previews import Preview
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+
+
+def found(
+    client: DockerClient, config: PilotConfig, docker: DockerTarget, app: AppSettings
+) -> list[Preview]:
+    """``app``'s previews, by name: each one's newest container says its release and when
+    it expires; its address is the one its settings give."""
+    from pilot_tui.deploy.targets.docker_host import release
+
+    labels = [f"pilot.project={config.project.name}", f"{previews.PREVIEW_OF}={app.name}"]
+    newest: dict[str, tuple[float, Preview]] = {}
+    for container in client.containers.list(all=True, filters={"label": labels}):
+        preview = previews.from_labels(container.labels)
+        if preview is None:
+            continue
+        started = preview.expires
+        if preview.name in newest and newest[preview.name][0] >= started:
+            continue
+        address = release.url(config, docker, previews.preview_app(app, preview.name))
+        preview = dataclasses.replace(
+            preview,
+            release=container.labels.get("pilot.release", ""),
+            url=address,
+            state=str(container.status),
+        )
+        newest[preview.name] = (started, preview)
+    return [preview for _, preview in sorted(newest.values(), key=lambda p: p[1].name)]
+
+
+def remove_images(client: DockerClient, project: str, full: str) -> list[str]:
+    """The images built for preview ``full`` (APP--NAME: tagged with its name); the layers
+    it shares with the app's own stay."""
+    from docker.errors import DockerException
+
+    repository = image_tag(project, full, "x").rsplit(":", 1)[0]
+    removed = 0
+    for image in client.images.list(name=repository):
+        for tag in image.tags:
+            if tag.startswith(f"{repository}:"):
+                with contextlib.suppress(DockerException):  # in use by a running one
+                    client.images.remove(tag, noprune=False)
+                    removed += 1
+    return [f"removed {removed} image tag(s) of {full}"] if removed else []

@@ -1,0 +1,154 @@
+"""Preview environments (issue 15, item 3) on the Docker host, through the CLI and the engine
+against the tests' private dockerd and the real edge (Caddy): two previews of `hello` beside
+it, each reachable by its own host name through the proxy with the previews' env and only
+the previews' secret; a third refused past previews.max; one expired by the TTL (the
+engine's clock is injected) and pruned; a destroy leaves no container, route, image, history
+or secret version of it; the app itself untouched throughout."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+
+import pytest
+
+from pilot_tui.config.document import ProjectFile
+from pilot_tui.deploy import history, secrets
+from pilot_tui.deploy.session import open_deployer
+from pilot_tui.deploy.targets.docker_host import containers, proxy_container
+from tests.support.deploy_fixtures import SECRET, get
+
+PREVIEW_TOKEN = "tok-preview-0c4d1e9a-never-shown"
+HOUR = 3600.0
+
+
+def _set(root, key: str, value: object) -> None:
+    pf = ProjectFile.load(root / "pilot.toml")
+    pf.save(pf.with_value(key, value))
+
+
+def _env(docker_client, app: str) -> dict[str, str]:
+    (container,) = [
+        c
+        for c in docker_client.containers.list(filters={"label": f"pilot.app={app}"})
+        if c.status == "running"
+    ]
+    found = {}
+    for name in ("GREETING", "API_TOKEN"):
+        out = container.exec_run(["sh", "-c", f'printf %s "${{{name}:-unset}}"']).output
+        found[name] = out.decode()
+    return found
+
+
+def _routes(docker_client) -> dict[str, str]:
+    return proxy_container.served_routes(docker_client.containers.get(containers.PROXY_NAME))
+
+
+def _engine(root):
+    pf = ProjectFile.load(root / "pilot.toml")
+    config = pf.check().config
+    assert config is not None
+    return open_deployer(pf.path, config, lambda event: None, apps=["hello"], share=False)
+
+
+def test_previews_beside_the_app_capped_expired_and_destroyed(site, cli, docker_client):
+    root, port = site
+    state = root / ".pilot"
+    _set(root, "apps[0].previews.max", 2)
+    _set(root, "apps[0].previews.env", {"GREETING": "from a preview"})
+    secrets.store(state, "hello", "API_TOKEN", PREVIEW_TOKEN, preview=True)
+
+    assert cli("deploy", "hello").code == 0
+    one = cli("deploy", "hello", "--preview", "feature/One")
+    assert one.code == 0, one.err
+    name, release, url = one.out.strip().split("\t")
+    assert (name, release) == ("hello--feature-one", "v1")
+    assert url == f"http://hello--feature-one.localhost:{port}/"
+    two = cli("deploy", "hello", "--preview", "two")
+    assert two.code == 0, two.err
+
+    # Each answers through the proxy by its own name; the app's own is untouched.
+    for host in ("hello--feature-one.localhost", "hello--two.localhost", "hello.localhost"):
+        assert "hello" in get(port, host).lower()
+    assert _env(docker_client, "hello--two") == {
+        "GREETING": "from a preview",
+        "API_TOKEN": PREVIEW_TOKEN,  # the previews' own value, never the app's
+    }
+    assert _env(docker_client, "hello") == {"GREETING": "hi", "API_TOKEN": SECRET}
+
+    # A third is refused (exit 2): max is 2; nothing of it was made.
+    three = cli("deploy", "hello", "--preview", "three")
+    assert three.code == 2
+    assert "previews.max = 2" in three.err and "feature-one, two" in three.err
+    assert not docker_client.containers.list(all=True, filters={"label": "pilot.app=hello--three"})
+
+    listed = cli("preview", "list", "--json")
+    assert listed.code == 0, listed.err
+    rows = {row["full_name"]: row for row in json.loads(listed.out)}
+    assert sorted(rows) == ["hello--feature-one", "hello--two"]
+    assert rows["hello--two"]["url"] == f"http://hello--two.localhost:{port}/"
+    assert rows["hello--two"]["release"] == "v1"
+
+    # "two" released again an hour later (the clock injected): it expires an hour after
+    # "feature-one". Past feature-one's TTL, a prune removes it alone.
+    started = time.time()
+    with _engine(root) as engine:
+        again = engine.deploy_preview("hello", "two", now=started + HOUR)
+        assert again.id == "v2"
+        said: list[str] = []
+        removed = engine.prune_previews(said.append, now=started + 72 * HOUR + 60)
+    assert [p.full for p in removed] == ["hello--feature-one"]
+    assert any("TTL (72h) ran out" in line for line in said)
+    assert not docker_client.containers.list(
+        all=True, filters={"label": "pilot.app=hello--feature-one"}
+    )
+    assert not history.history_file(state, "hello--feature-one").exists()
+    assert not any(h.startswith("hello--feature-one") for h in _routes(docker_client))
+    with pytest.raises(urllib.error.HTTPError):  # the edge no longer knows the name
+        get(port, "hello--feature-one.localhost")
+    assert "hello" in get(port, "hello--two.localhost").lower()
+
+    # Room again: the third is made now.
+    assert cli("deploy", "hello", "--preview", "three").code == 0
+
+    gone = cli("preview", "destroy", "hello", "two", "--yes")
+    assert gone.code == 0, gone.err
+    assert not docker_client.containers.list(all=True, filters={"label": "pilot.app=hello--two"})
+    assert not any(h.startswith("hello--two") for h in _routes(docker_client))
+    assert not docker_client.images.list(name=_repository(root, "hello--two"))
+    assert not history.history_file(state, "hello--two").exists()
+    assert not (state / "secrets" / "versions" / "hello--two").exists()
+    again = cli("preview", "destroy", "hello", "two", "--yes")
+    assert again.code == 2 and "no preview 'two'" in again.err and "three" in again.err
+
+    # The app itself served throughout, and still does; its history is its own.
+    assert "hello" in get(port, "hello.localhost").lower()
+    assert [r.id for r in history.load(state, "hello")] == ["v1"]
+    # Secrets never printed: neither the app's nor the previews'.
+    for result in (one, two, three, listed, gone):
+        assert SECRET not in result.out + result.err
+        assert PREVIEW_TOKEN not in result.out + result.err
+
+
+def _repository(root, full: str) -> str:
+    from pilot_tui.deploy.build.packing import image_tag
+
+    config = ProjectFile.load(root / "pilot.toml").check().config
+    assert config is not None
+    project = config.project.name
+    return image_tag(project, full, "x").rsplit(":", 1)[0]
+
+
+def test_app_destroy_takes_its_previews(site, cli, docker_client):
+    made = cli("deploy", "hello", "--preview", "pr-7")
+    assert made.code == 0, made.err
+    # No previews' secrets file: the app's value is not taken, and the deploy says so.
+    assert "API_TOKEN left unset in the preview" in made.err
+    assert _env(docker_client, "hello--pr-7")["API_TOKEN"] == "unset"
+    assert cli("deploy", "hello").code == 0
+    done = cli("app", "destroy", "hello", "--yes")
+    assert done.code == 0, done.err
+    assert "removed the release history of hello--pr-7" in done.err
+    assert not docker_client.containers.list(all=True, filters={"label": "pilot.project"})
+    assert not any(h.startswith("hello") for h in _routes(docker_client))

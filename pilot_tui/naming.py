@@ -52,6 +52,11 @@ def prefix(project: str) -> str:
     return f"pilot-{project}-"
 
 
+def image_repository(project: str, app: str) -> str:
+    """The repository an app's images are tagged in on the Docker host (tag: content hash)."""
+    return f"pilot/{project}-{app}".lower()
+
+
 def resource_name(project: str, app: str) -> str:
     """The name every cloud resource of an app carries (the deployer's policy allows only
     resources named pilot-PROJECT-*)."""

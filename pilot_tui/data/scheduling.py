@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from pilot_tui.data import passwords
 from pilot_tui.data import schedule as schedules
+from pilot_tui.data.agent.previews import Edge
 from pilot_tui.data.backups import BackupError, DumpPlan
 from pilot_tui.deploy.build.bases import PYTHON
 from pilot_tui.fsutil import ensure_private_dir
@@ -53,22 +54,46 @@ SETTINGS_PATH = "/pilot/agent.json"
 LOCAL_ROOT = "/backups"
 HOST_SOCKET = "/var/run/docker.sock"
 PACKAGE = Path(__file__).resolve().parents[1]  # pilot_tui/
-# The modules the agent runs (the standard library's aside): tests/unit import them alone.
+# The modules the agent runs (the standard library's aside): exactly what importing
+# pilot_tui.data.agent loads (tests/unit/test_backup_agent.py checks both ways). The
+# previews' pruning needs the edge's files (proxy.py) and the Docker host's names.
 AGENT_MODULES = (
     "__init__.py",
-    "errors.py",
-    "fsutil.py",
+    "config/__init__.py",
+    "config/schema.py",
     "data/__init__.py",
-    "data/backups.py",
-    "data/execs.py",
-    "data/stores.py",
-    "data/schedule.py",
     "data/agent/__init__.py",
     "data/agent/__main__.py",
     "data/agent/engine.py",
     "data/agent/gcs.py",
+    "data/agent/previews.py",
     "data/agent/run.py",
     "data/agent/s3.py",
+    "data/backups.py",
+    "data/execs.py",
+    "data/schedule.py",
+    "data/stores.py",
+    "deploy/__init__.py",
+    "deploy/addresses.py",
+    "deploy/context.py",
+    "deploy/events.py",
+    "deploy/history.py",
+    "deploy/host.py",
+    "deploy/previews.py",
+    "deploy/targets/__init__.py",
+    "deploy/targets/base.py",
+    "deploy/targets/docker_host/__init__.py",
+    "deploy/targets/docker_host/caddy_config.py",
+    "deploy/targets/docker_host/containers.py",
+    "deploy/targets/docker_host/proxy.py",
+    "errors.py",
+    "fsutil.py",
+    "naming.py",
+    "provision/__init__.py",
+    "provision/keys.py",
+    "provision/remote.py",
+    "redact.py",
+    "runner.py",
 )
 DOCKERFILE = """FROM {base}
 COPY pilot_tui /pilot/pilot_tui
@@ -126,16 +151,19 @@ def agent_plan(
     target: DockerTarget,
     state_dir: Path,
     sandbox_endpoint: str | None = None,
+    edge: Edge | None = None,
 ) -> AgentPlan | None:
-    """What the agent runs for this project; None when no database has a schedule.
-    ``sandbox_endpoint``: the sandbox's local S3 API or GCS emulator (None: the cloud's).
-    AgentUnavailable when the project's state cannot be reached from the Docker host."""
+    """What the agent runs for this project; None when no database has a schedule and
+    no preview runs (``edge``: the edge's settings, given when one does: the agent then
+    removes previews past their TTL). ``sandbox_endpoint``: the sandbox's local S3 API or
+    GCS emulator (None: the cloud's). AgentUnavailable when the project's state cannot be
+    reached from the Docker host for its backups."""
     from pilot_tui.data.kinds import kind_for
     from pilot_tui.provision.backends import bucket_name
 
     project = config.project.name
     names = scheduled(config)
-    if not names:
+    if not names and edge is None:
         return None
     jobs = []
     for db in config.databases:
@@ -148,52 +176,62 @@ def agent_plan(
     binds = {socket: HOST_SOCKET}
     environment: dict[str, str] = {}
     network, user, groups = "bridge", None, []
-    backend = config.state.backend
-    if backend == "local":
-        if target.kind != "unix":
-            raise AgentUnavailable(
-                f"scheduled backups of {', '.join(names)} need a state bucket: with local "
-                "state they are kept on this machine, which the Docker host at "
-                f"{target.address} cannot reach; set state.backend to s3 or gcs, or "
-                'set backup.schedule = "off" and run `pilot-tui db backup` from here'
-            )
-        root = state_dir / "backups"
-        # Made here first (0700, ours): a folder the engine makes for a bind is root's,
-        # which an agent running as this user could not write to.
-        ensure_private_dir(root)
-        binds[str(root)] = LOCAL_ROOT
-        store: dict[str, str] = {"kind": "local", "root": LOCAL_ROOT}
-        # Written as this user (the files stay readable here), with the socket's group.
-        user = f"{os.getuid()}:{os.getgid()}"
-        groups = [Path(socket).stat().st_gid]
-    else:
-        # S3 with the Pilot Server's instance role, GCS with its service account: each
-        # granted backups/ of the state bucket by the server's template, no key stored.
-        cloud, identity, home = {
-            "s3": ("S3", "instance role", "aws"),
-            "gcs": ("GCS", "service account", "gcp"),
-        }[backend]
-        store = {"kind": backend, "bucket": bucket_name(config)}
-        if backend == "s3":
-            store["region"] = config.aws.region
-        if config.server.home == "sandbox":
-            if sandbox_endpoint is None:
-                raise AgentUnavailable(f"the sandbox's local {cloud} API is not running")
-            store["endpoint"] = sandbox_endpoint
+    store: dict[str, str] | None = None  # no backups: nothing to write
+    if names:
+        backend = config.state.backend
+        if backend == "local":
+            if target.kind != "unix":
+                raise AgentUnavailable(
+                    f"scheduled backups of {', '.join(names)} need a state bucket: with local "
+                    "state they are kept on this machine, which the Docker host at "
+                    f"{target.address} cannot reach; set state.backend to s3 or gcs, or "
+                    'set backup.schedule = "off" and run `pilot-tui db backup` from here'
+                )
+            root = state_dir / "backups"
+            # Made here first (0700, ours): a folder the engine makes for a bind is root's,
+            # which an agent running as this user could not write to.
+            ensure_private_dir(root)
+            binds[str(root)] = LOCAL_ROOT
+            store = {"kind": "local", "root": LOCAL_ROOT}
+            # Written as this user (the files stay readable here), with the socket's group.
+            user = f"{os.getuid()}:{os.getgid()}"
+            groups = [Path(socket).stat().st_gid]
+        else:
+            # S3 with the Pilot Server's instance role, GCS with its service account: each
+            # granted backups/ of the state bucket by the server's template, no key stored.
+            cloud, identity, home = {
+                "s3": ("S3", "instance role", "aws"),
+                "gcs": ("GCS", "service account", "gcp"),
+            }[backend]
+            store = {"kind": backend, "bucket": bucket_name(config)}
             if backend == "s3":
-                from pilot_tui.cloud.sandbox import ACCESS_KEY, SECRET_KEY
+                store["region"] = config.aws.region
+            if config.server.home == "sandbox":
+                if sandbox_endpoint is None:
+                    raise AgentUnavailable(f"the sandbox's local {cloud} API is not running")
+                store["endpoint"] = sandbox_endpoint
+                if backend == "s3":
+                    from pilot_tui.cloud.sandbox import ACCESS_KEY, SECRET_KEY
 
-                # moto's placeholders (it takes any): no key of the team's leaves here.
-                environment = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
-            if _loopback(sandbox_endpoint):
-                network = "host"  # only the host's own network reaches its 127.0.0.1
-        elif config.server.home != home:
-            raise AgentUnavailable(
-                f"scheduled backups to {cloud} use the Pilot Server's {identity}, and this "
-                f'project\'s Docker host is not one (server.home = "{config.server.home}"); '
-                'set backup.schedule = "off" and run `pilot-tui db backup` from cron or CI'
-            )
-    settings: dict[str, object] = {"project": project, "store": store, "databases": jobs}
+                    # moto's placeholders (it takes any): no key of the team's leaves here.
+                    environment = {
+                        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+                        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+                    }
+                if _loopback(sandbox_endpoint):
+                    network = "host"  # only the host's own network reaches its 127.0.0.1
+            elif config.server.home != home:
+                raise AgentUnavailable(
+                    f"scheduled backups to {cloud} use the Pilot Server's {identity}, and this "
+                    f'project\'s Docker host is not one (server.home = "{config.server.home}"); '
+                    'set backup.schedule = "off" and run `pilot-tui db backup` from cron or CI'
+                )
+    settings: dict[str, object] = {
+        "project": project,
+        "store": store,
+        "databases": jobs,
+        "previews": edge.to_json() if edge is not None else None,
+    }
     base = PYTHON.image()
     return AgentPlan(
         container_name(project),
@@ -311,11 +349,19 @@ def _summary(plan: AgentPlan) -> str:
     jobs = plan.settings["databases"]
     assert isinstance(jobs, list)
     store = plan.settings["store"]
-    assert isinstance(store, dict)
-    scheme = {"s3": "s3", "gcs": "gs"}.get(str(store["kind"]))
-    where = f"{scheme}://{store['bucket']}/backups" if scheme else "the project's .pilot/backups"
-    each = ", ".join(f"{j['plan']['database']} {j['schedule']} (keep {j['keep']})" for j in jobs)
-    return f"{each}, to {where}"
+    said = []
+    if isinstance(store, dict):
+        scheme = {"s3": "s3", "gcs": "gs"}.get(str(store["kind"]))
+        where = (
+            f"{scheme}://{store['bucket']}/backups" if scheme else "the project's .pilot/backups"
+        )
+        each = ", ".join(
+            f"{j['plan']['database']} {j['schedule']} (keep {j['keep']})" for j in jobs
+        )
+        said.append(f"{each}, to {where}")
+    if plan.settings.get("previews"):
+        said.append("previews past their TTL removed")
+    return "; ".join(said)
 
 
 def timetable(plan: AgentPlan, now: datetime | None = None) -> list[dict[str, object]]:

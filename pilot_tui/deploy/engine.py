@@ -184,9 +184,18 @@ class Deployer:
         return done + self._forget(full, say)
 
     def prune_previews(self, say: Say, *, now: float | None = None) -> list[previews.Preview]:
-        """Remove every preview whose TTL ran out; those removed."""
+        """Remove every preview whose TTL ran out; those removed. The histories of previews
+        the agent on the Docker host removed meanwhile are forgotten too."""
         moment = time.time() if now is None else now
-        return [p for app in self.config.apps for p in self._remove_expired(app, moment, say)]
+        removed = []
+        for app in self.config.apps:
+            removed += self._remove_expired(app, moment, say)
+            running = {p.full for p in target_for(app).previews(self)}
+            folder = history.history_file(self.state_dir, app.name).parent
+            for path in sorted(folder.glob(f"{previews.full_name(app.name, '*')}.json")):
+                if path.stem not in running:
+                    self._forget(path.stem, say)
+        return removed
 
     def _remove_expired(self, app: AppSettings, now: float, say: Say) -> list[previews.Preview]:
         target = target_for(app)

@@ -161,6 +161,19 @@ def test_the_agents_modules_import_with_the_standard_library_alone(tmp_path):
         env={"PILOT_AGENT_SETTINGS": str(tmp_path / "none.json")},
     )
     assert usage.returncode == 2 and "cannot read the agent's settings" in usage.stdout
+    # Nothing more either: the list is what the agent's entry point loads.
+    listing = (
+        code + "; import pilot_tui.data.agent.__main__; "
+        "print('\\n'.join(sorted(m.__file__ for n, m in sys.modules.items() "
+        "if n.startswith('pilot_tui'))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", listing], capture_output=True, text=True, check=True
+    )
+    root = str(tmp_path / "pilot_tui") + "/"
+    assert sorted(f.removeprefix(root) for f in loaded.stdout.split()) == sorted(
+        scheduling.AGENT_MODULES
+    )
 
 
 BASE = '[project]\nname = "acme"\n\n[[apps]]\nname = "api"\n\n'

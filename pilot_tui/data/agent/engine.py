@@ -18,9 +18,14 @@ HEADER = struct.Struct(">BxxxL")  # stream (1 stdout, 2 stderr), then the frame'
 
 
 class EngineError(PilotError):
-    """The engine refused or could not be reached; the message says which call."""
+    """The engine refused or could not be reached; the message says which call, and
+    ``status`` the engine's HTTP status (0: not reached)."""
 
     title = "Docker engine problem"
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -49,8 +54,12 @@ class Engine:
         self, method: str, path: str, body: object = None, timeout: float | None = 60
     ) -> http.client.HTTPResponse:
         connection = _UnixConnection(self.socket_path, timeout)
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if data is not None else {}
+        data: bytes | None
+        if isinstance(body, bytes):  # an archive
+            data, headers = body, {"Content-Type": "application/x-tar"}
+        else:
+            data = None if body is None else json.dumps(body).encode()
+            headers = {"Content-Type": "application/json"} if data is not None else {}
         try:
             connection.request(method, API + path, body=data, headers=headers)
             response = connection.getresponse()
@@ -60,7 +69,9 @@ class Engine:
         if response.status >= 300:
             detail = response.read()[:300].decode(errors="replace")
             connection.close()
-            raise EngineError(f"{method} {path}: {response.status} {detail.strip()}")
+            raise EngineError(
+                f"{method} {path}: {response.status} {detail.strip()}", response.status
+            )
         return response
 
     def _json(self, method: str, path: str, body: object = None) -> object:
@@ -70,11 +81,75 @@ class Engine:
         finally:
             response.close()
 
-    def containers(self, labels: list[str]) -> list[dict[str, object]]:
-        """Running containers carrying every one of ``labels`` (``key=value``)."""
-        query = urllib.parse.urlencode({"filters": json.dumps({"label": labels})})
-        found = self._json("GET", f"/containers/json?{query}")
+    def containers(self, labels: list[str], *, all: bool = False) -> list[dict[str, object]]:
+        """Containers carrying every one of ``labels`` (``key=value``): running ones, or
+        with ``all`` stopped ones too."""
+        wanted = {"filters": json.dumps({"label": labels}), **({"all": "1"} if all else {})}
+        found = self._json("GET", f"/containers/json?{urllib.parse.urlencode(wanted)}")
         return [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
+
+    def create(self, name: str, body: Mapping[str, object]) -> str:
+        """A container ``name`` made (not started) as ``body`` says; its id. EngineError
+        with status 409 when the name is taken."""
+        query = urllib.parse.urlencode({"name": name})
+        made = self._json("POST", f"/containers/create?{query}", dict(body))
+        if not isinstance(made, dict) or "Id" not in made:
+            raise EngineError(f"the engine made no container {name}: {made!r}")
+        return str(made["Id"])
+
+    def remove(self, container: str) -> bool:
+        """The container gone, running or not; False when there was none."""
+        try:
+            self._request("DELETE", f"/containers/{container}?force=1").close()
+        except EngineError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def remove_image(self, name: str) -> bool:
+        """The image tag gone (its layers stay while another tag uses them); False when
+        there was none, or a container still uses it."""
+        try:
+            self._request("DELETE", f"/images/{urllib.parse.quote(name, safe='')}").close()
+        except EngineError as exc:
+            if exc.status in (404, 409):
+                return False
+            raise
+        return True
+
+    def images(self, reference: str) -> list[str]:
+        """The tags of the images whose name is ``reference`` (``repository`` or ``repo:*``)."""
+        query = urllib.parse.urlencode({"filters": json.dumps({"reference": [reference]})})
+        found = self._json("GET", f"/images/json?{query}")
+        images = [i for i in found if isinstance(i, dict)] if isinstance(found, list) else []
+        return [str(tag) for image in images for tag in image.get("RepoTags") or []]
+
+    def get_archive(self, container: str, path: str) -> bytes | None:
+        """A tar of ``path`` in the container; None when there is no such path."""
+        query = urllib.parse.urlencode({"path": path})
+        try:
+            response = self._request("GET", f"/containers/{container}/archive?{query}")
+        except EngineError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        try:
+            return response.read()
+        finally:
+            response.close()
+
+    def put_archive(self, container: str, path: str, archive: bytes) -> None:
+        """Unpack the tar ``archive`` into ``path`` in the container."""
+        query = urllib.parse.urlencode({"path": path})
+        self._request("PUT", f"/containers/{container}/archive?{query}", archive).close()
+
+    def run(self, container: str, cmd: list[str]) -> tuple[int, bytes]:
+        """(exit status, output) of ``cmd`` run in the container to its end."""
+        exec_id = str(self.exec_create(container, cmd)["Id"])
+        output = b"".join(a or b or b"" for a, b in self.exec_start(exec_id))
+        code = self.exec_inspect(exec_id).get("ExitCode")
+        return (code if isinstance(code, int) else 1), output
 
     def exec_create(
         self,

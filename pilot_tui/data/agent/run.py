@@ -1,8 +1,10 @@
-"""The agent's work: each database's backup when its schedule says, forever; or one now
+"""The agent's work: each database's backup when its schedule says, and every minute the
+project's previews past their TTL removed (previews.py), forever; or one backup now
 (``--now NAME``: what ``pilot-tui db backup NAME --on-server`` runs, to prove the
-schedule's path works). Each run's outcome goes to ``NAME/schedule.json`` in the store,
-where ``db status`` and the Data screen read it; a run missed while the host was down is
-taken once when the agent starts again.
+schedule's path works), or one look for expired previews (``--prune-previews [--at
+SECONDS]``, the clock given for tests). Each backup's outcome goes to
+``NAME/schedule.json`` in the store, where ``db status`` and the Data screen read it; a run
+missed while the host was down is taken once when the agent starts again.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pilot_tui.data import schedule as schedules
+from pilot_tui.data.agent import previews
 from pilot_tui.data.agent.engine import Engine
 from pilot_tui.data.agent.gcs import AgentGcsStore
 from pilot_tui.data.agent.s3 import AgentS3Store
@@ -47,8 +50,9 @@ class Job:
 @dataclass(frozen=True)
 class Settings:
     project: str
-    store: dict[str, str]
+    store: dict[str, str] | None  # None: no database is backed up
     jobs: list[Job]
+    edge: previews.Edge | None = None  # None: the project runs no previews
 
 
 def load(path: Path) -> Settings:
@@ -60,10 +64,19 @@ def load(path: Path) -> Settings:
         for item in raw["databases"]
         if (schedule := schedules.parse(item["schedule"])) is not None
     ]
-    return Settings(str(raw["project"]), dict(raw["store"]), jobs)
+    store = raw.get("store")
+    edge = raw.get("previews")
+    return Settings(
+        str(raw["project"]),
+        dict(store) if store else None,
+        jobs,
+        previews.Edge.from_json(edge) if edge else None,
+    )
 
 
-def store_from(spec: Mapping[str, str], environment: Mapping[str, str]) -> BackupStore:
+def store_from(spec: Mapping[str, str] | None, environment: Mapping[str, str]) -> BackupStore:
+    if spec is None:
+        return LocalStore(Path("/nonexistent"))  # no database has a schedule: never written
     if spec["kind"] == "s3":
         return AgentS3Store(spec["bucket"], spec["region"], spec.get("endpoint"), environment)
     if spec["kind"] == "gcs":
@@ -157,24 +170,47 @@ def serve(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Forever: sleep until the next run is due, take every backup that is."""
+    """Forever: sleep until the next run is due, take every backup that is; between
+    naps, remove the previews whose TTL ran out."""
     now = clock()
     last = {job.plan.database: last_run(store, job.plan.database, now) for job in settings.jobs}
     for job in settings.jobs:
         say(f"{job.plan.database}: schedule {job.schedule.text}, keeping {job.keep}")
+    if settings.edge is not None:
+        say(f"previews past their TTL are removed within {previews.EVERY:.0f} s")
     while True:
         wake = next_wake(settings.jobs, last)
-        if wake is None:
-            say("no database has a schedule: nothing to do")
+        if wake is None and settings.edge is None:
+            say("no database has a schedule and no preview runs: nothing to do")
             sleep(86_400)
             continue
-        say(f"next run at {datetime.fromtimestamp(wake, UTC).isoformat(timespec='minutes')}")
-        while (left := wake - clock()) > 0:
-            sleep(min(left, 60))  # short naps: a host clock set forward is followed
+        if wake is not None:
+            when = datetime.fromtimestamp(wake, UTC).isoformat(timespec="minutes")
+            say(f"next run at {when}")
+        while wake is None or (left := wake - clock()) > 0:
+            prune_previews(engine, settings, say, clock())
+            # Short naps: a host clock set forward is followed, and previews are looked at.
+            sleep(previews.EVERY if wake is None else min(left, previews.EVERY))
         now = clock()
         for job in due(settings.jobs, last, now):
             run_one(engine, store, settings.project, job, say, now)
             last[job.plan.database] = now
+
+
+def prune_previews(engine: Engine, settings: Settings, say: Say, now: float) -> bool:
+    """One look for the project's expired previews, removing them; False when it failed
+    (said, and tried again at the next look)."""
+    if settings.edge is None:
+        return True
+    try:
+        previews.prune(engine, settings.project, settings.edge, now, say)
+    except (PilotError, OSError) as exc:
+        say(f"previews: {exc}")
+        return False
+    except Exception:  # a bug: said in full in the agent's log, kept running
+        say(traceback.format_exc().rstrip())
+        return False
+    return True
 
 
 def main(argv: list[str]) -> int:
@@ -196,8 +232,15 @@ def main(argv: list[str]) -> int:
             say(f"the agent backs up no database named {argv[1]}")
             return 2
         return 0 if run_one(engine, store, settings.project, job, say, time.time()) else 1
+    if argv[:1] == ["--prune-previews"] and len(argv) in (1, 3) and argv[1:2] in ([], ["--at"]):
+        try:
+            at = float(argv[2]) if len(argv) == 3 else time.time()
+        except ValueError:
+            say(f"--at takes seconds since the epoch, not {argv[2]!r}")
+            return 2
+        return 0 if prune_previews(engine, settings, say, at) else 1
     if argv:
-        say("usage: python -m pilot_tui.data.agent [--now DATABASE]")
+        say("usage: python -m pilot_tui.data.agent [--now DATABASE | --prune-previews [--at S]]")
         return 2
     serve(engine, store, settings, say)
     return 0

@@ -16,6 +16,7 @@ from typing import IO
 
 from pilot_tui.deploy.build.recipe import GENERATED, Recipe
 from pilot_tui.deploy.build.shippable import Collected, collect
+from pilot_tui.naming import image_repository
 
 SPOOL = 32 * 1024 * 1024  # contexts up to 32 MB stay in memory
 
@@ -90,4 +91,4 @@ def add_dockerfile(tar: tarfile.TarFile, text: str) -> None:
 
 
 def image_tag(project: str, app: str, content_hash: str) -> str:
-    return f"pilot/{project}-{app}:{content_hash}".lower()
+    return f"{image_repository(project, app)}:{content_hash.lower()}"

@@ -14,9 +14,11 @@ import urllib.error
 import pytest
 
 from pilot_tui.config.document import ProjectFile
+from pilot_tui.data import scheduling
 from pilot_tui.deploy import history, secrets
 from pilot_tui.deploy.session import open_deployer
 from pilot_tui.deploy.targets.docker_host import containers, proxy_container
+from pilot_tui.naming import image_repository
 from tests.support.deploy_fixtures import SECRET, get
 
 PREVIEW_TOKEN = "tok-preview-0c4d1e9a-never-shown"
@@ -132,12 +134,9 @@ def test_previews_beside_the_app_capped_expired_and_destroyed(site, cli, docker_
 
 
 def _repository(root, full: str) -> str:
-    from pilot_tui.deploy.build.packing import image_tag
-
     config = ProjectFile.load(root / "pilot.toml").check().config
     assert config is not None
-    project = config.project.name
-    return image_tag(project, full, "x").rsplit(":", 1)[0]
+    return image_repository(config.project.name, full)
 
 
 def test_app_destroy_takes_its_previews(site, cli, docker_client):
@@ -152,3 +151,48 @@ def test_app_destroy_takes_its_previews(site, cli, docker_client):
     assert "removed the release history of hello--pr-7" in done.err
     assert not docker_client.containers.list(all=True, filters={"label": "pilot.project"})
     assert not any(h.startswith("hello") for h in _routes(docker_client))
+
+
+def test_the_agent_on_the_docker_host_removes_expired_previews(site, cli, docker_client):
+    """The server-side job: the agent container (made by the preview's deploy) removes a
+    preview past its TTL with no laptop involved; its clock is given (--at) so the test
+    need not wait an hour."""
+    root, port = site
+    state = root / ".pilot"
+    _set(root, "apps[0].previews.ttl", "1h")
+    assert cli("deploy", "hello").code == 0
+    made = cli("deploy", "hello", "--preview", "pr-1")
+    assert made.code == 0, made.err
+    config = ProjectFile.load(root / "pilot.toml").check().config
+    assert config is not None
+    agent = docker_client.containers.get(scheduling.container_name(config.project.name))
+    assert agent.status == "running"
+    assert "previews past their TTL removed" in made.err
+
+    def prune_at(seconds: float) -> tuple[int, str]:
+        argv = ["python3", "-m", "pilot_tui.data.agent", "--prune-previews", "--at"]
+        done = agent.exec_run([*argv, str(seconds)])
+        return done.exit_code, done.output.decode(errors="replace")
+
+    code, said = prune_at(time.time() + 30 * 60)  # not yet expired: nothing happens
+    assert code == 0 and "removed" not in said, said
+    assert "hello" in get(port, "hello--pr-1.localhost").lower()
+
+    code, said = prune_at(time.time() + 2 * HOUR)
+    assert code == 0, said
+    assert "removed the preview hello--pr-1: its TTL ran out" in said
+    assert not docker_client.containers.list(all=True, filters={"label": "pilot.app=hello--pr-1"})
+    assert not any(h.startswith("hello--pr-1") for h in _routes(docker_client))
+    assert not docker_client.images.list(name=_repository(root, "hello--pr-1"))
+    with pytest.raises(urllib.error.HTTPError):
+        get(port, "hello--pr-1.localhost")
+    assert "hello" in get(port, "hello.localhost").lower()  # the app's own route stays
+    assert not docker_client.containers.list(all=True, filters={"name": "pilot-lock-proxy"})
+
+    # The laptop then finds none, and its prune forgets the history the agent could not.
+    listed = cli("preview", "list", "--json")
+    assert listed.code == 0 and json.loads(listed.out) == []
+    assert history.history_file(state, "hello--pr-1").exists()
+    pruned = cli("preview", "prune")
+    assert pruned.code == 0, pruned.err
+    assert not history.history_file(state, "hello--pr-1").exists()

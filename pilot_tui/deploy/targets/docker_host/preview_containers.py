@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy import previews
-from pilot_tui.deploy.build.packing import image_tag
 from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.deploy.previews import Preview
+from pilot_tui.naming import image_repository
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -49,7 +49,7 @@ def remove_images(client: DockerClient, project: str, full: str) -> list[str]:
     it shares with the app's own stay."""
     from docker.errors import DockerException
 
-    repository = image_tag(project, full, "x").rsplit(":", 1)[0]
+    repository = image_repository(project, full)
     removed = 0
     for image in client.images.list(name=repository):
         for tag in image.tags:

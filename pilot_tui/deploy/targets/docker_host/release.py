@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pilot_tui.config.schema import AppSettings, PilotConfig, ServerTarget
 from pilot_tui.deploy import history, lock
-from pilot_tui.deploy.context import DeployContext, DeployError, RunLog, git_commit
+from pilot_tui.deploy.context import Context, DeployContext, DeployError, RunLog, git_commit
 from pilot_tui.deploy.events import (
     Output,
     Released,
@@ -210,27 +210,43 @@ def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[
     return urls
 
 
-def backup_agent(ctx: DeployContext, line: Callable[[str], None]) -> None:
-    """The backup agent brought up to date with pilot.toml's schedules. A problem is a
-    warning: the release itself does not depend on it (``db schedule`` fails on it)."""
+def backup_agent(ctx: Context, line: Callable[[str], None]) -> None:
+    """The agent on the Docker host brought up to date with pilot.toml's schedules and the
+    project's previews (it removes those past their TTL), or removed when neither is
+    left. A problem is a warning: the release itself does not depend on it (``db
+    schedule`` fails on it)."""
     from docker.errors import DockerException
 
     from pilot_tui.data import scheduling
+    from pilot_tui.data.agent.previews import Edge
+    from pilot_tui.deploy.previews import PREVIEW_OF
     from pilot_tui.errors import PilotError
 
+    client, docker = ctx.client, ctx.target
+    if client is None or docker is None:
+        return
     try:
+        labels = [f"pilot.project={ctx.project}", PREVIEW_OF]
+        edge = None
+        if client.containers.list(all=True, filters={"label": labels}):
+            spec = proxy_spec(ctx.config, docker, ctx.root)
+            edge = Edge(spec.edge, spec.ca_root, ctx.project, spec.image)
         plan = scheduling.agent_plan(
             ctx.config,
-            ctx.docker,
+            docker,
             ctx.state_dir,
             scheduling.sandbox_store(ctx.config, ctx.state_dir),
+            edge,
         )
         if plan is None:
-            scheduling.remove(ctx.docker_client, ctx.project)
+            scheduling.remove(client, ctx.project)
         else:
-            scheduling.install(ctx.docker_client, plan, line)
+            scheduling.install(client, plan, line)
     except (PilotError, DockerException, OSError) as exc:
-        line(f"warning: scheduled backups are not running: {str(exc)[:300]}")
+        line(
+            "warning: the agent on the Docker host (scheduled backups, expired previews) is "
+            f"not running: {str(exc)[:300]}"
+        )
 
 
 def running_image(container: Container) -> str:

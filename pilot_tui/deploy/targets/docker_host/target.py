@@ -165,7 +165,7 @@ class DockerHost:
             log.emit(
                 StageFinished(name, "push", "built on the deploy host's engine: nothing to push")
             )
-            return release.release(
+            made = release.release(
                 ctx,
                 log,
                 app,
@@ -182,6 +182,9 @@ class DockerHost:
             )
         finally:
             lock.release(ctx.docker_client, held)
+        if self.previewing is not None:  # the agent removes it once its TTL runs out
+            release.backup_agent(ctx, log.line("release", name))
+        return made
 
     def rollback(self, ctx: DeployContext, log: RunLog, wanted: str | None) -> history.Release:
         from docker.errors import ImageNotFound
@@ -413,6 +416,7 @@ class DockerHost:
         done = [f"removed {len(found)} container(s) of {app.name}"]
         if self.previewing is not None:  # its images are its own (tagged with its name)
             done += preview_containers.remove_images(ctx.client, ctx.project, app.name)
+            release.backup_agent(ctx, say)  # gone with the last preview (and no backups)
         for line in done:
             say(line)
         return done

@@ -1,0 +1,150 @@
+"""Previews past their TTL, removed on the Docker host by the agent, with no laptop: their
+routes dropped from the edge (under the edge's routes lock, as a deploy takes it), then
+their containers and image tags. The laptop's `preview list` then no longer finds them, and
+its next `preview prune` forgets their histories.
+
+The containers' labels (deploy/previews.py) say whose preview each is and when it expires;
+the edge's settings come from the agent's settings, written by the last deploy.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from pilot_tui.data.agent.engine import Engine, EngineError
+from pilot_tui.deploy import previews
+from pilot_tui.deploy.targets.docker_host import caddy_config, proxy
+from pilot_tui.deploy.targets.docker_host.containers import PROXY_NAME, release_prefix
+from pilot_tui.errors import PilotError
+from pilot_tui.naming import image_repository
+
+Say = Callable[[str], None]
+EVERY = 60.0  # seconds between two looks for expired previews
+LOCK_WAIT = 30.0  # seconds to wait for a deploy holding the edge's routes lock
+ROUTES_LOCK = "pilot-lock-proxy-routes"  # lock.lock_name("proxy", "routes"): one lock
+
+
+@dataclass(frozen=True)
+class Edge:
+    """The edge as the project's deploys set it (release.proxy_spec), as the agent's
+    settings carry it: a pruned edge keeps exactly those settings."""
+
+    settings: caddy_config.EdgeSettings
+    ca_root: bytes | None
+    project: str
+    image: str  # the edge's image (the routes lock is a container made from it)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "settings": asdict(self.settings),
+            "ca_root": self.ca_root.decode() if self.ca_root is not None else None,
+            "project": self.project,
+            "image": self.image,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, object]) -> Edge:
+        settings = raw["settings"]
+        ca_root = raw.get("ca_root")
+        if not isinstance(settings, dict):
+            raise ValueError("previews.settings is not a table")
+        return cls(
+            caddy_config.EdgeSettings(**settings),
+            ca_root.encode() if isinstance(ca_root, str) else None,
+            str(raw["project"]),
+            str(raw["image"]),
+        )
+
+
+def expired(engine: Engine, project: str, now: float) -> dict[str, list[str]]:
+    """Each expired preview's full name -> its containers' ids; a preview expires by its
+    newest container (the last release's)."""
+    found = engine.containers([f"pilot.project={project}", previews.PREVIEW_OF], all=True)
+    by_name: dict[str, list[tuple[float, str]]] = {}
+    for container in found:
+        labels = container.get("Labels")
+        preview = previews.from_labels(labels) if isinstance(labels, dict) else None
+        if preview is not None:
+            by_name.setdefault(preview.full, []).append((preview.expires, str(container["Id"])))
+    return {
+        full: [ident for _, ident in items]
+        for full, items in sorted(by_name.items())
+        if max(expires for expires, _ in items) <= now
+    }
+
+
+def prune(engine: Engine, project: str, edge: Edge, now: float, say: Say) -> list[str]:
+    """Remove the project's expired previews; their full names."""
+    gone = expired(engine, project, now)
+    if not gone:
+        return []
+    _drop_routes(engine, edge, [release_prefix(project, full) for full in gone])
+    for full, containers in gone.items():
+        for container in containers:
+            engine.remove(container)
+        for tag in engine.images(image_repository(project, full)):
+            engine.remove_image(tag)
+        say(f"removed the preview {full}: its TTL ran out")
+    return list(gone)
+
+
+def _drop_routes(engine: Engine, edge: Edge, prefixes: list[str]) -> None:
+    """The edge without the routes to containers named ``prefixes`` + vN (as
+    proxy_container.unroute does for a laptop): a config the edge refuses is put back."""
+    own = re.compile("|".join(re.escape(p) for p in prefixes) + r"v\d+:\d+")
+    with _RoutesLock(engine, edge.image):
+        archive = engine.get_archive(PROXY_NAME, proxy.CONFIG_DIR)
+        if archive is None:
+            return  # no edge: no route
+        present = proxy.folder_files(archive)
+        routes = proxy.parse_routes(present.get(proxy.ROUTES_NAME, b"{}"))
+        kept = {h: u for h, u in routes.items() if not own.fullmatch(u)}
+        if kept == routes:
+            return
+        wanted = proxy.edge_files(kept, edge.settings, edge.ca_root, edge.project)
+        switch = proxy.plan_switch(present, wanted)
+        if switch is None:
+            return
+        engine.put_archive(PROXY_NAME, "/etc", switch.archive)
+        code, output = engine.run(PROXY_NAME, switch.command)
+        if code != 0:
+            engine.put_archive(PROXY_NAME, "/etc", proxy.restore_tar(present))
+            tail = output.decode(errors="replace").strip().splitlines()[-3:]
+            raise PilotError(f"the edge refused its config without the previews: {tail}")
+
+
+class _RoutesLock:
+    """The edge's routes lock (lock.py's protocol: a created, never started, container
+    whose name the engine gives to one holder at a time)."""
+
+    def __init__(self, engine: Engine, image: str) -> None:
+        self.engine, self.image, self.held = engine, image, ""
+
+    def __enter__(self) -> None:
+        deadline = time.monotonic() + LOCK_WAIT
+        body = {
+            "Image": self.image,
+            "Cmd": ["true"],
+            "Labels": {
+                "pilot.lock": "routes",
+                "pilot.project": "proxy",
+                "pilot.lock.holder": "the agent on the Docker host (expired previews)",
+                "pilot.lock.since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+            "HostConfig": {"NetworkMode": "none"},
+            "NetworkDisabled": True,
+        }
+        while True:
+            try:
+                self.held = self.engine.create(ROUTES_LOCK, body)
+                return
+            except EngineError as exc:
+                if exc.status != 409 or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.5)
+
+    def __exit__(self, *_: object) -> None:
+        self.engine.remove(self.held)

@@ -375,8 +375,22 @@ def _databases(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
                 f"{first[db.name] + 1}); database names must be unique",
             )
         first.setdefault(db.name, i)
+        managed = isinstance(db, PostgresDatabase) and db.service is not None
+        # (a managed one's own check names the double hyphen its service refuses)
+        if isinstance(db.name, str) and PREVIEW_SEPARATOR in db.name and not managed:
+            yield Problem(
+                ("databases", i, "name"),
+                f'database name "{db.name}" holds "{PREVIEW_SEPARATOR}", which names '
+                f"previews' databases (NAME{PREVIEW_SEPARATOR}PREVIEW); use single hyphens",
+            )
         if isinstance(db, PostgresDatabase) and db.service is not None:
             yield from _managed(cfg, db, i)
+            if db.preview != "none" and "preview" in raw:
+                yield Problem(
+                    ("databases", i, "preview"),
+                    f"previews get no {db.service.title} database: a copy is made on the Docker "
+                    'host only; use preview = "none" here',
+                )
         else:
             try:
                 schedule.parse(db.backup.schedule)

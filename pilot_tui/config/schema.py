@@ -570,6 +570,7 @@ class BackupSettings:
 
 
 DatabaseHome = Literal["docker", "rds", "cloud-sql"]
+DatabasePreview = Literal["none", "empty", "copy-of-latest-backup"]
 RDS_MAX_RETENTION_DAYS = 35  # RDS keeps automated backups for at most this many days
 RDS_MAX_IDENTIFIER = 63  # characters in an RDS instance's name (pilot-PROJECT-NAME)
 CLOUD_SQL_MAX_IDENTIFIER = 63
@@ -717,6 +718,15 @@ class PostgresDatabase:
         "512m", "Memory limit of its container.", pattern=MEMORY_PATTERN, pattern_hint=MEMORY_HINT
     )
     backup: BackupSettings = setting(BackupSettings, "Its backups (`pilot-tui db backup`).")
+    preview: DatabasePreview = setting(
+        "none",
+        'What previews of its apps get (`deploy APP --preview NAME`): "none" (no URL at all: '
+        'a preview never reaches this database), "empty" (a new, empty database of their '
+        'own, NAME--PREVIEW), or "copy-of-latest-backup" (its newest backup restored into '
+        "one, checked as a drill checks it). The previews of one branch share it; it goes "
+        "with the last of them. On the Docker host only.",
+        example="copy-of-latest-backup",
+    )
 
     @property
     def service(self) -> ManagedService | None:
@@ -762,6 +772,15 @@ class RedisDatabase:
         "256m", "Memory limit of its container.", pattern=MEMORY_PATTERN, pattern_hint=MEMORY_HINT
     )
     backup: BackupSettings = setting(BackupSettings, "Its backups (`pilot-tui db backup`).")
+    preview: DatabasePreview = setting(
+        "none",
+        'What previews of its apps get (`deploy APP --preview NAME`): "none" (no URL at all: '
+        'a preview never reaches this database), "empty" (a new, empty database of their '
+        'own, NAME--PREVIEW), or "copy-of-latest-backup" (its newest backup restored into '
+        "one, checked as a drill checks it). The previews of one branch share it; it goes "
+        "with the last of them. On the Docker host only.",
+        example="copy-of-latest-backup",
+    )
 
     @property
     def service(self) -> ManagedService | None:

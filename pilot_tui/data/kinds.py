@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from pilot_tui.config.schema import Database
 from pilot_tui.deploy.build.bases import POSTGRES, REDIS, Base
+from pilot_tui.deploy.previews import PREVIEW_DATABASE
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,16 @@ class Kind(ABC):
     base: ClassVar[Base]
     ready_output: ClassVar[str]  # what ``ready`` prints once the database takes connections
 
-    def __init__(self, project: str, settings: Database, generation: int = 1) -> None:
+    def __init__(
+        self, project: str, settings: Database, generation: int = 1, preview: str | None = None
+    ) -> None:
         self.project, self.settings, self.generation = project, settings, generation
+        self.preview = preview  # the preview whose database this is (NAME--PREVIEW), if one
 
     def at(self, generation: int) -> Kind:
         """The same database, its data of ``generation``: each restore makes a new one on
         a fresh volume (the data before it is kept in the previous one)."""
-        return type(self)(self.project, self.settings, generation)
+        return type(self)(self.project, self.settings, generation, self.preview)
 
     @property
     def name(self) -> str:
@@ -82,6 +86,7 @@ class Kind(ABC):
             "pilot.database.kind": self.kind,
             "pilot.database.version": str(self.settings.version),
             GENERATION: str(self.generation),
+            **({PREVIEW_DATABASE: self.preview} if self.preview is not None else {}),
         }
 
     def run(self, password: str) -> DatabaseRun:
@@ -473,6 +478,7 @@ class Redis(Kind):
 KINDS: dict[str, type[Kind]] = {kind.kind: kind for kind in (Postgres, Redis)}
 
 
-def kind_for(project: str, settings: Database) -> Kind:
-    """The one dispatch point from a ``[[databases]]`` entry to its kind."""
-    return KINDS[settings.kind](project, settings)
+def kind_for(project: str, settings: Database, preview: str | None = None) -> Kind:
+    """The one dispatch point from a ``[[databases]]`` entry to its kind (``preview``: a
+    preview's database made from it)."""
+    return KINDS[settings.kind](project, settings, preview=preview)

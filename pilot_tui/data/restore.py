@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pilot_tui.data import backups, docker_db, execs, passwords
 from pilot_tui.data.backups import BackupError, BackupRecord, DrillRecord, Say
@@ -31,9 +31,23 @@ if TYPE_CHECKING:
     from docker import DockerClient
     from docker.models.containers import Container
 
-    from pilot_tui.deploy.engine import Deployer
+    from pilot_tui.deploy import history as release_history
+    from pilot_tui.deploy.shared_history import SharedHistory
 
 DRILL_ROLE = "database-drill"
+
+
+class Deployer(Protocol):
+    """What a restore needs of the deploy engine (deploy.engine.Deployer): named here, so
+    the data wing never imports the engine (the deploy targets import this module)."""
+
+    state_dir: Path
+    shared: SharedHistory | None
+
+    @property
+    def docker_client(self) -> DockerClient: ...
+
+    def rollback(self, name: str, wanted: str | None = None) -> release_history.Release: ...
 
 
 @dataclass(frozen=True)

@@ -193,7 +193,11 @@ class Deployer:
             running = {p.full for p in target_for(app).previews(self)}
             folder = history.history_file(self.state_dir, app.name).parent
             for path in sorted(folder.glob(f"{previews.full_name(app.name, '*')}.json")):
-                if path.stem not in running:
+                found = previews.split(path.stem)
+                if path.stem not in running and found is not None:
+                    # Removed by the agent on the host: what it leaves here goes too.
+                    gone = previews.Preview(app.name, found[1], 0)
+                    target_for(app).preview(gone).destroy(self, say)
                     self._forget(path.stem, say)
         return removed
 

@@ -33,6 +33,9 @@ LONGEST = 30  # characters of a preview's name (a branch name is cut to this)
 PREVIEW_OF = "pilot.preview-of"
 PREVIEW = "pilot.preview"
 EXPIRES = "pilot.preview-expires"
+# On a preview's database (data/kinds.py): the preview name whose apps use it; it goes with
+# the last of them.
+PREVIEW_DATABASE = "pilot.preview-database"
 
 
 class PreviewError(PilotError):

@@ -88,6 +88,23 @@ class Engine:
         found = self._json("GET", f"/containers/json?{urllib.parse.urlencode(wanted)}")
         return [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
 
+    def volumes(self, labels: list[str]) -> list[dict[str, object]]:
+        """Volumes carrying every one of ``labels``."""
+        query = urllib.parse.urlencode({"filters": json.dumps({"label": labels})})
+        found = self._json("GET", f"/volumes?{query}")
+        listed = found.get("Volumes") if isinstance(found, dict) else None
+        return [v for v in listed if isinstance(v, dict)] if isinstance(listed, list) else []
+
+    def remove_volume(self, name: str) -> bool:
+        """The volume gone; False when there was none."""
+        try:
+            self._request("DELETE", f"/volumes/{urllib.parse.quote(name)}?force=1").close()
+        except EngineError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
     def create(self, name: str, body: Mapping[str, object]) -> str:
         """A container ``name`` made (not started) as ``body`` says; its id. EngineError
         with status 409 when the name is taken."""

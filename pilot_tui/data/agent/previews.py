@@ -88,7 +88,29 @@ def prune(engine: Engine, project: str, edge: Edge, now: float, say: Say) -> lis
         for tag in engine.images(image_repository(project, full)):
             engine.remove_image(tag)
         say(f"removed the preview {full}: its TTL ran out")
+    _remove_unused_databases(engine, project, say)
     return list(gone)
+
+
+def _remove_unused_databases(engine: Engine, project: str, say: Say) -> None:
+    """The databases of previews no preview of their branch uses any more (the rule of
+    docker_host/preview_databases.py; the laptop forgets their passwords)."""
+    mine = f"pilot.project={project}"
+    names = {
+        str(labels.get(previews.PREVIEW, ""))
+        for c in engine.containers([mine, previews.PREVIEW_OF], all=True)
+        if isinstance(labels := c.get("Labels"), dict)
+    }
+
+    def unused(labels: object) -> bool:
+        return isinstance(labels, dict) and labels.get(previews.PREVIEW_DATABASE) not in names
+
+    for container in engine.containers([mine, previews.PREVIEW_DATABASE], all=True):
+        if unused(container.get("Labels")):
+            engine.remove(str(container["Id"]))
+    for volume in engine.volumes([mine, previews.PREVIEW_DATABASE]):
+        if unused(volume.get("Labels")) and engine.remove_volume(str(volume["Name"])):
+            say(f"removed the preview database volume {volume['Name']}")
 
 
 def _drop_routes(engine: Engine, edge: Edge, prefixes: list[str]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
+import urllib.request
 
 import pytest
 
@@ -19,6 +20,7 @@ from pilot_tui.deploy import history, secrets
 from pilot_tui.deploy.session import open_deployer
 from pilot_tui.deploy.targets.docker_host import containers, proxy_container
 from pilot_tui.naming import image_repository
+from tests.support.databases import add_reader_app, project_name
 from tests.support.deploy_fixtures import SECRET, get
 
 PREVIEW_TOKEN = "tok-preview-0c4d1e9a-never-shown"
@@ -196,3 +198,82 @@ def test_the_agent_on_the_docker_host_removes_expired_previews(site, cli, docker
     pruned = cli("preview", "prune")
     assert pruned.code == 0, pruned.err
     assert not history.history_file(state, "hello--pr-1").exists()
+
+
+def _ask(port: int, host: str) -> str:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Host": host})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.read().decode()
+
+
+def test_preview_databases_are_copies_or_empty_and_never_the_apps_own(
+    engine_project, cli, docker_client, data_image, monkeypatch
+):
+    """A real PostgreSQL 15: a preview gets no database by default, a copy of the newest
+    backup (its own: writes there never reach the app's) or an empty one as pilot.toml
+    says; the laptop's destroy and the agent's TTL each take the preview's database."""
+    monkeypatch.setenv("PILOT_POSTGRES_IMAGE", data_image)
+    root, port, add = engine_project
+    state = root / ".pilot"
+    add_reader_app(root, add, data_image)
+    toml = root / "pilot.toml"
+    toml.write_text(
+        toml.read_text() + '\n[[databases]]\nname = "main"\nversion = 15\napps = ["api"]\n'
+    )
+    project = project_name(root)
+    assert cli("deploy", "api").code == 0
+    seed = "create table hello (greeting text); insert into hello values ('from the backup')"
+    assert cli("db", "psql", "main", "-c", seed).code == 0
+    assert cli("db", "backup", "main").code == 0
+    changed = "update hello set greeting = 'changed since'"
+    assert cli("db", "psql", "main", "-c", changed).code == 0
+
+    # By default: no URL at all.
+    plain = cli("deploy", "api", "--preview", "pr-0")
+    assert plain.code == 0, plain.err
+    (container,) = docker_client.containers.list(filters={"label": "pilot.app=api--pr-0"})
+    assert container.exec_run(["printenv", "DATABASE_URL"]).exit_code == 1
+
+    _set(root, "databases[0].preview", "copy-of-latest-backup")
+    copy = cli("deploy", "api", "--preview", "pr-5")
+    assert copy.code == 0, copy.err
+    assert _ask(port, "api--pr-5.localhost") == "from the backup"
+    assert _ask(port, "api.localhost") == "changed since"
+    preview_db = docker_client.containers.get(f"pilot-db-{project}-main--pr-5")
+    wrote = "update hello set greeting = 'written in the preview'"
+    done = preview_db.exec_run(["psql", "-U", "main--pr-5", "-d", "main--pr-5", "-c", wrote])
+    assert done.exit_code == 0, done.output
+    assert _ask(port, "api--pr-5.localhost") == "written in the preview"
+    assert _ask(port, "api.localhost") == "changed since"  # the app's own: untouched
+    again = cli("deploy", "api", "--preview", "pr-5")  # a redeploy keeps the preview's data
+    assert again.code == 0, again.err
+    assert _ask(port, "api--pr-5.localhost") == "written in the preview"
+    password = state / "databases" / "main--pr-5.password"
+    assert password.is_file()
+
+    _set(root, "databases[0].preview", "empty")
+    empty = cli("deploy", "api", "--preview", "pr-6")
+    assert empty.code == 0, empty.err
+    assert 'relation "hello" does not exist' in _ask(port, "api--pr-6.localhost")
+
+    gone = cli("preview", "destroy", "api", "pr-5", "--yes")
+    assert gone.code == 0, gone.err
+    named = {"label": "pilot.database=main--pr-5"}
+    assert not docker_client.containers.list(all=True, filters=named)
+    assert not docker_client.volumes.list(filters=named)
+    assert not password.exists()
+    assert docker_client.containers.get(f"pilot-db-{project}-main--pr-6").status == "running"
+    assert _ask(port, "api.localhost") == "changed since"
+
+    # The agent on the host removes pr-0 and pr-6 past their TTL, pr-6's database with it.
+    agent = docker_client.containers.get(scheduling.container_name(project))
+    at = str(time.time() + 100 * HOUR)
+    done = agent.exec_run(["python3", "-m", "pilot_tui.data.agent", "--prune-previews", "--at", at])
+    assert done.exit_code == 0, done.output
+    assert b"removed the preview database volume" in done.output
+    assert not docker_client.containers.list(all=True, filters={"label": "pilot.preview-database"})
+    assert not docker_client.volumes.list(filters={"label": "pilot.preview-database"})
+    assert cli("preview", "prune").code == 0
+    assert not (state / "databases" / "main--pr-6.password").exists()
+    assert (state / "databases" / "main.password").exists()
+    assert _ask(port, "api.localhost") == "changed since"

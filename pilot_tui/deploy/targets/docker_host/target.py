@@ -37,6 +37,7 @@ from pilot_tui.deploy.targets.docker_host import (
     containers,
     edge_facts,
     preview_containers,
+    preview_databases,
     proxy_container,
     release,
 )
@@ -152,8 +153,12 @@ class DockerHost:
         app, name = self.app, self.app.name
         env = self._environment(ctx, log)
         proxy = release.ensure_proxy(ctx, log, name)
-        # A preview's name is in no database's `apps`: it gets none of their URLs.
-        env.update(release.linked_databases(ctx, log, app))
+        if self.previewing is None:
+            env.update(release.linked_databases(ctx, log, app))
+        else:  # never the app's own databases: copies, where pilot.toml offers them
+            preview = self.previewing
+            owner = ctx.config.app(preview.app) or app
+            env.update(preview_databases.linked(ctx, log, owner, preview.name))
         held = release.take_lock(ctx, name, proxy)
         try:
             ctx.pull(log, name)  # under the lock: a teammate may have released since
@@ -416,6 +421,7 @@ class DockerHost:
         done = [f"removed {len(found)} container(s) of {app.name}"]
         if self.previewing is not None:  # its images are its own (tagged with its name)
             done += preview_containers.remove_images(ctx.client, ctx.project, app.name)
+            done += preview_databases.remove_unused(ctx, say)  # the branch's last preview's
             release.backup_agent(ctx, say)  # gone with the last preview (and no backups)
         for line in done:
             say(line)

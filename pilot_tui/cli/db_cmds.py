@@ -313,12 +313,9 @@ def db_schedule(ns: argparse.Namespace) -> int:
             removed = scheduling.remove(client, config.project.name)
             say("backup agent removed" if removed else "no backup agent was running")
             return EXIT_OK
-        plan = scheduling.agent_plan(
-            config,
-            engine.docker,
-            engine.state_dir,
-            scheduling.sandbox_store(config, engine.state_dir),
-        )
+        from pilot_tui.deploy.targets.docker_host.release import agent_plan
+
+        plan = agent_plan(engine)  # its schedules, and the previews' TTL while any runs
         if plan is None:
             scheduling.remove(client, config.project.name)
             say('no database has a backup schedule (all are "off"): no backup agent runs')

@@ -33,6 +33,8 @@ from pilot_tui.deploy.targets.docker_host import caddy_config, containers, proxy
 if TYPE_CHECKING:
     from docker.models.containers import Container
 
+    from pilot_tui.data.scheduling import AgentPlan
+
 
 Result = TypeVar("Result")
 
@@ -210,38 +212,48 @@ def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[
     return urls
 
 
-def backup_agent(ctx: Context, line: Callable[[str], None]) -> None:
-    """The agent on the Docker host brought up to date with pilot.toml's schedules and the
-    project's previews (it removes those past their TTL), or removed when neither is
-    left. A problem is a warning: the release itself does not depend on it (``db
-    schedule`` fails on it)."""
-    from docker.errors import DockerException
-
+def agent_plan(ctx: Context) -> AgentPlan | None:
+    """What the agent on the Docker host runs for the project: pilot.toml's backup
+    schedules, and the removal of expired previews while any preview is on the host
+    (with the edge's settings, which a prune keeps); None when neither."""
     from pilot_tui.data import scheduling
     from pilot_tui.data.agent.previews import Edge
     from pilot_tui.deploy.previews import PREVIEW_OF
-    from pilot_tui.errors import PilotError
 
     client, docker = ctx.client, ctx.target
     if client is None or docker is None:
+        raise DeployError("deploy", "the agent runs on the Docker host, which was not opened")
+    labels = [f"pilot.project={ctx.project}", PREVIEW_OF]
+    edge = None
+    if client.containers.list(all=True, filters={"label": labels}):
+        spec = proxy_spec(ctx.config, docker, ctx.root)
+        edge = Edge(spec.edge, spec.ca_root, ctx.project, spec.image)
+    return scheduling.agent_plan(
+        ctx.config,
+        docker,
+        ctx.state_dir,
+        scheduling.sandbox_store(ctx.config, ctx.state_dir),
+        edge,
+    )
+
+
+def backup_agent(ctx: Context, line: Callable[[str], None]) -> None:
+    """The agent on the Docker host brought up to date (``agent_plan``), or removed when
+    it has nothing to do. A problem is a warning: the release itself does not depend on
+    it (``db schedule`` fails on it)."""
+    from docker.errors import DockerException
+
+    from pilot_tui.data import scheduling
+    from pilot_tui.errors import PilotError
+
+    if ctx.client is None or ctx.target is None:
         return
     try:
-        labels = [f"pilot.project={ctx.project}", PREVIEW_OF]
-        edge = None
-        if client.containers.list(all=True, filters={"label": labels}):
-            spec = proxy_spec(ctx.config, docker, ctx.root)
-            edge = Edge(spec.edge, spec.ca_root, ctx.project, spec.image)
-        plan = scheduling.agent_plan(
-            ctx.config,
-            docker,
-            ctx.state_dir,
-            scheduling.sandbox_store(ctx.config, ctx.state_dir),
-            edge,
-        )
+        plan = agent_plan(ctx)
         if plan is None:
-            scheduling.remove(client, ctx.project)
+            scheduling.remove(ctx.client, ctx.project)
         else:
-            scheduling.install(client, plan, line)
+            scheduling.install(ctx.client, plan, line)
     except (PilotError, DockerException, OSError) as exc:
         line(
             "warning: the agent on the Docker host (scheduled backups, expired previews) is "

@@ -21,6 +21,7 @@ from tests import markers
 # Fixtures that were in the area folders' conftest files (tests/deploy/, ...):
 # plugins now, so they reach the tests in every tier.
 pytest_plugins = [
+    "tests.reaper",  # first: what the run starts carries its mark from the start
     "tests.support.deploy_fixtures",
     "tests.support.server_fixtures",
     "tests.support.databases",

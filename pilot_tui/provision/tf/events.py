@@ -7,9 +7,15 @@ parser turns the ones Pilot shows into small dataclasses and keeps anything else
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+_loads: Callable[[str], Any]
+try:  # a dependency; the standard library's decoder if it cannot be installed somewhere
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - orjson is installed wherever the tests run
+    from json import loads as _loads
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,15 +240,18 @@ _PARSERS = {
 
 def parse_line(line: str) -> Event | None:
     """One `-json` line as an event; plain text (not JSON) becomes a LogLine; blank: None."""
-    text = line.strip()
-    if not text:
-        return None
-    if text[0] != "{":
-        return LogLine("info", text)
-    try:
-        msg = json.loads(text)
-    except ValueError:
-        return LogLine("info", text)
+    if line[:1] == "{":  # what Terraform writes: no strip (the decoder skips the newline)
+        try:
+            msg = _loads(line)
+        except ValueError:  # orjson's JSONDecodeError is one too
+            return LogLine("info", line.strip())
+    else:
+        text = line.strip()
+        if not text:
+            return None
+        if text[0] != "{":
+            return LogLine("info", text)
+        return parse_line(text)
     parser = _PARSERS.get(msg.get("type", ""))
     if parser is not None:
         return parser(msg)

@@ -12,7 +12,7 @@ def saved_server(state_dir: Path) -> str | None:
     """The provisioned server from .pilot/outputs as shown (one the sandbox made: where
     apps really run, and its simulated address), if there is one."""
     from pilot_tui.deploy.addresses import server_summary
-    from pilot_tui.provision.server import saved_record
+    from pilot_tui.provision.outputs import saved_record
 
     record = saved_record(state_dir)
     return server_summary(str(record.get("home", "")), record.get("outputs", {}))

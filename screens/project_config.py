@@ -8,11 +8,12 @@ act on the project read the configuration here, so none forgets the flag.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App
 
-from pilot_tui.config.document import ProjectFile
-from pilot_tui.config.schema import PilotConfig
+if TYPE_CHECKING:  # the home screen imports this before its first frame: kept light
+    from pilot_tui.config.schema import PilotConfig
 
 
 def sandbox_forced(app: App[object]) -> bool:
@@ -29,5 +30,7 @@ def as_run(app: App[object], config: PilotConfig) -> PilotConfig:
 
 def effective_config(app: App[object], path: Path) -> PilotConfig | None:
     """The valid configuration in ``path`` as this run uses it; None when it is invalid."""
+    from pilot_tui.config.document import ProjectFile
+
     config = ProjectFile.load(path).check().config
     return None if config is None else as_run(app, config)

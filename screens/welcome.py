@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
@@ -13,10 +14,6 @@ from textual.screen import Screen
 from textual.widgets import Header, Static
 from textual.worker import Worker, WorkerState
 
-from pilot_tui.config.document import ProjectFile
-from pilot_tui.config.problems import Report
-from pilot_tui.config.schema import PilotConfig
-from pilot_tui.config.validate import Checked
 from pilot_tui.project import (
     Project,
     ProjectFileUnusable,
@@ -28,6 +25,11 @@ from pilot_tui.screens.failures import worker_failure
 from pilot_tui.screens.footer import PilotFooter
 from pilot_tui.screens.home_status import any_live, app_rows, next_step, saved_server
 from pilot_tui.screens.project_config import as_run, effective_config
+
+if TYPE_CHECKING:  # read and checked after the first frame (the checks' imports cost)
+    from pilot_tui.config.problems import Report
+    from pilot_tui.config.schema import PilotConfig
+    from pilot_tui.config.validate import Checked
 
 STEPS = (
     ("Credentials", "find and check your AWS or Google Cloud credentials"),
@@ -81,6 +83,25 @@ class WelcomeScreen(Screen[None]):
         yield PilotFooter(compact=True)
 
     def on_mount(self) -> None:
+        # In a terminal the first frame is painted before the project is read and checked:
+        # what that imports (the config's checks, the deploy targets) is imported in a
+        # worker meanwhile, and the status follows a moment later. Headless (tests,
+        # snapshots) no frame waits: the status is made at once.
+        if self.app.is_headless:
+            self.call_after_refresh(self._first_status)
+        else:
+            self._prepare_status()
+
+    @work(thread=True, group="first-status", exit_on_error=False)
+    def _prepare_status(self) -> None:
+        try:
+            import pilot_tui.config.document
+            import pilot_tui.deploy.secrets
+            import pilot_tui.deploy.targets  # noqa: F401
+        finally:  # the status comes whatever happened here (its own errors shown there)
+            self.app.call_from_thread(self._first_status)
+
+    def _first_status(self) -> None:
         self.refresh_status()
         if self.project_file is not None and self.config is None:
             # A broken pilot.toml opens the editor with its problems instead of failing.
@@ -157,6 +178,8 @@ class WelcomeScreen(Screen[None]):
                 "pilot.toml here (or run `pilot-tui init`)",
             )
             return None
+        from pilot_tui.config.document import ProjectFile
+
         try:
             return project, ProjectFile.load(project.file).check()
         except (OSError, UnicodeDecodeError) as exc:

@@ -39,13 +39,13 @@ def app_destroy(ns: argparse.Namespace) -> int:
     pf, config, app = found
     target = target_for(app)
     on_host = [ns.app] if target.on_docker_host else []  # else no Docker host is opened
-    with deployer(ns, apps=on_host, share=False, loaded=(pf, config)) as engine:
+    # Shared: its previews' histories in the state bucket go with them.
+    with deployer(ns, apps=on_host, loaded=(pf, config)) as engine:
         answer = confirm(target.destroy_question(config), ns.yes)
         if not answer:
             return not_confirmed(answer)
         with framed(f"{app.name}: "):
-            for preview in target.previews(engine):  # a preview never outlives its app
-                engine.destroy_preview(app.name, preview.name, say)
+            engine.destroy_previews(app, say)  # a preview never outlives its app
             removed = destroy(target, engine, say)
         if not removed:
             say(f"nothing left to remove for {app.name}")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from pilot_tui.cli.common import confirm, error, load_app, load_valid, print_json, say
-from pilot_tui.deploy import history
+from pilot_tui.deploy import history, previews
 from pilot_tui.deploy.events import Event, Output, describe
 from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from pilot_tui.project import Project
@@ -123,6 +123,16 @@ def deploy(ns: argparse.Namespace) -> int:
             return EXIT_INVALID
         for name in names:  # every name checked before anything is built (exit 2 if not)
             engine.app(name)
+        if ns.preview is not None:  # its own lock, never the app's
+            try:
+                names = [
+                    previews.full_name(
+                        names[0], engine.preview_name(engine.app(names[0]), ns.preview)
+                    )
+                ]
+            except previews.PreviewError as exc:
+                error(str(exc))
+                return exc.exit_code
         if ns.break_lock and engine.client is not None:
             for name in names:
                 answer = confirm(
@@ -135,7 +145,7 @@ def deploy(ns: argparse.Namespace) -> int:
                     say(f"broke the lock of {name}")
         if ns.preview is not None:
             try:
-                release = engine.deploy_preview(names[0], ns.preview)
+                release = engine.deploy_preview(wanted[0], ns.preview)
             except DeployError as exc:
                 _fail(exc)
                 return exc.exit_code

@@ -27,6 +27,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args in (["--version"], ["-V"]):  # the hot path: answer before importing anything
         sys.stdout.write(f"pilot-tui {__version__}\n")
         return EXIT_OK
+    if not args:  # the app, as most people start it: no parser to import and build
+        try:
+            return run_app(None)
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
     from pilot_tui.cli.parser import build_parser
 
     parser = build_parser()

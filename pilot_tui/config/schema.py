@@ -460,9 +460,9 @@ PREVIEW_SEPARATOR = "--"  # APP--NAME: a preview's name (app names may not hold 
 @dataclass
 class PreviewSettings:
     """Preview environments of the app (`pilot-tui deploy APP --preview NAME`): a copy
-    named APP--NAME, with its own releases, no database, and only the secrets in
-    .pilot/secrets/previews/APP.env (never the app's own). Apps on the Docker host only,
-    for now."""
+    named APP--NAME, with its own releases, only the secrets in
+    .pilot/secrets/previews/APP.env (never the app's own), and never the app's databases
+    (see `[[databases]] preview`). Apps on the Docker host only, for now."""
 
     max: int = setting(
         3,

@@ -152,6 +152,8 @@ def agent_plan(
     state_dir: Path,
     sandbox_endpoint: str | None = None,
     edge: Edge | None = None,
+    *,
+    backups: bool = True,
 ) -> AgentPlan | None:
     """What the agent runs for this project; None when no database has a schedule and
     no preview runs (``edge``: the edge's settings, given when one does: the agent then
@@ -162,7 +164,7 @@ def agent_plan(
     from pilot_tui.provision.backends import bucket_name
 
     project = config.project.name
-    names = scheduled(config)
+    names = scheduled(config) if backups else []  # not: the previews' agent alone
     if not names and edge is None:
         return None
     jobs = []

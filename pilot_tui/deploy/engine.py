@@ -141,7 +141,7 @@ class Deployer:
         moment = time.time() if now is None else now
         try:
             made = previews.Preview(
-                app.name, previews.slug(app.name, wanted), moment + app.previews.ttl_seconds()
+                app.name, self.preview_name(app, wanted), moment + app.previews.ttl_seconds()
             )
             runs = target.preview(made)  # refused here by a kind that has none
         except previews.PreviewError as exc:
@@ -162,6 +162,15 @@ class Deployer:
             self._notify(log, made.full, notify.PREVIEWED, "", release)
             return release
 
+    def preview_name(self, app: AppSettings, wanted: str) -> str:
+        """The name of ``app``'s preview ``wanted`` (a branch, say): the same for a deploy,
+        a destroy and a lock; PreviewError when the app can have none of that name."""
+        why = previews.two_letter(app.name)
+        if why is not None:
+            raise previews.PreviewError(why)
+        room = previews.name_room(self.project, app, self.config.databases)
+        return previews.slug(wanted, room)
+
     def list_previews(self) -> list[previews.Preview]:
         """Every preview of every app in pilot.toml, where its target runs it."""
         return [p for app in self.config.apps for p in target_for(app).previews(self)]
@@ -171,7 +180,7 @@ class Deployer:
         and secret versions; what was removed. PreviewError when there is no such one."""
         app = self.app(name)
         target = target_for(app)
-        preview_name = previews.slug(app.name, wanted)
+        preview_name = self.preview_name(app, wanted)
         found = {p.name: p for p in target.previews(self)}
         preview = found.get(preview_name) or previews.Preview(app.name, preview_name, 0)
         full = preview.full
@@ -184,22 +193,47 @@ class Deployer:
         return done + self._forget(full, say)
 
     def prune_previews(self, say: Say, *, now: float | None = None) -> list[previews.Preview]:
-        """Remove every preview whose TTL ran out; those removed. The histories of previews
-        the agent on the Docker host removed meanwhile are forgotten too."""
+        """Remove every preview whose TTL ran out; those removed. What the agent on the
+        Docker host left of those it removed (histories here and in the state bucket) goes
+        too."""
         moment = time.time() if now is None else now
         removed = []
         for app in self.config.apps:
             removed += self._remove_expired(app, moment, say)
-            running = {p.full for p in target_for(app).previews(self)}
-            folder = history.history_file(self.state_dir, app.name).parent
-            for path in sorted(folder.glob(f"{previews.full_name(app.name, '*')}.json")):
-                found = previews.split(path.stem)
-                if path.stem not in running and found is not None:
-                    # Removed by the agent on the host: what it leaves here goes too.
-                    gone = previews.Preview(app.name, found[1], 0)
-                    target_for(app).preview(gone).destroy(self, say)
-                    self._forget(path.stem, say)
+            self._forget_gone(app, say)
         return removed
+
+    def destroy_previews(self, app: AppSettings, say: Say) -> None:
+        """Every preview of ``app`` removed (`app destroy`: a preview never outlives its
+        app), and what is left of those the agent removed."""
+        target = target_for(app)
+        for preview in target.previews(self):
+            target.preview(preview).destroy(self, say)
+            self._forget(preview.full, say)
+        self._forget_gone(app, say)
+
+    def _forget_gone(self, app: AppSettings, say: Say) -> None:
+        """The histories (local and shared) of ``app``'s previews that run nowhere any more,
+        and what their target left of them (a database, a lock)."""
+        target = target_for(app)
+        running = {p.full for p in target.previews(self)}
+        pattern = f"{previews.full_name(app.name, '*')}.json"
+        known = {
+            path.stem
+            for path in history.history_file(self.state_dir, app.name).parent.glob(pattern)
+        }
+        if self.shared is not None:
+            try:
+                known |= set(self.shared.apps(previews.full_name(app.name, "")))
+            except SharedHistoryError as exc:
+                say(f"warning: {exc}")
+        for full in sorted(known - running):
+            found = previews.split(full)
+            if found is None or found[0] != app.name:
+                continue
+            if target.previews_refused is None:  # its kind ran it: what is left of it there
+                target.preview(previews.Preview(app.name, found[1], 0)).destroy(self, say)
+            self._forget(full, say)
 
     def _remove_expired(self, app: AppSettings, now: float, say: Say) -> list[previews.Preview]:
         target = target_for(app)

@@ -10,7 +10,9 @@ Target contract's ``preview``/``previews``); the engine calls those.
 - Its secrets come from .pilot/secrets/previews/APP.env only: never the app's own file or
   the deploying process's environment (in CI those are production's). A name missing
   there is left unset, and said so.
-- It gets no database: the databases' ``apps`` name the app, never its previews.
+- It never gets the app's databases: a ``[[databases]]`` table's ``preview`` may give it a
+  database of its own (empty, or the newest backup restored), shared by a branch's
+  previews (docker_host/preview_databases.py).
 - It expires ``ttl`` after its last release; a preview deploy first removes the app's
   expired ones, then refuses one more than ``max``.
 """
@@ -23,11 +25,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pilot_tui.config.schema import PREVIEW_SEPARATOR, AppSettings, ServerTarget
+from pilot_tui.config.schema import PREVIEW_SEPARATOR, AppSettings, Database, ServerTarget
 from pilot_tui.errors import EXIT_INVALID, PilotError
 
 DNS_LABEL = 63  # APP--NAME is one label of a host name
 LONGEST = 30  # characters of a preview's name (a branch name is cut to this)
+SHORTEST = 8  # the least room a preview's name needs (a cut one keeps 6 of a hash)
 
 # Labels on what a preview runs (containers): the server-side prune reads them too.
 PREVIEW_OF = "pilot.preview-of"
@@ -36,6 +39,9 @@ EXPIRES = "pilot.preview-expires"
 # On a preview's database (data/kinds.py): the preview name whose apps use it; it goes with
 # the last of them.
 PREVIEW_DATABASE = "pilot.preview-database"
+# A preview's database is made before its first release's container: one younger than this
+# is never taken for unused (a first deploy's build may take this long).
+DATABASE_GRACE = 30 * 60.0
 
 
 class PreviewError(PilotError):
@@ -45,22 +51,60 @@ class PreviewError(PilotError):
     exit_code = EXIT_INVALID  # a name, a limit, a kind that has none: nothing was done
 
 
-def slug(app: str, wanted: str) -> str:
+def slug(wanted: str, room: int = LONGEST) -> str:
     """``wanted`` (usually a branch: "feature/Login_fix") as a preview name: lowercase
-    letters, digits and single hyphens ("feature-login-fix"), short enough that
-    APP--NAME is one DNS label. A name cut short keeps a hash of the whole, so two long
-    branches never share a preview."""
+    letters, digits and single hyphens ("feature-login-fix"), at most ``room`` characters
+    (name_room). A name cut short keeps a hash of the whole, so two long branches never
+    share a preview."""
     cleaned = re.sub(r"[^a-z0-9]+", "-", wanted.lower()).strip("-")
     if not cleaned:
         raise PreviewError(
             f"preview name {wanted!r} holds no letter or digit",
             hint="name it after its branch, like --preview feature-login",
         )
-    room = min(LONGEST, DNS_LABEL - len(app) - len(PREVIEW_SEPARATOR))
     if len(cleaned) > room:
         digest = hashlib.sha256(wanted.encode()).hexdigest()[:6]
         cleaned = f"{cleaned[: room - 7].rstrip('-')}-{digest}"
     return cleaned
+
+
+def name_room(project: str, app: AppSettings, databases: list[Database]) -> int:
+    """How long the app's previews' names may be: each name a preview is reached by must
+    stay one DNS label (63 characters): its host name APP--NAME, its release containers'
+    pilot-PROJECT-APP--NAME-vN and its databases' pilot-db-PROJECT-DB--NAME. PreviewError
+    when that leaves too little."""
+    from pilot_tui.naming import resource_name
+
+    linked = [d.name for d in databases if app.name in d.apps and d.preview != "none"]
+    used = {
+        f"the host name {app.name}--NAME": len(app.name),
+        f"the container name {resource_name(project, app.name)}--NAME-v999": len(
+            resource_name(project, app.name) + "-v999"
+        ),
+        **{
+            f"the database's name pilot-db-{project}-{db}--NAME": len(f"pilot-db-{project}-{db}")
+            for db in linked
+        },
+    }
+    widest = max(used, key=lambda what: used[what])
+    room = min(LONGEST, DNS_LABEL - len(PREVIEW_SEPARATOR) - used[widest])
+    if room < SHORTEST:
+        raise PreviewError(
+            f"no room for a preview name: {widest} must stay within {DNS_LABEL} characters",
+            hint="shorten the project's, the app's or the linked database's name",
+        )
+    return room
+
+
+def two_letter(app: str) -> str | None:
+    """Why an app of this name has no previews: APP--NAME with a two-letter APP is a label
+    of the reserved form "ab--..." (like xn--), which public CAs refuse."""
+    if len(app) == 2:
+        return (
+            f"{app}{PREVIEW_SEPARATOR}NAME would be a reserved DNS label (two characters, "
+            "then --, as in xn--): no certificate can be had for it; give the app a longer name"
+        )
+    return None
 
 
 def full_name(app: str, name: str) -> str:

@@ -75,6 +75,25 @@ class SharedHistory:
                 ) from exc
             self._write(self.key(app), data)
 
+    def apps(self, prefix: str = "") -> list[str]:
+        """The names of the histories in the bucket that start with ``prefix``."""
+        start = f"{PREFIX}/{prefix}"
+        try:
+            if self.kind == "s3":
+                pages = self.client.get_paginator("list_objects_v2").paginate(
+                    Bucket=self.bucket, Prefix=start
+                )
+                keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
+            else:
+                keys = [b.name for b in self.client.list_blobs(self.bucket, prefix=start)]
+        except Exception as exc:  # botocore / google errors: reported, not fatal
+            raise SharedHistoryError(
+                f"cannot list {self.where(prefix + '*')}: {str(exc)[:160]}"
+            ) from exc
+        return [
+            k.removeprefix(f"{PREFIX}/").removesuffix(".json") for k in keys if k.endswith(".json")
+        ]
+
     def forget(self, app: str) -> None:
         """Remove the bucket's copy of ``app``'s history (a preview destroyed)."""
         key = self.key(app)

@@ -23,6 +23,9 @@ from pilot_tui.prices import Estimate, estimate
 from pilot_tui.project import Project
 from pilot_tui.provision.backends import Backend
 from pilot_tui.provision.keys import server_key
+from pilot_tui.provision.outputs import OUTPUTS_FILE as OUTPUTS_FILE
+from pilot_tui.provision.outputs import saved_outputs as saved_outputs
+from pilot_tui.provision.outputs import saved_record as saved_record
 from pilot_tui.provision.progress import NeedsAllowedCidrs, Note, OnEvent, ServerError, Stage
 from pilot_tui.provision.server_setup import after_apply
 from pilot_tui.provision.terraform_run import Plan, RunResult, init_advice
@@ -35,24 +38,7 @@ from pilot_tui.provision.tf.variables import variables
 from pilot_tui.provision.tf.workspace import WorkspaceLock, render, template_sources
 from pilot_tui.runner import Command, Interrupt, Line, stream
 
-OUTPUTS_FILE = "server.json"
 BACKEND_FILE = "pilot_backend.tf"
-
-
-def saved_record(state_dir: Path) -> dict[str, Any]:
-    """What the last apply recorded in .pilot/outputs/server.json ({} when nothing):
-    ``home``, ``saved_at`` and ``outputs``."""
-    try:
-        record = json.loads((state_dir / "outputs" / OUTPUTS_FILE).read_text())
-    except (FileNotFoundError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
-
-
-def saved_outputs(state_dir: Path) -> dict[str, Any]:
-    """The outputs the last apply recorded ({} when none)."""
-    outputs = saved_record(state_dir).get("outputs")
-    return dict(outputs) if isinstance(outputs, dict) else {}
 
 
 def _cloud_id(resource_type: str, values: dict[str, object]) -> str:

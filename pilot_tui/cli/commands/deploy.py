@@ -26,7 +26,8 @@ def register(commands: Commands) -> None:
         "--preview",
         metavar="NAME",
         help="deploy APP as its preview NAME (usually a branch) at APP--NAME.<domain>, with "
-        "previews.env, only the previews' secrets and no database; it expires previews.ttl "
+        "previews.env, only the previews' secrets and no database of the app's own; it "
+        "expires previews.ttl "
         "after its last deploy (see `pilot-tui preview`)",
     )
     p.add_argument(

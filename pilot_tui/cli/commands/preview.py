@@ -16,9 +16,11 @@ def register(commands: Commands) -> None:
         "`pilot-tui deploy APP --preview NAME` runs APP's source as APP--NAME beside the\n"
         "app, at APP--NAME.<domain or the server's sslip.io name>. A preview gets\n"
         "[apps.previews] env over the app's env, only the secrets in\n"
-        ".pilot/secrets/previews/APP.env (`secrets set APP NAME --preview`), and no\n"
-        "database. It expires previews.ttl after its last deploy; previews.max caps how\n"
-        "many an app has. Docker host apps only, for now.",
+        ".pilot/secrets/previews/APP.env (`secrets set APP NAME --preview`), and never\n"
+        'the app\'s database (a [[databases]] preview = "empty" | "copy-of-latest-backup"\n'
+        "gives it one of its own). It expires previews.ttl after its last deploy, removed by\n"
+        "the agent on the Docker host; previews.max caps how many an app has. Docker host\n"
+        "apps only, for now.",
     )
     actions = add_actions(group, "preview_command")
     p = add_command(

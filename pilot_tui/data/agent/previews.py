@@ -77,22 +77,60 @@ def expired(engine: Engine, project: str, now: float) -> dict[str, list[str]]:
 
 
 def prune(engine: Engine, project: str, edge: Edge, now: float, say: Say) -> list[str]:
-    """Remove the project's expired previews; their full names."""
-    gone = expired(engine, project, now)
-    if not gone:
-        return []
-    _drop_routes(engine, edge, [release_prefix(project, full) for full in gone])
-    for full, containers in gone.items():
-        for container in containers:
-            engine.remove(container)
+    """Remove the project's expired previews; their full names. What expired is decided
+    under the edge's routes lock (a deploy switching a preview's route takes it too), so a
+    preview released again meanwhile is never taken for an expired one."""
+    with _RoutesLock(engine, edge.image):
+        gone = expired(engine, project, now)
+        if not gone:
+            return []
+        _drop_routes(engine, edge, [release_prefix(project, full) for full in gone])
+        for containers in gone.values():
+            for container in containers:
+                engine.remove(container)
+    for full in gone:
         for tag in engine.images(image_repository(project, full)):
             engine.remove_image(tag)
         say(f"removed the preview {full}: its TTL ran out")
-    _remove_unused_databases(engine, project, say)
+    names = {split[1] for full in gone if (split := previews.split(full)) is not None}
+    _remove_unused_databases(engine, project, say, names)
     return list(gone)
 
 
-def _remove_unused_databases(engine: Engine, project: str, say: Say) -> None:
+def routes_without(routes: dict[str, str], prefixes: list[str]) -> dict[str, str]:
+    """``routes`` (host -> upstream) but those to the containers named ``prefixes`` + vN."""
+    own = re.compile("(?:" + "|".join(re.escape(p) for p in prefixes) + r")v\d+:\d+")
+    return {host: upstream for host, upstream in routes.items() if not own.fullmatch(upstream)}
+
+
+def _drop_routes(engine: Engine, edge: Edge, prefixes: list[str]) -> None:
+    """The edge without the routes to containers named ``prefixes`` + vN (as
+    proxy_container.unroute does for a laptop), its config rendered with the settings its
+    own files were last written with (the agent's are a fallback: they may be older); a
+    config the edge refuses is put back. The caller holds the routes lock."""
+    archive = engine.get_archive(PROXY_NAME, proxy.CONFIG_DIR)
+    if archive is None:
+        return  # no edge: no route
+    present = proxy.folder_files(archive)
+    routes = proxy.parse_routes(present.get(proxy.ROUTES_NAME, b"{}"))
+    kept = routes_without(routes, prefixes)
+    if kept == routes:
+        return
+    owner, settings = proxy.edge_settings(present) or (edge.project, edge.settings)
+    ca_root = present.get(proxy.CA_ROOT_NAME, edge.ca_root)
+    wanted = proxy.edge_files(kept, settings, ca_root, owner)
+    switch = proxy.plan_switch(present, wanted)
+    if switch is None:
+        return
+    engine.put_archive(PROXY_NAME, "/etc", switch.archive)
+    code, output = engine.run(PROXY_NAME, switch.command)
+    if code != 0:
+        engine.put_archive(PROXY_NAME, "/etc", proxy.restore_tar(present))
+        tail = output.decode(errors="replace").strip().splitlines()[-3:]
+        raise PilotError(f"the edge refused its config without the previews: {tail}")
+
+
+def _remove_unused_databases(engine: Engine, project: str, say: Say, gone: set[str]) -> None:
     """The databases of previews no preview of their branch uses any more (the rule of
     docker_host/preview_databases.py; the laptop forgets their passwords)."""
     mine = f"pilot.project={project}"
@@ -105,37 +143,20 @@ def _remove_unused_databases(engine: Engine, project: str, say: Say) -> None:
     def unused(labels: object) -> bool:
         return isinstance(labels, dict) and labels.get(previews.PREVIEW_DATABASE) not in names
 
-    for container in engine.containers([mine, previews.PREVIEW_DATABASE], all=True):
+    databases = engine.containers([mine, previews.PREVIEW_DATABASE], all=True)
+    for container in databases:  # a first deploy makes its database before its container
+        created = container.get("Created")
+        labels = container.get("Labels")
+        young = isinstance(created, int) and time.time() - created < previews.DATABASE_GRACE
+        name = str(labels.get(previews.PREVIEW_DATABASE, "")) if isinstance(labels, dict) else ""
+        if young and name not in gone:
+            names.add(name)
+    for container in databases:
         if unused(container.get("Labels")):
             engine.remove(str(container["Id"]))
     for volume in engine.volumes([mine, previews.PREVIEW_DATABASE]):
         if unused(volume.get("Labels")) and engine.remove_volume(str(volume["Name"])):
             say(f"removed the preview database volume {volume['Name']}")
-
-
-def _drop_routes(engine: Engine, edge: Edge, prefixes: list[str]) -> None:
-    """The edge without the routes to containers named ``prefixes`` + vN (as
-    proxy_container.unroute does for a laptop): a config the edge refuses is put back."""
-    own = re.compile("|".join(re.escape(p) for p in prefixes) + r"v\d+:\d+")
-    with _RoutesLock(engine, edge.image):
-        archive = engine.get_archive(PROXY_NAME, proxy.CONFIG_DIR)
-        if archive is None:
-            return  # no edge: no route
-        present = proxy.folder_files(archive)
-        routes = proxy.parse_routes(present.get(proxy.ROUTES_NAME, b"{}"))
-        kept = {h: u for h, u in routes.items() if not own.fullmatch(u)}
-        if kept == routes:
-            return
-        wanted = proxy.edge_files(kept, edge.settings, edge.ca_root, edge.project)
-        switch = proxy.plan_switch(present, wanted)
-        if switch is None:
-            return
-        engine.put_archive(PROXY_NAME, "/etc", switch.archive)
-        code, output = engine.run(PROXY_NAME, switch.command)
-        if code != 0:
-            engine.put_archive(PROXY_NAME, "/etc", proxy.restore_tar(present))
-            tail = output.decode(errors="replace").strip().splitlines()[-3:]
-            raise PilotError(f"the edge refused its config without the previews: {tail}")
 
 
 class _RoutesLock:

@@ -272,6 +272,7 @@ def test_preview_databases_are_copies_or_empty_and_never_the_apps_own(
     assert done.exit_code == 0, done.output
     assert b"removed the preview database volume" in done.output
     assert not docker_client.containers.list(all=True, filters={"label": "pilot.preview-database"})
+    assert not any(h.startswith("api--") for h in _routes(docker_client))  # both, in one look
     assert not docker_client.volumes.list(filters={"label": "pilot.preview-database"})
     assert cli("preview", "prune").code == 0
     assert not (state / "databases" / "main--pr-6.password").exists()

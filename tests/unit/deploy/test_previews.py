@@ -8,6 +8,7 @@ import pytest
 from pilot_tui.config.schema import (
     AppSettings,
     LambdaTarget,
+    PostgresDatabase,
     PreviewSettings,
     S3CloudFrontTarget,
     ServerTarget,
@@ -23,25 +24,42 @@ from pilot_tui.errors import EXIT_INVALID
     [("feature/Login_fix", "feature-login-fix"), ("PR-12", "pr-12"), ("--weird--", "weird")],
 )
 def test_slug_makes_one_dns_label(wanted, expected):
-    assert previews.slug("api", wanted) == expected
+    assert previews.slug(wanted) == expected
 
 
 def test_a_long_branch_is_cut_and_keeps_a_hash_of_the_whole():
     long = "dependabot/npm_and_yarn/lodash-4.17.21"
-    made = previews.slug("api", long)
+    made = previews.slug(long)
     assert made.startswith("dependabot-npm-and-yarn-") and len(made) == previews.LONGEST
-    assert made != previews.slug("api", "dependabot/npm_and_yarn/lodash-4.17.22")
+    assert made != previews.slug("dependabot/npm_and_yarn/lodash-4.17.22")
 
 
-def test_slug_fits_a_long_app_name_into_63_characters():
-    app = "a" * 40
-    made = previews.slug(app, "feature/a-rather-long-branch-name")
-    assert len(previews.full_name(app, made)) <= previews.DNS_LABEL
+def test_every_name_a_preview_is_reached_by_stays_one_dns_label():
+    """Regression (review): the room counted only APP--NAME; a linked database's container
+    name (its host name on the private network) could pass 63 characters."""
+    project = "platform-team"
+    app = AppSettings(name="a" * 20)
+    db = PostgresDatabase(name="d" * 25, apps=[app.name], preview="empty")
+    room = previews.name_room(project, app, [db])
+    made = previews.slug("feature/a-rather-long-branch-name-indeed", room)
+    assert len(f"pilot-db-{project}-{db.name}--{made}") <= previews.DNS_LABEL
+    assert len(f"pilot-{project}-{app.name}--{made}-v999") <= previews.DNS_LABEL
+    unlinked = previews.name_room(project, app, [PostgresDatabase(name=db.name)])
+    assert unlinked > room  # a database previews do not get takes no room
+    with pytest.raises(PreviewError, match="no room for a preview name"):
+        previews.name_room("p" * 30, app, [db])
+
+
+def test_two_letter_apps_get_no_previews():
+    assert previews.two_letter("ui") is not None and "reserved DNS label" in previews.two_letter(
+        "ui"
+    )
+    assert previews.two_letter("api") is None
 
 
 def test_slug_refuses_a_name_without_letters():
     with pytest.raises(PreviewError) as caught:
-        previews.slug("api", "///")
+        previews.slug("///")
     assert caught.value.exit_code == EXIT_INVALID
     assert "'///' holds no letter or digit" in str(caught.value)
 
@@ -123,3 +141,36 @@ def test_kinds_without_previews_refuse_with_their_reason(target, reason):
     assert f"fn runs on {target.kind}: " in str(caught.value)
     assert caught.value.exit_code == EXIT_INVALID
     assert target_for(AppSettings(name="api")).previews_refused is None
+
+
+def test_the_agent_drops_the_routes_of_every_expired_preview_and_no_other():
+    """Regression (review): with two previews expiring in one look, the second's suffix
+    bound only the last prefix and the first preview's route stayed."""
+    from pilot_tui.data.agent.previews import routes_without
+
+    routes = {
+        "web--a.localhost": "pilot-acme-web--a-v3:8080",
+        "web--b.localhost": "pilot-acme-web--b-v1:8080",
+        "web.localhost": "pilot-acme-web-v7:8080",
+        "web--ab.localhost": "pilot-acme-web--ab-v2:8080",
+    }
+    kept = routes_without(routes, ["pilot-acme-web--a-", "pilot-acme-web--b-"])
+    assert kept == {
+        "web.localhost": "pilot-acme-web-v7:8080",
+        "web--ab.localhost": "pilot-acme-web--ab-v2:8080",
+    }
+
+
+def test_the_edge_keeps_its_whole_settings_for_the_agent():
+    """The agent re-renders the edge with the settings its own files say (a deploy may have
+    changed them since the agent was made), not with its own older copy."""
+    from pilot_tui.deploy.targets.docker_host import proxy
+    from pilot_tui.deploy.targets.docker_host.caddy_config import EdgeSettings
+
+    settings = EdgeSettings(tls=True, https_port=8443, acme_email="ops@example.com", hsts=True)
+    files = proxy.edge_files({"web.example.com": "pilot-acme-web-v1:8080"}, settings, None, "acme")
+    assert proxy.edge_settings(files) == ("acme", settings)
+    assert proxy.owner(files) == ("acme", proxy.settings_words(settings))
+    assert (
+        proxy.edge_settings({proxy.OWNER_NAME: b'{"project": "x", "settings": "tls off"}'}) is None
+    )

@@ -7,7 +7,9 @@ never gets the database itself."""
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
+import time
 from typing import TYPE_CHECKING
 
 from pilot_tui import redact
@@ -61,9 +63,19 @@ def linked(ctx: DeployContext, log: RunLog, owner: AppSettings, preview: str) ->
     return urls
 
 
-def remove_unused(ctx: Context, say: Say) -> list[str]:
-    """The preview databases no preview of their branch uses any more: containers, volumes
-    and passwords; what was removed."""
+def _created(stamp: str) -> float:
+    """Seconds since the epoch of Docker's "2026-12-04T12:00:00.123456789Z" (0: unknown)."""
+    try:
+        return calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return 0.0
+
+
+def remove_unused(ctx: Context, say: Say, gone: frozenset[str] = frozenset()) -> list[str]:
+    """The preview databases no preview of their branch uses any more: those of the
+    previews ``gone`` (just removed), and others made more than DATABASE_GRACE ago (a first
+    deploy makes its database before its container); their containers, volumes and
+    passwords. What was removed."""
     from docker.errors import NotFound
 
     from pilot_tui.data import passwords
@@ -79,6 +91,12 @@ def remove_unused(ctx: Context, say: Say) -> list[str]:
     done = []
     made = [project, previews.PREVIEW_DATABASE]
     kept = set()
+    now = time.time()
+    for container in client.containers.list(all=True, filters={"label": made}):
+        name = container.labels.get(previews.PREVIEW_DATABASE, "")
+        young = now - _created(container.attrs.get("Created", "")) < previews.DATABASE_GRACE
+        if young and name not in gone:
+            names.add(name)  # a first deploy's, maybe, whose container is not made yet
     for container in client.containers.list(all=True, filters={"label": made}):
         if container.labels.get(previews.PREVIEW_DATABASE) not in names:
             container.remove(force=True)

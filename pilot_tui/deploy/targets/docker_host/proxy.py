@@ -8,6 +8,7 @@ runs the commands with ``exec_run``.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import secrets
@@ -173,7 +174,24 @@ def caddy_version(output: str) -> tuple[int, int] | None:
 
 
 def owner_json(project: str, settings: caddy_config.EdgeSettings) -> bytes:
-    return (json.dumps({"project": project, "settings": settings_words(settings)}) + "\n").encode()
+    """Whose settings the edge runs with: in words (for people), and whole (``edge``: what
+    the agent on the host re-renders the config with when it drops an expired preview)."""
+    document = {
+        "project": project,
+        "settings": settings_words(settings),
+        "edge": dataclasses.asdict(settings),
+    }
+    return (json.dumps(document) + "\n").encode()
+
+
+def edge_settings(files: dict[str, bytes]) -> tuple[str, caddy_config.EdgeSettings] | None:
+    """(project, settings) the edge's files (by name) were last written with; None for an
+    edge written before they were kept whole."""
+    try:
+        said = json.loads(files[OWNER_NAME])
+        return str(said["project"]), caddy_config.EdgeSettings(**said["edge"])
+    except (KeyError, ValueError, TypeError):
+        return None
 
 
 def settings_words(settings: caddy_config.EdgeSettings) -> str:

@@ -212,7 +212,7 @@ def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[
     return urls
 
 
-def agent_plan(ctx: Context) -> AgentPlan | None:
+def agent_plan(ctx: Context, *, backups: bool = True) -> AgentPlan | None:
     """What the agent on the Docker host runs for the project: pilot.toml's backup
     schedules, and the removal of expired previews while any preview is on the host
     (with the edge's settings, which a prune keeps); None when neither."""
@@ -232,8 +232,9 @@ def agent_plan(ctx: Context) -> AgentPlan | None:
         ctx.config,
         docker,
         ctx.state_dir,
-        scheduling.sandbox_store(ctx.config, ctx.state_dir),
+        scheduling.sandbox_store(ctx.config, ctx.state_dir) if backups else None,
         edge,
+        backups=backups,
     )
 
 
@@ -249,7 +250,14 @@ def backup_agent(ctx: Context, line: Callable[[str], None]) -> None:
     if ctx.client is None or ctx.target is None:
         return
     try:
-        plan = agent_plan(ctx)
+        try:
+            plan = agent_plan(ctx)
+        except scheduling.AgentUnavailable as exc:
+            # The backups cannot run from the host as set up; previews expire all the same.
+            plan = agent_plan(ctx, backups=False)
+            if plan is None:
+                raise
+            line(f"warning: scheduled backups are not running: {str(exc)[:300]}")
         if plan is None:
             scheduling.remove(ctx.client, ctx.project)
         else:

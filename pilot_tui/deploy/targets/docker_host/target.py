@@ -421,7 +421,10 @@ class DockerHost:
         done = [f"removed {len(found)} container(s) of {app.name}"]
         if self.previewing is not None:  # its images are its own (tagged with its name)
             done += preview_containers.remove_images(ctx.client, ctx.project, app.name)
-            done += preview_databases.remove_unused(ctx, say)  # the branch's last preview's
+            if lock.break_lock(ctx.client, ctx.project, app.name):  # a killed deploy's
+                done.append(f"removed the deploy lock of {app.name}")
+            gone = frozenset({self.previewing.name})  # the branch's last preview's, maybe
+            done += preview_databases.remove_unused(ctx, say, gone)
             release.backup_agent(ctx, say)  # gone with the last preview (and no backups)
         for line in done:
             say(line)

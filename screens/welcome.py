@@ -40,6 +40,12 @@ STEPS = (
 )
 
 
+# The actions that act on the project: a key for one may come before its status is read.
+PROJECT_ACTIONS = frozenset(
+    {"credentials", "server", "server_settings", "apps", "data", "logs", "settings", "init"}
+)
+
+
 class WelcomeScreen(Screen[None]):
     """The first screen: the plan of the journey and this project's state."""
 
@@ -60,6 +66,7 @@ class WelcomeScreen(Screen[None]):
         self.project_arg = project_arg
         self._status_head: list[str] = []
         self._apps_shown: tuple[Path, list[str]] | None = None
+        self._status_ready = False  # read after the first frame, or by the first key
         # What the last health check said of each app (None: not known yet; text: why not).
         self.app_health: dict[str, str] | str | None = None
 
@@ -102,6 +109,9 @@ class WelcomeScreen(Screen[None]):
             self.app.call_from_thread(self._first_status)
 
     def _first_status(self) -> None:
+        if self._status_ready:
+            return  # a key came first and read it (_ready)
+        self._status_ready = True
         self.refresh_status()
         if self.project_file is not None and self.config is None:
             # A broken pilot.toml opens the editor with its problems instead of failing.
@@ -296,7 +306,16 @@ class WelcomeScreen(Screen[None]):
             return
         self._show_status()
 
+    def _ready(self) -> None:
+        """The status read now when a key comes before it (the first frame is painted before
+        it is read): the key then acts on it, and no screen of last time is reopened."""
+        if not self._status_ready:
+            self._status_ready = True
+            self.refresh_status()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not getattr(self, "_status_ready", True) and action in PROJECT_ACTIONS:
+            return True  # the status is not read yet: the action reads it first (_ready)
         if action == "init":
             return getattr(self, "missing", False)
         if action in ("server", "credentials", "server_settings", "apps", "data"):
@@ -308,6 +327,7 @@ class WelcomeScreen(Screen[None]):
     def action_credentials(self) -> None:
         from pilot_tui.screens.credentials import CredentialsScreen
 
+        self._ready()
         if self.config is not None and self.project_file is not None:
             self._remember("credentials")
             self.app.push_screen(
@@ -317,6 +337,7 @@ class WelcomeScreen(Screen[None]):
     def action_server_settings(self) -> None:
         from pilot_tui.screens.server_form import ServerFormScreen
 
+        self._ready()
         if self.config is not None and self.project_file is not None:
             self._remember("server_settings")
             self.app.push_screen(
@@ -326,6 +347,7 @@ class WelcomeScreen(Screen[None]):
     def action_apps(self) -> None:
         from pilot_tui.screens.apps import AppsScreen
 
+        self._ready()
         if self.project_file is not None and self.config is not None:
             self._remember("apps")
             self.app.push_screen(AppsScreen(self.project_file), lambda _: self.refresh_status())
@@ -333,6 +355,7 @@ class WelcomeScreen(Screen[None]):
     def action_data(self) -> None:
         from pilot_tui.screens.data import DataScreen
 
+        self._ready()
         if self.project_file is not None and self.config is not None:
             self._remember("data")
             self.app.push_screen(DataScreen(self.project_file), lambda _: self.refresh_status())
@@ -340,6 +363,7 @@ class WelcomeScreen(Screen[None]):
     def action_logs(self) -> None:
         from pilot_tui.screens.logs import LogsScreen
 
+        self._ready()
         if self.project_file is not None:
             self._remember("logs")
             self.app.push_screen(LogsScreen(Project(self.project_file).state_dir))
@@ -347,6 +371,7 @@ class WelcomeScreen(Screen[None]):
     def action_settings(self) -> None:
         from pilot_tui.screens.settings import SettingsScreen
 
+        self._ready()
         if self.project_file is not None:
             self._remember("settings")
             self.app.push_screen(SettingsScreen(self.project_file), lambda _: self.refresh_status())
@@ -354,6 +379,7 @@ class WelcomeScreen(Screen[None]):
     def action_server(self) -> None:
         from pilot_tui.screens.server import ServerScreen
 
+        self._ready()
         config = self.config
         if config is None or self.project_file is None:
             return
@@ -368,6 +394,7 @@ class WelcomeScreen(Screen[None]):
         from pilot_tui.config.starter import project_name_from, starter_text
         from pilot_tui.project import create_project
 
+        self._ready()
         target = project_file_for(self.project_arg)
         if target.exists():
             self.notify(f"{target} already exists", severity="warning")

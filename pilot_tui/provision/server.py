@@ -31,7 +31,7 @@ from pilot_tui.provision.server_setup import after_apply
 from pilot_tui.provision.terraform_run import Plan, RunResult, init_advice
 from pilot_tui.provision.terraform_run import interrupt_message as interrupt_message  # for faces
 from pilot_tui.provision.tf import commands
-from pilot_tui.provision.tf.events import parse_line
+from pilot_tui.provision.tf.events import Outputs, parse_line
 from pilot_tui.provision.tf.plan import summarize_plan
 from pilot_tui.provision.tf.toolchain import Terraform, resolve
 from pilot_tui.provision.tf.variables import variables
@@ -229,7 +229,10 @@ class Server:
                 event = parse_line(clean)
                 if event is None:
                     return
-                result.record(event)
+                # The outputs are saved as Terraform gave them (a mask would corrupt them);
+                # only the masked event is shown.
+                unmasked = parse_line(line.text) if isinstance(event, Outputs) else None
+                result.record(unmasked or event)
                 self.on_event(event)
 
             self.current = result
@@ -292,6 +295,9 @@ class Server:
         result = await self.run(commands.plan(tf, self.workdir, destroy=destroy), "plan")
         if result.code != 0:
             return Plan([], None, [], destroy), result
+        if result.changes_nothing and not destroy:
+            # Nothing to review: reading the plan back would start the providers again.
+            return Plan([], result.summary, [], destroy), result
         shown = await self._capture(commands.show_plan(tf, self.workdir))
         changes, warnings = summarize_plan(json.loads(shown))
         return Plan(changes, result.summary, warnings, destroy), result
@@ -314,18 +320,23 @@ class Server:
         elif plan.destroy and result.code == 0:
             self.outputs_file.unlink(missing_ok=True)
         elif result.code == 0:
-            await self.setup()
+            await self.setup(result.outputs)
         return result
 
-    async def setup(self) -> None:
+    async def setup(self, reported: Outputs | None = None) -> None:
         """Record the outputs and run setup's steps, each of which checks its own part."""
-        await after_apply(self, await self.save_outputs())
+        await after_apply(self, await self.save_outputs(reported))
 
-    async def save_outputs(self) -> dict[str, Any]:
-        raw = json.loads(
-            await self._capture(commands.output(self.terraform(), self.workdir)) or "{}"
-        )
-        values = {k: v.get("value") for k, v in raw.items()}
+    async def save_outputs(self, reported: Outputs | None = None) -> dict[str, Any]:
+        """Save the outputs an apply ``reported``; without them (no apply ran, or one
+        value is missing: a sensitive output), ask `terraform output` for them."""
+        if reported is not None and None not in reported.values.values():
+            values = dict(reported.values)
+        else:
+            raw = json.loads(
+                await self._capture(commands.output(self.terraform(), self.workdir)) or "{}"
+            )
+            values = {k: v.get("value") for k, v in raw.items()}
         if values:
             record = {
                 "home": self.home,

@@ -13,6 +13,8 @@ from pilot_tui.provision.tf.events import (
     ChangeSummary,
     Diagnostic,
     Event,
+    Outputs,
+    PlannedChange,
 )
 from pilot_tui.provision.tf.plan import ResourceChange
 from pilot_tui.runner import KILL_AT
@@ -35,6 +37,21 @@ class RunResult:
     in_flight: dict[str, str] = field(default_factory=dict)
     killed: bool = False  # Terraform was killed: its state may miss what it was doing
     untracked: list[tuple[str, str]] = field(default_factory=list)  # after a kill
+    # The root module's outputs an apply reports as it ends (its -json `outputs` message):
+    # they save a separate `terraform output`, which starts the providers again.
+    outputs: Outputs | None = None
+    planned: int = 0  # planned_change events of a plan (reads and moves count too)
+
+    @property
+    def changes_nothing(self) -> bool:
+        """A plan that said, in its own stream, it has nothing to do."""
+        summary = self.summary
+        return (
+            self.code == 0
+            and self.planned == 0
+            and summary is not None
+            and summary.add == summary.change == summary.remove == 0
+        )
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -55,6 +72,10 @@ class RunResult:
             self.in_flight.pop(event.address, None)
         elif isinstance(event, ChangeSummary):
             self.summary = event
+        elif isinstance(event, Outputs):
+            self.outputs = event
+        elif isinstance(event, PlannedChange):
+            self.planned += 1
 
 
 PROVIDER_DOWNLOAD_FAILED = (

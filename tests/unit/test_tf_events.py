@@ -3,6 +3,7 @@ sandbox (tests/fixtures/tf/*.jsonl)."""
 
 from __future__ import annotations
 
+from pilot_tui.provision.terraform_run import RunResult
 from pilot_tui.provision.tf.events import (
     ApplyComplete,
     ApplyErrored,
@@ -94,3 +95,34 @@ def test_drift_is_said_in_words_that_fit_no_changes():
     assert isinstance(event, LogLine)
     assert event.message.startswith("aws_instance.server: reads back differently")
     assert "Drift detected" not in event.message
+
+
+def folded(lines: list[str]) -> RunResult:
+    result = RunResult(0)
+    for event in filter(None, map(parse_line, lines)):
+        result.record(event)
+    return result
+
+
+def test_a_run_keeps_the_outputs_its_apply_reported():
+    result = folded((FIXTURES / "apply-create.jsonl").read_text().splitlines())
+    assert result.outputs is not None and result.outputs.values["ssh_user"] == "ubuntu"
+
+
+def test_only_a_plan_that_plans_nothing_changes_nothing():
+    create = folded((FIXTURES / "plan-create.jsonl").read_text().splitlines())
+    assert create.planned == 9 and not create.changes_nothing
+    summary = (
+        '{"type":"change_summary","changes":{"add":0,"change":0,"remove":0,"operation":"plan"}}'
+    )
+    assert folded([summary]).changes_nothing
+    # A data source read at apply time is a change too, though the summary counts none.
+    read = (
+        '{"type":"planned_change","change":{"resource":{"addr":"data.aws_ami.ubuntu",'
+        '"resource_type":"aws_ami"},"action":"read"}}'
+    )
+    assert not folded([read, summary]).changes_nothing
+    assert not folded([]).changes_nothing  # no summary: the plan said nothing, so unknown
+    failed = folded([summary])
+    failed.code = 1
+    assert not failed.changes_nothing

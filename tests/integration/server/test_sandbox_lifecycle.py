@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import stat
+from pathlib import Path
 
+from pilot_tui.provision.tf.toolchain import resolve
 from pilot_tui.runner import pid_alive
 from tests.conftest import run_pilot
 from tests.support.server_fixtures import ec2, iam_client, sandbox_state
@@ -23,8 +25,30 @@ EXPECTED = {
 }
 
 
-def test_plan_apply_reapply_destroy(sandbox_project):
+def recording_terraform(tmp_path: Path, project: Path) -> tuple[dict[str, str], Path]:
+    """$PILOT_TERRAFORM naming a wrapper (outside the project) that notes each command
+    (Terraform's first argument) before running the sandbox's real Terraform."""
+    real = resolve(None, sandbox=True).path
+    ran = tmp_path / "terraform-commands"
+    wrapper = tmp_path / "terraform-recorder"
+    wrapper.write_text(f'#!/bin/sh\necho "$1" >> {ran}\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    assert not wrapper.is_relative_to(project)
+    return {"PILOT_TERRAFORM": str(wrapper)}, ran
+
+
+def commands_run(ran: Path) -> list[str]:
+    """The Terraform commands noted since the last call; `version`, and `init` (the
+    wrapper is another binary, so the workspace is initialised again), left out."""
+    noted = ran.read_text().split() if ran.exists() else []
+    noted = [c for c in noted if c not in ("version", "init")]
+    ran.unlink(missing_ok=True)
+    return noted
+
+
+def test_plan_apply_reapply_destroy(sandbox_project, tmp_path):
     project = sandbox_project
+    recorder, ran = recording_terraform(tmp_path, project)
     plan = run_pilot("server", "plan", "--json", cwd=project)
     assert plan.returncode == 0, plan.stderr
     planned = json.loads(plan.stdout)
@@ -39,8 +63,11 @@ def test_plan_apply_reapply_destroy(sandbox_project):
         "public IPv4 address",
     ]
 
-    up = run_pilot("server", "up", "--yes", cwd=project)
+    up = run_pilot("server", "up", "--yes", cwd=project, env=recorder)
     assert up.returncode == 0, up.stderr
+    # The outputs come from the apply's own stream: no `terraform output` starts the
+    # providers once more (issue 16).
+    assert commands_run(ran) == ["plan", "show", "apply"]
     assert "[9/9]" in up.stderr and "The Pilot Server is up." in up.stdout
     assert (
         "Estimated cost: nothing in the sandbox; on AWS the same server is ~$21.23/month "
@@ -83,9 +110,10 @@ def test_plan_apply_reapply_destroy(sandbox_project):
     assert [ip["CidrIp"] for ip in ingress[80]["IpRanges"]] == ["0.0.0.0/0"]
     assert all(not r.get("Ipv6Ranges") for r in ingress.values())
 
-    again = run_pilot("server", "plan", "--json", cwd=project)
+    again = run_pilot("server", "plan", "--json", cwd=project, env=recorder)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["changes"] == []  # converged: nothing to do
+    assert commands_run(ran) == ["plan"]  # nothing to review: the plan is not read back
 
     status = run_pilot("server", "status", "--json", cwd=project)
     info = json.loads(status.stdout)

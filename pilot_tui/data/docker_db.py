@@ -278,7 +278,9 @@ def wait_ready(container: Container, kind: Kind, password: str) -> None:
         if container.status not in ("running", "created", "restarting"):
             break
         time.sleep(pause)
-        pause = min(pause * 1.5, 0.5)
+        # A low ceiling: a restore or a deploy waits on the moment it is up, and each look
+        # (an exec) is cheap next to the second or two a start takes.
+        pause = min(pause * 1.5, 0.25)
     tail = container.logs(tail=20).decode(errors="replace").strip().splitlines()
     answer = output or "no answer"
     raise DatabaseError(f"{kind.what} did not take connections ({answer})", tuple(tail))

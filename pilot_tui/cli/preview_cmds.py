@@ -1,5 +1,6 @@
 """`pilot-tui preview list|destroy|prune`: previews where their targets run them (the
-Docker host's containers say which exist and when each expires)."""
+Docker host's containers, a Lambda function's aliases, say which exist and when each
+expires)."""
 
 from __future__ import annotations
 
@@ -78,7 +79,8 @@ def preview_destroy(ns: argparse.Namespace) -> int:
         error(f"no app {ns.app!r} in {loaded[0].display} (apps: {known})")
         return EXIT_INVALID
     answer = confirm(
-        f"Remove the preview {ns.name} of {ns.app}: its containers, route, images and history?",
+        f"Remove the preview {ns.name} of {ns.app}: what runs it (containers and route, or "
+        "a Lambda alias and URL), its images or versions, and its history?",
         ns.yes,
     )
     if not answer:

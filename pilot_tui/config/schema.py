@@ -462,7 +462,8 @@ class PreviewSettings:
     """Preview environments of the app (`pilot-tui deploy APP --preview NAME`): a copy
     named APP--NAME, with its own releases, only the secrets in
     .pilot/secrets/previews/APP.env (never the app's own), and never the app's databases
-    (see `[[databases]] preview`). Apps on the Docker host only, for now."""
+    (see `[[databases]] preview`). Apps on the Docker host (beside the app, behind the
+    edge) and on Lambda (an alias of the app's function with its own URL)."""
 
     max: int = setting(
         3,

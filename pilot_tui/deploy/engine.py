@@ -165,7 +165,8 @@ class Deployer:
     def preview_name(self, app: AppSettings, wanted: str) -> str:
         """The name of ``app``'s preview ``wanted`` (a branch, say): the same for a deploy,
         a destroy and a lock; PreviewError when the app can have none of that name."""
-        why = previews.two_letter(app.name)
+        # A host name APP--NAME only where the preview is reached by one (the edge's).
+        why = previews.two_letter(app.name) if target_for(app).on_docker_host else None
         if why is not None:
             raise previews.PreviewError(why)
         room = previews.name_room(self.project, app, self.config.databases)

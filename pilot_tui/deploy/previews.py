@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,6 +183,25 @@ def secret_values(state_dir: Path, app: str, names: list[str]) -> tuple[dict[str
         raise PreviewError(str(exc)) from exc
     values = {name: stored[name] for name in names if name in stored}
     return values, [name for name in names if name not in stored]
+
+
+def environment(
+    state_dir: Path, preview: Preview, app: AppSettings, say: Callable[[str], None]
+) -> dict[str, str]:
+    """The environment ``preview`` runs with (``app`` as preview_app made it): its env and
+    its secrets from the previews' own file, masked from here on; a missing one said."""
+    from pilot_tui import redact
+    from pilot_tui.deploy import secrets
+
+    values, missing = secret_values(state_dir, preview.app, app.secrets)
+    redact.register(values.values())
+    if missing:
+        say(
+            f"warning: {', '.join(missing)} left unset in the preview, whose secrets come "
+            f"from {secrets.secrets_file(state_dir, preview.app, preview=True)} only "
+            f"(pilot-tui secrets set {preview.app} NAME --preview)"
+        )
+    return {**app.env, **values}
 
 
 def room_for(app: AppSettings, name: str, found: list[Preview]) -> None:

@@ -5,6 +5,7 @@ Python base image (pilot/python:3) imported from the root filesystem .ci/setup b
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -14,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from pilot_tui.apps import add_app
-from pilot_tui.cloud.sandbox import free_port
+from pilot_tui.cloud.clients import emulator_aws
+from pilot_tui.cloud.sandbox import Sandbox, free_port
 from pilot_tui.config.document import ProjectFile
+from pilot_tui.runner import pid_alive, stop_pid
 from tests.support import dockerd
 from tests.support.paths import TESTS
 
@@ -273,6 +276,47 @@ def lambda_runtime(docker_engine, python_base):
             volume.remove(force=True)
     finally:
         client.close()
+
+
+@pytest.fixture
+def fn_project(tmp_path, cli, lambda_runtime, monkeypatch):
+    """A sandbox project with a zip Lambda app "fn" (GREETING, and the secret API_TOKEN
+    from the environment); the emulators it starts are stopped by pid afterwards."""
+    for name, value in lambda_runtime.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("API_TOKEN", SECRET)
+    assert cli("init", "--name", "acme").code == 0
+    shutil.copytree(LAMBDA_FIXTURES / "hello_fn", tmp_path / "fn")
+    pf = ProjectFile.load(tmp_path / "pilot.toml")
+    pf.save(
+        add_app(
+            pf.text,
+            {
+                "name": "fn",
+                "path": "fn",
+                "target": {"kind": "lambda", "package": "zip", "memory": 128},
+                "env": {"GREETING": "hi"},
+                "secrets": ["API_TOKEN"],
+            },
+        )
+    )
+    yield tmp_path
+    for emulator in Sandbox(tmp_path / ".pilot").load().values():
+        if pid_alive(emulator.pid):
+            stop_pid(emulator.pid)
+
+
+def invoke(root, path: str = "/", alias: str = "live") -> dict:
+    """What the sandbox's function pilot-acme-fn answers, through ``alias``, for ``path``
+    (moto runs it on the private Docker engine)."""
+    url = Sandbox(root / ".pilot").running()["aws"].url
+    lam = emulator_aws("us-east-1").session.client("lambda", endpoint_url=url)
+    answer = lam.invoke(
+        FunctionName="pilot-acme-fn",
+        Qualifier=alias,
+        Payload=json.dumps({"rawPath": path}).encode(),
+    )
+    return json.loads(json.loads(answer["Payload"].read())["body"])
 
 
 @pytest.fixture

@@ -14,13 +14,16 @@ def register(commands: Commands) -> None:
         "preview environments: copies of an app from a branch",
         None,
         "`pilot-tui deploy APP --preview NAME` runs APP's source as APP--NAME beside the\n"
-        "app, at APP--NAME.<domain or the server's sslip.io name>. A preview gets\n"
+        "app: on the Docker host at APP--NAME.<domain or the server's sslip.io name>; on\n"
+        "Lambda as the alias preview--NAME of the app's function, with its own function\n"
+        "URL. A preview gets\n"
         "[apps.previews] env over the app's env, only the secrets in\n"
         ".pilot/secrets/previews/APP.env (`secrets set APP NAME --preview`), and never\n"
         'the app\'s database (a [[databases]] preview = "empty" | "copy-of-latest-backup"\n'
         "gives it one of its own). It expires previews.ttl after its last deploy, removed by\n"
-        "the agent on the Docker host; previews.max caps how many an app has. Docker host\n"
-        "apps only, for now.",
+        "the agent on the Docker host (a Lambda preview by the next preview deploy or\n"
+        "`preview prune`); previews.max caps how many an app has. Other targets refuse,\n"
+        "saying why.",
     )
     actions = add_actions(group, "preview_command")
     p = add_command(
@@ -33,7 +36,7 @@ def register(commands: Commands) -> None:
     p = add_command(
         actions,
         "destroy",
-        "remove a preview: its containers, route, images and history",
+        "remove a preview: what runs it, its address and its history",
         lazy(HANDLERS, "preview_destroy"),
     )
     p.add_argument("app", metavar="APP")

@@ -169,13 +169,13 @@ class NoPreviews:
     """The preview part of the Target contract for a kind that runs none (yet)."""
 
     kind: ClassVar[str]
-    previews_refused: ClassVar[str | None] = "previews run on the Docker host only, for now"
+    previews_refused: ClassVar[str | None] = "previews run on the Docker host and Lambda only"
     app: AppSettings
 
     def preview(self, preview: Preview) -> Target:
         raise PreviewError(
             f"{self.app.name} runs on {self.kind}: {self.previews_refused}",
-            hint='previews run on the Docker host (target.kind = "server")',
+            hint='previews run on the Docker host (target.kind = "server") and Lambda',
         )
 
     def previews(self, ctx: Context) -> list[Preview]:

@@ -133,6 +133,10 @@ class ManagedContainer(NoPreviews, ABC):
     def needs_docker(self) -> bool:
         return True
 
+    def environment(self, ctx: DeployContext, log: RunLog) -> dict[str, str]:
+        """What the app runs with: its env and secrets."""
+        return ctx.environment(self.app)
+
     def deploy(self, ctx: DeployContext, log: RunLog, *, force: bool = False) -> history.Release:
         return deploy_managed(self, ctx, log, force=force)
 

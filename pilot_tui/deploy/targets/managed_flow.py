@@ -72,6 +72,8 @@ class Platform(Protocol):
 
     def needs_docker(self) -> bool: ...
 
+    def environment(self, ctx: DeployContext, log: RunLog) -> dict[str, str]: ...
+
 
 def fingerprint(code: str, env: dict[str, str], target: schema.Target) -> str:
     """What a revision is made of (code, environment, settings): an equal one is a no-op."""
@@ -95,7 +97,7 @@ def deploy_managed(
     """Build, push, deploy and release the app; raises DeployError naming the stage."""
     app = kind.app
     name = app.name
-    env = ctx.environment(app)
+    env = kind.environment(ctx, log)
     stage = "deploy"
     try:
         target = _open(kind, ctx, log)

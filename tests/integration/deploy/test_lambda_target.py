@@ -124,3 +124,25 @@ def test_code_sha256_matches_lambda(lambda_cloud):
     fn.deploy_code({"ZipFile": data}, {}, "v1", lambda _: None)
     assert fn.live_version()["CodeSha256"] == code_sha256(data)
     fn.destroy(lambda _: None)
+
+
+def test_a_deploy_landing_between_update_and_publish_is_caught(lambda_cloud, monkeypatch):
+    """The app and its previews share the function's unpublished code and settings: another
+    deploy's update landing between this one's update and its publish would publish theirs
+    as this release. It is refused and the alias stays where it was."""
+    fn = function(lambda_cloud, "raced")
+    code = {"ZipFile": zip_folder(FIXTURES / "hello_fn")}
+    fn.deploy_code(code, {"GREETING": "hi"}, "v1", lambda _: None)
+    publish = fn.lam.publish_version
+
+    def another_deploy_first(**kwargs):
+        fn.lam.update_function_configuration(
+            FunctionName=fn.name, Environment={"Variables": {"GREETING": "theirs"}}
+        )
+        return publish(**kwargs)
+
+    monkeypatch.setattr(fn.lam, "publish_version", another_deploy_first)
+    with pytest.raises(TargetError, match="changed by another deploy during this one"):
+        fn.deploy_code(code, {"GREETING": "mine"}, "v2", lambda _: None)
+    assert fn.lam.get_alias(FunctionName=fn.name, Name=ALIAS)["FunctionVersion"] == "1"
+    fn.destroy(lambda _: None)

@@ -8,52 +8,10 @@ from __future__ import annotations
 import json
 import shutil
 
-import pytest
-
 from pilot_tui.cloud.clients import emulator_aws
 from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.document import ProjectFile
-from pilot_tui.runner import pid_alive, stop_pid
-from tests.support.deploy_fixtures import LAMBDA_FIXTURES, SECRET
-
-
-@pytest.fixture
-def fn_project(tmp_path, cli, lambda_runtime, monkeypatch):
-    for name, value in lambda_runtime.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("API_TOKEN", SECRET)
-    assert cli("init", "--name", "acme").code == 0
-    shutil.copytree(LAMBDA_FIXTURES / "hello_fn", tmp_path / "fn")
-    pf = ProjectFile.load(tmp_path / "pilot.toml")
-    from pilot_tui.apps import add_app
-
-    pf.save(
-        add_app(
-            pf.text,
-            {
-                "name": "fn",
-                "path": "fn",
-                "target": {"kind": "lambda", "package": "zip", "memory": 128},
-                "env": {"GREETING": "hi"},
-                "secrets": ["API_TOKEN"],
-            },
-        )
-    )
-    yield tmp_path
-    for emulator in Sandbox(tmp_path / ".pilot").load().values():
-        if pid_alive(emulator.pid):
-            stop_pid(emulator.pid)
-
-
-def invoke(root, path: str = "/") -> dict:
-    url = Sandbox(root / ".pilot").running()["aws"].url
-    lam = emulator_aws("us-east-1").session.client("lambda", endpoint_url=url)
-    answer = lam.invoke(
-        FunctionName="pilot-acme-fn",
-        Qualifier="live",
-        Payload=json.dumps({"rawPath": path}).encode(),
-    )
-    return json.loads(json.loads(answer["Payload"].read())["body"])
+from tests.support.deploy_fixtures import SECRET, invoke
 
 
 def set_greeting(root, value: str) -> None:

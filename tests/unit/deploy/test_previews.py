@@ -7,6 +7,7 @@ import pytest
 
 from pilot_tui.config.schema import (
     AppSettings,
+    CloudRunTarget,
     LambdaTarget,
     PostgresDatabase,
     PreviewSettings,
@@ -128,7 +129,7 @@ def test_labels_round_trip_and_expiry():
 @pytest.mark.parametrize(
     "target, reason",
     [
-        (LambdaTarget(), "previews run on the Docker host only, for now"),
+        (CloudRunTarget(), "previews run on the Docker host and Lambda only"),
         (S3CloudFrontTarget(), "a bucket and a CloudFront distribution of its own"),
     ],
 )
@@ -141,6 +142,7 @@ def test_kinds_without_previews_refuse_with_their_reason(target, reason):
     assert f"fn runs on {target.kind}: " in str(caught.value)
     assert caught.value.exit_code == EXIT_INVALID
     assert target_for(AppSettings(name="api")).previews_refused is None
+    assert target_for(AppSettings(name="fn", target=LambdaTarget())).previews_refused is None
 
 
 def test_the_agent_drops_the_routes_of_every_expired_preview_and_no_other():

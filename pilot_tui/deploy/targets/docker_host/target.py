@@ -19,7 +19,6 @@ from pilot_tui.deploy import (
     previews,
     release_contents,
     secret_versions,
-    secrets,
 )
 from pilot_tui.deploy.context import Context, DeployContext, DeployError, RunLog, Say
 from pilot_tui.deploy.events import StageFailed, StageFinished, StageStarted
@@ -138,16 +137,8 @@ class DockerHost:
         """The app's env and secrets; a preview's secrets from the previews' own file only."""
         if self.previewing is None:
             return ctx.environment(self.app)
-        owner = self.previewing.app
-        values, missing = previews.secret_values(ctx.state_dir, owner, self.app.secrets)
-        redact.register(values.values())
-        if missing:
-            log.line("deploy", self.app.name)(
-                f"warning: {', '.join(missing)} left unset in the preview, whose secrets "
-                f"come from {secrets.secrets_file(ctx.state_dir, owner, preview=True)} only "
-                f"(pilot-tui secrets set {owner} NAME --preview)"
-            )
-        return {**self.app.env, **values}
+        say = log.line("deploy", self.app.name)
+        return previews.environment(ctx.state_dir, self.previewing, self.app, say)
 
     def deploy(self, ctx: DeployContext, log: RunLog, *, force: bool = False) -> history.Release:
         app, name = self.app, self.app.name

@@ -1,5 +1,7 @@
 """AWS Lambda: one function per app, one published *version* per release, and an alias
 `live` that a function URL serves. A rollback moves the alias back to an earlier version.
+A preview of the app is an alias of its own (`preview--NAME`, its expiry in the alias's
+description) with its own function URL, serving versions published for it.
 
 Two packages: `zip` (the folder's files, for a simple function with a handler; no Docker
 needed) and `image` (the app's container image in ECR, its web server reached through the
@@ -11,11 +13,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import io
+import json
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -25,6 +29,7 @@ from pilot_tui.cloud.identity_aws import ensure_execution_role
 from pilot_tui.config.schema import AppSettings, LambdaTarget, PilotConfig
 from pilot_tui.deploy.build.shippable import Collected, collect
 from pilot_tui.deploy.context import CancelToken
+from pilot_tui.deploy.previews import Preview, from_labels
 from pilot_tui.deploy.targets.base import target_settings
 from pilot_tui.deploy.targets.managed import (
     LogLine,
@@ -42,6 +47,7 @@ if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
 
 ALIAS = "live"
+PREVIEW_ALIAS = "preview--"  # + the preview's name
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # zip's epoch: the same files make the same bytes
 
 
@@ -82,6 +88,15 @@ class _Revision(TypedDict, total=False):
     RevisionId: str
 
 
+class _Description(TypedDict, total=False):
+    Description: str
+
+
+def _described_as(description: str) -> _Description:
+    """Description=... when there is one (an alias of the app's own has none)."""
+    return {"Description": description} if description else {}
+
+
 def _revision(revision: str | None) -> _Revision:
     """RevisionId=... when known: Lambda then refuses the call if the function changed since
     it was read (a teammate deploying at the same time)."""
@@ -98,6 +113,10 @@ class LambdaFunction:
     settings: LambdaTarget
     kind: str = "lambda"
     cancel: CancelToken = field(default_factory=CancelToken, repr=False)  # the deploy's
+    alias: str = ALIAS  # the alias deploys move, rollbacks and status read
+    # A preview's: what its alias's description records (previews.Preview.labels), and the
+    # name its published versions are described with.
+    preview: Preview | None = None
 
     @property
     def name(self) -> str:
@@ -129,7 +148,7 @@ class LambdaFunction:
         """The configuration of the version the alias serves, or None."""
         try:
             return dict(
-                self.lam.get_function_configuration(FunctionName=self.name, Qualifier=ALIAS)
+                self.lam.get_function_configuration(FunctionName=self.name, Qualifier=self.alias)
             )
         except self.lam.exceptions.ResourceNotFoundException:
             return None
@@ -144,7 +163,7 @@ class LambdaFunction:
             same_code = live.get("CodeSha256") == code_sha256(code["ZipFile"])
         else:  # an image reference by digest names its content
             same_code = (
-                self.lam.get_function(FunctionName=self.name, Qualifier=ALIAS)["Code"].get(
+                self.lam.get_function(FunctionName=self.name, Qualifier=self.alias)["Code"].get(
                     "ImageUri"
                 )
                 == code["ImageUri"]
@@ -167,11 +186,21 @@ class LambdaFunction:
                 self._create(code, config, say)
             else:
                 self._update(existing, code, config, say)
-            version = self.lam.publish_version(
+            whose = f"{self.preview.full} " if self.preview else ""
+            published = self.lam.publish_version(
                 FunctionName=self.name,
-                Description=f"pilot {release}",
+                Description=f"pilot {whose}{release}",
                 **_revision(self._wait_ready()),
-            )["Version"]
+            )
+            version = published["Version"]
+            if not _holds(published, code, env):
+                # The app and its previews share the unpublished function: a deploy of
+                # another between this one's update and its publish is caught here.
+                raise TargetError(
+                    f"function {self.name} was changed by another deploy during this one "
+                    f"(its version {version} holds that change, and nothing serves it); "
+                    "deploy again"
+                )
             say(f"published version {version}")
             url = self._point_alias(str(version), say)
         except ClientError as exc:
@@ -246,37 +275,45 @@ class LambdaFunction:
             time.sleep(1)
 
     def _point_alias(self, version: str, say: Say) -> str:
+        # A preview's alias says whose it is and when it expires (renewed by each deploy).
+        described = json.dumps(self.preview.labels()) if self.preview is not None else ""
         try:
-            alias = self.lam.get_alias(FunctionName=self.name, Name=ALIAS)
+            alias = self.lam.get_alias(FunctionName=self.name, Name=self.alias)
             self.lam.update_alias(
                 FunctionName=self.name,
-                Name=ALIAS,
+                Name=self.alias,
                 FunctionVersion=version,
+                **_described_as(described),
                 **_revision(alias.get("RevisionId")),
             )
         except self.lam.exceptions.ResourceNotFoundException:
-            self.lam.create_alias(FunctionName=self.name, Name=ALIAS, FunctionVersion=version)
-        say(f"alias {ALIAS} -> version {version}")
+            self.lam.create_alias(
+                FunctionName=self.name,
+                Name=self.alias,
+                FunctionVersion=version,
+                **_described_as(described),
+            )
+        say(f"alias {self.alias} -> version {version}")
         return self.ensure_url(say)
 
     def ensure_url(self, say: Say) -> str:
         """The public function URL of the alias (auth NONE: it is a web app)."""
         try:
             return str(
-                self.lam.get_function_url_config(FunctionName=self.name, Qualifier=ALIAS)[
+                self.lam.get_function_url_config(FunctionName=self.name, Qualifier=self.alias)[
                     "FunctionUrl"
                 ]
             )
         except self.lam.exceptions.ResourceNotFoundException:
             pass
         url = self.lam.create_function_url_config(
-            FunctionName=self.name, Qualifier=ALIAS, AuthType="NONE"
+            FunctionName=self.name, Qualifier=self.alias, AuthType="NONE"
         )["FunctionUrl"]
         with contextlib.suppress(self.lam.exceptions.ResourceConflictException):
             # (a conflict: granted by an earlier deploy)
             self.lam.add_permission(
                 FunctionName=self.name,
-                Qualifier=ALIAS,
+                Qualifier=self.alias,
                 StatementId="pilot-public-url",
                 Action="lambda:InvokeFunctionUrl",
                 Principal="*",
@@ -308,7 +345,7 @@ class LambdaFunction:
             return TargetStatus("not deployed", "-")
         try:  # read only: asking for the status makes nothing
             url = str(
-                self.lam.get_function_url_config(FunctionName=self.name, Qualifier=ALIAS)[
+                self.lam.get_function_url_config(FunctionName=self.name, Qualifier=self.alias)[
                     "FunctionUrl"
                 ]
             )
@@ -336,11 +373,73 @@ class LambdaFunction:
                 str(event.get("logStreamName", "")),
             )
 
+    # -- previews ----------------------------------------------------------------------
+    def previews(self) -> list[Preview]:
+        """The previews of the app this function serves (its preview aliases), with their
+        URLs; [] when the function does not exist."""
+        found = []
+        try:
+            pages = self.lam.get_paginator("list_aliases").paginate(FunctionName=self.name)
+            aliases = [alias for page in pages for alias in page["Aliases"]]
+        except self.lam.exceptions.ResourceNotFoundException:
+            return []
+        for alias in aliases:
+            preview = _described(alias)
+            if preview is None or alias["Name"] != PREVIEW_ALIAS + preview.name:
+                continue
+            try:
+                url = self.lam.get_function_url_config(
+                    FunctionName=self.name, Qualifier=alias["Name"]
+                )["FunctionUrl"]
+            except self.lam.exceptions.ResourceNotFoundException:
+                url = ""
+            found.append(dataclasses.replace(preview, url=str(url), state="active"))
+        return found
+
+    def destroy_preview(self, say: Say) -> list[str]:
+        """Remove this preview's alias, its URL and the versions published for it (those
+        no other alias serves); the function and the app's own alias stay."""
+        assert self.preview is not None, "a preview's function only"
+        done = []
+        not_found = self.lam.exceptions.ResourceNotFoundException
+        try:
+            self.lam.get_alias(FunctionName=self.name, Name=self.alias)
+        except not_found:
+            pass
+        else:
+            with contextlib.suppress(not_found):
+                self.lam.delete_function_url_config(FunctionName=self.name, Qualifier=self.alias)
+            self.lam.delete_alias(FunctionName=self.name, Name=self.alias)
+            done.append(f"deleted alias {self.alias} of {self.name} and its function URL")
+        try:
+            pages = self.lam.get_paginator("list_aliases").paginate(FunctionName=self.name)
+            served = {a["FunctionVersion"] for page in pages for a in page["Aliases"]}
+            listed = self.lam.get_paginator("list_versions_by_function").paginate(
+                FunctionName=self.name
+            )
+            versions = [v for page in listed for v in page["Versions"]]
+        except not_found:
+            versions, served = [], set()
+        mine = [
+            str(v["Version"])
+            for v in versions
+            if str(v.get("Description", "")).startswith(f"pilot {self.preview.full} ")
+            and v["Version"] not in served
+        ]
+        for version in mine:
+            with contextlib.suppress(not_found):
+                self.lam.delete_function(FunctionName=self.name, Qualifier=version)
+        if mine:
+            done.append(f"deleted version(s) {', '.join(mine)} of {self.name}")
+        for line in done:
+            say(line)
+        return done
+
     def destroy(self, say: Say) -> list[str]:
         done = []
         if self.current() is not None:
             with contextlib.suppress(self.lam.exceptions.ResourceNotFoundException):
-                self.lam.delete_function_url_config(FunctionName=self.name, Qualifier=ALIAS)
+                self.lam.delete_function_url_config(FunctionName=self.name, Qualifier=self.alias)
             self.lam.delete_function(FunctionName=self.name)  # every version and alias
             done.append(f"deleted function {self.name}")
         try:
@@ -353,9 +452,30 @@ class LambdaFunction:
         return done
 
 
+def _holds(published: Mapping[str, Any], code: Code, env: dict[str, str]) -> bool:
+    """Whether a published version is made of ``code`` and ``env``."""
+    if (published.get("Environment") or {}).get("Variables", {}) != env:
+        return False
+    return "ZipFile" not in code or published.get("CodeSha256") == code_sha256(code["ZipFile"])
+
+
+def _described(alias: Mapping[str, Any]) -> Preview | None:
+    """The preview an alias's description records, if it records one."""
+    try:
+        labels = json.loads(alias.get("Description") or "")
+    except ValueError:
+        return None
+    return from_labels(labels) if isinstance(labels, dict) else None
+
+
 def open_lambda(
-    config: PilotConfig, state_dir: Path, root: Path, app: AppSettings
+    config: PilotConfig,
+    state_dir: Path,
+    root: Path,
+    app: AppSettings,
+    preview: Preview | None = None,
 ) -> LambdaFunction:
+    """The app's function; with ``preview``, as that preview's alias serves it."""
     make = aws_clients(config, state_dir)
     return LambdaFunction(
         make("lambda"),
@@ -364,4 +484,6 @@ def open_lambda(
         config.project.name,
         app.name,
         target_settings(app, LambdaTarget),
+        alias=ALIAS if preview is None else PREVIEW_ALIAS + preview.name,
+        preview=preview,
     )

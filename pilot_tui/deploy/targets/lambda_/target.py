@@ -1,15 +1,26 @@
 """Target kind "lambda": the app as an AWS Lambda function with a function URL, from its
 image (with the Lambda Web Adapter) or, with target.package = "zip", from a zip of its
-folder (no Docker, no registry)."""
+folder (no Docker, no registry). Its previews are aliases of the same function, each with
+its own function URL (function.py)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
-from pilot_tui.config.schema import LambdaTarget, PilotConfig
-from pilot_tui.deploy.context import Context, DeployContext, RunLog
+from pilot_tui.cloud import aws_errors
+from pilot_tui.config.schema import AppSettings, LambdaTarget, PilotConfig
+from pilot_tui.deploy import history, previews
+from pilot_tui.deploy.context import Context, DeployContext, RunLog, Say
+from pilot_tui.deploy.previews import Preview
 from pilot_tui.deploy.registry import Registry
-from pilot_tui.deploy.targets.base import WaypointApp, WaypointUse, target_settings
+from pilot_tui.deploy.targets.base import (
+    WaypointApp,
+    WaypointUse,
+    emulators_stopped,
+    target_settings,
+)
 from pilot_tui.deploy.targets.container import (
     ManagedContainer,
     delete_ecr_images,
@@ -17,14 +28,40 @@ from pilot_tui.deploy.targets.container import (
     refuse_unreachable_ecr,
     waypoint_ecr,
 )
-from pilot_tui.deploy.targets.managed import ManagedTarget
+from pilot_tui.deploy.targets.managed import ManagedTarget, TargetError
 from pilot_tui.deploy.targets.managed_flow import StageError
+
+if TYPE_CHECKING:
+    from pilot_tui.deploy.targets.lambda_.function import LambdaFunction
 
 
 class Lambda(ManagedContainer):
     kind: ClassVar[str] = "lambda"
     logs_name: ClassVar[str] = "CloudWatch Logs"
     made: ClassVar[str] = "function, its URL and logs"
+    previews_refused: ClassVar[str | None] = None
+
+    def preview(self, preview: Preview) -> LambdaPreview:
+        return LambdaPreview(previews.preview_app(self.app, preview.name), self.app, preview)
+
+    def previews(self, ctx: Context) -> list[Preview]:
+        from pilot_tui.deploy.targets.lambda_.function import open_lambda
+
+        if ctx.config.server.home == "sandbox" and emulators_stopped(ctx):
+            return []  # their aliases lived in the stopped emulators
+        try:
+            found = open_lambda(ctx.config, ctx.state_dir, ctx.root, self.app).previews()
+        except Exception as exc:
+            refused = aws_errors.refusal(exc)  # the call AWS refused, in its own words
+            if refused is None:
+                raise
+            why = f"the previews of {self.app.name} could not be listed: {refused}"
+            raise TargetError(why) from exc
+        return [
+            dataclasses.replace(p, release=live.id if live else "")
+            for p in found
+            for live in [history.live_release(ctx.state_dir, p.full)]
+        ]
 
     def zipped(self) -> bool:
         return bool(target_settings(self.app, LambdaTarget).package == "zip")
@@ -83,3 +120,32 @@ class Lambda(ManagedContainer):
         except Exception as exc:  # BuildError, or the adapter image cannot be pulled
             raise StageError("build", f"adding the Lambda Web Adapter: {exc}") from exc
         return adapted, wrapped
+
+
+@dataclass
+class LambdaPreview(Lambda):
+    """A preview of ``owner``: ``app`` is its copy (previews.preview_app), deployed as an
+    alias of the owner's function with its own URL, never touching the owner's alias."""
+
+    owner: AppSettings
+    previewing: Preview
+
+    def open(self, ctx: Context) -> LambdaFunction:
+        from pilot_tui.deploy.targets.lambda_.function import open_lambda
+
+        return open_lambda(ctx.config, ctx.state_dir, ctx.root, self.owner, self.previewing)
+
+    def registry(self, ctx: Context) -> Registry:
+        return ecr_registry_for(ctx, self.owner)  # the owner's repository, its tags its own
+
+    def delete_images(self, ctx: Context) -> str | None:
+        return None  # the owner's repository stays with the owner
+
+    def environment(self, ctx: DeployContext, log: RunLog) -> dict[str, str]:
+        say = log.line("deploy", self.app.name)
+        return previews.environment(ctx.state_dir, self.previewing, self.app, say)
+
+    def destroy(self, ctx: Context, say: Say) -> list[str]:
+        if ctx.config.server.home == "sandbox" and emulators_stopped(ctx):
+            return []  # it lived in the stopped emulators
+        return self.open(ctx).destroy_preview(say)

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Label, Select, Static
+from textual.worker import Worker, WorkerState
 
+from pilot_tui import redact
 from pilot_tui.app_questions import (
     QUESTIONS,
     app_table,
@@ -31,11 +33,17 @@ from pilot_tui.screens.ordered_keys import TextInput
 
 
 class AppsScreen(Screen[None]):
+    """The apps, each followed by its previews (as this machine's release histories know
+    them: `pilot-tui preview list` asks where they run)."""
+
     BINDINGS = [
         Binding("n", "new_app", "New app"),
         Binding("d", "deploy", "Deploy"),
         Binding("r", "rollback", "Roll back"),
         Binding("l", "logs", "Logs"),
+        Binding("p", "preview", "Preview"),
+        # Only for a preview's row: said in the title line, not in the footer (80 columns).
+        Binding("x", "remove_preview", "Remove preview", show=False),
         Binding("escape", "back", "Back"),
     ]
 
@@ -48,7 +56,8 @@ class AppsScreen(Screen[None]):
         with Vertical(id="apps"):
             yield Static(
                 "[b]Apps[/b] · [b]n[/b] adds one · [b]d[/b] deploys the selected app "
-                "· [b]r[/b] rolls it back · [b]l[/b] follows its logs",
+                "· [b]r[/b] rolls it back · [b]l[/b] follows its logs · [b]p[/b] deploys a "
+                "preview of it · [b]x[/b] removes the selected preview",
                 id="apps-title",
             )
             yield DataTable(id="app-list", cursor_type="row", zebra_stripes=True)
@@ -72,6 +81,7 @@ class AppsScreen(Screen[None]):
         table.clear()
         config = ProjectFile.load(self.path).check().config
         state_dir = Project(self.path).state_dir
+        self.previews: dict[str, tuple[str, str]] = {}  # row key -> (app, preview name)
         for app in config.apps if config else []:
             live = history.live_release(state_dir, app.name)
             table.add_row(
@@ -84,6 +94,19 @@ class AppsScreen(Screen[None]):
                 f"{live.id} {of_release(live).text()}" if live else "—",
                 key=app.name,
             )
+            for full in _preview_histories(state_dir, app.name):
+                live = history.live_release(state_dir, full)
+                self.previews[full] = (app.name, full[len(app.name) + 2 :])
+                table.add_row(
+                    f"└ {full}",
+                    app.path,
+                    app.build.kind,
+                    f"{app.target.kind} preview",
+                    ", ".join({**app.env, **app.previews.env}) or "—",
+                    ", ".join(app.secrets) or "—",
+                    f"{live.id} {of_release(live).text()}" if live else "—",
+                    key=full,
+                )
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))
 
@@ -94,12 +117,99 @@ class AppsScreen(Screen[None]):
             return None
         return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
 
+    def _selected_app(self, doing: str) -> str | None:
+        """The selected app; None (and said why) on a preview's row."""
+        name = self._selected()
+        if name in self.previews:
+            self.notify(
+                f"{name} is a preview: {doing} its app, or press d to deploy it again, "
+                "x to remove it.",
+                severity="warning",
+            )
+            return None
+        return name
+
     def action_deploy(self) -> None:
         from pilot_tui.screens.deploy import DeployScreen
 
         name = self._selected()
-        if name is not None:
+        if name in self.previews:  # deployed again, from the source as it is now
+            app, preview = self.previews[name]
+            self.app.push_screen(DeployScreen(self.path, app, preview=preview))
+        elif name is not None:
             self.app.push_screen(DeployScreen(self.path, name))
+
+    def action_preview(self) -> None:
+        """Ask for the preview's name (its branch, prefilled), then deploy it."""
+        from pilot_tui.screens.deploy import DeployScreen
+        from pilot_tui.screens.preview_name import PreviewName, git_branch
+
+        name = self._selected_app("select")
+        config = ProjectFile.load(self.path).check().config if name else None
+        app = config.app(name) if config and name else None
+        if app is None:
+            return
+        from pilot_tui.deploy.targets import target_for
+
+        refused = target_for(app).previews_refused
+        if refused is not None:
+            self.notify(f"{app.name} runs on {app.target.kind}: {refused}", severity="warning")
+            return
+
+        def chosen(wanted: str | None) -> None:
+            if wanted is not None:
+                self.app.push_screen(DeployScreen(self.path, app.name, preview=wanted))
+
+        suggested = git_branch(self.path.parent / app.path)
+        self.app.push_screen(PreviewName(app.name, suggested), chosen)
+
+    def action_remove_preview(self) -> None:
+        """Ask, then remove the selected preview where it runs (a worker: it takes time)."""
+        from pilot_tui.screens.run_screen import ConfirmCancel
+
+        name = self._selected()
+        if name is None:
+            return
+        if name not in self.previews:
+            self.notify(f"{name} is an app: select one of its previews (└) to remove it.")
+            return
+        app, preview = self.previews[name]
+
+        def answered(remove: bool | None) -> None:
+            if remove:
+                self.notify(f"removing {name}…")
+                self.remove_preview(app, preview)
+
+        question = (
+            f"Remove the preview {name}: what runs it, its address and its history? "
+            f"{app} itself is not touched."
+        )
+        self.app.push_screen(ConfirmCancel(question, "Remove", "Keep"), answered)
+
+    @work(thread=True, exclusive=True, group="previews", exit_on_error=False)
+    def remove_preview(self, app: str, preview: str) -> None:
+        from pilot_tui.deploy.session import open_deployer
+
+        config = ProjectFile.load(self.path).check().config
+        if config is None:
+            raise PilotError("pilot.toml is not valid; fix it in the editor first")
+        with open_deployer(self.path, config, lambda event: None, apps=[app]) as engine:
+            engine.destroy_preview(app, preview, lambda line: None)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "previews":
+            return
+        if event.state == WorkerState.SUCCESS:
+            self.notify("preview removed")
+            self.refresh_list()
+        elif event.state == WorkerState.ERROR:
+            error = event.worker.error
+            why = str(error) if isinstance(error, PilotError) else f"{type(error).__name__}"
+            why += "" if isinstance(error, PilotError) else f": {error}"
+            self.notify(
+                f"The preview was not removed: {redact.text(why)}", severity="error", timeout=15
+            )
+            self.refresh_list()
 
     def action_rollback(self) -> None:
         """Ask first, offering the releases to go back to: a rollback changes what serves."""
@@ -108,7 +218,7 @@ class AppsScreen(Screen[None]):
         from pilot_tui.screens.deploy import DeployScreen
         from pilot_tui.screens.rollback import RollbackPicker
 
-        name = self._selected()
+        name = self._selected_app("roll back")
         if name is None:
             return
         try:
@@ -127,7 +237,7 @@ class AppsScreen(Screen[None]):
     def action_logs(self) -> None:
         from pilot_tui.screens.app_logs import AppLogsScreen
 
-        name = self._selected()
+        name = self._selected_app("follow the logs of")
         if name is not None:
             self.app.push_screen(AppLogsScreen(self.path, name))
 
@@ -136,6 +246,15 @@ class AppsScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+
+def _preview_histories(state_dir: Path, app: str) -> list[str]:
+    """The full names (APP--NAME) of ``app``'s previews with a release history here."""
+    from pilot_tui.deploy import history
+    from pilot_tui.deploy.previews import full_name
+
+    folder = history.history_file(state_dir, app).parent
+    return sorted(path.stem for path in folder.glob(f"{full_name(app, '*')}.json"))
 
 
 class NewAppScreen(Screen[None]):

@@ -47,13 +47,20 @@ class DeployScreen(RunScreen):
     ]
 
     def __init__(
-        self, project_file: Path, app: str, *, rollback: bool = False, release: str | None = None
+        self,
+        project_file: Path,
+        app: str,
+        *,
+        rollback: bool = False,
+        release: str | None = None,
+        preview: str | None = None,
     ) -> None:
         super().__init__(Project(project_file).state_dir)
         self.project_file = project_file
         self.app_name = app
         self.rollback = rollback
         self.release = release
+        self.preview = preview  # the name asked for: a preview of the app is deployed
         self.cancel = CancelToken()
         self.started = time.monotonic()
         self.outcome: str | None = None
@@ -61,9 +68,12 @@ class DeployScreen(RunScreen):
 
     def compose(self) -> ComposeResult:
         verb = "Rolling back" if self.rollback else "Deploying"
+        what = escape(self.app_name)
+        if self.preview is not None:
+            what = f"a preview of {what}: {escape(self.preview)}"
         yield Header()
         with Vertical(id="deploy"):
-            yield Static(f"[b]{verb} {self.app_name}[/b]", id="deploy-title")
+            yield Static(f"[b]{verb} {what}[/b]", id="deploy-title")
             yield ErrorPanel(id="deploy-error", classes="hidden")
             yield DataTable(id="stages", cursor_type="none", show_cursor=False)
             yield Static("Starting…", id="deploy-result")
@@ -89,7 +99,8 @@ class DeployScreen(RunScreen):
         if config is None:
             raise ValueError("pilot.toml is not valid; fix it in the editor first")
         app = config.app(self.app_name)
-        self.has_logs = app is None or target_for(app).has_logs
+        # The app logs viewer follows apps, not their previews.
+        self.has_logs = self.preview is None and (app is None or target_for(app).has_logs)
         if config.server.home == "sandbox":  # recorded before a start: the exit stops it
             self.record_sandbox(self.state_dir)
         with open_deployer(
@@ -102,6 +113,8 @@ class DeployScreen(RunScreen):
         ) as engine:
             if self.rollback:
                 return engine.rollback(self.app_name, self.release)
+            if self.preview is not None:
+                return engine.deploy_preview(self.app_name, self.preview)
             return engine.deploy(self.app_name)
 
     def handle(self, event: object) -> None:
@@ -163,6 +176,10 @@ class DeployScreen(RunScreen):
 
     def action_app_logs(self) -> None:
         from pilot_tui.screens.app_logs import AppLogsScreen
+
+        if self.preview is not None:
+            self.notify("The logs viewer follows apps, not their previews.")
+            return
 
         self.app.push_screen(AppLogsScreen(self.project_file, self.app_name))
 

@@ -143,3 +143,62 @@ def test_app_destroy_takes_the_lambda_previews(fn_project, cli):
     assert _lambda(root).list_functions()["Functions"] == []
     assert not history.history_file(root / ".pilot", "fn--pr-7").exists()
     assert json.loads(cli("preview", "list", "--json").out) == []
+
+
+async def test_previews_from_the_apps_screen(fn_project):
+    """From the Apps screen: p asks for the preview's name (the name it will have shown as
+    it is typed), deploys it, and the preview is listed under its app; d on its row deploys
+    it again, r refuses, and x asks, then removes it where it runs."""
+    from textual.widgets import DataTable, Input
+
+    from pilot_tui.screens.app import create_app
+    from pilot_tui.screens.apps import AppsScreen
+    from pilot_tui.screens.deploy import DeployScreen
+    from pilot_tui.screens.preview_name import PreviewName
+    from pilot_tui.screens.run_screen import ConfirmCancel
+    from tests.integration.deploy.test_tui_deploy import text, until
+
+    root = fn_project
+    app = create_app(str(root / "pilot.toml"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        apps = app.screen
+        assert isinstance(apps, AppsScreen)
+        await pilot.press("p")
+        asked = app.screen
+        assert isinstance(asked, PreviewName)
+        asked.query_one(Input).value = ""
+        await pilot.press(*"Feature/Login")
+        assert "fn--feature-login" in text(asked, "#preview-name-shown")
+        await pilot.press("enter")
+        deploy = app.screen
+        assert isinstance(deploy, DeployScreen)
+        assert "a preview of fn: Feature/Login" in text(deploy, "#deploy-title")
+        assert await until(pilot, lambda: "is live" in text(deploy, "#deploy-result"))
+        assert sorted(_aliases(root)) == ["preview--feature-login"]  # never the app's alias
+        await pilot.press("escape")
+        assert app.screen is apps
+        table = apps.query_one("#app-list", DataTable)
+        row = table.get_row("fn--feature-login")
+        assert str(row[0]) == "└ fn--feature-login" and str(row[3]) == "lambda preview"
+        assert str(row[-1]).startswith("v1 ")
+
+        table.move_cursor(row=table.get_row_index("fn--feature-login"))
+        await pilot.press("r")  # a preview is not rolled back
+        assert app.screen is apps
+        await pilot.press("d")  # deployed again from the source
+        again = app.screen
+        assert isinstance(again, DeployScreen)
+        assert await until(pilot, lambda: "v2 is live" in text(again, "#deploy-result"))
+        await pilot.press("escape")
+        assert str(table.get_row("fn--feature-login")[-1]).startswith("v2 ")
+
+        table.move_cursor(row=table.get_row_index("fn--feature-login"))
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmCancel)
+        await pilot.click("#stop")
+        assert await until(pilot, lambda: "fn--feature-login" not in table.rows)
+        assert "preview--feature-login" not in _aliases(root)
+        assert not history.history_file(root / ".pilot", "fn--feature-login").exists()
+        assert [str(key.value) for key in table.rows] == ["fn"]

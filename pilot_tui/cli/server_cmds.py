@@ -20,6 +20,7 @@ from pilot_tui.provision.server import (
     Plan,
     RunResult,
     Server,
+    ServerError,
     Stage,
     interrupt_message,
 )
@@ -179,10 +180,13 @@ def _plan_json(plan: Plan, server: Server) -> str:
     )
 
 
-def planned(server: Server, interrupt: Interrupt, *, destroy: bool = False) -> Plan | int:
-    """Terraform's plan (of a destroy, with ``destroy``), or the exit code after saying why
-    there is none: interrupted, or failed (with the full log's path)."""
-    the_plan, result = _make_plan(server, destroy, interrupt)
+def planned(
+    server: Server, interrupt: Interrupt, *, destroy: bool = False, read_back: bool = True
+) -> Plan | int:
+    """Terraform's plan (of a destroy, with ``destroy``; see Server.plan for
+    ``read_back``), or the exit code after saying why there is none: interrupted, or
+    failed (with the full log's path)."""
+    the_plan, result = _make_plan(server, destroy, interrupt, read_back)
     if result.interrupted:
         return EXIT_INTERRUPTED
     if result.code != 0:
@@ -191,10 +195,14 @@ def planned(server: Server, interrupt: Interrupt, *, destroy: bool = False) -> P
     return the_plan
 
 
-def _make_plan(server: Server, destroy: bool, interrupt: Interrupt) -> tuple[Plan, RunResult]:
+def _make_plan(
+    server: Server, destroy: bool, interrupt: Interrupt, read_back: bool = True
+) -> tuple[Plan, RunResult]:
     while True:
         try:
-            return run_terraform(lambda: server.plan(destroy=destroy), interrupt)
+            return run_terraform(
+                lambda: server.plan(destroy=destroy, read_back=read_back), interrupt
+            )
         except NeedsAllowedCidrs:
             if not sys.stdin.isatty():
                 raise
@@ -256,7 +264,19 @@ def _apply(
     server: Server, the_plan: Plan, progress: Progress, interrupt: Interrupt, verb: str
 ) -> int:
     progress.total = the_plan.total
-    result = run_terraform(lambda: server.apply(the_plan), interrupt, server.in_flight)
+
+    async def apply() -> RunResult:
+        if the_plan.read_back:
+            return await server.apply(the_plan)
+        # Nobody reviews it (--yes): the saved plan is read back for its table and warnings
+        # while the apply starts, not before (each starts the providers).
+        shown = asyncio.create_task(_show_read_back(server, the_plan))
+        try:
+            return await server.apply(the_plan)
+        finally:
+            await shown
+
+    result = run_terraform(apply, interrupt, server.in_flight)
     if result.killed:
         say(
             f"{verb} stopped after {progress.done}/{progress.total} changes: Pilot killed "
@@ -293,6 +313,15 @@ def _apply(
     return EXIT_OK
 
 
+async def _show_read_back(server: Server, the_plan: Plan) -> None:
+    try:
+        full = await server.read_back(the_plan)
+    except ServerError as exc:
+        say(f"warning: the saved plan could not be read back for its table: {exc}")
+        return
+    _show_plan(full, server, print)
+
+
 def _plan_confirm_apply(ns: argparse.Namespace) -> tuple[int, Server | None]:
     """Plan, show, confirm and apply `server up`; (exit code, server), with EXIT_OK meaning
     "carry on". (`server destroy` is cli/teardown_cmd.py: it removes more than Terraform's.)"""
@@ -310,13 +339,16 @@ def _plan_confirm_apply(ns: argparse.Namespace) -> tuple[int, Server | None]:
 def _review_and_apply(
     ns: argparse.Namespace, server: Server, progress: Progress, interrupt: Interrupt
 ) -> int:
-    the_plan = planned(server, interrupt)
+    the_plan = planned(server, interrupt, read_back=not ns.yes)
     if isinstance(the_plan, int):
         return the_plan
     if not the_plan.changes:
         print(_table(the_plan))
         run_terraform(lambda: server.apply(the_plan), interrupt)  # setup, which checks its parts
         return EXIT_OK
+    if not the_plan.read_back:  # --yes: its table comes as the apply starts
+        say(f"applying {the_plan.total} change(s) (--yes); the plan's table follows")
+        return _apply(server, the_plan, progress, interrupt, "apply")
     _show_plan(the_plan, server, print)
     answer = confirm(f"Apply these {the_plan.total} changes?", ns.yes)
     if answer is None:

@@ -32,7 +32,7 @@ from pilot_tui.provision.terraform_run import Plan, RunResult, init_advice
 from pilot_tui.provision.terraform_run import interrupt_message as interrupt_message  # for faces
 from pilot_tui.provision.tf import commands
 from pilot_tui.provision.tf.events import Outputs, parse_line
-from pilot_tui.provision.tf.plan import summarize_plan
+from pilot_tui.provision.tf.plan import ResourceChange, summarize_plan
 from pilot_tui.provision.tf.toolchain import Terraform, resolve
 from pilot_tui.provision.tf.variables import variables
 from pilot_tui.provision.tf.workspace import WorkspaceLock, render, template_sources
@@ -46,6 +46,10 @@ def _cloud_id(resource_type: str, values: dict[str, object]) -> str:
     identifier (its id is a resource id on aws 5.x) and a Cloud SQL instance's name."""
     key = {"aws_db_instance": "identifier", "google_sql_database_instance": "name"}
     return str(values.get(key.get(resource_type, "id")) or "")
+
+
+# The planned_change actions the saved plan's own reading (summarize_plan) lists too.
+STREAMED_ACTIONS = ("create", "update", "delete", "replace", "read")
 
 
 class Server:
@@ -276,7 +280,13 @@ class Server:
             )
         atomic_write(stamp, fingerprint)
 
-    async def plan(self, *, destroy: bool = False) -> tuple[Plan, RunResult]:
+    async def plan(
+        self, *, destroy: bool = False, read_back: bool = True
+    ) -> tuple[Plan, RunResult]:
+        """Plan (a destroy, with ``destroy``) into the saved plan file. Without
+        ``read_back`` the plan's changes are those it streamed, and reading the saved plan
+        back for its details and warnings (a Terraform run that starts the providers again)
+        is left to read_back(), which may run beside the apply."""
         import asyncio
 
         # Starting emulators, unpacking the provider and rendering block: keep them off the
@@ -298,9 +308,21 @@ class Server:
         if result.changes_nothing and not destroy:
             # Nothing to review: reading the plan back would start the providers again.
             return Plan([], result.summary, [], destroy), result
-        shown = await self._capture(commands.show_plan(tf, self.workdir))
+        if not read_back:
+            streamed = [
+                ResourceChange(c.address, c.resource_type, c.action)
+                for c in result.planned
+                if c.action in STREAMED_ACTIONS
+            ]
+            return Plan(streamed, result.summary, [], destroy, read_back=False), result
+        return await self.read_back(Plan([], result.summary, [], destroy)), result
+
+    async def read_back(self, plan: Plan) -> Plan:
+        """``plan`` with what the saved plan file holds: each change's details, and the
+        warnings a reviewer must see."""
+        shown = await self._capture(commands.show_plan(self.terraform(), self.workdir))
         changes, warnings = summarize_plan(json.loads(shown))
-        return Plan(changes, result.summary, warnings, destroy), result
+        return Plan(changes, plan.summary, warnings, plan.destroy)
 
     async def apply(self, plan: Plan) -> RunResult:
         """Apply ``plan``, then run setup. A plan with no changes still runs setup: an

@@ -40,7 +40,7 @@ class RunResult:
     # The root module's outputs an apply reports as it ends (its -json `outputs` message):
     # they save a separate `terraform output`, which starts the providers again.
     outputs: Outputs | None = None
-    planned: int = 0  # planned_change events of a plan (reads and moves count too)
+    planned: list[PlannedChange] = field(default_factory=list)  # a plan's, as it streamed
 
     @property
     def changes_nothing(self) -> bool:
@@ -48,7 +48,7 @@ class RunResult:
         summary = self.summary
         return (
             self.code == 0
-            and self.planned == 0
+            and not self.planned
             and summary is not None
             and summary.add == summary.change == summary.remove == 0
         )
@@ -75,7 +75,7 @@ class RunResult:
         elif isinstance(event, Outputs):
             self.outputs = event
         elif isinstance(event, PlannedChange):
-            self.planned += 1
+            self.planned.append(event)
 
 
 PROVIDER_DOWNLOAD_FAILED = (
@@ -134,6 +134,9 @@ class Plan:
     summary: ChangeSummary | None
     warnings: list[str]
     destroy: bool = False
+    # False: its changes are those the plan streamed (no details, no warnings yet); the
+    # saved plan is still to be read back (Server.read_back) for the table a person reads.
+    read_back: bool = True
 
     @property
     def total(self) -> int:

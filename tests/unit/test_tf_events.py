@@ -111,7 +111,7 @@ def test_a_run_keeps_the_outputs_its_apply_reported():
 
 def test_only_a_plan_that_plans_nothing_changes_nothing():
     create = folded((FIXTURES / "plan-create.jsonl").read_text().splitlines())
-    assert create.planned == 9 and not create.changes_nothing
+    assert len(create.planned) == 9 and not create.changes_nothing
     summary = (
         '{"type":"change_summary","changes":{"add":0,"change":0,"remove":0,"operation":"plan"}}'
     )

@@ -66,8 +66,11 @@ def test_plan_apply_reapply_destroy(sandbox_project, tmp_path):
     up = run_pilot("server", "up", "--yes", cwd=project, env=recorder)
     assert up.returncode == 0, up.stderr
     # The outputs come from the apply's own stream: no `terraform output` starts the
-    # providers once more (issue 16).
-    assert commands_run(ran) == ["plan", "show", "apply"]
+    # providers once more; with --yes the plan is read back (show) beside the apply, for
+    # the table below (issue 16).
+    assert sorted(commands_run(ran)) == ["apply", "plan", "show"]
+    assert "applying 9 change(s) (--yes); the plan's table follows" in up.stderr
+    assert "instance_type=t3.small" in up.stdout and "Plan: 9 to add" in up.stdout
     assert "[9/9]" in up.stderr and "The Pilot Server is up." in up.stdout
     assert (
         "Estimated cost: nothing in the sandbox; on AWS the same server is ~$21.23/month "

@@ -11,10 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pilot_tui.config.document import set_in_text
 from pilot_tui.config.keys import parse_key
 from pilot_tui.config.regions import AWS_REGIONS, GCP_REGIONS
-from pilot_tui.config.validate import check_text
 
 Answers = dict[str, Any]
 
@@ -116,6 +114,8 @@ def to_value(question: Question, answer: str) -> Any:
 def apply_answer(draft: str, question: Question, answer: str, *, starter: bool = False) -> str:
     """The draft text with the answer written to its key (comments kept); ``starter``: the
     draft is init's starter file, whose commented examples the answers fill in."""
+    from pilot_tui.config.document import set_in_text  # (the parser imports this module)
+
     return set_in_text(draft, question.key, to_value(question, answer), starter=starter)
 
 
@@ -128,6 +128,8 @@ def check_answer(draft: str, question: Question, answer: str) -> str | None:
     except ValueError as exc:
         return str(exc)
     prefix = tuple(parse_key(question.key))
+    from pilot_tui.config.validate import check_text
+
     for problem in check_text(text).report.errors:
         if problem.path[: len(prefix)] == prefix or problem.key.startswith(question.key):
             return problem.message
@@ -154,6 +156,8 @@ def apply_answers(draft: str, answers: Answers) -> tuple[str, list[tuple[Questio
             problems.append((question, str(exc)))
     if problems:
         return draft, problems
+    from pilot_tui.config.validate import check_text
+
     for problem in check_text(draft).report.errors:
         for question in QUESTIONS:
             prefix = tuple(parse_key(question.key))

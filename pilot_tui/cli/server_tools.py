@@ -78,7 +78,7 @@ def ssh_command(host: str, user: str, key: Path, known_hosts: Path, extra: list[
 def ssh(ns: argparse.Namespace) -> int:
     pf = load(ns)
     from pilot_tui.project import Project
-    from pilot_tui.provision.server import saved_record
+    from pilot_tui.provision.outputs import saved_record
 
     project = Project(pf.path)
     saved = saved_record(project.state_dir)

@@ -44,7 +44,7 @@ def request(ns: argparse.Namespace) -> int:
 
 
 def _run_on_server(ns: argparse.Namespace, script: Callable[[Server], str]) -> tuple[int, str]:
-    from pilot_tui.provision.server import saved_record
+    from pilot_tui.provision.outputs import saved_record
     from pilot_tui.runner import capture
 
     loaded = load_valid(ns)
@@ -64,7 +64,7 @@ def _run_on_server(ns: argparse.Namespace, script: Callable[[Server], str]) -> t
 
 def invite(ns: argparse.Namespace) -> int:
     from pilot_tui.fsutil import atomic_write
-    from pilot_tui.provision.server import saved_record
+    from pilot_tui.provision.outputs import saved_record
 
     loaded = load_valid(ns)
     if loaded is None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pilot_tui import redact
 from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy import history, notify, previews, secrets
-from pilot_tui.deploy.build import buildpacks, images, packing, site_builder
+from pilot_tui.deploy.build import images, packing
 from pilot_tui.deploy.build.recipe import BuildError, recipe_for
 from pilot_tui.deploy.build.shippable import private_paths
 from pilot_tui.deploy.context import (
@@ -40,7 +40,7 @@ from pilot_tui.deploy.events import (
 )
 from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.deploy.shared_history import SharedHistory, SharedHistoryError
-from pilot_tui.deploy.targets import target_for
+from pilot_tui.deploy.targets import Target, target_for
 from pilot_tui.deploy.targets.docker_host import containers
 from pilot_tui.errors import EXIT_INVALID
 from pilot_tui.fsutil import ensure_private_dir
@@ -149,8 +149,8 @@ class Deployer:
         with _RunLog(self, made.full, "preview") as log:
             say = log.line("deploy", made.full)
             try:
-                self._remove_expired(app, moment, say)
-                previews.room_for(app, made.name, target.previews(self))
+                _, kept = self._remove_expired(app, moment, say)
+                previews.room_for(app, made.name, kept)
             except previews.PreviewError as exc:
                 log.emit(StageFailed(made.full, "deploy", str(exc)))
                 raise DeployError("deploy", str(exc), exit_code=exc.exit_code) from exc
@@ -190,8 +190,7 @@ class Deployer:
             raise previews.PreviewError(
                 f"{app.name} has no preview {preview_name!r} (its previews: {known})"
             )
-        done = target.preview(preview).destroy(self, say)
-        return done + self._forget(full, say)
+        return self._remove(target, preview, say)
 
     def prune_previews(self, say: Say, *, now: float | None = None) -> list[previews.Preview]:
         """Remove every preview whose TTL ran out; those removed. What the agent on the
@@ -200,8 +199,9 @@ class Deployer:
         moment = time.time() if now is None else now
         removed = []
         for app in self.config.apps:
-            removed += self._remove_expired(app, moment, say)
-            self._forget_gone(app, say)
+            expired, kept = self._remove_expired(app, moment, say)
+            removed += expired
+            self._forget_gone(app, kept, say)
         return removed
 
     def destroy_previews(self, app: AppSettings, say: Say) -> None:
@@ -209,15 +209,14 @@ class Deployer:
         app), and what is left of those the agent removed."""
         target = target_for(app)
         for preview in target.previews(self):
-            target.preview(preview).destroy(self, say)
-            self._forget(preview.full, say)
-        self._forget_gone(app, say)
+            self._remove(target, preview, say)
+        self._forget_gone(app, [], say)
 
-    def _forget_gone(self, app: AppSettings, say: Say) -> None:
-        """The histories (local and shared) of ``app``'s previews that run nowhere any more,
-        and what their target left of them (a database, a lock)."""
+    def _forget_gone(self, app: AppSettings, running: list[previews.Preview], say: Say) -> None:
+        """The histories (local and shared) of ``app``'s previews that run nowhere any more
+        (not in ``running``), and what their target left of them (a database, a lock)."""
         target = target_for(app)
-        running = {p.full for p in target.previews(self)}
+        names = {p.full for p in running}
         pattern = f"{previews.full_name(app.name, '*')}.json"
         known = {
             path.stem
@@ -228,7 +227,7 @@ class Deployer:
                 known |= set(self.shared.apps(previews.full_name(app.name, "")))
             except SharedHistoryError as exc:
                 say(f"warning: {exc}")
-        for full in sorted(known - running):
+        for full in sorted(known - names):
             found = previews.split(full)
             if found is None or found[0] != app.name:
                 continue
@@ -236,14 +235,22 @@ class Deployer:
                 target.preview(previews.Preview(app.name, found[1], 0)).destroy(self, say)
             self._forget(full, say)
 
-    def _remove_expired(self, app: AppSettings, now: float, say: Say) -> list[previews.Preview]:
+    def _remove_expired(
+        self, app: AppSettings, now: float, say: Say
+    ) -> tuple[list[previews.Preview], list[previews.Preview]]:
+        """(the app's previews removed as their TTL ran out by ``now``, those kept)."""
         target = target_for(app)
-        expired = [p for p in target.previews(self) if p.expired(now)]
+        found = target.previews(self)
+        expired = [p for p in found if p.expired(now)]
         for preview in expired:
             say(f"removing the preview {preview.full}: its TTL ({app.previews.ttl}) ran out")
-            target.preview(preview).destroy(self, say)
-            self._forget(preview.full, say)
-        return expired
+            self._remove(target, preview, say)
+        return expired, [p for p in found if not p.expired(now)]
+
+    def _remove(self, target: Target, preview: previews.Preview, say: Say) -> list[str]:
+        """What runs ``preview`` (``target`` its app's), then its history and secret
+        versions; what was removed."""
+        return target.preview(preview).destroy(self, say) + self._forget(preview.full, say)
 
     def _forget(self, full: str, say: Say) -> list[str]:
         """A preview's history (here and in the state bucket) and secret versions."""
@@ -354,6 +361,7 @@ class Deployer:
             return existing, tag
         try:
             if recipe.buildpacks is not None:
+                from pilot_tui.deploy.build import buildpacks
                 from pilot_tui.deploy.host import docker_env
 
                 context.close()
@@ -369,6 +377,8 @@ class Deployer:
                 )
             else:
                 if recipe.builder is not None:
+                    from pilot_tui.deploy.build import site_builder
+
                     context = site_builder.run_builder(
                         client,
                         recipe,

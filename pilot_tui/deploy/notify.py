@@ -15,8 +15,6 @@ import getpass
 import json
 import os
 import subprocess
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +96,9 @@ class Notice:
 def send(url: str, notice: Notice) -> str | None:
     """POST ``notice``; None when the webhook took it, else why not (a warning)."""
     body = json.dumps(notice.payload()).encode()
+    import urllib.error  # only when one is sent: every deploy imports this module
+    import urllib.request
+
     request = urllib.request.Request(
         url, data=body, method="POST", headers={"Content-Type": "application/json"}
     )

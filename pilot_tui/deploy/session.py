@@ -43,7 +43,7 @@ def open_deployer(
     Raises host.HostError when the host cannot be named or reached."""
     from pilot_tui.deploy.host import connect, target_for
     from pilot_tui.deploy.shared_history import SharedHistoryError, shared_history
-    from pilot_tui.provision.server import saved_record
+    from pilot_tui.provision.outputs import saved_record
 
     project = Project(project_file)
     secrets.register_project(project.state_dir, config)  # secrets stored or exported since

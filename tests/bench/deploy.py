@@ -2,7 +2,8 @@
 base tarball needed; `bash .ci/setup --test` provides them):
 
 - a full build + deploy of the sample app (tests/fixtures/apps/hello) from a cold cache;
-- a no-change redeploy (target < 2 s), through the real CLI as a user runs it;
+- a no-change redeploy (goal < 0.3 s, issue 16; median of 7), through the real CLI as a
+  user runs it;
 - requests failed while a changed release is swapped in under a client loop (target 0).
 
 Prints figures; asserts nothing.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -76,12 +78,14 @@ def main() -> None:
             first = pilot("deploy", "hello", cwd=project, env=env)
             print(f"full build + deploy (proxy started too): {first:.2f} s")
             (project / "hello" / "www" / "index.html").write_text("changed\n")
-            second = pilot("deploy", "hello", cwd=project, env=env)
-            print(f"build + deploy of a change (proxy up): {second:.2f} s")
-            unchanged = [pilot("deploy", "hello", cwd=project, env=env) for _ in range(5)]
+            # --no-watch: the watch window (60 s by default) is the revert bench's figure.
+            second = pilot("deploy", "hello", "--no-watch", cwd=project, env=env)
+            print(f"build + deploy of a change (proxy up, not watched): {second:.2f} s")
+            unchanged = [pilot("deploy", "hello", cwd=project, env=env) for _ in range(7)]
             print(
-                f"no-change redeploy, 5 runs: median {sorted(unchanged)[2]:.2f} s, "
-                f"max {max(unchanged):.2f} s (target < 2 s)"
+                f"no-change redeploy, 7 runs: median {statistics.median(unchanged):.2f} s, "
+                f"min {min(unchanged):.2f} s, max {max(unchanged):.2f} s (goal < 0.3 s); "
+                f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
             )
 
             total = failed = 0
@@ -106,7 +110,7 @@ def main() -> None:
                 for c in clients:
                     c.start()
                 (project / "hello" / "www" / "index.html").write_text(f"swap {n}\n")
-                pilot("deploy", "hello", cwd=project, env=env)
+                pilot("deploy", "hello", "--no-watch", cwd=project, env=env)
                 stop.set()
                 for c in clients:
                     c.join()

@@ -6,6 +6,8 @@ lazily, so importing one kind's module does not import every cloud's."""
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, get_args
 
@@ -27,31 +29,36 @@ OFFERED_CLOUDS: dict[str, tuple[Cloud, ...]] = {
 }
 
 
-def registry() -> dict[str, Callable[[AppSettings], Target]]:
-    """Each target kind -> the class that implements it."""
-    from pilot_tui.deploy.targets.cloud_run.target import CloudRun
-    from pilot_tui.deploy.targets.docker_host.target import DockerHost
-    from pilot_tui.deploy.targets.ecs.target import Ecs
-    from pilot_tui.deploy.targets.gcs_site.target import GcsCdn
-    from pilot_tui.deploy.targets.lambda_.target import Lambda
-    from pilot_tui.deploy.targets.s3_site.target import S3CloudFront
+# Each target kind -> (module, class) implementing it: imported when an app of that kind
+# is first looked at (a deploy to the Docker host never imports Google's or AWS's clients).
+KINDS: dict[str, tuple[str, str]] = {
+    "server": ("pilot_tui.deploy.targets.docker_host.target", "DockerHost"),
+    "lambda": ("pilot_tui.deploy.targets.lambda_.target", "Lambda"),
+    "ecs": ("pilot_tui.deploy.targets.ecs.target", "Ecs"),
+    "cloud-run": ("pilot_tui.deploy.targets.cloud_run.target", "CloudRun"),
+    "s3-cloudfront": ("pilot_tui.deploy.targets.s3_site.target", "S3CloudFront"),
+    "gcs-cdn": ("pilot_tui.deploy.targets.gcs_site.target", "GcsCdn"),
+}
 
-    table: dict[str, Callable[[AppSettings], Target]] = {
-        DockerHost.kind: DockerHost,
-        Lambda.kind: Lambda,
-        Ecs.kind: Ecs,
-        CloudRun.kind: CloudRun,
-        S3CloudFront.kind: S3CloudFront,
-        GcsCdn.kind: GcsCdn,
-    }
-    assert sorted(table) == sorted(TARGET_KINDS), "a target kind of the schema has no class"
-    return table
+
+@functools.cache
+def implementation(kind: str) -> Callable[[AppSettings], Target]:
+    """The class that implements target ``kind``."""
+    module, name = KINDS[kind]
+    made: Callable[[AppSettings], Target] = getattr(importlib.import_module(module), name)
+    return made
+
+
+def registry() -> dict[str, Callable[[AppSettings], Target]]:
+    """Each target kind -> the class that implements it (every kind's module imported)."""
+    assert sorted(KINDS) == sorted(TARGET_KINDS), "a target kind of the schema has no class"
+    return {kind: implementation(kind) for kind in KINDS}
 
 
 def target_for(app: AppSettings) -> Target:
     """The Target for ``app`` (an AppSettings), chosen by its target.kind: the one place
     anything looks at the kind."""
-    return registry()[app.target.kind](app)
+    return implementation(app.target.kind)(app)
 
 
 def on_docker_host(apps: Iterable[AppSettings]) -> list[str]:

@@ -42,6 +42,7 @@ CONFIG_DIR = "/etc/pilot"  # inside the proxy container: what Pilot writes
 UPSTREAMS_DIR = f"{CONFIG_DIR}/upstreams"  # one file per host: the live CONTAINER:PORT
 MIN_VERSION = (2, 8)  # the {file.*} placeholder
 HEALTH_PATH = "/_pilot/health"
+HEALTH_BODY = b"ok\n"  # what the edge answers there
 DATA_DIR = "/data"  # the named volume: certificates and the ACME account survive upgrades
 ACME_DIRECTORIES = {
     "production": "https://acme-v02.api.letsencrypt.org/directory",
@@ -165,7 +166,9 @@ def build(
 def _health() -> dict[str, Any]:
     return {
         "match": [{"path": [HEALTH_PATH]}],
-        "handle": [{"handler": "static_response", "status_code": 200, "body": "ok\n"}],
+        "handle": [
+            {"handler": "static_response", "status_code": 200, "body": HEALTH_BODY.decode()}
+        ],
         "terminal": True,
     }
 

@@ -104,9 +104,12 @@ def _ensure_locked(client: DockerClient, spec: ProxySpec, line: Callable[[str], 
     ):
         if current.status != "running":
             _start_proxy(current, spec)
-        _wait_proxy(current, spec)
-        _warn_if_shared(current, spec, line)
-        apply(current, read_routes(current), spec)  # settings may have changed
+        if current.status != "running" or not _answers_here(spec):
+            _wait_proxy(current, spec)
+        present = _present_files(current)  # read once: the owner, the routes, the rest
+        _warn_if_shared(present, spec, line)
+        routes = proxy.parse_routes(present.get(proxy.ROUTES_NAME, b"{}"))
+        apply(current, routes, spec, present)  # settings may have changed
         return current
     routes = read_routes(current) if current is not None else {}
     if current is not None:
@@ -133,10 +136,13 @@ def _ensure_locked(client: DockerClient, spec: ProxySpec, line: Callable[[str], 
     return container
 
 
-def _warn_if_shared(current: Container, spec: ProxySpec, line: Callable[[str], None]) -> None:
-    """Say so when another project on this host set the edge up otherwise: its settings
-    are the host's, and this deploy changes them for every app on it."""
-    said = proxy.owner(_present_files(current))
+def _warn_if_shared(
+    present: dict[str, bytes], spec: ProxySpec, line: Callable[[str], None]
+) -> None:
+    """Say so when another project on this host set the edge up otherwise (its files,
+    ``present``, say whose settings it runs): its settings are the host's, and this deploy
+    changes them for every app on it."""
+    said = proxy.owner(present)
     ours = proxy.settings_words(spec.edge)
     if said is not None and said[0] not in ("", spec.project) and said[1] != ours:
         line(
@@ -233,6 +239,24 @@ def _start_proxy(container: Container, spec: ProxySpec) -> None:
         ) from exc
 
 
+def _answers_here(spec: ProxySpec) -> bool:
+    """Whether the edge answers its health path where a local engine publishes it, on this
+    machine's loopback: one request, where a check inside its container is an exec."""
+    import http.client
+
+    if spec.bind != "127.0.0.1":
+        return False  # a remote host's edge: asked from inside (its ports may be closed to us)
+    connection = http.client.HTTPConnection("127.0.0.1", spec.port, timeout=2)
+    try:
+        connection.request("GET", caddy_config.HEALTH_PATH)
+        answer = connection.getresponse()
+        return answer.status == 200 and answer.read() == caddy_config.HEALTH_BODY
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+
+
 def _wait_proxy(container: Container, spec: ProxySpec, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -280,11 +304,18 @@ def served_routes(proxy_container: Container) -> dict[str, str]:
     return proxy.served(_present_files(proxy_container))
 
 
-def apply(proxy_container: Container, routes: dict[str, str], spec: ProxySpec) -> None:
+def apply(
+    proxy_container: Container,
+    routes: dict[str, str],
+    spec: ProxySpec,
+    present: dict[str, bytes] | None = None,
+) -> None:
     """Have the edge serve ``routes``: each host's upstream file renamed over the old one
     (requests in flight finish where they went), and Caddy's config loaded only when the
-    hosts or settings changed. When Caddy refuses it, the files it runs on are put back."""
-    present = _present_files(proxy_container)
+    hosts or settings changed. When Caddy refuses it, the files it runs on are put back.
+    ``present``: the files it runs on, when just read (under the same routes lock)."""
+    if present is None:
+        present = _present_files(proxy_container)
     wanted = proxy.edge_files(routes, spec.edge, spec.ca_root, spec.project)
     switch = proxy.plan_switch(present, wanted)
     if switch is None:

@@ -142,7 +142,7 @@ def https_open(config: PilotConfig, state_dir: Path) -> str | None:
     """Why HTTPS cannot be served yet, or None: a Pilot Server provisioned before HTTPS
     opens only the HTTP port in its firewall (its recorded web_ports), so every name
     redirected to HTTPS would point at a closed port."""
-    from pilot_tui.provision.server import saved_outputs
+    from pilot_tui.provision.outputs import saved_outputs
 
     server = config.server
     if not server.tls_on or server.home not in ("aws", "gcp"):
@@ -180,7 +180,7 @@ def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[
     from pilot_tui.config.schema import PostgresDatabase
     from pilot_tui.data import docker_db, managed
     from pilot_tui.data.kinds import kind_for
-    from pilot_tui.provision.server import saved_outputs
+    from pilot_tui.provision.outputs import saved_outputs
 
     urls: dict[str, str] = {}
     on_docker = False

@@ -147,7 +147,7 @@ class AppsScreen(Screen[None]):
         name = self._selected_app("select")
         config = ProjectFile.load(self.path).check().config if name else None
         app = config.app(name) if config and name else None
-        if app is None:
+        if config is None or app is None:
             return
         from pilot_tui.deploy.targets import target_for
 
@@ -160,8 +160,15 @@ class AppsScreen(Screen[None]):
             if wanted is not None:
                 self.app.push_screen(DeployScreen(self.path, app.name, preview=wanted))
 
+        from pilot_tui.deploy.previews import PreviewError, name_room
+
+        try:
+            room = name_room(config.project.name, app, config.databases)
+        except PreviewError as exc:
+            self.notify(str(exc), severity="warning")
+            return
         suggested = git_branch(self.path.parent / app.path)
-        self.app.push_screen(PreviewName(app.name, suggested), chosen)
+        self.app.push_screen(PreviewName(app.name, suggested, room), chosen)
 
     def action_remove_preview(self) -> None:
         """Ask, then remove the selected preview where it runs (a worker: it takes time)."""
@@ -186,7 +193,8 @@ class AppsScreen(Screen[None]):
         )
         self.app.push_screen(ConfirmCancel(question, "Remove", "Keep"), answered)
 
-    @work(thread=True, exclusive=True, group="previews", exit_on_error=False)
+    # Not exclusive: a second removal must not mark the first cancelled (a thread runs on).
+    @work(thread=True, group="previews", exit_on_error=False)
     def remove_preview(self, app: str, preview: str) -> None:
         from pilot_tui.deploy.session import open_deployer
 

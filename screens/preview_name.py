@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -32,10 +33,11 @@ class PreviewName(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, app_name: str, suggested: str) -> None:
+    def __init__(self, app_name: str, suggested: str, room: int) -> None:
         super().__init__()
         self.app_name = app_name
         self.suggested = suggested
+        self.room = room  # how long the app's previews' names may be (previews.name_room)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="preview-name"):
@@ -63,9 +65,10 @@ class PreviewName(ModalScreen[str | None]):
             label.update("[dim]a name is needed[/dim]")
             return
         try:
-            label.update(f"deploys [b]{full_name(self.app_name, slug(value))}[/b]")
-        except PreviewError as exc:
-            label.update(f"[red]{exc}[/red]")
+            named = full_name(self.app_name, slug(value, self.room))
+            label.update(Text.assemble("deploys ", (named, "bold")))
+        except PreviewError as exc:  # it quotes what was typed: text, never markup
+            label.update(Text(str(exc), style="red"))
 
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:
@@ -81,7 +84,7 @@ class PreviewName(ModalScreen[str | None]):
     def go(self) -> None:
         value = self.query_one(Input).value.strip()
         try:
-            slug(value)
+            slug(value, self.room)
         except PreviewError as exc:
             self.notify(str(exc), severity="warning")
             return

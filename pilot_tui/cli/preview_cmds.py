@@ -79,8 +79,8 @@ def preview_destroy(ns: argparse.Namespace) -> int:
         error(f"no app {ns.app!r} in {loaded[0].display} (apps: {known})")
         return EXIT_INVALID
     answer = confirm(
-        f"Remove the preview {ns.name} of {ns.app}: what runs it (containers and route, or "
-        "a Lambda alias and URL), its images or versions, and its history?",
+        f"Remove the preview {ns.name} of {ns.app}: what runs it (its containers, route and "
+        "images, or its Lambda alias, URL and versions) and its history?",
         ns.yes,
     )
     if not answer:

@@ -20,7 +20,6 @@ from pilot_tui.provision.server import (
     Plan,
     RunResult,
     Server,
-    ServerError,
     Stage,
     interrupt_message,
 )
@@ -316,7 +315,7 @@ def _apply(
 async def _show_read_back(server: Server, the_plan: Plan) -> None:
     try:
         full = await server.read_back(the_plan)
-    except ServerError as exc:
+    except Exception as exc:  # never in place of the apply's own result, which is running
         say(f"warning: the saved plan could not be read back for its table: {exc}")
         return
     _show_plan(full, server, print)

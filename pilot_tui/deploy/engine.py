@@ -199,9 +199,9 @@ class Deployer:
         moment = time.time() if now is None else now
         removed = []
         for app in self.config.apps:
-            expired, kept = self._remove_expired(app, moment, say)
-            removed += expired
-            self._forget_gone(app, kept, say)
+            removed += self._remove_expired(app, moment, say)[0]
+            # Listed again: a preview whose first deploy ended meanwhile has a history.
+            self._forget_gone(app, target_for(app).previews(self), say)
         return removed
 
     def destroy_previews(self, app: AppSettings, say: Say) -> None:

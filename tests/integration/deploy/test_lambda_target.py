@@ -146,3 +146,50 @@ def test_a_deploy_landing_between_update_and_publish_is_caught(lambda_cloud, mon
         fn.deploy_code(code, {"GREETING": "mine"}, "v2", lambda _: None)
     assert fn.lam.get_alias(FunctionName=fn.name, Name=ALIAS)["FunctionVersion"] == "1"
     fn.destroy(lambda _: None)
+
+
+def test_a_preview_removal_keeps_a_version_the_apps_releases_name(lambda_cloud):
+    """Review: Lambda hands back the last version for an unchanged publish, so a version
+    published for a preview can be the one an app's release names (moto publishes anew, so
+    the hand-back is stood in for by naming the preview's version in ``kept``)."""
+    from pilot_tui.deploy.previews import Preview
+    from pilot_tui.deploy.targets.lambda_.function import PREVIEW_ALIAS
+
+    fn = function(lambda_cloud, "kept")
+    code = {"ZipFile": zip_folder(FIXTURES / "hello_fn")}
+    fn.deploy_code(code, {"GREETING": "hi"}, "v1", lambda _: None)
+    preview = Preview("kept", "x", 2_000_000_000.0)
+    pv = function(lambda_cloud, "kept")
+    pv.alias, pv.preview = PREVIEW_ALIAS + "x", preview
+    made = pv.deploy_code(code, {"GREETING": "pv"}, "v1", lambda _: None)
+    assert made.ref == "2"
+    said: list[str] = []
+    pv.destroy_preview(said.append, kept=frozenset({"2"}))
+    versions = [
+        v["Version"] for v in fn.lam.list_versions_by_function(FunctionName=fn.name)["Versions"]
+    ]
+    assert "2" in versions and "preview--x" not in {
+        a["Name"] for a in fn.lam.list_aliases(FunctionName=fn.name)["Aliases"]
+    }
+    assert not any("deleted version" in line for line in said)
+    fn.destroy(lambda _: None)
+
+
+def test_an_image_version_publishing_another_deploys_image_is_caught(lambda_cloud, monkeypatch):
+    """Review: two previews of an app have the same env, so only the image a version runs
+    tells one's publish from the other's."""
+    fn = function(lambda_cloud, "imaged")
+    mine = "127.0.0.1:5000/imaged@sha256:" + "1" * 64
+    theirs = "127.0.0.1:5000/imaged@sha256:" + "2" * 64
+    fn.deploy_code({"ImageUri": mine}, {"GREETING": "pv"}, "v1", lambda _: None)
+    publish = fn.lam.publish_version
+
+    def another_deploy_first(**kwargs):
+        fn.lam.update_function_code(FunctionName=fn.name, ImageUri=theirs)
+        return publish(**kwargs)
+
+    monkeypatch.setattr(fn.lam, "publish_version", another_deploy_first)
+    with pytest.raises(TargetError, match="changed by another deploy during this one"):
+        fn.deploy_code({"ImageUri": mine}, {"GREETING": "pv"}, "v2", lambda _: None)
+    assert fn.lam.get_alias(FunctionName=fn.name, Name=ALIAS)["FunctionVersion"] == "1"
+    fn.destroy(lambda _: None)

@@ -193,7 +193,7 @@ class LambdaFunction:
                 **_revision(self._wait_ready()),
             )
             version = published["Version"]
-            if not _holds(published, code, env):
+            if not self._holds(published, code, env):
                 # The app and its previews share the unpublished function: a deploy of
                 # another between this one's update and its publish is caught here.
                 raise TargetError(
@@ -373,6 +373,16 @@ class LambdaFunction:
                 str(event.get("logStreamName", "")),
             )
 
+    def _holds(self, published: Mapping[str, Any], code: Code, env: dict[str, str]) -> bool:
+        """Whether a published version is made of ``code`` and ``env`` (an image's by the
+        reference the version runs: two previews of an app have the same env)."""
+        if (published.get("Environment") or {}).get("Variables", {}) != env:
+            return False
+        if "ZipFile" in code:
+            return published.get("CodeSha256") == code_sha256(code["ZipFile"])
+        runs = self.lam.get_function(FunctionName=self.name, Qualifier=str(published["Version"]))
+        return runs["Code"].get("ImageUri") == code.get("ImageUri")
+
     # -- previews ----------------------------------------------------------------------
     def previews(self) -> list[Preview]:
         """The previews of the app this function serves (its preview aliases), with their
@@ -396,9 +406,10 @@ class LambdaFunction:
             found.append(dataclasses.replace(preview, url=str(url), state="active"))
         return found
 
-    def destroy_preview(self, say: Say) -> list[str]:
+    def destroy_preview(self, say: Say, kept: frozenset[str] = frozenset()) -> list[str]:
         """Remove this preview's alias, its URL and the versions published for it (those
-        no other alias serves); the function and the app's own alias stay."""
+        no other alias serves, nor in ``kept``: the app's releases', which Lambda may have
+        handed back for an unchanged publish); the function and the app's alias stay."""
         assert self.preview is not None, "a preview's function only"
         done = []
         not_found = self.lam.exceptions.ResourceNotFoundException
@@ -425,6 +436,7 @@ class LambdaFunction:
             for v in versions
             if str(v.get("Description", "")).startswith(f"pilot {self.preview.full} ")
             and v["Version"] not in served
+            and str(v["Version"]) not in kept
         ]
         for version in mine:
             with contextlib.suppress(not_found):
@@ -450,13 +462,6 @@ class LambdaFunction:
         for line in done:
             say(line)
         return done
-
-
-def _holds(published: Mapping[str, Any], code: Code, env: dict[str, str]) -> bool:
-    """Whether a published version is made of ``code`` and ``env``."""
-    if (published.get("Environment") or {}).get("Variables", {}) != env:
-        return False
-    return "ZipFile" not in code or published.get("CodeSha256") == code_sha256(code["ZipFile"])
 
 
 def _described(alias: Mapping[str, Any]) -> Preview | None:

@@ -148,4 +148,16 @@ class LambdaPreview(Lambda):
     def destroy(self, ctx: Context, say: Say) -> list[str]:
         if ctx.config.server.home == "sandbox" and emulators_stopped(ctx):
             return []  # it lived in the stopped emulators
-        return self.open(ctx).destroy_preview(say)
+        # Lambda hands back the last version for an unchanged publish: one the app's own
+        # releases name may have been published for the preview, and is kept.
+        kept = frozenset(
+            str(r.revision) for r in history.load(ctx.state_dir, self.owner.name) if r.revision
+        )
+        try:
+            return self.open(ctx).destroy_preview(say, kept)
+        except Exception as exc:
+            refused = aws_errors.refusal(exc)  # the call AWS refused, in its own words
+            if refused is None:
+                raise
+            why = f"the preview {self.app.name} was not all removed: {refused}"
+            raise TargetError(why) from exc

@@ -1,0 +1,40 @@
+"""The preview-name question (screens/preview_name.py) in a real Textual app: it shows the
+name the preview will have, cut to the room the app's names leave (as the engine cuts it),
+and what is typed is never read as markup (review: "[/]" crashed the screen)."""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.widgets import Static
+
+from pilot_tui.deploy.previews import slug
+from pilot_tui.screens.preview_name import PreviewName
+
+
+class Asking(App[None]):
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+        self.answer: str | None = "unanswered"
+
+    def on_mount(self) -> None:
+        def answered(name: str | None) -> None:
+            self.answer = name
+
+        self.push_screen(PreviewName("web", "", self.room), answered)
+
+
+def shown(app: App[None]) -> str:
+    return str(app.screen.query_one("#preview-name-shown", Static).render())
+
+
+async def test_the_name_shown_is_the_one_deployed_and_typing_is_never_markup():
+    app = Asking(room=10)
+    async with app.run_test() as pilot:
+        await pilot.press(*"[/]")
+        assert "holds no letter or digit" in shown(app) and "[/]" in shown(app)
+        await pilot.press("backspace", "backspace", "backspace", *"feature/a-long-branch")
+        assert shown(app) == f"deploys web--{slug('feature/a-long-branch', 10)}"
+        assert len(slug("feature/a-long-branch", 10)) <= 10
+        await pilot.press("enter")
+    assert app.answer == "feature/a-long-branch"  # the engine makes it the same name

@@ -5,7 +5,9 @@ its own function URL (function.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -35,6 +37,19 @@ if TYPE_CHECKING:
     from pilot_tui.deploy.targets.lambda_.function import LambdaFunction
 
 
+@contextlib.contextmanager
+def _refusal_said(what: str) -> Iterator[None]:
+    """AWS's refusal inside the block as a TargetError: ``what``, then the call AWS refused
+    in its own words (never a response body)."""
+    try:
+        yield
+    except Exception as exc:
+        refused = aws_errors.refusal(exc)
+        if refused is None:
+            raise
+        raise TargetError(f"{what}: {refused}") from exc
+
+
 class Lambda(ManagedContainer):
     kind: ClassVar[str] = "lambda"
     logs_name: ClassVar[str] = "CloudWatch Logs"
@@ -49,14 +64,8 @@ class Lambda(ManagedContainer):
 
         if ctx.config.server.home == "sandbox" and emulators_stopped(ctx):
             return []  # their aliases lived in the stopped emulators
-        try:
+        with _refusal_said(f"the previews of {self.app.name} could not be listed"):
             found = open_lambda(ctx.config, ctx.state_dir, ctx.root, self.app).previews()
-        except Exception as exc:
-            refused = aws_errors.refusal(exc)  # the call AWS refused, in its own words
-            if refused is None:
-                raise
-            why = f"the previews of {self.app.name} could not be listed: {refused}"
-            raise TargetError(why) from exc
         return [
             dataclasses.replace(p, release=live.id if live else "")
             for p in found
@@ -153,11 +162,5 @@ class LambdaPreview(Lambda):
         kept = frozenset(
             str(r.revision) for r in history.load(ctx.state_dir, self.owner.name) if r.revision
         )
-        try:
+        with _refusal_said(f"the preview {self.app.name} was not all removed"):
             return self.open(ctx).destroy_preview(say, kept)
-        except Exception as exc:
-            refused = aws_errors.refusal(exc)  # the call AWS refused, in its own words
-            if refused is None:
-                raise
-            why = f"the preview {self.app.name} was not all removed: {refused}"
-            raise TargetError(why) from exc

@@ -24,7 +24,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -140,8 +140,21 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")  # an xdist worker: the controller reaps
 
 
+TERMINATED: list[int] = []  # the signal that asked the run to end, once one did
+
+
 def _terminated(signum: int, frame: object) -> None:
+    TERMINATED.append(signum)
     raise KeyboardInterrupt(f"signal {signum}")  # pytest unwinds: fixtures stop their work
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """No test after a SIGTERM: one whose code caught the KeyboardInterrupt (a wait that
+    retries, a fixture's cleanup) would otherwise leave the run going on to the next."""
+    yield
+    if TERMINATED:
+        item.session.shouldstop = f"stopped by signal {TERMINATED[0]}"
 
 
 def pytest_configure(config: pytest.Config) -> None:

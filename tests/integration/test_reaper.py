@@ -29,6 +29,16 @@ def test_starts_a_server_and_hangs():
 
 def test_nothing():
     pass
+
+def test_swallows_the_interrupt():
+    Path("started").write_text("1")
+    try:
+        time.sleep(600)
+    except KeyboardInterrupt:  # as a wait that retries, or a cleanup, may
+        pass
+
+def test_after_it():
+    Path("after").write_text("1")
 """
 
 
@@ -96,3 +106,16 @@ def test_a_run_killed_outright_is_cleaned_up_by_the_next_run(tmp_path):
     following = _run(tmp_path, "test_inner.py::test_nothing")
     assert following.wait(timeout=GRACE + 60) == 0
     assert _gone(pid)
+
+
+def test_a_sigterm_ends_the_run_even_when_a_test_swallows_the_interrupt(tmp_path):
+    """Regression: a CI run sent SIGTERM went on to its next tests after one caught the
+    KeyboardInterrupt the signal is made."""
+    (tmp_path / "test_inner.py").write_text(INNER)
+    run = _run(
+        tmp_path, "test_inner.py::test_swallows_the_interrupt", "test_inner.py::test_after_it"
+    )
+    wait_until(lambda: (tmp_path / "started").is_file(), what="the inner test", timeout=60)
+    run.send_signal(signal.SIGTERM)
+    run.wait(timeout=GRACE + 30)
+    assert not (tmp_path / "after").exists()

@@ -112,7 +112,7 @@ def _drop_routes(engine: Engine, edge: Edge, prefixes: list[str]) -> None:
     if archive is None:
         return  # no edge: no route
     present = proxy.folder_files(archive)
-    routes = proxy.parse_routes(present.get(proxy.ROUTES_NAME, b"{}"))
+    routes = proxy.routes_in(present)
     kept = routes_without(routes, prefixes)
     if kept == routes:
         return

@@ -183,7 +183,8 @@ class NoPreviews:
 
 
 def emulators_stopped(ctx: Context) -> bool:
-    """Whether the sandbox's emulators are down (a cloud target's state lived in them)."""
+    """Whether the project is the sandbox and its emulators are down (a cloud target's
+    state lived in them); never for a real cloud."""
     from pilot_tui.cloud.sandbox import Sandbox
 
-    return not Sandbox(ctx.state_dir).running()
+    return ctx.config.server.home == "sandbox" and not Sandbox(ctx.state_dir).running()

@@ -79,7 +79,7 @@ def platform_status(kind: ManagedContainer, ctx: Context) -> TargetStatus:
     """The app's state on its cloud; an unreachable cloud is 'unknown (why)', not a crash.
     In the sandbox, stopped emulators mean stopped apps (their state lived in memory): they
     are not started just to be asked."""
-    if ctx.config.server.home == "sandbox" and emulators_stopped(ctx):
+    if emulators_stopped(ctx):
         return TargetStatus("stopped (the sandbox's emulators are not running; deploy again)", "-")
     try:
         return kind.open(ctx).status()
@@ -171,7 +171,7 @@ class ManagedContainer(NoPreviews, ABC):
         return f"Delete {self.app.name}'s {self.made} on {self.kind}? (history is kept)"
 
     def destroy(self, ctx: Context, say: Say) -> list[str]:
-        if ctx.config.server.home == "sandbox" and emulators_stopped(ctx):
+        if emulators_stopped(ctx):
             from pilot_tui.cloud.sandbox import STOPPED
 
             say(f"{STOPPED}: nothing of {self.app.name} is left to remove")  # not started

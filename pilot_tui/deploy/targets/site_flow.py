@@ -340,7 +340,7 @@ class StaticSite(NoPreviews):
         )
 
     def destroy(self, ctx: Context, say: Say) -> list[str]:
-        if ctx.config.server.home == "sandbox" and emulators_stopped(ctx):
+        if emulators_stopped(ctx):
             from pilot_tui.cloud.sandbox import STOPPED
 
             say(f"{STOPPED}: nothing of {self.app.name} is left to remove")  # not started

@@ -71,6 +71,11 @@ def parse_routes(data: bytes) -> dict[str, str]:
     return {str(k): str(v) for k, v in json.loads(data).get("routes", {}).items()}
 
 
+def routes_in(present: dict[str, bytes]) -> dict[str, str]:
+    """The routes file among the edge's files (by name under CONFIG_DIR); none: no routes."""
+    return parse_routes(present.get(ROUTES_NAME, b"{}"))
+
+
 def edge_files(
     routes: dict[str, str],
     settings: caddy_config.EdgeSettings,
@@ -148,7 +153,7 @@ def plan_switch(present: dict[str, bytes], wanted: dict[str, bytes]) -> Switch |
 def served(present: dict[str, bytes]) -> dict[str, str]:
     """The routes the edge really serves: those of the routes file whose upstream file says
     the same (a lost or stale file is not served, whatever the routes file says)."""
-    routes = parse_routes(present.get(ROUTES_NAME, b"{}"))
+    routes = routes_in(present)
     return {
         host: upstream
         for host, upstream in routes.items()

@@ -108,7 +108,7 @@ def _ensure_locked(client: DockerClient, spec: ProxySpec, line: Callable[[str], 
             _wait_proxy(current, spec)
         present = _present_files(current)  # read once: the owner, the routes, the rest
         _warn_if_shared(present, spec, line)
-        routes = proxy.parse_routes(present.get(proxy.ROUTES_NAME, b"{}"))
+        routes = proxy.routes_in(present)
         apply(current, routes, spec, present)  # settings may have changed
         return current
     routes = read_routes(current) if current is not None else {}

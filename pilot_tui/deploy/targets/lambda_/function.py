@@ -44,6 +44,7 @@ from pilot_tui.naming import PROJECT_TAG, execution_roles, resource_name
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_lambda.type_defs import AliasConfigurationTypeDef
     from mypy_boto3_logs import CloudWatchLogsClient
 
 ALIAS = "live"
@@ -162,12 +163,7 @@ class LambdaFunction:
         if "ZipFile" in code:
             same_code = live.get("CodeSha256") == code_sha256(code["ZipFile"])
         else:  # an image reference by digest names its content
-            same_code = (
-                self.lam.get_function(FunctionName=self.name, Qualifier=self.alias)["Code"].get(
-                    "ImageUri"
-                )
-                == code["ImageUri"]
-            )
+            same_code = self._image_of(self.alias) == code["ImageUri"]
         return str(live["Version"]) if same_env and same_code else None
 
     def deploy_code(self, code: Code, env: dict[str, str], release: str, say: Say) -> Revision:
@@ -380,8 +376,17 @@ class LambdaFunction:
             return False
         if "ZipFile" in code:
             return published.get("CodeSha256") == code_sha256(code["ZipFile"])
-        runs = self.lam.get_function(FunctionName=self.name, Qualifier=str(published["Version"]))
-        return runs["Code"].get("ImageUri") == code.get("ImageUri")
+        return self._image_of(str(published["Version"])) == code.get("ImageUri")
+
+    def _image_of(self, qualifier: str) -> str | None:
+        """The image reference the alias or version ``qualifier`` runs."""
+        found = self.lam.get_function(FunctionName=self.name, Qualifier=qualifier)
+        return found["Code"].get("ImageUri")
+
+    def _aliases(self) -> list[AliasConfigurationTypeDef]:
+        """Every alias of the function (ResourceNotFoundException: there is none)."""
+        pages = self.lam.get_paginator("list_aliases").paginate(FunctionName=self.name)
+        return [alias for page in pages for alias in page["Aliases"]]
 
     # -- previews ----------------------------------------------------------------------
     def previews(self) -> list[Preview]:
@@ -389,8 +394,7 @@ class LambdaFunction:
         URLs; [] when the function does not exist."""
         found = []
         try:
-            pages = self.lam.get_paginator("list_aliases").paginate(FunctionName=self.name)
-            aliases = [alias for page in pages for alias in page["Aliases"]]
+            aliases = self._aliases()
         except self.lam.exceptions.ResourceNotFoundException:
             return []
         for alias in aliases:
@@ -423,8 +427,7 @@ class LambdaFunction:
             self.lam.delete_alias(FunctionName=self.name, Name=self.alias)
             done.append(f"deleted alias {self.alias} of {self.name} and its function URL")
         try:
-            pages = self.lam.get_paginator("list_aliases").paginate(FunctionName=self.name)
-            served = {a["FunctionVersion"] for page in pages for a in page["Aliases"]}
+            served = {a["FunctionVersion"] for a in self._aliases()}
             listed = self.lam.get_paginator("list_versions_by_function").paginate(
                 FunctionName=self.name
             )

@@ -62,7 +62,7 @@ class Lambda(ManagedContainer):
     def previews(self, ctx: Context) -> list[Preview]:
         from pilot_tui.deploy.targets.lambda_.function import open_lambda
 
-        if ctx.config.server.home == "sandbox" and emulators_stopped(ctx):
+        if emulators_stopped(ctx):
             return []  # their aliases lived in the stopped emulators
         with _refusal_said(f"the previews of {self.app.name} could not be listed"):
             found = open_lambda(ctx.config, ctx.state_dir, ctx.root, self.app).previews()
@@ -155,7 +155,7 @@ class LambdaPreview(Lambda):
         return previews.environment(ctx.state_dir, self.previewing, self.app, say)
 
     def destroy(self, ctx: Context, say: Say) -> list[str]:
-        if ctx.config.server.home == "sandbox" and emulators_stopped(ctx):
+        if emulators_stopped(ctx):
             return []  # it lived in the stopped emulators
         # Lambda hands back the last version for an unchanged publish: one the app's own
         # releases name may have been published for the preview, and is kept.

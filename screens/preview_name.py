@@ -19,13 +19,14 @@ from pilot_tui.runner import Command, RunnerError, capture
 
 
 def git_branch(folder: Path) -> str:
-    """The branch checked out in ``folder`` ("" when none: not a repository, detached)."""
+    """The branch checked out in ``folder`` ("" when none: not a repository, detached),
+    also before its first commit."""
     try:
-        done = capture(Command(("git", "rev-parse", "--abbrev-ref", "HEAD"), cwd=folder, timeout=5))
+        asked = ("git", "symbolic-ref", "--short", "-q", "HEAD")  # (detached: none)
+        done = capture(Command(asked, cwd=folder, timeout=5))
     except RunnerError:
         return ""
-    branch = done.stdout.strip() if done.returncode == 0 else ""
-    return "" if branch == "HEAD" else branch
+    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 class PreviewName(ModalScreen[str | None]):

@@ -8,10 +8,13 @@ from textual.app import App
 from textual.widgets import Static
 
 from pilot_tui.deploy.previews import slug
+from pilot_tui.screens.app import PilotApp
 from pilot_tui.screens.preview_name import PreviewName
 
 
 class Asking(App[None]):
+    CSS_PATH = PilotApp.CSS_PATH  # the app's own styles
+
     def __init__(self, room: int) -> None:
         super().__init__()
         self.room = room
@@ -38,3 +41,21 @@ async def test_the_name_shown_is_the_one_deployed_and_typing_is_never_markup():
         assert len(slug("feature/a-long-branch", 10)) <= 10
         await pilot.press("enter")
     assert app.answer == "feature/a-long-branch"  # the engine makes it the same name
+
+
+async def test_the_questions_wrap_inside_their_modals_at_80_columns():
+    """Seen in tmux: the question's Label was one line, cut at the modal's edge ("Name it
+    aft", "what runs it, its"), in this modal and in the shared confirmation."""
+    from textual.widgets import Label
+
+    from pilot_tui.screens.run_screen import ConfirmCancel
+
+    app = Asking(room=10)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        question = app.screen.query_one(Label)
+        assert question.size.height >= 2 and question.size.width < 80
+        app.push_screen(ConfirmCancel("Remove the preview web--x: " + "what runs it, " * 8))
+        await pilot.pause()
+        question = app.screen.query_one(Label)
+        assert question.size.height >= 2 and question.size.width < 80

@@ -68,8 +68,9 @@ def github(ns: argparse.Namespace) -> int:
     atomic_write(path, text)
     print(arn)
     sys.stderr.write(
-        f"made the role {arn}: only {ns.repo}'s {ns.branch} and its pull requests may "
-        f"assume it, and it may do what the deployer may.\nwrote {_shown(path, project)}: "
+        f"made the role {arn}: only runs on {ns.repo}'s {ns.branch} may assume it (not its "
+        "pull requests, another branch or a tag), and it may do what the deployer may.\n"
+        f"wrote {_shown(path, project)}: "
         "commit it; pushes to that branch deploy every app, with no stored key.\n"
     )
     return EXIT_OK

@@ -1,6 +1,6 @@
 """Keyless deploys from GitHub Actions, as data: the role's trust policy (who may assume
-it: GitHub's OIDC issuer, for this repository's default branch and its pull requests, and
-nothing else), a small evaluator of such a policy over a token's claims (IAM's own
+it: GitHub's OIDC issuer, for runs on this repository's branch, and nothing else: not its
+pull requests), a small evaluator of such a policy over a token's claims (IAM's own
 evaluation cannot be had here: moto accepts any token), and the workflow `pilot-tui ci
 github` writes.
 

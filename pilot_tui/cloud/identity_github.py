@@ -1,7 +1,7 @@
 """The IAM side of keyless deploys from GitHub Actions (github_oidc.py holds the policy as
 data): the account's OIDC identity provider for GitHub's issuer, made once and shared by
 every project of the account, and the project's role, ``pilot-PROJECT-github``, that only
-the named repository's default branch and pull requests can assume, with the deployer's
+runs on the named repository's branch can assume (not its pull requests), with the deployer's
 own policy (policy_aws.aws_policy: the project's resources, nothing more). Both tagged
 with the project; ``remove`` takes the role away, and the provider too when no other role
 of the account trusts it."""

@@ -14,6 +14,7 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import http.client
 import shutil
 import statistics
 import subprocess
@@ -103,7 +104,7 @@ def main() -> None:
                             with urllib.request.urlopen(request, timeout=5) as response:
                                 response.read()
                             counts["ok"] += 1
-                        except OSError:
+                        except (OSError, http.client.HTTPException):
                             counts["failed"] += 1
 
                 clients = [threading.Thread(target=loop) for _ in range(4)]

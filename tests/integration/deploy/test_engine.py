@@ -3,6 +3,7 @@ health-gated zero-downtime release behind Pilot's proxy, history, rollback, lock
 
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 import urllib.error
@@ -78,7 +79,7 @@ def test_redeploy_under_load_fails_no_request_then_bad_health_keeps_serving_then
             while not stop.is_set():
                 try:
                     seen.append(get(port))
-                except (urllib.error.URLError, OSError) as exc:
+                except (OSError, http.client.HTTPException) as exc:  # refused, or cut short
                     failures.append(repr(exc))
 
         loop = threading.Thread(target=client_loop)

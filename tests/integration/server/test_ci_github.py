@@ -87,6 +87,8 @@ def test_ci_github_makes_the_trust_writes_the_workflow_and_removes_them(
         assert made.code == 0, made.err
         arn = made.out.strip()
         assert arn.endswith(":role/pilot-acme-github")
+        # what it says is what the trust admits: the branch, never the pull requests
+        assert "only runs on acme/shop's main may assume it (not its pull requests" in made.err
         url = Sandbox(tmp_path / ".pilot").running()["aws"].url
         aws = emulator_aws("us-east-1", url)
         iam = aws.client("iam")

@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.support.deploy_fixtures",
     "tests.support.server_fixtures",
     "tests.support.databases",
+    "tests.support.github_tokens",
 ]
 
 PILOT = shutil.which("pilot-tui", path=str(Path(sys.executable).parent)) or "pilot-tui"

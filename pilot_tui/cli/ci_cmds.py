@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from pilot_tui.cli.common import error, load_valid
 from pilot_tui.config.schema import PilotConfig
+from pilot_tui.deploy import from_ci
 from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from pilot_tui.fsutil import atomic_write
 from pilot_tui.project import Project
@@ -50,12 +51,26 @@ def github(ns: argparse.Namespace) -> int:
             f'keyless CI deploys are set up on AWS for now; server.home is "{config.server.home}"'
         )
         return EXIT_INVALID
+    try:
+        from_ci.check_state(config)
+    except from_ci.CiError as exc:
+        error(str(exc))
+        return EXIT_INVALID
+    apps = from_ci.ci_apps(config)
+    if not apps.deployed:
+        error(
+            "no app of pilot.toml can be deployed from CI: "
+            + ("; ".join(f"{name}: {why}" for name, why in apps.left) or "it has none yet")
+        )
+        return EXIT_INVALID
     project = Project(pf.path)
     path = project.root / github_oidc.WORKFLOW
     try:
         trust = _trust(config, project)
         arn = trust.arn()
-        text = github_oidc.workflow(ns.repo, ns.branch, arn, config.aws.region, ns.install)
+        text = github_oidc.workflow(
+            ns.repo, ns.branch, arn, config.aws.region, ns.install, apps.deployed, apps.secrets
+        )
         # Before the role changes: a refused file leaves the trust as the old one is.
         if path.is_file() and path.read_text(encoding="utf-8") != text and not ns.force:
             error(f"{path} exists and differs from Pilot's: add --force to replace it")
@@ -70,9 +85,18 @@ def github(ns: argparse.Namespace) -> int:
     sys.stderr.write(
         f"made the role {arn}: only runs on {ns.repo}'s {ns.branch} may assume it (not its "
         "pull requests, another branch or a tag), and it may do what the deployer may.\n"
-        f"wrote {_shown(path, project)}: "
-        "commit it; pushes to that branch deploy every app, with no stored key.\n"
+        f"wrote {_shown(path, project)}: commit it; pushes to that branch deploy "
+        f"{', '.join(apps.deployed)}, with no stored key.\n"
     )
+    for name, why in apps.left:
+        sys.stderr.write(f"not {name}: {why}; deploy it from here\n")
+    if apps.secrets:
+        sys.stderr.write(
+            "the workflow passes each secret from the repository's secret of the same name; "
+            "set them once:\n"
+        )
+        for name in apps.secrets:
+            sys.stderr.write(f"  gh secret set {name} --repo {ns.repo}\n")
     return EXIT_OK
 
 

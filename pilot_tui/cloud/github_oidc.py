@@ -14,6 +14,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 ISSUER = "token.actions.githubusercontent.com"
@@ -102,13 +103,24 @@ def _holds(operator: str, key: str, wanted: object, claims: dict[str, str]) -> b
     return False  # an operator this evaluator does not know never admits
 
 
-def workflow(repo: str, branch: str, role_arn: str, region: str, install: str) -> str:
-    """The workflow: deploy every app on a push to ``branch``, with the role's short-lived
-    credentials (the job may ask GitHub for its OIDC token: `id-token: write`); ``install``
-    is the shell command that installs pilot-tui on the runner."""
-    return f"""# Written by `pilot-tui ci github --repo {repo}`: deploys every app in pilot.toml
-# on a push to {branch}, with the short-lived credentials of the IAM role {role_arn}
+def workflow(
+    repo: str,
+    branch: str,
+    role_arn: str,
+    region: str,
+    install: str,
+    apps: Sequence[str],
+    secrets: Sequence[str] = (),
+) -> str:
+    """The workflow: deploy ``apps`` on a push to ``branch``, with the role's short-lived
+    credentials (the job may ask GitHub for its OIDC token: `id-token: write`) and each of
+    ``secrets`` from the repository's secret of that name; ``install`` is the shell command
+    that installs pilot-tui on the runner."""
+    passed = "".join(f"\n      {name}: ${{{{ secrets.{name} }}}}" for name in secrets)
+    return f"""# Written by `pilot-tui ci github --repo {repo}`: deploys {", ".join(apps)} on a push
+# to {branch}, with the short-lived credentials of the IAM role {role_arn}
 # (no access key is stored: pilot-tui exchanges the run's OIDC token for them).
+# `pilot-tui ci github --force` writes it again for the apps pilot.toml has then;
 # `pilot-tui ci remove` removes the role; edit this file as you like.
 name: pilot
 on:
@@ -125,12 +137,12 @@ jobs:
     runs-on: ubuntu-latest
     env:
       {ROLE_ENV}: {role_arn}
-      AWS_REGION: {region}
+      AWS_REGION: {region}{passed}
     steps:
       - uses: actions/checkout@v4
       - uses: actions/setup-python@v5
         with:
           python-version: "3.12"
       - run: {json.dumps(install)}
-      - run: pilot-tui deploy --all
+      - run: pilot-tui deploy {" ".join(apps)}
 """

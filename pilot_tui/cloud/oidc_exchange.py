@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -35,6 +32,9 @@ def in_github_actions(env: Mapping[str, str] | None = None) -> bool:
 
 def github_token(env: Mapping[str, str] | None = None, audience: str = AUDIENCE) -> str:
     """The run's OIDC token for ``audience`` (a JWT), from GitHub's token service."""
+    import urllib.error  # here: a deploy asks whether it runs in CI, not for a token
+    import urllib.request
+
     env = os.environ if env is None else env
     url = env[REQUEST_URL]
     where = urllib.parse.urlparse(url)

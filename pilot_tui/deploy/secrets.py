@@ -134,7 +134,15 @@ def resolve(
         else:
             missing.append(name)
     if missing:
+        from pilot_tui.cloud.oidc_exchange import in_github_actions
+
         listed = ", ".join(missing)
+        if in_github_actions(env):
+            raise SecretsError(
+                f"app {app!r} needs secret(s) {listed}: the run has no variable of that name",
+                hint="set the repository secret of the same name (gh secret set NAME); the "
+                "workflow `pilot-tui ci github` writes passes each one",
+            )
         raise SecretsError(
             f"app {app!r} needs secret(s) {listed}: export them, or store them "
             f"with `pilot-tui secrets set {app} NAME` (kept in {path}, 0600)"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TypedDict, Unpack
 
 from pilot_tui.config.schema import PilotConfig
-from pilot_tui.deploy import secrets
+from pilot_tui.deploy import from_ci, secrets
 from pilot_tui.deploy.context import CancelToken
 from pilot_tui.deploy.engine import Deployer, needs_docker
 from pilot_tui.deploy.events import Emit
@@ -41,17 +41,23 @@ def open_deployer(
     when every app in ``apps`` is a static site on a managed target. With ``share``, the
     release history is also kept in the state bucket (``warn`` hears when it cannot be).
     Raises host.HostError when the host cannot be named or reached."""
+    from pilot_tui.cloud.oidc_exchange import in_github_actions
     from pilot_tui.deploy.host import connect, target_for
     from pilot_tui.deploy.shared_history import SharedHistoryError, shared_history
     from pilot_tui.provision.outputs import saved_record
 
     project = Project(project_file)
+    in_ci = in_github_actions()
+    if in_ci:  # a runner's .pilot/ goes with its job: what it records must be shared
+        from_ci.check_run(config, apps)
     secrets.register_project(project.state_dir, config)  # secrets stored or exported since
     shared = None
     if share:
         try:
             shared = shared_history(config, project.state_dir, project.root)
         except SharedHistoryError as exc:
+            if in_ci:
+                raise
             warn(f"warning: {exc}; the release history stays local this time")
     if apps is not None and not any(needs_docker(a) for a in config.apps if a.name in apps):
         yield Deployer(

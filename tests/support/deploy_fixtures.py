@@ -248,6 +248,14 @@ def registry(tmp_path):
 
 
 LAMBDA_FIXTURES = TESTS / "fixtures" / "lambda"
+# The zip Lambda app of LAMBDA_FIXTURES/hello_fn, as an [[apps]] table.
+FN = {
+    "name": "fn",
+    "path": "fn",
+    "target": {"kind": "lambda", "package": "zip", "memory": 128},
+    "env": {"GREETING": "hi"},
+    "secrets": ["API_TOKEN"],
+}
 LAMBDA_RUNTIME = "pilot/lambda-python:3.12"
 
 
@@ -291,13 +299,7 @@ def fn_project(tmp_path, cli, lambda_runtime, monkeypatch):
     pf.save(
         add_app(
             pf.text,
-            {
-                "name": "fn",
-                "path": "fn",
-                "target": {"kind": "lambda", "package": "zip", "memory": 128},
-                "env": {"GREETING": "hi"},
-                "secrets": ["API_TOKEN"],
-            },
+            FN,
         )
     )
     yield tmp_path

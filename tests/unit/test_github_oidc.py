@@ -72,15 +72,24 @@ def test_the_evaluator_is_not_fooled_by_a_wildcard_policy():
 
 def test_the_workflow_deploys_on_a_push_with_an_oidc_token_only(tmp_path):
     text = github_oidc.workflow(
-        "acme/shop", "main", "arn:aws:iam::1:role/pilot-acme-github", "eu-west-1", "pip install x"
+        "acme/shop",
+        "main",
+        "arn:aws:iam::1:role/pilot-acme-github",
+        "eu-west-1",
+        "pip install x",
+        ["fn", "site"],
+        ["API_TOKEN"],
     )
     data = yaml.safe_load(text)
     assert data[True] == {"push": {"branches": ["main"]}}  # YAML 1.1 reads `on` as True
     assert data["permissions"] == {"id-token": "write", "contents": "read"}
     job = data["jobs"]["deploy"]
     assert job["env"]["PILOT_AWS_ROLE_ARN"] == "arn:aws:iam::1:role/pilot-acme-github"
-    assert job["steps"][-1]["run"] == "pilot-tui deploy --all"
-    assert "AWS_ACCESS_KEY_ID" not in text and "secrets." not in text  # no stored key
+    assert job["steps"][-1]["run"] == "pilot-tui deploy fn site"
+    # no stored key: the one secret passed is the app's own, from the repository's secret
+    assert "AWS_ACCESS_KEY_ID" not in text and "AWS_SECRET" not in text
+    assert job["env"]["API_TOKEN"] == "${{ secrets.API_TOKEN }}"
+    assert text.count("secrets.") == 1
     check = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
     assert check, "check-jsonschema is a test dependency (pyproject's test extra)"
     path = tmp_path / "pilot.yml"

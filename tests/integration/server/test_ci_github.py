@@ -11,77 +11,28 @@ there: tests/unit/test_github_oidc.py proves the conditions instead)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from pilot_tui.apps import add_app
 from pilot_tui.cloud import github_oidc, oidc_exchange
 from pilot_tui.cloud.clients import emulator_aws
 from pilot_tui.cloud.policy_aws import aws_policy
 from pilot_tui.cloud.sandbox import Sandbox
-
-KEY = b"local-stand-in-for-githubs-signing-key"
-REQUEST_TOKEN = "ghs-request-token-for-the-test"
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def jwt(claims: dict[str, str]) -> str:
-    head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    body = _b64(json.dumps(claims).encode())
-    signature = hmac.new(KEY, f"{head}.{body}".encode(), hashlib.sha256).digest()
-    return f"{head}.{body}.{_b64(signature)}"
-
-
-@pytest.fixture
-def github_tokens():
-    """GitHub's token service, standing in: a token for the asked audience, to a caller
-    with the run's request token; every request it got."""
-    asked: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            query = parse_qs(urlparse(self.path).query)
-            asked.append({"auth": self.headers.get("Authorization"), "query": query})
-            if self.headers.get("Authorization") != f"bearer {REQUEST_TOKEN}":
-                self.send_response(403)
-                self.end_headers()
-                return
-            token = jwt(
-                {
-                    "iss": "https://token.actions.githubusercontent.com",
-                    "aud": query["audience"][0],
-                    "sub": "repo:acme/shop:ref:refs/heads/main",
-                }
-            )
-            body = json.dumps({"value": token}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/token?api-version=2.0", asked
-    server.shutdown()
-    server.server_close()
+from pilot_tui.config.document import ProjectFile
+from tests.support.deploy_fixtures import FN
 
 
 def test_ci_github_makes_the_trust_writes_the_workflow_and_removes_them(
     tmp_path, cli, github_tokens
 ):
     assert cli("init", "--name", "acme").code == 0
+    # what CI may deploy: a zip Lambda, its history shared (tests/integration/deploy/
+    # test_ci_deploy.py runs the deploys)
+    pf = ProjectFile.load(tmp_path / "pilot.toml")
+    text = add_app(pf.with_value("state.backend", "s3"), FN)
+    (tmp_path / "pilot.toml").write_text(text)
     try:
         made = cli("ci", "github", "--repo", "acme/shop")
         assert made.code == 0, made.err
@@ -121,13 +72,8 @@ def test_ci_github_makes_the_trust_writes_the_workflow_and_removes_them(
         assert bad.code == 2 and "OWNER/NAME" in bad.err
 
         # In the run: the token exchanged for the role's credentials; no key anywhere.
-        token_url, asked = github_tokens
-        env = {
-            "ACTIONS_ID_TOKEN_REQUEST_URL": token_url,
-            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": REQUEST_TOKEN,
-            "PILOT_AWS_ROLE_ARN": arn,
-            "GITHUB_RUN_ID": "77",
-        }
+        asked = github_tokens.asked
+        env = github_tokens.env(arn)
         assert oidc_exchange.in_github_actions(env)
         session = oidc_exchange.assumed_session("us-east-1", env, endpoint=url)
         assert asked[-1]["query"]["audience"] == ["sts.amazonaws.com"]

@@ -1,0 +1,142 @@
+"""Deploys as the workflow `pilot-tui ci github` writes runs them: from a fresh checkout
+(no .pilot/), with no access key, only the run's OIDC token exchanged for the role's
+credentials and the repository's secrets the workflow passes. Against the local AWS API
+(moto, through AWS_ENDPOINT_URL; it runs the zip Lambda on the tests' private dockerd).
+GitHub's token service is a local stand-in (tests/support/github_tokens.py), and the
+repository's secrets are a dict: nothing of GitHub runs here."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+
+import boto3
+import pytest
+import yaml
+
+from pilot_tui.apps import add_app
+from pilot_tui.config.document import ProjectFile
+from tests.support.deploy_fixtures import FN, LAMBDA_FIXTURES
+
+WEB = {"name": "web", "path": "web", "build": {"kind": "dockerfile"}, "target": {"kind": "server"}}
+
+
+@pytest.fixture
+def admin(tmp_path, cli, moto, lambda_runtime, monkeypatch):
+    """The admin's project (an AWS home; the zip Lambda "fn" and the Docker-host app "web")
+    in ``tmp_path``, with their own credentials (moto's)."""
+    for name, value in lambda_runtime.items():
+        monkeypatch.setenv(name, value)
+    assert cli("init", "--name", "acme").code == 0
+    text = ProjectFile.load(tmp_path / "pilot.toml").with_value("server.home", "aws")
+    shutil.copytree(LAMBDA_FIXTURES / "hello_fn", tmp_path / "fn")
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "pilot.toml").write_text(add_app(add_app(text, FN), WEB))
+    return tmp_path
+
+
+def _run(workflow: str, checkout, repository_secrets: dict[str, str], tokens, cli, monkeypatch):
+    """The workflow's deploy job in ``checkout``: its env (each `${{ secrets.X }}` from
+    ``repository_secrets``, as GitHub fills it; an unset one is empty, as on GitHub), the
+    run's token service, no key; its last step run. The Result."""
+    job = yaml.safe_load(workflow)["jobs"]["deploy"]
+    with monkeypatch.context() as m:
+        m.delenv("AWS_ACCESS_KEY_ID")
+        m.delenv("AWS_SECRET_ACCESS_KEY")
+        m.delenv("API_TOKEN", raising=False)
+        for name, value in {**tokens.env(job["env"]["PILOT_AWS_ROLE_ARN"])}.items():
+            m.setenv(name, value)
+        for name, value in job["env"].items():
+            if value.startswith("${{ secrets."):
+                secret = value.removeprefix("${{ secrets.").removesuffix(" }}")
+                if secret in repository_secrets:  # GitHub leaves an unset one empty; no
+                    m.setenv(name, repository_secrets[secret])  # value is clearer here
+            else:
+                m.setenv(name, value)
+        m.chdir(checkout)
+        command = shlex.split(job["steps"][-1]["run"])
+        assert command[0] == "pilot-tui"
+        return cli(*command[1:])
+
+
+def _checkout(admin, name: str, change: str):
+    """A fresh clone of the repository: what git has, never .pilot/."""
+    checkout = admin / name
+    checkout.mkdir()
+    shutil.copy(admin / "pilot.toml", checkout / "pilot.toml")
+    for app in ("fn", "web"):
+        shutil.copytree(admin / app, checkout / app)
+    (checkout / "fn" / "change.txt").write_text(change)
+    return checkout
+
+
+def test_pushes_deploy_what_ci_can_from_fresh_checkouts_into_the_shared_history(
+    admin, cli, moto, github_tokens, monkeypatch
+):
+    # A local history would be lost with each runner: refused, nothing made or written.
+    refused = cli("ci", "github", "--repo", "acme/shop")
+    assert refused.code == 2 and 'state.backend is "local"' in refused.err, refused.err
+    assert "pilot-tui config set state.backend s3" in refused.err
+    assert not (admin / ".github").exists()
+    iam = boto3.client("iam", region_name="us-east-1")
+    assert [r for r in iam.list_roles()["Roles"] if "github" in r["RoleName"]] == []
+
+    pf = ProjectFile.load(admin / "pilot.toml")
+    pf.save(pf.with_value("state.backend", "s3"))
+    monkeypatch.setenv("API_TOKEN", "the-admins-token")
+    first = cli("deploy", "fn")  # makes the state bucket
+    assert first.code == 0, first.err
+    made = cli("ci", "github", "--repo", "acme/shop")
+    assert made.code == 0, made.err
+    assert "pushes to that branch deploy fn, with no stored key" in made.err
+    assert "not web: it runs on the Docker host, which a CI run cannot reach" in made.err
+    assert "gh secret set API_TOKEN --repo acme/shop" in made.err
+    workflow = (admin / ".github" / "workflows" / "pilot.yml").read_text()
+    job = yaml.safe_load(workflow)["jobs"]["deploy"]
+    assert job["steps"][-1]["run"] == "pilot-tui deploy fn"
+    assert job["env"]["API_TOKEN"] == "${{ secrets.API_TOKEN }}"
+    assert "the-admins-token" not in workflow
+
+    # Two pushes, each a fresh checkout: releases v2 and v3 in the one shared history.
+    for run, value in ((1, "ci-token-1"), (2, "ci-token-2")):
+        checkout = _checkout(admin, f"run{run}", f"push {run}\n")
+        ran = _run(workflow, checkout, {"API_TOKEN": value}, github_tokens, cli, monkeypatch)
+        assert ran.code == 0, ran.err
+        assert ran.out.startswith(f"fn\tv{run + 1}\t")
+    lam = boto3.client("lambda", region_name="us-east-1")
+    live = lam.get_function(FunctionName="pilot-acme-fn", Qualifier="live")["Configuration"]
+    assert live["Environment"]["Variables"]["API_TOKEN"] == "ci-token-2"
+    monkeypatch.chdir(admin)
+    listed = cli("releases", "fn", "--json")
+    assert listed.code == 0, listed.err
+    records = json.loads(listed.out)  # oldest first
+    assert [(r["id"], r["status"]) for r in records] == [
+        ("v1", "superseded"),
+        ("v2", "superseded"),
+        ("v3", "live"),
+    ]
+    assert "acme/shop" in records[2]["by"] and "acme/shop" not in (records[0]["by"] or "")
+    assert "ci-token" not in listed.out
+
+    # A run without the repository secret fails, naming it; the live release stays.
+    checkout = _checkout(admin, "run3", "push 3\n")
+    missing = _run(workflow, checkout, {}, github_tokens, cli, monkeypatch)
+    assert missing.code != 0
+    assert "needs secret(s) API_TOKEN" in missing.err and "gh secret set" in missing.err
+    live = lam.get_function(FunctionName="pilot-acme-fn", Qualifier="live")["Configuration"]
+    assert live["Environment"]["Variables"]["API_TOKEN"] == "ci-token-2"
+
+    # An app CI cannot deploy, or a checkout whose history would be lost: refused, by name.
+    hand_written = workflow.replace("pilot-tui deploy fn", "pilot-tui deploy fn web")
+    checkout = _checkout(admin, "run4", "push 4\n")
+    web = _run(hand_written, checkout, {"API_TOKEN": "x"}, github_tokens, cli, monkeypatch)
+    assert web.code == 2 and "app 'web' cannot be deployed from CI" in web.err, web.err
+    checkout = _checkout(admin, "run5", "push 5\n")
+    local = ProjectFile.load(checkout / "pilot.toml")
+    local.save(local.with_value("state.backend", "local"))
+    lost = _run(workflow, checkout, {"API_TOKEN": "x"}, github_tokens, cli, monkeypatch)
+    assert lost.code == 2 and 'state.backend is "local"' in lost.err, lost.err
+    live = lam.get_function(FunctionName="pilot-acme-fn", Qualifier="live")["Configuration"]
+    assert live["Environment"]["Variables"]["API_TOKEN"] == "ci-token-2"

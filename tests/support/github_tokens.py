@@ -1,0 +1,85 @@
+"""GitHub Actions' OIDC token service, standing in (nothing of GitHub's runs here): a local
+HTTP server on 127.0.0.1 handing a JWT signed by a local key (HS256) to a caller with the
+run's request token, as GitHub's does to a job with `id-token: write`. moto's
+AssumeRoleWithWebIdentity checks neither the signature nor the trust's conditions
+(tests/unit/test_github_oidc.py proves the conditions as data)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+KEY = b"local-stand-in-for-githubs-signing-key"
+REQUEST_TOKEN = "ghs-request-token-for-the-test"
+ISSUER = "https://token.actions.githubusercontent.com"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt(claims: dict[str, str]) -> str:
+    head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = _b64(json.dumps(claims).encode())
+    signature = hmac.new(KEY, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{_b64(signature)}"
+
+
+@dataclass
+class TokenService:
+    url: str  # ACTIONS_ID_TOKEN_REQUEST_URL
+    asked: list[dict] = field(default_factory=list)  # every request it got
+    sub: str = "repo:acme/shop:ref:refs/heads/main"  # the run's subject
+
+    def env(self, role_arn: str) -> dict[str, str]:
+        """The variables a GitHub Actions job of the workflow has."""
+        return {
+            "ACTIONS_ID_TOKEN_REQUEST_URL": self.url,
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": REQUEST_TOKEN,
+            "PILOT_AWS_ROLE_ARN": role_arn,
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_RUN_ID": "77",
+            "GITHUB_REPOSITORY": "acme/shop",
+            "GITHUB_WORKFLOW": "pilot",
+            "GITHUB_SHA": "0123456789abcdef0123456789abcdef01234567",
+        }
+
+
+@pytest.fixture
+def github_tokens() -> Iterator[TokenService]:
+    """GitHub's token service, standing in, on 127.0.0.1; stopped afterwards."""
+    service = TokenService("")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            query = parse_qs(urlparse(self.path).query)
+            service.asked.append({"auth": self.headers.get("Authorization"), "query": query})
+            if self.headers.get("Authorization") != f"bearer {REQUEST_TOKEN}":
+                self.send_response(403)
+                self.end_headers()
+                return
+            token = jwt({"iss": ISSUER, "aud": query["audience"][0], "sub": service.sub})
+            body = json.dumps({"value": token}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    service.url = f"http://127.0.0.1:{server.server_address[1]}/token?api-version=2.0"
+    yield service
+    server.shutdown()
+    server.server_close()

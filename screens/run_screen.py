@@ -39,6 +39,7 @@ class ConfirmCancel(ModalScreen[bool]):
     """Ask before stopping a run; dismissed with True to stop."""
 
     BINDINGS = [Binding("escape", "dismiss(False)", "Keep going")]
+    AUTO_FOCUS = "#keep"  # Enter, a reflex, must not stop or remove anything
     TERRAFORM = (
         "Stop Terraform? It finishes the resources in flight, saves its state and "
         "releases its lock; running Apply again resumes."

@@ -59,3 +59,30 @@ async def test_the_questions_wrap_inside_their_modals_at_80_columns():
         await pilot.pause()
         question = app.screen.query_one(Label)
         assert question.size.height >= 2 and question.size.width < 80
+
+
+async def test_enter_on_a_confirmation_keeps_what_runs():
+    """The shared confirmation (stop a run, remove a preview) focused its destructive
+    button first, so Enter, a reflex after typing a name, removed the preview; now the safe
+    answer has the focus and the destructive one takes a Tab or a click."""
+    from pilot_tui.screens.run_screen import ConfirmCancel
+
+    answers: list[bool | None] = []
+    app = Asking(room=10)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.push_screen(
+            ConfirmCancel("Remove the preview web--x?", "Remove", "Keep"), answers.append
+        )
+        await pilot.pause()
+        assert app.focused is not None and app.focused.id == "keep"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert answers == [False]
+        app.push_screen(
+            ConfirmCancel("Remove the preview web--x?", "Remove", "Keep"), answers.append
+        )
+        await pilot.pause()
+        await pilot.press("shift+tab", "enter")  # the destructive answer, chosen
+        await pilot.pause()
+        assert answers == [False, True]

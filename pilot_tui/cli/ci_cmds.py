@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from pilot_tui.cli.common import error, load_valid
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.deploy import from_ci
-from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, PilotError
 from pilot_tui.fsutil import atomic_write
 from pilot_tui.project import Project
 
@@ -57,6 +57,14 @@ def github(ns: argparse.Namespace) -> int:
         error(str(exc))
         return EXIT_INVALID
     apps = from_ci.ci_apps(config)
+    reserved = apps.reserved()
+    if reserved:
+        error(
+            f"secret(s) {', '.join(reserved)} cannot come from the repository's secrets: a "
+            "GitHub Actions job has these names already, or they would sit beside the role's "
+            "credentials; rename them in pilot.toml"
+        )
+        return EXIT_INVALID
     if not apps.deployed:
         error(
             "no app of pilot.toml can be deployed from CI: "
@@ -79,6 +87,11 @@ def github(ns: argparse.Namespace) -> int:
     except Exception as exc:  # the account said no: nothing written
         error(f"the IAM role could not be made: {redact.text(str(exc))[:300]}")
         return EXIT_FAILED
+    try:
+        shared = _share_history(config, project, apps.deployed)
+    except PilotError as exc:
+        error(f"the release history could not be shared: {exc}")
+        return EXIT_FAILED
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, text)
     print(arn)
@@ -90,6 +103,8 @@ def github(ns: argparse.Namespace) -> int:
     )
     for name, why in apps.left:
         sys.stderr.write(f"not {name}: {why}; deploy it from here\n")
+    for name in shared:
+        sys.stderr.write(f"shared this machine's release history of {name} for the runs\n")
     if apps.secrets:
         sys.stderr.write(
             "the workflow passes each secret from the repository's secret of the same name; "
@@ -98,6 +113,26 @@ def github(ns: argparse.Namespace) -> int:
         for name in apps.secrets:
             sys.stderr.write(f"  gh secret set {name} --repo {ns.repo}\n")
     return EXIT_OK
+
+
+def _share_history(config: PilotConfig, project: Project, apps: list[str]) -> list[str]:
+    """Make the state bucket (with the admin's credentials: a run's role may not) and put
+    this machine's history of each of ``apps`` there when it has none yet, so a run's first
+    deploy continues it; the apps whose history went up."""
+    from pilot_tui.deploy import history
+    from pilot_tui.deploy.shared_history import shared_history
+
+    shared = shared_history(config, project.state_dir, project.root, start=True)
+    if shared is None:
+        return []
+    if shared.create is not None:
+        shared.create()
+    put = []
+    for app in apps:
+        if history.load(project.state_dir, app) and not shared.has(app):
+            shared.push(project.state_dir, app)
+            put.append(app)
+    return put
 
 
 def remove(ns: argparse.Namespace) -> int:

@@ -94,6 +94,7 @@ def _fail(exc: DeployError) -> int:
 
 
 def deploy(ns: argparse.Namespace) -> int:
+    from pilot_tui.cloud.oidc_exchange import in_github_actions
     from pilot_tui.deploy.engine import DeployError
     from pilot_tui.deploy.lock import break_lock
 
@@ -101,6 +102,10 @@ def deploy(ns: argparse.Namespace) -> int:
     if loaded is None:
         return EXIT_INVALID
     wanted = [a.name for a in loaded[1].apps] if ns.all else ns.apps
+    if in_github_actions():  # a keyless run: what it can deploy, and keep a record of
+        from pilot_tui.deploy import from_ci
+
+        from_ci.check_run(loaded[1], wanted)
     if loaded[1].server.engine == "waypoint" and wanted:
         unknown = [n for n in wanted if loaded[1].app(n) is None]
         if unknown:

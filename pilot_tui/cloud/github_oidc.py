@@ -114,9 +114,12 @@ def workflow(
 ) -> str:
     """The workflow: deploy ``apps`` on a push to ``branch``, with the role's short-lived
     credentials (the job may ask GitHub for its OIDC token: `id-token: write`) and each of
-    ``secrets`` from the repository's secret of that name; ``install`` is the shell command
+    ``secrets`` from the repository's secret of that name, given to the deploy step only
+    (not to checkout, setup or the install's packages); ``install`` is the shell command
     that installs pilot-tui on the runner."""
-    passed = "".join(f"\n      {name}: ${{{{ secrets.{name} }}}}" for name in secrets)
+    indent = "\n          "  # under the deploy step's env:
+    passed = "".join(f"{indent}{json.dumps(name)}: ${{{{ secrets.{name} }}}}" for name in secrets)
+    step_env = f"\n        env:{passed}" if secrets else ""
     return f"""# Written by `pilot-tui ci github --repo {repo}`: deploys {", ".join(apps)} on a push
 # to {branch}, with the short-lived credentials of the IAM role {role_arn}
 # (no access key is stored: pilot-tui exchanges the run's OIDC token for them).
@@ -125,7 +128,7 @@ def workflow(
 name: pilot
 on:
   push:
-    branches: [{branch}]
+    branches: [{json.dumps(branch)}]
 permissions:
   id-token: write
   contents: read
@@ -137,12 +140,12 @@ jobs:
     runs-on: ubuntu-latest
     env:
       {ROLE_ENV}: {role_arn}
-      AWS_REGION: {region}{passed}
+      AWS_REGION: {region}
     steps:
       - uses: actions/checkout@v4
       - uses: actions/setup-python@v5
         with:
           python-version: "3.12"
       - run: {json.dumps(install)}
-      - run: pilot-tui deploy {" ".join(apps)}
+      - run: pilot-tui deploy {" ".join(apps)}{step_env}
 """

@@ -396,6 +396,25 @@ class LambdaTarget:
     port: int = setting(
         8080, "Port the image's web server listens on ($PORT).", minimum=1, maximum=65535
     )
+    health_path: str = setting(
+        "/",
+        "HTTP path that answers 2xx when the app is healthy, asked through the live alias "
+        "as its function URL would ask it (a GET).",
+        pattern=HEALTH_PATH_PATTERN,
+        pattern_hint=HEALTH_PATH_HINT,
+    )
+    watch: int = setting(
+        60,
+        "Seconds Pilot watches a new release once it is live, asking its health path every "
+        "2 s: when it raises or answers other than 2xx `watch_failures` times in a row, "
+        "the alias goes back to the previous release's version, by itself. 0: no watch "
+        "(`deploy --no-watch` too).",
+        minimum=0,
+        maximum=3600,
+    )
+    watch_failures: int = setting(
+        3, "Health checks failed in a row that revert a watched release.", minimum=1, maximum=100
+    )
 
 
 @dataclass

@@ -76,6 +76,9 @@ class Deployer:
     watch: bool = True  # watch a new live release (target.watch seconds); --no-watch: not
     cancel: CancelToken = field(default_factory=CancelToken)  # the TUI's Cancel sets it
     shared: SharedHistory | None = None  # the state bucket's copy of the history
+    # A CI run's .pilot/ goes with its job: there the shared history is not optional, and
+    # what cannot be read or written fails the deploy instead of a warning.
+    shared_required: bool = False
 
     @property
     def docker(self) -> DockerTarget:
@@ -318,6 +321,11 @@ class Deployer:
             try:
                 self.shared.pull(self.state_dir, name)
             except SharedHistoryError as exc:
+                if self.shared_required:  # before anything changed
+                    log.emit(StageFailed(name, "deploy", str(exc)))
+                    raise DeployError(
+                        "deploy", f"{exc}: a CI run deploys nothing it cannot record"
+                    ) from exc
                 _shared_note(log, name, exc)
 
     def record_release(self, log: RunLog, name: str, release: history.Release) -> None:
@@ -328,6 +336,13 @@ class Deployer:
             try:
                 self.shared.push(self.state_dir, name)
             except SharedHistoryError as exc:
+                if self.shared_required:
+                    message = (
+                        f"{exc}: {release.id} of {name} is {release.status}, but this run's "
+                        "record of it goes with the runner"
+                    )
+                    log.emit(StageFailed(name, "release", message))
+                    raise DeployError("release", message) from exc
                 _shared_note(log, name, exc)
 
     def environment(self, app: AppSettings) -> dict[str, str]:

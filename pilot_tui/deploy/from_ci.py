@@ -2,13 +2,16 @@
 pilot.toml alone: `pilot-tui ci github` writes a workflow that deploys these apps with
 these secrets, and a run refuses what would go wrong there.
 
-- The release history must be shared (``state.backend = "s3"``): a runner's .pilot/ goes
+- The release history must be in the project's S3 state bucket: a runner's .pilot/ goes
   with its job, and with it the record a rollback, the next deploy and teammates need.
+  A run reads and writes it or fails (engine.Deployer.shared_required).
 - An app CI deploys needs no Docker host: a runner reaches no Pilot Server (it holds no
   SSH key or TLS certificate, and the server admits only ``allowed_cidrs``), and its
-  credentials are the AWS role's. Zip Lambdas and S3 sites without a build command
-  deploy; container images are built on the Docker host and stay with the laptop.
-- Each secret of those apps comes from the repository's secret of the same name.
+  credentials are the AWS role's. Zip Lambdas deploy; container images are built on the
+  Docker host and stay with the laptop, and a static site's deploy does not read the
+  shared history before it releases yet.
+- Each secret of those apps comes from the repository's secret of the same name, except
+  names the job's environment has already (GitHub's, AWS credentials, the role's).
 """
 
 from __future__ import annotations
@@ -24,14 +27,13 @@ class CiError(PilotError):
     exit_code = EXIT_INVALID
 
 
-LOCAL_STATE = (
-    'state.backend is "local": a CI runner\'s .pilot/ is gone when its job ends, and with '
-    "it the release history rollbacks and the next deploy read"
-)
 SHARED_STATE_HINT = (
-    "share it first: pilot-tui config set state.backend s3 (the state bucket is made by "
-    "the next `pilot-tui server up` or deploy)"
+    "share it first: pilot-tui config set state.backend s3, then `pilot-tui ci github` "
+    "again (it makes the state bucket and shares this machine's release history)"
 )
+# Names a job's environment has already, or GitHub's own: never an app's secret there.
+RESERVED_PREFIXES = ("GITHUB_", "ACTIONS_", "RUNNER_", "AWS_")
+RESERVED = frozenset({"CI", "PILOT_AWS_ROLE_ARN", "HOME", "PATH"})
 
 
 @dataclass(frozen=True)
@@ -43,21 +45,31 @@ class CiApps:
     left: list[tuple[str, str]]
     secrets: list[str]
 
+    def reserved(self) -> list[str]:
+        """The secret names a workflow cannot pass: GitHub's, the job's own variables,
+        AWS credentials beside the role's."""
+        return [s for s in self.secrets if s in RESERVED or s.startswith(RESERVED_PREFIXES)]
+
 
 def why_not(app: AppSettings) -> str | None:
     """Why a CI run cannot deploy ``app``, or None when it can."""
     from pilot_tui.deploy.targets import target_for
 
-    if app.target.cloud is None:
+    target = app.target
+    if target.cloud is None:
         return "it runs on the Docker host, which a CI run cannot reach"
-    if app.target.cloud != "aws":
-        return f"it runs on {app.target.cloud.upper()}, and a CI run holds AWS credentials only"
+    if target.cloud != "aws":
+        return f"it runs on {target.cloud.upper()}, and a CI run holds AWS credentials only"
+    if target.serves == frozenset({"files"}):
+        return "a static site's deploy does not read the shared release history yet"
     if target_for(app).needs_docker():
         return "it is built on the Docker host, which a CI run cannot reach"
     return None
 
 
 def ci_apps(config: PilotConfig) -> CiApps:
+    """What a CI run of ``config`` deploys; the secrets include the notification webhook's
+    variable (its URL holds a token)."""
     deployed: list[str] = []
     left: list[tuple[str, str]] = []
     secrets: set[str] = set()
@@ -68,21 +80,46 @@ def ci_apps(config: PilotConfig) -> CiApps:
             secrets.update(app.secrets)
         else:
             left.append((app.name, reason))
+    if deployed and config.notify.webhook_env:
+        secrets.add(config.notify.webhook_env)
     return CiApps(deployed, left, sorted(secrets))
 
 
 def check_state(config: PilotConfig) -> None:
-    """CiError when a CI run's releases would be recorded on the runner only."""
-    if config.state.backend == "local":
-        raise CiError(LOCAL_STATE, hint=SHARED_STATE_HINT)
+    """CiError unless a CI run's releases reach the state bucket its role may write."""
+    from pilot_tui.naming import state_bucket
+
+    backend = config.state.backend
+    if backend == "local":
+        raise CiError(
+            'state.backend is "local": a CI runner\'s .pilot/ goes with its job, and with it '
+            "the release history rollbacks and the next deploy read",
+            hint=SHARED_STATE_HINT,
+        )
+    if backend != "s3":
+        raise CiError(
+            f'state.backend is "{backend}": a CI run holds AWS credentials only, so the '
+            'history it shares is in S3 (state.backend = "s3")'
+        )
+    default = state_bucket(config.project.name)
+    if config.state.bucket not in (None, default):
+        raise CiError(
+            f"state.bucket is {config.state.bucket!r}: the CI role may write the release "
+            f"history to {default} only (the deployer's policy names it)",
+            hint="unset state.bucket to use the project's own",
+        )
+    if config.server.engine != "pilot":
+        raise CiError(
+            f'server.engine is "{config.server.engine}": CI deploys use Pilot\'s own engine'
+        )
 
 
-def check_run(config: PilotConfig, apps: list[str] | None) -> None:
+def check_run(config: PilotConfig, apps: list[str]) -> None:
     """In a CI run: CiError when its releases would be lost with the runner, or when one of
-    ``apps`` (None: all) cannot be deployed from there."""
+    ``apps`` cannot be deployed from there."""
     check_state(config)
     for app in config.apps:
-        if apps is not None and app.name not in apps:
+        if app.name not in apps:
             continue
         reason = why_not(app)
         if reason is not None:

@@ -26,7 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pilot_tui.config.schema import PREVIEW_SEPARATOR, AppSettings, Database, ServerTarget
+from pilot_tui.config.schema import (
+    PREVIEW_SEPARATOR,
+    AppSettings,
+    Database,
+    LambdaTarget,
+    ServerTarget,
+)
 from pilot_tui.errors import EXIT_INVALID, PilotError
 
 DNS_LABEL = 63  # APP--NAME is one label of a host name
@@ -161,6 +167,8 @@ def preview_app(app: AppSettings, name: str) -> AppSettings:
     if isinstance(target, ServerTarget):
         domain = f"{full_name(app.name, name)}.{settings.domain}" if settings.domain else None
         target = dataclasses.replace(target, domain=domain, watch=0)
+    elif isinstance(target, LambdaTarget):
+        target = dataclasses.replace(target, watch=0)  # nothing of its own to go back to
     return dataclasses.replace(
         app,
         name=full_name(app.name, name),

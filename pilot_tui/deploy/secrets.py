@@ -118,28 +118,30 @@ def resolve(
     state_dir: Path, app: str, names: Iterable[str], env: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     """The value of each secret ``names``; all missing ones are named in one error."""
+    from pilot_tui.cloud.oidc_exchange import in_github_actions
+
     env = os.environ if env is None else env
     names = list(names)
     if not names:
         return {}
+    # In GitHub Actions `${{ secrets.X }}` of an unset secret is "": missing, not a value.
+    in_ci = in_github_actions(env)
     path = secrets_file(state_dir, app)
     stored = read_file(path)
     values: dict[str, str] = {}
     missing = []
     for name in names:
-        if name in env:
+        if name in env and not (in_ci and env[name] == ""):
             values[name] = env[name]
         elif name in stored:
             values[name] = stored[name]
         else:
             missing.append(name)
     if missing:
-        from pilot_tui.cloud.oidc_exchange import in_github_actions
-
         listed = ", ".join(missing)
-        if in_github_actions(env):
+        if in_ci:
             raise SecretsError(
-                f"app {app!r} needs secret(s) {listed}: the run has no variable of that name",
+                f"app {app!r} needs secret(s) {listed}: empty or unset in this run",
                 hint="set the repository secret of the same name (gh secret set NAME); the "
                 "workflow `pilot-tui ci github` writes passes each one",
             )

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TypedDict, Unpack
 
 from pilot_tui.config.schema import PilotConfig
-from pilot_tui.deploy import from_ci, secrets
+from pilot_tui.deploy import secrets
 from pilot_tui.deploy.context import CancelToken
 from pilot_tui.deploy.engine import Deployer, needs_docker
 from pilot_tui.deploy.events import Emit
@@ -24,6 +24,7 @@ class DeployerOptions(TypedDict, total=False):
     settle: float
     cancel: CancelToken
     watch: bool
+    shared_required: bool
 
 
 @contextlib.contextmanager
@@ -39,17 +40,19 @@ def open_deployer(
 ) -> Iterator[Deployer]:
     """A Deployer whose Docker host stays connected while it is used. The host is not opened
     when every app in ``apps`` is a static site on a managed target. With ``share``, the
-    release history is also kept in the state bucket (``warn`` hears when it cannot be).
-    Raises host.HostError when the host cannot be named or reached."""
+    release history is also kept in the state bucket (``warn`` hears when it cannot be;
+    in a CI run that is an error, as its reads and writes are). Raises host.HostError
+    when the host cannot be named or reached."""
     from pilot_tui.cloud.oidc_exchange import in_github_actions
     from pilot_tui.deploy.host import connect, target_for
     from pilot_tui.deploy.shared_history import SharedHistoryError, shared_history
     from pilot_tui.provision.outputs import saved_record
 
     project = Project(project_file)
+    # A CI run's .pilot/ goes with its job: what it records must reach the state bucket.
     in_ci = in_github_actions()
-    if in_ci:  # a runner's .pilot/ goes with its job: what it records must be shared
-        from_ci.check_run(config, apps)
+    if in_ci:
+        options = {**options, "shared_required": True}
     secrets.register_project(project.state_dir, config)  # secrets stored or exported since
     shared = None
     if share:

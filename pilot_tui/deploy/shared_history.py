@@ -4,7 +4,8 @@ With `state.backend = "s3"` or `"gcs"`, each app's history is also kept as
 `pilot/releases/APP.json` in the state bucket. A deploy pulls it (under the app's deploy
 lock, so nobody else writes it meanwhile) before recording, and pushes it after. The local
 copy in .pilot/releases/ stays the working copy; when the bucket cannot be reached the
-deploy goes on and says the history was not shared.
+deploy goes on and says the history was not shared (in a CI run, whose .pilot/ goes with
+its job, it fails instead: engine.Deployer.shared_required).
 """
 
 from __future__ import annotations
@@ -94,6 +95,10 @@ class SharedHistory:
             k.removeprefix(f"{PREFIX}/").removesuffix(".json") for k in keys if k.endswith(".json")
         ]
 
+    def has(self, app: str) -> bool:
+        """Whether the bucket holds a history of ``app``."""
+        return self._read(self.key(app)) is not None
+
     def forget(self, app: str) -> None:
         """Remove the bucket's copy of ``app``'s history (a preview destroyed)."""
         key = self.key(app)
@@ -153,7 +158,7 @@ def shared_history(
     the sandbox, start its emulators when they are not running (else None)."""
     try:
         return _client_for(config, state_dir, root, start)
-    except SharedHistoryError:
+    except PilotError:  # ours, with its own words (a CI run's token refused, ...)
         raise
     except Exception as exc:  # boto3 / google-auth setup errors
         raise SharedHistoryError(

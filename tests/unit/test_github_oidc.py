@@ -88,8 +88,13 @@ def test_the_workflow_deploys_on_a_push_with_an_oidc_token_only(tmp_path):
     assert job["steps"][-1]["run"] == "pilot-tui deploy fn site"
     # no stored key: the one secret passed is the app's own, from the repository's secret
     assert "AWS_ACCESS_KEY_ID" not in text and "AWS_SECRET" not in text
-    assert job["env"]["API_TOKEN"] == "${{ secrets.API_TOKEN }}"
-    assert text.count("secrets.") == 1
+    # given to the deploy step only, not to checkout, setup or the install's packages
+    assert job["steps"][-1]["env"] == {"API_TOKEN": "${{ secrets.API_TOKEN }}"}
+    assert "API_TOKEN" not in job["env"] and text.count("secrets.") == 1
+    # names YAML would read as something else stay strings
+    odd = yaml.safe_load(github_oidc.workflow("a/b", "1.0", "arn", "r", "i", ["fn"], ["ON"]))
+    assert odd[True]["push"]["branches"] == ["1.0"]
+    assert odd["jobs"]["deploy"]["steps"][-1]["env"] == {"ON": "${{ secrets.ON }}"}
     check = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
     assert check, "check-jsonschema is a test dependency (pyproject's test extra)"
     path = tmp_path / "pilot.yml"

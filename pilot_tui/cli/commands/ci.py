@@ -14,13 +14,13 @@ def register(commands: Commands) -> None:
         "keyless deploys from CI (GitHub Actions)",
         None,
         "`ci github` writes .github/workflows/pilot.yml (on a push to the branch, deploy\n"
-        "the apps a CI run can: zip Lambdas and S3 sites with no build command; each\n"
-        "app secret from the repository's secret of that name) and makes, with your own\n"
+        "the apps a CI run can: zip Lambdas; each app secret from the repository's\n"
+        "secret of that name) and makes, with your own\n"
         "AWS credentials, the IAM OIDC provider for GitHub's issuer and a role only runs\n"
         "on that repository's branch can assume (not its pull requests), with the\n"
         "deployer's policy. The run exchanges its OIDC token for the role's short-lived\n"
-        "credentials: no access key is stored anywhere. The release history must be\n"
-        'shared (state.backend = "s3"): a runner\'s .pilot/ goes with its job.',
+        "credentials: no access key is stored anywhere. The release history must be in\n"
+        'the S3 state bucket (state.backend = "s3"): a runner\'s .pilot/ goes with its job.',
     )
     actions = add_actions(ci, "ci_command")
     p = add_command(actions, "github", "set up GitHub Actions deploys", lazy(HANDLERS, "github"))

@@ -37,6 +37,14 @@ class Revision:
 
 
 @dataclass(frozen=True)
+class Probe:
+    """One look at the live revision's health path (the watch after a release)."""
+
+    healthy: bool | None  # None: it could not be asked (the platform's API failed)
+    detail: str  # its status, or what it raised, or why it could not be asked
+
+
+@dataclass(frozen=True)
 class TargetStatus:
     health: str  # healthy | unhealthy (why) | not deployed | stopped
     url: str  # "-" when not deployed
@@ -65,6 +73,11 @@ class ManagedTarget(Protocol):
         ...
 
     def status(self) -> TargetStatus: ...
+
+    def probe(self, path: str) -> Probe | None:
+        """Ask the live revision for ``path`` as its users would (a GET); None when the
+        kind has no such look yet (its releases are not watched)."""
+        ...
 
     def logs(self, *, since: float | None = None, limit: int = 200) -> Iterator[LogLine]:
         """The app's recent log lines, oldest first (CloudWatch / Cloud Logging)."""

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, NoReturn, Protocol, cast
 
 from pilot_tui.config import schema
 from pilot_tui.config.schema import AppSettings, PilotConfig
@@ -46,6 +47,7 @@ from pilot_tui.deploy.registry import (
 )
 from pilot_tui.deploy.targets.managed import (
     ManagedTarget,
+    Probe,
     Revision,
     TargetError,
 )
@@ -196,6 +198,7 @@ def _release_new(
         log,
         app,
         replace(attempt, status=history.LIVE, url=revision.url, revision=revision.ref),
+        watched=(target, current),
     )
 
 
@@ -348,8 +351,15 @@ def _unchanged(log: RunLog, app: AppSettings, current: history.Release) -> histo
 
 
 def _record(
-    ctx: DeployContext, log: RunLog, app: AppSettings, release: history.Release
+    ctx: DeployContext,
+    log: RunLog,
+    app: AppSettings,
+    release: history.Release,
+    *,
+    watched: tuple[ManagedTarget, history.Release | None] | None = None,
 ) -> history.Release:
+    """release: record ``release`` live; with ``watched`` (the platform, the release that
+    was live), a new one is watched first and a bad one reverted (DeployError)."""
     timer = Timer()
     log.emit(StageStarted(app.name, "release"))
     release = addresses.placed(ctx.config, release)
@@ -359,6 +369,8 @@ def _record(
             "where a real deploy would answer; nothing answers there"
         )
     ctx.record_release(log, app.name, release)
+    if watched is not None:
+        _watch(ctx, log, app, release, *watched)
     log.emit(
         StageFinished(
             app.name, "release", f"{release.id} is revision {release.revision}", timer.seconds()
@@ -374,3 +386,91 @@ def _record(
         )
     )
     return release
+
+
+def _watch(
+    ctx: DeployContext,
+    log: RunLog,
+    app: AppSettings,
+    release: history.Release,
+    target: ManagedTarget,
+    before: history.Release | None,
+) -> None:
+    """Watch the new live ``release`` (managed_watch.py) when there is a release to go back
+    to, the deploy watches and the kind is watched with target.watch > 0; a bad one is
+    reverted to ``before``: DeployError saying so."""
+    from pilot_tui.deploy.targets import managed_watch
+
+    watched = managed_watch.settings_of(app.target)
+    if before is None or not before.revision or not ctx.watch or watched is None:
+        return
+    seconds, failures, path = watched
+    if seconds <= 0:
+        return
+    line = log.line("release", app.name)
+    line(
+        f"watching the new release for {seconds} s: {path} asked every "
+        f"{managed_watch.INTERVAL:g} s ({before.id}'s revision is kept; Ctrl+C stops watching "
+        "and keeps the new one)"
+    )
+    started = time.time()
+    why = managed_watch.watch(
+        lambda: target.probe(path) or Probe(None, "no look"),
+        seconds,
+        failures,
+        line,
+        ctx.cancel.is_set,
+    )
+    if why is None:
+        line(
+            "stopped watching: the new release stays live"
+            if ctx.cancel.is_set()
+            else "watched: it stayed well"
+        )
+        return
+    _revert(ctx, log, app, target, (release, before), why, started)
+
+
+def _revert(
+    ctx: DeployContext,
+    log: RunLog,
+    app: AppSettings,
+    target: ManagedTarget,
+    releases: tuple[history.Release, history.Release],
+    why: str,
+    since: float,
+) -> NoReturn:
+    """Traffic back to the good release's revision; the bad one recorded reverted, with
+    why. Raises DeployError saying so, with the bad one's log lines since ``since``."""
+    bad, good = releases
+    name = app.name
+    target.cancel = NEVER  # putting the good one back must not be cancelled
+    try:
+        target.activate(str(good.revision), log.line("release", name))
+    except TargetError as exc:
+        message = (
+            f"{bad.id} went bad ({why}), and {good.id} could not be put back "
+            f"({str(exc)[:200]}): {bad.id} is still live; try `pilot-tui rollback {name}`"
+        )
+        log.emit(StageFailed(name, "release", message))
+        raise DeployError("watch", message) from exc
+    ctx.record_release(log, name, replace(bad, status=history.REVERTED, note=f"reverted: {why}"))
+    ctx.record_release(
+        log,
+        name,
+        replace(good, status=history.LIVE, note=f"live again: {bad.id} was reverted by the watch"),
+    )
+    message = f"{bad.id} was reverted: {why}; {good.id} serves again"
+    tail = _tail(target, since)
+    log.emit(StageFailed(name, "release", message, tail))  # the stage the screens show
+    raise DeployError("watch", message, tail)
+
+
+def _tail(target: ManagedTarget, since: float, lines: int = 20) -> tuple[str, ...]:
+    """The app's last log lines since ``since``, redacted ((): none could be read)."""
+    from pilot_tui import redact
+
+    try:
+        return tuple(redact.text(line.text) for line in target.logs(since=since, limit=lines))
+    except Exception:  # the platform's logs are a help here, never the failure
+        return ()

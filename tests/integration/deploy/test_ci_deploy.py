@@ -23,17 +23,24 @@ WEB = {"name": "web", "path": "web", "build": {"kind": "dockerfile"}, "target": 
 
 
 @pytest.fixture
-def admin(tmp_path, cli, moto, lambda_runtime, monkeypatch):
-    """The admin's project (an AWS home; the zip Lambda "fn" and the Docker-host app "web")
-    in ``tmp_path``, with their own credentials (moto's)."""
+def lambda_env(lambda_runtime, monkeypatch):
+    """moto's Lambda runtime settings, in the environment before moto starts."""
     for name, value in lambda_runtime.items():
         monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def admin(tmp_path, cli, lambda_env, moto, monkeypatch):
+    """The admin's project (an AWS home; the zip Lambda "fn" and the Docker-host app "web")
+    in ``tmp_path``, with their own credentials (moto's, which runs the function)."""
     assert cli("init", "--name", "acme").code == 0
     text = ProjectFile.load(tmp_path / "pilot.toml").with_value("server.home", "aws")
     shutil.copytree(LAMBDA_FIXTURES / "hello_fn", tmp_path / "fn")
     (tmp_path / "web").mkdir()
     (tmp_path / "web" / "Dockerfile").write_text("FROM scratch\n")
-    (tmp_path / "pilot.toml").write_text(add_app(add_app(text, FN), WEB))
+    # not watched: the runs' releases are the subject here (test_lambda_watch.py watches)
+    fn = {**FN, "target": {**FN["target"], "watch": 0}}
+    (tmp_path / "pilot.toml").write_text(add_app(add_app(text, fn), WEB))
     return tmp_path
 
 
@@ -42,23 +49,26 @@ def _run(workflow: str, checkout, repository_secrets: dict[str, str], tokens, cl
     ``repository_secrets``, as GitHub fills it; an unset one is empty, as on GitHub), the
     run's token service, no key; its last step run. The Result."""
     job = yaml.safe_load(workflow)["jobs"]["deploy"]
+    step = job["steps"][-1]
+    asked = len(tokens.asked)
     with monkeypatch.context() as m:
         m.delenv("AWS_ACCESS_KEY_ID")
         m.delenv("AWS_SECRET_ACCESS_KEY")
         m.delenv("API_TOKEN", raising=False)
-        for name, value in {**tokens.env(job["env"]["PILOT_AWS_ROLE_ARN"])}.items():
+        for name, value in tokens.env(job["env"]["PILOT_AWS_ROLE_ARN"]).items():
             m.setenv(name, value)
-        for name, value in job["env"].items():
+        for name, value in {**job["env"], **step.get("env", {})}.items():
             if value.startswith("${{ secrets."):
                 secret = value.removeprefix("${{ secrets.").removesuffix(" }}")
-                if secret in repository_secrets:  # GitHub leaves an unset one empty; no
-                    m.setenv(name, repository_secrets[secret])  # value is clearer here
+                m.setenv(name, repository_secrets.get(secret, ""))  # GitHub's "" if unset
             else:
                 m.setenv(name, value)
         m.chdir(checkout)
-        command = shlex.split(job["steps"][-1]["run"])
+        command = shlex.split(step["run"])
         assert command[0] == "pilot-tui"
-        return cli(*command[1:])
+        ran = cli(*command[1:])
+    assert ran.code != 0 or len(tokens.asked) > asked  # it deployed with the run's token
+    return ran
 
 
 def _checkout(admin, name: str, change: str):
@@ -83,20 +93,23 @@ def test_pushes_deploy_what_ci_can_from_fresh_checkouts_into_the_shared_history(
     iam = boto3.client("iam", region_name="us-east-1")
     assert [r for r in iam.list_roles()["Roles"] if "github" in r["RoleName"]] == []
 
+    monkeypatch.setenv("API_TOKEN", "the-admins-token")
+    first = cli("deploy", "fn")  # v1, in this machine's history only
+    assert first.code == 0, first.err
     pf = ProjectFile.load(admin / "pilot.toml")
     pf.save(pf.with_value("state.backend", "s3"))
-    monkeypatch.setenv("API_TOKEN", "the-admins-token")
-    first = cli("deploy", "fn")  # makes the state bucket
-    assert first.code == 0, first.err
     made = cli("ci", "github", "--repo", "acme/shop")
     assert made.code == 0, made.err
     assert "pushes to that branch deploy fn, with no stored key" in made.err
     assert "not web: it runs on the Docker host, which a CI run cannot reach" in made.err
     assert "gh secret set API_TOKEN --repo acme/shop" in made.err
+    assert "shared this machine's release history of fn" in made.err  # the runs go on from v1
     workflow = (admin / ".github" / "workflows" / "pilot.yml").read_text()
     job = yaml.safe_load(workflow)["jobs"]["deploy"]
     assert job["steps"][-1]["run"] == "pilot-tui deploy fn"
-    assert job["env"]["API_TOKEN"] == "${{ secrets.API_TOKEN }}"
+    # the app's secret reaches the deploy step only, not checkout or the install
+    assert job["steps"][-1]["env"] == {"API_TOKEN": "${{ secrets.API_TOKEN }}"}
+    assert "API_TOKEN" not in job["env"]
     assert "the-admins-token" not in workflow
 
     # Two pushes, each a fresh checkout: releases v2 and v3 in the one shared history.
@@ -120,11 +133,13 @@ def test_pushes_deploy_what_ci_can_from_fresh_checkouts_into_the_shared_history(
     assert "acme/shop" in records[2]["by"] and "acme/shop" not in (records[0]["by"] or "")
     assert "ci-token" not in listed.out
 
-    # A run without the repository secret fails, naming it; the live release stays.
+    # A run without the repository secret (GitHub passes "") fails, naming it; the live
+    # release stays.
     checkout = _checkout(admin, "run3", "push 3\n")
     missing = _run(workflow, checkout, {}, github_tokens, cli, monkeypatch)
     assert missing.code != 0
-    assert "needs secret(s) API_TOKEN" in missing.err and "gh secret set" in missing.err
+    assert "needs secret(s) API_TOKEN: empty or unset in this run" in missing.err
+    assert "gh secret set" in missing.err
     live = lam.get_function(FunctionName="pilot-acme-fn", Qualifier="live")["Configuration"]
     assert live["Environment"]["Variables"]["API_TOKEN"] == "ci-token-2"
 
@@ -140,3 +155,24 @@ def test_pushes_deploy_what_ci_can_from_fresh_checkouts_into_the_shared_history(
     assert lost.code == 2 and 'state.backend is "local"' in lost.err, lost.err
     live = lam.get_function(FunctionName="pilot-acme-fn", Qualifier="live")["Configuration"]
     assert live["Environment"]["Variables"]["API_TOKEN"] == "ci-token-2"
+
+    # The state bucket unreachable (gone): the run deploys nothing it could not record.
+    s3 = boto3.resource("s3", region_name="us-east-1")
+    bucket = s3.Bucket("pilot-state-acme")
+    bucket.object_versions.delete()
+    bucket.delete()
+    checkout = _checkout(admin, "run6", "push 6\n")
+    unrecorded = _run(workflow, checkout, {"API_TOKEN": "x"}, github_tokens, cli, monkeypatch)
+    assert unrecorded.code != 0 and "a CI run deploys nothing it cannot record" in unrecorded.err
+    live = lam.get_function(FunctionName="pilot-acme-fn", Qualifier="live")["Configuration"]
+    assert live["Environment"]["Variables"]["API_TOKEN"] == "ci-token-2"
+
+
+def test_ci_github_refuses_secret_names_a_job_has_already(admin, cli):
+    pf = ProjectFile.load(admin / "pilot.toml")
+    pf.save(pf.with_value("state.backend", "s3"))
+    pf = ProjectFile.load(admin / "pilot.toml")
+    pf.save(pf.with_value("apps[0].secrets", ["GITHUB_TOKEN", "OK"]))
+    refused = cli("ci", "github", "--repo", "acme/shop")
+    assert refused.code == 2 and "secret(s) GITHUB_TOKEN cannot come from" in refused.err
+    assert not (admin / ".github").exists()

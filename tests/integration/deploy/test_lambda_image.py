@@ -57,7 +57,8 @@ def image_app(engine_project, registry, docker_client, tmp_path, monkeypatch):
             "name": "hello",
             "path": "hello",
             "build": {"kind": "dockerfile"},
-            "target": {"kind": "lambda", "package": "image", "port": 9000},
+            # not watched: each release would wait 60 s (test_lambda_watch.py watches)
+            "target": {"kind": "lambda", "package": "image", "port": 9000, "watch": 0},
         }
     )
     yield root, host, boto3.client("lambda", region_name="us-east-1")

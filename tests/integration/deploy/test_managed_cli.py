@@ -19,8 +19,15 @@ def set_greeting(root, value: str) -> None:
     pf.save(pf.with_value("apps.fn.env.GREETING", value))
 
 
+def _unwatched(root) -> None:
+    """Releases not watched (test_lambda_watch.py is the watch's): each would wait 60 s."""
+    pf = ProjectFile.load(root / "pilot.toml")
+    pf.save(pf.with_value("apps[0].target.watch", 0))
+
+
 def test_zip_lambda_from_the_cli(fn_project, cli):
     root = fn_project
+    _unwatched(root)
     first = cli("deploy", "fn")
     assert first.code == 0, first.err
     assert "fn: build" in first.err and "published version 1" in first.err
@@ -155,6 +162,7 @@ def test_a_zip_lambda_rollback_restores_env_and_secret_versions(fn_project, cli,
     of its secrets; the rollback moves the alias to the version made with them (Lambda
     keeps each version's environment), and `releases` names what changed, never a value."""
     root = fn_project
+    _unwatched(root)
     rotated = "tok-rotated-91f0c3aa5e27-never-shown"
     assert cli("deploy", "fn").code == 0
     set_greeting(root, "hey")

@@ -28,6 +28,7 @@ from pilot_tui.deploy.targets.base import target_settings
 from pilot_tui.deploy.targets.cloud_run.secrets import CloudRunSecrets, SecretRef, secret_env
 from pilot_tui.deploy.targets.managed import (
     LogLine,
+    Probe,
     Revision,
     Say,
     TargetError,
@@ -338,6 +339,9 @@ class CloudRunService:
         service = self.transport(get_service_request(self.url))
         say(f"revision {ref} serving 100%")
         return Revision(ref, str(service.get("uri", "")), f"revision {ref} of {self.name}")
+
+    def probe(self, path: str) -> Probe | None:
+        return None  # not watched yet: its health is the platform's rollout (status)
 
     def status(self) -> TargetStatus:
         service = self.current()

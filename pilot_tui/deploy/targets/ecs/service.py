@@ -28,6 +28,7 @@ from pilot_tui.deploy.targets.ecs.rollout import judged, rolled_out
 from pilot_tui.deploy.targets.ecs.task_definition import container, short
 from pilot_tui.deploy.targets.managed import (
     LogLine,
+    Probe,
     Revision,
     Say,
     TargetError,
@@ -268,6 +269,9 @@ class EcsService:
             self._settle(ref, say)
         with aws_call(f"load balancer {self.balancer.short}"):
             return self._revision(ref, self.balancer.dns())
+
+    def probe(self, path: str) -> Probe | None:
+        return None  # not watched yet: its health is the platform's rollout (status)
 
     def status(self) -> TargetStatus:
         with aws_call(f"ECS service {self.name}"):

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from pilot_tui import redact
 from pilot_tui.cloud import aws_errors
 from pilot_tui.cloud.identity_aws import ensure_execution_role
 from pilot_tui.config.schema import AppSettings, LambdaTarget, PilotConfig
@@ -33,6 +34,7 @@ from pilot_tui.deploy.previews import Preview, from_labels
 from pilot_tui.deploy.targets.base import target_settings
 from pilot_tui.deploy.targets.managed import (
     LogLine,
+    Probe,
     Revision,
     Say,
     TargetError,
@@ -353,6 +355,45 @@ class LambdaFunction:
             return TargetStatus("healthy", url, detail)
         reason = live.get("StateReason") or live.get("LastUpdateStatusReason") or state
         return TargetStatus(f"unhealthy ({reason})", url, detail)
+
+    def probe(self, path: str) -> Probe:
+        """A GET of ``path`` through the alias, as its function URL asks it (payload
+        format 2.0; Invoke, so the sandbox's simulated URL is no obstacle)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        event = {
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": path.partition("?")[0],
+            "rawQueryString": path.partition("?")[2],
+            "headers": {"user-agent": "pilot-watch"},
+            "requestContext": {
+                "http": {"method": "GET", "path": path.partition("?")[0], "sourceIp": "127.0.0.1"}
+            },
+            "isBase64Encoded": False,
+        }
+        try:
+            answer = self.lam.invoke(
+                FunctionName=self.name, Qualifier=self.alias, Payload=json.dumps(event).encode()
+            )
+            body = answer["Payload"].read()
+        except (ClientError, BotoCoreError) as exc:  # not the app's answer: no verdict
+            return Probe(None, aws_errors.refusal(exc) or type(exc).__name__)
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        if answer.get("FunctionError"):
+            said = data if isinstance(data, dict) else {}
+            raised = said.get("errorMessage") or said.get("errorType") or body[:120]
+            return Probe(False, f"it raised {redact.text(str(raised))[:120]!r}")
+        # A function URL answers 200 for a result that is not a response object.
+        status = data.get("statusCode", 200) if isinstance(data, dict) else 200
+        try:
+            code = int(status)
+        except (TypeError, ValueError):
+            return Probe(False, f"it answered the status {redact.text(str(status))[:40]!r}")
+        return Probe(200 <= code < 300, str(code))
 
     def logs(self, *, since: float | None = None, limit: int = 200) -> Iterator[LogLine]:
         args: dict[str, Any] = {"logGroupName": self.log_group, "limit": min(limit, 10000)}

@@ -1,0 +1,72 @@
+"""Watching a release on a managed target once it is live, so a bad one undoes itself.
+
+For ``target.watch`` seconds the kind's probe (ManagedTarget.probe: a Lambda's alias asked
+for its health path as its function URL would be) looks every INTERVAL seconds;
+``watch_failures`` misses in a row (it raised, or answered other than 2xx) and the
+previous release's revision, which the platform keeps, takes the traffic back. A look the
+platform's API could not make counts neither way: a laptop losing its network must not
+revert a good release. The Docker host has its own watch (docker_host/watch.py), which
+also sees its containers and the edge's 5xx rate.
+
+``verdict`` decides on the looks, a pure function, tested as data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from pilot_tui.config import schema
+from pilot_tui.deploy.targets.managed import Probe
+
+INTERVAL = 2.0  # seconds between looks (an invocation each: a Lambda bills them)
+SAY_EVERY = 10.0  # seconds between "still watching" lines
+
+
+def settings_of(target: schema.Target) -> tuple[int, int, str] | None:
+    """(seconds, failures in a row, health path) of a managed kind that is watched; None
+    for a kind not watched yet (its platform's own rollout is all)."""
+    if isinstance(target, schema.LambdaTarget):
+        return target.watch, target.watch_failures, target.health_path
+    return None
+
+
+def verdict(looks: list[Probe], failures: int) -> str | None:
+    """Why to revert after ``looks`` (the newest last), or None."""
+    misses: list[Probe] = []
+    for look in reversed([look for look in looks if look.healthy is not None]):
+        if look.healthy:
+            break
+        misses.append(look)
+    if len(misses) >= failures:
+        return f"its health check failed {len(misses)} times in a row (last: {misses[0].detail})"
+    return None
+
+
+def watch(
+    probe: Callable[[], Probe],
+    seconds: float,
+    failures: int,
+    line: Callable[[str], None],
+    cancelled: Callable[[], bool],
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str | None:
+    """Look for ``seconds``; why to revert, or None (it stayed well, or the watch was
+    cancelled: a person chose to keep it)."""
+    deadline = clock() + seconds
+    looks: list[Probe] = []
+    said = clock()
+    while clock() < deadline and not cancelled():
+        looks.append(probe())
+        why = verdict(looks, failures)
+        if why is not None:
+            return why
+        if clock() - said >= SAY_EVERY:
+            newest = looks[-1]
+            state = "healthy" if newest.healthy else f"last look: {newest.detail}"
+            line(f"watching: {state}; {max(deadline - clock(), 0):.0f} s left")
+            said = clock()
+        sleep(INTERVAL)
+    return None

@@ -7,9 +7,9 @@ these secrets, and a run refuses what would go wrong there.
   A run reads and writes it or fails (engine.Deployer.shared_required).
 - An app CI deploys needs no Docker host: a runner reaches no Pilot Server (it holds no
   SSH key or TLS certificate, and the server admits only ``allowed_cidrs``), and its
-  credentials are the AWS role's. Zip Lambdas deploy; container images are built on the
-  Docker host and stay with the laptop, and a static site's deploy does not read the
-  shared history before it releases yet.
+  credentials are the AWS role's. Zip Lambdas and S3 sites without a build command
+  deploy; container images (and a site's build command) run on the Docker host and stay
+  with the laptop.
 - Each secret of those apps comes from the repository's secret of the same name, except
   names the job's environment has already (GitHub's, AWS credentials, the role's).
 """
@@ -60,8 +60,6 @@ def why_not(app: AppSettings) -> str | None:
         return "it runs on the Docker host, which a CI run cannot reach"
     if target.cloud != "aws":
         return f"it runs on {target.cloud.upper()}, and a CI run holds AWS credentials only"
-    if target.serves == frozenset({"files"}):
-        return "a static site's deploy does not read the shared release history yet"
     if target_for(app).needs_docker():
         return "it is built on the Docker host, which a CI run cannot reach"
     return None

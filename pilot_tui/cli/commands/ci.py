@@ -14,8 +14,8 @@ def register(commands: Commands) -> None:
         "keyless deploys from CI (GitHub Actions)",
         None,
         "`ci github` writes .github/workflows/pilot.yml (on a push to the branch, deploy\n"
-        "the apps a CI run can: zip Lambdas; each app secret from the repository's\n"
-        "secret of that name) and makes, with your own\n"
+        "the apps a CI run can: zip Lambdas and S3 sites without a build command; each\n"
+        "app secret from the repository's secret of that name) and makes, with your own\n"
         "AWS credentials, the IAM OIDC provider for GitHub's issuer and a role only runs\n"
         "on that repository's branch can assume (not its pull requests), with the\n"
         "deployer's policy. The run exchanges its OIDC token for the role's short-lived\n"

@@ -158,6 +158,7 @@ class _SiteDeploy:
             from pilot_tui.cloud.sandbox import start_for_deploy
 
             start_for_deploy(ctx.state_dir, log.line("push", name))
+        ctx.pull(log, name)  # a teammate (or a CI run) may have released since
         site = opener(ctx)
         changes, made_of, current, manifest = self.push(site, files, force)
         if current is not None:  # as on the other targets: no new release

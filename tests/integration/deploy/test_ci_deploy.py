@@ -20,6 +20,12 @@ from pilot_tui.config.document import ProjectFile
 from tests.support.deploy_fixtures import FN, LAMBDA_FIXTURES
 
 WEB = {"name": "web", "path": "web", "build": {"kind": "dockerfile"}, "target": {"kind": "server"}}
+DOCS = {
+    "name": "docs",
+    "path": "docs",
+    "build": {"kind": "static", "output": "."},
+    "target": {"kind": "s3-cloudfront"},
+}
 
 
 @pytest.fixture
@@ -40,7 +46,9 @@ def admin(tmp_path, cli, lambda_env, moto, monkeypatch):
     (tmp_path / "web" / "Dockerfile").write_text("FROM scratch\n")
     # not watched: the runs' releases are the subject here (test_lambda_watch.py watches)
     fn = {**FN, "target": {**FN["target"], "watch": 0}}
-    (tmp_path / "pilot.toml").write_text(add_app(add_app(text, fn), WEB))
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.html").write_text("<h1>docs</h1>\n")
+    (tmp_path / "pilot.toml").write_text(add_app(add_app(add_app(text, fn), WEB), DOCS))
     return tmp_path
 
 
@@ -76,9 +84,10 @@ def _checkout(admin, name: str, change: str):
     checkout = admin / name
     checkout.mkdir()
     shutil.copy(admin / "pilot.toml", checkout / "pilot.toml")
-    for app in ("fn", "web"):
+    for app in ("fn", "web", "docs"):
         shutil.copytree(admin / app, checkout / app)
     (checkout / "fn" / "change.txt").write_text(change)
+    (checkout / "docs" / "change.txt").write_text(change)
     return checkout
 
 
@@ -94,19 +103,20 @@ def test_pushes_deploy_what_ci_can_from_fresh_checkouts_into_the_shared_history(
     assert [r for r in iam.list_roles()["Roles"] if "github" in r["RoleName"]] == []
 
     monkeypatch.setenv("API_TOKEN", "the-admins-token")
-    first = cli("deploy", "fn")  # v1, in this machine's history only
+    first = cli("deploy", "fn", "docs")  # v1s, in this machine's history only
     assert first.code == 0, first.err
     pf = ProjectFile.load(admin / "pilot.toml")
     pf.save(pf.with_value("state.backend", "s3"))
     made = cli("ci", "github", "--repo", "acme/shop")
     assert made.code == 0, made.err
-    assert "pushes to that branch deploy fn, with no stored key" in made.err
+    assert "pushes to that branch deploy fn, docs, with no stored key" in made.err
     assert "not web: it runs on the Docker host, which a CI run cannot reach" in made.err
     assert "gh secret set API_TOKEN --repo acme/shop" in made.err
-    assert "shared this machine's release history of fn" in made.err  # the runs go on from v1
+    for app in ("fn", "docs"):  # the runs go on from v1
+        assert f"shared this machine's release history of {app}" in made.err
     workflow = (admin / ".github" / "workflows" / "pilot.yml").read_text()
     job = yaml.safe_load(workflow)["jobs"]["deploy"]
-    assert job["steps"][-1]["run"] == "pilot-tui deploy fn"
+    assert job["steps"][-1]["run"] == "pilot-tui deploy fn docs"
     # the app's secret reaches the deploy step only, not checkout or the install
     assert job["steps"][-1]["env"] == {"API_TOKEN": "${{ secrets.API_TOKEN }}"}
     assert "API_TOKEN" not in job["env"]
@@ -118,6 +128,7 @@ def test_pushes_deploy_what_ci_can_from_fresh_checkouts_into_the_shared_history(
         ran = _run(workflow, checkout, {"API_TOKEN": value}, github_tokens, cli, monkeypatch)
         assert ran.code == 0, ran.err
         assert ran.out.startswith(f"fn\tv{run + 1}\t")
+        assert f"\ndocs\tv{run + 1}\t" in ran.out
     lam = boto3.client("lambda", region_name="us-east-1")
     live = lam.get_function(FunctionName="pilot-acme-fn", Qualifier="live")["Configuration"]
     assert live["Environment"]["Variables"]["API_TOKEN"] == "ci-token-2"
@@ -144,7 +155,7 @@ def test_pushes_deploy_what_ci_can_from_fresh_checkouts_into_the_shared_history(
     assert live["Environment"]["Variables"]["API_TOKEN"] == "ci-token-2"
 
     # An app CI cannot deploy, or a checkout whose history would be lost: refused, by name.
-    hand_written = workflow.replace("pilot-tui deploy fn", "pilot-tui deploy fn web")
+    hand_written = workflow.replace("pilot-tui deploy fn docs", "pilot-tui deploy fn web")
     checkout = _checkout(admin, "run4", "push 4\n")
     web = _run(hand_written, checkout, {"API_TOKEN": "x"}, github_tokens, cli, monkeypatch)
     assert web.code == 2 and "app 'web' cannot be deployed from CI" in web.err, web.err

@@ -1,7 +1,8 @@
 """Two teammates (two checkouts of one project, each with its own .pilot/) deploy the same
-app on one Docker host with `state.backend = "s3"`: the release history travels through the
-bucket (the local AWS API, moto, reached by boto3 through AWS_ENDPOINT_URL), so each sees
-the other's releases and numbering continues."""
+app on one Docker host, or the same static site on S3 + CloudFront, with `state.backend =
+"s3"`: the release history travels through the bucket (the local AWS API, moto, reached by
+boto3 through AWS_ENDPOINT_URL), so each sees the other's releases and numbering
+continues."""
 
 from __future__ import annotations
 
@@ -77,3 +78,35 @@ def test_teammates_share_one_release_history(
         for container in client.containers.list(all=True, filters={"name": "pilot-proxy"}):
             container.remove(force=True)
         client.close()
+
+
+def test_teammates_share_one_site_history(tmp_path, moto):
+    """A site's deploy read no shared history: bob's release was v1 again, and his history
+    replaced alice's in the bucket."""
+    sites = []
+    for name in ("alice", "bob"):
+        root = tmp_path / name
+        root.mkdir()
+        assert run_pilot("init", "--name", "team", cwd=root).returncode == 0
+        (root / "site").mkdir()
+        (root / "site" / "index.html").write_text(f"<h1>{name}</h1>\n")
+        pf = ProjectFile.load(root / "pilot.toml")
+        text = ProjectFile(pf.path, pf.with_value("server.home", "aws")).with_value(
+            "state.backend", "s3"
+        )
+        text += (
+            '\n[[apps]]\nname = "docs"\npath = "site"\n'
+            '[apps.build]\nkind = "static"\noutput = "."\n'
+            '[apps.target]\nkind = "s3-cloudfront"\n'
+        )
+        pf.save(text)
+        sites.append(root)
+    alice, bob = sites
+    first = run_pilot("deploy", "docs", cwd=alice)
+    assert first.returncode == 0, first.stderr
+    second = run_pilot("deploy", "docs", cwd=bob)
+    assert second.returncode == 0, second.stderr
+    assert "docs\tv2\t" in second.stdout  # numbering continues from alice's v1
+    listed = run_pilot("releases", "docs", "--json", cwd=alice)
+    records = json.loads(listed.stdout)
+    assert [(r["id"], r["status"]) for r in records] == [("v1", "superseded"), ("v2", "live")]

@@ -70,6 +70,7 @@ class Project:
             root=tmp_path,
             state_dir=state_dir,
             record_release=lambda log, app, record: history.record(state_dir, app, record),
+            pull=lambda log, app: None,  # no shared history here
         )
         self.bucket = site_bucket(name, "docs")
         self.site = S3Site(self.s3, self.cloudfront, self.bucket, REGION, name)

@@ -77,7 +77,14 @@ def github(ns: argparse.Namespace) -> int:
         trust = _trust(config, project)
         arn = trust.arn()
         text = github_oidc.workflow(
-            ns.repo, ns.branch, arn, config.aws.region, ns.install, apps.deployed, apps.secrets
+            ns.repo,
+            ns.branch,
+            arn,
+            config.aws.region,
+            ns.install,
+            apps.deployed,
+            apps.secrets,
+            apps.previewed,
         )
         # Before the role changes: a refused file leaves the trust as the old one is.
         if path.is_file() and path.read_text(encoding="utf-8") != text and not ns.force:
@@ -103,6 +110,12 @@ def github(ns: argparse.Namespace) -> int:
     )
     for name, why in apps.left:
         sys.stderr.write(f"not {name}: {why}; deploy it from here\n")
+    if apps.previewed:
+        sys.stderr.write(
+            f"every hour a scheduled run removes the expired previews of "
+            f"{', '.join(apps.previewed)} (GitHub schedules it on the default branch: "
+            f"the role admits {ns.branch})\n"
+        )
     for name in shared:
         sys.stderr.write(f"shared this machine's release history of {name} for the runs\n")
     if apps.secrets:

@@ -98,11 +98,16 @@ def preview_prune(ns: argparse.Namespace) -> int:
     loaded = load_valid(ns)
     if loaded is None:
         return EXIT_INVALID
-    apps = _with_previews(loaded[1])
+    config = loaded[1]
+    unknown = [name for name in ns.apps if config.app(name) is None]
+    if unknown:
+        error(f"no app {unknown[0]!r} in {loaded[0].display}")
+        return EXIT_INVALID
+    apps = [name for name in _with_previews(config) if not ns.apps or name in ns.apps]
     removed: list[Preview] = []
     if apps:
         with deployer(ns, apps=apps, loaded=loaded) as engine:
-            removed = engine.prune_previews(say)
+            removed = engine.prune_previews(say, apps=apps)
     if ns.json:
         print_json([_as_json(p) for p in removed])
     elif not removed:

@@ -29,6 +29,7 @@ REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 BRANCH = re.compile(r"^[A-Za-z0-9._/-]+$")
 ROLE_ENV = "PILOT_AWS_ROLE_ARN"  # the workflow's variable naming the role to assume
 WORKFLOW = ".github/workflows/pilot.yml"
+PRUNE_CRON = "17 * * * *"  # hourly, off the hour GitHub's scheduler is busiest
 
 
 def role_name(project: str) -> str:
@@ -111,32 +112,23 @@ def workflow(
     install: str,
     apps: Sequence[str],
     secrets: Sequence[str] = (),
+    pruned: Sequence[str] = (),
 ) -> str:
     """The workflow: deploy ``apps`` on a push to ``branch``, with the role's short-lived
     credentials (the job may ask GitHub for its OIDC token: `id-token: write`) and each of
     ``secrets`` from the repository's secret of that name, given to the deploy step only
     (not to checkout, setup or the install's packages); ``install`` is the shell command
-    that installs pilot-tui on the runner."""
+    that installs pilot-tui on the runner. With ``pruned`` (apps that run previews), an
+    hourly scheduled run removes their expired previews: GitHub runs it on the default
+    branch, so the role must admit that one."""
     indent = "\n          "  # under the deploy step's env:
     passed = "".join(f"{indent}{json.dumps(name)}: ${{{{ secrets.{name} }}}}" for name in secrets)
     step_env = f"\n        env:{passed}" if secrets else ""
-    return f"""# Written by `pilot-tui ci github --repo {repo}`: deploys {", ".join(apps)} on a push
-# to {branch}, with the short-lived credentials of the IAM role {role_arn}
-# (no access key is stored: pilot-tui exchanges the run's OIDC token for them).
-# `pilot-tui ci github --force` writes it again for the apps pilot.toml has then;
-# `pilot-tui ci remove` removes the role; edit this file as you like.
-name: pilot
-on:
-  push:
-    branches: [{json.dumps(branch)}]
-permissions:
-  id-token: write
-  contents: read
-concurrency:
-  group: pilot-deploy
-  cancel-in-progress: false
-jobs:
-  deploy:
+    schedule = f"\n  schedule:\n    - cron: {json.dumps(PRUNE_CRON)}" if pruned else ""
+    prune = (
+        f"""
+  prune:
+    if: github.event_name == 'schedule'
     runs-on: ubuntu-latest
     env:
       {ROLE_ENV}: {role_arn}
@@ -147,5 +139,37 @@ jobs:
         with:
           python-version: "3.12"
       - run: {json.dumps(install)}
-      - run: pilot-tui deploy {" ".join(apps)}{step_env}
+      - run: pilot-tui preview prune {" ".join(pruned)}
 """
+        if pruned
+        else ""
+    )
+    return f"""# Written by `pilot-tui ci github --repo {repo}`: deploys {", ".join(apps)} on a push
+# to {branch}, with the short-lived credentials of the IAM role {role_arn}
+# (no access key is stored: pilot-tui exchanges the run's OIDC token for them).
+# `pilot-tui ci github --force` writes it again for the apps pilot.toml has then;
+# `pilot-tui ci remove` removes the role; edit this file as you like.
+name: pilot
+on:
+  push:
+    branches: [{json.dumps(branch)}]{schedule}
+permissions:
+  id-token: write
+  contents: read
+concurrency:
+  group: pilot-deploy
+  cancel-in-progress: false
+jobs:
+  deploy:
+    if: github.event_name == 'push'
+    runs-on: ubuntu-latest
+    env:
+      {ROLE_ENV}: {role_arn}
+      AWS_REGION: {region}
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.12"
+      - run: {json.dumps(install)}
+      - run: pilot-tui deploy {" ".join(apps)}{step_env}{prune}"""

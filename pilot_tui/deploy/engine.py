@@ -195,13 +195,17 @@ class Deployer:
             )
         return self._remove(target, preview, say)
 
-    def prune_previews(self, say: Say, *, now: float | None = None) -> list[previews.Preview]:
-        """Remove every preview whose TTL ran out; those removed. What the agent on the
-        Docker host left of those it removed (histories here and in the state bucket) goes
-        too."""
+    def prune_previews(
+        self, say: Say, *, now: float | None = None, apps: list[str] | None = None
+    ) -> list[previews.Preview]:
+        """Remove every preview (of ``apps``; None: every app's) whose TTL ran out; those
+        removed. What the agent on the Docker host left of those it removed (histories here
+        and in the state bucket) goes too."""
         moment = time.time() if now is None else now
         removed = []
         for app in self.config.apps:
+            if apps is not None and app.name not in apps:
+                continue
             removed += self._remove_expired(app, moment, say)[0]
             # Listed again: a preview whose first deploy ended meanwhile has a history.
             self._forget_gone(app, target_for(app).previews(self), say)

@@ -44,6 +44,7 @@ class CiApps:
     deployed: list[str]
     left: list[tuple[str, str]]
     secrets: list[str]
+    previewed: list[str]  # of ``deployed``, those whose target runs previews (pruned hourly)
 
     def reserved(self) -> list[str]:
         """The secret names a workflow cannot pass: GitHub's, the job's own variables,
@@ -68,6 +69,8 @@ def why_not(app: AppSettings) -> str | None:
 def ci_apps(config: PilotConfig) -> CiApps:
     """What a CI run of ``config`` deploys; the secrets include the notification webhook's
     variable (its URL holds a token)."""
+    from pilot_tui.deploy.targets import target_for
+
     deployed: list[str] = []
     left: list[tuple[str, str]] = []
     secrets: set[str] = set()
@@ -80,7 +83,12 @@ def ci_apps(config: PilotConfig) -> CiApps:
             left.append((app.name, reason))
     if deployed and config.notify.webhook_env:
         secrets.add(config.notify.webhook_env)
-    return CiApps(deployed, left, sorted(secrets))
+    previewed = [
+        app.name
+        for app in config.apps
+        if app.name in deployed and target_for(app).previews_refused is None
+    ]
+    return CiApps(deployed, left, sorted(secrets), previewed)
 
 
 def check_state(config: PilotConfig) -> None:

@@ -79,9 +79,16 @@ def test_the_workflow_deploys_on_a_push_with_an_oidc_token_only(tmp_path):
         "pip install x",
         ["fn", "site"],
         ["API_TOKEN"],
+        ["fn"],
     )
     data = yaml.safe_load(text)
-    assert data[True] == {"push": {"branches": ["main"]}}  # YAML 1.1 reads `on` as True
+    # (YAML 1.1 reads `on` as True) pushes deploy; an hourly schedule prunes fn's previews
+    assert data[True] == {"push": {"branches": ["main"]}, "schedule": [{"cron": "17 * * * *"}]}
+    assert data["jobs"]["deploy"]["if"] == "github.event_name == 'push'"
+    prune = data["jobs"]["prune"]
+    assert prune["if"] == "github.event_name == 'schedule'"
+    assert prune["steps"][-1] == {"run": "pilot-tui preview prune fn"}  # no secret there
+    assert prune["env"]["PILOT_AWS_ROLE_ARN"] == "arn:aws:iam::1:role/pilot-acme-github"
     assert data["permissions"] == {"id-token": "write", "contents": "read"}
     job = data["jobs"]["deploy"]
     assert job["env"]["PILOT_AWS_ROLE_ARN"] == "arn:aws:iam::1:role/pilot-acme-github"

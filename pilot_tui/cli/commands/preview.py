@@ -48,4 +48,7 @@ def register(commands: Commands) -> None:
         "remove every preview whose TTL ran out",
         lazy(HANDLERS, "preview_prune"),
     )
+    p.add_argument(
+        "apps", nargs="*", metavar="APP", help="only these apps' previews (default: every app's)"
+    )
     p.add_argument("--json", action="store_true", help="print JSON")

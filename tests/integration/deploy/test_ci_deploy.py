@@ -52,11 +52,19 @@ def admin(tmp_path, cli, lambda_env, moto, monkeypatch):
     return tmp_path
 
 
-def _run(workflow: str, checkout, repository_secrets: dict[str, str], tokens, cli, monkeypatch):
-    """The workflow's deploy job in ``checkout``: its env (each `${{ secrets.X }}` from
+def _run(
+    workflow: str,
+    checkout,
+    repository_secrets: dict[str, str],
+    tokens,
+    cli,
+    monkeypatch,
+    job_name: str = "deploy",
+):
+    """The workflow's job ``job_name`` in ``checkout``: its env (each `${{ secrets.X }}` from
     ``repository_secrets``, as GitHub fills it; an unset one is empty, as on GitHub), the
     run's token service, no key; its last step run. The Result."""
-    job = yaml.safe_load(workflow)["jobs"]["deploy"]
+    job = yaml.safe_load(workflow)["jobs"][job_name]
     step = job["steps"][-1]
     asked = len(tokens.asked)
     with monkeypatch.context() as m:
@@ -143,6 +151,38 @@ def test_pushes_deploy_what_ci_can_from_fresh_checkouts_into_the_shared_history(
     ]
     assert "acme/shop" in records[2]["by"] and "acme/shop" not in (records[0]["by"] or "")
     assert "ci-token" not in listed.out
+
+    # The hourly scheduled run removes the expired Lambda previews (not the laptop): a
+    # preview made here, then past its TTL (its alias's expiry moved back: time passing).
+    monkeypatch.chdir(admin)
+    made_preview = cli("deploy", "fn", "--preview", "feature")
+    assert made_preview.code == 0, made_preview.err
+    jobs = yaml.safe_load(workflow)["jobs"]
+    assert jobs["prune"]["if"] == "github.event_name == 'schedule'"
+    assert (
+        jobs["prune"]["steps"][-1]["run"] == "pilot-tui preview prune fn"
+    )  # not docs: no previews
+    assert yaml.safe_load(workflow)[True]["schedule"] == [{"cron": "17 * * * *"}]
+    alias = lam.get_alias(FunctionName="pilot-acme-fn", Name="preview--feature")
+    labels = json.loads(alias["Description"])
+    lam.update_alias(
+        FunctionName="pilot-acme-fn",
+        Name="preview--feature",
+        Description=json.dumps({**labels, "pilot.preview-expires": "1000"}),
+    )
+    shared = boto3.client("s3").list_objects_v2(Bucket="pilot-state-acme", Prefix="pilot/")
+    assert "pilot/releases/fn--feature.json" in [o["Key"] for o in shared["Contents"]]
+    checkout = _checkout(admin, "hourly", "")
+    pruned = _run(workflow, checkout, {}, github_tokens, cli, monkeypatch, job_name="prune")
+    assert pruned.code == 0, pruned.err
+    assert "deleted alias preview--feature of pilot-acme-fn" in pruned.err
+    aliases = lam.list_aliases(FunctionName="pilot-acme-fn")["Aliases"]
+    assert [a["Name"] for a in aliases] == ["live"]
+    kept = boto3.client("s3").list_objects_v2(Bucket="pilot-state-acme", Prefix="pilot/releases/")
+    assert sorted(o["Key"] for o in kept["Contents"]) == [
+        "pilot/releases/docs.json",  # the preview's history is forgotten with it
+        "pilot/releases/fn.json",
+    ]
 
     # A run without the repository secret (GitHub passes "") fails, naming it; the live
     # release stays.

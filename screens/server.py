@@ -206,7 +206,9 @@ class ServerScreen(RunScreen):
             else:
                 self.notify("Nothing to destroy.")
             return
-        if not self.plan.changes:  # setup still checks its parts (the deployer, ...)
+        if not self.plan.changes and self.plan.outputs:  # Terraform's record of them only
+            self.notify(f"No resource changes; recording new outputs ({len(self.plan.outputs)}).")
+        elif not self.plan.changes:  # setup still checks its parts (the deployer, ...)
             self.notify("The server matches pilot.toml; checking setup.")
         self.run_apply(self.plan)
 

@@ -138,6 +138,11 @@ def _plan_row(change: ResourceChange, width: int) -> str:
 
 
 def _table(plan: Plan) -> str:
+    if not plan.changes and plan.outputs:
+        return (
+            "No resource changes; Terraform records new values of its output(s) "
+            f"{', '.join(plan.outputs)} (applied without asking: nothing else changes)."
+        )
     if not plan.changes:
         return "No changes: the Pilot Server matches pilot.toml."
     width = max(len(c.address) for c in plan.changes)

@@ -305,29 +305,37 @@ class Server:
         result = await self.run(commands.plan(tf, self.workdir, destroy=destroy), "plan")
         if result.code != 0:
             return Plan([], None, [], destroy), result
+        outputs, summary = result.outputs_changing, result.summary
         if result.changes_nothing and not destroy:
             # Nothing to review: reading the plan back would start the providers again.
-            return Plan([], result.summary, [], destroy), result
+            return Plan([], summary, [], destroy), result
+        no_resource_changes = (
+            not result.planned
+            and summary is not None
+            and summary.add == summary.change == summary.remove == 0
+        )
+        if no_resource_changes and not destroy:  # its outputs only: nothing to read back
+            return Plan([], summary, [], destroy, outputs=outputs), result
         if not read_back:
             streamed = [
                 ResourceChange(c.address, c.resource_type, c.action)
                 for c in result.planned
                 if c.action in STREAMED_ACTIONS
             ]
-            return Plan(streamed, result.summary, [], destroy, read_back=False), result
-        return await self.read_back(Plan([], result.summary, [], destroy)), result
+            return Plan(streamed, summary, [], destroy, read_back=False, outputs=outputs), result
+        return await self.read_back(Plan([], summary, [], destroy, outputs=outputs)), result
 
     async def read_back(self, plan: Plan) -> Plan:
         """``plan`` with what the saved plan file holds: each change's details, and the
         warnings a reviewer must see."""
         shown = await self._capture(commands.show_plan(self.terraform(), self.workdir))
         changes, warnings = summarize_plan(json.loads(shown))
-        return Plan(changes, plan.summary, warnings, plan.destroy)
+        return Plan(changes, plan.summary, warnings, plan.destroy, outputs=plan.outputs)
 
     async def apply(self, plan: Plan) -> RunResult:
         """Apply ``plan``, then run setup. A plan with no changes still runs setup: an
         earlier `up` may have stopped before it (the deployer, host key, certificates)."""
-        if not plan.changes and not plan.destroy:
+        if not plan.changes and not plan.outputs and not plan.destroy:
             await self.setup()
             return RunResult(0)
         tf = self.terraform()

@@ -43,14 +43,21 @@ class RunResult:
     planned: list[PlannedChange] = field(default_factory=list)  # a plan's, as it streamed
 
     @property
+    def outputs_changing(self) -> list[str]:
+        """The outputs a plan changes, as its stream said (its `outputs` message)."""
+        return [] if self.outputs is None else self.outputs.changing()
+
+    @property
     def changes_nothing(self) -> bool:
-        """A plan that said, in its own stream, it has nothing to do."""
+        """A plan that said, in its own stream, it has nothing to do: no resource and no
+        output changes (an output's new value is recorded by an apply only)."""
         summary = self.summary
         return (
             self.code == 0
             and not self.planned
             and summary is not None
             and summary.add == summary.change == summary.remove == 0
+            and not self.outputs_changing
         )
 
     @property
@@ -137,6 +144,9 @@ class Plan:
     # False: its changes are those the plan streamed (no details, no warnings yet); the
     # saved plan is still to be read back (Server.read_back) for the table a person reads.
     read_back: bool = True
+    # The outputs it changes: with no resource change, still applied (nothing to review:
+    # only Terraform's record of its outputs changes), so the saved outputs are current.
+    outputs: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:

@@ -126,3 +126,39 @@ def test_only_a_plan_that_plans_nothing_changes_nothing():
     failed = folded([summary])
     failed.code = 1
     assert not failed.changes_nothing
+
+
+# Terraform 1.11's plan stream (captured): an output's new value is a change only an apply
+# records. Terraform 1.0.3 (the sandbox's) sends no `outputs` message with a plan.
+OUTPUTS_CHANGE = (
+    '{"@level":"info","@message":"Outputs: 2","@module":"terraform.ui","outputs":{"x":'
+    '{"sensitive":false,"action":"update"},"y":{"sensitive":false,"action":"create"}},'
+    '"type":"outputs"}'
+)
+OUTPUTS_SAME = (
+    '{"@level":"info","@message":"Outputs: 2","@module":"terraform.ui","outputs":{"x":'
+    '{"sensitive":false,"action":"noop"},"y":{"sensitive":false,"action":"noop"}},'
+    '"type":"outputs"}'
+)
+
+
+def test_a_plan_that_changes_only_outputs_changes_something():
+    """Reported: a plan changing outputs alone was taken for a converged one, so `server up`
+    never applied and the saved outputs stayed stale."""
+    summary = (
+        '{"type":"change_summary","changes":{"add":0,"change":0,"remove":0,"operation":"plan"}}'
+    )
+    changed = folded([summary, OUTPUTS_CHANGE])
+    assert changed.outputs_changing == ["x", "y"] and not changed.changes_nothing
+    same = folded([summary, OUTPUTS_SAME])
+    assert same.outputs_changing == [] and same.changes_nothing
+    assert same.outputs is not None and same.outputs.values == {"x": None, "y": None}
+
+
+def test_the_plan_table_says_outputs_only_are_applied_without_asking():
+    from pilot_tui.cli.server_cmds import _table
+    from pilot_tui.provision.terraform_run import Plan
+
+    assert "No changes" in _table(Plan([], None, []))
+    told = _table(Plan([], None, [], outputs=["docker_host"]))
+    assert "No resource changes" in told and "docker_host" in told

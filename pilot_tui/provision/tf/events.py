@@ -95,7 +95,14 @@ class Diagnostic:
 
 @dataclass(frozen=True, slots=True)
 class Outputs:
+    """The root module's outputs: an apply's values, or a plan's action for each."""
+
     values: dict[str, Any] = field(default_factory=dict)
+    actions: dict[str, str] = field(default_factory=dict)  # a plan's: create|update|noop|...
+
+    def changing(self) -> list[str]:
+        """The outputs a plan changes (an apply is needed to record them)."""
+        return sorted(name for name, action in self.actions.items() if action != "noop")
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +226,10 @@ def _drift(m: dict[str, Any]) -> Event:
 
 def _outputs(m: dict[str, Any]) -> Event:
     raw = m.get("outputs") or {}
-    return Outputs({k: (v or {}).get("value") for k, v in raw.items()})
+    return Outputs(
+        {k: (v or {}).get("value") for k, v in raw.items()},
+        {k: str(v["action"]) for k, v in raw.items() if isinstance(v, dict) and "action" in v},
+    )
 
 
 _PARSERS = {

@@ -96,8 +96,9 @@ def github(ns: argparse.Namespace) -> int:
         return EXIT_FAILED
     try:
         shared = _share_history(config, project, apps.deployed)
-    except PilotError as exc:
-        error(f"the release history could not be shared: {exc}")
+    except Exception as exc:  # the bucket refused: the role stays, the workflow is not written
+        said = str(exc) if isinstance(exc, PilotError) else redact.text(str(exc))[:300]
+        error(f"the release history could not be shared in the state bucket: {said}")
         return EXIT_FAILED
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, text)

@@ -129,6 +129,9 @@ def workflow(
         f"""
   prune:
     if: github.event_name == 'schedule'
+    concurrency:  # its own: a prune waiting must never cancel a deploy waiting
+      group: pilot-prune
+      cancel-in-progress: false
     runs-on: ubuntu-latest
     env:
       {ROLE_ENV}: {role_arn}
@@ -156,12 +159,12 @@ on:
 permissions:
   id-token: write
   contents: read
-concurrency:
-  group: pilot-deploy
-  cancel-in-progress: false
 jobs:
   deploy:
     if: github.event_name == 'push'
+    concurrency:
+      group: pilot-deploy
+      cancel-in-progress: false
     runs-on: ubuntu-latest
     env:
       {ROLE_ENV}: {role_arn}

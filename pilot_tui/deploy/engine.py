@@ -256,8 +256,21 @@ class Deployer:
 
     def _remove(self, target: Target, preview: previews.Preview, say: Say) -> list[str]:
         """What runs ``preview`` (``target`` its app's), then its history and secret
-        versions; what was removed."""
+        versions; what was removed. The app's own history is pulled first: what its
+        releases run is kept (a fresh CI runner knows it from the bucket only)."""
+        self._pull_said(preview.app, say)
         return target.preview(preview).destroy(self, say) + self._forget(preview.full, say)
+
+    def _pull_said(self, name: str, say: Say) -> None:
+        """``name``'s history from the bucket; a failure said, or (in CI) raised."""
+        if self.shared is None:
+            return
+        try:
+            self.shared.pull(self.state_dir, name)
+        except SharedHistoryError as exc:
+            if self.shared_required:
+                raise DeployError("deploy", f"{exc}: nothing of {name} is removed") from exc
+            say(f"warning: {exc}")
 
     def _forget(self, full: str, say: Say) -> list[str]:
         """A preview's history (here and in the state bucket) and secret versions."""

@@ -311,12 +311,14 @@ def fn_project(tmp_path, cli, lambda_runtime, monkeypatch):
 def invoke(root, path: str = "/", alias: str = "live") -> dict:
     """What the sandbox's function pilot-acme-fn answers, through ``alias``, for ``path``
     (moto runs it on the private Docker engine)."""
+    from pilot_tui.deploy.targets.lambda_.function import url_event
+
     url = Sandbox(root / ".pilot").running()["aws"].url
     lam = emulator_aws("us-east-1").session.client("lambda", endpoint_url=url)
     answer = lam.invoke(
         FunctionName="pilot-acme-fn",
         Qualifier=alias,
-        Payload=json.dumps({"rawPath": path}).encode(),
+        Payload=json.dumps(url_event(path)).encode(),  # as its function URL would ask
     )
     return json.loads(json.loads(answer["Payload"].read())["body"])
 

@@ -85,6 +85,10 @@ def test_the_workflow_deploys_on_a_push_with_an_oidc_token_only(tmp_path):
     # (YAML 1.1 reads `on` as True) pushes deploy; an hourly schedule prunes fn's previews
     assert data[True] == {"push": {"branches": ["main"]}, "schedule": [{"cron": "17 * * * *"}]}
     assert data["jobs"]["deploy"]["if"] == "github.event_name == 'push'"
+    # each job its own queue: a scheduled prune waiting never cancels a deploy waiting
+    assert "concurrency" not in data
+    assert data["jobs"]["deploy"]["concurrency"]["group"] == "pilot-deploy"
+    assert data["jobs"]["prune"]["concurrency"]["group"] == "pilot-prune"
     prune = data["jobs"]["prune"]
     assert prune["if"] == "github.event_name == 'schedule'"
     assert prune["steps"][-1] == {"run": "pilot-tui preview prune fn"}  # no secret there

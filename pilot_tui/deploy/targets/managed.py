@@ -74,9 +74,14 @@ class ManagedTarget(Protocol):
 
     def status(self) -> TargetStatus: ...
 
-    def probe(self, path: str) -> Probe | None:
-        """Ask the live revision for ``path`` as its users would (a GET); None when the
-        kind has no such look yet (its releases are not watched)."""
+    def probe(self, path: str, revision: str | None = None) -> Probe | None:
+        """Ask the live revision (or ``revision``) for ``path`` as its users would (a GET);
+        None when the kind has no such look yet (its releases are not watched)."""
+        ...
+
+    def serving(self) -> str | None:
+        """The revision taking the traffic now (None: unknown), read before a revert: a
+        release made meanwhile by someone else is not undone."""
         ...
 
     def logs(self, *, since: float | None = None, limit: int = 200) -> Iterator[LogLine]:

@@ -78,8 +78,12 @@ class Platform(Protocol):
 
 
 def fingerprint(code: str, env: dict[str, str], target: schema.Target) -> str:
-    """What a revision is made of (code, environment, settings): an equal one is a no-op."""
-    data = json.dumps({"code": code, "env": sorted(env.items()), "target": repr(target)})
+    """What a revision is made of (code, environment, settings): an equal one is a no-op.
+    The watch's settings are Pilot's, not the revision's: left out."""
+    from pilot_tui.deploy.targets import managed_watch
+
+    made_with = managed_watch.without_watch(target)
+    data = json.dumps({"code": code, "env": sorted(env.items()), "target": repr(made_with)})
     return "sha256:" + hashlib.sha256(data.encode()).hexdigest()[:24]
 
 
@@ -408,6 +412,21 @@ def _watch(
     if seconds <= 0:
         return
     line = log.line("release", app.name)
+    if before.revision == release.revision:  # (Lambda hands back an unchanged version)
+        line(
+            f"not watched: it runs {before.id}'s revision {before.revision}, nothing to go back to"
+        )
+        return
+    # The previous revision must pass the same look, or the look says nothing of the new one.
+    baseline = target.probe(path, before.revision)
+    if baseline is None:
+        return
+    if baseline.healthy is False:
+        line(
+            f"not watched: {before.id} does not pass {path} either ({baseline.detail}); "
+            "set target.health_path to a path the app answers 2xx"
+        )
+        return
     line(
         f"watching the new release for {seconds} s: {path} asked every "
         f"{managed_watch.INTERVAL:g} s ({before.id}'s revision is kept; Ctrl+C stops watching "
@@ -421,14 +440,8 @@ def _watch(
         line,
         ctx.cancel.is_set,
     )
-    if why is None:
-        line(
-            "stopped watching: the new release stays live"
-            if ctx.cancel.is_set()
-            else "watched: it stayed well"
-        )
-        return
-    _revert(ctx, log, app, target, (release, before), why, started)
+    if why is not None:
+        _revert(ctx, log, app, target, (release, before), why, started)
 
 
 def _revert(
@@ -440,20 +453,35 @@ def _revert(
     why: str,
     since: float,
 ) -> NoReturn:
-    """Traffic back to the good release's revision; the bad one recorded reverted, with
-    why. Raises DeployError saying so, with the bad one's log lines since ``since``."""
+    """Traffic back to the good release's revision, unless someone released meanwhile
+    (a zip Lambda has no deploy lock: a teammate's or a CI run's release is never undone);
+    the bad one recorded reverted, with why. Raises DeployError saying what happened, with
+    the bad one's log lines since ``since``."""
     bad, good = releases
     name = app.name
+    ctx.pull(log, name)  # what the others released meanwhile
+    live = history.live(history.load(ctx.state_dir, name))
+    serving = target.serving()
+    if (live is not None and live.id != bad.id) or serving not in (None, bad.revision):
+        now = live.id if live is not None and live.id != bad.id else f"revision {serving}"
+        message = (
+            f"{bad.id} went bad ({why}), but {name} was released again meanwhile ({now} is "
+            f"live): nothing was put back"
+        )
+        log.emit(StageFailed(name, "release", message))
+        raise DeployError("release", message)
     target.cancel = NEVER  # putting the good one back must not be cancelled
     try:
         target.activate(str(good.revision), log.line("release", name))
-    except TargetError as exc:
+    except Exception as exc:  # TargetError, or the cloud's own: the bad one stays live
+        said = str(exc) if isinstance(exc, PilotError) else type(exc).__name__
         message = (
             f"{bad.id} went bad ({why}), and {good.id} could not be put back "
-            f"({str(exc)[:200]}): {bad.id} is still live; try `pilot-tui rollback {name}`"
+            f"({said[:200]}): {bad.id} is still live; roll back to an earlier release "
+            f"(pilot-tui rollback {name} RELEASE) or deploy a good commit"
         )
         log.emit(StageFailed(name, "release", message))
-        raise DeployError("watch", message) from exc
+        raise DeployError("release", message) from exc
     ctx.record_release(log, name, replace(bad, status=history.REVERTED, note=f"reverted: {why}"))
     ctx.record_release(
         log,
@@ -471,6 +499,7 @@ def _tail(target: ManagedTarget, since: float, lines: int = 20) -> tuple[str, ..
     from pilot_tui import redact
 
     try:
-        return tuple(redact.text(line.text) for line in target.logs(since=since, limit=lines))
+        found = list(target.logs(since=since, limit=500))
     except Exception:  # the platform's logs are a help here, never the failure
         return ()
+    return tuple(redact.text(line.text) for line in found[-lines:])

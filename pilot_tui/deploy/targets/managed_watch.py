@@ -13,6 +13,7 @@ also sees its containers and the edge's 5xx rate.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -31,15 +32,25 @@ def settings_of(target: schema.Target) -> tuple[int, int, str] | None:
     return None
 
 
+def without_watch(target: schema.Target) -> schema.Target:
+    """``target`` with its watch settings at their defaults (they make no revision)."""
+    if not isinstance(target, schema.LambdaTarget):
+        return target
+    defaults = schema.LambdaTarget()
+    return dataclasses.replace(
+        target,
+        health_path=defaults.health_path,
+        watch=defaults.watch,
+        watch_failures=defaults.watch_failures,
+    )
+
+
 def verdict(looks: list[Probe], failures: int) -> str | None:
     """Why to revert after ``looks`` (the newest last), or None."""
-    misses: list[Probe] = []
-    for look in reversed([look for look in looks if look.healthy is not None]):
-        if look.healthy:
-            break
-        misses.append(look)
-    if len(misses) >= failures:
-        return f"its health check failed {len(misses)} times in a row (last: {misses[0].detail})"
+    misses = _streak(looks)
+    if misses >= failures:
+        last = next(look for look in reversed(looks) if look.healthy is False)
+        return f"its health check failed {misses} times in a row (last: {last.detail})"
     return None
 
 
@@ -53,12 +64,13 @@ def watch(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> str | None:
-    """Look for ``seconds``; why to revert, or None (it stayed well, or the watch was
-    cancelled: a person chose to keep it)."""
+    """Look for ``seconds``, and on while a run of misses begun by then is neither broken
+    nor long enough (a release that hangs makes few, slow looks); why to revert, or None
+    (it stayed well, it could not be judged, or a person stopped the watch: said so)."""
     deadline = clock() + seconds
     looks: list[Probe] = []
     said = clock()
-    while clock() < deadline and not cancelled():
+    while not cancelled() and (clock() < deadline or _streak(looks) > 0):
         looks.append(probe())
         why = verdict(looks, failures)
         if why is not None:
@@ -69,4 +81,27 @@ def watch(
             line(f"watching: {state}; {max(deadline - clock(), 0):.0f} s left")
             said = clock()
         sleep(INTERVAL)
+    decisive = [look for look in looks if look.healthy is not None]
+    if cancelled():
+        line("stopped watching: the new release stays live")
+    elif looks and not decisive:
+        line(
+            f"not judged: none of its {len(looks)} looks could be made (last: "
+            f"{looks[-1].detail}); the new release stays live"
+        )
+    else:
+        healthy = sum(1 for look in decisive if look.healthy)
+        line(f"watched: it stayed well ({healthy} healthy looks of {len(looks)})")
     return None
+
+
+def _streak(looks: list[Probe]) -> int:
+    """The misses in a row at the end of ``looks`` (looks that could not be made skipped)."""
+    count = 0
+    for look in reversed(looks):
+        if look.healthy is None:
+            continue
+        if look.healthy:
+            break
+        count += 1
+    return count

@@ -255,6 +255,7 @@ def deploy(tmp_path, monkeypatch, gcs, home: str, fake: FakeCompute | None):
         root=tmp_path,
         state_dir=tmp_path / ".pilot",
         record_release=lambda log, name, record: records.append(record),
+        pull=lambda log, name: None,  # no shared history here
     )
     monkeypatch.setattr(clients, "project_gcs", lambda *a, **k: gcs)
     if fake is not None:

@@ -340,8 +340,11 @@ class CloudRunService:
         say(f"revision {ref} serving 100%")
         return Revision(ref, str(service.get("uri", "")), f"revision {ref} of {self.name}")
 
-    def probe(self, path: str) -> Probe | None:
+    def probe(self, path: str, revision: str | None = None) -> Probe | None:
         return None  # not watched yet: its health is the platform's rollout (status)
+
+    def serving(self) -> str | None:
+        return None  # (only a watched kind reverts)
 
     def status(self) -> TargetStatus:
         service = self.current()

@@ -270,8 +270,11 @@ class EcsService:
         with aws_call(f"load balancer {self.balancer.short}"):
             return self._revision(ref, self.balancer.dns())
 
-    def probe(self, path: str) -> Probe | None:
+    def probe(self, path: str, revision: str | None = None) -> Probe | None:
         return None  # not watched yet: its health is the platform's rollout (status)
+
+    def serving(self) -> str | None:
+        return None  # (only a watched kind reverts)
 
     def status(self) -> TargetStatus:
         with aws_call(f"ECS service {self.name}"):

@@ -120,6 +120,7 @@ class LambdaFunction:
     # A preview's: what its alias's description records (previews.Preview.labels), and the
     # name its published versions are described with.
     preview: Preview | None = None
+    invoker: LambdaClient | None = None  # the watch's looks (open_lambda); else ``lam``
 
     @property
     def name(self) -> str:
@@ -325,15 +326,17 @@ class LambdaFunction:
         return self.deploy_code({"ImageUri": image}, env, release, say)
 
     def activate(self, ref: str, say: Say, *, wait: bool = True) -> Revision:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             self.lam.get_function_configuration(FunctionName=self.name, Qualifier=ref)
         except self.lam.exceptions.ResourceNotFoundException as exc:
             raise TargetError(f"function {self.name} has no version {ref} any more") from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise aws_errors.converted(f"function {self.name}", exc) from exc
         try:
             url = self._point_alias(ref, say)
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             raise aws_errors.converted(f"function {self.name}", exc) from exc
         return Revision(ref, url, f"version {ref} of {self.name}")
 
@@ -356,27 +359,20 @@ class LambdaFunction:
         reason = live.get("StateReason") or live.get("LastUpdateStatusReason") or state
         return TargetStatus(f"unhealthy ({reason})", url, detail)
 
-    def probe(self, path: str) -> Probe:
-        """A GET of ``path`` through the alias, as its function URL asks it (payload
-        format 2.0; Invoke, so the sandbox's simulated URL is no obstacle)."""
+    def probe(self, path: str, revision: str | None = None) -> Probe:
+        """A GET of ``path`` through the alias (or ``revision``), as its function URL asks
+        it: a whole payload-2.0 event (frameworks read its requestContext), by Invoke, so
+        the sandbox's simulated URL is no obstacle. One attempt, waited for as long as the
+        function may run: a release that hangs is a miss, not a stuck watch."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        event = {
-            "version": "2.0",
-            "routeKey": "$default",
-            "rawPath": path.partition("?")[0],
-            "rawQueryString": path.partition("?")[2],
-            "headers": {"user-agent": "pilot-watch"},
-            "requestContext": {
-                "http": {"method": "GET", "path": path.partition("?")[0], "sourceIp": "127.0.0.1"}
-            },
-            "isBase64Encoded": False,
-        }
         try:
-            answer = self.lam.invoke(
-                FunctionName=self.name, Qualifier=self.alias, Payload=json.dumps(event).encode()
+            answer = (self.invoker or self.lam).invoke(
+                FunctionName=self.name,
+                Qualifier=revision or self.alias,
+                Payload=json.dumps(url_event(path)).encode(),
             )
-            body = answer["Payload"].read()
+            body = answer["Payload"].read().decode("utf-8", "replace")
         except (ClientError, BotoCoreError) as exc:  # not the app's answer: no verdict
             return Probe(None, aws_errors.refusal(exc) or type(exc).__name__)
         try:
@@ -385,7 +381,7 @@ class LambdaFunction:
             data = None
         if answer.get("FunctionError"):
             said = data if isinstance(data, dict) else {}
-            raised = said.get("errorMessage") or said.get("errorType") or body[:120]
+            raised = said.get("errorMessage") or said.get("errorType") or body
             return Probe(False, f"it raised {redact.text(str(raised))[:120]!r}")
         # A function URL answers 200 for a result that is not a response object.
         status = data.get("statusCode", 200) if isinstance(data, dict) else 200
@@ -394,6 +390,13 @@ class LambdaFunction:
         except (TypeError, ValueError):
             return Probe(False, f"it answered the status {redact.text(str(status))[:40]!r}")
         return Probe(200 <= code < 300, str(code))
+
+    def serving(self) -> str | None:
+        try:
+            alias = self.lam.get_alias(FunctionName=self.name, Name=self.alias)
+        except Exception:  # unknown: the caller decides on its own record
+            return None
+        return str(alias["FunctionVersion"])
 
     def logs(self, *, since: float | None = None, limit: int = 200) -> Iterator[LogLine]:
         args: dict[str, Any] = {"logGroupName": self.log_group, "limit": min(limit, 10000)}
@@ -525,14 +528,61 @@ def open_lambda(
     preview: Preview | None = None,
 ) -> LambdaFunction:
     """The app's function; with ``preview``, as that preview's alias serves it."""
+    from botocore.config import Config
+
     make = aws_clients(config, state_dir)
+    settings = target_settings(app, LambdaTarget)
     return LambdaFunction(
         make("lambda"),
         make("iam"),
         make("logs"),
         config.project.name,
         app.name,
-        target_settings(app, LambdaTarget),
+        settings,
         alias=ALIAS if preview is None else PREVIEW_ALIAS + preview.name,
         preview=preview,
+        # The watch's looks: one attempt each (a retry would invoke the app again), waited
+        # for as long as the function may run.
+        invoker=make(
+            "lambda",
+            config=Config(read_timeout=settings.timeout + 10, retries={"max_attempts": 1}),
+        ),
     )
+
+
+def url_event(path: str) -> dict[str, Any]:
+    """A function URL's event for a GET of ``path`` (payload format 2.0), every field its
+    documented events have."""
+    route, _, query = path.partition("?")
+    now = time.time()
+    host = "pilot-watch.lambda-url.localhost"
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": route,
+        "rawQueryString": query,
+        "headers": {"host": host, "user-agent": "pilot-watch", "accept": "*/*"},
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "pilot-watch",
+            "domainName": host,
+            "domainPrefix": "pilot-watch",
+            "http": {
+                "method": "GET",
+                "path": route,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "pilot-watch",
+            },
+            "requestId": f"pilot-watch-{int(now * 1000)}",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": False,
+    }
+    if query:  # (absent without one, as in Lambda's own events)
+        pairs = (part.partition("=") for part in query.split("&") if part)
+        event["queryStringParameters"] = {key: value for key, _, value in pairs}
+    return event

@@ -125,27 +125,14 @@ def workflow(
     passed = "".join(f"{indent}{json.dumps(name)}: ${{{{ secrets.{name} }}}}" for name in secrets)
     step_env = f"\n        env:{passed}" if secrets else ""
     schedule = f"\n  schedule:\n    - cron: {json.dumps(PRUNE_CRON)}" if pruned else ""
-    prune = (
-        f"""
-  prune:
-    if: github.event_name == 'schedule'
-    concurrency:  # its own: a prune waiting must never cancel a deploy waiting
-      group: pilot-prune
-      cancel-in-progress: false
-    runs-on: ubuntu-latest
-    env:
-      {ROLE_ENV}: {role_arn}
-      AWS_REGION: {region}
-    steps:
-      - uses: actions/checkout@v4
-      - uses: actions/setup-python@v5
-        with:
-          python-version: "3.12"
-      - run: {json.dumps(install)}
-      - run: pilot-tui preview prune {" ".join(pruned)}
-"""
-        if pruned
-        else ""
+    where = {"role_arn": role_arn, "region": region, "install": install}
+    deploy = _job("deploy", "push", f"pilot-tui deploy {' '.join(apps)}", **where)
+    prune = _job(
+        "prune",
+        "schedule",
+        f"pilot-tui preview prune {' '.join(pruned)}",
+        **where,
+        why="  # its own queue: a prune waiting never cancels a deploy waiting",
     )
     return f"""# Written by `pilot-tui ci github --repo {repo}`: deploys {", ".join(apps)} on a push
 # to {branch}, with the short-lived credentials of the IAM role {role_arn}
@@ -159,11 +146,20 @@ on:
 permissions:
   id-token: write
   contents: read
-jobs:
-  deploy:
-    if: github.event_name == 'push'
-    concurrency:
-      group: pilot-deploy
+jobs:{deploy}{step_env}{prune if pruned else ""}
+"""
+
+
+def _job(
+    name: str, event: str, run: str, *, role_arn: str, region: str, install: str, why: str = ""
+) -> str:
+    """One job of the workflow: on ``event`` only, queued in its own group, with the role,
+    pilot-tui installed, then ``run`` as its last step."""
+    return f"""
+  {name}:
+    if: github.event_name == '{event}'
+    concurrency:{why}
+      group: pilot-{name}
       cancel-in-progress: false
     runs-on: ubuntu-latest
     env:
@@ -175,4 +171,4 @@ jobs:
         with:
           python-version: "3.12"
       - run: {json.dumps(install)}
-      - run: pilot-tui deploy {" ".join(apps)}{step_env}{prune}"""
+      - run: {run}"""

@@ -86,6 +86,17 @@ def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+def reverted(bad: Release, good: Release, why: str) -> tuple[Release, Release]:
+    """The records of a watch's revert, in the order written: ``bad`` reverted with
+    ``why``, then ``good`` live again (every target records one the same way)."""
+    return (
+        dataclasses.replace(bad, status=REVERTED, note=f"reverted: {why}"),
+        dataclasses.replace(
+            good, status=LIVE, note=f"live again: {bad.id} was reverted by the watch"
+        ),
+    )
+
+
 def live(releases: list[Release]) -> Release | None:
     return next((r for r in reversed(releases) if r.status == LIVE), None)
 

@@ -482,12 +482,8 @@ def _revert(
         )
         log.emit(StageFailed(name, "release", message))
         raise DeployError("release", message) from exc
-    ctx.record_release(log, name, replace(bad, status=history.REVERTED, note=f"reverted: {why}"))
-    ctx.record_release(
-        log,
-        name,
-        replace(good, status=history.LIVE, note=f"live again: {bad.id} was reverted by the watch"),
-    )
+    for record in history.reverted(bad, good, why):
+        ctx.record_release(log, name, record)
     message = f"{bad.id} was reverted: {why}; {good.id} serves again"
     tail = _tail(target, since)
     log.emit(StageFailed(name, "release", message, tail))  # the stage the screens show

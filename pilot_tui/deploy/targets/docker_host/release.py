@@ -556,18 +556,8 @@ def _revert(
         log.emit(StageFailed(name, "release", message))
         raise DeployError("watch", message) from exc
     tail = containers.container_tail(bad_container)
-    ctx.record_release(
-        log, name, replace(bad_release, status=history.REVERTED, note=f"reverted: {why}")
-    )
-    ctx.record_release(
-        log,
-        name,
-        replace(
-            good_release,
-            status=history.LIVE,
-            note=f"live again: {bad_release.id} was reverted by the watch",
-        ),
-    )
+    for record in history.reverted(bad_release, good_release, why):
+        ctx.record_release(log, name, record)
     bad_container.remove(force=True)
     message = f"{bad_release.id} was reverted: {why}; {good_release.id} serves again"
     log.emit(StageFailed(name, "release", message, tail))  # the stage the screens show

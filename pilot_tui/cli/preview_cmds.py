@@ -50,12 +50,22 @@ def preview_list(ns: argparse.Namespace) -> int:
     loaded = load_valid(ns)
     if loaded is None:
         return EXIT_INVALID
+    from pilot_tui.deploy.engine import needs_docker
+    from pilot_tui.deploy.host import HostError
+
     apps = _with_previews(loaded[1])
-    if not apps:
-        found: list[Preview] = []
-    else:
-        with deployer(ns, apps=apps, loaded=loaded, share=False) as engine:
-            found = engine.list_previews()
+    found: list[Preview] = []
+    if apps:
+        try:
+            with deployer(ns, apps=apps, loaded=loaded, share=False) as engine:
+                found = engine.list_previews(apps)
+        except HostError as exc:  # the others' previews are still listed
+            hosted = [a.name for a in loaded[1].apps if a.name in apps and needs_docker(a)]
+            say(f"warning: the previews of {', '.join(hosted)} are not listed: {exc}")
+            others = [name for name in apps if name not in hosted]
+            if others:
+                with deployer(ns, apps=others, loaded=loaded, share=False) as engine:
+                    found = engine.list_previews(others)
     if ns.json:
         print_json([_as_json(p) for p in found])
         return EXIT_OK

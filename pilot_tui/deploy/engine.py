@@ -175,9 +175,15 @@ class Deployer:
         room = previews.name_room(self.project, app, self.config.databases)
         return previews.slug(wanted, room)
 
-    def list_previews(self) -> list[previews.Preview]:
-        """Every preview of every app in pilot.toml, where its target runs it."""
-        return [p for app in self.config.apps for p in target_for(app).previews(self)]
+    def list_previews(self, apps: list[str] | None = None) -> list[previews.Preview]:
+        """Every preview of every app in pilot.toml (or of ``apps``), where its target runs
+        it."""
+        return [
+            p
+            for app in self.config.apps
+            if apps is None or app.name in apps
+            for p in target_for(app).previews(self)
+        ]
 
     def destroy_preview(self, name: str, wanted: str, say: Say) -> list[str]:
         """Remove the app's preview ``wanted``: what runs it, its route, images, history

@@ -157,6 +157,11 @@ def test_pushes_deploy_what_ci_can_from_fresh_checkouts_into_the_shared_history(
     monkeypatch.chdir(admin)
     made_preview = cli("deploy", "fn", "--preview", "feature")
     assert made_preview.code == 0, made_preview.err
+    # listed, though web's previews cannot be (no server): that is said, not a failure
+    listed = cli("preview", "list", "--json")
+    assert listed.code == 0, listed.err
+    assert "the previews of web are not listed: no Pilot Server is recorded" in listed.err
+    assert [p["full_name"] for p in json.loads(listed.out)] == ["fn--feature"]
     jobs = yaml.safe_load(workflow)["jobs"]
     assert jobs["prune"]["if"] == "github.event_name == 'schedule'"
     assert (

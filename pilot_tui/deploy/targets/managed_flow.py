@@ -317,10 +317,11 @@ def _attempt(
     try:
         return _deploy(log, app, work)
     except Cancelled:
-        ctx.record_release(log, app.name, replace(attempt, status=history.CANCELLED))
+        # Traffic back first: a record that cannot be shared (a CI run) must not keep it.
         if current is not None and current.revision:
             target.cancel = NEVER  # putting it back must not be cancelled
             target.activate(current.revision, log.line("deploy", app.name), wait=False)
+        ctx.record_release(log, app.name, replace(attempt, status=history.CANCELLED))
         raise
     except TargetError as exc:
         ctx.record_release(log, app.name, replace(attempt, note=str(exc)[:300]))

@@ -16,6 +16,7 @@ nothing.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -87,6 +88,8 @@ def main() -> None:
             f"ECS (the target's calls, no image push): first deploy {ecs_first:.2f} s; "
             f"new revision {ecs_second:.2f} s; rollback {ecs_back:.2f} s"
         )
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"load average: {load} ({os.cpu_count()} cores)")
     finally:
         subprocess.run(
             [

@@ -7,6 +7,7 @@ against bare `python -c pass`. Prints medians; asserts nothing (timings vary by 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -47,6 +48,8 @@ def main() -> None:
             ms = median_ms(cmd, runs, cwd)
             base = base or ms
             print(f"{name:34s} {ms:7.1f} ms  {ms / base:5.2f}x python")
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"load average: {load} ({os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":

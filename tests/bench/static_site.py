@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import socket
 import tempfile
 import threading
@@ -127,6 +128,8 @@ def main() -> None:
                 print(f"GCS emulator, {workers:2d} worker(s): {time.perf_counter() - start:.2f} s")
             unchanged = plan(scan(site), GcsSite(gcs.client, "bench-gcs-16", "US").remote())
             print(f"GCS unchanged redeploy: {unchanged.bytes} bytes to upload (target 0)")
+            load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+            print(f"load average: {load} ({os.cpu_count()} cores)")
         finally:
             sandbox.stop()
 

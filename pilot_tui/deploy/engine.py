@@ -264,19 +264,20 @@ class Deployer:
         """What runs ``preview`` (``target`` its app's), then its history and secret
         versions; what was removed. The app's own history is pulled first: what its
         releases run is kept (a fresh CI runner knows it from the bucket only)."""
-        self._pull_said(preview.app, say)
+        self._pull(preview.app, say, f"nothing of {preview.full} is removed")
         return target.preview(preview).destroy(self, say) + self._forget(preview.full, say)
 
-    def _pull_said(self, name: str, say: Say) -> None:
-        """``name``'s history from the bucket; a failure said, or (in CI) raised."""
+    def _pull(self, name: str, say: Say, refused: str) -> None:
+        """``name``'s history from the bucket, when it is shared; a failure said, or in a
+        CI run (``shared_required``) a DeployError ending with ``refused``."""
         if self.shared is None:
             return
         try:
             self.shared.pull(self.state_dir, name)
         except SharedHistoryError as exc:
             if self.shared_required:
-                raise DeployError("deploy", f"{exc}: nothing of {name} is removed") from exc
-            say(f"warning: {exc}")
+                raise DeployError("deploy", f"{exc}: {refused}") from exc
+            say(f"warning: release history not shared: {exc}")
 
     def _forget(self, full: str, say: Say) -> list[str]:
         """A preview's history (here and in the state bucket) and secret versions."""
@@ -340,16 +341,11 @@ class Deployer:
     def pull(self, log: RunLog, name: str) -> None:
         """Take the bucket's history first: a teammate may have released since (we hold the
         app's lock, so nobody writes it while we deploy)."""
-        if self.shared is not None:
-            try:
-                self.shared.pull(self.state_dir, name)
-            except SharedHistoryError as exc:
-                if self.shared_required:  # before anything changed
-                    log.emit(StageFailed(name, "deploy", str(exc)))
-                    raise DeployError(
-                        "deploy", f"{exc}: a CI run deploys nothing it cannot record"
-                    ) from exc
-                _shared_note(log, name, exc)
+        try:
+            self._pull(name, log.line("release", name), "a CI run deploys nothing it cannot record")
+        except DeployError as exc:  # before anything changed
+            log.emit(StageFailed(name, "deploy", str(exc)))
+            raise
 
     def record_release(self, log: RunLog, name: str, release: history.Release) -> None:
         if release.by is None:

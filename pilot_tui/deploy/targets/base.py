@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, NoReturn, Protocol, TypeVar
 
 from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy import addresses, history
-from pilot_tui.deploy.context import Context, DeployContext, RunLog, Say
+from pilot_tui.deploy.context import Context, DeployContext, DeployError, RunLog, Say
+from pilot_tui.deploy.events import StageFailed
 from pilot_tui.deploy.previews import Preview, PreviewError
 from pilot_tui.errors import PilotError
 
@@ -180,6 +181,25 @@ class NoPreviews:
 
     def previews(self, ctx: Context) -> list[Preview]:
         return []
+
+
+def reverted(
+    ctx: DeployContext,
+    log: RunLog,
+    name: str,
+    releases: tuple[history.Release, history.Release],
+    why: str,
+    tail: tuple[str, ...] = (),
+) -> NoReturn:
+    """A watch's revert, once the good release serves again (every kind that watches):
+    the bad one recorded reverted with ``why``, the good one live again, said as the
+    release stage's failure with the bad one's last lines (``tail``); DeployError."""
+    bad, good = releases
+    for record in history.reverted(bad, good, why):
+        ctx.record_release(log, name, record)
+    message = f"{bad.id} was reverted: {why}; {good.id} serves again"
+    log.emit(StageFailed(name, "release", message, tail))  # the stage the screens show
+    raise DeployError("watch", message, tail)
 
 
 def emulators_stopped(ctx: Context) -> bool:

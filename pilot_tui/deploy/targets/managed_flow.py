@@ -45,6 +45,7 @@ from pilot_tui.deploy.registry import (
     RegistryError,
     push,
 )
+from pilot_tui.deploy.targets.base import reverted
 from pilot_tui.deploy.targets.managed import (
     ManagedTarget,
     Probe,
@@ -483,12 +484,7 @@ def _revert(
         )
         log.emit(StageFailed(name, "release", message))
         raise DeployError("release", message) from exc
-    for record in history.reverted(bad, good, why):
-        ctx.record_release(log, name, record)
-    message = f"{bad.id} was reverted: {why}; {good.id} serves again"
-    tail = _tail(target, since)
-    log.emit(StageFailed(name, "release", message, tail))  # the stage the screens show
-    raise DeployError("watch", message, tail)
+    reverted(ctx, log, name, releases, why, _tail(target, since))
 
 
 def _tail(target: ManagedTarget, since: float, lines: int = 20) -> tuple[str, ...]:

@@ -27,7 +27,7 @@ from pilot_tui.deploy.events import (
     Timer,
 )
 from pilot_tui.deploy.host import DockerTarget
-from pilot_tui.deploy.targets.base import target_settings
+from pilot_tui.deploy.targets.base import reverted, target_settings
 from pilot_tui.deploy.targets.docker_host import caddy_config, containers, proxy, proxy_container
 
 if TYPE_CHECKING:
@@ -556,9 +556,5 @@ def _revert(
         log.emit(StageFailed(name, "release", message))
         raise DeployError("watch", message) from exc
     tail = containers.container_tail(bad_container)
-    for record in history.reverted(bad_release, good_release, why):
-        ctx.record_release(log, name, record)
-    bad_container.remove(force=True)
-    message = f"{bad_release.id} was reverted: {why}; {good_release.id} serves again"
-    log.emit(StageFailed(name, "release", message, tail))  # the stage the screens show
-    raise DeployError("watch", message, tail)
+    bad_container.remove(force=True)  # the edge routes to the good one already
+    reverted(ctx, log, name, (bad_release, good_release), why, tail)

@@ -136,7 +136,7 @@ class DataScreen(RunScreen):
                 f"{s.kind} {s.version}",
                 r.state,
                 r.backup_text(),
-                r.drill_text() if r.kind_backs_up else "—",
+                r.drill_text() if r.dumps else "—",
                 r.schedule_text(),
                 key=s.name,
             )
@@ -198,14 +198,15 @@ class DataScreen(RunScreen):
             self.notify("Wait for the run in progress to finish.", severity="warning")
             return True
         row = self.rows[name]
-        if row.service is not None:
+        if row.service is not None and action == "restore":
+            title = row.service.title
             self.notify(
-                f"{name} is on {row.service.title}, which backs it up itself "
-                f"({row.backup_text()}).",
+                f"{name} is on {title}: restore it with {title}'s point-in-time recovery, or "
+                f"put a dump into a new database with `pilot-tui db restore {name} --to NEW`.",
                 severity="warning",
             )
             return True
-        if not row.kind_backs_up:
+        if not row.dumps:
             kind = row.settings.kind
             self.notify(f"Backups of {kind} databases are not offered yet.", severity="warning")
             return True
@@ -227,7 +228,7 @@ class DataScreen(RunScreen):
 
     @work(thread=True, exclusive=True, group="data", name="the run", exit_on_error=False)
     def run_action(self, action: str, name: str) -> str:
-        from pilot_tui.data import backups, restore
+        from pilot_tui.data import managed_client, restore
         from pilot_tui.data.backups import BackupError
         from pilot_tui.data.kinds import kind_for
         from pilot_tui.data.stores import store_for
@@ -242,9 +243,12 @@ class DataScreen(RunScreen):
         say = self.core_event
         # A restore redeploys the apps: with the shared release history, as a deploy.
         with self._engine(config, share=action == "restore") as engine:
-            if action == "backup":
+            if action == "backup":  # a managed database's from a client container
                 keep = settings.backup.keep
-                record, pruned = backups.take(engine.docker_client, kind, store, keep=keep, say=say)
+                source = managed_client.kind_of(config, settings, project.state_dir)
+                record, pruned = managed_client.take(
+                    engine.docker_client, source, store, keep=keep, say=say
+                )
                 gone = f"; {len(pruned)} older removed (keep = {keep})" if pruned else ""
                 return f"backup {record.id}: {record.size / 1e6:.1f} MB, {record.rows:,} rows{gone}"
             if action == "drill":

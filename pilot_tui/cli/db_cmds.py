@@ -16,6 +16,7 @@ from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, PilotError
 
 if TYPE_CHECKING:
     from docker import DockerClient
+    from docker.models.containers import Container
 
     from pilot_tui.config.document import ProjectFile
     from pilot_tui.config.schema import Database, PilotConfig
@@ -57,6 +58,8 @@ def db_list(ns: argparse.Namespace) -> int:
             print(f"{'':16} schedule: {row.schedule_text()}")
         elif row.service is not None:
             print(f"{'':16} backups: {row.backup_text()}")
+            if row.last_drill is not None:
+                print(f"{'':16} last drill of Pilot's dumps: {row.drill_text()}")
     return EXIT_OK
 
 
@@ -80,24 +83,24 @@ def _database(
     service = settings.service
     if service is not None and not managed_too:
         error(
-            f"{ns.name} is on {service.title}, which backs it up itself each day "
-            f"(kept {settings.backup.keep} {service.keep_unit}, with point-in-time "
-            f"recovery: restore {service.restore_hint}); this command works on databases "
-            "on the Docker host"
+            f"{ns.name} is on {service.title}: this command works on databases on the Docker "
+            f"host ({service.title} backs it up itself each day, kept {settings.backup.keep} "
+            f"{service.keep_unit}, with point-in-time recovery: restore {service.restore_hint})"
         )
         return None
     return pf, config, settings
 
 
 def db_psql(ns: argparse.Namespace) -> int:
-    from pilot_tui.data import docker_db
-    from pilot_tui.data.kinds import Postgres, kind_for
+    from pilot_tui.data import docker_db, managed_client
+    from pilot_tui.data.kinds import Postgres
+    from pilot_tui.project import Project
 
-    found = _database(ns)
+    found = _database(ns, managed_too=True)
     if found is None:
         return EXIT_INVALID
     pf, config, settings = found
-    kind = kind_for(config.project.name, settings)
+    kind = managed_client.kind_of(config, settings, Project(pf.path).state_dir)
     if not isinstance(kind, Postgres):
         error(f"{ns.name} is a {settings.kind} database: psql runs SQL in Postgres ones")
         return EXIT_INVALID
@@ -106,19 +109,36 @@ def db_psql(ns: argparse.Namespace) -> int:
         error("no terminal to open psql in: give the SQL with -c")
         return EXIT_INVALID
     with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
-        container = docker_db.find(engine.docker_client, kind).container
-        if container is None or container.status != "running":
+        client = engine.docker_client
+        if isinstance(kind, managed_client.ManagedPostgres):
+            # From the Docker host, the one machine the service admits: TLS, no port opened.
+            with managed_client.client_container(client, kind, say) as container:
+                return _psql(ns, client, container, kind, ["psql"], kind.session())
+        own = docker_db.find(client, kind).container
+        if own is None or own.status != "running":
             error(f"{kind.what} is not running: deploy an app it lists to start it")
             return EXIT_FAILED
         # Inside its container, on its socket: no password, no port, nothing on the laptop.
-        psql = ["psql", "-U", kind.user, "-d", kind.name]
-        if interactive:
-            from pilot_tui.cli.attach import attach
+        return _psql(ns, client, own, kind, ["psql", "-U", kind.user, "-d", kind.name], {})
 
-            say(f"psql in {kind.what} ({kind.container}); \\q or Ctrl+D ends it")
-            code = attach(engine.docker_client, str(container.id), psql, {})
-            return EXIT_OK if code == 0 else EXIT_FAILED
-        result = container.exec_run([*psql, "-v", "ON_ERROR_STOP=1", "-c", ns.sql], demux=True)
+
+def _psql(
+    ns: argparse.Namespace,
+    client: DockerClient,
+    container: Container,
+    kind: Kind,
+    psql: list[str],
+    environment: dict[str, str],
+) -> int:
+    """psql in ``container``: on this terminal, or the one command ``ns.sql``."""
+    if ns.sql is None:
+        from pilot_tui.cli.attach import attach
+
+        say(f"psql in {kind.what} ({kind.container}); \\q or Ctrl+D ends it")
+        code = attach(client, str(container.id), psql, environment)
+        return EXIT_OK if code == 0 else EXIT_FAILED
+    command = [*psql, "-v", "ON_ERROR_STOP=1", "-c", ns.sql]
+    result = container.exec_run(command, environment=environment, demux=True)
     out, err = cast(tuple[bytes | None, bytes | None], result.output)
     sys.stdout.write((out or b"").decode(errors="replace"))
     if err:
@@ -243,7 +263,7 @@ def _backup_setup(
     from pilot_tui.data.stores import store_for
     from pilot_tui.project import Project
 
-    found = _database(ns)
+    found = _database(ns, managed_too=True)  # Pilot's own dumps of a managed one too
     if found is None:
         return None
     pf, config, settings = found
@@ -256,17 +276,26 @@ def _backup_setup(
 
 
 def db_backup(ns: argparse.Namespace) -> int:
-    from pilot_tui.data import backups
+    from pilot_tui.data import backups, managed_client
+    from pilot_tui.project import Project
 
     setup = _backup_setup(ns)
     if setup is None:
         return EXIT_INVALID
-    pf, config, settings, kind, store = setup
+    pf, config, settings, _, store = setup
     keep = settings.backup.keep
     if ns.on_server:
+        if settings.service is not None:
+            error(
+                f"{settings.name} is on {settings.service.title}, which backs it up itself each "
+                "day: the backup agent dumps databases on the Docker host (leave out --on-server "
+                "for a dump of it now)"
+            )
+            return EXIT_INVALID
         return _backup_on_server(ns, pf, config, settings.name, store)
+    kind = managed_client.kind_of(config, settings, Project(pf.path).state_dir)
     with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
-        record, pruned = backups.take(engine.docker_client, kind, store, keep=keep, say=say)
+        record, pruned = managed_client.take(engine.docker_client, kind, store, keep=keep, say=say)
     if ns.json:
         print_json({**asdict(record), "where": store.where(record.key), "pruned": pruned})
         return EXIT_OK
@@ -398,6 +427,13 @@ def db_restore(ns: argparse.Namespace) -> int:
     if setup is None:
         return EXIT_INVALID
     pf, config, settings, kind, store = setup
+    if settings.service is not None and ns.to is None:
+        error(
+            f"{settings.name} is on {settings.service.title}: a restore goes into a new database "
+            f"on the Docker host (add --to NEW), or restore it with {settings.service.title}'s "
+            f"point-in-time recovery ({settings.service.restore_hint})"
+        )
+        return EXIT_INVALID
     with engine_errors():
         record = backups.record_for(store, settings.name, ns.backup)
     if ns.to is not None:
@@ -542,10 +578,10 @@ def db_status(ns: argparse.Namespace) -> int:
     pf, config, settings = found
     project = Project(pf.path)
     state_dir = project.state_dir
-    if settings.service is not None:
-        outputs = overview.server_outputs(config, state_dir)
-        return _managed_status(ns, overview.managed_row(config, settings, outputs))
     store, problem = overview.open_store(config, project)
+    if settings.service is not None:  # as the server's last apply left it; Pilot's dumps
+        listed = overview.rows(None, config, store, problem, state_dir)
+        return _managed_status(ns, next(r for r in listed if r.settings is settings))
     with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
         client = engine.docker_client
         only = next(
@@ -581,5 +617,7 @@ def _managed_status(ns: argparse.Namespace, row: DatabaseRow) -> int:
     else:
         print(f"{settings.name}: {settings.kind} {settings.version}, {row.state}")
         print(f"  {title} instance {row.container}; backups: {row.backup_text()}")
+        if row.last_drill is not None:
+            print(f"  last drill of Pilot's dumps: {row.drill_text()}")
         print(f"  apps: {', '.join(settings.apps) or 'none'} ({settings.url_env})")
     return EXIT_OK if made else EXIT_FAILED

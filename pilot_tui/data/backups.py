@@ -208,7 +208,8 @@ def take(
     say: Say,
     now: float | None = None,
 ) -> tuple[BackupRecord, list[str]]:
-    """Dump the running database into the store; its record and the IDs ``keep`` pruned."""
+    """Dump the running database into the store; its record and the IDs ``keep`` pruned.
+    (A managed database is dumped by ``managed_client.take``.)"""
     from pilot_tui.data import docker_db
 
     found = docker_db.find(client, kind)

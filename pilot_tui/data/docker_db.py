@@ -238,6 +238,7 @@ def create(client: DockerClient, run: DatabaseRun) -> Container:
     from docker.errors import APIError
 
     client.volumes.create(run.volume, labels=run.labels)  # the same again: no error
+    ensure_network(client)  # `db restore --to` may make the host's first database
     try:
         return _create_container(client, run)
     except APIError as exc:

@@ -106,6 +106,14 @@ def url(where: Address, password: str) -> str:
 def linked_url(outputs: dict[str, object], state_dir: Path, db: PostgresDatabase) -> str:
     """The URL of ``db`` for its apps (``outputs``: the server's last apply's), or why
     there is none yet."""
+    return url(*connection(outputs, state_dir, db))
+
+
+def connection(
+    outputs: dict[str, object], state_dir: Path, db: PostgresDatabase
+) -> tuple[Address, str]:
+    """Where ``db`` answers and its password (``outputs``: the server's last apply's), or
+    ManagedError saying why not (not made yet, the password on another machine)."""
     title = db.service.title if db.service else "a managed service"
     where = address(outputs, db.name)
     if where is None:
@@ -120,7 +128,7 @@ def linked_url(outputs: dict[str, object], state_dir: Path, db: PostgresDatabase
             f"({passwords.password_file(state_dir, db.name)}): copy that file from the "
             "teammate who first ran `pilot-tui server up` with it"
         )
-    return url(where, password)
+    return where, password
 
 
 def utc_stamp(now: float | None = None) -> str:

@@ -66,12 +66,19 @@ class DatabaseRow:
     def backup_text(self) -> str:
         if self.service is not None:
             service, keep = self.service, self.settings.backup.keep
-            return f"by {service.title} each day, kept {keep} {service.keep_unit}"
+            own = f"by {service.title} each day, kept {keep} {service.keep_unit}"
+            if self.last_backup is None:
+                return own
+            return f"{own}; Pilot's dump {self._last_backup_text()}"
         if self.problem:
             return f"unknown ({self.problem})"
         if self.last_backup is None:
             return "never" if self.kind_backs_up else "not offered yet"
+        return self._last_backup_text()
+
+    def _last_backup_text(self) -> str:
         b = self.last_backup
+        assert b is not None
         return f"{b.id} · {b.size / 1e6:.1f} MB · {b.rows:,} rows ({self.backups} kept)"
 
     def drill_text(self) -> str:
@@ -115,14 +122,20 @@ class DatabaseRow:
     @property
     def kind_backs_up(self) -> bool:
         """Whether Pilot itself backs it up (a managed service backs up its own)."""
-        return self.service is None and KINDS[self.settings.kind].dump_format is not None
+        return self.service is None and self.dumps
+
+    @property
+    def dumps(self) -> bool:
+        """Whether Pilot's own dumps and drills are offered for it (a managed database's
+        too, beside its service's backups, when asked for: `db backup NAME`)."""
+        return KINDS[self.settings.kind].dump_format is not None
 
 
 def open_store(config: PilotConfig, project: Project) -> tuple[BackupStore | None, str | None]:
     """The backup store, or None and why it cannot be opened (a listing goes on without)."""
     from pilot_tui.data.stores import store_for
 
-    if not any(KINDS[db.kind].dump_format is not None for db in config.databases_on("docker")):
+    if not any(KINDS[db.kind].dump_format is not None for db in config.databases):
         return None, None
     try:
         return store_for(config, project.state_dir, project.root), None
@@ -146,8 +159,9 @@ def rows(
     agent_running = agent is not None and agent.status == "running"
     outputs = server_outputs(config, state_dir)
     for settings in config.databases:
-        if settings.service is not None:
-            found_rows.append(managed_row(config, settings, outputs))
+        if settings.service is not None:  # with Pilot's own dumps of it, when any
+            row = managed_row(config, settings, outputs)
+            found_rows.append(_with_backups(row, store) if store is not None else row)
             continue
         kind = kind_for(config.project.name, settings)
         if client is None:

@@ -45,11 +45,15 @@ async def test_an_rds_database_is_listed_and_its_backup_key_says_why_not(cli, tm
             "by RDS each day, kept 14 days",
         ]
         assert row[5] == "daily · by RDS"
-        await pilot.press("b")
+        # Pilot's dumps of it are offered (b, t: test_managed_dumps.py runs them against a
+        # real PostgreSQL); a restore over it is not, and is refused before any question.
+        assert str(table.get_row("main")[4]) == "never"
+        await pilot.press("r")
         assert await until(
             pilot,
             lambda: any(
-                "main is on RDS, which backs it up itself" in str(n.message)
+                "main is on RDS: restore it with RDS's point-in-time recovery" in str(n.message)
                 for n in app._notifications
             ),
         )
+        assert isinstance(app.screen, DataScreen)

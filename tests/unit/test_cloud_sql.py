@@ -370,10 +370,12 @@ def test_db_commands_refuse_a_cloud_sql_database_and_list_it_without_docker(cli,
         assert old in text
         text = text.replace(old, new, 1)
     toml.write_text(text + '\n[[databases]]\nname = "main"\non = "cloud-sql"\n')
-    refused = cli("db", "backup", "main")
-    assert refused.code != 0, refused
-    assert "main is on Cloud SQL, which backs it up itself" in refused.err
+    refused = cli("db", "restore", "main", "--confirm", "main")
+    assert refused.code == 2, refused
+    assert "main is on Cloud SQL: a restore goes into a new database" in refused.err
     assert "gcloud sql backups restore" in refused.err
+    unmade = cli("db", "backup", "main")  # Pilot's dump: once the server's apply made it
+    assert unmade.code == 1 and "last apply did not make it" in unmade.err
     status = cli("db", "status", "main")
     assert status.code != 0 and "not made yet (pilot-tui server up)" in status.out
     outputs = tmp_path / ".pilot" / "outputs"

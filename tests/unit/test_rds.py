@@ -198,14 +198,29 @@ def test_the_estimate_adds_each_rds_database_and_names_an_unknown_class():
     assert "RDS main db.x9.huge is not in Pilot's price table" in odd.text()
 
 
-def test_db_commands_on_the_docker_host_refuse_an_rds_database(cli, tmp_path):
+def test_db_commands_on_an_rds_database_say_what_they_cannot_do(cli, tmp_path):
     assert cli("init", "--name", "acme").code == 0
     toml = tmp_path / "pilot.toml"
     toml.write_text(toml.read_text() + '\n[[databases]]\nname = "main"\non = "rds"\n')
-    for command in (["backup", "main"], ["drill", "main"], ["psql", "main", "-c", "select 1"]):
+    # Docker host databases only: removing one, the agent's dumps, restoring over it.
+    for command, said in (
+        (["destroy", "main", "--confirm", "main"], "this command works on databases on the Docker"),
+        (["backup", "main", "--on-server"], "main is on RDS, which backs it up itself each day"),
+        (["restore", "main", "--confirm", "main"], "a restore goes into a new database"),
+    ):
         refused = cli("db", *command)
         assert refused.code == 2, (command, refused.err)
-        assert "main is on RDS, which backs it up itself each day (kept 14 days" in refused.err
+        assert said in refused.err, (command, refused.err)
+    # Pilot's own dump and psql need the instance the server's apply makes: before it, said
+    # so, and nothing asks for a Docker host.
+    for command in (["backup", "main"], ["psql", "main", "-c", "select 1"]):
+        unmade = cli("db", *command)
+        assert unmade.code == 1, (command, unmade.err)
+        assert 'database "main" is on RDS, and the Pilot Server\'s last apply did not make it' in (
+            unmade.err
+        )
+    nothing = cli("db", "backups", "main")  # Pilot's dumps of it: read without a Docker host
+    assert nothing.code == 0 and "no backups of main yet: pilot-tui db backup main" in nothing.err
     # Listing needs no Docker host when every database is on RDS.
     listed = cli("db", "list")
     assert listed.code == 0, listed.err

@@ -79,7 +79,9 @@ def register(commands: Commands) -> None:
         lazy(HANDLERS, "db_backup"),
         "Streams pg_dump -Fc from the database's container to the store (nothing is\n"
         "staged on the host's disk) and records its size, sha256 and every table's row\n"
-        "count, counted in the dump's own snapshot.",
+        "count, counted in the dump's own snapshot. A database on RDS or Cloud SQL is\n"
+        "dumped from a client container on the Docker host (the one machine the service\n"
+        "admits), over TLS: Pilot's own copy beside the service's daily backups.",
     )
     p.add_argument("name", metavar="NAME")
     p.add_argument("--json", action="store_true", help="print the backup's record as JSON")
@@ -128,7 +130,8 @@ def register(commands: Commands) -> None:
         "...) through a container with no network, and is checked as a drill checks. Only\n"
         "then does it start, and each linked app is redeployed onto it (its live release\n"
         "again, relaunched). A failed check leaves the current database serving, untouched.\n"
-        "The data from before the restore is kept in its volume.",
+        "The data from before the restore is kept in its volume. A database on RDS or\n"
+        "Cloud SQL is restored with --to NEW only (a new database on the Docker host).",
     )
     p.add_argument("name", metavar="NAME")
     p.add_argument("backup", metavar="BACKUP", nargs="?", help="a backup's ID (default: newest)")

@@ -154,8 +154,13 @@ def test_rds_is_made_private_and_protected_linked_to_its_app_and_destroyed_with_
     status = cli("db", "status", "main")
     assert status.code == 0, status.err
     assert "backups: by RDS each day, kept 7 days" in status.out
-    refused = cli("db", "backup", "main")
-    assert refused.code == 2 and "main is on RDS, which backs it up itself" in refused.err
+    # Pilot's own dumps reach it from the Docker host (test_managed_dumps.py, against a
+    # real PostgreSQL); restoring over it is RDS's to do, and the agent does not dump it.
+    refused = cli("db", "restore", "main", "--confirm", "main")
+    assert refused.code == 2 and "main is on RDS: a restore goes into a new database" in refused.err
+    assert "aws rds restore-db-instance-to-point-in-time" in refused.err
+    scheduled = cli("db", "backup", "main", "--on-server")
+    assert scheduled.code == 2 and "main is on RDS, which backs it up itself" in scheduled.err
 
     # Its data goes only when named; then a final snapshot is taken and kept.
     unnamed = cli("server", "destroy", "--yes", "--keep-state")

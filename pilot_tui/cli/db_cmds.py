@@ -285,14 +285,7 @@ def db_backup(ns: argparse.Namespace) -> int:
     pf, config, settings, _, store = setup
     keep = settings.backup.keep
     if ns.on_server:
-        if settings.service is not None:
-            error(
-                f"{settings.name} is on {settings.service.title}, which backs it up itself each "
-                "day: the backup agent dumps databases on the Docker host (leave out --on-server "
-                "for a dump of it now)"
-            )
-            return EXIT_INVALID
-        return _backup_on_server(ns, pf, config, settings.name, store)
+        return _backup_on_server(ns, pf, config, settings, store)
     kind = managed_client.kind_of(config, settings, Project(pf.path).state_dir)
     with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
         record, pruned = managed_client.take(engine.docker_client, kind, store, keep=keep, say=say)
@@ -309,13 +302,26 @@ def db_backup(ns: argparse.Namespace) -> int:
 
 
 def _backup_on_server(
-    ns: argparse.Namespace, pf: ProjectFile, config: PilotConfig, name: str, store: BackupStore
+    ns: argparse.Namespace,
+    pf: ProjectFile,
+    config: PilotConfig,
+    settings: Database,
+    store: BackupStore,
 ) -> int:
     """A backup by the agent on the Docker host: its own code, credentials and network."""
     from pilot_tui.data import backups, scheduling
 
+    name = settings.name
     if name not in scheduling.scheduled(config):
-        error(f'database {name} has backup.schedule = "off": the backup agent does not back it up')
+        service = settings.service
+        key, agent = ("backup.dumps", "dump") if service else ("backup.schedule", "back up")
+        also = (
+            f" ({service.title} backs it up itself each day; set {key} to take Pilot's "
+            "dumps too, or leave out --on-server for one now)"
+            if service
+            else ""
+        )
+        error(f'database {name} has {key} = "off": the backup agent does not {agent} it{also}')
         return EXIT_INVALID
     with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
         code = scheduling.run_now(engine.docker_client, config.project.name, name, say)
@@ -568,7 +574,7 @@ def db_new(ns: argparse.Namespace) -> int:
 
 def db_status(ns: argparse.Namespace) -> int:
     """One database: its state and health now, where its data is, its backups and drills."""
-    from pilot_tui.data import docker_db, overview
+    from pilot_tui.data import docker_db, overview, scheduling
     from pilot_tui.data.kinds import kind_for
     from pilot_tui.project import Project
 
@@ -580,7 +586,11 @@ def db_status(ns: argparse.Namespace) -> int:
     state_dir = project.state_dir
     store, problem = overview.open_store(config, project)
     if settings.service is not None:  # as the server's last apply left it; Pilot's dumps
-        listed = overview.rows(None, config, store, problem, state_dir)
+        if settings.name not in scheduling.scheduled(config):
+            listed = overview.rows(None, config, store, problem, state_dir)
+        else:  # the agent dumps it: whether the agent runs is the Docker host's to say
+            with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
+                listed = overview.rows(engine.docker_client, config, store, problem, state_dir)
         return _managed_status(ns, next(r for r in listed if r.settings is settings))
     with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
         client = engine.docker_client
@@ -619,5 +629,6 @@ def _managed_status(ns: argparse.Namespace, row: DatabaseRow) -> int:
         print(f"  {title} instance {row.container}; backups: {row.backup_text()}")
         if row.last_drill is not None:
             print(f"  last drill of Pilot's dumps: {row.drill_text()}")
+        print(f"  schedule: {row.schedule_text()}")
         print(f"  apps: {', '.join(settings.apps) or 'none'} ({settings.url_env})")
     return EXIT_OK if made else EXIT_FAILED

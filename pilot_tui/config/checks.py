@@ -396,6 +396,12 @@ def _databases(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
                 schedule.parse(db.backup.schedule)
             except schedule.ScheduleError as exc:
                 yield Problem(("databases", i, "backup", "schedule"), str(exc))
+            if db.backup.dumps != "off":
+                yield Problem(
+                    ("databases", i, "backup", "dumps"),
+                    "backup.dumps schedules Pilot's dumps of a database on RDS or Cloud SQL; on "
+                    "the Docker host, backup.schedule says when it is backed up: remove it",
+                )
         for j, name in enumerate(db.apps):
             app = cfg.app(name)
             if app is None:
@@ -452,6 +458,10 @@ def _managed(cfg: PilotConfig, db: PostgresDatabase, i: int) -> Iterator[Problem
             ("databases", i, "managed", "instance"),
             f"{db.managed.instance!r} is not a {title} machine: expected {service.instance_hint}",
         )
+    try:
+        schedule.parse(db.backup.dumps)
+    except schedule.ScheduleError as exc:
+        yield Problem(("databases", i, "backup", "dumps"), str(exc))
     if db.backup.schedule != "daily":
         yield Problem(
             ("databases", i, "backup", "schedule"),

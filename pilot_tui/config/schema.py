@@ -587,6 +587,14 @@ class BackupSettings:
         minimum=1,
         maximum=1000,
     )
+    dumps: str = setting(
+        "off",
+        "A database on RDS or Cloud SQL only: when the backup agent on the Docker host takes "
+        "Pilot's own dump of it (pg_dump -Fc into the same store, beside the service's daily "
+        'backups), without this machine: "off", "daily", "hourly" or cron in UTC; `keep` of '
+        "them are kept.",
+        example="daily",
+    )
 
 
 DatabaseHome = Literal["docker", "rds", "cloud-sql"]

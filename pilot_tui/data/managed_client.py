@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 CLIENT_ROLE = "database-client"
 LIFETIME_SECONDS = 86_400  # a client container left behind ends itself after a day
 CONNECT_SECONDS = 15
+CLIENT_COMMAND = ["sleep", str(LIFETIME_SECONDS)]
+CLIENT_MEMORY = 256 << 20  # bytes: psql and pg_dump, no server
 
 
 class ManagedPostgres(Postgres):
@@ -109,6 +111,18 @@ def kind_of(config: PilotConfig, settings: Database, state_dir: Path) -> Kind:
     return ManagedPostgres(config.project.name, settings, where, password, simulated=simulated)
 
 
+def client_spec(kind: ManagedPostgres) -> dict[str, object]:
+    """The client container as the backup agent makes it (``agent.run``): the same image,
+    name, labels, command and limits as ``client_container``'s."""
+    return {
+        "image": kind.image,
+        "name": kind.container,
+        "labels": kind.labels(),
+        "command": CLIENT_COMMAND,
+        "memory": CLIENT_MEMORY,
+    }
+
+
 @contextlib.contextmanager
 def client_container(client: DockerClient, kind: ManagedPostgres, say: Say) -> Iterator[Container]:
     """A client container for ``kind`` on the Docker host, running, removed afterwards."""
@@ -127,11 +141,11 @@ def client_container(client: DockerClient, kind: ManagedPostgres, say: Say) -> I
         left.remove(force=True)
     container = client.containers.create(
         kind.image,
-        command=["sleep", str(LIFETIME_SECONDS)],
+        command=CLIENT_COMMAND,
         name=kind.container,
         labels=kind.labels(),
         auto_remove=True,
-        mem_limit="256m",
+        mem_limit=CLIENT_MEMORY,
     )
     try:
         container.start()

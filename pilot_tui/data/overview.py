@@ -93,8 +93,8 @@ class DatabaseRow:
     @property
     def scheduled(self) -> bool:
         """Whether the backup agent backs this database up (a kind with backups, and a
-        schedule that is not "off")."""
-        return self.kind_backs_up and schedule.parse(self.settings.backup.schedule) is not None
+        schedule that is not "off": a managed one's ``backup.dumps``)."""
+        return self.dumps and schedule.parse(scheduling.agent_schedule(self.settings)) is not None
 
     def schedule_problem(self) -> str | None:
         """Why scheduled backups are not being taken (the agent is down, or its last run
@@ -109,15 +109,16 @@ class DatabaseRow:
         return None
 
     def schedule_text(self) -> str:
-        if self.service is not None:
-            return f"daily · by {self.service.title}"
+        own = f"daily · by {self.service.title}" if self.service is not None else ""
         if not self.scheduled:
-            return "off"
-        when, last = self.settings.backup.schedule, self.last_scheduled
+            return own or "off"
+        when, last = scheduling.agent_schedule(self.settings), self.last_scheduled
         problem = self.schedule_problem()
         if problem is not None:
-            return f"{when} · {problem}"
-        return f"{when} · ran {last.at}" if last is not None else f"{when} · no run yet"
+            agent = f"{when} · {problem}"
+        else:
+            agent = f"{when} · ran {last.at}" if last is not None else f"{when} · no run yet"
+        return f"{own}; Pilot's dumps {agent}" if own else agent
 
     @property
     def kind_backs_up(self) -> bool:
@@ -160,7 +161,7 @@ def rows(
     outputs = server_outputs(config, state_dir)
     for settings in config.databases:
         if settings.service is not None:  # with Pilot's own dumps of it, when any
-            row = managed_row(config, settings, outputs)
+            row = replace(managed_row(config, settings, outputs), agent_running=agent_running)
             found_rows.append(_with_backups(row, store) if store is not None else row)
             continue
         kind = kind_for(config.project.name, settings)

@@ -3,12 +3,14 @@ what it runs as data (``agent_plan``: pure, tested as data), then installed, sho
 removed through the engine in one place each.
 
 One agent per project, container ``pilot-backups-PROJECT``: it backs up every database
-whose ``backup.schedule`` is not "off". Its image is the Python base (``PILOT_PYTHON_BASE``)
-plus the agent's modules, tagged by their content, so a new Pilot version brings a new
-image and an unchanged one is never rebuilt. Its settings go into the container as a 0600
-file before it starts (Postgres dumps run over the database container's own socket and
-need no password; a Redis database's is there, as in Redis's own command);
-a label holds their hash, so a deploy changes the agent only when something changed.
+whose ``backup.schedule`` is not "off", and dumps each database on RDS or Cloud SQL whose
+``backup.dumps`` is not (from a client container it makes, as ``db backup`` does; that
+job's settings hold the master password, 0600 in the agent). Its image is the Python
+base (``PILOT_PYTHON_BASE``) plus the agent's modules, tagged by their content, so a new
+Pilot version brings a new image and an unchanged one is never rebuilt. Its settings go
+into the container as a 0600 file before it starts (Postgres dumps run over the database
+container's own socket and need no password; a Redis database's is there, as in Redis's
+own command); a label holds their hash, so a deploy changes the agent only when something changed.
 
 Where it writes, by the project's state:
 - S3: the state bucket, with the Pilot Server's instance role (``server.home = "aws"``;
@@ -33,10 +35,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pilot_tui.data import passwords
+from pilot_tui.data import managed_client, passwords
 from pilot_tui.data import schedule as schedules
 from pilot_tui.data.agent.previews import Edge
 from pilot_tui.data.backups import BackupError, DumpPlan
+from pilot_tui.data.managed import ManagedError
 from pilot_tui.deploy.build.bases import PYTHON
 from pilot_tui.fsutil import ensure_private_dir
 
@@ -44,7 +47,7 @@ if TYPE_CHECKING:
     from docker import DockerClient
     from docker.models.containers import Container
 
-    from pilot_tui.config.schema import PilotConfig
+    from pilot_tui.config.schema import Database, PilotConfig
     from pilot_tui.deploy.host import DockerTarget
 
 Say = Callable[[str], None]
@@ -134,15 +137,22 @@ def container_name(project: str) -> str:
     return f"pilot-backups-{project}"
 
 
+def agent_schedule(db: Database) -> str:
+    """When the agent backs ``db`` up: ``backup.schedule`` on the Docker host; a managed
+    database's service backs it up itself, and the agent takes Pilot's own dumps of it on
+    ``backup.dumps`` ("off" by default)."""
+    return db.backup.dumps if db.service is not None else db.backup.schedule
+
+
 def scheduled(config: PilotConfig) -> list[str]:
-    """The databases with a schedule (not "off"), of kinds that have backups."""
-    from pilot_tui.data.kinds import kind_for
+    """The databases the agent backs up (a schedule, not "off"; a kind that has backups)."""
+    from pilot_tui.data.kinds import KINDS
 
     return [
         db.name
-        for db in config.databases_on("docker")
-        if schedules.parse(db.backup.schedule) is not None
-        and kind_for(config.project.name, db).dump_format is not None
+        for db in config.databases
+        if schedules.parse(agent_schedule(db)) is not None
+        and KINDS[db.kind].dump_format is not None
     ]
 
 
@@ -167,13 +177,28 @@ def agent_plan(
     names = scheduled(config) if backups else []  # not: the previews' agent alone
     if not names and edge is None:
         return None
-    jobs = []
+    jobs: list[dict[str, object]] = []
+    dumped: list[str] = []
     for db in config.databases:
-        if db.name in names:
-            plan = DumpPlan.of(kind_for(project, db), passwords.stored(state_dir, db.name) or "")
-            jobs.append(
-                {"plan": asdict(plan), "schedule": db.backup.schedule, "keep": db.backup.keep}
-            )
+        if db.name not in names:
+            continue
+        job: dict[str, object] = {"schedule": agent_schedule(db), "keep": db.backup.keep}
+        if db.service is None:
+            kind = kind_for(project, db)
+            plan = DumpPlan.of(kind, passwords.stored(state_dir, db.name) or "")
+        else:  # dumped from a client container the agent makes (managed_client's)
+            try:
+                managed_kind = managed_client.kind_of(config, db, state_dir)
+            except ManagedError:
+                continue  # not made yet: `server up` makes it, the next deploy schedules it
+            assert isinstance(managed_kind, managed_client.ManagedPostgres)
+            plan = DumpPlan.of(managed_kind, managed_kind.password)
+            job["client"] = managed_client.client_spec(managed_kind)
+        jobs.append({"plan": asdict(plan), **job})
+        dumped.append(db.name)
+    names = dumped
+    if not names and edge is None:
+        return None
     socket = _engine_socket(target)
     binds = {socket: HOST_SOCKET}
     environment: dict[str, str] = {}
@@ -286,6 +311,7 @@ def install(client: DockerClient, plan: AgentPlan, say: Say) -> bool:
     ):
         return False
     _ensure_image(client, plan, say)
+    _ensure_client_images(client, plan, say)
     if current is not None:
         current.remove(force=True)
     container = client.containers.create(
@@ -334,6 +360,19 @@ def _ensure_image(client: DockerClient, plan: AgentPlan, say: Say) -> None:
         raise BackupError(
             unpulled(client, dockerfile, str(exc)) or f"the backup agent's image: {exc}"
         ) from exc
+
+
+def _ensure_client_images(client: DockerClient, plan: AgentPlan, say: Say) -> None:
+    """The image of each managed database's client container on the host: the agent
+    makes them, and never pulls."""
+    from pilot_tui.deploy.targets.docker_host.containers import ensure_image
+
+    jobs = plan.settings["databases"]
+    assert isinstance(jobs, list)
+    for job in jobs:
+        spec = job.get("client")
+        if isinstance(spec, dict):
+            ensure_image(client, str(spec["image"]), say, "the postgres image")
 
 
 def _settings_archive(plan: AgentPlan) -> bytes:

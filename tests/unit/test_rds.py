@@ -66,6 +66,7 @@ def test_an_rds_database_with_its_defaults():
             "max_storage_gb (40) is below storage_gb (50)",
         ),
         ("sandbox", 'managed = { instance = "t3.micro" }', "an RDS instance class like"),
+        ("sandbox", 'backup = { dumps = "weekly" }', "13:20 schedule 'weekly' is not daily"),
     ],
 )
 def test_each_rds_mistake_is_named_at_its_place(home, extra, said):
@@ -205,7 +206,7 @@ def test_db_commands_on_an_rds_database_say_what_they_cannot_do(cli, tmp_path):
     # Docker host databases only: removing one, the agent's dumps, restoring over it.
     for command, said in (
         (["destroy", "main", "--confirm", "main"], "this command works on databases on the Docker"),
-        (["backup", "main", "--on-server"], "main is on RDS, which backs it up itself each day"),
+        (["backup", "main", "--on-server"], 'has backup.dumps = "off": the backup agent does not'),
         (["restore", "main", "--confirm", "main"], "a restore goes into a new database"),
     ):
         refused = cli("db", *command)
@@ -228,3 +229,44 @@ def test_db_commands_on_an_rds_database_say_what_they_cannot_do(cli, tmp_path):
     assert "backups: by RDS each day, kept 14 days" in listed.out
     status = cli("db", "status", "main")
     assert status.code == 1 and "not made yet" in status.out
+
+
+def test_backup_dumps_is_for_managed_databases_only():
+    problems = _problems('[[databases]]\nname = "main"\nbackup = { dumps = "daily" }\n')
+    assert len(problems) == 1 and problems[0].startswith("12:20 "), problems
+    assert "backup.dumps schedules Pilot's dumps of a database on RDS or Cloud SQL" in problems[0]
+
+
+def test_the_agent_dumps_an_rds_database_through_a_client_container_once_it_is_made(tmp_path):
+    """The agent's plan, as data: a job for a managed database whose backup.dumps is set,
+    with the client container to make; none before the server's apply made it."""
+    from pilot_tui.data import managed_client, passwords, scheduling
+    from pilot_tui.deploy.host import DockerTarget
+
+    sock = tmp_path / "docker.sock"
+    sock.touch()
+    local = DockerTarget("unix", f"unix://{sock}", socket=sock)
+    state_dir = tmp_path / ".pilot"
+    text = '[[databases]]\nname = "main"\non = "rds"\nbackup = { dumps = "hourly", keep = 3 }\n'
+    config = _checked(text).config
+    assert config is not None
+    assert scheduling.scheduled(config) == ["main"]
+    assert scheduling.agent_plan(config, local, state_dir) is None  # not made yet
+
+    outputs = state_dir / "outputs"
+    outputs.mkdir(parents=True)
+    made = {"databases": {"main": {"address": "db.internal", "port": 5432}}}
+    (outputs / "server.json").write_text(json.dumps({"home": "sandbox", "outputs": made}))
+    passwords.keep(state_dir, "main", "s3cret-master")
+    plan = scheduling.agent_plan(config, local, state_dir)
+    assert plan is not None
+    [job] = plan.settings["databases"]  # type: ignore[misc]
+    assert (job["schedule"], job["keep"]) == ("hourly", 3)
+    assert job["client"]["name"] == "pilot-dbclient-acme-main"
+    assert job["client"]["labels"]["pilot.role"] == managed_client.CLIENT_ROLE
+    assert "s3cret-master" not in json.dumps(job["client"])  # not in the container's settings
+    env = job["plan"]["environment"]
+    assert (env["PGHOST"], env["PGSSLMODE"], env["PGUSER"]) == ("db.internal", "require", "pilot")
+    assert env["PGPASSWORD"] == "s3cret-master"  # the agent's 0600 settings, as Redis's
+    off = _checked(text.replace('dumps = "hourly", ', "")).config
+    assert off is not None and scheduling.scheduled(off) == []

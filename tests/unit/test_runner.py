@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+import time
 
 import pytest
 
@@ -152,5 +153,9 @@ def test_an_interrupt_after_its_run_ended_is_counted_not_a_crash():
     assert interrupt.count == 1 and interrupt.is_set()
     # The next run still hears it: its child gets SIGINT as soon as it starts.
     sleeper = py("import time; time.sleep(30)")
+    started = time.monotonic()
     code = asyncio.run(asyncio.wait_for(stream(sleeper, lambda line: None, interrupt), 30))
-    assert code == -signal.SIGINT
+    assert time.monotonic() - started < 20  # interrupted, not slept out
+    # SIGINT before Python's own handler is installed kills it (-SIGINT); after, it is a
+    # KeyboardInterrupt (exit status 1): which one depends on how fast the child starts.
+    assert code in (-signal.SIGINT, 1)

@@ -114,6 +114,9 @@ class Engine:
             raise EngineError(f"the engine made no container {name}: {made!r}")
         return str(made["Id"])
 
+    def start(self, container: str) -> None:
+        self._request("POST", f"/containers/{container}/start").close()
+
     def remove(self, container: str) -> bool:
         """The container gone, running or not; False when there was none."""
         try:

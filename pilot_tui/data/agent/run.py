@@ -9,6 +9,7 @@ missed while the host was down is taken once when the agent starts again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -45,6 +46,9 @@ class Job:
     plan: DumpPlan
     schedule: schedules.Schedule
     keep: int
+    # A managed database's: the client container its dump runs in (managed_client's spec);
+    # None: the dump runs in the database's own container.
+    client: dict[str, object] | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ def load(path: Path) -> Settings:
     writes none such: ``scheduling.agent_plan`` leaves them out)."""
     raw = json.loads(path.read_text())
     jobs = [
-        Job(DumpPlan(**item["plan"]), schedule, int(item["keep"]))
+        Job(DumpPlan(**item["plan"]), schedule, int(item["keep"]), item.get("client"))
         for item in raw["databases"]
         if (schedule := schedules.parse(item["schedule"])) is not None
     ]
@@ -102,14 +106,38 @@ def live_container(engine: Engine, project: str, database: str) -> str:
     return str(max(found, key=generation)["Id"])
 
 
+def start_client(engine: Engine, spec: Mapping[str, object]) -> str:
+    """A managed database's client container (``managed_client.client_spec``) made and
+    started, after removing one of its labels a run cut short left; its id."""
+    labels = spec["labels"]
+    assert isinstance(labels, dict)
+    for left in engine.containers([f"{k}={v}" for k, v in labels.items()], all=True):
+        engine.remove(str(left["Id"]))
+    container = engine.create(
+        str(spec["name"]),
+        {
+            "Image": spec["image"],
+            "Cmd": spec["command"],
+            "Labels": labels,
+            "HostConfig": {"AutoRemove": True, "Memory": spec["memory"]},
+        },
+    )
+    engine.start(container)
+    return container
+
+
 def run_one(
     engine: Engine, store: BackupStore, project: str, job: Job, say: Say, now: float
 ) -> bool:
     """One backup; its outcome in the store's status file. True when it was taken."""
     started = datetime.fromtimestamp(now, UTC)
     name = job.plan.database
+    client: str | None = None
     try:
-        container = live_container(engine, project, name)
+        if job.client is not None:
+            container = client = start_client(engine, job.client)
+        else:
+            container = live_container(engine, project, name)
         record, pruned = dump_into(engine, container, job.plan, store, keep=job.keep, say=say)
     except (PilotError, OSError) as exc:
         detail, ok = f"failed: {exc}", False
@@ -122,6 +150,10 @@ def run_one(
         detail, ok = f"backup {record.id}: {mb(record.size)}, {record.rows} rows", True
         if pruned:
             detail += f"; pruned {', '.join(pruned)}"
+    finally:
+        if client is not None:
+            with contextlib.suppress(PilotError, OSError):  # it ends itself within a day
+                engine.remove(client)
     say(f"{name}: {detail}")
     outcome = ScheduledRun(
         at=started.isoformat(timespec="seconds"),

@@ -257,3 +257,38 @@ async def test_the_data_screen_dumps_and_drills_an_rds_database_and_refuses_rest
             ),
         )
         assert isinstance(app.screen, DataScreen)  # no confirmation was asked for
+
+
+def test_the_backup_agent_dumps_an_rds_database_on_its_schedule_without_this_machine(
+    rds_project, cli, docker_client, python_base, monkeypatch
+):
+    """backup.dumps: the agent on the Docker host makes the client container itself and
+    dumps into the store; `db backup --on-server` runs exactly that path now."""
+    monkeypatch.setenv("PILOT_PYTHON_BASE", python_base)
+    root = rds_project
+    off = cli("db", "backup", "main", "--on-server")
+    assert off.code == 2 and 'has backup.dumps = "off"' in off.err
+    pf = ProjectFile.load(root / "pilot.toml")
+    pf.save(pf.with_value("databases.main.backup.dumps", "hourly"))
+
+    scheduled = cli("db", "schedule", "--json")
+    assert scheduled.code == 0, scheduled.err
+    (row,) = json.loads(scheduled.out)["databases"]
+    assert (row["database"], row["schedule"], row["keep"]) == ("main", "hourly", 2)
+    assert not _leaks(scheduled)
+
+    taken = cli("db", "backup", "main", "--on-server", "--json")
+    assert taken.code == 0, taken.err
+    record = json.loads(taken.out)
+    assert record["by"] == "agent"
+    assert record["tables"] == {"billing.invoices": 34, "public.items": 1200}
+    assert _clients(docker_client) == []  # the agent removed its client container
+    (listed,) = json.loads(cli("db", "list", "--json").out)
+    assert listed["last_scheduled"]["ok"] is True
+    assert listed["last_scheduled"]["detail"].startswith(f"backup {record['id']}")
+    status = cli("db", "status", "main")
+    assert status.code == 0, status.err
+    assert "schedule: daily · by RDS; Pilot's dumps hourly · ran 20" in status.out
+
+    drilled = cli("db", "drill", "main", record["id"], "--json")
+    assert drilled.code == 0 and json.loads(drilled.out)["ok"] is True, drilled.err

@@ -160,7 +160,9 @@ def test_rds_is_made_private_and_protected_linked_to_its_app_and_destroyed_with_
     assert refused.code == 2 and "main is on RDS: a restore goes into a new database" in refused.err
     assert "aws rds restore-db-instance-to-point-in-time" in refused.err
     scheduled = cli("db", "backup", "main", "--on-server")
-    assert scheduled.code == 2 and "main is on RDS, which backs it up itself" in scheduled.err
+    assert scheduled.code == 2 and "RDS backs it up itself each day; set backup.dumps" in (
+        scheduled.err
+    )
 
     # Its data goes only when named; then a final snapshot is taken and kept.
     unnamed = cli("server", "destroy", "--yes", "--keep-state")

@@ -178,15 +178,17 @@ def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[
     that carry their URLs (registered as secrets: masked wherever they would show)."""
     from pilot_tui import redact
     from pilot_tui.config.schema import PostgresDatabase
-    from pilot_tui.data import docker_db, managed
+    from pilot_tui.data import docker_db, managed, scheduling
     from pilot_tui.data.kinds import kind_for
     from pilot_tui.provision.outputs import saved_outputs
 
     urls: dict[str, str] = {}
-    on_docker = False
+    agent_needed = False
+    dumped = scheduling.scheduled(ctx.config)  # by the agent (a managed one's too)
     for settings in ctx.config.databases:
         if app.name not in settings.apps:
             continue
+        agent_needed = agent_needed or settings.name in dumped
         if isinstance(settings, PostgresDatabase) and settings.service is not None:
             try:
                 outputs = saved_outputs(ctx.state_dir)
@@ -195,7 +197,7 @@ def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[
                 log.emit(StageFailed(app.name, "deploy", str(exc)))
                 raise DeployError("deploy", str(exc)) from exc
             continue
-        on_docker = True
+        agent_needed = True
         kind = kind_for(ctx.project, settings)
         line = log.line("deploy", app.name)
         live, password = stage(
@@ -207,7 +209,7 @@ def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[
         )
         urls[settings.url_env] = live.url(password)
     redact.register(urls.values())
-    if on_docker:  # a managed database is backed up by its service
+    if agent_needed:  # the agent backs up what it schedules (a managed one's: Pilot's dumps)
         backup_agent(ctx, log.line("deploy", app.name))
     return urls
 

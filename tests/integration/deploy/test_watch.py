@@ -145,6 +145,51 @@ def test_a_release_that_crash_loops_once_live_is_reverted(site, cli, webhook):
     assert SECRET not in json.dumps(webhook)
 
 
+def test_a_revert_that_cannot_put_the_previous_release_back_is_not_said_to_be_one(
+    site, cli, docker_client, webhook
+):
+    """v2 crash-loops while v1's container, kept for the revert, has been stopped: nothing
+    can be put back. The deploy fails saying so, v2 stays the live record, and the team is
+    told of a failure, never of a revert (the webhook said "reverted")."""
+    root, port = site
+    _notifying(root)
+    assert cli("deploy", "hello").code == 0
+    _watched(root)
+    _release_v2(root, CRASHES_AFTER.replace("sleep 5", "sleep 10"))
+    labels = ["pilot.app=hello", "pilot.release=v1"]
+    stopped = threading.Event()
+
+    def stop_v1_once_v2_is_live() -> None:  # as a host's OOM killer or a person might
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                live = get(port) == "hello v2"
+            except (OSError, http.client.HTTPException):
+                live = False
+            if live:  # after the drain (2 s) it is watched, v1 kept running to be put back
+                time.sleep(3)
+                for container in docker_client.containers.list(filters={"label": labels}):
+                    container.stop(timeout=1)
+                stopped.set()
+                return
+            time.sleep(0.1)
+
+    stopper = threading.Thread(target=stop_v1_once_v2_is_live)
+    stopper.start()
+    deployed = cli("deploy", "hello")
+    stopper.join()
+    assert stopped.is_set()
+    assert deployed.code != 0
+    assert "v2 went bad (its container" in deployed.err
+    assert "v1 could not be put back" in deployed.err and "v2 is still live" in deployed.err
+    v1, v2 = history.load(root / ".pilot", "hello")
+    assert v2.status == history.LIVE and v1.status != history.LIVE
+    failed = webhook[-1]
+    assert (failed["event"], failed["release"]) == ("failed", "v2"), failed
+    assert "could not be put back" in failed["reason"]
+    assert all(sent["event"] != "reverted" for sent in webhook)
+
+
 def test_a_release_whose_health_fails_once_live_is_reverted_and_no_watch_keeps_it(site, cli):
     root, port = site
     assert cli("deploy", "hello").code == 0

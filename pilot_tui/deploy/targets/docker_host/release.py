@@ -556,7 +556,8 @@ def _revert(
             f"{name}`"
         )
         log.emit(StageFailed(name, "release", message))
-        raise DeployError("watch", message) from exc
+        # "release", as managed targets say it: "watch" is a revert done (notify.REVERTED)
+        raise DeployError("release", message) from exc
     tail = containers.container_tail(bad_container)
     bad_container.remove(force=True)  # the edge routes to the good one already
     reverted(ctx, log, name, (bad_release, good_release), why, tail)

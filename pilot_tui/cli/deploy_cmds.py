@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from pilot_tui.cli.common import confirm, error, load_app, load_valid, print_json, say
 from pilot_tui.deploy import history, previews
 from pilot_tui.deploy.events import Event, Output, describe
-from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from pilot_tui.project import Project
 
 if TYPE_CHECKING:
@@ -165,6 +165,10 @@ def deploy(ns: argparse.Namespace) -> int:
                 _fail(exc)
                 continue
             print(f"{name}\t{release.id}\t{release.url or '-'}")  # what answers
+            if engine.cancel.is_set():  # Ctrl+C during its watch: released, the rest not
+                rest = names[names.index(name) + 1 :]
+                say("interrupted" + (f": not deployed: {', '.join(rest)}" if rest else ""))
+                return EXIT_INTERRUPTED
         return EXIT_FAILED if failed else EXIT_OK
 
 

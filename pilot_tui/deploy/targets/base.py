@@ -8,7 +8,7 @@ line (docs/adding-a-target.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn, Protocol, TypeVar
 
@@ -181,6 +181,22 @@ class NoPreviews:
 
     def previews(self, ctx: Context) -> list[Preview]:
         return []
+
+
+def watching(
+    ctx: DeployContext, watch: Callable[[], str | None], say: Say | None = None
+) -> str | None:
+    """``watch`` run (why to revert the new release, or None). Ctrl+C in the CLI (a
+    KeyboardInterrupt) stops it as the app's Cancel does: the new release stays live and
+    the deploy ends as released, cancelled from there on (the CLI then exits 130); said
+    with ``say`` when given."""
+    try:
+        return watch()
+    except KeyboardInterrupt:
+        ctx.cancel.set()
+        if say is not None:
+            say("stopped watching: the new release stays live")
+        return None
 
 
 def reverted(

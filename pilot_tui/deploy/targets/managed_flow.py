@@ -45,7 +45,7 @@ from pilot_tui.deploy.registry import (
     RegistryError,
     push,
 )
-from pilot_tui.deploy.targets.base import reverted
+from pilot_tui.deploy.targets.base import reverted, watching
 from pilot_tui.deploy.targets.managed import (
     ManagedTarget,
     Probe,
@@ -435,12 +435,16 @@ def _watch(
         "and keeps the new one)"
     )
     started = time.time()
-    why = managed_watch.watch(
-        lambda: target.probe(path) or Probe(None, "no look"),
-        seconds,
-        failures,
-        line,
-        ctx.cancel.is_set,
+    why = watching(
+        ctx,
+        lambda: managed_watch.watch(
+            lambda: target.probe(path) or Probe(None, "no look"),
+            seconds,
+            failures,
+            line,
+            ctx.cancel.is_set,
+        ),
+        line,  # the watch says a Cancel's stop itself, not an interrupt's
     )
     if why is not None:
         _revert(ctx, log, app, target, (release, before), why, started)

@@ -71,6 +71,13 @@ def _release_v2(root, command: str) -> None:
     (root / "hello" / "www" / "index.html").write_text("hello v2\n")
 
 
+def _answer(port: int) -> str:
+    try:
+        return get(port)
+    except (OSError, http.client.HTTPException):
+        return ""
+
+
 class Client:
     """Asks the app through the proxy, as fast as it answers, until stopped."""
 
@@ -188,6 +195,45 @@ def test_a_revert_that_cannot_put_the_previous_release_back_is_not_said_to_be_on
     assert (failed["event"], failed["release"]) == ("failed", "v2"), failed
     assert "could not be put back" in failed["reason"]
     assert all(sent["event"] != "reverted" for sent in webhook)
+
+
+def test_ctrl_c_during_the_watch_keeps_the_new_release_and_retires_the_old(
+    site, cli, docker_client
+):
+    """A real SIGINT to `pilot-tui deploy` while it watches: as the watch's line promises,
+    the new release stays, the previous one's container is retired (it was kept running
+    for a revert), the release is printed, and the exit status is 130. Before, the
+    KeyboardInterrupt went straight up: no release said, v1's container left running."""
+    import signal
+    import subprocess
+
+    from tests.conftest import PILOT
+
+    root, port = site
+    assert cli("deploy", "hello").code == 0
+    _watched(root, seconds=60)
+    _release_v2(root, 'CMD ["sh", "-c", "exec httpd -f -p $PORT -h /www"]\n')
+    child = subprocess.Popen(
+        [PILOT, "deploy", "hello"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        wait_until(lambda: _answer(port) == "hello v2", what="v2 live", timeout=120)
+        time.sleep(3)  # the drain (2 s): it watches now, v1 kept running
+        assert child.poll() is None  # still watching
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    text = err.decode()
+    assert child.returncode == 130, text
+    assert "stopped watching: the new release stays live" in text
+    assert out.decode().startswith("hello\tv2\t")
+    assert get(port) == "hello v2"
+    (v1, v2) = history.load(root / ".pilot", "hello")
+    assert v2.status == history.LIVE and v1.status != history.LIVE
+    running = docker_client.containers.list(filters={"label": "pilot.app=hello"})
+    assert [c.labels["pilot.release"] for c in running] == ["v2"]
 
 
 def test_a_release_whose_health_fails_once_live_is_reverted_and_no_watch_keeps_it(site, cli):

@@ -27,7 +27,7 @@ from pilot_tui.deploy.events import (
     Timer,
 )
 from pilot_tui.deploy.host import DockerTarget
-from pilot_tui.deploy.targets.base import reverted, target_settings
+from pilot_tui.deploy.targets.base import reverted, target_settings, watching
 from pilot_tui.deploy.targets.docker_host import caddy_config, containers, proxy, proxy_container
 
 if TYPE_CHECKING:
@@ -511,13 +511,9 @@ def _watch(
         f"watching the new release for {settings.watch} s ({before.id} kept running meanwhile; "
         "Ctrl+C stops watching and keeps the new one)"
     )
-    why = watch.watch(
-        container,
-        edge,
-        settings,
-        set(hosts(ctx.config, ctx.docker, app)),
-        line,
-        ctx.cancel.is_set,
+    names = set(hosts(ctx.config, ctx.docker, app))
+    why = watching(
+        ctx, lambda: watch.watch(container, edge, settings, names, line, ctx.cancel.is_set)
     )
     if why is None:
         line(

@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pilot_tui.data import managed_client, passwords
+from pilot_tui.data import passwords
 from pilot_tui.data import schedule as schedules
 from pilot_tui.data.agent.previews import Edge
 from pilot_tui.data.backups import BackupError, DumpPlan
@@ -187,6 +187,8 @@ def agent_plan(
             kind = kind_for(project, db)
             plan = DumpPlan.of(kind, passwords.stored(state_dir, db.name) or "")
         else:  # dumped from a client container the agent makes (managed_client's)
+            from pilot_tui.data import managed_client
+
             try:
                 managed_kind = managed_client.kind_of(config, db, state_dir)
             except ManagedError:

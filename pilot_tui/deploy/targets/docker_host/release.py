@@ -178,17 +178,18 @@ def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[
     that carry their URLs (registered as secrets: masked wherever they would show)."""
     from pilot_tui import redact
     from pilot_tui.config.schema import PostgresDatabase
+
+    linked = [db for db in ctx.config.databases if app.name in db.apps]
+    if not linked:
+        return {}  # (a no-change redeploy imports nothing of the databases)
     from pilot_tui.data import docker_db, managed, scheduling
     from pilot_tui.data.kinds import kind_for
     from pilot_tui.provision.outputs import saved_outputs
 
     urls: dict[str, str] = {}
-    agent_needed = False
     dumped = scheduling.scheduled(ctx.config)  # by the agent (a managed one's too)
-    for settings in ctx.config.databases:
-        if app.name not in settings.apps:
-            continue
-        agent_needed = agent_needed or settings.name in dumped
+    agent_needed = any(db.name in dumped for db in linked)
+    for settings in linked:
         if isinstance(settings, PostgresDatabase) and settings.service is not None:
             try:
                 outputs = saved_outputs(ctx.state_dir)

@@ -119,7 +119,7 @@ class DataScreen(RunScreen):
         config = self._config()
         project = Project(self.project_file)
         store, problem = overview.open_store(config, project)
-        if not config.databases_on("docker"):  # all managed: no Docker host to ask
+        if not overview.needs_docker_host(config):  # all managed, none dumped by the agent
             return overview.rows(None, config, store, problem, project.state_dir)
         with self._engine(config) as engine:
             return overview.rows(engine.docker_client, config, store, problem, project.state_dir)
@@ -136,7 +136,7 @@ class DataScreen(RunScreen):
                 f"{s.kind} {s.version}",
                 r.state,
                 r.backup_text(),
-                r.drill_text() if r.dumps else "—",
+                r.drill_text() if r.offers_dumps else "—",
                 r.schedule_text(),
                 key=s.name,
             )
@@ -206,7 +206,7 @@ class DataScreen(RunScreen):
                 severity="warning",
             )
             return True
-        if not row.dumps:
+        if not row.offers_dumps:
             kind = row.settings.kind
             self.notify(f"Backups of {kind} databases are not offered yet.", severity="warning")
             return True

@@ -41,7 +41,7 @@ def db_list(ns: argparse.Namespace) -> int:
         return EXIT_OK
     project = Project(pf.path)
     store, problem = overview.open_store(config, project)
-    if not config.databases_on("docker"):  # all managed: no Docker host to ask
+    if not overview.needs_docker_host(config):  # all managed, none dumped by the agent
         rows = overview.rows(None, config, store, problem, project.state_dir)
     else:
         with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
@@ -586,7 +586,7 @@ def db_status(ns: argparse.Namespace) -> int:
     state_dir = project.state_dir
     store, problem = overview.open_store(config, project)
     if settings.service is not None:  # as the server's last apply left it; Pilot's dumps
-        if settings.name not in scheduling.scheduled(config):
+        if settings.name not in scheduling.scheduled(config):  # no agent to ask after
             listed = overview.rows(None, config, store, problem, state_dir)
         else:  # the agent dumps it: whether the agent runs is the Docker host's to say
             with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():

@@ -155,7 +155,7 @@ def deploy(ns: argparse.Namespace) -> int:
                 _fail(exc)
                 return exc.exit_code
             print(f"{release.app}\t{release.id}\t{release.url or '-'}")
-            return EXIT_OK
+            return EXIT_INTERRUPTED if engine.cancel.is_set() else EXIT_OK  # Ctrl+C: watch
         failed = 0
         for name in names:
             try:

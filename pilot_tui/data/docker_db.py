@@ -160,7 +160,6 @@ def _ensure(
     container = found.container
     password = password_for(kind, container, state_dir)
     run = kind.run(password)
-    ensure_network(client)
     ensure_image(client, run.image, line, f"the {kind.kind} image")
     if container is not None and _outdated(container, run, client):
         line(f"renewing {kind.what}'s container ({run.image}, memory {run.memory}); data kept")

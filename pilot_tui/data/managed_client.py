@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from pilot_tui.config.schema import Database, PilotConfig, PostgresDatabase
 from pilot_tui.data import backups, execs, managed
+from pilot_tui.data.agent.clients import left_over, run_name
 from pilot_tui.data.backups import BackupError, BackupRecord, DumpPlan, Say
 from pilot_tui.data.kinds import Kind, Postgres, kind_for
 
@@ -35,7 +36,7 @@ CLIENT_ROLE = "database-client"
 LIFETIME_SECONDS = 86_400  # a client container left behind ends itself after a day
 CONNECT_SECONDS = 15
 CLIENT_COMMAND = ["sleep", str(LIFETIME_SECONDS)]
-CLIENT_MEMORY = 256 << 20  # bytes: psql and pg_dump, no server
+CLIENT_MEMORY = 1 << 30  # bytes, a cap: pg_dump of a schema with many objects needs room
 
 
 class ManagedPostgres(Postgres):
@@ -61,6 +62,9 @@ class ManagedPostgres(Postgres):
     def user(self) -> str:
         return managed.USER
 
+    def at(self, generation: int) -> Kind:
+        raise BackupError(f"{self.what} has no generations on the Docker host")
+
     @property
     def container(self) -> str:
         return f"pilot-dbclient-{self.project}-{self.name}"
@@ -81,7 +85,9 @@ class ManagedPostgres(Postgres):
             "PGDATABASE": managed.DATABASE,
             "PGHOST": self.where.host,
             "PGPORT": str(self.where.port),
-            "PGSSLMODE": "require",  # both services serve TLS; never send it in the clear
+            # Both services serve TLS: never in the clear. (The server's certificate is not
+            # checked against the service's CA: encrypted, as its apps' URL says.)
+            "PGSSLMODE": "require",
             "PGPASSWORD": self.password,
             "PGCONNECT_TIMEOUT": str(CONNECT_SECONDS),
         }
@@ -112,8 +118,9 @@ def kind_of(config: PilotConfig, settings: Database, state_dir: Path) -> Kind:
 
 
 def client_spec(kind: ManagedPostgres) -> dict[str, object]:
-    """The client container as the backup agent makes it (``agent.run``): the same image,
-    name, labels, command and limits as ``client_container``'s."""
+    """The client container as data, as ``client_container`` and the backup agent
+    (``agent.run.start_client``) both make it: its name is ``name`` and a suffix of its
+    own, so runs at once (a teammate's psql, the agent's dump) never meet."""
     return {
         "image": kind.image,
         "name": kind.container,
@@ -126,23 +133,20 @@ def client_spec(kind: ManagedPostgres) -> dict[str, object]:
 @contextlib.contextmanager
 def client_container(client: DockerClient, kind: ManagedPostgres, say: Say) -> Iterator[Container]:
     """A client container for ``kind`` on the Docker host, running, removed afterwards."""
-    from docker.errors import DockerException, NotFound
+    from docker.errors import DockerException
 
     from pilot_tui.deploy.targets.docker_host.containers import ensure_image
 
+    spec = client_spec(kind)
     ensure_image(client, kind.image, say, f"the {kind.kind} image")
-    with contextlib.suppress(NotFound):  # a run cut short left it: ours only, by its labels
-        left = client.containers.get(kind.container)
-        if any(left.labels.get(k) != v for k, v in kind.labels().items()):
-            raise BackupError(
-                f"container {kind.container} exists on the Docker host and is not "
-                f"{kind.project}'s client of {kind.name}: remove it if it is a leftover"
-            )
-        left.remove(force=True)
+    labels = [f"{k}={v}" for k, v in kind.labels().items()]
+    for left in client.containers.list(all=True, filters={"label": labels}):
+        if left_over(left.status):
+            left.remove(force=True)
     container = client.containers.create(
         kind.image,
         command=CLIENT_COMMAND,
-        name=kind.container,
+        name=run_name(str(spec["name"])),
         labels=kind.labels(),
         auto_remove=True,
         mem_limit=CLIENT_MEMORY,

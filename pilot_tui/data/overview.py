@@ -53,6 +53,7 @@ class DatabaseRow:
             "last_good_drill": asdict(self.last_good_drill) if self.last_good_drill else None,
             "on": s.on,
             "schedule": self.settings.backup.schedule,
+            "dumps": self.settings.backup.dumps,  # a managed one's: Pilot's, by the agent
             "agent_running": self.agent_running,
             "last_scheduled": asdict(self.last_scheduled) if self.last_scheduled else None,
             "problem": self.problem,
@@ -67,6 +68,8 @@ class DatabaseRow:
         if self.service is not None:
             service, keep = self.service, self.settings.backup.keep
             own = f"by {service.title} each day, kept {keep} {service.keep_unit}"
+            if self.problem:
+                return f"{own}; Pilot's dumps: unknown ({self.problem})"
             if self.last_backup is None:
                 return own
             return f"{own}; Pilot's dump {self._last_backup_text()}"
@@ -94,7 +97,8 @@ class DatabaseRow:
     def scheduled(self) -> bool:
         """Whether the backup agent backs this database up (a kind with backups, and a
         schedule that is not "off": a managed one's ``backup.dumps``)."""
-        return self.dumps and schedule.parse(scheduling.agent_schedule(self.settings)) is not None
+        when = scheduling.agent_schedule(self.settings)
+        return self.offers_dumps and schedule.parse(when) is not None
 
     def schedule_problem(self) -> str | None:
         """Why scheduled backups are not being taken (the agent is down, or its last run
@@ -123,10 +127,10 @@ class DatabaseRow:
     @property
     def kind_backs_up(self) -> bool:
         """Whether Pilot itself backs it up (a managed service backs up its own)."""
-        return self.service is None and self.dumps
+        return self.service is None and self.offers_dumps
 
     @property
-    def dumps(self) -> bool:
+    def offers_dumps(self) -> bool:
         """Whether Pilot's own dumps and drills are offered for it (a managed database's
         too, beside its service's backups, when asked for: `db backup NAME`)."""
         return KINDS[self.settings.kind].dump_format is not None
@@ -139,7 +143,8 @@ def open_store(config: PilotConfig, project: Project) -> tuple[BackupStore | Non
     if not any(KINDS[db.kind].dump_format is not None for db in config.databases):
         return None, None
     try:
-        return store_for(config, project.state_dir, project.root), None
+        # A listing only reads: a state bucket not made yet is said, never made here.
+        return store_for(config, project.state_dir, project.root, create=False), None
     except PilotError as exc:
         return None, str(exc)[:160]
 
@@ -154,7 +159,8 @@ def rows(
     """One row per [[databases]] entry; with ``store``, its backups and drills too
     (``store_problem``: why there is no store, said in each row that would have used it).
     ``state_dir``: where the server's outputs say which managed databases exist.
-    ``client`` may be None when every database is managed (no Docker host is needed)."""
+    ``client`` may be None when every database is managed and none is dumped by the
+    agent (no Docker host is needed: ``needs_docker_host``)."""
     found_rows = []
     agent = scheduling.find(client, config.project.name) if client is not None else None
     agent_running = agent is not None and agent.status == "running"
@@ -162,7 +168,11 @@ def rows(
     for settings in config.databases:
         if settings.service is not None:  # with Pilot's own dumps of it, when any
             row = replace(managed_row(config, settings, outputs), agent_running=agent_running)
-            found_rows.append(_with_backups(row, store) if store is not None else row)
+            if store is not None:
+                row = _with_backups(row, store)
+            elif store_problem:
+                row = replace(row, problem=store_problem)
+            found_rows.append(row)
             continue
         kind = kind_for(config.project.name, settings)
         if client is None:
@@ -185,6 +195,12 @@ def rows(
             row = replace(row, problem=store_problem)
         found_rows.append(row)
     return found_rows
+
+
+def needs_docker_host(config: PilotConfig) -> bool:
+    """Whether listing the databases asks the Docker host: one runs there, or the backup
+    agent there dumps one (whether it runs is the host's to say)."""
+    return bool(config.databases_on("docker") or scheduling.scheduled(config))
 
 
 def server_outputs(config: PilotConfig, state_dir: Path | None) -> dict[str, object]:

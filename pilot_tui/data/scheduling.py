@@ -39,7 +39,6 @@ from pilot_tui.data import passwords
 from pilot_tui.data import schedule as schedules
 from pilot_tui.data.agent.previews import Edge
 from pilot_tui.data.backups import BackupError, DumpPlan
-from pilot_tui.data.managed import ManagedError
 from pilot_tui.deploy.build.bases import PYTHON
 from pilot_tui.fsutil import ensure_private_dir
 
@@ -67,6 +66,7 @@ AGENT_MODULES = (
     "data/__init__.py",
     "data/agent/__init__.py",
     "data/agent/__main__.py",
+    "data/agent/clients.py",
     "data/agent/engine.py",
     "data/agent/gcs.py",
     "data/agent/previews.py",
@@ -187,12 +187,14 @@ def agent_plan(
             kind = kind_for(project, db)
             plan = DumpPlan.of(kind, passwords.stored(state_dir, db.name) or "")
         else:  # dumped from a client container the agent makes (managed_client's)
-            from pilot_tui.data import managed_client
+            from pilot_tui.data import managed, managed_client
+            from pilot_tui.provision.outputs import saved_outputs
 
-            try:
-                managed_kind = managed_client.kind_of(config, db, state_dir)
-            except ManagedError:
+            if managed.address(saved_outputs(state_dir), db.name) is None:
                 continue  # not made yet: `server up` makes it, the next deploy schedules it
+            # Its password not on this machine: ManagedError, and the agent is left as it is
+            # (a plan without this job would stop its dumps with nothing said).
+            managed_kind = managed_client.kind_of(config, db, state_dir)
             assert isinstance(managed_kind, managed_client.ManagedPostgres)
             plan = DumpPlan.of(managed_kind, managed_kind.password)
             job["client"] = managed_client.client_spec(managed_kind)

@@ -270,3 +270,8 @@ def test_the_agent_dumps_an_rds_database_through_a_client_container_once_it_is_m
     assert env["PGPASSWORD"] == "s3cret-master"  # the agent's 0600 settings, as Redis's
     off = _checked(text.replace('dumps = "hourly", ', "")).config
     assert off is not None and scheduling.scheduled(off) == []
+    # Made, but its password is on another machine: the plan is refused (the agent is then
+    # left as it runs), never one without this job, which would stop its dumps unsaid.
+    passwords.password_file(state_dir, "main").unlink()
+    with pytest.raises(managed.ManagedError, match="is not on this machine"):
+        scheduling.agent_plan(config, local, state_dir)

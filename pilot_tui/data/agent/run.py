@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pilot_tui.data import schedule as schedules
 from pilot_tui.data.agent import previews
+from pilot_tui.data.agent.clients import left_over, run_name
 from pilot_tui.data.agent.engine import Engine
 from pilot_tui.data.agent.gcs import AgentGcsStore
 from pilot_tui.data.agent.s3 import AgentS3Store
@@ -108,13 +109,14 @@ def live_container(engine: Engine, project: str, database: str) -> str:
 
 def start_client(engine: Engine, spec: Mapping[str, object]) -> str:
     """A managed database's client container (``managed_client.client_spec``) made and
-    started, after removing one of its labels a run cut short left; its id."""
+    started, after removing those of its labels a run that failed left; its id."""
     labels = spec["labels"]
     assert isinstance(labels, dict)
     for left in engine.containers([f"{k}={v}" for k, v in labels.items()], all=True):
-        engine.remove(str(left["Id"]))
+        if left_over(str(left.get("State", ""))):
+            engine.remove(str(left["Id"]))
     container = engine.create(
-        str(spec["name"]),
+        run_name(str(spec["name"])),
         {
             "Image": spec["image"],
             "Cmd": spec["command"],
@@ -122,7 +124,12 @@ def start_client(engine: Engine, spec: Mapping[str, object]) -> str:
             "HostConfig": {"AutoRemove": True, "Memory": spec["memory"]},
         },
     )
-    engine.start(container)
+    try:
+        engine.start(container)
+    except BaseException:  # never started, it would never end by itself
+        with contextlib.suppress(PilotError, OSError):
+            engine.remove(container)
+        raise
     return container
 
 

@@ -198,7 +198,7 @@ def test_an_rds_database_is_dumped_over_tls_drilled_and_restored_beside_it(
     assert _clients(docker_client) == []
 
 
-def test_the_client_container_holds_no_password(rds_project, docker_client):
+def test_the_client_container_holds_no_password(rds_project, cli, docker_client):
     from pilot_tui.config.validate import check_file
 
     root = rds_project
@@ -211,6 +211,12 @@ def test_the_client_container_holds_no_password(rds_project, docker_client):
         settings = json.dumps(container.attrs["Config"])
         assert PASSWORD not in settings  # only in each command's environment
         assert container.attrs["HostConfig"]["PortBindings"] in ({}, None)
+        # Another run meanwhile (a teammate's psql, the agent's dump) has a container of
+        # its own, and leaves this one running.
+        other = cli("db", "psql", "main", "-c", "select 1")
+        assert other.code == 0, other.err
+        container.reload()
+        assert container.status == "running"
     assert _clients(docker_client) == []
 
 

@@ -4,6 +4,8 @@ requests to say), and what does not."""
 
 from __future__ import annotations
 
+import pytest
+
 from pilot_tui.config.schema import ServerTarget
 from pilot_tui.deploy.targets.docker_host.edge_facts import Traffic
 from pilot_tui.deploy.targets.docker_host.watch import MIN_REQUESTS, Look, verdict
@@ -41,3 +43,32 @@ def test_too_many_5xx_revert_once_there_are_enough_requests():
     over = Traffic(5.0, 100, 21, None)
     why = verdict([look(traffic=over)], SETTINGS)
     assert why == "21 of its 100 requests through the proxy answered 5xx (21%; the limit is 20%)"
+
+
+def test_ctrl_c_stops_a_watch_as_cancel_does_and_says_so():
+    """targets.base.watching: a KeyboardInterrupt (the CLI's Ctrl+C) mid-watch keeps the new
+    release (no reason to revert) and cancels the run from there on; any other error, and
+    a watch that ends, pass through as they are."""
+    from types import SimpleNamespace
+
+    from pilot_tui.deploy.context import CancelToken
+    from pilot_tui.deploy.targets.base import watching
+
+    def interrupted() -> str | None:
+        raise KeyboardInterrupt
+
+    ctx = SimpleNamespace(cancel=CancelToken())
+    said: list[str] = []
+    assert watching(ctx, interrupted, said.append) is None  # type: ignore[arg-type]
+    assert ctx.cancel.is_set() and said == ["stopped watching: the new release stays live"]
+
+    calm = SimpleNamespace(cancel=CancelToken())
+    assert watching(calm, lambda: "its container exited") == "its container exited"  # type: ignore[arg-type]
+    assert not calm.cancel.is_set()
+
+    def broken() -> str | None:
+        raise RuntimeError("the engine went")
+
+    with pytest.raises(RuntimeError):
+        watching(calm, broken)  # type: ignore[arg-type]
+    assert not calm.cancel.is_set()

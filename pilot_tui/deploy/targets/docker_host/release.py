@@ -182,13 +182,11 @@ def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[
     linked = [db for db in ctx.config.databases if app.name in db.apps]
     if not linked:
         return {}  # (a no-change redeploy imports nothing of the databases)
-    from pilot_tui.data import docker_db, managed, scheduling
+    from pilot_tui.data import docker_db, managed
     from pilot_tui.data.kinds import kind_for
     from pilot_tui.provision.outputs import saved_outputs
 
     urls: dict[str, str] = {}
-    dumped = scheduling.scheduled(ctx.config)  # by the agent (a managed one's too)
-    agent_needed = any(db.name in dumped for db in linked)
     for settings in linked:
         if isinstance(settings, PostgresDatabase) and settings.service is not None:
             try:
@@ -198,7 +196,6 @@ def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[
                 log.emit(StageFailed(app.name, "deploy", str(exc)))
                 raise DeployError("deploy", str(exc)) from exc
             continue
-        agent_needed = True
         kind = kind_for(ctx.project, settings)
         line = log.line("deploy", app.name)
         live, password = stage(
@@ -210,8 +207,9 @@ def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[
         )
         urls[settings.url_env] = live.url(password)
     redact.register(urls.values())
-    if agent_needed:  # the agent backs up what it schedules (a managed one's: Pilot's dumps)
-        backup_agent(ctx, log.line("deploy", app.name))
+    # The agent brought up to date with what pilot.toml schedules (a managed database's
+    # backup.dumps too: set or turned off), or removed when nothing is.
+    backup_agent(ctx, log.line("deploy", app.name))
     return urls
 
 
@@ -267,8 +265,8 @@ def backup_agent(ctx: Context, line: Callable[[str], None]) -> None:
             scheduling.install(ctx.client, plan, line)
     except (PilotError, DockerException, OSError) as exc:
         line(
-            "warning: the agent on the Docker host (scheduled backups, expired previews) is "
-            f"not running: {str(exc)[:300]}"
+            "warning: the agent on the Docker host (scheduled backups, expired previews) was "
+            f"not brought up to date: {str(exc)[:300]}"
         )
 
 

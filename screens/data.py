@@ -8,6 +8,8 @@ backup store may be a bucket), and read again after each run.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +31,8 @@ from pilot_tui.screens.footer import PilotFooter
 from pilot_tui.screens.run_screen import LOG_LINES, RunScreen
 
 if TYPE_CHECKING:
+    from docker import DockerClient
+
     from pilot_tui.config.schema import PilotConfig
     from pilot_tui.deploy.engine import Deployer
 
@@ -117,12 +121,13 @@ class DataScreen(RunScreen):
         from pilot_tui.data import overview
 
         config = self._config()
-        project = Project(self.project_file)
-        store, problem = overview.open_store(config, project)
-        if not overview.needs_docker_host(config):  # all managed, none dumped by the agent
-            return overview.rows(None, config, store, problem, project.state_dir)
-        with self._engine(config) as engine:
-            return overview.rows(engine.docker_client, config, store, problem, project.state_dir)
+
+        @contextlib.contextmanager
+        def docker_host() -> Iterator[DockerClient]:
+            with self._engine(config) as engine:
+                yield engine.docker_client
+
+        return overview.listed(config, Project(self.project_file), docker_host, self.core_event)
 
     def _show_rows(self, rows: list[DatabaseRow]) -> None:
         table = self.query_one("#db-list", DataTable)

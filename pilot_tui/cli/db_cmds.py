@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import asdict
 from typing import TYPE_CHECKING, cast
 
@@ -39,13 +40,7 @@ def db_list(ns: argparse.Namespace) -> int:
         else:
             say("no databases yet: add a [[databases]] table to pilot.toml (docs/pilot-toml.md)")
         return EXIT_OK
-    project = Project(pf.path)
-    store, problem = overview.open_store(config, project)
-    if not overview.needs_docker_host(config):  # all managed, none dumped by the agent
-        rows = overview.rows(None, config, store, problem, project.state_dir)
-    else:
-        with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
-            rows = overview.rows(engine.docker_client, config, store, problem, project.state_dir)
+    rows = overview.listed(config, Project(pf.path), _docker_host(ns, pf, config), say)
     if ns.json:
         print_json([row.to_json() for row in rows])
         return EXIT_OK
@@ -60,7 +55,22 @@ def db_list(ns: argparse.Namespace) -> int:
             print(f"{'':16} backups: {row.backup_text()}")
             if row.last_drill is not None:
                 print(f"{'':16} last drill of Pilot's dumps: {row.drill_text()}")
+            if row.scheduled:
+                print(f"{'':16} schedule: {row.schedule_text()}")
     return EXIT_OK
+
+
+def _docker_host(
+    ns: argparse.Namespace, pf: ProjectFile, config: PilotConfig
+) -> Callable[[], AbstractContextManager[DockerClient]]:
+    """Opens the Docker host's engine when called (its errors as database errors)."""
+
+    @contextlib.contextmanager
+    def opened() -> Iterator[DockerClient]:
+        with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
+            yield engine.docker_client
+
+    return opened
 
 
 def _database(
@@ -574,7 +584,7 @@ def db_new(ns: argparse.Namespace) -> int:
 
 def db_status(ns: argparse.Namespace) -> int:
     """One database: its state and health now, where its data is, its backups and drills."""
-    from pilot_tui.data import docker_db, overview, scheduling
+    from pilot_tui.data import docker_db, overview
     from pilot_tui.data.kinds import kind_for
     from pilot_tui.project import Project
 
@@ -584,14 +594,10 @@ def db_status(ns: argparse.Namespace) -> int:
     pf, config, settings = found
     project = Project(pf.path)
     state_dir = project.state_dir
-    store, problem = overview.open_store(config, project)
     if settings.service is not None:  # as the server's last apply left it; Pilot's dumps
-        if settings.name not in scheduling.scheduled(config):  # no agent to ask after
-            listed = overview.rows(None, config, store, problem, state_dir)
-        else:  # the agent dumps it: whether the agent runs is the Docker host's to say
-            with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
-                listed = overview.rows(engine.docker_client, config, store, problem, state_dir)
+        listed = overview.listed(config, project, _docker_host(ns, pf, config), say)
         return _managed_status(ns, next(r for r in listed if r.settings is settings))
+    store, problem = overview.open_store(config, project)
     with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
         client = engine.docker_client
         only = next(

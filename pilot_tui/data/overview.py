@@ -13,6 +13,9 @@ from pilot_tui.data.kinds import KINDS, kind_for
 from pilot_tui.errors import PilotError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager
+
     from docker import DockerClient
 
     from pilot_tui.config.schema import Database, ManagedService, PilotConfig
@@ -32,7 +35,8 @@ class DatabaseRow:
     last_drill: DrillRecord | None = None
     last_good_drill: DrillRecord | None = None
     last_scheduled: ScheduledRun | None = None  # the backup agent's last run
-    agent_running: bool = False  # whether the project's backup agent runs now
+    # Whether the project's backup agent runs now; None: unknown (no Docker host asked)
+    agent_running: bool | None = False
     problem: str | None = None
 
     def to_json(self) -> dict[str, object]:
@@ -105,6 +109,8 @@ class DatabaseRow:
         failed); None when they are, or none are scheduled."""
         if not self.scheduled:
             return None
+        if self.agent_running is None:
+            return None  # not known to be a problem: schedule_text says it is unknown
         if not self.agent_running:
             return "agent not running (pilot-tui db schedule starts it)"
         last = self.last_scheduled
@@ -118,7 +124,9 @@ class DatabaseRow:
             return own or "off"
         when, last = scheduling.agent_schedule(self.settings), self.last_scheduled
         problem = self.schedule_problem()
-        if problem is not None:
+        if self.agent_running is None:
+            agent = f"{when} · agent unknown (the Docker host was not reached)"
+        elif problem is not None:
             agent = f"{when} · {problem}"
         else:
             agent = f"{when} · ran {last.at}" if last is not None else f"{when} · no run yet"
@@ -159,11 +167,11 @@ def rows(
     """One row per [[databases]] entry; with ``store``, its backups and drills too
     (``store_problem``: why there is no store, said in each row that would have used it).
     ``state_dir``: where the server's outputs say which managed databases exist.
-    ``client`` may be None when every database is managed and none is dumped by the
-    agent (no Docker host is needed: ``needs_docker_host``)."""
+    ``client`` may be None when every database is managed (no Docker host is needed; the
+    agent's state is then unknown)."""
     found_rows = []
     agent = scheduling.find(client, config.project.name) if client is not None else None
-    agent_running = agent is not None and agent.status == "running"
+    agent_running = (agent is not None and agent.status == "running") if client else None
     outputs = server_outputs(config, state_dir)
     for settings in config.databases:
         if settings.service is not None:  # with Pilot's own dumps of it, when any
@@ -197,10 +205,28 @@ def rows(
     return found_rows
 
 
-def needs_docker_host(config: PilotConfig) -> bool:
-    """Whether listing the databases asks the Docker host: one runs there, or the backup
-    agent there dumps one (whether it runs is the host's to say)."""
-    return bool(config.databases_on("docker") or scheduling.scheduled(config))
+def listed(
+    config: PilotConfig,
+    project: Project,
+    docker_client: Callable[[], AbstractContextManager[DockerClient]],
+    warn: Callable[[str], None],
+) -> list[DatabaseRow]:
+    """Every database's row, for `db list`, `db status` and the Data screen. The Docker
+    host (``docker_client``, opened only when needed) is asked when a database runs there,
+    and must answer; when only the backup agent there dumps a managed one, a host that
+    cannot be reached is a warning and the agent's state unknown."""
+    store, problem = open_store(config, project)
+    state_dir = project.state_dir
+    if not config.databases_on("docker"):
+        if scheduling.scheduled(config):
+            try:
+                with docker_client() as client:
+                    return rows(client, config, store, problem, state_dir)
+            except PilotError as exc:
+                warn(f"warning: {exc}; whether the backup agent runs is unknown")
+        return rows(None, config, store, problem, state_dir)
+    with docker_client() as client:
+        return rows(client, config, store, problem, state_dir)
 
 
 def server_outputs(config: PilotConfig, state_dir: Path | None) -> dict[str, object]:

@@ -222,6 +222,16 @@ def test_db_commands_on_an_rds_database_say_what_they_cannot_do(cli, tmp_path):
         )
     nothing = cli("db", "backups", "main")  # Pilot's dumps of it: read without a Docker host
     assert nothing.code == 0 and "no backups of main yet: pilot-tui db backup main" in nothing.err
+    # The agent dumps it: the listing asks the Docker host whether the agent runs, and one
+    # that cannot be reached (none here) is a warning, never a failed listing.
+    toml.write_text(toml.read_text() + 'backup = { dumps = "daily" }\n')
+    for command in (["list"], ["status", "main"]):
+        shown = cli("db", *command)
+        assert "whether the backup agent runs is unknown" in shown.err, (command, shown.err)
+        assert "Pilot's dumps daily · agent unknown (the Docker host was not reached)" in (
+            shown.out
+        ), (command, shown.out)
+    assert cli("db", "list").code == 0
     # Listing needs no Docker host when every database is on RDS.
     listed = cli("db", "list")
     assert listed.code == 0, listed.err

@@ -216,7 +216,8 @@ def agent_plan(
                     f"scheduled backups of {', '.join(names)} need a state bucket: with local "
                     "state they are kept on this machine, which the Docker host at "
                     f"{target.address} cannot reach; set state.backend to s3 or gcs, or "
-                    'set backup.schedule = "off" and run `pilot-tui db backup` from here'
+                    'set backup.schedule (backup.dumps, for RDS or Cloud SQL) to "off" and run '
+                    "`pilot-tui db backup` from here"
                 )
             root = state_dir / "backups"
             # Made here first (0700, ours): a folder the engine makes for a bind is root's,
@@ -255,7 +256,8 @@ def agent_plan(
                 raise AgentUnavailable(
                     f"scheduled backups to {cloud} use the Pilot Server's {identity}, and this "
                     f'project\'s Docker host is not one (server.home = "{config.server.home}"); '
-                    'set backup.schedule = "off" and run `pilot-tui db backup` from cron or CI'
+                    'set backup.schedule (backup.dumps, for RDS or Cloud SQL) to "off" and run '
+                    "`pilot-tui db backup` from cron or CI"
                 )
     settings: dict[str, object] = {
         "project": project,

@@ -222,19 +222,19 @@ class Postgres(Kind):
 
     dump_format = "pg_dump -Fc"
 
-    def _session(self) -> dict[str, str]:
+    def session(self) -> dict[str, str]:
         """Where the scripts' psql, pg_dump and pg_restore connect: the container's own
         socket, as the database's owner (trusted there: no password)."""
         return {"PILOT_ROLE": self.user, "PILOT_DB": self.name}
 
     def dump(self, password: str) -> tuple[list[str], dict[str, str]] | None:
-        return ["sh", "-c", DUMP_SCRIPT], {**self._session(), "PILOT_COUNT_SQL": COUNT_SQL}
+        return ["sh", "-c", DUMP_SCRIPT], {**self.session(), "PILOT_COUNT_SQL": COUNT_SQL}
 
     def restore(self, size: int) -> tuple[list[str], dict[str, str]]:
-        return ["sh", "-c", RESTORE_SCRIPT], {**self._session(), "PILOT_SIZE": str(size)}
+        return ["sh", "-c", RESTORE_SCRIPT], {**self.session(), "PILOT_SIZE": str(size)}
 
     def count(self, password: str) -> tuple[list[str], dict[str, str]]:
-        return ["sh", "-c", COUNT_SCRIPT], {**self._session(), "PILOT_COUNT_SQL": COUNT_SQL}
+        return ["sh", "-c", COUNT_SCRIPT], {**self.session(), "PILOT_COUNT_SQL": COUNT_SQL}
 
     def stop_sessions(self) -> tuple[list[str], dict[str, str]] | None:
         sql = (
@@ -243,14 +243,14 @@ class Postgres(Kind):
         script = (
             'printf "%s\\n" "$0" | psql -X -q -v app="$PILOT_APP" -U "$PILOT_ROLE" -d "$PILOT_DB"'
         )
-        return ["sh", "-c", script, sql], self._session()
+        return ["sh", "-c", script, sql], self.session()
 
     def make_roles(self, roles: str) -> tuple[list[str], dict[str, str]] | None:
         # Each role once: "already exists" (the owner, made by the image) is expected, and
         # a role that could not be made shows as pg_restore's error on its first GRANT.
         script = 'printf "%s\\n" "$PILOT_ROLES_SQL" | psql -X -q -U "$PILOT_ROLE" -d "$PILOT_DB"'
         return ["sh", "-c", script + " >/dev/null 2>&1 || true"], {
-            **self._session(),
+            **self.session(),
             "PILOT_ROLES_SQL": roles,
         }
 

@@ -67,6 +67,7 @@ class ManagedPostgres(Postgres):
 
     @property
     def container(self) -> str:
+        """The prefix of each client container's name (``run_name`` adds the run's own)."""
         return f"pilot-dbclient-{self.project}-{self.name}"
 
     @property
@@ -77,7 +78,8 @@ class ManagedPostgres(Postgres):
     def labels(self) -> dict[str, str]:
         return {**super().labels(), "pilot.role": CLIENT_ROLE}
 
-    def _session(self) -> dict[str, str]:
+    def session(self) -> dict[str, str]:
+        """Over TCP to the service, with its password: an exec's environment only."""
         return {
             "PILOT_ROLE": managed.USER,
             "PILOT_DB": managed.DATABASE,
@@ -91,10 +93,6 @@ class ManagedPostgres(Postgres):
             "PGPASSWORD": self.password,
             "PGCONNECT_TIMEOUT": str(CONNECT_SECONDS),
         }
-
-    def session(self) -> dict[str, str]:
-        """The environment psql connects with (the password in it: an exec's only)."""
-        return self._session()
 
     def restore(self, size: int) -> tuple[list[str], dict[str, str]]:
         raise BackupError(f"{self.what} is restored into a database on the Docker host")
@@ -137,7 +135,6 @@ def client_container(client: DockerClient, kind: ManagedPostgres, say: Say) -> I
 
     from pilot_tui.deploy.targets.docker_host.containers import ensure_image
 
-    spec = client_spec(kind)
     ensure_image(client, kind.image, say, f"the {kind.kind} image")
     labels = [f"{k}={v}" for k, v in kind.labels().items()]
     for left in client.containers.list(all=True, filters={"label": labels}):
@@ -146,7 +143,7 @@ def client_container(client: DockerClient, kind: ManagedPostgres, say: Say) -> I
     container = client.containers.create(
         kind.image,
         command=CLIENT_COMMAND,
-        name=run_name(str(spec["name"])),
+        name=run_name(kind.container),
         labels=kind.labels(),
         auto_remove=True,
         mem_limit=CLIENT_MEMORY,

@@ -175,8 +175,6 @@ def agent_plan(
 
     project = config.project.name
     names = scheduled(config) if backups else []  # not: the previews' agent alone
-    if not names and edge is None:
-        return None
     jobs: list[dict[str, object]] = []
     dumped: list[str] = []
     for db in config.databases:
@@ -200,7 +198,7 @@ def agent_plan(
             job["client"] = managed_client.client_spec(managed_kind)
         jobs.append({"plan": asdict(plan), **job})
         dumped.append(db.name)
-    names = dumped
+    names = dumped  # what the agent backs up: a managed database not made yet is not
     if not names and edge is None:
         return None
     socket = _engine_socket(target)

@@ -35,6 +35,7 @@ VERSION = "pilot.database.version"  # label of the container and of the volume
 ROLE = "pilot.role=database"  # a live database's container or data (not a drill's, a check's)
 CHECK_ROLE = "database-check"  # the container a restore's or drill's data is checked in
 CHECKING = f"pilot.role={CHECK_ROLE}"
+TEMPLATE_ROLE = "database-template"  # an empty cluster its restores start from (no data)
 
 
 class DatabaseError(ReleaseError):
@@ -175,11 +176,11 @@ def _ensure(
         container.start()
     wait_ready(container, kind, password)
     if made_now and found.volume:
-        _keep_password(container, kind, password)  # the data kept its old one
+        keep_password(container, kind, password)  # the data kept its old one
     return kind, password
 
 
-def _keep_password(container: Container, kind: Kind, password: str) -> None:
+def keep_password(container: Container, kind: Kind, password: str) -> None:
     """Make ``password`` the data's: a container made anew on data made before (a kept
     volume, a teammate without the password file) would else give the apps a password the
     database refuses."""
@@ -304,8 +305,9 @@ def health(client: DockerClient, kind: Kind) -> str:
 
 
 def remove(client: DockerClient, kind: Kind, *, data: bool) -> list[str]:
-    """Remove the database's containers and, with ``data``, its volumes (those kept from
-    before each restore too); what was removed."""
+    """Remove the database's containers, the empty cluster its restores start from and,
+    with ``data``, its volumes (those kept from before each restore too); what was
+    removed."""
     from docker.errors import NotFound
 
     find(client, kind)  # refuses another's
@@ -313,8 +315,8 @@ def remove(client: DockerClient, kind: Kind, *, data: bool) -> list[str]:
     for container in client.containers.list(all=True, filters={"label": owned(kind)}):
         stop_and_remove(container)
         removed.append(f"container {container.name}")
-    if data:
-        for volume in client.volumes.list(filters={"label": owned(kind)}):
+    for volume in client.volumes.list(filters={"label": owned(kind)}):
+        if data or (volume.attrs.get("Labels") or {}).get("pilot.role") == TEMPLATE_ROLE:
             with contextlib.suppress(NotFound):
                 volume.remove()
                 removed.append(f"volume {volume.name}")

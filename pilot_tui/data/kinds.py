@@ -133,10 +133,6 @@ class Kind(ABC):
     dump_format: ClassVar[str | None] = None  # what a dump is, for people and the record
     dump_extension: ClassVar[str] = "dump"
 
-    # A kind whose server reads its dump at start (Redis: an RDB file) is fed it before it
-    # starts; else (Postgres) it starts empty and the dump is restored into it.
-    loads_before_start: ClassVar[bool] = False
-
     def dump(self, password: str) -> tuple[list[str], dict[str, str]] | None:
         """(command, environment) writing a dump to stdout and, to stderr, one line
         ``pilot-count<TAB>TABLE<TAB>ROWS`` per table, counted as the dump sees the data."""
@@ -158,10 +154,26 @@ class Kind(ABC):
             f"{table}: not in the backup's record" for table in counted.keys() - recorded
         ]
 
-    def restore(self, size: int) -> tuple[list[str], dict[str, str]]:
-        """(command, environment) reading a dump of ``size`` bytes from stdin into the
-        (new, empty) database; its exit status says whether it all went in."""
+    # A restore receives the whole dump into the new volume first (while a server that
+    # initialises itself does so), then the server loads it: Postgres once it is up
+    # (``load``), Redis as it starts (it waits for the file).
+    def receive(self, size: int) -> tuple[list[str], dict[str, str]]:
+        """(command, environment) writing a dump of ``size`` bytes from stdin into the
+        restore's volume, whole or not at all: its exit status is 0 only when every byte
+        arrived (a proxied connection cannot always say "end of input": it stops reading
+        by itself)."""
         raise NotImplementedError(f"{self.kind} databases have no restore yet")
+
+    def load(self) -> tuple[list[str], dict[str, str]] | None:
+        """(command, environment) restoring the received dump into the running server
+        and removing its file; None when the server loads it as it starts."""
+        return None
+
+    def template_copy(self, template: str) -> str | None:
+        """A shell command copying an empty, stopped cluster at ``template`` into the new
+        volume (data/templates.py), so that a restore's first start skips initialising
+        it; None when the kind's first start has nothing that slow."""
+        return None
 
     def count(self, password: str) -> tuple[list[str], dict[str, str]]:
         """(command, environment) printing ``TABLE<TAB>ROWS`` per table."""
@@ -230,8 +242,25 @@ class Postgres(Kind):
     def dump(self, password: str) -> tuple[list[str], dict[str, str]] | None:
         return ["sh", "-c", DUMP_SCRIPT], {**self.session(), "PILOT_COUNT_SQL": COUNT_SQL}
 
-    def restore(self, size: int) -> tuple[list[str], dict[str, str]]:
-        return ["sh", "-c", RESTORE_SCRIPT], {**self.session(), "PILOT_SIZE": str(size)}
+    @property
+    def received_dump(self) -> str:
+        """Where a restore's dump waits in the new volume: beside PGDATA, not in it (initdb
+        needs it empty); ``load`` removes it."""
+        return f"{self.mount}/pilot-restore.dump"
+
+    def receive(self, size: int) -> tuple[list[str], dict[str, str]]:
+        return ["sh", "-c", RECEIVE_SCRIPT], {
+            "PILOT_SIZE": str(size),
+            "PILOT_FILE": self.received_dump,
+        }
+
+    def template_copy(self, template: str) -> str | None:
+        # The image's entrypoint then finds PG_VERSION and starts it as it is.
+        return f'[ -s {template}/pgdata/PG_VERSION ] && cp -a {template}/pgdata "$PGDATA"'
+
+    def load(self) -> tuple[list[str], dict[str, str]] | None:
+        environment = {**self.session(), "PILOT_FILE": self.received_dump}
+        return ["sh", "-c", LOAD_SCRIPT], {**environment, "PILOT_JOBS": str(RESTORE_JOBS)}
 
     def count(self, password: str) -> tuple[list[str], dict[str, str]]:
         return ["sh", "-c", COUNT_SCRIPT], {**self.session(), "PILOT_COUNT_SQL": COUNT_SQL}
@@ -263,7 +292,7 @@ class Postgres(Kind):
         settings = {
             "wal_level": "minimal",
             "max_wal_senders": "0",
-            "maintenance_work_mem": f"{max(64, min(memory_mb // 4, 2048))}MB",
+            "maintenance_work_mem": f"{max(16, min(memory_mb // (4 * RESTORE_JOBS), 1024))}MB",
             "synchronous_commit": "off",
             "max_wal_size": "4GB",
             "autovacuum": "off",
@@ -330,11 +359,21 @@ COUNT_SCRIPT = (
     '-c "$PILOT_COUNT_SQL"'
 )
 
-# Exactly the dump's bytes (pg_restore needs no end of input: it ends with the data),
-# into the new database, in one transaction: the first error stops it, and undoes it.
-RESTORE_SCRIPT = (
-    'head -c "$PILOT_SIZE" | pg_restore --exit-on-error --single-transaction '
-    '-U "$PILOT_ROLE" -d "$PILOT_DB"'
+# Exactly the dump's bytes, readable by nobody else, whole (counted) or not renamed.
+RECEIVE_SCRIPT = (
+    'umask 077 && head -c "$PILOT_SIZE" >"$PILOT_FILE.partial" && '
+    '[ "$(wc -c <"$PILOT_FILE.partial")" -eq "$PILOT_SIZE" ] && '
+    'mv "$PILOT_FILE.partial" "$PILOT_FILE"'
+)
+
+# Two jobs: one table loads or indexes while the other does (from a file: pg_restore reads
+# its parts out of order). Not one transaction (parallel jobs cannot share one), but a new
+# volume that a failure removes whole; each table's data still goes in the transaction
+# that empties it first, so wal_level = minimal skips its WAL. The first error stops it.
+RESTORE_JOBS = 2
+LOAD_SCRIPT = (
+    'pg_restore --exit-on-error --jobs="$PILOT_JOBS" -U "$PILOT_ROLE" -d "$PILOT_DB" '
+    '"$PILOT_FILE"; status=$?; rm -f "$PILOT_FILE"; exit "$status"'
 )
 
 
@@ -376,13 +415,6 @@ expires=$(printf '%s\n' "$stats" | sed -n 's/^\[info\] \([0-9]*\) expires$/\1/p'
 printf 'pilot-count\tkeys\t%s\npilot-count\texpires\t%s\n' "${keys:-0}" "${expires:-0}" >&2
 cat <&5
 """
-
-# The RDB file in place (whole, then renamed), then the signal the waiting server starts on.
-REDIS_LOAD_SCRIPT = (
-    'head -c "$PILOT_SIZE" >"$PILOT_DIR/dump.rdb.partial" && '
-    '[ "$(wc -c <"$PILOT_DIR/dump.rdb.partial")" -eq "$PILOT_SIZE" ] && '
-    'mv "$PILOT_DIR/dump.rdb.partial" "$PILOT_DIR/dump.rdb" && touch "$PILOT_DIR/.pilot-loaded"'
-)
 
 # Append-only on, and its first file written from the loaded data, waited for.
 REDIS_AOF_SCRIPT = r"""set -eu
@@ -439,7 +471,6 @@ class Redis(Kind):
 
     dump_format = "redis BGSAVE (RDB)"
     dump_extension = "rdb"
-    loads_before_start = True
 
     def _authed(self, password: str) -> dict[str, str]:
         return {"REDISCLI_AUTH": password, "PILOT_DIR": self.mount}
@@ -447,8 +478,15 @@ class Redis(Kind):
     def dump(self, password: str) -> tuple[list[str], dict[str, str]] | None:
         return ["sh", "-c", REDIS_DUMP_SCRIPT], self._authed(password)
 
-    def restore(self, size: int) -> tuple[list[str], dict[str, str]]:
-        return ["sh", "-c", REDIS_LOAD_SCRIPT], {"PILOT_SIZE": str(size), "PILOT_DIR": self.mount}
+    def receive(self, size: int) -> tuple[list[str], dict[str, str]]:
+        # The RDB file in place (whole, then renamed), then the signal the waiting server
+        # starts on.
+        script = RECEIVE_SCRIPT + ' && touch "$PILOT_DIR/.pilot-loaded"'
+        return ["sh", "-c", script], {
+            "PILOT_SIZE": str(size),
+            "PILOT_FILE": f"{self.mount}/dump.rdb",
+            "PILOT_DIR": self.mount,
+        }
 
     def restoring_command(self, password: str) -> list[str] | None:
         # Started before its data is in place: it waits for the RDB file, then loads it.

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from pilot_tui.data import backups, docker_db, execs, passwords
+from pilot_tui.data import backups, docker_db, execs, passwords, templates
 from pilot_tui.data.backups import BackupError, BackupRecord, DrillRecord, Say
 from pilot_tui.data.kinds import Kind
 from pilot_tui.data.stores import BackupStore
@@ -69,9 +69,13 @@ def check_into(
     record: BackupRecord,
     store: BackupStore,
     say: Say,
+    *,
+    from_template: bool = False,
 ) -> Checked:
     """Restore ``record`` into a new ``volume`` and verify it; the volume stays (a check
-    container on it is stopped and removed), or on any failure is removed too."""
+    container on it is stopped and removed), or on any failure is removed too. With
+    ``from_template``, the volume starts as a copy of the database's empty cluster (made
+    the first time): for its drills and restores, not a new database's one copy."""
     from docker.errors import DockerException
 
     if record.kind != kind.kind or record.version != kind.settings.version:
@@ -86,27 +90,37 @@ def check_into(
     _claim(client, kind, volume, volume_labels)  # before the try: never remove another's
     try:
         ensure_image(client, kind.image, say, f"the {kind.kind} image")
+        template = templates.ensure(client, kind, say) if from_template else None
         client.volumes.create(volume, labels=volume_labels)
-        container = _check_container(client, kind, volume, password)
-        container.start()
-        if not kind.loads_before_start:
-            docker_db.wait_ready(container, kind, password)  # a first start: initdb
+        container = _check_container(client, kind, volume, password, template)
+        container.start()  # its first start (initdb, or a copy) runs while the dump arrives
         _check_room(container, kind, record)
         say(f"restoring backup {record.id} ({backups.mb(record.size)}) into volume {volume}")
+        command, environment = kind.receive(record.size)
+        received = execs.feed_in(
+            client, container, command, environment, backups.verified_chunks(store, record)
+        )
+        if received.exit_code != 0:
+            raise BackupError(
+                f"backup {record.id} could not be copied into volume {volume} "
+                f"(exit status {received.exit_code})",
+                received.tail(),
+            )
+        docker_db.wait_ready(container, kind, password)
+        if template is not None:
+            docker_db.keep_password(container, kind, password)  # the template's is throwaway
         roles = kind.make_roles(record.roles) if record.roles else None
         if roles is not None:
             execs.run(container, *roles)
-        command, environment = kind.restore(record.size)
-        finished = execs.feed_in(
-            client, container, command, environment, backups.verified_chunks(store, record)
-        )
-        if finished.exit_code != 0:
-            raise BackupError(
-                f"the restore of backup {record.id} failed (exit status {finished.exit_code})",
-                finished.tail(),
-            )
-        if kind.loads_before_start:
-            docker_db.wait_ready(container, kind, password)  # it loads the dump as it starts
+        load = kind.load()
+        if load is not None:
+            say(f"{kind.what} started; loading the backup into it")
+            loaded = execs.feed_in(client, container, *load, ())
+            if loaded.exit_code != 0:
+                raise BackupError(
+                    f"the restore of backup {record.id} failed (exit status {loaded.exit_code})",
+                    loaded.tail(),
+                )
         after = kind.after_restore(password)
         if after is not None:
             done = execs.run(container, *after)
@@ -125,11 +139,29 @@ def check_into(
         docker_db.stop_and_remove(container)  # cleanly: the data is whole on the volume
         container = None
     except BaseException as exc:
+        stopped = _stopped_with(container) if isinstance(exc, DockerException) else None
         _remove(client, container, volume)
+        if stopped is not None:  # an exec into it refused: it stopped first, its words say why
+            raise BackupError(f"{kind.what}'s check container stopped", stopped) from exc
         if isinstance(exc, DockerException):
             raise BackupError(f"the Docker host refused: {exc}") from exc
         raise
     return Checked(record, time.monotonic() - started, len(counted), sum(counted.values()))
+
+
+def _stopped_with(container: Container | None) -> tuple[str, ...] | None:
+    """The last lines of ``container`` when it is no longer running; else None."""
+    from docker.errors import DockerException
+
+    try:
+        if container is None:
+            return None
+        container.reload()
+        if container.status == "running":
+            return None
+        return tuple(container.logs(tail=8).decode(errors="replace").strip().splitlines())
+    except DockerException:
+        return None
 
 
 def _claim(client: DockerClient, kind: Kind, volume: str, labels: dict[str, str]) -> None:
@@ -173,18 +205,27 @@ def _clear_drill(client: DockerClient, kind: Kind, volume: str) -> None:
             found.remove(force=True)
 
 
-def _check_container(client: DockerClient, kind: Kind, volume: str, password: str) -> Container:
-    """The database's image on ``volume``, with no network at all: nothing reaches it but
-    the engine's exec, and it reaches nothing."""
+def _check_container(
+    client: DockerClient, kind: Kind, volume: str, password: str, template: str | None
+) -> Container:
+    """The database's image on ``volume`` (first a copy of ``template``, if one), with no
+    network at all: nothing reaches it but the engine's exec, and it reaches nothing."""
     run = kind.run(password)
     labels = {**run.labels, "pilot.role": docker_db.CHECK_ROLE}
+    command = kind.restoring_command(password)
+    entrypoint = None
+    volumes = {volume: {"bind": run.mount, "mode": "rw"}}
+    if template is not None:
+        entrypoint, command = templates.starting(client, kind, template, command)
+        volumes[template] = {"bind": templates.MOUNT, "mode": "ro"}
     return client.containers.create(
         run.image,
-        command=kind.restoring_command(password),
+        command=command,
+        entrypoint=entrypoint,
         name=f"{volume}-check",
         network_mode="none",
         environment=run.environment,
-        volumes={volume: {"bind": run.mount, "mode": "rw"}},
+        volumes=volumes,
         mem_limit=run.memory,
         labels=labels,
     )
@@ -197,7 +238,12 @@ def _check_room(container: Container, kind: Kind, record: BackupRecord) -> None:
     """Refuse before the restore when the host's disk cannot hold the data: a full disk
     would stop the live database too (it shares that disk)."""
     # Without a recorded size (Redis: the RDB, then the AOF written from it), the dump thrice.
-    needed = int(record.database_bytes * ROOM) or record.size * 3
+    # With one, that and the dump it is loaded from (the dump waits in the new volume).
+    needed = (
+        int(record.database_bytes * ROOM) + record.size
+        if record.database_bytes
+        else record.size * 3
+    )
     table = execs.run(container, kind.free_space(), {})
     rows = table.output.strip().splitlines()
     fields = rows[-1].split() if table.exit_code == 0 and len(rows) >= 2 else []
@@ -245,7 +291,9 @@ def drill(
     at = datetime.now(UTC).isoformat(timespec="seconds")
     _clear_drill(client, kind, volume)  # a drill cut short before
     try:
-        checked = check_into(client, kind, volume, labels, passwords.new(), record, store, say)
+        checked = check_into(
+            client, kind, volume, labels, passwords.new(), record, store, say, from_template=True
+        )
         result = DrillRecord(
             at,
             record.id,
@@ -291,7 +339,9 @@ def restore(
     password = docker_db.password_for(current, found.container, state_dir)
     _, volumes = docker_db.live_generation(client, kind)
     new = kind.at(max(volumes.values(), default=0) + 1)
-    checked = check_into(client, new, new.volume, new.labels(), password, record, store, say)
+    checked = check_into(
+        client, new, new.volume, new.labels(), password, record, store, say, from_template=True
+    )
     _start_checked(client, new, password, record, say)
     kept = current.volume if found.volume and current.volume != new.volume else None
     return Restored(new, password, checked, found.container, kept)

@@ -111,6 +111,17 @@ class Scan(Finds):
         for volume in docker.volumes.list(filters={"label": wanted}):
             database = (volume.attrs.get("Labels") or {}).get("pilot.database", "?")
             self.add(DATABASE_VOLUME, str(volume.name), database_data(database, self.project))
+        # The empty clusters the databases' restores start from: no data, removed with the rest.
+        from pilot_tui.data.docker_db import TEMPLATE_ROLE
+
+        wanted = [f"pilot.project={self.project}", f"pilot.role={TEMPLATE_ROLE}"]
+        for volume in docker.volumes.list(filters={"label": wanted}):
+            database = (volume.attrs.get("Labels") or {}).get("pilot.database", "?")
+            self.add(
+                "Docker volume",
+                str(volume.name),
+                f"the empty cluster database {database}'s restores start from (no data)",
+            )
         others = [
             c
             for c in docker.containers.list(all=True, filters={"label": "pilot.project"})

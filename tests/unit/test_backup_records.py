@@ -117,12 +117,24 @@ def test_postgres_restores_as_a_durable_bulk_load_sized_to_its_memory():
     command = small.restoring_command("pw") or []
     assert command[0] == "postgres"
     assert "-cwal_level=minimal" in command and "-cmax_wal_senders=0" in command
-    assert "-cmaintenance_work_mem=128MB" in command and "-cautovacuum=off" in command
+    # Two restore jobs, each building indexes with an eighth of the memory limit.
+    assert "-cmaintenance_work_mem=64MB" in command and "-cautovacuum=off" in command
     assert "-cfsync=off" not in command  # the restored data must survive a power cut
     big = Postgres("shop", PostgresDatabase(name="main", size="16g"))
-    assert "-cmaintenance_work_mem=2048MB" in (big.restoring_command("pw") or [])
-    restore, env = small.restore(1234)
-    assert "--single-transaction" in restore[-1] and env["PILOT_SIZE"] == "1234"
+    assert "-cmaintenance_work_mem=1024MB" in (big.restoring_command("pw") or [])
+    tiny = Postgres("shop", PostgresDatabase(name="main", size="64m"))
+    assert "-cmaintenance_work_mem=16MB" in (tiny.restoring_command("pw") or [])
+    # The dump is received whole into the volume beside PGDATA (initdb needs PGDATA empty),
+    # then loaded from there by two jobs, which remove it.
+    receive, env = small.receive(1234)
+    assert env == {"PILOT_SIZE": "1234", "PILOT_FILE": f"{small.mount}/pilot-restore.dump"}
+    assert 'head -c "$PILOT_SIZE"' in receive[-1] and "umask 077" in receive[-1]
+    assert not env["PILOT_FILE"].startswith(small.environment("pw")["PGDATA"] + "/")
+    load = small.load()
+    assert load is not None
+    load_command, load_env = load
+    assert '--jobs="$PILOT_JOBS"' in load_command[-1] and load_env["PILOT_JOBS"] == "2"
+    assert 'rm -f "$PILOT_FILE"' in load_command[-1] and load_env["PILOT_DB"] == "main"
     assert small.mismatches({"t": 3}, {"t": 3}) == []
     assert small.mismatches({"t": 3}, {"t": 2, "u": 1}) == [
         "t: 2 rows, the backup had 3",
@@ -132,7 +144,9 @@ def test_postgres_restores_as_a_durable_bulk_load_sized_to_its_memory():
 
 def test_redis_loads_its_rdb_before_it_starts_and_counts_keys_as_they_load():
     kind = Redis("shop", RedisDatabase(name="cache"))
-    assert kind.loads_before_start and kind.dump_extension == "rdb"
+    assert kind.load() is None and kind.dump_extension == "rdb"  # loaded as it starts
+    receive, env = kind.receive(99)
+    assert env["PILOT_FILE"] == "/data/dump.rdb" and ".pilot-loaded" in receive[-1]
     command = kind.restoring_command("pw") or []
     assert "--appendonly no" in command[2]  # else Redis starts empty, ignoring the RDB
     recorded = {"keys": 10, "expires": 10}  # a cache: every key has a time to live

@@ -93,7 +93,10 @@ def test_backup_then_restore_brings_back_rows_checksum_and_the_apps_answer(
     project = project_name(root)
     leftovers = {"label": f"pilot.project={project}"}
     names = {v.name for v in docker_client.volumes.list(filters=leftovers)}
-    assert names == {f"pilot-db-{project}-main"}  # the drill's volume is gone
+    # The drill's volume is gone; the empty cluster the next ones start from stays.
+    template = f"pilot-dbtemplate-{project}-main"
+    assert names == {f"pilot-db-{project}-main", template}
+    assert "making an empty postgres 15 database main" in drilled.err
 
     old = docker_client.containers.get(f"pilot-db-{project}-main")
     refused = cli("db", "restore", "main")  # no terminal, no --confirm: nothing done
@@ -111,8 +114,10 @@ def test_backup_then_restore_brings_back_rows_checksum_and_the_apps_answer(
     assert env["DATABASE_URL"] == f"postgres://main:{password}@{new.name}:5432/main"
     # The container of before is gone; its data is kept, with the writes after the backup.
     assert old.id not in {c.id for c in docker_client.containers.list(all=True)}
+    # The restore started from that template, its password made the database's.
+    assert "making an empty" not in restored.err
     names = {v.name for v in docker_client.volumes.list(filters=leftovers)}
-    assert names == {f"pilot-db-{project}-main", f"pilot-db-{project}-main-g2"}
+    assert names == {f"pilot-db-{project}-main", f"pilot-db-{project}-main-g2", template}
     assert f"kept in volume pilot-db-{project}-main" in restored.err
     state = json.loads(cli("db", "list", "--json").out)[0]
     assert (state["state"], state["container"]) == ("running", new.name)
@@ -133,7 +138,7 @@ def test_backup_then_restore_brings_back_rows_checksum_and_the_apps_answer(
     assert docker_client.containers.get(new.name).id == new.id
     assert ask_app(port) == "before the backup"
     names = {v.name for v in docker_client.volumes.list(filters=leftovers)}
-    assert len(names) == 2, names  # the failed restore's volume is gone
+    assert len(names) == 3, names  # the failed restore's volume is gone
 
     # --to NEW: the first backup in a new database beside main, which is not touched.
     copied = cli("db", "restore", "main", record["id"], "--to", "copy")
@@ -179,11 +184,12 @@ def test_backup_then_restore_brings_back_rows_checksum_and_the_apps_answer(
     new.stop()
     stopped = cli("db", "destroy", "main", "--confirm", "main")
     assert stopped.code == 1 and "--no-final-backup" in stopped.err, stopped.err
-    assert len(docker_client.volumes.list(filters=leftovers)) == 2
+    assert len(docker_client.volumes.list(filters=leftovers)) == 3
     new.start()
     gone = cli("db", "destroy", "main", "--confirm", "main")
     assert gone.code == 0, gone.err
     assert "final backup" in gone.err
+    assert f"volume {template}" in gone.err
     assert not docker_client.volumes.list(filters=leftovers)
     final = json.loads(cli("db", "backups", "main", "--json").out)["backups"][-1]
     assert final["tables"]["public.items"] == 1500 and final["id"] != third_id

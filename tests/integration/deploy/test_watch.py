@@ -236,6 +236,83 @@ def test_ctrl_c_during_the_watch_keeps_the_new_release_and_retires_the_old(
     assert [c.labels["pilot.release"] for c in running] == ["v2"]
 
 
+def _interrupted_deploy(root, port: int, wait_after_live: float):
+    """`pilot-tui deploy hello` in a child process, sent a real SIGINT ``wait_after_live``
+    seconds after the new release answers through the edge; (exit status, out, err)."""
+    import signal
+    import subprocess
+
+    from tests.conftest import PILOT
+
+    child = subprocess.Popen(
+        [PILOT, "deploy", "hello"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        wait_until(lambda: _answer(port) == "hello v2", what="v2 live", timeout=120, interval=0.02)
+        time.sleep(wait_after_live)
+        assert child.poll() is None  # still at it
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    return child.returncode, out.decode(), err.decode()
+
+
+def test_ctrl_c_during_the_drain_keeps_the_new_release_and_retires_the_old(
+    site, cli, docker_client
+):
+    """A SIGINT in the 2 s after the switch (the old release's requests in flight finish)
+    keeps the new release, as one during the watch does: the old container is retired,
+    nothing is watched, the release is printed, exit 130. Before, the KeyboardInterrupt
+    went straight up: no release said, v1's container left running."""
+    root, port = site
+    assert cli("deploy", "hello").code == 0
+    _watched(root, seconds=60)
+    _release_v2(root, 'CMD ["sh", "-c", "exec httpd -f -p $PORT -h /www"]\n')
+    code, out, err = _interrupted_deploy(root, port, wait_after_live=0.5)
+    assert code == 130, err
+    assert "Ctrl+C: the new release stays live; stopping the previous one now" in err
+    assert "watching the new release" not in err
+    assert out.startswith("hello\tv2\t"), out
+    assert get(port) == "hello v2"
+    (v1, v2) = history.load(root / ".pilot", "hello")
+    assert v2.status == history.LIVE and v1.status != history.LIVE
+    running = docker_client.containers.list(all=True, filters={"label": "pilot.app=hello"})
+    assert [c.labels["pilot.release"] for c in running] == ["v2"]
+
+
+def test_ctrl_c_while_the_old_release_stops_leaves_it_to_the_next_deploy(site, cli, docker_client):
+    """A SIGINT while the previous release stops (it ignores SIGTERM: the stop waits out
+    `stop_timeout`) ends the deploy as released, exit 130, saying the old container is
+    left; the next deploy, though nothing changed, removes it. Before, the interrupt went
+    straight up with no release said, and a no-change deploy never looked at it again."""
+    root, port = site
+    pf = ProjectFile.load(root / "pilot.toml")
+    pf.save(pf.with_value("apps.hello.target.stop_timeout", 15))
+    dockerfile = root / "hello" / "Dockerfile"
+    stubborn = 'CMD ["sh", "-c", "trap \\"\\" TERM; exec httpd -f -p $PORT -h /www"]\n'
+    lines = [ln for ln in dockerfile.read_text().splitlines(keepends=True) if ln[:3] != "CMD"]
+    dockerfile.write_text("".join(lines) + stubborn)
+    assert cli("deploy", "hello").code == 0
+    _release_v2(root, 'CMD ["sh", "-c", "exec httpd -f -p $PORT -h /www"]\n')
+    code, out, err = _interrupted_deploy(root, port, wait_after_live=3.5)  # the drain is 2 s
+    assert code == 130, err
+    assert "the previous release is left running; the next deploy of hello stops it" in err
+    assert out.startswith("hello\tv2\t"), out
+    assert get(port) == "hello v2"
+    v1 = docker_client.containers.list(filters={"label": ["pilot.app=hello", "pilot.release=v1"]})
+    assert len(v1) == 1, "v1's container was to be left running"
+
+    again = cli("deploy", "hello")
+    assert again.code == 0, again.err
+    assert "nothing changed: v2 is live" in again.err
+    assert "stopping 1 container(s) of earlier releases left running" in again.err
+    left = docker_client.containers.list(all=True, filters={"label": "pilot.app=hello"})
+    assert [c.labels["pilot.release"] for c in left] == ["v2"]
+    assert get(port) == "hello v2"
+
+
 def test_a_release_whose_health_fails_once_live_is_reverted_and_no_watch_keeps_it(site, cli):
     root, port = site
     assert cli("deploy", "hello").code == 0

@@ -19,7 +19,6 @@ from pilot_tui.config.schema import AppSettings, PilotConfig, ServerTarget
 from pilot_tui.deploy import history, lock
 from pilot_tui.deploy.context import Context, DeployContext, DeployError, RunLog, git_commit
 from pilot_tui.deploy.events import (
-    Output,
     Released,
     StageFailed,
     StageFinished,
@@ -313,9 +312,15 @@ def release(
     address = url(ctx.config, ctx.docker, app)
     releases = history.load(ctx.state_dir, name)
     made_of = fingerprint(image_id, env, settings)
-    current = None if force else _unchanged(ctx, app, edge, history.live(releases), made_of)
-    if current is not None:
+    unchanged = None if force else _unchanged(ctx, app, edge, history.live(releases), made_of)
+    if unchanged is not None:
+        current, others = unchanged
         log.emit(StageStarted(name, "deploy"))
+        if others:  # an earlier deploy's Ctrl+C left them: retired as that one would have
+            log.line("deploy", name)(
+                f"stopping {len(others)} container(s) of earlier releases left running"
+            )
+            containers.retire(others, None, settings.stop_timeout)
         log.emit(StageFinished(name, "deploy", f"nothing changed: {current.id} is live"))
         log.emit(Released(name, current.id, current.url or address))
         return current
@@ -344,17 +349,19 @@ def _unchanged(
     edge: Container,
     current: history.Release | None,
     made_of: str,
-) -> history.Release | None:
+) -> tuple[history.Release, list[Container]] | None:
     """The live release when a container of it, made of the same, is running and the edge
     routes every one of the app's names to it (a new `target.domain`, or an edge that lost
-    its routes or an upstream file, makes a new release)."""
+    its routes or an upstream file, makes a new release); with the app's containers of
+    other releases (none, unless a deploy was cut short after its release went live)."""
     if current is None:
         return None
-    running = containers.running_containers(ctx.docker_client, ctx.project, app.name)
+    found = containers.app_containers(ctx.docker_client, ctx.project, app.name)
     same = [
         c
-        for c in running
-        if c.labels.get("pilot.fingerprint") == made_of
+        for c in found
+        if c.status == "running"
+        and c.labels.get("pilot.fingerprint") == made_of
         and c.labels.get("pilot.release") == current.id
     ]
     if not same:
@@ -365,7 +372,7 @@ def _unchanged(
     )
     if any(routes.get(host) != upstream for host in hosts(ctx.config, ctx.docker, app)):
         return None
-    return current
+    return current, [c for c in found if c.labels.get("pilot.release") != current.id]
 
 
 def _start_healthy(
@@ -451,20 +458,31 @@ def _switch(
         raise DeployError("release", str(exc), logs) from exc
     live = replace(base, status=history.LIVE)
     ctx.record_release(log, name, live)
-    time.sleep(ctx.drain)  # the edge's requests in flight to the old release arrive
+    # Live from here: a Ctrl+C (in the CLI) keeps it, as one during the watch does; the
+    # deploy ends as released, cancelled from there on (the CLI exits 130).
+    line = log.line("release", name)
+    try:
+        time.sleep(ctx.drain)  # the edge's requests in flight to the old release arrive
+    except KeyboardInterrupt:
+        ctx.cancel.set()
+        line("Ctrl+C: the new release stays live; stopping the previous one now")
     previous = _previous(ctx, app, watched_from)
     if watched_from is not None and previous is not None:
         why = _watch(ctx, log, app, edge, container, watched_from)
         if why is not None:
             _revert(ctx, log, app, edge, (container, live), (previous, watched_from), why)
     stop_timeout = target_settings(app, ServerTarget).stop_timeout
-    log.emit(
-        Output(name, "release", f"stopping the previous release (up to {stop_timeout} s to finish)")
-    )
-    containers.retire(
-        containers.app_containers(client, ctx.project, name), container.id, stop_timeout
-    )
-    log.emit(StageFinished(name, "release", "previous release stopped", timer.seconds()))
+    line(f"stopping the previous release (up to {stop_timeout} s to finish)")
+    done = "previous release stopped"
+    try:
+        containers.retire(
+            containers.app_containers(client, ctx.project, name), container.id, stop_timeout
+        )
+    except KeyboardInterrupt:
+        ctx.cancel.set()
+        done = f"Ctrl+C: the previous release is left running; the next deploy of {name} stops it"
+        line(done)
+    log.emit(StageFinished(name, "release", done, timer.seconds()))
     log.emit(Released(name, base.id, live.url or "", log.timer.seconds()))
     return live
 
@@ -489,6 +507,8 @@ def _previous(
     is to be watched (``target.watch`` > 0, the deploy watching) and there is one."""
     if before is None or not ctx.watch or target_settings(app, ServerTarget).watch <= 0:
         return None
+    if ctx.cancel.is_set():
+        return None  # a Ctrl+C during the drain: nothing is watched
     running = containers.running_containers(ctx.docker_client, ctx.project, app.name)
     return next((c for c in running if c.labels.get("pilot.release") == before.id), None)
 

@@ -87,6 +87,8 @@ def check_into(
 
     started = time.monotonic()
     container: Container | None = None
+    checked: Container | None = None  # stopping, once checked: any failure is the stop's
+    stale: str | None = None  # a template found unfinished: removed once not mounted
     _claim(client, kind, volume, volume_labels)  # before the try: never remove another's
     try:
         ensure_image(client, kind.image, say, f"the {kind.kind} image")
@@ -101,14 +103,18 @@ def check_into(
             client, container, command, environment, backups.verified_chunks(store, record)
         )
         if received.exit_code != 0:
-            raise BackupError(
+            raise _failed(
+                container,
                 f"backup {record.id} could not be copied into volume {volume} "
                 f"(exit status {received.exit_code})",
                 received.tail(),
             )
-        docker_db.wait_ready(container, kind, password)
-        if template is not None:
-            docker_db.keep_password(container, kind, password)  # the template's is throwaway
+        try:
+            docker_db.wait_ready(container, kind, password)
+        except docker_db.DatabaseError as exc:
+            raise _failed(container, str(exc), exc.logs) from exc
+        if template is not None and not _from_template(kind, container, template, password, say):
+            stale = template
         roles = kind.make_roles(record.roles) if record.roles else None
         if roles is not None:
             execs.run(container, *roles)
@@ -117,7 +123,8 @@ def check_into(
             say(f"{kind.what} started; loading the backup into it")
             loaded = execs.feed_in(client, container, *load, ())
             if loaded.exit_code != 0:
-                raise BackupError(
+                raise _failed(
+                    container,
                     f"the restore of backup {record.id} failed (exit status {loaded.exit_code})",
                     loaded.tail(),
                 )
@@ -136,32 +143,55 @@ def check_into(
                 f"backup {record.id} restored, but what it holds differs from its record",
                 tuple(wrong),
             )
-        docker_db.stop_and_remove(container)  # cleanly: the data is whole on the volume
-        container = None
+        checked, container = container, None
+        docker_db.stop_and_remove(checked)  # cleanly: the data is whole on the volume
     except BaseException as exc:
-        stopped = _stopped_with(container) if isinstance(exc, DockerException) else None
-        _remove(client, container, volume)
-        if stopped is not None:  # an exec into it refused: it stopped first, its words say why
-            raise BackupError(f"{kind.what}'s check container stopped", stopped) from exc
+        # An exec into it refused because it had stopped: its own words say why.
+        failed = _failed(container, "") if isinstance(exc, DockerException) else None
+        _remove(client, container or checked, volume)
+        if stale is not None:
+            templates.discard(client, kind)
+        if failed is not None and failed.logs:
+            raise failed from exc
         if isinstance(exc, DockerException):
             raise BackupError(f"the Docker host refused: {exc}") from exc
         raise
+    if stale is not None:
+        templates.discard(client, kind)
     return Checked(record, time.monotonic() - started, len(counted), sum(counted.values()))
 
 
-def _stopped_with(container: Container | None) -> tuple[str, ...] | None:
-    """The last lines of ``container`` when it is no longer running; else None."""
-    from docker.errors import DockerException
-
+def _failed(container: Container | None, message: str, tail: tuple[str, ...] = ()) -> BackupError:
+    """``message`` with ``tail``, unless ``container`` has stopped meanwhile: then that,
+    with its last lines (a command into it fails, or is refused, for that reason)."""
     try:
-        if container is None:
-            return None
-        container.reload()
-        if container.status == "running":
-            return None
-        return tuple(container.logs(tail=8).decode(errors="replace").strip().splitlines())
-    except DockerException:
-        return None
+        if container is not None:
+            container.reload()
+            if container.status != "running":
+                logs = container.logs(tail=8).decode(errors="replace").strip().splitlines()
+                return BackupError(f"the check container {container.name} stopped", tuple(logs))
+    except Exception:  # the engine cannot say: the failure as it came
+        pass
+    return BackupError(message, tail)
+
+
+def _from_template(
+    kind: Kind, container: Container, template: str, password: str, say: Say
+) -> bool:
+    """The check container started from ``template``: its password made ``password`` (the
+    template's is throwaway). False when it found the template unfinished (it started as
+    a first start): the caller removes it, so that the next restore makes it again."""
+    if templates.unfinished(container):
+        say(f"volume {template} was not finished: it is made again next time")
+        return False
+    say(f"started from the empty cluster in volume {template}")
+    try:
+        docker_db.keep_password(container, kind, password)
+    except docker_db.DatabaseError as exc:
+        raise BackupError(
+            f"the restored {kind.what}'s password could not be set", exc.logs
+        ) from exc
+    return True
 
 
 def _claim(client: DockerClient, kind: Kind, volume: str, labels: dict[str, str]) -> None:

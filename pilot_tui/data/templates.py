@@ -1,30 +1,45 @@
 """Empty clusters a restore starts from: one per database and image, made once by the
 image's own first start (initdb and its setup), stopped cleanly, then copied into each
-restore's or drill's new volume. The copy takes a tenth of a second where a first start
+drill's or restore's new volume. The copy takes a tenth of a second where a first start
 takes one or two: most of a restore's fixed cost.
 
-The template holds no data: the database's owner and its empty database as the image makes
+A template holds no data: the database's owner and its empty database as the image makes
 them, with a throwaway password (a restore sets the real one). It is found by its labels
 like the database's other volumes (``db destroy`` and ``server destroy`` remove it) and is
 made again when the image changes. Drills and restores in place use it; a copy into a new
-database (``restore --to``, a preview's) is made once and starts as any first start does.
+database (``restore --to``, a preview's) happens once per name and starts as any first
+start does.
+
+Only a finished template is copied: its READY file is written once its making stopped
+cleanly. A check container that finds none (a making under way, or cut short) starts as a
+first start instead and says so in its output; the restore then removes that template, and
+the next one makes it again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
+import tarfile
+import time
 from typing import TYPE_CHECKING
 
 from pilot_tui.data import docker_db, passwords
 from pilot_tui.data.backups import Say
 from pilot_tui.data.kinds import Kind
+from pilot_tui.deploy.targets.docker_host.containers import created_at
 
 if TYPE_CHECKING:
     from docker import DockerClient
+    from docker.models.containers import Container
 
 ROLE = docker_db.TEMPLATE_ROLE
 IMAGE = "pilot.database.image"  # label: the image id the template was made by
 MOUNT = "/pilot-template"  # where a check container sees it (read-only)
+READY = "pilot-template-ready"  # in the volume's root once the template is whole
+UNFINISHED = "pilot: the empty cluster is not finished; initialising one instead"
+# A making container older than this was left by a run that was killed: no making takes it.
+ABANDONED_SECONDS = docker_db.READY_SECONDS + docker_db.STOP_SECONDS + 60
 
 
 def name_of(kind: Kind) -> str:
@@ -36,30 +51,39 @@ def ensure(client: DockerClient, kind: Kind, say: Say) -> str | None:
     """The name of the database's template volume, made now unless one made by the
     database's image is there; None when none can be used now (the kind has none, another
     run is making it, or the name is another's): the restore then starts as a first start."""
-    from docker.errors import APIError, DockerException, NotFound
+    from docker.errors import NotFound
 
     if kind.template_copy(MOUNT) is None:
         return None
     name = name_of(kind)
     image = str(client.images.get(kind.image).id)
-    making = f"{name}-make"
     with contextlib.suppress(NotFound):
-        maker = client.containers.get(making)
-        if maker.status == "running":
+        maker = client.containers.get(f"{name}-make")
+        if not _mine(maker.labels, kind):
+            return None
+        age = time.time() - created_at(maker.attrs.get("Created", ""))
+        if maker.status == "running" and age < ABANDONED_SECONDS:
             return None  # another run is making it: this one starts without
-        maker.remove(force=True)  # a run cut short left it: its template is half made
-        with contextlib.suppress(NotFound):
-            client.volumes.get(name).remove(force=True)
-    with contextlib.suppress(NotFound):
+        # Left by a run cut short (or killed): its template is half made.
+        if not discard(client, kind, maker):
+            return None
+    try:
         labels = client.volumes.get(name).attrs.get("Labels") or {}
+    except NotFound:
+        labels = None
+    if labels is not None:
         if not _mine(labels, kind):
             return None
         if labels.get(IMAGE) == image:
             return name
-        try:
-            client.volumes.get(name).remove(force=True)  # an older image's
-        except APIError:
-            return None  # a restore is copying it now: this one starts without
+        if not discard(client, kind):  # an older image's
+            return None
+    return _make(client, kind, name, image, say)
+
+
+def _make(client: DockerClient, kind: Kind, name: str, image: str, say: Say) -> str | None:
+    from docker.errors import APIError, DockerException
+
     labels = {**kind.at(1).labels(), "pilot.role": ROLE, IMAGE: image}
     password = passwords.new()
     run = kind.run(password)
@@ -67,7 +91,7 @@ def ensure(client: DockerClient, kind: Kind, say: Say) -> str | None:
     try:
         container = client.containers.create(
             run.image,
-            name=making,
+            name=f"{name}-make",
             network_mode="none",
             environment=run.environment,
             volumes={name: {"bind": run.mount, "mode": "rw"}},
@@ -82,7 +106,12 @@ def ensure(client: DockerClient, kind: Kind, say: Say) -> str | None:
     try:
         container.start()
         docker_db.wait_ready(container, kind, password)
-        docker_db.stop_and_remove(container)  # cleanly: the copy must be a stopped cluster
+        container.stop(timeout=docker_db.STOP_SECONDS)
+        status = container.wait(timeout=docker_db.STOP_SECONDS).get("StatusCode")
+        if status != 0:  # killed, or failed as it stopped: not a clean cluster
+            raise docker_db.DatabaseError(f"it stopped with status {status}")
+        container.put_archive(run.mount, _ready_file())  # whole: it may be copied now
+        container.remove(force=True)
     except BaseException as exc:
         with contextlib.suppress(DockerException):
             container.remove(force=True)
@@ -95,6 +124,25 @@ def ensure(client: DockerClient, kind: Kind, say: Say) -> str | None:
     return name
 
 
+def discard(client: DockerClient, kind: Kind, maker: Container | None = None) -> bool:
+    """Remove the database's template (and ``maker``, a making cut short); False when it
+    cannot go now (a restore is copying it) or is another's."""
+    from docker.errors import APIError, NotFound
+
+    try:
+        if maker is not None:
+            maker.remove(force=True)
+        volume = client.volumes.get(name_of(kind))
+        if not _mine(volume.attrs.get("Labels") or {}, kind):
+            return False
+        volume.remove(force=True)
+    except NotFound:
+        pass
+    except APIError:
+        return False
+    return True
+
+
 def _mine(labels: dict[str, str], kind: Kind) -> bool:
     return (
         labels.get("pilot.project") == kind.project
@@ -103,19 +151,37 @@ def _mine(labels: dict[str, str], kind: Kind) -> bool:
     )
 
 
+def _ready_file() -> bytes:
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        info = tarfile.TarInfo(READY)
+        info.mtime = int(time.time())
+        tar.addfile(info, io.BytesIO(b""))
+    return archive.getvalue()
+
+
 def starting(
     client: DockerClient, kind: Kind, template: str, command: list[str] | None
 ) -> tuple[list[str], list[str]]:
     """(entrypoint, command) of a container that copies ``template`` (mounted at MOUNT)
-    into its new volume, then runs the image's own entrypoint with ``command`` (the
-    image's own when None). A template found incomplete is named in its output."""
+    into its new volume and syncs it (a clean stop later syncs only what the database
+    wrote), then runs the image's own entrypoint with ``command`` (the image's own when
+    None). Without READY it says UNFINISHED and starts as a first start."""
     copy = kind.template_copy(MOUNT)
     assert copy is not None  # ensure() gives a template only to a kind that copies one
     config = client.images.get(kind.image).attrs.get("Config") or {}
     own = [*(config.get("Entrypoint") or []), *(command or config.get("Cmd") or [])]
     broken = (
-        f"the empty cluster in volume {template} is incomplete: remove it "
-        f"(docker volume rm {template}) and the next restore makes it again"
+        f"could not copy the empty cluster in volume {template} into the new volume (if it "
+        f"is damaged: docker volume rm {template}; the next restore makes it again)"
     )
-    script = f'{{ {copy}; }} || {{ echo "$0" >&2; exit 1; }}; exec "$@"'
+    script = (
+        f'if [ -e {MOUNT}/{READY} ]; then {copy} || {{ echo "$0" >&2; exit 1; }}; '
+        f'sync -f "$PGDATA" 2>/dev/null || sync; else echo "{UNFINISHED}" >&2; fi; exec "$@"'
+    )
     return ["sh", "-c", script, broken], own
+
+
+def unfinished(container: Container) -> bool:
+    """Whether ``container`` (started by ``starting``) found its template unfinished."""
+    return UNFINISHED in container.logs(stdout=False, stderr=True).decode(errors="replace")

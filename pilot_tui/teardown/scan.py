@@ -99,6 +99,8 @@ class Scan(Finds):
             what = "deploy lock" if "pilot.lock" in labels else "release"
             if labels.get("pilot.role") == "database":
                 what = f"database {labels.get('pilot.database', '?')}"
+            elif labels.get("pilot.role") == "database-template":
+                what = f"making database {labels.get('pilot.database', '?')}'s empty cluster"
             self.add(
                 "container",
                 str(container.name),

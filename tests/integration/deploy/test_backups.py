@@ -114,7 +114,9 @@ def test_backup_then_restore_brings_back_rows_checksum_and_the_apps_answer(
     assert env["DATABASE_URL"] == f"postgres://main:{password}@{new.name}:5432/main"
     # The container of before is gone; its data is kept, with the writes after the backup.
     assert old.id not in {c.id for c in docker_client.containers.list(all=True)}
-    # The restore started from that template, its password made the database's.
+    # The restore started from that template, its password made the database's (the app
+    # reads with it below).
+    assert f"started from the empty cluster in volume {template}" in restored.err
     assert "making an empty" not in restored.err
     names = {v.name for v in docker_client.volumes.list(filters=leftovers)}
     assert names == {f"pilot-db-{project}-main", f"pilot-db-{project}-main-g2", template}

@@ -6,6 +6,9 @@ skipped while another run makes it, named when broken, and listed by `server des
 
 from __future__ import annotations
 
+import contextlib
+
+import docker
 import pytest
 
 from pilot_tui.config.validate import check_file
@@ -59,10 +62,40 @@ def test_drills_start_from_one_template_made_once_by_the_image(backed_up, docker
     assert not docker_client.containers.list(all=True, filters={"name": f"{name}-make"})
     assert f"{kind.container}-drill" not in {v.name for v in docker_client.volumes.list()}
 
+    # Whole: made by a clean stop, then marked ready.
+    listed = docker_client.containers.run(
+        kind.image,
+        entrypoint=["ls", "/t"],
+        volumes={name: {"bind": "/t", "mode": "ro"}},
+        remove=True,
+    )
+    assert listed.decode().split() == ["pgdata", templates.READY]
+
     second, said = _drill(docker_client, kind, store)
     assert second.ok and "300 rows" in second.detail, second.detail
     assert not any("making an empty" in line for line in said), said
+    assert f"started from the empty cluster in volume {name}" in said
     assert docker_client.volumes.get(name).id == volume.id
+
+
+def _template_labels(kind, docker_client) -> dict[str, str]:
+    image = docker_client.images.get(kind.image).id
+    return {**kind.labels(), "pilot.role": templates.ROLE, templates.IMAGE: image}
+
+
+def test_an_unfinished_template_is_not_copied_and_is_made_again(backed_up, docker_client):
+    """A template without its ready mark (a making cut short between its volume and its
+    container): the drill starts as a first start, passes, and removes it; the next drill
+    makes it again."""
+    kind, store = backed_up
+    name = templates.name_of(kind)
+    docker_client.volumes.create(name, labels=_template_labels(kind, docker_client))
+    drilled, said = _drill(docker_client, kind, store)
+    assert drilled.ok, drilled.detail
+    assert f"volume {name} was not finished: it is made again next time" in said
+    assert name not in {v.name for v in docker_client.volumes.list()}
+    again, said = _drill(docker_client, kind, store)
+    assert again.ok and any("making an empty" in line for line in said), said
 
 
 def test_a_template_of_another_image_or_cut_short_is_made_again(backed_up, docker_client):
@@ -77,14 +110,21 @@ def test_a_template_of_another_image_or_cut_short_is_made_again(backed_up, docke
     assert docker_client.volumes.get(name).attrs["Labels"][templates.IMAGE] == image
 
     # A making cut short (its container left, never started): both go, it is made again.
-    docker_client.containers.create(kind.image, name=f"{name}-make", command=["true"])
+    docker_client.containers.create(
+        kind.image,
+        name=f"{name}-make",
+        command=["true"],
+        labels=_template_labels(kind, docker_client),
+    )
     said = []
     assert templates.ensure(docker_client, kind, said.append) == name
     assert any("making an empty" in line for line in said), said
     assert not docker_client.containers.list(all=True, filters={"name": f"{name}-make"})
 
 
-def test_another_databases_volume_or_a_making_under_way_is_left_alone(backed_up, docker_client):
+def test_another_databases_volume_or_a_making_under_way_is_left_alone(
+    backed_up, docker_client, monkeypatch
+):
     kind, store = backed_up
     name = templates.name_of(kind)
     theirs = {"pilot.project": kind.project, "pilot.database": "other", "pilot.role": "x"}
@@ -96,15 +136,26 @@ def test_another_databases_volume_or_a_making_under_way_is_left_alone(backed_up,
     docker_client.volumes.get(name).remove()
 
     busy = docker_client.containers.run(
-        kind.image, name=f"{name}-make", entrypoint=["sleep", "60"], detach=True
+        kind.image,
+        name=f"{name}-make",
+        entrypoint=["sleep", "60"],
+        labels=_template_labels(kind, docker_client),
+        detach=True,
     )
     try:
         assert templates.ensure(docker_client, kind, lambda _line: None) is None
         drilled, _ = _drill(docker_client, kind, store)
         assert drilled.ok, drilled.detail
         assert docker_client.containers.get(busy.id).status == "running"
+        # Running for longer than any making takes: a killed run's; removed, made again.
+        monkeypatch.setattr(templates, "ABANDONED_SECONDS", 0)
+        said: list[str] = []
+        assert templates.ensure(docker_client, kind, said.append) == name
+        assert any("making an empty" in line for line in said), said
+        assert busy.id not in {c.id for c in docker_client.containers.list(all=True)}
     finally:
-        busy.remove(force=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            busy.remove(force=True)
 
 
 def test_a_broken_template_is_named_and_the_live_database_untouched(backed_up, docker_client):
@@ -119,7 +170,7 @@ def test_a_broken_template_is_named_and_the_live_database_untouched(backed_up, d
     )
     record = backups.records(store, "main")[-1]
     new = kind.at(2)
-    with pytest.raises(backups.BackupError, match="check container stopped") as failed:
+    with pytest.raises(backups.BackupError, match=r"check container .* stopped") as failed:
         restore.check_into(
             docker_client,
             new,
@@ -131,7 +182,9 @@ def test_a_broken_template_is_named_and_the_live_database_untouched(backed_up, d
             lambda _line: None,
             from_template=True,
         )
-    assert f"the empty cluster in volume {name} is incomplete" in "\n".join(failed.value.logs)
+    logs = "\n".join(failed.value.logs)
+    assert f"could not copy the empty cluster in volume {name}" in logs, logs
+    assert f"docker volume rm {name}" in logs
     assert new.volume not in {v.name for v in docker_client.volumes.list()}
     live = docker_client.containers.get(kind.container)
     assert live.status == "running"

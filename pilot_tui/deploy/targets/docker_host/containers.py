@@ -20,6 +20,7 @@ engine: local socket, SSH or TLS.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -141,6 +142,14 @@ def trouble(container: Container) -> str | None:
     if restarts:
         return f"restarted {restarts} time(s)"
     return None
+
+
+def created_at(stamp: str) -> float:
+    """Seconds since the epoch of Docker's "2026-12-04T12:00:00.123456789Z" (0: unknown)."""
+    try:
+        return calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return 0.0
 
 
 def app_containers(client: DockerClient, project: str, app: str) -> list[Container]:

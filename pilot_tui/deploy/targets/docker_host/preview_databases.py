@@ -7,7 +7,6 @@ never gets the database itself."""
 
 from __future__ import annotations
 
-import calendar
 import dataclasses
 import time
 from typing import TYPE_CHECKING
@@ -18,6 +17,7 @@ from pilot_tui.data.kinds import Kind, kind_for
 from pilot_tui.deploy import previews
 from pilot_tui.deploy.context import Context, DeployContext, DeployError, RunLog, Say
 from pilot_tui.deploy.events import StageFailed
+from pilot_tui.deploy.targets.docker_host import containers
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -63,14 +63,6 @@ def linked(ctx: DeployContext, log: RunLog, owner: AppSettings, preview: str) ->
     return urls
 
 
-def _created(stamp: str) -> float:
-    """Seconds since the epoch of Docker's "2026-12-04T12:00:00.123456789Z" (0: unknown)."""
-    try:
-        return calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
-    except ValueError:
-        return 0.0
-
-
 def remove_unused(ctx: Context, say: Say, gone: frozenset[str] = frozenset()) -> list[str]:
     """The preview databases no preview of their branch uses any more: those of the
     previews ``gone`` (just removed), and others made more than DATABASE_GRACE ago (a first
@@ -94,7 +86,8 @@ def remove_unused(ctx: Context, say: Say, gone: frozenset[str] = frozenset()) ->
     now = time.time()
     for container in client.containers.list(all=True, filters={"label": made}):
         name = container.labels.get(previews.PREVIEW_DATABASE, "")
-        young = now - _created(container.attrs.get("Created", "")) < previews.DATABASE_GRACE
+        made_at = containers.created_at(container.attrs.get("Created", ""))
+        young = now - made_at < previews.DATABASE_GRACE
         if young and name not in gone:
             names.add(name)  # a first deploy's, maybe, whose container is not made yet
     for container in client.containers.list(all=True, filters={"label": made}):

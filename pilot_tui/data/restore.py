@@ -143,6 +143,10 @@ def check_into(
                 f"backup {record.id} restored, but what it holds differs from its record",
                 tuple(wrong),
             )
+        if template is not None and stale is None:
+            synced = execs.run(container, templates.sync(kind), {})
+            if synced.exit_code != 0:
+                raise _failed(container, "the restored data could not be synced", synced.tail())
         checked, container = container, None
         docker_db.stop_and_remove(checked)  # cleanly: the data is whole on the volume
     except BaseException as exc:

@@ -164,9 +164,9 @@ def starting(
     client: DockerClient, kind: Kind, template: str, command: list[str] | None
 ) -> tuple[list[str], list[str]]:
     """(entrypoint, command) of a container that copies ``template`` (mounted at MOUNT)
-    into its new volume and syncs it (a clean stop later syncs only what the database
-    wrote), then runs the image's own entrypoint with ``command`` (the image's own when
-    None). Without READY it says UNFINISHED and starts as a first start."""
+    into its new volume, then runs the image's own entrypoint with ``command`` (the
+    image's own when None). Without READY it says UNFINISHED and starts as a first start.
+    The copy is not on disk yet: ``SYNC`` puts it there before the data is used."""
     copy = kind.template_copy(MOUNT)
     assert copy is not None  # ensure() gives a template only to a kind that copies one
     config = client.images.get(kind.image).attrs.get("Config") or {}
@@ -177,9 +177,18 @@ def starting(
     )
     script = (
         f'if [ -e {MOUNT}/{READY} ]; then {copy} || {{ echo "$0" >&2; exit 1; }}; '
-        f'sync -f "$PGDATA" 2>/dev/null || sync; else echo "{UNFINISHED}" >&2; fi; exec "$@"'
+        f'else echo "{UNFINISHED}" >&2; fi; exec "$@"'
     )
     return ["sh", "-c", script, broken], own
+
+
+def sync(kind: Kind) -> list[str]:
+    """A command putting the copied template on disk: a clean stop syncs only the files
+    the database wrote, initdb synced every file it made, and a copy syncs none. Run once
+    the restore is loaded (the dump it came from, removed by then, is never written out):
+    the filesystem's dirty pages, with the fallback of all of them where ``sync -f`` is
+    not known."""
+    return ["sh", "-c", f"sync -f {kind.mount} 2>/dev/null || sync"]
 
 
 def unfinished(container: Container) -> bool:

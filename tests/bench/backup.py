@@ -160,8 +160,7 @@ def main() -> None:
                 from_template=True,
             )
             ours_restore.append(time.perf_counter() - started)
-            steps = [t - started for t, _ in said]
-            parts.append(steps)
+            parts.append({line.split(" ", 1)[0]: t - started for t, line in said})
             client.volumes.get(volume).remove(force=True)
             print(
                 f"run {run + 1}: raw dump {raw_dump[-1]:.1f} s, restore {raw_restore[-1]:.1f} s"
@@ -188,12 +187,21 @@ def main() -> None:
             )
         # Where a restore's time goes: the dump received while initdb runs, the load, then
         # counts and stop.
-        labels = ["new container started", "dump received and server up", "dump loaded"]
-        medians = [med(p[i] for p in parts) for i in range(min(len(p) for p in parts))]
+        # Each step by the first word of the line it says, at that moment.
+        labels = {
+            "restoring": "new container started",
+            "started": "dump received and the copied cluster up",
+            "restored;": "dump loaded",
+        }
+        steps = [
+            f"{label} {med(p[word] for p in parts):.1f} s"
+            for word, label in labels.items()
+            if all(word in p for p in parts)
+        ]
         print(
             "Pilot restore, median time at each step: "
-            + ", ".join(f"{lab} {t:.1f} s" for lab, t in zip(labels, medians, strict=False))
-            + f", counted, verified and stopped {med(ours_restore):.1f} s"
+            + ", ".join(steps)
+            + f", counted, synced, verified and stopped {med(ours_restore):.1f} s"
         )
         print(f"the empty cluster restores start from: made once, in {made_template:.1f} s")
         print(

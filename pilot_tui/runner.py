@@ -15,7 +15,6 @@ and the UI says for what. The third kills the child's group (:data:`KILL_AT`).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -25,10 +24,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pilot_tui.errors import Cancelled, PilotError
 from pilot_tui.fsutil import pid_exists
+
+if TYPE_CHECKING:  # imported where a run streams: a deploy or a status never needs it
+    import asyncio
 
 Stream = Literal["stdout", "stderr"]
 LINE_LIMIT = 64 * 1024 * 1024  # `terraform show -json` prints the whole plan on one line
@@ -84,6 +86,8 @@ class Interrupt:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        import asyncio
+
         self._loop = loop
         self._event = asyncio.Event()
 
@@ -122,6 +126,8 @@ async def stream(
     command: Command, on_line: Callable[[Line], None], interrupt: Interrupt | None = None
 ) -> int:
     """Run ``command``, calling ``on_line`` for every stdout/stderr line; the exit code."""
+    import asyncio
+
     try:
         proc = await asyncio.create_subprocess_exec(
             *command.argv,
@@ -159,6 +165,8 @@ async def stream(
 
 
 async def _forward_interrupts(proc: asyncio.subprocess.Process, interrupt: Interrupt) -> None:
+    import asyncio
+
     interrupt.bind(asyncio.get_running_loop())
     event = interrupt._event
     assert event is not None
@@ -180,6 +188,8 @@ async def _forward_interrupts(proc: asyncio.subprocess.Process, interrupt: Inter
 
 
 async def _stop(proc: asyncio.subprocess.Process, kill_after: float) -> None:
+    import asyncio
+
     if proc.returncode is not None:
         return
     _signal(proc.pid, signal.SIGINT)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.cloud import aws_errors, clients
+from pilot_tui.cloud import aws_errors
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.deploy import history
 from pilot_tui.errors import PilotError
@@ -174,6 +174,8 @@ def _client_for(
     kind = config.state.backend
     if kind == "local":
         return None
+    from pilot_tui.cloud import clients  # a project that shares its history only
+
     bucket = bucket_name(config)
     sandbox = config.server.home == "sandbox"
     if kind == "s3":

@@ -60,13 +60,64 @@ class ProxySpec:
         return f"{self.bind}:{ports}"
 
 
+@dataclass(frozen=True)
+class Edge:
+    """The running edge, and the routes it served (host -> upstream) when they were read
+    under the routes lock as it was ensured; None when it was made anew."""
+
+    container: Container
+    served: dict[str, str] | None = None
+
+
 def ensure_proxy(client: DockerClient, spec: ProxySpec, line: Callable[[str], None]) -> Container:
-    """The running edge container with ``spec``'s config, made or replaced when missing or
-    outdated (under the routes lock: one writer of the edge at a time, whoever deploys)."""
+    """The running edge container with ``spec``'s config (see ensure_edge)."""
+    return ensure_edge(client, spec, line).container
+
+
+def ensure_edge(client: DockerClient, spec: ProxySpec, line: Callable[[str], None]) -> Edge:
+    """The running edge with ``spec``'s config, made or replaced when missing or outdated
+    (under the routes lock: one writer of the edge at a time, whoever deploys)."""
     ensure_network(client)
     ensure_image(client, spec.image, line, "the proxy image")
+    as_is = _as_is(client, spec, line)
+    if as_is is not None:
+        return as_is
     with routes_lock(client, spec.image):
         return _ensure_locked(client, spec, line)
+
+
+def _wanted_labels(spec: ProxySpec) -> dict[str, str]:
+    return {
+        "pilot.role": "proxy",
+        "pilot.proxy.edge": EDGE,
+        # Routes read upstream files: an edge made before (any Caddy) is made again, so its
+        # image's version is checked (2.8+) before it is given a config that needs it.
+        "pilot.proxy.upstreams": "files",
+        "pilot.proxy.image": spec.image,
+        "pilot.proxy.listen": spec.listen,
+        "pilot.proxy.network": NETWORK,
+    }
+
+
+def _as_is(client: DockerClient, spec: ProxySpec, line: Callable[[str], None]) -> Edge | None:
+    """The edge when it runs, answers and has ``spec``'s config already: read without the
+    routes lock, which only a writer needs (a writer meanwhile would come after this one in
+    any order). None when anything is to be done: then under the lock, read again."""
+    current = _existing(client)
+    if (
+        current is None
+        or current.name != PROXY_NAME
+        or current.status != "running"
+        or any(current.labels.get(k) != v for k, v in _wanted_labels(spec).items())
+        or not _answers_here(spec)
+    ):
+        return None
+    present = _present_files(current)
+    wanted = proxy.edge_files(proxy.routes_in(present), spec.edge, spec.ca_root, spec.project)
+    if proxy.plan_switch(present, wanted) is not None:
+        return None
+    _warn_if_shared(present, spec, line)
+    return Edge(current, proxy.served(present))
 
 
 @contextlib.contextmanager
@@ -85,17 +136,8 @@ def routes_lock(client: DockerClient, image: str) -> Iterator[None]:
         lock.release(client, held)
 
 
-def _ensure_locked(client: DockerClient, spec: ProxySpec, line: Callable[[str], None]) -> Container:
-    wanted = {
-        "pilot.role": "proxy",
-        "pilot.proxy.edge": EDGE,
-        # Routes read upstream files: an edge made before (any Caddy) is made again, so its
-        # image's version is checked (2.8+) before it is given a config that needs it.
-        "pilot.proxy.upstreams": "files",
-        "pilot.proxy.image": spec.image,
-        "pilot.proxy.listen": spec.listen,
-        "pilot.proxy.network": NETWORK,
-    }
+def _ensure_locked(client: DockerClient, spec: ProxySpec, line: Callable[[str], None]) -> Edge:
+    wanted = _wanted_labels(spec)
     current = _existing(client)
     if (
         current is not None
@@ -109,8 +151,8 @@ def _ensure_locked(client: DockerClient, spec: ProxySpec, line: Callable[[str], 
         present = _present_files(current)  # read once: the owner, the routes, the rest
         _warn_if_shared(present, spec, line)
         routes = proxy.routes_in(present)
-        apply(current, routes, spec, present)  # settings may have changed
-        return current
+        apply(current, routes, spec, present)  # settings may have changed: never the routes
+        return Edge(current, proxy.served(present))
     routes = read_routes(current) if current is not None else {}
     if current is not None:
         _say_replacing(current, routes, line)
@@ -133,7 +175,7 @@ def _ensure_locked(client: DockerClient, spec: ProxySpec, line: Callable[[str], 
         raise
     if current is not None:
         _discard(client, current)
-    return container
+    return Edge(container)
 
 
 def _warn_if_shared(

@@ -157,7 +157,7 @@ def https_open(config: PilotConfig, state_dir: Path) -> str | None:
     )
 
 
-def ensure_proxy(ctx: DeployContext, log: RunLog, name: str) -> Container:
+def ensure_proxy(ctx: DeployContext, log: RunLog, name: str) -> proxy_container.Edge:
     closed = https_open(ctx.config, ctx.state_dir)
     if closed is not None:
         log.emit(StageFailed(name, "deploy", closed))
@@ -168,7 +168,7 @@ def ensure_proxy(ctx: DeployContext, log: RunLog, name: str) -> Container:
         name,
         "deploy",
         "preparing the proxy",
-        lambda: proxy_container.ensure_proxy(ctx.docker_client, spec, log.line("deploy", name)),
+        lambda: proxy_container.ensure_edge(ctx.docker_client, spec, log.line("deploy", name)),
     )
 
 
@@ -301,18 +301,21 @@ def release(
     secrets_version: str | None = None,
     watch: bool = False,
     labels: dict[str, str] | None = None,
+    served: dict[str, str] | None = None,
 ) -> history.Release:
     """Start ``image_id`` as the app's next release and move traffic to it once healthy,
     recording ``app``'s settings and ``secrets_version`` with it (what ``env`` was made
     of); with ``watch``, watched once live (see _switch); ``labels`` go on its container
-    (a preview's). The caller holds the app's lock and has pulled the shared history."""
+    (a preview's). The caller holds the app's lock and has pulled the shared history.
+    ``served``: the edge's routes as read when it was ensured (else read here)."""
     from pilot_tui.deploy.release_contents import settings_record
 
     name, settings = app.name, target_settings(app, ServerTarget)
     address = url(ctx.config, ctx.docker, app)
     releases = history.load(ctx.state_dir, name)
     made_of = fingerprint(image_id, env, settings)
-    unchanged = None if force else _unchanged(ctx, app, edge, history.live(releases), made_of)
+    live = history.live(releases)
+    unchanged = None if force else _unchanged(ctx, app, edge, live, made_of, served)
     if unchanged is not None:
         current, others = unchanged
         log.emit(StageStarted(name, "deploy"))
@@ -340,7 +343,7 @@ def release(
         secrets_version=secrets_version,
     )
     container = _start_healthy(ctx, log, app, edge, base, env, made_of, labels)
-    return _switch(ctx, log, app, edge, container, base, history.live(releases) if watch else None)
+    return _switch(ctx, log, app, edge, container, base, live if watch else None)
 
 
 def _unchanged(
@@ -349,11 +352,16 @@ def _unchanged(
     edge: Container,
     current: history.Release | None,
     made_of: str,
+    served: dict[str, str] | None = None,
 ) -> tuple[history.Release, list[Container]] | None:
     """The live release when a container of it, made of the same, is running and the edge
     routes every one of the app's names to it (a new `target.domain`, or an edge that lost
     its routes or an upstream file, makes a new release); with the app's containers of
-    other releases (none, unless a deploy was cut short after its release went live)."""
+    other releases (none, unless a deploy was cut short after its release went live).
+    ``served`` may be a read from before the app's lock (the edge's, as it was ensured):
+    the routes to this app's names change by its deploys, rollbacks and reverts, under
+    that lock, each recording the release it routes to; so a read from before one finds
+    the edge routing elsewhere than the live release, and makes a needless release."""
     if current is None:
         return None
     found = containers.app_containers(ctx.docker_client, ctx.project, app.name)
@@ -366,7 +374,7 @@ def _unchanged(
     ]
     if not same:
         return None
-    routes = proxy_container.served_routes(edge)
+    routes = served if served is not None else proxy_container.served_routes(edge)
     upstream = containers.upstream(
         same[-1], current.port or target_settings(app, ServerTarget).port
     )

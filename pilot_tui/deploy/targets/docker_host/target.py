@@ -143,7 +143,8 @@ class DockerHost:
     def deploy(self, ctx: DeployContext, log: RunLog, *, force: bool = False) -> history.Release:
         app, name = self.app, self.app.name
         env = self._environment(ctx, log)
-        proxy = release.ensure_proxy(ctx, log, name)
+        edge = release.ensure_proxy(ctx, log, name)
+        proxy = edge.container
         if self.previewing is None:
             env.update(release.linked_databases(ctx, log, app))
         else:  # never the app's own databases: copies, where pilot.toml offers them
@@ -175,6 +176,7 @@ class DockerHost:
                 secrets_version=version,
                 watch=True,  # when the deploy watches (ctx.watch) and target.watch > 0
                 labels=self.previewing.labels() if self.previewing is not None else None,
+                served=edge.served,
             )
         finally:
             lock.release(ctx.docker_client, held)
@@ -186,7 +188,7 @@ class DockerHost:
         from docker.errors import ImageNotFound
 
         app, name = self.app, self.app.name
-        proxy = release.ensure_proxy(ctx, log, name)
+        proxy = release.ensure_proxy(ctx, log, name).container
         held = release.take_lock(ctx, name, proxy)
         try:
             ctx.pull(log, name)  # the newest shared history decides what "previous" is

@@ -181,7 +181,8 @@ def rollback(ns: argparse.Namespace) -> int:
         except DeployError as exc:
             return _fail(exc)
         print(f"{ns.app}\t{release.id}\t{release.note}\t{release.url or '-'}")
-        return EXIT_OK
+        # A Ctrl+C once it was live kept it (and stopped what followed): still an interrupt.
+        return EXIT_INTERRUPTED if engine.cancel.is_set() else EXIT_OK
 
 
 def releases(ns: argparse.Namespace) -> int:

@@ -445,3 +445,40 @@ def test_a_replaced_edge_left_behind_by_a_cut_short_move_is_removed(engine, edge
     proxy_container.ensure_proxy(client, spec, lambda _: None)
     with pytest.raises(docker.errors.NotFound):
         client.containers.get(left.id)
+
+
+def test_an_edge_as_it_should_be_is_read_without_the_lock_and_never_changed_by_it(engine, edge):
+    """A deploy that finds the edge as it should be takes no routes lock (no lock container
+    is made) and gets the routes it serves; the lock-free read only reads: an edge set
+    aside beside it (another deploy's replacement under way) is left to the locked path."""
+    client, _, _ = engine
+    container, spec, upstream = edge
+    import time
+
+    since = f"{time.time():.6f}"  # the fixture's own swap, a moment ago, is before it
+    found = proxy_container.ensure_edge(client, spec, lambda _: None)
+    assert found.container.id == container.id
+    assert found.served is not None and found.served["a.test"] == upstream["A"]
+    until = int(time.time()) + 1
+    events = client.events(
+        since=since, until=until, decode=True, filters={"type": "container", "event": "create"}
+    )
+    made = [e.get("Actor", {}).get("Attributes", {}).get("name", "") for e in events]
+    assert not [name for name in made if "lock" in name], made  # no lock container
+
+    # Under the lock, for comparison: a write (a new host) makes one.
+    since = f"{time.time():.6f}"
+    proxy_container.swap(container, ["d.test"], upstream["A"], spec, NOT_AN_APP)
+    until = int(time.time()) + 1
+    events = client.events(
+        since=since, until=until, decode=True, filters={"type": "container", "event": "create"}
+    )
+    made = [e.get("Actor", {}).get("Attributes", {}).get("name", "") for e in events]
+    assert [name for name in made if "lock" in name], made
+
+    aside = client.containers.create(spec.image, ["sleep", "60"], name="pilot-proxy-old")
+    try:
+        assert proxy_container._as_is(client, spec, lambda _: None) is None
+        assert client.containers.get(aside.id).name == "pilot-proxy-old"  # still there
+    finally:
+        aside.remove(force=True)

@@ -102,11 +102,18 @@ def _wanted_labels(spec: ProxySpec) -> dict[str, str]:
 def _as_is(client: DockerClient, spec: ProxySpec, line: Callable[[str], None]) -> Edge | None:
     """The edge when it runs, answers and has ``spec``'s config already: read without the
     routes lock, which only a writer needs (a writer meanwhile would come after this one in
-    any order). None when anything is to be done: then under the lock, read again."""
-    current = _existing(client)
+    any order). None when anything is to be done: then under the lock, read again. Only
+    reads: an edge set aside (a replacement under way, or cut short) is the lock's to see."""
+    from docker.errors import NotFound
+
+    found = {}
+    for name in (PROXY_NAME, SET_ASIDE):
+        with contextlib.suppress(NotFound):
+            found[name] = client.containers.get(name)
+    current = found.get(PROXY_NAME)
     if (
         current is None
-        or current.name != PROXY_NAME
+        or SET_ASIDE in found
         or current.status != "running"
         or any(current.labels.get(k) != v for k, v in _wanted_labels(spec).items())
         or not _answers_here(spec)

@@ -319,7 +319,9 @@ def release(
     if unchanged is not None:
         current, others = unchanged
         log.emit(StageStarted(name, "deploy"))
-        if others:  # an earlier deploy's Ctrl+C left them: retired as that one would have
+        # An earlier deploy's Ctrl+C left them: retired as that one would have, once the
+        # edge, read again now, still routes to the live one (the first read may be old).
+        if others and _unchanged(ctx, app, edge, current, made_of) is not None:
             log.line("deploy", name)(
                 f"stopping {len(others)} container(s) of earlier releases left running"
             )
@@ -465,15 +467,19 @@ def _switch(
         log.emit(StageFailed(name, "release", str(exc), logs))
         raise DeployError("release", str(exc), logs) from exc
     live = replace(base, status=history.LIVE)
-    ctx.record_release(log, name, live)
     # Live from here: a Ctrl+C (in the CLI) keeps it, as one during the watch does; the
     # deploy ends as released, cancelled from there on (the CLI exits 130).
     line = log.line("release", name)
     try:
+        ctx.record_release(log, name, live)
         time.sleep(ctx.drain)  # the edge's requests in flight to the old release arrive
     except KeyboardInterrupt:
         ctx.cancel.set()
         line("Ctrl+C: the new release stays live; stopping the previous one now")
+        ctx.record_release(log, name, live)  # again: it may have been cut short (atomic)
+    else:
+        if ctx.cancel.is_set():  # the app's Cancel, meanwhile
+            line("cancelled: the new release stays live; stopping the previous one now")
     previous = _previous(ctx, app, watched_from)
     if watched_from is not None and previous is not None:
         why = _watch(ctx, log, app, edge, container, watched_from)

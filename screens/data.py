@@ -88,6 +88,7 @@ class DataScreen(RunScreen):
         self.project_file = project_file
         self.rows: dict[str, DatabaseRow] = {}
         self.acted = False  # a backup, drill or restore ran (its outcome is on show)
+        self.unread = False  # the last listing failed: its panel says why
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -163,8 +164,10 @@ class DataScreen(RunScreen):
         worker = event.worker
         if worker.group == "data-list":
             if event.state == WorkerState.SUCCESS and isinstance(worker.result, list):
+                self.unread = False
                 self._show_rows(worker.result)
             elif event.state == WorkerState.ERROR:
+                self.unread = True
                 self.error_panel.pin_failure(worker, self.state_dir)
                 self._result("[red]Cannot read the databases[/] · Esc to go back")
             return
@@ -219,6 +222,9 @@ class DataScreen(RunScreen):
 
     def _selected(self) -> str | None:
         table = self.query_one("#db-list", DataTable)
+        if table.row_count == 0 and self.unread:  # the panel above says why
+            self.notify("The databases could not be read: see above.", severity="warning")
+            return None
         if table.row_count == 0:
             self.notify("No databases yet: add a [[databases]] table to pilot.toml.")
             return None

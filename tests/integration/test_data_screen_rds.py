@@ -57,3 +57,40 @@ async def test_an_rds_database_is_listed_and_its_backup_key_says_why_not(cli, tm
             ),
         )
         assert isinstance(app.screen, DataScreen)
+
+
+async def test_keys_say_the_databases_could_not_be_read_not_that_there_are_none(
+    cli, tmp_path, monkeypatch
+):
+    """A database on a Docker host that does not answer: the listing fails (a panel says
+    why), and b, t and r say the databases could not be read. Before, they said "No
+    databases yet: add a [[databases]] table", with one in pilot.toml."""
+    from textual.widgets import DataTable, Static
+
+    from pilot_tui.screens.app import create_app
+    from pilot_tui.screens.data import DataScreen
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    assert cli("init", "--name", "acme").code == 0
+    toml = tmp_path / "pilot.toml"
+    toml.write_text(toml.read_text() + '\n[[databases]]\nname = "main"\nversion = 15\n')
+    app = create_app(str(toml))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("d")
+        screen = app.screen
+        assert isinstance(screen, DataScreen)
+        result = screen.query_one("#data-result", Static)
+        assert await until(pilot, lambda: "Cannot read the databases" in str(result.render()))
+        assert screen.query_one("#db-list", DataTable).row_count == 0
+        for key in ("b", "t", "r"):
+            app.clear_notifications()
+            await pilot.press(key)
+            assert await until(
+                pilot,
+                lambda: any(
+                    "The databases could not be read" in str(n.message) for n in app._notifications
+                ),
+            )
+            assert not any("No databases yet" in str(n.message) for n in app._notifications)
+        assert isinstance(app.screen, DataScreen)

@@ -153,15 +153,14 @@ def check_into(
         # An exec into it refused because it had stopped: its own words say why.
         failed = _failed(container, "") if isinstance(exc, DockerException) else None
         _remove(client, container or checked, volume)
-        if stale is not None:
-            templates.discard(client, kind)
         if failed is not None and failed.logs:
             raise failed from exc
         if isinstance(exc, DockerException):
             raise BackupError(f"the Docker host refused: {exc}") from exc
         raise
-    if stale is not None:
-        templates.discard(client, kind)
+    finally:
+        if stale is not None:  # no longer mounted: the copy's container is gone either way
+            templates.discard(client, kind)
     return Checked(record, time.monotonic() - started, len(counted), sum(counted.values()))
 
 

@@ -159,6 +159,9 @@ class Deployer:
                 raise DeployError("deploy", str(exc), exit_code=exc.exit_code) from exc
             try:
                 release = runs.deploy(self, log, force=True)
+            except previews.PreviewError as exc:  # past the limit after all (a race): no notice
+                log.emit(StageFailed(made.full, "deploy", str(exc)))
+                raise DeployError("deploy", str(exc), exit_code=exc.exit_code) from exc
             except DeployError as exc:
                 self._notify(log, made.full, notify.FAILED, str(exc), None)
                 raise

@@ -36,6 +36,9 @@ class LockHeld(PilotError):
         self.since = since
 
 
+LOCK_LABEL = "pilot.lock"  # on a lock container: the app (or preview) it locks
+
+
 @dataclass(frozen=True)
 class Lock:
     name: str
@@ -68,7 +71,7 @@ def acquire(client: DockerClient, project: str, app: str, image: str, *, wait: f
                 name=name,
                 network_mode="none",
                 labels={
-                    "pilot.lock": app,
+                    LOCK_LABEL: app,
                     "pilot.project": project,
                     "pilot.lock.holder": holder(),
                     "pilot.lock.since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

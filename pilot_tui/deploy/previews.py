@@ -213,19 +213,26 @@ def environment(
 
 
 def room_for(app: AppSettings, name: str, found: list[Preview]) -> None:
-    """Refuse a new preview ``name`` of ``app`` when ``found`` (its unexpired previews)
-    fill ``previews.max``; a preview that exists is redeployed, always."""
+    """Refuse a new preview ``name`` of ``app`` when ``found`` (its unexpired previews,
+    and those being deployed) fill ``previews.max``; a preview that exists is redeployed,
+    always."""
     limit = app.previews.max
     others = sorted({p.name for p in found if p.app == app.name and p.name != name})
+    made = {p.name for p in found if p.state != "deploying"}  # the rest: first deploys
     if limit == 0:
         raise PreviewError(
             f"{app.name} has no previews: previews.max is 0 in pilot.toml",
             hint=f"set [apps.previews] max = 3 under the app {app.name}",
         )
     if len(others) >= limit:
-        listed = ", ".join(others)
+        listed = ", ".join(n if n in made else f"{n} (being deployed)" for n in others)
+        removable = [n for n in others if n in made]
         raise PreviewError(
             f"{app.name} has {len(others)} previews already ({listed}), its most "
             f"(previews.max = {limit})",
-            hint=f"remove one first: pilot-tui preview destroy {app.name} {others[0]}",
+            hint=(
+                f"remove one first: pilot-tui preview destroy {app.name} {removable[0]}"
+                if removable
+                else "wait for those deploys to end, then remove one"
+            ),
         )

@@ -93,13 +93,16 @@ class Scan(Finds):
     def _containers(self) -> None:
         docker = self.docker
         assert docker is not None  # run() reads containers only with a client
+        from pilot_tui.data.docker_db import TEMPLATE_ROLE
+        from pilot_tui.deploy.lock import LOCK_LABEL
+
         mine = docker.containers.list(all=True, filters={"label": f"pilot.project={self.project}"})
         for container in mine:
             labels = container.labels
-            what = "deploy lock" if "pilot.lock" in labels else "release"
+            what = "deploy lock" if LOCK_LABEL in labels else "release"
             if labels.get("pilot.role") == "database":
                 what = f"database {labels.get('pilot.database', '?')}"
-            elif labels.get("pilot.role") == "database-template":
+            elif labels.get("pilot.role") == TEMPLATE_ROLE:
                 what = f"making database {labels.get('pilot.database', '?')}'s empty cluster"
             self.add(
                 "container",
@@ -114,8 +117,6 @@ class Scan(Finds):
             database = (volume.attrs.get("Labels") or {}).get("pilot.database", "?")
             self.add(DATABASE_VOLUME, str(volume.name), database_data(database, self.project))
         # The empty clusters the databases' restores start from: no data, removed with the rest.
-        from pilot_tui.data.docker_db import TEMPLATE_ROLE
-
         wanted = [f"pilot.project={self.project}", f"pilot.role={TEMPLATE_ROLE}"]
         for volume in docker.volumes.list(filters={"label": wanted}):
             database = (volume.attrs.get("Labels") or {}).get("pilot.database", "?")

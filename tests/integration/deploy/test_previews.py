@@ -8,6 +8,8 @@ or secret version of it; the app itself untouched throughout."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -16,10 +18,11 @@ import pytest
 
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.data import scheduling
-from pilot_tui.deploy import history, secrets
+from pilot_tui.deploy import history, lock, previews, secrets
 from pilot_tui.deploy.session import open_deployer
 from pilot_tui.deploy.targets.docker_host import containers, proxy_container
 from pilot_tui.naming import image_repository
+from tests.conftest import PILOT
 from tests.support.databases import add_reader_app, project_name
 from tests.support.deploy_fixtures import SECRET, get
 
@@ -139,6 +142,69 @@ def _repository(root, full: str) -> str:
     config = ProjectFile.load(root / "pilot.toml").check().config
     assert config is not None
     return image_repository(config.project.name, full)
+
+
+def test_a_preview_whose_deploy_holds_its_lock_counts_toward_max(
+    site, cli, docker_client, edge_image
+):
+    """Regression (issue 15: the `room_for` race): a preview being deployed has no
+    container until its end, so a teammate's new preview deployed meanwhile passed
+    previews.max too. The deploy now checks again under its lock, counting the app's other
+    preview deploys that took their lock first (here one held, as a teammate's deploy
+    would hold it)."""
+    root, _ = site
+    _set(root, "apps[0].previews.max", 1)
+    theirs = lock.acquire(docker_client, project_name(root), "hello--theirs", edge_image)
+    try:
+        mine = cli("deploy", "hello", "--preview", "mine")
+        assert mine.code == 2, mine.err
+        assert "previews.max = 1" in mine.err and "theirs (being deployed)" in mine.err
+        assert not docker_client.containers.list(
+            all=True, filters={"label": "pilot.app=hello--mine"}
+        )
+        # Nothing of it is left: not its lock, which the teammate's next deploy would meet.
+        assert lock.current(docker_client, lock.lock_name(project_name(root), "hello--mine")) == (
+            "nobody",
+            "-",
+        )
+    finally:
+        lock.release(docker_client, theirs)
+    made = cli("deploy", "hello", "--preview", "mine")
+    assert made.code == 0, made.err
+
+
+def test_two_new_previews_deployed_at_once_past_max_make_one(site, docker_client):
+    """The same race as it happens: two `deploy --preview` processes at once with room for
+    one. Both pass the first check (neither has a container yet); the one whose lock came
+    second is refused (exit 2), and one preview exists."""
+    root, port = site
+    _set(root, "apps[0].previews.max", 1)
+    env = {k: v for k, v in os.environ.items() if k != "PILOT_PROJECT"}
+    runs = {
+        name: subprocess.Popen(
+            [PILOT, "deploy", "hello", "--preview", name],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("left", "right")
+    }
+    said = {name: run.communicate(timeout=300) for name, run in runs.items()}
+    codes = {name: run.returncode for name, run in runs.items()}
+    assert sorted(codes.values()) == [0, 2], said
+    (made,) = [name for name, code in codes.items() if code == 0]
+    (refused,) = [name for name, code in codes.items() if code == 2]
+    assert "previews.max = 1" in said[refused][1], said[refused]
+    running = {
+        c.labels[previews.PREVIEW]
+        for c in docker_client.containers.list(
+            all=True, filters={"label": previews.PREVIEW_OF + "=hello"}
+        )
+    }
+    assert running == {made}
+    assert "hello" in get(port, f"hello--{made}.localhost").lower()
 
 
 def test_app_destroy_takes_its_previews(site, cli, docker_client):

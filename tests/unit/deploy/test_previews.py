@@ -116,6 +116,36 @@ def test_room_for_counts_the_other_previews_of_the_app():
         previews.room_for(off, "new", [])
 
 
+def test_room_for_names_the_previews_being_deployed():
+    app = AppSettings(name="api", previews=PreviewSettings(max=2))
+    found = [Preview("api", "b", 1), Preview("api", "a", float("inf"), state="deploying")]
+    with pytest.raises(PreviewError) as caught:
+        previews.room_for(app, "new", found)
+    assert "(a (being deployed), b)" in str(caught.value)
+    assert "pilot-tui preview destroy api b" in str(caught.value)  # not the one under way
+    with pytest.raises(PreviewError) as caught:
+        previews.room_for(app, "new", [found[1], Preview("api", "c", 9, state="deploying")])
+    assert "wait for those deploys to end" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "earlier, later",
+    [
+        ("2026-12-05T10:00:00.1Z", "2026-12-05T10:00:00.12Z"),  # as text, .1Z sorts last
+        ("2026-12-05T10:00:00.999999999Z", "2026-12-05T10:00:01Z"),
+        ("2026-12-05T09:59:59Z", "2026-12-05T10:00:00.000000001Z"),
+    ],
+)
+def test_lock_containers_are_ordered_by_the_engine_s_clock_to_the_nanosecond(earlier, later):
+    from types import SimpleNamespace
+
+    from pilot_tui.deploy.targets.docker_host.preview_containers import _created
+
+    first = SimpleNamespace(id="b", attrs={"Created": earlier})
+    second = SimpleNamespace(id="a", attrs={"Created": later})
+    assert _created(first) < _created(second)  # type: ignore[arg-type]
+
+
 def test_labels_round_trip_and_expiry():
     made = Preview("api", "pr-3", 1_700_000_000.0)
     assert previews.from_labels({**made.labels(), "pilot.app": "api--pr-3"}) == made

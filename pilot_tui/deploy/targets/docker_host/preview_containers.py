@@ -15,6 +15,7 @@ from pilot_tui.naming import image_repository
 
 if TYPE_CHECKING:
     from docker import DockerClient
+    from docker.models.containers import Container
 
 
 def found(
@@ -42,6 +43,40 @@ def found(
         )
         newest[preview.name] = (started, preview)
     return [preview for _, preview in sorted(newest.values(), key=lambda p: p[1].name)]
+
+
+def deploying(client: DockerClient, project: str, app: str, ours: str) -> list[Preview]:
+    """``app``'s other previews whose deploys hold their lock (lock.py) since before the
+    lock container ``ours`` was made, as state "deploying": their containers come only at
+    their end. The engine orders them (one clock), so of two deploys at once each sees
+    the same one first."""
+    from pilot_tui.deploy import lock
+
+    held = client.containers.list(
+        all=True, filters={"label": [f"pilot.project={project}", lock.LOCK_LABEL]}
+    )
+    mine = next((c for c in held if c.id == ours), None)
+    if mine is None:  # broken by a teammate meanwhile: only what runs counts
+        return []
+    first = _created(mine)
+    found = []
+    for container in held:
+        whose = previews.split(container.labels.get(lock.LOCK_LABEL, ""))
+        if whose is None or whose[0] != app or container.id == ours:
+            continue
+        if _created(container) < first:
+            found.append(Preview(app, whose[1], float("inf"), state="deploying"))
+    return found
+
+
+def _created(container: Container) -> tuple[str, int, str]:
+    """When the engine made ``container``, to the nanosecond, then its id (a tie-break
+    every reader agrees on). Docker's "…T12:00:00.1234Z" drops trailing zeros, so the
+    fraction is compared as a number, not as text."""
+    stamp = str(container.attrs.get("Created", ""))
+    seconds, _, fraction = stamp.rstrip("Z").partition(".")
+    digits = "".join(ch for ch in fraction if ch.isdigit())[:9]
+    return seconds, int(digits.ljust(9, "0")), str(container.id)
 
 
 def remove_images(client: DockerClient, project: str, full: str) -> list[str]:

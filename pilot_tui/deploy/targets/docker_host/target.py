@@ -145,14 +145,15 @@ class DockerHost:
         env = self._environment(ctx, log)
         edge = release.ensure_proxy(ctx, log, name)
         proxy = edge.container
-        if self.previewing is None:
-            env.update(release.linked_databases(ctx, log, app))
-        else:  # never the app's own databases: copies, where pilot.toml offers them
-            preview = self.previewing
-            owner = ctx.config.app(preview.app) or app
-            env.update(preview_databases.linked(ctx, log, owner, preview.name))
         held = release.take_lock(ctx, name, proxy)
         try:
+            if self.previewing is None:
+                env.update(release.linked_databases(ctx, log, app))
+            else:  # never the app's own databases: copies, where pilot.toml offers them
+                preview = self.previewing
+                owner = ctx.config.app(preview.app) or app
+                self._room_under_lock(ctx, owner, held)  # before its database is made
+                env.update(preview_databases.linked(ctx, log, owner, preview.name))
             ctx.pull(log, name)  # under the lock: a teammate may have released since
             # Under the lock too: two deploys must not both write the next version.
             version = secret_versions.keep_of(ctx.state_dir, name, app.secrets, env)
@@ -183,6 +184,22 @@ class DockerHost:
         if self.previewing is not None:  # the agent removes it once its TTL runs out
             release.backup_agent(ctx, log.line("release", name))
         return made
+
+    def _room_under_lock(self, ctx: DeployContext, owner: AppSettings, held: lock.Lock) -> None:
+        """previews.max checked again now that this preview's deploy holds its lock. The
+        engine's check before cannot see a preview a teammate (or another terminal) is
+        deploying at the same moment: its containers come only at its end. So the deploys
+        of the owner's other previews that took their lock first count too; of two new
+        previews at once past the limit, the later lock is refused (PreviewError)."""
+        assert self.previewing is not None
+        preview = self.previewing
+        # The deploy's own clock (it set the expiry), not this process's: a test injects it.
+        now = preview.expires - owner.previews.ttl_seconds()
+        running = [p for p in DockerHost(owner).previews(ctx) if not p.expired(now)]
+        under_way = preview_containers.deploying(
+            ctx.docker_client, ctx.project, owner.name, held.container_id
+        )
+        previews.room_for(owner, preview.name, running + under_way)
 
     def rollback(self, ctx: DeployContext, log: RunLog, wanted: str | None) -> history.Release:
         from docker.errors import ImageNotFound

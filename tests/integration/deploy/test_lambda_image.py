@@ -58,7 +58,13 @@ def image_app(engine_project, registry, docker_client, tmp_path, monkeypatch):
             "path": "hello",
             "build": {"kind": "dockerfile"},
             # not watched: each release would wait 60 s (test_lambda_watch.py watches)
-            "target": {"kind": "lambda", "package": "image", "port": 9000, "watch": 0},
+            "target": {
+                "kind": "lambda",
+                "package": "image",
+                "port": 9000,
+                "watch": 0,
+                "health_path": "/index.html",
+            },
         }
     )
     yield root, host, boto3.client("lambda", region_name="us-east-1")
@@ -82,6 +88,8 @@ def test_image_lambda_deploy_and_rollback(image_app, cli, docker_client):
     assert wrapped, "the adapter image was not built"
     config = wrapped[0].attrs["Config"]
     assert "PORT=9000" in config["Env"] and "AWS_LWA_PORT=9000" in config["Env"]
+    # Regression (issue 15): the adapter waits for the app's health path, not "/".
+    assert "AWS_LWA_READINESS_CHECK_PATH=/index.html" in config["Env"]
 
     again = cli("deploy", "hello")
     assert again.code == 0 and "nothing changed: v1 is live" in again.err
@@ -93,6 +101,21 @@ def test_image_lambda_deploy_and_rollback(image_app, cli, docker_client):
     back = cli("rollback", "hello")
     assert back.code == 0, back.err
     assert lam.get_alias(FunctionName=name, Name="live")["FunctionVersion"] == "1"
+
+    # A new health path alone wraps the same app image again: the old wrapper asks "/index.html".
+    pf = ProjectFile.load(root / "pilot.toml")
+    pf.save(pf.with_value("apps[0].target.health_path", "/"))
+    third = cli("deploy", "hello")
+    assert third.code == 0, third.err
+    asked = {
+        e
+        for i in docker_client.images.list()
+        if any(t.endswith("-lambda") for t in i.tags)
+        for e in i.attrs["Config"]["Env"]
+        if e.startswith("AWS_LWA_READINESS_CHECK_PATH=")
+    }
+    assert asked == {"AWS_LWA_READINESS_CHECK_PATH=/index.html", "AWS_LWA_READINESS_CHECK_PATH=/"}
+    assert lam.get_alias(FunctionName=name, Name="live")["FunctionVersion"] == "3"
 
     gone = cli("app", "destroy", "hello", "--yes")
     assert gone.code == 0, gone.err

@@ -7,6 +7,7 @@ from public.ecr.aws (and these tests)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tarfile
 from collections.abc import Callable
@@ -38,19 +39,29 @@ def wrapper_dockerfile(app_image: str, adapter: str, port: int, health_path: str
     )
 
 
+def wrapped_tag(app_tag: str, port: int, health_path: str) -> str:
+    """The tag of ``app_tag`` wrapped for Lambda: it names the port and health path baked
+    in (a hash of them), so changing either builds the wrapper again, never reusing one
+    that asks the old path."""
+    baked = hashlib.sha256(f"{port}\n{health_path}".encode()).hexdigest()[:8]
+    return f"{app_tag}-{baked}-lambda"
+
+
 def wrap(
     client: DockerClient,
     app_image: str,
     port: int,
+    health_path: str,
     tag: str,
     line: Callable[[str], None],
     cancelled: Callable[[], bool] = lambda: False,
 ) -> str:
-    """Build ``tag``: ``app_image`` with the adapter; its image id (reused when built)."""
+    """Build ``tag`` (wrapped_tag): ``app_image`` with the adapter, which waits for
+    ``health_path`` on ``port``; its image id (reused when built)."""
     existing = images.existing_image(client, tag)
     if existing is not None:
         return existing
-    text = wrapper_dockerfile(app_image, adapter_image(), port).encode()
+    text = wrapper_dockerfile(app_image, adapter_image(), port, health_path).encode()
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
         info = tarfile.TarInfo("Dockerfile")

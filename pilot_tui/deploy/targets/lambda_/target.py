@@ -114,14 +114,16 @@ class Lambda(ManagedContainer):
         self, ctx: DeployContext, log: RunLog, image_id: str, tag: str
     ) -> tuple[str, str]:
         """The app's image with the Lambda Web Adapter added (its web server on $PORT)."""
-        from pilot_tui.deploy.targets.lambda_.image import wrap
+        from pilot_tui.deploy.targets.lambda_.image import wrap, wrapped_tag
 
-        wrapped = f"{tag}-lambda"
+        settings = target_settings(self.app, LambdaTarget)
+        wrapped = wrapped_tag(tag, settings.port, settings.health_path)
         try:
             adapted = wrap(
                 ctx.docker_client,
                 tag,
-                target_settings(self.app, LambdaTarget).port,
+                settings.port,
+                settings.health_path,
                 wrapped,
                 log.line("build", self.app.name),
                 ctx.cancel.is_set,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, cast
 
 from pilot_tui.cli.common import error, load_valid, print_json, say
 from pilot_tui.cli.deploy_cmds import deployer
-from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, PilotError
+from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, PilotError
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -462,6 +462,7 @@ def db_restore(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     with deployer(ns, loaded=(pf, config)) as engine, engine_errors():
         done = restore.restore_and_move(engine, kind, store, record.id, say)
+        interrupted = engine.cancel.is_set()  # a relaunch's Ctrl+C kept its release live
     for app, why in done.stuck.items():
         error(f"{app}: {why}")
     if done.stuck:
@@ -469,11 +470,11 @@ def db_restore(ns: argparse.Namespace) -> int:
             f"{', '.join(done.stuck)} still use(s) the data from before the restore, whose "
             "container keeps running: deploy them again (pilot-tui deploy APP)"
         )
-        return EXIT_FAILED
+        return EXIT_INTERRUPTED if interrupted else EXIT_FAILED
     if done.restored.kept_volume:
         say(f"pilot-tui db destroy {settings.name} removes it with the rest")
     print(f"restored {settings.name} from backup {record.id}")
-    return EXIT_OK
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
 def _copy_entry(settings: Database, name: str) -> dict[str, object]:

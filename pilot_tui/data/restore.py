@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from docker.models.containers import Container
 
     from pilot_tui.deploy import history as release_history
+    from pilot_tui.deploy.context import CancelToken
     from pilot_tui.deploy.shared_history import SharedHistory
 
 DRILL_ROLE = "database-drill"
@@ -43,6 +44,7 @@ class Deployer(Protocol):
 
     state_dir: Path
     shared: SharedHistory | None
+    cancel: CancelToken  # set by a Ctrl+C (or Cancel) that a relaunch kept live
 
     @property
     def docker_client(self) -> DockerClient: ...
@@ -457,7 +459,8 @@ def restore_and_move(
         f"{done.live.what} now runs on backup {record.id} as {done.live.container} "
         f"({done.checked.tables} tables, {done.checked.rows:,} rows, as recorded)"
     )
-    moved, stuck = [], {}
+    moved: list[str] = []
+    stuck: dict[str, str] = {}
     for app in kind.settings.apps:
         if engine.shared is not None:  # a teammate's release is the live one, maybe
             with contextlib.suppress(PilotError):
@@ -465,6 +468,9 @@ def restore_and_move(
         live = history.live_release(engine.state_dir, app)
         if live is None:
             continue  # never deployed: its first deploy links the restored data
+        if engine.cancel.is_set():  # a Ctrl+C (or Cancel) that an earlier relaunch kept live
+            stuck[app] = "not redeployed: interrupted"
+            continue
         say(f"redeploying {app} onto the restored data (relaunch of {live.id})")
         try:
             engine.rollback(app, live.id)
@@ -474,7 +480,8 @@ def restore_and_move(
     previous = done.previous
     if previous is not None:
         users = _users_of(engine.docker_client, kind.project, str(previous.name))
-        stuck.update({app: "its container still uses the data from before" for app in users})
+        for app in users:  # (one said stuck above keeps its reason)
+            stuck.setdefault(app, "its container still uses the data from before")
     if not stuck:
         retire(previous, say)
         if done.kept_volume:

@@ -21,6 +21,10 @@ from pilot_tui.config.document import ProjectFile
 from pilot_tui.data import backups, docker_db, execs, restore
 from pilot_tui.data.kinds import kind_for
 from pilot_tui.data.stores import GcsStore, LocalStore
+from pilot_tui.deploy import history
+from pilot_tui.deploy.engine import Deployer
+from pilot_tui.deploy.events import StageStarted
+from pilot_tui.deploy.session import open_deployer
 from tests.polling import wait_until
 from tests.support.databases import add_reader_app, ask_app, project_name
 
@@ -206,6 +210,57 @@ def _running_database(root, docker_client, state_dir):
     kind = kind_for(config.project.name, config.databases[0])
     docker_db.ensure(docker_client, kind, state_dir, lambda _line: None)
     return kind
+
+
+def test_a_cancel_that_keeps_a_relaunch_live_leaves_the_next_apps_on_the_old_data(
+    engine_project, cli, docker_client, data_image, monkeypatch
+):
+    """Regression (issue 15): a restore relaunches each linked app. A Ctrl+C (or the app's
+    Cancel) while one relaunch switches keeps that release live; the restore then went on
+    to the next app, whose relaunch failed as cancelled and was recorded as such. Now the
+    rest are not begun, said so, and the data from before keeps running for them."""
+    monkeypatch.setenv("PILOT_POSTGRES_IMAGE", data_image)
+    root, port, add = engine_project
+    add_reader_app(root, add, data_image)
+    add(
+        {
+            "name": "other",
+            "path": "api",
+            "build": {"kind": "dockerfile"},
+            "target": {"kind": "server", "port": 8000, "health_path": "/healthz"},
+        }
+    )
+    toml = root / "pilot.toml"
+    toml.write_text(toml.read_text() + DATABASE.replace('["api"]', '["api", "other"]'))
+    assert cli("deploy", "api").code == 0 and cli("deploy", "other").code == 0
+    _sql(cli, SEED)
+    assert cli("db", "backup", "main").code == 0
+    state = root / ".pilot"
+    before = history.load(state, "other")
+    pf = ProjectFile.load(toml)
+    config = pf.check().config
+    assert config is not None
+    kind = kind_for(config.project.name, config.databases[0])
+    engines: list[Deployer] = []
+
+    def cancel_as_api_switches(event: object) -> None:
+        if isinstance(event, StageStarted) and (event.app, event.stage) == ("api", "release"):
+            engines[0].cancel.set()  # the app's Cancel, as the proxy switches to it
+
+    with open_deployer(pf.path, config, cancel_as_api_switches, share=False) as engine:
+        engines.append(engine)
+        said: list[str] = []
+        store = LocalStore(state / "backups")
+        done = restore.restore_and_move(engine, kind, store, None, said.append)
+    assert done.moved == ["api"]
+    assert done.stuck == {"other": "not redeployed: interrupted"}
+    assert ask_app(port) == "before the backup"  # api on the restored data
+    assert history.load(state, "other") == before  # nothing begun, nothing recorded
+    assert not any("redeploying other" in line for line in said)
+    previous = done.restored.previous
+    assert previous is not None
+    previous.reload()
+    assert previous.status == "running"  # still other's database
 
 
 def test_backups_in_the_s3_state_bucket_are_encrypted_pruned_and_drilled(

@@ -282,6 +282,44 @@ def test_ctrl_c_during_the_drain_keeps_the_new_release_and_retires_the_old(
     assert [c.labels["pilot.release"] for c in running] == ["v2"]
 
 
+def test_ctrl_c_as_the_edge_switches_keeps_the_switched_release(
+    site, cli, docker_client, monkeypatch
+):
+    """Regression (issue 15): a real SIGINT that lands while the edge switches, here just
+    after its files were renamed to the new release and before the routes lock is given
+    back. Before, the KeyboardInterrupt went up from there: the edge served v2 while the
+    deploy said "interrupted", recorded nothing live and left v1 running. The switch now
+    holds the Ctrl+C off until it is whole, then it is one just after: v2 stays, exit 130."""
+    import os
+    import signal
+
+    from pilot_tui.deploy.targets.docker_host import proxy_container
+
+    root, port = site
+    assert cli("deploy", "hello").code == 0
+    _release_v2(root, 'CMD ["sh", "-c", "exec httpd -f -p $PORT -h /www"]\n')
+    real_apply = proxy_container.apply
+    sent: list[str] = []
+
+    def apply_then_ctrl_c(edge, routes, spec, present=None):  # type: ignore[no-untyped-def]
+        real_apply(edge, routes, spec, present)
+        if not sent and any("-hello-v2:" in upstream for upstream in routes.values()):
+            sent.append("SIGINT")
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl+C, as the terminal sends it
+
+    monkeypatch.setattr(proxy_container, "apply", apply_then_ctrl_c)
+    result = cli("deploy", "hello")
+    assert sent == ["SIGINT"]
+    assert result.code == 130, result.err
+    assert "Ctrl+C: the new release stays live" in result.err
+    assert result.out.startswith("hello\tv2\t"), result.out
+    assert get(port) == "hello v2"
+    (v1, v2) = history.load(root / ".pilot", "hello")
+    assert v2.status == history.LIVE and v1.status != history.LIVE
+    running = docker_client.containers.list(all=True, filters={"label": "pilot.app=hello"})
+    assert [c.labels["pilot.release"] for c in running] == ["v2"]
+
+
 def test_ctrl_c_while_the_old_release_stops_leaves_it_to_the_next_deploy(site, cli, docker_client):
     """A SIGINT while the previous release stops (it ignores SIGTERM: the stop waits out
     `stop_timeout`) ends the deploy as released, exit 130, saying the old container is

@@ -26,6 +26,7 @@ from pilot_tui.deploy.events import (
     Timer,
 )
 from pilot_tui.deploy.host import DockerTarget
+from pilot_tui.deploy.interrupts import HeldInterrupt
 from pilot_tui.deploy.targets.base import reverted, target_settings, watching
 from pilot_tui.deploy.targets.docker_host import caddy_config, containers, proxy, proxy_container
 
@@ -458,8 +459,10 @@ def _switch(
     name, client = app.name, ctx.docker_client
     timer = Timer()
     log.emit(StageStarted(name, "release", "switching the proxy"))
+    held = HeldInterrupt()
     try:
-        _route(ctx, app, edge, container, target_settings(app, ServerTarget).port)
+        with held:  # a Ctrl+C here would leave the edge switched and the deploy "interrupted"
+            _route(ctx, app, edge, container, target_settings(app, ServerTarget).port)
     except (containers.ReleaseError, DockerException) as exc:  # the edge refused, or went
         logs = exc.logs if isinstance(exc, containers.ReleaseError) else ()
         container.remove(force=True)
@@ -471,6 +474,7 @@ def _switch(
     # deploy ends as released, cancelled from there on (the CLI exits 130).
     line = log.line("release", name)
     try:
+        held.reraise()  # one during the switch: the switch is whole, so as one just after
         ctx.record_release(log, name, live)
         time.sleep(ctx.drain)  # the edge's requests in flight to the old release arrive
     except KeyboardInterrupt:
@@ -577,7 +581,8 @@ def _revert(
         down = containers.trouble(good_container)
         if down is not None:
             raise containers.ReleaseError(f"{good_release.id}'s container {down}")
-        _route(ctx, app, edge, good_container, port)
+        with HeldInterrupt():  # the revert ends the deploy either way: whole, not cut
+            _route(ctx, app, edge, good_container, port)
     except (containers.ReleaseError, DockerException) as exc:
         message = (
             f"{bad_release.id} went bad ({why}), and {good_release.id} could not be put back "

@@ -163,13 +163,20 @@ def deploy(ns: argparse.Namespace) -> int:
             except DeployError as exc:
                 failed += 1
                 _fail(exc)
+                if engine.cancel.is_set():  # a Ctrl+C held off until it failed: the rest not
+                    _interrupted(names, name)
+                    return EXIT_INTERRUPTED
                 continue
             print(f"{name}\t{release.id}\t{release.url or '-'}")  # what answers
             if engine.cancel.is_set():  # Ctrl+C during its watch: released, the rest not
-                rest = names[names.index(name) + 1 :]
-                say("interrupted" + (f": not deployed: {', '.join(rest)}" if rest else ""))
+                _interrupted(names, name)
                 return EXIT_INTERRUPTED
         return EXIT_FAILED if failed else EXIT_OK
+
+
+def _interrupted(names: list[str], last: str) -> None:
+    rest = names[names.index(last) + 1 :]
+    say("interrupted" + (f": not deployed: {', '.join(rest)}" if rest else ""))
 
 
 def rollback(ns: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ import hashlib
 import io
 import json
 import os
+import secrets
 import tarfile
 import urllib.parse
 from collections.abc import Callable
@@ -37,9 +38,10 @@ from typing import TYPE_CHECKING
 
 from pilot_tui.data import passwords
 from pilot_tui.data import schedule as schedules
-from pilot_tui.data.agent.previews import Edge
+from pilot_tui.data.agent.previews import AGENT_ID_ENV, Edge
 from pilot_tui.data.backups import BackupError, DumpPlan
 from pilot_tui.deploy.build.bases import PYTHON
+from pilot_tui.deploy.lock import AGENT_ID_LABEL
 from pilot_tui.fsutil import ensure_private_dir
 
 if TYPE_CHECKING:
@@ -317,7 +319,8 @@ def install(client: DockerClient, plan: AgentPlan, say: Say) -> bool:
     _ensure_image(client, plan, say)
     _ensure_client_images(client, plan, say)
     if current is not None:
-        current.remove(force=True)
+        current.remove(force=True)  # a routes lock it held is broken by the next taker
+    agent_id = secrets.token_hex(8)  # names this container on the locks it takes (lock.py)
     container = client.containers.create(
         plan.image,
         name=plan.name,
@@ -325,8 +328,9 @@ def install(client: DockerClient, plan: AgentPlan, say: Say) -> bool:
             "pilot.project": plan.project,
             "pilot.role": ROLE,
             SETTINGS_HASH: plan.settings_hash,
+            AGENT_ID_LABEL: agent_id,
         },
-        environment=plan.environment,
+        environment={**plan.environment, AGENT_ID_ENV: agent_id},
         volumes={host: {"bind": inside, "mode": "rw"} for host, inside in plan.binds.items()},
         network_mode=plan.network_mode,
         user=plan.user or "",

@@ -159,7 +159,7 @@ class Deployer:
                 raise DeployError("deploy", str(exc), exit_code=exc.exit_code) from exc
             try:
                 release = runs.deploy(self, log, force=True)
-            except previews.PreviewError as exc:  # past the limit after all (a race): no notice
+            except previews.PreviewError as exc:  # past the limit after all, or its secrets
                 log.emit(StageFailed(made.full, "deploy", str(exc)))
                 raise DeployError("deploy", str(exc), exit_code=exc.exit_code) from exc
             except DeployError as exc:

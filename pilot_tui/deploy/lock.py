@@ -36,7 +36,12 @@ class LockHeld(PilotError):
         self.since = since
 
 
-LOCK_LABEL = "pilot.lock"  # on a lock container: the app (or preview) it locks
+LOCK_LABEL = "pilot.lock"  # on a lock container: the app or preview it locks ("routes": the edge's)
+# A lock taken by the agent on the Docker host names the agent container it runs in (its
+# AGENT_ID_LABEL, unique to that container): one whose agent no longer runs (replaced or
+# removed while it held it) can never be given back, and is broken by the next taker.
+AGENT_LOCK_LABEL = "pilot.lock.agent"
+AGENT_ID_LABEL = "pilot.agent-id"
 
 
 @dataclass(frozen=True)
@@ -81,10 +86,32 @@ def acquire(client: DockerClient, project: str, app: str, image: str, *, wait: f
         except APIError as exc:
             if exc.status_code != 409:
                 raise
+            if _broke_orphan(client, name):
+                continue
         if time.monotonic() >= deadline:
             held_by, since = current(client, name)
             raise LockHeld(name, held_by, since)
         time.sleep(0.5)
+
+
+def _broke_orphan(client: DockerClient, name: str) -> bool:
+    """Remove lock ``name`` when the agent container that took it no longer runs (its
+    process cannot give it back); whether it did. Removed by id: a lock taken anew in
+    between is another's, and stays."""
+    from docker.errors import NotFound
+
+    try:
+        held = client.containers.get(name)
+    except NotFound:
+        return True  # given back meanwhile: try again at once
+    agent = held.labels.get(AGENT_LOCK_LABEL)
+    if not agent:
+        return False  # a person's deploy: only they know it is stale (--break-lock)
+    if client.containers.list(filters={"label": f"{AGENT_ID_LABEL}={agent}"}):
+        return False  # its agent runs: it gives the lock back itself
+    with contextlib.suppress(NotFound):
+        client.api.remove_container(str(held.id), force=True)
+    return True
 
 
 def current(client: DockerClient, name: str) -> tuple[str, str]:

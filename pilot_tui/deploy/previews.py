@@ -217,8 +217,10 @@ def room_for(app: AppSettings, name: str, found: list[Preview]) -> None:
     and those being deployed) fill ``previews.max``; a preview that exists is redeployed,
     always."""
     limit = app.previews.max
+    made = {p.name for p in found if p.app == app.name and p.state != "deploying"}
+    if limit > 0 and name in made:
+        return  # a redeploy: never refused (even past a max lowered since)
     others = sorted({p.name for p in found if p.app == app.name and p.name != name})
-    made = {p.name for p in found if p.state != "deploying"}  # the rest: first deploys
     if limit == 0:
         raise PreviewError(
             f"{app.name} has no previews: previews.max is 0 in pilot.toml",
@@ -233,6 +235,7 @@ def room_for(app: AppSettings, name: str, found: list[Preview]) -> None:
             hint=(
                 f"remove one first: pilot-tui preview destroy {app.name} {removable[0]}"
                 if removable
-                else "wait for those deploys to end, then remove one"
+                else "wait for those deploys to end, then remove one (a deploy killed "
+                f"midway is not counted once its lock is {DATABASE_GRACE / 60:.0f} minutes old)"
             ),
         )

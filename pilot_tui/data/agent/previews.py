@@ -9,6 +9,7 @@ the edge's settings come from the agent's settings, written by the last deploy.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable
@@ -23,6 +24,10 @@ from pilot_tui.naming import image_repository
 
 Say = Callable[[str], None]
 EVERY = 60.0  # seconds between two looks for expired previews
+# This agent container's own id (scheduling.py sets it, and labels the container with it):
+# named on the routes lock it takes, so a lock left by an agent replaced while holding it
+# is known for one no process will give back (lock.py's AGENT_LOCK_LABEL).
+AGENT_ID_ENV = "PILOT_AGENT_ID"
 LOCK_WAIT = 30.0  # seconds to wait for a deploy holding the edge's routes lock
 ROUTES_LOCK = "pilot-lock-proxy-routes"  # lock.lock_name("proxy", "routes"): one lock
 
@@ -176,6 +181,7 @@ class _RoutesLock:
                 "pilot.project": "proxy",
                 "pilot.lock.holder": "the agent on the Docker host (expired previews)",
                 "pilot.lock.since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "pilot.lock.agent": os.environ.get(AGENT_ID_ENV, ""),  # lock.py's
             },
             "HostConfig": {"NetworkMode": "none"},
             "NetworkDisabled": True,

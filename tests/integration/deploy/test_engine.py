@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import docker
 import pytest
 
 from pilot_tui.config.document import ProjectFile
@@ -251,6 +252,47 @@ def test_a_stale_lock_is_named_and_can_be_broken(site, cli, docker_engine):
             client.containers.get(stale.container_id)
     finally:
         client.close()
+
+
+def test_a_routes_lock_whose_agent_is_gone_is_broken_by_the_next_deploy(site, cli, docker_client):
+    """The agent on the Docker host takes the edge's routes lock every minute; replaced or
+    removed while it held it (a deploy that changes its settings replaces it), the lock
+    stayed, and every deploy on the host waited 30 s then failed "locked by the agent"
+    until someone broke it by hand. The lock now names its agent container: while that
+    runs the lock is honoured; once it is gone the next taker removes the lock."""
+    from pilot_tui.deploy import lock
+
+    root, port = site
+    assert cli("deploy", "hello").code == 0
+    routes = lock.lock_name("proxy", "routes")
+    agent = docker_client.containers.run(
+        "pilot/busybox:latest",
+        ["sleep", "600"],
+        detach=True,
+        labels={"pilot.project": "stand-in-agent", lock.AGENT_ID_LABEL: "0c4d1e9a"},
+    )
+    left = docker_client.containers.create(
+        "pilot/busybox:latest",
+        ["true"],
+        name=routes,
+        labels={
+            lock.LOCK_LABEL: "routes",
+            "pilot.project": "proxy",
+            "pilot.lock.holder": "the agent on the Docker host (expired previews)",
+            lock.AGENT_LOCK_LABEL: "0c4d1e9a",
+        },
+    )
+    try:
+        with pytest.raises(lock.LockHeld):  # its agent runs: honoured
+            lock.acquire(docker_client, "proxy", "routes", "pilot/busybox:latest")
+    finally:
+        agent.remove(force=True)  # the agent replaced while it held the lock
+    (root / "hello" / "www" / "index.html").write_text("hello v2\n")
+    again = cli("deploy", "hello")
+    assert again.code == 0, again.err
+    assert get(port) == "hello v2"
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.containers.get(left.id)
 
 
 def test_logs_follow_streams_and_app_destroy_removes_everything(site, cli, docker_engine):

@@ -159,3 +159,19 @@ def test_a_pilot_server_on_gcp_deploys_to_lambda(image_app, cli):
     name = next(f["FunctionName"] for f in lam.list_functions()["Functions"])
     image = lam.get_function(FunctionName=name, Qualifier="live")["Code"]["ImageUri"]
     assert image.startswith(f"{host}/") and "@sha256:" in image
+
+
+def test_a_health_path_reaches_the_adapter_as_written(docker_client, tmp_path):
+    """Quotes, a backslash or $ in target.health_path are the path's, not Dockerfile
+    syntax: the wrapper's ENV line, built by the real engine, gives the adapter them as
+    written (unquoted, `$HOME` would be expanded and a quote would break the build)."""
+    import io
+
+    path = '/h?x=$HOME&q="a\'b"\\z'
+    env_line = wrapper_dockerfile("unused", "unused", 8080, path).splitlines()[-1]
+    dockerfile = f"FROM pilot/busybox:latest\n{env_line}\n".encode()
+    image, _ = docker_client.images.build(fileobj=io.BytesIO(dockerfile), rm=True)
+    try:
+        assert f"AWS_LWA_READINESS_CHECK_PATH={path}" in image.attrs["Config"]["Env"]
+    finally:
+        docker_client.images.remove(image.id, force=True)

@@ -320,6 +320,43 @@ def test_ctrl_c_as_the_edge_switches_keeps_the_switched_release(
     assert [c.labels["pilot.release"] for c in running] == ["v2"]
 
 
+def test_ctrl_c_held_through_a_switch_that_fails_still_stops_the_run(
+    engine_project, cli, docker_client, monkeypatch
+):
+    """A SIGINT held off during the switch, which then fails for real (the edge container
+    is stopped under it: the engine refuses the reload): the deploy fails as it would,
+    and the Ctrl+C is not lost: `deploy hello other` does not go on to `other`, exit 130."""
+    import os
+    import shutil
+    import signal
+
+    from pilot_tui.deploy.targets.docker_host import containers, proxy_container
+    from tests.support.deploy_fixtures import HELLO
+
+    root, _, add = engine_project
+    shutil.copytree(HELLO, root / "hello")
+    for name in ("hello", "other"):
+        target = {"kind": "server", "health_path": "/index.html", "health_timeout": 10}
+        add({"name": name, "path": "hello", "build": {"kind": "dockerfile"}, "target": target})
+    real_apply = proxy_container.apply
+    sent: list[str] = []
+
+    def ctrl_c_then_the_edge_stops(edge, routes, spec, present=None):  # type: ignore[no-untyped-def]
+        if not sent:
+            sent.append("SIGINT")
+            os.kill(os.getpid(), signal.SIGINT)  # held: the switch goes on
+            edge.stop(timeout=0)
+        real_apply(edge, routes, spec, present)
+
+    monkeypatch.setattr(proxy_container, "apply", ctrl_c_then_the_edge_stops)
+    result = cli("deploy", "hello", "other")
+    assert sent == ["SIGINT"]
+    assert result.code == 130, result.err
+    assert "interrupted: not deployed: other" in result.err
+    assert not docker_client.containers.list(all=True, filters={"label": "pilot.app=other"})
+    docker_client.containers.get(containers.PROXY_NAME).start()  # for the fixture's cleanup
+
+
 def test_ctrl_c_while_the_old_release_stops_leaves_it_to_the_next_deploy(site, cli, docker_client):
     """A SIGINT while the previous release stops (it ignores SIGTERM: the stop waits out
     `stop_timeout`) ends the deploy as released, exit 130, saying the old container is

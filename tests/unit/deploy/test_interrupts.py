@@ -55,3 +55,29 @@ def test_a_process_ignoring_ctrl_c_goes_on_ignoring_it():
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_a_second_ctrl_c_while_held_stops_at_once():
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt), HeldInterrupt() as held:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert held.received
+        os.kill(os.getpid(), signal.SIGINT)
+        raise AssertionError("not reached: the second Ctrl+C raises")
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_started_after_the_wait_it_holds_from_there_only():
+    held = HeldInterrupt()
+    with pytest.raises(KeyboardInterrupt):  # before start(): a Ctrl+C is one
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(1000):
+            pass
+    try:
+        held.start()
+        held.start()  # twice: still one handler to give back
+        os.kill(os.getpid(), signal.SIGINT)
+    finally:
+        held.stop()
+    with pytest.raises(KeyboardInterrupt):
+        held.reraise()

@@ -126,6 +126,11 @@ def test_room_for_names_the_previews_being_deployed():
     with pytest.raises(PreviewError) as caught:
         previews.room_for(app, "new", [found[1], Preview("api", "c", 9, state="deploying")])
     assert "wait for those deploys to end" in str(caught.value)
+    assert "30 minutes old" in str(caught.value)
+    # A preview that runs is redeployed, always: even past a max lowered since, or with
+    # another's first deploy under way.
+    lowered = AppSettings(name="api", previews=PreviewSettings(max=1))
+    previews.room_for(lowered, "b", [found[0], found[1], Preview("api", "c", 9)])
 
 
 @pytest.mark.parametrize(
@@ -134,16 +139,17 @@ def test_room_for_names_the_previews_being_deployed():
         ("2026-12-05T10:00:00.1Z", "2026-12-05T10:00:00.12Z"),  # as text, .1Z sorts last
         ("2026-12-05T10:00:00.999999999Z", "2026-12-05T10:00:01Z"),
         ("2026-12-05T09:59:59Z", "2026-12-05T10:00:00.000000001Z"),
+        ("2026-12-05T10:30:00.5+01:00", "2026-12-05T09:30:00.6Z"),  # an offset, not a fraction
     ],
 )
 def test_lock_containers_are_ordered_by_the_engine_s_clock_to_the_nanosecond(earlier, later):
     from types import SimpleNamespace
 
-    from pilot_tui.deploy.targets.docker_host.preview_containers import _created
+    from pilot_tui.deploy.targets.docker_host.preview_containers import created
 
     first = SimpleNamespace(id="b", attrs={"Created": earlier})
     second = SimpleNamespace(id="a", attrs={"Created": later})
-    assert _created(first) < _created(second)  # type: ignore[arg-type]
+    assert created(first) < created(second)  # type: ignore[arg-type]
 
 
 def test_labels_round_trip_and_expiry():

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
+import re
 from typing import TYPE_CHECKING
 
 from pilot_tui.config.schema import AppSettings, PilotConfig
@@ -48,8 +50,8 @@ def found(
 def deploying(client: DockerClient, project: str, app: str, ours: str) -> list[Preview]:
     """``app``'s other previews whose deploys hold their lock (lock.py) since before the
     lock container ``ours`` was made, as state "deploying": their containers come only at
-    their end. The engine orders them (one clock), so of two deploys at once each sees
-    the same one first."""
+    their end. Both are ordered by the engine's own clock. A lock older than a first
+    deploy may take (previews.DATABASE_GRACE) is a killed deploy's, and not counted."""
     from pilot_tui.deploy import lock
 
     held = client.containers.list(
@@ -58,25 +60,33 @@ def deploying(client: DockerClient, project: str, app: str, ours: str) -> list[P
     mine = next((c for c in held if c.id == ours), None)
     if mine is None:  # broken by a teammate meanwhile: only what runs counts
         return []
-    first = _created(mine)
+    first = created(mine)
     found = []
     for container in held:
         whose = previews.split(container.labels.get(lock.LOCK_LABEL, ""))
         if whose is None or whose[0] != app or container.id == ours:
             continue
-        if _created(container) < first:
+        made = created(container)
+        if made < first and first[0] - made[0] <= previews.DATABASE_GRACE:
             found.append(Preview(app, whose[1], float("inf"), state="deploying"))
     return found
 
 
-def _created(container: Container) -> tuple[str, int, str]:
-    """When the engine made ``container``, to the nanosecond, then its id (a tie-break
-    every reader agrees on). Docker's "…T12:00:00.1234Z" drops trailing zeros, so the
-    fraction is compared as a number, not as text."""
+_STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
+
+
+def created(container: Container) -> tuple[int, int, str]:
+    """When the engine made ``container``: seconds since the epoch, nanoseconds, then its
+    id (a tie-break every reader agrees on). Docker's "…T12:00:00.1234Z" drops trailing
+    zeros, so the fraction is compared as a number, not as text."""
     stamp = str(container.attrs.get("Created", ""))
-    seconds, _, fraction = stamp.rstrip("Z").partition(".")
-    digits = "".join(ch for ch in fraction if ch.isdigit())[:9]
-    return seconds, int(digits.ljust(9, "0")), str(container.id)
+    found = _STAMP.fullmatch(stamp)
+    if found is None:
+        return 0, 0, str(container.id)
+    moment, fraction, zone = found.groups()
+    iso = moment + ("+00:00" if zone == "Z" else zone)
+    seconds = int(datetime.datetime.fromisoformat(iso).timestamp())
+    return seconds, int((fraction or "")[:9].ljust(9, "0")), str(container.id)
 
 
 def remove_images(client: DockerClient, project: str, full: str) -> list[str]:

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from docker import DockerClient
     from docker.models.containers import Container
 
+    from pilot_tui.deploy.interrupts import HeldInterrupt
+
 HTTP = 80  # where Caddy listens inside its container; published on spec.port
 HTTPS = 443  # published on spec.https_port when TLS is on
 EDGE = "caddy"  # the pilot.proxy.edge label: a proxy without it is the old Python one
@@ -393,13 +395,24 @@ def _present_files(proxy_container: Container) -> dict[str, bytes]:
     return proxy.folder_files(b"".join(chunks))
 
 
-def swap(edge: Container, hosts: list[str], target: str, spec: ProxySpec, app_prefix: str) -> None:
+def swap(
+    edge: Container,
+    hosts: list[str],
+    target: str,
+    spec: ProxySpec,
+    app_prefix: str,
+    held: HeldInterrupt | None = None,
+) -> None:
     """Route ``hosts`` to ``target`` (an ``upstream``), and drop the routes to the app's
     releases (containers ``app_prefix`` + ``vN``) of names it no longer has (a changed
-    `target.domain`: else the edge keeps renewing a certificate for a name gone)."""
+    `target.domain`: else the edge keeps renewing a certificate for a name gone). With
+    ``held``, a Ctrl+C is held off from when the routes lock is taken (not while waiting
+    for it) until the caller stops it, after the lock is given back."""
     client = cast("DockerClient", edge.client)
     own = re.compile(re.escape(app_prefix) + r"v\d+:\d+")
     with routes_lock(client, spec.image):
+        if held is not None:
+            held.start()
         routes = read_routes(edge)
         for host, upstream in list(routes.items()):
             if own.fullmatch(upstream) and host not in hosts:

@@ -459,11 +459,15 @@ def _switch(
     name, client = app.name, ctx.docker_client
     timer = Timer()
     log.emit(StageStarted(name, "release", "switching the proxy"))
+    # A Ctrl+C mid-switch would leave the edge serving the new release and the deploy
+    # "interrupted": held off from when the routes lock is taken until it is given back.
     held = HeldInterrupt()
     try:
-        with held:  # a Ctrl+C here would leave the edge switched and the deploy "interrupted"
-            _route(ctx, app, edge, container, target_settings(app, ServerTarget).port)
+        with held:
+            _route(ctx, app, edge, container, target_settings(app, ServerTarget).port, held)
     except (containers.ReleaseError, DockerException) as exc:  # the edge refused, or went
+        if held.received:  # said as the deploy's failure; what follows it is not begun
+            ctx.cancel.set()
         logs = exc.logs if isinstance(exc, containers.ReleaseError) else ()
         container.remove(force=True)
         ctx.record_release(log, name, replace(base, note=str(exc)))
@@ -506,15 +510,22 @@ def _switch(
 
 
 def _route(
-    ctx: DeployContext, app: AppSettings, edge: Container, container: Container, port: int
+    ctx: DeployContext,
+    app: AppSettings,
+    edge: Container,
+    container: Container,
+    port: int,
+    held: HeldInterrupt,
 ) -> None:
-    """Every name of the app to ``container`` at the edge (a release, or a revert)."""
+    """Every name of the app to ``container`` at the edge (a release, or a revert), a
+    Ctrl+C ``held`` off once the routes lock is taken."""
     proxy_container.swap(
         edge,
         hosts(ctx.config, ctx.docker, app),
         containers.upstream(container, port),
         proxy_spec(ctx.config, ctx.docker, ctx.root),
         containers.release_prefix(ctx.project, app.name),
+        held,
     )
 
 
@@ -577,13 +588,16 @@ def _revert(
     (bad_container, bad_release), (good_container, good_release) = bad, good
     name = app.name
     port = good_release.port or target_settings(app, ServerTarget).port
+    held = HeldInterrupt()  # the revert ends the deploy either way: whole, not cut
     try:
         down = containers.trouble(good_container)
         if down is not None:
             raise containers.ReleaseError(f"{good_release.id}'s container {down}")
-        with HeldInterrupt():  # the revert ends the deploy either way: whole, not cut
-            _route(ctx, app, edge, good_container, port)
+        with held:
+            _route(ctx, app, edge, good_container, port, held)
     except (containers.ReleaseError, DockerException) as exc:
+        if held.received:
+            ctx.cancel.set()
         message = (
             f"{bad_release.id} went bad ({why}), and {good_release.id} could not be put back "
             f"({str(exc)[:200]}): {bad_release.id} is still live; try `pilot-tui rollback "
@@ -592,6 +606,8 @@ def _revert(
         log.emit(StageFailed(name, "release", message))
         # "release", as managed targets say it: "watch" is a revert done (notify.REVERTED)
         raise DeployError("release", message) from exc
+    if held.received:  # noted: the deploy ends with the revert, and nothing after it
+        ctx.cancel.set()
     tail = containers.container_tail(bad_container)
     bad_container.remove(force=True)  # the edge routes to the good one already
     reverted(ctx, log, name, (bad_release, good_release), why, tail)

@@ -159,6 +159,8 @@ class DockerHost:
             version = secret_versions.keep_of(ctx.state_dir, name, app.secrets, env)
             image_id, tag = ctx.build(log, app)
             ctx.cancel.check()
+            if self.previewing is not None:  # again: a lock made just before ours shows late
+                self._room_under_lock(ctx, ctx.config.app(self.previewing.app) or app, held)
             log.emit(StageStarted(name, "push"))
             log.emit(
                 StageFinished(name, "push", "built on the deploy host's engine: nothing to push")
@@ -190,7 +192,10 @@ class DockerHost:
         engine's check before cannot see a preview a teammate (or another terminal) is
         deploying at the same moment: its containers come only at its end. So the deploys
         of the owner's other previews that took their lock first count too; of two new
-        previews at once past the limit, the later lock is refused (PreviewError)."""
+        previews at once past the limit, the later lock is refused (PreviewError). Asked
+        once the lock is taken and again after the build: the engine stamps a container's
+        creation a moment before it is listed, so a lock made just before ours may show
+        only then."""
         assert self.previewing is not None
         preview = self.previewing
         # The deploy's own clock (it set the expiry), not this process's: a test injects it.

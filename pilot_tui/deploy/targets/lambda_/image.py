@@ -35,8 +35,18 @@ def wrapper_dockerfile(app_image: str, adapter: str, port: int, health_path: str
         f"FROM {app_image}\n"
         "COPY --from=adapter /lambda-adapter /opt/extensions/lambda-adapter\n"
         f"ENV PORT={port} AWS_LWA_PORT={port} "
-        f"AWS_LWA_READINESS_CHECK_PATH={health_path}\n"
+        f"AWS_LWA_READINESS_CHECK_PATH={_quoted(health_path)}\n"
     )
+
+
+def _quoted(value: str) -> str:
+    """``value`` as one Dockerfile ENV word, meaning what it says: a health path may hold
+    quotes, a backslash or `$`, which Docker would otherwise parse or expand; then it is
+    written in double quotes, those escaped."""
+    if not any(ch in value for ch in "\"'\\$"):
+        return value
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return f'"{escaped}"'
 
 
 def wrapped_tag(app_tag: str, port: int, health_path: str) -> str:

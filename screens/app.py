@@ -40,7 +40,11 @@ class PilotApp(App[int]):
         if theme in self.available_themes:
             self.theme = theme
         self.watch(self, "theme", self._theme_changed, init=False)
-        self.push_screen(WelcomeScreen(self.project_arg))
+
+    def get_default_screen(self) -> Screen[object]:
+        # The welcome screen is the app's first, not one pushed over a blank one: the
+        # first frame painted is it (one screen made, styled and laid out, not two).
+        return WelcomeScreen(self.project_arg)
 
     def _theme_changed(self, theme: str) -> None:
         from pilot_tui.screens.ui_state import save_theme

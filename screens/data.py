@@ -156,7 +156,9 @@ class DataScreen(RunScreen):
         elif not self.acted:
             self.error_panel.clear()
         if not rows:
-            self._result("No databases yet: add a [[databases]] table to pilot.toml (e edits it).")
+            self._result(
+                "No databases yet: add a [[databases]] table to pilot.toml (Esc, then e edits it)."
+            )
         elif not self.acted:  # else the last run's outcome stays on show
             self._result("Select a database; b, t or r acts on it.")
 

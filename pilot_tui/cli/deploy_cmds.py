@@ -117,6 +117,15 @@ def deploy(ns: argparse.Namespace) -> int:
     if ns.preview is not None and (len(wanted) != 1 or ns.all):
         error("--preview deploys one app: pilot-tui deploy APP --preview NAME")
         return EXIT_INVALID
+    previewed = loaded[1].app(wanted[0]) if ns.preview is not None else None
+    if previewed is not None:  # a name it cannot have: said before any host is reached
+        from pilot_tui.deploy.engine import preview_name
+
+        try:
+            preview_name(loaded[1], previewed, ns.preview)
+        except previews.PreviewError as exc:
+            error(str(exc))
+            return exc.exit_code
     watch = not ns.no_watch
     with deployer(ns, lock_wait=ns.wait, apps=wanted, loaded=loaded, watch=watch) as engine:
         names = wanted

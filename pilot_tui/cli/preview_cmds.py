@@ -12,7 +12,7 @@ from pilot_tui.cli.common import confirm, error, load_valid, not_confirmed, prin
 from pilot_tui.cli.deploy_cmds import deployer
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.deploy.previews import Preview, PreviewError
-from pilot_tui.errors import EXIT_INVALID, EXIT_OK
+from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 
 
 def _with_previews(config: PilotConfig) -> list[str]:
@@ -61,11 +61,13 @@ def preview_list(ns: argparse.Namespace) -> int:
                 found = engine.list_previews(apps)
         except HostError as exc:  # the others' previews are still listed
             hosted = [a.name for a in loaded[1].apps if a.name in apps and needs_docker(a)]
-            say(f"warning: the previews of {', '.join(hosted)} are not listed: {exc}")
             others = [name for name in apps if name not in hosted]
-            if others:
-                with deployer(ns, apps=others, loaded=loaded, share=False) as engine:
-                    found = engine.list_previews(others)
+            if not others:  # nothing could be listed: not "no previews"
+                error(f"the previews of {', '.join(hosted)} could not be listed: {exc}")
+                return EXIT_FAILED
+            say(f"warning: the previews of {', '.join(hosted)} are not listed: {exc}")
+            with deployer(ns, apps=others, loaded=loaded, share=False) as engine:
+                found = engine.list_previews(others)
     if ns.json:
         print_json([_as_json(p) for p in found])
         return EXIT_OK

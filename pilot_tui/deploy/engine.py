@@ -52,6 +52,18 @@ if TYPE_CHECKING:
 __all__ = ["Cancelled", "DeployError", "Deployer", "git_commit", "needs_docker"]
 
 
+def preview_name(config: PilotConfig, app: AppSettings, wanted: str) -> str:
+    """The name of ``app``'s preview ``wanted`` (a branch, say): the same for a deploy,
+    a destroy and a lock; PreviewError when the app can have none of that name. From
+    pilot.toml alone: the CLI asks before it reaches any host."""
+    # A host name APP--NAME only where the preview is reached by one (the edge's).
+    why = previews.two_letter(app.name) if target_for(app).on_docker_host else None
+    if why is not None:
+        raise previews.PreviewError(why)
+    room = previews.name_room(config.project.name, app, config.databases)
+    return previews.slug(wanted, room)
+
+
 def needs_docker(app: AppSettings) -> bool:
     """Whether deploying ``app`` talks to the Docker host (static sites on managed targets
     go straight to their bucket unless a build command must run first, and a zip Lambda
@@ -169,14 +181,7 @@ class Deployer:
             return release
 
     def preview_name(self, app: AppSettings, wanted: str) -> str:
-        """The name of ``app``'s preview ``wanted`` (a branch, say): the same for a deploy,
-        a destroy and a lock; PreviewError when the app can have none of that name."""
-        # A host name APP--NAME only where the preview is reached by one (the edge's).
-        why = previews.two_letter(app.name) if target_for(app).on_docker_host else None
-        if why is not None:
-            raise previews.PreviewError(why)
-        room = previews.name_room(self.project, app, self.config.databases)
-        return previews.slug(wanted, room)
+        return preview_name(self.config, app, wanted)
 
     def list_previews(self, apps: list[str] | None = None) -> list[previews.Preview]:
         """Every preview of every app in pilot.toml (or of ``apps``), where its target runs

@@ -160,7 +160,11 @@ class DockerHost:
             image_id, tag = ctx.build(log, app)
             ctx.cancel.check()
             if self.previewing is not None:  # again: a lock made just before ours shows late
-                self._room_under_lock(ctx, ctx.config.app(self.previewing.app) or app, held)
+                try:
+                    self._room_under_lock(ctx, ctx.config.app(self.previewing.app) or app, held)
+                except previews.PreviewError:  # a first deploy (a redeploy is never refused):
+                    preview_containers.remove_images(ctx.docker_client, ctx.project, name)
+                    raise  # (a database made for it goes with the unused ones, once old)
             log.emit(StageStarted(name, "push"))
             log.emit(
                 StageFinished(name, "push", "built on the deploy host's engine: nothing to push")

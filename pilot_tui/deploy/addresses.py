@@ -101,8 +101,21 @@ def server_rows(
         where = f"{title} {db.get('address')}:{db.get('port')} (from the server only)"
         rows.append((f"database {name}", f"simulated: {where}" if home == "sandbox" else where))
     if home == "sandbox" and rows:
-        rows.append(("apps run on", f"this machine's Docker ({sandbox_docker_url()})"))
+        where = f"this machine's Docker ({sandbox_docker_url()})"
+        rows.append(("apps run on", where + _unanswered()))
     return rows
+
+
+def _unanswered() -> str:
+    """What to add where the sandbox's apps are said to run, when no engine answers there:
+    the sandbox's server is "up" in the local AWS API alone, and every deploy would fail."""
+    from pilot_tui.deploy.host import HostError, sandbox_engine
+
+    try:
+        sandbox_engine()
+    except HostError:
+        return " · no engine answers there: start Docker (or point DOCKER_HOST at its socket)"
+    return ""
 
 
 def server_summary(home: str, outputs: Mapping[str, object]) -> str | None:
@@ -112,4 +125,4 @@ def server_summary(home: str, outputs: Mapping[str, object]) -> str | None:
         return None
     if home != "sandbox":
         return str(found)
-    return f"this machine's Docker ({sandbox_docker_url()}) · simulated: {found}"
+    return f"this machine's Docker ({sandbox_docker_url()}) · simulated: {found}" + _unanswered()

@@ -145,6 +145,9 @@ async def test_the_sandbox_server_s_addresses_are_marked_simulated(provisioned_s
     assert f"public_ip    simulated: {ip}\n" in summary
     assert f"docker_host  simulated: ssh://ubuntu@{ip}\n" in summary
     assert f"apps run on  this machine's Docker ({docker})" in summary
+    # Found walking the app: the server is "up" in the local AWS API alone; with no engine
+    # at that address (as here: the tests' dockerd is a private one), that is said.
+    assert ("no engine answers there: start Docker" in summary) is not _answers(docker)
 
     status = run_pilot("server", "status", cwd=sandbox_project)
     assert f"public_ip          simulated: {ip}\n" in status.stdout
@@ -165,3 +168,12 @@ async def test_the_sandbox_server_s_addresses_are_marked_simulated(provisioned_s
             f"Server (sandbox): up at this machine's Docker ({docker}) · simulated: "
             f"ssh://ubuntu@{ip}" in shown
         )
+        assert ("no engine answers there" in shown) is not _answers(docker)
+
+
+def _answers(docker: str) -> bool:
+    from pathlib import Path
+
+    from pilot_tui.dockerd import ping
+
+    return docker.startswith("unix://") and ping(Path(docker.removeprefix("unix://")))

@@ -463,8 +463,10 @@ def _switch(
     # "interrupted": held off from when the routes lock is taken until it is given back.
     held = HeldInterrupt()
     try:
-        with held:
+        try:  # (held from inside the swap, once the routes lock is taken)
             _route(ctx, app, edge, container, target_settings(app, ServerTarget).port, held)
+        finally:
+            held.stop()
     except (containers.ReleaseError, DockerException) as exc:  # the edge refused, or went
         if held.received:  # said as the deploy's failure; what follows it is not begun
             ctx.cancel.set()
@@ -593,8 +595,10 @@ def _revert(
         down = containers.trouble(good_container)
         if down is not None:
             raise containers.ReleaseError(f"{good_release.id}'s container {down}")
-        with held:
+        try:
             _route(ctx, app, edge, good_container, port, held)
+        finally:
+            held.stop()
     except (containers.ReleaseError, DockerException) as exc:
         if held.received:
             ctx.cancel.set()

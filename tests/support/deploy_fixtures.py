@@ -308,15 +308,15 @@ def fn_project(tmp_path, cli, lambda_runtime, monkeypatch):
             stop_pid(emulator.pid)
 
 
-def invoke(root, path: str = "/", alias: str = "live") -> dict:
-    """What the sandbox's function pilot-acme-fn answers, through ``alias``, for ``path``
-    (moto runs it on the private Docker engine)."""
+def invoke(root, path: str = "/", alias: str = "live", function: str = "pilot-acme-fn") -> dict:
+    """What the sandbox's ``function`` answers, through ``alias``, for ``path`` (moto runs
+    it on the private Docker engine)."""
     from pilot_tui.deploy.targets.lambda_.function import url_event
 
     url = Sandbox(root / ".pilot").running()["aws"].url
     lam = emulator_aws("us-east-1").session.client("lambda", endpoint_url=url)
     answer = lam.invoke(
-        FunctionName="pilot-acme-fn",
+        FunctionName=function,
         Qualifier=alias,
         Payload=json.dumps(url_event(path)).encode(),  # as its function URL would ask
     )
@@ -336,3 +336,27 @@ def moto(tmp_path, monkeypatch):
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     yield running["aws"].url
     sandbox.stop()
+
+
+def legacy_alias_preview(lam, function: str, app: str, name: str, expires: float) -> str:
+    """A preview as Pilot made them before each had a function of its own: the alias
+    preview--NAME of the app's ``function``, its whose and expiry in the alias's
+    description, a version published for it and a public function URL. The version."""
+    labels = {
+        "pilot.preview-of": app,
+        "pilot.preview": name,
+        "pilot.preview-expires": str(int(expires)),
+    }
+    lam.update_function_configuration(
+        FunctionName=function, Environment={"Variables": {"GREETING": "an old preview"}}
+    )
+    version = lam.publish_version(FunctionName=function, Description=f"pilot {app}--{name} v1")
+    alias = f"preview--{name}"
+    lam.create_alias(
+        FunctionName=function,
+        Name=alias,
+        FunctionVersion=version["Version"],
+        Description=json.dumps(labels),
+    )
+    lam.create_function_url_config(FunctionName=function, Qualifier=alias, AuthType="NONE")
+    return str(version["Version"])

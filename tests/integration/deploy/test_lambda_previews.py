@@ -1,9 +1,11 @@
 """Previews of a zip Lambda in the sandbox, from the CLI as a user runs them: each preview is
-an alias of the app's function (`preview--NAME`) with a function URL of its own, serving a
-version published with the previews' env and the previews' own secrets only. The app's
-alias `live` never moves, and a preview's removal takes its alias, URL and versions and
-nothing of the app's. moto runs the function on the private Docker engine (the stand-in
-runtime image of conftest.lambda_runtime); the function's code and moto are real."""
+a function of its own (`pilot-acme-fn--NAME`, tagged as the app's preview) with its alias
+`live` and a function URL, serving versions published with the previews' env and the
+previews' own secrets only. Nothing of the app's function is read or changed by them, and a
+preview's removal takes its function and logs. Previews an earlier Pilot made as aliases of
+the app's function are still listed and removed. moto runs the functions on the private
+Docker engine (the stand-in runtime image of conftest.lambda_runtime); the functions' code
+and moto are real."""
 
 from __future__ import annotations
 
@@ -15,10 +17,11 @@ from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.deploy import history, secrets
 from pilot_tui.deploy.session import open_deployer
-from tests.support.deploy_fixtures import SECRET, invoke
+from tests.support.deploy_fixtures import SECRET, invoke, legacy_alias_preview
 
 PREVIEW_TOKEN = "tok-preview-lambda-7d21-never-shown"
 HOUR = 3600.0
+APP_FUNCTION = "pilot-acme-fn"
 
 
 def _set(root, key: str, value: object) -> None:
@@ -31,25 +34,30 @@ def _lambda(root):
     return emulator_aws("us-east-1").session.client("lambda", endpoint_url=url)
 
 
-def _aliases(root) -> dict[str, str]:
-    """{alias: the version it serves} of the app's function."""
-    found = _lambda(root).list_aliases(FunctionName="pilot-acme-fn")["Aliases"]
+def _functions(root) -> list[str]:
+    return sorted(f["FunctionName"] for f in _lambda(root).list_functions()["Functions"])
+
+
+def _aliases(root, function: str = APP_FUNCTION) -> dict[str, str]:
+    """{alias: the version it serves} of ``function``."""
+    found = _lambda(root).list_aliases(FunctionName=function)["Aliases"]
     return {a["Name"]: a["FunctionVersion"] for a in found}
 
 
-def _env(root, alias: str) -> dict[str, str]:
-    config = _lambda(root).get_function_configuration(FunctionName="pilot-acme-fn", Qualifier=alias)
+def _versions(root, function: str = APP_FUNCTION) -> list[str]:
+    listed = _lambda(root).list_versions_by_function(FunctionName=function)["Versions"]
+    return [v["Version"] for v in listed if v["Version"] != "$LATEST"]
+
+
+def _env(root, function: str) -> dict[str, str]:
+    config = _lambda(root).get_function_configuration(FunctionName=function, Qualifier="live")
     return config["Environment"]["Variables"]
 
 
-def _urls(root) -> set[str]:
-    """The qualifiers that have a function URL."""
-    lam = _lambda(root)
-    return {
-        alias
-        for alias in _aliases(root)
-        if lam.get_function_url_config(FunctionName="pilot-acme-fn", Qualifier=alias)
-    }
+def _url(root, function: str) -> str:
+    return _lambda(root).get_function_url_config(FunctionName=function, Qualifier="live")[
+        "FunctionUrl"
+    ]
 
 
 def test_lambda_previews_beside_the_app_capped_expired_and_destroyed(fn_project, cli):
@@ -63,26 +71,42 @@ def test_lambda_previews_beside_the_app_capped_expired_and_destroyed(fn_project,
     assert app.code == 0, app.err
     one = cli("deploy", "fn", "--preview", "feature/One")
     assert one.code == 0, one.err
-    name, release, _url = one.out.strip().split("\t")
+    name, release, _url_shown = one.out.strip().split("\t")
     assert (name, release) == ("fn--feature-one", "v1")
     two = cli("deploy", "fn", "--preview", "two")
     assert two.code == 0, two.err
 
-    # Each preview is its own alias, URL and version; the app's alias has not moved.
-    aliases = _aliases(root)
-    assert sorted(aliases) == ["live", "preview--feature-one", "preview--two"]
-    assert aliases["live"] == "1" and len(set(aliases.values())) == 3
-    assert _urls(root) == set(aliases)
-    assert invoke(root, "/p", alias="preview--two") == {"greeting": "from a preview", "path": "/p"}
+    # Each preview is a function of its own, with its alias and URL, tagged as the app's
+    # preview; the app's function has its one alias and version, untouched.
+    assert _functions(root) == [
+        APP_FUNCTION,
+        f"{APP_FUNCTION}--feature-one",
+        f"{APP_FUNCTION}--two",
+    ]
+    assert _aliases(root) == {"live": "1"} and _versions(root) == ["1"]
+    for preview in ("feature-one", "two"):
+        function = f"{APP_FUNCTION}--{preview}"
+        assert _aliases(root, function) == {"live": "1"}
+        tags = _lambda(root).get_function(FunctionName=function)["Tags"]
+        assert tags["pilot:project"] == "acme" and tags["pilot.preview-of"] == "fn"
+        assert tags["pilot.preview"] == preview
+    assert _url(root, f"{APP_FUNCTION}--feature-one") != _url(root, APP_FUNCTION)
+    assert invoke(root, "/p", function=f"{APP_FUNCTION}--two") == {
+        "greeting": "from a preview",
+        "path": "/p",
+    }
     assert invoke(root, "/a") == {"greeting": "hi", "path": "/a"}
-    assert _env(root, "preview--two") == {"GREETING": "from a preview", "API_TOKEN": PREVIEW_TOKEN}
-    assert _env(root, "live") == {"GREETING": "hi", "API_TOKEN": SECRET}
+    assert _env(root, f"{APP_FUNCTION}--two") == {
+        "GREETING": "from a preview",
+        "API_TOKEN": PREVIEW_TOKEN,
+    }
+    assert _env(root, APP_FUNCTION) == {"GREETING": "hi", "API_TOKEN": SECRET}
 
-    # A third is refused (exit 2): max is 2; no alias of it was made.
+    # A third is refused (exit 2): max is 2; nothing of it was made.
     three = cli("deploy", "fn", "--preview", "three")
     assert three.code == 2
     assert "previews.max = 2" in three.err and "feature-one, two" in three.err
-    assert "preview--three" not in _aliases(root)
+    assert f"{APP_FUNCTION}--three" not in _functions(root)
 
     listed = cli("preview", "list", "--json")
     assert listed.code == 0, listed.err
@@ -91,7 +115,7 @@ def test_lambda_previews_beside_the_app_capped_expired_and_destroyed(fn_project,
     assert rows["fn--two"]["release"] == "v1" and rows["fn--two"]["url"].startswith("https://")
 
     # "two" released again an hour later (the clock injected): past feature-one's TTL a
-    # prune removes feature-one alone, with its alias, URL and version.
+    # prune removes feature-one alone, with its function and logs.
     started = time.time()
     pf = ProjectFile.load(root / "pilot.toml")
     config = pf.check().config
@@ -102,31 +126,54 @@ def test_lambda_previews_beside_the_app_capped_expired_and_destroyed(fn_project,
         removed = engine.prune_previews(said.append, now=started + 72 * HOUR + 60)
     assert [p.full for p in removed] == ["fn--feature-one"]
     assert any("TTL (72h) ran out" in line for line in said)
-    assert sorted(_aliases(root)) == ["live", "preview--two"]
+    assert f"deleted function {APP_FUNCTION}--feature-one" in said
+    assert _functions(root) == [APP_FUNCTION, f"{APP_FUNCTION}--two"]
     assert not history.history_file(state, "fn--feature-one").exists()
-    versions = _lambda(root).list_versions_by_function(FunctionName="pilot-acme-fn")["Versions"]
-    described = [v.get("Description", "") for v in versions]
-    assert not any("fn--feature-one" in d for d in described)
-    # two's versions stay until two goes (its first is served by nothing now, as an app's
-    # earlier releases are kept for a rollback).
-    assert _aliases(root)["preview--two"] in {v["Version"] for v in versions}
-    assert sum("fn--two" in d for d in described) == 2
+    assert _aliases(root, f"{APP_FUNCTION}--two") == {"live": "2"}  # its v2 renewed its expiry
+    expires = _lambda(root).get_function(FunctionName=f"{APP_FUNCTION}--two")["Tags"]
+    assert expires["pilot.preview-expires"] == str(int(started + HOUR + 72 * HOUR))
 
     gone = cli("preview", "destroy", "fn", "two", "--yes")
     assert gone.code == 0, gone.err
-    assert sorted(_aliases(root)) == ["live"]
-    versions = _lambda(root).list_versions_by_function(FunctionName="pilot-acme-fn")["Versions"]
-    assert [v["Version"] for v in versions if v["Version"] != "$LATEST"] == ["1"]
+    assert _functions(root) == [APP_FUNCTION]
     assert not history.history_file(state, "fn--two").exists()
     again = cli("preview", "destroy", "fn", "two", "--yes")
     assert again.code == 2 and "no preview 'two'" in again.err
 
-    # The app served throughout and still does; its history is its own.
+    # The app served throughout and still does; its function and history are its own.
     assert invoke(root, "/b") == {"greeting": "hi", "path": "/b"}
+    assert _aliases(root) == {"live": "1"} and _versions(root) == ["1"]
     assert [r.id for r in history.load(state, "fn")] == ["v1"]
     for result in (app, one, two, three, listed, gone):
         assert SECRET not in result.out + result.err
         assert PREVIEW_TOKEN not in result.out + result.err
+
+
+def test_an_earlier_pilots_alias_preview_is_listed_pruned_and_removed(fn_project, cli):
+    """A preview made by an earlier Pilot (an alias of the app's function, with a public
+    URL) is not left serving unseen: listed beside the new ones, removed by `preview
+    destroy` with its URL and version, and by a prune once it has expired."""
+    root = fn_project
+    assert cli("deploy", "fn").code == 0
+    lam = _lambda(root)
+    old = legacy_alias_preview(lam, APP_FUNCTION, "fn", "old", time.time() + HOUR)
+    legacy_alias_preview(lam, APP_FUNCTION, "fn", "stale", time.time() - 60)
+    made = cli("deploy", "fn", "--preview", "new")  # its deploy prunes the expired "stale"
+    assert made.code == 0, made.err
+    assert "removing the preview fn--stale: its TTL (72h) ran out" in made.err
+    assert "deleted alias preview--stale of pilot-acme-fn and its function URL" in made.err
+    listed = cli("preview", "list", "--json")
+    assert listed.code == 0, listed.err
+    rows = {row["full_name"]: row for row in json.loads(listed.out)}
+    assert sorted(rows) == ["fn--new", "fn--old"]
+
+    gone = cli("preview", "destroy", "fn", "old", "--yes")
+    assert gone.code == 0, gone.err
+    assert "deleted alias preview--old of pilot-acme-fn and its function URL" in gone.err
+    assert f"deleted version(s) {old} of pilot-acme-fn" in gone.err
+    assert _aliases(root) == {"live": "1"}
+    assert old not in _versions(root)
+    assert invoke(root, "/c") == {"greeting": "hi", "path": "/c"}  # the app's alias stayed
 
 
 def test_app_destroy_takes_the_lambda_previews(fn_project, cli):
@@ -136,10 +183,10 @@ def test_app_destroy_takes_the_lambda_previews(fn_project, cli):
     assert made.code == 0, made.err
     # No previews' secrets file: the app's value is not taken, and the deploy says so.
     assert "API_TOKEN left unset in the preview" in made.err
-    assert "API_TOKEN" not in _env(root, "preview--pr-7")
+    assert "API_TOKEN" not in _env(root, f"{APP_FUNCTION}--pr-7")
     gone = cli("app", "destroy", "fn", "--yes")
     assert gone.code == 0, gone.err
-    assert "deleted alias preview--pr-7" in gone.err
+    assert f"deleted function {APP_FUNCTION}--pr-7" in gone.err
     assert _lambda(root).list_functions()["Functions"] == []
     assert not history.history_file(root / ".pilot", "fn--pr-7").exists()
     assert json.loads(cli("preview", "list", "--json").out) == []
@@ -176,7 +223,8 @@ async def test_previews_from_the_apps_screen(fn_project):
         assert isinstance(deploy, DeployScreen)
         assert "a preview of fn: Feature/Login" in text(deploy, "#deploy-title")
         assert await until(pilot, lambda: "is live" in text(deploy, "#deploy-result"))
-        assert sorted(_aliases(root)) == ["preview--feature-login"]  # never the app's alias
+        # a function of its own; the app's (never deployed here) is not made
+        assert _functions(root) == [f"{APP_FUNCTION}--feature-login"]
         await pilot.press("escape")
         assert app.screen is apps
         table = apps.query_one("#app-list", DataTable)
@@ -199,6 +247,6 @@ async def test_previews_from_the_apps_screen(fn_project):
         assert isinstance(app.screen, ConfirmCancel)
         await pilot.click("#stop")
         assert await until(pilot, lambda: "fn--feature-login" not in table.rows)
-        assert "preview--feature-login" not in _aliases(root)
+        assert _functions(root) == []
         assert not history.history_file(root / ".pilot", "fn--feature-login").exists()
         assert [str(key.value) for key in table.rows] == ["fn"]

@@ -148,30 +148,29 @@ def test_a_deploy_landing_between_update_and_publish_is_caught(lambda_cloud, mon
     fn.destroy(lambda _: None)
 
 
-def test_a_preview_removal_keeps_a_version_the_apps_releases_name(lambda_cloud):
+def test_an_old_alias_previews_removal_keeps_a_version_the_apps_releases_name(lambda_cloud):
     """Review: Lambda hands back the last version for an unchanged publish, so a version
-    published for a preview can be the one an app's release names (moto publishes anew, so
-    the hand-back is stood in for by naming the preview's version in ``kept``)."""
-    from pilot_tui.deploy.previews import Preview
-    from pilot_tui.deploy.targets.lambda_.function import PREVIEW_ALIAS
+    published for an earlier Pilot's alias preview can be the one an app's release names
+    (moto publishes anew, so the hand-back is stood in for by naming it in ``kept``)."""
+    from pilot_tui.deploy.targets.lambda_ import legacy_previews
+    from tests.support.deploy_fixtures import legacy_alias_preview
 
     fn = function(lambda_cloud, "kept")
     code = {"ZipFile": zip_folder(FIXTURES / "hello_fn")}
     fn.deploy_code(code, {"GREETING": "hi"}, "v1", lambda _: None)
-    preview = Preview("kept", "x", 2_000_000_000.0)
-    pv = function(lambda_cloud, "kept")
-    pv.alias, pv.preview = PREVIEW_ALIAS + "x", preview
-    made = pv.deploy_code(code, {"GREETING": "pv"}, "v1", lambda _: None)
-    assert made.ref == "2"
+    made = legacy_alias_preview(fn.lam, fn.name, "kept", "x", 2_000_000_000.0)
+    assert made == "2"
+    assert [p.full for p in legacy_previews.found(fn)] == ["kept--x"]
     said: list[str] = []
-    pv.destroy_preview(said.append, kept=frozenset({"2"}))
+    legacy_previews.remove(fn, "x", said.append, kept=frozenset({"2"}))
     versions = [
         v["Version"] for v in fn.lam.list_versions_by_function(FunctionName=fn.name)["Versions"]
     ]
     assert "2" in versions and "preview--x" not in {
         a["Name"] for a in fn.lam.list_aliases(FunctionName=fn.name)["Aliases"]
     }
-    assert not any("deleted version" in line for line in said)
+    assert said == [f"deleted alias preview--x of {fn.name} and its function URL"]
+    assert legacy_previews.found(fn) == []
     fn.destroy(lambda _: None)
 
 

@@ -36,9 +36,9 @@ def refusing(tmp_path, monkeypatch):
             stop_pid(emulator.pid)
 
 
-# The first call each destroy makes: a Lambda app's previews (its function's aliases) are
+# The first call each destroy makes: a Lambda app's previews (functions tagged as its) are
 # listed before the function goes.
-@pytest.mark.parametrize(("app", "call"), [("fn", "ListAliases"), ("site", "ListDistributions")])
+@pytest.mark.parametrize(("app", "call"), [("fn", "GetResources"), ("site", "ListDistributions")])
 def test_a_cloud_refusal_is_a_clear_message_and_exit_1(refusing, app, call):
     done = run_pilot("app", "destroy", app, "--yes", cwd=refusing, timeout=120)
     assert done.returncode == 1, done.stdout + done.stderr

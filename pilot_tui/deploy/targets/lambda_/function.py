@@ -1,7 +1,12 @@
 """AWS Lambda: one function per app, one published *version* per release, and an alias
 `live` that a function URL serves. A rollback moves the alias back to an earlier version.
-A preview of the app is an alias of its own (`preview--NAME`, its expiry in the alias's
-description) with its own function URL, serving versions published for it.
+A preview of the app is a function of its own, ``pilot-PROJECT-APP--NAME``, made the same
+way, its tags saying whose preview it is and when it expires. A function of its own (not an
+alias of the app's) so that a role may be given the previews alone: Lambda authorizes a
+change of any alias on its function, so a role that could move a preview's alias could move
+the app's `live` too (the pull requests' role of `ci github`, policy_aws.preview_policy).
+Previews made by earlier Pilots, aliases ``preview--NAME`` of the app's function, are still
+found and removed (legacy_previews.py).
 
 Two packages: `zip` (the folder's files, for a simple function with a handler; no Docker
 needed) and `image` (the app's container image in ECR, its web server reached through the
@@ -19,7 +24,7 @@ import io
 import json
 import time
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -30,7 +35,7 @@ from pilot_tui.cloud.identity_aws import ensure_execution_role
 from pilot_tui.config.schema import AppSettings, LambdaTarget, PilotConfig
 from pilot_tui.deploy.build.shippable import Collected, collect
 from pilot_tui.deploy.context import CancelToken
-from pilot_tui.deploy.previews import Preview, from_labels
+from pilot_tui.deploy.previews import PREVIEW_OF, Preview, from_labels
 from pilot_tui.deploy.targets.base import target_settings
 from pilot_tui.deploy.targets.managed import (
     LogLine,
@@ -46,11 +51,10 @@ from pilot_tui.naming import PROJECT_TAG, execution_roles, resource_name
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_lambda import LambdaClient
-    from mypy_boto3_lambda.type_defs import AliasConfigurationTypeDef
     from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
 
 ALIAS = "live"
-PREVIEW_ALIAS = "preview--"  # + the preview's name
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # zip's epoch: the same files make the same bytes
 
 
@@ -91,15 +95,6 @@ class _Revision(TypedDict, total=False):
     RevisionId: str
 
 
-class _Description(TypedDict, total=False):
-    Description: str
-
-
-def _described_as(description: str) -> _Description:
-    """Description=... when there is one (an alias of the app's own has none)."""
-    return {"Description": description} if description else {}
-
-
 def _revision(revision: str | None) -> _Revision:
     """RevisionId=... when known: Lambda then refuses the call if the function changed since
     it was read (a teammate deploying at the same time)."""
@@ -117,10 +112,13 @@ class LambdaFunction:
     kind: str = "lambda"
     cancel: CancelToken = field(default_factory=CancelToken, repr=False)  # the deploy's
     alias: str = ALIAS  # the alias deploys move, rollbacks and status read
-    # A preview's: what its alias's description records (previews.Preview.labels), and the
-    # name its published versions are described with.
+    # A preview's function: ``app`` is its full name (APP--NAME), and these are what its
+    # tags record (previews.Preview.labels), renewed by each deploy.
     preview: Preview | None = None
     invoker: LambdaClient | None = None  # the watch's looks (open_lambda); else ``lam``
+    # The Resource Groups Tagging API, which finds the app's previews by their tags; made
+    # only when asked (open_lambda).
+    tagging: Callable[[], ResourceGroupsTaggingAPIClient] | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -185,6 +183,10 @@ class LambdaFunction:
                 self._create(code, config, say)
             else:
                 self._update(existing, code, config, say)
+                if self.preview is not None:  # its new expiry
+                    self.lam.tag_resource(
+                        Resource=existing["FunctionArn"], Tags=self.preview.labels()
+                    )
             whose = f"{self.preview.full} " if self.preview else ""
             published = self.lam.publish_version(
                 FunctionName=self.name,
@@ -217,7 +219,7 @@ class LambdaFunction:
             "FunctionName": self.name,
             "Role": role,
             "Code": code,
-            "Tags": {PROJECT_TAG: self.project},
+            "Tags": {PROJECT_TAG: self.project, **(self.preview.labels() if self.preview else {})},
             **config,
         }
         if "ZipFile" in code:
@@ -274,24 +276,16 @@ class LambdaFunction:
             time.sleep(1)
 
     def _point_alias(self, version: str, say: Say) -> str:
-        # A preview's alias says whose it is and when it expires (renewed by each deploy).
-        described = json.dumps(self.preview.labels()) if self.preview is not None else ""
         try:
             alias = self.lam.get_alias(FunctionName=self.name, Name=self.alias)
             self.lam.update_alias(
                 FunctionName=self.name,
                 Name=self.alias,
                 FunctionVersion=version,
-                **_described_as(described),
                 **_revision(alias.get("RevisionId")),
             )
         except self.lam.exceptions.ResourceNotFoundException:
-            self.lam.create_alias(
-                FunctionName=self.name,
-                Name=self.alias,
-                FunctionVersion=version,
-                **_described_as(described),
-            )
+            self.lam.create_alias(FunctionName=self.name, Name=self.alias, FunctionVersion=version)
         say(f"alias {self.alias} -> version {version}")
         return self.ensure_url(say)
 
@@ -427,72 +421,50 @@ class LambdaFunction:
         found = self.lam.get_function(FunctionName=self.name, Qualifier=qualifier)
         return found["Code"].get("ImageUri")
 
-    def _aliases(self) -> list[AliasConfigurationTypeDef]:
-        """Every alias of the function (ResourceNotFoundException: there is none)."""
-        pages = self.lam.get_paginator("list_aliases").paginate(FunctionName=self.name)
-        return [alias for page in pages for alias in page["Aliases"]]
-
     # -- previews ----------------------------------------------------------------------
     def previews(self) -> list[Preview]:
-        """The previews of the app this function serves (its preview aliases), with their
-        URLs; [] when the function does not exist."""
-        found = []
-        try:
-            aliases = self._aliases()
-        except self.lam.exceptions.ResourceNotFoundException:
-            return []
-        for alias in aliases:
-            preview = _described(alias)
-            if preview is None or alias["Name"] != PREVIEW_ALIAS + preview.name:
-                continue
-            try:
-                url = self.lam.get_function_url_config(
-                    FunctionName=self.name, Qualifier=alias["Name"]
-                )["FunctionUrl"]
-            except self.lam.exceptions.ResourceNotFoundException:
-                url = ""
-            found.append(dataclasses.replace(preview, url=str(url), state="active"))
-        return found
+        """The previews of the app this function serves, with their URLs: the functions
+        tagged as its previews, then any alias preview an earlier Pilot made on it."""
+        from pilot_tui.deploy.targets.lambda_ import legacy_previews
 
-    def destroy_preview(self, say: Say, kept: frozenset[str] = frozenset()) -> list[str]:
-        """Remove this preview's alias, its URL and the versions published for it (those
-        no other alias serves, nor in ``kept``: the app's releases', which Lambda may have
-        handed back for an unchanged publish); the function and the app's alias stay."""
-        assert self.preview is not None, "a preview's function only"
-        done = []
-        not_found = self.lam.exceptions.ResourceNotFoundException
-        try:
-            self.lam.get_alias(FunctionName=self.name, Name=self.alias)
-        except not_found:
-            pass
-        else:
-            with contextlib.suppress(not_found):
-                self.lam.delete_function_url_config(FunctionName=self.name, Qualifier=self.alias)
-            self.lam.delete_alias(FunctionName=self.name, Name=self.alias)
-            done.append(f"deleted alias {self.alias} of {self.name} and its function URL")
-        try:
-            served = {a["FunctionVersion"] for a in self._aliases()}
-            listed = self.lam.get_paginator("list_versions_by_function").paginate(
-                FunctionName=self.name
+        return self._preview_functions() + legacy_previews.found(self)
+
+    def _preview_functions(self) -> list[Preview]:
+        """The functions whose tags say they are previews of this app, in this project.
+        (The tagging API may lag a function made or deleted seconds ago: each is read
+        once more, and one that is gone is left out.)"""
+        assert self.tagging is not None, "open_lambda gives the tagging client"
+        pages = (
+            self.tagging()
+            .get_paginator("get_resources")
+            .paginate(
+                ResourceTypeFilters=["lambda:function"],
+                TagFilters=[
+                    {"Key": PROJECT_TAG, "Values": [self.project]},
+                    {"Key": PREVIEW_OF, "Values": [self.app]},
+                ],
             )
-            versions = [v for page in listed for v in page["Versions"]]
-        except not_found:
-            versions, served = [], set()
-        mine = [
-            str(v["Version"])
-            for v in versions
-            if str(v.get("Description", "")).startswith(f"pilot {self.preview.full} ")
-            and v["Version"] not in served
-            and str(v["Version"]) not in kept
-        ]
-        for version in mine:
-            with contextlib.suppress(not_found):
-                self.lam.delete_function(FunctionName=self.name, Qualifier=version)
-        if mine:
-            done.append(f"deleted version(s) {', '.join(mine)} of {self.name}")
-        for line in done:
-            say(line)
-        return done
+        )
+        found = []
+        for page in pages:
+            for mapping in page.get("ResourceTagMappingList", []):
+                tags = {t["Key"]: t["Value"] for t in mapping.get("Tags", [])}
+                preview = from_labels(tags)
+                name = mapping.get("ResourceARN", "").rpartition(":function:")[2]
+                if preview is None or name != resource_name(self.project, preview.full):
+                    continue  # not one Pilot made
+                try:
+                    url = self.lam.get_function_url_config(FunctionName=name, Qualifier=ALIAS)[
+                        "FunctionUrl"
+                    ]
+                except self.lam.exceptions.ResourceNotFoundException:
+                    try:  # a first deploy that failed before its URL: listed, to be removed
+                        self.lam.get_function(FunctionName=name)
+                    except self.lam.exceptions.ResourceNotFoundException:
+                        continue  # deleted; the tagging API has not caught up
+                    url = ""
+                found.append(dataclasses.replace(preview, url=str(url), state="active"))
+        return found
 
     def destroy(self, say: Say) -> list[str]:
         done = []
@@ -511,15 +483,6 @@ class LambdaFunction:
         return done
 
 
-def _described(alias: Mapping[str, Any]) -> Preview | None:
-    """The preview an alias's description records, if it records one."""
-    try:
-        labels = json.loads(alias.get("Description") or "")
-    except ValueError:
-        return None
-    return from_labels(labels) if isinstance(labels, dict) else None
-
-
 def open_lambda(
     config: PilotConfig,
     state_dir: Path,
@@ -527,7 +490,8 @@ def open_lambda(
     app: AppSettings,
     preview: Preview | None = None,
 ) -> LambdaFunction:
-    """The app's function; with ``preview``, as that preview's alias serves it."""
+    """The app's function; with ``preview``, that preview's own function (``app`` then
+    being the preview's copy, named APP--NAME: previews.preview_app)."""
     from botocore.config import Config
 
     make = aws_clients(config, state_dir)
@@ -539,8 +503,8 @@ def open_lambda(
         config.project.name,
         app.name,
         settings,
-        alias=ALIAS if preview is None else PREVIEW_ALIAS + preview.name,
         preview=preview,
+        tagging=lambda: make("resourcegroupstaggingapi"),
         # The watch's looks: one attempt each (a retry would invoke the app again), waited
         # for as long as the function may run.
         invoker=make(

@@ -1,7 +1,7 @@
 """Target kind "lambda": the app as an AWS Lambda function with a function URL, from its
 image (with the Lambda Web Adapter) or, with target.package = "zip", from a zip of its
-folder (no Docker, no registry). Its previews are aliases of the same function, each with
-its own function URL (function.py)."""
+folder (no Docker, no registry). Each of its previews is a function of its own, with its
+own function URL (function.py)."""
 
 from __future__ import annotations
 
@@ -135,8 +135,9 @@ class Lambda(ManagedContainer):
 
 @dataclass
 class LambdaPreview(Lambda):
-    """A preview of ``owner``: ``app`` is its copy (previews.preview_app), deployed as an
-    alias of the owner's function with its own URL, never touching the owner's alias."""
+    """A preview of ``owner``: ``app`` is its copy (previews.preview_app), deployed as a
+    function of its own, pilot-PROJECT-APP--NAME, with its own URL: nothing of the owner's
+    function is read or changed."""
 
     owner: AppSettings
     previewing: Preview
@@ -144,7 +145,7 @@ class LambdaPreview(Lambda):
     def open(self, ctx: Context) -> LambdaFunction:
         from pilot_tui.deploy.targets.lambda_.function import open_lambda
 
-        return open_lambda(ctx.config, ctx.state_dir, ctx.root, self.owner, self.previewing)
+        return open_lambda(ctx.config, ctx.state_dir, ctx.root, self.app, self.previewing)
 
     def registry(self, ctx: Context) -> Registry:
         return ecr_registry_for(ctx, self.owner)  # the owner's repository, its tags its own
@@ -157,12 +158,22 @@ class LambdaPreview(Lambda):
         return previews.environment(ctx.state_dir, self.previewing, self.app, say)
 
     def destroy(self, ctx: Context, say: Say) -> list[str]:
+        from pilot_tui.deploy.targets.lambda_ import legacy_previews
+        from pilot_tui.deploy.targets.lambda_.function import open_lambda
+
         if emulators_stopped(ctx):
             return []  # it lived in the stopped emulators
-        # Lambda hands back the last version for an unchanged publish: one the app's own
-        # releases name may have been published for the preview, and is kept.
-        kept = frozenset(
-            str(r.revision) for r in history.load(ctx.state_dir, self.owner.name) if r.revision
-        )
         with _refusal_said(f"the preview {self.app.name} was not all removed"):
-            return self.open(ctx).destroy_preview(say, kept)
+            done = self.open(ctx).destroy(say)
+            owner = open_lambda(ctx.config, ctx.state_dir, ctx.root, self.owner)
+            if any(p.name == self.previewing.name for p in legacy_previews.found(owner)):
+                # An earlier Pilot's preview, an alias of the app's function. Lambda hands
+                # back the last version for an unchanged publish: one the app's own
+                # releases name may have been published for it, and is kept.
+                kept = frozenset(
+                    str(r.revision)
+                    for r in history.load(ctx.state_dir, self.owner.name)
+                    if r.revision
+                )
+                done += legacy_previews.remove(owner, self.previewing.name, say, kept)
+        return done

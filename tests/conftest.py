@@ -26,6 +26,7 @@ pytest_plugins = [
     "tests.support.server_fixtures",
     "tests.support.databases",
     "tests.support.github_tokens",
+    "tests.support.iam_requests",
 ]
 
 PILOT = shutil.which("pilot-tui", path=str(Path(sys.executable).parent)) or "pilot-tui"

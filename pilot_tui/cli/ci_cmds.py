@@ -76,6 +76,11 @@ def github(ns: argparse.Namespace) -> int:
     try:
         trust = _trust(config, project)
         arn = trust.arn()
+        pulls = (
+            github_oidc.PreviewJobs(trust.preview_arn(), apps.previewed, apps.preview_secrets)
+            if apps.previewed
+            else None
+        )
         text = github_oidc.workflow(
             ns.repo,
             ns.branch,
@@ -85,12 +90,13 @@ def github(ns: argparse.Namespace) -> int:
             apps.deployed,
             apps.secrets,
             apps.previewed,
+            pulls,
         )
         # Before the role changes: a refused file leaves the trust as the old one is.
         if path.is_file() and path.read_text(encoding="utf-8") != text and not ns.force:
             error(f"{path} exists and differs from Pilot's: add --force to replace it")
             return EXIT_INVALID
-        trust.ensure(ns.repo, ns.branch)
+        trust.ensure(ns.repo, ns.branch, previews=pulls is not None)
     except Exception as exc:  # the account said no: nothing written
         error(f"the IAM role could not be made: {redact.text(str(exc))[:300]}")
         return EXIT_FAILED
@@ -111,8 +117,13 @@ def github(ns: argparse.Namespace) -> int:
     )
     for name, why in apps.left:
         sys.stderr.write(f"not {name}: {why}; deploy it from here\n")
-    if apps.previewed:
+    if pulls is not None:
         sys.stderr.write(
+            f"made the role {pulls.role_arn}: only {ns.repo}'s pull requests' runs may assume "
+            "it, and it may make and remove previews only (their own functions, never an "
+            f"app's); each pull request gets previews of {', '.join(apps.previewed)} named "
+            "pr-NUMBER, removed when it is closed (a fork's pull requests get none: GitHub "
+            "gives their runs no token)\n"
             f"every hour a scheduled run removes the expired previews of "
             f"{', '.join(apps.previewed)} (GitHub schedules it on the default branch: "
             f"the role admits {ns.branch})\n"
@@ -126,6 +137,13 @@ def github(ns: argparse.Namespace) -> int:
         )
         for name in apps.secrets:
             sys.stderr.write(f"  gh secret set {name} --repo {ns.repo}\n")
+    if pulls is not None and apps.preview_secrets:
+        sys.stderr.write(
+            "a preview never gets the app's secrets: each comes from the repository's "
+            "secret PREVIEW_NAME, left unset in the preview when there is none:\n"
+        )
+        for name in apps.preview_secrets:
+            sys.stderr.write(f"  gh secret set PREVIEW_{name} --repo {ns.repo}\n")
     return EXIT_OK
 
 

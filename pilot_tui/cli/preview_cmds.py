@@ -1,5 +1,5 @@
 """`pilot-tui preview list|destroy|prune`: previews where their targets run them (the
-Docker host's containers, a Lambda function's aliases, say which exist and when each
+Docker host's containers, the previews' own Lambda functions, say which exist and when each
 expires)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pilot_tui.cli.common import confirm, error, load_valid, not_confirmed, print_json, say
 from pilot_tui.cli.deploy_cmds import deployer
 from pilot_tui.config.schema import PilotConfig
-from pilot_tui.deploy.previews import Preview, PreviewError
+from pilot_tui.deploy.previews import NoSuchPreview, Preview, PreviewError
 from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 
 
@@ -92,7 +92,7 @@ def preview_destroy(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     answer = confirm(
         f"Remove the preview {ns.name} of {ns.app}: what runs it (its containers, route and "
-        "images, or its Lambda alias, URL and versions) and its history?",
+        "images, or its Lambda function) and its history?",
         ns.yes,
     )
     if not answer:
@@ -100,6 +100,11 @@ def preview_destroy(ns: argparse.Namespace) -> int:
     with deployer(ns, apps=[ns.app], loaded=loaded) as engine:
         try:
             engine.destroy_preview(ns.app, ns.name, say)
+        except NoSuchPreview as exc:
+            if not ns.missing_ok:
+                error(str(exc))
+                return exc.exit_code
+            say(f"nothing to remove: {exc}")
         except PreviewError as exc:
             error(str(exc))
             return exc.exit_code

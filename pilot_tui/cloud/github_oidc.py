@@ -1,8 +1,8 @@
-"""Keyless deploys from GitHub Actions, as data: the role's trust policy (who may assume
-it: GitHub's OIDC issuer, for runs on this repository's branch, and nothing else: not its
-pull requests), a small evaluator of such a policy over a token's claims (IAM's own
-evaluation cannot be had here: moto accepts any token), and the workflow `pilot-tui ci
-github` writes.
+"""Keyless deploys from GitHub Actions, as data: the roles' trust policies (who may assume
+them: GitHub's OIDC issuer, for runs on this repository's branch, and nothing else: not its
+pull requests; and, for the previews' own role, this repository's pull requests), a small
+evaluator of such a policy over a token's claims (IAM's own evaluation cannot be had here:
+moto accepts any token), and the workflow `pilot-tui ci github` writes.
 
 No access key is stored anywhere: in a workflow run, pilot-tui asks GitHub for the run's
 OIDC token and exchanges it with STS for short-lived credentials of the role
@@ -15,6 +15,7 @@ import fnmatch
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 ISSUER = "token.actions.githubusercontent.com"
@@ -36,6 +37,11 @@ def role_name(project: str) -> str:
     return f"pilot-{project}-github"
 
 
+def preview_role_name(project: str) -> str:
+    """The role pull requests' runs assume: previews only (policy_aws.preview_policy)."""
+    return f"pilot-{project}-github-previews"
+
+
 def provider_arn(account: str) -> str:
     return f"arn:aws:iam::{account}:oidc-provider/{ISSUER}"
 
@@ -47,7 +53,23 @@ def subjects(repo: str, branch: str) -> list[str]:
     return [f"repo:{repo}:ref:refs/heads/{branch}"]
 
 
+def preview_subjects(repo: str) -> list[str]:
+    """The token subjects the previews' role admits: a `pull_request` run of ``repo``,
+    exactly (GitHub gives no OIDC token to a run of a fork's pull request)."""
+    return [f"repo:{repo}:pull_request"]
+
+
 def trust_policy(account: str, repo: str, branch: str) -> dict[str, Any]:
+    """The deploying role's trust: runs on ``branch`` of ``repo``."""
+    return _trust(account, subjects(repo, branch))
+
+
+def preview_trust_policy(account: str, repo: str) -> dict[str, Any]:
+    """The previews' role's trust: ``repo``'s pull requests."""
+    return _trust(account, preview_subjects(repo))
+
+
+def _trust(account: str, admitted: list[str]) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -58,7 +80,7 @@ def trust_policy(account: str, repo: str, branch: str) -> dict[str, Any]:
                 "Condition": {
                     "StringEquals": {
                         f"{ISSUER}:aud": AUDIENCE,
-                        f"{ISSUER}:sub": subjects(repo, branch),
+                        f"{ISSUER}:sub": admitted,
                     },
                 },
             }
@@ -104,6 +126,24 @@ def _holds(operator: str, key: str, wanted: object, claims: dict[str, str]) -> b
     return False  # an operator this evaluator does not know never admits
 
 
+@dataclass(frozen=True)
+class PreviewJobs:
+    """The pull requests' jobs of the workflow: a preview of each of ``apps`` per pull
+    request, made with ``role_arn`` (previews only), removed when it is closed; each of
+    ``secrets`` from the repository's secret PREVIEW_NAME (previews.secret_values)."""
+
+    role_arn: str
+    apps: Sequence[str]
+    secrets: Sequence[str] = ()
+
+
+# A pull request of this repository: a fork's gets no OIDC token (and no secrets).
+SAME_REPO = "github.event.pull_request.head.repo.full_name == github.repository"
+# The preview's name: the pull request's number (never its branch's name, which its author
+# chooses: text from the event in a `run:` line is a script injection).
+PREVIEW_NAME = "pr-${{ github.event.number }}"
+
+
 def workflow(
     repo: str,
     branch: str,
@@ -113,6 +153,7 @@ def workflow(
     apps: Sequence[str],
     secrets: Sequence[str] = (),
     pruned: Sequence[str] = (),
+    previews: PreviewJobs | None = None,
 ) -> str:
     """The workflow: deploy ``apps`` on a push to ``branch``, with the role's short-lived
     credentials (the job may ask GitHub for its OIDC token: `id-token: write`) and each of
@@ -120,46 +161,102 @@ def workflow(
     (not to checkout, setup or the install's packages); ``install`` is the shell command
     that installs pilot-tui on the runner. With ``pruned`` (apps that run previews), an
     hourly scheduled run removes their expired previews: GitHub runs it on the default
-    branch, so the role must admit that one."""
-    indent = "\n          "  # under the deploy step's env:
-    passed = "".join(f"{indent}{json.dumps(name)}: ${{{{ secrets.{name} }}}}" for name in secrets)
-    step_env = f"\n        env:{passed}" if secrets else ""
+    branch, so the role must admit that one. With ``previews``, each pull request of the
+    repository gets its previews, deployed again on each push to it and removed when it
+    is closed, by the previews' own role."""
     schedule = f"\n  schedule:\n    - cron: {json.dumps(PRUNE_CRON)}" if pruned else ""
-    where = {"role_arn": role_arn, "region": region, "install": install}
-    deploy = _job("deploy", "push", f"pilot-tui deploy {' '.join(apps)}", **where)
-    prune = _job(
-        "prune",
-        "schedule",
-        f"pilot-tui preview prune {' '.join(pruned)}",
+    pulls = (
+        "\n  pull_request:\n    types: [opened, synchronize, reopened, closed]" if previews else ""
+    )
+    where = {"region": region, "install": install}
+    jobs = _job(
+        "deploy",
+        "github.event_name == 'push'",
+        [f"pilot-tui deploy {' '.join(apps)}"],
+        {name: f"secrets.{name}" for name in secrets},
+        role_arn=role_arn,
         **where,
-        why="  # its own queue: a prune waiting never cancels a deploy waiting",
+    )
+    if pruned:
+        jobs += _job(
+            "prune",
+            "github.event_name == 'schedule'",
+            [f"pilot-tui preview prune {' '.join(pruned)}"],
+            {},
+            role_arn=role_arn,
+            why="  # its own queue: a prune waiting never cancels a deploy waiting",
+            **where,
+        )
+    if previews:
+        pull = "github.event_name == 'pull_request'"
+        queue = "pilot-preview-${{ github.event.number }}"  # one pull request's, in order
+        jobs += _job(
+            "preview",
+            f"{pull} && github.event.action != 'closed' && {SAME_REPO}",
+            [f"pilot-tui deploy {app} --preview {PREVIEW_NAME}" for app in previews.apps],
+            {f"PREVIEW_{name}": f"secrets.PREVIEW_{name}" for name in previews.secrets},
+            role_arn=previews.role_arn,
+            group=queue,
+            **where,
+        )
+        jobs += _job(
+            "preview-remove",
+            f"{pull} && github.event.action == 'closed' && {SAME_REPO}",
+            [
+                f"pilot-tui preview destroy {app} {PREVIEW_NAME} --yes --missing-ok"
+                for app in previews.apps
+            ],
+            {},
+            role_arn=previews.role_arn,
+            group=queue,  # after that pull request's deploy, never beside it
+            **where,
+        )
+    by_pulls = (
+        f"\n# Each pull request gets previews of {', '.join(previews.apps)} (named pr-NUMBER), "
+        f"removed when\n# it is closed, with the role {previews.role_arn}\n# (previews only)."
+        if previews
+        else ""
     )
     return f"""# Written by `pilot-tui ci github --repo {repo}`: deploys {", ".join(apps)} on a push
-# to {branch}, with the short-lived credentials of the IAM role {role_arn}
-# (no access key is stored: pilot-tui exchanges the run's OIDC token for them).
+# to {branch}, with the short-lived credentials of the IAM role {role_arn}.{by_pulls}
+# No access key is stored: pilot-tui exchanges each run's OIDC token for them.
 # `pilot-tui ci github --force` writes it again for the apps pilot.toml has then;
-# `pilot-tui ci remove` removes the role; edit this file as you like.
+# `pilot-tui ci remove` removes the roles; edit this file as you like.
 name: pilot
 on:
   push:
-    branches: [{json.dumps(branch)}]{schedule}
+    branches: [{json.dumps(branch)}]{pulls}{schedule}
 permissions:
   id-token: write
   contents: read
-jobs:{deploy}{step_env}{prune if pruned else ""}
+jobs:{jobs}
 """
 
 
 def _job(
-    name: str, event: str, run: str, *, role_arn: str, region: str, install: str, why: str = ""
+    name: str,
+    condition: str,
+    runs: list[str],
+    passed: dict[str, str],
+    *,
+    role_arn: str,
+    region: str,
+    install: str,
+    group: str = "",
+    why: str = "",
 ) -> str:
-    """One job of the workflow: on ``event`` only, queued in its own group, with the role,
-    pilot-tui installed, then ``run`` as its last step."""
+    """One job of the workflow: when ``condition`` holds, queued in its own group (or
+    ``group``), with the role, pilot-tui installed, then each of ``runs`` as a step given
+    ``passed`` ({variable: the expression it is set from}) and nothing else."""
+    indent = "\n          "  # under a step's env:
+    env = "".join(f"{indent}{json.dumps(k)}: ${{{{ {v} }}}}" for k, v in passed.items())
+    step_env = f"\n        env:{env}" if passed else ""
+    steps = "".join(f"\n      - run: {run}{step_env}" for run in runs)
     return f"""
   {name}:
-    if: github.event_name == '{event}'
+    if: {condition}
     concurrency:{why}
-      group: pilot-{name}
+      group: {group or f"pilot-{name}"}
       cancel-in-progress: false
     runs-on: ubuntu-latest
     env:
@@ -170,5 +267,4 @@ def _job(
       - uses: actions/setup-python@v5
         with:
           python-version: "3.12"
-      - run: {json.dumps(install)}
-      - run: {run}"""
+      - run: {json.dumps(install)}{steps}"""

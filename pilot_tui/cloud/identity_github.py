@@ -1,10 +1,16 @@
 """The IAM side of keyless deploys from GitHub Actions (github_oidc.py holds the policy as
 data): the account's OIDC identity provider for GitHub's issuer, made once and shared by
-every project of the account, and the project's role, ``pilot-PROJECT-github``, that only
-runs on the named repository's branch can assume (not its pull requests), with the deployer's
-own policy (policy_aws.aws_policy: the project's resources, nothing more). Both tagged
-with the project; ``remove`` takes the role away, and the provider too when no other role
-of the account trusts it."""
+every project of the account, and the project's roles:
+
+- ``pilot-PROJECT-github``, that only runs on the named repository's branch can assume (not
+  its pull requests), with the deployer's own policy (policy_aws.aws_policy: the project's
+  resources, nothing more);
+- ``pilot-PROJECT-github-previews``, when apps run previews, that the repository's pull
+  requests' runs assume, with the previews' policy (policy_aws.preview_policy: the previews'
+  own functions, nothing of the apps').
+
+All tagged with the project; ``remove`` takes the roles away, and the provider too when no
+other role of the account trusts it."""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pilot_tui.cloud import github_oidc
-from pilot_tui.cloud.policy_aws import aws_policy
+from pilot_tui.cloud.policy_aws import aws_policy, preview_policy
 from pilot_tui.naming import project_tags
 
 if TYPE_CHECKING:
@@ -33,13 +39,22 @@ class GithubTrust:
     def role(self) -> str:
         return github_oidc.role_name(self.project)
 
+    @property
+    def preview_role(self) -> str:
+        return github_oidc.preview_role_name(self.project)
+
     def arn(self) -> str:
         """The role's ARN, made or not."""
         return f"arn:aws:iam::{self.account}:role/{self.role}"
 
-    def ensure(self, repo: str, branch: str) -> str:
+    def preview_arn(self) -> str:
+        """The previews' role's ARN, made or not."""
+        return f"arn:aws:iam::{self.account}:role/{self.preview_role}"
+
+    def ensure(self, repo: str, branch: str, previews: bool = False) -> str:
         """The provider (when the account has none) and the role, its trust and policy set
-        to these (idempotent: a new repository or branch replaces the old); the role's ARN."""
+        to these (idempotent: a new repository or branch replaces the old); with
+        ``previews`` the previews' role too, else it is removed. The role's ARN."""
         provider = github_oidc.provider_arn(self.account)
         try:
             self.iam.get_open_id_connect_provider(OpenIDConnectProviderArn=provider)
@@ -50,36 +65,58 @@ class GithubTrust:
                 ThumbprintList=github_oidc.THUMBPRINTS,
                 Tags=project_tags(self.project),
             )
-        trust = json.dumps(github_oidc.trust_policy(self.account, repo, branch))
+        arn = self._role(
+            self.role,
+            github_oidc.trust_policy(self.account, repo, branch),
+            aws_policy(self.project, self.account, self.region),
+            f"Pilot deploys of {self.project} from GitHub Actions ({repo})",
+        )
+        if previews:
+            self._role(
+                self.preview_role,
+                github_oidc.preview_trust_policy(self.account, repo),
+                preview_policy(self.project, self.account, self.region),
+                f"Pilot previews of {self.project} from pull requests ({repo})",
+            )
+        else:
+            self._drop(self.preview_role)
+        return arn
+
+    def _role(self, name: str, trust: dict[str, object], policy: object, about: str) -> str:
+        """The role ``name`` with this trust and its one inline policy; its ARN."""
+        trusted = json.dumps(trust)
         try:
-            arn = self.iam.get_role(RoleName=self.role)["Role"]["Arn"]
-            self.iam.update_assume_role_policy(RoleName=self.role, PolicyDocument=trust)
+            arn = self.iam.get_role(RoleName=name)["Role"]["Arn"]
+            self.iam.update_assume_role_policy(RoleName=name, PolicyDocument=trusted)
         except self.iam.exceptions.NoSuchEntityException:
             arn = self.iam.create_role(
-                RoleName=self.role,
-                AssumeRolePolicyDocument=trust,
-                Description=f"Pilot deploys of {self.project} from GitHub Actions ({repo})",
+                RoleName=name,
+                AssumeRolePolicyDocument=trusted,
+                Description=about,
                 MaxSessionDuration=3600,
                 Tags=project_tags(self.project),
             )["Role"]["Arn"]
         self.iam.put_role_policy(
-            RoleName=self.role,
-            PolicyName=POLICY_NAME,
-            PolicyDocument=json.dumps(aws_policy(self.project, self.account, self.region)),
+            RoleName=name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(policy)
         )
         return str(arn)
 
-    def remove(self) -> list[str]:
-        """The role, and the provider when no other role trusts it; what was removed."""
-        gone = self.iam.exceptions.NoSuchEntityException
-        removed = []
+    def _drop(self, name: str) -> bool:
+        """Remove the role ``name`` and its inline policies; whether there was one."""
         try:
-            for inline in self.iam.list_role_policies(RoleName=self.role)["PolicyNames"]:
-                self.iam.delete_role_policy(RoleName=self.role, PolicyName=inline)
-            self.iam.delete_role(RoleName=self.role)
-            removed.append(f"IAM role {self.role}")
-        except gone:
-            pass
+            for inline in self.iam.list_role_policies(RoleName=name)["PolicyNames"]:
+                self.iam.delete_role_policy(RoleName=name, PolicyName=inline)
+            self.iam.delete_role(RoleName=name)
+        except self.iam.exceptions.NoSuchEntityException:
+            return False
+        return True
+
+    def remove(self) -> list[str]:
+        """The roles, and the provider when no other role trusts it; what was removed."""
+        gone = self.iam.exceptions.NoSuchEntityException
+        removed = [
+            f"IAM role {name}" for name in (self.role, self.preview_role) if self._drop(name)
+        ]
         provider = github_oidc.provider_arn(self.account)
         if self._pilots(provider) and not self._trusted_elsewhere(provider):
             try:
@@ -101,7 +138,7 @@ class GithubTrust:
         """Whether a role of the account other than ours trusts ``provider``."""
         for page in self.iam.get_paginator("list_roles").paginate():
             for role in page["Roles"]:
-                if role["RoleName"] == self.role:
+                if role["RoleName"] in (self.role, self.preview_role):
                     continue
                 document: object = role.get("AssumeRolePolicyDocument") or {}
                 text = document if isinstance(document, str) else json.dumps(document)

@@ -272,3 +272,101 @@ def execution_secrets_policy(
             }
         ],
     }
+
+
+def preview_policy(project: str, account: str, region: str) -> dict[str, Any]:
+    """The previews' role (`ci github`: what a pull request's run may do): make, update and
+    remove the previews' own Lambda functions (pilot-PROJECT-APP--NAME), and nothing of the
+    apps' own. A preview of a zip Lambda needs no image, network or secret store; the
+    execution role is passed, never changed; the release history is read, and written only
+    for previews (pilot/releases/APP--NAME.json). Not the Terraform state beside it."""
+    scope = Scope(project, account, region)
+    functions = f"arn:aws:lambda:{scope.arn}:function:{scope.names}*--*"
+    lambda_role = f"arn:aws:iam::{account}:role/{execution_roles(project)[LambdaTarget.kind]}"
+    state = state_bucket(project)
+    releases = f"arn:aws:s3:::{state}/pilot/releases"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PreviewFunctions",
+                "Effect": "Allow",
+                "Action": [
+                    "lambda:CreateFunction",
+                    "lambda:GetFunction",
+                    "lambda:GetFunctionConfiguration",
+                    "lambda:UpdateFunctionConfiguration",
+                    "lambda:UpdateFunctionCode",
+                    "lambda:PublishVersion",
+                    "lambda:ListVersionsByFunction",
+                    "lambda:GetAlias",
+                    "lambda:CreateAlias",
+                    "lambda:UpdateAlias",
+                    "lambda:GetFunctionUrlConfig",
+                    "lambda:CreateFunctionUrlConfig",
+                    "lambda:DeleteFunctionUrlConfig",
+                    "lambda:AddPermission",
+                    "lambda:TagResource",
+                    "lambda:ListTags",
+                    "lambda:DeleteFunction",
+                ],
+                "Resource": [functions, f"{functions}:*"],
+            },
+            {
+                # Previews earlier Pilots made as aliases of the app's function, counted
+                # (legacy_previews.py): seen, never changed.
+                "Sid": "SeeOldPreviews",
+                "Effect": "Allow",
+                "Action": ["lambda:ListAliases", "lambda:GetFunctionUrlConfig"],
+                "Resource": [
+                    f"arn:aws:lambda:{scope.arn}:function:{scope.names}*",
+                    f"arn:aws:lambda:{scope.arn}:function:{scope.names}*:preview--*",
+                ],
+            },
+            {
+                "Sid": "FindPreviews",  # by their tags (GetResources takes no resource)
+                "Effect": "Allow",
+                "Action": "tag:GetResources",
+                "Resource": "*",
+            },
+            {
+                "Sid": "PassTheFunctionsRole",
+                "Effect": "Allow",
+                "Action": ["iam:GetRole", "iam:PassRole"],
+                "Resource": lambda_role,
+            },
+            {
+                "Sid": "ItsExecutionPolicyOnly",  # attaching is idempotent: what it has
+                "Effect": "Allow",
+                "Action": "iam:AttachRolePolicy",
+                "Resource": lambda_role,
+                "Condition": {
+                    "ArnEquals": {"iam:PolicyARN": EXECUTION_POLICIES[LambdaTarget.kind]}
+                },
+            },
+            {
+                "Sid": "PreviewLogs",
+                "Effect": "Allow",
+                "Action": ["logs:FilterLogEvents", "logs:GetLogEvents", "logs:DeleteLogGroup"],
+                "Resource": f"arn:aws:logs:{scope.arn}:log-group:/aws/lambda/{scope.names}*--*",
+            },
+            {
+                "Sid": "ReadHistory",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"{releases}/*",
+            },
+            {
+                "Sid": "PreviewHistory",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:DeleteObject"],
+                "Resource": f"{releases}/*--*.json",
+            },
+            {
+                "Sid": "ListHistory",  # (and a missing history is a 404, not a 403)
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": f"arn:aws:s3:::{state}",
+            },
+        ],
+    }

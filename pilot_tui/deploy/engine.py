@@ -204,7 +204,7 @@ class Deployer:
         full = preview.full
         if preview_name not in found and not history.history_file(self.state_dir, full).exists():
             known = ", ".join(sorted(found)) or "none"
-            raise previews.PreviewError(
+            raise previews.NoSuchPreview(
                 f"{app.name} has no preview {preview_name!r} (its previews: {known})"
             )
         return self._remove(target, preview, say)

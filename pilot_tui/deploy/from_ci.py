@@ -16,6 +16,7 @@ these secrets, and a run refuses what would go wrong there.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from pilot_tui.config.schema import AppSettings, PilotConfig
@@ -44,7 +45,11 @@ class CiApps:
     deployed: list[str]
     left: list[tuple[str, str]]
     secrets: list[str]
-    previewed: list[str]  # of ``deployed``, those whose target runs previews (pruned hourly)
+    # Of ``deployed``, those whose target runs previews: each pull request's, and pruned
+    # hourly.
+    previewed: list[str]
+    # The secret names of ``previewed``: a preview's from the repository's PREVIEW_NAME.
+    preview_secrets: list[str] = dataclasses.field(default_factory=list)
 
     def reserved(self) -> list[str]:
         """The secret names a workflow cannot pass: GitHub's, the job's own variables,
@@ -84,11 +89,17 @@ def ci_apps(config: PilotConfig) -> CiApps:
     if deployed and config.notify.webhook_env:
         secrets.add(config.notify.webhook_env)
     previewed = [
-        app.name
+        app
         for app in config.apps
         if app.name in deployed and target_for(app).previews_refused is None
     ]
-    return CiApps(deployed, left, sorted(secrets), previewed)
+    return CiApps(
+        deployed,
+        left,
+        sorted(secrets),
+        [app.name for app in previewed],
+        sorted({name for app in previewed for name in app.secrets}),
+    )
 
 
 def check_state(config: PilotConfig) -> None:

@@ -7,9 +7,10 @@ Target contract's ``preview``/``previews``); the engine calls those.
 
 - A preview is the app with its name ``APP--NAME``, its env with ``previews.env`` over it,
   no watch (nothing to revert to), and the domain ``APP--NAME.<previews.domain>`` if one.
-- Its secrets come from .pilot/secrets/previews/APP.env only: never the app's own file or
-  the deploying process's environment (in CI those are production's). A name missing
-  there is left unset, and said so.
+- Its secrets come from .pilot/secrets/previews/APP.env, else from the variable
+  PREVIEW_NAME (in a pull request's CI run, the repository's secret of that name): never
+  the app's own file or the deploying process's NAME (in CI those are production's). A
+  name missing from both is left unset, and said so.
 - It never gets the app's databases: a ``[[databases]]`` table's ``preview`` may give it a
   database of its own (empty, or the newest backup restored), shared by a branch's
   previews (docker_host/preview_databases.py).
@@ -21,8 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +58,11 @@ class PreviewError(PilotError):
 
     title = "Preview problem"
     exit_code = EXIT_INVALID  # a name, a limit, a kind that has none: nothing was done
+
+
+class NoSuchPreview(PreviewError):
+    """The app has no preview of that name (`preview destroy --missing-ok` takes it as
+    nothing to do)."""
 
 
 def slug(wanted: str, room: int = LONGEST) -> str:
@@ -177,20 +184,32 @@ def preview_app(app: AppSettings, name: str) -> AppSettings:
     )
 
 
-def secret_values(state_dir: Path, app: str, names: list[str]) -> tuple[dict[str, str], list[str]]:
+PREVIEW_VARIABLE = "PREVIEW_"  # + a secret's name: the variable a preview's value is in
+
+
+def secret_values(
+    state_dir: Path, app: str, names: list[str], env: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], list[str]]:
     """(values, names missing) of the secrets ``names`` for the previews of ``app``, from
-    the previews' own file only: never the app's file nor this process's environment."""
+    the previews' own file, else the variable PREVIEW_NAME of ``env`` (this process's; an
+    empty one is unset, as GitHub passes a missing secret): never the app's file nor the
+    environment's NAME."""
     from pilot_tui.deploy import secrets
 
+    env = os.environ if env is None else env
     path = secrets.secrets_file(state_dir, app, preview=True)
-    if not names or not path.exists():
-        return {}, list(names)
-    try:
-        stored = secrets.read_file(path)
-    except secrets.SecretsError as exc:
-        raise PreviewError(str(exc)) from exc
-    values = {name: stored[name] for name in names if name in stored}
-    return values, [name for name in names if name not in stored]
+    stored: dict[str, str] = {}
+    if names and path.exists():
+        try:
+            stored = secrets.read_file(path)
+        except secrets.SecretsError as exc:
+            raise PreviewError(str(exc)) from exc
+    values = {}
+    for name in names:
+        value = stored.get(name) or env.get(PREVIEW_VARIABLE + name)
+        if value:
+            values[name] = value
+    return values, [name for name in names if name not in values]
 
 
 def environment(
@@ -206,8 +225,9 @@ def environment(
     if missing:
         say(
             f"warning: {', '.join(missing)} left unset in the preview, whose secrets come "
-            f"from {secrets.secrets_file(state_dir, preview.app, preview=True)} only "
-            f"(pilot-tui secrets set {preview.app} NAME --preview)"
+            f"from {secrets.secrets_file(state_dir, preview.app, preview=True)} "
+            f"(pilot-tui secrets set {preview.app} NAME --preview) or the variable "
+            f"{PREVIEW_VARIABLE}NAME only"
         )
     return {**app.env, **values}
 

@@ -121,3 +121,87 @@ def test_the_workflow_deploys_on_a_push_with_an_oidc_token_only(tmp_path):
         [check, "--builtin-schema", "vendor.github-workflows", str(path)], capture_output=True
     )
     assert broken.returncode != 0  # the check can fail
+
+
+PREVIEWS = github_oidc.preview_trust_policy(ACCOUNT, "acme/shop")
+
+
+@pytest.mark.parametrize(
+    ("token", "admitted"),
+    [
+        (claims("repo:acme/shop:pull_request"), True),  # a pull request of the repository
+        (claims("repo:acme/shop:ref:refs/heads/main"), False),  # a push: the other role's
+        (claims("repo:evil/shop:pull_request"), False),  # another repository's
+        (claims("repo:acme/shop-fork:pull_request"), False),  # a look-alike name
+        (claims("repo:acme/shop:environment:production"), False),
+        (claims("repo:acme/shop:pull_request", aud="other"), False),
+        (claims("repo:acme/shop:pull_request", iss="https://evil.test"), False),
+    ],
+)
+def test_the_previews_role_admits_exactly_this_repositorys_pull_requests(token, admitted):
+    assert github_oidc.admits(PREVIEWS, token, ACCOUNT) is admitted
+
+
+def test_pull_requests_get_previews_from_this_repository_only(tmp_path):
+    """Each pull request of the repository (not a fork's) deploys its previews with the
+    previews' role, named by its number alone (never text its author chose: a branch name
+    in a `run:` line is a script injection), each secret from PREVIEW_NAME; its close
+    removes them, queued behind that pull request's deploy."""
+    previews_role = "arn:aws:iam::1:role/pilot-acme-github-previews"
+    text = github_oidc.workflow(
+        "acme/shop",
+        "main",
+        "arn:aws:iam::1:role/pilot-acme-github",
+        "eu-west-1",
+        "pip install x",
+        ["fn", "api", "site"],
+        ["API_TOKEN"],
+        ["fn", "api"],
+        github_oidc.PreviewJobs(previews_role, ["fn", "api"], ["API_TOKEN"]),
+    )
+    data = yaml.safe_load(text)
+    assert data[True]["pull_request"] == {"types": ["opened", "synchronize", "reopened", "closed"]}
+    preview, remove = data["jobs"]["preview"], data["jobs"]["preview-remove"]
+    same_repo = "github.event.pull_request.head.repo.full_name == github.repository"
+    assert preview["if"] == (
+        f"github.event_name == 'pull_request' && github.event.action != 'closed' && {same_repo}"
+    )
+    assert remove["if"] == (
+        f"github.event_name == 'pull_request' && github.event.action == 'closed' && {same_repo}"
+    )
+    for job in (preview, remove):
+        assert job["env"]["PILOT_AWS_ROLE_ARN"] == previews_role
+        assert job["concurrency"] == {
+            "group": "pilot-preview-${{ github.event.number }}",
+            "cancel-in-progress": False,
+        }
+    runs = [step for step in preview["steps"] if "run" in step][1:]
+    assert [step["run"] for step in runs] == [
+        "pilot-tui deploy fn --preview pr-${{ github.event.number }}",
+        "pilot-tui deploy api --preview pr-${{ github.event.number }}",
+    ]
+    for step in runs:  # the previews' value, never the app's own secret
+        assert step["env"] == {"PREVIEW_API_TOKEN": "${{ secrets.PREVIEW_API_TOKEN }}"}
+    assert [step["run"] for step in remove["steps"] if "run" in step][1:] == [
+        "pilot-tui preview destroy fn pr-${{ github.event.number }} --yes --missing-ok",
+        "pilot-tui preview destroy api pr-${{ github.event.number }} --yes --missing-ok",
+    ]
+    # The push's deploy never runs for a pull request, nor a preview's for a push.
+    assert data["jobs"]["deploy"]["if"] == "github.event_name == 'push'"
+    # Of the event, a run line holds the number alone.
+    used = {part.split("}}")[0].strip() for part in text.split("${{")[1:]}
+    assert used == {
+        "github.event.number",
+        "secrets.API_TOKEN",
+        "secrets.PREVIEW_API_TOKEN",
+    }
+    check = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
+    assert check
+    path = tmp_path / "pilot.yml"
+    path.write_text(text)
+    result = subprocess.run(
+        [check, "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -15,10 +15,11 @@ def register(commands: Commands) -> None:
         None,
         "`pilot-tui deploy APP --preview NAME` runs APP's source as APP--NAME beside the\n"
         "app: on the Docker host at APP--NAME.<domain or the server's sslip.io name>; on\n"
-        "Lambda as the alias preview--NAME of the app's function, with its own function\n"
+        "Lambda as a function of its own (pilot-PROJECT-APP--NAME), with its own function\n"
         "URL. A preview gets\n"
         "[apps.previews] env over the app's env, only the secrets in\n"
-        ".pilot/secrets/previews/APP.env (`secrets set APP NAME --preview`), and never\n"
+        ".pilot/secrets/previews/APP.env (`secrets set APP NAME --preview`) or the\n"
+        "variables PREVIEW_NAME, and never\n"
         'the app\'s database (a [[databases]] preview = "empty" | "copy-of-latest-backup"\n'
         "gives it one of its own). It expires previews.ttl after its last deploy, removed by\n"
         "the agent on the Docker host (a Lambda preview by the next preview deploy or\n"
@@ -42,6 +43,12 @@ def register(commands: Commands) -> None:
     p.add_argument("app", metavar="APP")
     p.add_argument("name", metavar="NAME", help="the preview's name (or its branch's)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    p.add_argument(
+        "--missing-ok",
+        action="store_true",
+        help="no such preview is nothing to do, not an error (a pull request closed before "
+        "its preview was made)",
+    )
     p = add_command(
         actions,
         "prune",

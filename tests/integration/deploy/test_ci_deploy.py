@@ -60,29 +60,39 @@ def _run(
     cli,
     monkeypatch,
     job_name: str = "deploy",
+    pull_request: int | None = None,
 ):
     """The workflow's job ``job_name`` in ``checkout``: its env (each `${{ secrets.X }}` from
     ``repository_secrets``, as GitHub fills it; an unset one is empty, as on GitHub), the
-    run's token service, no key; its last step run. The Result."""
+    run's token service, no key; its pilot-tui steps run in order, each with its own env,
+    until one fails (``pull_request``: the number `${{ github.event.number }}` is). The
+    last Result."""
     job = yaml.safe_load(workflow)["jobs"][job_name]
-    step = job["steps"][-1]
+    steps = [step for step in job["steps"] if step.get("run", "").startswith("pilot-tui ")]
+    assert steps
     asked = len(tokens.asked)
-    with monkeypatch.context() as m:
-        m.delenv("AWS_ACCESS_KEY_ID")
-        m.delenv("AWS_SECRET_ACCESS_KEY")
-        m.delenv("API_TOKEN", raising=False)
-        for name, value in tokens.env(job["env"]["PILOT_AWS_ROLE_ARN"]).items():
-            m.setenv(name, value)
-        for name, value in {**job["env"], **step.get("env", {})}.items():
-            if value.startswith("${{ secrets."):
-                secret = value.removeprefix("${{ secrets.").removesuffix(" }}")
-                m.setenv(name, repository_secrets.get(secret, ""))  # GitHub's "" if unset
-            else:
+    for step in steps:
+        with monkeypatch.context() as m:
+            m.delenv("AWS_ACCESS_KEY_ID")
+            m.delenv("AWS_SECRET_ACCESS_KEY")
+            m.delenv("API_TOKEN", raising=False)
+            for name, value in tokens.env(job["env"]["PILOT_AWS_ROLE_ARN"]).items():
                 m.setenv(name, value)
-        m.chdir(checkout)
-        command = shlex.split(step["run"])
-        assert command[0] == "pilot-tui"
-        ran = cli(*command[1:])
+            for name, value in {**job["env"], **step.get("env", {})}.items():
+                if value.startswith("${{ secrets."):
+                    secret = value.removeprefix("${{ secrets.").removesuffix(" }}")
+                    m.setenv(name, repository_secrets.get(secret, ""))  # GitHub's "" if unset
+                else:
+                    m.setenv(name, value)
+            m.chdir(checkout)
+            line = step["run"]
+            if pull_request is not None:
+                line = line.replace("${{ github.event.number }}", str(pull_request))
+            assert "${{" not in line  # nothing else of the event reaches a command
+            command = shlex.split(line)
+            ran = cli(*command[1:])
+        if ran.code != 0:
+            break
     assert ran.code != 0 or len(tokens.asked) > asked  # it deployed with the run's token
     return ran
 
@@ -153,7 +163,7 @@ def test_pushes_deploy_what_ci_can_from_fresh_checkouts_into_the_shared_history(
     assert "ci-token" not in listed.out
 
     # The hourly scheduled run removes the expired Lambda previews (not the laptop): a
-    # preview made here, then past its TTL (its alias's expiry moved back: time passing).
+    # preview made here, then past its TTL (its function's expiry moved back: time passing).
     monkeypatch.chdir(admin)
     made_preview = cli("deploy", "fn", "--preview", "feature")
     assert made_preview.code == 0, made_preview.err
@@ -168,21 +178,15 @@ def test_pushes_deploy_what_ci_can_from_fresh_checkouts_into_the_shared_history(
         jobs["prune"]["steps"][-1]["run"] == "pilot-tui preview prune fn"
     )  # not docs: no previews
     assert yaml.safe_load(workflow)[True]["schedule"] == [{"cron": "17 * * * *"}]
-    alias = lam.get_alias(FunctionName="pilot-acme-fn", Name="preview--feature")
-    labels = json.loads(alias["Description"])
-    lam.update_alias(
-        FunctionName="pilot-acme-fn",
-        Name="preview--feature",
-        Description=json.dumps({**labels, "pilot.preview-expires": "1000"}),
-    )
+    preview = lam.get_function(FunctionName="pilot-acme-fn--feature")["Configuration"]
+    lam.tag_resource(Resource=preview["FunctionArn"], Tags={"pilot.preview-expires": "1000"})
     shared = boto3.client("s3").list_objects_v2(Bucket="pilot-state-acme", Prefix="pilot/")
     assert "pilot/releases/fn--feature.json" in [o["Key"] for o in shared["Contents"]]
     checkout = _checkout(admin, "hourly", "")
     pruned = _run(workflow, checkout, {}, github_tokens, cli, monkeypatch, job_name="prune")
     assert pruned.code == 0, pruned.err
-    assert "deleted alias preview--feature of pilot-acme-fn" in pruned.err
-    aliases = lam.list_aliases(FunctionName="pilot-acme-fn")["Aliases"]
-    assert [a["Name"] for a in aliases] == ["live"]
+    assert "deleted function pilot-acme-fn--feature" in pruned.err
+    assert [f["FunctionName"] for f in lam.list_functions()["Functions"]] == ["pilot-acme-fn"]
     kept = boto3.client("s3").list_objects_v2(Bucket="pilot-state-acme", Prefix="pilot/releases/")
     assert sorted(o["Key"] for o in kept["Contents"]) == [
         "pilot/releases/docs.json",  # the preview's history is forgotten with it
@@ -232,3 +236,103 @@ def test_ci_github_refuses_secret_names_a_job_has_already(admin, cli):
     refused = cli("ci", "github", "--repo", "acme/shop")
     assert refused.code == 2 and "secret(s) GITHUB_TOKEN cannot come from" in refused.err
     assert not (admin / ".github").exists()
+
+
+def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
+    admin, cli, moto, github_tokens, aws_calls, monkeypatch
+):
+    """Each pull request of the repository gets its preview of fn, deployed on each push
+    to it and removed when it is closed, by the previews' own role: every call those runs
+    make is one the previews' policy permits (moto enforces no IAM: each recorded call
+    goes through the policy evaluator), and nothing of the app's function or history is
+    changed. A main-branch deploy's calls are refused by that same policy."""
+    from pilot_tui.cloud.policy_aws import preview_policy
+    from tests.unit.test_deployer_policy import allows
+
+    pf = ProjectFile.load(admin / "pilot.toml")
+    pf.save(pf.with_value("state.backend", "s3"))
+    monkeypatch.setenv("API_TOKEN", "the-admins-token")
+    assert cli("deploy", "fn").code == 0  # the app's v1, from the laptop
+    made = cli("ci", "github", "--repo", "acme/shop")
+    assert made.code == 0, made.err
+    assert "pilot-acme-github-previews: only acme/shop's pull requests' runs" in made.err
+    assert "gh secret set PREVIEW_API_TOKEN --repo acme/shop" in made.err
+    workflow = (admin / ".github" / "workflows" / "pilot.yml").read_text()
+    jobs = yaml.safe_load(workflow)["jobs"]
+    previews_role = "arn:aws:iam::123456789012:role/pilot-acme-github-previews"
+    assert jobs["preview"]["env"]["PILOT_AWS_ROLE_ARN"] == previews_role
+    assert jobs["preview-remove"]["env"]["PILOT_AWS_ROLE_ARN"] == previews_role
+    iam = boto3.client("iam", region_name="us-east-1")
+    inline = iam.get_role_policy(RoleName="pilot-acme-github-previews", PolicyName="pilot-deploy")
+    policy = inline["PolicyDocument"]
+    assert policy == preview_policy("acme", "123456789012", "us-east-1")
+
+    lam = boto3.client("lambda", region_name="us-east-1")
+    app_before = lam.list_versions_by_function(FunctionName="pilot-acme-fn")["Versions"]
+    s3 = boto3.client("s3", region_name="us-east-1")
+    app_history = s3.get_object(Bucket="pilot-state-acme", Key="pilot/releases/fn.json")
+    app_history_bytes = app_history["Body"].read()
+
+    # Pull request 12 opened, then pushed to again: its preview, v1 then v2, with the
+    # repository's PREVIEW_API_TOKEN (never the app's API_TOKEN).
+    github_tokens.sub = "repo:acme/shop:pull_request"
+    secrets_ = {"API_TOKEN": "prod-token-never-in-a-preview", "PREVIEW_API_TOKEN": "pv-token"}
+    aws_calls.clear()
+    for push in (1, 2):
+        checkout = _checkout(admin, f"pr12-{push}", f"pull request push {push}\n")
+        ran = _run(workflow, checkout, secrets_, github_tokens, cli, monkeypatch, "preview", 12)
+        assert ran.code == 0, ran.err
+        assert ran.out.startswith(f"fn--pr-12\tv{push}\t"), ran.out
+    asked = aws_calls.requests()  # (before this test's own calls below)
+    preview = lam.get_function(FunctionName="pilot-acme-fn--pr-12", Qualifier="live")
+    assert preview["Configuration"]["Environment"]["Variables"]["API_TOKEN"] == "pv-token"
+    assert preview["Tags"]["pilot.preview-of"] == "fn"
+    shared = s3.get_object(Bucket="pilot-state-acme", Key="pilot/releases/fn--pr-12.json")
+    records = json.loads(shared["Body"].read())
+    assert [r["id"] for r in records] == ["v1", "v2"] and "acme/shop" in records[-1]["by"]
+
+    # What those runs asked of AWS, each permitted by the previews' policy; the app's
+    # function and history untouched.
+    refused = [r for r in asked if not allows(policy, *r)]
+    assert refused == []
+    actions = {action for action, _, _ in asked}
+    assert {"lambda:CreateFunction", "lambda:UpdateFunctionCode", "s3:PutObject"} <= actions
+    function = "arn:aws:lambda:us-east-1:123456789012:function:pilot-acme-fn"
+    on_the_app = {a for a, _, r in asked if r == function or r.startswith(f"{function}:")}
+    assert on_the_app == {"lambda:ListAliases"}  # earlier Pilots' previews: seen, not changed
+    assert lam.list_versions_by_function(FunctionName="pilot-acme-fn")["Versions"] == app_before
+    app_history = s3.get_object(Bucket="pilot-state-acme", Key="pilot/releases/fn.json")
+    assert app_history["Body"].read() == app_history_bytes
+
+    # Closed: the preview goes, function, logs and history; a second close (or one
+    # before any preview was made) has nothing to do and does not fail.
+    aws_calls.clear()
+    checkout = _checkout(admin, "pr12-closed", "")
+    closed = _run(workflow, checkout, {}, github_tokens, cli, monkeypatch, "preview-remove", 12)
+    removal = aws_calls.requests()
+    assert closed.code == 0, closed.err
+    assert "deleted function pilot-acme-fn--pr-12" in closed.err
+    assert [f["FunctionName"] for f in lam.list_functions()["Functions"]] == ["pilot-acme-fn"]
+    kept = s3.list_objects_v2(Bucket="pilot-state-acme", Prefix="pilot/releases/")["Contents"]
+    assert "pilot/releases/fn--pr-12.json" not in [o["Key"] for o in kept]
+    assert [r for r in removal if not allows(policy, *r)] == []
+    assert "lambda:DeleteFunction" in {action for action, _, _ in removal}
+    again = _run(workflow, checkout, {}, github_tokens, cli, monkeypatch, "preview-remove", 12)
+    assert again.code == 0 and "nothing to remove" in again.err, again.err
+
+    # The evaluator says no too: a push's deploy of the app asks what the previews' role
+    # may not (the app's own function and history).
+    github_tokens.sub = "repo:acme/shop:ref:refs/heads/main"
+    aws_calls.clear()
+    checkout = _checkout(admin, "main-push", "push\n")
+    pushed = _run(workflow, checkout, {"API_TOKEN": "t"}, github_tokens, cli, monkeypatch)
+    on_fn = aws_calls.requests(  # (not docs': its site bucket)
+        lambda call: (
+            call.service in ("lambda", "sts") or call.params.get("Bucket") == "pilot-state-acme"
+        )
+    )
+    denied = {(a, r) for a, c, r in on_fn if not allows(policy, a, c, r)}
+    assert pushed.code == 0, pushed.err
+    assert ("lambda:UpdateFunctionCode", function) in denied
+    assert ("lambda:UpdateAlias", function) in denied
+    assert ("s3:PutObject", "arn:aws:s3:::pilot-state-acme/pilot/releases/fn.json") in denied

@@ -18,7 +18,7 @@ import pytest
 from pilot_tui.apps import add_app
 from pilot_tui.cloud import github_oidc, oidc_exchange
 from pilot_tui.cloud.clients import emulator_aws
-from pilot_tui.cloud.policy_aws import aws_policy
+from pilot_tui.cloud.policy_aws import aws_policy, preview_policy
 from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.document import ProjectFile
 from tests.support.deploy_fixtures import FN
@@ -57,6 +57,17 @@ def test_ci_github_makes_the_trust_writes_the_workflow_and_removes_them(
         assert provider["ClientIDList"] == ["sts.amazonaws.com"]
         workflow = tmp_path / ".github" / "workflows" / "pilot.yml"
         assert f"PILOT_AWS_ROLE_ARN: {arn}" in workflow.read_text()
+        # fn runs previews: the pull requests' own role, previews only
+        previews = iam.get_role(RoleName="pilot-acme-github-previews")["Role"]
+        assert previews["AssumeRolePolicyDocument"] == github_oidc.preview_trust_policy(
+            account, "acme/shop"
+        )
+        assert {"Key": "pilot:project", "Value": "acme"} in previews["Tags"]
+        inline = iam.get_role_policy(
+            RoleName="pilot-acme-github-previews", PolicyName="pilot-deploy"
+        )
+        assert inline["PolicyDocument"] == preview_policy("acme", account, "us-east-1")
+        assert f"PILOT_AWS_ROLE_ARN: {previews['Arn']}" in workflow.read_text()
 
         again = cli("ci", "github", "--repo", "acme/shop")  # idempotent
         assert again.code == 0 and again.out.strip() == arn
@@ -95,7 +106,10 @@ def test_ci_github_makes_the_trust_writes_the_workflow_and_removes_them(
 
         removed = cli("ci", "remove")
         assert removed.code == 0, removed.err
-        assert "IAM role pilot-acme-github" in removed.err
+        assert "IAM role pilot-acme-github\n" in removed.err
+        assert "IAM role pilot-acme-github-previews" in removed.err
+        with pytest.raises(iam.exceptions.NoSuchEntityException):
+            iam.get_role(RoleName="pilot-acme-github-previews")
         assert "OIDC provider token.actions.githubusercontent.com" in removed.err
         assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
         with pytest.raises(iam.exceptions.NoSuchEntityException):

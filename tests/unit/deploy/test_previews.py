@@ -84,7 +84,7 @@ def test_preview_app_overrides_env_drops_the_watch_and_takes_the_previews_domain
     assert isinstance(without.target, ServerTarget) and without.target.domain is None
 
 
-def test_preview_secrets_come_from_the_previews_file_only(tmp_path, monkeypatch):
+def test_preview_secrets_come_from_the_previews_file_or_preview_variables(tmp_path, monkeypatch):
     monkeypatch.setenv("TOKEN", "production-value")  # CI's environment: never a preview's
     secrets.store(tmp_path, "api", "TOKEN", "app-value")
     assert previews.secret_values(tmp_path, "api", ["TOKEN", "OTHER"]) == (
@@ -97,6 +97,17 @@ def test_preview_secrets_come_from_the_previews_file_only(tmp_path, monkeypatch)
         ["OTHER"],
     )
     assert "preview-value" in secrets.stored_values(tmp_path)  # masked like the others
+    # A pull request's run: PREVIEW_NAME (the repository's secret of that name); the file
+    # first, and an empty one (GitHub's unset secret) is no value.
+    env = {"TOKEN": "production-value", "PREVIEW_OTHER": "from-ci", "PREVIEW_TOKEN": "x"}
+    assert previews.secret_values(tmp_path, "api", ["TOKEN", "OTHER"], env) == (
+        {"TOKEN": "preview-value", "OTHER": "from-ci"},
+        [],
+    )
+    assert previews.secret_values(tmp_path, "api", ["OTHER"], {"PREVIEW_OTHER": ""}) == (
+        {},
+        ["OTHER"],
+    )
     path = secrets.secrets_file(tmp_path, "api", preview=True)
     assert path == tmp_path / "secrets" / "previews" / "api.env"
     assert oct(path.stat().st_mode & 0o777) == "0o600"

@@ -3,8 +3,9 @@ function, with a function URL of its own and versions published for it, its whos
 expiry in the alias's description. Pilot now makes a function of its own for each preview
 (function.py); these are still listed, pruned and removed, so none stays public unseen.
 
-A role given only the previews (`ci github`'s pull requests' role) may not read or change
-the app's function: for it, there are none of these, and the laptop removes them."""
+A role given only the previews (`ci github`'s pull requests' role) may see these but not
+remove them: an expired one is then left, and said so, for the hourly prune (the branch's
+role) or the laptop to remove."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def found(owner: LambdaFunction) -> list[Preview]:
         return []
     except ClientError as exc:
         if aws_errors.code(exc) == "AccessDeniedException":
-            return []  # a previews-only role: the app's function is not its to read
+            return []  # credentials that may not read the app's function: none seen
         raise
     previews = []
     for alias in aliases:
@@ -58,7 +59,25 @@ def remove(owner: LambdaFunction, name: str, say: Say, kept: frozenset[str]) -> 
     """Remove the alias preview ``name`` from the app's function ``owner``: its alias, URL
     and the versions published for it (those no other alias serves, nor in ``kept``: the
     app's releases', which Lambda may have handed back for an unchanged publish). The
-    function and the app's alias stay. [] when there is no such alias."""
+    function and the app's alias stay. [] when there is no such alias, or when these
+    credentials may not change the app's function (said)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return _remove(owner, name, say, kept)
+    except ClientError as exc:
+        if aws_errors.code(exc) != "AccessDeniedException":
+            raise
+        say(
+            f"warning: the preview {owner.app}--{name} made by an earlier Pilot (the alias "
+            f"{ALIAS}{name} of {owner.name}) is left: these credentials may not change the "
+            f"app's function; the hourly prune or `pilot-tui preview destroy {owner.app} "
+            f"{name}` with the deployer's removes it"
+        )
+        return []
+
+
+def _remove(owner: LambdaFunction, name: str, say: Say, kept: frozenset[str]) -> list[str]:
     not_found = owner.lam.exceptions.ResourceNotFoundException
     alias = ALIAS + name
     try:

@@ -1,0 +1,98 @@
+"""The previews' role's policy (`ci github`: what a pull request's run may do) as data:
+cloudsplaining finds no privilege escalation and no unrestricted modification, and the
+evaluator of tests/unit/test_deployer_policy.py (which says how far it goes: IAM itself
+cannot be run here) permits the previews' own functions, logs and histories, and refuses
+everything of the apps' own: their functions and aliases, their histories, the Terraform
+state, another project's previews. tests/integration/deploy/test_ci_deploy.py feeds it the
+calls real pull-request runs make against moto."""
+
+from __future__ import annotations
+
+import pytest
+from cloudsplaining.scan.policy_document import PolicyDocument
+from cloudsplaining.shared.exclusions import Exclusions
+
+from pilot_tui.cloud.policy_aws import preview_policy
+from tests.unit.test_deployer_policy import access_levels, allows, as_list, expand
+
+ACCOUNT, REGION = "123456789012", "eu-west-1"
+POLICY = preview_policy("acme", ACCOUNT, REGION)
+FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
+STATE = "arn:aws:s3:::pilot-state-acme"
+LOGS = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/"
+
+
+def test_cloudsplaining_finds_no_escalation_and_no_unrestricted_modification():
+    document = PolicyDocument(POLICY, exclusions=Exclusions({}))
+    assert document.allows_privilege_escalation == []
+    assert document.infrastructure_modification == []
+    assert document.permissions_management_without_constraints == []
+
+
+def test_nothing_is_written_on_any_resource():
+    loose = {
+        action
+        for statement in POLICY["Statement"]
+        if "*" in as_list(statement["Resource"])
+        for pattern in as_list(statement["Action"])
+        for action in expand(pattern)
+        if access_levels(action) - {"Read", "List"}
+    }
+    assert loose == set()
+
+
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        ("lambda:CreateFunction", f"{FUNCTION}pilot-acme-fn--pr-12"),
+        ("lambda:UpdateFunctionCode", f"{FUNCTION}pilot-acme-fn--pr-12"),
+        ("lambda:UpdateAlias", f"{FUNCTION}pilot-acme-fn--pr-12"),
+        ("lambda:CreateFunctionUrlConfig", f"{FUNCTION}pilot-acme-fn--pr-12:live"),
+        ("lambda:DeleteFunction", f"{FUNCTION}pilot-acme-fn--pr-12"),
+        (
+            "logs:DeleteLogGroup",
+            f"{LOGS}pilot-acme-fn--pr-12",
+        ),
+        ("s3:PutObject", f"{STATE}/pilot/releases/fn--pr-12.json"),
+        ("s3:DeleteObject", f"{STATE}/pilot/releases/fn--pr-12.json"),
+        ("s3:GetObject", f"{STATE}/pilot/releases/fn.json"),  # what the app's releases run
+        ("lambda:ListAliases", f"{FUNCTION}pilot-acme-fn"),  # an earlier Pilot's previews
+    ],
+)
+def test_the_previews_are_its_own(action, resource):
+    assert allows(POLICY, action, {}, resource)
+
+
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        # the app's own function: Lambda authorizes an alias change on its function
+        ("lambda:UpdateAlias", f"{FUNCTION}pilot-acme-fn"),
+        ("lambda:UpdateFunctionCode", f"{FUNCTION}pilot-acme-fn"),
+        ("lambda:UpdateFunctionConfiguration", f"{FUNCTION}pilot-acme-fn"),
+        ("lambda:PublishVersion", f"{FUNCTION}pilot-acme-fn"),
+        ("lambda:DeleteAlias", f"{FUNCTION}pilot-acme-fn"),
+        ("lambda:GetFunction", f"{FUNCTION}pilot-acme-fn"),  # its env holds the app's secrets
+        ("lambda:GetFunctionConfiguration", f"{FUNCTION}pilot-acme-fn:live"),
+        ("lambda:DeleteFunction", f"{FUNCTION}pilot-acme-fn"),
+        ("lambda:InvokeFunction", f"{FUNCTION}pilot-acme-fn"),
+        ("lambda:CreateFunctionUrlConfig", f"{FUNCTION}pilot-acme-fn"),
+        # another project's preview
+        ("lambda:UpdateFunctionCode", f"{FUNCTION}pilot-blog-fn--pr-12"),
+        # the apps' histories, the Terraform state and anything else in the bucket
+        ("s3:PutObject", f"{STATE}/pilot/releases/fn.json"),
+        ("s3:DeleteObject", f"{STATE}/pilot/releases/fn.json"),
+        ("s3:GetObject", f"{STATE}/terraform/terraform.tfstate"),
+        ("s3:GetObject", f"{STATE}/pilot/secrets/fn.json"),
+        # the apps' logs, images, roles
+        (
+            "logs:FilterLogEvents",
+            f"{LOGS}pilot-acme-fn",
+        ),
+        ("ecr:PutImage", f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/pilot-acme-fn"),
+        ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/pilot-acme-ecs-exec"),
+        ("iam:PutRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/pilot-acme-lambda"),
+    ],
+)
+def test_nothing_of_the_apps_own(action, resource):
+    assert not allows(POLICY, action, {}, resource)

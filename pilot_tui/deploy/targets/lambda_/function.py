@@ -5,8 +5,8 @@ way, its tags saying whose preview it is and when it expires. A function of its 
 alias of the app's) so that a role may be given the previews alone: Lambda authorizes a
 change of any alias on its function, so a role that could move a preview's alias could move
 the app's `live` too (the pull requests' role of `ci github`, policy_aws.preview_policy).
-Previews made by earlier Pilots, aliases ``preview--NAME`` of the app's function, are still
-found and removed (legacy_previews.py).
+Previews made by earlier Pilots, aliases ``preview--NAME`` of the app's function, are
+found and removed by legacy_previews.py.
 
 Two packages: `zip` (the folder's files, for a simple function with a handler; no Docker
 needed) and `image` (the app's container image in ECR, its web server reached through the
@@ -424,13 +424,7 @@ class LambdaFunction:
     # -- previews ----------------------------------------------------------------------
     def previews(self) -> list[Preview]:
         """The previews of the app this function serves, with their URLs: the functions
-        tagged as its previews, then any alias preview an earlier Pilot made on it."""
-        from pilot_tui.deploy.targets.lambda_ import legacy_previews
-
-        return self._preview_functions() + legacy_previews.found(self)
-
-    def _preview_functions(self) -> list[Preview]:
-        """The functions whose tags say they are previews of this app, in this project.
+        whose tags say they are previews of this app, in this project.
         (The tagging API may lag a function made or deleted seconds ago: each is read
         once more, and one that is gone is left out.)"""
         assert self.tagging is not None, "open_lambda gives the tagging client"

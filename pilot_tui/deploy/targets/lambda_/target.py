@@ -60,12 +60,14 @@ class Lambda(ManagedContainer):
         return LambdaPreview(previews.preview_app(self.app, preview.name), self.app, preview)
 
     def previews(self, ctx: Context) -> list[Preview]:
+        from pilot_tui.deploy.targets.lambda_ import legacy_previews
         from pilot_tui.deploy.targets.lambda_.function import open_lambda
 
         if emulators_stopped(ctx):
-            return []  # their aliases lived in the stopped emulators
+            return []  # they lived in the stopped emulators
         with _refusal_said(f"the previews of {self.app.name} could not be listed"):
-            found = open_lambda(ctx.config, ctx.state_dir, ctx.root, self.app).previews()
+            fn = open_lambda(ctx.config, ctx.state_dir, ctx.root, self.app)
+            found = fn.previews() + legacy_previews.found(fn)
         return [
             dataclasses.replace(p, release=live.id if live else "")
             for p in found

@@ -93,6 +93,13 @@ def _fail(exc: DeployError) -> int:
     return EXIT_FAILED
 
 
+def _summarize(name: str, release: history.Release) -> None:
+    """A line of a GitHub Actions run's summary page, in such a run."""
+    from pilot_tui.deploy import from_ci
+
+    from_ci.summarize(name, release.id, release.url or release.simulated_url or "")
+
+
 def deploy(ns: argparse.Namespace) -> int:
     from pilot_tui.cloud.oidc_exchange import in_github_actions
     from pilot_tui.deploy.engine import DeployError
@@ -164,6 +171,7 @@ def deploy(ns: argparse.Namespace) -> int:
                 _fail(exc)
                 return exc.exit_code
             print(f"{release.app}\t{release.id}\t{release.url or '-'}")
+            _summarize(release.app, release)
             return EXIT_INTERRUPTED if engine.cancel.is_set() else EXIT_OK  # Ctrl+C: watch
         failed = 0
         for name in names:
@@ -177,6 +185,7 @@ def deploy(ns: argparse.Namespace) -> int:
                     return EXIT_INTERRUPTED
                 continue
             print(f"{name}\t{release.id}\t{release.url or '-'}")  # what answers
+            _summarize(name, release)
             if engine.cancel.is_set():  # Ctrl+C during its watch: released, the rest not
                 _interrupted(names, name)
                 return EXIT_INTERRUPTED

@@ -17,7 +17,10 @@ these secrets, and a run refuses what would go wrong there.
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.errors import EXIT_INVALID, PilotError
@@ -145,3 +148,22 @@ def check_run(config: PilotConfig, apps: list[str]) -> None:
                 hint="deploy it from a machine with the project's .pilot/; "
                 "`pilot-tui ci github --force` writes the workflow for the apps CI can deploy",
             )
+
+
+SUMMARY_ENV = "GITHUB_STEP_SUMMARY"  # the file a step's Markdown summary is appended to
+
+
+def summarize(app: str, release: str, url: str, env: Mapping[str, str] | None = None) -> None:
+    """In a GitHub Actions step, a line of its run's summary page: the release of ``app``
+    and where it answers (a pull request's preview is found there). Nothing elsewhere, and
+    a summary that cannot be written never fails the deploy it reports."""
+    env = os.environ if env is None else env
+    path = env.get(SUMMARY_ENV)
+    if not path:
+        return
+    where = f"<{url}>" if url else "no address"
+    try:
+        with Path(path).open("a", encoding="utf-8") as summary:
+            summary.write(f"- `{app}` {release} is live: {where}\n")
+    except OSError:
+        pass

@@ -277,6 +277,8 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
     # repository's PREVIEW_API_TOKEN (never the app's API_TOKEN).
     github_tokens.sub = "repo:acme/shop:pull_request"
     secrets_ = {"API_TOKEN": "prod-token-never-in-a-preview", "PREVIEW_API_TOKEN": "pv-token"}
+    summary = admin / "step-summary.md"  # the run's summary page: where the preview is
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     aws_calls.clear()
     for push in (1, 2):
         checkout = _checkout(admin, f"pr12-{push}", f"pull request push {push}\n")
@@ -284,6 +286,10 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
         assert ran.code == 0, ran.err
         assert ran.out.startswith(f"fn--pr-12\tv{push}\t"), ran.out
     asked = aws_calls.requests()  # (before this test's own calls below)
+    url = lam.get_function_url_config(FunctionName="pilot-acme-fn--pr-12", Qualifier="live")
+    assert summary.read_text().splitlines() == [
+        f"- `fn--pr-12` v{push} is live: <{url['FunctionUrl']}>" for push in (1, 2)
+    ]
     preview = lam.get_function(FunctionName="pilot-acme-fn--pr-12", Qualifier="live")
     assert preview["Configuration"]["Environment"]["Variables"]["API_TOKEN"] == "pv-token"
     assert preview["Tags"]["pilot.preview-of"] == "fn"

@@ -1,4 +1,4 @@
-"""Run logs: a tab per Terraform run, deploy and rollback, from .pilot/logs/.
+"""Run logs: a tab per Terraform run, deploy, preview and rollback, from .pilot/logs/.
 
 The files keep JSON lines for machines (Terraform's -json, the deploy engine's events); the
 viewer shows each as a person reads it: `[level] message`, `==> api: build`.
@@ -35,11 +35,11 @@ MAX_LINES = 20_000
 
 
 def run_logs(state_dir: Path) -> list[Path]:
-    """The newest run logs first: Terraform runs, deploys and rollbacks."""
+    """The newest run logs first: Terraform runs, deploys, previews and rollbacks."""
     logs = [
         p
         for p in (state_dir / "logs").glob("*.log")
-        if p.name.startswith(("terraform-", "deploy-", "rollback-"))
+        if p.name.startswith(("terraform-", "deploy-", "preview-", "rollback-"))
     ]
     logs.sort(key=lambda p: p.stem.split("-")[1:3], reverse=True)  # by date, time
     return logs[:MAX_RUNS]

@@ -153,3 +153,26 @@ async def test_a_long_run_says_what_it_shows_and_search_reads_the_whole_file(pro
         assert screen.found_line == MAX_LINES - 1
         assert f"line {total + 2}: " in str(screen.query_one("#logs-status", Static).render())
         assert "of 60,090 lines" in str(screen.query_one("#logs-status", Static).render())
+
+
+def test_a_previews_run_is_listed_with_the_deploys(tmp_path):
+    """Found walking the app: a preview's deploy (a failed one too) kept its log in
+    .pilot/logs/preview-...log, and the Logs screen left it out."""
+    from pilot_tui.screens.logs import run_logs
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for name in (
+        "deploy-20261125-101500-api.log",
+        "preview-20261125-101700-api--feature.log",
+        "rollback-20261125-101600-api.log",
+        "terraform-20261125-101400-plan.log",
+        "notes.log",  # not a run's
+    ):
+        (logs / name).write_text("x\n")
+    assert [p.name for p in run_logs(tmp_path)] == [
+        "preview-20261125-101700-api--feature.log",
+        "rollback-20261125-101600-api.log",
+        "deploy-20261125-101500-api.log",
+        "terraform-20261125-101400-plan.log",
+    ]

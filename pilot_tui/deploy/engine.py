@@ -202,12 +202,27 @@ class Deployer:
         found = {p.name: p for p in target.previews(self)}
         preview = found.get(preview_name) or previews.Preview(app.name, preview_name, 0)
         full = preview.full
-        if preview_name not in found and not history.history_file(self.state_dir, full).exists():
+        if (
+            preview_name not in found
+            and not history.history_file(self.state_dir, full).exists()
+            and not self._shared_has(full)
+        ):
             known = ", ".join(sorted(found)) or "none"
             raise previews.NoSuchPreview(
                 f"{app.name} has no preview {preview_name!r} (its previews: {known})"
             )
         return self._remove(target, preview, say)
+
+    def _shared_has(self, name: str) -> bool:
+        """Whether the state bucket holds ``name``'s history: a preview made from another
+        machine (a pull request's run) that its target does not list yet (the tagging API
+        Lambda previews are found by lags a new function)."""
+        if self.shared is None:
+            return False
+        try:
+            return self.shared.has(name)
+        except SharedHistoryError:
+            return False
 
     def prune_previews(
         self, say: Say, *, now: float | None = None, apps: list[str] | None = None

@@ -1,6 +1,7 @@
 """Snapshots of every screen at 80x24, 120x36 and 200x60 (pytest-textual-snapshot).
 
-Projects live at a fixed path so the screens render identically on every machine.
+Projects live at a fixed path so the screens render identically on every machine; two
+test runs on one machine take turns there (an exclusive lock for this file's tests).
 Regenerate after a deliberate change:
 `bash .ci/test tests/integration/test_snapshots.py --snapshot-update`, and look at the SVGs
 (tests/integration/__snapshots__/) before committing them.
@@ -8,7 +9,9 @@ Regenerate after a deliberate change:
 
 from __future__ import annotations
 
+import fcntl
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,18 @@ from tests.support.paths import TESTS
 
 ROOT = Path("/tmp/pilot-snapshots")
 SIZES = [(80, 24), (120, 36), (200, 60)]  # usable small, good large
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _the_fixed_path_alone() -> Iterator[None]:
+    """The fixed path to this run alone until its snapshots are taken: another test run
+    on the machine (a second checkout's suite) waits instead of overwriting its projects."""
+    with Path("/tmp/pilot-snapshots.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def fresh(name: str, text: str | None) -> Path:

@@ -75,6 +75,15 @@ def test_deploy_invoke_rollback_logs_destroy(lambda_cloud):
     first = fn.deploy_code(code, {"GREETING": "hi"}, "v1", said.append)
     assert first.ref == "1" and first.url.startswith("https://")
     assert any("created function pilot-acme-hello" in line for line in said)
+    # Anyone may call it through its URL: since October 2025 a new URL needs both grants.
+    policy = json.loads(fn.lam.get_policy(FunctionName=fn.name, Qualifier=ALIAS)["Policy"])
+    granted = {s["Sid"]: s for s in policy["Statement"]}
+    assert sorted(granted) == ["pilot-public-url", "pilot-public-url-invoke"]
+    assert granted["pilot-public-url"]["Action"] == "lambda:InvokeFunctionUrl"
+    invoke_grant = granted["pilot-public-url-invoke"]
+    assert invoke_grant["Action"] == "lambda:InvokeFunction"
+    assert invoke_grant["InvokedViaFunctionUrl"] is True  # by way of the URL only
+    assert {s["Principal"] for s in granted.values()} == {"*"}
     body = invoke(fn)
     assert body["statusCode"] == 200
     assert json.loads(body["body"]) == {"greeting": "hi", "path": "/hi"}

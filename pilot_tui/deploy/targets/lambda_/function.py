@@ -290,30 +290,44 @@ class LambdaFunction:
         return self.ensure_url(say)
 
     def ensure_url(self, say: Say) -> str:
-        """The public function URL of the alias (auth NONE: it is a web app)."""
+        """The public function URL of the alias (auth NONE: it is a web app), and the grants
+        that let anyone call it."""
         try:
-            return str(
-                self.lam.get_function_url_config(FunctionName=self.name, Qualifier=self.alias)[
-                    "FunctionUrl"
-                ]
-            )
+            url = self.lam.get_function_url_config(FunctionName=self.name, Qualifier=self.alias)[
+                "FunctionUrl"
+            ]
         except self.lam.exceptions.ResourceNotFoundException:
-            pass
-        url = self.lam.create_function_url_config(
-            FunctionName=self.name, Qualifier=self.alias, AuthType="NONE"
-        )["FunctionUrl"]
-        with contextlib.suppress(self.lam.exceptions.ResourceConflictException):
-            # (a conflict: granted by an earlier deploy)
-            self.lam.add_permission(
-                FunctionName=self.name,
-                Qualifier=self.alias,
-                StatementId="pilot-public-url",
-                Action="lambda:InvokeFunctionUrl",
-                Principal="*",
-                FunctionUrlAuthType="NONE",
-            )
-        say(f"function URL {url}")
+            url = self.lam.create_function_url_config(
+                FunctionName=self.name, Qualifier=self.alias, AuthType="NONE"
+            )["FunctionUrl"]
+            say(f"function URL {url}")
+        self._grant_public()
         return str(url)
+
+    def _grant_public(self) -> None:
+        """Anyone may call the alias through its URL: since October 2025 a new function URL
+        needs both lambda:InvokeFunctionUrl and lambda:InvokeFunction (the latter only by
+        way of the URL). Granted again on each deploy: a URL an earlier Pilot made may lack
+        the second (a conflict: granted already)."""
+        grants = (
+            (
+                "pilot-public-url",
+                {"Action": "lambda:InvokeFunctionUrl", "FunctionUrlAuthType": "NONE"},
+            ),
+            (
+                "pilot-public-url-invoke",
+                {"Action": "lambda:InvokeFunction", "InvokedViaFunctionUrl": True},
+            ),
+        )
+        for statement, grant in grants:
+            with contextlib.suppress(self.lam.exceptions.ResourceConflictException):
+                self.lam.add_permission(
+                    FunctionName=self.name,
+                    Qualifier=self.alias,
+                    StatementId=statement,
+                    Principal="*",
+                    **grant,
+                )
 
     # -- the contract ------------------------------------------------------------------
     def deploy(self, image: str, env: dict[str, str], release: str, say: Say) -> Revision:

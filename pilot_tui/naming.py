@@ -17,6 +17,11 @@ from pilot_tui.config.schema import EcsTarget, LambdaTarget
 # scope a policy by name (security groups, distributions, load balancers), the deployer's
 # policy allows only resources with this tag, and writing it only while creating them.
 PROJECT_TAG = "pilot:project"
+# What a preview's labels (containers) or tags (a Lambda preview function) say: whose
+# preview, its name, when it expires (previews.py).
+PREVIEW_OF = "pilot.preview-of"
+PREVIEW = "pilot.preview"
+PREVIEW_EXPIRES = "pilot.preview-expires"
 # Google Cloud labels (keys allow no ":"), on secrets and repositories.
 PROJECT_LABEL = "pilot-project"
 APP_LABEL = "pilot-app"

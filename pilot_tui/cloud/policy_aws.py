@@ -16,6 +16,10 @@ from typing import Any
 from pilot_tui.cloud.policy_aws_tagged import Statement, cdn_statements, network_statements
 from pilot_tui.config.schema import EcsTarget, LambdaTarget
 from pilot_tui.naming import (
+    PREVIEW,
+    PREVIEW_EXPIRES,
+    PREVIEW_OF,
+    PROJECT_TAG,
     execution_roles,
     parameter_path,
     prefix,
@@ -87,6 +91,12 @@ def site_statements(scope: Scope) -> list[Statement]:
             "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
             "Resource": [f"arn:aws:s3:::{state}", f"arn:aws:s3:::{state}/*"],
         },
+        {
+            "Sid": "ForgetPreviews",  # a removed preview's history, nothing else
+            "Effect": "Allow",
+            "Action": "s3:DeleteObject",
+            "Resource": f"arn:aws:s3:::{state}/pilot/releases/*--*.json",
+        },
     ]
 
 
@@ -121,7 +131,8 @@ def image_statements(scope: Scope) -> list[Statement]:
 
 
 def function_statements(scope: Scope) -> list[Statement]:
-    """The Lambda apps' functions (and their versions and aliases)."""
+    """The Lambda apps' functions (and their versions and aliases), and finding their
+    previews (functions of their own) by their tags."""
     functions = f"arn:aws:lambda:{scope.arn}:function:{scope.names}*"
     return [
         {
@@ -129,6 +140,12 @@ def function_statements(scope: Scope) -> list[Statement]:
             "Effect": "Allow",
             "Action": "lambda:*",
             "Resource": [functions, f"{functions}:*"],
+        },
+        {
+            "Sid": "FindPreviews",  # a read of tags; GetResources takes no resource
+            "Effect": "Allow",
+            "Action": "tag:GetResources",
+            "Resource": "*",
         },
     ]
 
@@ -276,15 +293,23 @@ def execution_secrets_policy(
 
 def preview_policy(project: str, account: str, region: str) -> dict[str, Any]:
     """The previews' role (`ci github`: what a pull request's run may do): make, update and
-    remove the previews' own Lambda functions (pilot-PROJECT-APP--NAME), and nothing of the
-    apps' own. A preview of a zip Lambda needs no image, network or secret store; the
-    execution role is passed, never changed; the release history is read, and written only
-    for previews (pilot/releases/APP--NAME.json). Not the Terraform state beside it."""
+    remove the previews' own Lambda functions, and nothing of the apps' own. A preview of a
+    zip Lambda needs no image, network or secret store; the execution role is passed, never
+    changed; the release history is read, and written only for previews
+    (pilot/releases/APP--NAME.json). Not the Terraform state beside it.
+
+    A preview function is named pilot-PROJECT-APP--NAME, but a name pattern alone is not
+    enough (IAM's ``*`` also matches ``:``, so it would match an app function's alias
+    ``preview--X``, and project "acme"'s pattern matches project "acme-x"'s previews): each
+    call needs the function tagged as this project's preview, and one made must be tagged
+    so; a tag is added only while creating, or to renew a preview's own labels."""
     scope = Scope(project, account, region)
     functions = f"arn:aws:lambda:{scope.arn}:function:{scope.names}*--*"
     lambda_role = f"arn:aws:iam::{account}:role/{execution_roles(project)[LambdaTarget.kind]}"
     state = state_bucket(project)
     releases = f"arn:aws:s3:::{state}/pilot/releases"
+    ours = {f"aws:ResourceTag/{PROJECT_TAG}": project}
+    a_preview = {f"aws:ResourceTag/{PREVIEW_OF}": "false"}  # Null: the tag is there
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -292,13 +317,11 @@ def preview_policy(project: str, account: str, region: str) -> dict[str, Any]:
                 "Sid": "PreviewFunctions",
                 "Effect": "Allow",
                 "Action": [
-                    "lambda:CreateFunction",
                     "lambda:GetFunction",
                     "lambda:GetFunctionConfiguration",
                     "lambda:UpdateFunctionConfiguration",
                     "lambda:UpdateFunctionCode",
                     "lambda:PublishVersion",
-                    "lambda:ListVersionsByFunction",
                     "lambda:GetAlias",
                     "lambda:CreateAlias",
                     "lambda:UpdateAlias",
@@ -306,11 +329,56 @@ def preview_policy(project: str, account: str, region: str) -> dict[str, Any]:
                     "lambda:CreateFunctionUrlConfig",
                     "lambda:DeleteFunctionUrlConfig",
                     "lambda:AddPermission",
-                    "lambda:TagResource",
                     "lambda:ListTags",
                     "lambda:DeleteFunction",
                 ],
-                "Resource": [functions, f"{functions}:*"],
+                "Resource": functions,
+                "Condition": {"StringEquals": ours, "Null": a_preview},
+            },
+            {
+                # Whether a preview's function is there yet: IAM sees no tags on one that is
+                # not, so only an untagged (never a project's) function may be looked at.
+                "Sid": "LookBeforeMaking",
+                "Effect": "Allow",
+                "Action": "lambda:GetFunction",
+                "Resource": functions,
+                "Condition": {"Null": {f"aws:ResourceTag/{PROJECT_TAG}": "true"}},
+            },
+            {
+                "Sid": "MakePreviewFunctions",
+                "Effect": "Allow",
+                "Action": "lambda:CreateFunction",
+                "Resource": functions,
+                "Condition": {
+                    "StringEquals": {f"aws:RequestTag/{PROJECT_TAG}": project},
+                    "Null": {f"aws:RequestTag/{PREVIEW_OF}": "false"},
+                },
+            },
+            {
+                "Sid": "TagWhileMaking",  # CreateFunction's tags: a function with none yet
+                "Effect": "Allow",
+                "Action": "lambda:TagResource",
+                "Resource": functions,
+                "Condition": {
+                    "StringEquals": {f"aws:RequestTag/{PROJECT_TAG}": project},
+                    "Null": {
+                        f"aws:RequestTag/{PREVIEW_OF}": "false",
+                        f"aws:ResourceTag/{PROJECT_TAG}": "true",
+                    },
+                },
+            },
+            {
+                "Sid": "RenewPreviewLabels",  # a redeploy's new expiry; never the project's
+                "Effect": "Allow",
+                "Action": "lambda:TagResource",
+                "Resource": functions,
+                "Condition": {
+                    "StringEquals": ours,
+                    "Null": a_preview,
+                    "ForAllValues:StringEquals": {
+                        "aws:TagKeys": [PREVIEW_OF, PREVIEW, PREVIEW_EXPIRES]
+                    },
+                },
             },
             {
                 # Previews earlier Pilots made as aliases of the app's function, counted

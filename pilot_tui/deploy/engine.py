@@ -205,24 +205,13 @@ class Deployer:
         if (
             preview_name not in found
             and not history.history_file(self.state_dir, full).exists()
-            and not self._shared_has(full)
+            and not target.preview(preview).runs_now(self)
         ):
             known = ", ".join(sorted(found)) or "none"
             raise previews.NoSuchPreview(
                 f"{app.name} has no preview {preview_name!r} (its previews: {known})"
             )
         return self._remove(target, preview, say)
-
-    def _shared_has(self, name: str) -> bool:
-        """Whether the state bucket holds ``name``'s history: a preview made from another
-        machine (a pull request's run) that its target does not list yet (the tagging API
-        Lambda previews are found by lags a new function)."""
-        if self.shared is None:
-            return False
-        try:
-            return self.shared.has(name)
-        except SharedHistoryError:
-            return False
 
     def prune_previews(
         self, say: Say, *, now: float | None = None, apps: list[str] | None = None
@@ -246,11 +235,20 @@ class Deployer:
         target = target_for(app)
         for preview in target.previews(self):
             self._remove(target, preview, say)
-        self._forget_gone(app, [], say)
+        self._forget_gone(app, [], say, listed_only=False)
 
-    def _forget_gone(self, app: AppSettings, running: list[previews.Preview], say: Say) -> None:
+    def _forget_gone(
+        self,
+        app: AppSettings,
+        running: list[previews.Preview],
+        say: Say,
+        *,
+        listed_only: bool = True,
+    ) -> None:
         """The histories (local and shared) of ``app``'s previews that run nowhere any more
-        (not in ``running``), and what their target left of them (a database, a lock)."""
+        (not in ``running``), and what their target left of them (a database, a lock).
+        ``listed_only``: one its platform has though ``running`` does not list it (a
+        listing that lags) is kept; False (`app destroy`): every one goes."""
         target = target_for(app)
         names = {p.full for p in running}
         pattern = f"{previews.full_name(app.name, '*')}.json"
@@ -268,7 +266,10 @@ class Deployer:
             if found is None or found[0] != app.name:
                 continue
             if target.previews_refused is None:  # its kind ran it: what is left of it there
-                target.preview(previews.Preview(app.name, found[1], 0)).destroy(self, say)
+                runs = target.preview(previews.Preview(app.name, found[1], 0))
+                if listed_only and runs.runs_now(self):
+                    continue  # made a moment ago, not listed yet: its TTL decides, later
+                runs.destroy(self, say)
             self._forget(full, say)
 
     def _remove_expired(

@@ -36,15 +36,16 @@ from pilot_tui.config.schema import (
     ServerTarget,
 )
 from pilot_tui.errors import EXIT_INVALID, PilotError
+from pilot_tui.naming import PREVIEW, PREVIEW_OF
+from pilot_tui.naming import PREVIEW_EXPIRES as EXPIRES
 
 DNS_LABEL = 63  # APP--NAME is one label of a host name
 LONGEST = 30  # characters of a preview's name (a branch name is cut to this)
 SHORTEST = 8  # the least room a preview's name needs (a cut one keeps 6 of a hash)
 
-# Labels on what a preview runs (containers): the server-side prune reads them too.
-PREVIEW_OF = "pilot.preview-of"
-PREVIEW = "pilot.preview"
-EXPIRES = "pilot.preview-expires"
+# Labels on what a preview runs (containers; a Lambda preview's tags), PREVIEW_OF, PREVIEW
+# and EXPIRES: the server-side prune reads them too, and the previews' role's policy names
+# them (naming.py).
 # On a preview's database (data/kinds.py): the preview name whose apps use it; it goes with
 # the last of them.
 PREVIEW_DATABASE = "pilot.preview-database"

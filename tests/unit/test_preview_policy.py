@@ -19,6 +19,7 @@ ACCOUNT, REGION = "123456789012", "eu-west-1"
 POLICY = preview_policy("acme", ACCOUNT, REGION)
 FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
 STATE = "arn:aws:s3:::pilot-state-acme"
+TAG = "pilot:project"
 LOGS = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/"
 
 
@@ -41,58 +42,88 @@ def test_nothing_is_written_on_any_resource():
     assert loose == set()
 
 
+# What IAM sees of a function: its tags (the project's preview, the app's own function,
+# another project's preview), and what a request asks to tag.
+PREVIEW = {"aws:ResourceTag/pilot:project": "acme", "aws:ResourceTag/pilot.preview-of": "fn"}
+APP = {"aws:ResourceTag/pilot:project": "acme"}
+OTHER = {"aws:ResourceTag/pilot:project": "acme-x", "aws:ResourceTag/pilot.preview-of": "fn"}
+MADE = {
+    "aws:RequestTag/pilot:project": "acme",
+    "aws:RequestTag/pilot.preview-of": "fn",
+    "aws:TagKeys": ["pilot:project", "pilot.preview-of", "pilot.preview", "pilot.preview-expires"],
+}
+RENEWED = {**PREVIEW, "aws:TagKeys": ["pilot.preview-of", "pilot.preview", "pilot.preview-expires"]}
+
+
 @pytest.mark.parametrize(
-    ("action", "resource"),
+    ("action", "context", "resource"),
     [
-        ("lambda:CreateFunction", f"{FUNCTION}pilot-acme-fn--pr-12"),
-        ("lambda:UpdateFunctionCode", f"{FUNCTION}pilot-acme-fn--pr-12"),
-        ("lambda:UpdateAlias", f"{FUNCTION}pilot-acme-fn--pr-12"),
-        ("lambda:CreateFunctionUrlConfig", f"{FUNCTION}pilot-acme-fn--pr-12:live"),
-        ("lambda:DeleteFunction", f"{FUNCTION}pilot-acme-fn--pr-12"),
-        (
-            "logs:DeleteLogGroup",
-            f"{LOGS}pilot-acme-fn--pr-12",
-        ),
-        ("s3:PutObject", f"{STATE}/pilot/releases/fn--pr-12.json"),
-        ("s3:DeleteObject", f"{STATE}/pilot/releases/fn--pr-12.json"),
-        ("s3:GetObject", f"{STATE}/pilot/releases/fn.json"),  # what the app's releases run
-        ("lambda:ListAliases", f"{FUNCTION}pilot-acme-fn"),  # an earlier Pilot's previews
+        ("lambda:GetFunction", {}, f"{FUNCTION}pilot-acme-fn--pr-12"),  # not made yet
+        ("lambda:CreateFunction", MADE, f"{FUNCTION}pilot-acme-fn--pr-12"),
+        ("lambda:TagResource", MADE, f"{FUNCTION}pilot-acme-fn--pr-12"),  # its tags on create
+        ("lambda:TagResource", RENEWED, f"{FUNCTION}pilot-acme-fn--pr-12"),  # a new expiry
+        ("lambda:UpdateFunctionCode", PREVIEW, f"{FUNCTION}pilot-acme-fn--pr-12"),
+        ("lambda:UpdateAlias", PREVIEW, f"{FUNCTION}pilot-acme-fn--pr-12"),
+        ("lambda:CreateFunctionUrlConfig", PREVIEW, f"{FUNCTION}pilot-acme-fn--pr-12:live"),
+        ("lambda:DeleteFunction", PREVIEW, f"{FUNCTION}pilot-acme-fn--pr-12"),
+        ("logs:DeleteLogGroup", {}, f"{LOGS}pilot-acme-fn--pr-12"),
+        ("s3:PutObject", {}, f"{STATE}/pilot/releases/fn--pr-12.json"),
+        ("s3:DeleteObject", {}, f"{STATE}/pilot/releases/fn--pr-12.json"),
+        ("s3:GetObject", {}, f"{STATE}/pilot/releases/fn.json"),  # what the app's releases run
+        ("lambda:ListAliases", APP, f"{FUNCTION}pilot-acme-fn"),  # an earlier Pilot's previews
     ],
 )
-def test_the_previews_are_its_own(action, resource):
-    assert allows(POLICY, action, {}, resource)
+def test_the_previews_are_its_own(action, context, resource):
+    assert allows(POLICY, action, context, resource)
 
 
 @pytest.mark.parametrize(
-    ("action", "resource"),
+    ("action", "context", "resource"),
     [
         # the app's own function: Lambda authorizes an alias change on its function
-        ("lambda:UpdateAlias", f"{FUNCTION}pilot-acme-fn"),
-        ("lambda:UpdateFunctionCode", f"{FUNCTION}pilot-acme-fn"),
-        ("lambda:UpdateFunctionConfiguration", f"{FUNCTION}pilot-acme-fn"),
-        ("lambda:PublishVersion", f"{FUNCTION}pilot-acme-fn"),
-        ("lambda:DeleteAlias", f"{FUNCTION}pilot-acme-fn"),
-        ("lambda:GetFunction", f"{FUNCTION}pilot-acme-fn"),  # its env holds the app's secrets
-        ("lambda:GetFunctionConfiguration", f"{FUNCTION}pilot-acme-fn:live"),
-        ("lambda:DeleteFunction", f"{FUNCTION}pilot-acme-fn"),
-        ("lambda:InvokeFunction", f"{FUNCTION}pilot-acme-fn"),
-        ("lambda:CreateFunctionUrlConfig", f"{FUNCTION}pilot-acme-fn"),
-        # another project's preview
-        ("lambda:UpdateFunctionCode", f"{FUNCTION}pilot-blog-fn--pr-12"),
-        # the apps' histories, the Terraform state and anything else in the bucket
-        ("s3:PutObject", f"{STATE}/pilot/releases/fn.json"),
-        ("s3:DeleteObject", f"{STATE}/pilot/releases/fn.json"),
-        ("s3:GetObject", f"{STATE}/terraform/terraform.tfstate"),
-        ("s3:GetObject", f"{STATE}/pilot/secrets/fn.json"),
-        # the apps' logs, images, roles
+        ("lambda:UpdateAlias", APP, f"{FUNCTION}pilot-acme-fn"),
+        ("lambda:UpdateFunctionCode", APP, f"{FUNCTION}pilot-acme-fn"),
+        ("lambda:UpdateFunctionConfiguration", APP, f"{FUNCTION}pilot-acme-fn"),
+        ("lambda:PublishVersion", APP, f"{FUNCTION}pilot-acme-fn"),
+        ("lambda:DeleteAlias", APP, f"{FUNCTION}pilot-acme-fn"),
+        ("lambda:GetFunction", APP, f"{FUNCTION}pilot-acme-fn"),  # its env: the app's secrets
+        ("lambda:GetFunctionConfiguration", APP, f"{FUNCTION}pilot-acme-fn:live"),
+        ("lambda:DeleteFunction", APP, f"{FUNCTION}pilot-acme-fn"),
+        ("lambda:InvokeFunction", APP, f"{FUNCTION}pilot-acme-fn"),
+        # an earlier Pilot's alias preview of the app's function: IAM's * matches the ":"
+        # of pilot-acme-fn:preview--x, so its tags are what refuse it
+        ("lambda:AddPermission", APP, f"{FUNCTION}pilot-acme-fn:preview--x"),
+        ("lambda:CreateFunctionUrlConfig", APP, f"{FUNCTION}pilot-acme-fn:preview--x"),
+        ("lambda:GetFunction", APP, f"{FUNCTION}pilot-acme-fn:preview--x"),
+        # the app's function made a preview by tagging it, or a preview moved to a project
+        ("lambda:TagResource", {**APP, **MADE}, f"{FUNCTION}pilot-acme-fn"),
         (
-            "logs:FilterLogEvents",
-            f"{LOGS}pilot-acme-fn",
+            "lambda:TagResource",
+            {**RENEWED, "aws:TagKeys": ["pilot:project"]},
+            f"{FUNCTION}pilot-acme-fn--pr-12",
         ),
-        ("ecr:PutImage", f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/pilot-acme-fn"),
-        ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/pilot-acme-ecs-exec"),
-        ("iam:PutRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/pilot-acme-lambda"),
+        # a function made untagged, or not as a preview
+        ("lambda:CreateFunction", {}, f"{FUNCTION}pilot-acme-fn--pr-12"),
+        (
+            "lambda:CreateFunction",
+            {"aws:RequestTag/pilot:project": "acme"},
+            f"{FUNCTION}pilot-acme-x--y",
+        ),
+        # another project's preview, which the name pattern matches (project "acme-x")
+        ("lambda:UpdateFunctionCode", OTHER, f"{FUNCTION}pilot-acme-x-fn--pr-12"),
+        ("lambda:DeleteFunction", OTHER, f"{FUNCTION}pilot-acme-x-fn--pr-12"),
+        ("lambda:UpdateFunctionCode", PREVIEW, f"{FUNCTION}pilot-blog-fn--pr-12"),
+        # the apps' histories, the Terraform state and anything else in the bucket
+        ("s3:PutObject", {}, f"{STATE}/pilot/releases/fn.json"),
+        ("s3:DeleteObject", {}, f"{STATE}/pilot/releases/fn.json"),
+        ("s3:GetObject", {}, f"{STATE}/terraform/terraform.tfstate"),
+        ("s3:GetObject", {}, f"{STATE}/pilot/secrets/fn.json"),
+        # the apps' logs, images, roles
+        ("logs:FilterLogEvents", {}, f"{LOGS}pilot-acme-fn"),
+        ("ecr:PutImage", {}, f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/pilot-acme-fn"),
+        ("iam:PassRole", {}, f"arn:aws:iam::{ACCOUNT}:role/pilot-acme-ecs-exec"),
+        ("iam:PutRolePolicy", {}, f"arn:aws:iam::{ACCOUNT}:role/pilot-acme-lambda"),
     ],
 )
-def test_nothing_of_the_apps_own(action, resource):
-    assert not allows(POLICY, action, {}, resource)
+def test_nothing_of_the_apps_own(action, context, resource):
+    assert not allows(POLICY, action, context, resource)

@@ -165,6 +165,12 @@ class Target(Protocol):
         """The app's previews where they run ([] for a kind that has none)."""
         ...
 
+    def runs_now(self, ctx: Context) -> bool:
+        """Of a preview's target: whether its platform has it now, asked directly, where
+        ``previews`` may not list it yet (Lambda's tagging API lags a new function). False
+        where the listing is direct (the Docker host's containers) or there is none."""
+        ...
+
 
 class NoPreviews:
     """The preview part of the Target contract for a kind that runs none (yet)."""
@@ -181,6 +187,9 @@ class NoPreviews:
 
     def previews(self, ctx: Context) -> list[Preview]:
         return []
+
+    def runs_now(self, ctx: Context) -> bool:
+        return False
 
 
 def watching(

@@ -246,7 +246,7 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
     make is one the previews' policy permits (moto enforces no IAM: each recorded call
     goes through the policy evaluator), and nothing of the app's function or history is
     changed. A main-branch deploy's calls are refused by that same policy."""
-    from pilot_tui.cloud.policy_aws import preview_policy
+    from pilot_tui.cloud.policy_aws import aws_policy, preview_policy
     from tests.unit.test_deployer_policy import allows
 
     pf = ProjectFile.load(admin / "pilot.toml")
@@ -266,6 +266,7 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
     inline = iam.get_role_policy(RoleName="pilot-acme-github-previews", PolicyName="pilot-deploy")
     policy = inline["PolicyDocument"]
     assert policy == preview_policy("acme", "123456789012", "us-east-1")
+    deployer = aws_policy("acme", "123456789012", "us-east-1")  # the branch's role's
 
     lam = boto3.client("lambda", region_name="us-east-1")
     app_before = lam.list_versions_by_function(FunctionName="pilot-acme-fn")["Versions"]
@@ -310,13 +311,26 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
     app_history = s3.get_object(Bucket="pilot-state-acme", Key="pilot/releases/fn.json")
     assert app_history["Body"].read() == app_history_bytes
 
-    # Closed: the preview goes, function, logs and history; a second close (or one
-    # before any preview was made) has nothing to do and does not fail. It goes though the
-    # tagging API does not list it (real AWS's can lag a new function; the tag taken away
-    # stands in for that): its history in the state bucket says it was made.
-    lam.untag_resource(
-        Resource=preview["Configuration"]["FunctionArn"], TagKeys=["pilot.preview-of"]
-    )
+    # The tagging API the previews are found by can lag a new function (real AWS's, by a
+    # minute): a listing that leaves pr-12 out stands in for that. The hourly prune, which
+    # removes the previews whose history outlived them, keeps it: its function is there.
+    from pilot_tui.deploy.targets.lambda_.function import LambdaFunction
+
+    listed = LambdaFunction.previews
+    monkeypatch.setattr(LambdaFunction, "previews", lambda self: [])
+    github_tokens.sub = "repo:acme/shop:ref:refs/heads/main"
+    hourly = _checkout(admin, "pr12-hourly", "")
+    aws_calls.clear()
+    pruned = _run(workflow, hourly, {}, github_tokens, cli, monkeypatch, "prune")
+    by_the_branch = aws_calls.requests()  # the branch's role: the deployer's policy
+    assert pruned.code == 0, pruned.err
+    assert [r for r in by_the_branch if not allows(deployer, *r)] == []
+    assert "pilot-acme-fn--pr-12" in [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+    s3.head_object(Bucket="pilot-state-acme", Key="pilot/releases/fn--pr-12.json")  # kept
+
+    # Closed: the preview goes, function, logs and history, though still not listed; a
+    # second close (or one before any preview was made) has nothing to do and does not fail.
+    github_tokens.sub = "repo:acme/shop:pull_request"
     aws_calls.clear()
     checkout = _checkout(admin, "pr12-closed", "")
     closed = _run(workflow, checkout, {}, github_tokens, cli, monkeypatch, "preview-remove", 12)
@@ -330,10 +344,20 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
     assert "lambda:DeleteFunction" in {action for action, _, _ in removal}
     again = _run(workflow, checkout, {}, github_tokens, cli, monkeypatch, "preview-remove", 12)
     assert again.code == 0 and "nothing to remove" in again.err, again.err
+    monkeypatch.setattr(LambdaFunction, "previews", listed)  # the listing whole again
+
+    # The hourly prune with the branch's role (the deployer's policy) lists the previews by
+    # their tags, and may.
+    github_tokens.sub = "repo:acme/shop:ref:refs/heads/main"
+    aws_calls.clear()
+    pruned = _run(workflow, hourly, {}, github_tokens, cli, monkeypatch, "prune")
+    by_the_branch = aws_calls.requests()
+    assert pruned.code == 0, pruned.err
+    assert "tag:GetResources" in {action for action, _, _ in by_the_branch}
+    assert [r for r in by_the_branch if not allows(deployer, *r)] == []
 
     # The evaluator says no too: a push's deploy of the app asks what the previews' role
     # may not (the app's own function and history).
-    github_tokens.sub = "repo:acme/shop:ref:refs/heads/main"
     aws_calls.clear()
     checkout = _checkout(admin, "main-push", "push\n")
     pushed = _run(workflow, checkout, {"API_TOKEN": "t"}, github_tokens, cli, monkeypatch)
@@ -344,6 +368,7 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
     )
     denied = {(a, r) for a, c, r in on_fn if not allows(policy, a, c, r)}
     assert pushed.code == 0, pushed.err
+    assert [r for r in on_fn if not allows(deployer, *r)] == []  # as the branch's role may
     assert ("lambda:UpdateFunctionCode", function) in denied
     assert ("lambda:UpdateAlias", function) in denied
     assert ("s3:PutObject", "arn:aws:s3:::pilot-state-acme/pilot/releases/fn.json") in denied

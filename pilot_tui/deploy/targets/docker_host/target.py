@@ -133,6 +133,9 @@ class DockerHost:
             raise DeployError("deploy", "the previews are on the Docker host, which was not opened")
         return preview_containers.found(ctx.client, ctx.config, ctx.target, self.app)
 
+    def runs_now(self, ctx: Context) -> bool:
+        return False  # its listing reads the engine's containers: it never lags
+
     def _environment(self, ctx: DeployContext, log: RunLog) -> dict[str, str]:
         """The app's env and secrets; a preview's secrets from the previews' own file only."""
         if self.previewing is None:

@@ -159,6 +159,14 @@ class LambdaPreview(Lambda):
         say = log.line("deploy", self.app.name)
         return previews.environment(ctx.state_dir, self.previewing, self.app, say)
 
+    def runs_now(self, ctx: Context) -> bool:
+        """Whether its function is there, asked by its name (the tagging API the previews
+        are listed by can lag a new function by a minute)."""
+        if emulators_stopped(ctx):
+            return False
+        with _refusal_said(f"whether the preview {self.app.name} exists could not be asked"):
+            return self.open(ctx).current() is not None
+
     def destroy(self, ctx: Context, say: Say) -> list[str]:
         from pilot_tui.deploy.targets.lambda_ import legacy_previews
         from pilot_tui.deploy.targets.lambda_.function import open_lambda

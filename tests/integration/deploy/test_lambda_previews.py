@@ -167,8 +167,15 @@ def test_an_earlier_pilots_alias_preview_is_listed_pruned_and_removed(fn_project
     rows = {row["full_name"]: row for row in json.loads(listed.out)}
     assert sorted(rows) == ["fn--new", "fn--old"]
 
+    # Deployed again, "old" is a function of its own: listed once, its expiry the new one's
+    # (a prune must not take it for the old alias's); its removal takes both.
+    again = cli("deploy", "fn", "--preview", "old")
+    assert again.code == 0, again.err
+    listed = json.loads(cli("preview", "list", "--json").out)
+    assert sorted(row["full_name"] for row in listed) == ["fn--new", "fn--old"]
     gone = cli("preview", "destroy", "fn", "old", "--yes")
     assert gone.code == 0, gone.err
+    assert f"deleted function {APP_FUNCTION}--old" in gone.err
     assert "deleted alias preview--old of pilot-acme-fn and its function URL" in gone.err
     assert f"deleted version(s) {old} of pilot-acme-fn" in gone.err
     assert _aliases(root) == {"live": "1"}

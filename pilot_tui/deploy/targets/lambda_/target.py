@@ -67,7 +67,11 @@ class Lambda(ManagedContainer):
             return []  # they lived in the stopped emulators
         with _refusal_said(f"the previews of {self.app.name} could not be listed"):
             fn = open_lambda(ctx.config, ctx.state_dir, ctx.root, self.app)
-            found = fn.previews() + legacy_previews.found(fn)
+            made = fn.previews()
+            # An old alias preview redeployed since is that function now (listed once; its
+            # removal takes both).
+            names = {p.name for p in made}
+            found = made + [p for p in legacy_previews.found(fn) if p.name not in names]
         return [
             dataclasses.replace(p, release=live.id if live else "")
             for p in found

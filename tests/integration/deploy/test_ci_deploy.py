@@ -16,8 +16,10 @@ import pytest
 import yaml
 
 from pilot_tui.apps import add_app
+from pilot_tui.cloud import github_oidc
 from pilot_tui.config.document import ProjectFile
 from tests.support.deploy_fixtures import FN, LAMBDA_FIXTURES
+from tests.support.iam_requests import UNRECORDED
 
 WEB = {"name": "web", "path": "web", "build": {"kind": "dockerfile"}, "target": {"kind": "server"}}
 DOCS = {
@@ -70,6 +72,16 @@ def _run(
     job = yaml.safe_load(workflow)["jobs"][job_name]
     steps = [step for step in job["steps"] if step.get("run", "").startswith("pilot-tui ")]
     assert steps
+    # moto's STS accepts any token: the role's trust, as IAM would judge this run's token
+    role = job["env"]["PILOT_AWS_ROLE_ARN"].rpartition("/")[2]
+    iam = boto3.client("iam", region_name="us-east-1", config=UNRECORDED)
+    trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    claims = {
+        "iss": f"https://{github_oidc.ISSUER}",
+        "aud": github_oidc.AUDIENCE,
+        "sub": tokens.sub,
+    }
+    assert github_oidc.admits(trust, claims, "123456789012"), f"{role} would refuse {tokens.sub}"
     asked = len(tokens.asked)
     for step in steps:
         with monkeypatch.context() as m:

@@ -61,8 +61,9 @@ def github(ns: argparse.Namespace) -> int:
     if reserved:
         error(
             f"secret(s) {', '.join(reserved)} cannot come from the repository's secrets: a "
-            "GitHub Actions job has these names already, or they would sit beside the role's "
-            "credentials; rename them in pilot.toml"
+            "GitHub Actions job has these names already, they would sit beside the role's "
+            "credentials, or (PREVIEW_...) they name a preview's values; rename them in "
+            "pilot.toml"
         )
         return EXIT_INVALID
     if not apps.deployed:

@@ -56,8 +56,13 @@ class CiApps:
 
     def reserved(self) -> list[str]:
         """The secret names a workflow cannot pass: GitHub's, the job's own variables,
-        AWS credentials beside the role's."""
-        return [s for s in self.secrets if s in RESERVED or s.startswith(RESERVED_PREFIXES)]
+        AWS credentials beside the role's, and PREVIEW_X (a preview's X in CI: the same
+        variable would be an app's value and a preview's)."""
+        return [
+            s
+            for s in self.secrets
+            if s in RESERVED or s.startswith((*RESERVED_PREFIXES, "PREVIEW_"))
+        ]
 
 
 def why_not(app: AppSettings) -> str | None:

@@ -7,10 +7,10 @@ Target contract's ``preview``/``previews``); the engine calls those.
 
 - A preview is the app with its name ``APP--NAME``, its env with ``previews.env`` over it,
   no watch (nothing to revert to), and the domain ``APP--NAME.<previews.domain>`` if one.
-- Its secrets come from .pilot/secrets/previews/APP.env, else from the variable
-  PREVIEW_NAME (in a pull request's CI run, the repository's secret of that name): never
-  the app's own file or the deploying process's NAME (in CI those are production's). A
-  name missing from both is left unset, and said so.
+- Its secrets come from .pilot/secrets/previews/APP.env, else, in a GitHub Actions run
+  (a pull request's), from the variable PREVIEW_NAME the workflow sets from the
+  repository's secret of that name: never the app's own file or the deploying process's
+  NAME (in CI those are production's). A name missing from both is left unset, and said.
 - It never gets the app's databases: a ``[[databases]]`` table's ``preview`` may give it a
   database of its own (empty, or the newest backup restored), shared by a branch's
   previews (docker_host/preview_databases.py).
@@ -192,12 +192,15 @@ def secret_values(
     state_dir: Path, app: str, names: list[str], env: Mapping[str, str] | None = None
 ) -> tuple[dict[str, str], list[str]]:
     """(values, names missing) of the secrets ``names`` for the previews of ``app``, from
-    the previews' own file, else the variable PREVIEW_NAME of ``env`` (this process's; an
-    empty one is unset, as GitHub passes a missing secret): never the app's file nor the
-    environment's NAME."""
+    the previews' own file, else, in a GitHub Actions run, the variable PREVIEW_NAME of
+    ``env`` (this process's; an empty one is unset, as GitHub passes a missing secret):
+    never the app's file nor the environment's NAME. On a laptop a PREVIEW_ variable in
+    the shell is not taken: the file says what a preview gets."""
+    from pilot_tui.cloud.oidc_exchange import in_github_actions
     from pilot_tui.deploy import secrets
 
     env = os.environ if env is None else env
+    from_ci = in_github_actions(env)
     path = secrets.secrets_file(state_dir, app, preview=True)
     stored: dict[str, str] = {}
     if names and path.exists():
@@ -207,9 +210,10 @@ def secret_values(
             raise PreviewError(str(exc)) from exc
     values = {}
     for name in names:
-        value = stored.get(name) or env.get(PREVIEW_VARIABLE + name)
-        if value:
-            values[name] = value
+        if name in stored:
+            values[name] = stored[name]
+        elif from_ci and env.get(PREVIEW_VARIABLE + name):
+            values[name] = env[PREVIEW_VARIABLE + name]
     return values, [name for name in names if name not in values]
 
 
@@ -227,8 +231,8 @@ def environment(
         say(
             f"warning: {', '.join(missing)} left unset in the preview, whose secrets come "
             f"from {secrets.secrets_file(state_dir, preview.app, preview=True)} "
-            f"(pilot-tui secrets set {preview.app} NAME --preview) or the variable "
-            f"{PREVIEW_VARIABLE}NAME only"
+            f"(pilot-tui secrets set {preview.app} NAME --preview), or in a GitHub Actions "
+            f"run the repository's secret {PREVIEW_VARIABLE}NAME, only"
         )
     return {**app.env, **values}
 

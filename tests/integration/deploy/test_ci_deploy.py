@@ -244,9 +244,10 @@ def test_ci_github_refuses_secret_names_a_job_has_already(admin, cli):
     pf = ProjectFile.load(admin / "pilot.toml")
     pf.save(pf.with_value("state.backend", "s3"))
     pf = ProjectFile.load(admin / "pilot.toml")
-    pf.save(pf.with_value("apps[0].secrets", ["GITHUB_TOKEN", "OK"]))
+    pf.save(pf.with_value("apps[0].secrets", ["GITHUB_TOKEN", "PREVIEW_KEY", "OK"]))
     refused = cli("ci", "github", "--repo", "acme/shop")
-    assert refused.code == 2 and "secret(s) GITHUB_TOKEN cannot come from" in refused.err
+    assert refused.code == 2, refused.err
+    assert "secret(s) GITHUB_TOKEN, PREVIEW_KEY cannot come from" in refused.err
     assert not (admin / ".github").exists()
 
 

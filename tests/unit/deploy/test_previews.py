@@ -97,17 +97,22 @@ def test_preview_secrets_come_from_the_previews_file_or_preview_variables(tmp_pa
         ["OTHER"],
     )
     assert "preview-value" in secrets.stored_values(tmp_path)  # masked like the others
-    # A pull request's run: PREVIEW_NAME (the repository's secret of that name); the file
-    # first, and an empty one (GitHub's unset secret) is no value.
+    # A pull request's run in GitHub Actions: PREVIEW_NAME (the repository's secret of that
+    # name); the file first, and an empty one (GitHub's unset secret) is no value.
+    actions = {
+        "ACTIONS_ID_TOKEN_REQUEST_URL": "https://token.example",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "t",
+        "PILOT_AWS_ROLE_ARN": "arn:aws:iam::1:role/pilot-acme-github-previews",
+    }
     env = {"TOKEN": "production-value", "PREVIEW_OTHER": "from-ci", "PREVIEW_TOKEN": "x"}
-    assert previews.secret_values(tmp_path, "api", ["TOKEN", "OTHER"], env) == (
+    assert previews.secret_values(tmp_path, "api", ["TOKEN", "OTHER"], {**actions, **env}) == (
         {"TOKEN": "preview-value", "OTHER": "from-ci"},
         [],
     )
-    assert previews.secret_values(tmp_path, "api", ["OTHER"], {"PREVIEW_OTHER": ""}) == (
-        {},
-        ["OTHER"],
-    )
+    unset = {**actions, "PREVIEW_OTHER": ""}
+    assert previews.secret_values(tmp_path, "api", ["OTHER"], unset) == ({}, ["OTHER"])
+    # On a laptop a PREVIEW_ variable in the shell is not taken: the file says.
+    assert previews.secret_values(tmp_path, "api", ["OTHER"], env) == ({}, ["OTHER"])
     path = secrets.secrets_file(tmp_path, "api", preview=True)
     assert path == tmp_path / "secrets" / "previews" / "api.env"
     assert oct(path.stat().st_mode & 0o777) == "0o600"

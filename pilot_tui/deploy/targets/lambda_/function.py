@@ -195,8 +195,9 @@ class LambdaFunction:
             )
             version = published["Version"]
             if not self._holds(published, code, env):
-                # The app and its previews share the unpublished function: a deploy of
-                # another between this one's update and its publish is caught here.
+                # Two deploys of the function at once (teammates', or a laptop's and a
+                # CI run's): the other's update landing between this one's update and its
+                # publish is caught here.
                 raise TargetError(
                     f"function {self.name} was changed by another deploy during this one "
                     f"(its version {version} holds that change, and nothing serves it); "
@@ -423,7 +424,7 @@ class LambdaFunction:
 
     def _holds(self, published: Mapping[str, Any], code: Code, env: dict[str, str]) -> bool:
         """Whether a published version is made of ``code`` and ``env`` (an image's by the
-        reference the version runs: two previews of an app have the same env)."""
+        reference the version runs: two deploys may have the same env)."""
         if (published.get("Environment") or {}).get("Variables", {}) != env:
             return False
         if "ZipFile" in code:

@@ -57,14 +57,14 @@ class AppLogsScreen(Screen[None]):
         import contextlib
 
         from pilot_tui.deploy import app_logs
-        from pilot_tui.deploy.targets import target_for
+        from pilot_tui.deploy.targets import app_or_preview, target_for
         from pilot_tui.project import Project
         from pilot_tui.screens.project_config import effective_config
 
         config = effective_config(self.app, self.project_file)
         if config is None:
             raise ValueError("pilot.toml is not valid; fix it in the editor first")
-        app = config.app(self.app_name)
+        app = app_or_preview(config, self.app_name)  # a preview's logs are its own
         if app is None:
             raise ValueError(f"no app {self.app_name!r} in pilot.toml")
         project = Project(self.project_file)

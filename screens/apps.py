@@ -245,7 +245,7 @@ class AppsScreen(Screen[None]):
     def action_logs(self) -> None:
         from pilot_tui.screens.app_logs import AppLogsScreen
 
-        name = self._selected_app("follow the logs of")
+        name = self._selected()  # a preview's own logs too
         if name is not None:
             self.app.push_screen(AppLogsScreen(self.path, name))
 

@@ -99,13 +99,21 @@ def load_valid(ns: argparse.Namespace) -> tuple[ProjectFile, PilotConfig] | None
     return pf, config
 
 
-def load_app(ns: argparse.Namespace) -> tuple[ProjectFile, PilotConfig, AppSettings] | None:
-    """(project file, config, the app named ns.app), or None after saying what is wrong."""
+def load_app(
+    ns: argparse.Namespace, *, previews: bool = False
+) -> tuple[ProjectFile, PilotConfig, AppSettings] | None:
+    """(project file, config, the app named ns.app), or None after saying what is wrong.
+    ``previews``: ns.app may name a preview (APP--NAME), which is then the app."""
     loaded = load_valid(ns)
     if loaded is None:
         return None
     pf, config = loaded
-    app = config.app(ns.app)
+    if previews:
+        from pilot_tui.deploy.targets import app_or_preview
+
+        app = app_or_preview(config, ns.app)
+    else:
+        app = config.app(ns.app)
     if app is None:
         error(
             f"no app {ns.app!r} in {pf.display} (apps: "

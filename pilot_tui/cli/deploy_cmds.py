@@ -213,7 +213,7 @@ def rollback(ns: argparse.Namespace) -> int:
 def releases(ns: argparse.Namespace) -> int:
     from pilot_tui.deploy.release_contents import changes
 
-    found = load_app(ns)
+    found = load_app(ns, previews=True)  # a preview's releases are its own
     if found is None:
         return EXIT_INVALID
     pf, config, _ = found

@@ -15,7 +15,7 @@ from pilot_tui.errors import EXIT_INVALID, EXIT_OK
 def logs(ns: argparse.Namespace) -> int:
     from pilot_tui.deploy.targets import on_docker_host, target_for
 
-    found = load_app(ns)
+    found = load_app(ns, previews=True)  # a preview's logs are its own
     if found is None:
         return EXIT_INVALID
     pf, config, app = found

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TypedDict, Unpack
 
 from pilot_tui.config.schema import PilotConfig
-from pilot_tui.deploy import secrets
+from pilot_tui.deploy import previews, secrets
 from pilot_tui.deploy.context import CancelToken
 from pilot_tui.deploy.engine import Deployer, needs_docker
 from pilot_tui.deploy.events import Emit
@@ -62,7 +62,9 @@ def open_deployer(
             if in_ci:
                 raise
             warn(f"warning: {exc}; the release history stays local this time")
-    if apps is not None and not any(needs_docker(a) for a in config.apps if a.name in apps):
+    # A preview (APP--NAME) runs where its app does.
+    owners = None if apps is None else {(previews.split(n) or (n,))[0] for n in apps}
+    if owners is not None and not any(needs_docker(a) for a in config.apps if a.name in owners):
         yield Deployer(
             None, None, config, project.state_dir, project.root, emit, shared=shared, **options
         )

@@ -54,7 +54,7 @@ def register(commands: Commands) -> None:
     p = add_command(
         commands, "releases", "list an app's releases, newest first", lazy(HANDLERS, "releases")
     )
-    p.add_argument("app", metavar="APP")
+    p.add_argument("app", metavar="APP", help="an app, or a preview of one (APP--NAME)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p = add_command(
         commands,

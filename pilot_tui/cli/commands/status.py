@@ -12,7 +12,7 @@ def register(commands: Commands) -> None:
         "print an app's container logs",
         lazy("pilot_tui.cli.logs_cmd", "logs"),
     )
-    p.add_argument("app", metavar="APP")
+    p.add_argument("app", metavar="APP", help="an app, or a preview of one (APP--NAME)")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
     p.add_argument(
         "--tail",

@@ -61,6 +61,22 @@ def target_for(app: AppSettings) -> Target:
     return implementation(app.target.kind)(app)
 
 
+def app_or_preview(config: schema.PilotConfig, name: str) -> AppSettings | None:
+    """The app ``name`` of pilot.toml, or for APP--NAME the preview NAME of APP as it
+    runs (previews.preview_app), when APP's kind runs previews: its logs and releases are
+    its own. None when there is neither."""
+    from pilot_tui.deploy import previews
+
+    app = config.app(name)
+    if app is not None:
+        return app
+    parts = previews.split(name)
+    owner = config.app(parts[0]) if parts else None
+    if parts is None or owner is None or target_for(owner).previews_refused is not None:
+        return None
+    return previews.preview_app(owner, parts[1])
+
+
 def on_docker_host(apps: Iterable[AppSettings]) -> list[str]:
     """The names of the apps that run on the Docker host (status, logs and destroy of
     these need it open)."""

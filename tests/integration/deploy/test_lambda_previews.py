@@ -191,6 +191,17 @@ def test_app_destroy_takes_the_lambda_previews(fn_project, cli):
     # No previews' secrets file: the app's value is not taken, and the deploy says so.
     assert "API_TOKEN left unset in the preview" in made.err
     assert "API_TOKEN" not in _env(root, f"{APP_FUNCTION}--pr-7")
+    # Its logs and releases are its own (its function's log group, its history), by its
+    # full name; found walking the app: both said "no app 'fn--pr-7'".
+    invoke(root, "/seen-by-the-preview", function=f"{APP_FUNCTION}--pr-7")
+    logs = cli("logs", "fn--pr-7")
+    assert logs.code == 0, logs.err
+    assert "hello_fn saw /seen-by-the-preview" in logs.out
+    released = cli("releases", "fn--pr-7", "--json")
+    assert released.code == 0, released.err
+    assert [r["id"] for r in json.loads(released.out)] == ["v1"]
+    assert cli("logs", "fn--nothing-here").code == 0  # a preview not made: no lines yet
+    assert cli("logs", "nope--pr-7").code == 2  # no such app
     gone = cli("app", "destroy", "fn", "--yes")
     assert gone.code == 0, gone.err
     assert f"deleted function {APP_FUNCTION}--pr-7" in gone.err
@@ -206,7 +217,9 @@ async def test_previews_from_the_apps_screen(fn_project):
     from textual.widgets import DataTable, Input
 
     from pilot_tui.screens.app import create_app
+    from pilot_tui.screens.app_logs import AppLogsScreen
     from pilot_tui.screens.apps import AppsScreen
+    from pilot_tui.screens.colorlog import ColorLog
     from pilot_tui.screens.deploy import DeployScreen
     from pilot_tui.screens.preview_name import PreviewName
     from pilot_tui.screens.run_screen import ConfirmCancel
@@ -241,6 +254,17 @@ async def test_previews_from_the_apps_screen(fn_project):
 
         table.move_cursor(row=table.get_row_index("fn--feature-login"))
         await pilot.press("r")  # a preview is not rolled back
+        assert app.screen is apps
+        invoke(root, "/seen-in-the-tui", function=f"{APP_FUNCTION}--feature-login")
+        await pilot.press("l")  # its own logs: its function's
+        logs = app.screen
+        assert isinstance(logs, AppLogsScreen)
+        assert "Logs of fn--feature-login" in text(logs, "#app-logs-title")
+        pane = logs.query_one("#app-logs-log", ColorLog)
+        assert await until(
+            pilot, lambda: any("saw /seen-in-the-tui" in line for line in pane.plain_lines)
+        )
+        await pilot.press("escape")
         assert app.screen is apps
         await pilot.press("d")  # deployed again from the source
         again = app.screen

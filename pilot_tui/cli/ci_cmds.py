@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pilot_tui.cli.common import error, load_valid
+from pilot_tui.cli.common import error, load_valid, say
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.deploy import from_ci
 from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, PilotError
@@ -100,6 +100,11 @@ def github(ns: argparse.Namespace) -> int:
         trust.ensure(ns.repo, ns.branch, previews=pulls is not None)
     except Exception as exc:  # the account said no: nothing written
         error(f"the IAM role could not be made: {redact.text(str(exc))[:300]}")
+        if type(exc).__name__ == "NoCredentialsError":
+            say(
+                "hint: this needs your own AWS credentials: pilot-tui credentials, "
+                "or aws.profile in pilot.toml"
+            )
         return EXIT_FAILED
     try:
         shared = _share_history(config, project, apps.deployed)
@@ -129,8 +134,19 @@ def github(ns: argparse.Namespace) -> int:
             f"{', '.join(apps.previewed)} (GitHub schedules it on the default branch: "
             f"the role admits {ns.branch})\n"
         )
+    from pilot_tui.naming import state_bucket
+
+    sys.stderr.write(
+        f"the runs record their releases in the state bucket {state_bucket(config.project.name)}\n"
+    )
     for name in shared:
         sys.stderr.write(f"shared this machine's release history of {name} for the runs\n")
+    if config.server.home == "sandbox":
+        sys.stderr.write(
+            "note: this is the sandbox: its AWS account is simulated on this machine, so the "
+            "roles exist only here and a GitHub run cannot assume them; the workflow works once "
+            'the project is on AWS (server.home = "aws") and `ci github` has run again\n'
+        )
     if apps.secrets:
         sys.stderr.write(
             "the workflow passes each secret from the repository's secret of the same name; "
@@ -182,8 +198,10 @@ def remove(ns: argparse.Namespace) -> int:
     except Exception as exc:
         error(f"the IAM role could not be removed: {redact.text(str(exc))[:300]}")
         return EXIT_FAILED
-    for line in removed or ["nothing to remove"]:
-        sys.stderr.write(f"{line}\n")
+    for line in removed:
+        sys.stderr.write(f"removed {line}\n")
+    if not removed:
+        sys.stderr.write("nothing to remove\n")
     path = project.root / github_oidc.WORKFLOW
     if path.is_file():
         sys.stderr.write(f"{_shown(path, project)} is left for you to delete and commit\n")

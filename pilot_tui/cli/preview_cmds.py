@@ -75,10 +75,10 @@ def preview_list(ns: argparse.Namespace) -> int:
         print("no previews (pilot-tui deploy APP --preview NAME makes one)")
         return EXIT_OK
     now = time.time()
-    print(f"{'PREVIEW':32} {'RELEASE':8} {'STATE':9} {'EXPIRES':28} URL")
+    print(f"{'PREVIEW':32} {'RELEASE':8} {'STATE':9} {'EXPIRES':34} URL")
     for p in found:
         expires = f"{_when(p.expires)} ({_left(p, now)})"
-        print(f"{p.full:32} {p.release or '-':8} {p.state or '-':9} {expires:28} {p.url or '-'}")
+        print(f"{p.full:32} {p.release or '-':8} {p.state or '-':9} {expires:34} {p.url or '-'}")
     return EXIT_OK
 
 
@@ -90,25 +90,37 @@ def preview_destroy(ns: argparse.Namespace) -> int:
         known = ", ".join(a.name for a in loaded[1].apps) or "none yet"
         error(f"no app {ns.app!r} in {loaded[0].display} (apps: {known})")
         return EXIT_INVALID
-    answer = confirm(
-        f"Remove the preview {ns.name} of {ns.app}: what runs it (its containers, route and "
-        "images, or its Lambda function) and its history?",
-        ns.yes,
-    )
-    if not answer:
-        return not_confirmed(answer)
     with deployer(ns, apps=[ns.app], loaded=loaded) as engine:
-        try:
-            engine.destroy_preview(ns.app, ns.name, say)
+        try:  # found first: nothing to remove is said before anything is asked
+            preview = engine.find_preview(ns.app, ns.name)
         except NoSuchPreview as exc:
             if not ns.missing_ok:
                 error(str(exc))
                 return exc.exit_code
             say(f"nothing to remove: {exc}")
+            return EXIT_OK
         except PreviewError as exc:
             error(str(exc))
             return exc.exit_code
+        what = (
+            "its containers, route and images"
+            if _on_host(loaded[1], ns.app)
+            else ("its Lambda function and logs")
+        )
+        answer = confirm(
+            f"Remove the preview {preview.full!r}: {what}, and its release history?", ns.yes
+        )
+        if not answer:
+            return not_confirmed(answer)
+        engine.remove_preview(preview, say)
     return EXIT_OK
+
+
+def _on_host(config: PilotConfig, app: str) -> bool:
+    from pilot_tui.deploy.targets import on_docker_host
+
+    found = config.app(app)
+    return found is not None and bool(on_docker_host([found]))
 
 
 def preview_prune(ns: argparse.Namespace) -> int:

@@ -196,6 +196,11 @@ class Deployer:
     def destroy_preview(self, name: str, wanted: str, say: Say) -> list[str]:
         """Remove the app's preview ``wanted``: what runs it, its route, images, history
         and secret versions; what was removed. PreviewError when there is no such one."""
+        return self.remove_preview(self.find_preview(name, wanted), say)
+
+    def find_preview(self, name: str, wanted: str) -> previews.Preview:
+        """The app's preview ``wanted`` (a name or its branch's); NoSuchPreview when it runs
+        nowhere and has no history here."""
         app = self.app(name)
         target = target_for(app)
         preview_name = self.preview_name(app, wanted)
@@ -211,7 +216,12 @@ class Deployer:
             raise previews.NoSuchPreview(
                 f"{app.name} has no preview {preview_name!r} (its previews: {known})"
             )
-        return self._remove(target, preview, say)
+        return preview
+
+    def remove_preview(self, preview: previews.Preview, say: Say) -> list[str]:
+        """Remove ``preview`` (find_preview's): what runs it, its route, images, history
+        and secret versions; what was removed."""
+        return self._remove(target_for(self.app(preview.app)), preview, say)
 
     def prune_previews(
         self, say: Say, *, now: float | None = None, apps: list[str] | None = None

@@ -5,6 +5,18 @@ from __future__ import annotations
 from pilot_tui.cli.commands import Commands, add_actions, add_command, lazy
 
 HANDLERS = "pilot_tui.cli.ci_cmds"
+CI_ABOUT = (
+    "AWS only. `ci github` writes .github/workflows/pilot.yml: on a push to the branch it\n"
+    "deploys the apps a CI run can (zip Lambdas and S3 sites without a build command;\n"
+    "each app secret from the repository's secret of that name); on each pull request\n"
+    "of the repository, previews of those that run previews (pr-NUMBER, removed when it\n"
+    "is closed). With your own AWS credentials it makes the IAM OIDC provider for\n"
+    "GitHub's issuer, a role only runs on that branch can assume (the deployer's\n"
+    "policy), and a role only the repository's pull requests can assume (previews\n"
+    "only). A run exchanges its OIDC token for a role's short-lived credentials: no\n"
+    "access key is stored anywhere. The release history must be in the S3 state bucket\n"
+    '(state.backend = "s3"): a runner\'s .pilot/ goes with its job.'
+)
 
 
 def register(commands: Commands) -> None:
@@ -13,17 +25,12 @@ def register(commands: Commands) -> None:
         "ci",
         "keyless deploys from CI (GitHub Actions)",
         None,
-        "`ci github` writes .github/workflows/pilot.yml (on a push to the branch, deploy\n"
-        "the apps a CI run can: zip Lambdas and S3 sites without a build command; each\n"
-        "app secret from the repository's secret of that name) and makes, with your own\n"
-        "AWS credentials, the IAM OIDC provider for GitHub's issuer and a role only runs\n"
-        "on that repository's branch can assume (not its pull requests), with the\n"
-        "deployer's policy. The run exchanges its OIDC token for the role's short-lived\n"
-        "credentials: no access key is stored anywhere. The release history must be in\n"
-        'the S3 state bucket (state.backend = "s3"): a runner\'s .pilot/ goes with its job.',
+        CI_ABOUT,
     )
     actions = add_actions(ci, "ci_command")
-    p = add_command(actions, "github", "set up GitHub Actions deploys", lazy(HANDLERS, "github"))
+    p = add_command(
+        actions, "github", "set up GitHub Actions deploys", lazy(HANDLERS, "github"), CI_ABOUT
+    )
     p.add_argument("--repo", required=True, metavar="OWNER/NAME", help="the GitHub repository")
     p.add_argument("--branch", default="main", help="the branch that deploys (default: main)")
     p.add_argument(
@@ -38,6 +45,9 @@ def register(commands: Commands) -> None:
     add_command(
         actions,
         "remove",
-        "remove the role (and the provider when nothing else trusts it)",
+        "remove the roles (and the provider when nothing else trusts it)",
         lazy(HANDLERS, "remove"),
+        "Remove the IAM roles `ci github` made (the branch's and the pull requests'), and\n"
+        "GitHub's OIDC provider when no other role of the account trusts it. The workflow\n"
+        "file is left for you to delete and commit.",
     )

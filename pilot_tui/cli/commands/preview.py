@@ -15,16 +15,16 @@ def register(commands: Commands) -> None:
         None,
         "`pilot-tui deploy APP --preview NAME` runs APP's source as APP--NAME beside the\n"
         "app: on the Docker host at APP--NAME.<domain or the server's sslip.io name>; on\n"
-        "Lambda as a function of its own (pilot-PROJECT-APP--NAME), with its own function\n"
-        "URL. A preview gets\n"
-        "[apps.previews] env over the app's env, only the secrets in\n"
-        ".pilot/secrets/previews/APP.env (`secrets set APP NAME --preview`) or the\n"
-        "variables PREVIEW_NAME, and never\n"
-        'the app\'s database (a [[databases]] preview = "empty" | "copy-of-latest-backup"\n'
-        "gives it one of its own). It expires previews.ttl after its last deploy, removed by\n"
-        "the agent on the Docker host (a Lambda preview by the next preview deploy or\n"
-        "`preview prune`); previews.max caps how many an app has. Other targets refuse,\n"
-        "saying why.",
+        "Lambda as a function of its own (pilot-PROJECT-APP--NAME) with its own function\n"
+        "URL. A preview gets [apps.previews] env over the app's env; only the secrets in\n"
+        ".pilot/secrets/previews/APP.env (`secrets set APP NAME --preview`) or, in a\n"
+        "GitHub Actions run, the repository's secrets PREVIEW_NAME; and never the app's\n"
+        'database (a [[databases]] preview = "empty" | "copy-of-latest-backup" gives it\n'
+        "one of its own). It expires previews.ttl after its last deploy, removed by the\n"
+        "agent on the Docker host (a Lambda preview by the next preview deploy, `preview\n"
+        "prune`, or the hourly run `ci github` writes); previews.max caps how many an app\n"
+        "has. `logs APP--NAME` and `releases APP--NAME` are a preview's own. Other targets\n"
+        "refuse, saying why.",
     )
     actions = add_actions(group, "preview_command")
     p = add_command(
@@ -40,7 +40,7 @@ def register(commands: Commands) -> None:
         "remove a preview: what runs it, its address and its history",
         lazy(HANDLERS, "preview_destroy"),
     )
-    p.add_argument("app", metavar="APP")
+    p.add_argument("app", metavar="APP", help="the app the preview is of")
     p.add_argument("name", metavar="NAME", help="the preview's name (or its branch's)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask")
     p.add_argument(

@@ -139,6 +139,10 @@ def test_lambda_previews_beside_the_app_capped_expired_and_destroyed(fn_project,
     assert not history.history_file(state, "fn--two").exists()
     again = cli("preview", "destroy", "fn", "two", "--yes")
     assert again.code == 2 and "no preview 'two'" in again.err
+    # Found first, then asked: with nothing to remove, --missing-ok needs no terminal
+    # (found walking the app: it asked for confirmation, then failed with exit 2).
+    missing = cli("preview", "destroy", "fn", "two", "--missing-ok")
+    assert missing.code == 0 and "nothing to remove" in missing.err, missing.err
 
     # The app served throughout and still does; its function and history are its own.
     assert invoke(root, "/b") == {"greeting": "hi", "path": "/b"}

@@ -40,6 +40,9 @@ def test_ci_github_makes_the_trust_writes_the_workflow_and_removes_them(
         assert arn.endswith(":role/pilot-acme-github")
         # what it says is what the trust admits: the branch, never the pull requests
         assert "only runs on acme/shop's main may assume it (not its pull requests" in made.err
+        # the sandbox's account is simulated: said, as GitHub could not assume these roles
+        assert "note: this is the sandbox: its AWS account is simulated" in made.err
+        assert "the runs record their releases in the state bucket pilot-state-acme" in made.err
         url = Sandbox(tmp_path / ".pilot").running()["aws"].url
         aws = emulator_aws("us-east-1", url)
         iam = aws.client("iam")
@@ -106,11 +109,11 @@ def test_ci_github_makes_the_trust_writes_the_workflow_and_removes_them(
 
         removed = cli("ci", "remove")
         assert removed.code == 0, removed.err
-        assert "IAM role pilot-acme-github\n" in removed.err
-        assert "IAM role pilot-acme-github-previews" in removed.err
+        assert "removed IAM role pilot-acme-github\n" in removed.err
+        assert "removed IAM role pilot-acme-github-previews" in removed.err
         with pytest.raises(iam.exceptions.NoSuchEntityException):
             iam.get_role(RoleName="pilot-acme-github-previews")
-        assert "OIDC provider token.actions.githubusercontent.com" in removed.err
+        assert "removed OIDC provider token.actions.githubusercontent.com" in removed.err
         assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
         with pytest.raises(iam.exceptions.NoSuchEntityException):
             iam.get_role(RoleName="pilot-acme-github")

@@ -43,7 +43,7 @@ class AppsScreen(Screen[None]):
         Binding("l", "logs", "Logs"),
         Binding("p", "preview", "Preview"),
         # Only for a preview's row: said in the title line, not in the footer (80 columns).
-        Binding("x", "remove_preview", "Remove preview", show=False),
+        Binding("x", "remove_preview", "Remove"),  # (a preview: an app is not removed here)
         Binding("escape", "back", "Back"),
     ]
 

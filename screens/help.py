@@ -25,7 +25,13 @@ Pilot sets up your own platform on your own cloud account. Everything you choose
 | `e` | welcome | edit pilot.toml (live validation; a broken file opens here at start) |
 | `r` | welcome | reload pilot.toml |
 | `i` | welcome | create a commented pilot.toml when there is none |
+| `r` / `k` | credentials | check again / choose a Google key file |
 | `p` / `a` / `d` | server | plan / apply the reviewed plan / plan a destroy |
+| `n` | apps | a new app (detects how it builds) |
+| `d` / `r` | apps | deploy the selected app (a preview: again) / roll it back |
+| `l` | apps | follow the selected app's logs (a preview's own too) |
+| `p` / `x` | apps | deploy a preview (its name asked) / remove the selected preview |
+| `c` | run logs | copy the selection, or the line found |
 | `Esc` | server | cancel a running Terraform gracefully (asks first), or go back |
 | `ctrl+s` / `ctrl+o` | editor | save (only a valid file) / open in $EDITOR |
 | `ctrl+p` | anywhere | command palette: every action, the theme |

@@ -62,8 +62,8 @@ class PreviewName(ModalScreen[str | None]):
 
     def shown(self, value: str) -> None:
         label = self.query_one("#preview-name-shown", Static)
-        if not value.strip():
-            label.update("[dim]a name is needed[/dim]")
+        if not value.strip():  # a hint, not an error: nothing typed yet
+            label.update(f"[dim]deploys {self.app_name}--NAME: type its name (its branch's)[/dim]")
             return
         try:
             named = full_name(self.app_name, slug(value, self.room))

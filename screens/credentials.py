@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -114,8 +115,10 @@ class CredentialsScreen(Screen[None]):
                 "[red b]The credentials pilot.toml uses failed:[/] "
                 + "; ".join(_tilde(f"{r.name}: {r.message}") for r in failed)
             )
-        else:
-            summary.update("[green]Ready.[/] Next: the Pilot Server (Esc, then s).")
+        else:  # the verdict on the credentials used, whole (the table cuts it when narrow)
+            used = [r for r in rows if r.configured]
+            verdict = escape(_tilde(f"{used[0].name}: {used[0].message}")) + ". " if used else ""
+            summary.update(f"[green]Ready.[/] {verdict}Next: the Pilot Server (Esc, then s).")
 
     def action_pick_key(self) -> None:
         from pilot_tui.screens.key_picker import KeyPickerScreen

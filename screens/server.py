@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from rich.markup import escape
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -94,6 +95,8 @@ class ServerScreen(RunScreen):
                 id="summary",
             )
             yield DataTable(id="resources", cursor_type="row", zebra_stripes=True)
+            # The highlighted row whole: its details run off a narrow table's edge.
+            yield Static("", id="resource-detail", classes="hidden")
             with Horizontal(id="progress-row", classes="hidden"):
                 yield ProgressBar(id="progress", show_eta=False)
                 yield Static("", id="elapsed")
@@ -112,6 +115,15 @@ class ServerScreen(RunScreen):
         table.add_column("state", key="state", width=10)
         table.add_column("details", key="details")
         self.set_interval(1.0, self._tick)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        detail = self.query_one("#resource-detail", Static)
+        if event.data_table.id != "resources" or event.row_key.value is None:
+            return
+        row = event.data_table.get_row(event.row_key)
+        what, details = str(row[0]), str(row[3])
+        detail.update(Text(f"{what}: {details}" if details else what))
+        detail.set_class(False, "hidden")
 
     # -- events from the core (RunScreen.core_event) --------------------------------------
     def handle(self, event: object) -> None:
@@ -390,6 +402,7 @@ class ServerScreen(RunScreen):
         table = self.query_one("#resources", DataTable)
         table.clear()
         self.rows = {}
+        self.query_one("#resource-detail", Static).set_class(True, "hidden")
         if result.code != 0:
             self.plan = None
             self.query_one("#summary", Static).update(

@@ -151,6 +151,8 @@ async def test_credentials_screen_in_the_sandbox_and_with_a_failing_profile(aws_
     assert run_pilot("init", cwd=sandbox).returncode == 0
     rows, summary = await open_screen(sandbox)
     assert rows >= 2 and "Ready." in summary
+    # the verdict on the credentials used, whole (the table cut it at 80 columns)
+    assert "Ready. sandbox: account 123456789012" in summary, summary
     assert not any(pid_alive(e["pid"]) for e in sandbox_state(sandbox).values())
 
     failing = aws_home / "aws"

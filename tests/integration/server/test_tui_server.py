@@ -59,6 +59,24 @@ async def test_plan_review_then_live_apply(sandbox_project):
         assert not isinstance(app.screen, ServerScreen)
 
 
+async def test_the_highlighted_resource_is_shown_whole_at_80_columns(sandbox_project):
+    """Found walking the app: at 80x24 the plan's details ran off the table's edge
+    ("instance_type=t3.s", a security group's ports gone); the highlighted row is shown
+    whole below the table."""
+    app = create_app(str(sandbox_project))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen, table = await open_and_plan(app, pilot)
+        detail = screen.query_one("#resource-detail", Static)
+        instance = next(r.value for r in table.rows if str(r.value).startswith("aws_instance."))
+        table.focus()
+        table.move_cursor(row=table.get_row_index(instance))
+        await pilot.pause()
+        details = str(table.get_cell(instance, "details"))
+        assert "instance_type=" in details and detail.display
+        assert str(detail.render()) == f"{instance}: {details}"
+        assert table.virtual_size.width > table.size.width  # (the table itself cuts it)
+
+
 async def test_cancel_mid_apply_stops_gracefully(sandbox_project):
     app = create_app(str(sandbox_project))
     async with app.run_test(size=(100, 30)) as pilot:

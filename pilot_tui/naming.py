@@ -99,6 +99,12 @@ def deployer_user(project: str) -> str:
     return f"pilot-{project}-deployer"
 
 
+def preview_execution_role(project: str) -> str:
+    """The role Lambda previews run as when `ci github` made it: their own logs only (a
+    pull request's code runs as it; the apps' role may write any log group)."""
+    return f"pilot-{project}-lambda-previews"[:64]
+
+
 def execution_roles(project: str) -> dict[str, str]:
     """The execution roles setup makes (an admin), which deploys may only pass on, by the
     target kind (the schema's) that runs as each."""

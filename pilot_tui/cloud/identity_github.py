@@ -7,7 +7,8 @@ every project of the account, and the project's roles:
   resources, nothing more);
 - ``pilot-PROJECT-github-previews``, when apps run previews, that the repository's pull
   requests' runs assume, with the previews' policy (policy_aws.preview_policy: the previews'
-  own functions, nothing of the apps').
+  own functions, nothing of the apps'), and ``pilot-PROJECT-lambda-previews``, the role the
+  previews run as (a pull request's code: their own logs only).
 
 All tagged with the project; ``remove`` takes the roles away, and the provider too when no
 other role of the account trusts it."""
@@ -15,17 +16,28 @@ other role of the account trusts it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pilot_tui.cloud import github_oidc
-from pilot_tui.cloud.policy_aws import aws_policy, preview_policy
-from pilot_tui.naming import project_tags
+from pilot_tui.cloud.policy_aws import aws_policy, preview_logs_policy, preview_policy
+from pilot_tui.naming import preview_execution_role, project_tags
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
 
 POLICY_NAME = "pilot-deploy"
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
 
 
 @dataclass
@@ -78,11 +90,20 @@ class GithubTrust:
                 preview_policy(self.project, self.account, self.region),
                 f"Pilot previews of {self.project} from pull requests ({repo})",
             )
+            self._role(
+                preview_execution_role(self.project),
+                LAMBDA_TRUST,
+                preview_logs_policy(self.project, self.account, self.region),
+                f"What {self.project}'s Lambda previews run as: their own logs only",
+            )
         else:
             self._drop(self.preview_role)
+            self._drop(preview_execution_role(self.project))
         return arn
 
-    def _role(self, name: str, trust: dict[str, object], policy: object, about: str) -> str:
+    def _role(
+        self, name: str, trust: Mapping[str, object], policy: Mapping[str, object], about: str
+    ) -> str:
         """The role ``name`` with this trust and its one inline policy; its ARN."""
         trusted = json.dumps(trust)
         try:
@@ -114,9 +135,8 @@ class GithubTrust:
     def remove(self) -> list[str]:
         """The roles, and the provider when no other role trusts it; what was removed."""
         gone = self.iam.exceptions.NoSuchEntityException
-        removed = [
-            f"IAM role {name}" for name in (self.role, self.preview_role) if self._drop(name)
-        ]
+        roles = (self.role, self.preview_role, preview_execution_role(self.project))
+        removed = [f"IAM role {name}" for name in roles if self._drop(name)]
         provider = github_oidc.provider_arn(self.account)
         if self._pilots(provider) and not self._trusted_elsewhere(provider):
             try:

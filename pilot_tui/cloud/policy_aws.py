@@ -23,6 +23,7 @@ from pilot_tui.naming import (
     execution_roles,
     parameter_path,
     prefix,
+    preview_execution_role,
     project_resource,
     state_bucket,
 )
@@ -53,7 +54,8 @@ class Scope:
 
     @property
     def roles(self) -> list[str]:
-        names = execution_roles(self.project).values()
+        """The execution roles deploys pass on: the kinds', and the Lambda previews'."""
+        names = [*execution_roles(self.project).values(), preview_execution_role(self.project)]
         return [f"arn:aws:iam::{self.account}:role/{name}" for name in names]
 
 
@@ -305,7 +307,7 @@ def preview_policy(project: str, account: str, region: str) -> dict[str, Any]:
     so; a tag is added only while creating, or to renew a preview's own labels."""
     scope = Scope(project, account, region)
     functions = f"arn:aws:lambda:{scope.arn}:function:{scope.names}*--*"
-    lambda_role = f"arn:aws:iam::{account}:role/{execution_roles(project)[LambdaTarget.kind]}"
+    previews_role = f"arn:aws:iam::{account}:role/{preview_execution_role(project)}"
     state = state_bucket(project)
     releases = f"arn:aws:s3:::{state}/pilot/releases"
     ours = {f"aws:ResourceTag/{PROJECT_TAG}": project}
@@ -398,19 +400,19 @@ def preview_policy(project: str, account: str, region: str) -> dict[str, Any]:
                 "Resource": "*",
             },
             {
-                "Sid": "PassTheFunctionsRole",
+                # The previews' own execution role (their logs only), never the apps': a
+                # pull request's code runs as it.
+                "Sid": "PassThePreviewsRole",
                 "Effect": "Allow",
-                "Action": ["iam:GetRole", "iam:PassRole"],
-                "Resource": lambda_role,
+                "Action": "iam:PassRole",
+                "Resource": previews_role,
+                "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
             },
             {
-                "Sid": "ItsExecutionPolicyOnly",  # attaching is idempotent: what it has
+                "Sid": "FindThePreviewsRole",
                 "Effect": "Allow",
-                "Action": "iam:AttachRolePolicy",
-                "Resource": lambda_role,
-                "Condition": {
-                    "ArnEquals": {"iam:PolicyARN": EXECUTION_POLICIES[LambdaTarget.kind]}
-                },
+                "Action": "iam:GetRole",
+                "Resource": previews_role,
             },
             {
                 "Sid": "PreviewLogs",
@@ -436,5 +438,22 @@ def preview_policy(project: str, account: str, region: str) -> dict[str, Any]:
                 "Action": "s3:ListBucket",
                 "Resource": f"arn:aws:s3:::{state}",
             },
+        ],
+    }
+
+
+def preview_logs_policy(project: str, account: str, region: str) -> dict[str, Any]:
+    """What Lambda previews run as may do (a pull request's code): write their own logs.
+    Not AWSLambdaBasicExecutionRole, the apps' role's, which may write any log group."""
+    groups = f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{prefix(project)}*--*"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [groups, f"{groups}:*"],
+            }
         ],
     }

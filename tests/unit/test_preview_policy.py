@@ -12,7 +12,7 @@ import pytest
 from cloudsplaining.scan.policy_document import PolicyDocument
 from cloudsplaining.shared.exclusions import Exclusions
 
-from pilot_tui.cloud.policy_aws import preview_policy
+from pilot_tui.cloud.policy_aws import preview_logs_policy, preview_policy
 from tests.unit.test_deployer_policy import access_levels, allows, as_list, expand
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
@@ -52,6 +52,7 @@ MADE = {
     "aws:RequestTag/pilot.preview-of": "fn",
     "aws:TagKeys": ["pilot:project", "pilot.preview-of", "pilot.preview", "pilot.preview-expires"],
 }
+TO_LAMBDA = {"iam:PassedToService": "lambda.amazonaws.com"}
 RENEWED = {**PREVIEW, "aws:TagKeys": ["pilot.preview-of", "pilot.preview", "pilot.preview-expires"]}
 
 
@@ -71,6 +72,7 @@ RENEWED = {**PREVIEW, "aws:TagKeys": ["pilot.preview-of", "pilot.preview", "pilo
         ("s3:DeleteObject", {}, f"{STATE}/pilot/releases/fn--pr-12.json"),
         ("s3:GetObject", {}, f"{STATE}/pilot/releases/fn.json"),  # what the app's releases run
         ("lambda:ListAliases", APP, f"{FUNCTION}pilot-acme-fn"),  # an earlier Pilot's previews
+        ("iam:PassRole", TO_LAMBDA, f"arn:aws:iam::{ACCOUNT}:role/pilot-acme-lambda-previews"),
     ],
 )
 def test_the_previews_are_its_own(action, context, resource):
@@ -122,8 +124,21 @@ def test_the_previews_are_its_own(action, context, resource):
         ("logs:FilterLogEvents", {}, f"{LOGS}pilot-acme-fn"),
         ("ecr:PutImage", {}, f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/pilot-acme-fn"),
         ("iam:PassRole", {}, f"arn:aws:iam::{ACCOUNT}:role/pilot-acme-ecs-exec"),
+        # the apps' role (AWSLambdaBasicExecutionRole: any log group) for a pull request's code
+        ("iam:PassRole", TO_LAMBDA, f"arn:aws:iam::{ACCOUNT}:role/pilot-acme-lambda"),
         ("iam:PutRolePolicy", {}, f"arn:aws:iam::{ACCOUNT}:role/pilot-acme-lambda"),
     ],
 )
 def test_nothing_of_the_apps_own(action, context, resource):
     assert not allows(POLICY, action, context, resource)
+
+
+def test_the_previews_run_as_a_role_that_writes_their_own_logs_only():
+    """A pull request's code runs as it: not the apps' role, which may write any log group."""
+    logs = preview_logs_policy("acme", ACCOUNT, REGION)
+    for action in ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"):
+        assert allows(logs, action, {}, f"{LOGS}pilot-acme-fn--pr-12")
+        assert allows(logs, action, {}, f"{LOGS}pilot-acme-fn--pr-12:log-stream:x")
+        assert not allows(logs, action, {}, f"{LOGS}pilot-acme-fn")
+        assert not allows(logs, action, {}, f"{LOGS}pilot-acme-fn:log-stream:x")
+    assert not allows(logs, "logs:DeleteLogGroup", {}, f"{LOGS}pilot-acme-fn--pr-12")

@@ -307,6 +307,9 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
     preview = lam.get_function(FunctionName="pilot-acme-fn--pr-12", Qualifier="live")
     assert preview["Configuration"]["Environment"]["Variables"]["API_TOKEN"] == "pv-token"
     assert preview["Tags"]["pilot.preview-of"] == "fn"
+    # a pull request's code runs as the previews' role (their logs only), not the apps'
+    runs_as = preview["Configuration"]["Role"]
+    assert runs_as == "arn:aws:iam::123456789012:role/pilot-acme-lambda-previews"
     shared = s3.get_object(Bucket="pilot-state-acme", Key="pilot/releases/fn--pr-12.json")
     records = json.loads(shared["Body"].read())
     assert [r["id"] for r in records] == ["v1", "v2"] and "acme/shop" in records[-1]["by"]

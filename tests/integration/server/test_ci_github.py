@@ -18,7 +18,7 @@ import pytest
 from pilot_tui.apps import add_app
 from pilot_tui.cloud import github_oidc, oidc_exchange
 from pilot_tui.cloud.clients import emulator_aws
-from pilot_tui.cloud.policy_aws import aws_policy, preview_policy
+from pilot_tui.cloud.policy_aws import aws_policy, preview_logs_policy, preview_policy
 from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.document import ProjectFile
 from tests.support.deploy_fixtures import FN
@@ -71,6 +71,16 @@ def test_ci_github_makes_the_trust_writes_the_workflow_and_removes_them(
         )
         assert inline["PolicyDocument"] == preview_policy("acme", account, "us-east-1")
         assert f"PILOT_AWS_ROLE_ARN: {previews['Arn']}" in workflow.read_text()
+        # and the role the previews run as: their own logs only
+        runs_as = iam.get_role(RoleName="pilot-acme-lambda-previews")["Role"]
+        trusted = runs_as["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+        assert trusted == {"Service": "lambda.amazonaws.com"}
+        own_logs = iam.get_role_policy(
+            RoleName="pilot-acme-lambda-previews", PolicyName="pilot-deploy"
+        )
+        assert own_logs["PolicyDocument"] == preview_logs_policy("acme", account, "us-east-1")
+        attached = iam.list_attached_role_policies(RoleName="pilot-acme-lambda-previews")
+        assert attached["AttachedPolicies"] == []  # not AWSLambdaBasicExecutionRole
 
         again = cli("ci", "github", "--repo", "acme/shop")  # idempotent
         assert again.code == 0 and again.out.strip() == arn
@@ -111,6 +121,7 @@ def test_ci_github_makes_the_trust_writes_the_workflow_and_removes_them(
         assert removed.code == 0, removed.err
         assert "removed IAM role pilot-acme-github\n" in removed.err
         assert "removed IAM role pilot-acme-github-previews" in removed.err
+        assert "removed IAM role pilot-acme-lambda-previews" in removed.err
         with pytest.raises(iam.exceptions.NoSuchEntityException):
             iam.get_role(RoleName="pilot-acme-github-previews")
         assert "removed OIDC provider token.actions.githubusercontent.com" in removed.err

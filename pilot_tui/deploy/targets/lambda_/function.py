@@ -46,7 +46,12 @@ from pilot_tui.deploy.targets.managed import (
     TargetStatus,
     aws_clients,
 )
-from pilot_tui.naming import PROJECT_TAG, execution_roles, resource_name
+from pilot_tui.naming import (
+    PROJECT_TAG,
+    execution_roles,
+    preview_execution_role,
+    resource_name,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
@@ -133,7 +138,14 @@ class LambdaFunction:
 
     # -- making it ---------------------------------------------------------------------
     def ensure_role(self, say: Say) -> str:
-        """The execution role (only CloudWatch Logs), shared by the project's functions."""
+        """The execution role (only CloudWatch Logs), shared by the project's functions; a
+        preview's, when `ci github` made it, its own (its own logs only)."""
+        if self.preview is not None:
+            try:
+                role = self.iam.get_role(RoleName=preview_execution_role(self.project))
+                return str(role["Role"]["Arn"])
+            except self.iam.exceptions.NoSuchEntityException:
+                pass  # no previews from pull requests: the apps' role, as a laptop may pass
         arn, created = ensure_execution_role(self.iam, self.project, "lambda")
         if created:
             say(f"created execution role {self.role_name()}")

@@ -184,7 +184,14 @@ def inventory(
     its tag whose id Terraform holds is Terraform's to remove, listed once)."""
     terraform = [Thing("Terraform resource", address, "Terraform state") for address in planned]
     held = set(state_ids.values()) - {""}
-    rest = [t for t in found if not (t.step == "server" and held & set(t.name.split()))]
+    # The server's own IAM role is found by its name too (with the deployer's identity):
+    # Terraform's, listed once.
+    rest = [
+        t
+        for t in found
+        if not (t.step == "server" and held & set(t.name.split()))
+        and not (t.kind == "IAM role" and t.name in held)
+    ]
     rest = [
         t
         if t.step != "server"

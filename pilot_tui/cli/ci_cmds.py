@@ -97,7 +97,7 @@ def github(ns: argparse.Namespace) -> int:
         if path.is_file() and path.read_text(encoding="utf-8") != text and not ns.force:
             error(f"{path} exists and differs from Pilot's: add --force to replace it")
             return EXIT_INVALID
-        trust.ensure(ns.repo, ns.branch, previews=pulls is not None)
+        trust.ensure(ns.repo, ns.branch, apps.previewed if pulls is not None else ())
     except Exception as exc:  # the account said no: nothing written
         error(f"the IAM role could not be made: {redact.text(str(exc))[:300]}")
         if type(exc).__name__ == "NoCredentialsError":

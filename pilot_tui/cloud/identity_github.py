@@ -16,7 +16,7 @@ other role of the account trusts it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -63,10 +63,12 @@ class GithubTrust:
         """The previews' role's ARN, made or not."""
         return f"arn:aws:iam::{self.account}:role/{self.preview_role}"
 
-    def ensure(self, repo: str, branch: str, previews: bool = False) -> str:
+    def ensure(self, repo: str, branch: str, previewed: Sequence[str] = ()) -> str:
         """The provider (when the account has none) and the role, its trust and policy set
         to these (idempotent: a new repository or branch replaces the old); with
-        ``previews`` the previews' role too, else it is removed. The role's ARN."""
+        ``previewed`` (apps whose pull requests get previews) the previews' role and the
+        role they run as too, else the previews' role is removed (the one they run as
+        stays for the previews there are). The role's ARN."""
         provider = github_oidc.provider_arn(self.account)
         try:
             self.iam.get_open_id_connect_provider(OpenIDConnectProviderArn=provider)
@@ -83,22 +85,21 @@ class GithubTrust:
             aws_policy(self.project, self.account, self.region),
             f"Pilot deploys of {self.project} from GitHub Actions ({repo})",
         )
-        if previews:
+        if previewed:
             self._role(
                 self.preview_role,
                 github_oidc.preview_trust_policy(self.account, repo),
-                preview_policy(self.project, self.account, self.region),
+                preview_policy(self.project, self.account, self.region, previewed),
                 f"Pilot previews of {self.project} from pull requests ({repo})",
             )
             self._role(
                 preview_execution_role(self.project),
                 LAMBDA_TRUST,
-                preview_logs_policy(self.project, self.account, self.region),
+                preview_logs_policy(self.project, self.account, self.region, previewed),
                 f"What {self.project}'s Lambda previews run as: their own logs only",
             )
         else:
             self._drop(self.preview_role)
-            self._drop(preview_execution_role(self.project))
         return arn
 
     def _role(

@@ -9,7 +9,7 @@ tests/unit/test_deployer_policy.py checks the whole with cloudsplaining."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,10 +195,10 @@ def execution_role_statements(scope: Scope) -> list[Statement]:
             "Resource": scope.roles,
         },
         {
-            "Sid": "OnlyTheExecutionPolicies",
+            "Sid": "OnlyTheExecutionPolicies",  # not to the previews' role: its logs only
             "Effect": "Allow",
             "Action": "iam:AttachRolePolicy",
-            "Resource": scope.roles,
+            "Resource": scope.roles[: len(execution_roles(scope.project))],
             "Condition": {"ArnEquals": {"iam:PolicyARN": list(EXECUTION_POLICIES.values())}},
         },
     ]
@@ -293,25 +293,29 @@ def execution_secrets_policy(
     }
 
 
-def preview_policy(project: str, account: str, region: str) -> dict[str, Any]:
+def preview_policy(project: str, account: str, region: str, apps: Sequence[str]) -> dict[str, Any]:
     """The previews' role (`ci github`: what a pull request's run may do): make, update and
-    remove the previews' own Lambda functions, and nothing of the apps' own. A preview of a
-    zip Lambda needs no image, network or secret store; the execution role is passed, never
-    changed; the release history is read, and written only for previews
-    (pilot/releases/APP--NAME.json). Not the Terraform state beside it.
+    remove the previews of ``apps`` (their own Lambda functions), and nothing of the apps'
+    own. A preview of a zip Lambda needs no image, network or secret store; the previews'
+    execution role is passed, never changed; the release history is read, and written only
+    for these previews (pilot/releases/APP--NAME.json). Not the Terraform state beside it.
 
-    A preview function is named pilot-PROJECT-APP--NAME, but a name pattern alone is not
-    enough (IAM's ``*`` also matches ``:``, so it would match an app function's alias
-    ``preview--X``, and project "acme"'s pattern matches project "acme-x"'s previews): each
-    call needs the function tagged as this project's preview, and one made must be tagged
-    so; a tag is added only while creating, or to renew a preview's own labels."""
+    A preview function is named pilot-PROJECT-APP--NAME, one pattern per app, but a name
+    alone is not enough (IAM's ``*`` also matches ``:``, and a neighbour project's names
+    may match the pattern): each call needs the function tagged as this project's preview
+    of one of ``apps``; one made must be tagged so, and afterwards only its expiry is
+    renewed. Whether IAM sees a new function's tags as its resource tags while making it
+    (AWS's ABAC guide implies it does) or not, tagging on create is allowed, and an app's
+    own function (tagged with the project, never as a preview) is never made one."""
     scope = Scope(project, account, region)
-    functions = f"arn:aws:lambda:{scope.arn}:function:{scope.names}*--*"
+    names = [f"{scope.names}{app}--*" for app in apps]
+    functions = [f"arn:aws:lambda:{scope.arn}:function:{name}" for name in names]
     previews_role = f"arn:aws:iam::{account}:role/{preview_execution_role(project)}"
     state = state_bucket(project)
     releases = f"arn:aws:s3:::{state}/pilot/releases"
-    ours = {f"aws:ResourceTag/{PROJECT_TAG}": project}
-    a_preview = {f"aws:ResourceTag/{PREVIEW_OF}": "false"}  # Null: the tag is there
+    ours = {f"aws:ResourceTag/{PROJECT_TAG}": project, f"aws:ResourceTag/{PREVIEW_OF}": list(apps)}
+    asked = {f"aws:RequestTag/{PROJECT_TAG}": project, f"aws:RequestTag/{PREVIEW_OF}": list(apps)}
+    labels = {"aws:TagKeys": [PROJECT_TAG, PREVIEW_OF, PREVIEW, PREVIEW_EXPIRES]}
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -335,7 +339,7 @@ def preview_policy(project: str, account: str, region: str) -> dict[str, Any]:
                     "lambda:DeleteFunction",
                 ],
                 "Resource": functions,
-                "Condition": {"StringEquals": ours, "Null": a_preview},
+                "Condition": {"StringEquals": ours},
             },
             {
                 # Whether a preview's function is there yet: IAM sees no tags on one that is
@@ -347,39 +351,47 @@ def preview_policy(project: str, account: str, region: str) -> dict[str, Any]:
                 "Condition": {"Null": {f"aws:ResourceTag/{PROJECT_TAG}": "true"}},
             },
             {
-                "Sid": "MakePreviewFunctions",
+                "Sid": "MakePreviewFunctions",  # tagged as a preview of one of the apps
                 "Effect": "Allow",
                 "Action": "lambda:CreateFunction",
                 "Resource": functions,
                 "Condition": {
-                    "StringEquals": {f"aws:RequestTag/{PROJECT_TAG}": project},
-                    "Null": {f"aws:RequestTag/{PREVIEW_OF}": "false"},
+                    "StringEquals": asked,
+                    "ForAllValues:StringEquals": labels,
+                    "StringEqualsIfExists": ours,
                 },
             },
             {
-                "Sid": "TagWhileMaking",  # CreateFunction's tags: a function with none yet
+                # CreateFunction's tags, where IAM sees none on the function being made
+                "Sid": "TagWhileMaking",
                 "Effect": "Allow",
                 "Action": "lambda:TagResource",
                 "Resource": functions,
                 "Condition": {
-                    "StringEquals": {f"aws:RequestTag/{PROJECT_TAG}": project},
-                    "Null": {
-                        f"aws:RequestTag/{PREVIEW_OF}": "false",
-                        f"aws:ResourceTag/{PROJECT_TAG}": "true",
-                    },
+                    "StringEquals": asked,
+                    "ForAllValues:StringEquals": labels,
+                    "Null": {f"aws:ResourceTag/{PROJECT_TAG}": "true"},
                 },
             },
             {
-                "Sid": "RenewPreviewLabels",  # a redeploy's new expiry; never the project's
+                # CreateFunction's tags, where IAM sees them as the new function's own
+                "Sid": "TagWhileMakingTagged",
+                "Effect": "Allow",
+                "Action": "lambda:TagResource",
+                "Resource": functions,
+                "Condition": {
+                    "StringEquals": {**asked, **ours},
+                    "ForAllValues:StringEquals": labels,
+                },
+            },
+            {
+                "Sid": "RenewTheExpiry",  # a redeploy's; never whose preview it is
                 "Effect": "Allow",
                 "Action": "lambda:TagResource",
                 "Resource": functions,
                 "Condition": {
                     "StringEquals": ours,
-                    "Null": a_preview,
-                    "ForAllValues:StringEquals": {
-                        "aws:TagKeys": [PREVIEW_OF, PREVIEW, PREVIEW_EXPIRES]
-                    },
+                    "ForAllValues:StringEquals": {"aws:TagKeys": [PREVIEW_EXPIRES]},
                 },
             },
             {
@@ -389,8 +401,11 @@ def preview_policy(project: str, account: str, region: str) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Action": ["lambda:ListAliases", "lambda:GetFunctionUrlConfig"],
                 "Resource": [
-                    f"arn:aws:lambda:{scope.arn}:function:{scope.names}*",
-                    f"arn:aws:lambda:{scope.arn}:function:{scope.names}*:preview--*",
+                    *(f"arn:aws:lambda:{scope.arn}:function:{scope.names}{app}" for app in apps),
+                    *(
+                        f"arn:aws:lambda:{scope.arn}:function:{scope.names}{app}:preview--*"
+                        for app in apps
+                    ),
                 ],
             },
             {
@@ -418,7 +433,9 @@ def preview_policy(project: str, account: str, region: str) -> dict[str, Any]:
                 "Sid": "PreviewLogs",
                 "Effect": "Allow",
                 "Action": ["logs:FilterLogEvents", "logs:GetLogEvents", "logs:DeleteLogGroup"],
-                "Resource": f"arn:aws:logs:{scope.arn}:log-group:/aws/lambda/{scope.names}*--*",
+                "Resource": [
+                    f"arn:aws:logs:{scope.arn}:log-group:/aws/lambda/{name}" for name in names
+                ],
             },
             {
                 "Sid": "ReadHistory",
@@ -430,7 +447,7 @@ def preview_policy(project: str, account: str, region: str) -> dict[str, Any]:
                 "Sid": "PreviewHistory",
                 "Effect": "Allow",
                 "Action": ["s3:PutObject", "s3:DeleteObject"],
-                "Resource": f"{releases}/*--*.json",
+                "Resource": [f"{releases}/{app}--*.json" for app in apps],
             },
             {
                 "Sid": "ListHistory",  # (and a missing history is a 404, not a 403)
@@ -442,10 +459,16 @@ def preview_policy(project: str, account: str, region: str) -> dict[str, Any]:
     }
 
 
-def preview_logs_policy(project: str, account: str, region: str) -> dict[str, Any]:
-    """What Lambda previews run as may do (a pull request's code): write their own logs.
-    Not AWSLambdaBasicExecutionRole, the apps' role's, which may write any log group."""
-    groups = f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{prefix(project)}*--*"
+def preview_logs_policy(
+    project: str, account: str, region: str, apps: Sequence[str]
+) -> dict[str, Any]:
+    """What Lambda previews of ``apps`` run as may do (a pull request's code): write their
+    own logs. Not AWSLambdaBasicExecutionRole, the apps' role's, which may write any log
+    group."""
+    groups = [
+        f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{prefix(project)}{app}--*"
+        for app in apps
+    ]
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -453,7 +476,7 @@ def preview_logs_policy(project: str, account: str, region: str) -> dict[str, An
                 "Sid": "OwnLogs",
                 "Effect": "Allow",
                 "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": [groups, f"{groups}:*"],
+                "Resource": [*groups, *(f"{group}:*" for group in groups)],
             }
         ],
     }

@@ -75,9 +75,15 @@ def requests(call: Call) -> list[Request]:
             context.update({f"aws:RequestTag/{k}": v for k, v in asked.items()})
             context["aws:TagKeys"] = sorted(asked)
         made: list[Request] = [(f"lambda:{LAMBDA_ACTIONS.get(op, op)}", context, arn)]
-        if op == "CreateFunction":
-            if asked:  # tags on create need lambda:TagResource too
-                made.append(("lambda:TagResource", context, arn))
+        if op == "CreateFunction" and asked:
+            # Tags on create need lambda:TagResource too. Whether IAM then sees the new
+            # tags as the function's own (AWS's ABAC guide implies so) or sees none: both
+            # must be allowed.
+            as_its_own = {**context, **{f"aws:ResourceTag/{k}": v for k, v in asked.items()}}
+            made.append(("lambda:CreateFunction", as_its_own, arn))
+            made.append(("lambda:TagResource", context, arn))
+            made.append(("lambda:TagResource", as_its_own, arn))
+        if params.get("Role"):  # a create, or a change of the role it runs as
             made.append(
                 ("iam:PassRole", {"iam:PassedToService": "lambda.amazonaws.com"}, params["Role"])
             )

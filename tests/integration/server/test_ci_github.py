@@ -69,7 +69,7 @@ def test_ci_github_makes_the_trust_writes_the_workflow_and_removes_them(
         inline = iam.get_role_policy(
             RoleName="pilot-acme-github-previews", PolicyName="pilot-deploy"
         )
-        assert inline["PolicyDocument"] == preview_policy("acme", account, "us-east-1")
+        assert inline["PolicyDocument"] == preview_policy("acme", account, "us-east-1", ["fn"])
         assert f"PILOT_AWS_ROLE_ARN: {previews['Arn']}" in workflow.read_text()
         # and the role the previews run as: their own logs only
         runs_as = iam.get_role(RoleName="pilot-acme-lambda-previews")["Role"]
@@ -78,7 +78,9 @@ def test_ci_github_makes_the_trust_writes_the_workflow_and_removes_them(
         own_logs = iam.get_role_policy(
             RoleName="pilot-acme-lambda-previews", PolicyName="pilot-deploy"
         )
-        assert own_logs["PolicyDocument"] == preview_logs_policy("acme", account, "us-east-1")
+        assert own_logs["PolicyDocument"] == preview_logs_policy(
+            "acme", account, "us-east-1", ["fn"]
+        )
         attached = iam.list_attached_role_policies(RoleName="pilot-acme-lambda-previews")
         assert attached["AttachedPolicies"] == []  # not AWSLambdaBasicExecutionRole
 

@@ -35,7 +35,7 @@ from pilot_tui.cloud.identity_aws import ensure_execution_role
 from pilot_tui.config.schema import AppSettings, LambdaTarget, PilotConfig
 from pilot_tui.deploy.build.shippable import Collected, collect
 from pilot_tui.deploy.context import CancelToken
-from pilot_tui.deploy.previews import PREVIEW_OF, Preview, from_labels
+from pilot_tui.deploy.previews import EXPIRES, PREVIEW_OF, Preview, from_labels
 from pilot_tui.deploy.targets.base import target_settings
 from pilot_tui.deploy.targets.managed import (
     LogLine,
@@ -152,11 +152,26 @@ class LambdaFunction:
         return arn
 
     def current(self) -> dict[str, Any] | None:
-        """The function's configuration, or None when it does not exist yet."""
+        """The function's configuration, or None when it does not exist yet. TargetError
+        when its tags say it is another project's (a neighbour project's names can match
+        this one's: pilot-acme-x-web and app "x-web" of acme), or another app's preview."""
         try:
-            return dict(self.lam.get_function(FunctionName=self.name)["Configuration"])
+            found = self.lam.get_function(FunctionName=self.name)
         except self.lam.exceptions.ResourceNotFoundException:
             return None
+        tags = found.get("Tags") or {}
+        whose = tags.get(PROJECT_TAG)
+        if whose is not None and whose != self.project:
+            raise TargetError(
+                f"function {self.name} is project {whose!r}'s (its {PROJECT_TAG} tag), not "
+                f"{self.project!r}'s: nothing of it is changed"
+            )
+        if self.preview is not None and tags.get(PREVIEW_OF, self.preview.app) != self.preview.app:
+            raise TargetError(
+                f"function {self.name} is a preview of {tags[PREVIEW_OF]!r}, not of "
+                f"{self.preview.app!r}: nothing of it is changed"
+            )
+        return dict(found["Configuration"])
 
     def live_version(self) -> dict[str, Any] | None:
         """The configuration of the version the alias serves, or None."""
@@ -195,9 +210,10 @@ class LambdaFunction:
                 self._create(code, config, say)
             else:
                 self._update(existing, code, config, say)
-                if self.preview is not None:  # its new expiry
+                if self.preview is not None:  # its new expiry (whose it is never changes)
                     self.lam.tag_resource(
-                        Resource=existing["FunctionArn"], Tags=self.preview.labels()
+                        Resource=existing["FunctionArn"],
+                        Tags={EXPIRES: self.preview.labels()[EXPIRES]},
                     )
             whose = f"{self.preview.full} " if self.preview else ""
             published = self.lam.publish_version(
@@ -265,6 +281,8 @@ class LambdaFunction:
         revision = self._wait_ready()
         if "ZipFile" in code:
             config = {**config, "Handler": self.settings.handler, "Runtime": self.settings.runtime}
+        if self.preview is not None:  # made before the previews' own role: it runs as it now
+            config = {**config, "Role": self.ensure_role(say)}
         self.lam.update_function_configuration(
             FunctionName=self.name, **_revision(revision), **config
         )

@@ -21,6 +21,19 @@ ISSUER = "https://token.actions.githubusercontent.com"
 POLICY = github_oidc.trust_policy(ACCOUNT, "acme/shop", "main")
 
 
+def schema_check(text: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """check-jsonschema's verdict on the workflow ``text`` against GitHub's schema."""
+    check = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
+    assert check, "check-jsonschema is a test dependency (pyproject's test extra)"
+    path = tmp_path / "pilot.yml"
+    path.write_text(text)
+    return subprocess.run(
+        [check, "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True,
+        text=True,
+    )
+
+
 def claims(sub: str, aud: str = "sts.amazonaws.com", iss: str = ISSUER) -> dict[str, str]:
     return {"sub": sub, "aud": aud, "iss": iss}
 
@@ -106,20 +119,8 @@ def test_the_workflow_deploys_on_a_push_with_an_oidc_token_only(tmp_path):
     odd = yaml.safe_load(github_oidc.workflow("a/b", "1.0", "arn", "r", "i", ["fn"], ["ON"]))
     assert odd[True]["push"]["branches"] == ["1.0"]
     assert odd["jobs"]["deploy"]["steps"][-1]["env"] == {"ON": "${{ secrets.ON }}"}
-    check = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
-    assert check, "check-jsonschema is a test dependency (pyproject's test extra)"
-    path = tmp_path / "pilot.yml"
-    path.write_text(text)
-    result = subprocess.run(
-        [check, "--builtin-schema", "vendor.github-workflows", str(path)],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    path.write_text(text.replace("runs-on: ubuntu-latest", "runs-on: [[["))
-    broken = subprocess.run(
-        [check, "--builtin-schema", "vendor.github-workflows", str(path)], capture_output=True
-    )
+    assert schema_check(text, tmp_path).returncode == 0
+    broken = schema_check(text.replace("runs-on: ubuntu-latest", "runs-on: [[["), tmp_path)
     assert broken.returncode != 0  # the check can fail
 
 
@@ -195,13 +196,5 @@ def test_pull_requests_get_previews_from_this_repository_only(tmp_path):
         "secrets.API_TOKEN",
         "secrets.PREVIEW_API_TOKEN",
     }
-    check = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
-    assert check
-    path = tmp_path / "pilot.yml"
-    path.write_text(text)
-    result = subprocess.run(
-        [check, "--builtin-schema", "vendor.github-workflows", str(path)],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    checked = schema_check(text, tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

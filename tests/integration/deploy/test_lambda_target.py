@@ -212,14 +212,18 @@ def test_a_neighbour_projects_function_is_never_changed(lambda_cloud):
     fn = function(lambda_cloud, "x-web")
     code = {"ZipFile": zip_folder(FIXTURES / "hello_fn")}
     role = fn.ensure_role(lambda _: None)
-    fn.lam.create_function(
-        FunctionName=fn.name,
-        Role=role,
-        Code=code,
-        Handler="app.handler",
-        Runtime="python3.12",
-        Tags={"pilot:project": "acme-x"},
-    )
+
+    def made_by_others(name: str, tags: dict[str, str]) -> None:
+        fn.lam.create_function(
+            FunctionName=name,
+            Role=role,
+            Code=code,
+            Handler="app.handler",
+            Runtime="python3.12",
+            Tags=tags,
+        )
+
+    made_by_others(fn.name, {"pilot:project": "acme-x"})
     with pytest.raises(TargetError, match="is project 'acme-x''s"):
         fn.deploy_code(code, {"GREETING": "mine"}, "v1", lambda _: None)
     assert fn.lam.get_function(FunctionName=fn.name)["Configuration"].get("Environment") in (
@@ -232,14 +236,7 @@ def test_a_neighbour_projects_function_is_never_changed(lambda_cloud):
 
     pv = function(lambda_cloud, "web--pr-1")
     pv.preview = Preview("web", "pr-1", 2_000_000_000.0)
-    pv.lam.create_function(
-        FunctionName=pv.name,
-        Role=role,
-        Code=code,
-        Handler="app.handler",
-        Runtime="python3.12",
-        Tags={"pilot:project": "acme", "pilot.preview-of": "api"},
-    )
+    made_by_others(pv.name, {"pilot:project": "acme", "pilot.preview-of": "api"})
     with pytest.raises(TargetError, match="is a preview of 'api', not of 'web'"):
         pv.deploy_code(code, {}, "v1", lambda _: None)
     pv.lam.delete_function(FunctionName=pv.name)

@@ -18,11 +18,14 @@ def app_list(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     pf, config = loaded
     state_dir = Project(pf.path).state_dir
+    if config.apps:
+        print(f"{'APP':16} {'BUILD':11} {'TARGET':14} {'LIVE':6} ADDRESS")
     for app in config.apps:
         live = history.live_release(state_dir, app.name)
+        where = addresses.of_release(live).text() if live else "-"
         print(
             f"{app.name:16} {app.build.kind:11} {app.target.kind:14} "
-            f"{live.id if live else '-':6} {addresses.of_release(live).text() if live else ''}"
+            f"{live.id if live else '-':6} {where}"
         )
     if not config.apps:
         say("no apps yet: add one in the app (a) or with [[apps]] in pilot.toml")

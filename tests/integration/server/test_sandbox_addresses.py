@@ -75,6 +75,15 @@ def test_a_sandbox_site_is_shown_where_it_answers_and_the_cdn_as_simulated(tmp_p
 
         listed = run_pilot("app", "list", cwd=tmp_path)
         assert listed.returncode == 0
+        # a header row, and no trailing spaces (found walking the app)
+        assert listed.stdout.splitlines()[0].split() == [
+            "APP",
+            "BUILD",
+            "TARGET",
+            "LIVE",
+            "ADDRESS",
+        ]
+        assert all(line == line.rstrip() for line in listed.stdout.splitlines())
         docs = next(line for line in listed.stdout.splitlines() if line.startswith("docs "))
         assert f"{urls['docs']} (simulated: {rows['docs']['simulated_url']})" in docs
         assert ".cloudfront.net" not in docs.replace(

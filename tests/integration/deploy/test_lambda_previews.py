@@ -212,6 +212,27 @@ def test_a_preview_made_before_its_own_role_runs_as_it_once_deployed_again(fn_pr
     )
 
 
+def test_a_preview_expires_whatever_its_tag_says(fn_project, cli):
+    """Review: a pull request's run may write a preview's expiry tag (the year 2100); a tag
+    further than a day past previews.ttl after the function's last change is not believed,
+    and the preview goes when its TTL from that change runs out."""
+    root = fn_project
+    made = cli("deploy", "fn", "--preview", "pr-9")
+    assert made.code == 0, made.err
+    lam, function = _lambda(root), f"{APP_FUNCTION}--pr-9"
+    arn = lam.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+    lam.tag_resource(Resource=arn, Tags={"pilot.preview-expires": "4102444800"})
+    pf = ProjectFile.load(root / "pilot.toml")
+    config = pf.check().config
+    assert config is not None
+    with open_deployer(pf.path, config, lambda e: None, apps=["fn"], share=False) as engine:
+        early = engine.prune_previews(lambda line: None, now=time.time() + 71 * HOUR)
+        assert early == []  # its TTL (72h) from its last change has not run out
+        removed = engine.prune_previews(lambda line: None, now=time.time() + 73 * HOUR)
+    assert [p.full for p in removed] == ["fn--pr-9"]
+    assert function not in _functions(root)
+
+
 def test_app_destroy_takes_the_lambda_previews(fn_project, cli):
     root = fn_project
     assert cli("deploy", "fn").code == 0

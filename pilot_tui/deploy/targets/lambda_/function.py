@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
 
 ALIAS = "live"
+FORGED_AFTER = 24 * 3600.0  # an expiry tag this far past what the last change allows
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # zip's epoch: the same files make the same bytes
 
 
@@ -467,9 +468,13 @@ class LambdaFunction:
         return found["Code"].get("ImageUri")
 
     # -- previews ----------------------------------------------------------------------
-    def previews(self) -> list[Preview]:
+    def previews(self, ttl: float | None = None) -> list[Preview]:
         """The previews of the app this function serves, with their URLs: the functions
-        whose tags say they are previews of this app, in this project.
+        whose tags say they are previews of this app, in this project. With ``ttl``
+        (previews.ttl, in seconds) an expiry tag further than a day past ``ttl`` after the
+        function last changed is not believed (a pull request's run may write the tag; a
+        deploy writes it from its own clock, a moment after the change): that bound
+        decides.
         (The tagging API may lag a function made or deleted seconds ago: each is read
         once more, and one that is gone is left out.)"""
         assert self.tagging is not None, "open_lambda gives the tagging client"
@@ -493,15 +498,19 @@ class LambdaFunction:
                 if preview is None or name != resource_name(self.project, preview.full):
                     continue  # not one Pilot made
                 try:
+                    changed = self.lam.get_function_configuration(FunctionName=name)
+                except self.lam.exceptions.ResourceNotFoundException:
+                    continue  # deleted; the tagging API has not caught up
+                if ttl is not None:
+                    bound = _seconds(str(changed.get("LastModified", ""))) + ttl
+                    if preview.expires > bound + FORGED_AFTER:
+                        preview = dataclasses.replace(preview, expires=bound)
+                try:
                     url = self.lam.get_function_url_config(FunctionName=name, Qualifier=ALIAS)[
                         "FunctionUrl"
                     ]
                 except self.lam.exceptions.ResourceNotFoundException:
-                    try:  # a first deploy that failed before its URL: listed, to be removed
-                        self.lam.get_function(FunctionName=name)
-                    except self.lam.exceptions.ResourceNotFoundException:
-                        continue  # deleted; the tagging API has not caught up
-                    url = ""
+                    url = ""  # a first deploy that failed before its URL: listed, to be removed
                 found.append(dataclasses.replace(preview, url=str(url), state="active"))
         return found
 
@@ -520,6 +529,20 @@ class LambdaFunction:
         for line in done:
             say(line)
         return done
+
+
+def _seconds(modified: str) -> float:
+    """Lambda's LastModified ("2026-12-05T09:00:00.521+0000"; fractions to nanoseconds,
+    or "Z", elsewhere) in seconds since the epoch; now when it cannot be read (the tag's
+    expiry then decides)."""
+    import re
+    from datetime import datetime
+
+    found = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:?\d\d)", modified)
+    if found is None:
+        return time.time()
+    zone = "+0000" if found[2] == "Z" else found[2].replace(":", "")
+    return datetime.strptime(found[1] + zone, "%Y-%m-%dT%H:%M:%S%z").timestamp()
 
 
 def open_lambda(

@@ -67,7 +67,7 @@ class Lambda(ManagedContainer):
             return []  # they lived in the stopped emulators
         with _refusal_said(f"the previews of {self.app.name} could not be listed"):
             fn = open_lambda(ctx.config, ctx.state_dir, ctx.root, self.app)
-            made = fn.previews()
+            made = fn.previews(ttl=self.app.previews.ttl_seconds())
             # An old alias preview redeployed since is that function now (listed once; its
             # removal takes both).
             names = {p.name for p in made}

@@ -43,7 +43,9 @@ class AppsScreen(Screen[None]):
         Binding("l", "logs", "Logs"),
         Binding("p", "preview", "Preview"),
         # Only for a preview's row: said in the title line, not in the footer (80 columns).
-        Binding("x", "remove_preview", "Remove"),  # (a preview: an app is not removed here)
+        # Not in the footer (it would push f1 Help off 80 columns): help lists it, and a
+        # preview's row says so.
+        Binding("x", "remove_preview", "Remove preview", show=False),
         Binding("escape", "back", "Back"),
     ]
 

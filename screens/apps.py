@@ -197,7 +197,9 @@ class AppsScreen(Screen[None]):
 
     # Not exclusive: a second removal must not mark the first cancelled (a thread runs on).
     @work(thread=True, group="previews", exit_on_error=False)
-    def remove_preview(self, app: str, preview: str) -> None:
+    def remove_preview(self, app: str, preview: str) -> str:
+        """Remove the preview; its full name, for the notice."""
+        from pilot_tui.deploy.previews import full_name
         from pilot_tui.deploy.session import open_deployer
 
         config = ProjectFile.load(self.path).check().config
@@ -205,12 +207,13 @@ class AppsScreen(Screen[None]):
             raise PilotError("pilot.toml is not valid; fix it in the editor first")
         with open_deployer(self.path, config, lambda event: None, apps=[app]) as engine:
             engine.destroy_preview(app, preview, lambda line: None)
+        return full_name(app, preview)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "previews":
             return
         if event.state == WorkerState.SUCCESS:
-            self.notify("preview removed")
+            self.notify(f"{event.worker.result} removed")
             self.refresh_list()
         elif event.state == WorkerState.ERROR:
             error = event.worker.error

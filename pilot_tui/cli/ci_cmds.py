@@ -13,6 +13,7 @@ from pilot_tui.config.schema import PilotConfig
 from pilot_tui.deploy import from_ci
 from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, PilotError
 from pilot_tui.fsutil import atomic_write
+from pilot_tui.naming import preview_execution_role
 from pilot_tui.project import Project
 
 if TYPE_CHECKING:
@@ -194,10 +195,19 @@ def remove(ns: argparse.Namespace) -> int:
     pf, config = loaded
     project = Project(pf.path)
     try:
-        removed = _trust(config, project).remove()
+        trust = _trust(config, project)
+        running = _running_as_previews_role(config, project)
+        keep = [preview_execution_role(config.project.name)] if running else []
+        removed = trust.remove(keep)
     except Exception as exc:
         error(f"the IAM role could not be removed: {redact.text(str(exc))[:300]}")
         return EXIT_FAILED
+    if running:
+        say(
+            f"kept IAM role {keep[0]}: the previews {', '.join(running)} run as it (without "
+            "it they would fail); remove them (pilot-tui preview destroy APP NAME) or deploy "
+            "them again from here, then `ci remove` again"
+        )
     for line in removed:
         sys.stderr.write(f"removed {line}\n")
     if not removed:
@@ -206,6 +216,24 @@ def remove(ns: argparse.Namespace) -> int:
     if path.is_file():
         sys.stderr.write(f"{_shown(path, project)} is left for you to delete and commit\n")
     return EXIT_OK
+
+
+def _running_as_previews_role(config: PilotConfig, project: Project) -> list[str]:
+    """The functions that run as the role `ci github` made for previews (their names)."""
+    from pilot_tui.cloud.clients import project_aws
+    from pilot_tui.naming import prefix
+
+    sandbox = config.server.home == "sandbox"
+    aws = project_aws(config, project.state_dir, sandbox=sandbox, start=True)
+    assert aws is not None  # started above
+    role = f":role/{preview_execution_role(config.project.name)}"
+    pages = aws.client("lambda").get_paginator("list_functions").paginate()
+    return [
+        f["FunctionName"]
+        for page in pages
+        for f in page["Functions"]
+        if f["FunctionName"].startswith(prefix(config.project.name)) and f["Role"].endswith(role)
+    ]
 
 
 def _shown(path: Path, project: Project) -> str:

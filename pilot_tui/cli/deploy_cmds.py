@@ -200,7 +200,17 @@ def _interrupted(names: list[str], last: str) -> None:
 def rollback(ns: argparse.Namespace) -> int:
     from pilot_tui.deploy.engine import DeployError
 
-    with deployer(ns, lock_wait=ns.wait, apps=[ns.app]) as engine:
+    loaded = load_valid(ns)
+    if loaded is None:
+        return EXIT_INVALID
+    parts = previews.split(ns.app)
+    if parts is not None and loaded[1].app(parts[0]) is not None:
+        error(
+            f"{ns.app} is a preview: previews are not rolled back; deploy it again from its "
+            f"branch (pilot-tui deploy {parts[0]} --preview {parts[1]})"
+        )
+        return EXIT_INVALID
+    with deployer(ns, lock_wait=ns.wait, apps=[ns.app], loaded=loaded) as engine:
         try:
             release = engine.rollback(ns.app, ns.release)
         except DeployError as exc:
@@ -238,7 +248,9 @@ def releases(ns: argparse.Namespace) -> int:
         )
         return EXIT_OK
     if not records:
-        print(f"{ns.app}: no releases yet (pilot-tui deploy {ns.app})")
+        parts = previews.split(ns.app)
+        made = f"{parts[0]} --preview {parts[1]}" if parts else ns.app
+        print(f"{ns.app}: no releases yet (pilot-tui deploy {made})")
         return EXIT_OK
     print(f"{'RELEASE':8} {'STATUS':10} {'CREATED':20} {'COMMIT':18} IMAGE / NOTE")
     for r, c in reversed(list(zip(records, changed, strict=True))):

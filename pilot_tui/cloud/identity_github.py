@@ -133,11 +133,12 @@ class GithubTrust:
             return False
         return True
 
-    def remove(self) -> list[str]:
-        """The roles, and the provider when no other role trusts it; what was removed."""
+    def remove(self, keep: Sequence[str] = ()) -> list[str]:
+        """The roles (but those named in ``keep``), and the provider when no other role
+        trusts it; what was removed."""
         gone = self.iam.exceptions.NoSuchEntityException
         roles = (self.role, self.preview_role, preview_execution_role(self.project))
-        removed = [f"IAM role {name}" for name in roles if self._drop(name)]
+        removed = [f"IAM role {name}" for name in roles if name not in keep and self._drop(name)]
         provider = github_oidc.provider_arn(self.account)
         if self._pilots(provider) and not self._trusted_elsewhere(provider):
             try:

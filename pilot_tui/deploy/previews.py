@@ -253,7 +253,8 @@ def room_for(app: AppSettings, name: str, found: list[Preview]) -> None:
         )
     if len(others) >= limit:
         listed = ", ".join(n if n in made else f"{n} (being deployed)" for n in others)
-        removable = [n for n in others if n in made]
+        expires = {p.name: p.expires for p in found if p.app == app.name}
+        removable = sorted((n for n in others if n in made), key=lambda n: expires[n])
         raise PreviewError(
             f"{app.name} has {len(others)} previews already ({listed}), its most "
             f"(previews.max = {limit})",

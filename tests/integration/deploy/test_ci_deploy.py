@@ -333,7 +333,7 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
     from pilot_tui.deploy.targets.lambda_.function import LambdaFunction
 
     listed = LambdaFunction.previews
-    monkeypatch.setattr(LambdaFunction, "previews", lambda self: [])
+    monkeypatch.setattr(LambdaFunction, "previews", lambda self, ttl=None: [])
     github_tokens.sub = "repo:acme/shop:ref:refs/heads/main"
     hourly = _checkout(admin, "pr12-hourly", "")
     aws_calls.clear()
@@ -388,3 +388,15 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
     assert ("lambda:UpdateFunctionCode", function) in denied
     assert ("lambda:UpdateAlias", function) in denied
     assert ("s3:PutObject", "arn:aws:s3:::pilot-state-acme/pilot/releases/fn.json") in denied
+
+    # `ci remove` keeps the role previews run as while one still does (found walking the
+    # app: it was removed from under a live preview), and removes it once none does.
+    assert cli("deploy", "fn", "--preview", "pr-13").code == 0  # from the laptop, as it
+    kept = cli("ci", "remove")
+    assert kept.code == 0, kept.err
+    assert "kept IAM role pilot-acme-lambda-previews: the previews pilot-acme-fn--pr-13" in kept.err
+    assert "removed IAM role pilot-acme-github-previews" in kept.err
+    iam.get_role(RoleName="pilot-acme-lambda-previews")
+    assert cli("preview", "destroy", "fn", "pr-13", "--yes").code == 0
+    gone = cli("ci", "remove")
+    assert "removed IAM role pilot-acme-lambda-previews" in gone.err, gone.err

@@ -251,6 +251,11 @@ def test_app_destroy_takes_the_lambda_previews(fn_project, cli):
     assert released.code == 0, released.err
     assert [r["id"] for r in json.loads(released.out)] == ["v1"]
     assert cli("logs", "fn--nothing-here").code == 0  # a preview not made: no lines yet
+    none = cli("releases", "fn--nothing-here")
+    assert none.code == 0 and "(pilot-tui deploy fn --preview nothing-here)" in none.out
+    back = cli("rollback", "fn--pr-7")  # found walking the app: "no app", exit 1
+    assert back.code == 2 and "previews are not rolled back" in back.err, back.err
+    assert "pilot-tui deploy fn --preview pr-7" in back.err
     assert cli("logs", "nope--pr-7").code == 2  # no such app
     gone = cli("app", "destroy", "fn", "--yes")
     assert gone.code == 0, gone.err

@@ -127,6 +127,11 @@ def test_room_for_counts_the_other_previews_of_the_app():
     assert "api has 2 previews already (a, b)" in str(caught.value)
     assert "pilot-tui preview destroy api a" in str(caught.value)
     previews.room_for(app, "new", found[:1])
+    # the one to remove it suggests is the one that expires first (found walking the app:
+    # it named the first by name)
+    soonest = [Preview("api", "a", 9), Preview("api", "b", 5)]
+    with pytest.raises(PreviewError, match="pilot-tui preview destroy api b"):
+        previews.room_for(app, "new", soonest)
     off = AppSettings(name="api", previews=PreviewSettings(max=0))
     with pytest.raises(PreviewError, match=r"previews.max is 0"):
         previews.room_for(off, "new", [])

@@ -196,7 +196,12 @@ def remove(ns: argparse.Namespace) -> int:
     project = Project(pf.path)
     try:
         trust = _trust(config, project)
-        running = _running_as_previews_role(config, project)
+        try:
+            running = _running_as_previews_role(config, project)
+        except Exception as exc:  # not known: the role stays, rather than break previews
+            running = [
+                f"(unknown: the functions could not be listed: {redact.text(str(exc))[:120]})"
+            ]
         keep = [preview_execution_role(config.project.name)] if running else []
         removed = trust.remove(keep)
     except Exception as exc:

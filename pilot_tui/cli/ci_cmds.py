@@ -6,8 +6,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from pilot_tui.cli.ci_trusts import (
+    AwsCiTrust,
+    CiTrust,
+    GcpCiTrust,
+    home_refusal,
+    trust_for,
+    workflow_cloud,
+)
 from pilot_tui.cli.common import error, load_valid, say
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.deploy import from_ci
@@ -15,22 +22,6 @@ from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, PilotError
 from pilot_tui.fsutil import atomic_write
 from pilot_tui.naming import preview_execution_role
 from pilot_tui.project import Project
-
-if TYPE_CHECKING:
-    from pilot_tui.cloud.identity_github import GithubTrust
-
-
-def _trust(config: PilotConfig, project: Project) -> GithubTrust:
-    """The project's GitHub trust, with the admin's credentials (the sandbox's local AWS
-    API in the sandbox, started when stopped)."""
-    from pilot_tui.cloud.clients import project_aws
-    from pilot_tui.cloud.identity_github import GithubTrust
-
-    sandbox = config.server.home == "sandbox"
-    aws = project_aws(config, project.state_dir, sandbox=sandbox, start=True)
-    assert aws is not None  # started above
-    account = aws.client("sts").get_caller_identity()["Account"]
-    return GithubTrust(aws.client("iam"), config.project.name, account, config.aws.region)
 
 
 def github(ns: argparse.Namespace) -> int:
@@ -47,15 +38,15 @@ def github(ns: argparse.Namespace) -> int:
     if loaded is None:
         return EXIT_INVALID
     pf, config = loaded
-    if config.server.home not in ("aws", "sandbox"):
-        error(
-            f'keyless CI deploys are set up on AWS for now; server.home is "{config.server.home}"'
-        )
-        return EXIT_INVALID
     try:
         from_ci.check_state(config)
     except from_ci.CiError as exc:
         error(str(exc))
+        return EXIT_INVALID
+    cloud = from_ci.ci_cloud(config)
+    refused = home_refusal(cloud, config)
+    if refused is not None:
+        error(refused)
         return EXIT_INVALID
     apps = from_ci.ci_apps(config)
     reserved = apps.reserved()
@@ -75,19 +66,23 @@ def github(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     project = Project(pf.path)
     path = project.root / github_oidc.WORKFLOW
+    trust: CiTrust | None = None
     try:
-        trust = _trust(config, project)
-        arn = trust.arn()
+        trust = trust_for(cloud, config, project)
+        refused = trust.refusal(ns.repo, ns.branch)
+        if refused is not None:
+            error(refused)
+            return EXIT_INVALID
+        runs_as = trust.runs_as()
         pulls = (
-            github_oidc.PreviewJobs(trust.preview_arn(), apps.previewed, apps.preview_secrets)
+            github_oidc.PreviewJobs(trust.preview_runs_as(), apps.previewed, apps.preview_secrets)
             if apps.previewed
             else None
         )
         text = github_oidc.workflow(
             ns.repo,
             ns.branch,
-            arn,
-            config.aws.region,
+            runs_as,
             ns.install,
             apps.deployed,
             apps.secrets,
@@ -98,14 +93,14 @@ def github(ns: argparse.Namespace) -> int:
         if path.is_file() and path.read_text(encoding="utf-8") != text and not ns.force:
             error(f"{path} exists and differs from Pilot's: add --force to replace it")
             return EXIT_INVALID
-        trust.ensure(ns.repo, ns.branch, apps.previewed if pulls is not None else ())
+        trust.ensure(ns.repo, ns.branch, apps.previewed if pulls is not None else [])
     except Exception as exc:  # the account said no: nothing written
-        error(f"the IAM role could not be made: {redact.text(str(exc))[:300]}")
-        if type(exc).__name__ == "NoCredentialsError":
-            say(
-                "hint: this needs your own AWS credentials: pilot-tui credentials, "
-                "or aws.profile in pilot.toml"
-            )
+        what = trust.what if trust is not None else f"the {cloud.upper()} trust"
+        error(f"{what} could not be made: {redact.text(str(exc))[:300]}")
+        if type(exc).__name__ in ("NoCredentialsError", "DefaultCredentialsError") or (
+            "credentials" in str(exc).lower() and trust is None
+        ):
+            say(f"hint: {(GcpCiTrust if cloud == 'gcp' else AwsCiTrust).credentials_hint}")
         return EXIT_FAILED
     try:
         shared = _share_history(config, project, apps.deployed)
@@ -115,10 +110,9 @@ def github(ns: argparse.Namespace) -> int:
         return EXIT_FAILED
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, text)
-    print(arn)
+    print(trust.identity())
     sys.stderr.write(
-        f"made the role {arn}: only runs on {ns.repo}'s {ns.branch} may assume it (not its "
-        "pull requests, another branch or a tag), and it may do what the deployer may.\n"
+        f"{trust.made(ns.repo, ns.branch)}\n"
         f"wrote {_shown(path, project)}: commit it; pushes to that branch deploy "
         f"{', '.join(apps.deployed)}, with no stored key.\n"
     )
@@ -126,10 +120,11 @@ def github(ns: argparse.Namespace) -> int:
         sys.stderr.write(f"not {name}: {why}; deploy it from here\n")
     if pulls is not None:
         sys.stderr.write(
-            f"made the role {pulls.role_arn}: only {ns.repo}'s pull requests' runs may assume "
-            "it, and it may make and remove previews only (their own functions, never an "
-            f"app's); each pull request gets previews of {', '.join(apps.previewed)} named "
-            "pr-NUMBER, removed when it is closed (a fork's pull requests get none: GitHub "
+            f"made the role {pulls.runs_as.env[github_oidc.ROLE_ENV]}: only {ns.repo}'s "
+            "pull requests' runs may assume it, and it may make and remove previews only "
+            "(their own functions, never an app's); each pull request gets previews of "
+            f"{', '.join(apps.previewed)} named pr-NUMBER, removed when it is closed (a "
+            "fork's pull requests get none: GitHub "
             "gives their runs no token)\n"
             f"every hour a scheduled run removes the expired previews of "
             f"{', '.join(apps.previewed)} (GitHub schedules it on the default branch: "
@@ -194,18 +189,33 @@ def remove(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     pf, config = loaded
     project = Project(pf.path)
+    path = project.root / github_oidc.WORKFLOW
+    written = path.read_text(encoding="utf-8") if path.is_file() else None
+    cloud = workflow_cloud(written, config)
+    refused = home_refusal(cloud, config)
+    if refused is not None:
+        error(refused)
+        return EXIT_INVALID
+    running: list[str] = []
+    keep: list[str] = []
+    what = f"the {cloud.upper()} trust"
     try:
-        trust = _trust(config, project)
-        try:
-            running = _running_as_previews_role(config, project)
-        except Exception as exc:  # not known: the role stays, rather than break previews
-            running = [
-                f"(unknown: the functions could not be listed: {redact.text(str(exc))[:120]})"
-            ]
-        keep = [preview_execution_role(config.project.name)] if running else []
-        removed = trust.remove(keep)
+        trust = trust_for(cloud, config, project)
+        what = trust.what
+        if isinstance(trust, AwsCiTrust):
+            try:
+                running = _running_as_previews_role(trust, config)
+            except Exception as exc:  # not known: the role stays, rather than break previews
+                running = [
+                    f"(unknown: the functions could not be listed: {redact.text(str(exc))[:120]})"
+                ]
+            keep = [preview_execution_role(config.project.name)] if running else []
+            removed = trust.trust.remove(keep)
+        else:
+            assert isinstance(trust, GcpCiTrust)
+            removed = trust.trust.remove()
     except Exception as exc:
-        error(f"the IAM role could not be removed: {redact.text(str(exc))[:300]}")
+        error(f"{what} could not be removed: {redact.text(str(exc))[:300]}")
         return EXIT_FAILED
     if running:
         say(
@@ -217,22 +227,17 @@ def remove(ns: argparse.Namespace) -> int:
         sys.stderr.write(f"removed {line}\n")
     if not removed:
         sys.stderr.write("nothing to remove\n")
-    path = project.root / github_oidc.WORKFLOW
-    if path.is_file():
+    if written is not None:
         sys.stderr.write(f"{_shown(path, project)} is left for you to delete and commit\n")
     return EXIT_OK
 
 
-def _running_as_previews_role(config: PilotConfig, project: Project) -> list[str]:
+def _running_as_previews_role(trust: AwsCiTrust, config: PilotConfig) -> list[str]:
     """The functions that run as the role `ci github` made for previews (their names)."""
-    from pilot_tui.cloud.clients import project_aws
     from pilot_tui.naming import prefix
 
-    sandbox = config.server.home == "sandbox"
-    aws = project_aws(config, project.state_dir, sandbox=sandbox, start=True)
-    assert aws is not None  # started above
     role = f":role/{preview_execution_role(config.project.name)}"
-    pages = aws.client("lambda").get_paginator("list_functions").paginate()
+    pages = trust.aws.client("lambda").get_paginator("list_functions").paginate()
     return [
         f["FunctionName"]
         for page in pages

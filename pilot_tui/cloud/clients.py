@@ -1,7 +1,8 @@
 """Every AWS and Google client Pilot makes, in one place: who they act as is decided here.
 
 - the sandbox's emulators (a local AWS API and GCS emulator, with placeholder credentials),
-- the deployer (the least-privilege key `pilot-tui deployer create` stored in .pilot/keys/),
+- the deployer (the least-privilege key `pilot-tui deployer create` stored in .pilot/keys/,
+  or in a GitHub Actions run set up by `pilot-tui ci github`, its short-lived credentials),
 - or the admin: the profile / key file pilot.toml names (never keys themselves).
 
 Setup, credentials checks, the state bucket and `destroy` act as the admin; deploys act as
@@ -22,6 +23,7 @@ from pilot_tui.config.schema import PilotConfig
 
 if TYPE_CHECKING:
     import boto3
+    from google.auth.credentials import Credentials
     from google.cloud import storage
 
 Role = Literal["admin", "deployer"]
@@ -67,7 +69,7 @@ def deployer_aws(config: PilotConfig, state_dir: Path) -> Aws:
     create` made one; else the profile in pilot.toml (your own credentials)."""
     from pilot_tui.cloud import oidc_exchange
 
-    if oidc_exchange.in_github_actions():
+    if oidc_exchange.in_github_actions():  # acting on Google Cloud only: said so
         return Aws(oidc_exchange.assumed_session(config.aws.region))
     key_file = state_dir / "keys" / AWS_KEY_FILE
     if not key_file.is_file():
@@ -139,6 +141,10 @@ def project_gcs(
         box = Sandbox(state_dir)
         emulators = box.ensure()[0] if start else box.running()
         return emulator_gcs(emulators["gcs"].url) if "gcs" in emulators else None
+    if role == "deployer" and _google_ci():
+        from google.cloud import storage
+
+        return storage.Client(project=config.gcp.project, credentials=_google_ci_credentials())
     key = (
         gcp_deploy_key(config, root, state_dir)
         if role == "deployer"
@@ -166,11 +172,35 @@ def gcp_deploy_key(config: PilotConfig, root: Path, state_dir: Path | None = Non
 
 
 def google_transport(config: PilotConfig, root: Path, *, role: Role = "deployer") -> Transport:
-    """A gcp_api.Transport on gcp.project: as the deployer (its key when setup made one) or
-    the admin (gcp.credentials; unset: Application Default Credentials)."""
+    """A gcp_api.Transport on gcp.project: as the deployer (in a GitHub Actions run set up
+    by `ci github`, through the workload identity pool; else its key when setup made one)
+    or the admin (gcp.credentials; unset: Application Default Credentials)."""
+    if role == "deployer" and _google_ci():
+        from google.auth.transport.requests import AuthorizedSession
+
+        from pilot_tui.cloud.gcp_api import session_transport
+
+        return session_transport(AuthorizedSession(_google_ci_credentials()), config.gcp.project)
     key = (
         gcp_deploy_key(config, root)
         if role == "deployer"
         else key_path(config.gcp.credentials, root)
     )
     return authorized_transport(key, config.gcp.project)
+
+
+def _google_ci() -> bool:
+    from pilot_tui.cloud import oidc_exchange
+
+    return oidc_exchange.google_in_github_actions()
+
+
+def _google_ci_credentials() -> Credentials:
+    """This run's credentials as the GCP deployer, their first token fetched (a refusal
+    said as Pilot's)."""
+    from pilot_tui.cloud import oidc_exchange
+
+    credentials = oidc_exchange.google_credentials()
+    if not credentials.valid:
+        oidc_exchange.google_refresh(credentials)
+    return credentials

@@ -29,6 +29,9 @@ THUMBPRINTS = [
 REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 BRANCH = re.compile(r"^[A-Za-z0-9._/-]+$")
 ROLE_ENV = "PILOT_AWS_ROLE_ARN"  # the workflow's variable naming the role to assume
+# On Google Cloud: the workload identity provider's full name and the account acted as.
+GCP_PROVIDER_ENV = "PILOT_GCP_WORKLOAD_PROVIDER"
+GCP_ACCOUNT_ENV = "PILOT_GCP_SERVICE_ACCOUNT"
 WORKFLOW = ".github/workflows/pilot.yml"
 PRUNE_CRON = "17 * * * *"  # hourly, off the hour GitHub's scheduler is busiest
 
@@ -127,12 +130,32 @@ def _holds(operator: str, key: str, wanted: object, claims: dict[str, str]) -> b
 
 
 @dataclass(frozen=True)
+class RunsAs:
+    """What a job's runs act as: the variables that name it to pilot-tui, and how the
+    workflow's header says it."""
+
+    env: dict[str, str]
+    said: str
+
+
+def aws_role(arn: str, region: str) -> RunsAs:
+    return RunsAs({ROLE_ENV: arn, "AWS_REGION": region}, f"the IAM role {arn}")
+
+
+def gcp_account(provider: str, email: str) -> RunsAs:
+    return RunsAs(
+        {GCP_PROVIDER_ENV: provider, GCP_ACCOUNT_ENV: email},
+        f"the service account {email}\n# (through the workload identity provider {provider})",
+    )
+
+
+@dataclass(frozen=True)
 class PreviewJobs:
     """The pull requests' jobs of the workflow: a preview of each of ``apps`` per pull
-    request, made with ``role_arn`` (previews only), removed when it is closed; each of
+    request, made as ``runs_as`` (previews only), removed when it is closed; each of
     ``secrets`` from the repository's secret PREVIEW_NAME (previews.secret_values)."""
 
-    role_arn: str
+    runs_as: RunsAs
     apps: Sequence[str]
     secrets: Sequence[str] = ()
 
@@ -147,34 +170,34 @@ PREVIEW_NAME = "pr-${{ github.event.number }}"
 def workflow(
     repo: str,
     branch: str,
-    role_arn: str,
-    region: str,
+    runs_as: RunsAs,
     install: str,
     apps: Sequence[str],
     secrets: Sequence[str] = (),
     pruned: Sequence[str] = (),
     previews: PreviewJobs | None = None,
 ) -> str:
-    """The workflow: deploy ``apps`` on a push to ``branch``, with the role's short-lived
-    credentials (the job may ask GitHub for its OIDC token: `id-token: write`) and each of
-    ``secrets`` from the repository's secret of that name, given to the deploy step only
-    (not to checkout, setup or the install's packages); ``install`` is the shell command
-    that installs pilot-tui on the runner. With ``pruned`` (apps that run previews), an
-    hourly scheduled run removes their expired previews: GitHub runs it on the default
-    branch, so the role must admit that one. With ``previews``, each pull request of the
-    repository gets its previews, deployed again on each push to it and removed when it
-    is closed, by the previews' own role."""
+    """The workflow: deploy ``apps`` on a push to ``branch``, with the short-lived
+    credentials of ``runs_as``, an AWS role or a Google service account (the job may ask
+    GitHub for its OIDC token: `id-token: write`), and each of ``secrets`` from the
+    repository's secret of that name, given to the deploy step only (not to checkout,
+    setup or the install's packages); ``install`` is the shell command that installs
+    pilot-tui on the runner. With ``pruned`` (apps that run previews), an hourly scheduled
+    run removes their expired previews: GitHub runs it on the default branch, so the role
+    must admit that one. With ``previews``, each pull request of the repository gets its
+    previews, deployed again on each push to it and removed when it is closed, by the
+    previews' own role."""
     schedule = f"\n  schedule:\n    - cron: {json.dumps(PRUNE_CRON)}" if pruned else ""
     pulls = (
         "\n  pull_request:\n    types: [opened, synchronize, reopened, closed]" if previews else ""
     )
-    where = {"region": region, "install": install}
+    where = {"install": install}
     jobs = _job(
         "deploy",
         "github.event_name == 'push'",
         [f"pilot-tui deploy {' '.join(apps)}"],
         {name: f"secrets.{name}" for name in secrets},
-        role_arn=role_arn,
+        runs_as=runs_as,
         **where,
     )
     if pruned:
@@ -183,7 +206,7 @@ def workflow(
             "github.event_name == 'schedule'",
             [f"pilot-tui preview prune {' '.join(pruned)}"],
             {},
-            role_arn=role_arn,
+            runs_as=runs_as,
             why="  # its own queue: a prune waiting never cancels a deploy waiting",
             **where,
         )
@@ -195,7 +218,7 @@ def workflow(
             f"{pull} && github.event.action != 'closed' && {SAME_REPO}",
             [f"pilot-tui deploy {app} --preview {PREVIEW_NAME}" for app in previews.apps],
             {f"PREVIEW_{name}": f"secrets.PREVIEW_{name}" for name in previews.secrets},
-            role_arn=previews.role_arn,
+            runs_as=previews.runs_as,
             group=queue,
             **where,
         )
@@ -207,21 +230,21 @@ def workflow(
                 for app in previews.apps
             ],
             {},
-            role_arn=previews.role_arn,
+            runs_as=previews.runs_as,
             group=queue,  # after that pull request's deploy, never beside it
             **where,
         )
     by_pulls = (
         f"\n# Each pull request gets previews of {', '.join(previews.apps)} (named pr-NUMBER), "
-        f"removed when\n# it is closed, with the role {previews.role_arn}\n# (previews only)."
+        f"removed when\n# it is closed, as {previews.runs_as.said}\n# (previews only)."
         if previews
         else ""
     )
     return f"""# Written by `pilot-tui ci github --repo {repo}`: deploys {", ".join(apps)} on a push
-# to {branch}, with the short-lived credentials of the IAM role {role_arn}.{by_pulls}
+# to {branch}, with the short-lived credentials of {runs_as.said}.{by_pulls}
 # No access key is stored: pilot-tui exchanges each run's OIDC token for them.
 # `pilot-tui ci github --force` writes it again for the apps pilot.toml has then;
-# `pilot-tui ci remove` removes the roles; edit this file as you like.
+# `pilot-tui ci remove` removes that trust; edit this file as you like.
 name: pilot
 on:
   push:
@@ -239,19 +262,19 @@ def _job(
     runs: list[str],
     passed: dict[str, str],
     *,
-    role_arn: str,
-    region: str,
+    runs_as: RunsAs,
     install: str,
     group: str = "",
     why: str = "",
 ) -> str:
     """One job of the workflow: when ``condition`` holds, queued in its own group (or
-    ``group``), with the role, pilot-tui installed, then each of ``runs`` as a step given
+    ``group``), acting as ``runs_as``, pilot-tui installed, then each of ``runs`` as a step given
     ``passed`` ({variable: the expression it is set from}) and nothing else."""
     indent = "\n          "  # under a step's env:
     env = "".join(f"{indent}{json.dumps(k)}: ${{{{ {v} }}}}" for k, v in passed.items())
     step_env = f"\n        env:{env}" if passed else ""
     steps = "".join(f"\n      - run: {run}{step_env}" for run in runs)
+    job_env = "".join(f"\n      {k}: {v}" for k, v in runs_as.env.items())
     return f"""
   {name}:
     if: {condition}
@@ -259,9 +282,7 @@ def _job(
       group: {group or f"pilot-{name}"}
       cancel-in-progress: false
     runs-on: ubuntu-latest
-    env:
-      {ROLE_ENV}: {role_arn}
-      AWS_REGION: {region}
+    env:{job_env}
     steps:
       - uses: actions/checkout@v4
       - uses: actions/setup-python@v5

@@ -2,14 +2,16 @@
 pilot.toml alone: `pilot-tui ci github` writes a workflow that deploys these apps with
 these secrets, and a run refuses what would go wrong there.
 
-- The release history must be in the project's S3 state bucket: a runner's .pilot/ goes
-  with its job, and with it the record a rollback, the next deploy and teammates need.
-  A run reads and writes it or fails (engine.Deployer.shared_required).
+- The release history must be in the project's state bucket (S3 or GCS): a runner's
+  .pilot/ goes with its job, and with it the record a rollback, the next deploy and
+  teammates need. A run reads and writes it or fails (engine.Deployer.shared_required).
+  The bucket's cloud is the one the runs act on (ci_cloud): an AWS role, or the GCP
+  deployer through a workload identity pool.
 - An app CI deploys needs no Docker host: a runner reaches no Pilot Server (it holds no
   SSH key or TLS certificate, and the server admits only ``allowed_cidrs``), and its
-  credentials are the AWS role's. Zip Lambdas and S3 sites without a build command
-  deploy; container images (and a site's build command) run on the Docker host and stay
-  with the laptop.
+  credentials are that cloud's only. Zip Lambdas, S3 sites and GCS sites without a build
+  command deploy; container images (and a site's build command) run on the Docker host
+  and stay with the laptop.
 - Each secret of those apps comes from the repository's secret of the same name, except
   names the job's environment has already (GitHub's, AWS credentials, the role's).
 """
@@ -36,8 +38,13 @@ SHARED_STATE_HINT = (
     "again (it makes the state bucket and shares this machine's release history)"
 )
 # Names a job's environment has already, or GitHub's own: never an app's secret there.
-RESERVED_PREFIXES = ("GITHUB_", "ACTIONS_", "RUNNER_", "AWS_")
-RESERVED = frozenset({"CI", "PILOT_AWS_ROLE_ARN", "HOME", "PATH"})
+RESERVED_PREFIXES = ("GITHUB_", "ACTIONS_", "RUNNER_", "AWS_", "GOOGLE_", "CLOUDSDK_")
+RESERVED = frozenset(
+    {"CI", "PILOT_AWS_ROLE_ARN", "PILOT_GCP_WORKLOAD_PROVIDER", "PILOT_GCP_SERVICE_ACCOUNT"}
+    | {"HOME", "PATH"}
+)
+# The cloud a run acts on, by where the release history is shared.
+CLOUD_OF_BACKEND = {"s3": "aws", "gcs": "gcp"}
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,7 @@ class CiApps:
 
     def reserved(self) -> list[str]:
         """The secret names a workflow cannot pass: GitHub's, the job's own variables,
-        AWS credentials beside the role's, and PREVIEW_X (a preview's X in CI: the same
+        cloud credentials beside the run's own, and PREVIEW_X (a preview's X in CI: the same
         variable would be an app's value and a preview's)."""
         return [
             s
@@ -65,15 +72,23 @@ class CiApps:
         ]
 
 
-def why_not(app: AppSettings) -> str | None:
-    """Why a CI run cannot deploy ``app``, or None when it can."""
+def ci_cloud(config: PilotConfig) -> str:
+    """The cloud a CI run of ``config`` acts on: its state bucket's (AWS without one)."""
+    return CLOUD_OF_BACKEND.get(config.state.backend, "aws")
+
+
+def why_not(app: AppSettings, cloud: str = "aws") -> str | None:
+    """Why a CI run acting on ``cloud`` cannot deploy ``app``, or None when it can."""
     from pilot_tui.deploy.targets import target_for
 
     target = app.target
     if target.cloud is None:
         return "it runs on the Docker host, which a CI run cannot reach"
-    if target.cloud != "aws":
-        return f"it runs on {target.cloud.upper()}, and a CI run holds AWS credentials only"
+    if target.cloud != cloud:
+        return (
+            f"it runs on {target.cloud.upper()}, and a CI run holds {cloud.upper()} "
+            "credentials only (the cloud of the state bucket)"
+        )
     if target_for(app).needs_docker():
         return "it is built on the Docker host, which a CI run cannot reach"
     return None
@@ -87,8 +102,9 @@ def ci_apps(config: PilotConfig) -> CiApps:
     deployed: list[str] = []
     left: list[tuple[str, str]] = []
     secrets: set[str] = set()
+    cloud = ci_cloud(config)
     for app in config.apps:
-        reason = why_not(app)
+        reason = why_not(app, cloud)
         if reason is None:
             deployed.append(app.name)
             secrets.update(app.secrets)
@@ -96,10 +112,11 @@ def ci_apps(config: PilotConfig) -> CiApps:
             left.append((app.name, reason))
     if deployed and config.notify.webhook_env:
         secrets.add(config.notify.webhook_env)
+    # On Google Cloud the runs' trust admits the branch's pushes only: no pull request's.
     previewed = [
         app
         for app in config.apps
-        if app.name in deployed and target_for(app).previews_refused is None
+        if app.name in deployed and target_for(app).previews_refused is None and cloud == "aws"
     ]
     return CiApps(
         deployed,
@@ -121,16 +138,16 @@ def check_state(config: PilotConfig) -> None:
             "the release history rollbacks and the next deploy read",
             hint=SHARED_STATE_HINT,
         )
-    if backend != "s3":
+    if backend not in CLOUD_OF_BACKEND:
         raise CiError(
-            f'state.backend is "{backend}": a CI run holds AWS credentials only, so the '
-            'history it shares is in S3 (state.backend = "s3")'
+            f'state.backend is "{backend}": a CI run shares its history in the state bucket '
+            'of the cloud it acts on (state.backend = "s3" or "gcs")'
         )
     default = state_bucket(config.project.name)
     if config.state.bucket not in (None, default):
         raise CiError(
-            f"state.bucket is {config.state.bucket!r}: the CI role may write the release "
-            f"history to {default} only (the deployer's policy names it)",
+            f"state.bucket is {config.state.bucket!r}: a CI run may write the release "
+            f"history to {default} only (the deployer's grants name it)",
             hint="unset state.bucket to use the project's own",
         )
     if config.server.engine != "pilot":
@@ -143,10 +160,11 @@ def check_run(config: PilotConfig, apps: list[str]) -> None:
     """In a CI run: CiError when its releases would be lost with the runner, or when one of
     ``apps`` cannot be deployed from there."""
     check_state(config)
+    cloud = ci_cloud(config)
     for app in config.apps:
         if app.name not in apps:
             continue
-        reason = why_not(app)
+        reason = why_not(app, cloud)
         if reason is not None:
             raise CiError(
                 f"app {app.name!r} cannot be deployed from CI: {reason}",

@@ -200,7 +200,17 @@ def _client_for(
                 config.aws.region,
             ),
         )
-    client = clients.project_gcs(config, state_dir, root, sandbox=sandbox, start=start)
+    from pilot_tui.cloud.oidc_exchange import google_in_github_actions
+
+    # In a keyless CI run only the deployer's credentials are there, through the pool.
+    client = clients.project_gcs(
+        config,
+        state_dir,
+        root,
+        sandbox=sandbox,
+        start=start,
+        role="deployer" if google_in_github_actions() else "admin",
+    )
     if client is None:
         return None
     return SharedHistory(

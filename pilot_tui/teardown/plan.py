@@ -12,7 +12,7 @@ from pilot_tui.naming import deployer_user, resource_name
 from pilot_tui.teardown.remove import Teardown
 from pilot_tui.teardown.scan import Scan
 from pilot_tui.teardown.scan_aws import AwsClients
-from pilot_tui.teardown.things import Inventory, Thing, inventory
+from pilot_tui.teardown.things import GCP_POOL, Inventory, Thing, inventory
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -66,7 +66,7 @@ def make_scan(config: PilotConfig, root: Path) -> Scan:
     elif config.state.backend == "gcs":
         scan.gcs_state_bucket = backends.bucket_name(config)
     if not sandbox:  # no emulator answers for these: pilot.toml says they may exist
-        scan.declared = _declared(config)
+        scan.declared = _declared(config, root)
     return scan
 
 
@@ -111,9 +111,11 @@ def _aws_clients(config: PilotConfig, state_dir: Path, notes: list[str]) -> AwsC
     return aws
 
 
-def _declared(config: PilotConfig) -> list[Thing]:
+def _declared(config: PilotConfig, root: Path) -> list[Thing]:
     """What pilot.toml says may exist where no emulator can list it: Cloud Run services and
-    the GCP deployer."""
+    the GCP deployer; and the workload identity pool the CI workflow names."""
+    from pilot_tui.cloud import github_oidc
+    from pilot_tui.cloud.gcp_wif import pool_id
     from pilot_tui.cloud.identity_gcp import wants_gcp_deployer
 
     project = config.project.name
@@ -136,6 +138,15 @@ def _declared(config: PilotConfig) -> list[Thing]:
                 "pilot.toml (an app or the server on Google Cloud)",
             )
         )
+        workflow = root / github_oidc.WORKFLOW
+        try:
+            names_pool = github_oidc.GCP_PROVIDER_ENV in workflow.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            names_pool = False
+        if names_pool:
+            declared.append(
+                Thing(GCP_POOL, pool_id(project), f"{github_oidc.WORKFLOW} (pilot-tui ci github)")
+            )
     return declared
 
 

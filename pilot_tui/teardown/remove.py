@@ -17,6 +17,7 @@ from pilot_tui.teardown.scan import Scan
 from pilot_tui.teardown.things import (
     CLOUD_SQL_INSTANCE,
     DATABASE_VOLUME,
+    GCP_DEPLOYER_KINDS,
     STEP_TITLES,
     STEPS,
     Inventory,
@@ -126,7 +127,7 @@ class Teardown:
     # deployer --------------------------------------------------------------------------
     def remove_deployer(self, things: list[Thing], say: Say) -> None:
         keys = self.state_dir / "keys"
-        if self.scan.aws is not None and any(t.kind != "GCP service account" for t in things):
+        if self.scan.aws is not None and any(t.kind not in GCP_DEPLOYER_KINDS for t in things):
             from pilot_tui.cloud.identity_aws import AwsDeployer
 
             deployer = AwsDeployer(
@@ -138,9 +139,10 @@ class Teardown:
             if self._try("the AWS deployer", lambda: deployer.remove(keys), say):
                 user = deployer_user(self.config.project.name)
                 say(f"removed the AWS deployer {user}, its keys and roles")
-        if any(t.kind == "GCP service account" for t in things):
+        if any(t.kind in GCP_DEPLOYER_KINDS for t in things):
             from pilot_tui.cloud.clients import google_transport
             from pilot_tui.cloud.identity_gcp import GcpDeployer
+            from pilot_tui.cloud.identity_github_gcp import GcpGithubTrust
 
             def remove_gcp() -> None:
                 gcp_project = self.config.gcp.project
@@ -148,7 +150,11 @@ class Teardown:
                 # gcp.project, and only those declare the GCP deployer.
                 assert gcp_project, "a GCP deployer without gcp.project"
                 transport = google_transport(self.config, self.root, role="admin")
-                GcpDeployer(transport, self.config.project.name, gcp_project).remove(keys)
+                project = self.config.project.name
+                # The pool first: it is GitHub's way in to the deployer (none made: nothing).
+                for line in GcpGithubTrust(transport, project, gcp_project).remove():
+                    say(f"removed {line}")
+                GcpDeployer(transport, project, gcp_project).remove(keys)
                 say("removed the GCP deployer service account and its keys")
 
             self._try("the GCP deployer", remove_gcp, say)

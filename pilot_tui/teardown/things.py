@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 UNOWNED_BUCKET = "S3 bucket, not provably Pilot's"
 DATABASE_VOLUME = "database volume"  # a database's data: removed only when named
 CLOUD_SQL_INSTANCE = "Cloud SQL instance"
+# What `ci github` makes on Google Cloud for GitHub's runs (removed with the GCP deployer).
+GCP_POOL = "GCP workload identity pool"
+GCP_DEPLOYER_KINDS = frozenset({"GCP service account", GCP_POOL})
 
 
 def cloud_sql_found(project: str, database: str) -> str:
@@ -92,6 +95,7 @@ KIND_STEPS = {
     "access key": "deployer",
     "IAM role": "deployer",
     "GCP service account": "deployer",
+    GCP_POOL: "deployer",
     "Terraform resource": "server",
     "EC2 instance": "server",
     "VPC": "server",

@@ -87,8 +87,7 @@ def test_the_workflow_deploys_on_a_push_with_an_oidc_token_only(tmp_path):
     text = github_oidc.workflow(
         "acme/shop",
         "main",
-        "arn:aws:iam::1:role/pilot-acme-github",
-        "eu-west-1",
+        github_oidc.aws_role("arn:aws:iam::1:role/pilot-acme-github", "eu-west-1"),
         "pip install x",
         ["fn", "site"],
         ["API_TOKEN"],
@@ -116,7 +115,9 @@ def test_the_workflow_deploys_on_a_push_with_an_oidc_token_only(tmp_path):
     assert job["steps"][-1]["env"] == {"API_TOKEN": "${{ secrets.API_TOKEN }}"}
     assert "API_TOKEN" not in job["env"] and text.count("secrets.") == 1
     # names YAML would read as something else stay strings
-    odd = yaml.safe_load(github_oidc.workflow("a/b", "1.0", "arn", "r", "i", ["fn"], ["ON"]))
+    odd = yaml.safe_load(
+        github_oidc.workflow("a/b", "1.0", github_oidc.aws_role("arn", "r"), "i", ["fn"], ["ON"])
+    )
     assert odd[True]["push"]["branches"] == ["1.0"]
     assert odd["jobs"]["deploy"]["steps"][-1]["env"] == {"ON": "${{ secrets.ON }}"}
     assert schema_check(text, tmp_path).returncode == 0
@@ -152,13 +153,14 @@ def test_pull_requests_get_previews_from_this_repository_only(tmp_path):
     text = github_oidc.workflow(
         "acme/shop",
         "main",
-        "arn:aws:iam::1:role/pilot-acme-github",
-        "eu-west-1",
+        github_oidc.aws_role("arn:aws:iam::1:role/pilot-acme-github", "eu-west-1"),
         "pip install x",
         ["fn", "api", "site"],
         ["API_TOKEN"],
         ["fn", "api"],
-        github_oidc.PreviewJobs(previews_role, ["fn", "api"], ["API_TOKEN"]),
+        github_oidc.PreviewJobs(
+            github_oidc.aws_role(previews_role, "eu-west-1"), ["fn", "api"], ["API_TOKEN"]
+        ),
     )
     data = yaml.safe_load(text)
     assert data[True]["pull_request"] == {"types": ["opened", "synchronize", "reopened", "closed"]}

@@ -1,0 +1,175 @@
+"""What `pilot-tui ci github` sets up in each cloud, one class per cloud chosen in one
+place (``trust_for``): the trust a run acts through, what the workflow names, and what is
+said once it is made. The state bucket's cloud decides (from_ci.ci_cloud)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from pilot_tui.cloud import github_oidc
+from pilot_tui.config.schema import PilotConfig
+from pilot_tui.project import Project
+
+if TYPE_CHECKING:
+    from pilot_tui.cloud.clients import Aws
+    from pilot_tui.cloud.identity_github import GithubTrust
+    from pilot_tui.cloud.identity_github_gcp import GcpGithubTrust
+
+
+class CiTrust:
+    """One cloud's trust for GitHub's runs, made with the admin's credentials."""
+
+    what: ClassVar[str]  # named when it cannot be made or removed
+    credentials_hint: ClassVar[str]
+
+    def runs_as(self) -> github_oidc.RunsAs:
+        raise NotImplementedError
+
+    def preview_runs_as(self) -> github_oidc.RunsAs:
+        raise NotImplementedError
+
+    def ensure(self, repo: str, branch: str, previewed: list[str]) -> None:
+        raise NotImplementedError
+
+    def identity(self) -> str:
+        """What the runs act as, printed for scripts."""
+        raise NotImplementedError
+
+    def made(self, repo: str, branch: str) -> str:
+        """What was made, and who may use it."""
+        raise NotImplementedError
+
+    def refusal(self, repo: str, branch: str) -> str | None:
+        """Why this repository and branch cannot be admitted, or None."""
+        return None
+
+
+@dataclass
+class AwsCiTrust(CiTrust):
+    trust: GithubTrust
+    aws: Aws  # the admin's, to look at what runs as the previews' role
+    region: str
+    what: ClassVar[str] = "the IAM role"
+    credentials_hint: ClassVar[str] = (
+        "this needs your own AWS credentials: pilot-tui credentials, or aws.profile in pilot.toml"
+    )
+
+    def runs_as(self) -> github_oidc.RunsAs:
+        return github_oidc.aws_role(self.trust.arn(), self.region)
+
+    def preview_runs_as(self) -> github_oidc.RunsAs:
+        return github_oidc.aws_role(self.trust.preview_arn(), self.region)
+
+    def ensure(self, repo: str, branch: str, previewed: list[str]) -> None:
+        self.trust.ensure(repo, branch, previewed)
+
+    def identity(self) -> str:
+        return self.trust.arn()
+
+    def made(self, repo: str, branch: str) -> str:
+        return (
+            f"made the role {self.trust.arn()}: only runs on {repo}'s {branch} may assume it "
+            "(not its pull requests, another branch or a tag), and it may do what the "
+            "deployer may."
+        )
+
+
+@dataclass
+class GcpCiTrust(CiTrust):
+    trust: GcpGithubTrust
+    config: PilotConfig
+    what: ClassVar[str] = "the workload identity pool"
+    credentials_hint: ClassVar[str] = (
+        "this needs your own Google credentials (gcp.credentials in pilot.toml, or "
+        "Application Default Credentials: gcloud auth application-default login) with "
+        "roles/iam.workloadIdentityPoolAdmin besides the deployer's setup roles"
+    )
+
+    def runs_as(self) -> github_oidc.RunsAs:
+        runs = self.trust.runs_as()
+        return github_oidc.gcp_account(runs.provider, runs.email)
+
+    def preview_runs_as(self) -> github_oidc.RunsAs:
+        raise AssertionError("no previews from CI on Google Cloud (from_ci.ci_apps)")
+
+    def ensure(self, repo: str, branch: str, previewed: list[str]) -> None:
+        from pilot_tui.cloud.policy_gcp import resources_for
+
+        self.trust.ensure(repo, branch, resources_for(self.config))
+
+    def identity(self) -> str:
+        return self.trust.runs_as().email
+
+    def made(self, repo: str, branch: str) -> str:
+        runs = self.trust.runs_as()
+        return (
+            f"made the workload identity pool {self.trust.pool} with a provider for "
+            f"{repo}'s runs: only runs on its {branch} may act as the deployer "
+            f"{runs.email} (not its pull requests, another branch or a tag), with no key."
+        )
+
+    def refusal(self, repo: str, branch: str) -> str | None:
+        from pilot_tui.cloud import gcp_wif
+
+        subject = gcp_wif.subject(repo, branch)
+        if len(subject.encode()) > gcp_wif.SUBJECT_MAX:
+            return (
+                f"the runs' subject {subject!r} is longer than the {gcp_wif.SUBJECT_MAX} "
+                "bytes Google keeps of it: use a shorter branch name"
+            )
+        return None
+
+
+def trust_for(cloud: str, config: PilotConfig, project: Project) -> CiTrust:
+    """The project's trust in ``cloud``, with the admin's credentials (the sandbox's local
+    AWS API in the sandbox, started when stopped)."""
+    if cloud == "gcp":
+        from pilot_tui.cloud.clients import google_transport
+        from pilot_tui.cloud.identity_github_gcp import GcpGithubTrust
+
+        assert config.gcp.project, "checked by home_refusal"
+        transport = google_transport(config, project.root, role="admin")
+        github_gcp = GcpGithubTrust(transport, config.project.name, config.gcp.project)
+        return GcpCiTrust(github_gcp, config)
+    from pilot_tui.cloud.clients import project_aws
+    from pilot_tui.cloud.identity_github import GithubTrust
+
+    sandbox = config.server.home == "sandbox"
+    aws = project_aws(config, project.state_dir, sandbox=sandbox, start=True)
+    assert aws is not None  # started above
+    account = aws.client("sts").get_caller_identity()["Account"]
+    github = GithubTrust(aws.client("iam"), config.project.name, account, config.aws.region)
+    return AwsCiTrust(github, aws, config.aws.region)
+
+
+def home_refusal(cloud: str, config: PilotConfig) -> str | None:
+    """Why runs cannot act on ``cloud`` from this project's home, or None."""
+    home = config.server.home
+    if cloud == "aws" and home not in ("aws", "sandbox"):
+        return (
+            f'the state bucket is on AWS, but server.home is "{home}": keyless CI deploys '
+            'on AWS are set up with server.home = "aws" (or the sandbox)'
+        )
+    if cloud == "gcp" and home == "sandbox":
+        return (
+            "the sandbox has no Google IAM to make a workload identity pool in: keyless CI "
+            'deploys on Google Cloud are set up with server.home = "gcp"'
+        )
+    if cloud == "gcp" and not config.gcp.project:
+        return "keyless CI deploys on Google Cloud need gcp.project in pilot.toml"
+    return None
+
+
+def workflow_cloud(text: str | None, config: PilotConfig) -> str:
+    """The cloud a written workflow's runs act on (the one `ci remove` undoes), else the
+    state bucket's."""
+    from pilot_tui.deploy.from_ci import ci_cloud
+
+    if text is not None and github_oidc.GCP_PROVIDER_ENV in text:
+        return "gcp"
+    if text is not None and github_oidc.ROLE_ENV in text:
+        return "aws"
+    if config.state.backend not in ("s3", "gcs") and config.server.home == "gcp":
+        return "gcp"
+    return ci_cloud(config)

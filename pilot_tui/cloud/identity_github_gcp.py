@@ -1,0 +1,165 @@
+"""The Google Cloud side of keyless deploys from GitHub Actions, made with the admin's
+credentials by `pilot-tui ci github` and removed by `ci remove` (or `server destroy`):
+
+- the deployer service account (identity_gcp), with its grants on what pilot.toml names,
+  and no key: runs act as it through the pool;
+- the Workload Identity pool `pilot-PROJECT` and its provider `github`, which admits
+  tokens of GitHub's issuer for this repository only (gcp_wif.attribute_condition);
+- one binding on the deployer: runs on this repository's branch, exactly, may act as it.
+
+A pool or provider deleted less than 30 days ago still holds its id: it is undeleted."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pilot_tui.cloud import gcp_wif
+from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, Transport, gone_ok, wait_operation
+from pilot_tui.cloud.gcp_iam import IAM, account_url, project_url, with_member
+from pilot_tui.cloud.identity_gcp import GcpDeployer, step
+from pilot_tui.cloud.policy_gcp import Resources
+
+# What the admin running `ci github` needs besides identity_gcp.ADMIN_ROLES.
+POOL_ADMIN = "roles/iam.workloadIdentityPoolAdmin"
+ACTIVE_WAITS = 5  # a pool just made can be missing for a moment when its provider is made
+
+
+@dataclass(frozen=True)
+class GcpRunsAs:
+    """What a run acts as: the deployer, through the provider (its full name)."""
+
+    provider: str
+    email: str
+
+
+@dataclass
+class GcpGithubTrust:
+    transport: Transport
+    project: str
+    gcp_project: str
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    _number: str | None = field(default=None, repr=False)
+
+    @property
+    def pool(self) -> str:
+        return gcp_wif.pool_id(self.project)
+
+    def deployer(self, resources: Resources | None = None) -> GcpDeployer:
+        return GcpDeployer(
+            self.transport, self.project, self.gcp_project, resources=resources, sleep=self.sleep
+        )
+
+    def number(self) -> str:
+        """The project's number: tokens' audiences and principals name the project by it."""
+        if self._number is None:
+            with step(f"read project {self.gcp_project}", self.gcp_project):
+                self._number = str(
+                    self.transport(ApiRequest("GET", project_url(self.gcp_project)))[
+                        "projectNumber"
+                    ]
+                )
+        return self._number
+
+    def runs_as(self) -> GcpRunsAs:
+        return GcpRunsAs(gcp_wif.provider_name(self.number(), self.pool), self.deployer().email)
+
+    def ensure(self, repo: str, branch: str, resources: Resources) -> GcpRunsAs:
+        """The deployer (its grants brought up to pilot.toml's), the pool, its provider
+        admitting ``repo``, and the deployer's binding to runs on ``branch`` of it (any
+        earlier binding of the pool's, for another branch or repository, replaced)."""
+        needs = POOL_ADMIN
+        email = self.deployer(resources).ensure()
+        pool = gcp_wif.pool_url(self.gcp_project, self.pool)
+        with step(f"create the workload identity pool {self.pool}", self.gcp_project, needs):
+            self._made(gcp_wif.create_pool_request(self.gcp_project, self.project), pool)
+        with step(f"create its provider {gcp_wif.PROVIDER_ID}", self.gcp_project, needs):
+            provider = gcp_wif.provider_url(self.gcp_project, self.pool)
+            create = gcp_wif.create_provider_request(self.gcp_project, self.pool, repo)
+            for attempt in range(ACTIVE_WAITS):
+                try:
+                    made = self._made(create, provider)
+                    break
+                except ApiError as exc:  # the pool is not visible yet
+                    if exc.status != 404 or attempt == ACTIVE_WAITS - 1:
+                        raise
+                    self.sleep(2.0 * (attempt + 1))
+            if not made:  # it was there: it may admit another repository
+                self._wait(
+                    self.transport(
+                        gcp_wif.update_provider_request(self.gcp_project, self.pool, repo)
+                    )
+                )
+        member = gcp_wif.principal(self.number(), self.pool, gcp_wif.subject(repo, branch))
+        with step(f"let runs on {repo}'s {branch} act as {email}", self.gcp_project):
+
+            def bind(policy: dict[str, Any]) -> dict[str, Any] | None:
+                prefixes = gcp_wif.pool_members_prefix(self.number(), self.pool)
+                others = _without_pool(policy, prefixes)
+                return with_member(others or policy, (gcp_wif.WORKLOAD_USER,), member) or others
+
+            self.deployer().edit_policy(account_url("-", email), bind)
+        return self.runs_as()
+
+    def remove(self) -> list[str]:
+        """The pool's binding on the deployer (left: the deployer, for the laptop's
+        deploys) and the pool with its provider; what was removed, as lines."""
+        removed = []
+        email = self.deployer().email
+        prefixes = gcp_wif.pool_members_prefix(self.number(), self.pool)
+        with step(f"remove the pool's binding on {email}", self.gcp_project):
+            dropped: list[bool] = []
+
+            def unbind(policy: dict[str, Any]) -> dict[str, Any] | None:
+                changed = _without_pool(policy, prefixes)
+                dropped.append(changed is not None)
+                return changed
+
+            try:
+                self.deployer().edit_policy(account_url("-", email), unbind)
+            except ApiError as exc:
+                if exc.status != 404:  # no deployer: nothing bound on it
+                    raise
+            if any(dropped):
+                removed.append(f"the binding that let GitHub's runs act as {email}")
+        needs = POOL_ADMIN
+        with step(f"delete the workload identity pool {self.pool}", self.gcp_project, needs):
+            url = gcp_wif.pool_url(self.gcp_project, self.pool)
+            found = gone_ok(self.transport, ApiRequest("GET", url))
+            if found is not None and found.get("state") != "DELETED":
+                gone_ok(self.transport, ApiRequest("DELETE", url))
+                removed.append(
+                    f"the workload identity pool {self.pool} and its provider (Google keeps "
+                    "them 30 days, disabled; `ci github` undeletes them)"
+                )
+        return removed
+
+    def _made(self, create: ApiRequest, url: str) -> bool:
+        """Send ``create``; False when it existed (undeleted first when it was deleted)."""
+        try:
+            self._wait(self.transport(create))
+            return True
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+        if self.transport(ApiRequest("GET", url)).get("state") == "DELETED":
+            self._wait(self.transport(gcp_wif.undelete_request(url)))
+        return False
+
+    def _wait(self, operation: dict[str, Any]) -> None:
+        # An operation's "done" is left out while false: it is told by its name.
+        if "/operations/" in str(operation.get("name", "")):
+            wait_operation(self.transport, operation, api=IAM, sleep=self.sleep, interval=1.0)
+
+
+def _without_pool(policy: dict[str, Any], prefixes: Sequence[str]) -> dict[str, Any] | None:
+    """``policy`` with every identity of the pool gone, or None when it had none."""
+    bindings, changed = [], False
+    for binding in policy.get("bindings", []):
+        members = [m for m in binding.get("members", []) if not m.startswith(tuple(prefixes))]
+        changed |= len(members) != len(binding.get("members", []))
+        if members:
+            bindings.append({**binding, "members": members})
+    return {**policy, "bindings": bindings} if changed else None

@@ -26,6 +26,7 @@ pytest_plugins = [
     "tests.support.server_fixtures",
     "tests.support.databases",
     "tests.support.github_tokens",
+    "tests.support.google_sts",
     "tests.support.iam_requests",
 ]
 

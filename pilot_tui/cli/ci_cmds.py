@@ -9,7 +9,6 @@ from pathlib import Path
 
 from pilot_tui.cli.ci_trusts import (
     AwsCiTrust,
-    CiTrust,
     GcpCiTrust,
     home_refusal,
     trust_for,
@@ -22,6 +21,8 @@ from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, PilotError
 from pilot_tui.fsutil import atomic_write
 from pilot_tui.naming import preview_execution_role
 from pilot_tui.project import Project
+
+CLOUD_NAMES = {"aws": "AWS", "gcp": "Google Cloud"}
 
 
 def github(ns: argparse.Namespace) -> int:
@@ -66,13 +67,17 @@ def github(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     project = Project(pf.path)
     path = project.root / github_oidc.WORKFLOW
-    trust: CiTrust | None = None
     try:
         trust = trust_for(cloud, config, project)
-        refused = trust.refusal(ns.repo, ns.branch)
-        if refused is not None:
-            error(refused)
-            return EXIT_INVALID
+    except Exception as exc:  # no credentials, or none that sign in
+        error(f"cannot sign in to {CLOUD_NAMES[cloud]}: {redact.text(str(exc))[:300]}")
+        say(f"hint: {(GcpCiTrust if cloud == 'gcp' else AwsCiTrust).credentials_hint}")
+        return EXIT_FAILED
+    refused = trust.refusal(ns.repo, ns.branch)
+    if refused is not None:
+        error(refused)
+        return EXIT_INVALID
+    try:
         runs_as = trust.runs_as()
         pulls = (
             github_oidc.PreviewJobs(trust.preview_runs_as(), apps.previewed, apps.preview_secrets)
@@ -89,24 +94,23 @@ def github(ns: argparse.Namespace) -> int:
             apps.previewed,
             pulls,
         )
-        # Before the role changes: a refused file leaves the trust as the old one is.
-        if path.is_file() and path.read_text(encoding="utf-8") != text and not ns.force:
-            error(f"{path} exists and differs from Pilot's: add --force to replace it")
-            return EXIT_INVALID
-        trust.ensure(ns.repo, ns.branch, apps.previewed if pulls is not None else [])
-    except Exception as exc:  # the account said no: nothing written
-        what = trust.what if trust is not None else f"the {cloud.upper()} trust"
-        error(f"{what} could not be made: {redact.text(str(exc))[:300]}")
-        if type(exc).__name__ in ("NoCredentialsError", "DefaultCredentialsError") or (
-            "credentials" in str(exc).lower() and trust is None
-        ):
-            say(f"hint: {(GcpCiTrust if cloud == 'gcp' else AwsCiTrust).credentials_hint}")
+    except Exception as exc:  # the account said no: nothing made or written
+        error(f"{trust.what} could not be made: {redact.text(str(exc))[:300]}")
         return EXIT_FAILED
-    try:
+    # Before the trust changes: a refused file leaves the trust as the old one is.
+    if path.is_file() and path.read_text(encoding="utf-8") != text and not ns.force:
+        error(f"{path} exists and differs from Pilot's: add --force to replace it")
+        return EXIT_INVALID
+    try:  # the bucket first: the deployer is granted on it (on Google Cloud)
         shared = _share_history(config, project, apps.deployed)
-    except Exception as exc:  # the bucket refused: the role stays, the workflow is not written
+    except Exception as exc:  # the bucket refused: no trust made, no workflow written
         said = str(exc) if isinstance(exc, PilotError) else redact.text(str(exc))[:300]
         error(f"the release history could not be shared in the state bucket: {said}")
+        return EXIT_FAILED
+    try:
+        trust.ensure(ns.repo, ns.branch, apps.previewed if pulls is not None else [])
+    except Exception as exc:  # the account said no: the workflow is not written
+        error(f"{trust.what} could not be made: {redact.text(str(exc))[:300]}")
         return EXIT_FAILED
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, text)

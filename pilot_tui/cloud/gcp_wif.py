@@ -149,12 +149,19 @@ def admits(
     project_number: str,
     pool: str,
 ) -> bool:
-    """Whether a token with ``claims`` gets the deployer's access token through the
-    provider (its body, as made) named ``name`` and a binding of ``members`` to the
-    workload identity user role, as Google evaluates the parts Pilot uses: the issuer, the
-    audience (the provider's default when none is listed), an attribute condition of
-    ``assertion.X == 'v'`` tests joined by ``&&`` (anything else admits nothing), the
-    subject mapped from ``sub``, and ``principal://`` / ``principalSet://`` members."""
+    """Whether a token with ``claims`` gets the deployer's access token: Google's STS
+    takes it for a federated token (``provider_admits``), then IAM lets that act as the
+    deployer (``binding_admits``)."""
+    return provider_admits(provider, name, claims) and binding_admits(
+        provider.get("attributeMapping", {}), members, claims, project_number, pool
+    )
+
+
+def provider_admits(provider: dict[str, Any], name: str, claims: dict[str, str]) -> bool:
+    """What Google's STS checks of a token against the provider (its body, as made) named
+    ``name``: the issuer, the audience (the provider's default when none is listed), and
+    an attribute condition of ``assertion.X == 'v'`` tests joined by ``&&`` (anything
+    else, or none, admits nothing here)."""
     if claims.get("iss") != provider.get("oidc", {}).get("issuerUri"):
         return False
     allowed = provider.get("oidc", {}).get("allowedAudiences") or [audience(name)]
@@ -162,9 +169,19 @@ def admits(
         return False
     condition = provider.get("attributeCondition", "")
     tests = [_TEST.match(part.strip()) for part in condition.split("&&")] if condition else []
-    if not tests or any(t is None or claims.get(t[1]) != t[2] for t in tests):
-        return False
-    mapping = provider.get("attributeMapping", {})
+    return bool(tests) and all(t is not None and claims.get(t[1]) == t[2] for t in tests)
+
+
+def binding_admits(
+    mapping: dict[str, str],
+    members: list[str],
+    claims: dict[str, str],
+    project_number: str,
+    pool: str,
+) -> bool:
+    """What IAM checks when the federated identity asks for the deployer's token: the
+    subject mapped from ``sub``, or a mapped attribute, among ``members`` of the workload
+    identity user role (``principal://`` one subject, ``principalSet://`` a set)."""
     if mapping.get("google.subject") != "assertion.sub" or not claims.get("sub"):
         return False
     attributes = {

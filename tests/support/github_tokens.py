@@ -53,6 +53,16 @@ class TokenService:
             "GITHUB_SHA": "0123456789abcdef0123456789abcdef01234567",
         }
 
+    def gcp_env(self, provider: str, email: str) -> dict[str, str]:
+        """The variables a job of a workflow acting on Google Cloud has."""
+        env = self.env("")
+        del env["PILOT_AWS_ROLE_ARN"]
+        return {
+            **env,
+            "PILOT_GCP_WORKLOAD_PROVIDER": provider,
+            "PILOT_GCP_SERVICE_ACCOUNT": email,
+        }
+
 
 @pytest.fixture
 def github_tokens() -> Iterator[TokenService]:
@@ -67,7 +77,18 @@ def github_tokens() -> Iterator[TokenService]:
                 self.send_response(403)
                 self.end_headers()
                 return
-            token = jwt({"iss": ISSUER, "aud": query["audience"][0], "sub": service.sub})
+            # GitHub's tokens name the repository and ref apart from the subject too
+            repository = service.sub.split(":")[1]
+            ref = service.sub.split(":ref:", 1)[1] if ":ref:" in service.sub else ""
+            token = jwt(
+                {
+                    "iss": ISSUER,
+                    "aud": query["audience"][0],
+                    "sub": service.sub,
+                    "repository": repository,
+                    "ref": ref,
+                }
+            )
             body = json.dumps({"value": token}).encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))

@@ -1,0 +1,137 @@
+"""Google's Security Token Service and IAM Credentials API, standing in (no Google service
+runs here): a local HTTP server on 127.0.0.1 that takes a GitHub token (from
+tests/support/github_tokens.py, checked against its local key) for a federated token, as
+sts.googleapis.com does for a workload identity provider, and that for a service account's
+access token, as iamcredentials.googleapis.com's generateAccessToken does. Each step
+admits what its check says (the test gives it gcp_wif's evaluation of what Pilot made:
+the provider at STS, the deployer's binding at generateAccessToken), and every request is
+recorded. It also echoes a bearer token back at /echo, to show what a transport sends."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+import pytest
+
+from tests.support.github_tokens import KEY
+
+FEDERATED = "federated-token-from-the-stand-in"
+ACCESS = "ya29.access-token-of-the-deployer-from-the-stand-in"
+
+
+def _claims(token: str) -> dict[str, str] | None:
+    """The claims of a JWT signed with the stand-in GitHub's key, else None."""
+    try:
+        head, body, signature = token.split(".")
+        wanted = hmac.new(KEY, f"{head}.{body}".encode(), hashlib.sha256).digest()
+        given = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+        if not hmac.compare_digest(wanted, given):
+            return None
+        return dict(json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))))
+    except ValueError:
+        return None
+
+
+@dataclass
+class GoogleSts:
+    url: str  # the base: STS at /v1/token, IAM Credentials at /v1/projects/...
+    # STS: does the provider take this token (claims, plus the audience STS was asked for)?
+    provider_admits: Callable[[dict[str, str]], bool] = lambda claims: True
+    # generateAccessToken: may the federated identity of these claims act as the account?
+    binding_admits: Callable[[dict[str, str]], bool] = lambda claims: True
+    asked: list[dict] = field(default_factory=list)
+    federated: dict[str, dict[str, str]] = field(default_factory=dict)  # token -> claims
+
+    @property
+    def sts_url(self) -> str:
+        return f"{self.url}/v1/token"
+
+    @property
+    def iam_credentials(self) -> str:
+        return f"{self.url}/v1/"
+
+
+@pytest.fixture
+def google_sts() -> Iterator[GoogleSts]:
+    service = GoogleSts("")
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, status: int, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            if self.path == "/echo":
+                self._answer(200, {"authorization": self.headers.get("Authorization")})
+            else:
+                self._answer(404, {"error": {"message": "no such path"}})
+
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+            auth = self.headers.get("Authorization")
+            if self.path == "/v1/token":
+                form = {k: v[0] for k, v in parse_qs(raw).items()}
+                service.asked.append({"path": self.path, "form": form, "auth": auth})
+                claims = _claims(form.get("subject_token", ""))
+                if (
+                    form.get("grant_type") != "urn:ietf:params:oauth:grant-type:token-exchange"
+                    or form.get("subject_token_type") != "urn:ietf:params:oauth:token-type:jwt"
+                    or claims is None
+                    or not service.provider_admits(
+                        {**claims, "sts_audience": form.get("audience", "")}
+                    )
+                ):
+                    self._answer(
+                        400,
+                        {
+                            "error": "invalid_grant",
+                            "error_description": "The given credential is rejected by the "
+                            "attribute condition.",
+                        },
+                    )
+                    return
+                token = f"{FEDERATED}-{len(service.federated)}"
+                service.federated[token] = claims
+                self._answer(
+                    200,
+                    {
+                        "access_token": token,
+                        "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                        "token_type": "Bearer",
+                        "expires_in": 3600,
+                    },
+                )
+                return
+            body = json.loads(raw or "{}")
+            service.asked.append({"path": self.path, "body": body, "auth": auth})
+            claims = service.federated.get((auth or "").removeprefix("Bearer "))
+            if (
+                self.path.endswith(":generateAccessToken")
+                and claims is not None
+                and service.binding_admits(claims)
+            ):
+                self._answer(200, {"accessToken": ACCESS, "expireTime": "2099-01-01T00:00:00Z"})
+            else:
+                self._answer(403, {"error": {"message": "Permission 'getAccessToken' denied"}})
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    service.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield service
+    server.shutdown()
+    server.server_close()

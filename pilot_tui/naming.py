@@ -25,8 +25,13 @@ PREVIEW_EXPIRES = "pilot.preview-expires"
 # Google Cloud labels (keys allow no ":"), on secrets and repositories.
 PROJECT_LABEL = "pilot-project"
 APP_LABEL = "pilot-app"
+# A preview's, as Google Cloud labels (keys allow no "."): a Cloud Run preview's service.
+GCP_PREVIEW_OF = "pilot-preview-of"
+GCP_PREVIEW = "pilot-preview"
+GCP_PREVIEW_EXPIRES = "pilot-preview-expires"
 
 SECRET_ID_MAX = 255  # Secret Manager's limit on secret ids
+CLOUD_RUN_SERVICE_MAX = 49  # Cloud Run's limit on service names
 GCP_ACCOUNT_MAX = 30  # IAM's limit on service account ids
 
 

@@ -16,10 +16,19 @@ from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 
 
 def _with_previews(config: PilotConfig) -> list[str]:
-    """The apps whose target runs previews (only those need their host opened)."""
+    """The apps whose target runs previews."""
     from pilot_tui.deploy.targets import target_for
 
     return [app.name for app in config.apps if target_for(app).previews_refused is None]
+
+
+def _hosted(config: PilotConfig, apps: list[str]) -> list[str]:
+    """Of ``apps``, those whose previews run on the Docker host: only those need it opened
+    (nothing is built here: a Cloud Run or Lambda preview is found and removed in its
+    cloud)."""
+    from pilot_tui.deploy.targets import on_docker_host
+
+    return on_docker_host(a for a in config.apps if a.name in apps)
 
 
 def _when(seconds: float) -> str:
@@ -50,23 +59,22 @@ def preview_list(ns: argparse.Namespace) -> int:
     loaded = load_valid(ns)
     if loaded is None:
         return EXIT_INVALID
-    from pilot_tui.deploy.engine import needs_docker
     from pilot_tui.deploy.host import HostError
 
     apps = _with_previews(loaded[1])
     found: list[Preview] = []
     if apps:
+        hosted = _hosted(loaded[1], apps)
         try:
-            with deployer(ns, apps=apps, loaded=loaded, share=False) as engine:
+            with deployer(ns, apps=hosted, loaded=loaded, share=False) as engine:
                 found = engine.list_previews(apps)
         except HostError as exc:  # the others' previews are still listed
-            hosted = [a.name for a in loaded[1].apps if a.name in apps and needs_docker(a)]
             others = [name for name in apps if name not in hosted]
             if not others:  # nothing could be listed: not "no previews"
                 error(f"the previews of {', '.join(hosted)} could not be listed: {exc}")
                 return EXIT_FAILED
             say(f"warning: the previews of {', '.join(hosted)} are not listed: {exc}")
-            with deployer(ns, apps=others, loaded=loaded, share=False) as engine:
+            with deployer(ns, apps=[], loaded=loaded, share=False) as engine:
                 found = engine.list_previews(others)
     if ns.json:
         print_json([_as_json(p) for p in found])
@@ -90,7 +98,7 @@ def preview_destroy(ns: argparse.Namespace) -> int:
         known = ", ".join(a.name for a in loaded[1].apps) or "none yet"
         error(f"no app {ns.app!r} in {loaded[0].display} (apps: {known})")
         return EXIT_INVALID
-    with deployer(ns, apps=[ns.app], loaded=loaded) as engine:
+    with deployer(ns, apps=_hosted(loaded[1], [ns.app]), loaded=loaded) as engine:
         try:  # found first: nothing to remove is said before anything is asked
             preview = engine.find_preview(ns.app, ns.name)
         except NoSuchPreview as exc:
@@ -104,8 +112,8 @@ def preview_destroy(ns: argparse.Namespace) -> int:
             return exc.exit_code
         what = (
             "its containers, route and images"
-            if _on_host(loaded[1], ns.app)
-            else ("its Lambda function and logs")
+            if _hosted(loaded[1], [ns.app])
+            else f"its {_made(loaded[1], ns.app)}"
         )
         answer = confirm(
             f"Remove the preview {preview.full!r}: {what}, and its release history?", ns.yes
@@ -116,11 +124,15 @@ def preview_destroy(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _on_host(config: PilotConfig, app: str) -> bool:
-    from pilot_tui.deploy.targets import on_docker_host
+def _made(config: PilotConfig, app: str) -> str:
+    """What the target makes for a preview of ``app``, in a person's words."""
+    from pilot_tui.deploy.targets import target_for
+    from pilot_tui.deploy.targets.container import ManagedContainer
 
     found = config.app(app)
-    return found is not None and bool(on_docker_host([found]))
+    assert found is not None  # checked by the caller
+    target = target_for(found)
+    return target.made if isinstance(target, ManagedContainer) else "copy of the app"
 
 
 def preview_prune(ns: argparse.Namespace) -> int:
@@ -135,7 +147,7 @@ def preview_prune(ns: argparse.Namespace) -> int:
     apps = [name for name in _with_previews(config) if not ns.apps or name in ns.apps]
     removed: list[Preview] = []
     if apps:
-        with deployer(ns, apps=apps, loaded=loaded) as engine:
+        with deployer(ns, apps=_hosted(config, apps), loaded=loaded) as engine:
             removed = engine.prune_previews(say, apps=apps)
     if ns.json:
         print_json([_as_json(p) for p in removed])

@@ -31,13 +31,22 @@ from pathlib import Path
 from pilot_tui.config.schema import (
     PREVIEW_SEPARATOR,
     AppSettings,
+    CloudRunTarget,
     Database,
     LambdaTarget,
     ServerTarget,
 )
 from pilot_tui.errors import EXIT_INVALID, PilotError
-from pilot_tui.naming import PREVIEW, PREVIEW_OF
+from pilot_tui.naming import GCP_PREVIEW, GCP_PREVIEW_EXPIRES, GCP_PREVIEW_OF, PREVIEW, PREVIEW_OF
 from pilot_tui.naming import PREVIEW_EXPIRES as EXPIRES
+
+# The keys of a preview's labels: Docker's and AWS's tags, and Google Cloud's (no dots).
+LABEL_KEYS = (PREVIEW_OF, PREVIEW, EXPIRES)
+GCP_LABEL_KEYS = (GCP_PREVIEW_OF, GCP_PREVIEW, GCP_PREVIEW_EXPIRES)
+# An expiry label this far past what the preview's last change allows is not believed:
+# whoever may deploy a preview may write its labels (a pull request's run could write the
+# year 2100), but a deploy writes them from its own clock, a moment after the change.
+FORGED_AFTER = 24 * 3600.0
 
 DNS_LABEL = 63  # APP--NAME is one label of a host name
 LONGEST = 30  # characters of a preview's name (a branch name is cut to this)
@@ -86,26 +95,43 @@ def slug(wanted: str, room: int = LONGEST) -> str:
 def name_room(project: str, app: AppSettings, databases: list[Database]) -> int:
     """How long the app's previews' names may be: each name a preview is reached by must
     stay one DNS label (63 characters): its host name APP--NAME, its release containers'
-    pilot-PROJECT-APP--NAME-vN and its databases' pilot-db-PROJECT-DB--NAME. PreviewError
-    when that leaves too little."""
-    from pilot_tui.naming import resource_name
+    pilot-PROJECT-APP--NAME-vN and its databases' pilot-db-PROJECT-DB--NAME; a Cloud Run
+    preview's service name pilot-PROJECT-APP--NAME, 49. PreviewError when that leaves too
+    little."""
+    from pilot_tui.naming import CLOUD_RUN_SERVICE_MAX, resource_name
 
     linked = [d.name for d in databases if app.name in d.apps and d.preview != "none"]
+    # what -> (the characters it takes besides --NAME, the most it may have)
     used = {
-        f"the host name {app.name}--NAME": len(app.name),
-        f"the container name {resource_name(project, app.name)}--NAME-v999": len(
-            resource_name(project, app.name) + "-v999"
+        f"the host name {app.name}--NAME": (len(app.name), DNS_LABEL),
+        f"the container name {resource_name(project, app.name)}--NAME-v999": (
+            len(resource_name(project, app.name) + "-v999"),
+            DNS_LABEL,
         ),
         **{
-            f"the database's name pilot-db-{project}-{db}--NAME": len(f"pilot-db-{project}-{db}")
+            f"the database's name pilot-db-{project}-{db}--NAME": (
+                len(f"pilot-db-{project}-{db}"),
+                DNS_LABEL,
+            )
             for db in linked
         },
     }
-    widest = max(used, key=lambda what: used[what])
-    room = min(LONGEST, DNS_LABEL - len(PREVIEW_SEPARATOR) - used[widest])
+    if isinstance(app.target, CloudRunTarget):
+        used[f"the Cloud Run service name {resource_name(project, app.name)}--NAME"] = (
+            len(resource_name(project, app.name)),
+            CLOUD_RUN_SERVICE_MAX,
+        )
+
+    def left(what: str) -> int:
+        taken, most = used[what]
+        return most - len(PREVIEW_SEPARATOR) - taken
+
+    tightest = min(used, key=left)
+    room = min(LONGEST, left(tightest))
     if room < SHORTEST:
         raise PreviewError(
-            f"no room for a preview name: {widest} must stay within {DNS_LABEL} characters",
+            f"no room for a preview name: {tightest} must stay within {used[tightest][1]} "
+            "characters",
             hint="shorten the project's, the app's or the linked database's name",
         )
     return room
@@ -149,22 +175,34 @@ class Preview:
     def full(self) -> str:
         return full_name(self.app, self.name)
 
-    def labels(self) -> dict[str, str]:
-        return {PREVIEW_OF: self.app, PREVIEW: self.name, EXPIRES: str(int(self.expires))}
+    def labels(self, keys: tuple[str, str, str] = LABEL_KEYS) -> dict[str, str]:
+        of, name, expires = keys
+        return {of: self.app, name: self.name, expires: str(int(self.expires))}
 
     def expired(self, now: float) -> bool:
         return self.expires <= now
 
 
-def from_labels(labels: dict[str, str]) -> Preview | None:
+def from_labels(labels: dict[str, str], keys: tuple[str, str, str] = LABEL_KEYS) -> Preview | None:
     """The preview a resource's labels describe, if they describe one."""
-    app, name, expires = labels.get(PREVIEW_OF), labels.get(PREVIEW), labels.get(EXPIRES)
+    app, name, expires = (labels.get(key) for key in keys)
     if not app or not name or not expires:
         return None
     try:
         return Preview(app, name, float(expires))
     except ValueError:
         return None
+
+
+def believed(preview: Preview, changed: float, ttl: float | None) -> Preview:
+    """``preview`` as listed from labels, its expiry bounded by what its last change
+    (``changed``, seconds since the epoch) and ``ttl`` allow (FORGED_AFTER)."""
+    if ttl is None:
+        return preview
+    bound = changed + ttl
+    if preview.expires > bound + FORGED_AFTER:
+        return dataclasses.replace(preview, expires=bound)
+    return preview
 
 
 def preview_app(app: AppSettings, name: str) -> AppSettings:

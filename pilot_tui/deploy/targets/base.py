@@ -176,13 +176,15 @@ class NoPreviews:
     """The preview part of the Target contract for a kind that runs none (yet)."""
 
     kind: ClassVar[str]
-    previews_refused: ClassVar[str | None] = "previews run on the Docker host and Lambda only"
+    previews_refused: ClassVar[str | None] = (
+        "previews run on the Docker host, Lambda and Cloud Run only"
+    )
     app: AppSettings
 
     def preview(self, preview: Preview) -> Target:
         raise PreviewError(
             f"{self.app.name} runs on {self.kind}: {self.previews_refused}",
-            hint='previews run on the Docker host (target.kind = "server") and Lambda',
+            hint='previews run on the Docker host (target.kind = "server"), Lambda and Cloud Run',
         )
 
     def previews(self, ctx: Context) -> list[Preview]:

@@ -8,6 +8,7 @@ import pytest
 from pilot_tui.config.schema import (
     AppSettings,
     CloudRunTarget,
+    EcsTarget,
     LambdaTarget,
     PostgresDatabase,
     PreviewSettings,
@@ -186,7 +187,7 @@ def test_labels_round_trip_and_expiry():
 @pytest.mark.parametrize(
     "target, reason",
     [
-        (CloudRunTarget(), "previews run on the Docker host and Lambda only"),
+        (EcsTarget(), "an ECS preview would be a service, tasks and a load balancer rule"),
         (S3CloudFrontTarget(), "a bucket and a CloudFront distribution of its own"),
     ],
 )
@@ -200,6 +201,7 @@ def test_kinds_without_previews_refuse_with_their_reason(target, reason):
     assert caught.value.exit_code == EXIT_INVALID
     assert target_for(AppSettings(name="api")).previews_refused is None
     assert target_for(AppSettings(name="fn", target=LambdaTarget())).previews_refused is None
+    assert target_for(AppSettings(name="fn", target=CloudRunTarget())).previews_refused is None
 
 
 def test_the_agent_drops_the_routes_of_every_expired_preview_and_no_other():

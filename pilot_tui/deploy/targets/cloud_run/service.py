@@ -1,12 +1,16 @@
 """Google Cloud Run (Admin API v2): one service per app, one revision per release named
 ``{service}-{release}`` (pilot-acme-api-v3), so a rollback moves traffic back to a named
-revision without a rebuild.
+revision without a rebuild. Each preview of an app is a service of its own,
+pilot-PROJECT-APP--NAME, labelled whose preview it is and when it expires: nothing of the
+app's service is read or changed by it (a tagged revision of the app's service would make
+every preview deploy a change of the app's service, its template and its traffic).
 
 No Cloud Run emulator exists, so every call is built as data by the pure functions below
 and sent by a gcp_api.Transport (tests drive it with a recording fake)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +28,7 @@ from pilot_tui.cloud.gcp_api import (
 from pilot_tui.cloud.identity_gcp import runtime_account_email
 from pilot_tui.config.schema import AppSettings, CloudRunTarget, PilotConfig
 from pilot_tui.deploy.context import CancelToken
+from pilot_tui.deploy.previews import GCP_LABEL_KEYS, Preview, believed, from_labels
 from pilot_tui.deploy.targets.base import target_settings
 from pilot_tui.deploy.targets.cloud_run.secrets import CloudRunSecrets, SecretRef, secret_env
 from pilot_tui.deploy.targets.managed import (
@@ -34,7 +39,13 @@ from pilot_tui.deploy.targets.managed import (
     TargetError,
     TargetStatus,
 )
-from pilot_tui.naming import labels, resource_name
+from pilot_tui.naming import (
+    CLOUD_RUN_SERVICE_MAX,
+    GCP_PREVIEW_OF,
+    PROJECT_LABEL,
+    labels,
+    resource_name,
+)
 
 API = "https://run.googleapis.com/v2/"
 LOGGING = "https://logging.googleapis.com/v2/entries:list"
@@ -43,13 +54,28 @@ PINNED = "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION"
 SUCCEEDED = "CONDITION_SUCCEEDED"
 # Cloud Run sets these itself and refuses a service that names them.
 RESERVED_ENV = frozenset({"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"})
-SERVICE_MAX = 49  # Cloud Run's limit on service names
+SERVICE_MAX = CLOUD_RUN_SERVICE_MAX
 DEPLOY_TIMEOUT = 900
 
 
 # -- requests as data ------------------------------------------------------------------
+def services_url(gcp_project: str, region: str) -> str:
+    return f"{API}projects/{gcp_project}/locations/{region}/services"
+
+
 def service_url(gcp_project: str, region: str, service: str) -> str:
-    return f"{API}projects/{gcp_project}/locations/{region}/services/{service}"
+    return f"{services_url(gcp_project, region)}/{service}"
+
+
+def list_services_request(
+    gcp_project: str, region: str, page_token: str | None = None
+) -> ApiRequest:
+    """One page of the region's services (Cloud Run v2 filters none by label: the caller
+    does)."""
+    params: dict[str, Any] = {"pageSize": 100}
+    if page_token:
+        params["pageToken"] = page_token
+    return ApiRequest("GET", services_url(gcp_project, region), params=params)
 
 
 def revision_name(service: str, release: str) -> str:
@@ -153,6 +179,19 @@ def delete_service_request(url: str) -> ApiRequest:
     return ApiRequest("DELETE", url)
 
 
+def service_name(project: str, app: str) -> str:
+    """The service of ``app`` (or of a preview, APP--NAME) of ``project``."""
+    return resource_name(project, app)[:SERVICE_MAX].rstrip("-")
+
+
+def _state(service: dict[str, Any]) -> str:
+    """A person's word for a service's state: "ready", or what its condition says."""
+    condition = service.get("terminalCondition", {})
+    if condition.get("state") == SUCCEEDED:
+        return "ready"
+    return str(condition.get("reason") or condition.get("state") or "deploying").lower()
+
+
 def rfc3339(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -250,6 +289,7 @@ class CloudRunService:
     cancel: CancelToken = field(default_factory=CancelToken, repr=False)  # the deploy's
     interval: float = 2.0  # seconds between polls of an operation
     secret_names: tuple[str, ...] = ()  # env vars kept in Secret Manager, not the service
+    preview: Preview | None = None  # this service runs that preview (``app`` is APP--NAME)
     secrets: CloudRunSecrets = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -259,17 +299,70 @@ class CloudRunService:
 
     @property
     def name(self) -> str:
-        return resource_name(self.project, self.app)[:SERVICE_MAX].rstrip("-")
+        return service_name(self.project, self.app)
 
     @property
     def url(self) -> str:
         return service_url(self.gcp_project, self.region, self.name)
 
     def labels(self) -> dict[str, str]:
-        return labels(self.project, self.app)
+        made = labels(self.project, self.app)
+        if self.preview is not None:
+            made.update(self.preview.labels(GCP_LABEL_KEYS))
+        return made
 
     def current(self) -> dict[str, Any] | None:
-        return gone_ok(self.transport, get_service_request(self.url))
+        """The service, or None when it does not exist yet. TargetError when its labels say
+        it is another project's (a neighbour project's names can match this one's), or
+        another app's preview: nothing of it is changed."""
+        found = gone_ok(self.transport, get_service_request(self.url))
+        if found is None:
+            return None
+        said = found.get("labels") or {}
+        whose = said.get(PROJECT_LABEL)
+        if whose is not None and whose != self.project:
+            raise TargetError(
+                f"Cloud Run service {self.name} belongs to project {whose!r} (its "
+                f"{PROJECT_LABEL} label), not {self.project!r}: nothing of it is changed"
+            )
+        of = said.get(GCP_PREVIEW_OF)
+        if self.preview is not None and of is not None and of != self.preview.app:
+            raise TargetError(
+                f"Cloud Run service {self.name} is a preview of {of!r}, not of "
+                f"{self.preview.app!r}: nothing of it is changed"
+            )
+        return found
+
+    def previews(self, ttl: float | None = None) -> list[Preview]:
+        """The previews of this app in its region, with their URLs: the services whose
+        labels say they are this project's previews of it, named as Pilot names them. With
+        ``ttl`` (previews.ttl, in seconds) an expiry label further than a day past ``ttl``
+        after the service last changed is not believed (previews.believed)."""
+        found: list[Preview] = []
+        token: str | None = None
+        while True:
+            page = self.transport(list_services_request(self.gcp_project, self.region, token))
+            for service in page.get("services", []):
+                said = service.get("labels") or {}
+                preview = from_labels(said, GCP_LABEL_KEYS)
+                name = str(service.get("name", "")).rpartition("/")[2]
+                if (
+                    preview is None
+                    or said.get(PROJECT_LABEL) != self.project
+                    or preview.app != self.app
+                    or name != service_name(self.project, preview.full)
+                ):
+                    continue  # not a preview Pilot made of this app
+                changed = parse_timestamp(str(service.get("updateTime") or "1970-01-01T00:00:00Z"))
+                preview = believed(preview, changed, ttl)
+                found.append(
+                    dataclasses.replace(
+                        preview, url=str(service.get("uri", "")), state=_state(service)
+                    )
+                )
+            token = page.get("nextPageToken")
+            if not token:
+                return found
 
     def _wait(self, operation: dict[str, Any]) -> dict[str, Any]:
         return wait_operation(
@@ -376,10 +469,14 @@ class CloudRunService:
 
 
 def open_cloud_run(
-    config: PilotConfig, state_dir: Path, root: Path, app: AppSettings
+    config: PilotConfig,
+    state_dir: Path,
+    root: Path,
+    app: AppSettings,
+    preview: Preview | None = None,
 ) -> CloudRunService:
-    """The app's service with a transport from gcp.credentials (relative to ``root``) or
-    Application Default Credentials."""
+    """The app's service (with ``preview``: that preview's, ``app`` its copy) as the
+    deployer: its key, or in a CI run its short-lived credentials (clients.py)."""
     from pilot_tui.cloud.clients import google_transport
 
     if config.server.home == "sandbox":
@@ -397,5 +494,7 @@ def open_cloud_run(
         config.project.name,
         app.name,
         target_settings(app, CloudRunTarget),
-        secret_names=tuple(app.secrets),
+        # A preview's values never go to the app's Secret Manager secrets (CloudRunPreview)
+        secret_names=() if preview is not None else tuple(app.secrets),
+        preview=preview,
     )

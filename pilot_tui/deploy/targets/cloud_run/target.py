@@ -1,27 +1,59 @@
 """Target kind "cloud-run": the app as a Google Cloud Run service, its images in Artifact
-Registry, its secrets in Secret Manager."""
+Registry, its secrets in Secret Manager. Each of its previews is a service of its own
+(service.py), its image in the app's repository."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
-from pilot_tui.config.schema import CloudRunTarget, PilotConfig
-from pilot_tui.deploy.context import Context
+from pilot_tui.config.schema import AppSettings, CloudRunTarget, PilotConfig
+from pilot_tui.deploy import history, previews
+from pilot_tui.deploy.context import Context, DeployContext, RunLog, Say
+from pilot_tui.deploy.previews import Preview, PreviewError
 from pilot_tui.deploy.registry import Registry
 from pilot_tui.deploy.targets.base import WaypointApp, WaypointUse, target_settings
 from pilot_tui.deploy.targets.container import ManagedContainer
 from pilot_tui.deploy.targets.managed import ManagedTarget, TargetError
+
+if TYPE_CHECKING:
+    from pilot_tui.deploy.targets.cloud_run.service import CloudRunService
 
 
 class CloudRun(ManagedContainer):
     kind: ClassVar[str] = "cloud-run"
     logs_name: ClassVar[str] = "Cloud Logging"
     made: ClassVar[str] = "Cloud Run service"
+    previews_refused: ClassVar[str | None] = None
 
     def open(self, ctx: Context) -> ManagedTarget:
         from pilot_tui.deploy.targets.cloud_run.service import open_cloud_run
 
         return open_cloud_run(ctx.config, ctx.state_dir, ctx.root, self.app)
+
+    def preview(self, preview: Preview) -> CloudRunPreview:
+        return CloudRunPreview(previews.preview_app(self.app, preview.name), self.app, preview)
+
+    def previews(self, ctx: Context) -> list[Preview]:
+        from pilot_tui.deploy.targets.cloud_run.service import open_cloud_run
+
+        if ctx.config.server.home == "sandbox":
+            return []  # Cloud Run has no emulator: nothing of it runs in the sandbox
+        service = open_cloud_run(ctx.config, ctx.state_dir, ctx.root, self.app)
+        return [
+            dataclasses.replace(p, release=live.id if live else "")
+            for p in service.previews(ttl=self.app.previews.ttl_seconds())
+            for live in [history.live_release(ctx.state_dir, p.full)]
+        ]
+
+    def destroy(self, ctx: Context, say: Say) -> list[str]:
+        """The app's service and images, and its previews' services: `server destroy`
+        removes Cloud Run apps through here, and a preview never outlives its app."""
+        done = []
+        for preview in self.previews(ctx):
+            done += self.preview(preview).destroy(ctx, say)
+        return done + super().destroy(ctx, say)
 
     def registry(self, ctx: Context) -> Registry:
         from pilot_tui.deploy import artifact_registry
@@ -68,3 +100,57 @@ class CloudRun(ManagedContainer):
         ):
             return f"deleted {app.name}'s images in Artifact Registry"
         return None
+
+
+@dataclass
+class CloudRunPreview(CloudRun):
+    """A preview of ``owner``: ``app`` is its copy (previews.preview_app), deployed as a
+    service of its own, pilot-PROJECT-APP--NAME, with its own URL; its image goes to the
+    owner's repository. Nothing of the owner's service is read or changed."""
+
+    owner: AppSettings
+    previewing: Preview
+
+    def open(self, ctx: Context) -> CloudRunService:
+        from pilot_tui.deploy.targets.cloud_run.service import open_cloud_run
+
+        return open_cloud_run(ctx.config, ctx.state_dir, ctx.root, self.app, self.previewing)
+
+    def registry(self, ctx: Context) -> Registry:
+        from pilot_tui.deploy import artifact_registry
+
+        registry: Registry = artifact_registry.registry_for(ctx.config, ctx.root, self.owner)
+        return registry
+
+    def delete_images(self, ctx: Context) -> str | None:
+        return None  # the owner's repository stays with the owner
+
+    def environment(self, ctx: DeployContext, log: RunLog) -> dict[str, str]:
+        """Its env, and no secret: a value would go into the service's own env, readable by
+        whoever may read the service (the app's go through Secret Manager secrets setup
+        made, which a preview's deploy may not make)."""
+        from pilot_tui.deploy import secrets
+
+        given, _ = previews.secret_values(ctx.state_dir, self.owner.name, self.app.secrets)
+        if given:
+            raise PreviewError(
+                f"a Cloud Run preview of {self.owner.name} cannot be given secrets yet "
+                f"({', '.join(sorted(given))}): in its service's env they would be readable "
+                "by whoever may read the service",
+                hint="remove them from "
+                f"{secrets.secrets_file(ctx.state_dir, self.owner.name, preview=True)}; the "
+                "preview then runs with them unset",
+            )
+        say = log.line("deploy", self.app.name)
+        return previews.environment(ctx.state_dir, self.previewing, self.app, say)
+
+    def runs_now(self, ctx: Context) -> bool:
+        """Whether its service is there, asked by its name."""
+        if ctx.config.server.home == "sandbox":
+            return False
+        return self.open(ctx).current() is not None
+
+    def destroy(self, ctx: Context, say: Say) -> list[str]:
+        if ctx.config.server.home == "sandbox":
+            return []
+        return self.open(ctx).destroy(say)

@@ -33,6 +33,7 @@ from pilot_tui import redact
 from pilot_tui.cloud import aws_errors
 from pilot_tui.cloud.identity_aws import ensure_execution_role
 from pilot_tui.config.schema import AppSettings, LambdaTarget, PilotConfig
+from pilot_tui.deploy import previews as previews_rules
 from pilot_tui.deploy.build.shippable import Collected, collect
 from pilot_tui.deploy.context import CancelToken
 from pilot_tui.deploy.previews import EXPIRES, PREVIEW_OF, Preview, from_labels
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
     from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
 
 ALIAS = "live"
-FORGED_AFTER = 24 * 3600.0  # an expiry tag this far past what the last change allows
+FORGED_AFTER = previews_rules.FORGED_AFTER  # an expiry tag past what the last change allows
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # zip's epoch: the same files make the same bytes
 
 
@@ -501,10 +502,8 @@ class LambdaFunction:
                     changed = self.lam.get_function_configuration(FunctionName=name)
                 except self.lam.exceptions.ResourceNotFoundException:
                     continue  # deleted; the tagging API has not caught up
-                if ttl is not None:
-                    bound = _seconds(str(changed.get("LastModified", ""))) + ttl
-                    if preview.expires > bound + FORGED_AFTER:
-                        preview = dataclasses.replace(preview, expires=bound)
+                modified = _seconds(str(changed.get("LastModified", "")))
+                preview = previews_rules.believed(preview, modified, ttl)
                 try:
                     url = self.lam.get_function_url_config(FunctionName=name, Qualifier=ALIAS)[
                         "FunctionUrl"

@@ -1,0 +1,360 @@
+"""Cloud Run previews: each a service of its own, pilot-PROJECT-APP--NAME, labelled whose
+preview it is and when it expires; listed by those labels, removed with its app.
+
+No Cloud Run emulator exists here, so the services live in FakeRunServices, a recording
+fake transport keeping several services (with their labels, revisions and IAM policies)
+the way Cloud Run v2 reports them; listing answers one service per page, so paging is
+exercised. It is a fake, not an emulator: it checks what Pilot asks for."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from pilot_tui.cloud.gcp_api import ApiError, ApiRequest
+from pilot_tui.config.schema import AppSettings, CloudRunTarget, PreviewSettings
+from pilot_tui.deploy import previews
+from pilot_tui.deploy.context import ProjectContext
+from pilot_tui.deploy.previews import Preview, PreviewError
+from pilot_tui.deploy.targets import target_for
+from pilot_tui.deploy.targets.cloud_run import service as cr
+from pilot_tui.deploy.targets.cloud_run.target import CloudRun, CloudRunPreview
+from pilot_tui.deploy.targets.managed import TargetError
+
+REGION = "europe-west1"
+SERVICES = f"https://run.googleapis.com/v2/projects/acme-prod/locations/{REGION}/services"
+SETTINGS = SimpleNamespace(memory="512Mi", cpu=1, port=8080, min_instances=0, max_instances=10)
+NOW = 1_800_000_000.0
+TTL = 72 * 3600.0
+
+
+def stamp(seconds: float) -> str:
+    return cr.rfc3339(seconds)
+
+
+class FakeRunServices:
+    """Cloud Run v2 services of one region as a recording fake transport."""
+
+    def __init__(self) -> None:
+        self.calls: list[ApiRequest] = []
+        self.services: dict[str, dict] = {}  # name -> the service as Cloud Run reports it
+        self.clock = NOW
+
+    def put(self, name: str, labels: dict[str, str], updated: float = NOW) -> None:
+        """A service made elsewhere (by hand, another project, an earlier deploy)."""
+        self.services[name] = {
+            "name": f"projects/acme-prod/locations/{REGION}/services/{name}",
+            "labels": labels,
+            "uri": f"https://{name}-123456789012.{REGION}.run.app",
+            "updateTime": stamp(updated),
+            "terminalCondition": {"state": cr.SUCCEEDED},
+            "trafficStatuses": [{"type": cr.LATEST, "percent": 100}],
+            "revisions": set(),
+        }
+
+    def touched(self) -> set[str]:
+        """The services any call named (list calls name none)."""
+        return {
+            c.url.removeprefix(f"{SERVICES}/").split("/")[0].split(":")[0]
+            for c in self.calls
+            if c.url.startswith(f"{SERVICES}/")
+        } | {c.params["serviceId"] for c in self.calls if c.params and "serviceId" in c.params}
+
+    def __call__(self, request: ApiRequest) -> dict:
+        self.calls.append(request)
+        url, method = request.url, request.method
+        if "/operations/" in url:
+            return {"name": url, "done": True, "response": {}}
+        if url.startswith("https://secretmanager.googleapis.com/") and method == "GET":
+            return {}  # the app's secrets: none made here (secrets.py is tested on its own)
+        if url == SERVICES and method == "GET":
+            names = sorted(self.services)
+            start = int(request.params.get("pageToken") or 0)
+            page = [self.answer(n) for n in names[start : start + 1]]
+            more = {"nextPageToken": str(start + 1)} if start + 1 < len(names) else {}
+            return {"services": page, **more}
+        if url == SERVICES and method == "POST":
+            name = request.params["serviceId"]
+            if name in self.services:
+                raise ApiError(409, "already exists", request)
+            self.put(name, {})
+            return self.apply(name, request.body)
+        name, _, rest = url.removeprefix(f"{SERVICES}/").partition("/")
+        name, _, verb = name.partition(":")
+        if name not in self.services:
+            raise ApiError(404, f"Resource '{name}' was not found", request)
+        service = self.services[name]
+        if verb == "getIamPolicy":
+            return service.get("policy", {"etag": "e"})
+        if verb == "setIamPolicy":
+            service["policy"] = request.body["policy"]
+            return service["policy"]
+        if rest.startswith("revisions/"):
+            if rest.removeprefix("revisions/") not in service["revisions"]:
+                raise ApiError(404, "no revision", request)
+            return {"name": rest}
+        if method == "GET":
+            return self.answer(name)
+        if method == "PATCH":
+            return self.apply(name, request.body)
+        if method == "DELETE":
+            del self.services[name]
+            return {"name": f"{name}/operations/op-d", "done": True}
+        raise AssertionError(f"unexpected {method} {url}")
+
+    def apply(self, name: str, body: dict) -> dict:
+        service = self.services[name]
+        service.update(copy.deepcopy(body))
+        service["revisions"].add(body["template"]["revision"])
+        service["updateTime"] = stamp(self.clock)
+        return {"name": f"projects/acme-prod/locations/{REGION}/operations/op-{name}"}
+
+    def answer(self, name: str) -> dict:
+        return {k: v for k, v in copy.deepcopy(self.services[name]).items() if k != "revisions"}
+
+
+def own(project: str = "acme", app: str = "api") -> dict[str, str]:
+    return {"pilot-project": project, "pilot-app": app}
+
+
+def preview_labels(app: str, name: str, expires: float, project: str = "acme") -> dict[str, str]:
+    return {
+        **own(project, f"{app}--{name}"),
+        **Preview(app, name, expires).labels(previews.GCP_LABEL_KEYS),
+    }
+
+
+@pytest.fixture
+def fake() -> FakeRunServices:
+    return FakeRunServices()
+
+
+def service(fake, app: str = "api", preview: Preview | None = None) -> cr.CloudRunService:
+    return cr.CloudRunService(
+        fake, "acme-prod", REGION, "acme", app, SETTINGS, interval=0, preview=preview
+    )
+
+
+def test_a_preview_is_a_service_of_its_own_and_the_apps_is_never_touched(fake):
+    fake.put("pilot-acme-api", own())
+    made = Preview("api", "pr-7", NOW + TTL)
+    release = service(fake, "api--pr-7", made).deploy("img@sha256:ab", {"A": "1"}, "v1", print)
+    assert release.url == f"https://pilot-acme-api--pr-7-123456789012.{REGION}.run.app"
+    assert fake.touched() == {"pilot-acme-api--pr-7"}
+    labels = fake.services["pilot-acme-api--pr-7"]["labels"]
+    assert labels == {
+        "pilot-project": "acme",
+        "pilot-app": "api--pr-7",
+        "pilot-preview-of": "api",
+        "pilot-preview": "pr-7",
+        "pilot-preview-expires": str(int(NOW + TTL)),
+    }
+    # label keys and values as Google Cloud takes them: lowercase, digits, - and _
+    assert all(k.replace("-", "").isalnum() and k.islower() for k in labels)
+    assert fake.services["pilot-acme-api--pr-7"]["template"]["labels"] == labels
+
+
+def test_previews_are_found_by_their_labels_and_name_across_pages(fake):
+    fake.put("pilot-acme-api", own())
+    fake.put("pilot-acme-api--pr-7", preview_labels("api", "pr-7", NOW + 60))
+    fake.put("pilot-acme-api--pr-8", preview_labels("api", "pr-8", NOW + 120))
+    fake.put("pilot-acme-web--pr-7", preview_labels("web", "pr-7", NOW))  # another app's
+    # a neighbour project's service, its labels its own
+    fake.put("pilot-acme-x-api--pr-1", preview_labels("api", "pr-1", NOW, project="acme-x"))
+    # labelled as a preview of api, but not named as Pilot names it: not one Pilot made
+    fake.put("hand-made", preview_labels("api", "pr-9", NOW))
+    found = service(fake).previews(ttl=TTL)
+    assert [(p.name, p.expires, p.state) for p in found] == [
+        ("pr-7", NOW + 60, "ready"),
+        ("pr-8", NOW + 120, "ready"),
+    ]
+    assert found[0].url == f"https://pilot-acme-api--pr-7-123456789012.{REGION}.run.app"
+    assert len([c for c in fake.calls if c.url == SERVICES]) == 6  # one per page
+
+
+def test_an_expiry_label_far_past_the_ttl_is_not_believed(fake):
+    """Whoever may deploy a preview may write its labels: an expiry more than a day past
+    the TTL after its last change is held to that change plus the TTL."""
+    changed = NOW - 3600
+    fake.put("pilot-acme-api--pr-7", preview_labels("api", "pr-7", 4_102_444_800), changed)
+    fake.put("pilot-acme-api--pr-8", preview_labels("api", "pr-8", changed + TTL + 3600), changed)
+    found = {p.name: p.expires for p in service(fake).previews(ttl=TTL)}
+    assert found == {"pr-7": changed + TTL, "pr-8": changed + TTL + 3600}
+
+
+def test_no_deploy_changes_another_projects_service_or_another_apps_preview(fake):
+    fake.put("pilot-acme-api--pr-7", preview_labels("web", "pr-7", NOW))
+    with pytest.raises(TargetError, match="is a preview of 'web', not of 'api'"):
+        service(fake, "api--pr-7", Preview("api", "pr-7", NOW)).deploy("i", {}, "v1", print)
+    fake.put("pilot-acme-api", own(project="acme-old"))
+    neighbour = r"belongs to project 'acme-old' \(its pilot-project label\), not 'acme'"
+    with pytest.raises(TargetError, match=neighbour):
+        service(fake).deploy("i", {}, "v1", print)
+    assert not [c for c in fake.calls if c.method in ("POST", "PATCH", "DELETE")]
+
+
+# -- the target, as the engine and the CLI use it ------------------------------------------
+APP = AppSettings(
+    name="api",
+    path="api",
+    secrets=["TOKEN"],
+    env={"MODE": "live"},
+    previews=PreviewSettings(env={"MODE": "preview"}),
+    target=CloudRunTarget(),
+)
+
+
+@pytest.fixture
+def ctx(tmp_path, fake, monkeypatch) -> ProjectContext:
+    from pilot_tui.cloud import clients
+
+    monkeypatch.setattr(clients, "google_transport", lambda *a, **k: fake)
+    monkeypatch.setattr(cr, "CloudRunService", _quick(cr.CloudRunService))
+    config = SimpleNamespace(
+        server=SimpleNamespace(home="gcp"),
+        project=SimpleNamespace(name="acme"),
+        gcp=SimpleNamespace(project="acme-prod", region=REGION, credentials=None),
+        apps=[APP],
+    )
+    return ProjectContext(config, tmp_path / ".pilot", tmp_path)  # type: ignore[arg-type]
+
+
+def _quick(cls):
+    """The service class, its operations polled without a pause."""
+
+    def make(*args, **kwargs):
+        return cls(*args, **{**kwargs, "interval": 0})
+
+    return make
+
+
+def test_the_target_lists_runs_and_removes_previews_and_the_apps_destroy_takes_them(
+    fake, ctx, monkeypatch
+):
+    kind = target_for(APP)
+    assert isinstance(kind, CloudRun) and kind.previews_refused is None
+    fake.put("pilot-acme-api", own())
+    fake.put("pilot-acme-api--pr-7", preview_labels("api", "pr-7", NOW))
+    fake.put("pilot-acme-api--pr-8", preview_labels("api", "pr-8", NOW))
+    assert [p.name for p in kind.previews(ctx)] == ["pr-7", "pr-8"]
+    seven = kind.preview(Preview("api", "pr-7", NOW))
+    assert isinstance(seven, CloudRunPreview) and seven.app.name == "api--pr-7"
+    assert seven.app.env == {"MODE": "preview"}  # previews.env over the app's
+    assert seven.runs_now(ctx)
+    assert seven.destroy(ctx, print) == [
+        "deleted Cloud Run service pilot-acme-api--pr-7 and its revisions"
+    ]
+    assert not seven.runs_now(ctx) and "pilot-acme-api" in fake.services
+    # the app's own destroy: its previews' services first, then its own, no image left
+    monkeypatch.setattr(CloudRun, "delete_images", lambda self, ctx: None)
+    assert kind.destroy(ctx, print) == [
+        "deleted Cloud Run service pilot-acme-api--pr-8 and its revisions",
+        "deleted Cloud Run service pilot-acme-api and its revisions",
+    ]
+    assert fake.services == {}
+
+
+def test_a_preview_is_never_given_secrets_in_its_services_env(fake, ctx):
+    """A Cloud Run app's secrets go through Secret Manager secrets setup made; a preview's
+    deploy may make none, and a value in the service's env is readable by whoever may
+    read the service: so a preview given a value is refused, and runs with none unset."""
+    from pilot_tui.deploy import secrets
+
+    said: list[str] = []
+    log = SimpleNamespace(line=lambda stage, app: said.append)
+    preview = target_for(APP).preview(Preview("api", "pr-7", NOW))
+    env = preview.environment(ctx, log)  # type: ignore[arg-type]
+    assert env == {"MODE": "preview"} and "TOKEN" in said[0]
+    path = secrets.secrets_file(ctx.state_dir, "api", preview=True)
+    path.parent.mkdir(parents=True)
+    path.write_text("TOKEN=s3cret\n")
+    path.chmod(0o600)
+    with pytest.raises(PreviewError) as caught:
+        preview.environment(ctx, log)  # type: ignore[arg-type]
+    assert "cannot be given secrets yet (TOKEN)" in str(caught.value)
+    assert "s3cret" not in str(caught.value) and str(path) in caught.value.hint
+    # and the service of a preview never stores the app's secrets
+    assert preview.open(ctx).secret_names == ()
+
+
+def test_a_preview_name_leaves_the_service_name_within_cloud_runs_limit():
+    project = "acme-shop"
+    app = AppSettings(name="checkout-service", target=CloudRunTarget())
+    room = previews.name_room(project, app, [])
+    assert len(f"pilot-{project}-{app.name}--{'x' * room}") == 49  # Cloud Run's limit
+    server_room = previews.name_room(project, AppSettings(name="checkout-service"), [])
+    assert server_room > room  # the Docker host's names may be longer
+    with pytest.raises(PreviewError) as caught:
+        previews.name_room("a-long-project-name", app, [])
+    assert str(caught.value).startswith(
+        "no room for a preview name: the Cloud Run service name "
+        "pilot-a-long-project-name-checkout-service--NAME must stay within 49 characters"
+    )
+
+
+def test_in_the_sandbox_there_are_none(tmp_path):
+    config = SimpleNamespace(server=SimpleNamespace(home="sandbox"))
+    ctx = ProjectContext(config, tmp_path, Path(tmp_path))  # type: ignore[arg-type]
+    assert target_for(APP).previews(ctx) == []
+
+
+# -- the commands ------------------------------------------------------------------------
+PILOT_TOML = """\
+[project]
+name = "acme"
+
+[gcp]
+project = "acme-prod"
+region = "europe-west1"
+
+[server]
+home = "gcp"
+
+[[apps]]
+name = "api"
+path = "api"
+
+  [apps.target]
+  kind = "cloud-run"
+"""
+
+
+def test_preview_list_destroy_and_prune_on_cloud_run(tmp_path, cli, fake, monkeypatch):
+    """The commands a person and the hourly prune use, on a project on Google Cloud: the
+    previews listed with their addresses, one removed by name, the expired one pruned,
+    the app's own service never touched."""
+    import json
+    import time
+
+    from pilot_tui.cloud import clients
+
+    (tmp_path / "pilot.toml").write_text(PILOT_TOML)
+    (tmp_path / "api").mkdir()
+    monkeypatch.setattr(clients, "google_transport", lambda *a, **k: fake)
+    monkeypatch.setattr(cr, "CloudRunService", _quick(cr.CloudRunService))
+    now = time.time()
+    fake.put("pilot-acme-api", own())
+    fake.put("pilot-acme-api--pr-7", preview_labels("api", "pr-7", now + 3600), now)
+    fake.put("pilot-acme-api--pr-8", preview_labels("api", "pr-8", now - 60), now - TTL)
+    fake.put("pilot-acme-api--old", preview_labels("api", "old", now + 3600), now)
+
+    listed = cli("preview", "list", "--json")
+    assert listed.code == 0, listed.err
+    assert [(p["full_name"], p["url"], p["state"]) for p in json.loads(listed.out)] == [
+        (f"api--{n}", f"https://pilot-acme-api--{n}-123456789012.{REGION}.run.app", "ready")
+        for n in ("old", "pr-7", "pr-8")
+    ]
+    gone = cli("preview", "destroy", "api", "old", "--yes")
+    assert gone.code == 0, gone.err
+    assert "deleted Cloud Run service pilot-acme-api--old" in gone.out + gone.err
+    missing = cli("preview", "destroy", "api", "old", "--yes")
+    assert missing.code != 0 and "api has no preview 'old'" in missing.err
+    pruned = cli("preview", "prune")
+    assert pruned.code == 0, pruned.err
+    assert sorted(fake.services) == ["pilot-acme-api", "pilot-acme-api--pr-7"]
+    assert "pilot-acme-api" not in {
+        c.url.rpartition("/")[2] for c in fake.calls if c.method in ("PATCH", "DELETE", "POST")
+    }

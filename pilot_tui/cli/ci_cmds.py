@@ -196,7 +196,8 @@ def remove(ns: argparse.Namespace) -> int:
     path = project.root / github_oidc.WORKFLOW
     written = path.read_text(encoding="utf-8") if path.is_file() else None
     cloud = workflow_cloud(written, config)
-    refused = home_refusal(cloud, config)
+    # Undoing needs the cloud only: not the home `ci github` wanted (it may have moved).
+    refused = home_refusal(cloud, config) if cloud == "gcp" else None
     if refused is not None:
         error(refused)
         return EXIT_INVALID
@@ -231,6 +232,11 @@ def remove(ns: argparse.Namespace) -> int:
         sys.stderr.write(f"removed {line}\n")
     if not removed:
         sys.stderr.write("nothing to remove\n")
+    elif cloud == "gcp":
+        sys.stderr.write(
+            "a run that had the deployer's access token keeps it until it expires (an hour "
+            "at most): Google revokes none on removal\n"
+        )
     if written is not None:
         sys.stderr.write(f"{_shown(path, project)} is left for you to delete and commit\n")
     return EXIT_OK

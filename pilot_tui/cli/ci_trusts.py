@@ -94,9 +94,10 @@ class GcpCiTrust(CiTrust):
         raise AssertionError("no previews from CI on Google Cloud (from_ci.ci_apps)")
 
     def ensure(self, repo: str, branch: str, previewed: list[str]) -> None:
-        from pilot_tui.cloud.policy_gcp import resources_for
+        from pilot_tui.cloud.policy_gcp import ci_resources
+        from pilot_tui.deploy.from_ci import ci_apps
 
-        self.trust.ensure(repo, branch, resources_for(self.config))
+        self.trust.ensure(repo, branch, ci_resources(self.config, ci_apps(self.config).deployed))
 
     def identity(self) -> str:
         return self.trust.runs_as().email
@@ -105,8 +106,10 @@ class GcpCiTrust(CiTrust):
         runs = self.trust.runs_as()
         return (
             f"made the workload identity pool {self.trust.pool} with a provider for "
-            f"{repo}'s runs: only runs on its {branch} may act as the deployer "
-            f"{runs.email} (not its pull requests, another branch or a tag), with no key."
+            f"{repo}'s runs: only a push's run of the workflow on its {branch} may act as "
+            f"{runs.email} (not its pull requests, another workflow, branch or tag), with "
+            "no key; that account may deploy the sites CI deploys and write the release "
+            "history, nothing of the Cloud Run apps or their secrets."
         )
 
     def refusal(self, repo: str, branch: str) -> str | None:

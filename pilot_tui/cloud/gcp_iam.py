@@ -42,6 +42,7 @@ def create_account_request(project: str, gcp_project: str, role: str = "deployer
     what = {
         "deployer": ("Pilot deployer", "used by deploys (least privilege)"),
         "run": ("Pilot Cloud Run apps", "what the Cloud Run apps run as"),
+        "ci": ("Pilot CI", "what GitHub Actions runs act as (pilot-tui ci github)"),
     }[role]
     return ApiRequest(
         "POST",

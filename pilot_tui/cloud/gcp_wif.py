@@ -80,11 +80,23 @@ def pool_members_prefix(project_number: str, pool: str) -> tuple[str, ...]:
     return (f"principal://{base}", f"principalSet://{base}")
 
 
-def attribute_condition(repo: str) -> str:
-    """What the provider admits at all: tokens of ``repo``. GitHub's issuer serves every
-    repository on GitHub, so a provider with no condition would let any of them in (Google
-    refuses GitHub providers without one now)."""
-    return f"assertion.repository == '{repo}'"
+def workflow_ref(repo: str, branch: str) -> str:
+    """The workflow `ci github` writes, on ``branch``, as a token's workflow_ref names it."""
+    from pilot_tui.cloud.github_oidc import WORKFLOW
+
+    return f"{repo}/{WORKFLOW}@refs/heads/{branch}"
+
+
+def attribute_condition(repo: str, branch: str) -> str:
+    """What the provider admits at all: a push's run of Pilot's workflow on ``branch`` of
+    ``repo``. GitHub's issuer serves every repository on GitHub, so a provider with no
+    condition would let any of them in (Google refuses GitHub providers without one now);
+    and another workflow of the repository on that branch (a `pull_request_target` or
+    `issue_comment` job that checks out someone's code) has the same subject."""
+    return (
+        f"assertion.repository == '{repo}' && assertion.event_name == 'push' && "
+        f"assertion.workflow_ref == '{workflow_ref(repo, branch)}'"
+    )
 
 
 def create_pool_request(gcp_project: str, project: str) -> ApiRequest:
@@ -99,32 +111,44 @@ def create_pool_request(gcp_project: str, project: str) -> ApiRequest:
     )
 
 
-def provider_body(repo: str) -> dict[str, Any]:
+def provider_body(repo: str, branch: str) -> dict[str, Any]:
     return {
         "displayName": "GitHub Actions",
         "description": f"Made by pilot-tui ci github: runs of {repo}",
+        "disabled": False,
         "attributeMapping": dict(ATTRIBUTE_MAPPING),
-        "attributeCondition": attribute_condition(repo),
+        "attributeCondition": attribute_condition(repo, branch),
         "oidc": {"issuerUri": ISSUER_URI},
     }
 
 
-def create_provider_request(gcp_project: str, pool: str, repo: str) -> ApiRequest:
+def create_provider_request(gcp_project: str, pool: str, repo: str, branch: str) -> ApiRequest:
     return ApiRequest(
         "POST",
         f"{pool_url(gcp_project, pool)}/providers",
         params={"workloadIdentityPoolProviderId": PROVIDER_ID},
-        body=provider_body(repo),
+        body=provider_body(repo, branch),
     )
 
 
-def update_provider_request(gcp_project: str, pool: str, repo: str) -> ApiRequest:
-    """The provider made for another repository (or by hand) set to admit ``repo``."""
+def update_provider_request(gcp_project: str, pool: str, repo: str, branch: str) -> ApiRequest:
+    """The provider as made for another repository or branch, or by hand, or disabled,
+    set to admit ``repo``'s ``branch`` (and enabled)."""
     return ApiRequest(
         "PATCH",
         provider_url(gcp_project, pool),
-        params={"updateMask": "attributeMapping,attributeCondition,oidc"},
-        body=provider_body(repo),
+        params={"updateMask": "disabled,attributeMapping,attributeCondition,oidc"},
+        body=provider_body(repo, branch),
+    )
+
+
+def enable_pool_request(gcp_project: str, pool: str) -> ApiRequest:
+    """A pool disabled by hand enabled again (a disabled pool exchanges no token)."""
+    return ApiRequest(
+        "PATCH",
+        pool_url(gcp_project, pool),
+        params={"updateMask": "disabled"},
+        body={"disabled": False},
     )
 
 
@@ -159,12 +183,16 @@ def admits(
 
 def provider_admits(provider: dict[str, Any], name: str, claims: dict[str, str]) -> bool:
     """What Google's STS checks of a token against the provider (its body, as made) named
-    ``name``: the issuer, the audience (the provider's default when none is listed), and
-    an attribute condition of ``assertion.X == 'v'`` tests joined by ``&&`` (anything
-    else, or none, admits nothing here)."""
-    if claims.get("iss") != provider.get("oidc", {}).get("issuerUri"):
+    ``name``: that it is enabled, the issuer, the audience (the provider's default when
+    none is listed), and an attribute condition of ``assertion.X == 'v'`` tests joined by
+    ``&&`` (anything else, or none, admits nothing here)."""
+    if provider.get("disabled") or claims.get("iss") != provider.get("oidc", {}).get("issuerUri"):
         return False
-    allowed = provider.get("oidc", {}).get("allowedAudiences") or [audience(name)]
+    # The default allowed audience: the provider's full name, with or without https:.
+    allowed = provider.get("oidc", {}).get("allowedAudiences") or [
+        audience(name),
+        f"//iam.googleapis.com/{name}",
+    ]
     if claims.get("aud") not in allowed:
         return False
     condition = provider.get("attributeCondition", "")

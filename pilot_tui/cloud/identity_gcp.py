@@ -55,6 +55,7 @@ from pilot_tui.cloud.identity_aws import IdentityError
 from pilot_tui.cloud.policy_gcp import (
     ACCESSOR,
     ACT_AS,
+    CI_ROLES,
     DEPLOYER_ROLES,
     RESOURCE_ROLES,
     Resources,
@@ -104,10 +105,18 @@ class GcpDeployer:
     runtime_account: str | None = None  # None: runtime_account_email (Pilot's own)
     resources: Resources | None = None  # what ensure() makes and grants the deployer on
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    # Which account: the deployer (its project roles, acting as the Cloud Run runtime
+    # account), or "ci", what CI runs act as (CI_ROLES, no Cloud Run: ci_account).
+    role: str = "deployer"
+    project_roles: tuple[str, ...] = DEPLOYER_ROLES
 
     @property
     def email(self) -> str:
-        return account_email(self.project, self.gcp_project)
+        return account_email(self.project, self.gcp_project, self.role)
+
+    @property
+    def deploys_cloud_run(self) -> bool:
+        return self.role == "deployer"
 
     @property
     def member(self) -> str:
@@ -149,11 +158,19 @@ class GcpDeployer:
     def ensure(self) -> str:
         """The account (idempotent: 409 = it exists) and its bindings; its email."""
         with step(f"create service account {self.email}", self.gcp_project):
-            exists_ok(self.transport, create_account_request(self.project, self.gcp_project))
+            exists_ok(
+                self.transport,
+                create_account_request(self.project, self.gcp_project, self.role),
+            )
         with step(f"grant the deploy roles on project {self.gcp_project}", self.gcp_project):
             self.edit_policy(
-                project_url(self.gcp_project), lambda p: with_member(p, DEPLOYER_ROLES, self.member)
+                project_url(self.gcp_project),
+                lambda p: with_member(p, self.project_roles, self.member),
             )
+        if not self.deploys_cloud_run:
+            if self.resources is not None:
+                self.grant_on(self.resources)
+            return self.email
         with step(f"create the Cloud Run runtime account {self.runtime()}", self.gcp_project):
             exists_ok(self.transport, create_account_request(self.project, self.gcp_project, "run"))
         with step("let it act as the Cloud Run runtime account", self.gcp_project):
@@ -243,7 +260,7 @@ class GcpDeployer:
                     gone_ok(self.transport, delete_key_request(key["name"]))
         return key_id
 
-    def remove(self, keys_dir: Path) -> None:
+    def remove(self, keys_dir: Path | None = None) -> None:
         """Its bindings (project and runtime account), the account (and so its keys), the
         Cloud Run runtime account setup made with it, the local key file. Bindings first:
         once the account is gone they only linger."""
@@ -254,15 +271,41 @@ class GcpDeployer:
         with step(f"remove the bindings of {self.email}", self.gcp_project):
             self.edit_policy(project_url(self.gcp_project), drop)
             try:
-                self.edit_policy(account_url("-", self.runtime()), drop)
+                if self.deploys_cloud_run:
+                    self.edit_policy(account_url("-", self.runtime()), drop)
             except ApiError as exc:
                 if exc.status != 404:  # no runtime account: nothing bound on it
                     raise
         with step(f"delete service account {self.email}", self.gcp_project):
             gone_ok(self.transport, delete_account_request(self.gcp_project, self.email))
+        if not self.deploys_cloud_run:
+            return  # no runtime account, no key: the CI account has neither
         with step(f"delete the Cloud Run runtime account {self.runtime()}", self.gcp_project):
             gone_ok(self.transport, delete_account_request(self.gcp_project, self.runtime()))
-        (keys_dir / KEY_FILE).unlink(missing_ok=True)
+        if keys_dir is not None:
+            (keys_dir / KEY_FILE).unlink(missing_ok=True)
+
+
+def ci_account(
+    transport: Transport,
+    project: str,
+    gcp_project: str,
+    resources: Resources | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> GcpDeployer:
+    """The account GitHub Actions runs act as (`pilot-tui ci github`): pilot-PROJECT-ci,
+    with CI_ROLES and its grants on ``resources`` (policy_gcp.ci_resources) only; no key.
+    Not the deployer: that one may deploy Cloud Run apps and read their secrets, which a
+    CI run, deploying sites only, never needs."""
+    return GcpDeployer(
+        transport,
+        project,
+        gcp_project,
+        resources=resources,
+        sleep=sleep,
+        role="ci",
+        project_roles=CI_ROLES,
+    )
 
 
 # -- what setup and deploys call -------------------------------------------------------

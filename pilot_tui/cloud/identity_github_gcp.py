@@ -1,11 +1,13 @@
 """The Google Cloud side of keyless deploys from GitHub Actions, made with the admin's
 credentials by `pilot-tui ci github` and removed by `ci remove` (or `server destroy`):
 
-- the deployer service account (identity_gcp), with its grants on what pilot.toml names,
-  and no key: runs act as it through the pool;
-- the Workload Identity pool `pilot-PROJECT` and its provider `github`, which admits
-  tokens of GitHub's issuer for this repository only (gcp_wif.attribute_condition);
-- one binding on the deployer: runs on this repository's branch, exactly, may act as it.
+- the CI account `pilot-PROJECT-ci` (identity_gcp.ci_account): granted on the site
+  buckets CI deploys and the state bucket, and Cloud CDN; no key: runs act as it through
+  the pool. Not the deployer, which may deploy Cloud Run apps and read their secrets;
+- the Workload Identity pool `pilot-PROJECT` and its provider `github`, which admits a
+  push's run of Pilot's workflow on the branch of this repository only
+  (gcp_wif.attribute_condition);
+- one binding on the CI account: runs whose subject is that branch's, exactly.
 
 A pool or provider deleted less than 30 days ago still holds its id: it is undeleted."""
 
@@ -19,7 +21,7 @@ from typing import Any
 from pilot_tui.cloud import gcp_wif
 from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, Transport, gone_ok, wait_operation
 from pilot_tui.cloud.gcp_iam import IAM, account_url, project_url, with_member
-from pilot_tui.cloud.identity_gcp import GcpDeployer, step
+from pilot_tui.cloud.identity_gcp import GcpDeployer, ci_account, step
 from pilot_tui.cloud.policy_gcp import Resources
 
 # What the admin running `ci github` needs besides identity_gcp.ADMIN_ROLES.
@@ -29,7 +31,7 @@ ACTIVE_WAITS = 5  # a pool just made can be missing for a moment when its provid
 
 @dataclass(frozen=True)
 class GcpRunsAs:
-    """What a run acts as: the deployer, through the provider (its full name)."""
+    """What a run acts as: the CI account, through the provider (its full name)."""
 
     provider: str
     email: str
@@ -47,10 +49,9 @@ class GcpGithubTrust:
     def pool(self) -> str:
         return gcp_wif.pool_id(self.project)
 
-    def deployer(self, resources: Resources | None = None) -> GcpDeployer:
-        return GcpDeployer(
-            self.transport, self.project, self.gcp_project, resources=resources, sleep=self.sleep
-        )
+    def account(self, resources: Resources | None = None) -> GcpDeployer:
+        """The CI account (granted on ``resources`` when it is ensured)."""
+        return ci_account(self.transport, self.project, self.gcp_project, resources, self.sleep)
 
     def number(self) -> str:
         """The project's number: tokens' audiences and principals name the project by it."""
@@ -64,20 +65,22 @@ class GcpGithubTrust:
         return self._number
 
     def runs_as(self) -> GcpRunsAs:
-        return GcpRunsAs(gcp_wif.provider_name(self.number(), self.pool), self.deployer().email)
+        return GcpRunsAs(gcp_wif.provider_name(self.number(), self.pool), self.account().email)
 
     def ensure(self, repo: str, branch: str, resources: Resources) -> GcpRunsAs:
-        """The deployer (its grants brought up to pilot.toml's), the pool, its provider
-        admitting ``repo``, and the deployer's binding to runs on ``branch`` of it (any
-        earlier binding of the pool's, for another branch or repository, replaced)."""
+        """The CI account (its grants: ``resources``), the pool, its provider admitting
+        Pilot's workflow on ``branch`` of ``repo``, and the account's binding to runs on
+        that branch (any earlier binding of the pool's, for another branch or repository,
+        replaced)."""
         needs = POOL_ADMIN
-        email = self.deployer(resources).ensure()
+        email = self.account(resources).ensure()
         pool = gcp_wif.pool_url(self.gcp_project, self.pool)
         with step(f"create the workload identity pool {self.pool}", self.gcp_project, needs):
-            self._made(gcp_wif.create_pool_request(self.gcp_project, self.project), pool)
+            if not self._made(gcp_wif.create_pool_request(self.gcp_project, self.project), pool):
+                self._wait(self.transport(gcp_wif.enable_pool_request(self.gcp_project, self.pool)))
         with step(f"create its provider {gcp_wif.PROVIDER_ID}", self.gcp_project, needs):
             provider = gcp_wif.provider_url(self.gcp_project, self.pool)
-            create = gcp_wif.create_provider_request(self.gcp_project, self.pool, repo)
+            create = gcp_wif.create_provider_request(self.gcp_project, self.pool, repo, branch)
             for attempt in range(ACTIVE_WAITS):
                 try:
                     made = self._made(create, provider)
@@ -86,12 +89,9 @@ class GcpGithubTrust:
                     if exc.status != 404 or attempt == ACTIVE_WAITS - 1:
                         raise
                     self.sleep(2.0 * (attempt + 1))
-            if not made:  # it was there: it may admit another repository
-                self._wait(
-                    self.transport(
-                        gcp_wif.update_provider_request(self.gcp_project, self.pool, repo)
-                    )
-                )
+            if not made:  # it was there: it may admit another repository, or be disabled
+                update = gcp_wif.update_provider_request(self.gcp_project, self.pool, repo, branch)
+                self._wait(self.transport(update))
         member = gcp_wif.principal(self.number(), self.pool, gcp_wif.subject(repo, branch))
         with step(f"let runs on {repo}'s {branch} act as {email}", self.gcp_project):
 
@@ -100,16 +100,16 @@ class GcpGithubTrust:
                 others = _without_pool(policy, prefixes)
                 return with_member(others or policy, (gcp_wif.WORKLOAD_USER,), member) or others
 
-            self.deployer().edit_policy(account_url("-", email), bind)
+            self.account().edit_policy(account_url("-", email), bind)
         return self.runs_as()
 
     def remove(self) -> list[str]:
-        """The pool's binding on the deployer (left: the deployer, for the laptop's
-        deploys) and the pool with its provider; what was removed, as lines."""
+        """The pool's binding on the CI account, the pool with its provider, and the CI
+        account (the deployer, the laptop's, stays); what was removed, as lines."""
         removed = []
-        email = self.deployer().email
+        account = self.account()
         prefixes = gcp_wif.pool_members_prefix(self.number(), self.pool)
-        with step(f"remove the pool's binding on {email}", self.gcp_project):
+        with step(f"remove the pool's binding on {account.email}", self.gcp_project):
             dropped: list[bool] = []
 
             def unbind(policy: dict[str, Any]) -> dict[str, Any] | None:
@@ -118,12 +118,21 @@ class GcpGithubTrust:
                 return changed
 
             try:
-                self.deployer().edit_policy(account_url("-", email), unbind)
+                account.edit_policy(account_url("-", account.email), unbind)
             except ApiError as exc:
-                if exc.status != 404:  # no deployer: nothing bound on it
+                if exc.status != 404:  # no CI account: nothing bound on it
                     raise
             if any(dropped):
-                removed.append(f"the binding that let GitHub's runs act as {email}")
+                removed.append(f"the binding that let GitHub's runs act as {account.email}")
+        with step(f"look for the CI account {account.email}", self.gcp_project):
+            made = gone_ok(
+                self.transport, ApiRequest("GET", account_url(self.gcp_project, account.email))
+            )
+        if made is not None:
+            account.remove()  # its project roles, then it (it has no key)
+            removed.append(f"the CI account {account.email} and its roles on the project")
+        # The account first: when the pool cannot be read (a role the admin lacks), what
+        # could deploy is gone already.
         needs = POOL_ADMIN
         with step(f"delete the workload identity pool {self.pool}", self.gcp_project, needs):
             url = gcp_wif.pool_url(self.gcp_project, self.pool)

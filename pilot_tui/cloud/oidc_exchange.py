@@ -177,7 +177,8 @@ def google_refresh(credentials: Credentials) -> None:
     except google.auth.exceptions.GoogleAuthError as exc:
         raise CloudError(
             f"Google refused this run the deployer's access ({redact.text(str(exc))[:240]}): "
-            "was it pushed to the branch `pilot-tui ci github` named, in that repository?"
+            "was it a push's run of .github/workflows/pilot.yml on the branch `pilot-tui ci "
+            "github` named, in that repository (its name spelled as GitHub does)?"
         ) from exc
     token = getattr(credentials, "token", None)
     if token:

@@ -32,6 +32,9 @@ RESOURCE_ROLES = {
     "bucket": "roles/storage.admin",
     "state": "roles/storage.objectAdmin",
 }
+# What a CI run's account may do besides its grants on the site buckets and the state
+# bucket: put Cloud CDN in front of a site (a CI run deploys GCS sites only).
+CI_ROLES = ("roles/compute.loadBalancerAdmin",)
 ACCESSOR = "roles/secretmanager.secretAccessor"
 # Granted on the Cloud Run runtime account only, not the project: project-wide it would let
 # the deployer act as (deploy code running as) any service account, the admin's included.
@@ -62,6 +65,23 @@ def resources_for(config: PilotConfig) -> Resources:
         ),
         buckets=tuple(
             site_bucket(project, a.name) for a in config.apps if a.target.kind == GcsCdnTarget.kind
+        ),
+        state_bucket=state_bucket(project, config.state.bucket)
+        if config.state.backend == "gcs"
+        else None,
+    )
+
+
+def ci_resources(config: PilotConfig, apps: list[str]) -> Resources:
+    """What a CI run's account is granted on: the site buckets of ``apps`` (those CI
+    deploys) and the state bucket; nothing of the Cloud Run apps or their secrets."""
+    project = config.project.name
+    return Resources(
+        config.gcp.region,
+        buckets=tuple(
+            site_bucket(project, a.name)
+            for a in config.apps
+            if a.target.kind == GcsCdnTarget.kind and a.name in apps
         ),
         state_bucket=state_bucket(project, config.state.bucket)
         if config.state.backend == "gcs"

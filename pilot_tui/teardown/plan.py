@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pilot_tui.config.schema import CloudRunTarget, PilotConfig
-from pilot_tui.naming import deployer_user, resource_name
+from pilot_tui.naming import deployer_user, gcp_account_id, resource_name
 from pilot_tui.teardown.remove import Teardown
 from pilot_tui.teardown.scan import Scan
 from pilot_tui.teardown.scan_aws import AwsClients
@@ -144,9 +144,11 @@ def _declared(config: PilotConfig, root: Path) -> list[Thing]:
         except (OSError, UnicodeDecodeError):
             names_pool = False
         if names_pool:
-            declared.append(
-                Thing(GCP_POOL, pool_id(project), f"{github_oidc.WORKFLOW} (pilot-tui ci github)")
-            )
+            by = f"{github_oidc.WORKFLOW} (pilot-tui ci github)"
+            declared += [
+                Thing(GCP_POOL, pool_id(project), by),
+                Thing("GCP service account", gcp_account_id(project, "ci"), by),
+            ]
     return declared
 
 

@@ -18,6 +18,7 @@ from pilot_tui.teardown.things import (
     CLOUD_SQL_INSTANCE,
     DATABASE_VOLUME,
     GCP_DEPLOYER_KINDS,
+    GCP_POOL,
     STEP_TITLES,
     STEPS,
     Inventory,
@@ -144,20 +145,29 @@ class Teardown:
             from pilot_tui.cloud.identity_gcp import GcpDeployer
             from pilot_tui.cloud.identity_github_gcp import GcpGithubTrust
 
-            def remove_gcp() -> None:
-                gcp_project = self.config.gcp.project
-                # pilot.toml is refused with an app or the server on Google Cloud and no
-                # gcp.project, and only those declare the GCP deployer.
-                assert gcp_project, "a GCP deployer without gcp.project"
+            gcp_project = self.config.gcp.project
+            # pilot.toml is refused with an app or the server on Google Cloud and no
+            # gcp.project, and only those declare the GCP deployer.
+            assert gcp_project, "a GCP deployer without gcp.project"
+            project = self.config.project.name
+
+            def remove_pool() -> None:
                 transport = google_transport(self.config, self.root, role="admin")
-                project = self.config.project.name
-                # The pool first: it is GitHub's way in to the deployer (none made: nothing).
                 for line in GcpGithubTrust(transport, project, gcp_project).remove():
                     say(f"removed {line}")
+
+            def remove_gcp() -> None:
+                transport = google_transport(self.config, self.root, role="admin")
                 GcpDeployer(transport, project, gcp_project).remove(keys)
                 say("removed the GCP deployer service account and its keys")
 
-            self._try("the GCP deployer", remove_gcp, say)
+            # The pool and the CI account first, when the workflow names them (reading
+            # pools needs a role setup's admin may not have: only then).
+            if any(t.kind == GCP_POOL for t in things):
+                self._try("the workload identity pool and the CI account", remove_pool, say)
+            gcp_deployer = deployer_user(project)
+            if any(t.kind == "GCP service account" and t.name == gcp_deployer for t in things):
+                self._try("the GCP deployer", remove_gcp, say)
 
     # server ----------------------------------------------------------------------------
     def managed(self) -> ManagedDatabases | None:

@@ -39,6 +39,10 @@ class TokenService:
     url: str  # ACTIONS_ID_TOKEN_REQUEST_URL
     asked: list[dict] = field(default_factory=list)  # every request it got
     sub: str = "repo:acme/shop:ref:refs/heads/main"  # the run's subject
+    # The run's ref and event when its subject does not say them (a job with an
+    # environment: its subject names the environment, not the branch it runs on).
+    ref: str | None = None
+    event: str | None = None
 
     def env(self, role_arn: str) -> dict[str, str]:
         """The variables a GitHub Actions job of the workflow has."""
@@ -79,7 +83,10 @@ def github_tokens() -> Iterator[TokenService]:
                 return
             # GitHub's tokens name the repository and ref apart from the subject too
             repository = service.sub.split(":")[1]
-            ref = service.sub.split(":ref:", 1)[1] if ":ref:" in service.sub else ""
+            pushed = ":ref:" in service.sub or service.event == "push"
+            ref = service.ref or (
+                service.sub.split(":ref:", 1)[1] if ":ref:" in service.sub else "refs/pull/7/merge"
+            )
             token = jwt(
                 {
                     "iss": ISSUER,
@@ -87,6 +94,8 @@ def github_tokens() -> Iterator[TokenService]:
                     "sub": service.sub,
                     "repository": repository,
                     "ref": ref,
+                    "event_name": "push" if pushed else "pull_request",
+                    "workflow_ref": f"{repository}/.github/workflows/pilot.yml@{ref}",
                 }
             )
             body = json.dumps({"value": token}).encode()

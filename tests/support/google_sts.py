@@ -45,8 +45,9 @@ class GoogleSts:
     url: str  # the base: STS at /v1/token, IAM Credentials at /v1/projects/...
     # STS: does the provider take this token (claims, plus the audience STS was asked for)?
     provider_admits: Callable[[dict[str, str]], bool] = lambda claims: True
-    # generateAccessToken: may the federated identity of these claims act as the account?
-    binding_admits: Callable[[dict[str, str]], bool] = lambda claims: True
+    # generateAccessToken: may the federated identity of these claims act as the account
+    # (its email, from the path)?
+    binding_admits: Callable[[dict[str, str], str], bool] = lambda claims, email: True
     asked: list[dict] = field(default_factory=list)
     federated: dict[str, dict[str, str]] = field(default_factory=dict)  # token -> claims
 
@@ -117,10 +118,11 @@ def google_sts() -> Iterator[GoogleSts]:
             body = json.loads(raw or "{}")
             service.asked.append({"path": self.path, "body": body, "auth": auth})
             claims = service.federated.get((auth or "").removeprefix("Bearer "))
+            email = self.path.removeprefix("/v1/projects/-/serviceAccounts/").partition(":")[0]
             if (
                 self.path.endswith(":generateAccessToken")
                 and claims is not None
-                and service.binding_admits(claims)
+                and service.binding_admits(claims, email)
             ):
                 self._answer(200, {"accessToken": ACCESS, "expireTime": "2099-01-01T00:00:00Z"})
             else:

@@ -19,13 +19,14 @@ from pilot_tui.cloud.gcp_api import ApiError, ApiRequest
 from pilot_tui.cloud.identity_aws import IdentityError
 from pilot_tui.cloud.identity_github_gcp import GcpGithubTrust
 from pilot_tui.cloud.policy_gcp import Resources
-from tests.unit.test_identity_gcp import EMAIL, GCP, FakeIam, members
+from tests.unit.test_identity_gcp import ACCOUNTS, EMAIL, GCP, PROJECT, FakeIam, members
 
 NUMBER = "123456789012"
 POOLS = f"https://iam.googleapis.com/v1/projects/{GCP}/locations/global/workloadIdentityPools"
 POOL = f"{POOLS}/pilot-acme"
 PROVIDER = f"{POOL}/providers/github"
-DEPLOYER_POLICY = f"https://iam.googleapis.com/v1/projects/-/serviceAccounts/{EMAIL}"
+CI_EMAIL = "pilot-acme-ci@acme-prod.iam.gserviceaccount.com"
+CI_POLICY = f"https://iam.googleapis.com/v1/projects/-/serviceAccounts/{CI_EMAIL}"
 NAME = f"projects/{NUMBER}/locations/global/workloadIdentityPools/pilot-acme/providers/github"
 MAIN = (
     f"principal://iam.googleapis.com/projects/{NUMBER}/locations/global/"
@@ -49,6 +50,10 @@ class FakeWif(FakeIam):
 
     def __call__(self, request: ApiRequest) -> dict:
         url, method = request.url, request.method
+        email = url.removeprefix(f"{ACCOUNTS}/")
+        if method == "GET" and url.startswith(f"{ACCOUNTS}/") and email in self.accounts:
+            self.calls.append(request)
+            return {"email": email}
         if not url.startswith(POOLS):
             return super().__call__(request)
         self.calls.append(request)
@@ -75,9 +80,9 @@ class FakeWif(FakeIam):
             raise ApiError(404, "Requested entity was not found.", request)
         if method == "GET":
             return {"name": url, "state": self.states[url], **self.bodies[url]}
-        if method == "PATCH":
-            assert request.params == {"updateMask": "attributeMapping,attributeCondition,oidc"}
-            self.bodies[url] = copy.deepcopy(request.body)
+        if method == "PATCH":  # the masked fields only, as Google applies them
+            for key in request.params["updateMask"].split(","):
+                self.bodies[url][key] = copy.deepcopy(request.body[key])
             return self.operation(url)
         if method == "DELETE":
             for known in self.states:  # a pool's providers go with it
@@ -94,13 +99,15 @@ class FakeWif(FakeIam):
         """Google's STS: the provider, as made, takes the token for a federated one."""
         if self.states.get(POOL) != "ACTIVE" or self.states.get(PROVIDER) != "ACTIVE":
             return False
+        if self.bodies[POOL].get("disabled"):
+            return False
         return gcp_wif.provider_admits(self.bodies[PROVIDER], NAME, claims)
 
     def binding_admits(self, claims: dict[str, str]) -> bool:
         """IAM: the deployer's binding lets that federated identity act as it."""
         bound = [
             m
-            for b in self.policies.get(DEPLOYER_POLICY, {}).get("bindings", [])
+            for b in self.policies.get(CI_POLICY, {}).get("bindings", [])
             if b["role"] == gcp_wif.WORKLOAD_USER
             for m in b["members"]
         ]
@@ -108,16 +115,30 @@ class FakeWif(FakeIam):
         return gcp_wif.binding_admits(mapping, bound, claims, NUMBER, "pilot-acme")
 
 
-def claims(sub: str, repository: str = "acme/shop", **more: str) -> dict[str, str]:
-    ref = sub.split(":ref:", 1)[1] if ":ref:" in sub else ""
+def claims(
+    sub: str,
+    repository: str = "acme/shop",
+    event: str = "",
+    workflow: str = ".github/workflows/pilot.yml",
+    ref: str = "",
+) -> dict[str, str]:
+    """A GitHub token's claims: a push's run of ``workflow`` unless the subject or
+    ``event`` says otherwise (``ref``: where a subject that names none runs)."""
+    ref = ref or (sub.split(":ref:", 1)[1] if ":ref:" in sub else "refs/pull/7/merge")
     return {
         "iss": "https://token.actions.githubusercontent.com",
         "aud": f"https://iam.googleapis.com/{NAME}",
         "sub": sub,
         "repository": repository,
         "ref": ref,
-        **more,
+        "event_name": event or ("pull_request" if sub.endswith(":pull_request") else "push"),
+        "workflow_ref": f"{repository}/{workflow}@{ref}",
     }
+
+
+# A job of Pilot's workflow, pushed to main, that names an environment: the condition
+# takes it (repository, event, workflow and ref are the push's), its subject is not main's.
+ENVIRONMENT = claims("repo:acme/shop:environment:production", ref="refs/heads/main")
 
 
 @pytest.fixture
@@ -136,10 +157,13 @@ def test_requests_are_data():
     pool = gcp_wif.create_pool_request(GCP, "acme")
     assert (pool.method, pool.url) == ("POST", POOLS)
     assert pool.params == {"workloadIdentityPoolId": "pilot-acme"}
-    provider = gcp_wif.create_provider_request(GCP, "pilot-acme", "acme/shop")
+    provider = gcp_wif.create_provider_request(GCP, "pilot-acme", "acme/shop", "main")
     assert provider.params == {"workloadIdentityPoolProviderId": "github"}
     assert provider.body["oidc"] == {"issuerUri": "https://token.actions.githubusercontent.com"}
-    assert provider.body["attributeCondition"] == "assertion.repository == 'acme/shop'"
+    assert provider.body["attributeCondition"] == (
+        "assertion.repository == 'acme/shop' && assertion.event_name == 'push' && "
+        "assertion.workflow_ref == 'acme/shop/.github/workflows/pilot.yml@refs/heads/main'"
+    )
     assert provider.body["attributeMapping"]["google.subject"] == "assertion.sub"
     assert gcp_wif.principal(NUMBER, "pilot-acme", "repo:acme/shop:ref:refs/heads/main") == MAIN
     # a pool id is 4-32 characters and never ends in a hyphen
@@ -149,16 +173,30 @@ def test_requests_are_data():
     assert gcp_wif.pool_id("abcdefghijklmnopqrstuvwxy-z") == "pilot-abcdefghijklmnopqrstuvwxy"
 
 
-def test_ensure_makes_the_pool_the_provider_and_one_binding_and_no_key(fake):
+def test_ensure_makes_the_ci_account_the_pool_the_provider_one_binding_and_no_key(fake):
     runs = trust(fake).ensure("acme/shop", "main", RESOURCES)
-    assert (runs.provider, runs.email) == (NAME, EMAIL)
+    assert (runs.provider, runs.email) == (NAME, CI_EMAIL)
+    assert fake.accounts == {CI_EMAIL}  # the CI account alone: the deployer is not made
     assert fake.states == {POOL: "ACTIVE", PROVIDER: "ACTIVE"}
     assert fake.keys == {}  # keyless: the runs act through the pool
     assert not any(c.url.endswith("/keys") for c in fake.calls)
-    bindings = fake.policies[DEPLOYER_POLICY]["bindings"]
+    bindings = fake.policies[CI_POLICY]["bindings"]
     assert bindings == [{"role": gcp_wif.WORKLOAD_USER, "members": [MAIN]}]
-    # the deployer got its grants on what pilot.toml names (here the site bucket)
+    # the CI account: its grant on the site bucket CI deploys, Cloud CDN on the project,
+    # and nothing of Cloud Run or secrets (the deployer's run.admin, secret accessors)
     assert ("bucket", "pilot-acme-docs-site", fake.created[0][2]) in fake.created
+    site = fake.policies["https://storage.googleapis.com/storage/v1/b/pilot-acme-docs-site"]
+    assert {"role": "roles/storage.admin", "members": [f"serviceAccount:{CI_EMAIL}"]} in (
+        site["bindings"]
+    )
+    granted = {
+        b["role"]
+        for b in fake.policies[PROJECT]["bindings"]
+        if f"serviceAccount:{CI_EMAIL}" in b["members"]
+    }
+    assert granted == {"roles/compute.loadBalancerAdmin"}
+    sent = [c for c in fake.calls if "secretmanager" in c.url or "Cloud Run" in str(c.body)]
+    assert sent == [] and "roles/iam.serviceAccountUser" not in str(fake.policies)
     # each operation was waited for
     assert any("/operations/" in c.url and c.method == "GET" for c in fake.calls)
 
@@ -177,6 +215,12 @@ def test_ensure_makes_the_pool_the_provider_and_one_binding_and_no_key(fake):
         (claims("repo:acme/shop:ref:refs/heads/feature"), False),  # another branch
         (claims("repo:acme/shop:ref:refs/tags/v1"), False),  # a tag
         (claims("repo:acme/shop:environment:production"), False),
+        (ENVIRONMENT, False),  # on main, but its subject is the environment's
+        # the branch's subject, but not Pilot's workflow run on a push: another workflow
+        # (a pull_request_target or issue_comment job may check out someone's code)
+        (claims("repo:acme/shop:ref:refs/heads/main", event="pull_request_target"), False),
+        (claims("repo:acme/shop:ref:refs/heads/main", event="issue_comment"), False),
+        (claims("repo:acme/shop:ref:refs/heads/main", workflow=".github/workflows/x.yml"), False),
         ({**claims("repo:acme/shop:ref:refs/heads/main"), "aud": "sts.amazonaws.com"}, False),
         ({**claims("repo:acme/shop:ref:refs/heads/main"), "iss": "https://evil.test"}, False),
     ],
@@ -186,31 +230,37 @@ def test_what_was_made_admits_exactly_this_repositorys_branch(fake, token, admit
     assert fake.admits(token) is admitted
 
 
-def test_the_evaluator_can_say_yes_to_a_looser_binding(fake):
-    """A binding of the whole pool admits what Pilot's refuses (so the refusals above are
-    the binding's and condition's, not a broken evaluator's); no condition admits nothing."""
+def test_the_evaluator_can_say_yes_to_a_looser_binding_or_condition(fake):
+    """A binding of the whole pool, or a condition on the repository alone, admits what
+    Pilot's refuse (so the refusals above are theirs, not a broken evaluator's); no
+    condition, or one the evaluator does not know, admits nothing."""
     trust(fake).ensure("acme/shop", "main", RESOURCES)
+    assert fake.provider_admits(ENVIRONMENT) and not fake.admits(ENVIRONMENT)
     group = gcp_wif.pool_members_prefix(NUMBER, "pilot-acme")[1]
     for loose in (f"{group}*", f"{group}attribute.repository/acme/shop"):
-        fake.policies[DEPLOYER_POLICY]["bindings"][0]["members"] = [loose]
-        assert fake.admits(claims("repo:acme/shop:pull_request"))
+        fake.policies[CI_POLICY]["bindings"][0]["members"] = [loose]
+        assert fake.admits(ENVIRONMENT)
+    pull = claims("repo:acme/shop:pull_request")
+    assert not fake.admits(pull)  # refused by the condition
+    fake.bodies[PROVIDER]["attributeCondition"] = "assertion.repository == 'acme/shop'"
+    assert fake.admits(pull)
     fake.bodies[PROVIDER]["attributeCondition"] = ""
-    assert not fake.admits(claims("repo:acme/shop:pull_request"))
+    assert not fake.admits(pull)
     fake.bodies[PROVIDER]["attributeCondition"] = "assertion.repository.startsWith('acme')"
-    assert not fake.admits(claims("repo:acme/shop:pull_request"))  # unknown: admits nothing
+    assert not fake.admits(pull)  # unknown: admits nothing
 
 
 def test_ensure_again_is_idempotent_and_another_branch_replaces_the_binding(fake):
-    fake.policies[DEPLOYER_POLICY] = {
+    fake.policies[CI_POLICY] = {
         "etag": "a0",
         "bindings": [{"role": "roles/iam.serviceAccountTokenCreator", "members": ["user:ana@x"]}],
     }
-    fake.accounts.add(EMAIL)
+    fake.accounts.add(CI_EMAIL)
     trust(fake).ensure("acme/shop", "main", RESOURCES)
     trust(fake).ensure("acme/shop", "main", RESOURCES)
-    assert members(fake.policies[DEPLOYER_POLICY]) == ["user:ana@x", MAIN]
+    assert members(fake.policies[CI_POLICY]) == ["user:ana@x", MAIN]
     trust(fake).ensure("acme/shop", "release", RESOURCES)
-    assert members(fake.policies[DEPLOYER_POLICY]) == [
+    assert members(fake.policies[CI_POLICY]) == [
         "user:ana@x",
         MAIN.replace("main", "release"),
     ]
@@ -218,7 +268,9 @@ def test_ensure_again_is_idempotent_and_another_branch_replaces_the_binding(fake
     assert fake.admits(claims("repo:acme/shop:ref:refs/heads/release"))
     # a repository moved: the provider admits the new one only
     trust(fake).ensure("acme/store", "main", RESOURCES)
-    assert fake.bodies[PROVIDER]["attributeCondition"] == "assertion.repository == 'acme/store'"
+    assert fake.bodies[PROVIDER]["attributeCondition"].startswith(
+        "assertion.repository == 'acme/store' && "
+    )
     assert not fake.admits(claims("repo:acme/shop:ref:refs/heads/main"))
     assert fake.admits(claims("repo:acme/store:ref:refs/heads/main", "acme/store"))
 
@@ -229,23 +281,26 @@ def test_a_pool_not_visible_yet_is_waited_for(fake):
     assert fake.states[PROVIDER] == "ACTIVE"
 
 
-def test_remove_takes_the_binding_and_the_pool_and_again_finds_nothing(fake):
+def test_remove_takes_the_binding_the_pool_and_the_ci_account_and_again_finds_nothing(fake):
+    fake.accounts.add(EMAIL)  # the deployer, made by setup for the laptop's deploys
     trust(fake).ensure("acme/shop", "main", RESOURCES)
     removed = trust(fake).remove()
     assert removed == [
-        f"the binding that let GitHub's runs act as {EMAIL}",
+        f"the binding that let GitHub's runs act as {CI_EMAIL}",
+        f"the CI account {CI_EMAIL} and its roles on the project",
         "the workload identity pool pilot-acme and its provider (Google keeps them 30 days, "
         "disabled; `ci github` undeletes them)",
     ]
-    assert MAIN not in members(fake.policies[DEPLOYER_POLICY])
     assert fake.states == {POOL: "DELETED", PROVIDER: "DELETED"}
     assert not fake.admits(claims("repo:acme/shop:ref:refs/heads/main"))
-    assert EMAIL in fake.accounts  # the deployer stays, for the laptop's deploys
+    assert fake.accounts == {EMAIL}  # the deployer stays
+    assert f"serviceAccount:{CI_EMAIL}" not in members(fake.policies[PROJECT])
     assert trust(fake).remove() == []
     # made again within 30 days: the ids are still held, so both are undeleted
     trust(fake).ensure("acme/shop", "main", RESOURCES)
     assert fake.states == {POOL: "ACTIVE", PROVIDER: "ACTIVE"}
-    assert any(c.url == f"{POOL}:undelete" for c in fake.calls)
+    undeleted = [c.url for c in fake.calls if c.url.endswith(":undelete")]
+    assert undeleted == [f"{POOL}:undelete", f"{PROVIDER}:undelete"]
     assert fake.admits(claims("repo:acme/shop:ref:refs/heads/main"))
 
 
@@ -267,3 +322,15 @@ def test_a_refusal_names_the_step_and_the_role_needed(fake):
     said = str(caught.value)
     assert said.startswith("create the workload identity pool pilot-acme: HTTP 403")
     assert "roles/iam.workloadIdentityPoolAdmin" in said
+
+
+def test_a_pool_or_provider_disabled_by_hand_is_enabled_again(fake):
+    """A disabled pool or provider exchanges no token: `ci github` saying it set up the
+    trust while every run is refused would be a lie."""
+    trust(fake).ensure("acme/shop", "main", RESOURCES)
+    fake.bodies[POOL]["disabled"] = True
+    fake.bodies[PROVIDER]["disabled"] = True
+    assert not fake.admits(claims("repo:acme/shop:ref:refs/heads/main"))
+    trust(fake).ensure("acme/shop", "main", RESOURCES)
+    assert fake.bodies[POOL]["disabled"] is False and fake.bodies[PROVIDER]["disabled"] is False
+    assert fake.admits(claims("repo:acme/shop:ref:refs/heads/main"))

@@ -16,15 +16,16 @@ def register(commands: Commands) -> None:
         "`pilot-tui deploy APP --preview NAME` runs APP's source as APP--NAME beside the\n"
         "app: on the Docker host at APP--NAME.<domain or the server's sslip.io name>; on\n"
         "Lambda as a function of its own (pilot-PROJECT-APP--NAME) with its own function\n"
-        "URL. A preview gets [apps.previews] env over the app's env; only the secrets in\n"
+        "URL; on Cloud Run as a service of its own (pilot-PROJECT-APP--NAME, no secrets).\n"
+        "A preview gets [apps.previews] env over the app's env; only the secrets in\n"
         ".pilot/secrets/previews/APP.env (`secrets set APP NAME --preview`) or, in a\n"
         "GitHub Actions run, the repository's secrets PREVIEW_NAME; and never the app's\n"
         'database (a [[databases]] preview = "empty" | "copy-of-latest-backup" gives it\n'
         "one of its own). It expires previews.ttl after its last deploy, removed by the\n"
-        "agent on the Docker host (a Lambda preview by the next preview deploy, `preview\n"
-        "prune`, or the hourly run `ci github` writes); previews.max caps how many an app\n"
-        "has. `logs APP--NAME` and `releases APP--NAME` are a preview's own. Other targets\n"
-        "refuse, saying why.",
+        "agent on the Docker host (a Lambda or Cloud Run one by the next preview deploy,\n"
+        "`preview prune`, or on AWS the hourly run `ci github` writes); previews.max caps\n"
+        "how many an app has. `logs APP--NAME` and `releases APP--NAME` are a preview's\n"
+        "own. Other targets refuse, saying why.",
     )
     actions = add_actions(group, "preview_command")
     p = add_command(

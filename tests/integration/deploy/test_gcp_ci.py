@@ -30,7 +30,7 @@ from pilot_tui.deploy.shared_history import shared_history
 from pilot_tui.teardown.plan import _declared
 from pilot_tui.teardown.things import GCP_POOL
 from tests.support.google_sts import ACCESS
-from tests.unit.test_gcp_wif import DEPLOYER_POLICY, MAIN, NAME, POOL, PROVIDER, FakeWif
+from tests.unit.test_gcp_wif import CI_EMAIL, CI_POLICY, MAIN, NAME, POOL, PROVIDER, FakeWif
 from tests.unit.test_github_oidc import schema_check
 from tests.unit.test_identity_gcp import EMAIL
 
@@ -120,10 +120,12 @@ def in_a_run(project, github_tokens, google_sts, monkeypatch):
             fake.provider_admits(claims)
             and (claims["sts_audience"] == f"//iam.googleapis.com/{NAME}")
         )
-        google_sts.binding_admits = fake.binding_admits
+        google_sts.binding_admits = lambda claims, email: (
+            email == CI_EMAIL and (fake.binding_admits(claims))
+        )
         monkeypatch.setattr(gcp_wif, "STS_URL", google_sts.sts_url)
         monkeypatch.setattr(gcp_wif, "IAM_CREDENTIALS", google_sts.iam_credentials)
-        for key, value in github_tokens.gcp_env(NAME, EMAIL).items():
+        for key, value in github_tokens.gcp_env(NAME, CI_EMAIL).items():
             monkeypatch.setenv(key, value)
         assert oidc_exchange.google_in_github_actions()
         return github_tokens, google_sts
@@ -143,22 +145,22 @@ def test_ci_github_on_gcp_makes_the_pool_writes_the_workflow_and_ci_remove_undoe
     fake = project
     made = cli("ci", "github", "--repo", "acme/shop")
     assert made.code == 0, made.err
-    assert made.out.strip() == EMAIL  # what the runs act as, for scripts
+    assert made.out.strip() == CI_EMAIL  # what the runs act as, for scripts
     assert (
         f"made the workload identity pool pilot-acme with a provider for acme/shop's runs: "
-        f"only runs on its main may act as the deployer {EMAIL}"
+        f"only a push's run of the workflow on its main may act as {CI_EMAIL}"
     ) in made.err
     # what cannot be deployed from a run is said, with why
     assert "not api: it is built on the Docker host" in made.err
     assert "the runs record their releases in the state bucket pilot-state-acme" in made.err
     assert fake.states == {POOL: "ACTIVE", PROVIDER: "ACTIVE"}
-    assert fake.policies[DEPLOYER_POLICY]["bindings"] == [
+    assert fake.policies[CI_POLICY]["bindings"] == [
         {"role": gcp_wif.WORKLOAD_USER, "members": [MAIN]}
     ]
     assert fake.keys == {}  # no key made: runs act through the pool
     # the deployer may write the release history in the state bucket
     state_policy = fake.policies[f"https://storage.googleapis.com/storage/v1/b/{STATE_BUCKET}"]
-    assert {"role": "roles/storage.objectAdmin", "members": [f"serviceAccount:{EMAIL}"]} in (
+    assert {"role": "roles/storage.objectAdmin", "members": [f"serviceAccount:{CI_EMAIL}"]} in (
         state_policy["bindings"]
     )
 
@@ -167,25 +169,29 @@ def test_ci_github_on_gcp_makes_the_pool_writes_the_workflow_and_ci_remove_undoe
     job = __import__("yaml").safe_load(text)["jobs"]["deploy"]
     assert job["env"] == {
         "PILOT_GCP_WORKLOAD_PROVIDER": NAME,
-        "PILOT_GCP_SERVICE_ACCOUNT": EMAIL,
+        "PILOT_GCP_SERVICE_ACCOUNT": CI_EMAIL,
     }
     assert job["steps"][-1]["run"] == "pilot-tui deploy docs"
     assert "AWS" not in text and "pull_request" not in text and "schedule" not in text
     checked = schema_check(text, tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     again = cli("ci", "github", "--repo", "acme/shop")
-    assert again.code == 0 and fake.policies[DEPLOYER_POLICY]["bindings"][0]["members"] == [MAIN]
+    assert again.code == 0 and fake.policies[CI_POLICY]["bindings"][0]["members"] == [MAIN]
 
-    # `server destroy` lists the pool the workflow names, and removes it with the deployer
-    declared = [t for t in _declared(config_of(tmp_path), tmp_path) if t.kind == GCP_POOL]
-    assert [(t.name, t.found, t.step) for t in declared] == [
-        ("pilot-acme", ".github/workflows/pilot.yml (pilot-tui ci github)", "deployer")
+    # `server destroy` lists the pool and the CI account the workflow names
+    by = ".github/workflows/pilot.yml (pilot-tui ci github)"
+    declared = [t for t in _declared(config_of(tmp_path), tmp_path) if by == t.found]
+    assert [(t.kind, t.name, t.step) for t in declared] == [
+        (GCP_POOL, "pilot-acme", "deployer"),
+        ("GCP service account", "pilot-acme-ci", "deployer"),
     ]
 
     removed = cli("ci", "remove")
     assert removed.code == 0, removed.err
-    assert f"removed the binding that let GitHub's runs act as {EMAIL}" in removed.err
+    assert f"removed the binding that let GitHub's runs act as {CI_EMAIL}" in removed.err
     assert "removed the workload identity pool pilot-acme and its provider" in removed.err
+    assert f"removed the CI account {CI_EMAIL}" in removed.err
+    assert "keeps it until it expires (an hour at most)" in removed.err
     assert fake.states == {POOL: "DELETED", PROVIDER: "DELETED"}
     assert ".github/workflows/pilot.yml is left for you to delete and commit" in removed.err
     nothing = cli("ci", "remove")
@@ -198,8 +204,11 @@ def test_ci_github_on_gcp_refuses_the_sandbox_and_a_missing_project(tmp_path, cl
     refused = cli("ci", "github", "--repo", "acme/shop")
     assert refused.code == 2 and "the sandbox has no Google IAM" in refused.err
     assert project.calls == [] and not (tmp_path / github_oidc.WORKFLOW).exists()
+    (tmp_path / "pilot.toml").write_text(PILOT_TOML)
     long_branch = cli("ci", "github", "--repo", "acme/shop", "--branch", "b" * 120)
     assert long_branch.code == 2
+    assert "longer than the 127 bytes Google keeps of it" in long_branch.err
+    assert project.calls == [] and not (tmp_path / github_oidc.WORKFLOW).exists()
 
 
 def test_a_runs_token_becomes_the_deployers_access_and_its_history_reaches_the_bucket(
@@ -216,7 +225,7 @@ def test_a_runs_token_becomes_the_deployers_access_and_its_history_reaches_the_b
     assert github_tokens.asked[-1]["query"]["audience"] == [f"https://iam.googleapis.com/{NAME}"]
     sts, impersonate = google_sts.asked[0], google_sts.asked[1]
     assert sts["form"]["audience"] == f"//iam.googleapis.com/{NAME}"
-    assert impersonate["path"] == f"/v1/projects/-/serviceAccounts/{EMAIL}:generateAccessToken"
+    assert impersonate["path"] == f"/v1/projects/-/serviceAccounts/{CI_EMAIL}:generateAccessToken"
     assert impersonate["body"]["scope"] == ["https://www.googleapis.com/auth/cloud-platform"]
     assert ACCESS not in redact.text(f"token {ACCESS}")  # masked should anything echo it
     assert not (tmp_path / ".pilot" / "keys").exists()  # no key file anywhere
@@ -248,27 +257,78 @@ def test_a_runs_token_becomes_the_deployers_access_and_its_history_reaches_the_b
         from_ci.check_run(config, ["api"])
 
 
+CONDITION = "rejected by the attribute condition"
+
+
 @pytest.mark.parametrize(
-    ("sub", "refused_by", "said"),
+    ("sub", "ref", "refused_by", "said"),
     [
-        # another branch of the repository: the provider takes it, the binding does not
-        ("repo:acme/shop:ref:refs/heads/feature", "IAM", "getAccessToken"),
-        ("repo:acme/shop:pull_request", "IAM", "getAccessToken"),
-        # another repository: the provider's condition refuses it at STS
-        ("repo:evil/shop:ref:refs/heads/main", "STS", "rejected by the attribute condition"),
+        # another branch, a pull request, another repository: the provider's condition
+        # refuses them at STS
+        ("repo:acme/shop:ref:refs/heads/feature", None, "STS", CONDITION),
+        ("repo:acme/shop:pull_request", None, "STS", CONDITION),
+        ("repo:evil/shop:ref:refs/heads/main", None, "STS", CONDITION),
+        # a job of the workflow on main that names an environment: the provider takes it,
+        # the binding (main's subject, exactly) does not
+        ("repo:acme/shop:environment:production", "refs/heads/main", "IAM", "getAccessToken"),
     ],
 )
 def test_a_run_pilot_did_not_admit_is_refused_by_google_in_pilots_words(
-    tmp_path, cli, project, in_a_run, sub, refused_by, said
+    tmp_path, cli, project, in_a_run, sub, ref, refused_by, said
 ):
     assert cli("ci", "github", "--repo", "acme/shop").code == 0
     github_tokens, google_sts = in_a_run()
-    github_tokens.sub = sub
+    github_tokens.sub, github_tokens.ref = sub, ref
+    github_tokens.event = "push" if ref else None
     with pytest.raises(CloudError) as caught:
         clients.google_transport(config_of(tmp_path), tmp_path)
     message = str(caught.value)
     assert message.startswith("Google refused this run the deployer's access")
     assert said in message
-    assert "was it pushed to the branch `pilot-tui ci github` named" in message
+    assert "was it a push's run of .github/workflows/pilot.yml on the branch" in message
     steps = [a["path"].rsplit(":", 1)[-1] for a in google_sts.asked]
     assert steps == (["/v1/token"] if refused_by == "STS" else ["/v1/token", "generateAccessToken"])
+
+
+def test_server_destroy_removes_the_deployer_without_reading_pools_when_none_is_named(
+    tmp_path, project, monkeypatch
+):
+    """Regression (review): `server destroy` read the workload identity pool before
+    removing the GCP deployer, also for a project that never ran `ci github`; setup's
+    admin roles do not include reading pools, so Google's 403 left the deployer and its
+    keys behind. The pool is removed only when the workflow names it."""
+    from pilot_tui.teardown.remove import Teardown
+    from pilot_tui.teardown.scan import Scan
+    from pilot_tui.teardown.things import Thing
+
+    fake = project
+    original = FakeWif.__call__
+
+    def no_pool_role(request: ApiRequest) -> dict:
+        if "workloadIdentityPools" in request.url:
+            from pilot_tui.cloud.gcp_api import ApiError
+
+            raise ApiError(403, "Permission 'iam.workloadIdentityPools.get' denied", request)
+        return original(fake, request)
+
+    monkeypatch.setattr(clients, "google_transport", lambda *a, **k: no_pool_role)
+    fake.accounts.add(EMAIL)
+    config = config_of(tmp_path)
+    said: list[str] = []
+    teardown = Teardown(config, tmp_path, Scan("acme"))
+    deployer = [Thing("GCP service account", "pilot-acme-deployer", "x")]
+    teardown.remove_deployer(deployer, said.append)
+    assert teardown.failures == []
+    assert said == ["removed the GCP deployer service account and its keys"]
+    assert EMAIL not in fake.accounts
+    # named by the workflow: removed first, and a refusal there is said, the rest goes on
+    fake.accounts.add(EMAIL)
+    things = [
+        Thing(GCP_POOL, "pilot-acme", ".github/workflows/pilot.yml"),
+        Thing("GCP service account", "pilot-acme-deployer", "x"),
+    ]
+    teardown.remove_deployer(things, said.append)
+    assert teardown.failures[0].startswith(
+        "the workload identity pool and the CI account: delete the workload identity pool"
+    )
+    assert said[-1] == "removed the GCP deployer service account and its keys"

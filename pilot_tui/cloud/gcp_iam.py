@@ -26,6 +26,13 @@ def runtime_account_email(project: str, gcp_project: str) -> str:
     return account_email(project, gcp_project, "run")
 
 
+def preview_runtime_email(project: str, gcp_project: str) -> str:
+    """What the project's Cloud Run previews run as: an account with no role at all (a
+    preview runs a branch's code: it must not read the apps' secrets, as the apps' own
+    runtime account may)."""
+    return account_email(project, gcp_project, "preview")
+
+
 def accounts_url(gcp_project: str) -> str:
     return f"{IAM}projects/{gcp_project}/serviceAccounts"
 
@@ -43,6 +50,7 @@ def create_account_request(project: str, gcp_project: str, role: str = "deployer
         "deployer": ("Pilot deployer", "used by deploys (least privilege)"),
         "run": ("Pilot Cloud Run apps", "what the Cloud Run apps run as"),
         "ci": ("Pilot CI", "what GitHub Actions runs act as (pilot-tui ci github)"),
+        "preview": ("Pilot Cloud Run previews", "what previews run as (no role)"),
     }[role]
     return ApiRequest(
         "POST",

@@ -37,6 +37,7 @@ from pilot_tui.cloud.gcp_iam import (
     delete_account_request,
     delete_key_request,
     list_keys_request,
+    preview_runtime_email,
     project_url,
     runtime_account_email,
     with_member,
@@ -177,6 +178,17 @@ class GcpDeployer:
             self.edit_policy(
                 account_url("-", self.runtime()), lambda p: with_member(p, (ACT_AS,), self.member)
             )
+        if self.resources is not None and self.resources.previews:
+            previews = preview_runtime_email(self.project, self.gcp_project)
+            with step(f"create the Cloud Run previews' account {previews}", self.gcp_project):
+                exists_ok(
+                    self.transport,
+                    create_account_request(self.project, self.gcp_project, "preview"),
+                )
+            with step("let it act as the Cloud Run previews' account", self.gcp_project):
+                self.edit_policy(
+                    account_url("-", previews), lambda p: with_member(p, (ACT_AS,), self.member)
+                )
         if self.resources is not None:
             self.grant_on(self.resources)
         return self.email
@@ -282,6 +294,9 @@ class GcpDeployer:
             return  # no runtime account, no key: the CI account has neither
         with step(f"delete the Cloud Run runtime account {self.runtime()}", self.gcp_project):
             gone_ok(self.transport, delete_account_request(self.gcp_project, self.runtime()))
+        previews = preview_runtime_email(self.project, self.gcp_project)
+        with step(f"delete the Cloud Run previews' account {previews}", self.gcp_project):
+            gone_ok(self.transport, delete_account_request(self.gcp_project, previews))
         if keys_dir is not None:
             (keys_dir / KEY_FILE).unlink(missing_ok=True)
 

@@ -50,6 +50,7 @@ class Resources:
     secrets: tuple[tuple[str, str], ...] = ()  # (app, Secret Manager id) of Cloud Run apps
     buckets: tuple[str, ...] = ()  # GCS site buckets
     state_bucket: str | None = None  # state.backend = "gcs": release history lives there
+    previews: bool = False  # a Cloud Run app runs previews: their own runtime account
 
 
 def resources_for(config: PilotConfig) -> Resources:
@@ -69,6 +70,7 @@ def resources_for(config: PilotConfig) -> Resources:
         state_bucket=state_bucket(project, config.state.bucket)
         if config.state.backend == "gcs"
         else None,
+        previews=any(a.previews.max > 0 for a in runs),
     )
 
 

@@ -49,6 +49,7 @@ GCP_LABEL_KEYS = (GCP_PREVIEW_OF, GCP_PREVIEW, GCP_PREVIEW_EXPIRES)
 FORGED_AFTER = 24 * 3600.0
 
 DNS_LABEL = 63  # APP--NAME is one label of a host name
+PREVIEW_INSTANCES = 2  # the most instances a Cloud Run preview scales to
 LONGEST = 30  # characters of a preview's name (a branch name is cut to this)
 SHORTEST = 8  # the least room a preview's name needs (a cut one keeps 6 of a hash)
 
@@ -215,6 +216,10 @@ def preview_app(app: AppSettings, name: str) -> AppSettings:
         target = dataclasses.replace(target, domain=domain, watch=0)
     elif isinstance(target, LambdaTarget):
         target = dataclasses.replace(target, watch=0)  # nothing of its own to go back to
+    elif isinstance(target, CloudRunTarget):  # no instance kept warm: nothing prunes it
+        target = dataclasses.replace(  # on a server, so an expired one costs nothing
+            target, min_instances=0, max_instances=min(target.max_instances, PREVIEW_INSTANCES)
+        )
     return dataclasses.replace(
         app,
         name=full_name(app.name, name),

@@ -22,7 +22,7 @@ from pilot_tui.cloud import clients, gcp_iam, policy_gcp
 from pilot_tui.cloud import identity_gcp as ig
 from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, session_transport
 from pilot_tui.cloud.identity_aws import IdentityError
-from pilot_tui.config.schema import Target
+from pilot_tui.config.schema import PreviewSettings, Target
 
 GCP = "acme-prod"
 EMAIL = "pilot-acme-deployer@acme-prod.iam.gserviceaccount.com"
@@ -196,6 +196,7 @@ def config(
                 name=k.replace("-", ""),
                 target=next(t() for t in get_args(Target) if t().kind == k),
                 secrets=["DATABASE_URL"] if k == "cloud-run" else [],
+                previews=PreviewSettings(),
             )
             for k in kinds
         ],
@@ -365,6 +366,31 @@ def test_setup_makes_the_account_repository_and_a_key_once(fake, tmp_path):
     assert email == EMAIL and key_id == fake.keys[EMAIL][0] and fake.repository
     again = ig.setup_gcp_deployer(config(), tmp_path, tmp_path / ".pilot", transport=fake)
     assert again == (EMAIL, None) and len(fake.keys[EMAIL]) == 1
+
+
+def test_cloud_run_previews_run_as_an_account_with_no_role(fake, tmp_path):
+    """A preview runs a branch's code: it runs as an account of its own that the deployer
+    may act as and that holds no role (the apps' runtime account reads their secrets);
+    the deployer's removal takes it too."""
+    ig.setup_gcp_deployer(config(), tmp_path, tmp_path / ".pilot", transport=fake)
+    previews = "pilot-acme-preview@acme-prod.iam.gserviceaccount.com"
+    assert previews in fake.accounts
+    acted_as = f"{ACCOUNTS.replace(GCP, '-')}/{previews}"
+    assert fake.policies[acted_as]["bindings"] == [{"role": ig.ACT_AS, "members": [MEMBER]}]
+    holds = [
+        (resource, b["role"])
+        for resource, policy in fake.policies.items()
+        for b in policy.get("bindings", [])
+        if f"serviceAccount:{previews}" in b["members"]
+    ]
+    assert holds == []
+    ig.GcpDeployer(fake, "acme", GCP).remove(tmp_path)
+    assert previews not in fake.accounts
+    # a project whose Cloud Run apps run no previews gets no such account
+    other = FakeIam()
+    site = config(kinds=("gcs-cdn",))
+    ig.setup_gcp_deployer(site, tmp_path / "b", tmp_path / "b" / ".pilot", transport=other)
+    assert previews not in other.accounts
 
 
 def test_setup_refuses_the_sandbox(fake, tmp_path):

@@ -358,3 +358,130 @@ def test_preview_list_destroy_and_prune_on_cloud_run(tmp_path, cli, fake, monkey
     assert "pilot-acme-api" not in {
         c.url.rpartition("/")[2] for c in fake.calls if c.method in ("PATCH", "DELETE", "POST")
     }
+
+
+ENGINE_TOML = """\
+[project]
+name = "acme"
+
+[gcp]
+project = "acme-prod"
+region = "europe-west1"
+
+[server]
+home = "gcp"
+
+[[apps]]
+name = "web-api"
+path = "api"
+secrets = ["TOKEN"]
+
+  [apps.target]
+  kind = "cloud-run"
+  min_instances = 2
+"""
+PREVIEWS_ACCOUNT = "pilot-acme-preview@acme-prod.iam.gserviceaccount.com"
+
+
+@pytest.fixture
+def engine(tmp_path, fake, monkeypatch):
+    """The real engine on a project on Google Cloud, Cloud Run being FakeRunServices.
+    Stubbed, said plainly: the Docker build, the push to Artifact Registry (no emulator
+    here) and the deploy lock (held on the Docker host). They are the container kinds'
+    shared steps, run for real by tests/integration/deploy (Lambda, ECS)."""
+    import time
+
+    from pilot_tui.cloud import clients
+    from pilot_tui.config.document import ProjectFile
+    from pilot_tui.deploy import lock
+    from pilot_tui.deploy.engine import Deployer
+    from pilot_tui.deploy.targets import managed_flow
+
+    (tmp_path / "pilot.toml").write_text(ENGINE_TOML)
+    (tmp_path / "api").mkdir()
+    fake.clock = time.time()
+    monkeypatch.setattr(clients, "google_transport", lambda *a, **k: fake)
+    monkeypatch.setattr(cr, "CloudRunService", _quick(cr.CloudRunService))
+    monkeypatch.setattr(managed_flow, "_lock", lambda ctx, name, image_id: None)
+    monkeypatch.setattr(lock, "release", lambda client, held: None)
+    pushed: list[tuple[str, str]] = []
+
+    def push(kind, ctx, log, image_id, tag):
+        pushed.append((kind.app.name, kind.registry.__qualname__))
+        owner = getattr(kind, "owner", kind.app).name
+        return f"europe-west1-docker.pkg.dev/acme-prod/pilot-acme/{owner}@sha256:ab"
+
+    monkeypatch.setattr(managed_flow, "_push", push)
+    monkeypatch.setattr(Deployer, "build", lambda self, log, app: ("img", f"acme-{app.name}:h1"))
+    config = ProjectFile.load(tmp_path / "pilot.toml").check().config
+    assert config is not None
+    made = Deployer(object(), None, config, tmp_path / ".pilot", tmp_path, lambda event: None)
+    made.pushed = pushed  # type: ignore[attr-defined]
+    return made
+
+
+def test_a_preview_deploys_through_the_engine_as_an_account_with_no_role(engine, fake):
+    release = engine.deploy_preview("web-api", "feature/x")
+    assert (release.app, release.status) == ("web-api--feature-x", "live")
+    service = fake.services["pilot-acme-web-api--feature-x"]
+    template = service["template"]
+    # not the apps' runtime account, which reads their secrets: one with no role
+    assert template["serviceAccount"] == PREVIEWS_ACCOUNT
+    assert template["containers"][0]["env"] == []  # TOKEN unset: never the app's value
+    # scales to zero: nothing on a server prunes it, so an expired one costs nothing
+    assert template["scaling"] == {"minInstanceCount": 0, "maxInstanceCount": 2}
+    assert engine.pushed == [("web-api--feature-x", "CloudRunPreview.registry")]
+    assert [p.full for p in engine.list_previews()] == ["web-api--feature-x"]
+    assert fake.touched() == {"pilot-acme-web-api--feature-x"}
+
+
+def test_a_neighbour_projects_service_of_the_same_name_is_never_removed(engine, fake):
+    """Regression (review): project acme's app web-api and project acme-web's app api
+    share the name pilot-acme-web-api--z. The deploy was refused, but the failed release
+    it recorded made `preview destroy`, the prune and `app destroy` take the neighbour's
+    service as this project's and delete it (and the prune stopped at it)."""
+    from pilot_tui.deploy.engine import DeployError
+
+    neighbours = preview_labels("api", "z", fake.clock + 3600, project="acme-web")
+    fake.put("pilot-acme-web-api--z", neighbours)
+    with pytest.raises(DeployError, match="belongs to project 'acme-web'"):
+        engine.deploy_preview("web-api", "z")
+    said: list[str] = []
+    # what is this project's (the failed release's history) goes; the service stays
+    removed = engine.destroy_preview("web-api", "z", said.append)
+    assert removed == ["removed the release history of web-api--z"]
+    assert any("not removed: Cloud Run service pilot-acme-web-api--z belongs to" in s for s in said)
+    engine.prune_previews(said.append)
+    engine.destroy_previews(engine.config.app("web-api"), said.append)
+    assert fake.services["pilot-acme-web-api--z"]["labels"] == neighbours
+
+
+def test_a_service_being_deployed_or_never_updated_is_listed_as_it_is(fake):
+    """Regression (review): a service with no updateTime had its expiry bounded from 1970
+    (taken for expired, removed by the next preview deploy); one Cloud Run was still
+    rolling out was never "deploying", which previews.max counts apart."""
+    fake.put("pilot-acme-api--pr-7", preview_labels("api", "pr-7", NOW + 60))
+    del fake.services["pilot-acme-api--pr-7"]["updateTime"]
+    fake.put("pilot-acme-api--pr-8", preview_labels("api", "pr-8", NOW + 60))
+    fake.services["pilot-acme-api--pr-8"]["reconciling"] = True
+    found = {p.name: (p.expires, p.state) for p in service(fake).previews(ttl=TTL)}
+    assert found == {"pr-7": (NOW + 60, "ready"), "pr-8": (NOW + 60, "deploying")}
+
+
+def test_a_project_set_up_before_previews_is_told_to_run_setup_again(engine, fake, monkeypatch):
+    """Setup made no previews' account before Cloud Run previews: Cloud Run refuses a
+    service that runs as an account that does not exist, and the deploy says what to do."""
+    from pilot_tui.deploy.engine import DeployError
+
+    refuse = fake.__call__
+
+    def no_such_account(request: ApiRequest) -> dict:
+        if request.method == "POST" and request.url == SERVICES:
+            raise ApiError(400, f"Service account {PREVIEWS_ACCOUNT} does not exist.", request)
+        return refuse(request)
+
+    from pilot_tui.cloud import clients
+
+    monkeypatch.setattr(clients, "google_transport", lambda *a, **k: no_such_account)
+    with pytest.raises(DeployError, match="deployer create --cloud gcp"):
+        engine.deploy_preview("web-api", "feature/x")

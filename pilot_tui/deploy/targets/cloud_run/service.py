@@ -25,6 +25,7 @@ from pilot_tui.cloud.gcp_api import (
     gone_ok,
     wait_operation,
 )
+from pilot_tui.cloud.gcp_iam import preview_runtime_email
 from pilot_tui.cloud.identity_gcp import runtime_account_email
 from pilot_tui.config.schema import AppSettings, CloudRunTarget, PilotConfig
 from pilot_tui.deploy.context import CancelToken
@@ -187,6 +188,8 @@ def service_name(project: str, app: str) -> str:
 def _state(service: dict[str, Any]) -> str:
     """A person's word for a service's state: "ready", or what its condition says."""
     condition = service.get("terminalCondition", {})
+    if service.get("reconciling") or condition.get("state") == "CONDITION_RECONCILING":
+        return "deploying"  # (previews.room_for counts it as being deployed)
     if condition.get("state") == SUCCEEDED:
         return "ready"
     return str(condition.get("reason") or condition.get("state") or "deploying").lower()
@@ -311,6 +314,13 @@ class CloudRunService:
             made.update(self.preview.labels(GCP_LABEL_KEYS))
         return made
 
+    def runs_as(self) -> str:
+        """The account its revisions run as: the apps' runtime account (it reads their
+        secrets), or for a preview one with no role (a branch's code must not read them)."""
+        if self.preview is not None:
+            return preview_runtime_email(self.project, self.gcp_project)
+        return runtime_account_email(self.project, self.gcp_project)
+
     def current(self) -> dict[str, Any] | None:
         """The service, or None when it does not exist yet. TargetError when its labels say
         it is another project's (a neighbour project's names can match this one's), or
@@ -353,8 +363,10 @@ class CloudRunService:
                     or name != service_name(self.project, preview.full)
                 ):
                     continue  # not a preview Pilot made of this app
-                changed = parse_timestamp(str(service.get("updateTime") or "1970-01-01T00:00:00Z"))
-                preview = believed(preview, changed, ttl)
+                # No updateTime (never seen): no bound, rather than one from 1970.
+                if service.get("updateTime"):
+                    changed = parse_timestamp(str(service["updateTime"]))
+                    preview = believed(preview, changed, ttl)
                 found.append(
                     dataclasses.replace(
                         preview, url=str(service.get("uri", "")), state=_state(service)
@@ -408,15 +420,25 @@ class CloudRunService:
             self.settings,
             self.labels(),
             refs,
-            runtime_account_email(self.project, self.gcp_project),
+            self.runs_as(),
         )
         self.secrets.grant(refs, body["template"].get("serviceAccount"), say)
-        if existing is None:
-            operation = self.transport(create_service_request(self.url, body))
-            say(f"creating Cloud Run service {self.name} in {self.region}")
-        else:
-            operation = self.transport(patch_service_request(self.url, body))
-            say(f"updating Cloud Run service {self.name}")
+        try:
+            if existing is None:
+                operation = self.transport(create_service_request(self.url, body))
+                say(f"creating Cloud Run service {self.name} in {self.region}")
+            else:
+                operation = self.transport(patch_service_request(self.url, body))
+                say(f"updating Cloud Run service {self.name}")
+        except ApiError as exc:
+            account = self.runs_as()
+            if self.preview is None or account not in exc.api_message:
+                raise
+            # The previews' account is made by setup since Cloud Run previews were built.
+            raise TargetError(
+                f"{exc.api_message}: previews run as {account}, which setup makes: run "
+                "`pilot-tui deployer create --cloud gcp` once"
+            ) from exc
         self._wait(operation)
         self.ensure_public(say)
         service = self.transport(get_service_request(self.url))
@@ -454,14 +476,21 @@ class CloudRunService:
 
     def destroy(self, say: Say) -> list[str]:
         done = []
-        operation = gone_ok(self.transport, delete_service_request(self.url))
+        foreign = None
+        try:
+            ours = self.current() is not None
+        except TargetError as exc:  # a neighbour project's, or another app's preview
+            foreign, ours = str(exc), False
+        operation = gone_ok(self.transport, delete_service_request(self.url)) if ours else None
         if operation is not None:
             self._wait(operation)
             done.append(f"deleted Cloud Run service {self.name} and its revisions")
         # Only for apps with secrets: others must not need Secret Manager at all.
         if self.secret_names:
             done += self.secrets.destroy()
-        if not done:
+        if foreign is not None:
+            say(f"not removed: {foreign}")
+        elif not done:
             say(f"no Cloud Run service {self.name}: nothing to remove")
         for line in done:
             say(line)

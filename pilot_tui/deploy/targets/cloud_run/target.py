@@ -36,14 +36,20 @@ class CloudRun(ManagedContainer):
         return CloudRunPreview(previews.preview_app(self.app, preview.name), self.app, preview)
 
     def previews(self, ctx: Context) -> list[Preview]:
+        from pilot_tui.cloud.errors import CloudError
         from pilot_tui.deploy.targets.cloud_run.service import open_cloud_run
 
         if ctx.config.server.home == "sandbox":
             return []  # Cloud Run has no emulator: nothing of it runs in the sandbox
         service = open_cloud_run(ctx.config, ctx.state_dir, ctx.root, self.app)
+        try:
+            found = service.previews(ttl=self.app.previews.ttl_seconds())
+        except CloudError as exc:  # an API's refusal, or credentials: said as the app's
+            said = f"the previews of {self.app.name} could not be listed: {exc}"
+            raise TargetError(said) from exc
         return [
             dataclasses.replace(p, release=live.id if live else "")
-            for p in service.previews(ttl=self.app.previews.ttl_seconds())
+            for p in found
             for live in [history.live_release(ctx.state_dir, p.full)]
         ]
 
@@ -145,10 +151,14 @@ class CloudRunPreview(CloudRun):
         return previews.environment(ctx.state_dir, self.previewing, self.app, say)
 
     def runs_now(self, ctx: Context) -> bool:
-        """Whether its service is there, asked by its name."""
+        """Whether its service is there, asked by its name (a neighbour project's service
+        of that name, or another app's preview, is not: never removed for it)."""
         if ctx.config.server.home == "sandbox":
             return False
-        return self.open(ctx).current() is not None
+        try:
+            return self.open(ctx).current() is not None
+        except TargetError:
+            return False
 
     def destroy(self, ctx: Context, say: Say) -> list[str]:
         if ctx.config.server.home == "sandbox":

@@ -369,6 +369,25 @@ class CloudRunTarget:
     port: int = setting(8080, "Port the container listens on.", minimum=1, maximum=65535)
     min_instances: int = setting(0, "Instances kept warm.", minimum=0, maximum=100)
     max_instances: int = setting(10, "Upper bound on instances.", minimum=1, maximum=1000)
+    health_path: str = setting(
+        "/",
+        "HTTP path that answers 2xx when the app is healthy, asked through the service's "
+        "URL (a GET).",
+        pattern=HEALTH_PATH_PATTERN,
+        pattern_hint=HEALTH_PATH_HINT,
+    )
+    watch: int = setting(
+        60,
+        "Seconds Pilot watches a new release once it is live, asking its health path every "
+        "2 s: when it answers other than 2xx, or hangs, `watch_failures` times in a row, "
+        "the traffic goes back to the previous release's revision, by itself. 0: no watch "
+        "(`deploy --no-watch` too).",
+        minimum=0,
+        maximum=3600,
+    )
+    watch_failures: int = setting(
+        3, "Health checks failed in a row that revert a watched release.", minimum=1, maximum=100
+    )
 
 
 @dataclass

@@ -218,7 +218,10 @@ def preview_app(app: AppSettings, name: str) -> AppSettings:
         target = dataclasses.replace(target, watch=0)  # nothing of its own to go back to
     elif isinstance(target, CloudRunTarget):  # no instance kept warm: nothing prunes it
         target = dataclasses.replace(  # on a server, so an expired one costs nothing
-            target, min_instances=0, max_instances=min(target.max_instances, PREVIEW_INSTANCES)
+            target,
+            min_instances=0,
+            max_instances=min(target.max_instances, PREVIEW_INSTANCES),
+            watch=0,  # nothing of its own to go back to
         )
     return dataclasses.replace(
         app,

@@ -1,7 +1,8 @@
 """Watching a release on a managed target once it is live, so a bad one undoes itself.
 
 For ``target.watch`` seconds the kind's probe (ManagedTarget.probe: a Lambda's alias asked
-for its health path as its function URL would be) looks every INTERVAL seconds;
+for its health path as its function URL would be, a Cloud Run service's URL asked for it)
+looks every INTERVAL seconds;
 ``watch_failures`` misses in a row (it raised, or answered other than 2xx) and the
 previous release's revision, which the platform keeps, takes the traffic back. A look the
 platform's API could not make counts neither way: a laptop losing its network must not
@@ -24,19 +25,22 @@ INTERVAL = 2.0  # seconds between looks (an invocation each: a Lambda bills them
 SAY_EVERY = 10.0  # seconds between "still watching" lines
 
 
+WATCHED = (schema.LambdaTarget, schema.CloudRunTarget)  # the managed kinds watched
+
+
 def settings_of(target: schema.Target) -> tuple[int, int, str] | None:
     """(seconds, failures in a row, health path) of a managed kind that is watched; None
     for a kind not watched yet (its platform's own rollout is all)."""
-    if isinstance(target, schema.LambdaTarget):
+    if isinstance(target, WATCHED):
         return target.watch, target.watch_failures, target.health_path
     return None
 
 
 def without_watch(target: schema.Target) -> schema.Target:
     """``target`` with its watch settings at their defaults (they make no revision)."""
-    if not isinstance(target, schema.LambdaTarget):
+    if not isinstance(target, WATCHED):
         return target
-    defaults = schema.LambdaTarget()
+    defaults = type(target)()
     return dataclasses.replace(
         target,
         health_path=defaults.health_path,

@@ -42,13 +42,16 @@ class FakeRunServices:
         self.calls: list[ApiRequest] = []
         self.services: dict[str, dict] = {}  # name -> the service as Cloud Run reports it
         self.clock = NOW
+        self.base: str | None = None  # where the services answer (a local stand-in)
 
     def put(self, name: str, labels: dict[str, str], updated: float = NOW) -> None:
         """A service made elsewhere (by hand, another project, an earlier deploy)."""
         self.services[name] = {
             "name": f"projects/acme-prod/locations/{REGION}/services/{name}",
             "labels": labels,
-            "uri": f"https://{name}-123456789012.{REGION}.run.app",
+            "uri": f"{self.base}/svc/{name}"
+            if self.base
+            else f"https://{name}-123456789012.{REGION}.run.app",
             "updateTime": stamp(updated),
             "terminalCondition": {"state": cr.SUCCEEDED},
             "trafficStatuses": [{"type": cr.LATEST, "percent": 100}],
@@ -98,6 +101,10 @@ class FakeRunServices:
             return {"name": rest}
         if method == "GET":
             return self.answer(name)
+        if method == "PATCH" and request.params == {"updateMask": "traffic"}:
+            service["traffic"] = copy.deepcopy(request.body["traffic"])
+            self.route(name)
+            return {"name": f"projects/acme-prod/locations/{REGION}/operations/op-t"}
         if method == "PATCH":
             return self.apply(name, request.body)
         if method == "DELETE":
@@ -108,9 +115,39 @@ class FakeRunServices:
     def apply(self, name: str, body: dict) -> dict:
         service = self.services[name]
         service.update(copy.deepcopy(body))
-        service["revisions"].add(body["template"]["revision"])
+        revision = body["template"]["revision"]
+        service["revisions"].add(revision)
+        service["latestReadyRevision"] = f"projects/acme-prod/.../revisions/{revision}"
         service["updateTime"] = stamp(self.clock)
+        self.route(name)
         return {"name": f"projects/acme-prod/locations/{REGION}/operations/op-{name}"}
+
+    def route(self, name: str) -> None:
+        """trafficStatuses from the service's traffic, as Cloud Run reports them: a tagged
+        revision gets a URL of its own."""
+        service = self.services[name]
+        statuses = []
+        for entry in service.get("traffic", []):
+            status = dict(entry)
+            if entry.get("tag"):
+                status["uri"] = (
+                    f"{self.base}/tag/{name}/{entry['tag']}"
+                    if self.base
+                    else f"https://{entry['tag']}---{name}-x.{REGION}.run.app"
+                )
+            statuses.append(status)
+        service["trafficStatuses"] = statuses
+
+    def revision_at(self, path: str) -> str | None:
+        """The revision a request to ``path`` under ``base`` reaches."""
+        parts = path.strip("/").split("/")
+        service = self.services.get(parts[1]) if len(parts) > 1 else None
+        if service is None:
+            return None
+        if parts[0] == "svc":
+            return cr.live_revision(self.answer(parts[1]))
+        tagged = [s for s in service["trafficStatuses"] if s.get("tag") == parts[2]]
+        return tagged[0]["revision"] if tagged else None
 
     def answer(self, name: str) -> dict:
         return {k: v for k, v in copy.deepcopy(self.services[name]).items() if k != "revisions"}
@@ -385,10 +422,16 @@ PREVIEWS_ACCOUNT = "pilot-acme-preview@acme-prod.iam.gserviceaccount.com"
 
 @pytest.fixture
 def engine(tmp_path, fake, monkeypatch):
+    return make_engine(tmp_path, fake, monkeypatch, ENGINE_TOML)
+
+
+def make_engine(tmp_path, fake, monkeypatch, pilot_toml: str):
     """The real engine on a project on Google Cloud, Cloud Run being FakeRunServices.
-    Stubbed, said plainly: the Docker build, the push to Artifact Registry (no emulator
-    here) and the deploy lock (held on the Docker host). They are the container kinds'
-    shared steps, run for real by tests/integration/deploy (Lambda, ECS)."""
+    Stubbed, said plainly: the Docker build (each a new image), the push to Artifact
+    Registry (no emulator here) and the deploy lock (held on the Docker host). They are
+    the container kinds' shared steps, run for real by tests/integration/deploy (Lambda,
+    ECS)."""
+    import itertools
     import time
 
     from pilot_tui.cloud import clients
@@ -397,22 +440,27 @@ def engine(tmp_path, fake, monkeypatch):
     from pilot_tui.deploy.engine import Deployer
     from pilot_tui.deploy.targets import managed_flow
 
-    (tmp_path / "pilot.toml").write_text(ENGINE_TOML)
-    (tmp_path / "api").mkdir()
+    (tmp_path / "pilot.toml").write_text(pilot_toml)
+    (tmp_path / "api").mkdir(exist_ok=True)
     fake.clock = time.time()
     monkeypatch.setattr(clients, "google_transport", lambda *a, **k: fake)
     monkeypatch.setattr(cr, "CloudRunService", _quick(cr.CloudRunService))
     monkeypatch.setattr(managed_flow, "_lock", lambda ctx, name, image_id: None)
     monkeypatch.setattr(lock, "release", lambda client, held: None)
     pushed: list[tuple[str, str]] = []
+    builds = itertools.count(1)
 
     def push(kind, ctx, log, image_id, tag):
         pushed.append((kind.app.name, kind.registry.__qualname__))
         owner = getattr(kind, "owner", kind.app).name
-        return f"europe-west1-docker.pkg.dev/acme-prod/pilot-acme/{owner}@sha256:ab"
+        return f"europe-west1-docker.pkg.dev/acme-prod/pilot-acme/{owner}@sha256:{image_id}"
+
+    def build(self, log, app):
+        n = next(builds)
+        return f"{n:064x}", f"acme-{app.name}:h{n}"
 
     monkeypatch.setattr(managed_flow, "_push", push)
-    monkeypatch.setattr(Deployer, "build", lambda self, log, app: ("img", f"acme-{app.name}:h1"))
+    monkeypatch.setattr(Deployer, "build", build)
     config = ProjectFile.load(tmp_path / "pilot.toml").check().config
     assert config is not None
     made = Deployer(object(), None, config, tmp_path / ".pilot", tmp_path, lambda event: None)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.cloud.errors import CloudError
 from pilot_tui.cloud.gcp_api import (
     ApiError,
     ApiRequest,
@@ -53,6 +54,8 @@ LOGGING = "https://logging.googleapis.com/v2/entries:list"
 LATEST = "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
 PINNED = "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION"
 SUCCEEDED = "CONDITION_SUCCEEDED"
+PREVIOUS_TAG = "previous"  # the revision that served before the latest: its own URL
+PROBE_TIMEOUT = 10.0  # seconds a health check may take (a cold start included)
 # Cloud Run sets these itself and refuses a service that names them.
 RESERVED_ENV = frozenset({"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"})
 SERVICE_MAX = CLOUD_RUN_SERVICE_MAX
@@ -92,11 +95,14 @@ def service_body(
     labels: dict[str, str],
     secrets: Mapping[str, SecretRef] | None = None,
     runtime_account: str | None = None,
+    previous: str | None = None,
 ) -> dict[str, Any]:
     """The whole service as Pilot wants it: a template pinned to ``revision`` and all
     traffic on the latest revision (the one this template makes). Names in ``secrets``
     become Secret Manager references: their values never enter the service. The revision
-    runs as ``runtime_account`` (None: the project's default compute account)."""
+    runs as ``runtime_account`` (None: the project's default compute account). The
+    revision that served until now (``previous``) keeps an address of its own, with no
+    traffic (the tag PREVIOUS_TAG): the watch asks it too, as the release to go back to."""
     refs = secrets or {}
     return {
         "labels": labels,
@@ -121,7 +127,14 @@ def service_body(
                 }
             ],
         },
-        "traffic": [{"type": LATEST, "percent": 100}],
+        "traffic": [
+            {"type": LATEST, "percent": 100},
+            *(
+                [{"type": PINNED, "revision": previous, "percent": 0, "tag": PREVIOUS_TAG}]
+                if previous and previous != revision
+                else []
+            ),
+        ],
     }
 
 
@@ -258,6 +271,32 @@ def serving(service: dict[str, Any]) -> list[tuple[str, int]]:
         if status.get("percent", 0) > 0 and revision:
             out.append((revision, int(status["percent"])))
     return out
+
+
+def live_revision(service: dict[str, Any]) -> str | None:
+    """The revision that gets all the traffic, or None (split, or none ready)."""
+    return next((r for r, percent in serving(service) if percent == 100), None)
+
+
+def http_probe(url: str, timeout: float | None = None) -> Probe:
+    """One GET of ``url``: 2xx healthy; another status, or no answer within ``timeout``
+    (PROBE_TIMEOUT) once connected, a miss; no connection (DNS, refused, TLS) no verdict."""
+    import urllib.error
+    import urllib.request
+
+    timeout = PROBE_TIMEOUT if timeout is None else timeout
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            status = int(answer.status)
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except urllib.error.URLError as exc:  # before an answer could begin: not the app's
+        return Probe(None, f"{url} could not be reached ({exc.reason})")
+    except TimeoutError:
+        return Probe(False, f"no answer in {timeout:g} s")
+    except OSError as exc:  # the connection dropped midway
+        return Probe(None, f"{url}: {exc}")
+    return Probe(200 <= status < 300, f"HTTP {status}")
 
 
 def service_status(service: dict[str, Any]) -> TargetStatus:
@@ -421,6 +460,7 @@ class CloudRunService:
             self.labels(),
             refs,
             self.runs_as(),
+            previous=live_revision(existing) if existing else None,
         )
         self.secrets.grant(refs, body["template"].get("serviceAccount"), say)
         try:
@@ -455,11 +495,38 @@ class CloudRunService:
         say(f"revision {ref} serving 100%")
         return Revision(ref, str(service.get("uri", "")), f"revision {ref} of {self.name}")
 
-    def probe(self, path: str, revision: str | None = None) -> Probe | None:
-        return None  # not watched yet: its health is the platform's rollout (status)
+    def probe(self, path: str, revision: str | None = None) -> Probe:
+        """A GET of ``path`` at the service's URL (or at ``revision``'s own, the tag a
+        deploy gives the revision it replaced), as a visitor asks it. An answer other than
+        2xx, or none in PROBE_TIMEOUT seconds once connected (a release that hangs), is a
+        miss; what could not be asked (the API, the network: a laptop offline) is no
+        verdict."""
+        try:
+            service = self.current()
+        except CloudError as exc:
+            return Probe(None, f"the service could not be read: {str(exc)[:120]}")
+        if service is None:
+            return Probe(None, f"no service {self.name}")
+        base = str(service.get("uri") or "")
+        if revision is not None:
+            base = next(
+                (
+                    str(s["uri"])
+                    for s in service.get("trafficStatuses", [])
+                    if s.get("revision") == revision and s.get("uri")
+                ),
+                "",
+            )
+        if not base:
+            return Probe(None, f"revision {revision or 'latest'} has no address to ask")
+        return http_probe(base.rstrip("/") + path)
 
     def serving(self) -> str | None:
-        return None  # (only a watched kind reverts)
+        try:
+            service = self.current()
+        except CloudError:  # unknown: the caller decides on its own record
+            return None
+        return live_revision(service) if service else None
 
     def status(self) -> TargetStatus:
         service = self.current()

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import argparse
 
-from pilot_tui.cli.common import load_app, say
+from pilot_tui.cli.common import error, load_app, say
 from pilot_tui.cli.deploy_cmds import deployer
+from pilot_tui.deploy import previews
 from pilot_tui.errors import EXIT_INVALID, EXIT_OK
 
 
@@ -20,7 +21,14 @@ def logs(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     pf, config, app = found
     on_host = on_docker_host([app])  # else no Docker host is opened
+    preview = previews.split(app.name) if config.app(app.name) is None else None
     with deployer(ns, share=False, apps=on_host, loaded=(pf, config)) as engine:
+        if preview is not None:  # one never made has no logs: said, not "none yet"
+            try:
+                engine.find_preview(*preview)
+            except previews.NoSuchPreview as exc:
+                error(str(exc))
+                return exc.exit_code
         target = target_for(app)
         read = target.requests if ns.access else target.stream
         for line in read(engine, say, tail=ns.tail, follow=ns.follow):

@@ -43,13 +43,22 @@ def _left(preview: Preview, now: float) -> str:
     return f"in {hours}h{minutes:02d}m" if hours else f"in {minutes}m"
 
 
-def _as_json(preview: Preview) -> dict[str, object]:
+def _simulated(config: PilotConfig, preview: Preview) -> bool:
+    """Whether nothing answers at the preview's address: in the sandbox, a cloud's
+    (the local AWS API makes a function URL up), not the Docker host's (it answers here)."""
+    return (
+        config.server.home == "sandbox" and bool(preview.url) and not _hosted(config, [preview.app])
+    )
+
+
+def _as_json(preview: Preview, simulated: bool = False) -> dict[str, object]:
     return {
         "app": preview.app,
         "name": preview.name,
         "full_name": preview.full,
         "release": preview.release or None,
         "url": preview.url or None,
+        "simulated": simulated,  # url: made up by the sandbox's cloud, nothing answers
         "state": preview.state or None,
         "expires": datetime.fromtimestamp(preview.expires, UTC).isoformat(timespec="seconds"),
     }
@@ -77,7 +86,7 @@ def preview_list(ns: argparse.Namespace) -> int:
             with deployer(ns, apps=[], loaded=loaded, share=False) as engine:
                 found = engine.list_previews(others)
     if ns.json:
-        print_json([_as_json(p) for p in found])
+        print_json([_as_json(p, _simulated(loaded[1], p)) for p in found])
         return EXIT_OK
     if not found:
         print("no previews (pilot-tui deploy APP --preview NAME makes one)")
@@ -86,7 +95,8 @@ def preview_list(ns: argparse.Namespace) -> int:
     print(f"{'PREVIEW':32} {'RELEASE':8} {'STATE':9} {'EXPIRES':34} URL")
     for p in found:
         expires = f"{_when(p.expires)} ({_left(p, now)})"
-        print(f"{p.full:32} {p.release or '-':8} {p.state or '-':9} {expires:34} {p.url or '-'}")
+        url = f"simulated: {p.url}" if _simulated(loaded[1], p) else p.url or "-"
+        print(f"{p.full:32} {p.release or '-':8} {p.state or '-':9} {expires:34} {url}")
     return EXIT_OK
 
 

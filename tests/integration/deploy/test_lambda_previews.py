@@ -113,6 +113,10 @@ def test_lambda_previews_beside_the_app_capped_expired_and_destroyed(fn_project,
     rows = {row["full_name"]: row for row in json.loads(listed.out)}
     assert sorted(rows) == ["fn--feature-one", "fn--two"]
     assert rows["fn--two"]["release"] == "v1" and rows["fn--two"]["url"].startswith("https://")
+    # the sandbox's function URL: made up by the local AWS API, nothing answers there
+    assert rows["fn--two"]["simulated"] is True
+    shown = cli("preview", "list")
+    assert f"simulated: {rows['fn--two']['url']}" in shown.out
 
     # "two" released again an hour later (the clock injected): past feature-one's TTL a
     # prune removes feature-one alone, with its function and logs.
@@ -250,7 +254,9 @@ def test_app_destroy_takes_the_lambda_previews(fn_project, cli):
     released = cli("releases", "fn--pr-7", "--json")
     assert released.code == 0, released.err
     assert [r["id"] for r in json.loads(released.out)] == ["v1"]
-    assert cli("logs", "fn--nothing-here").code == 0  # a preview not made: no lines yet
+    # a preview never made: said so (it said "no log lines yet", exit 0, found walking)
+    never = cli("logs", "fn--nothing-here")
+    assert never.code == 2 and "fn has no preview 'nothing-here' (its previews: pr-7)" in never.err
     none = cli("releases", "fn--nothing-here")
     assert none.code == 0 and "(pilot-tui deploy fn --preview nothing-here)" in none.out
     back = cli("rollback", "fn--pr-7")  # found walking the app: "no app", exit 1

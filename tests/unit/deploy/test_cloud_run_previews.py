@@ -43,6 +43,7 @@ class FakeRunServices:
         self.services: dict[str, dict] = {}  # name -> the service as Cloud Run reports it
         self.clock = NOW
         self.base: str | None = None  # where the services answer (a local stand-in)
+        self.entries: list[dict] = []  # Cloud Logging's answer
 
     def put(self, name: str, labels: dict[str, str], updated: float = NOW) -> None:
         """A service made elsewhere (by hand, another project, an earlier deploy)."""
@@ -71,6 +72,8 @@ class FakeRunServices:
         url, method = request.url, request.method
         if "/operations/" in url:
             return {"name": url, "done": True, "response": {}}
+        if url.startswith("https://logging.googleapis.com/"):
+            return {"entries": self.entries}
         if url.startswith("https://secretmanager.googleapis.com/") and method == "GET":
             return {}  # the app's secrets: none made here (secrets.py is tested on its own)
         if url == SERVICES and method == "GET":
@@ -384,6 +387,20 @@ def test_preview_list_destroy_and_prune_on_cloud_run(tmp_path, cli, fake, monkey
         (f"api--{n}", f"https://pilot-acme-api--{n}-123456789012.{REGION}.run.app", "ready")
         for n in ("old", "pr-7", "pr-8")
     ]
+    # a preview's logs are its own; one never made is said to be none, not "no lines yet"
+    fake.entries = [
+        {
+            "timestamp": "2026-12-05T10:00:00Z",
+            "textPayload": "GET /login 200",
+            "resource": {"labels": {"revision_name": "pilot-acme-api--pr-7-v1"}},
+        }
+    ]
+    logs = cli("logs", "api--pr-7")
+    assert logs.code == 0 and "GET /login 200" in logs.out, logs.err
+    asked = [c.body["filter"] for c in fake.calls if "logging" in c.url]
+    assert 'resource.labels.service_name="pilot-acme-api--pr-7"' in asked[-1]
+    never = cli("logs", "api--nope")
+    assert never.code == 2 and "api has no preview 'nope'" in never.err
     gone = cli("preview", "destroy", "api", "old", "--yes")
     assert gone.code == 0, gone.err
     assert "deleted Cloud Run service pilot-acme-api--old" in gone.out + gone.err

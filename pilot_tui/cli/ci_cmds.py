@@ -11,6 +11,7 @@ from pilot_tui.cli.ci_trusts import (
     AwsCiTrust,
     GcpCiTrust,
     home_refusal,
+    subject_refusal,
     trust_for,
     workflow_cloud,
 )
@@ -32,8 +33,9 @@ def github(ns: argparse.Namespace) -> int:
     if not github_oidc.REPO.fullmatch(ns.repo):
         error(f"--repo {ns.repo!r} is not OWNER/NAME (as in github.com/OWNER/NAME)")
         return EXIT_INVALID
-    if not github_oidc.BRANCH.fullmatch(ns.branch) or "*" in ns.branch:
-        error(f"--branch {ns.branch!r} is not a branch name (no wildcards)")
+    refused = github_oidc.branch_refusal(ns.branch)
+    if refused is not None:
+        error(refused)
         return EXIT_INVALID
     loaded = load_valid(ns)
     if loaded is None:
@@ -45,7 +47,7 @@ def github(ns: argparse.Namespace) -> int:
         error(str(exc))
         return EXIT_INVALID
     cloud = from_ci.ci_cloud(config)
-    refused = home_refusal(cloud, config)
+    refused = home_refusal(cloud, config) or subject_refusal(cloud, ns.repo, ns.branch)
     if refused is not None:
         error(refused)
         return EXIT_INVALID
@@ -73,10 +75,6 @@ def github(ns: argparse.Namespace) -> int:
         error(f"cannot sign in to {CLOUD_NAMES[cloud]}: {redact.text(str(exc))[:300]}")
         say(f"hint: {(GcpCiTrust if cloud == 'gcp' else AwsCiTrust).credentials_hint}")
         return EXIT_FAILED
-    refused = trust.refusal(ns.repo, ns.branch)
-    if refused is not None:
-        error(refused)
-        return EXIT_INVALID
     try:
         runs_as = trust.runs_as()
         pulls = (
@@ -203,10 +201,14 @@ def remove(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     running: list[str] = []
     keep: list[str] = []
-    what = f"the {cloud.upper()} trust"
     try:
         trust = trust_for(cloud, config, project)
-        what = trust.what
+    except Exception as exc:  # no credentials, or none that sign in
+        error(f"cannot sign in to {CLOUD_NAMES[cloud]}: {redact.text(str(exc))[:300]}")
+        say(f"hint: {(GcpCiTrust if cloud == 'gcp' else AwsCiTrust).credentials_hint}")
+        return EXIT_FAILED
+    what = trust.what
+    try:
         if isinstance(trust, AwsCiTrust):
             try:
                 running = _running_as_previews_role(trust, config)
@@ -234,8 +236,8 @@ def remove(ns: argparse.Namespace) -> int:
         sys.stderr.write("nothing to remove\n")
     elif cloud == "gcp":
         sys.stderr.write(
-            "a run that had the deployer's access token keeps it until it expires (an hour "
-            "at most): Google revokes none on removal\n"
+            "a run that had the CI account's access token keeps it until it expires (an "
+            "hour at most): Google revokes none on removal\n"
         )
     if written is not None:
         sys.stderr.write(f"{_shown(path, project)} is left for you to delete and commit\n")

@@ -40,10 +40,6 @@ class CiTrust:
         """What was made, and who may use it."""
         raise NotImplementedError
 
-    def refusal(self, repo: str, branch: str) -> str | None:
-        """Why this repository and branch cannot be admitted, or None."""
-        return None
-
 
 @dataclass
 class AwsCiTrust(CiTrust):
@@ -112,17 +108,6 @@ class GcpCiTrust(CiTrust):
             "history, nothing of the Cloud Run apps or their secrets."
         )
 
-    def refusal(self, repo: str, branch: str) -> str | None:
-        from pilot_tui.cloud import gcp_wif
-
-        subject = gcp_wif.subject(repo, branch)
-        if len(subject.encode()) > gcp_wif.SUBJECT_MAX:
-            return (
-                f"the runs' subject {subject!r} is longer than the {gcp_wif.SUBJECT_MAX} "
-                "bytes Google keeps of it: use a shorter branch name"
-            )
-        return None
-
 
 def trust_for(cloud: str, config: PilotConfig, project: Project) -> CiTrust:
     """The project's trust in ``cloud``, with the admin's credentials (the sandbox's local
@@ -144,6 +129,20 @@ def trust_for(cloud: str, config: PilotConfig, project: Project) -> CiTrust:
     account = aws.client("sts").get_caller_identity()["Account"]
     github = GithubTrust(aws.client("iam"), config.project.name, account, config.aws.region)
     return AwsCiTrust(github, aws, config.aws.region)
+
+
+def subject_refusal(cloud: str, repo: str, branch: str) -> str | None:
+    """Why runs on ``branch`` of ``repo`` cannot be admitted in ``cloud``, or None (asked
+    before signing in: nothing to fix there first)."""
+    from pilot_tui.cloud import gcp_wif
+
+    subject = gcp_wif.subject(repo, branch)
+    if cloud == "gcp" and len(subject.encode()) > gcp_wif.SUBJECT_MAX:
+        return (
+            f"the runs' subject {subject!r} is longer than the {gcp_wif.SUBJECT_MAX} "
+            "bytes Google keeps of it: use a shorter branch name"
+        )
+    return None
 
 
 def home_refusal(cloud: str, config: PilotConfig) -> str | None:

@@ -26,8 +26,30 @@ THUMBPRINTS = [
     "6938fd4d98bab03faadb97b34396831e3780aea1",
     "1c58a3a8518e8759bf075b76b750d4f2df264fcd",
 ]
-REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+# GitHub's: an owner is letters, digits and hyphens; a repository's name also . and _
+# (never "." or "..").
+REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/(?!\.\.?$)[A-Za-z0-9_.-]+$")
 BRANCH = re.compile(r"^[A-Za-z0-9._/-]+$")
+
+
+def branch_refusal(branch: str) -> str | None:
+    """Why ``branch`` is no branch name a workflow could run on (git's rules that matter
+    here), or None. A full ref (refs/heads/main) is the mistake most made: said so."""
+    if branch.startswith("refs/"):
+        return f"--branch {branch!r} is a full ref: give the branch's name alone, e.g. main"
+    if (
+        not BRANCH.fullmatch(branch)
+        or branch.startswith(("-", "/"))
+        or branch.endswith(("/", ".", ".lock"))
+        or ".." in branch
+        or "//" in branch
+        or "/." in branch
+        or branch.startswith(".")
+    ):
+        return f"--branch {branch!r} is not a branch name (no wildcards)"
+    return None
+
+
 ROLE_ENV = "PILOT_AWS_ROLE_ARN"  # the workflow's variable naming the role to assume
 # On Google Cloud: the workload identity provider's full name and the account acted as.
 GCP_PROVIDER_ENV = "PILOT_GCP_WORKLOAD_PROVIDER"

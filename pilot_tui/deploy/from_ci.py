@@ -33,10 +33,15 @@ class CiError(PilotError):
     exit_code = EXIT_INVALID
 
 
-SHARED_STATE_HINT = (
-    "share it first: pilot-tui config set state.backend s3, then `pilot-tui ci github` "
-    "again (it makes the state bucket and shares this machine's release history)"
-)
+def shared_state_hint(config: PilotConfig) -> str:
+    """How to share the release history: in the bucket of the cloud the project is on."""
+    backend = "gcs" if config.server.home == "gcp" else "s3"
+    return (
+        f"share it first: pilot-tui config set state.backend {backend}, then `pilot-tui ci "
+        "github` again (it makes the state bucket and shares this machine's release history)"
+    )
+
+
 # Names a job's environment has already, or GitHub's own: never an app's secret there.
 RESERVED_PREFIXES = ("GITHUB_", "ACTIONS_", "RUNNER_", "AWS_", "GOOGLE_", "CLOUDSDK_")
 RESERVED = frozenset(
@@ -136,7 +141,7 @@ def check_state(config: PilotConfig) -> None:
         raise CiError(
             'state.backend is "local": a CI runner\'s .pilot/ goes with its job, and with it '
             "the release history rollbacks and the next deploy read",
-            hint=SHARED_STATE_HINT,
+            hint=shared_state_hint(config),
         )
     if backend not in CLOUD_OF_BACKEND:
         raise CiError(

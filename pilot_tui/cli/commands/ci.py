@@ -6,16 +6,21 @@ from pilot_tui.cli.commands import Commands, add_actions, add_command, lazy
 
 HANDLERS = "pilot_tui.cli.ci_cmds"
 CI_ABOUT = (
-    "AWS only. `ci github` writes .github/workflows/pilot.yml: on a push to the branch it\n"
-    "deploys the apps a CI run can (zip Lambdas and S3 sites without a build command;\n"
-    "each app secret from the repository's secret of that name); on each pull request\n"
-    "of the repository, previews of those that run previews (pr-NUMBER, removed when it\n"
-    "is closed). With your own AWS credentials it makes the IAM OIDC provider for\n"
-    "GitHub's issuer, a role only runs on that branch can assume (the deployer's\n"
-    "policy), and a role only the repository's pull requests can assume (previews\n"
-    "only). A run exchanges its OIDC token for a role's short-lived credentials: no\n"
-    "access key is stored anywhere. The release history must be in the S3 state bucket\n"
-    '(state.backend = "s3"): a runner\'s .pilot/ goes with its job.'
+    "`ci github` writes .github/workflows/pilot.yml: on a push to the branch it deploys\n"
+    "the apps a CI run can (zip Lambdas, S3 and GCS sites without a build command; each\n"
+    "app secret from the repository's secret of that name). No key is stored anywhere:\n"
+    "a run exchanges its OIDC token for short-lived credentials. The release history\n"
+    "must be in the state bucket (a runner's .pilot/ goes with its job), whose cloud the\n"
+    "runs act on.\n"
+    '  AWS (state.backend = "s3"): with your own credentials it makes the IAM OIDC\n'
+    "  provider for GitHub's issuer, a role only runs on that branch can assume (the\n"
+    "  deployer's policy), and a role only the repository's pull requests can assume,\n"
+    "  which deploys previews of the apps that run them (pr-NUMBER, removed when the\n"
+    "  pull request is closed).\n"
+    '  Google Cloud (state.backend = "gcs", not the sandbox): with your own credentials\n'
+    "  it makes the CI account pilot-PROJECT-ci (the sites' buckets and the state bucket\n"
+    "  only), a workload identity pool whose provider admits a push's run of this\n"
+    "  workflow on that branch of the repository only, and the account's binding to it."
 )
 
 
@@ -45,9 +50,11 @@ def register(commands: Commands) -> None:
     add_command(
         actions,
         "remove",
-        "remove the roles (and the provider when nothing else trusts it)",
+        "remove what `ci github` made",
         lazy(HANDLERS, "remove"),
-        "Remove the IAM roles `ci github` made (the branch's and the pull requests'), and\n"
-        "GitHub's OIDC provider when no other role of the account trusts it. The workflow\n"
-        "file is left for you to delete and commit.",
+        "Remove what `ci github` made, in the cloud the workflow names. AWS: the IAM roles\n"
+        "(the branch's and the pull requests'), and GitHub's OIDC provider when no other\n"
+        "role of the account trusts it. Google Cloud: the account's binding, the CI\n"
+        "account and the workload identity pool. The workflow file is left for you to\n"
+        "delete and commit.",
     )

@@ -209,6 +209,22 @@ def test_ci_github_on_gcp_refuses_the_sandbox_and_a_missing_project(tmp_path, cl
     assert long_branch.code == 2
     assert "longer than the 127 bytes Google keeps of it" in long_branch.err
     assert project.calls == [] and not (tmp_path / github_oidc.WORKFLOW).exists()
+    # found walking: a full ref (the workflow would never run), git's non-names, and a
+    # repository GitHub could not have were taken
+    full = cli("ci", "github", "--repo", "acme/shop", "--branch", "refs/heads/main")
+    assert full.code == 2 and "give the branch's name alone, e.g. main" in full.err
+    for branch in ("a..b", "x.lock", "/a", "a/", "a//b", "-x", ".a"):
+        assert cli("ci", "github", "--repo", "acme/shop", f"--branch={branch}").code == 2
+    for repo in ("../x", "acme/..", "ac.me/shop"):
+        assert cli("ci", "github", "--repo", repo).code == 2
+    assert project.calls == []
+    # a local history on Google Cloud: the hint names GCS, not S3
+    local = PILOT_TOML.replace('backend = "gcs"', 'backend = "local"')
+    (tmp_path / "pilot.toml").write_text(local)
+    told = cli("ci", "github", "--repo", "acme/shop")
+    assert told.code == 2 and "pilot-tui config set state.backend gcs" in told.err
+    helped = cli("ci", "github", "--help")
+    assert 'Google Cloud (state.backend = "gcs"' in helped.out
 
 
 def test_a_runs_token_becomes_the_deployers_access_and_its_history_reaches_the_bucket(

@@ -64,12 +64,16 @@ def any_live(state_dir: Path, apps: list[str]) -> bool:
     return any(history.live_release(state_dir, name) is not None for name in apps)
 
 
-def next_step(has_server: bool, has_apps: bool) -> str:
-    """What the home screen offers next (markup)."""
+def next_step(has_server: bool, has_apps: bool, home: str = "sandbox") -> str:
+    """What the home screen offers next (markup); ``home``: server.home."""
     if not has_server:
+        where = {
+            "sandbox": " (the sandbox needs no cloud account)",
+            "aws": " on AWS, with your credentials",
+            "gcp": " on Google Cloud, with your credentials",
+        }.get(home, "")
         return (
-            "[b]Next:[/b] press [reverse] s [/reverse] to plan and create "
-            "the Pilot Server (the sandbox needs no cloud account)."
+            f"[b]Next:[/b] press [reverse] s [/reverse] to plan and create the Pilot Server{where}."
         )
     if not has_apps:
         return "[b]Next:[/b] press [reverse] a [/reverse] to describe your first app."

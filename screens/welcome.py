@@ -231,7 +231,7 @@ class WelcomeScreen(Screen[None]):
         if live:
             self.check_health(project.file)
         managed_live = live and not on_docker_host(config.apps)  # managed apps need no server
-        return lines, next_step(bool(server) or managed_live, bool(apps))
+        return lines, next_step(bool(server) or managed_live, bool(apps), config.server.home)
 
     def _show(self, head: list[str], next_step: str) -> None:
         self._status_head = head

@@ -61,3 +61,14 @@ def test_hints_after_ci_pilot_name_the_launcher(tmp_path):
         check=True,
     ).stdout.strip()
     assert shown == "bash /src/my\\ pilot/.ci/pilot"
+
+
+def test_the_home_screens_next_step_names_where_the_server_goes():
+    """Found walking: a project on Google Cloud was told "the sandbox needs no cloud
+    account" on its way to create its server."""
+    from pilot_tui.screens.home_status import next_step
+
+    assert "(the sandbox needs no cloud account)" in next_step(False, False, "sandbox")
+    on_gcp = next_step(False, False, "gcp")
+    assert "on Google Cloud, with your credentials" in on_gcp and "sandbox" not in on_gcp
+    assert "sandbox" not in next_step(False, False, "aws")

@@ -33,15 +33,33 @@ ROOTFS = Path.home() / ".cache" / "pilot-ci" / "python3-rootfs.tar"
 
 
 def pilot(*args: str, cwd: Path, env: dict[str, str]) -> float:
+    return timed(*args, cwd=cwd, env=env)[0]
+
+
+def timed(*args: str, cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system) of one `pilot-tui ARGS` run. On a busy
+    machine the wall time is the CPU time over the share of a core the run gets."""
+    import resource
+
     exe = shutil.which("pilot-tui", path=str(Path(sys.executable).parent))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run([str(exe), *args], cwd=cwd, env=env, check=True, capture_output=True)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--swaps", type=int, default=3)
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="also profile one no-change redeploy (cProfile's stats to FILE, imports to "
+        "FILE.imports)",
+    )
     ns = parser.parse_args()
     import os
 
@@ -82,12 +100,18 @@ def main() -> None:
             # --no-watch: the watch window (60 s by default) is the revert bench's figure.
             second = pilot("deploy", "hello", "--no-watch", cwd=project, env=env)
             print(f"build + deploy of a change (proxy up, not watched): {second:.2f} s")
-            unchanged = [pilot("deploy", "hello", cwd=project, env=env) for _ in range(7)]
+            runs = [timed("deploy", "hello", cwd=project, env=env) for _ in range(7)]
+            unchanged = [wall for wall, _ in runs]
+            cpu = statistics.median(c for _, c in runs)
             print(
                 f"no-change redeploy, 7 runs: median {statistics.median(unchanged):.2f} s, "
                 f"min {min(unchanged):.2f} s, max {max(unchanged):.2f} s (goal < 0.3 s); "
+                f"CPU (user + system) median {cpu:.2f} s; "
                 f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
             )
+
+            if ns.profile:
+                profile(ns.profile, project, env)
 
             total = failed = 0
             for n in range(ns.swaps):
@@ -125,6 +149,23 @@ def main() -> None:
     finally:
         dockerd.stop(engine)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def profile(path: str, project: Path, env: dict[str, str]) -> None:
+    """One no-change redeploy under cProfile, and one with -X importtime: where its CPU
+    time goes (print the top with `python -m pstats FILE`)."""
+    command = [sys.executable, "-m", "cProfile", "-o", path, "-m", "pilot_tui", "deploy", "hello"]
+    subprocess.run(command, cwd=project, env=env, check=True, capture_output=True)
+    imports = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "pilot_tui", "deploy", "hello"],
+        cwd=project,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    Path(f"{path}.imports").write_text(imports.stderr)
+    print(f"profiled one no-change redeploy: {path}, {path}.imports")
 
 
 if __name__ == "__main__":

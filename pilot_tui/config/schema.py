@@ -449,9 +449,21 @@ class EcsTarget:
     desired_count: int = setting(1, "Tasks to keep running.", minimum=0, maximum=100)
     health_path: str = setting(
         "/",
-        "HTTP path the load balancer checks for a 2xx answer.",
+        "HTTP path the load balancer checks for a 2xx answer, and the watch asks through it.",
         pattern=HEALTH_PATH_PATTERN,
         pattern_hint=HEALTH_PATH_HINT,
+    )
+    watch: int = setting(
+        60,
+        "Seconds Pilot watches a new release once it is live, asking its health path "
+        "through the load balancer every 2 s: when it answers other than 2xx, or hangs, "
+        "`watch_failures` times in a row, the service goes back to the previous release's "
+        "task definition, by itself. 0: no watch (`deploy --no-watch` too).",
+        minimum=0,
+        maximum=3600,
+    )
+    watch_failures: int = setting(
+        3, "Health checks failed in a row that revert a watched release.", minimum=1, maximum=100
     )
 
 

@@ -422,6 +422,7 @@ def _watch(
     # The previous revision must pass the same look, or the look says nothing of the new one.
     baseline = target.probe(path, before.revision)
     if baseline is None:
+        line("not watched: nothing answers at its address here (the sandbox's is simulated)")
         return
     if baseline.healthy is False:
         line(

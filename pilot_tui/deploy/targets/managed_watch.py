@@ -22,10 +22,12 @@ from pilot_tui.config import schema
 from pilot_tui.deploy.targets.managed import Probe
 
 INTERVAL = 2.0  # seconds between looks (an invocation each: a Lambda bills them)
+PROBE_TIMEOUT = 10.0  # seconds an HTTP health check may take (a cold start included)
 SAY_EVERY = 10.0  # seconds between "still watching" lines
 
 
-WATCHED = (schema.LambdaTarget, schema.CloudRunTarget)  # the managed kinds watched
+# The managed kinds watched.
+WATCHED = (schema.LambdaTarget, schema.CloudRunTarget, schema.EcsTarget)
 
 
 def settings_of(target: schema.Target) -> tuple[int, int, str] | None:
@@ -109,3 +111,25 @@ def _streak(looks: list[Probe]) -> int:
             break
         count += 1
     return count
+
+
+def http_probe(url: str, timeout: float | None = None) -> Probe:
+    """One GET of ``url`` (a Cloud Run service's, an ECS load balancer's): 2xx healthy;
+    another status, or no answer within ``timeout`` (PROBE_TIMEOUT) once connected, a
+    miss; no connection at all (DNS, refused, TLS: a laptop offline) no verdict."""
+    import urllib.error
+    import urllib.request
+
+    timeout = PROBE_TIMEOUT if timeout is None else timeout
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            status = int(answer.status)
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except urllib.error.URLError as exc:  # before an answer could begin: not the app's
+        return Probe(None, f"{url} could not be reached ({exc.reason})")
+    except TimeoutError:
+        return Probe(False, f"no answer in {timeout:g} s")
+    except OSError as exc:  # the connection dropped midway
+        return Probe(None, f"{url}: {exc}")
+    return Probe(200 <= status < 300, f"HTTP {status}")

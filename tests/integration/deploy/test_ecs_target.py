@@ -570,3 +570,77 @@ def test_cancel_during_a_rollout_puts_the_live_revision_back(moto, tmp_path):
         ("v2", "cancelled"),
     ]
     target.destroy(lambda line: None)
+
+
+def test_a_release_that_fails_its_health_through_the_load_balancer_is_reverted(
+    moto, tmp_path, monkeypatch
+):
+    """The watch after an ECS release (issue 15, item 2): the health path asked through
+    the load balancer; a release that fails it watch_failures times in a row puts the
+    service back on the previous task definition, by itself, recorded reverted.
+
+    Stand-in, said plainly: moto's load balancer answers no request, so the watch's GET
+    goes to one that answers as the task definition moto's service runs at that moment
+    (500 for the bad one). ECS, the load balancer's address, the service's update and
+    the history are real (moto, the engine's own _record and revert)."""
+    from types import SimpleNamespace
+
+    from pilot_tui.deploy import history
+    from pilot_tui.deploy.engine import DeployError
+    from pilot_tui.deploy.targets import managed_watch
+    from pilot_tui.deploy.targets.managed import Probe
+    from pilot_tui.deploy.targets.managed_flow import _record
+    from tests.conftest import RecordingLog
+
+    target = ecs_target(moto, "omega", "web", health_path="/healthz", watch=2, watch_failures=2)
+    aws = Aws(moto[0]["aws"].url, REGION)
+    asked: list[tuple[str, str]] = []
+
+    def load_balancer(url: str, timeout: float | None = None) -> Probe:
+        [service] = aws.ecs.describe_services(cluster="pilot-omega", services=["pilot-omega-web"])[
+            "services"
+        ]
+        runs = service["taskDefinition"]
+        asked.append((url, runs))
+        return Probe(runs != bad.ref, "HTTP 200" if runs != bad.ref else "HTTP 500")
+
+    monkeypatch.setattr(managed_watch, "http_probe", load_balancer)
+    monkeypatch.setattr(managed_watch, "INTERVAL", 0.05)
+    good = target.deploy(image("omega", "web", "v1"), {}, "v1", lambda line: None)
+    before = history.Release(
+        "v1", "web", "img", "x", history.now(), history.LIVE, revision=good.ref
+    )
+    history.record(tmp_path, "web", before)
+    bad = target.deploy(image("omega", "web", "v2"), {}, "v2", lambda line: None)
+    ctx = SimpleNamespace(
+        config=SimpleNamespace(server=SimpleNamespace(home="aws")),
+        watch=True,
+        cancel=SimpleNamespace(is_set=lambda: False, set=lambda: None),
+        state_dir=tmp_path,
+        pull=lambda log, name: None,
+        record_release=lambda log, name, release: history.record(tmp_path, name, release),
+    )
+    released = history.Release(
+        "v2", "web", "img2", "y", history.now(), history.LIVE, revision=bad.ref, url=bad.url
+    )
+    app = SimpleNamespace(name="web", target=target.settings)
+    log = RecordingLog()
+    with pytest.raises(DeployError) as caught:
+        _record(ctx, log, app, released, watched=(target, before))
+    assert str(caught.value) == (
+        "v2 was reverted: its health check failed 2 times in a row (last: HTTP 500); "
+        "v1 serves again"
+    )
+    [service] = aws.ecs.describe_services(cluster="pilot-omega", services=["pilot-omega-web"])[
+        "services"
+    ]
+    assert service["taskDefinition"] == good.ref
+    assert [(r.id, r.status) for r in history.load(tmp_path, "web")] == [
+        ("v1", "live"),
+        ("v2", "reverted"),
+    ]
+    assert asked[0] == (f"http://{target.balancer.dns()}/healthz", bad.ref)
+    assert "watching the new release for 2 s: /healthz asked every 0.05 s" in " ".join(log.lines)
+    target.wait = False  # as in the sandbox, whose load balancer answers nothing: no look
+    assert target.probe("/healthz") is None
+    target.destroy(lambda line: None)

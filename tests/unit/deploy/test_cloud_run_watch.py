@@ -117,7 +117,7 @@ def test_a_healthy_release_stays_and_a_hanging_one_is_a_miss(engine, answers, mo
     second = engine.deploy("web-api")
     assert second.status == "live" and time.monotonic() - started >= 3  # watched 3 s
     assert sum(1 for _, revision in answers.asked if revision == V2) > 10
-    monkeypatch.setattr(cr, "PROBE_TIMEOUT", 0.3)
+    monkeypatch.setattr(managed_watch, "PROBE_TIMEOUT", 0.3)
     answers.hanging.add(V3)
     with pytest.raises(DeployError, match=r"v3 was reverted: .*\(last: no answer in 0\.3 s\)"):
         engine.deploy("web-api")
@@ -136,5 +136,5 @@ def test_a_previous_release_failing_the_same_look_is_not_watched(engine, answers
 
 def test_no_connection_is_no_verdict():
     """A laptop offline must not revert a good release: no connection, no verdict."""
-    look = cr.http_probe("http://127.0.0.1:9/healthz", timeout=1)
+    look = managed_watch.http_probe("http://127.0.0.1:9/healthz", timeout=1)
     assert look.healthy is None and "could not be reached" in look.detail

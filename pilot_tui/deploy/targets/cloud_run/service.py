@@ -31,6 +31,7 @@ from pilot_tui.cloud.identity_gcp import runtime_account_email
 from pilot_tui.config.schema import AppSettings, CloudRunTarget, PilotConfig
 from pilot_tui.deploy.context import CancelToken
 from pilot_tui.deploy.previews import GCP_LABEL_KEYS, Preview, believed, from_labels
+from pilot_tui.deploy.targets import managed_watch
 from pilot_tui.deploy.targets.base import target_settings
 from pilot_tui.deploy.targets.cloud_run.secrets import CloudRunSecrets, SecretRef, secret_env
 from pilot_tui.deploy.targets.managed import (
@@ -55,7 +56,6 @@ LATEST = "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
 PINNED = "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION"
 SUCCEEDED = "CONDITION_SUCCEEDED"
 PREVIOUS_TAG = "previous"  # the revision that served before the latest: its own URL
-PROBE_TIMEOUT = 10.0  # seconds a health check may take (a cold start included)
 # Cloud Run sets these itself and refuses a service that names them.
 RESERVED_ENV = frozenset({"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"})
 SERVICE_MAX = CLOUD_RUN_SERVICE_MAX
@@ -278,27 +278,6 @@ def live_revision(service: dict[str, Any]) -> str | None:
     return next((r for r, percent in serving(service) if percent == 100), None)
 
 
-def http_probe(url: str, timeout: float | None = None) -> Probe:
-    """One GET of ``url``: 2xx healthy; another status, or no answer within ``timeout``
-    (PROBE_TIMEOUT) once connected, a miss; no connection (DNS, refused, TLS) no verdict."""
-    import urllib.error
-    import urllib.request
-
-    timeout = PROBE_TIMEOUT if timeout is None else timeout
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as answer:
-            status = int(answer.status)
-    except urllib.error.HTTPError as exc:
-        status = exc.code
-    except urllib.error.URLError as exc:  # before an answer could begin: not the app's
-        return Probe(None, f"{url} could not be reached ({exc.reason})")
-    except TimeoutError:
-        return Probe(False, f"no answer in {timeout:g} s")
-    except OSError as exc:  # the connection dropped midway
-        return Probe(None, f"{url}: {exc}")
-    return Probe(200 <= status < 300, f"HTTP {status}")
-
-
 def service_status(service: dict[str, Any]) -> TargetStatus:
     url = service.get("uri") or "-"
     shares = serving(service)
@@ -519,7 +498,7 @@ class CloudRunService:
             )
         if not base:
             return Probe(None, f"revision {revision or 'latest'} has no address to ask")
-        return http_probe(base.rstrip("/") + path)
+        return managed_watch.http_probe(base.rstrip("/") + path)
 
     def serving(self) -> str | None:
         try:

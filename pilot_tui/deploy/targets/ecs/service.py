@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pilot_tui.cloud.aws_errors import aws_call, unless
+from pilot_tui.cloud.errors import CloudError
 from pilot_tui.cloud.identity_aws import ensure_execution_role
 from pilot_tui.config.schema import AppSettings, EcsTarget, PilotConfig
 from pilot_tui.deploy.context import CancelToken
+from pilot_tui.deploy.targets import managed_watch
 from pilot_tui.deploy.targets.base import target_settings
 from pilot_tui.deploy.targets.ecs.logs import read_logs
 from pilot_tui.deploy.targets.ecs.network import Balancer, Network, until
@@ -271,10 +273,29 @@ class EcsService:
             return self._revision(ref, self.balancer.dns())
 
     def probe(self, path: str, revision: str | None = None) -> Probe | None:
-        return None  # not watched yet: its health is the platform's rollout (status)
+        """A GET of ``path`` through the load balancer, as a visitor asks it (what the
+        service runs answers). A task definition that does not run has no address of its
+        own: asked for one, no verdict. None in the sandbox: nothing answers there."""
+        if not self.wait:  # the sandbox: moto runs no task, its load balancer answers none
+            return None
+        if revision is not None:
+            return Probe(None, f"{short(revision)} has no address of its own")
+        try:
+            with aws_call(f"load balancer {self.balancer.short}"):
+                dns = self.balancer.dns()
+        except CloudError as exc:
+            return Probe(None, str(exc)[:160])
+        if not dns:
+            return Probe(None, f"load balancer {self.balancer.short} has no address")
+        return managed_watch.http_probe(f"http://{dns}{path}")
 
     def serving(self) -> str | None:
-        return None  # (only a watched kind reverts)
+        try:
+            with aws_call(f"ECS service {self.name}"):
+                service = self._service()
+        except CloudError:  # unknown: the caller decides on its own record
+            return None
+        return str(service["taskDefinition"]) if service else None
 
     def status(self) -> TargetStatus:
         with aws_call(f"ECS service {self.name}"):

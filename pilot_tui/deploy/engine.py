@@ -171,6 +171,8 @@ class Deployer:
                 raise DeployError("deploy", str(exc), exit_code=exc.exit_code) from exc
             try:
                 release = runs.deploy(self, log, force=True)
+                if not target.on_docker_host:  # (its own lock decides there, beforehand)
+                    self._one_too_many(app, target, made, kept, say)
             except previews.PreviewError as exc:  # past the limit after all, or its secrets
                 log.emit(StageFailed(made.full, "deploy", str(exc)))
                 raise DeployError("deploy", str(exc), exit_code=exc.exit_code) from exc
@@ -281,6 +283,29 @@ class Deployer:
                     continue  # made a moment ago, not listed yet: its TTL decides, later
                 runs.destroy(self, say)
             self._forget(full, say)
+
+    def _one_too_many(
+        self,
+        app: AppSettings,
+        target: Target,
+        made: previews.Preview,
+        before: list[previews.Preview],
+        say: Say,
+    ) -> None:
+        """A preview deploy that raced another to the last free place (no lock holds a
+        cloud's previews): the previews listed again, and ``made`` removed when it is one
+        too many (previews.lost_race); PreviewError then."""
+        others = previews.lost_race(app, made, before, target.previews(self))
+        if others is None:
+            return
+        say(f"{app.name} got previews made at the same time past previews.max: removing this one")
+        self._remove(target, made, say)
+        raise previews.PreviewError(
+            f"{app.name} has {app.previews.max} previews already: {', '.join(others)} "
+            f"was made at the same time and first, so {made.name} was removed again "
+            f"(previews.max = {app.previews.max})",
+            hint=f"remove one first: pilot-tui preview destroy {app.name} NAME",
+        )
 
     def _remove_expired(
         self, app: AppSettings, now: float, say: Say

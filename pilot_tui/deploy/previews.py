@@ -311,3 +311,24 @@ def room_for(app: AppSettings, name: str, found: list[Preview]) -> None:
                 f"midway is not counted once its lock is {DATABASE_GRACE / 60:.0f} minutes old)"
             ),
         )
+
+
+def lost_race(
+    app: AppSettings, made: Preview, before: list[Preview], listed: list[Preview]
+) -> list[str] | None:
+    """After ``made`` (a new preview) was deployed: the previews made at the same time and
+    before it, when ``made`` is one too many for ``previews.max``, else None. ``before``: the app's
+    previews its deploy counted; ``listed``: the app's previews now. Two deploys that each
+    found room for one more both make theirs; each decides the same way, on an order both
+    see (when each began, then the name): the later ones go again."""
+    limit = app.previews.max
+    counted = {p.name for p in before if p.app == app.name}
+    if limit <= 0 or made.name in counted:
+        return None
+    new = {p.name: p for p in listed if p.app == app.name and p.name not in counted}
+    new.setdefault(made.name, made)  # a listing may lag its own newest
+    order = sorted(new.values(), key=lambda p: (p.expires, p.name))
+    place = [p.name for p in order].index(made.name)
+    if place < limit - len(counted):
+        return None
+    return [p.name for p in order[:place]]

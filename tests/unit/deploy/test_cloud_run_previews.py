@@ -16,7 +16,7 @@ import pytest
 
 from pilot_tui.cloud.gcp_api import ApiError, ApiRequest
 from pilot_tui.config.schema import AppSettings, CloudRunTarget, PreviewSettings
-from pilot_tui.deploy import previews
+from pilot_tui.deploy import history, previews
 from pilot_tui.deploy.context import ProjectContext
 from pilot_tui.deploy.previews import Preview, PreviewError
 from pilot_tui.deploy.targets import target_for
@@ -550,3 +550,46 @@ def test_a_project_set_up_before_previews_is_told_to_run_setup_again(engine, fak
     monkeypatch.setattr(clients, "google_transport", lambda *a, **k: no_such_account)
     with pytest.raises(DeployError, match="deployer create --cloud gcp"):
         engine.deploy_preview("web-api", "feature/x")
+
+
+RACE_TOML = ENGINE_TOML.replace("  min_instances = 2\n", "\n  [apps.previews]\n  max = 2\n")
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_a_preview_deploy_that_raced_another_to_the_last_place(tmp_path, fake, monkeypatch, first):
+    """Two preview deploys each found room for one more (no lock holds a cloud's
+    previews): the one that began later removes its own again, the other stays. Here
+    the other's service appears while this deploy runs, begun a second before it
+    (``first``) or after."""
+    import time
+
+    from pilot_tui.deploy.engine import DeployError
+
+    engine = make_engine(tmp_path, fake, monkeypatch, RACE_TOML)
+    now = time.time()
+    fake.put("pilot-acme-web-api--old", preview_labels("web-api", "old", now + TTL), now)
+    racer_expires = now + TTL + (-1 if first else 60)
+    real = fake.__call__
+
+    def meanwhile(request: ApiRequest) -> dict:
+        made = (request.params or {}).get("serviceId", "")
+        if request.method == "POST" and made.endswith("--b"):
+            fake.put("pilot-acme-web-api--a", preview_labels("web-api", "a", racer_expires))
+        return real(request)
+
+    from pilot_tui.cloud import clients
+
+    monkeypatch.setattr(clients, "google_transport", lambda *a, **k: meanwhile)
+    if first:
+        with pytest.raises(DeployError) as caught:
+            engine.deploy_preview("web-api", "b", now=now)
+        assert str(caught.value).startswith(
+            "web-api has 2 previews already: a was made at the same time and first, so b "
+            "was removed again (previews.max = 2)"
+        )
+        assert "pilot-acme-web-api--b" not in fake.services
+        assert not history.history_file(engine.state_dir, "web-api--b").exists()
+    else:
+        assert engine.deploy_preview("web-api", "b", now=now).status == "live"
+        assert "pilot-acme-web-api--b" in fake.services
+    assert "pilot-acme-web-api--a" in fake.services  # never another deploy's

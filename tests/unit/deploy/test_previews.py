@@ -235,3 +235,25 @@ def test_the_edge_keeps_its_whole_settings_for_the_agent():
     assert (
         proxy.edge_settings({proxy.OWNER_NAME: b'{"project": "x", "settings": "tls off"}'}) is None
     )
+
+
+def test_two_deploys_racing_to_the_last_place_keep_exactly_one():
+    """Two preview deploys of a cloud's previews (no lock holds them) each found room for
+    one more and made theirs: each decides the same way, on when each began, so exactly
+    the later one goes again; with room for both, none does."""
+    app = AppSettings(name="fn", target=LambdaTarget(), previews=PreviewSettings(max=2))
+    before = [Preview("fn", "old", 500.0)]
+    first, second = Preview("fn", "a", 1000.0), Preview("fn", "b", 1001.0)
+    now = [*before, first, second]
+    assert previews.lost_race(app, first, before, now) is None
+    assert previews.lost_race(app, second, before, now) == ["a"]
+    # the same start: the name decides, the same way for both
+    tie = Preview("fn", "c", 1000.0)
+    decided = [previews.lost_race(app, p, before, [*before, first, tie]) for p in (first, tie)]
+    assert decided == [None, ["a"]]
+    # a listing that lags its own newest still counts it
+    assert previews.lost_race(app, second, before, [*before, first]) == ["a"]
+    # room for both, a redeploy, no limit: nobody goes
+    roomy = AppSettings(name="fn", target=LambdaTarget(), previews=PreviewSettings(max=3))
+    assert previews.lost_race(roomy, second, before, now) is None
+    assert previews.lost_race(app, Preview("fn", "old", 2000.0), before, now) is None

@@ -53,6 +53,25 @@ def required(doc: str, **meta: object) -> Any:
     return field(default=None, metadata=meta)
 
 
+def watch_setting(how: str) -> Any:
+    """The ``watch`` setting of a kind whose releases are watched (``how``: what is looked
+    at, and what goes back)."""
+    return setting(
+        60,
+        f"Seconds Pilot watches a new release once it is live, {how}. 0: no watch "
+        "(`deploy --no-watch` too).",
+        minimum=0,
+        maximum=3600,
+    )
+
+
+def failures_setting() -> Any:
+    """The ``watch_failures`` setting of a kind whose releases are watched."""
+    return setting(
+        3, "Health checks failed in a row that revert a watched release.", minimum=1, maximum=100
+    )
+
+
 @dataclass
 class ProjectSettings:
     """Who this platform belongs to. The name prefixes every cloud resource Pilot creates."""
@@ -331,19 +350,13 @@ class ServerTarget:
         minimum=0,
         maximum=3600,
     )
-    watch: int = setting(
-        60,
-        "Seconds Pilot watches a new release once it is live, the previous one kept running "
-        "meanwhile: if its container exits or restarts, its health check fails "
-        "`watch_failures` times in a row, or more than `watch_5xx_percent` of its requests "
-        "through the proxy answer 5xx, the previous release serves again, by itself. 0: "
-        "no watch (`deploy --no-watch` too).",
-        minimum=0,
-        maximum=3600,
+    watch: int = watch_setting(
+        "the previous one kept running meanwhile: if its container exits or restarts, "
+        "its health check fails `watch_failures` times in a row, or more than "
+        "`watch_5xx_percent` of its requests through the proxy answer 5xx, the previous "
+        "release serves again, by itself"
     )
-    watch_failures: int = setting(
-        3, "Health checks failed in a row that revert a watched release.", minimum=1, maximum=100
-    )
+    watch_failures: int = failures_setting()
     watch_5xx_percent: int = setting(
         20,
         "Share of a watched release's requests answering 5xx (once it has 10) that reverts it.",
@@ -376,18 +389,12 @@ class CloudRunTarget:
         pattern=HEALTH_PATH_PATTERN,
         pattern_hint=HEALTH_PATH_HINT,
     )
-    watch: int = setting(
-        60,
-        "Seconds Pilot watches a new release once it is live, asking its health path every "
-        "2 s: when it answers other than 2xx, or hangs, `watch_failures` times in a row, "
-        "the traffic goes back to the previous release's revision, by itself. 0: no watch "
-        "(`deploy --no-watch` too).",
-        minimum=0,
-        maximum=3600,
+    watch: int = watch_setting(
+        "asking its health path every 2 s: when it answers other than 2xx, or hangs, "
+        "`watch_failures` times in a row, the traffic goes back to the previous "
+        "release's revision, by itself"
     )
-    watch_failures: int = setting(
-        3, "Health checks failed in a row that revert a watched release.", minimum=1, maximum=100
-    )
+    watch_failures: int = failures_setting()
 
 
 @dataclass
@@ -422,18 +429,12 @@ class LambdaTarget:
         pattern=HEALTH_PATH_PATTERN,
         pattern_hint=HEALTH_PATH_HINT,
     )
-    watch: int = setting(
-        60,
-        "Seconds Pilot watches a new release once it is live, asking its health path every "
-        "2 s: when it raises or answers other than 2xx `watch_failures` times in a row, "
-        "the alias goes back to the previous release's version, by itself. 0: no watch "
-        "(`deploy --no-watch` too).",
-        minimum=0,
-        maximum=3600,
+    watch: int = watch_setting(
+        "asking its health path every 2 s: when it raises or answers other than 2xx "
+        "`watch_failures` times in a row, the alias goes back to the previous release's "
+        "version, by itself"
     )
-    watch_failures: int = setting(
-        3, "Health checks failed in a row that revert a watched release.", minimum=1, maximum=100
-    )
+    watch_failures: int = failures_setting()
 
 
 @dataclass
@@ -453,18 +454,12 @@ class EcsTarget:
         pattern=HEALTH_PATH_PATTERN,
         pattern_hint=HEALTH_PATH_HINT,
     )
-    watch: int = setting(
-        60,
-        "Seconds Pilot watches a new release once it is live, asking its health path "
-        "through the load balancer every 2 s: when it answers other than 2xx, or hangs, "
-        "`watch_failures` times in a row, the service goes back to the previous release's "
-        "task definition, by itself. 0: no watch (`deploy --no-watch` too).",
-        minimum=0,
-        maximum=3600,
+    watch: int = watch_setting(
+        "asking its health path through the load balancer every 2 s: when it answers "
+        "other than 2xx, or hangs, `watch_failures` times in a row, the service goes "
+        "back to the previous release's task definition, by itself"
     )
-    watch_failures: int = setting(
-        3, "Health checks failed in a row that revert a watched release.", minimum=1, maximum=100
-    )
+    watch_failures: int = failures_setting()
 
 
 @dataclass

@@ -10,13 +10,13 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+
+from tests.support.local_http import QuietHandler, serving
 
 KEY = b"local-stand-in-for-githubs-signing-key"
 REQUEST_TOKEN = "ghs-request-token-for-the-test"
@@ -73,7 +73,7 @@ def github_tokens() -> Iterator[TokenService]:
     """GitHub's token service, standing in, on 127.0.0.1; stopped afterwards."""
     service = TokenService("")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             query = parse_qs(urlparse(self.path).query)
             service.asked.append({"auth": self.headers.get("Authorization"), "query": query})
@@ -104,12 +104,6 @@ def github_tokens() -> Iterator[TokenService]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    service.url = f"http://127.0.0.1:{server.server_address[1]}/token?api-version=2.0"
-    yield service
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as url:
+        service.url = f"{url}/token?api-version=2.0"
+        yield service

@@ -13,15 +13,14 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 import pytest
 
 from tests.support.github_tokens import KEY
+from tests.support.local_http import QuietHandler, serving
 
 FEDERATED = "federated-token-from-the-stand-in"
 ACCESS = "ya29.access-token-of-the-deployer-from-the-stand-in"
@@ -64,7 +63,7 @@ class GoogleSts:
 def google_sts() -> Iterator[GoogleSts]:
     service = GoogleSts("")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _answer(self, status: int, body: dict) -> None:
             data = json.dumps(body).encode()
             self.send_response(status)
@@ -128,12 +127,6 @@ def google_sts() -> Iterator[GoogleSts]:
             else:
                 self._answer(403, {"error": {"message": "Permission 'getAccessToken' denied"}})
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    service.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield service
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as url:
+        service.url = f"{url}"
+        yield service

@@ -10,10 +10,8 @@ The engine is the real one (its build, push and lock stubbed: see make_engine)."
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -21,6 +19,7 @@ from pilot_tui.deploy import history
 from pilot_tui.deploy.engine import DeployError
 from pilot_tui.deploy.targets import managed_watch
 from pilot_tui.deploy.targets.cloud_run import service as cr
+from tests.support.local_http import QuietHandler, serving
 from tests.unit.deploy.test_cloud_run_previews import FakeRunServices, make_engine
 
 WATCHED_TOML = """\
@@ -62,7 +61,7 @@ def answers() -> Iterator[Answers]:
     fake = FakeRunServices()
     said = Answers(fake)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             base, _, path = self.path.partition("/healthz")
             revision = fake.revision_at(base)
@@ -74,15 +73,9 @@ def answers() -> Iterator[Answers]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    fake.base = f"http://127.0.0.1:{server.server_address[1]}"
-    yield said
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as url:
+        fake.base = f"{url}"
+        yield said
 
 
 @pytest.fixture

@@ -26,9 +26,9 @@ THUMBPRINTS = [
     "6938fd4d98bab03faadb97b34396831e3780aea1",
     "1c58a3a8518e8759bf075b76b750d4f2df264fcd",
 ]
-# GitHub's: an owner is letters, digits and hyphens; a repository's name also . and _
-# (never "." or "..").
-REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/(?!\.\.?$)[A-Za-z0-9_.-]+$")
+# GitHub's: an owner is letters, digits and hyphens (_ in an enterprise's managed
+# users); a repository's name also . and _ (never "." or "..").
+REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*/(?!\.\.?$)[A-Za-z0-9_.-]+$")
 BRANCH = re.compile(r"^[A-Za-z0-9._/-]+$")
 
 

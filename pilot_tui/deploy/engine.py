@@ -42,7 +42,7 @@ from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.deploy.shared_history import SharedHistory, SharedHistoryError
 from pilot_tui.deploy.targets import Target, target_for
 from pilot_tui.deploy.targets.docker_host import containers
-from pilot_tui.errors import EXIT_INVALID
+from pilot_tui.errors import EXIT_INVALID, PilotError
 from pilot_tui.fsutil import ensure_private_dir
 
 if TYPE_CHECKING:
@@ -164,7 +164,7 @@ class Deployer:
         with _RunLog(self, made.full, "preview") as log:
             say = log.line("deploy", made.full)
             try:
-                _, kept = self._remove_expired(app, moment, say)
+                expired, kept = self._remove_expired(app, moment, say)
                 previews.room_for(app, made.name, kept)
             except previews.PreviewError as exc:
                 log.emit(StageFailed(made.full, "deploy", str(exc)))
@@ -172,7 +172,8 @@ class Deployer:
             try:
                 release = runs.deploy(self, log, force=True)
                 if not target.on_docker_host:  # (its own lock decides there, beforehand)
-                    self._one_too_many(app, target, made, kept, say)
+                    gone = frozenset(p.name for p in expired)
+                    self._one_too_many(app, target, made, kept, gone, say)
             except previews.PreviewError as exc:  # past the limit after all, or its secrets
                 log.emit(StageFailed(made.full, "deploy", str(exc)))
                 raise DeployError("deploy", str(exc), exit_code=exc.exit_code) from exc
@@ -290,12 +291,19 @@ class Deployer:
         target: Target,
         made: previews.Preview,
         before: list[previews.Preview],
+        gone: frozenset[str],
         say: Say,
     ) -> None:
         """A preview deploy that raced another to the last free place (no lock holds a
         cloud's previews): the previews listed again, and ``made`` removed when it is one
-        too many (previews.lost_race); PreviewError then."""
-        others = previews.lost_race(app, made, before, target.previews(self))
+        too many (previews.lost_race); PreviewError then. A listing that fails keeps it
+        (said): it is deployed, and a limit is no reason to call that a failure."""
+        try:
+            listed = target.previews(self)
+        except PilotError as exc:
+            say(f"warning: previews.max not checked again after this deploy: {exc}")
+            return
+        others = previews.lost_race(app, made, before, listed, gone=gone, now=time.time())
         if others is None:
             return
         say(f"{app.name} got previews made at the same time past previews.max: removing this one")

@@ -171,6 +171,7 @@ class Preview:
     release: str = ""
     url: str = ""
     state: str = ""  # what runs it: "running", "exited", ...
+    made: float = 0.0  # when its platform made it (seconds since the epoch; 0: unknown)
 
     @property
     def full(self) -> str:
@@ -314,20 +315,31 @@ def room_for(app: AppSettings, name: str, found: list[Preview]) -> None:
 
 
 def lost_race(
-    app: AppSettings, made: Preview, before: list[Preview], listed: list[Preview]
+    app: AppSettings,
+    made: Preview,
+    before: list[Preview],
+    listed: list[Preview],
+    *,
+    gone: frozenset[str] = frozenset(),
+    now: float = 0.0,
 ) -> list[str] | None:
     """After ``made`` (a new preview) was deployed: the previews made at the same time and
-    before it, when ``made`` is one too many for ``previews.max``, else None. ``before``: the app's
-    previews its deploy counted; ``listed``: the app's previews now. Two deploys that each
-    found room for one more both make theirs; each decides the same way, on an order both
-    see (when each began, then the name): the later ones go again."""
+    before it, when ``made`` is one too many for ``previews.max``, else None. ``before``:
+    the app's previews its deploy counted; ``listed``: the app's previews now (``gone``:
+    those its deploy removed, which a lagging listing may still show). Two deploys that
+    each found room for one more both make theirs; the order is when the platform made
+    each (then the name), so the one made later always sees the other, and goes again."""
     limit = app.previews.max
     counted = {p.name for p in before if p.app == app.name}
     if limit <= 0 or made.name in counted:
         return None
-    new = {p.name: p for p in listed if p.app == app.name and p.name not in counted}
-    new.setdefault(made.name, made)  # a listing may lag its own newest
-    order = sorted(new.values(), key=lambda p: (p.expires, p.name))
+    new = {
+        p.name: p
+        for p in listed
+        if p.app == app.name and p.name not in counted and p.name not in gone
+    }
+    new.setdefault(made.name, dataclasses.replace(made, made=now))  # a listing may lag
+    order = sorted(new.values(), key=lambda p: (p.made or now, p.name))
     place = [p.name for p in order].index(made.name)
     if place < limit - len(counted):
         return None

@@ -377,6 +377,15 @@ def _record(
     ctx.record_release(log, app.name, release)
     if watched is not None:
         _watch(ctx, log, app, release, *watched)
+        # What the watch needed goes once it kept the release (Cloud Run: the previous
+        # revision's own address); a kind with nothing to undo has no such method.
+        over = getattr(watched[0], "watch_over", None)
+        if over is not None:
+            said = log.line("release", app.name)
+            try:
+                over(said)
+            except Exception as exc:  # the release is live and kept: said, never a failure
+                said(f"warning: {str(exc)[:200]}")
     log.emit(
         StageFinished(
             app.name, "release", f"{release.id} is revision {release.revision}", timer.seconds()
@@ -422,7 +431,7 @@ def _watch(
     # The previous revision must pass the same look, or the look says nothing of the new one.
     baseline = target.probe(path, before.revision)
     if baseline is None:
-        line("not watched: nothing answers at its address here (the sandbox's is simulated)")
+        line("not watched: its health cannot be asked (nothing answers here, or no task runs)")
         return
     if baseline.healthy is False:
         line(

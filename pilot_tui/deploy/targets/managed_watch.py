@@ -39,13 +39,15 @@ def settings_of(target: schema.Target) -> tuple[int, int, str] | None:
 
 
 def without_watch(target: schema.Target) -> schema.Target:
-    """``target`` with its watch settings at their defaults (they make no revision)."""
+    """``target`` with its watch settings at their defaults (they make no revision). An ECS
+    app's health_path is kept: its load balancer's health check is made from it."""
     if not isinstance(target, WATCHED):
         return target
     defaults = type(target)()
+    kept = target.health_path if isinstance(target, schema.EcsTarget) else defaults.health_path
     return dataclasses.replace(
         target,
-        health_path=defaults.health_path,
+        health_path=kept,
         watch=defaults.watch,
         watch_failures=defaults.watch_failures,
     )
@@ -117,6 +119,7 @@ def http_probe(url: str, timeout: float | None = None) -> Probe:
     """One GET of ``url`` (a Cloud Run service's, an ECS load balancer's): 2xx healthy;
     another status, or no answer within ``timeout`` (PROBE_TIMEOUT) once connected, a
     miss; no connection at all (DNS, refused, TLS: a laptop offline) no verdict."""
+    import http.client
     import urllib.error
     import urllib.request
 
@@ -130,6 +133,8 @@ def http_probe(url: str, timeout: float | None = None) -> Probe:
         return Probe(None, f"{url} could not be reached ({exc.reason})")
     except TimeoutError:
         return Probe(False, f"no answer in {timeout:g} s")
+    except http.client.HTTPException as exc:  # an answer, but no HTTP one: the app's
+        return Probe(False, f"no HTTP answer ({type(exc).__name__})")
     except OSError as exc:  # the connection dropped midway
         return Probe(None, f"{url}: {exc}")
     return Probe(200 <= status < 300, f"HTTP {status}")

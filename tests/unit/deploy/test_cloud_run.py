@@ -30,7 +30,9 @@ SERVICE = (
     "https://run.googleapis.com/v2/projects/acme-prod/locations/europe-west1/"
     "services/pilot-acme-api"
 )
-SETTINGS = SimpleNamespace(memory="512Mi", cpu=1, port=8080, min_instances=0, max_instances=10)
+SETTINGS = SimpleNamespace(
+    memory="512Mi", cpu=1, port=8080, min_instances=0, max_instances=10, watch=60
+)
 TOKEN = "ya29.a0AfB_byCsecretTOKENvalue1234567890"
 
 

@@ -26,7 +26,9 @@ from pilot_tui.deploy.targets.managed import TargetError
 
 REGION = "europe-west1"
 SERVICES = f"https://run.googleapis.com/v2/projects/acme-prod/locations/{REGION}/services"
-SETTINGS = SimpleNamespace(memory="512Mi", cpu=1, port=8080, min_instances=0, max_instances=10)
+SETTINGS = SimpleNamespace(
+    memory="512Mi", cpu=1, port=8080, min_instances=0, max_instances=10, watch=60
+)
 NOW = 1_800_000_000.0
 TTL = 72 * 3600.0
 
@@ -45,9 +47,12 @@ class FakeRunServices:
         self.base: str | None = None  # where the services answer (a local stand-in)
         self.entries: list[dict] = []  # Cloud Logging's answer
 
-    def put(self, name: str, labels: dict[str, str], updated: float = NOW) -> None:
+    def put(
+        self, name: str, labels: dict[str, str], updated: float = NOW, created: float = 0.0
+    ) -> None:
         """A service made elsewhere (by hand, another project, an earlier deploy)."""
         self.services[name] = {
+            "createTime": stamp(created or updated),
             "name": f"projects/acme-prod/locations/{REGION}/services/{name}",
             "labels": labels,
             "uri": f"{self.base}/svc/{name}"
@@ -86,7 +91,7 @@ class FakeRunServices:
             name = request.params["serviceId"]
             if name in self.services:
                 raise ApiError(409, "already exists", request)
-            self.put(name, {})
+            self.put(name, {}, self.clock)
             return self.apply(name, request.body)
         name, _, rest = url.removeprefix(f"{SERVICES}/").partition("/")
         name, _, verb = name.partition(":")
@@ -104,6 +109,9 @@ class FakeRunServices:
             return {"name": rest}
         if method == "GET":
             return self.answer(name)
+        tagged = [t for t in (request.body or {}).get("traffic", []) if t.get("tag")]
+        if any(len(t["tag"]) + len(name) > cr.TAGGED_MAX for t in tagged):
+            raise ApiError(400, "tag and service name are longer than 46 characters", request)
         if method == "PATCH" and request.params == {"updateMask": "traffic"}:
             service["traffic"] = copy.deepcopy(request.body["traffic"])
             self.route(name)
@@ -558,9 +566,9 @@ RACE_TOML = ENGINE_TOML.replace("  min_instances = 2\n", "\n  [apps.previews]\n 
 @pytest.mark.parametrize("first", [True, False])
 def test_a_preview_deploy_that_raced_another_to_the_last_place(tmp_path, fake, monkeypatch, first):
     """Two preview deploys each found room for one more (no lock holds a cloud's
-    previews): the one that began later removes its own again, the other stays. Here
-    the other's service appears while this deploy runs, begun a second before it
-    (``first``) or after."""
+    previews): the one whose service was made later removes its own again, the other
+    stays. Here the other's service appears while this deploy runs, made a second before
+    this one's (``first``) or after."""
     import time
 
     from pilot_tui.deploy.engine import DeployError
@@ -568,13 +576,14 @@ def test_a_preview_deploy_that_raced_another_to_the_last_place(tmp_path, fake, m
     engine = make_engine(tmp_path, fake, monkeypatch, RACE_TOML)
     now = time.time()
     fake.put("pilot-acme-web-api--old", preview_labels("web-api", "old", now + TTL), now)
-    racer_expires = now + TTL + (-1 if first else 60)
+    racer_made = fake.clock + (-1 if first else 60)
     real = fake.__call__
 
     def meanwhile(request: ApiRequest) -> dict:
         made = (request.params or {}).get("serviceId", "")
         if request.method == "POST" and made.endswith("--b"):
-            fake.put("pilot-acme-web-api--a", preview_labels("web-api", "a", racer_expires))
+            labels = preview_labels("web-api", "a", now + TTL)
+            fake.put("pilot-acme-web-api--a", labels, racer_made, racer_made)
         return real(request)
 
     from pilot_tui.cloud import clients
@@ -593,3 +602,24 @@ def test_a_preview_deploy_that_raced_another_to_the_last_place(tmp_path, fake, m
         assert engine.deploy_preview("web-api", "b", now=now).status == "live"
         assert "pilot-acme-web-api--b" in fake.services
     assert "pilot-acme-web-api--a" in fake.services  # never another deploy's
+
+
+def test_a_listing_that_fails_after_a_preview_deploy_keeps_it(tmp_path, fake, monkeypatch):
+    """(review) The check again of previews.max after a deploy could not list the
+    previews: the deployed, recorded preview was reported as a failed deploy."""
+    import time
+
+    from pilot_tui.cloud import clients
+
+    engine = make_engine(tmp_path, fake, monkeypatch, RACE_TOML)
+    real = fake.__call__
+
+    def no_listing_once_made(request: ApiRequest) -> dict:
+        if request.url == SERVICES and request.method == "GET" and fake.services:
+            raise ApiError(503, "The service is currently unavailable.", request)
+        return real(request)
+
+    monkeypatch.setattr(clients, "google_transport", lambda *a, **k: no_listing_once_made)
+    release = engine.deploy_preview("web-api", "b", now=time.time())
+    assert release.status == "live" and "pilot-acme-web-api--b" in fake.services
+    assert history.live_release(engine.state_dir, "web-api--b") is not None

@@ -131,3 +131,69 @@ def test_no_connection_is_no_verdict():
     """A laptop offline must not revert a good release: no connection, no verdict."""
     look = managed_watch.http_probe("http://127.0.0.1:9/healthz", timeout=1)
     assert look.healthy is None and "could not be reached" in look.detail
+
+
+def test_the_previous_revisions_own_address_goes_once_the_watch_keeps_a_release(engine, answers):
+    """(review) Public, the tagged previous revision kept serving an old release (a
+    vulnerable one, perhaps) and an instance warm until the next deploy."""
+    engine.deploy("web-api")
+    engine.deploy("web-api")
+    traffic = answers.fake.services["pilot-acme-web-api"]["traffic"]
+    assert traffic == [{"type": cr.LATEST, "percent": 100}]
+    assert any(path.startswith("/tag/") for path, _ in answers.asked)  # it was asked first
+
+
+def test_no_tag_where_cloud_run_would_refuse_it_nor_on_a_preview(answers):
+    """(review) Cloud Run refuses a tag whose length and the service name's pass 46: a
+    long name's every redeploy failed; a preview, never watched, needs none."""
+    from tests.unit.deploy.test_cloud_run_previews import SETTINGS
+
+    fake = answers.fake
+    long_app = "a" * (cr.TAGGED_MAX - len("pilot-acme-") - len(cr.PREVIOUS_TAG) + 1)
+    service = cr.CloudRunService(fake, "acme-prod", "europe-west1", "acme", long_app, SETTINGS)
+    service.interval = 0
+    for release in ("v1", "v2"):
+        service.deploy("img", {}, release, lambda line: None)
+    assert not any(t.get("tag") for t in fake.services[service.name]["traffic"])
+    fits = cr.CloudRunService(fake, "acme-prod", "europe-west1", "acme", "api", SETTINGS)
+    fits.interval = 0
+    for release in ("v1", "v2"):
+        fits.deploy("img", {}, release, lambda line: None)
+    assert [t.get("tag") for t in fake.services["pilot-acme-api"]["traffic"]] == [
+        None,
+        cr.PREVIOUS_TAG,
+    ]
+
+
+def test_an_answer_that_is_no_http_is_a_miss_not_a_crash():
+    """(review) A garbage status line raised out of the watch, after the release was
+    recorded live."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def garbage() -> None:
+        conn, _ = listener.accept()
+        conn.recv(1024)
+        conn.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        conn.close()
+
+    threading.Thread(target=garbage, daemon=True).start()
+    look = managed_watch.http_probe(f"http://127.0.0.1:{listener.getsockname()[1]}/", timeout=2)
+    listener.close()
+    assert look.healthy is False and "no HTTP answer" in look.detail
+
+
+def test_an_ecs_apps_health_path_is_a_change_a_watched_settings_are_not():
+    """(review) ECS makes its load balancer's health check from health_path: a change of
+    it alone must deploy; the watch's own settings make no revision."""
+    from pilot_tui.config.schema import CloudRunTarget, EcsTarget
+
+    ecs = [managed_watch.without_watch(EcsTarget(health_path=p)) for p in ("/a", "/b")]
+    assert ecs[0] != ecs[1]
+    assert managed_watch.without_watch(EcsTarget(watch=5)) == EcsTarget()
+    run = [managed_watch.without_watch(CloudRunTarget(health_path=p, watch=9)) for p in "/ab"]
+    assert run[0] == run[1] == CloudRunTarget()

@@ -239,21 +239,36 @@ def test_the_edge_keeps_its_whole_settings_for_the_agent():
 
 def test_two_deploys_racing_to_the_last_place_keep_exactly_one():
     """Two preview deploys of a cloud's previews (no lock holds them) each found room for
-    one more and made theirs: each decides the same way, on when each began, so exactly
-    the later one goes again; with room for both, none does."""
+    one more and made theirs: the order is when the platform made each, so the one made
+    later always sees the other and goes again; with room for both, none does."""
     app = AppSettings(name="fn", target=LambdaTarget(), previews=PreviewSettings(max=2))
-    before = [Preview("fn", "old", 500.0)]
-    first, second = Preview("fn", "a", 1000.0), Preview("fn", "b", 1001.0)
+    before = [Preview("fn", "old", 500.0, made=100.0)]
+    first, second = Preview("fn", "a", 9e9, made=1000.0), Preview("fn", "b", 9e9, made=1001.0)
     now = [*before, first, second]
-    assert previews.lost_race(app, first, before, now) is None
-    assert previews.lost_race(app, second, before, now) == ["a"]
-    # the same start: the name decides, the same way for both
-    tie = Preview("fn", "c", 1000.0)
-    decided = [previews.lost_race(app, p, before, [*before, first, tie]) for p in (first, tie)]
-    assert decided == [None, ["a"]]
-    # a listing that lags its own newest still counts it
-    assert previews.lost_race(app, second, before, [*before, first]) == ["a"]
+    assert previews.lost_race(app, first, before, now, now=1002.0) is None
+    assert previews.lost_race(app, second, before, now, now=1002.0) == ["a"]
+    # (review) b's deploy began later but checked before a's service was made: it keeps
+    # b; a, made after, sees b and goes. Either way exactly one stays.
+    assert previews.lost_race(app, second, before, [*before, second], now=1001.5) is None
+    late = Preview("fn", "a", 9e9, made=1003.0)
+    assert previews.lost_race(app, late, before, [*before, second, late], now=1004.0) == ["b"]
+    # the same moment: the name decides, the same way for both
+    tie = Preview("fn", "c", 9e9, made=1000.0)
+    both = [*before, first, tie]
+    assert [previews.lost_race(app, p, before, both, now=1001.0) for p in (first, tie)] == [
+        None,
+        ["a"],
+    ]
+    # a listing that lags its own newest still counts it, made now
+    assert previews.lost_race(app, second, before, [*before, first], now=1001.0) == ["a"]
+    # (review) one its deploy removed as expired, still listed by a lagging listing, is
+    # no rival
+    stale = Preview("fn", "stale", 1.0, made=50.0)
+    listed = [*before, stale, second]
+    gone = frozenset({"stale"})
+    assert previews.lost_race(app, second, before, listed, gone=gone, now=1002.0) is None
     # room for both, a redeploy, no limit: nobody goes
     roomy = AppSettings(name="fn", target=LambdaTarget(), previews=PreviewSettings(max=3))
-    assert previews.lost_race(roomy, second, before, now) is None
-    assert previews.lost_race(app, Preview("fn", "old", 2000.0), before, now) is None
+    assert previews.lost_race(roomy, second, before, now, now=1002.0) is None
+    redeploy = Preview("fn", "old", 2000.0)
+    assert previews.lost_race(app, redeploy, before, now, now=1002.0) is None

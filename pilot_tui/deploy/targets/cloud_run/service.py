@@ -56,6 +56,7 @@ LATEST = "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
 PINNED = "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION"
 SUCCEEDED = "CONDITION_SUCCEEDED"
 PREVIOUS_TAG = "previous"  # the revision that served before the latest: its own URL
+TAGGED_MAX = 46  # Cloud Run's limit on a tag and the service's name together
 # Cloud Run sets these itself and refuses a service that names them.
 RESERVED_ENV = frozenset({"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"})
 SERVICE_MAX = CLOUD_RUN_SERVICE_MAX
@@ -332,6 +333,35 @@ class CloudRunService:
             made.update(self.preview.labels(GCP_LABEL_KEYS))
         return made
 
+    def _tags_previous(self) -> bool:
+        """Whether a deploy gives the revision it replaces an address of its own, for the
+        watch to ask first: only for a release that is watched, and where Cloud Run takes
+        the tag (a preview is never watched)."""
+        return (
+            self.preview is None
+            and self.settings.watch > 0
+            and len(self.name) + len(PREVIOUS_TAG) <= TAGGED_MAX
+        )
+
+    def watch_over(self, say: Say) -> None:
+        """The watch is over and the new release stays: the revision it replaced loses
+        its own address (public, it would keep serving an old release, a vulnerable one
+        perhaps, and keep an instance warm)."""
+        service = self.current()
+        if service is None or not any(t.get("tag") for t in service.get("traffic", [])):
+            return
+        self._wait(
+            self.transport(
+                ApiRequest(
+                    "PATCH",
+                    self.url,
+                    params={"updateMask": "traffic"},
+                    body={"traffic": [{"type": LATEST, "percent": 100}]},
+                )
+            )
+        )
+        say(f"the previous revision's own address ({PREVIOUS_TAG}) is gone")
+
     def runs_as(self) -> str:
         """The account its revisions run as: the apps' runtime account (it reads their
         secrets), or for a preview one with no role (a branch's code must not read them)."""
@@ -385,9 +415,13 @@ class CloudRunService:
                 if service.get("updateTime"):
                     changed = parse_timestamp(str(service["updateTime"]))
                     preview = believed(preview, changed, ttl)
+                created = service.get("createTime")
                 found.append(
                     dataclasses.replace(
-                        preview, url=str(service.get("uri", "")), state=_state(service)
+                        preview,
+                        url=str(service.get("uri", "")),
+                        state=_state(service),
+                        made=parse_timestamp(str(created)) if created else 0.0,
                     )
                 )
             token = page.get("nextPageToken")
@@ -439,7 +473,7 @@ class CloudRunService:
             self.labels(),
             refs,
             self.runs_as(),
-            previous=live_revision(existing) if existing else None,
+            previous=live_revision(existing) if existing and self._tags_previous() else None,
         )
         self.secrets.grant(refs, body["template"].get("serviceAccount"), say)
         try:

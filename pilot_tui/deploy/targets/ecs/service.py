@@ -276,8 +276,8 @@ class EcsService:
         """A GET of ``path`` through the load balancer, as a visitor asks it (what the
         service runs answers). A task definition that does not run has no address of its
         own: asked for one, no verdict. None in the sandbox: nothing answers there."""
-        if not self.wait:  # the sandbox: moto runs no task, its load balancer answers none
-            return None
+        if not self.wait or self.settings.desired_count == 0:
+            return None  # the sandbox (moto runs no task), or no task: nothing answers
         if revision is not None:
             return Probe(None, f"{short(revision)} has no address of its own")
         try:

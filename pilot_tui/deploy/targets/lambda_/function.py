@@ -504,6 +504,8 @@ class LambdaFunction:
                     continue  # deleted; the tagging API has not caught up
                 modified = _seconds(str(changed.get("LastModified", "")))
                 preview = previews_rules.believed(preview, modified, ttl)
+                # Lambda keeps no creation time: a new function's last change is its making
+                preview = dataclasses.replace(preview, made=modified)
                 try:
                     url = self.lam.get_function_url_config(FunctionName=name, Qualifier=ALIAS)[
                         "FunctionUrl"

@@ -86,6 +86,16 @@ def values(value: str) -> str:
     return REDACTOR.values(value)
 
 
+def clip(value: str, most: int) -> str:
+    """``value`` masked (``text``) and, when longer than ``most`` characters, cut at the
+    last word that fits, with "…": a message never ends mid-word."""
+    value = text(value)
+    if len(value) <= most:
+        return value
+    cut = value[: most - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,;:(") + "…"
+
+
 def text(value: str) -> str:
     """``value`` with known secret values, and anything that looks like a secret, masked."""
     value = REDACTOR.values(value)

@@ -107,7 +107,8 @@ def target_for(config: PilotConfig, state_dir: Path, saved: dict[str, Any]) -> D
     outputs = saved.get("outputs", {})
     if not outputs.get("docker_host"):
         raise HostError(
-            "no Pilot Server is recorded for this project: create it with "
+            "no Pilot Server is recorded for this project (its Docker engine builds the "
+            "apps' images, a Cloud Run, ECS or Lambda image app's too): create it with "
             "`pilot-tui server up` (or the app's Server screen)"
         )
     return parse_host(str(outputs["docker_host"]), state_dir)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pilot_tui import redact
 from pilot_tui.cloud import aws_errors
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.deploy import history
@@ -72,7 +73,7 @@ class SharedHistory:
                 self.create()
             except Exception as exc:
                 raise SharedHistoryError(
-                    f"cannot create the state bucket {self.bucket}: {str(exc)[:160]}"
+                    f"cannot create the state bucket {self.bucket}: {redact.clip(str(exc), 160)}"
                 ) from exc
             self._write(self.key(app), data)
 
@@ -89,7 +90,7 @@ class SharedHistory:
                 keys = [b.name for b in self.client.list_blobs(self.bucket, prefix=start)]
         except Exception as exc:  # botocore / google errors: reported, not fatal
             raise SharedHistoryError(
-                f"cannot list {self.where(prefix + '*')}: {str(exc)[:160]}"
+                f"cannot list {self.where(prefix + '*')}: {redact.clip(str(exc), 160)}"
             ) from exc
         return [
             k.removeprefix(f"{PREFIX}/").removesuffix(".json") for k in keys if k.endswith(".json")
@@ -110,7 +111,8 @@ class SharedHistory:
                 if blob is not None:
                     blob.delete()
         except Exception as exc:  # botocore / google errors: reported, not fatal
-            raise SharedHistoryError(f"cannot remove {self.where(app)}: {str(exc)[:160]}") from exc
+            said = redact.clip(str(exc), 160)
+            raise SharedHistoryError(f"cannot remove {self.where(app)}: {said}") from exc
 
     def where(self, app: str) -> str:
         scheme = "s3" if self.kind == "s3" else "gs"
@@ -131,7 +133,7 @@ class SharedHistory:
             return None if blob is None else bytes(blob.download_as_bytes())
         except Exception as exc:  # botocore / google errors: reported, not fatal
             raise SharedHistoryError(
-                f"cannot read {self.kind}://{self.bucket}/{key}: {str(exc)[:160]}"
+                f"cannot read {self.kind}://{self.bucket}/{key}: {redact.clip(str(exc), 160)}"
             ) from exc
 
     def _write(self, key: str, data: bytes) -> None:
@@ -146,7 +148,7 @@ class SharedHistory:
                 )
         except Exception as exc:
             raise SharedHistoryError(
-                f"cannot write {self.kind}://{self.bucket}/{key}: {str(exc)[:160]}"
+                f"cannot write {self.kind}://{self.bucket}/{key}: {redact.clip(str(exc), 160)}"
             ) from exc
 
 
@@ -162,7 +164,7 @@ def shared_history(
         raise
     except Exception as exc:  # boto3 / google-auth setup errors
         raise SharedHistoryError(
-            f"cannot reach the {config.state.backend} state bucket: {str(exc)[:160]}"
+            f"cannot reach the {config.state.backend} state bucket: {redact.clip(str(exc), 160)}"
         ) from exc
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pilot_tui import redact
 from pilot_tui.redact import MASK, text
 
 
@@ -80,3 +81,13 @@ def test_a_project_s_secret_values_are_masked_in_a_fresh_process(tmp_path, monke
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert (done.stdout, done.stderr) == (f"x {redact.MASK} y\n", f"{redact.MASK}\n")
+
+
+def test_a_clipped_message_never_ends_mid_word():
+    """Found walking: "… credentials were not found. To set up … see https://… for mor; the
+    release history stays local this time"."""
+    said = "Your default credentials were not found. To set up Application Default " * 3
+    clipped = redact.clip(said, 60)
+    assert len(clipped) <= 60 and clipped.endswith("…")
+    assert said.startswith(clipped[:-1]) and said[len(clipped) - 1] == " "
+    assert redact.clip("short", 60) == "short"

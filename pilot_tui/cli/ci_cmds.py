@@ -99,7 +99,7 @@ def github(ns: argparse.Namespace) -> int:
     if path.is_file() and path.read_text(encoding="utf-8") != text and not ns.force:
         error(f"{path} exists and differs from Pilot's: add --force to replace it")
         return EXIT_INVALID
-    try:  # the bucket first: the deployer is granted on it (on Google Cloud)
+    try:  # the bucket first: the CI account is granted on it (on Google Cloud)
         shared = _share_history(config, project, apps.deployed)
     except Exception as exc:  # the bucket refused: no trust made, no workflow written
         said = str(exc) if isinstance(exc, PilotError) else redact.text(str(exc))[:300]

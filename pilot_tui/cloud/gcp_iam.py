@@ -173,10 +173,12 @@ def with_member(policy: dict[str, Any], roles: Iterable[str], member: str) -> di
 def without_member(policy: dict[str, Any], member: str) -> dict[str, Any] | None:
     """``policy`` with ``member`` gone from every binding (also as the deleted:...?uid=
     form IAM gives it once the account is deleted), or None when it was in none."""
+    return without_members(policy, lambda m: m == member or m.startswith(f"deleted:{member}?uid="))
 
-    def gone(m: str) -> bool:
-        return m == member or m.startswith(f"deleted:{member}?uid=")
 
+def without_members(policy: dict[str, Any], gone: Callable[[str], bool]) -> dict[str, Any] | None:
+    """``policy`` with every member ``gone`` says goes removed from every binding (a
+    binding left empty goes too: IAM refuses one), or None when none was there."""
     bindings, changed = [], False
     for binding in policy.get("bindings", []):
         members = [m for m in binding.get("members", []) if not gone(m)]

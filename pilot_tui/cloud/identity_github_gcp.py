@@ -14,13 +14,19 @@ A pool or provider deleted less than 30 days ago still holds its id: it is undel
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pilot_tui.cloud import gcp_wif
 from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, Transport, gone_ok, wait_operation
-from pilot_tui.cloud.gcp_iam import IAM, account_url, project_url, with_member
+from pilot_tui.cloud.gcp_iam import (
+    IAM,
+    account_url,
+    project_url,
+    with_member,
+    without_members,
+)
 from pilot_tui.cloud.identity_gcp import GcpDeployer, ci_account, step
 from pilot_tui.cloud.policy_gcp import Resources
 
@@ -73,7 +79,8 @@ class GcpGithubTrust:
         that branch (any earlier binding of the pool's, for another branch or repository,
         replaced)."""
         needs = POOL_ADMIN
-        email = self.account(resources).ensure()
+        account = self.account(resources)
+        email = account.ensure()
         pool = gcp_wif.pool_url(self.gcp_project, self.pool)
         with step(f"create the workload identity pool {self.pool}", self.gcp_project, needs):
             if not self._made(gcp_wif.create_pool_request(self.gcp_project, self.project), pool):
@@ -97,10 +104,10 @@ class GcpGithubTrust:
 
             def bind(policy: dict[str, Any]) -> dict[str, Any] | None:
                 prefixes = gcp_wif.pool_members_prefix(self.number(), self.pool)
-                others = _without_pool(policy, prefixes)
+                others = without_members(policy, lambda m: m.startswith(prefixes))
                 return with_member(others or policy, (gcp_wif.WORKLOAD_USER,), member) or others
 
-            self.account().edit_policy(account_url("-", email), bind)
+            account.edit_policy(account_url("-", email), bind)
         return self.runs_as()
 
     def remove(self) -> list[str]:
@@ -113,7 +120,7 @@ class GcpGithubTrust:
             dropped: list[bool] = []
 
             def unbind(policy: dict[str, Any]) -> dict[str, Any] | None:
-                changed = _without_pool(policy, prefixes)
+                changed = without_members(policy, lambda m: m.startswith(prefixes))
                 dropped.append(changed is not None)
                 return changed
 
@@ -161,14 +168,3 @@ class GcpGithubTrust:
         # An operation's "done" is left out while false: it is told by its name.
         if "/operations/" in str(operation.get("name", "")):
             wait_operation(self.transport, operation, api=IAM, sleep=self.sleep, interval=1.0)
-
-
-def _without_pool(policy: dict[str, Any], prefixes: Sequence[str]) -> dict[str, Any] | None:
-    """``policy`` with every identity of the pool gone, or None when it had none."""
-    bindings, changed = [], False
-    for binding in policy.get("bindings", []):
-        members = [m for m in binding.get("members", []) if not m.startswith(tuple(prefixes))]
-        changed |= len(members) != len(binding.get("members", []))
-        if members:
-            bindings.append({**binding, "members": members})
-    return {**policy, "bindings": bindings} if changed else None

@@ -196,6 +196,17 @@ def from_labels(labels: dict[str, str], keys: tuple[str, str, str] = LABEL_KEYS)
         return None
 
 
+def with_live_releases(state_dir: Path, found: list[Preview]) -> list[Preview]:
+    """``found`` (as a cloud lists them) each with its live release here, if any."""
+    from pilot_tui.deploy import history
+
+    return [
+        dataclasses.replace(p, release=live.id if live else "")
+        for p in found
+        for live in [history.live_release(state_dir, p.full)]
+    ]
+
+
 def believed(preview: Preview, changed: float, ttl: float | None) -> Preview:
     """``preview`` as listed from labels, its expiry bounded by what its last change
     (``changed``, seconds since the epoch) and ``ttl`` allow (FORGED_AFTER)."""

@@ -4,12 +4,11 @@ Registry, its secrets in Secret Manager. Each of its previews is a service of it
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from pilot_tui.config.schema import AppSettings, CloudRunTarget, PilotConfig
-from pilot_tui.deploy import history, previews
+from pilot_tui.deploy import previews
 from pilot_tui.deploy.context import Context, DeployContext, RunLog, Say
 from pilot_tui.deploy.previews import Preview, PreviewError
 from pilot_tui.deploy.registry import Registry
@@ -47,11 +46,7 @@ class CloudRun(ManagedContainer):
         except CloudError as exc:  # an API's refusal, or credentials: said as the app's
             said = f"the previews of {self.app.name} could not be listed: {exc}"
             raise TargetError(said) from exc
-        return [
-            dataclasses.replace(p, release=live.id if live else "")
-            for p in found
-            for live in [history.live_release(ctx.state_dir, p.full)]
-        ]
+        return previews.with_live_releases(ctx.state_dir, found)
 
     def destroy(self, ctx: Context, say: Say) -> list[str]:
         """The app's service and images, and its previews' services: `server destroy`

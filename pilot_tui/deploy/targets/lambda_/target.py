@@ -6,7 +6,6 @@ own function URL (function.py)."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
@@ -72,11 +71,7 @@ class Lambda(ManagedContainer):
             # removal takes both).
             names = {p.name for p in made}
             found = made + [p for p in legacy_previews.found(fn) if p.name not in names]
-        return [
-            dataclasses.replace(p, release=live.id if live else "")
-            for p in found
-            for live in [history.live_release(ctx.state_dir, p.full)]
-        ]
+        return previews.with_live_releases(ctx.state_dir, found)
 
     def zipped(self) -> bool:
         return bool(target_settings(self.app, LambdaTarget).package == "zip")

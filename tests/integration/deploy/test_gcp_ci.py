@@ -29,22 +29,15 @@ from pilot_tui.deploy import from_ci, history
 from pilot_tui.deploy.shared_history import shared_history
 from pilot_tui.teardown.plan import _declared
 from pilot_tui.teardown.things import GCP_POOL
+from tests.support.gcp_project import GCP_PROJECT
 from tests.support.google_sts import ACCESS
 from tests.unit.test_gcp_wif import CI_EMAIL, CI_POLICY, MAIN, NAME, POOL, PROVIDER, FakeWif
 from tests.unit.test_github_oidc import schema_check
 from tests.unit.test_identity_gcp import EMAIL
 
-PILOT_TOML = """\
-[project]
-name = "acme"
-
-[gcp]
-project = "acme-prod"
-region = "europe-west1"
-
-[server]
-home = "gcp"
-
+PILOT_TOML = (
+    GCP_PROJECT
+    + """
 [state]
 backend = "gcs"
 
@@ -66,6 +59,7 @@ path = "api"
   [apps.target]
   kind = "cloud-run"
 """
+)
 STATE_BUCKET = "pilot-state-acme"
 
 

@@ -23,6 +23,7 @@ from pilot_tui.deploy.targets import target_for
 from pilot_tui.deploy.targets.cloud_run import service as cr
 from pilot_tui.deploy.targets.cloud_run.target import CloudRun, CloudRunPreview
 from pilot_tui.deploy.targets.managed import TargetError
+from tests.support.gcp_project import GCP_PROJECT
 
 REGION = "europe-west1"
 SERVICES = f"https://run.googleapis.com/v2/projects/acme-prod/locations/{REGION}/services"
@@ -350,17 +351,9 @@ def test_in_the_sandbox_there_are_none(tmp_path):
 
 
 # -- the commands ------------------------------------------------------------------------
-PILOT_TOML = """\
-[project]
-name = "acme"
-
-[gcp]
-project = "acme-prod"
-region = "europe-west1"
-
-[server]
-home = "gcp"
-
+PILOT_TOML = (
+    GCP_PROJECT
+    + """
 [[apps]]
 name = "api"
 path = "api"
@@ -368,6 +361,7 @@ path = "api"
   [apps.target]
   kind = "cloud-run"
 """
+)
 
 
 def test_preview_list_destroy_and_prune_on_cloud_run(tmp_path, cli, fake, monkeypatch):
@@ -422,17 +416,9 @@ def test_preview_list_destroy_and_prune_on_cloud_run(tmp_path, cli, fake, monkey
     }
 
 
-ENGINE_TOML = """\
-[project]
-name = "acme"
-
-[gcp]
-project = "acme-prod"
-region = "europe-west1"
-
-[server]
-home = "gcp"
-
+ENGINE_TOML = (
+    GCP_PROJECT
+    + """
 [[apps]]
 name = "web-api"
 path = "api"
@@ -442,6 +428,7 @@ secrets = ["TOKEN"]
   kind = "cloud-run"
   min_instances = 2
 """
+)
 PREVIEWS_ACCOUNT = "pilot-acme-preview@acme-prod.iam.gserviceaccount.com"
 
 

@@ -19,20 +19,13 @@ from pilot_tui.deploy import history
 from pilot_tui.deploy.engine import DeployError
 from pilot_tui.deploy.targets import managed_watch
 from pilot_tui.deploy.targets.cloud_run import service as cr
+from tests.support.gcp_project import GCP_PROJECT
 from tests.support.local_http import QuietHandler, serving
 from tests.unit.deploy.test_cloud_run_previews import FakeRunServices, make_engine
 
-WATCHED_TOML = """\
-[project]
-name = "acme"
-
-[gcp]
-project = "acme-prod"
-region = "europe-west1"
-
-[server]
-home = "gcp"
-
+WATCHED_TOML = (
+    GCP_PROJECT
+    + """
 [[apps]]
 name = "web-api"
 path = "api"
@@ -43,6 +36,7 @@ path = "api"
   watch = 3
   watch_failures = 2
 """
+)
 V1, V2, V3 = (f"pilot-acme-web-api-v{n}" for n in (1, 2, 3))
 
 

@@ -43,12 +43,11 @@ def _left(preview: Preview, now: float) -> str:
     return f"in {hours}h{minutes:02d}m" if hours else f"in {minutes}m"
 
 
-def _simulated(config: PilotConfig, preview: Preview) -> bool:
-    """Whether nothing answers at the preview's address: in the sandbox, a cloud's
-    (the local AWS API makes a function URL up), not the Docker host's (it answers here)."""
-    return (
-        config.server.home == "sandbox" and bool(preview.url) and not _hosted(config, [preview.app])
-    )
+def _simulated(config: PilotConfig, preview: Preview, hosted: list[str]) -> bool:
+    """Whether nothing answers at the preview's address: in the sandbox, a cloud's (the
+    local AWS API makes a function URL up), not the Docker host's (``hosted``: it answers
+    here)."""
+    return config.server.home == "sandbox" and bool(preview.url) and preview.app not in hosted
 
 
 def _as_json(preview: Preview, simulated: bool = False) -> dict[str, object]:
@@ -72,8 +71,8 @@ def preview_list(ns: argparse.Namespace) -> int:
 
     apps = _with_previews(loaded[1])
     found: list[Preview] = []
+    hosted = _hosted(loaded[1], apps)
     if apps:
-        hosted = _hosted(loaded[1], apps)
         try:
             with deployer(ns, apps=hosted, loaded=loaded, share=False) as engine:
                 found = engine.list_previews(apps)
@@ -86,7 +85,7 @@ def preview_list(ns: argparse.Namespace) -> int:
             with deployer(ns, apps=[], loaded=loaded, share=False) as engine:
                 found = engine.list_previews(others)
     if ns.json:
-        print_json([_as_json(p, _simulated(loaded[1], p)) for p in found])
+        print_json([_as_json(p, _simulated(loaded[1], p, hosted)) for p in found])
         return EXIT_OK
     if not found:
         print("no previews (pilot-tui deploy APP --preview NAME makes one)")
@@ -95,7 +94,7 @@ def preview_list(ns: argparse.Namespace) -> int:
     print(f"{'PREVIEW':32} {'RELEASE':8} {'STATE':9} {'EXPIRES':34} URL")
     for p in found:
         expires = f"{_when(p.expires)} ({_left(p, now)})"
-        url = f"simulated: {p.url}" if _simulated(loaded[1], p) else p.url or "-"
+        url = f"simulated: {p.url}" if _simulated(loaded[1], p, hosted) else p.url or "-"
         print(f"{p.full:32} {p.release or '-':8} {p.state or '-':9} {expires:34} {url}")
     return EXIT_OK
 

@@ -367,13 +367,18 @@ def db_schedule(ns: argparse.Namespace) -> int:
             return EXIT_OK
         changed = scheduling.install(client, plan, say)
         schedules = scheduling.timetable(plan)
+    looks = scheduling.pruned(plan)
     if ns.json:
-        print_json({"agent": plan.name, "changed": changed, "databases": schedules})
+        print_json(
+            {"agent": plan.name, "changed": changed, "databases": schedules, "prunes": looks}
+        )
         return EXIT_OK
     if not changed:
         say(f"backup agent {plan.name} is running and up to date")
     for row in schedules:
         print(f"{row['database']:16} {row['schedule']:14} keep {row['keep']:<4} next {row['next']}")
+    for what in looks:
+        say(f"it removes {what} within a minute of their TTL running out")
     return EXIT_OK
 
 

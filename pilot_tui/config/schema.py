@@ -508,7 +508,8 @@ class PreviewSettings:
     named APP--NAME, with its own releases, only the secrets in
     .pilot/secrets/previews/APP.env (never the app's own), and never the app's databases
     (see `[[databases]] preview`). Apps on the Docker host (beside the app, behind the
-    edge) and on Lambda (an alias of the app's function with its own URL)."""
+    edge), on Lambda (a function of its own with its own URL) and on Cloud Run (a service
+    of its own with its own URL)."""
 
     max: int = setting(
         3,
@@ -519,8 +520,9 @@ class PreviewSettings:
     )
     ttl: str = setting(
         "72h",
-        "How long a preview lives after its last release; then `pilot-tui preview prune` "
-        "(and every preview deploy) removes it.",
+        "How long a preview lives after its last release; then the agent on the Pilot "
+        "Server removes it (Docker host and Cloud Run previews; on Lambda the hourly run "
+        "`ci github` writes), as do `pilot-tui preview prune` and every preview deploy.",
         pattern=DURATION_PATTERN,
         pattern_hint=DURATION_HINT,
     )

@@ -36,8 +36,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pilot_tui.config.schema import CloudRunTarget
 from pilot_tui.data import passwords
 from pilot_tui.data import schedule as schedules
+from pilot_tui.data.agent.cloud_run import CloudRunPreviews
 from pilot_tui.data.agent.previews import AGENT_ID_ENV, Edge
 from pilot_tui.data.backups import BackupError, DumpPlan
 from pilot_tui.deploy.build.bases import PYTHON
@@ -60,15 +62,20 @@ HOST_SOCKET = "/var/run/docker.sock"
 PACKAGE = Path(__file__).resolve().parents[1]  # pilot_tui/
 # The modules the agent runs (the standard library's aside): exactly what importing
 # pilot_tui.data.agent loads (tests/unit/test_backup_agent.py checks both ways). The
-# previews' pruning needs the edge's files (proxy.py) and the Docker host's names.
+# previews' pruning needs the edge's files (proxy.py) and the Docker host's names, and
+# on Cloud Run its listing (cloud_run/listing.py) and Google's requests as data.
 AGENT_MODULES = (
     "__init__.py",
+    "cloud/__init__.py",
+    "cloud/errors.py",
+    "cloud/gcp_api.py",
     "config/__init__.py",
     "config/schema.py",
     "data/__init__.py",
     "data/agent/__init__.py",
     "data/agent/__main__.py",
     "data/agent/clients.py",
+    "data/agent/cloud_run.py",
     "data/agent/engine.py",
     "data/agent/gcs.py",
     "data/agent/previews.py",
@@ -87,6 +94,8 @@ AGENT_MODULES = (
     "deploy/previews.py",
     "deploy/targets/__init__.py",
     "deploy/targets/base.py",
+    "deploy/targets/cloud_run/__init__.py",
+    "deploy/targets/cloud_run/listing.py",
     "deploy/targets/docker_host/__init__.py",
     "deploy/targets/docker_host/caddy_config.py",
     "deploy/targets/docker_host/containers.py",
@@ -201,7 +210,8 @@ def agent_plan(
         jobs.append({"plan": asdict(plan), **job})
         dumped.append(db.name)
     names = dumped  # what the agent backs up: a managed database not made yet is not
-    if not names and edge is None:
+    run = cloud_run_previews(config, state_dir)
+    if not names and edge is None and run is None:
         return None
     socket = _engine_socket(target)
     binds = {socket: HOST_SOCKET}
@@ -264,6 +274,7 @@ def agent_plan(
         "store": store,
         "databases": jobs,
         "previews": edge.to_json() if edge is not None else None,
+        "cloud_run": run.to_json() if run is not None else None,
     }
     base = PYTHON.image()
     return AgentPlan(
@@ -278,6 +289,25 @@ def agent_plan(
         user,
         groups,
     )
+
+
+def cloud_run_previews(config: PilotConfig, state_dir: Path) -> CloudRunPreviews | None:
+    """Where the agent looks for expired Cloud Run previews: the apps that run previews on
+    Cloud Run, when the Pilot Server may list the region's services (its template's
+    ``cloud_run_previews`` output, true once `server up` granted it); None otherwise (their
+    previews then go at a laptop's `preview prune` or the next preview deploy)."""
+    from pilot_tui.provision.outputs import saved_outputs
+
+    if config.server.home != "gcp" or not config.gcp.project:
+        return None
+    if saved_outputs(state_dir).get("cloud_run_previews") is not True:
+        return None
+    ttls = {
+        app.name: float(app.previews.ttl_seconds())
+        for app in config.apps
+        if isinstance(app.target, CloudRunTarget) and app.previews.max > 0
+    }
+    return CloudRunPreviews(config.gcp.project, config.gcp.region, ttls) if ttls else None
 
 
 def image_tag(base: str) -> str:
@@ -431,6 +461,17 @@ def timetable(plan: AgentPlan, now: datetime | None = None) -> list[dict[str, ob
             }
         )
     return rows
+
+
+def pruned(plan: AgentPlan) -> list[str]:
+    """The previews the agent removes once their TTL runs out, in a person's words."""
+    looks = []
+    if plan.settings.get("previews"):
+        looks.append("previews on the Docker host")
+    run = plan.settings.get("cloud_run")
+    if isinstance(run, dict):
+        looks.append(f"Cloud Run previews of {', '.join(sorted(run['ttls']))}")
+    return looks
 
 
 def find(client: DockerClient, project: str) -> Container | None:

@@ -228,8 +228,8 @@ def preview_app(app: AppSettings, name: str) -> AppSettings:
         target = dataclasses.replace(target, domain=domain, watch=0)
     elif isinstance(target, LambdaTarget):
         target = dataclasses.replace(target, watch=0)  # nothing of its own to go back to
-    elif isinstance(target, CloudRunTarget):  # no instance kept warm: nothing prunes it
-        target = dataclasses.replace(  # on a server, so an expired one costs nothing
+    elif isinstance(target, CloudRunTarget):  # no instance kept warm: an expired one
+        target = dataclasses.replace(  # costs nothing until the server's agent removes it
             target,
             min_instances=0,
             max_instances=min(target.max_instances, PREVIEW_INSTANCES),

@@ -103,6 +103,25 @@ resource "google_storage_bucket_iam_member" "server_backups" {
   }
 }
 
+# The agent on the server removes Cloud Run previews past their TTL (docs/previews.md):
+# it may list the region's services (this role: run.services.list and nothing else on the
+# project), and delete a preview because each preview's deploy grants it run.developer on
+# that preview's own service. No other service can be changed or removed by it.
+resource "google_project_iam_custom_role" "previews" {
+  count       = var.cloud_run_previews ? 1 : 0
+  project     = var.gcp_project
+  role_id     = "${replace(local.name, "-", "_")}_previews"
+  title       = "Pilot previews of ${var.project}: list Cloud Run services"
+  permissions = ["run.services.list"]
+}
+
+resource "google_project_iam_member" "server_previews" {
+  count   = var.cloud_run_previews ? 1 : 0
+  project = var.gcp_project
+  role    = google_project_iam_custom_role.previews[0].id
+  member  = "serviceAccount:${google_service_account.server.email}"
+}
+
 resource "google_compute_address" "server" {
   name   = "${local.name}-server"
   region = var.region

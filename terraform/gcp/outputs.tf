@@ -15,6 +15,11 @@ output "service_account" {
   value = google_service_account.server.email
 }
 
+output "cloud_run_previews" {
+  description = "Whether the server's agent may list Cloud Run services (and so removes expired previews)."
+  value       = var.cloud_run_previews
+}
+
 output "ssh_user" {
   value = "ubuntu"
 }

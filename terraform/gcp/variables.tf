@@ -26,6 +26,12 @@ variable "subnet_cidr" {
   default     = "10.42.1.0/24"
 }
 
+variable "cloud_run_previews" {
+  description = "An app runs previews on Cloud Run: the server's service account may list the region's services, for its agent to remove expired previews."
+  type        = bool
+  default     = false
+}
+
 variable "state_bucket" {
   description = "The project's GCS state bucket: the server's service account may write its backups/ (null: no grant)."
   type        = string

@@ -2,7 +2,8 @@
 a backup makes (a resumable upload in 8 MiB chunks, a small record, listing, and deleting
 every generation of what is pruned). The token comes from the server's metadata service
 (its service account, which terraform/gcp lets write backups/ of the state bucket only); it
-is refreshed before it expires and never written anywhere. With ``endpoint`` (the sandbox's
+is refreshed before it expires and never written anywhere (MetadataTokens, which the
+agent's Cloud Run calls use too). With ``endpoint`` (the sandbox's
 GCS emulator) no token is sent.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -19,6 +21,8 @@ from dataclasses import dataclass
 from pilot_tui.data.stores import PREFIX, READ_CHUNK, BackupStore, PartedUpload, Sink, StoreError
 
 METADATA = "169.254.169.254"  # metadata.google.internal, without needing its DNS name
+# google-auth's name for another metadata server (tests' local stand-in): read per call.
+METADATA_HOST_ENV = "GCE_METADATA_HOST"
 TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token"
 API = "https://storage.googleapis.com"
 # What a connection can raise on the way: the network's, and a reply cut short or garbled.
@@ -33,7 +37,8 @@ class Token:
 
 def metadata_token() -> Token:
     """The server's service account's access token, from the metadata service."""
-    connection = http.client.HTTPConnection(METADATA, 80, timeout=3)
+    host = os.environ.get(METADATA_HOST_ENV) or METADATA
+    connection = http.client.HTTPConnection(host, timeout=3)
     try:
         connection.request("GET", TOKEN_PATH, headers={"Metadata-Flavor": "Google"})
         response = connection.getresponse()
@@ -45,10 +50,24 @@ def metadata_token() -> Token:
     except (OSError, ValueError, KeyError) as exc:
         raise StoreError(
             "no Google credentials: the Docker host has no service account the backup "
-            f"agent can use (the metadata service at {METADATA}: {exc})"
+            f"agent can use (the metadata service at {host}: {exc})"
         ) from exc
     finally:
         connection.close()
+
+
+class MetadataTokens:
+    """The server's service account's current access token, asked of the metadata
+    service again five minutes before it expires."""
+
+    def __init__(self) -> None:
+        self._token: Token | None = None
+
+    def headers(self) -> dict[str, str]:
+        token = self._token
+        if token is None or token.expires - time.time() < 300:
+            token = self._token = metadata_token()
+        return {"Authorization": f"Bearer {token.value}"}
 
 
 class AgentGcsStore(BackupStore):
@@ -59,18 +78,13 @@ class AgentGcsStore(BackupStore):
         parsed = urllib.parse.urlsplit(endpoint or API)
         self.https, self.host = parsed.scheme == "https", parsed.netloc
         self.anonymous = endpoint is not None  # the emulator takes no credentials
-        self._token: Token | None = None
+        self._tokens = MetadataTokens()
 
     def where(self, key: str = "") -> str:
         return f"gs://{self.bucket}/{PREFIX}/{key}" if key else f"gs://{self.bucket}/{PREFIX}"
 
     def _headers(self) -> dict[str, str]:
-        if self.anonymous:
-            return {}
-        token = self._token
-        if token is None or token.expires - time.time() < 300:
-            token = self._token = metadata_token()
-        return {"Authorization": f"Bearer {token.value}"}
+        return {} if self.anonymous else self._tokens.headers()
 
     def _name(self, key: str) -> str:
         return f"{PREFIX}/{key}"

@@ -1,5 +1,6 @@
 """The agent's work: each database's backup when its schedule says, and every minute the
-project's previews past their TTL removed (previews.py), forever; or one backup now
+project's previews past their TTL removed (on the Docker host: previews.py; on Cloud Run:
+cloud_run.py), forever; or one backup now
 (``--now NAME``: what ``pilot-tui db backup NAME --on-server`` runs, to prove the
 schedule's path works), or one look for expired previews (``--prune-previews [--at
 SECONDS]``, the clock given for tests). Each backup's outcome goes to
@@ -20,10 +21,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pilot_tui.data import schedule as schedules
-from pilot_tui.data.agent import previews
+from pilot_tui.data.agent import cloud_run, previews
 from pilot_tui.data.agent.clients import left_over, run_name
 from pilot_tui.data.agent.engine import Engine
-from pilot_tui.data.agent.gcs import AgentGcsStore
+from pilot_tui.data.agent.gcs import AgentGcsStore, MetadataTokens
 from pilot_tui.data.agent.s3 import AgentS3Store
 from pilot_tui.data.backups import (
     DumpPlan,
@@ -57,7 +58,13 @@ class Settings:
     project: str
     store: dict[str, str] | None  # None: no database is backed up
     jobs: list[Job]
-    edge: previews.Edge | None = None  # None: the project runs no previews
+    edge: previews.Edge | None = None  # None: the project runs no previews on the host
+    cloud_run: cloud_run.CloudRunPreviews | None = None  # None: none on Cloud Run
+
+    @property
+    def prunes(self) -> bool:
+        """Whether the agent looks for expired previews."""
+        return self.edge is not None or self.cloud_run is not None
 
 
 def load(path: Path) -> Settings:
@@ -71,11 +78,13 @@ def load(path: Path) -> Settings:
     ]
     store = raw.get("store")
     edge = raw.get("previews")
+    run = raw.get("cloud_run")
     return Settings(
         str(raw["project"]),
         dict(store) if store else None,
         jobs,
         previews.Edge.from_json(edge) if edge else None,
+        cloud_run.CloudRunPreviews.from_json(run) if run else None,
     )
 
 
@@ -215,11 +224,12 @@ def serve(
     last = {job.plan.database: last_run(store, job.plan.database, now) for job in settings.jobs}
     for job in settings.jobs:
         say(f"{job.plan.database}: schedule {job.schedule.text}, keeping {job.keep}")
-    if settings.edge is not None:
+    if settings.prunes:
         say(f"previews past their TTL are removed within {previews.EVERY:.0f} s")
+    tokens = MetadataTokens()  # the Cloud Run calls': fetched again only near expiry
     while True:
         wake = next_wake(settings.jobs, last)
-        if wake is None and settings.edge is None:
+        if wake is None and not settings.prunes:
             say("no database has a schedule and no preview runs: nothing to do")
             sleep(86_400)
             continue
@@ -227,7 +237,7 @@ def serve(
             when = datetime.fromtimestamp(wake, UTC).isoformat(timespec="minutes")
             say(f"next run at {when}")
         while wake is None or (left := wake - clock()) > 0:
-            prune_previews(engine, settings, say, clock())
+            prune_previews(engine, settings, say, clock(), tokens)
             # Short naps: a host clock set forward is followed, and previews are looked at.
             sleep(previews.EVERY if wake is None else min(left, previews.EVERY))
         now = clock()
@@ -236,15 +246,34 @@ def serve(
             last[job.plan.database] = now
 
 
-def prune_previews(engine: Engine, settings: Settings, say: Say, now: float) -> bool:
-    """One look for the project's expired previews, removing them; False when it failed
-    (said, and tried again at the next look)."""
-    if settings.edge is None:
-        return True
+def prune_previews(
+    engine: Engine,
+    settings: Settings,
+    say: Say,
+    now: float,
+    tokens: MetadataTokens | None = None,
+) -> bool:
+    """One look for the project's expired previews (on the Docker host, then on Cloud
+    Run), removing them; False when one of the two failed (said, and tried again at the
+    next look)."""
+    project, ok = settings.project, True
+    if (edge := settings.edge) is not None:
+        ok = _looked("previews", say, lambda: previews.prune(engine, project, edge, now, say))
+    if (where := settings.cloud_run) is not None:
+        send = cloud_run.http_transport(tokens or MetadataTokens())
+        pruned = _looked(
+            "Cloud Run previews", say, lambda: cloud_run.prune(where, project, now, say, send)
+        )
+        ok = ok and pruned
+    return ok
+
+
+def _looked(what: str, say: Say, look: Callable[[], object]) -> bool:
+    """``look`` done; False when it failed (said: a bug in full, and the agent goes on)."""
     try:
-        previews.prune(engine, settings.project, settings.edge, now, say)
+        look()
     except (PilotError, OSError) as exc:
-        say(f"previews: {exc}")
+        say(f"{what}: {exc}")
         return False
     except Exception:  # a bug: said in full in the agent's log, kept running
         say(traceback.format_exc().rstrip())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.cloud.policy_gcp import resources_for
 from pilot_tui.config.schema import PilotConfig, default_size
 from pilot_tui.data import cloud_sql, rds
 from pilot_tui.provision.backends import bucket_name
@@ -42,6 +43,8 @@ def variables(
             gcp_project=config.gcp.project,
             # The backup agent's grant on backups/ (none with another state backend).
             state_bucket=bucket_name(config) if config.state.backend == "gcs" else None,
+            # The agent's listing of Cloud Run services, to remove expired previews.
+            cloud_run_previews=resources_for(config).previews,
             # Only when there are some, as on AWS.
             databases=cloud_sql.terraform_inputs(config) or None,
             credentials_file=str((root / Path(creds).expanduser()).resolve()) if creds else None,

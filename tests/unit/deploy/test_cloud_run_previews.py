@@ -60,6 +60,7 @@ class FakeRunServices:
             if self.base
             else f"https://{name}-123456789012.{REGION}.run.app",
             "updateTime": stamp(updated),
+            "etag": f'"{name}/{updated}"',
             "terminalCondition": {"state": cr.SUCCEEDED},
             "trafficStatuses": [{"type": cr.LATEST, "percent": 100}],
             "revisions": set(),
@@ -120,6 +121,9 @@ class FakeRunServices:
         if method == "PATCH":
             return self.apply(name, request.body)
         if method == "DELETE":
+            etag = (request.params or {}).get("etag")
+            if etag is not None and etag != service["etag"]:
+                raise ApiError(409, "etag mismatch: the service changed", request)
             del self.services[name]
             return {"name": f"{name}/operations/op-d", "done": True}
         raise AssertionError(f"unexpected {method} {url}")
@@ -131,6 +135,7 @@ class FakeRunServices:
         service["revisions"].add(revision)
         service["latestReadyRevision"] = f"projects/acme-prod/.../revisions/{revision}"
         service["updateTime"] = stamp(self.clock)
+        service["etag"] = f'"{name}/{self.clock}/{revision}"'
         self.route(name)
         return {"name": f"projects/acme-prod/locations/{REGION}/operations/op-{name}"}
 
@@ -488,7 +493,7 @@ def test_a_preview_deploys_through_the_engine_as_an_account_with_no_role(engine,
     # not the apps' runtime account, which reads their secrets: one with no role
     assert template["serviceAccount"] == PREVIEWS_ACCOUNT
     assert template["containers"][0]["env"] == []  # TOKEN unset: never the app's value
-    # scales to zero: nothing on a server prunes it, so an expired one costs nothing
+    # scales to zero: an expired one costs nothing until the server's agent removes it
     assert template["scaling"] == {"minInstanceCount": 0, "maxInstanceCount": 2}
     assert engine.pushed == [("web-api--feature-x", "CloudRunPreview.registry")]
     assert [p.full for p in engine.list_previews()] == ["web-api--feature-x"]

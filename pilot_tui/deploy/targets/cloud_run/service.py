@@ -10,7 +10,6 @@ and sent by a gcp_api.Transport (tests drive it with a recording fake)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,13 +25,22 @@ from pilot_tui.cloud.gcp_api import (
     gone_ok,
     wait_operation,
 )
-from pilot_tui.cloud.gcp_iam import preview_runtime_email
+from pilot_tui.cloud.gcp_iam import preview_runtime_email, with_member
 from pilot_tui.cloud.identity_gcp import runtime_account_email
 from pilot_tui.config.schema import AppSettings, CloudRunTarget, PilotConfig
 from pilot_tui.deploy.context import CancelToken
-from pilot_tui.deploy.previews import GCP_LABEL_KEYS, Preview, believed, from_labels
+from pilot_tui.deploy.previews import GCP_LABEL_KEYS, Preview
 from pilot_tui.deploy.targets import managed_watch
 from pilot_tui.deploy.targets.base import target_settings
+from pilot_tui.deploy.targets.cloud_run.listing import (
+    API,
+    SUCCEEDED,
+    list_services_request,
+    parse_timestamp,
+    preview_of,
+    service_name,
+    service_url,
+)
 from pilot_tui.deploy.targets.cloud_run.secrets import CloudRunSecrets, SecretRef, secret_env
 from pilot_tui.deploy.targets.managed import (
     LogLine,
@@ -42,47 +50,23 @@ from pilot_tui.deploy.targets.managed import (
     TargetError,
     TargetStatus,
 )
-from pilot_tui.naming import (
-    CLOUD_RUN_SERVICE_MAX,
-    GCP_PREVIEW_OF,
-    PROJECT_LABEL,
-    labels,
-    resource_name,
-)
+from pilot_tui.naming import GCP_PREVIEW_OF, PROJECT_LABEL, labels
 
-API = "https://run.googleapis.com/v2/"
 LOGGING = "https://logging.googleapis.com/v2/entries:list"
 LATEST = "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
 PINNED = "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION"
-SUCCEEDED = "CONDITION_SUCCEEDED"
 PREVIOUS_TAG = "previous"  # the revision that served before the latest: its own URL
 TAGGED_MAX = 46  # Cloud Run's limit on a tag and the service's name together
+INVOKER = "roles/run.invoker"
+# The Pilot Server's role on a preview's own service: run.services.delete is the point
+# (its deploys would need to act as the previews' account, which it may not).
+PRUNER_ROLE = "roles/run.developer"
 # Cloud Run sets these itself and refuses a service that names them.
 RESERVED_ENV = frozenset({"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"})
-SERVICE_MAX = CLOUD_RUN_SERVICE_MAX
 DEPLOY_TIMEOUT = 900
 
 
 # -- requests as data ------------------------------------------------------------------
-def services_url(gcp_project: str, region: str) -> str:
-    return f"{API}projects/{gcp_project}/locations/{region}/services"
-
-
-def service_url(gcp_project: str, region: str, service: str) -> str:
-    return f"{services_url(gcp_project, region)}/{service}"
-
-
-def list_services_request(
-    gcp_project: str, region: str, page_token: str | None = None
-) -> ApiRequest:
-    """One page of the region's services (Cloud Run v2 filters none by label: the caller
-    does)."""
-    params: dict[str, Any] = {"pageSize": 100}
-    if page_token:
-        params["pageToken"] = page_token
-    return ApiRequest("GET", services_url(gcp_project, region), params=params)
-
-
 def revision_name(service: str, release: str) -> str:
     """Cloud Run wants revision names prefixed with the service's name."""
     return f"{service}-{release.lower()}"
@@ -178,35 +162,18 @@ def with_public_invoker(policy: dict[str, Any]) -> dict[str, Any] | None:
     """``policy`` plus allUsers as roles/run.invoker, or None when it already has it.
     Pilot apps are public web apps (like a Lambda function URL with auth NONE): without
     this binding Cloud Run answers 403 to every visitor. Other bindings are kept."""
-    bindings = [dict(b) for b in policy.get("bindings", [])]
-    for binding in bindings:
-        if binding.get("role") == "roles/run.invoker":
-            if "allUsers" in binding.get("members", []):
-                return None
-            binding["members"] = [*binding.get("members", []), "allUsers"]
-            break
-    else:
-        bindings.append({"role": "roles/run.invoker", "members": ["allUsers"]})
-    return {**policy, "bindings": bindings}
+    return with_member(policy, (INVOKER,), "allUsers")
+
+
+def with_pruner(policy: dict[str, Any], pruner: str) -> dict[str, Any] | None:
+    """``policy`` plus the Pilot Server's account ``pruner`` as PRUNER_ROLE, or None when
+    it has it: on a preview's own service, so the agent there deletes it when it expires
+    (data/agent/cloud_run.py) and can touch no other service."""
+    return with_member(policy, (PRUNER_ROLE,), f"serviceAccount:{pruner}")
 
 
 def delete_service_request(url: str) -> ApiRequest:
     return ApiRequest("DELETE", url)
-
-
-def service_name(project: str, app: str) -> str:
-    """The service of ``app`` (or of a preview, APP--NAME) of ``project``."""
-    return resource_name(project, app)[:SERVICE_MAX].rstrip("-")
-
-
-def _state(service: dict[str, Any]) -> str:
-    """A person's word for a service's state: "ready", or what its condition says."""
-    condition = service.get("terminalCondition", {})
-    if service.get("reconciling") or condition.get("state") == "CONDITION_RECONCILING":
-        return "deploying"  # (previews.room_for counts it as being deployed)
-    if condition.get("state") == SUCCEEDED:
-        return "ready"
-    return str(condition.get("reason") or condition.get("state") or "deploying").lower()
 
 
 def rfc3339(seconds: float) -> str:
@@ -233,13 +200,6 @@ def log_request(gcp_project: str, service: str, since: float | None, limit: int)
 
 
 # -- reading answers -------------------------------------------------------------------
-def parse_timestamp(value: str) -> float:
-    """RFC 3339 with up to nanoseconds (Cloud Logging) -> seconds since the epoch."""
-    stamp, _, fraction = value.rstrip("Z").partition(".")
-    seconds = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
-    return seconds + (float(f"0.{fraction}") if fraction.isdigit() else 0.0)
-
-
 def log_line(entry: dict[str, Any]) -> LogLine:
     if "textPayload" in entry:
         text = str(entry["textPayload"])
@@ -312,6 +272,9 @@ class CloudRunService:
     interval: float = 2.0  # seconds between polls of an operation
     secret_names: tuple[str, ...] = ()  # env vars kept in Secret Manager, not the service
     preview: Preview | None = None  # this service runs that preview (``app`` is APP--NAME)
+    # The Pilot Server's service account, which deletes this preview when it expires (the
+    # agent's Cloud Run look); None: no server may (an app's own service, always).
+    pruner: str | None = None
     secrets: CloudRunSecrets = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -398,32 +361,13 @@ class CloudRunService:
         after the service last changed is not believed (previews.believed)."""
         found: list[Preview] = []
         token: str | None = None
+        ttls = {self.app: ttl} if ttl is not None else None
         while True:
             page = self.transport(list_services_request(self.gcp_project, self.region, token))
             for service in page.get("services", []):
-                said = service.get("labels") or {}
-                preview = from_labels(said, GCP_LABEL_KEYS)
-                name = str(service.get("name", "")).rpartition("/")[2]
-                if (
-                    preview is None
-                    or said.get(PROJECT_LABEL) != self.project
-                    or preview.app != self.app
-                    or name != service_name(self.project, preview.full)
-                ):
-                    continue  # not a preview Pilot made of this app
-                # No updateTime (never seen): no bound, rather than one from 1970.
-                if service.get("updateTime"):
-                    changed = parse_timestamp(str(service["updateTime"]))
-                    preview = believed(preview, changed, ttl)
-                created = service.get("createTime")
-                found.append(
-                    dataclasses.replace(
-                        preview,
-                        url=str(service.get("uri", "")),
-                        state=_state(service),
-                        made=parse_timestamp(str(created)) if created else 0.0,
-                    )
-                )
+                preview = preview_of(service, self.project, ttls)
+                if preview is not None and preview.app == self.app:
+                    found.append(preview)
             token = page.get("nextPageToken")
             if not token:
                 return found
@@ -443,20 +387,27 @@ class CloudRunService:
                 return candidate
         raise TargetError(f"service {self.name}: revisions {base} to {base}-9 all exist")
 
-    def ensure_public(self, say: Say) -> None:
+    def ensure_access(self, say: Say) -> None:
+        """Everyone may invoke it; on a preview, the Pilot Server's account (``pruner``)
+        may also delete it when its TTL runs out."""
         policy = self.transport(get_iam_policy_request(self.url))
-        wanted = with_public_invoker(policy)
+        public = with_public_invoker(policy)
+        pruned = with_pruner(public or policy, self.pruner) if self.pruner else None
+        wanted = pruned or public
         if wanted is None:
             return
         try:
             self.transport(set_iam_policy_request(self.url, wanted))
         except ApiError as exc:
             raise TargetError(
-                f"could not make {self.name} public ({exc.api_message}): deploying needs "
-                "run.services.setIamPolicy (roles/run.admin) once, and an organisation "
-                "policy may forbid allUsers"
+                f"could not set who may use {self.name} ({exc.api_message}): deploying "
+                "needs run.services.setIamPolicy (roles/run.admin) once, and an "
+                "organisation policy may forbid allUsers"
             ) from exc
-        say(f"allowed public access to {self.name} (allUsers may invoke it)")
+        if public is not None:
+            say(f"allowed public access to {self.name} (allUsers may invoke it)")
+        if pruned is not None:
+            say(f"the Pilot Server ({self.pruner}) may remove {self.name} when its TTL runs out")
 
     def deploy(self, image: str, env: dict[str, str], release: str, say: Say) -> Revision:
         existing = self.current()
@@ -493,7 +444,7 @@ class CloudRunService:
                 "`pilot-tui deployer create --cloud gcp` once"
             ) from exc
         self._wait(operation)
-        self.ensure_public(say)
+        self.ensure_access(say)
         service = self.transport(get_service_request(self.url))
         say(f"revision {revision} serving 100%")
         return Revision(
@@ -606,4 +557,17 @@ def open_cloud_run(
         # A preview's values never go to the app's Secret Manager secrets (CloudRunPreview)
         secret_names=() if preview is not None else tuple(app.secrets),
         preview=preview,
+        pruner=pruner(config, state_dir) if preview is not None else None,
     )
+
+
+def pruner(config: PilotConfig, state_dir: Path) -> str | None:
+    """The Pilot Server's service account when its agent removes expired Cloud Run
+    previews (scheduling.cloud_run_previews); None when it does not."""
+    from pilot_tui.data.scheduling import cloud_run_previews
+    from pilot_tui.provision.outputs import saved_outputs
+
+    if cloud_run_previews(config, state_dir) is None:
+        return None
+    account = saved_outputs(state_dir).get("service_account")
+    return account if isinstance(account, str) and account else None

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from pilot_tui.config.schema import AppSettings, CloudRunTarget, PilotConfig
-from pilot_tui.deploy import previews
+from pilot_tui.deploy import history, previews
 from pilot_tui.deploy.context import Context, DeployContext, RunLog, Say
 from pilot_tui.deploy.previews import Preview, PreviewError
 from pilot_tui.deploy.registry import Registry
@@ -116,6 +116,15 @@ class CloudRunPreview(CloudRun):
         from pilot_tui.deploy.targets.cloud_run.service import open_cloud_run
 
         return open_cloud_run(ctx.config, ctx.state_dir, ctx.root, self.app, self.previewing)
+
+    def deploy(self, ctx: DeployContext, log: RunLog, *, force: bool = False) -> history.Release:
+        """Deployed; then the agent on the Docker host (which built its image) brought up
+        to date, so it removes the preview when its TTL runs out, laptop or not."""
+        from pilot_tui.deploy.targets.docker_host.release import backup_agent
+
+        release = super().deploy(ctx, log, force=force)
+        backup_agent(ctx, log.line("deploy", self.app.name))
+        return release
 
     def registry(self, ctx: Context) -> Registry:
         from pilot_tui.deploy import artifact_registry

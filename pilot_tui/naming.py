@@ -84,6 +84,15 @@ def secret_id(project: str, app: str, name: str) -> str:
     return f"pilot-{project}-{app}-{name}".lower().replace("_", "-")[:SECRET_ID_MAX]
 
 
+def preview_secret_id(project: str, app: str, name: str) -> str:
+    """The Secret Manager secret of ``app``'s previews for secret ``name``, shared by them
+    (each preview's release pins its own version). It starts as the app's own do (so `app
+    destroy` takes it) and holds "_", which secret_id never gives: no app's own secret can
+    have its id."""
+    named = name.lower().replace("_", "-")
+    return f"{secret_id(project, app, '')}preview_{named}"[:SECRET_ID_MAX]
+
+
 def parameter_path(project: str, app: str | None = None) -> str:
     """The Parameter Store path of an ECS app's secrets, also its CloudWatch log group."""
     return f"/pilot/{project}" + (f"/{app}" if app is not None else "")

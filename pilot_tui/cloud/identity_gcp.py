@@ -231,6 +231,22 @@ class GcpDeployer:
                     grant(RESOURCE_ROLES["secret"], runtime),
                     RESOURCE_POLICY,
                 )
+        previews = f"serviceAccount:{preview_runtime_email(self.project, gcp)}"
+        for app, secret in resources.preview_secrets:
+            with step(
+                f"create secret {secret} for the previews of app {app}",
+                gcp,
+                needs="roles/secretmanager.admin",
+            ):
+                exists_ok(
+                    self.transport,
+                    create_secret_request(gcp, secret, labels(self.project, app)),
+                )
+                self.edit_policy(
+                    secret_url(gcp, secret),
+                    grant(RESOURCE_ROLES["secret"], previews),
+                    RESOURCE_POLICY,
+                )
         for bucket in resources.buckets:
             with step(f"create bucket {bucket}", gcp, needs="roles/storage.admin"):
                 exists_ok(

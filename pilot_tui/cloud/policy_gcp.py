@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pilot_tui.config.schema import CloudRunTarget, GcsCdnTarget, PilotConfig
-from pilot_tui.naming import secret_id, site_bucket, state_bucket
+from pilot_tui.naming import preview_secret_id, secret_id, site_bucket, state_bucket
 
 # Project-level roles, only for what setup cannot name: the rest is granted on each
 # resource (RESOURCE_ROLES), which setup makes from pilot.toml with the admin's credentials.
@@ -51,6 +51,9 @@ class Resources:
     buckets: tuple[str, ...] = ()  # GCS site buckets
     state_bucket: str | None = None  # state.backend = "gcs": release history lives there
     previews: bool = False  # a Cloud Run app runs previews: their own runtime account
+    # (app, Secret Manager id) of the secrets a Cloud Run app's previews share: only the
+    # previews' account reads them, never the app's own runtime account.
+    preview_secrets: tuple[tuple[str, str], ...] = ()
 
 
 def resources_for(config: PilotConfig) -> Resources:
@@ -71,6 +74,12 @@ def resources_for(config: PilotConfig) -> Resources:
         if config.state.backend == "gcs"
         else None,
         previews=any(a.previews.max > 0 for a in runs),
+        preview_secrets=tuple(
+            (a.name, preview_secret_id(project, a.name, n))
+            for a in runs
+            if a.previews.max > 0
+            for n in sorted(set(a.secrets))
+        ),
     )
 
 

@@ -370,8 +370,9 @@ def test_setup_makes_the_account_repository_and_a_key_once(fake, tmp_path):
 
 def test_cloud_run_previews_run_as_an_account_with_no_role(fake, tmp_path):
     """A preview runs a branch's code: it runs as an account of its own that the deployer
-    may act as and that holds no role (the apps' runtime account reads their secrets);
-    the deployer's removal takes it too."""
+    may act as and that holds no role but reading the previews' own secrets (the apps'
+    runtime account reads theirs, and not the previews'); the deployer's removal takes it
+    too."""
     ig.setup_gcp_deployer(config(), tmp_path, tmp_path / ".pilot", transport=fake)
     previews = "pilot-acme-preview@acme-prod.iam.gserviceaccount.com"
     assert previews in fake.accounts
@@ -383,7 +384,17 @@ def test_cloud_run_previews_run_as_an_account_with_no_role(fake, tmp_path):
         for b in policy.get("bindings", [])
         if f"serviceAccount:{previews}" in b["members"]
     ]
-    assert holds == []
+    shared = "https://secretmanager.googleapis.com/v1/projects/acme-prod/secrets/"
+    shared += "pilot-acme-cloudrun-preview_database-url"
+    assert holds == [(shared, "roles/secretmanager.secretAccessor")]
+    assert sorted((b["role"], b["members"]) for b in fake.policies[shared]["bindings"]) == [
+        ("roles/secretmanager.admin", [MEMBER]),  # the deployer adds its versions
+        ("roles/secretmanager.secretAccessor", [f"serviceAccount:{previews}"]),
+    ]
+    made = [(name, body["labels"]) for kind, name, body in fake.created if kind == "secret"]
+    # labelled the app's, so `app destroy` takes it with the app's own
+    labelled = {"pilot-project": "acme", "pilot-app": "cloudrun"}
+    assert ("pilot-acme-cloudrun-preview_database-url", labelled) in made
     ig.GcpDeployer(fake, "acme", GCP).remove(tmp_path)
     assert previews not in fake.accounts
     # a project whose Cloud Run apps run no previews gets no such account

@@ -311,27 +311,104 @@ def test_the_target_lists_runs_and_removes_previews_and_the_apps_destroy_takes_t
     assert fake.services == {}
 
 
-def test_a_preview_is_never_given_secrets_in_its_services_env(fake, ctx):
-    """A Cloud Run app's secrets go through Secret Manager secrets setup made; a preview's
-    deploy may make none, and a value in the service's env is readable by whoever may
-    read the service: so a preview given a value is refused, and runs with none unset."""
+def test_a_previews_secrets_come_from_the_previews_file_only(fake, ctx):
+    """A preview's env: the previews' env over the app's, and its secrets from the
+    previews' own file only (never the app's); one missing is left unset, and said."""
     from pilot_tui.deploy import secrets
 
     said: list[str] = []
     log = SimpleNamespace(line=lambda stage, app: said.append)
+    own_file = secrets.secrets_file(ctx.state_dir, "api")
+    own_file.parent.mkdir(parents=True)
+    own_file.write_text("TOKEN=production-value\n")
+    own_file.chmod(0o600)
     preview = target_for(APP).preview(Preview("api", "pr-7", NOW))
     env = preview.environment(ctx, log)  # type: ignore[arg-type]
-    assert env == {"MODE": "preview"} and "TOKEN" in said[0]
+    assert env == {"MODE": "preview"} and "TOKEN left unset" in said[0]
     path = secrets.secrets_file(ctx.state_dir, "api", preview=True)
-    path.parent.mkdir(parents=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("TOKEN=s3cret\n")
     path.chmod(0o600)
-    with pytest.raises(PreviewError) as caught:
-        preview.environment(ctx, log)  # type: ignore[arg-type]
-    assert "cannot be given secrets yet (TOKEN)" in str(caught.value)
-    assert "s3cret" not in str(caught.value) and str(path) in caught.value.hint
-    # and the service of a preview never stores the app's secrets
-    assert preview.open(ctx).secret_names == ()
+    assert preview.environment(ctx, log) == {"MODE": "preview", "TOKEN": "s3cret"}  # type: ignore[arg-type]
+    assert preview.open(ctx).secrets.secret_for("TOKEN") == "pilot-acme-api-preview_token"
+
+
+class RunAndSecrets(FakeRunServices):
+    """FakeRunServices with Secret Manager: the secrets' calls go to FakeSecretManager
+    (the Cloud Run secrets' recording fake), the rest to the services."""
+
+    def __init__(self) -> None:
+        from tests.unit.deploy.test_cloud_run_secrets import FakeSecretManager
+
+        super().__init__()
+        self.manager = FakeSecretManager()
+
+    def __call__(self, request: ApiRequest) -> dict:
+        if request.url.startswith("https://secretmanager.googleapis.com/"):
+            self.calls.append(request)
+            return self.manager(request)
+        return super().__call__(request)
+
+
+def test_a_previews_secrets_go_to_its_apps_previews_secrets_never_its_env(tmp_path):
+    """A preview's secret value goes into the app's previews' Secret Manager secret, which
+    setup made and only the previews' account may read; the service's env names a pinned
+    version of it. The app's own secret is never read or written. The app's previews share
+    it (the same value adds no version), a preview's removal leaves it, the app's takes it."""
+    from tests.unit.deploy.test_cloud_run_secrets import assert_value_only_in_secret_manager
+
+    fake = RunAndSecrets()
+    shared, own = "pilot-acme-api-preview_token", "pilot-acme-api-token"
+    labels = {"pilot-project": "acme", "pilot-app": "api"}
+    reader = {"role": "roles/secretmanager.secretAccessor"}
+    fake.manager.secrets[shared] = {  # as setup makes it
+        "labels": labels,
+        "versions": [],
+        "disabled": False,
+        "policy": {"bindings": [{**reader, "members": [f"serviceAccount:{PREVIEWS_ACCOUNT}"]}]},
+    }
+    fake.manager.secrets[own] = {
+        "labels": labels,
+        "versions": ["production-value"],
+        "disabled": False,
+        "policy": {"bindings": []},
+    }
+
+    def preview_of(name: str) -> cr.CloudRunService:
+        return cr.CloudRunService(
+            fake,
+            "acme-prod",
+            REGION,
+            "acme",
+            f"api--{name}",
+            SETTINGS,
+            interval=0,
+            secret_names=("TOKEN",),
+            preview=Preview("api", name, NOW + TTL),
+        )
+
+    said: list[str] = []
+    for name in ("pr-7", "pr-8"):
+        env = {"MODE": "p", "TOKEN": "s3cret"}
+        preview_of(name).deploy("img@sha256:ab", env, "v1", said.append)
+        template = fake.services[f"pilot-acme-api--{name}"]["template"]
+        assert template["serviceAccount"] == PREVIEWS_ACCOUNT
+        assert template["containers"][0]["env"] == [
+            {"name": "MODE", "value": "p"},
+            {"name": "TOKEN", "valueSource": {"secretKeyRef": {"secret": shared, "version": "1"}}},
+        ]
+    assert fake.manager.secrets[shared]["versions"] == ["s3cret"]  # one version, shared
+    assert not any(own in c.url for c in fake.calls)  # the app's own: never touched
+    assert not any(c.url.endswith(f"{shared}:setIamPolicy") for c in fake.calls)  # readable
+    assert_value_only_in_secret_manager(fake, said, "s3cret")  # type: ignore[arg-type]
+
+    preview_of("pr-7").destroy(said.append)
+    assert shared in fake.manager.secrets  # pr-8 runs with it
+    app = cr.CloudRunService(
+        fake, "acme-prod", REGION, "acme", "api", SETTINGS, interval=0, secret_names=("TOKEN",)
+    )
+    app.destroy(said.append)
+    assert shared not in fake.manager.secrets and own not in fake.manager.secrets
 
 
 def test_a_preview_name_leaves_the_service_name_within_cloud_runs_limit():

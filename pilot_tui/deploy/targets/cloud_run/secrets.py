@@ -4,7 +4,9 @@ A plain env value in the service's template is readable by anyone who may read t
 service, so each secret goes into its own Secret Manager secret
 (``pilot-{project}-{app}-{name}``) and the container's env names it with a secretKeyRef
 pinned to a version number: a rollback to an older revision then gets the value that
-revision was deployed with.
+revision was deployed with. The app's previews share secrets of their own
+(``pilot-{project}-{app}-preview_{name}``, naming.preview_secret_id), which setup makes
+and lets only the previews' account read: a preview never reads the app's.
 
 No Secret Manager emulator exists, so, as for Cloud Run, every call is built as data by
 the pure functions below and sent by a gcp_api.Transport. Secret values travel only in
@@ -23,7 +25,7 @@ from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, Transport, exists_ok, 
 from pilot_tui.cloud.gcp_resources import create_secret_request, secret_url, secrets_url
 from pilot_tui.cloud.identity_gcp import ACCESSOR, NEEDS_SETUP, default_runtime_account, with_member
 from pilot_tui.deploy.targets.managed import Say, TargetError
-from pilot_tui.naming import APP_LABEL, PROJECT_LABEL, labels, secret_id
+from pilot_tui.naming import APP_LABEL, PROJECT_LABEL, labels, preview_secret_id, secret_id
 
 CRM = "https://cloudresourcemanager.googleapis.com/v1/"
 
@@ -123,11 +125,18 @@ class CloudRunSecrets:
     transport: Transport
     gcp_project: str
     project: str
-    app: str
+    app: str  # for a preview: the app it previews (its secrets are labelled that app's)
     names: tuple[str, ...] = ()  # env var names whose values are secret
+    previews: bool = False  # the app's previews' secrets, not the app's own
 
     def labels(self) -> dict[str, str]:
         return labels(self.project, self.app)
+
+    def secret_for(self, name: str) -> str:
+        """The Secret Manager id env var ``name`` is kept in."""
+        if self.previews:
+            return preview_secret_id(self.project, self.app, name)
+        return secret_id(self.project, self.app, name)
 
     def _fail(
         self,
@@ -145,7 +154,7 @@ class CloudRunSecrets:
         names = sorted(n for n in set(self.names) if env.get(n))
         for name in names:
             hide(env[name])
-        ids = {n: secret_id(self.project, self.app, n) for n in names}
+        ids = {n: self.secret_for(n) for n in names}
         if len(set(ids.values())) < len(ids):
             raise TargetError(
                 f"app {self.app}: secrets {', '.join(names)} do not map to "

@@ -278,8 +278,15 @@ class CloudRunService:
     secrets: CloudRunSecrets = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        # A preview's go to its app's previews' secrets (readable by the previews' account).
+        owner = self.preview.app if self.preview is not None else self.app
         self.secrets = CloudRunSecrets(
-            self.transport, self.gcp_project, self.project, self.app, self.secret_names
+            self.transport,
+            self.gcp_project,
+            self.project,
+            owner,
+            self.secret_names,
+            previews=self.preview is not None,
         )
 
     @property
@@ -516,8 +523,9 @@ class CloudRunService:
         if operation is not None:
             self._wait(operation)
             done.append(f"deleted Cloud Run service {self.name} and its revisions")
-        # Only for apps with secrets: others must not need Secret Manager at all.
-        if self.secret_names:
+        # Only for apps with secrets: others must not need Secret Manager at all. A
+        # preview's are its app's previews' (the other previews use them): they go with it.
+        if self.secret_names and self.preview is None:
             done += self.secrets.destroy()
         if foreign is not None:
             say(f"not removed: {foreign}")
@@ -554,8 +562,7 @@ def open_cloud_run(
         config.project.name,
         app.name,
         target_settings(app, CloudRunTarget),
-        # A preview's values never go to the app's Secret Manager secrets (CloudRunPreview)
-        secret_names=() if preview is not None else tuple(app.secrets),
+        secret_names=tuple(app.secrets),
         preview=preview,
         pruner=pruner(config, state_dir) if preview is not None else None,
     )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pilot_tui.config.schema import AppSettings, CloudRunTarget, PilotConfig
 from pilot_tui.deploy import history, previews
 from pilot_tui.deploy.context import Context, DeployContext, RunLog, Say
-from pilot_tui.deploy.previews import Preview, PreviewError
+from pilot_tui.deploy.previews import Preview
 from pilot_tui.deploy.registry import Registry
 from pilot_tui.deploy.targets.base import WaypointApp, WaypointUse, target_settings
 from pilot_tui.deploy.targets.container import ManagedContainer
@@ -136,23 +136,12 @@ class CloudRunPreview(CloudRun):
         return None  # the owner's repository stays with the owner
 
     def environment(self, ctx: DeployContext, log: RunLog) -> dict[str, str]:
-        """Its env, and no secret: a value would go into the service's own env, readable by
-        whoever may read the service (the app's go through Secret Manager secrets setup
-        made, which a preview's deploy may not make)."""
-        from pilot_tui.deploy import secrets
-
-        given, _ = previews.secret_values(ctx.state_dir, self.owner.name, self.app.secrets)
-        if given:
-            raise PreviewError(
-                f"a Cloud Run preview of {self.owner.name} cannot be given secrets yet "
-                f"({', '.join(sorted(given))}): in its service's env they would be readable "
-                "by whoever may read the service",
-                hint="remove them from "
-                f"{secrets.secrets_file(ctx.state_dir, self.owner.name, preview=True)}; the "
-                "preview then runs with them unset",
-            )
-        say = log.line("deploy", self.app.name)
-        return previews.environment(ctx.state_dir, self.previewing, self.app, say)
+        """Its env and its secrets from the previews' own file (or CI's PREVIEW_ names):
+        the service keeps them in the app's previews' Secret Manager secrets, which only
+        the previews' account may read (service.py), never in its env."""
+        return previews.environment(
+            ctx.state_dir, self.previewing, self.app, log.line("deploy", self.app.name)
+        )
 
     def runs_now(self, ctx: Context) -> bool:
         """Whether its service is there, asked by its name (a neighbour project's service

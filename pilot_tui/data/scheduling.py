@@ -216,7 +216,11 @@ def agent_plan(
     socket = _engine_socket(target)
     binds = {socket: HOST_SOCKET}
     environment: dict[str, str] = {}
-    network, user, groups = "bridge", None, []
+    # On a Pilot Server in a cloud its credentials are the server's, from the metadata
+    # service, which the apps' containers may not reach (cloud-init's guard, and a single
+    # IMDS hop on AWS): it asks from the host's network.
+    network = "host" if config.server.home in ("aws", "gcp") else "bridge"
+    user, groups = None, []
     store: dict[str, str] | None = None  # no backups: nothing to write
     if names:
         backend = config.state.backend

@@ -179,8 +179,9 @@ resource "aws_instance" "server" {
   metadata_options {
     http_endpoint = "enabled"
     http_tokens   = "required" # IMDSv2 only
-    # The backup agent asks from a container: one hop more than the host itself.
-    http_put_response_hop_limit = 2
+    # One hop: the host itself (Pilot's agent runs on the host's network); the apps'
+    # containers, a hop further, get no token (and cloud-init blocks them besides).
+    http_put_response_hop_limit = 1
   }
 
   root_block_device {

@@ -216,6 +216,9 @@ def test_what_the_agent_is_made_of_for_each_kind_of_project(tmp_path):
     assert on_aws.settings["store"]["kind"] == "s3"  # type: ignore[index]
     assert "endpoint" not in on_aws.settings["store"]  # type: ignore[operator]
     assert on_aws.environment == {}  # the instance role: no key leaves this machine
+    # the instance role's credentials from IMDS, which the apps' containers may not reach
+    # (one hop, cloud-init's guard): the agent asks from the host's network
+    assert on_aws.network_mode == "host"
 
     sandbox = '[server]\nhome = "sandbox"\n\n[state]\nbackend = "s3"\n\n'
     in_sandbox = scheduling.agent_plan(_config(sandbox), local, tmp_path, "http://127.0.0.1:9")
@@ -230,6 +233,7 @@ def test_what_the_agent_is_made_of_for_each_kind_of_project(tmp_path):
     assert on_gcp is not None
     assert on_gcp.settings["store"] == {"kind": "gcs", "bucket": "pilot-state-acme"}
     assert on_gcp.environment == {}  # the server's service account: no key leaves here
+    assert on_gcp.network_mode == "host"  # the metadata service, as on AWS
     gcs_sandbox = gcs.replace('home = "gcp"', 'home = "sandbox"')
     emulated = scheduling.agent_plan(_config(gcs_sandbox), local, tmp_path, "http://127.0.0.1:8")
     assert emulated is not None and emulated.network_mode == "host"

@@ -1,5 +1,6 @@
 """What setup does once Terraform has made the server: pin its SSH host key, install
-Docker's TLS certificate (docker_access = "mtls"), and make the least-privilege identity
+Docker's TLS certificate (docker_access = "mtls"), keep the apps' containers from the
+cloud's metadata service (metadata_guard.py), and make the least-privilege identity
 deploys use. Each step reports through the server's events like the Terraform run."""
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Server(Protocol):
 async def after_apply(server: Server, outputs: dict[str, Any]) -> None:
     await pin_host_key(server, outputs)
     await deliver_tls(server, outputs)
+    await guard_metadata(server, outputs)
     await ensure_deployer(server)
 
 
@@ -158,3 +160,57 @@ async def deliver_tls(
         f"{redact.text(done.stderr.strip())[-300:]}; run `pilot-tui server "
         "up` again once the server accepts SSH"
     )
+
+
+async def guard_metadata(
+    server: Server, outputs: dict[str, Any], attempts: int = 6, delay: float = 10.0
+) -> None:
+    """Install the metadata guard over SSH (after every apply: a server an earlier Pilot
+    made gets it too). A failure is a warning naming what to run: the server is made."""
+    if server.home == "sandbox" or "public_ip" not in outputs:
+        return
+    import asyncio
+
+    from pilot_tui.provision import metadata_guard
+    from pilot_tui.provision.keys import KEY_NAME
+    from pilot_tui.provision.remote import ssh_run
+    from pilot_tui.runner import capture
+
+    keys = server.project.state_dir / "keys"
+    server.on_event(
+        Stage("metadata guard", "keeping the apps' containers from the cloud's metadata service")
+    )
+    command = ssh_run(
+        outputs["public_ip"],
+        outputs.get("ssh_user", "ubuntu"),
+        keys / KEY_NAME,
+        keys / "known_hosts",
+        metadata_guard.install_script(),
+    )
+    for attempt in range(1, attempts + 1):
+        done = await asyncio.to_thread(capture, command)
+        if done.returncode == 0:
+            break
+        if attempt < attempts:  # the machine may still be booting
+            await asyncio.sleep(delay)
+    else:
+        why = redact.text(done.stderr.strip())[-200:] or f"exit {done.returncode}"
+        server.on_event(
+            Note(
+                "the apps' containers may still reach the cloud's metadata service (and the "
+                f"server's credentials): the guard was not installed over SSH ({why}); run "
+                "`pilot-tui server up` again once the server accepts SSH",
+                "warning",
+            )
+        )
+        return
+    server.on_event(Note("the apps' containers cannot reach the cloud's metadata service"))
+    for agent in metadata_guard.agents_off_host(done.stdout):
+        server.on_event(
+            Note(
+                f"the backup agent {agent} still runs on a container network, where the "
+                "server's credentials no longer reach it: `pilot-tui db schedule` moves it "
+                "to the host's network (until then its backups to the bucket fail)",
+                "warning",
+            )
+        )

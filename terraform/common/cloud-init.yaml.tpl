@@ -5,25 +5,8 @@ package_update: true
 packages:
   - docker.io
   - ca-certificates
-write_files:
-  # The apps' containers never reach the cloud's metadata service, where the server's own
-  # credentials are (its backups, its agent's grants): Pilot's agent asks from the host's
-  # network, which this spares. Docker keeps DOCKER-USER's rules while it runs; the drop-in
-  # puts the rule back each time Docker starts, runcmd once now.
-  - path: /usr/local/sbin/pilot-metadata-guard
-    permissions: "0755"
-    content: |
-      #!/bin/sh
-      # Docker takes the chain as it finds it (and jumps to it from FORWARD).
-      iptables -N DOCKER-USER 2>/dev/null
-      iptables -C DOCKER-USER -d 169.254.169.254/32 -j REJECT 2>/dev/null ||
-        iptables -I DOCKER-USER -d 169.254.169.254/32 -j REJECT
-  - path: /etc/systemd/system/docker.service.d/pilot-metadata.conf
-    permissions: "0644"
-    content: |
-      [Service]
-      ExecStartPost=/usr/local/sbin/pilot-metadata-guard
 %{ if docker_access == "mtls" ~}
+write_files:
   - path: /etc/systemd/system/docker.service.d/pilot-tls.conf
     permissions: "0644"
     content: |
@@ -42,7 +25,6 @@ runcmd:
 %{ else ~}
   - systemctl enable --now docker
 %{ endif ~}
-  - /usr/local/sbin/pilot-metadata-guard
 %{ if engine == "waypoint" ~}
   # Waypoint server and runner, from HashiCorp's apt repository, on the local Docker engine.
   - curl -fsSL https://apt.releases.hashicorp.com/gpg | gpg --dearmor -o /usr/share/keyrings/hashicorp.gpg

@@ -129,8 +129,9 @@ def test_no_template_opens_docker_plain_tcp_or_the_world_inbound(home):
             assert "egress" in context or "aws_route" in context, context
 
 
-def render_cloud_init(terraform, tmp_path, access: str, engine: str) -> tuple[str, dict]:
-    """The cloud-init the servers boot with, as Terraform's templatefile renders it."""
+@pytest.mark.parametrize("access", ["ssh", "mtls"])
+@pytest.mark.parametrize("engine", ["pilot", "waypoint"])
+def test_cloud_init_renders_to_valid_yaml_for_every_choice(terraform, tmp_path, access, engine):
     import yaml
 
     shutil.copy(TEMPLATES / "common" / "cloud-init.yaml.tpl", tmp_path)
@@ -142,17 +143,8 @@ def render_cloud_init(terraform, tmp_path, access: str, engine: str) -> tuple[st
     )
     assert result.returncode == 0, result.stderr
     text = result.stdout.strip().removeprefix("<<EOT").removesuffix("EOT").strip() + "\n"
-    return text, yaml.safe_load(text)
-
-
-GUARD = "/usr/local/sbin/pilot-metadata-guard"
-
-
-@pytest.mark.parametrize("access", ["ssh", "mtls"])
-@pytest.mark.parametrize("engine", ["pilot", "waypoint"])
-def test_cloud_init_renders_to_valid_yaml_for_every_choice(terraform, tmp_path, access, engine):
-    text, doc = render_cloud_init(terraform, tmp_path, access, engine)
     assert text.startswith("#cloud-config")
+    doc = yaml.safe_load(text)
     assert "docker.io" in doc["packages"]
     commands = "\n".join(doc["runcmd"])
     units = "\n".join(f["content"] for f in doc.get("write_files", []))
@@ -162,12 +154,6 @@ def test_cloud_init_renders_to_valid_yaml_for_every_choice(terraform, tmp_path, 
     else:
         assert "tcp://" not in units + commands and "systemctl enable --now docker" in commands
     assert ("waypoint install -platform=docker" in commands) == (engine == "waypoint")
-    # the metadata guard: run once Docker is up, and again by each start of Docker
-    files = {f["path"]: f for f in doc["write_files"]}
-    assert files[GUARD]["permissions"] == "0755"
-    drop_in = files["/etc/systemd/system/docker.service.d/pilot-metadata.conf"]["content"]
-    assert drop_in.split() == ["[Service]", f"ExecStartPost={GUARD}"]
-    assert doc["runcmd"].index(GUARD) > 0
 
 
 def test_the_aws_server_hands_imds_tokens_to_the_host_alone():
@@ -177,98 +163,6 @@ def test_the_aws_server_hands_imds_tokens_to_the_host_alone():
     [options] = server["metadata_options"]
     assert unquote(options["http_tokens"]) == "required"
     assert options["http_put_response_hop_limit"] == 1
-
-
-def test_the_metadata_guard_keeps_containers_from_the_metadata_service(terraform, tmp_path):
-    """The guard cloud-init writes, run for real with iptables in network namespaces of the
-    test's own, laid out as on a Pilot Server: a container's namespace behind the host's
-    (which forwards for it, its FORWARD chain jumping to DOCKER-USER as Docker's does), the
-    cloud's metadata service one hop beyond. No cloud server exists here: the namespaces
-    stand in for one, and the two HTTP servers in the metadata namespace are reachable from
-    nowhere else. Before the guard the container reaches the metadata service; after it
-    the container is refused at once while the host (the agent's network) still reaches it,
-    and the container still reaches everything else. Run twice: one rule."""
-    import os
-    import subprocess
-    import sys
-    import time
-
-    _, doc = render_cloud_init(terraform, tmp_path, "ssh", "pilot")
-    guard = next(f["content"] for f in doc["write_files"] if f["path"] == GUARD)
-    tag = f"pg{os.getpid() % 100000}"
-    host, box, cloud = f"{tag}h", f"{tag}c", f"{tag}m"
-
-    def sh(*argv: str, ns: str | None = None, check: bool = True):
-        prefix = ["ip", "netns", "exec", ns] if ns else []
-        done = subprocess.run([*prefix, *argv], capture_output=True, text=True, timeout=30)
-        assert not check or done.returncode == 0, (argv, done.stderr)
-        return done
-
-    def fetch(ns: str, address: str) -> str:
-        probe = (
-            "import socket,sys\n"
-            "try:\n"
-            f"    s = socket.create_connection(('{address}', 80), timeout=5)\n"
-            "    s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n'); print(s.recv(12).decode())\n"
-            "except ConnectionRefusedError: print('refused')\n"
-            "except OSError as e: print(type(e).__name__)\n"
-        )
-        return sh(sys.executable, "-c", probe, ns=ns).stdout.strip()
-
-    servers: list[subprocess.Popen[bytes]] = []
-    try:
-        for ns in (host, box, cloud):
-            sh("ip", "netns", "add", ns)
-            sh("ip", "link", "set", "lo", "up", ns=ns)
-        links = ((f"{tag}c0", box, f"{tag}h0"), (f"{tag}m0", cloud, f"{tag}h1"))
-        for inside, there, outside in links:
-            pair = ["type", "veth", "peer", outside, "netns", host]
-            sh("ip", "link", "add", inside, "netns", there, *pair)
-        for ns, link, address in (
-            (box, f"{tag}c0", "10.253.0.2/24"),
-            (host, f"{tag}h0", "10.253.0.1/24"),
-            (host, f"{tag}h1", "169.254.0.1/16"),
-            (cloud, f"{tag}m0", "169.254.169.254/16"),
-        ):
-            sh("ip", "addr", "add", address, "dev", link, ns=ns)
-            sh("ip", "link", "set", link, "up", ns=ns)
-        sh("ip", "addr", "add", "169.254.170.2/16", "dev", f"{tag}m0", ns=cloud)
-        sh("ip", "route", "add", "default", "via", "10.253.0.1", ns=box)
-        sh("ip", "route", "add", "10.253.0.0/24", "via", "169.254.0.1", ns=cloud)
-        sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=host)
-        sh("iptables", "-N", "DOCKER-USER", ns=host)
-        sh("iptables", "-A", "FORWARD", "-j", "DOCKER-USER", ns=host)
-        for address in ("169.254.169.254", "169.254.170.2"):
-            argv = [sys.executable, "-m", "http.server", "80", "--bind", address]
-            servers.append(
-                subprocess.Popen(
-                    ["ip", "netns", "exec", cloud, *argv],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-        deadline = time.monotonic() + 20
-        while fetch(host, "169.254.170.2") != "HTTP/1.0 200" and time.monotonic() < deadline:
-            time.sleep(0.2)
-        while fetch(host, "169.254.169.254") != "HTTP/1.0 200" and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert fetch(box, "169.254.169.254") == "HTTP/1.0 200"  # unguarded: it gets there
-
-        for _ in range(2):
-            sh("sh", "-c", guard, ns=host)
-        rules = sh("iptables", "-S", "DOCKER-USER", ns=host).stdout.split("\n")
-        assert [r for r in rules if r.startswith("-A")] == [
-            "-A DOCKER-USER -d 169.254.169.254/32 -j REJECT --reject-with icmp-port-unreachable"
-        ]
-        assert fetch(box, "169.254.169.254") == "refused"
-        assert fetch(host, "169.254.169.254") == "HTTP/1.0 200"  # the agent's network
-        assert fetch(box, "169.254.170.2") == "HTTP/1.0 200"  # the rest still flows
-    finally:
-        for server in servers:
-            server.terminate()
-            server.wait(timeout=10)
-        for ns in (host, box, cloud):
-            sh("ip", "netns", "del", ns, check=False)
 
 
 @pytest.mark.parametrize("home", ["aws", "gcp"])

@@ -7,11 +7,13 @@ these secrets, and a run refuses what would go wrong there.
   teammates need. A run reads and writes it or fails (engine.Deployer.shared_required).
   The bucket's cloud is the one the runs act on (ci_cloud): an AWS role, or the GCP
   deployer through a workload identity pool.
-- An app CI deploys needs no Docker host: a runner reaches no Pilot Server (it holds no
-  SSH key or TLS certificate, and the server admits only ``allowed_cidrs``), and its
-  credentials are that cloud's only. Zip Lambdas, S3 sites and GCS sites without a build
-  command deploy; container images (and a site's build command) run on the Docker host
-  and stay with the laptop.
+- An app CI deploys runs in the cloud the run holds credentials for: a runner reaches no
+  Pilot Server (it holds no SSH key or TLS certificate, and the server admits only
+  ``allowed_cidrs``), so apps on the Docker host stay with the laptop. What needs building
+  (an image, a site's build command) is built on the runner's own Docker engine
+  (host.runner_engine) and pushed with the run's credentials.
+- A pull request's preview is deployed by the previews' role, which may make previews of
+  zip Lambdas only (no image push): an image app's previews stay with the laptop.
 - Each secret of those apps comes from the repository's secret of the same name, except
   names the job's environment has already (GitHub's, AWS credentials, the role's).
 """
@@ -24,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pilot_tui.config.schema import AppSettings, PilotConfig
+from pilot_tui.config.schema import AppSettings, CloudRunTarget, PilotConfig
 from pilot_tui.errors import EXIT_INVALID, PilotError
 
 
@@ -84,8 +86,6 @@ def ci_cloud(config: PilotConfig) -> str:
 
 def why_not(app: AppSettings, cloud: str = "aws") -> str | None:
     """Why a CI run acting on ``cloud`` cannot deploy ``app``, or None when it can."""
-    from pilot_tui.deploy.targets import target_for
-
     target = app.target
     if target.cloud is None:
         return "it runs on the Docker host, which a CI run cannot reach"
@@ -94,8 +94,11 @@ def why_not(app: AppSettings, cloud: str = "aws") -> str | None:
             f"it runs on {target.cloud.upper()}, and a CI run holds {cloud.upper()} "
             "credentials only (the cloud of the state bucket)"
         )
-    if target_for(app).needs_docker():
-        return "it is built on the Docker host, which a CI run cannot reach"
+    if isinstance(target, CloudRunTarget):
+        return (
+            "a CI run's account on Google Cloud deploys sites only (it holds no Cloud Run "
+            "grant, nor may it act as the apps' runtime account)"
+        )
     return None
 
 
@@ -117,11 +120,15 @@ def ci_apps(config: PilotConfig) -> CiApps:
             left.append((app.name, reason))
     if deployed and config.notify.webhook_env:
         secrets.add(config.notify.webhook_env)
-    # On Google Cloud the runs' trust admits the branch's pushes only: no pull request's.
+    # On Google Cloud the runs' trust admits the branch's pushes only: no pull request's;
+    # on AWS the previews' role pushes no image.
     previewed = [
         app
         for app in config.apps
-        if app.name in deployed and target_for(app).previews_refused is None and cloud == "aws"
+        if app.name in deployed
+        and target_for(app).previews_refused is None
+        and not target_for(app).needs_docker()
+        and cloud == "aws"
     ]
     return CiApps(
         deployed,

@@ -124,17 +124,35 @@ def sandbox_docker_url(env: dict[str, str] | None = None) -> str:
 def sandbox_engine(env: dict[str, str] | None = None) -> DockerTarget:
     """In the sandbox, apps run on this machine's Docker: $DOCKER_HOST when it is a local
     socket, else the usual /var/run/docker.sock, if an engine answers there."""
-    from pilot_tui.dockerd import ping
-
     url = sandbox_docker_url(env)
-    if url.startswith("unix://") and ping(Path(url.removeprefix("unix://"))):
-        return DockerTarget("unix", url, socket=Path(url.removeprefix("unix://")))
-    raise HostError(
+    return _local_engine(
+        url,
         f"the sandbox deploys apps on this machine's Docker, and no engine answers "
         f"at {url}: start Docker (or point DOCKER_HOST at its socket), or deploy "
         "to another host: pilot-tui config set server.host ssh://user@host && "
-        "pilot-tui config set server.home host"
+        "pilot-tui config set server.home host",
     )
+
+
+def runner_engine(env: dict[str, str] | None = None) -> DockerTarget:
+    """In a CI run, the images of the apps it deploys are built on the runner's own Docker
+    engine ($DOCKER_HOST when it is a local socket, else /var/run/docker.sock): a runner
+    reaches no Pilot Server (no SSH key or certificate, and not in allowed_cidrs)."""
+    url = sandbox_docker_url(env)
+    return _local_engine(
+        url,
+        f"a CI run builds the apps' images on the runner's own Docker engine, and none "
+        f"answers at {url}: run the job on a runner with Docker (GitHub's ubuntu-latest "
+        "has it), or point DOCKER_HOST at its socket",
+    )
+
+
+def _local_engine(url: str, refusal: str) -> DockerTarget:
+    from pilot_tui.dockerd import ping
+
+    if url.startswith("unix://") and ping(Path(url.removeprefix("unix://"))):
+        return DockerTarget("unix", url, socket=Path(url.removeprefix("unix://")))
+    raise HostError(refusal)
 
 
 def tunnel_socket(target: DockerTarget, runtime_dir: Path) -> Path:

@@ -44,7 +44,7 @@ def open_deployer(
     in a CI run that is an error, as its reads and writes are). Raises host.HostError
     when the host cannot be named or reached."""
     from pilot_tui.cloud.oidc_exchange import in_github_actions
-    from pilot_tui.deploy.host import connect, target_for
+    from pilot_tui.deploy.host import connect, runner_engine, target_for
     from pilot_tui.deploy.shared_history import SharedHistoryError, shared_history
     from pilot_tui.provision.outputs import saved_record
 
@@ -69,7 +69,11 @@ def open_deployer(
             None, None, config, project.state_dir, project.root, emit, shared=shared, **options
         )
         return
-    target = target_for(config, project.state_dir, saved_record(project.state_dir))
+    # A CI run builds on the runner's own engine: it reaches no Pilot Server.
+    if in_ci:
+        target = runner_engine()
+    else:
+        target = target_for(config, project.state_dir, saved_record(project.state_dir))
     with connect(target, project.state_dir / "run") as client:
         yield Deployer(
             client, target, config, project.state_dir, project.root, emit, shared=shared, **options

@@ -7,16 +7,17 @@ from pilot_tui.cli.commands import Commands, add_actions, add_command, lazy
 HANDLERS = "pilot_tui.cli.ci_cmds"
 CI_ABOUT = (
     "`ci github` writes .github/workflows/pilot.yml: on a push to the branch it deploys\n"
-    "the apps a CI run can (zip Lambdas, S3 and GCS sites without a build command; each\n"
-    "app secret from the repository's secret of that name). No key is stored anywhere:\n"
+    "the apps a CI run can (Lambdas, ECS services, S3 and GCS sites; images and build\n"
+    "commands built on the runner's own Docker; each app secret from the repository's\n"
+    "secret of that name). No key is stored anywhere:\n"
     "a run exchanges its OIDC token for short-lived credentials. The release history\n"
     "must be in the state bucket (a runner's .pilot/ goes with its job), whose cloud the\n"
     "runs act on.\n"
     '  AWS (state.backend = "s3"): with your own credentials it makes the IAM OIDC\n'
     "  provider for GitHub's issuer, a role only runs on that branch can assume (the\n"
     "  deployer's policy), and a role only the repository's pull requests can assume,\n"
-    "  which deploys previews of the apps that run them (pr-NUMBER, removed when the\n"
-    "  pull request is closed).\n"
+    "  which deploys previews of the zip Lambdas (pr-NUMBER, removed when the pull\n"
+    "  request is closed).\n"
     '  Google Cloud (state.backend = "gcs", not the sandbox): with your own credentials\n'
     "  it makes the CI account pilot-PROJECT-ci (the sites' buckets and the state bucket\n"
     "  only), a workload identity pool whose provider admits a push's run of this\n"

@@ -7,7 +7,9 @@ repository's secrets are a dict: nothing of GitHub runs here."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import shlex
 import shutil
 
@@ -18,7 +20,7 @@ import yaml
 from pilot_tui.apps import add_app
 from pilot_tui.cloud import github_oidc
 from pilot_tui.config.document import ProjectFile
-from tests.support.deploy_fixtures import FN, LAMBDA_FIXTURES
+from tests.support.deploy_fixtures import FN, HELLO, LAMBDA_FIXTURES
 from tests.support.iam_requests import UNRECORDED
 
 WEB = {"name": "web", "path": "web", "build": {"kind": "dockerfile"}, "target": {"kind": "server"}}
@@ -240,6 +242,77 @@ def test_pushes_deploy_what_ci_can_from_fresh_checkouts_into_the_shared_history(
     assert live["Environment"]["Variables"]["API_TOKEN"] == "ci-token-2"
 
 
+ADAPTER = "pilot/lambda-adapter-standin:1"
+IMG = {
+    "name": "img",
+    "path": "img",
+    "build": {"kind": "dockerfile"},
+    # not watched: moto cannot invoke image functions (test_lambda_watch.py watches)
+    "target": {"kind": "lambda", "package": "image", "port": 9000, "watch": 0},
+}
+
+
+def test_a_push_builds_an_image_app_on_the_runners_own_engine(
+    admin, cli, moto, github_tokens, registry, docker_client, monkeypatch
+):
+    """An image Lambda deployed by a push's run: its image built on the runner's own
+    Docker engine (the tests' private one, named by DOCKER_HOST as on a runner), pushed
+    with the ECR login the run's role gets, the function made from the pushed digest; no
+    Pilot Server is known to the run (a fresh checkout has no .pilot/). Its previews stay
+    with the laptop: the pull requests' role pushes no image.
+
+    Stand-ins, said so: ECR's registry is a real registry on 127.0.0.1 (PILOT_REGISTRY),
+    the Lambda Web Adapter a local image; moto cannot invoke image functions, so what
+    Lambda was given is checked."""
+    ecr = boto3.client("ecr", region_name="us-east-1")
+    token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    user, _, password = base64.b64decode(token).decode().partition(":")
+    monkeypatch.setenv("PILOT_REGISTRY", registry({user: password}))
+    adapter = admin / "adapter"
+    adapter.mkdir()
+    (adapter / "lambda-adapter").write_text("#!/bin/sh\necho stand-in adapter\n")
+    (adapter / "Dockerfile").write_text(
+        "FROM pilot/busybox:latest\nCOPY lambda-adapter /lambda-adapter\n"
+    )
+    docker_client.images.build(path=str(adapter), tag=ADAPTER, rm=True)
+    monkeypatch.setenv("PILOT_LAMBDA_ADAPTER", ADAPTER)
+    shutil.copytree(HELLO, admin / "img")
+    pf = ProjectFile.load(admin / "pilot.toml")
+    pf.save(ProjectFile(pf.path, add_app(pf.text, IMG)).with_value("state.backend", "s3"))
+
+    made = cli("ci", "github", "--repo", "acme/shop")
+    assert made.code == 0, made.err
+    assert "pushes to that branch deploy fn, docs, img, with no stored key" in made.err
+    workflow = (admin / ".github" / "workflows" / "pilot.yml").read_text()
+    jobs = yaml.safe_load(workflow)["jobs"]
+    assert jobs["deploy"]["steps"][-1]["run"] == "pilot-tui deploy fn docs img"
+    assert jobs["prune"]["steps"][-1]["run"] == "pilot-tui preview prune fn"  # not img
+    assert all("img" not in step.get("run", "") for step in jobs["preview"]["steps"])
+
+    checkout = _checkout(admin, "run1", "push 1\n")
+    shutil.copytree(admin / "img", checkout / "img")
+    ran = _run(workflow, checkout, {"API_TOKEN": "ci-token"}, github_tokens, cli, monkeypatch)
+    assert ran.code == 0, ran.err
+    assert "\nimg\tv1\t" in ran.out, ran.out
+    assert not (checkout / ".pilot" / "outputs").exists()  # no server known to the run
+    lam = boto3.client("lambda", region_name="us-east-1")
+    function = lam.get_function(FunctionName="pilot-acme-img", Qualifier="live")
+    assert function["Configuration"]["PackageType"] == "Image"
+    image = function["Code"]["ImageUri"]
+    assert image.startswith(f"{os.environ['PILOT_REGISTRY']}/pilot-acme") and "@sha256:" in image
+    # the pushed image was built here, on the runner's engine: the app's and its wrapper
+    [wrapper] = [
+        i
+        for i in docker_client.images.list("pilot/acme-img")
+        if any(t.endswith("-lambda") for t in i.tags)
+    ]
+    assert "AWS_LWA_PORT=9000" in wrapper.attrs["Config"]["Env"]
+    monkeypatch.chdir(admin)
+    [record] = json.loads(cli("releases", "img", "--json").out)
+    assert (record["image"], record["status"]) == (image, "live")
+    assert "acme/shop" in record["by"]
+
+
 def test_ci_github_refuses_secret_names_a_job_has_already(admin, cli):
     pf = ProjectFile.load(admin / "pilot.toml")
     pf.save(pf.with_value("state.backend", "s3"))
@@ -400,3 +473,14 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
     assert cli("preview", "destroy", "fn", "pr-13", "--yes").code == 0
     gone = cli("ci", "remove")
     assert "removed IAM role pilot-acme-lambda-previews" in gone.err, gone.err
+
+
+def test_a_runner_without_docker_is_told_what_builds_there(tmp_path):
+    from pilot_tui.deploy.host import HostError, runner_engine
+
+    missing = f"unix://{tmp_path}/docker.sock"
+    with pytest.raises(HostError) as caught:
+        runner_engine({"DOCKER_HOST": missing})
+    message = str(caught.value)
+    assert message.startswith("a CI run builds the apps' images on the runner's own Docker")
+    assert f"none answers at {missing}" in message and "ubuntu-latest" in message

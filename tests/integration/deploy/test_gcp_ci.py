@@ -145,7 +145,7 @@ def test_ci_github_on_gcp_makes_the_pool_writes_the_workflow_and_ci_remove_undoe
         f"only a push's run of the workflow on its main may act as {CI_EMAIL}"
     ) in made.err
     # what cannot be deployed from a run is said, with why
-    assert "not api: it is built on the Docker host" in made.err
+    assert "not api: a CI run's account on Google Cloud deploys sites only" in made.err
     assert "the runs record their releases in the state bucket pilot-state-acme" in made.err
     assert fake.states == {POOL: "ACTIVE", PROVIDER: "ACTIVE"}
     assert fake.policies[CI_POLICY]["bindings"] == [
@@ -261,9 +261,9 @@ def test_a_runs_token_becomes_the_deployers_access_and_its_history_reaches_the_b
     # a run here acts on Google Cloud only: AWS is said to be out of reach, not tried
     with pytest.raises(CloudError, match="this run was given no AWS role"):
         clients.deployer_aws(config, state_dir)
-    # what a run may deploy: the GCS site; not the Cloud Run app (built on a Docker host)
+    # what a run may deploy: the GCS site; not the Cloud Run app (no Cloud Run grant)
     from_ci.check_run(config, ["docs"])
-    with pytest.raises(from_ci.CiError, match="built on the Docker host"):
+    with pytest.raises(from_ci.CiError, match="holds no Cloud Run grant"):
         from_ci.check_run(config, ["api"])
 
 

@@ -245,10 +245,12 @@ def backup_agent(ctx: Context, line: Callable[[str], None]) -> None:
     it (``db schedule`` fails on it)."""
     from docker.errors import DockerException
 
+    from pilot_tui.cloud.oidc_exchange import in_github_actions
     from pilot_tui.data import scheduling
     from pilot_tui.errors import PilotError
 
-    if ctx.client is None or ctx.target is None:
+    # A CI run's engine is the runner's own (host.runner_engine): the agent is not its.
+    if ctx.client is None or ctx.target is None or in_github_actions():
         return
     try:
         try:

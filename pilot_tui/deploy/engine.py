@@ -487,6 +487,7 @@ class Deployer:
                         log.line("build", app.name),
                         self.cancel.is_set,
                         lambda text: log.emit(Output(app.name, "build", text, warning=True)),
+                        site_builder.builder_network(self.config.server.home),
                     )
                 image_id = images.build(
                     client,

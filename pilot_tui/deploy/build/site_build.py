@@ -32,6 +32,7 @@ def build_output(
     cancelled: Callable[[], bool] = lambda: False,
     private: frozenset[Path] | None = None,
     warn: Callable[[str], None] | None = None,
+    network: str = "host",
 ) -> Path:
     """Run the build; a new temporary folder holding its output (the caller removes it).
     ``private`` never goes to the builder (shippable.py); ``warn`` hears the links skipped."""
@@ -40,7 +41,7 @@ def build_output(
     for skipped in shipped.skipped:
         (warn or line)(skipped.message())
     context, _ = pack(recipe, shipped)
-    served = run_builder(client, recipe, context, line, cancelled, warn)
+    served = run_builder(client, recipe, context, line, cancelled, warn, network)
     folder = Path(tempfile.mkdtemp(prefix=f"pilot-site-{app.name}-"))
     try:
         with served, tarfile.open(fileobj=served) as archive:

@@ -21,6 +21,13 @@ if TYPE_CHECKING:
     from docker.models.containers import Container
 
 
+def builder_network(home: str) -> str:
+    """Where a build command runs: on a Pilot Server in a cloud, Docker's bridge, which the
+    metadata guard covers (provision/metadata_guard.py: the host's own network reaches the
+    server's credentials); elsewhere the host's network, as the engine's own builds."""
+    return "bridge" if home in ("aws", "gcp") else "host"
+
+
 def run_builder(
     client: DockerClient,
     recipe: Recipe,
@@ -28,10 +35,11 @@ def run_builder(
     line: Callable[[str], None],
     cancelled: Callable[[], bool] = lambda: False,
     warn: Callable[[str], None] | None = None,
+    network: str = "host",
 ) -> IO[bytes]:
     """Run a static site's build command in its builder image; the context that serves the
     output (a generated Dockerfile plus the output's files, never a program's source:
-    ``warn`` hears each one left out)."""
+    ``warn`` hears each one left out). ``network``: builder_network's."""
     assert recipe.builder is not None and recipe.generated is not None
     spec = recipe.builder
     _ensure_image(client, spec.image, line)
@@ -39,7 +47,7 @@ def run_builder(
         spec.image,
         command=["sh", "-c", spec.command],
         working_dir="/src",
-        network_mode="host",
+        network_mode=network,
         labels={"pilot": "builder"},
     )
     try:

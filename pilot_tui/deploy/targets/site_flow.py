@@ -19,6 +19,7 @@ from pilot_tui.deploy import addresses, history
 from pilot_tui.deploy.build.recipe import BuildError
 from pilot_tui.deploy.build.shippable import private_paths
 from pilot_tui.deploy.build.site_build import build_output, needs_builder
+from pilot_tui.deploy.build.site_builder import builder_network
 from pilot_tui.deploy.build.site_files import Changes, SiteFile, publishable, scan
 from pilot_tui.deploy.build.site_files import plan as plan_changes
 from pilot_tui.deploy.context import Cancelled, Context, DeployContext, DeployError, RunLog, Say
@@ -123,6 +124,7 @@ class _SiteDeploy:
                 ctx.cancel.is_set,
                 private,
                 self._warn,
+                builder_network(ctx.config.server.home),
             )
             folder = self.built
         else:

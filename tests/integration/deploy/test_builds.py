@@ -268,3 +268,33 @@ def test_a_built_static_site_never_serves_program_sources(engine_project, cli, s
 
     with pytest.raises(urllib.error.HTTPError):
         get(port, "docs.localhost", "/server.py")
+
+
+def test_a_build_command_runs_on_dockers_bridge_on_a_cloud_server(docker_client, tmp_path):
+    """On a Pilot Server in a cloud the builder runs on Docker's bridge, where the metadata
+    guard keeps it from the server's credentials (a build command runs the project's code,
+    a branch's for a preview); elsewhere on the host's network. Run for real on the tests'
+    engine: the command sees the bridge's interface, and the output comes back."""
+    from pilot_tui.config.schema import AppSettings, StaticBuild
+    from pilot_tui.deploy.build.site_build import build_output
+    from pilot_tui.deploy.build.site_builder import builder_network
+
+    assert builder_network("aws") == builder_network("gcp") == "bridge"
+    assert builder_network("sandbox") == builder_network("host") == "host"
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("<h1>docs</h1>\n")
+    build = StaticBuild(
+        image="pilot/busybox:latest",
+        output="dist",
+        command="mkdir -p dist && cp index.html dist/ && ls /sys/class/net > dist/nets.txt",
+    )
+    app = AppSettings(name="docs", path="site", build=build)
+    built = build_output(docker_client, app, tmp_path, lambda line: None, network="bridge")
+    try:
+        assert (built / "index.html").read_text() == "<h1>docs</h1>\n"
+        # a container's own interfaces, not the host's (its engine's bridge among them)
+        assert sorted((built / "nets.txt").read_text().split()) == ["eth0", "lo"]
+    finally:
+        import shutil
+
+        shutil.rmtree(built)

@@ -27,9 +27,10 @@ def runtime_account_email(project: str, gcp_project: str) -> str:
 
 
 def preview_runtime_email(project: str, gcp_project: str) -> str:
-    """What the project's Cloud Run previews run as: an account with no role at all (a
-    preview runs a branch's code: it must not read the apps' secrets, as the apps' own
-    runtime account may)."""
+    """What the project's Cloud Run previews run as: an account with no role but reading
+    the previews' own secrets (a preview runs a branch's code: it must not read the apps'
+    secrets, as the apps' own runtime account may). One per project: a preview of one app
+    may read the previews' secrets of the others."""
     return account_email(project, gcp_project, "preview")
 
 
@@ -50,7 +51,7 @@ def create_account_request(project: str, gcp_project: str, role: str = "deployer
         "deployer": ("Pilot deployer", "used by deploys (least privilege)"),
         "run": ("Pilot Cloud Run apps", "what the Cloud Run apps run as"),
         "ci": ("Pilot CI", "what GitHub Actions runs act as (pilot-tui ci github)"),
-        "preview": ("Pilot Cloud Run previews", "what previews run as (no role)"),
+        "preview": ("Pilot Cloud Run previews", "what previews run as (their secrets only)"),
     }[role]
     return ApiRequest(
         "POST",

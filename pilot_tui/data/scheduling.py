@@ -217,7 +217,7 @@ def agent_plan(
     binds = {socket: HOST_SOCKET}
     environment: dict[str, str] = {}
     # On a Pilot Server in a cloud its credentials are the server's, from the metadata
-    # service, which the apps' containers may not reach (cloud-init's guard, and a single
+    # service, which the apps' containers may not reach (metadata_guard.py, and a single
     # IMDS hop on AWS): it asks from the host's network.
     network = "host" if config.server.home in ("aws", "gcp") else "bridge"
     user, groups = None, []

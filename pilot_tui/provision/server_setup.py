@@ -12,6 +12,7 @@ from pilot_tui.config.schema import PilotConfig
 from pilot_tui.project import Project
 from pilot_tui.provision.progress import Note, OnEvent, ServerError, Stage
 from pilot_tui.provision.tls import ensure_tls
+from pilot_tui.runner import Completed
 
 
 class Server(Protocol):
@@ -117,12 +118,7 @@ async def deliver_tls(
     copy the server's half over SSH (on stdin), then restart Docker with --tlsverify."""
     if server.config.server.docker_access != "mtls" or "public_ip" not in outputs:
         return
-    import asyncio
-
-    from pilot_tui.provision.keys import KEY_NAME
-    from pilot_tui.provision.remote import ssh_run
     from pilot_tui.provision.tls import install_script, server_bundle
-    from pilot_tui.runner import capture
 
     keys = server.project.state_dir / "keys"
     files = ensure_tls(keys / "tls", server.config.project.name, [outputs["public_ip"]])
@@ -135,26 +131,15 @@ async def deliver_tls(
         )
         return
     server.on_event(Stage("tls", "installing Docker's TLS certificate on the server"))
-    command = ssh_run(
-        outputs["public_ip"],
-        outputs.get("ssh_user", "ubuntu"),
-        keys / KEY_NAME,
-        keys / "known_hosts",
-        install_script(),
-    )
-    bundle = server_bundle(files)
-    for attempt in range(1, attempts + 1):
-        done = await asyncio.to_thread(capture, command, bundle)
-        if done.returncode == 0:
-            server.on_event(
-                Note(
-                    "Docker now accepts only this project's client "
-                    f"certificate on {outputs['public_ip']}:2376"
-                )
+    done = await _over_ssh(server, outputs, install_script(), server_bundle(files), attempts, delay)
+    if done.returncode == 0:
+        server.on_event(
+            Note(
+                "Docker now accepts only this project's client "
+                f"certificate on {outputs['public_ip']}:2376"
             )
-            return
-        if attempt < attempts:  # the machine may still be booting
-            await asyncio.sleep(delay)
+        )
+        return
     raise ServerError(
         f"could not install the TLS certificate over SSH: "
         f"{redact.text(done.stderr.strip())[-300:]}; run `pilot-tui server "
@@ -163,37 +148,19 @@ async def deliver_tls(
 
 
 async def guard_metadata(
-    server: Server, outputs: dict[str, Any], attempts: int = 6, delay: float = 10.0
+    server: Server, outputs: dict[str, Any], attempts: int = 30, delay: float = 10.0
 ) -> None:
     """Install the metadata guard over SSH (after every apply: a server an earlier Pilot
     made gets it too). A failure is a warning naming what to run: the server is made."""
     if server.home == "sandbox" or "public_ip" not in outputs:
         return
-    import asyncio
-
     from pilot_tui.provision import metadata_guard
-    from pilot_tui.provision.keys import KEY_NAME
-    from pilot_tui.provision.remote import ssh_run
-    from pilot_tui.runner import capture
 
-    keys = server.project.state_dir / "keys"
     server.on_event(
         Stage("metadata guard", "keeping the apps' containers from the cloud's metadata service")
     )
-    command = ssh_run(
-        outputs["public_ip"],
-        outputs.get("ssh_user", "ubuntu"),
-        keys / KEY_NAME,
-        keys / "known_hosts",
-        metadata_guard.install_script(),
-    )
-    for attempt in range(1, attempts + 1):
-        done = await asyncio.to_thread(capture, command)
-        if done.returncode == 0:
-            break
-        if attempt < attempts:  # the machine may still be booting
-            await asyncio.sleep(delay)
-    else:
+    done = await _over_ssh(server, outputs, metadata_guard.install_script(), None, attempts, delay)
+    if done.returncode != 0:
         why = redact.text(done.stderr.strip())[-200:] or f"exit {done.returncode}"
         server.on_event(
             Note(
@@ -214,3 +181,35 @@ async def guard_metadata(
                 "warning",
             )
         )
+
+
+async def _over_ssh(
+    server: Server,
+    outputs: dict[str, Any],
+    script: str,
+    stdin: str | None,
+    attempts: int,
+    delay: float,
+) -> Completed:
+    """``script`` run on the server over SSH until it succeeds or ``attempts`` ran out (the
+    machine may still be booting); the last run."""
+    import asyncio
+
+    from pilot_tui.provision.keys import KEY_NAME
+    from pilot_tui.provision.remote import ssh_run
+    from pilot_tui.runner import capture
+
+    keys = server.project.state_dir / "keys"
+    command = ssh_run(
+        outputs["public_ip"],
+        outputs.get("ssh_user", "ubuntu"),
+        keys / KEY_NAME,
+        keys / "known_hosts",
+        script,
+    )
+    for attempt in range(1, attempts + 1):
+        done = await asyncio.to_thread(capture, command, stdin)
+        if done.returncode == 0 or attempt == attempts:
+            return done
+        await asyncio.sleep(delay)
+    raise ValueError(f"attempts must be 1 or more, not {attempts}")

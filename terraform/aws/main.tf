@@ -180,7 +180,8 @@ resource "aws_instance" "server" {
     http_endpoint = "enabled"
     http_tokens   = "required" # IMDSv2 only
     # One hop: the host itself (Pilot's agent runs on the host's network); the apps'
-    # containers, a hop further, get no token (and cloud-init blocks them besides).
+    # containers, a hop further, get no token (and the metadata guard `server up`
+    # installs rejects them besides).
     http_put_response_hop_limit = 1
   }
 

@@ -103,10 +103,12 @@ resource "google_storage_bucket_iam_member" "server_backups" {
   }
 }
 
-# The agent on the server removes Cloud Run previews past their TTL (docs/previews.md):
-# it may list the region's services (this role: run.services.list and nothing else on the
-# project), and delete a preview because each preview's deploy grants it run.developer on
-# that preview's own service. No other service can be changed or removed by it.
+# The agent on the server removes Cloud Run previews past their TTL (README, Cloud Run
+# previews): it may list the services (this role: run.services.list and nothing else on
+# the project; the listing shows each service's settings, plain env values included, never
+# a Secret Manager value), and delete a preview because each preview's deploy grants it
+# the pruner role below on that preview's own service. No other service can be changed or
+# removed by it.
 resource "google_project_iam_custom_role" "previews" {
   count       = var.cloud_run_previews ? 1 : 0
   project     = var.gcp_project
@@ -120,6 +122,15 @@ resource "google_project_iam_member" "server_previews" {
   project = var.gcp_project
   role    = google_project_iam_custom_role.previews[0].id
   member  = "serviceAccount:${google_service_account.server.email}"
+}
+
+# Granted by each preview's deploy on that preview's service alone (never on the project).
+resource "google_project_iam_custom_role" "preview_pruner" {
+  count       = var.cloud_run_previews ? 1 : 0
+  project     = var.gcp_project
+  role_id     = "${replace(local.name, "-", "_")}_preview_pruner"
+  title       = "Pilot previews of ${var.project}: remove one Cloud Run preview"
+  permissions = ["run.services.delete"]
 }
 
 resource "google_compute_address" "server" {

@@ -20,6 +20,11 @@ output "cloud_run_previews" {
   value       = var.cloud_run_previews
 }
 
+output "cloud_run_pruner_role" {
+  description = "The role each Cloud Run preview's deploy grants the server's account on that preview's service (null: none)."
+  value       = var.cloud_run_previews ? google_project_iam_custom_role.preview_pruner[0].id : null
+}
+
 output "ssh_user" {
   value = "ubuntu"
 }

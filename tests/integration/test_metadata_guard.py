@@ -15,6 +15,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from pilot_tui.provision import metadata_guard
 from pilot_tui.provision.remote import ssh_run
 from pilot_tui.runner import capture
@@ -28,7 +30,14 @@ def test_the_guard_keeps_containers_from_the_metadata_service():
     stand in for one, and the two HTTP servers in the metadata namespace are reachable from
     nowhere else. Before the guard the container reaches the metadata service; after it
     the container is refused at once while the host (the agent's network) still reaches it,
-    and the container still reaches everything else. Run twice: one rule."""
+    and the container still reaches everything else, DNS at the metadata address included
+    (Google's metadata server is each VM's resolver too: a UDP echo stands in for it). Run
+    twice: the same three rules; run with one of them gone: all three again, in order."""
+    if os.geteuid() != 0:
+        reason = "network namespaces and iptables need root"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
     tag = f"pg{os.getpid() % 100000}"
     host, box, cloud = f"{tag}h", f"{tag}c", f"{tag}m"
 
@@ -45,6 +54,17 @@ def test_the_guard_keeps_containers_from_the_metadata_service():
             f"    s = socket.create_connection(('{address}', 80), timeout=5)\n"
             "    s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n'); print(s.recv(12).decode())\n"
             "except ConnectionRefusedError: print('refused')\n"
+            "except OSError as e: print(type(e).__name__)\n"
+        )
+        return sh(sys.executable, "-c", probe, ns=ns).stdout.strip()
+
+    def resolve(ns: str) -> str:
+        """A datagram to port 53 of the metadata address: its echo, or why none came."""
+        probe = (
+            "import socket\n"
+            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)\n"
+            "try:\n"
+            "    s.sendto(b'query', ('169.254.169.254', 53)); print(s.recv(64).decode())\n"
             "except OSError as e: print(type(e).__name__)\n"
         )
         return sh(sys.executable, "-c", probe, ns=ns).stdout.strip()
@@ -81,22 +101,48 @@ def test_the_guard_keeps_containers_from_the_metadata_service():
                     stderr=subprocess.DEVNULL,
                 )
             )
+        echo = (
+            "import socket\n"
+            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            "s.bind(('169.254.169.254', 53))\n"
+            "while True:\n"
+            "    data, peer = s.recvfrom(64); s.sendto(b'answer:' + data, peer)\n"
+        )
+        servers.append(
+            subprocess.Popen(
+                ["ip", "netns", "exec", cloud, sys.executable, "-c", echo],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         deadline = time.monotonic() + 20
         while fetch(host, "169.254.170.2") != "HTTP/1.0 200" and time.monotonic() < deadline:
             time.sleep(0.2)
         while fetch(host, "169.254.169.254") != "HTTP/1.0 200" and time.monotonic() < deadline:
             time.sleep(0.2)
         assert fetch(box, "169.254.169.254") == "HTTP/1.0 200"  # unguarded: it gets there
+        assert resolve(box) == "answer:query"
 
+        def rules() -> list[str]:
+            listed = sh("iptables", "-S", "DOCKER-USER", ns=host).stdout.split("\n")
+            return [r for r in listed if r.startswith("-A")]
+
+        guarded = [
+            "-A DOCKER-USER -d 169.254.169.254/32 -p tcp -m tcp --dport 53 -j RETURN",
+            "-A DOCKER-USER -d 169.254.169.254/32 -p udp -m udp --dport 53 -j RETURN",
+            "-A DOCKER-USER -d 169.254.169.254/32 -j REJECT --reject-with icmp-port-unreachable",
+        ]
         for _ in range(2):
             sh("sh", "-c", metadata_guard.GUARD, ns=host)
-        rules = sh("iptables", "-S", "DOCKER-USER", ns=host).stdout.split("\n")
-        assert [r for r in rules if r.startswith("-A")] == [
-            "-A DOCKER-USER -d 169.254.169.254/32 -j REJECT --reject-with icmp-port-unreachable"
-        ]
+            assert rules() == guarded
         assert fetch(box, "169.254.169.254") == "refused"
+        assert resolve(box) == "answer:query"  # DNS still answers
         assert fetch(host, "169.254.169.254") == "HTTP/1.0 200"  # the agent's network
         assert fetch(box, "169.254.170.2") == "HTTP/1.0 200"  # the rest still flows
+        # a rule gone (by hand): the guard puts all three back, DNS above the refusal
+        sh("iptables", "-D", "DOCKER-USER", *guarded[1].split()[2:], ns=host)
+        sh("sh", "-c", metadata_guard.GUARD, ns=host)
+        assert rules() == guarded
     finally:
         for server in servers:
             server.terminate()
@@ -130,10 +176,12 @@ def test_the_install_script_as_data():
     encoded = base64.b64encode(metadata_guard.GUARD.encode()).decode()
     assert f"echo {encoded} | base64 -d | sudo tee {metadata_guard.GUARD_PATH} >/dev/null" in script
     assert "sudo systemctl daemon-reload; sudo /usr/local/sbin/pilot-metadata-guard" in script
+    # before Docker restores its containers; a guard that fails never keeps Docker down
     assert metadata_guard.DROP_IN.splitlines()[1:] == [
         "[Service]",
-        "ExecStartPost=/usr/local/sbin/pilot-metadata-guard",
+        "ExecStartPre=-/usr/local/sbin/pilot-metadata-guard",
     ]
+    assert "sudo docker ps --filter name=pilot-backups-" in script
     said = "pilot-agent-network pilot-backups-acme bridge\nnoise\n"
     assert metadata_guard.agents_off_host(said) == ["pilot-backups-acme"]
     assert metadata_guard.agents_off_host("") == []

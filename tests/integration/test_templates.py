@@ -263,6 +263,31 @@ def test_gcp_server_account_may_touch_only_the_backups_of_its_state_bucket():
     assert expression == f'"{objects} || ({listing})"'  # as written: a quoted HCL string
 
 
+def test_gcp_server_account_may_list_services_and_remove_previews_only():
+    """The agent's Cloud Run previews, as data (the Google provider cannot be had here):
+    only when an app runs them, the server's account may list services on the project
+    (run.services.list alone) and is given a role of run.services.delete alone, which each
+    preview's deploy grants on that preview's own service (never on the project)."""
+    found = resources("gcp")
+    listing = found[("google_project_iam_custom_role", "previews")]
+    pruner = found[("google_project_iam_custom_role", "preview_pruner")]
+    for role in (listing, pruner):
+        assert "var.cloud_run_previews ? 1 : 0" in str(role["count"])
+    assert list(map(unquote, listing["permissions"])) == ["run.services.list"]
+    assert list(map(unquote, pruner["permissions"])) == ["run.services.delete"]
+    bound = [key for key in found if key[0].endswith("_iam_member")]
+    granted = found[("google_project_iam_member", "server_previews")]
+    assert granted["role"] == "${google_project_iam_custom_role.previews[0].id}"
+    assert unquote(granted["member"]) == "serviceAccount:${google_service_account.server.email}"
+    # the pruner role is bound by no template: by each preview's deploy, on its service
+    assert not any("preview_pruner" in str(found[key].get("role")) for key in bound), bound
+    outputs = {}
+    for block in hcl2.load((TEMPLATES / "gcp" / "outputs.tf").open()).get("output", []):
+        outputs.update({unquote(name): body for name, body in block.items()})
+    assert "preview_pruner[0].id" in str(outputs["cloud_run_pruner_role"]["value"])
+    assert outputs["cloud_run_previews"]["value"] == "${var.cloud_run_previews}"
+
+
 def test_gcp_databases_are_private_encrypted_backed_up_and_protected():
     """Cloud SQL as the template writes it, as data (the Google provider cannot be had
     here): no public address, on the server's own network through private services access,

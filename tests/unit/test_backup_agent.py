@@ -217,7 +217,7 @@ def test_what_the_agent_is_made_of_for_each_kind_of_project(tmp_path):
     assert "endpoint" not in on_aws.settings["store"]  # type: ignore[operator]
     assert on_aws.environment == {}  # the instance role: no key leaves this machine
     # the instance role's credentials from IMDS, which the apps' containers may not reach
-    # (one hop, cloud-init's guard): the agent asks from the host's network
+    # (one hop, the metadata guard): the agent asks from the host's network
     assert on_aws.network_mode == "host"
 
     sandbox = '[server]\nhome = "sandbox"\n\n[state]\nbackend = "s3"\n\n'

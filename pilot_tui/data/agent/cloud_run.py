@@ -5,10 +5,10 @@ previews whose expiry label has passed.
 What the server's service account may do for it, and no more:
 - list the region's services: a custom role of ``run.services.list`` alone on the project
   (terraform/gcp, ``cloud_run_previews``);
-- delete a preview: Pilot's preview deploy grants it ``roles/run.developer`` on that
-  preview's own service (service.py), so no other service, the apps' own above all, can be
-  changed or removed by it. A preview made before that grant existed is said and left to
-  the laptop's `preview prune`.
+- delete a preview: Pilot's preview deploy grants it the pruner role (``run.services.delete``
+  alone, terraform/gcp) on that preview's own service (service.py), so no other service,
+  the apps' own above all, can be removed by it. A preview made before that grant existed
+  is said and left to the laptop's `preview prune`.
 
 The delete names the etag the listing saw, so a preview deployed again meanwhile (a new
 expiry) is not removed. The token comes from the metadata service (gcs.MetadataTokens).
@@ -28,12 +28,7 @@ from typing import Any
 from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, Transport, parse_response
 from pilot_tui.data.agent.gcs import NETWORK_ERRORS, MetadataTokens
 from pilot_tui.deploy.previews import Preview
-from pilot_tui.deploy.targets.cloud_run.listing import (
-    API,
-    list_services_request,
-    preview_of,
-    service_url,
-)
+from pilot_tui.deploy.targets.cloud_run.listing import API, listed, preview_of, service_url
 from pilot_tui.errors import PilotError
 
 Say = Callable[[str], None]
@@ -75,19 +70,6 @@ class Expired:
     etag: str  # as the listing saw it
 
 
-def listed(settings: CloudRunPreviews, send: Transport) -> list[dict[str, Any]]:
-    """Every service of the region, page after page."""
-    services: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        request = list_services_request(settings.gcp_project, settings.region, token, settings.api)
-        page = send(request)
-        services += page.get("services", [])
-        token = page.get("nextPageToken")
-        if not token:
-            return services
-
-
 def expired(
     services: list[dict[str, Any]], project: str, settings: CloudRunPreviews, now: float
 ) -> list[Expired]:
@@ -113,27 +95,32 @@ def prune(
 ) -> list[str]:
     """Delete the project's expired Cloud Run previews; their full names (APP--NAME). A
     preview that changed since the listing, or that the server may not delete, is said and
-    kept; any other refusal is a PilotError (said by the caller, tried at the next look)."""
-    removed = []
-    for gone in expired(listed(settings, send), project, settings, now):
+    kept; one Cloud Run refused otherwise does not stop the others: a PilotError names
+    them all at the end (said by the caller, tried again at the next look)."""
+    removed, failed = [], []
+    services = listed(send, settings.gcp_project, settings.region, settings.api)
+    for gone in expired(services, project, settings, now):
         try:
             send(delete_request(settings, gone))
         except ApiError as exc:
             if exc.status == 404:
                 continue  # removed meanwhile (a laptop's prune)
-            if exc.status in CHANGED:
+            if exc.status in CHANGED or (exc.status == 400 and "etag" in exc.api_message.lower()):
                 say(f"kept the preview {gone.preview.full}: deployed again since it was listed")
-                continue
-            if exc.status == 403:
+            elif exc.status == 403:
                 say(
                     f"may not remove the preview {gone.preview.full} (Cloud Run service "
-                    f"{gone.service}): deployed before Pilot let the server remove previews; "
-                    "`pilot-tui preview prune` removes it from a laptop"
+                    f"{gone.service}): the server's account holds no pruner role on it (a "
+                    "preview deployed before Pilot granted one, or a server made again "
+                    "since); `pilot-tui preview prune` removes it from a laptop"
                 )
-                continue
-            raise
+            else:
+                failed.append(f"{gone.preview.full}: HTTP {exc.status}: {exc.api_message}")
+            continue
         say(f"removed the Cloud Run preview {gone.preview.full}: its TTL ran out")
         removed.append(gone.preview.full)
+    if failed:
+        raise PilotError(f"could not remove {'; '.join(failed)}")
     return removed
 
 

@@ -227,6 +227,7 @@ def serve(
     if settings.prunes:
         say(f"previews past their TTL are removed within {previews.EVERY:.0f} s")
     tokens = MetadataTokens()  # the Cloud Run calls': fetched again only near expiry
+    looked = Hushed(say)  # a look's lines, the same each minute while nothing changes
     while True:
         wake = next_wake(settings.jobs, last)
         if wake is None and not settings.prunes:
@@ -237,13 +238,31 @@ def serve(
             when = datetime.fromtimestamp(wake, UTC).isoformat(timespec="minutes")
             say(f"next run at {when}")
         while wake is None or (left := wake - clock()) > 0:
-            prune_previews(engine, settings, say, clock(), tokens)
+            prune_previews(engine, settings, looked, clock(), tokens)
             # Short naps: a host clock set forward is followed, and previews are looked at.
             sleep(previews.EVERY if wake is None else min(left, previews.EVERY))
         now = clock()
         for job in due(settings.jobs, last, now):
             run_one(engine, store, settings.project, job, say, now)
             last[job.plan.database] = now
+
+
+class Hushed:
+    """``say``, but a line said in the last ``every`` seconds is not said again (the agent
+    looks every minute: a preview it may not remove would fill its log)."""
+
+    def __init__(
+        self, say: Say, every: float = 3600.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.say, self.every, self.clock = say, every, clock
+        self.last: dict[str, float] = {}
+
+    def __call__(self, line: str) -> None:
+        now = self.clock()
+        if now - self.last.get(line, -self.every) >= self.every:
+            self.last = {k: t for k, t in self.last.items() if now - t < self.every}
+            self.last[line] = now
+            self.say(line)
 
 
 def prune_previews(

@@ -28,6 +28,7 @@ from pilot_tui.data.agent import run as agent_run
 from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.deploy.previews import Preview
 from pilot_tui.deploy.targets.cloud_run import service as cr
+from pilot_tui.errors import PilotError
 from tests.support.local_http import QuietHandler, serving
 from tests.support.paths import REPO
 from tests.unit.deploy.test_cloud_run_previews import (
@@ -43,7 +44,8 @@ from tests.unit.deploy.test_cloud_run_previews import (
 
 TOKEN = "ya29.stand-in-token"
 SERVER = "pilot-acme-srv@acme-prod.iam.gserviceaccount.com"
-SERVER_GRANT = {"role": "roles/run.developer", "members": [f"serviceAccount:{SERVER}"]}
+PRUNER = "projects/acme-prod/roles/pilot_acme_preview_pruner"  # terraform/gcp's
+SERVER_GRANT = {"role": PRUNER, "members": [f"serviceAccount:{SERVER}"]}
 DAY = 86_400.0
 
 
@@ -202,9 +204,11 @@ def test_no_metadata_service_is_said_as_no_credentials(tmp_path, fake):
 
 def test_a_preview_changed_since_the_listing_or_not_the_servers_to_remove_is_kept(fake):
     """Between the listing and the delete a laptop deploys one preview again (a new etag:
-    Cloud Run refuses the delete), and another was made before previews granted the server
-    anything (403): each is kept and said; the rest are removed."""
-    for name in ("again", "older", "gone"):
+    Cloud Run refuses the delete), another was made before previews granted the server
+    anything (403), a third Cloud Run fails to remove (500): each is kept and said, the
+    rest are removed, and the look fails naming the one that failed (regression, review:
+    one failing preview stopped every one listed after it, minute after minute)."""
+    for name in ("again", "broken", "older", "gone"):
         fake.put(f"pilot-acme-api--{name}", preview_labels("api", name, NOW - 60))
 
     def send(request: ApiRequest) -> dict:
@@ -213,13 +217,20 @@ def test_a_preview_changed_since_the_listing_or_not_the_servers_to_remove_is_kep
             fake.services[name]["etag"] = '"deployed-again"'
         if request.method == "DELETE" and name == "pilot-acme-api--older":
             raise ApiError(403, "Permission 'run.services.delete' denied", request)
+        if request.method == "DELETE" and name == "pilot-acme-api--broken":
+            raise ApiError(500, "Internal error", request)
         return fake(request)
 
     said: list[str] = []
     where = agent_cloud_run.CloudRunPreviews("acme-prod", REGION, {"api": TTL})
-    removed = agent_cloud_run.prune(where, "acme", NOW, said.append, send)
-    assert removed == ["api--gone"]
-    assert sorted(fake.services) == ["pilot-acme-api--again", "pilot-acme-api--older"]
+    with pytest.raises(PilotError, match=r"could not remove api--broken: HTTP 500"):
+        agent_cloud_run.prune(where, "acme", NOW, said.append, send)
+    assert "removed the Cloud Run preview api--gone: its TTL ran out" in said
+    assert sorted(fake.services) == [
+        "pilot-acme-api--again",
+        "pilot-acme-api--broken",
+        "pilot-acme-api--older",
+    ]
     assert "kept the preview api--again: deployed again since it was listed" in said
     assert any(
         line.startswith("may not remove the preview api--older")
@@ -229,8 +240,10 @@ def test_a_preview_changed_since_the_listing_or_not_the_servers_to_remove_is_kep
 
 
 def write_outputs(state_dir, **outputs) -> None:
+    """The server's outputs as `server up` records them (its template's, terraform/gcp)."""
     (state_dir / "outputs").mkdir(parents=True, exist_ok=True)
-    record = {"home": "gcp", "outputs": {"service_account": SERVER, **outputs}}
+    granted = {"cloud_run_pruner_role": PRUNER} if outputs.get("cloud_run_previews") else {}
+    record = {"home": "gcp", "outputs": {"service_account": SERVER, **granted, **outputs}}
     (state_dir / "outputs" / "server.json").write_text(json.dumps(record))
 
 
@@ -322,3 +335,15 @@ def test_a_preview_made_by_hand_outside_the_naming_is_no_preview():
     assert preview_of(fake.answer("pilot-acme-api-x"), "acme") is None
     assert preview_of(fake.answer("pilot-acme-api--pr-1"), "acme-web") is None
     assert Preview("api", "pr-1", NOW).expired(NOW)
+
+
+def test_the_agent_says_a_repeated_line_once_an_hour():
+    said: list[str] = []
+    now = [1000.0]
+    hushed = agent_run.Hushed(said.append, clock=lambda: now[0])
+    for minute in range(61):
+        now[0] = 1000.0 + 60 * minute
+        hushed("may not remove the preview api--old")
+        hushed(f"removed the Cloud Run preview api--{minute}: its TTL ran out")
+    assert said.count("may not remove the preview api--old") == 2  # at 0 and at 60 minutes
+    assert len([line for line in said if line.startswith("removed")]) == 61

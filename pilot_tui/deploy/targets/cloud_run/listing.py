@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pilot_tui.cloud.gcp_api import ApiRequest
+from pilot_tui.cloud.gcp_api import ApiRequest, Transport
 from pilot_tui.deploy.previews import GCP_LABEL_KEYS, Preview, believed, from_labels
 from pilot_tui.naming import CLOUD_RUN_SERVICE_MAX, PROJECT_LABEL, resource_name
 
@@ -37,6 +37,18 @@ def list_services_request(
     if page_token:
         params["pageToken"] = page_token
     return ApiRequest("GET", services_url(gcp_project, region, api), params=params)
+
+
+def listed(send: Transport, gcp_project: str, region: str, api: str = API) -> list[dict[str, Any]]:
+    """Every service of the region, page after page."""
+    services: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        page = send(list_services_request(gcp_project, region, token, api))
+        services += page.get("services", [])
+        token = page.get("nextPageToken")
+        if not token:
+            return services
 
 
 def service_name(project: str, app: str) -> str:

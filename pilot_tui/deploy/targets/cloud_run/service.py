@@ -35,7 +35,7 @@ from pilot_tui.deploy.targets.base import target_settings
 from pilot_tui.deploy.targets.cloud_run.listing import (
     API,
     SUCCEEDED,
-    list_services_request,
+    listed,
     parse_timestamp,
     preview_of,
     service_name,
@@ -58,9 +58,18 @@ PINNED = "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION"
 PREVIOUS_TAG = "previous"  # the revision that served before the latest: its own URL
 TAGGED_MAX = 46  # Cloud Run's limit on a tag and the service's name together
 INVOKER = "roles/run.invoker"
-# The Pilot Server's role on a preview's own service: run.services.delete is the point
-# (its deploys would need to act as the previews' account, which it may not).
-PRUNER_ROLE = "roles/run.developer"
+
+
+@dataclass(frozen=True)
+class Pruner:
+    """The Pilot Server's service account, and the role (run.services.delete alone, made
+    by terraform/gcp) a preview's deploy grants it on that preview's own service, for the
+    agent there to remove the preview when it expires (data/agent/cloud_run.py)."""
+
+    account: str
+    role: str
+
+
 # Cloud Run sets these itself and refuses a service that names them.
 RESERVED_ENV = frozenset({"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"})
 DEPLOY_TIMEOUT = 900
@@ -165,11 +174,11 @@ def with_public_invoker(policy: dict[str, Any]) -> dict[str, Any] | None:
     return with_member(policy, (INVOKER,), "allUsers")
 
 
-def with_pruner(policy: dict[str, Any], pruner: str) -> dict[str, Any] | None:
-    """``policy`` plus the Pilot Server's account ``pruner`` as PRUNER_ROLE, or None when
-    it has it: on a preview's own service, so the agent there deletes it when it expires
-    (data/agent/cloud_run.py) and can touch no other service."""
-    return with_member(policy, (PRUNER_ROLE,), f"serviceAccount:{pruner}")
+def with_pruner(policy: dict[str, Any], pruner: Pruner) -> dict[str, Any] | None:
+    """``policy`` plus the Pilot Server's account in its pruner role, or None when it has
+    it: on a preview's own service, so the agent there deletes it when it expires and can
+    touch no other service."""
+    return with_member(policy, (pruner.role,), f"serviceAccount:{pruner.account}")
 
 
 def delete_service_request(url: str) -> ApiRequest:
@@ -274,7 +283,7 @@ class CloudRunService:
     preview: Preview | None = None  # this service runs that preview (``app`` is APP--NAME)
     # The Pilot Server's service account, which deletes this preview when it expires (the
     # agent's Cloud Run look); None: no server may (an app's own service, always).
-    pruner: str | None = None
+    pruner: Pruner | None = None
     secrets: CloudRunSecrets = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -334,7 +343,8 @@ class CloudRunService:
 
     def runs_as(self) -> str:
         """The account its revisions run as: the apps' runtime account (it reads their
-        secrets), or for a preview one with no role (a branch's code must not read them)."""
+        secrets), or for a preview the previews' account, which reads the previews' secrets
+        only (a branch's code must not read the apps')."""
         if self.preview is not None:
             return preview_runtime_email(self.project, self.gcp_project)
         return runtime_account_email(self.project, self.gcp_project)
@@ -366,18 +376,13 @@ class CloudRunService:
         labels say they are this project's previews of it, named as Pilot names them. With
         ``ttl`` (previews.ttl, in seconds) an expiry label further than a day past ``ttl``
         after the service last changed is not believed (previews.believed)."""
-        found: list[Preview] = []
-        token: str | None = None
         ttls = {self.app: ttl} if ttl is not None else None
-        while True:
-            page = self.transport(list_services_request(self.gcp_project, self.region, token))
-            for service in page.get("services", []):
-                preview = preview_of(service, self.project, ttls)
-                if preview is not None and preview.app == self.app:
-                    found.append(preview)
-            token = page.get("nextPageToken")
-            if not token:
-                return found
+        return [
+            preview
+            for service in listed(self.transport, self.gcp_project, self.region)
+            if (preview := preview_of(service, self.project, ttls)) is not None
+            and preview.app == self.app
+        ]
 
     def _wait(self, operation: dict[str, Any]) -> dict[str, Any]:
         return wait_operation(
@@ -414,7 +419,8 @@ class CloudRunService:
         if public is not None:
             say(f"allowed public access to {self.name} (allUsers may invoke it)")
         if pruned is not None:
-            say(f"the Pilot Server ({self.pruner}) may remove {self.name} when its TTL runs out")
+            account = self.pruner.account if self.pruner else ""
+            say(f"the Pilot Server ({account}) may remove {self.name} when its TTL runs out")
 
     def deploy(self, image: str, env: dict[str, str], release: str, say: Say) -> Revision:
         existing = self.current()
@@ -568,13 +574,17 @@ def open_cloud_run(
     )
 
 
-def pruner(config: PilotConfig, state_dir: Path) -> str | None:
-    """The Pilot Server's service account when its agent removes expired Cloud Run
-    previews (scheduling.cloud_run_previews); None when it does not."""
+def pruner(config: PilotConfig, state_dir: Path) -> Pruner | None:
+    """Whom a preview's deploy lets remove it: the Pilot Server's service account in the
+    pruner role its template made, when its agent removes expired Cloud Run previews
+    (scheduling.cloud_run_previews); None when it does not."""
     from pilot_tui.data.scheduling import cloud_run_previews
     from pilot_tui.provision.outputs import saved_outputs
 
     if cloud_run_previews(config, state_dir) is None:
         return None
-    account = saved_outputs(state_dir).get("service_account")
-    return account if isinstance(account, str) and account else None
+    outputs = saved_outputs(state_dir)
+    account, role = outputs.get("service_account"), outputs.get("cloud_run_pruner_role")
+    if isinstance(account, str) and account and isinstance(role, str) and role:
+        return Pruner(account, role)
+    return None

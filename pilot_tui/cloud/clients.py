@@ -141,10 +141,10 @@ def project_gcs(
         box = Sandbox(state_dir)
         emulators = box.ensure()[0] if start else box.running()
         return emulator_gcs(emulators["gcs"].url) if "gcs" in emulators else None
-    if role == "deployer" and _google_ci():
+    if role == "deployer" and google_in_ci():
         from google.cloud import storage
 
-        return storage.Client(project=config.gcp.project, credentials=_google_ci_credentials())
+        return storage.Client(project=config.gcp.project, credentials=google_ci_credentials())
     key = (
         gcp_deploy_key(config, root, state_dir)
         if role == "deployer"
@@ -175,12 +175,12 @@ def google_transport(config: PilotConfig, root: Path, *, role: Role = "deployer"
     """A gcp_api.Transport on gcp.project: as the deployer (in a GitHub Actions run set up
     by `ci github`, through the workload identity pool; else its key when setup made one)
     or the admin (gcp.credentials; unset: Application Default Credentials)."""
-    if role == "deployer" and _google_ci():
+    if role == "deployer" and google_in_ci():
         from google.auth.transport.requests import AuthorizedSession
 
         from pilot_tui.cloud.gcp_api import session_transport
 
-        return session_transport(AuthorizedSession(_google_ci_credentials()), config.gcp.project)
+        return session_transport(AuthorizedSession(google_ci_credentials()), config.gcp.project)
     key = (
         gcp_deploy_key(config, root)
         if role == "deployer"
@@ -189,13 +189,13 @@ def google_transport(config: PilotConfig, root: Path, *, role: Role = "deployer"
     return authorized_transport(key, config.gcp.project)
 
 
-def _google_ci() -> bool:
+def google_in_ci() -> bool:
     from pilot_tui.cloud import oidc_exchange
 
     return oidc_exchange.google_in_github_actions()
 
 
-def _google_ci_credentials() -> Credentials:
+def google_ci_credentials() -> Credentials:
     """This run's credentials as the GCP deployer, their first token fetched (a refusal
     said as Pilot's)."""
     from pilot_tui.cloud import oidc_exchange

@@ -57,6 +57,7 @@ from pilot_tui.cloud.policy_gcp import (
     ACCESSOR,
     ACT_AS,
     CI_ROLES,
+    CI_RUN_ROLES,
     DEPLOYER_ROLES,
     RESOURCE_ROLES,
     Resources,
@@ -107,7 +108,8 @@ class GcpDeployer:
     resources: Resources | None = None  # what ensure() makes and grants the deployer on
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     # Which account: the deployer (its project roles, acting as the Cloud Run runtime
-    # account), or "ci", what CI runs act as (CI_ROLES, no Cloud Run: ci_account).
+    # account, which it makes), or "ci", what CI runs act as (ci_account: CI_ROLES, and
+    # when it deploys Cloud Run apps CI_RUN_ROLES and acting as the runtime account).
     role: str = "deployer"
     project_roles: tuple[str, ...] = DEPLOYER_ROLES
 
@@ -169,6 +171,8 @@ class GcpDeployer:
                 lambda p: with_member(p, self.project_roles, self.member),
             )
         if not self.deploys_cloud_run:
+            if self.resources is not None and self.resources.repository:
+                self._act_as_runtime()
             if self.resources is not None:
                 self.grant_on(self.resources)
             return self.email
@@ -192,6 +196,17 @@ class GcpDeployer:
         if self.resources is not None:
             self.grant_on(self.resources)
         return self.email
+
+    def _act_as_runtime(self) -> None:
+        """The Cloud Run runtime account (the deployer's setup makes it too: idempotent),
+        and this account (CI's) allowed to act as it: a deploy names it as its revisions'
+        account."""
+        with step(f"create the Cloud Run runtime account {self.runtime()}", self.gcp_project):
+            exists_ok(self.transport, create_account_request(self.project, self.gcp_project, "run"))
+        with step("let it act as the Cloud Run runtime account", self.gcp_project):
+            self.edit_policy(
+                account_url("-", self.runtime()), lambda p: with_member(p, (ACT_AS,), self.member)
+            )
 
     def grant_on(self, resources: Resources) -> None:
         """Make each resource setup can name (idempotent: 409 = it exists) and grant the
@@ -298,9 +313,8 @@ class GcpDeployer:
 
         with step(f"remove the bindings of {self.email}", self.gcp_project):
             self.edit_policy(project_url(self.gcp_project), drop)
-            try:
-                if self.deploys_cloud_run:
-                    self.edit_policy(account_url("-", self.runtime()), drop)
+            try:  # the deployer acts as it, and CI's account when it deploys Cloud Run
+                self.edit_policy(account_url("-", self.runtime()), drop)
             except ApiError as exc:
                 if exc.status != 404:  # no runtime account: nothing bound on it
                     raise
@@ -326,8 +340,10 @@ def ci_account(
 ) -> GcpDeployer:
     """The account GitHub Actions runs act as (`pilot-tui ci github`): pilot-PROJECT-ci,
     with CI_ROLES and its grants on ``resources`` (policy_gcp.ci_resources) only; no key.
-    Not the deployer: that one may deploy Cloud Run apps and read their secrets, which a
-    CI run, deploying sites only, never needs."""
+    When it deploys Cloud Run apps (``resources.repository``) it also gets CI_RUN_ROLES and
+    may act as their runtime account. Not the deployer: that one also makes the runtime
+    and previews' accounts and holds a key, which a CI run never needs."""
+    runs = resources is not None and resources.repository
     return GcpDeployer(
         transport,
         project,
@@ -335,7 +351,7 @@ def ci_account(
         resources=resources,
         sleep=sleep,
         role="ci",
-        project_roles=CI_ROLES,
+        project_roles=CI_ROLES + (CI_RUN_ROLES if runs else ()),
     )
 
 

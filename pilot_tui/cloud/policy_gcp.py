@@ -33,8 +33,12 @@ RESOURCE_ROLES = {
     "state": "roles/storage.objectAdmin",
 }
 # What a CI run's account may do besides its grants on the site buckets and the state
-# bucket: put Cloud CDN in front of a site (a CI run deploys GCS sites only).
+# bucket: put Cloud CDN in front of a site.
 CI_ROLES = ("roles/compute.loadBalancerAdmin",)
+# And when CI deploys Cloud Run apps, what the deployer holds for them (DEPLOYER_ROLES's
+# reasons): run.admin on the project, to act as the apps' runtime account (on that
+# account only), and its grants on the repository and the apps' secrets (ci_resources).
+CI_RUN_ROLES = ("roles/run.admin",)
 ACCESSOR = "roles/secretmanager.secretAccessor"
 # Granted on the Cloud Run runtime account only, not the project: project-wide it would let
 # the deployer act as (deploy code running as) any service account, the admin's included.
@@ -85,10 +89,16 @@ def resources_for(config: PilotConfig) -> Resources:
 
 def ci_resources(config: PilotConfig, apps: list[str]) -> Resources:
     """What a CI run's account is granted on: the site buckets of ``apps`` (those CI
-    deploys) and the state bucket; nothing of the Cloud Run apps or their secrets."""
+    deploys), the state bucket, and for the Cloud Run apps among them the repository and
+    their secrets; nothing of their previews (no pull request's run on Google Cloud)."""
     project = config.project.name
+    runs = [a for a in config.apps if a.target.kind == CloudRunTarget.kind and a.name in apps]
     return Resources(
         config.gcp.region,
+        repository=bool(runs),
+        secrets=tuple(
+            (a.name, secret_id(project, a.name, n)) for a in runs for n in sorted(set(a.secrets))
+        ),
         buckets=tuple(
             site_bucket(project, a.name)
             for a in config.apps

@@ -62,10 +62,15 @@ def access_token(credentials: Credentials) -> str:
 def docker_login(credentials_path: str | None, root: Path, region: str) -> tuple[str, str, str]:
     """(registry host, username, password) for a push to the region's Artifact Registry.
     ``credentials_path`` is gcp.credentials as written in pilot.toml (relative to
-    ``root``); unset means Application Default Credentials."""
+    ``root``); unset means Application Default Credentials. In a GitHub Actions run set up
+    by `ci github`: the run's own (the CI account's, through the workload identity pool)."""
+    from pilot_tui.cloud import clients
     from pilot_tui.cloud.gcp_api import google_credentials, key_path
 
-    credentials = google_credentials(key_path(credentials_path, root))
+    if clients.google_in_ci():
+        credentials = clients.google_ci_credentials()
+    else:
+        credentials = google_credentials(key_path(credentials_path, root))
     return registry_host(region), USERNAME, access_token(credentials)
 
 

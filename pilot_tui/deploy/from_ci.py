@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pilot_tui.config.schema import AppSettings, CloudRunTarget, PilotConfig
+from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.errors import EXIT_INVALID, PilotError
 
 
@@ -93,11 +93,6 @@ def why_not(app: AppSettings, cloud: str = "aws") -> str | None:
         return (
             f"it runs on {target.cloud.upper()}, and a CI run holds {cloud.upper()} "
             "credentials only (the cloud of the state bucket)"
-        )
-    if isinstance(target, CloudRunTarget):
-        return (
-            "a CI run's account on Google Cloud deploys sites only (it holds no Cloud Run "
-            "grant, nor may it act as the apps' runtime account)"
         )
     return None
 

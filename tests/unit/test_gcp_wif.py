@@ -201,6 +201,34 @@ def test_ensure_makes_the_ci_account_the_pool_the_provider_one_binding_and_no_ke
     assert any("/operations/" in c.url and c.method == "GET" for c in fake.calls)
 
 
+def test_a_ci_account_that_deploys_cloud_run_holds_what_the_deployer_holds_for_it(fake):
+    """CI deploying a Cloud Run app: run.admin on the project (the services' allUsers
+    invoker binding), acting as the apps' runtime account (made if the deployer's setup has
+    not), its grant on the repository and on each secret of the app; never the previews'
+    account or secrets, and no key. `ci remove` takes its binding on the runtime account."""
+    resources = Resources(
+        "europe-west1",
+        repository=True,
+        secrets=(("api", "pilot-acme-api-token"),),
+    )
+    trust(fake).ensure("acme/shop", "main", resources)
+    member = f"serviceAccount:{CI_EMAIL}"
+    granted = {b["role"] for b in fake.policies[PROJECT]["bindings"] if member in b["members"]}
+    assert granted == {"roles/compute.loadBalancerAdmin", "roles/run.admin"}
+    runtime = "pilot-acme-run@acme-prod.iam.gserviceaccount.com"
+    assert runtime in fake.accounts and fake.keys == {}
+    acts_as = fake.policies[f"{ACCOUNTS.replace(GCP, '-')}/{runtime}"]["bindings"]
+    assert acts_as == [{"role": "roles/iam.serviceAccountUser", "members": [member]}]
+    secret = fake.policies[
+        "https://secretmanager.googleapis.com/v1/projects/acme-prod/secrets/pilot-acme-api-token"
+    ]
+    assert {"role": "roles/secretmanager.admin", "members": [member]} in secret["bindings"]
+    assert "pilot-acme-preview@acme-prod.iam.gserviceaccount.com" not in fake.accounts
+    assert "preview_" not in str(fake.policies)
+    trust(fake).remove()
+    assert member not in str(fake.policies[f"{ACCOUNTS.replace(GCP, '-')}/{runtime}"])
+
+
 @pytest.mark.parametrize(
     ("token", "admitted"),
     [

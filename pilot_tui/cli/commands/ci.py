@@ -19,9 +19,10 @@ CI_ABOUT = (
     "  which deploys previews of the zip Lambdas (pr-NUMBER, removed when the pull\n"
     "  request is closed).\n"
     '  Google Cloud (state.backend = "gcs", not the sandbox): with your own credentials\n'
-    "  it makes the CI account pilot-PROJECT-ci (the sites' buckets and the state bucket\n"
-    "  only), a workload identity pool whose provider admits a push's run of this\n"
-    "  workflow on that branch of the repository only, and the account's binding to it."
+    "  it makes the CI account pilot-PROJECT-ci (what the apps CI deploys need, and the\n"
+    "  state bucket; no key), a workload identity pool whose provider admits a push's\n"
+    "  run of this workflow on that branch of the repository only, and the account's\n"
+    "  binding to it."
 )
 
 

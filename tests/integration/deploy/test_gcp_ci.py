@@ -144,8 +144,8 @@ def test_ci_github_on_gcp_makes_the_pool_writes_the_workflow_and_ci_remove_undoe
         f"made the workload identity pool pilot-acme with a provider for acme/shop's runs: "
         f"only a push's run of the workflow on its main may act as {CI_EMAIL}"
     ) in made.err
-    # what cannot be deployed from a run is said, with why
-    assert "not api: a CI run's account on Google Cloud deploys sites only" in made.err
+    # the Cloud Run app too: its image built on the runner's engine
+    assert "pushes to that branch deploy docs, api, with no stored key" in made.err
     assert "the runs record their releases in the state bucket pilot-state-acme" in made.err
     assert fake.states == {POOL: "ACTIVE", PROVIDER: "ACTIVE"}
     assert fake.policies[CI_POLICY]["bindings"] == [
@@ -165,7 +165,7 @@ def test_ci_github_on_gcp_makes_the_pool_writes_the_workflow_and_ci_remove_undoe
         "PILOT_GCP_WORKLOAD_PROVIDER": NAME,
         "PILOT_GCP_SERVICE_ACCOUNT": CI_EMAIL,
     }
-    assert job["steps"][-1]["run"] == "pilot-tui deploy docs"
+    assert job["steps"][-1]["run"] == "pilot-tui deploy docs api"
     assert "AWS" not in text and "pull_request" not in text and "schedule" not in text
     checked = schema_check(text, tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -261,10 +261,13 @@ def test_a_runs_token_becomes_the_deployers_access_and_its_history_reaches_the_b
     # a run here acts on Google Cloud only: AWS is said to be out of reach, not tried
     with pytest.raises(CloudError, match="this run was given no AWS role"):
         clients.deployer_aws(config, state_dir)
-    # what a run may deploy: the GCS site; not the Cloud Run app (no Cloud Run grant)
-    from_ci.check_run(config, ["docs"])
-    with pytest.raises(from_ci.CiError, match="holds no Cloud Run grant"):
-        from_ci.check_run(config, ["api"])
+    # what a run may deploy: the GCS site and the Cloud Run app (built on the runner)
+    from_ci.check_run(config, ["docs", "api"])
+    # its image pushed to Artifact Registry with the run's own token (no key file read)
+    from pilot_tui.deploy import artifact_registry
+
+    login = artifact_registry.docker_login("keys/none.json", tmp_path, "europe-west1")
+    assert login == (artifact_registry.registry_host("europe-west1"), "oauth2accesstoken", ACCESS)
 
 
 CONDITION = "rejected by the attribute condition"

@@ -360,3 +360,30 @@ def legacy_alias_preview(lam, function: str, app: str, name: str, expires: float
     )
     lam.create_function_url_config(FunctionName=function, Qualifier=alias, AuthType="NONE")
     return str(version["Version"])
+
+
+LAMBDA_ADAPTER = "pilot/lambda-adapter-standin:1"
+
+
+def image_lambda_stand_ins(docker_client, registry, folder: Path, monkeypatch) -> str:
+    """What an image Lambda's deploy needs here, in place: ECR's registry a real one on
+    127.0.0.1 taking the login moto's ECR hands out (PILOT_REGISTRY), and the Lambda Web
+    Adapter a local image with a placeholder /lambda-adapter (PILOT_LAMBDA_ADAPTER; the real
+    one cannot be pulled here), built in ``folder``. The registry's host."""
+    import base64
+
+    import boto3
+
+    ecr = boto3.client("ecr", region_name="us-east-1")
+    token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    user, _, password = base64.b64decode(token).decode().partition(":")
+    host = registry({user: password})
+    monkeypatch.setenv("PILOT_REGISTRY", host)
+    folder.mkdir()
+    (folder / "lambda-adapter").write_text("#!/bin/sh\necho stand-in adapter\n")
+    (folder / "Dockerfile").write_text(
+        "FROM pilot/busybox:latest\nCOPY lambda-adapter /lambda-adapter\n"
+    )
+    docker_client.images.build(path=str(folder), tag=LAMBDA_ADAPTER, rm=True)
+    monkeypatch.setenv("PILOT_LAMBDA_ADAPTER", LAMBDA_ADAPTER)
+    return host

@@ -7,9 +7,7 @@ repository's secrets are a dict: nothing of GitHub runs here."""
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import shlex
 import shutil
 
@@ -20,7 +18,7 @@ import yaml
 from pilot_tui.apps import add_app
 from pilot_tui.cloud import github_oidc
 from pilot_tui.config.document import ProjectFile
-from tests.support.deploy_fixtures import FN, HELLO, LAMBDA_FIXTURES
+from tests.support.deploy_fixtures import FN, HELLO, LAMBDA_FIXTURES, image_lambda_stand_ins
 from tests.support.iam_requests import UNRECORDED
 
 WEB = {"name": "web", "path": "web", "build": {"kind": "dockerfile"}, "target": {"kind": "server"}}
@@ -242,7 +240,6 @@ def test_pushes_deploy_what_ci_can_from_fresh_checkouts_into_the_shared_history(
     assert live["Environment"]["Variables"]["API_TOKEN"] == "ci-token-2"
 
 
-ADAPTER = "pilot/lambda-adapter-standin:1"
 IMG = {
     "name": "img",
     "path": "img",
@@ -264,18 +261,7 @@ def test_a_push_builds_an_image_app_on_the_runners_own_engine(
     Stand-ins, said so: ECR's registry is a real registry on 127.0.0.1 (PILOT_REGISTRY),
     the Lambda Web Adapter a local image; moto cannot invoke image functions, so what
     Lambda was given is checked."""
-    ecr = boto3.client("ecr", region_name="us-east-1")
-    token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
-    user, _, password = base64.b64decode(token).decode().partition(":")
-    monkeypatch.setenv("PILOT_REGISTRY", registry({user: password}))
-    adapter = admin / "adapter"
-    adapter.mkdir()
-    (adapter / "lambda-adapter").write_text("#!/bin/sh\necho stand-in adapter\n")
-    (adapter / "Dockerfile").write_text(
-        "FROM pilot/busybox:latest\nCOPY lambda-adapter /lambda-adapter\n"
-    )
-    docker_client.images.build(path=str(adapter), tag=ADAPTER, rm=True)
-    monkeypatch.setenv("PILOT_LAMBDA_ADAPTER", ADAPTER)
+    host = image_lambda_stand_ins(docker_client, registry, admin / "adapter", monkeypatch)
     shutil.copytree(HELLO, admin / "img")
     pf = ProjectFile.load(admin / "pilot.toml")
     pf.save(ProjectFile(pf.path, add_app(pf.text, IMG)).with_value("state.backend", "s3"))
@@ -299,7 +285,7 @@ def test_a_push_builds_an_image_app_on_the_runners_own_engine(
     function = lam.get_function(FunctionName="pilot-acme-img", Qualifier="live")
     assert function["Configuration"]["PackageType"] == "Image"
     image = function["Code"]["ImageUri"]
-    assert image.startswith(f"{os.environ['PILOT_REGISTRY']}/pilot-acme") and "@sha256:" in image
+    assert image.startswith(f"{host}/pilot-acme") and "@sha256:" in image
     # the pushed image was built here, on the runner's engine: the app's and its wrapper
     [wrapper] = [
         i

@@ -8,7 +8,6 @@ what Lambda was given rather than calling it."""
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 
@@ -17,9 +16,7 @@ import pytest
 from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.deploy.targets.lambda_.image import wrapper_dockerfile
-from tests.support.deploy_fixtures import HELLO
-
-ADAPTER = "pilot/lambda-adapter-standin:1"
+from tests.support.deploy_fixtures import HELLO, image_lambda_stand_ins
 
 
 @pytest.fixture
@@ -33,24 +30,12 @@ def image_app(engine_project, registry, docker_client, tmp_path, monkeypatch):
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
         ("API_TOKEN", "unused"),
-        ("PILOT_LAMBDA_ADAPTER", ADAPTER),
     ):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     import boto3
 
-    ecr = boto3.client("ecr", region_name="us-east-1")
-    token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
-    user, _, password = base64.b64decode(token).decode().partition(":")
-    host = registry({user: password})
-    monkeypatch.setenv("PILOT_REGISTRY", host)
-    stand_in = tmp_path / "adapter"
-    stand_in.mkdir()
-    (stand_in / "lambda-adapter").write_text("#!/bin/sh\necho stand-in adapter\n")
-    (stand_in / "Dockerfile").write_text(
-        "FROM pilot/busybox:latest\nCOPY lambda-adapter /lambda-adapter\n"
-    )
-    docker_client.images.build(path=str(stand_in), tag=ADAPTER, rm=True)
+    host = image_lambda_stand_ins(docker_client, registry, tmp_path / "adapter", monkeypatch)
     shutil.copytree(HELLO, root / "hello")
     add(
         {

@@ -104,9 +104,9 @@ class GcpCiTrust(CiTrust):
             f"made the workload identity pool {self.trust.pool} with a provider for "
             f"{repo}'s runs: only a push's run of the workflow on its {branch} may act as "
             f"{runs.email} (not its pull requests, another workflow, branch or tag), with "
-            "no key; that account may deploy the apps CI deploys (a Cloud Run app's: its "
-            "service, image, secrets and runtime account, as the deployer) and write the "
-            "release history, nothing of the previews."
+            "no key; that account may deploy the apps CI deploys (a Cloud Run app as the "
+            "deployer may: run.admin on the project, its image, secrets and runtime "
+            "account) and write the release history."
         )
 
 

@@ -171,6 +171,25 @@ def with_member(policy: dict[str, Any], roles: Iterable[str], member: str) -> di
     return {**policy, "bindings": bindings} if changed else None
 
 
+def without_roles(
+    policy: dict[str, Any], roles: Iterable[str], member: str
+) -> dict[str, Any] | None:
+    """``policy`` with ``member`` gone from its bindings of ``roles`` (a binding left with
+    no member goes too), or None when it held none of them."""
+    dropped = set(roles)
+    bindings, changed = [], False
+    for binding in policy.get("bindings", []):
+        members = binding.get("members", [])
+        if binding.get("role") in dropped and member in members:
+            changed = True
+            kept = [m for m in members if m != member]
+            if kept:
+                bindings.append({**binding, "members": kept})
+        else:
+            bindings.append(binding)
+    return {**policy, "bindings": bindings} if changed else None
+
+
 def without_member(policy: dict[str, Any], member: str) -> dict[str, Any] | None:
     """``policy`` with ``member`` gone from every binding (also as the deleted:...?uid=
     form IAM gives it once the account is deleted), or None when it was in none."""

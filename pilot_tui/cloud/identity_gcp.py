@@ -42,6 +42,7 @@ from pilot_tui.cloud.gcp_iam import (
     runtime_account_email,
     with_member,
     without_member,
+    without_roles,
 )
 
 # Re-exported for the Cloud Run target, which reads what a service runs as from here.
@@ -118,7 +119,7 @@ class GcpDeployer:
         return account_email(self.project, self.gcp_project, self.role)
 
     @property
-    def deploys_cloud_run(self) -> bool:
+    def is_deployer(self) -> bool:
         return self.role == "deployer"
 
     @property
@@ -170,18 +171,15 @@ class GcpDeployer:
                 project_url(self.gcp_project),
                 lambda p: with_member(p, self.project_roles, self.member),
             )
-        if not self.deploys_cloud_run:
+        if not self.is_deployer:
             if self.resources is not None and self.resources.repository:
                 self._act_as_runtime()
+            else:
+                self._stop_deploying_cloud_run()
             if self.resources is not None:
                 self.grant_on(self.resources)
             return self.email
-        with step(f"create the Cloud Run runtime account {self.runtime()}", self.gcp_project):
-            exists_ok(self.transport, create_account_request(self.project, self.gcp_project, "run"))
-        with step("let it act as the Cloud Run runtime account", self.gcp_project):
-            self.edit_policy(
-                account_url("-", self.runtime()), lambda p: with_member(p, (ACT_AS,), self.member)
-            )
+        self._act_as_runtime()
         if self.resources is not None and self.resources.previews:
             previews = preview_runtime_email(self.project, self.gcp_project)
             with step(f"create the Cloud Run previews' account {previews}", self.gcp_project):
@@ -198,15 +196,32 @@ class GcpDeployer:
         return self.email
 
     def _act_as_runtime(self) -> None:
-        """The Cloud Run runtime account (the deployer's setup makes it too: idempotent),
-        and this account (CI's) allowed to act as it: a deploy names it as its revisions'
-        account."""
+        """The Cloud Run runtime account (made by whichever comes first, the deployer's
+        setup or `ci github`: idempotent), and this account allowed to act as it: a deploy
+        names it as its revisions' account."""
         with step(f"create the Cloud Run runtime account {self.runtime()}", self.gcp_project):
             exists_ok(self.transport, create_account_request(self.project, self.gcp_project, "run"))
         with step("let it act as the Cloud Run runtime account", self.gcp_project):
             self.edit_policy(
                 account_url("-", self.runtime()), lambda p: with_member(p, (ACT_AS,), self.member)
             )
+
+    def _stop_deploying_cloud_run(self) -> None:
+        """CI's account when CI deploys no Cloud Run app (any more): its CI_RUN_ROLES and
+        its binding on the runtime account go (`ci github` only ever added them)."""
+        with step("drop the Cloud Run grants CI no longer needs", self.gcp_project):
+            self.edit_policy(
+                project_url(self.gcp_project),
+                lambda p: without_roles(p, CI_RUN_ROLES, self.member),
+            )
+            try:
+                self.edit_policy(
+                    account_url("-", self.runtime()),
+                    lambda p: without_roles(p, (ACT_AS,), self.member),
+                )
+            except ApiError as exc:
+                if exc.status != 404:  # no runtime account: nothing bound on it
+                    raise
 
     def grant_on(self, resources: Resources) -> None:
         """Make each resource setup can name (idempotent: 409 = it exists) and grant the
@@ -320,8 +335,8 @@ class GcpDeployer:
                     raise
         with step(f"delete service account {self.email}", self.gcp_project):
             gone_ok(self.transport, delete_account_request(self.gcp_project, self.email))
-        if not self.deploys_cloud_run:
-            return  # no runtime account, no key: the CI account has neither
+        if not self.is_deployer:
+            return  # no key, and the runtime account is the deployer's to remove
         with step(f"delete the Cloud Run runtime account {self.runtime()}", self.gcp_project):
             gone_ok(self.transport, delete_account_request(self.gcp_project, self.runtime()))
         previews = preview_runtime_email(self.project, self.gcp_project)

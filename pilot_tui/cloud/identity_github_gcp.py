@@ -2,8 +2,9 @@
 credentials by `pilot-tui ci github` and removed by `ci remove` (or `server destroy`):
 
 - the CI account `pilot-PROJECT-ci` (identity_gcp.ci_account): granted on the site
-  buckets CI deploys and the state bucket, and Cloud CDN; no key: runs act as it through
-  the pool. Not the deployer, which may deploy Cloud Run apps and read their secrets;
+  buckets CI deploys and the state bucket, and Cloud CDN; for the Cloud Run apps CI
+  deploys what the deployer holds for them; no key: runs act as it through the pool. Not
+  the deployer itself, whose key stays on laptops;
 - the Workload Identity pool `pilot-PROJECT` and its provider `github`, which admits a
   push's run of Pilot's workflow on the branch of this repository only
   (gcp_wif.attribute_condition);

@@ -35,9 +35,11 @@ RESOURCE_ROLES = {
 # What a CI run's account may do besides its grants on the site buckets and the state
 # bucket: put Cloud CDN in front of a site.
 CI_ROLES = ("roles/compute.loadBalancerAdmin",)
-# And when CI deploys Cloud Run apps, what the deployer holds for them (DEPLOYER_ROLES's
-# reasons): run.admin on the project, to act as the apps' runtime account (on that
-# account only), and its grants on the repository and the apps' secrets (ci_resources).
+# And when CI deploys Cloud Run apps, what the deployer holds for them: run.admin on the
+# project (DEPLOYER_ROLES's reason: a service is made by its first deploy, and made public
+# by an IAM binding; it also reaches the previews' services, as the deployer's does). Its
+# other grants: acting as the apps' runtime account (a binding on that account alone),
+# the repository and the apps' secrets (ci_resources).
 CI_RUN_ROLES = ("roles/run.admin",)
 ACCESSOR = "roles/secretmanager.secretAccessor"
 # Granted on the Cloud Run runtime account only, not the project: project-wide it would let

@@ -5,8 +5,8 @@ these secrets, and a run refuses what would go wrong there.
 - The release history must be in the project's state bucket (S3 or GCS): a runner's
   .pilot/ goes with its job, and with it the record a rollback, the next deploy and
   teammates need. A run reads and writes it or fails (engine.Deployer.shared_required).
-  The bucket's cloud is the one the runs act on (ci_cloud): an AWS role, or the GCP
-  deployer through a workload identity pool.
+  The bucket's cloud is the one the runs act on (ci_cloud): an AWS role, or the GCP CI
+  account through a workload identity pool.
 - An app CI deploys runs in the cloud the run holds credentials for: a runner reaches no
   Pilot Server (it holds no SSH key or TLS certificate, and the server admits only
   ``allowed_cidrs``), so apps on the Docker host stay with the laptop. What needs building
@@ -94,6 +94,8 @@ def why_not(app: AppSettings, cloud: str = "aws") -> str | None:
             f"it runs on {target.cloud.upper()}, and a CI run holds {cloud.upper()} "
             "credentials only (the cloud of the state bucket)"
         )
+    if app.build.kind == "buildpacks":
+        return "it is built with buildpacks, whose `pack` a CI runner does not have"
     return None
 
 
@@ -160,6 +162,24 @@ def check_state(config: PilotConfig) -> None:
     if config.server.engine != "pilot":
         raise CiError(
             f'server.engine is "{config.server.engine}": CI deploys use Pilot\'s own engine'
+        )
+
+
+def check_reach(config: PilotConfig, owners: set[str] | None) -> None:
+    """CiError when a CI run's command is about an app it cannot reach (``owners``: the
+    apps named, previews as their apps; None: every app), before anything is opened."""
+    cloud = ci_cloud(config)
+    refused = [
+        (app.name, reason)
+        for app in config.apps
+        if (owners is None or app.name in owners) and (reason := why_not(app, cloud))
+    ]
+    if refused:
+        named = "; ".join(f"{name}: {reason}" for name, reason in refused)
+        raise CiError(
+            f"a CI run reaches no Pilot Server, and this command is about {named}",
+            hint="name the apps CI deploys (the workflow `ci github` writes does); run the "
+            "rest from a machine with the project's .pilot/",
         )
 
 

@@ -139,11 +139,12 @@ def runner_engine(env: dict[str, str] | None = None) -> DockerTarget:
     engine ($DOCKER_HOST when it is a local socket, else /var/run/docker.sock): a runner
     reaches no Pilot Server (no SSH key or certificate, and not in allowed_cidrs)."""
     url = sandbox_docker_url(env)
+    answer = f"none answers at {url}" if url.startswith("unix://") else f"{url} is not one"
     return _local_engine(
         url,
-        f"a CI run builds the apps' images on the runner's own Docker engine, and none "
-        f"answers at {url}: run the job on a runner with Docker (GitHub's ubuntu-latest "
-        "has it), or point DOCKER_HOST at its socket",
+        f"a CI run builds the apps' images on the runner's own Docker engine (a local "
+        f"socket, unix://), and {answer}: run the job on a runner with Docker (GitHub's "
+        "ubuntu-latest has it), or point DOCKER_HOST at its socket",
     )
 
 

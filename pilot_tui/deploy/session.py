@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TypedDict, Unpack
 
 from pilot_tui.config.schema import PilotConfig
-from pilot_tui.deploy import previews, secrets
+from pilot_tui.deploy import from_ci, previews, secrets
 from pilot_tui.deploy.context import CancelToken
 from pilot_tui.deploy.engine import Deployer, needs_docker
 from pilot_tui.deploy.events import Emit
@@ -69,8 +69,11 @@ def open_deployer(
             None, None, config, project.state_dir, project.root, emit, shared=shared, **options
         )
         return
-    # A CI run builds on the runner's own engine: it reaches no Pilot Server.
+    # A CI run builds on the runner's own engine: it reaches no Pilot Server, so a command
+    # about an app there is refused (on the runner's empty engine a prune would take its
+    # previews for gone and forget their histories).
     if in_ci:
+        from_ci.check_reach(config, owners)
         target = runner_engine()
     else:
         target = target_for(config, project.state_dir, saved_record(project.state_dir))

@@ -225,6 +225,12 @@ def test_a_ci_account_that_deploys_cloud_run_holds_what_the_deployer_holds_for_i
     assert {"role": "roles/secretmanager.admin", "members": [member]} in secret["bindings"]
     assert "pilot-acme-preview@acme-prod.iam.gserviceaccount.com" not in fake.accounts
     assert "preview_" not in str(fake.policies)
+    # the Cloud Run app gone from pilot.toml: `ci github` again takes back those grants
+    trust(fake).ensure("acme/shop", "main", RESOURCES)
+    granted = {b["role"] for b in fake.policies[PROJECT]["bindings"] if member in b["members"]}
+    assert granted == {"roles/compute.loadBalancerAdmin"}
+    assert member not in str(fake.policies[f"{ACCOUNTS.replace(GCP, '-')}/{runtime}"])
+    trust(fake).ensure("acme/shop", "main", resources)  # and back
     trust(fake).remove()
     assert member not in str(fake.policies[f"{ACCOUNTS.replace(GCP, '-')}/{runtime}"])
 

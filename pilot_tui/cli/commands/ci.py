@@ -7,7 +7,7 @@ from pilot_tui.cli.commands import Commands, add_actions, add_command, lazy
 HANDLERS = "pilot_tui.cli.ci_cmds"
 CI_ABOUT = (
     "`ci github` writes .github/workflows/pilot.yml: on a push to the branch it deploys\n"
-    "the apps a CI run can (Lambdas, ECS services, S3 and GCS sites; images and build\n"
+    "the apps a CI run can (Lambdas, ECS, Cloud Run, S3 and GCS sites; images and build\n"
     "commands built on the runner's own Docker; each app secret from the repository's\n"
     "secret of that name). No key is stored anywhere:\n"
     "a run exchanges its OIDC token for short-lived credentials. The release history\n"
@@ -57,6 +57,7 @@ def register(commands: Commands) -> None:
         "Remove what `ci github` made, in the cloud the workflow names. AWS: the IAM roles\n"
         "(the branch's and the pull requests'), and GitHub's OIDC provider when no other\n"
         "role of the account trusts it. Google Cloud: the account's binding, the CI\n"
-        "account and the workload identity pool. The workflow file is left for you to\n"
-        "delete and commit.",
+        "account (with its binding on the Cloud Run runtime account, which stays) and\n"
+        "the workload identity pool. The workflow file is left for you to delete and\n"
+        "commit.",
     )

@@ -1,7 +1,8 @@
 """Deploys and rollbacks to managed container targets (Lambda, ECS on Fargate, Cloud Run),
 reported through the engine's run log with the same stages as the Pilot Server:
 
-- build: the image on the Pilot Server's Docker (a zip of the folder for a zip Lambda);
+- build: the image on the Pilot Server's Docker, or in a CI run the runner's own
+  (host.runner_engine); a zip of the folder for a zip Lambda;
 - push: to the target's registry (ECR, Artifact Registry), logged in by Pilot;
 - deploy: a new revision on the target, serving once it is ready;
 - release: the history records it with the target's revision, for rollbacks.

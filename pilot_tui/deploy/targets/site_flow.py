@@ -104,7 +104,8 @@ class _SiteDeploy:
         self.log.emit(Output(self.app.name, "build", text, warning=True))
 
     def collect(self) -> tuple[list[SiteFile], Path]:
-        """build: run the build command (on the Docker host) or take the folder; the files
+        """build: run the build command (on the Docker host, or a CI runner's) or take the
+        folder; the files
         that may be published, the index among them."""
         ctx, log, app, name = self.ctx, self.log, self.app, self.app.name
         private = private_paths(ctx.root, ctx.config)
@@ -113,7 +114,7 @@ class _SiteDeploy:
             build = cast(StaticBuild, app.build)  # needs_builder: a static build's command
             log.emit(
                 StageStarted(
-                    name, "build", f"`{build.command}` in {build.image} on the Docker host"
+                    name, "build", f"`{build.command}` in {build.image} on {ctx.docker.address}"
                 )
             )
             self.built = build_output(

@@ -277,10 +277,14 @@ def test_a_push_builds_an_image_app_on_the_runners_own_engine(
 
     checkout = _checkout(admin, "run1", "push 1\n")
     shutil.copytree(admin / "img", checkout / "img")
+    # a server's record in the checkout (committed by mistake) is never used: its address
+    # answers nothing, and the run builds on the runner's engine all the same
+    (checkout / ".pilot" / "outputs").mkdir(parents=True)
+    record = {"outputs": {"docker_host": "ssh://ubuntu@192.0.2.1"}}
+    (checkout / ".pilot" / "outputs" / "server.json").write_text(json.dumps(record))
     ran = _run(workflow, checkout, {"API_TOKEN": "ci-token"}, github_tokens, cli, monkeypatch)
     assert ran.code == 0, ran.err
     assert "\nimg\tv1\t" in ran.out, ran.out
-    assert not (checkout / ".pilot" / "outputs").exists()  # no server known to the run
     lam = boto3.client("lambda", region_name="us-east-1")
     function = lam.get_function(FunctionName="pilot-acme-img", Qualifier="live")
     assert function["Configuration"]["PackageType"] == "Image"
@@ -461,6 +465,36 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
     assert "removed IAM role pilot-acme-lambda-previews" in gone.err, gone.err
 
 
+def test_a_run_about_an_app_on_the_server_is_refused_before_anything_is_opened(
+    admin, cli, moto, github_tokens, monkeypatch
+):
+    """Regression (review): a CI run opened the runner's own engine for any command, so a
+    hand-edited prune step naming no app (`pilot-tui preview prune`) found none of the
+    previews running on the Pilot Server there and forgot their shared histories. Now a
+    run's command about an app it cannot reach is refused, naming it, and nothing goes."""
+    pf = ProjectFile.load(admin / "pilot.toml")
+    pf.save(pf.with_value("state.backend", "s3"))
+    assert cli("ci", "github", "--repo", "acme/shop").code == 0
+    workflow = yaml.safe_load((admin / ".github" / "workflows" / "pilot.yml").read_text())
+    workflow["jobs"]["prune"]["steps"][-1]["run"] = "pilot-tui preview prune"
+    s3 = boto3.client("s3", region_name="us-east-1")
+    kept = {"id": "v1", "app": "web--feat", "image": "pilot/acme-web:x", "status": "live"}
+    key = "pilot/releases/web--feat.json"
+    s3.put_object(Bucket="pilot-state-acme", Key=key, Body=json.dumps([kept]))
+    checkout = _checkout(admin, "hourly", "")
+    # a checkout holding a server's record (committed by mistake): still never used
+    (checkout / ".pilot" / "outputs").mkdir(parents=True)
+    record = {"outputs": {"docker_host": "ssh://ubuntu@192.0.2.1"}}
+    (checkout / ".pilot" / "outputs" / "server.json").write_text(json.dumps(record))
+    text = yaml.safe_dump(workflow)
+    pruned = _run(text, checkout, {}, github_tokens, cli, monkeypatch, job_name="prune")
+    assert pruned.code == 2, pruned.err
+    assert "a CI run reaches no Pilot Server, and this command is about web:" in pruned.err
+    assert "name the apps CI deploys" in pruned.err
+    listed = s3.list_objects_v2(Bucket="pilot-state-acme", Prefix="pilot/releases/")
+    assert key in [o["Key"] for o in listed["Contents"]]  # the server's preview's history
+
+
 def test_a_runner_without_docker_is_told_what_builds_there(tmp_path):
     from pilot_tui.deploy.host import HostError, runner_engine
 
@@ -470,3 +504,11 @@ def test_a_runner_without_docker_is_told_what_builds_there(tmp_path):
     message = str(caught.value)
     assert message.startswith("a CI run builds the apps' images on the runner's own Docker")
     assert f"none answers at {missing}" in message and "ubuntu-latest" in message
+    with pytest.raises(HostError, match=r"tcp://127\.0\.0\.1:2375 is not one"):
+        runner_engine({"DOCKER_HOST": "tcp://127.0.0.1:2375"})
+    # an app built with buildpacks: `pack` is not on a runner
+    from pilot_tui.config.schema import AppSettings, BuildpacksBuild, LambdaTarget
+    from pilot_tui.deploy.from_ci import why_not
+
+    packed = AppSettings(name="api", build=BuildpacksBuild(), target=LambdaTarget(package="image"))
+    assert why_not(packed) == "it is built with buildpacks, whose `pack` a CI runner does not have"

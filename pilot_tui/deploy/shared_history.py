@@ -2,7 +2,10 @@
 
 With `state.backend = "s3"` or `"gcs"`, each app's history is also kept as
 `pilot/releases/APP.json` in the state bucket. A deploy pulls it (under the app's deploy
-lock, so nobody else writes it meanwhile) before recording, and pushes it after. The local
+lock, so nobody else writes it meanwhile) before recording, and pushes it after. The push
+is conditional on the copy the pull read (S3's ETag, GCS's generation): a writer the lock
+does not hold back (a laptop and a CI run lock on different engines) is found out, and
+its record is refused, never written over the other's. The local
 copy in .pilot/releases/ stays the working copy; when the bucket cannot be reached the
 deploy goes on and says the history was not shared (in a CI run, whose .pilot/ goes with
 its job, it fails instead: engine.Deployer.shared_required).
@@ -13,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +43,17 @@ class SharedHistory:
     bucket: str
     client: Any
     create: Callable[[], object] | None = None  # makes the bucket when it does not exist
+    # Each history pulled here -> the version read ("": there was none); its push must find
+    # that one still there. An app never pulled is written as it is.
+    seen: dict[str, str] = field(default_factory=dict)
 
     def key(self, app: str) -> str:
         return f"{PREFIX}/{app}.json"
 
     def pull(self, state_dir: Path, app: str) -> bool:
         """Replace the local history with the bucket's when it has one; True if it did."""
-        raw = self._read(self.key(app))
+        raw, version = self._read_version(self.key(app))
+        self.seen[app] = version
         if raw is None:
             return False
         try:
@@ -64,7 +71,7 @@ class SharedHistory:
     def push(self, state_dir: Path, app: str) -> None:
         data = history.history_file(state_dir, app).read_bytes()
         try:
-            self._write(self.key(app), data)
+            self._write(self.key(app), data, app)
         except SharedHistoryError:
             if self.create is None:
                 raise
@@ -75,7 +82,7 @@ class SharedHistory:
                 raise SharedHistoryError(
                     f"cannot create the state bucket {self.bucket}: {redact.clip(str(exc), 160)}"
                 ) from exc
-            self._write(self.key(app), data)
+            self._write(self.key(app), data, app)
 
     def apps(self, prefix: str = "") -> list[str]:
         """The names of the histories in the bucket that start with ``prefix``."""
@@ -119,37 +126,76 @@ class SharedHistory:
         return f"{scheme}://{self.bucket}/{self.key(app)}"
 
     def _read(self, key: str) -> bytes | None:
+        return self._read_version(key)[0]
+
+    def _read_version(self, key: str) -> tuple[bytes | None, str]:
+        """(the object's bytes, its version: S3's ETag, GCS's generation); (None, "") when
+        there is none."""
         try:
             if self.kind == "s3":
                 from botocore.exceptions import ClientError
 
                 try:
-                    return bytes(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+                    found = self.client.get_object(Bucket=self.bucket, Key=key)
                 except ClientError as exc:
                     if aws_errors.code(exc) in ("NoSuchKey", "404"):
-                        return None
+                        return None, ""
                     raise
+                return bytes(found["Body"].read()), str(found["ETag"])
             blob = self.client.bucket(self.bucket).get_blob(key)
-            return None if blob is None else bytes(blob.download_as_bytes())
+            if blob is None:
+                return None, ""
+            return bytes(blob.download_as_bytes()), str(blob.generation)
         except Exception as exc:  # botocore / google errors: reported, not fatal
             raise SharedHistoryError(
                 f"cannot read {self.kind}://{self.bucket}/{key}: {redact.clip(str(exc), 160)}"
             ) from exc
 
-    def _write(self, key: str, data: bytes) -> None:
+    def _write(self, key: str, data: bytes, app: str) -> None:
+        """Write ``key``; when ``app``'s history was pulled here, only over the version read
+        (SharedHistoryError, naming why, when someone wrote it since)."""
+        expected = self.seen.get(app)
         try:
             if self.kind == "s3":
-                self.client.put_object(
-                    Bucket=self.bucket, Key=key, Body=data, ContentType="application/json"
+                condition = (
+                    {}
+                    if expected is None
+                    else ({"IfMatch": expected} if expected else {"IfNoneMatch": "*"})
                 )
+                written = self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=data,
+                    ContentType="application/json",
+                    **condition,
+                )
+                version = str(written["ETag"])
             else:
-                self.client.bucket(self.bucket).blob(key).upload_from_string(
-                    data, content_type="application/json"
-                )
+                blob = self.client.bucket(self.bucket).blob(key)
+                match = {} if expected is None else {"if_generation_match": int(expected or 0)}
+                blob.upload_from_string(data, content_type="application/json", **match)
+                version = str(blob.generation)
         except Exception as exc:
+            if _precondition_failed(exc):
+                raise SharedHistoryError(
+                    f"{self.where(app)} changed since this deploy read it (a release of "
+                    f"{app} recorded meanwhile, from another machine or a CI run): this "
+                    "record is not written over it; `pilot-tui releases "
+                    f"{app}` shows what the bucket holds"
+                ) from exc
             raise SharedHistoryError(
                 f"cannot write {self.kind}://{self.bucket}/{key}: {redact.clip(str(exc), 160)}"
             ) from exc
+        if expected is not None:
+            self.seen[app] = version
+
+
+def _precondition_failed(exc: Exception) -> bool:
+    """Whether a write was refused for its condition (S3's PreconditionFailed or a
+    conditional-request conflict, GCS's 412)."""
+    if aws_errors.code(exc) in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
+        return True
+    return getattr(exc, "code", None) == 412
 
 
 def shared_history(

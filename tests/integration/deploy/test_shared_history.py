@@ -110,3 +110,49 @@ def test_teammates_share_one_site_history(tmp_path, moto):
     listed = run_pilot("releases", "docs", "--json", cwd=alice)
     records = json.loads(listed.stdout)
     assert [(r["id"], r["status"]) for r in records] == [("v1", "superseded"), ("v2", "live")]
+
+
+def test_a_record_is_never_written_over_one_made_since_it_was_read(tmp_path, moto):
+    """Two writers the deploy lock does not hold apart (a laptop's lock is on the Pilot
+    Server, a CI run's on its runner): each pulls the history, both record, and the second
+    push is refused (S3's If-Match on the version its pull read) instead of writing over
+    the first's record. Against the local AWS API (moto honours S3's conditional writes)."""
+    import boto3
+    import pytest
+
+    from pilot_tui.deploy import history
+    from pilot_tui.deploy.shared_history import SharedHistory, SharedHistoryError
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="pilot-state-team")
+
+    def release(id_: str, by: str) -> history.Release:
+        return history.Release(
+            id_, "hello", "img", "sha256:1", "2026-12-05T12:00:00Z", "live", by=by
+        )
+
+    laptop, runner = tmp_path / "laptop", tmp_path / "runner"
+    writers = {where: SharedHistory("s3", "pilot-state-team", s3) for where in (laptop, runner)}
+    # none there yet: both read nothing, the first to write wins
+    for where, shared in writers.items():
+        assert shared.pull(where, "hello") is False
+    history.save(laptop, "hello", [release("v1", "laptop")])
+    writers[laptop].push(laptop, "hello")
+    history.save(runner, "hello", [release("v1", "ci")])
+    with pytest.raises(SharedHistoryError, match="changed since this deploy read it"):
+        writers[runner].push(runner, "hello")
+    # both read v1; the laptop records v2 (twice: its own later pushes build on its own)
+    for where, shared in writers.items():
+        assert shared.pull(where, "hello") is True
+    history.save(laptop, "hello", [release("v1", "laptop"), release("v2", "laptop")])
+    writers[laptop].push(laptop, "hello")
+    writers[laptop].push(laptop, "hello")
+    history.save(runner, "hello", [release("v1", "laptop"), release("v2", "ci")])
+    with pytest.raises(SharedHistoryError, match="`pilot-tui releases hello` shows"):
+        writers[runner].push(runner, "hello")
+    kept = json.loads(
+        s3.get_object(Bucket="pilot-state-team", Key="pilot/releases/hello.json")["Body"].read()
+    )
+    assert [(r["id"], r["by"]) for r in kept] == [("v1", "laptop"), ("v2", "laptop")]
+    # a history never pulled here (`ci github` sharing this machine's) is written as it is
+    SharedHistory("s3", "pilot-state-team", s3).push(runner, "hello")

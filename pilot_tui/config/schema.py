@@ -521,8 +521,9 @@ class PreviewSettings:
     ttl: str = setting(
         "72h",
         "How long a preview lives after its last release; then the agent on the Pilot "
-        "Server removes it (Docker host and Cloud Run previews; on Lambda the hourly run "
-        "`ci github` writes), as do `pilot-tui preview prune` and every preview deploy.",
+        "Server removes it (a Docker host preview; a Cloud Run one with the server on "
+        "Google Cloud; a Lambda one in the hourly run `ci github` writes), as do "
+        "`pilot-tui preview prune` and every preview deploy.",
         pattern=DURATION_PATTERN,
         pattern_hint=DURATION_HINT,
     )

@@ -177,6 +177,7 @@ def _share_history(config: PilotConfig, project: Project, apps: list[str]) -> li
     put = []
     for app in apps:
         if history.load(project.state_dir, app) and not shared.has(app):
+            shared.seen[app] = ""  # written only while still absent (a run may record first)
             shared.push(project.state_dir, app)
             put.append(app)
     return put

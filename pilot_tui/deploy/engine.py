@@ -407,7 +407,8 @@ class Deployer:
     # -- what every target gets (context.DeployContext) ----------------------------------
     def pull(self, log: RunLog, name: str) -> None:
         """Take the bucket's history first: a teammate may have released since (we hold the
-        app's lock, so nobody writes it while we deploy)."""
+        app's lock, so no deploy on this engine writes it while we deploy; one elsewhere, a
+        CI run's, is found out by the push: shared_history.py)."""
         try:
             self._pull(name, log.line("release", name), "a CI run deploys nothing it cannot record")
         except DeployError as exc:  # before anything changed

@@ -177,7 +177,7 @@ def check_reach(config: PilotConfig, owners: set[str] | None) -> None:
     if refused:
         named = "; ".join(f"{name}: {reason}" for name, reason in refused)
         raise CiError(
-            f"a CI run reaches no Pilot Server, and this command is about {named}",
+            f"this CI run cannot act on {named}",
             hint="name the apps CI deploys (the workflow `ci github` writes does); run the "
             "rest from a machine with the project's .pilot/",
         )

@@ -2,19 +2,20 @@
 
 With `state.backend = "s3"` or `"gcs"`, each app's history is also kept as
 `pilot/releases/APP.json` in the state bucket. A deploy pulls it (under the app's deploy
-lock, so nobody else writes it meanwhile) before recording, and pushes it after. The push
-is conditional on the copy the pull read (S3's ETag, GCS's generation): a writer the lock
-does not hold back (a laptop and a CI run lock on different engines) is found out, and
-its record is refused, never written over the other's. The local
-copy in .pilot/releases/ stays the working copy; when the bucket cannot be reached the
-deploy goes on and says the history was not shared (in a CI run, whose .pilot/ goes with
-its job, it fails instead: engine.Deployer.shared_required).
+lock, which holds back every other deploy of it on the same engine) before recording, and
+pushes it after. The push is conditional on the copy the pull read (S3's ETag, GCS's
+generation): a writer the lock does not hold back (a laptop and a CI run lock on different
+engines) is found out, and its record is refused, never written over the other's (and kept
+beside the local history). The local copy in .pilot/releases/ stays the working copy; when
+the bucket cannot be reached the deploy goes on and says the history was not shared (in a
+CI run, whose .pilot/ goes with its job, it fails instead: engine.Deployer.shared_required).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from pilot_tui.cloud import aws_errors
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.deploy import history
 from pilot_tui.errors import PilotError
+from pilot_tui.fsutil import atomic_write
 
 PREFIX = "pilot/releases"
 
@@ -33,6 +35,13 @@ class SharedHistoryError(PilotError):
     """The bucket could not be read or written; the message says which and why."""
 
     title = "Shared history unreachable"
+
+
+class SharedHistoryConflict(SharedHistoryError):
+    """The bucket's history changed since this process read it: the record was not
+    written over it (kept beside the local history instead)."""
+
+    title = "Shared history changed meanwhile"
 
 
 @dataclass
@@ -69,9 +78,19 @@ class SharedHistory:
         return True
 
     def push(self, state_dir: Path, app: str) -> None:
+        """The local history written to the bucket. When someone wrote the bucket's since
+        this process pulled it, SharedHistoryConflict: the local history (holding this
+        process's record) is kept beside it as APP.conflict-TIME.json, as the next pull
+        replaces it with the bucket's."""
         data = history.history_file(state_dir, app).read_bytes()
         try:
             self._write(self.key(app), data, app)
+        except SharedHistoryConflict as exc:
+            kept = history.history_file(state_dir, app).with_suffix(
+                f".conflict-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+            )
+            atomic_write(kept, data)
+            raise SharedHistoryConflict(f"{exc}; this machine's record is kept in {kept}") from exc
         except SharedHistoryError:
             if self.create is None:
                 raise
@@ -153,7 +172,8 @@ class SharedHistory:
 
     def _write(self, key: str, data: bytes, app: str) -> None:
         """Write ``key``; when ``app``'s history was pulled here, only over the version read
-        (SharedHistoryError, naming why, when someone wrote it since)."""
+        (SharedHistoryConflict when someone wrote or removed it since; a retry of this very
+        write, whose first answer was lost, finds its own bytes there and is no conflict)."""
         expected = self.seen.get(app)
         try:
             if self.kind == "s3":
@@ -176,15 +196,21 @@ class SharedHistory:
                 blob.upload_from_string(data, content_type="application/json", **match)
                 version = str(blob.generation)
         except Exception as exc:
-            if _precondition_failed(exc):
+            if expected and aws_errors.code(exc) in ("NoSuchKey", "404"):
+                pass  # removed since it was read: a change like any other
+            elif not _precondition_failed(exc):
                 raise SharedHistoryError(
-                    f"{self.where(app)} changed since this deploy read it (a release of "
-                    f"{app} recorded meanwhile, from another machine or a CI run): this "
-                    "record is not written over it; `pilot-tui releases "
-                    f"{app}` shows what the bucket holds"
+                    f"cannot write {self.kind}://{self.bucket}/{key}: {redact.clip(str(exc), 160)}"
                 ) from exc
-            raise SharedHistoryError(
-                f"cannot write {self.kind}://{self.bucket}/{key}: {redact.clip(str(exc), 160)}"
+            raw, version = self._read_version(key)
+            if raw == data:  # our own write, its answer lost: a retry found it done
+                self.seen[app] = version
+                return
+            raise SharedHistoryConflict(
+                f"{self.where(app)} changed since this deploy read it (a release of {app} "
+                "recorded meanwhile, from another machine or a CI run): this record is not "
+                f"written over it, so the shared history may not name the release serving "
+                f"now (`pilot-tui status {app}` shows it)"
             ) from exc
         if expected is not None:
             self.seen[app] = version

@@ -489,7 +489,7 @@ def test_a_run_about_an_app_on_the_server_is_refused_before_anything_is_opened(
     text = yaml.safe_dump(workflow)
     pruned = _run(text, checkout, {}, github_tokens, cli, monkeypatch, job_name="prune")
     assert pruned.code == 2, pruned.err
-    assert "a CI run reaches no Pilot Server, and this command is about web:" in pruned.err
+    assert "this CI run cannot act on web: it runs on the Docker host" in pruned.err
     assert "name the apps CI deploys" in pruned.err
     listed = s3.list_objects_v2(Bucket="pilot-state-acme", Prefix="pilot/releases/")
     assert key in [o["Key"] for o in listed["Contents"]]  # the server's preview's history

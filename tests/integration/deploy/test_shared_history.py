@@ -121,7 +121,11 @@ def test_a_record_is_never_written_over_one_made_since_it_was_read(tmp_path, mot
     import pytest
 
     from pilot_tui.deploy import history
-    from pilot_tui.deploy.shared_history import SharedHistory, SharedHistoryError
+    from pilot_tui.deploy.shared_history import (
+        SharedHistory,
+        SharedHistoryConflict,
+        SharedHistoryError,
+    )
 
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="pilot-state-team")
@@ -132,7 +136,11 @@ def test_a_record_is_never_written_over_one_made_since_it_was_read(tmp_path, mot
         )
 
     laptop, runner = tmp_path / "laptop", tmp_path / "runner"
-    writers = {where: SharedHistory("s3", "pilot-state-team", s3) for where in (laptop, runner)}
+    made: list[str] = []  # a conflict is no missing bucket: nothing is made (review)
+    writers = {
+        where: SharedHistory("s3", "pilot-state-team", s3, lambda: made.append("bucket"))
+        for where in (laptop, runner)
+    }
     # none there yet: both read nothing, the first to write wins
     for where, shared in writers.items():
         assert shared.pull(where, "hello") is False
@@ -148,11 +156,29 @@ def test_a_record_is_never_written_over_one_made_since_it_was_read(tmp_path, mot
     writers[laptop].push(laptop, "hello")
     writers[laptop].push(laptop, "hello")
     history.save(runner, "hello", [release("v1", "laptop"), release("v2", "ci")])
-    with pytest.raises(SharedHistoryError, match="`pilot-tui releases hello` shows"):
+    with pytest.raises(SharedHistoryConflict, match="`pilot-tui status hello` shows") as caught:
         writers[runner].push(runner, "hello")
+    # the refused record is kept beside the local history, which the next pull replaces
+    [kept_file] = (runner / "releases").glob("hello.conflict-*.json")
+    assert str(kept_file) in str(caught.value)
+    assert [r["by"] for r in json.loads(kept_file.read_text())] == ["laptop", "ci"]
+    assert made == []
     kept = json.loads(
         s3.get_object(Bucket="pilot-state-team", Key="pilot/releases/hello.json")["Body"].read()
     )
     assert [(r["id"], r["by"]) for r in kept] == [("v1", "laptop"), ("v2", "laptop")]
+    # a retry of one's own write whose answer was lost finds its bytes there: no conflict
+    assert writers[runner].pull(runner, "hello") is True
+    history.save(
+        runner, "hello", [release("v1", "laptop"), release("v2", "laptop"), release("v3", "ci")]
+    )
+    data = history.history_file(runner, "hello").read_bytes()
+    s3.put_object(Bucket="pilot-state-team", Key="pilot/releases/hello.json", Body=data)
+    writers[runner].push(runner, "hello")
+    # removed since it was read (S3 answers NoSuchKey to If-Match): a conflict too
+    s3.delete_object(Bucket="pilot-state-team", Key="pilot/releases/hello.json")
+    with pytest.raises(SharedHistoryConflict):
+        writers[runner].push(runner, "hello")
     # a history never pulled here (`ci github` sharing this machine's) is written as it is
     SharedHistory("s3", "pilot-state-team", s3).push(runner, "hello")
+    assert made == []

@@ -14,6 +14,8 @@ from pilot_tui.provision.progress import Note, OnEvent, ServerError, Stage
 from pilot_tui.provision.tls import ensure_tls
 from pilot_tui.runner import Completed
 
+SSH_FAILED = 255  # ssh's own exit status: no connection, refused key (the script's are others)
+
 
 class Server(Protocol):
     """What setup's steps use of server.Server (which calls them after an apply)."""
@@ -159,7 +161,8 @@ async def guard_metadata(
     server.on_event(
         Stage("metadata guard", "keeping the apps' containers from the cloud's metadata service")
     )
-    done = await _over_ssh(server, outputs, metadata_guard.install_script(), None, attempts, delay)
+    script = metadata_guard.install_script()
+    done = await _over_ssh(server, outputs, script, None, attempts, delay, unreachable_only=True)
     if done.returncode != 0:
         why = redact.text(done.stderr.strip())[-200:] or f"exit {done.returncode}"
         server.on_event(
@@ -190,9 +193,12 @@ async def _over_ssh(
     stdin: str | None,
     attempts: int,
     delay: float,
+    *,
+    unreachable_only: bool = False,
 ) -> Completed:
     """``script`` run on the server over SSH until it succeeds or ``attempts`` ran out (the
-    machine may still be booting); the last run."""
+    machine may still be booting); the last run. ``unreachable_only``: tried again only
+    while SSH itself fails (exit 255), not when the script does (it would fail again)."""
     import asyncio
 
     from pilot_tui.provision.keys import KEY_NAME
@@ -209,7 +215,8 @@ async def _over_ssh(
     )
     for attempt in range(1, attempts + 1):
         done = await asyncio.to_thread(capture, command, stdin)
-        if done.returncode == 0 or attempt == attempts:
+        failed_itself = unreachable_only and done.returncode != SSH_FAILED
+        if done.returncode == 0 or failed_itself or attempt == attempts:
             return done
         await asyncio.sleep(delay)
     raise ValueError(f"attempts must be 1 or more, not {attempts}")

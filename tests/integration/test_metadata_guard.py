@@ -215,3 +215,34 @@ def test_a_server_ssh_cannot_reach_gets_a_warning_naming_what_to_run(tmp_path):
     events.clear()
     asyncio.run(guard_metadata(sandbox, outputs, attempts=1, delay=0))  # type: ignore[arg-type]
     assert events == []
+
+
+def test_the_guard_is_tried_again_only_while_ssh_itself_fails(tmp_path, monkeypatch):
+    """A server still booting refuses SSH (exit 255): tried again. A guard that fails on the
+    server (iptables refusing, say) would fail again: said at once, not after 30 tries.
+    The SSH runs are counted by a stand-in for the runner (the real SSH is tested above)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from pilot_tui import runner
+    from pilot_tui.provision.progress import Note
+    from pilot_tui.provision.server_setup import guard_metadata
+
+    events: list[object] = []
+    server = SimpleNamespace(
+        home="gcp", project=SimpleNamespace(state_dir=tmp_path), on_event=events.append
+    )
+    outputs = {"public_ip": "192.0.2.1"}
+    for status, tries in ((255, 4), (1, 1)):
+        ran: list[int] = []
+
+        def capture(command, stdin=None, status=status, ran=ran):
+            ran.append(1)
+            return runner.Completed(status, "", "iptables: No chain/target")
+
+        monkeypatch.setattr(runner, "capture", capture)
+        events.clear()
+        asyncio.run(guard_metadata(server, outputs, attempts=4, delay=0))  # type: ignore[arg-type]
+        assert len(ran) == tries
+        [warning] = [e for e in events if isinstance(e, Note)]
+        assert "iptables: No chain/target" in warning.text and warning.level == "warning"

@@ -180,6 +180,7 @@ class GcpDeployer:
                 self.grant_on(self.resources)
             return self.email
         self._act_as_runtime()
+        self._rebind_ci()
         if self.resources is not None and self.resources.previews:
             previews = preview_runtime_email(self.project, self.gcp_project)
             with step(f"create the Cloud Run previews' account {previews}", self.gcp_project):
@@ -204,6 +205,23 @@ class GcpDeployer:
         with step("let it act as the Cloud Run runtime account", self.gcp_project):
             self.edit_policy(
                 account_url("-", self.runtime()), lambda p: with_member(p, (ACT_AS,), self.member)
+            )
+
+    def _rebind_ci(self) -> None:
+        """CI's account acting as the runtime account again when `ci github` let it deploy
+        Cloud Run apps (it holds CI_RUN_ROLES on the project): a `deployer remove` took
+        that binding with the account it made again here."""
+        ci = f"serviceAccount:{account_email(self.project, self.gcp_project, 'ci')}"
+        with step("read the project's bindings", self.gcp_project):
+            policy = self.transport(IAM_POLICY.get(project_url(self.gcp_project)))
+        if not any(
+            b.get("role") in CI_RUN_ROLES and ci in b.get("members", [])
+            for b in policy.get("bindings", [])
+        ):
+            return
+        with step("let the CI account act as the Cloud Run runtime account", self.gcp_project):
+            self.edit_policy(
+                account_url("-", self.runtime()), lambda p: with_member(p, (ACT_AS,), ci)
             )
 
     def _stop_deploying_cloud_run(self) -> None:

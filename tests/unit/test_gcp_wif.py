@@ -231,6 +231,16 @@ def test_a_ci_account_that_deploys_cloud_run_holds_what_the_deployer_holds_for_i
     assert granted == {"roles/compute.loadBalancerAdmin"}
     assert member not in str(fake.policies[f"{ACCOUNTS.replace(GCP, '-')}/{runtime}"])
     trust(fake).ensure("acme/shop", "main", resources)  # and back
+    # the deployer removed (its runtime account with it) and made again: CI's binding on
+    # the runtime account comes back with it (review: CI's deploys failed until `ci github`)
+    from pilot_tui.cloud.identity_gcp import GcpDeployer
+
+    GcpDeployer(fake, "acme", GCP, sleep=lambda _: None).remove()
+    assert runtime not in fake.accounts
+    GcpDeployer(fake, "acme", GCP, sleep=lambda _: None).ensure()
+    acts_as = fake.policies[f"{ACCOUNTS.replace(GCP, '-')}/{runtime}"]["bindings"]
+    assert [b["role"] for b in acts_as] == ["roles/iam.serviceAccountUser"]
+    assert member in acts_as[0]["members"]
     trust(fake).remove()
     assert member not in str(fake.policies[f"{ACCOUNTS.replace(GCP, '-')}/{runtime}"])
 

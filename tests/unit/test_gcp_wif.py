@@ -237,6 +237,7 @@ def test_a_ci_account_that_deploys_cloud_run_holds_what_the_deployer_holds_for_i
 
     GcpDeployer(fake, "acme", GCP, sleep=lambda _: None).remove()
     assert runtime not in fake.accounts
+    fake.policies.pop(f"{ACCOUNTS.replace(GCP, '-')}/{runtime}")  # gone with it, as Google's
     GcpDeployer(fake, "acme", GCP, sleep=lambda _: None).ensure()
     acts_as = fake.policies[f"{ACCOUNTS.replace(GCP, '-')}/{runtime}"]["bindings"]
     assert [b["role"] for b in acts_as] == ["roles/iam.serviceAccountUser"]

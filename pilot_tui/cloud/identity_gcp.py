@@ -265,24 +265,16 @@ class GcpDeployer:
                     grant(RESOURCE_ROLES["repository"]),
                     RESOURCE_POLICY,
                 )
+        # Each secret's reader: the apps' runtime account, or for the previews' own the
+        # previews' account (never the other's).
         runtime = f"serviceAccount:{self.runtime()}"
-        for app, secret in resources.secrets:
-            with step(
-                f"create secret {secret} for app {app}", gcp, needs="roles/secretmanager.admin"
-            ):
-                exists_ok(
-                    self.transport,
-                    create_secret_request(gcp, secret, labels(self.project, app)),
-                )
-                self.edit_policy(
-                    secret_url(gcp, secret),
-                    grant(RESOURCE_ROLES["secret"], runtime),
-                    RESOURCE_POLICY,
-                )
         previews = f"serviceAccount:{preview_runtime_email(self.project, gcp)}"
-        for app, secret in resources.preview_secrets:
+        secrets = [(app, secret, runtime, "") for app, secret in resources.secrets] + [
+            (app, secret, previews, "the previews of ") for app, secret in resources.preview_secrets
+        ]
+        for app, secret, reader, whose in secrets:
             with step(
-                f"create secret {secret} for the previews of app {app}",
+                f"create secret {secret} for {whose}app {app}",
                 gcp,
                 needs="roles/secretmanager.admin",
             ):
@@ -292,7 +284,7 @@ class GcpDeployer:
                 )
                 self.edit_policy(
                     secret_url(gcp, secret),
-                    grant(RESOURCE_ROLES["secret"], previews),
+                    grant(RESOURCE_ROLES["secret"], reader),
                     RESOURCE_POLICY,
                 )
         for bucket in resources.buckets:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pilot_tui.config.schema import CloudRunTarget, GcsCdnTarget, PilotConfig
+from pilot_tui.config.schema import AppSettings, CloudRunTarget, GcsCdnTarget, PilotConfig
 from pilot_tui.naming import preview_secret_id, secret_id, site_bucket, state_bucket
 
 # Project-level roles, only for what setup cannot name: the rest is granted on each
@@ -62,11 +62,19 @@ class Resources:
     preview_secrets: tuple[tuple[str, str], ...] = ()
 
 
+def cloud_run_preview_apps(config: PilotConfig) -> list[AppSettings]:
+    """The Cloud Run apps that run previews (previews.max above 0): their own runtime
+    account and secrets (setup), the server's listing of services (`server up`), the
+    agent's removal of expired ones (scheduling.cloud_run_previews)."""
+    return [a for a in config.apps if a.target.kind == CloudRunTarget.kind and a.previews.max > 0]
+
+
 def resources_for(config: PilotConfig) -> Resources:
     project, runs = (
         config.project.name,
         [a for a in config.apps if a.target.kind == CloudRunTarget.kind],
     )
+    previewed = cloud_run_preview_apps(config)
     return Resources(
         config.gcp.region,
         repository=bool(runs),
@@ -79,11 +87,10 @@ def resources_for(config: PilotConfig) -> Resources:
         state_bucket=state_bucket(project, config.state.bucket)
         if config.state.backend == "gcs"
         else None,
-        previews=any(a.previews.max > 0 for a in runs),
+        previews=bool(previewed),
         preview_secrets=tuple(
             (a.name, preview_secret_id(project, a.name, n))
-            for a in runs
-            if a.previews.max > 0
+            for a in previewed
             for n in sorted(set(a.secrets))
         ),
     )

@@ -36,7 +36,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pilot_tui.config.schema import CloudRunTarget
 from pilot_tui.data import passwords
 from pilot_tui.data import schedule as schedules
 from pilot_tui.data.agent.cloud_run import CloudRunPreviews
@@ -306,11 +305,9 @@ def cloud_run_previews(config: PilotConfig, state_dir: Path) -> CloudRunPreviews
         return None
     if saved_outputs(state_dir).get("cloud_run_previews") is not True:
         return None
-    ttls = {
-        app.name: float(app.previews.ttl_seconds())
-        for app in config.apps
-        if isinstance(app.target, CloudRunTarget) and app.previews.max > 0
-    }
+    from pilot_tui.cloud.policy_gcp import cloud_run_preview_apps
+
+    ttls = {app.name: float(app.previews.ttl_seconds()) for app in cloud_run_preview_apps(config)}
     return CloudRunPreviews(config.gcp.project, config.gcp.region, ttls) if ttls else None
 
 

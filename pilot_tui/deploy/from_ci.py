@@ -165,15 +165,20 @@ def check_state(config: PilotConfig) -> None:
         )
 
 
+def unreachable(config: PilotConfig, names: set[str] | None) -> list[tuple[str, str]]:
+    """(app, why) for each app of ``names`` (None: every app) a CI run cannot act on."""
+    cloud = ci_cloud(config)
+    return [
+        (app.name, reason)
+        for app in config.apps
+        if (names is None or app.name in names) and (reason := why_not(app, cloud))
+    ]
+
+
 def check_reach(config: PilotConfig, owners: set[str] | None) -> None:
     """CiError when a CI run's command is about an app it cannot reach (``owners``: the
     apps named, previews as their apps; None: every app), before anything is opened."""
-    cloud = ci_cloud(config)
-    refused = [
-        (app.name, reason)
-        for app in config.apps
-        if (owners is None or app.name in owners) and (reason := why_not(app, cloud))
-    ]
+    refused = unreachable(config, owners)
     if refused:
         named = "; ".join(f"{name}: {reason}" for name, reason in refused)
         raise CiError(
@@ -187,17 +192,13 @@ def check_run(config: PilotConfig, apps: list[str]) -> None:
     """In a CI run: CiError when its releases would be lost with the runner, or when one of
     ``apps`` cannot be deployed from there."""
     check_state(config)
-    cloud = ci_cloud(config)
-    for app in config.apps:
-        if app.name not in apps:
-            continue
-        reason = why_not(app, cloud)
-        if reason is not None:
-            raise CiError(
-                f"app {app.name!r} cannot be deployed from CI: {reason}",
-                hint="deploy it from a machine with the project's .pilot/; "
-                "`pilot-tui ci github --force` writes the workflow for the apps CI can deploy",
-            )
+    if refused := unreachable(config, set(apps)):
+        name, reason = refused[0]
+        raise CiError(
+            f"app {name!r} cannot be deployed from CI: {reason}",
+            hint="deploy it from a machine with the project's .pilot/; "
+            "`pilot-tui ci github --force` writes the workflow for the apps CI can deploy",
+        )
 
 
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"  # the file a step's Markdown summary is appended to

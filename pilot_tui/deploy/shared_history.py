@@ -86,9 +86,7 @@ class SharedHistory:
         try:
             self._write(self.key(app), data, app)
         except SharedHistoryConflict as exc:
-            kept = history.history_file(state_dir, app).with_suffix(
-                f".conflict-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
-            )
+            kept = _conflict_copy(history.history_file(state_dir, app))
             atomic_write(kept, data)
             raise SharedHistoryConflict(f"{exc}; this machine's record is kept in {kept}") from exc
         except SharedHistoryError:
@@ -290,3 +288,15 @@ def _client_for(
     return SharedHistory(
         "gcs", bucket, client, lambda: ensure_gcs(client, bucket, config.gcp.region.upper())
     )
+
+
+def _conflict_copy(local: Path) -> Path:
+    """A free APP.conflict-TIME[-N].json beside the local history: a second refusal in the
+    same second never writes over the first's kept record."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    kept = local.with_suffix(f".conflict-{stamp}.json")
+    n = 1
+    while kept.exists():
+        n += 1
+        kept = local.with_suffix(f".conflict-{stamp}-{n}.json")
+    return kept

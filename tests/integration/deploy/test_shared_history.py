@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 
 from pilot_tui.cloud.sandbox import free_port
 from pilot_tui.config.document import ProjectFile
@@ -147,7 +148,7 @@ def test_a_record_is_never_written_over_one_made_since_it_was_read(tmp_path, mot
     history.save(laptop, "hello", [release("v1", "laptop")])
     writers[laptop].push(laptop, "hello")
     history.save(runner, "hello", [release("v1", "ci")])
-    with pytest.raises(SharedHistoryError, match="changed since this deploy read it"):
+    with pytest.raises(SharedHistoryError, match="changed since this deploy read it") as first:
         writers[runner].push(runner, "hello")
     # both read v1; the laptop records v2 (twice: its own later pushes build on its own)
     for where, shared in writers.items():
@@ -159,8 +160,12 @@ def test_a_record_is_never_written_over_one_made_since_it_was_read(tmp_path, mot
     with pytest.raises(SharedHistoryConflict, match="`pilot-tui status hello` shows") as caught:
         writers[runner].push(runner, "hello")
     # the refused record is kept beside the local history, which the next pull replaces
-    [kept_file] = (runner / "releases").glob("hello.conflict-*.json")
-    assert str(kept_file) in str(caught.value)
+    # (one per refusal, each named by its error: the first refusal kept its own)
+    kept_files = sorted((runner / "releases").glob("hello.conflict-*.json"))
+    assert len(kept_files) == 2
+    [kept_file] = [f for f in kept_files if str(f) in str(caught.value)]
+    [first_kept] = [f for f in kept_files if str(f) in str(first.value)]
+    assert [r["by"] for r in json.loads(first_kept.read_text())] == ["ci"]
     assert [r["by"] for r in json.loads(kept_file.read_text())] == ["laptop", "ci"]
     assert made == []
     kept = json.loads(
@@ -182,3 +187,45 @@ def test_a_record_is_never_written_over_one_made_since_it_was_read(tmp_path, mot
     # a history never pulled here (`ci github` sharing this machine's) is written as it is
     SharedHistory("s3", "pilot-state-team", s3).push(runner, "hello")
     assert made == []
+
+
+def test_two_refusals_in_one_second_keep_both_records(tmp_path, moto, monkeypatch):
+    """Regression (the stop CI of 3b92244): the kept copy was named by the second alone, so
+    a second refused record in the same second replaced the first's on disk. The clock is
+    held still so the two refusals share a second. Against the local AWS API."""
+    import boto3
+    import pytest
+
+    from pilot_tui.deploy import history, shared_history
+    from pilot_tui.deploy.shared_history import SharedHistory, SharedHistoryConflict
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="pilot-state-team")
+    still = time.gmtime(1_796_000_000)
+    monkeypatch.setattr(shared_history.time, "gmtime", lambda *_: still)
+
+    def release(id_: str, by: str) -> history.Release:
+        return history.Release(
+            id_, "hello", "img", "sha256:1", "2026-12-05T12:00:00Z", "live", by=by
+        )
+
+    laptop, runner = tmp_path / "laptop", tmp_path / "runner"
+    ours, theirs = (SharedHistory("s3", "pilot-state-team", s3) for _ in range(2))
+    assert ours.pull(runner, "hello") is False
+    assert theirs.pull(laptop, "hello") is False
+    history.save(laptop, "hello", [release("v1", "laptop")])
+    theirs.push(laptop, "hello")
+    refusals = []
+    for attempt in ("ci-1", "ci-2"):
+        history.save(runner, "hello", [release("v1", attempt)])
+        with pytest.raises(SharedHistoryConflict) as caught:
+            ours.push(runner, "hello")
+        refusals.append(str(caught.value))
+    kept = sorted((runner / "releases").glob("hello.conflict-*.json"))
+    by_error = {
+        attempt: [f for f in kept if str(f) in why]
+        for attempt, why in zip(("ci-1", "ci-2"), refusals, strict=True)
+    }
+    assert len(kept) == 2
+    for attempt, [file] in by_error.items():
+        assert [r["by"] for r in json.loads(file.read_text())] == [attempt]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pilot_tui.cloud.policy_aws_tagged import Statement, cdn_statements, network_statements
-from pilot_tui.config.schema import EcsTarget, LambdaTarget
+from pilot_tui.config.schema import AppSettings, EcsTarget, LambdaTarget, PilotConfig
 from pilot_tui.naming import (
     PREVIEW,
     PREVIEW_EXPIRES,
@@ -480,3 +480,10 @@ def preview_logs_policy(
             }
         ],
     }
+
+
+def lambda_preview_apps(config: PilotConfig) -> list[AppSettings]:
+    """The Lambda apps that run previews (previews.max above 0): the server's grant to
+    remove their expired previews (`server up`, terraform/aws) and the agent's look for
+    them (scheduling.lambda_previews)."""
+    return [a for a in config.apps if a.target.kind == LambdaTarget.kind and a.previews.max > 0]

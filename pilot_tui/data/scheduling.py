@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 from pilot_tui.data import passwords
 from pilot_tui.data import schedule as schedules
 from pilot_tui.data.agent.cloud_run import CloudRunPreviews
+from pilot_tui.data.agent.lambda_previews import LambdaPreviews
 from pilot_tui.data.agent.previews import AGENT_ID_ENV, Edge
 from pilot_tui.data.backups import BackupError, DumpPlan
 from pilot_tui.deploy.build.bases import PYTHON
@@ -62,7 +63,8 @@ PACKAGE = Path(__file__).resolve().parents[1]  # pilot_tui/
 # The modules the agent runs (the standard library's aside): exactly what importing
 # pilot_tui.data.agent loads (tests/unit/test_backup_agent.py checks both ways). The
 # previews' pruning needs the edge's files (proxy.py) and the Docker host's names, and
-# on Cloud Run its listing (cloud_run/listing.py) and Google's requests as data.
+# on Cloud Run its listing (cloud_run/listing.py) and Google's requests as data, on
+# Lambda which functions are previews (lambda_/listing.py).
 AGENT_MODULES = (
     "__init__.py",
     "cloud/__init__.py",
@@ -73,10 +75,12 @@ AGENT_MODULES = (
     "data/__init__.py",
     "data/agent/__init__.py",
     "data/agent/__main__.py",
+    "data/agent/aws.py",
     "data/agent/clients.py",
     "data/agent/cloud_run.py",
     "data/agent/engine.py",
     "data/agent/gcs.py",
+    "data/agent/lambda_previews.py",
     "data/agent/previews.py",
     "data/agent/run.py",
     "data/agent/s3.py",
@@ -99,6 +103,8 @@ AGENT_MODULES = (
     "deploy/targets/docker_host/caddy_config.py",
     "deploy/targets/docker_host/containers.py",
     "deploy/targets/docker_host/proxy.py",
+    "deploy/targets/lambda_/__init__.py",
+    "deploy/targets/lambda_/listing.py",
     "errors.py",
     "fsutil.py",
     "naming.py",
@@ -210,7 +216,8 @@ def agent_plan(
         dumped.append(db.name)
     names = dumped  # what the agent backs up: a managed database not made yet is not
     run = cloud_run_previews(config, state_dir)
-    if not names and edge is None and run is None:
+    functions = lambda_previews(config, state_dir)
+    if not names and edge is None and run is None and functions is None:
         return None
     socket = _engine_socket(target)
     binds = {socket: HOST_SOCKET}
@@ -221,6 +228,10 @@ def agent_plan(
     network = "host" if config.server.home in ("aws", "gcp") else "bridge"
     user, groups = None, []
     store: dict[str, str] | None = None  # no backups: nothing to write
+    if functions is not None and functions.endpoint is not None:
+        environment = sandbox_aws_keys()  # the sandbox's local AWS API
+        if _loopback(functions.endpoint):
+            network = "host"
     if names:
         backend = config.state.backend
         if backend == "local":
@@ -256,13 +267,7 @@ def agent_plan(
                     raise AgentUnavailable(f"the sandbox's local {cloud} API is not running")
                 store["endpoint"] = sandbox_endpoint
                 if backend == "s3":
-                    from pilot_tui.cloud.sandbox import ACCESS_KEY, SECRET_KEY
-
-                    # moto's placeholders (it takes any): no key of the team's leaves here.
-                    environment = {
-                        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-                        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-                    }
+                    environment = sandbox_aws_keys()
                 if _loopback(sandbox_endpoint):
                     network = "host"  # only the host's own network reaches its 127.0.0.1
             elif config.server.home != home:
@@ -278,6 +283,7 @@ def agent_plan(
         "databases": jobs,
         "previews": edge.to_json() if edge is not None else None,
         "cloud_run": run.to_json() if run is not None else None,
+        "lambda": functions.to_json() if functions is not None else None,
     }
     base = PYTHON.image()
     return AgentPlan(
@@ -309,6 +315,44 @@ def cloud_run_previews(config: PilotConfig, state_dir: Path) -> CloudRunPreviews
 
     ttls = {app.name: float(app.previews.ttl_seconds()) for app in cloud_run_preview_apps(config)}
     return CloudRunPreviews(config.gcp.project, config.gcp.region, ttls) if ttls else None
+
+
+def lambda_previews(config: PilotConfig, state_dir: Path) -> LambdaPreviews | None:
+    """Where the agent looks for expired Lambda previews: the apps that run previews on
+    Lambda and that the Pilot Server's role may remove the previews of (its template's
+    ``lambda_previews`` output, the apps `server up` granted it: with S3 state, as the
+    role exists only then); in the sandbox the same, on its local AWS API. None
+    otherwise (their previews then go at a laptop's `preview prune`, CI's hourly run or
+    the next preview deploy)."""
+    from pilot_tui.cloud.policy_aws import lambda_preview_apps
+    from pilot_tui.provision.outputs import saved_outputs
+
+    home, endpoint = config.server.home, None
+    if home == "sandbox":
+        from pilot_tui.cloud.sandbox import Sandbox
+
+        emulator = Sandbox(state_dir).running().get("aws")
+        if emulator is None:
+            return None  # nothing to look at: its previews went with the local AWS API
+        endpoint = emulator.url
+    elif home != "aws":
+        return None
+    granted = saved_outputs(state_dir).get("lambda_previews")
+    if not isinstance(granted, list):
+        return None
+    ttls = {
+        app.name: float(app.previews.ttl_seconds())
+        for app in lambda_preview_apps(config)
+        if app.name in granted
+    }
+    return LambdaPreviews(config.aws.region, ttls, endpoint) if ttls else None
+
+
+def sandbox_aws_keys() -> dict[str, str]:
+    """moto's placeholders (it takes any): no key of the team's leaves this machine."""
+    from pilot_tui.cloud.sandbox import ACCESS_KEY, SECRET_KEY
+
+    return {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
 
 
 def image_tag(base: str) -> str:
@@ -472,6 +516,9 @@ def pruned(plan: AgentPlan) -> list[str]:
     run = plan.settings.get("cloud_run")
     if isinstance(run, dict):
         looks.append(f"Cloud Run previews of {', '.join(sorted(run['ttls']))}")
+    functions = plan.settings.get("lambda")
+    if isinstance(functions, dict):
+        looks.append(f"Lambda previews of {', '.join(sorted(functions['ttls']))}")
     return looks
 
 

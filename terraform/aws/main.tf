@@ -158,6 +158,60 @@ resource "aws_iam_role_policy" "server_backups" {
   })
 }
 
+# The agent on the server removes Lambda previews past their TTL (README, previews). It
+# may find functions by their tags (tag:GetResources cannot be held to some resources; it
+# shows ARNs and tags, never settings), and read and delete a function only when it is
+# named as a preview of one of these apps and tagged as this project's preview of it: an
+# app's own function is never the server's to remove.
+locals {
+  lambda_previews = var.state_bucket != null && length(var.lambda_preview_apps) > 0
+}
+
+data "aws_caller_identity" "current" {
+  count = local.lambda_previews ? 1 : 0
+}
+
+resource "aws_iam_role_policy" "server_previews" {
+  count = local.lambda_previews ? 1 : 0
+  name  = "${local.name}-previews"
+  role  = aws_iam_role.server[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "FindPreviews"
+        Effect   = "Allow"
+        Action   = ["tag:GetResources"]
+        Resource = "*"
+      },
+      {
+        Sid    = "ReadAndRemoveExpiredPreviews"
+        Effect = "Allow"
+        Action = ["lambda:GetFunctionConfiguration", "lambda:ListTags", "lambda:DeleteFunction"]
+        Resource = [
+          for app in var.lambda_preview_apps :
+          "arn:aws:lambda:${var.region}:${data.aws_caller_identity.current[0].account_id}:function:${local.name}-${app}--*"
+        ]
+        Condition = {
+          StringEquals = {
+            "aws:ResourceTag/pilot:project"    = var.project
+            "aws:ResourceTag/pilot.preview-of" = var.lambda_preview_apps
+          }
+        }
+      },
+      {
+        Sid    = "RemoveExpiredPreviewsLogs"
+        Effect = "Allow"
+        Action = ["logs:DeleteLogGroup"]
+        Resource = [
+          for app in var.lambda_preview_apps :
+          "arn:aws:logs:${var.region}:${data.aws_caller_identity.current[0].account_id}:log-group:/aws/lambda/${local.name}-${app}--*"
+        ]
+      },
+    ]
+  })
+}
+
 resource "aws_iam_instance_profile" "server" {
   count = var.state_bucket == null ? 0 : 1
   name  = "${local.name}-server"

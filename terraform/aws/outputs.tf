@@ -51,3 +51,8 @@ output "databases" {
     }
   }
 }
+
+output "lambda_previews" {
+  description = "Whether the server's role may remove the Lambda previews of lambda_preview_apps (so its agent removes expired ones)."
+  value       = local.lambda_previews ? var.lambda_preview_apps : []
+}

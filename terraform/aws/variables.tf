@@ -32,3 +32,9 @@ variable "state_bucket" {
   type        = string
   default     = null
 }
+
+variable "lambda_preview_apps" {
+  description = "The apps that run previews on Lambda: the server's role may find their previews and remove expired ones, its agent's job ([]: no such grant)."
+  type        = list(string)
+  default     = []
+}

@@ -338,3 +338,25 @@ def test_gcp_databases_are_private_encrypted_backed_up_and_protected():
         outputs.update({unquote(name): body for name, body in block.items()})
     value = str(outputs["databases"]["value"])
     assert "private_ip_address" in value and "instance" in value
+
+
+def test_aws_server_role_may_remove_lambda_previews_only_with_a_bucket_and_such_apps():
+    """The agent's Lambda previews, as the template writes them: only with a state bucket
+    (the role) and some app running previews on Lambda. Its effect, rendered by Terraform
+    against the local AWS API and evaluated, is tested in
+    tests/integration/deploy/test_lambda_prune.py."""
+    found = resources("aws")
+    granted = found[("aws_iam_role_policy", "server_previews")]
+    assert "local.lambda_previews ? 1 : 0" in str(granted["count"])
+    merged = locals_of("aws")
+    assert "var.state_bucket != null" in str(merged["lambda_previews"])
+    assert "length(var.lambda_preview_apps) > 0" in str(merged["lambda_previews"])
+    policy = str(granted["policy"])
+    assert set(re.findall(r"(?:lambda|logs|tag):[A-Za-z*]+", policy)) == {
+        "lambda:GetFunctionConfiguration",
+        "lambda:ListTags",
+        "lambda:DeleteFunction",
+        "logs:DeleteLogGroup",
+        "tag:GetResources",
+    }
+    assert "${local.name}-${app}--*" in policy  # a preview's name, never an app's own

@@ -136,6 +136,42 @@ def test_signatures_equal_botocores(monkeypatch):
     assert ours["authorization"] == request.headers["Authorization"]
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "query"),
+    [
+        ("GET", "/2017-03-31/tags/arn:aws:lambda:eu-west-1:123456789012:function:pilot-a-w--b", {}),
+        ("DELETE", "/2015-03-31/functions/pilot-acme-web--pr-7", {}),
+        ("GET", "/2015-03-31/functions/pilot-acme-web--pr-7/configuration", {"Qualifier": "a b"}),
+    ],
+)
+def test_lambdas_signatures_equal_botocores(monkeypatch, method, path, query):
+    """Every service but S3 signs its path encoded twice: a Lambda ListTags names an ARN,
+    whose colons are encoded in the request and again in what is signed."""
+    import urllib.parse
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from pilot_tui.data.agent import aws
+
+    creds = aws.Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "tok/en=")
+    host = "lambda.eu-west-1.amazonaws.com"
+    ours = aws.sign(
+        method, host, path, query, {}, aws.EMPTY_SHA256, creds, "eu-west-1", AT, "lambda"
+    )
+    url = f"https://{host}{urllib.parse.quote(path, safe='/~')}"
+    if query:
+        url += "?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
+    request = AWSRequest(method, url, headers={"X-Amz-Content-SHA256": aws.EMPTY_SHA256})
+    signer = SigV4Auth(
+        Credentials(creds.access_key, creds.secret_key, creds.token), "lambda", "eu-west-1"
+    )
+    monkeypatch.setattr("botocore.auth.get_current_datetime", lambda: AT.replace(tzinfo=None))
+    signer.add_auth(request)
+    assert ours["authorization"] == request.headers["Authorization"]
+
+
 def test_the_agents_modules_import_with_the_standard_library_alone(tmp_path):
     """What the image carries is all it has: copied alone, with site-packages off."""
     for module in scheduling.AGENT_MODULES:

@@ -21,7 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pilot_tui.data import schedule as schedules
-from pilot_tui.data.agent import cloud_run, previews
+from pilot_tui.data.agent import cloud_run, lambda_previews, previews
+from pilot_tui.data.agent.aws import AwsApi
 from pilot_tui.data.agent.clients import left_over, run_name
 from pilot_tui.data.agent.engine import Engine
 from pilot_tui.data.agent.gcs import AgentGcsStore, MetadataTokens
@@ -60,11 +61,12 @@ class Settings:
     jobs: list[Job]
     edge: previews.Edge | None = None  # None: the project runs no previews on the host
     cloud_run: cloud_run.CloudRunPreviews | None = None  # None: none on Cloud Run
+    lambda_: lambda_previews.LambdaPreviews | None = None  # None: none on Lambda
 
     @property
     def prunes(self) -> bool:
         """Whether the agent looks for expired previews."""
-        return self.edge is not None or self.cloud_run is not None
+        return any(where is not None for where in (self.edge, self.cloud_run, self.lambda_))
 
 
 def load(path: Path) -> Settings:
@@ -79,12 +81,14 @@ def load(path: Path) -> Settings:
     store = raw.get("store")
     edge = raw.get("previews")
     run = raw.get("cloud_run")
+    functions = raw.get("lambda")
     return Settings(
         str(raw["project"]),
         dict(store) if store else None,
         jobs,
         previews.Edge.from_json(edge) if edge else None,
         cloud_run.CloudRunPreviews.from_json(run) if run else None,
+        lambda_previews.LambdaPreviews.from_json(functions) if functions else None,
     )
 
 
@@ -227,6 +231,7 @@ def serve(
     if settings.prunes:
         say(f"previews past their TTL are removed within {previews.EVERY:.0f} s")
     tokens = MetadataTokens()  # the Cloud Run calls': fetched again only near expiry
+    aws = lambda_api(settings)  # the Lambda calls': its credentials kept until near expiry
     looked = Hushed(say)  # a look's lines, the same each minute while nothing changes
     while True:
         wake = next_wake(settings.jobs, last)
@@ -238,7 +243,7 @@ def serve(
             when = datetime.fromtimestamp(wake, UTC).isoformat(timespec="minutes")
             say(f"next run at {when}")
         while wake is None or (left := wake - clock()) > 0:
-            prune_previews(engine, settings, looked, clock(), tokens)
+            prune_previews(engine, settings, looked, clock(), tokens, aws)
             # Short naps: a host clock set forward is followed, and previews are looked at.
             sleep(previews.EVERY if wake is None else min(left, previews.EVERY))
         now = clock()
@@ -271,10 +276,11 @@ def prune_previews(
     say: Say,
     now: float,
     tokens: MetadataTokens | None = None,
+    aws: AwsApi | None = None,
 ) -> bool:
-    """One look for the project's expired previews (on the Docker host, then on Cloud
-    Run), removing them; False when one of the two failed (said, and tried again at the
-    next look)."""
+    """One look for the project's expired previews (on the Docker host, on Cloud Run, on
+    Lambda), removing them; False when one look failed (said, and tried again at the next
+    look)."""
     project, ok = settings.project, True
     if (edge := settings.edge) is not None:
         ok = _looked("previews", say, lambda: previews.prune(engine, project, edge, now, say))
@@ -284,7 +290,24 @@ def prune_previews(
             "Cloud Run previews", say, lambda: cloud_run.prune(where, project, now, say, send)
         )
         ok = ok and pruned
+    if (functions := settings.lambda_) is not None:
+        api = aws or lambda_api(settings)
+        assert api is not None
+        pruned = _looked(
+            "Lambda previews",
+            say,
+            lambda: lambda_previews.prune(functions, project, now, say, api),
+        )
+        ok = ok and pruned
     return ok
+
+
+def lambda_api(settings: Settings) -> AwsApi | None:
+    """The AWS APIs the Lambda previews' look calls, as the server's instance role (or
+    the sandbox's placeholders, from the environment); None: no such look."""
+    if (functions := settings.lambda_) is None:
+        return None
+    return AwsApi(functions.region, os.environ, functions.endpoint)
 
 
 def _looked(what: str, say: Say, look: Callable[[], object]) -> bool:

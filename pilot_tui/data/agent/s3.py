@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import hmac
 import http.client
-import json
-import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pilot_tui.data.agent.aws import (
+    EMPTY_SHA256,
+    CachedCredentials,
+    Credentials,
+    NoCredentials,
+    sign,
+)
 from pilot_tui.data.stores import (
     PREFIX,
     READ_CHUNK,
@@ -28,104 +31,7 @@ from pilot_tui.data.stores import (
     StoreError,
 )
 
-IMDS = "169.254.169.254"
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-
-
-@dataclass(frozen=True)
-class Credentials:
-    access_key: str
-    secret_key: str
-    token: str | None = None
-    expires: float | None = None  # epoch seconds
-
-
-def credentials(environment: Mapping[str, str]) -> Credentials:
-    """From the environment when it has keys, else the instance role's (IMDSv2)."""
-    if environment.get("AWS_ACCESS_KEY_ID") and environment.get("AWS_SECRET_ACCESS_KEY"):
-        return Credentials(
-            environment["AWS_ACCESS_KEY_ID"],
-            environment["AWS_SECRET_ACCESS_KEY"],
-            environment.get("AWS_SESSION_TOKEN") or None,
-        )
-    try:
-        token = _imds("PUT", "/latest/api/token", {"X-aws-ec2-metadata-token-ttl-seconds": "300"})
-        headers = {"X-aws-ec2-metadata-token": token}
-        role = _imds("GET", "/latest/meta-data/iam/security-credentials/", headers).split()[0]
-        found = json.loads(
-            _imds("GET", f"/latest/meta-data/iam/security-credentials/{role}", headers)
-        )
-        expires = datetime.fromisoformat(found["Expiration"].replace("Z", "+00:00"))
-        return Credentials(
-            found["AccessKeyId"], found["SecretAccessKey"], found["Token"], expires.timestamp()
-        )
-    except (OSError, ValueError, KeyError, IndexError) as exc:
-        raise StoreError(
-            "no AWS credentials: the Docker host has no instance role the backup agent can "
-            f"use (IMDSv2 at {IMDS}: {exc})"
-        ) from exc
-
-
-def _imds(method: str, path: str, headers: dict[str, str]) -> str:
-    connection = http.client.HTTPConnection(IMDS, 80, timeout=3)
-    try:
-        connection.request(method, path, headers=headers)
-        response = connection.getresponse()
-        body = response.read().decode()
-        if response.status != 200:
-            raise OSError(f"{method} {path}: {response.status}")
-        return body
-    finally:
-        connection.close()
-
-
-def sign(
-    method: str,
-    host: str,
-    path: str,
-    query: dict[str, str],
-    headers: dict[str, str],
-    payload_sha256: str,
-    creds: Credentials,
-    region: str,
-    now: datetime,
-) -> dict[str, str]:
-    """``headers`` with the SigV4 ones added (x-amz-date, x-amz-content-sha256, the
-    session token, Authorization)."""
-    stamp = now.strftime("%Y%m%dT%H%M%SZ")
-    day = stamp[:8]
-    signed = {k.lower(): v.strip() for k, v in headers.items()}
-    signed |= {"host": host, "x-amz-date": stamp, "x-amz-content-sha256": payload_sha256}
-    if creds.token:
-        signed["x-amz-security-token"] = creds.token
-    names = sorted(signed)
-    canonical = "\n".join(
-        [
-            method,
-            urllib.parse.quote(path, safe="/~"),
-            "&".join(
-                f"{urllib.parse.quote(k, safe='~')}={urllib.parse.quote(v, safe='~')}"
-                for k, v in sorted(query.items())
-            ),
-            "".join(f"{name}:{signed[name]}\n" for name in names),
-            ";".join(names),
-            payload_sha256,
-        ]
-    )
-    scope = f"{day}/{region}/s3/aws4_request"
-    to_sign = "\n".join(
-        ["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()]
-    )
-    key = ("AWS4" + creds.secret_key).encode()
-    for part in (day, region, "s3", "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    signed["authorization"] = (
-        f"AWS4-HMAC-SHA256 Credential={creds.access_key}/{scope}, "
-        f"SignedHeaders={';'.join(names)}, Signature={signature}"
-    )
-    return signed
 
 
 class AgentS3Store(BackupStore):
@@ -145,16 +51,16 @@ class AgentS3Store(BackupStore):
             self.https, self.host, self.base = parsed.scheme == "https", parsed.netloc, f"/{bucket}"
         else:
             self.https, self.host, self.base = True, f"{bucket}.s3.{region}.amazonaws.com", ""
-        self._creds: Credentials | None = None
+        self._creds = CachedCredentials(self.environment)
 
     def where(self, key: str = "") -> str:
         return f"s3://{self.bucket}/{PREFIX}/{key}" if key else f"s3://{self.bucket}/{PREFIX}"
 
     def _credentials(self) -> Credentials:
-        creds = self._creds
-        if creds is None or (creds.expires is not None and creds.expires - time.time() < 300):
-            creds = self._creds = credentials(self.environment)
-        return creds
+        try:
+            return self._creds()
+        except NoCredentials as exc:
+            raise StoreError(str(exc)) from exc
 
     def _open(
         self,

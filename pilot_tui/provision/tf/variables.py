@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pilot_tui.cloud.policy_aws import lambda_preview_apps
 from pilot_tui.cloud.policy_gcp import resources_for
 from pilot_tui.config.schema import PilotConfig, default_size
 from pilot_tui.data import cloud_sql, rds
@@ -34,6 +35,9 @@ def variables(
         # Only when there are some: an ejected template from before databases.tf has no
         # such variable (its passwords go in a file of their own: see Server.prepare).
         values["databases"] = rds.terraform_inputs(config) or None
+        # The agent's removal of expired Lambda previews (none: an ejected template from
+        # before it has no such variable).
+        values["lambda_preview_apps"] = [a.name for a in lambda_preview_apps(config)] or None
         if home == "sandbox":
             values["ubuntu_release"] = "16.04"  # the Canonical image the local API knows
     else:

@@ -120,10 +120,10 @@ class CloudRunPreview(CloudRun):
     def deploy(self, ctx: DeployContext, log: RunLog, *, force: bool = False) -> history.Release:
         """Deployed; then the agent on the Docker host (which built its image) brought up
         to date, so it removes the preview when its TTL runs out, laptop or not."""
-        from pilot_tui.deploy.targets.docker_host.release import backup_agent
+        from pilot_tui.deploy.targets.docker_host.release import agent_for_previews
 
         release = super().deploy(ctx, log, force=force)
-        backup_agent(ctx, log.line("deploy", self.app.name))
+        agent_for_previews(ctx, log.line("deploy", self.app.name))
         return release
 
     def registry(self, ctx: Context) -> Registry:

@@ -11,13 +11,20 @@ import ipaddress
 import json
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from pilot_tui.config.schema import AppSettings, PilotConfig, ServerTarget
 from pilot_tui.deploy import history, lock
-from pilot_tui.deploy.context import Context, DeployContext, DeployError, RunLog, git_commit
+from pilot_tui.deploy.context import (
+    CancelToken,
+    Context,
+    DeployContext,
+    DeployError,
+    RunLog,
+    git_commit,
+)
 from pilot_tui.deploy.events import (
     Released,
     StageFailed,
@@ -31,6 +38,7 @@ from pilot_tui.deploy.targets.base import reverted, target_settings, watching
 from pilot_tui.deploy.targets.docker_host import caddy_config, containers, proxy, proxy_container
 
 if TYPE_CHECKING:
+    from docker import DockerClient
     from docker.models.containers import Container
 
     from pilot_tui.data.scheduling import AgentPlan
@@ -269,6 +277,54 @@ def backup_agent(ctx: Context, line: Callable[[str], None]) -> None:
         line(
             "warning: the agent on the Docker host (scheduled backups, expired previews) was "
             f"not brought up to date: {str(exc)[:300]}"
+        )
+
+
+@dataclass
+class _OnTheHost:
+    """A managed target's Context with the Docker host opened for the agent alone."""
+
+    config: PilotConfig
+    state_dir: Path
+    root: Path
+    client: DockerClient | None
+    target: DockerTarget | None
+    cancel: CancelToken
+
+    @property
+    def project(self) -> str:
+        return self.config.project.name
+
+
+def agent_for_previews(ctx: Context, line: Callable[[str], None]) -> None:
+    """After a preview's deploy on a managed target: the agent on the Pilot Server brought
+    up to date, so it removes the preview when its TTL runs out, laptop or not. A deploy
+    that opened no Docker host (a zip Lambda's) opens the server's for it, only while the
+    agent has Lambda previews to look after; a server it cannot reach is a warning (the
+    preview is deployed)."""
+    from docker.errors import DockerException
+
+    from pilot_tui.cloud.oidc_exchange import in_github_actions
+    from pilot_tui.data import scheduling
+    from pilot_tui.deploy.host import connect, target_for
+    from pilot_tui.errors import PilotError
+    from pilot_tui.provision.outputs import saved_record
+
+    if ctx.client is not None:
+        backup_agent(ctx, line)
+        return
+    if in_github_actions() or scheduling.lambda_previews(ctx.config, ctx.state_dir) is None:
+        return
+    try:
+        target = target_for(ctx.config, ctx.state_dir, saved_record(ctx.state_dir))
+        with connect(target, ctx.state_dir / "run") as client:
+            opened = _OnTheHost(ctx.config, ctx.state_dir, ctx.root, client, target, ctx.cancel)
+            backup_agent(opened, line)
+    except (PilotError, DockerException, OSError) as exc:
+        line(
+            "warning: the agent on the Pilot Server (it removes expired previews) was not "
+            f"brought up to date: {str(exc)[:300]}; `pilot-tui preview prune` removes them "
+            "from here"
         )
 
 

@@ -36,8 +36,9 @@ from pilot_tui.config.schema import AppSettings, LambdaTarget, PilotConfig
 from pilot_tui.deploy import previews as previews_rules
 from pilot_tui.deploy.build.shippable import Collected, collect
 from pilot_tui.deploy.context import CancelToken
-from pilot_tui.deploy.previews import EXPIRES, PREVIEW_OF, Preview, from_labels
+from pilot_tui.deploy.previews import EXPIRES, PREVIEW_OF, Preview
 from pilot_tui.deploy.targets.base import target_settings
+from pilot_tui.deploy.targets.lambda_.listing import function_name, last_modified, preview_of
 from pilot_tui.deploy.targets.managed import (
     LogLine,
     Probe,
@@ -51,7 +52,6 @@ from pilot_tui.naming import (
     PROJECT_TAG,
     execution_roles,
     preview_execution_role,
-    resource_name,
 )
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ class LambdaFunction:
 
     @property
     def name(self) -> str:
-        return resource_name(self.project, self.app)[:64]
+        return function_name(self.project, self.app)
 
     @property
     def log_group(self) -> str:
@@ -494,15 +494,15 @@ class LambdaFunction:
         for page in pages:
             for mapping in page.get("ResourceTagMappingList", []):
                 tags = {t["Key"]: t["Value"] for t in mapping.get("Tags", [])}
-                preview = from_labels(tags)
                 name = mapping.get("ResourceARN", "").rpartition(":function:")[2]
-                if preview is None or name != resource_name(self.project, preview.full):
+                preview = preview_of(tags, name, self.project)
+                if preview is None:
                     continue  # not one Pilot made
                 try:
                     changed = self.lam.get_function_configuration(FunctionName=name)
                 except self.lam.exceptions.ResourceNotFoundException:
                     continue  # deleted; the tagging API has not caught up
-                modified = _seconds(str(changed.get("LastModified", "")))
+                modified = last_modified(str(changed.get("LastModified", "")))
                 preview = previews_rules.believed(preview, modified, ttl)
                 # Lambda keeps no creation time: a new function's last change is its making
                 preview = dataclasses.replace(preview, made=modified)
@@ -530,20 +530,6 @@ class LambdaFunction:
         for line in done:
             say(line)
         return done
-
-
-def _seconds(modified: str) -> float:
-    """Lambda's LastModified ("2026-12-05T09:00:00.521+0000"; fractions to nanoseconds,
-    or "Z", elsewhere) in seconds since the epoch; now when it cannot be read (the tag's
-    expiry then decides)."""
-    import re
-    from datetime import datetime
-
-    found = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:?\d\d)", modified)
-    if found is None:
-        return time.time()
-    zone = "+0000" if found[2] == "Z" else found[2].replace(":", "")
-    return datetime.strptime(found[1] + zone, "%Y-%m-%dT%H:%M:%S%z").timestamp()
 
 
 def open_lambda(

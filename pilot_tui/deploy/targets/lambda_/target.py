@@ -148,6 +148,16 @@ class LambdaPreview(Lambda):
 
         return open_lambda(ctx.config, ctx.state_dir, ctx.root, self.app, self.previewing)
 
+    def deploy(self, ctx: DeployContext, log: RunLog, *, force: bool = False) -> history.Release:
+        """Deployed; then the agent on the Pilot Server brought up to date, so it removes
+        the preview when its TTL runs out, laptop or not (on an AWS server that `server up`
+        granted it: scheduling.lambda_previews)."""
+        from pilot_tui.deploy.targets.docker_host.release import agent_for_previews
+
+        release = super().deploy(ctx, log, force=force)
+        agent_for_previews(ctx, log.line("deploy", self.app.name))
+        return release
+
     def registry(self, ctx: Context) -> Registry:
         return ecr_registry_for(ctx, self.owner)  # the owner's repository, its tags its own
 

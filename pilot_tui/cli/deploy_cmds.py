@@ -100,10 +100,25 @@ def _summarize(name: str, release: history.Release) -> None:
     from_ci.summarize(name, release.id, release.url or release.simulated_url or "")
 
 
+def _break_locks(engine: Deployer, name: str) -> bool:
+    """``name``'s deploy locks ended: the Docker host's and the state bucket's lease
+    (shared_lease.py); whether one was held."""
+    from pilot_tui.deploy.lock import break_lock
+    from pilot_tui.deploy.shared_history import SharedHistoryError
+    from pilot_tui.deploy.shared_lease import break_lease
+
+    broke = engine.client is not None and break_lock(engine.client, engine.project, name)
+    if engine.shared is not None:
+        try:
+            broke = break_lease(engine.shared, name) or broke
+        except SharedHistoryError as exc:
+            error(f"warning: the deploy lock in the state bucket was not broken: {exc}")
+    return broke
+
+
 def deploy(ns: argparse.Namespace) -> int:
     from pilot_tui.cloud.oidc_exchange import in_github_actions
     from pilot_tui.deploy.engine import DeployError
-    from pilot_tui.deploy.lock import break_lock
 
     loaded = load_valid(ns)
     if loaded is None:
@@ -154,7 +169,7 @@ def deploy(ns: argparse.Namespace) -> int:
             except previews.PreviewError as exc:
                 error(str(exc))
                 return exc.exit_code
-        if ns.break_lock and engine.client is not None:
+        if ns.break_lock and (engine.client is not None or engine.shared is not None):
             for name in names:
                 answer = confirm(
                     f"Break the deploy lock of {name}? Only do this if no deploy is running.",
@@ -162,7 +177,7 @@ def deploy(ns: argparse.Namespace) -> int:
                 )
                 if answer is None:  # no terminal to ask: refuse before building anything
                     return EXIT_INVALID
-                if answer and break_lock(engine.client, engine.project, name):
+                if answer and _break_locks(engine, name):
                     say(f"broke the lock of {name}")
         if ns.preview is not None:
             try:

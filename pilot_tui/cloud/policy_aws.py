@@ -313,6 +313,7 @@ def preview_policy(project: str, account: str, region: str, apps: Sequence[str])
     previews_role = f"arn:aws:iam::{account}:role/{preview_execution_role(project)}"
     state = state_bucket(project)
     releases = f"arn:aws:s3:::{state}/pilot/releases"
+    locks = f"arn:aws:s3:::{state}/pilot/locks"
     ours = {f"aws:ResourceTag/{PROJECT_TAG}": project, f"aws:ResourceTag/{PREVIEW_OF}": list(apps)}
     asked = {f"aws:RequestTag/{PROJECT_TAG}": project, f"aws:RequestTag/{PREVIEW_OF}": list(apps)}
     labels = {"aws:TagKeys": [PROJECT_TAG, PREVIEW_OF, PREVIEW, PREVIEW_EXPIRES]}
@@ -448,6 +449,13 @@ def preview_policy(project: str, account: str, region: str, apps: Sequence[str])
                 "Effect": "Allow",
                 "Action": ["s3:PutObject", "s3:DeleteObject"],
                 "Resource": [f"{releases}/{app}--*.json" for app in apps],
+            },
+            {
+                # One deploy of a preview at a time, a laptop's or a run's (shared_lease.py)
+                "Sid": "PreviewDeployLocks",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": [f"{locks}/{app}--*.json" for app in apps],
             },
             {
                 "Sid": "ListHistory",  # (and a missing history is a 404, not a 403)

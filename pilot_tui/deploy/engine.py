@@ -7,16 +7,18 @@ goes to .pilot/logs/deploy-TIME-APP.log as JSON lines.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pilot_tui import redact
 from pilot_tui.config.schema import AppSettings, PilotConfig
-from pilot_tui.deploy import history, notify, previews, secrets
+from pilot_tui.deploy import history, notify, previews, secrets, shared_lease
 from pilot_tui.deploy.build import images, packing
 from pilot_tui.deploy.build.recipe import BuildError, recipe_for
 from pilot_tui.deploy.build.shippable import private_paths
@@ -120,7 +122,7 @@ class Deployer:
     # -- the run: the app's target does it, reporting through the run log ---------------
     def deploy(self, name: str, *, force: bool = False) -> history.Release:
         app = self.app(name)
-        with _RunLog(self, name, "deploy") as log:
+        with _RunLog(self, name, "deploy") as log, self._leased(log, name, "deploy"):
             records = _records(self.state_dir, name)
             before, known = history.live(records), {r.id for r in records}
             try:
@@ -135,7 +137,7 @@ class Deployer:
 
     def rollback(self, name: str, wanted: str | None = None) -> history.Release:
         app = self.app(name)
-        with _RunLog(self, name, "rollback") as log:
+        with _RunLog(self, name, "rollback") as log, self._leased(log, name, "rollback"):
             try:
                 release = target_for(app).rollback(self, log, wanted)
             except DeployError as exc:
@@ -161,7 +163,7 @@ class Deployer:
             runs = target.preview(made)  # refused here by a kind that has none
         except previews.PreviewError as exc:
             raise DeployError("deploy", str(exc), exit_code=exc.exit_code) from exc
-        with _RunLog(self, made.full, "preview") as log:
+        with _RunLog(self, made.full, "preview") as log, self._leased(log, made.full, "preview"):
             say = log.line("deploy", made.full)
             try:
                 expired, kept = self._remove_expired(app, moment, say)
@@ -403,6 +405,34 @@ class Deployer:
         problem = notify.send(url, notice)
         if problem is not None:
             line(f"warning: no notification sent: {problem}")
+
+    @contextlib.contextmanager
+    def _leased(self, log: RunLog, name: str, what: str) -> Iterator[None]:
+        """``name`` released by this process alone, wherever else it is deployed from (a
+        teammate's laptop, a CI run): its lease in the state bucket, with a shared history
+        (shared_lease.py). A bucket that cannot be reached is a warning, as for the
+        history; in a CI run it fails the deploy."""
+        lease = None
+        if self.shared is not None:
+            say = log.line("deploy", name)
+            try:
+                lease = shared_lease.take(
+                    self.shared, name, self.by, what, wait=self.lock_wait, say=say
+                )
+            except shared_lease.LeaseHeld as exc:
+                log.emit(StageFailed(name, "deploy", str(exc)))
+                raise DeployError("lock", str(exc)) from exc
+            except SharedHistoryError as exc:
+                if self.shared_required:
+                    message = f"{exc}: a CI run deploys nothing it cannot lock"
+                    log.emit(StageFailed(name, "deploy", message))
+                    raise DeployError("lock", message) from exc
+                say(f"warning: {exc}; deploying without the shared deploy lock")
+        try:
+            yield
+        finally:
+            if lease is not None:
+                lease.release()
 
     # -- what every target gets (context.DeployContext) ----------------------------------
     def pull(self, log: RunLog, name: str) -> None:

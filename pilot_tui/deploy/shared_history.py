@@ -37,6 +37,13 @@ class SharedHistoryError(PilotError):
     title = "Shared history unreachable"
 
 
+class Changed(SharedHistoryError):
+    """A conditional write found another version than the one it was made over (its
+    callers say what that means: a conflict of histories, a lease taken meanwhile)."""
+
+    title = "State bucket record changed meanwhile"
+
+
 class SharedHistoryConflict(SharedHistoryError):
     """The bucket's history changed since this process read it: the record was not
     written over it (kept beside the local history instead)."""
@@ -90,16 +97,22 @@ class SharedHistory:
             atomic_write(kept, data)
             raise SharedHistoryConflict(f"{exc}; this machine's record is kept in {kept}") from exc
         except SharedHistoryError:
-            if self.create is None:
+            if not self.make_bucket():
                 raise
-            # With home = "host" no `server up` made the bucket: make it (idempotent), retry.
-            try:
-                self.create()
-            except Exception as exc:
-                raise SharedHistoryError(
-                    f"cannot create the state bucket {self.bucket}: {redact.clip(str(exc), 160)}"
-                ) from exc
             self._write(self.key(app), data, app)
+
+    def make_bucket(self) -> bool:
+        """Make the bucket (idempotent: with home = "host" or a sandbox no `server up` made
+        it), when this copy can; whether it could. SharedHistoryError when that failed."""
+        if self.create is None:
+            return False
+        try:
+            self.create()
+        except Exception as exc:
+            raise SharedHistoryError(
+                f"cannot create the state bucket {self.bucket}: {redact.clip(str(exc), 160)}"
+            ) from exc
+        return True
 
     def apps(self, prefix: str = "") -> list[str]:
         """The names of the histories in the bucket that start with ``prefix``."""
@@ -168,11 +181,15 @@ class SharedHistory:
                 f"cannot read {self.kind}://{self.bucket}/{key}: {redact.clip(str(exc), 160)}"
             ) from exc
 
-    def _write(self, key: str, data: bytes, app: str) -> None:
-        """Write ``key``; when ``app``'s history was pulled here, only over the version read
-        (SharedHistoryConflict when someone wrote or removed it since; a retry of this very
-        write, whose first answer was lost, finds its own bytes there and is no conflict)."""
-        expected = self.seen.get(app)
+    def read_versioned(self, key: str) -> tuple[bytes | None, str]:
+        """(``key``'s bytes, its version), as _read_version: for other records kept beside
+        the histories (shared_lease.py)."""
+        return self._read_version(key)
+
+    def put_if(self, key: str, data: bytes, expected: str | None) -> str:
+        """Write ``key``, only over version ``expected`` ("": only when there is none;
+        None: whatever is there); the version written. Changed when the condition failed
+        (someone wrote or removed it since)."""
         try:
             if self.kind == "s3":
                 condition = (
@@ -187,19 +204,28 @@ class SharedHistory:
                     ContentType="application/json",
                     **condition,
                 )
-                version = str(written["ETag"])
-            else:
-                blob = self.client.bucket(self.bucket).blob(key)
-                match = {} if expected is None else {"if_generation_match": int(expected or 0)}
-                blob.upload_from_string(data, content_type="application/json", **match)
-                version = str(blob.generation)
+                return str(written["ETag"])
+            blob = self.client.bucket(self.bucket).blob(key)
+            match = {} if expected is None else {"if_generation_match": int(expected or 0)}
+            blob.upload_from_string(data, content_type="application/json", **match)
+            return str(blob.generation)
         except Exception as exc:
-            if expected and aws_errors.code(exc) in ("NoSuchKey", "404"):
-                pass  # removed since it was read: a change like any other
-            elif not _precondition_failed(exc):
-                raise SharedHistoryError(
-                    f"cannot write {self.kind}://{self.bucket}/{key}: {redact.clip(str(exc), 160)}"
-                ) from exc
+            if (expected and aws_errors.code(exc) in ("NoSuchKey", "404")) or (
+                expected is not None and _precondition_failed(exc)
+            ):
+                raise Changed(key) from exc  # removed, or written, since it was read
+            raise SharedHistoryError(
+                f"cannot write {self.kind}://{self.bucket}/{key}: {redact.clip(str(exc), 160)}"
+            ) from exc
+
+    def _write(self, key: str, data: bytes, app: str) -> None:
+        """Write ``key``; when ``app``'s history was pulled here, only over the version read
+        (SharedHistoryConflict when someone wrote or removed it since; a retry of this very
+        write, whose first answer was lost, finds its own bytes there and is no conflict)."""
+        expected = self.seen.get(app)
+        try:
+            version = self.put_if(key, data, expected)
+        except Changed as exc:
             raw, version = self._read_version(key)
             if raw == data:  # our own write, its answer lost: a retry found it done
                 self.seen[app] = version

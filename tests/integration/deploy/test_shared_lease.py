@@ -1,0 +1,196 @@
+"""One deploy of an app at a time wherever it runs (deploy/shared_lease.py): the lease in
+the state bucket, against the local AWS API's S3 (moto honours S3's conditional writes,
+which the lease is made of). The GCS emulator ignores preconditions, so the GCS path is
+not tested against a race here."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from pilot_tui.deploy import shared_lease
+from pilot_tui.deploy.shared_history import SharedHistory
+from pilot_tui.deploy.shared_lease import LEASE, LeaseHeld
+
+BUCKET = "pilot-state-acme"
+
+
+class Clock:
+    """A clock the test moves; sleeping moves it too."""
+
+    def __init__(self, at: float = 1_796_000_000.0) -> None:
+        self.at = at
+
+    def __call__(self) -> float:
+        return self.at
+
+    def sleep(self, seconds: float) -> None:
+        self.at += seconds
+
+
+@pytest.fixture
+def store(moto) -> SharedHistory:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    return SharedHistory("s3", BUCKET, s3)
+
+
+def _held(store: SharedHistory, app: str = "web") -> dict:
+    raw, _ = store.read_versioned(shared_lease.key(app))
+    assert raw is not None
+    return json.loads(raw)
+
+
+def test_a_second_deployer_waits_then_is_refused_naming_the_first(store):
+    clock = Clock()
+    said: list[str] = []
+    laptop = shared_lease.take(
+        store, "web", "ann (Ann <ann@example.com>)", "deploy", clock=clock, renew_every=3600
+    )
+    assert _held(store)["holder"] == "ann (Ann <ann@example.com>)"
+    with pytest.raises(LeaseHeld) as refused:
+        shared_lease.take(
+            store,
+            "web",
+            "GitHub Actions acme/web, workflow 'pilot' run 7",
+            "deploy",
+            wait=10,
+            say=said.append,
+            clock=clock,
+            sleep=clock.sleep,
+        )
+    message = str(refused.value)
+    assert "web is being deployed by ann (Ann <ann@example.com>) (a deploy since" in message
+    assert f"s3://{BUCKET}/pilot/locks/web.json" in message and "--break-lock" in message
+    assert said == ["waiting for ann (Ann <ann@example.com>)'s deploy of web to finish"]
+    # another app, or a preview, is not held by it
+    other = shared_lease.take(store, "web--pr-1", "ci", "preview", clock=clock, renew_every=3600)
+    other.release()
+    laptop.release()
+    assert _held(store)["released"] is True
+    ci = shared_lease.take(store, "web", "ci", "deploy", clock=clock, renew_every=3600)
+    assert _held(store)["holder"] == "ci"
+    ci.release()
+
+
+def test_a_waiting_deployer_takes_it_once_it_is_given_back(store):
+    clock = Clock()
+    first = shared_lease.take(store, "web", "ann", "deploy", clock=clock, renew_every=3600)
+
+    def sleep(seconds: float) -> None:  # the first deploy finishes while the second waits
+        clock.sleep(seconds)
+        first.release()
+
+    second = shared_lease.take(
+        store, "web", "bob", "rollback", wait=30, clock=clock, sleep=sleep, renew_every=3600
+    )
+    assert _held(store)["holder"] == "bob" and _held(store)["what"] == "rollback"
+    second.release()
+
+
+def test_a_killed_deploys_lease_lapses_and_is_taken_over_saying_so(store):
+    clock = Clock()
+    shared_lease.take(store, "web", "ann", "deploy", clock=clock, renew_every=3600)  # killed
+    clock.at += LEASE - 1
+    with pytest.raises(LeaseHeld):
+        shared_lease.take(store, "web", "bob", "deploy", clock=clock)
+    clock.at += 2
+    said: list[str] = []
+    bob = shared_lease.take(store, "web", "bob", "deploy", clock=clock, say=said.append)
+    assert said[0].startswith("took over the deploy lock of web: ann's lapsed at ")
+    bob.release()
+
+
+def test_renewals_keep_a_long_deploy_held_and_a_broken_lease_is_said(store):
+    clock = Clock()
+    said: list[str] = []
+    long = shared_lease.take(
+        store, "web", "ann", "deploy", clock=clock, say=said.append, renew_every=3600
+    )
+    for _ in range(10):  # 10 minutes of deploying, renewed each minute
+        clock.at += 60
+        assert long.renew()
+    with pytest.raises(LeaseHeld):
+        shared_lease.take(store, "web", "bob", "deploy", clock=clock)
+    # `deploy --break-lock` elsewhere: the holder finds out at its next renewal
+    assert shared_lease.break_lease(store, "web", clock) is True
+    assert shared_lease.break_lease(store, "web", clock) is False  # nothing held any more
+    bob = shared_lease.take(store, "web", "bob", "deploy", clock=clock, renew_every=3600)
+    assert long.renew() is False
+    assert any("was broken or taken over meanwhile" in line for line in said)
+    long.release()  # not ours any more: bob's stays
+    assert _held(store)["holder"] == "bob" and _held(store)["released"] is False
+    bob.release()
+
+
+def test_the_lease_is_renewed_in_the_background(store):
+    lease = shared_lease.take(store, "web", "ann", "deploy", renew_every=0.05)
+    first = _held(store)["until"]
+    import time
+
+    deadline = time.monotonic() + 10
+    while _held(store)["until"] == first and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _held(store)["until"] > first
+    lease.release()
+    assert _held(store)["released"] is True
+
+
+def test_a_garbled_lease_guards_nothing(store):
+    store.put_if(shared_lease.key("web"), b"not json", None)
+    lease = shared_lease.take(store, "web", "ann", "deploy", renew_every=3600)
+    assert _held(store)["holder"] == "ann"
+    lease.release()
+
+
+def test_a_deploy_from_here_waits_for_a_ci_runs_lease_or_breaks_it(fn_project, cli):
+    """A zip Lambda's deploy opens no Docker host, so no lock held it apart from a CI run's
+    before: now the state bucket's lease does (the sandbox's local S3 as the state
+    bucket; the deploy and the function are real)."""
+    import time
+
+    from pilot_tui.cloud.clients import emulator_aws
+    from pilot_tui.cloud.sandbox import Sandbox
+
+    assert cli("config", "set", "state.backend", "s3").code == 0
+    Sandbox(fn_project / ".pilot").ensure()  # as `server up` leaves them: running
+    first = cli("deploy", "fn")
+    assert first.code == 0, first.err
+    url = Sandbox(fn_project / ".pilot").running()["aws"].url
+    s3 = emulator_aws("us-east-1").session.client("s3", endpoint_url=url)
+    store = SharedHistory("s3", BUCKET, s3)
+    assert _held(store, "fn")["released"] is True  # taken by that deploy, and given back
+    assert _held(store, "fn")["what"] == "deploy"
+
+    run = "GitHub Actions acme/fn, workflow 'pilot' run 42 at 0123456789ab"
+    ci = shared_lease.take(store, "fn", run, "deploy", renew_every=3600)
+    refused = cli("deploy", "fn")
+    assert refused.code == 1
+    assert f"fn is being deployed by {run} (a deploy since" in refused.err
+    assert "--break-lock" in refused.err
+    rolled = cli("rollback", "fn")
+    assert rolled.code == 1 and f"fn is being deployed by {run}" in rolled.err
+    assert [r["id"] for r in json.loads(cli("releases", "fn", "--json").out)] == ["v1"]
+
+    # it finishes while this one waits (--wait): then this one deploys
+    def finish_soon() -> None:
+        time.sleep(1.5)
+        ci.release()
+
+    import threading
+
+    finisher = threading.Thread(target=finish_soon)
+    finisher.start()
+    waited = cli("deploy", "fn", "--wait", "30", "--force", "--no-watch")
+    finisher.join()
+    assert waited.code == 0, waited.err
+    assert f"waiting for {run}'s deploy of fn to finish" in waited.err
+
+    # a killed run's lease: broken from here, after asking (--yes)
+    shared_lease.take(store, "fn", run, "deploy", renew_every=3600)
+    broke = cli("deploy", "fn", "--break-lock", "--yes", "--force", "--no-watch")
+    assert broke.code == 0, broke.err
+    assert "broke the lock of fn" in broke.err
+    assert _held(store, "fn")["released"] is True

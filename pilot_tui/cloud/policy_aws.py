@@ -120,6 +120,9 @@ def image_statements(scope: Scope) -> list[Statement]:
                 "ecr:BatchGetImage",
                 "ecr:GetDownloadUrlForLayer",
                 "ecr:DeleteRepository",
+                # a removed preview's own tags (previews.image_tag), and what only they named
+                "ecr:ListImages",
+                "ecr:BatchDeleteImage",
             ],
             "Resource": f"arn:aws:ecr:{scope.arn}:repository/{scope.names}*",
         },

@@ -5,7 +5,7 @@ the engine pushes with a short-lived OAuth access token (docker_login)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pilot_tui import redact
 from pilot_tui.cloud.gcp_api import ApiRequest, Transport, gone_ok, wait_operation
@@ -31,10 +31,7 @@ def image_path(region: str, gcp_project: str, project: str, app: str) -> str:
 
 def delete_package_request(gcp_project: str, region: str, project: str, app: str) -> ApiRequest:
     """The app's images (one package per app in the project's repository)."""
-    return ApiRequest(
-        "DELETE",
-        f"{repositories_url(gcp_project, region)}/{project_resource(project)}/packages/{app}",
-    )
+    return ApiRequest("DELETE", package_url(gcp_project, region, project, app))
 
 
 def delete_images(
@@ -46,6 +43,53 @@ def delete_images(
         return False
     wait_operation(transport, operation, api=REGISTRY_API, timeout=300)
     return True
+
+
+def package_url(gcp_project: str, region: str, project: str, app: str) -> str:
+    return f"{repositories_url(gcp_project, region)}/{project_resource(project)}/packages/{app}"
+
+
+def _tags(transport: Transport, package: str, version: str | None = None) -> list[dict[str, Any]]:
+    """The package's tags (of ``version`` only, when given), every page."""
+    found: list[dict[str, Any]] = []
+    params: dict[str, str] = {"pageSize": "1000"}
+    if version is not None:
+        params["filter"] = f'version="{version}"'
+    while True:
+        page = gone_ok(transport, ApiRequest("GET", f"{package}/tags", params=dict(params)))
+        if page is None:
+            return found  # no such package: nothing was pushed for the app
+        found += page.get("tags", [])
+        token = page.get("nextPageToken")
+        if not token:
+            return found
+        params["pageToken"] = str(token)
+
+
+def delete_tagged(
+    transport: Transport, gcp_project: str, region: str, project: str, app: str, prefix: str
+) -> list[str]:
+    """Delete the tags of the app's package that start with ``prefix``, and each image
+    (version) left with no tag by that; the tags deleted. An image another tag still
+    names (the app's own release of the same source) is kept."""
+    package = package_url(gcp_project, region, project, app)
+    deleted, versions = [], set()
+    for tag in _tags(transport, package):
+        name = str(tag.get("name", ""))
+        short = name.rpartition("/tags/")[2]
+        if not short.startswith(prefix):
+            continue
+        gone_ok(transport, ApiRequest("DELETE", f"{REGISTRY_API}{name}"))
+        deleted.append(short)
+        if tag.get("version"):
+            versions.add(str(tag["version"]))
+    for version in sorted(versions):
+        if _tags(transport, package, version):
+            continue  # still named by another tag
+        operation = gone_ok(transport, ApiRequest("DELETE", f"{REGISTRY_API}{version}"))
+        if operation is not None and not operation.get("done", True):
+            wait_operation(transport, operation, api=REGISTRY_API, timeout=300)
+    return deleted
 
 
 def access_token(credentials: Credentials) -> str:

@@ -185,6 +185,23 @@ class Preview:
         return self.expires <= now
 
 
+IMAGE_TAG_MAX = 128  # characters of an image tag (Docker's, Artifact Registry's)
+
+
+def image_tag_prefix(name: str) -> str:
+    """What the tags of preview ``name``'s images start with, in its app's repository:
+    "_" is in no preview name (slug), so no other preview's tags start so."""
+    return f"preview_{name}_"
+
+
+def image_tag(name: str, tag: str) -> str:
+    """The tag preview ``name``'s image ``tag`` (its content's) is pushed as: its own,
+    never one of the app's releases' tags (the same source builds the same tag), so its
+    removal takes its images and never the app's (a registry deletes an image when its
+    last tag goes, and keeps one another tag still names)."""
+    return (image_tag_prefix(name) + tag)[:IMAGE_TAG_MAX]
+
+
 def from_labels(labels: dict[str, str], keys: tuple[str, str, str] = LABEL_KEYS) -> Preview | None:
     """The preview a resource's labels describe, if they describe one."""
     app, name, expires = (labels.get(key) for key in keys)

@@ -86,6 +86,39 @@ def delete_ecr_repository(ecr: ECRClient, repository: str) -> bool:
     return True
 
 
+def delete_ecr_tags(ecr: ECRClient, repository: str, prefix: str) -> list[str]:
+    """Delete the tags of ``repository`` that start with ``prefix``; those deleted. ECR
+    deletes an image with its last tag and keeps one another tag still names. [] when
+    there is no such repository."""
+    try:
+        pages = ecr.get_paginator("list_images").paginate(
+            repositoryName=repository, filter={"tagStatus": "TAGGED"}
+        )
+        tags = sorted(
+            {
+                str(image["imageTag"])
+                for page in pages
+                for image in page.get("imageIds", [])
+                if str(image.get("imageTag", "")).startswith(prefix)
+            }
+        )
+    except ecr.exceptions.RepositoryNotFoundException:
+        return []
+    for start in range(0, len(tags), 100):  # BatchDeleteImage takes 100 at a time
+        chunk = tags[start : start + 100]
+        answer = ecr.batch_delete_image(
+            repositoryName=repository, imageIds=[{"imageTag": t} for t in chunk]
+        )
+        refused = [f for f in answer.get("failures", []) if f.get("failureCode") != "ImageNotFound"]
+        if refused:
+            first = refused[0]
+            raise RegistryError(
+                f"ECR kept {len(refused)} image tag(s) of {repository} "
+                f"({first.get('failureCode')}: {first.get('failureReason')})"
+            )
+    return tags
+
+
 def push(
     client: DockerClient, image_id: str, registry: Registry, tag: str, say: Callable[[str], None]
 ) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from pilot_tui.config.schema import AppSettings, PilotConfig
-from pilot_tui.deploy import addresses, history
+from pilot_tui.deploy import addresses, history, previews
 from pilot_tui.deploy.context import Context, DeployContext, RunLog, Say
 from pilot_tui.deploy.registry import REGISTRY_OVERRIDE, Registry, ecr_registry
 from pilot_tui.deploy.targets.base import (
@@ -39,6 +39,38 @@ def ecr_registry_for(ctx: Context, app: AppSettings) -> Registry:
     """The app's ECR repository (Lambda and ECS images), with a fresh login."""
     name = resource_name(ctx.project, app.name)
     return ecr_registry(aws_clients(ctx.config, ctx.state_dir)("ecr"), name, ctx.project)
+
+
+def delete_preview_ecr_images(ctx: Context, owner: AppSettings, name: str, say: Say) -> list[str]:
+    """Preview ``name``'s images in its app's ECR repository (their own tags,
+    previews.image_tag), deleted; what was. A refusal is a warning: what ran the preview
+    is gone already."""
+    from pilot_tui.deploy.registry import delete_ecr_tags
+
+    repository = resource_name(ctx.project, owner.name)
+    try:
+        tags = delete_ecr_tags(
+            aws_clients(ctx.config, ctx.state_dir)("ecr"),
+            repository,
+            previews.image_tag_prefix(name),
+        )
+    except Exception as exc:  # RegistryError, botocore's: said, the removal goes on
+        hint = (
+            " (a deployer made before Pilot removed previews' images: `pilot-tui deployer "
+            "create` gives it the grant)"
+            if "AccessDenied" in str(exc)
+            else ""
+        )
+        say(
+            f"warning: the images of preview {name} stay in ECR repository {repository}: "
+            f"{exc}{hint}"
+        )
+        return []
+    if not tags:
+        return []
+    done = f"deleted {len(tags)} image tag(s) of preview {name} from {repository}"
+    say(done)
+    return [done]
 
 
 def refuse_unreachable_ecr(config: PilotConfig, app: AppSettings, hint: str = "") -> None:
@@ -119,6 +151,10 @@ class ManagedContainer(NoPreviews, ABC):
     @abstractmethod
     def waypoint(self, config: PilotConfig) -> WaypointApp:
         """The app as Waypoint's plugins would deploy it (see base.Target.waypoint)."""
+
+    def push_tag(self, tag: str) -> str:
+        """The tag the built image ``tag`` (repository:tag) is pushed as."""
+        return tag.rpartition(":")[2]
 
     def check_registry(self, config: PilotConfig) -> None:
         """Refuse, before the build, a deploy whose image could never be pushed."""

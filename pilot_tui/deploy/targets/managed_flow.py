@@ -70,6 +70,8 @@ class Platform(Protocol):
 
     def check_registry(self, config: PilotConfig) -> None: ...
 
+    def push_tag(self, tag: str) -> str: ...
+
     def adapt_image(
         self, ctx: DeployContext, log: RunLog, image_id: str, tag: str
     ) -> tuple[str, str]: ...
@@ -163,7 +165,7 @@ def _push(kind: Platform, ctx: DeployContext, log: RunLog, image_id: str, tag: s
     log.emit(StageStarted(name, "push"))
     registry = kind.registry(ctx)
     reference = push(
-        ctx.docker_client, image_id, registry, tag.rpartition(":")[2], log.line("push", name)
+        ctx.docker_client, image_id, registry, kind.push_tag(tag), log.line("push", name)
     )
     log.emit(StageFinished(name, "push", reference, timer.seconds()))
     return reference

@@ -160,3 +160,39 @@ def test_a_health_path_reaches_the_adapter_as_written(docker_client, tmp_path):
         assert f"AWS_LWA_READINESS_CHECK_PATH={path}" in image.attrs["Config"]["Env"]
     finally:
         docker_client.images.remove(image.id, force=True)
+
+
+def test_an_image_lambda_previews_image_has_tags_of_its_own(image_app, cli):
+    """Pushed to the app's repository under the preview's own tag (previews.image_tag),
+    never the app's release's tag of the same source; its removal asks ECR to delete those
+    tags (tests/integration/deploy/test_preview_images.py: what ECR then keeps)."""
+    import base64
+    import urllib.request
+
+    import boto3
+
+    _, host, _ = image_app
+    assert cli("deploy", "hello").code == 0
+    preview = cli("deploy", "hello", "--preview", "pr-1")
+    assert preview.code == 0, preview.err
+    owner = json.loads(cli("releases", "hello", "--json").out)[-1]["image"]
+    repository = owner.removeprefix(f"{host}/").partition("@")[0]
+    assert repository.endswith("-hello")  # pilot-PROJECT-hello, the app's own
+    token = boto3.client("ecr", region_name="us-east-1").get_authorization_token()
+    login = token["authorizationData"][0]["authorizationToken"]
+    request = urllib.request.Request(
+        f"http://{host}/v2/{repository}/tags/list",
+        headers={"Authorization": f"Basic {login}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        tags = sorted(json.loads(answer.read())["tags"])
+    assert len(tags) == 2
+    app_tag, preview_tag = sorted(tags, key=lambda t: t.startswith("preview_"))
+    assert preview_tag == f"preview_pr-1_{app_tag}"  # the same source, its own tag
+    image = json.loads(cli("releases", "hello--pr-1", "--json").out)[-1]["image"]
+    assert image.startswith(f"{host}/{repository}@sha256:")
+    gone = cli("preview", "destroy", "hello", "pr-1", "--yes")
+    assert gone.code == 0, gone.err
+    assert "warning" not in gone.err
+    assert base64.b64decode(login)  # (the login is moto's, never shown)
+    assert login not in preview.out + preview.err + gone.out + gone.err

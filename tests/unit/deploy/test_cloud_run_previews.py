@@ -488,6 +488,10 @@ def test_preview_list_destroy_and_prune_on_cloud_run(tmp_path, cli, fake, monkey
     gone = cli("preview", "destroy", "api", "old", "--yes")
     assert gone.code == 0, gone.err
     assert "deleted Cloud Run service pilot-acme-api--old" in gone.out + gone.err
+    # then its images, in the app's package (the push is stubbed here: none to delete;
+    # tests/integration/deploy/test_preview_images.py deletes some)
+    looked = [c for c in fake.calls if c.url.endswith("/repositories/pilot-acme/packages/api/tags")]
+    assert looked and looked[-1].method == "GET"
     missing = cli("preview", "destroy", "api", "old", "--yes")
     assert missing.code != 0 and "api has no preview 'old'" in missing.err
     pruned = cli("preview", "prune")

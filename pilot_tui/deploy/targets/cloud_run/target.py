@@ -135,6 +135,9 @@ class CloudRunPreview(CloudRun):
     def delete_images(self, ctx: Context) -> str | None:
         return None  # the owner's repository stays with the owner
 
+    def push_tag(self, tag: str) -> str:
+        return previews.image_tag(self.previewing.name, super().push_tag(tag))
+
     def environment(self, ctx: DeployContext, log: RunLog) -> dict[str, str]:
         """Its env and its secrets from the previews' own file (or CI's PREVIEW_ names):
         the service keeps them in the app's previews' Secret Manager secrets, which only
@@ -154,6 +157,28 @@ class CloudRunPreview(CloudRun):
             return False
 
     def destroy(self, ctx: Context, say: Say) -> list[str]:
+        """Its service, then its images in the app's repository (their own tags,
+        previews.image_tag: an image the app's releases tag too is kept)."""
+        from pilot_tui.cloud.clients import google_transport
+        from pilot_tui.deploy.artifact_registry import delete_tagged
+
         if ctx.config.server.home == "sandbox":
             return []
-        return self.open(ctx).destroy(say)
+        done = self.open(ctx).destroy(say)
+        config, name = ctx.config, self.previewing.name
+        try:
+            tags = delete_tagged(
+                google_transport(config, ctx.root),
+                str(config.gcp.project),
+                config.gcp.region,
+                config.project.name,
+                self.owner.name,
+                previews.image_tag_prefix(name),
+            )
+        except Exception as exc:  # ApiError, google-auth's: said, the removal goes on
+            say(f"warning: the images of preview {name} stay in Artifact Registry: {exc}")
+            return done
+        if tags:
+            done.append(f"deleted {len(tags)} image tag(s) of preview {name}")
+            say(done[-1])
+        return done

@@ -25,6 +25,7 @@ from pilot_tui.deploy.targets.base import (
 from pilot_tui.deploy.targets.container import (
     ManagedContainer,
     delete_ecr_images,
+    delete_preview_ecr_images,
     ecr_registry_for,
     refuse_unreachable_ecr,
     waypoint_ecr,
@@ -161,6 +162,9 @@ class LambdaPreview(Lambda):
     def registry(self, ctx: Context) -> Registry:
         return ecr_registry_for(ctx, self.owner)  # the owner's repository, its tags its own
 
+    def push_tag(self, tag: str) -> str:
+        return previews.image_tag(self.previewing.name, super().push_tag(tag))
+
     def delete_images(self, ctx: Context) -> str | None:
         return None  # the owner's repository stays with the owner
 
@@ -195,4 +199,6 @@ class LambdaPreview(Lambda):
                     if r.revision
                 )
                 done += legacy_previews.remove(owner, self.previewing.name, say, kept)
+        if not self.zipped():  # its images, in the app's repository
+            done += delete_preview_ecr_images(ctx, self.owner, self.previewing.name, say)
         return done

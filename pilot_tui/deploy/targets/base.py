@@ -222,9 +222,15 @@ def reverted(
     the bad one recorded reverted with ``why``, the good one live again, said as the
     release stage's failure with the bad one's last lines (``tail``); DeployError."""
     bad, good = releases
+    unshared = ""
     for record in history.reverted(bad, good, why):
-        ctx.record_release(log, name, record)
+        try:
+            ctx.record_release(log, name, record)
+        except DeployError as exc:  # a CI run's record not shared: recorded here, said
+            unshared = unshared or str(exc)
     message = f"{bad.id} was reverted: {why}; {good.id} serves again"
+    if unshared:
+        message += f" (its record was not shared: {unshared})"
     log.emit(StageFailed(name, "release", message, tail))  # the stage the screens show
     raise DeployError("watch", message, tail)
 

@@ -229,3 +229,51 @@ def test_two_refusals_in_one_second_keep_both_records(tmp_path, moto, monkeypatc
     assert len(kept) == 2
     for attempt, [file] in by_error.items():
         assert [r["by"] for r in json.loads(file.read_text())] == [attempt]
+
+
+def test_a_ci_runs_revert_whose_record_cannot_be_shared_still_says_it_reverted(
+    tmp_path, moto, monkeypatch
+):
+    """Regression (issue 15, left open): in a CI run a watch's revert whose record could not
+    reach the state bucket failed as that write alone: the good release's record was never
+    written, the notification said "failed", not "reverted", and the message did not say
+    which release serves. The real engine, its state bucket the local AWS API's S3 with no
+    such bucket (and none to be made, as a run's role may not)."""
+    import boto3
+    import pytest
+
+    from pilot_tui.config.validate import check_text
+    from pilot_tui.deploy import history
+    from pilot_tui.deploy.context import DeployError
+    from pilot_tui.deploy.engine import Deployer, _RunLog
+    from pilot_tui.deploy.shared_history import SharedHistory
+    from pilot_tui.deploy.targets.base import reverted
+
+    config = check_text(
+        '[project]\nname = "acme"\n\n[[apps]]\nname = "web"\npath = "web"\n\n'
+        '  [apps.target]\n  kind = "lambda"\n'
+    ).config
+    assert config is not None
+    state_dir = tmp_path / ".pilot"
+    good = history.Release("v1", "web", "img", "sha256:1", "2026-12-05T12:00:00Z", "live")
+    bad = history.Release("v2", "web", "img", "sha256:2", "2026-12-05T12:05:00Z", "live")
+    history.save(state_dir, "web", [good, bad])
+    s3 = boto3.client("s3", region_name="us-east-1")
+    engine = Deployer(
+        None,
+        None,
+        config,
+        state_dir,
+        tmp_path,
+        lambda event: None,
+        shared=SharedHistory("s3", "pilot-state-gone", s3),
+        shared_required=True,
+    )
+    with _RunLog(engine, "web", "deploy") as log, pytest.raises(DeployError) as caught:
+        reverted(engine, log, "web", (bad, good), "health failed 3 times in a row")
+    assert caught.value.stage == "watch"  # engine.deploy notifies that stage as "reverted"
+    message = str(caught.value)
+    assert message.startswith("v2 was reverted: health failed 3 times in a row; v1 serves again")
+    assert "not shared" in message and "pilot-state-gone" in message
+    records = {r.id: r.status for r in history.load(state_dir, "web")}
+    assert records == {"v1": "live", "v2": "reverted"}

@@ -116,6 +116,22 @@ def _break_locks(engine: Deployer, name: str) -> bool:
     return broke
 
 
+def _broke_locks(engine: Deployer, names: list[str], yes: bool) -> bool:
+    """--break-lock: each of ``names``' deploy locks ended after asking; False when there
+    is no terminal to ask and no --yes."""
+    if engine.client is None and engine.shared is None:
+        return True  # no lock anywhere to break
+    for name in names:
+        answer = confirm(
+            f"Break the deploy lock of {name}? Only do this if no deploy is running.", yes
+        )
+        if answer is None:
+            return False
+        if answer and _break_locks(engine, name):
+            say(f"broke the lock of {name}")
+    return True
+
+
 def deploy(ns: argparse.Namespace) -> int:
     from pilot_tui.cloud.oidc_exchange import in_github_actions
     from pilot_tui.deploy.engine import DeployError
@@ -169,16 +185,8 @@ def deploy(ns: argparse.Namespace) -> int:
             except previews.PreviewError as exc:
                 error(str(exc))
                 return exc.exit_code
-        if ns.break_lock and (engine.client is not None or engine.shared is not None):
-            for name in names:
-                answer = confirm(
-                    f"Break the deploy lock of {name}? Only do this if no deploy is running.",
-                    ns.yes,
-                )
-                if answer is None:  # no terminal to ask: refuse before building anything
-                    return EXIT_INVALID
-                if answer and _break_locks(engine, name):
-                    say(f"broke the lock of {name}")
+        if ns.break_lock and not _broke_locks(engine, names, ns.yes):
+            return EXIT_INVALID  # no terminal to ask: refused before building anything
         if ns.preview is not None:
             try:
                 release = engine.deploy_preview(wanted[0], ns.preview)
@@ -226,6 +234,8 @@ def rollback(ns: argparse.Namespace) -> int:
         )
         return EXIT_INVALID
     with deployer(ns, lock_wait=ns.wait, apps=[ns.app], loaded=loaded) as engine:
+        if ns.break_lock and not _broke_locks(engine, [ns.app], ns.yes):
+            return EXIT_INVALID  # no terminal to ask: refused before anything is released
         try:
             release = engine.rollback(ns.app, ns.release)
         except DeployError as exc:

@@ -94,10 +94,13 @@ def site_statements(scope: Scope) -> list[Statement]:
             "Resource": [f"arn:aws:s3:::{state}", f"arn:aws:s3:::{state}/*"],
         },
         {
-            "Sid": "ForgetPreviews",  # a removed preview's history, nothing else
+            "Sid": "ForgetPreviews",  # a removed preview's history and lease, nothing else
             "Effect": "Allow",
             "Action": "s3:DeleteObject",
-            "Resource": f"arn:aws:s3:::{state}/pilot/releases/*--*.json",
+            "Resource": [
+                f"arn:aws:s3:::{state}/pilot/releases/*--*.json",
+                f"arn:aws:s3:::{state}/pilot/locks/*--*.json",
+            ],
         },
     ]
 
@@ -457,7 +460,7 @@ def preview_policy(project: str, account: str, region: str, apps: Sequence[str])
                 # One deploy of a preview at a time, a laptop's or a run's (shared_lease.py)
                 "Sid": "PreviewDeployLocks",
                 "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
                 "Resource": [f"{locks}/{app}--*.json" for app in apps],
             },
             {

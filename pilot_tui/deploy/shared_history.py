@@ -13,11 +13,13 @@ CI run, whose .pilot/ goes with its job, it fails instead: engine.Deployer.share
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +31,20 @@ from pilot_tui.errors import PilotError
 from pilot_tui.fsutil import atomic_write
 
 PREFIX = "pilot/releases"
+LOCKS = "pilot/locks"  # each app's deploy lease (shared_lease.py)
 
 
 class SharedHistoryError(PilotError):
     """The bucket could not be read or written; the message says which and why."""
 
     title = "Shared history unreachable"
+
+
+class NoBucket(SharedHistoryError):
+    """The state bucket does not exist (no `server up` made it: with home = "host", or a
+    sandbox)."""
+
+    title = "State bucket missing"
 
 
 class Changed(SharedHistoryError):
@@ -51,6 +61,15 @@ class SharedHistoryConflict(SharedHistoryError):
     title = "Shared history changed meanwhile"
 
 
+@dataclass(frozen=True)
+class Stored:
+    """A record as the bucket keeps it."""
+
+    data: bytes
+    version: str  # S3's ETag, GCS's generation
+    age: float  # seconds since it was written, by the bucket's clock where it says
+
+
 @dataclass
 class SharedHistory:
     """One bucket's copy of the histories (``client`` is boto3 S3 or a GCS client)."""
@@ -62,6 +81,7 @@ class SharedHistory:
     # Each history pulled here -> the version read ("": there was none); its push must find
     # that one still there. An app never pulled is written as it is.
     seen: dict[str, str] = field(default_factory=dict)
+    clock: Callable[[], float] = field(default=time.time, repr=False)  # a conflict copy's name
 
     def key(self, app: str) -> str:
         return f"{PREFIX}/{app}.json"
@@ -93,10 +113,9 @@ class SharedHistory:
         try:
             self._write(self.key(app), data, app)
         except SharedHistoryConflict as exc:
-            kept = _conflict_copy(history.history_file(state_dir, app))
-            atomic_write(kept, data)
+            kept = _keep_conflict(history.history_file(state_dir, app), data, self.clock())
             raise SharedHistoryConflict(f"{exc}; this machine's record is kept in {kept}") from exc
-        except SharedHistoryError:
+        except NoBucket:
             if not self.make_bucket():
                 raise
             self._write(self.key(app), data, app)
@@ -138,18 +157,23 @@ class SharedHistory:
         return self._read(self.key(app)) is not None
 
     def forget(self, app: str) -> None:
-        """Remove the bucket's copy of ``app``'s history (a preview destroyed)."""
-        key = self.key(app)
+        """Remove the bucket's copy of ``app``'s history (a preview destroyed), and its
+        deploy lease (shared_lease.py) when it may."""
         try:
-            if self.kind == "s3":
-                self.client.delete_object(Bucket=self.bucket, Key=key)
-            else:
-                blob = self.client.bucket(self.bucket).get_blob(key)
-                if blob is not None:
-                    blob.delete()
+            self._delete(self.key(app))
         except Exception as exc:  # botocore / google errors: reported, not fatal
             said = redact.clip(str(exc), 160)
             raise SharedHistoryError(f"cannot remove {self.where(app)}: {said}") from exc
+        with contextlib.suppress(Exception):  # a few bytes; a deployer made before may not
+            self._delete(f"{LOCKS}/{app}.json")
+
+    def _delete(self, key: str) -> None:
+        if self.kind == "s3":
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+            return
+        blob = self.client.bucket(self.bucket).get_blob(key)
+        if blob is not None:
+            blob.delete()
 
     def where(self, app: str) -> str:
         scheme = "s3" if self.kind == "s3" else "gs"
@@ -161,6 +185,12 @@ class SharedHistory:
     def _read_version(self, key: str) -> tuple[bytes | None, str]:
         """(the object's bytes, its version: S3's ETag, GCS's generation); (None, "") when
         there is none."""
+        found = self.read_stored(key)
+        return (None, "") if found is None else (found.data, found.version)
+
+    def read_stored(self, key: str) -> Stored | None:
+        """``key`` as the bucket keeps it, or None when there is none. NoBucket when the
+        bucket is missing; SharedHistoryError when it cannot be read."""
         try:
             if self.kind == "s3":
                 from botocore.exceptions import ClientError
@@ -169,22 +199,24 @@ class SharedHistory:
                     found = self.client.get_object(Bucket=self.bucket, Key=key)
                 except ClientError as exc:
                     if aws_errors.code(exc) in ("NoSuchKey", "404"):
-                        return None, ""
+                        return None
                     raise
-                return bytes(found["Body"].read()), str(found["ETag"])
+                said = found.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+                now = parsedate_to_datetime(said).timestamp() if said else time.time()
+                written = found["LastModified"].timestamp()
+                return Stored(bytes(found["Body"].read()), str(found["ETag"]), now - written)
             blob = self.client.bucket(self.bucket).get_blob(key)
             if blob is None:
-                return None, ""
-            return bytes(blob.download_as_bytes()), str(blob.generation)
+                return None
+            written = blob.updated.timestamp() if blob.updated is not None else time.time()
+            # (the GCS client hands out no answer's Date: this machine's clock, here)
+            age = time.time() - written
+            return Stored(bytes(blob.download_as_bytes()), str(blob.generation), age)
         except Exception as exc:  # botocore / google errors: reported, not fatal
-            raise SharedHistoryError(
+            error = NoBucket if _no_bucket(exc) else SharedHistoryError
+            raise error(
                 f"cannot read {self.kind}://{self.bucket}/{key}: {redact.clip(str(exc), 160)}"
             ) from exc
-
-    def read_versioned(self, key: str) -> tuple[bytes | None, str]:
-        """(``key``'s bytes, its version), as _read_version: for other records kept beside
-        the histories (shared_lease.py)."""
-        return self._read_version(key)
 
     def put_if(self, key: str, data: bytes, expected: str | None) -> str:
         """Write ``key``, only over version ``expected`` ("": only when there is none;
@@ -214,7 +246,8 @@ class SharedHistory:
                 expected is not None and _precondition_failed(exc)
             ):
                 raise Changed(key) from exc  # removed, or written, since it was read
-            raise SharedHistoryError(
+            error = NoBucket if _no_bucket(exc) else SharedHistoryError
+            raise error(
                 f"cannot write {self.kind}://{self.bucket}/{key}: {redact.clip(str(exc), 160)}"
             ) from exc
 
@@ -238,6 +271,12 @@ class SharedHistory:
             ) from exc
         if expected is not None:
             self.seen[app] = version
+
+
+def _no_bucket(exc: Exception) -> bool:
+    """Whether ``exc`` says the bucket does not exist (S3's NoSuchBucket; GCS's 404 for an
+    object call, which answers None for a missing object itself)."""
+    return aws_errors.code(exc) == "NoSuchBucket" or getattr(exc, "code", None) == 404
 
 
 def _precondition_failed(exc: Exception) -> bool:
@@ -316,13 +355,19 @@ def _client_for(
     )
 
 
-def _conflict_copy(local: Path) -> Path:
-    """A free APP.conflict-TIME[-N].json beside the local history: a second refusal in the
-    same second never writes over the first's kept record."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    kept = local.with_suffix(f".conflict-{stamp}.json")
+def _keep_conflict(local: Path, data: bytes, now: float) -> Path:
+    """``data`` kept in a free APP.conflict-TIME[-N].json beside the local history; the
+    file. Each name is claimed before it is written (O_EXCL): a second refusal, in the same
+    second or at once in another process, never writes over the first's kept record."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
     n = 1
-    while kept.exists():
-        n += 1
-        kept = local.with_suffix(f".conflict-{stamp}-{n}.json")
-    return kept
+    while True:
+        kept = local.with_suffix(f".conflict-{stamp}{f'-{n}' if n > 1 else ''}.json")
+        try:
+            with kept.open("xb"):
+                pass
+        except FileExistsError:
+            n += 1
+            continue
+        atomic_write(kept, data)
+        return kept

@@ -8,7 +8,10 @@ bucket is what they all reach. A lease is written only over the version read (S3
 If-Match / If-None-Match, GCS's generation match), so two deployers cannot both take it.
 It lapses LEASE seconds after it was last renewed (its holder renews it every RENEW
 seconds while it deploys): a deploy killed outright (a cancelled CI job, a laptop closed)
-holds the app for minutes, not forever; `deploy --break-lock` ends one at once.
+holds the app for minutes, not forever; `--break-lock` ends one at once. How long ago it
+was renewed is the bucket's to say (S3's Last-Modified against its answer's Date), so
+deployers whose clocks disagree still agree on it (GCS's client hands out no Date: the
+reader's clock against the object's update time, there).
 """
 
 from __future__ import annotations
@@ -17,13 +20,12 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
-from pilot_tui.deploy.shared_history import Changed, SharedHistory, SharedHistoryError
+from pilot_tui.deploy.shared_history import LOCKS, Changed, NoBucket, SharedHistory
 from pilot_tui.errors import PilotError
 
-LOCKS = "pilot/locks"
 LEASE = 300.0  # seconds a lease holds without being renewed
 RENEW = 60.0  # seconds between its holder's renewals
 POLL = 2.0  # seconds between looks while waiting for a holder to finish
@@ -32,8 +34,8 @@ Say = Callable[[str], None]
 
 
 class LeaseHeld(PilotError):
-    """Someone else is deploying this app; the message says who, since when, and until
-    when their lease holds."""
+    """Someone else is deploying this app; the message says who, since when, and when
+    their lease lapses unless renewed."""
 
     title = "App is locked"
 
@@ -44,12 +46,9 @@ class Holding:
 
     holder: str  # who deploys (notify.who: a person and their git identity, or a CI run)
     what: str  # "deploy", "rollback", "preview"
-    since: float  # seconds since the epoch
-    until: float  # lapses then, unless renewed
+    since: float  # seconds since the epoch, by the holder's clock (said, never compared)
+    renewed: float  # the same, at its last renewal (a new one each time: its bytes change)
     released: bool = False
-
-    def free(self, now: float) -> bool:
-        return self.released or self.until <= now
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), indent=2).encode()
@@ -64,11 +63,24 @@ class Holding:
                 str(found["holder"]),
                 str(found.get("what", "deploy")),
                 float(found["since"]),
-                float(found["until"]),
+                float(found["renewed"]),
                 bool(found.get("released", False)),
             )
         except (ValueError, TypeError, KeyError):
             return None
+
+
+@dataclass(frozen=True)
+class Found:
+    """What the bucket holds for an app's lease."""
+
+    holding: Holding | None  # None: none, or unreadable
+    version: str  # "": none there
+    age: float  # seconds since it was last written, by the bucket's clock
+
+    @property
+    def free(self) -> bool:
+        return self.holding is None or self.holding.released or self.age >= LEASE
 
 
 def key(app: str) -> str:
@@ -77,6 +89,34 @@ def key(app: str) -> str:
 
 def _stamp(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _read(store: SharedHistory, app: str) -> Found:
+    """The app's lease as the bucket keeps it; the bucket made first when no `server up`
+    made it (home = "host", a sandbox)."""
+    try:
+        stored = store.read_stored(key(app))
+    except NoBucket:
+        if not store.make_bucket():
+            raise
+        stored = store.read_stored(key(app))
+    if stored is None:
+        return Found(None, "", 0.0)
+    return Found(Holding.from_bytes(stored.data), stored.version, stored.age)
+
+
+def _put(store: SharedHistory, app: str, holding: Holding, version: str) -> str:
+    """``holding`` written over ``version`` only; the version written. A retried write
+    whose first answer was lost (the SDKs retry) finds its own bytes there: that is ours,
+    not a Changed."""
+    data = holding.to_bytes()
+    try:
+        return store.put_if(key(app), data, version)
+    except Changed:
+        stored = store.read_stored(key(app))
+        if stored is not None and stored.data == data:
+            return stored.version
+        raise
 
 
 @dataclass
@@ -89,7 +129,7 @@ class Lease:
     version: str
     clock: Callable[[], float] = time.time
     say: Say = field(default=lambda line: None)
-    lost: str = ""  # why it is no longer ours (taken over, broken): said once
+    lost: bool = False  # taken over or broken meanwhile: no longer ours (said once)
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _renewer: threading.Thread | None = None
@@ -110,15 +150,15 @@ class Lease:
         with self._lock:
             if self.lost or self._stop.is_set():
                 return False
-            renewed = Holding(**{**asdict(self.holding), "until": self.clock() + LEASE})
+            renewed = replace(self.holding, renewed=self.clock())
             try:
-                self.version = self.store.put_if(key(self.app), renewed.to_bytes(), self.version)
+                self.version = _put(self.store, self.app, renewed, self.version)
             except Changed:
-                self.lost = "taken over or broken"
+                self.lost = True
                 self.say(
                     f"warning: the deploy lock of {self.app} in the state bucket was broken or "
-                    "taken over meanwhile (--break-lock elsewhere, or this deploy stalled past "
-                    f"its {LEASE:.0f} s lease): another deploy of {self.app} may run now"
+                    "taken over meanwhile (--break-lock elsewhere, or this deploy could not "
+                    f"renew it for {LEASE:.0f} s): another deploy of {self.app} may run now"
                 )
                 return False
             except PilotError as exc:  # the bucket unreachable a moment: tried again
@@ -136,16 +176,16 @@ class Lease:
         with self._lock:
             if self.lost:
                 return
-            done = Holding(**{**asdict(self.holding), "released": True})
             try:
-                self.store.put_if(key(self.app), done.to_bytes(), self.version)
+                _put(self.store, self.app, replace(self.holding, released=True), self.version)
             except Changed:
                 pass  # broken or taken over meanwhile: not ours to give back
             except PilotError as exc:
                 self.say(
                     f"warning: the deploy lock of {self.app} was not given back ({exc}); it "
-                    f"lapses by itself at {_stamp(self.holding.until)}"
+                    f"lapses by itself {LEASE:.0f} s after its last renewal"
                 )
+            self.lost = True  # given back: never again
 
 
 def take(
@@ -161,40 +201,36 @@ def take(
     renew_every: float = RENEW,
 ) -> Lease:
     """Take ``app``'s lease, waiting up to ``wait`` seconds for its holder to finish;
-    LeaseHeld when it is still held then, naming who holds it and until when."""
+    LeaseHeld when it is still held then, naming who holds it and when it lapses."""
     deadline = clock() + wait
-    said = made = False
+    said = False
     while True:
-        try:
-            raw, version = store.read_versioned(key(app))
-        except SharedHistoryError:
-            if made or not store.make_bucket():
-                raise
-            made = True  # no `server up` made the bucket: made now, looked at again
-            continue
-        current = Holding.from_bytes(raw) if raw is not None else None
+        found = _read(store, app)
         now = clock()
-        if current is None or current.free(now):
-            mine = Holding(holder, what, now, now + LEASE)
+        current = found.holding
+        if found.free:
+            mine = Holding(holder, what, now, now)
             try:
-                written = store.put_if(key(app), mine.to_bytes(), version)
+                written = _put(store, app, mine, found.version)
             except Changed:
                 continue  # another deployer took it first: look again
             if current is not None and not current.released:
                 say(
-                    f"took over the deploy lock of {app}: {current.holder}'s lapsed at "
-                    f"{_stamp(current.until)} (its deploy stopped without giving it back)"
+                    f"took over the deploy lock of {app}: {current.holder}'s was last renewed "
+                    f"{found.age:.0f} s ago (its deploy stopped without giving it back)"
                 )
             lease = Lease(store, app, mine, written, clock, say)
             lease.start(renew_every)
             return lease
+        assert current is not None  # (a free lease is taken above)
         if now >= deadline:
             raise LeaseHeld(
                 f"{app} is being deployed by {current.holder} (a {current.what} since "
                 f"{_stamp(current.since)}; its lock in the state bucket, "
-                f"{store.kind}://{store.bucket}/{key(app)}, lapses at {_stamp(current.until)} "
-                "unless it goes on). Wait for it (--wait SECONDS), or if that deploy was "
-                "killed, break the lock with --break-lock."
+                f"{store.kind}://{store.bucket}/{key(app)}, lapses in "
+                f"{max(LEASE - found.age, 0):.0f} s unless it is renewed). Wait for it "
+                "(--wait SECONDS), or if that deploy was killed, break the lock with "
+                "--break-lock."
             )
         if not said:
             say(f"waiting for {current.holder}'s {current.what} of {app} to finish")
@@ -202,15 +238,13 @@ def take(
         sleep(min(POLL, max(deadline - now, 0.0)))
 
 
-def break_lease(store: SharedHistory, app: str, clock: Callable[[], float] = time.time) -> bool:
+def break_lease(store: SharedHistory, app: str) -> bool:
     """End ``app``'s lease whoever holds it; whether one was held."""
-    raw, version = store.read_versioned(key(app))
-    current = Holding.from_bytes(raw) if raw is not None else None
-    if current is None or current.free(clock()):
+    found = _read(store, app)
+    if found.free or found.holding is None:
         return False
-    ended = Holding(**{**asdict(current), "released": True})
     try:
-        store.put_if(key(app), ended.to_bytes(), version)
+        _put(store, app, replace(found.holding, released=True), found.version)
     except Changed:
-        return break_lease(store, app, clock)  # it changed meanwhile: look again
+        return break_lease(store, app)  # it changed meanwhile: look again
     return True

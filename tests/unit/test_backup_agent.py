@@ -5,6 +5,7 @@ library alone, and what the agent is made of for each kind of project, as data."
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from dataclasses import replace
@@ -364,3 +365,83 @@ def test_a_gcs_chunk_gcs_kept_only_part_of_is_sent_again_from_where_it_stopped()
     stuck = _Upload(Store([0, 0]), "main/2.dump", "https://session")  # type: ignore[arg-type]
     with pytest.raises(StoreError, match="kept nothing"):
         stuck._upload(1, b"x" * part)
+
+
+@pytest.mark.parametrize(
+    ("service", "method", "path", "target", "body"),
+    [
+        (
+            "lambda",
+            "GET",
+            "/2017-03-31/tags/arn:aws:lambda:eu-west-1:1:function:pilot-a-w--b",
+            "",
+            b"",
+        ),
+        ("lambda", "DELETE", "/2015-03-31/functions/pilot-acme-web--pr-7", "", b""),
+        (
+            "tagging",
+            "POST",
+            "/",
+            "ResourceGroupsTaggingAPI_20170126.GetResources",
+            b'{"ResourceTypeFilters": ["lambda:function"]}',
+        ),
+    ],
+)
+def test_what_the_agent_sends_is_signed_as_botocore_signs_it(
+    monkeypatch, service, method, path, target, body
+):
+    """The request AwsApi.call puts on the wire (caught by a local HTTP server: the path
+    as sent, every header, the body) signed again by botocore at the same instant: the same
+    Authorization. moto takes any signature, so this is where the agent's is checked."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from pilot_tui.data.agent.aws import AwsApi
+    from tests.support.local_http import QuietHandler, serving
+
+    caught: dict[str, object] = {}
+
+    class Catch(QuietHandler):
+        def _any(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            caught.update(
+                method=self.command,
+                path=self.path,
+                headers=dict(self.headers.items()),
+                body=self.rfile.read(length),
+            )
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        do_GET = do_POST = do_DELETE = _any
+
+    keys = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG"}
+    keys["AWS_SESSION_TOKEN"] = "tok/en="
+    with serving(Catch) as url:
+        api = AwsApi("eu-west-1", keys, url)
+        if target:
+            api.json_call(service, target, json.loads(body))
+        else:
+            api.call(service, method, path)
+    headers = {k.lower(): v for k, v in caught["headers"].items()}  # type: ignore[union-attr]
+    sent_body = caught["body"]
+    assert caught["method"] == method
+    request = AWSRequest(
+        method,
+        url + str(caught["path"]),
+        headers={
+            k: v
+            for k, v in headers.items()
+            if k not in ("authorization", "host", "accept-encoding", "content-length")
+        },
+        data=sent_body,
+    )
+    signed_at = datetime.strptime(headers["x-amz-date"], "%Y%m%dT%H%M%SZ")
+    monkeypatch.setattr("botocore.auth.get_current_datetime", lambda: signed_at)
+    SigV4Auth(
+        Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG", "tok/en="), service, "eu-west-1"
+    ).add_auth(request)
+    assert headers["authorization"] == request.headers["Authorization"]

@@ -73,3 +73,9 @@ def register(commands: Commands) -> None:
         metavar="SECONDS",
         help="wait this long for a running deploy of APP to finish",
     )
+    p.add_argument(
+        "--break-lock",
+        action="store_true",
+        help="remove a stale deploy lock first (asks; see --yes)",
+    )
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask")

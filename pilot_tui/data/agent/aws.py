@@ -118,7 +118,7 @@ def sign(
     it encoded twice (AWS's rule)."""
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     day = stamp[:8]
-    signed = {k.lower(): v.strip() for k, v in headers.items()}
+    signed = {k.lower(): " ".join(v.split()) for k, v in headers.items()}
     signed |= {"host": host, "x-amz-date": stamp, "x-amz-content-sha256": payload_sha256}
     if creds.token:
         signed["x-amz-security-token"] = creds.token
@@ -131,8 +131,10 @@ def sign(
             method,
             canonical_path,
             "&".join(
-                f"{urllib.parse.quote(k, safe='~')}={urllib.parse.quote(v, safe='~')}"
-                for k, v in sorted(query.items())
+                sorted(
+                    f"{urllib.parse.quote(k, safe='~')}={urllib.parse.quote(v, safe='~')}"
+                    for k, v in query.items()
+                )
             ),
             "".join(f"{name}:{signed[name]}\n" for name in names),
             ";".join(names),
@@ -241,9 +243,10 @@ def _error(data: bytes, header: str) -> tuple[str, str]:
         found = {}
     if not isinstance(found, dict):
         found = {}
-    # Lambda's body says only {"Type": "User"}: its header names the error
-    code = str(header or found.get("__type") or found.get("code") or "").rpartition("#")[2]
-    code = code.partition(":")[0]
+    # Lambda's body says only {"Type": "User"}: its header names the error, as
+    # "Code:http://..." or "namespace#Code": the code before any ":", after any "#"
+    code = str(header or found.get("__type") or found.get("code") or "")
+    code = code.partition(":")[0].rpartition("#")[2]
     message = str(
         found.get("message") or found.get("Message") or data[:200].decode(errors="replace")
     )

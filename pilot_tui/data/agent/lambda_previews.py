@@ -19,7 +19,6 @@ is kept. The preview's release history stays with the laptop's records, as on Cl
 from __future__ import annotations
 
 import json
-import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -105,25 +104,42 @@ def _read(api: AwsApi, path: str) -> dict[str, Any] | None:
     return found if isinstance(found, dict) else {}
 
 
-def expired(api: AwsApi, project: str, settings: LambdaPreviews, now: float) -> Iterator[Expired]:
+def expired(
+    api: AwsApi, project: str, settings: LambdaPreviews, now: float, failed: list[str]
+) -> Iterator[Expired]:
     """The project's previews whose TTL ran out by ``now``, of the apps the agent was
     given only (an app taken out of pilot.toml is `app destroy`'s). Each is decided on
-    its function's own tags and last change, read after the listing."""
+    its function's own tags and last change, read after the listing; one that cannot be
+    read is added to ``failed`` and the others are looked at all the same."""
     for name, listed in tagged(api, project, sorted(settings.ttls)):
         if preview_of(listed, name, project) is None:
             continue  # named or tagged unlike a preview Pilot made: never ours to remove
-        quoted = urllib.parse.quote(name, safe="")
-        config = _read(api, f"{LAMBDA_API}/{quoted}/configuration")
-        if config is None:
-            continue  # removed meanwhile (a laptop's prune); the listing has not caught up
-        arn = str(config.get("FunctionArn", ""))
-        own = _read(api, f"{TAGS_API}/{arn}") if arn else None
-        preview = preview_of((own or {}).get("Tags") or {}, name, project)
-        if preview is None or preview.app not in settings.ttls:
+        try:
+            decided = _decided(api, project, settings, name, now)
+        except PilotError as exc:  # throttled, a grant not yet in force: tried again later
+            failed.append(f"{name}: {exc}")
             continue
-        changed = last_modified(str(config.get("LastModified", "")))
-        if believed(preview, changed, settings.ttls[preview.app]).expired(now):
-            yield Expired(preview, name)
+        if decided is not None:
+            yield decided
+
+
+def _decided(
+    api: AwsApi, project: str, settings: LambdaPreviews, name: str, now: float
+) -> Expired | None:
+    """Function ``name`` as an expired preview of the project, or None: not one, not
+    expired, or gone meanwhile."""
+    config = _read(api, f"{LAMBDA_API}/{name}/configuration")
+    if config is None:
+        return None  # removed meanwhile (a laptop's prune); the listing has not caught up
+    arn = str(config.get("FunctionArn", ""))
+    own = _read(api, f"{TAGS_API}/{arn}") if arn else None
+    preview = preview_of((own or {}).get("Tags") or {}, name, project)
+    if preview is None or preview.app not in settings.ttls:
+        return None
+    changed = last_modified(str(config.get("LastModified", "")))
+    if believed(preview, changed, settings.ttls[preview.app]).expired(now):
+        return Expired(preview, name)
+    return None
 
 
 def prune(settings: LambdaPreviews, project: str, now: float, say: Say, api: AwsApi) -> list[str]:
@@ -131,11 +147,11 @@ def prune(settings: LambdaPreviews, project: str, now: float, say: Say, api: Aws
     names (APP--NAME). One the server may not delete is said and kept; one Lambda refused
     otherwise does not stop the others: a PilotError names them all at the end (said by
     the caller, tried again at the next look)."""
-    removed, failed = [], []
-    for gone in expired(api, project, settings, now):
-        quoted = urllib.parse.quote(gone.function, safe="")
+    removed: list[str] = []
+    failed: list[str] = []
+    for gone in expired(api, project, settings, now, failed):
         try:
-            api.call("lambda", "DELETE", f"{LAMBDA_API}/{quoted}")
+            api.call("lambda", "DELETE", f"{LAMBDA_API}/{gone.function}")
         except AwsApiError as exc:
             if exc.status == 404:
                 continue  # removed meanwhile

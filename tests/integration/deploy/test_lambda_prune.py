@@ -334,3 +334,33 @@ def test_the_agents_lambda_look_as_data(tmp_path):
     ).config
     assert none is not None
     assert variables(none, "aws", tmp_path, "k", ["127.0.0.1/32"])["lambda_preview_apps"] is None
+
+
+def test_one_preview_that_cannot_be_read_stops_no_other(tmp_path, moto, monkeypatch):
+    """Regression (review): a refusal reading one function (throttled, a grant not in force
+    yet) ended the look: the previews listed after it were never looked at, and the
+    failures gathered were never said. Lambda's throttling is put in front of the local
+    AWS API for one function."""
+    from pilot_tui.data.agent import lambda_previews
+    from pilot_tui.data.agent.aws import AwsApi, AwsApiError
+    from pilot_tui.errors import PilotError
+
+    now = time.time()
+    account = Account()
+    throttled = account.preview("acme", "web", "a", now - 60)
+    after = account.preview("acme", "web", "b", now - 60)
+    real = lambda_previews._decided
+
+    def flaky(api, project, settings, name, at):
+        if name == throttled:
+            raise AwsApiError("lambda GET: TooManyRequestsException: Rate exceeded", 429)
+        return real(api, project, settings, name, at)
+
+    monkeypatch.setattr(lambda_previews, "_decided", flaky)
+    api = AwsApi(REGION, {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}, moto)
+    settings = lambda_previews.LambdaPreviews(REGION, {"web": TTL}, moto)
+    said: list[str] = []
+    with pytest.raises(PilotError, match=f"could not remove {throttled}: .*Rate exceeded"):
+        lambda_previews.prune(settings, "acme", now, said.append, api)
+    assert "removed the Lambda preview web--b: its TTL ran out" in said
+    assert after not in account.functions() and throttled in account.functions()

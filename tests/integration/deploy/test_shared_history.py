@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 
 from pilot_tui.cloud.sandbox import free_port
 from pilot_tui.config.document import ProjectFile
@@ -189,20 +188,18 @@ def test_a_record_is_never_written_over_one_made_since_it_was_read(tmp_path, mot
     assert made == []
 
 
-def test_two_refusals_in_one_second_keep_both_records(tmp_path, moto, monkeypatch):
+def test_two_refusals_in_one_second_keep_both_records(tmp_path, moto):
     """Regression (the stop CI of 3b92244): the kept copy was named by the second alone, so
     a second refused record in the same second replaced the first's on disk. The clock is
     held still so the two refusals share a second. Against the local AWS API."""
     import boto3
     import pytest
 
-    from pilot_tui.deploy import history, shared_history
+    from pilot_tui.deploy import history
     from pilot_tui.deploy.shared_history import SharedHistory, SharedHistoryConflict
 
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="pilot-state-team")
-    still = time.gmtime(1_796_000_000)
-    monkeypatch.setattr(shared_history.time, "gmtime", lambda *_: still)
 
     def release(id_: str, by: str) -> history.Release:
         return history.Release(
@@ -210,7 +207,11 @@ def test_two_refusals_in_one_second_keep_both_records(tmp_path, moto, monkeypatc
         )
 
     laptop, runner = tmp_path / "laptop", tmp_path / "runner"
-    ours, theirs = (SharedHistory("s3", "pilot-state-team", s3) for _ in range(2))
+
+    def still() -> float:  # the clock held still: the two refusals share a second
+        return 1_796_000_000.0
+
+    ours, theirs = (SharedHistory("s3", "pilot-state-team", s3, clock=still) for _ in range(2))
     assert ours.pull(runner, "hello") is False
     assert theirs.pull(laptop, "hello") is False
     history.save(laptop, "hello", [release("v1", "laptop")])

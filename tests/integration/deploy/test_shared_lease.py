@@ -11,8 +11,8 @@ import boto3
 import pytest
 
 from pilot_tui.deploy import shared_lease
-from pilot_tui.deploy.shared_history import SharedHistory
-from pilot_tui.deploy.shared_lease import LEASE, LeaseHeld
+from pilot_tui.deploy.shared_history import Changed, SharedHistory
+from pilot_tui.deploy.shared_lease import LeaseHeld
 
 BUCKET = "pilot-state-acme"
 
@@ -38,9 +38,9 @@ def store(moto) -> SharedHistory:
 
 
 def _held(store: SharedHistory, app: str = "web") -> dict:
-    raw, _ = store.read_versioned(shared_lease.key(app))
-    assert raw is not None
-    return json.loads(raw)
+    found = store.read_stored(shared_lease.key(app))
+    assert found is not None
+    return json.loads(found.data)
 
 
 def test_a_second_deployer_waits_then_is_refused_naming_the_first(store):
@@ -90,16 +90,22 @@ def test_a_waiting_deployer_takes_it_once_it_is_given_back(store):
     second.release()
 
 
-def test_a_killed_deploys_lease_lapses_and_is_taken_over_saying_so(store):
-    clock = Clock()
-    shared_lease.take(store, "web", "ann", "deploy", clock=clock, renew_every=3600)  # killed
-    clock.at += LEASE - 1
-    with pytest.raises(LeaseHeld):
-        shared_lease.take(store, "web", "bob", "deploy", clock=clock)
-    clock.at += 2
+def test_a_killed_deploys_lease_lapses_by_the_buckets_clock_and_is_taken_over(store, monkeypatch):
+    """Lapsed by the bucket's clock (how long ago S3 says it was written), whatever the
+    deployers' own clocks say: ann's runs a day ahead and bob's a day behind. LEASE is cut
+    to 1 s here so the test need not wait 5 minutes."""
+    import time
+
+    monkeypatch.setattr(shared_lease, "LEASE", 1.0)
+    ahead, behind = Clock(time.time() + 86_400), Clock(time.time() - 86_400)
+    killed = shared_lease.take(store, "web", "ann", "deploy", clock=ahead, renew_every=3600)
+    killed._stop.set()  # its process is gone: it renews no more, gives nothing back
+    with pytest.raises(LeaseHeld, match=r"lapses in \d+ s unless it is renewed"):
+        shared_lease.take(store, "web", "bob", "deploy", clock=behind)
+    time.sleep(1.5)
     said: list[str] = []
-    bob = shared_lease.take(store, "web", "bob", "deploy", clock=clock, say=said.append)
-    assert said[0].startswith("took over the deploy lock of web: ann's lapsed at ")
+    bob = shared_lease.take(store, "web", "bob", "deploy", clock=behind, say=said.append)
+    assert said[0].startswith("took over the deploy lock of web: ann's was last renewed ")
     bob.release()
 
 
@@ -115,8 +121,8 @@ def test_renewals_keep_a_long_deploy_held_and_a_broken_lease_is_said(store):
     with pytest.raises(LeaseHeld):
         shared_lease.take(store, "web", "bob", "deploy", clock=clock)
     # `deploy --break-lock` elsewhere: the holder finds out at its next renewal
-    assert shared_lease.break_lease(store, "web", clock) is True
-    assert shared_lease.break_lease(store, "web", clock) is False  # nothing held any more
+    assert shared_lease.break_lease(store, "web") is True
+    assert shared_lease.break_lease(store, "web") is False  # nothing held any more
     bob = shared_lease.take(store, "web", "bob", "deploy", clock=clock, renew_every=3600)
     assert long.renew() is False
     assert any("was broken or taken over meanwhile" in line for line in said)
@@ -127,13 +133,44 @@ def test_renewals_keep_a_long_deploy_held_and_a_broken_lease_is_said(store):
 
 def test_the_lease_is_renewed_in_the_background(store):
     lease = shared_lease.take(store, "web", "ann", "deploy", renew_every=0.05)
-    first = _held(store)["until"]
+    first = _held(store)["renewed"]
     import time
 
     deadline = time.monotonic() + 10
-    while _held(store)["until"] == first and time.monotonic() < deadline:
+    while _held(store)["renewed"] == first and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _held(store)["until"] > first
+    assert _held(store)["renewed"] > first
+    lease.release()
+    assert _held(store)["released"] is True
+
+
+class LostAnswers(SharedHistory):
+    """The state bucket whose next ``lose`` writes are made but their answers lost, so the
+    SDK's retry of each finds its own write there and is refused (412): a network fault put
+    in front of the real store."""
+
+    lose: int = 0
+
+    def put_if(self, key: str, data: bytes, expected: str | None) -> str:
+        version = super().put_if(key, data, expected)
+        if self.lose:
+            self.lose -= 1
+            raise Changed(key)
+        return version
+
+
+def test_a_retried_write_that_was_made_is_ours(store):
+    """Regression (review): a write made whose answer was lost, retried and refused, was
+    taken for another's: the taker refused itself ("web is being deployed by ann", ann
+    asking), a renewal dropped the lease and the release left it held."""
+    flaky = LostAnswers("s3", BUCKET, store.client)
+    flaky.lose = 1
+    clock = Clock()
+    lease = shared_lease.take(flaky, "web", "ann", "deploy", clock=clock, renew_every=3600)
+    clock.at += 60
+    flaky.lose = 1
+    assert lease.renew() is True and not lease.lost
+    flaky.lose = 1
     lease.release()
     assert _held(store)["released"] is True
 
@@ -189,8 +226,16 @@ def test_a_deploy_from_here_waits_for_a_ci_runs_lease_or_breaks_it(fn_project, c
     assert f"waiting for {run}'s deploy of fn to finish" in waited.err
 
     # a killed run's lease: broken from here, after asking (--yes)
-    shared_lease.take(store, "fn", run, "deploy", renew_every=3600)
+    killed = shared_lease.take(store, "fn", run, "deploy", renew_every=3600)
+    killed._stop.set()  # its job was cancelled: it renews no more
     broke = cli("deploy", "fn", "--break-lock", "--yes", "--force", "--no-watch")
     assert broke.code == 0, broke.err
     assert "broke the lock of fn" in broke.err
     assert _held(store, "fn")["released"] is True
+
+    # a preview's deploy takes its own lease; its removal takes that with its history
+    preview = cli("deploy", "fn", "--preview", "pr-1", "--no-watch")
+    assert preview.code == 0, preview.err
+    assert _held(store, "fn--pr-1")["what"] == "preview"
+    assert cli("preview", "destroy", "fn", "pr-1", "--yes").code == 0
+    assert store.read_stored(shared_lease.key("fn--pr-1")) is None

@@ -22,11 +22,12 @@ from pilot_tui import redact
 from pilot_tui.cloud.clients import GCP_KEY_FILE as KEY_FILE
 from pilot_tui.cloud.clients import google_transport
 from pilot_tui.cloud.errors import CloudError
-from pilot_tui.cloud.gcp_api import ApiError, Transport, exists_ok, gone_ok
+from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, Transport, exists_ok, gone_ok
 from pilot_tui.cloud.gcp_iam import (
     BUCKET_POLICY,
     IAM_POLICY,
     RESOURCE_POLICY,
+    STORAGE,
     PolicyApi,
     account_email,
     account_url,
@@ -52,6 +53,7 @@ from pilot_tui.cloud.gcp_resources import (
     ensure_repository,
     repository_url,
     secret_url,
+    secrets_url,
 )
 from pilot_tui.cloud.identity_aws import IdentityError
 from pilot_tui.cloud.policy_gcp import (
@@ -66,7 +68,7 @@ from pilot_tui.cloud.policy_gcp import (
 )
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
-from pilot_tui.naming import labels
+from pilot_tui.naming import PROJECT_LABEL, labels, resource_name
 
 NEEDS_SETUP = (
     "setup makes it with an admin's credentials: run `pilot-tui deployer create "
@@ -162,7 +164,7 @@ class GcpDeployer:
     def ensure(self) -> str:
         """The account (idempotent: 409 = it exists) and its bindings; its email."""
         with step(f"create service account {self.email}", self.gcp_project):
-            exists_ok(
+            made = exists_ok(
                 self.transport,
                 create_account_request(self.project, self.gcp_project, self.role),
             )
@@ -178,6 +180,8 @@ class GcpDeployer:
                 self._stop_deploying_cloud_run()
             if self.resources is not None:
                 self.grant_on(self.resources)
+                if made is None:  # there before: an earlier `ci github` may have granted more
+                    self._take_back_beyond(self.resources)
             return self.email
         self._act_as_runtime()
         self._rebind_ci()
@@ -240,6 +244,53 @@ class GcpDeployer:
             except ApiError as exc:
                 if exc.status != 404:  # no runtime account: nothing bound on it
                     raise
+
+    def _take_back_beyond(self, resources: Resources) -> None:
+        """CI's grants that an earlier `ci github` gave and ``resources`` no longer name,
+        taken back: the repository when CI deploys no Cloud Run app, and each of the
+        project's secrets and site buckets CI deploys nothing of any more (an app taken out
+        of pilot.toml, or one CI no longer deploys)."""
+        gcp = self.gcp_project
+
+        def drop(role: str) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+            return lambda policy: without_roles(policy, (role,), self.member)
+
+        def unless_gone(resource: str, role: str, api: PolicyApi) -> None:
+            try:
+                self.edit_policy(resource, drop(role), api)
+            except ApiError as exc:
+                if exc.status != 404:  # removed meanwhile: nothing bound on it
+                    raise
+
+        with step("take back the grants CI no longer needs", gcp):
+            if not resources.repository:
+                unless_gone(
+                    repository_url(gcp, resources.region, self.project),
+                    RESOURCE_ROLES["repository"],
+                    RESOURCE_POLICY,
+                )
+            named = {secret for _, secret in resources.secrets}
+            for secret in self._listed(
+                secrets_url(gcp), {"filter": f"labels.{PROJECT_LABEL}={self.project}"}, "secrets"
+            ):
+                if secret not in named:
+                    unless_gone(secret_url(gcp, secret), RESOURCE_ROLES["secret"], RESOURCE_POLICY)
+            prefix = resource_name(self.project, "")  # pilot-PROJECT-: its site buckets
+            for bucket in self._listed(f"{STORAGE}/b", {"project": gcp, "prefix": prefix}, "items"):
+                if bucket.endswith("-site") and bucket not in resources.buckets:
+                    unless_gone(bucket_url(bucket), RESOURCE_ROLES["bucket"], BUCKET_POLICY)
+
+    def _listed(self, url: str, params: dict[str, str], key: str) -> list[str]:
+        """The short names of what ``url`` lists under ``key``, every page."""
+        names: list[str] = []
+        query = dict(params)
+        while True:
+            page = self.transport(ApiRequest("GET", url, params=dict(query)))
+            names += [str(item["name"]).rpartition("/")[2] for item in page.get(key, [])]
+            token = page.get("nextPageToken")
+            if not token:
+                return names
+            query["pageToken"] = str(token)
 
     def grant_on(self, resources: Resources) -> None:
         """Make each resource setup can name (idempotent: 409 = it exists) and grant the

@@ -19,7 +19,16 @@ from pilot_tui.cloud.gcp_api import ApiError, ApiRequest
 from pilot_tui.cloud.identity_aws import IdentityError
 from pilot_tui.cloud.identity_github_gcp import GcpGithubTrust
 from pilot_tui.cloud.policy_gcp import Resources
-from tests.unit.test_identity_gcp import ACCOUNTS, EMAIL, GCP, PROJECT, FakeIam, members
+from tests.unit.test_identity_gcp import (
+    ACCOUNTS,
+    EMAIL,
+    GCP,
+    PROJECT,
+    REPO,
+    STORAGE,
+    FakeIam,
+    members,
+)
 
 NUMBER = "123456789012"
 POOLS = f"https://iam.googleapis.com/v1/projects/{GCP}/locations/global/workloadIdentityPools"
@@ -225,11 +234,28 @@ def test_a_ci_account_that_deploys_cloud_run_holds_what_the_deployer_holds_for_i
     assert {"role": "roles/secretmanager.admin", "members": [member]} in secret["bindings"]
     assert "pilot-acme-preview@acme-prod.iam.gserviceaccount.com" not in fake.accounts
     assert "preview_" not in str(fake.policies)
-    # the Cloud Run app gone from pilot.toml: `ci github` again takes back those grants
+    repository = f"{REPO}/pilot-acme"
+    assert member in str(fake.policies[repository])
+    # the Cloud Run app gone from pilot.toml: `ci github` again takes back those grants,
+    # on the project, the runtime account, the repository and the app's secrets (review:
+    # the repository's and the secrets' stayed until `ci remove`)
     trust(fake).ensure("acme/shop", "main", RESOURCES)
     granted = {b["role"] for b in fake.policies[PROJECT]["bindings"] if member in b["members"]}
     assert granted == {"roles/compute.loadBalancerAdmin"}
     assert member not in str(fake.policies[f"{ACCOUNTS.replace(GCP, '-')}/{runtime}"])
+    assert member not in str(fake.policies[repository])
+    assert member not in str(
+        fake.policies[
+            "https://secretmanager.googleapis.com/v1/projects/acme-prod/secrets/pilot-acme-api-token"
+        ]
+    )
+    # and a site CI no longer deploys: its bucket's grant goes too, the bucket stays
+    site = f"{STORAGE}/pilot-acme-docs-site"
+    assert member in str(fake.policies[site])
+    trust(fake).ensure("acme/shop", "main", Resources("europe-west1"))
+    assert member not in str(fake.policies[site])
+    trust(fake).ensure("acme/shop", "main", RESOURCES)
+    assert member in str(fake.policies[site])
     trust(fake).ensure("acme/shop", "main", resources)  # and back
     # the deployer removed (its runtime account with it) and made again: CI's binding on
     # the runtime account comes back with it (review: CI's deploys failed until `ci github`)

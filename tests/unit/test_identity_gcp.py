@@ -112,6 +112,26 @@ class FakeIam:
             self.accounts.add(email)
             self.policies.setdefault(f"{ACCOUNTS.replace(GCP, '-')}/{email}", {"etag": "a0"})
             return {"email": email}
+        if url == SECRETS and method == "GET":  # listed by label, as Secret Manager filters
+            wanted = (request.params or {}).get("filter", "")
+            return {
+                "secrets": [
+                    {"name": f"projects/{GCP}/secrets/{name}", "labels": body.get("labels", {})}
+                    for kind, name, body in self.created
+                    if kind == "secret"
+                    and wanted
+                    in (f"labels.{k}={v}" for k, v in body.get("labels", {}).items())
+                ]
+            }
+        if url == STORAGE and method == "GET":  # listed by name prefix, as GCS does
+            prefix = (request.params or {}).get("prefix", "")
+            return {
+                "items": [
+                    {"name": name}
+                    for kind, name, _ in self.created
+                    if kind == "bucket" and name.startswith(prefix)
+                ]
+            }
         for collection, kind in ((SECRETS, "secret"), (STORAGE, "bucket")):
             if url == collection and method == "POST":
                 name = (request.params or {}).get("secretId") or request.body["name"]

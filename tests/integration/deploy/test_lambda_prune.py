@@ -364,3 +364,30 @@ def test_one_preview_that_cannot_be_read_stops_no_other(tmp_path, moto, monkeypa
         lambda_previews.prune(settings, "acme", now, said.append, api)
     assert "removed the Lambda preview web--b: its TTL ran out" in said
     assert after not in account.functions() and throttled in account.functions()
+
+
+def test_a_preview_deploy_says_when_the_server_will_not_remove_it(tmp_path):
+    """A server made before the app ran previews (or by an earlier Pilot) has no grant for
+    them: the preview's deploy says so and what grants it."""
+    from pilot_tui.config.validate import check_text
+    from pilot_tui.deploy.engine import Deployer
+    from pilot_tui.deploy.targets import target_for
+
+    config = check_text(AWS_TOML).config
+    assert config is not None
+    state_dir = tmp_path / ".pilot"
+    engine = Deployer(None, None, config, state_dir, tmp_path, lambda event: None)
+    app = config.app("web")
+    assert app is not None
+    preview = target_for(app).preview(Preview("web", "pr-1", time.time() + TTL))
+
+    def said() -> str | None:
+        return preview._not_removed_by_the_server(engine)  # type: ignore[attr-defined]
+
+    assert said() is None  # no server yet: nothing to say
+    _outputs(state_dir, public_ip="203.0.113.7")  # made by an earlier Pilot
+    assert "`pilot-tui server up` grants it" in (said() or "")
+    _outputs(state_dir, lambda_previews=[])  # made before web ran previews
+    assert "may not remove web's previews" in (said() or "")
+    _outputs(state_dir, lambda_previews=["web"])
+    assert said() is None

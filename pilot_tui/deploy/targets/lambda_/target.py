@@ -156,8 +156,30 @@ class LambdaPreview(Lambda):
         from pilot_tui.deploy.targets.docker_host.release import agent_for_previews
 
         release = super().deploy(ctx, log, force=force)
-        agent_for_previews(ctx, log.line("deploy", self.app.name))
+        say = log.line("deploy", self.app.name)
+        agent_for_previews(ctx, say)
+        if (why := self._not_removed_by_the_server(ctx)) is not None:
+            say(why)
         return release
+
+    def _not_removed_by_the_server(self, ctx: Context) -> str | None:
+        """Why the Pilot Server's agent will not remove this preview when its TTL runs
+        out, where one could: a server on AWS with S3 state not (yet) granted this app's
+        previews (`server up` grants them)."""
+        from pilot_tui.provision.outputs import saved_outputs
+
+        config = ctx.config
+        if config.server.home != "aws" or config.state.backend != "s3":
+            return None
+        outputs = saved_outputs(ctx.state_dir)
+        granted = outputs.get("lambda_previews")
+        if not outputs or (isinstance(granted, list) and self.owner.name in granted):
+            return None  # no server yet (nothing to say), or granted
+        return (
+            f"note: the Pilot Server may not remove {self.owner.name}'s previews when they "
+            "expire (it was set up before they ran there): `pilot-tui server up` grants it; "
+            "until then `pilot-tui preview prune` removes them"
+        )
 
     def registry(self, ctx: Context) -> Registry:
         return ecr_registry_for(ctx, self.owner)  # the owner's repository, its tags its own

@@ -112,6 +112,13 @@ def test_teammates_share_one_site_history(tmp_path, moto):
     assert [(r["id"], r["status"]) for r in records] == [("v1", "superseded"), ("v2", "live")]
 
 
+def release(id_: str, by: str):
+    """A live release of "hello" recorded by ``by``."""
+    from pilot_tui.deploy import history
+
+    return history.Release(id_, "hello", "img", "sha256:1", "2026-12-05T12:00:00Z", "live", by=by)
+
+
 def test_a_record_is_never_written_over_one_made_since_it_was_read(tmp_path, moto):
     """Two writers the deploy lock does not hold apart (a laptop's lock is on the Pilot
     Server, a CI run's on its runner): each pulls the history, both record, and the second
@@ -129,11 +136,6 @@ def test_a_record_is_never_written_over_one_made_since_it_was_read(tmp_path, mot
 
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="pilot-state-team")
-
-    def release(id_: str, by: str) -> history.Release:
-        return history.Release(
-            id_, "hello", "img", "sha256:1", "2026-12-05T12:00:00Z", "live", by=by
-        )
 
     laptop, runner = tmp_path / "laptop", tmp_path / "runner"
     made: list[str] = []  # a conflict is no missing bucket: nothing is made (review)
@@ -200,11 +202,6 @@ def test_two_refusals_in_one_second_keep_both_records(tmp_path, moto):
 
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="pilot-state-team")
-
-    def release(id_: str, by: str) -> history.Release:
-        return history.Release(
-            id_, "hello", "img", "sha256:1", "2026-12-05T12:00:00Z", "live", by=by
-        )
 
     laptop, runner = tmp_path / "laptop", tmp_path / "runner"
 

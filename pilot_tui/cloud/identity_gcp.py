@@ -259,7 +259,9 @@ class GcpDeployer:
             try:
                 self.edit_policy(resource, drop(role), api)
             except ApiError as exc:
-                if exc.status != 404:  # removed meanwhile: nothing bound on it
+                # Removed meanwhile, its API never enabled (a project of sites alone), or a
+                # neighbour project's bucket this admin may not read: nothing of CI's there.
+                if exc.status not in (403, 404):
                     raise
 
         with step("take back the grants CI no longer needs", gcp):
@@ -277,7 +279,7 @@ class GcpDeployer:
                     unless_gone(secret_url(gcp, secret), RESOURCE_ROLES["secret"], RESOURCE_POLICY)
             prefix = resource_name(self.project, "")  # pilot-PROJECT-: its site buckets
             for bucket in self._listed(f"{STORAGE}/b", {"project": gcp, "prefix": prefix}, "items"):
-                if bucket.endswith("-site") and bucket not in resources.buckets:
+                if bucket not in resources.buckets:  # (Pilot's GCS buckets there: sites')
                     unless_gone(bucket_url(bucket), RESOURCE_ROLES["bucket"], BUCKET_POLICY)
 
     def _listed(self, url: str, params: dict[str, str], key: str) -> list[str]:
@@ -285,7 +287,12 @@ class GcpDeployer:
         names: list[str] = []
         query = dict(params)
         while True:
-            page = self.transport(ApiRequest("GET", url, params=dict(query)))
+            try:
+                page = self.transport(ApiRequest("GET", url, params=dict(query)))
+            except ApiError as exc:
+                if exc.status in (403, 404):  # its API never enabled: nothing made there
+                    return names
+                raise
             names += [str(item["name"]).rpartition("/")[2] for item in page.get(key, [])]
             token = page.get("nextPageToken")
             if not token:

@@ -67,29 +67,41 @@ def _tags(transport: Transport, package: str, version: str | None = None) -> lis
 
 
 def delete_tagged(
-    transport: Transport, gcp_project: str, region: str, project: str, app: str, prefix: str
+    transport: Transport,
+    gcp_project: str,
+    region: str,
+    project: str,
+    app: str,
+    prefix: str,
+    keep: frozenset[str] = frozenset(),
 ) -> list[str]:
-    """Delete the tags of the app's package that start with ``prefix``, and each image
-    (version) left with no tag by that; the tags deleted. An image another tag still
-    names (the app's own release of the same source) is kept."""
+    """Delete the tags of the app's package that start with ``prefix``, never one of an
+    image whose digest is in ``keep`` (a release of the app names it); the tags deleted.
+    An image (version) only such tags name goes with them, in one delete (so a failure
+    leaves the tags, found again by the next try); one another tag names (the app's own
+    release of the same source) is kept, and only the preview's tags go."""
     package = package_url(gcp_project, region, project, app)
-    deleted, versions = [], set()
+    ours: dict[str, list[str]] = {}  # version -> the preview's tags (full names) on it
     for tag in _tags(transport, package):
-        name = str(tag.get("name", ""))
-        short = name.rpartition("/tags/")[2]
-        if not short.startswith(prefix):
-            continue
-        gone_ok(transport, ApiRequest("DELETE", f"{REGISTRY_API}{name}"))
-        deleted.append(short)
-        if tag.get("version"):
-            versions.add(str(tag["version"]))
-    for version in sorted(versions):
-        if _tags(transport, package, version):
-            continue  # still named by another tag
-        operation = gone_ok(transport, ApiRequest("DELETE", f"{REGISTRY_API}{version}"))
-        if operation is not None and not operation.get("done", True):
-            wait_operation(transport, operation, api=REGISTRY_API, timeout=300)
-    return deleted
+        name, version = str(tag.get("name", "")), str(tag.get("version", ""))
+        digest = version.rpartition("/versions/")[2]
+        if name.rpartition("/tags/")[2].startswith(prefix) and digest and digest not in keep:
+            ours.setdefault(version, []).append(name)
+    deleted: list[str] = []
+    for version, names in sorted(ours.items()):
+        others = [
+            t for t in _tags(transport, package, version) if str(t.get("name", "")) not in names
+        ]
+        if others:  # named by another tag too: the preview's tags alone go
+            for name in names:
+                gone_ok(transport, ApiRequest("DELETE", f"{REGISTRY_API}{name}"))
+        else:
+            request = ApiRequest("DELETE", f"{REGISTRY_API}{version}", params={"force": "true"})
+            operation = gone_ok(transport, request)
+            if operation is not None:  # (a running one's answer has no "done" yet)
+                wait_operation(transport, operation, api=REGISTRY_API, timeout=300)
+        deleted += [name.rpartition("/tags/")[2] for name in names]
+    return sorted(deleted)
 
 
 def access_token(credentials: Credentials) -> str:

@@ -101,6 +101,18 @@ def live(releases: list[Release]) -> Release | None:
     return next((r for r in reversed(releases) if r.status == LIVE), None)
 
 
+def image_digests(state_dir: Path, app: str) -> frozenset[str]:
+    """The image digests (sha256:...) the app's releases name: what its rollbacks need
+    kept in its registry. An unreadable history names none."""
+    try:
+        releases = load(state_dir, app)
+    except HistoryError:
+        return frozenset()
+    return frozenset(
+        digest for r in releases if (digest := r.image.partition("@")[2]).startswith("sha256:")
+    )
+
+
 def live_release(state_dir: Path, app: str) -> Release | None:
     """The live release, or None; an unreadable history counts as none (screens that must
     say it is unreadable call load themselves)."""

@@ -86,10 +86,13 @@ def delete_ecr_repository(ecr: ECRClient, repository: str) -> bool:
     return True
 
 
-def delete_ecr_tags(ecr: ECRClient, repository: str, prefix: str) -> list[str]:
-    """Delete the tags of ``repository`` that start with ``prefix``; those deleted. ECR
-    deletes an image with its last tag and keeps one another tag still names. [] when
-    there is no such repository."""
+def delete_ecr_tags(
+    ecr: ECRClient, repository: str, prefix: str, keep: frozenset[str] = frozenset()
+) -> list[str]:
+    """Delete the tags of ``repository`` that start with ``prefix``, but never one of an
+    image whose digest is in ``keep`` (a release of the app names it: its rollback needs
+    it); those deleted. ECR deletes an image with its last tag and keeps one another tag
+    still names. [] when there is no such repository."""
     try:
         pages = ecr.get_paginator("list_images").paginate(
             repositoryName=repository, filter={"tagStatus": "TAGGED"}
@@ -100,6 +103,7 @@ def delete_ecr_tags(ecr: ECRClient, repository: str, prefix: str) -> list[str]:
                 for page in pages
                 for image in page.get("imageIds", [])
                 if str(image.get("imageTag", "")).startswith(prefix)
+                and image.get("imageDigest") not in keep
             }
         )
     except ecr.exceptions.RepositoryNotFoundException:

@@ -203,7 +203,7 @@ def take(
     """Take ``app``'s lease, waiting up to ``wait`` seconds for its holder to finish;
     LeaseHeld when it is still held then, naming who holds it and when it lapses."""
     deadline = clock() + wait
-    said = False
+    said = made = False
     while True:
         found = _read(store, app)
         now = clock()
@@ -214,6 +214,11 @@ def take(
                 written = _put(store, app, mine, found.version)
             except Changed:
                 continue  # another deployer took it first: look again
+            except NoBucket:  # (GCS reads a missing bucket as a missing object)
+                if made or not store.make_bucket():
+                    raise
+                made = True
+                continue
             if current is not None and not current.released:
                 say(
                     f"took over the deploy lock of {app}: {current.holder}'s was last renewed "

@@ -256,6 +256,11 @@ def test_a_ci_account_that_deploys_cloud_run_holds_what_the_deployer_holds_for_i
     assert member not in str(fake.policies[site])
     trust(fake).ensure("acme/shop", "main", RESOURCES)
     assert member in str(fake.policies[site])
+    # a project whose Secret Manager API was never enabled: nothing of CI's there to take
+    fake.deny = ("GET", "secretmanager")
+    trust(fake).ensure("acme/shop", "main", Resources("europe-west1"))
+    assert member not in str(fake.policies[site])
+    fake.deny = None
     trust(fake).ensure("acme/shop", "main", resources)  # and back
     # the deployer removed (its runtime account with it) and made again: CI's binding on
     # the runtime account comes back with it (review: CI's deploys failed until `ci github`)

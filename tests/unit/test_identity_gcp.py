@@ -119,8 +119,7 @@ class FakeIam:
                     {"name": f"projects/{GCP}/secrets/{name}", "labels": body.get("labels", {})}
                     for kind, name, body in self.created
                     if kind == "secret"
-                    and wanted
-                    in (f"labels.{k}={v}" for k, v in body.get("labels", {}).items())
+                    and wanted in (f"labels.{k}={v}" for k, v in body.get("labels", {}).items())
                 ]
             }
         if url == STORAGE and method == "GET":  # listed by name prefix, as GCS does

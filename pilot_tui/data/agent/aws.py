@@ -131,8 +131,9 @@ def sign(
             method,
             canonical_path,
             "&".join(
-                sorted(
-                    f"{urllib.parse.quote(k, safe='~')}={urllib.parse.quote(v, safe='~')}"
+                f"{k}={v}"
+                for k, v in sorted(
+                    (urllib.parse.quote(k, safe="~"), urllib.parse.quote(v, safe="~"))
                     for k, v in query.items()
                 )
             ),

@@ -222,12 +222,13 @@ def reverted(
     the bad one recorded reverted with ``why``, the good one live again, said as the
     release stage's failure with the bad one's last lines (``tail``); DeployError."""
     bad, good = releases
-    unshared = ""
+    unshared = ""  # what the last push said (each pushes the whole history)
     for record in history.reverted(bad, good, why):
         try:
             ctx.record_release(log, name, record)
+            unshared = ""
         except DeployError as exc:  # a CI run's record not shared: recorded here, said
-            unshared = unshared or str(exc)
+            unshared = str(exc)
     message = f"{bad.id} was reverted: {why}; {good.id} serves again"
     if unshared:
         message += f" (its record was not shared: {unshared})"

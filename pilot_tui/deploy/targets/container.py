@@ -53,11 +53,12 @@ def delete_preview_ecr_images(ctx: Context, owner: AppSettings, name: str, say: 
             aws_clients(ctx.config, ctx.state_dir)("ecr"),
             repository,
             previews.image_tag_prefix(name),
+            history.image_digests(ctx.state_dir, owner.name),  # the app's rollbacks need
         )
     except Exception as exc:  # RegistryError, botocore's: said, the removal goes on
         hint = (
-            " (a deployer made before Pilot removed previews' images: `pilot-tui deployer "
-            "create` gives it the grant)"
+            " (a deployer or CI role made before Pilot removed previews' images: `pilot-tui "
+            "deployer create`, or `pilot-tui ci github` for CI's, gives it the grant)"
             if "AccessDenied" in str(exc)
             else ""
         )

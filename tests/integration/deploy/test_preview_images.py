@@ -82,20 +82,25 @@ def test_a_previews_ecr_tags_go_and_only_images_no_other_tag_names(moto):
 
 
 class FakeRegistry:
-    """Artifact Registry's tags and versions of one package, recording each request."""
+    """Artifact Registry's tags and versions of one package, recording each request, as
+    Google answers them: a tagged version is deleted only with force (its tags with it),
+    and a version's delete answers an operation still running (no "done" yet), done when
+    it is polled."""
 
     def __init__(self, package: str, tags: dict[str, str]) -> None:
-        self.package = package
+        self.package = package.removeprefix(artifact_registry.REGISTRY_API)
         self.tags = dict(tags)  # tag -> version (a digest)
         self.versions = set(tags.values())
         self.calls: list[tuple[str, str]] = []
+        self.polled = 0
 
     def __call__(self, request: ApiRequest) -> dict:
-        self.calls.append(
-            (request.method, request.url.removeprefix(artifact_registry.REGISTRY_API))
-        )
         path = request.url.removeprefix(artifact_registry.REGISTRY_API)
-        base = self.package.removeprefix(artifact_registry.REGISTRY_API)
+        self.calls.append((request.method, path))
+        base = self.package
+        if request.method == "GET" and "/operations/" in path:
+            self.polled += 1
+            return {"name": path, "done": True, "response": {}}
         if request.method == "GET" and path == f"{base}/tags":
             wanted = (request.params or {}).get("filter", "")
             tags = [
@@ -109,13 +114,17 @@ class FakeRegistry:
             return {}
         if request.method == "DELETE" and "/versions/" in path:
             version = path.rpartition("/versions/")[2]
-            assert version not in self.tags.values(), "a tagged image was deleted"
+            tagged = [t for t, v in self.tags.items() if v == version]
+            if tagged and (request.params or {}).get("force") != "true":
+                raise ApiError(400, "FAILED_PRECONDITION: the version has tags", request)
+            for tag in tagged:
+                del self.tags[tag]
             self.versions.discard(version)
-            return {"name": "op", "done": True}
+            return {"name": f"{base}/operations/op-1"}  # running: no "done" yet
         raise ApiError(404, "not found", request)
 
 
-def test_a_previews_artifact_registry_tags_go_and_untagged_images_with_them():
+def test_a_previews_artifact_registry_tags_go_and_images_only_they_name():
     package = artifact_registry.package_url("acme-prod", "europe-west1", "acme", "web")
     fake = FakeRegistry(
         package,
@@ -123,15 +132,27 @@ def test_a_previews_artifact_registry_tags_go_and_untagged_images_with_them():
             "abc": "sha256:shared",  # the app's release
             "preview_pr-1_abc": "sha256:shared",  # the preview's, same image
             "preview_pr-1_old": "sha256:old",  # only the preview's
+            "preview_pr-1_v1": "sha256:released",  # only the preview's, but a release names it
             "preview_pr-1-x_abc": "sha256:other",  # another preview
         },
     )
     deleted = artifact_registry.delete_tagged(
-        fake, "acme-prod", "europe-west1", "acme", "web", previews.image_tag_prefix("pr-1")
+        fake,
+        "acme-prod",
+        "europe-west1",
+        "acme",
+        "web",
+        previews.image_tag_prefix("pr-1"),
+        frozenset({"sha256:released"}),
     )
     assert deleted == ["preview_pr-1_abc", "preview_pr-1_old"]
-    assert fake.tags == {"abc": "sha256:shared", "preview_pr-1-x_abc": "sha256:other"}
-    assert fake.versions == {"sha256:shared", "sha256:other"}
+    assert fake.tags == {
+        "abc": "sha256:shared",
+        "preview_pr-1_v1": "sha256:released",
+        "preview_pr-1-x_abc": "sha256:other",
+    }
+    assert fake.versions == {"sha256:shared", "sha256:other", "sha256:released"}
+    assert fake.polled == 1  # the version's delete waited for (its operation was running)
     # no such package (nothing pushed for the app): nothing to do
     missing = FakeRegistry(package + "-none", {})
     assert (
@@ -142,7 +163,45 @@ def test_a_previews_artifact_registry_tags_go_and_untagged_images_with_them():
     )
 
 
+def test_an_ecr_image_a_release_names_keeps_its_preview_tag(moto):
+    """Regression (review): the same source rebuilt elsewhere moves the app's tag to a new
+    image, leaving the app's release (by digest) named by the preview's tag alone; the
+    preview's removal deleted it, and the app's rollback to that release with it."""
+    ecr = boto3.client("ecr", region_name="us-east-1")
+    ecr.create_repository(repositoryName=REPOSITORY)
+    released = ecr.put_image(
+        repositoryName=REPOSITORY,
+        imageManifest=_manifest("d"),
+        imageTag=previews.image_tag("pr-1", "abc-lambda"),
+    )["image"]["imageId"]["imageDigest"]
+    ecr.put_image(repositoryName=REPOSITORY, imageManifest=_manifest("e"), imageTag="abc-lambda")
+    gone = delete_ecr_tags(
+        ecr, REPOSITORY, previews.image_tag_prefix("pr-1"), frozenset({released})
+    )
+    assert gone == []
+    assert released in _tags(ecr)
+
+
 @pytest.mark.parametrize("name", ["pr-1", "a" * 30])
 def test_a_preview_image_tag_fits_a_registry(name):
     tag = previews.image_tag(name, "f" * 64 + "-0123abcd-lambda")
     assert len(tag) <= previews.IMAGE_TAG_MAX and tag.startswith(previews.image_tag_prefix(name))
+
+
+def test_the_digests_an_apps_releases_name_are_what_a_preview_removal_keeps(tmp_path):
+    from pilot_tui.deploy import history
+
+    def release(id_: str, image: str) -> history.Release:
+        return history.Release(id_, "hello", image, "fp", "2026-12-05T12:00:00Z", "live")
+
+    history.save(
+        tmp_path,
+        "hello",
+        [
+            release("v1", "123.dkr.ecr.us-east-1.amazonaws.com/pilot-acme-hello@sha256:aa"),
+            release("v2", "pilot/acme-hello:0123abcd"),  # the Docker host's: by its tag
+            release("v3", "europe-west1-docker.pkg.dev/p/pilot-acme/hello@sha256:bb"),
+        ],
+    )
+    assert history.image_digests(tmp_path, "hello") == {"sha256:aa", "sha256:bb"}
+    assert history.image_digests(tmp_path, "none") == frozenset()

@@ -174,6 +174,7 @@ class CloudRunPreview(CloudRun):
                 config.project.name,
                 self.owner.name,
                 previews.image_tag_prefix(name),
+                history.image_digests(ctx.state_dir, self.owner.name),  # its rollbacks need
             )
         except Exception as exc:  # ApiError, google-auth's: said, the removal goes on
             say(f"warning: the images of preview {name} stay in Artifact Registry: {exc}")

@@ -424,7 +424,7 @@ class Deployer:
                 raise DeployError("lock", str(exc)) from exc
             except SharedHistoryError as exc:
                 if self.shared_required:
-                    message = f"{exc}: a CI run deploys nothing it cannot lock"
+                    message = f"{exc}: a CI run deploys nothing it cannot record"
                     log.emit(StageFailed(name, "deploy", message))
                     raise DeployError("lock", message) from exc
                 say(f"warning: {exc}; deploying without the shared deploy lock")

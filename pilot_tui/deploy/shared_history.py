@@ -325,11 +325,14 @@ def _client_for(
         if aws is None:
             return None
         s3 = aws.client("s3")
+        # A CI run never makes the bucket (`ci github` did): one gone took the history.
         return SharedHistory(
             "s3",
             bucket,
             s3,
-            lambda: ensure_s3(
+            None
+            if in_github_actions()
+            else lambda: ensure_s3(
                 s3,
                 aws.client("dynamodb"),
                 bucket,
@@ -351,7 +354,12 @@ def _client_for(
     if client is None:
         return None
     return SharedHistory(
-        "gcs", bucket, client, lambda: ensure_gcs(client, bucket, config.gcp.region.upper())
+        "gcs",
+        bucket,
+        client,
+        None
+        if google_in_github_actions()
+        else lambda: ensure_gcs(client, bucket, config.gcp.region.upper()),
     )
 
 

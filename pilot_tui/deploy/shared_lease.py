@@ -16,7 +16,9 @@ reader's clock against the object's update time, there).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +51,7 @@ class Holding:
     since: float  # seconds since the epoch, by the holder's clock (said, never compared)
     renewed: float  # the same, at its last renewal (a new one each time: its bytes change)
     released: bool = False
+    token: str = ""  # this taking's own (random): tells it from another's by the same holder
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), indent=2).encode()
@@ -65,6 +68,7 @@ class Holding:
                 float(found["since"]),
                 float(found["renewed"]),
                 bool(found.get("released", False)),
+                str(found.get("token", "")),
             )
         except (ValueError, TypeError, KeyError):
             return None
@@ -209,7 +213,7 @@ def take(
         now = clock()
         current = found.holding
         if found.free:
-            mine = Holding(holder, what, now, now)
+            mine = Holding(holder, what, now, now, token=secrets.token_hex(8))
             try:
                 written = _put(store, app, mine, found.version)
             except Changed:
@@ -219,6 +223,9 @@ def take(
                     raise
                 made = True
                 continue
+            except BaseException:  # Ctrl+C: the write may have been made, its answer not had
+                _give_back_if_ours(store, app, mine)
+                raise
             if current is not None and not current.released:
                 say(
                     f"took over the deploy lock of {app}: {current.holder}'s was last renewed "
@@ -241,6 +248,16 @@ def take(
             say(f"waiting for {current.holder}'s {current.what} of {app} to finish")
             said = True
         sleep(min(POLL, max(deadline - now, 0.0)))
+
+
+def _give_back_if_ours(store: SharedHistory, app: str, mine: Holding) -> None:
+    """The lease given back when the bucket holds this very taking of it (its token),
+    whatever else is failing: an interrupted take leaves no lease behind."""
+    with contextlib.suppress(Exception):
+        stored = store.read_stored(key(app))
+        held = Holding.from_bytes(stored.data) if stored is not None else None
+        if stored is not None and held is not None and held.token == mine.token:
+            store.put_if(key(app), replace(held, released=True).to_bytes(), stored.version)
 
 
 def break_lease(store: SharedHistory, app: str) -> bool:

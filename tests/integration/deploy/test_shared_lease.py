@@ -239,3 +239,34 @@ def test_a_deploy_from_here_waits_for_a_ci_runs_lease_or_breaks_it(fn_project, c
     assert _held(store, "fn--pr-1")["what"] == "preview"
     assert cli("preview", "destroy", "fn", "pr-1", "--yes").code == 0
     assert store.read_stored(shared_lease.key("fn--pr-1")) is None
+
+
+class InterruptedAfterWriting(SharedHistory):
+    """The state bucket whose next write is made and then Ctrl+C arrives before its answer
+    does: a KeyboardInterrupt in front of the real store."""
+
+    interrupt: bool = False
+
+    def put_if(self, key: str, data: bytes, expected: str | None) -> str:
+        version = super().put_if(key, data, expected)
+        if self.interrupt:
+            self.interrupt = False
+            raise KeyboardInterrupt
+        return version
+
+
+def test_a_take_interrupted_after_its_write_gives_the_lease_back(store):
+    """Regression (review): Ctrl+C between the lease's write and its answer left the app
+    held for 5 minutes (nothing of this process could give it back)."""
+    interrupted = InterruptedAfterWriting("s3", BUCKET, store.client)
+    interrupted.interrupt = True
+    with pytest.raises(KeyboardInterrupt):
+        shared_lease.take(interrupted, "web", "ann", "deploy", renew_every=3600)
+    assert _held(store)["released"] is True and _held(store)["holder"] == "ann"
+    # and one another taking holds is never given back by it (another token)
+    other = shared_lease.take(store, "web", "ann", "deploy", renew_every=3600)
+    shared_lease._give_back_if_ours(
+        store, "web", shared_lease.Holding("ann", "deploy", 0, 0, token="not-that-one")
+    )
+    assert _held(store)["released"] is False
+    other.release()

@@ -211,7 +211,10 @@ class SharedHistory:
             written = blob.updated.timestamp() if blob.updated is not None else time.time()
             # (the GCS client hands out no answer's Date: this machine's clock, here)
             age = time.time() - written
-            return Stored(bytes(blob.download_as_bytes()), str(blob.generation), age)
+            # Read before the download, which takes its own from the answer's headers (an
+            # emulator's lack them). Bytes newer than it only fail the conditional write.
+            generation = blob.generation
+            return Stored(bytes(blob.download_as_bytes()), str(generation), age)
         except Exception as exc:  # botocore / google errors: reported, not fatal
             error = NoBucket if _no_bucket(exc) else SharedHistoryError
             raise error(

@@ -234,12 +234,14 @@ def rollback(ns: argparse.Namespace) -> int:
         )
         return EXIT_INVALID
     with deployer(ns, lock_wait=ns.wait, apps=[ns.app], loaded=loaded) as engine:
+        engine.app(ns.app)  # an unknown app is bad input (exit 2), said before anything
         if ns.break_lock and not _broke_locks(engine, [ns.app], ns.yes):
             return EXIT_INVALID  # no terminal to ask: refused before anything is released
         try:
             release = engine.rollback(ns.app, ns.release)
         except DeployError as exc:
-            return _fail(exc)
+            _fail(exc)
+            return exc.exit_code
         print(f"{ns.app}\t{release.id}\t{release.note}\t{release.url or '-'}")
         # A Ctrl+C once it was live kept it (and stopped what followed): still an interrupt.
         return EXIT_INTERRUPTED if engine.cancel.is_set() else EXIT_OK

@@ -52,6 +52,11 @@ def status(ns: argparse.Namespace) -> int:
                 ]
             )
         else:
+            if not listed:  # said, not an empty screen
+                print(
+                    f"nothing to show: no app or database in {loaded[0].display} yet "
+                    "(`pilot-tui app new` adds an app)"
+                )
             for a in listed:
                 print(f"{a.app:16} {a.release:8} {a.health:24} {a.where()}")
                 for note in a.notes:

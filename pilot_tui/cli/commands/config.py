@@ -11,7 +11,7 @@ def register(commands: Commands) -> None:
     config = add_command(
         commands,
         "config",
-        "check, show and change pilot.toml",
+        "validate, show and change pilot.toml",
         None,
         "Check, show and change pilot.toml. Changes keep your comments and layout,\n"
         "are validated first and written atomically.",

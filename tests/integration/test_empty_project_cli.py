@@ -1,0 +1,25 @@
+"""Commands in a project with nothing in it yet, as a new user runs them (found walking the
+app in tmux): each says what there is, and bad input is bad input (exit 2)."""
+
+from __future__ import annotations
+
+
+def test_status_of_a_project_with_nothing_yet_says_so(cli, tmp_path):
+    """Regression (walk): `status` printed nothing at all."""
+    assert cli("init", "--name", "acme").code == 0
+    shown = cli("status")
+    assert shown.code == 0, shown.err
+    assert "nothing to show: no app or database in" in shown.out
+    assert "`pilot-tui app new` adds an app" in shown.out
+    listed = cli("status", "--json")
+    assert listed.code == 0 and listed.out.strip() == "[]"  # JSON stays JSON
+
+
+def test_rolling_back_an_unknown_app_is_bad_input(cli, tmp_path):
+    """Regression (walk): `rollback nope` exited 1 and named the deploy stage ("deploy: no
+    app 'nope' ..."); `deploy nope` and `releases nope` exit 2."""
+    assert cli("init", "--name", "acme").code == 0
+    for args in (("rollback", "nope"), ("deploy", "nope"), ("releases", "nope")):
+        refused = cli(*args)
+        assert refused.code == 2, (args, refused.err)
+        assert "no app 'nope'" in refused.err and "deploy:" not in refused.err

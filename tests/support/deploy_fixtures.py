@@ -324,6 +324,27 @@ def invoke(root, path: str = "/", alias: str = "live", function: str = "pilot-ac
 
 
 @pytest.fixture
+def gcs_client(tmp_path):
+    """A google-cloud-storage client of the sandbox's GCS emulator on 127.0.0.1 (anonymous,
+    as the sandbox's is); the emulators are stopped by pid afterwards."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    from pilot_tui.cloud.sandbox import Sandbox
+
+    sandbox = Sandbox(tmp_path / "gcs-state")
+    running, _ = sandbox.ensure()
+    try:
+        yield storage.Client(
+            project="sandbox",
+            credentials=AnonymousCredentials(),
+            client_options={"api_endpoint": running["gcs"].url},
+        )
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture
 def moto(tmp_path, monkeypatch):
     """The sandbox's local AWS API (moto) on 127.0.0.1, boto3 pointed at it; its URL."""
     from pilot_tui.cloud.sandbox import Sandbox

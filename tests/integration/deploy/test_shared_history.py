@@ -277,36 +277,22 @@ def test_a_ci_runs_revert_whose_record_cannot_be_shared_still_says_it_reverted(
     assert records == {"v1": "live", "v2": "reverted"}
 
 
-def test_a_gcs_history_pulled_is_pushed_over_the_generation_read(tmp_path):
+def test_a_gcs_history_pulled_is_pushed_over_the_generation_read(gcs_client, tmp_path):
     """Regression: on GCS the generation a pull read was taken from the download's answer
     headers, which the sandbox's GCS emulator does not send: the pull kept "None", and the
     push after it failed (`int("None")`), so a GCS state bucket's history was never
     written again after a first pull. Against the sandbox's GCS emulator."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    from pilot_tui.cloud.sandbox import Sandbox
     from pilot_tui.deploy import history
     from pilot_tui.deploy.shared_history import SharedHistory
 
-    sandbox = Sandbox(tmp_path / "emulators")
-    running, _ = sandbox.ensure()
-    try:
-        client = storage.Client(
-            project="sandbox",
-            credentials=AnonymousCredentials(),
-            client_options={"api_endpoint": running["gcs"].url},
-        )
-        client.create_bucket("pilot-state-team")
-        laptop = tmp_path / "laptop"
-        shared = SharedHistory("gcs", "pilot-state-team", client)
-        assert shared.pull(laptop, "hello") is False
-        history.save(laptop, "hello", [release("v1", "laptop")])
-        shared.push(laptop, "hello")
-        assert shared.pull(laptop, "hello") is True
-        history.save(laptop, "hello", [release("v1", "laptop"), release("v2", "laptop")])
-        shared.push(laptop, "hello")
-        kept = client.bucket("pilot-state-team").blob("pilot/releases/hello.json")
-        assert [r["id"] for r in json.loads(kept.download_as_bytes())] == ["v1", "v2"]
-    finally:
-        sandbox.stop()
+    gcs_client.create_bucket("pilot-state-team")
+    laptop = tmp_path / "laptop"
+    shared = SharedHistory("gcs", "pilot-state-team", gcs_client)
+    assert shared.pull(laptop, "hello") is False
+    history.save(laptop, "hello", [release("v1", "laptop")])
+    shared.push(laptop, "hello")
+    assert shared.pull(laptop, "hello") is True
+    history.save(laptop, "hello", [release("v1", "laptop"), release("v2", "laptop")])
+    shared.push(laptop, "hello")
+    kept = gcs_client.bucket("pilot-state-team").blob("pilot/releases/hello.json")
+    assert [r["id"] for r in json.loads(kept.download_as_bytes())] == ["v1", "v2"]

@@ -272,44 +272,30 @@ def test_a_take_interrupted_after_its_write_gives_the_lease_back(store):
     other.release()
 
 
-def test_the_lease_on_gcs_is_made_held_given_back_and_its_bucket_made(tmp_path):
+def test_the_lease_on_gcs_is_made_held_given_back_and_its_bucket_made(gcs_client):
     """The GCS path against the sandbox's GCS emulator: a missing bucket is made by the
     first take (GCS reads a missing bucket as a missing object), the lease's age comes
     from the object's update time, a second taker is refused while it is held and takes it
     once given back. (The emulator ignores generation preconditions: two takers racing
     are tested on S3 above, not here.)"""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    from pilot_tui.cloud.sandbox import Sandbox
     from pilot_tui.provision import backends
 
-    sandbox = Sandbox(tmp_path / "emulators")
-    running, _ = sandbox.ensure()
-    try:
-        client = storage.Client(
-            project="sandbox",
-            credentials=AnonymousCredentials(),
-            client_options={"api_endpoint": running["gcs"].url},
-        )
-        made: list[str] = []
+    made: list[str] = []
 
-        def make() -> None:
-            made.append("bucket")
-            backends.ensure_gcs(client, BUCKET, "US-CENTRAL1")
+    def make() -> None:
+        made.append("bucket")
+        backends.ensure_gcs(gcs_client, BUCKET, "US-CENTRAL1")
 
-        store = SharedHistory("gcs", BUCKET, client, make)
-        ann = shared_lease.take(store, "web", "ann", "deploy", renew_every=3600)
-        assert made == ["bucket"] and _held(store)["holder"] == "ann"
-        stored = store.read_stored(shared_lease.key("web"))
-        assert stored is not None and 0 <= stored.age < 60
-        with pytest.raises(LeaseHeld, match=r"gcs://"):
-            shared_lease.take(store, "web", "bob", "deploy")
-        assert ann.renew() is True
-        ann.release()
-        bob = shared_lease.take(store, "web", "bob", "deploy", renew_every=3600)
-        assert _held(store)["holder"] == "bob"
-        bob.release()
-        assert _held(store)["released"] is True
-    finally:
-        sandbox.stop()
+    store = SharedHistory("gcs", BUCKET, gcs_client, make)
+    ann = shared_lease.take(store, "web", "ann", "deploy", renew_every=3600)
+    assert made == ["bucket"] and _held(store)["holder"] == "ann"
+    stored = store.read_stored(shared_lease.key("web"))
+    assert stored is not None and 0 <= stored.age < 60 and stored.version.isdigit()
+    with pytest.raises(LeaseHeld, match=r"gcs://"):
+        shared_lease.take(store, "web", "bob", "deploy")
+    assert ann.renew() is True
+    ann.release()
+    bob = shared_lease.take(store, "web", "bob", "deploy", renew_every=3600)
+    assert _held(store)["holder"] == "bob"
+    bob.release()
+    assert _held(store)["released"] is True

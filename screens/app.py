@@ -63,10 +63,11 @@ class PilotApp(App[int]):
         yield SystemCommand("Help", "Keys and what each screen does", self.action_help)
         for binding in screen.active_bindings.values():
             b = binding.binding
-            if b.show and b.description and b.action not in ("quit", "help"):
+            # Every action of the screen, the ones the footer leaves out too (reload)
+            if b.description and b.action not in ("quit", "help"):
                 yield SystemCommand(
                     b.description,
-                    f"key: {b.key}",
+                    b.tooltip or f"on this screen, or press {self.get_key_display(b)}",
                     lambda action=b.action: self.run_action(action, screen),
                 )
 

@@ -146,7 +146,11 @@ async def test_help_and_command_palette_entries(project):
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Help", "Server", "Edit", "Creds", "Apps", "Logs"} <= titles
         assert any("theme" in t.lower() for t in titles)  # dark and light themes
+        # every action of the screen, the footer's hidden ones too, with its key said
+        # (found walking the app: "reload" found nothing, and each said only "key: s")
+        assert "Reload pilot.toml" in titles
         server = next(c for c in app.get_system_commands(app.screen) if c.title == "Server")
+        assert server.help == "on this screen, or press s"
         app.call_later(server.callback)  # as the palette runs it
         await pilot.pause()
         from pilot_tui.screens.server import ServerScreen

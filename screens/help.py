@@ -13,6 +13,7 @@ HELP = """\
 
 Pilot sets up your own platform on your own cloud account. Everything you choose is saved in
 **pilot.toml**; machine state lives in **.pilot/**. Secrets never go in pilot.toml.
+`Esc`, `F1` or `?` closes this help.
 
 | key | where | what |
 |---|---|---|
@@ -28,7 +29,7 @@ Pilot sets up your own platform on your own cloud account. Everything you choose
 | `r` / `k` | credentials | check again / choose a Google key file |
 | `p` / `a` / `d` | server | plan / apply the reviewed plan / plan a destroy |
 | `n` | apps | a new app (detects how it builds) |
-| `d` / `r` | apps | deploy the selected app (a preview: again) / roll it back |
+| `d` / `r` | apps | deploy the selected app, or the selected preview again / roll back |
 | `l` | apps | follow the selected app's logs (a preview's own too) |
 | `p` / `x` | apps | deploy a preview (its name asked) / remove the selected preview |
 | `c` | run logs | copy the selection, or the line found |

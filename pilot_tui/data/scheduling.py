@@ -94,6 +94,7 @@ AGENT_MODULES = (
     "deploy/events.py",
     "deploy/history.py",
     "deploy/host.py",
+    "deploy/lease_rules.py",
     "deploy/previews.py",
     "deploy/targets/__init__.py",
     "deploy/targets/base.py",
@@ -345,7 +346,10 @@ def lambda_previews(config: PilotConfig, state_dir: Path) -> LambdaPreviews | No
         for app in lambda_preview_apps(config)
         if app.name in granted
     }
-    return LambdaPreviews(config.aws.region, ttls, endpoint) if ttls else None
+    from pilot_tui.provision.backends import bucket_name
+
+    state = bucket_name(config) if config.state.backend == "s3" else None
+    return LambdaPreviews(config.aws.region, ttls, endpoint, state) if ttls else None
 
 
 def sandbox_aws_keys() -> dict[str, str]:

@@ -27,11 +27,11 @@ from pilot_tui import redact
 from pilot_tui.cloud import aws_errors
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.deploy import history
+from pilot_tui.deploy.lease_rules import key as lease_key
 from pilot_tui.errors import PilotError
 from pilot_tui.fsutil import atomic_write
 
 PREFIX = "pilot/releases"
-LOCKS = "pilot/locks"  # each app's deploy lease (shared_lease.py)
 
 
 class SharedHistoryError(PilotError):
@@ -165,7 +165,7 @@ class SharedHistory:
             said = redact.clip(str(exc), 160)
             raise SharedHistoryError(f"cannot remove {self.where(app)}: {said}") from exc
         with contextlib.suppress(Exception):  # a few bytes; a deployer made before may not
-            self._delete(f"{LOCKS}/{app}.json")
+            self._delete(lease_key(app))
 
     def _delete(self, key: str) -> None:
         if self.kind == "s3":

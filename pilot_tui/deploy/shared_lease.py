@@ -25,11 +25,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
-from pilot_tui.deploy.shared_history import LOCKS, Changed, NoBucket, SharedHistory
+from pilot_tui.deploy.lease_rules import LEASE, RENEW, key
+from pilot_tui.deploy.shared_history import Changed, NoBucket, SharedHistory
 from pilot_tui.errors import PilotError
 
-LEASE = 300.0  # seconds a lease holds without being renewed
-RENEW = 60.0  # seconds between its holder's renewals
 POLL = 2.0  # seconds between looks while waiting for a holder to finish
 
 Say = Callable[[str], None]
@@ -85,10 +84,6 @@ class Found:
     @property
     def free(self) -> bool:
         return self.holding is None or self.holding.released or self.age >= LEASE
-
-
-def key(app: str) -> str:
-    return f"{LOCKS}/{app}.json"
 
 
 def _stamp(at: float) -> str:

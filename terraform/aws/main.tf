@@ -200,6 +200,17 @@ resource "aws_iam_role_policy" "server_previews" {
         }
       },
       {
+        # A preview being deployed holds its lease there (deploy/lease_rules.py): kept.
+        # (A lease not there answers 403 without s3:ListBucket: the agent takes it as none.)
+        Sid    = "SeePreviewDeploys"
+        Effect = "Allow"
+        Action = ["s3:GetObject"]
+        Resource = [
+          for app in var.lambda_preview_apps :
+          "arn:aws:s3:::${var.state_bucket}/pilot/locks/${app}--*.json"
+        ]
+      },
+      {
         Sid    = "RemoveExpiredPreviewsLogs"
         Effect = "Allow"
         Action = ["logs:DeleteLogGroup"]

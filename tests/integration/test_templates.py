@@ -360,3 +360,6 @@ def test_aws_server_role_may_remove_lambda_previews_only_with_a_bucket_and_such_
         "tag:GetResources",
     }
     assert "${local.name}-${app}--*" in policy  # a preview's name, never an app's own
+    # and reading previews' deploy leases, nothing else of the state bucket
+    assert re.findall(r"s3:[A-Za-z]+", policy) == ["s3:GetObject"]
+    assert "arn:aws:s3:::${var.state_bucket}/pilot/locks/${app}--*.json" in policy

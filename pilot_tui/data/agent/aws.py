@@ -16,6 +16,7 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 from pilot_tui.errors import PilotError
 
@@ -189,6 +190,36 @@ class AwsApi:
     ) -> tuple[int, bytes]:
         """(status, body) of a signed request; AwsApiError for an answer of 300 or more,
         PilotError when the API cannot be reached."""
+        status, data, _ = self._send(service, method, path, query, body, headers)
+        return status, data
+
+    def read_object(self, bucket: str, key: str) -> tuple[bytes, float] | None:
+        """S3 object ``key`` of ``bucket`` and its age in seconds by S3's own clock (its
+        Last-Modified against the answer's Date); None when there is none."""
+        try:
+            _, data, said = self._send("s3", "GET", f"/{bucket}/{key}")
+        except AwsApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        try:
+            now = parsedate_to_datetime(said["date"]).timestamp()
+            written = parsedate_to_datetime(said["last-modified"]).timestamp()
+        except (KeyError, TypeError, ValueError):
+            return data, 0.0  # no dates: taken as just written (it guards a moment more)
+        return data, max(now - written, 0.0)
+
+    def _send(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        query: dict[str, str] | None = None,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """(status, body, headers by lowercased name) of a signed request (path-style on
+        S3); AwsApiError for an answer of 300 or more."""
         https, host = self.host(service)
         query = query or {}
         payload = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
@@ -224,7 +255,7 @@ class AwsApi:
                 response.status,
                 code,
             )
-        return response.status, data
+        return response.status, data, {k.lower(): v for k, v in response.getheaders()}
 
     def json_call(self, service: str, target: str, payload: dict[str, object]) -> dict:
         """An action of a JSON-protocol API (``target``: X-Amz-Target, as

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from pilot_tui.data.agent.aws import AwsApi, AwsApiError
+from pilot_tui.deploy import lease_rules
 from pilot_tui.deploy.previews import PREVIEW_OF, Preview, believed
 from pilot_tui.deploy.targets.lambda_.listing import last_modified, preview_of
 from pilot_tui.errors import PilotError
@@ -45,6 +46,9 @@ class LambdaPreviews:
     # tag much further away than that is not believed: previews.believed).
     ttls: dict[str, float]
     endpoint: str | None = None  # the sandbox's local AWS API (None: AWS's)
+    # The state bucket, where a preview being deployed holds its lease (lease_rules.py):
+    # such a one is kept. None: not looked at (no S3 state).
+    state_bucket: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -58,6 +62,7 @@ class LambdaPreviews:
             str(raw["region"]),
             {str(app): float(ttl) for app, ttl in ttls.items()},
             str(raw["endpoint"]) if raw.get("endpoint") else None,
+            str(raw["state_bucket"]) if raw.get("state_bucket") else None,
         )
 
 
@@ -142,6 +147,19 @@ def _decided(
     return None
 
 
+def _being_deployed(api: AwsApi, settings: LambdaPreviews, full: str) -> bool:
+    """Whether preview ``full`` (APP--NAME) is being deployed: its lease in the state
+    bucket holds. One that cannot be read (a server granted before Pilot looked) is no
+    lease: the TTL decides, as it did."""
+    if settings.state_bucket is None:
+        return False
+    try:
+        found = api.read_object(settings.state_bucket, lease_rules.key(full))
+    except PilotError:
+        return False
+    return found is not None and lease_rules.holds(*found)
+
+
 def prune(settings: LambdaPreviews, project: str, now: float, say: Say, api: AwsApi) -> list[str]:
     """Delete the project's expired Lambda previews and their log groups; their full
     names (APP--NAME). One the server may not delete is said and kept; one Lambda refused
@@ -150,6 +168,9 @@ def prune(settings: LambdaPreviews, project: str, now: float, say: Say, api: Aws
     removed: list[str] = []
     failed: list[str] = []
     for gone in expired(api, project, settings, now, failed):
+        if _being_deployed(api, settings, gone.preview.full):
+            say(f"kept the preview {gone.preview.full}: a deploy of it is under way")
+            continue
         try:
             api.call("lambda", "DELETE", f"{LAMBDA_API}/{gone.function}")
         except AwsApiError as exc:

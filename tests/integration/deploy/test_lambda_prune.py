@@ -76,7 +76,9 @@ class Account:
         return {g["logGroupName"].removeprefix("/aws/lambda/") for g in found}
 
 
-def run_agent(tmp_path, endpoint: str, at: float, ttls: dict[str, float]):
+def run_agent(
+    tmp_path, endpoint: str, at: float, ttls: dict[str, float], state_bucket: str | None = None
+):
     """One look for expired previews, as `python -m pilot_tui.data.agent --prune-previews`
     runs in the agent's container, with the sandbox's placeholder keys."""
     settings = tmp_path / "agent.json"
@@ -88,7 +90,12 @@ def run_agent(tmp_path, endpoint: str, at: float, ttls: dict[str, float]):
                 "databases": [],
                 "previews": None,
                 "cloud_run": None,
-                "lambda": {"region": REGION, "ttls": ttls, "endpoint": endpoint},
+                "lambda": {
+                    "region": REGION,
+                    "ttls": ttls,
+                    "endpoint": endpoint,
+                    "state_bucket": state_bucket,
+                },
             }
         )
     )
@@ -223,6 +230,11 @@ def test_server_up_grants_the_removal_and_a_preview_deploy_sets_the_agent_to_it(
     assert not allows(document, "logs:DeleteLogGroup", {}, logs)
     assert not allows(document, "lambda:UpdateFunctionCode", preview, f"{functions}--pr-1")
     assert allows(document, "tag:GetResources", {}, "*")
+    # reading previews' deploy leases (a preview being deployed is kept), nothing else
+    state = f"arn:aws:s3:::pilot-state-{project}"
+    assert allows(document, "s3:GetObject", {}, f"{state}/pilot/locks/fn--pr-1.json")
+    assert not allows(document, "s3:GetObject", {}, f"{state}/pilot/locks/fn.json")
+    assert not allows(document, "s3:GetObject", {}, f"{state}/pilot/releases/fn.json")
 
     assert cli("deploy", "fn").code == 0
     deployed = cli("deploy", "fn", "--preview", "pr-1")
@@ -317,6 +329,7 @@ def test_the_agents_lambda_look_as_data(tmp_path):
         "region": "us-east-1",
         "ttls": {"web": TTL},
         "endpoint": None,
+        "state_bucket": "pilot-state-acme",  # where a preview being deployed holds its lease
     }
     assert plan.network_mode == "host" and plan.environment == {}  # the instance role's
     assert scheduling.pruned(plan) == ["Lambda previews of web"]  # `db schedule` says it
@@ -391,3 +404,45 @@ def test_a_preview_deploy_says_when_the_server_will_not_remove_it(tmp_path):
     assert "may not remove web's previews" in (said() or "")
     _outputs(state_dir, lambda_previews=["web"])
     assert said() is None
+
+
+def test_a_preview_being_deployed_is_kept_past_its_ttl(tmp_path, moto):
+    """A preview whose lease holds in the state bucket (a deploy of it under way, from a
+    laptop or a CI run) is kept, however expired its tags say it is; once the lease is
+    given back the TTL decides. Against the local AWS API's S3 and Lambda."""
+    from pilot_tui.deploy import lease_rules
+
+    now = time.time()
+    account = Account()
+    function = account.preview("acme", "web", "pr-1", now - 60)
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="pilot-state-acme")
+    held = {"holder": "GitHub Actions acme/web run 9", "what": "preview", "since": now}
+    s3.put_object(
+        Bucket="pilot-state-acme",
+        Key=lease_rules.key("web--pr-1"),
+        Body=json.dumps({**held, "renewed": now, "released": False}).encode(),
+    )
+    looked = run_agent(tmp_path, moto, now, {"web": TTL}, "pilot-state-acme")
+    assert looked.returncode == 0, looked.stdout + looked.stderr
+    assert "kept the preview web--pr-1: a deploy of it is under way" in looked.stdout
+    assert function in account.functions()
+    s3.put_object(
+        Bucket="pilot-state-acme",
+        Key=lease_rules.key("web--pr-1"),
+        Body=json.dumps({**held, "renewed": now, "released": True}).encode(),
+    )
+    looked = run_agent(tmp_path, moto, now, {"web": TTL}, "pilot-state-acme")
+    assert "removed the Lambda preview web--pr-1" in looked.stdout, looked.stdout
+    assert function not in account.functions()
+
+
+def test_a_lease_holds_by_the_buckets_clock_until_given_back_or_lapsed():
+    from pilot_tui.deploy import lease_rules
+
+    held = json.dumps({"holder": "ann", "renewed": 0, "released": False}).encode()
+    assert lease_rules.holds(held, 10.0)
+    assert not lease_rules.holds(held, lease_rules.LEASE)  # not renewed for 5 minutes
+    given = json.dumps({"holder": "ann", "released": True}).encode()
+    assert not lease_rules.holds(given, 10.0)
+    assert not lease_rules.holds(b"not json", 10.0)  # guards nothing

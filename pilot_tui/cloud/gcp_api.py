@@ -201,6 +201,22 @@ def wait_operation(
     return dict(operation.get("response") or {})
 
 
+def every_page(
+    transport: Transport, url: str, params: dict[str, Any], key: str
+) -> list[dict[str, Any]]:
+    """The items under ``key`` of a GET of ``url`` with ``params``, page after page (each
+    answer's nextPageToken asked for as the next pageToken)."""
+    found: list[dict[str, Any]] = []
+    query = dict(params)
+    while True:
+        page = transport(ApiRequest("GET", url, params=dict(query)))
+        found += page.get(key, [])
+        token = page.get("nextPageToken")
+        if not token:
+            return found
+        query["pageToken"] = str(token)
+
+
 def exists_ok(transport: Transport, request: ApiRequest) -> dict[str, Any] | None:
     """Send a create; None when the resource already exists (HTTP 409), which makes
     re-running a setup safe."""

@@ -22,7 +22,7 @@ from pilot_tui import redact
 from pilot_tui.cloud.clients import GCP_KEY_FILE as KEY_FILE
 from pilot_tui.cloud.clients import google_transport
 from pilot_tui.cloud.errors import CloudError
-from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, Transport, exists_ok, gone_ok
+from pilot_tui.cloud.gcp_api import ApiError, Transport, every_page, exists_ok, gone_ok
 from pilot_tui.cloud.gcp_iam import (
     BUCKET_POLICY,
     IAM_POLICY,
@@ -284,20 +284,13 @@ class GcpDeployer:
 
     def _listed(self, url: str, params: dict[str, str], key: str) -> list[str]:
         """The short names of what ``url`` lists under ``key``, every page."""
-        names: list[str] = []
-        query = dict(params)
-        while True:
-            try:
-                page = self.transport(ApiRequest("GET", url, params=dict(query)))
-            except ApiError as exc:
-                if exc.status in (403, 404):  # its API never enabled: nothing made there
-                    return names
-                raise
-            names += [str(item["name"]).rpartition("/")[2] for item in page.get(key, [])]
-            token = page.get("nextPageToken")
-            if not token:
-                return names
-            query["pageToken"] = str(token)
+        try:
+            items = every_page(self.transport, url, params, key)
+        except ApiError as exc:
+            if exc.status in (403, 404):  # its API never enabled: nothing made there
+                return []
+            raise
+        return [str(item["name"]).rpartition("/")[2] for item in items]
 
     def grant_on(self, resources: Resources) -> None:
         """Make each resource setup can name (idempotent: 409 = it exists) and grant the

@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pilot_tui import redact
-from pilot_tui.cloud.gcp_api import ApiRequest, Transport, gone_ok, wait_operation
+from pilot_tui.cloud.gcp_api import (
+    ApiError,
+    ApiRequest,
+    Transport,
+    every_page,
+    gone_ok,
+    wait_operation,
+)
 from pilot_tui.cloud.gcp_resources import REGISTRY_API, ensure_repository, repositories_url
 from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.naming import project_resource
@@ -51,19 +58,15 @@ def package_url(gcp_project: str, region: str, project: str, app: str) -> str:
 
 def _tags(transport: Transport, package: str, version: str | None = None) -> list[dict[str, Any]]:
     """The package's tags (of ``version`` only, when given), every page."""
-    found: list[dict[str, Any]] = []
     params: dict[str, str] = {"pageSize": "1000"}
     if version is not None:
         params["filter"] = f'version="{version}"'
-    while True:
-        page = gone_ok(transport, ApiRequest("GET", f"{package}/tags", params=dict(params)))
-        if page is None:
-            return found  # no such package: nothing was pushed for the app
-        found += page.get("tags", [])
-        token = page.get("nextPageToken")
-        if not token:
-            return found
-        params["pageToken"] = str(token)
+    try:
+        return every_page(transport, f"{package}/tags", params, "tags")
+    except ApiError as exc:
+        if exc.status == 404:
+            return []  # no such package: nothing was pushed for the app
+        raise
 
 
 def delete_tagged(

@@ -17,6 +17,12 @@ def key(app: str) -> str:
     return f"{LOCKS}/{app}.json"
 
 
+def given_up(released: bool, age: float, lease: float = LEASE) -> bool:
+    """Whether a lease no longer holds: given back, or not renewed for ``lease`` seconds
+    (``age``: since it was last written, by the bucket's clock)."""
+    return released or age >= lease
+
+
 def holds(data: bytes, age: float, lease: float = LEASE) -> bool:
     """Whether the lease kept as ``data``, written ``age`` seconds ago by the bucket's
     clock, still holds: not given back and renewed less than ``lease`` seconds ago. One
@@ -27,4 +33,4 @@ def holds(data: bytes, age: float, lease: float = LEASE) -> bool:
         return False
     if not isinstance(found, dict) or "holder" not in found:
         return False
-    return not found.get("released", False) and age < lease
+    return not given_up(bool(found.get("released", False)), age, lease)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
-from pilot_tui.deploy.lease_rules import LEASE, RENEW, key
+from pilot_tui.deploy.lease_rules import LEASE, RENEW, given_up, key
 from pilot_tui.deploy.shared_history import Changed, NoBucket, SharedHistory
 from pilot_tui.errors import PilotError
 
@@ -83,7 +83,7 @@ class Found:
 
     @property
     def free(self) -> bool:
-        return self.holding is None or self.holding.released or self.age >= LEASE
+        return self.holding is None or given_up(self.holding.released, self.age, LEASE)
 
 
 def _stamp(at: float) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pilot_tui.cloud.gcp_api import ApiRequest, Transport
+from pilot_tui.cloud.gcp_api import Transport, every_page
 from pilot_tui.deploy.previews import GCP_LABEL_KEYS, Preview, believed, from_labels
 from pilot_tui.naming import CLOUD_RUN_SERVICE_MAX, PROJECT_LABEL, resource_name
 
@@ -28,27 +28,10 @@ def service_url(gcp_project: str, region: str, service: str, api: str = API) -> 
     return f"{services_url(gcp_project, region, api)}/{service}"
 
 
-def list_services_request(
-    gcp_project: str, region: str, page_token: str | None = None, api: str = API
-) -> ApiRequest:
-    """One page of the region's services (Cloud Run v2 filters none by label: the caller
-    does)."""
-    params: dict[str, Any] = {"pageSize": 100}
-    if page_token:
-        params["pageToken"] = page_token
-    return ApiRequest("GET", services_url(gcp_project, region, api), params=params)
-
-
 def listed(send: Transport, gcp_project: str, region: str, api: str = API) -> list[dict[str, Any]]:
-    """Every service of the region, page after page."""
-    services: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        page = send(list_services_request(gcp_project, region, token, api))
-        services += page.get("services", [])
-        token = page.get("nextPageToken")
-        if not token:
-            return services
+    """Every service of the region, page after page (Cloud Run v2 filters none by label:
+    the caller does)."""
+    return every_page(send, services_url(gcp_project, region, api), {"pageSize": 100}, "services")
 
 
 def service_name(project: str, app: str) -> str:

@@ -73,6 +73,14 @@ def resource_name(project: str, app: str) -> str:
     return f"pilot-{project}-{app}"
 
 
+def preview_repository(project: str, app: str) -> str:
+    """The ECR repository of an app's previews' images, beside the app's own: ECR grants a
+    repository, not a tag, so a pull request's role may push here and never to the app's.
+    A path under the app's name (no app's name holds "/"), which the deployer's grant on
+    pilot-PROJECT-* covers."""
+    return f"{resource_name(project, app)}/previews"
+
+
 def site_bucket(project: str, app: str) -> str:
     """A static site's bucket (S3 and GCS allow 63 characters)."""
     return f"{resource_name(project, app)}-site"[:63].rstrip("-")

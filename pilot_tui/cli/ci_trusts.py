@@ -46,6 +46,7 @@ class AwsCiTrust(CiTrust):
     trust: GithubTrust
     aws: Aws  # the admin's, to look at what runs as the previews' role
     region: str
+    config: PilotConfig
     what: ClassVar[str] = "the IAM role"
     credentials_hint: ClassVar[str] = (
         "this needs your own AWS credentials: pilot-tui credentials, or aws.profile in pilot.toml"
@@ -58,7 +59,24 @@ class AwsCiTrust(CiTrust):
         return github_oidc.aws_role(self.trust.preview_arn(), self.region)
 
     def ensure(self, repo: str, branch: str, previewed: list[str]) -> None:
-        self.trust.ensure(repo, branch, previewed)
+        """The roles, and the previews' repository of each image app of ``previewed``
+        (which the pull requests' role may push to but not make)."""
+        from pilot_tui.deploy.registry import ensure_ecr_repository
+        from pilot_tui.deploy.targets import target_for
+        from pilot_tui.naming import preview_repository, resource_name
+
+        images = [
+            a.name for a in self.config.apps if a.name in previewed and target_for(a).needs_docker()
+        ]
+        project = self.config.project.name
+        for app in images:
+            ensure_ecr_repository(
+                self.aws.client("ecr"),
+                preview_repository(project, app),
+                project,
+                f"{resource_name(project, app)}--*",
+            )
+        self.trust.ensure(repo, branch, previewed, images)
 
     def identity(self) -> str:
         return self.trust.arn()
@@ -129,7 +147,7 @@ def trust_for(cloud: str, config: PilotConfig, project: Project) -> CiTrust:
     assert aws is not None  # started above
     account = aws.client("sts").get_caller_identity()["Account"]
     github = GithubTrust(aws.client("iam"), config.project.name, account, config.aws.region)
-    return AwsCiTrust(github, aws, config.aws.region)
+    return AwsCiTrust(github, aws, config.aws.region, config)
 
 
 def subject_refusal(cloud: str, repo: str, branch: str) -> str | None:

@@ -63,12 +63,15 @@ class GithubTrust:
         """The previews' role's ARN, made or not."""
         return f"arn:aws:iam::{self.account}:role/{self.preview_role}"
 
-    def ensure(self, repo: str, branch: str, previewed: Sequence[str] = ()) -> str:
+    def ensure(
+        self, repo: str, branch: str, previewed: Sequence[str] = (), images: Sequence[str] = ()
+    ) -> str:
         """The provider (when the account has none) and the role, its trust and policy set
         to these (idempotent: a new repository or branch replaces the old); with
-        ``previewed`` (apps whose pull requests get previews) the previews' role and the
-        role they run as too, else the previews' role is removed (the one they run as
-        stays for the previews there are). The role's ARN."""
+        ``previewed`` (apps whose pull requests get previews; ``images``, those of them
+        deployed as images) the previews' role and the role they run as too, else the
+        previews' role is removed (the one they run as stays for the previews there are).
+        The role's ARN."""
         provider = github_oidc.provider_arn(self.account)
         try:
             self.iam.get_open_id_connect_provider(OpenIDConnectProviderArn=provider)
@@ -89,7 +92,7 @@ class GithubTrust:
             self._role(
                 self.preview_role,
                 github_oidc.preview_trust_policy(self.account, repo),
-                preview_policy(self.project, self.account, self.region, previewed),
+                preview_policy(self.project, self.account, self.region, previewed, images),
                 f"Pilot previews of {self.project} from pull requests ({repo})",
             )
             self._role(

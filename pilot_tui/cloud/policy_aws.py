@@ -24,6 +24,7 @@ from pilot_tui.naming import (
     parameter_path,
     prefix,
     preview_execution_role,
+    preview_repository,
     project_resource,
     state_bucket,
 )
@@ -126,6 +127,10 @@ def image_statements(scope: Scope) -> list[Statement]:
                 # a removed preview's own tags (previews.image_tag), and what only they named
                 "ecr:ListImages",
                 "ecr:BatchDeleteImage",
+                # Lambda's pulls: set on a previews' repository when it is made (registry.
+                # lambda_pull_policy); Lambda itself sets them on an app's through its caller
+                "ecr:GetRepositoryPolicy",
+                "ecr:SetRepositoryPolicy",
             ],
             "Resource": f"arn:aws:ecr:{scope.arn}:repository/{scope.names}*",
         },
@@ -299,12 +304,18 @@ def execution_secrets_policy(
     }
 
 
-def preview_policy(project: str, account: str, region: str, apps: Sequence[str]) -> dict[str, Any]:
+def preview_policy(
+    project: str, account: str, region: str, apps: Sequence[str], images: Sequence[str] = ()
+) -> dict[str, Any]:
     """The previews' role (`ci github`: what a pull request's run may do): make, update and
     remove the previews of ``apps`` (their own Lambda functions), and nothing of the apps'
-    own. A preview of a zip Lambda needs no image, network or secret store; the previews'
-    execution role is passed, never changed; the release history is read, and written only
-    for these previews (pilot/releases/APP--NAME.json). Not the Terraform state beside it.
+    own. A preview needs no network or secret store; of ``images`` (those of ``apps``
+    deployed as images) it pushes, reads and deletes images in the app's previews'
+    repository (naming.preview_repository), never the app's own, and makes none (`ci
+    github` does, with Lambda's pulls already allowed, so it sets no repository policy).
+    The previews' execution role is passed, never changed; the release history is read,
+    and written only for these previews (pilot/releases/APP--NAME.json). Not the Terraform
+    state beside it.
 
     A preview function is named pilot-PROJECT-APP--NAME, one pattern per app, but a name
     alone is not enough (IAM's ``*`` also matches ``:``, and a neighbour project's names
@@ -469,8 +480,44 @@ def preview_policy(project: str, account: str, region: str, apps: Sequence[str])
                 "Action": "s3:ListBucket",
                 "Resource": f"arn:aws:s3:::{state}",
             },
+            *(_preview_image_statements(scope, project, images) if images else []),
         ],
     }
+
+
+def _preview_image_statements(
+    scope: Scope, project: str, images: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Pushing an image app's previews' images to their own repository, and deleting them."""
+    return [
+        {
+            "Sid": "PreviewImages",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:DescribeRepositories",
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:InitiateLayerUpload",
+                "ecr:UploadLayerPart",
+                "ecr:CompleteLayerUpload",
+                "ecr:PutImage",
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:GetRepositoryPolicy",  # Lambda's pulls, looked at when it makes one
+                "ecr:ListImages",
+                "ecr:BatchDeleteImage",
+            ],
+            "Resource": [
+                f"arn:aws:ecr:{scope.arn}:repository/{preview_repository(project, app)}"
+                for app in images
+            ],
+        },
+        {
+            "Sid": "RegistryLogin",  # the token alone; each repository is granted above
+            "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken",
+            "Resource": "*",
+        },
+    ]
 
 
 def preview_logs_policy(

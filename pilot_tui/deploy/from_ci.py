@@ -13,7 +13,7 @@ these secrets, and a run refuses what would go wrong there.
   (an image, a site's build command) is built on the runner's own Docker engine
   (host.runner_engine) and pushed with the run's credentials.
 - A pull request's preview is deployed by the previews' role, which may make previews of
-  zip Lambdas only (no image push): an image app's previews stay with the laptop.
+  the Lambdas (on AWS), an image app's pushed to its previews' own repository.
 - Each secret of those apps comes from the repository's secret of the same name, except
   names the job's environment has already (GitHub's, AWS credentials, the role's).
 """
@@ -117,15 +117,13 @@ def ci_apps(config: PilotConfig) -> CiApps:
             left.append((app.name, reason))
     if deployed and config.notify.webhook_env:
         secrets.add(config.notify.webhook_env)
-    # On Google Cloud the runs' trust admits the branch's pushes only: no pull request's;
-    # on AWS the previews' role pushes no image.
+    # On Google Cloud the runs' trust admits the branch's pushes only: no pull request's
+    # (Cloud Run authorizes making a service on its location, not its name). On AWS the
+    # previews' role pushes an image app's previews' images to their own repository.
     previewed = [
         app
         for app in config.apps
-        if app.name in deployed
-        and target_for(app).previews_refused is None
-        and not target_for(app).needs_docker()
-        and cloud == "aws"
+        if app.name in deployed and target_for(app).previews_refused is None and cloud == "aws"
     ]
     return CiApps(
         deployed,

@@ -13,6 +13,7 @@ ECR's API but no registry behind it, so tests push to a real `docker-registry` o
 from __future__ import annotations
 
 import base64
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,20 +56,80 @@ def _host(found: str) -> str:
     return os.environ.get(REGISTRY_OVERRIDE) or found.removeprefix("https://")
 
 
-def ecr_registry(ecr: ECRClient, repository: str, project: str) -> Registry:
-    """The ECR repository ``repository`` (created, scanned on push, when missing) and a token
-    for it. ``ecr`` is a boto3 ECR client."""
+def lambda_pull_policy(functions: str) -> dict[str, object]:
+    """A repository policy letting Lambda pull its images for the functions ``functions``
+    (an ARN pattern) alone. Lambda reads an image with its own service principal, which a
+    same-account repository must admit; Lambda adds this itself only for a caller allowed
+    ecr:SetRepositoryPolicy, which a pull request's role is not."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "LambdaPulls",
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                "Condition": {"StringLike": {"aws:sourceArn": functions}},
+            }
+        ],
+    }
+
+
+def ensure_ecr_repository(
+    ecr: ECRClient, repository: str, project: str, lambda_functions: str | None = None
+) -> bool:
+    """The ECR repository ``repository``, made (scanned on push, tagged with the project)
+    when missing; with ``lambda_functions`` (a name pattern) its policy lets Lambda pull for
+    the functions so named in its account and region alone (lambda_pull_policy). Whether
+    it was made. One these credentials may not make is a RegistryError saying who does."""
     from botocore.exceptions import ClientError
 
     try:
+        ecr.describe_repositories(repositoryNames=[repository])
+        return False
+    except ecr.exceptions.RepositoryNotFoundException:
+        pass
+    try:
+        made = ecr.create_repository(
+            repositoryName=repository,
+            imageScanningConfiguration={"scanOnPush": True},
+            tags=project_tags(project),
+        )["repository"]
+    except ClientError as exc:
+        if "AccessDenied" not in str(exc):
+            raise
+        raise RegistryError(
+            f"ECR repository {repository} does not exist, and these credentials may not make it",
+            hint="a deploy from a machine with the project's deployer, or `pilot-tui ci "
+            "github` run again, makes it",
+        ) from exc
+    if lambda_functions is not None:  # in the repository's own account and region
+        arn = f"arn:aws:lambda:{ecr.meta.region_name}:{made['registryId']}:function:"
+        policy = json.dumps(lambda_pull_policy(arn + lambda_functions))
         try:
-            ecr.describe_repositories(repositoryNames=[repository])
-        except ecr.exceptions.RepositoryNotFoundException:
-            ecr.create_repository(
-                repositoryName=repository,
-                imageScanningConfiguration={"scanOnPush": True},
-                tags=project_tags(project),
-            )
+            ecr.set_repository_policy(repositoryName=repository, policyText=policy)
+        except ClientError as exc:  # not left without it: the next deploy makes it again
+            ecr.delete_repository(repositoryName=repository, force=True)
+            if "AccessDenied" not in str(exc):
+                raise
+            raise RegistryError(
+                f"ECR repository {repository} needs a policy letting Lambda pull its images, "
+                "and these credentials may not set it",
+                hint="a deployer made before Pilot set it: `pilot-tui deployer create` "
+                "gives it the grant",
+            ) from exc
+    return True
+
+
+def ecr_registry(
+    ecr: ECRClient, repository: str, project: str, lambda_functions: str | None = None
+) -> Registry:
+    """The ECR repository ``repository`` (ensure_ecr_repository) and a token for it. ``ecr``
+    is a boto3 ECR client."""
+    from botocore.exceptions import ClientError
+
+    try:
+        ensure_ecr_repository(ecr, repository, project, lambda_functions)
         data = ecr.get_authorization_token()["authorizationData"][0]
     except ClientError as exc:
         raise converted(f"ECR repository {repository}", exc, error=RegistryError) from exc

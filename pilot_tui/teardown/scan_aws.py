@@ -139,9 +139,8 @@ class AwsScan:
             for repo in page.get("repositories", []):
                 name = repo["repositoryName"]
                 if name.startswith(prefix(self.project)):
-                    self.finds.add(
-                        "ECR repository", name, self.finds.named, app_of(self.project, name)
-                    )
+                    app = app_of(self.project, name.removesuffix("/previews"))  # previews'
+                    self.finds.add("ECR repository", name, self.finds.named, app)
 
     def ecs(self) -> None:
         ecs = self.aws("ecs")

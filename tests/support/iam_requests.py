@@ -34,7 +34,7 @@ LAMBDA_ACTIONS = {"Invoke": "InvokeFunction"}  # the rest are named as their cal
 
 @dataclass(frozen=True)
 class Call:
-    service: str  # botocore's endpoint prefix: lambda, s3, tagging, iam, logs, sts
+    service: str  # botocore's endpoint prefix: lambda, s3, tagging, iam, logs, sts, api.ecr
     operation: str
     params: dict[str, Any]
     region: str
@@ -87,7 +87,18 @@ def requests(call: Call) -> list[Request]:
             made.append(
                 ("iam:PassRole", {"iam:PassedToService": "lambda.amazonaws.com"}, params["Role"])
             )
+        image = params.get("ImageUri") or (params.get("Code") or {}).get("ImageUri")
+        if image:  # Lambda reads the image as its caller may (as IAM is asked, at least)
+            repository = ecr_repository_arn(str(image), region)
+            made += [(f"ecr:{a}", {}, repository) for a in ECR_PULL]
         return made
+    if service == "api.ecr":
+        if op == "GetAuthorizationToken":
+            return [("ecr:GetAuthorizationToken", {}, "*")]
+        names = params.get("repositoryNames") or [params["repositoryName"]]
+        return [
+            (f"ecr:{op}", {}, f"arn:aws:ecr:{region}:{ACCOUNT}:repository/{name}") for name in names
+        ]
     if service == "s3" and op in S3_ACTIONS:
         bucket, key = params["Bucket"], params.get("Key")
         resource = f"arn:aws:s3:::{bucket}/{key}" if key is not None else f"arn:aws:s3:::{bucket}"
@@ -102,6 +113,25 @@ def requests(call: Call) -> list[Request]:
         group = f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{params['logGroupName']}"
         return [(f"logs:{op}", {}, group)]
     raise AssertionError(f"no IAM mapping for {service}:{op} yet: add it to iam_requests.py")
+
+
+# What a push of an image asks of ECR (the registry's API, which moto lacks: the tests push
+# to a local registry) and what a pull asks.
+ECR_PUSH = (
+    "BatchCheckLayerAvailability",
+    "InitiateLayerUpload",
+    "UploadLayerPart",
+    "CompleteLayerUpload",
+    "PutImage",
+)
+ECR_PULL = ("BatchGetImage", "GetDownloadUrlForLayer")
+
+
+def ecr_repository_arn(image: str, region: str) -> str:
+    """The repository ARN of ``image`` (host/repository@sha256:... or host/repository:tag)."""
+    path = image.partition("/")[2]
+    repository = path.partition("@")[0] if "@" in path else path.rpartition(":")[0] or path
+    return f"arn:aws:ecr:{region}:{ACCOUNT}:repository/{repository}"
 
 
 def function_arn(params: dict[str, Any], region: str) -> str | None:

@@ -31,10 +31,12 @@ def test_cloudsplaining_finds_no_escalation_and_no_unrestricted_modification():
     assert document.permissions_management_without_constraints == []
 
 
-def test_nothing_is_written_on_any_resource():
+@pytest.mark.parametrize("images", [False, True], ids=["zip", "image"])
+def test_nothing_is_written_on_any_resource(images):
+    policy = preview_policy("acme", ACCOUNT, REGION, ["fn", "img"], ["img"]) if images else POLICY
     loose = {
         action
-        for statement in POLICY["Statement"]
+        for statement in policy["Statement"]
         if "*" in as_list(statement["Resource"])
         for pattern in as_list(statement["Action"])
         for action in expand(pattern)
@@ -164,3 +166,36 @@ def test_the_previews_run_as_a_role_that_writes_their_own_logs_only():
         assert not allows(logs, action, {}, f"{LOGS}pilot-acme-fn")
         assert not allows(logs, action, {}, f"{LOGS}pilot-acme-fn:log-stream:x")
     assert not allows(logs, "logs:DeleteLogGroup", {}, f"{LOGS}pilot-acme-fn--pr-12")
+
+
+IMAGES = preview_policy("acme", ACCOUNT, REGION, ["fn", "img"], ["img"])  # img: an image app
+REPOSITORY = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/"
+PUSH_AND_PULL = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+]
+
+
+def test_an_image_apps_previews_push_to_their_own_repository_alone():
+    """Pushed, read and deleted in the app's previews' repository; nothing of the app's
+    own repository, another app's or another project's; no repository made, and no
+    repository policy set (`ci github` made it with Lambda's pulls)."""
+    previews = f"{REPOSITORY}pilot-acme-img/previews"
+    for action in [*PUSH_AND_PULL, "ecr:ListImages", "ecr:BatchDeleteImage"]:
+        assert allows(IMAGES, action, {}, previews), action
+        for other in ("pilot-acme-img", "pilot-acme-fn/previews", "pilot-acmex-img/previews"):
+            assert not allows(IMAGES, action, {}, f"{REPOSITORY}{other}"), (action, other)
+    assert allows(IMAGES, "ecr:GetAuthorizationToken", {}, "*")
+    for action in ("ecr:CreateRepository", "ecr:SetRepositoryPolicy", "ecr:DeleteRepository"):
+        assert not allows(IMAGES, action, {}, previews), action
+    assert not any(  # a zip app's previews' role logs in to no registry
+        allows(POLICY, action, {}, "*") for action in ("ecr:GetAuthorizationToken",)
+    )
+    document = PolicyDocument(IMAGES, exclusions=Exclusions({}))
+    assert document.allows_privilege_escalation == []
+    assert document.infrastructure_modification == []

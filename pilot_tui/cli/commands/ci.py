@@ -16,8 +16,9 @@ CI_ABOUT = (
     '  AWS (state.backend = "s3"): with your own credentials it makes the IAM OIDC\n'
     "  provider for GitHub's issuer, a role only runs on that branch can assume (the\n"
     "  deployer's policy), and a role only the repository's pull requests can assume,\n"
-    "  which deploys previews of the zip Lambdas (pr-NUMBER, removed when the pull\n"
-    "  request is closed).\n"
+    "  which deploys previews of the Lambdas (pr-NUMBER, removed when the pull request\n"
+    "  is closed; an image app's images go to its previews' own ECR repository, made\n"
+    "  here).\n"
     '  Google Cloud (state.backend = "gcs", not the sandbox): with your own credentials\n'
     "  it makes the CI account pilot-PROJECT-ci (what the apps CI deploys need, and the\n"
     "  state bucket; no key), a workload identity pool whose provider admits a push's\n"

@@ -32,7 +32,7 @@ from pilot_tui.deploy.targets.managed import (
     aws_clients,
 )
 from pilot_tui.deploy.targets.managed_flow import deploy_managed, rollback_managed
-from pilot_tui.naming import resource_name
+from pilot_tui.naming import preview_repository, resource_name
 
 
 def ecr_registry_for(ctx: Context, app: AppSettings) -> Registry:
@@ -41,37 +41,57 @@ def ecr_registry_for(ctx: Context, app: AppSettings) -> Registry:
     return ecr_registry(aws_clients(ctx.config, ctx.state_dir)("ecr"), name, ctx.project)
 
 
+def ecr_preview_registry_for(ctx: Context, owner: AppSettings) -> Registry:
+    """The ECR repository of ``owner``'s previews' images (naming.preview_repository),
+    which Lambda may pull from for those previews alone, with a fresh login."""
+    return ecr_registry(
+        aws_clients(ctx.config, ctx.state_dir)("ecr"),
+        preview_repository(ctx.project, owner.name),
+        ctx.project,
+        f"{resource_name(ctx.project, owner.name)}--*",  # its previews' functions
+    )
+
+
 def delete_preview_ecr_images(ctx: Context, owner: AppSettings, name: str, say: Say) -> list[str]:
-    """Preview ``name``'s images in its app's ECR repository (their own tags,
-    previews.image_tag), deleted; what was. A refusal is a warning: what ran the preview
-    is gone already."""
+    """Preview ``name``'s images (their own tags, previews.image_tag), deleted from its
+    app's previews' repository and from the app's own, where an earlier Pilot pushed them;
+    what was. A refusal is a warning (what ran the preview is gone already), but the app's
+    own repository's, which a pull request's role may not list: nothing of its is there."""
     from pilot_tui.deploy.registry import delete_ecr_tags
 
-    repository = resource_name(ctx.project, owner.name)
-    try:
-        tags = delete_ecr_tags(
-            aws_clients(ctx.config, ctx.state_dir)("ecr"),
-            repository,
-            previews.image_tag_prefix(name),
-            history.image_digests(ctx.state_dir, owner.name),  # the app's rollbacks need
-        )
-    except Exception as exc:  # RegistryError, botocore's: said, the removal goes on
-        hint = (
-            " (a deployer or CI role made before Pilot removed previews' images: `pilot-tui "
-            "deployer create`, or `pilot-tui ci github` for CI's, gives it the grant)"
-            if "AccessDenied" in str(exc)
-            else ""
-        )
-        say(
-            f"warning: the images of preview {name} stay in ECR repository {repository}: "
-            f"{exc}{hint}"
-        )
-        return []
-    if not tags:
-        return []
-    done = f"deleted {len(tags)} image tag(s) of preview {name} from {repository}"
-    say(done)
-    return [done]
+    ecr = aws_clients(ctx.config, ctx.state_dir)("ecr")
+    done: list[str] = []
+    for repository in (
+        preview_repository(ctx.project, owner.name),
+        resource_name(ctx.project, owner.name),  # an earlier Pilot's previews
+    ):
+        legacy = repository == resource_name(ctx.project, owner.name)
+        try:
+            tags = delete_ecr_tags(
+                ecr,
+                repository,
+                previews.image_tag_prefix(name),
+                history.image_digests(ctx.state_dir, owner.name),  # the app's rollbacks need
+            )
+        except Exception as exc:  # RegistryError, botocore's: said, the removal goes on
+            denied = "AccessDenied" in str(exc)
+            if legacy and denied:
+                continue
+            hint = (
+                " (a deployer or CI role made before Pilot removed previews' images: `pilot-tui "
+                "deployer create`, or `pilot-tui ci github` for CI's, gives it the grant)"
+                if denied
+                else ""
+            )
+            say(
+                f"warning: the images of preview {name} stay in ECR repository {repository}: "
+                f"{exc}{hint}"
+            )
+            continue
+        if tags:
+            done.append(f"deleted {len(tags)} image tag(s) of preview {name} from {repository}")
+            say(done[-1])
+    return done
 
 
 def refuse_unreachable_ecr(config: PilotConfig, app: AppSettings, hint: str = "") -> None:
@@ -91,12 +111,15 @@ def refuse_unreachable_ecr(config: PilotConfig, app: AppSettings, hint: str = ""
 
 
 def delete_ecr_images(ctx: Context, app: AppSettings) -> str | None:
-    """Delete the ECR repository Pilot pushed the app's images to; what was deleted."""
+    """Delete the ECR repositories Pilot pushed the app's images to (its previews' too);
+    what was deleted."""
     from pilot_tui.deploy.registry import delete_ecr_repository
 
-    repository = resource_name(ctx.project, app.name)
-    if delete_ecr_repository(aws_clients(ctx.config, ctx.state_dir)("ecr"), repository):
-        return f"deleted ECR repository {repository}"
+    ecr = aws_clients(ctx.config, ctx.state_dir)("ecr")
+    repositories = (resource_name(ctx.project, app.name), preview_repository(ctx.project, app.name))
+    deleted = [name for name in repositories if delete_ecr_repository(ecr, name)]
+    if deleted:
+        return f"deleted ECR repository {' and '.join(deleted)}"
     return None
 
 

@@ -255,8 +255,8 @@ def test_a_push_builds_an_image_app_on_the_runners_own_engine(
     """An image Lambda deployed by a push's run: its image built on the runner's own
     Docker engine (the tests' private one, named by DOCKER_HOST as on a runner), pushed
     with the ECR login the run's role gets, the function made from the pushed digest; no
-    Pilot Server is known to the run (a fresh checkout has no .pilot/). Its previews stay
-    with the laptop: the pull requests' role pushes no image.
+    Pilot Server is known to the run (a fresh checkout has no .pilot/). (Its pull
+    requests' previews: the test after this one.)
 
     Stand-ins, said so: ECR's registry is a real registry on 127.0.0.1 (PILOT_REGISTRY),
     the Lambda Web Adapter a local image; moto cannot invoke image functions, so what
@@ -272,8 +272,7 @@ def test_a_push_builds_an_image_app_on_the_runners_own_engine(
     workflow = (admin / ".github" / "workflows" / "pilot.yml").read_text()
     jobs = yaml.safe_load(workflow)["jobs"]
     assert jobs["deploy"]["steps"][-1]["run"] == "pilot-tui deploy fn docs img"
-    assert jobs["prune"]["steps"][-1]["run"] == "pilot-tui preview prune fn"  # not img
-    assert all("img" not in step.get("run", "") for step in jobs["preview"]["steps"])
+    assert jobs["prune"]["steps"][-1]["run"] == "pilot-tui preview prune fn img"
 
     checkout = _checkout(admin, "run1", "push 1\n")
     shutil.copytree(admin / "img", checkout / "img")
@@ -301,6 +300,104 @@ def test_a_push_builds_an_image_app_on_the_runners_own_engine(
     [record] = json.loads(cli("releases", "img", "--json").out)
     assert (record["image"], record["status"]) == (image, "live")
     assert "acme/shop" in record["by"]
+
+
+def test_pull_requests_get_previews_of_an_image_app_pushed_to_its_previews_own_repository(
+    admin, cli, moto, github_tokens, registry, docker_client, aws_calls, monkeypatch
+):
+    """An image Lambda's pull requests get previews too: the run builds the image on the
+    runner's engine and pushes it to the app's previews' repository, which `ci github`
+    made (the pull requests' role may push there, never to the app's own repository, and
+    make none), with a policy letting Lambda pull for the app's previews alone. Every call
+    the runs make, and each push's and pull's ECR actions, is one the previews' policy
+    permits; the same actions on the app's repository are not.
+
+    Stand-ins, said so: ECR's registry is a real registry on 127.0.0.1 (PILOT_REGISTRY;
+    moto has ECR's API, not its registry), the Lambda Web Adapter a local image; moto
+    cannot invoke image functions, so what Lambda was given is checked."""
+    from pilot_tui.cloud.policy_aws import preview_policy
+    from tests.support.iam_requests import ECR_PULL, ECR_PUSH, ecr_repository_arn
+    from tests.unit.test_deployer_policy import allows
+
+    host = image_lambda_stand_ins(docker_client, registry, admin / "adapter", monkeypatch)
+    shutil.copytree(HELLO, admin / "img")
+    pf = ProjectFile.load(admin / "pilot.toml")
+    pf.save(ProjectFile(pf.path, add_app(pf.text, IMG)).with_value("state.backend", "s3"))
+
+    made = cli("ci", "github", "--repo", "acme/shop")
+    assert made.code == 0, made.err
+    jobs = yaml.safe_load((admin / ".github" / "workflows" / "pilot.yml").read_text())["jobs"]
+    assert [
+        s["run"] for s in jobs["preview"]["steps"] if "pilot-tui deploy" in s.get("run", "")
+    ] == [
+        "pilot-tui deploy fn --preview pr-${{ github.event.number }}",
+        "pilot-tui deploy img --preview pr-${{ github.event.number }}",
+    ]
+    assert jobs["prune"]["steps"][-1]["run"] == "pilot-tui preview prune fn img"
+    iam = boto3.client("iam", region_name="us-east-1")
+    inline = iam.get_role_policy(RoleName="pilot-acme-github-previews", PolicyName="pilot-deploy")
+    policy = inline["PolicyDocument"]
+    assert policy == preview_policy("acme", "123456789012", "us-east-1", ["fn", "img"], ["img"])
+    # The previews' repository, made by `ci github`; Lambda may pull from it for the app's
+    # previews in this account, and nothing else may through it.
+    ecr = boto3.client("ecr", region_name="us-east-1")
+    [repo] = ecr.describe_repositories(repositoryNames=["pilot-acme-img/previews"])["repositories"]
+    tags = ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"]
+    assert {"Key": "pilot:project", "Value": "acme"} in tags
+    pulls = json.loads(
+        ecr.get_repository_policy(repositoryName="pilot-acme-img/previews")["policyText"]
+    )
+    [statement] = pulls["Statement"]
+    assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert statement["Condition"] == {
+        "StringLike": {
+            "aws:sourceArn": "arn:aws:lambda:us-east-1:123456789012:function:pilot-acme-img--*"
+        }
+    }
+
+    github_tokens.sub = "repo:acme/shop:pull_request"
+    checkout = _checkout(admin, "pr7", "pull request\n")
+    shutil.copytree(admin / "img", checkout / "img")
+    aws_calls.clear()
+    ran = _run(
+        workflow := (admin / ".github" / "workflows" / "pilot.yml").read_text(),
+        checkout,
+        {"PREVIEW_API_TOKEN": "pv"},
+        github_tokens,
+        cli,
+        monkeypatch,
+        "preview",
+        7,
+    )
+    asked = aws_calls.requests()
+    assert ran.code == 0, ran.err
+    assert "img--pr-7\tv1\t" in ran.out, ran.out
+    lam = boto3.client("lambda", region_name="us-east-1")
+    preview = lam.get_function(FunctionName="pilot-acme-img--pr-7", Qualifier="live")
+    image = preview["Code"]["ImageUri"]
+    assert image.startswith(f"{host}/pilot-acme-img/previews@sha256:"), image
+    assert preview["Tags"]["pilot.preview-of"] == "img"
+    refused = [r for r in asked if not allows(policy, *r)]
+    assert refused == []
+    assert ("ecr:BatchGetImage", {}, ecr_repository_arn(image, "us-east-1")) in asked
+    previews_repo = ecr_repository_arn(image, "us-east-1")
+    apps_repo = "arn:aws:ecr:us-east-1:123456789012:repository/pilot-acme-img"
+    for action in (*ECR_PUSH, *ECR_PULL):  # the push's, which reach the registry, not moto
+        assert allows(policy, f"ecr:{action}", {}, previews_repo)
+        assert not allows(policy, f"ecr:{action}", {}, apps_repo), action
+    assert not allows(policy, "ecr:CreateRepository", {}, previews_repo)
+    assert not allows(policy, "ecr:SetRepositoryPolicy", {}, previews_repo)
+
+    # Closed: the preview goes; its tags are looked for in its repository (and in the
+    # app's, where an earlier Pilot pushed them: refused to this role, said nothing of).
+    aws_calls.clear()
+    closed = _run(workflow, checkout, {}, github_tokens, cli, monkeypatch, "preview-remove", 7)
+    assert closed.code == 0, closed.err
+    assert "deleted function pilot-acme-img--pr-7" in closed.err
+    assert "warning" not in closed.err, closed.err
+    removal = aws_calls.requests()
+    assert ("ecr:ListImages", {}, previews_repo) in removal
+    assert [r for r in removal if not allows(policy, *r) and r[2] != apps_repo] == []
 
 
 def test_ci_github_refuses_secret_names_a_job_has_already(admin, cli):

@@ -163,9 +163,10 @@ def test_a_health_path_reaches_the_adapter_as_written(docker_client, tmp_path):
 
 
 def test_an_image_lambda_previews_image_has_tags_of_its_own(image_app, cli):
-    """Pushed to the app's repository under the preview's own tag (previews.image_tag),
-    never the app's release's tag of the same source; its removal asks ECR to delete those
-    tags (tests/integration/deploy/test_preview_images.py: what ECR then keeps)."""
+    """Pushed to the app's previews' own repository (naming.preview_repository, made with
+    a policy letting Lambda pull for the app's previews alone) under the preview's own tag
+    (previews.image_tag), never to the app's repository; its removal asks ECR to delete
+    those tags (tests/integration/deploy/test_preview_images.py: what ECR then keeps)."""
     import base64
     import urllib.request
 
@@ -178,21 +179,33 @@ def test_an_image_lambda_previews_image_has_tags_of_its_own(image_app, cli):
     owner = json.loads(cli("releases", "hello", "--json").out)[-1]["image"]
     repository = owner.removeprefix(f"{host}/").partition("@")[0]
     assert repository.endswith("-hello")  # pilot-PROJECT-hello, the app's own
-    token = boto3.client("ecr", region_name="us-east-1").get_authorization_token()
-    login = token["authorizationData"][0]["authorizationToken"]
-    request = urllib.request.Request(
-        f"http://{host}/v2/{repository}/tags/list",
-        headers={"Authorization": f"Basic {login}"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        tags = sorted(json.loads(answer.read())["tags"])
-    assert len(tags) == 2
-    app_tag, preview_tag = sorted(tags, key=lambda t: t.startswith("preview_"))
-    assert preview_tag == f"preview_pr-1_{app_tag}"  # the same source, its own tag
+    ecr = boto3.client("ecr", region_name="us-east-1")
+    login = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+
+    def tags_of(name: str) -> list[str]:
+        request = urllib.request.Request(
+            f"http://{host}/v2/{name}/tags/list", headers={"Authorization": f"Basic {login}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return sorted(json.loads(answer.read())["tags"])
+
+    [app_tag] = tags_of(repository)  # the app's alone
+    assert tags_of(f"{repository}/previews") == [f"preview_pr-1_{app_tag}"]  # same source
     image = json.loads(cli("releases", "hello--pr-1", "--json").out)[-1]["image"]
-    assert image.startswith(f"{host}/{repository}@sha256:")
+    assert image.startswith(f"{host}/{repository}/previews@sha256:")
+    policy = json.loads(
+        ecr.get_repository_policy(repositoryName=f"{repository}/previews")["policyText"]
+    )
+    [pulls] = policy["Statement"]
+    functions = pulls["Condition"]["StringLike"]["aws:sourceArn"]
+    assert functions == f"arn:aws:lambda:us-east-1:123456789012:function:{repository}--*"
     gone = cli("preview", "destroy", "hello", "pr-1", "--yes")
     assert gone.code == 0, gone.err
     assert "warning" not in gone.err
+    # the app's removal takes both repositories
+    destroyed = cli("app", "destroy", "hello", "--yes")
+    assert destroyed.code == 0, destroyed.err
+    assert f"deleted ECR repository {repository} and {repository}/previews" in destroyed.err
+    assert ecr.describe_repositories()["repositories"] == []
     assert base64.b64decode(login)  # (the login is moto's, never shown)
     assert login not in preview.out + preview.err + gone.out + gone.err

@@ -83,3 +83,46 @@ def test_wrong_password_is_refused_without_showing_it(registry, docker_client):
     assert host in str(caught.value)
     assert "wrong-password-456" not in str(caught.value)
     assert not any(t.startswith(host) for t in docker_client.images.get(image.id).tags)
+
+
+def _access_denied(operation: str):
+    """What AWS answers a call IAM refuses (moto enforces no IAM: this stands in for it)."""
+    from botocore.exceptions import ClientError
+
+    def refuse(**_: object):
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, operation)
+
+    return refuse
+
+
+def test_a_previews_repository_lets_lambda_pull_for_its_previews_alone(ecr, monkeypatch):
+    """Made with a policy for the Lambda functions named so in its own account and region;
+    credentials that may not make it, or may not set that policy (a deployer made before),
+    get a RegistryError saying who can, and no repository is left without the policy."""
+    from pilot_tui.deploy.registry import ensure_ecr_repository
+
+    repository = "pilot-acme-img/previews"
+    assert ensure_ecr_repository(ecr, repository, "acme", "pilot-acme-img--*") is True
+    policy = json.loads(ecr.get_repository_policy(repositoryName=repository)["policyText"])
+    [pulls] = policy["Statement"]
+    assert pulls["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert pulls["Action"] == ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    assert pulls["Condition"]["StringLike"]["aws:sourceArn"] == (
+        "arn:aws:lambda:eu-west-1:123456789012:function:pilot-acme-img--*"
+    )
+    assert ensure_ecr_repository(ecr, repository, "acme", "pilot-acme-img--*") is False
+    assert delete_ecr_repository(ecr, repository)
+
+    with monkeypatch.context() as m:
+        m.setattr(ecr, "set_repository_policy", _access_denied("SetRepositoryPolicy"))
+        with pytest.raises(RegistryError) as refused:
+            ensure_ecr_repository(ecr, repository, "acme", "pilot-acme-img--*")
+    assert "may not set it" in str(refused.value) and "deployer create" in str(refused.value)
+    assert delete_ecr_repository(ecr, repository) is False  # not left without its policy
+
+    with monkeypatch.context() as m:
+        m.setattr(ecr, "create_repository", _access_denied("CreateRepository"))
+        with pytest.raises(RegistryError) as refused:
+            ensure_ecr_repository(ecr, repository, "acme", "pilot-acme-img--*")
+    assert f"ECR repository {repository} does not exist" in str(refused.value)
+    assert "ci github" in str(refused.value)

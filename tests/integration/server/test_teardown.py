@@ -108,6 +108,7 @@ def made(tmp_path, cli):
     aws("logs").create_log_group(logGroupName="/aws/lambda/pilot-acme-fn")
     aws("logs").create_log_group(logGroupName="/aws/lambda/pilot-acme-gone")  # app removed
     aws("ecr").create_repository(repositoryName="pilot-acme-fn")
+    aws("ecr").create_repository(repositoryName="pilot-acme-fn/previews")  # its previews'
     aws("ecr").create_repository(repositoryName="pilot-acme-old")  # an app no longer listed
     ecs = aws("ecs")
     ecs.create_cluster(clusterName="pilot-acme")
@@ -160,6 +161,7 @@ def test_every_kind_is_found_then_removed(made):
         ("Lambda function", "pilot-acme-fn"),
         ("ECR repository", "pilot-acme-fn"),
         ("ECR repository", "pilot-acme-old"),
+        ("ECR repository", "pilot-acme-fn/previews"),
         ("ECS cluster", "pilot-acme"),
         ("ECS service", "pilot-acme-api"),
         ("ECS task definition", "pilot-acme-api"),
@@ -177,6 +179,8 @@ def test_every_kind_is_found_then_removed(made):
         ("local record", ".pilot/keys/aws-deployer.json"),
     } <= kinds
     assert any(t.kind == "CloudFront distribution" and t.app == "web" for t in inv.remove)
+    [previews_repo] = [t for t in inv.remove if t.name.startswith("pilot-acme-fn/previews")]
+    assert previews_repo.app == "fn"  # removed with its app's things
     assert any(t.kind == "access key" for t in inv.remove)
     assert not any(
         "acmex" in t.name or "someone-else" in t.name or "acme-dev" in t.name for t in inv.remove

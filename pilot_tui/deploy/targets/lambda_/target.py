@@ -26,6 +26,7 @@ from pilot_tui.deploy.targets.container import (
     ManagedContainer,
     delete_ecr_images,
     delete_preview_ecr_images,
+    ecr_preview_registry_for,
     ecr_registry_for,
     refuse_unreachable_ecr,
     waypoint_ecr,
@@ -182,13 +183,13 @@ class LambdaPreview(Lambda):
         )
 
     def registry(self, ctx: Context) -> Registry:
-        return ecr_registry_for(ctx, self.owner)  # the owner's repository, its tags its own
+        return ecr_preview_registry_for(ctx, self.owner)  # the owner's previews'
 
     def push_tag(self, tag: str) -> str:
         return previews.image_tag(self.previewing.name, super().push_tag(tag))
 
     def delete_images(self, ctx: Context) -> str | None:
-        return None  # the owner's repository stays with the owner
+        return None  # the owner's previews' repository stays with the owner
 
     def environment(self, ctx: DeployContext, log: RunLog) -> dict[str, str]:
         say = log.line("deploy", self.app.name)
@@ -221,6 +222,6 @@ class LambdaPreview(Lambda):
                     if r.revision
                 )
                 done += legacy_previews.remove(owner, self.previewing.name, say, kept)
-        if not self.zipped():  # its images, in the app's repository
+        if not self.zipped():  # its images, in the app's previews' repository
             done += delete_preview_ecr_images(ctx, self.owner, self.previewing.name, say)
         return done

@@ -313,9 +313,13 @@ def cloud_run_previews(config: PilotConfig, state_dir: Path) -> CloudRunPreviews
     if saved_outputs(state_dir).get("cloud_run_previews") is not True:
         return None
     from pilot_tui.cloud.policy_gcp import cloud_run_preview_apps
+    from pilot_tui.provision.backends import bucket_name
 
     ttls = {app.name: float(app.previews.ttl_seconds()) for app in cloud_run_preview_apps(config)}
-    return CloudRunPreviews(config.gcp.project, config.gcp.region, ttls) if ttls else None
+    if not ttls:
+        return None
+    state = bucket_name(config) if config.state.backend == "gcs" else None
+    return CloudRunPreviews(config.gcp.project, config.gcp.region, ttls, state_bucket=state)
 
 
 def lambda_previews(config: PilotConfig, state_dir: Path) -> LambdaPreviews | None:

@@ -124,6 +124,22 @@ resource "google_project_iam_member" "server_previews" {
   member  = "serviceAccount:${google_service_account.server.email}"
 }
 
+# ... and reads the deploy leases in the state bucket (pilot/locks/, an IAM condition on the
+# object's name; no listing), so a preview being deployed is not removed under its deploy.
+# A lease says who deploys and since when, nothing else.
+resource "google_storage_bucket_iam_member" "server_preview_leases" {
+  count  = var.cloud_run_previews && var.state_bucket != null ? 1 : 0
+  bucket = var.state_bucket
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.server.email}"
+
+  condition {
+    title       = "deploy-leases-only"
+    description = "Objects under pilot/locks/ only"
+    expression  = "resource.name.startsWith(\"projects/_/buckets/${var.state_bucket}/objects/pilot/locks/\")"
+  }
+}
+
 # Granted by each preview's deploy on that preview's service alone (never on the project).
 resource "google_project_iam_custom_role" "preview_pruner" {
   count       = var.cloud_run_previews ? 1 : 0

@@ -281,6 +281,18 @@ def test_gcp_server_account_may_list_services_and_remove_previews_only():
     assert unquote(granted["member"]) == "serviceAccount:${google_service_account.server.email}"
     # the pruner role is bound by no template: by each preview's deploy, on its service
     assert not any("preview_pruner" in str(found[key].get("role")) for key in bound), bound
+    # and reads the deploy leases alone of the state bucket (not listing them)
+    leases = found[("google_storage_bucket_iam_member", "server_preview_leases")]
+    assert "var.cloud_run_previews && var.state_bucket != null ? 1 : 0" in str(leases["count"])
+    assert (leases["bucket"], unquote(leases["role"])) == (
+        "${var.state_bucket}",
+        "roles/storage.objectViewer",
+    )
+    assert unquote(leases["member"]) == "serviceAccount:${google_service_account.server.email}"
+    assert leases["condition"][0]["expression"] == (
+        '"resource.name.startsWith(\\"projects/_/buckets/${var.state_bucket}/objects/'
+        'pilot/locks/\\")"'
+    )
     outputs = {}
     for block in hcl2.load((TEMPLATES / "gcp" / "outputs.tf").open()).get("output", []):
         outputs.update({unquote(name): body for name, body in block.items()})

@@ -11,13 +11,18 @@ What the server's service account may do for it, and no more:
   is said and left to the laptop's `preview prune`.
 
 The delete names the etag the listing saw, so a preview deployed again meanwhile (a new
-expiry) is not removed. The token comes from the metadata service (gcs.MetadataTokens).
+expiry) is not removed; and a preview whose deploy lease holds in the state bucket (a deploy
+of it under way, whose service has not changed yet: its image still building) is kept. For
+that the server's account may read the leases, ``pilot/locks/``, and nothing else there
+(terraform/gcp); one it cannot read is no lease, and the TTL decides. The token comes from
+the metadata service (gcs.MetadataTokens).
 The preview's release history stays with the laptop's records: `preview list` and
 `preview prune` forget the histories of previews that run nowhere any more.
 """
 
 from __future__ import annotations
 
+import datetime
 import http.client
 import json
 import urllib.parse
@@ -26,7 +31,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, Transport, parse_response
+from pilot_tui.data.agent.gcs import API as STORAGE
 from pilot_tui.data.agent.gcs import NETWORK_ERRORS, MetadataTokens
+from pilot_tui.deploy import lease_rules
 from pilot_tui.deploy.previews import Preview
 from pilot_tui.deploy.targets.cloud_run.listing import API, listed, preview_of, service_url
 from pilot_tui.errors import PilotError
@@ -46,6 +53,10 @@ class CloudRunPreviews:
     # label much further away than that is not believed: previews.believed).
     ttls: dict[str, float]
     api: str = API  # the Cloud Run API's root (tests: a local stand-in)
+    # The state bucket, where a preview being deployed holds its lease (lease_rules.py);
+    # None without GCS state. ``storage``: the GCS JSON API's root (tests: the emulator).
+    state_bucket: str | None = None
+    storage: str = STORAGE
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -55,11 +66,14 @@ class CloudRunPreviews:
         ttls = raw["ttls"]
         if not isinstance(ttls, dict):
             raise ValueError("cloud_run.ttls is not a table")
+        bucket = raw.get("state_bucket")
         return cls(
             str(raw["gcp_project"]),
             str(raw["region"]),
             {str(app): float(ttl) for app, ttl in ttls.items()},
             str(raw.get("api") or API),
+            str(bucket) if bucket else None,
+            str(raw.get("storage") or STORAGE),
         )
 
 
@@ -90,6 +104,24 @@ def delete_request(settings: CloudRunPreviews, gone: Expired) -> ApiRequest:
     return ApiRequest("DELETE", url, params={"etag": gone.etag} if gone.etag else None)
 
 
+def being_deployed(settings: CloudRunPreviews, full: str, now: float, send: Transport) -> bool:
+    """Whether preview ``full`` (APP--NAME) is being deployed: its lease in the state
+    bucket holds, by its last write (the object's update time) against ``now``. One that is
+    not there or cannot be read (a server granted before Pilot looked) is no lease."""
+    if not settings.state_bucket:
+        return False
+    name = urllib.parse.quote(lease_rules.key(full), safe="")
+    url = f"{settings.storage.rstrip('/')}/storage/v1/b/{settings.state_bucket}/o/{name}"
+    try:
+        found = send(ApiRequest("GET", url))
+        generation = str(found.get("generation", ""))
+        lease = send(ApiRequest("GET", url, params={"alt": "media", "generation": generation}))
+        written = datetime.datetime.fromisoformat(str(found["updated"])).timestamp()
+    except (ApiError, KeyError, ValueError):
+        return False
+    return lease_rules.holds(json.dumps(lease).encode(), now - written)
+
+
 def prune(
     settings: CloudRunPreviews, project: str, now: float, say: Say, send: Transport
 ) -> list[str]:
@@ -100,6 +132,9 @@ def prune(
     removed, failed = [], []
     services = listed(send, settings.gcp_project, settings.region, settings.api)
     for gone in expired(services, project, settings, now):
+        if being_deployed(settings, gone.preview.full, now, send):
+            say(f"kept the preview {gone.preview.full}: it is being deployed (its lease holds)")
+            continue
         try:
             send(delete_request(settings, gone))
         except ApiError as exc:

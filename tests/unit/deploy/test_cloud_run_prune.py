@@ -109,10 +109,14 @@ def metadata_handler(stand: Stand) -> type[QuietHandler]:
     return Handler
 
 
-def settings_file(tmp_path, api: str, ttls: dict[str, float] | None = None):
+def settings_file(
+    tmp_path, api: str, ttls: dict[str, float] | None = None, **state: str
+) -> os.PathLike[str]:
     """The agent's settings as `server up` + a preview deploy write them, the Cloud Run
-    API's root pointed at the stand-in."""
-    where = agent_cloud_run.CloudRunPreviews("acme-prod", REGION, ttls or {"api": TTL}, api)
+    API's root pointed at the stand-in (``state``: the state bucket and GCS's root)."""
+    where = agent_cloud_run.CloudRunPreviews(
+        "acme-prod", REGION, ttls or {"api": TTL}, api, **state
+    )
     path = tmp_path / "agent.json"
     path.write_text(
         json.dumps(
@@ -239,6 +243,46 @@ def test_a_preview_changed_since_the_listing_or_not_the_servers_to_remove_is_kep
     )
 
 
+def test_a_preview_whose_deploy_lease_holds_is_kept_until_it_lapses(tmp_path, fake, gcs_client):
+    """A preview past its TTL whose deploy is under way (its lease in the state bucket
+    holds: a laptop's or a CI run's deploy, its image still building, its service not yet
+    changed) is kept and said; one whose lease was given back, or cannot be read, goes;
+    once the lease lapses unrenewed (a deploy killed outright) the next look removes it.
+    The state bucket is the sandbox's GCS emulator (real), read by the agent's process
+    with the server's token, its update times the emulator's clock (this machine's)."""
+    import dataclasses
+    import time
+
+    from pilot_tui.cloud.sandbox import Sandbox
+    from pilot_tui.deploy import lease_rules
+    from pilot_tui.deploy.shared_lease import Holding
+
+    now = time.time()
+    for name in ("building", "done", "garbled", "none"):
+        labels = preview_labels("api", name, now - 60)
+        fake.put(f"pilot-acme-api--{name}", labels, updated=now - 3600)
+    bucket = gcs_client.create_bucket("pilot-state-acme")
+    holding = Holding("ana (ana@example.com)", "preview", now, now, token="t1")
+    bucket.blob(lease_rules.key("api--building")).upload_from_string(holding.to_bytes())
+    given_back = dataclasses.replace(holding, released=True).to_bytes()
+    bucket.blob(lease_rules.key("api--done")).upload_from_string(given_back)
+    bucket.blob(lease_rules.key("api--garbled")).upload_from_string(b"{not json")
+    storage = Sandbox(tmp_path / "gcs-state").running()["gcs"].url
+    stand = Stand(fake)
+    with serving(cloud_run_handler(stand)) as api, serving(metadata_handler(stand)) as meta:
+        settings = settings_file(
+            tmp_path, f"{api}/v2/", state_bucket="pilot-state-acme", storage=storage
+        )
+        done = run_agent(settings, meta, now + 5)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert sorted(fake.services) == ["pilot-acme-api--building"]
+        assert "kept the preview api--building: it is being deployed" in done.stdout
+        lapsed = run_agent(settings, meta, now + lease_rules.LEASE + 5)
+    assert lapsed.returncode == 0, lapsed.stdout + lapsed.stderr
+    assert fake.services == {}
+    assert "removed the Cloud Run preview api--building: its TTL ran out" in lapsed.stdout
+
+
 def write_outputs(state_dir, **outputs) -> None:
     """The server's outputs as `server up` records them (its template's, terraform/gcp)."""
     (state_dir / "outputs").mkdir(parents=True, exist_ok=True)
@@ -293,6 +337,8 @@ def test_the_agents_cloud_run_look_as_data(tmp_path):
         "region": REGION,
         "ttls": {"web-api": TTL},
         "api": "https://run.googleapis.com/v2/",
+        "state_bucket": None,  # no GCS state: no lease to read
+        "storage": "https://storage.googleapis.com",
     }
     assert scheduling.pruned(plan) == ["Cloud Run previews of web-api"]  # `db schedule`
     written = tmp_path / "agent.json"
@@ -302,6 +348,11 @@ def test_the_agents_cloud_run_look_as_data(tmp_path):
         "acme-prod", REGION, {"web-api": TTL}
     )
     assert loaded.prunes and loaded.edge is None
+    shared = check_text(ENGINE_TOML.replace("[project]", '[state]\nbackend = "gcs"\n\n[project]'))
+    assert shared.config is not None, shared
+    with_leases = scheduling.agent_plan(shared.config, ssh, state_dir)
+    assert with_leases is not None
+    assert with_leases.settings["cloud_run"]["state_bucket"] == "pilot-state-acme"
     no_previews = check_text(ENGINE_TOML + "\n  [apps.previews]\n  max = 0\n").config
     assert no_previews is not None
     assert scheduling.agent_plan(no_previews, ssh, state_dir) is None

@@ -26,17 +26,23 @@ Pilot sets up your own platform on your own cloud account. Everything you choose
 | `e` | welcome | edit pilot.toml (live validation; a broken file opens here at start) |
 | `r` | welcome | reload pilot.toml |
 | `i` | welcome | create a commented pilot.toml when there is none |
-| `r` / `k` | credentials | check again / choose a Google key file |
-| `p` / `a` / `d` | server | plan / apply the reviewed plan / plan a destroy |
+| `r` | credentials | check again |
+| `k` | credentials | choose a Google key file |
+| `p` | server | plan |
+| `a` | server | apply the reviewed plan |
+| `d` | server | plan a destroy |
 | `n` | apps | a new app (detects how it builds) |
-| `d` / `r` | apps | deploy the selected app, or the selected preview again / roll back |
+| `d` | apps | deploy the selected app, or the selected preview again |
+| `r` | apps | roll back the selected app |
 | `l` | apps | follow the selected app's logs (a preview's own too) |
-| `p` / `x` | apps | deploy a preview (its name asked) / remove the selected preview |
+| `p` | apps | deploy a preview (its name asked) |
+| `x` | apps | remove the selected preview |
 | `c` | run logs | copy the selection, or the line found |
 | `Esc` | server | cancel a running Terraform gracefully (asks first), or go back |
-| `ctrl+s` / `ctrl+o` | editor | save (only a valid file) / open in $EDITOR |
+| `ctrl+s` | editor | save (only a valid file) |
+| `ctrl+o` | editor | open in $EDITOR |
 | `ctrl+p` | anywhere | command palette: every action, the theme |
-| `F1` / `?` | anywhere | this help |
+| `F1`, `?` | anywhere | this help |
 | `ctrl+q` | anywhere | quit |
 
 Everything here is also a command: `pilot-tui --help`.

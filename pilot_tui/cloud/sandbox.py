@@ -73,7 +73,7 @@ def gcs_command(port: int) -> Command:
         (
             sys.executable,
             "-m",
-            "gcp_storage_emulator",
+            "pilot_tui.cloud.sandbox_gcs",  # the emulator, honouring generation conditions
             "start",
             "--host=127.0.0.1",
             f"--port={port}",

@@ -1,7 +1,7 @@
 """One deploy of an app at a time wherever it runs (deploy/shared_lease.py): the lease in
 the state bucket, against the local AWS API's S3 (moto honours S3's conditional writes,
-which the lease is made of). The GCS emulator ignores preconditions, so the GCS path is
-not tested against a race here."""
+which the lease is made of) and the sandbox's GCS emulator (which honours generation
+preconditions as GCS does once the sandbox starts it: cloud/sandbox_gcs.py)."""
 
 from __future__ import annotations
 
@@ -277,8 +277,7 @@ def test_the_lease_on_gcs_is_made_held_given_back_and_its_bucket_made(gcs_client
     """The GCS path against the sandbox's GCS emulator: a missing bucket is made by the
     first take (GCS reads a missing bucket as a missing object), the lease's age comes
     from the object's update time, a second taker is refused while it is held and takes it
-    once given back. (The emulator ignores generation preconditions: two takers racing
-    are tested on S3 above, not here.)"""
+    once given back. (Two takers racing: the test below.)"""
     from pilot_tui.provision import backends
 
     made: list[str] = []
@@ -300,3 +299,37 @@ def test_the_lease_on_gcs_is_made_held_given_back_and_its_bucket_made(gcs_client
     assert _held(store)["holder"] == "bob"
     bob.release()
     assert _held(store)["released"] is True
+
+
+def test_two_takers_racing_on_gcs_one_wins_and_the_other_is_refused(gcs_client, monkeypatch):
+    """Two machines read the lease free at once; the first to write holds it, and the
+    second's write, made over the generation it read (none), is refused by GCS (412): it
+    looks again and is refused naming the first. Against the sandbox's GCS emulator, whose
+    refusal is cloud/sandbox_gcs.py's (the emulator alone let the second write over the
+    first: both deployed)."""
+    from pilot_tui.provision import backends
+
+    backends.ensure_gcs(gcs_client, BUCKET, "US-CENTRAL1")
+    laptop = SharedHistory("gcs", BUCKET, gcs_client)
+    runner = SharedHistory("gcs", BUCKET, gcs_client)
+    taken: list[shared_lease.Lease] = []
+    read = runner.read_stored
+
+    def read_then_lose_the_race(key: str):
+        found = read(key)  # free, as the runner sees it ...
+        if not taken:  # ... and the laptop takes it before the runner writes
+            taken.append(shared_lease.take(laptop, "web", "ann", "deploy", renew_every=3600))
+        return found
+
+    monkeypatch.setattr(runner, "read_stored", read_then_lose_the_race)
+    with pytest.raises(LeaseHeld, match=r"web is being deployed by ann"):
+        shared_lease.take(runner, "web", "ci run 7", "deploy", renew_every=3600)
+    assert _held(laptop)["holder"] == "ann"
+    assert taken[0].renew() is True  # still the laptop's: nothing wrote over it
+    # and a write over a generation since replaced is refused too
+    stored = laptop.read_stored(shared_lease.key("web"))
+    assert stored is not None
+    taken[0].renew()
+    with pytest.raises(Changed):
+        laptop.put_if(shared_lease.key("web"), b"{}", stored.version)
+    taken[0].release()

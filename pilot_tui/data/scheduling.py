@@ -325,8 +325,9 @@ def cloud_run_previews(config: PilotConfig, state_dir: Path) -> CloudRunPreviews
 def lambda_previews(config: PilotConfig, state_dir: Path) -> LambdaPreviews | None:
     """Where the agent looks for expired Lambda previews: the apps that run previews on
     Lambda and that the Pilot Server's role may remove the previews of (its template's
-    ``lambda_previews`` output, the apps `server up` granted it: with S3 state, as the
-    role exists only then); in the sandbox the same, on its local AWS API. None
+    ``lambda_previews`` output, the apps `server up` granted it, whatever the state
+    backend; the leases are read with S3 state); in the sandbox the same, on its local
+    AWS API. None
     otherwise (their previews then go at a laptop's `preview prune`, CI's hourly run or
     the next preview deploy)."""
     from pilot_tui.cloud.policy_aws import lambda_preview_apps

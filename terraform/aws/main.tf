@@ -115,11 +115,17 @@ resource "aws_key_pair" "pilot" {
   public_key = var.ssh_public_key
 }
 
-# The backup agent on the server (a container; see docs/databases.md) writes the databases'
-# backups under backups/ of the project's state bucket, with this role: nothing else of
-# the bucket (not the Terraform state), and no key stored on the server.
+# The server's role, for its agent (a container; see docs/databases.md): with a state
+# bucket it writes the databases' backups under backups/ there (nothing else of the
+# bucket, not the Terraform state), and it removes expired Lambda previews (below). No key
+# is stored on the server.
+locals {
+  lambda_previews = length(var.lambda_preview_apps) > 0
+  server_role     = var.state_bucket != null || local.lambda_previews
+}
+
 resource "aws_iam_role" "server" {
-  count = var.state_bucket == null ? 0 : 1
+  count = local.server_role ? 1 : 0
   name  = "${local.name}-server"
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
@@ -162,10 +168,8 @@ resource "aws_iam_role_policy" "server_backups" {
 # may find functions by their tags (tag:GetResources cannot be held to some resources; it
 # shows ARNs and tags, never settings), and read and delete a function only when it is
 # named as a preview of one of these apps and tagged as this project's preview of it: an
-# app's own function is never the server's to remove.
-locals {
-  lambda_previews = var.state_bucket != null && length(var.lambda_preview_apps) > 0
-}
+# app's own function is never the server's to remove. With a state bucket it also reads
+# those previews' deploy leases there.
 
 data "aws_caller_identity" "current" {
   count = local.lambda_previews ? 1 : 0
@@ -177,7 +181,7 @@ resource "aws_iam_role_policy" "server_previews" {
   role  = aws_iam_role.server[0].id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       {
         Sid      = "FindPreviews"
         Effect   = "Allow"
@@ -200,17 +204,6 @@ resource "aws_iam_role_policy" "server_previews" {
         }
       },
       {
-        # A preview being deployed holds its lease there (deploy/lease_rules.py): kept.
-        # (A lease not there answers 403 without s3:ListBucket: the agent takes it as none.)
-        Sid    = "SeePreviewDeploys"
-        Effect = "Allow"
-        Action = ["s3:GetObject"]
-        Resource = [
-          for app in var.lambda_preview_apps :
-          "arn:aws:s3:::${var.state_bucket}/pilot/locks/${app}--*.json"
-        ]
-      },
-      {
         Sid    = "RemoveExpiredPreviewsLogs"
         Effect = "Allow"
         Action = ["logs:DeleteLogGroup"]
@@ -219,12 +212,24 @@ resource "aws_iam_role_policy" "server_previews" {
           "arn:aws:logs:${var.region}:${data.aws_caller_identity.current[0].account_id}:log-group:/aws/lambda/${local.name}-${app}--*"
         ]
       },
-    ]
+      ], [
+      # A preview being deployed holds its lease there (deploy/lease_rules.py): kept. (A
+      # lease not there answers 403 without s3:ListBucket: the agent takes it as none.)
+      for bucket in compact([var.state_bucket]) : {
+        Sid    = "SeePreviewDeploys"
+        Effect = "Allow"
+        Action = ["s3:GetObject"]
+        Resource = [
+          for app in var.lambda_preview_apps :
+          "arn:aws:s3:::${bucket}/pilot/locks/${app}--*.json"
+        ]
+      }
+    ])
   })
 }
 
 resource "aws_iam_instance_profile" "server" {
-  count = var.state_bucket == null ? 0 : 1
+  count = local.server_role ? 1 : 0
   name  = "${local.name}-server"
   role  = aws_iam_role.server[0].name
 }
@@ -235,7 +240,7 @@ resource "aws_instance" "server" {
   subnet_id              = aws_subnet.public.id
   vpc_security_group_ids = [aws_security_group.server.id]
   key_name               = aws_key_pair.pilot.key_name
-  iam_instance_profile   = var.state_bucket == null ? null : aws_iam_instance_profile.server[0].name
+  iam_instance_profile   = local.server_role ? aws_iam_instance_profile.server[0].name : null
   user_data = templatefile("${path.module}/cloud-init.yaml.tpl", {
     docker_access = var.docker_access
     engine        = var.engine

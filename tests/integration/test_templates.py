@@ -352,17 +352,22 @@ def test_gcp_databases_are_private_encrypted_backed_up_and_protected():
     assert "private_ip_address" in value and "instance" in value
 
 
-def test_aws_server_role_may_remove_lambda_previews_only_with_a_bucket_and_such_apps():
-    """The agent's Lambda previews, as the template writes them: only with a state bucket
-    (the role) and some app running previews on Lambda. Its effect, rendered by Terraform
-    against the local AWS API and evaluated, is tested in
+def test_aws_server_role_may_remove_lambda_previews_only_with_such_apps():
+    """The agent's Lambda previews, as the template writes them: only with some app
+    running previews on Lambda, whether or not there is a state bucket (the server's role
+    exists for either); the leases are read only with one. Its effect, rendered by
+    Terraform against the local AWS API and evaluated, is tested in
     tests/integration/deploy/test_lambda_prune.py."""
     found = resources("aws")
     granted = found[("aws_iam_role_policy", "server_previews")]
     assert "local.lambda_previews ? 1 : 0" in str(granted["count"])
     merged = locals_of("aws")
-    assert "var.state_bucket != null" in str(merged["lambda_previews"])
-    assert "length(var.lambda_preview_apps) > 0" in str(merged["lambda_previews"])
+    assert str(merged["lambda_previews"]) == "${length(var.lambda_preview_apps) > 0}"
+    assert str(merged["server_role"]) == "${var.state_bucket != null || local.lambda_previews}"
+    for made in (("aws_iam_role", "server"), ("aws_iam_instance_profile", "server")):
+        assert "local.server_role ? 1 : 0" in str(found[made]["count"])
+    backups = found[("aws_iam_role_policy", "server_backups")]
+    assert "var.state_bucket == null ? 0 : 1" in str(backups["count"])
     policy = str(granted["policy"])
     assert set(re.findall(r"(?:lambda|logs|tag):[A-Za-z*]+", policy)) == {
         "lambda:GetFunctionConfiguration",
@@ -374,4 +379,5 @@ def test_aws_server_role_may_remove_lambda_previews_only_with_a_bucket_and_such_
     assert "${local.name}-${app}--*" in policy  # a preview's name, never an app's own
     # and reading previews' deploy leases, nothing else of the state bucket
     assert re.findall(r"s3:[A-Za-z]+", policy) == ["s3:GetObject"]
-    assert "arn:aws:s3:::${var.state_bucket}/pilot/locks/${app}--*.json" in policy
+    assert "for bucket in compact([var.state_bucket])" in policy
+    assert "arn:aws:s3:::${bucket}/pilot/locks/${app}--*.json" in policy

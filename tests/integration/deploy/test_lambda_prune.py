@@ -182,10 +182,13 @@ def test_an_unreachable_api_fails_the_look_and_says_where(tmp_path):
 
 
 @pytest.mark.terraform
+@pytest.mark.parametrize("backend", ["s3", "local"])
 def test_server_up_grants_the_removal_and_a_preview_deploy_sets_the_agent_to_it(
-    fn_project, cli, python_base, monkeypatch
+    fn_project, cli, python_base, monkeypatch, backend
 ):
-    """End to end in the sandbox, with S3 state (the server's role exists only then):
+    """End to end in the sandbox, with S3 state or local state (the server's role exists
+    for the previews alone too; a regression: it existed only with a state bucket, so a
+    project with local state had its previews left to laptops):
     `server up` applies the real template against the local AWS API, granting the server's
     role the removal of fn's previews and nothing of fn itself (its policy read back and
     evaluated); a zip preview's deploy, which needs no Docker host, opens the server's to
@@ -199,8 +202,8 @@ def test_server_up_grants_the_removal_and_a_preview_deploy_sets_the_agent_to_it(
 
     monkeypatch.setenv("PILOT_PYTHON_BASE", python_base)  # the agent's base
     root = fn_project
-    project = "lprune"  # its own agent container on the shared engine
-    for key, value in (("project.name", project), ("state.backend", "s3")):
+    project = f"lprune{backend}"  # its own agent container on the shared engine
+    for key, value in (("project.name", project), ("state.backend", backend)):
         assert cli("config", "set", key, value).code == 0
     up = cli("server", "up", "--yes")
     assert up.code == 0, up.err
@@ -230,9 +233,13 @@ def test_server_up_grants_the_removal_and_a_preview_deploy_sets_the_agent_to_it(
     assert not allows(document, "logs:DeleteLogGroup", {}, logs)
     assert not allows(document, "lambda:UpdateFunctionCode", preview, f"{functions}--pr-1")
     assert allows(document, "tag:GetResources", {}, "*")
-    # reading previews' deploy leases (a preview being deployed is kept), nothing else
+    # reading previews' deploy leases (a preview being deployed is kept), nothing else;
+    # with no state bucket, nothing of any bucket
     state = f"arn:aws:s3:::pilot-state-{project}"
-    assert allows(document, "s3:GetObject", {}, f"{state}/pilot/locks/fn--pr-1.json")
+    leases = allows(document, "s3:GetObject", {}, f"{state}/pilot/locks/fn--pr-1.json")
+    assert leases is (backend == "s3")
+    backups = iam.list_role_policies(RoleName=f"pilot-{project}-server")["PolicyNames"]
+    assert (f"pilot-{project}-backups" in backups) is (backend == "s3")
     assert not allows(document, "s3:GetObject", {}, f"{state}/pilot/locks/fn.json")
     assert not allows(document, "s3:GetObject", {}, f"{state}/pilot/releases/fn.json")
 
@@ -404,6 +411,12 @@ def test_a_preview_deploy_says_when_the_server_will_not_remove_it(tmp_path):
     assert "may not remove web's previews" in (said() or "")
     _outputs(state_dir, lambda_previews=["web"])
     assert said() is None
+    # with local state too: the server's role exists for the previews alone
+    local = check_text(AWS_TOML.replace('backend = "s3"', 'backend = "local"')).config
+    assert local is not None
+    engine = Deployer(None, None, local, state_dir, tmp_path, lambda event: None)
+    _outputs(state_dir, lambda_previews=[])
+    assert "may not remove web's previews" in (said() or "")
 
 
 def test_a_preview_being_deployed_is_kept_past_its_ttl(tmp_path, moto):

@@ -165,12 +165,12 @@ class LambdaPreview(Lambda):
 
     def _not_removed_by_the_server(self, ctx: Context) -> str | None:
         """Why the Pilot Server's agent will not remove this preview when its TTL runs
-        out, where one could: a server on AWS with S3 state not (yet) granted this app's
-        previews (`server up` grants them)."""
+        out, where one could: a server on AWS not (yet) granted this app's previews
+        (`server up` grants them)."""
         from pilot_tui.provision.outputs import saved_outputs
 
         config = ctx.config
-        if config.server.home != "aws" or config.state.backend != "s3":
+        if config.server.home != "aws":
             return None
         outputs = saved_outputs(ctx.state_dir)
         granted = outputs.get("lambda_previews")

@@ -10,6 +10,7 @@ from pathlib import Path
 from pilot_tui.cli.ci_trusts import (
     AwsCiTrust,
     GcpCiTrust,
+    RepositoryNotMade,
     home_refusal,
     subject_refusal,
     trust_for,
@@ -107,6 +108,9 @@ def github(ns: argparse.Namespace) -> int:
         return EXIT_FAILED
     try:
         trust.ensure(ns.repo, ns.branch, apps.previewed if pulls is not None else [])
+    except RepositoryNotMade as exc:  # said as the repository's, not the trust's
+        error(str(exc))
+        return EXIT_FAILED
     except Exception as exc:  # the account said no: the workflow is not written
         error(f"{trust.what} could not be made: {redact.text(str(exc))[:300]}")
         return EXIT_FAILED
@@ -124,7 +128,8 @@ def github(ns: argparse.Namespace) -> int:
         sys.stderr.write(
             f"made the role {pulls.runs_as.env[github_oidc.ROLE_ENV]}: only {ns.repo}'s "
             "pull requests' runs may assume it, and it may make and remove previews only "
-            "(their own functions, never an app's); each pull request gets previews of "
+            "(their own functions and their images' own ECR repositories, never an app's); "
+            "each pull request gets previews of "
             f"{', '.join(apps.previewed)} named pr-NUMBER, removed when it is closed (a "
             "fork's pull requests get none: GitHub "
             "gives their runs no token)\n"

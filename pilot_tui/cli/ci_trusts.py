@@ -4,17 +4,25 @@ said once it is made. The state bucket's cloud decides (from_ci.ci_cloud)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from pilot_tui import redact
 from pilot_tui.cloud import github_oidc
 from pilot_tui.config.schema import PilotConfig
+from pilot_tui.errors import PilotError
 from pilot_tui.project import Project
 
 if TYPE_CHECKING:
     from pilot_tui.cloud.clients import Aws
     from pilot_tui.cloud.identity_github import GithubTrust
     from pilot_tui.cloud.identity_github_gcp import GcpGithubTrust
+
+
+class RepositoryNotMade(PilotError):
+    """A previews' image repository `ci github` could not make (before any trust)."""
+
+    title = "ECR repository not made"
 
 
 class CiTrust:
@@ -47,6 +55,7 @@ class AwsCiTrust(CiTrust):
     aws: Aws  # the admin's, to look at what runs as the previews' role
     region: str
     config: PilotConfig
+    repositories: list[str] = field(default_factory=list)  # the previews' ones ensured
     what: ClassVar[str] = "the IAM role"
     credentials_hint: ClassVar[str] = (
         "this needs your own AWS credentials: pilot-tui credentials, or aws.profile in pilot.toml"
@@ -59,33 +68,45 @@ class AwsCiTrust(CiTrust):
         return github_oidc.aws_role(self.trust.preview_arn(), self.region)
 
     def ensure(self, repo: str, branch: str, previewed: list[str]) -> None:
-        """The roles, and the previews' repository of each image app of ``previewed``
-        (which the pull requests' role may push to but not make)."""
+        """The previews' repository of each image app of ``previewed`` (which the pull
+        requests' role may push to but neither make nor let Lambda pull from), then the
+        roles."""
         from pilot_tui.deploy.registry import ensure_ecr_repository
         from pilot_tui.deploy.targets import target_for
-        from pilot_tui.naming import preview_repository, resource_name
+        from pilot_tui.naming import preview_repository
 
         images = [
             a.name for a in self.config.apps if a.name in previewed and target_for(a).needs_docker()
         ]
         project = self.config.project.name
+        self.repositories = []
         for app in images:
-            ensure_ecr_repository(
-                self.aws.client("ecr"),
-                preview_repository(project, app),
-                project,
-                f"{resource_name(project, app)}--*",
-            )
+            repository = preview_repository(project, app)
+            try:
+                ensure_ecr_repository(
+                    self.aws.client("ecr"), repository, project, lambda_pulls=True
+                )
+            except Exception as exc:  # said as the repository's, not the role's
+                raise RepositoryNotMade(
+                    f"the ECR repository of {app}'s previews' images, {repository}, could not "
+                    f"be made: {redact.text(str(exc))[:300]}"
+                ) from exc
+            self.repositories.append(repository)
         self.trust.ensure(repo, branch, previewed, images)
 
     def identity(self) -> str:
         return self.trust.arn()
 
     def made(self, repo: str, branch: str) -> str:
+        images = "".join(
+            f"\nthe pull requests' previews push their images to ECR repository {name} (Lambda "
+            "may pull from it)"
+            for name in self.repositories
+        )
         return (
             f"made the role {self.trust.arn()}: only runs on {repo}'s {branch} may assume it "
             "(not its pull requests, another branch or a tag), and it may do what the "
-            "deployer may."
+            "deployer may." + images
         )
 
 

@@ -127,8 +127,9 @@ def image_statements(scope: Scope) -> list[Statement]:
                 # a removed preview's own tags (previews.image_tag), and what only they named
                 "ecr:ListImages",
                 "ecr:BatchDeleteImage",
-                # Lambda's pulls: set on a previews' repository when it is made (registry.
-                # lambda_pull_policy); Lambda itself sets them on an app's through its caller
+                # Lambda's pulls (registry.LAMBDA_PULLS): set on a previews' repository when
+                # it is made; Lambda itself sets them on an app's through its caller. (Any
+                # statement on any of the project's repositories: AWS offers no narrower.)
                 "ecr:GetRepositoryPolicy",
                 "ecr:SetRepositoryPolicy",
             ],

@@ -4,6 +4,10 @@ names (0: only when there is none), and answers 412 otherwise. The emulator igno
 condition, so of two writers of the same record both won: the shared release history and
 the deploy lease (shared_history.py, shared_lease.py) rely on it to refuse the second.
 
+Honoured on what Pilot sends: single-request uploads (media and multipart, which
+google-cloud-storage uses for a small object) and deletes. Not on resumable uploads,
+copies, composes, metadata patches or batches, nor ``ifGenerationNotMatch``.
+
 The emulator answers one request at a time (http.server's HTTPServer), so the check and
 the write it guards are one step. Used only by the sandbox (`python -m
 pilot_tui.cloud.sandbox_gcs start --host=127.0.0.1 --port=PORT --in-memory`).
@@ -17,6 +21,7 @@ from http import HTTPStatus
 from typing import Any
 
 Handler = Callable[..., Any]
+INSERT: list[Handler] = []  # the emulator's own upload handler, once patched
 
 PRECONDITION_FAILED = {
     "error": {
@@ -66,7 +71,9 @@ def guarded(handler: Handler) -> Handler:
         name = _object_name(request)
         if wanted and name is not None:
             bucket = str(request.params["bucket_name"])
-            if _generation(storage, bucket, name) != str(wanted[0]):
+            found = _generation(storage, bucket, name)
+            gone = found == "0" and handler is not INSERT[0]  # a delete: GCS says 404
+            if found != str(wanted[0]) and not gone:
                 response.status = HTTPStatus.PRECONDITION_FAILED
                 response.json(PRECONDITION_FAILED)
                 return None
@@ -81,11 +88,16 @@ def patch_emulator() -> None:
     from gcp_storage_emulator import server
     from gcp_storage_emulator.handlers import objects
 
+    INSERT[:] = [objects.insert]
     swaps = {objects.insert: guarded(objects.insert), objects.delete: guarded(objects.delete)}
+    swapped = set()
     for _, handlers in server.HANDLERS:
         for method, handler in list(handlers.items()):
             if handler in swaps:
                 handlers[method] = swaps[handler]
+                swapped.add(handler)
+    if swapped != set(swaps):  # the emulator's routes changed: say so, never run unguarded
+        raise RuntimeError("gcp-storage-emulator's routes changed: sandbox_gcs guards nothing")
     objects.insert = swaps[objects.insert]  # the server's fallback for uploads names it
 
 

@@ -56,80 +56,126 @@ def _host(found: str) -> str:
     return os.environ.get(REGISTRY_OVERRIDE) or found.removeprefix("https://")
 
 
-def lambda_pull_policy(functions: str) -> dict[str, object]:
-    """A repository policy letting Lambda pull its images for the functions ``functions``
-    (an ARN pattern) alone. Lambda reads an image with its own service principal, which a
-    same-account repository must admit; Lambda adds this itself only for a caller allowed
-    ecr:SetRepositoryPolicy, which a pull request's role is not."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "LambdaPulls",
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                "Condition": {"StringLike": {"aws:sourceArn": functions}},
-            }
-        ],
-    }
+# The statement Lambda itself adds to a same-account repository it pulls an image from
+# (when its caller may set the repository's policy): set as Lambda writes it, so Lambda
+# finds its own statement there and a caller without ecr:SetRepositoryPolicy (a pull
+# request's role) can still make a function from the repository's images. Another
+# account's functions get nothing from it: a cross-account pull needs that account
+# granted too.
+LAMBDA_PULLS = {
+    "Sid": "LambdaECRImageRetrievalPolicy",
+    "Effect": "Allow",
+    "Principal": {"Service": "lambda.amazonaws.com"},
+    "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+}
+NOT_MADE_HINT = "a deploy from a machine with the project's deployer makes it"
+
+
+def _denied(exc: Exception) -> bool:
+    return "AccessDenied" in str(exc)
+
+
+def _lets_lambda_pull(ecr: ECRClient, repository: str) -> bool:
+    """Whether the repository's policy holds Lambda's statement (LAMBDA_PULLS)."""
+    try:
+        text = ecr.get_repository_policy(repositoryName=repository)["policyText"]
+    except ecr.exceptions.RepositoryPolicyNotFoundException:
+        return False
+    statements = json.loads(text).get("Statement", [])
+    return any(s.get("Sid") == LAMBDA_PULLS["Sid"] for s in statements)
+
+
+def _let_lambda_pull(ecr: ECRClient, repository: str) -> None:
+    """Lambda's statement, beside any other the repository's policy has."""
+    from botocore.exceptions import ClientError
+
+    try:
+        text = ecr.get_repository_policy(repositoryName=repository)["policyText"]
+        policy = json.loads(text)
+    except ecr.exceptions.RepositoryPolicyNotFoundException:
+        policy = {"Version": "2012-10-17", "Statement": []}
+    policy["Statement"] = [
+        s for s in policy.get("Statement", []) if s.get("Sid") != LAMBDA_PULLS["Sid"]
+    ] + [LAMBDA_PULLS]
+    try:
+        ecr.set_repository_policy(repositoryName=repository, policyText=json.dumps(policy))
+    except ClientError as exc:
+        if not _denied(exc):
+            raise
+        raise RegistryError(
+            f"ECR repository {repository} needs a policy letting Lambda pull its images, "
+            "and these credentials may not set it",
+            hint="a deployer made before Pilot set it needs `pilot-tui deployer create`; a "
+            "pull request's run needs `pilot-tui ci github` run again from a laptop",
+        ) from exc
 
 
 def ensure_ecr_repository(
-    ecr: ECRClient, repository: str, project: str, lambda_functions: str | None = None
+    ecr: ECRClient,
+    repository: str,
+    project: str,
+    *,
+    lambda_pulls: bool = False,
+    not_made_hint: str = NOT_MADE_HINT,
 ) -> bool:
     """The ECR repository ``repository``, made (scanned on push, tagged with the project)
-    when missing; with ``lambda_functions`` (a name pattern) its policy lets Lambda pull for
-    the functions so named in its account and region alone (lambda_pull_policy). Whether
-    it was made. One these credentials may not make is a RegistryError saying who does."""
+    when missing; with ``lambda_pulls`` its policy has Lambda's own statement
+    (LAMBDA_PULLS), set when made and put back when missing. Whether it was made. One
+    these credentials may not make or look at is a RegistryError with ``not_made_hint``."""
     from botocore.exceptions import ClientError
 
     try:
         ecr.describe_repositories(repositoryNames=[repository])
-        return False
+        made = False
     except ecr.exceptions.RepositoryNotFoundException:
-        pass
-    try:
-        made = ecr.create_repository(
-            repositoryName=repository,
-            imageScanningConfiguration={"scanOnPush": True},
-            tags=project_tags(project),
-        )["repository"]
+        made = True
     except ClientError as exc:
-        if "AccessDenied" not in str(exc):
+        if not _denied(exc):
             raise
         raise RegistryError(
-            f"ECR repository {repository} does not exist, and these credentials may not make it",
-            hint="a deploy from a machine with the project's deployer, or `pilot-tui ci "
-            "github` run again, makes it",
+            f"these credentials may not use ECR repository {repository}", hint=not_made_hint
         ) from exc
-    if lambda_functions is not None:  # in the repository's own account and region
-        arn = f"arn:aws:lambda:{ecr.meta.region_name}:{made['registryId']}:function:"
-        policy = json.dumps(lambda_pull_policy(arn + lambda_functions))
+    if made:
         try:
-            ecr.set_repository_policy(repositoryName=repository, policyText=policy)
-        except ClientError as exc:  # not left without it: the next deploy makes it again
-            ecr.delete_repository(repositoryName=repository, force=True)
-            if "AccessDenied" not in str(exc):
+            ecr.create_repository(
+                repositoryName=repository,
+                imageScanningConfiguration={"scanOnPush": True},
+                tags=project_tags(project),
+            )
+        except ClientError as exc:
+            if not _denied(exc):
                 raise
             raise RegistryError(
-                f"ECR repository {repository} needs a policy letting Lambda pull its images, "
-                "and these credentials may not set it",
-                hint="a deployer made before Pilot set it: `pilot-tui deployer create` "
-                "gives it the grant",
+                f"ECR repository {repository} does not exist, and these credentials may not "
+                "make it",
+                hint=not_made_hint,
             ) from exc
-    return True
+    if lambda_pulls and (made or not _lets_lambda_pull(ecr, repository)):
+        try:
+            _let_lambda_pull(ecr, repository)
+        except Exception:
+            if made:  # not left without it (a next deploy makes it again, policy and all)
+                ecr.delete_repository(repositoryName=repository, force=True)
+            raise
+    return made
 
 
 def ecr_registry(
-    ecr: ECRClient, repository: str, project: str, lambda_functions: str | None = None
+    ecr: ECRClient,
+    repository: str,
+    project: str,
+    *,
+    lambda_pulls: bool = False,
+    not_made_hint: str = NOT_MADE_HINT,
 ) -> Registry:
     """The ECR repository ``repository`` (ensure_ecr_repository) and a token for it. ``ecr``
     is a boto3 ECR client."""
     from botocore.exceptions import ClientError
 
     try:
-        ensure_ecr_repository(ecr, repository, project, lambda_functions)
+        ensure_ecr_repository(
+            ecr, repository, project, lambda_pulls=lambda_pulls, not_made_hint=not_made_hint
+        )
         data = ecr.get_authorization_token()["authorizationData"][0]
     except ClientError as exc:
         raise converted(f"ECR repository {repository}", exc, error=RegistryError) from exc

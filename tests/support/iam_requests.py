@@ -95,7 +95,7 @@ def requests(call: Call) -> list[Request]:
     if service == "api.ecr":
         if op == "GetAuthorizationToken":
             return [("ecr:GetAuthorizationToken", {}, "*")]
-        names = params.get("repositoryNames") or [params["repositoryName"]]
+        names = params.get("repositoryNames") or [params.get("repositoryName") or "*"]
         return [
             (f"ecr:{op}", {}, f"arn:aws:ecr:{region}:{ACCOUNT}:repository/{name}") for name in names
         ]

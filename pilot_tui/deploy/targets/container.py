@@ -43,12 +43,17 @@ def ecr_registry_for(ctx: Context, app: AppSettings) -> Registry:
 
 def ecr_preview_registry_for(ctx: Context, owner: AppSettings) -> Registry:
     """The ECR repository of ``owner``'s previews' images (naming.preview_repository),
-    which Lambda may pull from for those previews alone, with a fresh login."""
+    which Lambda may pull from (registry.LAMBDA_PULLS), with a fresh login."""
     return ecr_registry(
         aws_clients(ctx.config, ctx.state_dir)("ecr"),
         preview_repository(ctx.project, owner.name),
         ctx.project,
-        f"{resource_name(ctx.project, owner.name)}--*",  # its previews' functions
+        lambda_pulls=True,
+        not_made_hint=(
+            "a preview deploy from a machine with the project's deployer makes it; a pull "
+            f"request's run needs `pilot-tui ci github` run again, once {owner.name} is an "
+            "image app that runs previews"
+        ),
     )
 
 
@@ -119,7 +124,9 @@ def delete_ecr_images(ctx: Context, app: AppSettings) -> str | None:
     repositories = (resource_name(ctx.project, app.name), preview_repository(ctx.project, app.name))
     deleted = [name for name in repositories if delete_ecr_repository(ecr, name)]
     if deleted:
-        return f"deleted ECR repository {' and '.join(deleted)}"
+        return f"deleted ECR {'repositories' if len(deleted) > 1 else 'repository'} " + (
+            " and ".join(deleted)
+        )
     return None
 
 

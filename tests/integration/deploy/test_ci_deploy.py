@@ -308,9 +308,10 @@ def test_pull_requests_get_previews_of_an_image_app_pushed_to_its_previews_own_r
     """An image Lambda's pull requests get previews too: the run builds the image on the
     runner's engine and pushes it to the app's previews' repository, which `ci github`
     made (the pull requests' role may push there, never to the app's own repository, and
-    make none), with a policy letting Lambda pull for the app's previews alone. Every call
-    the runs make, and each push's and pull's ECR actions, is one the previews' policy
-    permits; the same actions on the app's repository are not.
+    make none), with the policy letting Lambda pull that Lambda itself would add. Every
+    call the runs make is one the previews' policy permits; so are a push's and a pull's
+    ECR actions on that repository (as data: the push reaches the local registry, not the
+    API), and not on the app's repository.
 
     Stand-ins, said so: ECR's registry is a real registry on 127.0.0.1 (PILOT_REGISTRY;
     moto has ECR's API, not its registry), the Lambda Web Adapter a local image; moto
@@ -338,8 +339,11 @@ def test_pull_requests_get_previews_of_an_image_app_pushed_to_its_previews_own_r
     inline = iam.get_role_policy(RoleName="pilot-acme-github-previews", PolicyName="pilot-deploy")
     policy = inline["PolicyDocument"]
     assert policy == preview_policy("acme", "123456789012", "us-east-1", ["fn", "img"], ["img"])
-    # The previews' repository, made by `ci github`; Lambda may pull from it for the app's
-    # previews in this account, and nothing else may through it.
+    # The previews' repository, made by `ci github`, with the statement Lambda itself adds
+    # to let it pull (the pull requests' role may not set a repository's policy).
+    from pilot_tui.deploy.registry import LAMBDA_PULLS
+
+    assert "ECR repository pilot-acme-img/previews" in made.err
     ecr = boto3.client("ecr", region_name="us-east-1")
     [repo] = ecr.describe_repositories(repositoryNames=["pilot-acme-img/previews"])["repositories"]
     tags = ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"]
@@ -347,13 +351,7 @@ def test_pull_requests_get_previews_of_an_image_app_pushed_to_its_previews_own_r
     pulls = json.loads(
         ecr.get_repository_policy(repositoryName="pilot-acme-img/previews")["policyText"]
     )
-    [statement] = pulls["Statement"]
-    assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
-    assert statement["Condition"] == {
-        "StringLike": {
-            "aws:sourceArn": "arn:aws:lambda:us-east-1:123456789012:function:pilot-acme-img--*"
-        }
-    }
+    assert pulls["Statement"] == [LAMBDA_PULLS]
 
     github_tokens.sub = "repo:acme/shop:pull_request"
     checkout = _checkout(admin, "pr7", "pull request\n")

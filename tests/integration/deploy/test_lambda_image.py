@@ -164,7 +164,7 @@ def test_a_health_path_reaches_the_adapter_as_written(docker_client, tmp_path):
 
 def test_an_image_lambda_previews_image_has_tags_of_its_own(image_app, cli):
     """Pushed to the app's previews' own repository (naming.preview_repository, made with
-    a policy letting Lambda pull for the app's previews alone) under the preview's own tag
+    the statement Lambda adds to let it pull) under the preview's own tag
     (previews.image_tag), never to the app's repository; its removal asks ECR to delete
     those tags (tests/integration/deploy/test_preview_images.py: what ECR then keeps)."""
     import base64
@@ -196,16 +196,14 @@ def test_an_image_lambda_previews_image_has_tags_of_its_own(image_app, cli):
     policy = json.loads(
         ecr.get_repository_policy(repositoryName=f"{repository}/previews")["policyText"]
     )
-    [pulls] = policy["Statement"]
-    functions = pulls["Condition"]["StringLike"]["aws:sourceArn"]
-    assert functions == f"arn:aws:lambda:us-east-1:123456789012:function:{repository}--*"
+    assert [s["Sid"] for s in policy["Statement"]] == ["LambdaECRImageRetrievalPolicy"]
     gone = cli("preview", "destroy", "hello", "pr-1", "--yes")
     assert gone.code == 0, gone.err
     assert "warning" not in gone.err
     # the app's removal takes both repositories
     destroyed = cli("app", "destroy", "hello", "--yes")
     assert destroyed.code == 0, destroyed.err
-    assert f"deleted ECR repository {repository} and {repository}/previews" in destroyed.err
+    assert f"deleted ECR repositories {repository} and {repository}/previews" in destroyed.err
     assert ecr.describe_repositories()["repositories"] == []
     assert base64.b64decode(login)  # (the login is moto's, never shown)
     assert login not in preview.out + preview.err + gone.out + gone.err

@@ -95,34 +95,56 @@ def _access_denied(operation: str):
     return refuse
 
 
-def test_a_previews_repository_lets_lambda_pull_for_its_previews_alone(ecr, monkeypatch):
-    """Made with a policy for the Lambda functions named so in its own account and region;
-    credentials that may not make it, or may not set that policy (a deployer made before),
-    get a RegistryError saying who can, and no repository is left without the policy."""
-    from pilot_tui.deploy.registry import ensure_ecr_repository
+def test_a_previews_repository_lets_lambda_pull_and_is_mended_when_it_does_not(ecr, monkeypatch):
+    """Made with the statement Lambda itself adds to let it pull; one found without it (a
+    run killed between the two, made by hand) gets it back beside what its policy has.
+    Credentials that may not make it, look at it or set that policy (a deployer made
+    before, a pull request's role) get a RegistryError saying what to do, and no
+    repository is left without the statement."""
+    from pilot_tui.deploy.registry import LAMBDA_PULLS, ensure_ecr_repository
 
     repository = "pilot-acme-img/previews"
-    assert ensure_ecr_repository(ecr, repository, "acme", "pilot-acme-img--*") is True
-    policy = json.loads(ecr.get_repository_policy(repositoryName=repository)["policyText"])
-    [pulls] = policy["Statement"]
-    assert pulls["Principal"] == {"Service": "lambda.amazonaws.com"}
-    assert pulls["Action"] == ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
-    assert pulls["Condition"]["StringLike"]["aws:sourceArn"] == (
-        "arn:aws:lambda:eu-west-1:123456789012:function:pilot-acme-img--*"
-    )
-    assert ensure_ecr_repository(ecr, repository, "acme", "pilot-acme-img--*") is False
+
+    def statements() -> list[dict]:
+        text = ecr.get_repository_policy(repositoryName=repository)["policyText"]
+        return json.loads(text)["Statement"]
+
+    assert ensure_ecr_repository(ecr, repository, "acme", lambda_pulls=True) is True
+    assert statements() == [LAMBDA_PULLS]
+    assert ensure_ecr_repository(ecr, repository, "acme", lambda_pulls=True) is False
     assert delete_ecr_repository(ecr, repository)
+
+    ecr.create_repository(repositoryName=repository)  # without it
+    teams = {"Sid": "TeamReads", "Effect": "Allow", "Principal": "*", "Action": "ecr:ListImages"}
+    ecr.set_repository_policy(
+        repositoryName=repository,
+        policyText=json.dumps({"Version": "2012-10-17", "Statement": [teams]}),
+    )
+    assert ensure_ecr_repository(ecr, repository, "acme", lambda_pulls=True) is False
+    assert statements() == [teams, LAMBDA_PULLS]  # mended, the team's statement kept
+    with monkeypatch.context() as m:  # one without it, and credentials that may not set it
+        ecr.delete_repository_policy(repositoryName=repository)
+        m.setattr(ecr, "set_repository_policy", _access_denied("SetRepositoryPolicy"))
+        with pytest.raises(RegistryError, match="may not set it") as refused:
+            ensure_ecr_repository(ecr, repository, "acme", lambda_pulls=True)
+    assert "ci github" in str(refused.value)
+    assert delete_ecr_repository(ecr, repository)  # an existing one is never deleted
 
     with monkeypatch.context() as m:
         m.setattr(ecr, "set_repository_policy", _access_denied("SetRepositoryPolicy"))
         with pytest.raises(RegistryError) as refused:
-            ensure_ecr_repository(ecr, repository, "acme", "pilot-acme-img--*")
+            ensure_ecr_repository(ecr, repository, "acme", lambda_pulls=True)
     assert "may not set it" in str(refused.value) and "deployer create" in str(refused.value)
     assert delete_ecr_repository(ecr, repository) is False  # not left without its policy
 
     with monkeypatch.context() as m:
         m.setattr(ecr, "create_repository", _access_denied("CreateRepository"))
         with pytest.raises(RegistryError) as refused:
-            ensure_ecr_repository(ecr, repository, "acme", "pilot-acme-img--*")
+            ensure_ecr_repository(ecr, repository, "acme", not_made_hint="ask the admin")
     assert f"ECR repository {repository} does not exist" in str(refused.value)
-    assert "ci github" in str(refused.value)
+    assert refused.value.hint == "ask the admin"
+    with monkeypatch.context() as m:  # a role granted no ECR at all
+        m.setattr(ecr, "describe_repositories", _access_denied("DescribeRepositories"))
+        with pytest.raises(RegistryError, match="may not use ECR repository") as refused:
+            ensure_ecr_repository(ecr, repository, "acme", not_made_hint="ask the admin")
+    assert refused.value.hint == "ask the admin"

@@ -41,7 +41,7 @@ Pilot sets up your own platform on your own cloud account. Everything you choose
 | `Esc` | server | cancel a running Terraform gracefully (asks first), or go back |
 | `ctrl+s` | editor | save (only a valid file) |
 | `ctrl+o` | editor | open in $EDITOR |
-| `ctrl+p` | anywhere | command palette: every action, the theme |
+| `ctrl+p` | anywhere | command palette: this screen's actions, the theme |
 | `F1`, `?` | anywhere | this help |
 | `ctrl+q` | anywhere | quit |
 

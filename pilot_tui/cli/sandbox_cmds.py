@@ -20,7 +20,10 @@ def status(ns: argparse.Namespace) -> int:
     if ns.json:
         print_json({n: {"pid": e.pid, "port": e.port, "url": e.url} for n, e in running.items()})
     elif not running:
-        print("the sandbox emulators are not running (`pilot-tui server up` starts them)")
+        print(
+            "the sandbox emulators are not running (a command that needs them, a deploy or "
+            "`pilot-tui server up`, starts them)"
+        )
     for name, emulator in running.items() if not ns.json else ():
         print(f"{name:4} {emulator.url}  pid {emulator.pid}")
     return EXIT_OK

@@ -236,6 +236,8 @@ def _context_key(lines: list[str], line: int) -> str:
     header = _HEADER.match(current)
     if header:
         return header[1].strip()
+    if current.lstrip().startswith("["):  # a broken header names its own table
+        return current.strip().strip("[]").strip() or "(file)"
     pair = _PAIR.match(current)
     if pair and not current.lstrip().startswith("#"):
         key = pair[1].strip().replace('"', "").replace("'", "")

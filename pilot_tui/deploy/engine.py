@@ -204,10 +204,12 @@ class Deployer:
         return self.remove_preview(self.find_preview(name, wanted), say)
 
     def find_preview(self, name: str, wanted: str) -> previews.Preview:
-        """The app's preview ``wanted`` (a name or its branch's); NoSuchPreview when it runs
-        nowhere and has no history here."""
+        """The app's preview ``wanted`` (a name, its branch's, or its full name APP--NAME
+        as `preview list` shows it); NoSuchPreview when it runs nowhere and has no history
+        here."""
         app = self.app(name)
         target = target_for(app)
+        wanted = wanted.removeprefix(f"{app.name}--")  # the full name, as listed
         preview_name = self.preview_name(app, wanted)
         found = {p.name: p for p in target.previews(self)}
         preview = found.get(preview_name) or previews.Preview(app.name, preview_name, 0)

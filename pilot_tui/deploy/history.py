@@ -168,9 +168,9 @@ def same_contents(a: Release, b: Release) -> bool:
     )
 
 
-def rollback_candidate(releases: list[Release], wanted: str | None) -> Release:
+def rollback_candidate(releases: list[Release], wanted: str | None, app: str = "APP") -> Release:
     """The release to go back to: ``wanted``, else the newest good one before the live one
-    that differs from it (in its image, settings or secrets)."""
+    that differs from it (in its image, settings or secrets). ``app``: named in a refusal."""
     current = live(releases)
     if wanted is not None:
         found = next((r for r in releases if r.id == wanted), None)
@@ -183,8 +183,16 @@ def rollback_candidate(releases: list[Release], wanted: str | None) -> Release:
             )
         return found
     good = [r for r in releases if r.status in (LIVE, SUPERSEDED)]
+    earlier = [r for r in good if current is None or r.id != current.id]
     if current is not None:
-        good = [r for r in good if r.id != current.id and not same_contents(r, current)]
+        good = [r for r in earlier if not same_contents(r, current)]
+    if not good and earlier and current is not None:
+        same = ", ".join(r.id for r in earlier)
+        raise HistoryError(
+            f"no earlier release differs from the live one, {current.id}: {same} "
+            f"{'has' if len(earlier) == 1 else 'have'} the same image, settings and secrets "
+            f"(name one to put it back all the same: pilot-tui rollback {app} {earlier[-1].id})"
+        )
     if not good:
         raise HistoryError("no earlier release to roll back to")
     return good[-1]

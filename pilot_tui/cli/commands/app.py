@@ -8,7 +8,7 @@ HANDLERS = "pilot_tui.cli.app_cmds"
 
 
 def register(commands: Commands) -> None:
-    app = add_command(commands, "app", "list and remove apps", None)
+    app = add_command(commands, "app", "add, list and remove apps", None)
     apps = add_actions(app, "app_command")
     p = add_command(
         apps,

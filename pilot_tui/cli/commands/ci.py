@@ -6,24 +6,24 @@ from pilot_tui.cli.commands import Commands, add_actions, add_command, lazy
 
 HANDLERS = "pilot_tui.cli.ci_cmds"
 CI_ABOUT = (
-    "`ci github` writes .github/workflows/pilot.yml: on a push to the branch it deploys\n"
-    "the apps a CI run can (Lambdas, ECS, Cloud Run, S3 and GCS sites; images and build\n"
-    "commands built on the runner's own Docker; each app secret from the repository's\n"
-    "secret of that name). No key is stored anywhere:\n"
-    "a run exchanges its OIDC token for short-lived credentials. The release history\n"
-    "must be in the state bucket (a runner's .pilot/ goes with its job), whose cloud the\n"
-    "runs act on.\n"
+    "`ci github` writes .github/workflows/pilot.yml: on a push to the branch it\n"
+    "deploys the apps a CI run can (Lambdas, ECS, Cloud Run, S3 and GCS sites;\n"
+    "images and build commands built on the runner's own Docker; each app secret\n"
+    "from the repository's secret of that name). No key is stored anywhere: a run\n"
+    "exchanges its OIDC token for short-lived credentials. The release history must\n"
+    "be in the state bucket (a runner's .pilot/ goes with its job), whose cloud the\n"
+    "runs act on. `ci remove` undoes what `ci github` made.\n"
     '  AWS (state.backend = "s3"): with your own credentials it makes the IAM OIDC\n'
-    "  provider for GitHub's issuer, a role only runs on that branch can assume (the\n"
-    "  deployer's policy), and a role only the repository's pull requests can assume,\n"
-    "  which deploys previews of the Lambdas (pr-NUMBER, removed when the pull request\n"
-    "  is closed; an image app's images go to its previews' own ECR repository, made\n"
-    "  here).\n"
-    '  Google Cloud (state.backend = "gcs", not the sandbox): with your own credentials\n'
-    "  it makes the CI account pilot-PROJECT-ci (what the apps CI deploys need, and the\n"
-    "  state bucket; no key), a workload identity pool whose provider admits a push's\n"
-    "  run of this workflow on that branch of the repository only, and the account's\n"
-    "  binding to it."
+    "  provider for GitHub's issuer, a role only runs on that branch can assume\n"
+    "  (the deployer's policy), and a role only the repository's pull requests can\n"
+    "  assume, which deploys previews of the Lambdas (pr-NUMBER, removed when the\n"
+    "  pull request is closed; an image app's images go to its previews' own ECR\n"
+    "  repository, made here).\n"
+    '  Google Cloud (state.backend = "gcs", not the sandbox): with your own\n'
+    "  credentials it makes the CI account pilot-PROJECT-ci (what the apps CI\n"
+    "  deploys need, and the state bucket; no key), a workload identity pool whose\n"
+    "  provider admits a push's run of this workflow on that branch of the\n"
+    "  repository only, and the account's binding to it."
 )
 
 

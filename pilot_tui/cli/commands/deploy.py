@@ -11,12 +11,16 @@ def register(commands: Commands) -> None:
     p = add_command(
         commands,
         "deploy",
-        "build, deploy and release apps on the Pilot Server",
+        "build, deploy and release apps where their target says",
         lazy(HANDLERS, "deploy"),
-        "Build each app on the deploy host's Docker engine (skipped when the source is\n"
-        "unchanged), start the new release beside the old one, and switch the proxy to\n"
-        "it once its health path answers 2xx. A release that never gets healthy is\n"
-        "removed and the previous one keeps serving. Secrets are read from the\n"
+        "Release each app on its target (skipped when nothing changed; --force releases\n"
+        "again). On the Pilot Server: built on its Docker engine, started beside the old\n"
+        "release, and the proxy switched once its health path answers 2xx; one that never\n"
+        "gets healthy is removed and the previous one keeps serving. On a managed target\n"
+        "(Lambda, ECS, Cloud Run, a site): an image built and pushed to the cloud's\n"
+        "registry (a zip Lambda or a site needs no Docker), then released there. Once\n"
+        "live a release is watched for target.watch seconds and put back on the previous\n"
+        "one if it fails (--no-watch: not watched). Secrets are read from the\n"
         "environment or .pilot/secrets/APP.env at deploy time.",
     )
     p.add_argument("apps", nargs="*", metavar="APP", help="apps to deploy")

@@ -14,7 +14,8 @@ def register(commands: Commands) -> None:
         'the local emulators behind server.home = "sandbox"',
         None,
         "The sandbox's local AWS API and GCS emulator run in the background\n"
-        "between commands (their state lives in memory). `server destroy` stops them.",
+        "between commands (their state lives in memory). A command that needs them\n"
+        "starts them; `sandbox stop` (or `server destroy`) stops them.",
     )
     sbx = add_actions(sandbox, "sandbox_command")
     p = add_command(

@@ -219,7 +219,7 @@ def rollback_managed(
     try:
         ctx.pull(log, name)
         releases = history.load(ctx.state_dir, name)
-        earlier = history.rollback_candidate(releases, wanted)
+        earlier = history.rollback_candidate(releases, wanted, name)
         if not earlier.revision:
             raise history.HistoryError(
                 f"{earlier.id} has no revision recorded on "

@@ -137,7 +137,8 @@ def test_lambda_previews_beside_the_app_capped_expired_and_destroyed(fn_project,
     expires = _lambda(root).get_function(FunctionName=f"{APP_FUNCTION}--two")["Tags"]
     assert expires["pilot.preview-expires"] == str(int(started + HOUR + 72 * HOUR))
 
-    gone = cli("preview", "destroy", "fn", "two", "--yes")
+    # named as `preview list` shows it (the walk: that name was refused as 'fn-two')
+    gone = cli("preview", "destroy", "fn", "fn--two", "--yes")
     assert gone.code == 0, gone.err
     assert _functions(root) == [APP_FUNCTION]
     assert not history.history_file(state, "fn--two").exists()

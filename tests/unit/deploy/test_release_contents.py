@@ -93,9 +93,15 @@ def test_a_rollback_picks_the_newest_release_that_differs_in_anything():
     v3 = dataclasses.replace(_release("v3", "aaa", app, "s1"), status=history.LIVE)
     # v2 differs from the live v3 by its settings alone: it is the one before
     assert history.rollback_candidate([v1, v2, v3], None).id == "v2"
-    # v1 is v3 exactly: skipped
-    with pytest.raises(HistoryError, match="no earlier release"):
-        history.rollback_candidate([v1, v3], None)
+    # v1 is v3 exactly: skipped, and the refusal says so and how to put it back all the
+    # same (the walk: "no earlier release to roll back to" beside a `releases` of two)
+    with pytest.raises(HistoryError, match="no earlier release") as refused:
+        history.rollback_candidate([v1, v3], None, "web")
+    assert "differs from the live one, v3: v1 has the same image" in str(refused.value)
+    assert "pilot-tui rollback web v1" in str(refused.value)
+    assert history.rollback_candidate([v1, v3], "v1").id == "v1"  # named: put back
+    with pytest.raises(HistoryError, match=r"^no earlier release to roll back to$"):
+        history.rollback_candidate([v3], None)  # nothing before it at all
     # records from before settings were kept compare by image, as they did
     old1, old2 = _release("v1", "aaa"), dataclasses.replace(_release("v2", "aaa"), status="live")
     with pytest.raises(HistoryError, match="no earlier release"):

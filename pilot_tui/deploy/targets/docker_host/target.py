@@ -223,7 +223,7 @@ class DockerHost:
             ctx.pull(log, name)  # the newest shared history decides what "previous" is
             try:
                 releases = history.load(ctx.state_dir, name)
-                target = history.rollback_candidate(releases, wanted)
+                target = history.rollback_candidate(releases, wanted, name)
                 live = history.live(releases)
                 restored = release_contents.restore(ctx.state_dir, target, app)
             except history.HistoryError as exc:

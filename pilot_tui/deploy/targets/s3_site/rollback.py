@@ -97,7 +97,7 @@ def _redeploy(release: history.Release) -> str:
 
 def _restorable(ctx: DeployContext, name: str, wanted: str | None) -> history.Release:
     """The release to go back to, if the bucket kept its files."""
-    earlier = history.rollback_candidate(history.load(ctx.state_dir, name), wanted)
+    earlier = history.rollback_candidate(history.load(ctx.state_dir, name), wanted, name)
     if not earlier.revision:
         raise SiteError(
             f"{earlier.id} was deployed before Pilot kept each release's "

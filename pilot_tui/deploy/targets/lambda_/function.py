@@ -64,6 +64,10 @@ ALIAS = "live"
 FORGED_AFTER = previews_rules.FORGED_AFTER  # an expiry tag past what the last change allows
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # zip's epoch: the same files make the same bytes
 
+# What the sandbox's local AWS API answers an Invoke it cannot run: it runs functions in
+# Docker, and none could be reached (the function itself was never asked).
+SANDBOX_NO_DOCKER = "error running docker"
+
 
 def zip_files(folder: Path, private: frozenset[Path] = frozenset()) -> Collected:
     """What a zip of ``folder`` may hold (see shippable.py): hidden files never."""
@@ -423,6 +427,8 @@ class LambdaFunction:
         if answer.get("FunctionError"):
             said = data if isinstance(data, dict) else {}
             raised = said.get("errorMessage") or said.get("errorType") or body
+            if str(raised).startswith(SANDBOX_NO_DOCKER):  # not the app's answer: no verdict
+                return Probe(None, "the sandbox runs functions in Docker, which it cannot reach")
             return Probe(False, f"it raised {redact.text(str(raised))[:120]!r}")
         # A function URL answers 200 for a result that is not a response object.
         status = data.get("statusCode", 200) if isinstance(data, dict) else 200

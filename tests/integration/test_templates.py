@@ -175,11 +175,14 @@ def test_shared_files_do_not_shadow_a_homes_own(home):
 def test_aws_server_role_may_touch_only_the_backups_of_its_state_bucket():
     """The backup agent's instance role, read as text (its policy is a jsonencode
     expression): object actions on backups/* of the state bucket, listing only with the
-    backups/ prefix, never a wildcard action or another resource; and only with S3 state."""
+    backups/ prefix, never a wildcard action or another resource; and only with S3 state
+    (the role itself also exists for removing Lambda previews: the next test)."""
     found = resources("aws")
     role = found[("aws_iam_role", "server")]
-    assert "state_bucket == null ? 0 : 1" in str(role["count"])
-    policy = str(found[("aws_iam_role_policy", "server_backups")]["policy"])
+    assert "local.server_role ? 1 : 0" in str(role["count"])
+    backups = found[("aws_iam_role_policy", "server_backups")]
+    assert "state_bucket == null ? 0 : 1" in str(backups["count"])
+    policy = str(backups["policy"])
     arns = set(re.findall(r"arn:aws:s3:::[^'\"]+", policy))
     assert arns == {
         "arn:aws:s3:::${var.state_bucket}/backups/*",

@@ -249,6 +249,16 @@ IMG = {
 }
 
 
+def _with_image_app(admin, docker_client, registry, monkeypatch) -> str:
+    """The image Lambda "img" added to the admin's project, its history in S3, with the
+    stand-ins an image Lambda needs here; the registry's host."""
+    host = image_lambda_stand_ins(docker_client, registry, admin / "adapter", monkeypatch)
+    shutil.copytree(HELLO, admin / "img")
+    pf = ProjectFile.load(admin / "pilot.toml")
+    pf.save(ProjectFile(pf.path, add_app(pf.text, IMG)).with_value("state.backend", "s3"))
+    return host
+
+
 def test_a_push_builds_an_image_app_on_the_runners_own_engine(
     admin, cli, moto, github_tokens, registry, docker_client, monkeypatch
 ):
@@ -261,10 +271,7 @@ def test_a_push_builds_an_image_app_on_the_runners_own_engine(
     Stand-ins, said so: ECR's registry is a real registry on 127.0.0.1 (PILOT_REGISTRY),
     the Lambda Web Adapter a local image; moto cannot invoke image functions, so what
     Lambda was given is checked."""
-    host = image_lambda_stand_ins(docker_client, registry, admin / "adapter", monkeypatch)
-    shutil.copytree(HELLO, admin / "img")
-    pf = ProjectFile.load(admin / "pilot.toml")
-    pf.save(ProjectFile(pf.path, add_app(pf.text, IMG)).with_value("state.backend", "s3"))
+    host = _with_image_app(admin, docker_client, registry, monkeypatch)
 
     made = cli("ci", "github", "--repo", "acme/shop")
     assert made.code == 0, made.err
@@ -320,10 +327,7 @@ def test_pull_requests_get_previews_of_an_image_app_pushed_to_its_previews_own_r
     from tests.support.iam_requests import ECR_PULL, ECR_PUSH, ecr_repository_arn
     from tests.unit.test_deployer_policy import allows
 
-    host = image_lambda_stand_ins(docker_client, registry, admin / "adapter", monkeypatch)
-    shutil.copytree(HELLO, admin / "img")
-    pf = ProjectFile.load(admin / "pilot.toml")
-    pf.save(ProjectFile(pf.path, add_app(pf.text, IMG)).with_value("state.backend", "s3"))
+    host = _with_image_app(admin, docker_client, registry, monkeypatch)
 
     made = cli("ci", "github", "--repo", "acme/shop")
     assert made.code == 0, made.err

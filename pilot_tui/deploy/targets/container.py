@@ -213,6 +213,8 @@ class ManagedContainer(NoPreviews, ABC):
     def status(self, ctx: Context) -> AppStatus:
         app = self.app
         live = history.live_release(ctx.state_dir, app.name)
+        if live is None and emulators_stopped(ctx):  # never deployed into them: nothing
+            return AppStatus(app.name, "-", "not deployed", "-")
         state = platform_status(self, ctx)
         where = addresses.for_app(ctx.config, "" if state.url == "-" else state.url)
         return AppStatus(

@@ -48,3 +48,15 @@ def test_stopped_emulators_are_said_and_not_restarted(site_project, cli):
     assert again.code == 0, again.err
     assert "starting the sandbox's local AWS API and GCS emulator" in again.err
     assert set(box.running()) == {"aws", "gcs"}
+
+
+def test_an_app_never_deployed_is_not_deployed_whether_the_emulators_run_or_not(cli, fn_project):
+    """The walk: with the emulators stopped, `status` called a Lambda app never deployed
+    "stopped (...; deploy again)" and exited 1, which is for a deployed app that is
+    unhealthy; with them running it said "not deployed" and exited 0."""
+    box = Sandbox(fn_project / ".pilot")
+    box.stop()
+    stopped = cli("status")
+    assert stopped.code == 0, stopped.out + stopped.err
+    assert "not deployed" in stopped.out and "stopped" not in stopped.out
+    assert box.running() == {}  # not started just to be asked

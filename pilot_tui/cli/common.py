@@ -40,7 +40,11 @@ def confirm(question: str, yes: bool) -> bool | None:
     if yes:
         return True
     if not sys.stdin.isatty():
-        error(f"{question} This needs confirmation: run it in a terminal or add --yes")
+        asked = question.rstrip("?").strip()
+        error(
+            f"not done: this needs confirmation ({asked[0].lower()}{asked[1:]}): run it in "
+            "a terminal to be asked, or add --yes"
+        )
         return None
     try:
         return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")

@@ -79,6 +79,7 @@ class AwsCiTrust(CiTrust):
             a.name for a in self.config.apps if a.name in previewed and target_for(a).needs_docker()
         ]
         project = self.config.project.name
+        self.trust.check_previews(previewed, images)  # before a repository is made
         self.repositories = []
         for app in images:
             repository = preview_repository(project, app)

@@ -22,12 +22,21 @@ from typing import TYPE_CHECKING
 
 from pilot_tui.cloud import github_oidc
 from pilot_tui.cloud.policy_aws import aws_policy, preview_logs_policy, preview_policy
+from pilot_tui.errors import PilotError
 from pilot_tui.naming import preview_execution_role, project_tags
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
 
 POLICY_NAME = "pilot-deploy"
+# IAM's limit on a role's inline policies, in characters not counting white space.
+INLINE_POLICY_MAX = 10_240
+
+
+class PolicyTooLarge(PilotError):
+    """A role's policy IAM would refuse for its size; said before anything is changed."""
+
+    title = "Policy too large"
 LAMBDA_TRUST = {
     "Version": "2012-10-17",
     "Statement": [
@@ -72,6 +81,7 @@ class GithubTrust:
         deployed as images) the previews' role and the role they run as too, else the
         previews' role is removed (the one they run as stays for the previews there are).
         The role's ARN."""
+        self.check_previews(previewed, images)  # before anything is changed
         provider = github_oidc.provider_arn(self.account)
         try:
             self.iam.get_open_id_connect_provider(OpenIDConnectProviderArn=provider)
@@ -104,6 +114,19 @@ class GithubTrust:
         else:
             self._drop(self.preview_role)
         return arn
+
+    def check_previews(self, previewed: Sequence[str], images: Sequence[str] = ()) -> None:
+        """PolicyTooLarge when the pull requests' role's policy for these previews is past
+        IAM's limit on a role's policies."""
+        if not previewed:
+            return
+        _check_size(
+            preview_policy(self.project, self.account, self.region, previewed, images),
+            f"the pull requests' role's policy for the previews of {len(previewed)} "
+            f"apps ({len(images)} of them images)",
+            "give fewer apps previews from pull requests (previews.max = 0 in an app's "
+            "[apps.previews]; its previews are then deployed from a laptop only)",
+        )
 
     def _role(
         self, name: str, trust: Mapping[str, object], policy: Mapping[str, object], about: str
@@ -170,3 +193,14 @@ class GithubTrust:
                 if provider in text:
                     return True
         return False
+
+
+def _check_size(policy: Mapping[str, object], what: str, hint: str) -> None:
+    """PolicyTooLarge when ``policy`` is over IAM's limit on a role's inline policies."""
+    size = len(json.dumps(policy, separators=(",", ":")))
+    if size > INLINE_POLICY_MAX:
+        raise PolicyTooLarge(
+            f"{what} would be {size:,} characters, above IAM's {INLINE_POLICY_MAX:,} for a "
+            "role's policies",
+            hint=hint,
+        )

@@ -132,3 +132,31 @@ def test_ci_github_makes_the_trust_writes_the_workflow_and_removes_them(
             iam.get_role(RoleName="pilot-acme-github")
     finally:
         Sandbox(tmp_path / ".pilot").stop()
+
+
+def test_a_pull_requests_policy_iam_would_refuse_for_its_size_is_said_before_anything(
+    tmp_path, cli
+):
+    """Review: the pull requests' role's policy grows with each app given previews, and
+    IAM refuses a role's policies past 10,240 characters (moto does not). Nine Lambda apps
+    running previews are refused by `ci github` naming the size and what to do, before any
+    provider, role or workflow is made."""
+    assert cli("init", "--name", "acme").code == 0
+    pf = ProjectFile.load(tmp_path / "pilot.toml")
+    text = pf.with_value("state.backend", "s3")
+    for n in range(9):
+        (tmp_path / f"fn{n}").mkdir()
+        text = add_app(text, {**FN, "name": f"payments-{n}", "path": f"fn{n}"})
+    (tmp_path / "pilot.toml").write_text(text)
+    try:
+        refused = cli("ci", "github", "--repo", "acme/shop")
+        assert refused.code == 1, refused.err
+        assert "the pull requests' role's policy for the previews of 9 apps" in refused.err
+        assert "above IAM's 10,240" in refused.err and "previews.max = 0" in refused.err
+        assert not (tmp_path / ".github").exists()
+        url = Sandbox(tmp_path / ".pilot").running()["aws"].url
+        iam = emulator_aws("us-east-1", url).client("iam")
+        assert [r["RoleName"] for r in iam.list_roles()["Roles"] if "github" in r["RoleName"]] == []
+        assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
+    finally:
+        Sandbox(tmp_path / ".pilot").stop()

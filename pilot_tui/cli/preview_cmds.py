@@ -91,11 +91,22 @@ def preview_list(ns: argparse.Namespace) -> int:
         print("no previews (pilot-tui deploy APP --preview NAME makes one)")
         return EXIT_OK
     now = time.time()
-    print(f"{'PREVIEW':32} {'RELEASE':8} {'STATE':9} {'EXPIRES':34} URL")
-    for p in found:
-        expires = f"{_when(p.expires)} ({_left(p, now)})"
-        url = f"simulated: {p.url}" if _simulated(loaded[1], p, hosted) else p.url or "-"
-        print(f"{p.full:32} {p.release or '-':8} {p.state or '-':9} {expires:34} {url}")
+    rows = [
+        (
+            p.full,
+            p.release or "-",
+            p.state or "-",
+            f"{_when(p.expires)} ({_left(p, now)})",
+            f"simulated: {p.url}" if _simulated(loaded[1], p, hosted) else p.url or "-",
+        )
+        for p in found
+    ]
+    header = ("PREVIEW", "RELEASE", "STATE", "EXPIRES", "URL")
+    # Columns as wide as what they hold: the URL, last, is what wraps in a narrow terminal.
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+    for row in [header, *rows]:
+        cells = (f"{cell:{width}}" for cell, width in zip(row[:4], widths, strict=True))
+        print("  ".join(cells) + f"  {row[4]}")
     return EXIT_OK
 
 

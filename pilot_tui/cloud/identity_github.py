@@ -37,6 +37,8 @@ class PolicyTooLarge(PilotError):
     """A role's policy IAM would refuse for its size; said before anything is changed."""
 
     title = "Policy too large"
+
+
 LAMBDA_TRUST = {
     "Version": "2012-10-17",
     "Statement": [

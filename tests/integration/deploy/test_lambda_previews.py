@@ -117,6 +117,12 @@ def test_lambda_previews_beside_the_app_capped_expired_and_destroyed(fn_project,
     assert rows["fn--two"]["simulated"] is True
     shown = cli("preview", "list")
     assert f"simulated: {rows['fn--two']['url']}" in shown.out
+    # columns as wide as what they hold: all but the URL fit 80 columns (the walk: a row
+    # was 147 wide, its header's URL on a line of its own)
+    header, *listed_rows = shown.out.splitlines()
+    assert header.split()[:4] == ["PREVIEW", "RELEASE", "STATE", "EXPIRES"]
+    assert header.index("URL") < 80
+    assert all(row.index("  simulated: ") < 80 for row in listed_rows), shown.out
 
     # "two" released again an hour later (the clock injected): past feature-one's TTL a
     # prune removes feature-one alone, with its function and logs.

@@ -178,26 +178,11 @@ class AwsApi:
             return parsed.scheme == "https", parsed.netloc
         return True, f"{service}.{self.region}.amazonaws.com"
 
-    def call(
-        self,
-        service: str,
-        method: str,
-        path: str,
-        *,
-        query: dict[str, str] | None = None,
-        body: bytes = b"",
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, bytes]:
-        """(status, body) of a signed request; AwsApiError for an answer of 300 or more,
-        PilotError when the API cannot be reached."""
-        status, data, _ = self._send(service, method, path, query, body, headers)
-        return status, data
-
     def read_object(self, bucket: str, key: str) -> tuple[bytes, float] | None:
         """S3 object ``key`` of ``bucket`` and its age in seconds by S3's own clock (its
         Last-Modified against the answer's Date); None when there is none."""
         try:
-            _, data, said = self._send("s3", "GET", f"/{bucket}/{key}")
+            _, data, said = self.call("s3", "GET", f"/{bucket}/{key}")
         except AwsApiError as exc:
             if exc.status == 404:
                 return None
@@ -209,17 +194,19 @@ class AwsApi:
             return data, 0.0  # no dates: taken as just written (it guards a moment more)
         return data, max(now - written, 0.0)
 
-    def _send(
+    def call(
         self,
         service: str,
         method: str,
         path: str,
+        *,
         query: dict[str, str] | None = None,
         body: bytes = b"",
         headers: dict[str, str] | None = None,
     ) -> tuple[int, bytes, dict[str, str]]:
         """(status, body, headers by lowercased name) of a signed request (path-style on
-        S3); AwsApiError for an answer of 300 or more."""
+        S3); AwsApiError for an answer of 300 or more, PilotError when the API cannot be
+        reached."""
         https, host = self.host(service)
         query = query or {}
         payload = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
@@ -261,7 +248,7 @@ class AwsApi:
         """An action of a JSON-protocol API (``target``: X-Amz-Target, as
         "ResourceGroupsTaggingAPI_20170126.GetResources")."""
         headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target}
-        _, data = self.call(
+        _, data, _ = self.call(
             service, "POST", "/", body=json.dumps(payload).encode(), headers=headers
         )
         return json.loads(data or b"{}")

@@ -100,7 +100,7 @@ def tagged(api: AwsApi, project: str, apps: list[str]) -> Iterator[tuple[str, di
 def _read(api: AwsApi, path: str) -> dict[str, Any] | None:
     """A Lambda API's answer as JSON; None when the function is gone."""
     try:
-        _, data = api.call("lambda", "GET", path)
+        _, data, _ = api.call("lambda", "GET", path)
     except AwsApiError as exc:
         if exc.status == 404:
             return None

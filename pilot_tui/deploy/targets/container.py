@@ -66,11 +66,10 @@ def delete_preview_ecr_images(ctx: Context, owner: AppSettings, name: str, say: 
 
     ecr = aws_clients(ctx.config, ctx.state_dir)("ecr")
     done: list[str] = []
-    for repository in (
-        preview_repository(ctx.project, owner.name),
-        resource_name(ctx.project, owner.name),  # an earlier Pilot's previews
+    for repository, legacy in (
+        (preview_repository(ctx.project, owner.name), False),
+        (resource_name(ctx.project, owner.name), True),  # an earlier Pilot's previews
     ):
-        legacy = repository == resource_name(ctx.project, owner.name)
         try:
             tags = delete_ecr_tags(
                 ecr,

@@ -31,6 +31,11 @@ def holds(data: bytes, age: float, lease: float = LEASE) -> bool:
         found = json.loads(data)
     except ValueError:
         return False
+    return holds_read(found, age, lease)
+
+
+def holds_read(found: object, age: float, lease: float = LEASE) -> bool:
+    """``holds`` for a lease already read as JSON (``found``)."""
     if not isinstance(found, dict) or "holder" not in found:
         return False
     return not given_up(bool(found.get("released", False)), age, lease)

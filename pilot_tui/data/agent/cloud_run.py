@@ -119,7 +119,7 @@ def being_deployed(settings: CloudRunPreviews, full: str, now: float, send: Tran
         written = datetime.datetime.fromisoformat(str(found["updated"])).timestamp()
     except (ApiError, KeyError, ValueError):
         return False
-    return lease_rules.holds(json.dumps(lease).encode(), now - written)
+    return lease_rules.holds_read(lease, now - written)
 
 
 def prune(

@@ -17,7 +17,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pilot_tui import redact
 from pilot_tui.cloud.aws_errors import converted
@@ -75,25 +75,27 @@ def _denied(exc: Exception) -> bool:
     return "AccessDenied" in str(exc)
 
 
-def _lets_lambda_pull(ecr: ECRClient, repository: str) -> bool:
-    """Whether the repository's policy holds Lambda's statement (LAMBDA_PULLS)."""
+def _repository_policy(ecr: ECRClient, repository: str) -> dict[str, Any] | None:
+    """The repository's policy; None when it has none."""
     try:
         text = ecr.get_repository_policy(repositoryName=repository)["policyText"]
     except ecr.exceptions.RepositoryPolicyNotFoundException:
-        return False
-    statements = json.loads(text).get("Statement", [])
+        return None
+    found = json.loads(text)
+    return found if isinstance(found, dict) else None
+
+
+def _lets_lambda_pull(policy: dict[str, Any] | None) -> bool:
+    """Whether ``policy`` holds Lambda's statement (LAMBDA_PULLS)."""
+    statements = (policy or {}).get("Statement", [])
     return any(s.get("Sid") == LAMBDA_PULLS["Sid"] for s in statements)
 
 
-def _let_lambda_pull(ecr: ECRClient, repository: str) -> None:
-    """Lambda's statement, beside any other the repository's policy has."""
+def _let_lambda_pull(ecr: ECRClient, repository: str, policy: dict[str, Any] | None) -> None:
+    """Lambda's statement set beside any other of ``policy``, the repository's."""
     from botocore.exceptions import ClientError
 
-    try:
-        text = ecr.get_repository_policy(repositoryName=repository)["policyText"]
-        policy = json.loads(text)
-    except ecr.exceptions.RepositoryPolicyNotFoundException:
-        policy = {"Version": "2012-10-17", "Statement": []}
+    policy = dict(policy or {"Version": "2012-10-17"})
     policy["Statement"] = [
         s for s in policy.get("Statement", []) if s.get("Sid") != LAMBDA_PULLS["Sid"]
     ] + [LAMBDA_PULLS]
@@ -150,9 +152,10 @@ def ensure_ecr_repository(
                 "make it",
                 hint=not_made_hint,
             ) from exc
-    if lambda_pulls and (made or not _lets_lambda_pull(ecr, repository)):
+    policy = None if made or not lambda_pulls else _repository_policy(ecr, repository)
+    if lambda_pulls and not _lets_lambda_pull(policy):
         try:
-            _let_lambda_pull(ecr, repository)
+            _let_lambda_pull(ecr, repository, policy)
         except Exception:
             if made:  # not left without it (a next deploy makes it again, policy and all)
                 ecr.delete_repository(repositoryName=repository, force=True)

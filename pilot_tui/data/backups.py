@@ -16,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -237,7 +239,24 @@ def dump_into(
 ) -> tuple[BackupRecord, list[str]]:
     """Stream ``plan``'s dump from the running container into the store, write its
     record, prune beyond ``keep``: the backup, wherever it is started from."""
-    backup_id = _free_id(store, plan.database, new_id(now))
+    backup_id = claim_id(store, plan.database, now)
+    try:
+        return _dump_as(backup_id, client, container_id, plan, store, keep=keep, say=say)
+    finally:
+        with contextlib.suppress(PilotError):  # left: prune removes it a day later
+            store.delete(_claim_key(plan.database, backup_id))
+
+
+def _dump_as(
+    backup_id: str,
+    client: execs.HasExecAPI,
+    container_id: str,
+    plan: DumpPlan,
+    store: BackupStore,
+    *,
+    keep: int,
+    say: Say,
+) -> tuple[BackupRecord, list[str]]:
     key = f"{plan.database}/{backup_id}.{plan.extension}"
     what = f"{plan.kind} {plan.version} database {plan.database}"
     say(f"dumping {what} ({plan.format}) to {store.where(key)}")
@@ -316,14 +335,32 @@ def mb(size: int) -> str:
     return f"{size / 1e6:.1f} MB"
 
 
-def _free_id(store: BackupStore, database: str, wanted: str) -> str:
-    """``wanted``, or with a suffix when a backup of this second exists already."""
+def claim_id(store: BackupStore, database: str, now: float | None = None) -> str:
+    """An ID for a backup starting now, held by this taker alone until ``dump_into`` lets
+    it go: this second's, with a suffix when a backup of this second exists or another
+    taker holds it. Held by ``DB/ID.taking``, made only where there is none: two takers in
+    one second (the agent's schedule and ``db backup --on-server``, two teammates) would
+    otherwise write one dump over the other."""
+    wanted = new_id(now)
+    holder = f"{socket.gethostname()} pid {os.getpid()}\n".encode()  # for whoever looks
     taken = {key.rsplit("/", 1)[-1].split(".", 1)[0] for key in store.keys(database)}
-    candidate, n = wanted, 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{wanted}-{n}"
-    return candidate
+    for n in range(1, CLAIM_TRIES + 1):
+        candidate = wanted if n == 1 else f"{wanted}-{n}"
+        if candidate in taken or not store.create(_claim_key(database, candidate), holder):
+            continue
+        # Its record, read again: a taker that held it between our listing and our claim
+        # has finished (and let its claim go).
+        if store.read(f"{database}/{candidate}.json") is None:
+            return candidate
+        store.delete(_claim_key(database, candidate))
+    raise BackupError(
+        f"no free backup ID for {database} at {wanted}: {CLAIM_TRIES} are taken in "
+        f"{store.where(database)}"
+    )
+
+
+def _claim_key(database: str, backup_id: str) -> str:
+    return f"{database}/{backup_id}.{CLAIM_EXTENSION}"
 
 
 def _progress(chunks: Iterator[bytes], say: Say, every: int = 64 << 20) -> Iterator[bytes]:
@@ -338,14 +375,17 @@ def _progress(chunks: Iterator[bytes], say: Say, every: int = 64 << 20) -> Itera
 
 
 ORPHAN_SECONDS = 86_400  # a dump without its record this old never finished
-DUMP_NAME = re.compile(r"(\d{8}T\d{6}Z(?:-\d+)?)\.(?:dump|rdb)")
+CLAIM_EXTENSION = "taking"  # held while its backup is taken (claim_id)
+CLAIM_TRIES = 100
+# What a backup writes before its record: its dump, and its claim.
+DUMP_NAME = re.compile(rf"(\d{{8}}T\d{{6}}Z(?:-\d+)?)\.(?:dump|rdb|{CLAIM_EXTENSION})")
 RECORD_NAME = re.compile(r"\d{8}T\d{6}Z(?:-\d+)?\.json")
 
 
 def prune(store: BackupStore, database: str, keep: int, now: float | None = None) -> list[str]:
     """Remove the oldest backups beyond ``keep`` (the record first: a backup is either
-    listed and whole, or not listed), and dumps a day old whose record was never written
-    (a backup that failed at its end); the IDs removed."""
+    listed and whole, or not listed), and dumps and ID claims a day old whose record was
+    never written (a backup that failed at its end, a taker that died); the IDs removed."""
     known = records(store, database)
     removed = []
     for record in known[: max(0, len(known) - keep)]:

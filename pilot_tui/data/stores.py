@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 PREFIX = "backups"
 PART = 8 << 20  # S3's parts and GCS's upload chunks (S3 wants >= 5 MiB but for the last)
 READ_CHUNK = 1 << 20
+# S3's answers to a create that lost: the key exists, or another one is being made.
+CREATE_LOST = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
 
 
 class StoreError(PilotError):
@@ -60,6 +62,11 @@ class BackupStore(ABC):
 
     @abstractmethod
     def write(self, key: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def create(self, key: str, data: bytes) -> bool:
+        """Write ``key`` only where there is none, in one step no other writer can come
+        between (S3's If-None-Match, GCS's generation 0, O_EXCL): whether it was made."""
 
     @abstractmethod
     def keys(self, folder: str) -> list[str]:
@@ -137,6 +144,17 @@ class LocalStore(BackupStore):
         path = self._path(key)
         ensure_private_dir(path.parent)
         atomic_write(path, data, mode=0o600)
+
+    def create(self, key: str, data: bytes) -> bool:
+        path = self._path(key)
+        ensure_private_dir(path.parent)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        return True
 
     def keys(self, folder: str) -> list[str]:
         base = self._path(folder)
@@ -217,6 +235,27 @@ class S3Store(BackupStore):
                 Body=data,
                 ServerSideEncryption="AES256",
             )
+
+    def create(self, key: str, data: bytes) -> bool:
+        from botocore.exceptions import ClientError
+
+        from pilot_tui.cloud import aws_errors
+
+        with self._errors("write", key):
+            try:
+                self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=self._key(key),
+                    Body=data,
+                    ServerSideEncryption="AES256",
+                    IfNoneMatch="*",
+                )
+            except ClientError as exc:
+                # 409: another conditional write of the key is under way.
+                if aws_errors.code(exc) in CREATE_LOST:
+                    return False
+                raise
+            return True
 
     def keys(self, folder: str) -> list[str]:
         found: list[str] = []
@@ -407,6 +446,16 @@ class GcsStore(BackupStore):
     def write(self, key: str, data: bytes) -> None:
         with self._errors("write", key):
             self._blob(key).upload_from_string(data)
+
+    def create(self, key: str, data: bytes) -> bool:
+        from google.api_core.exceptions import PreconditionFailed
+
+        with self._errors("write", key):
+            try:
+                self._blob(key).upload_from_string(data, if_generation_match=0)
+            except PreconditionFailed:
+                return False
+            return True
 
     def keys(self, folder: str) -> list[str]:
         with self._errors("list", folder):

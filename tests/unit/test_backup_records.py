@@ -76,10 +76,15 @@ def test_prune_keeps_the_newest_and_removes_record_and_dump(tmp_path):
     store.write("main/20261110T000000Z.dump", b"a backup that failed at its end")
     store.write("main/.DS_Store", b"not Pilot's")
     store.write("main/20261203T235959Z.dump", b"a backup still running")
+    # The same for claims of IDs (backups.claim_id) a taker that died never let go.
+    store.write("main/20261110T000000Z-2.taking", b"a taker that died")
+    store.write("main/20261203T235959Z.taking", b"a taker still running")
     now = 1796342400.0  # 2026-12-04T00:00:00Z
     assert backups.prune(store, "main", keep=2, now=now) == []
     assert "main/20261110T000000Z.dump" not in store.keys("main")
+    assert "main/20261110T000000Z-2.taking" not in store.keys("main")
     assert "main/20261203T235959Z.dump" in store.keys("main")
+    assert "main/20261203T235959Z.taking" in store.keys("main")
     assert "main/.DS_Store" in store.keys("main")  # only dumps are ever pruned
 
 

@@ -178,14 +178,25 @@ class AgentGcsStore(BackupStore):
         return data if status == 200 else None
 
     def write(self, key: str, data: bytes) -> None:
-        query = urllib.parse.urlencode({"uploadType": "media", "name": self._name(key)})
-        self._call(
+        self._upload(key, data, {})
+
+    def create(self, key: str, data: bytes) -> bool:
+        return self._upload(key, data, {"ifGenerationMatch": "0"}) == 200
+
+    def _upload(self, key: str, data: bytes, conditions: dict[str, str]) -> int:
+        """A small object in one request; the status (412: a condition did not hold)."""
+        query = urllib.parse.urlencode(
+            {"uploadType": "media", "name": self._name(key), **conditions}
+        )
+        status, _, _ = self._call(
             "POST",
             f"/upload/storage/v1/b/{self.bucket}/o?{query}",
             data,
             {"Content-Type": "application/octet-stream"},
+            ok=(200, 412) if conditions else (200,),
             what=key,
         )
+        return status
 
     def _list(self, query: dict[str, str]) -> Iterator[dict[str, object]]:
         token: dict[str, str] = {}

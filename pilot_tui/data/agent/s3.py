@@ -152,6 +152,11 @@ class AgentS3Store(BackupStore):
     def write(self, key: str, data: bytes) -> None:
         self._call("PUT", key, body=data, headers={"x-amz-server-side-encryption": "AES256"})
 
+    def create(self, key: str, data: bytes) -> bool:
+        headers = {"x-amz-server-side-encryption": "AES256", "If-None-Match": "*"}
+        status, _, _ = self._call("PUT", key, body=data, headers=headers, ok=(200, 409, 412))
+        return status == 200  # 409: another conditional write of the key is under way
+
     def _list(self, query: dict[str, str]) -> Iterator[ET.Element]:
         token: dict[str, str] = {}
         while True:

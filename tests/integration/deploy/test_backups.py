@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import stat
+import threading
 
 import pytest
 
@@ -210,6 +211,46 @@ def _running_database(root, docker_client, state_dir):
     kind = kind_for(config.project.name, config.databases[0])
     docker_db.ensure(docker_client, kind, state_dir, lambda _line: None)
     return kind
+
+
+def test_two_backups_started_in_one_second_are_two_whole_backups(
+    engine_project, docker_client, data_image, monkeypatch
+):
+    """The agent's scheduled run and `db backup --on-server` both at 22:32:00 once took
+    one ID: the second's rename found no .partial (on S3 or GCS, one dump would have
+    been written over the other, under two records)."""
+    monkeypatch.setenv("PILOT_POSTGRES_IMAGE", data_image)
+    root, _, _ = engine_project
+    toml = root / "pilot.toml"
+    toml.write_text(toml.read_text() + DATABASE.replace('apps = ["api"]\n', ""))
+    kind = _running_database(root, docker_client, root / ".pilot")
+    store = LocalStore(root / ".pilot" / "backups")
+    start = threading.Barrier(2)
+    taken: list[backups.BackupRecord] = []
+    failed: list[BaseException] = []
+
+    def take() -> None:
+        start.wait()
+        try:
+            record, _ = backups.take(
+                docker_client, kind, store, keep=5, say=lambda _line: None, now=1_796_000_000
+            )
+            taken.append(record)
+        except BaseException as exc:  # said below
+            failed.append(exc)
+
+    takers = [threading.Thread(target=take) for _ in range(2)]
+    for taker in takers:
+        taker.start()
+    for taker in takers:
+        taker.join(timeout=120)
+    assert not failed, failed
+    assert sorted(record.id for record in taken) == ["20261130T005320Z", "20261130T005320Z-2"]
+    for record in backups.records(store, "main"):
+        assert b"".join(backups.verified_chunks(store, record))  # whole: size and sha256
+    assert sorted(store.keys("main")) == sorted(
+        f"main/{record.id}.{extension}" for record in taken for extension in ("dump", "json")
+    )  # no claim left behind
 
 
 def test_a_cancel_that_keeps_a_relaunch_live_leaves_the_next_apps_on_the_old_data(

@@ -210,7 +210,7 @@ def every_page(
     query = dict(params)
     while True:
         page = transport(ApiRequest("GET", url, params=dict(query)))
-        found += page.get(key, [])
+        found += page.get(key) or []  # an empty page may say null, or nothing
         token = page.get("nextPageToken")
         if not token:
             return found

@@ -24,7 +24,14 @@ from collections.abc import Callable
 from typing import Any
 
 from pilot_tui.cloud.errors import CloudError
-from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, Transport, gone_ok, wait_operation
+from pilot_tui.cloud.gcp_api import (
+    ApiError,
+    ApiRequest,
+    Transport,
+    every_page,
+    gone_ok,
+    wait_operation,
+)
 from pilot_tui.config.schema import MANAGED_SERVICES, PilotConfig, PostgresDatabase
 from pilot_tui.data.managed import DATABASE, ManagedDatabases, ManagedError, Say, utc_stamp
 
@@ -63,11 +70,10 @@ def terraform_inputs(config: PilotConfig) -> dict[str, dict[str, str | int]]:
 
 
 # -- requests, as data --------------------------------------------------------------------
-def instances_request(gcp_project: str, project: str, page: str | None = None) -> ApiRequest:
-    """The project's instances, by the label every one the template makes carries."""
-    params: dict[str, Any] = {"filter": f"settings.userLabels.pilot-project:{project}"}
-    if page:
-        params["pageToken"] = page
+def instances_request(gcp_project: str, project: str) -> ApiRequest:
+    """The project's instances, by the label every one the template makes carries (the
+    first page: gcp_api.every_page asks the rest)."""
+    params = {"filter": f"settings.userLabels.pilot-project:{project}"}
     return ApiRequest("GET", f"{API}projects/{gcp_project}/instances", params=params)
 
 
@@ -136,24 +142,21 @@ class CloudSqlDatabases(ManagedDatabases):
     def instances(self) -> list[tuple[str, str]]:
         """(pilot.toml name, instance name) of each instance Cloud SQL has for this project.
         A database may have two: one Terraform lost track of, and the one it made again."""
-        found: list[tuple[str, str]] = []
-        page: str | None = None
-        while True:
-            try:
-                answer = self.transport(instances_request(self.gcp_project, self.project, page))
-            except ApiError as exc:
-                if exc.status == 403 and NEVER_USED in exc.api_message:
-                    return []  # the Cloud SQL Admin API is off: no instance can exist
-                raise CloudSqlError(f"Cloud SQL: {exc}") from exc
-            except CloudError as exc:
-                raise CloudSqlError(f"Cloud SQL: {exc}") from exc
-            for item in answer.get("items") or []:
-                labels = (item.get("settings") or {}).get("userLabels") or {}
-                if labels.get("pilot-project") == self.project and labels.get("pilot-database"):
-                    found.append((str(labels["pilot-database"]), str(item["name"])))
-            page = answer.get("nextPageToken")
-            if not page:
-                return sorted(found)
+        listing = instances_request(self.gcp_project, self.project)
+        try:
+            items = every_page(self.transport, listing.url, listing.params or {}, "items")
+        except ApiError as exc:
+            if exc.status == 403 and NEVER_USED in exc.api_message:
+                return []  # the Cloud SQL Admin API is off: no instance can exist
+            raise CloudSqlError(f"Cloud SQL: {exc}") from exc
+        except CloudError as exc:
+            raise CloudSqlError(f"Cloud SQL: {exc}") from exc
+        found = []
+        for item in items:
+            labels = (item.get("settings") or {}).get("userLabels") or {}
+            if labels.get("pilot-project") == self.project and labels.get("pilot-database"):
+                found.append((str(labels["pilot-database"]), str(item["name"])))
+        return sorted(found)
 
     def _of(self, names: list[str]) -> list[tuple[str, str]]:
         return [(name, instance) for name, instance in self.instances() if name in names]

@@ -193,10 +193,10 @@ def test_a_name_too_long_with_the_suffix_is_refused():
 
 # -- requests, as data ----------------------------------------------------------------
 def test_the_requests_pilot_sends():
-    listing = cloud_sql.instances_request("acme-prod", "acme", "2")
+    listing = cloud_sql.instances_request("acme-prod", "acme")
     assert listing.method == "GET"
     assert listing.url == "https://sqladmin.googleapis.com/v1/projects/acme-prod/instances"
-    assert listing.params == {"filter": "settings.userLabels.pilot-project:acme", "pageToken": "2"}
+    assert listing.params == {"filter": "settings.userLabels.pilot-project:acme"}
     export = cloud_sql.export_request("acme-prod", "pilot-acme-main-1a2b", "gs://b/x.sql.gz")
     assert export.url.endswith("/instances/pilot-acme-main-1a2b/export")
     assert export.body == {

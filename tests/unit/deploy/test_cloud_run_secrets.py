@@ -180,10 +180,8 @@ def test_secret_manager_requests_as_data():
     assert cs.access_latest_request("acme-prod", SECRET) == ApiRequest(
         "GET", f"{SM}/{SECRET}/versions/latest:access"
     )
-    assert cs.list_secrets_request("acme-prod", "acme", "api", "t2") == ApiRequest(
-        "GET",
-        SM,
-        params={"filter": "labels.pilot-project=acme AND labels.pilot-app=api", "pageToken": "t2"},
+    assert cs.list_secrets_request("acme-prod", "acme", "api") == ApiRequest(
+        "GET", SM, params={"filter": "labels.pilot-project=acme AND labels.pilot-app=api"}
     )
     assert cs.delete_secret_request("acme-prod", SECRET) == ApiRequest("DELETE", f"{SM}/{SECRET}")
     assert cs.get_secret_policy_request("acme-prod", SECRET).url == f"{SM}/{SECRET}:getIamPolicy"

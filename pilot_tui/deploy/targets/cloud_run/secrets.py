@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from pilot_tui import redact
-from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, Transport, exists_ok, gone_ok
+from pilot_tui.cloud.gcp_api import (
+    ApiError,
+    ApiRequest,
+    Transport,
+    every_page,
+    exists_ok,
+    gone_ok,
+)
 from pilot_tui.cloud.gcp_resources import create_secret_request, secret_url, secrets_url
 from pilot_tui.cloud.identity_gcp import ACCESSOR, NEEDS_SETUP, default_runtime_account, with_member
 from pilot_tui.deploy.targets.managed import Say, TargetError
@@ -56,14 +63,9 @@ def add_version_request(gcp_project: str, secret: str, value: str) -> ApiRequest
     )
 
 
-def list_secrets_request(
-    gcp_project: str, project: str, app: str, page_token: str | None = None
-) -> ApiRequest:
-    params: dict[str, Any] = {
-        "filter": f"labels.{PROJECT_LABEL}={project} AND labels.{APP_LABEL}={app}"
-    }
-    if page_token:
-        params["pageToken"] = page_token
+def list_secrets_request(gcp_project: str, project: str, app: str) -> ApiRequest:
+    """The app's secrets, by their labels (the first page: gcp_api.every_page asks the rest)."""
+    params = {"filter": f"labels.{PROJECT_LABEL}={project} AND labels.{APP_LABEL}={app}"}
     return ApiRequest("GET", secrets_url(gcp_project), params=params)
 
 
@@ -249,17 +251,12 @@ class CloudRunSecrets:
         """Delete all the app's secrets, also of names no longer in pilot.toml; the ids
         deleted (no value is read)."""
         prefix = secret_id(self.project, self.app, "")
-        found: list[str] = []
-        token: str | None = None
+        listing = list_secrets_request(self.gcp_project, self.project, self.app)
         try:
-            while True:
-                page = self.transport(
-                    list_secrets_request(self.gcp_project, self.project, self.app, token)
-                )
-                found += [s["name"].rpartition("/")[2] for s in page.get("secrets", [])]
-                token = page.get("nextPageToken")
-                if not token:
-                    break
+            found = [
+                s["name"].rpartition("/")[2]
+                for s in every_page(self.transport, listing.url, listing.params or {}, "secrets")
+            ]
             # The prefix guards against a hand-made secret that copied Pilot's labels.
             ours = sorted(s for s in found if s.startswith(prefix))
             deleted = [

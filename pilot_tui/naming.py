@@ -29,15 +29,9 @@ APP_LABEL = "pilot-app"
 GCP_PREVIEW_OF = "pilot-preview-of"
 GCP_PREVIEW = "pilot-preview"
 GCP_PREVIEW_EXPIRES = "pilot-preview-expires"
-# On an app's previews' Cloud Run service (its tagged revisions are the previews): whose.
-GCP_PREVIEWS_OF = "pilot-previews-of"
 
 SECRET_ID_MAX = 255  # Secret Manager's limit on secret ids
 CLOUD_RUN_SERVICE_MAX = 49  # Cloud Run's limit on service names
-CLOUD_RUN_TAGGED_MAX = 46  # Cloud Run's limit on a tag and the service's name together
-# An app's previews' Cloud Run service is the app's "preview" of this name, APP--pv (short:
-# its tags share CLOUD_RUN_TAGGED_MAX with it).
-CLOUD_RUN_PREVIEWS = "pv"
 GCP_ACCOUNT_MAX = 30  # IAM's limit on service account ids
 
 
@@ -56,17 +50,6 @@ def project_tags(project: str) -> list[Tag]:
 def labels(project: str, app: str | None = None) -> dict[str, str]:
     """The Google Cloud labels of a resource of ``project`` (and of one app)."""
     return {PROJECT_LABEL: project, **({APP_LABEL: app} if app is not None else {})}
-
-
-def cloud_run_service(project: str, app: str) -> str:
-    """The Cloud Run service of ``app`` (or of APP--NAME) of ``project``."""
-    return resource_name(project, app)[:CLOUD_RUN_SERVICE_MAX].rstrip("-")
-
-
-def cloud_run_previews_service(project: str, app: str) -> str:
-    """The Cloud Run service whose tagged revisions are ``app``'s previews: APP--pv
-    (previews.full_name's form)."""
-    return cloud_run_service(project, f"{app}--{CLOUD_RUN_PREVIEWS}")
 
 
 def project_resource(project: str) -> str:

@@ -14,7 +14,7 @@ from pilot_tui.errors import EXIT_INVALID, EXIT_OK
 
 
 def logs(ns: argparse.Namespace) -> int:
-    from pilot_tui.deploy.targets import on_docker_host, target_for, target_named
+    from pilot_tui.deploy.targets import on_docker_host, target_for
 
     found = load_app(ns, previews=True)  # a preview's logs are its own
     if found is None:
@@ -29,7 +29,7 @@ def logs(ns: argparse.Namespace) -> int:
             except previews.NoSuchPreview as exc:
                 error(str(exc))
                 return exc.exit_code
-        target = target_named(config, app.name) or target_for(app)
+        target = target_for(app)
         read = target.requests if ns.access else target.stream
         for line in read(engine, say, tail=ns.tail, follow=ns.follow):
             print(line, flush=True)

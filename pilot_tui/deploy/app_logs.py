@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy import secrets
 from pilot_tui.deploy.context import ProjectContext
-from pilot_tui.deploy.targets import target_for, target_named
+from pilot_tui.deploy.targets import target_for
 from pilot_tui.deploy.targets.base import LogLine, NoLogs
 from pilot_tui.deploy.targets.docker_host.target import docker_host_name
 from pilot_tui.deploy.targets.log_follow import LogPoller
@@ -45,6 +45,4 @@ class Follower(LogPoller):
     ) -> None:
         secrets.register_project(state_dir, config)  # a fresh process masks what a deploy would
         context = ProjectContext(config, state_dir, root, client)
-        # A preview's own target: a Cloud Run preview's logs are its tag's revisions'.
-        target = target_named(config, app.name) or target_for(app)
-        super().__init__(target, context, limit=limit)
+        super().__init__(target_for(app), context, limit=limit)

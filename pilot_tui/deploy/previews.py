@@ -97,37 +97,35 @@ def name_room(project: str, app: AppSettings, databases: list[Database]) -> int:
     """How long the app's previews' names may be: each name a preview is reached by must
     stay one DNS label (63 characters): its host name APP--NAME, its release containers'
     pilot-PROJECT-APP--NAME-vN and its databases' pilot-db-PROJECT-DB--NAME; a Cloud Run
-    preview's tag with its previews' service's name, 46 (one more for the "p" a tag
-    starting with a digit gets). PreviewError when that leaves too little."""
-    from pilot_tui.naming import CLOUD_RUN_TAGGED_MAX, cloud_run_previews_service, resource_name
+    preview's service name pilot-PROJECT-APP--NAME, 49. PreviewError when that leaves too
+    little."""
+    from pilot_tui.naming import CLOUD_RUN_SERVICE_MAX, resource_name
 
     linked = [d.name for d in databases if app.name in d.apps and d.preview != "none"]
-    sep = len(PREVIEW_SEPARATOR)
-    # what -> (the characters it takes besides NAME, the most it may have)
+    # what -> (the characters it takes besides --NAME, the most it may have)
     used = {
-        f"the host name {app.name}--NAME": (len(app.name) + sep, DNS_LABEL),
+        f"the host name {app.name}--NAME": (len(app.name), DNS_LABEL),
         f"the container name {resource_name(project, app.name)}--NAME-v999": (
-            len(resource_name(project, app.name) + "-v999") + sep,
+            len(resource_name(project, app.name) + "-v999"),
             DNS_LABEL,
         ),
         **{
             f"the database's name pilot-db-{project}-{db}--NAME": (
-                len(f"pilot-db-{project}-{db}") + sep,
+                len(f"pilot-db-{project}-{db}"),
                 DNS_LABEL,
             )
             for db in linked
         },
     }
     if isinstance(app.target, CloudRunTarget):
-        service = cloud_run_previews_service(project, app.name)
-        used[f"a Cloud Run tag NAME with its service's name {service}"] = (
-            len(service) + 1,
-            CLOUD_RUN_TAGGED_MAX,
+        used[f"the Cloud Run service name {resource_name(project, app.name)}--NAME"] = (
+            len(resource_name(project, app.name)),
+            CLOUD_RUN_SERVICE_MAX,
         )
 
     def left(what: str) -> int:
         taken, most = used[what]
-        return most - taken
+        return most - len(PREVIEW_SEPARATOR) - taken
 
     tightest = min(used, key=left)
     room = min(LONGEST, left(tightest))

@@ -149,18 +149,6 @@ resource "google_project_iam_custom_role" "preview_pruner" {
   permissions = ["run.services.delete"]
 }
 
-# Granted by the first preview deploy of an app on the app's previews' service alone
-# (pilot-PROJECT-APP--pv, whose tagged revisions are the app's previews): the agent drops
-# an expired preview's tag and deletes its revisions. It may not delete that service, nor
-# deploy to it (a new revision runs as the previews' account, which it may not act as).
-resource "google_project_iam_custom_role" "preview_tag_pruner" {
-  count       = var.cloud_run_previews ? 1 : 0
-  project     = var.gcp_project
-  role_id     = "${replace(local.name, "-", "_")}_preview_tag_pruner"
-  title       = "Pilot previews of ${var.project}: remove tagged Cloud Run previews"
-  permissions = ["run.services.get", "run.services.update", "run.revisions.list", "run.revisions.get", "run.revisions.delete"]
-}
-
 resource "google_compute_address" "server" {
   name   = "${local.name}-server"
   region = var.region

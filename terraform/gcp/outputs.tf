@@ -25,11 +25,6 @@ output "cloud_run_pruner_role" {
   value       = var.cloud_run_previews ? google_project_iam_custom_role.preview_pruner[0].id : null
 }
 
-output "cloud_run_tag_pruner_role" {
-  description = "The role a Cloud Run app's first preview deploy grants the server's account on the app's previews' service (null: none)."
-  value       = var.cloud_run_previews ? google_project_iam_custom_role.preview_tag_pruner[0].id : null
-}
-
 output "ssh_user" {
   value = "ubuntu"
 }

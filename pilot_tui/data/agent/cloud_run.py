@@ -1,22 +1,19 @@
 """Cloud Run previews past their TTL, removed by the agent on the Pilot Server (Google
-Cloud), with no laptop: each look lists the region's services; on each app's previews'
-service it drops the expired previews' tags and deletes their revisions, and it deletes
-the previews an earlier Pilot made as services of their own whose expiry label has passed.
+Cloud), with no laptop: each look lists the region's services and deletes the project's
+previews whose expiry label has passed.
 
 What the server's service account may do for it, and no more:
 - list the region's services: a custom role of ``run.services.list`` alone on the project
   (terraform/gcp, ``cloud_run_previews``);
-- on an app's previews' service, pilot-PROJECT-APP--pv: the tag pruner role (read it,
-  change its traffic, list and delete its revisions; never delete it, and it may not act as
-  the previews' account, so it deploys nothing), granted there by a preview deploy
-  (tagged.py). A server made before that role is said and left to `preview prune`;
-- delete a preview made as a service of its own: the pruner role (``run.services.delete``
-  alone) an earlier Pilot's deploy granted on that preview's own service.
+- delete a preview: Pilot's preview deploy grants it the pruner role (``run.services.delete``
+  alone, terraform/gcp) on that preview's own service (service.py), so no other service,
+  the apps' own above all, can be removed by it. A preview made before that grant existed
+  is said and left to the laptop's `preview prune`.
 
-The change of the tags, and a delete, name the etag the listing saw, so a preview deployed
-again meanwhile (a new expiry) is not removed; and a preview whose deploy lease holds in
-the state bucket (a deploy of it under way, its image still building) is kept. For that the
-server's account may read the leases, ``pilot/locks/``, and nothing else there
+The delete names the etag the listing saw, so a preview deployed again meanwhile (a new
+expiry) is not removed; and a preview whose deploy lease holds in the state bucket (a deploy
+of it under way, whose service has not changed yet: its image still building) is kept. For
+that the server's account may read the leases, ``pilot/locks/``, and nothing else there
 (terraform/gcp); one it cannot read is no lease, and the TTL decides. The token comes from
 the metadata service (gcs.MetadataTokens).
 The preview's release history stays with the laptop's records: `preview list` and
@@ -33,32 +30,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pilot_tui.cloud.gcp_api import (
-    ApiError,
-    ApiRequest,
-    Transport,
-    parse_response,
-    wait_operation,
-)
+from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, Transport, parse_response
 from pilot_tui.data.agent.gcs import API as STORAGE
 from pilot_tui.data.agent.gcs import NETWORK_ERRORS, MetadataTokens
 from pilot_tui.deploy import lease_rules
-from pilot_tui.deploy.previews import GCP_LABEL_KEYS, Preview, from_labels
-from pilot_tui.deploy.targets.cloud_run.listing import (
-    API,
-    delete_revision_request,
-    listed,
-    listed_revisions,
-    preview_of,
-    previews_service_of,
-    service_url,
-    short_name,
-    tag_for,
-    tagged_previews,
-    without_tags_request,
-)
+from pilot_tui.deploy.previews import Preview
+from pilot_tui.deploy.targets.cloud_run.listing import API, listed, preview_of, service_url
 from pilot_tui.errors import PilotError
-from pilot_tui.naming import PROJECT_LABEL
 
 Say = Callable[[str], None]
 TIMEOUT = 60  # seconds per request
@@ -147,35 +125,12 @@ def being_deployed(settings: CloudRunPreviews, full: str, now: float, send: Tran
 def prune(
     settings: CloudRunPreviews, project: str, now: float, say: Say, send: Transport
 ) -> list[str]:
-    """Remove the project's expired Cloud Run previews (tags of the apps' previews'
-    services, and services of their own an earlier Pilot made); their full names
-    (APP--NAME). A preview that changed since the listing, or that the server may not
-    remove, is said and kept; one Cloud Run refused otherwise does not stop the others: a
-    PilotError names them all at the end (said by the caller, tried again at the next
-    look)."""
-    services = listed(send, settings.gcp_project, settings.region, settings.api)
-    removed, failed = prune_services(settings, project, services, now, say, send)
-    for service in services:
-        app = previews_service_of(service, project)
-        if app is not None and app in settings.ttls:
-            tags_removed, tags_failed = prune_tags(settings, project, service, now, say, send)
-            removed += tags_removed
-            failed += tags_failed
-    if failed:
-        raise PilotError(f"could not remove {'; '.join(failed)}")
-    return removed
-
-
-def prune_services(
-    settings: CloudRunPreviews,
-    project: str,
-    services: list[dict[str, Any]],
-    now: float,
-    say: Say,
-    send: Transport,
-) -> tuple[list[str], list[str]]:
-    """The expired previews made as services of their own deleted: (removed, failed)."""
+    """Delete the project's expired Cloud Run previews; their full names (APP--NAME). A
+    preview that changed since the listing, or that the server may not delete, is said and
+    kept; one Cloud Run refused otherwise does not stop the others: a PilotError names
+    them all at the end (said by the caller, tried again at the next look)."""
     removed, failed = [], []
+    services = listed(send, settings.gcp_project, settings.region, settings.api)
     for gone in expired(services, project, settings, now):
         if being_deployed(settings, gone.preview.full, now, send):
             say(f"kept the preview {gone.preview.full}: it is being deployed (its lease holds)")
@@ -199,80 +154,9 @@ def prune_services(
             continue
         say(f"removed the Cloud Run preview {gone.preview.full}: its TTL ran out")
         removed.append(gone.preview.full)
-    return removed, failed
-
-
-def prune_tags(
-    settings: CloudRunPreviews,
-    project: str,
-    service: dict[str, Any],
-    now: float,
-    say: Say,
-    send: Transport,
-) -> tuple[list[str], list[str]]:
-    """On an app's previews' service: the expired previews' tags dropped in one change
-    naming the etag the listing saw (a preview deployed meanwhile changes it: kept until
-    the next look), then every revision of an expired preview that no tag names deleted
-    (theirs, and those earlier deploys of any preview left); (removed, failed)."""
-    name = short_name(service)
-    url = service_url(settings.gcp_project, settings.region, name, settings.api)
-    revisions = listed_revisions(send, settings.gcp_project, settings.region, name, settings.api)
-    ttls = settings.ttls
-    gone = []
-    for preview in tagged_previews(service, revisions, project, ttls):
-        if not preview.expired(now):
-            continue
-        if being_deployed(settings, preview.full, now, send):
-            say(f"kept the preview {preview.full}: it is being deployed (its lease holds)")
-            continue
-        gone.append(preview)
-    failed: list[str] = []
-    if gone:
-        tags = {tag_for(p.name) for p in gone}
-        try:
-            wait_operation(send, send(without_tags_request(url, service, tags)), api=settings.api)
-        except ApiError as exc:
-            names = ", ".join(p.full for p in gone)
-            if exc.status in CHANGED or (exc.status == 400 and "etag" in exc.api_message.lower()):
-                say(f"kept the previews {names}: {name} changed since it was listed")
-            elif exc.status == 403:
-                say(
-                    f"may not remove the previews {names} (tags of Cloud Run service {name}): "
-                    "the server's account holds no tag pruner role on it (a server made "
-                    "before Pilot granted one: `pilot-tui server up` again, then a preview "
-                    "deploy grants it); `pilot-tui preview prune` removes them from a laptop"
-                )
-            else:
-                failed.append(f"{names}: HTTP {exc.status}: {exc.api_message}")
-            return [], failed
-        except PilotError as exc:  # the change's operation failed or never ended
-            return [], [f"{', '.join(p.full for p in gone)}: {exc}"]
-        for preview in gone:
-            say(f"removed the Cloud Run preview {preview.full}: its TTL ran out")
-    dropped = {tag_for(p.name) for p in gone}
-    still_tagged = {
-        str(status.get("revision"))
-        for status in service.get("trafficStatuses", [])
-        if status.get("tag") and status["tag"] not in dropped
-    }
-    for revision in revisions:
-        labels = revision.get("labels") or {}
-        said = from_labels(labels, GCP_LABEL_KEYS)
-        left = short_name(revision)
-        if (
-            said is None
-            or said.app not in ttls
-            or labels.get(PROJECT_LABEL) != project
-            or not said.expired(now)
-            or left in still_tagged
-        ):
-            continue
-        try:
-            send(delete_revision_request(url, left))
-        except ApiError as exc:
-            if exc.status not in (400, 404):  # tagged again (a deploy, a rollback), or gone
-                failed.append(f"revision {left}: HTTP {exc.status}: {exc.api_message}")
-    return [p.full for p in gone], failed
+    if failed:
+        raise PilotError(f"could not remove {'; '.join(failed)}")
+    return removed
 
 
 def http_transport(tokens: MetadataTokens) -> Transport:

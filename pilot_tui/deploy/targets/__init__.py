@@ -61,22 +61,6 @@ def target_for(app: AppSettings) -> Target:
     return implementation(app.target.kind)(app)
 
 
-def target_named(config: schema.PilotConfig, name: str) -> Target | None:
-    """The Target of app ``name``, or for APP--NAME the one of APP's preview NAME (its
-    logs, status: a Cloud Run preview is a tag of another service than its name says).
-    None when there is neither (app_or_preview)."""
-    from pilot_tui.deploy import previews
-
-    found = app_or_preview(config, name)
-    if found is None:
-        return None
-    parts = previews.split(name) if config.app(name) is None else None
-    owner = config.app(parts[0]) if parts else None
-    if parts is None or owner is None:
-        return target_for(found)
-    return target_for(owner).preview(previews.Preview(owner.name, parts[1], 0))
-
-
 def app_or_preview(config: schema.PilotConfig, name: str) -> AppSettings | None:
     """The app ``name`` of pilot.toml, or for APP--NAME the preview NAME of APP as it
     runs (previews.preview_app), when APP's kind runs previews: its logs and releases are

@@ -144,7 +144,7 @@ def platform_status(kind: ManagedContainer, ctx: Context) -> TargetStatus:
     if emulators_stopped(ctx):
         return TargetStatus("stopped (the sandbox's emulators are not running; deploy again)", "-")
     try:
-        return kind.running(ctx).status()
+        return kind.open(ctx).status()
     except TargetError as exc:
         return TargetStatus(f"unknown ({exc})", "-")
     except Exception as exc:  # botocore / google.auth: no credentials, no network
@@ -220,13 +220,8 @@ class ManagedContainer(NoPreviews, ABC):
             app.name, live.id if live else "-", state.health, where.url or "-", where.simulated
         )
 
-    def running(self, ctx: Context) -> ManagedTarget:
-        """Where the app runs now, to be asked how it is and what it logged (open: where
-        its next deploy goes; they differ for a preview an earlier Pilot made elsewhere)."""
-        return self.open(ctx)
-
     def logs(self, ctx: Context, *, since: float | None, limit: int) -> list[LogLine]:
-        return list(self.running(ctx).logs(since=since, limit=limit))
+        return list(self.open(ctx).logs(since=since, limit=limit))
 
     def stream(self, ctx: Context, say: Say, *, tail: int, follow: bool) -> Iterator[str]:
         return polled_stream(self, ctx, say, tail=tail, follow=follow)

@@ -21,7 +21,6 @@ from pilot_tui.deploy.context import ProjectContext
 from pilot_tui.deploy.previews import Preview, PreviewError
 from pilot_tui.deploy.targets import target_for
 from pilot_tui.deploy.targets.cloud_run import service as cr
-from pilot_tui.deploy.targets.cloud_run import tagged
 from pilot_tui.deploy.targets.cloud_run.target import CloudRun, CloudRunPreview
 from pilot_tui.deploy.targets.managed import TargetError
 from tests.support.gcp_project import GCP_PROJECT
@@ -64,47 +63,8 @@ class FakeRunServices:
             "etag": f'"{name}/{updated}"',
             "terminalCondition": {"state": cr.SUCCEEDED},
             "trafficStatuses": [{"type": cr.LATEST, "percent": 100}],
-            "revisions": {},  # name -> the revision as Cloud Run reports it
+            "revisions": set(),
         }
-
-    def put_tagged(
-        self, app: str, name: str, expires: float, created: float = NOW, project: str = "acme"
-    ) -> str:
-        """A preview deployed elsewhere (a teammate, a CI run): a revision of the app's
-        previews' service, labelled as Pilot labels it, tagged with the preview's tag (the
-        service made first, serving its placeholder). The revision's name."""
-        service = f"pilot-{project}-{app}--pv"
-        if service not in self.services:
-            self.put(
-                service, {"pilot-project": project, "pilot-app": app, "pilot-previews-of": app}
-            )
-            self.add_revision(service, f"{service}-placeholder", {})
-            self.services[service]["traffic"] = [{"type": cr.LATEST, "percent": 100}]
-        revision = f"{service}-{tagged.tag_for(name)}-v{len(self.services[service]['revisions'])}"
-        traffic = tagged.tagged_traffic(self.services[service], tagged.tag_for(name), revision)
-        self.add_revision(service, revision, preview_labels(app, name, expires, project), created)
-        self.services[service]["traffic"] = traffic
-        self.changed(service, revision)
-        return revision
-
-    def add_revision(
-        self, service: str, revision: str, labels: dict[str, str], created: float = 0.0
-    ) -> None:
-        path = f"projects/acme-prod/locations/{REGION}/services/{service}"
-        self.services[service]["revisions"][revision] = {
-            "name": f"{path}/revisions/{revision}",
-            "labels": copy.deepcopy(labels),
-            "createTime": stamp(created or self.clock),
-            "conditions": [{"type": "Ready", "state": cr.SUCCEEDED}],
-        }
-        self.services[service]["latestReadyRevision"] = f"{path}/revisions/{revision}"
-
-    def changed(self, name: str, why: str = "") -> None:
-        """A new etag and update time, its traffic routed again."""
-        self.clock += 1
-        self.services[name]["updateTime"] = stamp(self.clock)
-        self.services[name]["etag"] = f'"{name}/{self.clock}/{why}"'
-        self.route(name)
 
     def touched(self) -> set[str]:
         """The services any call named (list calls name none)."""
@@ -113,20 +73,6 @@ class FakeRunServices:
             for c in self.calls
             if c.url.startswith(f"{SERVICES}/")
         } | {c.params["serviceId"] for c in self.calls if c.params and "serviceId" in c.params}
-
-    def changed_by_calls(self) -> set[str]:
-        """The services a call made, changed or deleted (or one of their revisions)."""
-        return {
-            c.url.removeprefix(f"{SERVICES}/").split("/")[0].split(":")[0]
-            for c in self.calls
-            if c.url.startswith(f"{SERVICES}/")
-            and (c.method in ("PATCH", "DELETE") or c.url.endswith(":setIamPolicy"))
-        } | {c.params["serviceId"] for c in self.calls if c.params and "serviceId" in c.params}
-
-    def check_etag(self, request: ApiRequest, service: dict) -> None:
-        etag = ((request.body or {}).get("etag")) or (request.params or {}).get("etag")
-        if etag and etag != service["etag"]:
-            raise ApiError(409, "etag mismatch: the service changed", request)
 
     def __call__(self, request: ApiRequest) -> dict:
         self.calls.append(request)
@@ -159,60 +105,47 @@ class FakeRunServices:
         if verb == "setIamPolicy":
             service["policy"] = request.body["policy"]
             return service["policy"]
-        if rest == "revisions" and method == "GET":
-            names = sorted(service["revisions"])
-            start = int(request.params.get("pageToken") or 0)
-            page = [copy.deepcopy(service["revisions"][n]) for n in names[start : start + 1]]
-            more = {"nextPageToken": str(start + 1)} if start + 1 < len(names) else {}
-            return {"revisions": page, **more}
         if rest.startswith("revisions/"):
-            revision = rest.removeprefix("revisions/")
-            if revision not in service["revisions"]:
+            if rest.removeprefix("revisions/") not in service["revisions"]:
                 raise ApiError(404, "no revision", request)
-            if method == "DELETE":
-                if any(s.get("revision") == revision for s in service["trafficStatuses"]):
-                    raise ApiError(400, "FAILED_PRECONDITION: it is serving traffic", request)
-                del service["revisions"][revision]
-                return {"name": f"{name}/operations/op-r"}
-            return copy.deepcopy(service["revisions"][revision])
+            return {"name": rest}
         if method == "GET":
             return self.answer(name)
-        tagged_entries = [t for t in (request.body or {}).get("traffic", []) if t.get("tag")]
-        if any(len(t["tag"]) + len(name) > cr.TAGGED_MAX for t in tagged_entries):
+        tagged = [t for t in (request.body or {}).get("traffic", []) if t.get("tag")]
+        if any(len(t["tag"]) + len(name) > cr.TAGGED_MAX for t in tagged):
             raise ApiError(400, "tag and service name are longer than 46 characters", request)
         if method == "PATCH" and request.params == {"updateMask": "traffic"}:
-            self.check_etag(request, service)
             service["traffic"] = copy.deepcopy(request.body["traffic"])
-            self.changed(name, "traffic")
+            self.route(name)
             return {"name": f"projects/acme-prod/locations/{REGION}/operations/op-t"}
         if method == "PATCH":
-            self.check_etag(request, service)
             return self.apply(name, request.body)
         if method == "DELETE":
-            self.check_etag(request, service)
+            etag = (request.params or {}).get("etag")
+            if etag is not None and etag != service["etag"]:
+                raise ApiError(409, "etag mismatch: the service changed", request)
             del self.services[name]
             return {"name": f"{name}/operations/op-d", "done": True}
         raise AssertionError(f"unexpected {method} {url}")
 
     def apply(self, name: str, body: dict) -> dict:
         service = self.services[name]
-        service.update(copy.deepcopy({k: v for k, v in body.items() if k != "etag"}))
+        service.update(copy.deepcopy(body))
         revision = body["template"]["revision"]
-        self.add_revision(name, revision, body["template"].get("labels") or {})
-        self.changed(name, revision)
+        service["revisions"].add(revision)
+        service["latestReadyRevision"] = f"projects/acme-prod/.../revisions/{revision}"
+        service["updateTime"] = stamp(self.clock)
+        service["etag"] = f'"{name}/{self.clock}/{revision}"'
+        self.route(name)
         return {"name": f"projects/acme-prod/locations/{REGION}/operations/op-{name}"}
 
     def route(self, name: str) -> None:
-        """trafficStatuses from the service's traffic, as Cloud Run reports them: each
-        names its revision (latest: the latest ready one), a tagged one gets a URL of its
-        own."""
+        """trafficStatuses from the service's traffic, as Cloud Run reports them: a tagged
+        revision gets a URL of its own."""
         service = self.services[name]
-        latest = service.get("latestReadyRevision", "").rpartition("/")[2]
         statuses = []
         for entry in service.get("traffic", []):
             status = dict(entry)
-            if entry.get("type", cr.LATEST) == cr.LATEST and latest:
-                status["revision"] = latest
             if entry.get("tag"):
                 status["uri"] = (
                     f"{self.base}/tag/{name}/{entry['tag']}"
@@ -222,14 +155,6 @@ class FakeRunServices:
             statuses.append(status)
         service["trafficStatuses"] = statuses
 
-    def tags(self, service: str) -> dict[str, str]:
-        """Tag -> revision of a service, as it serves them."""
-        return {
-            s["tag"]: s["revision"]
-            for s in self.services[service]["trafficStatuses"]
-            if s.get("tag")
-        }
-
     def revision_at(self, path: str) -> str | None:
         """The revision a request to ``path`` under ``base`` reaches."""
         parts = path.strip("/").split("/")
@@ -238,8 +163,8 @@ class FakeRunServices:
             return None
         if parts[0] == "svc":
             return cr.live_revision(self.answer(parts[1]))
-        tagged_here = [s for s in service["trafficStatuses"] if s.get("tag") == parts[2]]
-        return tagged_here[0]["revision"] if tagged_here else None
+        tagged = [s for s in service["trafficStatuses"] if s.get("tag") == parts[2]]
+        return tagged[0]["revision"] if tagged else None
 
     def answer(self, name: str) -> dict:
         return {k: v for k, v in copy.deepcopy(self.services[name]).items() if k != "revisions"}
@@ -341,7 +266,7 @@ def ctx(tmp_path, fake, monkeypatch) -> ProjectContext:
     from pilot_tui.cloud import clients
 
     monkeypatch.setattr(clients, "google_transport", lambda *a, **k: fake)
-    quick_cloud_run(monkeypatch)
+    monkeypatch.setattr(cr, "CloudRunService", _quick(cr.CloudRunService))
     config = SimpleNamespace(
         server=SimpleNamespace(home="gcp"),
         project=SimpleNamespace(name="acme"),
@@ -349,12 +274,6 @@ def ctx(tmp_path, fake, monkeypatch) -> ProjectContext:
         apps=[APP],
     )
     return ProjectContext(config, tmp_path / ".pilot", tmp_path)  # type: ignore[arg-type]
-
-
-def quick_cloud_run(monkeypatch) -> None:
-    """The Cloud Run classes the target opens, their operations polled without a pause."""
-    monkeypatch.setattr(cr, "CloudRunService", _quick(cr.CloudRunService))
-    monkeypatch.setattr(tagged, "TaggedPreviewService", _quick(tagged.TaggedPreviewService))
 
 
 def _quick(cls):
@@ -369,19 +288,12 @@ def _quick(cls):
 def test_the_target_lists_runs_and_removes_previews_and_the_apps_destroy_takes_them(
     fake, ctx, monkeypatch
 ):
-    """A preview is a tag of the app's previews' service; one an earlier Pilot made as a
-    service of its own (pr-7) is listed and removed beside them."""
     kind = target_for(APP)
     assert isinstance(kind, CloudRun) and kind.previews_refused is None
     fake.put("pilot-acme-api", own())
     fake.put("pilot-acme-api--pr-7", preview_labels("api", "pr-7", NOW))
-    eight = fake.put_tagged("api", "pr-8", NOW)
-    fake.put_tagged("api", "pr-9", NOW)
-    assert [(p.name, p.url) for p in kind.previews(ctx)] == [
-        ("pr-7", f"https://pilot-acme-api--pr-7-123456789012.{REGION}.run.app"),
-        ("pr-8", f"https://pr-8---pilot-acme-api--pv-x.{REGION}.run.app"),
-        ("pr-9", f"https://pr-9---pilot-acme-api--pv-x.{REGION}.run.app"),
-    ]
+    fake.put("pilot-acme-api--pr-8", preview_labels("api", "pr-8", NOW))
+    assert [p.name for p in kind.previews(ctx)] == ["pr-7", "pr-8"]
     seven = kind.preview(Preview("api", "pr-7", NOW))
     assert isinstance(seven, CloudRunPreview) and seven.app.name == "api--pr-7"
     assert seven.app.env == {"MODE": "preview"}  # previews.env over the app's
@@ -390,18 +302,10 @@ def test_the_target_lists_runs_and_removes_previews_and_the_apps_destroy_takes_t
         "deleted Cloud Run service pilot-acme-api--pr-7 and its revisions"
     ]
     assert not seven.runs_now(ctx) and "pilot-acme-api" in fake.services
-    nine = kind.preview(Preview("api", "pr-9", NOW))
-    assert nine.runs_now(ctx)
-    assert nine.destroy(ctx, print) == [
-        "removed tag pr-9 of Cloud Run service pilot-acme-api--pv and its 1 revision"
-    ]
-    assert not nine.runs_now(ctx)
-    assert fake.tags("pilot-acme-api--pv") == {"pr-8": eight}
-    # the app's own destroy: its previews first, then their service, then its own
+    # the app's own destroy: its previews' services first, then its own, no image left
     monkeypatch.setattr(CloudRun, "delete_images", lambda self, ctx: None)
     assert kind.destroy(ctx, print) == [
-        "removed tag pr-8 of Cloud Run service pilot-acme-api--pv and its 1 revision",
-        "deleted Cloud Run service pilot-acme-api--pv, which held api's previews",
+        "deleted Cloud Run service pilot-acme-api--pr-8 and its revisions",
         "deleted Cloud Run service pilot-acme-api and its revisions",
     ]
     assert fake.services == {}
@@ -507,24 +411,19 @@ def test_a_previews_secrets_go_to_its_apps_previews_secrets_never_its_env(tmp_pa
     assert shared not in fake.manager.secrets and own not in fake.manager.secrets
 
 
-def test_a_preview_name_leaves_its_tag_within_cloud_runs_limit():
-    """A preview's tag and its previews' service's name stay within Cloud Run's 46
-    characters (one more kept for the "p" of a tag starting with a digit)."""
+def test_a_preview_name_leaves_the_service_name_within_cloud_runs_limit():
     project = "acme-shop"
     app = AppSettings(name="checkout-service", target=CloudRunTarget())
     room = previews.name_room(project, app, [])
-    service = f"pilot-{project}-{app.name}--pv"
-    assert len(service) + 1 + room == cr.TAGGED_MAX
-    assert room >= previews.SHORTEST
+    assert len(f"pilot-{project}-{app.name}--{'x' * room}") == 49  # Cloud Run's limit
     server_room = previews.name_room(project, AppSettings(name="checkout-service"), [])
     assert server_room > room  # the Docker host's names may be longer
     with pytest.raises(PreviewError) as caught:
         previews.name_room("a-long-project-name", app, [])
     assert str(caught.value).startswith(
-        "no room for a preview name: a Cloud Run tag NAME with its service's name "
-        "pilot-a-long-project-name-checkout-service--pv must stay within 46 characters"
+        "no room for a preview name: the Cloud Run service name "
+        "pilot-a-long-project-name-checkout-service--NAME must stay within 49 characters"
     )
-    assert tagged.tag_for("feature-x") == "feature-x" and tagged.tag_for("1234") == "p1234"
 
 
 def test_in_the_sandbox_there_are_none(tmp_path):
@@ -559,32 +458,19 @@ def test_preview_list_destroy_and_prune_on_cloud_run(tmp_path, cli, fake, monkey
     (tmp_path / "pilot.toml").write_text(PILOT_TOML)
     (tmp_path / "api").mkdir()
     monkeypatch.setattr(clients, "google_transport", lambda *a, **k: fake)
-    quick_cloud_run(monkeypatch)
+    monkeypatch.setattr(cr, "CloudRunService", _quick(cr.CloudRunService))
     now = time.time()
     fake.put("pilot-acme-api", own())
     fake.put("pilot-acme-api--pr-7", preview_labels("api", "pr-7", now + 3600), now)
     fake.put("pilot-acme-api--pr-8", preview_labels("api", "pr-8", now - 60), now - TTL)
     fake.put("pilot-acme-api--old", preview_labels("api", "old", now + 3600), now)
-    # previews as this Pilot deploys them: tags of the app's previews' service
-    fake.clock = now
-    tag_1 = fake.put_tagged("api", "tag-1", now + 3600, now)
-    fake.put_tagged("api", "tag-2", now - 60, now - TTL)
 
     listed = cli("preview", "list", "--json")
     assert listed.code == 0, listed.err
     assert [(p["full_name"], p["url"], p["state"]) for p in json.loads(listed.out)] == [
         (f"api--{n}", f"https://pilot-acme-api--{n}-123456789012.{REGION}.run.app", "ready")
         for n in ("old", "pr-7", "pr-8")
-    ] + [
-        (f"api--{n}", f"https://{n}---pilot-acme-api--pv-x.{REGION}.run.app", "ready")
-        for n in ("tag-1", "tag-2")
     ]
-    # a tagged preview's logs are its revisions' alone
-    tagged_logs = cli("logs", "api--tag-1")
-    assert tagged_logs.code == 0, tagged_logs.err
-    asked = [c.body["filter"] for c in fake.calls if "logging" in c.url]
-    assert 'resource.labels.service_name="pilot-acme-api--pv"' in asked[-1]
-    assert f'resource.labels.revision_name=("{tag_1}")' in asked[-1]
     # a preview's logs are its own; one never made is said to be none, not "no lines yet"
     fake.entries = [
         {
@@ -610,12 +496,7 @@ def test_preview_list_destroy_and_prune_on_cloud_run(tmp_path, cli, fake, monkey
     assert missing.code != 0 and "api has no preview 'old'" in missing.err
     pruned = cli("preview", "prune")
     assert pruned.code == 0, pruned.err
-    assert sorted(fake.services) == ["pilot-acme-api", "pilot-acme-api--pr-7", "pilot-acme-api--pv"]
-    assert fake.tags("pilot-acme-api--pv") == {"tag-1": tag_1}  # the expired tag-2 gone
-    assert sorted(fake.services["pilot-acme-api--pv"]["revisions"]) == [
-        "pilot-acme-api--pv-placeholder",
-        tag_1,
-    ]
+    assert sorted(fake.services) == ["pilot-acme-api", "pilot-acme-api--pr-7"]
     assert "pilot-acme-api" not in {
         c.url.rpartition("/")[2] for c in fake.calls if c.method in ("PATCH", "DELETE", "POST")
     }
@@ -661,7 +542,7 @@ def make_engine(tmp_path, fake, monkeypatch, pilot_toml: str):
     (tmp_path / "api").mkdir(exist_ok=True)
     fake.clock = time.time()
     monkeypatch.setattr(clients, "google_transport", lambda *a, **k: fake)
-    quick_cloud_run(monkeypatch)
+    monkeypatch.setattr(cr, "CloudRunService", _quick(cr.CloudRunService))
     monkeypatch.setattr(managed_flow, "_lock", lambda ctx, name, image_id: None)
     monkeypatch.setattr(lock, "release", lambda client, held: None)
     pushed: list[tuple[str, str]] = []
@@ -688,25 +569,7 @@ def make_engine(tmp_path, fake, monkeypatch, pilot_toml: str):
 def test_a_preview_deploys_through_the_engine_as_an_account_with_no_role(engine, fake):
     release = engine.deploy_preview("web-api", "feature/x")
     assert (release.app, release.status) == ("web-api--feature-x", "live")
-    service = fake.services["pilot-acme-web-api--pv"]
-    assert service["labels"] == {
-        "pilot-project": "acme",
-        "pilot-app": "web-api",
-        "pilot-previews-of": "web-api",
-    }
-    # its own address serves the placeholder; the preview is a tag with no traffic
-    placeholder = "pilot-acme-web-api--pv-placeholder"
-    assert cr.live_revision(fake.answer("pilot-acme-web-api--pv")) == placeholder
-    revision = fake.tags("pilot-acme-web-api--pv")["feature-x"]
-    assert revision.startswith("pilot-acme-web-api--pv-feature-x-v")
-    made = service["revisions"][revision]
-    assert made["labels"] == {
-        "pilot-project": "acme",
-        "pilot-app": "web-api--feature-x",
-        "pilot-preview-of": "web-api",
-        "pilot-preview": "feature-x",
-        "pilot-preview-expires": made["labels"]["pilot-preview-expires"],
-    }
+    service = fake.services["pilot-acme-web-api--feature-x"]
     template = service["template"]
     # not the apps' runtime account, which reads their secrets: one with no role
     assert template["serviceAccount"] == PREVIEWS_ACCOUNT
@@ -714,64 +577,29 @@ def test_a_preview_deploys_through_the_engine_as_an_account_with_no_role(engine,
     # scales to zero: an expired one costs nothing until the server's agent removes it
     assert template["scaling"] == {"minInstanceCount": 0, "maxInstanceCount": 2}
     assert engine.pushed == [("web-api--feature-x", "CloudRunPreview.registry")]
-    [listed] = engine.list_previews()
-    assert listed.full == "web-api--feature-x"
-    assert listed.url == f"https://feature-x---pilot-acme-web-api--pv-x.{REGION}.run.app"
-    assert release.url == listed.url
-    # the app's own service is never read or changed; nothing but the previews' service is
-    assert fake.changed_by_calls() == {"pilot-acme-web-api--pv"}
-    assert "pilot-acme-web-api" not in fake.touched()
-
-
-def test_a_preview_made_as_a_service_of_its_own_moves_to_its_tag(engine, fake):
-    """A preview an earlier Pilot deployed as pilot-PROJECT-APP--NAME: its next deploy
-    makes it a tag, and its own service goes (the list shows it once throughout)."""
-    fake.put("pilot-acme-web-api--b", preview_labels("web-api", "b", fake.clock + TTL))
-    assert [p.url for p in engine.list_previews()] == [
-        f"https://pilot-acme-web-api--b-123456789012.{REGION}.run.app"
-    ]
-    said: list[str] = []
-    engine.emit = lambda event: said.append(str(getattr(event, "line", event)))
-    engine.deploy_preview("web-api", "b")
-    assert "pilot-acme-web-api--b" not in fake.services
-    assert any("preview b is a tag now: its own service goes" in line for line in said), said
-    assert [p.url for p in engine.list_previews()] == [
-        f"https://b---pilot-acme-web-api--pv-x.{REGION}.run.app"
-    ]
+    assert [p.full for p in engine.list_previews()] == ["web-api--feature-x"]
+    assert fake.touched() == {"pilot-acme-web-api--feature-x"}
 
 
 def test_a_neighbour_projects_service_of_the_same_name_is_never_removed(engine, fake):
     """Regression (review): project acme's app web-api and project acme-web's app api
     share the name pilot-acme-web-api--z. The deploy was refused, but the failed release
     it recorded made `preview destroy`, the prune and `app destroy` take the neighbour's
-    service as this project's and delete it (and the prune stopped at it). Previews are
-    tags now: the same holds of the previews' services, pilot-acme-web-api--pv."""
+    service as this project's and delete it (and the prune stopped at it)."""
     from pilot_tui.deploy.engine import DeployError
 
-    neighbours = {"pilot-project": "acme-web", "pilot-app": "api", "pilot-previews-of": "api"}
-    fake.put("pilot-acme-web-api--pv", neighbours)
-    with pytest.raises(DeployError, match="is not the previews' service of 'web-api'"):
+    neighbours = preview_labels("api", "z", fake.clock + 3600, project="acme-web")
+    fake.put("pilot-acme-web-api--z", neighbours)
+    with pytest.raises(DeployError, match="belongs to project 'acme-web'"):
         engine.deploy_preview("web-api", "z")
     said: list[str] = []
     # what is this project's (the failed release's history) goes; the service stays
     removed = engine.destroy_preview("web-api", "z", said.append)
     assert removed == ["removed the release history of web-api--z"]
-    assert any("not removed: Cloud Run service pilot-acme-web-api--pv is not" in s for s in said)
+    assert any("not removed: Cloud Run service pilot-acme-web-api--z belongs to" in s for s in said)
     engine.prune_previews(said.append)
     engine.destroy_previews(engine.config.app("web-api"), said.append)
-    assert fake.services["pilot-acme-web-api--pv"]["labels"] == neighbours
-    assert fake.changed_by_calls() == set()
-
-    # A neighbour's preview made as a service of its own, of this preview's name: this
-    # project's preview deploys as its tag, and the neighbour's service is left alone.
-    del fake.services["pilot-acme-web-api--pv"]
-    theirs = preview_labels("api", "z", fake.clock + 3600, project="acme-web")
-    fake.put("pilot-acme-web-api--z", theirs)
-    assert engine.deploy_preview("web-api", "z").status == "live"
-    engine.destroy_preview("web-api", "z", said.append)
-    engine.prune_previews(said.append)
-    assert fake.services["pilot-acme-web-api--z"]["labels"] == theirs
-    assert "pilot-acme-web-api--z" not in fake.changed_by_calls()
+    assert fake.services["pilot-acme-web-api--z"]["labels"] == neighbours
 
 
 def test_a_service_being_deployed_or_never_updated_is_listed_as_it_is(fake):
@@ -811,27 +639,26 @@ RACE_TOML = ENGINE_TOML.replace("  min_instances = 2\n", "\n  [apps.previews]\n 
 @pytest.mark.parametrize("first", [True, False])
 def test_a_preview_deploy_that_raced_another_to_the_last_place(tmp_path, fake, monkeypatch, first):
     """Two preview deploys each found room for one more (no lock holds a cloud's
-    previews): the one whose revision was made later removes its own again, the other
-    stays. Here the other's tag appears while this deploy runs (its PATCH then names an
-    etag that is not the service's any more, and tries again), made a second before this
-    one's (``first``) or after."""
+    previews): the one whose service was made later removes its own again, the other
+    stays. Here the other's service appears while this deploy runs, made a second before
+    this one's (``first``) or after."""
     import time
 
     from pilot_tui.deploy.engine import DeployError
 
     engine = make_engine(tmp_path, fake, monkeypatch, RACE_TOML)
     now = time.time()
-    fake.put_tagged("web-api", "old", now + TTL, now)
+    fake.put("pilot-acme-web-api--old", preview_labels("web-api", "old", now + TTL), now)
     racer_made = fake.clock + (-1 if first else 60)
     real = fake.__call__
 
     def meanwhile(request: ApiRequest) -> dict:
-        said = ((request.body or {}).get("template") or {}).get("labels") or {}
-        if request.method == "PATCH" and said.get("pilot-preview") == "b" and not racing:
-            racing.append(fake.put_tagged("web-api", "a", now + TTL, racer_made))
+        made = (request.params or {}).get("serviceId", "")
+        if request.method == "POST" and made.endswith("--b"):
+            labels = preview_labels("web-api", "a", now + TTL)
+            fake.put("pilot-acme-web-api--a", labels, racer_made, racer_made)
         return real(request)
 
-    racing: list[str] = []
     from pilot_tui.cloud import clients
 
     monkeypatch.setattr(clients, "google_transport", lambda *a, **k: meanwhile)
@@ -842,16 +669,12 @@ def test_a_preview_deploy_that_raced_another_to_the_last_place(tmp_path, fake, m
             "web-api has 2 previews already: a was made at the same time and first, so b "
             "was removed again (previews.max = 2)"
         )
-        assert "b" not in fake.tags("pilot-acme-web-api--pv")
-        assert not any("-b-" in r for r in fake.services["pilot-acme-web-api--pv"]["revisions"])
+        assert "pilot-acme-web-api--b" not in fake.services
         assert not history.history_file(engine.state_dir, "web-api--b").exists()
     else:
         assert engine.deploy_preview("web-api", "b", now=now).status == "live"
-        assert "b" in fake.tags("pilot-acme-web-api--pv")
-    # its PATCH lost to the racer's change, and was sent again on the service as it was
-    patched = [c for c in fake.calls if c.method == "PATCH" and (c.body or {}).get("template")]
-    assert len(patched) == 2 and patched[0].body["etag"] != patched[1].body["etag"]
-    assert fake.tags("pilot-acme-web-api--pv")["a"] == racing[0]  # never another deploy's
+        assert "pilot-acme-web-api--b" in fake.services
+    assert "pilot-acme-web-api--a" in fake.services  # never another deploy's
 
 
 def test_a_listing_that_fails_after_a_preview_deploy_keeps_it(tmp_path, fake, monkeypatch):
@@ -871,5 +694,5 @@ def test_a_listing_that_fails_after_a_preview_deploy_keeps_it(tmp_path, fake, mo
 
     monkeypatch.setattr(clients, "google_transport", lambda *a, **k: no_listing_once_made)
     release = engine.deploy_preview("web-api", "b", now=time.time())
-    assert release.status == "live" and "b" in fake.tags("pilot-acme-web-api--pv")
+    assert release.status == "live" and "pilot-acme-web-api--b" in fake.services
     assert history.live_release(engine.state_dir, "web-api--b") is not None

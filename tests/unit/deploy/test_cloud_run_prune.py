@@ -45,8 +45,7 @@ from tests.unit.deploy.test_cloud_run_previews import (
 TOKEN = "ya29.stand-in-token"
 SERVER = "pilot-acme-srv@acme-prod.iam.gserviceaccount.com"
 PRUNER = "projects/acme-prod/roles/pilot_acme_preview_pruner"  # terraform/gcp's
-TAG_PRUNER = "projects/acme-prod/roles/pilot_acme_preview_tag_pruner"  # terraform/gcp's
-TAG_GRANT = {"role": TAG_PRUNER, "members": [f"serviceAccount:{SERVER}"]}
+SERVER_GRANT = {"role": PRUNER, "members": [f"serviceAccount:{SERVER}"]}
 DAY = 86_400.0
 
 
@@ -262,12 +261,9 @@ def test_a_preview_whose_deploy_lease_holds_is_kept_until_it_lapses(tmp_path, fa
     for name in ("building", "done", "garbled", "none"):
         labels = preview_labels("api", name, now - 60)
         fake.put(f"pilot-acme-api--{name}", labels, updated=now - 3600)
-    fake.clock = now - 3600
-    fake.put_tagged("api", "tagged", now - 60, now - 3600)  # a tag, its deploy under way
     bucket = gcs_client.create_bucket("pilot-state-acme")
     holding = Holding("ana (ana@example.com)", "preview", now, now, token="t1")
     bucket.blob(lease_rules.key("api--building")).upload_from_string(holding.to_bytes())
-    bucket.blob(lease_rules.key("api--tagged")).upload_from_string(holding.to_bytes())
     given_back = dataclasses.replace(holding, released=True).to_bytes()
     bucket.blob(lease_rules.key("api--done")).upload_from_string(given_back)
     bucket.blob(lease_rules.key("api--garbled")).upload_from_string(b"{not json")
@@ -279,129 +275,48 @@ def test_a_preview_whose_deploy_lease_holds_is_kept_until_it_lapses(tmp_path, fa
         )
         done = run_agent(settings, meta, now + 5)
         assert done.returncode == 0, done.stdout + done.stderr
-        assert sorted(fake.services) == ["pilot-acme-api--building", "pilot-acme-api--pv"]
+        assert sorted(fake.services) == ["pilot-acme-api--building"]
         assert "kept the preview api--building: it is being deployed" in done.stdout
-        assert "kept the preview api--tagged: it is being deployed" in done.stdout
-        assert sorted(fake.tags("pilot-acme-api--pv")) == ["tagged"]
         lapsed = run_agent(settings, meta, now + lease_rules.LEASE + 5)
     assert lapsed.returncode == 0, lapsed.stdout + lapsed.stderr
-    assert sorted(fake.services) == ["pilot-acme-api--pv"] and not fake.tags("pilot-acme-api--pv")
+    assert fake.services == {}
     assert "removed the Cloud Run preview api--building: its TTL ran out" in lapsed.stdout
-    assert "removed the Cloud Run preview api--tagged: its TTL ran out" in lapsed.stdout
 
 
 def write_outputs(state_dir, **outputs) -> None:
     """The server's outputs as `server up` records them (its template's, terraform/gcp)."""
     (state_dir / "outputs").mkdir(parents=True, exist_ok=True)
-    granted = (
-        {"cloud_run_pruner_role": PRUNER, "cloud_run_tag_pruner_role": TAG_PRUNER}
-        if outputs.get("cloud_run_previews")
-        else {}
-    )
+    granted = {"cloud_run_pruner_role": PRUNER} if outputs.get("cloud_run_previews") else {}
     record = {"home": "gcp", "outputs": {"service_account": SERVER, **granted, **outputs}}
     (state_dir / "outputs" / "server.json").write_text(json.dumps(record))
 
 
-def test_a_preview_deploy_lets_the_server_remove_previews_only(tmp_path, fake, monkeypatch):
-    """The grant is on the previews' service alone, in the tag pruner role (drop a tag,
-    delete a revision: never delete the service, never deploy to it)."""
+def test_a_preview_deploy_lets_the_server_remove_that_preview_only(tmp_path, fake, monkeypatch):
     engine = make_engine(tmp_path, fake, monkeypatch, ENGINE_TOML)
     write_outputs(engine.state_dir, cloud_run_previews=True)
     engine.deploy_preview("web-api", "feature/x")
-    policy = fake.services["pilot-acme-web-api--pv"]["policy"]
+    policy = fake.services["pilot-acme-web-api--feature-x"]["policy"]
     assert sorted(policy["bindings"], key=lambda b: b["role"]) == [
-        TAG_GRANT,
+        SERVER_GRANT,
         {"role": "roles/run.invoker", "members": ["allUsers"]},
     ]
     # the app's own service: never the server's to remove
     app = engine.config.app("web-api")
     assert cr.open_cloud_run(engine.config, engine.state_dir, tmp_path, app).pruner is None
-    # deployed again, or another preview: the policy is left as it is (nothing to add)
+    # deployed again: the policy is left as it is (nothing to add)
     calls = len(fake.calls)
     engine.deploy_preview("web-api", "feature/x")
-    engine.deploy_preview("web-api", "feature/y")
     assert not any(c.url.endswith(":setIamPolicy") for c in fake.calls[calls:])
 
 
 def test_without_the_servers_listing_role_no_preview_names_the_server(tmp_path, fake, monkeypatch):
     """A server made before its template granted the listing (no ``cloud_run_previews``
-    output): its agent would never look, so no preview grants it anything; nor does one
-    made before the tag pruner role (no ``cloud_run_tag_pruner_role``)."""
+    output): its agent would never look, so no preview grants it anything."""
     engine = make_engine(tmp_path, fake, monkeypatch, ENGINE_TOML)
     write_outputs(engine.state_dir)
     engine.deploy_preview("web-api", "feature/x")
-    policy = fake.services["pilot-acme-web-api--pv"]["policy"]
+    policy = fake.services["pilot-acme-web-api--feature-x"]["policy"]
     assert policy["bindings"] == [{"role": "roles/run.invoker", "members": ["allUsers"]}]
-    write_outputs(engine.state_dir, cloud_run_previews=True, cloud_run_tag_pruner_role=None)
-    engine.deploy_preview("web-api", "feature/x")
-    policy = fake.services["pilot-acme-web-api--pv"]["policy"]
-    assert policy["bindings"] == [{"role": "roles/run.invoker", "members": ["allUsers"]}]
-
-
-def test_the_agent_drops_expired_tags_and_their_revisions_and_nothing_else(tmp_path, fake):
-    """On the previews' service: the expired previews' tags go in one change naming the
-    etag the listing saw, then their revisions (and earlier, expired revisions of a
-    preview that lives on); the live previews, the placeholder, a neighbour project's
-    and an app the agent was not given are left."""
-    live = fake.put_tagged("api", "live", NOW + 3600, NOW - 7200)
-    fake.put_tagged("api", "old", NOW - 60, NOW - TTL)
-    fake.put_tagged("api", "older", NOW - 3600, NOW - TTL)
-    # an earlier deploy of "live": its revision untagged, its expiry past
-    service = fake.services["pilot-acme-api--pv"]
-    earlier = "pilot-acme-api--pv-live-v0"
-    fake.add_revision("pilot-acme-api--pv", earlier, preview_labels("api", "live", NOW - 5))
-    service["latestReadyRevision"] = f"{service['name']}/revisions/{live}"
-    fake.put_tagged("worker", "x", NOW - 60, NOW - TTL)  # not given to the agent
-    fake.put_tagged("api", "z", NOW - 60, NOW - TTL, project="acme-web")  # a neighbour's
-    etag = service["etag"]
-    stand = Stand(fake)
-    with serving(cloud_run_handler(stand)) as api, serving(metadata_handler(stand)) as meta:
-        done = run_agent(settings_file(tmp_path, f"{api}/v2/"), meta, NOW)
-
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert fake.tags("pilot-acme-api--pv") == {"live": live}
-    assert sorted(service["revisions"]) == sorted(["pilot-acme-api--pv-placeholder", live])
-    assert cr.live_revision(fake.answer("pilot-acme-api--pv")) == "pilot-acme-api--pv-placeholder"
-    [dropped] = [c for c in fake.calls if c.method == "PATCH"]
-    assert dropped.url.endswith("/services/pilot-acme-api--pv")
-    assert dropped.params == {"updateMask": "traffic"} and dropped.body["etag"] == etag
-    for line in ("api--old", "api--older"):
-        assert f"removed the Cloud Run preview {line}: its TTL ran out" in done.stdout
-    assert sorted(fake.tags("pilot-acme-worker--pv")) == ["x"]
-    assert sorted(fake.tags("pilot-acme-web-api--pv")) == ["z"]
-    assert fake.changed_by_calls() == {"pilot-acme-api--pv"}
-
-
-def test_a_previews_service_changed_since_the_listing_or_not_the_servers_keeps_its_tags(fake):
-    """A preview deployed between the listing and the change (a new etag): the expired
-    tags are kept until the next look; a server without the tag pruner role on the
-    service (403) is told how to get it; neither fails the look."""
-    fake.put_tagged("api", "old", NOW - 60, NOW - TTL)
-    where = agent_cloud_run.CloudRunPreviews("acme-prod", REGION, {"api": TTL})
-
-    def deployed_meanwhile(request: ApiRequest) -> dict:
-        if request.method == "PATCH":
-            fake.changed("pilot-acme-api--pv", "a deploy")
-        return fake(request)
-
-    said: list[str] = []
-    assert agent_cloud_run.prune(where, "acme", NOW, said.append, deployed_meanwhile) == []
-    assert "kept the previews api--old: pilot-acme-api--pv changed since it was listed" in said
-    assert "old" in fake.tags("pilot-acme-api--pv")
-
-    def refused(request: ApiRequest) -> dict:
-        if request.method == "PATCH":
-            raise ApiError(403, "Permission 'run.services.update' denied", request)
-        return fake(request)
-
-    assert agent_cloud_run.prune(where, "acme", NOW, said.append, refused) == []
-    assert any(
-        line.startswith("may not remove the previews api--old")
-        and "`pilot-tui server up` again" in line
-        for line in said
-    ), said
-    assert agent_cloud_run.prune(where, "acme", NOW, said.append, fake) == ["api--old"]
-    assert fake.tags("pilot-acme-api--pv") == {}
 
 
 def test_the_agents_cloud_run_look_as_data(tmp_path):

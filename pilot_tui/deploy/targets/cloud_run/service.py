@@ -34,19 +34,12 @@ from pilot_tui.deploy.targets import managed_watch
 from pilot_tui.deploy.targets.base import target_settings
 from pilot_tui.deploy.targets.cloud_run.listing import (
     API,
-    LATEST,
-    PINNED,
     SUCCEEDED,
-    TAGGED_MAX,
     listed,
-    listed_revisions,
     parse_timestamp,
     preview_of,
-    previews_service_of,
     service_name,
     service_url,
-    short_name,
-    tagged_previews,
 )
 from pilot_tui.deploy.targets.cloud_run.secrets import CloudRunSecrets, SecretRef, secret_env
 from pilot_tui.deploy.targets.managed import (
@@ -60,21 +53,21 @@ from pilot_tui.deploy.targets.managed import (
 from pilot_tui.naming import GCP_PREVIEW_OF, PROJECT_LABEL, labels
 
 LOGGING = "https://logging.googleapis.com/v2/entries:list"
+LATEST = "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
+PINNED = "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION"
 PREVIOUS_TAG = "previous"  # the revision that served before the latest: its own URL
+TAGGED_MAX = 46  # Cloud Run's limit on a tag and the service's name together
 INVOKER = "roles/run.invoker"
 
 
 @dataclass(frozen=True)
 class Pruner:
-    """The Pilot Server's service account, and the roles (made by terraform/gcp) a
-    preview's deploy grants it, for the agent there to remove the preview when it expires
-    (data/agent/cloud_run.py): ``role`` (run.services.delete alone) on a preview's own
-    service, as an earlier Pilot made them; ``tag_role`` on the app's previews' service
-    (tagged.py: drop a tag, delete its revisions; None: a server made before it)."""
+    """The Pilot Server's service account, and the role (run.services.delete alone, made
+    by terraform/gcp) a preview's deploy grants it on that preview's own service, for the
+    agent there to remove the preview when it expires (data/agent/cloud_run.py)."""
 
     account: str
     role: str
-    tag_role: str | None = None
 
 
 # Cloud Run sets these itself and refuses a service that names them.
@@ -181,11 +174,11 @@ def with_public_invoker(policy: dict[str, Any]) -> dict[str, Any] | None:
     return with_member(policy, (INVOKER,), "allUsers")
 
 
-def with_pruner(policy: dict[str, Any], account: str, role: str) -> dict[str, Any] | None:
-    """``policy`` plus the Pilot Server's ``account`` in ``role``, or None when it has
-    it: on a preview's service, so the agent there removes expired previews and can touch
-    no other service."""
-    return with_member(policy, (role,), f"serviceAccount:{account}")
+def with_pruner(policy: dict[str, Any], pruner: Pruner) -> dict[str, Any] | None:
+    """``policy`` plus the Pilot Server's account in its pruner role, or None when it has
+    it: on a preview's own service, so the agent there deletes it when it expires and can
+    touch no other service."""
+    return with_member(policy, (pruner.role,), f"serviceAccount:{pruner.account}")
 
 
 def delete_service_request(url: str) -> ApiRequest:
@@ -196,20 +189,11 @@ def rfc3339(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def log_request(
-    gcp_project: str,
-    service: str,
-    since: float | None,
-    limit: int,
-    revisions: list[str] | None = None,
-) -> ApiRequest:
-    """Cloud Logging entries of the service's revisions (or of ``revisions`` alone: a
-    tagged preview's). With ``since`` oldest first from there (a follow); without, newest
-    first so ``limit`` keeps the most recent lines (the caller reverses them)."""
+def log_request(gcp_project: str, service: str, since: float | None, limit: int) -> ApiRequest:
+    """Cloud Logging entries of the service's revisions. With ``since`` oldest first from
+    there (a follow); without, newest first so ``limit`` keeps the most recent lines (the
+    caller reverses them)."""
     query = f'resource.type="cloud_run_revision" AND resource.labels.service_name="{service}"'
-    if revisions:
-        names = " OR ".join(f'"{name}"' for name in revisions)
-        query += f" AND resource.labels.revision_name=({names})"
     if since is not None:
         query += f' AND timestamp>="{rfc3339(since)}"'
     return ApiRequest(
@@ -388,31 +372,17 @@ class CloudRunService:
         return found
 
     def previews(self, ttl: float | None = None) -> list[Preview]:
-        """The previews of this app in its region, with their URLs: the tags of its
-        previews' service (tagged.py), and the services of their own an earlier Pilot made
-        them (labelled this project's previews of it, named as Pilot named them). With
+        """The previews of this app in its region, with their URLs: the services whose
+        labels say they are this project's previews of it, named as Pilot names them. With
         ``ttl`` (previews.ttl, in seconds) an expiry label further than a day past ``ttl``
         after the service last changed is not believed (previews.believed)."""
         ttls = {self.app: ttl} if ttl is not None else None
-        services = listed(self.transport, self.gcp_project, self.region)
-        tagged: list[Preview] = []
-        for service in services:
-            if previews_service_of(service, self.project) == self.app:
-                revisions = listed_revisions(
-                    self.transport, self.gcp_project, self.region, short_name(service)
-                )
-                tagged = tagged_previews(service, revisions, self.project, ttls)
-        # A preview an earlier Pilot made as a service of its own, deployed again since as
-        # a tag, whose service could not be removed then: the tag is the preview.
-        names = {preview.name for preview in tagged}
-        own = [
+        return [
             preview
-            for service in services
+            for service in listed(self.transport, self.gcp_project, self.region)
             if (preview := preview_of(service, self.project, ttls)) is not None
             and preview.app == self.app
-            and preview.name not in names
         ]
-        return sorted(tagged + own, key=lambda preview: preview.name)
 
     def _wait(self, operation: dict[str, Any]) -> dict[str, Any]:
         return wait_operation(
@@ -434,9 +404,7 @@ class CloudRunService:
         may also delete it when its TTL runs out."""
         policy = self.transport(get_iam_policy_request(self.url))
         public = with_public_invoker(policy)
-        role = self.pruner_role()
-        account = self.pruner.account if self.pruner else ""
-        pruned = with_pruner(public or policy, account, role) if role else None
+        pruned = with_pruner(public or policy, self.pruner) if self.pruner else None
         wanted = pruned or public
         if wanted is None:
             return
@@ -451,25 +419,8 @@ class CloudRunService:
         if public is not None:
             say(f"allowed public access to {self.name} (allUsers may invoke it)")
         if pruned is not None:
-            say(self.pruner_granted(account))
-
-    def refused(self, exc: ApiError) -> Exception:
-        """What to raise for Cloud Run's refusal of the service: a preview's, naming its
-        account, which setup makes since Cloud Run previews were built; else ``exc``."""
-        account = self.runs_as()
-        if self.preview is None or account not in exc.api_message:
-            return exc
-        return TargetError(
-            f"{exc.api_message}: previews run as {account}, which setup makes: run "
-            "`pilot-tui deployer create --cloud gcp` once"
-        )
-
-    def pruner_role(self) -> str | None:
-        """The role the Pilot Server's account gets on this service (None: none)."""
-        return self.pruner.role if self.pruner else None
-
-    def pruner_granted(self, account: str) -> str:
-        return f"the Pilot Server ({account}) may remove {self.name} when its TTL runs out"
+            account = self.pruner.account if self.pruner else ""
+            say(f"the Pilot Server ({account}) may remove {self.name} when its TTL runs out")
 
     def deploy(self, image: str, env: dict[str, str], release: str, say: Say) -> Revision:
         existing = self.current()
@@ -497,7 +448,14 @@ class CloudRunService:
                 operation = self.transport(patch_service_request(self.url, body))
                 say(f"updating Cloud Run service {self.name}")
         except ApiError as exc:
-            raise self.refused(exc) from exc
+            account = self.runs_as()
+            if self.preview is None or account not in exc.api_message:
+                raise
+            # The previews' account is made by setup since Cloud Run previews were built.
+            raise TargetError(
+                f"{exc.api_message}: previews run as {account}, which setup makes: run "
+                "`pilot-tui deployer create --cloud gcp` once"
+            ) from exc
         self._wait(operation)
         self.ensure_access(say)
         service = self.transport(get_service_request(self.url))
@@ -591,8 +549,7 @@ def open_cloud_run(
     app: AppSettings,
     preview: Preview | None = None,
 ) -> CloudRunService:
-    """The app's service (with ``preview``: the service of its own an earlier Pilot made
-    that preview, ``app`` its copy; tagged.open_tagged_preview opens its tag) as the
+    """The app's service (with ``preview``: that preview's, ``app`` its copy) as the
     deployer: its key, or in a CI run its short-lived credentials (clients.py)."""
     from pilot_tui.cloud.clients import google_transport
 
@@ -628,7 +585,6 @@ def pruner(config: PilotConfig, state_dir: Path) -> Pruner | None:
         return None
     outputs = saved_outputs(state_dir)
     account, role = outputs.get("service_account"), outputs.get("cloud_run_pruner_role")
-    tag_role = outputs.get("cloud_run_tag_pruner_role")
     if isinstance(account, str) and account and isinstance(role, str) and role:
-        return Pruner(account, role, tag_role if isinstance(tag_role, str) and tag_role else None)
+        return Pruner(account, role)
     return None

@@ -1,14 +1,12 @@
 """Target kind "cloud-run": the app as a Google Cloud Run service, its images in Artifact
-Registry, its secrets in Secret Manager. Each of its previews is a tagged revision of the
-app's previews' service (tagged.py), its image in the app's repository; an earlier Pilot
-made each a service of its own (service.py), which its next deploy or removal removes."""
+Registry, its secrets in Secret Manager. Each of its previews is a service of its own
+(service.py), its image in the app's repository."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from pilot_tui.cloud.errors import CloudError
 from pilot_tui.config.schema import AppSettings, CloudRunTarget, PilotConfig
 from pilot_tui.deploy import history, previews
 from pilot_tui.deploy.context import Context, DeployContext, RunLog, Say
@@ -37,6 +35,7 @@ class CloudRun(ManagedContainer):
         return CloudRunPreview(previews.preview_app(self.app, preview.name), self.app, preview)
 
     def previews(self, ctx: Context) -> list[Preview]:
+        from pilot_tui.cloud.errors import CloudError
         from pilot_tui.deploy.targets.cloud_run.service import open_cloud_run
 
         if ctx.config.server.home == "sandbox":
@@ -50,26 +49,11 @@ class CloudRun(ManagedContainer):
         return previews.with_live_releases(ctx.state_dir, found)
 
     def destroy(self, ctx: Context, say: Say) -> list[str]:
-        """The app's service and images, its previews and their service: `server
-        destroy` removes Cloud Run apps through here, and a preview never outlives its app."""
-        from pilot_tui.deploy.targets.cloud_run.service import open_cloud_run
-        from pilot_tui.deploy.targets.cloud_run.tagged import PreviewsService
-
+        """The app's service and images, and its previews' services: `server destroy`
+        removes Cloud Run apps through here, and a preview never outlives its app."""
         done = []
         for preview in self.previews(ctx):
             done += self.preview(preview).destroy(ctx, say)
-        if ctx.config.server.home != "sandbox":
-            own = open_cloud_run(ctx.config, ctx.state_dir, ctx.root, self.app)
-            previews_service = PreviewsService(
-                own.transport,
-                own.gcp_project,
-                own.region,
-                own.project,
-                own.app,
-                own.settings,
-                interval=own.interval,
-            )
-            done += previews_service.destroy(say)
         return done + super().destroy(ctx, say)
 
     def registry(self, ctx: Context) -> Registry:
@@ -122,53 +106,24 @@ class CloudRun(ManagedContainer):
 @dataclass
 class CloudRunPreview(CloudRun):
     """A preview of ``owner``: ``app`` is its copy (previews.preview_app), deployed as a
-    tagged revision of the owner's previews' service, pilot-PROJECT-APP--pv, at its tag's
-    URL; its image goes to the owner's repository. Nothing of the owner's service is read
-    or changed."""
+    service of its own, pilot-PROJECT-APP--NAME, with its own URL; its image goes to the
+    owner's repository. Nothing of the owner's service is read or changed."""
 
     owner: AppSettings
     previewing: Preview
 
     def open(self, ctx: Context) -> CloudRunService:
-        from pilot_tui.deploy.targets.cloud_run.tagged import open_tagged_preview
-
-        return open_tagged_preview(ctx.config, ctx.state_dir, ctx.root, self.app, self.previewing)
-
-    def running(self, ctx: Context) -> CloudRunService:
-        """Its tag; a service of its own an earlier Pilot made it, while it has no tag."""
-        tagged = self.open(ctx)
-        if tagged.serving() is not None:
-            return tagged
-        try:
-            old = self.own_service(ctx)
-            return old if old.current() is not None else tagged
-        except TargetError:  # a neighbour's of that name
-            return tagged
-
-    def own_service(self, ctx: Context) -> CloudRunService:
-        """The service of its own an earlier Pilot made the preview, pilot-PROJECT-APP--NAME."""
         from pilot_tui.deploy.targets.cloud_run.service import open_cloud_run
 
         return open_cloud_run(ctx.config, ctx.state_dir, ctx.root, self.app, self.previewing)
 
     def deploy(self, ctx: DeployContext, log: RunLog, *, force: bool = False) -> history.Release:
-        """Deployed; a service of its own an earlier Pilot made it removed (the tag is the
-        preview now); then the agent on the Docker host (which built its image) brought up
+        """Deployed; then the agent on the Docker host (which built its image) brought up
         to date, so it removes the preview when its TTL runs out, laptop or not."""
         from pilot_tui.deploy.targets.docker_host.release import agent_for_previews
 
         release = super().deploy(ctx, log, force=force)
-        say = log.line("deploy", self.app.name)
-        old = self.own_service(ctx)
-        try:
-            if old.current() is not None:
-                say(f"preview {self.previewing.name} is a tag now: its own service goes")
-                old.destroy(say)
-        except TargetError:
-            pass  # not this project's preview (a neighbour's of that name): not ours
-        except CloudError as exc:  # the tag serves: said, removed later
-            say(f"warning: {old.name} stays (`preview destroy` removes it): {exc}")
-        agent_for_previews(ctx, say)
+        agent_for_previews(ctx, log.line("deploy", self.app.name))
         return release
 
     def registry(self, ctx: Context) -> Registry:
@@ -197,30 +152,19 @@ class CloudRunPreview(CloudRun):
         if ctx.config.server.home == "sandbox":
             return False
         try:
-            return (
-                self.open(ctx).serving() is not None or self.own_service(ctx).current() is not None
-            )
+            return self.open(ctx).current() is not None
         except TargetError:
             return False
 
     def destroy(self, ctx: Context, say: Say) -> list[str]:
-        """Its tag and revisions (and a service of its own an earlier Pilot made it), then
-        its images in the app's repository (their own tags, previews.image_tag: an image
-        the app's releases tag too is kept)."""
+        """Its service, then its images in the app's repository (their own tags,
+        previews.image_tag: an image the app's releases tag too is kept)."""
         from pilot_tui.cloud.clients import google_transport
         from pilot_tui.deploy.artifact_registry import delete_tagged
 
         if ctx.config.server.home == "sandbox":
             return []
         done = self.open(ctx).destroy(say)
-        old = self.own_service(ctx)
-        try:
-            made_earlier = old.current() is not None
-        except TargetError as exc:  # a neighbour project's, or another app's preview
-            say(f"not removed: {exc}")
-            made_earlier = False
-        if made_earlier:
-            done += old.destroy(say)
         config, name = ctx.config, self.previewing.name
         try:
             tags = delete_tagged(

@@ -23,6 +23,7 @@ from textual.worker import Worker, WorkerState
 from pilot_tui.screens.colorlog import ColorLog
 from pilot_tui.screens.failures import worker_failure
 from pilot_tui.screens.footer import PilotFooter
+from pilot_tui.wording import counted
 
 POLL_SECONDS = 2.0
 LOG_LINES = 5000  # the pane keeps the newest ones (and says so)
@@ -100,7 +101,7 @@ class AppLogsScreen(Screen[None]):
                 shown = (
                     f"showing the last {LOG_LINES:,} of {count:,} lines"
                     if count > LOG_LINES
-                    else f"{count} line(s)"
+                    else f"{counted(count, 'line')}"
                 )
                 self.app.call_from_thread(
                     self._show,

@@ -63,6 +63,10 @@ class AppsScreen(Screen[None]):
                 id="apps-title",
             )
             yield DataTable(id="app-list", cursor_type="row", zebra_stripes=True)
+            yield Static(
+                "No apps yet: press [b]n[/b] to add one (the questions of `pilot-tui app new`).",
+                id="apps-empty",
+            )
         yield PilotFooter()
 
     def on_mount(self) -> None:
@@ -111,6 +115,7 @@ class AppsScreen(Screen[None]):
                 )
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))
+        self.query_one("#apps-empty", Static).display = table.row_count == 0
 
     def _selected(self) -> str | None:
         table = self.query_one("#app-list", DataTable)

@@ -28,6 +28,7 @@ from pilot_tui import redact
 from pilot_tui.screens.colorlog import ColorLog, colour_level, plain
 from pilot_tui.screens.footer import PilotFooter
 from pilot_tui.screens.ordered_keys import TextInput
+from pilot_tui.wording import counted
 
 MAX_RUNS = 12
 DEPLOY_EVENTS = ("StageStarted", "StageFinished", "StageFailed", "Output", "Released")
@@ -220,7 +221,7 @@ class LogsScreen(Screen[None]):
                 f" · showing the last {shown:,} of {self.totals[n]:,} lines (search reads them all)"
             )
         self.query_one("#logs-status", Static).update(
-            f"[b]Run logs[/b] · {len(self.files)} run(s) in {self.state_dir / 'logs'} · "
+            f"[b]Run logs[/b] · {counted(len(self.files), 'run')} in {self.state_dir / 'logs'} · "
             f"{follow}{cut}{' · ' + extra if extra else ''}"
         )
 
@@ -293,7 +294,7 @@ class LogsScreen(Screen[None]):
             self.notify("Select text with the mouse, or find a line with /, then press c.")
             return
         self.app.copy_to_clipboard(text)
-        self.notify(f"Copied {len(text.splitlines()) or 1} line(s).")
+        self.notify(f"Copied {counted(len(text.splitlines()) or 1, 'line')}.")
 
     def action_toggle_follow(self) -> None:
         self.follow = not self.follow

@@ -52,6 +52,7 @@ from pilot_tui.screens.server_view import (
     row_key,
 )
 from pilot_tui.teardown import Inventory, Teardown
+from pilot_tui.wording import counted
 
 
 class ServerScreen(RunScreen):
@@ -248,7 +249,7 @@ class ServerScreen(RunScreen):
             in_flight = self.server.in_flight()
             self.log_line(interrupt_message(2, in_flight))
             what = (
-                f"{len(in_flight)} resource(s) in flight: {', '.join(in_flight)}"
+                f"{counted(len(in_flight), 'resource')} in flight: {', '.join(in_flight)}"
                 if in_flight
                 else "Terraform to save its state"
             )
@@ -371,7 +372,7 @@ class ServerScreen(RunScreen):
         self.query_one("#progress-row").remove_class("hidden")
         self._record_sandbox()
         self.query_one("#summary", Static).update(
-            f"{'Destroying' if plan.destroy else 'Applying'} {plan.total} change(s)… "
+            f"{'Destroying' if plan.destroy else 'Applying'} {counted(plan.total, 'change')}… "
             "(Esc to cancel)"
         )
         return await self.server.apply(plan)

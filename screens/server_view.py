@@ -18,6 +18,7 @@ from textual.widgets import Button, Checkbox, Label
 
 from pilot_tui.provision.server import Plan, RunResult
 from pilot_tui.teardown import STEP_TITLES, Inventory, Thing
+from pilot_tui.wording import counted, plural
 
 
 class ConfirmDestroy(ModalScreen["bool | None"]):
@@ -87,7 +88,7 @@ def gone_summary(left: Inventory) -> str:
     something)."""
     done = "[green b]Done.[/] Everything Pilot made for this project is gone. What remains:"
     if left.unowned:
-        return f"{done} {len(left.unowned)} bucket(s) Pilot left alone.\n" + "\n".join(
+        return f"{done} {counted(len(left.unowned), 'bucket')} Pilot left alone.\n" + "\n".join(
             escape(line) for line in left.unowned_lines()
         )
     kept = ", ".join(f"{t.kind} {t.name}" for t in left.keep)
@@ -102,7 +103,8 @@ def plan_summary(plan: Plan, estimate: str) -> str:
     else:
         verb = "destroy" if plan.destroy else "apply"
         lines = [
-            f"[b]{plan.total}[/b] change(s) to review. Press [b]a[/b] to {verb}, Esc to go back."
+            f"[b]{plan.total}[/b] {plural(plan.total, 'change')} to review. Press [b]a[/b] to "
+            f"{verb}, Esc to go back."
         ]
         if estimate:
             lines.append(escape(estimate))
@@ -122,14 +124,17 @@ def apply_summary(
     if result.killed:
         lines = "\n".join(escape(line) for line in after_kill(result))
         return (
-            f"[b]Killed[/b] after {done} change(s): Terraform's state may "
+            f"[b]Killed[/b] after {counted(done, 'change')}: Terraform's state may "
             f"miss what it was doing.\n{lines}\nLog: {log}"
         )
     if result.interrupted:
-        return f"Stopped after {done} change(s); state is saved. Plan and apply again to finish."
+        return (
+            f"Stopped after {counted(done, 'change')}; state is saved. Plan and apply again "
+            "to finish."
+        )
     if result.code != 0:
         failed = escape(", ".join(result.errored) or "a step")
-        return f"Failed at {failed}; {len(result.completed)} change(s) made. Log: {log}"
+        return f"Failed at {failed}; {counted(len(result.completed), 'change')} made. Log: {log}"
     shown = "  ".join(f"{k}: [b]{escape(v)}[/b]" for k, v in outputs())
     what = "pick an app and d to deploy it" if has_apps else "describe your first app"
     return f"[green b]Done.[/] {shown}\nNext: Esc, then [b]a[/b] to {what}."

@@ -25,6 +25,7 @@ from pilot_tui.config.document import ConfigChanged, ConfigRefused, ProjectFile
 from pilot_tui.config.problems import Problem
 from pilot_tui.screens.footer import PilotFooter
 from pilot_tui.screens.ordered_keys import TextEditor
+from pilot_tui.wording import counted
 
 
 def _digest(data: bytes) -> str:
@@ -131,8 +132,8 @@ class SettingsScreen(Screen[None]):
         for problem in self.problems:
             listing.append(ProblemItem(problem))
         errors, warnings = len(report.errors), len(report.warnings)
-        state = "[green]valid[/]" if not errors else f"[red]{errors} problem(s)[/]"
-        extra = f", {warnings} warning(s)" if warnings else ""
+        state = "[green]valid[/]" if not errors else f"[red]{counted(errors, 'problem')}[/]"
+        extra = f", {counted(warnings, 'warning')}" if warnings else ""
         edited = " · [b]unsaved edits[/b]" if self.dirty else ""
         self.query_one("#settings-status", Static).update(
             f"[b]{self.pf.display}[/b] · {state}{extra}{edited} · ctrl+s saves (only a valid file)"
@@ -152,7 +153,7 @@ class SettingsScreen(Screen[None]):
             self.pf.save(self.editor.text)
         except ConfigRefused as exc:
             self.notify(
-                f"Not saved: {len(exc.report.errors)} problem(s) to fix first "
+                f"Not saved: {counted(len(exc.report.errors), 'problem')} to fix first "
                 "(listed below the editor).",
                 severity="error",
             )

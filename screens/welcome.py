@@ -25,6 +25,7 @@ from pilot_tui.screens.failures import worker_failure
 from pilot_tui.screens.footer import PilotFooter
 from pilot_tui.screens.home_status import any_live, app_rows, next_step, saved_server
 from pilot_tui.screens.project_config import as_run, effective_config
+from pilot_tui.wording import counted
 
 if TYPE_CHECKING:  # read and checked after the first frame (the checks' imports cost)
     from pilot_tui.config.problems import Report
@@ -161,7 +162,7 @@ class WelcomeScreen(Screen[None]):
             lines, next_step = self._project_state(project, checked.config, checked.report)
             self._show(head + lines, next_step)
         else:
-            problems = [f"  [red]{len(checked.report.errors)} problem(s)[/red]:"]
+            problems = [f"  [red]{counted(len(checked.report.errors), 'problem')}[/red]:"]
             problems += [f"  {escape(line)}" for line in checked.report.lines()[:8]]
             self._show(
                 head + problems,
@@ -209,18 +210,20 @@ class WelcomeScreen(Screen[None]):
         from pilot_tui.deploy.targets import on_docker_host
 
         secrets.register_project(project.state_dir, config)  # for every pane
-        warn = f", {len(report.warnings)} warning(s)" if report.warnings else ""
+        warn = f", {counted(len(report.warnings), 'warning')}" if report.warnings else ""
         lines = [f"  [green]valid[/green]{warn}"]
         server = saved_server(project.state_dir)
+        # Managed apps alone need no Pilot Server: the next step is theirs, not its.
+        serverless = bool(config.apps) and not on_docker_host(config.apps)
         if config.server.home == "host":
             where = f"your Docker host {config.server.host or '(server.host unset)'}"
             lines.append(f"[b]Server[/b] (host): {where}")
             server = server or config.server.host
         else:
-            lines.append(
-                f"[b]Server[/b] ({config.server.home}): "
-                + (f"[green]up[/green] at {escape(server)}" if server else "not provisioned")
-            )
+            state = f"[green]up[/green] at {escape(server)}" if server else "not provisioned"
+            if not server and serverless:
+                state += " (no app runs on it: each runs on its own managed target)"
+            lines.append(f"[b]Server[/b] ({config.server.home}): {state}")
         apps = [a.name for a in config.apps]
         lines.append("[b]Apps[/b]: " + ("none yet" if not apps else ""))
         live = any_live(project.state_dir, apps)
@@ -230,8 +233,7 @@ class WelcomeScreen(Screen[None]):
         self.app_health = None if live else {}
         if live:
             self.check_health(project.file)
-        managed_live = live and not on_docker_host(config.apps)  # managed apps need no server
-        return lines, next_step(bool(server) or managed_live, bool(apps), config.server.home)
+        return lines, next_step(bool(server) or serverless, bool(apps), config.server.home)
 
     def _show(self, head: list[str], next_step: str) -> None:
         self._status_head = head

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, cast
 from pilot_tui.cli.common import error, load_valid, print_json, say
 from pilot_tui.cli.deploy_cmds import deployer
 from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, PilotError
+from pilot_tui.wording import counted, plural
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -303,11 +304,13 @@ def db_backup(ns: argparse.Namespace) -> int:
         print_json({**asdict(record), "where": store.where(record.key), "pruned": pruned})
         return EXIT_OK
     print(
-        f"backup {record.id} of {settings.name}: {backups.mb(record.size)}, {len(record.tables)} "
-        f"tables, {record.rows:,} rows, in {record.seconds:.1f} s -> {store.where(record.key)}"
+        f"backup {record.id} of {settings.name}: {backups.mb(record.size)}, "
+        f"{counted(len(record.tables), 'table')}, {record.rows:,} {plural(record.rows, 'row')}, "
+        f"in {record.seconds:.1f} s -> {store.where(record.key)}"
     )
     if pruned:
-        say(f"removed {len(pruned)} older backup(s) beyond keep = {keep}: {', '.join(pruned)}")
+        older = counted(len(pruned), "older backup")
+        say(f"removed {older} beyond keep = {keep}: {', '.join(pruned)}")
     return EXIT_OK
 
 
@@ -408,7 +411,8 @@ def db_backups(ns: argparse.Namespace) -> int:
         return EXIT_OK
     for r in records:
         print(
-            f"{r.id:20} {backups.mb(r.size):>10} {len(r.tables):>4} tables {r.rows:>12,} rows "
+            f"{r.id:20} {backups.mb(r.size):>10} {counted(len(r.tables), 'table'):>10} "
+            f"{r.rows:>12,} {plural(r.rows, 'row'):4} "
             f"{r.seconds:7.1f} s  sha256 {r.sha256[:12]}"
         )
     if drills:

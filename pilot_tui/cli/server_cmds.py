@@ -33,6 +33,7 @@ from pilot_tui.provision.tf.events import (
 )
 from pilot_tui.provision.tf.plan import ResourceChange
 from pilot_tui.runner import Interrupt
+from pilot_tui.wording import counted
 
 T = TypeVar("T")
 EXIT_CANCELLED = -1  # the user said no: nothing changed, exit 0
@@ -301,8 +302,10 @@ def _apply(
         failed = ", ".join(result.errored) or "(see the errors above)"
         say(f"{verb} failed at: {failed}")
         say(
-            f"{len(result.completed)} change(s) were made before the failure; Terraform's state "
-            "records them, so fixing the cause and running the command again resumes."
+            f"{counted(len(result.completed), 'change')} "
+            f"{'was' if len(result.completed) == 1 else 'were'} made before the failure; "
+            "Terraform's state records them, so fixing the cause and running the command "
+            "again resumes."
         )
         if any(d.summary == "Saved plan is stale" for d in result.errors):
             say(
@@ -351,7 +354,7 @@ def _review_and_apply(
         run_terraform(lambda: server.apply(the_plan), interrupt)  # setup, which checks its parts
         return EXIT_OK
     if not the_plan.read_back:  # --yes: its table comes as the apply starts
-        say(f"applying {the_plan.total} change(s) (--yes); the plan's table follows")
+        say(f"applying {counted(the_plan.total, 'change')} (--yes); the plan's table follows")
         return _apply(server, the_plan, progress, interrupt, "apply")
     _show_plan(the_plan, server, print)
     answer = confirm(f"Apply these {the_plan.total} changes?", ns.yes)

@@ -25,6 +25,7 @@ from pilot_tui.teardown import (
     plan_teardown,
 )
 from pilot_tui.teardown import remaining as what_remains
+from pilot_tui.wording import counted
 
 if TYPE_CHECKING:
     from pilot_tui.config.schema import Database, PilotConfig
@@ -368,7 +369,7 @@ def _show_remains(left: Inventory) -> None:
         for thing in left.remove:
             print(f"  - {thing.describe()}")
     elif left.unowned:  # never "nothing" while something named like the project's is there
-        print(f"What remains: {len(left.unowned)} bucket(s) Pilot left alone:")
+        print(f"What remains: {counted(len(left.unowned), 'bucket')} Pilot left alone:")
     else:
         print(
             "What remains: nothing"

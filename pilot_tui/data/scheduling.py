@@ -114,6 +114,7 @@ AGENT_MODULES = (
     "provision/remote.py",
     "redact.py",
     "runner.py",
+    "wording.py",
 )
 DOCKERFILE = """FROM {base}
 COPY pilot_tui /pilot/pilot_tui

@@ -558,7 +558,8 @@ class _RunLog:
 
     def __init__(self, deployer: Deployer, app: str, verb: str) -> None:
         logs = ensure_private_dir(deployer.state_dir / "logs")
-        self.path = logs / f"{verb}-{time.strftime('%Y%m%d-%H%M%S')}-{app}.log"
+        # UTC, as every time Pilot records: the Logs screen orders runs by these names.
+        self.path = logs / f"{verb}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{app}.log"
         self.deployer = deployer
         self.timer = Timer()
         self.handle: Any = None

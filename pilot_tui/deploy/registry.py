@@ -23,6 +23,7 @@ from pilot_tui import redact
 from pilot_tui.cloud.aws_errors import converted
 from pilot_tui.errors import PilotError
 from pilot_tui.naming import project_tags
+from pilot_tui.wording import counted
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -227,7 +228,7 @@ def delete_ecr_tags(
         if refused:
             first = refused[0]
             raise RegistryError(
-                f"ECR kept {len(refused)} image tag(s) of {repository} "
+                f"ECR kept {counted(len(refused), 'image tag')} of {repository} "
                 f"({first.get('failureCode')}: {first.get('failureReason')})"
             )
     return tags

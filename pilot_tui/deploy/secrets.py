@@ -24,6 +24,7 @@ from pilot_tui import redact
 from pilot_tui.data import passwords
 from pilot_tui.errors import EXIT_INVALID, PilotError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
+from pilot_tui.wording import plural
 
 if TYPE_CHECKING:
     from pilot_tui.config.schema import PilotConfig
@@ -141,13 +142,15 @@ def resolve(
         listed = ", ".join(missing)
         if in_ci:
             raise SecretsError(
-                f"app {app!r} needs secret(s) {listed}: empty or unset in this run",
+                f"app {app!r} needs {plural(len(missing), 'secret')} {listed}: empty or unset "
+                "in this run",
                 hint="set the repository secret of the same name (gh secret set NAME); the "
                 "workflow `pilot-tui ci github` writes passes each one",
             )
+        them = "it" if len(missing) == 1 else "them"
         raise SecretsError(
-            f"app {app!r} needs secret(s) {listed}: export them, or store them "
-            f"with `pilot-tui secrets set {app} NAME` (kept in {path}, 0600)"
+            f"app {app!r} needs {plural(len(missing), 'secret')} {listed}: export {them}, or "
+            f"store {them} with `pilot-tui secrets set {app} NAME` (kept in {path}, 0600)"
         )
     redact.register(values.values())
     return values

@@ -37,6 +37,7 @@ from pilot_tui.provision.tf.toolchain import Terraform, resolve
 from pilot_tui.provision.tf.variables import variables
 from pilot_tui.provision.tf.workspace import WorkspaceLock, render, template_sources
 from pilot_tui.runner import Command, Interrupt, Line, stream
+from pilot_tui.wording import counted
 
 BACKEND_FILE = "pilot_backend.tf"
 
@@ -219,7 +220,8 @@ class Server:
     async def run(self, command: Command, verb: str) -> RunResult:
         """Run one Terraform command, streaming events; the full log goes to .pilot/logs."""
         logs = ensure_private_dir(self.project.state_dir / "logs")
-        log_path = logs / f"terraform-{time.strftime('%Y%m%d-%H%M%S')}-{verb}.log"
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())  # UTC, as the deploys' logs
+        log_path = logs / f"terraform-{stamp}-{verb}.log"
         result = RunResult(0, log=log_path)
         with log_path.open("w", encoding="utf-8") as log:
             log_path.chmod(0o600)
@@ -340,7 +342,7 @@ class Server:
             return RunResult(0)
         tf = self.terraform()
         self.on_event(
-            Stage("destroy" if plan.destroy else "apply", f"{plan.total} resource change(s)")
+            Stage("destroy" if plan.destroy else "apply", counted(plan.total, "resource change"))
         )
         result = await self.run(
             commands.apply(tf, self.workdir), "destroy" if plan.destroy else "apply"

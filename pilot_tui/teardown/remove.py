@@ -25,6 +25,7 @@ from pilot_tui.teardown.things import (
     Say,
     Thing,
 )
+from pilot_tui.wording import counted
 
 if TYPE_CHECKING:
     from pilot_tui.config.schema import AppSettings, PilotConfig
@@ -354,7 +355,7 @@ async def _terraform_destroy(
     why = "interrupted" if result.interrupted else failed
     teardown.failures.append(
         f"terraform destroy {why} after {len(result.completed)} of "
-        f"{plan.total} change(s); what remains is listed above "
+        f"{counted(plan.total, 'change')}; what remains is listed above "
         f"(log: {result.log})"
     )
     if result.killed:  # what may now exist outside its state, as for `up`

@@ -242,4 +242,4 @@ def test_an_apply_log_path_is_shown_as_written():
     log = Path("/projects/acme[red]/.pilot/logs/apply.log")
     failed = RunResult(1, errored=["aws_instance.server"], log=log)
     shown = Content.from_markup(apply_summary(failed, 0, lambda r: [], lambda: [], True)).plain
-    assert f"Failed at aws_instance.server; 0 change(s) made. Log: {log}" == shown
+    assert f"Failed at aws_instance.server; 0 changes made. Log: {log}" == shown

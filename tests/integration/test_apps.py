@@ -54,6 +54,31 @@ def test_add_app_keeps_the_file_and_validates():
     assert tomllib.loads(text)["apps"][0]["secrets"] == ["DB_URL"]
 
 
+async def test_the_apps_screen_says_at_once_that_there_are_none_yet(project):
+    """Found walking: with no app the screen showed an empty table, and said "No apps
+    yet: press n" only once a key that acts on an app was pressed."""
+    app = create_app(str(project))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        assert isinstance(app.screen, AppsScreen)
+        await pilot.pause()
+        empty = app.screen.query_one("#apps-empty", Static)
+        assert empty.display and "No apps yet: press n to add one" in str(empty.render())
+        assert empty.region.height >= 1 and empty.region.bottom <= 23  # on screen, at 80x24
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, NewAppScreen)
+        form.query_one("#path", Input).value = "."
+        form.query_one("#name", Input).value = "api"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, AppsScreen)
+        assert not app.screen.query_one("#apps-empty", Static).display  # one now
+
+
 async def test_new_app_form_detects_validates_and_saves(project):
     site = project.parent / "site"
     site.mkdir()

@@ -176,3 +176,27 @@ def test_a_previews_run_is_listed_with_the_deploys(tmp_path):
         "deploy-20261125-101500-api.log",
         "terraform-20261125-101400-plan.log",
     ]
+
+
+def test_run_logs_are_named_in_utc_so_the_newest_is_first_in_any_time_zone(tmp_path, monkeypatch):
+    """Found walking: with TZ=America/New_York a deploy's log was named in local time
+    (deploy-20261205-175243-fn.log) and listed after an older run named in UTC."""
+    import time
+    from types import SimpleNamespace
+
+    from pilot_tui.deploy.engine import _RunLog
+    from pilot_tui.screens.logs import run_logs
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    earlier = time.strftime("%Y%m%d-%H%M%S", time.gmtime(time.time() - 60))
+    (logs / f"deploy-{earlier}-api.log").write_text("x\n")  # a run a minute ago, in UTC
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        newest = _RunLog(SimpleNamespace(state_dir=tmp_path), "fn", "deploy").path  # type: ignore[arg-type]
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    newest.write_text("x\n")
+    assert [p.name for p in run_logs(tmp_path)] == [newest.name, f"deploy-{earlier}-api.log"]

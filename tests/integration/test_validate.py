@@ -211,3 +211,28 @@ def test_gcp_credentials_that_are_not_a_key_file_are_warned_about(tmp_path):
     shadow = problems("/etc/shadow")
     assert shadow and any("system" in m for m in shadow), shadow
     assert any("not a regular file" in m for m in problems("/dev/zero"))  # and no hang
+
+
+async def test_with_only_managed_apps_the_home_screen_never_sends_one_to_make_a_server(
+    tmp_path,
+):
+    """Found walking: two serverless apps, never deployed: the home screen said "Server:
+    not provisioned" and "Next: press s to plan and create the Pilot Server", which none
+    of them needs."""
+    from pilot_tui.screens.app import create_app
+
+    project = tmp_path / "pilot.toml"
+    project.write_text(
+        MINIMAL
+        + '\n[[apps]]\nname = "web"\npath = "site"\n\n  [apps.target]\n  kind = "s3-cloudfront"\n'
+        + '\n[[apps]]\nname = "fn"\npath = "fn"\n\n  [apps.target]\n  kind = "lambda"\n'
+    )
+    (tmp_path / "site").mkdir()
+    (tmp_path / "fn").mkdir()
+    app = create_app(str(project))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        status = str(app.screen.query_one("#project-status").render())
+        following = str(app.screen.query_one("#next-step").render())
+    assert "not provisioned (no app runs on it" in status, status
+    assert "create the Pilot Server" not in following and "to deploy it" in following, following

@@ -33,6 +33,7 @@ from pilot_tui.deploy.targets.managed import (
 )
 from pilot_tui.deploy.targets.managed_flow import deploy_managed, rollback_managed
 from pilot_tui.naming import preview_repository, resource_name
+from pilot_tui.wording import counted
 
 
 def ecr_registry_for(ctx: Context, app: AppSettings) -> Registry:
@@ -93,7 +94,9 @@ def delete_preview_ecr_images(ctx: Context, owner: AppSettings, name: str, say: 
             )
             continue
         if tags:
-            done.append(f"deleted {len(tags)} image tag(s) of preview {name} from {repository}")
+            done.append(
+                f"deleted {counted(len(tags), 'image tag')} of preview {name} from {repository}"
+            )
             say(done[-1])
     return done
 

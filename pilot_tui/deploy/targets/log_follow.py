@@ -14,6 +14,7 @@ from pilot_tui.config.schema import AppSettings
 from pilot_tui.deploy.context import Context, Say
 from pilot_tui.deploy.targets.base import LogLine, NoLogs
 from pilot_tui.errors import PilotError, framed
+from pilot_tui.wording import counted
 
 POLL_SECONDS = 2.0
 
@@ -29,7 +30,7 @@ class Logged(Protocol):
 
 def tail_note(tail: int) -> str:
     """Said when `logs` printed as many lines as --tail allows: there may be older ones."""
-    return f"(the last {tail} line(s) shown; older ones with --tail N)"
+    return f"(the last {counted(tail, 'line')} shown; older ones with --tail N)"
 
 
 class LogPoller:

@@ -54,6 +54,7 @@ from pilot_tui.deploy.targets.sites import (
     site_settings,
 )
 from pilot_tui.naming import site_bucket
+from pilot_tui.wording import counted
 
 
 def _mb(size: int) -> str:
@@ -252,7 +253,7 @@ class _SiteDeploy:
                 history.now(),
                 history.LIVE,
                 url=served.url,
-                note=f"{len(changes.upload)} file(s) changed{served.dns_note}",
+                note=f"{counted(len(changes.upload), 'file')} changed{served.dns_note}",
                 revision=site.keep_release(release_id, manifest),
                 settings=settings_record(self.app),
             ),

@@ -210,7 +210,7 @@ def test_pushes_deploy_what_ci_can_from_fresh_checkouts_into_the_shared_history(
     checkout = _checkout(admin, "run3", "push 3\n")
     missing = _run(workflow, checkout, {}, github_tokens, cli, monkeypatch)
     assert missing.code != 0
-    assert "needs secret(s) API_TOKEN: empty or unset in this run" in missing.err
+    assert "needs secret API_TOKEN: empty or unset in this run" in missing.err
     assert "gh secret set" in missing.err
     live = lam.get_function(FunctionName="pilot-acme-fn", Qualifier="live")["Configuration"]
     assert live["Environment"]["Variables"]["API_TOKEN"] == "ci-token-2"

@@ -103,7 +103,7 @@ def test_deploy_twice_then_roll_back(moto):
         "created listener :80 on pilot-acme-web",
         "task definition pilot-acme-web:1",
         "created service pilot-acme-web in cluster pilot-acme",
-        "waiting for 1 task(s) of pilot-acme-web:1 to be healthy",
+        "waiting for 1 task of pilot-acme-web:1 to be healthy",
     ):
         assert any(s.startswith(line) for s in said), (line, said)
 

@@ -263,7 +263,7 @@ def test_the_old_python_proxy_is_replaced_in_place_keeping_its_routes(engine):
     last_old = max(t for t, body in answered if body == b"old")
     first_new = min(t for t, body in answered if body == b"A")
     print(f"old proxy -> Caddy: {first_new - last_old:.2f} s without an answer")
-    assert said[0] == "moving 2 route(s) from Pilot's old proxy to Caddy"
+    assert said[0] == "moving 2 routes from Pilot's old proxy to Caddy"
     assert new.id != old.id and new.labels["pilot.proxy.edge"] == "caddy"
     assert get(spec.port, "a.test") == (200, b"A") and get(spec.port, "b.test") == (200, b"B")
     assert [c.name for c in client.containers.list(all=True) if "proxy" in c.name] == [PROXY_NAME]

@@ -280,7 +280,7 @@ def test_deploy_outside_the_sandbox_puts_cloud_cdn_in_front(tmp_path, monkeypatc
     record, log = deploy(tmp_path, monkeypatch, gcs, "gcp", fake)
     record_line = f"docs.acme.example. 300 IN A {IP}"
     assert record.url == "https://docs.acme.example/"
-    assert record.note == f"1 file(s) changed; DNS: {record_line}"
+    assert record.note == f"1 file changed; DNS: {record_line}"
     assert f"create this DNS record at your DNS provider: {record_line}" in log.lines
     deployed = [e for e in log.events if getattr(e, "stage", "") == "deploy"]
     assert any(record_line in getattr(e, "detail", "") for e in deployed)
@@ -319,7 +319,7 @@ def test_deploy_in_the_sandbox_keeps_to_the_emulator(tmp_path, monkeypatch, gcs)
             record.simulated_url
             == "https://storage.googleapis.com/pilot-acmesan-docs-site/index.html"
         )
-        assert record.note == "1 file(s) changed"
+        assert record.note == "1 file changed"
         finished = [e for e in log.events if getattr(e, "stage", "") == "deploy"]
         assert any(
             "Cloud CDN is not simulated in the sandbox" in getattr(e, "detail", "")

@@ -125,7 +125,7 @@ def test_a_crashing_release_fails_at_once_with_its_exit_code_and_collapsed_lines
             "Traceback (most recent call last):",
             "  File app.py, line 1",
             "ImportError: no module named flask",
-            "[the 3 lines above repeated 7 more time(s)]",
+            "[the 3 lines above repeated 7 more times]",
         ]
         records = history.load(root / ".pilot", "hello")
         assert [(r.id, r.status) for r in records] == [("v1", "live"), ("v2", "failed")]
@@ -184,9 +184,9 @@ def test_repeats_are_collapsed_as_data():
         "a",
         "x",
         "y",
-        "[the 2 lines above repeated 2 more time(s)]",
+        "[the 2 lines above repeated 2 more times]",
         "b",
-        "[the line above repeated 1 more time(s)]",
+        "[the line above repeated 1 more time]",
         "c",
     ]
     assert server_target.collapse_repeats(["a", "b", "c"]) == ["a", "b", "c"]

@@ -382,7 +382,7 @@ def test_ctrl_c_while_the_old_release_stops_leaves_it_to_the_next_deploy(site, c
     again = cli("deploy", "hello")
     assert again.code == 0, again.err
     assert "nothing changed: v2 is live" in again.err
-    assert "stopping 1 container(s) of earlier releases left running" in again.err
+    assert "stopping 1 container of earlier releases left running" in again.err
     left = docker_client.containers.list(all=True, filters={"label": "pilot.app=hello"})
     assert [c.labels["pilot.release"] for c in left] == ["v2"]
     assert get(port) == "hello v2"

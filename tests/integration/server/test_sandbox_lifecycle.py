@@ -69,7 +69,7 @@ def test_plan_apply_reapply_destroy(sandbox_project, tmp_path):
     # providers once more; with --yes the plan is read back (show) beside the apply, for
     # the table below (issue 16).
     assert sorted(commands_run(ran)) == ["apply", "plan", "show"]
-    assert "applying 9 change(s) (--yes); the plan's table follows" in up.stderr
+    assert "applying 9 changes (--yes); the plan's table follows" in up.stderr
     assert "instance_type=t3.small" in up.stdout and "Plan: 9 to add" in up.stdout
     assert "[9/9]" in up.stderr and "The Pilot Server is up." in up.stdout
     assert (

@@ -171,7 +171,7 @@ async def test_esc_twice_names_what_is_in_flight_and_a_kill_says_what_may_be_unt
             await pilot.press("escape")
             await pilot.pause()
             question = str(app.screen.query_one("Label", Static).render())
-            assert "1 resource(s) in flight: aws_instance.server" in question
+            assert "1 resource in flight: aws_instance.server" in question
             await pilot.click("#stop")  # "Kill Terraform"
             await wait_for(pilot, lambda: "Killed" in text(screen, "#summary"), timeout=30)
             summary = text(screen, "#summary")

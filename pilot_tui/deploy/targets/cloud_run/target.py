@@ -15,6 +15,7 @@ from pilot_tui.deploy.registry import Registry
 from pilot_tui.deploy.targets.base import WaypointApp, WaypointUse, target_settings
 from pilot_tui.deploy.targets.container import ManagedContainer
 from pilot_tui.deploy.targets.managed import ManagedTarget, TargetError
+from pilot_tui.wording import counted
 
 if TYPE_CHECKING:
     from pilot_tui.deploy.targets.cloud_run.service import CloudRunService
@@ -180,6 +181,6 @@ class CloudRunPreview(CloudRun):
             say(f"warning: the images of preview {name} stay in Artifact Registry: {exc}")
             return done
         if tags:
-            done.append(f"deleted {len(tags)} image tag(s) of preview {name}")
+            done.append(f"deleted {counted(len(tags), 'image tag')} of preview {name}")
             say(done[-1])
         return done

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, cast
 from pilot_tui import redact
 from pilot_tui.deploy.context import Cancelled
 from pilot_tui.errors import PilotError
+from pilot_tui.wording import counted
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -136,11 +137,11 @@ def trouble(container: Container) -> str | None:
     code = state.get("ExitCode")
     restarts = container.attrs.get("RestartCount", 0)
     if state.get("Restarting"):
-        return f"is restarting (exit code {code}, {restarts} restart(s))"
+        return f"is restarting (exit code {code}, {counted(restarts, 'restart')})"
     if state.get("Status") != "running":
         return f"{state.get('Status', 'stopped')} with code {code}"
     if restarts:
-        return f"restarted {restarts} time(s)"
+        return f"restarted {counted(restarts, 'time')}"
     return None
 
 
@@ -231,7 +232,7 @@ def collapse_repeats(lines: list[str], longest: int = 60) -> list[str]:
             if times > 1:
                 out += block
                 what = "the line above" if size == 1 else f"the {size} lines above"
-                out.append(f"[{what} repeated {times - 1} more time(s)]")
+                out.append(f"[{what} repeated {counted(times - 1, 'more time')}]")
                 i += times * size
                 break
         else:

@@ -14,6 +14,7 @@ from pilot_tui.deploy import previews
 from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.deploy.previews import Preview
 from pilot_tui.naming import image_repository
+from pilot_tui.wording import counted
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -102,4 +103,4 @@ def remove_images(client: DockerClient, project: str, full: str) -> list[str]:
                 with contextlib.suppress(DockerException):  # in use by a running one
                     client.images.remove(tag, noprune=False)
                     removed += 1
-    return [f"removed {removed} image tag(s) of {full}"] if removed else []
+    return [f"removed {counted(removed, 'image tag')} of {full}"] if removed else []

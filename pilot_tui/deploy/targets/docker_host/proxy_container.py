@@ -30,6 +30,7 @@ from pilot_tui.deploy.targets.docker_host.containers import (
     ensure_network,
     http_check,
 )
+from pilot_tui.wording import counted
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -219,7 +220,7 @@ def _existing(client: DockerClient) -> Container | None:
 
 def _say_replacing(current: Container, routes: dict[str, str], line: Callable[[str], None]) -> None:
     if current.labels.get("pilot.proxy.edge") != EDGE:
-        line(f"moving {len(routes)} route(s) from Pilot's old proxy to Caddy")
+        line(f"moving {counted(len(routes), 'route')} from Pilot's old proxy to Caddy")
     else:
         line("replacing the proxy (new image, ports or config layout); apps keep their routes")
     stranded = sorted(h for h, upstream in routes.items() if upstream.startswith("127.0.0.1:"))

@@ -36,6 +36,7 @@ from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.deploy.interrupts import HeldInterrupt
 from pilot_tui.deploy.targets.base import reverted, target_settings, watching
 from pilot_tui.deploy.targets.docker_host import caddy_config, containers, proxy, proxy_container
+from pilot_tui.wording import counted
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -382,7 +383,7 @@ def release(
         # edge, read again now, still routes to the live one (the first read may be old).
         if others and _unchanged(ctx, app, edge, current, made_of) is not None:
             log.line("deploy", name)(
-                f"stopping {len(others)} container(s) of earlier releases left running"
+                f"stopping {counted(len(others), 'container')} of earlier releases left running"
             )
             containers.retire(others, None, settings.stop_timeout)
         log.emit(StageFinished(name, "deploy", f"nothing changed: {current.id} is live"))

@@ -44,6 +44,7 @@ from pilot_tui.deploy.targets.docker_host.caddy_config import certifiable
 from pilot_tui.deploy.targets.log_follow import tail_note
 from pilot_tui.errors import PilotError
 from pilot_tui.naming import resource_name
+from pilot_tui.wording import counted
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -440,7 +441,7 @@ class DockerHost:
             say(f"warning: {app.name}'s routes could not be removed from the edge: {exc}")
         for container in found:
             container.remove(force=True)
-        done = [f"removed {len(found)} container(s) of {app.name}"]
+        done = [f"removed {counted(len(found), 'container')} of {app.name}"]
         if self.previewing is not None:  # its images are its own (tagged with its name)
             done += preview_containers.remove_images(ctx.client, ctx.project, app.name)
             if lock.break_lock(ctx.client, ctx.project, app.name):  # a killed deploy's

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from pilot_tui.cloud.aws_errors import aws_call, unless
 from pilot_tui.deploy.targets.managed import Say, TargetError
 from pilot_tui.naming import project_tags, resource_name
+from pilot_tui.wording import counted
 
 NAME_LIMIT = 32  # load balancer and target group names
 Wait = Callable[[str, Callable[[], bool]], None]  # until(what, check): poll, then time out
@@ -139,8 +140,8 @@ class Balancer:
         if len(zones) < 2:  # an application load balancer needs two zones
             raise TargetError(
                 f"app {self.app}: the default VPC {vpc} in {self.region} has default subnets in "
-                f"{len(zones)} availability zone(s), a load balancer needs 2; add one with "
-                "`aws ec2 create-default-subnet --availability-zone ZONE`"
+                f"{counted(len(zones), 'availability zone')}, a load balancer needs 2; add one "
+                "with `aws ec2 create-default-subnet --availability-zone ZONE`"
             )
         return vpc, [zones[z] for z in sorted(zones)]
 

@@ -44,6 +44,7 @@ from pilot_tui.naming import (
     project_resource,
     resource_name,
 )
+from pilot_tui.wording import counted
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
@@ -218,7 +219,8 @@ class EcsService:
         if not self.wait or self.settings.desired_count == 0:
             say("not waiting for tasks to start")
             return
-        say(f"waiting for {self.settings.desired_count} task(s) of {short(arn)} to be healthy")
+        tasks = counted(self.settings.desired_count, "task")
+        say(f"waiting for {tasks} of {short(arn)} to be healthy")
 
         def settled() -> bool:
             with aws_call(f"ECS service {self.name}"):

@@ -136,6 +136,9 @@ class DeployScreen(RunScreen):
         elif isinstance(event, Output):
             self.log_line(event.text)
         elif isinstance(event, Released):
+            for stage in STAGES:  # live without them (an unchanged release): not left waiting
+                if table.get_cell(stage, "state") == STATES["pending"]:
+                    table.update_cell(stage, "state", STATES["skipped"])
             self.outcome = event.url
             self.log_line(describe(event))
             where = (f" at [b]{escape(event.url)}[/b]" if event.url else "") + (

@@ -32,7 +32,13 @@ from pilot_tui.screens.sandboxes import app_sandboxes
 LOG_LINES = 5000  # the log pane keeps the newest ones
 FLUSH_SECONDS = 0.1
 # A row's state in a run screen's table (a deploy's stages, Terraform's resources).
-STATES = {"pending": "·", "running": "⟳ working", "done": "✓ done", "failed": "✗ failed"}
+STATES = {
+    "pending": "·",
+    "running": "⟳ working",
+    "done": "✓ done",
+    "failed": "✗ failed",
+    "skipped": "– not needed",  # a run that ended live without it (nothing changed)
+}
 
 
 class ConfirmCancel(ModalScreen[bool]):

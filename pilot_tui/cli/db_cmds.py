@@ -39,7 +39,10 @@ def db_list(ns: argparse.Namespace) -> int:
         if ns.json:
             print_json([])
         else:
-            say("no databases yet: add a [[databases]] table to pilot.toml (docs/pilot-toml.md)")
+            say(
+                "no databases yet: `pilot-tui db new NAME --app APP` adds one (a [[databases]] "
+                "table of pilot.toml: docs/pilot-toml.md)"
+            )
         return EXIT_OK
     rows = overview.listed(config, Project(pf.path), _docker_host(ns, pf, config), say)
     if ns.json:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import shutil
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -279,10 +280,33 @@ def releases(ns: argparse.Namespace) -> int:
         made = f"{parts[0]} --preview {parts[1]}" if parts else ns.app
         print(f"{ns.app}: no releases yet (pilot-tui deploy {made})")
         return EXIT_OK
-    print(f"{'RELEASE':8} {'STATUS':10} {'CREATED':20} {'COMMIT':18} IMAGE / NOTE")
-    for r, c in reversed(list(zip(records, changed, strict=True))):
-        note = f"  ({r.note})" if r.note else ""
-        print(f"{r.id:8} {r.status:10} {r.created:20} {(r.commit or '-'):18} {r.image}{note}")
-        for line in c:
-            print(f"{'':8} {line}")
+    for line in release_rows(records, changed, shutil.get_terminal_size().columns):
+        print(line)
     return EXIT_OK
+
+
+def release_rows(records: list[history.Release], changed: list[list[str]], width: int) -> list[str]:
+    """The releases newest first, as a table that fits ``width`` columns: a row each of
+    release, status, when and commit; under it what it runs and its note, then what it
+    changed, wrapped there (an image reference is never cut: a terminal wraps it whole)."""
+    import textwrap
+
+    indent = " " * 9
+
+    def wrapped(text: str) -> list[str]:
+        return textwrap.wrap(
+            text,
+            width=max(width, 40),
+            initial_indent=indent,
+            subsequent_indent=indent + "  ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+
+    rows = [f"{'RELEASE':8} {'STATUS':10} {'CREATED':20} COMMIT", f"{indent}IMAGE (NOTE); CHANGES"]
+    for r, c in reversed(list(zip(records, changed, strict=True))):
+        rows.append(f"{r.id:8} {r.status:10} {r.created:20} {r.commit or '-'}")
+        rows += wrapped(r.image + (f"  ({r.note})" if r.note else ""))
+        for line in c:
+            rows += wrapped(line)
+    return rows

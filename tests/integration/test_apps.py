@@ -257,6 +257,11 @@ async def test_rollback_key_asks_and_offers_the_releases(project):
         await pilot.press("r")
         picker = app.screen
         assert isinstance(picker, RollbackPicker)  # asked, not rolled back
+        await pilot.pause()
+        # the whole question shows at 80 columns (found walking: cut after "starts serving")
+        question = picker.query_one("#rollback-picker > Label")
+        assert "Esc cancels." in str(question.render()) and question.region.height >= 2
+        assert question.region.right <= picker.query_one("#rollback-picker").region.right
         options = picker.query_one(OptionList)
         offered = [options.get_option_at_index(i).id for i in range(options.option_count)]
         assert offered == ["v2", "v1"]  # not the live v3, not the failed v4; newest first

@@ -150,6 +150,8 @@ def test_db_new_writes_a_checked_databases_table_and_keeps_comments(cli, tmp_pat
     toml = tmp_path / "pilot.toml"
     toml.write_text("# our shop\n" + toml.read_text())
     before = toml.read_text()
+    empty = cli("db", "list")  # none yet: it names the command that adds one
+    assert empty.code == 0 and "`pilot-tui db new NAME --app APP` adds one" in empty.err
     for args, said in (
         (("main", "--app", "api"), 'databases[0].apps[0]: no app named "api"'),
         (("main", "--version", "14"), "databases[0].version: 14 is out of range"),

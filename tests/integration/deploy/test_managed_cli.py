@@ -35,6 +35,7 @@ def test_zip_lambda_from_the_cli(fn_project, cli):
     # moto makes up a function URL that nothing serves: marked so, never the answer
     assert first.out.strip().split("\t") == ["fn", "v1", "-"]
     assert "release v1 is live (simulated: https://" in first.err and ".on.aws)" in first.err
+    assert "function URL simulated: https://" in first.err  # (found walking: said bare)
     assert invoke(root, "/a") == {"greeting": "hi", "path": "/a"}
 
     again = cli("deploy", "fn")
@@ -95,7 +96,7 @@ def test_unknown_app_and_missing_folder(fn_project, cli):
 async def test_deploy_then_follow_cloudwatch_logs_in_the_app(fn_project):
     """From the Apps screen: `d` deploys the function, `l` in the deploy viewer follows its
     CloudWatch logs, and a new invocation's line arrives in the pane while it is open."""
-    from textual.widgets import Static
+    from textual.widgets import DataTable, Static
 
     from pilot_tui.screens.app import create_app
     from pilot_tui.screens.app_logs import AppLogsScreen
@@ -133,6 +134,20 @@ async def test_deploy_then_follow_cloudwatch_logs_in_the_app(fn_project):
         await pilot.press("escape")
         assert isinstance(app.screen, DeployScreen)
         assert logs.stop.is_set()
+        await pilot.press("escape")  # the deploy viewer
+        assert isinstance(app.screen, AppsScreen)
+        # Deployed again unchanged: no stage is left waiting (found walking: "release ·").
+        await pilot.press("d")
+        again = app.screen
+        assert isinstance(again, DeployScreen) and again is not deploy
+        assert await until(pilot, lambda: "is live" in text(again, "#deploy-result"))
+        await pilot.pause()
+        stages = again.query_one("#stages", DataTable)
+        rows = [stages.get_row_at(n) for n in range(stages.row_count)]
+        states = {str(row[0]): str(row[1]) for row in rows}
+        assert "nothing changed" in str(stages.get_cell("deploy", "detail"))
+        assert "·" not in states.values(), states
+        assert states["deploy"] == "✓ done", states
         await pilot.press("escape", "escape")  # the deploy viewer, the Apps screen
         home = app.screen
         # The dashboard asks Lambda itself (no Docker host: the function is all there is),

@@ -134,6 +134,8 @@ def test_roll_back_then_forward_by_copies_in_the_bucket(tmp_path, monkeypatch, a
     assert back.image_id == first.image_id  # what a later rollback compares
     assert project.contents() == served_v1  # bytes, types and cache headers: new.txt gone
     assert log.finished("build") == "reusing the files of v1"
+    # the sandbox's made-up domain said as such, as a deploy says it (found walking: bare)
+    assert "(simulated: " in log.finished("deploy") and "cloudfront.net" in log.finished("deploy")
     assert log.finished("push") == (
         "2 restored from v1 (copied in the bucket), 1 deleted, 1 unchanged"
     )

@@ -130,6 +130,7 @@ class LambdaFunction:
     # The Resource Groups Tagging API, which finds the app's previews by their tags; made
     # only when asked (open_lambda).
     tagging: Callable[[], ResourceGroupsTaggingAPIClient] | None = field(default=None, repr=False)
+    simulated: bool = False  # the sandbox's: its URLs are made up (addresses.py), said so
 
     @property
     def name(self) -> str:
@@ -337,7 +338,7 @@ class LambdaFunction:
             url = self.lam.create_function_url_config(
                 FunctionName=self.name, Qualifier=self.alias, AuthType="NONE"
             )["FunctionUrl"]
-            say(f"function URL {url}")
+            say(f"function URL {'simulated: ' if self.simulated else ''}{url}")
         self._grant_public()
         return str(url)
 
@@ -560,6 +561,7 @@ def open_lambda(
         settings,
         preview=preview,
         tagging=lambda: make("resourcegroupstaggingapi"),
+        simulated=config.server.home == "sandbox",
         # The watch's looks: one attempt each (a retry would invoke the app again), waited
         # for as long as the function may run.
         invoker=make(

@@ -168,11 +168,9 @@ class _Rollback:
         self.log.emit(StageStarted(app.name, "deploy"))
         aliases = (settings.domain,) if settings.domain else ()
         distribution, domain = site.ensure_distribution(settings.index, aliases)
-        self.log.emit(
-            StageFinished(
-                app.name, "deploy", f"CloudFront {distribution} ({domain})", self.timer.seconds()
-            )
-        )
+        simulated = "simulated: " if self.ctx.config.server.home == "sandbox" else ""
+        served = f"CloudFront {distribution} ({simulated}{domain})"  # as a deploy says it
+        self.log.emit(StageFinished(app.name, "deploy", served, self.timer.seconds()))
         return distribution, f"https://{settings.domain or domain}/"
 
     def release(

@@ -13,7 +13,9 @@ the whole file on disk and finds a match in the part no longer shown too.
 
 from __future__ import annotations
 
+import calendar
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,11 +109,15 @@ def deploy_line(data: dict[str, object]) -> str:
 
 
 def tab_title(path: Path) -> str:
-    # terraform-20261125-142341-apply.log -> "apply 14:23:41";
-    # deploy-20261125-142341-api.log -> "deploy api 14:23:41"
+    """terraform-20261125-142341-apply.log -> "apply 14:23:41"; deploy-20261125-142341-api.log
+    -> "deploy api 14:23:41": the name's time (UTC) on this machine's clock."""
     parts = path.stem.split("-")
     if len(parts) >= 4:
-        clock = f"{parts[2][:2]}:{parts[2][2:4]}:{parts[2][4:6]}"
+        try:
+            utc = calendar.timegm(time.strptime(f"{parts[1]}{parts[2]}", "%Y%m%d%H%M%S"))
+            clock = time.strftime("%H:%M:%S", time.localtime(utc))
+        except ValueError:  # a name of another form: its time as written
+            clock = f"{parts[2][:2]}:{parts[2][2:4]}:{parts[2][4:6]}"
         what = "-".join(parts[3:])
         return f"{what} {clock}" if parts[0] == "terraform" else f"{parts[0]} {what} {clock}"
     return path.stem

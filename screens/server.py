@@ -52,7 +52,7 @@ from pilot_tui.screens.server_view import (
     row_key,
 )
 from pilot_tui.teardown import Inventory, Teardown
-from pilot_tui.wording import counted
+from pilot_tui.wording import counted, plural
 
 
 class ServerScreen(RunScreen):
@@ -205,7 +205,8 @@ class ServerScreen(RunScreen):
             if at_stake:  # never removed on a yes: each is named, in the CLI
                 flags = " ".join(f"--drop-database {name}" for name in at_stake)
                 self.notify(
-                    f"This destroys the data of database(s) {', '.join(at_stake)}. Remove "
+                    f"This destroys the data of {plural(len(at_stake), 'database')} "
+                    f"{', '.join(at_stake)}. Remove "
                     f"them first (pilot-tui db destroy NAME), or run pilot-tui server destroy "
                     f"{flags} in a terminal.",
                     severity="error",

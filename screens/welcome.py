@@ -207,14 +207,16 @@ class WelcomeScreen(Screen[None]):
         """A valid project: its server and apps (the live ones' health asked for in a
         worker), and the next step."""
         from pilot_tui.deploy import secrets
-        from pilot_tui.deploy.targets import on_docker_host
+        from pilot_tui.deploy.engine import needs_docker
 
         secrets.register_project(project.state_dir, config)  # for every pane
         warn = f", {counted(len(report.warnings), 'warning')}" if report.warnings else ""
         lines = [f"  [green]valid[/green]{warn}"]
         server = saved_server(project.state_dir)
-        # Managed apps alone need no Pilot Server: the next step is theirs, not its.
-        serverless = bool(config.apps) and not on_docker_host(config.apps)
+        # Apps that need no Docker engine (zip Lambdas, sites without a build) need no
+        # Pilot Server: the next step is theirs, not its. An image app on a managed target
+        # is built on the server, so it still needs one.
+        serverless = bool(config.apps) and not any(needs_docker(a) for a in config.apps)
         if config.server.home == "host":
             where = f"your Docker host {config.server.host or '(server.host unset)'}"
             lines.append(f"[b]Server[/b] (host): {where}")
@@ -222,7 +224,7 @@ class WelcomeScreen(Screen[None]):
         else:
             state = f"[green]up[/green] at {escape(server)}" if server else "not provisioned"
             if not server and serverless:
-                state += " (no app runs on it: each runs on its own managed target)"
+                state += " (no app needs it: none is built or runs there)"
             lines.append(f"[b]Server[/b] ({config.server.home}): {state}")
         apps = [a.name for a in config.apps]
         lines.append("[b]Apps[/b]: " + ("none yet" if not apps else ""))

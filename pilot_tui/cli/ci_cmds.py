@@ -23,6 +23,7 @@ from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, PilotError
 from pilot_tui.fsutil import atomic_write
 from pilot_tui.naming import preview_execution_role
 from pilot_tui.project import Project
+from pilot_tui.wording import plural
 
 CLOUD_NAMES = {"aws": "AWS", "gcp": "Google Cloud"}
 
@@ -56,7 +57,8 @@ def github(ns: argparse.Namespace) -> int:
     reserved = apps.reserved()
     if reserved:
         error(
-            f"secret(s) {', '.join(reserved)} cannot come from the repository's secrets: a "
+            f"{plural(len(reserved), 'secret')} {', '.join(reserved)} cannot come from the "
+            "repository's secrets: a "
             "GitHub Actions job has these names already, they would sit beside the role's "
             "credentials, or (PREVIEW_...) they name a preview's values; rename them in "
             "pilot.toml"

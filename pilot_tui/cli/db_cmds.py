@@ -479,7 +479,8 @@ def db_restore(ns: argparse.Namespace) -> int:
         error(f"{app}: {why}")
     if done.stuck:
         error(
-            f"{', '.join(done.stuck)} still use(s) the data from before the restore, whose "
+            f"{', '.join(done.stuck)} still {plural(len(done.stuck), 'uses', 'use')} the data "
+            "from before the restore, whose "
             "container keeps running: deploy them again (pilot-tui deploy APP)"
         )
         return EXIT_INTERRUPTED if interrupted else EXIT_FAILED

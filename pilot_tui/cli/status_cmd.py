@@ -15,6 +15,8 @@ from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 if TYPE_CHECKING:
     from pilot_tui.config.document import ProjectFile
     from pilot_tui.config.schema import PilotConfig
+    from pilot_tui.deploy.engine import Deployer
+    from pilot_tui.deploy.targets.base import AppStatus
 
 
 def status(ns: argparse.Namespace) -> int:
@@ -28,7 +30,7 @@ def status(ns: argparse.Namespace) -> int:
     except HostError as exc:
         # The apps elsewhere can still be asked: those on the host are said to be unknown.
         say(f"warning: {exc}")
-        return _status(ns, loaded, "the Docker host cannot be reached")
+        return _status(ns, loaded, "the Docker host could not be opened: see above")
 
 
 def _status(
@@ -36,9 +38,8 @@ def _status(
 ) -> int:
     """Print the rows; ``unreachable``: why the Docker host was not opened (its deployed
     apps and its databases are then unknown; its apps could not be asked: exit 1)."""
-    from pilot_tui.deploy import history
     from pilot_tui.deploy.status import statuses
-    from pilot_tui.deploy.targets import on_docker_host, target_for
+    from pilot_tui.deploy.targets import on_docker_host
     from pilot_tui.deploy.targets.base import AppStatus
 
     config = loaded[1]
@@ -49,16 +50,7 @@ def _status(
         if unreachable is None:
             proxy, apps = statuses(engine)
         else:
-            proxy, apps = f"unknown ({unreachable})", []
-            for app in config.apps:
-                if app.name not in served:
-                    apps.append(target_for(app).status(engine))
-                    continue
-                live = history.live_release(engine.state_dir, app.name)
-                said = proxy if live else "not deployed"  # never deployed: nothing to ask
-                apps.append(AppStatus(app.name, live.id if live else "-", said, "-"))
-            for db in databases:
-                apps.append(AppStatus(f"(db {db.name})", f"{db.kind} {db.version}", proxy, "-"))
+            proxy, apps = f"unknown ({unreachable})", _without_the_host(engine, unreachable)
         listed = []
         if engine.target is not None or (unreachable and served):
             where = (
@@ -95,3 +87,23 @@ def _status(
                     print(f"{'':16} {note}")
         asked_all = unreachable is None or not (served or databases)
         return EXIT_OK if asked_all and all(a.ok for a in apps) else EXIT_FAILED
+
+
+def _without_the_host(engine: Deployer, unreachable: str) -> list[AppStatus]:
+    """The rows when the Docker host could not be opened: its deployed apps and databases
+    unknown (its never-deployed apps are not deployed, wherever), the rest asked as ever."""
+    from pilot_tui.deploy import history
+    from pilot_tui.deploy.status import database_statuses
+    from pilot_tui.deploy.targets import target_for
+    from pilot_tui.deploy.targets.base import AppStatus
+
+    rows = []
+    for app in engine.config.apps:
+        kind = target_for(app)
+        if not kind.on_docker_host:
+            rows.append(kind.status(engine))
+            continue
+        live = history.live_release(engine.state_dir, app.name)
+        said = f"unknown ({unreachable})" if live else "not deployed"
+        rows.append(AppStatus(app.name, live.id if live else "-", said, "-"))
+    return rows + database_statuses(engine, unreachable)

@@ -25,7 +25,7 @@ from pilot_tui.teardown import (
     plan_teardown,
 )
 from pilot_tui.teardown import remaining as what_remains
-from pilot_tui.wording import counted
+from pilot_tui.wording import counted, plural
 
 if TYPE_CHECKING:
     from pilot_tui.config.schema import Database, PilotConfig
@@ -165,7 +165,8 @@ def _confirm_and_remove(
         listed = ", ".join(unnamed)
         flags = " ".join(f"--drop-database {name}" for name in unnamed)
         error(
-            f"this destroys the data of database(s) {listed}: name each to go on ({flags}), "
+            f"this destroys the data of {plural(len(unnamed), 'database')} {listed}: name each "
+            f"to go on ({flags}), "
             "or remove them first with `pilot-tui db destroy NAME`; nothing was removed"
         )
         return EXIT_INVALID

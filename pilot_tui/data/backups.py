@@ -145,7 +145,13 @@ def records(store: BackupStore, database: str) -> list[BackupRecord]:
             found.append(BackupRecord.from_json(raw))
         except (ValueError, TypeError, KeyError) as exc:
             raise BackupError(f"{store.where(key)} is not a backup record: {exc}") from exc
-    return sorted(found, key=lambda record: record.id)
+    return sorted(found, key=_in_order)
+
+
+def _in_order(record: BackupRecord) -> tuple[str, int]:
+    """By time, then by suffix: X, X-2, ..., X-10 (as text X-10 came before X-2)."""
+    base, _, suffix = record.id.partition("-")
+    return base, int(suffix) if suffix.isdigit() else 1
 
 
 def record_for(store: BackupStore, database: str, wanted: str | None) -> BackupRecord:
@@ -241,9 +247,10 @@ def dump_into(
     record, prune beyond ``keep``: the backup, wherever it is started from."""
     backup_id = claim_id(store, plan.database, now)
     try:
-        return _dump_as(backup_id, client, container_id, plan, store, keep=keep, say=say)
+        return _dump_as(backup_id, client, container_id, plan, store, keep=keep, say=say, now=now)
     finally:
-        with contextlib.suppress(PilotError):  # left: prune removes it a day later
+        # Never in the way of the dump's own error; one left is pruned a day later.
+        with contextlib.suppress(Exception):
             store.delete(_claim_key(plan.database, backup_id))
 
 
@@ -256,6 +263,7 @@ def _dump_as(
     *,
     keep: int,
     say: Say,
+    now: float | None,
 ) -> tuple[BackupRecord, list[str]]:
     key = f"{plan.database}/{backup_id}.{plan.extension}"
     what = f"{plan.kind} {plan.version} database {plan.database}"
@@ -318,7 +326,7 @@ def _dump_as(
     )
     store.write(f"{plan.database}/{backup_id}.json", record.to_json())
     try:
-        pruned = prune(store, plan.database, keep)
+        pruned = prune(store, plan.database, keep, now)
     except PilotError as exc:  # the backup is whole and kept: only the pruning failed
         say(f"warning: backup {backup_id} is kept, but older ones were not pruned: {exc}")
         pruned = []
@@ -346,13 +354,22 @@ def claim_id(store: BackupStore, database: str, now: float | None = None) -> str
     taken = {key.rsplit("/", 1)[-1].split(".", 1)[0] for key in store.keys(database)}
     for n in range(1, CLAIM_TRIES + 1):
         candidate = wanted if n == 1 else f"{wanted}-{n}"
-        if candidate in taken or not store.create(_claim_key(database, candidate), holder):
+        claim = _claim_key(database, candidate)
+        # (A client's retry of a create whose answer was lost finds its own claim: that
+        # ID is skipped, and its claim pruned a day later. Safe, if one ID wasted.)
+        if candidate in taken or not store.create(claim, holder):
             continue
-        # Its record, read again: a taker that held it between our listing and our claim
-        # has finished (and let its claim go).
-        if store.read(f"{database}/{candidate}.json") is None:
+        try:
+            # Its record, read again: a taker that held it between our listing and our
+            # claim has finished (and let its claim go).
+            finished = store.read(f"{database}/{candidate}.json") is not None
+        except BaseException:  # the store failing, Ctrl+C: the claim goes with us
+            with contextlib.suppress(Exception):
+                store.delete(claim)
+            raise
+        if not finished:
             return candidate
-        store.delete(_claim_key(database, candidate))
+        store.delete(claim)
     raise BackupError(
         f"no free backup ID for {database} at {wanted}: {CLAIM_TRIES} are taken in "
         f"{store.where(database)}"

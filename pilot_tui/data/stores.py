@@ -152,8 +152,14 @@ class LocalStore(BackupStore):
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             return False
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
+        except OSError as exc:
+            raise StoreError(f"cannot write {self.where(key)}: {exc}") from exc
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+        except OSError as exc:  # a disk full: not a claim half made
+            path.unlink(missing_ok=True)
+            raise StoreError(f"cannot write {self.where(key)}: {exc}") from exc
         return True
 
     def keys(self, folder: str) -> list[str]:

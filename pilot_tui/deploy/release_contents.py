@@ -17,6 +17,7 @@ from typing import Any
 from pilot_tui.config.schema import AppSettings
 from pilot_tui.deploy import secret_versions
 from pilot_tui.deploy.history import HistoryError, Release
+from pilot_tui.wording import plural
 
 
 def settings_record(app: AppSettings) -> dict[str, Any]:
@@ -83,7 +84,8 @@ def restore(state_dir: Path, target: Release, today: AppSettings) -> Restored | 
     missing = [name for name in settings.secrets if name not in values]
     if missing:
         raise HistoryError(
-            f"{target.id} needs secret(s) {', '.join(missing)} and its record has no value "
+            f"{target.id} needs {plural(len(missing), 'secret')} {', '.join(missing)} and its "
+            "record has no value "
             "for them: deploy instead; nothing was released"
         )
     return Restored(settings, {name: values[name] for name in settings.secrets})

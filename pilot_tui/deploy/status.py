@@ -30,16 +30,17 @@ def statuses(engine: Context) -> tuple[str, list[AppStatus]]:
     return (proxy.status if proxy is not None else "not started"), rows
 
 
-def database_statuses(engine: Context) -> list[AppStatus]:
+def database_statuses(engine: Context, unreachable: str | None = None) -> list[AppStatus]:
     """Each database, listed like an app (none when the Docker host was not opened: open it
-    whenever pilot.toml has databases)."""
+    whenever pilot.toml has databases; with ``unreachable``, why it could not be, the
+    databases on it are "unknown (why)" and the managed ones asked as ever)."""
     from docker.errors import DockerException
 
     from pilot_tui.data import docker_db
     from pilot_tui.data.kinds import kind_for
     from pilot_tui.data.overview import managed_row, server_outputs
 
-    if engine.client is None:
+    if engine.client is None and unreachable is None:
         return []
     found: list[AppStatus] = []
     outputs = server_outputs(engine.config, engine.state_dir)
@@ -58,10 +59,13 @@ def database_statuses(engine: Context) -> list[AppStatus]:
             )
             continue
         kind = kind_for(engine.config.project.name, settings)
-        try:
-            health = docker_db.health(engine.client, kind)
-        except (docker_db.DatabaseError, DockerException) as exc:  # one row, not the status
-            health = f"unknown ({str(exc)[:120]})"
+        if engine.client is None:
+            health = f"unknown ({unreachable})"
+        else:
+            try:
+                health = docker_db.health(engine.client, kind)
+            except (docker_db.DatabaseError, DockerException) as exc:  # a row, not the status
+                health = f"unknown ({str(exc)[:120]})"
         found.append(
             AppStatus(
                 f"(db {settings.name})",

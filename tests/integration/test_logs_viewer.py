@@ -182,10 +182,12 @@ def test_run_logs_are_named_in_utc_so_the_newest_is_first_in_any_time_zone(tmp_p
     """Found walking: with TZ=America/New_York a deploy's log was named in local time
     (deploy-20261205-175243-fn.log) and listed after an older run named in UTC."""
     import time
+    from datetime import UTC, datetime
     from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
 
     from pilot_tui.deploy.engine import _RunLog
-    from pilot_tui.screens.logs import run_logs
+    from pilot_tui.screens.logs import run_logs, tab_title
 
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -200,3 +202,14 @@ def test_run_logs_are_named_in_utc_so_the_newest_is_first_in_any_time_zone(tmp_p
         time.tzset()
     newest.write_text("x\n")
     assert [p.name for p in run_logs(tmp_path)] == [newest.name, f"deploy-{earlier}-api.log"]
+    # its tab says the time on this machine's clock, in New York here
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        shown = tab_title(newest)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    stamp = datetime.strptime("".join(newest.stem.split("-")[1:3]), "%Y%m%d%H%M%S")
+    there = stamp.replace(tzinfo=UTC).astimezone(ZoneInfo("America/New_York"))
+    assert shown == f"deploy fn {there:%H:%M:%S}"

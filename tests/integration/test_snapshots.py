@@ -112,14 +112,22 @@ def test_apps(snap_compare, size):
     assert snap_compare(create_app(str(project)), run_before=pressed("a"), terminal_size=size)
 
 
-def test_run_logs(snap_compare, size):
+def test_run_logs(snap_compare, size, monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "UTC")  # the tabs say the runs' times on this machine's clock
+    time.tzset()
     project = fresh("acme", starter_text("acme"))
     logs = project / ".pilot" / "logs"
     logs.mkdir(parents=True)
     fixtures = TESTS / "fixtures" / "tf"
     shutil.copy(fixtures / "plan-create.jsonl", logs / "terraform-20261125-101500-plan.log")
     shutil.copy(fixtures / "apply-failed.jsonl", logs / "terraform-20261125-101600-apply.log")
-    assert snap_compare(create_app(str(project)), run_before=pressed("l"), terminal_size=size)
+    try:
+        assert snap_compare(create_app(str(project)), run_before=pressed("l"), terminal_size=size)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 @pytest.fixture

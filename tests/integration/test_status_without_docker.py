@@ -26,15 +26,17 @@ def test_status_says_the_hosts_apps_are_unknown_and_asks_the_rest(cli, tmp_path,
         "v2", "api", "pilot/acme-api:2", "sha256:2", "2026-12-05T10:00:00Z", "live"
     )
     history.save(tmp_path / ".pilot", "api", [live])
+    assert cli("db", "new", "main", "--app", "api").code == 0  # a database on the host
 
     shown = cli("status")
     assert shown.code == 1, shown.err  # a deployed app nobody could ask
     assert "warning: the sandbox deploys apps on this machine's Docker" in shown.err
     rows = {line.split()[0]: line for line in shown.out.splitlines()}
-    assert "v2" in rows["api"] and "unknown (the Docker host cannot be reached)" in rows["api"]
+    unknown = "unknown (the Docker host could not be opened: see above)"
+    assert "v2" in rows["api"] and unknown in rows["api"]
     assert "not deployed" in rows["web"] and "not deployed" in rows["new"]
-    assert "unknown (the Docker host cannot be reached)" in rows["(proxy)"]
+    assert unknown in rows["(proxy)"] and unknown in rows["(db"]
 
     as_json = {row["app"]: row for row in json.loads(cli("status", "--json").out)}
-    assert as_json["api"]["health"] == "unknown (the Docker host cannot be reached)"
+    assert as_json["api"]["health"] == unknown
     assert as_json["web"]["health"] == "not deployed"

@@ -226,13 +226,31 @@ async def test_with_only_managed_apps_the_home_screen_never_sends_one_to_make_a_
         MINIMAL
         + '\n[[apps]]\nname = "web"\npath = "site"\n\n  [apps.target]\n  kind = "s3-cloudfront"\n'
         + '\n[[apps]]\nname = "fn"\npath = "fn"\n\n  [apps.target]\n  kind = "lambda"\n'
+        + '  package = "zip"\n  handler = "app.handler"\n'
     )
     (tmp_path / "site").mkdir()
     (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "app.py").write_text("def handler(event, context):\n    return {}\n")
     app = create_app(str(project))
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()
         status = str(app.screen.query_one("#project-status").render())
         following = str(app.screen.query_one("#next-step").render())
-    assert "not provisioned (no app runs on it" in status, status
+    assert "not provisioned (no app needs it" in status, status
     assert "create the Pilot Server" not in following and "to deploy it" in following, following
+
+    # An image app on a managed target is built on the Pilot Server: that one needs it.
+    project.write_text(
+        project.read_text()
+        + '\n[[apps]]\nname = "svc"\npath = "svc"\n\n  [apps.build]\n  kind = "dockerfile"\n'
+        + '\n  [apps.target]\n  kind = "ecs"\n'
+    )
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc" / "Dockerfile").write_text("FROM scratch\n")
+    app = create_app(str(project))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        status = str(app.screen.query_one("#project-status").render())
+        following = str(app.screen.query_one("#next-step").render())
+    assert "no app needs it" not in status, status
+    assert "create the Pilot Server" in following, following

@@ -60,6 +60,17 @@ def test_records_list_in_order_skip_unfinished_and_name_a_broken_one(tmp_path):
         backups.records(store, "main")
 
 
+def test_records_of_one_second_list_in_the_order_they_were_claimed(tmp_path):
+    """X, X-2, ..., X-10: as text, X-10 sorted before X-2 (ten backups in one second are
+    possible since IDs are claimed: backups.claim_id), and `record_for` took it as newest."""
+    store = LocalStore(tmp_path / "backups")
+    ids = ["20261203T101500Z", *(f"20261203T101500Z-{n}" for n in range(2, 12))]
+    for backup_id in reversed(ids):
+        store.write(f"main/{backup_id}.json", _record(id=backup_id).to_json())
+    assert [r.id for r in backups.records(store, "main")] == ids
+    assert backups.record_for(store, "main", None).id == "20261203T101500Z-11"
+
+
 def test_prune_keeps_the_newest_and_removes_record_and_dump(tmp_path):
     store = LocalStore(tmp_path / "backups")
     ids = [f"2026120{day}T000000Z" for day in (1, 2, 3)]

@@ -66,7 +66,7 @@ def test_https_waits_for_a_server_whose_firewall_opens_it(tmp_path):
     assert https_open(aws, tmp_path) is None  # nothing recorded: not Pilot's to know
     recorded([80])
     said = https_open(aws, tmp_path)
-    assert said is not None and "opens only port(s) 80" in said
+    assert said is not None and "opens only port 80" in said
     assert "pilot-tui server up" in said and 'server.tls = "off"' in said
     assert https_open(_config('home = "aws"\ntls = "off"'), tmp_path) is None
     assert https_open(_config('home = "sandbox"\ntls = "auto"'), tmp_path) is None

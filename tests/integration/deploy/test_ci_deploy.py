@@ -409,7 +409,7 @@ def test_ci_github_refuses_secret_names_a_job_has_already(admin, cli):
     pf.save(pf.with_value("apps[0].secrets", ["GITHUB_TOKEN", "PREVIEW_KEY", "OK"]))
     refused = cli("ci", "github", "--repo", "acme/shop")
     assert refused.code == 2, refused.err
-    assert "secret(s) GITHUB_TOKEN, PREVIEW_KEY cannot come from" in refused.err
+    assert "secrets GITHUB_TOKEN, PREVIEW_KEY cannot come from" in refused.err
     assert not (admin / ".github").exists()
 
 

@@ -192,7 +192,7 @@ def test_an_earlier_pilots_alias_preview_is_listed_pruned_and_removed(fn_project
     assert gone.code == 0, gone.err
     assert f"deleted function {APP_FUNCTION}--old" in gone.err
     assert "deleted alias preview--old of pilot-acme-fn and its function URL" in gone.err
-    assert f"deleted version(s) {old} of pilot-acme-fn" in gone.err
+    assert f"deleted version {old} of pilot-acme-fn" in gone.err
     assert _aliases(root) == {"live": "1"}
     assert old not in _versions(root)
     assert invoke(root, "/c") == {"greeting": "hi", "path": "/c"}  # the app's alias stayed

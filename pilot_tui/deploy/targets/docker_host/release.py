@@ -36,7 +36,7 @@ from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.deploy.interrupts import HeldInterrupt
 from pilot_tui.deploy.targets.base import reverted, target_settings, watching
 from pilot_tui.deploy.targets.docker_host import caddy_config, containers, proxy, proxy_container
-from pilot_tui.wording import counted
+from pilot_tui.wording import counted, plural
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -161,7 +161,8 @@ def https_open(config: PilotConfig, state_dir: Path) -> str | None:
         return None  # nothing recorded (the server is not Pilot's to know), or open
     ports = ", ".join(str(p) for p in opened)
     return (
-        f"HTTPS is on (server.tls) but the Pilot Server's firewall opens only port(s) {ports}: "
+        f"HTTPS is on (server.tls) but the Pilot Server's firewall opens only "
+        f"{plural(len(opened), 'port')} {ports}: "
         f"run `pilot-tui server up` to open {server.https_port}, or set server.tls = "
         '"off"'
     )

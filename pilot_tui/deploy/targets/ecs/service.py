@@ -44,7 +44,7 @@ from pilot_tui.naming import (
     project_resource,
     resource_name,
 )
-from pilot_tui.wording import counted
+from pilot_tui.wording import counted, plural
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
@@ -244,7 +244,7 @@ class EcsService:
             ref=arn,
             url=f"http://{dns}/" if dns else "-",
             detail=f"task definition {short(arn)}: {s.desired_count} Fargate "
-            f"task(s) of {s.cpu} CPU units, {s.memory} MB",
+            f"{plural(s.desired_count, 'task')} of {s.cpu} CPU units, {s.memory} MB",
         )
 
     # -- rollback, status, logs ----------------------------------------------------------

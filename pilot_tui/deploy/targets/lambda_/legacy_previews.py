@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pilot_tui.cloud import aws_errors
 from pilot_tui.deploy.previews import Preview, from_labels
 from pilot_tui.deploy.targets.managed import Say
+from pilot_tui.wording import plural
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda.type_defs import AliasConfigurationTypeDef
@@ -109,7 +110,7 @@ def _remove(owner: LambdaFunction, name: str, say: Say, kept: frozenset[str]) ->
         with contextlib.suppress(not_found):
             owner.lam.delete_function(FunctionName=owner.name, Qualifier=version)
     if mine:
-        done.append(f"deleted version(s) {', '.join(mine)} of {owner.name}")
+        done.append(f"deleted {plural(len(mine), 'version')} {', '.join(mine)} of {owner.name}")
     for line in done:
         say(line)
     return done

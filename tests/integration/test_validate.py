@@ -219,7 +219,6 @@ async def test_with_only_managed_apps_the_home_screen_never_sends_one_to_make_a_
     """Found walking: two serverless apps, never deployed: the home screen said "Server:
     not provisioned" and "Next: press s to plan and create the Pilot Server", which none
     of them needs."""
-    from pilot_tui.screens.app import create_app
 
     project = tmp_path / "pilot.toml"
     project.write_text(
@@ -231,11 +230,7 @@ async def test_with_only_managed_apps_the_home_screen_never_sends_one_to_make_a_
     (tmp_path / "site").mkdir()
     (tmp_path / "fn").mkdir()
     (tmp_path / "fn" / "app.py").write_text("def handler(event, context):\n    return {}\n")
-    app = create_app(str(project))
-    async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause()
-        status = str(app.screen.query_one("#project-status").render())
-        following = str(app.screen.query_one("#next-step").render())
+    status, following = await _home_screen(project)
     assert "not provisioned (no app needs it" in status, status
     assert "create the Pilot Server" not in following and "to deploy it" in following, following
 
@@ -247,10 +242,19 @@ async def test_with_only_managed_apps_the_home_screen_never_sends_one_to_make_a_
     )
     (tmp_path / "svc").mkdir()
     (tmp_path / "svc" / "Dockerfile").write_text("FROM scratch\n")
+    status, following = await _home_screen(project)
+    assert "no app needs it" not in status, status
+    assert "create the Pilot Server" in following, following
+
+
+async def _home_screen(project) -> tuple[str, str]:
+    """The home screen's project status and next step, as first shown."""
+    from pilot_tui.screens.app import create_app
+
     app = create_app(str(project))
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()
-        status = str(app.screen.query_one("#project-status").render())
-        following = str(app.screen.query_one("#next-step").render())
-    assert "no app needs it" not in status, status
-    assert "create the Pilot Server" in following, following
+        return (
+            str(app.screen.query_one("#project-status").render()),
+            str(app.screen.query_one("#next-step").render()),
+        )

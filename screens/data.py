@@ -29,6 +29,7 @@ from pilot_tui.screens.colorlog import ColorLog
 from pilot_tui.screens.failures import ErrorPanel, worker_failure
 from pilot_tui.screens.footer import PilotFooter
 from pilot_tui.screens.run_screen import LOG_LINES, RunScreen
+from pilot_tui.wording import plural
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -263,7 +264,8 @@ class DataScreen(RunScreen):
                     engine.docker_client, source, store, keep=keep, say=say
                 )
                 gone = f"; {len(pruned)} older removed (keep = {keep})" if pruned else ""
-                return f"backup {record.id}: {record.size / 1e6:.1f} MB, {record.rows:,} rows{gone}"
+                rows = f"{record.rows:,} {plural(record.rows, 'row')}"
+                return f"backup {record.id}: {record.size / 1e6:.1f} MB, {rows}{gone}"
             if action == "drill":
                 result = restore.drill(engine.docker_client, kind, store, None, say)
                 if not result.ok:

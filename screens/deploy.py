@@ -83,7 +83,7 @@ class DeployScreen(RunScreen):
     def on_mount(self) -> None:
         table = self.query_one("#stages", DataTable)
         table.add_column("stage", key="stage", width=9)
-        table.add_column("state", key="state", width=11)
+        table.add_column("state", key="state", width=12)  # "– not needed"
         table.add_column("time", key="time", width=7)
         table.add_column("detail", key="detail")
         for stage in STAGES:

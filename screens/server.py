@@ -320,7 +320,7 @@ class ServerScreen(RunScreen):
         self.query_one("#progress", ProgressBar).update(total=len(inv.remove), progress=0)
         self.query_one("#progress-row").remove_class("hidden")
         self.query_one("#summary", Static).update(
-            f"Removing {len(inv.remove)} things… (Esc to cancel)"
+            f"Removing {counted(len(inv.remove), 'thing')}… (Esc to cancel)"
         )
         steps = dict(inv.by_step())
         current: list[str] = []

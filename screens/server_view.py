@@ -37,7 +37,7 @@ class ConfirmDestroy(ModalScreen["bool | None"]):
         names = ", ".join(t.name for t in state)
         with Vertical(id="confirm"):
             yield Label(
-                f"Remove the {len(self.inv.remove) + len(self.inv.keep)} things listed? "
+                f"Remove the {counted(len(self.inv.remove) + len(self.inv.keep), 'thing')} listed? "
                 "This cannot be undone."
             )
             yield Checkbox(
@@ -75,7 +75,8 @@ def inventory_summary(inv: Inventory) -> str:
     else:
         steps = ", ".join(STEP_TITLES[step] for step, _ in inv.by_step())
         lines = [
-            f"[b]{len(inv.remove)}[/b] things Pilot made for this project to remove "
+            f"[b]{len(inv.remove)}[/b] {plural(len(inv.remove), 'thing')} Pilot made for this "
+            "project to remove "
             f"({steps}). Press [b]a[/b] to destroy them all, Esc to go back."
         ]
     lines += [escape(line) for line in inv.unowned_lines()]

@@ -547,8 +547,9 @@ def _restore_copy(
         return EXIT_FAILED
     current.save(text)
     say(
-        f"{copy_kind.what} runs on backup {backup_id} ({checked.tables} tables, "
-        f"{checked.rows:,} rows, as recorded); {settings.name} was not touched"
+        f"{copy_kind.what} runs on backup {backup_id} ({counted(checked.tables, 'table')}, "
+        f"{checked.rows:,} {plural(checked.rows, 'row')}, as recorded); {settings.name} was "
+        "not touched"
     )
     say(
         f"added [[databases]] {ns.to} to {pf.display}, with no app and scheduled backups off: "

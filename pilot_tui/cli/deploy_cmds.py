@@ -303,7 +303,10 @@ def release_rows(records: list[history.Release], changed: list[list[str]], width
             break_on_hyphens=False,
         )
 
-    rows = [f"{'RELEASE':8} {'STATUS':10} {'CREATED':20} COMMIT", f"{indent}IMAGE (NOTE); CHANGES"]
+    rows = [
+        f"{'RELEASE':8} {'STATUS':10} {'CREATED':20} COMMIT",
+        f"{indent}IMAGE (NOTE), then what it changed",
+    ]
     for r, c in reversed(list(zip(records, changed, strict=True))):
         rows.append(f"{r.id:8} {r.status:10} {r.created:20} {r.commit or '-'}")
         rows += wrapped(r.image + (f"  ({r.note})" if r.note else ""))

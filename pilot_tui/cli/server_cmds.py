@@ -357,7 +357,8 @@ def _review_and_apply(
         say(f"applying {counted(the_plan.total, 'change')} (--yes); the plan's table follows")
         return _apply(server, the_plan, progress, interrupt, "apply")
     _show_plan(the_plan, server, print)
-    answer = confirm(f"Apply these {the_plan.total} changes?", ns.yes)
+    these = "this" if the_plan.total == 1 else "these"
+    answer = confirm(f"Apply {these} {counted(the_plan.total, 'change')}?", ns.yes)
     if answer is None:
         return EXIT_INVALID
     if not answer:
@@ -406,9 +407,8 @@ def status(ns: argparse.Namespace) -> int:
         print_json(info)
         return EXIT_OK
     print(f"home: {server.home}")
-    print(
-        f"server: {'up' if info['up'] else 'not provisioned'} ({len(resources)} resources in state)"
-    )
+    state = "up" if info["up"] else "not provisioned"
+    print(f"server: {state} ({counted(len(resources), 'resource')} in state)")
     for key, shown in server_rows(server.home, info["outputs"]):
         print(f"  {key:18} {shown}")
     if server.home == "sandbox":

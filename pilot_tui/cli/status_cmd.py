@@ -15,12 +15,11 @@ from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 if TYPE_CHECKING:
     from pilot_tui.config.document import ProjectFile
     from pilot_tui.config.schema import PilotConfig
-    from pilot_tui.deploy.engine import Deployer
-    from pilot_tui.deploy.targets.base import AppStatus
 
 
 def status(ns: argparse.Namespace) -> int:
     from pilot_tui.deploy.host import HostError
+    from pilot_tui.deploy.status import HOST_NOT_OPENED
 
     loaded = load_valid(ns)
     if loaded is None:
@@ -30,7 +29,7 @@ def status(ns: argparse.Namespace) -> int:
     except HostError as exc:
         # The apps elsewhere can still be asked: those on the host are said to be unknown.
         say(f"warning: {exc}")
-        return _status(ns, loaded, "the Docker host could not be opened: see above")
+        return _status(ns, loaded, HOST_NOT_OPENED)
 
 
 def _status(
@@ -38,7 +37,7 @@ def _status(
 ) -> int:
     """Print the rows; ``unreachable``: why the Docker host was not opened (its deployed
     apps and its databases are then unknown; its apps could not be asked: exit 1)."""
-    from pilot_tui.deploy.status import statuses
+    from pilot_tui.deploy.status import statuses, statuses_without_host
     from pilot_tui.deploy.targets import on_docker_host
     from pilot_tui.deploy.targets.base import AppStatus
 
@@ -50,7 +49,7 @@ def _status(
         if unreachable is None:
             proxy, apps = statuses(engine)
         else:
-            proxy, apps = f"unknown ({unreachable})", _without_the_host(engine, unreachable)
+            proxy, apps = f"unknown ({unreachable})", statuses_without_host(engine, unreachable)
         listed = []
         if engine.target is not None or (unreachable and served):
             where = (
@@ -81,29 +80,13 @@ def _status(
                     f"nothing to show: no app or database in {loaded[0].display} yet "
                     "(`pilot-tui app new` adds an app)"
                 )
+            # Columns as wide as what they hold ("postgres 16" overflowed a release of 8).
+            name = max([16, *(len(a.app) for a in listed)])
+            release = max([8, *(len(a.release) for a in listed)])
+            health = max([24, *(len(a.health) for a in listed)])
             for a in listed:
-                print(f"{a.app:16} {a.release:8} {a.health:24} {a.where()}")
+                print(f"{a.app:{name}} {a.release:{release}} {a.health:{health}} {a.where()}")
                 for note in a.notes:
-                    print(f"{'':16} {note}")
+                    print(f"{'':{name}} {note}")
         asked_all = unreachable is None or not (served or databases)
         return EXIT_OK if asked_all and all(a.ok for a in apps) else EXIT_FAILED
-
-
-def _without_the_host(engine: Deployer, unreachable: str) -> list[AppStatus]:
-    """The rows when the Docker host could not be opened: its deployed apps and databases
-    unknown (its never-deployed apps are not deployed, wherever), the rest asked as ever."""
-    from pilot_tui.deploy import history
-    from pilot_tui.deploy.status import database_statuses
-    from pilot_tui.deploy.targets import target_for
-    from pilot_tui.deploy.targets.base import AppStatus
-
-    rows = []
-    for app in engine.config.apps:
-        kind = target_for(app)
-        if not kind.on_docker_host:
-            rows.append(kind.status(engine))
-            continue
-        live = history.live_release(engine.state_dir, app.name)
-        said = f"unknown ({unreachable})" if live else "not deployed"
-        rows.append(AppStatus(app.name, live.id if live else "-", said, "-"))
-    return rows + database_statuses(engine, unreachable)

@@ -183,7 +183,8 @@ def _confirm_and_remove(
     if isinstance(finals, int):
         return finals
     _say_final_backups(teardown, inv, finals)
-    answer = confirm(f"Remove these {len(inv.remove)} things?", ns.yes)
+    these = "this" if len(inv.remove) == 1 else "these"
+    answer = confirm(f"Remove {these} {counted(len(inv.remove), 'thing')}?", ns.yes)
     if not answer:
         return not_confirmed(answer)
     code = _final_backups(ns, teardown, finals, interrupt)

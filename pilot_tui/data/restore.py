@@ -26,6 +26,7 @@ from pilot_tui.data import backups, docker_db, execs, passwords, templates
 from pilot_tui.data.backups import BackupError, BackupRecord, DrillRecord, Say
 from pilot_tui.data.kinds import Kind
 from pilot_tui.data.stores import BackupStore
+from pilot_tui.wording import counted, plural
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -334,7 +335,7 @@ def drill(
             record.id,
             True,
             round(time.monotonic() - started, 3),
-            f"{checked.tables} tables, {checked.rows} rows, as recorded",
+            f"{counted(checked.tables, 'table')}, {counted(checked.rows, 'row')}, as recorded",
         )
     except BackupError as exc:
         detail = "; ".join([str(exc), *exc.logs][:6])
@@ -457,7 +458,8 @@ def restore_and_move(
     record = done.checked.record
     say(
         f"{done.live.what} now runs on backup {record.id} as {done.live.container} "
-        f"({done.checked.tables} tables, {done.checked.rows:,} rows, as recorded)"
+        f"({counted(done.checked.tables, 'table')}, {done.checked.rows:,} "
+        f"{plural(done.checked.rows, 'row')}, as recorded)"
     )
     moved: list[str] = []
     stuck: dict[str, str] = {}

@@ -46,6 +46,7 @@ from pilot_tui.deploy.targets import Target, target_for
 from pilot_tui.deploy.targets.docker_host import containers
 from pilot_tui.errors import EXIT_INVALID, PilotError
 from pilot_tui.fsutil import ensure_private_dir
+from pilot_tui.wording import counted
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -313,7 +314,7 @@ class Deployer:
         say(f"{app.name} got previews made at the same time past previews.max: removing this one")
         self._remove(target, made, say)
         raise previews.PreviewError(
-            f"{app.name} has {app.previews.max} previews already: {', '.join(others)} "
+            f"{app.name} has {counted(app.previews.max, 'preview')} already: {', '.join(others)} "
             f"was made at the same time and first, so {made.name} was removed again "
             f"(previews.max = {app.previews.max})",
             hint=f"remove one first: pilot-tui preview destroy {app.name} NAME",

@@ -39,6 +39,7 @@ from pilot_tui.config.schema import (
 from pilot_tui.errors import EXIT_INVALID, PilotError
 from pilot_tui.naming import GCP_PREVIEW, GCP_PREVIEW_EXPIRES, GCP_PREVIEW_OF, PREVIEW, PREVIEW_OF
 from pilot_tui.naming import PREVIEW_EXPIRES as EXPIRES
+from pilot_tui.wording import counted
 
 # The keys of a preview's labels: Docker's and AWS's tags, and Google Cloud's (no dots).
 LABEL_KEYS = (PREVIEW_OF, PREVIEW, EXPIRES)
@@ -331,7 +332,7 @@ def room_for(app: AppSettings, name: str, found: list[Preview]) -> None:
         expires = {p.name: p.expires for p in found if p.app == app.name}
         removable = sorted((n for n in others if n in made), key=lambda n: expires[n])
         raise PreviewError(
-            f"{app.name} has {len(others)} previews already ({listed}), its most "
+            f"{app.name} has {counted(len(others), 'preview')} already ({listed}), its most "
             f"(previews.max = {limit})",
             hint=(
                 f"remove one first: pilot-tui preview destroy {app.name} {removable[0]}"

@@ -30,6 +30,27 @@ def statuses(engine: Context) -> tuple[str, list[AppStatus]]:
     return (proxy.status if proxy is not None else "not started"), rows
 
 
+HOST_NOT_OPENED = "the Docker host could not be opened"
+
+
+def statuses_without_host(engine: Context, why: str) -> list[AppStatus]:
+    """One AppStatus per app and database when the Docker host could not be opened
+    (``why``): its deployed apps and databases "unknown (why)" (its never-deployed apps
+    are not deployed, wherever), the rest asked as ever."""
+    from pilot_tui.deploy import history
+
+    rows = []
+    for app in engine.config.apps:
+        kind = target_for(app)
+        if not kind.on_docker_host:
+            rows.append(kind.status(engine))
+            continue
+        live = history.live_release(engine.state_dir, app.name)
+        said = f"unknown ({why})" if live else "not deployed"
+        rows.append(AppStatus(app.name, live.id if live else "-", said, "-"))
+    return rows + database_statuses(engine, why)
+
+
 def database_statuses(engine: Context, unreachable: str | None = None) -> list[AppStatus]:
     """Each database, listed like an app (none when the Docker host was not opened: open it
     whenever pilot.toml has databases; with ``unreachable``, why it could not be, the

@@ -32,11 +32,49 @@ def test_status_says_the_hosts_apps_are_unknown_and_asks_the_rest(cli, tmp_path,
     assert shown.code == 1, shown.err  # a deployed app nobody could ask
     assert "warning: the sandbox deploys apps on this machine's Docker" in shown.err
     rows = {line.split()[0]: line for line in shown.out.splitlines()}
-    unknown = "unknown (the Docker host could not be opened: see above)"
+    unknown = "unknown (the Docker host could not be opened)"
     assert "v2" in rows["api"] and unknown in rows["api"]
     assert "not deployed" in rows["web"] and "not deployed" in rows["new"]
     assert unknown in rows["(proxy)"] and unknown in rows["(db"]
+    # columns as wide as what they hold: each row's address (here "-") in one column
+    lines = [line for line in shown.out.splitlines() if not line.startswith(" ")]  # no notes
+    assert all(line.endswith(" -") for line in lines), shown.out
+    assert len({line.rindex(" -") for line in lines}) == 1, shown.out
 
     as_json = {row["app"]: row for row in json.loads(cli("status", "--json").out)}
     assert as_json["api"]["health"] == unknown
     assert as_json["web"]["health"] == "not deployed"
+
+
+async def test_the_home_screen_asks_the_apps_elsewhere_when_the_host_does_not_answer(
+    cli, tmp_path, monkeypatch
+):
+    """Found walking: with Docker down, the home screen gave every app, a live S3 site's
+    too, "health unknown: the Docker host did not answer", where `status` asked the site."""
+    from pilot_tui.screens.app import create_app
+    from tests.integration.deploy.test_tui_deploy import text, until
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing-listens.sock")
+    assert cli("init", "--name", "acme").code == 0
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "Dockerfile").write_text("FROM scratch\n")
+    assert (
+        cli("app", "new", "--path", "api", "--name", "api", "--target", "server", "--yes").code == 0
+    )
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("hello\n")
+    made = cli(
+        "app", "new", "--path", "site", "--name", "web", "--target", "s3-cloudfront", "--yes"
+    )
+    assert made.code == 0, made.err
+    stamp = "2026-12-05T10:00:00Z"
+    for app in ("api", "web"):
+        live = history.Release("v1", app, f"{app}:1", "sha256:1", stamp, "live")
+        history.save(tmp_path / ".pilot", app, [live])
+    app = create_app(str(tmp_path / "pilot.toml"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        home = app.screen
+        assert await until(pilot, lambda: "Docker host:" in text(home, "#health"))
+        shown = text(home, "#project-status")
+    assert "api: v1 unknown (the Docker host could not be opened)" in shown, shown
+    assert "web: v1 live" in shown, shown  # asked for itself, as `status` asks it

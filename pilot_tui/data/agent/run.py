@@ -37,6 +37,7 @@ from pilot_tui.data.backups import (
 )
 from pilot_tui.data.stores import BackupStore, LocalStore
 from pilot_tui.errors import PilotError
+from pilot_tui.wording import counted
 
 SETTINGS = "/pilot/agent.json"
 CATCH_UP = timedelta(days=7)  # a run missed longer ago than this is not taken late
@@ -167,7 +168,7 @@ def run_one(
         say(traceback.format_exc().rstrip())
         detail, ok = f"failed: {type(exc).__name__}: {exc}", False
     else:
-        detail, ok = f"backup {record.id}: {mb(record.size)}, {record.rows} rows", True
+        detail, ok = f"backup {record.id}: {mb(record.size)}, {counted(record.rows, 'row')}", True
         if pruned:
             detail += f"; pruned {', '.join(pruned)}"
     finally:

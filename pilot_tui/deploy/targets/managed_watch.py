@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from pilot_tui.config import schema
 from pilot_tui.deploy.targets.managed import Probe
+from pilot_tui.wording import counted
 
 INTERVAL = 2.0  # seconds between looks (an invocation each: a Lambda bills them)
 PROBE_TIMEOUT = 10.0  # seconds an HTTP health check may take (a cold start included)
@@ -94,7 +95,7 @@ def watch(
         line("stopped watching: the new release stays live")
     elif looks and not decisive:
         line(
-            f"not judged: none of its {len(looks)} looks could be made (last: "
+            f"not judged: none of its {counted(len(looks), 'look')} could be made (last: "
             f"{looks[-1].detail}); the new release stays live"
         )
     else:

@@ -253,7 +253,8 @@ class _SiteDeploy:
                 history.now(),
                 history.LIVE,
                 url=served.url,
-                note=f"{counted(len(changes.upload), 'file')} changed{served.dns_note}",
+                note=f"{counted(len(changes.upload) + len(changes.delete), 'file')} changed"
+                f"{served.dns_note}",  # uploads and deletions both (found walking)
                 revision=site.keep_release(release_id, manifest),
                 settings=settings_record(self.app),
             ),

@@ -275,7 +275,7 @@ def _ctrl_c_during_the_destroy_exits_130_and_names_what_may_remain(sandbox_proje
     pressed = next(line for line in text.splitlines() if "stopping gracefully" in line)
     assert "in flight (" in pressed and "aws_instance.server" in pressed, pressed
     # At the end: how far it got, and what may remain, each listed once as what holds it.
-    assert re.search(r"terraform destroy interrupted after \d+ of 9 change\(s\)", text), text
+    assert re.search(r"terraform destroy interrupted after \d+ of 9 changes", text), text
     remains = text[text.index("What remains (") :]
     assert "Terraform resource aws_vpc.pilot (Terraform state)" in remains
     assert "not in Terraform state" not in remains, remains  # the state holds them

@@ -128,6 +128,8 @@ def test_roll_back_then_forward_by_copies_in_the_bucket(tmp_path, monkeypatch, a
     second = project.deploy(V2)
     served_v2 = project.contents()
     assert second.id == "v2" and {k: v[0] for k, v in served_v2.items()} == V2
+    # app.js changed, new.txt added, old.css deleted (found walking: deletions uncounted)
+    assert second.note.startswith("3 files changed"), second.note
 
     back, log = project.rollback()
     assert (back.id, back.note, back.status) == ("v3", "rollback to v1", history.LIVE)

@@ -35,7 +35,8 @@ def stop(ns: argparse.Namespace) -> int:
     print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
     if stopped:
         print(
-            "the sandbox's resources lived in memory and are gone; `pilot-tui server up` "
-            "creates them again"
+            "the sandbox's resources lived in memory and are gone: `pilot-tui server up` "
+            "makes the server's again, and each app's next deploy makes its own (earlier "
+            "releases of a site cannot be rolled back to)"
         )
     return EXIT_OK

@@ -198,7 +198,8 @@ def test_an_expired_version_or_a_missing_manifest_fails_clearly_changing_nothing
         DeployError,
         match=r"the bucket has no record of v1's files \(s3://"
         r"pilot-rb2-docs-site/\.pilot/releases/v1\.json\): check out the "
-        r"commit v1 was deployed from and deploy it",
+        r"commit v1 was deployed from and deploy it \(the sandbox's cloud lives in memory: "
+        r"stopping its emulators loses every release's files\)",
     ):
         project.rollback("v1")
 

@@ -128,9 +128,15 @@ class _Rollback:
         self.log.emit(StageStarted(name, "push", f"{where}, back to {earlier.id}"))
         kept = site.manifest(earlier.revision) if earlier.revision else None
         if kept is None:
+            lost = (
+                " (the sandbox's cloud lives in memory: stopping its emulators loses every "
+                "release's files)"
+                if self.ctx.config.server.home == "sandbox"
+                else ""
+            )
             raise SiteError(
                 f"the bucket has no record of {earlier.id}'s files "
-                f"({where}/{earlier.revision}): {_redeploy(earlier)}"
+                f"({where}/{earlier.revision}): {_redeploy(earlier)}{lost}"
             )
         current = site.manifest() or {}
         changes = plan(kept, site.remote())

@@ -26,6 +26,7 @@ from pilot_tui.app_questions import (
 )
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.deploy.build.stack import Detected
+from pilot_tui.deploy.history import Release
 from pilot_tui.deploy.targets import kinds_for, suggested_kind
 from pilot_tui.errors import PilotError
 from pilot_tui.screens.footer import PilotFooter
@@ -63,6 +64,8 @@ class AppsScreen(Screen[None]):
                 id="apps-title",
             )
             yield DataTable(id="app-list", cursor_type="row", zebra_stripes=True)
+            # The selected row in full: its address is cut in the table at 80 columns.
+            yield Static("", id="app-detail")
             yield Static(
                 "No apps yet: press [b]n[/b] to add one (the questions of `pilot-tui app new`).",
                 id="apps-empty",
@@ -88,8 +91,10 @@ class AppsScreen(Screen[None]):
         config = ProjectFile.load(self.path).check().config
         state_dir = Project(self.path).state_dir
         self.previews: dict[str, tuple[str, str]] = {}  # row key -> (app, preview name)
+        self.details: dict[str, str] = {}  # row key -> the row in full (#app-detail)
         for app in config.apps if config else []:
             live = history.live_release(state_dir, app.name)
+            self.details[app.name] = _detail(app.name, live, app.env, app.secrets)
             table.add_row(
                 app.name,
                 app.path,
@@ -103,6 +108,8 @@ class AppsScreen(Screen[None]):
             for full in _preview_histories(state_dir, app.name):
                 live = history.live_release(state_dir, full)
                 self.previews[full] = (app.name, full[len(app.name) + 2 :])
+                env = {**app.env, **app.previews.env}
+                self.details[full] = _detail(full, live, env, app.secrets)
                 table.add_row(
                     f"└ {full}",
                     app.path,
@@ -116,6 +123,19 @@ class AppsScreen(Screen[None]):
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))
         self.query_one("#apps-empty", Static).display = table.row_count == 0
+        self._show_detail()
+
+    @on(DataTable.RowHighlighted, "#app-list")
+    def _show_detail(self) -> None:
+        table = self.query_one("#app-list", DataTable)
+        key = (
+            str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+            if table.row_count
+            else ""
+        )
+        shown = self.query_one("#app-detail", Static)
+        shown.update(self.details.get(key, ""))
+        shown.display = bool(table.row_count)
 
     def _selected(self) -> str | None:
         table = self.query_one("#app-list", DataTable)
@@ -273,6 +293,20 @@ def _preview_histories(state_dir: Path, app: str) -> list[str]:
 
     folder = history.history_file(state_dir, app).parent
     return sorted(path.stem for path in folder.glob(f"{full_name(app, '*')}.json"))
+
+
+def _detail(name: str, live: Release | None, env: dict[str, str], secrets: list[str]) -> str:
+    """A row in full (markup): where its live release answers, its env and secret names."""
+    from rich.markup import escape
+
+    from pilot_tui.deploy.addresses import of_release
+
+    where = f"{live.id} live at {of_release(live).text()}" if live else "not deployed yet"
+    names = ", ".join(env) or "none"
+    return (
+        f"[b]{escape(name)}[/b] · {escape(where)} · env: {escape(names)} · secrets: "
+        f"{escape(', '.join(secrets) or 'none')}"
+    )
 
 
 class NewAppScreen(Screen[None]):

@@ -79,6 +79,32 @@ async def test_the_apps_screen_says_at_once_that_there_are_none_yet(project):
         assert not app.screen.query_one("#apps-empty", Static).display  # one now
 
 
+async def test_the_selected_apps_address_shows_in_full_at_80_columns(project):
+    """Found walking: at 80 columns the live column cut an address to "v4 http:/"; the
+    selected row is now shown in full beneath the table."""
+    from pilot_tui.config.document import ProjectFile
+    from pilot_tui.deploy import history
+
+    (project.parent / "web").mkdir()
+    (project.parent / "web" / "Dockerfile").write_text("FROM scratch\n")
+    pf = ProjectFile.load(project)
+    app_settings = {"name": "web", "path": "web", "build": {"kind": "dockerfile"}}
+    pf.save(add_app(pf.text, {**app_settings, "target": {"kind": "server"}, "secrets": ["KEY"]}))
+    url = "https://web.a-rather-long-domain-name.example.com/some/path/index.html"
+    live = history.Release("v4", "web", "w:4", "sha256:4", "2026-12-05T10:00:00Z", "live", url=url)
+    history.save(project.parent / ".pilot", "web", [live])
+    app = create_app(str(project))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        assert isinstance(app.screen, AppsScreen)
+        await pilot.pause()
+        detail = app.screen.query_one("#app-detail", Static)
+        shown = str(detail.render())
+        assert f"v4 live at {url}" in shown.replace("\n", ""), shown
+        assert "secrets: KEY" in shown and detail.region.bottom <= 23
+
+
 async def test_new_app_form_detects_validates_and_saves(project):
     site = project.parent / "site"
     site.mkdir()

@@ -71,7 +71,7 @@ def test_a_stale_plan_from_another_checkout_reports_what_the_state_holds(sandbox
         == 0
     )
 
-    # The second checkout plans, and waits at "Apply these changes?" in a terminal...
+    # The second checkout plans, and waits at "Apply this 1 change?" in a terminal...
     master, slave = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k != "PILOT_PROJECT"}
     proc = subprocess.Popen(
@@ -93,10 +93,10 @@ def test_a_stale_plan_from_another_checkout_reports_what_the_state_holds(sandbox
     for reader in readers:
         reader.start()
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and "Apply these" not in "".join(out):
+    while time.monotonic() < deadline and "Apply this 1 change?" not in "".join(out):
         time.sleep(0.1)
     try:
-        assert "Apply these" in "".join(out), "".join(out) + "".join(err)
+        assert "Apply this 1 change?" in "".join(out), "".join(out) + "".join(err)
         # ...while the first checkout applies a change of its own to the shared state.
         assert (
             run_pilot(

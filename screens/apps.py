@@ -115,7 +115,7 @@ class AppsScreen(Screen[None]):
                     app.path,
                     app.build.kind,
                     f"{app.target.kind} preview",
-                    ", ".join({**app.env, **app.previews.env}) or "—",
+                    ", ".join(env) or "—",
                     ", ".join(app.secrets) or "—",
                     f"{live.id} {of_release(live).text()}" if live else "—",
                     key=full,
@@ -127,22 +127,23 @@ class AppsScreen(Screen[None]):
 
     @on(DataTable.RowHighlighted, "#app-list")
     def _show_detail(self) -> None:
-        table = self.query_one("#app-list", DataTable)
-        key = (
-            str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-            if table.row_count
-            else ""
-        )
+        key = self._cursor_key()
         shown = self.query_one("#app-detail", Static)
-        shown.update(self.details.get(key, ""))
-        shown.display = bool(table.row_count)
+        shown.update(self.details.get(key or "", ""))
+        shown.display = key is not None
 
-    def _selected(self) -> str | None:
+    def _cursor_key(self) -> str | None:
+        """The highlighted row's key (an app, or a preview APP--NAME); None: no row."""
         table = self.query_one("#app-list", DataTable)
         if table.row_count == 0:
-            self.notify("No apps yet: press n to add one.")
             return None
         return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def _selected(self) -> str | None:
+        key = self._cursor_key()
+        if key is None:
+            self.notify("No apps yet: press n to add one.")
+        return key
 
     def _selected_app(self, doing: str) -> str | None:
         """The selected app; None (and said why) on a preview's row."""

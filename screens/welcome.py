@@ -261,32 +261,25 @@ class WelcomeScreen(Screen[None]):
     def check_health(self, project_file: Path) -> tuple[str, dict[str, str]]:
         """Ask how each live app is doing, as `pilot-tui status` does (status.statuses):
         (the dashboard's health line, app -> health for the app rows)."""
-        from pilot_tui.deploy.host import HostError
         from pilot_tui.deploy.session import open_deployer
-        from pilot_tui.deploy.status import HOST_NOT_OPENED, statuses, statuses_without_host
+        from pilot_tui.deploy.status import look
         from pilot_tui.deploy.targets import on_docker_host
 
         self.app.call_from_thread(self._health, "[dim]checking the apps' health…[/dim]")
         config = effective_config(self.app, project_file)
         assert config is not None
         served = on_docker_host(config.apps)
-        unreachable = ""
-        try:
-            with open_deployer(
-                project_file,
-                config,
-                lambda _: None,
-                apps=None if config.databases else served,
-                share=False,
-            ) as engine:  # the Docker host only for its apps and databases
-                proxy, apps = statuses(engine)
-        except HostError as exc:  # the apps elsewhere are still asked, as `status` does
-            unreachable = f"\n[red]Docker host:[/] {escape(str(exc))}"
-            with open_deployer(project_file, config, lambda _: None, apps=[], share=False) as bare:
-                proxy, apps = (
-                    f"unknown ({HOST_NOT_OPENED})",
-                    statuses_without_host(bare, HOST_NOT_OPENED),
-                )
+        # The Docker host only for its apps and databases; the apps elsewhere are still
+        # asked when it cannot be opened, as `status` does.
+        looked = look(
+            lambda apps: open_deployer(
+                project_file, config, lambda _: None, apps=apps, share=False
+            ),
+            None if config.databases else served,
+        )
+        proxy, apps = looked.proxy, looked.rows
+        refused = looked.refused
+        unreachable = f"\n[red]Docker host:[/] {escape(str(refused))}" if refused else ""
         marks = [
             f"{a.app} {'[green]✓' if a.ok else '[red]✗'} {a.health}[/]"
             for a in apps

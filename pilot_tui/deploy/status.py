@@ -9,8 +9,12 @@ address on this machine (addresses.py)."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 
 from pilot_tui.deploy.context import Context
+from pilot_tui.deploy.host import HostError
 from pilot_tui.deploy.targets import target_for
 from pilot_tui.deploy.targets.base import AppStatus
 from pilot_tui.deploy.targets.docker_host import containers
@@ -31,6 +35,33 @@ def statuses(engine: Context) -> tuple[str, list[AppStatus]]:
 
 
 HOST_NOT_OPENED = "the Docker host could not be opened"
+
+
+@dataclass(frozen=True)
+class Looked:
+    """What `status` and the home screen show: the proxy's state, a row per app and
+    database, the Docker host's address (None: not opened), and why it could not be."""
+
+    proxy: str
+    rows: list[AppStatus]
+    host: str | None
+    refused: HostError | None = None
+
+
+def look(
+    opened: Callable[[list[str] | None], AbstractContextManager[Context]], apps: list[str] | None
+) -> Looked:
+    """The statuses, through ``opened(apps)`` (a project context with the Docker host
+    opened for ``apps``, None: all); when the host cannot be opened, through
+    ``opened([])``, the apps elsewhere asked as ever and those on the host unknown."""
+    try:
+        with opened(apps) as engine:
+            proxy, rows = statuses(engine)
+            return Looked(proxy, rows, engine.target.address if engine.target else None)
+    except HostError as exc:
+        with opened([]) as engine:
+            rows = statuses_without_host(engine, HOST_NOT_OPENED)
+            return Looked(f"unknown ({HOST_NOT_OPENED})", rows, None, exc)
 
 
 def statuses_without_host(engine: Context, why: str) -> list[AppStatus]:

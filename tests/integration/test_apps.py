@@ -54,15 +54,20 @@ def test_add_app_keeps_the_file_and_validates():
     assert tomllib.loads(text)["apps"][0]["secrets"] == ["DB_URL"]
 
 
+async def on_the_apps_screen(app, pilot) -> None:
+    """From the home screen, `a`: the Apps screen, drawn."""
+    await pilot.pause()
+    await pilot.press("a")
+    assert isinstance(app.screen, AppsScreen)
+    await pilot.pause()
+
+
 async def test_the_apps_screen_says_at_once_that_there_are_none_yet(project):
     """Found walking: with no app the screen showed an empty table, and said "No apps
     yet: press n" only once a key that acts on an app was pressed."""
     app = create_app(str(project))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        await pilot.press("a")
-        assert isinstance(app.screen, AppsScreen)
-        await pilot.pause()
+        await on_the_apps_screen(app, pilot)
         empty = app.screen.query_one("#apps-empty", Static)
         assert empty.display and "No apps yet: press n to add one" in str(empty.render())
         assert empty.region.height >= 1 and empty.region.bottom <= 23  # on screen, at 80x24
@@ -95,10 +100,7 @@ async def test_the_selected_apps_address_shows_in_full_at_80_columns(project):
     history.save(project.parent / ".pilot", "web", [live])
     app = create_app(str(project))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        await pilot.press("a")
-        assert isinstance(app.screen, AppsScreen)
-        await pilot.pause()
+        await on_the_apps_screen(app, pilot)
         detail = app.screen.query_one("#app-detail", Static)
         shown = str(detail.render())
         assert f"v4 live at {url}" in shown.replace("\n", ""), shown

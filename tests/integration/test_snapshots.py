@@ -164,8 +164,14 @@ def test_credentials(snap_compare, size, gcp_key_home):
     async def checked(pilot):
         await pilot.press("c")
         await pilot.app.workers.wait_for_complete()
-        # the check's rows laid out before the shot: a loaded CI machine (c433770's) caught
-        # the table's header not yet widened to its rows, as test_key_picker's once did
+        # The check's outcome is a message the screen handles after the worker ends: on a
+        # loaded machine (c1d9391's CI) two pauses were not always enough for it. Wait for
+        # its rows, then lay them out before the shot (c433770's CI caught the table's
+        # header not yet widened to its rows, as test_key_picker's once did).
+        for _ in range(100):
+            if pilot.app.screen.query_one("#found").row_count:
+                break
+            await pilot.pause(0.05)
         await pilot.pause()
         await pilot.pause()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,6 +76,14 @@ class ConfirmRestore(ModalScreen[bool]):
         self.dismiss(event.button.id == "restore-go")
 
 
+@dataclass(frozen=True)
+class Listing:
+    """What the list's worker read: a row per database, and the warnings said meanwhile."""
+
+    rows: list[DatabaseRow]
+    warnings: list[str]
+
+
 class DataScreen(RunScreen):
     WORKERS = "data"
     BINDINGS = [
@@ -119,19 +128,27 @@ class DataScreen(RunScreen):
         name="reading the databases",
         exit_on_error=False,
     )
-    def load_rows(self) -> list[DatabaseRow]:
+    def load_rows(self) -> Listing:
         from pilot_tui.data import overview
 
         config = self._config()
+        warnings: list[str] = []
 
         @contextlib.contextmanager
         def docker_host() -> Iterator[DockerClient]:
             with self._engine(config) as engine:
                 yield engine.docker_client
 
-        return overview.listed(config, Project(self.project_file), docker_host, self.core_event)
+        def warn(text: str) -> None:
+            warnings.append(text.removeprefix("warning: "))
+            self.core_event(text)
 
-    def _show_rows(self, rows: list[DatabaseRow]) -> None:
+        return Listing(
+            overview.listed(config, Project(self.project_file), docker_host, warn), warnings
+        )
+
+    def _show_rows(self, listing: Listing) -> None:
+        rows = listing.rows
         table = self.query_one("#db-list", DataTable)
         row = table.cursor_row
         table.clear()
@@ -149,9 +166,18 @@ class DataScreen(RunScreen):
             )
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))
-        # An action's outcome (a failure pinned) stays on show; else what the agent lacks.
+        # An action's outcome (a failure pinned) stays on show; else a host that did not
+        # answer, or what the agent lacks.
+        unreached = [r.settings.name for r in rows if r.unreachable]
         unscheduled = [f"{r.settings.name}: {p}" for r in rows if (p := r.schedule_problem())]
-        if unscheduled and not self.acted:
+        if unreached and not self.acted:
+            self.error_panel.pin(
+                "The Docker host cannot be reached",
+                f"\nThe state of {', '.join(unreached)} is unknown; backups below are read "
+                "from the store. Backing up, drilling and restoring need the host.\n"
+                + "\n".join(listing.warnings),
+            )
+        elif unscheduled and not self.acted:
             lines = "\n" + "\n".join(unscheduled)
             self.error_panel.pin("Scheduled backups are not being taken", lines)
         elif not self.acted:
@@ -166,7 +192,7 @@ class DataScreen(RunScreen):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
         if worker.group == "data-list":
-            if event.state == WorkerState.SUCCESS and isinstance(worker.result, list):
+            if event.state == WorkerState.SUCCESS and isinstance(worker.result, Listing):
                 self.unread = False
                 self._show_rows(worker.result)
             elif event.state == WorkerState.ERROR:
@@ -209,6 +235,12 @@ class DataScreen(RunScreen):
             self.notify("Wait for the run in progress to finish.", severity="warning")
             return True
         row = self.rows[name]
+        if row.unreachable:
+            self.notify(
+                f"{name} is on the Docker host, and {row.unreachable}: see above.",
+                severity="warning",
+            )
+            return True
         if row.service is not None and action == "restore":
             title = row.service.title
             self.notify(

@@ -45,9 +45,11 @@ def db_list(ns: argparse.Namespace) -> int:
             )
         return EXIT_OK
     rows = overview.listed(config, Project(pf.path), _docker_host(ns, pf, config), say)
+    # A database whose state nobody could ask fails the listing, as it fails `status`.
+    listed = EXIT_FAILED if any(row.unreachable for row in rows) else EXIT_OK
     if ns.json:
         print_json([row.to_json() for row in rows])
-        return EXIT_OK
+        return listed
     for row in rows:
         s = row.settings
         apps = ", ".join(s.apps) or "no app"
@@ -61,7 +63,7 @@ def db_list(ns: argparse.Namespace) -> int:
                 print(f"{'':16} last drill of Pilot's dumps: {row.drill_text()}")
             if row.scheduled:
                 print(f"{'':16} schedule: {row.schedule_text()}")
-    return EXIT_OK
+    return listed
 
 
 def _docker_host(

@@ -3,6 +3,7 @@ state on the Docker host and, from the backup store, its backups and last drills
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from pilot_tui.project import Project
 
 
+UNREACHABLE = "the Docker host cannot be reached"
+
+
 @dataclass(frozen=True)
 class DatabaseRow:
     settings: Database
@@ -38,6 +42,9 @@ class DatabaseRow:
     # Whether the project's backup agent runs now; None: unknown (no Docker host asked)
     agent_running: bool | None = False
     problem: str | None = None
+    # Why its Docker host could not be reached (its state unknown; its backups, in the
+    # store, listed as ever); None: reached, or not on the Docker host.
+    unreachable: str | None = None
 
     def to_json(self) -> dict[str, object]:
         s = self.settings
@@ -61,6 +68,7 @@ class DatabaseRow:
             "agent_running": self.agent_running,
             "last_scheduled": asdict(self.last_scheduled) if self.last_scheduled else None,
             "problem": self.problem,
+            "unreachable": self.unreachable,
         }
 
     @property
@@ -163,12 +171,13 @@ def rows(
     store: BackupStore | None,
     store_problem: str | None = None,
     state_dir: Path | None = None,
+    unreachable: str = "no Docker host",
 ) -> list[DatabaseRow]:
     """One row per [[databases]] entry; with ``store``, its backups and drills too
     (``store_problem``: why there is no store, said in each row that would have used it).
     ``state_dir``: where the server's outputs say which managed databases exist.
-    ``client`` may be None when every database is managed (no Docker host is needed; the
-    agent's state is then unknown)."""
+    ``client`` is None when no Docker host was asked (``unreachable`` says why): the
+    agent's state and each of its databases' is then unknown, their backups listed."""
     found_rows = []
     agent = scheduling.find(client, config.project.name) if client is not None else None
     agent_running = (agent is not None and agent.status == "running") if client else None
@@ -184,19 +193,25 @@ def rows(
             continue
         kind = kind_for(config.project.name, settings)
         if client is None:
-            found_rows.append(
-                DatabaseRow(settings, "unknown (no Docker host)", kind.container, None, ())
+            row = DatabaseRow(
+                settings,
+                f"unknown ({unreachable})",
+                kind.container,
+                None,
+                (),
+                agent_running=agent_running,
+                unreachable=unreachable,
             )
-            continue
-        found = docker_db.find(client, kind)
-        row = DatabaseRow(
-            settings,
-            found.state,
-            found.kind.container,
-            found.kind.volume if found.volume else None,
-            found.kept,
-            agent_running=agent_running,
-        )
+        else:
+            found = docker_db.find(client, kind)
+            row = DatabaseRow(
+                settings,
+                found.state,
+                found.kind.container,
+                found.kind.volume if found.volume else None,
+                found.kept,
+                agent_running=agent_running,
+            )
         if store is not None and row.kind_backs_up:
             row = _with_backups(row, store)
         elif store_problem and row.kind_backs_up:
@@ -213,20 +228,28 @@ def listed(
 ) -> list[DatabaseRow]:
     """Every database's row, for `db list`, `db status` and the Data screen. The Docker
     host (``docker_client``, opened only when needed) is asked when a database runs there,
-    and must answer; when only the backup agent there dumps a managed one, a host that
-    cannot be reached is a warning and the agent's state unknown."""
+    or the backup agent there dumps a managed one. When it cannot be reached, that is a
+    warning: its databases' state and the agent's are unknown (``DatabaseRow.unreachable``),
+    and every backup in the store is listed as ever."""
     store, problem = open_store(config, project)
     state_dir = project.state_dir
-    if not config.databases_on("docker"):
-        if scheduling.scheduled(config):
-            try:
-                with docker_client() as client:
-                    return rows(client, config, store, problem, state_dir)
-            except PilotError as exc:
-                warn(f"warning: {exc}; whether the backup agent runs is unknown")
+    on_host = bool(config.databases_on("docker"))
+    if not on_host and not scheduling.scheduled(config):
         return rows(None, config, store, problem, state_dir)
-    with docker_client() as client:
-        return rows(client, config, store, problem, state_dir)
+    with contextlib.ExitStack() as opened:
+        try:
+            client = opened.enter_context(docker_client())
+        except PilotError as exc:  # the opening only: a failure once it answers is raised
+            unasked = (
+                "the databases on it could not be asked (their backups are listed "
+                "from the store), and "
+                if on_host
+                else ""
+            )
+            warn(f"warning: {exc}; {unasked}whether the backup agent runs is unknown")
+        else:
+            return rows(client, config, store, problem, state_dir)
+    return rows(None, config, store, problem, state_dir, UNREACHABLE)
 
 
 def server_outputs(config: PilotConfig, state_dir: Path | None) -> dict[str, object]:

@@ -59,12 +59,38 @@ async def test_an_rds_database_is_listed_and_its_backup_key_says_why_not(cli, tm
         assert isinstance(app.screen, DataScreen)
 
 
-async def test_keys_say_the_databases_could_not_be_read_not_that_there_are_none(
+def _a_backup_in_the_local_store(root, database: str = "main") -> str:
+    """A backup record of ``database`` in .pilot/backups (the sandbox's local store), as
+    `db backup` leaves it; no Docker host is needed to read it back."""
+    from pilot_tui.data.backups import BackupRecord
+    from pilot_tui.data.stores import LocalStore
+
+    record = BackupRecord(
+        id="20261203T101500Z",
+        database=database,
+        kind="postgres",
+        version=15,
+        format="pg_dump -Fc",
+        key=f"{database}/20261203T101500Z.dump",
+        created="2026-12-03T10:15:00+00:00",
+        size=2_500_000,
+        sha256="0" * 64,
+        seconds=0.5,
+        tables={"public.items": 1200},
+    )
+    store = LocalStore(root / ".pilot" / "backups")
+    store.write(record.key, b"dump")
+    store.write(f"{database}/{record.id}.json", record.to_json())
+    return record.id
+
+
+async def test_a_host_that_does_not_answer_leaves_the_databases_listed_with_their_backups(
     cli, tmp_path, monkeypatch
 ):
-    """A database on a Docker host that does not answer: the listing fails (a panel says
-    why), and b, t and r say the databases could not be read. Before, they said "No
-    databases yet: add a [[databases]] table", with one in pilot.toml."""
+    """A database on a Docker host that does not answer. Before, the listing failed ("Cannot
+    read the databases"), hiding the backups the store still holds just when the host is
+    down. Now the row is listed, its state unknown, its backups read from the store; a panel
+    says the host cannot be reached and why; b, t and r say they need the host."""
     from textual.widgets import DataTable, Static
 
     from pilot_tui.screens.app import create_app
@@ -74,23 +100,63 @@ async def test_keys_say_the_databases_could_not_be_read_not_that_there_are_none(
     assert cli("init", "--name", "acme").code == 0
     toml = tmp_path / "pilot.toml"
     toml.write_text(toml.read_text() + '\n[[databases]]\nname = "main"\nversion = 15\n')
+    backup = _a_backup_in_the_local_store(tmp_path)
     app = create_app(str(toml))
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.pause()
         await pilot.press("d")
         screen = app.screen
         assert isinstance(screen, DataScreen)
-        result = screen.query_one("#data-result", Static)
-        assert await until(pilot, lambda: "Cannot read the databases" in str(result.render()))
-        assert screen.query_one("#db-list", DataTable).row_count == 0
+        table = screen.query_one("#db-list", DataTable)
+        assert await until(pilot, lambda: table.row_count == 1)
+        row = [str(c) for c in table.get_row("main")]
+        assert row[2] == "unknown (the Docker host cannot be reached)", row
+        assert row[3].startswith(f"{backup} · 2.5 MB · 1,200 rows (1 kept)"), row
+        panel = screen.error_panel
+        assert await until(pilot, lambda: not panel.has_class("hidden"))
+        pinned = str(panel.render())
+        assert pinned.startswith("The Docker host cannot be reached"), pinned
+        assert "The state of main is unknown; backups below are read from the store" in pinned
+        assert "no engine answers at unix://" in pinned  # why, from the opening
+        assert "Cannot read the databases" not in str(
+            screen.query_one("#data-result", Static).render()
+        )
         for key in ("b", "t", "r"):
             app.clear_notifications()
             await pilot.press(key)
             assert await until(
                 pilot,
                 lambda: any(
-                    "The databases could not be read" in str(n.message) for n in app._notifications
+                    "main is on the Docker host, and the Docker host cannot be reached"
+                    in str(n.message)
+                    for n in app._notifications
                 ),
-            )
-            assert not any("No databases yet" in str(n.message) for n in app._notifications)
+            ), key
         assert isinstance(app.screen, DataScreen)
+
+
+def test_db_list_lists_the_backups_and_fails_when_the_host_does_not_answer(
+    cli, tmp_path, monkeypatch
+):
+    """`db list` with Docker down failed outright, as `status` once did; now it lists each
+    database on the host as unknown with its backups, warns why, and exits 1."""
+    import json
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    assert cli("init", "--name", "acme").code == 0
+    toml = tmp_path / "pilot.toml"
+    toml.write_text(toml.read_text() + '\n[[databases]]\nname = "main"\nversion = 15\n')
+    backup = _a_backup_in_the_local_store(tmp_path)
+    shown = cli("db", "list")
+    assert shown.code == 1, shown.err
+    assert "no engine answers at unix://" in shown.err
+    assert "the databases on it could not be asked" in shown.err
+    first, second = shown.out.splitlines()[:2]
+    assert "unknown (the Docker host cannot be reached)" in first, shown.out
+    assert f"last backup: {backup} · 2.5 MB" in second, shown.out
+    as_json = cli("db", "list", "--json")
+    assert as_json.code == 1
+    (row,) = json.loads(as_json.out)
+    assert row["unreachable"] == "the Docker host cannot be reached"
+    assert row["backups"] == 1 and row["last_backup"]["id"] == backup
+    assert row["agent_running"] is None

@@ -108,14 +108,19 @@ def deploy_line(data: dict[str, object]) -> str:
     return colour_level("error", line) if data["type"] == "StageFailed" else line
 
 
-def tab_title(path: Path) -> str:
+def tab_title(path: Path, now: float | None = None) -> str:
     """terraform-20261125-142341-apply.log -> "apply 14:23:41"; deploy-20261125-142341-api.log
-    -> "deploy api 14:23:41": the name's time (UTC) on this machine's clock."""
+    -> "deploy api 14:23:41": the name's time (UTC) on this machine's clock, and its day
+    ("deploy api Nov 25 14:23") when that is not today's (``now``: the clock, for tests)."""
     parts = path.stem.split("-")
     if len(parts) >= 4:
         try:
             utc = calendar.timegm(time.strptime(f"{parts[1]}{parts[2]}", "%Y%m%d%H%M%S"))
-            clock = time.strftime("%H:%M:%S", time.localtime(utc))
+            local, today = time.localtime(utc), time.localtime(now)
+            if local[:3] == today[:3]:
+                clock = time.strftime("%H:%M:%S", local)
+            else:  # a day's name and the minute: the seconds matter less than the day
+                clock = time.strftime(f"%b {local.tm_mday} %H:%M", local)
         except ValueError:  # a name of another form: its time as written
             clock = f"{parts[2][:2]}:{parts[2][2:4]}:{parts[2][4:6]}"
         what = "-".join(parts[3:])

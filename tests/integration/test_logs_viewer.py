@@ -213,3 +213,26 @@ def test_run_logs_are_named_in_utc_so_the_newest_is_first_in_any_time_zone(tmp_p
     stamp = datetime.strptime("".join(newest.stem.split("-")[1:3]), "%Y%m%d%H%M%S")
     there = stamp.replace(tzinfo=UTC).astimezone(ZoneInfo("America/New_York"))
     assert shown == f"deploy fn {there:%H:%M:%S}"
+
+
+def test_a_tab_of_an_earlier_day_says_its_day(tmp_path, monkeypatch):
+    """Found walking: every tab showed a bare clock time, so a run of last week and one of
+    today at a similar hour looked alike. Today's runs keep the time to the second."""
+    import calendar
+    import time
+
+    from pilot_tui.screens.logs import tab_title
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        now = calendar.timegm((2026, 12, 6, 9, 0, 0, 0, 0, 0))
+        today = tab_title(tmp_path / "deploy-20261206-081502-api.log", now)
+        earlier = tab_title(tmp_path / "terraform-20261125-142341-apply.log", now)
+        new_year = tab_title(tmp_path / "deploy-20260102-070000-web.log", now)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert today == "deploy api 08:15:02"
+    assert earlier == "apply Nov 25 14:23"
+    assert new_year == "deploy web Jan 2 07:00"

@@ -13,12 +13,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.markup import escape
 from textual.widgets import DataTable, Header, Static
+from textual.widgets.data_table import ColumnKey
 from textual.worker import Worker
 
 from pilot_tui.deploy.context import Cancelled, CancelToken
@@ -37,6 +39,11 @@ from pilot_tui.screens.colorlog import ColorLog, colour_level
 from pilot_tui.screens.failures import ErrorPanel
 from pilot_tui.screens.footer import PilotFooter
 from pilot_tui.screens.run_screen import LOG_LINES, STATES, ConfirmCancel, RunScreen
+
+# The stages' columns but the detail, and their widths ("– not needed" is 12 wide); the
+# detail takes what is left, wrapped, and never less than DETAIL_MIN.
+STAGE_COLUMNS = (("stage", 9), ("state", 12), ("time", 7))
+DETAIL_MIN = 24
 
 
 class DeployScreen(RunScreen):
@@ -65,6 +72,8 @@ class DeployScreen(RunScreen):
         self.started = time.monotonic()
         self.outcome: str | None = None
         self.has_logs = True  # the app writes logs of its own (a static site does not)
+        # Each stage's cells (stage, state, time, detail), shown again on each change
+        self.stages: dict[str, list[str | Text]] = {}
 
     def compose(self) -> ComposeResult:
         verb = "Rolling back" if self.rollback else "Deploying"
@@ -82,13 +91,34 @@ class DeployScreen(RunScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#stages", DataTable)
-        table.add_column("stage", key="stage", width=9)
-        table.add_column("state", key="state", width=12)  # "– not needed"
-        table.add_column("time", key="time", width=7)
-        table.add_column("detail", key="detail")
-        for stage in STAGES:
-            table.add_row(stage, STATES["pending"], "", "", key=stage)
+        for name, width in STAGE_COLUMNS:
+            table.add_column(name, key=name, width=width)
+        table.add_column("detail", key="detail", width=DETAIL_MIN)
+        self.stages = {stage: [stage, STATES["pending"], "", Text("")] for stage in STAGES}
+        self._show_stages()
         self.run_engine()
+
+    def on_resize(self) -> None:
+        self._show_stages()
+
+    def _set_stage(self, stage: str, state: str, *, took: str = "", detail: str = "") -> None:
+        cells = self.stages[stage]
+        cells[1] = state
+        cells[2] = took or cells[2]
+        cells[3] = Text(detail) if detail else cells[3]  # plain: a detail's [ is no markup
+        self._show_stages()
+
+    def _show_stages(self) -> None:
+        """The stages again, the detail column as wide as the screen leaves it and each
+        row as tall as its detail wraps to (at 80 columns a built image's reference was
+        cut; a DataTable sizes a row's height once, when it is added)."""
+        table = self.query_one("#stages", DataTable)
+        width = table.size.width or self.size.width
+        fixed = sum(w for _, w in STAGE_COLUMNS) + 2 * table.cell_padding * (len(STAGE_COLUMNS) + 1)
+        table.columns[ColumnKey("detail")].width = max(DETAIL_MIN, width - fixed - 1)
+        table.clear()
+        for stage, cells in self.stages.items():
+            table.add_row(*cells, key=stage, height=None)
 
     @work(thread=True, exclusive=True, group="deploy", name="deploy", exit_on_error=False)
     def run_engine(self) -> object:
@@ -118,27 +148,24 @@ class DeployScreen(RunScreen):
             return engine.deploy(self.app_name)
 
     def handle(self, event: object) -> None:
-        table = self.query_one("#stages", DataTable)
         if isinstance(event, str):
             self.log_line(event)
         elif isinstance(event, StageStarted):
-            table.update_cell(event.stage, "state", STATES["running"])
-            table.update_cell(event.stage, "detail", event.detail, update_width=True)
+            self._set_stage(event.stage, STATES["running"], detail=event.detail)
             self.log_line(describe(event))
         elif isinstance(event, StageFinished):
-            table.update_cell(event.stage, "state", STATES["done"])
-            table.update_cell(event.stage, "time", f"{event.seconds:.1f}s")
-            table.update_cell(event.stage, "detail", event.detail, update_width=True)
+            done = f"{event.seconds:.1f}s"
+            self._set_stage(event.stage, STATES["done"], took=done, detail=event.detail)
             self.log_line(describe(event))
         elif isinstance(event, StageFailed):
-            table.update_cell(event.stage, "state", STATES["failed"])
+            self._set_stage(event.stage, STATES["failed"])
             self._pin(f"{event.stage} failed: {event.message}", event.logs)
         elif isinstance(event, Output):
             self.log_line(event.text)
         elif isinstance(event, Released):
-            for stage in STAGES:  # live without them (an unchanged release): not left waiting
-                if table.get_cell(stage, "state") == STATES["pending"]:
-                    table.update_cell(stage, "state", STATES["skipped"])
+            for stage, cells in self.stages.items():  # live without them (unchanged):
+                if cells[1] == STATES["pending"]:  # not left waiting
+                    self._set_stage(stage, STATES["skipped"])
             self.outcome = event.url
             self.log_line(describe(event))
             where = (f" at [b]{escape(event.url)}[/b]" if event.url else "") + (

@@ -371,3 +371,37 @@ def test_a_python_service_without_requirements_builds_from_the_generated_dockerf
     assert 'CMD ["python", "server.py"]' in text
     # No COPY of a pattern that may match nothing (Docker fails the build on it).
     assert "COPY requirements*.txt" not in text
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+async def test_the_deploy_screen_shows_each_stage_detail_whole(project, monkeypatch, size):
+    """Found walking: at 80 columns a stage's detail ran past the screen's edge and was cut
+    (the detail column was as wide as its longest text). It now takes the width the screen
+    leaves and wraps, its row as tall as the text."""
+    from pilot_tui.deploy.events import StageFinished, StageStarted
+    from pilot_tui.screens.deploy import DeployScreen
+    from tests.integration.deploy.test_tui_deploy import text, until
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{project.parent}/nothing-listens.sock")
+    (project.parent / "api").mkdir()
+    (project.parent / "api" / "Dockerfile").write_text("FROM scratch\n")
+    app_settings = {"name": "api", "path": "api", "build": {"kind": "dockerfile"}}
+    project.write_text(add_app(project.read_text(), {**app_settings, "target": {"kind": "server"}}))
+    long = "Ctrl+C: the previous release is left running; the next deploy of api stops it"
+    app = create_app(str(project))
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        screen = DeployScreen(project, "api")
+        await app.push_screen(screen)
+        assert await until(pilot, lambda: "Not deployed" in text(screen, "#deploy-result"))
+        screen.handle(StageStarted("api", "deploy", "starting [v2] beside v1"))
+        screen.handle(StageFinished("api", "release", long, 1.5))
+        await pilot.pause()
+        table = screen.query_one("#stages", DataTable)
+        assert table.virtual_size.width <= table.size.width  # nothing off the right edge
+        shown = "\n".join(table.render_line(y).text for y in range(table.size.height))
+        assert " ".join(shown.split()).count("starting [v2] beside v1") == 1, shown
+        words = [w for line in shown.splitlines() for w in line.split()]
+        assert " ".join(long.split()) in " ".join(words), shown  # every word, in order
+        release = [line for line in shown.splitlines() if "release" in line and "✓ done" in line]
+        assert release and "1.5s" in release[0], shown

@@ -51,15 +51,18 @@ def _simulated(config: PilotConfig, preview: Preview, hosted: list[str]) -> bool
 
 
 def _as_json(preview: Preview, simulated: bool = False) -> dict[str, object]:
+    """As `status --json` says an address: ``url`` what answers, ``simulated_url`` what the
+    sandbox's cloud made up (nothing answers there); times in UTC, as "…Z"."""
+    expires = datetime.fromtimestamp(preview.expires, UTC)
     return {
         "app": preview.app,
         "name": preview.name,
         "full_name": preview.full,
         "release": preview.release or None,
-        "url": preview.url or None,
-        "simulated": simulated,  # url: made up by the sandbox's cloud, nothing answers
+        "url": None if simulated else preview.url or None,
+        "simulated_url": (preview.url or None) if simulated else None,
         "state": preview.state or None,
-        "expires": datetime.fromtimestamp(preview.expires, UTC).isoformat(timespec="seconds"),
+        "expires": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
 

@@ -112,11 +112,13 @@ def test_lambda_previews_beside_the_app_capped_expired_and_destroyed(fn_project,
     assert listed.code == 0, listed.err
     rows = {row["full_name"]: row for row in json.loads(listed.out)}
     assert sorted(rows) == ["fn--feature-one", "fn--two"]
-    assert rows["fn--two"]["release"] == "v1" and rows["fn--two"]["url"].startswith("https://")
-    # the sandbox's function URL: made up by the local AWS API, nothing answers there
-    assert rows["fn--two"]["simulated"] is True
+    # the sandbox's function URL: made up by the local AWS API, nothing answers there (as
+    # `status --json` says it: in simulated_url, never in url)
+    assert rows["fn--two"]["release"] == "v1" and rows["fn--two"]["url"] is None
+    assert rows["fn--two"]["simulated_url"].startswith("https://")
+    assert rows["fn--two"]["expires"].endswith("Z")
     shown = cli("preview", "list")
-    assert f"simulated: {rows['fn--two']['url']}" in shown.out
+    assert f"simulated: {rows['fn--two']['simulated_url']}" in shown.out
     # columns as wide as what they hold: all but the URL fit 80 columns (the walk: a row
     # was 147 wide, its header's URL on a line of its own)
     header, *listed_rows = shown.out.splitlines()

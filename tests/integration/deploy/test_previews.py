@@ -95,7 +95,7 @@ def test_previews_beside_the_app_capped_expired_and_destroyed(site, cli, docker_
     rows = {row["full_name"]: row for row in json.loads(listed.out)}
     assert sorted(rows) == ["hello--feature-one", "hello--two"]
     assert rows["hello--two"]["url"] == f"http://hello--two.localhost:{port}/"
-    assert rows["hello--two"]["simulated"] is False  # the Docker host's answers here
+    assert rows["hello--two"]["simulated_url"] is None  # the Docker host's answers here
     assert rows["hello--two"]["release"] == "v1"
 
     # "two" released again an hour later (the clock injected): it expires an hour after

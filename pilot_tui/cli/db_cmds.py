@@ -603,6 +603,7 @@ def db_status(ns: argparse.Namespace) -> int:
     """One database: its state and health now, where its data is, its backups and drills."""
     from pilot_tui.data import docker_db, overview
     from pilot_tui.data.kinds import kind_for
+    from pilot_tui.deploy.host import HostError
     from pilot_tui.project import Project
 
     found = _database(ns, managed_too=True)
@@ -615,21 +616,33 @@ def db_status(ns: argparse.Namespace) -> int:
         listed = overview.listed(config, project, _docker_host(ns, pf, config), say)
         return _managed_status(ns, next(r for r in listed if r.settings is settings))
     store, problem = overview.open_store(config, project)
-    with deployer(ns, share=False, loaded=(pf, config)) as engine, engine_errors():
-        client = engine.docker_client
-        only = next(
-            r
-            for r in overview.rows(client, config, store, problem, state_dir)
-            if r.settings is settings
-        )
-        health = docker_db.health(client, kind_for(config.project.name, settings))
+    client: DockerClient | None = None
+    unreachable: str | None = None
+    with contextlib.ExitStack() as opened:
+        try:
+            engine = opened.enter_context(deployer(ns, share=False, loaded=(pf, config)))
+        except HostError as exc:  # its backups are in the store all the same
+            say(f"warning: {exc}; {settings.name}'s health is unknown")
+            unreachable = overview.UNREACHABLE
+        else:
+            client = engine.docker_client
+        with engine_errors():
+            only = next(
+                r
+                for r in overview.rows(client, config, store, problem, state_dir, unreachable)
+                if r.settings is settings
+            )
+            kind = kind_for(config.project.name, settings)
+            health = docker_db.health(client, kind) if client else f"unknown ({unreachable})"
     if ns.json:
         print_json({**only.to_json(), "health": health})
     else:
         print(f"{settings.name}: {settings.kind} {settings.version}, {health}")
-        print(
-            f"  container {only.container} ({only.state}); data in {only.volume or 'no volume yet'}"
-        )
+        if only.unreachable:
+            print(f"  container {only.container}: its state and data could not be asked")
+        else:
+            volume = only.volume or "no volume yet"
+            print(f"  container {only.container} ({only.state}); data in {volume}")
         if only.kept_volumes:
             print(f"  kept from before a restore: {', '.join(only.kept_volumes)}")
         print(f"  apps: {', '.join(settings.apps) or 'none'} ({settings.url_env})")

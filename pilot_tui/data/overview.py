@@ -171,7 +171,7 @@ def rows(
     store: BackupStore | None,
     store_problem: str | None = None,
     state_dir: Path | None = None,
-    unreachable: str = "no Docker host",
+    unreachable: str | None = None,
 ) -> list[DatabaseRow]:
     """One row per [[databases]] entry; with ``store``, its backups and drills too
     (``store_problem``: why there is no store, said in each row that would have used it).
@@ -193,6 +193,7 @@ def rows(
             continue
         kind = kind_for(config.project.name, settings)
         if client is None:
+            unreachable = unreachable or "no Docker host"
             row = DatabaseRow(
                 settings,
                 f"unknown ({unreachable})",

@@ -135,7 +135,7 @@ async def test_a_host_that_does_not_answer_leaves_the_databases_listed_with_thei
         assert isinstance(app.screen, DataScreen)
 
 
-def test_db_list_lists_the_backups_and_fails_when_the_host_does_not_answer(
+def test_db_list_and_status_list_the_backups_and_fail_when_the_host_does_not_answer(
     cli, tmp_path, monkeypatch
 ):
     """`db list` with Docker down failed outright, as `status` once did; now it lists each
@@ -160,3 +160,12 @@ def test_db_list_lists_the_backups_and_fails_when_the_host_does_not_answer(
     assert row["unreachable"] == "the Docker host cannot be reached"
     assert row["backups"] == 1 and row["last_backup"]["id"] == backup
     assert row["agent_running"] is None
+    # `db status` too: it failed with the host's error alone, its backups not said
+    status = cli("db", "status", "main")
+    assert status.code == 1, status.err
+    assert "no engine answers at unix://" in status.err and "main's health is unknown" in status.err
+    assert status.out.startswith("main: postgres 15, unknown (the Docker host cannot be reached)")
+    assert f"last backup: {backup} · 2.5 MB" in status.out, status.out
+    as_json = cli("db", "status", "main", "--json")
+    assert as_json.code == 1
+    assert json.loads(as_json.out)["health"] == "unknown (the Docker host cannot be reached)"

@@ -99,7 +99,7 @@ class DeployScreen(RunScreen):
         self.run_engine()
 
     def on_resize(self) -> None:
-        self._show_stages()
+        self.call_after_refresh(self._show_stages)  # once the table has its new width
 
     def _set_stage(self, stage: str, state: str, *, took: str = "", detail: str = "") -> None:
         cells = self.stages[stage]
@@ -113,7 +113,7 @@ class DeployScreen(RunScreen):
         row as tall as its detail wraps to (at 80 columns a built image's reference was
         cut; a DataTable sizes a row's height once, when it is added)."""
         table = self.query_one("#stages", DataTable)
-        width = table.size.width or self.size.width
+        width = table.scrollable_content_region.width or self.size.width
         fixed = sum(w for _, w in STAGE_COLUMNS) + 2 * table.cell_padding * (len(STAGE_COLUMNS) + 1)
         table.columns[ColumnKey("detail")].width = max(DETAIL_MIN, width - fixed - 1)
         table.clear()

@@ -405,3 +405,9 @@ async def test_the_deploy_screen_shows_each_stage_detail_whole(project, monkeypa
         assert " ".join(long.split()) in " ".join(words), shown  # every word, in order
         release = [line for line in shown.splitlines() if "release" in line and "✓ done" in line]
         assert release and "1.5s" in release[0], shown
+        # wider, the detail takes the room: on one line again
+        await pilot.resize_terminal(160, 40)
+        await pilot.pause()
+        await pilot.pause()
+        shown = "\n".join(table.render_line(y).text for y in range(table.size.height))
+        assert any(line.rstrip().endswith(long) for line in shown.splitlines()), shown

@@ -236,9 +236,9 @@ class TerraformSettings:
     binary: str | None = setting(
         None,
         "Terraform or OpenTofu executable: a name on PATH or an absolute path outside the "
-        "project directory (never a program that comes with the repository). Unset: "
-        "$PILOT_TERRAFORM, else `tofu`, else `terraform` on PATH, else the one bundled with "
-        "pilot-tui[sandbox].",
+        "project directory (never a program that comes with the repository). "
+        "$PILOT_TERRAFORM overrides it. Unset: `tofu`, else `terraform` on PATH, else the one "
+        "bundled with pilot-tui[sandbox] (which the sandbox prefers to those on PATH).",
         example="tofu",
     )
     templates: str | None = setting(
@@ -522,8 +522,8 @@ class PreviewSettings:
         "72h",
         "How long a preview lives after its last release; then the agent on the Pilot "
         "Server removes it (a Docker host preview; a Cloud Run one with the server on "
-        "Google Cloud; a Lambda one in the hourly run `ci github` writes), as do "
-        "`pilot-tui preview prune` and every preview deploy.",
+        "Google Cloud; a Lambda one with the server on AWS, or in the hourly run `ci "
+        "github` writes), as do `pilot-tui preview prune` and every preview deploy.",
         pattern=DURATION_PATTERN,
         pattern_hint=DURATION_HINT,
     )
@@ -857,8 +857,9 @@ class NotifySettings:
     webhook_env: str | None = setting(
         None,
         "Name of the environment variable holding a Slack-compatible incoming webhook URL "
-        "(the URL holds a token: it never goes in pilot.toml). Each deploy and rollback "
-        "POSTs JSON to it: `text` for Slack, and `event`, `project`, `app`, `release`, "
+        "(the URL holds a token: it never goes in pilot.toml). Each deploy, failed deploy, "
+        "automatic revert, rollback and preview deploy POSTs JSON to it: `text` for Slack, "
+        "and `event`, `project`, `app`, `release`, "
         "`url`, `by` and `reason`. Unset: no notification.",
         pattern=ENV_NAME_PATTERN,
         pattern_hint=ENV_NAME_HINT,

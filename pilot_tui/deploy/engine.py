@@ -63,7 +63,8 @@ def preview_name(config: PilotConfig, app: AppSettings, wanted: str) -> str:
     why = previews.two_letter(app.name) if target_for(app).on_docker_host else None
     if why is not None:
         raise previews.PreviewError(why)
-    room = previews.name_room(config.project.name, app, config.databases)
+    own = target_for(app).preview_name_limits(config.project.name)
+    room = previews.name_room(config.project.name, app, config.databases, own)
     return previews.slug(wanted, room)
 
 

@@ -28,14 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pilot_tui.config.schema import (
-    PREVIEW_SEPARATOR,
-    AppSettings,
-    CloudRunTarget,
-    Database,
-    LambdaTarget,
-    ServerTarget,
-)
+from pilot_tui.config.schema import PREVIEW_SEPARATOR, AppSettings, Database, Target
 from pilot_tui.errors import EXIT_INVALID, PilotError
 from pilot_tui.naming import GCP_PREVIEW, GCP_PREVIEW_EXPIRES, GCP_PREVIEW_OF, PREVIEW, PREVIEW_OF
 from pilot_tui.naming import PREVIEW_EXPIRES as EXPIRES
@@ -94,13 +87,18 @@ def slug(wanted: str, room: int = LONGEST) -> str:
     return cleaned
 
 
-def name_room(project: str, app: AppSettings, databases: list[Database]) -> int:
+def name_room(
+    project: str,
+    app: AppSettings,
+    databases: list[Database],
+    own: Mapping[str, tuple[int, int]] | None = None,
+) -> int:
     """How long the app's previews' names may be: each name a preview is reached by must
     stay one DNS label (63 characters): its host name APP--NAME, its release containers'
-    pilot-PROJECT-APP--NAME-vN and its databases' pilot-db-PROJECT-DB--NAME; a Cloud Run
-    preview's service name pilot-PROJECT-APP--NAME, 49. PreviewError when that leaves too
-    little."""
-    from pilot_tui.naming import CLOUD_RUN_SERVICE_MAX, resource_name
+    pilot-PROJECT-APP--NAME-vN and its databases' pilot-db-PROJECT-DB--NAME; and ``own``,
+    the names of the app's kind (Target.preview_name_limits: a Cloud Run service's, 49).
+    PreviewError when that leaves too little."""
+    from pilot_tui.naming import resource_name
 
     linked = [d.name for d in databases if app.name in d.apps and d.preview != "none"]
     # what -> (the characters it takes besides --NAME, the most it may have)
@@ -118,11 +116,7 @@ def name_room(project: str, app: AppSettings, databases: list[Database]) -> int:
             for db in linked
         },
     }
-    if isinstance(app.target, CloudRunTarget):
-        used[f"the Cloud Run service name {resource_name(project, app.name)}--NAME"] = (
-            len(resource_name(project, app.name)),
-            CLOUD_RUN_SERVICE_MAX,
-        )
+    used.update(own or {})  # the kind's own (Target.preview_name_limits)
 
     def left(what: str) -> int:
         taken, most = used[what]
@@ -236,27 +230,14 @@ def believed(preview: Preview, changed: float, ttl: float | None) -> Preview:
     return preview
 
 
-def preview_app(app: AppSettings, name: str) -> AppSettings:
+def preview_app(app: AppSettings, name: str, target: Target) -> AppSettings:
     """``app`` as its preview ``name`` runs: its own name, ``previews.env`` over the env,
-    the previews' domain, no watch."""
-    settings = app.previews
-    target = app.target
-    if isinstance(target, ServerTarget):
-        domain = f"{full_name(app.name, name)}.{settings.domain}" if settings.domain else None
-        target = dataclasses.replace(target, domain=domain, watch=0)
-    elif isinstance(target, LambdaTarget):
-        target = dataclasses.replace(target, watch=0)  # nothing of its own to go back to
-    elif isinstance(target, CloudRunTarget):  # no instance kept warm: an expired one
-        target = dataclasses.replace(  # costs nothing until the server's agent removes it
-            target,
-            min_instances=0,
-            max_instances=min(target.max_instances, PREVIEW_INSTANCES),
-            watch=0,  # nothing of its own to go back to
-        )
+    and ``target``, its kind's settings as a preview's (Target.preview_app makes them:
+    never watched, as a preview has nothing of its own to go back to)."""
     return dataclasses.replace(
         app,
         name=full_name(app.name, name),
-        env={**app.env, **settings.env},
+        env={**app.env, **app.previews.env},
         target=target,
     )
 

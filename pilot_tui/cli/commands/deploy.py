@@ -37,9 +37,9 @@ def register(commands: Commands) -> None:
     p.add_argument(
         "--no-watch",
         action="store_true",
-        help="do not watch the new release once it is live (by default, on the Docker host "
-        "and Lambda, it is watched target.watch seconds and reverted by itself when it goes "
-        "bad; the exit status is then non-zero)",
+        help="do not watch the new release once it is live (by default, on the Docker host, "
+        "Lambda, Cloud Run and ECS, it is watched target.watch seconds and reverted by itself "
+        "when it goes bad; the exit status is then non-zero)",
     )
     p.add_argument(
         "--wait",

@@ -16,14 +16,15 @@ def register(commands: Commands) -> None:
         "`pilot-tui deploy APP --preview NAME` runs APP's source as APP--NAME beside the\n"
         "app: on the Docker host at APP--NAME.<domain or the server's sslip.io name>; on\n"
         "Lambda as a function of its own (pilot-PROJECT-APP--NAME) with its own function\n"
-        "URL; on Cloud Run as a service of its own (pilot-PROJECT-APP--NAME, no secrets).\n"
+        "URL; on Cloud Run as a service of its own (pilot-PROJECT-APP--NAME).\n"
         "A preview gets [apps.previews] env over the app's env; only the secrets in\n"
         ".pilot/secrets/previews/APP.env (`secrets set APP NAME --preview`) or, in a\n"
         "GitHub Actions run, the repository's secrets PREVIEW_NAME; and never the app's\n"
         'database (a [[databases]] preview = "empty" | "copy-of-latest-backup" gives it\n'
         "one of its own). It expires previews.ttl after its last deploy, removed by the\n"
-        "agent on the Docker host (a Lambda or Cloud Run one by the next preview deploy,\n"
-        "`preview prune`, or on AWS the hourly run `ci github` writes); previews.max caps\n"
+        "agent on the Pilot Server (a Lambda one with the server on AWS, a Cloud Run one\n"
+        "with it on Google Cloud), by the next preview deploy, `preview prune`, or on AWS\n"
+        "the hourly run `ci github` writes; previews.max caps\n"
         "how many an app has. `logs APP--NAME` and `releases APP--NAME` are a preview's\n"
         "own. Other targets refuse, saying why.",
     )

@@ -19,7 +19,7 @@ def register(commands: Commands) -> None:
         None,
         "Provision, inspect and remove the Pilot Server. Terraform runs with -json;\n"
         "its full output is logged under .pilot/logs/. Ctrl+C stops Terraform\n"
-        "gracefully (state saved); a second Ctrl+C forces it.",
+        "gracefully (state saved); a third Ctrl+C kills it.",
     )
     srv = add_actions(server, "server_command")
     p = add_command(srv, "plan", "show what would be created or changed", lazy(HANDLERS, "plan"))

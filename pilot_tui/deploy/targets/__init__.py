@@ -74,7 +74,7 @@ def app_or_preview(config: schema.PilotConfig, name: str) -> AppSettings | None:
     owner = config.app(parts[0]) if parts else None
     if parts is None or owner is None or target_for(owner).previews_refused is not None:
         return None
-    return previews.preview_app(owner, parts[1])
+    return target_for(owner).preview_app(parts[1])
 
 
 def on_docker_host(apps: Iterable[AppSettings]) -> list[str]:

@@ -158,7 +158,18 @@ class Target(Protocol):
 
     def preview(self, preview: Preview) -> Target:
         """The target that deploys, and destroys, ``preview`` of the app (the app as
-        previews.preview_app makes it); PreviewError saying why when the kind has none."""
+        ``preview_app`` makes it); PreviewError saying why when the kind has none."""
+        ...
+
+    def preview_app(self, name: str) -> AppSettings:
+        """The app as its preview ``name`` runs (previews.preview_app, with this kind's
+        settings for a preview); PreviewError saying why when the kind has none."""
+        ...
+
+    def preview_name_limits(self, project: str) -> dict[str, tuple[int, int]]:
+        """The names of this kind's own that a preview's name must fit in, beside those
+        every preview has (previews.name_room): what -> (the characters it takes besides
+        --NAME, the most it may have)."""
         ...
 
     def previews(self, ctx: Context) -> list[Preview]:
@@ -182,10 +193,19 @@ class NoPreviews:
     app: AppSettings
 
     def preview(self, preview: Preview) -> Target:
+        return self.refuse_previews()
+
+    def preview_app(self, name: str) -> AppSettings:
+        return self.refuse_previews()
+
+    def refuse_previews(self) -> NoReturn:
         raise PreviewError(
             f"{self.app.name} runs on {self.kind}: {self.previews_refused}",
             hint='previews run on the Docker host (target.kind = "server"), Lambda and Cloud Run',
         )
+
+    def preview_name_limits(self, project: str) -> dict[str, tuple[int, int]]:
+        return {}
 
     def previews(self, ctx: Context) -> list[Preview]:
         return []

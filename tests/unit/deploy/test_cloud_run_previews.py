@@ -414,12 +414,16 @@ def test_a_previews_secrets_go_to_its_apps_previews_secrets_never_its_env(tmp_pa
 def test_a_preview_name_leaves_the_service_name_within_cloud_runs_limit():
     project = "acme-shop"
     app = AppSettings(name="checkout-service", target=CloudRunTarget())
-    room = previews.name_room(project, app, [])
+    own = target_for(app).preview_name_limits  # the Cloud Run target's own names
+    room = previews.name_room(project, app, [], own(project))
     assert len(f"pilot-{project}-{app.name}--{'x' * room}") == 49  # Cloud Run's limit
-    server_room = previews.name_room(project, AppSettings(name="checkout-service"), [])
+    server = AppSettings(name="checkout-service")
+    server_room = previews.name_room(
+        project, server, [], target_for(server).preview_name_limits(project)
+    )
     assert server_room > room  # the Docker host's names may be longer
     with pytest.raises(PreviewError) as caught:
-        previews.name_room("a-long-project-name", app, [])
+        previews.name_room("a-long-project-name", app, [], own("a-long-project-name"))
     assert str(caught.value).startswith(
         "no room for a preview name: the Cloud Run service name "
         "pilot-a-long-project-name-checkout-service--NAME must stay within 49 characters"

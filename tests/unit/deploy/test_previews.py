@@ -74,14 +74,14 @@ def test_preview_app_overrides_env_drops_the_watch_and_takes_the_previews_domain
         target=ServerTarget(domain="api.example.com", watch=60),
         previews=PreviewSettings(env={"MODE": "preview"}, domain="pv.example.com"),
     )
-    made = previews.preview_app(app, "pr-3")
+    made = target_for(app).preview_app("pr-3")
     assert made.name == "api--pr-3"
     assert made.env == {"MODE": "preview", "KEEP": "1"}
     assert isinstance(made.target, ServerTarget)
     assert made.target.domain == "api--pr-3.pv.example.com"  # never the app's own domain
     assert made.target.watch == 0
     assert app.target.domain == "api.example.com" and app.env["MODE"] == "prod"  # unchanged
-    without = previews.preview_app(AppSettings(name="api"), "x")
+    without = target_for(AppSettings(name="api")).preview_app("x")
     assert isinstance(without.target, ServerTarget) and without.target.domain is None
 
 

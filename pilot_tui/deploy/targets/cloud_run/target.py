@@ -4,6 +4,7 @@ Registry, its secrets in Secret Manager. Each of its previews is a service of it
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -15,6 +16,7 @@ from pilot_tui.deploy.registry import Registry
 from pilot_tui.deploy.targets.base import WaypointApp, WaypointUse, target_settings
 from pilot_tui.deploy.targets.container import ManagedContainer
 from pilot_tui.deploy.targets.managed import ManagedTarget, TargetError
+from pilot_tui.naming import CLOUD_RUN_SERVICE_MAX, resource_name
 from pilot_tui.wording import counted
 
 if TYPE_CHECKING:
@@ -33,7 +35,25 @@ class CloudRun(ManagedContainer):
         return open_cloud_run(ctx.config, ctx.state_dir, ctx.root, self.app)
 
     def preview(self, preview: Preview) -> CloudRunPreview:
-        return CloudRunPreview(previews.preview_app(self.app, preview.name), self.app, preview)
+        return CloudRunPreview(self.preview_app(preview.name), self.app, preview)
+
+    def preview_app(self, name: str) -> AppSettings:
+        settings = target_settings(self.app, CloudRunTarget)
+        # No instance kept warm: an expired one costs nothing until the agent removes it;
+        # never watched: nothing of its own to go back to.
+        target = dataclasses.replace(
+            settings,
+            min_instances=0,
+            max_instances=min(settings.max_instances, previews.PREVIEW_INSTANCES),
+            watch=0,
+        )
+        return previews.preview_app(self.app, name, target)
+
+    def preview_name_limits(self, project: str) -> dict[str, tuple[int, int]]:
+        service = resource_name(project, self.app.name)
+        return {
+            f"the Cloud Run service name {service}--NAME": (len(service), CLOUD_RUN_SERVICE_MAX)
+        }
 
     def previews(self, ctx: Context) -> list[Preview]:
         from pilot_tui.cloud.errors import CloudError

@@ -9,7 +9,7 @@ import datetime
 import re
 from typing import TYPE_CHECKING
 
-from pilot_tui.config.schema import AppSettings, PilotConfig
+from pilot_tui.config.schema import AppSettings, PilotConfig, ServerTarget
 from pilot_tui.deploy import previews
 from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.deploy.previews import Preview
@@ -19,6 +19,17 @@ from pilot_tui.wording import counted
 if TYPE_CHECKING:
     from docker import DockerClient
     from docker.models.containers import Container
+
+
+def preview_app(app: AppSettings, name: str) -> AppSettings:
+    """``app`` as its preview ``name`` runs on the Docker host: at APP--NAME.<previews'
+    domain> (or the server's sslip.io name), never watched (nothing of its own to go back
+    to)."""
+    target = app.target
+    assert isinstance(target, ServerTarget), f"{app.name} is not on the Docker host"
+    domain = app.previews.domain
+    host = f"{previews.full_name(app.name, name)}.{domain}" if domain else None
+    return previews.preview_app(app, name, dataclasses.replace(target, domain=host, watch=0))
 
 
 def found(
@@ -37,7 +48,7 @@ def found(
         started = preview.expires
         if preview.name in newest and newest[preview.name][0] >= started:
             continue
-        address = release.url(config, docker, previews.preview_app(app, preview.name))
+        address = release.url(config, docker, preview_app(app, preview.name))
         preview = dataclasses.replace(
             preview,
             release=container.labels.get("pilot.release", ""),

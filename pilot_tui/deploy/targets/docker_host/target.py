@@ -127,7 +127,13 @@ class DockerHost:
         return True
 
     def preview(self, preview: Preview) -> DockerHost:
-        return DockerHost(previews.preview_app(self.app, preview.name), preview)
+        return DockerHost(self.preview_app(preview.name), preview)
+
+    def preview_app(self, name: str) -> AppSettings:
+        return preview_containers.preview_app(self.app, name)
+
+    def preview_name_limits(self, project: str) -> dict[str, tuple[int, int]]:
+        return {}  # its host name and containers' are every preview's (previews.name_room)
 
     def previews(self, ctx: Context) -> list[Preview]:
         if ctx.client is None or ctx.target is None:

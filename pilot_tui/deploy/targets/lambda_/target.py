@@ -6,6 +6,7 @@ own function URL (function.py)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
@@ -58,7 +59,15 @@ class Lambda(ManagedContainer):
     previews_refused: ClassVar[str | None] = None
 
     def preview(self, preview: Preview) -> LambdaPreview:
-        return LambdaPreview(previews.preview_app(self.app, preview.name), self.app, preview)
+        return LambdaPreview(self.preview_app(preview.name), self.app, preview)
+
+    def preview_app(self, name: str) -> AppSettings:
+        # never watched: nothing of its own to go back to
+        target = dataclasses.replace(target_settings(self.app, LambdaTarget), watch=0)
+        return previews.preview_app(self.app, name, target)
+
+    def preview_name_limits(self, project: str) -> dict[str, tuple[int, int]]:
+        return {}  # its function's name is as long as the containers' (previews.name_room)
 
     def previews(self, ctx: Context) -> list[Preview]:
         from pilot_tui.deploy.targets.lambda_ import legacy_previews

@@ -84,6 +84,7 @@ AGENT_MODULES = (
     "data/agent/previews.py",
     "data/agent/run.py",
     "data/agent/s3.py",
+    "data/agent/wire.py",
     "data/backups.py",
     "data/execs.py",
     "data/schedule.py",

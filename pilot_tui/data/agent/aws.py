@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from pilot_tui.data.agent.wire import NETWORK_ERRORS
 from pilot_tui.errors import PilotError
 
 IMDS = "169.254.169.254"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 TIMEOUT = 60  # seconds per request
 # What a connection can raise on the way: the network's, and a reply cut short or garbled.
-NETWORK_ERRORS = (OSError, http.client.HTTPException)
 
 
 class NoCredentials(PilotError):

@@ -32,7 +32,8 @@ from typing import Any
 
 from pilot_tui.cloud.gcp_api import ApiError, ApiRequest, Transport, parse_response
 from pilot_tui.data.agent.gcs import API as STORAGE
-from pilot_tui.data.agent.gcs import NETWORK_ERRORS, MetadataTokens
+from pilot_tui.data.agent.gcs import MetadataTokens
+from pilot_tui.data.agent.wire import NETWORK_ERRORS
 from pilot_tui.deploy import lease_rules
 from pilot_tui.deploy.previews import Preview
 from pilot_tui.deploy.targets.cloud_run.listing import API, listed, preview_of, service_url

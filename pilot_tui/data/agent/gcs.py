@@ -18,7 +18,8 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pilot_tui.data.stores import PREFIX, READ_CHUNK, BackupStore, PartedUpload, Sink, StoreError
+from pilot_tui.data.agent.wire import NETWORK_ERRORS, body_chunks
+from pilot_tui.data.stores import PREFIX, BackupStore, PartedUpload, Sink, StoreError
 
 METADATA = "169.254.169.254"  # metadata.google.internal, without needing its DNS name
 # google-auth's name for another metadata server (tests' local stand-in): read per call.
@@ -26,7 +27,6 @@ METADATA_HOST_ENV = "GCE_METADATA_HOST"
 TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token"
 API = "https://storage.googleapis.com"
 # What a connection can raise on the way: the network's, and a reply cut short or garbled.
-NETWORK_ERRORS = (OSError, http.client.HTTPException)
 
 
 @dataclass(frozen=True)
@@ -162,15 +162,7 @@ class AgentGcsStore(BackupStore):
 
     def chunks(self, key: str) -> Iterator[bytes]:
         connection, response = self._open("GET", self._object_path(key) + "?alt=media", what=key)
-        try:
-            if response.status != 200:
-                raise StoreError(f"cannot read {self.where(key)}: {response.status}")
-            while chunk := response.read(READ_CHUNK):
-                yield chunk
-        except NETWORK_ERRORS as exc:
-            raise StoreError(f"cannot read {self.where(key)}: {exc}") from exc
-        finally:
-            connection.close()
+        yield from body_chunks(connection, response, self.where(key))
 
     def read(self, key: str) -> bytes | None:
         target = self._object_path(key) + "?alt=media"

@@ -22,9 +22,9 @@ from pilot_tui.data.agent.aws import (
     NoCredentials,
     sign,
 )
+from pilot_tui.data.agent.wire import body_chunks
 from pilot_tui.data.stores import (
     PREFIX,
-    READ_CHUNK,
     BackupStore,
     PartedUpload,
     Sink,
@@ -135,15 +135,7 @@ class AgentS3Store(BackupStore):
 
     def chunks(self, key: str) -> Iterator[bytes]:
         connection, response = self._open("GET", key)
-        try:
-            if response.status != 200:
-                raise StoreError(f"cannot read {self.where(key)}: {response.status}")
-            while chunk := response.read(READ_CHUNK):
-                yield chunk
-        except OSError as exc:
-            raise StoreError(f"cannot read {self.where(key)}: {exc}") from exc
-        finally:
-            connection.close()
+        yield from body_chunks(connection, response, self.where(key))
 
     def read(self, key: str) -> bytes | None:
         status, data, _ = self._call("GET", key, ok=(200, 404))

@@ -8,6 +8,8 @@ again finds what exists and fixes settings that drifted. `"local"` keeps state i
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -269,3 +271,38 @@ def remove_gcs(client: storage.Client, bucket: str) -> str:
         blob.delete()
     client.get_bucket(bucket).delete()
     return f"deleted state bucket gs://{bucket}"
+
+
+def saved_backend(workdir: Path) -> Path:
+    """Where `terraform init` keeps the backend it last set up (not the state itself)."""
+    return workdir / ".terraform" / "terraform.tfstate"
+
+
+SANDBOX_URL = re.compile(r"https?://127\.0\.0\.1:(\d+)")
+
+
+def emulator_gone(workdir: Path) -> str | None:
+    """The address of the sandbox emulator that held Terraform's last backend (as `init`
+    saved it in .terraform/), when nothing answers there any more; None when that backend
+    is not an emulator's, or it answers. An emulator's state is in memory: once it stops,
+    the state it held is gone, and moving state away from it can only fail."""
+    try:
+        backend = json.loads(saved_backend(workdir).read_text()).get("backend") or {}
+    except (OSError, ValueError):
+        return None
+    config = backend.get("config") or {}
+    for value in config.values() if isinstance(config, dict) else ():
+        found = SANDBOX_URL.match(str(value))
+        if found and not _answers(int(found[1])):
+            return found[0]
+    return None
+
+
+def _answers(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False

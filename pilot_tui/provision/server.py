@@ -21,6 +21,7 @@ from pilot_tui.leftovers import Where, advice
 from pilot_tui.naming import project_resource
 from pilot_tui.prices import Estimate, estimate
 from pilot_tui.project import Project
+from pilot_tui.provision import backends
 from pilot_tui.provision.backends import Backend
 from pilot_tui.provision.keys import server_key
 from pilot_tui.provision.outputs import OUTPUTS_FILE as OUTPUTS_FILE
@@ -273,6 +274,18 @@ class Server:
         if stamp.exists() and stamp.read_text() == fingerprint:
             return
         self.on_event(Stage("init", "preparing Terraform and its providers"))
+        gone = self.home == "sandbox" and backends.emulator_gone(self.workdir)
+        if gone:
+            self.on_event(
+                Stage(
+                    "init",
+                    f"the state Terraform kept at {gone} went with the sandbox's emulator "
+                    "there (its state is in memory): starting from what is here",
+                )
+            )
+            # Forgotten, so init starts afresh: told to move state from a backend that
+            # cannot answer, or to drop one, it can only fail.
+            backends.saved_backend(self.workdir).unlink(missing_ok=True)
         result = await self.run(commands.init(tf, self.workdir, self.backend.config), "init")
         if result.code != 0:
             text = result.log.read_text() if result.log else ""

@@ -117,3 +117,17 @@ def test_terraform_keeps_state_in_the_s3_bucket_and_destroy_removes_it_last(sand
     assert "What remains: nothing." in gone.stdout
     assert "state bucket pilot-state-acme" in gone.stdout  # listed, then removed
     assert not Sandbox(project / ".pilot").running()
+
+    # Found walking: the next plan starts the emulators on new ports, but Terraform's saved
+    # backend named the old one, and init, moving the state away from it, failed for good
+    # ("connection refused"). That bucket went with its emulator: nothing to move.
+    after = run_pilot("server", "plan", cwd=project, timeout=300)
+    assert after.returncode == 0, after.stderr
+    assert "went with the sandbox's emulator" in after.stdout + after.stderr
+    assert "aws_instance.server" in after.stdout  # to create again: the old one went too
+    # ...and so did going back to local state once they had stopped again
+    assert run_pilot("sandbox", "stop", cwd=project).returncode == 0
+    assert run_pilot("config", "set", "state.backend", "local", cwd=project).returncode == 0
+    local = run_pilot("server", "plan", "--json", cwd=project, timeout=300)
+    assert local.returncode == 0, local.stderr
+    assert any(c["action"] == "create" for c in json.loads(local.stdout)["changes"])

@@ -37,7 +37,8 @@ class Confirm(ModalScreen[bool]):
 
     QUESTION = ""
     YES = ("", "")  # (label, id)
-    NO = ("", "")
+    NO = ("", "")  # both questions' "no" keeps the edits: its id is "keep"
+    AUTO_FOCUS = "#keep"  # Enter, a reflex, must never throw the edits away
     BINDINGS = [Binding("escape", "dismiss(False)", "Keep my edits")]
 
     def compose(self) -> ComposeResult:

@@ -65,6 +65,12 @@ async def test_save_refuses_invalid_text_and_leaves_the_file_alone(project):
         assert isinstance(app.screen, ConfirmDiscard)
         await pilot.click("#keep")
         assert app.screen is screen and "waypont" in editor.text
+        # Found walking: Enter, pressed by reflex, discarded the edits (the focus started
+        # on "Discard"). It keeps them, in both questions.
+        await pilot.press("escape")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is screen and "waypont" in editor.text
         await pilot.press("escape")
         await pilot.click("#discard")
         assert isinstance(app.screen, WelcomeScreen)
@@ -92,6 +98,7 @@ async def test_outside_changes_reload_or_ask(project):
         screen.check_outside_change()
         await pilot.pause()
         assert isinstance(app.screen, ConfirmReload)
+        assert app.focused is app.screen.query_one("#keep")  # Enter keeps the edits
         await pilot.click("#reload")
         await pilot.pause()
         assert 'region = "eu-west-2"' in editor.text and "# mine" not in editor.text

@@ -23,7 +23,7 @@ from pilot_tui.config.schema import AppSettings, EcsTarget, PilotConfig
 from pilot_tui.deploy.context import CancelToken
 from pilot_tui.deploy.targets import managed_watch
 from pilot_tui.deploy.targets.base import target_settings
-from pilot_tui.deploy.targets.ecs.logs import read_logs
+from pilot_tui.deploy.targets.cloudwatch_logs import read_logs
 from pilot_tui.deploy.targets.ecs.network import Balancer, Network, until
 from pilot_tui.deploy.targets.ecs.parameters import SecretParameters
 from pilot_tui.deploy.targets.ecs.rollout import judged, rolled_out

@@ -38,6 +38,7 @@ from pilot_tui.deploy.build.shippable import Collected, collect
 from pilot_tui.deploy.context import CancelToken
 from pilot_tui.deploy.previews import EXPIRES, PREVIEW_OF, Preview
 from pilot_tui.deploy.targets.base import target_settings
+from pilot_tui.deploy.targets.cloudwatch_logs import read_logs
 from pilot_tui.deploy.targets.lambda_.listing import function_name, last_modified, preview_of
 from pilot_tui.deploy.targets.managed import (
     LogLine,
@@ -447,19 +448,9 @@ class LambdaFunction:
         return str(alias["FunctionVersion"])
 
     def logs(self, *, since: float | None = None, limit: int = 200) -> Iterator[LogLine]:
-        args: dict[str, Any] = {"logGroupName": self.log_group, "limit": min(limit, 10000)}
-        if since is not None:
-            args["startTime"] = int(since * 1000)
-        try:
-            found = self.logs_client.filter_log_events(**args)
-        except self.logs_client.exceptions.ResourceNotFoundException:
-            return  # never invoked: no log group yet
-        for event in sorted(found.get("events", []), key=lambda e: e["timestamp"])[-limit:]:
-            yield LogLine(
-                event["timestamp"] / 1000,
-                str(event["message"]).rstrip("\n"),
-                str(event.get("logStreamName", "")),
-            )
+        # The newest ``limit``: one page of filter_log_events holds the oldest (found
+        # walking: `logs fn --tail 3` showed the first deploy's lines).
+        yield from read_logs(self.logs_client, self.log_group, since, limit)
 
     def _holds(self, published: Mapping[str, Any], code: Code, env: dict[str, str]) -> bool:
         """Whether a published version is made of ``code`` and ``env`` (an image's by the

@@ -1,4 +1,5 @@
-"""An ECS app's log lines, read back from its CloudWatch log group."""
+"""An app's log lines read back from its CloudWatch log group (ECS's and Lambda's): the
+newest ``limit`` of them, whatever order the API pages them in."""
 
 from __future__ import annotations
 

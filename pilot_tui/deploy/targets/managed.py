@@ -42,6 +42,9 @@ class Probe:
 
     healthy: bool | None  # None: it could not be asked (the platform's API failed)
     detail: str  # its status, or what it raised, or why it could not be asked
+    # No look can ever be made here (the sandbox's functions need a Docker it cannot
+    # reach): watching would only wait out target.watch
+    never: bool = False
 
 
 @dataclass(frozen=True)

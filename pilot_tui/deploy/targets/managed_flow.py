@@ -436,6 +436,9 @@ def _watch(
     if baseline is None:
         line("not watched: its health cannot be asked (nothing answers here, or no task runs)")
         return
+    if baseline.never:  # it waited out the whole watch, all its looks unmade (found walking)
+        line(f"not watched: no look can be made here ({baseline.detail})")
+        return
     if baseline.healthy is False:
         line(
             f"not watched: {before.id} does not pass {path} either ({baseline.detail}); "
@@ -444,8 +447,8 @@ def _watch(
         return
     line(
         f"watching the new release for {seconds} s: {path} asked every "
-        f"{managed_watch.INTERVAL:g} s ({before.id}'s revision is kept; Ctrl+C stops watching "
-        "and keeps the new one)"
+        f"{managed_watch.INTERVAL:g} s ({before.id}'s revision is kept; stopping the deploy "
+        "(Ctrl+C, or Esc in the app) stops watching and keeps the new one)"
     )
     started = time.time()
     why = watching(

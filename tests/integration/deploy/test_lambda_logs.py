@@ -47,3 +47,41 @@ def test_the_tail_is_the_newest_lines_not_the_first_page(aws_url):
     assert [line.text for line in fn.logs(since=since, limit=200)] == [
         f"line {n}" for n in range(16, 20)
     ]
+
+
+def test_a_sandbox_without_docker_does_not_wait_out_a_watch_it_cannot_make(
+    cli, tmp_path, monkeypatch
+):
+    """Found walking: with no Docker, the sandbox's functions cannot run, so each of a
+    watch's 30 looks failed to be made and every deploy waited its whole 60 s (filling the
+    function's logs with moto's errors). The look at the release kept is made first: none
+    can be made here, so the new one is not watched."""
+    import shutil
+
+    from pilot_tui.apps import add_app
+    from pilot_tui.config.document import ProjectFile
+    from tests.support.deploy_fixtures import FN, LAMBDA_FIXTURES
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing-listens.sock")
+    monkeypatch.setenv("API_TOKEN", "not-a-real-token")
+    assert cli("init", "--name", "acme").code == 0
+    shutil.copytree(LAMBDA_FIXTURES / "hello_fn", tmp_path / "fn")
+    pf = ProjectFile.load(tmp_path / "pilot.toml")
+    pf.save(add_app(pf.text, FN))
+    try:
+        first = cli("deploy", "fn")
+        assert first.code == 0, first.err
+        pf = ProjectFile.load(tmp_path / "pilot.toml")
+        pf.save(pf.with_value("apps.fn.env.GREETING", "hey"))
+        second = cli("deploy", "fn")
+        assert second.code == 0, second.err
+        assert "not watched: no look can be made here (the sandbox runs functions in Docker" in (
+            second.err
+        )
+        assert "watching the new release" not in second.err
+    finally:
+        for emulator in Sandbox(tmp_path / ".pilot").load().values():
+            from pilot_tui.runner import pid_alive, stop_pid
+
+            if pid_alive(emulator.pid):
+                stop_pid(emulator.pid)

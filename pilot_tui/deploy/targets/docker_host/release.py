@@ -619,7 +619,7 @@ def _watch(
     line = log.line("release", app.name)
     line(
         f"watching the new release for {settings.watch} s ({before.id} kept running meanwhile; "
-        "Ctrl+C stops watching and keeps the new one)"
+        "stopping the deploy (Ctrl+C, or Esc in the app) stops watching and keeps the new one)"
     )
     names = set(hosts(ctx.config, ctx.docker, app))
     why = watching(

@@ -430,7 +430,8 @@ class LambdaFunction:
             said = data if isinstance(data, dict) else {}
             raised = said.get("errorMessage") or said.get("errorType") or body
             if str(raised).startswith(SANDBOX_NO_DOCKER):  # not the app's answer: no verdict
-                return Probe(None, "the sandbox runs functions in Docker, which it cannot reach")
+                why = "the sandbox runs functions in Docker, which it cannot reach"
+                return Probe(None, why, never=True)
             return Probe(False, f"it raised {redact.text(str(raised))[:120]!r}")
         # A function URL answers 200 for a result that is not a response object.
         status = data.get("statusCode", 200) if isinstance(data, dict) else 200

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from pilot_tui.cli.common import confirm, error, load_app, load_valid, print_json, say
 from pilot_tui.deploy import history, previews
 from pilot_tui.deploy.events import Event, Output, describe
+from pilot_tui.deploy.host import HostError
 from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from pilot_tui.project import Project
 
@@ -166,7 +167,20 @@ def deploy(ns: argparse.Namespace) -> int:
             error(str(exc))
             return exc.exit_code
     watch = not ns.no_watch
-    with deployer(ns, lock_wait=ns.wait, apps=wanted, loaded=loaded, watch=watch) as engine:
+    with contextlib.ExitStack() as opened:
+        try:
+            engine = opened.enter_context(
+                deployer(ns, lock_wait=ns.wait, apps=wanted, loaded=loaded, watch=watch)
+            )
+            unreachable: dict[str, str] = {}
+        except HostError as exc:  # the apps elsewhere are still deployed, the others said
+            unreachable = _on_the_host(loaded[1], wanted, ns.preview is None, exc)
+            if not unreachable:
+                raise
+            elsewhere = [name for name in wanted if name not in unreachable]
+            engine = opened.enter_context(
+                deployer(ns, lock_wait=ns.wait, apps=elsewhere, loaded=loaded, watch=watch)
+            )
         names = wanted
         if not names:
             error(
@@ -199,6 +213,10 @@ def deploy(ns: argparse.Namespace) -> int:
             return EXIT_INTERRUPTED if engine.cancel.is_set() else EXIT_OK  # Ctrl+C: watch
         failed = 0
         for name in names:
+            if name in unreachable:
+                failed += 1
+                error(f"{name}: not deployed: {unreachable[name]}")
+                continue
             try:
                 release = engine.deploy(name, force=ns.force)
             except DeployError as exc:
@@ -214,6 +232,21 @@ def deploy(ns: argparse.Namespace) -> int:
                 _interrupted(names, name)
                 return EXIT_INTERRUPTED
         return EXIT_FAILED if failed else EXIT_OK
+    raise AssertionError("unreachable: the deploys return")  # ExitStack swallows nothing
+
+
+def _on_the_host(
+    config: PilotConfig, wanted: list[str], several: bool, refused: HostError
+) -> dict[str, str]:
+    """When the Docker host cannot be opened: each app of ``wanted`` that needs it, and
+    why it is not deployed, if others can be (found walking: one app on the host stopped
+    a site and a function deployed with it); {} when there is nothing else to deploy."""
+    from pilot_tui.deploy.engine import needs_docker
+
+    host = [n for n in wanted if (app := config.app(n)) is not None and needs_docker(app)]
+    if not several or not host or len(host) == len(wanted):
+        return {}
+    return {name: str(refused) for name in host}
 
 
 def _interrupted(names: list[str], last: str) -> None:

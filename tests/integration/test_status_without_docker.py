@@ -78,3 +78,39 @@ async def test_the_home_screen_asks_the_apps_elsewhere_when_the_host_does_not_an
         shown = text(home, "#project-status")
     assert "api: v1 unknown (the Docker host could not be opened)" in shown, shown
     assert "web: v1 live" in shown, shown  # asked for itself, as `status` asks it
+
+
+def test_deploy_of_several_apps_deploys_those_elsewhere_when_the_host_does_not_answer(
+    cli, tmp_path, monkeypatch
+):
+    """Found walking: `deploy web api` (or --all) with Docker down failed outright on the
+    host's error, so the S3 site beside the app on the host was not released either, and
+    nothing named the app that needed the host. Now the site is released, api is said to
+    be not deployed and why, and the exit is 1."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing-listens.sock")
+    assert cli("init", "--name", "acme").code == 0
+    for name, target in (("api", "server"), ("web", "s3-cloudfront")):
+        (tmp_path / name).mkdir()
+        if target == "server":
+            (tmp_path / name / "Dockerfile").write_text("FROM scratch\n")
+        else:
+            (tmp_path / name / "index.html").write_text("hello\n")
+        made = cli("app", "new", "--path", name, "--name", name, "--target", target, "--yes")
+        assert made.code == 0, made.err
+    try:
+        both = cli("deploy", "web", "api")
+        assert both.code == 1, both.err
+        assert both.out.startswith("web\tv1\t"), both.out  # released all the same
+        assert "api: not deployed: the sandbox deploys apps on this machine's Docker" in both.err
+        assert history.live_release(tmp_path / ".pilot", "web") is not None
+        assert history.live_release(tmp_path / ".pilot", "api") is None
+        alone = cli("deploy", "api")  # nothing else to deploy: the host's error, as before
+        assert alone.code == 1 and "api: not deployed" not in alone.err
+        assert "no engine answers" in alone.err
+    finally:
+        from pilot_tui.cloud.sandbox import Sandbox
+        from pilot_tui.runner import pid_alive, stop_pid
+
+        for emulator in Sandbox(tmp_path / ".pilot").load().values():
+            if pid_alive(emulator.pid):
+                stop_pid(emulator.pid)

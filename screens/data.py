@@ -173,9 +173,8 @@ class DataScreen(RunScreen):
         if unreached and not self.acted:
             self.error_panel.pin(
                 "The Docker host cannot be reached",
-                f"\nThe state of {', '.join(unreached)} is unknown; backups below are read "
-                "from the store. Backing up, drilling and restoring need the host.\n"
-                + "\n".join(listing.warnings),
+                f"\nThe state of {', '.join(unreached)} is unknown; backing up, drilling and "
+                "restoring need the host.\n" + "\n".join(listing.warnings),
             )
         elif unscheduled and not self.acted:
             lines = "\n" + "\n".join(unscheduled)
@@ -186,6 +185,8 @@ class DataScreen(RunScreen):
             self._result(
                 "No databases yet: add a [[databases]] table to pilot.toml (Esc, then e edits it)."
             )
+        elif not self.acted and len(unreached) == len(rows):  # none can be acted on
+            self._result("Start the Docker host, then Esc and d again to act on a database.")
         elif not self.acted:  # else the last run's outcome stays on show
             self._result("Select a database; b, t or r acts on it.")
 

@@ -116,8 +116,11 @@ async def test_a_host_that_does_not_answer_leaves_the_databases_listed_with_thei
         assert await until(pilot, lambda: not panel.has_class("hidden"))
         pinned = str(panel.render())
         assert pinned.startswith("The Docker host cannot be reached"), pinned
-        assert "The state of main is unknown; backups below are read from the store" in pinned
+        assert "The state of main is unknown; backing up, drilling and restoring" in pinned
         assert "no engine answers at unix://" in pinned  # why, from the opening
+        assert pinned.count("from the store") == 1, pinned  # said once (found walking)
+        result = str(screen.query_one("#data-result", Static).render())
+        assert result.startswith("Start the Docker host"), result  # not "b, t or r acts"
         assert "Cannot read the databases" not in str(
             screen.query_one("#data-result", Static).render()
         )

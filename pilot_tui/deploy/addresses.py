@@ -71,8 +71,12 @@ def of_release(release: history.Release) -> Address:
 
 # -- the Pilot Server ----------------------------------------------------------------------
 def server_output(home: str, key: str, value: object) -> str:
-    """One of the server's outputs as shown: its addresses are marked in the sandbox."""
-    text = str(value)
+    """One of the server's outputs as shown: its addresses are marked in the sandbox, and
+    a list is its items ("22, 80", "none"), never Python's brackets."""
+    if isinstance(value, list | tuple):
+        text = ", ".join(str(item) for item in value) or "none"
+    else:
+        text = str(value)
     return f"simulated: {text}" if home == "sandbox" and key in SIMULATED_OUTPUTS else text
 
 

@@ -1,0 +1,17 @@
+"""The server's outputs as `server status` prints them (deploy/addresses.server_rows)."""
+
+from __future__ import annotations
+
+from pilot_tui.deploy.addresses import server_rows
+
+
+def test_a_list_output_is_its_items_not_pythons_brackets():
+    """Found walking: `server status` printed `open_ports [22]`, `lambda_previews ['fn']`."""
+    outputs = {"open_ports": [22, 2376], "lambda_previews": ["fn"], "web_ports": [], "id": "i-1"}
+    rows = dict(server_rows("aws", outputs))
+    assert rows == {
+        "open_ports": "22, 2376",
+        "lambda_previews": "fn",
+        "web_ports": "none",
+        "id": "i-1",
+    }

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pilot_tui.errors import PilotError
+from pilot_tui.errors import EXIT_INVALID, PilotError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 
 LIVE, SUPERSEDED, FAILED, CANCELLED = "live", "superseded", "failed", "cancelled"
@@ -176,10 +176,19 @@ def rollback_candidate(releases: list[Release], wanted: str | None, app: str = "
         found = next((r for r in releases if r.id == wanted), None)
         if found is None:
             ids = ", ".join(r.id for r in releases) or "none"
-            raise HistoryError(f"no release {wanted!r} (releases: {ids})")
+            raise HistoryError(f"no release {wanted!r} (releases: {ids})", exit_code=EXIT_INVALID)
         if found.status in (FAILED, CANCELLED):
             raise HistoryError(
-                f"release {wanted} never went live ({found.status}); pick one that did"
+                f"release {wanted} never went live ({found.status}); pick one that did",
+                exit_code=EXIT_INVALID,
+            )
+        if current is not None and found.id == current.id:
+            # (found walking: it made a release changing nothing, "v6 rollback to v5"; one
+            # named with the same contents as the live one is put back all the same)
+            raise HistoryError(
+                f"{wanted} is the live release: nothing to roll back (to release it again: "
+                f"pilot-tui deploy {app} --force)",
+                exit_code=EXIT_INVALID,
             )
         return found
     good = [r for r in releases if r.status in (LIVE, SUPERSEDED)]

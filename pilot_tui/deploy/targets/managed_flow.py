@@ -245,7 +245,7 @@ def rollback_managed(
         )
     except (TargetError, history.HistoryError) as exc:
         log.emit(StageFailed(name, "release", str(exc)))
-        raise DeployError("release", str(exc)) from exc
+        raise DeployError("release", str(exc), exit_code=exc.exit_code) from exc
 
 
 def _deploy_zip(

@@ -49,6 +49,10 @@ def test_zip_lambda_from_the_cli(fn_project, cli):
     back = cli("rollback", "fn")
     assert back.code == 0, back.err
     assert "rollback to v1" in back.out and invoke(root)["greeting"] == "hi"
+    # bad input, nothing released (found walking: exit 1, and the live one made "v4")
+    for wanted, said in (("v3", "v3 is the live release"), ("v99", "no release 'v99'")):
+        refused = cli("rollback", "fn", wanted)
+        assert refused.code == 2 and said in refused.err, refused.err
     listed = cli("releases", "fn", "--json")
     revisions = [(r["id"], r["status"], r["revision"]) for r in json.loads(listed.out)]
     assert revisions == [("v1", "superseded", "1"), ("v2", "superseded", "2"), ("v3", "live", "1")]

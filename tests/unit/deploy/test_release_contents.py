@@ -14,6 +14,7 @@ import pytest
 from pilot_tui.config.validate import check_text
 from pilot_tui.deploy import history, release_contents, secret_versions, secrets
 from pilot_tui.deploy.history import HistoryError, Release
+from pilot_tui.errors import EXIT_INVALID
 
 TOML = """[project]
 name = "acme"
@@ -100,6 +101,19 @@ def test_a_rollback_picks_the_newest_release_that_differs_in_anything():
     assert "differs from the live one, v3: v1 has the same image" in str(refused.value)
     assert "pilot-tui rollback web v1" in str(refused.value)
     assert history.rollback_candidate([v1, v3], "v1").id == "v1"  # named: put back
+    # the live one itself, named: nothing to do, bad input (found walking: it made "v4
+    # rollback to v3", changing nothing); so are one never made and one never live
+    for wanted, said in (
+        (
+            "v3",
+            "v3 is the live release: nothing to roll back (to release it again: pilot-tui "
+            "deploy web --force)",
+        ),
+        ("v9", "no release 'v9' (releases: v1, v3)"),
+    ):
+        with pytest.raises(HistoryError, match=re.escape(said)) as refused:
+            history.rollback_candidate([v1, v3], wanted, "web")
+        assert refused.value.exit_code == EXIT_INVALID
     with pytest.raises(HistoryError, match=r"^no earlier release to roll back to$"):
         history.rollback_candidate([v3], None)  # nothing before it at all
     # records from before settings were kept compare by image, as they did

@@ -82,7 +82,7 @@ def rollback_site(
         raise DeployError(run.stage, message) from exc
     except (SiteConfigError, SiteError, TargetError, history.HistoryError) as exc:
         log.emit(StageFailed(app.name, run.stage, str(exc)))
-        raise DeployError(run.stage, str(exc)) from exc
+        raise DeployError(run.stage, str(exc), exit_code=exc.exit_code) from exc
     except DeployError:
         raise
     except Exception as exc:  # botocore errors: the cloud said no

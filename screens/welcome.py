@@ -153,6 +153,7 @@ class WelcomeScreen(Screen[None]):
         self._apps_shown = None
         loaded = self._load_project()
         if loaded is None:
+            self.query_one("#health", Static).add_class("hidden")  # of no project now
             return  # what is wrong with the file is shown
         project, checked = loaded
         self.config = checked.config
@@ -235,6 +236,8 @@ class WelcomeScreen(Screen[None]):
         self.app_health = None if live else {}
         if live:
             self.check_health(project.file)
+        else:  # nothing live (a destroy since?): no health line of what was before
+            self.query_one("#health", Static).add_class("hidden")
         return lines, next_step(bool(server) or serverless, bool(apps), config.server.home)
 
     def _show(self, head: list[str], next_step: str) -> None:

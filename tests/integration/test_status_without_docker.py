@@ -76,6 +76,13 @@ async def test_the_home_screen_asks_the_apps_elsewhere_when_the_host_does_not_an
         home = app.screen
         assert await until(pilot, lambda: "Docker host:" in text(home, "#health"))
         shown = text(home, "#project-status")
+        # Found walking: after `server destroy` nothing is live, yet `r` left the old
+        # "Health: web ✓ healthy" under "web: not deployed". It goes with what it said.
+        for app_name in ("api", "web"):
+            history.history_file(tmp_path / ".pilot", app_name).unlink()
+        await pilot.press("r")
+        assert await until(pilot, lambda: home.query_one("#health").has_class("hidden"))
+        assert "not deployed" in text(home, "#project-status")
     assert "api: v1 unknown (the Docker host could not be opened)" in shown, shown
     assert "web: v1 live" in shown, shown  # asked for itself, as `status` asks it
 

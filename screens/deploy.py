@@ -71,7 +71,8 @@ class DeployScreen(RunScreen):
         self.cancel = CancelToken()
         self.started = time.monotonic()
         self.outcome: str | None = None
-        self.has_logs = True  # the app writes logs of its own (a static site does not)
+        # The app writes logs of its own (a static site does not; a preview's are its own)
+        self.has_logs = preview is None
         # Each stage's cells (stage, state, time, detail), shown again on each change
         self.stages: dict[str, list[str | Text]] = {}
 
@@ -131,6 +132,7 @@ class DeployScreen(RunScreen):
         app = config.app(self.app_name)
         # The app logs viewer follows apps, not their previews.
         self.has_logs = self.preview is None and (app is None or target_for(app).has_logs)
+        self.app.call_from_thread(self.refresh_bindings)  # l goes where there are none
         if config.server.home == "sandbox":  # recorded before a start: the exit stops it
             self.record_sandbox(self.state_dir)
         with open_deployer(
@@ -204,12 +206,15 @@ class DeployScreen(RunScreen):
         if self.error_panel.has_class("hidden"):  # a failed stage pinned its own lines
             super().failed(worker)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`l` only where the app writes logs of its own: not a static site's, not a
+        preview's (found walking: offered there, it answered with an error)."""
+        if action == "app_logs":
+            return self.has_logs
+        return True
+
     def action_app_logs(self) -> None:
         from pilot_tui.screens.app_logs import AppLogsScreen
-
-        if self.preview is not None:
-            self.notify("The logs viewer follows apps, not their previews.")
-            return
 
         self.app.push_screen(AppLogsScreen(self.project_file, self.app_name))
 

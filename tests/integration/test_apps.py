@@ -411,3 +411,40 @@ async def test_the_deploy_screen_shows_each_stage_detail_whole(project, monkeypa
         await pilot.pause()
         shown = "\n".join(table.render_line(y).text for y in range(table.size.height))
         assert any(line.rstrip().endswith(long) for line in shown.splitlines()), shown
+
+
+async def test_the_deploy_screen_offers_app_logs_only_where_there_are_some(project, monkeypatch):
+    """Found walking: the Deploy screen of a static site and of a preview showed `l App
+    logs`, which answered with an error (and, for a site, a traceback in a log file)."""
+    from pilot_tui.screens.deploy import DeployScreen
+    from tests.integration.deploy.test_tui_deploy import text, until
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{project.parent}/nothing-listens.sock")
+    for name, target, page in (("api", "server", "Dockerfile"), ("web", "s3-cloudfront", "x")):
+        (project.parent / name).mkdir()
+        (project.parent / name / page).write_text("FROM scratch\n")
+        settings = {"name": name, "path": name, "target": {"kind": target}}
+        project.write_text(add_app(project.read_text(), settings))
+    app = create_app(str(project))
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause()
+            for name, preview, offered in (
+                ("api", None, True),
+                ("api", "x", False),
+                ("web", None, False),  # no index.html: refused, after the check
+            ):
+                screen = DeployScreen(project, name, preview=preview)
+                await app.push_screen(screen)
+                assert await until(pilot, lambda: "Not deployed" in text(screen, "#deploy-result"))
+                keys = {b.binding.key for b in screen.active_bindings.values()}
+                assert ("l" in keys) is offered, (name, preview, keys)
+                await pilot.press("escape")
+                await pilot.pause()
+    finally:
+        from pilot_tui.cloud.sandbox import Sandbox
+        from pilot_tui.runner import pid_alive, stop_pid
+
+        for emulator in Sandbox(project.parent / ".pilot").load().values():
+            if pid_alive(emulator.pid):
+                stop_pid(emulator.pid)

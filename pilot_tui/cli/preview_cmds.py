@@ -167,13 +167,27 @@ def preview_prune(ns: argparse.Namespace) -> int:
     if unknown:
         error(f"no app {unknown[0]!r} in {loaded[0].display}")
         return EXIT_INVALID
+    from pilot_tui.deploy.host import HostError
+
     apps = [name for name in _with_previews(config) if not ns.apps or name in ns.apps]
     removed: list[Preview] = []
+    hosted = _hosted(config, apps)
+    unpruned: list[str] = []
     if apps:
-        with deployer(ns, apps=_hosted(config, apps), loaded=loaded) as engine:
-            removed = engine.prune_previews(say, apps=apps)
+        try:
+            with deployer(ns, apps=hosted, loaded=loaded) as engine:
+                removed = engine.prune_previews(say, apps=apps)
+        except HostError as exc:  # the others' expired previews are still removed
+            others = [name for name in apps if name not in hosted]
+            if not others:
+                error(f"the previews of {', '.join(hosted)} could not be pruned: {exc}")
+                return EXIT_FAILED
+            say(f"warning: the previews of {', '.join(hosted)} are not pruned: {exc}")
+            unpruned = hosted
+            with deployer(ns, apps=[], loaded=loaded) as engine:
+                removed = engine.prune_previews(say, apps=others)
     if ns.json:
         print_json([_as_json(p) for p in removed])
     elif not removed:
-        say("no preview has expired")
-    return EXIT_OK
+        say("no preview has expired" + (" of the others" if unpruned else ""))
+    return EXIT_FAILED if unpruned else EXIT_OK

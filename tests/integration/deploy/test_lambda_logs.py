@@ -79,6 +79,19 @@ def test_a_sandbox_without_docker_does_not_wait_out_a_watch_it_cannot_make(
             second.err
         )
         assert "watching the new release" not in second.err
+
+        # `preview prune` of every app failed outright when one of them ran on the Docker
+        # host (found walking): fn's expired previews are still looked for
+        (tmp_path / "api").mkdir()
+        (tmp_path / "api" / "Dockerfile").write_text("FROM scratch\n")
+        made = cli("app", "new", "--path", "api", "--name", "api", "--target", "server", "--yes")
+        assert made.code == 0, made.err
+        pruned = cli("preview", "prune")
+        assert pruned.code == 1, pruned.err
+        assert "warning: the previews of api are not pruned: the sandbox deploys" in pruned.err
+        assert "no preview has expired of the others" in pruned.err
+        alone = cli("preview", "prune", "api")
+        assert alone.code == 1 and "the previews of api could not be pruned" in alone.err
     finally:
         for emulator in Sandbox(tmp_path / ".pilot").load().values():
             from pilot_tui.runner import pid_alive, stop_pid

@@ -436,7 +436,9 @@ async def test_the_deploy_screen_offers_app_logs_only_where_there_are_some(proje
             ):
                 screen = DeployScreen(project, name, preview=preview)
                 await app.push_screen(screen)
-                assert await until(pilot, lambda: "Not deployed" in text(screen, "#deploy-result"))
+                assert await until(
+                    pilot, lambda s=screen: "Not deployed" in text(s, "#deploy-result")
+                )
                 keys = {b.binding.key for b in screen.active_bindings.values()}
                 assert ("l" in keys) is offered, (name, preview, keys)
                 await pilot.press("escape")

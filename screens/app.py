@@ -40,6 +40,26 @@ class PilotApp(App[int]):
         if theme in self.available_themes:
             self.theme = theme
         self.watch(self, "theme", self._theme_changed, init=False)
+        self._exit_on_signals()
+
+    def _exit_on_signals(self) -> None:
+        """A closed terminal (SIGHUP) or a `kill` (SIGTERM) ends the app as ctrl+q does,
+        so the sandbox emulators it started are stopped (found walking: closing the
+        terminal left them running)."""
+        import asyncio
+        import signal
+
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGHUP, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, self._signalled, signum)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+                return
+
+    def _signalled(self, signum: int) -> None:
+        # The emulators first: with the terminal gone, the exit's last paint may fail.
+        self.sandboxes.stop_all()
+        self.exit(return_code=128 + signum)
 
     def get_default_screen(self) -> Screen[object]:
         # The welcome screen is the app's first, not one pushed over a blank one: the

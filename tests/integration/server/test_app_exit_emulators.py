@@ -50,3 +50,39 @@ async def test_exit_during_the_credentials_check_stops_the_emulators(sandbox_pro
     finally:
         for pid in emulator_pids(sandbox_project):
             stop_pid(pid)
+
+
+def test_a_closed_terminal_stops_the_emulators_the_app_started(sandbox_project):
+    """Found walking: closing the terminal (SIGHUP) while the app had started the sandbox's
+    emulators left them running; only ctrl+q stopped them. A real pilot-tui on a PTY."""
+    import signal
+
+    import pexpect
+
+    from tests.conftest import PILOT
+
+    state = sandbox_project / ".pilot" / "sandbox.json"
+    env = {**os.environ, "TERM": "xterm"}
+    env.pop("PILOT_PROJECT", None)
+    child = pexpect.spawn(
+        PILOT, [], cwd=str(sandbox_project), env=env, dimensions=(30, 100), timeout=60
+    )
+    try:
+        child.expect("Next")  # the home screen is up
+        child.send("c")  # the credentials screen checks at once, starting the emulators
+        deadline = time.monotonic() + 60
+        while not (state.exists() and emulator_pids(sandbox_project)):
+            assert time.monotonic() < deadline, "the check never started the emulators"
+            time.sleep(0.1)
+        time.sleep(3)  # the check's starts are done: both emulators run
+        child.kill(signal.SIGHUP)
+        child.expect(pexpect.EOF, timeout=60)
+        child.close()
+        assert (child.exitstatus, child.signalstatus) == (128 + signal.SIGHUP, None)
+        left = emulator_pids(sandbox_project)
+        assert left == set(), f"emulators still running after the terminal closed: {left}"
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
+        for pid in emulator_pids(sandbox_project):
+            stop_pid(pid)

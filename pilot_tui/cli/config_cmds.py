@@ -9,6 +9,7 @@ from typing import Any
 from pilot_tui.cli.common import error, load, print_json, print_report
 from pilot_tui.config.document import (
     ConfigRefused,
+    KeyUnset,
     ProjectFile,
     parse_value,
 )
@@ -78,6 +79,11 @@ def get(ns: argparse.Namespace) -> int:
     except ConfigRefused as exc:
         print_report(exc.report, header=f"{pf.display} is not valid; fix it first:")
         return EXIT_INVALID
+    except KeyUnset as exc:  # a key with no value: said, exit 1 (`git config` does too)
+        if ns.json:
+            print_json(None)
+        error(str(exc))
+        return EXIT_FAILED
     if ns.json:
         print_json(value)
     elif isinstance(value, dict):

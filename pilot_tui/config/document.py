@@ -80,7 +80,10 @@ class ProjectFile:
         if checked.config is None:
             raise ConfigRefused(checked.report)
         path = resolve_apps(parse_key(key), checked.data or {})
-        return lookup(_plain(dataclasses.asdict(checked.config)), path)
+        value = lookup(dataclasses.asdict(checked.config), path)  # unset keys too
+        if value is None:  # a key of the schema with no value: its description says why
+            raise KeyUnset(f"{key}: not set; {_doc(checked.config, path)}")
+        return _plain(value)
 
     # -- writing -------------------------------------------------------------------
     def with_value(self, key: str, value: object) -> str:
@@ -329,6 +332,32 @@ def _styled(old: object, value: object) -> object:
         if literal and "'" not in value and "\n" not in value:
             return tomlkit.string(value, literal=True)
     return value
+
+
+class KeyUnset(PilotError):
+    """A key the schema has, with no value in the file and none by default (its own
+    default applies, as its description says): `config get` exits 1 on it, as `git config`
+    does (found walking: `config get server.size` said "no such key")."""
+
+    title = "Not set"
+
+
+def _doc(config: object, path: Path) -> str:
+    """The description of the setting at ``path`` in ``config`` (its last table's field)."""
+    node: object = config
+    doc = ""
+    for part in path:
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) else None
+            continue
+        if not dataclasses.is_dataclass(node) or isinstance(node, type):
+            break
+        found = {f.name: f for f in dataclasses.fields(node)}.get(str(part))
+        if found is None:
+            break
+        doc = str(found.metadata.get("doc", ""))
+        node = getattr(node, found.name)
+    return doc
 
 
 def _plain(value: Any) -> Any:

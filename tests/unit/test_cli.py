@@ -244,6 +244,21 @@ def test_get_unknown_key_and_app(cli, project):
     assert result.code == 2 and 'no app named "web"' in result.err
 
 
+def test_get_a_key_that_is_not_set_says_so_not_that_there_is_no_such_key(cli, project):
+    """Found walking: `config get server.size`, a documented key commented in the starter
+    file, said "server.size: no such key" (exit 2). It is not set: said, with what applies
+    then, exit 1 (as `git config` does); --json prints null."""
+    unset = cli("config", "get", "server.size")
+    assert unset.code == 1 and unset.out == ""
+    assert "server.size: not set; Machine type. Unset: t3.small on AWS" in unset.err
+    as_json = cli("config", "get", "server.size", "--json")
+    assert as_json.code == 1 and as_json.out.strip() == "null"
+    assert cli("config", "set", "server.size", '"t3.medium"').code == 0
+    assert cli("config", "get", "server.size").out == "t3.medium\n"
+    typo = cli("config", "get", "server.sise")  # the unset keys count for suggestions
+    assert typo.code == 2 and 'did you mean "size"' in typo.err
+
+
 def test_set_then_get_including_apps_by_name(cli, project):
     assert cli("config", "set", "aws.region", '"eu-west-1"').code == 0
     assert cli("config", "set", "server.allowed_cidrs", '["203.0.113.7/32"]').code == 0

@@ -302,7 +302,8 @@ def _detail(name: str, live: Release | None, env: dict[str, str], secrets: list[
 
     from pilot_tui.deploy.addresses import of_release
 
-    where = f"{live.id} live at {of_release(live).text()}" if live else "not deployed yet"
+    # " at URL", or " (simulated: …)": "live at simulated: …" read oddly (found walking)
+    where = f"{live.id} live{of_release(live).at()}" if live else "not deployed yet"
     names = ", ".join(env) or "none"
     return (
         f"[b]{escape(name)}[/b] · {escape(where)} · env: {escape(names)} · secrets: "

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # read and checked after the first frame (the checks' imports
     from pilot_tui.config.problems import Report
     from pilot_tui.config.schema import PilotConfig
     from pilot_tui.config.validate import Checked
+    from pilot_tui.deploy.targets.base import AppStatus
 
 STEPS = (
     ("Credentials", "find and check your AWS or Google Cloud credentials"),
@@ -283,11 +284,7 @@ class WelcomeScreen(Screen[None]):
         proxy, apps = looked.proxy, looked.rows
         refused = looked.refused
         unreachable = f"\n[red]Docker host:[/] {escape(str(refused))}" if refused else ""
-        marks = [
-            f"{a.app} {'[green]✓' if a.ok else '[red]✗'} {a.health}[/]"
-            for a in apps
-            if a.release != "-"
-        ]
+        marks = [f"{a.app} {_mark(a)} {a.health}[/]" for a in apps if a.release != "-"]
         where = f" (proxy {proxy})" if served else ""
         # What the edge says of each app behind it: certificates and the last minutes'
         # traffic (req/s, 5xx rate, p95), as `pilot-tui status` prints them.
@@ -412,3 +409,11 @@ class WelcomeScreen(Screen[None]):
         create_project(target, starter_text(project_name_from(target.parent.name)))
         self.notify(f"created {target}")
         self.refresh_status()
+
+
+def _mark(row: AppStatus) -> str:
+    """✓ healthy, ✗ failing, ? not known (an unknown is no failure: found walking, a
+    database the host could not be asked of showed "✗ unknown")."""
+    if row.ok:
+        return "[green]✓"
+    return "[yellow]?" if row.health.startswith("unknown") else "[red]✗"

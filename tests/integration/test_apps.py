@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tomllib
 
@@ -105,6 +106,15 @@ async def test_the_selected_apps_address_shows_in_full_at_80_columns(project):
         shown = str(detail.render())
         assert f"v4 live at {url}" in shown.replace("\n", ""), shown
         assert "secrets: KEY" in shown and detail.region.bottom <= 23
+    # an address the sandbox's cloud made up is named so: "v4 live (simulated: …)", never
+    # "live at simulated: …" (found walking)
+    made_up = dataclasses.replace(live, url=None, simulated_url="https://abc.lambda-url.on.aws")
+    history.save(project.parent / ".pilot", "web", [made_up])
+    app = create_app(str(project))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await on_the_apps_screen(app, pilot)
+        shown = str(app.screen.query_one("#app-detail", Static).render()).replace("\n", "")
+        assert "v4 live (simulated: https://abc.lambda-url.on.aws)" in shown, shown
 
 
 async def test_new_app_form_detects_validates_and_saves(project):

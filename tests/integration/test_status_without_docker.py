@@ -76,6 +76,8 @@ async def test_the_home_screen_asks_the_apps_elsewhere_when_the_host_does_not_an
         home = app.screen
         assert await until(pilot, lambda: "Docker host:" in text(home, "#health"))
         shown = text(home, "#project-status")
+        health = text(home, "#health")  # an unknown is no failure: ?, not ✗ (found walking)
+        assert "api ? unknown (the Docker host could not be opened)" in health, health
         # Found walking: after `server destroy` nothing is live, yet `r` left the old
         # "Health: web ✓ healthy" under "web: not deployed". It goes with what it said.
         for app_name in ("api", "web"):

@@ -253,9 +253,13 @@ def exec_replace(command: Command) -> None:
 
 
 def spawn_daemon(command: Command, log: Path) -> int:
-    """Start a long-running server detached from the terminal; its pid."""
+    """Start a long-running server detached from the terminal; its pid. Its output goes
+    to ``log``, 0600 as every log under .pilot/ is (found walking: the sandbox's were
+    0644)."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
+    descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(descriptor, 0o600)  # one made before, by an older Pilot, too
+    with os.fdopen(descriptor, "ab") as out:
         try:
             proc = subprocess.Popen(
                 list(command.argv),

@@ -162,3 +162,23 @@ def test_an_interrupt_after_its_run_ended_is_counted_not_a_crash():
     # SIGINT before Python's own handler is installed kills it (-SIGINT); after, it is a
     # KeyboardInterrupt (exit status 1): which one depends on how fast the child starts.
     assert code == -signal.SIGINT or (code == 1 and "KeyboardInterrupt" in said), (code, said)
+
+
+def test_a_daemons_log_is_private(tmp_path):
+    """Found walking: the sandbox emulators' logs were 0644 where every other log under
+    .pilot/ is 0600; one an older Pilot made 0644 is made private too."""
+    import os
+    import stat
+    import sys
+
+    from pilot_tui.runner import Command, spawn_daemon, stop_pid
+
+    older = tmp_path / "logs" / "older.log"
+    older.parent.mkdir()
+    older.write_text("before\n")
+    older.chmod(0o644)
+    for log in (tmp_path / "logs" / "new.log", older):
+        pid = spawn_daemon(Command((sys.executable, "-c", "print('hello')")), log)
+        stop_pid(pid)
+        assert stat.S_IMODE(os.stat(log).st_mode) == 0o600, log
+    assert older.read_text().startswith("before\n")  # appended to, never truncated

@@ -79,12 +79,16 @@ class PilotApp(App[int]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Command-palette entries for the app's actions, beside Textual's own (theme...)."""
-        yield from super().get_system_commands(screen)
+        textuals = list(super().get_system_commands(screen))
+        yield from textuals
         yield SystemCommand("Help", "Keys and what each screen does", self.action_help)
+        # Each title once: Textual's own list has some of the app's bindings (copy)
+        listed = {command.title for command in textuals} | {"Help"}
         for binding in screen.active_bindings.values():
             b = binding.binding
             # Every action of the screen, the ones the footer leaves out too (reload)
-            if b.description and b.action not in ("quit", "help"):
+            if b.description and b.action not in ("quit", "help") and b.description not in listed:
+                listed.add(b.description)
                 yield SystemCommand(
                     b.description,
                     b.tooltip or f"on this screen, or press {self.get_key_display(b)}",

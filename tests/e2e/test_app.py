@@ -143,8 +143,11 @@ async def test_help_and_command_palette_entries(project):
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
-        titles = {c.title for c in app.get_system_commands(app.screen)}
+        listed = [c.title for c in app.get_system_commands(app.screen)]
+        titles = set(listed)
         assert {"Help", "Server", "Edit", "Creds", "Apps", "Logs"} <= titles
+        # each once (found walking: "Copy selected text" was listed twice)
+        assert len(listed) == len(titles), sorted(t for t in titles if listed.count(t) > 1)
         assert any("theme" in t.lower() for t in titles)  # dark and light themes
         # every action of the screen, the footer's hidden ones too, with its key said
         # (found walking the app: "reload" found nothing, and each said only "key: s")

@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Header, Static
 from textual.widgets.data_table import ColumnKey
 from textual.worker import Worker
 
+from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy.context import Cancelled, CancelToken
 from pilot_tui.deploy.events import (
     STAGES,
@@ -132,6 +133,8 @@ class DeployScreen(RunScreen):
         app = config.app(self.app_name)
         # The app logs viewer follows apps, not their previews.
         self.has_logs = self.preview is None and (app is None or target_for(app).has_logs)
+        if self.preview is not None and app is not None:  # the name it gets, not as typed
+            self.app.call_from_thread(self._preview_title, config, app)
         self.app.call_from_thread(self.refresh_bindings)  # l goes where there are none
         if config.server.home == "sandbox":  # recorded before a start: the exit stops it
             self.record_sandbox(self.state_dir)
@@ -205,6 +208,21 @@ class DeployScreen(RunScreen):
         )
         if self.error_panel.has_class("hidden"):  # a failed stage pinned its own lines
             super().failed(worker)
+
+    def _preview_title(self, config: PilotConfig, app: AppSettings) -> None:
+        """ "a preview of api: feature-login", as it is named (found walking: the title
+        said "Feature/Login!" as typed); a name it cannot have is said by the deploy."""
+        from pilot_tui.deploy.engine import preview_name
+        from pilot_tui.deploy.previews import PreviewError
+
+        assert self.preview is not None
+        try:
+            named = preview_name(config, app, self.preview)
+        except PreviewError:
+            return
+        what = f"a preview of {escape(self.app_name)}: {escape(named)}"
+        verb = "Rolling back" if self.rollback else "Deploying"
+        self.query_one("#deploy-title", Static).update(f"[b]{verb} {what}[/b]")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """`l` only where the app writes logs of its own: not a static site's, not a

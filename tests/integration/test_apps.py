@@ -441,7 +441,7 @@ async def test_the_deploy_screen_offers_app_logs_only_where_there_are_some(proje
             await pilot.pause()
             for name, preview, offered in (
                 ("api", None, True),
-                ("api", "x", False),
+                ("api", "Feature/Login!", False),
                 ("web", None, False),  # no index.html: refused, after the check
             ):
                 screen = DeployScreen(project, name, preview=preview)
@@ -451,6 +451,9 @@ async def test_the_deploy_screen_offers_app_logs_only_where_there_are_some(proje
                 )
                 keys = {b.binding.key for b in screen.active_bindings.values()}
                 assert ("l" in keys) is offered, (name, preview, keys)
+                if preview is not None:  # named as it is made, not as typed (found walking)
+                    title = text(screen, "#deploy-title")
+                    assert title == "Deploying a preview of api: feature-login", title
                 await pilot.press("escape")
                 await pilot.pause()
     finally:

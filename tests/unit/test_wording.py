@@ -9,3 +9,20 @@ def test_one_is_singular_and_every_other_count_plural():
     assert (
         plural(2, "child", "children") == "children" and plural(1, "child", "children") == "child"
     )
+
+
+def test_a_size_reads_as_people_say_it():
+    """Found walking: a 12-byte file was said to be "0.0 kB"."""
+    from pilot_tui.wording import size
+
+    assert [size(n) for n in (0, 1, 12, 999, 1000, 4500, 99_999, 100_000, 2_345_678)] == [
+        "0 bytes",
+        "1 byte",
+        "12 bytes",
+        "999 bytes",
+        "1.0 kB",
+        "4.5 kB",
+        "100.0 kB",
+        "0.1 MB",
+        "2.3 MB",
+    ]

@@ -54,6 +54,7 @@ from pilot_tui.deploy.targets.managed import (
     TargetError,
 )
 from pilot_tui.errors import PilotError
+from pilot_tui.wording import size
 
 if TYPE_CHECKING:
     from pilot_tui.deploy.targets.lambda_.function import LambdaFunction
@@ -299,9 +300,7 @@ def _zip(ctx: DeployContext, log: RunLog, app: AppSettings) -> tuple[bytes, str]
     data = zip_folder(folder, shipped)
     sha = code_sha256(data)
     log.emit(
-        StageFinished(
-            name, "build", f"{len(data) / 1e3:.1f} kB zip, sha256 {sha[:12]}", timer.seconds()
-        )
+        StageFinished(name, "build", f"{size(len(data))} zip, sha256 {sha[:12]}", timer.seconds())
     )
     return data, sha
 

@@ -54,11 +54,7 @@ from pilot_tui.deploy.targets.sites import (
     site_settings,
 )
 from pilot_tui.naming import site_bucket
-from pilot_tui.wording import counted
-
-
-def _mb(size: int) -> str:
-    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
+from pilot_tui.wording import counted, size
 
 
 def deploy_site(
@@ -153,7 +149,7 @@ class _SiteDeploy:
                 name,
                 "build",
                 f"{len(files)} file{'s' if len(files) != 1 else ''}, "
-                f"{_mb(sum(f.size for f in files))} from {folder}",
+                f"{size(sum(f.size for f in files))} from {folder}",
                 self.timer.seconds(),
             )
         )
@@ -203,7 +199,7 @@ class _SiteDeploy:
                 name,
                 "push",
                 f"{len(changes.upload)} uploaded "
-                f"({_mb(changes.bytes)}), {len(changes.delete)} deleted, "
+                f"({size(changes.bytes)}), {len(changes.delete)} deleted, "
                 f"{changes.unchanged} unchanged",
                 self.timer.seconds(),
             )

@@ -183,7 +183,7 @@ def test_deploy_a_static_site_to_s3_cloudfront_from_the_cli_in_the_sandbox(tmp_p
         again = run_pilot("deploy", "docs", cwd=tmp_path)
         assert (
             again.returncode == 0
-            and "0 uploaded (0.0 kB), 0 deleted, 2 unchanged" in again.stderr
+            and "0 uploaded (0 bytes), 0 deleted, 2 unchanged" in again.stderr
             and "nothing changed: v1 is live" in again.stderr
         )
         (tmp_path / "site" / "app.js").write_text("console.log(2)")

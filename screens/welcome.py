@@ -224,7 +224,7 @@ class WelcomeScreen(Screen[None]):
             lines.append(f"[b]Server[/b] (host): {where}")
             server = server or config.server.host
         else:
-            state = f"[green]up[/green] at {escape(server)}" if server else "not provisioned"
+            state = f"[green]up[/green] {escape(server)}" if server else "not provisioned"
             if not server and serverless:
                 state += " (no app needs it: none is built or runs there)"
             lines.append(f"[b]Server[/b] ({config.server.home}): {state}")

@@ -123,10 +123,13 @@ def _unanswered() -> str:
 
 
 def server_summary(home: str, outputs: Mapping[str, object]) -> str | None:
-    """The server in a few words for the home screen; None when none is recorded."""
+    """Where the server is, in a few words after "up" on the home screen ("at ADDRESS");
+    None when none is recorded. The sandbox's is simulated, its apps run on this machine's
+    Docker: said apart, so an engine that does not answer does not contradict "up"."""
     found = outputs.get("docker_host") or outputs.get("public_ip")
     if not found:
         return None
     if home != "sandbox":
-        return str(found)
-    return f"this machine's Docker ({sandbox_docker_url()}) · simulated: {found}" + _unanswered()
+        return f"at {found}"
+    where = f"this machine's Docker ({sandbox_docker_url()})"
+    return f"(simulated at {found}); its apps run on {where}" + _unanswered()

@@ -118,7 +118,17 @@ class CredentialsScreen(Screen[None]):
         else:  # the verdict on the credentials used, whole (the table cuts it when narrow)
             used = [r for r in rows if r.configured]
             verdict = escape(_tilde(f"{used[0].name}: {used[0].message}")) + ". " if used else ""
-            summary.update(f"[green]Ready.[/] {verdict}Next: the Pilot Server (Esc, then s).")
+            summary.update(f"[green]Ready.[/] {verdict}{self._next_step()}")
+
+    def _next_step(self) -> str:
+        """Where to go from here: the server while there is none, else the apps (found
+        walking: it sent a person whose server was up to make one)."""
+        from pilot_tui.project import STATE_DIR
+        from pilot_tui.screens.home_status import saved_server
+
+        if saved_server(self.root / STATE_DIR) is None:
+            return "Next: the Pilot Server (Esc, then s)."
+        return "The Pilot Server is up: deploy apps (Esc, then a)."
 
     def action_pick_key(self) -> None:
         from pilot_tui.screens.key_picker import KeyPickerScreen

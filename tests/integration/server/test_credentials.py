@@ -153,7 +153,17 @@ async def test_credentials_screen_in_the_sandbox_and_with_a_failing_profile(aws_
     assert rows >= 2 and "Ready." in summary
     # the verdict on the credentials used, whole (the table cut it at 80 columns)
     assert "Ready. sandbox: account 123456789012" in summary, summary
+    assert "Next: the Pilot Server (Esc, then s)." in summary
     assert not any(pid_alive(e["pid"]) for e in sandbox_state(sandbox).values())
+    # once the server is up, the next step is the apps (found walking: it sent a person
+    # whose server was up to make one); what `server up` records, written here
+    outputs = sandbox / ".pilot" / "outputs"
+    outputs.mkdir(parents=True, exist_ok=True)
+    record = {"home": "sandbox", "outputs": {"public_ip": "54.214.243.10"}}
+    (outputs / "server.json").write_text(json.dumps(record))
+    rows, summary = await open_screen(sandbox)
+    assert "The Pilot Server is up: deploy apps (Esc, then a)." in summary, summary
+    assert "Next: the Pilot Server" not in summary
 
     failing = aws_home / "aws"
     failing.mkdir()

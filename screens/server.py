@@ -90,11 +90,7 @@ class ServerScreen(RunScreen):
             region = self.config.gcp.region if home == "gcp" else self.config.aws.region
             yield Static(f"[b]Pilot Server[/b] · home [b]{home}[/b] · {region}", id="server-title")
             yield ErrorPanel(id="error", classes="hidden")
-            yield Static(
-                "Press [b]p[/b] to plan: Terraform works out what to create, and you "
-                "review it before anything is changed.",
-                id="summary",
-            )
+            yield Static(self._opening(), id="summary")
             yield DataTable(id="resources", cursor_type="row", zebra_stripes=True)
             # The highlighted row whole: its details run off a narrow table's edge.
             yield Static("", id="resource-detail", classes="hidden")
@@ -103,6 +99,24 @@ class ServerScreen(RunScreen):
                 yield Static("", id="elapsed")
             yield ColorLog(id="log", max_lines=LOG_LINES)
         yield PilotFooter()
+
+    def _opening(self) -> str:
+        """What the screen says first: how to make the server, or that it is up and what
+        p and d do then (found walking: an up server's screen said only "Press p to plan:
+        Terraform works out what to create")."""
+        from pilot_tui.screens.home_status import saved_server
+
+        up = saved_server(self.project.state_dir)
+        if up is None:
+            return (
+                "Press [b]p[/b] to plan: Terraform works out what to create, and you "
+                "review it before anything is changed."
+            )
+        return (
+            f"The server is [green]up[/green] {escape(up)}. Press [b]p[/b] to plan changes "
+            "(pilot.toml's edits since), or [b]d[/b] to plan its removal; you review either "
+            "before anything is changed."
+        )
 
     def on_unmount(self) -> None:
         self.workspace.release()

@@ -57,6 +57,15 @@ async def test_plan_review_then_live_apply(sandbox_project):
         assert f"simulated: {outputs['outputs']['public_ip']}" in text(screen, "#summary")
         await pilot.press("escape")  # back to the welcome screen
         assert not isinstance(app.screen, ServerScreen)
+        # back again: it says the server is up and what p and d do now (found walking: it
+        # said only "Press p to plan: Terraform works out what to create")
+        await pilot.press("s")
+        await pilot.pause()
+        again = app.screen
+        assert isinstance(again, ServerScreen)
+        opening = " ".join(text(again, "#summary").split())
+        assert opening.startswith("The server is up (simulated at ssh://ubuntu@"), opening
+        assert "Press p to plan changes" in opening and "d to plan its removal" in opening
 
 
 async def test_the_highlighted_resource_is_shown_whole_at_80_columns(sandbox_project):

@@ -153,7 +153,9 @@ def set_in_text(text: str, key: str, value: object, *, starter: bool = False) ->
     else:
         old = parent.get(last) if hasattr(parent, "get") else None
         padded = old is None and _padded(parent)
-        parent[last] = _styled(old, value)
+        parent[last] = (
+            _own_line(_styled(old, value), parent) if old is None else _styled(old, value)
+        )
         if padded:
             _pad(parent)
         if starter:
@@ -320,6 +322,18 @@ def _container(doc: Any, path: Path, *, create: bool) -> Any:
         if not isinstance(node, dict | list):
             raise KeyError_(f"{shown} is a value, not a table")
     return node
+
+
+def _own_line(value: object, parent: object) -> object:
+    """A new key of a table (not an inline one) ends its own line: a value parse_value
+    read ends the text it came from, so it had none, and tomlkit then wrote it over the
+    blank line before the next table, or left the file without its last newline (found
+    walking; the next edit of the file was refused)."""
+    from tomlkit.items import InlineTable, Item
+
+    if isinstance(value, Item) and not isinstance(parent, InlineTable) and not value.trivia.trail:
+        value.trivia.trail = "\n"
+    return value
 
 
 def _styled(old: object, value: object) -> object:

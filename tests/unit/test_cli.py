@@ -415,3 +415,29 @@ def test_set_a_new_key_in_a_padded_inline_table_keeps_its_padding(cli, project):
     assert 'target = { kind = "server", health_timeout = 8 }' in project.read_text()
     assert cli("config", "set", "apps.api.target.port", "9000").code == 0
     assert 'target = { kind = "server", health_timeout = 8, port = 9000 }' in project.read_text()
+
+
+def test_set_a_new_key_keeps_the_blank_line_between_tables_and_the_last_newline(cli, tmp_path):
+    """Found walking: a new key took the blank line between two [[apps]] tables, the last
+    table's dropped the file's final newline, and the next set of the file was refused
+    ("could not make this change without disturbing other lines")."""
+    project = tmp_path / "pilot.toml"
+    apps = "".join(
+        f'\n[[apps]]\nname = "{name}"\npath = "."\ntarget = {{ kind = "server" }}\n'
+        for name in ("a", "b")
+    )
+    project.write_text('[project]\nname = "acme"\n\n[server]\nhome = "sandbox"\n' + apps)
+    for key, value in (
+        ("apps.a.secrets", '["X"]'),
+        ("apps.b.env", '{A="1"}'),
+        ("apps.a.env", '{B="2"}'),  # refused before
+        ("server.size", '"t3.small"'),
+    ):
+        done = cli("config", "set", key, value)
+        assert done.code == 0, (key, done.err)
+    assert project.read_text() == (
+        '[project]\nname = "acme"\n\n[server]\nhome = "sandbox"\nsize = "t3.small"\n'
+        '\n[[apps]]\nname = "a"\npath = "."\ntarget = { kind = "server" }\n'
+        'secrets = ["X"]\nenv = {B="2"}\n'
+        '\n[[apps]]\nname = "b"\npath = "."\ntarget = { kind = "server" }\nenv = {A="1"}\n'
+    )

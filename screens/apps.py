@@ -322,6 +322,7 @@ class NewAppScreen(Screen[None]):
         config = self.pf.check().config
         self.home = config.server.home if config else "sandbox"
         self.taken = {a.name for a in config.apps} if config else set()
+        self.first_problem: str | None = None  # what ctrl+s says when it cannot add
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -382,15 +383,19 @@ class NewAppScreen(Screen[None]):
     @on(Select.Changed, "#target")
     def check(self) -> str | None:
         """The new file text when valid, else None (problems shown under the form)."""
+        from rich.markup import escape
+
         problems = self.query_one("#new-app-problems", Static)
         try:
             app = self.app_table()
         except ValueError as exc:
-            problems.update(f"[red]{exc}[/]")
+            self.first_problem = str(exc)
+            problems.update(f"[red]{escape(self.first_problem)}[/]")
             return None
         text, mine = check_app(self.pf.text, app, self.path.parent)
+        self.first_problem = f"{mine[0][0]}: {mine[0][1]}" if mine else None
         problems.update(
-            "\n".join(f"[red]{key}: {message}[/]" for key, message in mine)
+            "\n".join(f"[red]{escape(f'{key}: {message}')}[/]" for key, message in mine)
             or "[green]ready to add[/]"
         )
         return text
@@ -406,8 +411,10 @@ class NewAppScreen(Screen[None]):
 
     def action_save(self) -> None:
         text = self.check()
-        if text is None:
-            self.notify("Fix the problems listed under the form first.", severity="error")
+        if text is None:  # said whole, and the list under the form brought into view (at
+            # 80x24 it was below the fold, and the toast named no problem; found walking)
+            self.query_one("#new-app-problems", Static).scroll_visible()
+            self.notify(f"Not added: {self.first_problem}", severity="error")
             return
         try:
             self.pf.save(text)

@@ -248,18 +248,25 @@ class ServerFormScreen(Screen[None]):
             checked = self.pf.save(text)
         except ConfigRefused as exc:
             first = exc.report.errors[0]
-            self.query_one("#form-status", Static).update(
-                f"[red]Not saved:[/] {first.key}: {first.message}"
-            )
+            self._refused(f"{first.key}: {first.message}")
             return
         except ConfigChanged as exc:
-            self.query_one("#form-status", Static).update(f"[red]Not saved:[/] {exc}")
+            self._refused(str(exc))
             return
         assert checked.config is not None
         self.config = checked.config
         keys = ", ".join(k for k, _ in changes)
         self.query_one("#form-status", Static).update(f"[green]Saved[/] {keys}")
         self.notify(f"Saved {keys}")
+
+    def _refused(self, why: str) -> None:
+        """Said where it shows: at 80x24 the status line is below the fold, so ctrl+s
+        seemed to do nothing (found walking); a toast says it too, and the line scrolls
+        into view."""
+        status = self.query_one("#form-status", Static)
+        status.update(f"[red]Not saved:[/] {escape(why)}")
+        status.scroll_visible()
+        self.notify(f"Not saved: {why}", severity="error")
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -142,9 +142,14 @@ async def test_new_app_form_detects_validates_and_saves(project):
         form.query_one("#env", Input).value = "bad name=1"
         await pilot.pause()
         assert "not valid" in str(form.query_one("#new-app-problems", Static).render())
+        app.clear_notifications()
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, NewAppScreen)  # refused: still here
+        # the toast names the problem (found walking: "Fix the problems listed under the
+        # form first", with the list below the fold at 80x24)
+        said = [str(n.message) for n in app._notifications]
+        assert any(m.startswith("Not added: ") and "not valid" in m for m in said), said
         form.query_one("#env", Input).value = "LOG_LEVEL=info"
         form.query_one("#secrets", Input).value = "API_TOKEN"
         await pilot.pause()

@@ -181,3 +181,24 @@ async def test_size_list_shows_the_same_monthly_estimate_as_server_plan(project)
         overlay = select.query_one("SelectOverlay")
         assert overlay.region.right <= 80
         assert any("$21.23/month" in str(o.prompt) for o in overlay._options)  # type: ignore[attr-defined]
+
+
+async def test_a_refused_save_is_said_where_it_shows_at_80x24(project):
+    """Found walking: at 80x24 ctrl+s with a bad CIDR seemed to do nothing: the inline
+    problem and "Not saved" were below the fold, and no toast said it."""
+    app = create_app(str(project))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("o")
+        screen = app.screen
+        assert isinstance(screen, ServerFormScreen)
+        screen.query_one("#allowed_cidrs", Input).value = "10.0.0.300/8"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        said = [str(n.message) for n in app._notifications]
+        assert any(m.startswith("Not saved: server.allowed_cidrs") for m in said), said
+        status = screen.query_one("#form-status", Static)
+        assert "Not saved" in str(status.render())
+        assert status.region.height >= 1 and status.region.bottom <= 24, status.region
+        assert "10.0.0.300" not in project.read_text()

@@ -257,9 +257,19 @@ def spawn_daemon(command: Command, log: Path) -> int:
     to ``log``, 0600 as every log under .pilot/ is (found walking: the sandbox's were
     0644)."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.fchmod(descriptor, 0o600)  # one made before, by an older Pilot, too
-    with os.fdopen(descriptor, "ab") as out:
+    # Never through a link: a log left as one would append to, and chmod, its target.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+    try:
+        descriptor = os.open(log, flags, 0o600)
+    except OSError as exc:
+        raise RunnerError(f"cannot open {log}: {exc}") from exc
+    try:
+        os.fchmod(descriptor, 0o600)  # one made before, by an older Pilot, too
+        out = os.fdopen(descriptor, "ab")
+    except OSError:
+        os.close(descriptor)
+        raise
+    with out:
         try:
             proc = subprocess.Popen(
                 list(command.argv),

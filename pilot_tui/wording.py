@@ -17,6 +17,6 @@ def size(count: int) -> str:
     """A byte count as people read it: "12 bytes", "4.5 kB", "2.3 MB" (never "0.0 kB")."""
     if count < 1000:
         return counted(count, "byte")
-    if count < 100_000:
+    if round(count / 1e3, 1) < 1000:  # never "1000.0 kB"
         return f"{count / 1e3:.1f} kB"
     return f"{count / 1e6:.1f} MB"

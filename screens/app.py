@@ -100,6 +100,19 @@ class PilotApp(App[int]):
 
     def on_unmount(self) -> None:
         self.sandboxes.stop_all()
+        self._forget_signals()
+
+    def _forget_signals(self) -> None:
+        """The loop's handlers taken back: the loop may outlive the app (tests)."""
+        import asyncio
+        import contextlib
+        import signal
+
+        with contextlib.suppress(RuntimeError):  # no loop running any more
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGHUP, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, ValueError):
+                    loop.remove_signal_handler(signum)
 
 
 def create_app(project: str | None = None, *, sandbox: bool = False) -> PilotApp:

@@ -188,10 +188,11 @@ class AppsScreen(Screen[None]):
             if wanted is not None:
                 self.app.push_screen(DeployScreen(self.path, app.name, preview=wanted))
 
-        from pilot_tui.deploy.previews import PreviewError, name_room
+        from pilot_tui.deploy.engine import preview_room
+        from pilot_tui.deploy.previews import PreviewError
 
-        try:
-            room = name_room(config.project.name, app, config.databases)
+        try:  # the deploy's own answer (a Cloud Run service's 49 characters included)
+            room = preview_room(config, app)
         except PreviewError as exc:
             self.notify(str(exc), severity="warning")
             return

@@ -126,7 +126,7 @@ class CredentialsScreen(Screen[None]):
         from pilot_tui.project import STATE_DIR
         from pilot_tui.screens.home_status import saved_server
 
-        if saved_server(self.root / STATE_DIR) is None:
+        if saved_server(self.root / STATE_DIR, ask_engine=False) is None:
             return "Next: the Pilot Server (Esc, then s)."
         return "The Pilot Server is up: deploy apps (Esc, then a)."
 

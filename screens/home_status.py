@@ -8,14 +8,15 @@ from pathlib import Path
 from textual.markup import escape
 
 
-def saved_server(state_dir: Path) -> str | None:
+def saved_server(state_dir: Path, *, ask_engine: bool = True) -> str | None:
     """The provisioned server from .pilot/outputs as shown (one the sandbox made: where
     apps really run, and its simulated address), if there is one."""
     from pilot_tui.deploy.addresses import server_summary
     from pilot_tui.provision.outputs import saved_record
 
     record = saved_record(state_dir)
-    return server_summary(str(record.get("home", "")), record.get("outputs", {}))
+    home = str(record.get("home", ""))
+    return server_summary(home, record.get("outputs", {}), ask_engine=ask_engine)
 
 
 def app_rows(

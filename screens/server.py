@@ -106,7 +106,7 @@ class ServerScreen(RunScreen):
         Terraform works out what to create")."""
         from pilot_tui.screens.home_status import saved_server
 
-        up = saved_server(self.project.state_dir)
+        up = saved_server(self.project.state_dir, ask_engine=False)  # (the UI thread)
         if up is None:
             return (
                 "Press [b]p[/b] to plan: Terraform works out what to create, and you "

@@ -238,6 +238,7 @@ class WelcomeScreen(Screen[None]):
         if live:
             self.check_health(project.file)
         else:  # nothing live (a destroy since?): no health line of what was before
+            self.workers.cancel_group(self, "health")
             self.query_one("#health", Static).add_class("hidden")
         return lines, next_step(bool(server) or serverless, bool(apps), config.server.home)
 
@@ -299,6 +300,8 @@ class WelcomeScreen(Screen[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "health" or not event.worker.is_finished:
+            return
+        if self.app_health == {}:  # nothing is live now: a check begun before says nothing
             return
         if event.state == WorkerState.SUCCESS and isinstance(event.worker.result, tuple):
             line, self.app_health = event.worker.result
@@ -416,4 +419,4 @@ def _mark(row: AppStatus) -> str:
     database the host could not be asked of showed "✗ unknown")."""
     if row.ok:
         return "[green]✓"
-    return "[yellow]?" if row.health.startswith("unknown") else "[red]✗"
+    return "[red]✗" if row.known else "[yellow]?"

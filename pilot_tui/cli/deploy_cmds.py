@@ -174,7 +174,7 @@ def deploy(ns: argparse.Namespace) -> int:
             )
             unreachable: dict[str, str] = {}
         except HostError as exc:  # the apps elsewhere are still deployed, the others said
-            unreachable = _on_the_host(loaded[1], wanted, ns.preview is None, exc)
+            unreachable = _on_the_host(loaded[1], wanted, ns.preview is not None, exc)
             if not unreachable:
                 raise
             elsewhere = [name for name in wanted if name not in unreachable]
@@ -236,7 +236,7 @@ def deploy(ns: argparse.Namespace) -> int:
 
 
 def _on_the_host(
-    config: PilotConfig, wanted: list[str], several: bool, refused: HostError
+    config: PilotConfig, wanted: list[str], preview: bool, refused: HostError
 ) -> dict[str, str]:
     """When the Docker host cannot be opened: each app of ``wanted`` that needs it, and
     why it is not deployed, if others can be (found walking: one app on the host stopped
@@ -244,7 +244,7 @@ def _on_the_host(
     from pilot_tui.deploy.engine import needs_docker
 
     host = [n for n in wanted if (app := config.app(n)) is not None and needs_docker(app)]
-    if not several or not host or len(host) == len(wanted):
+    if preview or not host or len(host) == len(wanted):
         return {}
     return {name: str(refused) for name in host}
 

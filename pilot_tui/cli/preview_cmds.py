@@ -5,6 +5,7 @@ expires)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from datetime import UTC, datetime
 
@@ -173,21 +174,21 @@ def preview_prune(ns: argparse.Namespace) -> int:
     removed: list[Preview] = []
     hosted = _hosted(config, apps)
     unpruned: list[str] = []
-    if apps:
-        try:
-            with deployer(ns, apps=hosted, loaded=loaded) as engine:
-                removed = engine.prune_previews(say, apps=apps)
-        except HostError as exc:  # the others' expired previews are still removed
-            others = [name for name in apps if name not in hosted]
-            if not others:
-                error(f"the previews of {', '.join(hosted)} could not be pruned: {exc}")
-                return EXIT_FAILED
-            say(f"warning: the previews of {', '.join(hosted)} are not pruned: {exc}")
-            unpruned = hosted
-            with deployer(ns, apps=[], loaded=loaded) as engine:
-                removed = engine.prune_previews(say, apps=others)
+    with contextlib.ExitStack() as opened:
+        if apps:
+            try:  # the opening only: a failure once the host answers is raised
+                engine = opened.enter_context(deployer(ns, apps=hosted, loaded=loaded))
+            except HostError as exc:  # the others' expired previews are still removed
+                others = [name for name in apps if name not in hosted]
+                if not others:
+                    error(f"the previews of {', '.join(hosted)} could not be pruned: {exc}")
+                    return EXIT_FAILED
+                say(f"warning: the previews of {', '.join(hosted)} are not pruned: {exc}")
+                unpruned, apps = hosted, others
+                engine = opened.enter_context(deployer(ns, apps=[], loaded=loaded))
+            removed = engine.prune_previews(say, apps=apps)
     if ns.json:
-        print_json([_as_json(p) for p in removed])
+        print_json([_as_json(p, _simulated(config, p, hosted)) for p in removed])
     elif not removed:
         say("no preview has expired" + (" of the others" if unpruned else ""))
     return EXIT_FAILED if unpruned else EXIT_OK

@@ -192,11 +192,10 @@ def rows(
             found_rows.append(row)
             continue
         kind = kind_for(config.project.name, settings)
-        if client is None:
-            unreachable = unreachable or "no Docker host"
+        if client is None:  # none asked (unreachable: why; else none was needed)
             row = DatabaseRow(
                 settings,
-                f"unknown ({unreachable})",
+                f"unknown ({unreachable or 'no Docker host'})",
                 kind.container,
                 None,
                 (),

@@ -122,14 +122,18 @@ def _unanswered() -> str:
     return ""
 
 
-def server_summary(home: str, outputs: Mapping[str, object]) -> str | None:
+def server_summary(
+    home: str, outputs: Mapping[str, object], *, ask_engine: bool = True
+) -> str | None:
     """Where the server is, in a few words after "up" on the home screen ("at ADDRESS");
     None when none is recorded. The sandbox's is simulated, its apps run on this machine's
-    Docker: said apart, so an engine that does not answer does not contradict "up"."""
+    Docker: said apart, so an engine that does not answer does not contradict "up"
+    (``ask_engine``: whether it answers is said; False asks nothing, for the UI thread)."""
     found = outputs.get("docker_host") or outputs.get("public_ip")
     if not found:
         return None
     if home != "sandbox":
         return f"at {found}"
     where = f"this machine's Docker ({sandbox_docker_url()})"
-    return f"(simulated at {found}); its apps run on {where}" + _unanswered()
+    said = f"(simulated at {found}); its apps run on {where}"
+    return said + _unanswered() if ask_engine else said

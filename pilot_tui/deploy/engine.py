@@ -63,9 +63,15 @@ def preview_name(config: PilotConfig, app: AppSettings, wanted: str) -> str:
     why = previews.two_letter(app.name) if target_for(app).on_docker_host else None
     if why is not None:
         raise previews.PreviewError(why)
+    return previews.slug(wanted, preview_room(config, app))
+
+
+def preview_room(config: PilotConfig, app: AppSettings) -> int:
+    """How long ``app``'s previews' names may be: the names every preview has and its
+    kind's own (a Cloud Run service's); PreviewError when that leaves too little. One
+    answer for a deploy and for the app's preview-name question."""
     own = target_for(app).preview_name_limits(config.project.name)
-    room = previews.name_room(config.project.name, app, config.databases, own)
-    return previews.slug(wanted, room)
+    return previews.name_room(config.project.name, app, config.databases, own)
 
 
 def needs_docker(app: AppSettings) -> bool:

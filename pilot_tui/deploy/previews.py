@@ -28,7 +28,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pilot_tui.config.schema import PREVIEW_SEPARATOR, AppSettings, Database, Target
+from pilot_tui.config.schema import PREVIEW_SEPARATOR, AppSettings, Database
+from pilot_tui.config.schema import Target as TargetSettings  # the kinds' settings
 from pilot_tui.errors import EXIT_INVALID, PilotError
 from pilot_tui.naming import GCP_PREVIEW, GCP_PREVIEW_EXPIRES, GCP_PREVIEW_OF, PREVIEW, PREVIEW_OF
 from pilot_tui.naming import PREVIEW_EXPIRES as EXPIRES
@@ -91,7 +92,7 @@ def name_room(
     project: str,
     app: AppSettings,
     databases: list[Database],
-    own: Mapping[str, tuple[int, int]] | None = None,
+    own: Mapping[str, tuple[int, int]],
 ) -> int:
     """How long the app's previews' names may be: each name a preview is reached by must
     stay one DNS label (63 characters): its host name APP--NAME, its release containers'
@@ -116,7 +117,7 @@ def name_room(
             for db in linked
         },
     }
-    used.update(own or {})  # the kind's own (Target.preview_name_limits)
+    used.update(own)  # the kind's own (Target.preview_name_limits)
 
     def left(what: str) -> int:
         taken, most = used[what]
@@ -230,9 +231,10 @@ def believed(preview: Preview, changed: float, ttl: float | None) -> Preview:
     return preview
 
 
-def preview_app(app: AppSettings, name: str, target: Target) -> AppSettings:
+def preview_app(app: AppSettings, name: str, target: TargetSettings) -> AppSettings:
     """``app`` as its preview ``name`` runs: its own name, ``previews.env`` over the env,
-    and ``target``, its kind's settings as a preview's (Target.preview_app makes them:
+    and ``target``, its kind's settings as a preview's (the targets' contract,
+    targets.base.Target.preview_app, makes them:
     never watched, as a preview has nothing of its own to go back to)."""
     return dataclasses.replace(
         app,

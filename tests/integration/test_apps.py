@@ -422,10 +422,12 @@ async def test_the_deploy_screen_shows_each_stage_detail_whole(project, monkeypa
         assert release and "1.5s" in release[0], shown
         # wider, the detail takes the room: on one line again
         await pilot.resize_terminal(160, 40)
-        await pilot.pause()
-        await pilot.pause()
-        shown = "\n".join(table.render_line(y).text for y in range(table.size.height))
-        assert any(line.rstrip().endswith(long) for line in shown.splitlines()), shown
+
+        def one_line() -> bool:
+            lines = [table.render_line(y).text for y in range(table.size.height)]
+            return any(line.rstrip().endswith(long) for line in lines)
+
+        assert await until(pilot, one_line, seconds=10)
 
 
 async def test_the_deploy_screen_offers_app_logs_only_where_there_are_some(project, monkeypatch):

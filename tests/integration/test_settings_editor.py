@@ -68,6 +68,7 @@ async def test_save_refuses_invalid_text_and_leaves_the_file_alone(project):
         # Found walking: Enter, pressed by reflex, discarded the edits (the focus started
         # on "Discard"). It keeps them, in both questions.
         await pilot.press("escape")
+        assert isinstance(app.screen, ConfirmDiscard)  # the question is up: Enter answers it
         await pilot.press("enter")
         await pilot.pause()
         assert app.screen is screen and "waypont" in editor.text

@@ -15,7 +15,8 @@ def test_a_size_reads_as_people_say_it():
     """Found walking: a 12-byte file was said to be "0.0 kB"."""
     from pilot_tui.wording import size
 
-    assert [size(n) for n in (0, 1, 12, 999, 1000, 4500, 99_999, 100_000, 2_345_678)] == [
+    sizes = (0, 1, 12, 999, 1000, 4500, 99_999, 100_000, 999_949, 999_950, 2_345_678)
+    assert [size(n) for n in sizes] == [
         "0 bytes",
         "1 byte",
         "12 bytes",
@@ -23,6 +24,8 @@ def test_a_size_reads_as_people_say_it():
         "1.0 kB",
         "4.5 kB",
         "100.0 kB",
-        "0.1 MB",
+        "100.0 kB",
+        "999.9 kB",
+        "1.0 MB",
         "2.3 MB",
     ]

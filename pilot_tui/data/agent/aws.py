@@ -24,7 +24,6 @@ from pilot_tui.errors import PilotError
 IMDS = "169.254.169.254"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 TIMEOUT = 60  # seconds per request
-# What a connection can raise on the way: the network's, and a reply cut short or garbled.
 
 
 class NoCredentials(PilotError):

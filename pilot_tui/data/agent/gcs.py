@@ -26,7 +26,6 @@ METADATA = "169.254.169.254"  # metadata.google.internal, without needing its DN
 METADATA_HOST_ENV = "GCE_METADATA_HOST"
 TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token"
 API = "https://storage.googleapis.com"
-# What a connection can raise on the way: the network's, and a reply cut short or garbled.
 
 
 @dataclass(frozen=True)

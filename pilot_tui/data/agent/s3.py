@@ -22,7 +22,7 @@ from pilot_tui.data.agent.aws import (
     NoCredentials,
     sign,
 )
-from pilot_tui.data.agent.wire import body_chunks
+from pilot_tui.data.agent.wire import NETWORK_ERRORS, body_chunks
 from pilot_tui.data.stores import (
     PREFIX,
     BackupStore,
@@ -92,7 +92,7 @@ class AgentS3Store(BackupStore):
         try:
             connection.request(method, target, body=body or None, headers=signed)
             return connection, connection.getresponse()
-        except OSError as exc:
+        except NETWORK_ERRORS as exc:
             connection.close()
             raise StoreError(f"cannot reach {self.where(key or '')}: {exc}") from exc
 
@@ -108,7 +108,7 @@ class AgentS3Store(BackupStore):
         connection, response = self._open(method, key, query, body, headers)
         try:
             data = response.read()
-        except OSError as exc:
+        except NETWORK_ERRORS as exc:
             raise StoreError(f"cannot read {self.where(key or '')}: {exc}") from exc
         finally:
             connection.close()

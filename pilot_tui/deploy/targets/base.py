@@ -67,6 +67,11 @@ class AppStatus:
     def ok(self) -> bool:
         return self.health in ("healthy", "not deployed", "managed target")
 
+    @property
+    def known(self) -> bool:
+        """Whether its health could be asked at all ("unknown (why)" when not)."""
+        return not self.health.startswith("unknown")
+
 
 @dataclass(frozen=True)
 class WaypointUse:

@@ -16,11 +16,13 @@ if TYPE_CHECKING:
 def read_logs(
     client: CloudWatchLogsClient, group: str, since: float | None, limit: int
 ) -> list[LogLine]:
-    """The last ``limit`` lines, oldest first. Without ``since``: the last hour, else day,
-    else all that is kept, until enough."""
+    """The last ``limit`` lines, oldest first. Without ``since``: the last five minutes,
+    else hour, else day, else all that is kept, until enough (each window is read whole,
+    page after page: a busy function's tail is in the first, a quiet one's in a later)."""
     now = time.time()
     lines: list[LogLine] | None = []
-    for start in [since] if since is not None else [now - 3600, now - 86400, None]:
+    windows = [now - 300, now - 3600, now - 86400, None]
+    for start in [since] if since is not None else windows:
         lines = _read(client, group, start)
         if lines is None or len(lines) >= limit:  # None: no log group (yet, or any more)
             break

@@ -80,12 +80,37 @@ def test_a_sandbox_without_docker_does_not_wait_out_a_watch_it_cannot_make(
         )
         assert "watching the new release" not in second.err
 
-        # `preview prune` of every app failed outright when one of them ran on the Docker
-        # host (found walking): fn's expired previews are still looked for
-        (tmp_path / "api").mkdir()
-        (tmp_path / "api" / "Dockerfile").write_text("FROM scratch\n")
-        made = cli("app", "new", "--path", "api", "--name", "api", "--target", "server", "--yes")
-        assert made.code == 0, made.err
+    finally:
+        for emulator in Sandbox(tmp_path / ".pilot").load().values():
+            from pilot_tui.runner import pid_alive, stop_pid
+
+            if pid_alive(emulator.pid):
+                stop_pid(emulator.pid)
+
+
+def test_preview_prune_of_every_app_removes_the_others_when_the_host_does_not_answer(
+    cli, tmp_path, monkeypatch
+):
+    """Found walking: `preview prune` (every app) failed outright when one app ran on the
+    Docker host and that did not answer; `preview prune fn` worked. Now fn's expired
+    previews are still looked for, and the warning names api's, exit 1."""
+    import shutil
+
+    from pilot_tui.apps import add_app
+    from pilot_tui.config.document import ProjectFile
+    from pilot_tui.runner import pid_alive, stop_pid
+    from tests.support.deploy_fixtures import FN, LAMBDA_FIXTURES
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing-listens.sock")
+    assert cli("init", "--name", "acme").code == 0
+    shutil.copytree(LAMBDA_FIXTURES / "hello_fn", tmp_path / "fn")
+    pf = ProjectFile.load(tmp_path / "pilot.toml")
+    pf.save(add_app(pf.text, FN))
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "Dockerfile").write_text("FROM scratch\n")
+    made = cli("app", "new", "--path", "api", "--name", "api", "--target", "server", "--yes")
+    assert made.code == 0, made.err
+    try:
         pruned = cli("preview", "prune")
         assert pruned.code == 1, pruned.err
         assert "warning: the previews of api are not pruned: the sandbox deploys" in pruned.err
@@ -94,7 +119,5 @@ def test_a_sandbox_without_docker_does_not_wait_out_a_watch_it_cannot_make(
         assert alone.code == 1 and "the previews of api could not be pruned" in alone.err
     finally:
         for emulator in Sandbox(tmp_path / ".pilot").load().values():
-            from pilot_tui.runner import pid_alive, stop_pid
-
             if pid_alive(emulator.pid):
                 stop_pid(emulator.pid)

@@ -422,6 +422,13 @@ def test_a_preview_name_leaves_the_service_name_within_cloud_runs_limit():
         project, server, [], target_for(server).preview_name_limits(project)
     )
     assert server_room > room  # the Docker host's names may be longer
+    # the one answer a deploy and the Apps screen's question both use (review: the screen
+    # asked without the Cloud Run service's limit)
+    from pilot_tui.config.schema import PilotConfig, ProjectSettings
+    from pilot_tui.deploy.engine import preview_room
+
+    config = PilotConfig(project=ProjectSettings(name=project), apps=[app])
+    assert preview_room(config, app) == room
     with pytest.raises(PreviewError) as caught:
         previews.name_room("a-long-project-name", app, [], own("a-long-project-name"))
     assert str(caught.value).startswith(

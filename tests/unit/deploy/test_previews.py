@@ -42,14 +42,14 @@ def test_every_name_a_preview_is_reached_by_stays_one_dns_label():
     project = "platform-team"
     app = AppSettings(name="a" * 20)
     db = PostgresDatabase(name="d" * 25, apps=[app.name], preview="empty")
-    room = previews.name_room(project, app, [db])
+    room = previews.name_room(project, app, [db], {})  # the Docker host's: no names of its own
     made = previews.slug("feature/a-rather-long-branch-name-indeed", room)
     assert len(f"pilot-db-{project}-{db.name}--{made}") <= previews.DNS_LABEL
     assert len(f"pilot-{project}-{app.name}--{made}-v999") <= previews.DNS_LABEL
-    unlinked = previews.name_room(project, app, [PostgresDatabase(name=db.name)])
+    unlinked = previews.name_room(project, app, [PostgresDatabase(name=db.name)], {})
     assert unlinked > room  # a database previews do not get takes no room
     with pytest.raises(PreviewError, match="no room for a preview name"):
-        previews.name_room("p" * 30, app, [db])
+        previews.name_room("p" * 30, app, [db], {})
 
 
 def test_two_letter_apps_get_no_previews():

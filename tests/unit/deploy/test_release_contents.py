@@ -109,10 +109,12 @@ def test_a_rollback_picks_the_newest_release_that_differs_in_anything():
             "v3 is the live release: nothing to roll back (to release it again: pilot-tui "
             "deploy web --force)",
         ),
-        ("v9", "no release 'v9' (releases: v1, v3)"),
+        ("v9", "no release 'v9' (releases: v1, v2, v3)"),
+        ("v2", "release v2 never went live (failed); pick one that did"),
     ):
+        v2_failed = dataclasses.replace(v2, status=history.FAILED)
         with pytest.raises(HistoryError, match=re.escape(said)) as refused:
-            history.rollback_candidate([v1, v3], wanted, "web")
+            history.rollback_candidate([v1, v2_failed, v3], wanted, "web")
         assert refused.value.exit_code == EXIT_INVALID
     with pytest.raises(HistoryError, match=r"^no earlier release to roll back to$"):
         history.rollback_candidate([v3], None)  # nothing before it at all

@@ -13,6 +13,7 @@ from pilot_tui.config.schema import AppSettings, PilotConfig, ServerTarget
 from pilot_tui.deploy import previews
 from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.deploy.previews import Preview
+from pilot_tui.deploy.targets.base import target_settings
 from pilot_tui.naming import image_repository
 from pilot_tui.wording import counted
 
@@ -25,8 +26,7 @@ def preview_app(app: AppSettings, name: str) -> AppSettings:
     """``app`` as its preview ``name`` runs on the Docker host: at APP--NAME.<previews'
     domain> (or the server's sslip.io name), never watched (nothing of its own to go back
     to)."""
-    target = app.target
-    assert isinstance(target, ServerTarget), f"{app.name} is not on the Docker host"
+    target = target_settings(app, ServerTarget)
     domain = app.previews.domain
     host = f"{previews.full_name(app.name, name)}.{domain}" if domain else None
     return previews.preview_app(app, name, dataclasses.replace(target, domain=host, watch=0))

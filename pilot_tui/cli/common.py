@@ -119,9 +119,6 @@ def load_app(
     else:
         app = config.app(ns.app)
     if app is None:
-        error(
-            f"no app {ns.app!r} in {pf.display} (apps: "
-            f"{', '.join(a.name for a in config.apps) or 'none yet'})"
-        )
+        error(config.no_app(ns.app, pf.display))
         return None
     return pf, config, app

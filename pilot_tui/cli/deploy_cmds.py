@@ -149,7 +149,7 @@ def deploy(ns: argparse.Namespace) -> int:
     if loaded[1].server.engine == "waypoint" and wanted:
         unknown = [n for n in wanted if loaded[1].app(n) is None]
         if unknown:
-            error(f"no app {unknown[0]!r} in {loaded[0].display}")
+            error(loaded[1].no_app(unknown[0], loaded[0].display))
             return EXIT_INVALID
         from pilot_tui.cli.waypoint_cmds import waypoint_up
 

@@ -119,8 +119,7 @@ def preview_destroy(ns: argparse.Namespace) -> int:
     if loaded is None:
         return EXIT_INVALID
     if loaded[1].app(ns.app) is None:
-        known = ", ".join(a.name for a in loaded[1].apps) or "none yet"
-        error(f"no app {ns.app!r} in {loaded[0].display} (apps: {known})")
+        error(loaded[1].no_app(ns.app, loaded[0].display))
         return EXIT_INVALID
     with deployer(ns, apps=_hosted(loaded[1], [ns.app]), loaded=loaded) as engine:
         try:  # found first: nothing to remove is said before anything is asked
@@ -166,7 +165,7 @@ def preview_prune(ns: argparse.Namespace) -> int:
     config = loaded[1]
     unknown = [name for name in ns.apps if config.app(name) is None]
     if unknown:
-        error(f"no app {unknown[0]!r} in {loaded[0].display}")
+        error(config.no_app(unknown[0], loaded[0].display))
         return EXIT_INVALID
     from pilot_tui.deploy.host import HostError
 

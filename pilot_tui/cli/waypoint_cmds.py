@@ -50,7 +50,7 @@ def waypoint_export(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     pf, config = loaded
     if ns.app is not None and config.app(ns.app) is None:
-        error(f"no app {ns.app!r} in {pf.display}")
+        error(config.no_app(ns.app, pf.display))
         return EXIT_INVALID
     made = export(config, pf.path.parent, ns.app)  # a WaypointError goes to main: exit 2
     for note in made.notes:

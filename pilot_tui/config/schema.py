@@ -887,6 +887,15 @@ class PilotConfig:
         """The app called ``name``, if any."""
         return next((app for app in self.apps if app.name == name), None)
 
+    def no_app(self, name: str, where: str = "pilot.toml") -> str:
+        """What to say of an app ``name`` that is not in ``where``: the closest name, and
+        the apps there are (one message for every command that names an app)."""
+        from pilot_tui.config.problems import did_you_mean
+
+        names = [app.name for app in self.apps]
+        listed = ", ".join(names) or "none yet"
+        return f'no app "{name}" in {where}{did_you_mean(name, names)} (apps: {listed})'
+
     def database(self, name: str) -> Database | None:
         """The database called ``name``, if any."""
         return next((db for db in self.databases if db.name == name), None)

@@ -121,10 +121,7 @@ class Deployer:
     def app(self, name: str) -> AppSettings:
         app = self.config.app(name)
         if app is None:
-            known = ", ".join(a.name for a in self.config.apps) or "none yet"
-            raise DeployError(
-                "deploy", f"no app {name!r} in pilot.toml (apps: {known})", exit_code=EXIT_INVALID
-            )
+            raise DeployError("deploy", self.config.no_app(name), exit_code=EXIT_INVALID)
         return app
 
     # -- the run: the app's target does it, reporting through the run log ---------------

@@ -22,4 +22,26 @@ def test_rolling_back_an_unknown_app_is_bad_input(cli, tmp_path):
     for args in (("rollback", "nope"), ("deploy", "nope"), ("releases", "nope")):
         refused = cli(*args)
         assert refused.code == 2, (args, refused.err)
-        assert "no app 'nope'" in refused.err and "deploy:" not in refused.err
+        assert 'no app "nope"' in refused.err and "deploy:" not in refused.err
+
+
+def test_a_mistyped_app_name_gets_the_closest_one_everywhere(cli, tmp_path):
+    """Found walking: `deploy wbe` gave no "did you mean" (config validate does), and the
+    commands quoted the name three ways ('wbe', "wbe", bare). One message for all."""
+    assert cli("init", "--name", "acme").code == 0
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "index.html").write_text("hello\n")
+    made = cli("app", "new", "--path", "web", "--name", "web", "--target", "s3-cloudfront", "--yes")
+    assert made.code == 0, made.err
+    said = 'no app "wbe" in pilot.toml (did you mean "web"?) (apps: web)'
+    for args in (
+        ("deploy", "wbe"),
+        ("rollback", "wbe"),
+        ("releases", "wbe"),
+        ("logs", "wbe"),
+        ("preview", "destroy", "wbe", "x"),
+        ("preview", "prune", "wbe"),
+    ):
+        refused = cli(*args)
+        assert refused.code == 2, (args, refused.err)
+        assert said in refused.err, (args, refused.err)

@@ -213,7 +213,7 @@ def test_a_missing_secret_is_named_before_anything_is_built(site, cli, monkeypat
 
 def test_unknown_app_and_plain_tcp_are_refused(site, cli, tmp_path):
     result = cli("deploy", "nope")
-    assert result.code == 2 and "no app 'nope'" in result.err and "hello" in result.err
+    assert result.code == 2 and 'no app "nope"' in result.err and "hello" in result.err
     from pilot_tui.deploy.host import HostError
 
     with pytest.raises(HostError, match="plain TCP"):

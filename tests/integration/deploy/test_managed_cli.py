@@ -90,7 +90,7 @@ def test_zip_lambda_from_the_cli(fn_project, cli):
 
 def test_unknown_app_and_missing_folder(fn_project, cli):
     unknown = cli("logs", "nope")
-    assert unknown.code != 0 and "no app 'nope'" in unknown.err
+    assert unknown.code != 0 and 'no app "nope"' in unknown.err
     shutil.rmtree(fn_project / "fn")
     failed = cli("deploy", "fn")
     assert failed.code == 1

@@ -51,10 +51,19 @@ def secrets_list(ns: argparse.Namespace) -> int:
     pf, _, app = found
     state_dir = Project(pf.path).state_dir
     stored = secrets.read_file(secrets.secrets_file(state_dir, ns.app, preview=ns.preview))
-    for name in sorted(set(app.secrets) | set(stored)):
+    names = sorted(set(app.secrets) | set(stored))
+    if not names:  # (found walking: it printed nothing at all)
+        say(
+            f"{ns.app} has no secrets: list their names in apps.{ns.app}.secrets, then "
+            f"`pilot-tui secrets set {ns.app} NAME` stores each value"
+        )
+        return EXIT_OK
+    width = max(len(name) for name in names) + 2  # (a name, then where its value comes from)
+    for name in names:
         # The previews' values come from their file only, never the environment.
         from_env = name in os.environ and not ns.preview
-        where = "environment" if from_env else ("stored" if name in stored else "MISSING")
+        where = "environment" if from_env else (".pilot/secrets" if name in stored else "")
+        where = where or f"nowhere yet: pilot-tui secrets set {ns.app} {name}"
         listed = "" if name in app.secrets else "  (not in apps.secrets: not passed)"
-        print(f"{name:24} {where}{listed}")
+        print(f"{name:{width}}{where}{listed}")
     return EXIT_OK

@@ -45,3 +45,25 @@ def test_a_mistyped_app_name_gets_the_closest_one_everywhere(cli, tmp_path):
         refused = cli(*args)
         assert refused.code == 2, (args, refused.err)
         assert said in refused.err, (args, refused.err)
+
+
+def test_secrets_list_says_where_each_value_comes_from_or_that_there_are_none(cli, tmp_path):
+    """Found walking: `secrets list web` with no secrets printed nothing, and a secret
+    named MISSING with no value read "MISSING   MISSING"."""
+    assert cli("init", "--name", "acme").code == 0
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "index.html").write_text("hello\n")
+    made = cli("app", "new", "--path", "web", "--name", "web", "--target", "s3-cloudfront", "--yes")
+    assert made.code == 0, made.err
+    none = cli("secrets", "list", "web")
+    assert none.code == 0 and none.out == ""
+    assert "web has no secrets: list their names in apps.web.secrets" in none.err
+    assert cli("config", "set", "apps.web.secrets", '["MISSING", "TOKEN"]').code == 0
+    from pilot_tui.deploy import secrets
+
+    secrets.store(tmp_path / ".pilot", "web", "TOKEN", "s3cret-value")  # as `secrets set`
+    listed = cli("secrets", "list", "web").out.splitlines()
+    assert listed == [
+        "MISSING  nowhere yet: pilot-tui secrets set web MISSING",
+        "TOKEN    .pilot/secrets",
+    ]

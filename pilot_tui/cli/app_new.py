@@ -15,7 +15,7 @@ from pilot_tui.app_questions import (
     detected_build,
     problem_for,
 )
-from pilot_tui.cli.common import error, load_valid
+from pilot_tui.cli.common import error, load_valid, say
 from pilot_tui.cli.invocation import pilot_command
 from pilot_tui.deploy.targets import kinds_for, suggested_kind
 from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, framed
@@ -68,6 +68,9 @@ def run(ns: argparse.Namespace) -> int:
     with framed("not saved: ", exit_code=EXIT_FAILED):  # refused, or changed meanwhile
         pf.save(text)
     why = f" ({detected.reason})" if detected is not None else ""
+    folder = root / str(table["path"])
+    if not folder.is_dir():  # (found walking: added without a word, failing at deploy)
+        say(f"warning: there is no folder {folder} yet: a deploy needs the app's files there")
     sys.stderr.write(
         f"added app {table['name']}: build {table['build']['kind']}{why}, "
         f"target {table['target']['kind']}. Deploy it: {pilot_command()} deploy "

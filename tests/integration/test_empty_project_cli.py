@@ -67,3 +67,15 @@ def test_secrets_list_says_where_each_value_comes_from_or_that_there_are_none(cl
         "MISSING  nowhere yet: pilot-tui secrets set web MISSING",
         "TOKEN    .pilot/secrets",
     ]
+
+
+def test_app_new_warns_of_a_folder_that_is_not_there(cli, tmp_path):
+    """Found walking: `app new --path missing --yes` added the app without a word; the
+    first deploy then failed. It is added (the files may come later), with a warning."""
+    assert cli("init", "--name", "acme").code == 0
+    made = cli("app", "new", "--path", "missing", "--name", "m", "--yes")
+    assert made.code == 0, made.err
+    assert f"warning: there is no folder {tmp_path / 'missing'} yet" in made.err
+    (tmp_path / "here").mkdir()
+    quiet = cli("app", "new", "--path", "here", "--name", "h", "--yes")
+    assert quiet.code == 0 and "warning" not in quiet.err

@@ -34,14 +34,15 @@ def status(ns: argparse.Namespace) -> int:
         listed.append(AppStatus("(proxy)", "-", looked.proxy, where))
     listed += looked.rows
     if ns.json:  # url: what answers (here, in the sandbox); simulated_url: what the
-        # sandbox's cloud made up in its place, where nothing answers
+        # sandbox's cloud made up in its place, where nothing answers; none: null, as
+        # releases --json and preview list --json say it (the table's "-" is for people)
         print_json(
             [
                 {
                     "app": a.app,
-                    "release": a.release,
+                    "release": None if a.release == "-" else a.release,
                     "health": a.health,
-                    "url": a.url,
+                    "url": None if a.url == "-" else a.url,
                     "simulated_url": a.simulated or None,
                     **({"edge": a.facts} if a.facts else {}),
                 }

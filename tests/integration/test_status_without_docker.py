@@ -44,6 +44,8 @@ def test_status_says_the_hosts_apps_are_unknown_and_asks_the_rest(cli, tmp_path,
     as_json = {row["app"]: row for row in json.loads(cli("status", "--json").out)}
     assert as_json["api"]["health"] == unknown
     assert as_json["web"]["health"] == "not deployed"
+    # none is null in JSON, as releases --json says it, never the table's "-" (found walking)
+    assert as_json["web"]["release"] is None and as_json["web"]["url"] is None
 
 
 async def test_the_home_screen_asks_the_apps_elsewhere_when_the_host_does_not_answer(

@@ -164,4 +164,4 @@ def test_server_destroy_leaves_nothing(sandbox_apps, cli, docker_client, monkeyp
     assert not (root / ".pilot/keys/aws-deployer.json").exists()
     status = cli("status", "--json")
     rows = json.loads(status.out)
-    assert [r["release"] for r in rows if r["app"] != "(proxy)"] == ["-", "-", "-"], rows
+    assert [r["release"] for r in rows if r["app"] != "(proxy)"] == [None, None, None], rows

@@ -38,14 +38,15 @@ MAX_LINES = 20_000
 
 
 def run_logs(state_dir: Path) -> list[Path]:
-    """The newest run logs first: Terraform runs, deploys, previews and rollbacks."""
+    """Every run log, the newest first: Terraform runs, deploys, previews and rollbacks
+    (the screen shows the newest MAX_RUNS and says how many there are)."""
     logs = [
         p
         for p in (state_dir / "logs").glob("*.log")
         if p.name.startswith(("terraform-", "deploy-", "preview-", "rollback-"))
     ]
     logs.sort(key=lambda p: p.stem.split("-")[1:3], reverse=True)  # by date, time
-    return logs[:MAX_RUNS]
+    return logs
 
 
 def display_line(raw: str) -> str:
@@ -142,7 +143,9 @@ class LogsScreen(Screen[None]):
     def __init__(self, state_dir: Path) -> None:
         super().__init__()
         self.state_dir = state_dir
-        self.files = run_logs(state_dir)
+        every = run_logs(state_dir)
+        self.runs = len(every)  # how many there are: the tabs hold the newest MAX_RUNS
+        self.files = every[:MAX_RUNS]
         self.offsets: dict[str, int] = {}
         self.partial: dict[str, str] = {}
         self.totals: dict[int, int] = {}  # lines read from each run's file (the pane keeps
@@ -232,9 +235,15 @@ class LogsScreen(Screen[None]):
                 f" · showing the last {shown:,} of {self.totals[n]:,} lines (search reads them all)"
             )
         self.query_one("#logs-status", Static).update(
-            f"[b]Run logs[/b] · {counted(len(self.files), 'run')} in {self.state_dir / 'logs'} · "
+            f"[b]Run logs[/b] · {self._runs_said()} in {self.state_dir / 'logs'} · "
             f"{follow}{cut}{' · ' + extra if extra else ''}"
         )
+
+    def _runs_said(self) -> str:
+        """ "3 runs", or "the newest 12 of 24 runs" (found walking: "12 runs" with 24)."""
+        if self.runs > len(self.files):
+            return f"the newest {len(self.files)} of {self.runs} runs"
+        return counted(len(self.files), "run")
 
     @on(TabbedContent.TabActivated)
     def tab_changed(self) -> None:

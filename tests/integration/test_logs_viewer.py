@@ -236,3 +236,22 @@ def test_a_tab_of_an_earlier_day_says_its_day(tmp_path, monkeypatch):
     assert today == "deploy api 08:15:02"
     assert earlier == "apply Nov 25 14:23"
     assert new_year == "deploy web Jan 2 07:00"
+
+
+async def test_the_header_says_how_many_runs_there_are_beyond_the_tabs(project):
+    """Found walking: with 24 runs the header said "12 runs", the tabs' count."""
+    from pilot_tui.screens.logs import MAX_RUNS
+
+    logs = project.parent / ".pilot" / "logs"
+    for n in range(MAX_RUNS + 3):
+        (logs / f"deploy-20261125-10{n:02d}00-api.log").write_text("x\n")
+    app = create_app(str(project))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("l")
+        screen = app.screen
+        assert isinstance(screen, LogsScreen)
+        await pilot.pause()
+        status = str(screen.query_one("#logs-status", Static).render())
+        assert f"the newest {MAX_RUNS} of {MAX_RUNS + 3} runs in" in status, status
+        assert screen.query_one("#runs", TabbedContent).tab_count == MAX_RUNS

@@ -66,6 +66,14 @@ def app_dockerfile(ns: argparse.Namespace) -> int:
     if found is None:
         return EXIT_INVALID
     pf, _, app = found
+    from pilot_tui.deploy.targets import target_for
+
+    if not target_for(app).builds_image():  # (found walking: it showed one never used)
+        error(
+            f"{ns.app} ships no image on {app.target.kind}: its files go up as they are, "
+            "so no Dockerfile is used"
+        )
+        return EXIT_INVALID
     recipe = builder.recipe_for(app, pf.path.parent)
     if recipe.generated is None:
         path = recipe.folder / recipe.dockerfile

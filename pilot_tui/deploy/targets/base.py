@@ -108,6 +108,11 @@ class Target(Protocol):
         """Whether deploying the app talks to the Docker host (to build, or to run it)."""
         ...
 
+    def builds_image(self) -> bool:
+        """Whether the app ships as an image built from a Dockerfile (its own or Pilot's):
+        not a site's files or a zip Lambda's code, which go up as they are."""
+        ...
+
     def deploy(self, ctx: DeployContext, log: RunLog, *, force: bool = False) -> history.Release:
         """Build, push, deploy and release the app's current source; the release made (or
         the live one, when nothing changed and not ``force``)."""

@@ -202,6 +202,9 @@ class ManagedContainer(NoPreviews, ABC):
     def needs_docker(self) -> bool:
         return True
 
+    def builds_image(self) -> bool:
+        return self.needs_docker()  # (a zip Lambda needs neither)
+
     def environment(self, ctx: DeployContext, log: RunLog) -> dict[str, str]:
         """What the app runs with: its env and secrets."""
         return ctx.environment(self.app)

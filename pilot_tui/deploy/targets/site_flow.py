@@ -287,6 +287,9 @@ class StaticSite(NoPreviews):
         """Only to run a build command first; the files go straight to the bucket."""
         return needs_builder(self.app)
 
+    def builds_image(self) -> bool:
+        return False  # its files go to the bucket (a build command runs in a container first)
+
     def open_site(self, ctx: Context) -> Site:
         """The app's bucket and CDN, with the project's clients."""
         raise NotImplementedError

@@ -126,6 +126,9 @@ class DockerHost:
     def needs_docker(self) -> bool:
         return True
 
+    def builds_image(self) -> bool:
+        return True
+
     def preview(self, preview: Preview) -> DockerHost:
         return DockerHost(self.preview_app(preview.name), preview)
 

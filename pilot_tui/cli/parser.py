@@ -4,6 +4,7 @@ flags and help texts in its own module under cli/commands/, listed in help order
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
 from pilot_tui import __version__
 from pilot_tui.cli.commands import (
@@ -45,8 +46,23 @@ GROUPS = (
 )
 
 
+class PilotParser(argparse.ArgumentParser):
+    """The top-level parser: an argument no parser took is said with the usage of the
+    command it was given to, not the top level's (found walking: `deploy --bogus web`
+    printed `usage: pilot-tui [-h] [--version] ... COMMAND ...`)."""
+
+    def parse_args(  # type: ignore[override]  # (argparse's overloads, one used here)
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        ns, unknown = self.parse_known_args(args, namespace)
+        if unknown:
+            refusing = getattr(ns, "command_parser", None) or self
+            refusing.error(f"unrecognized arguments: {' '.join(unknown)}")
+        return ns
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = PilotParser(
         prog="pilot-tui",
         description="Pilot: your own platform-as-a-service on your own AWS or GCP account.\n"
         "Run without a command to open the guided app.",

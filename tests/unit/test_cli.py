@@ -441,3 +441,17 @@ def test_set_a_new_key_keeps_the_blank_line_between_tables_and_the_last_newline(
         'secrets = ["X"]\nenv = {B="2"}\n'
         '\n[[apps]]\nname = "b"\npath = "."\ntarget = { kind = "server" }\nenv = {A="1"}\n'
     )
+
+
+def test_a_wrong_flag_is_said_with_the_commands_own_usage(cli, project):
+    """Found walking: `deploy --bogus web` printed the top level's usage (`usage: pilot-tui
+    [-h] [--version] ... COMMAND ...`), not deploy's."""
+    for args, usage in (
+        (("deploy", "--bogus", "web"), "usage: pilot-tui deploy "),
+        (("server", "destroy", "--bogus"), "usage: pilot-tui server destroy "),
+        (("--bogus",), "usage: pilot-tui [-h]"),
+    ):
+        refused = cli(*args)
+        assert refused.code == 2, args
+        assert refused.err.startswith(usage), (args, refused.err)
+        assert "error: unrecognized arguments: --bogus" in refused.err

@@ -66,6 +66,8 @@ def add_command(
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     project_option(parser, top=False)
+    # The innermost command's parser wins (set last): a wrong flag is said with its usage
+    parser.set_defaults(command_parser=parser)
     if handler is not None:
         parser.set_defaults(handler=handler)
     return parser

@@ -88,6 +88,12 @@ def gone_summary(left: Inventory) -> str:
     """Markup once nothing Pilot made is left: what remains (never "nothing" while there is
     something)."""
     done = "[green b]Done.[/] Everything Pilot made for this project is gone. What remains:"
+    if left.problems:  # a place not looked in: what it holds is unknown, never "nothing"
+        problems = "\n".join(f"[yellow]warning: {escape(p)}[/]" for p in left.problems)
+        return (
+            "[green b]Done.[/] Everything Pilot found for this project is gone. What remains: "
+            f"nothing found where Pilot could look.\n{problems}"
+        )
     if left.unowned:
         return f"{done} {counted(len(left.unowned), 'bucket')} Pilot left alone.\n" + "\n".join(
             escape(line) for line in left.unowned_lines()

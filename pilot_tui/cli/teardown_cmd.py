@@ -155,8 +155,12 @@ def _confirm_and_remove(
     from pilot_tui.provision.server import Stage
 
     if not inv.remove:
-        print("Nothing to destroy.")
+        # "Nothing" only where every place was looked in (found walking: said with this
+        # machine's Docker, and the project's volumes there, unchecked)
+        print("Nothing to destroy" + (" found where Pilot could look." if inv.problems else "."))
         _show_left_alone(inv)
+        for problem in inv.problems:
+            say(f"warning: {problem}")
         _stop_sandbox(server)
         return EXIT_OK
     show(inv)
@@ -373,11 +377,10 @@ def _show_remains(left: Inventory) -> None:
     elif left.unowned:  # never "nothing" while something named like the project's is there
         print(f"What remains: {counted(len(left.unowned), 'bucket')} Pilot left alone:")
     else:
-        print(
-            "What remains: nothing"
-            + (" (the state bucket and lock table are kept: --keep-state)" if left.keep else "")
-            + "."
-        )
+        kept = " (the state bucket and lock table are kept: --keep-state)" if left.keep else ""
+        # Never "nothing" where a place could not be looked in: what it holds is unknown
+        found = "nothing found where Pilot could look" if left.problems else "nothing"
+        print(f"What remains: {found}{kept}.")
     for line in left.unowned_lines():
         print(f"  {line}")
     for problem in left.problems:

@@ -58,6 +58,17 @@ def make_scan(config: PilotConfig, root: Path) -> Scan:
         scan.cloud_sql = _cloud_sql(config, root, scan.notes)
     if sandbox:
         scan.docker = _local_docker()
+        from pilot_tui.deploy.targets import on_docker_host
+
+        there = on_docker_host(config.apps) or config.databases_on("docker")
+        if scan.docker is None and there:
+            # Stopped containers and the databases' volumes outlive a stopped engine
+            # (found walking: "What remains: nothing" with them unchecked).
+            scan.notes.append(
+                "this machine's Docker did not answer: the project's containers and volumes "
+                "there (its apps', proxy's and databases') were not checked; start Docker, "
+                "then run `pilot-tui server destroy` again"
+            )
     if config.state.backend == "s3":
         scan.state_bucket, scan.lock_table = (
             backends.bucket_name(config),
@@ -159,7 +170,7 @@ def _local_docker() -> DockerClient | None:
     try:
         target = sandbox_engine()
     except HostError:
-        return None  # no engine answers: no container of the project can be running
+        return None  # no engine answers: what it keeps cannot be checked (said by the scan)
     import docker
 
     return docker.DockerClient(base_url=target.address, timeout=60)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from pilot_tui.deploy import history
 
 
@@ -125,3 +127,22 @@ def test_deploy_of_several_apps_deploys_those_elsewhere_when_the_host_does_not_a
         for emulator in Sandbox(tmp_path / ".pilot").load().values():
             if pid_alive(emulator.pid):
                 stop_pid(emulator.pid)
+
+
+@pytest.mark.terraform  # its destroy plans with the real Terraform (nothing to destroy)
+def test_server_destroy_never_says_nothing_remains_of_a_docker_it_could_not_ask(
+    cli, tmp_path, monkeypatch
+):
+    """Found walking: with this machine's Docker down, `server destroy` in the sandbox said
+    there was nothing (and, after a destroy, "What remains: nothing."), though the
+    project's stopped containers and its databases' volumes there went unchecked."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing-listens.sock")
+    assert cli("init", "--name", "acme").code == 0
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "Dockerfile").write_text("FROM scratch\n")
+    made = cli("app", "new", "--path", "api", "--name", "api", "--target", "server", "--yes")
+    assert made.code == 0, made.err
+    gone = cli("server", "destroy", "--yes")
+    assert gone.code == 0, gone.err
+    assert "Nothing to destroy found where Pilot could look." in gone.out
+    assert "warning: this machine's Docker did not answer: the project's containers" in gone.err

@@ -182,15 +182,7 @@ def rollback_candidate(releases: list[Release], wanted: str | None, app: str = "
                 f"release {wanted} never went live ({found.status}); pick one that did",
                 exit_code=EXIT_INVALID,
             )
-        if current is not None and found.id == current.id:
-            # (found walking: it made a release changing nothing, "v6 rollback to v5"; one
-            # named with the same contents as the live one is put back all the same)
-            raise HistoryError(
-                f"{wanted} is the live release: nothing to roll back (to release it again: "
-                f"pilot-tui deploy {app} --force)",
-                exit_code=EXIT_INVALID,
-            )
-        return found
+        return found  # the live one too: a restore relaunches it onto the restored data
     good = [r for r in releases if r.status in (LIVE, SUPERSEDED)]
     earlier = [r for r in good if current is None or r.id != current.id]
     if current is not None:

@@ -311,7 +311,9 @@ async def test_previews_from_the_apps_screen(fn_project):
         await pilot.press("enter")
         deploy = app.screen
         assert isinstance(deploy, DeployScreen)
-        assert "a preview of fn: Feature/Login" in text(deploy, "#deploy-title")
+        # named as it is made, not as typed (found walking: the title said "Feature/Login!")
+        titled = "a preview of fn: feature-login"  # (set once the deploy has read pilot.toml)
+        assert await until(pilot, lambda: titled in text(deploy, "#deploy-title"))
         assert await until(pilot, lambda: "is live" in text(deploy, "#deploy-result"))
         # a function of its own; the app's (never deployed here) is not made
         assert _functions(root) == [f"{APP_FUNCTION}--feature-login"]

@@ -101,14 +101,10 @@ def test_a_rollback_picks_the_newest_release_that_differs_in_anything():
     assert "differs from the live one, v3: v1 has the same image" in str(refused.value)
     assert "pilot-tui rollback web v1" in str(refused.value)
     assert history.rollback_candidate([v1, v3], "v1").id == "v1"  # named: put back
-    # the live one itself, named: nothing to do, bad input (found walking: it made "v4
-    # rollback to v3", changing nothing); so are one never made and one never live
+    assert history.rollback_candidate([v1, v3], "v3").id == "v3"  # the live one: relaunched
+    # one never made, or never live, is bad input (exit 2; found walking: exit 1); the live
+    # one is put back when named (a restore relaunches it; the CLI refuses it itself)
     for wanted, said in (
-        (
-            "v3",
-            "v3 is the live release: nothing to roll back (to release it again: pilot-tui "
-            "deploy web --force)",
-        ),
         ("v9", "no release 'v9' (releases: v1, v2, v3)"),
         ("v2", "release v2 never went live (failed); pick one that did"),
     ):

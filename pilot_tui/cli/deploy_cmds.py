@@ -269,7 +269,8 @@ def rollback(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     with deployer(ns, lock_wait=ns.wait, apps=[ns.app], loaded=loaded) as engine:
         engine.app(ns.app)  # an unknown app is bad input (exit 2), said before anything
-        if ns.release is not None and _is_live(engine, ns.app, ns.release):
+        live = engine.newest_live(ns.app) if ns.release is not None else None
+        if live is not None and live.id == ns.release:
             # (found walking: it made "v6 rollback to v5", changing nothing)
             error(
                 f"{ns.release} is the live release of {ns.app}: nothing to roll back (to "
@@ -286,18 +287,6 @@ def rollback(ns: argparse.Namespace) -> int:
         print(f"{ns.app}\t{release.id}\t{release.note}\t{release.url or '-'}")
         # A Ctrl+C once it was live kept it (and stopped what followed): still an interrupt.
         return EXIT_INTERRUPTED if engine.cancel.is_set() else EXIT_OK
-
-
-def _is_live(engine: Deployer, app: str, release: str) -> bool:
-    """Whether ``release`` is ``app``'s live one, by the newest history (a teammate's
-    release may be the live one)."""
-    from pilot_tui.errors import PilotError
-
-    if engine.shared is not None:
-        with contextlib.suppress(PilotError):  # unreachable: this machine's copy decides
-            engine.shared.pull(engine.state_dir, app)
-    live = history.live_release(engine.state_dir, app)
-    return live is not None and live.id == release
 
 
 def releases(ns: argparse.Namespace) -> int:

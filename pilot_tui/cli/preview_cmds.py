@@ -8,12 +8,17 @@ import argparse
 import contextlib
 import time
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from pilot_tui.cli.common import confirm, error, load_valid, not_confirmed, print_json, say
 from pilot_tui.cli.deploy_cmds import deployer
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.deploy.previews import NoSuchPreview, Preview, PreviewError
 from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+
+if TYPE_CHECKING:
+    from pilot_tui.config.document import ProjectFile
+    from pilot_tui.deploy.engine import Deployer
 
 
 def _with_previews(config: PilotConfig) -> list[str]:
@@ -30,6 +35,36 @@ def _hosted(config: PilotConfig, apps: list[str]) -> list[str]:
     from pilot_tui.deploy.targets import on_docker_host
 
     return on_docker_host(a for a in config.apps if a.name in apps)
+
+
+def _previews_engine(
+    opened: contextlib.ExitStack,
+    ns: argparse.Namespace,
+    loaded: tuple[ProjectFile, PilotConfig],
+    apps: list[str],
+    verb: str,
+    *,
+    share: bool,
+) -> tuple[Deployer, list[str], list[str]] | None:
+    """An engine for the previews of ``apps``, entered on ``opened``, with the Docker host
+    opened for those whose previews run there: (the engine, the apps it serves, those left
+    out). When the host cannot be opened (the opening only: a failure once it answers is
+    raised), the others' alone, and a warning names those not ``verb`` ("listed"); None,
+    said, when there are no others."""
+    from pilot_tui.deploy.host import HostError
+
+    hosted = _hosted(loaded[1], apps)
+    try:
+        engine = opened.enter_context(deployer(ns, apps=hosted, loaded=loaded, share=share))
+        return engine, apps, []
+    except HostError as exc:
+        others = [name for name in apps if name not in hosted]
+        if not others:
+            error(f"the previews of {', '.join(hosted)} could not be {verb}: {exc}")
+            return None
+        say(f"warning: the previews of {', '.join(hosted)} are not {verb}: {exc}")
+        engine = opened.enter_context(deployer(ns, apps=[], loaded=loaded, share=share))
+        return engine, others, hosted
 
 
 def _when(seconds: float) -> str:
@@ -71,23 +106,15 @@ def preview_list(ns: argparse.Namespace) -> int:
     loaded = load_valid(ns)
     if loaded is None:
         return EXIT_INVALID
-    from pilot_tui.deploy.host import HostError
-
     apps = _with_previews(loaded[1])
     found: list[Preview] = []
     hosted = _hosted(loaded[1], apps)
-    if apps:
-        try:
-            with deployer(ns, apps=hosted, loaded=loaded, share=False) as engine:
-                found = engine.list_previews(apps)
-        except HostError as exc:  # the others' previews are still listed
-            others = [name for name in apps if name not in hosted]
-            if not others:  # nothing could be listed: not "no previews"
-                error(f"the previews of {', '.join(hosted)} could not be listed: {exc}")
+    with contextlib.ExitStack() as opened:
+        if apps:
+            engine = _previews_engine(opened, ns, loaded, apps, "listed", share=False)
+            if engine is None:  # nothing could be listed: not "no previews"
                 return EXIT_FAILED
-            say(f"warning: the previews of {', '.join(hosted)} are not listed: {exc}")
-            with deployer(ns, apps=[], loaded=loaded, share=False) as engine:
-                found = engine.list_previews(others)
+            found = engine[0].list_previews(engine[1])
     if ns.json:
         print_json([_as_json(p, _simulated(loaded[1], p, hosted)) for p in found])
         return EXIT_OK
@@ -167,25 +194,17 @@ def preview_prune(ns: argparse.Namespace) -> int:
     if unknown:
         error(config.no_app(unknown[0], loaded[0].display))
         return EXIT_INVALID
-    from pilot_tui.deploy.host import HostError
-
     apps = [name for name in _with_previews(config) if not ns.apps or name in ns.apps]
     removed: list[Preview] = []
     hosted = _hosted(config, apps)
     unpruned: list[str] = []
     with contextlib.ExitStack() as opened:
         if apps:
-            try:  # the opening only: a failure once the host answers is raised
-                engine = opened.enter_context(deployer(ns, apps=hosted, loaded=loaded))
-            except HostError as exc:  # the others' expired previews are still removed
-                others = [name for name in apps if name not in hosted]
-                if not others:
-                    error(f"the previews of {', '.join(hosted)} could not be pruned: {exc}")
-                    return EXIT_FAILED
-                say(f"warning: the previews of {', '.join(hosted)} are not pruned: {exc}")
-                unpruned, apps = hosted, others
-                engine = opened.enter_context(deployer(ns, apps=[], loaded=loaded))
-            removed = engine.prune_previews(say, apps=apps)
+            engine = _previews_engine(opened, ns, loaded, apps, "pruned", share=True)
+            if engine is None:
+                return EXIT_FAILED
+            removed = engine[0].prune_previews(say, apps=engine[1])
+            unpruned = engine[2]
     if ns.json:
         print_json([_as_json(p, _simulated(config, p, hosted)) for p in removed])
     elif not removed:

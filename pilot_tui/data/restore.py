@@ -52,6 +52,8 @@ class Deployer(Protocol):
 
     def rollback(self, name: str, wanted: str | None = None) -> release_history.Release: ...
 
+    def newest_live(self, name: str) -> release_history.Release | None: ...
+
 
 @dataclass(frozen=True)
 class Checked:
@@ -451,7 +453,6 @@ def restore_and_move(
 ) -> Moved:
     """``restore``, then each deployed linked app redeployed onto it (its live release
     relaunched), then the previous container retired once no app uses it."""
-    from pilot_tui.deploy import history
     from pilot_tui.errors import PilotError
 
     done = restore(engine.docker_client, kind, store, engine.state_dir, wanted, say)
@@ -464,10 +465,7 @@ def restore_and_move(
     moved: list[str] = []
     stuck: dict[str, str] = {}
     for app in kind.settings.apps:
-        if engine.shared is not None:  # a teammate's release is the live one, maybe
-            with contextlib.suppress(PilotError):
-                engine.shared.pull(engine.state_dir, app)
-        live = history.live_release(engine.state_dir, app)
+        live = engine.newest_live(app)  # a teammate's release is the live one, maybe
         if live is None:
             continue  # never deployed: its first deploy links the restored data
         if engine.cancel.is_set():  # a Ctrl+C (or Cancel) that an earlier relaunch kept live

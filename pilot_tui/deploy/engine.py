@@ -140,6 +140,15 @@ class Deployer:
                 self._notify(log, name, notify.DEPLOYED, "", release)
             return release
 
+    def newest_live(self, name: str) -> history.Release | None:
+        """``name``'s live release by the newest history: the shared one pulled first when
+        there is one (a teammate's release may be the live one), this machine's copy when
+        it cannot be reached."""
+        if self.shared is not None:
+            with contextlib.suppress(PilotError):
+                self.shared.pull(self.state_dir, name)
+        return history.live_release(self.state_dir, name)
+
     def rollback(self, name: str, wanted: str | None = None) -> history.Release:
         app = self.app(name)
         with _RunLog(self, name, "rollback") as log, self._leased(log, name, "rollback"):

@@ -126,6 +126,15 @@ def github(ns: argparse.Namespace) -> int:
     )
     for name, why in apps.left:
         sys.stderr.write(f"not {name}: {why}; deploy it from here\n")
+    on_server = [a.name for a in config.apps if a.name in apps.deployed and a.target.cloud is None]
+    if on_server:
+        sys.stderr.write(
+            f"{', '.join(on_server)} {'runs' if len(on_server) == 1 else 'run'} on the Pilot "
+            "Server, which a run cannot reach: a run pushes the image to ECR and leaves a "
+            "deploy request in the state bucket, and `pilot-tui server worker`, left running "
+            "where this .pilot/ is, releases it with the secrets held here (none go to "
+            "GitHub or the bucket)\n"
+        )
     if pulls is not None:
         sys.stderr.write(
             f"made the role {pulls.runs_as.env[github_oidc.ROLE_ENV]}: only {ns.repo}'s "

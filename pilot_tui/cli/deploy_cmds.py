@@ -52,6 +52,7 @@ def deployer(
     share: bool = True,
     loaded: tuple[ProjectFile, PilotConfig] | None = None,
     watch: bool = True,
+    deploying: bool = False,
 ) -> Iterator[Deployer]:
     """An engine for this project (see deploy.session.open_deployer), or raise SystemExit
     after saying why pilot.toml is unusable (a HostError, when the Docker engine cannot be
@@ -71,6 +72,7 @@ def deployer(
         warn=say,
         lock_wait=lock_wait,
         watch=watch,
+        deploying=deploying,
     ) as engine:
         yield engine
 
@@ -145,7 +147,7 @@ def deploy(ns: argparse.Namespace) -> int:
     if in_github_actions():  # a keyless run: what it can deploy, and keep a record of
         from pilot_tui.deploy import from_ci
 
-        from_ci.check_run(loaded[1], wanted)
+        from_ci.check_run(loaded[1], wanted, preview=ns.preview is not None)
     if loaded[1].server.engine == "waypoint" and wanted:
         unknown = [n for n in wanted if loaded[1].app(n) is None]
         if unknown:
@@ -170,7 +172,14 @@ def deploy(ns: argparse.Namespace) -> int:
     with contextlib.ExitStack() as opened:
         try:
             engine = opened.enter_context(
-                deployer(ns, lock_wait=ns.wait, apps=wanted, loaded=loaded, watch=watch)
+                deployer(
+                    ns,
+                    lock_wait=ns.wait,
+                    apps=wanted,
+                    loaded=loaded,
+                    watch=watch,
+                    deploying=ns.preview is None,
+                )
             )
             unreachable: dict[str, str] = {}
         except HostError as exc:  # the apps elsewhere are still deployed, the others said

@@ -125,6 +125,11 @@ class DeployContext(Context, Protocol):
         """(image id, tag) of the app's image on the Docker host; raises DeployError."""
         ...
 
+    def commit(self, app: AppSettings) -> str | None:
+        """The commit of the source ``app``'s release is made from (a CI run's, for an
+        image it built), or None when it is not in git."""
+        ...
+
     def pull(self, log: RunLog, name: str) -> None:
         """Take the shared history first: a teammate may have released since."""
         ...

@@ -41,6 +41,7 @@ from pilot_tui.deploy.events import (
     to_json,
 )
 from pilot_tui.deploy.host import DockerTarget
+from pilot_tui.deploy.server_requests import Prebuilt
 from pilot_tui.deploy.shared_history import SharedHistory, SharedHistoryError
 from pilot_tui.deploy.targets import Target, target_for
 from pilot_tui.deploy.targets.docker_host import containers
@@ -51,8 +52,10 @@ from pilot_tui.wording import counted
 if TYPE_CHECKING:
     from docker import DockerClient
 
+    from pilot_tui.deploy.server_queue import Queue
+
 # Re-exported: what the CLI, the screens and the tests catch and call by these names.
-__all__ = ["Cancelled", "DeployError", "Deployer", "git_commit", "needs_docker"]
+__all__ = ["Cancelled", "DeployError", "Deployer", "Prebuilt", "git_commit", "needs_docker"]
 
 
 def preview_name(config: PilotConfig, app: AppSettings, wanted: str) -> str:
@@ -101,6 +104,12 @@ class Deployer:
     # A CI run's .pilot/ goes with its job: there the shared history is not optional, and
     # what cannot be read or written fails the deploy instead of a warning.
     shared_required: bool = False
+    # In a CI run: the state bucket's deploy requests, through which the apps of the Docker
+    # host (which the runner cannot reach) are released by the server's worker.
+    queue: Queue | None = None
+    # In the worker: the images CI runs built, by app, and who asked for the release.
+    prebuilt: dict[str, Prebuilt] = field(default_factory=dict)
+    requested_by: str | None = None
 
     @property
     def docker(self) -> DockerTarget:
@@ -127,6 +136,12 @@ class Deployer:
     # -- the run: the app's target does it, reporting through the run log ---------------
     def deploy(self, name: str, *, force: bool = False) -> history.Release:
         app = self.app(name)
+        if self.queue is not None and target_for(app).on_docker_host:
+            from pilot_tui.deploy import server_requests
+
+            # The worker takes the lease and records the release: never held here too.
+            with _RunLog(self, name, "deploy") as log:
+                return server_requests.request_release(self, log, app, self.queue, self.by)
         with _RunLog(self, name, "deploy") as log, self._leased(log, name, "deploy"):
             records = _records(self.state_dir, name)
             before, known = history.live(records), {r.id for r in records}
@@ -389,8 +404,15 @@ class Deployer:
 
     @functools.cached_property
     def by(self) -> str:
-        """Who releases: recorded with every release this engine makes."""
-        return notify.who(self.root)
+        """Who releases: recorded with every release this engine makes (in the worker, the
+        CI run that asked for it)."""
+        return self.requested_by or notify.who(self.root)
+
+    def commit(self, app: AppSettings) -> str | None:
+        """The commit of the source ``app`` is built from: a prebuilt image's, else the
+        app folder's git commit."""
+        made = self.prebuilt.get(app.name)
+        return made.commit if made is not None else git_commit(self.root / app.path)
 
     def _notify(
         self,
@@ -486,6 +508,11 @@ class Deployer:
         return {**app.env, **values}
 
     def build(self, log: RunLog, app: AppSettings) -> tuple[str, str]:
+        made = self.prebuilt.get(app.name)
+        if made is not None:
+            from pilot_tui.deploy import server_requests
+
+            return server_requests.pull_prebuilt(self, log, app, made)
         timer = Timer()
         try:
             recipe = recipe_for(app, self.root, private_paths(self.root, self.config))

@@ -7,11 +7,13 @@ these secrets, and a run refuses what would go wrong there.
   teammates need. A run reads and writes it or fails (engine.Deployer.shared_required).
   The bucket's cloud is the one the runs act on (ci_cloud): an AWS role, or the GCP CI
   account through a workload identity pool.
-- An app CI deploys runs in the cloud the run holds credentials for: a runner reaches no
-  Pilot Server (it holds no SSH key or TLS certificate, and the server admits only
-  ``allowed_cidrs``), so apps on the Docker host stay with the laptop. What needs building
+- An app CI deploys runs in the cloud the run holds credentials for. What needs building
   (an image, a site's build command) is built on the runner's own Docker engine
   (host.runner_engine) and pushed with the run's credentials.
+- A runner reaches no Pilot Server (it holds no SSH key or TLS certificate, and the
+  server admits only ``allowed_cidrs``): an app on the Docker host is deployed by a request
+  in the state bucket, its image pushed to ECR, which the worker releases
+  (server_queue.py); its other commands (rollback, previews) stay with the laptop.
 - A pull request's preview is deployed by the previews' role, which may make previews of
   the Lambdas (on AWS), an image app's pushed to its previews' own repository.
 - Each secret of those apps comes from the repository's secret of the same name, except
@@ -84,12 +86,21 @@ def ci_cloud(config: PilotConfig) -> str:
     return CLOUD_OF_BACKEND.get(config.state.backend, "aws")
 
 
-def why_not(app: AppSettings, cloud: str = "aws") -> str | None:
-    """Why a CI run acting on ``cloud`` cannot deploy ``app``, or None when it can."""
+def why_not(app: AppSettings, cloud: str = "aws", *, deploying: bool = False) -> str | None:
+    """Why a CI run acting on ``cloud`` cannot deploy ``app`` (``deploying``: a deploy of
+    it, not a preview or another command), or None when it can. An app of the Docker host
+    is deployed through the Pilot Server's worker (server_queue.py), its image pushed to
+    ECR: on AWS only."""
     target = app.target
     if target.cloud is None:
-        return "it runs on the Docker host, which a CI run cannot reach"
-    if target.cloud != cloud:
+        if not deploying:
+            return "it runs on the Docker host, which a CI run cannot reach"
+        if cloud != "aws":
+            return (
+                "it runs on the Docker host, and a CI run's deploy of it passes its image "
+                "through ECR (AWS) only, not yet Artifact Registry"
+            )
+    elif target.cloud != cloud:
         return (
             f"it runs on {target.cloud.upper()}, and a CI run holds {cloud.upper()} "
             "credentials only (the cloud of the state bucket)"
@@ -109,10 +120,11 @@ def ci_apps(config: PilotConfig) -> CiApps:
     secrets: set[str] = set()
     cloud = ci_cloud(config)
     for app in config.apps:
-        reason = why_not(app, cloud)
+        reason = why_not(app, cloud, deploying=True)
         if reason is None:
             deployed.append(app.name)
-            secrets.update(app.secrets)
+            if app.target.cloud is not None:  # the worker has a server app's own
+                secrets.update(app.secrets)
         else:
             left.append((app.name, reason))
     if deployed and config.notify.webhook_env:
@@ -123,7 +135,10 @@ def ci_apps(config: PilotConfig) -> CiApps:
     previewed = [
         app
         for app in config.apps
-        if app.name in deployed and target_for(app).previews_refused is None and cloud == "aws"
+        if app.name in deployed
+        and target_for(app).previews_refused is None
+        and cloud == "aws"
+        and app.target.cloud is not None  # a server app's previews: from a laptop only, yet
     ]
     return CiApps(
         deployed,
@@ -163,20 +178,24 @@ def check_state(config: PilotConfig) -> None:
         )
 
 
-def unreachable(config: PilotConfig, names: set[str] | None) -> list[tuple[str, str]]:
-    """(app, why) for each app of ``names`` (None: every app) a CI run cannot act on."""
+def unreachable(
+    config: PilotConfig, names: set[str] | None, *, deploying: bool = False
+) -> list[tuple[str, str]]:
+    """(app, why) for each app of ``names`` (None: every app) a CI run cannot act on
+    (``deploying``: deploy, through the worker for the Docker host's)."""
     cloud = ci_cloud(config)
     return [
         (app.name, reason)
         for app in config.apps
-        if (names is None or app.name in names) and (reason := why_not(app, cloud))
+        if (names is None or app.name in names)
+        and (reason := why_not(app, cloud, deploying=deploying))
     ]
 
 
-def check_reach(config: PilotConfig, owners: set[str] | None) -> None:
+def check_reach(config: PilotConfig, owners: set[str] | None, *, deploying: bool = False) -> None:
     """CiError when a CI run's command is about an app it cannot reach (``owners``: the
     apps named, previews as their apps; None: every app), before anything is opened."""
-    refused = unreachable(config, owners)
+    refused = unreachable(config, owners, deploying=deploying)
     if refused:
         named = "; ".join(f"{name}: {reason}" for name, reason in refused)
         raise CiError(
@@ -186,11 +205,11 @@ def check_reach(config: PilotConfig, owners: set[str] | None) -> None:
         )
 
 
-def check_run(config: PilotConfig, apps: list[str]) -> None:
+def check_run(config: PilotConfig, apps: list[str], *, preview: bool = False) -> None:
     """In a CI run: CiError when its releases would be lost with the runner, or when one of
-    ``apps`` cannot be deployed from there."""
+    ``apps`` cannot be deployed from there (``preview``: as a preview)."""
     check_state(config)
-    if refused := unreachable(config, set(apps)):
+    if refused := unreachable(config, set(apps), deploying=not preview):
         name, reason = refused[0]
         raise CiError(
             f"app {name!r} cannot be deployed from CI: {reason}",

@@ -13,6 +13,7 @@ from pilot_tui.deploy import from_ci, previews, secrets
 from pilot_tui.deploy.context import CancelToken
 from pilot_tui.deploy.engine import Deployer, needs_docker
 from pilot_tui.deploy.events import Emit
+from pilot_tui.deploy.server_requests import Prebuilt
 from pilot_tui.project import Project
 
 
@@ -25,6 +26,8 @@ class DeployerOptions(TypedDict, total=False):
     cancel: CancelToken
     watch: bool
     shared_required: bool
+    prebuilt: dict[str, Prebuilt]
+    requested_by: str
 
 
 @contextlib.contextmanager
@@ -36,13 +39,16 @@ def open_deployer(
     apps: list[str] | None = None,
     share: bool = True,
     warn: Callable[[str], None] = lambda text: None,
+    deploying: bool = False,
     **options: Unpack[DeployerOptions],
 ) -> Iterator[Deployer]:
     """A Deployer whose Docker host stays connected while it is used. The host is not opened
     when every app in ``apps`` is a static site on a managed target. With ``share``, the
     release history is also kept in the state bucket (``warn`` hears when it cannot be;
-    in a CI run that is an error, as its reads and writes are). Raises host.HostError
-    when the host cannot be named or reached."""
+    in a CI run that is an error, as its reads and writes are). ``deploying``: for a
+    deploy of ``apps``, which in a CI run releases those of the Docker host through the
+    server's worker (server_queue.py). Raises host.HostError when the host cannot be
+    named or reached."""
     from pilot_tui.cloud.oidc_exchange import in_github_actions
     from pilot_tui.deploy.host import connect, runner_engine, target_for
     from pilot_tui.deploy.shared_history import SharedHistoryError, shared_history
@@ -71,13 +77,31 @@ def open_deployer(
         return
     # A CI run builds on the runner's own engine: it reaches no Pilot Server, so a command
     # about an app there is refused (on the runner's empty engine a prune would take its
-    # previews for gone and forget their histories).
+    # previews for gone and forget their histories); a deploy of one is a request the
+    # server's worker releases.
+    queue = None
     if in_ci:
-        from_ci.check_reach(config, owners)
+        from_ci.check_reach(config, owners, deploying=deploying)
+        if deploying and shared is not None:
+            from pilot_tui.deploy.server_queue import Queue
+            from pilot_tui.deploy.targets import on_docker_host
+
+            queue = Queue(shared)
+            hosted = [a for a in config.apps if owners is None or a.name in owners]
+            if on_docker_host(hosted):  # asked for nothing (built nothing) without a worker
+                queue.worker_taking()
         target = runner_engine()
     else:
         target = target_for(config, project.state_dir, saved_record(project.state_dir))
     with connect(target, project.state_dir / "run") as client:
         yield Deployer(
-            client, target, config, project.state_dir, project.root, emit, shared=shared, **options
+            client,
+            target,
+            config,
+            project.state_dir,
+            project.root,
+            emit,
+            shared=shared,
+            queue=queue,
+            **options,
         )

@@ -135,22 +135,25 @@ class SharedHistory:
 
     def apps(self, prefix: str = "") -> list[str]:
         """The names of the histories in the bucket that start with ``prefix``."""
-        start = f"{PREFIX}/{prefix}"
-        try:
-            if self.kind == "s3":
-                pages = self.client.get_paginator("list_objects_v2").paginate(
-                    Bucket=self.bucket, Prefix=start
-                )
-                keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
-            else:
-                keys = [b.name for b in self.client.list_blobs(self.bucket, prefix=start)]
-        except Exception as exc:  # botocore / google errors: reported, not fatal
-            raise SharedHistoryError(
-                f"cannot list {self.where(prefix + '*')}: {redact.clip(str(exc), 160)}"
-            ) from exc
+        keys = self.keys(f"{PREFIX}/{prefix}")
         return [
             k.removeprefix(f"{PREFIX}/").removesuffix(".json") for k in keys if k.endswith(".json")
         ]
+
+    def keys(self, prefix: str) -> list[str]:
+        """The keys of the bucket that start with ``prefix`` (NoBucket when it is missing)."""
+        try:
+            if self.kind == "s3":
+                pages = self.client.get_paginator("list_objects_v2").paginate(
+                    Bucket=self.bucket, Prefix=prefix
+                )
+                return [o["Key"] for page in pages for o in page.get("Contents", [])]
+            return [b.name for b in self.client.list_blobs(self.bucket, prefix=prefix)]
+        except Exception as exc:  # botocore / google errors: reported, not fatal
+            error = NoBucket if _no_bucket(exc) else SharedHistoryError
+            raise error(
+                f"cannot list {self.kind}://{self.bucket}/{prefix}*: {redact.clip(str(exc), 160)}"
+            ) from exc
 
     def has(self, app: str) -> bool:
         """Whether the bucket holds a history of ``app``."""
@@ -166,6 +169,15 @@ class SharedHistory:
             raise SharedHistoryError(f"cannot remove {self.where(app)}: {said}") from exc
         with contextlib.suppress(Exception):  # a few bytes; a deployer made before may not
             self._delete(lease_key(app))
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` (nothing when it is not there); SharedHistoryError when refused."""
+        try:
+            self._delete(key)
+        except Exception as exc:  # botocore / google errors
+            raise SharedHistoryError(
+                f"cannot remove {self.kind}://{self.bucket}/{key}: {redact.clip(str(exc), 160)}"
+            ) from exc
 
     def _delete(self, key: str) -> None:
         if self.kind == "s3":

@@ -1,4 +1,4 @@
-"""`pilot-tui server plan|up|status|destroy|eject|ssh`: the Pilot Server."""
+"""`pilot-tui server plan|up|status|destroy|eject|ssh|worker`: the Pilot Server."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pilot_tui.cli.commands import Commands, add_actions, add_command, lazy
 HANDLERS = "pilot_tui.cli.server_cmds"
 TEARDOWN = "pilot_tui.cli.teardown_cmd"
 TOOLS = "pilot_tui.cli.server_tools"
+WORKER = "pilot_tui.cli.worker_cmd"
 
 
 def register(commands: Commands) -> None:
@@ -68,6 +69,39 @@ def register(commands: Commands) -> None:
         "a destroy that would remove them stops and says so; --keep-state keeps them)",
     )
     _register_tools(srv)
+    _register_worker(srv)
+
+
+def _register_worker(srv: Commands) -> None:
+    """`server worker`: the CI runs' deploys of the Docker host's apps, released here."""
+    p = add_command(
+        srv,
+        "worker",
+        "release the Docker host deploys CI runs ask for, from here",
+        lazy(WORKER, "worker"),
+        "A CI run cannot reach the Pilot Server, so it deploys an app of the Docker host\n"
+        "by pushing its image to the app's ECR repository and leaving a request in the\n"
+        "state bucket. The worker takes each request and releases that image as a deploy\n"
+        "from here would, with the app's settings of the run's commit and the secrets of\n"
+        "this machine's .pilot/ (none travel through the bucket). Run it where the\n"
+        "project's .pilot/ is, and leave it running; the runs wait for it (2 minutes at\n"
+        "most before it takes their request). Ctrl+C stops it after the release under way.",
+    )
+    p.add_argument(
+        "--once",
+        action="store_true",
+        help="release the requests waiting now, then exit (1 if one failed)",
+    )
+    p.add_argument(
+        "--poll",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="seconds between looks for new requests (default: 10; each look is a LIST "
+        "request S3 bills, about 260,000 a month)",
+    )
+    p.add_argument("--json", action="store_true", help="print how each request ended, as JSON")
+    p.add_argument("--verbose", "-v", action="store_true", help="show build and release output")
 
 
 def _register_tools(srv: Commands) -> None:

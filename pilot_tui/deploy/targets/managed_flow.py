@@ -31,7 +31,6 @@ from pilot_tui.deploy.context import (
     DeployError,
     RunLog,
     Say,
-    git_commit,
 )
 from pilot_tui.deploy.events import (
     Output,
@@ -195,7 +194,7 @@ def _release_new(
         made_of,
         history.now(),
         history.FAILED,
-        commit=git_commit(ctx.root / app.path),
+        commit=ctx.commit(app),
         # What its revision was made with: the platform keeps the revision itself (a
         # Lambda version, a Cloud Run revision), so a rollback to it runs them again.
         settings=settings_record(app),

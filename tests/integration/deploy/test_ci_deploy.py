@@ -8,7 +8,6 @@ repository's secrets are a dict: nothing of GitHub runs here."""
 from __future__ import annotations
 
 import json
-import shlex
 import shutil
 
 import boto3
@@ -16,10 +15,9 @@ import pytest
 import yaml
 
 from pilot_tui.apps import add_app
-from pilot_tui.cloud import github_oidc
 from pilot_tui.config.document import ProjectFile
+from tests.support.ci_runs import run_job
 from tests.support.deploy_fixtures import FN, HELLO, LAMBDA_FIXTURES, image_lambda_stand_ins
-from tests.support.iam_requests import UNRECORDED
 
 WEB = {"name": "web", "path": "web", "build": {"kind": "dockerfile"}, "target": {"kind": "server"}}
 DOCS = {
@@ -54,61 +52,6 @@ def admin(tmp_path, cli, lambda_env, moto, monkeypatch):
     return tmp_path
 
 
-def _run(
-    workflow: str,
-    checkout,
-    repository_secrets: dict[str, str],
-    tokens,
-    cli,
-    monkeypatch,
-    job_name: str = "deploy",
-    pull_request: int | None = None,
-):
-    """The workflow's job ``job_name`` in ``checkout``: its env (each `${{ secrets.X }}` from
-    ``repository_secrets``, as GitHub fills it; an unset one is empty, as on GitHub), the
-    run's token service, no key; its pilot-tui steps run in order, each with its own env,
-    until one fails (``pull_request``: the number `${{ github.event.number }}` is). The
-    last Result."""
-    job = yaml.safe_load(workflow)["jobs"][job_name]
-    steps = [step for step in job["steps"] if step.get("run", "").startswith("pilot-tui ")]
-    assert steps
-    # moto's STS accepts any token: the role's trust, as IAM would judge this run's token
-    role = job["env"]["PILOT_AWS_ROLE_ARN"].rpartition("/")[2]
-    iam = boto3.client("iam", region_name="us-east-1", config=UNRECORDED)
-    trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
-    claims = {
-        "iss": f"https://{github_oidc.ISSUER}",
-        "aud": github_oidc.AUDIENCE,
-        "sub": tokens.sub,
-    }
-    assert github_oidc.admits(trust, claims, "123456789012"), f"{role} would refuse {tokens.sub}"
-    asked = len(tokens.asked)
-    for step in steps:
-        with monkeypatch.context() as m:
-            m.delenv("AWS_ACCESS_KEY_ID")
-            m.delenv("AWS_SECRET_ACCESS_KEY")
-            m.delenv("API_TOKEN", raising=False)
-            for name, value in tokens.env(job["env"]["PILOT_AWS_ROLE_ARN"]).items():
-                m.setenv(name, value)
-            for name, value in {**job["env"], **step.get("env", {})}.items():
-                if value.startswith("${{ secrets."):
-                    secret = value.removeprefix("${{ secrets.").removesuffix(" }}")
-                    m.setenv(name, repository_secrets.get(secret, ""))  # GitHub's "" if unset
-                else:
-                    m.setenv(name, value)
-            m.chdir(checkout)
-            line = step["run"]
-            if pull_request is not None:
-                line = line.replace("${{ github.event.number }}", str(pull_request))
-            assert "${{" not in line  # nothing else of the event reaches a command
-            command = shlex.split(line)
-            ran = cli(*command[1:])
-        if ran.code != 0:
-            break
-    assert ran.code != 0 or len(tokens.asked) > asked  # it deployed with the run's token
-    return ran
-
-
 def _checkout(admin, name: str, change: str):
     """A fresh clone of the repository: what git has, never .pilot/."""
     checkout = admin / name
@@ -139,14 +82,19 @@ def test_pushes_deploy_what_ci_can_from_fresh_checkouts_into_the_shared_history(
     pf.save(pf.with_value("state.backend", "s3"))
     made = cli("ci", "github", "--repo", "acme/shop")
     assert made.code == 0, made.err
-    assert "pushes to that branch deploy fn, docs, with no stored key" in made.err
-    assert "not web: it runs on the Docker host, which a CI run cannot reach" in made.err
+    assert "pushes to that branch deploy fn, web, docs, with no stored key" in made.err
+    # web, of the Docker host, through the worker (test_ci_server_deploy.py runs it)
+    assert "web runs on the Pilot Server, which a run cannot reach" in made.err
+    assert "`pilot-tui server worker`, left running where this .pilot/ is" in made.err
     assert "gh secret set API_TOKEN --repo acme/shop" in made.err
     for app in ("fn", "docs"):  # the runs go on from v1
         assert f"shared this machine's release history of {app}" in made.err
-    workflow = (admin / ".github" / "workflows" / "pilot.yml").read_text()
-    job = yaml.safe_load(workflow)["jobs"]["deploy"]
-    assert job["steps"][-1]["run"] == "pilot-tui deploy fn docs"
+    written = (admin / ".github" / "workflows" / "pilot.yml").read_text()
+    job = yaml.safe_load(written)["jobs"]["deploy"]
+    assert job["steps"][-1]["run"] == "pilot-tui deploy fn web docs"
+    # These runs are about the managed apps (no worker runs here: web's releases through
+    # one are test_ci_server_deploy.py's).
+    workflow = written.replace("pilot-tui deploy fn web docs", "pilot-tui deploy fn docs")
     # the app's secret reaches the deploy step only, not checkout or the install
     assert job["steps"][-1]["env"] == {"API_TOKEN": "${{ secrets.API_TOKEN }}"}
     assert "API_TOKEN" not in job["env"]
@@ -155,7 +103,7 @@ def test_pushes_deploy_what_ci_can_from_fresh_checkouts_into_the_shared_history(
     # Two pushes, each a fresh checkout: releases v2 and v3 in the one shared history.
     for run, value in ((1, "ci-token-1"), (2, "ci-token-2")):
         checkout = _checkout(admin, f"run{run}", f"push {run}\n")
-        ran = _run(workflow, checkout, {"API_TOKEN": value}, github_tokens, cli, monkeypatch)
+        ran = run_job(workflow, checkout, {"API_TOKEN": value}, github_tokens, cli, monkeypatch)
         assert ran.code == 0, ran.err
         assert ran.out.startswith(f"fn\tv{run + 1}\t")
         assert f"\ndocs\tv{run + 1}\t" in ran.out
@@ -195,7 +143,7 @@ def test_pushes_deploy_what_ci_can_from_fresh_checkouts_into_the_shared_history(
     shared = boto3.client("s3").list_objects_v2(Bucket="pilot-state-acme", Prefix="pilot/")
     assert "pilot/releases/fn--feature.json" in [o["Key"] for o in shared["Contents"]]
     checkout = _checkout(admin, "hourly", "")
-    pruned = _run(workflow, checkout, {}, github_tokens, cli, monkeypatch, job_name="prune")
+    pruned = run_job(workflow, checkout, {}, github_tokens, cli, monkeypatch, job_name="prune")
     assert pruned.code == 0, pruned.err
     assert "deleted function pilot-acme-fn--feature" in pruned.err
     assert [f["FunctionName"] for f in lam.list_functions()["Functions"]] == ["pilot-acme-fn"]
@@ -208,22 +156,28 @@ def test_pushes_deploy_what_ci_can_from_fresh_checkouts_into_the_shared_history(
     # A run without the repository secret (GitHub passes "") fails, naming it; the live
     # release stays.
     checkout = _checkout(admin, "run3", "push 3\n")
-    missing = _run(workflow, checkout, {}, github_tokens, cli, monkeypatch)
+    missing = run_job(workflow, checkout, {}, github_tokens, cli, monkeypatch)
     assert missing.code != 0
     assert "needs secret API_TOKEN: empty or unset in this run" in missing.err
     assert "gh secret set" in missing.err
     live = lam.get_function(FunctionName="pilot-acme-fn", Qualifier="live")["Configuration"]
     assert live["Environment"]["Variables"]["API_TOKEN"] == "ci-token-2"
 
-    # An app CI cannot deploy, or a checkout whose history would be lost: refused, by name.
-    hand_written = workflow.replace("pilot-tui deploy fn docs", "pilot-tui deploy fn web")
+    # The Docker host's app with no worker taking requests: said at once, naming what to
+    # start; a checkout whose history would be lost: refused, by name.
     checkout = _checkout(admin, "run4", "push 4\n")
-    web = _run(hand_written, checkout, {"API_TOKEN": "x"}, github_tokens, cli, monkeypatch)
-    assert web.code == 2 and "app 'web' cannot be deployed from CI" in web.err, web.err
+    only_web = written.replace("pilot-tui deploy fn web docs", "pilot-tui deploy web")
+    web = run_job(only_web, checkout, {"API_TOKEN": "x"}, github_tokens, cli, monkeypatch)
+    assert web.code == 1, web.err
+    assert "no worker takes this project's deploy requests" in web.err, web.err
+    assert "pilot-tui server worker" in web.err
+    assert web.out == ""
+    asked = boto3.client("s3").list_objects_v2(Bucket="pilot-state-acme", Prefix="pilot/deploys/")
+    assert asked["KeyCount"] == 0  # nothing asked of no one
     checkout = _checkout(admin, "run5", "push 5\n")
     local = ProjectFile.load(checkout / "pilot.toml")
     local.save(local.with_value("state.backend", "local"))
-    lost = _run(workflow, checkout, {"API_TOKEN": "x"}, github_tokens, cli, monkeypatch)
+    lost = run_job(workflow, checkout, {"API_TOKEN": "x"}, github_tokens, cli, monkeypatch)
     assert lost.code == 2 and 'state.backend is "local"' in lost.err, lost.err
     live = lam.get_function(FunctionName="pilot-acme-fn", Qualifier="live")["Configuration"]
     assert live["Environment"]["Variables"]["API_TOKEN"] == "ci-token-2"
@@ -234,7 +188,7 @@ def test_pushes_deploy_what_ci_can_from_fresh_checkouts_into_the_shared_history(
     bucket.object_versions.delete()
     bucket.delete()
     checkout = _checkout(admin, "run6", "push 6\n")
-    unrecorded = _run(workflow, checkout, {"API_TOKEN": "x"}, github_tokens, cli, monkeypatch)
+    unrecorded = run_job(workflow, checkout, {"API_TOKEN": "x"}, github_tokens, cli, monkeypatch)
     assert unrecorded.code != 0 and "a CI run deploys nothing it cannot record" in unrecorded.err
     live = lam.get_function(FunctionName="pilot-acme-fn", Qualifier="live")["Configuration"]
     assert live["Environment"]["Variables"]["API_TOKEN"] == "ci-token-2"
@@ -275,8 +229,11 @@ def test_a_push_builds_an_image_app_on_the_runners_own_engine(
 
     made = cli("ci", "github", "--repo", "acme/shop")
     assert made.code == 0, made.err
-    assert "pushes to that branch deploy fn, docs, img, with no stored key" in made.err
-    workflow = (admin / ".github" / "workflows" / "pilot.yml").read_text()
+    assert "pushes to that branch deploy fn, web, docs, img, with no stored key" in made.err
+    written = (admin / ".github" / "workflows" / "pilot.yml").read_text()
+    assert "pilot-tui deploy fn web docs img" in written
+    # about img: web's releases through the worker are test_ci_server_deploy.py's
+    workflow = written.replace("pilot-tui deploy fn web docs img", "pilot-tui deploy fn docs img")
     jobs = yaml.safe_load(workflow)["jobs"]
     assert jobs["deploy"]["steps"][-1]["run"] == "pilot-tui deploy fn docs img"
     assert jobs["prune"]["steps"][-1]["run"] == "pilot-tui preview prune fn img"
@@ -288,7 +245,7 @@ def test_a_push_builds_an_image_app_on_the_runners_own_engine(
     (checkout / ".pilot" / "outputs").mkdir(parents=True)
     record = {"outputs": {"docker_host": "ssh://ubuntu@192.0.2.1"}}
     (checkout / ".pilot" / "outputs" / "server.json").write_text(json.dumps(record))
-    ran = _run(workflow, checkout, {"API_TOKEN": "ci-token"}, github_tokens, cli, monkeypatch)
+    ran = run_job(workflow, checkout, {"API_TOKEN": "ci-token"}, github_tokens, cli, monkeypatch)
     assert ran.code == 0, ran.err
     assert "\nimg\tv1\t" in ran.out, ran.out
     lam = boto3.client("lambda", region_name="us-east-1")
@@ -361,7 +318,7 @@ def test_pull_requests_get_previews_of_an_image_app_pushed_to_its_previews_own_r
     checkout = _checkout(admin, "pr7", "pull request\n")
     shutil.copytree(admin / "img", checkout / "img")
     aws_calls.clear()
-    ran = _run(
+    ran = run_job(
         workflow := (admin / ".github" / "workflows" / "pilot.yml").read_text(),
         checkout,
         {"PREVIEW_API_TOKEN": "pv"},
@@ -393,7 +350,7 @@ def test_pull_requests_get_previews_of_an_image_app_pushed_to_its_previews_own_r
     # Closed: the preview goes; its tags are looked for in its repository (and in the
     # app's, where an earlier Pilot pushed them: refused to this role, said nothing of).
     aws_calls.clear()
-    closed = _run(workflow, checkout, {}, github_tokens, cli, monkeypatch, "preview-remove", 7)
+    closed = run_job(workflow, checkout, {}, github_tokens, cli, monkeypatch, "preview-remove", 7)
     assert closed.code == 0, closed.err
     assert "deleted function pilot-acme-img--pr-7" in closed.err
     assert "warning" not in closed.err, closed.err
@@ -458,7 +415,7 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
     aws_calls.clear()
     for push in (1, 2):
         checkout = _checkout(admin, f"pr12-{push}", f"pull request push {push}\n")
-        ran = _run(workflow, checkout, secrets_, github_tokens, cli, monkeypatch, "preview", 12)
+        ran = run_job(workflow, checkout, secrets_, github_tokens, cli, monkeypatch, "preview", 12)
         assert ran.code == 0, ran.err
         assert ran.out.startswith(f"fn--pr-12\tv{push}\t"), ran.out
     asked = aws_calls.requests()  # (before this test's own calls below)
@@ -499,7 +456,7 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
     github_tokens.sub = "repo:acme/shop:ref:refs/heads/main"
     hourly = _checkout(admin, "pr12-hourly", "")
     aws_calls.clear()
-    pruned = _run(workflow, hourly, {}, github_tokens, cli, monkeypatch, "prune")
+    pruned = run_job(workflow, hourly, {}, github_tokens, cli, monkeypatch, "prune")
     by_the_branch = aws_calls.requests()  # the branch's role: the deployer's policy
     assert pruned.code == 0, pruned.err
     assert [r for r in by_the_branch if not allows(deployer, *r)] == []
@@ -511,7 +468,7 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
     github_tokens.sub = "repo:acme/shop:pull_request"
     aws_calls.clear()
     checkout = _checkout(admin, "pr12-closed", "")
-    closed = _run(workflow, checkout, {}, github_tokens, cli, monkeypatch, "preview-remove", 12)
+    closed = run_job(workflow, checkout, {}, github_tokens, cli, monkeypatch, "preview-remove", 12)
     removal = aws_calls.requests()
     assert closed.code == 0, closed.err
     assert "deleted function pilot-acme-fn--pr-12" in closed.err
@@ -520,7 +477,7 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
     assert "pilot/releases/fn--pr-12.json" not in [o["Key"] for o in kept]
     assert [r for r in removal if not allows(policy, *r)] == []
     assert "lambda:DeleteFunction" in {action for action, _, _ in removal}
-    again = _run(workflow, checkout, {}, github_tokens, cli, monkeypatch, "preview-remove", 12)
+    again = run_job(workflow, checkout, {}, github_tokens, cli, monkeypatch, "preview-remove", 12)
     assert again.code == 0 and "nothing to remove" in again.err, again.err
     monkeypatch.setattr(LambdaFunction, "previews", listed)  # the listing whole again
 
@@ -528,7 +485,7 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
     # their tags, and may.
     github_tokens.sub = "repo:acme/shop:ref:refs/heads/main"
     aws_calls.clear()
-    pruned = _run(workflow, hourly, {}, github_tokens, cli, monkeypatch, "prune")
+    pruned = run_job(workflow, hourly, {}, github_tokens, cli, monkeypatch, "prune")
     by_the_branch = aws_calls.requests()
     assert pruned.code == 0, pruned.err
     assert "tag:GetResources" in {action for action, _, _ in by_the_branch}
@@ -538,7 +495,10 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
     # may not (the app's own function and history).
     aws_calls.clear()
     checkout = _checkout(admin, "main-push", "push\n")
-    pushed = _run(workflow, checkout, {"API_TOKEN": "t"}, github_tokens, cli, monkeypatch)
+    # (not web: no worker runs here to release it; test_ci_server_deploy.py's)
+    managed = workflow.replace("pilot-tui deploy fn web docs", "pilot-tui deploy fn docs")
+    assert managed != workflow
+    pushed = run_job(managed, checkout, {"API_TOKEN": "t"}, github_tokens, cli, monkeypatch)
     on_fn = aws_calls.requests(  # (not docs': its site bucket)
         lambda call: (
             call.service in ("lambda", "sts") or call.params.get("Bucket") == "pilot-state-acme"
@@ -586,7 +546,7 @@ def test_a_run_about_an_app_on_the_server_is_refused_before_anything_is_opened(
     record = {"outputs": {"docker_host": "ssh://ubuntu@192.0.2.1"}}
     (checkout / ".pilot" / "outputs" / "server.json").write_text(json.dumps(record))
     text = yaml.safe_dump(workflow)
-    pruned = _run(text, checkout, {}, github_tokens, cli, monkeypatch, job_name="prune")
+    pruned = run_job(text, checkout, {}, github_tokens, cli, monkeypatch, job_name="prune")
     assert pruned.code == 2, pruned.err
     assert "this CI run cannot act on web: it runs on the Docker host" in pruned.err
     assert "name the apps CI deploys" in pruned.err

@@ -23,7 +23,6 @@ from pilot_tui.deploy.context import (
     DeployContext,
     DeployError,
     RunLog,
-    git_commit,
 )
 from pilot_tui.deploy.events import (
     Released,
@@ -398,7 +397,7 @@ def release(
         image_id,
         history.now(),
         history.FAILED,
-        commit=commit if commit is not None else git_commit(ctx.root / app.path),
+        commit=commit if commit is not None else ctx.commit(app),
         url=address,
         note=note,
         port=settings.port,

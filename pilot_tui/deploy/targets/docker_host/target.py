@@ -180,7 +180,9 @@ class DockerHost:
                     raise  # (a database made for it goes with the unused ones, once old)
             log.emit(StageStarted(name, "push"))
             log.emit(
-                StageFinished(name, "push", "built on the deploy host's engine: nothing to push")
+                StageFinished(
+                    name, "push", "the image is on the deploy host's engine: nothing to push"
+                )
             )
             made = release.release(
                 ctx,
@@ -458,6 +460,21 @@ class DockerHost:
             gone = frozenset({self.previewing.name})  # the branch's last preview's, maybe
             done += preview_databases.remove_unused(ctx, say, gone)
             release.backup_agent(ctx, say)  # gone with the last preview (and no backups)
+        elif ctx.config.state.backend == "s3":  # CI runs' images of it, for the worker
+            done += _ci_images_deleted(ctx, app, say)
         for line in done:
             say(line)
         return done
+
+
+def _ci_images_deleted(ctx: Context, app: AppSettings, say: Say) -> list[str]:
+    """The ECR repository CI runs push the app's images to (server_requests.py), deleted
+    when there is one; a failure is a warning (`server destroy` finds it still)."""
+    from pilot_tui.deploy.targets.container import delete_ecr_images
+
+    try:
+        deleted = delete_ecr_images(ctx, app)
+    except Exception as exc:  # no AWS credentials here, or ECR said no
+        say(f"warning: {app.name}'s ECR repository (CI runs' images) not checked: {exc}")
+        return []
+    return [deleted] if deleted else []

@@ -1,0 +1,89 @@
+"""`pilot-tui server worker`: release the Docker host deploys CI runs ask for
+(deploy/server_worker.py), here, until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+
+from pilot_tui.cli.common import error, load_valid, print_json, say
+from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
+from pilot_tui.project import Project
+
+
+def worker(ns: argparse.Namespace) -> int:
+    from pilot_tui.cli.deploy_cmds import Printer
+    from pilot_tui.deploy.server_queue import Queue
+    from pilot_tui.deploy.server_worker import Worker
+    from pilot_tui.deploy.shared_history import SharedHistoryError, shared_history
+
+    if ns.poll <= 0:
+        error(f"--poll {ns.poll:g}: the seconds between looks must be more than 0")
+        return EXIT_INVALID
+    loaded = load_valid(ns)
+    if loaded is None:
+        return EXIT_INVALID
+    pf, config = loaded
+    if config.state.backend == "local":
+        error(
+            'state.backend is "local": CI runs leave their deploy requests in the state '
+            "bucket, and this project has none (pilot-tui config set state.backend s3, then "
+            "pilot-tui ci github)"
+        )
+        return EXIT_INVALID
+    project = Project(pf.path)
+    try:
+        shared = shared_history(config, project.state_dir, project.root, start=True)
+    except SharedHistoryError as exc:
+        error(str(exc))
+        return EXIT_FAILED
+    if shared is None:  # the sandbox's emulators could not be started
+        error("the sandbox's state bucket is not running: pilot-tui sandbox start")
+        return EXIT_FAILED
+    stop = threading.Event()
+    signals: list[int] = []
+    runner = Worker(pf.path, config, Queue(shared), Printer(ns.verbose), say)
+    say(
+        f"taking the deploy requests of {config.project.name} in {shared.kind}://"
+        f"{shared.bucket} as {runner.name}"
+        + ("" if ns.once else "; Ctrl+C stops after the release under way")
+    )
+    try:
+        with _stopped_by_signals(stop, signals):
+            ended = runner.serve(once=ns.once, poll=ns.poll, stopped=stop.is_set)
+    except SharedHistoryError as exc:
+        error(f"the deploy requests cannot be read: {exc}")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        error("stopped during a release: the run that asked is told it failed when it waits")
+        return EXIT_INTERRUPTED
+    if ns.json:
+        print_json([{**o.__dict__} for o in ended])
+    elif ns.once and not ended:
+        say("no deploy request was waiting")
+    if signals:  # stopped as asked: 128 + the signal, as shells say it
+        return 128 + signals[0]
+    return EXIT_OK if all(o.ok for o in ended) else EXIT_FAILED
+
+
+@contextlib.contextmanager
+def _stopped_by_signals(stop: threading.Event, signals: list[int]) -> Iterator[None]:
+    """The first Ctrl+C or SIGTERM stops the worker after the release under way (noted in
+    ``signals``); a second stops it at once (KeyboardInterrupt)."""
+
+    def handle(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        signals.append(signum)
+        stop.set()
+        say("stopping after the release under way (Ctrl+C again stops it now)")
+
+    before = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)

@@ -1,0 +1,378 @@
+"""Deploy requests through the state bucket: how a CI run deploys an app of the Pilot
+Server without reaching it.
+
+A runner reaches no Pilot Server (no SSH key or certificate, and the server admits only
+``allowed_cidrs``), and no port is opened for it. So the run builds the image on its own
+engine, pushes it to the project's registry, and leaves a request in the state bucket; a
+worker that can reach the server (`pilot-tui server worker`, on a machine holding the
+project's .pilot/) takes it, releases that image with the app's settings of the run's
+commit and the secrets it holds itself, and writes back what happened. Nothing secret is
+in the bucket: the request names an image and carries the commit's pilot.toml (which
+holds no secret values); the events are the release's, redacted as every run log is.
+
+Under ``pilot/deploys/`` in the bucket, per request ID (sortable by time):
+
+- ``ID.request.json``: what to release (Request), written once by the run;
+- ``ID.claim.json``: who took it, written only where none is (If-None-Match / generation
+  0): one worker releases it, or the run withdraws it when none took it in time;
+- ``ID.events.json``: the release's events so far, rewritten as they come;
+- ``ID.result.json``: how it ended (Outcome).
+
+``worker.json`` is the worker's heartbeat: a run asks for nothing when no worker has
+beaten lately, and says so at once instead of waiting out its time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pilot_tui.deploy import events, history
+from pilot_tui.deploy.events import Event
+from pilot_tui.deploy.shared_history import Changed, SharedHistory, SharedHistoryError
+from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, PilotError
+
+PREFIX = "pilot/deploys"
+WORKER_KEY = f"{PREFIX}/worker.json"
+BEAT = 30.0  # seconds between a worker's heartbeats (S3 bills each write)
+STALE = 120.0  # a heartbeat older than this: no worker is taking requests
+CLAIM_WAIT = 120.0  # a request no worker took in this long is withdrawn by its run
+EXPIRED = 600.0  # a request older than this is never released (a worker started late)
+RESULT_WAIT = 3600.0  # the longest a run waits for a taken request's end
+KEEP = 7 * 86400.0  # a finished request's records are removed after a week
+FLUSH = 1.0  # seconds between writes of a release's events
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    t.__name__: t
+    for t in (
+        events.StageStarted,
+        events.StageFinished,
+        events.StageFailed,
+        events.Output,
+        events.Released,
+    )
+}
+
+
+WORKER_HINT = (
+    "start it where the project's .pilot/ is (a machine that reaches the Pilot Server): "
+    "pilot-tui server worker"
+)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A worker's last heartbeat: who, how long ago (by the bucket's clock), and whether
+    it said it stopped."""
+
+    worker: str
+    age: float
+    stopped: bool
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    return f"{seconds / 60:.0f} min ago"
+
+
+class QueueError(PilotError):
+    """A request could not be made, taken or waited for; the message says why."""
+
+    title = "Deploy request failed"
+
+
+def new_id(now: float | None = None) -> str:
+    """A request ID: its UTC time first (requests sort by it), then 6 random hex digits."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
+    return f"{stamp}-{os.urandom(3).hex()}"
+
+
+@dataclass(frozen=True)
+class Request:
+    """One release asked of the worker: ``image`` by digest (host/repository@sha256:...),
+    the commit's pilot.toml (the app's settings come from it), who asked."""
+
+    id: str
+    app: str
+    image: str
+    tag: str  # how the image was tagged where it was built (pilot/PROJECT-APP:CONTENT)
+    commit: str | None
+    by: str
+    pilot_toml: str
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(dataclasses.asdict(self)).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Request:
+        data = json.loads(raw)
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a request ended: the release made (``release``), or the stage that failed, why,
+    and the exit code the run ends with."""
+
+    ok: bool
+    release: dict[str, Any] | None = None
+    stage: str = ""
+    message: str = ""
+    exit_code: int = EXIT_FAILED
+    by: str = ""  # the worker that ran it ("" when none did)
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(dataclasses.asdict(self)).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Outcome:
+        data = json.loads(raw)
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def made(self) -> history.Release | None:
+        """The release made, as the history records it."""
+        if self.release is None:
+            return None
+        known = {f.name for f in dataclasses.fields(history.Release)}
+        return history.Release(**{k: v for k, v in self.release.items() if k in known})
+
+
+def event_data(event: Event) -> dict[str, Any]:
+    data = dataclasses.asdict(event)
+    data["type"] = type(event).__name__
+    return data
+
+
+def event_from(data: dict[str, Any]) -> Event | None:
+    """The event ``data`` holds; None for a kind this Pilot does not know (a newer one's)."""
+    kind = EVENT_TYPES.get(str(data.get("type")))
+    if kind is None:
+        return None
+    known = {f.name for f in dataclasses.fields(kind)}
+    values = {k: v for k, v in data.items() if k in known}
+    if "logs" in values:
+        values["logs"] = tuple(values["logs"])
+    return kind(**values)
+
+
+@dataclass
+class Queue:
+    """The deploy requests in one state bucket."""
+
+    store: SharedHistory
+
+    def key(self, request_id: str, part: str) -> str:
+        return f"{PREFIX}/{request_id}.{part}.json"
+
+    # -- the worker's heartbeat ----------------------------------------------------------
+    def beat(self, worker: str, *, stopped: bool = False) -> None:
+        data = {"worker": worker, "stopped": stopped}
+        self.store.put_if(WORKER_KEY, json.dumps(data).encode(), None)
+
+    def worker_seen(self) -> Seen | None:
+        """The worker's last heartbeat, or None when no worker ever beat here."""
+        found = self.store.read_stored(WORKER_KEY)
+        if found is None:
+            return None
+        try:
+            data = json.loads(found.data)
+        except ValueError:
+            data = {}
+        return Seen(str(data.get("worker", "?")), found.age, bool(data.get("stopped")))
+
+    def worker_taking(self) -> str:
+        """The worker taking this project's requests now (its name); QueueError when none
+        is: a run then asks for nothing, and says what to start."""
+        seen = self.worker_seen()
+        if seen is None:
+            raise QueueError(f"no worker takes this project's deploy requests: {WORKER_HINT}")
+        if seen.stopped:
+            raise QueueError(
+                f"the worker ({seen.worker}) was stopped {_ago(seen.age)}: {WORKER_HINT}"
+            )
+        if seen.age > STALE:
+            raise QueueError(
+                f"the worker ({seen.worker}) last took deploy requests {_ago(seen.age)}: is "
+                f"it still running? {WORKER_HINT}"
+            )
+        return seen.worker
+
+    # -- a run's side ---------------------------------------------------------------------
+    def submit(self, request: Request) -> None:
+        self.store.put_if(self.key(request.id, "request"), request.to_bytes(), "")
+
+    def withdraw(self, request_id: str, why: str) -> bool:
+        """Claim ``request_id`` for no one, so no worker takes it later; False when a
+        worker took it first."""
+        try:
+            self.store.put_if(self.key(request_id, "claim"), _claim("", why), "")
+        except Changed:
+            return False
+        self.finish(request_id, Outcome(False, stage="deploy", message=why))
+        return True
+
+    def claimed(self, request_id: str) -> bool:
+        return self.store.read_stored(self.key(request_id, "claim")) is not None
+
+    def result(self, request_id: str) -> Outcome | None:
+        found = self.store.read_stored(self.key(request_id, "result"))
+        return None if found is None else Outcome.from_bytes(found.data)
+
+    def events(self, request_id: str) -> list[Event]:
+        found = self.store.read_stored(self.key(request_id, "events"))
+        if found is None:
+            return []
+        return [e for e in map(event_from, json.loads(found.data)) if e is not None]
+
+    # -- the worker's side ----------------------------------------------------------------
+    def pending(self) -> list[tuple[Request, float]]:
+        """The requests no one took yet, oldest first, each with its age (seconds, by the
+        bucket's clock)."""
+        keys = set(self.store.keys(f"{PREFIX}/"))
+        found = []
+        for key in sorted(keys):
+            if not key.endswith(".request.json"):
+                continue
+            request_id = key.removeprefix(f"{PREFIX}/").removesuffix(".request.json")
+            if self.key(request_id, "claim") in keys:
+                continue
+            stored = self.store.read_stored(key)
+            if stored is None:  # removed meanwhile
+                continue
+            try:
+                found.append((Request.from_bytes(stored.data), stored.age))
+            except (ValueError, TypeError):  # not one of ours: left for tidy() to remove
+                continue
+        return found
+
+    def claim(self, request_id: str, worker: str) -> bool:
+        """Take ``request_id`` for ``worker``; False when someone took it first."""
+        try:
+            self.store.put_if(self.key(request_id, "claim"), _claim(worker, ""), "")
+        except Changed:
+            return False
+        return True
+
+    def write_events(self, request_id: str, made: list[Event]) -> None:
+        data = json.dumps([event_data(e) for e in made]).encode()
+        self.store.put_if(self.key(request_id, "events"), data, None)
+
+    def finish(self, request_id: str, outcome: Outcome) -> None:
+        self.store.put_if(self.key(request_id, "result"), outcome.to_bytes(), None)
+
+    def tidy(self, older_than: float = KEEP) -> int:
+        """Remove the records of requests that ended more than ``older_than`` seconds ago
+        (and of any older than that never ended); how many requests went."""
+        keys = self.store.keys(f"{PREFIX}/")
+        ids = {
+            k.removeprefix(f"{PREFIX}/").rsplit(".", 2)[0]
+            for k in keys
+            if k.endswith(".json") and k != WORKER_KEY
+        }
+        gone = 0
+        for request_id in sorted(ids):
+            first = self.store.read_stored(self.key(request_id, "request"))
+            if first is not None and first.age < older_than:
+                continue
+            for part in ("request", "claim", "events", "result"):
+                if self.key(request_id, part) in keys:
+                    self.store.delete(self.key(request_id, part))
+            gone += 1
+        return gone
+
+
+def _claim(worker: str, why: str) -> bytes:
+    return json.dumps({"worker": worker, "withdrawn": why}).encode()
+
+
+class EventsWriter:
+    """A release's events, written to the bucket at most every FLUSH seconds (and at the
+    end): what the run waiting on it shows as they come."""
+
+    def __init__(self, queue: Queue, request_id: str, clock: Callable[[], float] = time.monotonic):
+        self.queue, self.request_id, self.clock = queue, request_id, clock
+        self.made: list[Event] = []
+        self.written = 0
+        self.last = 0.0
+        self.lock = threading.Lock()
+
+    def emit(self, event: Event) -> None:
+        with self.lock:
+            self.made.append(event)
+            if self.clock() - self.last >= FLUSH:
+                self._write()
+
+    def close(self) -> None:
+        with self.lock:
+            if self.written < len(self.made):
+                self._write()
+
+    def _write(self) -> None:
+        self.last = self.clock()
+        try:
+            self.queue.write_events(self.request_id, self.made)
+        except SharedHistoryError:  # shown late or not at all; the result still says it
+            return
+        self.written = len(self.made)
+
+
+def wait(
+    queue: Queue,
+    request_id: str,
+    emit: Callable[[Event], None],
+    cancelled: Callable[[], bool],
+    *,
+    poll: float = 1.0,
+    claim_wait: float = CLAIM_WAIT,
+    result_wait: float = RESULT_WAIT,
+    clock: Callable[[], float] = time.monotonic,
+) -> Outcome:
+    """Wait for ``request_id``'s end, passing its events to ``emit`` as they come. A
+    request no worker took within ``claim_wait`` seconds is withdrawn (never released
+    later); one taken but not ended within ``result_wait`` is an error."""
+    started = clock()
+    shown = 0
+    taken = False
+    while True:
+        outcome = queue.result(request_id)
+        made = queue.events(request_id)
+        for event in made[shown:]:
+            emit(event)
+        shown = max(shown, len(made))
+        if outcome is not None:
+            return outcome
+        if cancelled():
+            if not taken and queue.withdraw(request_id, "the run that asked for it was stopped"):
+                raise QueueError("stopped: the request was withdrawn before a worker took it")
+            raise QueueError(
+                "stopped waiting; the worker that took the request still releases it "
+                "(`pilot-tui releases APP` shows how it ended)"
+            )
+        taken = taken or queue.claimed(request_id)
+        waited = clock() - started
+        if not taken and waited > claim_wait:
+            why = f"no worker took it within {claim_wait:.0f} s"
+            if queue.withdraw(request_id, why):
+                raise QueueError(
+                    f"{why}: is `pilot-tui server worker` still running?", exit_code=EXIT_FAILED
+                )
+            taken = True  # taken at the last moment: waited for after all
+        if waited > result_wait:
+            raise QueueError(
+                f"the worker took the request but did not end it in {result_wait:.0f} s"
+            )
+        time.sleep(poll)
+
+
+def refused(message: str) -> Outcome:
+    """The outcome of a request the worker will not release (bad input: exit 2)."""
+    return Outcome(False, stage="deploy", message=message, exit_code=EXIT_INVALID)

@@ -1,0 +1,145 @@
+"""Both ends of a release of a Docker host app asked for by a CI run (server_queue.py):
+the run builds and pushes the image and waits for the release (request_release); the
+worker pulls that image instead of building one (pull_prebuilt)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NoReturn
+
+from pilot_tui import redact
+from pilot_tui.config.schema import AppSettings
+from pilot_tui.deploy import history, server_queue
+from pilot_tui.deploy.context import DeployError, RunLog
+from pilot_tui.deploy.events import StageFailed, StageFinished, StageStarted, Timer
+from pilot_tui.deploy.registry import Registry, RegistryError
+from pilot_tui.deploy.shared_history import SharedHistoryError
+from pilot_tui.errors import EXIT_FAILED, PilotError
+from pilot_tui.project import PROJECT_FILE
+
+if TYPE_CHECKING:
+    from pilot_tui.deploy.context import Context, DeployContext
+
+
+@dataclass(frozen=True)
+class Prebuilt:
+    """An app's image built elsewhere, a CI run's, pushed to the app's own repository: a
+    deploy pulls it instead of building (server_worker.py)."""
+
+    image: str  # host/repository@sha256:...
+    tag: str  # as it was tagged where it was built
+    commit: str | None  # the source's commit it was built from
+
+
+def _failed(
+    log: RunLog, app: str, stage: str, message: str, exit_code: int = EXIT_FAILED
+) -> NoReturn:
+    log.emit(StageFailed(app, stage, message))
+    raise DeployError(stage, message, exit_code=exit_code)
+
+
+def _registry(ctx: Context, app: AppSettings) -> Registry:
+    """The app's own ECR repository, with a fresh login (made when missing)."""
+    from pilot_tui.deploy.targets.container import ecr_registry_for
+
+    return ecr_registry_for(ctx, app)
+
+
+def request_release(
+    ctx: DeployContext, log: RunLog, app: AppSettings, queue: server_queue.Queue, by: str
+) -> history.Release:
+    """In a CI run: ``app`` (of the Docker host) built here, pushed to its repository, and
+    released by the worker, whose events are shown as they come. The release it made, or
+    DeployError as the worker said it failed."""
+    from pilot_tui.deploy.registry import push
+    from pilot_tui.deploy.targets.container import refuse_unreachable_ecr
+
+    name = app.name
+    try:
+        worker = queue.worker_taking()
+    except (server_queue.QueueError, SharedHistoryError) as exc:
+        _failed(log, name, "deploy", str(exc))
+    try:
+        refuse_unreachable_ecr(ctx.config, app)  # the sandbox's ECR has no registry
+    except PilotError as exc:
+        _failed(log, name, "push", str(exc))
+    image_id, tag = ctx.build(log, app)
+    ctx.cancel.check()
+    timer = Timer()
+    log.emit(StageStarted(name, "push", "to the app's repository, for the Pilot Server"))
+    try:
+        registry = _registry(ctx, app)
+        pushed_as = tag.rpartition(":")[2]  # the content tag of repository:tag
+        image = push(ctx.docker_client, image_id, registry, pushed_as, log.line("push", name))
+    except RegistryError as exc:
+        _failed(log, name, "push", str(exc))
+    log.emit(StageFinished(name, "push", image, timer.seconds()))
+    ctx.cancel.check()
+    request = server_queue.Request(
+        server_queue.new_id(),
+        name,
+        image,
+        tag,
+        ctx.commit(app),
+        by,
+        (ctx.root / PROJECT_FILE).read_text(encoding="utf-8"),
+    )
+    try:
+        queue.submit(request)
+    except SharedHistoryError as exc:
+        _failed(log, name, "deploy", f"the deploy request could not be made: {exc}")
+    log.line("deploy", name)(
+        f"asked the Pilot Server's worker ({worker}) to release it: request {request.id}"
+    )
+    try:
+        outcome = server_queue.wait(queue, request.id, log.emit, ctx.cancel.is_set)
+    except (server_queue.QueueError, SharedHistoryError) as exc:
+        _failed(log, name, "deploy", str(exc))
+    made = outcome.made()
+    if not outcome.ok or made is None:
+        # The worker's own StageFailed came with its events: said once more as the error.
+        raise DeployError(
+            outcome.stage or "deploy",
+            outcome.message or "the worker released nothing",
+            exit_code=outcome.exit_code,
+        )
+    return made
+
+
+def pull_prebuilt(
+    ctx: DeployContext, log: RunLog, app: AppSettings, made: Prebuilt
+) -> tuple[str, str]:
+    """In the worker: the image a CI run pushed for ``app``, pulled from the app's own
+    repository (an image anywhere else is refused) and tagged as it was built; (image id,
+    tag), as a build gives."""
+    name = app.name
+    timer = Timer()
+    log.emit(StageStarted(name, "build", "skipped: built by the CI run that asked"))
+    try:
+        registry = _registry(ctx, app)
+    except (RegistryError, PilotError) as exc:
+        _failed(log, name, "build", f"cannot log in to the app's repository: {exc}")
+    repository, _, digest = made.image.partition("@")
+    if repository != registry.name or not digest.startswith("sha256:"):
+        _failed(
+            log,
+            name,
+            "build",
+            f"the request's image {made.image} is not in {name}'s own repository "
+            f"({registry.name}) by digest: not released",
+        )
+    client = ctx.docker_client
+    auth = {"username": registry.username, "password": registry.password}
+    try:
+        for event in client.api.pull(
+            repository, tag=digest, auth_config=auth, stream=True, decode=True
+        ):
+            if "error" in event:
+                raise RegistryError(redact.text(str(event["error"])))
+        image = client.images.get(made.image)
+    except Exception as exc:  # the registry refused, or the engine could not reach it
+        _failed(log, name, "build", f"cannot pull {made.image}: {redact.clip(str(exc), 300)}")
+    repo, _, tag = made.tag.rpartition(":")
+    image.tag(repo, tag)  # as a build here names it: found, kept and pruned alike
+    log.emit(StageFinished(name, "build", f"pulled {made.image}", timer.seconds()))
+    return str(image.id), made.tag

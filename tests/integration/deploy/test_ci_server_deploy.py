@@ -1,0 +1,220 @@
+"""CI deploys of an app of the Docker host (the Pilot Server), which a runner cannot reach:
+the run builds the image on its own engine, pushes it to the app's ECR repository and
+leaves a request in the state bucket; `pilot-tui server worker`, a real process started
+where the admin's .pilot/ is, releases it on the server with the commit's settings and
+the secrets held there.
+
+Real here: the CLI on both ends, the tests' private Docker engine (the runner's engine
+and, through the admin's server record, the Pilot Server's: moto makes no machine with
+an engine), the edge proxy, moto's S3 and ECR API, a real registry on 127.0.0.1 taking
+moto's ECR login (moto has no registry). GitHub's token service is a local stand-in
+(tests/support/github_tokens.py), the workflow's job run by tests/support/ci_runs.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import boto3
+import pytest
+import yaml
+
+from pilot_tui.config.document import ProjectFile
+from tests.conftest import PILOT, run_pilot
+from tests.support.ci_runs import run_job
+from tests.support.deploy_fixtures import HELLO, get, image_lambda_stand_ins
+
+SECRET = "tok-7c0ffee-server-secret-never-shown"
+BUCKET = "pilot-state-acme"
+WEB = {
+    "name": "web",
+    "path": "web",
+    "build": {"kind": "dockerfile"},
+    "target": {"kind": "server", "health_path": "/index.html", "health_timeout": 10},
+    "env": {"GREETING": "hi"},
+    "secrets": ["API_TOKEN"],
+}
+
+
+@pytest.fixture
+def server_project(engine_project, moto, registry, docker_client, docker_engine, monkeypatch):
+    """The admin's project: home "aws" with its state in S3, its Pilot Server's record
+    naming the private engine (standing in for `server up`), the app "web" on it, its
+    secret in .pilot/secrets, released once from here (v1). (root, proxy port)."""
+    root, port, add = engine_project
+    image_lambda_stand_ins(docker_client, registry, root / "adapter", monkeypatch)
+    pf = ProjectFile.load(root / "pilot.toml")
+    text = ProjectFile(pf.path, pf.with_value("server.home", "aws")).with_value(
+        "state.backend", "s3"
+    )
+    text = ProjectFile(pf.path, text).with_value("project.name", "acme")
+    pf.save(text)
+    outputs = root / ".pilot" / "outputs"
+    outputs.mkdir(parents=True, exist_ok=True)
+    record = {"home": "aws", "outputs": {"docker_host": docker_engine.url}}
+    (outputs / "server.json").write_text(json.dumps(record))
+    shutil.copytree(HELLO, root / "web")
+    add(WEB)
+    stored = run_pilot("secrets", "set", "web", "API_TOKEN", cwd=root, input=SECRET)
+    assert stored.returncode == 0, stored.stderr
+    monkeypatch.delenv("API_TOKEN", raising=False)
+    first = run_pilot("deploy", "web", cwd=root, timeout=180)
+    assert first.returncode == 0, first.stderr
+    assert "hello" in get(port, "web.localhost")
+    monkeypatch.setenv("DOCKER_HOST", docker_engine.url)  # the runner's engine, in a run
+    return root, port
+
+
+def _worker(root, log):
+    """`pilot-tui server worker` in ``root``, as a person leaves it running; its process,
+    once its first heartbeat is in the bucket."""
+    env = {k: v for k, v in os.environ.items() if k != "PILOT_PROJECT"}
+    process = subprocess.Popen(
+        [PILOT, "server", "worker", "--poll", "0.3"],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    s3 = boto3.client("s3", region_name="us-east-1")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            s3.head_object(Bucket=BUCKET, Key="pilot/deploys/worker.json")
+            return process
+        except s3.exceptions.ClientError:
+            assert process.poll() is None, f"the worker ended: {log.name}"
+            time.sleep(0.2)
+    process.kill()
+    raise AssertionError("the worker never beat")
+
+
+def _stop(process) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=60)
+
+
+def _checkout(root, name: str, page: str | None, greeting: str):
+    """A fresh clone of the repository (never .pilot/): web's page as ``page`` (None: no
+    page, so its health check fails), its GREETING ``greeting``."""
+    checkout = root / name
+    checkout.mkdir()
+    shutil.copytree(root / "web", checkout / "web")
+    if page is None:
+        (checkout / "web" / "www" / "index.html").unlink()
+    else:
+        (checkout / "web" / "www" / "index.html").write_text(page)
+    text = (root / "pilot.toml").read_text().replace('GREETING = "hi"', f'GREETING = "{greeting}"')
+    assert greeting == "hi" or greeting in text
+    (checkout / "pilot.toml").write_text(text)
+    return checkout
+
+
+def _bucket_text() -> str:
+    """Every object the state bucket holds, as text."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    listed = s3.list_objects_v2(Bucket=BUCKET)
+    return "\n".join(
+        s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read().decode(errors="replace")
+        for o in listed.get("Contents", [])
+    )
+
+
+@pytest.mark.timeout(600)
+def test_a_push_deploys_the_servers_app_through_the_worker(
+    server_project, cli, github_tokens, docker_client, aws_calls, monkeypatch, tmp_path
+):
+    """A push's run releases web on the server through the worker: the commit's page and
+    settings, the worker's secret; a failed release leaves the live one; a run with no
+    worker, or a stopped one, is told so at once. What the run asked of AWS is each
+    permitted by the branch's role's policy (moto enforces no IAM: each recorded call
+    goes through the policy evaluator); the worker's calls are its own process's."""
+    from pilot_tui.cloud.policy_aws import aws_policy
+    from tests.unit.test_deployer_policy import allows
+
+    root, port = server_project
+    made = cli("ci", "github", "--repo", "acme/shop")
+    assert made.code == 0, made.err
+    assert "web runs on the Pilot Server, which a run cannot reach" in made.err
+    assert "gh secret set API_TOKEN" not in made.err  # the worker holds web's secret
+    workflow = (root / ".github" / "workflows" / "pilot.yml").read_text()
+    deploy = yaml.safe_load(workflow)["jobs"]["deploy"]
+    assert deploy["steps"][-1]["run"] == "pilot-tui deploy web"
+    assert "API_TOKEN" not in workflow
+
+    # No worker running yet: the run says so at once and asks for nothing.
+    checkout = _checkout(root, "run0", "<h1>from CI 0</h1>\n", "hi")
+    none = run_job(workflow, checkout, {}, github_tokens, cli, monkeypatch)
+    assert none.code == 1 and "no worker takes this project's deploy requests" in none.err
+
+    log = (tmp_path / "worker.log").open("w+b")
+    worker = _worker(root, log)
+    try:
+        checkout = _checkout(root, "run1", "<h1>from CI 1</h1>\n", "from-ci")
+        aws_calls.clear()
+        ran = run_job(workflow, checkout, {}, github_tokens, cli, monkeypatch)
+        assert ran.code == 0, ran.err
+        asked = aws_calls.requests()
+        policy = aws_policy("acme", "123456789012", "us-east-1")
+        assert [r for r in asked if not allows(policy, *r)] == []
+        actions = {action for action, _, _ in asked}
+        assert {"ecr:GetAuthorizationToken", "s3:PutObject", "s3:GetObject"} <= actions
+        request = "arn:aws:s3:::pilot-state-acme/pilot/deploys/x.request.json"
+        assert not allows(policy, "s3:DeleteObject", {}, request)  # a run's: never removed
+        assert ran.out.startswith("web\tv2\thttp://web.localhost"), ran.out
+        # the worker's events, shown in the run as they came
+        assert "asked the Pilot Server's worker" in ran.err
+        assert "pulled 127.0.0.1:" in ran.err and "@sha256:" in ran.err
+        assert "release v2 is live" in ran.err
+        assert "<h1>from CI 1</h1>" in get(port, "web.localhost")
+        [live] = [
+            c
+            for c in docker_client.containers.list(filters={"label": "pilot.app=web"})
+            if c.labels.get("pilot.release") == "v2"
+        ]
+        env = dict(e.split("=", 1) for e in live.attrs["Config"]["Env"])
+        assert env["GREETING"] == "from-ci"  # the commit's settings
+        assert env["API_TOKEN"] == SECRET  # the secret held where the worker runs
+        monkeypatch.chdir(root)
+        records = json.loads(cli("releases", "web", "--json").out)
+        assert [(r["id"], r["status"]) for r in records] == [("v1", "superseded"), ("v2", "live")]
+        assert "acme/shop" in records[1]["by"]
+        assert records[1]["image"].startswith("pilot/acme-web:")
+        assert records[0]["secrets_version"] == records[1]["secrets_version"]
+
+        # A release that fails its health check: the run fails with the worker's reason,
+        # and v2 keeps serving.
+        checkout = _checkout(root, "run2", None, "from-ci")
+        bad = run_job(workflow, checkout, {}, github_tokens, cli, monkeypatch)
+        assert bad.code == 1, bad.err
+        assert "GET /index.html did not answer 2xx" in bad.err, bad.err
+        assert "the previous release keeps serving" in bad.err
+        assert "<h1>from CI 1</h1>" in get(port, "web.localhost")
+        # nothing secret reached the run's output or the bucket
+        for text in (ran.out, ran.err, bad.out, bad.err, _bucket_text()):
+            assert SECRET not in text
+    finally:
+        code = _stop(worker)
+        log.seek(0)
+        said = log.read().decode(errors="replace")
+    assert code == 128 + signal.SIGTERM, said  # stopped as asked, after no release
+    assert "released v2" in said and "for GitHub Actions acme/shop" in said
+    assert SECRET not in said
+
+    # The worker said it stopped: the next run is told so at once.
+    checkout = _checkout(root, "run3", "<h1>from CI 3</h1>\n", "hi")
+    stopped = run_job(workflow, checkout, {}, github_tokens, cli, monkeypatch)
+    assert stopped.code == 1 and "was stopped" in stopped.err, stopped.err
+
+    # The app destroyed: its containers, and the ECR repository the runs pushed to.
+    ecr = boto3.client("ecr", region_name="us-east-1")
+    assert ecr.describe_repositories(repositoryNames=["pilot-acme-web"])["repositories"]
+    monkeypatch.chdir(root)
+    gone = cli("app", "destroy", "web", "--yes")
+    assert gone.code == 0, gone.err
+    assert "deleted ECR repository pilot-acme-web" in gone.err + gone.out
+    assert ecr.describe_repositories()["repositories"] == []

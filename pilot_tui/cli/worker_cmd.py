@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pilot_tui.cli.common import error, load_valid, print_json, say
 from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from pilot_tui.project import Project
+from pilot_tui.runner import Interrupt
 
 
 def worker(ns: argparse.Namespace) -> int:
@@ -49,10 +50,10 @@ def worker(ns: argparse.Namespace) -> int:
     say(
         f"taking the deploy requests of {config.project.name} in {shared.kind}://"
         f"{shared.bucket} as {runner.name}"
-        + ("" if ns.once else "; Ctrl+C stops after the release under way")
+        + ("" if ns.once else "; Ctrl+C stops it after the release under way")
     )
     try:
-        with _stopped_by_signals(stop, signals):
+        with _stopped_by_signals(stop, runner.cancel, signals):
             ended = runner.serve(once=ns.once, poll=ns.poll, stopped=stop.is_set)
     except SharedHistoryError as exc:
         error(f"the deploy requests cannot be read: {exc}")
@@ -70,16 +71,23 @@ def worker(ns: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _stopped_by_signals(stop: threading.Event, signals: list[int]) -> Iterator[None]:
+def _stopped_by_signals(
+    stop: threading.Event, cancel: Interrupt, signals: list[int]
+) -> Iterator[None]:
     """The first Ctrl+C or SIGTERM stops the worker after the release under way (noted in
-    ``signals``); a second stops it at once (KeyboardInterrupt)."""
+    ``signals``); a second cancels that release (the live one keeps serving); a third
+    stops at once (KeyboardInterrupt)."""
 
     def handle(signum: int, frame: object) -> None:
-        if stop.is_set():
+        if cancel.is_set():
             raise KeyboardInterrupt
+        if stop.is_set():
+            cancel.request()
+            say("cancelling the release under way (Ctrl+C again stops at once)")
+            return
         signals.append(signum)
         stop.set()
-        say("stopping after the release under way (Ctrl+C again stops it now)")
+        say("stopping after the release under way (Ctrl+C again cancels it)")
 
     before = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

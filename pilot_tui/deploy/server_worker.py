@@ -27,7 +27,7 @@ from pilot_tui import redact
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.deploy import server_queue
-from pilot_tui.deploy.context import DeployError, Say
+from pilot_tui.deploy.context import CancelToken, DeployError, Say
 from pilot_tui.deploy.events import Emit, Event, StageFailed
 from pilot_tui.deploy.server_queue import EventsWriter, Outcome, Queue, Request, refused
 from pilot_tui.deploy.shared_history import SharedHistoryError
@@ -84,6 +84,7 @@ class Worker:
     emit: Emit
     say: Say
     name: str = field(default_factory=worker_name)
+    cancel: CancelToken = field(default_factory=CancelToken)  # the release under way's
 
     def serve(self, *, once: bool, poll: float, stopped: Callable[[], bool]) -> list[Outcome]:
         """Release the requests as they come until ``stopped`` (``once``: those waiting
@@ -126,6 +127,19 @@ class Worker:
             writer = EventsWriter(self.queue, request.id)
             try:
                 outcome = self._release(request, writer.emit)
+            except KeyboardInterrupt:  # stopped at once: the run is told, not left waiting
+                with contextlib.suppress(SharedHistoryError):
+                    self.queue.finish(
+                        request.id,
+                        Outcome(
+                            False,
+                            stage="deploy",
+                            message=f"the worker ({self.name}) was stopped during the "
+                            f"release: `pilot-tui status {request.app}` shows what is live",
+                            by=self.name,
+                        ),
+                    )
+                raise
             finally:
                 writer.close()
         outcome = dataclasses.replace(outcome, by=self.name)
@@ -162,6 +176,7 @@ class Worker:
                 warn=self.say,
                 prebuilt=prebuilt,
                 requested_by=request.by,
+                cancel=self.cancel,
             ) as engine:
                 made = engine.deploy(request.app)
         except DeployError as exc:  # its StageFailed went with the events

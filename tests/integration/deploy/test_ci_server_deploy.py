@@ -218,3 +218,48 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
     assert gone.code == 0, gone.err
     assert "deleted ECR repository pilot-acme-web" in gone.err + gone.out
     assert ecr.describe_repositories()["repositories"] == []
+
+
+@pytest.mark.timeout(300)
+def test_ctrl_c_twice_cancels_the_workers_release_and_the_run_is_told(
+    server_project, cli, github_tokens, monkeypatch, tmp_path
+):
+    """The first Ctrl+C asks the worker to stop after the release under way; the second
+    cancels that release (the live one keeps serving), and the run waiting on it fails
+    with the reason instead of waiting out its hour."""
+    import threading
+
+    root, port = server_project
+    assert cli("ci", "github", "--repo", "acme/shop").code == 0
+    workflow = (root / ".github" / "workflows" / "pilot.yml").read_text()
+    log = (tmp_path / "worker.log").open("w+b")
+    worker = _worker(root, log)
+
+    def interrupt_while_it_waits() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if b"waiting for GET /index.html" in (tmp_path / "worker.log").read_bytes():
+                worker.send_signal(signal.SIGINT)
+                time.sleep(0.3)
+                worker.send_signal(signal.SIGINT)
+                return
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=interrupt_while_it_waits)
+    watcher.start()
+    try:
+        checkout = _checkout(root, "run1", None, "hi")  # no page: its health check waits
+        ran = run_job(workflow, checkout, {}, github_tokens, cli, monkeypatch)
+    finally:
+        watcher.join()
+        code = worker.wait(timeout=60)
+        log.seek(0)
+        said = log.read().decode(errors="replace")
+    assert ran.code == 1, ran.err  # the run was not stopped: its release failed
+    assert "deploy: cancelled while waiting for the new release to get healthy" in ran.err
+    assert code == 128 + signal.SIGINT, said
+    assert "cancelling the release under way" in said
+    assert "hello" in get(port, "web.localhost")  # v1 keeps serving
+    monkeypatch.chdir(root)
+    records = json.loads(cli("releases", "web", "--json").out)
+    assert [r["status"] for r in records][0] == "live" and records[0]["id"] == "v1"

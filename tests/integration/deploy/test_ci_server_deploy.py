@@ -262,4 +262,4 @@ def test_ctrl_c_twice_cancels_the_workers_release_and_the_run_is_told(
     assert "hello" in get(port, "web.localhost")  # v1 keeps serving
     monkeypatch.chdir(root)
     records = json.loads(cli("releases", "web", "--json").out)
-    assert [r["status"] for r in records][0] == "live" and records[0]["id"] == "v1"
+    assert (records[0]["id"], records[0]["status"]) == ("v1", "live")

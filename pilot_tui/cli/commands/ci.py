@@ -18,7 +18,10 @@ CI_ABOUT = (
     "  (the deployer's policy), and a role only the repository's pull requests can\n"
     "  assume, which deploys previews of the Lambdas (pr-NUMBER, removed when the\n"
     "  pull request is closed; an image app's images go to its previews' own ECR\n"
-    "  repository, made here).\n"
+    "  repository, made here). The Pilot Server's apps are deployed through it:\n"
+    "  a run pushes the image to the app's ECR repository and leaves a request in\n"
+    "  the state bucket, which `pilot-tui server worker`, left running where this\n"
+    "  .pilot/ is, releases with the secrets held there.\n"
     '  Google Cloud (state.backend = "gcs", not the sandbox): with your own\n'
     "  credentials it makes the CI account pilot-PROJECT-ci (what the apps CI\n"
     "  deploys need, and the state bucket; no key), a workload identity pool whose\n"

@@ -82,6 +82,17 @@ def _ago(seconds: float) -> str:
     return f"{seconds / 60:.0f} min ago"
 
 
+def describe_worker(seen: Seen | None) -> str:
+    """The worker as `server status` says it."""
+    if seen is None:
+        return "none has taken deploy requests yet (CI runs of the server's apps need one)"
+    if seen.stopped:
+        return f"{seen.worker}, stopped {_ago(seen.age)}"
+    if seen.age > STALE:
+        return f"{seen.worker}, not seen since {_ago(seen.age)}: is it still running?"
+    return f"{seen.worker}, taking requests (seen {_ago(seen.age)})"
+
+
 class QueueError(PilotError):
     """A request could not be made, taken or waited for; the message says why."""
 

@@ -186,6 +186,12 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
         assert records[1]["image"].startswith("pilot/acme-web:")
         assert records[0]["secrets_version"] == records[1]["secrets_version"]
 
+        # `server status` names the worker taking the runs' requests
+        status = cli("server", "status", "--json")
+        assert status.code == 0, status.err
+        taking = json.loads(status.out)["ci_worker"]
+        assert taking["stopped"] is False and taking["seen_seconds_ago"] < 120
+
         # A release that fails its health check: the run fails with the worker's reason,
         # and v2 keeps serving.
         checkout = _checkout(root, "run2", None, "from-ci")
@@ -204,6 +210,11 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
     assert code == 128 + signal.SIGTERM, said  # stopped as asked, after no release
     assert "released v2" in said and "for GitHub Actions acme/shop" in said
     assert SECRET not in said
+
+    monkeypatch.chdir(root)
+    status = cli("server", "status")
+    assert status.code == 0, status.err
+    assert f"CI deploy worker: {taking['worker']}, stopped " in status.out, status.out
 
     # The worker said it stopped: the next run is told so at once.
     checkout = _checkout(root, "run3", "<h1>from CI 3</h1>\n", "hi")

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pilot_tui.cli.common import confirm, error, load_app, load_valid, not_confirmed, say
+from pilot_tui.cli.common import (
+    confirm,
+    error,
+    load_app,
+    load_valid,
+    not_confirmed,
+    print_json,
+    say,
+)
 from pilot_tui.cli.deploy_cmds import deployer
 from pilot_tui.deploy import addresses, history
 from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, framed
@@ -18,14 +26,32 @@ def app_list(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     pf, config = loaded
     state_dir = Project(pf.path).state_dir
-    if config.apps:
-        print(f"{'APP':16} {'BUILD':11} {'TARGET':14} {'LIVE':6} ADDRESS")
+    rows = []
     for app in config.apps:
         live = history.live_release(state_dir, app.name)
-        where = addresses.of_release(live).text() if live else "-"
+        where = addresses.of_release(live) if live else addresses.Address("")
+        rows.append((app, live, where))
+    if ns.json:  # as `status --json` says an address: null where there is none
+        print_json(
+            [
+                {
+                    "name": app.name,
+                    "build": app.build.kind,
+                    "target": app.target.kind,
+                    "live": live.id if live else None,
+                    "url": where.url or None,
+                    "simulated_url": where.simulated or None,
+                }
+                for app, live, where in rows
+            ]
+        )
+        return EXIT_OK
+    if config.apps:
+        print(f"{'APP':16} {'BUILD':11} {'TARGET':14} {'LIVE':6} ADDRESS")
+    for app, live, where in rows:
         print(
             f"{app.name:16} {app.build.kind:11} {app.target.kind:14} "
-            f"{live.id if live else '-':6} {where}"
+            f"{live.id if live else '-':6} {where.text()}"
         )
     if not config.apps:
         say("no apps yet: add one in the app (a) or with [[apps]] in pilot.toml")

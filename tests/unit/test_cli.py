@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -455,3 +456,27 @@ def test_a_wrong_flag_is_said_with_the_commands_own_usage(cli, project):
         assert refused.code == 2, args
         assert refused.err.startswith(usage), (args, refused.err)
         assert "error: unrecognized arguments: --bogus" in refused.err
+
+
+def test_app_list_json_says_an_undeployed_app_with_nulls(cli):
+    """Found walking: `app list` had no --json (status and releases have)."""
+    from pilot_tui.apps import add_app
+    from pilot_tui.config.document import ProjectFile
+
+    assert cli("init").code == 0
+    pf = ProjectFile.load(Path("pilot.toml"))
+    Path("web").mkdir()
+    app = {"name": "web", "path": "web", "build": {"kind": "auto"}, "target": {"kind": "server"}}
+    pf.save(add_app(pf.text, app))
+    listed = cli("app", "list", "--json")
+    assert listed.code == 0, listed.err
+    assert json.loads(listed.out) == [
+        {
+            "name": "web",
+            "build": "auto",
+            "target": "server",
+            "live": None,
+            "url": None,
+            "simulated_url": None,
+        }
+    ]

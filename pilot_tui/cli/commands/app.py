@@ -33,12 +33,13 @@ def register(commands: Commands) -> None:
         help="a secret's name (repeatable); values are never taken here",
     )
     p.add_argument("--yes", "-y", action="store_true", help="ask nothing; defaults for the rest")
-    add_command(
+    p = add_command(
         apps,
         "list",
         "each app with its build, target and live release",
         lazy(HANDLERS, "app_list"),
     )
+    p.add_argument("--json", action="store_true", help="print JSON")
     p = add_command(
         apps,
         "dockerfile",

@@ -89,6 +89,15 @@ def test_a_sandbox_site_is_shown_where_it_answers_and_the_cdn_as_simulated(tmp_p
         assert ".cloudfront.net" not in docs.replace(
             f"simulated: {rows['docs']['simulated_url']}", ""
         )
+        # --json says an address as status --json does (found walking: there was none)
+        listed = run_pilot("app", "list", "--json", cwd=tmp_path)
+        assert listed.returncode == 0, listed.stderr
+        apps = {row["name"]: row for row in json.loads(listed.stdout)}
+        for name in ("docs", "blog"):
+            assert apps[name]["url"] == rows[name]["url"]
+            assert apps[name]["simulated_url"] == rows[name]["simulated_url"]
+            assert apps[name]["live"] == rows[name]["release"]
+        assert apps["docs"]["target"] == "s3-cloudfront" and apps["docs"]["build"] == "static"
     finally:
         Sandbox(tmp_path / ".pilot").stop()
 

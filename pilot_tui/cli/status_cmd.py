@@ -31,7 +31,7 @@ def status(ns: argparse.Namespace) -> int:
     listed = []
     if looked.host is not None or (looked.refused and served):
         where = "-" if looked.host is None else f"{looked.host} · port {config.server.http_port}"
-        listed.append(AppStatus("(proxy)", "-", looked.proxy, where))
+        listed.append(AppStatus("(proxy)", "-", looked.proxy, where, kind="proxy", name="proxy"))
     listed += looked.rows
     if ns.json:  # url: what answers (here, in the sandbox); simulated_url: what the
         # sandbox's cloud made up in its place, where nothing answers; none: null, as
@@ -39,7 +39,9 @@ def status(ns: argparse.Namespace) -> int:
         print_json(
             [
                 {
-                    "app": a.app,
+                    "app": a.app,  # the table's name ("(db main)"); kind and name say it plainly
+                    "kind": a.kind,
+                    "name": a.name or a.app,
                     "release": None if a.release == "-" else a.release,
                     "health": a.health,
                     "url": None if a.url == "-" else a.url,

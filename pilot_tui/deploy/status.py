@@ -107,6 +107,8 @@ def database_statuses(engine: Context, unreachable: str | None = None) -> list[A
                     row.state,
                     "-",
                     notes=(f"{row_service.title} {row.container} · {settings.url_env} for {apps}",),
+                    kind="database",
+                    name=settings.name,
                 )
             )
             continue
@@ -125,6 +127,8 @@ def database_statuses(engine: Context, unreachable: str | None = None) -> list[A
                 health,
                 "-",
                 notes=(f"{kind.container} · {settings.url_env} for {apps}",),
+                kind="database",
+                name=settings.name,
             )
         )
     return found

@@ -59,6 +59,10 @@ class AppStatus:
     # as data for --json.
     notes: tuple[str, ...] = ()
     facts: dict[str, Any] = field(default_factory=dict)
+    # What the row is ("app", "proxy", "database") and its plain name ("" for an app's:
+    # ``app``), for --json; ``app`` is how a table shows it ("(db main)").
+    kind: str = "app"
+    name: str = ""
 
     def where(self) -> str:
         return addresses.Address("" if self.url == "-" else self.url, self.simulated).text()

@@ -79,6 +79,10 @@ def test_an_app_linked_to_postgres_and_redis_gets_their_urls_and_answers_from_th
     assert listed["(db main)"]["health"] == "healthy", listed
     cache_status = listed["(db cache)"]
     assert (cache_status["health"], cache_status["release"]) == ("healthy", "redis 7")
+    # said plainly too (found walking: only "(db cache)" named it)
+    assert (cache_status["kind"], cache_status["name"]) == ("database", "cache")
+    assert (listed["(proxy)"]["kind"], listed["(proxy)"]["name"]) == ("proxy", "proxy")
+    assert (listed["api"]["kind"], listed["api"]["name"]) == ("app", "api")
 
     # A new memory limit: a new container on the same volume, the data kept.
     pf = ProjectFile.load(toml)

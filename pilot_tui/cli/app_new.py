@@ -17,7 +17,7 @@ from pilot_tui.app_questions import (
 )
 from pilot_tui.cli.common import error, load_valid, say
 from pilot_tui.cli.invocation import pilot_command
-from pilot_tui.deploy.targets import kinds_for, suggested_kind
+from pilot_tui.deploy.targets import kinds_for, runs_handlers, suggested_kind
 from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, framed
 
 
@@ -71,6 +71,17 @@ def run(ns: argparse.Namespace) -> int:
     folder = root / str(table["path"])
     if not folder.is_dir():  # (found walking: added without a word, failing at deploy)
         say(f"warning: there is no folder {folder} yet: a deploy needs the app's files there")
+    elif runs_handlers(table["target"]["kind"]) and "package" not in table["target"]:
+        # (found walking: it became an image function without a word)
+        from pilot_tui.deploy.build.stack import HANDLER_MODULES
+
+        modules = ", ".join(f"{m}.py" for m in HANDLER_MODULES)
+        say(
+            f"note: no Python Lambda handler in {folder} (def handler(event, context) or "
+            f"def lambda_handler(event, context) in one of {modules}): it is an image "
+            "function, its image built and pushed to ECR; for a zip function, set "
+            'target.package = "zip" and target.handler = "MODULE.FUNCTION"'
+        )
     sys.stderr.write(
         f"added app {table['name']}: build {table['build']['kind']}{why}, "
         f"target {table['target']['kind']}. Deploy it: {pilot_command()} deploy "

@@ -99,6 +99,7 @@ def test_a_lambda_handler_becomes_a_zip_function(tmp_path):
     added = run_pilot("app", "new", "--path", "fn", "--name", "fn", cwd=tmp_path)
     assert added.returncode == 0, added.stderr
     assert "a Python Lambda handler (lambda_function.lambda_handler)" in added.stderr
+    assert "no Python Lambda handler" not in added.stderr
     app = tomllib.loads((tmp_path / "pilot.toml").read_text())["apps"][0]
     assert app["target"] == {
         "kind": "lambda",
@@ -114,6 +115,10 @@ def test_a_lambda_handler_becomes_a_zip_function(tmp_path):
     assert added.returncode == 0, added.stderr
     web = tomllib.loads((tmp_path / "pilot.toml").read_text())["apps"][1]
     assert web["target"] == {"kind": "lambda"}
+    # said, not quietly (found walking): an image function, and how a zip one is asked for
+    assert "note: no Python Lambda handler in" in added.stderr
+    assert "it is an image function" in added.stderr
+    assert 'target.package = "zip"' in added.stderr
 
 
 def test_app_dockerfile_ends_its_output_with_a_newline(cli, tmp_path):

@@ -120,11 +120,16 @@ def suggested_kind(home: str, detected: Detected | None, current: str | None = N
     return fits[0] if fits else current or offered[0]
 
 
+def runs_handlers(kind: str) -> bool:
+    """Whether target ``kind`` runs a handler function (Lambda) as well as images."""
+    settings = _settings(kind)
+    return settings is not None and "handler" in settings.serves
+
+
 def new_target(kind: str, detected: Detected | None) -> dict[str, str]:
     """The [[apps]] target table for a new app of ``kind``: a kind that runs handlers, given
     a source with a handler, is a zip function running it."""
     table = {"kind": kind}
-    settings = _settings(kind)
-    if settings and "handler" in settings.serves and detected is not None and detected.handler:
+    if runs_handlers(kind) and detected is not None and detected.handler:
         table.update(package="zip", handler=detected.handler)
     return table

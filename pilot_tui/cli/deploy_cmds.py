@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from pilot_tui.cli.common import confirm, error, load_app, load_valid, print_json, say
 from pilot_tui.deploy import history, previews
-from pilot_tui.deploy.events import Event, Output, describe
+from pilot_tui.deploy.events import Event, Output, StageFailed, describe
 from pilot_tui.deploy.host import HostError
 from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from pilot_tui.project import Project
@@ -31,6 +31,7 @@ class Printer:
 
     def __init__(self, verbose: bool) -> None:
         self.verbose = verbose
+        self.failed: set[str] = set()  # the failures said already (not said twice: _fail)
 
     def __call__(self, event: Event) -> None:
         if (
@@ -40,6 +41,8 @@ class Printer:
             and not event.warning
         ):
             return
+        if isinstance(event, StageFailed):
+            self.failed.add(event.message)
         say(describe(event))
 
 
@@ -88,8 +91,12 @@ def _shared(config: PilotConfig, project: Project) -> SharedHistory | None:
         return None
 
 
-def _fail(exc: DeployError) -> int:
-    error(f"{exc.stage}: {exc}")
+def _fail(exc: DeployError, engine: Deployer) -> int:
+    """The failure said, once: not again when its stage's event said it already (found
+    walking: every failed deploy or rollback printed its reason twice)."""
+    said = isinstance(engine.emit, Printer) and str(exc) in engine.emit.failed
+    if not said:
+        error(f"{exc.stage}: {exc}")
     if exc.logs:
         say("the new release's last lines:")
         for line in exc.logs:
@@ -215,7 +222,7 @@ def deploy(ns: argparse.Namespace) -> int:
             try:
                 release = engine.deploy_preview(wanted[0], ns.preview)
             except DeployError as exc:
-                _fail(exc)
+                _fail(exc, engine)
                 return exc.exit_code
             print(f"{release.app}\t{release.id}\t{release.url or '-'}")
             _summarize(release.app, release)
@@ -230,7 +237,7 @@ def deploy(ns: argparse.Namespace) -> int:
                 release = engine.deploy(name, force=ns.force)
             except DeployError as exc:
                 failed += 1
-                _fail(exc)
+                _fail(exc, engine)
                 if engine.cancel.is_set():  # a Ctrl+C held off until it failed: the rest not
                     _interrupted(names, name)
                     return EXIT_INTERRUPTED
@@ -291,7 +298,7 @@ def rollback(ns: argparse.Namespace) -> int:
         try:
             release = engine.rollback(ns.app, ns.release)
         except DeployError as exc:
-            _fail(exc)
+            _fail(exc, engine)
             return exc.exit_code
         print(f"{ns.app}\t{release.id}\t{release.note}\t{release.url or '-'}")
         # A Ctrl+C once it was live kept it (and stopped what followed): still an interrupt.

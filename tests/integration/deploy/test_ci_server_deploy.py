@@ -198,6 +198,7 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
         bad = run_job(workflow, checkout, {}, github_tokens, cli, monkeypatch)
         assert bad.code == 1, bad.err
         assert "GET /index.html did not answer 2xx" in bad.err, bad.err
+        assert bad.err.count("did not answer 2xx within") == 1  # said once (found walking)
         assert "the previous release keeps serving" in bad.err
         assert "<h1>from CI 1</h1>" in get(port, "web.localhost")
         # nothing secret reached the run's output or the bucket

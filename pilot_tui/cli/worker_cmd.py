@@ -46,7 +46,7 @@ def worker(ns: argparse.Namespace) -> int:
         return EXIT_FAILED
     stop = threading.Event()
     signals: list[int] = []
-    runner = Worker(pf.path, config, Queue(shared), Printer(ns.verbose), say)
+    runner = Worker(pf.path, Queue(shared), Printer(ns.verbose), say)
     say(
         f"taking the deploy requests of {config.project.name} in {shared.kind}://"
         f"{shared.bucket} as {runner.name}"

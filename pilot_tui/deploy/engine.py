@@ -110,6 +110,9 @@ class Deployer:
     # In the worker: the images CI runs built, by app, and who asked for the release.
     prebuilt: dict[str, Prebuilt] = field(default_factory=dict)
     requested_by: str | None = None
+    # False in the worker: secrets from .pilot/secrets only, never its own environment
+    # (its cloud keys are no app's, whatever names a commit's pilot.toml lists).
+    secrets_from_env: bool = True
 
     @property
     def docker(self) -> DockerTarget:
@@ -502,7 +505,8 @@ class Deployer:
 
     def environment(self, app: AppSettings) -> dict[str, str]:
         try:
-            values = secrets.resolve(self.state_dir, app.name, app.secrets)
+            env: dict[str, str] | None = None if self.secrets_from_env else {}
+            values = secrets.resolve(self.state_dir, app.name, app.secrets, env)
         except secrets.SecretsError as exc:
             raise DeployError("deploy", str(exc)) from exc
         return {**app.env, **values}

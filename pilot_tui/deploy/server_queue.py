@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -39,7 +40,7 @@ from pilot_tui.deploy.shared_history import Changed, SharedHistory, SharedHistor
 from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, PilotError
 
 PREFIX = "pilot/deploys"
-WORKER_KEY = f"{PREFIX}/worker.json"
+WORKERS = f"{PREFIX}/workers"  # each worker's heartbeat: WORKERS/NAME.json
 BEAT = 30.0  # seconds between a worker's heartbeats (S3 bills each write)
 STALE = 120.0  # a heartbeat older than this: no worker is taking requests
 CLAIM_WAIT = 120.0  # a request no worker took in this long is withdrawn by its run
@@ -75,6 +76,11 @@ class Seen:
     age: float
     stopped: bool
 
+    @property
+    def taking(self) -> bool:
+        """Whether it takes requests now: it beat lately and did not say it stopped."""
+        return not self.stopped and self.age <= STALE
+
 
 def _ago(seconds: float) -> str:
     if seconds < 120:
@@ -83,13 +89,13 @@ def _ago(seconds: float) -> str:
 
 
 def describe_worker(seen: Seen | None) -> str:
-    """The worker as `server status` says it."""
+    """The worker as `server status` and a refused run say it."""
     if seen is None:
         return "none has taken deploy requests yet (CI runs of the server's apps need one)"
     if seen.stopped:
         return f"{seen.worker}, stopped {_ago(seen.age)}"
     if seen.age > STALE:
-        return f"{seen.worker}, not seen since {_ago(seen.age)}: is it still running?"
+        return f"{seen.worker}, last seen {_ago(seen.age)} (is it still running?)"
     return f"{seen.worker}, taking requests (seen {_ago(seen.age)})"
 
 
@@ -184,21 +190,40 @@ class Queue:
     def key(self, request_id: str, part: str) -> str:
         return f"{PREFIX}/{request_id}.{part}.json"
 
-    # -- the worker's heartbeat ----------------------------------------------------------
+    def _create(self, key: str, data: bytes) -> bool:
+        """Write ``key`` only where there is none; False when someone else's is there. A
+        retry of this very write (its first answer lost) finds its own bytes: written."""
+        try:
+            self.store.put_if(key, data, "")
+        except Changed:
+            found = self.store.read_stored(key)
+            return found is not None and found.data == data
+        return True
+
+    # -- the workers' heartbeats ----------------------------------------------------------
     def beat(self, worker: str, *, stopped: bool = False) -> None:
         data = {"worker": worker, "stopped": stopped}
-        self.store.put_if(WORKER_KEY, json.dumps(data).encode(), None)
+        self.store.put_if(_beat_key(worker), json.dumps(data).encode(), None)
+
+    def workers_seen(self) -> list[Seen]:
+        """Each worker's last heartbeat, the newest first."""
+        seen = []
+        for key in self.store.keys(f"{WORKERS}/"):
+            found = self.store.read_stored(key)
+            if found is None:
+                continue
+            try:
+                data = json.loads(found.data)
+            except ValueError:
+                continue
+            seen.append(Seen(str(data.get("worker", "?")), found.age, bool(data.get("stopped"))))
+        return sorted(seen, key=lambda s: s.age)
 
     def worker_seen(self) -> Seen | None:
-        """The worker's last heartbeat, or None when no worker ever beat here."""
-        found = self.store.read_stored(WORKER_KEY)
-        if found is None:
-            return None
-        try:
-            data = json.loads(found.data)
-        except ValueError:
-            data = {}
-        return Seen(str(data.get("worker", "?")), found.age, bool(data.get("stopped")))
+        """The worker taking requests now, else the one seen last; None when none ever
+        beat here."""
+        seen = self.workers_seen()
+        return next((s for s in seen if s.taking), seen[0] if seen else None)
 
     def worker_taking(self) -> str:
         """The worker taking this project's requests now (its name); QueueError when none
@@ -206,33 +231,33 @@ class Queue:
         seen = self.worker_seen()
         if seen is None:
             raise QueueError(f"no worker takes this project's deploy requests: {WORKER_HINT}")
-        if seen.stopped:
-            raise QueueError(
-                f"the worker ({seen.worker}) was stopped {_ago(seen.age)}: {WORKER_HINT}"
-            )
-        if seen.age > STALE:
-            raise QueueError(
-                f"the worker ({seen.worker}) last took deploy requests {_ago(seen.age)}: is "
-                f"it still running? {WORKER_HINT}"
-            )
+        if not seen.taking:
+            raise QueueError(f"the deploy worker {describe_worker(seen)}: {WORKER_HINT}")
         return seen.worker
 
     # -- a run's side ---------------------------------------------------------------------
     def submit(self, request: Request) -> None:
-        self.store.put_if(self.key(request.id, "request"), request.to_bytes(), "")
+        if not self._create(self.key(request.id, "request"), request.to_bytes()):
+            raise QueueError(f"a request {request.id} is there already")
 
     def withdraw(self, request_id: str, why: str) -> bool:
         """Claim ``request_id`` for no one, so no worker takes it later; False when a
         worker took it first."""
-        try:
-            self.store.put_if(self.key(request_id, "claim"), _claim("", why), "")
-        except Changed:
+        if not self._create(self.key(request_id, "claim"), _claim("", why)):
             return False
         self.finish(request_id, Outcome(False, stage="deploy", message=why))
         return True
 
-    def claimed(self, request_id: str) -> bool:
-        return self.store.read_stored(self.key(request_id, "claim")) is not None
+    def claimer(self, request_id: str) -> str | None:
+        """The worker that took ``request_id`` ("" when its run withdrew it), or None when
+        none has."""
+        found = self.store.read_stored(self.key(request_id, "claim"))
+        if found is None:
+            return None
+        try:
+            return str(json.loads(found.data).get("worker", ""))
+        except ValueError:
+            return ""
 
     def result(self, request_id: str) -> Outcome | None:
         found = self.store.read_stored(self.key(request_id, "result"))
@@ -245,9 +270,8 @@ class Queue:
         return [e for e in map(event_from, json.loads(found.data)) if e is not None]
 
     # -- the worker's side ----------------------------------------------------------------
-    def pending(self) -> list[tuple[Request, float]]:
-        """The requests no one took yet, oldest first, each with its age (seconds, by the
-        bucket's clock)."""
+    def pending(self) -> list[Request]:
+        """The requests no one took yet, oldest first."""
         keys = set(self.store.keys(f"{PREFIX}/"))
         found = []
         for key in sorted(keys):
@@ -260,18 +284,18 @@ class Queue:
             if stored is None:  # removed meanwhile
                 continue
             try:
-                found.append((Request.from_bytes(stored.data), stored.age))
+                found.append(Request.from_bytes(stored.data))
             except (ValueError, TypeError):  # not one of ours: left for tidy() to remove
                 continue
         return found
 
-    def claim(self, request_id: str, worker: str) -> bool:
-        """Take ``request_id`` for ``worker``; False when someone took it first."""
-        try:
-            self.store.put_if(self.key(request_id, "claim"), _claim(worker, ""), "")
-        except Changed:
-            return False
-        return True
+    def claim(self, request_id: str, worker: str) -> float | None:
+        """Take ``request_id`` for ``worker``: the request's age then (seconds, by the
+        bucket's clock), or None when someone took it first."""
+        if not self._create(self.key(request_id, "claim"), _claim(worker, "")):
+            return None
+        found = self.store.read_stored(self.key(request_id, "request"))
+        return 0.0 if found is None else found.age
 
     def write_events(self, request_id: str, made: list[Event]) -> None:
         data = json.dumps([event_data(e) for e in made]).encode()
@@ -282,12 +306,13 @@ class Queue:
 
     def tidy(self, older_than: float = KEEP) -> int:
         """Remove the records of requests that ended more than ``older_than`` seconds ago
-        (and of any older than that never ended); how many requests went."""
+        (and of any older than that never ended), and heartbeats as old; how many requests
+        went."""
         keys = self.store.keys(f"{PREFIX}/")
         ids = {
             k.removeprefix(f"{PREFIX}/").rsplit(".", 2)[0]
             for k in keys
-            if k.endswith(".json") and k != WORKER_KEY
+            if k.endswith(".json") and not k.startswith(f"{WORKERS}/")
         }
         gone = 0
         for request_id in sorted(ids):
@@ -298,11 +323,20 @@ class Queue:
                 if self.key(request_id, part) in keys:
                     self.store.delete(self.key(request_id, part))
             gone += 1
+        for key in (k for k in keys if k.startswith(f"{WORKERS}/")):
+            beat = self.store.read_stored(key)
+            if beat is not None and beat.age >= older_than:
+                self.store.delete(key)
         return gone
 
 
+def _beat_key(worker: str) -> str:
+    return f"{WORKERS}/{re.sub(r'[^A-Za-z0-9_.@-]', '_', worker)}.json"
+
+
 def _claim(worker: str, why: str) -> bytes:
-    return json.dumps({"worker": worker, "withdrawn": why}).encode()
+    # The nonce: two workers' claims are never the same bytes (Queue._create).
+    return json.dumps({"worker": worker, "withdrawn": why, "nonce": os.urandom(8).hex()}).encode()
 
 
 class EventsWriter:
@@ -345,14 +379,18 @@ def wait(
     poll: float = 1.0,
     claim_wait: float = CLAIM_WAIT,
     result_wait: float = RESULT_WAIT,
+    look_every: float = 10.0,
     clock: Callable[[], float] = time.monotonic,
 ) -> Outcome:
     """Wait for ``request_id``'s end, passing its events to ``emit`` as they come. A
     request no worker took within ``claim_wait`` seconds is withdrawn (never released
-    later); one taken but not ended within ``result_wait`` is an error."""
+    later). Once taken, the worker's heartbeat is looked at every ``look_every`` seconds:
+    a worker that stopped or vanished meanwhile is an error at once, as is one that did
+    not end it within ``result_wait``."""
     started = clock()
     shown = 0
-    taken = False
+    claimer: str | None = None
+    looked = started
     while True:
         outcome = queue.result(request_id)
         made = queue.events(request_id)
@@ -362,22 +400,31 @@ def wait(
         if outcome is not None:
             return outcome
         if cancelled():
-            if not taken and queue.withdraw(request_id, "the run that asked for it was stopped"):
+            if claimer is None and queue.withdraw(
+                request_id, "the run that asked for it was stopped"
+            ):
                 raise QueueError("stopped: the request was withdrawn before a worker took it")
             raise QueueError(
                 "stopped waiting; the worker that took the request still releases it "
                 "(`pilot-tui releases APP` shows how it ended)"
             )
-        taken = taken or queue.claimed(request_id)
-        waited = clock() - started
-        if not taken and waited > claim_wait:
+        if claimer is None:
+            claimer = queue.claimer(request_id)
+        now = clock()
+        if claimer is None and now - started > claim_wait:
             why = f"no worker took it within {claim_wait:.0f} s"
             if queue.withdraw(request_id, why):
+                raise QueueError(f"{why}: is `pilot-tui server worker` still running?")
+            claimer = queue.claimer(request_id) or "?"  # taken at the last moment
+        if claimer and now - looked >= look_every:
+            looked = now
+            gone = [s for s in queue.workers_seen() if s.worker == claimer and not s.taking]
+            if gone and queue.result(request_id) is None:
                 raise QueueError(
-                    f"{why}: is `pilot-tui server worker` still running?", exit_code=EXIT_FAILED
+                    f"the deploy worker {describe_worker(gone[0])}, during this release: "
+                    "`pilot-tui status` shows what is live"
                 )
-            taken = True  # taken at the last moment: waited for after all
-        if waited > result_wait:
+        if now - started > result_wait:
             raise QueueError(
                 f"the worker took the request but did not end it in {result_wait:.0f} s"
             )

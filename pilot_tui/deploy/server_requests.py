@@ -4,6 +4,9 @@ worker pulls that image instead of building one (pull_prebuilt)."""
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
 
@@ -15,6 +18,7 @@ from pilot_tui.deploy.events import StageFailed, StageFinished, StageStarted, Ti
 from pilot_tui.deploy.registry import Registry, RegistryError
 from pilot_tui.deploy.shared_history import SharedHistoryError
 from pilot_tui.errors import EXIT_FAILED, PilotError
+from pilot_tui.naming import image_repository
 from pilot_tui.project import PROJECT_FILE
 
 if TYPE_CHECKING:
@@ -128,6 +132,17 @@ def pull_prebuilt(
             f"the request's image {made.image} is not in {name}'s own repository "
             f"({registry.name}) by digest: not released",
         )
+    # Tagged here only as the app's own builds are (a tag of another app's would stand for
+    # its build of that content: found by the next deploy of it, and run).
+    own, _, content = made.tag.rpartition(":")
+    if own != image_repository(ctx.project, name) or not re.fullmatch(r"[0-9a-f]{6,64}", content):
+        _failed(
+            log,
+            name,
+            "build",
+            f"the request's tag {made.tag!r} is not one of {name}'s builds "
+            f"({image_repository(ctx.project, name)}:CONTENT): not released",
+        )
     client = ctx.docker_client
     auth = {"username": registry.username, "password": registry.password}
     try:
@@ -139,7 +154,35 @@ def pull_prebuilt(
         image = client.images.get(made.image)
     except Exception as exc:  # the registry refused, or the engine could not reach it
         _failed(log, name, "build", f"cannot pull {made.image}: {redact.clip(str(exc), 300)}")
-    repo, _, tag = made.tag.rpartition(":")
-    image.tag(repo, tag)  # as a build here names it: found, kept and pruned alike
+    image.tag(own, content)  # as a build here names it: found, kept and pruned alike
+    _keep_newest(ctx, app, log.line("build", name))
     log.emit(StageFinished(name, "build", f"pulled {made.image}", timer.seconds()))
     return str(image.id), made.tag
+
+
+KEPT_IMAGES = 20  # the CI runs' images of an app kept in its repository (rollbacks' too)
+
+
+def _keep_newest(ctx: DeployContext, app: AppSettings, say: Callable[[str], None]) -> None:
+    """The app's repository keeps its newest KEPT_IMAGES images: ECR expires the rest (a
+    lifecycle policy, set on each release; each commit pushes one). A failure is said."""
+    from pilot_tui.deploy.targets.managed import aws_clients
+    from pilot_tui.naming import resource_name
+
+    rule = {
+        "rulePriority": 1,
+        "description": f"the newest {KEPT_IMAGES} images of CI runs (Pilot)",
+        "selection": {
+            "tagStatus": "any",
+            "countType": "imageCountMoreThan",
+            "countNumber": KEPT_IMAGES,
+        },
+        "action": {"type": "expire"},
+    }
+    try:
+        aws_clients(ctx.config, ctx.state_dir)("ecr").put_lifecycle_policy(
+            repositoryName=resource_name(ctx.project, app.name),
+            lifecyclePolicyText=json.dumps({"rules": [rule]}),
+        )
+    except Exception as exc:  # kept all: said, never a failed release
+        say(f"warning: older images of {app.name} are not expired: {redact.clip(str(exc), 200)}")

@@ -26,6 +26,7 @@ from pathlib import Path
 from pilot_tui import redact
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.config.schema import PilotConfig
+from pilot_tui.config.validate import Checked
 from pilot_tui.deploy import server_queue
 from pilot_tui.deploy.context import CancelToken, DeployError, Say
 from pilot_tui.deploy.events import Emit, Event, StageFailed
@@ -75,11 +76,11 @@ class _Heartbeat:
 
 @dataclass
 class Worker:
-    """One project's worker: ``config`` is this machine's pilot.toml, ``emit`` shows the
-    releases' events here, ``say`` the worker's own lines."""
+    """One project's worker: ``project_file`` is this machine's pilot.toml (read again for
+    each request), ``emit`` shows the releases' events here, ``say`` the worker's own
+    lines."""
 
     project_file: Path
-    config: PilotConfig
     queue: Queue
     emit: Emit
     say: Say
@@ -88,17 +89,26 @@ class Worker:
 
     def serve(self, *, once: bool, poll: float, stopped: Callable[[], bool]) -> list[Outcome]:
         """Release the requests as they come until ``stopped`` (``once``: those waiting
-        now, then return); how each ended."""
+        now, then return); how each ended. A bucket that cannot be read for a while is
+        said and looked at again (SharedHistoryError only when its first heartbeat, or a
+        look with ``once``, cannot be written or read)."""
         beat = _Heartbeat(self.queue, self.name)
         beat.start()
         ended: list[Outcome] = []
         tidied = 0.0
         try:
             while not stopped():
-                for request, age in self.queue.pending():
+                try:
+                    waiting = self.queue.pending()
+                except SharedHistoryError as exc:
+                    if once:
+                        raise
+                    self.say(f"warning: the deploy requests cannot be read now: {exc}")
+                    waiting = []
+                for request in waiting:
                     if stopped():
                         break
-                    outcome = self.take(request, age)
+                    outcome = self.take(request)
                     if outcome is not None:
                         ended.append(outcome)
                 if once:
@@ -113,61 +123,68 @@ class Worker:
             beat.stop()
         return ended
 
-    def take(self, request: Request, age: float) -> Outcome | None:
-        """Claim and release ``request``; None when another worker took it first."""
-        if not self.queue.claim(request.id, self.name):
+    def take(self, request: Request) -> Outcome | None:
+        """Claim and release ``request``; None when another worker took it first (or the
+        bucket could not be asked: looked at again next time)."""
+        try:
+            age = self.queue.claim(request.id, self.name)
+        except SharedHistoryError as exc:
+            self.say(f"warning: request {request.id} not taken: {exc}")
+            return None
+        if age is None:
             return None
         self.say(f"request {request.id}: {request.app} ({request.image}), for {request.by}")
-        if age > server_queue.EXPIRED:
-            outcome = refused(
-                f"not released: the request waited {age / 60:.0f} min, and a release that "
-                "late may be older than the one serving now; run the deploy again"
-            )
-        else:
-            writer = EventsWriter(self.queue, request.id)
-            try:
+        writer = EventsWriter(self.queue, request.id)
+        try:
+            if age > server_queue.EXPIRED:  # its age when claimed: never released late
+                outcome = refused(
+                    f"not released: the request waited {age / 60:.0f} min, and a release "
+                    "that late may be older than the one serving now; run the deploy again"
+                )
+            else:
                 outcome = self._release(request, writer.emit)
-            except KeyboardInterrupt:  # stopped at once: the run is told, not left waiting
-                with contextlib.suppress(SharedHistoryError):
-                    self.queue.finish(
-                        request.id,
-                        Outcome(
-                            False,
-                            stage="deploy",
-                            message=f"the worker ({self.name}) was stopped during the "
-                            f"release: `pilot-tui status {request.app}` shows what is live",
-                            by=self.name,
-                        ),
-                    )
-                raise
-            finally:
-                writer.close()
-        outcome = dataclasses.replace(outcome, by=self.name)
+        except KeyboardInterrupt:  # stopped at once: the run is told, not left waiting
+            writer.close()
+            self._finish(
+                request,
+                Outcome(
+                    False,
+                    stage="deploy",
+                    message=f"the worker ({self.name}) was stopped during the release: "
+                    f"`pilot-tui status {request.app}` shows what is live",
+                ),
+            )
+            raise
+        writer.close()
+        return self._finish(request, outcome)
+
+    def _finish(self, request: Request, outcome: Outcome) -> Outcome:
+        """``outcome`` written for the run that waits (masked: the run cannot mask what it
+        never held), and said here."""
+        outcome = dataclasses.replace(outcome, message=redact.text(outcome.message), by=self.name)
         try:
             self.queue.finish(request.id, outcome)
         except SharedHistoryError as exc:
             self.say(f"warning: the run that asked cannot be told how it ended: {exc}")
-        self.say(
-            f"request {request.id}: "
-            + (f"released {outcome.release['id']}" if outcome.release else outcome.message)
-        )
+        made = outcome.release
+        said = f"released {made['id']}" if made else outcome.message
+        self.say(f"request {request.id}: {said}")
         return outcome
 
     def _release(self, request: Request, record: Callable[[Event], None]) -> Outcome:
         from pilot_tui.deploy.server_requests import Prebuilt
         from pilot_tui.deploy.session import open_deployer
 
-        config = self.config_for(request)
-        if isinstance(config, Outcome):
-            record(StageFailed(request.app, "deploy", config.message))
-            return config
-
         def both(event: Event) -> None:
             record(event)
             self.emit(event)
 
-        prebuilt = {request.app: Prebuilt(request.image, request.tag, request.commit)}
         try:
+            config = self.config_for(request)
+            if isinstance(config, Outcome):
+                both(StageFailed(request.app, "deploy", config.message))
+                return config
+            prebuilt = {request.app: Prebuilt(request.image, request.tag, request.commit)}
             with open_deployer(
                 self.project_file,
                 config,
@@ -177,6 +194,7 @@ class Worker:
                 prebuilt=prebuilt,
                 requested_by=request.by,
                 cancel=self.cancel,
+                secrets_from_env=False,
             ) as engine:
                 made = engine.deploy(request.app)
         except DeployError as exc:  # its StageFailed went with the events
@@ -192,22 +210,36 @@ class Worker:
         return Outcome(True, release=dataclasses.asdict(made))
 
     def config_for(self, request: Request) -> PilotConfig | Outcome:
-        """This machine's configuration with the app as the run's commit sets it; the
-        refusal (Outcome) when that cannot be released here."""
+        """This machine's pilot.toml (read now) with the app's table of the run's commit in
+        place of its own, checked whole; the refusal (Outcome) when that cannot be released
+        here. The commit adds no app and no secret name: which of this machine's secrets
+        an app gets stays this machine's to say."""
+        import tomlkit
+        from tomlkit.exceptions import TOMLKitError
+
+        from pilot_tui.config.validate import check_text
         from pilot_tui.deploy.targets import target_for
 
-        checked = ProjectFile(self.project_file, request.pilot_toml).check()
+        ours = ProjectFile.load(self.project_file)
+        checked = ours.check()
         if checked.config is None:
-            problems = "; ".join(checked.report.lines())
-            return refused(f"the pilot.toml of the run's commit is not valid: {problems[:400]}")
-        theirs = checked.config
-        project = self.config.project.name
-        if theirs.project.name != project:
+            return refused(f"this worker's {ours.display} is not valid: {_problems(checked)}")
+        mine = checked.config.app(request.app)
+        if mine is None or not target_for(mine).on_docker_host:
+            where = "has no app" if mine is None else f"runs on {mine.target.kind}:"
             return refused(
-                f"the run's pilot.toml is of project {theirs.project.name!r}; this worker "
-                f"releases {project!r}"
+                f"this worker's {ours.display} {where} {request.app!r}: not released on the "
+                "Docker host (add it there first)"
             )
-        app = theirs.app(request.app)
+        theirs = ProjectFile(self.project_file, str(request.pilot_toml)).check()
+        if theirs.config is None:
+            return refused(f"the pilot.toml of the run's commit is not valid: {_problems(theirs)}")
+        if theirs.config.project.name != checked.config.project.name:
+            return refused(
+                f"the run's pilot.toml is of project {theirs.config.project.name!r}; this "
+                f"worker releases {checked.config.project.name!r}"
+            )
+        app = theirs.config.app(request.app)
         if app is None:
             return refused(f"the run's pilot.toml has no app {request.app!r}")
         if not target_for(app).on_docker_host:
@@ -215,14 +247,28 @@ class Worker:
                 f"in the run's pilot.toml, {app.name} runs on {app.target.kind}, not the "
                 "Docker host: the run deploys it itself"
             )
-        ours = self.config.app(app.name)
-        if ours is not None and not target_for(ours).on_docker_host:
+        new = sorted(set(app.secrets) - set(mine.secrets))
+        if new:
             return refused(
-                f"in this worker's pilot.toml ({self.project_file}), {app.name} runs on "
-                f"{ours.target.kind}: not released on the Docker host"
+                f"the run's pilot.toml gives {app.name} the secret {', '.join(new)}, which "
+                f"this worker's {ours.display} does not: add it there and set it (pilot-tui "
+                f"secrets set {app.name} NAME)"
             )
-        apps = [app if a.name == app.name else a for a in self.config.apps]
-        return dataclasses.replace(self.config, apps=apps if ours else [*apps, app])
+        try:
+            merged = tomlkit.parse(ours.text)
+            tables = {t["name"]: t for t in tomlkit.parse(str(request.pilot_toml))["apps"]}
+            apps = merged["apps"]
+            index = next(i for i, t in enumerate(apps) if t.get("name") == request.app)
+            apps[index] = tables[request.app]
+        except (TOMLKitError, KeyError, StopIteration, TypeError) as exc:
+            return refused(f"the run's app table of {request.app} cannot be used here: {exc}")
+        whole = check_text(tomlkit.dumps(merged), ours.display, self.project_file.parent)
+        if whole.config is None:
+            return refused(
+                f"with the run's {request.app}, this worker's {ours.display} is not valid: "
+                f"{_problems(whole)}"
+            )
+        return whole.config
 
     def _tidy(self) -> None:
         try:
@@ -232,3 +278,7 @@ class Worker:
             return
         if gone:
             self.say(f"removed the records of {gone} old deploy requests")
+
+
+def _problems(checked: Checked) -> str:
+    return "; ".join(checked.report.lines())[:400]

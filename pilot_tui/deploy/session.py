@@ -28,6 +28,7 @@ class DeployerOptions(TypedDict, total=False):
     shared_required: bool
     prebuilt: dict[str, Prebuilt]
     requested_by: str
+    secrets_from_env: bool
 
 
 @contextlib.contextmanager
@@ -84,12 +85,8 @@ def open_deployer(
         from_ci.check_reach(config, owners, deploying=deploying)
         if deploying and shared is not None:
             from pilot_tui.deploy.server_queue import Queue
-            from pilot_tui.deploy.targets import on_docker_host
 
             queue = Queue(shared)
-            hosted = [a for a in config.apps if owners is None or a.name in owners]
-            if on_docker_host(hosted):  # asked for nothing (built nothing) without a worker
-                queue.worker_taking()
         target = runner_engine()
     else:
         target = target_for(config, project.state_dir, saved_record(project.state_dir))

@@ -163,17 +163,18 @@ def test_pushes_deploy_what_ci_can_from_fresh_checkouts_into_the_shared_history(
     live = lam.get_function(FunctionName="pilot-acme-fn", Qualifier="live")["Configuration"]
     assert live["Environment"]["Variables"]["API_TOKEN"] == "ci-token-2"
 
-    # The Docker host's app with no worker taking requests: said at once, naming what to
-    # start; a checkout whose history would be lost: refused, by name.
+    # The workflow as written, with no worker taking requests: web is said not deployed,
+    # naming what to start, and the others are (review: one app of the server stopped them
+    # all); a checkout whose history would be lost: refused, by name.
     checkout = _checkout(admin, "run4", "push 4\n")
-    only_web = written.replace("pilot-tui deploy fn web docs", "pilot-tui deploy web")
-    web = run_job(only_web, checkout, {"API_TOKEN": "x"}, github_tokens, cli, monkeypatch)
-    assert web.code == 1, web.err
-    assert "no worker takes this project's deploy requests" in web.err, web.err
-    assert "pilot-tui server worker" in web.err
-    assert web.out == ""
+    ran = run_job(written, checkout, {"API_TOKEN": "ci-token-2"}, github_tokens, cli, monkeypatch)
+    assert ran.code == 1, ran.err
+    assert "web: deploy failed: no worker takes this project's deploy requests" in ran.err
+    assert "pilot-tui server worker" in ran.err
+    assert ran.out.startswith("fn\tv4\t") and "\ndocs\tv" in ran.out, ran.out
+    assert "\nweb\t" not in ran.out
     asked = boto3.client("s3").list_objects_v2(Bucket="pilot-state-acme", Prefix="pilot/deploys/")
-    assert asked["KeyCount"] == 0  # nothing asked of no one
+    assert asked["KeyCount"] == 0  # nothing asked of the worker
     checkout = _checkout(admin, "run5", "push 5\n")
     local = ProjectFile.load(checkout / "pilot.toml")
     local.save(local.with_value("state.backend", "local"))

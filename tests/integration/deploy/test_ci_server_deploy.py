@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -24,6 +25,9 @@ import pytest
 import yaml
 
 from pilot_tui.config.document import ProjectFile
+from pilot_tui.deploy import server_queue
+from pilot_tui.deploy.server_queue import Queue, Request
+from pilot_tui.deploy.shared_history import SharedHistory
 from tests.conftest import PILOT, run_pilot
 from tests.support.ci_runs import run_job
 from tests.support.deploy_fixtures import HELLO, get, image_lambda_stand_ins
@@ -83,12 +87,11 @@ def _worker(root, log):
     s3 = boto3.client("s3", region_name="us-east-1")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        try:
-            s3.head_object(Bucket=BUCKET, Key="pilot/deploys/worker.json")
+        beats = s3.list_objects_v2(Bucket=BUCKET, Prefix="pilot/deploys/workers/")
+        if beats["KeyCount"]:
             return process
-        except s3.exceptions.ClientError:
-            assert process.poll() is None, f"the worker ended: {log.name}"
-            time.sleep(0.2)
+        assert process.poll() is None, f"the worker ended: {log.name}"
+        time.sleep(0.2)
     process.kill()
     raise AssertionError("the worker never beat")
 
@@ -186,6 +189,22 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
         assert records[1]["image"].startswith("pilot/acme-web:")
         assert records[0]["secrets_version"] == records[1]["secrets_version"]
 
+        # A request the bucket's writers could forge: an image of another repository, or
+        # run1's image tagged as another app's build; each refused, nothing released.
+        pushed = re.search(r"(\S+/pilot-acme-web)@(sha256:[0-9a-f]{64})", ran.err)
+        assert pushed is not None, ran.err
+        queue = Queue(SharedHistory("s3", BUCKET, boto3.client("s3", region_name="us-east-1")))
+        text = (checkout / "pilot.toml").read_text()
+        for image, tag, why in (
+            (f"{pushed[1]}-x@{pushed[2]}", "pilot/acme-web:abc123", "is not in web's own"),
+            (f"{pushed[1]}@{pushed[2]}", "pilot/acme-api:abc123", "is not one of web's builds"),
+        ):
+            forged = Request(server_queue.new_id(), "web", image, tag, None, "someone", text)
+            queue.submit(forged)
+            ended = server_queue.wait(queue, forged.id, lambda e: None, lambda: False)
+            assert not ended.ok and why in ended.message, ended
+        assert "<h1>from CI 1</h1>" in get(port, "web.localhost")
+
         # `server status` names the worker taking the runs' requests
         status = cli("server", "status", "--json")
         assert status.code == 0, status.err
@@ -220,7 +239,8 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
     # The worker said it stopped: the next run is told so at once.
     checkout = _checkout(root, "run3", "<h1>from CI 3</h1>\n", "hi")
     stopped = run_job(workflow, checkout, {}, github_tokens, cli, monkeypatch)
-    assert stopped.code == 1 and "was stopped" in stopped.err, stopped.err
+    assert stopped.code == 1, stopped.err
+    assert f"the deploy worker {taking['worker']}, stopped " in stopped.err, stopped.err
 
     # The app destroyed: its containers, and the ECR repository the runs pushed to.
     ecr = boto3.client("ecr", region_name="us-east-1")
@@ -268,7 +288,7 @@ def test_ctrl_c_twice_cancels_the_workers_release_and_the_run_is_told(
         log.seek(0)
         said = log.read().decode(errors="replace")
     assert ran.code == 1, ran.err  # the run was not stopped: its release failed
-    assert "deploy: cancelled while waiting for the new release to get healthy" in ran.err
+    assert "web: deploy failed: cancelled while waiting for the new release to get" in ran.err
     assert code == 128 + signal.SIGINT, said
     assert "cancelling the release under way" in said
     assert "hello" in get(port, "web.localhost")  # v1 keeps serving

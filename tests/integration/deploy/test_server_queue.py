@@ -1,12 +1,14 @@
 """The deploy requests' records in a real S3 API (moto on 127.0.0.1): one worker takes a
 request, a run withdraws one nobody took, a late request is never released, events reach
-the waiting run in order, old records go."""
+the waiting run in order, a worker gone mid-release is said at once, old records go; and
+what of a run's pilot.toml the worker takes."""
 
 from __future__ import annotations
 
 import boto3
 import pytest
 
+from pilot_tui.apps import add_app
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.deploy import server_queue
 from pilot_tui.deploy.events import Output, Released, StageStarted
@@ -15,6 +17,13 @@ from pilot_tui.deploy.server_worker import Worker
 from pilot_tui.deploy.shared_history import SharedHistory
 
 BUCKET = "pilot-state-acme"
+WEB = {
+    "name": "web",
+    "path": "web",
+    "build": {"kind": "dockerfile"},
+    "target": {"kind": "server"},
+    "secrets": ["API_TOKEN"],
+}
 
 
 @pytest.fixture
@@ -24,29 +33,47 @@ def queue(moto):
     return Queue(SharedHistory("s3", BUCKET, s3))
 
 
-def _request(app: str = "web") -> Request:
-    return Request(server_queue.new_id(), app, "r/x@sha256:00", "pilot/acme-web:1", None, "ci", "")
+def _request(app: str = "web", pilot_toml: str = "") -> Request:
+    return Request(
+        server_queue.new_id(), app, "r/x@sha256:00", "pilot/acme-web:1", None, "ci", pilot_toml
+    )
 
 
 def test_one_worker_takes_a_request_and_a_run_withdraws_only_what_none_took(queue):
     taken, untaken = _request(), _request()
     queue.submit(taken)
     queue.submit(untaken)
-    assert [r.id for r, _ in queue.pending()] == sorted([taken.id, untaken.id])
-    assert queue.claim(taken.id, "a@host")
-    assert not queue.claim(taken.id, "b@host")  # the second worker finds it taken
+    assert [r.id for r in queue.pending()] == sorted([taken.id, untaken.id])
+    age = queue.claim(taken.id, "a@host")
+    assert age is not None and 0 <= age < 60
+    assert queue.claim(taken.id, "b@host") is None  # the second worker finds it taken
     assert not queue.withdraw(taken.id, "too late")  # the run cannot take it back now
-    assert queue.result(taken.id) is None
+    assert queue.result(taken.id) is None and queue.claimer(taken.id) == "a@host"
     assert queue.withdraw(untaken.id, "no worker took it")
-    assert not queue.claim(untaken.id, "a@host")  # withdrawn: never released later
-    assert queue.result(untaken.id) == Outcome(False, stage="deploy", message="no worker took it")
+    assert queue.claim(untaken.id, "a@host") is None  # withdrawn: never released later
+    found = queue.result(untaken.id)
+    assert found == Outcome(False, stage="deploy", message="no worker took it")
     assert queue.pending() == []
+
+
+def test_a_retried_write_finds_its_own_bytes_and_is_not_taken_for_another_writers(queue):
+    """Review: a PUT whose answer was lost is retried by boto3, and the retry's 412 read as
+    someone else's claim: no one would release the request, the run waiting an hour."""
+    key = f"{server_queue.PREFIX}/x.claim.json"
+    assert queue._create(key, b'{"worker": "a"}')
+    assert queue._create(key, b'{"worker": "a"}')  # the retry: its own bytes, written
+    assert not queue._create(key, b'{"worker": "b"}')  # another's: refused
+    request = _request()
+    queue.submit(request)
+    queue.submit(request)  # a submit retried is no error either
+    with pytest.raises(QueueError, match="is there already"):
+        queue.submit(Request(request.id, "web", "other@sha256:1", "t:1", None, "x", ""))
 
 
 def test_a_run_sees_the_events_in_order_and_gives_up_on_a_request_none_takes(queue):
     request = _request()
     queue.submit(request)
-    assert queue.claim(request.id, "w")
+    assert queue.claim(request.id, "w") is not None
     made = [
         StageStarted("web", "deploy", "v2"),
         Output("web", "deploy", "healthy"),
@@ -66,59 +93,83 @@ def test_a_run_sees_the_events_in_order_and_gives_up_on_a_request_none_takes(que
     assert queue.pending() == []
 
 
+def test_a_run_is_told_at_once_when_its_worker_stops_during_the_release(queue):
+    """Review: a run whose worker died after taking its request waited out the hour."""
+    request = _request()
+    queue.submit(request)
+    queue.beat("w1")
+    queue.claim(request.id, "w1")
+    queue.beat("w1", stopped=True)  # it stopped (or was killed: its beats stop) meanwhile
+    queue.beat("w2")  # another worker beating changes nothing for this request
+    with pytest.raises(QueueError, match=r"the deploy worker w1, stopped .* during this release"):
+        server_queue.wait(queue, request.id, lambda e: None, lambda: False, poll=0.01, look_every=0)
+
+
 def test_a_stopped_run_withdraws_its_request(queue):
     request = _request()
     queue.submit(request)
     with pytest.raises(QueueError, match="withdrawn before a worker took it"):
         server_queue.wait(queue, request.id, lambda e: None, lambda: True, poll=0.01)
-    assert not queue.claim(request.id, "w")
+    assert queue.claim(request.id, "w") is None
 
 
 def test_a_request_that_waited_too_long_is_refused_not_released(queue, cli, tmp_path):
     assert cli("init", "--name", "acme").code == 0
-    pf = ProjectFile.load(tmp_path / "pilot.toml")
     said: list[str] = []
-    worker = Worker(pf.path, pf.check().config, queue, lambda e: None, said.append, name="w")
+    worker = Worker(tmp_path / "pilot.toml", queue, lambda e: None, said.append, name="w")
     request = _request()
     queue.submit(request)
-    outcome = worker.take(request, server_queue.EXPIRED + 1)
+    queue.claim = lambda request_id, name: server_queue.EXPIRED + 1  # claimed that late
+    outcome = worker.take(request)
     assert outcome is not None and not outcome.ok and outcome.exit_code == 2
     assert "the request waited 10 min" in outcome.message
     assert queue.result(request.id) == outcome
-    assert worker.take(request, 0) is None  # taken already
 
 
-def test_a_request_for_an_app_or_project_the_worker_does_not_release_is_refused(
-    queue, cli, tmp_path
-):
+def test_what_of_the_runs_pilot_toml_the_worker_takes(queue, cli, tmp_path):
+    """The app's table of the run's commit, in this machine's pilot.toml, checked whole; no
+    app, project or secret name the worker's own pilot.toml does not have (review: a
+    commit listing AWS_SECRET_ACCESS_KEY as a secret got the worker's own key)."""
     assert cli("init", "--name", "acme").code == 0
     pf = ProjectFile.load(tmp_path / "pilot.toml")
-    worker = Worker(pf.path, pf.check().config, queue, lambda e: None, lambda s: None)
-    other = pf.with_value("project.name", "other")
+    worker = Worker(pf.path, queue, lambda e: None, lambda s: None)
+    theirs = add_app(pf.text, {**WEB, "env": {"GREETING": "from-ci"}})
+    alone = worker.config_for(_request(pilot_toml=theirs))
+    assert isinstance(alone, Outcome) and "has no app 'web'" in alone.message  # not here yet
+    pf.save(add_app(pf.text, {**WEB, "env": {"GREETING": "hi"}}))
+    taken = worker.config_for(_request(pilot_toml=theirs))
+    assert not isinstance(taken, Outcome), taken
+    web = taken.app("web")
+    assert web is not None and web.env == {"GREETING": "from-ci"}
+
+    keys = add_app(pf.text.split("[[apps]]")[0], {**WEB, "secrets": ["AWS_SECRET_ACCESS_KEY"]})
+    other = ProjectFile(pf.path, pf.text).with_value("project.name", "other")
     for text, why in (
         ("[project\n", "the pilot.toml of the run's commit is not valid"),
         (other, "the run's pilot.toml is of project 'other'; this worker releases 'acme'"),
-        (pf.text, "the run's pilot.toml has no app 'web'"),
+        (pf.text.split("[[apps]]")[0], "the run's pilot.toml has no app 'web'"),
+        (keys, "gives web the secret AWS_SECRET_ACCESS_KEY, which this worker's"),
     ):
-        request = Request(server_queue.new_id(), "web", "r@sha256:0", "t:1", None, "ci", text)
-        refused = worker.config_for(request)
-        assert isinstance(refused, Outcome) and refused.exit_code == 2
+        refused = worker.config_for(_request(pilot_toml=text))
+        assert isinstance(refused, Outcome) and refused.exit_code == 2, text
         assert why in refused.message, refused.message
+    # review: a request whose pilot.toml is not text stopped the worker with a traceback
+    garbled = worker.take(_request(pilot_toml=None))  # type: ignore[arg-type]
+    assert garbled is not None and garbled.exit_code == 2
+    assert "the pilot.toml of the run's commit is not valid" in garbled.message
 
 
-def test_old_records_are_tidied_and_the_heartbeat_kept(queue):
+def test_old_records_are_tidied_and_each_workers_heartbeat_said(queue):
     request = _request()
     queue.submit(request)
     queue.claim(request.id, "w")
     queue.finish(request.id, Outcome(True))
     queue.beat("w")
+    queue.beat("other@host", stopped=True)  # a second worker stopping stops no other
     assert queue.tidy() == 0  # a week is kept
-    assert queue.tidy(older_than=0) == 1
-    keys = queue.store.keys(f"{server_queue.PREFIX}/")
-    assert keys == [server_queue.WORKER_KEY]
-    seen = queue.worker_seen()
-    assert seen is not None and (seen.worker, seen.stopped) == ("w", False)
     assert queue.worker_taking() == "w"
+    assert queue.tidy(older_than=0) == 1
+    assert queue.store.keys(f"{server_queue.PREFIX}/") == []  # old heartbeats too
     queue.beat("w", stopped=True)
-    with pytest.raises(QueueError, match=r"the worker \(w\) was stopped"):
+    with pytest.raises(QueueError, match=r"the deploy worker w, stopped \d+ s ago: start it"):
         queue.worker_taking()

@@ -59,8 +59,8 @@ def worker(ns: argparse.Namespace) -> int:
         error(f"the deploy requests cannot be read: {exc}")
         return EXIT_FAILED
     except KeyboardInterrupt:
-        error("stopped during a release: the run that asked is told it failed when it waits")
-        return EXIT_INTERRUPTED
+        error("stopped during a release: the run that asked is told it failed")
+        return 128 + signals[-1] if signals else EXIT_INTERRUPTED
     if ns.json:
         print_json([{**o.__dict__} for o in ended])
     elif ns.once and not ended:

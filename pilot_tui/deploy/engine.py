@@ -144,7 +144,9 @@ class Deployer:
 
             # The worker takes the lease and records the release: never held here too.
             with _RunLog(self, name, "deploy") as log:
-                return server_requests.request_release(self, log, app, self.queue, self.by)
+                return server_requests.request_release(
+                    self, log, app, self.queue, self.by, force=force
+                )
         with _RunLog(self, name, "deploy") as log, self._leased(log, name, "deploy"):
             records = _records(self.state_dir, name)
             before, known = history.live(records), {r.id for r in records}

@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from pilot_tui.deploy import events, history
 from pilot_tui.deploy.events import Event
@@ -111,10 +111,29 @@ def new_id(now: float | None = None) -> str:
     return f"{stamp}-{os.urandom(3).hex()}"
 
 
+def known_fields(kind: type[Any], data: dict[str, Any]) -> dict[str, Any]:
+    """The items of ``data`` that are fields of dataclass ``kind``: a record written by a
+    newer Pilot, with more in it, is read all the same."""
+    names = {f.name for f in dataclasses.fields(kind)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+class Record:
+    """A dataclass kept in the bucket as JSON."""
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(dataclasses.asdict(self)).encode()  # type: ignore[call-overload]  # (a dataclass: its subclasses are)
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Self:
+        return cls(**known_fields(cls, json.loads(raw)))
+
+
 @dataclass(frozen=True)
-class Request:
+class Request(Record):
     """One release asked of the worker: ``image`` by digest (host/repository@sha256:...),
-    the commit's pilot.toml (the app's settings come from it), who asked."""
+    the commit's pilot.toml (the app's settings come from it), who asked, and the deploy's
+    own flags (``force``: release even when nothing changed; ``watch``: watch it live)."""
 
     id: str
     app: str
@@ -123,19 +142,12 @@ class Request:
     commit: str | None
     by: str
     pilot_toml: str
-
-    def to_bytes(self) -> bytes:
-        return json.dumps(dataclasses.asdict(self)).encode()
-
-    @classmethod
-    def from_bytes(cls, raw: bytes) -> Request:
-        data = json.loads(raw)
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+    force: bool = False
+    watch: bool = True
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Outcome(Record):
     """How a request ended: the release made (``release``), or the stage that failed, why,
     and the exit code the run ends with."""
 
@@ -146,21 +158,11 @@ class Outcome:
     exit_code: int = EXIT_FAILED
     by: str = ""  # the worker that ran it ("" when none did)
 
-    def to_bytes(self) -> bytes:
-        return json.dumps(dataclasses.asdict(self)).encode()
-
-    @classmethod
-    def from_bytes(cls, raw: bytes) -> Outcome:
-        data = json.loads(raw)
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
     def made(self) -> history.Release | None:
         """The release made, as the history records it."""
         if self.release is None:
             return None
-        known = {f.name for f in dataclasses.fields(history.Release)}
-        return history.Release(**{k: v for k, v in self.release.items() if k in known})
+        return history.Release(**known_fields(history.Release, self.release))
 
 
 def event_data(event: Event) -> dict[str, Any]:
@@ -174,8 +176,7 @@ def event_from(data: dict[str, Any]) -> Event | None:
     kind = EVENT_TYPES.get(str(data.get("type")))
     if kind is None:
         return None
-    known = {f.name for f in dataclasses.fields(kind)}
-    values = {k: v for k, v in data.items() if k in known}
+    values = known_fields(kind, data)
     if "logs" in values:
         values["logs"] = tuple(values["logs"])
     return kind(**values)

@@ -50,7 +50,13 @@ def _registry(ctx: Context, app: AppSettings) -> Registry:
 
 
 def request_release(
-    ctx: DeployContext, log: RunLog, app: AppSettings, queue: server_queue.Queue, by: str
+    ctx: DeployContext,
+    log: RunLog,
+    app: AppSettings,
+    queue: server_queue.Queue,
+    by: str,
+    *,
+    force: bool = False,
 ) -> history.Release:
     """In a CI run: ``app`` (of the Docker host) built here, pushed to its repository, and
     released by the worker, whose events are shown as they come. The release it made, or
@@ -87,6 +93,8 @@ def request_release(
         ctx.commit(app),
         by,
         (ctx.root / PROJECT_FILE).read_text(encoding="utf-8"),
+        force=force,
+        watch=ctx.watch,
     )
     try:
         queue.submit(request)

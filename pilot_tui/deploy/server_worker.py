@@ -195,8 +195,9 @@ class Worker:
                 requested_by=request.by,
                 cancel=self.cancel,
                 secrets_from_env=False,
+                watch=request.watch,
             ) as engine:
-                made = engine.deploy(request.app)
+                made = engine.deploy(request.app, force=request.force)
         except DeployError as exc:  # its StageFailed went with the events
             return Outcome(False, stage=exc.stage, message=str(exc), exit_code=exc.exit_code)
         except PilotError as exc:  # the host, the bucket: before the deploy began

@@ -205,6 +205,14 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
             assert not ended.ok and why in ended.message, ended
         assert "<h1>from CI 1</h1>" in get(port, "web.localhost")
 
+        # The same commit again releases nothing; with --force (the run's own flag, passed
+        # on to the worker), it does.
+        same = run_job(workflow, checkout, {}, github_tokens, cli, monkeypatch)
+        assert same.code == 0 and "nothing changed: v2 is live" in same.err, same.err
+        forced = workflow.replace("pilot-tui deploy web", "pilot-tui deploy web --force")
+        again = run_job(forced, checkout, {}, github_tokens, cli, monkeypatch)
+        assert again.code == 0 and again.out.startswith("web\tv3\t"), again.err
+
         # `server status` names the worker taking the runs' requests
         status = cli("server", "status", "--json")
         assert status.code == 0, status.err

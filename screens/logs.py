@@ -137,6 +137,9 @@ class LogsScreen(Screen[None]):
         Binding("x", "next_error", "Next error"),
         Binding("f", "toggle_follow", "Follow"),
         Binding("c", "copy", "Copy"),
+        # Another run's tab from the pane (found walking: only Tab, then the arrows, did it)
+        Binding("right_square_bracket", "run(1)", "Older run", show=False),
+        Binding("left_square_bracket", "run(-1)", "Newer run", show=False),
         Binding("escape", "back", "Back"),
     ]
 
@@ -244,6 +247,12 @@ class LogsScreen(Screen[None]):
         if self.runs > len(self.files):
             return f"the newest {len(self.files)} of {self.runs} runs"
         return counted(len(self.files), "run")
+
+    def action_run(self, step: int) -> None:
+        """The run ``step`` tabs older (newer when negative), if there is one."""
+        n = self._active()
+        if n is not None and 0 <= n + step < len(self.files):
+            self.query_one("#runs", TabbedContent).active = f"run-{n + step}"
 
     @on(TabbedContent.TabActivated)
     def tab_changed(self) -> None:

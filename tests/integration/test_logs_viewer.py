@@ -64,6 +64,14 @@ async def test_tabs_follow_search_and_errors(project):
         await pilot.press("c")
         first, second = plain(log.lines[0]), plain(log.lines[1])
         assert app.clipboard == f"{first}\n{second[:6]}"
+        # ] and [ reach the other runs from the pane (found walking: Tab first, then arrows)
+        assert app.focused is log
+        await pilot.press("right_square_bracket")
+        assert tabs.active == "run-1"
+        await pilot.press("right_square_bracket")  # there is no older one: stays
+        assert tabs.active == "run-1"
+        await pilot.press("left_square_bracket")
+        assert tabs.active == "run-0"
         await pilot.press("escape")
         assert not isinstance(app.screen, LogsScreen)
 

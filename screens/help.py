@@ -22,7 +22,7 @@ Pilot sets up your own platform on your own cloud account. Everything you choose
 | `s` | welcome | the Pilot Server: plan, review, apply, destroy |
 | `a` | welcome | apps: the list, and `n` for a new one (detects how it builds) |
 | `d` | welcome | data: databases, last backup and drill; `b` back up, `t` drill, `r` restore |
-| `l` | welcome | run logs: a tab per run (`]` older, `[` newer); `/` search, `n` next match, `x` next error, `f` follow |
+| `l` | welcome | run logs: a tab per run; `/` search, `n` next match, `x` next error, `f` follow |
 | `e` | welcome | edit pilot.toml (live validation; a broken file opens here at start) |
 | `r` | welcome | reload pilot.toml |
 | `i` | welcome | create a commented pilot.toml when there is none |
@@ -38,6 +38,7 @@ Pilot sets up your own platform on your own cloud account. Everything you choose
 | `p` | apps | deploy a preview (its name asked) |
 | `x` | apps | remove the selected preview |
 | `c` | run logs | copy the selection, or the line found |
+| `]` `[` | run logs | the older run's tab, the newer run's |
 | `Esc` | server | cancel a running Terraform gracefully (asks first), or go back |
 | `ctrl+s` | editor | save (only a valid file) |
 | `ctrl+o` | editor | open in $EDITOR |

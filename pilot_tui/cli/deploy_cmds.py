@@ -31,7 +31,7 @@ class Printer:
 
     def __init__(self, verbose: bool) -> None:
         self.verbose = verbose
-        self.failed: set[str] = set()  # the failures said already (not said twice: _fail)
+        self.failed: set[tuple[str, str]] = set()  # (stage, message) said: not again (_fail)
 
     def __call__(self, event: Event) -> None:
         if (
@@ -42,7 +42,7 @@ class Printer:
         ):
             return
         if isinstance(event, StageFailed):
-            self.failed.add(event.message)
+            self.failed.add((event.stage, event.message))
         say(describe(event))
 
 
@@ -94,7 +94,7 @@ def _shared(config: PilotConfig, project: Project) -> SharedHistory | None:
 def _fail(exc: DeployError, engine: Deployer) -> int:
     """The failure said, once: not again when its stage's event said it already (found
     walking: every failed deploy or rollback printed its reason twice)."""
-    said = isinstance(engine.emit, Printer) and str(exc) in engine.emit.failed
+    said = isinstance(engine.emit, Printer) and (exc.stage, str(exc)) in engine.emit.failed
     if not said:
         error(f"{exc.stage}: {exc}")
     if exc.logs:

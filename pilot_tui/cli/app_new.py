@@ -79,7 +79,8 @@ def run(ns: argparse.Namespace) -> int:
         say(
             f"note: no Python Lambda handler in {folder} (def handler(event, context) or "
             f"def lambda_handler(event, context) in one of {modules}): it is an image "
-            "function, its image built and pushed to ECR; for a zip function, set "
+            "function, a web server answering on $PORT (the Lambda Web Adapter passes it "
+            "the requests), its image built and pushed to ECR; for a zip function, set "
             'target.package = "zip" and target.handler = "MODULE.FUNCTION"'
         )
     sys.stderr.write(

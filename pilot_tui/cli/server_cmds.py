@@ -449,5 +449,10 @@ def _ci_worker(project: Project) -> tuple[dict[str, Any] | None, str] | None:
         return None, f"unknown: {exc}"
     if seen is None:
         return None, server_queue.describe_worker(seen)
-    data = {"worker": seen.worker, "seen_seconds_ago": round(seen.age), "stopped": seen.stopped}
+    data = {
+        "worker": seen.worker,
+        "seen_seconds_ago": round(seen.age),
+        "stopped": seen.stopped,
+        "taking": seen.taking,  # beat lately, and did not say it stopped
+    }
     return data, server_queue.describe_worker(seen)

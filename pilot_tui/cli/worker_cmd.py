@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import math
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+from pilot_tui import redact
 from pilot_tui.cli.common import error, load_valid, print_json, say
+from pilot_tui.config.schema import PilotConfig
 from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from pilot_tui.project import Project
 from pilot_tui.runner import Interrupt
@@ -19,10 +23,13 @@ def worker(ns: argparse.Namespace) -> int:
     from pilot_tui.cli.deploy_cmds import Printer
     from pilot_tui.deploy.server_queue import Queue
     from pilot_tui.deploy.server_worker import Worker
-    from pilot_tui.deploy.shared_history import SharedHistoryError, shared_history
+    from pilot_tui.deploy.shared_history import NoBucket, SharedHistoryError, shared_history
 
-    if ns.poll <= 0:
-        error(f"--poll {ns.poll:g}: the seconds between looks must be more than 0")
+    if not (math.isfinite(ns.poll) and ns.poll > 0):  # (found walking: nan polled nonstop)
+        error(f"--poll {ns.poll:g}: the seconds between looks must be a number more than 0")
+        return EXIT_INVALID
+    if ns.json and not ns.once:
+        error("--json prints how the requests ended, once they have: use it with --once")
         return EXIT_INVALID
     loaded = load_valid(ns)
     if loaded is None:
@@ -37,24 +44,32 @@ def worker(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     project = Project(pf.path)
     try:
-        shared = shared_history(config, project.state_dir, project.root, start=True)
+        # Never the sandbox's emulators started here: stopped, they took the bucket along.
+        shared = shared_history(config, project.state_dir, project.root)
     except SharedHistoryError as exc:
         error(str(exc))
         return EXIT_FAILED
-    if shared is None:  # the sandbox's emulators could not be started
-        error("the sandbox's state bucket is not running: pilot-tui sandbox start")
+    if shared is None:
+        error("the sandbox is stopped, and its state bucket with it: pilot-tui server up")
         return EXIT_FAILED
+    _check_engine(config, project)
     stop = threading.Event()
     signals: list[int] = []
     runner = Worker(pf.path, Queue(shared), Printer(ns.verbose), say)
     say(
         f"taking the deploy requests of {config.project.name} in {shared.kind}://"
         f"{shared.bucket} as {runner.name}"
-        + ("" if ns.once else "; Ctrl+C stops it after the release under way")
+        + ("" if ns.once else "; Ctrl+C stops it (after the release under way, if one is)")
     )
     try:
-        with _stopped_by_signals(stop, runner.cancel, signals):
+        with _stopped_by_signals(stop, runner.cancel, signals, lambda: runner.busy):
             ended = runner.serve(once=ns.once, poll=ns.poll, stopped=stop.is_set)
+    except NoBucket:
+        error(
+            f"the state bucket {shared.bucket} does not exist: `pilot-tui ci github` makes it "
+            "(or `pilot-tui server up`, whose state it holds)"
+        )
+        return EXIT_FAILED
     except SharedHistoryError as exc:
         error(f"the deploy requests cannot be read: {exc}")
         return EXIT_FAILED
@@ -62,7 +77,7 @@ def worker(ns: argparse.Namespace) -> int:
         error("stopped during a release: the run that asked is told it failed")
         return 128 + signals[-1] if signals else EXIT_INTERRUPTED
     if ns.json:
-        print_json([{**o.__dict__} for o in ended])
+        print_json([dataclasses.asdict(o) for o in ended])
     elif ns.once and not ended:
         say("no deploy request was waiting")
     if signals:  # stopped as asked: 128 + the signal, as shells say it
@@ -70,13 +85,28 @@ def worker(ns: argparse.Namespace) -> int:
     return EXIT_OK if all(o.ok for o in ended) else EXIT_FAILED
 
 
+def _check_engine(config: PilotConfig, project: Project) -> None:
+    """A warning now when the Docker host does not answer (found walking: the worker beat
+    as "taking requests" and failed each one)."""
+    from pilot_tui.deploy.host import HostError, connect, target_for
+    from pilot_tui.provision.outputs import saved_record
+
+    try:
+        target = target_for(config, project.state_dir, saved_record(project.state_dir))
+        with connect(target, project.state_dir / "run") as client:
+            client.ping()
+    except Exception as exc:  # HostError, or the docker SDK's own
+        said = exc if isinstance(exc, HostError) else redact.clip(str(exc), 300)
+        say(f"warning: the Docker host does not answer now, so requests fail until it does: {said}")
+
+
 @contextlib.contextmanager
 def _stopped_by_signals(
-    stop: threading.Event, cancel: Interrupt, signals: list[int]
+    stop: threading.Event, cancel: Interrupt, signals: list[int], busy: Callable[[], bool]
 ) -> Iterator[None]:
-    """The first Ctrl+C or SIGTERM stops the worker after the release under way (noted in
-    ``signals``); a second cancels that release (the live one keeps serving); a third
-    stops at once (KeyboardInterrupt)."""
+    """The first Ctrl+C or SIGTERM stops the worker, after the release under way when
+    ``busy`` (noted in ``signals``); a second cancels that release (the live one keeps
+    serving); a third stops at once (KeyboardInterrupt)."""
 
     def handle(signum: int, frame: object) -> None:
         if cancel.is_set():
@@ -87,7 +117,10 @@ def _stopped_by_signals(
             return
         signals.append(signum)
         stop.set()
-        say("stopping after the release under way (Ctrl+C again cancels it)")
+        if busy():
+            say("stopping after the release under way (Ctrl+C again cancels it)")
+        else:
+            say("stopping")
 
     before = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -106,9 +106,11 @@ class QueueError(PilotError):
 
 
 def new_id(now: float | None = None) -> str:
-    """A request ID: its UTC time first (requests sort by it), then 6 random hex digits."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
-    return f"{stamp}-{os.urandom(3).hex()}"
+    """A request ID: its UTC time to the millisecond first (requests sort by it: two runs
+    a moment apart are released in order), then 6 random hex digits."""
+    moment = time.time() if now is None else now
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(moment))
+    return f"{stamp}.{int(moment * 1000) % 1000:03d}Z-{os.urandom(3).hex()}"
 
 
 def known_fields(kind: type[Any], data: dict[str, Any]) -> dict[str, Any]:
@@ -157,6 +159,8 @@ class Outcome(Record):
     message: str = ""
     exit_code: int = EXIT_FAILED
     by: str = ""  # the worker that ran it ("" when none did)
+    request: str = ""  # the request's ID and app (what `server worker --json` lists)
+    app: str = ""
 
     def made(self) -> history.Release | None:
         """The release made, as the history records it."""

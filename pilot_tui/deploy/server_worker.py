@@ -86,6 +86,7 @@ class Worker:
     say: Say
     name: str = field(default_factory=worker_name)
     cancel: CancelToken = field(default_factory=CancelToken)  # the release under way's
+    busy: bool = False  # a request is being released now
 
     def serve(self, *, once: bool, poll: float, stopped: Callable[[], bool]) -> list[Outcome]:
         """Release the requests as they come until ``stopped`` (``once``: those waiting
@@ -135,12 +136,16 @@ class Worker:
             return None
         self.say(f"request {request.id}: {request.app} ({request.image}), for {request.by}")
         writer = EventsWriter(self.queue, request.id)
+        self.busy = True
         try:
             if age > server_queue.EXPIRED:  # its age when claimed: never released late
                 outcome = refused(
                     f"not released: the request waited {age / 60:.0f} min, and a release "
                     "that late may be older than the one serving now; run the deploy again"
                 )
+                late = StageFailed(request.app, "deploy", outcome.message)
+                writer.emit(late)
+                self.emit(late)
             else:
                 outcome = self._release(request, writer.emit)
         except KeyboardInterrupt:  # stopped at once: the run is told, not left waiting
@@ -155,20 +160,28 @@ class Worker:
                 ),
             )
             raise
+        finally:
+            self.busy = False
         writer.close()
         return self._finish(request, outcome)
 
     def _finish(self, request: Request, outcome: Outcome) -> Outcome:
         """``outcome`` written for the run that waits (masked: the run cannot mask what it
         never held), and said here."""
-        outcome = dataclasses.replace(outcome, message=redact.text(outcome.message), by=self.name)
+        outcome = dataclasses.replace(
+            outcome,
+            message=redact.text(outcome.message),
+            by=self.name,
+            request=request.id,
+            app=request.app,
+        )
         try:
             self.queue.finish(request.id, outcome)
         except SharedHistoryError as exc:
             self.say(f"warning: the run that asked cannot be told how it ended: {exc}")
+        # (a failure's reason was said just above, by its event: not again)
         made = outcome.release
-        said = f"released {made['id']}" if made else outcome.message
-        self.say(f"request {request.id}: {said}")
+        self.say(f"request {request.id}: " + (f"released {made['id']}" if made else "failed"))
         return outcome
 
     def _release(self, request: Request, record: Callable[[Event], None]) -> Outcome:
@@ -226,11 +239,14 @@ class Worker:
         if checked.config is None:
             return refused(f"this worker's {ours.display} is not valid: {_problems(checked)}")
         mine = checked.config.app(request.app)
-        if mine is None or not target_for(mine).on_docker_host:
-            where = "has no app" if mine is None else f"runs on {mine.target.kind}:"
+        if mine is None:
             return refused(
-                f"this worker's {ours.display} {where} {request.app!r}: not released on the "
-                "Docker host (add it there first)"
+                f"this worker's {ours.display} has no app {request.app!r}: add it there first"
+            )
+        if not target_for(mine).on_docker_host:
+            return refused(
+                f"in this worker's {ours.display}, {mine.name} is a {mine.target.kind} app, "
+                "not one of the Docker host: not released here"
             )
         theirs = ProjectFile(self.project_file, str(request.pilot_toml)).check()
         if theirs.config is None:

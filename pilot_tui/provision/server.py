@@ -419,6 +419,12 @@ class Server:
             and not (self.workdir / ".terraform").is_dir()
         ):
             return {}  # never initialised here: no state to read
+        from pilot_tui.provision.backends import emulator_gone
+
+        if emulator_gone(self.workdir) is not None:
+            # Its state was in a stopped sandbox emulator's memory: gone with it (found
+            # walking: `server status` failed with Terraform's "Error loading state").
+            return {}
         shown = json.loads(
             await self._capture(commands.show_state(self.terraform(), self.workdir)) or "{}"
         )

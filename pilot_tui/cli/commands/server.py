@@ -84,8 +84,9 @@ def _register_worker(srv: Commands) -> None:
         "state bucket. The worker takes each request and releases that image as a deploy\n"
         "from here would, with the app's settings of the run's commit and the secrets of\n"
         "this machine's .pilot/ (none travel through the bucket). Run it where the\n"
-        "project's .pilot/ is, and leave it running; the runs wait for it (2 minutes at\n"
-        "most before it takes their request). Ctrl+C stops it after the release under way.",
+        "project's .pilot/ is, and leave it running: a run whose app finds no worker\n"
+        "taking requests fails at once, and one whose request no worker takes within 2\n"
+        "minutes gives up. Ctrl+C stops it (after the release under way, if one is).",
     )
     p.add_argument(
         "--once",
@@ -100,7 +101,9 @@ def _register_worker(srv: Commands) -> None:
         help="seconds between looks for new requests (default: 10; each look is a LIST "
         "request S3 bills, about 260,000 a month)",
     )
-    p.add_argument("--json", action="store_true", help="print how each request ended, as JSON")
+    p.add_argument(
+        "--json", action="store_true", help="with --once: print how each request ended, as JSON"
+    )
     p.add_argument("--verbose", "-v", action="store_true", help="show build and release output")
 
 

@@ -124,6 +124,7 @@ def test_a_request_that_waited_too_long_is_refused_not_released(queue, cli, tmp_
     assert outcome is not None and not outcome.ok and outcome.exit_code == 2
     assert "the request waited 10 min" in outcome.message
     assert queue.result(request.id) == outcome
+    assert (outcome.request, outcome.app) == (request.id, "web")  # which one (walk)
 
 
 def test_what_of_the_runs_pilot_toml_the_worker_takes(queue, cli, tmp_path):

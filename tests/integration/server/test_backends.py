@@ -117,6 +117,11 @@ def test_terraform_keeps_state_in_the_s3_bucket_and_destroy_removes_it_last(sand
     assert "What remains: nothing." in gone.stdout
     assert "state bucket pilot-state-acme" in gone.stdout  # listed, then removed
     assert not Sandbox(project / ".pilot").running()
+    # Found walking: `server status` then failed with Terraform's "Error loading state"
+    # (its backend was the stopped emulator's): nothing is provisioned, and it says so.
+    status = run_pilot("server", "status", cwd=project, timeout=120)
+    assert status.returncode == 0, status.stderr
+    assert "server: not provisioned (0 resources in state)" in status.stdout
 
     # Found walking: the next plan starts the emulators on new ports, but Terraform's saved
     # backend named the old one, and init, moving the state away from it, failed for good

@@ -1,0 +1,33 @@
+"""`pilot-tui server worker`'s refusals before it looks at any bucket (found walking)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize("poll", ["nan", "inf", "0", "-1"])
+def test_a_poll_that_is_no_number_of_seconds_is_refused(cli, poll):
+    assert cli("init").code == 0
+    refused = cli("server", "worker", "--poll", poll)
+    assert refused.code == 2, refused.err
+    assert "the seconds between looks must be a number more than 0" in refused.err
+
+
+def test_json_is_for_once_and_local_state_has_no_requests(cli):
+    assert cli("init").code == 0
+    alone = cli("server", "worker", "--json")
+    assert alone.code == 2 and "use it with --once" in alone.err
+    local = cli("server", "worker", "--once")
+    assert local.code == 2 and 'state.backend is "local"' in local.err
+
+
+def test_a_stopped_sandbox_is_said_not_started_again(cli, tmp_path):
+    """Found walking: the worker started the stopped emulators, then failed on their empty
+    bucket (NoSuchBucket), and its message named a `sandbox start` that does not exist."""
+    assert cli("init").code == 0
+    assert cli("config", "set", "state.backend", "s3").code == 0
+    stopped = cli("server", "worker", "--once")
+    assert stopped.code == 1, stopped.err
+    said = "the sandbox is stopped, and its state bucket with it: pilot-tui server up"
+    assert said in stopped.err
+    assert not (tmp_path / ".pilot" / "sandbox.json").exists()  # nothing was started

@@ -52,10 +52,10 @@ def worker(ns: argparse.Namespace) -> int:
     if shared is None:
         error("the sandbox is stopped, and its state bucket with it: pilot-tui server up")
         return EXIT_FAILED
-    _check_engine(config, project)
+    arch = _engine_architecture(config, project)
     stop = threading.Event()
     signals: list[int] = []
-    runner = Worker(pf.path, Queue(shared), Printer(ns.verbose), say)
+    runner = Worker(pf.path, Queue(shared), Printer(ns.verbose), say, arch=arch)
     say(
         f"taking the deploy requests of {config.project.name} in {shared.kind}://"
         f"{shared.bucket} as {runner.name}"
@@ -85,19 +85,21 @@ def worker(ns: argparse.Namespace) -> int:
     return EXIT_OK if all(o.ok for o in ended) else EXIT_FAILED
 
 
-def _check_engine(config: PilotConfig, project: Project) -> None:
-    """A warning now when the Docker host does not answer (found walking: the worker beat
-    as "taking requests" and failed each one)."""
+def _engine_architecture(config: PilotConfig, project: Project) -> str:
+    """The Docker host's CPU architecture, said in the heartbeat (a run builds for it); a
+    warning now when the host does not answer (found walking: the worker beat as "taking
+    requests" and failed each one), and ""."""
     from pilot_tui.deploy.host import HostError, connect, target_for
     from pilot_tui.provision.outputs import saved_record
 
     try:
         target = target_for(config, project.state_dir, saved_record(project.state_dir))
         with connect(target, project.state_dir / "run") as client:
-            client.ping()
+            return str(client.info().get("Architecture") or "")
     except Exception as exc:  # HostError, or the docker SDK's own
         said = exc if isinstance(exc, HostError) else redact.clip(str(exc), 300)
         say(f"warning: the Docker host does not answer now, so requests fail until it does: {said}")
+        return ""
 
 
 @contextlib.contextmanager

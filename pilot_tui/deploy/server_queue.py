@@ -75,6 +75,7 @@ class Seen:
     worker: str
     age: float
     stopped: bool
+    arch: str = ""  # its Docker engine's CPU architecture (x86_64, aarch64), when known
 
     @property
     def taking(self) -> bool:
@@ -206,8 +207,8 @@ class Queue:
         return True
 
     # -- the workers' heartbeats ----------------------------------------------------------
-    def beat(self, worker: str, *, stopped: bool = False) -> None:
-        data = {"worker": worker, "stopped": stopped}
+    def beat(self, worker: str, *, stopped: bool = False, arch: str = "") -> None:
+        data = {"worker": worker, "stopped": stopped, "arch": arch}
         self.store.put_if(_beat_key(worker), json.dumps(data).encode(), None)
 
     def workers_seen(self) -> list[Seen]:
@@ -221,7 +222,14 @@ class Queue:
                 data = json.loads(found.data)
             except ValueError:
                 continue
-            seen.append(Seen(str(data.get("worker", "?")), found.age, bool(data.get("stopped"))))
+            seen.append(
+                Seen(
+                    str(data.get("worker", "?")),
+                    found.age,
+                    bool(data.get("stopped")),
+                    str(data.get("arch") or ""),
+                )
+            )
         return sorted(seen, key=lambda s: s.age)
 
     def worker_seen(self) -> Seen | None:
@@ -230,15 +238,15 @@ class Queue:
         seen = self.workers_seen()
         return next((s for s in seen if s.taking), seen[0] if seen else None)
 
-    def worker_taking(self) -> str:
-        """The worker taking this project's requests now (its name); QueueError when none
-        is: a run then asks for nothing, and says what to start."""
+    def worker_taking(self) -> Seen:
+        """The worker taking this project's requests now; QueueError when none is: a run
+        then asks for nothing, and says what to start."""
         seen = self.worker_seen()
         if seen is None:
             raise QueueError(f"no worker takes this project's deploy requests: {WORKER_HINT}")
         if not seen.taking:
             raise QueueError(f"the deploy worker {describe_worker(seen)}: {WORKER_HINT}")
-        return seen.worker
+        return seen
 
     # -- a run's side ---------------------------------------------------------------------
     def submit(self, request: Request) -> None:

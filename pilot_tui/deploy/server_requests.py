@@ -66,9 +66,20 @@ def request_release(
 
     name = app.name
     try:
-        worker = queue.worker_taking()
+        seen = queue.worker_taking()
     except (server_queue.QueueError, SharedHistoryError) as exc:
         _failed(log, name, "deploy", str(exc))
+    worker = seen.worker
+    here = _architecture(ctx)
+    if seen.arch and here and seen.arch != here:  # (found reviewing: unhealthy, unsaid)
+        _failed(
+            log,
+            name,
+            "build",
+            f"the Pilot Server's Docker engine runs on {seen.arch} and this runner's on "
+            f"{here}: an image built here would not start there; run the job on a "
+            f"{seen.arch} runner (GitHub's ubuntu-24.04-arm is aarch64)",
+        )
     try:
         refuse_unreachable_ecr(ctx.config, app)  # the sandbox's ECR has no registry
     except PilotError as exc:
@@ -194,3 +205,11 @@ def _keep_newest(ctx: DeployContext, app: AppSettings, say: Callable[[str], None
         )
     except Exception as exc:  # kept all: said, never a failed release
         say(f"warning: older images of {app.name} are not expired: {redact.clip(str(exc), 200)}")
+
+
+def _architecture(ctx: DeployContext) -> str:
+    """The CPU architecture of the engine images are built on ("" when it does not say)."""
+    try:
+        return str(ctx.docker_client.info().get("Architecture") or "")
+    except Exception:  # not said: not checked
+        return ""

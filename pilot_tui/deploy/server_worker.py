@@ -50,19 +50,21 @@ class _Heartbeat:
     """The worker's heartbeat in the bucket every BEAT seconds, on a thread of its own (a
     release may take minutes); a beat that fails is retried at the next."""
 
-    def __init__(self, queue: Queue, name: str, every: float = server_queue.BEAT) -> None:
-        self.queue, self.name, self.every = queue, name, every
+    def __init__(
+        self, queue: Queue, name: str, arch: str, every: float = server_queue.BEAT
+    ) -> None:
+        self.queue, self.name, self.arch, self.every = queue, name, arch, every
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name="pilot-worker-beat", daemon=True)
 
     def start(self) -> None:
-        self.queue.beat(self.name)  # the first one here: a bucket that refuses is said now
+        self.queue.beat(self.name, arch=self.arch)  # the first here: a refusal is said now
         self.thread.start()
 
     def _run(self) -> None:
         while not self.stopped.wait(self.every):
             try:
-                self.queue.beat(self.name)
+                self.queue.beat(self.name, arch=self.arch)
             except SharedHistoryError:
                 continue
 
@@ -71,7 +73,7 @@ class _Heartbeat:
         self.stopped.set()
         self.thread.join(timeout=5)
         with contextlib.suppress(SharedHistoryError):
-            self.queue.beat(self.name, stopped=True)
+            self.queue.beat(self.name, stopped=True, arch=self.arch)
 
 
 @dataclass
@@ -87,13 +89,15 @@ class Worker:
     name: str = field(default_factory=worker_name)
     cancel: CancelToken = field(default_factory=CancelToken)  # the release under way's
     busy: bool = False  # a request is being released now
+    # The Docker host's CPU architecture (said in the heartbeat: a run builds for it).
+    arch: str = ""
 
     def serve(self, *, once: bool, poll: float, stopped: Callable[[], bool]) -> list[Outcome]:
         """Release the requests as they come until ``stopped`` (``once``: those waiting
         now, then return); how each ended. A bucket that cannot be read for a while is
         said and looked at again (SharedHistoryError only when its first heartbeat, or a
         look with ``once``, cannot be written or read)."""
-        beat = _Heartbeat(self.queue, self.name)
+        beat = _Heartbeat(self.queue, self.name, self.arch)
         beat.start()
         ended: list[Outcome] = []
         tidied = 0.0

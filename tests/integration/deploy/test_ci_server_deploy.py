@@ -154,6 +154,16 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
     none = run_job(workflow, checkout, {}, github_tokens, cli, monkeypatch)
     assert none.code == 1 and "no worker takes this project's deploy requests" in none.err
 
+    # A worker whose server runs on another CPU than the runner: said before any build
+    # (found reviewing: the image would fail its health check there, unsaid why).
+    queue = Queue(SharedHistory("s3", BUCKET, boto3.client("s3", region_name="us-east-1")))
+    queue.beat("arm@server", arch="aarch64" if os.uname().machine != "aarch64" else "x86_64")
+    other = run_job(workflow, checkout, {}, github_tokens, cli, monkeypatch)
+    assert other.code == 1, other.err
+    assert "the Pilot Server's Docker engine runs on" in other.err, other.err
+    assert "==> web: build ·" not in other.err  # nothing built
+    queue.store.delete(f"{server_queue.WORKERS}/arm@server.json")
+
     log = (tmp_path / "worker.log").open("w+b")
     worker = _worker(root, log)
     try:
@@ -193,7 +203,6 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
         # run1's image tagged as another app's build; each refused, nothing released.
         pushed = re.search(r"(\S+/pilot-acme-web)@(sha256:[0-9a-f]{64})", ran.err)
         assert pushed is not None, ran.err
-        queue = Queue(SharedHistory("s3", BUCKET, boto3.client("s3", region_name="us-east-1")))
         text = (checkout / "pilot.toml").read_text()
         for image, tag, why in (
             (f"{pushed[1]}-x@{pushed[2]}", "pilot/acme-web:abc123", "is not in web's own"),

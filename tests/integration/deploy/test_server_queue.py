@@ -168,7 +168,7 @@ def test_old_records_are_tidied_and_each_workers_heartbeat_said(queue):
     queue.beat("w")
     queue.beat("other@host", stopped=True)  # a second worker stopping stops no other
     assert queue.tidy() == 0  # a week is kept
-    assert queue.worker_taking() == "w"
+    assert queue.worker_taking().worker == "w"
     assert queue.tidy(older_than=0) == 1
     assert queue.store.keys(f"{server_queue.PREFIX}/") == []  # old heartbeats too
     queue.beat("w", stopped=True)

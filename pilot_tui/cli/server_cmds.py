@@ -379,7 +379,13 @@ def up(ns: argparse.Namespace) -> int:
     width = max((len(key) for key, _ in rows), default=0)
     for key, shown in rows:
         print(f"  {key:{width}}  {shown}")
-    print("Next: describe your apps in pilot.toml ([[apps]]), then deploy them.")
+    if server.config.apps:  # (found walking: it asked for apps pilot.toml had already)
+        print("Next: deploy your apps: pilot-tui deploy --all")
+    else:
+        print(
+            "Next: describe your apps (pilot-tui app new, or [[apps]] in pilot.toml), then "
+            "deploy them."
+        )
     return EXIT_OK
 
 

@@ -132,7 +132,15 @@ def test_up_with_no_changes_still_checks_the_deployer(sandbox_project):
     from tests.support.server_fixtures import iam_client, sandbox_state
 
     project = sandbox_project
-    assert run_pilot("server", "up", "--yes", cwd=project).returncode == 0
+    first_up = run_pilot("server", "up", "--yes", cwd=project)
+    assert first_up.returncode == 0, first_up.stderr
+    assert "Next: describe your apps (pilot-tui app new" in first_up.stdout
+    (project / "web").mkdir()
+    (project / "web" / "index.html").write_text("<h1>hi</h1>\n")
+    added = run_pilot(
+        "app", "new", "--path", "web", "--name", "web", "--target", "server", cwd=project
+    )
+    assert added.returncode == 0, added.stderr
     key_file = project / ".pilot/keys/aws-deployer.json"
     first = json.loads(key_file.read_text())["access_key_id"]
     iam = iam_client(project)
@@ -141,6 +149,8 @@ def test_up_with_no_changes_still_checks_the_deployer(sandbox_project):
     again = run_pilot("server", "up", "--yes", cwd=project)
     assert again.returncode == 0, again.stderr
     assert "No changes" in again.stdout
+    # (found walking: it asked again for apps pilot.toml had)
+    assert "Next: deploy your apps: pilot-tui deploy --all" in again.stdout
     stored = json.loads(key_file.read_text())
     assert stored["access_key_id"] != first
     assert [

@@ -7,8 +7,9 @@ server_queue.wait, as `deploy` does in a run. Figures: the time from the submit 
 worker's claim (the run submits after a random pause, as pushes come at any moment: about
 half the poll), the delay from an event emitted by the worker to the run showing it (the
 worker writes them at most every FLUSH second, the run looks every second), the time from
-the worker's result to the run's return, and the S3 requests each side sent per deploy. A real bucket adds its round trips (about 20-60 ms each within a
-region). Prints figures; asserts nothing.
+the worker's result to the run's return, and the S3 requests each side sent per deploy.
+A real bucket adds its round trips (about 20-60 ms each within a region). Prints figures;
+asserts nothing.
 
     .venv/bin/python tests/bench/server_queue.py [--runs 10] [--poll 2] [--events 20]
 """

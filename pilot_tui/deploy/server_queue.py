@@ -353,8 +353,10 @@ def _claim(worker: str, why: str) -> bytes:
 
 
 class EventsWriter:
-    """A release's events, written to the bucket at most every FLUSH seconds (and at the
-    end): what the run waiting on it shows as they come."""
+    """A release's events, written to the bucket at most every FLUSH seconds: by the emit
+    that comes a FLUSH after the last write, else by a thread of its own a FLUSH later (a
+    release may say nothing for a minute while it is watched: what came before is shown
+    meanwhile), and at the end: what the run waiting on it shows as they come."""
 
     def __init__(self, queue: Queue, request_id: str, clock: Callable[[], float] = time.monotonic):
         self.queue, self.request_id, self.clock = queue, request_id, clock
@@ -362,6 +364,9 @@ class EventsWriter:
         self.written = 0
         self.last = 0.0
         self.lock = threading.Lock()
+        self.closed = threading.Event()
+        self.flusher = threading.Thread(target=self._flush_later, daemon=True)
+        self.flusher.start()
 
     def emit(self, event: Event) -> None:
         with self.lock:
@@ -370,9 +375,17 @@ class EventsWriter:
                 self._write()
 
     def close(self) -> None:
+        self.closed.set()
+        self.flusher.join(timeout=5)
         with self.lock:
             if self.written < len(self.made):
                 self._write()
+
+    def _flush_later(self) -> None:
+        while not self.closed.wait(FLUSH):
+            with self.lock:
+                if self.written < len(self.made):
+                    self._write()
 
     def _write(self) -> None:
         self.last = self.clock()

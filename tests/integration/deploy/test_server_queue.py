@@ -174,3 +174,24 @@ def test_old_records_are_tidied_and_each_workers_heartbeat_said(queue):
     queue.beat("w", stopped=True)
     with pytest.raises(QueueError, match=r"the deploy worker w, stopped \d+ s ago: start it"):
         queue.worker_taking()
+
+
+def test_events_before_a_quiet_while_reach_the_run_during_it(queue):
+    """Review: an event coming less than a FLUSH after the last write waited for the next
+    one, which a watched release may not say for a minute."""
+    import time
+
+    from pilot_tui.deploy.server_queue import EventsWriter
+
+    request = _request()
+    writer = EventsWriter(queue, request.id)
+    try:
+        writer.emit(StageStarted("web", "deploy", "v2"))  # written at once
+        writer.emit(Released("web", "v2", "http://web.localhost/"))  # within the FLUSH
+        time.sleep(server_queue.FLUSH * 2.5)  # the release says nothing for a while
+        assert [type(e).__name__ for e in queue.events(request.id)] == [
+            "StageStarted",
+            "Released",
+        ]
+    finally:
+        writer.close()

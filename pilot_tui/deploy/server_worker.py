@@ -31,7 +31,7 @@ from pilot_tui.deploy import server_queue
 from pilot_tui.deploy.context import CancelToken, DeployError, Say
 from pilot_tui.deploy.events import Emit, Event, StageFailed
 from pilot_tui.deploy.server_queue import EventsWriter, Outcome, Queue, Request, refused
-from pilot_tui.deploy.shared_history import SharedHistoryError
+from pilot_tui.deploy.shared_history import NoBucket, SharedHistoryError
 from pilot_tui.errors import EXIT_FAILED, PilotError
 
 TIDY_EVERY = 3600.0  # seconds between removals of old requests' records
@@ -96,7 +96,7 @@ class Worker:
         """Release the requests as they come until ``stopped`` (``once``: those waiting
         now, then return); how each ended. A bucket that cannot be read for a while is
         said and looked at again (SharedHistoryError only when its first heartbeat, or a
-        look with ``once``, cannot be written or read)."""
+        look with ``once``, cannot be written or read; NoBucket when it is gone)."""
         beat = _Heartbeat(self.queue, self.name, self.arch)
         beat.start()
         ended: list[Outcome] = []
@@ -105,6 +105,8 @@ class Worker:
             while not stopped():
                 try:
                     waiting = self.queue.pending()
+                except NoBucket:  # `server destroy` took it: nothing to wait for any more
+                    raise
                 except SharedHistoryError as exc:
                     if once:
                         raise

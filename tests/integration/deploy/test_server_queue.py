@@ -195,3 +195,34 @@ def test_events_before_a_quiet_while_reach_the_run_during_it(queue):
         ]
     finally:
         writer.close()
+
+
+def test_a_worker_stops_when_the_bucket_is_gone(queue, cli, tmp_path):
+    """`server destroy` takes the state bucket: the worker says so and stops, instead of
+    warning every poll forever."""
+    import threading
+
+    from pilot_tui.deploy.shared_history import NoBucket
+
+    assert cli("init", "--name", "acme").code == 0
+    said: list[str] = []
+    worker = Worker(tmp_path / "pilot.toml", queue, lambda e: None, said.append, name="w")
+    ended: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            worker.serve(once=False, poll=0.1, stopped=lambda: False)
+        except BaseException as exc:
+            ended.append(exc)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    while not queue.workers_seen():  # its first beat (the next is BEAT seconds later)
+        assert thread.is_alive(), ended
+    s3 = queue.store.client
+    for key in queue.store.keys(""):
+        s3.delete_object(Bucket=BUCKET, Key=key)
+    s3.delete_bucket(Bucket=BUCKET)
+    thread.join(timeout=20)
+    assert not thread.is_alive()
+    assert len(ended) == 1 and isinstance(ended[0], NoBucket), ended

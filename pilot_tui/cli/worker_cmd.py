@@ -10,6 +10,7 @@ import math
 import signal
 import threading
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from pilot_tui import redact
 from pilot_tui.cli.common import error, load_valid, print_json, say
@@ -18,12 +19,15 @@ from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_O
 from pilot_tui.project import Project
 from pilot_tui.runner import Interrupt
 
+if TYPE_CHECKING:
+    from pilot_tui.deploy.shared_history import SharedHistory
+
 
 def worker(ns: argparse.Namespace) -> int:
     from pilot_tui.cli.deploy_cmds import Printer
     from pilot_tui.deploy.server_queue import Queue
     from pilot_tui.deploy.server_worker import Worker
-    from pilot_tui.deploy.shared_history import NoBucket, SharedHistoryError, shared_history
+    from pilot_tui.deploy.shared_history import NoBucket, SharedHistoryError
 
     if not (math.isfinite(ns.poll) and ns.poll > 0):  # (found walking: nan polled nonstop)
         error(f"--poll {ns.poll:g}: the seconds between looks must be a number more than 0")
@@ -35,23 +39,10 @@ def worker(ns: argparse.Namespace) -> int:
     if loaded is None:
         return EXIT_INVALID
     pf, config = loaded
-    if config.state.backend == "local":
-        error(
-            'state.backend is "local": CI runs leave their deploy requests in the state '
-            "bucket, and this project has none (pilot-tui config set state.backend s3, then "
-            "pilot-tui ci github)"
-        )
-        return EXIT_INVALID
     project = Project(pf.path)
-    try:
-        # Never the sandbox's emulators started here: stopped, they took the bucket along.
-        shared = shared_history(config, project.state_dir, project.root)
-    except SharedHistoryError as exc:
-        error(str(exc))
-        return EXIT_FAILED
-    if shared is None:
-        error("the sandbox is stopped, and its state bucket with it: pilot-tui server up")
-        return EXIT_FAILED
+    shared = _bucket(config, project)
+    if isinstance(shared, int):
+        return shared
     arch = _engine_architecture(config, project)
     stop = threading.Event()
     signals: list[int] = []
@@ -83,6 +74,29 @@ def worker(ns: argparse.Namespace) -> int:
     if signals:  # stopped as asked: 128 + the signal, as shells say it
         return 128 + signals[0]
     return EXIT_OK if all(o.ok for o in ended) else EXIT_FAILED
+
+
+def _bucket(config: PilotConfig, project: Project) -> SharedHistory | int:
+    """The state bucket the requests are in, or the exit code after saying why not."""
+    from pilot_tui.deploy.shared_history import SharedHistoryError, shared_history
+
+    if config.state.backend == "local":
+        error(
+            'state.backend is "local": CI runs leave their deploy requests in the state '
+            "bucket, and this project has none (pilot-tui config set state.backend s3, then "
+            "pilot-tui ci github)"
+        )
+        return EXIT_INVALID
+    try:
+        # Never the sandbox's emulators started here: stopped, they took the bucket along.
+        shared = shared_history(config, project.state_dir, project.root)
+    except SharedHistoryError as exc:
+        error(str(exc))
+        return EXIT_FAILED
+    if shared is None:
+        error("the sandbox is stopped, and its state bucket with it: pilot-tui server up")
+        return EXIT_FAILED
+    return shared
 
 
 def _engine_architecture(config: PilotConfig, project: Project) -> str:

@@ -61,40 +61,9 @@ def request_release(
     """In a CI run: ``app`` (of the Docker host) built here, pushed to its repository, and
     released by the worker, whose events are shown as they come. The release it made, or
     DeployError as the worker said it failed."""
-    from pilot_tui.deploy.registry import push
-    from pilot_tui.deploy.targets.container import refuse_unreachable_ecr
-
     name = app.name
-    try:
-        seen = queue.worker_taking()
-    except (server_queue.QueueError, SharedHistoryError) as exc:
-        _failed(log, name, "deploy", str(exc))
-    worker = seen.worker
-    here = _architecture(ctx)
-    if seen.arch and here and seen.arch != here:  # (found reviewing: unhealthy, unsaid)
-        _failed(
-            log,
-            name,
-            "build",
-            f"the Pilot Server's Docker engine runs on {seen.arch} and this runner's on "
-            f"{here}: an image built here would not start there; run the job on a "
-            f"{seen.arch} runner (GitHub's ubuntu-24.04-arm is aarch64)",
-        )
-    try:
-        refuse_unreachable_ecr(ctx.config, app)  # the sandbox's ECR has no registry
-    except PilotError as exc:
-        _failed(log, name, "push", str(exc))
-    image_id, tag = ctx.build(log, app)
-    ctx.cancel.check()
-    timer = Timer()
-    log.emit(StageStarted(name, "push", "to the app's repository, for the Pilot Server"))
-    try:
-        registry = _registry(ctx, app)
-        pushed_as = tag.rpartition(":")[2]  # the content tag of repository:tag
-        image = push(ctx.docker_client, image_id, registry, pushed_as, log.line("push", name))
-    except RegistryError as exc:
-        _failed(log, name, "push", str(exc))
-    log.emit(StageFinished(name, "push", image, timer.seconds()))
+    worker = _worker_for(ctx, log, app, queue)
+    image, tag = _built_and_pushed(ctx, log, app)
     ctx.cancel.check()
     request = server_queue.Request(
         server_queue.new_id(),
@@ -109,7 +78,7 @@ def request_release(
     )
     try:
         queue.submit(request)
-    except SharedHistoryError as exc:
+    except (server_queue.QueueError, SharedHistoryError) as exc:
         _failed(log, name, "deploy", f"the deploy request could not be made: {exc}")
     log.line("deploy", name)(
         f"asked the Pilot Server's worker ({worker}) to release it: request {request.id}"
@@ -127,6 +96,53 @@ def request_release(
             exit_code=outcome.exit_code,
         )
     return made
+
+
+def _worker_for(
+    ctx: DeployContext, log: RunLog, app: AppSettings, queue: server_queue.Queue
+) -> str:
+    """The worker taking requests now, for a server of this runner's CPU (its name);
+    DeployError before anything is built when there is none."""
+    try:
+        seen = queue.worker_taking()
+    except (server_queue.QueueError, SharedHistoryError) as exc:
+        _failed(log, app.name, "deploy", str(exc))
+    here = _architecture(ctx)
+    if seen.arch and here and seen.arch != here:  # (found reviewing: unhealthy, unsaid)
+        _failed(
+            log,
+            app.name,
+            "build",
+            f"the Pilot Server's Docker engine runs on {seen.arch} and this runner's on "
+            f"{here}: an image built here would not start there; run the job on a "
+            f"{seen.arch} runner (GitHub's ubuntu-24.04-arm is aarch64)",
+        )
+    return seen.worker
+
+
+def _built_and_pushed(ctx: DeployContext, log: RunLog, app: AppSettings) -> tuple[str, str]:
+    """``app``'s image built on the runner's engine and pushed to its own repository:
+    (the pushed image by digest, the tag it was built as)."""
+    from pilot_tui.deploy.registry import push
+    from pilot_tui.deploy.targets.container import refuse_unreachable_ecr
+
+    name = app.name
+    try:
+        refuse_unreachable_ecr(ctx.config, app)  # the sandbox's ECR has no registry
+    except PilotError as exc:
+        _failed(log, name, "push", str(exc))
+    image_id, tag = ctx.build(log, app)
+    ctx.cancel.check()
+    timer = Timer()
+    log.emit(StageStarted(name, "push", "to the app's repository, for the Pilot Server"))
+    try:
+        registry = _registry(ctx, app)
+        pushed_as = tag.rpartition(":")[2]  # the content tag of repository:tag
+        image = push(ctx.docker_client, image_id, registry, pushed_as, log.line("push", name))
+    except RegistryError as exc:
+        _failed(log, name, "push", str(exc))
+    log.emit(StageFinished(name, "push", image, timer.seconds()))
+    return image, tag
 
 
 def pull_prebuilt(

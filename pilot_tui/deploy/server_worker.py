@@ -234,7 +234,6 @@ class Worker:
         place of its own, checked whole; the refusal (Outcome) when that cannot be released
         here. The commit adds no app and no secret name: which of this machine's secrets
         an app gets stays this machine's to say."""
-        import tomlkit
         from tomlkit.exceptions import TOMLKitError
 
         from pilot_tui.config.validate import check_text
@@ -278,14 +277,10 @@ class Worker:
                 f"secrets set {app.name} NAME)"
             )
         try:
-            merged = tomlkit.parse(ours.text)
-            tables = {t["name"]: t for t in tomlkit.parse(str(request.pilot_toml))["apps"]}
-            apps = merged["apps"]
-            index = next(i for i, t in enumerate(apps) if t.get("name") == request.app)
-            apps[index] = tables[request.app]
+            merged = _with_their_app(ours.text, str(request.pilot_toml), request.app)
         except (TOMLKitError, KeyError, StopIteration, TypeError) as exc:
             return refused(f"the run's app table of {request.app} cannot be used here: {exc}")
-        whole = check_text(tomlkit.dumps(merged), ours.display, self.project_file.parent)
+        whole = check_text(merged, ours.display, self.project_file.parent)
         if whole.config is None:
             return refused(
                 f"with the run's {request.app}, this worker's {ours.display} is not valid: "
@@ -305,3 +300,16 @@ class Worker:
 
 def _problems(checked: Checked) -> str:
     return "; ".join(checked.report.lines())[:400]
+
+
+def _with_their_app(ours: str, theirs: str, name: str) -> str:
+    """``ours`` (pilot.toml's text) with its [[apps]] table ``name`` replaced by the one of
+    ``theirs``, the rest of it (comments too) as it is."""
+    import tomlkit
+
+    merged = tomlkit.parse(ours)
+    tables = {t["name"]: t for t in tomlkit.parse(theirs)["apps"]}
+    apps = merged["apps"]
+    index = next(i for i, t in enumerate(apps) if t.get("name") == name)
+    apps[index] = tables[name]
+    return tomlkit.dumps(merged)

@@ -53,7 +53,7 @@ def worker(ns: argparse.Namespace) -> int:
         + ("" if ns.once else "; Ctrl+C stops it (after the release under way, if one is)")
     )
     try:
-        with _stopped_by_signals(stop, runner.cancel, signals, lambda: runner.busy):
+        with _stopped_by_signals(stop, lambda: runner.cancel, signals, lambda: runner.busy):
             ended = runner.serve(once=ns.once, poll=ns.poll, stopped=stop.is_set)
     except NoBucket:
         error(
@@ -65,8 +65,9 @@ def worker(ns: argparse.Namespace) -> int:
         error(f"the deploy requests cannot be read: {exc}")
         return EXIT_FAILED
     except KeyboardInterrupt:
-        error("stopped during a release: the run that asked is told it failed")
-        return 128 + signals[-1] if signals else EXIT_INTERRUPTED
+        if runner.stopped_mid_release:
+            error("stopped during a release: the run that asked is told it failed")
+        return 128 + signals[0] if signals else EXIT_INTERRUPTED
     if ns.json:
         print_json([dataclasses.asdict(o) for o in ended])
     elif ns.once and not ended:
@@ -118,17 +119,22 @@ def _engine_architecture(config: PilotConfig, project: Project) -> str:
 
 @contextlib.contextmanager
 def _stopped_by_signals(
-    stop: threading.Event, cancel: Interrupt, signals: list[int], busy: Callable[[], bool]
+    stop: threading.Event,
+    cancel: Callable[[], Interrupt],
+    signals: list[int],
+    busy: Callable[[], bool],
 ) -> Iterator[None]:
     """The first Ctrl+C or SIGTERM stops the worker, after the release under way when
-    ``busy`` (noted in ``signals``); a second cancels that release (the live one keeps
-    serving); a third stops at once (KeyboardInterrupt)."""
+    ``busy`` (noted in ``signals``); a second cancels that release (``cancel()``: its
+    token; the live one keeps serving); a third stops at once (KeyboardInterrupt)."""
 
     def handle(signum: int, frame: object) -> None:
-        if cancel.is_set():
+        if cancel().is_set():
             raise KeyboardInterrupt
         if stop.is_set():
-            cancel.request()
+            if not busy():
+                raise KeyboardInterrupt  # nothing under way: stopped now
+            cancel().request()
             say("cancelling the release under way (Ctrl+C again stops at once)")
             return
         signals.append(signum)

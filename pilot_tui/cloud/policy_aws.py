@@ -132,6 +132,9 @@ def image_statements(scope: Scope) -> list[Statement]:
                 # statement on any of the project's repositories: AWS offers no narrower.)
                 "ecr:GetRepositoryPolicy",
                 "ecr:SetRepositoryPolicy",
+                # the CI runs' images of a Pilot Server app: its newest kept, the rest
+                # expired (server_requests._keep_newest)
+                "ecr:PutLifecyclePolicy",
             ],
             "Resource": f"arn:aws:ecr:{scope.arn}:repository/{scope.names}*",
         },

@@ -38,6 +38,7 @@ from pilot_tui.deploy.events import (
     StageFinished,
     StageStarted,
     Timer,
+    redacted,
     to_json,
 )
 from pilot_tui.deploy.host import DockerTarget
@@ -510,6 +511,12 @@ class Deployer:
             env: dict[str, str] | None = None if self.secrets_from_env else {}
             values = secrets.resolve(self.state_dir, app.name, app.secrets, env)
         except secrets.SecretsError as exc:
+            if not self.secrets_from_env:  # (its "export it" does not hold here)
+                raise DeployError(
+                    "deploy",
+                    f"{exc} (a server worker takes no secret from its environment: "
+                    f"pilot-tui secrets set {app.name} NAME, where the worker runs)",
+                ) from exc
             raise DeployError("deploy", str(exc)) from exc
         return {**app.env, **values}
 
@@ -588,18 +595,6 @@ def _shared_note(log: RunLog, name: str, exc: SharedHistoryError) -> None:
     log.line("release", name)(f"warning: release history not shared: {exc}")
 
 
-def _redacted(event: Event) -> Event:
-    """The event with its text masked (a failure's message may quote what the app printed)."""
-    changes: dict[str, Any] = {}
-    for each in dataclasses.fields(event):
-        value = getattr(event, each.name)
-        if isinstance(value, str):
-            changes[each.name] = redact.text(value)
-        elif isinstance(value, tuple):
-            changes[each.name] = tuple(redact.text(str(item)) for item in value)
-    return dataclasses.replace(event, **changes)
-
-
 class _RunLog:
     """Emits events and keeps them, redacted, in .pilot/logs/VERB-TIME-APP.log."""
 
@@ -620,7 +615,7 @@ class _RunLog:
         self.handle.close()
 
     def emit(self, event: Event) -> None:
-        event = _redacted(event)  # what the log, the terminal and the screen all get
+        event = redacted(event)  # what the log, the terminal and the screen all get
         self.handle.write(redact.text(to_json(event)) + "\n")
         self.handle.flush()
         self.deployer.emit(event)

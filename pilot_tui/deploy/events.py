@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 STAGES = ("build", "push", "deploy", "release")
 
@@ -68,6 +69,20 @@ class Timer:
 
     def seconds(self) -> float:
         return round(time.monotonic() - self.started, 2)
+
+
+def redacted(event: Event) -> Event:
+    """The event with its text masked (a failure's message may quote what the app printed)."""
+    from pilot_tui import redact
+
+    changes: dict[str, Any] = {}
+    for each in dataclasses.fields(event):
+        value = getattr(event, each.name)
+        if isinstance(value, str):
+            changes[each.name] = redact.text(value)
+        elif isinstance(value, tuple):
+            changes[each.name] = tuple(redact.text(str(item)) for item in value)
+    return dataclasses.replace(event, **changes)
 
 
 def to_json(event: Event) -> str:

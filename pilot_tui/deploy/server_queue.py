@@ -18,12 +18,13 @@ Under ``pilot/deploys/`` in the bucket, per request ID (sortable by time):
 - ``ID.events.json``: the release's events so far, rewritten as they come;
 - ``ID.result.json``: how it ended (Outcome).
 
-``worker.json`` is the worker's heartbeat: a run asks for nothing when no worker has
-beaten lately, and says so at once instead of waiting out its time.
+``workers/NAME.json`` is each worker's heartbeat: a run asks for nothing when no worker
+has beaten lately, and says so at once instead of waiting out its time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -307,7 +308,10 @@ class Queue:
         bucket's clock), or None when someone took it first."""
         if not self._create(self.key(request_id, "claim"), _claim(worker, "")):
             return None
-        found = self.store.read_stored(self.key(request_id, "request"))
+        try:  # taken now, whatever this read says: the taker must end it
+            found = self.store.read_stored(self.key(request_id, "request"))
+        except SharedHistoryError:
+            return 0.0
         return 0.0 if found is None else found.age
 
     def write_events(self, request_id: str, made: list[Event]) -> None:
@@ -369,6 +373,7 @@ class EventsWriter:
         self.flusher.start()
 
     def emit(self, event: Event) -> None:
+        event = events.redacted(event)  # the run cannot mask what only this machine holds
         with self.lock:
             self.made.append(event)
             if self.clock() - self.last >= FLUSH:
@@ -407,6 +412,7 @@ def wait(
     result_wait: float = RESULT_WAIT,
     look_every: float = 10.0,
     clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Outcome:
     """Wait for ``request_id``'s end, passing its events to ``emit`` as they come. A
     request no worker took within ``claim_wait`` seconds is withdrawn (never released
@@ -454,7 +460,13 @@ def wait(
             raise QueueError(
                 f"the worker took the request but did not end it in {result_wait:.0f} s"
             )
-        time.sleep(poll)
+        try:
+            sleep(poll)
+        except KeyboardInterrupt:  # Ctrl+C, or GitHub cancelling the run (SIGINT)
+            if claimer is None:
+                with contextlib.suppress(SharedHistoryError):
+                    queue.withdraw(request_id, "the run that asked for it was stopped")
+            raise
 
 
 def refused(message: str) -> Outcome:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import getpass
+import os
 import socket
 import threading
 import time
@@ -25,25 +26,28 @@ from pathlib import Path
 
 from pilot_tui import redact
 from pilot_tui.config.document import ProjectFile
-from pilot_tui.config.schema import PilotConfig
+from pilot_tui.config.schema import PilotConfig, ServerTarget
 from pilot_tui.config.validate import Checked
 from pilot_tui.deploy import server_queue
 from pilot_tui.deploy.context import CancelToken, DeployError, Say
 from pilot_tui.deploy.events import Emit, Event, StageFailed
 from pilot_tui.deploy.server_queue import EventsWriter, Outcome, Queue, Request, refused
 from pilot_tui.deploy.shared_history import NoBucket, SharedHistoryError
+from pilot_tui.deploy.targets.base import target_settings
 from pilot_tui.errors import EXIT_FAILED, PilotError
 
 TIDY_EVERY = 3600.0  # seconds between removals of old requests' records
 
 
 def worker_name() -> str:
-    """Who the worker is, as runs and the records name it: user@host."""
+    """Who the worker is, as runs and the records name it: user@host#ID, the ID this
+    process's own (a worker restarted under the same name is another: a run whose
+    release the first one took is told it went)."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):  # no name for this uid (a container)
         user = "worker"
-    return f"{user}@{socket.gethostname()}"
+    return f"{user}@{socket.gethostname()}#{os.urandom(2).hex()}"
 
 
 class _Heartbeat:
@@ -89,6 +93,7 @@ class Worker:
     name: str = field(default_factory=worker_name)
     cancel: CancelToken = field(default_factory=CancelToken)  # the release under way's
     busy: bool = False  # a request is being released now
+    stopped_mid_release: bool = False  # stopped at once (KeyboardInterrupt) during one
     # The Docker host's CPU architecture (said in the heartbeat: a run builds for it).
     arch: str = ""
 
@@ -142,6 +147,7 @@ class Worker:
             return None
         self.say(f"request {request.id}: {request.app} ({request.image}), for {request.by}")
         writer = EventsWriter(self.queue, request.id)
+        self.cancel = CancelToken()  # this release's: a Ctrl+C for the last is not its
         self.busy = True
         try:
             if age > server_queue.EXPIRED:  # its age when claimed: never released late
@@ -155,6 +161,7 @@ class Worker:
             else:
                 outcome = self._release(request, writer.emit)
         except KeyboardInterrupt:  # stopped at once: the run is told, not left waiting
+            self.stopped_mid_release = True
             writer.close()
             self._finish(
                 request,
@@ -268,6 +275,14 @@ class Worker:
             return refused(
                 f"in the run's pilot.toml, {app.name} runs on {app.target.kind}, not the "
                 "Docker host: the run deploys it itself"
+            )
+        theirs_domain = target_settings(app, ServerTarget).domain
+        mine_domain = target_settings(mine, ServerTarget).domain
+        if theirs_domain != mine_domain:  # (found reviewing: another app's name taken over)
+            return refused(
+                f"the run's pilot.toml gives {app.name} the domain {theirs_domain or 'none'}, "
+                f"and this worker's {ours.display} {mine_domain or 'none'}: the names an app "
+                "answers to are changed where the worker runs, not by a CI run"
             )
         new = sorted(set(app.secrets) - set(mine.secrets))
         if new:

@@ -77,6 +77,8 @@ def _worker(root, log):
     """`pilot-tui server worker` in ``root``, as a person leaves it running; its process,
     once its first heartbeat is in the bucket."""
     env = {k: v for k, v in os.environ.items() if k != "PILOT_PROJECT"}
+    # never an app's secret (review: a commit naming AWS_SECRET_ACCESS_KEY got its key)
+    env["API_TOKEN"] = "the-workers-own-environment"
     process = subprocess.Popen(
         [PILOT, "server", "worker", "--poll", "0.3"],
         cwd=root,
@@ -178,6 +180,10 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
         assert {"ecr:GetAuthorizationToken", "s3:PutObject", "s3:GetObject"} <= actions
         request = "arn:aws:s3:::pilot-state-acme/pilot/deploys/x.request.json"
         assert not allows(policy, "s3:DeleteObject", {}, request)  # a run's: never removed
+        # the worker's own call (a process of its own: not recorded here), as data
+        repository = "arn:aws:ecr:us-east-1:123456789012:repository/pilot-acme-web"
+        assert allows(policy, "ecr:PutLifecyclePolicy", {}, repository)
+        assert "older images of web are not expired" not in ran.err
         assert ran.out.startswith("web\tv2\thttp://web.localhost"), ran.out
         # the worker's events, shown in the run as they came
         assert "asked the Pilot Server's worker" in ran.err
@@ -191,7 +197,7 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
         ]
         env = dict(e.split("=", 1) for e in live.attrs["Config"]["Env"])
         assert env["GREETING"] == "from-ci"  # the commit's settings
-        assert env["API_TOKEN"] == SECRET  # the secret held where the worker runs
+        assert env["API_TOKEN"] == SECRET  # .pilot/secrets', never the worker's environment
         monkeypatch.chdir(root)
         records = json.loads(cli("releases", "web", "--json").out)
         assert [(r["id"], r["status"]) for r in records] == [("v1", "superseded"), ("v2", "live")]

@@ -144,12 +144,17 @@ def test_what_of_the_runs_pilot_toml_the_worker_takes(queue, cli, tmp_path):
     assert web is not None and web.env == {"GREETING": "from-ci"}
 
     keys = add_app(pf.text.split("[[apps]]")[0], {**WEB, "secrets": ["AWS_SECRET_ACCESS_KEY"]})
+    named = add_app(
+        pf.text.split("[[apps]]")[0], {**WEB, "target": {"kind": "server", "domain": "api.x.io"}}
+    )
     other = ProjectFile(pf.path, pf.text).with_value("project.name", "other")
     for text, why in (
         ("[project\n", "the pilot.toml of the run's commit is not valid"),
         (other, "the run's pilot.toml is of project 'other'; this worker releases 'acme'"),
         (pf.text.split("[[apps]]")[0], "the run's pilot.toml has no app 'web'"),
         (keys, "gives web the secret AWS_SECRET_ACCESS_KEY, which this worker's"),
+        # review: another app's domain (and its certificate) taken over by a commit
+        (named, "gives web the domain api.x.io, and this worker's pilot.toml none"),
     ):
         refused = worker.config_for(_request(pilot_toml=text))
         assert isinstance(refused, Outcome) and refused.exit_code == 2, text
@@ -188,11 +193,14 @@ def test_events_before_a_quiet_while_reach_the_run_during_it(queue):
     try:
         writer.emit(StageStarted("web", "deploy", "v2"))  # written at once
         writer.emit(Released("web", "v2", "http://web.localhost/"))  # within the FLUSH
-        time.sleep(server_queue.FLUSH * 2.5)  # the release says nothing for a while
+        deadline = time.monotonic() + 10  # the release says nothing for a while
+        while len(queue.events(request.id)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert [type(e).__name__ for e in queue.events(request.id)] == [
             "StageStarted",
             "Released",
         ]
+        assert writer.written == 2  # written by the flusher, before any close
     finally:
         writer.close()
 
@@ -201,6 +209,7 @@ def test_a_worker_stops_when_the_bucket_is_gone(queue, cli, tmp_path):
     """`server destroy` takes the state bucket: the worker says so and stops, instead of
     warning every poll forever."""
     import threading
+    import time
 
     from pilot_tui.deploy.shared_history import NoBucket
 
@@ -217,8 +226,10 @@ def test_a_worker_stops_when_the_bucket_is_gone(queue, cli, tmp_path):
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
+    deadline = time.monotonic() + 20
     while not queue.workers_seen():  # its first beat (the next is BEAT seconds later)
-        assert thread.is_alive(), ended
+        assert thread.is_alive() and time.monotonic() < deadline, ended
+        time.sleep(0.05)
     s3 = queue.store.client
     for key in queue.store.keys(""):
         s3.delete_object(Bucket=BUCKET, Key=key)
@@ -226,3 +237,25 @@ def test_a_worker_stops_when_the_bucket_is_gone(queue, cli, tmp_path):
     thread.join(timeout=20)
     assert not thread.is_alive()
     assert len(ended) == 1 and isinstance(ended[0], NoBucket), ended
+
+
+def test_a_stopped_run_withdraws_its_request_on_ctrl_c_too(queue):
+    """Review: a CI run cancelled (GitHub sends SIGINT: KeyboardInterrupt) left its request,
+    and the worker released the cancelled commit later."""
+
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    request = _request()
+    queue.submit(request)
+    with pytest.raises(KeyboardInterrupt):
+        server_queue.wait(queue, request.id, lambda e: None, lambda: False, sleep=interrupted)
+    assert queue.claimer(request.id) == ""  # withdrawn: no worker takes it now
+    assert queue.pending() == []
+
+
+def test_each_worker_process_has_a_name_of_its_own():
+    from pilot_tui.deploy.server_worker import worker_name
+
+    first, second = worker_name(), worker_name()
+    assert first != second and first.split("#")[0] == second.split("#")[0]

@@ -450,12 +450,7 @@ def wait(
             claimer = queue.claimer(request_id) or "?"  # taken at the last moment
         if claimer and now - looked >= look_every:
             looked = now
-            gone = [s for s in queue.workers_seen() if s.worker == claimer and not s.taking]
-            if gone and queue.result(request_id) is None:
-                raise QueueError(
-                    f"the deploy worker {describe_worker(gone[0])}, during this release: "
-                    "`pilot-tui status` shows what is live"
-                )
+            _check_still_taking(queue, request_id, claimer)
         if now - started > result_wait:
             raise QueueError(
                 f"the worker took the request but did not end it in {result_wait:.0f} s"
@@ -467,6 +462,17 @@ def wait(
                 with contextlib.suppress(SharedHistoryError):
                     queue.withdraw(request_id, "the run that asked for it was stopped")
             raise
+
+
+def _check_still_taking(queue: Queue, request_id: str, claimer: str) -> None:
+    """QueueError when the worker that took ``request_id`` stopped, or has not beaten
+    lately, and left it without a result."""
+    gone = [s for s in queue.workers_seen() if s.worker == claimer and not s.taking]
+    if gone and queue.result(request_id) is None:
+        raise QueueError(
+            f"the deploy worker {describe_worker(gone[0])}, during this release: "
+            "`pilot-tui status` shows what is live"
+        )
 
 
 def refused(message: str) -> Outcome:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from pilot_tui import redact
 from pilot_tui.config.document import ProjectFile
-from pilot_tui.config.schema import PilotConfig, ServerTarget
+from pilot_tui.config.schema import AppSettings, PilotConfig, ServerTarget
 from pilot_tui.config.validate import Checked
 from pilot_tui.deploy import server_queue
 from pilot_tui.deploy.context import CancelToken, DeployError, Say
@@ -239,8 +239,7 @@ class Worker:
     def config_for(self, request: Request) -> PilotConfig | Outcome:
         """This machine's pilot.toml (read now) with the app's table of the run's commit in
         place of its own, checked whole; the refusal (Outcome) when that cannot be released
-        here. The commit adds no app and no secret name: which of this machine's secrets
-        an app gets stays this machine's to say."""
+        here (the commit adds no app; _what_a_run_may_not_change)."""
         from tomlkit.exceptions import TOMLKitError
 
         from pilot_tui.config.validate import check_text
@@ -271,26 +270,9 @@ class Worker:
         app = theirs.config.app(request.app)
         if app is None:
             return refused(f"the run's pilot.toml has no app {request.app!r}")
-        if not target_for(app).on_docker_host:
-            return refused(
-                f"in the run's pilot.toml, {app.name} runs on {app.target.kind}, not the "
-                "Docker host: the run deploys it itself"
-            )
-        theirs_domain = target_settings(app, ServerTarget).domain
-        mine_domain = target_settings(mine, ServerTarget).domain
-        if theirs_domain != mine_domain:  # (found reviewing: another app's name taken over)
-            return refused(
-                f"the run's pilot.toml gives {app.name} the domain {theirs_domain or 'none'}, "
-                f"and this worker's {ours.display} {mine_domain or 'none'}: the names an app "
-                "answers to are changed where the worker runs, not by a CI run"
-            )
-        new = sorted(set(app.secrets) - set(mine.secrets))
-        if new:
-            return refused(
-                f"the run's pilot.toml gives {app.name} the secret {', '.join(new)}, which "
-                f"this worker's {ours.display} does not: add it there and set it (pilot-tui "
-                f"secrets set {app.name} NAME)"
-            )
+        why = _what_a_run_may_not_change(app, mine, ours.display)
+        if why is not None:
+            return refused(why)
         try:
             merged = _with_their_app(ours.text, str(request.pilot_toml), request.app)
         except (TOMLKitError, KeyError, StopIteration, TypeError) as exc:
@@ -328,3 +310,33 @@ def _with_their_app(ours: str, theirs: str, name: str) -> str:
     index = next(i for i, t in enumerate(apps) if t.get("name") == name)
     apps[index] = tables[name]
     return tomlkit.dumps(merged)
+
+
+def _what_a_run_may_not_change(app: AppSettings, mine: AppSettings, ours: str) -> str | None:
+    """Why the run's ``app`` cannot replace this worker's ``mine`` (in its pilot.toml
+    ``ours``), or None: it stays on the Docker host, answers to the same names (found
+    reviewing: another app's name, and its certificate, could be taken over) and gets no
+    secret this machine does not give it."""
+    from pilot_tui.deploy.targets import target_for
+
+    if not target_for(app).on_docker_host:
+        return (
+            f"in the run's pilot.toml, {app.name} runs on {app.target.kind}, not the Docker "
+            "host: the run deploys it itself"
+        )
+    theirs_domain = target_settings(app, ServerTarget).domain
+    mine_domain = target_settings(mine, ServerTarget).domain
+    if theirs_domain != mine_domain:
+        return (
+            f"the run's pilot.toml gives {app.name} the domain {theirs_domain or 'none'}, and "
+            f"this worker's {ours} {mine_domain or 'none'}: the names an app answers to are "
+            "changed where the worker runs, not by a CI run"
+        )
+    new = sorted(set(app.secrets) - set(mine.secrets))
+    if new:
+        return (
+            f"the run's pilot.toml gives {app.name} the secret {', '.join(new)}, which this "
+            f"worker's {ours} does not: add it there and set it (pilot-tui secrets set "
+            f"{app.name} NAME)"
+        )
+    return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from pilot_tui.app_questions import (
     QUESTIONS,
@@ -19,6 +20,23 @@ from pilot_tui.cli.common import error, load_valid, say
 from pilot_tui.cli.invocation import pilot_command
 from pilot_tui.deploy.targets import kinds_for, runs_handlers, suggested_kind
 from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, framed
+
+
+def _say_if_image_function(table: dict[str, Any], folder: Path) -> None:
+    """A Lambda with no handler in its folder becomes an image function: said, with what
+    that needs and how a zip one is asked for (found walking: it was quiet)."""
+    if not runs_handlers(table["target"]["kind"]) or "package" in table["target"]:
+        return
+    from pilot_tui.deploy.build.stack import HANDLER_MODULES
+
+    modules = ", ".join(f"{m}.py" for m in HANDLER_MODULES)
+    say(
+        f"note: no Python Lambda handler in {folder} (def handler(event, context) or "
+        f"def lambda_handler(event, context) in one of {modules}): it is an image "
+        "function, a web server answering on $PORT (the Lambda Web Adapter passes it "
+        "the requests), its image built and pushed to ECR; for a zip function, set "
+        'target.package = "zip" and target.handler = "MODULE.FUNCTION"'
+    )
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -71,18 +89,8 @@ def run(ns: argparse.Namespace) -> int:
     folder = root / str(table["path"])
     if not folder.is_dir():  # (found walking: added without a word, failing at deploy)
         say(f"warning: there is no folder {folder} yet: a deploy needs the app's files there")
-    elif runs_handlers(table["target"]["kind"]) and "package" not in table["target"]:
-        # (found walking: it became an image function without a word)
-        from pilot_tui.deploy.build.stack import HANDLER_MODULES
-
-        modules = ", ".join(f"{m}.py" for m in HANDLER_MODULES)
-        say(
-            f"note: no Python Lambda handler in {folder} (def handler(event, context) or "
-            f"def lambda_handler(event, context) in one of {modules}): it is an image "
-            "function, a web server answering on $PORT (the Lambda Web Adapter passes it "
-            "the requests), its image built and pushed to ECR; for a zip function, set "
-            'target.package = "zip" and target.handler = "MODULE.FUNCTION"'
-        )
+    else:
+        _say_if_image_function(table, folder)
     sys.stderr.write(
         f"added app {table['name']}: build {table['build']['kind']}{why}, "
         f"target {table['target']['kind']}. Deploy it: {pilot_command()} deploy "

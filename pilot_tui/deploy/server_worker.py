@@ -96,6 +96,8 @@ class Worker:
     stopped_mid_release: bool = False  # stopped at once (KeyboardInterrupt) during one
     # The Docker host's CPU architecture (said in the heartbeat: a run builds for it).
     arch: str = ""
+    # Requests whose claim failed on the way: maybe taken after all, to end if so.
+    unsure: set[str] = field(default_factory=set)
 
     def serve(self, *, once: bool, poll: float, stopped: Callable[[], bool]) -> list[Outcome]:
         """Release the requests as they come until ``stopped`` (``once``: those waiting
@@ -117,6 +119,7 @@ class Worker:
                         raise
                     self.say(f"warning: the deploy requests cannot be read now: {exc}")
                     waiting = []
+                self._end_unsure()
                 for request in waiting:
                     if stopped():
                         break
@@ -142,6 +145,7 @@ class Worker:
             age = self.queue.claim(request.id, self.name)
         except SharedHistoryError as exc:
             self.say(f"warning: request {request.id} not taken: {exc}")
+            self.unsure.add(request.id)
             return None
         if age is None:
             return None
@@ -177,6 +181,29 @@ class Worker:
             self.busy = False
         writer.close()
         return self._finish(request, outcome)
+
+    def _end_unsure(self) -> None:
+        """A request whose claim failed on the way but was written after all (its answer
+        lost) is this worker's, and no other takes it: ended as failed, so its run is not
+        left waiting."""
+        for request_id in sorted(self.unsure):
+            try:
+                mine = self.queue.claimer(request_id) == self.name
+                if mine and self.queue.result(request_id) is None:
+                    self.queue.finish(
+                        request_id,
+                        Outcome(
+                            False,
+                            stage="deploy",
+                            message="the worker could not be sure it had taken the request: "
+                            "run the deploy again",
+                            by=self.name,
+                            request=request_id,
+                        ),
+                    )
+            except SharedHistoryError:
+                continue  # asked again next time
+            self.unsure.discard(request_id)
 
     def _finish(self, request: Request, outcome: Outcome) -> Outcome:
         """``outcome`` written for the run that waits (masked: the run cannot mask what it

@@ -259,3 +259,28 @@ def test_each_worker_process_has_a_name_of_its_own():
 
     first, second = worker_name(), worker_name()
     assert first != second and first.split("#")[0] == second.split("#")[0]
+
+
+def test_a_claim_whose_answer_was_lost_is_ended_not_left_for_the_run_to_wait_out(
+    queue, cli, tmp_path
+):
+    """Found on a last read: a claim written whose answer was lost left the request taken
+    by no one (no other worker takes a claimed request), and its run waited an hour."""
+    from pilot_tui.deploy.shared_history import SharedHistoryError
+
+    assert cli("init", "--name", "acme").code == 0
+    worker = Worker(tmp_path / "pilot.toml", queue, lambda e: None, lambda s: None, name="w")
+    request = _request()
+    queue.submit(request)
+    claim = queue.claim
+
+    def written_but_lost(request_id: str, name: str) -> float | None:
+        claim(request_id, name)
+        raise SharedHistoryError("the answer was lost")
+
+    worker.queue.claim = written_but_lost  # type: ignore[method-assign]
+    assert worker.take(request) is None and request.id in worker.unsure
+    worker._end_unsure()
+    ended = queue.result(request.id)
+    assert ended is not None and not ended.ok and "run the deploy again" in ended.message
+    assert worker.unsure == set()

@@ -19,6 +19,7 @@ from pilot_tui.cli.ci_trusts import (
 from pilot_tui.cli.common import error, load_valid, say
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.deploy import from_ci
+from pilot_tui.deploy.targets import on_docker_host
 from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, PilotError
 from pilot_tui.fsutil import atomic_write
 from pilot_tui.naming import preview_execution_role
@@ -126,7 +127,7 @@ def github(ns: argparse.Namespace) -> int:
     )
     for name, why in apps.left:
         sys.stderr.write(f"not {name}: {why}; deploy it from here\n")
-    on_server = [a.name for a in config.apps if a.name in apps.deployed and a.target.cloud is None]
+    on_server = on_docker_host(a for a in config.apps if a.name in apps.deployed)
     if on_server:
         sys.stderr.write(
             f"{', '.join(on_server)} {'runs' if len(on_server) == 1 else 'run'} on the Pilot "

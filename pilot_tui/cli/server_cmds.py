@@ -409,7 +409,7 @@ def status(ns: argparse.Namespace) -> int:
         resources = run_terraform(server.state_resources, interrupt)
     info["resources"] = resources
     info["up"] = bool(resources) and (server.home != "sandbox" or "aws" in info["sandbox"])
-    worker = _ci_worker(server.project)
+    worker = _ci_worker(server.config, server.project)
     if worker is not None:
         info["ci_worker"] = worker[0]
     if ns.json:
@@ -434,17 +434,15 @@ def status(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _ci_worker(project: Project) -> tuple[dict[str, Any] | None, str] | None:
+def _ci_worker(config: PilotConfig, project: Project) -> tuple[dict[str, Any] | None, str] | None:
     """The worker releasing CI runs' deploys of the server's apps (its heartbeat, as JSON
     and in words), when the project's state is shared and an app runs on the server; None
     when neither, or the bucket cannot be asked without starting anything."""
-    from pilot_tui.config.document import ProjectFile
     from pilot_tui.deploy import server_queue
     from pilot_tui.deploy.shared_history import SharedHistoryError, shared_history
     from pilot_tui.deploy.targets import on_docker_host
 
-    config = ProjectFile.load(project.file).check().config
-    if config is None or config.state.backend == "local" or not on_docker_host(config.apps):
+    if config.state.backend == "local" or not on_docker_host(config.apps):
         return None
     try:
         shared = shared_history(config, project.state_dir, project.root)

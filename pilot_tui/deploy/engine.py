@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pilot_tui import redact
 from pilot_tui.config.schema import AppSettings, PilotConfig
-from pilot_tui.deploy import history, notify, previews, secrets, shared_lease
+from pilot_tui.deploy import history, notify, previews, secrets, server_requests, shared_lease
 from pilot_tui.deploy.build import images, packing
 from pilot_tui.deploy.build.recipe import BuildError, recipe_for
 from pilot_tui.deploy.build.shippable import private_paths
@@ -141,8 +141,6 @@ class Deployer:
     def deploy(self, name: str, *, force: bool = False) -> history.Release:
         app = self.app(name)
         if self.queue is not None and target_for(app).on_docker_host:
-            from pilot_tui.deploy import server_requests
-
             # The worker takes the lease and records the release: never held here too.
             with _RunLog(self, name, "deploy") as log:
                 return server_requests.request_release(
@@ -523,8 +521,6 @@ class Deployer:
     def build(self, log: RunLog, app: AppSettings) -> tuple[str, str]:
         made = self.prebuilt.get(app.name)
         if made is not None:
-            from pilot_tui.deploy import server_requests
-
             return server_requests.pull_prebuilt(self, log, app, made)
         timer = Timer()
         try:

@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import dataclasses
 import math
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from pilot_tui.project import Project
 from pilot_tui.runner import Interrupt
 
 if TYPE_CHECKING:
+    from pilot_tui.deploy.host import DockerTarget
     from pilot_tui.deploy.shared_history import SharedHistory
 
 
@@ -43,10 +45,15 @@ def worker(ns: argparse.Namespace) -> int:
     shared = _bucket(config, project)
     if isinstance(shared, int):
         return shared
-    arch = _engine_architecture(config, project)
+    engine = _engine(config, project, on_server=ns.on_server)
+    if isinstance(engine, int):
+        return engine
+    arch = _engine_architecture(engine, project)
     stop = threading.Event()
     signals: list[int] = []
-    runner = Worker(pf.path, Queue(shared), Printer(ns.verbose), say, arch=arch)
+    runner = Worker(pf.path, Queue(shared), Printer(ns.verbose), say, arch=arch, engine=engine)
+    if ns.on_server:
+        runner.name = f"pilot-server@{engine.host or 'localhost'}#{runner.name.rpartition('#')[2]}"
     say(
         f"taking the deploy requests of {config.project.name} in {shared.kind}://"
         f"{shared.bucket} as {runner.name}"
@@ -100,15 +107,37 @@ def _bucket(config: PilotConfig, project: Project) -> SharedHistory | int:
     return shared
 
 
-def _engine_architecture(config: PilotConfig, project: Project) -> str:
+def _engine(config: PilotConfig, project: Project, *, on_server: bool) -> DockerTarget | int:
+    """The Docker host the worker releases on: the project's, or with ``on_server`` the
+    server's own engine through its socket; the exit code after saying why not."""
+    from pilot_tui.cloud.clients import ON_SERVER_ENV
+    from pilot_tui.deploy.host import HostError, server_own_engine, target_for
+    from pilot_tui.deploy.worker_container import refusal
+    from pilot_tui.provision.outputs import saved_record
+
+    saved = saved_record(project.state_dir)
+    if on_server:
+        why = refusal(config)
+        if why is not None:
+            error(why)
+            return EXIT_INVALID
+        # Every AWS client of this process acts as the server's instance role.
+        os.environ[ON_SERVER_ENV] = "1"
+        return server_own_engine(saved)
+    try:
+        return target_for(config, project.state_dir, saved)
+    except HostError as exc:
+        error(str(exc))
+        return EXIT_FAILED
+
+
+def _engine_architecture(target: DockerTarget, project: Project) -> str:
     """The Docker host's CPU architecture, said in the heartbeat (a run builds for it); a
     warning now when the host does not answer (found walking: the worker beat as "taking
     requests" and failed each one), and ""."""
-    from pilot_tui.deploy.host import HostError, connect, target_for
-    from pilot_tui.provision.outputs import saved_record
+    from pilot_tui.deploy.host import HostError, connect
 
     try:
-        target = target_for(config, project.state_dir, saved_record(project.state_dir))
         with connect(target, project.state_dir / "run") as client:
             return str(client.info().get("Architecture") or "")
     except Exception as exc:  # HostError, or the docker SDK's own

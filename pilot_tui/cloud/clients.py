@@ -3,7 +3,9 @@
 - the sandbox's emulators (a local AWS API and GCS emulator, with placeholder credentials),
 - the deployer (the least-privilege key `pilot-tui deployer create` stored in .pilot/keys/,
   or in a GitHub Actions run set up by `pilot-tui ci github`, its short-lived credentials),
-- or the admin: the profile / key file pilot.toml names (never keys themselves).
+- or the admin: the profile / key file pilot.toml names (never keys themselves);
+- on the Pilot Server itself (the CI worker's container, ``ON_SERVER_ENV``), the server's
+  instance role, whatever profile pilot.toml names (a person's machine's).
 
 Setup, credentials checks, the state bucket and `destroy` act as the admin; deploys act as
 the deployer when one was made. The libraries are imported only when a client is made."""
@@ -32,6 +34,17 @@ AWS_KEY_FILE = "aws-deployer.json"
 GCP_KEY_FILE = "gcp-deployer.json"
 
 
+# Set in the CI worker's process on the Pilot Server (`server worker --on-server`): its AWS
+# credentials are the server's instance role, from the default chain.
+ON_SERVER_ENV = "PILOT_ON_SERVER"
+
+
+def on_pilot_server() -> bool:
+    import os
+
+    return os.environ.get(ON_SERVER_ENV) == "1"
+
+
 @dataclass(frozen=True)
 class Aws:
     """A boto3 session and where its clients go: the sandbox's local AWS API, or AWS (None)."""
@@ -57,9 +70,12 @@ def emulator_aws(region: str, endpoint: str | None = None) -> Aws:
 
 
 def profile_aws(profile: str | None, region: str, endpoint: str | None = None) -> Aws:
-    """An AWS profile (None: the default chain): the admin's credentials."""
+    """An AWS profile (None: the default chain): the admin's credentials. On the Pilot
+    Server the default chain always (its instance role): the profile is a laptop's."""
     import boto3
 
+    if on_pilot_server():
+        profile = None
     return Aws(boto3.Session(profile_name=profile, region_name=region), endpoint)
 
 

@@ -214,6 +214,14 @@ def _server(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
             ("server", "https_port"),
             f"{server.https_port} is also http_port: HTTP and HTTPS need a port each (80 and 443)",
         )
+    if server.ci_worker and (server.home != "aws" or cfg.state.backend != "s3"):
+        yield Problem(
+            ("server", "ci_worker"),
+            "the worker on the Pilot Server takes CI runs' requests from the S3 state bucket "
+            'with the server\'s AWS role: it needs home = "aws" and state.backend = "s3" '
+            f'(here home = "{server.home}", state.backend = "{cfg.state.backend}"); '
+            "elsewhere run `pilot-tui server worker` on a machine that stays on",
+        )
     if server.home == "gcp" and not cfg.gcp.project:
         yield Problem(
             ("server", "home"),

@@ -200,6 +200,15 @@ class ServerSettings:
         "signs a private ACME directory's own HTTPS certificate. Unset: the system's roots.",
         example="certs/acme-root.pem",
     )
+    ci_worker: bool = setting(
+        False,
+        "Run the CI worker (`pilot-tui server worker`) on the Pilot Server itself, as a "
+        "container that restarts with it: CI runs' deploys of the server's apps then need "
+        "no machine of yours left on. `server up` grants the server's role what it needs "
+        "(the state bucket's deploy requests, releases and locks; pulls from the apps' ECR "
+        "repositories); each deploy from here brings its copy of pilot.toml and the secrets "
+        'up to date. Needs home = "aws" and state.backend = "s3".',
+    )
     hsts: bool = setting(
         False,
         "Send Strict-Transport-Security (one year) with every HTTPS response: browsers then "

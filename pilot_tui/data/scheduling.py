@@ -222,7 +222,7 @@ def agent_plan(
     functions = lambda_previews(config, state_dir)
     if not names and edge is None and run is None and functions is None:
         return None
-    socket = _engine_socket(target)
+    socket = target.socket_on_host
     binds = {socket: HOST_SOCKET}
     environment: dict[str, str] = {}
     # On a Pilot Server in a cloud its credentials are the server's, from the metadata
@@ -584,15 +584,6 @@ def sandbox_store(config: PilotConfig, state_dir: Path) -> str | None:
     running = Sandbox(state_dir).ensure()[0]
     emulator = running.get("aws" if config.state.backend == "s3" else "gcs")
     return emulator.url if emulator is not None else None
-
-
-def _engine_socket(target: DockerTarget) -> str:
-    """The engine's socket on its own host (mounted into the agent)."""
-    if target.kind == "unix" and target.socket is not None:
-        return str(target.socket)
-    if target.kind == "ssh":
-        return target.remote_socket
-    return HOST_SOCKET  # mutual TLS: the engine's usual socket beside its TCP port
 
 
 def _loopback(url: str) -> bool:

@@ -106,6 +106,7 @@ class DeployContext(Context, Protocol):
     drain: float  # seconds the old release keeps serving after the switch
     settle: float  # seconds a healthy new release must stay up
     watch: bool  # whether a new live release is watched (and reverted when it goes bad)
+    project_file: Path | None  # pilot.toml itself (None: a Deployer made without it)
 
     @property
     def docker(self) -> DockerTarget:

@@ -114,6 +114,8 @@ class Deployer:
     # False in the worker: secrets from .pilot/secrets only, never its own environment
     # (its cloud keys are no app's, whatever names a commit's pilot.toml lists).
     secrets_from_env: bool = True
+    # pilot.toml itself, as found (the CI worker on the Pilot Server gets a copy of it).
+    project_file: Path | None = None
 
     @property
     def docker(self) -> DockerTarget:

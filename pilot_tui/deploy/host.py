@@ -28,6 +28,7 @@ from pilot_tui.runner import Command, RunnerError, spawn_daemon, stop_pid
 if TYPE_CHECKING:
     from docker import DockerClient
 
+SERVER_SOCKET = "/var/run/docker.sock"  # the engine's socket on a Pilot Server
 TLS_API_VERSION = "1.41"  # Docker 20.10; every later engine still accepts it
 
 
@@ -51,11 +52,25 @@ class DockerTarget:
     known_hosts: Path | None = None
     tls_dir: Path | None = None  # ca.pem, cert.pem, key.pem
     remote_socket: str = "/var/run/docker.sock"  # ssh: the engine's socket on the host
+    # This process runs on the engine's host (the CI worker's container on the Pilot
+    # Server): its socket, with ``host`` the address the server is reached at.
+    on_server: bool = False
 
     @property
     def local(self) -> bool:
-        """The engine runs on this machine: apps are served on 127.0.0.1 only."""
-        return self.kind == "unix"
+        """The engine runs on this machine, and no other reaches it: apps are served on
+        127.0.0.1 only."""
+        return self.kind == "unix" and self.host is None
+
+    @property
+    def socket_on_host(self) -> str:
+        """The engine's socket on its own host, mounted into the containers Pilot runs
+        beside the apps (the backup agent, the CI worker)."""
+        if self.kind == "unix" and self.socket is not None:
+            return str(self.socket)
+        if self.kind == "ssh":
+            return self.remote_socket
+        return SERVER_SOCKET  # mutual TLS: the engine's usual socket beside its TCP port
 
 
 def parse_host(url: str, state_dir: Path) -> DockerTarget:
@@ -112,6 +127,24 @@ def target_for(config: PilotConfig, state_dir: Path, saved: dict[str, Any]) -> D
             "`pilot-tui server up` (or the app's Server screen)"
         )
     return parse_host(str(outputs["docker_host"]), state_dir)
+
+
+def server_own_engine(saved: dict[str, Any]) -> DockerTarget:
+    """The Pilot Server's engine, from a process on the server itself (the CI worker's
+    container, the engine's socket mounted at the usual path): that socket, and the
+    address the server's record reaches it at, so apps are served and named as a
+    deploy from outside would (APP.<address>.sslip.io, on every interface). A record
+    naming a local socket keeps them on 127.0.0.1, as a deploy from this machine does."""
+    recorded = str(saved.get("outputs", {}).get("docker_host") or "")
+    parts = urllib.parse.urlsplit(recorded)
+    address = parts.hostname if parts.scheme in ("ssh", "tcp", "tcps", "https") else None
+    return DockerTarget(
+        "unix",
+        f"unix://{SERVER_SOCKET}",
+        socket=Path(SERVER_SOCKET),
+        host=address,
+        on_server=True,
+    )
 
 
 def sandbox_docker_url(env: dict[str, str] | None = None) -> str:

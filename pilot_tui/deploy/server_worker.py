@@ -31,6 +31,7 @@ from pilot_tui.config.validate import Checked
 from pilot_tui.deploy import server_queue
 from pilot_tui.deploy.context import CancelToken, DeployError, Say
 from pilot_tui.deploy.events import Emit, Event, StageFailed
+from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.deploy.server_queue import EventsWriter, Outcome, Queue, Request, refused
 from pilot_tui.deploy.shared_history import NoBucket, SharedHistoryError
 from pilot_tui.deploy.targets.base import target_settings
@@ -98,6 +99,8 @@ class Worker:
     arch: str = ""
     # Requests whose claim failed on the way: maybe taken after all, to end if so.
     unsure: set[str] = field(default_factory=set)
+    # The Docker host to release on; None: the project's (target_for).
+    engine: DockerTarget | None = None
 
     def serve(self, *, once: bool, poll: float, stopped: Callable[[], bool]) -> list[Outcome]:
         """Release the requests as they come until ``stopped`` (``once``: those waiting
@@ -249,6 +252,7 @@ class Worker:
                 cancel=self.cancel,
                 secrets_from_env=False,
                 watch=request.watch,
+                target=self.engine,
             ) as engine:
                 made = engine.deploy(request.app, force=request.force)
         except DeployError as exc:  # its StageFailed went with the events

@@ -13,6 +13,7 @@ from pilot_tui.deploy import from_ci, previews, secrets
 from pilot_tui.deploy.context import CancelToken
 from pilot_tui.deploy.engine import Deployer, needs_docker
 from pilot_tui.deploy.events import Emit
+from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.deploy.server_requests import Prebuilt
 from pilot_tui.project import Project
 
@@ -41,6 +42,7 @@ def open_deployer(
     share: bool = True,
     warn: Callable[[str], None] = lambda text: None,
     deploying: bool = False,
+    target: DockerTarget | None = None,
     **options: Unpack[DeployerOptions],
 ) -> Iterator[Deployer]:
     """A Deployer whose Docker host stays connected while it is used. The host is not opened
@@ -48,8 +50,9 @@ def open_deployer(
     release history is also kept in the state bucket (``warn`` hears when it cannot be;
     in a CI run that is an error, as its reads and writes are). ``deploying``: for a
     deploy of ``apps``, which in a CI run releases those of the Docker host through the
-    server's worker (server_queue.py). Raises host.HostError when the host cannot be
-    named or reached."""
+    server's worker (server_queue.py). ``target``: the Docker host, when the caller
+    knows it (the worker on the Pilot Server: its own socket); else the project's. Raises
+    host.HostError when the host cannot be named or reached."""
     from pilot_tui.cloud.oidc_exchange import in_github_actions
     from pilot_tui.deploy.host import connect, runner_engine, target_for
     from pilot_tui.deploy.shared_history import SharedHistoryError, shared_history
@@ -73,7 +76,15 @@ def open_deployer(
     owners = None if apps is None else {(previews.split(n) or (n,))[0] for n in apps}
     if owners is not None and not any(needs_docker(a) for a in config.apps if a.name in owners):
         yield Deployer(
-            None, None, config, project.state_dir, project.root, emit, shared=shared, **options
+            None,
+            None,
+            config,
+            project.state_dir,
+            project.root,
+            emit,
+            shared=shared,
+            project_file=project_file,
+            **options,
         )
         return
     # A CI run builds on the runner's own engine: it reaches no Pilot Server, so a command
@@ -88,7 +99,7 @@ def open_deployer(
 
             queue = Queue(shared)
         target = runner_engine()
-    else:
+    elif target is None:
         target = target_for(config, project.state_dir, saved_record(project.state_dir))
     with connect(target, project.state_dir / "run") as client:
         yield Deployer(
@@ -100,5 +111,6 @@ def open_deployer(
             emit,
             shared=shared,
             queue=queue,
+            project_file=project_file,
             **options,
         )

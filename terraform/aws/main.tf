@@ -121,7 +121,8 @@ resource "aws_key_pair" "pilot" {
 # is stored on the server.
 locals {
   lambda_previews = length(var.lambda_preview_apps) > 0
-  server_role     = var.state_bucket != null || local.lambda_previews
+  ci_worker       = var.ci_worker_policy != null
+  server_role     = var.state_bucket != null || local.lambda_previews || local.ci_worker
 }
 
 resource "aws_iam_role" "server" {
@@ -172,7 +173,7 @@ resource "aws_iam_role_policy" "server_backups" {
 # those previews' deploy leases there.
 
 data "aws_caller_identity" "current" {
-  count = local.lambda_previews ? 1 : 0
+  count = local.lambda_previews || local.ci_worker ? 1 : 0
 }
 
 resource "aws_iam_role_policy" "server_previews" {
@@ -226,6 +227,17 @@ resource "aws_iam_role_policy" "server_previews" {
       }
     ])
   })
+}
+
+# The CI worker on the server (server.ci_worker; README, "CI deploys of the Pilot
+# Server's apps"): the state bucket's deploy requests, releases and deploy leases, and
+# pulls from the project's ECR repositories. Written by Pilot as data
+# (deploy/worker_container.py's role_policy, evaluated by its tests); the account is put in here.
+resource "aws_iam_role_policy" "server_ci_worker" {
+  count  = local.ci_worker ? 1 : 0
+  name   = "${local.name}-ci-worker"
+  role   = aws_iam_role.server[0].id
+  policy = replace(var.ci_worker_policy, "ACCOUNT_ID", data.aws_caller_identity.current[0].account_id)
 }
 
 resource "aws_iam_instance_profile" "server" {

@@ -33,6 +33,12 @@ variable "state_bucket" {
   default     = null
 }
 
+variable "ci_worker_policy" {
+  description = "The CI worker's grants on the server's role (server.ci_worker), as policy JSON with ACCOUNT_ID where the account goes (null: no worker on the server)."
+  type        = string
+  default     = null
+}
+
 variable "lambda_preview_apps" {
   description = "The apps that run previews on Lambda: the server's role may find their previews and remove expired ones, its agent's job ([]: no such grant)."
   type        = list(string)

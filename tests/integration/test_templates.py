@@ -366,7 +366,10 @@ def test_aws_server_role_may_remove_lambda_previews_only_with_such_apps():
     assert "local.lambda_previews ? 1 : 0" in str(granted["count"])
     merged = locals_of("aws")
     assert str(merged["lambda_previews"]) == "${length(var.lambda_preview_apps) > 0}"
-    assert str(merged["server_role"]) == "${var.state_bucket != null || local.lambda_previews}"
+    assert (
+        str(merged["server_role"])
+        == "${var.state_bucket != null || local.lambda_previews || local.ci_worker}"
+    )
     for made in (("aws_iam_role", "server"), ("aws_iam_instance_profile", "server")):
         assert "local.server_role ? 1 : 0" in str(found[made]["count"])
     backups = found[("aws_iam_role_policy", "server_backups")]
@@ -384,3 +387,21 @@ def test_aws_server_role_may_remove_lambda_previews_only_with_such_apps():
     assert re.findall(r"s3:[A-Za-z]+", policy) == ["s3:GetObject"]
     assert "for bucket in compact([var.state_bucket])" in policy
     assert "arn:aws:s3:::${bucket}/pilot/locks/${app}--*.json" in policy
+
+
+def test_aws_server_role_gets_the_ci_workers_grant_only_when_asked():
+    """server.ci_worker: the grant is Pilot's policy as data (evaluated in
+    tests/unit/test_worker_container.py and against the requests the worker's container
+    made in tests/integration/deploy/test_ci_server_deploy.py), given as a variable; the
+    template only puts its account in and attaches it, and makes the role for it alone."""
+    found = resources("aws")
+    granted = found[("aws_iam_role_policy", "server_ci_worker")]
+    assert "local.ci_worker ? 1 : 0" in str(granted["count"])
+    assert str(granted["policy"]) == (
+        '${replace(var.ci_worker_policy, "ACCOUNT_ID", '
+        "data.aws_caller_identity.current[0].account_id)}"
+    )
+    merged = locals_of("aws")
+    assert str(merged["ci_worker"]) == "${var.ci_worker_policy != null}"
+    text = (TEMPLATES / "aws" / "main.tf").read_text()
+    assert "count = local.lambda_previews || local.ci_worker ? 1 : 0" in text

@@ -8,6 +8,7 @@ before it is trusted."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,7 +103,8 @@ def requests(call: Call) -> list[Request]:
     if service == "s3" and op in S3_ACTIONS:
         bucket, key = params["Bucket"], params.get("Key")
         resource = f"arn:aws:s3:::{bucket}/{key}" if key is not None else f"arn:aws:s3:::{bucket}"
-        return [(S3_ACTIONS[op], {}, resource)]
+        listed = {"s3:prefix": params["Prefix"]} if "Prefix" in params else {}
+        return [(S3_ACTIONS[op], listed, resource)]
     if service == "tagging" and op == "GetResources":
         return [("tag:GetResources", {}, "*")]
     if service == "iam" and op in ("GetRole", "AttachRolePolicy"):
@@ -169,3 +171,98 @@ def aws_calls(monkeypatch) -> Iterator[Calls]:
 
     monkeypatch.setattr(BaseClient, "_make_api_call", recorded)
     yield calls
+
+
+# -- another process's calls: moto's own recording of the requests it got -----------------
+class MotoRecording:
+    """moto's request recorder (its /moto-api/recorder/ API): what every client of the
+    local AWS API asked, another process's or a container's too, which the spy above
+    cannot see."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+
+    def _post(self, what: str) -> None:
+        import urllib.request
+
+        request = urllib.request.Request(f"{self.url}/moto-api/recorder/{what}", method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    def start(self) -> None:
+        self._post("reset-recording")
+        self._post("start-recording")
+
+    def stop(self) -> None:
+        self._post("stop-recording")
+
+    def entries(self) -> list[dict[str, Any]]:
+        import json
+        import urllib.request
+
+        url = f"{self.url}/moto-api/recorder/download-recording"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            text = answer.read().decode()
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def recorded_calls(entries: list[dict[str, Any]], access_key: str) -> list[Call]:
+    """The calls of the requests signed with ``access_key``, from moto's recording, each as
+    botocore names it (then ``requests`` says what IAM is asked). A request this does not
+    know fails the test."""
+    import base64
+    import json
+    import urllib.parse
+
+    calls = []
+    for entry in entries:
+        headers = {k.lower(): v for k, v in entry["headers"].items()}
+        signed = re.search(
+            r"Credential=([^/]+)/[^/]+/([^/]+)/([^/]+)/", headers.get("authorization", "")
+        )
+        if signed is None or signed[1] != access_key:
+            continue
+        region, service = signed[2], signed[3]
+        body = entry.get("body") or ""
+        if entry.get("body_encoded"):
+            body = base64.b64decode(body).decode(errors="replace")
+        if service == "s3":
+            calls.append(_s3_call(entry["method"], entry["url"], region))
+        elif service == "ecr":
+            operation = headers["x-amz-target"].rpartition(".")[2]
+            calls.append(Call("api.ecr", operation, json.loads(body or "{}"), region))
+        elif service == "sts":
+            form = urllib.parse.parse_qs(body)
+            calls.append(Call("sts", form["Action"][0], {}, region))
+        else:
+            raise AssertionError(f"no mapping for a recorded {service} request yet: {entry['url']}")
+    return calls
+
+
+def _s3_call(method: str, url: str, region: str) -> Call:
+    """A path-style S3 request (the local API's address is an IP) as botocore's call."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    bucket, _, key = parts.path.lstrip("/").partition("/")
+    query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
+    params: dict[str, Any] = {"Bucket": bucket}
+    if key:
+        params["Key"] = urllib.parse.unquote(key)
+        operation = {
+            "GET": "GetObject",
+            "HEAD": "HeadObject",
+            "PUT": "PutObject",
+            "DELETE": "DeleteObject",
+        }.get(method)
+    elif method == "GET" and "list-type" in query:
+        operation = "ListObjectsV2"
+        if "prefix" in query:
+            params["Prefix"] = query["prefix"][0]
+    elif method == "HEAD":
+        operation = "HeadBucket"
+    else:
+        operation = None
+    if operation is None or (key and set(query) - {"x-id"}):
+        raise AssertionError(f"no mapping for a recorded S3 request yet: {method} {url}")
+    return Call("s3", operation, params, region)

@@ -80,6 +80,11 @@ def holds(operator: str, values: dict[str, Any], context: dict[str, Any]) -> boo
         elif operator == "Null":  # "true": the key is absent; "false": it is there
             if (found is None) != (wanted == ["true"]):
                 return False
+        elif operator == "StringLike":  # each value must match one of the patterns
+            if found is None or not all(
+                any(fnmatchcase(f, w) for w in wanted) for f in as_list(found)
+            ):
+                return False
         elif operator == "ArnEquals":
             if found is None or found not in wanted:
                 return False

@@ -86,7 +86,10 @@ def _register_worker(srv: Commands) -> None:
         "this machine's .pilot/ (none travel through the bucket). Run it where the\n"
         "project's .pilot/ is, and leave it running: a run whose app finds no worker\n"
         "taking requests fails at once, and one whose request no worker takes within 2\n"
-        "minutes gives up. Ctrl+C stops it (after the release under way, if one is).",
+        "minutes gives up. Ctrl+C stops it (after the release under way, if one is).\n\n"
+        "With server.ci_worker = true in pilot.toml, the worker also runs on the Pilot\n"
+        "Server itself (a container each deploy from here brings up to date): then no\n"
+        "machine of yours needs to stay on.",
     )
     p.add_argument(
         "--once",
@@ -105,6 +108,12 @@ def _register_worker(srv: Commands) -> None:
         "--json", action="store_true", help="with --once: print how each request ended, as JSON"
     )
     p.add_argument("--verbose", "-v", action="store_true", help="show build and release output")
+    p.add_argument(
+        "--on-server",
+        action="store_true",
+        help="run as the Pilot Server's own worker: the engine is the one at "
+        "/var/run/docker.sock (how its container starts it; server.ci_worker)",
+    )
 
 
 def _register_tools(srv: Commands) -> None:

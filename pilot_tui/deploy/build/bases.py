@@ -30,6 +30,11 @@ GO = Base("PILOT_GO_BASE", "golang:1.22", "Go builds")
 GO_RUNTIME = Base(
     "PILOT_GO_RUNTIME_BASE", "gcr.io/distroless/static-debian12", "Go services' runtime"
 )
+WORKER = Base(
+    "PILOT_WORKER_BASE",
+    "python:3.12-slim",
+    "the CI worker on the Pilot Server (pip installs its packages there)",
+)
 PROXY = Base("PILOT_PROXY_IMAGE", "caddy:2-alpine", "Pilot's edge proxy (Caddy 2.8 or newer)")
 # Databases: "{version}" in the name (the default, or a mirror's) is the database's major version.
 POSTGRES = Base("PILOT_POSTGRES_IMAGE", "postgres:{version}-alpine", "PostgreSQL databases")
@@ -39,7 +44,7 @@ LAMBDA_ADAPTER = Base(
     "public.ecr.aws/awsguru/aws-lambda-adapter:0.8.4",
     "the Lambda Web Adapter",
 )
-ALL = (STATIC, NODE, PYTHON, GO, GO_RUNTIME, PROXY, POSTGRES, REDIS, LAMBDA_ADAPTER)
+ALL = (STATIC, NODE, PYTHON, GO, GO_RUNTIME, WORKER, PROXY, POSTGRES, REDIS, LAMBDA_ADAPTER)
 
 
 def from_images(dockerfile: str) -> list[str]:

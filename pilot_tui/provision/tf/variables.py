@@ -38,6 +38,9 @@ def variables(
         # The agent's removal of expired Lambda previews (none: an ejected template from
         # before it has no such variable).
         values["lambda_preview_apps"] = [a.name for a in lambda_preview_apps(config)] or None
+        # The CI worker on the server (none: an ejected template from before it has no
+        # such variable).
+        values["ci_worker_policy"] = ci_worker_policy(config)
         if home == "sandbox":
             values["ubuntu_release"] = "16.04"  # the Canonical image the local API knows
     else:
@@ -61,3 +64,18 @@ def web_ports(config: PilotConfig) -> list[int]:
     serves HTTPS (public by design, like 80)."""
     server = config.server
     return [server.http_port, *([server.https_port] if server.tls_on else [])]
+
+
+def ci_worker_policy(config: PilotConfig) -> str | None:
+    """The server role's grants for the CI worker on it (server.ci_worker), as JSON with
+    ACCOUNT_ID where the template puts the account; None when there is none."""
+    import json
+
+    from pilot_tui.deploy.worker_container import ACCOUNT_PLACEHOLDER, refusal, role_policy
+
+    if not config.server.ci_worker or refusal(config) is not None:
+        return None
+    bucket = bucket_name(config)
+    return json.dumps(
+        role_policy(config.project.name, bucket, config.aws.region, ACCOUNT_PLACEHOLDER)
+    )

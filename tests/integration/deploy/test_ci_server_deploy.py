@@ -318,3 +318,125 @@ def test_ctrl_c_twice_cancels_the_workers_release_and_the_run_is_told(
     monkeypatch.chdir(root)
     records = json.loads(cli("releases", "web", "--json").out)
     assert (records[0]["id"], records[0]["status"]) == ("v1", "live")
+
+
+@pytest.mark.timeout(600)
+def test_the_worker_on_the_server_releases_a_runs_request_with_no_laptop(
+    server_project, cli, github_tokens, docker_client, python_base, moto, monkeypatch, tmp_path
+):
+    """server.ci_worker: a deploy from the admin's machine starts the worker as a
+    container on the server's engine (its image built there, its files 0600, none of
+    .pilot/keys, no secret in the image); with no worker process left here, a push's
+    run is released by it with the commit's settings and the secret it was given; what
+    it asked of AWS is each allowed by the server role's grant (moto's own recording of
+    the requests signed with the role's stand-in key, evaluated); the next deploy
+    from here remakes it only when something changed, and turning the setting off
+    removes it. The server's instance role and python:3.12-slim are stood in for
+    (tests/support/worker_base.py)."""
+    from pilot_tui.deploy import worker_container
+    from tests.support.iam_requests import MotoRecording, recorded_calls, requests
+    from tests.support.worker_base import SERVER_ROLE_KEY, worker_base
+    from tests.unit.test_deployer_policy import allows
+
+    root, port = server_project
+    base = worker_base(docker_client, python_base, moto, os.environ["PILOT_REGISTRY"])
+    monkeypatch.setenv("PILOT_WORKER_BASE", base)
+    monkeypatch.chdir(root)
+    assert cli("config", "set", "server.ci_worker", "true").code == 0
+    assert cli("ci", "github", "--repo", "acme/shop").code == 0
+    workflow = (root / ".github" / "workflows" / "pilot.yml").read_text()
+    deployed = cli("deploy", "web", "--force")
+    assert deployed.code == 0, deployed.err
+    assert "CI worker pilot-worker-acme started on the Pilot Server" in deployed.err, deployed.err
+    container = docker_client.containers.get(worker_container.container_name("acme"))
+    try:
+        assert container.status == "running" or container.reload() is None
+        listing = container.exec_run(
+            ["sh", "-c", "cd /pilot/project && find . -exec stat -c '%a %U %n' {} +"]
+        )
+        assert listing.exit_code == 0, listing.output
+        modes = dict(
+            (line.split()[2], line.split()[0]) for line in listing.output.decode().splitlines()
+        )
+        assert modes["./pilot.toml"] == "600" and modes["./.pilot"] == "700"
+        assert modes["./.pilot/secrets/web.env"] == "600"
+        assert modes["./.pilot/outputs/server.json"] == "600"
+        assert not any(path.startswith("./.pilot/keys") for path in modes), modes
+        image = docker_client.images.get(container.attrs["Config"]["Image"])
+        assert SECRET.encode() not in b"".join(image.save())
+
+        beats = boto3.client("s3", region_name="us-east-1")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            names = [
+                o["Key"]
+                for o in beats.list_objects_v2(Bucket=BUCKET, Prefix=server_queue.WORKERS).get(
+                    "Contents", []
+                )
+            ]
+            if any("pilot-server@" in n for n in names):
+                break
+            container.reload()
+            assert container.status == "running", container.logs().decode(errors="replace")
+            time.sleep(0.5)
+        else:
+            raise AssertionError(container.logs().decode(errors="replace"))
+
+        recording = MotoRecording(moto)
+        recording.start()
+        checkout = _checkout(root, "run1", "<h1>from the server's worker</h1>\n", "from-ci")
+        ran = run_job(workflow, checkout, {}, github_tokens, cli, monkeypatch)
+        recording.stop()
+        said = container.logs().decode(errors="replace")
+        assert ran.code == 0, ran.err + said
+        assert "asked the Pilot Server's worker (pilot-server@" in ran.err, ran.err
+        assert "<h1>from the server's worker</h1>" in get(port, "web.localhost")
+        [live] = [
+            c
+            for c in docker_client.containers.list(filters={"label": "pilot.app=web"})
+            if c.labels.get("pilot.release") == ran.out.split("\t")[1]
+        ]
+        env = dict(e.split("=", 1) for e in live.attrs["Config"]["Env"])
+        assert env["GREETING"] == "from-ci" and env["API_TOKEN"] == SECRET
+        assert SECRET not in said
+
+        # Each request the worker made, evaluated against the server role's grant.
+        asked = [
+            r
+            for call in recorded_calls(recording.entries(), SERVER_ROLE_KEY)
+            for r in requests(call)
+        ]
+        policy = worker_container.role_policy("acme", BUCKET, "us-east-1", "123456789012")
+        assert [r for r in asked if not allows(policy, *r)] == []
+        actions = {action for action, _, _ in asked}
+        assert {"s3:ListBucket", "s3:PutObject", "ecr:GetAuthorizationToken"} <= actions, actions
+        assert not allows(policy, "s3:GetObject", {}, f"arn:aws:s3:::{BUCKET}/pilot/server.tfstate")
+        assert not allows(
+            policy,
+            "ecr:PutImage",
+            {},
+            "arn:aws:ecr:us-east-1:123456789012:repository/pilot-acme-web",
+        )
+
+        # Unchanged: kept as it runs. A new secret value: remade with it.
+        made = container.id
+        again = cli("deploy", "web")
+        assert again.code == 0, again.err
+        assert docker_client.containers.get(container.name).id == made
+        stored = run_pilot("secrets", "set", "web", "API_TOKEN", cwd=root, input="tok-rotated")
+        assert stored.returncode == 0, stored.stderr
+        rotated = cli("deploy", "web")
+        assert rotated.code == 0, rotated.err
+        remade = docker_client.containers.get(container.name)
+        assert remade.id != made
+        copy = remade.exec_run(["cat", "/pilot/project/.pilot/secrets/web.env"])
+        assert b"tok-rotated" in copy.output
+
+        # Off: the next deploy removes it.
+        assert cli("config", "set", "server.ci_worker", "false").code == 0
+        off = cli("deploy", "web", "--force")
+        assert off.code == 0, off.err
+        assert "removed the CI worker from the Pilot Server" in off.err
+        assert worker_container.find(docker_client, "acme") is None
+    finally:
+        worker_container.remove(docker_client, "acme")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from pilot_tui import redact
 from pilot_tui.config.schema import AppSettings, PilotConfig, ServerTarget
 from pilot_tui.deploy import history, lock
 from pilot_tui.deploy.context import (
@@ -278,6 +279,35 @@ def backup_agent(ctx: Context, line: Callable[[str], None]) -> None:
         line(
             "warning: the agent on the Docker host (scheduled backups, expired previews) was "
             f"not brought up to date: {str(exc)[:300]}"
+        )
+
+
+def ci_worker(ctx: DeployContext, line: Callable[[str], None]) -> None:
+    """The CI worker on the Pilot Server brought up to date with this machine's pilot.toml
+    and secrets (``server.ci_worker``), or removed when pilot.toml no longer asks for it.
+    Never by a CI run (its .pilot/ holds no secret) nor by the worker's own release. A
+    problem is a warning: the release itself does not depend on it."""
+    from docker.errors import DockerException
+
+    from pilot_tui.cloud.oidc_exchange import in_github_actions
+    from pilot_tui.deploy import worker_container
+    from pilot_tui.errors import PilotError
+
+    target, file = ctx.target, ctx.project_file
+    if ctx.client is None or target is None or file is None:
+        return
+    if target.on_server or in_github_actions():
+        return
+    try:
+        if ctx.config.server.ci_worker:
+            plan = worker_container.worker_plan(ctx.config, file, ctx.state_dir, target)
+            worker_container.install(ctx.client, plan, line)
+        elif worker_container.remove(ctx.client, ctx.project):
+            line("removed the CI worker from the Pilot Server: server.ci_worker is off")
+    except (PilotError, DockerException, OSError) as exc:
+        line(
+            "warning: the CI worker on the Pilot Server was not brought up to date: "
+            f"{redact.clip(str(exc), 300)}"
         )
 
 

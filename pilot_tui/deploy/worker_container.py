@@ -1,0 +1,386 @@
+"""The CI worker on the Pilot Server itself (``server.ci_worker``): `pilot-tui server
+worker --on-server` in a container that restarts with the engine, so CI runs' deploys of
+the server's apps need no machine of the team's left on.
+
+What it is, as data (``worker_plan``: pure but for reading the project's files):
+- **Its image**: the worker base (``PILOT_WORKER_BASE``, python:3.12-slim), the packages
+  the worker imports pip-installed at the versions this machine runs (``requirements``),
+  and Pilot's own modules (never the terminal app's, never the Terraform templates),
+  tagged by that content: a new Pilot version brings a new image, an unchanged one is
+  never rebuilt. It is built on the server; no secret is in it.
+- **Its files**, put into the container before it starts, 0600 under a 0700 folder, and
+  kept in no image: pilot.toml, the server's record, the apps' secrets and their
+  versions, the databases' passwords (what a release from here reads, ``STATE_PARTS``).
+  Never the keys of .pilot/keys: the worker reaches the engine through its socket and
+  AWS with the server's instance role, which `server up` grants the requests, releases
+  and locks of the state bucket and pulls from the apps' ECR repositories.
+- **Its container**: the engine's socket mounted, the host's network (the instance role's
+  metadata service answers one hop only, as for the backup agent), a label holding the
+  hash of all the above, so a deploy remakes it only when something changed, and a stop
+  timeout long enough for a release under way to end (the first SIGTERM waits for it).
+
+Each deploy from a person's machine brings it up to date (``refresh``); a CI run's never
+does (its .pilot/ holds no secret), nor does the worker's own release.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import io
+import json
+import os
+import tarfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+from pilot_tui.deploy.build.bases import ALL, WORKER
+from pilot_tui.errors import PilotError
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+    from docker.models.containers import Container
+
+    from pilot_tui.config.schema import PilotConfig
+    from pilot_tui.deploy.host import DockerTarget
+
+Say = Callable[[str], None]
+ROLE = "ci-worker"
+SETTINGS_HASH = "pilot.worker.settings"
+PACKAGE = Path(__file__).resolve().parents[1]  # pilot_tui/
+# Installed with Pilot but never run by the worker: the terminal app, the templates.
+LEFT_OUT = ("screens", "terraform", "__pycache__")
+# The distributions the worker imports (lazily: the deploy engine's Docker and AWS calls,
+# pilot.toml's writer); each pinned to this machine's version when it has one.
+REQUIREMENTS = ("boto3", "docker", "tomlkit", "platformdirs")
+PROJECT_DIR = "/pilot/project"  # the worker's project folder inside the container
+# What of the project a release reads (relative to the project folder): the worker gets
+# these and nothing else. .pilot/keys, the Terraform state and logs stay here.
+STATE_PARTS = (".pilot/outputs", ".pilot/secrets", ".pilot/databases")
+MAX_FILE = 1024 * 1024
+# A release under way ends before the worker stops (the first SIGTERM waits for it), as
+# the systemd example in the README gives a laptop worker: `docker stop` waits this long.
+STOP_TIMEOUT = 900
+ACCOUNT_PLACEHOLDER = "ACCOUNT_ID"  # role_policy's account, as the template fills it in
+DOCKERFILE = """FROM {base}
+COPY requirements.txt /pilot/requirements.txt
+RUN python3 -m pip install --no-cache-dir --disable-pip-version-check \\
+    --root-user-action=ignore -r /pilot/requirements.txt
+COPY pilot_tui /pilot/pilot_tui
+ENV PYTHONPATH=/pilot PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR {project}
+ENTRYPOINT ["python3", "-m", "pilot_tui", "server", "worker", "--on-server"]
+"""
+
+
+class WorkerUnavailable(PilotError):
+    """The worker cannot run on the Pilot Server as the project is set up."""
+
+    title = "CI worker on the Pilot Server"
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """The worker's container, as data."""
+
+    name: str
+    project: str
+    base: str
+    image: str
+    socket: str  # the engine's socket on the server, mounted at the usual path
+    # Path inside the project folder -> content, each written 0600.
+    files: dict[str, bytes] = field(repr=False)
+    # The images this machine names for the Docker host (PILOT_PROXY_IMAGE, a mirror's
+    # copies: bases.ALL), for the releases and the agent the worker makes there.
+    environment: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def settings_hash(self) -> str:
+        """What the container is made of. The files go in by their own hashes: the label is
+        readable only by those who may read the files themselves (root on the server)."""
+        digest = hashlib.sha256(f"{self.image}\0{self.socket}".encode())
+        digest.update(json.dumps(self.environment, sort_keys=True).encode())
+        for path in sorted(self.files):
+            digest.update(path.encode() + b"\0" + hashlib.sha256(self.files[path]).digest())
+        return digest.hexdigest()[:16]
+
+
+def role_policy(project: str, bucket: str, region: str, account: str) -> dict[str, object]:
+    """What the server's instance role is granted for the worker (``server up`` with
+    ``server.ci_worker``): in the state bucket the deploy requests, the shared releases and
+    the deploy leases only (never the Terraform state or the backups); from ECR, pulls of
+    the project's own repositories and their lifecycle (the newest images kept), never a
+    push or a repository made or removed."""
+    from pilot_tui.deploy.lease_rules import LOCKS
+    from pilot_tui.deploy.server_queue import PREFIX as DEPLOYS
+    from pilot_tui.deploy.shared_history import PREFIX as RELEASES
+    from pilot_tui.naming import prefix
+
+    prefixes = (DEPLOYS, RELEASES, LOCKS)
+    repositories = f"arn:aws:ecr:{region}:{account}:repository/{prefix(project)}*"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DeployRequestsReleasesAndLeases",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": [f"arn:aws:s3:::{bucket}/{p}/*" for p in prefixes],
+            },
+            {
+                "Sid": "ListThem",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": f"arn:aws:s3:::{bucket}",
+                "Condition": {"StringLike": {"s3:prefix": [f"{p}/*" for p in prefixes]}},
+            },
+            {
+                "Sid": "SignInToEcr",  # GetAuthorizationToken names no resource
+                "Effect": "Allow",
+                "Action": ["ecr:GetAuthorizationToken"],
+                "Resource": "*",
+            },
+            {
+                "Sid": "PullTheProjectsImages",
+                "Effect": "Allow",
+                "Action": [
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:DescribeRepositories",
+                    "ecr:PutLifecyclePolicy",
+                ],
+                "Resource": repositories,
+            },
+        ],
+    }
+
+
+def container_name(project: str) -> str:
+    return f"pilot-worker-{project}"
+
+
+def refusal(config: PilotConfig) -> str | None:
+    """Why the worker cannot run on this project's server; None when it can."""
+    if config.server.home != "aws" or config.state.backend != "s3":
+        return (
+            "the worker on the Pilot Server takes CI runs' requests from the S3 state "
+            'bucket with the server\'s AWS role: it needs server.home = "aws" and '
+            'state.backend = "s3"'
+        )
+    return None
+
+
+def worker_plan(
+    config: PilotConfig, project_file: Path, state_dir: Path, target: DockerTarget
+) -> WorkerPlan:
+    """The worker's container for this project, its files read from ``project_file``'s
+    folder and ``state_dir``; WorkerUnavailable when it cannot run there."""
+    why = refusal(config)
+    if why is not None:
+        raise WorkerUnavailable(why)
+    root = project_file.parent
+    files = {"pilot.toml": _read(project_file, "pilot.toml")}
+    if config.server.acme_ca_root:  # the edge's CA root, read by a release's proxy spec
+        files[config.server.acme_ca_root] = _read(
+            root / config.server.acme_ca_root, "server.acme_ca_root"
+        )
+    files |= dict(state_files(root, state_dir))
+    base = WORKER.image()
+    named = {b.variable: os.environ[b.variable] for b in ALL if os.environ.get(b.variable)}
+    return WorkerPlan(
+        container_name(config.project.name),
+        config.project.name,
+        base,
+        image_tag(base),
+        target.socket_on_host,
+        files,
+        named,
+    )
+
+
+def state_files(root: Path, state_dir: Path) -> Iterator[tuple[str, bytes]]:
+    """The files of ``STATE_PARTS`` under ``state_dir``, by their path in the worker's
+    project folder: regular files only (a link could name a file outside the project)."""
+    for part in STATE_PARTS:
+        folder = state_dir / PurePosixPath(part).relative_to(".pilot")
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        for path in sorted(folder.rglob("*")):
+            if path.is_symlink() or not path.is_file():
+                continue
+            inside = path.relative_to(state_dir).as_posix()
+            yield f".pilot/{inside}", _read(path, f".pilot/{inside}")
+
+
+def _read(path: Path, shown: str) -> bytes:
+    try:
+        if path.is_symlink() or path.stat().st_size > MAX_FILE:
+            raise WorkerUnavailable(f"{shown} is not a file of at most 1 MB")
+        return path.read_bytes()
+    except OSError as exc:
+        raise WorkerUnavailable(f"cannot read {shown}: {exc.strerror}") from exc
+
+
+def requirements() -> str:
+    """requirements.txt of the image: each package at this machine's version."""
+    lines = []
+    for name in REQUIREMENTS:
+        try:
+            lines.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            lines.append(name)
+    return "\n".join(lines) + "\n"
+
+
+def modules() -> list[Path]:
+    """Pilot's modules the worker runs, relative to the package."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        inside = path.relative_to(PACKAGE)
+        if not any(part in LEFT_OUT for part in inside.parts):
+            found.append(inside)
+    return found
+
+
+def image_tag(base: str) -> str:
+    digest = hashlib.sha256(base.encode() + b"\0" + requirements().encode())
+    for module in modules():
+        digest.update(module.as_posix().encode() + b"\0" + (PACKAGE / module).read_bytes())
+    return f"pilot-ci-worker:{digest.hexdigest()[:12]}"
+
+
+def build_context(base: str) -> bytes:
+    """The image's build context: its Dockerfile, requirements.txt and Pilot's modules."""
+    files = {
+        "Dockerfile": DOCKERFILE.format(base=base, project=PROJECT_DIR).encode(),
+        "requirements.txt": requirements().encode(),
+    }
+    files |= {f"pilot_tui/{m.as_posix()}": (PACKAGE / m).read_bytes() for m in modules()}
+    return _tar(files, mode=0o644)
+
+
+def files_archive(plan: WorkerPlan) -> bytes:
+    """The worker's files under PROJECT_DIR: 0600 files in 0700 folders, root's."""
+    inside = PROJECT_DIR.lstrip("/")
+    return _tar({f"{inside}/{path}": data for path, data in plan.files.items()}, mode=0o600)
+
+
+def _tar(files: dict[str, bytes], *, mode: int) -> bytes:
+    buffer = io.BytesIO()
+    made: set[str] = set()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in files.items():
+            parents = PurePosixPath(name).parents
+            for folder in reversed([p.as_posix() for p in parents if p.as_posix() != "."]):
+                if folder not in made:
+                    made.add(folder)
+                    entry = tarfile.TarInfo(folder)
+                    entry.type, entry.mode = tarfile.DIRTYPE, 0o700 if mode == 0o600 else 0o755
+                    tar.addfile(entry)
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def find(client: DockerClient, project: str) -> Container | None:
+    from docker.errors import NotFound
+
+    try:
+        return client.containers.get(container_name(project))
+    except NotFound:
+        return None
+
+
+def install(client: DockerClient, plan: WorkerPlan, say: Say) -> bool:
+    """The worker running as ``plan`` says; True when it was (re)made, False when it ran
+    so already. A worker in the middle of a release is stopped as `docker stop` does
+    (SIGTERM: it ends the release first), not killed."""
+    from docker.types import LogConfig
+
+    current = find(client, plan.project)
+    if (
+        current is not None
+        and current.labels.get(SETTINGS_HASH) == plan.settings_hash
+        and current.status == "running"
+    ):
+        return False
+    _ensure_image(client, plan, say)
+    if current is not None:
+        if current.status == "running":
+            say(f"stopping the CI worker {plan.name} (after the release under way, if one is)")
+            current.stop(timeout=STOP_TIMEOUT)
+        current.remove(force=True)
+    api = client.api
+    # The API's own call: the SDK's containers.create takes no stop timeout, and `docker
+    # stop` (and the engine's own stop) must wait for a release under way to end.
+    made = api.create_container(
+        plan.image,
+        name=plan.name,
+        labels={
+            "pilot.project": plan.project,
+            "pilot.role": ROLE,
+            SETTINGS_HASH: plan.settings_hash,
+        },
+        environment=plan.environment,
+        stop_signal="SIGTERM",
+        stop_timeout=STOP_TIMEOUT,
+        host_config=api.create_host_config(
+            binds={plan.socket: {"bind": "/var/run/docker.sock", "mode": "rw"}},
+            network_mode="host",
+            restart_policy={"Name": "unless-stopped"},
+            mem_limit="512m",
+            log_config=LogConfig(type="json-file", config={"max-size": "5m", "max-file": "3"}),
+        ),
+    )
+    container = client.containers.get(made["Id"])
+    container.put_archive("/", files_archive(plan))
+    container.start()
+    say(f"CI worker {plan.name} started on the Pilot Server, from {plan.image}")
+    return True
+
+
+def _ensure_image(client: DockerClient, plan: WorkerPlan, say: Say) -> None:
+    from docker.errors import BuildError, ImageNotFound
+
+    from pilot_tui.deploy.build.bases import unpulled
+
+    try:
+        client.images.get(plan.image)
+        return
+    except ImageNotFound:
+        pass
+    say(f"building the CI worker's image {plan.image} from {plan.base} on the Pilot Server")
+    try:
+        client.images.build(
+            fileobj=io.BytesIO(build_context(plan.base)),
+            custom_context=True,
+            tag=plan.image,
+            rm=True,
+            forcerm=True,
+        )
+    except BuildError as exc:
+        dockerfile = DOCKERFILE.format(base=plan.base, project=PROJECT_DIR)
+        said = unpulled(client, dockerfile, str(exc)) or f"its build failed: {exc}"
+        raise WorkerUnavailable(f"the CI worker's image {plan.image}: {said}") from exc
+
+
+def remove(client: DockerClient, project: str) -> bool:
+    """The worker gone from the server (its image stays); whether it was there."""
+    container = find(client, project)
+    if container is None:
+        return False
+    container.remove(force=True)
+    return True
+
+
+def status(client: DockerClient, project: str) -> dict[str, str] | None:
+    """The worker's container as `server status` shows it; None when there is none."""
+    container = find(client, project)
+    if container is None:
+        return None
+    image = container.attrs.get("Config", {}).get("Image", "")
+    return {"container": container.name or "", "state": container.status, "image": str(image)}

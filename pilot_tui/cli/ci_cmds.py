@@ -129,12 +129,18 @@ def github(ns: argparse.Namespace) -> int:
         sys.stderr.write(f"not {name}: {why}; deploy it from here\n")
     on_server = on_docker_host(a for a in config.apps if a.name in apps.deployed)
     if on_server:
+        where = (
+            "the CI worker on the Pilot Server (server.ci_worker; your next deploy from here "
+            "starts it there, once `pilot-tui server up` has granted it)"
+            if config.server.ci_worker
+            else "`pilot-tui server worker`, left running where this .pilot/ is (or on the "
+            "Pilot Server itself: pilot-tui config set server.ci_worker true)"
+        )
         sys.stderr.write(
             f"{', '.join(on_server)} {'runs' if len(on_server) == 1 else 'run'} on the Pilot "
             "Server, which a run cannot reach: a run pushes the image to ECR and leaves a "
-            "deploy request in the state bucket, and `pilot-tui server worker`, left running "
-            "where this .pilot/ is, releases it with the secrets held here (none go to "
-            "GitHub or the bucket)\n"
+            f"deploy request in the state bucket, and {where} releases it with the secrets "
+            "held here (none go to GitHub or the bucket)\n"
         )
     if pulls is not None:
         sys.stderr.write(

@@ -11,6 +11,7 @@ import sys
 
 from pilot_tui.cli.common import error, load_app, say
 from pilot_tui.deploy import secrets
+from pilot_tui.deploy.targets import on_docker_host
 from pilot_tui.errors import EXIT_INVALID, EXIT_OK
 from pilot_tui.project import Project
 
@@ -19,7 +20,7 @@ def secrets_set(ns: argparse.Namespace) -> int:
     found = load_app(ns)
     if found is None:
         return EXIT_INVALID
-    pf, _, app = found
+    pf, config, app = found
     if sys.stdin.isatty():
         value = getpass.getpass(f"{ns.name} for {ns.app} (not echoed): ")
     else:  # bytes as given (no newline translation); only the final newline is dropped
@@ -40,6 +41,11 @@ def secrets_set(ns: argparse.Namespace) -> int:
             f"note: apps.{ns.app}.secrets does not list {ns.name}; add it so deploys pass "
             f"it: pilot-tui config set apps.{ns.app}.secrets "
             f"'{json.dumps([*app.secrets, ns.name])}'"
+        )
+    if config.server.ci_worker and not ns.preview and on_docker_host([app]):
+        say(
+            "note: the CI worker on the Pilot Server keeps the value it was given until your "
+            f"next deploy from here (pilot-tui deploy {ns.app}); CI runs release with that one"
         )
     return EXIT_OK
 

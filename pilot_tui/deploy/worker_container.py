@@ -173,6 +173,19 @@ def refusal(config: PilotConfig) -> str | None:
     return None
 
 
+def ensure_granted(state_dir: Path) -> None:
+    """WorkerUnavailable unless the server's record says its role holds the worker's grant
+    (the template's ``ci_worker`` output, true once `server up` ran with the setting on):
+    without it each of the worker's calls is refused, and it would restart forever."""
+    from pilot_tui.provision.outputs import saved_outputs
+
+    if saved_outputs(state_dir).get("ci_worker") is not True:
+        raise WorkerUnavailable(
+            "the Pilot Server's role does not hold the worker's grant yet: run "
+            "`pilot-tui server up` (it adds the grant to the server as it is), then deploy again"
+        )
+
+
 def worker_plan(
     config: PilotConfig, project_file: Path, state_dir: Path, target: DockerTarget
 ) -> WorkerPlan:

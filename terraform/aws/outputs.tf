@@ -56,3 +56,8 @@ output "lambda_previews" {
   description = "Whether the server's role may remove the Lambda previews of lambda_preview_apps (so its agent removes expired ones)."
   value       = local.lambda_previews ? var.lambda_preview_apps : []
 }
+
+output "ci_worker" {
+  description = "Whether the server's role holds the CI worker's grant (server.ci_worker), so a deploy may start the worker there."
+  value       = local.ci_worker
+}

@@ -343,8 +343,20 @@ def test_the_worker_on_the_server_releases_a_runs_request_with_no_laptop(
     monkeypatch.setenv("PILOT_WORKER_BASE", base)
     monkeypatch.chdir(root)
     assert cli("config", "set", "server.ci_worker", "true").code == 0
-    assert cli("ci", "github", "--repo", "acme/shop").code == 0
+    made = cli("ci", "github", "--repo", "acme/shop")
+    assert made.code == 0, made.err
+    assert "the CI worker on the Pilot Server (server.ci_worker;" in made.err, made.err
     workflow = (root / ".github" / "workflows" / "pilot.yml").read_text()
+    # Before `server up` granted the server's role: said, and not started (each of its
+    # calls would be refused, and it would restart forever).
+    early = cli("deploy", "web", "--force")
+    assert early.code == 0, early.err
+    assert "the Pilot Server's role does not hold the worker's grant yet" in early.err
+    assert worker_container.find(docker_client, "acme") is None
+    record = root / ".pilot" / "outputs" / "server.json"  # as `server up` leaves it
+    saved = json.loads(record.read_text())
+    saved["outputs"]["ci_worker"] = True
+    record.write_text(json.dumps(saved))
     deployed = cli("deploy", "web", "--force")
     assert deployed.code == 0, deployed.err
     assert "CI worker pilot-worker-acme started on the Pilot Server" in deployed.err, deployed.err
@@ -425,6 +437,7 @@ def test_the_worker_on_the_server_releases_a_runs_request_with_no_laptop(
         assert docker_client.containers.get(container.name).id == made
         stored = run_pilot("secrets", "set", "web", "API_TOKEN", cwd=root, input="tok-rotated")
         assert stored.returncode == 0, stored.stderr
+        assert "keeps the value it was given until your next deploy" in stored.stderr
         rotated = cli("deploy", "web")
         assert rotated.code == 0, rotated.err
         remade = docker_client.containers.get(container.name)

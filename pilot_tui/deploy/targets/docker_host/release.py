@@ -301,6 +301,7 @@ def ci_worker(ctx: DeployContext, line: Callable[[str], None]) -> None:
     try:
         if ctx.config.server.ci_worker:
             plan = worker_container.worker_plan(ctx.config, file, ctx.state_dir, target)
+            worker_container.ensure_granted(ctx.state_dir)
             worker_container.install(ctx.client, plan, line)
         elif worker_container.remove(ctx.client, ctx.project):
             line("removed the CI worker from the Pilot Server: server.ci_worker is off")

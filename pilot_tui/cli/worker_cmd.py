@@ -42,17 +42,19 @@ def worker(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     pf, config = loaded
     project = Project(pf.path)
+    # The engine first: on the server it also makes every AWS client the instance role's,
+    # the bucket's too (found reviewing: an aws.profile stopped it before it began).
+    engine = _server_own_engine(config, project) if ns.on_server else None
+    if isinstance(engine, int):
+        return engine
     shared = _bucket(config, project)
     if isinstance(shared, int):
         return shared
-    engine = _engine(config, project, on_server=ns.on_server)
-    if isinstance(engine, int):
-        return engine
-    arch = _engine_architecture(engine, project)
+    arch = _engine_architecture(config, project, engine)
     stop = threading.Event()
     signals: list[int] = []
     runner = Worker(pf.path, Queue(shared), Printer(ns.verbose), say, arch=arch, engine=engine)
-    if ns.on_server:
+    if engine is not None:  # on the server: named as its, not as a container's root
         runner.name = f"pilot-server@{engine.host or 'localhost'}#{runner.name.rpartition('#')[2]}"
     say(
         f"taking the deploy requests of {config.project.name} in {shared.kind}://"
@@ -107,37 +109,39 @@ def _bucket(config: PilotConfig, project: Project) -> SharedHistory | int:
     return shared
 
 
-def _engine(config: PilotConfig, project: Project, *, on_server: bool) -> DockerTarget | int:
-    """The Docker host the worker releases on: the project's, or with ``on_server`` the
-    server's own engine through its socket; the exit code after saying why not."""
+def _server_own_engine(config: PilotConfig, project: Project) -> DockerTarget | int:
+    """`--on-server`: the server's own engine through its socket, every AWS client of this
+    process the instance role's; the exit code after saying why not."""
     from pilot_tui.cloud.clients import ON_SERVER_ENV
-    from pilot_tui.deploy.host import HostError, server_own_engine, target_for
+    from pilot_tui.deploy.host import server_own_engine
     from pilot_tui.deploy.worker_container import refusal
     from pilot_tui.provision.outputs import saved_record
 
+    why = refusal(config)
+    if why is not None:
+        error(why)
+        return EXIT_INVALID
     saved = saved_record(project.state_dir)
-    if on_server:
-        why = refusal(config)
-        if why is not None:
-            error(why)
-            return EXIT_INVALID
-        # Every AWS client of this process acts as the server's instance role.
-        os.environ[ON_SERVER_ENV] = "1"
-        return server_own_engine(saved)
-    try:
-        return target_for(config, project.state_dir, saved)
-    except HostError as exc:
-        error(str(exc))
-        return EXIT_FAILED
+    if not saved.get("outputs", {}).get("docker_host"):  # (else on 127.0.0.1 alone)
+        error(
+            "the Pilot Server's record in .pilot/outputs names no address to serve its apps "
+            "at: `pilot-tui server up`, then deploy from there to give it again"
+        )
+        return EXIT_INVALID
+    os.environ[ON_SERVER_ENV] = "1"
+    return server_own_engine(saved)
 
 
-def _engine_architecture(target: DockerTarget, project: Project) -> str:
-    """The Docker host's CPU architecture, said in the heartbeat (a run builds for it); a
-    warning now when the host does not answer (found walking: the worker beat as "taking
-    requests" and failed each one), and ""."""
-    from pilot_tui.deploy.host import HostError, connect
+def _engine_architecture(config: PilotConfig, project: Project, target: DockerTarget | None) -> str:
+    """The Docker host's CPU architecture (``target``, else the project's), said in the
+    heartbeat (a run builds for it); a warning now when the host does not answer (found
+    walking: the worker beat as "taking requests" and failed each one), and ""."""
+    from pilot_tui.deploy.host import HostError, connect, target_for
+    from pilot_tui.provision.outputs import saved_record
 
     try:
+        if target is None:
+            target = target_for(config, project.state_dir, saved_record(project.state_dir))
         with connect(target, project.state_dir / "run") as client:
             return str(client.info().get("Architecture") or "")
     except Exception as exc:  # HostError, or the docker SDK's own

@@ -107,6 +107,7 @@ class DeployContext(Context, Protocol):
     settle: float  # seconds a healthy new release must stay up
     watch: bool  # whether a new live release is watched (and reverted when it goes bad)
     project_file: Path | None  # pilot.toml itself (None: a Deployer made without it)
+    requested_by: str | None  # a worker's release: who asked for it (None: this machine)
 
     @property
     def docker(self) -> DockerTarget:

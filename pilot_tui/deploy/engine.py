@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from pilot_tui import redact
 from pilot_tui.config.schema import AppSettings, PilotConfig
-from pilot_tui.deploy import history, notify, previews, secrets, server_requests, shared_lease
+from pilot_tui.deploy import (
+    history,
+    notify,
+    previews,
+    secrets,
+    server_requests,
+    shared_lease,
+    worker_container,
+)
 from pilot_tui.deploy.build import images, packing
 from pilot_tui.deploy.build.recipe import BuildError, recipe_for
 from pilot_tui.deploy.build.shippable import private_paths
@@ -148,17 +156,20 @@ class Deployer:
                 return server_requests.request_release(
                     self, log, app, self.queue, self.by, force=force
                 )
-        with _RunLog(self, name, "deploy") as log, self._leased(log, name, "deploy"):
-            records = _records(self.state_dir, name)
-            before, known = history.live(records), {r.id for r in records}
-            try:
-                release = target_for(app).deploy(self, log, force=force)
-            except DeployError as exc:
-                event = notify.REVERTED if exc.stage == "watch" else notify.FAILED
-                self._notify(log, name, event, str(exc), _made(self.state_dir, name, known))
-                raise
-            if before is None or release.id != before.id:  # "nothing changed" says nothing
-                self._notify(log, name, notify.DEPLOYED, "", release)
+        with _RunLog(self, name, "deploy") as log:
+            with self._leased(log, name, "deploy"):
+                records = _records(self.state_dir, name)
+                before, known = history.live(records), {r.id for r in records}
+                try:
+                    release = target_for(app).deploy(self, log, force=force)
+                except DeployError as exc:
+                    event = notify.REVERTED if exc.stage == "watch" else notify.FAILED
+                    self._notify(log, name, event, str(exc), _made(self.state_dir, name, known))
+                    raise
+                if before is None or release.id != before.id:  # "nothing changed": unsaid
+                    self._notify(log, name, notify.DEPLOYED, "", release)
+            if target_for(app).on_docker_host:  # (its lease given back: it may wait)
+                worker_container.refresh(self, log.line("release", name))
             return release
 
     def newest_live(self, name: str) -> history.Release | None:

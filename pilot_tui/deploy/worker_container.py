@@ -9,8 +9,9 @@ What it is, as data (``worker_plan``: pure but for reading the project's files):
   tagged by that content: a new Pilot version brings a new image, an unchanged one is
   never rebuilt. It is built on the server; no secret is in it.
 - **Its files**, put into the container before it starts, 0600 under a 0700 folder, and
-  kept in no image: pilot.toml, the server's record, the apps' secrets and their
-  versions, the databases' passwords (what a release from here reads, ``STATE_PARTS``).
+  kept in no image: pilot.toml, the server's record, the server's apps' secrets and their
+  versions, the Docker host's databases' passwords (what a release of them reads,
+  ``state_files``); the notification webhook's variable in its environment.
   Never the keys of .pilot/keys: the worker reaches the engine through its socket and
   AWS with the server's instance role, which `server up` grants the requests, releases
   and locks of the state bucket and pulls from the apps' ECR repositories.
@@ -19,23 +20,30 @@ What it is, as data (``worker_plan``: pure but for reading the project's files):
   hash of all the above, so a deploy remakes it only when something changed, and a stop
   timeout long enough for a release under way to end (the first SIGTERM waits for it).
 
-Each deploy from a person's machine brings it up to date (``refresh``); a CI run's never
-does (its .pilot/ holds no secret), nor does the worker's own release.
+Each deploy from a person's machine brings it up to date (``install``, once the deploy's
+lease is given back); a CI run's never does (its .pilot/ holds no secret), nor does a
+worker's own release. A machine that would give it less (a secret file it lacks, an older
+Pilot) leaves it as it is.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import io
 import json
 import os
+import re
 import tarfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from pilot_tui import __version__
+from pilot_tui.cloud.clients import ON_SERVER_ENV
 from pilot_tui.deploy.build.bases import ALL, WORKER
 from pilot_tui.errors import PilotError
 
@@ -44,6 +52,7 @@ if TYPE_CHECKING:
     from docker.models.containers import Container
 
     from pilot_tui.config.schema import PilotConfig
+    from pilot_tui.deploy.context import DeployContext
     from pilot_tui.deploy.host import DockerTarget
 
 Say = Callable[[str], None]
@@ -56,13 +65,12 @@ LEFT_OUT = ("screens", "terraform", "__pycache__")
 # pilot.toml's writer); each pinned to this machine's version when it has one.
 REQUIREMENTS = ("boto3", "docker", "tomlkit", "platformdirs")
 PROJECT_DIR = "/pilot/project"  # the worker's project folder inside the container
-# What of the project a release reads (relative to the project folder): the worker gets
-# these and nothing else. .pilot/keys, the Terraform state and logs stay here.
-STATE_PARTS = (".pilot/outputs", ".pilot/secrets", ".pilot/databases")
 MAX_FILE = 1024 * 1024
 # A release under way ends before the worker stops (the first SIGTERM waits for it), as
 # the systemd example in the README gives a laptop worker: `docker stop` waits this long.
 STOP_TIMEOUT = 900
+FILES_LABEL = "pilot.worker.files"  # the files it was given, by name
+VERSION_LABEL = "pilot.worker.version"  # the Pilot that made it
 ACCOUNT_PLACEHOLDER = "ACCOUNT_ID"  # role_policy's account, as the template fills it in
 DOCKERFILE = """FROM {base}
 COPY requirements.txt /pilot/requirements.txt
@@ -95,15 +103,21 @@ class WorkerPlan:
     # The images this machine names for the Docker host (PILOT_PROXY_IMAGE, a mirror's
     # copies: bases.ALL), for the releases and the agent the worker makes there.
     environment: dict[str, str] = field(default_factory=dict)
+    # The notification webhook's variable (its URL holds a token), as this machine has it.
+    secret_environment: dict[str, str] = field(default_factory=dict, repr=False)
+    version: str = __version__  # Pilot's, that made it
+    # The single files it should get (secrets, passwords), whether this machine has them.
+    expected: frozenset[str] = frozenset()
 
     @property
     def settings_hash(self) -> str:
-        """What the container is made of. The files go in by their own hashes: the label is
-        readable only by those who may read the files themselves (root on the server)."""
+        """What the container is made of. Secret values go in by their own hashes: the label
+        is readable only by those who may read them themselves (root on the server)."""
         digest = hashlib.sha256(f"{self.image}\0{self.socket}".encode())
         digest.update(json.dumps(self.environment, sort_keys=True).encode())
-        for path in sorted(self.files):
-            digest.update(path.encode() + b"\0" + hashlib.sha256(self.files[path]).digest())
+        secrets = {**self.files, **{k: v.encode() for k, v in self.secret_environment.items()}}
+        for path in sorted(secrets):
+            digest.update(path.encode() + b"\0" + hashlib.sha256(secrets[path]).digest())
         return digest.hexdigest()[:16]
 
 
@@ -126,15 +140,23 @@ def role_policy(project: str, bucket: str, region: str, account: str) -> dict[st
             {
                 "Sid": "DeployRequestsReleasesAndLeases",
                 "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Action": ["s3:GetObject", "s3:PutObject"],
                 "Resource": [f"arn:aws:s3:::{bucket}/{p}/*" for p in prefixes],
             },
             {
-                "Sid": "ListThem",
+                "Sid": "TidyOldRequests",  # a week-old request's records (leases are given
+                "Effect": "Allow",  # back by a write; histories are never removed here)
+                "Action": ["s3:DeleteObject"],
+                "Resource": f"arn:aws:s3:::{bucket}/{DEPLOYS}/*",
+            },
+            {
+                # The names only. Without it S3 answers 403 for a key that is not there
+                # (a first release's history or lease, a request's result not written
+                # yet), which is not told from a refusal.
+                "Sid": "ListTheBucket",
                 "Effect": "Allow",
                 "Action": ["s3:ListBucket"],
                 "Resource": f"arn:aws:s3:::{bucket}",
-                "Condition": {"StringLike": {"s3:prefix": [f"{p}/*" for p in prefixes]}},
             },
             {
                 "Sid": "SignInToEcr",  # GetAuthorizationToken names no resource
@@ -194,15 +216,18 @@ def worker_plan(
     why = refusal(config)
     if why is not None:
         raise WorkerUnavailable(why)
-    root = project_file.parent
     files = {"pilot.toml": _read(project_file, "pilot.toml")}
-    if config.server.acme_ca_root:  # the edge's CA root, read by a release's proxy spec
-        files[config.server.acme_ca_root] = _read(
-            root / config.server.acme_ca_root, "server.acme_ca_root"
-        )
-    files |= dict(state_files(root, state_dir))
+    root = project_file.parent
+    server = config.server
+    if server.acme_ca_root and server.tls_on:  # the edge's CA root, read by a release
+        from pilot_tui.deploy.targets.docker_host.release import read_ca_root
+
+        files[server.acme_ca_root] = read_ca_root(root, server.acme_ca_root)
+    files |= dict(state_files(config, state_dir))
     base = WORKER.image()
     named = {b.variable: os.environ[b.variable] for b in ALL if os.environ.get(b.variable)}
+    webhook = config.notify.webhook_env
+    hooked = {webhook: os.environ[webhook]} if webhook and os.environ.get(webhook) else {}
     return WorkerPlan(
         container_name(config.project.name),
         config.project.name,
@@ -211,17 +236,39 @@ def worker_plan(
         target.socket_on_host,
         files,
         named,
+        hooked,
+        expected=expected_files(config),
     )
 
 
-def state_files(root: Path, state_dir: Path) -> Iterator[tuple[str, bytes]]:
-    """The files of ``STATE_PARTS`` under ``state_dir``, by their path in the worker's
-    project folder: regular files only (a link could name a file outside the project)."""
-    for part in STATE_PARTS:
-        folder = state_dir / PurePosixPath(part).relative_to(".pilot")
-        if not folder.is_dir() or folder.is_symlink():
+def expected_files(config: PilotConfig) -> frozenset[str]:
+    """The single files a release of the server's apps may read of .pilot/ (by their path
+    in the worker's project folder): those apps' secrets (their previews' too) and the
+    Docker host's databases' passwords."""
+    from pilot_tui.deploy.targets import on_docker_host
+
+    apps = on_docker_host(config.apps)
+    return frozenset(
+        [f".pilot/secrets/{app}.env" for app in apps]
+        + [f".pilot/secrets/previews/{app}.env" for app in apps]
+        + [f".pilot/databases/{db.name}.password" for db in config.databases if db.service is None]
+    )
+
+
+def state_files(config: PilotConfig, state_dir: Path) -> Iterator[tuple[str, bytes]]:
+    """What a release of the server's apps reads of ``state_dir``, by its path in the
+    worker's project folder: the server's record, ``expected_files`` and those apps'
+    secret versions. Regular files only (a link could name a file outside the project)."""
+    from pilot_tui.deploy.targets import on_docker_host
+
+    folders = ["outputs", *(f"secrets/versions/{app}" for app in on_docker_host(config.apps))]
+    places = [state_dir / f for f in folders]
+    places += [state_dir / p.removeprefix(".pilot/") for p in sorted(expected_files(config))]
+    for place in places:
+        if place.is_symlink():
             continue
-        for path in sorted(folder.rglob("*")):
+        found = sorted(place.rglob("*")) if place.is_dir() else [place]
+        for path in found:
             if path.is_symlink() or not path.is_file():
                 continue
             inside = path.relative_to(state_dir).as_posix()
@@ -308,10 +355,13 @@ def find(client: DockerClient, project: str) -> Container | None:
         return None
 
 
-def install(client: DockerClient, plan: WorkerPlan, say: Say) -> bool:
+def install(client: DockerClient, plan: WorkerPlan, say: Say, settle: float = 5.0) -> bool:
     """The worker running as ``plan`` says; True when it was (re)made, False when it ran
     so already. A worker in the middle of a release is stopped as `docker stop` does
-    (SIGTERM: it ends the release first), not killed."""
+    (SIGTERM: it ends the release first), not killed. WorkerUnavailable, leaving the
+    worker as it is, when this machine would give it less than it has (a secret file, a
+    password) or an older Pilot; and when the new one stops within ``settle`` seconds
+    (its last lines said)."""
     from docker.types import LogConfig
 
     current = find(client, plan.project)
@@ -321,11 +371,11 @@ def install(client: DockerClient, plan: WorkerPlan, say: Say) -> bool:
         and current.status == "running"
     ):
         return False
+    if current is not None:
+        _refuse_less(current, plan)
     _ensure_image(client, plan, say)
     if current is not None:
-        if current.status == "running":
-            say(f"stopping the CI worker {plan.name} (after the release under way, if one is)")
-            current.stop(timeout=STOP_TIMEOUT)
+        _stop(current, plan.name, say)
         current.remove(force=True)
     api = client.api
     # The API's own call: the SDK's containers.create takes no stop timeout, and `docker
@@ -337,8 +387,11 @@ def install(client: DockerClient, plan: WorkerPlan, say: Say) -> bool:
             "pilot.project": plan.project,
             "pilot.role": ROLE,
             SETTINGS_HASH: plan.settings_hash,
+            FILES_LABEL: json.dumps(sorted(plan.files)),
+            VERSION_LABEL: plan.version,
         },
-        environment=plan.environment,
+        # ON_SERVER_ENV too: every AWS client the instance role's from the first import.
+        environment={**plan.environment, **plan.secret_environment, ON_SERVER_ENV: "1"},
         stop_signal="SIGTERM",
         stop_timeout=STOP_TIMEOUT,
         host_config=api.create_host_config(
@@ -352,8 +405,76 @@ def install(client: DockerClient, plan: WorkerPlan, say: Say) -> bool:
     container = client.containers.get(made["Id"])
     container.put_archive("/", files_archive(plan))
     container.start()
+    _watch_start(container, settle)
     say(f"CI worker {plan.name} started on the Pilot Server, from {plan.image}")
+    _prune_images(client, plan.image)
     return True
+
+
+def _refuse_less(current: Container, plan: WorkerPlan) -> None:
+    """WorkerUnavailable when ``plan`` would take from the running worker a file this
+    machine should have and does not (CI releases of that app would then fail), or give
+    it an older Pilot (a teammate's outdated install)."""
+    try:
+        had = set(json.loads(current.labels.get(FILES_LABEL, "[]")))
+    except ValueError:
+        had = set()
+    missing = sorted(p for p in had & plan.expected if p not in plan.files)
+    if missing:
+        raise WorkerUnavailable(
+            f"this machine has no {', '.join(missing)}, which the worker on the Pilot Server "
+            "was given: it is left as it is (its CI releases would fail without them); deploy "
+            "from the machine that has them, or set them here (pilot-tui secrets set)"
+        )
+    made_by = current.labels.get(VERSION_LABEL, "")
+    if _version(made_by) > _version(plan.version):
+        raise WorkerUnavailable(
+            f"the worker on the Pilot Server is Pilot {made_by}'s, newer than this machine's "
+            f"{plan.version}: it is left as it is; upgrade pilot-tui here"
+        )
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", text)[:3])
+
+
+def _stop(container: Container, name: str, say: Say) -> None:
+    if container.status in ("running", "restarting"):
+        say(f"stopping the CI worker {name} (after the release under way, if one is)")
+        container.stop(timeout=STOP_TIMEOUT)
+
+
+def _watch_start(container: Container, settle: float) -> None:
+    """WorkerUnavailable when the container stops or restarts within ``settle`` seconds:
+    a worker that cannot start (its bucket refused, its image broken) said now, not
+    found later by a run that waits for it."""
+    deadline = time.monotonic() + settle
+    while True:
+        container.reload()
+        restarts = int(container.attrs.get("RestartCount") or 0)
+        if container.status not in ("running", "created") or restarts:
+            from pilot_tui import redact
+
+            said = container.logs(tail=8).decode(errors="replace").strip()
+            raise WorkerUnavailable(
+                f"the CI worker stopped as it started ({container.status}); its last lines:"
+                f"\n{redact.text(said)}"
+            )
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.5)
+
+
+def _prune_images(client: DockerClient, kept: str) -> None:
+    """The worker's older images removed (one another project's worker still runs is
+    refused by the engine, and kept)."""
+    from docker.errors import APIError
+
+    repository = kept.partition(":")[0]
+    for image in client.images.list(name=repository):
+        if kept not in image.tags and image.id:
+            with contextlib.suppress(APIError):
+                client.images.remove(image.id)
 
 
 def _ensure_image(client: DockerClient, plan: WorkerPlan, say: Say) -> None:
@@ -381,19 +502,41 @@ def _ensure_image(client: DockerClient, plan: WorkerPlan, say: Say) -> None:
         raise WorkerUnavailable(f"the CI worker's image {plan.image}: {said}") from exc
 
 
-def remove(client: DockerClient, project: str) -> bool:
-    """The worker gone from the server (its image stays); whether it was there."""
+def remove(client: DockerClient, project: str, say: Say) -> bool:
+    """The worker gone from the server (after the release under way, if one is; its image
+    stays); whether it was there."""
     container = find(client, project)
     if container is None:
         return False
+    _stop(container, container.name or container_name(project), say)
     container.remove(force=True)
     return True
 
 
-def status(client: DockerClient, project: str) -> dict[str, str] | None:
-    """The worker's container as `server status` shows it; None when there is none."""
-    container = find(client, project)
-    if container is None:
-        return None
-    image = container.attrs.get("Config", {}).get("Image", "")
-    return {"container": container.name or "", "state": container.status, "image": str(image)}
+def refresh(ctx: DeployContext, say: Say) -> None:
+    """After a deploy from a person's machine: the worker on the Pilot Server brought up
+    to date with this machine's pilot.toml and secrets (``server.ci_worker``), or removed
+    when pilot.toml no longer asks for it. Never by a CI run (its .pilot/ holds no secret)
+    nor by a worker's own release (a laptop's, or this one's on the server), nor when the
+    project is not on AWS (``--sandbox``: the check of pilot.toml said why already). A
+    problem is a warning: the release itself does not depend on it."""
+    from docker.errors import DockerException
+
+    from pilot_tui import redact
+    from pilot_tui.cloud.oidc_exchange import in_github_actions
+
+    target, file, client = ctx.target, ctx.project_file, ctx.client
+    if client is None or target is None or file is None or ctx.requested_by is not None:
+        return
+    if target.on_server or in_github_actions() or refusal(ctx.config) is not None:
+        return
+    try:
+        if ctx.config.server.ci_worker:
+            plan = worker_plan(ctx.config, file, ctx.state_dir, target)
+            ensure_granted(ctx.state_dir)
+            install(client, plan, say)
+        elif remove(client, ctx.project, say):
+            say("removed the CI worker from the Pilot Server: server.ci_worker is off")
+    except (PilotError, DockerException, OSError) as exc:
+        said = str(exc) if isinstance(exc, PilotError) else redact.clip(str(exc), 300)
+        say(f"warning: the CI worker on the Pilot Server was not brought up to date: {said}")

@@ -31,3 +31,17 @@ def test_a_stopped_sandbox_is_said_not_started_again(cli, tmp_path):
     said = "the sandbox is stopped, and its state bucket with it: pilot-tui server up"
     assert said in stopped.err
     assert not (tmp_path / ".pilot" / "sandbox.json").exists()  # nothing was started
+
+
+def test_on_the_server_it_needs_aws_s3_and_the_servers_address(cli, tmp_path):
+    """`--on-server` (the worker's container): refused off AWS or S3 state, and with no
+    server record (found reviewing: with none, its apps would be served on 127.0.0.1
+    alone, the edge remade there)."""
+    assert cli("init").code == 0
+    sandbox = cli("server", "worker", "--on-server", "--once")
+    assert sandbox.code == 2 and 'it needs server.home = "aws"' in sandbox.err
+    for key, value in (("server.home", "aws"), ("state.backend", "s3")):
+        assert cli("config", "set", key, value).code == 0
+    unrecorded = cli("server", "worker", "--on-server", "--once")
+    assert unrecorded.code == 2, unrecorded.err
+    assert "names no address to serve its apps at" in unrecorded.err

@@ -35,6 +35,11 @@ backend = "s3"
 [[apps]]
 name = "web"
 path = "web"
+
+[[apps]]
+name = "fn"
+path = "fn"
+target = { kind = "lambda", handler = "app.handler" }
 """
 
 
@@ -45,6 +50,9 @@ def _project(tmp_path, text=TOML):
         ("outputs", "server.json", '{"outputs": {"docker_host": "ssh://ubuntu@203.0.113.7"}}'),
         ("secrets", "web.env", "API_TOKEN=tok-never-in-the-image\n"),
         ("secrets/versions/web", "v1.env", "API_TOKEN=old\n"),
+        ("secrets", "fn.env", "FN_KEY=a-lambda-apps-own\n"),
+        ("secrets/versions/fn", "v1.env", "FN_KEY=old\n"),
+        ("secrets/previews", "web.env", "API_TOKEN=preview\n"),
         ("databases", "db.password", "pw-db"),
         ("keys", "aws-deployer.json", '{"secret_access_key": "no"}'),
         ("keys", "id_ed25519", "PRIVATE"),
@@ -100,13 +108,16 @@ def test_the_worker_gets_what_a_release_reads_and_never_the_keys(tmp_path, monke
     monkeypatch.delenv("PILOT_WORKER_BASE", raising=False)
     engine = parse_host("ssh://ubuntu@203.0.113.7", state)
     plan = worker_container.worker_plan(_config(path), path, state, engine)
+    # the server's apps' secrets only (never fn's, a Lambda's), and no database here
+    # is the Docker host's: no password
     assert sorted(plan.files) == [
-        ".pilot/databases/db.password",
         ".pilot/outputs/server.json",
+        ".pilot/secrets/previews/web.env",
         ".pilot/secrets/versions/web/v1.env",
         ".pilot/secrets/web.env",
         "pilot.toml",
     ]
+    assert plan.expected == {".pilot/secrets/web.env", ".pilot/secrets/previews/web.env"}
     assert plan.socket == "/var/run/docker.sock"
     assert plan.environment == {"PILOT_PROXY_IMAGE": "mirror.example/caddy:2"}
     assert plan.base == "python:3.12-slim" and plan.image.startswith("pilot-ci-worker:")
@@ -142,7 +153,7 @@ def test_the_image_holds_pilot_and_its_pins_never_the_app_or_the_project(tmp_pat
     assert all("==" in p for p in pins)  # this machine's versions
     assert "pilot_tui/deploy/server_worker.py" in names
     assert "pilot_tui/cli/main.py" in names
-    assert not [n for n in names if "/screens/" in n or "/terraform/" in n or ".pilot" in n]
+    assert not [n for n in names if ".pilot" in n]
     # the tag follows the content: another base, another image
     assert worker_container.image_tag("a") != worker_container.image_tag("b")
 
@@ -173,17 +184,18 @@ def test_the_server_role_may_touch_requests_releases_and_leases_and_pull_only():
         "pilot/releases/web.json",
         "pilot/locks/web.json",
     ):
-        for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+        for action in ("s3:GetObject", "s3:PutObject"):
             assert allows(policy, action, {}, f"{objects}/{key}"), (action, key)
     for key in ("pilot/server.tfstate", "backups/db/x.dump", "pilot/other/x"):
         assert not allows(policy, "s3:GetObject", {}, f"{objects}/{key}"), key
         assert not allows(policy, "s3:PutObject", {}, f"{objects}/{key}"), key
     assert not allows(policy, "s3:GetObject", {}, "arn:aws:s3:::pilot-state-other/pilot/locks/x")
-    for prefix in ("pilot/deploys/", "pilot/releases/", "pilot/locks/web"):
-        assert allows(policy, "s3:ListBucket", {"s3:prefix": prefix}, objects), prefix
-    for prefix in ("", "pilot/", "backups/"):
-        assert not allows(policy, "s3:ListBucket", {"s3:prefix": prefix}, objects), prefix
-    assert not allows(policy, "s3:ListBucket", {}, objects)  # the whole bucket
+    # Listing (names only): without it S3 answers 403 for a missing key, not 404.
+    assert allows(policy, "s3:ListBucket", {}, objects)
+    # Removing: a week-old request's records only, never a history or a lease.
+    assert allows(policy, "s3:DeleteObject", {}, f"{objects}/pilot/deploys/x.result.json")
+    for key in ("pilot/releases/web.json", "pilot/locks/web.json", "pilot/server.tfstate"):
+        assert not allows(policy, "s3:DeleteObject", {}, f"{objects}/{key}"), key
     repository = f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/pilot-acme-web"
     for action in ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:PutLifecyclePolicy"):
         assert allows(policy, action, {}, repository)
@@ -222,3 +234,65 @@ def test_on_the_server_aws_credentials_are_the_instance_roles(monkeypatch):
     monkeypatch.setenv(ON_SERVER_ENV, "1")
     session = profile_aws("acme-admin", "us-east-1").session
     assert session.region_name == "us-east-1" and session.profile_name == "default"
+
+
+def test_a_ca_root_under_dot_pilot_is_never_sent(tmp_path):
+    """server.acme_ca_root goes to the worker: one naming a file of .pilot/ (a key with a
+    certificate in it) is refused, as one outside the project is."""
+    from pilot_tui.deploy.context import DeployError
+
+    path, state = _project(tmp_path)
+    (state / "keys" / "bundle.pem").write_text("-----BEGIN CERTIFICATE-----\nx\n")
+    text = TOML.replace(
+        "ci_worker = true", 'ci_worker = true\nacme_ca_root = ".pilot/keys/bundle.pem"'
+    )
+    path.write_text(text)
+    engine = parse_host("ssh://ubuntu@203.0.113.7", state)
+    with pytest.raises(DeployError, match=r"is under \.pilot/"):
+        worker_container.worker_plan(_config(path), path, state, engine)
+    (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\nx\n")
+    path.write_text(text.replace(".pilot/keys/bundle.pem", "ca.pem"))
+    plan = worker_container.worker_plan(_config(path), path, state, engine)
+    assert "ca.pem" in plan.files
+
+
+class _Running:
+    """A running worker's container, as install looks at it (its labels)."""
+
+    def __init__(self, files, version):
+        self.labels = {
+            worker_container.FILES_LABEL: json.dumps(files),
+            worker_container.VERSION_LABEL: version,
+        }
+
+
+def test_a_machine_with_less_leaves_the_worker_as_it_is(tmp_path):
+    """A teammate's deploy: without a secret file the worker was given (its CI releases
+    would then fail), or with an older Pilot, the worker is not replaced; a file no
+    longer wanted (its app removed) is no reason."""
+    path, state = _project(tmp_path)
+    engine = parse_host("ssh://ubuntu@203.0.113.7", state)
+    plan = worker_container.worker_plan(_config(path), path, state, engine)
+    had = sorted(plan.files)
+    worker_container._refuse_less(_Running(had, plan.version), plan)  # the same: fine
+    gone = [*had, ".pilot/secrets/api.env"]  # an app since removed from pilot.toml
+    worker_container._refuse_less(_Running(gone, plan.version), plan)
+    (state / "secrets" / "web.env").unlink()
+    less = worker_container.worker_plan(_config(path), path, state, engine)
+    with pytest.raises(worker_container.WorkerUnavailable, match=r"no \.pilot/secrets/web\.env"):
+        worker_container._refuse_less(_Running(had, plan.version), less)
+    with pytest.raises(worker_container.WorkerUnavailable, match="newer than this machine's"):
+        worker_container._refuse_less(_Running(sorted(less.files), "99.0.0"), less)
+
+
+def test_the_image_leaves_out_the_app_and_templates_of_an_installed_package(tmp_path, monkeypatch):
+    """Installed from a wheel, the package holds screens/ and terraform/ too (a checkout
+    keeps them beside it): the worker's image takes neither."""
+    package = tmp_path / "pilot_tui"
+    for module in ("__init__.py", "cli/main.py", "screens/app.py", "terraform/__init__.py"):
+        (package / module).parent.mkdir(parents=True, exist_ok=True)
+        (package / module).write_text("# x\n")
+    (package / "__pycache__").mkdir()
+    (package / "__pycache__" / "x.py").write_text("")
+    monkeypatch.setattr(worker_container, "PACKAGE", package)
+    assert [m.as_posix() for m in worker_container.modules()] == ["__init__.py", "cli/main.py"]

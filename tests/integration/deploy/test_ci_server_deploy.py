@@ -342,6 +342,12 @@ def test_the_worker_on_the_server_releases_a_runs_request_with_no_laptop(
     base = worker_base(docker_client, python_base, moto, os.environ["PILOT_REGISTRY"])
     monkeypatch.setenv("PILOT_WORKER_BASE", base)
     monkeypatch.chdir(root)
+    # The admin's own profile, which the server has not (found reviewing: with one in
+    # pilot.toml the worker failed before it began, and restarted forever).
+    profiles = tmp_path / "aws-credentials"
+    profiles.write_text("[acme-admin]\naws_access_key_id = testing\naws_secret_access_key = x\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(profiles))
+    assert cli("config", "set", "aws.profile", "acme-admin").code == 0
     assert cli("config", "set", "server.ci_worker", "true").code == 0
     made = cli("ci", "github", "--repo", "acme/shop")
     assert made.code == 0, made.err
@@ -362,7 +368,8 @@ def test_the_worker_on_the_server_releases_a_runs_request_with_no_laptop(
     assert "CI worker pilot-worker-acme started on the Pilot Server" in deployed.err, deployed.err
     container = docker_client.containers.get(worker_container.container_name("acme"))
     try:
-        assert container.status == "running" or container.reload() is None
+        container.reload()
+        assert container.status == "running", container.logs()
         listing = container.exec_run(
             ["sh", "-c", "cd /pilot/project && find . -exec stat -c '%a %U %n' {} +"]
         )
@@ -374,8 +381,14 @@ def test_the_worker_on_the_server_releases_a_runs_request_with_no_laptop(
         assert modes["./.pilot/secrets/web.env"] == "600"
         assert modes["./.pilot/outputs/server.json"] == "600"
         assert not any(path.startswith("./.pilot/keys") for path in modes), modes
-        image = docker_client.images.get(container.attrs["Config"]["Image"])
-        assert SECRET.encode() not in b"".join(image.save())
+        # The image holds none of the project: its files went into this container alone.
+        image = container.attrs["Config"]["Image"]
+        bare = docker_client.containers.run(
+            image, entrypoint=["ls", "-A", "/pilot/project"], remove=True, network_mode="none"
+        )
+        assert bare == b"", bare  # (the image's working directory, empty)
+        assert SECRET not in json.dumps(docker_client.images.get(image).attrs)
+        assert SECRET not in json.dumps(container.attrs)  # not its labels or environment
 
         beats = boto3.client("s3", region_name="us-east-1")
         deadline = time.monotonic() + 60
@@ -445,6 +458,18 @@ def test_the_worker_on_the_server_releases_a_runs_request_with_no_laptop(
         copy = remade.exec_run(["cat", "/pilot/project/.pilot/secrets/web.env"])
         assert b"tok-rotated" in copy.output
 
+        # A teammate's machine without web's secret file (its value in the environment):
+        # the worker keeps what it was given.
+        kept = root / ".pilot" / "secrets" / "web.env"
+        moved = kept.rename(tmp_path / "web.env")
+        monkeypatch.setenv("API_TOKEN", "tok-from-a-teammates-environment")
+        teammate = cli("deploy", "web", "--force")
+        assert teammate.code == 0, teammate.err
+        assert "this machine has no .pilot/secrets/web.env" in teammate.err, teammate.err
+        assert docker_client.containers.get(container.name).id == remade.id
+        moved.rename(kept)
+        monkeypatch.delenv("API_TOKEN")
+
         # Off: the next deploy removes it.
         assert cli("config", "set", "server.ci_worker", "false").code == 0
         off = cli("deploy", "web", "--force")
@@ -452,4 +477,4 @@ def test_the_worker_on_the_server_releases_a_runs_request_with_no_laptop(
         assert "removed the CI worker from the Pilot Server" in off.err
         assert worker_container.find(docker_client, "acme") is None
     finally:
-        worker_container.remove(docker_client, "acme")
+        worker_container.remove(docker_client, "acme", lambda line: None)

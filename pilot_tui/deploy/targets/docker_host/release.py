@@ -36,6 +36,7 @@ from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.deploy.interrupts import HeldInterrupt
 from pilot_tui.deploy.targets.base import reverted, target_settings, watching
 from pilot_tui.deploy.targets.docker_host import caddy_config, containers, proxy, proxy_container
+from pilot_tui.project import STATE_DIR
 from pilot_tui.wording import counted, plural
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def proxy_spec(config: PilotConfig, docker: DockerTarget, root: Path) -> proxy_c
     bind = "127.0.0.1" if docker.local else "0.0.0.0"
     ca_root = None
     if server.tls_on and server.acme_ca_root:
-        ca_root = _ca_root(root, server.acme_ca_root)
+        ca_root = read_ca_root(root, server.acme_ca_root)
     edge = caddy_config.EdgeSettings(
         tls=server.tls_on,
         https_port=server.https_port,
@@ -100,13 +101,15 @@ def proxy_spec(config: PilotConfig, docker: DockerTarget, root: Path) -> proxy_c
     )
 
 
-def _ca_root(root: Path, given: str) -> bytes:
+def read_ca_root(root: Path, given: str) -> bytes:
     """server.acme_ca_root's bytes: a PEM file inside the project."""
     path = (root / given).resolve()
     if not path.is_relative_to(root.resolve()):
         raise DeployError(
             "deploy", f"server.acme_ca_root ({given}) leaves the project directory {root}"
         )
+    if path.is_relative_to((root / STATE_DIR).resolve()):  # keys and secrets: never sent
+        raise DeployError("deploy", f"server.acme_ca_root ({given}) is under {STATE_DIR}/")
     if not path.is_file() or path.stat().st_size > 1024 * 1024:  # no FIFO, no huge file
         raise DeployError("deploy", f"server.acme_ca_root: {given} is not a file of <= 1 MB")
     try:
@@ -186,7 +189,6 @@ def ensure_proxy(ctx: DeployContext, log: RunLog, name: str) -> proxy_container.
 def linked_databases(ctx: DeployContext, log: RunLog, app: AppSettings) -> dict[str, str]:
     """Each database the app is linked to running and taking connections; the variables
     that carry their URLs (registered as secrets: masked wherever they would show)."""
-    from pilot_tui import redact
     from pilot_tui.config.schema import PostgresDatabase
 
     linked = [db for db in ctx.config.databases if app.name in db.apps]
@@ -279,36 +281,6 @@ def backup_agent(ctx: Context, line: Callable[[str], None]) -> None:
         line(
             "warning: the agent on the Docker host (scheduled backups, expired previews) was "
             f"not brought up to date: {str(exc)[:300]}"
-        )
-
-
-def ci_worker(ctx: DeployContext, line: Callable[[str], None]) -> None:
-    """The CI worker on the Pilot Server brought up to date with this machine's pilot.toml
-    and secrets (``server.ci_worker``), or removed when pilot.toml no longer asks for it.
-    Never by a CI run (its .pilot/ holds no secret) nor by the worker's own release. A
-    problem is a warning: the release itself does not depend on it."""
-    from docker.errors import DockerException
-
-    from pilot_tui.cloud.oidc_exchange import in_github_actions
-    from pilot_tui.deploy import worker_container
-    from pilot_tui.errors import PilotError
-
-    target, file = ctx.target, ctx.project_file
-    if ctx.client is None or target is None or file is None:
-        return
-    if target.on_server or in_github_actions():
-        return
-    try:
-        if ctx.config.server.ci_worker:
-            plan = worker_container.worker_plan(ctx.config, file, ctx.state_dir, target)
-            worker_container.ensure_granted(ctx.state_dir)
-            worker_container.install(ctx.client, plan, line)
-        elif worker_container.remove(ctx.client, ctx.project):
-            line("removed the CI worker from the Pilot Server: server.ci_worker is off")
-    except (PilotError, DockerException, OSError) as exc:
-        line(
-            "warning: the CI worker on the Pilot Server was not brought up to date: "
-            f"{redact.clip(str(exc), 300)}"
         )
 
 

@@ -204,8 +204,6 @@ class DockerHost:
             lock.release(ctx.docker_client, held)
         if self.previewing is not None:  # the agent removes it once its TTL runs out
             release.backup_agent(ctx, log.line("release", name))
-        else:  # with this deploy's pilot.toml and secrets
-            release.ci_worker(ctx, log.line("release", name))
         return made
 
     def _room_under_lock(self, ctx: DeployContext, owner: AppSettings, held: lock.Lock) -> None:

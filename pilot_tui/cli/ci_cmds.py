@@ -93,7 +93,7 @@ def github(ns: argparse.Namespace) -> int:
             ns.install,
             apps.deployed,
             apps.secrets,
-            apps.previewed,
+            _pruned_by_runs(config, apps.previewed),
             pulls,
         )
     except Exception as exc:  # the account said no: nothing made or written
@@ -151,10 +151,21 @@ def github(ns: argparse.Namespace) -> int:
             f"{', '.join(apps.previewed)} named pr-NUMBER, removed when it is closed (a "
             "fork's pull requests get none: GitHub "
             "gives their runs no token)\n"
-            f"every hour a scheduled run removes the expired previews of "
-            f"{', '.join(apps.previewed)} (GitHub schedules it on the default branch: "
-            f"the role admits {ns.branch})\n"
         )
+        pruned = _pruned_by_runs(config, apps.previewed)
+        if pruned:
+            sys.stderr.write(
+                f"every hour a scheduled run removes the expired previews of "
+                f"{', '.join(pruned)} (GitHub schedules it on the default branch: "
+                f"the role admits {ns.branch})\n"
+            )
+        kept = [name for name in apps.previewed if name not in pruned]
+        if kept:
+            sys.stderr.write(
+                f"the previews of {', '.join(kept)} run on the Pilot Server: its worker makes "
+                "and removes them, with the previews' secrets held there "
+                "(.pilot/secrets/previews), and its agent removes those past their TTL\n"
+            )
     from pilot_tui.naming import state_bucket
 
     sys.stderr.write(
@@ -183,6 +194,13 @@ def github(ns: argparse.Namespace) -> int:
         for name in apps.preview_secrets:
             sys.stderr.write(f"  gh secret set PREVIEW_{name} --repo {ns.repo}\n")
     return EXIT_OK
+
+
+def _pruned_by_runs(config: PilotConfig, previewed: list[str]) -> list[str]:
+    """Of ``previewed``, the apps whose expired previews the hourly run removes: not the
+    Docker host's, which the run cannot reach (the server's agent removes those)."""
+    on_server = on_docker_host(a for a in config.apps if a.name in previewed)
+    return [name for name in previewed if name not in on_server]
 
 
 def _share_history(config: PilotConfig, project: Project, apps: list[str]) -> list[str]:

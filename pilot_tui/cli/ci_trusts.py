@@ -72,36 +72,40 @@ class AwsCiTrust(CiTrust):
         requests' role may push to but neither make nor let Lambda pull from), then the
         roles."""
         from pilot_tui.deploy.registry import ensure_ecr_repository
-        from pilot_tui.deploy.targets import target_for
+        from pilot_tui.deploy.targets import on_docker_host, target_for
         from pilot_tui.naming import preview_repository
 
         images = [
             a.name for a in self.config.apps if a.name in previewed and target_for(a).needs_docker()
         ]
+        servers = on_docker_host(a for a in self.config.apps if a.name in previewed)
         project = self.config.project.name
-        self.trust.check_previews(previewed, images)  # before a repository is made
+        self.trust.check_previews(previewed, images, servers)  # before a repository is made
         self.repositories = []
         for app in images:
             repository = preview_repository(project, app)
             try:
                 ensure_ecr_repository(
-                    self.aws.client("ecr"), repository, project, lambda_pulls=True
+                    self.aws.client("ecr"), repository, project, lambda_pulls=app not in servers
                 )
             except Exception as exc:  # said as the repository's, not the role's
                 raise RepositoryNotMade(
                     f"the ECR repository of {app}'s previews' images, {repository}, could not "
                     f"be made: {redact.text(str(exc))[:300]}"
                 ) from exc
-            self.repositories.append(repository)
-        self.trust.ensure(repo, branch, previewed, images)
+            self.repositories.append(
+                f"{repository} (the Pilot Server's worker pulls from it)"
+                if app in servers
+                else f"{repository} (Lambda may pull from it)"
+            )
+        self.trust.ensure(repo, branch, previewed, images, servers)
 
     def identity(self) -> str:
         return self.trust.arn()
 
     def made(self, repo: str, branch: str) -> str:
         images = "".join(
-            f"\nthe pull requests' previews push their images to ECR repository {name} (Lambda "
-            "may pull from it)"
+            f"\nthe pull requests' previews push their images to ECR repository {name}"
             for name in self.repositories
         )
         return (

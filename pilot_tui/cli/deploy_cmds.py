@@ -185,7 +185,7 @@ def deploy(ns: argparse.Namespace) -> int:
                     apps=wanted,
                     loaded=loaded,
                     watch=watch,
-                    deploying=ns.preview is None,
+                    deploying=True,
                 )
             )
             unreachable: dict[str, str] = {}

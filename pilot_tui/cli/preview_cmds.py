@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from pilot_tui.cli.common import confirm, error, load_valid, not_confirmed, print_json, say
 from pilot_tui.cli.deploy_cmds import deployer
 from pilot_tui.config.schema import PilotConfig
+from pilot_tui.deploy.context import DeployError
 from pilot_tui.deploy.previews import NoSuchPreview, Preview, PreviewError
 from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 
@@ -148,7 +149,10 @@ def preview_destroy(ns: argparse.Namespace) -> int:
     if loaded[1].app(ns.app) is None:
         error(loaded[1].no_app(ns.app, loaded[0].display))
         return EXIT_INVALID
-    with deployer(ns, apps=_hosted(loaded[1], [ns.app]), loaded=loaded) as engine:
+    hosted = _hosted(loaded[1], [ns.app])
+    with deployer(ns, apps=hosted, loaded=loaded, deploying=bool(hosted)) as engine:
+        if engine.queue is not None and hosted:  # a CI run: the server's worker removes it
+            return _removed_by_the_worker(engine, ns)
         try:  # found first: nothing to remove is said before anything is asked
             preview = engine.find_preview(ns.app, ns.name)
         except NoSuchPreview as exc:
@@ -171,6 +175,29 @@ def preview_destroy(ns: argparse.Namespace) -> int:
         if not answer:
             return not_confirmed(answer)
         engine.remove_preview(preview, say)
+    return EXIT_OK
+
+
+def _removed_by_the_worker(engine: Deployer, ns: argparse.Namespace) -> int:
+    """A pull request's run (the workflow's, on its closing): the preview of an app of the
+    Docker host removed by the Pilot Server's worker. Nothing to ask (a run has no
+    terminal: the workflow passes --yes)."""
+    if not ns.yes:
+        error("a CI run cannot be asked: add --yes to remove the preview")
+        return EXIT_INVALID
+    try:
+        removed = engine.request_preview_removal(ns.app, ns.name)
+    except NoSuchPreview as exc:
+        if not ns.missing_ok:
+            error(str(exc))
+            return exc.exit_code
+        say(f"nothing to remove: {exc}")
+        return EXIT_OK
+    except DeployError as exc:
+        error(str(exc))
+        return exc.exit_code
+    for line in removed:
+        say(f"removed {line}")
     return EXIT_OK
 
 

@@ -75,15 +75,21 @@ class GithubTrust:
         return f"arn:aws:iam::{self.account}:role/{self.preview_role}"
 
     def ensure(
-        self, repo: str, branch: str, previewed: Sequence[str] = (), images: Sequence[str] = ()
+        self,
+        repo: str,
+        branch: str,
+        previewed: Sequence[str] = (),
+        images: Sequence[str] = (),
+        servers: Sequence[str] = (),
     ) -> str:
         """The provider (when the account has none) and the role, its trust and policy set
         to these (idempotent: a new repository or branch replaces the old); with
         ``previewed`` (apps whose pull requests get previews; ``images``, those of them
-        deployed as images) the previews' role and the role they run as too, else the
+        deployed as images; ``servers``, those of the Docker host, whose previews the
+        server's worker makes) the previews' role and the role they run as too, else the
         previews' role is removed (the one they run as stays for the previews there are).
         The role's ARN."""
-        self.check_previews(previewed, images)  # before anything is changed
+        self.check_previews(previewed, images, servers)  # before anything is changed
         provider = github_oidc.provider_arn(self.account)
         try:
             self.iam.get_open_id_connect_provider(OpenIDConnectProviderArn=provider)
@@ -100,30 +106,35 @@ class GithubTrust:
             aws_policy(self.project, self.account, self.region),
             f"Pilot deploys of {self.project} from GitHub Actions ({repo})",
         )
+        functions = [name for name in previewed if name not in servers]
         if previewed:
             self._role(
                 self.preview_role,
                 github_oidc.preview_trust_policy(self.account, repo),
-                preview_policy(self.project, self.account, self.region, previewed, images),
+                preview_policy(self.project, self.account, self.region, functions, images, servers),
                 f"Pilot previews of {self.project} from pull requests ({repo})",
             )
+        if functions:
             self._role(
                 preview_execution_role(self.project),
                 LAMBDA_TRUST,
-                preview_logs_policy(self.project, self.account, self.region, previewed),
+                preview_logs_policy(self.project, self.account, self.region, functions),
                 f"What {self.project}'s Lambda previews run as: their own logs only",
             )
-        else:
+        if not previewed:
             self._drop(self.preview_role)
         return arn
 
-    def check_previews(self, previewed: Sequence[str], images: Sequence[str] = ()) -> None:
+    def check_previews(
+        self, previewed: Sequence[str], images: Sequence[str] = (), servers: Sequence[str] = ()
+    ) -> None:
         """PolicyTooLarge when the pull requests' role's policy for these previews is past
         IAM's limit on a role's policies."""
         if not previewed:
             return
+        functions = [name for name in previewed if name not in servers]
         _check_size(
-            preview_policy(self.project, self.account, self.region, previewed, images),
+            preview_policy(self.project, self.account, self.region, functions, images, servers),
             f"the pull requests' role's policy for the previews of {len(previewed)} "
             f"apps ({len(images)} of them images)",
             "give fewer apps previews from pull requests (previews.max = 0 in an app's "

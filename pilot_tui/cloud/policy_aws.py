@@ -309,7 +309,12 @@ def execution_secrets_policy(
 
 
 def preview_policy(
-    project: str, account: str, region: str, apps: Sequence[str], images: Sequence[str] = ()
+    project: str,
+    account: str,
+    region: str,
+    apps: Sequence[str],
+    images: Sequence[str] = (),
+    servers: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The previews' role (`ci github`: what a pull request's run may do): make, update and
     remove the previews of ``apps`` (their own Lambda functions), and nothing of the apps'
@@ -327,8 +332,63 @@ def preview_policy(
     of one of ``apps``; one made must be tagged so, and afterwards only its expiry is
     renewed. Whether IAM sees a new function's tags as its resource tags while making it
     (AWS's ABAC guide implies it does) or not, tagging on create is allowed, and an app's
-    own function (tagged with the project, never as a preview) is never made one."""
+    own function (tagged with the project, never as a preview) is never made one.
+
+    Of ``servers`` (apps of the Docker host, which a run cannot reach; their images are
+    in ``images``) it asks the Pilot Server's worker for their previews: it writes and
+    reads the deploy requests whose keys say they are a pull request's
+    (server_queue.PREVIEW_ID), which the worker takes for nothing but such a preview, and
+    reads the workers' heartbeats. Nothing of the Docker host itself."""
     scope = Scope(project, account, region)
+    statements = _preview_function_statements(scope, project, account, apps) if apps else []
+    state = state_bucket(project)
+    releases = f"arn:aws:s3:::{state}/pilot/releases"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            *statements,
+            {
+                "Sid": "ReadHistory",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"{releases}/*",
+            },
+            {
+                "Sid": "ListHistory",  # (and a missing history is a 404, not a 403)
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": f"arn:aws:s3:::{state}",
+            },
+            *(_preview_image_statements(scope, project, images) if images else []),
+            *(_preview_request_statements(state) if servers else []),
+        ],
+    }
+
+
+def _preview_request_statements(state: str) -> list[dict[str, Any]]:
+    """Asking the Pilot Server's worker for previews (server_queue.py): a pull request's
+    requests only, and the workers' heartbeats."""
+    deploys = f"arn:aws:s3:::{state}/pilot/deploys"
+    return [
+        {
+            "Sid": "AskTheServersWorker",  # preview-*: the worker takes previews alone there
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": f"{deploys}/preview-*",
+        },
+        {
+            "Sid": "SeeTheServersWorker",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{deploys}/workers/*",
+        },
+    ]
+
+
+def _preview_function_statements(
+    scope: Scope, project: str, account: str, apps: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The Lambda previews of ``apps``: their functions, logs, history and leases."""
     names = [f"{scope.names}{app}--*" for app in apps]
     functions = [f"arn:aws:lambda:{scope.arn}:function:{name}" for name in names]
     previews_role = f"arn:aws:iam::{account}:role/{preview_execution_role(project)}"
@@ -338,155 +398,139 @@ def preview_policy(
     ours = {f"aws:ResourceTag/{PROJECT_TAG}": project, f"aws:ResourceTag/{PREVIEW_OF}": list(apps)}
     asked = {f"aws:RequestTag/{PROJECT_TAG}": project, f"aws:RequestTag/{PREVIEW_OF}": list(apps)}
     labels = {"aws:TagKeys": [PROJECT_TAG, PREVIEW_OF, PREVIEW, PREVIEW_EXPIRES]}
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "PreviewFunctions",
-                "Effect": "Allow",
-                "Action": [
-                    "lambda:GetFunction",
-                    "lambda:GetFunctionConfiguration",
-                    "lambda:UpdateFunctionConfiguration",
-                    "lambda:UpdateFunctionCode",
-                    "lambda:PublishVersion",
-                    "lambda:GetAlias",
-                    "lambda:CreateAlias",
-                    "lambda:UpdateAlias",
-                    "lambda:GetFunctionUrlConfig",
-                    "lambda:CreateFunctionUrlConfig",
-                    "lambda:DeleteFunctionUrlConfig",
-                    "lambda:AddPermission",
-                    "lambda:ListTags",
-                    "lambda:DeleteFunction",
-                ],
-                "Resource": functions,
-                "Condition": {"StringEquals": ours},
+    return [
+        {
+            "Sid": "PreviewFunctions",
+            "Effect": "Allow",
+            "Action": [
+                "lambda:GetFunction",
+                "lambda:GetFunctionConfiguration",
+                "lambda:UpdateFunctionConfiguration",
+                "lambda:UpdateFunctionCode",
+                "lambda:PublishVersion",
+                "lambda:GetAlias",
+                "lambda:CreateAlias",
+                "lambda:UpdateAlias",
+                "lambda:GetFunctionUrlConfig",
+                "lambda:CreateFunctionUrlConfig",
+                "lambda:DeleteFunctionUrlConfig",
+                "lambda:AddPermission",
+                "lambda:ListTags",
+                "lambda:DeleteFunction",
+            ],
+            "Resource": functions,
+            "Condition": {"StringEquals": ours},
+        },
+        {
+            # Whether a preview's function is there yet: IAM sees no tags on one that is
+            # not, so only an untagged (never a project's) function may be looked at.
+            "Sid": "LookBeforeMaking",
+            "Effect": "Allow",
+            "Action": "lambda:GetFunction",
+            "Resource": functions,
+            "Condition": {"Null": {f"aws:ResourceTag/{PROJECT_TAG}": "true"}},
+        },
+        {
+            "Sid": "MakePreviewFunctions",  # tagged as a preview of one of the apps
+            "Effect": "Allow",
+            "Action": "lambda:CreateFunction",
+            "Resource": functions,
+            "Condition": {
+                "StringEquals": asked,
+                "ForAllValues:StringEquals": labels,
+                "StringEqualsIfExists": ours,
             },
-            {
-                # Whether a preview's function is there yet: IAM sees no tags on one that is
-                # not, so only an untagged (never a project's) function may be looked at.
-                "Sid": "LookBeforeMaking",
-                "Effect": "Allow",
-                "Action": "lambda:GetFunction",
-                "Resource": functions,
-                "Condition": {"Null": {f"aws:ResourceTag/{PROJECT_TAG}": "true"}},
+        },
+        {
+            # CreateFunction's tags, where IAM sees none on the function being made
+            "Sid": "TagWhileMaking",
+            "Effect": "Allow",
+            "Action": "lambda:TagResource",
+            "Resource": functions,
+            "Condition": {
+                "StringEquals": asked,
+                "ForAllValues:StringEquals": labels,
+                "Null": {f"aws:ResourceTag/{PROJECT_TAG}": "true"},
             },
-            {
-                "Sid": "MakePreviewFunctions",  # tagged as a preview of one of the apps
-                "Effect": "Allow",
-                "Action": "lambda:CreateFunction",
-                "Resource": functions,
-                "Condition": {
-                    "StringEquals": asked,
-                    "ForAllValues:StringEquals": labels,
-                    "StringEqualsIfExists": ours,
-                },
+        },
+        {
+            # CreateFunction's tags, where IAM sees them as the new function's own
+            "Sid": "TagWhileMakingTagged",
+            "Effect": "Allow",
+            "Action": "lambda:TagResource",
+            "Resource": functions,
+            "Condition": {
+                "StringEquals": {**asked, **ours},
+                "ForAllValues:StringEquals": labels,
             },
-            {
-                # CreateFunction's tags, where IAM sees none on the function being made
-                "Sid": "TagWhileMaking",
-                "Effect": "Allow",
-                "Action": "lambda:TagResource",
-                "Resource": functions,
-                "Condition": {
-                    "StringEquals": asked,
-                    "ForAllValues:StringEquals": labels,
-                    "Null": {f"aws:ResourceTag/{PROJECT_TAG}": "true"},
-                },
+        },
+        {
+            "Sid": "RenewTheExpiry",  # a redeploy's; never whose preview it is
+            "Effect": "Allow",
+            "Action": "lambda:TagResource",
+            "Resource": functions,
+            "Condition": {
+                "StringEquals": ours,
+                "ForAllValues:StringEquals": {"aws:TagKeys": [PREVIEW_EXPIRES]},
             },
-            {
-                # CreateFunction's tags, where IAM sees them as the new function's own
-                "Sid": "TagWhileMakingTagged",
-                "Effect": "Allow",
-                "Action": "lambda:TagResource",
-                "Resource": functions,
-                "Condition": {
-                    "StringEquals": {**asked, **ours},
-                    "ForAllValues:StringEquals": labels,
-                },
-            },
-            {
-                "Sid": "RenewTheExpiry",  # a redeploy's; never whose preview it is
-                "Effect": "Allow",
-                "Action": "lambda:TagResource",
-                "Resource": functions,
-                "Condition": {
-                    "StringEquals": ours,
-                    "ForAllValues:StringEquals": {"aws:TagKeys": [PREVIEW_EXPIRES]},
-                },
-            },
-            {
-                # Previews earlier Pilots made as aliases of the app's function, counted
-                # (legacy_previews.py): seen, never changed.
-                "Sid": "SeeOldPreviews",
-                "Effect": "Allow",
-                "Action": ["lambda:ListAliases", "lambda:GetFunctionUrlConfig"],
-                "Resource": [
-                    *(f"arn:aws:lambda:{scope.arn}:function:{scope.names}{app}" for app in apps),
-                    *(
-                        f"arn:aws:lambda:{scope.arn}:function:{scope.names}{app}:preview--*"
-                        for app in apps
-                    ),
-                ],
-            },
-            {
-                "Sid": "FindPreviews",  # by their tags (GetResources takes no resource)
-                "Effect": "Allow",
-                "Action": "tag:GetResources",
-                "Resource": "*",
-            },
-            {
-                # The previews' own execution role (their logs only), never the apps': a
-                # pull request's code runs as it.
-                "Sid": "PassThePreviewsRole",
-                "Effect": "Allow",
-                "Action": "iam:PassRole",
-                "Resource": previews_role,
-                "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
-            },
-            {
-                "Sid": "FindThePreviewsRole",
-                "Effect": "Allow",
-                "Action": "iam:GetRole",
-                "Resource": previews_role,
-            },
-            {
-                "Sid": "PreviewLogs",
-                "Effect": "Allow",
-                "Action": ["logs:FilterLogEvents", "logs:GetLogEvents", "logs:DeleteLogGroup"],
-                "Resource": [
-                    f"arn:aws:logs:{scope.arn}:log-group:/aws/lambda/{name}" for name in names
-                ],
-            },
-            {
-                "Sid": "ReadHistory",
-                "Effect": "Allow",
-                "Action": "s3:GetObject",
-                "Resource": f"{releases}/*",
-            },
-            {
-                "Sid": "PreviewHistory",
-                "Effect": "Allow",
-                "Action": ["s3:PutObject", "s3:DeleteObject"],
-                "Resource": [f"{releases}/{app}--*.json" for app in apps],
-            },
-            {
-                # One deploy of a preview at a time, a laptop's or a run's (shared_lease.py)
-                "Sid": "PreviewDeployLocks",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                "Resource": [f"{locks}/{app}--*.json" for app in apps],
-            },
-            {
-                "Sid": "ListHistory",  # (and a missing history is a 404, not a 403)
-                "Effect": "Allow",
-                "Action": "s3:ListBucket",
-                "Resource": f"arn:aws:s3:::{state}",
-            },
-            *(_preview_image_statements(scope, project, images) if images else []),
-        ],
-    }
+        },
+        {
+            # Previews earlier Pilots made as aliases of the app's function, counted
+            # (legacy_previews.py): seen, never changed.
+            "Sid": "SeeOldPreviews",
+            "Effect": "Allow",
+            "Action": ["lambda:ListAliases", "lambda:GetFunctionUrlConfig"],
+            "Resource": [
+                *(f"arn:aws:lambda:{scope.arn}:function:{scope.names}{app}" for app in apps),
+                *(
+                    f"arn:aws:lambda:{scope.arn}:function:{scope.names}{app}:preview--*"
+                    for app in apps
+                ),
+            ],
+        },
+        {
+            "Sid": "FindPreviews",  # by their tags (GetResources takes no resource)
+            "Effect": "Allow",
+            "Action": "tag:GetResources",
+            "Resource": "*",
+        },
+        {
+            # The previews' own execution role (their logs only), never the apps': a
+            # pull request's code runs as it.
+            "Sid": "PassThePreviewsRole",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": previews_role,
+            "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+        },
+        {
+            "Sid": "FindThePreviewsRole",
+            "Effect": "Allow",
+            "Action": "iam:GetRole",
+            "Resource": previews_role,
+        },
+        {
+            "Sid": "PreviewLogs",
+            "Effect": "Allow",
+            "Action": ["logs:FilterLogEvents", "logs:GetLogEvents", "logs:DeleteLogGroup"],
+            "Resource": [
+                f"arn:aws:logs:{scope.arn}:log-group:/aws/lambda/{name}" for name in names
+            ],
+        },
+        {
+            "Sid": "PreviewHistory",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:DeleteObject"],
+            "Resource": [f"{releases}/{app}--*.json" for app in apps],
+        },
+        {
+            # One deploy of a preview at a time, a laptop's or a run's (shared_lease.py)
+            "Sid": "PreviewDeployLocks",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": [f"{locks}/{app}--*.json" for app in apps],
+        },
+    ]
 
 
 def _preview_image_statements(

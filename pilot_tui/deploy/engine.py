@@ -209,6 +209,13 @@ class Deployer:
             runs = target.preview(made)  # refused here by a kind that has none
         except previews.PreviewError as exc:
             raise DeployError("deploy", str(exc), exit_code=exc.exit_code) from exc
+        if self.queue is not None and target.on_docker_host:
+            # A pull request's run: the worker removes the expired ones, checks the limit
+            # and takes the lease there, on the Docker host the run cannot reach.
+            with _RunLog(self, made.full, "preview") as log:
+                return server_requests.request_release(
+                    self, log, runs.app, self.queue, self.by, force=True, preview=made.name
+                )
         with _RunLog(self, made.full, "preview") as log, self._leased(log, made.full, "preview"):
             say = log.line("deploy", made.full)
             try:
@@ -243,6 +250,20 @@ class Deployer:
             if apps is None or app.name in apps
             for p in target_for(app).previews(self)
         ]
+
+    def request_preview_removal(self, name: str, wanted: str) -> list[str]:
+        """In a CI run: the app's preview ``wanted`` on the Docker host removed by the
+        server's worker (the run cannot reach it); what was removed. NoSuchPreview when
+        there is none there, DeployError when the removal failed."""
+        app = self.app(name)
+        if self.queue is None:
+            raise DeployError("destroy", "this run has no deploy requests to leave")
+        try:
+            preview = self.preview_name(app, wanted)
+        except previews.PreviewError as exc:
+            raise DeployError("destroy", str(exc), exit_code=exc.exit_code) from exc
+        with _RunLog(self, previews.full_name(name, preview), "destroy") as log:
+            return server_requests.request_removal(self, log, app, self.queue, self.by, preview)
 
     def destroy_preview(self, name: str, wanted: str, say: Say) -> list[str]:
         """Remove the app's preview ``wanted``: what runs it, its route, images, history

@@ -88,7 +88,8 @@ def ci_cloud(config: PilotConfig) -> str:
 
 def why_not(app: AppSettings, cloud: str = "aws", *, deploying: bool = False) -> str | None:
     """Why a CI run acting on ``cloud`` cannot deploy ``app`` (``deploying``: a deploy of
-    it, not a preview or another command), or None when it can. An app of the Docker host
+    it or of a preview, or a preview's removal: what the worker takes; not another
+    command), or None when it can. An app of the Docker host
     is deployed through the Pilot Server's worker (server_queue.py), its image pushed to
     ECR: on AWS only."""
     target = app.target
@@ -137,15 +138,16 @@ def ci_apps(config: PilotConfig) -> CiApps:
         for app in config.apps
         if app.name in deployed
         and target_for(app).previews_refused is None
+        and app.previews.max > 0  # (none at all: each preview would be refused)
         and cloud == "aws"
-        and app.target.cloud is not None  # a server app's previews: from a laptop only, yet
     ]
     return CiApps(
         deployed,
         left,
         sorted(secrets),
         [app.name for app in previewed],
-        sorted({name for app in previewed for name in app.secrets}),
+        # (a Docker host app's preview gets the worker's own previews' secrets)
+        sorted({name for app in previewed if app.target.cloud is not None for name in app.secrets}),
     )
 
 
@@ -209,7 +211,8 @@ def check_run(config: PilotConfig, apps: list[str], *, preview: bool = False) ->
     """In a CI run: CiError when its releases would be lost with the runner, or when one of
     ``apps`` cannot be deployed from there (``preview``: as a preview)."""
     check_state(config)
-    if refused := unreachable(config, set(apps), deploying=not preview):
+    # (a Docker host app's preview too: through the worker, as its deploy)
+    if refused := unreachable(config, set(apps), deploying=True):
         name, reason = refused[0]
         raise CiError(
             f"app {name!r} cannot be deployed from CI: {reason}",

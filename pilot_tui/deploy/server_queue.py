@@ -42,6 +42,8 @@ from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, PilotError
 
 PREFIX = "pilot/deploys"
 WORKERS = f"{PREFIX}/workers"  # each worker's heartbeat: WORKERS/NAME.json
+PREVIEW_ID = "preview-"  # the start of a pull request's run's requests (new_id)
+PULL_REQUEST_PREVIEW = re.compile(r"pr-[0-9]{1,9}")  # the previews a pull request has
 BEAT = 30.0  # seconds between a worker's heartbeats (S3 bills each write)
 STALE = 120.0  # a heartbeat older than this: no worker is taking requests
 CLAIM_WAIT = 120.0  # a request no worker took in this long is withdrawn by its run
@@ -107,12 +109,15 @@ class QueueError(PilotError):
     title = "Deploy request failed"
 
 
-def new_id(now: float | None = None) -> str:
+def new_id(now: float | None = None, *, preview: bool = False) -> str:
     """A request ID: its UTC time to the millisecond first (requests sort by it: two runs
-    a moment apart are released in order), then 6 random hex digits."""
+    a moment apart are released in order), then 6 random hex digits. A pull request's
+    run's starts with PREVIEW_ID: the previews' role may write those keys alone, and the
+    worker takes nothing from them but a preview of a pull request."""
     moment = time.time() if now is None else now
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(moment))
-    return f"{stamp}.{int(moment * 1000) % 1000:03d}Z-{os.urandom(3).hex()}"
+    made = f"{stamp}.{int(moment * 1000) % 1000:03d}Z-{os.urandom(3).hex()}"
+    return f"{PREVIEW_ID}{made}" if preview else made
 
 
 def known_fields(kind: type[Any], data: dict[str, Any]) -> dict[str, Any]:
@@ -148,6 +153,10 @@ class Request(Record):
     pilot_toml: str
     force: bool = False
     watch: bool = True
+    # The app's preview to deploy or remove (its name: pr-NUMBER from a pull request's
+    # run), None for the app itself; ``remove``: remove that preview (nothing is built).
+    preview: str | None = None
+    remove: bool = False
 
 
 @dataclass(frozen=True)
@@ -163,6 +172,7 @@ class Outcome(Record):
     by: str = ""  # the worker that ran it ("" when none did)
     request: str = ""  # the request's ID and app (what `server worker --json` lists)
     app: str = ""
+    removed: list[str] = dataclasses.field(default_factory=list)  # a removal's: what went
 
     def made(self) -> history.Release | None:
         """The release made, as the history records it."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from pilot_tui import redact
 from pilot_tui.config.schema import AppSettings
-from pilot_tui.deploy import history, server_queue
+from pilot_tui.deploy import history, previews, server_queue
 from pilot_tui.deploy.context import DeployError, RunLog
 from pilot_tui.deploy.events import StageFailed, StageFinished, StageStarted, Timer
 from pilot_tui.deploy.registry import Registry, RegistryError
@@ -43,10 +43,23 @@ def _failed(
 
 
 def _registry(ctx: Context, app: AppSettings) -> Registry:
-    """The app's own ECR repository, with a fresh login (made when missing)."""
+    """The app's own ECR repository, with a fresh login (made when missing); a preview's,
+    its app's previews' repository (`ci github` makes it: a pull request's run may push
+    there, and nowhere else)."""
+    from pilot_tui.deploy.registry import ecr_registry
     from pilot_tui.deploy.targets.container import ecr_registry_for
+    from pilot_tui.deploy.targets.managed import aws_clients
+    from pilot_tui.naming import preview_repository
 
-    return ecr_registry_for(ctx, app)
+    parts = previews.split(app.name)
+    if parts is None:
+        return ecr_registry_for(ctx, app)
+    return ecr_registry(
+        aws_clients(ctx.config, ctx.state_dir)("ecr"),
+        preview_repository(ctx.project, parts[0]),
+        ctx.project,
+        not_made_hint="`pilot-tui ci github` makes it, run again once the app runs previews",
+    )
 
 
 def request_release(
@@ -57,17 +70,20 @@ def request_release(
     by: str,
     *,
     force: bool = False,
+    preview: str | None = None,
 ) -> history.Release:
     """In a CI run: ``app`` (of the Docker host) built here, pushed to its repository, and
-    released by the worker, whose events are shown as they come. The release it made, or
-    DeployError as the worker said it failed."""
+    released by the worker, whose events are shown as they come; with ``preview`` (its
+    name), ``app`` is that preview's settings (APP--NAME), pushed to the app's previews'
+    repository. The release it made, or DeployError as the worker said it failed."""
     name = app.name
+    owner = (previews.split(name) or (name,))[0]
     worker = _worker_for(ctx, log, app, queue)
     image, tag = _built_and_pushed(ctx, log, app)
     ctx.cancel.check()
     request = server_queue.Request(
-        server_queue.new_id(),
-        name,
+        server_queue.new_id(preview=preview is not None),
+        owner,
         image,
         tag,
         ctx.commit(app),
@@ -75,18 +91,9 @@ def request_release(
         (ctx.root / PROJECT_FILE).read_text(encoding="utf-8"),
         force=force,
         watch=ctx.watch,
+        preview=preview,
     )
-    try:
-        queue.submit(request)
-    except (server_queue.QueueError, SharedHistoryError) as exc:
-        _failed(log, name, "deploy", f"the deploy request could not be made: {exc}")
-    log.line("deploy", name)(
-        f"asked the Pilot Server's worker ({worker}) to release it: request {request.id}"
-    )
-    try:
-        outcome = server_queue.wait(queue, request.id, log.emit, ctx.cancel.is_set)
-    except (server_queue.QueueError, SharedHistoryError) as exc:
-        _failed(log, name, "deploy", str(exc))
+    outcome = _asked(ctx, log, name, queue, request, worker, "release it")
     made = outcome.made()
     if not outcome.ok or made is None:
         # The worker's own StageFailed came with its events: said once more as the error.
@@ -98,16 +105,102 @@ def request_release(
     return made
 
 
+def request_removal(
+    ctx: DeployContext,
+    log: RunLog,
+    app: AppSettings,
+    queue: server_queue.Queue,
+    by: str,
+    preview: str,
+) -> list[str]:
+    """In a pull request's run: the app's preview ``preview`` removed by the worker (on the
+    Docker host, which the run cannot reach); what it removed. previews.NoSuchPreview when
+    there is none, DeployError when the removal failed."""
+    full = previews.full_name(app.name, preview)
+    worker = _worker_for(ctx, log, app, queue, building=False)
+    request = server_queue.Request(
+        server_queue.new_id(preview=True),
+        app.name,
+        "",
+        "",
+        None,
+        by,
+        (ctx.root / PROJECT_FILE).read_text(encoding="utf-8"),
+        preview=preview,
+        remove=True,
+    )
+    outcome = _asked(ctx, log, full, queue, request, worker, "remove it")
+    if not outcome.ok:
+        if outcome.stage == NO_SUCH_PREVIEW:
+            raise previews.NoSuchPreview(outcome.message)
+        raise DeployError(outcome.stage or "destroy", outcome.message, exit_code=outcome.exit_code)
+    return outcome.removed + _preview_images_deleted(ctx, log, app, preview)
+
+
+def _preview_images_deleted(
+    ctx: DeployContext, log: RunLog, app: AppSettings, preview: str
+) -> list[str]:
+    """The preview's images its runs pushed to the app's previews' repository, deleted
+    (the worker's engine has its own copy, which it removed); a refusal is a warning."""
+    from pilot_tui.deploy.registry import delete_ecr_tags
+    from pilot_tui.deploy.targets.managed import aws_clients
+    from pilot_tui.naming import preview_repository
+
+    repository = preview_repository(ctx.project, app.name)
+    try:
+        ecr = aws_clients(ctx.config, ctx.state_dir)("ecr")
+        tags = delete_ecr_tags(ecr, repository, previews.image_tag_prefix(preview))
+    except Exception as exc:  # the preview itself is gone: its images are said, not fatal
+        log.line("destroy", previews.full_name(app.name, preview))(
+            f"warning: its images in ECR repository {repository} were not deleted: "
+            f"{redact.clip(str(exc), 200)}"
+        )
+        return []
+    return [f"image {repository}:{tag}" for tag in tags]
+
+
+NO_SUCH_PREVIEW = "no-such-preview"  # a removal's outcome stage: the preview is not there
+
+
+def _asked(
+    ctx: DeployContext,
+    log: RunLog,
+    name: str,
+    queue: server_queue.Queue,
+    request: server_queue.Request,
+    worker: str,
+    what: str,
+) -> server_queue.Outcome:
+    """``request`` submitted and waited for, the worker's events shown as they come; how
+    it ended (DeployError, said, when it could not be asked or waited for)."""
+    try:
+        queue.submit(request)
+    except (server_queue.QueueError, SharedHistoryError) as exc:
+        _failed(log, name, "deploy", f"the deploy request could not be made: {exc}")
+    log.line("deploy", name)(
+        f"asked the Pilot Server's worker ({worker}) to {what}: request {request.id}"
+    )
+    try:
+        return server_queue.wait(queue, request.id, log.emit, ctx.cancel.is_set)
+    except (server_queue.QueueError, SharedHistoryError) as exc:
+        _failed(log, name, "deploy", str(exc))
+
+
 def _worker_for(
-    ctx: DeployContext, log: RunLog, app: AppSettings, queue: server_queue.Queue
+    ctx: DeployContext,
+    log: RunLog,
+    app: AppSettings,
+    queue: server_queue.Queue,
+    *,
+    building: bool = True,
 ) -> str:
-    """The worker taking requests now, for a server of this runner's CPU (its name);
-    DeployError before anything is built when there is none."""
+    """The worker taking requests now, for a server of this runner's CPU when ``building``
+    (its name); DeployError before anything is built when there is none."""
     try:
         seen = queue.worker_taking()
     except (server_queue.QueueError, SharedHistoryError) as exc:
         _failed(log, app.name, "deploy", str(exc))
-    here = _architecture(ctx)
+    here = _architecture(ctx) if building else ""
     if seen.arch and here and seen.arch != here:  # (found reviewing: unhealthy, unsaid)
         _failed(
             log,
@@ -138,6 +231,9 @@ def _built_and_pushed(ctx: DeployContext, log: RunLog, app: AppSettings) -> tupl
     try:
         registry = _registry(ctx, app)
         pushed_as = tag.rpartition(":")[2]  # the content tag of repository:tag
+        parts = previews.split(name)
+        if parts is not None:  # its own tag: its removal deletes it, never the app's
+            pushed_as = previews.image_tag(parts[1], pushed_as)
         image = push(ctx.docker_client, image_id, registry, pushed_as, log.line("push", name))
     except RegistryError as exc:
         _failed(log, name, "push", str(exc))
@@ -190,7 +286,8 @@ def pull_prebuilt(
     except Exception as exc:  # the registry refused, or the engine could not reach it
         _failed(log, name, "build", f"cannot pull {made.image}: {redact.clip(str(exc), 300)}")
     image.tag(own, content)  # as a build here names it: found, kept and pruned alike
-    _keep_newest(ctx, app, log.line("build", name))
+    if previews.split(name) is None:  # (a preview's images go with it)
+        _keep_newest(ctx, app, log.line("build", name))
     log.emit(StageFinished(name, "build", f"pulled {made.image}", timer.seconds()))
     return str(image.id), made.tag
 

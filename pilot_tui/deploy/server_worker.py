@@ -23,19 +23,23 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pilot_tui import redact
 from pilot_tui.config.document import ProjectFile
 from pilot_tui.config.schema import AppSettings, PilotConfig, ServerTarget
 from pilot_tui.config.validate import Checked
-from pilot_tui.deploy import server_queue
+from pilot_tui.deploy import previews, server_queue
 from pilot_tui.deploy.context import CancelToken, DeployError, Say
-from pilot_tui.deploy.events import Emit, Event, StageFailed
+from pilot_tui.deploy.events import Emit, Event, Output, StageFailed
 from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.deploy.server_queue import EventsWriter, Outcome, Queue, Request, refused
 from pilot_tui.deploy.shared_history import NoBucket, SharedHistoryError
 from pilot_tui.deploy.targets.base import target_settings
 from pilot_tui.errors import EXIT_FAILED, PilotError
+
+if TYPE_CHECKING:
+    from pilot_tui.deploy.engine import Deployer
 
 TIDY_EVERY = 3600.0  # seconds between removals of old requests' records
 
@@ -240,21 +244,34 @@ class Worker:
             if isinstance(config, Outcome):
                 both(StageFailed(request.app, "deploy", config.message))
                 return config
-            prebuilt = {request.app: Prebuilt(request.image, request.tag, request.commit)}
+            unasked = _not_a_pull_requests(request)
+            if unasked is not None:
+                both(StageFailed(request.app, "deploy", unasked.message))
+                return unasked
+            # A preview's image and records are the preview's own (APP--NAME).
+            built = request.app
+            if request.preview is not None:
+                built = previews.full_name(request.app, request.preview)
+            prebuilt = {built: Prebuilt(request.image, request.tag, request.commit)}
             with open_deployer(
                 self.project_file,
                 config,
                 both,
-                apps=[request.app],
+                apps=[built],
                 warn=self.say,
-                prebuilt=prebuilt,
+                prebuilt=prebuilt if not request.remove else {},
                 requested_by=request.by,
                 cancel=self.cancel,
                 secrets_from_env=False,
                 watch=request.watch,
                 target=self.engine,
             ) as engine:
-                made = engine.deploy(request.app, force=request.force)
+                if request.preview is None:
+                    made = engine.deploy(request.app, force=request.force)
+                elif request.remove:
+                    return self._remove(engine, request, both)
+                else:
+                    made = engine.deploy_preview(request.app, request.preview)
         except DeployError as exc:  # its StageFailed went with the events
             return Outcome(False, stage=exc.stage, message=str(exc), exit_code=exc.exit_code)
         except PilotError as exc:  # the host, the bucket: before the deploy began
@@ -266,6 +283,27 @@ class Worker:
             both(StageFailed(request.app, "deploy", message))
             return Outcome(False, stage="deploy", message=message, exit_code=EXIT_FAILED)
         return Outcome(True, release=dataclasses.asdict(made))
+
+    def _remove(self, engine: Deployer, request: Request, record: Emit) -> Outcome:
+        """A pull request's preview removed (its run's closing), what went said as it goes
+        and listed in the outcome; one not there is NO_SUCH_PREVIEW (the run's
+        --missing-ok takes that as done)."""
+        from pilot_tui.deploy.server_requests import NO_SUCH_PREVIEW
+
+        assert request.preview is not None
+        full = previews.full_name(request.app, request.preview)
+
+        def said(text: str) -> None:
+            record(Output(full, "destroy", text))
+
+        try:
+            removed = engine.destroy_preview(request.app, request.preview, said)
+        except previews.NoSuchPreview as exc:
+            return Outcome(False, stage=NO_SUCH_PREVIEW, message=str(exc), exit_code=exc.exit_code)
+        except previews.PreviewError as exc:
+            record(StageFailed(full, "destroy", str(exc)))
+            return Outcome(False, stage="destroy", message=str(exc), exit_code=exc.exit_code)
+        return Outcome(True, removed=removed)
 
     def config_for(self, request: Request) -> PilotConfig | Outcome:
         """This machine's pilot.toml (read now) with the app's table of the run's commit in
@@ -370,4 +408,28 @@ def _what_a_run_may_not_change(app: AppSettings, mine: AppSettings, ours: str) -
             f"worker's {ours} does not: add it there and set it (pilot-tui secrets set "
             f"{app.name} NAME)"
         )
+    return None
+
+
+def _not_a_pull_requests(request: Request) -> Outcome | None:
+    """The refusal of a request that asks for more than a pull request's run may: one the
+    previews' role wrote (its key starts with PREVIEW_ID, the only keys that role may
+    write) asks for a preview named pr-NUMBER alone; a preview is asked for by that name
+    only (the previews of the Docker host that runs make). None when it may be released."""
+    from pilot_tui.deploy.server_queue import PREVIEW_ID, PULL_REQUEST_PREVIEW
+
+    named = request.preview is not None and PULL_REQUEST_PREVIEW.fullmatch(request.preview)
+    if request.id.startswith(PREVIEW_ID) and not named:
+        return refused(
+            f"request {request.id} is a pull request's, and asks for "
+            + (f"the preview {request.preview!r}" if request.preview else f"{request.app} itself")
+            + ": a pull request's run may make and remove its previews (pr-NUMBER) alone"
+        )
+    if request.preview is not None and not named:
+        return refused(
+            f"the preview {request.preview!r} is not a pull request's (pr-NUMBER): "
+            "the worker makes those alone"
+        )
+    if request.remove and request.preview is None:
+        return refused("a request may remove a preview, never the app itself")
     return None

@@ -144,10 +144,17 @@ def role_policy(project: str, bucket: str, region: str, account: str) -> dict[st
                 "Resource": [f"arn:aws:s3:::{bucket}/{p}/*" for p in prefixes],
             },
             {
-                "Sid": "TidyOldRequests",  # a week-old request's records (leases are given
-                "Effect": "Allow",  # back by a write; histories are never removed here)
+                # A week-old request's records, and a removed preview's history and lease
+                # (APP--NAME); an app's own are never removed here (a lease is given back
+                # by a write).
+                "Sid": "TidyRequestsAndRemovedPreviews",
+                "Effect": "Allow",
                 "Action": ["s3:DeleteObject"],
-                "Resource": f"arn:aws:s3:::{bucket}/{DEPLOYS}/*",
+                "Resource": [
+                    f"arn:aws:s3:::{bucket}/{DEPLOYS}/*",
+                    f"arn:aws:s3:::{bucket}/{RELEASES}/*--*.json",
+                    f"arn:aws:s3:::{bucket}/{LOCKS}/*--*.json",
+                ],
             },
             {
                 # The names only. Without it S3 answers 403 for a key that is not there

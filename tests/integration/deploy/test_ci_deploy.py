@@ -19,7 +19,15 @@ from pilot_tui.config.document import ProjectFile
 from tests.support.ci_runs import run_job
 from tests.support.deploy_fixtures import FN, HELLO, LAMBDA_FIXTURES, image_lambda_stand_ins
 
-WEB = {"name": "web", "path": "web", "build": {"kind": "dockerfile"}, "target": {"kind": "server"}}
+# No previews of web from pull requests here (previews.max = 0): those go through the
+# server's worker (tests/integration/deploy/test_ci_server_deploy.py).
+WEB = {
+    "name": "web",
+    "path": "web",
+    "build": {"kind": "dockerfile"},
+    "target": {"kind": "server"},
+    "previews": {"max": 0},
+}
 DOCS = {
     "name": "docs",
     "path": "docs",

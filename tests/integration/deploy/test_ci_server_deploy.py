@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.error
 
 import boto3
 import pytest
@@ -271,7 +272,9 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
     monkeypatch.chdir(root)
     gone = cli("app", "destroy", "web", "--yes")
     assert gone.code == 0, gone.err
-    assert "deleted ECR repository pilot-acme-web" in gone.err + gone.out
+    # (and the previews' one `ci github` made: web's pull requests get previews)
+    said = "deleted ECR repositories pilot-acme-web and pilot-acme-web/previews"
+    assert said in gone.err + gone.out
     assert ecr.describe_repositories()["repositories"] == []
 
 
@@ -478,3 +481,132 @@ def test_the_worker_on_the_server_releases_a_runs_request_with_no_laptop(
         assert worker_container.find(docker_client, "acme") is None
     finally:
         worker_container.remove(docker_client, "acme", lambda line: None)
+
+
+@pytest.mark.timeout(600)
+def test_a_pull_requests_preview_of_the_servers_app_is_made_and_removed_by_the_worker(
+    server_project, cli, github_tokens, docker_client, aws_calls, monkeypatch, tmp_path
+):
+    """A pull request's run asks the worker for web's preview pr-7: built on the runner,
+    pushed to web's previews' repository, released on the server at web--pr-7 with the
+    previews' own secret held there (never the app's, none from GitHub); what the run
+    asked of AWS is each allowed by the pull requests' role as `ci github` made it.
+    The worker takes nothing else from a pull request's keys (a forged production
+    release is refused). Closing it removes the preview and its images; a second close
+    finds nothing to remove, and says so."""
+    from pilot_tui.naming import preview_repository
+    from tests.unit.test_deployer_policy import allows
+
+    root, port = server_project
+    monkeypatch.chdir(root)
+    stored = run_pilot(
+        "secrets", "set", "web", "API_TOKEN", "--preview", cwd=root, input="tok-preview-only"
+    )
+    assert stored.returncode == 0, stored.stderr
+    made = cli("ci", "github", "--repo", "acme/shop")
+    assert made.code == 0, made.err
+    assert "the previews of web run on the Pilot Server: its worker makes" in made.err
+    assert "gh secret set PREVIEW_API_TOKEN" not in made.err  # the worker holds it
+    workflow = (root / ".github" / "workflows" / "pilot.yml").read_text()
+    jobs = yaml.safe_load(workflow)["jobs"]
+    assert "prune" not in jobs  # the server's agent removes web's expired previews
+    steps = [s["run"] for s in jobs["preview"]["steps"] if "pilot-tui" in s.get("run", "")]
+    assert steps[-1] == "pilot-tui deploy web --preview pr-${{ github.event.number }}"
+    iam = boto3.client("iam", region_name="us-east-1")
+    policy = iam.get_role_policy(RoleName="pilot-acme-github-previews", PolicyName="pilot-deploy")[
+        "PolicyDocument"
+    ]
+    assert not [s for s in policy["Statement"] if s["Sid"] == "PreviewFunctions"]  # no Lambda
+
+    log = (tmp_path / "worker.log").open("w+b")
+    worker = _worker(root, log)
+    try:
+        github_tokens.sub = "repo:acme/shop:pull_request"
+        checkout = _checkout(root, "pr7", "<h1>pull request 7</h1>\n", "from-pr")
+        aws_calls.clear()
+        ran = run_job(workflow, checkout, {}, github_tokens, cli, monkeypatch, "preview", 7)
+        asked = aws_calls.requests()
+        assert ran.code == 0, ran.err
+        assert ran.out.startswith("web--pr-7\tv1\thttp://web--pr-7.localhost"), ran.out
+        assert "asked the Pilot Server's worker" in ran.err and "request preview-" in ran.err
+        assert "<h1>pull request 7</h1>" in get(port, "web--pr-7.localhost")
+        assert "hello" in get(port, "web.localhost")  # the app itself untouched
+        [box] = docker_client.containers.list(filters={"label": "pilot.app=web--pr-7"})
+        env = dict(e.split("=", 1) for e in box.attrs["Config"]["Env"])
+        assert env["API_TOKEN"] == "tok-preview-only" and env["GREETING"] == "from-pr"
+        refused = [r for r in asked if not allows(policy, *r)]
+        assert refused == []
+        actions = {action for action, _, _ in asked}
+        assert {"s3:PutObject", "s3:GetObject", "ecr:GetAuthorizationToken"} <= actions
+        request = "arn:aws:s3:::pilot-state-acme/pilot/deploys/2026x.request.json"
+        assert not allows(policy, "s3:PutObject", {}, request)  # a branch's key: never
+        # pushed to the previews' repository under the preview's own tag (moto has no
+        # registry: the stand-in on 127.0.0.1 holds the images)
+        repository = preview_repository("acme", "web")
+        pushed_tags = _registry_tags(repository)
+        assert pushed_tags and all(t.startswith("preview_pr-7_") for t in pushed_tags)
+
+        # A pull request's keys ask for its previews alone: a production release forged
+        # there (the role may write those keys) is refused, nothing released.
+        pushed = re.search(r"(\S+/pilot-acme-web/previews)@(sha256:[0-9a-f]{64})", ran.err)
+        assert pushed is not None, ran.err
+        queue = Queue(SharedHistory("s3", BUCKET, boto3.client("s3", region_name="us-east-1")))
+        text = (checkout / "pilot.toml").read_text()
+        forged = Request(
+            server_queue.new_id(preview=True),
+            "web",
+            pushed[0],
+            "pilot/acme-web:abc123",
+            None,
+            "x",
+            text,
+        )
+        queue.submit(forged)
+        ended = server_queue.wait(queue, forged.id, lambda e: None, lambda: False)
+        assert not ended.ok and "a pull request's run may make and remove its previews" in (
+            ended.message
+        ), ended
+        assert "hello" in get(port, "web.localhost")
+
+        # Closed: removed by the worker; a second close finds nothing.
+        aws_calls.clear()
+        closed = run_job(
+            workflow, checkout, {}, github_tokens, cli, monkeypatch, "preview-remove", 7
+        )
+        assert closed.code == 0, closed.err
+        assert "asked the Pilot Server's worker" in closed.err and "to remove it" in closed.err
+        assert not docker_client.containers.list(all=True, filters={"label": "pilot.app=web--pr-7"})
+        with pytest.raises(urllib.error.HTTPError) as gone:  # its route went with it
+            get(port, "web--pr-7.localhost")
+        assert gone.value.code == 404
+        # Its images' deletion asked of ECR (moto lists none: they are in the stand-in
+        # registry), as the role allows.
+        removal = aws_calls.requests()
+        arn = f"arn:aws:ecr:us-east-1:123456789012:repository/{repository}"
+        assert ("ecr:ListImages", {}, arn) in removal
+        assert [r for r in removal if not allows(policy, *r)] == []
+        again = run_job(
+            workflow, checkout, {}, github_tokens, cli, monkeypatch, "preview-remove", 7
+        )
+        assert again.code == 0 and "nothing to remove" in again.err, again.err
+        assert "hello" in get(port, "web.localhost")
+    finally:
+        code = _stop(worker)
+        log.seek(0)
+        said = log.read().decode(errors="replace")
+    assert code == 128 + signal.SIGTERM, said
+    assert "tok-preview-only" not in said
+
+
+def _registry_tags(repository: str) -> list[str]:
+    """The tags the stand-in registry (ECR's, PILOT_REGISTRY) holds of ``repository``."""
+    import urllib.request
+
+    ecr = boto3.client("ecr", region_name="us-east-1")
+    token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    request = urllib.request.Request(
+        f"http://{os.environ['PILOT_REGISTRY']}/v2/{repository}/tags/list",
+        headers={"Authorization": f"Basic {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read()).get("tags") or []

@@ -20,6 +20,7 @@ from pilot_tui.cli.common import error, load_valid, say
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.deploy import from_ci
 from pilot_tui.deploy.targets import on_docker_host
+from pilot_tui.deploy.worker_container import refusal as worker_refusal
 from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, PilotError
 from pilot_tui.fsutil import atomic_write
 from pilot_tui.naming import preview_execution_role
@@ -133,8 +134,12 @@ def github(ns: argparse.Namespace) -> int:
             "the CI worker on the Pilot Server (server.ci_worker; your next deploy from here "
             "starts it there, once `pilot-tui server up` has granted it)"
             if config.server.ci_worker
-            else "`pilot-tui server worker`, left running where this .pilot/ is (or on the "
-            "Pilot Server itself: pilot-tui config set server.ci_worker true)"
+            else "`pilot-tui server worker`, left running where this .pilot/ is"
+            + (
+                ""
+                if worker_refusal(config) is not None
+                else " (or on the Pilot Server itself: pilot-tui config set server.ci_worker true)"
+            )
         )
         sys.stderr.write(
             f"{', '.join(on_server)} {'runs' if len(on_server) == 1 else 'run'} on the Pilot "
@@ -164,8 +169,20 @@ def github(ns: argparse.Namespace) -> int:
             sys.stderr.write(
                 f"the previews of {', '.join(kept)} run on the Pilot Server: its worker makes "
                 "and removes them, with the previews' secrets held there "
-                "(.pilot/secrets/previews), and its agent removes those past their TTL\n"
+                "(.pilot/secrets/previews), and its agent removes those past their TTL; "
+                "a pull request's code runs there, beside the apps\n"
             )
+            copied = [
+                f"{db.name} ({', '.join(a for a in db.apps if a in kept)})"
+                for db in config.databases
+                if db.preview == "copy-of-latest-backup" and any(a in kept for a in db.apps)
+            ]
+            if copied:
+                sys.stderr.write(
+                    "warning: each pull request's preview gets a copy of the latest backup of "
+                    f"{', '.join(copied)}: anyone who may open one in {ns.repo} reads that "
+                    'data; set the database\'s preview = "empty" to give them none\n'
+                )
     from pilot_tui.naming import state_bucket
 
     sys.stderr.write(

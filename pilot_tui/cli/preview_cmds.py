@@ -196,8 +196,8 @@ def _removed_by_the_worker(engine: Deployer, ns: argparse.Namespace) -> int:
     except DeployError as exc:
         error(str(exc))
         return exc.exit_code
-    for line in removed:
-        say(f"removed {line}")
+    # (each thing removed was said as the worker went)
+    say(f"removed the preview {ns.app}--{ns.name} ({len(removed)} parts) on the Pilot Server")
     return EXIT_OK
 
 

@@ -42,10 +42,12 @@ def secrets_set(ns: argparse.Namespace) -> int:
             f"it: pilot-tui config set apps.{ns.app}.secrets "
             f"'{json.dumps([*app.secrets, ns.name])}'"
         )
-    if config.server.ci_worker and not ns.preview and on_docker_host([app]):
+    if config.server.ci_worker and on_docker_host([app]):
         say(
             "note: the CI worker on the Pilot Server keeps the value it was given until your "
-            f"next deploy from here (pilot-tui deploy {ns.app}); CI runs release with that one"
+            f"next deploy from here (pilot-tui deploy {ns.app}); CI runs release "
+            + ("their previews" if ns.preview else "it")
+            + " with that one"
         )
     return EXIT_OK
 

@@ -124,8 +124,10 @@ def _server_own_engine(config: PilotConfig, project: Project) -> DockerTarget | 
     saved = saved_record(project.state_dir)
     if not saved.get("outputs", {}).get("docker_host"):  # (else on 127.0.0.1 alone)
         error(
-            "the Pilot Server's record in .pilot/outputs names no address to serve its apps "
-            "at: `pilot-tui server up`, then deploy from there to give it again"
+            "--on-server is how the worker's container on the Pilot Server runs, and this "
+            "project's .pilot/outputs records no server (its address names the apps): on "
+            "the machine that made it, `pilot-tui server up`, then a deploy from there "
+            "(with server.ci_worker = true) starts the worker on the server"
         )
         return EXIT_INVALID
     os.environ[ON_SERVER_ENV] = "1"

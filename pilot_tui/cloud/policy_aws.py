@@ -371,10 +371,22 @@ def _preview_request_statements(state: str) -> list[dict[str, Any]]:
     deploys = f"arn:aws:s3:::{state}/pilot/deploys"
     return [
         {
-            "Sid": "AskTheServersWorker",  # preview-*: the worker takes previews alone there
+            # A pull request's request (the worker takes previews alone from those keys),
+            # its claim and result when the run withdraws it; never a branch's request key.
+            "Sid": "AskTheServersWorker",
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:PutObject"],
-            "Resource": f"{deploys}/preview-*",
+            "Resource": [
+                f"{deploys}/preview-*.preview-request.json",
+                f"{deploys}/preview-*.claim.json",
+                f"{deploys}/preview-*.result.json",
+            ],
+        },
+        {
+            "Sid": "FollowTheServersWorker",  # the release's events, as they come
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{deploys}/preview-*.events.json",
         },
         {
             "Sid": "SeeTheServersWorker",

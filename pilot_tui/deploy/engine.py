@@ -23,6 +23,7 @@ from pilot_tui.deploy import (
     notify,
     previews,
     secrets,
+    server_queue,
     server_requests,
     shared_lease,
     worker_container,
@@ -212,6 +213,14 @@ class Deployer:
         if self.queue is not None and target.on_docker_host:
             # A pull request's run: the worker removes the expired ones, checks the limit
             # and takes the lease there, on the Docker host the run cannot reach.
+            if not server_queue.PULL_REQUEST_PREVIEW.fullmatch(made.name):  # before a build
+                raise DeployError(
+                    "deploy",
+                    f"the Pilot Server's worker makes previews of pull requests alone "
+                    f"(pr-NUMBER), not {made.name!r}: deploy it from a machine with the "
+                    "project's .pilot/",
+                    exit_code=EXIT_INVALID,
+                )
             with _RunLog(self, made.full, "preview") as log:
                 return server_requests.request_release(
                     self, log, runs.app, self.queue, self.by, force=True, preview=made.name

@@ -12,7 +12,11 @@ holds no secret values); the events are the release's, redacted as every run log
 
 Under ``pilot/deploys/`` in the bucket, per request ID (sortable by time):
 
-- ``ID.request.json``: what to release (Request), written once by the run;
+- ``ID.request.json``: what to release (Request), written once by the run; a pull
+  request's run's is ``preview-ID.preview-request.json`` (PULL_REQUEST_PART), the only
+  request keys its role may write, which a worker takes for a pull request's preview
+  alone (decided by the key, never the request's own words; and a worker older than
+  previews, listing ``*.request.json``, never sees it);
 - ``ID.claim.json``: who took it, written only where none is (If-None-Match / generation
   0): one worker releases it, or the run withdraws it when none took it in time;
 - ``ID.events.json``: the release's events so far, rewritten as they come;
@@ -43,6 +47,7 @@ from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, PilotError
 PREFIX = "pilot/deploys"
 WORKERS = f"{PREFIX}/workers"  # each worker's heartbeat: WORKERS/NAME.json
 PREVIEW_ID = "preview-"  # the start of a pull request's run's requests (new_id)
+PULL_REQUEST_PART = "preview-request"  # its request's part: preview-ID.preview-request.json
 PULL_REQUEST_PREVIEW = re.compile(r"pr-[0-9]{1,9}")  # the previews a pull request has
 BEAT = 30.0  # seconds between a worker's heartbeats (S3 bills each write)
 STALE = 120.0  # a heartbeat older than this: no worker is taking requests
@@ -66,7 +71,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
 
 WORKER_HINT = (
     "start it where the project's .pilot/ is (a machine that reaches the Pilot Server): "
-    "pilot-tui server worker"
+    "pilot-tui server worker; or on the Pilot Server itself: server.ci_worker = true in "
+    "pilot.toml, `pilot-tui server up`, then a deploy from that machine starts it there"
 )
 
 
@@ -157,6 +163,8 @@ class Request(Record):
     # run), None for the app itself; ``remove``: remove that preview (nothing is built).
     preview: str | None = None
     remove: bool = False
+    # Set by the worker from the request's key (Queue.pending), whatever the JSON says.
+    pull_request: bool = False
 
 
 @dataclass(frozen=True)
@@ -205,6 +213,8 @@ class Queue:
     store: SharedHistory
 
     def key(self, request_id: str, part: str) -> str:
+        if part == "request" and request_id.startswith(PREVIEW_ID):
+            part = PULL_REQUEST_PART
         return f"{PREFIX}/{request_id}.{part}.json"
 
     def _create(self, key: str, data: bytes) -> bool:
@@ -299,18 +309,19 @@ class Queue:
         keys = set(self.store.keys(f"{PREFIX}/"))
         found = []
         for key in sorted(keys):
-            if not key.endswith(".request.json"):
-                continue
-            request_id = key.removeprefix(f"{PREFIX}/").removesuffix(".request.json")
-            if self.key(request_id, "claim") in keys:
+            request_id, pull_request = _request_of(key)
+            if request_id is None or self.key(request_id, "claim") in keys:
                 continue
             stored = self.store.read_stored(key)
             if stored is None:  # removed meanwhile
                 continue
             try:
-                found.append(Request.from_bytes(stored.data))
+                request = Request.from_bytes(stored.data)
             except (ValueError, TypeError):  # not one of ours: left for tidy() to remove
                 continue
+            # Whose it is, by its key: the words in it are the writer's (found reviewing: a
+            # pull request's, naming another ID, was released as the app's own).
+            found.append(dataclasses.replace(request, id=request_id, pull_request=pull_request))
         return found
 
     def claim(self, request_id: str, worker: str) -> float | None:
@@ -340,7 +351,7 @@ class Queue:
             k.removeprefix(f"{PREFIX}/").rsplit(".", 2)[0]
             for k in keys
             if k.endswith(".json") and not k.startswith(f"{WORKERS}/")
-        }
+        }  # (ID.part.json: a pull request's part name has no dot)
         gone = 0
         for request_id in sorted(ids):
             first = self.store.read_stored(self.key(request_id, "request"))
@@ -355,6 +366,19 @@ class Queue:
             if beat is not None and beat.age >= older_than:
                 self.store.delete(key)
         return gone
+
+
+def _request_of(key: str) -> tuple[str | None, bool]:
+    """(the request's ID, whether it is a pull request's) of a request's key; (None, _) for
+    another record, or a branch's request key whose ID says pull request (nobody writes
+    those: its claim and result would be looked for under the other name)."""
+    name = key.removeprefix(f"{PREFIX}/")
+    pulled = f".{PULL_REQUEST_PART}.json"
+    if name.endswith(pulled) and name.startswith(PREVIEW_ID):
+        return name.removesuffix(pulled), True
+    if name.endswith(".request.json") and not name.startswith(PREVIEW_ID) and "/" not in name:
+        return name.removesuffix(".request.json"), False
+    return None, False
 
 
 def _beat_key(worker: str) -> str:

@@ -130,11 +130,13 @@ def request_removal(
         remove=True,
     )
     outcome = _asked(ctx, log, full, queue, request, worker, "remove it")
+    # Its images go whatever the worker found: one its agent removed at its TTL left them.
+    images = _preview_images_deleted(ctx, log, app, preview)
     if not outcome.ok:
         if outcome.stage == NO_SUCH_PREVIEW:
             raise previews.NoSuchPreview(outcome.message)
         raise DeployError(outcome.stage or "destroy", outcome.message, exit_code=outcome.exit_code)
-    return outcome.removed + _preview_images_deleted(ctx, log, app, preview)
+    return outcome.removed + images
 
 
 def _preview_images_deleted(
@@ -147,15 +149,18 @@ def _preview_images_deleted(
     from pilot_tui.naming import preview_repository
 
     repository = preview_repository(ctx.project, app.name)
+    say = log.line("destroy", previews.full_name(app.name, preview))
     try:
         ecr = aws_clients(ctx.config, ctx.state_dir)("ecr")
         tags = delete_ecr_tags(ecr, repository, previews.image_tag_prefix(preview))
     except Exception as exc:  # the preview itself is gone: its images are said, not fatal
-        log.line("destroy", previews.full_name(app.name, preview))(
+        say(
             f"warning: its images in ECR repository {repository} were not deleted: "
             f"{redact.clip(str(exc), 200)}"
         )
         return []
+    for tag in tags:
+        say(f"deleted image {repository}:{tag}")
     return [f"image {repository}:{tag}" for tag in tags]
 
 
@@ -227,7 +232,8 @@ def _built_and_pushed(ctx: DeployContext, log: RunLog, app: AppSettings) -> tupl
     image_id, tag = ctx.build(log, app)
     ctx.cancel.check()
     timer = Timer()
-    log.emit(StageStarted(name, "push", "to the app's repository, for the Pilot Server"))
+    where = "the app's previews' repository" if previews.split(name) else "the app's repository"
+    log.emit(StageStarted(name, "push", f"to {where}, for the Pilot Server"))
     try:
         registry = _registry(ctx, app)
         pushed_as = tag.rpartition(":")[2]  # the content tag of repository:tag

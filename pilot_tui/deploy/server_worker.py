@@ -156,7 +156,13 @@ class Worker:
             return None
         if age is None:
             return None
-        self.say(f"request {request.id}: {request.app} ({request.image}), for {request.by}")
+        asked = (
+            f"{request.app} ({request.image})"
+            if request.preview is None
+            else f"{previews.full_name(request.app, request.preview)} "
+            + ("removed" if request.remove else f"({request.image})")
+        )
+        self.say(f"request {request.id}: {asked}, for {request.by}")
         writer = EventsWriter(self.queue, request.id)
         self.cancel = CancelToken()  # this release's: a Ctrl+C for the last is not its
         self.busy = True
@@ -228,7 +234,8 @@ class Worker:
             self.say(f"warning: the run that asked cannot be told how it ended: {exc}")
         # (a failure's reason was said just above, by its event: not again)
         made = outcome.release
-        self.say(f"request {request.id}: " + (f"released {made['id']}" if made else "failed"))
+        ended = f"released {made['id']}" if made else "done" if outcome.ok else "failed"
+        self.say(f"request {request.id}: {ended}")
         return outcome
 
     def _release(self, request: Request, record: Callable[[Event], None]) -> Outcome:
@@ -307,7 +314,8 @@ class Worker:
 
     def config_for(self, request: Request) -> PilotConfig | Outcome:
         """This machine's pilot.toml (read now) with the app's table of the run's commit in
-        place of its own, checked whole; the refusal (Outcome) when that cannot be released
+        place of its own (its previews' limits kept), checked whole; for a preview's
+        removal this machine's alone; the refusal (Outcome) when that cannot be released
         here (the commit adds no app; _what_a_run_may_not_change)."""
         from tomlkit.exceptions import TOMLKitError
 
@@ -328,6 +336,8 @@ class Worker:
                 f"in this worker's {ours.display}, {mine.name} is a {mine.target.kind} app, "
                 "not one of the Docker host: not released here"
             )
+        if request.remove:  # a removal needs nothing of the commit, nor passes its checks
+            return checked.config
         theirs = ProjectFile(self.project_file, str(request.pilot_toml)).check()
         if theirs.config is None:
             return refused(f"the pilot.toml of the run's commit is not valid: {_problems(theirs)}")
@@ -352,7 +362,14 @@ class Worker:
                 f"with the run's {request.app}, this worker's {ours.display} is not valid: "
                 f"{_problems(whole)}"
             )
-        return whole.config
+        config = whole.config
+        # Its previews' limits are this machine's: a pull request's commit would otherwise
+        # give itself as many as it likes, for as long (found reviewing).
+        config.apps = [
+            dataclasses.replace(a, previews=mine.previews) if a.name == request.app else a
+            for a in config.apps
+        ]
+        return config
 
     def _tidy(self) -> None:
         try:
@@ -413,13 +430,14 @@ def _what_a_run_may_not_change(app: AppSettings, mine: AppSettings, ours: str) -
 
 def _not_a_pull_requests(request: Request) -> Outcome | None:
     """The refusal of a request that asks for more than a pull request's run may: one the
-    previews' role wrote (its key starts with PREVIEW_ID, the only keys that role may
-    write) asks for a preview named pr-NUMBER alone; a preview is asked for by that name
-    only (the previews of the Docker host that runs make). None when it may be released."""
-    from pilot_tui.deploy.server_queue import PREVIEW_ID, PULL_REQUEST_PREVIEW
+    previews' role wrote (under a pull request's request key, the only request keys that
+    role may write: Queue.pending marks them) asks for a preview named pr-NUMBER alone;
+    a preview is asked for by that name only (the previews of the Docker host that runs
+    make). None when it may be released."""
+    from pilot_tui.deploy.server_queue import PULL_REQUEST_PREVIEW
 
     named = request.preview is not None and PULL_REQUEST_PREVIEW.fullmatch(request.preview)
-    if request.id.startswith(PREVIEW_ID) and not named:
+    if request.pull_request and not named:
         return refused(
             f"request {request.id} is a pull request's, and asks for "
             + (f"the preview {request.preview!r}" if request.preview else f"{request.app} itself")

@@ -199,3 +199,33 @@ def test_an_image_apps_previews_push_to_their_own_repository_alone():
     document = PolicyDocument(IMAGES, exclusions=Exclusions({}))
     assert document.allows_privilege_escalation == []
     assert document.infrastructure_modification == []
+
+
+def test_of_the_servers_apps_it_asks_the_worker_for_previews_alone():
+    """A Docker host app's previews (server_queue.py): the pull requests' role writes a
+    pull request's request keys (which the worker takes for a pr-NUMBER preview alone),
+    their claim and result (a withdrawal), reads their events and the workers'
+    heartbeats; never a branch's request key, the events, another record, or a Lambda
+    function (none is made for such an app)."""
+    policy = preview_policy("acme", "123456789012", "us-east-1", [], ["web"], ["web"])
+    deploys = "arn:aws:s3:::pilot-state-acme/pilot/deploys"
+    for part in ("preview-request", "claim", "result"):
+        key = f"{deploys}/preview-20261206T1.000Z-abc.{part}.json"
+        assert allows(policy, "s3:PutObject", {}, key), part
+        assert allows(policy, "s3:GetObject", {}, key), part
+    assert allows(policy, "s3:GetObject", {}, f"{deploys}/preview-x.events.json")
+    assert allows(policy, "s3:GetObject", {}, f"{deploys}/workers/w.json")
+    for key in (
+        "preview-x.request.json",  # what a worker older than previews takes
+        "20261206T1.000Z-abc.request.json",  # a branch's
+        "20261206T1.000Z-abc.claim.json",
+        "preview-x.events.json",
+        "workers/w.json",
+    ):
+        assert not allows(policy, "s3:PutObject", {}, f"{deploys}/{key}"), key
+    assert not allows(policy, "s3:GetObject", {}, f"{deploys}/2026x.events.json")
+    assert not [s for s in policy["Statement"] if str(s["Action"]).count("lambda:")]
+    assert all(as_list(s["Resource"]) for s in policy["Statement"])  # none left empty
+    # without such apps, none of this
+    lambdas = preview_policy("acme", "123456789012", "us-east-1", ["fn"])
+    assert not allows(lambdas, "s3:PutObject", {}, f"{deploys}/preview-x.preview-request.json")

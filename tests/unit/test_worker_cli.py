@@ -44,4 +44,4 @@ def test_on_the_server_it_needs_aws_s3_and_the_servers_address(cli, tmp_path):
         assert cli("config", "set", key, value).code == 0
     unrecorded = cli("server", "worker", "--on-server", "--once")
     assert unrecorded.code == 2, unrecorded.err
-    assert "names no address to serve its apps at" in unrecorded.err
+    assert "records no server (its address names the apps)" in unrecorded.err

@@ -192,8 +192,11 @@ def test_the_server_role_may_touch_requests_releases_and_leases_and_pull_only():
     assert not allows(policy, "s3:GetObject", {}, "arn:aws:s3:::pilot-state-other/pilot/locks/x")
     # Listing (names only): without it S3 answers 403 for a missing key, not 404.
     assert allows(policy, "s3:ListBucket", {}, objects)
-    # Removing: a week-old request's records only, never a history or a lease.
+    # Removing: a week-old request's records, a removed preview's history and lease; never
+    # an app's own history or lease.
     assert allows(policy, "s3:DeleteObject", {}, f"{objects}/pilot/deploys/x.result.json")
+    for key in ("pilot/releases/web--pr-7.json", "pilot/locks/web--pr-7.json"):
+        assert allows(policy, "s3:DeleteObject", {}, f"{objects}/{key}"), key
     for key in ("pilot/releases/web.json", "pilot/locks/web.json", "pilot/server.tfstate"):
         assert not allows(policy, "s3:DeleteObject", {}, f"{objects}/{key}"), key
     repository = f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/pilot-acme-web"

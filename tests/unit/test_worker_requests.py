@@ -13,6 +13,7 @@ from pilot_tui.deploy.server_worker import _not_a_pull_requests
 
 
 def _request(*, preview: str | None, remove: bool = False, pull_request: bool = True) -> Request:
+    """A request as Queue.pending hands it over: ``pull_request`` from its key."""
     made = server_queue.new_id(preview=pull_request)
     return Request(
         made,
@@ -24,6 +25,7 @@ def _request(*, preview: str | None, remove: bool = False, pull_request: bool = 
         "",
         preview=preview,
         remove=remove,
+        pull_request=pull_request,
     )
 
 

@@ -552,17 +552,13 @@ def test_a_pull_requests_preview_of_the_servers_app_is_made_and_removed_by_the_w
         assert pushed is not None, ran.err
         queue = Queue(SharedHistory("s3", BUCKET, boto3.client("s3", region_name="us-east-1")))
         text = (checkout / "pilot.toml").read_text()
+        # (its words claim a branch's ID: review found that taken as the app's release)
+        key_id = server_queue.new_id(preview=True)
         forged = Request(
-            server_queue.new_id(preview=True),
-            "web",
-            pushed[0],
-            "pilot/acme-web:abc123",
-            None,
-            "x",
-            text,
+            server_queue.new_id(), "web", pushed[0], "pilot/acme-web:abc123", None, "x", text
         )
-        queue.submit(forged)
-        ended = server_queue.wait(queue, forged.id, lambda e: None, lambda: False)
+        queue.store.put_if(queue.key(key_id, "request"), forged.to_bytes(), "")
+        ended = server_queue.wait(queue, key_id, lambda e: None, lambda: False)
         assert not ended.ok and "a pull request's run may make and remove its previews" in (
             ended.message
         ), ended
@@ -575,6 +571,8 @@ def test_a_pull_requests_preview_of_the_servers_app_is_made_and_removed_by_the_w
         )
         assert closed.code == 0, closed.err
         assert "asked the Pilot Server's worker" in closed.err and "to remove it" in closed.err
+        assert "removed the preview web--pr-7" in closed.err
+        assert "removed removed" not in closed.err  # (walk: each line said twice)
         assert not docker_client.containers.list(all=True, filters={"label": "pilot.app=web--pr-7"})
         with pytest.raises(urllib.error.HTTPError) as gone:  # its route went with it
             get(port, "web--pr-7.localhost")
@@ -596,6 +594,7 @@ def test_a_pull_requests_preview_of_the_servers_app_is_made_and_removed_by_the_w
         said = log.read().decode(errors="replace")
     assert code == 128 + signal.SIGTERM, said
     assert "tok-preview-only" not in said
+    assert "web--pr-7 removed, for GitHub Actions" in said and ": done" in said  # (walk)
 
 
 def _registry_tags(repository: str) -> list[str]:

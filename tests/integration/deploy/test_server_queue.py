@@ -284,3 +284,61 @@ def test_a_claim_whose_answer_was_lost_is_ended_not_left_for_the_run_to_wait_out
     ended = queue.result(request.id)
     assert ended is not None and not ended.ok and "run the deploy again" in ended.message
     assert worker.unsure == set()
+
+
+def test_whose_request_it_is_is_decided_by_its_key_not_its_words(queue):
+    """Review: the previews' role may write a pull request's request keys; one whose JSON
+    named a branch's ID (and no preview) was taken as the app's own release. The ID and
+    whose it is now come from the key: refused. A branch-style key whose ID says pull
+    request is nobody's (its claim would be looked for elsewhere): not listed."""
+    from dataclasses import asdict
+
+    from pilot_tui.deploy.server_worker import _not_a_pull_requests
+
+    branch = _request()
+    forged = Request(**{**asdict(branch), "pull_request": False})
+    key = f"{server_queue.PREFIX}/{server_queue.PREVIEW_ID}x1.{server_queue.PULL_REQUEST_PART}.json"
+    queue.store.put_if(key, forged.to_bytes(), "")
+    odd = f"{server_queue.PREFIX}/{server_queue.PREVIEW_ID}x2.request.json"
+    queue.store.put_if(odd, _request().to_bytes(), "")
+    [found] = queue.pending()
+    assert found.id == f"{server_queue.PREVIEW_ID}x1" and found.pull_request
+    refused = _not_a_pull_requests(found)
+    assert refused is not None and "web itself" in refused.message
+    # a pull request's request key is none a worker older than previews lists as one
+    assert not key.endswith(".request.json")
+    assert queue.key(found.id, "request") == key
+    made = Request(**{**asdict(branch), "id": server_queue.new_id(preview=True)})
+    queue.submit(made)
+    assert queue.store.read_stored(queue.key(made.id, "request")) is not None
+    assert queue.key(made.id, "request").endswith(f".{server_queue.PULL_REQUEST_PART}.json")
+
+
+def test_a_pull_requests_preview_keeps_the_workers_own_limits_and_removal_needs_no_commit(
+    queue, cli, tmp_path
+):
+    """Review: a pull request's commit gave its app previews.max = 20 and a TTL of years
+    (the worker took its whole app table); the previews' limits are now the worker's.
+    A removal (the pull request closed) is decided with the worker's own pilot.toml: a
+    commit that changed the domain or a secret since still has its preview removed."""
+    import dataclasses
+
+    assert cli("init", "--name", "acme").code == 0
+    pf = ProjectFile.load(tmp_path / "pilot.toml")
+    pf.save(add_app(pf.text, {**WEB, "previews": {"max": 2, "ttl": "24h"}}))
+    worker = Worker(pf.path, queue, lambda e: None, lambda s: None)
+    greedy = add_app(
+        pf.text.split("[[apps]]")[0], {**WEB, "previews": {"max": 20, "ttl": "99999d"}}
+    )
+    asked = dataclasses.replace(_request(pilot_toml=greedy), preview="pr-7")
+    taken = worker.config_for(asked)
+    assert not isinstance(taken, Outcome), taken
+    web = taken.app("web")
+    assert web is not None and (web.previews.max, web.previews.ttl) == (2, "24h")
+    renamed = add_app(
+        pf.text.split("[[apps]]")[0], {**WEB, "target": {"kind": "server", "domain": "x.io"}}
+    )
+    removal = dataclasses.replace(_request(pilot_toml=renamed), preview="pr-7", remove=True)
+    own = worker.config_for(removal)
+    assert not isinstance(own, Outcome), own
+    assert worker.config_for(dataclasses.replace(removal, remove=False)).exit_code == 2

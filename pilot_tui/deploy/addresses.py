@@ -71,10 +71,12 @@ def of_release(release: history.Release) -> Address:
 
 # -- the Pilot Server ----------------------------------------------------------------------
 def server_output(home: str, key: str, value: object) -> str:
-    """One of the server's outputs as shown: its addresses are marked in the sandbox, and
-    a list is its items ("22, 80", "none"), never Python's brackets."""
+    """One of the server's outputs as shown: its addresses are marked in the sandbox, a
+    list is its items ("22, 80", "none") and a flag yes or no, never Python's words."""
     if isinstance(value, list | tuple):
         text = ", ".join(str(item) for item in value) or "none"
+    elif isinstance(value, bool):  # (found walking: "ci_worker  False")
+        text = "yes" if value else "no"
     else:
         text = str(value)
     return f"simulated: {text}" if home == "sandbox" and key in SIMULATED_OUTPUTS else text

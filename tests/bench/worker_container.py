@@ -11,7 +11,8 @@ Figures, each the median of --runs:
 - what it adds to the server: its image's own layers (the image minus its base: Pilot's
   modules and what pip installs; here the stand-in base already holds the packages, so
   this is Pilot's share), and its memory while it waits for requests;
-- how soon it takes requests: container started -> its first heartbeat in the bucket.
+- how soon it takes requests: a remade worker's first heartbeat in the bucket, from the
+  start of its install.
 
 Prints figures and the machine's load; asserts nothing.
 
@@ -69,13 +70,19 @@ def main() -> None:
     client = docker.DockerClient(base_url=engine.url, timeout=900)
     emulators = Sandbox(root / "emulators")
     med = statistics.median
+
+    def step(what: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {what}", file=sys.stderr, flush=True)
+
     try:
+        step("starting the local AWS API")
         aws = emulators.ensure()[0]["aws"].url
         os.environ.update(
             AWS_ENDPOINT_URL=aws, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing"
         )
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="pilot-state-bench")
+        step("importing the Python base")
         repository, _, tag = PYTHON_BASE.rpartition(":")
         client.api.import_image(
             src=str(python_rootfs()),
@@ -103,16 +110,22 @@ def main() -> None:
                 config, project / "pilot.toml", project / ".pilot", target
             )
 
-        def first_beat(since: float) -> float:
+        def first_beat(since: float, old: set[str]) -> float:
+            """Seconds from ``since`` to a heartbeat of a worker not in ``old``."""
             while time.perf_counter() - since < 60:
                 listed = s3.list_objects_v2(Bucket="pilot-state-bench", Prefix=server_queue.WORKERS)
-                if listed.get("KeyCount"):
+                if {o["Key"] for o in listed.get("Contents", [])} - old:
                     return time.perf_counter() - since
                 time.sleep(0.05)
             raise SystemExit("the worker never beat")
 
+        def beating() -> set[str]:
+            listed = s3.list_objects_v2(Bucket="pilot-state-bench", Prefix=server_queue.WORKERS)
+            return {o["Key"] for o in listed.get("Contents", [])}
+
         built, remade, unchanged, beats = [], [], [], []
         for run in range(ns.runs):
+            step(f"run {run + 1}")
             worker_container.remove(client, "bench", quiet)
             for image in client.images.list(name="pilot-ci-worker"):
                 client.images.remove(image.id, force=True)
@@ -124,12 +137,11 @@ def main() -> None:
             started = time.perf_counter()
             worker_container.install(client, plan(f"a{run}"), quiet, settle=ns.settle)
             unchanged.append(time.perf_counter() - started)
-            for key in s3.list_objects_v2(Bucket="pilot-state-bench").get("Contents", []):
-                s3.delete_object(Bucket="pilot-state-bench", Key=key["Key"])
+            old = beating()  # (the one stopped now writes its last beat under its name)
             started = time.perf_counter()
             worker_container.install(client, plan(f"b{run}"), quiet, settle=0)
             remade.append(time.perf_counter() - started)
-            beats.append(first_beat(started))
+            beats.append(first_beat(started, old))
         worker = worker_container.find(client, "bench")
         assert worker is not None
         time.sleep(3)  # settled: waiting for requests

@@ -15,3 +15,9 @@ def test_a_list_output_is_its_items_not_pythons_brackets():
         "web_ports": "none",
         "id": "i-1",
     }
+
+
+def test_a_flag_output_is_yes_or_no_not_pythons_words():
+    """Found walking: `server status` printed `ci_worker  False`."""
+    rows = dict(server_rows("aws", {"ci_worker": False, "cloud_run_previews": True}))
+    assert rows == {"ci_worker": "no", "cloud_run_previews": "yes"}

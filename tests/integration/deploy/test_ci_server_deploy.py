@@ -325,7 +325,15 @@ def test_ctrl_c_twice_cancels_the_workers_release_and_the_run_is_told(
 
 @pytest.mark.timeout(600)
 def test_the_worker_on_the_server_releases_a_runs_request_with_no_laptop(
-    server_project, cli, github_tokens, docker_client, python_base, moto, monkeypatch, tmp_path
+    server_project,
+    cli,
+    github_tokens,
+    docker_client,
+    docker_engine,
+    python_base,
+    moto,
+    monkeypatch,
+    tmp_path,
 ):
     """server.ci_worker: a deploy from the admin's machine starts the worker as a
     container on the server's engine (its image built there, its files 0600, none of
@@ -478,6 +486,22 @@ def test_the_worker_on_the_server_releases_a_runs_request_with_no_laptop(
         off = cli("deploy", "web", "--force")
         assert off.code == 0, off.err
         assert "removed the CI worker from the Pilot Server" in off.err
+        assert worker_container.find(docker_client, "acme") is None
+
+        # Stopped in its first moment, before Python set its handlers (found
+        # benchmarking: as PID 1 it ignored that SIGTERM, and the stop waited out its 15
+        # minutes): its init hands the signal on, and it goes at once.
+        from pilot_tui.config.validate import check_file
+        from pilot_tui.deploy.host import parse_host
+
+        checked = check_file(root / "pilot.toml")
+        assert checked.config is not None
+        engine = parse_host(docker_engine.url, root / ".pilot")
+        plan = worker_container.worker_plan(
+            checked.config, root / "pilot.toml", root / ".pilot", engine
+        )
+        worker_container.install(docker_client, plan, lambda line: None, settle=0)
+        assert worker_container.remove(docker_client, "acme", lambda line: None)
         assert worker_container.find(docker_client, "acme") is None
     finally:
         worker_container.remove(docker_client, "acme", lambda line: None)

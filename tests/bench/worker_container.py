@@ -155,7 +155,7 @@ def main() -> None:
             f"install, image built too:         median {med(built):.2f} s (settle {ns.settle:g} s)"
         )
         print(
-            f"started -> first heartbeat:       median {med(beats):.2f} s, max {max(beats):.2f} s"
+            f"remade -> its first heartbeat:    median {med(beats):.2f} s, max {max(beats):.2f} s"
         )
         print(f"its image's own layers:           {own / 1e6:.1f} MB (Pilot's modules)")
         print(f"its memory, waiting for requests: {memory / 1e6:.1f} MB")

@@ -71,7 +71,14 @@ def worker(ns: argparse.Namespace) -> int:
         )
         return EXIT_FAILED
     except SharedHistoryError as exc:
-        error(f"the deploy requests cannot be read: {exc}")
+        # (found walking: "cannot be read: cannot write", and no hint, with no credentials)
+        error(f"the worker cannot use the state bucket: {exc}")
+        if "credentials" in str(exc).lower():
+            say(
+                "hint: the worker acts with this machine's AWS credentials (pilot-tui "
+                "credentials, or aws.profile in pilot.toml); on the Pilot Server, with its "
+                "role (server.ci_worker)"
+            )
         return EXIT_FAILED
     except KeyboardInterrupt:
         if runner.stopped_mid_release:

@@ -94,8 +94,11 @@ def why_not(app: AppSettings, cloud: str = "aws", *, deploying: bool = False) ->
     ECR: on AWS only."""
     target = app.target
     if target.cloud is None:
-        if not deploying:
-            return "it runs on the Docker host, which a CI run cannot reach"
+        if not deploying:  # (found walking: said as if CI did not deploy it at all)
+            return (
+                "it runs on the Docker host, which a CI run cannot reach: the server's worker "
+                "takes its deploys and previews alone, not this command"
+            )
         if cloud != "aws":
             return (
                 "it runs on the Docker host, and a CI run's deploy of it passes its image "

@@ -45,3 +45,22 @@ def test_on_the_server_it_needs_aws_s3_and_the_servers_address(cli, tmp_path):
     unrecorded = cli("server", "worker", "--on-server", "--once")
     assert unrecorded.code == 2, unrecorded.err
     assert "records no server (its address names the apps)" in unrecorded.err
+
+
+def test_no_aws_credentials_is_said_with_where_they_come_from(cli, monkeypatch):
+    """Found walking: with no credentials it said "cannot be read: cannot write …", and
+    nothing of where credentials come from."""
+    import os
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert cli("init").code == 0
+    for key, value in (("server.home", "aws"), ("state.backend", "s3")):
+        assert cli("config", "set", key, value).code == 0
+    ran = cli("server", "worker", "--once")
+    assert ran.code == 1, ran.err
+    assert "the worker cannot use the state bucket:" in ran.err
+    assert "hint: the worker acts with this machine's AWS credentials" in ran.err

@@ -157,32 +157,7 @@ def github(ns: argparse.Namespace) -> int:
             "fork's pull requests get none: GitHub "
             "gives their runs no token)\n"
         )
-        pruned = _pruned_by_runs(config, apps.previewed)
-        if pruned:
-            sys.stderr.write(
-                f"every hour a scheduled run removes the expired previews of "
-                f"{', '.join(pruned)} (GitHub schedules it on the default branch: "
-                f"the role admits {ns.branch})\n"
-            )
-        kept = [name for name in apps.previewed if name not in pruned]
-        if kept:
-            sys.stderr.write(
-                f"the previews of {', '.join(kept)} run on the Pilot Server: its worker makes "
-                "and removes them, with the previews' secrets held there "
-                "(.pilot/secrets/previews), and its agent removes those past their TTL; "
-                "a pull request's code runs there, beside the apps\n"
-            )
-            copied = [
-                f"{db.name} ({', '.join(a for a in db.apps if a in kept)})"
-                for db in config.databases
-                if db.preview == "copy-of-latest-backup" and any(a in kept for a in db.apps)
-            ]
-            if copied:
-                sys.stderr.write(
-                    "warning: each pull request's preview gets a copy of the latest backup of "
-                    f"{', '.join(copied)}: anyone who may open one in {ns.repo} reads that "
-                    'data; set the database\'s preview = "empty" to give them none\n'
-                )
+        _say_where_previews_go(config, apps.previewed, ns.repo, ns.branch)
     from pilot_tui.naming import state_bucket
 
     sys.stderr.write(
@@ -211,6 +186,39 @@ def github(ns: argparse.Namespace) -> int:
         for name in apps.preview_secrets:
             sys.stderr.write(f"  gh secret set PREVIEW_{name} --repo {ns.repo}\n")
     return EXIT_OK
+
+
+def _say_where_previews_go(
+    config: PilotConfig, previewed: list[str], repo: str, branch: str
+) -> None:
+    """Who removes which apps' expired previews, and what a pull request's preview of a
+    Docker host app gets there."""
+    pruned = _pruned_by_runs(config, previewed)
+    if pruned:
+        sys.stderr.write(
+            f"every hour a scheduled run removes the expired previews of "
+            f"{', '.join(pruned)} (GitHub schedules it on the default branch: "
+            f"the role admits {branch})\n"
+        )
+    kept = [name for name in previewed if name not in pruned]
+    if kept:
+        sys.stderr.write(
+            f"the previews of {', '.join(kept)} run on the Pilot Server: its worker makes "
+            "and removes them, with the previews' secrets held there "
+            "(.pilot/secrets/previews), and its agent removes those past their TTL; "
+            "a pull request's code runs there, beside the apps\n"
+        )
+        copied = [
+            f"{db.name} ({', '.join(a for a in db.apps if a in kept)})"
+            for db in config.databases
+            if db.preview == "copy-of-latest-backup" and any(a in kept for a in db.apps)
+        ]
+        if copied:
+            sys.stderr.write(
+                "warning: each pull request's preview gets a copy of the latest backup of "
+                f"{', '.join(copied)}: anyone who may open one in {repo} reads that "
+                'data; set the database\'s preview = "empty" to give them none\n'
+            )
 
 
 def _pruned_by_runs(config: PilotConfig, previewed: list[str]) -> list[str]:

@@ -31,11 +31,7 @@ def worker(ns: argparse.Namespace) -> int:
     from pilot_tui.deploy.server_worker import Worker
     from pilot_tui.deploy.shared_history import NoBucket, SharedHistoryError
 
-    if not (math.isfinite(ns.poll) and ns.poll > 0):  # (found walking: nan polled nonstop)
-        error(f"--poll {ns.poll:g}: the seconds between looks must be a number more than 0")
-        return EXIT_INVALID
-    if ns.json and not ns.once:
-        error("--json prints how the requests ended, once they have: use it with --once")
+    if _flags_refused(ns):
         return EXIT_INVALID
     loaded = load_valid(ns)
     if loaded is None:
@@ -91,6 +87,17 @@ def worker(ns: argparse.Namespace) -> int:
     if signals:  # stopped as asked: 128 + the signal, as shells say it
         return 128 + signals[0]
     return EXIT_OK if all(o.ok for o in ended) else EXIT_FAILED
+
+
+def _flags_refused(ns: argparse.Namespace) -> bool:
+    """Whether the flags cannot be used together or as given (said)."""
+    if not (math.isfinite(ns.poll) and ns.poll > 0):  # (found walking: nan polled nonstop)
+        error(f"--poll {ns.poll:g}: the seconds between looks must be a number more than 0")
+        return True
+    if ns.json and not ns.once:
+        error("--json prints how the requests ended, once they have: use it with --once")
+        return True
+    return False
 
 
 def _bucket(config: PilotConfig, project: Project) -> SharedHistory | int:

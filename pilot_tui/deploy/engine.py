@@ -26,7 +26,7 @@ from pilot_tui.deploy import (
     server_queue,
     server_requests,
     shared_lease,
-    worker_container,
+    worker_install,
 )
 from pilot_tui.deploy.build import images, packing
 from pilot_tui.deploy.build.recipe import BuildError, recipe_for
@@ -170,7 +170,7 @@ class Deployer:
                 if before is None or release.id != before.id:  # "nothing changed": unsaid
                     self._notify(log, name, notify.DEPLOYED, "", release)
             if target_for(app).on_docker_host:  # (its lease given back: it may wait)
-                worker_container.refresh(self, log.line("release", name))
+                worker_install.refresh(self, log.line("release", name))
             return release
 
     def newest_live(self, name: str) -> history.Release | None:

@@ -4,7 +4,7 @@ engine (root, dockerd and the tests' Python root filesystem needed: `bash .ci/se
 
 Figures, each the median of --runs:
 
-- what it adds to a deploy from a laptop: `worker_container.install` when nothing changed
+- what it adds to a deploy from a laptop: `worker_install.install` when nothing changed
   (the usual case: the plan made, the running worker compared with it), and when the
   worker is remade (a changed secret: container made, files put in, started and watched
   for --settle seconds), and when its image is built too (a new Pilot version);
@@ -59,7 +59,7 @@ def main() -> None:
     sys.path.insert(0, str(HERE.parent.parent))  # the checkout, for the tests' own helpers
     from pilot_tui.cloud.sandbox import Sandbox
     from pilot_tui.config.validate import check_file
-    from pilot_tui.deploy import server_queue, worker_container
+    from pilot_tui.deploy import server_queue, worker_container, worker_install
     from pilot_tui.deploy.host import parse_host
     from tests.support import dockerd
     from tests.support.deploy_fixtures import PYTHON_BASE, python_rootfs
@@ -126,23 +126,23 @@ def main() -> None:
         built, remade, unchanged, beats = [], [], [], []
         for run in range(ns.runs):
             step(f"run {run + 1}")
-            worker_container.remove(client, "bench", quiet)
+            worker_install.remove(client, "bench", quiet)
             for image in client.images.list(name="pilot-ci-worker"):
                 client.images.remove(image.id, force=True)
             for key in s3.list_objects_v2(Bucket="pilot-state-bench").get("Contents", []):
                 s3.delete_object(Bucket="pilot-state-bench", Key=key["Key"])
             started = time.perf_counter()
-            worker_container.install(client, plan(f"a{run}"), quiet, settle=ns.settle)
+            worker_install.install(client, plan(f"a{run}"), quiet, settle=ns.settle)
             built.append(time.perf_counter() - started)
             started = time.perf_counter()
-            worker_container.install(client, plan(f"a{run}"), quiet, settle=ns.settle)
+            worker_install.install(client, plan(f"a{run}"), quiet, settle=ns.settle)
             unchanged.append(time.perf_counter() - started)
             old = beating()  # (the one stopped now writes its last beat under its name)
             started = time.perf_counter()
-            worker_container.install(client, plan(f"b{run}"), quiet, settle=0)
+            worker_install.install(client, plan(f"b{run}"), quiet, settle=0)
             remade.append(time.perf_counter() - started)
             beats.append(first_beat(started, old))
-        worker = worker_container.find(client, "bench")
+        worker = worker_install.find(client, "bench")
         assert worker is not None
         time.sleep(3)  # settled: waiting for requests
         memory = worker.stats(stream=False)["memory_stats"].get("usage", 0)
@@ -160,7 +160,7 @@ def main() -> None:
         print(f"its image's own layers:           {own / 1e6:.1f} MB (Pilot's modules)")
         print(f"its memory, waiting for requests: {memory / 1e6:.1f} MB")
     finally:
-        worker_container.remove(client, "bench", lambda _line: None)
+        worker_install.remove(client, "bench", lambda _line: None)
         client.close()
         emulators.stop()
         dockerd.stop(engine)

@@ -48,3 +48,25 @@ def test_an_app_with_no_previews_gets_none_from_pull_requests():
     apps = _apps(text)
     assert apps.deployed == ["web", "fn"] and apps.previewed == ["web"]
     assert apps.preview_secrets == []
+
+
+def test_ci_github_warns_when_pull_requests_get_a_copy_of_production_data(capsys):
+    """A pull request's preview of a Docker host app runs on the server, and may get a
+    copy of a linked database's latest backup: `ci github` says whose data they read."""
+    from pilot_tui.cli.ci_cmds import _say_where_previews_go
+
+    text = TOML + (
+        '\n[[databases]]\nname = "main"\nversion = 15\napps = ["web"]\n'
+        'preview = "copy-of-latest-backup"\n'
+    )
+    checked = check_text(text)
+    assert checked.config is not None, checked.report.problems
+    _say_where_previews_go(checked.config, ["web", "fn"], "acme/shop", "main")
+    said = capsys.readouterr().err
+    assert "every hour a scheduled run removes the expired previews of fn " in said
+    assert "the previews of web run on the Pilot Server" in said
+    assert "a copy of the latest backup of main (web): anyone who may open one in acme/shop" in (
+        said
+    )
+    _say_where_previews_go(check_text(TOML).config, ["web"], "acme/shop", "main")
+    assert "copy of the latest backup" not in capsys.readouterr().err

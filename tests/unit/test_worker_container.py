@@ -14,7 +14,7 @@ import pytest
 
 from pilot_tui.config.schema import AppSettings, PilotConfig, ServerTarget
 from pilot_tui.config.validate import check_file
-from pilot_tui.deploy import worker_container
+from pilot_tui.deploy import worker_container, worker_install
 from pilot_tui.deploy.host import parse_host, server_own_engine
 from pilot_tui.deploy.targets.docker_host.release import hosts
 from pilot_tui.provision.tf.variables import ci_worker_policy
@@ -264,8 +264,8 @@ class _Running:
 
     def __init__(self, files, version):
         self.labels = {
-            worker_container.FILES_LABEL: json.dumps(files),
-            worker_container.VERSION_LABEL: version,
+            worker_install.FILES_LABEL: json.dumps(files),
+            worker_install.VERSION_LABEL: version,
         }
 
 
@@ -277,15 +277,15 @@ def test_a_machine_with_less_leaves_the_worker_as_it_is(tmp_path):
     engine = parse_host("ssh://ubuntu@203.0.113.7", state)
     plan = worker_container.worker_plan(_config(path), path, state, engine)
     had = sorted(plan.files)
-    worker_container._refuse_less(_Running(had, plan.version), plan)  # the same: fine
+    worker_install._refuse_less(_Running(had, plan.version), plan)  # the same: fine
     gone = [*had, ".pilot/secrets/api.env"]  # an app since removed from pilot.toml
-    worker_container._refuse_less(_Running(gone, plan.version), plan)
+    worker_install._refuse_less(_Running(gone, plan.version), plan)
     (state / "secrets" / "web.env").unlink()
     less = worker_container.worker_plan(_config(path), path, state, engine)
     with pytest.raises(worker_container.WorkerUnavailable, match=r"no \.pilot/secrets/web\.env"):
-        worker_container._refuse_less(_Running(had, plan.version), less)
+        worker_install._refuse_less(_Running(had, plan.version), less)
     with pytest.raises(worker_container.WorkerUnavailable, match="newer than this machine's"):
-        worker_container._refuse_less(_Running(sorted(less.files), "99.0.0"), less)
+        worker_install._refuse_less(_Running(sorted(less.files), "99.0.0"), less)
 
 
 def test_the_image_leaves_out_the_app_and_templates_of_an_installed_package(tmp_path, monkeypatch):

@@ -344,7 +344,7 @@ def test_the_worker_on_the_server_releases_a_runs_request_with_no_laptop(
     from here remakes it only when something changed, and turning the setting off
     removes it. The server's instance role and python:3.12-slim are stood in for
     (tests/support/worker_base.py)."""
-    from pilot_tui.deploy import worker_container
+    from pilot_tui.deploy import worker_container, worker_install
     from tests.support.iam_requests import MotoRecording, recorded_calls, requests
     from tests.support.worker_base import SERVER_ROLE_KEY, worker_base
     from tests.unit.test_deployer_policy import allows
@@ -369,7 +369,7 @@ def test_the_worker_on_the_server_releases_a_runs_request_with_no_laptop(
     early = cli("deploy", "web", "--force")
     assert early.code == 0, early.err
     assert "the Pilot Server's role does not hold the worker's grant yet" in early.err
-    assert worker_container.find(docker_client, "acme") is None
+    assert worker_install.find(docker_client, "acme") is None
     record = root / ".pilot" / "outputs" / "server.json"  # as `server up` leaves it
     saved = json.loads(record.read_text())
     saved["outputs"]["ci_worker"] = True
@@ -486,7 +486,7 @@ def test_the_worker_on_the_server_releases_a_runs_request_with_no_laptop(
         off = cli("deploy", "web", "--force")
         assert off.code == 0, off.err
         assert "removed the CI worker from the Pilot Server" in off.err
-        assert worker_container.find(docker_client, "acme") is None
+        assert worker_install.find(docker_client, "acme") is None
 
         # Stopped in its first moment, before Python set its handlers (found
         # benchmarking: as PID 1 it ignored that SIGTERM, and the stop waited out its 15
@@ -500,11 +500,11 @@ def test_the_worker_on_the_server_releases_a_runs_request_with_no_laptop(
         plan = worker_container.worker_plan(
             checked.config, root / "pilot.toml", root / ".pilot", engine
         )
-        worker_container.install(docker_client, plan, lambda line: None, settle=0)
-        assert worker_container.remove(docker_client, "acme", lambda line: None)
-        assert worker_container.find(docker_client, "acme") is None
+        worker_install.install(docker_client, plan, lambda line: None, settle=0)
+        assert worker_install.remove(docker_client, "acme", lambda line: None)
+        assert worker_install.find(docker_client, "acme") is None
     finally:
-        worker_container.remove(docker_client, "acme", lambda line: None)
+        worker_install.remove(docker_client, "acme", lambda line: None)
 
 
 @pytest.mark.timeout(600)

@@ -156,11 +156,7 @@ def preview_destroy(ns: argparse.Namespace) -> int:
         try:  # found first: nothing to remove is said before anything is asked
             preview = engine.find_preview(ns.app, ns.name)
         except NoSuchPreview as exc:
-            if not ns.missing_ok:
-                error(str(exc))
-                return exc.exit_code
-            say(f"nothing to remove: {exc}")
-            return EXIT_OK
+            return _nothing_to_remove(exc, ns.missing_ok)
         except PreviewError as exc:
             error(str(exc))
             return exc.exit_code
@@ -178,6 +174,15 @@ def preview_destroy(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _nothing_to_remove(exc: NoSuchPreview, missing_ok: bool) -> int:
+    """No such preview: an error, or with --missing-ok (the workflow's close) done."""
+    if not missing_ok:
+        error(str(exc))
+        return exc.exit_code
+    say(f"nothing to remove: {exc}")
+    return EXIT_OK
+
+
 def _removed_by_the_worker(engine: Deployer, ns: argparse.Namespace) -> int:
     """A pull request's run (the workflow's, on its closing): the preview of an app of the
     Docker host removed by the Pilot Server's worker. Nothing to ask (a run has no
@@ -188,11 +193,7 @@ def _removed_by_the_worker(engine: Deployer, ns: argparse.Namespace) -> int:
     try:
         removed = engine.request_preview_removal(ns.app, ns.name)
     except NoSuchPreview as exc:
-        if not ns.missing_ok:
-            error(str(exc))
-            return exc.exit_code
-        say(f"nothing to remove: {exc}")
-        return EXIT_OK
+        return _nothing_to_remove(exc, ns.missing_ok)
     except DeployError as exc:
         error(str(exc))
         return exc.exit_code

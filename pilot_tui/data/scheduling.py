@@ -432,28 +432,17 @@ def install(client: DockerClient, plan: AgentPlan, say: Say) -> bool:
 
 
 def _ensure_image(client: DockerClient, plan: AgentPlan, say: Say) -> None:
-    from docker.errors import BuildError, ImageNotFound
+    from pilot_tui.deploy.build.bases import ensure_built
 
-    from pilot_tui.deploy.build.bases import unpulled
-
-    try:
-        client.images.get(plan.image)
-        return
-    except ImageNotFound:
-        pass
-    say(f"building the backup agent's image {plan.image} from {plan.base}")
-    try:
-        client.images.build(
-            fileobj=io.BytesIO(build_context(plan.base)),
-            custom_context=True,
-            tag=plan.image,
-            rm=True,
-        )
-    except BuildError as exc:
-        dockerfile = DOCKERFILE.format(base=plan.base)
-        raise BackupError(
-            unpulled(client, dockerfile, str(exc)) or f"the backup agent's image: {exc}"
-        ) from exc
+    failed = ensure_built(
+        client,
+        plan.image,
+        lambda: build_context(plan.base),
+        DOCKERFILE.format(base=plan.base),
+        lambda: say(f"building the backup agent's image {plan.image} from {plan.base}"),
+    )
+    if failed is not None:
+        raise BackupError(f"the backup agent's image: {failed}")
 
 
 def _ensure_client_images(client: DockerClient, plan: AgentPlan, say: Say) -> None:

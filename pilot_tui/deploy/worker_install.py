@@ -12,7 +12,6 @@ watches the new one start.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import re
 import time
@@ -186,28 +185,19 @@ def _prune_images(client: DockerClient, kept: str) -> None:
 
 
 def _ensure_image(client: DockerClient, plan: WorkerPlan, say: Say) -> None:
-    from docker.errors import BuildError, ImageNotFound
+    from pilot_tui.deploy.build.bases import ensure_built
 
-    from pilot_tui.deploy.build.bases import unpulled
-
-    try:
-        client.images.get(plan.image)
-        return
-    except ImageNotFound:
-        pass
-    say(f"building the CI worker's image {plan.image} from {plan.base} on the Pilot Server")
-    try:
-        client.images.build(
-            fileobj=io.BytesIO(build_context(plan.base)),
-            custom_context=True,
-            tag=plan.image,
-            rm=True,
-            forcerm=True,
-        )
-    except BuildError as exc:
-        dockerfile = DOCKERFILE.format(base=plan.base, project=PROJECT_DIR)
-        said = unpulled(client, dockerfile, str(exc)) or f"its build failed: {exc}"
-        raise WorkerUnavailable(f"the CI worker's image {plan.image}: {said}") from exc
+    failed = ensure_built(
+        client,
+        plan.image,
+        lambda: build_context(plan.base),
+        DOCKERFILE.format(base=plan.base, project=PROJECT_DIR),
+        lambda: say(
+            f"building the CI worker's image {plan.image} from {plan.base} on the Pilot Server"
+        ),
+    )
+    if failed is not None:
+        raise WorkerUnavailable(f"the CI worker's image {plan.image}: {failed}")
 
 
 def remove(client: DockerClient, project: str, say: Say) -> bool:

@@ -6,6 +6,7 @@ message when one cannot be pulled: Docker's own (`Get "https://registry-1.docker
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -90,4 +91,34 @@ def unpulled(client: DockerClient, dockerfile: str, error: str) -> str | None:
             return f"cannot pull the base image {image} ({error.strip()}): {mirror_hint(image)}"
         except APIError:
             continue
+    return None
+
+
+def ensure_built(
+    client: DockerClient,
+    tag: str,
+    context: Callable[[], bytes],
+    dockerfile: str,
+    announce: Callable[[], None],
+) -> str | None:
+    """An image of Pilot's own (the backup agent's, the CI worker's) on the engine: built
+    from ``context()`` (a tar with ``dockerfile``) when ``tag`` is not there, ``announce``d
+    first. None when it is there now, else why it could not be built (a base that could not
+    be pulled named, with where a copy is set)."""
+    import io
+
+    from docker.errors import BuildError, ImageNotFound
+
+    try:
+        client.images.get(tag)
+        return None
+    except ImageNotFound:
+        pass
+    announce()
+    try:
+        client.images.build(
+            fileobj=io.BytesIO(context()), custom_context=True, tag=tag, rm=True, forcerm=True
+        )
+    except BuildError as exc:
+        return unpulled(client, dockerfile, str(exc)) or f"its build failed: {exc}"
     return None

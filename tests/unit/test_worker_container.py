@@ -104,8 +104,11 @@ def test_the_socket_mounted_is_the_engines_own_on_its_host(tmp_path):
 def test_the_worker_gets_what_a_release_reads_and_never_the_keys(tmp_path, monkeypatch):
     path, state = _project(tmp_path)
     (state / "secrets" / "link.env").symlink_to(state / "keys" / "id_ed25519")
+    from pilot_tui.deploy.build.bases import ALL
+
+    for base in ALL:  # (none of this machine's own mirrors)
+        monkeypatch.delenv(base.variable, raising=False)
     monkeypatch.setenv("PILOT_PROXY_IMAGE", "mirror.example/caddy:2")
-    monkeypatch.delenv("PILOT_WORKER_BASE", raising=False)
     engine = parse_host("ssh://ubuntu@203.0.113.7", state)
     plan = worker_container.worker_plan(_config(path), path, state, engine)
     # the server's apps' secrets only (never fn's, a Lambda's), and no database here

@@ -91,7 +91,8 @@ class WorkerPlan:
     # The notification webhook's variable (its URL holds a token), as this machine has it.
     secret_environment: dict[str, str] = field(default_factory=dict, repr=False)
     version: str = __version__  # Pilot's, that made it
-    # The single files it should get (secrets, passwords), whether this machine has them.
+    # The single files (secrets, passwords) and the webhook's variable it should get,
+    # whether this machine has them.
     expected: frozenset[str] = frozenset()
 
     @property
@@ -229,7 +230,7 @@ def worker_plan(
         files,
         named,
         hooked,
-        expected=expected_files(config),
+        expected=expected_files(config) | ({webhook} if webhook else set()),
     )
 
 

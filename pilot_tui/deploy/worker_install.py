@@ -90,7 +90,8 @@ def install(client: DockerClient, plan: WorkerPlan, say: Say, settle: float = 5.
             "pilot.project": plan.project,
             "pilot.role": ROLE,
             SETTINGS_HASH: plan.settings_hash,
-            FILES_LABEL: json.dumps(sorted(plan.files)),
+            # (names only: what a machine with less would take away)
+            FILES_LABEL: json.dumps(sorted([*plan.files, *plan.secret_environment])),
             VERSION_LABEL: plan.version,
         },
         # ON_SERVER_ENV too: every AWS client the instance role's from the first import.
@@ -126,12 +127,14 @@ def _refuse_less(current: Container, plan: WorkerPlan) -> None:
         had = set(json.loads(current.labels.get(FILES_LABEL, "[]")))
     except ValueError:
         had = set()
-    missing = sorted(p for p in had & plan.expected if p not in plan.files)
+    given = {*plan.files, *plan.secret_environment}
+    missing = sorted(p for p in had & plan.expected if p not in given)
     if missing:
         raise WorkerUnavailable(
             f"this machine has no {', '.join(missing)}, which the worker on the Pilot Server "
             "was given: it is left as it is (its CI releases would fail without them); deploy "
-            "from the machine that has them, or set them here (pilot-tui secrets set)"
+            "from the machine that has them, or set them here (pilot-tui secrets set; the "
+            "notification webhook's variable in your environment)"
         )
     made_by = current.labels.get(VERSION_LABEL, "")
     if _version(made_by) > _version(plan.version):

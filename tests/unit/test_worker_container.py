@@ -302,3 +302,20 @@ def test_the_image_leaves_out_the_app_and_templates_of_an_installed_package(tmp_
     (package / "__pycache__" / "x.py").write_text("")
     monkeypatch.setattr(worker_container, "PACKAGE", package)
     assert [m.as_posix() for m in worker_container.modules()] == ["__init__.py", "cli/main.py"]
+
+
+def test_a_machine_without_the_webhooks_variable_leaves_the_worker_its_own(tmp_path, monkeypatch):
+    """Found on a last read: a teammate's deploy without the notification webhook's
+    variable set would have remade the worker without it (its CI releases then notify
+    no one); the variable counts as something the worker has, by name."""
+    path, state = _project(tmp_path)
+    path.write_text(TOML.replace("[state]", '[notify]\nwebhook_env = "SLACK_URL"\n\n[state]'))
+    engine = parse_host("ssh://ubuntu@203.0.113.7", state)
+    monkeypatch.setenv("SLACK_URL", "https://hooks.example/T0/secret")
+    plan = worker_container.worker_plan(_config(path), path, state, engine)
+    assert plan.secret_environment == {"SLACK_URL": "https://hooks.example/T0/secret"}
+    had = [*plan.files, *plan.secret_environment]
+    monkeypatch.delenv("SLACK_URL")
+    less = worker_container.worker_plan(_config(path), path, state, engine)
+    with pytest.raises(worker_container.WorkerUnavailable, match="this machine has no SLACK_URL"):
+        worker_install._refuse_less(_Running(had, plan.version), less)

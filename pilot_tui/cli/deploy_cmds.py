@@ -154,7 +154,7 @@ def deploy(ns: argparse.Namespace) -> int:
     if in_github_actions():  # a keyless run: what it can deploy, and keep a record of
         from pilot_tui.deploy import from_ci
 
-        from_ci.check_run(loaded[1], wanted, preview=ns.preview is not None)
+        from_ci.check_run(loaded[1], wanted)
     if loaded[1].server.engine == "waypoint" and wanted:
         unknown = [n for n in wanted if loaded[1].app(n) is None]
         if unknown:

@@ -160,11 +160,7 @@ def preview_destroy(ns: argparse.Namespace) -> int:
         except PreviewError as exc:
             error(str(exc))
             return exc.exit_code
-        what = (
-            "its containers, route and images"
-            if _hosted(loaded[1], [ns.app])
-            else f"its {_made(loaded[1], ns.app)}"
-        )
+        what = "its containers, route and images" if hosted else f"its {_made(loaded[1], ns.app)}"
         answer = confirm(
             f"Remove the preview {preview.full!r}: {what}, and its release history?", ns.yes
         )

@@ -151,7 +151,8 @@ class Deployer:
     # -- the run: the app's target does it, reporting through the run log ---------------
     def deploy(self, name: str, *, force: bool = False) -> history.Release:
         app = self.app(name)
-        if self.queue is not None and target_for(app).on_docker_host:
+        target = target_for(app)
+        if self.queue is not None and target.on_docker_host:
             # The worker takes the lease and records the release: never held here too.
             with _RunLog(self, name, "deploy") as log:
                 return server_requests.request_release(
@@ -162,14 +163,14 @@ class Deployer:
                 records = _records(self.state_dir, name)
                 before, known = history.live(records), {r.id for r in records}
                 try:
-                    release = target_for(app).deploy(self, log, force=force)
+                    release = target.deploy(self, log, force=force)
                 except DeployError as exc:
                     event = notify.REVERTED if exc.stage == "watch" else notify.FAILED
                     self._notify(log, name, event, str(exc), _made(self.state_dir, name, known))
                     raise
                 if before is None or release.id != before.id:  # "nothing changed": unsaid
                     self._notify(log, name, notify.DEPLOYED, "", release)
-            if target_for(app).on_docker_host:  # (its lease given back: it may wait)
+            if target.on_docker_host:  # (its lease given back: it may wait)
                 worker_install.refresh(self, log.line("release", name))
             return release
 

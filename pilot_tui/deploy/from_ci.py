@@ -210,9 +210,9 @@ def check_reach(config: PilotConfig, owners: set[str] | None, *, deploying: bool
         )
 
 
-def check_run(config: PilotConfig, apps: list[str], *, preview: bool = False) -> None:
+def check_run(config: PilotConfig, apps: list[str]) -> None:
     """In a CI run: CiError when its releases would be lost with the runner, or when one of
-    ``apps`` cannot be deployed from there (``preview``: as a preview)."""
+    ``apps`` cannot be deployed from there (or a preview of it)."""
     check_state(config)
     # (a Docker host app's preview too: through the worker, as its deploy)
     if refused := unreachable(config, set(apps), deploying=True):

@@ -46,20 +46,13 @@ def _registry(ctx: Context, app: AppSettings) -> Registry:
     """The app's own ECR repository, with a fresh login (made when missing); a preview's,
     its app's previews' repository (`ci github` makes it: a pull request's run may push
     there, and nowhere else)."""
-    from pilot_tui.deploy.registry import ecr_registry
-    from pilot_tui.deploy.targets.container import ecr_registry_for
-    from pilot_tui.deploy.targets.managed import aws_clients
-    from pilot_tui.naming import preview_repository
+    from pilot_tui.deploy.targets.container import ecr_preview_registry_for, ecr_registry_for
 
     parts = previews.split(app.name)
-    if parts is None:
+    owner = ctx.config.app(parts[0]) if parts is not None else None
+    if owner is None:
         return ecr_registry_for(ctx, app)
-    return ecr_registry(
-        aws_clients(ctx.config, ctx.state_dir)("ecr"),
-        preview_repository(ctx.project, parts[0]),
-        ctx.project,
-        not_made_hint="`pilot-tui ci github` makes it, run again once the app runs previews",
-    )
+    return ecr_preview_registry_for(ctx, owner, lambda_pulls=False)
 
 
 def request_release(

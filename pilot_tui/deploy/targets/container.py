@@ -42,18 +42,22 @@ def ecr_registry_for(ctx: Context, app: AppSettings) -> Registry:
     return ecr_registry(aws_clients(ctx.config, ctx.state_dir)("ecr"), name, ctx.project)
 
 
-def ecr_preview_registry_for(ctx: Context, owner: AppSettings) -> Registry:
+def ecr_preview_registry_for(
+    ctx: Context, owner: AppSettings, *, lambda_pulls: bool = True
+) -> Registry:
     """The ECR repository of ``owner``'s previews' images (naming.preview_repository),
-    which Lambda may pull from (registry.LAMBDA_PULLS), with a fresh login."""
+    which Lambda may pull from (registry.LAMBDA_PULLS) with ``lambda_pulls`` (not the
+    Docker host's: the server's worker pulls those), with a fresh login."""
+    runs = "an image app" if lambda_pulls else "an app"
     return ecr_registry(
         aws_clients(ctx.config, ctx.state_dir)("ecr"),
         preview_repository(ctx.project, owner.name),
         ctx.project,
-        lambda_pulls=True,
+        lambda_pulls=lambda_pulls,
         not_made_hint=(
             "a preview deploy from a machine with the project's deployer makes it; a pull "
-            f"request's run needs `pilot-tui ci github` run again, once {owner.name} is an "
-            "image app that runs previews"
+            f"request's run needs `pilot-tui ci github` run again, once {owner.name} is "
+            f"{runs} that runs previews"
         ),
     )
 

@@ -367,26 +367,35 @@ def preview_policy(
 
 def _preview_request_statements(state: str) -> list[dict[str, Any]]:
     """Asking the Pilot Server's worker for previews (server_queue.py): a pull request's
-    requests only, and the workers' heartbeats."""
+    requests only, made and never changed, and the workers' heartbeats."""
     deploys = f"arn:aws:s3:::{state}/pilot/deploys"
     return [
         {
-            # A pull request's request (the worker takes previews alone from those keys),
-            # its claim and result when the run withdraws it; never a branch's request key.
+            # A pull request's request (the worker takes previews alone from those keys)
+            # and its claim when the run withdraws it; never a branch's request key. Each
+            # only where none is (If-None-Match): a run cannot change another's request,
+            # nor its worker's claim (found reviewing).
             "Sid": "AskTheServersWorker",
             "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Action": "s3:PutObject",
             "Resource": [
                 f"{deploys}/preview-*.preview-request.json",
                 f"{deploys}/preview-*.claim.json",
-                f"{deploys}/preview-*.result.json",
             ],
+            "Condition": {"Null": {"s3:if-none-match": "false"}},
         },
         {
-            "Sid": "FollowTheServersWorker",  # the release's events, as they come
+            # The request's claim, its events as they come and how it ended: the result is
+            # the worker's alone to write (a run could otherwise fake another's outcome).
+            "Sid": "FollowTheServersWorker",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": f"{deploys}/preview-*.events.json",
+            "Resource": [
+                f"{deploys}/preview-*.preview-request.json",
+                f"{deploys}/preview-*.claim.json",
+                f"{deploys}/preview-*.events.json",
+                f"{deploys}/preview-*.result.json",
+            ],
         },
         {
             "Sid": "SeeTheServersWorker",

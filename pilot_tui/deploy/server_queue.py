@@ -18,7 +18,9 @@ Under ``pilot/deploys/`` in the bucket, per request ID (sortable by time):
   alone (decided by the key, never the request's own words; and a worker older than
   previews, listing ``*.request.json``, never sees it);
 - ``ID.claim.json``: who took it, written only where none is (If-None-Match / generation
-  0): one worker releases it, or the run withdraws it when none took it in time;
+  0): one worker releases it, or the run withdraws it when none took it in time (a
+  pull request's role may create a request and a claim, never change one, and write no
+  result: a run checks who claimed its request against the workers' heartbeats);
 - ``ID.events.json``: the release's events so far, rewritten as they come;
 - ``ID.result.json``: how it ended (Outcome).
 
@@ -279,19 +281,27 @@ class Queue:
         worker took it first."""
         if not self._create(self.key(request_id, "claim"), _claim("", why)):
             return False
-        self.finish(request_id, Outcome(False, stage="deploy", message=why))
+        if not request_id.startswith(PREVIEW_ID):  # a result is a worker's alone to write
+            self.finish(request_id, Outcome(False, stage="deploy", message=why))
         return True
 
     def claimer(self, request_id: str) -> str | None:
-        """The worker that took ``request_id`` ("" when its run withdrew it), or None when
+        """The worker that took ``request_id`` ("" when it was withdrawn), or None when
         none has."""
+        found = self.claim_of(request_id)
+        return None if found is None else found[0]
+
+    def claim_of(self, request_id: str) -> tuple[str, str] | None:
+        """(the worker that took ``request_id``, why it was withdrawn): ("", why) when it
+        was, None when no one has taken it."""
         found = self.store.read_stored(self.key(request_id, "claim"))
         if found is None:
             return None
         try:
-            return str(json.loads(found.data).get("worker", ""))
+            data = json.loads(found.data)
         except ValueError:
-            return ""
+            return "", "its claim cannot be read"
+        return str(data.get("worker") or ""), str(data.get("withdrawn") or "")
 
     def result(self, request_id: str) -> Outcome | None:
         found = self.store.read_stored(self.key(request_id, "result"))
@@ -475,13 +485,13 @@ def wait(
                 "(`pilot-tui releases APP` shows how it ended)"
             )
         if claimer is None:
-            claimer = queue.claimer(request_id)
+            claimer = _taken_by(queue, request_id)
         now = clock()
         if claimer is None and now - started > claim_wait:
             why = f"no worker took it within {claim_wait:.0f} s"
             if queue.withdraw(request_id, why):
                 raise QueueError(f"{why}: is `pilot-tui server worker` still running?")
-            claimer = queue.claimer(request_id) or "?"  # taken at the last moment
+            claimer = _taken_by(queue, request_id) or "?"  # taken at the last moment
         if claimer and now - looked >= look_every:
             looked = now
             _check_still_taking(queue, request_id, claimer)
@@ -498,15 +508,37 @@ def wait(
             raise
 
 
-def _check_still_taking(queue: Queue, request_id: str, claimer: str) -> None:
-    """QueueError when the worker that took ``request_id`` stopped, or has not beaten
-    lately, and left it without a result."""
-    gone = [s for s in queue.workers_seen() if s.worker == claimer and not s.taking]
-    if gone and queue.result(request_id) is None:
+def _taken_by(queue: Queue, request_id: str) -> str | None:
+    """Who took ``request_id`` (None: no one yet); QueueError when it was withdrawn, which
+    this run did not do (another run may write a pull request's claim where none is)."""
+    found = queue.claim_of(request_id)
+    if found is None or found[0]:
+        return None if found is None else found[0]
+    if queue.result(request_id) is None:
         raise QueueError(
-            f"the deploy worker {describe_worker(gone[0])}, during this release: "
-            "`pilot-tui status` shows what is live"
+            f"the request was withdrawn, not by this run ({found[1] or 'no reason given'}), "
+            "and no worker releases it: run the job again"
         )
+    return found[0]
+
+
+def _check_still_taking(queue: Queue, request_id: str, claimer: str) -> None:
+    """QueueError when the worker that took ``request_id`` stopped, has not beaten lately,
+    or never beat here (a claim no worker wrote), and left it without a result."""
+    seen = [s for s in queue.workers_seen() if s.worker == claimer]
+    if all(s.taking for s in seen) and seen:
+        return
+    if queue.result(request_id) is not None:
+        return
+    if not seen:
+        raise QueueError(
+            f"the request was claimed by {claimer!r}, which is no worker of this project "
+            "(none of its heartbeats names it), and no worker releases it: run the job again"
+        )
+    raise QueueError(
+        f"the deploy worker {describe_worker(seen[0])}, during this release: "
+        "`pilot-tui status` shows what is live"
+    )
 
 
 def refused(message: str) -> Outcome:

@@ -103,8 +103,11 @@ def requests(call: Call) -> list[Request]:
     if service == "s3" and op in S3_ACTIONS:
         bucket, key = params["Bucket"], params.get("Key")
         resource = f"arn:aws:s3:::{bucket}/{key}" if key is not None else f"arn:aws:s3:::{bucket}"
-        listed = {"s3:prefix": params["Prefix"]} if "Prefix" in params else {}
-        return [(S3_ACTIONS[op], listed, resource)]
+        context = {"s3:prefix": params["Prefix"]} if "Prefix" in params else {}
+        for header, key in (("IfNoneMatch", "s3:if-none-match"), ("IfMatch", "s3:if-match")):
+            if header in params:  # a conditional write, which a policy may demand
+                context[key] = params[header]
+        return [(S3_ACTIONS[op], context, resource)]
     if service == "tagging" and op == "GetResources":
         return [("tag:GetResources", {}, "*")]
     if service == "iam" and op in ("GetRole", "AttachRolePolicy"):
@@ -227,7 +230,7 @@ def recorded_calls(entries: list[dict[str, Any]], access_key: str) -> list[Call]
         if entry.get("body_encoded"):
             body = base64.b64decode(body).decode(errors="replace")
         if service == "s3":
-            calls.append(_s3_call(entry["method"], entry["url"], region))
+            calls.append(_s3_call(entry["method"], entry["url"], region, headers))
         elif service == "ecr":
             operation = headers["x-amz-target"].rpartition(".")[2]
             calls.append(Call("api.ecr", operation, json.loads(body or "{}"), region))
@@ -239,7 +242,7 @@ def recorded_calls(entries: list[dict[str, Any]], access_key: str) -> list[Call]
     return calls
 
 
-def _s3_call(method: str, url: str, region: str) -> Call:
+def _s3_call(method: str, url: str, region: str, headers: dict[str, str]) -> Call:
     """A path-style S3 request (the local API's address is an IP) as botocore's call."""
     import urllib.parse
 
@@ -265,4 +268,7 @@ def _s3_call(method: str, url: str, region: str) -> Call:
         operation = None
     if operation is None or (key and set(query) - {"x-id"}):
         raise AssertionError(f"no mapping for a recorded S3 request yet: {method} {url}")
+    for header, name in (("if-none-match", "IfNoneMatch"), ("if-match", "IfMatch")):
+        if operation == "PutObject" and header in headers:
+            params[name] = headers[header]
     return Call("s3", operation, params, region)

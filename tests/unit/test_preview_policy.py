@@ -202,17 +202,26 @@ def test_an_image_apps_previews_push_to_their_own_repository_alone():
 
 
 def test_of_the_servers_apps_it_asks_the_worker_for_previews_alone():
-    """A Docker host app's previews (server_queue.py): the pull requests' role writes a
-    pull request's request keys (which the worker takes for a pr-NUMBER preview alone),
-    their claim and result (a withdrawal), reads their events and the workers'
-    heartbeats; never a branch's request key, the events, another record, or a Lambda
-    function (none is made for such an app)."""
+    """A Docker host app's previews (server_queue.py): the pull requests' role makes a
+    pull request's request keys (which the worker takes for a pr-NUMBER preview alone)
+    and their claim (a withdrawal), each only where none is, never changing another run's
+    (review: it could fake another pull request's outcome, or overwrite its request);
+    reads their events and results and the workers' heartbeats; never a result, a
+    branch's request key, the events, another record, or a Lambda function (none is made
+    for such an app)."""
     policy = preview_policy("acme", "123456789012", "us-east-1", [], ["web"], ["web"])
     deploys = "arn:aws:s3:::pilot-state-acme/pilot/deploys"
-    for part in ("preview-request", "claim", "result"):
+    only_new = {"s3:if-none-match": "*"}
+    for part in ("preview-request", "claim"):
         key = f"{deploys}/preview-20261206T1.000Z-abc.{part}.json"
-        assert allows(policy, "s3:PutObject", {}, key), part
+        assert allows(policy, "s3:PutObject", only_new, key), part
+        assert not allows(policy, "s3:PutObject", {}, key), part  # an overwrite
+        assert not allows(policy, "s3:PutObject", {"s3:if-match": '"e1"'}, key), part
+    for part in ("preview-request", "claim", "events", "result"):
+        key = f"{deploys}/preview-20261206T1.000Z-abc.{part}.json"
         assert allows(policy, "s3:GetObject", {}, key), part
+    result = f"{deploys}/preview-20261206T1.000Z-abc.result.json"
+    assert not allows(policy, "s3:PutObject", only_new, result)
     assert allows(policy, "s3:GetObject", {}, f"{deploys}/preview-x.events.json")
     assert allows(policy, "s3:GetObject", {}, f"{deploys}/workers/w.json")
     for key in (
@@ -222,10 +231,12 @@ def test_of_the_servers_apps_it_asks_the_worker_for_previews_alone():
         "preview-x.events.json",
         "workers/w.json",
     ):
-        assert not allows(policy, "s3:PutObject", {}, f"{deploys}/{key}"), key
+        assert not allows(policy, "s3:PutObject", only_new, f"{deploys}/{key}"), key
     assert not allows(policy, "s3:GetObject", {}, f"{deploys}/2026x.events.json")
     assert not [s for s in policy["Statement"] if str(s["Action"]).count("lambda:")]
     assert all(as_list(s["Resource"]) for s in policy["Statement"])  # none left empty
     # without such apps, none of this
     lambdas = preview_policy("acme", "123456789012", "us-east-1", ["fn"])
-    assert not allows(lambdas, "s3:PutObject", {}, f"{deploys}/preview-x.preview-request.json")
+    assert not allows(
+        lambdas, "s3:PutObject", only_new, f"{deploys}/preview-x.preview-request.json"
+    )

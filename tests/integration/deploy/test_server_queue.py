@@ -342,3 +342,43 @@ def test_a_pull_requests_preview_keeps_the_workers_own_limits_and_removal_needs_
     own = worker.config_for(removal)
     assert not isinstance(own, Outcome), own
     assert worker.config_for(dataclasses.replace(removal, remove=False)).exit_code == 2
+
+
+def test_another_runs_claim_is_said_at_once_and_a_pull_requests_withdrawal_writes_no_result(
+    queue,
+):
+    """Review: the previews' role could write the claim and result of another pull
+    request's request, and block or fake its outcome. It now writes no result (a
+    withdrawal leaves the claim alone) and may only create (tests/unit/test_preview_
+    policy.py); a claim that no worker wrote, or a withdrawal this run did not make, is
+    said at once instead of waited out for an hour."""
+    from dataclasses import replace
+
+    def asked() -> Request:
+        made = replace(_request(), id=server_queue.new_id(preview=True), preview="pr-7")
+        queue.submit(made)
+        return made
+
+    soon = {"poll": 0.01, "look_every": 0, "result_wait": 3}  # (the old code waited)
+    queue.beat("w1")
+    forged = asked()
+    assert queue.claim(forged.id, "w1#beef") is not None  # a name no heartbeat has
+    with pytest.raises(QueueError, match=r"claimed by 'w1#beef', which is no worker"):
+        server_queue.wait(queue, forged.id, lambda e: None, lambda: False, **soon)
+
+    blocked = asked()
+    assert queue.withdraw(blocked.id, "another run's")
+    assert queue.result(blocked.id) is None  # a pull request's withdrawal: its claim alone
+    with pytest.raises(QueueError, match=r"withdrawn, not by this run \(another run's\)"):
+        server_queue.wait(queue, blocked.id, lambda e: None, lambda: False, **soon)
+
+    mine = asked()  # the run's own withdrawal is said as before
+    with pytest.raises(QueueError, match="no worker took it within 0 s"):
+        server_queue.wait(queue, mine.id, lambda e: None, lambda: False, poll=0.01, claim_wait=0)
+    assert queue.pending() == []
+
+    taken = asked()  # a worker's claim, with its heartbeat: waited for, as before
+    queue.claim(taken.id, "w1")
+    queue.finish(taken.id, Outcome(True, release={"id": "v3", "app": "web--pr-7"}))
+    ended = server_queue.wait(queue, taken.id, lambda e: None, lambda: False, look_every=0)
+    assert ended.ok

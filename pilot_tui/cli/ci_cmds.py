@@ -158,6 +158,8 @@ def github(ns: argparse.Namespace) -> int:
             "gives their runs no token)\n"
         )
         _say_where_previews_go(config, apps.previewed, ns.repo, ns.branch)
+    for name, why in apps.unpreviewable:
+        sys.stderr.write(f"{name} gets no previews of pull requests: {why}\n")
     from pilot_tui.naming import state_bucket
 
     sys.stderr.write(

@@ -6,13 +6,15 @@ import argparse
 import sys
 from typing import Any
 
-from pilot_tui.cli.common import error, load, print_json, print_report
+from pilot_tui.cli.common import error, load, print_json, print_report, say
 from pilot_tui.config.document import (
     ConfigRefused,
     KeyUnset,
     ProjectFile,
     parse_value,
 )
+from pilot_tui.config.schema import PilotConfig
+from pilot_tui.config.shapes import field_at
 from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from pilot_tui.project import find_project
 
@@ -99,7 +101,7 @@ def get(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _write(pf: ProjectFile, new_text: str, what: str) -> int:
+def _write(pf: ProjectFile, new_text: str, what: str, key: str) -> int:
     try:
         checked = pf.save(new_text)
     except ConfigRefused as exc:
@@ -114,6 +116,9 @@ def _write(pf: ProjectFile, new_text: str, what: str) -> int:
     for line in checked.report.lines():  # warnings only: errors were refused above
         sys.stderr.write(line + "\n")
     print(f"{pf.display}: {what}")
+    info = field_at(PilotConfig, key)
+    if info is not None and info.meta.get("then"):
+        say(f"next: {info.meta['then']}")
     return EXIT_OK
 
 
@@ -127,10 +132,10 @@ def set_(ns: argparse.Namespace) -> int:
             error(f"cannot set {ns.key}: {exc}")
             return EXIT_INVALID
         raise
-    return _write(pf, new_text, f"set {ns.key}")
+    return _write(pf, new_text, f"set {ns.key}", ns.key)
 
 
 def unset(ns: argparse.Namespace) -> int:
     pf = load(ns)
     new_text = pf.without_key(ns.key)
-    return _write(pf, new_text, f"removed {ns.key}")
+    return _write(pf, new_text, f"removed {ns.key}", ns.key)

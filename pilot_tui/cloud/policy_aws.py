@@ -133,7 +133,7 @@ def image_statements(scope: Scope) -> list[Statement]:
                 "ecr:GetRepositoryPolicy",
                 "ecr:SetRepositoryPolicy",
                 # the CI runs' images of a Pilot Server app: its newest kept, the rest
-                # expired (server_requests._keep_newest)
+                # expired (server_requests._expire_old_images)
                 "ecr:PutLifecyclePolicy",
             ],
             "Resource": f"arn:aws:ecr:{scope.arn}:repository/{scope.names}*",

@@ -37,7 +37,9 @@ TlsMode = Literal["auto", "off"]
 
 
 def setting(default: object = None, doc: str = "", **meta: object) -> Any:
-    """A dataclass field with documentation; mutable defaults are copied per instance."""
+    """A dataclass field with documentation; mutable defaults are copied per instance.
+    ``then`` (in ``meta``): what to run for a change of it to take effect, said by
+    `config set` and `config unset`."""
     meta["doc"] = doc
     if isinstance(default, list | dict):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
@@ -208,6 +210,9 @@ class ServerSettings:
         "(the state bucket's deploy requests, releases and locks; pulls from the apps' ECR "
         "repositories); each deploy from here brings its copy of pilot.toml and the secrets "
         'up to date. Needs home = "aws" and state.backend = "s3".',
+        then="`pilot-tui server up` grants the server's role what the worker needs, then "
+        "the next `pilot-tui deploy` from here starts it on the Pilot Server; turned off, "
+        "that deploy removes it",
     )
     hsts: bool = setting(
         False,

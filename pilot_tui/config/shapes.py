@@ -67,6 +67,19 @@ def field_map(cls: type) -> dict[str, FieldInfo]:
     return {f.name: f for f in fields_of(cls)}
 
 
+def field_at(root: type, dotted: str) -> FieldInfo | None:
+    """The key ``dotted`` names (server.ci_worker) through nested tables of ``root``; None
+    when it names none (a key in an array of tables, or one the schema lacks)."""
+    cls: type | None = root
+    found = None
+    for part in dotted.split("."):
+        found = field_map(cls).get(part) if cls is not None else None
+        if found is None:
+            return None
+        cls = found.shape.table
+    return found
+
+
 @functools.cache
 def shape_of(hint: Any) -> Shape:
     origin = typing.get_origin(hint)

@@ -69,6 +69,9 @@ class CiApps:
     previewed: list[str]
     # The secret names of ``previewed``: a preview's from the repository's PREVIEW_NAME.
     preview_secrets: list[str] = dataclasses.field(default_factory=list)
+    # Of ``deployed``, those whose kind runs previews but that can have no pr-NUMBER one
+    # (a two-letter name on the Docker host...), with why.
+    unpreviewable: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
     def reserved(self) -> list[str]:
         """The secret names a workflow cannot pass: GitHub's, the job's own variables,
@@ -136,7 +139,7 @@ def ci_apps(config: PilotConfig) -> CiApps:
     # On Google Cloud the runs' trust admits the branch's pushes only: no pull request's
     # (Cloud Run authorizes making a service on its location, not its name). On AWS the
     # previews' role pushes an image app's previews' images to their own repository.
-    previewed = [
+    previewing = [
         app
         for app in config.apps
         if app.name in deployed
@@ -144,6 +147,9 @@ def ci_apps(config: PilotConfig) -> CiApps:
         and app.previews.max > 0  # (none at all: each preview would be refused)
         and cloud == "aws"
     ]
+    # Each would be refused by every pull request's run: no job (found walking).
+    unpreviewable = [(app.name, why) for app in previewing if (why := _no_pr_previews(config, app))]
+    previewed = [app for app in previewing if app.name not in dict(unpreviewable)]
     return CiApps(
         deployed,
         left,
@@ -151,7 +157,21 @@ def ci_apps(config: PilotConfig) -> CiApps:
         [app.name for app in previewed],
         # (a Docker host app's preview gets the worker's own previews' secrets)
         sorted({name for app in previewed if app.target.cloud is not None for name in app.secrets}),
+        unpreviewable,
     )
+
+
+def _no_pr_previews(config: PilotConfig, app: AppSettings) -> str | None:
+    """Why ``app`` can have no preview named pr-NUMBER (the deploy's own refusal), or
+    None."""
+    from pilot_tui.deploy.engine import preview_name
+    from pilot_tui.deploy.previews import PreviewError
+
+    try:
+        preview_name(config, app, "pr-1")
+    except PreviewError as exc:
+        return str(exc)
+    return None
 
 
 def check_state(config: PilotConfig) -> None:

@@ -285,8 +285,7 @@ def pull_prebuilt(
     except Exception as exc:  # the registry refused, or the engine could not reach it
         _failed(log, name, "build", f"cannot pull {made.image}: {redact.clip(str(exc), 300)}")
     image.tag(own, content)  # as a build here names it: found, kept and pruned alike
-    if previews.split(name) is None:  # (a preview's images go with it)
-        _keep_newest(ctx, app, log.line("build", name))
+    _expire_old_images(ctx, name, log.line("build", name))
     log.emit(StageFinished(name, "build", f"pulled {made.image}", timer.seconds()))
     return str(image.id), made.tag
 
@@ -294,29 +293,45 @@ def pull_prebuilt(
 KEPT_IMAGES = 20  # the CI runs' images of an app kept in its repository (rollbacks' too)
 
 
-def _keep_newest(ctx: DeployContext, app: AppSettings, say: Callable[[str], None]) -> None:
-    """The app's repository keeps its newest KEPT_IMAGES images: ECR expires the rest (a
-    lifecycle policy, set on each release; each commit pushes one). A failure is said."""
+def _expire_old_images(ctx: DeployContext, name: str, say: Callable[[str], None]) -> None:
+    """ECR expires the images a release of ``name`` no longer needs (a lifecycle policy,
+    set on each release: each commit, each push to a pull request, pushes one). The app's
+    repository keeps its newest KEPT_IMAGES (its rollbacks' too). Its previews' keeps
+    those pushed within the previews' TTL and a day: a preview expires a TTL after its
+    last release, and its removal deletes its images, but a pull request closed while its
+    run failed, or a preview removed by the server's agent, leaves them (found
+    reviewing). A failure is said, never a failed release."""
     from pilot_tui.deploy.targets.managed import aws_clients
-    from pilot_tui.naming import resource_name
+    from pilot_tui.naming import preview_repository, resource_name
 
-    rule = {
-        "rulePriority": 1,
-        "description": f"the newest {KEPT_IMAGES} images of CI runs (Pilot)",
-        "selection": {
-            "tagStatus": "any",
+    parts = previews.split(name)
+    owner = ctx.config.app(parts[0] if parts is not None else name)
+    if owner is None:
+        return
+    if parts is None:
+        repository = resource_name(ctx.project, name)
+        selection: dict[str, object] = {
             "countType": "imageCountMoreThan",
             "countNumber": KEPT_IMAGES,
-        },
+        }
+        kept = f"the newest {KEPT_IMAGES} images of CI runs"
+    else:
+        repository = preview_repository(ctx.project, owner.name)
+        days = -(-owner.previews.ttl_seconds() // 86400) + 1  # whole days, rounded up
+        selection = {"countType": "sinceImagePushed", "countUnit": "days", "countNumber": days}
+        kept = f"previews' images pushed in the last {days} days"
+    rule = {
+        "rulePriority": 1,
+        "description": f"{kept} (Pilot)",
+        "selection": {"tagStatus": "any", **selection},
         "action": {"type": "expire"},
     }
     try:
         aws_clients(ctx.config, ctx.state_dir)("ecr").put_lifecycle_policy(
-            repositoryName=resource_name(ctx.project, app.name),
-            lifecyclePolicyText=json.dumps({"rules": [rule]}),
+            repositoryName=repository, lifecyclePolicyText=json.dumps({"rules": [rule]})
         )
     except Exception as exc:  # kept all: said, never a failed release
-        say(f"warning: older images of {app.name} are not expired: {redact.clip(str(exc), 200)}")
+        say(f"warning: older images of {name} are not expired: {redact.clip(str(exc), 200)}")
 
 
 def _architecture(ctx: DeployContext) -> str:

@@ -114,7 +114,7 @@ class Worker:
         beat = _Heartbeat(self.queue, self.name, self.arch)
         beat.start()
         ended: list[Outcome] = []
-        tidied = 0.0
+        tidied: float | None = None  # (monotonic time starts at boot: a young server's)
         try:
             while not stopped():
                 try:
@@ -135,7 +135,7 @@ class Worker:
                         ended.append(outcome)
                 if once:
                     break
-                if time.monotonic() - tidied > TIDY_EVERY:
+                if tidied is None or time.monotonic() - tidied > TIDY_EVERY:
                     tidied = time.monotonic()
                     self._tidy()
                 deadline = time.monotonic() + poll
@@ -376,9 +376,40 @@ class Worker:
             gone = self.queue.tidy()
         except SharedHistoryError as exc:
             self.say(f"warning: old deploy requests not removed: {exc}")
+        else:
+            if gone:
+                self.say(f"removed the records of {gone} old deploy requests")
+        self._prune_previews()
+
+    def _prune_previews(self) -> None:
+        """The server's apps' previews past their TTL removed, and what is left in the
+        state bucket of those that run no more forgotten (their histories and leases): the
+        server's agent removes expired previews but reaches no bucket, and no laptop may
+        ever run `preview prune` for previews CI made (found reviewing: they leaked)."""
+        from pilot_tui.deploy.session import open_deployer
+        from pilot_tui.deploy.targets import on_docker_host
+
+        config = ProjectFile.load(self.project_file).check().config
+        if config is None:  # said when a request comes
             return
-        if gone:
-            self.say(f"removed the records of {gone} old deploy requests")
+        apps = on_docker_host(a for a in config.apps if a.previews.max > 0)
+        if not apps:
+            return
+        try:
+            with open_deployer(
+                self.project_file,
+                config,
+                self.emit,
+                apps=apps,
+                warn=self.say,
+                secrets_from_env=False,
+                target=self.engine,
+            ) as engine:
+                engine.prune_previews(self.say, apps=apps)
+        except PilotError as exc:
+            self.say(f"warning: the server's apps' expired previews not looked for: {exc}")
+        except Exception:  # a bug: said, and the worker goes on taking requests
+            self.say(redact.text(traceback.format_exc()))
 
 
 def _problems(checked: Checked) -> str:

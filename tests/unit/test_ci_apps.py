@@ -50,6 +50,17 @@ def test_an_app_with_no_previews_gets_none_from_pull_requests():
     assert apps.preview_secrets == []
 
 
+def test_a_server_app_with_a_two_letter_name_gets_no_preview_job_and_is_told_why():
+    """Found reviewing: a server app named "wb" got a preview job that every pull
+    request's run failed (wb--pr-7 is a reserved DNS label); a Lambda app of that name
+    has no host name of its own, and keeps its previews."""
+    text = TOML.replace('name = "web"', 'name = "wb"').replace('name = "fn"', 'name = "fa"')
+    apps = _apps(text)
+    assert apps.deployed == ["wb", "fa"] and apps.previewed == ["fa"]
+    [(name, why)] = apps.unpreviewable
+    assert name == "wb" and "reserved DNS label" in why
+
+
 def test_ci_github_warns_when_pull_requests_get_a_copy_of_production_data(capsys):
     """A pull request's preview of a Docker host app runs on the server, and may get a
     copy of a linked database's latest backup: `ci github` says whose data they read."""

@@ -273,6 +273,20 @@ def test_set_then_get_including_apps_by_name(cli, project):
     assert data["apps"][0]["target"] == {"kind": "server", "port": 9000}
 
 
+def test_a_setting_that_needs_a_command_to_take_effect_says_which(cli, project):
+    """Found walking: `config set server.ci_worker true` said nothing of `server up` and
+    the deploy that starts the worker; a key with nothing to run says nothing more."""
+    assert cli("config", "set", "server.home", '"aws"').code == 0
+    assert cli("config", "set", "state.backend", '"s3"').code == 0
+    turned = cli("config", "set", "server.ci_worker", "true")
+    assert turned.code == 0, turned.err
+    assert turned.err.startswith("next: `pilot-tui server up` grants the server's role")
+    assert "`pilot-tui deploy` from here starts it" in turned.err
+    assert "next:" in cli("config", "unset", "server.ci_worker").err
+    assert "next:" not in cli("config", "set", "aws.region", '"eu-west-1"').err
+    assert "next:" not in cli("config", "set", "apps", '[{ name = "api", path = "." }]').err
+
+
 def test_set_bare_word_is_a_string_and_keeps_literal_quotes(cli, project):
     project.write_text(project.read_text().replace('region = "us-east-1"', "region = 'us-east-1'"))
     assert cli("config", "set", "aws.region", "eu-west-2").code == 0

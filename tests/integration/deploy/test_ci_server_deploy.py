@@ -185,6 +185,11 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
         repository = "arn:aws:ecr:us-east-1:123456789012:repository/pilot-acme-web"
         assert allows(policy, "ecr:PutLifecyclePolicy", {}, repository)
         assert "older images of web are not expired" not in ran.err
+        expiry = boto3.client("ecr", region_name="us-east-1").get_lifecycle_policy(
+            repositoryName="pilot-acme-web"
+        )
+        [rule] = json.loads(expiry["lifecyclePolicyText"])["rules"]
+        assert rule["selection"]["countNumber"] == 20  # the newest 20 kept
         assert ran.out.startswith("web\tv2\thttp://web.localhost"), ran.out
         # the worker's events, shown in the run as they came
         assert "asked the Pilot Server's worker" in ran.err
@@ -569,6 +574,16 @@ def test_a_pull_requests_preview_of_the_servers_app_is_made_and_removed_by_the_w
         repository = preview_repository("acme", "web")
         pushed_tags = _registry_tags(repository)
         assert pushed_tags and all(t.startswith("preview_pr-7_") for t in pushed_tags)
+        # ECR expires what a failed close leaves: pushed over the TTL (72h) and a day ago
+        ecr = boto3.client("ecr", region_name="us-east-1")
+        expiry = ecr.get_lifecycle_policy(repositoryName=repository)["lifecyclePolicyText"]
+        [rule] = json.loads(expiry)["rules"]
+        assert rule["selection"] == {
+            "tagStatus": "any",
+            "countType": "sinceImagePushed",
+            "countUnit": "days",
+            "countNumber": 4,
+        }
 
         # A pull request's keys ask for its previews alone: a production release forged
         # there (the role may write those keys) is refused, nothing released.
@@ -633,3 +648,40 @@ def _registry_tags(repository: str) -> list[str]:
     )
     with urllib.request.urlopen(request, timeout=10) as answer:
         return json.loads(answer.read()).get("tags") or []
+
+
+@pytest.mark.timeout(600)
+def test_the_worker_forgets_what_is_left_of_the_previews_the_agent_removed(
+    server_project, docker_client
+):
+    """Review: the server's agent removes a preview past its TTL but reaches no bucket, and
+    no laptop runs `preview prune` for the previews CI makes: their release histories and
+    leases stayed in the state bucket for good. The worker's tidy (hourly, and as it
+    starts) now forgets them; the app's own history, and a preview still running, stay.
+    (The test removes pr-9's containers as the agent does; the agent's own removal is
+    tested in test_previews.py.)"""
+    from pilot_tui.deploy.lease_rules import key as lease_key
+    from pilot_tui.deploy.server_worker import Worker
+
+    root, _ = server_project
+    for name in ("pr-8", "pr-9"):
+        made = run_pilot("deploy", "web", "--preview", name, cwd=root, timeout=180)
+        assert made.returncode == 0, made.stderr
+    s3 = boto3.client("s3", region_name="us-east-1")
+
+    def stored() -> set[str]:
+        listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="pilot/")
+        return {o["Key"] for o in listed.get("Contents", [])}
+
+    left = {"pilot/releases/web--pr-9.json", lease_key("web--pr-9")}
+    kept = {"pilot/releases/web.json", "pilot/releases/web--pr-8.json"}
+    assert left | kept <= stored()
+    for box in docker_client.containers.list(all=True, filters={"label": "pilot.app=web--pr-9"}):
+        box.remove(force=True)
+    queue = Queue(SharedHistory("s3", BUCKET, s3))
+    said: list[str] = []
+    Worker(root / "pilot.toml", queue, lambda e: None, said.append, name="w")._tidy()
+    assert not left & stored(), said
+    assert kept <= stored()
+    assert "removed the release history of web--pr-9" in said
+    assert not (root / ".pilot" / "releases" / "web--pr-9.json").exists()

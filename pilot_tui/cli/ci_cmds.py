@@ -77,7 +77,7 @@ def github(ns: argparse.Namespace) -> int:
     try:
         trust = trust_for(cloud, config, project)
     except Exception as exc:  # no credentials, or none that sign in
-        error(f"cannot sign in to {CLOUD_NAMES[cloud]}: {redact.text(str(exc))[:300]}")
+        error(f"cannot sign in to {CLOUD_NAMES[cloud]}: {redact.clip(str(exc), 300)}")
         say(f"hint: {(GcpCiTrust if cloud == 'gcp' else AwsCiTrust).credentials_hint}")
         return EXIT_FAILED
     try:
@@ -98,7 +98,7 @@ def github(ns: argparse.Namespace) -> int:
             pulls,
         )
     except Exception as exc:  # the account said no: nothing made or written
-        error(f"{trust.what} could not be made: {redact.text(str(exc))[:300]}")
+        error(f"{trust.what} could not be made: {redact.clip(str(exc), 300)}")
         return EXIT_FAILED
     # Before the trust changes: a refused file leaves the trust as the old one is.
     if path.is_file() and path.read_text(encoding="utf-8") != text and not ns.force:
@@ -107,7 +107,7 @@ def github(ns: argparse.Namespace) -> int:
     try:  # the bucket first: the CI account is granted on it (on Google Cloud)
         shared = _share_history(config, project, apps.deployed)
     except Exception as exc:  # the bucket refused: no trust made, no workflow written
-        said = str(exc) if isinstance(exc, PilotError) else redact.text(str(exc))[:300]
+        said = str(exc) if isinstance(exc, PilotError) else redact.clip(str(exc), 300)
         error(f"the release history could not be shared in the state bucket: {said}")
         return EXIT_FAILED
     try:
@@ -116,7 +116,7 @@ def github(ns: argparse.Namespace) -> int:
         error(str(exc))
         return EXIT_FAILED
     except Exception as exc:  # the account said no: the workflow is not written
-        error(f"{trust.what} could not be made: {redact.text(str(exc))[:300]}")
+        error(f"{trust.what} could not be made: {redact.clip(str(exc), 300)}")
         return EXIT_FAILED
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, text)
@@ -273,7 +273,7 @@ def remove(ns: argparse.Namespace) -> int:
     try:
         trust = trust_for(cloud, config, project)
     except Exception as exc:  # no credentials, or none that sign in
-        error(f"cannot sign in to {CLOUD_NAMES[cloud]}: {redact.text(str(exc))[:300]}")
+        error(f"cannot sign in to {CLOUD_NAMES[cloud]}: {redact.clip(str(exc), 300)}")
         say(f"hint: {(GcpCiTrust if cloud == 'gcp' else AwsCiTrust).credentials_hint}")
         return EXIT_FAILED
     what = trust.what
@@ -283,7 +283,7 @@ def remove(ns: argparse.Namespace) -> int:
                 running = _running_as_previews_role(trust, config)
             except Exception as exc:  # not known: the role stays, rather than break previews
                 running = [
-                    f"(unknown: the functions could not be listed: {redact.text(str(exc))[:120]})"
+                    f"(unknown: the functions could not be listed: {redact.clip(str(exc), 120)})"
                 ]
             keep = [preview_execution_role(config.project.name)] if running else []
             removed = trust.trust.remove(keep)
@@ -291,7 +291,7 @@ def remove(ns: argparse.Namespace) -> int:
             assert isinstance(trust, GcpCiTrust)
             removed = trust.trust.remove()
     except Exception as exc:
-        error(f"{what} could not be removed: {redact.text(str(exc))[:300]}")
+        error(f"{what} could not be removed: {redact.clip(str(exc), 300)}")
         return EXIT_FAILED
     if running:
         say(

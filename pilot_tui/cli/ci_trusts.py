@@ -91,7 +91,7 @@ class AwsCiTrust(CiTrust):
             except Exception as exc:  # said as the repository's, not the role's
                 raise RepositoryNotMade(
                     f"the ECR repository of {app}'s previews' images, {repository}, could not "
-                    f"be made: {redact.text(str(exc))[:300]}"
+                    f"be made: {redact.clip(str(exc), 300)}"
                 ) from exc
             self.repositories.append(
                 f"{repository} (the Pilot Server's worker pulls from it)"

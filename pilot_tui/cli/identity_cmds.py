@@ -90,7 +90,7 @@ def _run(ns: argparse.Namespace, action: str) -> int:
     except Exception as exc:  # botocore / Google API errors: the account said no
         from pilot_tui import redact
 
-        raise IdentityError(f"{action} failed: {redact.text(str(exc))[:300]}") from exc
+        raise IdentityError(f"{action} failed: {redact.clip(str(exc), 300)}") from exc
     return EXIT_OK
 
 

@@ -411,7 +411,7 @@ def status(ns: argparse.Namespace) -> int:
     info["up"] = bool(resources) and (server.home != "sandbox" or "aws" in info["sandbox"])
     worker = _ci_worker(server.config, server.project)
     if worker is not None:
-        info["ci_worker"] = worker[0]
+        info["deploy_worker"] = worker[0]  # (outputs.ci_worker: whether the role is granted)
     if ns.json:
         print_json(info)
         return EXIT_OK

@@ -304,7 +304,7 @@ def _managed_final_backups(
         databases = teardown.managed()
     except Exception as exc:  # no credentials for the cloud's API
         error(
-            f"the managed databases cannot be reached ({redact.text(str(exc))[:200]}); "
+            f"the managed databases cannot be reached ({redact.clip(str(exc), 200)}); "
             "nothing was removed"
         )
         return EXIT_FAILED

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from pilot_tui import redact
 from pilot_tui.cloud import aws_errors
 from pilot_tui.cloud.clients import emulator_aws, emulator_gcs, key_gcs, profile_aws
 from pilot_tui.config.schema import PilotConfig
@@ -180,7 +181,7 @@ def check_gcp(
         where = key_file or "the application default credentials"
         return Checked(
             False,
-            f"{where}: the key cannot be read ({str(exc)[:60]}); "
+            f"{where}: the key cannot be read ({redact.clip(str(exc), 60)}); "
             "download a new key for the service account",
         )
     except aexc.TransportError:
@@ -199,7 +200,7 @@ def check_gcp(
         return Checked(
             False,
             f"the credentials could not get a token (expired, revoked or no "
-            f"network): {str(exc)[:120]}",
+            f"network): {redact.clip(str(exc), 120)}",
         )
     except gexc.Forbidden:
         return Checked(
@@ -210,7 +211,7 @@ def check_gcp(
     except gexc.NotFound:
         return Checked(False, f"project {project} was not found; check gcp.project")
     except (gexc.GoogleAPIError, OSError) as exc:
-        return Checked(False, f"cannot reach Google Cloud Storage: {str(exc)[:160]}")
+        return Checked(False, f"cannot reach Google Cloud Storage: {redact.clip(str(exc), 160)}")
     return Checked(True, f"project {project or 'sandbox'}: storage reachable")
 
 

@@ -79,7 +79,7 @@ def library_refusal(exc: BaseException) -> str | None:
     except ImportError:  # pragma: no cover - only with the gcp extra
         return None
     if isinstance(exc, GoogleAPIError):
-        return redact.text(f"Google Cloud refused: {exc}")[:400]
+        return redact.clip(f"Google Cloud refused: {exc}", 400)
     return None
 
 
@@ -129,7 +129,7 @@ def session_transport(session: requests.Session, project: str | None) -> Transpo
                 redact.register([token])
             raise CloudError(
                 f"{request.method} {request.url.split('?')[0]} "
-                f"(project {project}): {redact.text(str(exc))[:300]}"
+                f"(project {project}): {redact.clip(str(exc), 300)}"
             ) from exc
         token = getattr(getattr(session, "credentials", None), "token", None)
         if token:

@@ -104,7 +104,7 @@ def assumed_session(
         )
     except (BotoCoreError, ClientError) as exc:
         raise CloudError(
-            f"AWS refused this run the role {role} ({redact.text(str(exc))[:200]}): was it "
+            f"AWS refused this run the role {role} ({redact.clip(str(exc), 200)}): was it "
             "pushed to the branch `pilot-tui ci github` named, in that repository?"
         ) from exc
     credentials = answer["Credentials"]
@@ -176,7 +176,7 @@ def google_refresh(credentials: Credentials) -> None:
         credentials.refresh(Request())
     except google.auth.exceptions.GoogleAuthError as exc:
         raise CloudError(
-            f"Google refused this run the deployer's access ({redact.text(str(exc))[:240]}): "
+            f"Google refused this run the deployer's access ({redact.clip(str(exc), 240)}): "
             "was it a push's run of .github/workflows/pilot.yml on the branch `pilot-tui ci "
             "github` named, in that repository (its name spelled as GitHub does)?"
         ) from exc

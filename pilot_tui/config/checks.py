@@ -214,13 +214,11 @@ def _server(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
             ("server", "https_port"),
             f"{server.https_port} is also http_port: HTTP and HTTPS need a port each (80 and 443)",
         )
-    if server.ci_worker and (server.home != "aws" or cfg.state.backend != "s3"):
+    worker_refused = ci_worker_refusal(cfg) if server.ci_worker else None
+    if worker_refused is not None:
         yield Problem(
             ("server", "ci_worker"),
-            "the worker on the Pilot Server takes CI runs' requests from the S3 state bucket "
-            'with the server\'s AWS role: it needs home = "aws" and state.backend = "s3" '
-            f'(here home = "{server.home}", state.backend = "{cfg.state.backend}"); '
-            "elsewhere run `pilot-tui server worker` on a machine that stays on",
+            f"{worker_refused}; elsewhere run `pilot-tui server worker` on a machine that stays on",
         )
     if server.home == "gcp" and not cfg.gcp.project:
         yield Problem(
@@ -600,3 +598,15 @@ def _secret(value: str, path: Path, *, name_or_path: bool) -> Iterator[Problem]:
         if "env" in path:  # a value an app needs at run time: it belongs under secrets
             advice = secrets.WHERE_APP_SECRETS
         yield Problem(path, f"this looks like {what}; secrets never go in pilot.toml: {advice}")
+
+
+def ci_worker_refusal(cfg: PilotConfig) -> str | None:
+    """Why the CI worker cannot run on this project's Pilot Server (server.ci_worker), or
+    None when it can: one rule for pilot.toml's check and the commands."""
+    if cfg.server.home == "aws" and cfg.state.backend == "s3":
+        return None
+    return (
+        "the worker on the Pilot Server takes CI runs' requests from the S3 state bucket "
+        'with the server\'s AWS role: it needs server.home = "aws" and state.backend = "s3" '
+        f'(here server.home = "{cfg.server.home}", state.backend = "{cfg.state.backend}")'
+    )

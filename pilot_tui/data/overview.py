@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pilot_tui import redact
 from pilot_tui.data import backups, docker_db, managed, schedule, scheduling
 from pilot_tui.data.backups import BackupRecord, DrillRecord, ScheduledRun
 from pilot_tui.data.kinds import KINDS, kind_for
@@ -162,7 +163,7 @@ def open_store(config: PilotConfig, project: Project) -> tuple[BackupStore | Non
         # A listing only reads: a state bucket not made yet is said, never made here.
         return store_for(config, project.state_dir, project.root, create=False), None
     except PilotError as exc:
-        return None, str(exc)[:160]
+        return None, redact.clip(str(exc), 160)
 
 
 def rows(
@@ -282,7 +283,7 @@ def _with_backups(row: DatabaseRow, store: BackupStore) -> DatabaseRow:
         drills = backups.drills(store, name)
         last_scheduled = backups.scheduled_run(store, name)
     except PilotError as exc:
-        return replace(row, problem=str(exc)[:160])
+        return replace(row, problem=redact.clip(str(exc), 160))
     good = backups.last_good(drills)
     return replace(
         row,

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pilot_tui import redact
 from pilot_tui.errors import PilotError
 from pilot_tui.fsutil import atomic_write, ensure_private_dir
 
@@ -92,7 +93,9 @@ class BackupStore(ABC):
         except StoreError:
             raise
         except Exception as exc:
-            raise StoreError(f"cannot {verb} {self.where(key)}: {str(exc)[:200]}") from exc
+            raise StoreError(
+                f"cannot {verb} {self.where(key)}: {redact.clip(str(exc), 200)}"
+            ) from exc
 
 
 class LocalStore(BackupStore):
@@ -403,7 +406,7 @@ class _GcsSink:
         try:
             return int(self.writer.write(data))
         except Exception as exc:  # google-api-core's, requests'
-            raise StoreError(f"cannot write to GCS: {str(exc)[:200]}") from exc
+            raise StoreError(f"cannot write to GCS: {redact.clip(str(exc), 200)}") from exc
 
 
 class GcsStore(BackupStore):

@@ -251,6 +251,12 @@ class Deployer:
     def preview_name(self, app: AppSettings, wanted: str) -> str:
         return preview_name(self.config, app, wanted)
 
+    def existing_preview_name(self, app: AppSettings, wanted: str) -> str:
+        """The name of ``app``'s preview ``wanted`` to remove: a name, its branch's, or its
+        full name APP--NAME as `preview list` shows it (on a laptop and in a CI run alike:
+        found walking, a run refused the full name)."""
+        return self.preview_name(app, wanted.removeprefix(previews.full_name(app.name, "")))
+
     def list_previews(self, apps: list[str] | None = None) -> list[previews.Preview]:
         """Every preview of every app in pilot.toml (or of ``apps``), where its target runs
         it."""
@@ -269,7 +275,7 @@ class Deployer:
         if self.queue is None:
             raise DeployError("destroy", "this run has no deploy requests to leave")
         try:
-            preview = self.preview_name(app, wanted)
+            preview = self.existing_preview_name(app, wanted)
         except previews.PreviewError as exc:
             raise DeployError("destroy", str(exc), exit_code=exc.exit_code) from exc
         with _RunLog(self, previews.full_name(name, preview), "destroy") as log:
@@ -286,8 +292,7 @@ class Deployer:
         here."""
         app = self.app(name)
         target = target_for(app)
-        wanted = wanted.removeprefix(f"{app.name}--")  # the full name, as listed
-        preview_name = self.preview_name(app, wanted)
+        preview_name = self.existing_preview_name(app, wanted)
         found = {p.name: p for p in target.previews(self)}
         preview = found.get(preview_name) or previews.Preview(app.name, preview_name, 0)
         full = preview.full

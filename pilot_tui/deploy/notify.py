@@ -109,7 +109,7 @@ def send(url: str, notice: Notice) -> str | None:
         return f"the webhook answered HTTP {exc.code}"
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        return f"the webhook could not be reached ({redact.text(str(reason))[:120]})"
+        return f"the webhook could not be reached ({redact.clip(str(reason), 120)})"
     return None
 
 

@@ -413,7 +413,7 @@ class Worker:
 
 
 def _problems(checked: Checked) -> str:
-    return "; ".join(checked.report.lines())[:400]
+    return redact.clip("; ".join(checked.report.lines()), 400)
 
 
 def _with_their_app(ours: str, theirs: str, name: str) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
+from pilot_tui import redact
 from pilot_tui.deploy.context import Context
 from pilot_tui.deploy.host import HostError
 from pilot_tui.deploy.targets import target_for
@@ -119,7 +120,7 @@ def database_statuses(engine: Context, unreachable: str | None = None) -> list[A
             try:
                 health = docker_db.health(engine.client, kind)
             except (docker_db.DatabaseError, DockerException) as exc:  # a row, not the status
-                health = f"unknown ({str(exc)[:120]})"
+                health = f"unknown ({redact.clip(str(exc), 120)})"
         found.append(
             AppStatus(
                 f"(db {settings.name})",

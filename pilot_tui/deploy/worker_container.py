@@ -178,14 +178,11 @@ def container_name(project: str) -> str:
 
 
 def refusal(config: PilotConfig) -> str | None:
-    """Why the worker cannot run on this project's server; None when it can."""
-    if config.server.home != "aws" or config.state.backend != "s3":
-        return (
-            "the worker on the Pilot Server takes CI runs' requests from the S3 state "
-            'bucket with the server\'s AWS role: it needs server.home = "aws" and '
-            'state.backend = "s3"'
-        )
-    return None
+    """Why the worker cannot run on this project's server; None when it can (the rule
+    pilot.toml's check applies to server.ci_worker)."""
+    from pilot_tui.config.checks import ci_worker_refusal
+
+    return ci_worker_refusal(config)
 
 
 def ensure_granted(state_dir: Path) -> None:

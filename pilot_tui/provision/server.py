@@ -171,7 +171,7 @@ class Server:
         except Exception as exc:  # no credentials, no network: never guess a new password
             raise managed.ManagedError(
                 f"cannot tell whether {title} database {name} exists, and its password is "
-                f"not on this machine: {redact.text(str(exc))[:200]}"
+                f"not on this machine: {redact.clip(str(exc), 200)}"
             ) from exc
 
     def ensure_backend(self) -> Backend:

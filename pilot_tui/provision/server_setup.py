@@ -71,7 +71,7 @@ async def ensure_deployer(server: Server) -> None:
         try:
             who, key = await asyncio.to_thread(make)
         except Exception as exc:  # the cloud said no: not allowed to create users, ...
-            why = redact.text(str(exc))[:200]
+            why = redact.clip(str(exc), 200)
             server.on_event(
                 Note(
                     f"the {cloud.upper()} deployer was not made ({why}); deploys "

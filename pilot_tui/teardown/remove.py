@@ -55,7 +55,7 @@ class Teardown:
         try:
             action()
         except Exception as exc:  # the cloud refused: say what, carry on with the rest
-            self.failures.append(f"{what}: {redact.text(str(exc))[:300]}")
+            self.failures.append(f"{what}: {redact.clip(str(exc), 300)}")
             say(f"FAILED: {self.failures[-1]}")
             return False
         return True
@@ -195,7 +195,7 @@ class Teardown:
             for name in names:  # one by one: each lifted is known, to undo on a failure
                 lifted += databases.lift_protection([name], say)
         except Exception as exc:  # refused: nothing of the server may go after it
-            self.failures.append(f"managed databases: {redact.text(str(exc))[:300]}")
+            self.failures.append(f"managed databases: {redact.clip(str(exc), 300)}")
             say(f"FAILED: {self.failures[-1]}")
             self.protect_again(lifted, say)
             return None
@@ -380,4 +380,4 @@ def backups_held(teardown: Teardown, inv: Inventory) -> list[str]:
         )
         return store.folders()
     except PilotError as exc:
-        return [f"(unknown: the bucket could not be read: {str(exc)[:120]})"]
+        return [f"(unknown: the bucket could not be read: {redact.clip(str(exc), 120)})"]

@@ -65,7 +65,7 @@ class Scan(Finds):
             from pilot_tui import redact
 
             what = reader.__name__.strip("_")
-            self.problems.append(f"could not list {what}: {redact.text(str(exc))[:200]}")
+            self.problems.append(f"could not list {what}: {redact.clip(str(exc), 200)}")
 
     def _gcs(self) -> None:
         for bucket in self.gcs.list_buckets(prefix=prefix(self.project)):

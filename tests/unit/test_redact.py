@@ -91,3 +91,20 @@ def test_a_clipped_message_never_ends_mid_word():
     assert len(clipped) <= 60 and clipped.endswith("…")
     assert said.startswith(clipped[:-1]) and said[len(clipped) - 1] == " "
     assert redact.clip("short", 60) == "short"
+
+
+def test_no_error_is_cut_mid_word_or_unmasked_by_a_slice():
+    """Found walking: an error said by `ci github` was cut at 300 characters mid-word (a
+    slice of its text). Every error's text is cut by redact.clip, which masks it and cuts
+    at a word; a slice of one (``str(exc)[:N]``, ``redact.text(...)[:N]``) is not left."""
+    import re
+    from pathlib import Path
+
+    sliced = re.compile(r"(str\(exc\)|redact\.text\(.*\))\[:\d+\]")
+    found = [
+        f"{path}:{number}"
+        for path in sorted(Path(redact.__file__).parent.rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if sliced.search(line)
+    ]
+    assert found == []

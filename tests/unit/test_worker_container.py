@@ -175,7 +175,7 @@ def test_the_worker_on_the_server_needs_aws_and_s3_state(tmp_path, home, backend
     (tmp_path / "pilot.toml").write_text(text)
     problems = check_file(tmp_path / "pilot.toml").report.problems
     said = [p.message for p in problems if p.path == ("server", "ci_worker")]
-    assert said and 'it needs home = "aws" and state.backend = "s3"' in said[0], problems
+    assert said and 'it needs server.home = "aws" and state.backend = "s3"' in said[0], problems
 
 
 def test_the_server_role_may_touch_requests_releases_and_leases_and_pull_only():

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
+from pilot_tui import redact
 from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy import addresses, history, previews
 from pilot_tui.deploy.context import Context, DeployContext, RunLog, Say
@@ -155,7 +156,7 @@ def platform_status(kind: ManagedContainer, ctx: Context) -> TargetStatus:
     except TargetError as exc:
         return TargetStatus(f"unknown ({exc})", "-")
     except Exception as exc:  # botocore / google.auth: no credentials, no network
-        return TargetStatus(f"unknown ({type(exc).__name__}: {str(exc)[:120]})", "-")
+        return TargetStatus(f"unknown ({type(exc).__name__}: {redact.clip(str(exc), 120)})", "-")
 
 
 @dataclass

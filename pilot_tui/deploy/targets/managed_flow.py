@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, NoReturn, Protocol, cast
 
+from pilot_tui import redact
 from pilot_tui.config import schema
 from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy import addresses, history, lock
@@ -326,7 +327,7 @@ def _attempt(
         ctx.record_release(log, app.name, replace(attempt, status=history.CANCELLED))
         raise
     except TargetError as exc:
-        ctx.record_release(log, app.name, replace(attempt, note=str(exc)[:300]))
+        ctx.record_release(log, app.name, replace(attempt, note=redact.clip(str(exc), 300)))
         raise
 
 
@@ -386,7 +387,7 @@ def _record(
             try:
                 over(said)
             except Exception as exc:  # the release is live and kept: said, never a failure
-                said(f"warning: {str(exc)[:200]}")
+                said(f"warning: {redact.clip(str(exc), 200)}")
     log.emit(
         StageFinished(
             app.name, "release", f"{release.id} is revision {release.revision}", timer.seconds()
@@ -507,7 +508,6 @@ def _revert(
 
 def _tail(target: ManagedTarget, since: float, lines: int = 20) -> tuple[str, ...]:
     """The app's last log lines since ``since``, redacted ((): none could be read)."""
-    from pilot_tui import redact
 
     try:
         found = list(target.logs(since=since, limit=500))

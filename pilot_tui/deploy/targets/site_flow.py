@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, cast
 
+from pilot_tui import redact
 from pilot_tui.config.schema import AppSettings, PilotConfig, StaticBuild
 from pilot_tui.deploy import addresses, history
 from pilot_tui.deploy.build.recipe import BuildError
@@ -72,7 +73,7 @@ def deploy_site(
     except (DeployError, Cancelled):
         raise
     except Exception as exc:  # botocore / google errors: the cloud said no
-        message = f"{type(exc).__name__}: {str(exc)[:300]}"
+        message = f"{type(exc).__name__}: {redact.clip(str(exc), 300)}"
         log.emit(StageFailed(app.name, run.stage, message))
         raise DeployError(run.stage, message) from exc
     finally:

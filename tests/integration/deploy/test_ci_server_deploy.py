@@ -237,7 +237,9 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
         # `server status` names the worker taking the runs' requests
         status = cli("server", "status", "--json")
         assert status.code == 0, status.err
-        taking = json.loads(status.out)["ci_worker"]
+        shown = json.loads(status.out)
+        taking = shown["deploy_worker"]  # (walk: named as the output ci_worker was)
+        assert "ci_worker" not in shown
         assert taking["stopped"] is False and taking["seen_seconds_ago"] < 120
 
         # A release that fails its health check: the run fails with the worker's reason,
@@ -622,8 +624,11 @@ def test_a_pull_requests_preview_of_the_servers_app_is_made_and_removed_by_the_w
         arn = f"arn:aws:ecr:us-east-1:123456789012:repository/{repository}"
         assert ("ecr:ListImages", {}, arn) in removal
         assert [r for r in removal if not allows(policy, *r)] == []
+        # (as `preview list` names it: walk found the full name refused in a run alone)
+        by_full_name = workflow.replace("preview destroy web pr-", "preview destroy web web--pr-")
+        assert by_full_name != workflow
         again = run_job(
-            workflow, checkout, {}, github_tokens, cli, monkeypatch, "preview-remove", 7
+            by_full_name, checkout, {}, github_tokens, cli, monkeypatch, "preview-remove", 7
         )
         assert again.code == 0 and "nothing to remove" in again.err, again.err
         assert "hello" in get(port, "web.localhost")

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pilot_tui import redact
 from pilot_tui.cloud.errors import CloudError
 from pilot_tui.cloud.gcp_api import (
     ApiError,
@@ -481,7 +482,7 @@ class CloudRunService:
         try:
             service = self.current()
         except CloudError as exc:
-            return Probe(None, f"the service could not be read: {str(exc)[:120]}")
+            return Probe(None, f"the service could not be read: {redact.clip(str(exc), 120)}")
         if service is None:
             return Probe(None, f"no service {self.name}")
         base = str(service.get("uri") or "")

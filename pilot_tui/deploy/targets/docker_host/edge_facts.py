@@ -170,7 +170,7 @@ def certificate_errors(lines: Iterable[str]) -> dict[str, str]:
         if not name:
             continue
         if entry.get("level") == "error" and "error" in entry:
-            errors[name] = redact.text(str(entry["error"]))[:300]
+            errors[name] = redact.clip(str(entry["error"]), 300)
         elif message in ("certificate obtained successfully", "certificate renewed successfully"):
             errors.pop(name, None)
     return errors

@@ -272,7 +272,7 @@ def backup_agent(ctx: Context, line: Callable[[str], None]) -> None:
             plan = agent_plan(ctx, backups=False)
             if plan is None:
                 raise
-            line(f"warning: scheduled backups are not running: {str(exc)[:300]}")
+            line(f"warning: scheduled backups are not running: {redact.clip(str(exc), 300)}")
         if plan is None:
             scheduling.remove(ctx.client, ctx.project)
         else:
@@ -280,7 +280,7 @@ def backup_agent(ctx: Context, line: Callable[[str], None]) -> None:
     except (PilotError, DockerException, OSError) as exc:
         line(
             "warning: the agent on the Docker host (scheduled backups, expired previews) was "
-            f"not brought up to date: {str(exc)[:300]}"
+            f"not brought up to date: {redact.clip(str(exc), 300)}"
         )
 
 
@@ -327,8 +327,8 @@ def agent_for_previews(ctx: Context, line: Callable[[str], None]) -> None:
     except (PilotError, DockerException, OSError) as exc:
         line(
             "warning: the agent on the Pilot Server (it removes expired previews) was not "
-            f"brought up to date: {str(exc)[:300]}; `pilot-tui preview prune` removes them "
-            "from here"
+            f"brought up to date: {redact.clip(str(exc), 300)}; `pilot-tui preview prune` "
+            "removes them from here"
         )
 
 
@@ -558,12 +558,14 @@ def _switch(
         if why is not None:
             _revert(ctx, log, app, edge, (container, live), (previous, watched_from), why)
     stop_timeout = target_settings(app, ServerTarget).stop_timeout
-    line(f"stopping the previous release (up to {stop_timeout} s to finish)")
-    done = "previous release stopped"
+    others = [
+        c for c in containers.app_containers(client, ctx.project, name) if c.id != container.id
+    ]
+    done = "previous release stopped" if others else "the first release: none to stop"
+    if others:  # (found walking: a first release said it stopped one)
+        line(f"stopping the previous release (up to {stop_timeout} s to finish)")
     try:
-        containers.retire(
-            containers.app_containers(client, ctx.project, name), container.id, stop_timeout
-        )
+        containers.retire(others, container.id, stop_timeout)
     except KeyboardInterrupt:
         ctx.cancel.set()
         done = f"Ctrl+C: the previous release is left running; the next deploy of {name} stops it"
@@ -666,8 +668,8 @@ def _revert(
             ctx.cancel.set()
         message = (
             f"{bad_release.id} went bad ({why}), and {good_release.id} could not be put back "
-            f"({str(exc)[:200]}): {bad_release.id} is still live; try `pilot-tui rollback "
-            f"{name}`"
+            f"({redact.clip(str(exc), 200)}): {bad_release.id} is still live; try "
+            f"`pilot-tui rollback {name}`"
         )
         log.emit(StageFailed(name, "release", message))
         # "release", as managed targets say it: "watch" is a revert done (notify.REVERTED)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pilot_tui import redact
 from pilot_tui.cloud.aws_errors import aws_call, unless
 from pilot_tui.cloud.errors import CloudError
 from pilot_tui.cloud.identity_aws import ensure_execution_role
@@ -286,7 +287,7 @@ class EcsService:
             with aws_call(f"load balancer {self.balancer.short}"):
                 dns = self.balancer.dns()
         except CloudError as exc:
-            return Probe(None, str(exc)[:160])
+            return Probe(None, redact.clip(str(exc), 160))
         if not dns:
             return Probe(None, f"load balancer {self.balancer.short} has no address")
         return managed_watch.http_probe(f"http://{dns}{path}")

@@ -432,13 +432,13 @@ class LambdaFunction:
             if str(raised).startswith(SANDBOX_NO_DOCKER):  # not the app's answer: no verdict
                 why = "the sandbox runs functions in Docker, which it cannot reach"
                 return Probe(None, why, never=True)
-            return Probe(False, f"it raised {redact.text(str(raised))[:120]!r}")
+            return Probe(False, f"it raised {redact.clip(str(raised), 120)!r}")
         # A function URL answers 200 for a result that is not a response object.
         status = data.get("statusCode", 200) if isinstance(data, dict) else 200
         try:
             code = int(status)
         except (TypeError, ValueError):
-            return Probe(False, f"it answered the status {redact.text(str(status))[:40]!r}")
+            return Probe(False, f"it answered the status {redact.clip(str(status), 40)!r}")
         return Probe(200 <= code < 300, str(code))
 
     def serving(self) -> str | None:

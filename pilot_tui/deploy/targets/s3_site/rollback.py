@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from pilot_tui import redact
 from pilot_tui.config.schema import AppSettings
 from pilot_tui.deploy import addresses, history
 from pilot_tui.deploy.build.site_files import Remote
@@ -86,7 +87,7 @@ def rollback_site(
     except DeployError:
         raise
     except Exception as exc:  # botocore errors: the cloud said no
-        message = f"{type(exc).__name__}: {str(exc)[:300]}"
+        message = f"{type(exc).__name__}: {redact.clip(str(exc), 300)}"
         log.emit(StageFailed(app.name, run.stage, message))
         raise DeployError(run.stage, message) from exc
 

@@ -286,7 +286,7 @@ def remove(ns: argparse.Namespace) -> int:
                     f"(unknown: the functions could not be listed: {redact.clip(str(exc), 120)})"
                 ]
             keep = [preview_execution_role(config.project.name)] if running else []
-            removed = trust.trust.remove(keep)
+            removed = trust.trust.remove(keep) + _servers_previews_repositories(trust, config)
         else:
             assert isinstance(trust, GcpCiTrust)
             removed = trust.trust.remove()
@@ -311,6 +311,20 @@ def remove(ns: argparse.Namespace) -> int:
     if written is not None:
         sys.stderr.write(f"{_shown(path, project)} is left for you to delete and commit\n")
     return EXIT_OK
+
+
+def _servers_previews_repositories(trust: AwsCiTrust, config: PilotConfig) -> list[str]:
+    """The previews' ECR repositories of the server's apps, deleted: `ci github` made them
+    for pull requests' runs alone (the worker's engine keeps the images of the previews
+    running). An image app's stay: a preview deployed from a machine pushes there too,
+    and `app destroy` or `server destroy` deletes them."""
+    from pilot_tui.deploy.registry import delete_ecr_repository
+    from pilot_tui.deploy.targets import on_docker_host
+    from pilot_tui.naming import preview_repository
+
+    ecr = trust.aws.client("ecr")
+    names = [preview_repository(config.project.name, app) for app in on_docker_host(config.apps)]
+    return [f"ECR repository {name}" for name in names if delete_ecr_repository(ecr, name)]
 
 
 def _running_as_previews_role(trust: AwsCiTrust, config: PilotConfig) -> list[str]:

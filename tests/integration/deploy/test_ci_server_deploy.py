@@ -639,6 +639,13 @@ def test_a_pull_requests_preview_of_the_servers_app_is_made_and_removed_by_the_w
     assert code == 128 + signal.SIGTERM, said
     assert "tok-preview-only" not in said
     assert "web--pr-7 removed, for GitHub Actions" in said and ": done" in said  # (walk)
+    # `ci remove` deletes the previews' repository `ci github` made (walk: it was left)
+    undone = cli("ci", "remove")
+    assert undone.code == 0, undone.err
+    assert f"removed ECR repository {repository}" in undone.err
+    ecr = boto3.client("ecr", region_name="us-east-1")
+    with pytest.raises(ecr.exceptions.RepositoryNotFoundException):
+        ecr.describe_repositories(repositoryNames=[repository])
 
 
 def _registry_tags(repository: str) -> list[str]:

@@ -96,6 +96,8 @@ def github(ns: argparse.Namespace) -> int:
             apps.secrets,
             _pruned_by_runs(config, apps.previewed),
             pulls,
+            # (the worker holds their secrets' versions: a run has none of the others')
+            on_docker_host(a for a in config.apps if a.name in apps.deployed),
         )
     except Exception as exc:  # the account said no: nothing made or written
         error(f"{trust.what} could not be made: {redact.clip(str(exc), 300)}")
@@ -146,6 +148,11 @@ def github(ns: argparse.Namespace) -> int:
             "Server, which a run cannot reach: a run pushes the image to ECR and leaves a "
             f"deploy request in the state bucket, and {where} releases it with the secrets "
             "held here (none go to GitHub or the bucket)\n"
+        )
+        sys.stderr.write(
+            f'to roll one back from GitHub: the Actions tab\'s "Run workflow" on {ns.branch}, '
+            f"or gh workflow run pilot.yml --repo {ns.repo} -f app={on_server[0]} "
+            "[-f release=vN] (empty: the release before the live one)\n"
         )
     if pulls is not None:
         sys.stderr.write(

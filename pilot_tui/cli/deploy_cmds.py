@@ -276,6 +276,7 @@ def rollback(ns: argparse.Namespace) -> int:
     loaded = load_valid(ns)
     if loaded is None:
         return EXIT_INVALID
+    ns.release = ns.release or None  # "" (the workflow's empty input): the one before
     parts = previews.split(ns.app)
     if parts is not None and loaded[1].app(parts[0]) is not None:
         error(
@@ -283,7 +284,8 @@ def rollback(ns: argparse.Namespace) -> int:
             f"branch (pilot-tui deploy {parts[0]} --preview {parts[1]})"
         )
         return EXIT_INVALID
-    with deployer(ns, lock_wait=ns.wait, apps=[ns.app], loaded=loaded) as engine:
+    # (deploying: in a CI run, a Docker host app's rollback is a request to the worker)
+    with deployer(ns, lock_wait=ns.wait, apps=[ns.app], loaded=loaded, deploying=True) as engine:
         engine.app(ns.app)  # an unknown app is bad input (exit 2), said before anything
         live = engine.newest_live(ns.app) if ns.release is not None else None
         if live is not None and live.id == ns.release:

@@ -198,6 +198,7 @@ def workflow(
     secrets: Sequence[str] = (),
     pruned: Sequence[str] = (),
     previews: PreviewJobs | None = None,
+    rolled_back: Sequence[str] = (),
 ) -> str:
     """The workflow: deploy ``apps`` on a push to ``branch``, with the short-lived
     credentials of ``runs_as``, an AWS role or a Google service account (the job may ask
@@ -208,11 +209,15 @@ def workflow(
     run removes their expired previews: GitHub runs it on the default branch, so the role
     must admit that one. With ``previews``, each pull request of the repository gets its
     previews, deployed again on each push to it and removed when it is closed, by the
-    previews' own role."""
+    previews' own role. With ``rolled_back`` (the server's apps, whose worker holds their
+    releases' secrets' versions), a run started by hand on ``branch`` (the Actions tab's
+    "Run workflow", or `gh workflow run pilot.yml -f app=APP [-f release=vN]`) rolls one
+    back; its inputs reach the command as variables, never as text of the script."""
     schedule = f"\n  schedule:\n    - cron: {json.dumps(PRUNE_CRON)}" if pruned else ""
     pulls = (
         "\n  pull_request:\n    types: [opened, synchronize, reopened, closed]" if previews else ""
     )
+    dispatch = _dispatch(rolled_back) if rolled_back else ""
     where = {"install": install}
     jobs = _job(
         "deploy",
@@ -230,6 +235,16 @@ def workflow(
             {},
             runs_as=runs_as,
             why="  # its own queue: a prune waiting never cancels a deploy waiting",
+            **where,
+        )
+    if rolled_back:
+        jobs += _job(
+            "rollback",
+            f"github.event_name == 'workflow_dispatch' && github.ref == 'refs/heads/{branch}'",
+            ['pilot-tui rollback "$PILOT_APP" "$PILOT_RELEASE"'],
+            {"PILOT_APP": "inputs.app", "PILOT_RELEASE": "inputs.release"},
+            runs_as=runs_as,
+            group="pilot-deploy",  # in the deploys' queue: never beside one
             **where,
         )
     if previews:
@@ -270,12 +285,28 @@ def workflow(
 name: pilot
 on:
   push:
-    branches: [{json.dumps(branch)}]{pulls}{schedule}
+    branches: [{json.dumps(branch)}]{pulls}{schedule}{dispatch}
 permissions:
   id-token: write
   contents: read
 jobs:{jobs}
 """
+
+
+def _dispatch(apps: Sequence[str]) -> str:
+    """The `on:` entry of a rollback started by hand: which app, and to which release."""
+    return f"""
+  workflow_dispatch:  # a rollback, started by hand on the branch deployed
+    inputs:
+      app:
+        description: "The app to roll back"
+        type: choice
+        options: {json.dumps(list(apps))}
+        required: true
+      release:
+        description: "The release to put back (vN); empty: the one before the live one"
+        type: string
+        required: false"""
 
 
 def _job(

@@ -185,6 +185,10 @@ class Deployer:
 
     def rollback(self, name: str, wanted: str | None = None) -> history.Release:
         app = self.app(name)
+        if self.queue is not None and target_for(app).on_docker_host:
+            # A CI run: the server's worker rolls it back (and notifies), under its lease.
+            with _RunLog(self, name, "rollback") as log:
+                return server_requests.request_rollback(self, log, app, self.queue, self.by, wanted)
         with _RunLog(self, name, "rollback") as log, self._leased(log, name, "rollback"):
             try:
                 release = target_for(app).rollback(self, log, wanted)

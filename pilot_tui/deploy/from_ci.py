@@ -90,9 +90,9 @@ def ci_cloud(config: PilotConfig) -> str:
 
 
 def why_not(app: AppSettings, cloud: str = "aws", *, deploying: bool = False) -> str | None:
-    """Why a CI run acting on ``cloud`` cannot deploy ``app`` (``deploying``: a deploy of
-    it or of a preview, or a preview's removal: what the worker takes; not another
-    command), or None when it can. An app of the Docker host
+    """Why a CI run acting on ``cloud`` cannot deploy ``app`` (``deploying``: a deploy or
+    rollback of it, a deploy of a preview, or a preview's removal: what the worker takes;
+    not another command), or None when it can. An app of the Docker host
     is deployed through the Pilot Server's worker (server_queue.py), its image pushed to
     ECR: on AWS only."""
     target = app.target
@@ -100,7 +100,7 @@ def why_not(app: AppSettings, cloud: str = "aws", *, deploying: bool = False) ->
         if not deploying:  # (found walking: said as if CI did not deploy it at all)
             return (
                 "it runs on the Docker host, which a CI run cannot reach: the server's worker "
-                "takes its deploys and previews alone, not this command"
+                "takes its deploys, rollbacks and previews alone, not this command"
             )
         if cloud != "aws":
             return (

@@ -51,6 +51,9 @@ WORKERS = f"{PREFIX}/workers"  # each worker's heartbeat: WORKERS/NAME.json
 PREVIEW_ID = "preview-"  # the start of a pull request's run's requests (new_id)
 PULL_REQUEST_PART = "preview-request"  # its request's part: preview-ID.preview-request.json
 PULL_REQUEST_PREVIEW = re.compile(r"pr-[0-9]{1,9}")  # the previews a pull request has
+# What a worker of this Pilot takes, said in its heartbeat: a run asks for a rollback only
+# of a worker that says it takes them (an older one would take it for a release).
+TAKES = ("release", "preview", "rollback")
 BEAT = 30.0  # seconds between a worker's heartbeats (S3 bills each write)
 STALE = 120.0  # a heartbeat older than this: no worker is taking requests
 CLAIM_WAIT = 120.0  # a request no worker took in this long is withdrawn by its run
@@ -87,6 +90,7 @@ class Seen:
     age: float
     stopped: bool
     arch: str = ""  # its Docker engine's CPU architecture (x86_64, aarch64), when known
+    takes: tuple[str, ...] = ()  # what it takes (TAKES; () from a worker before rollbacks)
 
     @property
     def taking(self) -> bool:
@@ -167,6 +171,10 @@ class Request(Record):
     remove: bool = False
     # Set by the worker from the request's key (Queue.pending), whatever the JSON says.
     pull_request: bool = False
+    # A rollback of the app (nothing is built or pulled): to ``rollback_to``, or with None
+    # to the release before the live one, as `pilot-tui rollback APP [RELEASE]`.
+    rollback: bool = False
+    rollback_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -231,7 +239,7 @@ class Queue:
 
     # -- the workers' heartbeats ----------------------------------------------------------
     def beat(self, worker: str, *, stopped: bool = False, arch: str = "") -> None:
-        data = {"worker": worker, "stopped": stopped, "arch": arch}
+        data = {"worker": worker, "stopped": stopped, "arch": arch, "takes": list(TAKES)}
         self.store.put_if(_beat_key(worker), json.dumps(data).encode(), None)
 
     def workers_seen(self) -> list[Seen]:
@@ -251,6 +259,7 @@ class Queue:
                     found.age,
                     bool(data.get("stopped")),
                     str(data.get("arch") or ""),
+                    tuple(str(t) for t in data.get("takes") or ()),
                 )
             )
         return sorted(seen, key=lambda s: s.age)

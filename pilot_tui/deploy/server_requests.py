@@ -86,10 +86,43 @@ def request_release(
         watch=ctx.watch,
         preview=preview,
     )
-    outcome = _asked(ctx, log, name, queue, request, worker, "release it")
+    return _made(_asked(ctx, log, name, queue, request, worker, "release it"))
+
+
+def request_rollback(
+    ctx: DeployContext,
+    log: RunLog,
+    app: AppSettings,
+    queue: server_queue.Queue,
+    by: str,
+    wanted: str | None,
+) -> history.Release:
+    """In a CI run: ``app`` (of the Docker host) rolled back by the worker to ``wanted``
+    (None: the release before the live one), as a rollback from a machine does it: that
+    release's image (on the server's engine), settings and secrets' version. The release
+    it made, or DeployError as the worker said it failed."""
+    worker = _worker_for(ctx, log, app, queue, building=False, asking="rollback")
+    request = server_queue.Request(
+        server_queue.new_id(),
+        app.name,
+        "",
+        "",
+        None,
+        by,
+        (ctx.root / PROJECT_FILE).read_text(encoding="utf-8"),
+        watch=ctx.watch,
+        rollback=True,
+        rollback_to=wanted,
+    )
+    what = f"roll it back to {wanted or 'the release before the live one'}"
+    return _made(_asked(ctx, log, app.name, queue, request, worker, what))
+
+
+def _made(outcome: server_queue.Outcome) -> history.Release:
+    """The release the worker made; DeployError with its reason when it made none (its
+    StageFailed came with its events: said once more as the error)."""
     made = outcome.made()
     if not outcome.ok or made is None:
-        # The worker's own StageFailed came with its events: said once more as the error.
         raise DeployError(
             outcome.stage or "deploy",
             outcome.message or "the worker released nothing",
@@ -191,13 +224,24 @@ def _worker_for(
     queue: server_queue.Queue,
     *,
     building: bool = True,
+    asking: str = "release",
 ) -> str:
     """The worker taking requests now, for a server of this runner's CPU when ``building``
-    (its name); DeployError before anything is built when there is none."""
+    (its name), one that takes ``asking`` (server_queue.TAKES); DeployError before
+    anything is built when there is none."""
     try:
         seen = queue.worker_taking()
     except (server_queue.QueueError, SharedHistoryError) as exc:
         _failed(log, app.name, "deploy", str(exc))
+    if asking != "release" and asking not in seen.takes:
+        _failed(
+            log,
+            app.name,
+            "deploy",
+            f"the deploy worker {seen.worker} is of a Pilot that takes no {asking} requests: "
+            "update Pilot where it runs (the worker on the Pilot Server is brought up to "
+            "date by a deploy from a machine with the project's .pilot/)",
+        )
     here = _architecture(ctx) if building else ""
     if seen.arch and here and seen.arch != here:  # (found reviewing: unhealthy, unsaid)
         _failed(

@@ -157,7 +157,9 @@ class Worker:
         if age is None:
             return None
         asked = (
-            f"{request.app} ({request.image})"
+            f"{request.app} rolled back to {request.rollback_to or 'the release before'}"
+            if request.rollback
+            else f"{request.app} ({request.image})"
             if request.preview is None
             else f"{previews.full_name(request.app, request.preview)} "
             + ("removed" if request.remove else f"({request.image})")
@@ -266,14 +268,16 @@ class Worker:
                 both,
                 apps=[built],
                 warn=self.say,
-                prebuilt=prebuilt if not request.remove else {},
+                prebuilt=prebuilt if not (request.remove or request.rollback) else {},
                 requested_by=request.by,
                 cancel=self.cancel,
                 secrets_from_env=False,
                 watch=request.watch,
                 target=self.engine,
             ) as engine:
-                if request.preview is None:
+                if request.rollback:
+                    made = engine.rollback(request.app, request.rollback_to)
+                elif request.preview is None:
                     made = engine.deploy(request.app, force=request.force)
                 elif request.remove:
                     return self._remove(engine, request, both)
@@ -336,7 +340,9 @@ class Worker:
                 f"in this worker's {ours.display}, {mine.name} is a {mine.target.kind} app, "
                 "not one of the Docker host: not released here"
             )
-        if request.remove:  # a removal needs nothing of the commit, nor passes its checks
+        # A removal or a rollback needs nothing of the commit, nor passes its checks (a
+        # rollback runs with the settings its release recorded, as from a machine).
+        if request.remove or request.rollback:
             return checked.config
         theirs = ProjectFile(self.project_file, str(request.pilot_toml)).check()
         if theirs.config is None:
@@ -481,4 +487,10 @@ def _not_a_pull_requests(request: Request) -> Outcome | None:
         )
     if request.remove and request.preview is None:
         return refused("a request may remove a preview, never the app itself")
+    if request.rollback and (request.pull_request or request.preview is not None):
+        return refused(
+            f"request {request.id} asks for a rollback of "
+            + (f"the preview {request.preview!r}" if request.preview else request.app)
+            + ": a pull request's run may not roll back, and previews are not rolled back"
+        )
     return None

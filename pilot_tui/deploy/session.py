@@ -49,8 +49,8 @@ def open_deployer(
     when every app in ``apps`` is a static site on a managed target. With ``share``, the
     release history is also kept in the state bucket (``warn`` hears when it cannot be;
     in a CI run that is an error, as its reads and writes are). ``deploying``: for a
-    deploy of ``apps``, which in a CI run releases those of the Docker host through the
-    server's worker (server_queue.py). ``target``: the Docker host, when the caller
+    deploy or rollback of ``apps``, which in a CI run releases those of the Docker host
+    through the server's worker (server_queue.py). ``target``: the Docker host, when the caller
     knows it (the worker on the Pilot Server: its own socket); else the project's. Raises
     host.HostError when the host cannot be named or reached."""
     from pilot_tui.cloud.oidc_exchange import in_github_actions

@@ -22,11 +22,14 @@ def run_job(
     monkeypatch,
     job_name: str = "deploy",
     pull_request: int | None = None,
+    inputs: dict[str, str] | None = None,
 ):
     """The workflow's job ``job_name`` in ``checkout``: its env (each `${{ secrets.X }}` from
     ``repository_secrets``, as GitHub fills it; an unset one is empty, as on GitHub), the
     run's token service, no key; its pilot-tui steps run in order, each with its own env,
-    until one fails (``pull_request``: the number `${{ github.event.number }}` is). The
+    until one fails (``pull_request``: the number `${{ github.event.number }}` is;
+    ``inputs``: a run started by hand's, each `${{ inputs.X }}` of an env, "" when not
+    given, and a word "$NAME" of a step its variable's value, as the shell gives it). The
     last Result."""
     job = yaml.safe_load(workflow)["jobs"][job_name]
     steps = [step for step in job["steps"] if step.get("run", "").startswith("pilot-tui ")]
@@ -49,18 +52,23 @@ def run_job(
             m.delenv("API_TOKEN", raising=False)
             for name, value in tokens.env(job["env"]["PILOT_AWS_ROLE_ARN"]).items():
                 m.setenv(name, value)
+            given: dict[str, str] = {}
             for name, value in {**job["env"], **step.get("env", {})}.items():
                 if value.startswith("${{ secrets."):
                     secret = value.removeprefix("${{ secrets.").removesuffix(" }}")
-                    m.setenv(name, repository_secrets.get(secret, ""))  # GitHub's "" if unset
-                else:
-                    m.setenv(name, value)
+                    value = repository_secrets.get(secret, "")  # GitHub's "" if unset
+                elif value.startswith("${{ inputs."):
+                    value = (inputs or {}).get(value.removeprefix("${{ inputs.")[:-3], "")
+                m.setenv(name, value)
+                given[name] = value
             m.chdir(checkout)
             line = step["run"]
             if pull_request is not None:
                 line = line.replace("${{ github.event.number }}", str(pull_request))
             assert "${{" not in line  # nothing else of the event reaches a command
-            command = shlex.split(line)
+            command = [
+                given[word[1:]] if word.startswith("$") else word for word in shlex.split(line)
+            ]
             ran = cli(*command[1:])
         if ran.code != 0:
             break

@@ -125,6 +125,36 @@ def test_the_workflow_deploys_on_a_push_with_an_oidc_token_only(tmp_path):
     assert broken.returncode != 0  # the check can fail
 
 
+def test_a_rollback_started_by_hand_passes_its_inputs_as_variables_only(tmp_path):
+    """The server's apps' rollback job (workflow_dispatch): the app a choice of them, the
+    release free text that reaches the command as a variable, never as the script's text
+    (an input in a `run:` line is a script injection); on the deployed branch alone (the
+    role admits no other), in the deploys' queue."""
+    runs_as = github_oidc.aws_role("arn:aws:iam::1:role/pilot-acme-github", "eu-west-1")
+    text = github_oidc.workflow(
+        "acme/shop", "main", runs_as, "i", ["web", "fn"], [], [], None, ["web"]
+    )
+    data = yaml.safe_load(text)
+    inputs = data[True]["workflow_dispatch"]["inputs"]
+    assert inputs["app"]["type"] == "choice" and inputs["app"]["options"] == ["web"]
+    assert inputs["release"]["type"] == "string" and not inputs["release"]["required"]
+    job = data["jobs"]["rollback"]
+    assert job["if"] == (
+        "github.event_name == 'workflow_dispatch' && github.ref == 'refs/heads/main'"
+    )
+    assert job["concurrency"]["group"] == data["jobs"]["deploy"]["concurrency"]["group"]
+    step = job["steps"][-1]
+    assert step["run"] == 'pilot-tui rollback "$PILOT_APP" "$PILOT_RELEASE"'
+    assert step["env"] == {
+        "PILOT_APP": "${{ inputs.app }}",
+        "PILOT_RELEASE": "${{ inputs.release }}",
+    }
+    assert all("inputs." not in s.get("run", "") for j in data["jobs"].values() for s in j["steps"])
+    assert schema_check(text, tmp_path).returncode == 0
+    none = yaml.safe_load(github_oidc.workflow("acme/shop", "main", runs_as, "i", ["fn"]))
+    assert "workflow_dispatch" not in none[True] and "rollback" not in none["jobs"]
+
+
 PREVIEWS = github_oidc.preview_trust_policy(ACCOUNT, "acme/shop")
 
 

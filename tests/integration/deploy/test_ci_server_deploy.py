@@ -151,6 +151,14 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
     deploy = yaml.safe_load(workflow)["jobs"]["deploy"]
     assert deploy["steps"][-1]["run"] == "pilot-tui deploy web"
     assert "API_TOKEN" not in workflow
+    # a rollback started by hand on main: its inputs reach the command as variables only
+    on = yaml.safe_load(workflow)[True]  # (YAML 1.1 reads the key `on` as true)
+    assert on["workflow_dispatch"]["inputs"]["app"]["options"] == ["web"]
+    rollback = yaml.safe_load(workflow)["jobs"]["rollback"]
+    assert "github.ref == 'refs/heads/main'" in rollback["if"]
+    assert rollback["concurrency"]["group"] == "pilot-deploy"
+    assert rollback["steps"][-1]["run"] == 'pilot-tui rollback "$PILOT_APP" "$PILOT_RELEASE"'
+    assert "gh workflow run pilot.yml --repo acme/shop -f app=web" in made.err
 
     # No worker running yet: the run says so at once and asks for nothing.
     checkout = _checkout(root, "run0", "<h1>from CI 0</h1>\n", "hi")
@@ -166,6 +174,18 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
     assert "the Pilot Server's Docker engine runs on" in other.err, other.err
     assert "==> web: build ·" not in other.err  # nothing built
     queue.store.delete(f"{server_queue.WORKERS}/arm@server.json")
+
+    # A worker of a Pilot before rollbacks (its heartbeat says nothing of them) would take
+    # a rollback for a release of no image: the run refuses before it asks.
+    old = json.dumps({"worker": "old@server", "stopped": False, "arch": ""}).encode()
+    queue.store.put_if(f"{server_queue.WORKERS}/old@server.json", old, None)
+    refused = run_job(
+        workflow, checkout, {}, github_tokens, cli, monkeypatch, "rollback", inputs={"app": "web"}
+    )
+    assert refused.code == 1, refused.err
+    assert "old@server is of a Pilot that takes no rollback requests" in refused.err
+    assert not [k for k in queue.store.keys("pilot/deploys/") if "request" in k]
+    queue.store.delete(f"{server_queue.WORKERS}/old@server.json")
 
     log = (tmp_path / "worker.log").open("w+b")
     worker = _worker(root, log)
@@ -251,8 +271,34 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
         assert bad.err.count("did not answer 2xx within") == 1  # said once (found walking)
         assert "the previous release keeps serving" in bad.err
         assert "<h1>from CI 1</h1>" in get(port, "web.localhost")
+
+        # A rollback from CI: the worker puts v1 back (its image on the server's engine,
+        # its settings, its secrets' version), as `rollback` from a machine does; the run
+        # asked AWS for nothing its role does not allow, and built nothing.
+        aws_calls.clear()
+        # (the workflow's own rollback job, as "Run workflow" starts it on main)
+        back = run_job(
+            workflow,
+            checkout,
+            {},
+            github_tokens,
+            cli,
+            monkeypatch,
+            "rollback",
+            inputs={"app": "web", "release": "v1"},
+        )
+        assert back.code == 0, back.err
+        assert back.out.startswith("web\tv5\trollback to v1\thttp://web.localhost"), back.out
+        assert "to roll it back to v1: request " in back.err
+        assert "skipped: rolling back to v1" in back.err  # the worker's build stage
+        assert "to the app's repository" not in back.err  # nothing pushed by the run
+        assert [r for r in aws_calls.requests() if not allows(policy, *r)] == []
+        assert "hello" in get(port, "web.localhost")
+        [live] = docker_client.containers.list(filters={"label": "pilot.app=web"})
+        env = dict(e.split("=", 1) for e in live.attrs["Config"]["Env"])
+        assert env["GREETING"] == "hi" and env["API_TOKEN"] == SECRET  # v1's own
         # nothing secret reached the run's output or the bucket
-        for text in (ran.out, ran.err, bad.out, bad.err, _bucket_text()):
+        for text in (ran.out, ran.err, bad.out, bad.err, back.err, _bucket_text()):
             assert SECRET not in text
     finally:
         code = _stop(worker)
@@ -260,6 +306,7 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
         said = log.read().decode(errors="replace")
     assert code == 128 + signal.SIGTERM, said  # stopped as asked, after no release
     assert "released v2" in said and "for GitHub Actions acme/shop" in said
+    assert "web rolled back to v1, for GitHub Actions" in said
     assert SECRET not in said
 
     monkeypatch.chdir(root)

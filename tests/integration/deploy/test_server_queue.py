@@ -5,6 +5,8 @@ what of a run's pilot.toml the worker takes."""
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
 
@@ -382,3 +384,39 @@ def test_another_runs_claim_is_said_at_once_and_a_pull_requests_withdrawal_write
     queue.finish(taken.id, Outcome(True, release={"id": "v3", "app": "web--pr-7"}))
     ended = server_queue.wait(queue, taken.id, lambda e: None, lambda: False, look_every=0)
     assert ended.ok
+
+
+def test_a_rollback_is_the_branchs_alone_and_asked_only_of_a_worker_that_takes_one(
+    queue, cli, tmp_path
+):
+    """A CI run's rollback of a server app (server_requests.request_rollback): taken with
+    the worker's own pilot.toml (a rollback runs with its release's recorded settings, as
+    from a machine); refused from a pull request's keys, or of a preview; and asked only
+    of a worker that says it takes rollbacks (an older one would take the request for a
+    release of no image)."""
+    import dataclasses
+
+    from pilot_tui.deploy.server_worker import _not_a_pull_requests
+
+    assert cli("init", "--name", "acme").code == 0
+    pf = ProjectFile.load(tmp_path / "pilot.toml")
+    pf.save(add_app(pf.text, WEB))
+    worker = Worker(pf.path, queue, lambda e: None, lambda s: None)
+    rollback = dataclasses.replace(_request(pilot_toml="not toml ["), rollback=True)
+    own = worker.config_for(rollback)
+    assert not isinstance(own, Outcome), own  # the commit's pilot.toml is not read
+    assert _not_a_pull_requests(rollback) is None
+    for forged in (
+        dataclasses.replace(rollback, pull_request=True, preview="pr-7"),
+        dataclasses.replace(rollback, preview="pr-7"),
+    ):
+        refused = _not_a_pull_requests(forged)
+        assert refused is not None and "may not roll back" in refused.message, forged
+
+    queue.beat("new")
+    [seen] = queue.workers_seen()
+    assert "rollback" in seen.takes
+    older = {"worker": "old", "stopped": False, "arch": ""}  # a heartbeat before rollbacks
+    queue.store.put_if(f"{server_queue.WORKERS}/new.json", json.dumps(older).encode(), None)
+    [seen] = queue.workers_seen()
+    assert seen.takes == ()

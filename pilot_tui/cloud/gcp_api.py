@@ -52,13 +52,13 @@ def error_message(text: str) -> str:
     try:
         data = json.loads(text)
     except ValueError:
-        return text.strip()[:300] or "(no message)"
+        return redact.clip(text.strip(), 300) or "(no message)"
     error = data.get("error") if isinstance(data, dict) else None
     if isinstance(error, dict) and error.get("message"):
-        return str(error["message"])[:500]
+        return redact.clip(str(error["message"]), 500)
     if isinstance(error, str):  # OAuth endpoints: {"error": "invalid_grant", ...}
         return f"{error}: {data.get('error_description', '')}".strip(": ")
-    return text.strip()[:300]
+    return redact.clip(text.strip(), 300)
 
 
 def parse_response(request: ApiRequest, status: int, text: str) -> dict[str, Any]:

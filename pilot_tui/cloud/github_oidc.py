@@ -241,10 +241,13 @@ def workflow(
         jobs += _job(
             "rollback",
             f"github.event_name == 'workflow_dispatch' && github.ref == 'refs/heads/{branch}'",
-            ['pilot-tui rollback "$PILOT_APP" "$PILOT_RELEASE"'],
+            # (after --, an input starting with "-" is no option: found reviewing)
+            ['pilot-tui rollback -- "$PILOT_APP" "$PILOT_RELEASE"'],
             {"PILOT_APP": "inputs.app", "PILOT_RELEASE": "inputs.release"},
             runs_as=runs_as,
-            group="pilot-deploy",  # in the deploys' queue: never beside one
+            # Its own queue: a push's deploy waiting would cancel it in the deploys' (the
+            # worker takes the requests one at a time, in order, whichever run asks).
+            why="  # its own queue: a deploy waiting never cancels a rollback waiting",
             **where,
         )
     if previews:

@@ -368,12 +368,29 @@ class Deployer:
             found = previews.split(full)
             if found is None or found[0] != app.name:
                 continue
+            if listed_only and self._being_deployed(full, say):
+                continue  # (found reviewing: a redeploy of one had its image taken)
             if target.previews_refused is None:  # its kind ran it: what is left of it there
                 runs = target.preview(previews.Preview(app.name, found[1], 0))
                 if listed_only and runs.runs_now(self):
                     continue  # made a moment ago, not listed yet: its TTL decides, later
                 runs.destroy(self, say)
             self._forget(full, say)
+
+    def _being_deployed(self, full: str, say: Say) -> bool:
+        """Whether preview ``full`` is being deployed now (its lease held): one that runs
+        nowhere but has a history may be on its way (made again under an old one's name),
+        and is left to its deploy, said. Not known (no bucket, or unreadable): False, as
+        before leases."""
+        if self.shared is None:
+            return False
+        try:
+            holding = shared_lease.held(self.shared, full)
+        except PilotError:
+            return False
+        if holding is not None:
+            say(f"kept {full}: {holding.holder} is deploying it ({holding.what})")
+        return holding is not None
 
     def _one_too_many(
         self,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pilot_tui import redact
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.errors import PilotError
 from pilot_tui.provision.keys import KEY_NAME
@@ -321,4 +322,4 @@ def _reason(exc: BaseException) -> str:
         return "the TLS handshake failed (a certificate this server does not trust?)"
     if "Connection refused" in text or "No such file" in text:
         return "nothing answers there (is Docker running?)"
-    return text[:200]
+    return redact.clip(text, 200)

@@ -51,6 +51,10 @@ WORKERS = f"{PREFIX}/workers"  # each worker's heartbeat: WORKERS/NAME.json
 PREVIEW_ID = "preview-"  # the start of a pull request's run's requests (new_id)
 PULL_REQUEST_PART = "preview-request"  # its request's part: preview-ID.preview-request.json
 PULL_REQUEST_PREVIEW = re.compile(r"pr-[0-9]{1,9}")  # the previews a pull request has
+# A rollback's request: ROLLBACK_ID-ID.rollback-request.json, which a worker older than
+# rollbacks never lists (it would take one for a release of no image).
+ROLLBACK_ID = "rollback-"
+ROLLBACK_PART = "rollback-request"
 # What a worker of this Pilot takes, said in its heartbeat: a run asks for a rollback only
 # of a worker that says it takes them (an older one would take it for a release).
 TAKES = ("release", "preview", "rollback")
@@ -61,6 +65,9 @@ EXPIRED = 600.0  # a request older than this is never released (a worker started
 RESULT_WAIT = 3600.0  # the longest a run waits for a taken request's end
 KEEP = 7 * 86400.0  # a finished request's records are removed after a week
 FLUSH = 1.0  # seconds between writes of a release's events
+# A claim whose worker wrote no events file (its proof: a pull request's role may write a
+# claim, never events) within this long is not that worker's own.
+PROOF_WAIT = 60.0
 
 EVENT_TYPES: dict[str, type[Event]] = {
     t.__name__: t
@@ -121,7 +128,7 @@ class QueueError(PilotError):
     title = "Deploy request failed"
 
 
-def new_id(now: float | None = None, *, preview: bool = False) -> str:
+def new_id(now: float | None = None, *, preview: bool = False, rollback: bool = False) -> str:
     """A request ID: its UTC time to the millisecond first (requests sort by it: two runs
     a moment apart are released in order), then 6 random hex digits. A pull request's
     run's starts with PREVIEW_ID: the previews' role may write those keys alone, and the
@@ -129,7 +136,7 @@ def new_id(now: float | None = None, *, preview: bool = False) -> str:
     moment = time.time() if now is None else now
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(moment))
     made = f"{stamp}.{int(moment * 1000) % 1000:03d}Z-{os.urandom(3).hex()}"
-    return f"{PREVIEW_ID}{made}" if preview else made
+    return f"{PREVIEW_ID if preview else ROLLBACK_ID if rollback else ''}{made}"
 
 
 def known_fields(kind: type[Any], data: dict[str, Any]) -> dict[str, Any]:
@@ -172,7 +179,8 @@ class Request(Record):
     # Set by the worker from the request's key (Queue.pending), whatever the JSON says.
     pull_request: bool = False
     # A rollback of the app (nothing is built or pulled): to ``rollback_to``, or with None
-    # to the release before the live one, as `pilot-tui rollback APP [RELEASE]`.
+    # to the release before the live one, as `pilot-tui rollback APP [RELEASE]`. Set by the
+    # worker from the key too (ROLLBACK_PART).
     rollback: bool = False
     rollback_to: str | None = None
 
@@ -225,6 +233,8 @@ class Queue:
     def key(self, request_id: str, part: str) -> str:
         if part == "request" and request_id.startswith(PREVIEW_ID):
             part = PULL_REQUEST_PART
+        elif part == "request" and request_id.startswith(ROLLBACK_ID):
+            part = ROLLBACK_PART
         return f"{PREFIX}/{request_id}.{part}.json"
 
     def _create(self, key: str, data: bytes) -> bool:
@@ -316,6 +326,11 @@ class Queue:
         found = self.store.read_stored(self.key(request_id, "result"))
         return None if found is None else Outcome.from_bytes(found.data)
 
+    def started(self, request_id: str) -> bool:
+        """Whether the worker that took ``request_id`` wrote its events file (at once, as
+        it claims: Worker.take), which no pull request's run may write."""
+        return self.store.read_stored(self.key(request_id, "events")) is not None
+
     def events(self, request_id: str) -> list[Event]:
         found = self.store.read_stored(self.key(request_id, "events"))
         if found is None:
@@ -328,7 +343,7 @@ class Queue:
         keys = set(self.store.keys(f"{PREFIX}/"))
         found = []
         for key in sorted(keys):
-            request_id, pull_request = _request_of(key)
+            request_id, pull_request, rollback = _request_of(key)
             if request_id is None or self.key(request_id, "claim") in keys:
                 continue
             stored = self.store.read_stored(key)
@@ -340,7 +355,11 @@ class Queue:
                 continue
             # Whose it is, by its key: the words in it are the writer's (found reviewing: a
             # pull request's, naming another ID, was released as the app's own).
-            found.append(dataclasses.replace(request, id=request_id, pull_request=pull_request))
+            found.append(
+                dataclasses.replace(
+                    request, id=request_id, pull_request=pull_request, rollback=rollback
+                )
+            )
         return found
 
     def claim(self, request_id: str, worker: str) -> float | None:
@@ -387,17 +406,23 @@ class Queue:
         return gone
 
 
-def _request_of(key: str) -> tuple[str | None, bool]:
-    """(the request's ID, whether it is a pull request's) of a request's key; (None, _) for
-    another record, or a branch's request key whose ID says pull request (nobody writes
-    those: its claim and result would be looked for under the other name)."""
+def _request_of(key: str) -> tuple[str | None, bool, bool]:
+    """(the request's ID, whether it is a pull request's, whether a rollback) of a
+    request's key; (None, ...) for another record, or a branch's request key whose ID
+    says pull request or rollback (nobody writes those: its claim and result would be
+    looked for under the other name)."""
     name = key.removeprefix(f"{PREFIX}/")
-    pulled = f".{PULL_REQUEST_PART}.json"
-    if name.endswith(pulled) and name.startswith(PREVIEW_ID):
-        return name.removesuffix(pulled), True
-    if name.endswith(".request.json") and not name.startswith(PREVIEW_ID) and "/" not in name:
-        return name.removesuffix(".request.json"), False
-    return None, False
+    if "/" in name:
+        return None, False, False
+    for start, part, pull_request, rollback in (
+        (PREVIEW_ID, PULL_REQUEST_PART, True, False),
+        (ROLLBACK_ID, ROLLBACK_PART, False, True),
+    ):
+        if name.startswith(start) and name.endswith(f".{part}.json"):
+            return name.removesuffix(f".{part}.json"), pull_request, rollback
+    if name.endswith(".request.json") and not name.startswith((PREVIEW_ID, ROLLBACK_ID)):
+        return name.removesuffix(".request.json"), False, False
+    return None, False, False
 
 
 def _beat_key(worker: str) -> str:
@@ -464,6 +489,7 @@ def wait(
     claim_wait: float = CLAIM_WAIT,
     result_wait: float = RESULT_WAIT,
     look_every: float = 10.0,
+    proof_wait: float = PROOF_WAIT,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Outcome:
@@ -471,10 +497,12 @@ def wait(
     request no worker took within ``claim_wait`` seconds is withdrawn (never released
     later). Once taken, the worker's heartbeat is looked at every ``look_every`` seconds:
     a worker that stopped or vanished meanwhile is an error at once, as is one that did
-    not end it within ``result_wait``."""
+    not end it within ``result_wait``, or a claim its worker wrote no events of within
+    ``proof_wait`` (another run's, in the worker's name)."""
     started = clock()
     shown = 0
     claimer: str | None = None
+    claimed_at: float | None = None
     looked = started
     while True:
         outcome = queue.result(request_id)
@@ -496,6 +524,8 @@ def wait(
         if claimer is None:
             claimer = _taken_by(queue, request_id)
         now = clock()
+        if claimer and claimed_at is None:
+            claimed_at = now
         if claimer is None and now - started > claim_wait:
             why = f"no worker took it within {claim_wait:.0f} s"
             if queue.withdraw(request_id, why):
@@ -503,7 +533,8 @@ def wait(
             claimer = _taken_by(queue, request_id) or "?"  # taken at the last moment
         if claimer and now - looked >= look_every:
             looked = now
-            _check_still_taking(queue, request_id, claimer)
+            due = claimed_at is not None and now - claimed_at >= proof_wait and shown == 0
+            _check_still_taking(queue, request_id, claimer, proof_due=due)
         if now - started > result_wait:
             raise QueueError(
                 f"the worker took the request but did not end it in {result_wait:.0f} s"
@@ -531,12 +562,22 @@ def _taken_by(queue: Queue, request_id: str) -> str | None:
     return found[0]
 
 
-def _check_still_taking(queue: Queue, request_id: str, claimer: str) -> None:
+def _check_still_taking(
+    queue: Queue, request_id: str, claimer: str, *, proof_due: bool = False
+) -> None:
     """QueueError when the worker that took ``request_id`` stopped, has not beaten lately,
-    or never beat here (a claim no worker wrote), and left it without a result."""
+    or never beat here, or (``proof_due``) wrote no events file of it: a claim another
+    run wrote, in a worker's name or none (a pull request's role may write a claim where
+    none is); each only when it left no result."""
     seen = [s for s in queue.workers_seen() if s.worker == claimer]
-    if all(s.taking for s in seen) and seen:
-        return
+    if seen and all(s.taking for s in seen):
+        if not proof_due or queue.started(request_id) or queue.result(request_id) is not None:
+            return
+        raise QueueError(
+            f"the request was claimed in the name of the worker {claimer}, which wrote "
+            f"nothing of it in {PROOF_WAIT:.0f} s: another run claimed it, and no worker "
+            "releases it; run the job again"
+        )
     if queue.result(request_id) is not None:
         return
     if not seen:

@@ -103,7 +103,7 @@ def request_rollback(
     it made, or DeployError as the worker said it failed."""
     worker = _worker_for(ctx, log, app, queue, building=False, asking="rollback")
     request = server_queue.Request(
-        server_queue.new_id(),
+        server_queue.new_id(rollback=True),
         app.name,
         "",
         "",

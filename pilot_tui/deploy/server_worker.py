@@ -156,6 +156,10 @@ class Worker:
             return None
         if age is None:
             return None
+        # Its events file at once: the run's proof that this worker took it (a pull
+        # request's role may write a claim in a worker's name, never events).
+        with contextlib.suppress(SharedHistoryError):
+            self.queue.write_events(request.id, [])
         asked = (
             f"{request.app} rolled back to {request.rollback_to or 'the release before'}"
             if request.rollback
@@ -401,6 +405,7 @@ class Worker:
         apps = on_docker_host(a for a in config.apps if a.previews.max > 0)
         if not apps:
             return
+        self.busy = True  # a stop waits for it: never cut in the middle of a removal
         try:
             with open_deployer(
                 self.project_file,
@@ -416,6 +421,8 @@ class Worker:
             self.say(f"warning: the server's apps' expired previews not looked for: {exc}")
         except Exception:  # a bug: said, and the worker goes on taking requests
             self.say(redact.text(traceback.format_exc()))
+        finally:
+            self.busy = False
 
 
 def _problems(checked: Checked) -> str:

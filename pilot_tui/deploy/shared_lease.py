@@ -104,6 +104,12 @@ def _read(store: SharedHistory, app: str) -> Found:
     return Found(Holding.from_bytes(stored.data), stored.version, stored.age)
 
 
+def held(store: SharedHistory, app: str) -> Holding | None:
+    """Who holds ``app``'s lease now (a deploy under way), or None when it is free."""
+    found = _read(store, app)
+    return None if found.free else found.holding
+
+
 def _put(store: SharedHistory, app: str, holding: Holding, version: str) -> str:
     """``holding`` written over ``version`` only; the version written. A retried write
     whose first answer was lost (the SDKs retry) finds its own bytes there: that is ours,

@@ -128,8 +128,10 @@ def test_the_workflow_deploys_on_a_push_with_an_oidc_token_only(tmp_path):
 def test_a_rollback_started_by_hand_passes_its_inputs_as_variables_only(tmp_path):
     """The server's apps' rollback job (workflow_dispatch): the app a choice of them, the
     release free text that reaches the command as a variable, never as the script's text
-    (an input in a `run:` line is a script injection); on the deployed branch alone (the
-    role admits no other), in the deploys' queue."""
+    (an input in a `run:` line is a script injection), after `--` (review: "--yes" as the
+    release was read as an option); on the deployed branch alone (the role admits no
+    other), in a queue of its own (review: in the deploys', a push's deploy waiting
+    cancelled a rollback waiting)."""
     runs_as = github_oidc.aws_role("arn:aws:iam::1:role/pilot-acme-github", "eu-west-1")
     text = github_oidc.workflow(
         "acme/shop", "main", runs_as, "i", ["web", "fn"], [], [], None, ["web"]
@@ -142,9 +144,9 @@ def test_a_rollback_started_by_hand_passes_its_inputs_as_variables_only(tmp_path
     assert job["if"] == (
         "github.event_name == 'workflow_dispatch' && github.ref == 'refs/heads/main'"
     )
-    assert job["concurrency"]["group"] == data["jobs"]["deploy"]["concurrency"]["group"]
+    assert job["concurrency"]["group"] == "pilot-rollback"
     step = job["steps"][-1]
-    assert step["run"] == 'pilot-tui rollback "$PILOT_APP" "$PILOT_RELEASE"'
+    assert step["run"] == 'pilot-tui rollback -- "$PILOT_APP" "$PILOT_RELEASE"'
     assert step["env"] == {
         "PILOT_APP": "${{ inputs.app }}",
         "PILOT_RELEASE": "${{ inputs.release }}",

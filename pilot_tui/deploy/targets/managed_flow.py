@@ -498,7 +498,7 @@ def _revert(
         said = str(exc) if isinstance(exc, PilotError) else type(exc).__name__
         message = (
             f"{bad.id} went bad ({why}), and {good.id} could not be put back "
-            f"({said[:200]}): {bad.id} is still live; roll back to an earlier release "
+            f"({redact.clip(said, 200)}): {bad.id} is still live; roll back to an earlier release "
             f"(pilot-tui rollback {name} RELEASE) or deploy a good commit"
         )
         log.emit(StageFailed(name, "release", message))

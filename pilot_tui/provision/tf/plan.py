@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pilot_tui import exposure
+from pilot_tui import exposure, redact
 
 # Web traffic to the apps is meant for everyone: not a warning. Anything else open to the
 # world is (SSH, Docker, databases...).
@@ -70,7 +70,7 @@ def _details(rtype: str, after: dict[str, Any], unknown: dict[str, Any]) -> str:
 
 def _short(value: object) -> str:
     text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return redact.clip(text, 40)
 
 
 def _world_open(address: str, rtype: str, after: dict[str, Any]) -> list[str]:

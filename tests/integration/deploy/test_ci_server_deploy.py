@@ -156,8 +156,8 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
     assert on["workflow_dispatch"]["inputs"]["app"]["options"] == ["web"]
     rollback = yaml.safe_load(workflow)["jobs"]["rollback"]
     assert "github.ref == 'refs/heads/main'" in rollback["if"]
-    assert rollback["concurrency"]["group"] == "pilot-deploy"
-    assert rollback["steps"][-1]["run"] == 'pilot-tui rollback "$PILOT_APP" "$PILOT_RELEASE"'
+    assert rollback["concurrency"]["group"] == "pilot-rollback"
+    assert rollback["steps"][-1]["run"] == 'pilot-tui rollback -- "$PILOT_APP" "$PILOT_RELEASE"'
     assert "gh workflow run pilot.yml --repo acme/shop -f app=web" in made.err
 
     # No worker running yet: the run says so at once and asks for nothing.
@@ -719,6 +719,7 @@ def test_the_worker_forgets_what_is_left_of_the_previews_the_agent_removed(
     starts) now forgets them; the app's own history, and a preview still running, stay.
     (The test removes pr-9's containers as the agent does; the agent's own removal is
     tested in test_previews.py.)"""
+    from pilot_tui.deploy import shared_lease
     from pilot_tui.deploy.lease_rules import key as lease_key
     from pilot_tui.deploy.server_worker import Worker
 
@@ -739,7 +740,16 @@ def test_the_worker_forgets_what_is_left_of_the_previews_the_agent_removed(
         box.remove(force=True)
     queue = Queue(SharedHistory("s3", BUCKET, s3))
     said: list[str] = []
-    Worker(root / "pilot.toml", queue, lambda e: None, said.append, name="w")._tidy()
+    worker = Worker(root / "pilot.toml", queue, lambda e: None, said.append, name="w")
+    # Review: one being deployed again under that name (its lease held) is left to it.
+    lease = shared_lease.take(queue.store, "web--pr-9", "alice@laptop", "preview")
+    try:
+        worker._tidy()
+    finally:
+        lease.release()
+    assert "kept web--pr-9: alice@laptop is deploying it (preview)" in said, said
+    assert "pilot/releases/web--pr-9.json" in stored()
+    worker._tidy()
     assert not left & stored(), said
     assert kept <= stored()
     assert "removed the release history of web--pr-9" in said

@@ -379,6 +379,19 @@ def test_another_runs_claim_is_said_at_once_and_a_pull_requests_withdrawal_write
         server_queue.wait(queue, mine.id, lambda e: None, lambda: False, poll=0.01, claim_wait=0)
     assert queue.pending() == []
 
+    # Review: a claim in the name of the live worker (the role reads its heartbeat) left
+    # the run waiting its hour; the worker's own claim comes with its events file, which
+    # that role may not write.
+    named = asked()
+    queue.claim(named.id, "w1")
+    with pytest.raises(QueueError, match=r"claimed in the name of the worker w1, which wrote"):
+        server_queue.wait(queue, named.id, lambda e: None, lambda: False, proof_wait=0, **soon)
+    real = asked()
+    queue.claim(real.id, "w1")
+    queue.write_events(real.id, [])  # (Worker.take: as it claims)
+    with pytest.raises(QueueError, match="did not end it in"):  # waited for, not refused
+        server_queue.wait(queue, real.id, lambda e: None, lambda: False, proof_wait=0, **soon)
+
     taken = asked()  # a worker's claim, with its heartbeat: waited for, as before
     queue.claim(taken.id, "w1")
     queue.finish(taken.id, Outcome(True, release={"id": "v3", "app": "web--pr-7"}))
@@ -412,6 +425,18 @@ def test_a_rollback_is_the_branchs_alone_and_asked_only_of_a_worker_that_takes_o
     ):
         refused = _not_a_pull_requests(forged)
         assert refused is not None and "may not roll back" in refused.message, forged
+
+    # A rollback's key is one a worker older than rollbacks never lists (review: it took
+    # one for a release of no image); whether a request is a rollback is its key's say.
+    made = dataclasses.replace(rollback, id=server_queue.new_id(rollback=True))
+    queue.submit(made)
+    key = queue.key(made.id, "request")
+    assert key.endswith(f".{server_queue.ROLLBACK_PART}.json")
+    assert not key.endswith(".request.json")
+    plain = dataclasses.replace(rollback, id=server_queue.new_id())  # says rollback, is not
+    queue.submit(plain)
+    found = {r.id: r for r in queue.pending()}
+    assert found[made.id].rollback and not found[plain.id].rollback
 
     queue.beat("new")
     [seen] = queue.workers_seen()

@@ -142,6 +142,7 @@ def github(ns: argparse.Namespace) -> int:
                 if worker_refusal(config) is not None
                 else " (or on the Pilot Server itself: pilot-tui config set server.ci_worker true)"
             )
+            + ","  # (walk: a comma missing before "releases it")
         )
         sys.stderr.write(
             f"{', '.join(on_server)} {'runs' if len(on_server) == 1 else 'run'} on the Pilot "

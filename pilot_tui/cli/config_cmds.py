@@ -102,6 +102,7 @@ def get(ns: argparse.Namespace) -> int:
 
 
 def _write(pf: ProjectFile, new_text: str, what: str, key: str) -> int:
+    before = _value_at(pf.check().config, key)
     try:
         checked = pf.save(new_text)
     except ConfigRefused as exc:
@@ -116,10 +117,24 @@ def _write(pf: ProjectFile, new_text: str, what: str, key: str) -> int:
     for line in checked.report.lines():  # warnings only: errors were refused above
         sys.stderr.write(line + "\n")
     print(f"{pf.display}: {what}")
+    # What the change needs to take effect: turned on, and turned off (found walking: one
+    # hint for both, and for a value that changed nothing).
     info = field_at(PilotConfig, key)
-    if info is not None and info.meta.get("then"):
-        say(f"next: {info.meta['then']}")
+    after = _value_at(checked.config, key)
+    if info is not None and after != before:
+        hint = info.meta.get("then" if after else "then_off")
+        if hint:
+            say(f"next: {hint}")
     return EXIT_OK
+
+
+def _value_at(config: PilotConfig | None, dotted: str) -> object:
+    """The effective value of the key ``dotted`` names through nested tables (None when
+    the file is not valid, or the key is in an array of tables)."""
+    found: object = config
+    for part in dotted.split("."):
+        found = getattr(found, part, None)
+    return found
 
 
 def set_(ns: argparse.Namespace) -> int:

@@ -287,7 +287,11 @@ def rollback(ns: argparse.Namespace) -> int:
     # (deploying: in a CI run, a Docker host app's rollback is a request to the worker)
     with deployer(ns, lock_wait=ns.wait, apps=[ns.app], loaded=loaded, deploying=True) as engine:
         engine.app(ns.app)  # an unknown app is bad input (exit 2), said before anything
-        live = engine.newest_live(ns.app) if ns.release is not None else None
+        live = engine.newest_live(ns.app)  # (the shared history pulled first)
+        if not history.load(engine.state_dir, ns.app):
+            # (found walking: it pulled the edge's image first, then said "release failed")
+            error(f"{ns.app} has no releases yet: nothing to roll back (pilot-tui deploy {ns.app})")
+            return EXIT_INVALID
         if live is not None and live.id == ns.release:
             # (found walking: it made "v6 rollback to v5", changing nothing)
             error(

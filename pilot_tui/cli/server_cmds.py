@@ -434,7 +434,7 @@ def status(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _ci_worker(config: PilotConfig, project: Project) -> tuple[dict[str, Any] | None, str] | None:
+def _ci_worker(config: PilotConfig, project: Project) -> tuple[dict[str, Any], str] | None:
     """The worker releasing CI runs' deploys of the server's apps (its heartbeat, as JSON
     and in words), when the project's state is shared and an app runs on the server; None
     when neither, or the bucket cannot be asked without starting anything."""
@@ -449,14 +449,17 @@ def _ci_worker(config: PilotConfig, project: Project) -> tuple[dict[str, Any] | 
         if shared is None:  # the sandbox's emulators are not running
             return None
         seen = server_queue.Queue(shared).worker_seen()
-    except SharedHistoryError as exc:
-        return None, f"unknown: {exc}"
+    except SharedHistoryError as exc:  # (walk: --json said null, the reason lost)
+        return {"taking": None, "error": str(exc)}, f"unknown: {exc}"
+    said = server_queue.describe_worker(seen)
     if seen is None:
-        return None, server_queue.describe_worker(seen)
+        return {"taking": False, "said": said}, said
     data = {
         "worker": seen.worker,
         "seen_seconds_ago": round(seen.age),
         "stopped": seen.stopped,
         "taking": seen.taking,  # beat lately, and did not say it stopped
+        "takes": list(seen.takes),
+        "said": said,
     }
-    return data, server_queue.describe_worker(seen)
+    return data, said

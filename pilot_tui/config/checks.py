@@ -218,7 +218,8 @@ def _server(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
     if worker_refused is not None:
         yield Problem(
             ("server", "ci_worker"),
-            f"{worker_refused}; elsewhere run `pilot-tui server worker` on a machine that stays on",
+            f"{worker_refused}; elsewhere run `pilot-tui server worker` on a machine that "
+            "stays on, and turn this off: pilot-tui config unset server.ci_worker",
         )
     if server.home == "gcp" and not cfg.gcp.project:
         yield Problem(

@@ -38,8 +38,8 @@ TlsMode = Literal["auto", "off"]
 
 def setting(default: object = None, doc: str = "", **meta: object) -> Any:
     """A dataclass field with documentation; mutable defaults are copied per instance.
-    ``then`` (in ``meta``): what to run for a change of it to take effect, said by
-    `config set` and `config unset`."""
+    ``then`` and ``then_off`` (in ``meta``): what to run for it to take effect, turned on
+    and turned off, said by `config set` and `config unset`."""
     meta["doc"] = doc
     if isinstance(default, list | dict):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
@@ -211,8 +211,9 @@ class ServerSettings:
         "repositories); each deploy from here brings its copy of pilot.toml and the secrets "
         'up to date. Needs home = "aws" and state.backend = "s3".',
         then="`pilot-tui server up` grants the server's role what the worker needs, then "
-        "the next `pilot-tui deploy` from here starts it on the Pilot Server; turned off, "
-        "that deploy removes it",
+        "the next `pilot-tui deploy` from here starts it on the Pilot Server",
+        then_off="the next `pilot-tui deploy` from here removes the worker from the Pilot "
+        "Server (after the release under way)",
     )
     hsts: bool = setting(
         False,

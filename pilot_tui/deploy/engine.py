@@ -259,6 +259,12 @@ class Deployer:
         """The name of ``app``'s preview ``wanted`` to remove: a name, its branch's, or its
         full name APP--NAME as `preview list` shows it (on a laptop and in a CI run alike:
         found walking, a run refused the full name)."""
+        parts = previews.split(wanted)
+        if parts is not None and parts[0] != app.name and self.config.app(parts[0]) is not None:
+            raise previews.PreviewError(  # (walk: taken for app's preview "ui-pr-7")
+                f"{wanted} is a preview of {parts[0]}, not of {app.name}: pilot-tui preview "
+                f"destroy {parts[0]} {parts[1]}"
+            )
         return self.preview_name(app, wanted.removeprefix(previews.full_name(app.name, "")))
 
     def list_previews(self, apps: list[str] | None = None) -> list[previews.Preview]:

@@ -35,9 +35,10 @@ import dataclasses
 import json
 import os
 import re
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -61,7 +62,10 @@ TAKES = ("release", "preview", "rollback")
 BEAT = 30.0  # seconds between a worker's heartbeats (S3 bills each write)
 STALE = 120.0  # a heartbeat older than this: no worker is taking requests
 CLAIM_WAIT = 120.0  # a request no worker took in this long is withdrawn by its run
-EXPIRED = 600.0  # a request older than this is never released (a worker started late)
+# A request older than this is never released: its run withdrew it by then, or was killed
+# before it could (found walking: a worker started later made two releases no one waited
+# for).
+EXPIRED = CLAIM_WAIT + 30.0
 RESULT_WAIT = 3600.0  # the longest a run waits for a taken request's end
 KEEP = 7 * 86400.0  # a finished request's records are removed after a week
 FLUSH = 1.0  # seconds between writes of a release's events
@@ -499,6 +503,55 @@ def wait(
     a worker that stopped or vanished meanwhile is an error at once, as is one that did
     not end it within ``result_wait``, or a claim its worker wrote no events of within
     ``proof_wait`` (another run's, in the worker's name)."""
+    with _terminated_as_interrupted():
+        return _wait(
+            queue,
+            request_id,
+            emit,
+            cancelled,
+            poll,
+            claim_wait,
+            result_wait,
+            look_every,
+            proof_wait,
+            clock,
+            sleep,
+        )
+
+
+@contextlib.contextmanager
+def _terminated_as_interrupted() -> Iterator[None]:
+    """SIGTERM (a `timeout`, a runner stopping the job) ends the wait as Ctrl+C does: a
+    request no worker took yet is withdrawn, never left for a worker started later (found
+    walking: one was released minutes after its run was gone). Outside the main thread
+    (the app's workers) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _wait(
+    queue: Queue,
+    request_id: str,
+    emit: Callable[[Event], None],
+    cancelled: Callable[[], bool],
+    poll: float,
+    claim_wait: float,
+    result_wait: float,
+    look_every: float,
+    proof_wait: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> Outcome:
     started = clock()
     shown = 0
     claimer: str | None = None

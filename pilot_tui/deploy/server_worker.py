@@ -175,8 +175,9 @@ class Worker:
         try:
             if age > server_queue.EXPIRED:  # its age when claimed: never released late
                 outcome = refused(
-                    f"not released: the request waited {age / 60:.0f} min, and a release "
-                    "that late may be older than the one serving now; run the deploy again"
+                    f"not released: the request waited {age:.0f} s, so its run gave up on "
+                    "it (or was stopped), and a release that late may be older than the one "
+                    "serving now; run the job again"
                 )
                 late = StageFailed(request.app, "deploy", outcome.message)
                 writer.emit(late)

@@ -282,7 +282,15 @@ def test_a_setting_that_needs_a_command_to_take_effect_says_which(cli, project):
     assert turned.code == 0, turned.err
     assert turned.err.startswith("next: `pilot-tui server up` grants the server's role")
     assert "`pilot-tui deploy` from here starts it" in turned.err
-    assert "next:" in cli("config", "unset", "server.ci_worker").err
+    assert "next:" not in cli("config", "set", "server.ci_worker", "true").err  # unchanged
+    off = cli("config", "unset", "server.ci_worker").err
+    assert off.startswith("next: the next `pilot-tui deploy` from here removes the worker"), off
+    assert "server up" not in off
+    assert "next:" not in cli("config", "set", "server.ci_worker", "false").err  # off already
+    moved = cli("config", "set", "server.ci_worker", "true")
+    refused = cli("config", "set", "server.home", '"sandbox"')  # the worker needs AWS
+    assert moved.code == 0 and refused.code == 2
+    assert "turn this off: pilot-tui config unset server.ci_worker" in refused.err
     assert "next:" not in cli("config", "set", "aws.region", '"eu-west-1"').err
     assert "next:" not in cli("config", "set", "apps", '[{ name = "api", path = "." }]').err
 
@@ -494,3 +502,17 @@ def test_app_list_json_says_an_undeployed_app_with_nulls(cli):
             "simulated_url": None,
         }
     ]
+
+
+def test_a_rollback_of_an_app_never_released_says_so_before_anything(cli, project):
+    """Found walking: `rollback` of an app with no release pulled the edge's image (or
+    failed on it), then said "release failed: no earlier release to roll back to", exit 1.
+    It is bad input, said first: deploy it."""
+    site = 'build = { kind = "static" }, target = { kind = "s3-cloudfront" }'
+    app = f'[{{ name = "docs", path = ".", {site} }}]'
+    assert cli("config", "set", "apps", app).code == 0
+    for asked in (["docs"], ["docs", "v3"], ["docs", ""]):
+        back = cli("rollback", *asked)
+        assert back.code == 2, back.err
+        assert "docs has no releases yet: nothing to roll back (pilot-tui deploy docs)" in back.err
+        assert "release failed" not in back.err

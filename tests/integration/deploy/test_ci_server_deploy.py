@@ -261,6 +261,7 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
         taking = shown["deploy_worker"]  # (walk: named as the output ci_worker was)
         assert "ci_worker" not in shown
         assert taking["stopped"] is False and taking["seen_seconds_ago"] < 120
+        assert "taking requests" in taking["said"] and "rollback" in taking["takes"]
 
         # A release that fails its health check: the run fails with the worker's reason,
         # and v2 keeps serving.

@@ -73,7 +73,7 @@ def test_previews_beside_the_app_capped_expired_and_destroyed(site, cli, docker_
     assert (name, release) == ("hello--feature-one", "v1")
     # (walk: a first release said it was stopping the previous one)
     assert "stopping the previous release" not in one.err
-    assert "the first release: none to stop" in one.err
+    assert "no earlier release runs: none to stop" in one.err
     assert url == f"http://hello--feature-one.localhost:{port}/"
     two = cli("deploy", "hello", "--preview", "two")
     assert two.code == 0, two.err

@@ -124,7 +124,9 @@ def test_a_request_that_waited_too_long_is_refused_not_released(queue, cli, tmp_
     queue.claim = lambda request_id, name: server_queue.EXPIRED + 1  # claimed that late
     outcome = worker.take(request)
     assert outcome is not None and not outcome.ok and outcome.exit_code == 2
-    assert "the request waited 10 min" in outcome.message
+    assert f"the request waited {server_queue.EXPIRED + 1:.0f} s" in outcome.message
+    # (walk: 10 minutes, though its run withdraws it or is gone after CLAIM_WAIT)
+    assert server_queue.EXPIRED < server_queue.CLAIM_WAIT + 60
     assert queue.result(request.id) == outcome
     assert (outcome.request, outcome.app) == (request.id, "web")  # which one (walk)
 
@@ -239,6 +241,26 @@ def test_a_worker_stops_when_the_bucket_is_gone(queue, cli, tmp_path):
     thread.join(timeout=20)
     assert not thread.is_alive()
     assert len(ended) == 1 and isinstance(ended[0], NoBucket), ended
+
+
+def test_a_run_stopped_by_sigterm_withdraws_its_request(queue):
+    """Found walking: a run stopped by SIGTERM (`timeout`, a runner ending the job) left
+    its request, and a worker started minutes later released it. SIGTERM now ends the
+    wait as Ctrl+C does."""
+    import os
+    import signal
+
+    request = _request()
+    queue.submit(request)
+
+    def terminated(_seconds: float) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        server_queue.wait(queue, request.id, lambda e: None, lambda: False, sleep=terminated)
+    assert queue.claimer(request.id) == ""  # withdrawn: no worker takes it now
+    assert signal.getsignal(signal.SIGTERM) is before  # given back
 
 
 def test_a_stopped_run_withdraws_its_request_on_ctrl_c_too(queue):

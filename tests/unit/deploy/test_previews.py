@@ -272,3 +272,32 @@ def test_two_deploys_racing_to_the_last_place_keep_exactly_one():
     assert previews.lost_race(roomy, second, before, now, now=1002.0) is None
     redeploy = Preview("fn", "old", 2000.0)
     assert previews.lost_race(app, redeploy, before, now, now=1002.0) is None
+
+
+def test_a_preview_to_remove_is_named_by_its_name_or_its_full_name_and_no_other_apps(tmp_path):
+    """`preview destroy APP NAME` takes NAME or APP--NAME (as `preview list` shows it), on a
+    laptop and in a CI run alike (walk: a run refused web--pr-7); another app's preview
+    (ui--pr-7 of shop) is said as such, never turned into a name of shop's ("ui-pr-7")."""
+    from pilot_tui.config.validate import check_text
+    from pilot_tui.deploy.engine import Deployer
+    from pilot_tui.deploy.previews import PreviewError
+
+    text = """[project]
+name = "acme"
+
+[[apps]]
+name = "shop"
+path = "."
+
+[[apps]]
+name = "ui"
+path = "."
+"""
+    config = check_text(text).config
+    assert config is not None
+    engine = Deployer(None, None, config, tmp_path / ".pilot", tmp_path, lambda event: None)
+    shop = config.app("shop")
+    assert engine.existing_preview_name(shop, "pr-7") == "pr-7"
+    assert engine.existing_preview_name(shop, "shop--pr-7") == "pr-7"
+    with pytest.raises(PreviewError, match=r"ui--pr-7 is a preview of ui, not of shop: "):
+        engine.existing_preview_name(shop, "ui--pr-7")

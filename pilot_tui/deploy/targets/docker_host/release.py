@@ -272,7 +272,7 @@ def backup_agent(ctx: Context, line: Callable[[str], None]) -> None:
             plan = agent_plan(ctx, backups=False)
             if plan is None:
                 raise
-            line(f"warning: scheduled backups are not running: {redact.clip(str(exc), 300)}")
+            line(f"warning: scheduled backups are not running: {redact.clip(str(exc), 600)}")
         if plan is None:
             scheduling.remove(ctx.client, ctx.project)
         else:
@@ -280,7 +280,7 @@ def backup_agent(ctx: Context, line: Callable[[str], None]) -> None:
     except (PilotError, DockerException, OSError) as exc:
         line(
             "warning: the agent on the Docker host (scheduled backups, expired previews) was "
-            f"not brought up to date: {redact.clip(str(exc), 300)}"
+            f"not brought up to date: {redact.clip(str(exc), 600)}"
         )
 
 
@@ -327,7 +327,7 @@ def agent_for_previews(ctx: Context, line: Callable[[str], None]) -> None:
     except (PilotError, DockerException, OSError) as exc:
         line(
             "warning: the agent on the Pilot Server (it removes expired previews) was not "
-            f"brought up to date: {redact.clip(str(exc), 300)}; `pilot-tui preview prune` "
+            f"brought up to date: {redact.clip(str(exc), 600)}; `pilot-tui preview prune` "
             "removes them from here"
         )
 
@@ -561,7 +561,7 @@ def _switch(
     others = [
         c for c in containers.app_containers(client, ctx.project, name) if c.id != container.id
     ]
-    done = "previous release stopped" if others else "the first release: none to stop"
+    done = "previous release stopped" if others else "no earlier release runs: none to stop"
     if others:  # (found walking: a first release said it stopped one)
         line(f"stopping the previous release (up to {stop_timeout} s to finish)")
     try:

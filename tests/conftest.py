@@ -47,6 +47,20 @@ def private_user_config(tmp_path_factory):
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def no_docker_of_this_machine(tmp_path_factory):
+    """The sandbox deploys on this machine's Docker (DOCKER_HOST, else its default
+    socket): the tests never reach the person's own engine, whose containers a test's
+    `server destroy` of project "acme" would remove (found walking: a test run removed a
+    walk's containers), and "no engine answers" holds wherever they run. A test that wants
+    an engine names the tests' private one (deploy_fixtures.docker_engine), whatever
+    DOCKER_HOST the person running them has set."""
+    with pytest.MonkeyPatch.context() as patch:
+        nowhere = tmp_path_factory.mktemp("no-docker") / "nothing-listens.sock"
+        patch.setenv("DOCKER_HOST", f"unix://{nowhere}")
+        yield
+
+
 @dataclass
 class Result:
     code: int

@@ -105,6 +105,7 @@ def github(ns: argparse.Namespace) -> int:
     # Before the trust changes: a refused file leaves the trust as the old one is.
     if path.is_file() and path.read_text(encoding="utf-8") != text and not ns.force:
         error(f"{path} exists and differs from Pilot's: add --force to replace it")
+        _say_how_it_differs(path.read_text(encoding="utf-8"), text)
         return EXIT_INVALID
     try:  # the bucket first: the CI account is granted on it (on Google Cloud)
         shared = _share_history(config, project, apps.deployed)
@@ -196,6 +197,22 @@ def github(ns: argparse.Namespace) -> int:
         for name in apps.preview_secrets:
             sys.stderr.write(f"  gh secret set PREVIEW_{name} --repo {ns.repo}\n")
     return EXIT_OK
+
+
+def _say_how_it_differs(yours: str, ours: str, most: int = 40) -> None:
+    """The lines --force would change in the workflow, as a diff (its first ``most``):
+    edits of your own are seen before they are replaced (found walking)."""
+    import difflib
+
+    lines = list(
+        difflib.unified_diff(
+            yours.splitlines(), ours.splitlines(), "yours", "Pilot's", n=1, lineterm=""
+        )
+    )
+    for line in lines[:most]:
+        sys.stderr.write(f"  {line}\n")
+    if len(lines) > most:
+        sys.stderr.write(f"  ... and {len(lines) - most} more lines\n")
 
 
 def _say_where_previews_go(

@@ -280,8 +280,15 @@ def workflow(
         if previews
         else ""
     )
+    by_hand = (
+        f"\n# Run by hand on {branch} (Actions tab, or `gh workflow run pilot.yml -f app=APP "
+        "[-f release=vN]`),\n# it rolls one of "
+        f"{', '.join(rolled_back)} back (empty release: the one before the live one)."
+        if rolled_back
+        else ""
+    )
     return f"""# Written by `pilot-tui ci github --repo {repo}`: deploys {", ".join(apps)} on a push
-# to {branch}, with the short-lived credentials of {runs_as.said}.{by_pulls}
+# to {branch}, with the short-lived credentials of {runs_as.said}.{by_pulls}{by_hand}
 # No access key is stored: pilot-tui exchanges each run's OIDC token for them.
 # `pilot-tui ci github --force` writes it again for the apps pilot.toml has then;
 # `pilot-tui ci remove` removes that trust; edit this file as you like.

@@ -204,17 +204,19 @@ def _asked(
 ) -> server_queue.Outcome:
     """``request`` submitted and waited for, the worker's events shown as they come; how
     it ended (DeployError, said, when it could not be asked or waited for)."""
+    # (found walking: a rollback's failure was said as a deploy's)
+    stage = "rollback" if request.rollback else "destroy" if request.remove else "deploy"
     try:
         queue.submit(request)
     except (server_queue.QueueError, SharedHistoryError) as exc:
-        _failed(log, name, "deploy", f"the deploy request could not be made: {exc}")
-    log.line("deploy", name)(
+        _failed(log, name, stage, f"the deploy request could not be made: {exc}")
+    log.line(stage, name)(
         f"asked the Pilot Server's worker ({worker}) to {what}: request {request.id}"
     )
     try:
         return server_queue.wait(queue, request.id, log.emit, ctx.cancel.is_set)
     except (server_queue.QueueError, SharedHistoryError) as exc:
-        _failed(log, name, "deploy", str(exc))
+        _failed(log, name, stage, str(exc))
 
 
 def _worker_for(
@@ -229,15 +231,16 @@ def _worker_for(
     """The worker taking requests now, for a server of this runner's CPU when ``building``
     (its name), one that takes ``asking`` (server_queue.TAKES); DeployError before
     anything is built when there is none."""
+    stage = "rollback" if asking == "rollback" else "deploy"
     try:
         seen = queue.worker_taking()
     except (server_queue.QueueError, SharedHistoryError) as exc:
-        _failed(log, app.name, "deploy", str(exc))
+        _failed(log, app.name, stage, str(exc))
     if asking != "release" and asking not in seen.takes:
         _failed(
             log,
             app.name,
-            "deploy",
+            stage,
             f"the deploy worker {seen.worker} is of a Pilot that takes no {asking} requests: "
             "update Pilot where it runs (the worker on the Pilot Server is brought up to "
             "date by a deploy from a machine with the project's .pilot/)",

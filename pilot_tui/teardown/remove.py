@@ -17,6 +17,7 @@ from pilot_tui.teardown.scan import Scan
 from pilot_tui.teardown.things import (
     CLOUD_SQL_INSTANCE,
     DATABASE_VOLUME,
+    DOCKER_IMAGE,
     GCP_DEPLOYER_KINDS,
     GCP_POOL,
     STEP_TITLES,
@@ -108,6 +109,21 @@ class Teardown:
                     say(f"removed container {thing.name}")
 
             self._try(f"container {thing.name}", remove, say)
+        for thing in [t for t in things if t.kind == DOCKER_IMAGE]:  # once no release runs
+
+            def remove_images(thing: Thing = thing) -> None:
+                tags = {
+                    tag
+                    for image in docker.images.list(name=thing.name)
+                    for tag in image.tags
+                    if tag.rpartition(":")[0] == thing.name
+                }
+                for tag in sorted(tags):
+                    with contextlib.suppress(NotFound):
+                        docker.images.remove(tag)
+                say(f"removed Docker images {thing.name} ({len(tags)})")
+
+            self._try(f"Docker images {thing.name}", remove_images, say)
         for thing in [t for t in things if t.kind == "Docker network"]:  # once it is empty
 
             def remove_network(thing: Thing = thing) -> None:

@@ -15,7 +15,7 @@ from pilot_tui.config.schema import GcsCdnTarget
 from pilot_tui.naming import prefix
 from pilot_tui.teardown.finds import Finds, app_of
 from pilot_tui.teardown.scan_aws import AwsClients, AwsScan
-from pilot_tui.teardown.things import Thing
+from pilot_tui.teardown.things import DOCKER_IMAGE, Thing
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -110,6 +110,15 @@ class Scan(Finds):
                 f"label pilot.project={self.project} ({what})",
                 labels.get("pilot.app", ""),
             )
+        # The apps' images built here (and their previews'): found walking, left behind
+        # with "What remains: nothing".
+        apps = set(self.apps) | {str(c.labels.get("pilot.app", "")) for c in mine}
+        for repository, count in _built_images(docker, self.project, apps).items():
+            self.add(
+                DOCKER_IMAGE,
+                repository,
+                f"{count} {'image' if count == 1 else 'images'} of the app built on this engine",
+            )
         from pilot_tui.teardown.things import DATABASE_VOLUME, database_data
 
         wanted = [f"pilot.project={self.project}", "pilot.role=database"]
@@ -160,6 +169,24 @@ class Scan(Finds):
                         str(volume.name),
                         "the edge's certificates and ACME account, used by no other project here",
                     )
+
+
+def _built_images(docker: DockerClient, project: str, apps: set[str]) -> dict[str, int]:
+    """The repositories of ``apps``' images on this engine (naming.image_repository, its
+    previews' too: APP--NAME) -> how many tags each has."""
+    from pilot_tui.naming import image_repository
+
+    found: dict[str, int] = {}
+    for app in sorted(a for a in apps if a):
+        own = image_repository(project, app)
+        images = docker.images.list(name=own) + docker.images.list(
+            filters={"reference": f"{own}--*"}
+        )
+        for tag in {t for image in images for t in image.tags}:
+            repository = tag.rpartition(":")[0]
+            if repository == own or repository.startswith(f"{own}--"):
+                found[repository] = found.get(repository, 0) + 1
+    return found
 
 
 def local_records(state_dir: Path) -> list[Thing]:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 UNOWNED_BUCKET = "S3 bucket, not provably Pilot's"
 DATABASE_VOLUME = "database volume"  # a database's data: removed only when named
+DOCKER_IMAGE = "Docker images"  # an app's images built on the engine, by repository
 CLOUD_SQL_INSTANCE = "Cloud SQL instance"
 # What `ci github` makes on Google Cloud for GitHub's runs (removed with the GCP deployer).
 GCP_POOL = "GCP workload identity pool"
@@ -90,6 +91,7 @@ KIND_STEPS = {
     "container": "containers",
     "Docker network": "containers",
     "Docker volume": "containers",
+    DOCKER_IMAGE: "containers",
     DATABASE_VOLUME: "containers",
     "IAM user": "deployer",
     "access key": "deployer",

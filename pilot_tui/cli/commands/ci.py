@@ -23,7 +23,9 @@ CI_ABOUT = (
     "  server's worker: a run pushes the image to ECR and leaves a request in the\n"
     "  state bucket, which `pilot-tui server worker` (left running where this .pilot/\n"
     "  is, or on the server itself with server.ci_worker = true) releases with the\n"
-    "  secrets held there.\n"
+    "  secrets held there. The workflow's `rollback` job, started by hand on the\n"
+    "  branch (gh workflow run pilot.yml -f app=APP [-f release=vN]), asks that\n"
+    "  worker to roll one of them back.\n"
     '  Google Cloud (state.backend = "gcs", not the sandbox): with your own\n'
     "  credentials it makes the CI account pilot-PROJECT-ci (what the apps CI\n"
     "  deploys need, and the state bucket; no key), a workload identity pool whose\n"

@@ -86,7 +86,9 @@ def _register_worker(srv: Commands) -> None:
         "this machine's .pilot/ (none travel through the bucket). Run it where the\n"
         "project's .pilot/ is, and leave it running: a run whose app finds no worker\n"
         "taking requests fails at once, and one whose request no worker takes within 2\n"
-        "minutes gives up. Ctrl+C stops it (after the release under way, if one is).\n\n"
+        "minutes gives up. A run's `pilot-tui rollback APP` (the workflow's rollback\n"
+        "job) is a request too: the worker rolls the app back as a rollback from here\n"
+        "would. Ctrl+C stops it (after the release under way, if one is).\n\n"
         "With server.ci_worker = true in pilot.toml, the worker also runs on the Pilot\n"
         "Server itself (a container each deploy from here brings up to date): then no\n"
         "machine of yours needs to stay on.",

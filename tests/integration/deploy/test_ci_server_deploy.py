@@ -184,6 +184,7 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
     )
     assert refused.code == 1, refused.err
     assert "old@server is of a Pilot that takes no rollback requests" in refused.err
+    assert "web: rollback failed: " in refused.err  # (walk: said as a deploy's failure)
     assert not [k for k in queue.store.keys("pilot/deploys/") if "request" in k]
     queue.store.delete(f"{server_queue.WORKERS}/old@server.json")
 

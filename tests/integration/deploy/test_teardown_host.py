@@ -5,7 +5,11 @@ server to provision", and only `app destroy`, app by app, removed anything)."""
 
 from __future__ import annotations
 
+import tomllib
+
 import docker
+
+from pilot_tui.naming import image_repository
 
 
 def test_server_destroy_on_a_host_removes_the_projects_containers(site, cli, docker_engine):
@@ -14,10 +18,20 @@ def test_server_destroy_on_a_host_removes_the_projects_containers(site, cli, doc
     client = docker.DockerClient(base_url=docker_engine.url)
     try:
         assert client.containers.list(all=True, filters={"label": "pilot.project"})
+        project = tomllib.loads((site[0] / "pilot.toml").read_text())["project"]["name"]
+        repository = image_repository(project, "hello")
+        assert client.images.list(name=repository)  # built on this engine
+        # an image of no app of the project (the tests' base): it stays
+        [other, *_] = [i for i in client.images.list() if not i.tags[0].startswith(repository)]
         gone = cli("server", "destroy", "--yes")
         assert gone.code == 0, gone.out + gone.err
         assert "container pilot-proxy" in gone.out  # listed before it went
+        # (walk: the app's images were left behind "What remains: nothing")
+        assert f"Docker images {repository}" in gone.out[: gone.out.index("What remains")]
+        assert f"removed Docker images {repository}" in gone.err, gone.err
         assert "What remains: nothing." in gone.out
+        assert client.images.list(name=repository) == []
+        assert client.images.get(other.id)
         assert client.containers.list(all=True, filters={"label": "pilot.project"}) == []
         assert not [c for c in client.containers.list(all=True) if c.name == "pilot-proxy"]
         status = cli("status", "--json")

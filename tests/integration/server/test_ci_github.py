@@ -89,6 +89,8 @@ def test_ci_github_makes_the_trust_writes_the_workflow_and_removes_them(
         workflow.write_text(workflow.read_text() + "# my own step\n")
         kept = cli("ci", "github", "--repo", "acme/shop", "--branch", "release")
         assert kept.code != 0 and "--force" in kept.err
+        # what --force would change is shown (walk: your own edits, unseen, were at stake)
+        assert "  -# my own step" in kept.err and '  +    branches: ["release"]' in kept.err
         assert workflow.read_text().endswith("# my own step\n")  # nothing lost
         role = iam.get_role(RoleName="pilot-acme-github")["Role"]  # nor the trust changed
         assert role["AssumeRolePolicyDocument"] == github_oidc.trust_policy(

@@ -73,6 +73,7 @@ def test_traffic_counts_the_apps_names_in_the_window_with_its_5xx_and_p95():
     assert seen.text() == "0.33 req/s, 5.0% 5xx, p95 95 ms (100 in 5 min)"
     quiet = traffic(entries, {"c.test"}, now, 300)
     assert quiet == Traffic(300, 0, 0, None) and quiet.text() == "no requests in 5 min"
+    assert Traffic(30, 0, 0, None).text() == "no requests in 30 s"  # (walk: "in 0 min")
 
 
 def test_the_last_certificate_error_is_kept_until_a_success():

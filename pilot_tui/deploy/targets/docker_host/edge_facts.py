@@ -72,7 +72,8 @@ class Traffic:
         return self.errors / self.requests if self.requests else 0.0
 
     def text(self) -> str:
-        minutes = f"{self.window / 60:.0f} min"
+        # (found walking: a watch's 30 s said as "in 0 min")
+        minutes = f"{self.window / 60:.0f} min" if self.window >= 90 else f"{self.window:.0f} s"
         if not self.requests:
             return f"no requests in {minutes}"
         p95 = f", p95 {self.p95_ms:.0f} ms" if self.p95_ms is not None else ""

@@ -80,6 +80,7 @@ def github(ns: argparse.Namespace) -> int:
         error(f"cannot sign in to {CLOUD_NAMES[cloud]}: {redact.clip(str(exc), 300)}")
         say(f"hint: {(GcpCiTrust if cloud == 'gcp' else AwsCiTrust).credentials_hint}")
         return EXIT_FAILED
+    rolled_back = _rolled_back_by_runs(config, apps.deployed)
     try:
         runs_as = trust.runs_as()
         pulls = (
@@ -96,8 +97,8 @@ def github(ns: argparse.Namespace) -> int:
             apps.secrets,
             _pruned_by_runs(config, apps.previewed),
             pulls,
-            # (the worker holds their secrets' versions: a run has none of the others')
-            on_docker_host(a for a in config.apps if a.name in apps.deployed),
+            rolled_back,
+            [config.notify.webhook_env] if config.notify.webhook_env else [],
         )
     except Exception as exc:  # the account said no: nothing made or written
         error(f"{trust.what} could not be made: {redact.clip(str(exc), 300)}")
@@ -151,10 +152,18 @@ def github(ns: argparse.Namespace) -> int:
             f"deploy request in the state bucket, and {where} releases it with the secrets "
             "held here (none go to GitHub or the bucket)\n"
         )
+    if rolled_back:
         sys.stderr.write(
-            f'to roll one back from GitHub: the Actions tab\'s "Run workflow" on {ns.branch}, '
-            f"or gh workflow run pilot.yml --repo {ns.repo} -f app={on_server[0]} "
-            "[-f release=vN] (empty: the release before the live one)\n"
+            f"to roll {', '.join(rolled_back)} back from GitHub: the Actions tab's \"Run "
+            f'workflow" on {ns.branch}, or gh workflow run pilot.yml --repo {ns.repo} '
+            f"-f app={rolled_back[0]} [-f release=vN] (empty: the release before the live "
+            "one)\n"
+        )
+    unrolled = [name for name in apps.deployed if name not in rolled_back]
+    if unrolled:
+        sys.stderr.write(
+            f"{', '.join(unrolled)} {'is' if len(unrolled) == 1 else 'are'} rolled back from "
+            "here only: a run has none of the secrets' versions their releases ran with\n"
         )
     if pulls is not None:
         sys.stderr.write(
@@ -197,6 +206,18 @@ def github(ns: argparse.Namespace) -> int:
         for name in apps.preview_secrets:
             sys.stderr.write(f"  gh secret set PREVIEW_{name} --repo {ns.repo}\n")
     return EXIT_OK
+
+
+def _rolled_back_by_runs(config: PilotConfig, deployed: list[str]) -> list[str]:
+    """Of ``deployed``, the apps a run may roll back: the server's (its worker holds the
+    versions of their secrets) and those with no secrets (each release's secrets' version
+    stays on the machine that made it: a run has none of them)."""
+    on_server = on_docker_host(config.apps)
+    return [
+        app.name
+        for app in config.apps
+        if app.name in deployed and (app.name in on_server or not app.secrets)
+    ]
 
 
 def _say_how_it_differs(yours: str, ours: str, most: int = 40) -> None:

@@ -199,6 +199,7 @@ def workflow(
     pruned: Sequence[str] = (),
     previews: PreviewJobs | None = None,
     rolled_back: Sequence[str] = (),
+    rollback_secrets: Sequence[str] = (),
 ) -> str:
     """The workflow: deploy ``apps`` on a push to ``branch``, with the short-lived
     credentials of ``runs_as``, an AWS role or a Google service account (the job may ask
@@ -209,8 +210,10 @@ def workflow(
     run removes their expired previews: GitHub runs it on the default branch, so the role
     must admit that one. With ``previews``, each pull request of the repository gets its
     previews, deployed again on each push to it and removed when it is closed, by the
-    previews' own role. With ``rolled_back`` (the server's apps, whose worker holds their
-    releases' secrets' versions), a run started by hand on ``branch`` (the Actions tab's
+    previews' own role. With ``rolled_back`` (apps whose releases' secrets a run needs
+    not: the server's, whose worker holds them, and those with none), given
+    ``rollback_secrets`` (the notification webhook's), a run started by hand on
+    ``branch`` (the Actions tab's
     "Run workflow", or `gh workflow run pilot.yml -f app=APP [-f release=vN]`) rolls one
     back; its inputs reach the command as variables, never as text of the script."""
     schedule = f"\n  schedule:\n    - cron: {json.dumps(PRUNE_CRON)}" if pruned else ""
@@ -243,7 +246,11 @@ def workflow(
             f"github.event_name == 'workflow_dispatch' && github.ref == 'refs/heads/{branch}'",
             # (after --, an input starting with "-" is no option: found reviewing)
             ['pilot-tui rollback -- "$PILOT_APP" "$PILOT_RELEASE"'],
-            {"PILOT_APP": "inputs.app", "PILOT_RELEASE": "inputs.release"},
+            {
+                "PILOT_APP": "inputs.app",
+                "PILOT_RELEASE": "inputs.release",
+                **{name: f"secrets.{name}" for name in rollback_secrets},
+            },
             runs_as=runs_as,
             # Its own queue: a push's deploy waiting would cancel it in the deploys' (the
             # worker takes the requests one at a time, in order, whichever run asks).

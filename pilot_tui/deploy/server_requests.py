@@ -4,6 +4,7 @@ worker pulls that image instead of building one (pull_prebuilt)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -102,20 +103,23 @@ def request_rollback(
     release's image (on the server's engine), settings and secrets' version. The release
     it made, or DeployError as the worker said it failed."""
     worker = _worker_for(ctx, log, app, queue, building=False, asking="rollback")
-    request = server_queue.Request(
-        server_queue.new_id(rollback=True),
-        app.name,
-        "",
-        "",
-        None,
-        by,
-        (ctx.root / PROJECT_FILE).read_text(encoding="utf-8"),
+    request = dataclasses.replace(
+        _nothing_built(ctx, app, by, server_queue.new_id(rollback=True)),
         watch=ctx.watch,
         rollback=True,
         rollback_to=wanted,
     )
     what = f"roll it back to {wanted or 'the release before the live one'}"
     return _made(_asked(ctx, log, app.name, queue, request, worker, what))
+
+
+def _nothing_built(
+    ctx: DeployContext, app: AppSettings, by: str, request_id: str
+) -> server_queue.Request:
+    """A request of ``app`` that names no image (a removal, a rollback): who asks, and the
+    run's pilot.toml (which the worker does not take for these)."""
+    text = (ctx.root / PROJECT_FILE).read_text(encoding="utf-8")
+    return server_queue.Request(request_id, app.name, "", "", None, by, text)
 
 
 def _made(outcome: server_queue.Outcome) -> history.Release:
@@ -144,14 +148,8 @@ def request_removal(
     there is none, DeployError when the removal failed."""
     full = previews.full_name(app.name, preview)
     worker = _worker_for(ctx, log, app, queue, building=False)
-    request = server_queue.Request(
-        server_queue.new_id(preview=True),
-        app.name,
-        "",
-        "",
-        None,
-        by,
-        (ctx.root / PROJECT_FILE).read_text(encoding="utf-8"),
+    request = dataclasses.replace(
+        _nothing_built(ctx, app, by, server_queue.new_id(preview=True)),
         preview=preview,
         remove=True,
     )

@@ -130,6 +130,31 @@ def test_pushes_deploy_what_ci_can_from_fresh_checkouts_into_the_shared_history(
     assert "acme/shop" in records[2]["by"] and "acme/shop" not in (records[0]["by"] or "")
     assert "ci-token" not in listed.out
 
+    # A rollback started by hand (the workflow's rollback job): docs, which has no
+    # secrets; not fn, whose releases' secrets' versions stay on the machine that made
+    # them (a run has none), as `ci github` said.
+    assert yaml.safe_load(written)[True]["workflow_dispatch"]["inputs"]["app"]["options"] == [
+        "web",
+        "docs",
+    ]
+    assert "fn is rolled back from here only: a run has none of the secrets'" in made.err
+    checkout = _checkout(admin, "rollback", "")
+    back = run_job(
+        written,
+        checkout,
+        {},
+        github_tokens,
+        cli,
+        monkeypatch,
+        "rollback",
+        inputs={"app": "docs", "release": "v2"},
+    )
+    assert back.code == 0, back.err
+    assert back.out.startswith("docs\tv4\trollback to v2\t"), back.out
+    rolled = json.loads(cli("releases", "docs", "--json").out)
+    assert [(r["id"], r["status"]) for r in rolled][-1] == ("v4", "live")
+    assert "acme/shop" in rolled[-1]["by"]
+
     # The hourly scheduled run removes the expired Lambda previews (not the laptop): a
     # preview made here, then past its TTL (its function's expiry moved back: time passing).
     monkeypatch.chdir(admin)

@@ -102,7 +102,8 @@ def get(ns: argparse.Namespace) -> int:
 
 
 def _write(pf: ProjectFile, new_text: str, what: str, key: str) -> int:
-    before = _value_at(pf.check().config, key)
+    was = pf.check().config  # None: the file was not valid (then no hint: found reviewing)
+    before = _value_at(was, key)
     try:
         checked = pf.save(new_text)
     except ConfigRefused as exc:
@@ -121,7 +122,7 @@ def _write(pf: ProjectFile, new_text: str, what: str, key: str) -> int:
     # hint for both, and for a value that changed nothing).
     info = field_at(PilotConfig, key)
     after = _value_at(checked.config, key)
-    if info is not None and after != before:
+    if info is not None and was is not None and after != before:
         hint = info.meta.get("then" if after else "then_off")
         if hint:
             say(f"next: {hint}")

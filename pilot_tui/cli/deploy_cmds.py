@@ -287,6 +287,16 @@ def rollback(ns: argparse.Namespace) -> int:
     # (deploying: in a CI run, a Docker host app's rollback is a request to the worker)
     with deployer(ns, lock_wait=ns.wait, apps=[ns.app], loaded=loaded, deploying=True) as engine:
         engine.app(ns.app)  # an unknown app is bad input (exit 2), said before anything
+        if engine.shared is not None and engine.shared_required:
+            # A CI run's history is the bucket's alone: one it cannot read is said as such
+            # (found reviewing: "no releases yet" of a bucket that refused the read).
+            from pilot_tui.deploy.shared_history import SharedHistoryError
+
+            try:
+                engine.shared.pull(engine.state_dir, ns.app)
+            except SharedHistoryError as exc:
+                error(f"{exc}: a CI run rolls back nothing whose history it cannot read")
+                return EXIT_FAILED
         live = engine.newest_live(ns.app)  # (the shared history pulled first)
         if not history.load(engine.state_dir, ns.app):
             # (found walking: it pulled the edge's image first, then said "release failed")

@@ -450,7 +450,7 @@ def _ci_worker(config: PilotConfig, project: Project) -> tuple[dict[str, Any], s
             return None
         seen = server_queue.Queue(shared).worker_seen()
     except SharedHistoryError as exc:  # (walk: --json said null, the reason lost)
-        return {"taking": None, "error": str(exc)}, f"unknown: {exc}"
+        return {"taking": None, "error": str(exc), "said": f"unknown: {exc}"}, f"unknown: {exc}"
     said = server_queue.describe_worker(seen)
     if seen is None:
         return {"taking": False, "said": said}, said

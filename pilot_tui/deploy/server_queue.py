@@ -187,6 +187,9 @@ class Request(Record):
     # worker from the key too (ROLLBACK_PART).
     rollback: bool = False
     rollback_to: str | None = None
+    # The live release the run saw when it chose ``rollback_to``: a worker that finds
+    # another live by then refuses (a release came between: found reviewing).
+    live_seen: str | None = None
 
 
 @dataclass(frozen=True)
@@ -364,7 +367,9 @@ class Queue:
                     request, id=request_id, pull_request=pull_request, rollback=rollback
                 )
             )
-        return found
+        # In the order they were asked, whatever their kind (found reviewing: by key, every
+        # rollback came after every deploy, and one asked first undid a later fix).
+        return sorted(found, key=lambda r: _asked_at(r.id))
 
     def claim(self, request_id: str, worker: str) -> float | None:
         """Take ``request_id`` for ``worker``: the request's age then (seconds, by the
@@ -427,6 +432,11 @@ def _request_of(key: str) -> tuple[str | None, bool, bool]:
     if name.endswith(".request.json") and not name.startswith((PREVIEW_ID, ROLLBACK_ID)):
         return name.removesuffix(".request.json"), False, False
     return None, False, False
+
+
+def _asked_at(request_id: str) -> str:
+    """``request_id`` without its kind's prefix: its time first (new_id), sortable."""
+    return request_id.removeprefix(PREVIEW_ID).removeprefix(ROLLBACK_ID)
 
 
 def _beat_key(worker: str) -> str:
@@ -535,8 +545,8 @@ def _terminated_as_interrupted() -> Iterator[None]:
     before = signal.signal(signal.SIGTERM, interrupted)
     try:
         yield
-    finally:
-        signal.signal(signal.SIGTERM, before)
+    finally:  # (None: a handler not set from Python, which cannot be put back: the default)
+        signal.signal(signal.SIGTERM, before if before is not None else signal.SIG_DFL)
 
 
 def _wait(
@@ -552,7 +562,52 @@ def _wait(
     clock: Callable[[], float],
     sleep: Callable[[float], None],
 ) -> Outcome:
-    started = clock()
+    waiting = _Waiting(clock())
+    try:
+        return _wait_loop(
+            queue,
+            request_id,
+            emit,
+            cancelled,
+            poll,
+            claim_wait,
+            result_wait,
+            look_every,
+            proof_wait,
+            clock,
+            sleep,
+            waiting,
+        )
+    except KeyboardInterrupt:  # Ctrl+C, SIGTERM, or GitHub cancelling the run (SIGINT)
+        if waiting.claimer is None:  # (anywhere in the loop: found reviewing)
+            with contextlib.suppress(SharedHistoryError):
+                queue.withdraw(request_id, "the run that asked for it was stopped")
+        raise
+
+
+@dataclass
+class _Waiting:
+    """What a run waiting on its request knows so far."""
+
+    started: float
+    claimer: str | None = None  # the worker that took it ("" when withdrawn), None: no one
+
+
+def _wait_loop(
+    queue: Queue,
+    request_id: str,
+    emit: Callable[[Event], None],
+    cancelled: Callable[[], bool],
+    poll: float,
+    claim_wait: float,
+    result_wait: float,
+    look_every: float,
+    proof_wait: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    waiting: _Waiting,
+) -> Outcome:
+    started = waiting.started
     shown = 0
     claimer: str | None = None
     claimed_at: float | None = None
@@ -575,15 +630,15 @@ def _wait(
                 "(`pilot-tui releases APP` shows how it ended)"
             )
         if claimer is None:
-            claimer = _taken_by(queue, request_id)
+            claimer = waiting.claimer = _taken_by(queue, request_id)
         now = clock()
         if claimer and claimed_at is None:
             claimed_at = now
         if claimer is None and now - started > claim_wait:
             why = f"no worker took it within {claim_wait:.0f} s"
             if queue.withdraw(request_id, why):
-                raise QueueError(f"{why}: is `pilot-tui server worker` still running?")
-            claimer = _taken_by(queue, request_id) or "?"  # taken at the last moment
+                raise QueueError(f"{why}: {_why_none_took(queue)}")
+            claimer = waiting.claimer = _taken_by(queue, request_id) or "?"  # at the last moment
         if claimer and now - looked >= look_every:
             looked = now
             due = claimed_at is not None and now - claimed_at >= proof_wait and shown == 0
@@ -592,13 +647,22 @@ def _wait(
             raise QueueError(
                 f"the worker took the request but did not end it in {result_wait:.0f} s"
             )
-        try:
-            sleep(poll)
-        except KeyboardInterrupt:  # Ctrl+C, or GitHub cancelling the run (SIGINT)
-            if claimer is None:
-                with contextlib.suppress(SharedHistoryError):
-                    queue.withdraw(request_id, "the run that asked for it was stopped")
-            raise
+        sleep(poll)
+
+
+def _why_none_took(queue: Queue) -> str:
+    """What to do about a request no worker took in time: a worker taking requests is busy
+    with another's (found reviewing: "is it still running?" of one that was)."""
+    try:
+        seen = queue.worker_seen()
+    except SharedHistoryError:
+        seen = None
+    if seen is not None and seen.taking:
+        return (
+            f"the worker {seen.worker} is taking requests, one at a time, and was busy with "
+            "others: run the job again once they are done"
+        )
+    return "is `pilot-tui server worker` still running?"
 
 
 def _taken_by(queue: Queue, request_id: str) -> str | None:
@@ -628,8 +692,9 @@ def _check_still_taking(
             return
         raise QueueError(
             f"the request was claimed in the name of the worker {claimer}, which wrote "
-            f"nothing of it in {PROOF_WAIT:.0f} s: another run claimed it, and no worker "
-            "releases it; run the job again"
+            f"nothing of it in {PROOF_WAIT:.0f} s: another run may have claimed it; if "
+            f"that worker's log names request {request_id}, it releases it still "
+            "(`pilot-tui releases APP` shows how it ended), else run the job again"
         )
     if queue.result(request_id) is not None:
         return

@@ -103,13 +103,23 @@ def request_rollback(
     release's image (on the server's engine), settings and secrets' version. The release
     it made, or DeployError as the worker said it failed."""
     worker = _worker_for(ctx, log, app, queue, building=False, asking="rollback")
+    # Which release, chosen here from the newest history, with the live one it was chosen
+    # against: the worker refuses when another went live by the time it takes the request.
+    ctx.pull(log, app.name)
+    try:
+        releases = history.load(ctx.state_dir, app.name)
+        chosen = history.rollback_candidate(releases, wanted, app.name)
+    except history.HistoryError as exc:
+        _failed(log, app.name, "rollback", str(exc), exc.exit_code)
+    live = history.live(releases)
     request = dataclasses.replace(
         _nothing_built(ctx, app, by, server_queue.new_id(rollback=True)),
         watch=ctx.watch,
         rollback=True,
-        rollback_to=wanted,
+        rollback_to=chosen.id,
+        live_seen=live.id if live is not None else None,
     )
-    what = f"roll it back to {wanted or 'the release before the live one'}"
+    what = f"roll it back to {chosen.id}"
     return _made(_asked(ctx, log, app.name, queue, request, worker, what))
 
 

@@ -158,8 +158,13 @@ class Worker:
             return None
         # Its events file at once: the run's proof that this worker took it (a pull
         # request's role may write a claim in a worker's name, never events).
-        with contextlib.suppress(SharedHistoryError):
-            self.queue.write_events(request.id, [])
+        for attempt in (1, 2):
+            try:
+                self.queue.write_events(request.id, [])
+                break
+            except SharedHistoryError as exc:
+                if attempt == 2:  # the release's own events prove it later
+                    self.say(f"warning: request {request.id}'s events not begun: {exc}")
         asked = (
             f"{request.app} rolled back to {request.rollback_to or 'the release before'}"
             if request.rollback
@@ -281,6 +286,10 @@ class Worker:
                 target=self.engine,
             ) as engine:
                 if request.rollback:
+                    moved = _live_moved(engine, request)
+                    if moved is not None:
+                        both(StageFailed(request.app, "rollback", moved.message))
+                        return moved
                     made = engine.rollback(request.app, request.rollback_to)
                 elif request.preview is None:
                     made = engine.deploy(request.app, force=request.force)
@@ -471,6 +480,22 @@ def _what_a_run_may_not_change(app: AppSettings, mine: AppSettings, ours: str) -
             f"{app.name} NAME)"
         )
     return None
+
+
+def _live_moved(engine: Deployer, request: Request) -> Outcome | None:
+    """The refusal of a rollback chosen against a live release that is not live any more
+    (another release came between the run's choice and this worker's turn), or None."""
+    if request.live_seen is None:
+        return None
+    live = engine.newest_live(request.app)
+    now = live.id if live is not None else "none"
+    if now == request.live_seen:
+        return None
+    return refused(
+        f"not rolled back: {request.app}'s live release is {now} now, not "
+        f"{request.live_seen} as when the run chose {request.rollback_to}; run the rollback "
+        "again if it is still wanted"
+    )
 
 
 def _not_a_pull_requests(request: Request) -> Outcome | None:

@@ -105,8 +105,15 @@ def _read(store: SharedHistory, app: str) -> Found:
 
 
 def held(store: SharedHistory, app: str) -> Holding | None:
-    """Who holds ``app``'s lease now (a deploy under way), or None when it is free."""
-    found = _read(store, app)
+    """Who holds ``app``'s lease now (a deploy under way), or None when it is free (or
+    there is no bucket: a look never makes one, as _read does)."""
+    try:
+        stored = store.read_stored(key(app))
+    except NoBucket:
+        return None
+    if stored is None:
+        return None
+    found = Found(Holding.from_bytes(stored.data), stored.version, stored.age)
     return None if found.free else found.holding
 
 

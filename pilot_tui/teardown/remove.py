@@ -97,7 +97,7 @@ class Teardown:
         docker = self.scan.docker
         if docker is None:
             return
-        from docker.errors import NotFound
+        from docker.errors import APIError, NotFound
 
         containers = [t for t in things if t.kind == "container"]
         proxies = [t for t in containers if not t.found.startswith("label")]
@@ -118,10 +118,20 @@ class Teardown:
                     for tag in image.tags
                     if tag.rpartition(":")[0] == thing.name
                 }
+                kept = []
                 for tag in sorted(tags):
-                    with contextlib.suppress(NotFound):
+                    try:
                         docker.images.remove(tag)
-                say(f"removed Docker images {thing.name} ({len(tags)})")
+                    except NotFound:
+                        continue
+                    except APIError as exc:  # 409: a container (another's) runs from it
+                        if exc.status_code != 409:
+                            raise
+                        kept.append(tag)
+                gone = len(tags) - len(kept)
+                say(f"removed Docker images {thing.name} ({gone})")
+                if kept:
+                    say(f"kept {', '.join(kept)}: a container of another project uses it")
 
             self._try(f"Docker images {thing.name}", remove_images, say)
         for thing in [t for t in things if t.kind == "Docker network"]:  # once it is empty

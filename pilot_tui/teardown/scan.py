@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pilot_tui.cloud.clients import AWS_KEY_FILE, GCP_KEY_FILE
 from pilot_tui.config.schema import GcsCdnTarget
-from pilot_tui.naming import prefix
+from pilot_tui.naming import image_repository, prefix
 from pilot_tui.teardown.finds import Finds, app_of
 from pilot_tui.teardown.scan_aws import AwsClients, AwsScan
 from pilot_tui.teardown.things import DOCKER_IMAGE, Thing
@@ -113,7 +113,16 @@ class Scan(Finds):
         # The apps' images built here (and their previews'): found walking, left behind
         # with "What remains: nothing".
         apps = set(self.apps) | {str(c.labels.get("pilot.app", "")) for c in mine}
+        # Another project's repository may have the same name (acme + blog-web, acme-blog
+        # + web): one its containers run from is never taken for this project's.
+        theirs = {
+            image_repository(str(c.labels.get("pilot.project")), str(c.labels.get("pilot.app")))
+            for c in docker.containers.list(all=True, filters={"label": "pilot.project"})
+            if c.labels.get("pilot.project") != self.project and c.labels.get("pilot.app")
+        }
         for repository, count in _built_images(docker, self.project, apps).items():
+            if repository in theirs:
+                continue
             self.add(
                 DOCKER_IMAGE,
                 repository,
@@ -174,8 +183,6 @@ class Scan(Finds):
 def _built_images(docker: DockerClient, project: str, apps: set[str]) -> dict[str, int]:
     """The repositories of ``apps``' images on this engine (naming.image_repository, its
     previews' too: APP--NAME) -> how many tags each has."""
-    from pilot_tui.naming import image_repository
-
     found: dict[str, int] = {}
     for app in sorted(a for a in apps if a):
         own = image_repository(project, app)

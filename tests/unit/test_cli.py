@@ -291,6 +291,12 @@ def test_a_setting_that_needs_a_command_to_take_effect_says_which(cli, project):
     refused = cli("config", "set", "server.home", '"sandbox"')  # the worker needs AWS
     assert moved.code == 0 and refused.code == 2
     assert "turn this off: pilot-tui config unset server.ci_worker" in refused.err
+    # An invalid file before (the worker on a sandbox's server): turning it off needs no
+    # deploy to remove a worker that never ran (review)
+    project.write_text(project.read_text().replace('home = "aws"', 'home = "sandbox"'))
+    fixed = cli("config", "unset", "server.ci_worker")
+    assert fixed.code == 0, fixed.err
+    assert "next:" not in fixed.err
     assert "next:" not in cli("config", "set", "aws.region", '"eu-west-1"').err
     assert "next:" not in cli("config", "set", "apps", '[{ name = "api", path = "." }]').err
 

@@ -467,3 +467,64 @@ def test_a_rollback_is_the_branchs_alone_and_asked_only_of_a_worker_that_takes_o
     queue.store.put_if(f"{server_queue.WORKERS}/new.json", json.dumps(older).encode(), None)
     [seen] = queue.workers_seen()
     assert seen.takes == ()
+
+
+def test_requests_are_taken_in_the_order_asked_and_a_rollback_never_undoes_a_later_release(
+    queue, cli, tmp_path
+):
+    """Review: requests were listed by key, so every rollback came after every deploy; a
+    rollback asked before a fix was released after it, and its "release before the live
+    one" was then the bad one. They are taken in the order asked, and a rollback names the
+    live release it was chosen against: a worker that finds another live refuses it."""
+    import dataclasses
+    import time
+
+    from pilot_tui.deploy import history
+    from pilot_tui.deploy.engine import Deployer
+    from pilot_tui.deploy.server_worker import _live_moved
+
+    now = time.time()
+    rollback = dataclasses.replace(
+        _request(), id=server_queue.new_id(now, rollback=True), rollback=True
+    )
+    fix = dataclasses.replace(_request(), id=server_queue.new_id(now + 10))
+    preview = dataclasses.replace(_request(), id=server_queue.new_id(now + 5, preview=True))
+    for made in (fix, preview, rollback):
+        queue.submit(made)
+    assert [r.id for r in queue.pending()] == [rollback.id, preview.id, fix.id]
+
+    assert cli("init", "--name", "acme").code == 0
+    pf = ProjectFile.load(tmp_path / "pilot.toml")
+    pf.save(add_app(pf.text, WEB))
+    config = pf.check().config
+    assert config is not None
+    state = tmp_path / ".pilot"
+    for n, status in ((6, history.SUPERSEDED), (7, history.LIVE)):
+        history.record(
+            state,
+            "web",
+            history.Release(f"v{n}", "web", "i", "sha256:0", "2026-12-06T00:00:00Z", status),
+        )
+    engine = Deployer(None, None, config, state, tmp_path, lambda event: None)
+    asked = dataclasses.replace(rollback, rollback_to="v6", live_seen="v7")
+    assert _live_moved(engine, asked) is None  # v7 still live: rolled back
+    moved = _live_moved(engine, dataclasses.replace(asked, live_seen="v5"))
+    assert moved is not None and moved.exit_code == 2
+    assert "web's live release is v7 now, not v5 as when the run chose v6" in moved.message
+
+
+def test_a_run_stopped_while_it_reads_the_bucket_withdraws_its_request_too(queue):
+    """Review: the request was withdrawn only for an interrupt during the pause between
+    looks; one during a read of the bucket (a good share of the time) left it."""
+    request = _request()
+    queue.submit(request)
+    reads = queue.events
+
+    def interrupted(request_id: str):
+        raise KeyboardInterrupt
+
+    queue.events = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        server_queue.wait(queue, request.id, lambda e: None, lambda: False, poll=0.01)
+    queue.events = reads
+    assert queue.claimer(request.id) == ""  # withdrawn: no worker takes it now

@@ -22,7 +22,9 @@ def test_server_destroy_on_a_host_removes_the_projects_containers(site, cli, doc
         repository = image_repository(project, "hello")
         assert client.images.list(name=repository)  # built on this engine
         # an image of no app of the project (the tests' base): it stays
-        [other, *_] = [i for i in client.images.list() if not i.tags[0].startswith(repository)]
+        [other, *_] = [
+            i for i in client.images.list() if i.tags and not i.tags[0].startswith(repository)
+        ]
         gone = cli("server", "destroy", "--yes")
         assert gone.code == 0, gone.out + gone.err
         assert "container pilot-proxy" in gone.out  # listed before it went
@@ -85,3 +87,26 @@ def test_server_destroy_removes_the_edges_certificate_volume(site, cli, docker_e
         assert client.volumes.list(filters={"name": DATA_VOLUME}) == []
     finally:
         client.close()
+
+
+def test_images_of_another_project_of_the_same_repository_name_are_left(docker_client):
+    """Review: project "acme"'s app "blog-web" and project "acme-blog"'s app "web" both
+    build pilot/acme-blog-web: acme's destroy would have taken acme-blog's images (its
+    rollbacks'). One whose containers run from that repository is another project's."""
+    from pilot_tui.teardown.scan import Scan
+    from pilot_tui.teardown.things import DOCKER_IMAGE
+
+    [base, *_] = [i for i in docker_client.images.list() if i.tags]
+    base.tag("pilot/acme-blog-web", "1")
+    base.tag("pilot/acme-api", "1")
+    container = docker_client.containers.create(
+        base.id, labels={"pilot.project": "acme-blog", "pilot.app": "web"}, name="acme-blog-web"
+    )
+    try:
+        found, _ = Scan("acme", apps=("blog-web", "api"), docker=docker_client).run()
+        images = [t.name for t in found if t.kind == DOCKER_IMAGE]
+        assert images == ["pilot/acme-api"]  # its own, never the neighbour's
+    finally:
+        container.remove(force=True)
+        docker_client.images.remove("pilot/acme-blog-web:1")
+        docker_client.images.remove("pilot/acme-api:1")

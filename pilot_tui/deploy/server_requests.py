@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from pilot_tui import redact
 from pilot_tui.config.schema import AppSettings
-from pilot_tui.deploy import history, previews, server_queue
+from pilot_tui.deploy import history, previews, server_queue, server_wait
 from pilot_tui.deploy.context import DeployError, RunLog
 from pilot_tui.deploy.events import StageFailed, StageFinished, StageStarted, Timer
 from pilot_tui.deploy.registry import Registry, RegistryError
@@ -222,7 +222,7 @@ def _asked(
         f"asked the Pilot Server's worker ({worker}) to {what}: request {request.id}"
     )
     try:
-        return server_queue.wait(queue, request.id, log.emit, ctx.cancel.is_set)
+        return server_wait.wait(queue, request.id, log.emit, ctx.cancel.is_set)
     except (server_queue.QueueError, SharedHistoryError) as exc:
         _failed(log, name, stage, str(exc))
 

@@ -416,6 +416,7 @@ class Worker:
         if not apps:
             return
         self.busy = True  # a stop waits for it: never cut in the middle of a removal
+        self.cancel = CancelToken()  # a second Ctrl+C cancels it, as it does a release
         try:
             with open_deployer(
                 self.project_file,
@@ -425,6 +426,7 @@ class Worker:
                 warn=self.say,
                 secrets_from_env=False,
                 target=self.engine,
+                cancel=self.cancel,
             ) as engine:
                 engine.prune_previews(self.say, apps=apps)
         except PilotError as exc:

@@ -3,7 +3,7 @@ add to a CI run's deploy of a Pilot Server app, against the sandbox's local AWS 
 S3 on 127.0.0.1): a worker on a thread of its own looks for requests every --poll seconds
 (as `server worker --poll` does) and, for each one it takes, emits --events events over
 a few seconds, as a release would; the run submits a request and waits with
-server_queue.wait, as `deploy` does in a run. Figures: the time from the submit to the
+server_wait.wait, as `deploy` does in a run. Figures: the time from the submit to the
 worker's claim (the run submits after a random pause, as pushes come at any moment: about
 half the poll), the delay from an event emitted by the worker to the run showing it (the
 worker writes them at most every FLUSH second, the run looks every second), the time from
@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 from pilot_tui.cloud.clients import emulator_aws  # noqa: E402
 from pilot_tui.cloud.sandbox import Sandbox  # noqa: E402
-from pilot_tui.deploy import server_queue  # noqa: E402
+from pilot_tui.deploy import server_queue, server_wait  # noqa: E402
 from pilot_tui.deploy.events import Output  # noqa: E402
 from pilot_tui.deploy.server_queue import EventsWriter, Outcome, Queue, Request  # noqa: E402
 from pilot_tui.deploy.shared_history import SharedHistory  # noqa: E402
@@ -101,7 +101,7 @@ def main() -> int:
                     assert isinstance(event, Output)
                     delays.append(time.time() - float(event.text.split()[0]))
 
-                server_queue.wait(run_queue, request.id, shown, lambda: False)
+                server_wait.wait(run_queue, request.id, shown, lambda: False)
                 returned = time.time()
                 to_claim.append(claims[request.id] - submitted)
                 to_return.append(returned - claims[request.id + "/result"])

@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from pilot_tui.config.document import ProjectFile
-from pilot_tui.deploy import server_queue
+from pilot_tui.deploy import server_queue, server_wait
 from pilot_tui.deploy.server_queue import Queue, Request
 from pilot_tui.deploy.shared_history import SharedHistory
 from tests.conftest import PILOT, run_pilot
@@ -243,7 +243,7 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
         ):
             forged = Request(server_queue.new_id(), "web", image, tag, None, "someone", text)
             queue.submit(forged)
-            ended = server_queue.wait(queue, forged.id, lambda e: None, lambda: False)
+            ended = server_wait.wait(queue, forged.id, lambda e: None, lambda: False)
             assert not ended.ok and why in ended.message, ended
         assert "<h1>from CI 1</h1>" in get(port, "web.localhost")
 
@@ -648,7 +648,7 @@ def test_a_pull_requests_preview_of_the_servers_app_is_made_and_removed_by_the_w
             server_queue.new_id(), "web", pushed[0], "pilot/acme-web:abc123", None, "x", text
         )
         queue.store.put_if(queue.key(key_id, "request"), forged.to_bytes(), "")
-        ended = server_queue.wait(queue, key_id, lambda e: None, lambda: False)
+        ended = server_wait.wait(queue, key_id, lambda e: None, lambda: False)
         assert not ended.ok and "a pull request's run may make and remove its previews" in (
             ended.message
         ), ended

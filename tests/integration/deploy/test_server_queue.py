@@ -12,7 +12,7 @@ import pytest
 
 from pilot_tui.apps import add_app
 from pilot_tui.config.document import ProjectFile
-from pilot_tui.deploy import server_queue
+from pilot_tui.deploy import server_queue, server_wait
 from pilot_tui.deploy.events import Output, Released, StageStarted
 from pilot_tui.deploy.server_queue import Outcome, Queue, QueueError, Request
 from pilot_tui.deploy.server_worker import Worker
@@ -84,13 +84,13 @@ def test_a_run_sees_the_events_in_order_and_gives_up_on_a_request_none_takes(que
     queue.write_events(request.id, made)
     queue.finish(request.id, Outcome(True, release={"id": "v2", "app": "web"}))
     shown: list[object] = []
-    ended = server_queue.wait(queue, request.id, shown.append, lambda: False, poll=0.01)
+    ended = server_wait.wait(queue, request.id, shown.append, lambda: False, poll=0.01)
     assert shown == made and ended.ok
 
     lonely = _request()
     queue.submit(lonely)
     with pytest.raises(QueueError, match="no worker took it within 0 s"):
-        server_queue.wait(queue, lonely.id, shown.append, lambda: False, poll=0.01, claim_wait=0)
+        server_wait.wait(queue, lonely.id, shown.append, lambda: False, poll=0.01, claim_wait=0)
     assert queue.result(lonely.id) is not None  # withdrawn: a worker starting now skips it
     assert queue.pending() == []
 
@@ -104,14 +104,14 @@ def test_a_run_is_told_at_once_when_its_worker_stops_during_the_release(queue):
     queue.beat("w1", stopped=True)  # it stopped (or was killed: its beats stop) meanwhile
     queue.beat("w2")  # another worker beating changes nothing for this request
     with pytest.raises(QueueError, match=r"the deploy worker w1, stopped .* during this release"):
-        server_queue.wait(queue, request.id, lambda e: None, lambda: False, poll=0.01, look_every=0)
+        server_wait.wait(queue, request.id, lambda e: None, lambda: False, poll=0.01, look_every=0)
 
 
 def test_a_stopped_run_withdraws_its_request(queue):
     request = _request()
     queue.submit(request)
     with pytest.raises(QueueError, match="withdrawn before a worker took it"):
-        server_queue.wait(queue, request.id, lambda e: None, lambda: True, poll=0.01)
+        server_wait.wait(queue, request.id, lambda e: None, lambda: True, poll=0.01)
     assert queue.claim(request.id, "w") is None
 
 
@@ -258,7 +258,7 @@ def test_a_run_stopped_by_sigterm_withdraws_its_request(queue):
 
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(KeyboardInterrupt):
-        server_queue.wait(queue, request.id, lambda e: None, lambda: False, sleep=terminated)
+        server_wait.wait(queue, request.id, lambda e: None, lambda: False, sleep=terminated)
     assert queue.claimer(request.id) == ""  # withdrawn: no worker takes it now
     assert signal.getsignal(signal.SIGTERM) is before  # given back
 
@@ -273,7 +273,7 @@ def test_a_stopped_run_withdraws_its_request_on_ctrl_c_too(queue):
     request = _request()
     queue.submit(request)
     with pytest.raises(KeyboardInterrupt):
-        server_queue.wait(queue, request.id, lambda e: None, lambda: False, sleep=interrupted)
+        server_wait.wait(queue, request.id, lambda e: None, lambda: False, sleep=interrupted)
     assert queue.claimer(request.id) == ""  # withdrawn: no worker takes it now
     assert queue.pending() == []
 
@@ -388,17 +388,17 @@ def test_another_runs_claim_is_said_at_once_and_a_pull_requests_withdrawal_write
     forged = asked()
     assert queue.claim(forged.id, "w1#beef") is not None  # a name no heartbeat has
     with pytest.raises(QueueError, match=r"claimed by 'w1#beef', which is no worker"):
-        server_queue.wait(queue, forged.id, lambda e: None, lambda: False, **soon)
+        server_wait.wait(queue, forged.id, lambda e: None, lambda: False, **soon)
 
     blocked = asked()
     assert queue.withdraw(blocked.id, "another run's")
     assert queue.result(blocked.id) is None  # a pull request's withdrawal: its claim alone
     with pytest.raises(QueueError, match=r"withdrawn, not by this run \(another run's\)"):
-        server_queue.wait(queue, blocked.id, lambda e: None, lambda: False, **soon)
+        server_wait.wait(queue, blocked.id, lambda e: None, lambda: False, **soon)
 
     mine = asked()  # the run's own withdrawal is said as before
     with pytest.raises(QueueError, match="no worker took it within 0 s"):
-        server_queue.wait(queue, mine.id, lambda e: None, lambda: False, poll=0.01, claim_wait=0)
+        server_wait.wait(queue, mine.id, lambda e: None, lambda: False, poll=0.01, claim_wait=0)
     assert queue.pending() == []
 
     # Review: a claim in the name of the live worker (the role reads its heartbeat) left
@@ -407,17 +407,17 @@ def test_another_runs_claim_is_said_at_once_and_a_pull_requests_withdrawal_write
     named = asked()
     queue.claim(named.id, "w1")
     with pytest.raises(QueueError, match=r"claimed in the name of the worker w1, which wrote"):
-        server_queue.wait(queue, named.id, lambda e: None, lambda: False, proof_wait=0, **soon)
+        server_wait.wait(queue, named.id, lambda e: None, lambda: False, proof_wait=0, **soon)
     real = asked()
     queue.claim(real.id, "w1")
     queue.write_events(real.id, [])  # (Worker.take: as it claims)
     with pytest.raises(QueueError, match="did not end it in"):  # waited for, not refused
-        server_queue.wait(queue, real.id, lambda e: None, lambda: False, proof_wait=0, **soon)
+        server_wait.wait(queue, real.id, lambda e: None, lambda: False, proof_wait=0, **soon)
 
     taken = asked()  # a worker's claim, with its heartbeat: waited for, as before
     queue.claim(taken.id, "w1")
     queue.finish(taken.id, Outcome(True, release={"id": "v3", "app": "web--pr-7"}))
-    ended = server_queue.wait(queue, taken.id, lambda e: None, lambda: False, look_every=0)
+    ended = server_wait.wait(queue, taken.id, lambda e: None, lambda: False, look_every=0)
     assert ended.ok
 
 
@@ -525,6 +525,6 @@ def test_a_run_stopped_while_it_reads_the_bucket_withdraws_its_request_too(queue
 
     queue.events = interrupted
     with pytest.raises(KeyboardInterrupt):
-        server_queue.wait(queue, request.id, lambda e: None, lambda: False, poll=0.01)
+        server_wait.wait(queue, request.id, lambda e: None, lambda: False, poll=0.01)
     queue.events = reads
     assert queue.claimer(request.id) == ""  # withdrawn: no worker takes it now

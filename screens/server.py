@@ -472,5 +472,10 @@ class ServerScreen(RunScreen):
         summary = apply_summary(
             result, self.done, self.server.after_kill, outputs, bool(self.config.apps)
         )
+        bar = self.query_one("#progress", ProgressBar)
+        if result.code == 0 and not (result.interrupted or result.killed) and bar.total:
+            # Whole: its last steps' events may still be queued behind the result (the CI's
+            # tmux walk, loaded, caught "Done." beside a bar short of 100%).
+            bar.update(progress=bar.total)
         self.query_one("#summary", Static).update(summary)
         self.plan = None

@@ -47,17 +47,22 @@ def private_user_config(tmp_path_factory):
         yield
 
 
+NO_DOCKER = Path("/no-docker/docker.sock")  # a socket no engine listens on, anywhere
+
+
 @pytest.fixture(autouse=True, scope="session")
-def no_docker_of_this_machine(tmp_path_factory):
+def no_docker_of_this_machine():
     """The sandbox deploys on this machine's Docker (DOCKER_HOST, else its default
     socket): the tests never reach the person's own engine, whose containers a test's
     `server destroy` of project "acme" would remove (found walking: a test run removed a
     walk's containers), and "no engine answers" holds wherever they run. A test that wants
     an engine names the tests' private one (deploy_fixtures.docker_engine), whatever
     DOCKER_HOST the person running them has set."""
+    assert not NO_DOCKER.parent.exists()
     with pytest.MonkeyPatch.context() as patch:
-        nowhere = tmp_path_factory.mktemp("no-docker") / "nothing-listens.sock"
-        patch.setenv("DOCKER_HOST", f"unix://{nowhere}")
+        # (as short as the default's: a longer one reflowed the Server screen's summary
+        # and hid its progress bar's percentage in the tmux walk)
+        patch.setenv("DOCKER_HOST", f"unix://{NO_DOCKER}")
         yield
 
 

@@ -474,8 +474,8 @@ class ServerScreen(RunScreen):
         )
         bar = self.query_one("#progress", ProgressBar)
         if result.code == 0 and not (result.interrupted or result.killed) and bar.total:
-            # Whole: its last steps' events may still be queued behind the result (the CI's
-            # tmux walk, loaded, caught "Done." beside a bar short of 100%).
+            # Whole: every planned change was made, whether or not the bar's last updates
+            # were handled before the result.
             bar.update(progress=bar.total)
         self.query_one("#summary", Static).update(summary)
         self.plan = None

@@ -46,20 +46,27 @@ def wait(
     a worker that stopped or vanished meanwhile is an error at once, as is one that did
     not end it within ``result_wait``, or a claim its worker wrote no events of within
     ``proof_wait`` (another run's, in the worker's name)."""
+    waiting = _Waiting(
+        queue,
+        request_id,
+        emit,
+        cancelled,
+        poll,
+        claim_wait,
+        result_wait,
+        look_every,
+        proof_wait,
+        clock,
+        sleep,
+    )
     with _terminated_as_interrupted():
-        return _wait(
-            queue,
-            request_id,
-            emit,
-            cancelled,
-            poll,
-            claim_wait,
-            result_wait,
-            look_every,
-            proof_wait,
-            clock,
-            sleep,
-        )
+        try:
+            return waiting.until_ended()
+        except KeyboardInterrupt:  # Ctrl+C, SIGTERM, or GitHub cancelling the run (SIGINT)
+            if waiting.claimer is None:  # (anywhere in the loop: found reviewing)
+                with contextlib.suppress(SharedHistoryError):
+                    queue.withdraw(request_id, "the run that asked for it was stopped")
+            raise
 
 
 @contextlib.contextmanager
@@ -82,105 +89,64 @@ def _terminated_as_interrupted() -> Iterator[None]:
         signal.signal(signal.SIGTERM, before if before is not None else signal.SIG_DFL)
 
 
-def _wait(
-    queue: Queue,
-    request_id: str,
-    emit: Callable[[Event], None],
-    cancelled: Callable[[], bool],
-    poll: float,
-    claim_wait: float,
-    result_wait: float,
-    look_every: float,
-    proof_wait: float,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-) -> Outcome:
-    waiting = _Waiting(clock())
-    try:
-        return _wait_loop(
-            queue,
-            request_id,
-            emit,
-            cancelled,
-            poll,
-            claim_wait,
-            result_wait,
-            look_every,
-            proof_wait,
-            clock,
-            sleep,
-            waiting,
-        )
-    except KeyboardInterrupt:  # Ctrl+C, SIGTERM, or GitHub cancelling the run (SIGINT)
-        if waiting.claimer is None:  # (anywhere in the loop: found reviewing)
-            with contextlib.suppress(SharedHistoryError):
-                queue.withdraw(request_id, "the run that asked for it was stopped")
-        raise
-
-
 @dataclass
 class _Waiting:
-    """What a run waiting on its request knows so far."""
+    """One run's wait on its request (wait's arguments), and what it knows so far."""
 
-    started: float
+    queue: Queue
+    request_id: str
+    emit: Callable[[Event], None]
+    cancelled: Callable[[], bool]
+    poll: float
+    claim_wait: float
+    result_wait: float
+    look_every: float
+    proof_wait: float
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
     claimer: str | None = None  # the worker that took it ("" when withdrawn), None: no one
 
-
-def _wait_loop(
-    queue: Queue,
-    request_id: str,
-    emit: Callable[[Event], None],
-    cancelled: Callable[[], bool],
-    poll: float,
-    claim_wait: float,
-    result_wait: float,
-    look_every: float,
-    proof_wait: float,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-    waiting: _Waiting,
-) -> Outcome:
-    started = waiting.started
-    shown = 0
-    claimer: str | None = None
-    claimed_at: float | None = None
-    looked = started
-    while True:
-        outcome = queue.result(request_id)
-        made = queue.events(request_id)
-        for event in made[shown:]:
-            emit(event)
-        shown = max(shown, len(made))
-        if outcome is not None:
-            return outcome
-        if cancelled():
-            if claimer is None and queue.withdraw(
-                request_id, "the run that asked for it was stopped"
-            ):
-                raise QueueError("stopped: the request was withdrawn before a worker took it")
-            raise QueueError(
-                "stopped waiting; the worker that took the request still releases it "
-                "(`pilot-tui releases APP` shows how it ended)"
-            )
-        if claimer is None:
-            claimer = waiting.claimer = _taken_by(queue, request_id)
-        now = clock()
-        if claimer and claimed_at is None:
-            claimed_at = now
-        if claimer is None and now - started > claim_wait:
-            why = f"no worker took it within {claim_wait:.0f} s"
-            if queue.withdraw(request_id, why):
-                raise QueueError(f"{why}: {_why_none_took(queue)}")
-            claimer = waiting.claimer = _taken_by(queue, request_id) or "?"  # at the last moment
-        if claimer and now - looked >= look_every:
-            looked = now
-            due = claimed_at is not None and now - claimed_at >= proof_wait and shown == 0
-            _check_still_taking(queue, request_id, claimer, proof_due=due)
-        if now - started > result_wait:
-            raise QueueError(
-                f"the worker took the request but did not end it in {result_wait:.0f} s"
-            )
-        sleep(poll)
+    def until_ended(self) -> Outcome:
+        queue, request_id = self.queue, self.request_id
+        started = looked = self.clock()
+        shown = 0
+        claimed_at: float | None = None
+        while True:
+            outcome = queue.result(request_id)
+            made = queue.events(request_id)
+            for event in made[shown:]:
+                self.emit(event)
+            shown = max(shown, len(made))
+            if outcome is not None:
+                return outcome
+            if self.cancelled():
+                if self.claimer is None and queue.withdraw(
+                    request_id, "the run that asked for it was stopped"
+                ):
+                    raise QueueError("stopped: the request was withdrawn before a worker took it")
+                raise QueueError(
+                    "stopped waiting; the worker that took the request still releases it "
+                    "(`pilot-tui releases APP` shows how it ended)"
+                )
+            if self.claimer is None:
+                self.claimer = _taken_by(queue, request_id)
+            now = self.clock()
+            if self.claimer and claimed_at is None:
+                claimed_at = now
+            if self.claimer is None and now - started > self.claim_wait:
+                why = f"no worker took it within {self.claim_wait:.0f} s"
+                if queue.withdraw(request_id, why):
+                    raise QueueError(f"{why}: {_why_none_took(queue)}")
+                self.claimer = _taken_by(queue, request_id) or "?"  # at the last moment
+            if self.claimer and now - looked >= self.look_every:
+                looked = now
+                due = claimed_at is not None and now - claimed_at >= self.proof_wait
+                _check_still_taking(queue, request_id, self.claimer, proof_due=due and not shown)
+            if now - started > self.result_wait:
+                raise QueueError(
+                    f"the worker took the request but did not end it in {self.result_wait:.0f} s"
+                )
+            self.sleep(self.poll)
 
 
 def _why_none_took(queue: Queue) -> str:

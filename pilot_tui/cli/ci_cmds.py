@@ -332,7 +332,14 @@ def remove(ns: argparse.Namespace) -> int:
                     f"(unknown: the functions could not be listed: {redact.clip(str(exc), 120)})"
                 ]
             keep = [preview_execution_role(config.project.name)] if running else []
-            removed = trust.trust.remove(keep) + _servers_previews_repositories(trust, config)
+            removed = trust.trust.remove(keep)
+            try:  # (after the roles: a refusal here is said as its own, roles removed)
+                removed += _servers_previews_repositories(trust, config)
+            except Exception as exc:
+                say(
+                    "warning: the previews' ECR repositories of the server's apps were not "
+                    f"deleted: {redact.clip(str(exc), 200)}"
+                )
         else:
             assert isinstance(trust, GcpCiTrust)
             removed = trust.trust.remove()

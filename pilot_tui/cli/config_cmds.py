@@ -13,6 +13,7 @@ from pilot_tui.config.document import (
     ProjectFile,
     parse_value,
 )
+from pilot_tui.config.keys import KeyError_
 from pilot_tui.config.schema import PilotConfig
 from pilot_tui.config.shapes import field_at
 from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
@@ -102,8 +103,7 @@ def get(ns: argparse.Namespace) -> int:
 
 
 def _write(pf: ProjectFile, new_text: str, what: str, key: str) -> int:
-    was = pf.check().config  # None: the file was not valid (then no hint: found reviewing)
-    before = _value_at(was, key)
+    before = _value_of(pf, key)
     try:
         checked = pf.save(new_text)
     except ConfigRefused as exc:
@@ -121,21 +121,26 @@ def _write(pf: ProjectFile, new_text: str, what: str, key: str) -> int:
     # What the change needs to take effect: turned on, and turned off (found walking: one
     # hint for both, and for a value that changed nothing).
     info = field_at(PilotConfig, key)
-    after = _value_at(checked.config, key)
-    if info is not None and was is not None and after != before:
+    after = _value_of(ProjectFile(pf.path, new_text), key)
+    if info is not None and before is not _INVALID and after != before:
         hint = info.meta.get("then" if after else "then_off")
         if hint:
             say(f"next: {hint}")
     return EXIT_OK
 
 
-def _value_at(config: PilotConfig | None, dotted: str) -> object:
-    """The effective value of the key ``dotted`` names through nested tables (None when
-    the file is not valid, or the key is in an array of tables)."""
-    found: object = config
-    for part in dotted.split("."):
-        found = getattr(found, part, None)
-    return found
+_INVALID = object()  # a file not valid: no hint from it (found reviewing)
+
+
+def _value_of(pf: ProjectFile, key: str) -> object:
+    """``pf``'s effective value of ``key`` (None when unset, or not there yet), _INVALID
+    when the file is not valid."""
+    try:
+        return pf.get(key)
+    except ConfigRefused:
+        return _INVALID
+    except (KeyUnset, KeyError_):
+        return None
 
 
 def set_(ns: argparse.Namespace) -> int:

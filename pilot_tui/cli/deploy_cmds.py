@@ -297,7 +297,9 @@ def rollback(ns: argparse.Namespace) -> int:
             except SharedHistoryError as exc:
                 error(f"{exc}: a CI run rolls back nothing whose history it cannot read")
                 return EXIT_FAILED
-        live = engine.newest_live(ns.app)  # (the shared history pulled first)
+            live = history.live_release(engine.state_dir, ns.app)  # (pulled just now)
+        else:
+            live = engine.newest_live(ns.app)  # (the shared history pulled first)
         if not history.load(engine.state_dir, ns.app):
             # (found walking: it pulled the edge's image first, then said "release failed")
             error(f"{ns.app} has no releases yet: nothing to roll back (pilot-tui deploy {ns.app})")

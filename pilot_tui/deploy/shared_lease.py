@@ -90,13 +90,13 @@ def _stamp(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def _read(store: SharedHistory, app: str) -> Found:
+def _read(store: SharedHistory, app: str, *, make: bool = True) -> Found:
     """The app's lease as the bucket keeps it; the bucket made first when no `server up`
-    made it (home = "host", a sandbox)."""
+    made it (home = "host", a sandbox), with ``make`` (else NoBucket)."""
     try:
         stored = store.read_stored(key(app))
     except NoBucket:
-        if not store.make_bucket():
+        if not make or not store.make_bucket():
             raise
         stored = store.read_stored(key(app))
     if stored is None:
@@ -108,12 +108,9 @@ def held(store: SharedHistory, app: str) -> Holding | None:
     """Who holds ``app``'s lease now (a deploy under way), or None when it is free (or
     there is no bucket: a look never makes one, as _read does)."""
     try:
-        stored = store.read_stored(key(app))
+        found = _read(store, app, make=False)
     except NoBucket:
         return None
-    if stored is None:
-        return None
-    found = Found(Holding.from_bytes(stored.data), stored.version, stored.age)
     return None if found.free else found.holding
 
 

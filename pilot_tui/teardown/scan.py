@@ -96,7 +96,9 @@ class Scan(Finds):
         from pilot_tui.data.docker_db import TEMPLATE_ROLE
         from pilot_tui.deploy.lock import LOCK_LABEL
 
-        mine = docker.containers.list(all=True, filters={"label": f"pilot.project={self.project}"})
+        labelled = docker.containers.list(all=True, filters={"label": "pilot.project"})
+        mine = [c for c in labelled if c.labels.get("pilot.project") == self.project]
+        others = [c for c in labelled if c.labels.get("pilot.project") != self.project]
         for container in mine:
             labels = container.labels
             what = "deploy lock" if LOCK_LABEL in labels else "release"
@@ -117,8 +119,8 @@ class Scan(Finds):
         # + web): one its containers run from is never taken for this project's.
         theirs = {
             image_repository(str(c.labels.get("pilot.project")), str(c.labels.get("pilot.app")))
-            for c in docker.containers.list(all=True, filters={"label": "pilot.project"})
-            if c.labels.get("pilot.project") != self.project and c.labels.get("pilot.app")
+            for c in others
+            if c.labels.get("pilot.app")
         }
         for repository, count in _built_images(docker, self.project, apps).items():
             if repository in theirs:
@@ -143,11 +145,6 @@ class Scan(Finds):
                 str(volume.name),
                 f"the empty cluster database {database}'s restores start from (no data)",
             )
-        others = [
-            c
-            for c in docker.containers.list(all=True, filters={"label": "pilot.project"})
-            if c.labels.get("pilot.project") != self.project
-        ]
         from pilot_tui.deploy.targets.docker_host.containers import PROXY_NAME
         from pilot_tui.deploy.targets.docker_host.proxy_container import SET_ASIDE
 

@@ -67,6 +67,13 @@ def image_repository(project: str, app: str) -> str:
     return f"pilot/{project}-{app}".lower()
 
 
+def image_labels(project: str, app: str) -> dict[str, str]:
+    """The labels of an image Pilot builds for ``app`` (a preview: APP--NAME): whose it is,
+    since two projects' repositories can share a name (acme's blog-web, acme-blog's web).
+    A wrapping image built FROM it (Lambda's adapter) inherits them."""
+    return {"pilot": "app", "pilot.project": project, "pilot.app": app}
+
+
 def resource_name(project: str, app: str) -> str:
     """The name every cloud resource of an app carries (the deployer's policy allows only
     resources named pilot-PROJECT-*)."""

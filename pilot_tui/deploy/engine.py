@@ -57,6 +57,7 @@ from pilot_tui.deploy.targets import Target, target_for
 from pilot_tui.deploy.targets.docker_host import containers
 from pilot_tui.errors import EXIT_INVALID, PilotError
 from pilot_tui.fsutil import ensure_private_dir
+from pilot_tui.naming import image_labels
 from pilot_tui.wording import counted
 
 if TYPE_CHECKING:
@@ -634,6 +635,7 @@ class Deployer:
                     daemon,
                     log.line("build", app.name),
                     shipped,
+                    image_labels(self.project, app.name),
                 )
             else:
                 if recipe.builder is not None:
@@ -655,6 +657,7 @@ class Deployer:
                     tag,
                     log.line("build", app.name),
                     self.cancel.is_set,
+                    image_labels(self.project, app.name),
                 )
         except BuildError as exc:
             log.emit(StageFailed(app.name, "build", str(exc)))

@@ -115,16 +115,12 @@ class Scan(Finds):
         # The apps' images built here (and their previews'): found walking, left behind
         # with "What remains: nothing".
         apps = set(self.apps) | {str(c.labels.get("pilot.app", "")) for c in mine}
-        # Another project's repository may have the same name (acme + blog-web, acme-blog
-        # + web): one its containers run from is never taken for this project's.
         theirs = {
             image_repository(str(c.labels.get("pilot.project")), str(c.labels.get("pilot.app")))
             for c in others
             if c.labels.get("pilot.app")
         }
-        for repository, count in _built_images(docker, self.project, apps).items():
-            if repository in theirs:
-                continue
+        for repository, count in _built_images(docker, self.project, apps, theirs).items():
             self.add(
                 DOCKER_IMAGE,
                 repository,
@@ -177,20 +173,42 @@ class Scan(Finds):
                     )
 
 
-def _built_images(docker: DockerClient, project: str, apps: set[str]) -> dict[str, int]:
+def _built_images(
+    docker: DockerClient, project: str, apps: set[str], theirs: set[str]
+) -> dict[str, int]:
     """The repositories of ``apps``' images on this engine (naming.image_repository, its
-    previews' too: APP--NAME) -> how many tags each has."""
+    previews' too: APP--NAME) -> how many tags each has.
+
+    Another project's repository may have the same name (acme's blog-web, acme-blog's
+    web): an image labelled with another project (naming.image_labels) is never taken
+    for this project's. Images built before the labels have none: their names decide,
+    unless the repository is in ``theirs`` (another project's containers run from it)."""
     found: dict[str, int] = {}
     for app in sorted(a for a in apps if a):
         own = image_repository(project, app)
         images = docker.images.list(name=own) + docker.images.list(
             filters={"reference": f"{own}--*"}
         )
-        for tag in {t for image in images for t in image.tags}:
+        tags = {
+            tag
+            for image in images
+            if not anothers_image(image.labels, project)
+            for tag in image.tags
+            # unlabelled, from before the labels: its name decides, unless a neighbour's
+            # containers run from that repository
+            if "pilot.project" in image.labels or tag.rpartition(":")[0] not in theirs
+        }
+        for tag in tags:
             repository = tag.rpartition(":")[0]
             if repository == own or repository.startswith(f"{own}--"):
                 found[repository] = found.get(repository, 0) + 1
     return found
+
+
+def anothers_image(labels: dict[str, str] | None, project: str) -> bool:
+    """Whether an image's labels (naming.image_labels) say another project built it."""
+    owner = (labels or {}).get("pilot.project")
+    return owner is not None and owner != project
 
 
 def local_records(state_dir: Path) -> list[Thing]:

@@ -19,6 +19,7 @@ from pilot_tui.deploy.build.packing import context_files, pack
 from pilot_tui.deploy.build.recipe import GENERATED, Recipe, recipe_for
 from pilot_tui.deploy.build.site_files import scan
 from pilot_tui.deploy.targets.lambda_.function import zip_folder
+from pilot_tui.naming import image_labels
 
 CREDENTIALS = "aws_secret_access_key = LEAKED-7c1f0e"
 
@@ -226,3 +227,9 @@ def test_buildpacks_get_the_same_files_as_a_zip_not_the_folder(tmp_path):
     ]
     command = pack_command(recipe, "pilot/acme-web:abc", {}, source=source)
     assert command.argv[command.argv.index("--path") + 1] == str(source)
+    # and the image says whose it is (teardown tells a neighbour's same-named one by it)
+    labelled = pack_command(
+        recipe, "pilot/acme-web:abc", {}, source=source, labels=image_labels("acme", "web")
+    )
+    pairs = [labelled.argv[i + 1] for i, word in enumerate(labelled.argv) if word == "--label"]
+    assert pairs == ["pilot=app", "pilot.project=acme", "pilot.app=web"]

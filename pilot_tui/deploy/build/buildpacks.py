@@ -41,11 +41,13 @@ def pack_command(
     docker: dict[str, str],
     daemon_socket: str = "inherit",
     source: Path | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Command:
     """`pack build` as data: the image lands on the deploy host's engine (DOCKER_HOST and
     friends from host.docker_env); ``daemon_socket`` is that engine's socket as seen on the
     host itself, which pack mounts into its lifecycle container ("inherit": DOCKER_HOST);
-    ``source`` is pack_source's zip (default: the folder itself)."""
+    ``source`` is pack_source's zip (default: the folder itself); ``labels``
+    (naming.image_labels) say whose the image is."""
     import os
 
     assert recipe.buildpacks is not None
@@ -62,8 +64,11 @@ def pack_command(
             "if-not-present",
             "--docker-host",
             daemon_socket,
-            "--label",
-            "pilot=app",
+            *(
+                word
+                for key, value in {"pilot": "app", **(labels or {})}.items()
+                for word in ("--label", f"{key}={value}")
+            ),
         ),
         env={**os.environ, **docker},
     )
@@ -77,6 +82,7 @@ def run_pack(
     daemon_socket: str,
     line: Callable[[str], None],
     shipped: Collected | None = None,
+    labels: dict[str, str] | None = None,
 ) -> str:
     """Build with `pack` through the one runner, streaming its lines; the image id."""
     import asyncio
@@ -88,7 +94,7 @@ def run_pack(
         try:
             code = asyncio.run(
                 stream(
-                    pack_command(recipe, tag, docker, daemon_socket, source),
+                    pack_command(recipe, tag, docker, daemon_socket, source, labels),
                     lambda out: line(redact.text(out.text)),
                 )
             )

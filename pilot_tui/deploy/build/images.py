@@ -21,8 +21,10 @@ def build(
     tag: str,
     line: Callable[[str], None],
     cancelled: Callable[[], bool] = lambda: False,
+    labels: dict[str, str] | None = None,
 ) -> str:
-    """Build ``tag`` from a packed context, streaming the builder's lines; the image id."""
+    """Build ``tag`` from a packed context, streaming the builder's lines; the image id.
+    ``labels`` (naming.image_labels) say whose it is."""
     with context:
         stream = client.api.build(
             fileobj=context,
@@ -33,7 +35,7 @@ def build(
             decode=True,
             dockerfile=recipe.dockerfile,
             buildargs=dict(recipe.args),
-            labels={"pilot": "app"},
+            labels={"pilot": "app", **(labels or {})},
         )
         error = None
         for chunk in stream:

@@ -70,6 +70,15 @@ def of_release(release: history.Release) -> Address:
 
 
 # -- the Pilot Server ----------------------------------------------------------------------
+# What a flag output grants, as said after its yes or no.
+FLAG_MEANINGS = {
+    "ci_worker": {
+        True: "the server's role may take CI runs' deploys",
+        False: "the server's role may not take CI runs' deploys (server.ci_worker)",
+    },
+}
+
+
 def server_output(home: str, key: str, value: object) -> str:
     """One of the server's outputs as shown: its addresses are marked in the sandbox, a
     list is its items ("22, 80", "none") and a flag yes or no, never Python's words."""
@@ -77,6 +86,8 @@ def server_output(home: str, key: str, value: object) -> str:
         text = ", ".join(str(item) for item in value) or "none"
     elif isinstance(value, bool):  # (found walking: "ci_worker  False")
         text = "yes" if value else "no"
+        if key in FLAG_MEANINGS:  # (walk: read as the worker's own state beside its line)
+            text += f": {FLAG_MEANINGS[key][value]}"
     else:
         text = str(value)
     return f"simulated: {text}" if home == "sandbox" and key in SIMULATED_OUTPUTS else text

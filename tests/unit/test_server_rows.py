@@ -20,4 +20,14 @@ def test_a_list_output_is_its_items_not_pythons_brackets():
 def test_a_flag_output_is_yes_or_no_not_pythons_words():
     """Found walking: `server status` printed `ci_worker  False`."""
     rows = dict(server_rows("aws", {"ci_worker": False, "cloud_run_previews": True}))
-    assert rows == {"ci_worker": "no", "cloud_run_previews": "yes"}
+    assert rows == {
+        "ci_worker": "no: the server's role may not take CI runs' deploys (server.ci_worker)",
+        "cloud_run_previews": "yes",
+    }
+
+
+def test_the_ci_worker_grant_is_said_as_a_grant_not_as_the_workers_state():
+    """Found walking: `ci_worker  no` printed beside `CI deploy worker: taking requests`
+    read as the worker's state; it says whether the role holds the grant."""
+    rows = dict(server_rows("aws", {"ci_worker": True}))
+    assert rows["ci_worker"].startswith("yes: the server's role may take CI runs' deploys")

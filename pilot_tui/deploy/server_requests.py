@@ -219,7 +219,7 @@ def _asked(
     except (server_queue.QueueError, SharedHistoryError) as exc:
         _failed(log, name, stage, f"the deploy request could not be made: {exc}")
     log.line(stage, name)(
-        f"asked the Pilot Server's worker ({worker}) to {what}: request {request.id}"
+        f"asked the deploy worker ({worker}) to {what}: request {request.id}"
     )
     try:
         return server_wait.wait(queue, request.id, log.emit, ctx.cancel.is_set)

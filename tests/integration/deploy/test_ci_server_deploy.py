@@ -213,7 +213,7 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
         assert rule["selection"]["countNumber"] == 20  # the newest 20 kept
         assert ran.out.startswith("web\tv2\thttp://web.localhost"), ran.out
         # the worker's events, shown in the run as they came
-        assert "asked the Pilot Server's worker" in ran.err
+        assert "asked the deploy worker" in ran.err
         assert "pulled 127.0.0.1:" in ran.err and "@sha256:" in ran.err
         assert "release v2 is live" in ran.err
         assert "<h1>from CI 1</h1>" in get(port, "web.localhost")
@@ -481,7 +481,7 @@ def test_the_worker_on_the_server_releases_a_runs_request_with_no_laptop(
         recording.stop()
         said = container.logs().decode(errors="replace")
         assert ran.code == 0, ran.err + said
-        assert "asked the Pilot Server's worker (pilot-server@" in ran.err, ran.err
+        assert "asked the deploy worker (pilot-server@" in ran.err, ran.err
         assert "<h1>from the server's worker</h1>" in get(port, "web.localhost")
         [live] = [
             c
@@ -608,7 +608,7 @@ def test_a_pull_requests_preview_of_the_servers_app_is_made_and_removed_by_the_w
         asked = aws_calls.requests()
         assert ran.code == 0, ran.err
         assert ran.out.startswith("web--pr-7\tv1\thttp://web--pr-7.localhost"), ran.out
-        assert "asked the Pilot Server's worker" in ran.err and "request preview-" in ran.err
+        assert "asked the deploy worker" in ran.err and "request preview-" in ran.err
         assert "<h1>pull request 7</h1>" in get(port, "web--pr-7.localhost")
         assert "hello" in get(port, "web.localhost")  # the app itself untouched
         [box] = docker_client.containers.list(filters={"label": "pilot.app=web--pr-7"})
@@ -660,7 +660,7 @@ def test_a_pull_requests_preview_of_the_servers_app_is_made_and_removed_by_the_w
             workflow, checkout, {}, github_tokens, cli, monkeypatch, "preview-remove", 7
         )
         assert closed.code == 0, closed.err
-        assert "asked the Pilot Server's worker" in closed.err and "to remove it" in closed.err
+        assert "asked the deploy worker" in closed.err and "to remove it" in closed.err
         assert "removed the preview web--pr-7" in closed.err
         assert "removed removed" not in closed.err  # (walk: each line said twice)
         assert not docker_client.containers.list(all=True, filters={"label": "pilot.app=web--pr-7"})

@@ -155,6 +155,31 @@ async def test_plan_at_80x24_shows_the_state_column_and_the_newest_log_lines(san
         assert last_visible == log.line_count - 1
 
 
+async def test_at_80x24_a_long_summary_leaves_the_progress_bar_and_log_on_screen(
+    sandbox_project, monkeypatch
+):
+    """Found by the tmux walk: a long DOCKER_HOST made the sandbox's "Done." summary six
+    lines at 80x24, and the progress bar ("100%") and the log were pushed off the screen.
+    The summary and the table give way (each scrolls) before they do."""
+    long_socket = "/tmp/pytest-of-someone/pytest-1234/session-docker-nothing-listens"
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{long_socket}/docker.sock")
+    app = create_app(str(sandbox_project))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen, table = await open_and_plan(app, pilot)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: "Done." in text(screen, "#summary"))
+        await pilot.pause()
+        assert "nothing-listens" in text(screen, "#summary")  # the long summary whole
+        footer = 23  # the last row is the footer's
+        summary = screen.query_one("#summary").region
+        assert summary.height >= 3  # "Done." and the addresses stay in view
+        progress = screen.query_one("#progress-row").region
+        assert progress.height == 1 and progress.bottom <= footer, progress
+        log = screen.query_one("#log").region
+        assert log.height >= 4 and log.bottom <= footer, log
+        assert table.region.height >= 4  # its header and three rows at least
+
+
 async def test_esc_twice_names_what_is_in_flight_and_a_kill_says_what_may_be_untracked(
     sandbox_project,
 ):

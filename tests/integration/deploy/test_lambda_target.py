@@ -33,6 +33,7 @@ def lambda_cloud(lambda_runtime, tmp_path_factory):
 
 class Settings:
     memory, timeout, handler, runtime, port = 128, 10, "app.handler", "python3.12", 8080
+    health_path = "/health"
 
 
 def function(url: str, app: str = "hello") -> LambdaFunction:
@@ -115,6 +116,31 @@ def test_deploy_invoke_rollback_logs_destroy(lambda_cloud):
     assert fn.logs_client.describe_log_groups(logGroupNamePrefix=fn.log_group)["logGroups"] == []
     assert fn.destroy(said.append) == []  # nothing left: a second destroy does nothing
     assert fn.status().health == "not deployed"
+
+
+def test_status_asks_the_health_path_not_only_lambdas_state(lambda_cloud, tmp_path):
+    """Found reviewing: `status` said "healthy" of any function Lambda calls Active, one
+    that answers 500 to every request too. It now asks the health path through the alias,
+    as the Docker host's status asks its container."""
+    fn = function(lambda_cloud, "sick")
+    said: list[str] = []
+    (tmp_path / "app.py").write_text(
+        "def handler(event, context):\n"
+        "    ok = event.get('rawPath') != '/health'\n"
+        "    return {'statusCode': 200 if ok else 500, 'body': 'down'}\n"
+    )
+    fn.deploy_code({"ZipFile": zip_folder(tmp_path)}, {}, "v1", said.append)
+    try:
+        status = fn.status()
+        assert status.health == "unhealthy (/health: 500)", status
+        assert not status.ok
+        healthy = fn.deploy_code(
+            {"ZipFile": zip_folder(FIXTURES / "hello_fn")}, {}, "v2", said.append
+        )
+        assert healthy.ref == "2"
+        assert fn.status().health == "healthy"
+    finally:
+        fn.destroy(said.append)
 
 
 def test_package_change_is_refused(lambda_cloud):

@@ -401,10 +401,19 @@ class LambdaFunction:
             url = "-"
         state, update = live.get("State", "Active"), live.get("LastUpdateStatus", "Successful")
         detail = f"version {live['Version']}, {live.get('PackageType', 'Zip').lower()}"
-        if state == "Active" and update == "Successful":
+        if state != "Active" or update != "Successful":
+            reason = live.get("StateReason") or live.get("LastUpdateStatusReason") or state
+            return TargetStatus(f"unhealthy ({reason})", url, detail)
+        # Active says only that Lambda can run it: its health path is asked, as the
+        # Docker host's status asks its container's (found reviewing: "healthy" of a
+        # function that raised on every request).
+        path = self.settings.health_path
+        look = self.probe(path)
+        if look.healthy:
             return TargetStatus("healthy", url, detail)
-        reason = live.get("StateReason") or live.get("LastUpdateStatusReason") or state
-        return TargetStatus(f"unhealthy ({reason})", url, detail)
+        if look.healthy is None:  # not the app's answer: Lambda could not be asked
+            return TargetStatus(f"unknown (active; {path} not asked: {look.detail})", url, detail)
+        return TargetStatus(f"unhealthy ({path}: {look.detail})", url, detail)
 
     def probe(self, path: str, revision: str | None = None) -> Probe:
         """A GET of ``path`` through the alias (or ``revision``), as its function URL asks

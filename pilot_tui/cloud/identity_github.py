@@ -3,8 +3,9 @@ data): the account's OIDC identity provider for GitHub's issuer, made once and s
 every project of the account, and the project's roles:
 
 - ``pilot-PROJECT-github``, that only runs on the named repository's branch can assume (not
-  its pull requests), with the deployer's own policy (policy_aws.aws_policy: the project's
-  resources, nothing more);
+  its pull requests), with the deployer's policy narrowed to what runs use of the state
+  bucket (policy_aws.ci_policy: the project's resources, never its Terraform state or
+  backups);
 - ``pilot-PROJECT-github-previews``, when apps run previews, that the repository's pull
   requests' runs assume, with the previews' policy (policy_aws.preview_policy: the previews'
   own functions, nothing of the apps'), and ``pilot-PROJECT-lambda-previews``, the role the
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pilot_tui.cloud import github_oidc
-from pilot_tui.cloud.policy_aws import aws_policy, preview_logs_policy, preview_policy
+from pilot_tui.cloud.policy_aws import ci_policy, preview_logs_policy, preview_policy
 from pilot_tui.errors import PilotError
 from pilot_tui.naming import preview_execution_role, project_tags
 
@@ -103,7 +104,7 @@ class GithubTrust:
         arn = self._role(
             self.role,
             github_oidc.trust_policy(self.account, repo, branch),
-            aws_policy(self.project, self.account, self.region),
+            ci_policy(self.project, self.account, self.region),
             f"Pilot deploys of {self.project} from GitHub Actions ({repo})",
         )
         functions = [name for name in previewed if name not in servers]

@@ -288,6 +288,47 @@ def aws_policy(project: str, account: str, region: str) -> dict[str, Any]:
     }
 
 
+def ci_policy(project: str, account: str, region: str) -> dict[str, Any]:
+    """The branch's role (`ci github`: what a run on the deployed branch may do): the
+    deployer's policy, but of the state bucket only what a run reads and writes (the
+    release history, the leases, the deploy requests to the server's worker), never the
+    Terraform state or the databases' backups beside them. A workflow's step, or a
+    dependency it installs, reads no production data and none of the server's secrets
+    that Terraform's state holds; the deployer user keeps the whole bucket (`db backup`
+    and `db restore` run with it on a laptop)."""
+    scope = Scope(project, account, region)
+    state = f"arn:aws:s3:::{state_bucket(project)}"
+    statements = [
+        statement
+        for build in STATEMENTS
+        for statement in build(scope)
+        if statement["Sid"] != "StateAndHistory"
+    ]
+    runs = [
+        {
+            "Sid": "HistoryAndLeases",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": [f"{state}/pilot/releases/*", f"{state}/pilot/locks/*"],
+        },
+        {
+            # A branch's requests, their claims when withdrawn, the worker's events,
+            # results and heartbeats (server_queue.py)
+            "Sid": "AskTheServersWorker",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": f"{state}/pilot/deploys/*",
+        },
+        {
+            "Sid": "ListState",  # the keys' names (a missing history is a 404, not a 403)
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": state,
+        },
+    ]
+    return {"Version": "2012-10-17", "Statement": [*statements, *runs]}
+
+
 def execution_secrets_policy(
     project: str, account: str, region: str, partition: str = "aws"
 ) -> dict[str, Any]:

@@ -218,9 +218,7 @@ def _asked(
         queue.submit(request)
     except (server_queue.QueueError, SharedHistoryError) as exc:
         _failed(log, name, stage, f"the deploy request could not be made: {exc}")
-    log.line(stage, name)(
-        f"asked the deploy worker ({worker}) to {what}: request {request.id}"
-    )
+    log.line(stage, name)(f"asked the deploy worker ({worker}) to {what}: request {request.id}")
     try:
         return server_wait.wait(queue, request.id, log.emit, ctx.cancel.is_set)
     except (server_queue.QueueError, SharedHistoryError) as exc:

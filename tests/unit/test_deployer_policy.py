@@ -236,3 +236,29 @@ def test_the_previews_role_is_passed_never_given_a_managed_policy():
     assert not allows(document, "iam:AttachRolePolicy", {"iam:PolicyARN": basic}, previews)
     apps = f"arn:aws:iam::{ACCOUNT}:role/pilot-acme-lambda"
     assert allows(document, "iam:AttachRolePolicy", {"iam:PolicyARN": basic}, apps)
+
+
+def test_the_branchs_ci_role_reads_no_terraform_state_and_no_backup():
+    """A CI run's role had the deployer's whole state bucket: a workflow step (or a
+    dependency it installs) could read the databases' backups and the Terraform state
+    (the server's secrets), or replace them. The branch's role (policy_aws.ci_policy)
+    keeps what runs use: the history, the leases, the deploy requests."""
+    from pilot_tui.cloud.policy_aws import ci_policy
+
+    branch = ci_policy("acme", ACCOUNT, REGION)
+    state = "arn:aws:s3:::pilot-state-acme"
+    for key in ("pilot/server.tfstate", "backups/main/20261206T000000Z.dump"):
+        for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+            assert not allows(branch, action, {}, f"{state}/{key}"), (action, key)
+    for key in ("pilot/releases/web.json", "pilot/locks/web.json", "pilot/deploys/x.claim.json"):
+        assert allows(branch, "s3:GetObject", {}, f"{state}/{key}")
+        assert allows(branch, "s3:PutObject", {}, f"{state}/{key}")
+    assert allows(branch, "s3:ListBucket", {}, state)
+    # the deployer user (a laptop's `db backup` and `db restore`) keeps the backups
+    assert allows(policy(), "s3:GetObject", {}, f"{state}/backups/main/x.dump")
+    # everything else is the deployer's own
+    deployer_only = {s["Sid"] for s in policy()["Statement"]} - {"StateAndHistory"}
+    assert deployer_only <= {s["Sid"] for s in branch["Statement"]}
+    document = PolicyDocument(branch, exclusions=Exclusions({}))
+    assert document.allows_privilege_escalation == []
+    assert document.infrastructure_modification == []

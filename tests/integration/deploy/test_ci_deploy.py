@@ -412,7 +412,7 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
     make is one the previews' policy permits (moto enforces no IAM: each recorded call
     goes through the policy evaluator), and nothing of the app's function or history is
     changed. A main-branch deploy's calls are refused by that same policy."""
-    from pilot_tui.cloud.policy_aws import aws_policy, preview_policy
+    from pilot_tui.cloud.policy_aws import ci_policy, preview_policy
     from tests.unit.test_deployer_policy import allows
 
     pf = ProjectFile.load(admin / "pilot.toml")
@@ -432,7 +432,7 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
     inline = iam.get_role_policy(RoleName="pilot-acme-github-previews", PolicyName="pilot-deploy")
     policy = inline["PolicyDocument"]
     assert policy == preview_policy("acme", "123456789012", "us-east-1", ["fn"])
-    deployer = aws_policy("acme", "123456789012", "us-east-1")  # the branch's role's
+    deployer = ci_policy("acme", "123456789012", "us-east-1")  # the branch's role's
 
     lam = boto3.client("lambda", region_name="us-east-1")
     app_before = lam.list_versions_by_function(FunctionName="pilot-acme-fn")["Versions"]
@@ -491,7 +491,7 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
     hourly = _checkout(admin, "pr12-hourly", "")
     aws_calls.clear()
     pruned = run_job(workflow, hourly, {}, github_tokens, cli, monkeypatch, "prune")
-    by_the_branch = aws_calls.requests()  # the branch's role: the deployer's policy
+    by_the_branch = aws_calls.requests()  # the branch's role: ci_policy
     assert pruned.code == 0, pruned.err
     assert [r for r in by_the_branch if not allows(deployer, *r)] == []
     assert "pilot-acme-fn--pr-12" in [f["FunctionName"] for f in lam.list_functions()["Functions"]]
@@ -515,7 +515,7 @@ def test_pull_requests_get_previews_by_a_role_that_may_touch_nothing_else(
     assert again.code == 0 and "nothing to remove" in again.err, again.err
     monkeypatch.setattr(LambdaFunction, "previews", listed)  # the listing whole again
 
-    # The hourly prune with the branch's role (the deployer's policy) lists the previews by
+    # The hourly prune with the branch's role (ci_policy) lists the previews by
     # their tags, and may.
     github_tokens.sub = "repo:acme/shop:ref:refs/heads/main"
     aws_calls.clear()

@@ -139,7 +139,7 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
     worker, or a stopped one, is told so at once. What the run asked of AWS is each
     permitted by the branch's role's policy (moto enforces no IAM: each recorded call
     goes through the policy evaluator); the worker's calls are its own process's."""
-    from pilot_tui.cloud.policy_aws import aws_policy
+    from pilot_tui.cloud.policy_aws import aws_policy, ci_policy
     from tests.unit.test_deployer_policy import allows
 
     root, port = server_project
@@ -196,15 +196,17 @@ def test_a_push_deploys_the_servers_app_through_the_worker(
         ran = run_job(workflow, checkout, {}, github_tokens, cli, monkeypatch)
         assert ran.code == 0, ran.err
         asked = aws_calls.requests()
-        policy = aws_policy("acme", "123456789012", "us-east-1")
+        policy = ci_policy("acme", "123456789012", "us-east-1")  # the branch's role's
         assert [r for r in asked if not allows(policy, *r)] == []
         actions = {action for action, _, _ in asked}
         assert {"ecr:GetAuthorizationToken", "s3:PutObject", "s3:GetObject"} <= actions
         request = "arn:aws:s3:::pilot-state-acme/pilot/deploys/x.request.json"
         assert not allows(policy, "s3:DeleteObject", {}, request)  # a run's: never removed
-        # the worker's own call (a process of its own: not recorded here), as data
+        # the worker's own call (a process of its own, with the deployer's key: not
+        # recorded here), as data
         repository = "arn:aws:ecr:us-east-1:123456789012:repository/pilot-acme-web"
-        assert allows(policy, "ecr:PutLifecyclePolicy", {}, repository)
+        deployer = aws_policy("acme", "123456789012", "us-east-1")
+        assert allows(deployer, "ecr:PutLifecyclePolicy", {}, repository)
         assert "older images of web are not expired" not in ran.err
         expiry = boto3.client("ecr", region_name="us-east-1").get_lifecycle_policy(
             repositoryName="pilot-acme-web"

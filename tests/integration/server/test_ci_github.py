@@ -18,7 +18,7 @@ import pytest
 from pilot_tui.apps import add_app
 from pilot_tui.cloud import github_oidc, oidc_exchange
 from pilot_tui.cloud.clients import emulator_aws
-from pilot_tui.cloud.policy_aws import aws_policy, preview_logs_policy, preview_policy
+from pilot_tui.cloud.policy_aws import ci_policy, preview_logs_policy, preview_policy
 from pilot_tui.cloud.sandbox import Sandbox
 from pilot_tui.config.document import ProjectFile
 from tests.support.deploy_fixtures import FN
@@ -53,7 +53,7 @@ def test_ci_github_makes_the_trust_writes_the_workflow_and_removes_them(
         )
         assert {"Key": "pilot:project", "Value": "acme"} in role["Tags"]
         policy = iam.get_role_policy(RoleName="pilot-acme-github", PolicyName="pilot-deploy")
-        assert policy["PolicyDocument"] == aws_policy("acme", account, "us-east-1")
+        assert policy["PolicyDocument"] == ci_policy("acme", account, "us-east-1")
         provider = iam.get_open_id_connect_provider(
             OpenIDConnectProviderArn=github_oidc.provider_arn(account)
         )

@@ -171,6 +171,37 @@ def with_member(policy: dict[str, Any], roles: Iterable[str], member: str) -> di
     return {**policy, "bindings": bindings} if changed else None
 
 
+def with_only_conditional(
+    policy: dict[str, Any], role: str, member: str, condition: dict[str, str]
+) -> dict[str, Any] | None:
+    """``policy`` granting ``member`` ``role`` under ``condition`` alone: in the binding of
+    that role and condition (made when missing), and in no other binding of the role (an
+    earlier grant without it, or with another, is taken back). Version 3, which conditions
+    need. None when it is so already."""
+    bindings, changed, held = [], False, False
+    for binding in policy.get("bindings", []):
+        members = binding.get("members", [])
+        if binding.get("role") != role:
+            bindings.append(binding)
+        elif binding.get("condition") == condition:
+            held = True
+            if member not in members:
+                changed = True
+                binding = {**binding, "members": [*members, member]}
+            bindings.append(binding)
+        elif member in members:
+            changed = True
+            kept = [m for m in members if m != member]
+            if kept:
+                bindings.append({**binding, "members": kept})
+        else:
+            bindings.append(binding)
+    if not held:
+        changed = True
+        bindings.append({"role": role, "members": [member], "condition": condition})
+    return {**policy, "bindings": bindings, "version": 3} if changed else None
+
+
 def without_roles(
     policy: dict[str, Any], roles: Iterable[str], member: str
 ) -> dict[str, Any] | None:

@@ -42,6 +42,7 @@ from pilot_tui.cloud.gcp_iam import (
     project_url,
     runtime_account_email,
     with_member,
+    with_only_conditional,
     without_member,
     without_roles,
 )
@@ -64,6 +65,7 @@ from pilot_tui.cloud.policy_gcp import (
     DEPLOYER_ROLES,
     RESOURCE_ROLES,
     Resources,
+    ci_state_condition,
     resources_for,
 )
 from pilot_tui.config.schema import PilotConfig
@@ -352,9 +354,20 @@ class GcpDeployer:
             ):
                 self.edit_policy(
                     bucket_url(resources.state_bucket),
-                    grant(RESOURCE_ROLES["state"]),
+                    self._state_grant(resources.state_bucket, grant(RESOURCE_ROLES["state"])),
                     BUCKET_POLICY,
                 )
+
+    def _state_grant(
+        self, bucket: str, whole: Callable[[dict[str, Any]], dict[str, Any] | None]
+    ) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+        """The change granting the state bucket: ``whole`` for the deployer (`db backup`
+        and `db restore` run with it); for a CI run's account what runs use of it alone
+        (policy_gcp.ci_state_condition), an earlier `ci github`'s whole grant taken back."""
+        if self.is_deployer:
+            return whole
+        role, condition = RESOURCE_ROLES["state"], ci_state_condition(bucket)
+        return lambda policy: with_only_conditional(policy, role, self.member, condition)
 
     def rotate(self, keys_dir: Path) -> str:
         """A new key, stored 0600, then every other user-managed key deleted; its id."""

@@ -32,6 +32,27 @@ RESOURCE_ROLES = {
     "bucket": "roles/storage.admin",
     "state": "roles/storage.objectAdmin",
 }
+# What of the state bucket a CI run reads and writes: the release history, the leases and
+# the deploy requests (shared_history, lease_rules, server_queue), never the Terraform
+# state or the databases' backups beside them.
+CI_STATE_PREFIXES = ("pilot/releases/", "pilot/locks/", "pilot/deploys/")
+
+
+def ci_state_condition(bucket: str) -> dict[str, str]:
+    """The condition on CI's grant on the state bucket (IAM Conditions, which Cloud Storage
+    evaluates on a bucket with uniform access, as Pilot makes it): objects under
+    CI_STATE_PREFIXES, and the bucket itself (a listing is asked of the bucket)."""
+    objects = f"projects/_/buckets/{bucket}/objects/"
+    allowed = ['resource.type == "storage.googleapis.com/Bucket"'] + [
+        f'resource.name.startsWith("{objects}{prefix}")' for prefix in CI_STATE_PREFIXES
+    ]
+    return {
+        "title": "pilot-ci-runs",
+        "description": "What CI runs use: history, leases, deploy requests",
+        "expression": " || ".join(allowed),
+    }
+
+
 # What a CI run's account may do besides its grants on the site buckets and the state
 # bucket: put Cloud CDN in front of a site.
 CI_ROLES = ("roles/compute.loadBalancerAdmin",)

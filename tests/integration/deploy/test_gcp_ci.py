@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from pilot_tui import redact
-from pilot_tui.cloud import clients, gcp_wif, github_oidc, oidc_exchange
+from pilot_tui.cloud import clients, gcp_wif, github_oidc, oidc_exchange, policy_gcp
 from pilot_tui.cloud.clients import emulator_gcs
 from pilot_tui.cloud.errors import CloudError
 from pilot_tui.cloud.gcp_api import ApiRequest
@@ -152,11 +152,13 @@ def test_ci_github_on_gcp_makes_the_pool_writes_the_workflow_and_ci_remove_undoe
         {"role": gcp_wif.WORKLOAD_USER, "members": [MAIN]}
     ]
     assert fake.keys == {}  # no key made: runs act through the pool
-    # the deployer may write the release history in the state bucket
+    # the runs may write the release history in the state bucket, and nothing else of it:
+    # never the Terraform state or a backup (the grant's condition, checked as data below)
     state_policy = fake.policies[f"https://storage.googleapis.com/storage/v1/b/{STATE_BUCKET}"]
-    assert {"role": "roles/storage.objectAdmin", "members": [f"serviceAccount:{CI_EMAIL}"]} in (
-        state_policy["bindings"]
-    )
+    [grant] = [b for b in state_policy["bindings"] if f"serviceAccount:{CI_EMAIL}" in b["members"]]
+    assert grant["role"] == "roles/storage.objectAdmin"
+    assert grant["condition"] == policy_gcp.ci_state_condition(STATE_BUCKET)
+    assert state_policy["version"] == 3  # conditions need it
 
     workflow = tmp_path / github_oidc.WORKFLOW
     text = workflow.read_text()

@@ -1,0 +1,83 @@
+"""A CI run's grant on the Google Cloud state bucket (policy_gcp.ci_state_condition): what
+runs use of it (the history, the leases, the deploy requests), never the Terraform state
+or the databases' backups. No Google service runs here, so the condition is checked as
+data: ``admits`` evaluates the two forms of Common Expression Language it is made of
+(``resource.type == "…"`` and ``resource.name.startsWith("…")``, joined by ``||``) as
+IAM documents them for Cloud Storage: a bucket's name is projects/_/buckets/B, an
+object's projects/_/buckets/B/objects/NAME, and a listing is asked of the bucket."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from pilot_tui.cloud.gcp_iam import with_only_conditional
+from pilot_tui.cloud.policy_gcp import ci_state_condition
+
+BUCKET = "pilot-state-acme"
+CI = "serviceAccount:pilot-acme-ci@p.iam.gserviceaccount.com"
+TERM = re.compile(
+    r'^resource\.type == "(?P<type>[^"]+)"$|^resource\.name\.startsWith\("(?P<start>[^"]+)"\)$'
+)
+
+
+def admits(expression: str, resource_type: str, name: str) -> bool:
+    """``expression`` (a disjunction of the two forms above) for one resource."""
+    for term in expression.split(" || "):
+        found = TERM.match(term.strip())
+        assert found is not None, f"a term this evaluator does not know: {term!r}"
+        if found["type"] is not None and found["type"] == resource_type:
+            return True
+        if found["start"] is not None and name.startswith(found["start"]):
+            return True
+    return False
+
+
+def object_named(key: str) -> tuple[str, str]:
+    return "storage.googleapis.com/Object", f"projects/_/buckets/{BUCKET}/objects/{key}"
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["pilot/releases/web.json", "pilot/locks/web.json", "pilot/deploys/x.request.json"],
+)
+def test_what_runs_use_is_admitted(key):
+    assert admits(ci_state_condition(BUCKET)["expression"], *object_named(key))
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "pilot/server.tfstate",  # the server's Terraform state: its secrets
+        "backups/main/20261206T000000Z.dump",  # a database's data
+        "pilot/releasesX/web.json",  # a prefix is a folder, not a start of a name
+        "other/pilot/releases/web.json",
+    ],
+)
+def test_the_terraform_state_and_backups_are_not(key):
+    assert not admits(ci_state_condition(BUCKET)["expression"], *object_named(key))
+
+
+def test_a_listing_asked_of_the_bucket_is_admitted_but_not_another_buckets_objects():
+    expression = ci_state_condition(BUCKET)["expression"]
+    assert admits(expression, "storage.googleapis.com/Bucket", f"projects/_/buckets/{BUCKET}")
+    other = "projects/_/buckets/pilot-state-acme-x/objects/pilot/releases/web.json"
+    assert not admits(expression, "storage.googleapis.com/Object", other)
+
+
+def test_an_earlier_whole_grant_is_narrowed_and_others_bindings_kept():
+    """`ci github` of an earlier Pilot granted CI the whole bucket: run again, the grant
+    is the conditional one alone; the deployer's whole grant is never touched."""
+    deployer = "serviceAccount:pilot-acme-deployer@p.iam.gserviceaccount.com"
+    role = "roles/storage.objectAdmin"
+    condition = ci_state_condition(BUCKET)
+    before = {"etag": "e1", "bindings": [{"role": role, "members": [deployer, CI]}]}
+    after = with_only_conditional(before, role, CI, condition)
+    assert after is not None
+    assert after["version"] == 3 and after["etag"] == "e1"
+    assert after["bindings"] == [
+        {"role": role, "members": [deployer]},
+        {"role": role, "members": [CI], "condition": condition},
+    ]
+    assert with_only_conditional(after, role, CI, condition) is None  # so already

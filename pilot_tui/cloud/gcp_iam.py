@@ -178,28 +178,21 @@ def with_only_conditional(
     that role and condition (made when missing), and in no other binding of the role (an
     earlier grant without it, or with another, is taken back). Version 3, which conditions
     need. None when it is so already."""
-    bindings, changed, held = [], False, False
-    for binding in policy.get("bindings", []):
-        members = binding.get("members", [])
-        if binding.get("role") != role:
-            bindings.append(binding)
-        elif binding.get("condition") == condition:
-            held = True
-            if member not in members:
-                changed = True
-                binding = {**binding, "members": [*members, member]}
-            bindings.append(binding)
-        elif member in members:
-            changed = True
-            kept = [m for m in members if m != member]
-            if kept:
-                bindings.append({**binding, "members": kept})
-        else:
-            bindings.append(binding)
-    if not held:
-        changed = True
-        bindings.append({"role": role, "members": [member], "condition": condition})
-    return {**policy, "bindings": bindings, "version": 3} if changed else None
+    bindings = policy.get("bindings", [])
+    mine = next(
+        (b for b in bindings if b.get("role") == role and b.get("condition") == condition), None
+    )
+    others = {**policy, "bindings": [b for b in bindings if b is not mine]}
+    taken = without_roles(others, (role,), member)  # an earlier grant beside it
+    members = list((mine or {}).get("members", []))
+    if member in members and taken is None:
+        return None
+    granted = {"role": role, "members": members + [member] * (member not in members)}
+    return {
+        **policy,
+        "bindings": [*(taken or others)["bindings"], {**granted, "condition": condition}],
+        "version": 3,
+    }
 
 
 def without_roles(

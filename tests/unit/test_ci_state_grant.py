@@ -81,3 +81,15 @@ def test_an_earlier_whole_grant_is_narrowed_and_others_bindings_kept():
         {"role": role, "members": [CI], "condition": condition},
     ]
     assert with_only_conditional(after, role, CI, condition) is None  # so already
+
+
+def test_the_conditional_binding_another_account_holds_is_joined_not_made_twice():
+    role, condition = "roles/storage.objectAdmin", ci_state_condition(BUCKET)
+    other = "serviceAccount:someone@p.iam.gserviceaccount.com"
+    before = {
+        "version": 3,
+        "bindings": [{"role": role, "members": [other], "condition": condition}],
+    }
+    after = with_only_conditional(before, role, CI, condition)
+    assert after is not None
+    assert after["bindings"] == [{"role": role, "members": [other, CI], "condition": condition}]

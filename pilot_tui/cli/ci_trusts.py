@@ -111,7 +111,8 @@ class AwsCiTrust(CiTrust):
         return (
             f"made the role {self.trust.arn()}: only runs on {repo}'s {branch} may assume it "
             "(not its pull requests, another branch or a tag), and it may do what the "
-            "deployer may." + images
+            "deployer may, but of the state bucket only the release history, the leases "
+            "and the deploy requests (never the Terraform state or a backup)." + images
         )
 
 
@@ -150,7 +151,8 @@ class GcpCiTrust(CiTrust):
             f"{runs.email} (not its pull requests, another workflow, branch or tag), with "
             "no key; that account may deploy the apps CI deploys (a Cloud Run app as the "
             "deployer may: run.admin on the project, its image, secrets and runtime "
-            "account) and write the release history."
+            "account) and write the release history, the leases and the deploy requests "
+            "(never the state bucket's Terraform state or a backup)."
         )
 
 

@@ -40,6 +40,7 @@ def test_ci_github_makes_the_trust_writes_the_workflow_and_removes_them(
         assert arn.endswith(":role/pilot-acme-github")
         # what it says is what the trust admits: the branch, never the pull requests
         assert "only runs on acme/shop's main may assume it (not its pull requests" in made.err
+        assert "(never the Terraform state or a backup)" in made.err  # the narrower role
         # the sandbox's account is simulated: said, as GitHub could not assume these roles
         assert "note: this is the sandbox: its AWS account is simulated" in made.err
         assert "the runs record their releases in the state bucket pilot-state-acme" in made.err

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, get_args
 from pilot_tui import redact
 from pilot_tui.naming import deployer_user
 from pilot_tui.teardown import aws_leftovers
-from pilot_tui.teardown.scan import Scan, anothers_image
+from pilot_tui.teardown.scan import Scan
 from pilot_tui.teardown.things import (
     CLOUD_SQL_INSTANCE,
     DATABASE_VOLUME,
@@ -112,13 +112,7 @@ class Teardown:
         for thing in [t for t in things if t.kind == DOCKER_IMAGE]:  # once no release runs
 
             def remove_images(thing: Thing = thing) -> None:
-                tags = {
-                    tag
-                    for image in docker.images.list(name=thing.name)
-                    if not anothers_image(image.labels, self.config.project.name)
-                    for tag in image.tags
-                    if tag.rpartition(":")[0] == thing.name
-                }
+                tags = self.scan.built_tags.get(thing.name, [])  # never a neighbour's
                 kept = []
                 for tag in sorted(tags):
                     try:

@@ -19,6 +19,7 @@ from pilot_tui.teardown.things import DOCKER_IMAGE, Thing
 
 if TYPE_CHECKING:
     from docker import DockerClient
+    from docker.models.images import Image
 
     from pilot_tui.data.cloud_sql import CloudSqlDatabases
 
@@ -36,6 +37,9 @@ class Scan(Finds):
     lock_table: str | None = None
     gcs_state_bucket: str | None = None
     declared: list[Thing] = field(default_factory=list)  # from pilot.toml: no API to list
+    # The tags of each repository of DOCKER_IMAGE found: a destroy removes these, never
+    # another project's of the same repository name.
+    built_tags: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # places that could not be opened
     problems: list[str] = field(default_factory=list)
 
@@ -120,7 +124,9 @@ class Scan(Finds):
             for c in others
             if c.labels.get("pilot.app")
         }
-        for repository, count in _built_images(docker, self.project, apps, theirs).items():
+        self.built_tags = _built_images(docker, self.project, apps, theirs)
+        for repository, tags in self.built_tags.items():
+            count = len(tags)
             self.add(
                 DOCKER_IMAGE,
                 repository,
@@ -175,40 +181,50 @@ class Scan(Finds):
 
 def _built_images(
     docker: DockerClient, project: str, apps: set[str], theirs: set[str]
-) -> dict[str, int]:
-    """The repositories of ``apps``' images on this engine (naming.image_repository, its
-    previews' too: APP--NAME) -> how many tags each has.
+) -> dict[str, list[str]]:
+    """The repositories of ``project``'s images on this engine (naming.image_repository,
+    its previews' too: APP--NAME) -> their tags, which a destroy removes.
 
-    Another project's repository may have the same name (acme's blog-web, acme-blog's
-    web): an image labelled with another project (naming.image_labels) is never taken
-    for this project's. Images built before the labels have none: their names decide,
-    unless the repository is in ``theirs`` (another project's containers run from it)."""
-    found: dict[str, int] = {}
+    An image labelled with the project (naming.image_labels) is its own, an app since
+    taken out of pilot.toml's too; one labelled with another project never is, though
+    their repositories may share a name (acme's blog-web, acme-blog's web). An image
+    built before the labels has none: it is ``apps``' by its repository's name, unless
+    that repository is in ``theirs`` (another project's containers run from it)."""
+    labelled = docker.images.list(filters={"label": f"pilot.project={project}"})
+    named: list[Image] = []
     for app in sorted(a for a in apps if a):
         own = image_repository(project, app)
-        images = docker.images.list(name=own) + docker.images.list(
+        for image in docker.images.list(name=own) + docker.images.list(
             filters={"reference": f"{own}--*"}
-        )
-        tags = {
-            tag
-            for image in images
-            if not anothers_image(image.labels, project)
-            for tag in image.tags
-            # unlabelled, from before the labels: its name decides, unless a neighbour's
-            # containers run from that repository
-            if "pilot.project" in image.labels or tag.rpartition(":")[0] not in theirs
-        }
-        for tag in tags:
-            repository = tag.rpartition(":")[0]
-            if repository == own or repository.startswith(f"{own}--"):
-                found[repository] = found.get(repository, 0) + 1
+        ):
+            if "pilot.project" not in image.labels:
+                named += [image]
+    owned = {  # (under its own repository: a tag a person gave it elsewhere is theirs)
+        tag
+        for image in labelled
+        for tag in image.tags
+        if tag.rpartition(":")[0] == image_repository(project, image.labels.get("pilot.app", ""))
+    }
+    owned |= {
+        tag
+        for image in named
+        for tag in image.tags
+        if _app_repository(project, apps, tag.rpartition(":")[0])
+        and tag.rpartition(":")[0] not in theirs
+    }
+    found: dict[str, list[str]] = {}
+    for tag in sorted(owned):
+        found.setdefault(tag.rpartition(":")[0], []).append(tag)
     return found
 
 
-def anothers_image(labels: dict[str, str] | None, project: str) -> bool:
-    """Whether an image's labels (naming.image_labels) say another project built it."""
-    owner = (labels or {}).get("pilot.project")
-    return owner is not None and owner != project
+def _app_repository(project: str, apps: set[str], repository: str) -> bool:
+    """Whether ``repository`` is one of ``apps``' (or their previews') by its name."""
+    return any(
+        repository == (own := image_repository(project, app)) or repository.startswith(f"{own}--")
+        for app in apps
+        if app
+    )
 
 
 def local_records(state_dir: Path) -> list[Thing]:

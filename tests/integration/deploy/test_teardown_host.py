@@ -167,3 +167,47 @@ def test_a_neighbours_image_without_a_container_is_known_by_its_label(docker_cli
         for tag in (theirs, only_theirs, mine):
             with contextlib.suppress(docker.errors.ImageNotFound):
                 docker_client.images.remove(tag)
+
+
+def test_a_neighbours_unlabelled_rollback_image_beside_acmes_labelled_one_is_left(
+    docker_client, tmp_path
+):
+    """Review: acme-blog's old releases, built before images were labelled, in the
+    repository acme's newer, labelled build shares: the scan counted acme's alone, but
+    the removal took every tag of the repository but one a container ran from, so
+    acme-blog's rollback image went. The removal now takes exactly what the scan found.
+    An image of an app since taken out of pilot.toml is found by its label."""
+    from pilot_tui.config.validate import check_text
+    from pilot_tui.teardown.remove import Teardown
+    from pilot_tui.teardown.scan import Scan
+    from pilot_tui.teardown.things import DOCKER_IMAGE
+
+    [base, *_] = _unlabelled(docker_client)
+    base.tag("pilot/acme-blog-web", "0")  # acme-blog's rollback image: no container
+    base.tag("pilot/acme-blog-web", "1")  # ... and its live one
+    running = docker_client.containers.create(
+        "pilot/acme-blog-web:1",
+        labels={"pilot.project": "acme-blog", "pilot.app": "web"},
+        name="acme-blog-web-live",
+    )
+    mine = _labelled(docker_client, "pilot/acme-blog-web:2", "acme", "blog-web")
+    dropped = _labelled(docker_client, "pilot/acme-old:1", "acme", "old")  # no longer an app
+    try:
+        scan = Scan("acme", apps=("blog-web",), docker=docker_client)
+        found, _ = scan.run()
+        config = check_text('[project]\nname = "acme"\n').config
+        assert config is not None
+        said: list[str] = []
+        Teardown(config, tmp_path, scan).remove_containers(found, said.append)
+        remaining = {t for image in docker_client.images.list() for t in image.tags}
+        assert {"pilot/acme-blog-web:0", "pilot/acme-blog-web:1"} <= remaining, said
+        assert mine not in remaining
+        images = sorted((t.name, t.found) for t in found if t.kind == DOCKER_IMAGE)
+        one = "1 image of the app built on this engine"
+        assert images == [("pilot/acme-blog-web", one), ("pilot/acme-old", one)]
+        assert dropped not in remaining
+    finally:
+        running.remove(force=True)
+        for tag in ("pilot/acme-blog-web:0", "pilot/acme-blog-web:1", mine, dropped):
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                docker_client.images.remove(tag)

@@ -440,7 +440,8 @@ class LambdaTarget:
     health_path: str = setting(
         "/",
         "HTTP path that answers 2xx when the app is healthy, asked through the live alias "
-        "as its function URL would ask it (a GET).",
+        "as its function URL would ask it (a GET): by the watch after a release, and once "
+        "by each `pilot-tui status` (one invocation, waited for 10 s at most).",
         pattern=HEALTH_PATH_PATTERN,
         pattern_hint=HEALTH_PATH_HINT,
     )

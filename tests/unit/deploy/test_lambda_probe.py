@@ -53,3 +53,52 @@ def test_the_apps_own_error_is_a_miss():
     probe = _function(Answers({"errorMessage": "KeyError: 'user'"})).probe("/")
     assert probe.healthy is False
     assert probe.detail == "it raised \"KeyError: 'user'\""
+
+
+class Live:
+    """The function's live version, Active, with a URL; Invoke as ``answers`` says."""
+
+    class exceptions:
+        ResourceNotFoundException = LookupError
+
+    def get_function_configuration(self, **_: object) -> dict[str, object]:
+        return {"Version": "3", "State": "Active", "LastUpdateStatus": "Successful"}
+
+    def get_function_url_config(self, **_: object) -> dict[str, str]:
+        return {"FunctionUrl": "https://fn.example/"}
+
+
+class Hangs:
+    """An Invoke that waited out its read timeout."""
+
+    asked = 0
+
+    def invoke(self, **_: object) -> dict[str, object]:
+        from botocore.exceptions import ReadTimeoutError
+
+        Hangs.asked += 1
+        raise ReadTimeoutError(endpoint_url="https://lambda")
+
+
+def test_status_asks_with_its_own_short_wait_and_a_hang_is_no_verdict():
+    """Review: `status` (and the home screen) invoked each function with the watch's wait,
+    the function's timeout plus 10 s (up to 15 min); it has a client of its own that waits
+    STATUS_WAIT at most, and a hang there is said, never called healthy."""
+    fn = _function(Answers({}))
+    fn.lam = Live()  # type: ignore[assignment]
+    fn.invoker = Answers({"errorMessage": "the watch's client: never asked by status"})  # type: ignore[assignment]
+    fn.status_invoker = Hangs()  # type: ignore[assignment]
+    status = fn.status()
+    assert Hangs.asked == 1
+    assert status.health.startswith("unknown (active; no answer from /: ")
+    assert not status.ok
+
+
+def test_status_says_the_sandbox_cannot_run_the_function():
+    fn = _function(Answers({"errorMessage": "error running docker: (no Docker)"}))
+    fn.lam, fn.status_invoker = Live(), fn.lam  # type: ignore[assignment]
+    status = fn.status()
+    assert status.health == (
+        "unknown (active; no answer from /: the sandbox runs functions in Docker, "
+        "which it cannot reach)"
+    )

@@ -113,6 +113,9 @@ def _revision(revision: str | None) -> _Revision:
     return {"RevisionId": revision} if revision else {}
 
 
+STATUS_WAIT = 10  # seconds `status` waits for the health path's answer
+
+
 @dataclass
 class LambdaFunction:
     lam: LambdaClient
@@ -128,6 +131,8 @@ class LambdaFunction:
     # tags record (previews.Preview.labels), renewed by each deploy.
     preview: Preview | None = None
     invoker: LambdaClient | None = None  # the watch's looks (open_lambda); else ``lam``
+    # status's look: waited for STATUS_WAIT at most (a hung app never stalls `status`)
+    status_invoker: LambdaClient | None = None
     # The Resource Groups Tagging API, which finds the app's previews by their tags; made
     # only when asked (open_lambda).
     tagging: Callable[[], ResourceGroupsTaggingAPIClient] | None = field(default=None, repr=False)
@@ -408,14 +413,18 @@ class LambdaFunction:
         # Docker host's status asks its container's (found reviewing: "healthy" of a
         # function that raised on every request).
         path = self.settings.health_path
-        look = self.probe(path)
+        look = self.probe(path, client=self.status_invoker)
         if look.healthy:
             return TargetStatus("healthy", url, detail)
         if look.healthy is None:  # not the app's answer: Lambda could not be asked
-            return TargetStatus(f"unknown (active; {path} not asked: {look.detail})", url, detail)
+            return TargetStatus(
+                f"unknown (active; no answer from {path}: {look.detail})", url, detail
+            )
         return TargetStatus(f"unhealthy ({path}: {look.detail})", url, detail)
 
-    def probe(self, path: str, revision: str | None = None) -> Probe:
+    def probe(
+        self, path: str, revision: str | None = None, *, client: LambdaClient | None = None
+    ) -> Probe:
         """A GET of ``path`` through the alias (or ``revision``), as its function URL asks
         it: a whole payload-2.0 event (frameworks read its requestContext), by Invoke, so
         the sandbox's simulated URL is no obstacle. One attempt, waited for as long as the
@@ -423,7 +432,7 @@ class LambdaFunction:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            answer = (self.invoker or self.lam).invoke(
+            answer = (client or self.invoker or self.lam).invoke(
                 FunctionName=self.name,
                 Qualifier=revision or self.alias,
                 Payload=json.dumps(url_event(path)).encode(),
@@ -568,6 +577,12 @@ def open_lambda(
         invoker=make(
             "lambda",
             config=Config(read_timeout=settings.timeout + 10, retries={"max_attempts": 1}),
+        ),
+        status_invoker=make(
+            "lambda",
+            config=Config(
+                read_timeout=min(settings.timeout + 2, STATUS_WAIT), retries={"max_attempts": 1}
+            ),
         ),
     )
 

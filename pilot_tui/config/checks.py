@@ -50,6 +50,7 @@ def semantic_checks(
             "letters, digits and hyphens)",
             at="key",
         )
+    yield from _project_name(cfg, data)
     yield from _regions(cfg, data)
     yield from _server(cfg, data)
     yield from _apps(cfg, data, base_dir)
@@ -142,6 +143,20 @@ def _key_file_doubts(value: str, key_file: FsPath) -> Iterator[str]:
 def _resolve(path: str, base_dir: FsPath) -> FsPath:
     expanded = FsPath(path).expanduser()
     return expanded if expanded.is_absolute() else base_dir / expanded
+
+
+def _project_name(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
+    """A name whose resources' prefix (pilot-NAME-) is also the start of every project's
+    state bucket (pilot-state-PROJECT): its deployer's grant on its own resources would
+    reach other projects' state buckets, their Terraform state and backups."""
+    name = cfg.project.name
+    if isinstance(name, str) and (name == "state" or name.startswith("state-")):
+        yield Problem(
+            ("project", "name"),
+            f'"{name}" cannot be a project\'s name: its resources\' names (pilot-{name}-...) '
+            "would take in every project's state bucket (pilot-state-PROJECT); choose "
+            "another, e.g. the team's or the product's",
+        )
 
 
 def _regions(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:

@@ -262,3 +262,18 @@ def test_the_branchs_ci_role_reads_no_terraform_state_and_no_backup():
     document = PolicyDocument(branch, exclusions=Exclusions({}))
     assert document.allows_privilege_escalation == []
     assert document.infrastructure_modification == []
+
+
+def test_a_project_cannot_be_named_so_that_its_grants_take_in_other_state_buckets():
+    """Review: project "state"'s resources are pilot-state-*, which every project's state
+    bucket (pilot-state-PROJECT) also is: its deployer could read and replace acme's
+    Terraform state and backups. Such a name is refused, in pilot.toml and by init."""
+    from pilot_tui.config.validate import check_text
+
+    acme_state = "arn:aws:s3:::pilot-state-acme/pilot/server.tfstate"
+    assert allows(policy("state"), "s3:GetObject", {}, acme_state)  # why
+    assert not allows(policy("stately"), "s3:GetObject", {}, acme_state)
+    for name in ("state", "state-x"):
+        report = check_text(f'[project]\nname = "{name}"\n').report
+        assert [p.message for p in report.errors if p.path == ("project", "name")], name
+    assert check_text('[project]\nname = "stately"\n').report.errors == []

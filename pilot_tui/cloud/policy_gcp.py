@@ -41,10 +41,12 @@ CI_STATE_PREFIXES = ("pilot/releases/", "pilot/locks/", "pilot/deploys/")
 def ci_state_condition(bucket: str) -> dict[str, str]:
     """The condition on CI's grant on the state bucket (IAM Conditions, which Cloud Storage
     evaluates on a bucket with uniform access, as Pilot makes it): objects under
-    CI_STATE_PREFIXES, and the bucket itself (a listing is asked of the bucket)."""
-    objects = f"projects/_/buckets/{bucket}/objects/"
-    allowed = ['resource.type == "storage.googleapis.com/Bucket"'] + [
-        f'resource.name.startsWith("{objects}{prefix}")' for prefix in CI_STATE_PREFIXES
+    CI_STATE_PREFIXES, and listings of the bucket under them alone (a listing is asked of
+    the bucket, its prefix an attribute: the server's backups grant is written alike)."""
+    name = f"projects/_/buckets/{bucket}"
+    listed = 'api.getAttribute("storage.googleapis.com/objectListPrefix", "")'
+    allowed = [f'resource.name.startsWith("{name}/objects/{p}")' for p in CI_STATE_PREFIXES] + [
+        f'(resource.name == "{name}" && {listed}.startsWith("{p}"))' for p in CI_STATE_PREFIXES
     ]
     return {
         "title": "pilot-ci-runs",

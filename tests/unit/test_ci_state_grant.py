@@ -1,10 +1,11 @@
 """A CI run's grant on the Google Cloud state bucket (policy_gcp.ci_state_condition): what
 runs use of it (the history, the leases, the deploy requests), never the Terraform state
 or the databases' backups. No Google service runs here, so the condition is checked as
-data: ``admits`` evaluates the two forms of Common Expression Language it is made of
-(``resource.type == "…"`` and ``resource.name.startsWith("…")``, joined by ``||``) as
-IAM documents them for Cloud Storage: a bucket's name is projects/_/buckets/B, an
-object's projects/_/buckets/B/objects/NAME, and a listing is asked of the bucket."""
+data: ``admits`` evaluates the two forms of Common Expression Language it is made of, as
+IAM documents them for Cloud Storage (an object's name is projects/_/buckets/B/objects/KEY;
+a listing is asked of the bucket, projects/_/buckets/B, its prefix an attribute), joined
+by ``||``: ``resource.name.startsWith("…")`` and ``(resource.name == "…" &&
+api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("…"))``."""
 
 from __future__ import annotations
 
@@ -18,24 +19,31 @@ from pilot_tui.cloud.policy_gcp import ci_state_condition
 BUCKET = "pilot-state-acme"
 CI = "serviceAccount:pilot-acme-ci@p.iam.gserviceaccount.com"
 TERM = re.compile(
-    r'^resource\.type == "(?P<type>[^"]+)"$|^resource\.name\.startsWith\("(?P<start>[^"]+)"\)$'
+    r'^resource\.name\.startsWith\("(?P<start>[^"]+)"\)$'
+    r'|^\(resource\.name == "(?P<bucket>[^"]+)" && api\.getAttribute\('
+    r'"storage\.googleapis\.com/objectListPrefix", ""\)\.startsWith\("(?P<listed>[^"]+)"\)\)$'
 )
 
 
-def admits(expression: str, resource_type: str, name: str) -> bool:
-    """``expression`` (a disjunction of the two forms above) for one resource."""
+def admits(expression: str, name: str, list_prefix: str | None = None) -> bool:
+    """``expression`` for a request on resource ``name`` (a listing of a bucket:
+    ``list_prefix`` its prefix)."""
     for term in expression.split(" || "):
         found = TERM.match(term.strip())
         assert found is not None, f"a term this evaluator does not know: {term!r}"
-        if found["type"] is not None and found["type"] == resource_type:
-            return True
         if found["start"] is not None and name.startswith(found["start"]):
+            return True
+        if (
+            found["bucket"] == name
+            and list_prefix is not None
+            and list_prefix.startswith(found["listed"])
+        ):
             return True
     return False
 
 
-def object_named(key: str) -> tuple[str, str]:
-    return "storage.googleapis.com/Object", f"projects/_/buckets/{BUCKET}/objects/{key}"
+def object_named(key: str) -> str:
+    return f"projects/_/buckets/{BUCKET}/objects/{key}"
 
 
 @pytest.mark.parametrize(
@@ -43,7 +51,7 @@ def object_named(key: str) -> tuple[str, str]:
     ["pilot/releases/web.json", "pilot/locks/web.json", "pilot/deploys/x.request.json"],
 )
 def test_what_runs_use_is_admitted(key):
-    assert admits(ci_state_condition(BUCKET)["expression"], *object_named(key))
+    assert admits(ci_state_condition(BUCKET)["expression"], object_named(key))
 
 
 @pytest.mark.parametrize(
@@ -56,14 +64,21 @@ def test_what_runs_use_is_admitted(key):
     ],
 )
 def test_the_terraform_state_and_backups_are_not(key):
-    assert not admits(ci_state_condition(BUCKET)["expression"], *object_named(key))
+    assert not admits(ci_state_condition(BUCKET)["expression"], object_named(key))
 
 
-def test_a_listing_asked_of_the_bucket_is_admitted_but_not_another_buckets_objects():
+def test_listings_under_what_runs_use_are_admitted_and_no_other():
+    """The queue and the history are listed by prefix; a listing of the whole bucket, or
+    of backups/, would show what else it holds."""
     expression = ci_state_condition(BUCKET)["expression"]
-    assert admits(expression, "storage.googleapis.com/Bucket", f"projects/_/buckets/{BUCKET}")
+    bucket = f"projects/_/buckets/{BUCKET}"
+    for prefix in ("pilot/deploys/", "pilot/deploys/workers/", "pilot/releases/web"):
+        assert admits(expression, bucket, prefix), prefix
+    for prefix in ("", "pilot/", "backups/", "backups/main/"):
+        assert not admits(expression, bucket, prefix), prefix
     other = "projects/_/buckets/pilot-state-acme-x/objects/pilot/releases/web.json"
-    assert not admits(expression, "storage.googleapis.com/Object", other)
+    assert not admits(expression, other)
+    assert not admits(expression, "projects/_/buckets/pilot-state-acme-x", "pilot/releases/")
 
 
 def test_an_earlier_whole_grant_is_narrowed_and_others_bindings_kept():

@@ -144,4 +144,6 @@ def apply_summary(
         return f"Failed at {failed}; {counted(len(result.completed), 'change')} made. Log: {log}"
     shown = "  ".join(f"{k}: [b]{escape(v)}[/b]" for k, v in outputs())
     what = "pick an app and d to deploy it" if has_apps else "describe your first app"
-    return f"[green b]Done.[/] {shown}\nNext: Esc, then [b]a[/b] to {what}."
+    # What to do next first: on a short terminal the summary scrolls (found walking: a
+    # long DOCKER_HOST in the addresses pushed it out of view)
+    return f"[green b]Done.[/] Next: Esc, then [b]a[/b] to {what}.\n{shown}"

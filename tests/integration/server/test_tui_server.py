@@ -171,8 +171,10 @@ async def test_at_80x24_a_long_summary_leaves_the_progress_bar_and_log_on_screen
         await pilot.pause()
         assert "nothing-listens" in text(screen, "#summary")  # the long summary whole
         footer = 23  # the last row is the footer's
-        summary = screen.query_one("#summary").region
-        assert summary.height >= 3  # "Done." and the addresses stay in view
+        summary = screen.query_one("#summary")
+        assert summary.region.height >= 3  # "Done.", what next and the addresses in view
+        first = str(summary.render()).splitlines()[0]
+        assert first.startswith("Done. Next: Esc, then a to"), first
         progress = screen.query_one("#progress-row").region
         assert progress.height == 1 and progress.bottom <= footer, progress
         log = screen.query_one("#log").region

@@ -67,11 +67,14 @@ def image_repository(project: str, app: str) -> str:
     return f"pilot/{project}-{app}".lower()
 
 
+APP_IMAGE = {"pilot": "app"}  # every image Pilot builds for an app (a wrapper's too)
+
+
 def image_labels(project: str, app: str) -> dict[str, str]:
     """The labels of an image Pilot builds for ``app`` (a preview: APP--NAME): whose it is,
     since two projects' repositories can share a name (acme's blog-web, acme-blog's web).
     A wrapping image built FROM it (Lambda's adapter) inherits them."""
-    return {"pilot": "app", "pilot.project": project, "pilot.app": app}
+    return {**APP_IMAGE, "pilot.project": project, "pilot.app": app}
 
 
 def resource_name(project: str, app: str) -> str:
@@ -111,6 +114,12 @@ def preview_secret_id(project: str, app: str, name: str) -> str:
 def parameter_path(project: str, app: str | None = None) -> str:
     """The Parameter Store path of an ECS app's secrets, also its CloudWatch log group."""
     return f"/pilot/{project}" + (f"/{app}" if app is not None else "")
+
+
+# What of the state bucket a CI run reads and writes: the release history, the leases and
+# the deploy requests (shared_history, lease_rules, server_queue), never the Terraform
+# state or the databases' backups beside them (policy_aws.ci_policy, policy_gcp).
+CI_STATE_PREFIXES = ("pilot/releases/", "pilot/locks/", "pilot/deploys/")
 
 
 def state_bucket(project: str, configured: str | None = None) -> str:

@@ -94,7 +94,7 @@ class AwsCiTrust(CiTrust):
                     f"be made: {redact.clip(str(exc), 300)}"
                 ) from exc
             self.repositories.append(
-                f"{repository} (the Pilot Server's worker pulls from it)"
+                f"{repository} (the deploy worker pulls from it)"
                 if app in servers
                 else f"{repository} (Lambda may pull from it)"
             )

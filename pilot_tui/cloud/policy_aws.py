@@ -16,6 +16,7 @@ from typing import Any
 from pilot_tui.cloud.policy_aws_tagged import Statement, cdn_statements, network_statements
 from pilot_tui.config.schema import AppSettings, EcsTarget, LambdaTarget, PilotConfig
 from pilot_tui.naming import (
+    CI_STATE_PREFIXES,
     PREVIEW,
     PREVIEW_EXPIRES,
     PREVIEW_OF,
@@ -60,6 +61,9 @@ class Scope:
         return [f"arn:aws:iam::{self.account}:role/{name}" for name in names]
 
 
+WHOLE_STATE_BUCKET = "StateAndHistory"  # the deployer's grant on the state bucket, all of it
+
+
 def site_statements(scope: Scope) -> list[Statement]:
     """A static site's buckets, and the state bucket's objects (the release history)."""
     names, state = scope.names, state_bucket(scope.project)
@@ -89,7 +93,7 @@ def site_statements(scope: Scope) -> list[Statement]:
             "Resource": [f"arn:aws:s3:::{names}*", f"arn:aws:s3:::{names}*/*"],
         },
         {
-            "Sid": "StateAndHistory",
+            "Sid": WHOLE_STATE_BUCKET,
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
             "Resource": [f"arn:aws:s3:::{state}", f"arn:aws:s3:::{state}/*"],
@@ -296,28 +300,16 @@ def ci_policy(project: str, account: str, region: str) -> dict[str, Any]:
     dependency it installs, reads no production data and none of the server's secrets
     that Terraform's state holds; the deployer user keeps the whole bucket (`db backup`
     and `db restore` run with it on a laptop)."""
-    scope = Scope(project, account, region)
     state = f"arn:aws:s3:::{state_bucket(project)}"
-    statements = [
-        statement
-        for build in STATEMENTS
-        for statement in build(scope)
-        if statement["Sid"] != "StateAndHistory"
-    ]
+    deployer = aws_policy(project, account, region)["Statement"]
     runs = [
         {
-            "Sid": "HistoryAndLeases",
+            # the history, the leases; a branch's requests, their claims when withdrawn,
+            # the worker's events, results and heartbeats (server_queue.py)
+            "Sid": "HistoryLeasesAndRequests",
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:PutObject"],
-            "Resource": [f"{state}/pilot/releases/*", f"{state}/pilot/locks/*"],
-        },
-        {
-            # A branch's requests, their claims when withdrawn, the worker's events,
-            # results and heartbeats (server_queue.py)
-            "Sid": "AskTheServersWorker",
-            "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:PutObject"],
-            "Resource": f"{state}/pilot/deploys/*",
+            "Resource": [f"{state}/{prefix}*" for prefix in CI_STATE_PREFIXES],
         },
         {
             "Sid": "ListState",  # the keys' names (a missing history is a 404, not a 403)
@@ -326,7 +318,10 @@ def ci_policy(project: str, account: str, region: str) -> dict[str, Any]:
             "Resource": state,
         },
     ]
-    return {"Version": "2012-10-17", "Statement": [*statements, *runs]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [s for s in deployer if s["Sid"] != WHOLE_STATE_BUCKET] + runs,
+    }
 
 
 def execution_secrets_policy(

@@ -6,7 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pilot_tui.config.schema import AppSettings, CloudRunTarget, GcsCdnTarget, PilotConfig
-from pilot_tui.naming import preview_secret_id, secret_id, site_bucket, state_bucket
+from pilot_tui.naming import (
+    CI_STATE_PREFIXES,
+    preview_secret_id,
+    secret_id,
+    site_bucket,
+    state_bucket,
+)
 
 # Project-level roles, only for what setup cannot name: the rest is granted on each
 # resource (RESOURCE_ROLES), which setup makes from pilot.toml with the admin's credentials.
@@ -32,10 +38,6 @@ RESOURCE_ROLES = {
     "bucket": "roles/storage.admin",
     "state": "roles/storage.objectAdmin",
 }
-# What of the state bucket a CI run reads and writes: the release history, the leases and
-# the deploy requests (shared_history, lease_rules, server_queue), never the Terraform
-# state or the databases' backups beside them.
-CI_STATE_PREFIXES = ("pilot/releases/", "pilot/locks/", "pilot/deploys/")
 
 
 def ci_state_condition(bucket: str) -> dict[str, str]:

@@ -153,7 +153,7 @@ def _project_name(cfg: PilotConfig, data: dict[str, Any]) -> Iterator[Problem]:
     if isinstance(name, str) and (name == "state" or name.startswith("state-")):
         yield Problem(
             ("project", "name"),
-            f'"{name}" cannot be a project\'s name: its resources\' names (pilot-{name}-...) '
+            f"\"{name}\" cannot be a project's name: its resources' names (pilot-{name}-...) "
             "would take in every project's state bucket (pilot-state-PROJECT); choose "
             "another, e.g. the team's or the product's",
         )

@@ -73,8 +73,8 @@ def of_release(release: history.Release) -> Address:
 # What a flag output grants, as said after its yes or no.
 FLAG_MEANINGS = {
     "ci_worker": {
-        True: "the server's role may take CI runs' deploys",
-        False: "the server's role may not take CI runs' deploys (server.ci_worker)",
+        True: "its role may take CI's deploys",
+        False: "its role may not take CI's deploys (server.ci_worker)",
     },
 }
 

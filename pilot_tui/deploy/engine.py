@@ -222,7 +222,7 @@ class Deployer:
             if not server_queue.PULL_REQUEST_PREVIEW.fullmatch(made.name):  # before a build
                 raise DeployError(
                     "deploy",
-                    f"the Pilot Server's worker makes previews of pull requests alone "
+                    f"the deploy worker makes previews of pull requests alone "
                     f"(pr-NUMBER), not {made.name!r}: deploy it from a machine with the "
                     "project's .pilot/",
                     exit_code=EXIT_INVALID,

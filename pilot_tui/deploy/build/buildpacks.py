@@ -12,6 +12,7 @@ from pilot_tui import redact
 from pilot_tui.deploy.build.packing import context_files
 from pilot_tui.deploy.build.recipe import BuildError, Recipe
 from pilot_tui.deploy.build.shippable import Collected
+from pilot_tui.naming import APP_IMAGE
 from pilot_tui.runner import Command
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def pack_command(
             daemon_socket,
             *(
                 word
-                for key, value in {"pilot": "app", **(labels or {})}.items()
+                for key, value in {**APP_IMAGE, **(labels or {})}.items()
                 for word in ("--label", f"{key}={value}")
             ),
         ),

@@ -9,6 +9,7 @@ from typing import IO, TYPE_CHECKING
 from pilot_tui import redact
 from pilot_tui.deploy.build import bases
 from pilot_tui.deploy.build.recipe import BuildError, Recipe
+from pilot_tui.naming import APP_IMAGE
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -35,7 +36,7 @@ def build(
             decode=True,
             dockerfile=recipe.dockerfile,
             buildargs=dict(recipe.args),
-            labels={"pilot": "app", **(labels or {})},
+            labels={**APP_IMAGE, **(labels or {})},
         )
         error = None
         for chunk in stream:

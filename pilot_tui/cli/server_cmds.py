@@ -408,7 +408,12 @@ def status(ns: argparse.Namespace) -> int:
     if server.workdir.exists() and server.home != "host":
         resources = run_terraform(server.state_resources, interrupt)
     info["resources"] = resources
-    info["up"] = bool(resources) and (server.home != "sandbox" or "aws" in info["sandbox"])
+    # The sandbox's resources live in its local AWS API's memory: stopped or restarted
+    # since the apply, none of them is there (found walking: "up (9 resources in state)").
+    forgot = bool(resources) and server.sandbox_forgot()
+    info["up"] = bool(resources) and not forgot
+    if server.home == "sandbox":
+        info["sandbox_forgot"] = forgot
     worker = _ci_worker(server.config, server.project)
     if worker is not None:
         info["deploy_worker"] = worker[0]  # (outputs.ci_worker: whether the role is granted)
@@ -416,19 +421,19 @@ def status(ns: argparse.Namespace) -> int:
         print_json(info)
         return EXIT_OK
     print(f"home: {server.home}")
-    state = "up" if info["up"] else "not provisioned"
-    print(f"server: {state} ({counted(len(resources), 'resource')} in state)")
-    for key, shown in server_rows(server.home, info["outputs"]):
-        print(f"  {key:18} {shown}")
-    if server.home == "sandbox":
-        if info["sandbox"]:
-            for name, emu in info["sandbox"].items():
-                print(f"  sandbox {name:10} {emu['url']} (pid {emu['pid']})")
-        elif resources:
-            print(
-                "  the sandbox emulators are not running: its resources are gone; "
-                "`pilot-tui server up` creates them again"
-            )
+    if forgot:
+        print(
+            f"server: gone: the sandbox's local AWS API was stopped or restarted since the "
+            f"last apply, and the {counted(len(resources), 'resource')} in Terraform's state "
+            "went with it (`pilot-tui server up` makes them again)"
+        )
+    else:
+        state = "up" if info["up"] else "not provisioned"
+        print(f"server: {state} ({counted(len(resources), 'resource')} in state)")
+        for key, shown in server_rows(server.home, info["outputs"]):
+            print(f"  {key:18} {shown}")
+    for name, emu in info.get("sandbox", {}).items():
+        print(f"  sandbox {name:10} {emu['url']} (pid {emu['pid']})")
     if worker is not None:
         print(f"CI deploy worker: {worker[1]}")
     return EXIT_OK

@@ -112,11 +112,16 @@ class Server:
                 self.on_event(Stage("sandbox", "starting the local AWS API and GCS emulator"))
             emulators, started = sandbox.ensure()
             self.started_sandbox = self.started_sandbox or started
-            if started and self._state_has_resources():
+            if self._state_has_resources() and self.sandbox_forgot():
+                # Planned against, Terraform would read each vanished resource, and wait
+                # minutes for some (found walking: a destroy silent for 6 minutes).
+                aside = self._set_aside_state()
                 self.on_event(
                     Note(
-                        "the sandbox emulators were restarted, so resources from an "
-                        "earlier run are gone; Terraform will create them again",
+                        "the sandbox's local AWS API was restarted, and the resources of "
+                        "the earlier run went with it (they lived in its memory): their "
+                        f"Terraform record is set aside as {aside.name}; a plan starts "
+                        "afresh",
                         "warning",
                     )
                 )
@@ -190,6 +195,24 @@ class Server:
     def _prepare_all(self) -> None:
         self.prepare()
         self.terraform()
+
+    def sandbox_forgot(self) -> bool:
+        """Whether the sandbox's local AWS API holds nothing of what the local Terraform
+        state records: it is not running, or it started after that state was last written
+        (what it holds lives in its memory)."""
+        from pilot_tui.cloud.sandbox import Sandbox
+
+        state = self.workdir / "terraform.tfstate"
+        if self.home != "sandbox" or not state.is_file():
+            return False
+        return Sandbox(self.project.state_dir).forgot(state)
+
+    def _set_aside_state(self) -> Path:
+        """The local state file renamed beside itself (kept, never deleted); its path."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        aside = self.workdir / f"terraform.tfstate.stale-{stamp}"
+        (self.workdir / "terraform.tfstate").replace(aside)
+        return aside
 
     def _state_has_resources(self) -> bool:
         try:

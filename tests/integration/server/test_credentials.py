@@ -156,14 +156,25 @@ async def test_credentials_screen_in_the_sandbox_and_with_a_failing_profile(aws_
     assert "Next: the Pilot Server (Esc, then s)." in summary
     assert not any(pid_alive(e["pid"]) for e in sandbox_state(sandbox).values())
     # once the server is up, the next step is the apps (found walking: it sent a person
-    # whose server was up to make one); what `server up` records, written here
+    # whose server was up to make one); what `server up` records, written here while the
+    # sandbox that holds it runs
+    from pilot_tui.cloud.sandbox import Sandbox
+
+    box = Sandbox(sandbox / ".pilot")
+    box.ensure()
     outputs = sandbox / ".pilot" / "outputs"
     outputs.mkdir(parents=True, exist_ok=True)
     record = {"home": "sandbox", "outputs": {"public_ip": "54.214.243.10"}}
     (outputs / "server.json").write_text(json.dumps(record))
-    rows, summary = await open_screen(sandbox)
+    try:
+        rows, summary = await open_screen(sandbox)
+    finally:
+        box.stop()
     assert "The Pilot Server is up: deploy apps (Esc, then a)." in summary, summary
     assert "Next: the Pilot Server" not in summary
+    # ... and once that sandbox stopped, its server went with it (found walking: "up")
+    rows, summary = await open_screen(sandbox)
+    assert "Next: the Pilot Server (Esc, then s)." in summary, summary
 
     failing = aws_home / "aws"
     failing.mkdir()

@@ -148,3 +148,35 @@ def test_failed_apply_names_the_resource_and_the_diagnostic(sandbox_project):
     assert run_pilot("config", "set", "server.size", "t3.micro", cwd=project).returncode == 0
     plan = json.loads(run_pilot("server", "plan", "--json", cwd=project).stdout)
     assert [c["address"] for c in plan["changes"]] == ["aws_instance.server"]
+
+
+def test_a_sandbox_stopped_after_its_apply_is_said_gone_and_destroyed_at_once(
+    sandbox_project, tmp_path
+):
+    """Found walking: quitting the app stopped the sandbox's emulators, and with them the
+    server just applied (it lived in their memory). `server status` then listed its
+    addresses, or called it "up" once they ran again; `server destroy` sat silent for six
+    minutes (Terraform waits on a route table association it cannot find), ended "What
+    remains (9)", exit 1, and a retry did the same. The stale record is now said as gone
+    and set aside, never planned against."""
+    from pilot_tui.cloud.sandbox import Sandbox
+
+    up = run_pilot("server", "up", "--yes", cwd=sandbox_project, timeout=300)
+    assert up.returncode == 0, up.stderr
+    Sandbox(sandbox_project / ".pilot").stop()  # as the app's exit does
+
+    status = run_pilot("server", "status", cwd=sandbox_project)
+    assert status.returncode == 0, status.stderr
+    assert "server: gone: the sandbox's local AWS API was stopped or restarted" in status.stdout
+    assert "public_ip" not in status.stdout  # no address of what is gone
+    shown = json.loads(run_pilot("server", "status", "--json", cwd=sandbox_project).stdout)
+    assert shown["up"] is False and shown["sandbox_forgot"] is True
+
+    gone = run_pilot("server", "destroy", "--yes", cwd=sandbox_project, timeout=300)
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert "their Terraform record is set aside as terraform.tfstate.stale-" in gone.stderr
+    assert "What remains: nothing." in gone.stdout, gone.stdout
+    workdir = sandbox_project / ".pilot" / "terraform" / "sandbox"
+    assert list(workdir.glob("terraform.tfstate.stale-*"))  # kept, never deleted
+    # the emulators a destroy started are stopped with it, as ever
+    assert not [e for e in sandbox_state(sandbox_project).values() if pid_alive(e["pid"])]

@@ -152,6 +152,7 @@ class ServerScreen(RunScreen):
             )
         elif isinstance(event, ApplyStart):
             self._set_state(event.address, "running")
+            self._follow(event.address)
         elif isinstance(event, ApplyComplete):
             self.done += 1
             self._set_state(event.address, "done")
@@ -173,12 +174,21 @@ class ServerScreen(RunScreen):
     def _tick(self) -> None:
         if self.started:
             elapsed = int(time.monotonic() - self.started)
-            self.query_one("#elapsed", Static).update(f"{elapsed // 60}:{elapsed % 60:02d}")
+            total = self.query_one("#progress", ProgressBar).total
+            count = f"  {self.done}/{int(total)}" if total else ""  # as the CLI's [n/total]
+            self.query_one("#elapsed", Static).update(f"{elapsed // 60}:{elapsed % 60:02d}{count}")
 
     def _set_state(self, address: str, state: str) -> None:
         if address in self.rows:
             table = self.query_one("#resources", DataTable)
             table.update_cell(address, "state", STATES[state])
+
+    def _follow(self, address: str) -> None:
+        """The row Terraform works on now highlighted, scrolled into view (found walking:
+        at 80x24 it was below the table's visible rows while the bar sat at 11%)."""
+        if address in self.rows:
+            table = self.query_one("#resources", DataTable)
+            table.move_cursor(row=table.get_row_index(address))
 
     def _pin_error(self, text: str) -> None:
         self.error_panel.pin(

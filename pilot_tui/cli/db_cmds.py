@@ -41,7 +41,7 @@ def db_list(ns: argparse.Namespace) -> int:
         else:
             say(
                 "no databases yet: `pilot-tui db new NAME --app APP` adds one (a [[databases]] "
-                "table of pilot.toml: docs/pilot-toml.md)"
+                "table of pilot.toml: pilot-tui config reference)"
             )
         return EXIT_OK
     rows = overview.listed(config, Project(pf.path), _docker_host(ns, pf, config), say)

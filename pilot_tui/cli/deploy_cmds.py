@@ -300,10 +300,16 @@ def rollback(ns: argparse.Namespace) -> int:
             live = history.live_release(engine.state_dir, ns.app)  # (pulled just now)
         else:
             live = engine.newest_live(ns.app)  # (the shared history pulled first)
-        if not history.load(engine.state_dir, ns.app):
+        records = history.load(engine.state_dir, ns.app)
+        if not records:
             # (found walking: it pulled the edge's image first, then said "release failed")
             error(f"{ns.app} has no releases yet: nothing to roll back (pilot-tui deploy {ns.app})")
             return EXIT_INVALID
+        try:  # a release never made, or never live: bad input, said before anything runs
+            history.rollback_candidate(records, ns.release, ns.app)
+        except history.HistoryError as exc:
+            error(f"{ns.app}: {exc}")
+            return exc.exit_code
         if live is not None and live.id == ns.release:
             # (found walking: it made "v6 rollback to v5", changing nothing)
             error(

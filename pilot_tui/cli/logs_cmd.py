@@ -16,6 +16,9 @@ from pilot_tui.errors import EXIT_INVALID, EXIT_OK
 def logs(ns: argparse.Namespace) -> int:
     from pilot_tui.deploy.targets import on_docker_host, target_for
 
+    if ns.tail < 0:  # (found walking: -3 was taken)
+        error(f"--tail {ns.tail}: the lines to start with must be 0 or more")
+        return EXIT_INVALID
     found = load_app(ns, previews=True)  # a preview's logs are its own
     if found is None:
         return EXIT_INVALID

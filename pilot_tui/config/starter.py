@@ -6,7 +6,7 @@ import re
 
 STARTER = """\
 # Pilot project file. Pilot rewrites the values it owns and keeps your comments.
-# Every key is documented in docs/pilot-toml.md (or run `pilot-tui config schema`).
+# Every key is documented by `pilot-tui config reference` (JSON Schema: `config schema`).
 # Secrets never go here: AWS keys stay in ~/.aws, Google keys in a key file whose *path*
 # you give below, app secrets in the environment or .pilot/secrets at deploy time.
 

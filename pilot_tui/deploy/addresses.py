@@ -73,8 +73,8 @@ def of_release(release: history.Release) -> Address:
 # What a flag output grants, as said after its yes or no.
 FLAG_MEANINGS = {
     "ci_worker": {
-        True: "its role may take CI's deploys",
-        False: "its role may not take CI's deploys (server.ci_worker)",
+        True: "its role lets its worker take CI's deploys",
+        False: "CI's deploys are not taken on it (server.ci_worker)",
     },
 }
 

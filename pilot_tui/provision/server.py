@@ -250,12 +250,15 @@ class Server:
         with log_path.open("w", encoding="utf-8") as log:
             log_path.chmod(0o600)
             log.write(f"$ {redact.text(str(command))}\n")
+            advice = _LockFileAdvice()
 
             def on_line(line: Line) -> None:
                 # Redacted once, here: the log file and every event the UIs show get the
                 # masked text.
                 clean = redact.text(line.text)
                 log.write(clean + "\n")
+                if advice.swallows(clean):
+                    return
                 event = parse_line(clean)
                 if event is None:
                     return
@@ -503,3 +506,22 @@ class Server:
         if code != 0:
             raise ServerError(f"{command.argv[1]} failed: {' '.join(err)[-500:]}")
         return "\n".join(out)
+
+
+class _LockFileAdvice:
+    """`init`'s paragraph asking to commit .terraform.lock.hcl, which is Pilot's, in the
+    git-ignored .pilot/ (found walking: shown as advice to the person): kept in the log
+    file, never shown."""
+
+    START = "Terraform has created a lock file"
+
+    def __init__(self) -> None:
+        self.inside = False
+
+    def swallows(self, text: str) -> bool:
+        if self.START in text:
+            self.inside = True
+        elif self.inside and not text.strip():
+            self.inside = False
+            return True
+        return self.inside

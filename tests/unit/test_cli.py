@@ -522,3 +522,10 @@ def test_a_rollback_of_an_app_never_released_says_so_before_anything(cli, projec
         assert back.code == 2, back.err
         assert "docs has no releases yet: nothing to roll back (pilot-tui deploy docs)" in back.err
         assert "release failed" not in back.err
+
+
+def test_a_negative_tail_is_refused_before_anything(cli, project):
+    """Found walking: `logs web --tail -3` was taken."""
+    refused = cli("logs", "web", "--tail", "-3")
+    assert refused.code == 2
+    assert "--tail -3: the lines to start with must be 0 or more" in refused.err

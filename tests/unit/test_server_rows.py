@@ -21,7 +21,7 @@ def test_a_flag_output_is_yes_or_no_not_pythons_words():
     """Found walking: `server status` printed `ci_worker  False`."""
     rows = dict(server_rows("aws", {"ci_worker": False, "cloud_run_previews": True}))
     assert rows == {
-        "ci_worker": "no: its role may not take CI's deploys (server.ci_worker)",
+        "ci_worker": "no: CI's deploys are not taken on it (server.ci_worker)",
         "cloud_run_previews": "yes",
     }
 
@@ -30,7 +30,7 @@ def test_the_ci_worker_grant_is_said_as_a_grant_not_as_the_workers_state():
     """Found walking: `ci_worker  no` printed beside `CI deploy worker: taking requests`
     read as the worker's state; it says whether the role holds the grant."""
     rows = dict(server_rows("aws", {"ci_worker": True}))
-    assert rows["ci_worker"] == "yes: its role may take CI's deploys"
+    assert rows["ci_worker"] == "yes: its role lets its worker take CI's deploys"
     # (review: it wrapped at 80 columns, after `server status`'s 20-column key)
     assert max(len(text) for text in server_rows_texts()) <= 58
 

@@ -162,3 +162,25 @@ def test_the_plan_table_says_outputs_only_are_applied_without_asking():
     assert "No changes" in _table(Plan([], None, []))
     told = _table(Plan([], None, [], outputs=["docker_host"]))
     assert "No resource changes" in told and "docker_host" in told
+
+
+def test_inits_advice_to_commit_its_lock_file_is_not_shown():
+    """Found walking: the app's log asked the person to commit .terraform.lock.hcl, which
+    is Pilot's own, in the git-ignored .pilot/."""
+    from pilot_tui.provision.server import _LockFileAdvice
+
+    said = [
+        "Initializing provider plugins...",
+        "Terraform has created a lock file .terraform.lock.hcl to record the provider",
+        "selections it made above. Include this file in your version control repository",
+        "so that Terraform can guarantee to make the same selections by default when",
+        'you run "terraform init" in the future.',
+        "",
+        "Terraform has been successfully initialized!",
+    ]
+    advice = _LockFileAdvice()
+    shown = [line for line in said if not advice.swallows(line)]
+    assert shown == [
+        "Initializing provider plugins...",
+        "Terraform has been successfully initialized!",
+    ]

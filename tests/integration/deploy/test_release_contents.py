@@ -101,3 +101,10 @@ def test_rollback_restores_env_and_secret_versions(site, cli, docker_client, mon
     assert "nothing was released" in refused.err + refused.out
     assert history.live(history.load(state, "hello")).id == "v3"
     assert _live_env(docker_client, state)["API_TOKEN"] == SECRET and get(port) == "hello v1"
+
+    # a release never made is bad input, said before anything runs (found walking: the
+    # edge was prepared first, then "release failed", exit 1)
+    unknown = cli("rollback", "hello", "v99")
+    assert unknown.code == 2, unknown.err
+    assert "hello: no release 'v99' (releases: v1, v2, v3)" in unknown.err
+    assert "preparing the proxy" not in unknown.err and "release failed" not in unknown.err

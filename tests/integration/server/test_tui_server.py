@@ -52,6 +52,9 @@ async def test_plan_review_then_live_apply(sandbox_project):
         assert states == {"✓ done"}
         log_text = "\n".join(screen.query_one("#log", Log).lines)
         assert "==> apply" in log_text
+        # (walk: init's advice to commit its lock file, which is in the ignored .pilot/)
+        assert "Terraform has been successfully initialized" in log_text
+        assert "version control" not in log_text
         outputs = json.loads((sandbox_project / ".pilot/outputs/server.json").read_text())
         # moto's made-up address, marked as such (issue 11 item 28)
         assert f"simulated: {outputs['outputs']['public_ip']}" in text(screen, "#summary")
@@ -153,6 +156,19 @@ async def test_plan_at_80x24_shows_the_state_column_and_the_newest_log_lines(san
         last_visible = log.scroll_offset.y + log.scrollable_content_region.height - 1
         assert log.line_count > log.scrollable_content_region.height  # it had to scroll
         assert last_visible == log.line_count - 1
+        # The row Terraform starts on is highlighted and scrolled into view (found walking:
+        # at 80x24 the one worked on was below the table's visible rows).
+        from pilot_tui.provision.tf.events import ApplyStart
+
+        last = table.row_count - 1
+        address = str(table.coordinate_to_cell_key((last, 0)).row_key.value)
+        screen.handle(ApplyStart(address, "create"))
+        await pilot.pause()
+        assert table.cursor_row == last
+        shown = range(
+            int(table.scroll_offset.y), int(table.scroll_offset.y) + table.size.height - 1
+        )
+        assert last in shown, (last, shown)
 
 
 async def test_at_80x24_a_long_summary_leaves_the_progress_bar_and_log_on_screen(
@@ -180,6 +196,7 @@ async def test_at_80x24_a_long_summary_leaves_the_progress_bar_and_log_on_screen
         log = screen.query_one("#log").region
         assert log.height >= 4 and log.bottom <= footer, log
         assert table.region.height >= 4  # its header and three rows at least
+        assert text(screen, "#elapsed").endswith("9/9")  # as the CLI's [n/total]
 
 
 async def test_esc_twice_names_what_is_in_flight_and_a_kill_says_what_may_be_untracked(

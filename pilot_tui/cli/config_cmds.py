@@ -109,7 +109,9 @@ def _write(pf: ProjectFile, new_text: str, what: str, key: str) -> int:
     except ConfigRefused as exc:
         print_report(
             exc.report,
-            header=f"refused: {what} would leave {pf.display} invalid; the file is unchanged:",
+            # (found walking: "pilot.toml:45:2" of a 43-line file read as the file's own)
+            header=f"refused: {what} would leave {pf.display} invalid; the file is unchanged "
+            "(the lines below are those the change would have made):",
         )
         return EXIT_INVALID
     except OSError as exc:

@@ -299,7 +299,17 @@ def parse_value(text: str) -> Any:
     except TOMLKitError:
         if "\n" in text:
             raise KeyError_("a value on the command line cannot span lines") from None
+        started = STARTS_AS.get(text[:1])
+        if started is not None:  # (found walking: '"eu-west-1' was set as a bare string)
+            raise KeyError_(
+                f"{text} starts as a TOML {started} and does not end as one (a string "
+                'is quoted whole: \'"eu-west-1"\', or left unquoted: eu-west-1)'
+            ) from None
         return text
+
+
+# A value whose first character says it is meant as TOML: never taken as a bare string.
+STARTS_AS = {'"': "string", "'": "string", "[": "array", "{": "inline table"}
 
 
 def _container(doc: Any, path: Path, *, create: bool) -> Any:

@@ -529,3 +529,19 @@ def test_a_negative_tail_is_refused_before_anything(cli, project):
     refused = cli("logs", "web", "--tail", "-3")
     assert refused.code == 2
     assert "--tail -3: the lines to start with must be 0 or more" in refused.err
+
+
+def test_a_value_begun_as_toml_and_not_ended_is_refused_not_set_as_text(cli, project):
+    """Found walking: `config set aws.region '"eu-west-1'` set the bare text "eu-west-1
+    (quote and all), then complained it was no AWS region."""
+    before = project.read_bytes()
+    for value, kind in (
+        ('"eu-west-1', "string"),
+        ("[1, 2", "array"),
+        ("{ kind = 1", "inline table"),
+    ):
+        result = cli("config", "set", "aws.region", value)
+        assert result.code == 2, value
+        assert f"{value} starts as a TOML {kind} and does not end as one" in result.err
+        assert project.read_bytes() == before
+    assert cli("config", "set", "aws.region", "eu-west-1").code == 0  # bare text still works

@@ -110,6 +110,12 @@ class SettingsScreen(Screen[None]):
     def on_mount(self) -> None:
         self.validate_now()
         self.query_one("#editor", TextArea).focus()
+        # Opened on a file with errors: at the first one (found walking: a broken quote on
+        # line 40, the editor at line 1)
+        first = next((p for p in self.problems if p.severity == "error" and p.line), None)
+        if first is not None:
+            self.editor.select_line(first.line - 1)
+            self.editor.scroll_cursor_visible(center=True)
         self.set_interval(1.0, self.check_outside_change)
 
     @property

@@ -303,7 +303,7 @@ def parse_value(text: str) -> Any:
         if started is not None:  # (found walking: '"eu-west-1' was set as a bare string)
             raise KeyError_(
                 f"{text} starts as a TOML {started} and does not end as one (a string "
-                'is quoted whole: \'"eu-west-1"\', or left unquoted: eu-west-1)'
+                "is quoted whole: '\"eu-west-1\"', or left unquoted: eu-west-1)"
             ) from None
         return text
 

@@ -482,3 +482,27 @@ def test_an_edge_as_it_should_be_is_read_without_the_lock_and_never_changed_by_i
         assert client.containers.get(aside.id).name == "pilot-proxy-old"  # still there
     finally:
         aside.remove(force=True)
+
+
+def test_an_edge_image_the_check_cannot_run_in_says_what_the_check_got(
+    site, cli, docker_client, edge_image, monkeypatch
+):
+    """Found walking: a Caddy image without BusyBox's `timeout` served, yet the deploy said
+    only "the proxy did not start on 127.0.0.1:80": the health check run inside the edge
+    failed, and what it got was never said."""
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        dockerfile = f"FROM {edge_image}\nRUN rm /bin/timeout\n".encode()
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile))
+    context.seek(0)
+    docker_client.images.build(
+        fileobj=context, custom_context=True, tag="pilot-test/edge-no-timeout", rm=True
+    )
+    monkeypatch.setenv("PILOT_PROXY_IMAGE", "pilot-test/edge-no-timeout")
+    failed = cli("deploy", "hello")
+    assert failed.code != 0
+    assert "the proxy did not start on" in failed.err
+    assert "(its health check inside the container: " in failed.err, failed.err
+    assert "timeout" in failed.err.split("its health check inside the container: ")[1]

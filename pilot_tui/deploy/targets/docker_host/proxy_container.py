@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
+from pilot_tui import redact
 from pilot_tui.deploy.build.bases import PROXY
 from pilot_tui.deploy.targets.docker_host import caddy_config, proxy
 from pilot_tui.deploy.targets.docker_host.containers import (
@@ -311,16 +312,21 @@ def _answers_here(spec: ProxySpec) -> bool:
 
 def _wait_proxy(container: Container, spec: ProxySpec, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
+    said = ""
     while time.monotonic() < deadline:
-        ok, _ = http_check(container, "127.0.0.1", HTTP, caddy_config.HEALTH_PATH)
+        ok, said = http_check(container, "127.0.0.1", HTTP, caddy_config.HEALTH_PATH)
         if ok:
             return
         container.reload()
         if container.status == "exited":
+            said = ""  # its own lines say why
             break
         time.sleep(0.2)
     tail = container.logs(tail=10).decode(errors="replace").strip()
-    raise ReleaseError(f"the proxy did not start on {spec.listen}", tuple(tail.splitlines()))
+    # What the check inside it got (found walking: an image without BusyBox's `timeout`
+    # was said as "did not start", while it served)
+    why = f" (its health check inside the container: {redact.clip(said, 200)})" if said else ""
+    raise ReleaseError(f"the proxy did not start on {spec.listen}{why}", tuple(tail.splitlines()))
 
 
 def _check_version(container: Container, image: str) -> None:

@@ -44,9 +44,15 @@ def status(ns: argparse.Namespace) -> int:
                     "name": a.name or a.app,
                     "release": None if a.release == "-" else a.release,
                     "health": a.health,
-                    "url": None if a.url == "-" else a.url,
+                    "url": None if a.url == "-" or a.kind == "proxy" else a.url,
                     "simulated_url": a.simulated or None,
                     **({"edge": a.facts} if a.facts else {}),
+                    # (found walking: the proxy's "url" was the table's "HOST · port N")
+                    **(
+                        {"docker_host": looked.host, "port": config.server.http_port}
+                        if a.kind == "proxy"
+                        else {}
+                    ),
                 }
                 for a in listed
             ]

@@ -82,6 +82,10 @@ def test_an_app_linked_to_postgres_and_redis_gets_their_urls_and_answers_from_th
     # said plainly too (found walking: only "(db cache)" named it)
     assert (cache_status["kind"], cache_status["name"]) == ("database", "cache")
     assert (listed["(proxy)"]["kind"], listed["(proxy)"]["name"]) == ("proxy", "proxy")
+    # where it is, as data (found walking: "url" held the table's "HOST · port N")
+    proxy = listed["(proxy)"]
+    assert proxy["url"] is None and proxy["docker_host"].startswith(("unix://", "tcp://"))
+    assert isinstance(proxy["port"], int)
     assert (listed["api"]["kind"], listed["api"]["name"]) == ("app", "api")
 
     # A new memory limit: a new container on the same volume, the data kept.

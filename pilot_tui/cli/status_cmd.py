@@ -6,10 +6,14 @@ elsewhere are still shown)."""
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from pilot_tui.cli.common import load_valid, print_json, say
 from pilot_tui.cli.deploy_cmds import deployer
 from pilot_tui.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+
+if TYPE_CHECKING:
+    from pilot_tui.deploy.targets.base import AppStatus
 
 
 def status(ns: argparse.Namespace) -> int:
@@ -33,30 +37,8 @@ def status(ns: argparse.Namespace) -> int:
         where = "-" if looked.host is None else f"{looked.host} · port {config.server.http_port}"
         listed.append(AppStatus("(proxy)", "-", looked.proxy, where, kind="proxy", name="proxy"))
     listed += looked.rows
-    if ns.json:  # url: what answers (here, in the sandbox); simulated_url: what the
-        # sandbox's cloud made up in its place, where nothing answers; none: null, as
-        # releases --json and preview list --json say it (the table's "-" is for people)
-        print_json(
-            [
-                {
-                    "app": a.app,  # the table's name ("(db main)"); kind and name say it plainly
-                    "kind": a.kind,
-                    "name": a.name or a.app,
-                    "release": None if a.release == "-" else a.release,
-                    "health": a.health,
-                    "url": None if a.url == "-" or a.kind == "proxy" else a.url,
-                    "simulated_url": a.simulated or None,
-                    **({"edge": a.facts} if a.facts else {}),
-                    # (found walking: the proxy's "url" was the table's "HOST · port N")
-                    **(
-                        {"docker_host": looked.host, "port": config.server.http_port}
-                        if a.kind == "proxy"
-                        else {}
-                    ),
-                }
-                for a in listed
-            ]
-        )
+    if ns.json:
+        print_json([_as_json(a, looked.host, config.server.http_port) for a in listed])
     else:
         if not listed:  # said, not an empty screen
             print(
@@ -74,3 +56,21 @@ def status(ns: argparse.Namespace) -> int:
     # A host that could not be opened, whose apps or databases went unasked: exit 1.
     asked_all = looked.refused is None or not (served or config.databases)
     return EXIT_OK if asked_all and all(a.ok for a in looked.rows) else EXIT_FAILED
+
+
+def _as_json(row: AppStatus, host: str | None, port: int) -> dict[str, object]:
+    """One row of `status --json`. url: what answers (here, in the sandbox); simulated_url:
+    what the sandbox's cloud made up in its place, where nothing answers; none: null, as
+    releases --json and preview list --json say it (the table's "-" is for people)."""
+    return {
+        "app": row.app,  # the table's name ("(db main)"); kind and name say it plainly
+        "kind": row.kind,
+        "name": row.name or row.app,
+        "release": None if row.release == "-" else row.release,
+        "health": row.health,
+        "url": None if row.url == "-" or row.kind == "proxy" else row.url,
+        "simulated_url": row.simulated or None,
+        **({"edge": row.facts} if row.facts else {}),
+        # (found walking: the proxy's "url" was the table's "HOST · port N")
+        **({"docker_host": host, "port": port} if row.kind == "proxy" else {}),
+    }

@@ -299,7 +299,7 @@ def parse_value(text: str) -> Any:
     except TOMLKitError:
         if "\n" in text:
             raise KeyError_("a value on the command line cannot span lines") from None
-        started = STARTS_AS.get(text[:1])
+        started = STARTS_AS.get(text[0]) if text else None
         if started is not None:  # (found walking: '"eu-west-1' was set as a bare string)
             raise KeyError_(
                 f"{text} starts as a TOML {started} and does not end as one (a string "

@@ -102,3 +102,48 @@ def test_status_says_the_sandbox_cannot_run_the_function():
         "unknown (active; no answer from /: the sandbox runs functions in Docker, "
         "which it cannot reach)"
     )
+
+
+def test_a_hung_app_is_invoked_once_and_waited_for_no_longer_than_asked():
+    """Review: the invoking clients said retries={"max_attempts": 1}, which botocore reads
+    as one retry: a hung health path was invoked twice and waited for twice. A real
+    botocore client against a local server that never answers, counting the calls."""
+    import http.server
+    import threading
+
+    import boto3
+    from botocore.exceptions import ReadTimeoutError
+
+    from pilot_tui.deploy.targets.lambda_.function import one_attempt
+
+    asked: list[str] = []
+    release = threading.Event()
+
+    class Hung(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            asked.append(self.path)
+            release.wait(5)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hung)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = boto3.client(
+            "lambda",
+            region_name="us-east-1",
+            endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=one_attempt(1),
+        )
+        try:
+            client.invoke(FunctionName="pilot-acme-hello", Payload=b"{}")
+        except ReadTimeoutError:
+            pass
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+    assert len(asked) == 1, asked  # one invocation, one wait

@@ -56,6 +56,7 @@ from pilot_tui.naming import (
 )
 
 if TYPE_CHECKING:
+    from botocore.config import Config
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_logs import CloudWatchLogsClient
@@ -558,8 +559,6 @@ def open_lambda(
 ) -> LambdaFunction:
     """The app's function; with ``preview``, that preview's own function (``app`` then
     being the preview's copy, named APP--NAME: previews.preview_app)."""
-    from botocore.config import Config
-
     make = aws_clients(config, state_dir)
     settings = target_settings(app, LambdaTarget)
     return LambdaFunction(
@@ -573,18 +572,19 @@ def open_lambda(
         tagging=lambda: make("resourcegroupstaggingapi"),
         simulated=config.server.home == "sandbox",
         # The watch's looks: one attempt each (a retry would invoke the app again), waited
-        # for as long as the function may run.
-        invoker=make(
-            "lambda",
-            config=Config(read_timeout=settings.timeout + 10, retries={"max_attempts": 1}),
-        ),
-        status_invoker=make(
-            "lambda",
-            config=Config(
-                read_timeout=min(settings.timeout + 2, STATUS_WAIT), retries={"max_attempts": 1}
-            ),
-        ),
+        # for as long as the function may run; status's: STATUS_WAIT at most.
+        invoker=make("lambda", config=one_attempt(settings.timeout + 10)),
+        status_invoker=make("lambda", config=one_attempt(min(settings.timeout + 2, STATUS_WAIT))),
     )
+
+
+def one_attempt(read_timeout: float) -> Config:
+    """A client's settings for invoking the app: one attempt in all (botocore's
+    max_attempts counts retries, so 1 was two invocations of a hung app: found reviewing),
+    waiting ``read_timeout`` seconds for the answer."""
+    from botocore.config import Config
+
+    return Config(read_timeout=read_timeout, retries={"total_max_attempts": 1})
 
 
 def url_event(path: str) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
+
 from pilot_tui.config.schema import LambdaTarget
 from pilot_tui.deploy.targets.lambda_.function import LambdaFunction
 
@@ -138,10 +140,8 @@ def test_a_hung_app_is_invoked_once_and_waited_for_no_longer_than_asked():
             aws_secret_access_key="test",
             config=one_attempt(1),
         )
-        try:
+        with pytest.raises(ReadTimeoutError):
             client.invoke(FunctionName="pilot-acme-hello", Payload=b"{}")
-        except ReadTimeoutError:
-            pass
     finally:
         release.set()
         server.shutdown()

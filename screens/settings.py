@@ -113,8 +113,8 @@ class SettingsScreen(Screen[None]):
         # Opened on a file with errors: at the first one (found walking: a broken quote on
         # line 40, the editor at line 1)
         first = next((p for p in self.problems if p.severity == "error" and p.line), None)
-        if first is not None:
-            self.editor.select_line(first.line - 1)
+        if first is not None:  # the cursor there, nothing selected: a key typed replaces nothing
+            self.editor.cursor_location = (first.line - 1, max(first.col - 1, 0))
             self.editor.scroll_cursor_visible(center=True)
         self.set_interval(1.0, self.check_outside_change)
 

@@ -299,17 +299,13 @@ def parse_value(text: str) -> Any:
     except TOMLKitError:
         if "\n" in text:
             raise KeyError_("a value on the command line cannot span lines") from None
-        started = STARTS_AS.get(text[0]) if text else None
-        if started is not None:  # (found walking: '"eu-west-1' was set as a bare string)
+        if text.startswith('"'):  # (found walking: '"eu-west-1' was set as a bare string)
+            inner = text.strip('"')
             raise KeyError_(
-                f"{text} starts as a TOML {started} and does not end as one (a string "
-                "is quoted whole: '\"eu-west-1\"', or left unquoted: eu-west-1)"
+                f"{text} starts as a TOML string and does not end as one: quote it whole "
+                f"('\"{inner}\"') or not at all ({inner})"
             ) from None
-        return text
-
-
-# A value whose first character says it is meant as TOML: never taken as a bare string.
-STARTS_AS = {'"': "string", "'": "string", "[": "array", "{": "inline table"}
+        return text  # ([, {, ' start text too: a log format, a shell test, a name)
 
 
 def _container(doc: Any, path: Path, *, create: bool) -> Any:

@@ -17,11 +17,10 @@ def saved_server(state_dir: Path, *, ask_engine: bool = True) -> str | None:
     record = saved_record(state_dir)
     home = str(record.get("home", ""))
     if home == "sandbox" and record:
-        from pilot_tui.cloud.sandbox import Sandbox
-        from pilot_tui.provision.outputs import OUTPUTS_FILE
+        from pilot_tui.provision.sandbox_state import forgotten
 
         # (found walking: "up" once the app's exit had stopped the sandbox with its server)
-        if Sandbox(state_dir).forgot(state_dir / "outputs" / OUTPUTS_FILE):
+        if forgotten(state_dir):
             return None
     return server_summary(home, record.get("outputs", {}), ask_engine=ask_engine)
 

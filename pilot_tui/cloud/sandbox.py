@@ -122,13 +122,6 @@ class Sandbox:
     def running(self) -> dict[str, Emulator]:
         return {n: e for n, e in self.load().items() if e.alive()}
 
-    def forgot(self, written: Path) -> bool:
-        """Whether the local AWS API holds nothing of what ``written`` (a record of what it
-        made: Terraform's state, the server's outputs) says: it is not running, or it
-        started after that was last written (what it holds lives in its memory)."""
-        aws = self.running().get("aws")
-        return aws is None or aws.started > written.stat().st_mtime
-
     def ensure(self) -> tuple[dict[str, Emulator], bool]:
         """Start whichever emulators are not running; (emulators, True if any was started).
         One start at a time in this process (STARTING)."""

@@ -7,6 +7,7 @@ CLI prints and the TUI will draw. Every Terraform run is also logged in full und
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import time
@@ -28,6 +29,7 @@ from pilot_tui.provision.outputs import OUTPUTS_FILE as OUTPUTS_FILE
 from pilot_tui.provision.outputs import saved_outputs as saved_outputs
 from pilot_tui.provision.outputs import saved_record as saved_record
 from pilot_tui.provision.progress import NeedsAllowedCidrs, Note, OnEvent, ServerError, Stage
+from pilot_tui.provision.sandbox_state import SANDBOX_KEY, sandbox_identity
 from pilot_tui.provision.server_setup import after_apply
 from pilot_tui.provision.terraform_run import Plan, RunResult, init_advice
 from pilot_tui.provision.terraform_run import interrupt_message as interrupt_message  # for faces
@@ -198,20 +200,21 @@ class Server:
 
     def sandbox_forgot(self) -> bool:
         """Whether the sandbox's local AWS API holds nothing of what the local Terraform
-        state records: it is not running, or it started after that state was last written
-        (what it holds lives in its memory)."""
-        from pilot_tui.cloud.sandbox import Sandbox
+        state records (sandbox_state.forgotten)."""
+        from pilot_tui.provision.sandbox_state import forgotten
 
         state = self.workdir / "terraform.tfstate"
-        if self.home != "sandbox" or not state.is_file():
-            return False
-        return Sandbox(self.project.state_dir).forgot(state)
+        return self.home == "sandbox" and state.is_file() and forgotten(self.project.state_dir)
 
     def _set_aside_state(self) -> Path:
-        """The local state file renamed beside itself (kept, never deleted); its path."""
+        """The local state file renamed beside itself (kept, never deleted); its path. Its
+        name is this process's own: two setting it aside at once never overwrite one."""
+        import os
+
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        aside = self.workdir / f"terraform.tfstate.stale-{stamp}"
-        (self.workdir / "terraform.tfstate").replace(aside)
+        aside = self.workdir / f"terraform.tfstate.stale-{stamp}-{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):  # another process set it aside first
+            (self.workdir / "terraform.tfstate").replace(aside)
         return aside
 
     def _state_has_resources(self) -> bool:
@@ -409,11 +412,13 @@ class Server:
             )
             values = {k: v.get("value") for k, v in raw.items()}
         if values:
-            record = {
+            record: dict[str, Any] = {
                 "home": self.home,
                 "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "outputs": values,
             }
+            if self.home == "sandbox":  # which local AWS API holds it (sandbox_state)
+                record[SANDBOX_KEY] = sandbox_identity(self.project.state_dir)
             atomic_write(self.outputs_file, json.dumps(record, indent=2) + "\n", mode=0o600)
         return values
 

@@ -164,7 +164,13 @@ async def test_credentials_screen_in_the_sandbox_and_with_a_failing_profile(aws_
     box.ensure()
     outputs = sandbox / ".pilot" / "outputs"
     outputs.mkdir(parents=True, exist_ok=True)
-    record = {"home": "sandbox", "outputs": {"public_ip": "54.214.243.10"}}
+    from pilot_tui.provision.sandbox_state import SANDBOX_KEY, sandbox_identity
+
+    record = {
+        "home": "sandbox",
+        "outputs": {"public_ip": "54.214.243.10"},
+        SANDBOX_KEY: sandbox_identity(sandbox / ".pilot"),  # the local AWS API it is in
+    }
     (outputs / "server.json").write_text(json.dumps(record))
     try:
         rows, summary = await open_screen(sandbox)
@@ -172,7 +178,8 @@ async def test_credentials_screen_in_the_sandbox_and_with_a_failing_profile(aws_
         box.stop()
     assert "The Pilot Server is up: deploy apps (Esc, then a)." in summary, summary
     assert "Next: the Pilot Server" not in summary
-    # ... and once that sandbox stopped, its server went with it (found walking: "up")
+    # ... and once that sandbox stopped, its server went with it (found walking: "up"),
+    # though this check starts it again: another local AWS API, holding nothing
     rows, summary = await open_screen(sandbox)
     assert "Next: the Pilot Server (Esc, then s)." in summary, summary
 

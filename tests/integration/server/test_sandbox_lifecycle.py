@@ -171,6 +171,10 @@ def test_a_sandbox_stopped_after_its_apply_is_said_gone_and_destroyed_at_once(
     assert "public_ip" not in status.stdout  # no address of what is gone
     shown = json.loads(run_pilot("server", "status", "--json", cwd=sandbox_project).stdout)
     assert shown["up"] is False and shown["sandbox_forgot"] is True
+    # started again (a new, empty local AWS API): asked for the state's VPC, gone still
+    Sandbox(sandbox_project / ".pilot").ensure()
+    again = run_pilot("server", "status", cwd=sandbox_project)
+    assert "server: gone: the sandbox's local AWS API was stopped or restarted" in again.stdout
 
     gone = run_pilot("server", "destroy", "--yes", cwd=sandbox_project, timeout=300)
     assert gone.returncode == 0, gone.stdout + gone.stderr

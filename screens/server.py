@@ -82,6 +82,7 @@ class ServerScreen(RunScreen):
         self.rows: dict[str, str] = {}
         self.done = 0
         self.started = 0.0
+        self.followed = 0  # the row _follow moved the cursor to (it starts on the first)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -185,10 +186,13 @@ class ServerScreen(RunScreen):
 
     def _follow(self, address: str) -> None:
         """The row Terraform works on now highlighted, scrolled into view (found walking:
-        at 80x24 it was below the table's visible rows while the bar sat at 11%)."""
-        if address in self.rows:
-            table = self.query_one("#resources", DataTable)
-            table.move_cursor(row=table.get_row_index(address))
+        at 80x24 it was below the table's visible rows while the bar sat at 11%), until
+        the person moves the cursor themselves (found reviewing: it took the row away)."""
+        table = self.query_one("#resources", DataTable)
+        if address not in self.rows or table.cursor_row != self.followed:
+            return
+        self.followed = table.get_row_index(address)
+        table.move_cursor(row=self.followed)
 
     def _pin_error(self, text: str) -> None:
         self.error_panel.pin(
@@ -340,6 +344,7 @@ class ServerScreen(RunScreen):
             )
         self.interrupt = self.server.interrupt = Interrupt()
         self.done = 0
+        self.followed = self.query_one("#resources", DataTable).cursor_row  # from where it is
         self.started = time.monotonic()
         self.query_one("#progress", ProgressBar).update(total=len(inv.remove), progress=0)
         self.query_one("#progress-row").remove_class("hidden")
@@ -391,6 +396,7 @@ class ServerScreen(RunScreen):
     async def run_apply(self, plan: Plan) -> RunResult:
         self.interrupt = self.server.interrupt = Interrupt()
         self.done = 0
+        self.followed = self.query_one("#resources", DataTable).cursor_row  # from where it is
         self.started = time.monotonic()
         progress = self.query_one("#progress", ProgressBar)
         progress.update(total=plan.total, progress=0)

@@ -16,6 +16,7 @@ from pilot_tui.naming import image_repository, prefix
 from pilot_tui.teardown.finds import Finds, app_of
 from pilot_tui.teardown.scan_aws import AwsClients, AwsScan
 from pilot_tui.teardown.things import DOCKER_IMAGE, Thing
+from pilot_tui.wording import counted
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -126,11 +127,10 @@ class Scan(Finds):
         }
         self.built_tags = _built_images(docker, self.project, apps, theirs)
         for repository, tags in self.built_tags.items():
-            count = len(tags)
             self.add(
                 DOCKER_IMAGE,
                 repository,
-                f"{count} {'image' if count == 1 else 'images'} of the app built on this engine",
+                f"{counted(len(tags), 'image')} of the app built on this engine",
             )
         from pilot_tui.teardown.things import DATABASE_VOLUME, database_data
 
@@ -203,19 +203,23 @@ def _built_images(
         tag
         for image in labelled
         for tag in image.tags
-        if tag.rpartition(":")[0] == image_repository(project, image.labels.get("pilot.app", ""))
+        if _repository(tag) == image_repository(project, image.labels.get("pilot.app", ""))
     }
     owned |= {
         tag
         for image in named
         for tag in image.tags
-        if _app_repository(project, apps, tag.rpartition(":")[0])
-        and tag.rpartition(":")[0] not in theirs
+        if _app_repository(project, apps, _repository(tag)) and _repository(tag) not in theirs
     }
     found: dict[str, list[str]] = {}
     for tag in sorted(owned):
-        found.setdefault(tag.rpartition(":")[0], []).append(tag)
+        found.setdefault(_repository(tag), []).append(tag)
     return found
+
+
+def _repository(tag: str) -> str:
+    """pilot/acme-web of pilot/acme-web:abc123."""
+    return tag.rpartition(":")[0]
 
 
 def _app_repository(project: str, apps: set[str], repository: str) -> bool:

@@ -169,6 +169,13 @@ async def test_plan_at_80x24_shows_the_state_column_and_the_newest_log_lines(san
             int(table.scroll_offset.y), int(table.scroll_offset.y) + table.size.height - 1
         )
         assert last in shown, (last, shown)
+        # ... until the person moves the cursor: then it is theirs (found reviewing)
+        table.move_cursor(row=1)
+        await pilot.pause()
+        first = str(table.coordinate_to_cell_key((0, 0)).row_key.value)
+        screen.handle(ApplyStart(first, "create"))
+        await pilot.pause()
+        assert table.cursor_row == 1
 
 
 async def test_at_80x24_a_long_summary_leaves_the_progress_bar_and_log_on_screen(

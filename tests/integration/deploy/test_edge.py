@@ -490,16 +490,8 @@ def test_an_edge_image_the_check_cannot_run_in_says_what_the_check_got(
     """Found walking: a Caddy image without BusyBox's `timeout` served, yet the deploy said
     only "the proxy did not start on 127.0.0.1:80": the health check run inside the edge
     failed, and what it got was never said."""
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        dockerfile = f"FROM {edge_image}\nRUN rm /bin/timeout\n".encode()
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile)
-        tar.addfile(info, io.BytesIO(dockerfile))
-    context.seek(0)
-    docker_client.images.build(
-        fileobj=context, custom_context=True, tag="pilot-test/edge-no-timeout", rm=True
-    )
+    dockerfile = io.BytesIO(f"FROM {edge_image}\nRUN rm /bin/timeout\n".encode())
+    docker_client.images.build(fileobj=dockerfile, tag="pilot-test/edge-no-timeout", rm=True)
     monkeypatch.setenv("PILOT_PROXY_IMAGE", "pilot-test/edge-no-timeout")
     failed = cli("deploy", "hello")
     assert failed.code != 0

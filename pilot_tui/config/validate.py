@@ -33,6 +33,11 @@ _FRIENDLIER = (
         "merge the two",
     ),
     (re.compile(r"Cannot overwrite a value"), "this key is already set above; keep one"),
+    # (found walking: a string left open said "Illegal character '\n'")
+    (
+        re.compile(r"Illegal character '\\n'"),
+        "a string is not closed on this line (its closing quote is missing)",
+    ),
     (re.compile(r"Invalid value"), "invalid value"),
     (re.compile(r"Invalid statement"), "invalid statement"),
 )

@@ -258,3 +258,12 @@ async def _home_screen(project) -> tuple[str, str]:
             str(app.screen.query_one("#project-status").render()),
             str(app.screen.query_one("#next-step").render()),
         )
+
+
+def test_a_string_left_open_is_said_as_such_not_as_an_illegal_newline():
+    """Found walking: a quote missing at a line's end said "Illegal character '\\n'"."""
+    report = check_text('[project]\nname = "acme\n').report
+    assert report.lines() == [
+        "pilot.toml:2:13: project.name: TOML syntax error: a string is not closed on this "
+        "line (its closing quote is missing)"
+    ]

@@ -25,6 +25,15 @@ def saved_server(state_dir: Path, *, ask_engine: bool = True) -> str | None:
     return server_summary(home, record.get("outputs", {}), ask_engine=ask_engine)
 
 
+def sandbox_server_gone(state_dir: Path) -> bool:
+    """Whether the sandbox made a server that went with its local AWS API (its record
+    is there, what it records is not: provision.sandbox_state)."""
+    from pilot_tui.provision.outputs import saved_record
+    from pilot_tui.provision.sandbox_state import forgotten
+
+    return saved_record(state_dir).get("home") == "sandbox" and forgotten(state_dir)
+
+
 def app_rows(
     state_dir: Path, apps: list[str], health: dict[str, str] | str | None = None
 ) -> list[str]:

@@ -23,7 +23,13 @@ from pilot_tui.project import (
 )
 from pilot_tui.screens.failures import worker_failure
 from pilot_tui.screens.footer import PilotFooter
-from pilot_tui.screens.home_status import any_live, app_rows, next_step, saved_server
+from pilot_tui.screens.home_status import (
+    any_live,
+    app_rows,
+    next_step,
+    sandbox_server_gone,
+    saved_server,
+)
 from pilot_tui.screens.project_config import as_run, effective_config
 from pilot_tui.wording import counted
 
@@ -225,7 +231,12 @@ class WelcomeScreen(Screen[None]):
             server = server or config.server.host
         else:
             state = f"[green]up[/green] {escape(server)}" if server else "not provisioned"
-            if not server and serverless:
+            if not server and sandbox_server_gone(project.state_dir):  # as `server status`
+                state = (
+                    "gone: the sandbox's local AWS API stopped, and the server with it "
+                    "(s, then p and a, make it again)"
+                )
+            elif not server and serverless:
                 state += " (no app needs it: none is built or runs there)"
             lines.append(f"[b]Server[/b] ({config.server.home}): {state}")
         apps = [a.name for a in config.apps]

@@ -267,3 +267,19 @@ def test_a_string_left_open_is_said_as_such_not_as_an_illegal_newline():
         "pilot.toml:2:13: project.name: TOML syntax error: a string is not closed on this "
         "line (its closing quote is missing)"
     ]
+
+
+async def test_a_sandbox_server_gone_with_its_emulators_is_said_gone_on_the_home_screen(
+    tmp_path,
+):
+    """Found walking: once the sandbox's emulators stopped (the app's exit stops them),
+    its server was gone, yet the app called it up, and then "not provisioned" where
+    `server status` says gone."""
+    project = tmp_path / "pilot.toml"
+    project.write_text(MINIMAL + '\n[server]\nhome = "sandbox"\n')
+    outputs = tmp_path / ".pilot" / "outputs"
+    outputs.mkdir(parents=True)
+    record = {"home": "sandbox", "outputs": {"public_ip": "54.214.243.10"}}
+    (outputs / "server.json").write_text(json.dumps(record))  # no emulator runs
+    status, _ = await _home_screen(project)
+    assert "Server (sandbox): gone: the sandbox's local AWS API stopped" in status, status

@@ -82,6 +82,7 @@ class ServerScreen(RunScreen):
         self.rows: dict[str, str] = {}
         self.done = 0
         self.started = 0.0
+        self.clock = "0:00"  # the time since the run started, as _tick last said it
         self.followed = 0  # the row _follow moved the cursor to (it starts on the first)
 
     def compose(self) -> ComposeResult:
@@ -158,6 +159,7 @@ class ServerScreen(RunScreen):
             self.done += 1
             self._set_state(event.address, "done")
             self.query_one("#progress", ProgressBar).update(progress=self.done)
+            self._show_progress()
         elif isinstance(event, ApplyErrored):
             self._set_state(event.address, "failed")
         elif isinstance(event, Diagnostic):
@@ -175,9 +177,16 @@ class ServerScreen(RunScreen):
     def _tick(self) -> None:
         if self.started:
             elapsed = int(time.monotonic() - self.started)
-            total = self.query_one("#progress", ProgressBar).total
-            count = f"  {self.done}/{int(total)}" if total else ""  # as the CLI's [n/total]
-            self.query_one("#elapsed", Static).update(f"{elapsed // 60}:{elapsed % 60:02d}{count}")
+            self.clock = f"{elapsed // 60}:{elapsed % 60:02d}"
+            self._show_progress()
+
+    def _show_progress(self) -> None:
+        """The time since the run started and the changes made of those planned (as the
+        CLI's [n/total]), as the bar has them: said at each change and at the end too, not
+        only each second (found in CI: the last second's "8/9" stayed under "Done.")."""
+        bar = self.query_one("#progress", ProgressBar)
+        count = f"  {int(bar.progress)}/{int(bar.total)}" if bar.total else ""
+        self.query_one("#elapsed", Static).update(f"{self.clock}{count}")
 
     def _set_state(self, address: str, state: str) -> None:
         if address in self.rows:
@@ -308,7 +317,7 @@ class ServerScreen(RunScreen):
         self.interrupt = self.server.interrupt = Interrupt()
         self.error_panel.clear()
         self.query_one("#summary", Static).update("Planning…")
-        self.started = time.monotonic()
+        self.started, self.clock = time.monotonic(), "0:00"
         self.workspace.acquire()
         self.inventory = None
         self._record_sandbox()
@@ -345,7 +354,7 @@ class ServerScreen(RunScreen):
         self.interrupt = self.server.interrupt = Interrupt()
         self.done = 0
         self.followed = self.query_one("#resources", DataTable).cursor_row  # from where it is
-        self.started = time.monotonic()
+        self.started, self.clock = time.monotonic(), "0:00"
         self.query_one("#progress", ProgressBar).update(total=len(inv.remove), progress=0)
         self.query_one("#progress-row").remove_class("hidden")
         self.query_one("#summary", Static).update(
@@ -397,7 +406,7 @@ class ServerScreen(RunScreen):
         self.interrupt = self.server.interrupt = Interrupt()
         self.done = 0
         self.followed = self.query_one("#resources", DataTable).cursor_row  # from where it is
-        self.started = time.monotonic()
+        self.started, self.clock = time.monotonic(), "0:00"
         progress = self.query_one("#progress", ProgressBar)
         progress.update(total=plan.total, progress=0)
         self.query_one("#progress-row").remove_class("hidden")
@@ -424,6 +433,7 @@ class ServerScreen(RunScreen):
         self.query_one("#summary", Static).update("Stopped by an error (see above).")
 
     def finished(self, state: WorkerState) -> None:
+        self._tick()  # the last word on the time, before the clock stops
         self.started = 0.0
         if state == WorkerState.CANCELLED or self.plan is None or not self.plan.changes:
             self.workspace.release()  # nothing left to apply
@@ -493,5 +503,6 @@ class ServerScreen(RunScreen):
             # Whole: every planned change was made, whether or not the bar's last updates
             # were handled before the result.
             bar.update(progress=bar.total)
+            self._show_progress()
         self.query_one("#summary", Static).update(summary)
         self.plan = None

@@ -41,12 +41,15 @@ def forgotten(state_dir: Path) -> bool:
         made_in = saved_record(state_dir).get(SANDBOX_KEY)
         return isinstance(made_in, dict) and made_in != sandbox_identity(state_dir)
     vpc, region = recorded
+    from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
     from pilot_tui.cloud.clients import emulator_aws
 
+    # Asked from the app's screens too: a local API that hangs must not hold them.
+    quick = Config(connect_timeout=2, read_timeout=2, retries={"total_max_attempts": 1})
     try:
-        emulator_aws(region, aws.url).client("ec2").describe_vpcs(VpcIds=[vpc])
+        emulator_aws(region, aws.url).client("ec2", config=quick).describe_vpcs(VpcIds=[vpc])
     except ClientError as exc:
         return exc.response.get("Error", {}).get("Code") == "InvalidVpcID.NotFound"
     except BotoCoreError:  # it did not answer as asked: not known to be gone

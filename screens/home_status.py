@@ -16,12 +16,8 @@ def saved_server(state_dir: Path, *, ask_engine: bool = True) -> str | None:
 
     record = saved_record(state_dir)
     home = str(record.get("home", ""))
-    if home == "sandbox" and record:
-        from pilot_tui.provision.sandbox_state import forgotten
-
-        # (found walking: "up" once the app's exit had stopped the sandbox with its server)
-        if forgotten(state_dir):
-            return None
+    if home == "sandbox" and sandbox_server_gone(state_dir):
+        return None  # (found walking: "up" once the app's exit had stopped the sandbox)
     return server_summary(home, record.get("outputs", {}), ask_engine=ask_engine)
 
 

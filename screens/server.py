@@ -156,10 +156,8 @@ class ServerScreen(RunScreen):
             self._set_state(event.address, "running")
             self._follow(event.address)
         elif isinstance(event, ApplyComplete):
-            self.done += 1
             self._set_state(event.address, "done")
-            self.query_one("#progress", ProgressBar).update(progress=self.done)
-            self._show_progress()
+            self._advance()
         elif isinstance(event, ApplyErrored):
             self._set_state(event.address, "failed")
         elif isinstance(event, Diagnostic):
@@ -179,6 +177,19 @@ class ServerScreen(RunScreen):
             elapsed = int(time.monotonic() - self.started)
             self.clock = f"{elapsed // 60}:{elapsed % 60:02d}"
             self._show_progress()
+
+    def _advance(self) -> None:
+        """One more change made: the bar and its count (a destroy's step, or Terraform's)."""
+        self.done += 1
+        self.query_one("#progress", ProgressBar).update(progress=self.done)
+        self._show_progress()
+
+    def _start_clock(self, *, follow: bool = False) -> None:
+        """A run starts: its clock from 0:00; with ``follow``, the table follows Terraform
+        from where its cursor is."""
+        self.started, self.clock = time.monotonic(), "0:00"
+        if follow:
+            self.followed = self.query_one("#resources", DataTable).cursor_row
 
     def _show_progress(self) -> None:
         """The time since the run started and the changes made of those planned (as the
@@ -317,7 +328,7 @@ class ServerScreen(RunScreen):
         self.interrupt = self.server.interrupt = Interrupt()
         self.error_panel.clear()
         self.query_one("#summary", Static).update("Planning…")
-        self.started, self.clock = time.monotonic(), "0:00"
+        self._start_clock()
         self.workspace.acquire()
         self.inventory = None
         self._record_sandbox()
@@ -353,8 +364,7 @@ class ServerScreen(RunScreen):
             )
         self.interrupt = self.server.interrupt = Interrupt()
         self.done = 0
-        self.followed = self.query_one("#resources", DataTable).cursor_row  # from where it is
-        self.started, self.clock = time.monotonic(), "0:00"
+        self._start_clock(follow=True)
         self.query_one("#progress", ProgressBar).update(total=len(inv.remove), progress=0)
         self.query_one("#progress-row").remove_class("hidden")
         self.query_one("#summary", Static).update(
@@ -398,15 +408,13 @@ class ServerScreen(RunScreen):
         if self.rows.get(key) != state:
             self.rows[key] = state
             self._set_state(key, state)
-            self.done += 1
-            self.query_one("#progress", ProgressBar).update(progress=self.done)
+            self._advance()
 
     @work(exclusive=True, group="terraform", name="terraform apply", exit_on_error=False)
     async def run_apply(self, plan: Plan) -> RunResult:
         self.interrupt = self.server.interrupt = Interrupt()
         self.done = 0
-        self.followed = self.query_one("#resources", DataTable).cursor_row  # from where it is
-        self.started, self.clock = time.monotonic(), "0:00"
+        self._start_clock(follow=True)
         progress = self.query_one("#progress", ProgressBar)
         progress.update(total=plan.total, progress=0)
         self.query_one("#progress-row").remove_class("hidden")

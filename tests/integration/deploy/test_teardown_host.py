@@ -92,27 +92,31 @@ def test_server_destroy_removes_the_edges_certificate_volume(site, cli, docker_e
         client.close()
 
 
+# The image tests below name their projects "tear" and "tear-blog", not "acme": the engine
+# is shared with the other test files, whose "acme" images (labelled so) would be found.
+
+
 def test_images_of_another_project_of_the_same_repository_name_are_left(docker_client):
-    """Review: project "acme"'s app "blog-web" and project "acme-blog"'s app "web" both
-    build pilot/acme-blog-web: acme's destroy would have taken acme-blog's images (its
+    """Review: project "tear"'s app "blog-web" and project "tear-blog"'s app "web" both
+    build pilot/tear-blog-web: tear's destroy would have taken tear-blog's images (its
     rollbacks'). One whose containers run from that repository is another project's."""
     from pilot_tui.teardown.scan import Scan
     from pilot_tui.teardown.things import DOCKER_IMAGE
 
     [base, *_] = _unlabelled(docker_client)  # as built before images were labelled
-    base.tag("pilot/acme-blog-web", "1")
-    base.tag("pilot/acme-api", "1")
+    base.tag("pilot/tear-blog-web", "1")
+    base.tag("pilot/tear-api", "1")
     container = docker_client.containers.create(
-        base.id, labels={"pilot.project": "acme-blog", "pilot.app": "web"}, name="acme-blog-web"
+        base.id, labels={"pilot.project": "tear-blog", "pilot.app": "web"}, name="tear-blog-web"
     )
     try:
-        found, _ = Scan("acme", apps=("blog-web", "api"), docker=docker_client).run()
+        found, _ = Scan("tear", apps=("blog-web", "api"), docker=docker_client).run()
         images = [t.name for t in found if t.kind == DOCKER_IMAGE]
-        assert images == ["pilot/acme-api"]  # its own, never the neighbour's
+        assert images == ["pilot/tear-api"]  # its own, never the neighbour's
     finally:
         container.remove(force=True)
-        docker_client.images.remove("pilot/acme-blog-web:1")
-        docker_client.images.remove("pilot/acme-api:1")
+        docker_client.images.remove("pilot/tear-blog-web:1")
+        docker_client.images.remove("pilot/tear-api:1")
 
 
 def _unlabelled(docker_client) -> list:
@@ -139,27 +143,27 @@ def _labelled(docker_client, tag: str, project: str, app: str) -> str:
 def test_a_neighbours_image_without_a_container_is_known_by_its_label(docker_client, tmp_path):
     """Review leftover: the guard above knew another project only by its containers, so a
     neighbour whose images stayed (its rollbacks') with no container left lost them to
-    acme's destroy. Images now say whose they are (naming.image_labels): acme's destroy
+    tear's destroy. Images now say whose they are (naming.image_labels): tear's destroy
     lists and removes only its own tags of the shared repository name."""
     from pilot_tui.config.validate import check_text
     from pilot_tui.teardown.remove import Teardown
     from pilot_tui.teardown.scan import Scan
     from pilot_tui.teardown.things import DOCKER_IMAGE
 
-    theirs = _labelled(docker_client, "pilot/acme-blog-web:1", "acme-blog", "web")
-    only_theirs = _labelled(docker_client, "pilot/acme-blog-web--pr-2:1", "acme-blog", "web--pr-2")
-    mine = _labelled(docker_client, "pilot/acme-blog-web:2", "acme", "blog-web")
+    theirs = _labelled(docker_client, "pilot/tear-blog-web:1", "tear-blog", "web")
+    only_theirs = _labelled(docker_client, "pilot/tear-blog-web--pr-2:1", "tear-blog", "web--pr-2")
+    mine = _labelled(docker_client, "pilot/tear-blog-web:2", "tear", "blog-web")
     try:
-        scan = Scan("acme", apps=("blog-web",), docker=docker_client)
+        scan = Scan("tear", apps=("blog-web",), docker=docker_client)
         found, problems = scan.run()
         assert problems == []
         images = [(t.name, t.found) for t in found if t.kind == DOCKER_IMAGE]
-        assert images == [("pilot/acme-blog-web", "1 image of the app built on this engine")]
-        config = check_text('[project]\nname = "acme"\n').config
+        assert images == [("pilot/tear-blog-web", "1 image of the app built on this engine")]
+        config = check_text('[project]\nname = "tear"\n').config
         assert config is not None
         said: list[str] = []
         Teardown(config, tmp_path, scan).remove_containers(found, said.append)
-        assert "removed Docker images pilot/acme-blog-web (1)" in said, said
+        assert "removed Docker images pilot/tear-blog-web (1)" in said, said
         remaining = {t for image in docker_client.images.list() for t in image.tags}
         assert mine not in remaining
         assert {theirs, only_theirs} <= remaining
@@ -169,13 +173,13 @@ def test_a_neighbours_image_without_a_container_is_known_by_its_label(docker_cli
                 docker_client.images.remove(tag)
 
 
-def test_a_neighbours_unlabelled_rollback_image_beside_acmes_labelled_one_is_left(
+def test_a_neighbours_unlabelled_rollback_image_beside_tears_labelled_one_is_left(
     docker_client, tmp_path
 ):
-    """Review: acme-blog's old releases, built before images were labelled, in the
-    repository acme's newer, labelled build shares: the scan counted acme's alone, but
+    """Review: tear-blog's old releases, built before images were labelled, in the
+    repository tear's newer, labelled build shares: the scan counted tear's alone, but
     the removal took every tag of the repository but one a container ran from, so
-    acme-blog's rollback image went. The removal now takes exactly what the scan found.
+    tear-blog's rollback image went. The removal now takes exactly what the scan found.
     An image of an app since taken out of pilot.toml is found by its label."""
     from pilot_tui.config.validate import check_text
     from pilot_tui.teardown.remove import Teardown
@@ -183,31 +187,31 @@ def test_a_neighbours_unlabelled_rollback_image_beside_acmes_labelled_one_is_lef
     from pilot_tui.teardown.things import DOCKER_IMAGE
 
     [base, *_] = _unlabelled(docker_client)
-    base.tag("pilot/acme-blog-web", "0")  # acme-blog's rollback image: no container
-    base.tag("pilot/acme-blog-web", "1")  # ... and its live one
+    base.tag("pilot/tear-blog-web", "0")  # tear-blog's rollback image: no container
+    base.tag("pilot/tear-blog-web", "1")  # ... and its live one
     running = docker_client.containers.create(
-        "pilot/acme-blog-web:1",
-        labels={"pilot.project": "acme-blog", "pilot.app": "web"},
-        name="acme-blog-web-live",
+        "pilot/tear-blog-web:1",
+        labels={"pilot.project": "tear-blog", "pilot.app": "web"},
+        name="tear-blog-web-live",
     )
-    mine = _labelled(docker_client, "pilot/acme-blog-web:2", "acme", "blog-web")
-    dropped = _labelled(docker_client, "pilot/acme-old:1", "acme", "old")  # no longer an app
+    mine = _labelled(docker_client, "pilot/tear-blog-web:2", "tear", "blog-web")
+    dropped = _labelled(docker_client, "pilot/tear-old:1", "tear", "old")  # no longer an app
     try:
-        scan = Scan("acme", apps=("blog-web",), docker=docker_client)
+        scan = Scan("tear", apps=("blog-web",), docker=docker_client)
         found, _ = scan.run()
-        config = check_text('[project]\nname = "acme"\n').config
+        config = check_text('[project]\nname = "tear"\n').config
         assert config is not None
         said: list[str] = []
         Teardown(config, tmp_path, scan).remove_containers(found, said.append)
         remaining = {t for image in docker_client.images.list() for t in image.tags}
-        assert {"pilot/acme-blog-web:0", "pilot/acme-blog-web:1"} <= remaining, said
+        assert {"pilot/tear-blog-web:0", "pilot/tear-blog-web:1"} <= remaining, said
         assert mine not in remaining
         images = sorted((t.name, t.found) for t in found if t.kind == DOCKER_IMAGE)
         one = "1 image of the app built on this engine"
-        assert images == [("pilot/acme-blog-web", one), ("pilot/acme-old", one)]
+        assert images == [("pilot/tear-blog-web", one), ("pilot/tear-old", one)]
         assert dropped not in remaining
     finally:
         running.remove(force=True)
-        for tag in ("pilot/acme-blog-web:0", "pilot/acme-blog-web:1", mine, dropped):
+        for tag in ("pilot/tear-blog-web:0", "pilot/tear-blog-web:1", mine, dropped):
             with contextlib.suppress(docker.errors.ImageNotFound):
                 docker_client.images.remove(tag)

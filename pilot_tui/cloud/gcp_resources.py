@@ -9,16 +9,40 @@ gcp_api.Transport."""
 
 from __future__ import annotations
 
+import os
+from urllib.parse import urlsplit
+
+from pilot_tui.cloud.errors import CloudError
 from pilot_tui.cloud.gcp_api import ApiRequest, Transport, exists_ok, gone_ok, wait_operation
 from pilot_tui.naming import labels, project_resource
 
 REGISTRY_API = "https://artifactregistry.googleapis.com/v1/"
 SECRETS_API = "https://secretmanager.googleapis.com/v1/"
+# A stand-in of Artifact Registry's API on this machine (none of Google's runs offline):
+# http://127.0.0.1:PORT/v1/. Loopback only: the deployer's token goes with each request.
+REGISTRY_API_OVERRIDE = "PILOT_ARTIFACT_REGISTRY_API"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 # -- Artifact Registry -----------------------------------------------------------------
+def registry_api() -> str:
+    """The base of Artifact Registry's API: Google's, or the local stand-in
+    REGISTRY_API_OVERRIDE names (CloudError for one not on this machine)."""
+    override = os.environ.get(REGISTRY_API_OVERRIDE)
+    if not override:
+        return REGISTRY_API
+    if urlsplit(override).hostname not in LOOPBACK:
+        raise CloudError(
+            f"{REGISTRY_API_OVERRIDE} is {override!r}: it may name a stand-in on this machine "
+            "only (http://127.0.0.1:PORT/v1/), since the deployer's token goes with each "
+            "request",
+            hint=f"unset {REGISTRY_API_OVERRIDE} to use Google's",
+        )
+    return override.rstrip("/") + "/"
+
+
 def repositories_url(gcp_project: str, region: str) -> str:
-    return f"{REGISTRY_API}projects/{gcp_project}/locations/{region}/repositories"
+    return f"{registry_api()}projects/{gcp_project}/locations/{region}/repositories"
 
 
 def repository_url(gcp_project: str, region: str, project: str) -> str:
@@ -51,7 +75,7 @@ def ensure_repository(transport: Transport, gcp_project: str, region: str, proje
     operation = exists_ok(transport, create_repository_request(gcp_project, region, project))
     if operation is None:
         return False
-    wait_operation(transport, operation, api=REGISTRY_API, timeout=300)
+    wait_operation(transport, operation, api=registry_api(), timeout=300)
     return True
 
 

@@ -176,7 +176,7 @@ class GcpDeployer:
                 lambda p: with_member(p, self.project_roles, self.member),
             )
         if not self.is_deployer:
-            if self.resources is not None and self.resources.repository:
+            if self.resources is not None and self.resources.cloud_run:
                 self._act_as_runtime()
             else:
                 self._stop_deploying_cloud_run()
@@ -249,7 +249,8 @@ class GcpDeployer:
 
     def _take_back_beyond(self, resources: Resources) -> None:
         """CI's grants that an earlier `ci github` gave and ``resources`` no longer name,
-        taken back: the repository when CI deploys no Cloud Run app, and each of the
+        taken back: the repository when CI pushes no image (deploys no Cloud Run app and
+        none of the server's), and each of the
         project's secrets and site buckets CI deploys nothing of any more (an app taken out
         of pilot.toml, or one CI no longer deploys)."""
         gcp = self.gcp_project
@@ -429,10 +430,10 @@ def ci_account(
 ) -> GcpDeployer:
     """The account GitHub Actions runs act as (`pilot-tui ci github`): pilot-PROJECT-ci,
     with CI_ROLES and its grants on ``resources`` (policy_gcp.ci_resources) only; no key.
-    When it deploys Cloud Run apps (``resources.repository``) it also gets CI_RUN_ROLES and
+    When it deploys Cloud Run apps (``resources.cloud_run``) it also gets CI_RUN_ROLES and
     may act as their runtime account. Not the deployer: that one also makes the runtime
     and previews' accounts and holds a key, which a CI run never needs."""
-    runs = resources is not None and resources.repository
+    runs = resources is not None and resources.cloud_run
     return GcpDeployer(
         transport,
         project,

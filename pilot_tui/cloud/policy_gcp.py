@@ -77,7 +77,12 @@ class Resources:
     """What deploys will use that setup can name now, from pilot.toml."""
 
     region: str
-    repository: bool = False  # a Cloud Run app: the project's Artifact Registry repository
+    # A Cloud Run app, or a Pilot Server app CI deploys (its runs push its images there):
+    # the project's Artifact Registry repository.
+    repository: bool = False
+    # A Cloud Run app: CI's account deploys services (CI_RUN_ROLES), acting as their
+    # runtime account. (The repository alone, for the server's apps, needs neither.)
+    cloud_run: bool = False
     secrets: tuple[tuple[str, str], ...] = ()  # (app, Secret Manager id) of Cloud Run apps
     buckets: tuple[str, ...] = ()  # GCS site buckets
     state_bucket: str | None = None  # state.backend = "gcs": release history lives there
@@ -94,6 +99,14 @@ def cloud_run_preview_apps(config: PilotConfig) -> list[AppSettings]:
     return [a for a in config.apps if a.target.kind == CloudRunTarget.kind and a.previews.max > 0]
 
 
+def ci_pushed_server_apps(config: PilotConfig) -> list[AppSettings]:
+    """The Pilot Server's apps whose CI runs push images to Artifact Registry: with the
+    release history in GCS, a run acts on Google Cloud (deploy/from_ci.py)."""
+    if config.state.backend != "gcs":
+        return []
+    return [a for a in config.apps if a.target.cloud is None]
+
+
 def resources_for(config: PilotConfig) -> Resources:
     project, runs = (
         config.project.name,
@@ -102,7 +115,9 @@ def resources_for(config: PilotConfig) -> Resources:
     previewed = cloud_run_preview_apps(config)
     return Resources(
         config.gcp.region,
-        repository=bool(runs),
+        # (the deploy worker pulls the server's apps' images as the deployer)
+        repository=bool(runs or ci_pushed_server_apps(config)),
+        cloud_run=bool(runs),
         secrets=tuple(
             (a.name, secret_id(project, a.name, n)) for a in runs for n in sorted(set(a.secrets))
         ),
@@ -123,13 +138,16 @@ def resources_for(config: PilotConfig) -> Resources:
 
 def ci_resources(config: PilotConfig, apps: list[str]) -> Resources:
     """What a CI run's account is granted on: the site buckets of ``apps`` (those CI
-    deploys), the state bucket, and for the Cloud Run apps among them the repository and
-    their secrets; nothing of their previews (no pull request's run on Google Cloud)."""
+    deploys), the state bucket, the repository for the Cloud Run apps and the Pilot
+    Server's among them, and the Cloud Run apps' secrets (the worker holds the server's);
+    nothing of their previews (no pull request's run on Google Cloud)."""
     project = config.project.name
     runs = [a for a in config.apps if a.target.kind == CloudRunTarget.kind and a.name in apps]
+    pushed = [a for a in ci_pushed_server_apps(config) if a.name in apps]
     return Resources(
         config.gcp.region,
-        repository=bool(runs),
+        repository=bool(runs or pushed),
+        cloud_run=bool(runs),
         secrets=tuple(
             (a.name, secret_id(project, a.name, n)) for a in runs for n in sorted(set(a.secrets))
         ),

@@ -4,6 +4,8 @@ the engine pushes with a short-lived OAuth access token (docker_login)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +18,11 @@ from pilot_tui.cloud.gcp_api import (
     gone_ok,
     wait_operation,
 )
-from pilot_tui.cloud.gcp_resources import REGISTRY_API, ensure_repository, repositories_url
+from pilot_tui.cloud.gcp_resources import (
+    ensure_repository,
+    registry_api,
+    repositories_url,
+)
 from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.naming import project_resource
 
@@ -48,7 +54,7 @@ def delete_images(
     operation = gone_ok(transport, delete_package_request(gcp_project, region, project, app))
     if operation is None:
         return False
-    wait_operation(transport, operation, api=REGISTRY_API, timeout=300)
+    wait_operation(transport, operation, api=registry_api(), timeout=300)
     return True
 
 
@@ -97,14 +103,61 @@ def delete_tagged(
         ]
         if others:  # named by another tag too: the preview's tags alone go
             for name in names:
-                gone_ok(transport, ApiRequest("DELETE", f"{REGISTRY_API}{name}"))
+                gone_ok(transport, ApiRequest("DELETE", f"{registry_api()}{name}"))
         else:
-            request = ApiRequest("DELETE", f"{REGISTRY_API}{version}", params={"force": "true"})
+            request = _delete_version(version)
             operation = gone_ok(transport, request)
             if operation is not None:  # (a running one's answer has no "done" yet)
-                wait_operation(transport, operation, api=REGISTRY_API, timeout=300)
+                wait_operation(transport, operation, api=registry_api(), timeout=300)
         deleted += [name.rpartition("/tags/")[2] for name in names]
     return sorted(deleted)
+
+
+def _delete_version(version: str) -> ApiRequest:
+    """The request deleting ``version`` (its relative name) with every tag on it."""
+    return ApiRequest("DELETE", f"{registry_api()}{version}", params={"force": "true"})
+
+
+def _created(version: dict[str, Any]) -> tuple[str, str]:
+    """A version's createTime as a sortable key (RFC 3339 with 0 to 9 fraction digits)."""
+    stamp = str(version.get("createTime", "")).removesuffix("Z")
+    whole, _, fraction = stamp.partition(".")
+    return whole, fraction.ljust(9, "0")
+
+
+def delete_older_versions(
+    transport: Transport,
+    gcp_project: str,
+    region: str,
+    project: str,
+    app: str,
+    kept: int,
+    keep: frozenset[str] = frozenset(),
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
+    """Delete the versions (images) of the app's package but its newest ``kept`` and
+    those whose digest is in ``keep`` (a release names it: its rollback needs it), with
+    their tags; the digests deleted. Artifact Registry's cleanup policies act on a whole
+    repository, which Cloud Run's images share, so the app's older images are deleted here."""
+    package = package_url(gcp_project, region, project, app)
+    try:
+        versions = every_page(transport, f"{package}/versions", {"pageSize": "1000"}, "versions")
+    except ApiError as exc:
+        if exc.status == 404:
+            return []  # nothing pushed for the app yet
+        raise
+    newest_first = sorted(versions, key=_created, reverse=True)
+    deleted: list[str] = []
+    for version in newest_first[kept:]:
+        name = str(version.get("name", ""))
+        digest = name.rpartition("/versions/")[2]
+        if not digest or digest in keep:
+            continue
+        operation = gone_ok(transport, _delete_version(name))
+        if operation is not None:
+            wait_operation(transport, operation, api=registry_api(), timeout=300, sleep=sleep)
+        deleted.append(digest)
+    return deleted
 
 
 def access_token(credentials: Credentials) -> str:
@@ -143,12 +196,13 @@ def ensure_registry(
     app: str,
 ) -> Registry:
     """The ready-to-push registry.Registry for ``app``: the repository ensured, a token
-    fetched."""
-    from pilot_tui.deploy.registry import Registry
+    fetched (the registry's host is PILOT_REGISTRY's where that names one, as for ECR)."""
+    from pilot_tui.deploy.registry import Registry, registry_host_or_override
 
     ensure_repository(transport, gcp_project, region, project)
     host, user, token = docker_login(credentials_path, root, region)
-    return Registry(host, f"{gcp_project}/{project_resource(project)}/{app}", user, token)
+    repository = f"{gcp_project}/{project_resource(project)}/{app}"
+    return Registry(registry_host_or_override(host), repository, user, token)
 
 
 def registry_for(config: PilotConfig, root: Path, app: AppSettings) -> Registry:

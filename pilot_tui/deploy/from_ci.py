@@ -12,7 +12,8 @@ these secrets, and a run refuses what would go wrong there.
   (host.runner_engine) and pushed with the run's credentials.
 - A runner reaches no Pilot Server (it holds no SSH key or TLS certificate, and the
   server admits only ``allowed_cidrs``): an app on the Docker host is deployed by a request
-  in the state bucket, its image pushed to ECR, which the worker releases
+  in the state bucket, its image pushed to ECR or Artifact Registry (server_images.py),
+  which the worker releases
   (server_queue.py); its other commands (rollback, previews) stay with the laptop.
 - A pull request's preview is deployed by the previews' role, which may make previews of
   the Lambdas (on AWS), an image app's pushed to its previews' own repository.
@@ -29,7 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pilot_tui.config.schema import AppSettings, PilotConfig
+from pilot_tui.deploy.server_images import CLOUD_OF_BACKEND, ci_cloud
 from pilot_tui.errors import EXIT_INVALID, PilotError
+
+# (ci_cloud lives in server_images, which targets may import; from_ci may not be)
+__all__ = ["CLOUD_OF_BACKEND", "ci_cloud"]
 
 
 class CiError(PilotError):
@@ -52,8 +57,6 @@ RESERVED = frozenset(
     {"CI", "PILOT_AWS_ROLE_ARN", "PILOT_GCP_WORKLOAD_PROVIDER", "PILOT_GCP_SERVICE_ACCOUNT"}
     | {"HOME", "PATH"}
 )
-# The cloud a run acts on, by where the release history is shared.
-CLOUD_OF_BACKEND = {"s3": "aws", "gcs": "gcp"}
 
 
 @dataclass(frozen=True)
@@ -84,28 +87,18 @@ class CiApps:
         ]
 
 
-def ci_cloud(config: PilotConfig) -> str:
-    """The cloud a CI run of ``config`` acts on: its state bucket's (AWS without one)."""
-    return CLOUD_OF_BACKEND.get(config.state.backend, "aws")
-
-
 def why_not(app: AppSettings, cloud: str = "aws", *, deploying: bool = False) -> str | None:
     """Why a CI run acting on ``cloud`` cannot deploy ``app`` (``deploying``: a deploy or
     rollback of it, a deploy of a preview, or a preview's removal: what the worker takes;
     not another command), or None when it can. An app of the Docker host
     is deployed through the Pilot Server's worker (server_queue.py), its image pushed to
-    ECR: on AWS only."""
+    the registry of ``cloud`` (server_images.py)."""
     target = app.target
     if target.cloud is None:
         if not deploying:  # (found walking: said as if CI did not deploy it at all)
             return (
                 "it runs on the Docker host, which a CI run cannot reach: the server's worker "
                 "takes its deploys, rollbacks and previews alone, not this command"
-            )
-        if cloud != "aws":
-            return (
-                "it runs on the Docker host, and a CI run's deploy of it passes its image "
-                "through ECR (AWS) only, not yet Artifact Registry"
             )
     elif target.cloud != cloud:
         return (

@@ -6,8 +6,9 @@ from ecr:GetAuthorizationToken (12 hours); Artifact Registry's from the Google c
 (artifact_registry.docker_login). Either works from a server on the other cloud: the token is
 fetched here, by whoever deploys, and handed to the engine.
 
-``PILOT_REGISTRY`` (host:port) replaces the registry host ECR names, for emulators: moto has
-ECR's API but no registry behind it, so tests push to a real `docker-registry` on 127.0.0.1.
+``PILOT_REGISTRY`` (host:port) replaces the registry host ECR or Artifact Registry names, for
+emulators: moto has ECR's API but no registry behind it, and nothing of Artifact Registry
+runs here, so tests push to a real `docker-registry` on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ class Registry:
         return f"{self.name}:{tag}"
 
 
-def _host(found: str) -> str:
+def registry_host_or_override(found: str) -> str:
+    """The registry host ``found`` (ECR's proxy endpoint, Artifact Registry's host), or
+    the local registry PILOT_REGISTRY names."""
     return os.environ.get(REGISTRY_OVERRIDE) or found.removeprefix("https://")
 
 
@@ -185,7 +188,7 @@ def ecr_registry(
         raise converted(f"ECR repository {repository}", exc, error=RegistryError) from exc
     user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
     redact.register([password, data["authorizationToken"]])
-    return Registry(_host(data["proxyEndpoint"]), repository, user, password)
+    return Registry(registry_host_or_override(data["proxyEndpoint"]), repository, user, password)
 
 
 def delete_ecr_repository(ecr: ECRClient, repository: str) -> bool:

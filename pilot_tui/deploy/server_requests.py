@@ -5,9 +5,7 @@ worker pulls that image instead of building one (pull_prebuilt)."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
 
@@ -16,14 +14,15 @@ from pilot_tui.config.schema import AppSettings
 from pilot_tui.deploy import history, previews, server_queue, server_wait
 from pilot_tui.deploy.context import DeployError, RunLog
 from pilot_tui.deploy.events import StageFailed, StageFinished, StageStarted, Timer
-from pilot_tui.deploy.registry import Registry, RegistryError
+from pilot_tui.deploy.registry import RegistryError
+from pilot_tui.deploy.server_images import expire_quietly, server_images
 from pilot_tui.deploy.shared_history import SharedHistoryError
 from pilot_tui.errors import EXIT_FAILED, PilotError
 from pilot_tui.naming import image_repository
 from pilot_tui.project import PROJECT_FILE
 
 if TYPE_CHECKING:
-    from pilot_tui.deploy.context import Context, DeployContext
+    from pilot_tui.deploy.context import DeployContext
 
 
 @dataclass(frozen=True)
@@ -41,19 +40,6 @@ def _failed(
 ) -> NoReturn:
     log.emit(StageFailed(app, stage, message))
     raise DeployError(stage, message, exit_code=exit_code)
-
-
-def _registry(ctx: Context, app: AppSettings) -> Registry:
-    """The app's own ECR repository, with a fresh login (made when missing); a preview's,
-    its app's previews' repository (`ci github` makes it: a pull request's run may push
-    there, and nowhere else)."""
-    from pilot_tui.deploy.targets.container import ecr_preview_registry_for, ecr_registry_for
-
-    parts = previews.split(app.name)
-    owner = ctx.config.app(parts[0]) if parts is not None else None
-    if owner is None:
-        return ecr_registry_for(ctx, app)
-    return ecr_preview_registry_for(ctx, owner, lambda_pulls=False)
 
 
 def request_release(
@@ -178,24 +164,16 @@ def _preview_images_deleted(
 ) -> list[str]:
     """The preview's images its runs pushed to the app's previews' repository, deleted
     (the worker's engine has its own copy, which it removed); a refusal is a warning."""
-    from pilot_tui.deploy.registry import delete_ecr_tags
-    from pilot_tui.deploy.targets.managed import aws_clients
-    from pilot_tui.naming import preview_repository
-
-    repository = preview_repository(ctx.project, app.name)
+    images = server_images(ctx.config)
     say = log.line("destroy", previews.full_name(app.name, preview))
     try:
-        ecr = aws_clients(ctx.config, ctx.state_dir)("ecr")
-        tags = delete_ecr_tags(ecr, repository, previews.image_tag_prefix(preview))
+        deleted = images.delete_preview(ctx, app, preview)
     except Exception as exc:  # the preview itself is gone: its images are said, not fatal
-        say(
-            f"warning: its images in ECR repository {repository} were not deleted: "
-            f"{redact.clip(str(exc), 200)}"
-        )
+        say(f"warning: its images in {images.where} were not deleted: {redact.clip(str(exc), 200)}")
         return []
-    for tag in tags:
-        say(f"deleted image {repository}:{tag}")
-    return [f"image {repository}:{tag}" for tag in tags]
+    for image in deleted:
+        say(f"deleted {image}")
+    return deleted
 
 
 NO_SUCH_PREVIEW = "no-such-preview"  # a removal's outcome stage: the preview is not there
@@ -268,11 +246,11 @@ def _built_and_pushed(ctx: DeployContext, log: RunLog, app: AppSettings) -> tupl
     """``app``'s image built on the runner's engine and pushed to its own repository:
     (the pushed image by digest, the tag it was built as)."""
     from pilot_tui.deploy.registry import push
-    from pilot_tui.deploy.targets.container import refuse_unreachable_ecr
 
     name = app.name
+    images = server_images(ctx.config)
     try:
-        refuse_unreachable_ecr(ctx.config, app)  # the sandbox's ECR has no registry
+        images.check(ctx.config, app)
     except PilotError as exc:
         _failed(log, name, "push", str(exc))
     image_id, tag = ctx.build(log, app)
@@ -281,7 +259,7 @@ def _built_and_pushed(ctx: DeployContext, log: RunLog, app: AppSettings) -> tupl
     where = "the app's previews' repository" if previews.split(name) else "the app's repository"
     log.emit(StageStarted(name, "push", f"to {where}, for the Pilot Server"))
     try:
-        registry = _registry(ctx, app)
+        registry = images.registry(ctx, app)
         pushed_as = tag.rpartition(":")[2]  # the content tag of repository:tag
         parts = previews.split(name)
         if parts is not None:  # its own tag: its removal deletes it, never the app's
@@ -303,7 +281,7 @@ def pull_prebuilt(
     timer = Timer()
     log.emit(StageStarted(name, "build", "skipped: built by the CI run that asked"))
     try:
-        registry = _registry(ctx, app)
+        registry = server_images(ctx.config).registry(ctx, app)
     except (RegistryError, PilotError) as exc:
         _failed(log, name, "build", f"cannot log in to the app's repository: {exc}")
     repository, _, digest = made.image.partition("@")
@@ -338,53 +316,9 @@ def pull_prebuilt(
     except Exception as exc:  # the registry refused, or the engine could not reach it
         _failed(log, name, "build", f"cannot pull {made.image}: {redact.clip(str(exc), 300)}")
     image.tag(own, content)  # as a build here names it: found, kept and pruned alike
-    _expire_old_images(ctx, name, log.line("build", name))
+    expire_quietly(ctx, name, log.line("build", name))
     log.emit(StageFinished(name, "build", f"pulled {made.image}", timer.seconds()))
     return str(image.id), made.tag
-
-
-KEPT_IMAGES = 20  # the CI runs' images of an app kept in its repository (rollbacks' too)
-
-
-def _expire_old_images(ctx: DeployContext, name: str, say: Callable[[str], None]) -> None:
-    """ECR expires the images a release of ``name`` no longer needs (a lifecycle policy,
-    set on each release: each commit, each push to a pull request, pushes one). The app's
-    repository keeps its newest KEPT_IMAGES (its rollbacks' too). Its previews' keeps
-    those pushed within the previews' TTL and a day: a preview expires a TTL after its
-    last release, and its removal deletes its images, but a pull request closed while its
-    run failed, or a preview removed by the server's agent, leaves them (found
-    reviewing). A failure is said, never a failed release."""
-    from pilot_tui.deploy.targets.managed import aws_clients
-    from pilot_tui.naming import preview_repository, resource_name
-
-    parts = previews.split(name)
-    owner = ctx.config.app(parts[0] if parts is not None else name)
-    if owner is None:
-        return
-    if parts is None:
-        repository = resource_name(ctx.project, name)
-        selection: dict[str, object] = {
-            "countType": "imageCountMoreThan",
-            "countNumber": KEPT_IMAGES,
-        }
-        kept = f"the newest {KEPT_IMAGES} images of CI runs"
-    else:
-        repository = preview_repository(ctx.project, owner.name)
-        days = -(-owner.previews.ttl_seconds() // 86400) + 1  # whole days, rounded up
-        selection = {"countType": "sinceImagePushed", "countUnit": "days", "countNumber": days}
-        kept = f"previews' images pushed in the last {days} days"
-    rule = {
-        "rulePriority": 1,
-        "description": f"{kept} (Pilot)",
-        "selection": {"tagStatus": "any", **selection},
-        "action": {"type": "expire"},
-    }
-    try:
-        aws_clients(ctx.config, ctx.state_dir)("ecr").put_lifecycle_policy(
-            repositoryName=repository, lifecyclePolicyText=json.dumps({"rules": [rule]})
-        )
-    except Exception as exc:  # kept all: said, never a failed release
-        say(f"warning: older images of {name} are not expired: {redact.clip(str(exc), 200)}")
 
 
 def _architecture(ctx: DeployContext) -> str:

@@ -218,6 +218,7 @@ def test_a_ci_account_that_deploys_cloud_run_holds_what_the_deployer_holds_for_i
     resources = Resources(
         "europe-west1",
         repository=True,
+        cloud_run=True,
         secrets=(("api", "pilot-acme-api-token"),),
     )
     trust(fake).ensure("acme/shop", "main", resources)
@@ -275,6 +276,36 @@ def test_a_ci_account_that_deploys_cloud_run_holds_what_the_deployer_holds_for_i
     assert member in acts_as[0]["members"]
     trust(fake).remove()
     assert member not in str(fake.policies[f"{ACCOUNTS.replace(GCP, '-')}/{runtime}"])
+
+
+def test_a_ci_account_that_pushes_the_servers_apps_gets_the_repository_alone(fake):
+    """A Pilot Server app CI deploys on Google Cloud (its release history in GCS): the
+    run pushes its image to the project's repository, and the worker releases it, so CI's
+    account holds the repository's grant, and neither run.admin nor acting as the Cloud
+    Run runtime account (least privilege: it deploys no service). The deployer, whose key
+    the worker pulls with, holds the repository too."""
+    from pilot_tui.cloud.policy_gcp import ci_resources, resources_for
+    from pilot_tui.config.validate import check_text
+    from tests.support.gcp_project import GCP_PROJECT
+
+    text = GCP_PROJECT + '[state]\nbackend = "gcs"\n\n[[apps]]\nname = "web"\npath = "web"\n'
+    config = check_text(text).config
+    assert config is not None
+    resources = ci_resources(config, ["web"])
+    assert resources.repository and not resources.cloud_run
+    assert resources_for(config).repository  # the deployer's
+    fake.policies["https://storage.googleapis.com/storage/v1/b/pilot-state-acme"] = {"etag": "b0"}
+    trust(fake).ensure("acme/shop", "main", resources)
+    member = f"serviceAccount:{CI_EMAIL}"
+    granted = {b["role"] for b in fake.policies[PROJECT]["bindings"] if member in b["members"]}
+    assert granted == {"roles/compute.loadBalancerAdmin"}
+    assert "pilot-acme-run@acme-prod.iam.gserviceaccount.com" not in fake.accounts
+    repository = fake.policies[f"{REPO}/pilot-acme"]["bindings"]
+    assert {"role": "roles/artifactregistry.repoAdmin", "members": [member]} in repository
+    # with the history kept on this machine, no run pushes anything: no repository
+    local = check_text(text.replace('backend = "gcs"', 'backend = "local"')).config
+    assert local is not None and not ci_resources(local, ["web"]).repository
+    assert not resources_for(local).repository
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,9 @@ import json
 import boto3
 import pytest
 
-from pilot_tui.cloud.gcp_api import ApiError, ApiRequest
 from pilot_tui.deploy import artifact_registry, previews
 from pilot_tui.deploy.registry import delete_ecr_tags
+from tests.support.artifact_registry import FakeRegistry
 
 REPOSITORY = "pilot-acme-hello"
 
@@ -79,49 +79,6 @@ def test_a_previews_ecr_tags_go_and_only_images_no_other_tag_names(moto):
     assert sorted(after.values()) == [["abc-lambda"], ["preview_pr-1-x_abc-lambda"]]
     assert delete_ecr_tags(ecr, REPOSITORY, previews.image_tag_prefix("pr-1")) == []
     assert delete_ecr_tags(ecr, "pilot-acme-none", "preview_pr-1_") == []  # no repository
-
-
-class FakeRegistry:
-    """Artifact Registry's tags and versions of one package, recording each request, as
-    Google answers them: a tagged version is deleted only with force (its tags with it),
-    and a version's delete answers an operation still running (no "done" yet), done when
-    it is polled."""
-
-    def __init__(self, package: str, tags: dict[str, str]) -> None:
-        self.package = package.removeprefix(artifact_registry.REGISTRY_API)
-        self.tags = dict(tags)  # tag -> version (a digest)
-        self.versions = set(tags.values())
-        self.calls: list[tuple[str, str]] = []
-        self.polled = 0
-
-    def __call__(self, request: ApiRequest) -> dict:
-        path = request.url.removeprefix(artifact_registry.REGISTRY_API)
-        self.calls.append((request.method, path))
-        base = self.package
-        if request.method == "GET" and "/operations/" in path:
-            self.polled += 1
-            return {"name": path, "done": True, "response": {}}
-        if request.method == "GET" and path == f"{base}/tags":
-            wanted = (request.params or {}).get("filter", "")
-            tags = [
-                {"name": f"{base}/tags/{t}", "version": f"{base}/versions/{v}"}
-                for t, v in sorted(self.tags.items())
-                if not wanted or wanted == f'version="{base}/versions/{v}"'
-            ]
-            return {"tags": tags}
-        if request.method == "DELETE" and "/tags/" in path:
-            self.tags.pop(path.rpartition("/tags/")[2])
-            return {}
-        if request.method == "DELETE" and "/versions/" in path:
-            version = path.rpartition("/versions/")[2]
-            tagged = [t for t, v in self.tags.items() if v == version]
-            if tagged and (request.params or {}).get("force") != "true":
-                raise ApiError(400, "FAILED_PRECONDITION: the version has tags", request)
-            for tag in tagged:
-                del self.tags[tag]
-            self.versions.discard(version)
-            return {"name": f"{base}/operations/op-1"}  # running: no "done" yet
-        raise ApiError(404, "not found", request)
 
 
 def test_a_previews_artifact_registry_tags_go_and_images_only_they_name():

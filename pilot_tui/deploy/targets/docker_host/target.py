@@ -460,7 +460,7 @@ class DockerHost:
             gone = frozenset({self.previewing.name})  # the branch's last preview's, maybe
             done += preview_databases.remove_unused(ctx, say, gone)
             release.backup_agent(ctx, say)  # gone with the last preview (and no backups)
-        elif ctx.config.state.backend == "s3":  # CI runs' images of it, for the worker
+        elif ctx.config.state.backend in ("s3", "gcs"):  # CI runs' images of it, for the worker
             done += _ci_images_deleted(ctx, app, say)
         for line in done:
             say(line)
@@ -468,13 +468,14 @@ class DockerHost:
 
 
 def _ci_images_deleted(ctx: Context, app: AppSettings, say: Say) -> list[str]:
-    """The ECR repository CI runs push the app's images to (server_requests.py), deleted
-    when there is one; a failure is a warning (`server destroy` finds it still)."""
-    from pilot_tui.deploy.targets.container import delete_ecr_images
+    """The images CI runs pushed of the app (server_images.py), deleted where there are
+    some; a failure is a warning (`server destroy` finds them still)."""
+    from pilot_tui.deploy.server_images import server_images
 
+    images = server_images(ctx.config)
     try:
-        deleted = delete_ecr_images(ctx, app)
-    except Exception as exc:  # no AWS credentials here, or ECR said no
-        say(f"warning: {app.name}'s ECR repository (CI runs' images) not checked: {exc}")
+        deleted = images.delete_all(ctx, app)
+    except Exception as exc:  # no credentials here, or the registry said no
+        say(f"warning: {app.name}'s images in {images.where} (CI runs') not checked: {exc}")
         return []
     return [deleted] if deleted else []

@@ -1,0 +1,84 @@
+"""Where CI runs' images of the Pilot Server's apps go (deploy/server_images.py): chosen by
+the cloud the runs act on, and on Google Cloud, Artifact Registry's requests as data
+(Artifact Registry's API is a recording stand-in: nothing of Google's runs here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pilot_tui.cloud import gcp_resources
+from pilot_tui.cloud.errors import CloudError
+from pilot_tui.config.validate import check_text
+from pilot_tui.deploy import artifact_registry, from_ci
+from pilot_tui.deploy.server_images import ArtifactImages, EcrImages, server_images
+from tests.support.artifact_registry import FakeRegistry
+from tests.support.gcp_project import GCP_PROJECT
+
+WEB = '\n[[apps]]\nname = "web"\npath = "web"\n'
+
+
+def _config(backend: str):
+    checked = check_text(GCP_PROJECT + f'\n[state]\nbackend = "{backend}"\n' + WEB)
+    assert checked.config is not None, checked.problems
+    return checked.config
+
+
+def test_the_runs_cloud_chooses_the_registry_and_a_gcp_run_may_deploy_the_servers_app():
+    """Before, a CI run acting on Google Cloud refused the Pilot Server's apps ("through
+    ECR (AWS) only"): their images now go to Artifact Registry."""
+    on_gcp, on_aws = _config("gcs"), _config("s3")
+    assert isinstance(server_images(on_gcp), ArtifactImages)
+    assert isinstance(server_images(on_aws), EcrImages)
+    [web] = on_gcp.apps
+    assert from_ci.why_not(web, "gcp", deploying=True) is None
+    assert from_ci.ci_apps(on_gcp).deployed == ["web"]
+    from_ci.check_run(on_gcp, ["web"])  # no CiError
+    # ... but a command other than a deploy or rollback still cannot reach the server
+    assert "the server's worker takes" in str(from_ci.why_not(web, "gcp"))
+
+
+def _version(day: int, fraction: str = "") -> str:
+    return f"2026-11-{day:02d}T10:00:00{fraction}Z"
+
+
+def test_the_worker_deletes_the_apps_older_images_but_the_newest_and_its_releases():
+    """Artifact Registry's cleanup policies act on the whole repository (Cloud Run's images
+    too): the worker keeps the app's newest ``kept`` versions and any a release names, and
+    deletes the rest with their tags. createTime's fraction varies in length (RFC 3339)."""
+    package = artifact_registry.package_url("acme-prod", "europe-west1", "acme", "web")
+    created = {f"sha256:{day:02d}": _version(day) for day in range(1, 8)}
+    created["sha256:08"] = _version(7, ".5")  # half a second after day 7's
+    created["sha256:09"] = _version(7, ".123456789")  # a nanosecond stamp, before .5
+    fake = FakeRegistry(package, {"abc": "sha256:01", "def": "sha256:09"}, created)
+    waited: list[float] = []
+    deleted = artifact_registry.delete_older_versions(
+        fake, "acme-prod", "europe-west1", "acme", "web", 3, frozenset({"sha256:02"}), waited.append
+    )
+    # newest first: 08 (.5), 09 (.123...), 07; 02 is a release's; the rest go
+    assert sorted(deleted) == ["sha256:01", "sha256:03", "sha256:04", "sha256:05", "sha256:06"]
+    assert fake.versions == {"sha256:02", "sha256:07", "sha256:08", "sha256:09"}
+    assert fake.tags == {"def": "sha256:09"}  # abc went with its version (force)
+    assert ("DELETE", f"{fake.package}/versions/sha256:01") in fake.calls
+    assert fake.polled == 5 and len(waited) == 5  # each delete's operation waited for
+    # nothing pushed for the app yet: nothing to do
+    none = FakeRegistry(package + "-none", {})
+    none.package = "elsewhere"
+    assert (
+        artifact_registry.delete_older_versions(none, "acme-prod", "europe-west1", "acme", "web", 3)
+        == []
+    )
+
+
+def test_the_registry_api_may_be_a_stand_in_on_this_machine_only(monkeypatch):
+    """PILOT_ARTIFACT_REGISTRY_API points Artifact Registry's requests at a local stand-in
+    (tests, emulators); the deployer's token goes with each, so anything but loopback is
+    refused, naming the variable."""
+    monkeypatch.setenv(gcp_resources.REGISTRY_API_OVERRIDE, "http://127.0.0.1:8123/v1")
+    assert gcp_resources.repositories_url("p", "europe-west1").startswith(
+        "http://127.0.0.1:8123/v1/projects/p/"
+    )
+    monkeypatch.setenv(gcp_resources.REGISTRY_API_OVERRIDE, "https://registry.example.com/v1/")
+    with pytest.raises(CloudError, match="PILOT_ARTIFACT_REGISTRY_API is 'https://registry"):
+        gcp_resources.repositories_url("p", "europe-west1")
+    monkeypatch.delenv(gcp_resources.REGISTRY_API_OVERRIDE)
+    assert gcp_resources.registry_api() == "https://artifactregistry.googleapis.com/v1/"

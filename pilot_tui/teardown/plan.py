@@ -12,7 +12,7 @@ from pilot_tui.naming import deployer_user, gcp_account_id, resource_name
 from pilot_tui.teardown.remove import Teardown
 from pilot_tui.teardown.scan import Scan
 from pilot_tui.teardown.scan_aws import AwsClients
-from pilot_tui.teardown.things import GCP_POOL, Inventory, Thing, inventory
+from pilot_tui.teardown.things import AR_PACKAGE, GCP_POOL, Inventory, Thing, inventory
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -123,11 +123,14 @@ def _aws_clients(config: PilotConfig, state_dir: Path, notes: list[str]) -> AwsC
 
 
 def _declared(config: PilotConfig, root: Path) -> list[Thing]:
-    """What pilot.toml says may exist where no emulator can list it: Cloud Run services and
-    the GCP deployer; and the workload identity pool the CI workflow names."""
+    """What pilot.toml says may exist where no emulator can list it: Cloud Run services,
+    the Artifact Registry packages CI runs push the server's apps' images to, and the GCP
+    deployer; and the workload identity pool the CI workflow names."""
     from pilot_tui.cloud import github_oidc
     from pilot_tui.cloud.gcp_wif import pool_id
     from pilot_tui.cloud.identity_gcp import wants_gcp_deployer
+    from pilot_tui.cloud.policy_gcp import ci_pushed_server_apps
+    from pilot_tui.deploy.artifact_registry import image_path
 
     project = config.project.name
     declared = [
@@ -141,6 +144,17 @@ def _declared(config: PilotConfig, root: Path) -> list[Thing]:
         for app in config.apps
         if app.target.kind == CloudRunTarget.kind
     ]
+    gcp = config.gcp
+    if gcp.project:
+        declared += [
+            Thing(
+                AR_PACKAGE,
+                image_path(gcp.region, gcp.project, project, app.name),
+                "pilot.toml (CI runs push the Pilot Server's apps' images there)",
+                app.name,
+            )
+            for app in ci_pushed_server_apps(config)
+        ]
     if wants_gcp_deployer(config):
         declared.append(
             Thing(

@@ -15,6 +15,7 @@ from pilot_tui.naming import deployer_user
 from pilot_tui.teardown import aws_leftovers
 from pilot_tui.teardown.scan import Scan
 from pilot_tui.teardown.things import (
+    AR_PACKAGE,
     CLOUD_SQL_INSTANCE,
     DATABASE_VOLUME,
     DOCKER_IMAGE,
@@ -81,6 +82,21 @@ class Teardown:
                 say,
             )
         self._sweep([t for t in things if aws_leftovers.swept(t)], say)
+        for thing in things:
+            if thing.kind == AR_PACKAGE:
+                self._try(
+                    f"{thing.kind} {thing.name}", partial(self._delete_package, thing, say), say
+                )
+
+    def _delete_package(self, thing: Thing, say: Say) -> None:
+        """The Artifact Registry package of a Pilot Server app's CI images (idempotent)."""
+        from pilot_tui.cloud.clients import google_transport
+        from pilot_tui.deploy.artifact_registry import delete_images
+
+        gcp, project = self.config.gcp, self.config.project.name
+        transport = google_transport(self.config, self.root)
+        if delete_images(transport, str(gcp.project), gcp.region, project, thing.app):
+            say(f"deleted {thing.kind} {thing.name}")
 
     def _sweep(self, things: list[Thing], say: Say) -> None:
         """Leftovers no target's destroy owns; each call is idempotent."""

@@ -17,6 +17,8 @@ CLOUD_SQL_INSTANCE = "Cloud SQL instance"
 # What `ci github` makes on Google Cloud for GitHub's runs (removed with the GCP deployer).
 GCP_POOL = "GCP workload identity pool"
 GCP_DEPLOYER_KINDS = frozenset({"GCP service account", GCP_POOL})
+# Where CI runs push a Pilot Server app's images on Google Cloud (deploy/server_images.py).
+AR_PACKAGE = "Artifact Registry package"
 
 
 def cloud_sql_found(project: str, database: str) -> str:
@@ -88,6 +90,7 @@ KIND_STEPS = {
     "SSM parameter": "apps",
     "GCS bucket": "apps",
     "Cloud Run service": "apps",
+    AR_PACKAGE: "apps",
     "container": "containers",
     "Docker network": "containers",
     "Docker volume": "containers",

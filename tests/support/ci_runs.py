@@ -9,7 +9,7 @@ import shlex
 import boto3
 import yaml
 
-from pilot_tui.cloud import github_oidc
+from pilot_tui.cloud import github_oidc, oidc_exchange
 from tests.support.iam_requests import UNRECORDED
 
 
@@ -34,24 +34,21 @@ def run_job(
     job = yaml.safe_load(workflow)["jobs"][job_name]
     steps = [step for step in job["steps"] if step.get("run", "").startswith("pilot-tui ")]
     assert steps
-    # moto's STS accepts any token: the role's trust, as IAM would judge this run's token
-    role = job["env"]["PILOT_AWS_ROLE_ARN"].rpartition("/")[2]
-    iam = boto3.client("iam", region_name="us-east-1", config=UNRECORDED)
-    trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
-    claims = {
-        "iss": f"https://{github_oidc.ISSUER}",
-        "aud": github_oidc.AUDIENCE,
-        "sub": tokens.sub,
-    }
-    assert github_oidc.admits(trust, claims, "123456789012"), f"{role} would refuse {tokens.sub}"
+    if github_oidc.GCP_PROVIDER_ENV in job["env"]:  # (Google's stand-in admits or refuses)
+        run_env = tokens.gcp_env(
+            job["env"][github_oidc.GCP_PROVIDER_ENV], job["env"][github_oidc.GCP_ACCOUNT_ENV]
+        )
+    else:
+        run_env = tokens.env(job["env"]["PILOT_AWS_ROLE_ARN"])
+        _check_trust(job["env"]["PILOT_AWS_ROLE_ARN"], tokens.sub)
     asked = len(tokens.asked)
     for step in steps:
         with monkeypatch.context() as m:
-            m.delenv("AWS_ACCESS_KEY_ID")
-            m.delenv("AWS_SECRET_ACCESS_KEY")
-            m.delenv("API_TOKEN", raising=False)
-            for name, value in tokens.env(job["env"]["PILOT_AWS_ROLE_ARN"]).items():
+            for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "API_TOKEN"):
+                m.delenv(name, raising=False)
+            for name, value in run_env.items():
                 m.setenv(name, value)
+            m.setattr(oidc_exchange, "_google", {})  # each job a process of its own
             given: dict[str, str] = {}
             for name, value in {**job["env"], **step.get("env", {})}.items():
                 if value.startswith("${{ secrets."):
@@ -74,3 +71,12 @@ def run_job(
             break
     assert ran.code != 0 or len(tokens.asked) > asked  # it deployed with the run's token
     return ran
+
+
+def _check_trust(arn: str, sub: str) -> None:
+    """moto's STS accepts any token: the role's trust, as IAM would judge this run's."""
+    role = arn.rpartition("/")[2]
+    iam = boto3.client("iam", region_name="us-east-1", config=UNRECORDED)
+    trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    claims = {"iss": f"https://{github_oidc.ISSUER}", "aud": github_oidc.AUDIENCE, "sub": sub}
+    assert github_oidc.admits(trust, claims, "123456789012"), f"{role} would refuse {sub}"

@@ -5,7 +5,10 @@ sts.googleapis.com does for a workload identity provider, and that for a service
 access token, as iamcredentials.googleapis.com's generateAccessToken does. Each step
 admits what its check says (the test gives it gcp_wif's evaluation of what Pilot made:
 the provider at STS, the deployer's binding at generateAccessToken), and every request is
-recorded. It also echoes a bearer token back at /echo, to show what a transport sends."""
+recorded. It also echoes a bearer token back at /echo, to show what a transport sends, and
+stands in for Google's OAuth token endpoint a service-account key names (its token_uri:
+key_file), answering ACCESS for a signed assertion: the assertion's claims are recorded
+(who signed in), its signature is not checked."""
 
 from __future__ import annotations
 
@@ -81,6 +84,19 @@ def google_sts() -> Iterator[GoogleSts]:
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
             auth = self.headers.get("Authorization")
+            if self.path == "/oauth2/token":  # a service-account key's sign-in
+                form = {k: v[0] for k, v in parse_qs(raw).items()}
+                assertion = form.get("assertion", "").split(".")
+                body = assertion[1] if len(assertion) == 3 else ""
+                claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)) or "{}")
+                service.asked.append({"path": self.path, "form": form, "claims": claims})
+                if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+                    self._answer(400, {"error": "unsupported_grant_type"})
+                    return
+                self._answer(
+                    200, {"access_token": ACCESS, "expires_in": 3600, "token_type": "Bearer"}
+                )
+                return
             if self.path == "/v1/token":
                 form = {k: v[0] for k, v in parse_qs(raw).items()}
                 service.asked.append({"path": self.path, "form": form, "auth": auth})
@@ -130,3 +146,33 @@ def google_sts() -> Iterator[GoogleSts]:
     with serving(Handler) as url:
         service.url = f"{url}"
         yield service
+
+
+def key_file(path, email: str, token_uri: str) -> str:
+    """A service-account key file for ``email`` at ``path``, a fresh RSA key in it, whose
+    sign-in goes to ``token_uri`` (the stand-in's /oauth2/token); its path."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": email.partition("@")[2].partition(".")[0],
+                "private_key_id": "k1",
+                "private_key": pem,
+                "client_email": email,
+                "client_id": "1",
+                "token_uri": token_uri,
+            }
+        )
+    )
+    path.chmod(0o600)
+    return str(path)

@@ -82,3 +82,30 @@ def test_the_registry_api_may_be_a_stand_in_on_this_machine_only(monkeypatch):
         gcp_resources.repositories_url("p", "europe-west1")
     monkeypatch.delenv(gcp_resources.REGISTRY_API_OVERRIDE)
     assert gcp_resources.registry_api() == "https://artifactregistry.googleapis.com/v1/"
+
+
+def test_server_destroy_lists_and_deletes_the_packages_ci_runs_pushed_to(tmp_path, monkeypatch):
+    """`server destroy` on Google Cloud: a Pilot Server app CI deploys has a package of CI
+    runs' images in Artifact Registry, which no API here can list: pilot.toml declares it,
+    and the apps' step deletes it (once: gone already is done)."""
+    from pilot_tui.cloud import clients
+    from pilot_tui.teardown.plan import _declared
+    from pilot_tui.teardown.remove import Teardown
+    from pilot_tui.teardown.scan import Scan
+    from pilot_tui.teardown.things import AR_PACKAGE
+
+    config = _config("gcs")
+    [thing] = [t for t in _declared(config, tmp_path) if t.kind == AR_PACKAGE]
+    assert thing.name == "europe-west1-docker.pkg.dev/acme-prod/pilot-acme/web"
+    assert thing.app == "web" and thing.step == "apps"
+    assert not [t for t in _declared(_config("local"), tmp_path) if t.kind == AR_PACKAGE]
+    package = artifact_registry.package_url("acme-prod", "europe-west1", "acme", "web")
+    fake = FakeRegistry(package, {"abc": "sha256:01"}, {"sha256:02": "2026-11-01T00:00:00Z"})
+    monkeypatch.setattr(clients, "google_transport", lambda *a, **k: fake)
+    teardown = Teardown(config, tmp_path, Scan("acme"))
+    said: list[str] = []
+    teardown.remove_apps([thing], said.append)
+    assert said == [f"deleted {AR_PACKAGE} {thing.name}"] and teardown.failures == []
+    assert fake.versions == set() and ("DELETE", fake.package) in fake.calls
+    teardown.remove_apps([thing], said.append)  # again: nothing there, nothing said
+    assert len(said) == 1 and teardown.failures == []

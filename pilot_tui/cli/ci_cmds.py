@@ -134,6 +134,9 @@ def github(ns: argparse.Namespace) -> int:
         sys.stderr.write(f"not {name}: {why}; deploy it from here\n")
     on_server = on_docker_host(a for a in config.apps if a.name in apps.deployed)
     if on_server:
+        from pilot_tui.deploy.server_images import server_images
+
+        images = server_images(config)
         where = (
             "the CI worker on the Pilot Server (server.ci_worker; your next deploy from here "
             "starts it there, once `pilot-tui server up` has granted it)"
@@ -148,7 +151,8 @@ def github(ns: argparse.Namespace) -> int:
         )
         sys.stderr.write(
             f"{', '.join(on_server)} {'runs' if len(on_server) == 1 else 'run'} on the Pilot "
-            "Server, which a run cannot reach: a run pushes the image to ECR and leaves a "
+            f"Server, which a run cannot reach: a run pushes the image to {images.where} and "
+            "leaves a "
             f"deploy request in the state bucket, and {where} releases it with the secrets "
             "held here (none go to GitHub or the bucket)\n"
         )

@@ -110,7 +110,8 @@ def _write(pf: ProjectFile, new_text: str, what: str, key: str) -> int:
         print_report(
             exc.report,
             # (found walking: "pilot.toml:45:2" of a 43-line file read as the file's own)
-            header=f"refused: {what} would leave {pf.display} invalid; the file is unchanged "
+            header=f"pilot-tui: error: {what} would leave {pf.display} invalid; the file is "
+            "unchanged "
             "(the lines below are those the change would have made):",
         )
         return EXIT_INVALID

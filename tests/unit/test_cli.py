@@ -547,3 +547,17 @@ def test_a_value_begun_as_a_toml_string_and_not_ended_is_refused_not_set_as_text
     for text in ("[%(levelname)s] %(message)s", "[ -f x ] && run", "'s-Hertogenbosch"):
         assert cli("config", "set", "apps.api.env.FORMAT", text).code == 0, text
         assert cli("config", "get", "apps.api.env.FORMAT").out == text + "\n"
+
+
+def test_a_refused_config_set_is_said_as_every_other_cli_error(cli, project):
+    """Found walking: a refused `config set` began "refused:", where every other error of
+    the CLI begins "pilot-tui: error:" (scripts and people look for one prefix)."""
+    before = project.read_bytes()
+    result = cli("config", "set", "server.http_port", "abc")
+    assert result.code == 2
+    assert result.err.startswith(
+        "pilot-tui: error: set server.http_port would leave pilot.toml invalid; the file is "
+        "unchanged"
+    ), result.err
+    assert 'server.http_port: expected an integer, got string "abc"' in result.err
+    assert project.read_bytes() == before

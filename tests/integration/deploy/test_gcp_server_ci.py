@@ -177,6 +177,7 @@ def test_a_push_deploys_the_servers_app_through_artifact_registry_and_the_worker
     made = cli("ci", "github", "--repo", "acme/shop")
     assert made.code == 0, made.err
     assert "web runs on the Pilot Server, which a run cannot reach" in made.err
+    assert "a run pushes the image to Artifact Registry and leaves a deploy request" in made.err
     workflow = (root / ".github" / "workflows" / "pilot.yml").read_text()
     assert yaml.safe_load(workflow)["jobs"]["deploy"]["steps"][-1]["run"] == "pilot-tui deploy web"
     assert "API_TOKEN" not in workflow  # the worker holds web's secret

@@ -49,6 +49,8 @@ def status(ns: argparse.Namespace) -> int:
         name = max([16, *(len(a.app) for a in listed)])
         release = max([8, *(len(a.release) for a in listed)])
         health = max([24, *(len(a.health) for a in listed)])
+        if listed:  # headed as `app list` is (found walking: columns with no names)
+            print(f"{'APP':{name}} {'RELEASE':{release}} {'HEALTH':{health}} ADDRESS")
         for a in listed:
             print(f"{a.app:{name}} {a.release:{release}} {a.health:{health}} {a.where()}")
             for note in a.notes:

@@ -33,15 +33,18 @@ def test_status_says_the_hosts_apps_are_unknown_and_asks_the_rest(cli, tmp_path,
     shown = cli("status")
     assert shown.code == 1, shown.err  # a deployed app nobody could ask
     assert "warning: the sandbox deploys apps on this machine's Docker" in shown.err
-    rows = {line.split()[0]: line for line in shown.out.splitlines()}
+    header, *table = shown.out.splitlines()
+    assert header.split() == ["APP", "RELEASE", "HEALTH", "ADDRESS"]  # (walk: no headings)
+    rows = {line.split()[0]: line for line in table}
     unknown = "unknown (the Docker host could not be opened)"
     assert "v2" in rows["api"] and unknown in rows["api"]
     assert "not deployed" in rows["web"] and "not deployed" in rows["new"]
     assert unknown in rows["(proxy)"] and unknown in rows["(db"]
     # columns as wide as what they hold: each row's address (here "-") in one column
-    lines = [line for line in shown.out.splitlines() if not line.startswith(" ")]  # no notes
+    lines = [line for line in table if not line.startswith(" ")]  # no notes
     assert all(line.endswith(" -") for line in lines), shown.out
     assert len({line.rindex(" -") for line in lines}) == 1, shown.out
+    assert header.index("ADDRESS") == lines[0].rindex(" -") + 1  # headed where it is
 
     as_json = {row["app"]: row for row in json.loads(cli("status", "--json").out)}
     assert as_json["api"]["health"] == unknown

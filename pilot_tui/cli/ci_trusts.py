@@ -5,6 +5,7 @@ said once it is made. The state bucket's cloud decides (from_ci.ci_cloud)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from pilot_tui import redact
@@ -120,6 +121,7 @@ class AwsCiTrust(CiTrust):
 class GcpCiTrust(CiTrust):
     trust: GcpGithubTrust
     config: PilotConfig
+    state_dir: Path | None = None  # where the deployer's key is, when setup made one
     what: ClassVar[str] = "the workload identity pool"
     credentials_hint: ClassVar[str] = (
         "this needs your own Google credentials (gcp.credentials in pilot.toml, or "
@@ -138,7 +140,28 @@ class GcpCiTrust(CiTrust):
         from pilot_tui.cloud.policy_gcp import ci_resources
         from pilot_tui.deploy.from_ci import ci_apps
 
-        self.trust.ensure(repo, branch, ci_resources(self.config, ci_apps(self.config).deployed))
+        deployed = ci_apps(self.config).deployed
+        resources = ci_resources(self.config, deployed)
+        self.trust.ensure(repo, branch, resources)
+        self._deployer_pulls(deployed)
+
+    def _deployer_pulls(self, deployed: list[str]) -> None:
+        """The deployer granted the repository CI pushes the server's apps' images to: the
+        worker pulls them with its key (without one, with the admin's credentials, which
+        need no grant). Setup grants it for Cloud Run apps alone, so a project whose CI
+        pushes nothing has no repository made for it."""
+        from pilot_tui.cloud.clients import GCP_KEY_FILE
+        from pilot_tui.cloud.identity_gcp import GcpDeployer
+        from pilot_tui.cloud.policy_gcp import Resources, ci_pushed_server_apps
+
+        pushed = [a for a in ci_pushed_server_apps(self.config) if a.name in deployed]
+        if not pushed or self.state_dir is None:
+            return
+        if not (self.state_dir / "keys" / GCP_KEY_FILE).is_file():
+            return
+        trust, region = self.trust, self.config.gcp.region
+        deployer = GcpDeployer(trust.transport, trust.project, trust.gcp_project)
+        deployer.grant_on(Resources(region, repository=True))
 
     def identity(self) -> str:
         return self.trust.runs_as().email
@@ -151,7 +174,8 @@ class GcpCiTrust(CiTrust):
             f"{runs.email} (not its pull requests, another workflow, branch or tag), with "
             "no key; that account may deploy the apps CI deploys (a Cloud Run app as the "
             "deployer may: run.admin on the project, its image, secrets and runtime "
-            "account) and write the release history, the leases and the deploy requests "
+            "account; a Pilot Server app's image pushed to the project's Artifact Registry "
+            "repository) and write the release history, the leases and the deploy requests "
             "(never the state bucket's Terraform state or a backup)."
         )
 
@@ -166,7 +190,7 @@ def trust_for(cloud: str, config: PilotConfig, project: Project) -> CiTrust:
         assert config.gcp.project, "checked by home_refusal"
         transport = google_transport(config, project.root, role="admin")
         github_gcp = GcpGithubTrust(transport, config.project.name, config.gcp.project)
-        return GcpCiTrust(github_gcp, config)
+        return GcpCiTrust(github_gcp, config, project.state_dir)
     from pilot_tui.cloud.clients import project_aws
     from pilot_tui.cloud.identity_github import GithubTrust
 

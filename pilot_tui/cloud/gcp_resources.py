@@ -10,7 +10,7 @@ gcp_api.Transport."""
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit
+import re
 
 from pilot_tui.cloud.errors import CloudError
 from pilot_tui.cloud.gcp_api import ApiRequest, Transport, exists_ok, gone_ok, wait_operation
@@ -21,7 +21,7 @@ SECRETS_API = "https://secretmanager.googleapis.com/v1/"
 # A stand-in of Artifact Registry's API on this machine (none of Google's runs offline):
 # http://127.0.0.1:PORT/v1/. Loopback only: the deployer's token goes with each request.
 REGISTRY_API_OVERRIDE = "PILOT_ARTIFACT_REGISTRY_API"
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+LOOPBACK_API = re.compile(r"http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?/[A-Za-z0-9/._-]*")
 
 
 # -- Artifact Registry -----------------------------------------------------------------
@@ -31,7 +31,7 @@ def registry_api() -> str:
     override = os.environ.get(REGISTRY_API_OVERRIDE)
     if not override:
         return REGISTRY_API
-    if urlsplit(override).hostname not in LOOPBACK:
+    if not LOOPBACK_API.fullmatch(override):
         raise CloudError(
             f"{REGISTRY_API_OVERRIDE} is {override!r}: it may name a stand-in on this machine "
             "only (http://127.0.0.1:PORT/v1/), since the deployer's token goes with each "

@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 ISSUER = "token.actions.githubusercontent.com"
@@ -54,7 +55,19 @@ ROLE_ENV = "PILOT_AWS_ROLE_ARN"  # the workflow's variable naming the role to as
 # On Google Cloud: the workload identity provider's full name and the account acted as.
 GCP_PROVIDER_ENV = "PILOT_GCP_WORKLOAD_PROVIDER"
 GCP_ACCOUNT_ENV = "PILOT_GCP_SERVICE_ACCOUNT"
+
 WORKFLOW = ".github/workflows/pilot.yml"
+
+
+def names_gcp_pool(root: Path) -> bool:
+    """Whether the project's workflow (`ci github`'s) runs on Google Cloud: it names the
+    workload identity provider. Unreadable or missing: it does not."""
+    try:
+        return GCP_PROVIDER_ENV in (root / WORKFLOW).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 PRUNE_CRON = "17 * * * *"  # hourly, off the hour GitHub's scheduler is busiest
 
 

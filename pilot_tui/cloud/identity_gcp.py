@@ -63,6 +63,7 @@ from pilot_tui.cloud.policy_gcp import (
     CI_ROLES,
     CI_RUN_ROLES,
     DEPLOYER_ROLES,
+    REPOSITORY_PUSH,
     RESOURCE_ROLES,
     Resources,
     ci_state_condition,
@@ -269,11 +270,10 @@ class GcpDeployer:
 
         with step("take back the grants CI no longer needs", gcp):
             if not resources.repository:
-                unless_gone(
-                    repository_url(gcp, resources.region, self.project),
-                    RESOURCE_ROLES["repository"],
-                    RESOURCE_POLICY,
-                )
+                for role in (RESOURCE_ROLES["repository"], REPOSITORY_PUSH):
+                    unless_gone(
+                        repository_url(gcp, resources.region, self.project), role, RESOURCE_POLICY
+                    )
             named = {secret for _, secret in resources.secrets}
             for secret in self._listed(
                 secrets_url(gcp), {"filter": f"labels.{PROJECT_LABEL}={self.project}"}, "secrets"
@@ -310,13 +310,23 @@ class GcpDeployer:
 
         gcp = self.gcp_project
         if resources.repository:
+            # CI pushing the server's apps' images alone may push, not delete (least
+            # privilege); the other role an earlier `ci github` gave it is taken back.
+            role, other = RESOURCE_ROLES["repository"], REPOSITORY_PUSH
+            if not self.is_deployer and not resources.cloud_run:
+                role, other = other, role
+
+            def swap(policy: dict[str, Any]) -> dict[str, Any] | None:
+                dropped = without_roles(policy, (other,), self.member)
+                return grant(role)(dropped or policy) or dropped
+
             with step(
                 "create the Artifact Registry repository", gcp, needs="roles/artifactregistry.admin"
             ):
                 ensure_repository(self.transport, gcp, resources.region, self.project)
                 self.edit_policy(
                     repository_url(gcp, resources.region, self.project),
-                    grant(RESOURCE_ROLES["repository"]),
+                    swap if not self.is_deployer else grant(role),
                     RESOURCE_POLICY,
                 )
         # Each secret's reader: the apps' runtime account, or for the previews' own the

@@ -33,11 +33,16 @@ DEPLOYER_ROLES = (
 # (release history). An app or secret added later needs setup again (`pilot-tui deployer
 # create --cloud gcp`): the deployer can create no bucket or secret of its own.
 RESOURCE_ROLES = {
+    # (CI's account, pushing the Pilot Server's apps' images alone, holds REPOSITORY_PUSH:
+    # the worker deletes their older images, and CI deploys no Cloud Run app's)
     "repository": "roles/artifactregistry.repoAdmin",
     "secret": "roles/secretmanager.admin",
     "bucket": "roles/storage.admin",
     "state": "roles/storage.objectAdmin",
 }
+
+
+REPOSITORY_PUSH = "roles/artifactregistry.writer"
 
 
 def ci_state_condition(bucket: str) -> dict[str, str]:
@@ -100,8 +105,9 @@ def cloud_run_preview_apps(config: PilotConfig) -> list[AppSettings]:
 
 
 def ci_pushed_server_apps(config: PilotConfig) -> list[AppSettings]:
-    """The Pilot Server's apps whose CI runs push images to Artifact Registry: with the
-    release history in GCS, a run acts on Google Cloud (deploy/from_ci.py)."""
+    """The Pilot Server's apps whose CI runs would push images to Artifact Registry: with
+    the release history in GCS, a run acts on Google Cloud (deploy/from_ci.py). Whether CI
+    runs at all is the workflow's to say (github_oidc.names_gcp_pool)."""
     if config.state.backend != "gcs":
         return []
     return [a for a in config.apps if a.target.cloud is None]
@@ -115,8 +121,9 @@ def resources_for(config: PilotConfig) -> Resources:
     previewed = cloud_run_preview_apps(config)
     return Resources(
         config.gcp.region,
-        # (the deploy worker pulls the server's apps' images as the deployer)
-        repository=bool(runs or ci_pushed_server_apps(config)),
+        # (the server's apps' CI images: `ci github` grants the deployer the repository,
+        # where the worker pulls them; a project without CI needs no repository for them)
+        repository=bool(runs),
         cloud_run=bool(runs),
         secrets=tuple(
             (a.name, secret_id(project, a.name, n)) for a in runs for n in sorted(set(a.secrets))

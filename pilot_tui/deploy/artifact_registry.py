@@ -113,6 +113,9 @@ def delete_tagged(
     return sorted(deleted)
 
 
+DELETED_AT_ONCE = 10  # older versions deleted per release: each delete waits on Google
+
+
 def _delete_version(version: str) -> ApiRequest:
     """The request deleting ``version`` (its relative name) with every tag on it."""
     return ApiRequest("DELETE", f"{registry_api()}{version}", params={"force": "true"})
@@ -148,7 +151,9 @@ def delete_older_versions(
         raise
     newest_first = sorted(versions, key=_created, reverse=True)
     deleted: list[str] = []
-    for version in newest_first[kept:]:
+    for version in reversed(newest_first[kept:]):  # the oldest first
+        if len(deleted) >= DELETED_AT_ONCE:  # the rest at the next release (never a long wait)
+            break
         name = str(version.get("name", ""))
         digest = name.rpartition("/versions/")[2]
         if not digest or digest in keep:
@@ -196,13 +201,12 @@ def ensure_registry(
     app: str,
 ) -> Registry:
     """The ready-to-push registry.Registry for ``app``: the repository ensured, a token
-    fetched (the registry's host is PILOT_REGISTRY's where that names one, as for ECR)."""
-    from pilot_tui.deploy.registry import Registry, registry_host_or_override
+    fetched."""
+    from pilot_tui.deploy.registry import Registry
 
     ensure_repository(transport, gcp_project, region, project)
     host, user, token = docker_login(credentials_path, root, region)
-    repository = f"{gcp_project}/{project_resource(project)}/{app}"
-    return Registry(registry_host_or_override(host), repository, user, token)
+    return Registry(host, f"{gcp_project}/{project_resource(project)}/{app}", user, token)
 
 
 def registry_for(config: PilotConfig, root: Path, app: AppSettings) -> Registry:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,24 @@ class Registry:
 
     def reference(self, tag: str) -> str:
         return f"{self.name}:{tag}"
+
+
+LOOPBACK_HOST = re.compile(r"(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?")
+
+
+def loopback_override() -> str | None:
+    """The registry PILOT_REGISTRY names (host:port) when it is on this machine; None when
+    unset. RegistryError for one elsewhere: where a Google access token would go."""
+    host = os.environ.get(REGISTRY_OVERRIDE)
+    if not host:
+        return None
+    if not LOOPBACK_HOST.fullmatch(host):
+        raise RegistryError(
+            f"{REGISTRY_OVERRIDE} is {host!r}: for Artifact Registry it may name a registry on "
+            "this machine only (127.0.0.1:PORT), since the push carries a Google access token",
+            hint=f"unset {REGISTRY_OVERRIDE} to push to Google's registry",
+        )
+    return host
 
 
 def registry_host_or_override(found: str) -> str:

@@ -9,9 +9,11 @@ its own and never its app's.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from pilot_tui import redact
@@ -19,7 +21,7 @@ from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy import previews
 
 if TYPE_CHECKING:
-    from pilot_tui.deploy.context import Context
+    from pilot_tui.deploy.context import Context, DeployContext
     from pilot_tui.deploy.registry import Registry
 
 # The cloud a run acts on, by where the release history is shared.
@@ -51,8 +53,13 @@ class ServerImages(ABC):
         """Refuse, before anything is built, a push that could never be made."""
         return None
 
+    def ci_pushes(self, root: Path) -> bool:
+        """Whether CI runs of the project at ``root`` may have pushed images here (what
+        `app destroy` then looks for)."""
+        return True
+
     @abstractmethod
-    def expire(self, ctx: Context, name: str) -> str:
+    def expire(self, ctx: DeployContext, name: str) -> str:
         """Expire ``name``'s images no release needs any more (the newest KEPT_IMAGES of
         the app's are kept, its rollbacks' among them); what is kept, said. Raises what
         the registry said on failure."""
@@ -86,7 +93,7 @@ class EcrImages(ServerImages):
 
         refuse_unreachable_ecr(config, app)  # the sandbox's ECR has no registry
 
-    def expire(self, ctx: Context, name: str) -> str:
+    def expire(self, ctx: DeployContext, name: str) -> str:
         """ECR's lifecycle policy, set on each release (each commit, each push to a pull
         request, pushes one). The app's repository keeps its newest KEPT_IMAGES. Its
         previews' keeps those pushed within the previews' TTL and a day: a preview expires
@@ -148,10 +155,20 @@ class ArtifactImages(ServerImages):
     where = "Artifact Registry"
 
     def registry(self, ctx: Context, app: AppSettings) -> Registry:
+        """(PILOT_REGISTRY, a registry on this machine, stands in for Google's host in
+        tests: the token goes with each push, so only a loopback one is taken.)"""
         from pilot_tui.deploy import artifact_registry
+        from pilot_tui.deploy.registry import loopback_override
 
         owner, _ = _owner(ctx.config, app.name)
-        return artifact_registry.registry_for(ctx.config, ctx.root, owner or app)
+        found = artifact_registry.registry_for(ctx.config, ctx.root, owner or app)
+        host = loopback_override()
+        return found if host is None else dataclasses.replace(found, host=host)
+
+    def ci_pushes(self, root: Path) -> bool:
+        from pilot_tui.cloud.github_oidc import names_gcp_pool
+
+        return names_gcp_pool(root)
 
     def check(self, config: PilotConfig, app: AppSettings) -> None:
         from pilot_tui.deploy.targets.managed import TargetError
@@ -162,7 +179,7 @@ class ArtifactImages(ServerImages):
                 "needs gcp.project in pilot.toml"
             )
 
-    def expire(self, ctx: Context, name: str) -> str:
+    def expire(self, ctx: DeployContext, name: str) -> str:
         from pilot_tui.cloud.clients import google_transport
         from pilot_tui.deploy import artifact_registry, history
 
@@ -177,7 +194,7 @@ class ArtifactImages(ServerImages):
             ctx.project,
             owner.name,
             KEPT_IMAGES,
-            history.image_digests(ctx.state_dir, owner.name),
+            history.image_digests(ctx.state_dir, owner.name) | _pulled_digests(ctx, owner.name),
         )
         return f"the newest {KEPT_IMAGES} images of {owner.name}'s CI runs, and its releases'"
 
@@ -214,6 +231,25 @@ class ArtifactImages(ServerImages):
         return f"deleted the Artifact Registry package {where}"
 
 
+def _pulled_digests(ctx: DeployContext, app: str) -> frozenset[str]:
+    """The registry digests of the images the app's releases run on this engine: a server
+    app's release names its image by tag and id, which the engine knows it pulled by."""
+    from pilot_tui.deploy import history
+
+    try:
+        releases = history.load(ctx.state_dir, app)
+    except history.HistoryError:
+        return frozenset()
+    found: set[str] = set()
+    for image_id in {r.image_id for r in releases if r.image_id}:
+        try:
+            digests = ctx.docker_client.images.get(image_id).attrs.get("RepoDigests") or []
+        except Exception:  # gone from the engine (pruned): no digest to keep
+            continue
+        found.update(d.partition("@")[2] for d in digests if "@sha256:" in d)
+    return frozenset(found)
+
+
 CLOUDS: dict[str, ServerImages] = {kind.cloud: kind() for kind in (EcrImages, ArtifactImages)}
 
 
@@ -227,7 +263,7 @@ def server_images(config: PilotConfig) -> ServerImages:
     return CLOUDS[ci_cloud(config)]
 
 
-def expire_quietly(ctx: Context, name: str, say: Callable[[str], None]) -> None:
+def expire_quietly(ctx: DeployContext, name: str, say: Callable[[str], None]) -> None:
     """``name``'s older images expired; a failure is said, never a failed release."""
     try:
         server_images(ctx.config).expire(ctx, name)

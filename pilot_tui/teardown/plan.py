@@ -145,7 +145,7 @@ def _declared(config: PilotConfig, root: Path) -> list[Thing]:
         if app.target.kind == CloudRunTarget.kind
     ]
     gcp = config.gcp
-    if gcp.project:
+    if gcp.project and github_oidc.names_gcp_pool(root):  # CI runs push them there
         declared += [
             Thing(
                 AR_PACKAGE,
@@ -163,12 +163,7 @@ def _declared(config: PilotConfig, root: Path) -> list[Thing]:
                 "pilot.toml (an app or the server on Google Cloud)",
             )
         )
-        workflow = root / github_oidc.WORKFLOW
-        try:
-            names_pool = github_oidc.GCP_PROVIDER_ENV in workflow.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            names_pool = False
-        if names_pool:
+        if github_oidc.names_gcp_pool(root):
             by = f"{github_oidc.WORKFLOW} (pilot-tui ci github)"
             declared += [
                 Thing(GCP_POOL, pool_id(project), by),

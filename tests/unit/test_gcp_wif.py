@@ -281,9 +281,11 @@ def test_a_ci_account_that_deploys_cloud_run_holds_what_the_deployer_holds_for_i
 def test_a_ci_account_that_pushes_the_servers_apps_gets_the_repository_alone(fake):
     """A Pilot Server app CI deploys on Google Cloud (its release history in GCS): the
     run pushes its image to the project's repository, and the worker releases it, so CI's
-    account holds the repository's grant, and neither run.admin nor acting as the Cloud
-    Run runtime account (least privilege: it deploys no service). The deployer, whose key
-    the worker pulls with, holds the repository too."""
+    account may push there (artifactregistry.writer: the worker deletes older images, so
+    CI needs no repoAdmin), and holds neither run.admin nor acting as the Cloud Run runtime
+    account (least privilege: it deploys no service). Setup makes no repository for a
+    project without CI (review: a GCP project's `server up` then needed Artifact Registry);
+    `ci github` grants the deployer it (tests/integration/deploy/test_gcp_server_ci.py)."""
     from pilot_tui.cloud.policy_gcp import ci_resources, resources_for
     from pilot_tui.config.validate import check_text
     from tests.support.gcp_project import GCP_PROJECT
@@ -293,7 +295,7 @@ def test_a_ci_account_that_pushes_the_servers_apps_gets_the_repository_alone(fak
     assert config is not None
     resources = ci_resources(config, ["web"])
     assert resources.repository and not resources.cloud_run
-    assert resources_for(config).repository  # the deployer's
+    assert not resources_for(config).repository  # setup's: no Cloud Run app
     fake.policies["https://storage.googleapis.com/storage/v1/b/pilot-state-acme"] = {"etag": "b0"}
     trust(fake).ensure("acme/shop", "main", resources)
     member = f"serviceAccount:{CI_EMAIL}"
@@ -301,7 +303,24 @@ def test_a_ci_account_that_pushes_the_servers_apps_gets_the_repository_alone(fak
     assert granted == {"roles/compute.loadBalancerAdmin"}
     assert "pilot-acme-run@acme-prod.iam.gserviceaccount.com" not in fake.accounts
     repository = fake.policies[f"{REPO}/pilot-acme"]["bindings"]
-    assert {"role": "roles/artifactregistry.repoAdmin", "members": [member]} in repository
+    assert {"role": "roles/artifactregistry.writer", "members": [member]} in repository
+    assert "repoAdmin" not in str(repository)
+    # a Cloud Run app added: repoAdmin, as the deployer holds for Cloud Run apps, the
+    # writer's grant taken back; and the other way again
+    with_run = Resources("europe-west1", repository=True, cloud_run=True)
+    trust(fake).ensure("acme/shop", "main", with_run)
+    roles = {
+        b["role"] for b in fake.policies[f"{REPO}/pilot-acme"]["bindings"] if member in b["members"]
+    }
+    assert roles == {"roles/artifactregistry.repoAdmin"}
+    trust(fake).ensure("acme/shop", "main", resources)
+    roles = {
+        b["role"] for b in fake.policies[f"{REPO}/pilot-acme"]["bindings"] if member in b["members"]
+    }
+    assert roles == {"roles/artifactregistry.writer"}
+    # nothing pushed any more: neither role left
+    trust(fake).ensure("acme/shop", "main", Resources("europe-west1"))
+    assert member not in str(fake.policies[f"{REPO}/pilot-acme"])
     # with the history kept on this machine, no run pushes anything: no repository
     local = check_text(text.replace('backend = "gcs"', 'backend = "local"')).config
     assert local is not None and not ci_resources(local, ["web"]).repository

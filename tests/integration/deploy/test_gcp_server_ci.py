@@ -183,7 +183,12 @@ def test_a_push_deploys_the_servers_app_through_artifact_registry_and_the_worker
     assert "API_TOKEN" not in workflow  # the worker holds web's secret
     # CI's account may push to the project's repository, and deploys no Cloud Run service
     ci = f"serviceAccount:{CI_EMAIL}"
-    assert ci in str(fake.policies[f"{REPO}/pilot-acme"])
+    bindings = fake.policies[f"{REPO}/pilot-acme"]["bindings"]
+    assert {"role": "roles/artifactregistry.writer", "members": [ci]} in bindings  # push only
+    # ... and the deployer, whose key the worker pulls with, the repository (setup made
+    # none: the project has no Cloud Run app)
+    deployer = f"serviceAccount:{DEPLOYER}"
+    assert {"role": "roles/artifactregistry.repoAdmin", "members": [deployer]} in bindings
     granted = {b["role"] for b in fake.policies[PROJECT]["bindings"] if ci in b["members"]}
     assert "roles/run.admin" not in granted
 

@@ -77,9 +77,17 @@ def test_the_registry_api_may_be_a_stand_in_on_this_machine_only(monkeypatch):
     assert gcp_resources.repositories_url("p", "europe-west1").startswith(
         "http://127.0.0.1:8123/v1/projects/p/"
     )
-    monkeypatch.setenv(gcp_resources.REGISTRY_API_OVERRIDE, "https://registry.example.com/v1/")
-    with pytest.raises(CloudError, match="PILOT_ARTIFACT_REGISTRY_API is 'https://registry"):
-        gcp_resources.repositories_url("p", "europe-west1")
+    for elsewhere in (
+        "https://registry.example.com/v1/",
+        "http://127.0.0.1.evil.example/v1/",
+        "http://127.0.0.1@evil.example/v1/",
+        # (review: urlsplit reads 127.0.0.1 here, requests connects to evil.example)
+        "http://evil.example\\@127.0.0.1/v1/",
+        "http://localhost:80#@evil.example/v1/",
+    ):
+        monkeypatch.setenv(gcp_resources.REGISTRY_API_OVERRIDE, elsewhere)
+        with pytest.raises(CloudError, match="PILOT_ARTIFACT_REGISTRY_API is '"):
+            gcp_resources.repositories_url("p", "europe-west1")
     monkeypatch.delenv(gcp_resources.REGISTRY_API_OVERRIDE)
     assert gcp_resources.registry_api() == "https://artifactregistry.googleapis.com/v1/"
 
@@ -95,6 +103,14 @@ def test_server_destroy_lists_and_deletes_the_packages_ci_runs_pushed_to(tmp_pat
     from pilot_tui.teardown.things import AR_PACKAGE
 
     config = _config("gcs")
+    # no CI workflow on Google Cloud: no run pushed anything (review: a 403 of a disabled
+    # Artifact Registry API failed the destroy of a project that never used CI)
+    assert not [t for t in _declared(config, tmp_path) if t.kind == AR_PACKAGE]
+    assert not ArtifactImages().ci_pushes(tmp_path)
+    workflow = tmp_path / ".github" / "workflows" / "pilot.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text("env:\n  PILOT_GCP_WORKLOAD_PROVIDER: projects/1/...\n")
+    assert ArtifactImages().ci_pushes(tmp_path)
     [thing] = [t for t in _declared(config, tmp_path) if t.kind == AR_PACKAGE]
     assert thing.name == "europe-west1-docker.pkg.dev/acme-prod/pilot-acme/web"
     assert thing.app == "web" and thing.step == "apps"
@@ -109,3 +125,42 @@ def test_server_destroy_lists_and_deletes_the_packages_ci_runs_pushed_to(tmp_pat
     assert fake.versions == set() and ("DELETE", fake.package) in fake.calls
     teardown.remove_apps([thing], said.append)  # again: nothing there, nothing said
     assert len(said) == 1 and teardown.failures == []
+
+
+def test_artifact_registry_takes_a_local_registry_only_in_place_of_googles(monkeypatch):
+    """Review: PILOT_REGISTRY (a registry on this machine, for tests) replaced Artifact
+    Registry's host for any value, so a push would carry the deployer's Google access
+    token (cloud-platform scope) anywhere it named. For Artifact Registry it must be on
+    this machine; unset, Google's host stands."""
+    from pilot_tui.deploy.registry import RegistryError, loopback_override
+
+    monkeypatch.delenv("PILOT_REGISTRY", raising=False)
+    assert loopback_override() is None
+    for local in ("127.0.0.1:5000", "localhost:5001", "[::1]:5000"):
+        monkeypatch.setenv("PILOT_REGISTRY", local)
+        assert loopback_override() == local
+    for elsewhere in ("registry.example.com:5000", "127.0.0.1.evil.example", "evil@127.0.0.1"):
+        monkeypatch.setenv("PILOT_REGISTRY", elsewhere)
+        with pytest.raises(RegistryError, match="a registry on this machine only"):
+            loopback_override()
+
+
+def test_the_worker_deletes_a_few_older_images_at_a_time():
+    """Review: each delete waits on Google's operation, in the worker's build stage: a
+    first release over hundreds of older images held the queue. At most DELETED_AT_ONCE go
+    per release, the oldest first; the next release takes the next."""
+    package = artifact_registry.package_url("acme-prod", "europe-west1", "acme", "web")
+    created = {
+        f"sha256:{n:03d}": f"2026-{1 + n // 28:02d}-{1 + n % 28:02d}T00:00:00Z" for n in range(40)
+    }
+    fake = FakeRegistry(package, {}, created)
+    first = artifact_registry.delete_older_versions(
+        fake, "acme-prod", "europe-west1", "acme", "web", 20, sleep=lambda s: None
+    )
+    assert len(first) == artifact_registry.DELETED_AT_ONCE == 10
+    assert first == [f"sha256:{n:03d}" for n in range(10)]  # the oldest
+    assert len(fake.versions) == 30 and "sha256:039" in fake.versions
+    artifact_registry.delete_older_versions(
+        fake, "acme-prod", "europe-west1", "acme", "web", 20, sleep=lambda s: None
+    )
+    assert fake.versions == {f"sha256:{n:03d}" for n in range(20, 40)}  # the newest 20

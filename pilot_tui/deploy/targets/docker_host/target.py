@@ -473,6 +473,8 @@ def _ci_images_deleted(ctx: Context, app: AppSettings, say: Say) -> list[str]:
     from pilot_tui.deploy.server_images import server_images
 
     images = server_images(ctx.config)
+    if not images.ci_pushes(ctx.root):  # no CI: nothing of the app's there
+        return []
     try:
         deleted = images.delete_all(ctx, app)
     except Exception as exc:  # no credentials here, or the registry said no

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -235,6 +236,21 @@ def test_a_push_deploys_the_servers_app_through_artifact_registry_and_the_worker
             assert registry_api.versions == set(OLD) - set(oldest)
             assert ("GET", f"{registry_api.package}/versions") in registry_api.calls
 
+            # v2's image, the oldest in the package, is kept by the next release: the
+            # server runs it (a release there names its image by tag; the engine knows
+            # the digest it pulled), so a rollback to it never finds it gone
+            pulled = re.search(r"pulled \S+@(sha256:[0-9a-f]{64})", ran.err)
+            assert pulled is not None, ran.err
+            registry_api.created[pulled[1]] = "2020-01-01T00:00:00Z"
+            registry_api.versions.add(pulled[1])
+            checkout = _checkout(root, "run2", "<h1>from CI 2</h1>\n", "from-ci")
+            second = run_job(workflow, checkout, {}, github_tokens, cli, monkeypatch)
+            assert second.code == 0 and second.out.startswith("web\tv3\t"), second.err
+            assert pulled[1] in registry_api.versions
+            assert ("DELETE", f"{registry_api.package}/versions/{pulled[1]}") not in (
+                registry_api.calls
+            )
+
             # A rollback from CI: the worker puts v1 back; the run built and pushed nothing
             back = run_job(
                 workflow,
@@ -247,10 +263,10 @@ def test_a_push_deploys_the_servers_app_through_artifact_registry_and_the_worker
                 inputs={"app": "web", "release": "v1"},
             )
             assert back.code == 0, back.err
-            assert back.out.startswith("web\tv3\trollback to v1\t"), back.out
+            assert back.out.startswith("web\tv4\trollback to v1\t"), back.out
             assert "to the app's repository" not in back.err
             assert "hello" in get(port, "web.localhost")
-            for text in (ran.out, ran.err, back.out, back.err):
+            for text in (ran.out, ran.err, second.err, back.out, back.err):
                 assert SECRET not in text and ACCESS not in text
         finally:
             worker.send_signal(signal.SIGTERM)

@@ -95,8 +95,45 @@ class PilotApp(App[int]):
                     lambda action=b.action: self.run_action(action, screen),
                 )
 
+    _stopping = False  # a quit asked while work ran: the work is being stopped first
+
     async def action_quit(self) -> None:
-        self.exit(0)
+        """Quit; with a deploy or Terraform run under way, ask first, stop it its own way
+        and quit once it has stopped (found walking: the app closed to a blank terminal
+        that sat there for a minute while a deploy's watch ran on). Ctrl+Q again while it
+        stops quits at once."""
+        from pilot_tui.screens.run_screen import ConfirmCancel, RunScreen
+
+        busy = [s for s in self.screen_stack if isinstance(s, RunScreen) and s.busy()]
+        if not busy or self._stopping:
+            self.exit(0)
+            return
+        if isinstance(self.screen, ConfirmCancel):
+            return  # already asking
+
+        def decided(stop: bool | None) -> None:
+            if not stop:
+                return
+            self._stopping = True
+            for screen in busy:
+                screen.stop_for_quit()
+            self.notify(
+                "Stopping what runs; Pilot quits once it has (Ctrl+Q again quits now).",
+                timeout=30,
+            )
+            self.set_interval(0.2, self._quit_when_stopped)
+
+        running = "; ".join(screen.running() for screen in busy)
+        self.push_screen(
+            ConfirmCancel(f"{running}. Stop it and quit?", "Stop and quit", "Keep going"),
+            decided,
+        )
+
+    def _quit_when_stopped(self) -> None:
+        from pilot_tui.screens.run_screen import RunScreen
+
+        if not any(isinstance(s, RunScreen) and s.busy() for s in self.screen_stack):
+            self.exit(0)
 
     def on_unmount(self) -> None:
         self.sandboxes.stop_all()

@@ -352,6 +352,12 @@ class DataScreen(RunScreen):
     def _result(self, markup: str) -> None:
         self.query_one("#data-result", Static).update(markup)
 
+    def running(self) -> str:
+        return (
+            "A backup, drill or restore is under way (it cannot be stopped halfway: Pilot "
+            "quits when it ends)"
+        )
+
     def ask_to_cancel(self) -> None:
         self.notify(
             "A backup, drill or restore cannot be stopped halfway here; it ends on its own "

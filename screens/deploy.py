@@ -239,6 +239,16 @@ class DeployScreen(RunScreen):
     def cancellable(self) -> bool:
         return self.busy() and self.outcome is None  # released: only cleanup is left
 
+    def running(self) -> str:
+        verb = "rollback" if self.rollback else "deploy"
+        return (
+            f"A {verb} of {self.app_name} is under way (a new release not yet live is removed "
+            "if stopped; one live and being watched stays live)"
+        )
+
+    def stop_for_quit(self) -> None:
+        self.cancel.set()  # (the watch of a live release ends at its next check, too)
+
     def ask_to_cancel(self) -> None:
         def stop() -> None:
             self.cancel.set()

@@ -161,6 +161,14 @@ class RunScreen(Screen[None]):
     def cancellable(self) -> bool:
         return self.busy()
 
+    def running(self) -> str:
+        """What runs, said to a person asked whether to quit: "A deploy of api runs"."""
+        return "Work is under way"
+
+    def stop_for_quit(self) -> None:
+        """Stop the work because the app quits (already asked): the screen's own way."""
+        return None
+
     def ask_to_cancel(self) -> None:
         """Esc while the work runs: ask (``confirm``), then stop it the screen's way."""
         raise NotImplementedError

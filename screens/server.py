@@ -291,6 +291,17 @@ class ServerScreen(RunScreen):
         if self.inventory.remove:
             self.run_teardown(self.plan, self.inventory)
 
+    def running(self) -> str:
+        return (
+            "Terraform is running (stopped, it finishes the resources in flight, saves its "
+            "state and releases its lock; Apply again resumes)"
+        )
+
+    def stop_for_quit(self) -> None:
+        if not self.interrupt.count:
+            self.interrupt.request()
+            self.log_line(interrupt_message(1, self.server.in_flight()))
+
     def ask_to_cancel(self) -> None:
         if self.interrupt.count:
             # Already stopping: Terraform waits for the cloud calls in flight. Killing it

@@ -470,3 +470,50 @@ async def test_the_deploy_screen_offers_app_logs_only_where_there_are_some(proje
         for emulator in Sandbox(project.parent / ".pilot").load().values():
             if pid_alive(emulator.pid):
                 stop_pid(emulator.pid)
+
+
+async def test_ctrl_q_during_a_deploy_asks_stops_it_its_way_and_quits_once_stopped(
+    project, monkeypatch
+):
+    """Found walking: Ctrl+Q while a deploy's watch ran closed the app to a blank terminal,
+    which sat there a minute (the watch ran on in its thread) with nothing said. Now the app
+    asks, sets the deploy's cancel token (the watch ends at its next check) and quits once
+    the work has stopped. Stand-in, said so: the deploy's worker is one that runs until its
+    token is set, as the engine's watch of a live release does; the screen is real."""
+    import threading
+
+    from pilot_tui.screens.deploy import DeployScreen
+    from pilot_tui.screens.run_screen import ConfirmCancel
+    from tests.integration.deploy.test_tui_deploy import until
+
+    ended = threading.Event()
+
+    def watched_until_cancelled(self: DeployScreen) -> None:
+        def watch() -> None:
+            while not self.cancel.is_set():
+                threading.Event().wait(0.05)
+            ended.set()
+
+        self.run_worker(watch, thread=True, group="deploy", name="deploy", exit_on_error=False)
+
+    monkeypatch.setattr(DeployScreen, "run_engine", watched_until_cancelled)
+    app = create_app(str(project))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        screen = DeployScreen(project, "api")
+        await app.push_screen(screen)
+        await pilot.pause()
+        assert screen.busy()
+        await pilot.press("ctrl+q")
+        assert await until(pilot, lambda: isinstance(app.screen, ConfirmCancel))
+        question = str(app.screen.query_one("Label").render())
+        assert "A deploy of api is under way" in question and "Stop it and quit?" in question
+        await pilot.press("escape")  # keep going: nothing stopped, still open
+        await pilot.pause(0.3)
+        assert app.screen is screen and not screen.cancel.is_set() and screen.busy()
+        await pilot.press("ctrl+q")
+        assert await until(pilot, lambda: isinstance(app.screen, ConfirmCancel))
+        await pilot.click("#stop")
+        assert await until(pilot, ended.is_set)
+        assert screen.cancel.is_set()
+        assert await until(pilot, lambda: app.return_code == 0)

@@ -46,6 +46,10 @@ def run(ns: argparse.Namespace) -> int:
     pf, config = loaded
     root = pf.path.parent
     taken = {a.name for a in config.apps}
+    refused = _refused(ns, taken, pf.display)
+    if refused is not None:  # said before any question (found walking)
+        error(refused)
+        return EXIT_INVALID
     given: dict[str, str] = {
         k: v
         for k, v in {
@@ -97,6 +101,22 @@ def run(ns: argparse.Namespace) -> int:
         f"{table['name']}\n"
     )
     return EXIT_OK
+
+
+def _refused(ns: argparse.Namespace, taken: set[str], where: str) -> str | None:
+    """Why the flags given cannot make an app, or None: a --secret that is not one name
+    (found walking: 'bad name' became two secrets, "bad" and "name"), a --name taken
+    (said as pilot.toml's "apps[2].name: defined twice", a key the person never typed)."""
+    import re
+
+    from pilot_tui.config.schema import ENV_NAME_HINT, ENV_NAME_PATTERN
+
+    for name in ns.secret or []:
+        if not re.fullmatch(ENV_NAME_PATTERN, name):
+            return f"--secret {name!r} is not a secret's name: {ENV_NAME_HINT} (one per --secret)"
+    if ns.name is not None and ns.name in taken:
+        return f'there is an app named "{ns.name}" in {where} already: choose another --name'
+    return None
 
 
 def _ask(

@@ -305,11 +305,10 @@ def rollback(ns: argparse.Namespace) -> int:
             # (found walking: it pulled the edge's image first, then said "release failed")
             error(f"{ns.app} has no releases yet: nothing to roll back (pilot-tui deploy {ns.app})")
             return EXIT_INVALID
-        try:  # one named never made, or never live: bad input, said before anything runs
-            # (none named: the release before the live one is chosen under the lease, when
-            # a deploy waited for may have made one)
-            if ns.release is not None:
-                history.rollback_candidate(records, ns.release, ns.app)
+        try:  # one named never made, or never live, or none to go back to: bad input,
+            # said before anything runs (none named: the release chosen again under the
+            # lease, when a deploy waited for may have made one)
+            history.rollback_candidate(records, ns.release, ns.app)
         except history.HistoryError as exc:
             error(f"{ns.app}: {exc}")
             return exc.exit_code

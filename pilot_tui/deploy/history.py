@@ -192,8 +192,16 @@ def rollback_candidate(releases: list[Release], wanted: str | None, app: str = "
         raise HistoryError(
             f"no earlier release differs from the live one, {current.id}: {same} "
             f"{'has' if len(earlier) == 1 else 'have'} the same image, settings and secrets "
-            f"(name one to put it back all the same: pilot-tui rollback {app} {earlier[-1].id})"
+            f"(name one to put it back all the same: pilot-tui rollback {app} {earlier[-1].id})",
+            exit_code=EXIT_INVALID,
         )
     if not good:
-        raise HistoryError("no earlier release to roll back to")
+        # (found walking: said as "release failed", exit 1, where nothing failed)
+        only = (
+            f" ({app} has only {current.id})" if current is not None and len(releases) == 1 else ""
+        )
+        raise HistoryError(
+            f"nothing to roll back to: no earlier release went live{only}",
+            exit_code=EXIT_INVALID,
+        )
     return good[-1]

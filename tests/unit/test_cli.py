@@ -561,3 +561,38 @@ def test_a_refused_config_set_is_said_as_every_other_cli_error(cli, project):
     ), result.err
     assert 'server.http_port: expected an integer, got string "abc"' in result.err
     assert project.read_bytes() == before
+
+
+def test_app_new_refuses_a_secret_that_is_not_one_name_and_a_name_taken(cli, project):
+    """Found walking: `app new --secret 'bad name'` wrote secrets = ["bad", "name"], exit 0;
+    a --name already taken was refused as `apps[2].name: app "api" is defined twice (first
+    as app number 2)`, a key the person never typed."""
+    before = project.read_bytes()
+    spaced = cli("app", "new", "--path", ".", "--name", "web", "--secret", "bad name", "--yes")
+    assert spaced.code == 2
+    assert "--secret 'bad name' is not a secret's name" in spaced.err
+    assert project.read_bytes() == before
+    assert (
+        cli("app", "new", "--path", ".", "--name", "web", "--secret", "API_KEY", "--yes").code == 0
+    )
+    again = cli("app", "new", "--path", ".", "--name", "web", "--yes")
+    assert again.code == 2
+    assert 'there is an app named "web" in pilot.toml already: choose another --name' in again.err
+    assert "defined twice" not in again.err
+
+
+def test_a_rollback_with_nothing_before_the_live_release_is_refused_first(cli, project):
+    """Found walking: `rollback web` with v1 alone said "error: web: release failed: no
+    earlier release to roll back to", exit 1, where nothing failed."""
+    from pilot_tui.deploy import history
+
+    site = 'build = { kind = "static" }, target = { kind = "s3-cloudfront" }'
+    assert cli("config", "set", "apps", f'[{{ name = "docs", path = ".", {site} }}]').code == 0
+    v1 = history.Release("v1", "docs", "site", "sha256:1", "2026-12-06T10:00:00Z", "live")
+    history.save(project.parent / ".pilot", "docs", [v1])
+    back = cli("rollback", "docs")
+    assert back.code == 2, back.err
+    assert "docs: nothing to roll back to: no earlier release went live (docs has only v1)" in (
+        back.err
+    )
+    assert "release failed" not in back.err

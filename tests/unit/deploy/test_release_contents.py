@@ -112,8 +112,11 @@ def test_a_rollback_picks_the_newest_release_that_differs_in_anything():
         with pytest.raises(HistoryError, match=re.escape(said)) as refused:
             history.rollback_candidate([v1, v2_failed, v3], wanted, "web")
         assert refused.value.exit_code == EXIT_INVALID
-    with pytest.raises(HistoryError, match=r"^no earlier release to roll back to$"):
-        history.rollback_candidate([v3], None)  # nothing before it at all
+    # nothing before it at all: bad input too (found walking: "release failed", exit 1)
+    said = r"^nothing to roll back to: no earlier release went live \(web has only v3\)$"
+    with pytest.raises(HistoryError, match=said) as refused:
+        history.rollback_candidate([v3], None, "web")
+    assert refused.value.exit_code == EXIT_INVALID
     # records from before settings were kept compare by image, as they did
     old1, old2 = _release("v1", "aaa"), dataclasses.replace(_release("v2", "aaa"), status="live")
     with pytest.raises(HistoryError, match="no earlier release"):

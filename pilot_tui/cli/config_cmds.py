@@ -102,7 +102,9 @@ def get(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _write(pf: ProjectFile, new_text: str, what: str, key: str) -> int:
+def _write(pf: ProjectFile, new_text: str, what: str, key: str, tried: str = "") -> int:
+    """``new_text`` saved, said as ``what`` was done; refused, said as ``tried`` (the
+    command as typed: "unset KEY", not "removed KEY")."""
     before = _value_of(pf, key)
     try:
         checked = pf.save(new_text)
@@ -110,9 +112,8 @@ def _write(pf: ProjectFile, new_text: str, what: str, key: str) -> int:
         print_report(
             exc.report,
             # (found walking: "pilot.toml:45:2" of a 43-line file read as the file's own)
-            header=f"pilot-tui: error: {what} would leave {pf.display} invalid; the file is "
-            "unchanged "
-            "(the lines below are those the change would have made):",
+            header=f"pilot-tui: error: {tried or what} would leave {pf.display} invalid; the "
+            "file is unchanged (the lines below are those the change would have made):",
         )
         return EXIT_INVALID
     except OSError as exc:
@@ -162,4 +163,4 @@ def set_(ns: argparse.Namespace) -> int:
 def unset(ns: argparse.Namespace) -> int:
     pf = load(ns)
     new_text = pf.without_key(ns.key)
-    return _write(pf, new_text, f"removed {ns.key}", ns.key)
+    return _write(pf, new_text, f"removed {ns.key}", ns.key, tried=f"unset {ns.key}")

@@ -561,6 +561,11 @@ def test_a_refused_config_set_is_said_as_every_other_cli_error(cli, project):
     ), result.err
     assert 'server.http_port: expected an integer, got string "abc"' in result.err
     assert project.read_bytes() == before
+    # said as the command typed (found walking: "removed project.name would leave ...")
+    unset = cli("config", "unset", "project.name")
+    assert unset.code == 2
+    assert unset.err.startswith("pilot-tui: error: unset project.name would leave"), unset.err
+    assert project.read_bytes() == before
 
 
 def test_app_new_refuses_a_secret_that_is_not_one_name_and_a_name_taken(cli, project):

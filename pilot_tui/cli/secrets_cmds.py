@@ -9,7 +9,7 @@ import json
 import os
 import sys
 
-from pilot_tui.cli.common import error, load_app, say
+from pilot_tui.cli.common import error, load_app, print_json, say
 from pilot_tui.deploy import secrets
 from pilot_tui.deploy.targets import on_docker_host
 from pilot_tui.errors import EXIT_INVALID, EXIT_OK
@@ -60,6 +60,18 @@ def secrets_list(ns: argparse.Namespace) -> int:
     state_dir = Project(pf.path).state_dir
     stored = secrets.read_file(secrets.secrets_file(state_dir, ns.app, preview=ns.preview))
     names = sorted(set(app.secrets) | set(stored))
+    if ns.json:  # (found walking: the one listing without --json); names, never values
+        print_json(
+            [
+                {
+                    "name": name,
+                    "from": _source(name, stored, ns.preview),
+                    "passed": name in app.secrets,
+                }
+                for name in names
+            ]
+        )
+        return EXIT_OK
     if not names:  # (found walking: it printed nothing at all)
         say(
             f"{ns.app} has no secrets: list their names in apps.{ns.app}.secrets, then "
@@ -68,10 +80,16 @@ def secrets_list(ns: argparse.Namespace) -> int:
         return EXIT_OK
     width = max(len(name) for name in names) + 2  # (a name, then where its value comes from)
     for name in names:
-        # The previews' values come from their file only, never the environment.
-        from_env = name in os.environ and not ns.preview
-        where = "environment" if from_env else (".pilot/secrets" if name in stored else "")
+        where = _source(name, stored, ns.preview)
         where = where or f"nowhere yet: pilot-tui secrets set {ns.app} {name}"
         listed = "" if name in app.secrets else "  (not in apps.secrets: not passed)"
         print(f"{name:{width}}{where}{listed}")
     return EXIT_OK
+
+
+def _source(name: str, stored: dict[str, str], preview: bool) -> str | None:
+    """Where a secret's value comes from: "environment", ".pilot/secrets", or None (not
+    set). The previews' values come from their file only, never the environment."""
+    if name in os.environ and not preview:
+        return "environment"
+    return ".pilot/secrets" if name in stored else None

@@ -601,3 +601,25 @@ def test_a_rollback_with_nothing_before_the_live_release_is_refused_first(cli, p
         back.err
     )
     assert "release failed" not in back.err
+
+
+def test_secrets_list_has_json_with_names_and_sources_never_values(cli, project):
+    """Found walking: `secrets list APP --json` was refused, where every other listing
+    takes --json. Names and where each value comes from; never a value."""
+    import json
+
+    assert (
+        cli("app", "new", "--path", ".", "--name", "api", "--secret", "API_KEY", "--yes").code == 0
+    )
+    from pilot_tui.deploy import secrets
+
+    state_dir = project.parent / ".pilot"
+    secrets.store(state_dir, "api", "API_KEY", "s3cr3t-value")
+    secrets.store(state_dir, "api", "EXTRA", "another-value")
+    listed = cli("secrets", "list", "api", "--json")
+    assert listed.code == 0, listed.err
+    assert json.loads(listed.out) == [
+        {"name": "API_KEY", "from": ".pilot/secrets", "passed": True},
+        {"name": "EXTRA", "from": ".pilot/secrets", "passed": False},
+    ]
+    assert "s3cr3t-value" not in listed.out and "another-value" not in listed.out

@@ -39,3 +39,4 @@ def register(commands: Commands) -> None:
     )
     p.add_argument("app", metavar="APP")
     p.add_argument("--preview", action="store_true", help=PREVIEW_HELP)
+    p.add_argument("--json", action="store_true", help="print JSON (names and where, never values)")

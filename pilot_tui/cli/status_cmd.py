@@ -73,6 +73,7 @@ def _as_json(row: AppStatus, host: str | None, port: int) -> dict[str, object]:
         "url": None if row.url == "-" or row.kind == "proxy" else row.url,
         "simulated_url": row.simulated or None,
         **({"edge": row.facts} if row.facts else {}),
+        **({"notes": list(row.notes)} if row.notes else {}),
         # (found walking: the proxy's "url" was the table's "HOST · port N")
         **({"docker_host": host, "port": port} if row.kind == "proxy" else {}),
     }

@@ -623,3 +623,28 @@ def test_secrets_list_has_json_with_names_and_sources_never_values(cli, project)
         {"name": "EXTRA", "from": ".pilot/secrets", "passed": False},
     ]
     assert "s3cr3t-value" not in listed.out and "another-value" not in listed.out
+
+
+def test_status_says_a_failed_first_deploy_under_not_deployed(cli, project):
+    """Found walking: an app whose only deploy failed showed as `not deployed`, as one never
+    tried. The last deploy's failure is said under it, and in --json."""
+    import json
+
+    from pilot_tui.deploy import history
+
+    site = 'build = { kind = "static" }, target = { kind = "s3-cloudfront" }'
+    assert cli("config", "set", "apps", f'[{{ name = "docs", path = ".", {site} }}]').code == 0
+    failed = history.Release(
+        "v1", "docs", "site", "", "2026-12-06T10:00:00Z", history.FAILED, note="build failed"
+    )
+    history.save(project.parent / ".pilot", "docs", [failed])
+    shown = cli("status")
+    assert shown.code == 0, shown.err
+    row, note = [line for line in shown.out.splitlines() if "docs" in line][:2]
+    assert "not deployed" in row
+    assert "last deploy failed: v1 at 2026-12-06T10:00:00Z (build failed)" in note
+    [as_json] = json.loads(cli("status", "--json").out)
+    assert as_json["health"] == "not deployed"
+    assert as_json["notes"] == [
+        "last deploy failed: v1 at 2026-12-06T10:00:00Z (build failed); pilot-tui releases docs"
+    ]

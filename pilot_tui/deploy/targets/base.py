@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, NoReturn, Protocol, TypeVar
 
+from pilot_tui import redact
 from pilot_tui.config.schema import AppSettings, PilotConfig
 from pilot_tui.deploy import addresses, history
 from pilot_tui.deploy.context import Context, DeployContext, DeployError, RunLog, Say
@@ -75,6 +77,24 @@ class AppStatus:
     def known(self) -> bool:
         """Whether its health could be asked at all ("unknown (why)" when not)."""
         return not self.health.startswith("unknown")
+
+
+def not_deployed(app: str, state_dir: Path) -> AppStatus:
+    """The row of an app no release of which is live; a failed or cancelled last deploy
+    is said under it (found walking: a first deploy that failed read as never tried)."""
+    try:
+        releases = history.load(state_dir, app)
+    except history.HistoryError:
+        releases = []
+    notes: tuple[str, ...] = ()
+    if releases and releases[-1].status in (history.FAILED, history.CANCELLED):
+        last = releases[-1]
+        notes = (
+            f"last deploy {last.status}: {last.id} at {last.created}"
+            + (f" ({redact.clip(last.note, 120)})" if last.note else "")
+            + f"; pilot-tui releases {app}",
+        )
+    return AppStatus(app, "-", "not deployed", "-", notes=notes)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from pilot_tui.deploy.targets.base import (
     WaypointApp,
     WaypointUse,
     emulators_stopped,
+    not_deployed,
 )
 from pilot_tui.deploy.targets.log_follow import polled_stream
 from pilot_tui.deploy.targets.managed import (
@@ -224,7 +225,7 @@ class ManagedContainer(NoPreviews, ABC):
         app = self.app
         live = history.live_release(ctx.state_dir, app.name)
         if live is None and emulators_stopped(ctx):  # never deployed into them: nothing
-            return AppStatus(app.name, "-", "not deployed", "-")
+            return not_deployed(app.name, ctx.state_dir)
         state = platform_status(self, ctx)
         where = addresses.for_app(ctx.config, "" if state.url == "-" else state.url)
         return AppStatus(

@@ -39,6 +39,7 @@ from pilot_tui.deploy.targets.base import (
     NoLogs,
     NoPreviews,
     emulators_stopped,
+    not_deployed,
 )
 from pilot_tui.deploy.targets.log_follow import polled_stream
 from pilot_tui.deploy.targets.managed import TargetError
@@ -307,7 +308,7 @@ class StaticSite(NoPreviews):
         app = self.app
         live = history.live_release(ctx.state_dir, app.name)
         if live is None:
-            return AppStatus(app.name, "-", "not deployed", "-")
+            return not_deployed(app.name, ctx.state_dir)
         where = addresses.of_release(live)
         if not where.simulated:
             return AppStatus(app.name, live.id, "managed target", where.url or "-")

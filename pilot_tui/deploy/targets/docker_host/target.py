@@ -30,6 +30,7 @@ from pilot_tui.deploy.targets.base import (
     NoLogs,
     WaypointApp,
     WaypointUse,
+    not_deployed,
     target_settings,
 )
 from pilot_tui.deploy.targets.docker_host import (
@@ -297,7 +298,7 @@ class DockerHost:
         app = self.app
         live = history.live_release(ctx.state_dir, app.name)
         if live is None:
-            return AppStatus(app.name, "-", "not deployed", "-")
+            return not_deployed(app.name, ctx.state_dir)
         if ctx.target is None or ctx.client is None:  # the caller opens the host for its apps
             raise DeployError("deploy", "this status needs the Docker host, which was not opened")
         address = release.url(ctx.config, ctx.target, app)

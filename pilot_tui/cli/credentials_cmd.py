@@ -16,7 +16,8 @@ def run(ns: argparse.Namespace) -> int:
     if loaded is None:
         return EXIT_INVALID
     pf, cfg = loaded
-    rows = credential_report(cfg, cfg.server.home, pf.path.parent)  # --sandbox applied
+    # (--sandbox applied; emulators started for this check alone are stopped after it)
+    rows = credential_report(cfg, cfg.server.home, pf.path.parent, stop_started=True)
     failed_configured = any(r.configured and not r.ok for r in rows)
     if ns.json:
         print_json([dataclasses.asdict(r) for r in rows])

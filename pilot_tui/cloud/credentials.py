@@ -227,9 +227,14 @@ class Row:
     message: str
 
 
-def credential_report(cfg: PilotConfig, home: str, project_root: Path) -> list[Row]:
+def credential_report(
+    cfg: PilotConfig, home: str, project_root: Path, *, stop_started: bool = False
+) -> list[Row]:
     """Everything found on this machine, each checked live; in the sandbox, the emulators
-    (started if needed) stand in for the clouds. Used by the CLI and the app alike."""
+    (started if needed) stand in for the clouds. Used by the CLI and the app alike; with
+    ``stop_started`` (the CLI's one-off check) emulators this check started, none running
+    before it, are stopped after it (found walking: a read-only check left two servers
+    running). The app stops the ones it started at its exit."""
     rows: list[Row] = []
 
     def add(found: Found | tuple[str, str, str], result: Checked, configured: bool) -> None:
@@ -244,19 +249,24 @@ def credential_report(cfg: PilotConfig, home: str, project_root: Path) -> list[R
         from pilot_tui.cloud.sandbox import Sandbox
         from pilot_tui.project import STATE_DIR
 
-        emulators, started = Sandbox(project_root / STATE_DIR).ensure()
+        sandbox = Sandbox(project_root / STATE_DIR)
+        none_before = not sandbox.running()
+        emulators, started = sandbox.ensure()
         aws_url, gcs_url = emulators["aws"].url, emulators["gcs"].url
+        stop = stop_started and started and none_before
         # Never silently: say the check started them (they hold nothing yet).
-        said = (
-            "; the sandbox's emulators were stopped: started them for this check "
-            "(`pilot-tui sandbox stop` stops them)"
-            if started
-            else ""
-        )
-        for cloud, url, checked in (
+        said = ""
+        if started:
+            said = "; the sandbox's emulators were stopped: started them for this check" + (
+                ", and stopped them after it" if stop else " (`pilot-tui sandbox stop` stops them)"
+            )
+        checks = (
             ("aws", aws_url, check_aws(None, cfg.aws.region, aws_url, sandbox=True)),
             ("gcp", gcs_url, check_gcp("sandbox", None, api_endpoint=gcs_url)),
-        ):
+        )
+        if stop:
+            sandbox.stop()
+        for cloud, url, checked in checks:
             add((cloud, "sandbox", url), replace(checked, message=checked.message + said), True)
     for found in find_aws():
         profile = None if found.name == "(environment)" else found.name

@@ -116,10 +116,17 @@ def test_cli_in_the_sandbox_passes(tmp_path):
         result = run_pilot("credentials", cwd=tmp_path)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "ok   aws sandbox (used by pilot.toml)" in result.stdout
-        # It started the stopped emulators to check them, and says so (issue 11 item 31).
-        assert "emulators were stopped: started them for this check" in result.stdout
+        # It started the stopped emulators to check them, and says so (issue 11 item 31),
+        # and stops them after (found walking: a read-only check left two servers running)
+        assert (
+            "emulators were stopped: started them for this check, and stopped them after it"
+            in result.stdout
+        )
+        assert Sandbox(tmp_path / ".pilot").running() == {}
+        Sandbox(tmp_path / ".pilot").ensure()  # running before the check: left running
         again = run_pilot("credentials", cwd=tmp_path)
         assert "started them" not in again.stdout  # already running: nothing to say
+        assert set(Sandbox(tmp_path / ".pilot").running()) == {"aws", "gcs"}
     finally:
         Sandbox(tmp_path / ".pilot").stop()
 

@@ -504,7 +504,17 @@ class ServerScreen(RunScreen):
                 "Press d then a to try again."
             )
         else:
-            summary.update(gone_summary(left))
+            from pilot_tui.teardown.plan import kept_here
+
+            kept = kept_here(self.server.project.state_dir)
+            summary.update(
+                gone_summary(left)
+                + (
+                    f"\nKept on this machine, yours to delete: {escape(', '.join(kept))}."
+                    if kept
+                    else ""
+                )
+            )
         self.plan = self.inventory = None
 
     def _show_result(self, result: RunResult) -> None:

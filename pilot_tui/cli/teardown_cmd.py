@@ -209,6 +209,7 @@ def _confirm_and_remove(
     )
     left = run_terraform(lambda: what_remains(teardown, server), Interrupt())
     _show_remains(left)
+    _show_kept_here(teardown.state_dir)
     for kept in teardown.final_kept:
         print(f"Kept: {kept}")
     if not ok or left.remove:
@@ -385,6 +386,15 @@ def _show_remains(left: Inventory) -> None:
         print(f"  {line}")
     for problem in left.problems:
         say(f"warning: {problem}")
+
+
+def _show_kept_here(state_dir: Path) -> None:
+    """What stays on this machine on purpose, said (found walking: kept unsaid)."""
+    from pilot_tui.teardown.plan import kept_here
+
+    kept = kept_here(state_dir)
+    if kept:
+        print(f"Kept on this machine, yours to delete: {', '.join(kept)}.")
 
 
 def _stop_sandbox(server: Server | None) -> None:

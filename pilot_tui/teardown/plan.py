@@ -229,3 +229,18 @@ async def remaining(teardown: Teardown, server: Server | None) -> Inventory:
         except ServerError as exc:
             problems = [*problems, f"Terraform's state could not be read ({exc})"]
     return inventory(found, list(ids), ids, keep_state=teardown.keep_state, problems=problems)
+
+
+def kept_here(state_dir: Path) -> list[str]:
+    """What a destroy leaves on this machine on purpose, said after it: the apps' secret
+    values (the next server's deploys use them) and the server's SSH key."""
+    from pilot_tui.provision.keys import KEY_NAME
+
+    return [
+        f"{where} ({what})"
+        for path, where, what in (
+            (state_dir / "secrets", ".pilot/secrets/", "your apps' secret values"),
+            (state_dir / "keys" / KEY_NAME, f".pilot/keys/{KEY_NAME}", "the server's SSH key"),
+        )
+        if path.exists()
+    ]

@@ -232,21 +232,17 @@ def _app_repository(project: str, apps: set[str], repository: str) -> bool:
 
 
 def local_records(state_dir: Path) -> list[Thing]:
-    """Files in .pilot/ that say something is live or hold a deployer's key."""
+    """Files in .pilot/ that say something is (or was) released, or hold a deployer's key."""
     from pilot_tui.deploy import history
     from pilot_tui.provision.server import OUTPUTS_FILE
 
     found = []
     for path in sorted((state_dir / "releases").glob("*.json")):
-        if history.live_release(state_dir, path.stem) is not None:
-            found.append(
-                Thing(
-                    "local record",
-                    str(path.relative_to(state_dir.parent)),
-                    "a live release recorded",
-                    path.stem,
-                )
-            )
+        # Every app's history: one with nothing live named images the destroy removed
+        # (found walking: a failed first deploy's record stayed, "What remains: nothing")
+        live = history.live_release(state_dir, path.stem) is not None
+        why = "a live release recorded" if live else "a release history (nothing live)"
+        found.append(Thing("local record", str(path.relative_to(state_dir.parent)), why, path.stem))
     for path, why in (
         (state_dir / "outputs" / OUTPUTS_FILE, "the server's outputs"),
         (state_dir / "keys" / AWS_KEY_FILE, "the AWS deployer's key"),

@@ -648,3 +648,26 @@ def test_status_says_a_failed_first_deploy_under_not_deployed(cli, project):
     assert as_json["notes"] == [
         "last deploy failed: v1 at 2026-12-06T10:00:00Z (build failed); pilot-tui releases docs"
     ]
+
+
+def test_server_destroy_lists_every_release_history_and_says_what_it_keeps(project, capsys):
+    """Found walking: a history whose only release failed was neither listed nor removed
+    by `server destroy` ("What remains: nothing."), and `releases` then named an image the
+    destroy had deleted; what stays on purpose (the secrets' values, the SSH key) was
+    unsaid."""
+    from pilot_tui.cli.teardown_cmd import _show_kept_here
+    from pilot_tui.deploy import history, secrets
+    from pilot_tui.teardown.scan import local_records
+
+    state_dir = project.parent / ".pilot"
+    failed = history.Release(
+        "v1", "web", "pilot/acme-web:1", "sha256:1", "2026-12-06T10:00:00Z", "failed"
+    )
+    history.save(state_dir, "web", [failed])
+    [record] = [t for t in local_records(state_dir) if t.app == "web"]
+    assert record.name == ".pilot/releases/web.json" and "nothing live" in record.found
+    secrets.store(state_dir, "web", "API_KEY", "value")
+    _show_kept_here(state_dir)
+    assert capsys.readouterr().out == (
+        "Kept on this machine, yours to delete: .pilot/secrets/ (your apps' secret values).\n"
+    )

@@ -54,6 +54,9 @@ PROJECT_ACTIONS = frozenset(
 )
 
 
+WATCH_SECONDS = 1.0  # how often the home screen looks whether pilot.toml changed
+
+
 class WelcomeScreen(Screen[None]):
     """The first screen: the plan of the journey and this project's state."""
 
@@ -72,6 +75,7 @@ class WelcomeScreen(Screen[None]):
     def __init__(self, project_arg: str | None) -> None:
         super().__init__()
         self.project_arg = project_arg
+        self._stamp: tuple[int, int] | None = None  # pilot.toml as last read
         self._status_head: list[str] = []
         self._apps_shown: tuple[Path, list[str]] | None = None
         self._status_ready = False  # read after the first frame, or by the first key
@@ -121,6 +125,10 @@ class WelcomeScreen(Screen[None]):
             return  # a key came first and read it (_ready)
         self._status_ready = True
         self.refresh_status()
+        # pilot.toml changed by hand (another editor, git) is read again while this screen
+        # shows (found walking: a file fixed elsewhere still showed its old problem, and
+        # its keys stayed off)
+        self.set_interval(WATCH_SECONDS, self._reread_if_changed)
         if self.project_file is not None and self.config is None:
             # A broken pilot.toml opens the editor with its problems instead of failing.
             self.action_settings()
@@ -152,6 +160,24 @@ class WelcomeScreen(Screen[None]):
             self.refresh_status()  # back from a screen that may have changed things
             self._remember("home")  # back home: the next run starts here too
 
+    def _file_stamp(self) -> tuple[int, int] | None:
+        """pilot.toml's (mtime, size) as last read, or None when there is none."""
+        file = self.project_file
+        if file is None:
+            try:
+                file = find_project(self.project_arg).file
+            except (ProjectFileUnusable, ProjectNotFound):
+                return None
+        try:
+            found = file.stat()
+        except OSError:
+            return None
+        return found.st_mtime_ns, found.st_size
+
+    def _reread_if_changed(self) -> None:
+        if self.app.screen is self and self._file_stamp() != self._stamp:
+            self.refresh_status()
+
     def refresh_status(self) -> None:
         """Find and check the project file, then show its state and the next step."""
         self.missing = False
@@ -159,12 +185,14 @@ class WelcomeScreen(Screen[None]):
         self.project_file = None
         self._apps_shown = None
         loaded = self._load_project()
+        self._stamp = None if loaded is not None else self._file_stamp()
         if loaded is None:
             self.query_one("#health", Static).add_class("hidden")  # of no project now
             return  # what is wrong with the file is shown
         project, checked = loaded
         self.config = checked.config
         self.project_file = project.file
+        self._stamp = self._file_stamp()
         head = [f"[b]Project file[/b]\n  {escape(str(project.file))}"]
         if checked.report.ok and checked.config is not None:
             lines, next_step = self._project_state(project, checked.config, checked.report)

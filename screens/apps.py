@@ -358,6 +358,13 @@ class NewAppScreen(Screen[None]):
         self.detected: Detected | None = None
         self.suggested = self.query_one("#name", Input).value
         self.source_changed()
+        self.shown: dict[str, object] = {}
+        self.call_after_refresh(self._remember_shown)
+
+    def _remember_shown(self) -> None:
+        from pilot_tui.screens.form_guard import form_values
+
+        self.shown = form_values(self)
 
     @on(Input.Changed, "#path")
     def source_changed(self) -> None:
@@ -426,4 +433,6 @@ class NewAppScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        from pilot_tui.screens.form_guard import leave_form
+
+        leave_form(self, self.shown)

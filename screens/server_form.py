@@ -109,6 +109,8 @@ class ServerFormScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._show_for_home(self.config.server.home)
+        self.shown: dict[str, object] = {}
+        self.call_after_refresh(self._remember_shown)
         # Focusing the first field scrolls it to the top, hiding the title and its label.
         self.call_after_refresh(self.query_one("#server-form").scroll_home, animate=False)
         hint = self.query_one("#allowed_cidrs-hint", Static)
@@ -153,6 +155,7 @@ class ServerFormScreen(Screen[None]):
             return  # the user typed while we looked: theirs wins
         suffix = "/128" if ":" in address else "/32"
         field.value = address + suffix
+        self.shown["allowed_cidrs"] = field.value  # proposed, not typed: no edit to lose
         hint.update(
             f"Prefilled with your address as the internet sees it ({address}); "
             "saved only when you save."
@@ -256,6 +259,7 @@ class ServerFormScreen(Screen[None]):
         assert checked.config is not None
         self.config = checked.config
         keys = ", ".join(k for k, _ in changes)
+        self._remember_shown()  # saved: nothing to lose now
         self.query_one("#form-status", Static).update(f"[green]Saved[/] {keys}")
         self.notify(f"Saved {keys}")
 
@@ -268,5 +272,12 @@ class ServerFormScreen(Screen[None]):
         status.scroll_visible()
         self.notify(f"Not saved: {why}", severity="error")
 
+    def _remember_shown(self) -> None:
+        from pilot_tui.screens.form_guard import form_values
+
+        self.shown.update(form_values(self))
+
     def action_back(self) -> None:
-        self.app.pop_screen()
+        from pilot_tui.screens.form_guard import leave_form
+
+        leave_form(self, self.shown)

@@ -202,3 +202,57 @@ async def test_a_refused_save_is_said_where_it_shows_at_80x24(project):
         assert "Not saved" in str(status.render())
         assert status.region.height >= 1 and status.region.bottom <= 24, status.region
         assert "10.0.0.300" not in project.read_text()
+
+
+async def test_esc_with_unsaved_changes_asks_before_throwing_them_away(project):
+    """Found walking: Esc on the server options form, and on the new-app form, dropped what
+    was typed without a word, where the pilot.toml editor asks. Both ask now; with nothing
+    changed (or all saved), Esc just goes back."""
+    from pilot_tui.screens.apps import NewAppScreen
+    from pilot_tui.screens.form_guard import ConfirmDiscardForm
+    from pilot_tui.screens.welcome import WelcomeScreen
+
+    before = project.read_text()
+    app = create_app(str(project))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("o")
+        form = app.screen
+        assert isinstance(form, ServerFormScreen)
+        await pilot.pause()
+        await pilot.press("escape")  # nothing changed: back at once
+        await pilot.pause()
+        assert isinstance(app.screen, WelcomeScreen)
+        await pilot.press("o")
+        await pilot.pause()
+        form = app.screen
+        form.query_one("#allowed_cidrs", Input).value = "203.0.113.7/32"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDiscardForm)
+        await pilot.press("escape")  # keep editing
+        await pilot.pause()
+        assert app.screen is form
+        assert form.query_one("#allowed_cidrs", Input).value == "203.0.113.7/32"
+        await pilot.press("ctrl+s")  # saved: Esc has nothing to lose
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, WelcomeScreen)
+        assert "203.0.113.7/32" in project.read_text()
+
+        project.write_text(before)
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press("n")
+        await pilot.pause()
+        new = app.screen
+        assert isinstance(new, NewAppScreen)
+        new.query_one("#env", Input).value = "LOG_LEVEL=debug"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDiscardForm)
+        await pilot.click("#discard")
+        await pilot.pause()
+        assert not isinstance(app.screen, NewAppScreen)
+    assert project.read_text() == before

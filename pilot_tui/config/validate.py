@@ -153,6 +153,8 @@ def _syntax_problem(text: str, message: str) -> Problem:
     pair = _PAIR.match(current)
     if "declared twice" in msg or "already set" in msg:
         col = indent  # the header or key itself, not the end of the line
+    elif msg.startswith("a string is not closed") and (opened := _open_quote(current)):
+        col = opened  # (found walking: the column was the line's end, inside a comment)
     elif pair:
         value = pair[2].split("#", 1)[0].strip()
         if re.fullmatch(r"[A-Za-z][\w.:/@-]*", value) and value not in ("true", "false"):
@@ -165,6 +167,28 @@ def _syntax_problem(text: str, message: str) -> Problem:
             )
     key = _context_key(lines, line)
     return Problem((), f"TOML syntax error: {msg}", line=line, col=col, key=key)
+
+
+def _open_quote(line: str) -> int | None:
+    """The column (1-based) of the quote that opens a string left open on ``line``, or
+    None: quotes are followed as TOML reads them ("..." takes backslash escapes, '...'
+    none; a # outside a string starts a comment)."""
+    opened: int | None = None
+    quote = ""
+    escaped = False
+    for i, ch in enumerate(line):
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\" and quote == '"':
+                escaped = True
+            elif ch == quote:
+                quote, opened = "", None
+        elif ch == "#":
+            break
+        elif ch in "\"'":
+            quote, opened = ch, i + 1
+    return opened
 
 
 def _unclosed_opener(text: str, line: int, col: int) -> tuple[int, int]:

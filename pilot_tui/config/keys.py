@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from pilot_tui.config.locate import Path
-from pilot_tui.config.problems import did_you_mean, quote_list
+from pilot_tui.config.problems import did_you_mean
 from pilot_tui.errors import EXIT_INVALID, PilotError
 
 _TOKEN = re.compile(r'\s*(?:"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|([A-Za-z0-9_-]+)|\[(\d+)\])\s*')
@@ -63,8 +63,11 @@ def resolve_apps(parts: list[str | int], data: dict[str, Any]) -> Path:
         )
         if parts[1] not in names:
             known = [n for n in names if isinstance(n, str)]
-            listing = f"; {table}: {quote_list(known)}" if known else f"; there are no {table} yet"
-            raise KeyError_(f'no {noun} named "{parts[1]}"{did_you_mean(parts[1], known)}{listing}')
+            # (worded as every command's unknown app: config.schema.PilotConfig.no_app)
+            listing = f" ({table}: {', '.join(known) or 'none yet'})"
+            raise KeyError_(
+                f'no {noun} "{parts[1]}" in pilot.toml{did_you_mean(parts[1], known)}{listing}'
+            )
         return (table, names.index(parts[1]), *parts[2:])
     return tuple(parts)
 

@@ -242,7 +242,8 @@ def test_get_unknown_key_and_app(cli, project):
     result = cli("config", "get", "aws.regoin")
     assert result.code == 2 and 'did you mean "region"' in result.err
     result = cli("config", "get", "apps.web.path")
-    assert result.code == 2 and 'no app named "web"' in result.err
+    # worded as every other command's unknown app (found walking: two wordings)
+    assert result.code == 2 and 'no app "web" in pilot.toml (apps: none yet)' in result.err
 
 
 def test_get_a_key_that_is_not_set_says_so_not_that_there_is_no_such_key(cli, project):

@@ -176,8 +176,10 @@ class DeployScreen(RunScreen):
             where = (f" at [b]{escape(event.url)}[/b]" if event.url else "") + (
                 f" [dim](simulated: {escape(event.simulated)})[/dim]" if event.simulated else ""
             )
+            # (found walking: a rollback ended "v4 is live", not saying it is v2 again)
+            note = f" ({escape(event.note)})" if event.note else ""
             self._result(
-                f"[green b]{event.release} is live[/]{where} · "
+                f"[green b]{event.release}{note} is live[/]{where} · "
                 f"{event.seconds:.1f}s · "
                 + ("[b]l[/b] follows its logs · " if self.has_logs else "")  # a site has none
                 + "Esc to go back"

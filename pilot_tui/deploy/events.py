@@ -57,6 +57,7 @@ class Released:
     url: str  # what answers; "" when nothing does (a Lambda in the sandbox)
     seconds: float = 0.0
     simulated: str = ""  # the sandbox's made-up address (addresses.py)
+    note: str = ""  # what the release is when it says more than its id: "rollback to v2"
 
 
 Event = StageStarted | StageFinished | StageFailed | Output | Released
@@ -106,5 +107,6 @@ def describe(event: Event) -> str:
         from pilot_tui.deploy.addresses import Address
 
         where = Address(event.url, event.simulated).at()
-        return f"==> {event.app}: release {event.release} is live{where}"
+        note = f" ({event.note})" if event.note else ""
+        return f"==> {event.app}: release {event.release}{note} is live{where}"
     return f"    {event.text}"

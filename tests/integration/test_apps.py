@@ -517,3 +517,26 @@ async def test_ctrl_q_during_a_deploy_asks_stops_it_its_way_and_quits_once_stopp
         assert await until(pilot, ended.is_set)
         assert screen.cancel.is_set()
         assert await until(pilot, lambda: app.return_code == 0)
+
+
+async def test_a_rollback_ends_saying_which_release_it_put_back(project, monkeypatch):
+    """Found walking: a rollback in the app ended "v4 is live", not saying it was v2's
+    image, settings and secrets again (`releases` says "rollback to v2"). The release's
+    note comes with the event, in the CLI's log line too."""
+    from pilot_tui.deploy.events import Released, describe
+    from pilot_tui.screens.deploy import DeployScreen
+    from tests.integration.deploy.test_tui_deploy import text
+
+    monkeypatch.setattr(DeployScreen, "run_engine", lambda self: None)  # events given here
+    back = Released("api", "v4", "http://api.localhost", 2.0, note="rollback to v2")
+    assert describe(back) == "==> api: release v4 (rollback to v2) is live at http://api.localhost"
+    app = create_app(str(project))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        screen = DeployScreen(project, "api", rollback=True)
+        await app.push_screen(screen)
+        screen.handle(back)
+        await pilot.pause()
+        assert "v4 (rollback to v2) is live at http://api.localhost" in text(
+            screen, "#deploy-result"
+        )

@@ -400,6 +400,7 @@ def _record(
             release.url or "",
             log.timer.seconds(),
             release.simulated_url or "",
+            release.note,
         )
     )
     return release

@@ -139,6 +139,13 @@ def release_live(
     done = f"invalidation {invalidation}" if invalidation else "nothing to invalidate"
     log.emit(StageFinished(name, "release", done, seconds))
     log.emit(
-        Released(name, record.id, record.url or "", log.timer.seconds(), record.simulated_url or "")
+        Released(
+            name,
+            record.id,
+            record.url or "",
+            log.timer.seconds(),
+            record.simulated_url or "",
+            record.note,
+        )
     )
     return record

@@ -571,7 +571,7 @@ def _switch(
         done = f"Ctrl+C: the previous release is left running; the next deploy of {name} stops it"
         line(done)
     log.emit(StageFinished(name, "release", done, timer.seconds()))
-    log.emit(Released(name, base.id, live.url or "", log.timer.seconds()))
+    log.emit(Released(name, base.id, live.url or "", log.timer.seconds(), note=live.note))
     return live
 
 

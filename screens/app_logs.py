@@ -90,7 +90,8 @@ class AppLogsScreen(Screen[None]):
                 if first and not fresh:
                     self.app.call_from_thread(
                         self._show,
-                        [f"(no log lines yet in {where}: they appear here as the app runs)"],
+                        # one short line a line: the log pane does not wrap (80 columns)
+                        [f"(no log lines yet in {where}:", " they appear here as the app runs)"],
                         "",
                     )
                 if first and len(fresh) >= logs.limit:  # the app logged more before

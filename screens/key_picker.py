@@ -37,8 +37,8 @@ class KeyPickerScreen(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="key-picker"):
-            yield Label(
-                "[b]Google service-account key[/b] · pick a .json file, or type a path + Enter"
+            yield Label(  # (found walking: cut at 80 columns on one line)
+                "[b]Google service-account key[/b]\npick a .json file, or type a path + Enter"
             )
             yield TextInput(placeholder="~/keys/acme-pilot.json", id="key-path")
             yield Static(id="key-problem", classes="problem")

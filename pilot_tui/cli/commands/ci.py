@@ -38,7 +38,11 @@ CI_ABOUT = (
     "    need, and of the state bucket the history, leases and deploy requests;\n"
     "  - a workload identity pool whose provider admits a push's run of this\n"
     "    workflow on that branch of the repository only, and the account's\n"
-    "    binding to it."
+    "    binding to it.\n"
+    "  The Pilot Server's apps go through `pilot-tui server worker` as on AWS, their\n"
+    "  images through the project's Artifact Registry repository (CI may push\n"
+    "  there; the deployer, which the worker pulls with, is granted it here). No\n"
+    "  pull requests' previews on Google Cloud."
 )
 
 

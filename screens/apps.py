@@ -32,6 +32,8 @@ from pilot_tui.errors import PilotError
 from pilot_tui.screens.footer import PilotFooter
 from pilot_tui.screens.ordered_keys import TextInput
 
+COLUMNS = ("name", "live", "target", "build", "path", "env", "secrets")
+
 
 class AppsScreen(Screen[None]):
     """The apps, each followed by its previews (as this machine's release histories know
@@ -74,7 +76,10 @@ class AppsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#app-list", DataTable)
-        table.add_columns("name", "path", "build", "target", "env", "secrets", "live")
+        # The live release next to the name: at 80 columns the last columns are cut, and
+        # it was the one cut (found walking); each row in full is under the table too.
+        for column in COLUMNS:
+            table.add_column(column, key=column)
         self.refresh_list()
 
     def on_screen_resume(self) -> None:
@@ -97,12 +102,12 @@ class AppsScreen(Screen[None]):
             self.details[app.name] = _detail(app.name, live, app.env, app.secrets)
             table.add_row(
                 app.name,
-                app.path,
-                app.build.kind,
+                f"{live.id} {of_release(live).text()}" if live else "—",
                 app.target.kind,
+                app.build.kind,
+                app.path,
                 ", ".join(app.env) or "—",
                 ", ".join(app.secrets) or "—",
-                f"{live.id} {of_release(live).text()}" if live else "—",
                 key=app.name,
             )
             for full in _preview_histories(state_dir, app.name):
@@ -112,12 +117,12 @@ class AppsScreen(Screen[None]):
                 self.details[full] = _detail(full, live, env, app.secrets)
                 table.add_row(
                     f"└ {full}",
-                    app.path,
-                    app.build.kind,
+                    f"{live.id} {of_release(live).text()}" if live else "—",
                     f"{app.target.kind} preview",
+                    app.build.kind,
+                    app.path,
                     ", ".join(env) or "—",
                     ", ".join(app.secrets) or "—",
-                    f"{live.id} {of_release(live).text()}" if live else "—",
                     key=full,
                 )
         if table.row_count:

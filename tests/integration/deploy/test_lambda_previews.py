@@ -320,9 +320,10 @@ async def test_previews_from_the_apps_screen(fn_project):
         await pilot.press("escape")
         assert app.screen is apps
         table = apps.query_one("#app-list", DataTable)
-        row = table.get_row("fn--feature-login")
-        assert str(row[0]) == "└ fn--feature-login" and str(row[3]) == "lambda preview"
-        assert str(row[-1]).startswith("v1 ")
+        row = "fn--feature-login"
+        assert str(table.get_cell(row, "name")) == "└ fn--feature-login"
+        assert str(table.get_cell(row, "target")) == "lambda preview"
+        assert str(table.get_cell(row, "live")).startswith("v1 ")
 
         table.move_cursor(row=table.get_row_index("fn--feature-login"))
         await pilot.press("r")  # a preview is not rolled back

@@ -52,7 +52,7 @@ async def test_deploy_from_the_apps_screen_then_a_failure_then_cancel(site):
         assert get(port) == "hello v1"
         await pilot.press("escape")
         assert isinstance(app.screen, AppsScreen)
-        live = app.screen.query_one("#app-list", DataTable).get_row("hello")[-1]
+        live = app.screen.query_one("#app-list", DataTable).get_cell("hello", "live")
         assert str(live).startswith("v1 http://hello.localhost")
 
         # A release that never gets healthy: pinned with its own last lines; v1 serves on.

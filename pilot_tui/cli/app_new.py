@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pilot_tui.app_questions import (
     QUESTIONS,
@@ -20,6 +20,9 @@ from pilot_tui.cli.common import error, load_valid, say
 from pilot_tui.cli.invocation import pilot_command
 from pilot_tui.deploy.targets import kinds_for, runs_handlers, suggested_kind
 from pilot_tui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, framed
+
+if TYPE_CHECKING:
+    from pilot_tui.deploy.build.stack import Detected
 
 
 def _say_if_image_function(table: dict[str, Any], folder: Path) -> None:
@@ -46,8 +49,7 @@ def run(ns: argparse.Namespace) -> int:
     pf, config = loaded
     root = pf.path.parent
     taken = {a.name for a in config.apps}
-    refused = _refused(ns, taken, pf.display)
-    if refused is not None:  # said before any question (found walking)
+    if (refused := _refused(ns, taken, pf.display)) is not None:  # said before any question
         error(refused)
         return EXIT_INVALID
     given: dict[str, str] = {
@@ -89,6 +91,12 @@ def run(ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     with framed("not saved: ", exit_code=EXIT_FAILED):  # refused, or changed meanwhile
         pf.save(text)
+    _say_added(root, table, detected)
+    return EXIT_OK
+
+
+def _say_added(root: Path, table: dict[str, Any], detected: Detected | None) -> None:
+    """What was added, what is missing for a deploy, and the command that deploys it."""
     why = f" ({detected.reason})" if detected is not None else ""
     folder = root / str(table["path"])
     if not folder.is_dir():  # (found walking: added without a word, failing at deploy)
@@ -100,7 +108,6 @@ def run(ns: argparse.Namespace) -> int:
         f"target {table['target']['kind']}. Deploy it: {pilot_command()} deploy "
         f"{table['name']}\n"
     )
-    return EXIT_OK
 
 
 def _refused(ns: argparse.Namespace, taken: set[str], where: str) -> str | None:

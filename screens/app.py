@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from pilot_tui import __version__
+from pilot_tui.screens.running import RunningWork
 from pilot_tui.screens.sandboxes import AppSandboxes
 from pilot_tui.screens.welcome import WelcomeScreen
 
@@ -30,6 +31,7 @@ class PilotApp(App[int]):
         self.project_arg = project
         self.sandbox = sandbox
         self.sandboxes = AppSandboxes()  # the ones this run starts; stopped at its exit
+        self.running = RunningWork()  # its screens' long work, until each ends
         if sandbox:
             self.sub_title = f"v{__version__} · sandbox (no cloud account)"
 
@@ -98,41 +100,64 @@ class PilotApp(App[int]):
     _stopping = False  # a quit asked while work ran: the work is being stopped first
 
     async def action_quit(self) -> None:
-        """Quit; with a deploy or Terraform run under way, ask first, stop it its own way
-        and quit once it has stopped (found walking: the app closed to a blank terminal
-        that sat there for a minute while a deploy's watch ran on). Ctrl+Q again while it
-        stops quits at once."""
-        from pilot_tui.screens.run_screen import ConfirmCancel, RunScreen
+        """Quit; with a deploy, Terraform run or backup under way (its screen open or not),
+        ask first, stop it its own way and quit once it has stopped (found walking: the app
+        closed to a blank terminal that sat there for a minute while a deploy's watch ran
+        on). Ctrl+Q again while it stops asks whether to quit now, saying what that
+        leaves."""
+        from pilot_tui.screens.run_screen import ConfirmQuit, ConfirmQuitNow
+        from pilot_tui.screens.running import app_running
 
-        busy = [s for s in self.screen_stack if isinstance(s, RunScreen) and s.busy()]
-        if not busy or self._stopping:
+        running = app_running(self).screens()
+        if not running:
             self.exit(0)
             return
-        if isinstance(self.screen, ConfirmCancel):
+        if isinstance(self.screen, (ConfirmQuit, ConfirmQuitNow)):
             return  # already asking
+        said = "; ".join(screen.running() for screen in running)
+        if self._stopping:
+            self.push_screen(
+                ConfirmQuitNow(
+                    f"Still stopping: {said}. Quit now? "
+                    + "; ".join(screen.stop_now_leaves() for screen in running),
+                    "Quit now",
+                    "Keep waiting",
+                ),
+                lambda now: self._quit_now(now, said),
+            )
+            return
 
         def decided(stop: bool | None) -> None:
             if not stop:
                 return
             self._stopping = True
-            for screen in busy:
+            for screen in running:
                 screen.stop_for_quit()
             self.notify(
-                "Stopping what runs; Pilot quits once it has (Ctrl+Q again quits now).",
+                "Stopping what runs; Pilot quits once it has (Ctrl+Q again to quit sooner).",
                 timeout=30,
             )
             self.set_interval(0.2, self._quit_when_stopped)
 
-        running = "; ".join(screen.running() for screen in busy)
         self.push_screen(
-            ConfirmCancel(f"{running}. Stop it and quit?", "Stop and quit", "Keep going"),
-            decided,
+            ConfirmQuit(f"{said}. Stop it and quit?", "Stop and quit", "Keep going"), decided
         )
 
-    def _quit_when_stopped(self) -> None:
-        from pilot_tui.screens.run_screen import RunScreen
+    def _quit_now(self, now: bool | None, said: str) -> None:
+        from pilot_tui.screens.running import app_running
 
-        if not any(isinstance(s, RunScreen) and s.busy() for s in self.screen_stack):
+        if not now:
+            return
+        for screen in app_running(self).screens():
+            screen.stop_now()
+        # (said after the app's screen is gone: the process still waits for the work's
+        # threads, and a blank terminal must say why)
+        self.exit(0, message=f"pilot-tui: waiting for the work under way to stop ({said})")
+
+    def _quit_when_stopped(self) -> None:
+        from pilot_tui.screens.running import app_running
+
+        if not app_running(self).screens():
             self.exit(0)
 
     def on_unmount(self) -> None:

@@ -29,7 +29,7 @@ from pilot_tui.project import Project
 from pilot_tui.screens.colorlog import ColorLog
 from pilot_tui.screens.failures import ErrorPanel, worker_failure
 from pilot_tui.screens.footer import PilotFooter
-from pilot_tui.screens.run_screen import LOG_LINES, RunScreen
+from pilot_tui.screens.run_screen import LOG_LINES, RunScreen, tracked
 from pilot_tui.wording import plural
 
 if TYPE_CHECKING:
@@ -274,6 +274,7 @@ class DataScreen(RunScreen):
         self.run_action(action, name)
 
     @work(thread=True, exclusive=True, group="data", name="the run", exit_on_error=False)
+    @tracked
     def run_action(self, action: str, name: str) -> str:
         from pilot_tui.data import managed_client, restore
         from pilot_tui.data.backups import BackupError

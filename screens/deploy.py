@@ -39,7 +39,7 @@ from pilot_tui.project import Project
 from pilot_tui.screens.colorlog import ColorLog, colour_level
 from pilot_tui.screens.failures import ErrorPanel
 from pilot_tui.screens.footer import PilotFooter
-from pilot_tui.screens.run_screen import LOG_LINES, STATES, ConfirmCancel, RunScreen
+from pilot_tui.screens.run_screen import LOG_LINES, STATES, ConfirmCancel, RunScreen, tracked
 
 # The stages' columns but the detail, and their widths ("– not needed" is 12 wide); the
 # detail takes what is left, wrapped, and never less than DETAIL_MIN.
@@ -123,7 +123,12 @@ class DeployScreen(RunScreen):
             table.add_row(*cells, key=stage, height=None)
 
     @work(thread=True, exclusive=True, group="deploy", name="deploy", exit_on_error=False)
+    @tracked
     def run_engine(self) -> object:
+        return self._deploy()
+
+    def _deploy(self) -> object:
+        """The deploy, rollback or preview, through the engine (in the worker's thread)."""
         from pilot_tui.deploy.session import open_deployer
         from pilot_tui.screens.project_config import effective_config
 
@@ -250,6 +255,9 @@ class DeployScreen(RunScreen):
 
     def stop_for_quit(self) -> None:
         self.cancel.set()  # (the watch of a live release ends at its next check, too)
+
+    def stop_now_leaves(self) -> str:
+        return "the deploy stops at its next step, as asked (a live release stays live)"
 
     def ask_to_cancel(self) -> None:
         def stop() -> None:

@@ -12,9 +12,12 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from textual import on
 from textual.app import ComposeResult
@@ -27,6 +30,7 @@ from textual.worker import Worker, WorkerState
 
 from pilot_tui.screens.colorlog import ColorLog
 from pilot_tui.screens.failures import ErrorPanel
+from pilot_tui.screens.running import app_running
 from pilot_tui.screens.sandboxes import app_sandboxes
 
 LOG_LINES = 5000  # the log pane keeps the newest ones
@@ -68,6 +72,37 @@ class ConfirmCancel(ModalScreen[bool]):
     @on(Button.Pressed)
     def answer(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "stop")
+
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def tracked(method: Method) -> Method:
+    """A RunScreen worker's body, counted by the app as running work from its first line
+    to its last (RunScreen.working): under @work, on the method it runs."""
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def run_async(self: RunScreen, *args: Any, **kwargs: Any) -> Any:
+            with self.working():
+                return await method(self, *args, **kwargs)
+
+        return cast(Method, run_async)
+
+    @functools.wraps(method)
+    def run(self: RunScreen, *args: Any, **kwargs: Any) -> Any:
+        with self.working():
+            return method(self, *args, **kwargs)
+
+    return cast(Method, run)
+
+
+class ConfirmQuit(ConfirmCancel):
+    """Ctrl+Q while work runs: stop it and quit once it has stopped?"""
+
+
+class ConfirmQuitNow(ConfirmCancel):
+    """Ctrl+Q again while that work stops: quit now, with what that breaks said?"""
 
 
 class RunScreen(Screen[None]):
@@ -161,12 +196,24 @@ class RunScreen(Screen[None]):
     def cancellable(self) -> bool:
         return self.busy()
 
+    def working(self) -> AbstractContextManager[None]:
+        """Around a worker's body: the app counts the work as running until it ends."""
+        return app_running(self.app).of(self)
+
     def running(self) -> str:
         """What runs, said to a person asked whether to quit: "A deploy of api runs"."""
         return "Work is under way"
 
     def stop_for_quit(self) -> None:
         """Stop the work because the app quits (already asked): the screen's own way."""
+        return None
+
+    def stop_now_leaves(self) -> str:
+        """What quitting at once leaves of this work (said before Ctrl+Q again quits)."""
+        return "it ends when its current step does"
+
+    def stop_now(self) -> None:
+        """Ctrl+Q again, answered: stop at once where that can be done."""
         return None
 
     def ask_to_cancel(self) -> None:

@@ -40,7 +40,7 @@ from pilot_tui.screens.colorlog import ColorLog, colour_level
 from pilot_tui.screens.failures import ErrorPanel
 from pilot_tui.screens.footer import PilotFooter
 from pilot_tui.screens.project_config import sandbox_forced
-from pilot_tui.screens.run_screen import LOG_LINES, STATES, ConfirmCancel, RunScreen
+from pilot_tui.screens.run_screen import LOG_LINES, STATES, ConfirmCancel, RunScreen, tracked
 from pilot_tui.screens.sandboxes import app_sandboxes
 from pilot_tui.screens.server_view import (
     ConfirmDestroy,
@@ -302,6 +302,14 @@ class ServerScreen(RunScreen):
             self.interrupt.request()
             self.log_line(interrupt_message(1, self.server.in_flight()))
 
+    def stop_now_leaves(self) -> str:
+        in_flight = self.server.in_flight()
+        what = f" ({', '.join(in_flight)})" if in_flight else ""
+        return f"Terraform is killed: what it is creating{what} may be left outside its state"
+
+    def stop_now(self) -> None:
+        self.interrupt.kill()
+
     def ask_to_cancel(self) -> None:
         if self.interrupt.count:
             # Already stopping: Terraform waits for the cloud calls in flight. Killing it
@@ -335,6 +343,7 @@ class ServerScreen(RunScreen):
         self.log_line(interrupt_message(KILL_AT, {}))
 
     @work(exclusive=True, group="terraform", name="terraform plan", exit_on_error=False)
+    @tracked
     async def run_plan(self, destroy: bool) -> tuple[Plan, RunResult]:
         self.interrupt = self.server.interrupt = Interrupt()
         self.error_panel.clear()
@@ -355,6 +364,7 @@ class ServerScreen(RunScreen):
             self.record_sandbox(self.state_dir)
 
     @work(exclusive=True, group="terraform", name="teardown", exit_on_error=False)
+    @tracked
     async def run_teardown(self, plan: Plan, inv: Inventory) -> Inventory:
         """Remove the listed things step by step (the rows follow), then scan again."""
         import asyncio
@@ -422,6 +432,7 @@ class ServerScreen(RunScreen):
             self._advance()
 
     @work(exclusive=True, group="terraform", name="terraform apply", exit_on_error=False)
+    @tracked
     async def run_apply(self, plan: Plan) -> RunResult:
         self.interrupt = self.server.interrupt = Interrupt()
         self.done = 0

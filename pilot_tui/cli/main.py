@@ -68,21 +68,7 @@ def run_app(project: str | None, *, sandbox: bool = False) -> int:
 
     app = create_app(project, sandbox=sandbox)
     app.run()
-    _say_what_still_stops()
     return app.return_code or EXIT_OK
-
-
-def _say_what_still_stops() -> None:
-    """After the app closed: work still stopping (a thread the exit waits for) is said,
-    never a blank terminal that sits there."""
-    import threading
-
-    if any(
-        t.is_alive() and not t.daemon
-        for t in threading.enumerate()
-        if t is not threading.current_thread()
-    ):
-        sys.stderr.write("pilot-tui: waiting for the work under way to stop…\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

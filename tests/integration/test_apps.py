@@ -478,45 +478,89 @@ async def test_ctrl_q_during_a_deploy_asks_stops_it_its_way_and_quits_once_stopp
     """Found walking: Ctrl+Q while a deploy's watch ran closed the app to a blank terminal,
     which sat there a minute (the watch ran on in its thread) with nothing said. Now the app
     asks, sets the deploy's cancel token (the watch ends at its next check) and quits once
-    the work has stopped. Stand-in, said so: the deploy's worker is one that runs until its
-    token is set, as the engine's watch of a live release does; the screen is real."""
+    the work has stopped; also when the deploy screen was left with Esc while its release
+    was watched (review: that one quit unasked). Stand-in, said so: the deploy's body is
+    one that runs until its token is set, as the engine's watch of a live release does;
+    the screen, its worker and the app are real."""
     import threading
 
     from pilot_tui.screens.deploy import DeployScreen
-    from pilot_tui.screens.run_screen import ConfirmCancel
+    from pilot_tui.screens.run_screen import ConfirmQuit
     from tests.integration.deploy.test_tui_deploy import until
 
     ended = threading.Event()
 
     def watched_until_cancelled(self: DeployScreen) -> None:
-        def watch() -> None:
-            while not self.cancel.is_set():
-                threading.Event().wait(0.05)
-            ended.set()
+        while not self.cancel.is_set():
+            threading.Event().wait(0.05)
+        ended.set()
 
-        self.run_worker(watch, thread=True, group="deploy", name="deploy", exit_on_error=False)
-
-    monkeypatch.setattr(DeployScreen, "run_engine", watched_until_cancelled)
+    monkeypatch.setattr(DeployScreen, "_deploy", watched_until_cancelled)
     app = create_app(str(project))
     async with app.run_test() as pilot:
         await pilot.pause()
+        home = app.screen
         screen = DeployScreen(project, "api")
         await app.push_screen(screen)
         await pilot.pause()
         assert screen.busy()
+        screen.outcome = "http://api.localhost"  # released: Esc goes back, the watch runs on
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is home and not ended.is_set()
         await pilot.press("ctrl+q")
-        assert await until(pilot, lambda: isinstance(app.screen, ConfirmCancel))
+        assert await until(pilot, lambda: isinstance(app.screen, ConfirmQuit))
         question = str(app.screen.query_one("Label").render())
         assert "A deploy of api is under way" in question and "Stop it and quit?" in question
         await pilot.press("escape")  # keep going: nothing stopped, still open
         await pilot.pause(0.3)
-        assert app.screen is screen and not screen.cancel.is_set() and screen.busy()
+        assert app.screen is home and not screen.cancel.is_set() and not ended.is_set()
         await pilot.press("ctrl+q")
-        assert await until(pilot, lambda: isinstance(app.screen, ConfirmCancel))
+        assert await until(pilot, lambda: isinstance(app.screen, ConfirmQuit))
         await pilot.click("#stop")
         assert await until(pilot, ended.is_set)
         assert screen.cancel.is_set()
         assert await until(pilot, lambda: app.return_code == 0)
+
+
+async def test_ctrl_q_again_while_work_stops_asks_to_quit_now_saying_what_that_leaves(
+    project, monkeypatch
+):
+    """Review: "Ctrl+Q again quits now" would have ended the app under work still stopping
+    (Terraform killed halfway, unsaid). It asks, saying what quitting now leaves, and quits
+    with a line that says what the process still waits for. Stand-in as above: a deploy
+    whose body ignores its token until released by the test."""
+    import threading
+
+    from pilot_tui.screens.deploy import DeployScreen
+    from pilot_tui.screens.run_screen import ConfirmQuit, ConfirmQuitNow
+    from tests.integration.deploy.test_tui_deploy import until
+
+    release = threading.Event()
+    monkeypatch.setattr(DeployScreen, "_deploy", lambda self: release.wait(10))
+    app = create_app(str(project))
+    try:
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            await app.push_screen(DeployScreen(project, "api"))
+            await pilot.pause()
+            await pilot.press("ctrl+q")
+            assert await until(pilot, lambda: isinstance(app.screen, ConfirmQuit))
+            await pilot.click("#stop")
+            await pilot.pause(0.5)
+            assert app.return_code is None  # still stopping: not quit
+            await pilot.press("ctrl+q")
+            assert await until(pilot, lambda: isinstance(app.screen, ConfirmQuitNow))
+            question = str(app.screen.query_one("Label").render())
+            assert "Still stopping: A deploy of api" in question
+            assert "a live release stays live" in question
+            await pilot.click("#stop")
+            assert await until(pilot, lambda: app.return_code == 0)
+            assert "waiting for the work under way to stop (A deploy of api" in str(
+                app._exit_renderables
+            )
+    finally:
+        release.set()
 
 
 async def test_a_rollback_ends_saying_which_release_it_put_back(project, monkeypatch):

@@ -38,6 +38,11 @@ _FRIENDLIER = (
         re.compile(r"Illegal character '\\n'"),
         "a string is not closed on this line (its closing quote is missing)",
     ),
+    # (review: a 'literal' or a multi-line string left open was said at the file's end)
+    (
+        re.compile(r"^(Expected \"'\"|Unterminated string)$"),
+        "a string is not closed on this line (its closing quote is missing)",
+    ),
     (re.compile(r"Invalid value"), "invalid value"),
     (re.compile(r"Invalid statement"), "invalid statement"),
 )
@@ -142,12 +147,14 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
 def _syntax_problem(text: str, message: str) -> Problem:
     match = _AT.match(message)
     line, col = (int(match["line"]), int(match["col"])) if match else (1, 1)
-    msg = match["msg"] if match else message
+    msg = match["msg"] if match else message.removesuffix(" (at end of document)")
     for pattern, replacement in _FRIENDLIER:
         msg = pattern.sub(replacement, msg)
     lines = text.splitlines()
     if msg.startswith("Unclosed"):  # point at the bracket that was never closed
         line, col = _unclosed_opener(text, line, col)
+    if msg.startswith("a string is not closed") and not match:  # "(at end of document)"
+        line = next((n for n, x in enumerate(lines, 1) if _open_quote(x)), line)
     current = lines[line - 1] if 0 < line <= len(lines) else ""
     indent = len(current) - len(current.lstrip()) + 1
     pair = _PAIR.match(current)
@@ -176,7 +183,18 @@ def _open_quote(line: str) -> int | None:
     opened: int | None = None
     quote = ""
     escaped = False
+    skip = 0
     for i, ch in enumerate(line):
+        if skip:
+            skip -= 1
+            continue
+        triple = line[i : i + 3]
+        if not quote and triple in ('"""', "\'\'\'"):  # a multi-line string, one unit
+            end = line.find(triple, i + 3)
+            if end == -1:
+                return i + 1  # opened here, closed on a later line if at all
+            skip = end + 2 - i
+            continue
         if quote:
             if escaped:
                 escaped = False

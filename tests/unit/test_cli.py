@@ -672,3 +672,20 @@ def test_server_destroy_lists_every_release_history_and_says_what_it_keeps(proje
     assert capsys.readouterr().out == (
         "Kept on this machine, yours to delete: .pilot/secrets/ (your apps' secret values).\n"
     )
+
+
+def test_a_rollback_waiting_for_a_deploy_leaves_the_choice_to_after_the_wait(cli, project):
+    """Review: the early "nothing to roll back to" refused `rollback APP --wait N` queued
+    behind a teammate's deploy that would make a release to go back from. With --wait
+    (or in a CI run, whose request queues behind others) and no release named, the choice
+    is made after the wait, under the lease, as before."""
+    from pilot_tui.deploy import history
+
+    site = 'build = { kind = "static" }, target = { kind = "s3-cloudfront" }'
+    assert cli("config", "set", "apps", f'[{{ name = "docs", path = ".", {site} }}]').code == 0
+    v1 = history.Release("v1", "docs", "site", "sha256:1", "2026-12-06T10:00:00Z", "live")
+    history.save(project.parent / ".pilot", "docs", [v1])
+    waited = cli("rollback", "docs", "--wait", "1")
+    # not refused before the wait: chosen after it (none made meanwhile: said then, exit 2)
+    assert not waited.err.startswith("pilot-tui: error: docs: nothing to roll back to"), waited.err
+    assert "release failed: nothing to roll back to" in waited.err and waited.code == 2

@@ -184,15 +184,16 @@ class WelcomeScreen(Screen[None]):
         self.config = None
         self.project_file = None
         self._apps_shown = None
+        # taken before the read: a save between the two is seen by the next look (review)
+        stamp = self._file_stamp()
         loaded = self._load_project()
-        self._stamp = None if loaded is not None else self._file_stamp()
+        self._stamp = stamp
         if loaded is None:
             self.query_one("#health", Static).add_class("hidden")  # of no project now
             return  # what is wrong with the file is shown
         project, checked = loaded
         self.config = checked.config
         self.project_file = project.file
-        self._stamp = self._file_stamp()
         head = [f"[b]Project file[/b]\n  {escape(str(project.file))}"]
         if checked.report.ok and checked.config is not None:
             lines, next_step = self._project_state(project, checked.config, checked.report)

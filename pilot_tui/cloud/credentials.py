@@ -260,12 +260,14 @@ def credential_report(
             said = "; the sandbox's emulators were stopped: started them for this check" + (
                 ", and stopped them after it" if stop else " (`pilot-tui sandbox stop` stops them)"
             )
-        checks = (
-            ("aws", aws_url, check_aws(None, cfg.aws.region, aws_url, sandbox=True)),
-            ("gcp", gcs_url, check_gcp("sandbox", None, api_endpoint=gcs_url)),
-        )
-        if stop:
-            sandbox.stop()
+        try:
+            checks = (
+                ("aws", aws_url, check_aws(None, cfg.aws.region, aws_url, sandbox=True)),
+                ("gcp", gcs_url, check_gcp("sandbox", None, api_endpoint=gcs_url)),
+            )
+        finally:  # (review: a check that raised left them running)
+            if stop:
+                sandbox.stop()
         for cloud, url, checked in checks:
             add((cloud, "sandbox", url), replace(checked, message=checked.message + said), True)
     for found in find_aws():

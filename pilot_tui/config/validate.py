@@ -189,7 +189,7 @@ def _open_quote(line: str) -> int | None:
             skip -= 1
             continue
         triple = line[i : i + 3]
-        if not quote and triple in ('"""', "\'\'\'"):  # a multi-line string, one unit
+        if not quote and triple in ('"""', "'''"):  # a multi-line string, one unit
             end = line.find(triple, i + 3)
             if end == -1:
                 return i + 1  # opened here, closed on a later line if at all

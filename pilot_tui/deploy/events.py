@@ -57,7 +57,7 @@ class Released:
     url: str  # what answers; "" when nothing does (a Lambda in the sandbox)
     seconds: float = 0.0
     simulated: str = ""  # the sandbox's made-up address (addresses.py)
-    note: str = ""  # what the release is when it says more than its id: "rollback to v2"
+    note: str = ""  # a rollback's "rollback to v2" (release_note): what it put back
 
 
 Event = StageStarted | StageFinished | StageFailed | Output | Released
@@ -110,3 +110,9 @@ def describe(event: Event) -> str:
         note = f" ({event.note})" if event.note else ""
         return f"==> {event.app}: release {event.release}{note} is live{where}"
     return f"    {event.text}"
+
+
+def release_note(note: str) -> str:
+    """What a Released event says of a release's note: a rollback's (which release it put
+    back); a site's "3 files changed; ..." and the like stay in `releases`."""
+    return note if note.startswith("rollback to ") else ""

@@ -12,7 +12,8 @@ Server screen show that list, ask once, and ``execute`` removes it step by step:
 3. deployer: the IAM user, its access keys and the execution roles setup made;
 4. server: Terraform destroys what its state holds;
 5. state: the state bucket and lock table (kept with ``keep_state``);
-6. local: .pilot/ records of live things (releases, outputs, deployer keys).
+6. local: .pilot/ records of what was made (release histories, outputs, deployer keys);
+   what stays on purpose (secrets' values, database passwords, the SSH key) is said.
 
 Afterwards ``scan`` runs again: what it still finds is what remains.
 

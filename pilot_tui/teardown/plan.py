@@ -233,14 +233,33 @@ async def remaining(teardown: Teardown, server: Server | None) -> Inventory:
 
 def kept_here(state_dir: Path) -> list[str]:
     """What a destroy leaves on this machine on purpose, said after it: the apps' secret
-    values (the next server's deploys use them) and the server's SSH key."""
+    values and the databases' passwords (the next server's deploys use them), backups
+    downloaded here, the server's SSH key, and a release history's conflicting copies."""
     from pilot_tui.provision.keys import KEY_NAME
+
+    def held(folder: Path, pattern: str = "*") -> bool:
+        return folder.is_dir() and any(p.is_file() for p in folder.rglob(pattern))
 
     return [
         f"{where} ({what})"
-        for path, where, what in (
-            (state_dir / "secrets", ".pilot/secrets/", "your apps' secret values"),
-            (state_dir / "keys" / KEY_NAME, f".pilot/keys/{KEY_NAME}", "the server's SSH key"),
+        for there, where, what in (
+            (held(state_dir / "secrets"), ".pilot/secrets/", "your apps' secret values"),
+            (
+                held(state_dir / "databases", "*.password"),
+                ".pilot/databases/",
+                "the databases' passwords",
+            ),
+            (held(state_dir / "backups"), ".pilot/backups/", "backups kept on this machine"),
+            (
+                (state_dir / "keys" / KEY_NAME).is_file(),
+                f".pilot/keys/{KEY_NAME}",
+                "the server's SSH key",
+            ),
+            (
+                held(state_dir / "releases", "*.conflict-*.json"),
+                ".pilot/releases/*.conflict-*.json",
+                "release records that conflicted with the shared history",
+            ),
         )
-        if path.exists()
+        if there
     ]

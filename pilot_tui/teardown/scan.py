@@ -238,6 +238,8 @@ def local_records(state_dir: Path) -> list[Thing]:
 
     found = []
     for path in sorted((state_dir / "releases").glob("*.json")):
+        if "." in path.stem:  # APP.conflict-TIME.json: a conflict's only copy, kept (review)
+            continue
         # Every app's history: one with nothing live named images the destroy removed
         # (found walking: a failed first deploy's record stayed, "What remains: nothing")
         live = history.live_release(state_dir, path.stem) is not None

@@ -572,7 +572,12 @@ async def test_a_rollback_ends_saying_which_release_it_put_back(project, monkeyp
     from tests.integration.deploy.test_tui_deploy import text
 
     monkeypatch.setattr(DeployScreen, "run_engine", lambda self: None)  # events given here
+    from pilot_tui.deploy.events import release_note
+
     back = Released("api", "v4", "http://api.localhost", 2.0, note="rollback to v2")
+    # only a rollback's note rides on the event (review: a site's "3 files changed; ...")
+    assert release_note("3 files changed; DNS: none") == ""
+    assert release_note("rollback to v2") == "rollback to v2"
     assert describe(back) == "==> api: release v4 (rollback to v2) is live at http://api.localhost"
     app = create_app(str(project))
     async with app.run_test() as pilot:

@@ -665,12 +665,20 @@ def test_server_destroy_lists_every_release_history_and_says_what_it_keeps(proje
         "v1", "web", "pilot/acme-web:1", "sha256:1", "2026-12-06T10:00:00Z", "failed"
     )
     history.save(state_dir, "web", [failed])
-    [record] = [t for t in local_records(state_dir) if t.app == "web"]
+    # a conflict's copy is the only one: kept, and said (review: listed as an app, deleted)
+    conflict = state_dir / "releases" / "web.conflict-20261206T100000Z.json"
+    conflict.write_text("[]")
+    [record] = [t for t in local_records(state_dir) if t.name.startswith(".pilot/releases/")]
     assert record.name == ".pilot/releases/web.json" and "nothing live" in record.found
+    (state_dir / "secrets").mkdir(parents=True, exist_ok=True)
+    _show_kept_here(state_dir)
+    assert "secrets" not in capsys.readouterr().out  # an empty folder holds nothing to keep
     secrets.store(state_dir, "web", "API_KEY", "value")
     _show_kept_here(state_dir)
     assert capsys.readouterr().out == (
-        "Kept on this machine, yours to delete: .pilot/secrets/ (your apps' secret values).\n"
+        "Kept on this machine, yours to delete: .pilot/secrets/ (your apps' secret values), "
+        ".pilot/releases/*.conflict-*.json (release records that conflicted with the shared "
+        "history).\n"
     )
 
 

@@ -40,6 +40,7 @@ from pilot_tui.deploy.events import (
     StageFinished,
     StageStarted,
     Timer,
+    release_note,
 )
 from pilot_tui.deploy.registry import (
     Registry,
@@ -400,7 +401,7 @@ def _record(
             release.url or "",
             log.timer.seconds(),
             release.simulated_url or "",
-            release.note,
+            release_note(release.note),
         )
     )
     return release

@@ -18,7 +18,7 @@ from pilot_tui.config.schema import AppSettings, GcsCdnTarget, S3CloudFrontTarge
 from pilot_tui.deploy import history
 from pilot_tui.deploy.build.site_files import Changes, Remote, SiteFile
 from pilot_tui.deploy.context import Context, DeployContext, RunLog
-from pilot_tui.deploy.events import Released, StageFinished
+from pilot_tui.deploy.events import Released, StageFinished, release_note
 from pilot_tui.errors import PilotError
 
 Manifest = dict[str, list[str]]  # key -> [md5, content type, cache control, version id]
@@ -145,7 +145,7 @@ def release_live(
             record.url or "",
             log.timer.seconds(),
             record.simulated_url or "",
-            record.note,
+            release_note(record.note),
         )
     )
     return record

@@ -31,6 +31,7 @@ from pilot_tui.deploy.events import (
     StageFinished,
     StageStarted,
     Timer,
+    release_note,
 )
 from pilot_tui.deploy.host import DockerTarget
 from pilot_tui.deploy.interrupts import HeldInterrupt
@@ -571,7 +572,9 @@ def _switch(
         done = f"Ctrl+C: the previous release is left running; the next deploy of {name} stops it"
         line(done)
     log.emit(StageFinished(name, "release", done, timer.seconds()))
-    log.emit(Released(name, base.id, live.url or "", log.timer.seconds(), note=live.note))
+    log.emit(
+        Released(name, base.id, live.url or "", log.timer.seconds(), note=release_note(live.note))
+    )
     return live
 
 

@@ -15,13 +15,14 @@ import re
 from pilot_tui.cloud.errors import CloudError
 from pilot_tui.cloud.gcp_api import ApiRequest, Transport, exists_ok, gone_ok, wait_operation
 from pilot_tui.naming import labels, project_resource
+from pilot_tui.netinfo import LOOPBACK_HOST_PORT
 
 REGISTRY_API = "https://artifactregistry.googleapis.com/v1/"
 SECRETS_API = "https://secretmanager.googleapis.com/v1/"
 # A stand-in of Artifact Registry's API on this machine (none of Google's runs offline):
 # http://127.0.0.1:PORT/v1/. Loopback only: the deployer's token goes with each request.
 REGISTRY_API_OVERRIDE = "PILOT_ARTIFACT_REGISTRY_API"
-LOOPBACK_API = re.compile(r"http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?/[A-Za-z0-9/._-]*")
+LOOPBACK_API = re.compile(rf"http://{LOOPBACK_HOST_PORT}/[A-Za-z0-9/._-]*")
 
 
 # -- Artifact Registry -----------------------------------------------------------------

@@ -25,6 +25,7 @@ from pilot_tui import redact
 from pilot_tui.cloud.aws_errors import converted
 from pilot_tui.errors import PilotError
 from pilot_tui.naming import project_tags
+from pilot_tui.netinfo import LOOPBACK_HOST_PORT
 from pilot_tui.wording import counted
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ class Registry:
         return f"{self.name}:{tag}"
 
 
-LOOPBACK_HOST = re.compile(r"(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?")
+LOOPBACK_HOST = re.compile(LOOPBACK_HOST_PORT)
 
 
 def loopback_override() -> str | None:

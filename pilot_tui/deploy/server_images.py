@@ -1,5 +1,6 @@
 """Where CI runs' images of the Pilot Server's apps go: the registry of the cloud the runs
-act on (from_ci.ci_cloud), one class per cloud, chosen in one place (server_images).
+act on (ci_cloud: the state bucket's), one class per cloud, chosen in one place
+(server_images).
 
 A run pushes the image it built there; the deploy worker pulls it by digest (it builds
 nothing) and expires what no release needs any more; `app destroy` deletes what is left.
@@ -149,7 +150,9 @@ class ArtifactImages(ServerImages):
     """Google Cloud: the project's Artifact Registry repository (pilot-PROJECT, as Cloud
     Run's images), one package per app; a preview's images in its app's package, tagged
     with its name. Artifact Registry has no count-based expiry of one package's images:
-    the worker deletes the older versions itself."""
+    the worker deletes the older versions itself. (No pull request's run pushes here: should
+    one ever, its previews need a package of their own, as ECR's previews' repository is,
+    for the worker's check that a request's image is the app's own to mean anything.)"""
 
     cloud = "gcp"
     where = "Artifact Registry"

@@ -104,6 +104,9 @@ class DeployScreen(RunScreen):
         self.call_after_refresh(self._show_stages)  # once the table has its new width
 
     def _set_stage(self, stage: str, state: str, *, took: str = "", detail: str = "") -> None:
+        cells = self.stages.get(stage)
+        if cells is None:  # not a row of the table ("rollback": choosing the release);
+            return  # its failure is pinned above the log all the same
         cells = self.stages[stage]
         cells[1] = state
         cells[2] = took or cells[2]

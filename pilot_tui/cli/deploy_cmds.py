@@ -305,15 +305,13 @@ def rollback(ns: argparse.Namespace) -> int:
             # (found walking: it pulled the edge's image first, then said "release failed")
             error(f"{ns.app} has no releases yet: nothing to roll back (pilot-tui deploy {ns.app})")
             return EXIT_INVALID
-        # One named never made, or never live, or none to go back to: bad input, said
-        # before anything runs. None named, the release is chosen again under the lease:
-        # a deploy waited for (--wait, or queued before a CI run's request) may make one,
-        # so "nothing to go back to" is then left to that choice (review).
-        from pilot_tui.cloud.oidc_exchange import in_github_actions
-
-        later = ns.release is None and (ns.wait > 0 or in_github_actions())
+        # One named never made, or never live: bad input, said before anything runs.
+        # None named, the release is chosen under the lease: a deploy under way (a CI
+        # run's, or one waited for) may make one to go back from, and the lease says who
+        # deploys (review); nothing to go back to is then said as the rollback's own
+        # failure, exit 2.
         try:
-            if not later:
+            if ns.release is not None:
                 history.rollback_candidate(records, ns.release, ns.app)
         except history.HistoryError as exc:
             error(f"{ns.app}: {exc}")

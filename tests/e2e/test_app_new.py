@@ -84,7 +84,9 @@ def test_app_new_by_flags_and_its_refusals(tmp_path):
     assert app["target"] == {"kind": "s3-cloudfront"}  # a static site, in the sandbox
     before = (tmp_path / "pilot.toml").read_text()
     again = run_pilot("app", "new", "--path", "site", "--name", "docs", cwd=tmp_path)
-    assert again.returncode == 2 and 'app "docs" is defined twice' in again.stderr
+    # said in the flags' words (found walking: "apps[1].name: ... defined twice")
+    assert again.returncode == 2
+    assert 'there is an app named "docs" in pilot.toml already' in again.stderr
     bad_env = run_pilot("app", "new", "--name", "web", "--env", "NOEQUALS", cwd=tmp_path)
     assert bad_env.returncode == 2 and "NOEQUALS" in bad_env.stderr
     assert (tmp_path / "pilot.toml").read_text() == before  # nothing written on refusal

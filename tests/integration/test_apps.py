@@ -589,3 +589,22 @@ async def test_a_rollback_ends_saying_which_release_it_put_back(project, monkeyp
         assert "v4 (rollback to v2) is live at http://api.localhost" in text(
             screen, "#deploy-result"
         )
+
+
+async def test_a_rollback_with_nothing_to_go_back_to_is_pinned_not_a_crash(project, monkeypatch):
+    """A rollback's choice of release fails as stage "rollback", which is no row of the
+    deploy screen's stages: pinned above the log, the screen (and the app) carry on."""
+    from pilot_tui.deploy.events import StageFailed
+    from pilot_tui.screens.deploy import DeployScreen
+    from tests.integration.deploy.test_tui_deploy import text
+
+    monkeypatch.setattr(DeployScreen, "_deploy", lambda self: None)  # events given here
+    app = create_app(str(project))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        screen = DeployScreen(project, "api", rollback=True)
+        await app.push_screen(screen)
+        screen.handle(StageFailed("api", "rollback", "nothing to roll back to"))
+        await pilot.pause()
+        assert app.screen is screen
+        assert "nothing to roll back to" in text(screen, "#deploy-error")

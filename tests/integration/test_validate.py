@@ -261,10 +261,11 @@ async def _home_screen(project) -> tuple[str, str]:
 
 
 def test_a_string_left_open_is_said_as_such_not_as_an_illegal_newline():
-    """Found walking: a quote missing at a line's end said "Illegal character '\\n'"."""
+    """Found walking: a quote missing at a line's end said "Illegal character '\\n'"; and
+    (a later walk) at the line's end, not at the quote that opened the string."""
     report = check_text('[project]\nname = "acme\n').report
     assert report.lines() == [
-        "pilot.toml:2:13: project.name: TOML syntax error: a string is not closed on this "
+        "pilot.toml:2:8: project.name: TOML syntax error: a string is not closed on this "
         "line (its closing quote is missing)"
     ]
 

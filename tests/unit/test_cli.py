@@ -587,9 +587,11 @@ def test_app_new_refuses_a_secret_that_is_not_one_name_and_a_name_taken(cli, pro
     assert "defined twice" not in again.err
 
 
-def test_a_rollback_with_nothing_before_the_live_release_is_refused_first(cli, project):
+def test_a_rollback_with_nothing_before_the_live_release_is_bad_input(cli, project):
     """Found walking: `rollback web` with v1 alone said "error: web: release failed: no
-    earlier release to roll back to", exit 1, where nothing failed."""
+    earlier release to roll back to", exit 1, where no release failed. It is the
+    rollback's choice that finds nothing (under the lease: a deploy under way may make a
+    release to go back from), said as such, exit 2."""
     from pilot_tui.deploy import history
 
     site = 'build = { kind = "static" }, target = { kind = "s3-cloudfront" }'
@@ -598,8 +600,9 @@ def test_a_rollback_with_nothing_before_the_live_release_is_refused_first(cli, p
     history.save(project.parent / ".pilot", "docs", [v1])
     back = cli("rollback", "docs")
     assert back.code == 2, back.err
-    assert "docs: nothing to roll back to: no earlier release went live (docs has only v1)" in (
-        back.err
+    assert (
+        "docs: rollback failed: nothing to roll back to: no earlier release went live "
+        "(docs has only v1)" in back.err
     )
     assert "release failed" not in back.err
 
@@ -696,4 +699,4 @@ def test_a_rollback_waiting_for_a_deploy_leaves_the_choice_to_after_the_wait(cli
     waited = cli("rollback", "docs", "--wait", "1")
     # not refused before the wait: chosen after it (none made meanwhile: said then, exit 2)
     assert not waited.err.startswith("pilot-tui: error: docs: nothing to roll back to"), waited.err
-    assert "release failed: nothing to roll back to" in waited.err and waited.code == 2
+    assert "rollback failed: nothing to roll back to" in waited.err and waited.code == 2

@@ -246,8 +246,10 @@ def rollback_managed(
             ),
         )
     except (TargetError, history.HistoryError) as exc:
-        log.emit(StageFailed(name, "release", str(exc)))
-        raise DeployError("release", str(exc), exit_code=exc.exit_code) from exc
+        # (found walking: "release failed" of a rollback with nothing to go back to)
+        stage = "rollback" if isinstance(exc, history.HistoryError) else "release"
+        log.emit(StageFailed(name, stage, str(exc)))
+        raise DeployError(stage, str(exc), exit_code=exc.exit_code) from exc
 
 
 def _deploy_zip(

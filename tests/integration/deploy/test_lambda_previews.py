@@ -344,7 +344,7 @@ async def test_previews_from_the_apps_screen(fn_project):
         assert isinstance(again, DeployScreen)
         assert await until(pilot, lambda: "v2 is live" in text(again, "#deploy-result"))
         await pilot.press("escape")
-        assert str(table.get_row("fn--feature-login")[-1]).startswith("v2 ")
+        assert str(table.get_cell("fn--feature-login", "live")).startswith("v2 ")
 
         table.move_cursor(row=table.get_row_index("fn--feature-login"))
         await pilot.press("x")

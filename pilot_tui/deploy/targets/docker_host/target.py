@@ -239,9 +239,9 @@ class DockerHost:
                 target = history.rollback_candidate(releases, wanted, name)
                 live = history.live(releases)
                 restored = release_contents.restore(ctx.state_dir, target, app)
-            except history.HistoryError as exc:
-                log.emit(StageFailed(name, "release", str(exc)))
-                raise DeployError("release", str(exc), exit_code=exc.exit_code) from exc
+            except history.HistoryError as exc:  # which release: the rollback's own choice
+                log.emit(StageFailed(name, "rollback", str(exc)))
+                raise DeployError("rollback", str(exc), exit_code=exc.exit_code) from exc
             # The release's own settings and secrets; a record from before releases kept
             # them runs with today's. Linked databases' URLs are always today's (a
             # database restored since is where the data is).

@@ -114,7 +114,7 @@ class _Rollback:
     ctx: DeployContext
     log: RunLog
     app: AppSettings
-    stage: str = "release"  # finding the release to go back to
+    stage: str = "rollback"  # finding the release to go back to
     timer: Timer = field(default_factory=Timer)
     earlier: history.Release | None = None
 

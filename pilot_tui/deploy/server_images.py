@@ -60,10 +60,10 @@ class ServerImages(ABC):
         return True
 
     @abstractmethod
-    def expire(self, ctx: DeployContext, name: str) -> str:
+    def expire(self, ctx: DeployContext, name: str) -> None:
         """Expire ``name``'s images no release needs any more (the newest KEPT_IMAGES of
-        the app's are kept, its rollbacks' among them); what is kept, said. Raises what
-        the registry said on failure."""
+        the app's are kept, its rollbacks' among them). Raises what the registry said on
+        failure."""
 
     @abstractmethod
     def delete_preview(self, ctx: Context, owner: AppSettings, preview: str) -> list[str]:
@@ -94,7 +94,7 @@ class EcrImages(ServerImages):
 
         refuse_unreachable_ecr(config, app)  # the sandbox's ECR has no registry
 
-    def expire(self, ctx: DeployContext, name: str) -> str:
+    def expire(self, ctx: DeployContext, name: str) -> None:
         """ECR's lifecycle policy, set on each release (each commit, each push to a pull
         request, pushes one). The app's repository keeps its newest KEPT_IMAGES. Its
         previews' keeps those pushed within the previews' TTL and a day: a preview expires
@@ -106,7 +106,7 @@ class EcrImages(ServerImages):
 
         owner, preview = _owner(ctx.config, name)
         if owner is None:
-            return "all (not an app of pilot.toml)"
+            return  # not an app of pilot.toml: all kept
         if preview is None:
             repository = resource_name(ctx.project, owner.name)
             selection: dict[str, object] = {
@@ -128,7 +128,6 @@ class EcrImages(ServerImages):
         aws_clients(ctx.config, ctx.state_dir)("ecr").put_lifecycle_policy(
             repositoryName=repository, lifecyclePolicyText=json.dumps({"rules": [rule]})
         )
-        return kept
 
     def delete_preview(self, ctx: Context, owner: AppSettings, preview: str) -> list[str]:
         from pilot_tui.deploy.registry import delete_ecr_tags
@@ -182,13 +181,13 @@ class ArtifactImages(ServerImages):
                 "needs gcp.project in pilot.toml"
             )
 
-    def expire(self, ctx: DeployContext, name: str) -> str:
+    def expire(self, ctx: DeployContext, name: str) -> None:
         from pilot_tui.cloud.clients import google_transport
         from pilot_tui.deploy import artifact_registry, history
 
         owner, _ = _owner(ctx.config, name)
         if owner is None:
-            return "all (not an app of pilot.toml)"
+            return  # not an app of pilot.toml: all kept
         gcp = ctx.config.gcp
         artifact_registry.delete_older_versions(
             google_transport(ctx.config, ctx.root),
@@ -199,7 +198,6 @@ class ArtifactImages(ServerImages):
             KEPT_IMAGES,
             history.image_digests(ctx.state_dir, owner.name) | _pulled_digests(ctx, owner.name),
         )
-        return f"the newest {KEPT_IMAGES} images of {owner.name}'s CI runs, and its releases'"
 
     def delete_preview(self, ctx: Context, owner: AppSettings, preview: str) -> list[str]:
         from pilot_tui.cloud.clients import google_transport
